@@ -1,0 +1,3 @@
+from codemem.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Archival memory: the codebase parsed with tree-sitter into a local index."""

@@ -1,0 +1,47 @@
+"""Typed errors raised by library code.
+
+The CLI is the one error boundary: it turns a `CodememError` into a one-line message and
+an exit code (see `codemem.cli`). Library code never prints; it raises one of these.
+"""
+
+from __future__ import annotations
+
+
+class CodememError(Exception):
+    """Base class for every error codemem reports to a user."""
+
+    exit_code = 1
+
+
+class UsageError(CodememError):
+    """The user asked for something that cannot be done as asked."""
+
+    exit_code = 2
+
+
+class NotARepositoryError(CodememError):
+    """No git repository where one was expected."""
+
+    exit_code = 2
+
+
+class ConfigError(CodememError):
+    """A configuration file or value is invalid."""
+
+    exit_code = 2
+
+
+class IndexingError(CodememError):
+    """The code index is missing, corrupt or cannot be written."""
+
+
+class MemoryEditError(CodememError):
+    """A memory operation was refused (unknown label, over the limit, read-only...)."""
+
+
+class ProviderError(CodememError):
+    """A model provider failed (missing key, HTTP error, timeout...)."""
+
+
+class PermissionDenied(CodememError):
+    """A tool call was refused by the permission policy."""

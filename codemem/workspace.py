@@ -1,0 +1,98 @@
+"""Where things live: the repository root and the `.codemem/` layout inside it."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from codemem.errors import NotARepositoryError
+
+CODEMEM_DIR = ".codemem"
+
+
+def find_repo_root(start: Path) -> Path:
+    """The top of the git work tree containing `start` (any subdirectory works)."""
+    start = start.expanduser()
+    if not start.exists():
+        raise NotARepositoryError(f"{start}: no such directory")
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    raise NotARepositoryError(
+        f"{start} is not inside a git repository: run `git init` there first, "
+        "or pass --repo DIR pointing at one"
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One repository and its `.codemem/` folder."""
+
+    root: Path
+
+    @classmethod
+    def discover(cls, start: Path | str | None = None) -> Workspace:
+        return cls(find_repo_root(Path(start) if start else Path.cwd()))
+
+    @property
+    def dir(self) -> Path:
+        return self.root / CODEMEM_DIR
+
+    @property
+    def config_file(self) -> Path:
+        return self.dir / "config.yml"
+
+    @property
+    def blocks_dir(self) -> Path:
+        return self.dir / "blocks"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.dir / "archive"
+
+    @property
+    def digests_dir(self) -> Path:
+        return self.dir / "digests"
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "state.json"
+
+    @property
+    def local_dir(self) -> Path:
+        return self.dir / "local"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.local_dir / "index"
+
+    @property
+    def recall_db(self) -> Path:
+        return self.local_dir / "recall.sqlite"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.local_dir / "sessions"
+
+    @cached_property
+    def git_dir(self) -> Path:
+        """The real git directory (a worktree's `.git` may be a file pointing elsewhere)."""
+        out = subprocess.run(
+            ["git", "rev-parse", "--absolute-git-dir"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            return self.root / ".git"
+        return Path(out.stdout.strip())
+
+    def relative(self, path: Path | str) -> str:
+        """A repository-relative path with `/` separators."""
+        return Path(path).resolve().relative_to(self.root).as_posix()
