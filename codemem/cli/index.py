@@ -1,0 +1,144 @@
+"""`codemem init`, `codemem index` and `codemem status`."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from codemem.cli.progress import progress_bar
+
+
+def run_index(app, full: bool):
+    """Refresh the index of the current workspace with a progress bar; return the summary."""
+    from codemem.code.indexer import refresh_index
+
+    ws, config = app.workspace(), app.config()
+    with progress_bar("Indexing") as progress:
+        return refresh_index(ws, config, full=full, progress=progress)
+
+
+def describe_summary(summary) -> str:
+    """One human paragraph about an index run."""
+    if summary.up_to_date:
+        head = "Index is up to date"
+    else:
+        kind = "Full index" if summary.full else "Indexed"
+        head = f"{kind}: {summary.added} added, {summary.changed} changed, {summary.removed} removed"
+    lines = [
+        f"{head} ({summary.seconds:.2f} s).",
+        f"Holds {summary.files:,} files, {summary.symbols:,} symbols, {summary.chunks:,} chunks.",
+    ]
+    if summary.skipped:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
+        lines.append(f"Skipped this run: {reasons}.")
+    if summary.compacted:
+        lines.append("Compacted the tables and folded new rows into the full-text index.")
+    return "\n".join(lines)
+
+
+@click.command("index")
+@click.option("--full", is_flag=True, help="Rebuild from scratch instead of incrementally.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.pass_obj
+def index_command(app, full: bool, as_json: bool) -> None:
+    """Bring the code index up to date (incremental by default).
+
+    Only files whose content changed since the last run are parsed again. Works before
+    `codemem init` too: it creates what it needs under .codemem/local/.
+    """
+    summary = run_index(app, full)
+    if as_json:
+        click.echo(json.dumps(summary.to_json()))
+    else:
+        click.echo(describe_summary(summary))
+
+
+@click.command("init")
+@click.option("--no-index", is_flag=True, help="Create .codemem/ but do not build the index.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@click.pass_obj
+def init_command(app, no_index: bool, as_json: bool) -> None:
+    """Create .codemem/ in this repository and build the first index.
+
+    Creates config.yml, the core memory blocks (project, conventions, your user block),
+    .codemem/.gitignore (keeping local/ out of git) and state.json, imports existing agent
+    instruction files (CLAUDE.md, AGENTS.md, ...), then indexes the code. Running it again
+    changes nothing and says so.
+    """
+    from codemem.memory import initialize_memory
+
+    ws = app.workspace()
+    created = initialize_memory(ws)
+    summary = None if no_index else run_index(app, full=False)
+    if as_json:
+        payload = {
+            "root": str(ws.root),
+            "created": [str(p.relative_to(ws.root)) for p in created],
+            "index": summary.to_json() if summary else None,
+        }
+        click.echo(json.dumps(payload))
+        return
+    if created:
+        click.echo(f"Initialized codemem in {ws.dir}:")
+        for path in created:
+            click.echo(f"  created {path.relative_to(ws.root)}")
+    else:
+        click.echo(f"codemem is already initialized in {ws.dir}; nothing to create.")
+    if summary is not None:
+        click.echo(describe_summary(summary))
+    if created:
+        click.echo("Commit .codemem/ to share memory with your team (local/ stays out of git).")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def status_command(app, as_json: bool) -> None:
+    """Show what is indexed (per language), how fresh it is, and problems found."""
+    from codemem.code.index_status import collect_status
+
+    ws = app.workspace()
+    report = collect_status(ws, app.config())
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(f"Repository: {ws.root}")
+    if not report["indexed"]:
+        click.echo("Index: none yet. Run `codemem index` (or `codemem init`).")
+    else:
+        idx = report["index"]
+        age = _age(time.time() - idx["indexed_at"])
+        click.echo(
+            f"Index: {idx['files']:,} files, {idx['symbols']:,} symbols, {idx['chunks']:,} chunks; "
+            f"last indexed {age} in {idx['seconds']:.2f} s."
+        )
+        fresh = report["freshness"]
+        if fresh["stale_files"]:
+            click.echo(f"Freshness: {fresh['stale_files']} files changed since (run `codemem index`).")
+        else:
+            click.echo("Freshness: up to date with the work tree.")
+        click.echo("Languages:")
+        for lang, row in report["languages"].items():
+            click.echo(f"  {lang:<12} {row['files']:>7,} files {row['symbols']:>9,} symbols")
+        if report["skipped"]:
+            click.echo("Skipped:")
+            for reason, n in report["skipped"].items():
+                click.echo(f"  {reason:<24} {n:>7,}")
+    if report["problems"]:
+        click.echo("Problems:")
+        for problem in report["problems"]:
+            click.echo(f"  - {problem}")
+    else:
+        click.echo("Problems: none.")

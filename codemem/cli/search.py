@@ -1,0 +1,97 @@
+"""`codemem search`: hybrid search over the code index, no model needed."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+def _read_query(query: str | None, query_file: str | None) -> str:
+    if query_file:
+        if query_file == "-":
+            return sys.stdin.read()
+        try:
+            with open(query_file, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {query_file}: {exc.strerror}", param_hint="--query-file") from None
+    return query or ""
+
+
+def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
+    """The first lines of a hit that mention a query term (or simply its first lines)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    hits = [line for line in lines if any(t in line.lower() for t in terms)]
+    return (hits or lines)[:max_lines]
+
+
+@click.command("search")
+@click.argument("query", required=False)
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=None, help="Number of results (default: search.k, 10).")
+@click.option(
+    "--level",
+    type=click.Choice(["file", "symbol", "chunk"]),
+    default="chunk",
+    show_default=True,
+    help="Rank whole files, definitions, or chunks.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array to stdout, best first.")
+@click.option(
+    "--query-file",
+    type=str,
+    default=None,
+    help="Read the query from a file ('-' for standard input); whole issue reports work.",
+)
+@click.option("--no-refresh", is_flag=True, help="Do not bring the index up to date first.")
+@click.pass_obj
+def search_command(app, query, k, level, as_json, query_file, no_refresh) -> None:
+    """Search the code for QUERY: identifiers, error messages, tracebacks or plain English.
+
+    \b
+    Examples:
+      codemem search "where are tokens refreshed"
+      codemem search parse_config --level symbol
+      pytest 2>&1 | codemem search --query-file - --level file --json
+
+    With --json every item has path, score, start_line, end_line (1-based), symbol,
+    kind and language; at --level file each path appears once.
+    """
+    from codemem.code.manifest import Manifest
+    from codemem.code.search import Searcher
+
+    text = _read_query(query, query_file)
+    if not text.strip():
+        raise click.UsageError("give a QUERY or --query-file")
+    ws, config = app.workspace(), app.config()
+    if Manifest.load(ws.index_dir) is None and not no_refresh:
+        from codemem.cli.index import run_index
+
+        run_index(app, full=False)
+    hits = Searcher(ws, config).search(text, k=k or config.search.k, level=level)
+    if as_json:
+        click.echo(json.dumps([hit.to_json() for hit in hits]))
+        return
+    if not hits:
+        click.echo("No results.", err=True)
+        return
+    from codemem.code.text import tokenize
+
+    terms = {t for t in tokenize(text) if len(t) > 2}
+    for n, hit in enumerate(hits, 1):
+        where = click.style(f"{hit.path}:{hit.start_line}", fg="cyan", bold=True)
+        label = f"  {hit.kind} {hit.symbol}" if hit.symbol else (f"  {hit.kind}" if hit.kind else "")
+        click.echo(f"{n:>2}. {where}{label}  ({hit.score:.3f})")
+        if level != "file":
+            for line in _snippet(hit.text, terms):
+                click.echo("      " + _highlight(line.strip()[:160], terms))
+
+
+def _highlight(line: str, terms: set[str]) -> str:
+    import re
+
+    if not terms:
+        return line
+    pattern = re.compile("|".join(sorted(map(re.escape, terms), key=len, reverse=True)), re.I)
+    return pattern.sub(lambda m: click.style(m.group(0), fg="yellow", bold=True), line)

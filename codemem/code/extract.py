@@ -1,0 +1,138 @@
+"""Turning one repository file into index rows (runs in worker processes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
+from codemem.code.store import Batch
+from codemem.code.text import path_tokens, search_text, tokenize
+
+INDEXED = "indexed"
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """The knobs that change what a file's rows look like (part of the index fingerprint)."""
+
+    max_file_bytes: int
+    chunk_lines: int
+    max_line_chars: int
+
+
+@dataclass
+class FileResult:
+    """The outcome for one file: its rows, or the reason it was skipped."""
+
+    path: str
+    content_id: str | None
+    status: str  # "indexed" or a skip reason
+    language: str | None = None
+    batch: Batch = field(default_factory=Batch)
+    tags: Any = None  # codemem.code.tags.FileTags for indexed code files
+    syntax_errors: int = 0
+
+
+def extract_file(root: Path, path: str, content_id: str | None, settings: ExtractSettings) -> FileResult:
+    """Read, classify, parse and chunk one file. Never raises for bad content."""
+    from codemem.code.languages import language_for_path
+    from codemem.code.parse import parse_file
+
+    data, reason = read_repo_file(root, path, settings.max_file_bytes)
+    if data is None:
+        return FileResult(path, content_id, reason or "unreadable")
+    content_id = content_id or git_blob_id(data)
+    reason = content_skip_reason(data)
+    if reason:
+        return FileResult(path, content_id, reason)
+    language = language_for_path(path, data[:4096])
+    if language is None:
+        return FileResult(path, content_id, "unsupported")
+    try:
+        parsed = parse_file(
+            path,
+            data,
+            language,
+            chunk_lines=settings.chunk_lines,
+            max_line_chars=settings.max_line_chars,
+        )
+    except Exception as exc:  # a parser bug must not stop the whole index
+        return FileResult(path, content_id, f"parse_failed: {type(exc).__name__}")
+    return FileResult(
+        path,
+        content_id,
+        INDEXED,
+        language,
+        rows_for(parsed, content_id, len(data), data.count(b"\n") + 1),
+        _tags_for(parsed),
+        parsed.syntax_errors,
+    )
+
+
+def _tags_for(parsed: Any) -> Any:
+    try:
+        from codemem.code.tags import FileTags
+    except ImportError:
+        return None
+    return FileTags.from_parsed(parsed)
+
+
+def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
+    """The files, chunks and symbols rows of one parsed file."""
+    path, language = parsed.path, parsed.language
+    test = is_test_path(path)
+    batch = Batch()
+    body_tokens: list[str] = []
+    for n, chunk in enumerate(parsed.chunks):
+        text = search_text(path, chunk.symbol, chunk.text)
+        batch.chunks.append(
+            {
+                "id": f"{path}#{chunk.start_line}-{chunk.end_line}#{n}",
+                "path": path,
+                "language": language,
+                "start_line": chunk.start_line,
+                "end_line": chunk.end_line,
+                "kind": chunk.kind,
+                "symbol": chunk.symbol,
+                "symbol_kind": chunk.symbol_kind,
+                "is_test": test,
+                "text": chunk.text,
+                "search": text,
+            }
+        )
+        if chunk.kind != "outline":  # an outline repeats its members' signatures
+            body_tokens.extend(tokenize(chunk.text))
+    for sym in parsed.symbols:
+        batch.symbols.append(
+            {
+                "path": path,
+                "language": language,
+                "name": sym.name,
+                "name_lower": sym.name.lower(),
+                "qualname": sym.qualname,
+                "kind": sym.kind,
+                "start_line": sym.start_line,
+                "end_line": sym.end_line,
+                "signature": sym.signature,
+                "docstring": sym.docstring,
+                "parent": sym.parent,
+                "is_test": test,
+            }
+        )
+    batch.files.append(
+        {
+            "path": path,
+            "language": language,
+            "content_id": content_id,
+            "size": size,
+            "lines": lines,
+            "symbols": len(parsed.symbols),
+            "chunks": len(parsed.chunks),
+            "syntax_errors": parsed.syntax_errors,
+            "is_test": test,
+            "search": " ".join(path_tokens(path) * 2 + body_tokens),
+        }
+    )
+    return batch

@@ -1,0 +1,145 @@
+"""Query analysis: what a search query (often a whole issue report) is pointing at.
+
+Pulls out code identifiers, dotted names, file paths, traceback frames and quoted error
+messages, and turns the rest into weighted full-text terms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from codemem.code.text import identifier_tokens, tokenize
+
+# Common English words that carry no signal in a code search (kept short on purpose:
+# BM25's IDF handles the rest, and words like "error" or "type" matter in code).
+STOP_WORDS = frozenset(
+    """a an and are as at be been being but by can could did do does doing done for from
+    had has have having he her here hers him his how i if in into is it its itself just let
+    me my no nor not of on once only or our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours also
+    get got getting like want wanted seems seem using use used way would should could please
+    thanks thank hi hello issue bug expected actual behaviour behavior describe description
+    reproduce steps version versions example following still however currently""".split()
+)
+
+PATH_RE = re.compile(
+    r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|js|jsx|mjs|cjs|ts|tsx|go|rs|java|kt|c|h|cc|cpp|cxx|hpp|hh|cs|rb|php|md|rst|yml|yaml|toml|json|cfg|ini|txt|sh))(?::(\d+))?\b"
+)
+PY_FRAME_RE = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([\w<>.]+))?')
+JS_FRAME_RE = re.compile(r"at (?:([\w$.<>]+) \()?([^\s()]+?):(\d+)(?::\d+)?\)?")
+JAVA_FRAME_RE = re.compile(r"at ([\w$.]+)\.([\w$<>]+)\(([\w$]+\.(?:java|kt|scala)):(\d+)\)")
+DOTTED_RE = re.compile(r"\b[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+\b")
+BACKTICK_RE = re.compile(r"`([^`\n]{1,200})`")
+QUOTED_RE = re.compile(r"\"([^\"\n]{8,200})\"|'([^'\n]{8,200})'")
+ERROR_LINE_RE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception|Warning)|error|panic|fatal)\b[: ].{0,200}$", re.M)
+IDENT_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+TEST_WORDS = frozenset({"test", "tests", "testing", "pytest", "unittest", "spec", "fixture", "fixtures"})
+
+
+@dataclass
+class Frame:
+    """One traceback frame: where the failing code is."""
+
+    path: str
+    line: int
+    function: str | None = None
+
+
+@dataclass
+class AnalyzedQuery:
+    text: str
+    terms: Counter = field(default_factory=Counter)  # full-text terms with weights
+    identifiers: list[str] = field(default_factory=list)  # code-looking names, original case
+    dotted: list[str] = field(default_factory=list)
+    paths: list[tuple[str, int | None]] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    words: set[str] = field(default_factory=set)  # every raw word, lower-cased
+    mentions_tests: bool = False
+
+    def fts_query(self, limit: int = 96) -> str:
+        """The strongest terms, most weighted first, as a whitespace query."""
+        return " ".join(term for term, _ in self.terms.most_common(limit))
+
+
+def looks_like_code(word: str) -> bool:
+    """An identifier a person would not write in prose: snake_case, camelCase, CONSTANT."""
+    if "_" in word.strip("_") or word.startswith("__"):
+        return True
+    if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
+        return True
+    return len(word) > 2 and word.isupper() and any(c.isalpha() for c in word) and any(c.isdigit() for c in word)
+
+
+def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
+    """Analyze a query; with `enabled=False` it is only tokenized (for ablations)."""
+    q = AnalyzedQuery(text=text)
+    q.words = {w.lower() for w in IDENT_RE.findall(text)}
+    if not enabled:
+        q.terms = Counter(tokenize(text))
+        return q
+
+    for match in PY_FRAME_RE.finditer(text):
+        q.frames.append(Frame(match.group(1), int(match.group(2)), match.group(3)))
+    for match in JAVA_FRAME_RE.finditer(text):
+        q.frames.append(Frame(match.group(3), int(match.group(4)), match.group(2)))
+        q.dotted.append(f"{match.group(1)}.{match.group(2)}")
+    for match in JS_FRAME_RE.finditer(text):
+        if "/" in match.group(2) or "." in match.group(2):
+            q.frames.append(Frame(match.group(2), int(match.group(3)), match.group(1)))
+    seen_paths: set[str] = set()
+    for match in PATH_RE.finditer(text):
+        path = match.group(1)
+        if path not in seen_paths and not path.startswith("."):
+            seen_paths.add(path)
+            q.paths.append((path, int(match.group(2)) if match.group(2) else None))
+    for frame in q.frames:
+        if frame.path not in seen_paths:
+            seen_paths.add(frame.path)
+            q.paths.append((frame.path, frame.line))
+
+    code_spans = BACKTICK_RE.findall(text)
+    for match in DOTTED_RE.finditer(text):
+        name = match.group(0)
+        if not PATH_RE.fullmatch(name) and name not in q.dotted:
+            q.dotted.append(name)
+    for span in code_spans:
+        for name in DOTTED_RE.findall(span):
+            if name not in q.dotted:
+                q.dotted.append(name)
+    for m in QUOTED_RE.finditer(text):
+        q.messages.append(m.group(1) or m.group(2))
+    q.messages += [m.group(0).strip() for m in ERROR_LINE_RE.finditer(text)]
+
+    in_code = {w for span in code_spans for w in IDENT_RE.findall(span)}
+    in_code |= {f.function for f in q.frames if f.function}
+    seen: set[str] = set()
+    for word in IDENT_RE.findall(text):
+        if word in seen:
+            continue
+        seen.add(word)
+        if word in in_code or looks_like_code(word):
+            q.identifiers.append(word)
+    for name in q.dotted:
+        for part in name.split("."):
+            if part not in seen and (looks_like_code(part) or part[:1].isupper()):
+                seen.add(part)
+                q.identifiers.append(part)
+
+    terms: Counter = Counter()
+    for token in tokenize(text):
+        if token not in STOP_WORDS and not token.isdigit():
+            terms[token] += 1
+    # Code names are the strongest evidence: weigh them above prose words.
+    for ident in q.identifiers:
+        for n, token in enumerate(identifier_tokens(ident)):
+            terms[token] += 3 if n == 0 else 1
+    for path, _ in q.paths:
+        for token in tokenize(path.rsplit("/", 1)[-1]):
+            terms[token] += 2
+    q.terms = terms
+    q.mentions_tests = bool(q.words & TEST_WORDS)
+    return q

@@ -1,0 +1,270 @@
+"""Hybrid retrieval over the code index.
+
+query analysis → candidates (BM25 over chunks and files, exact symbols, paths, optional
+vectors) → weighted reciprocal-rank fusion → aggregation to file, symbol or chunk →
+light priors (reference-graph centrality; tests below the code they test).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from codemem.code import stages
+from codemem.code.manifest import Manifest
+from codemem.code.query import AnalyzedQuery, analyze_query
+from codemem.config import Config
+from codemem.errors import UsageError
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+LEVELS = ("file", "symbol", "chunk")
+# How much each stage's vote counts in the fusion (file level).
+STAGE_WEIGHTS = {"bm25": 1.0, "bm25_files": 1.0, "symbols": 1.0, "paths": 1.2, "vectors": 1.0}
+TEST_FACTOR = 0.6
+CENTRALITY_WEIGHT = 0.15
+
+
+@dataclass(slots=True)
+class Hit:
+    """One search result. `to_json` is the contract other tools rely on."""
+
+    path: str
+    score: float
+    start_line: int
+    end_line: int
+    symbol: str | None
+    kind: str | None
+    language: str | None
+    text: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "score": round(self.score, 6),
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "language": self.language,
+        }
+
+
+def _rrf(lists: dict[str, list[str]], weights: dict[str, float], k: int) -> dict[str, float]:
+    scores: dict[str, float] = defaultdict(float)
+    for stage, keys in lists.items():
+        w = weights.get(stage, 1.0)
+        for rank, key in enumerate(keys):
+            scores[key] += w / (k + rank + 1)
+    return scores
+
+
+def _unique_paths(cands: list[stages.Candidate]) -> list[str]:
+    return list(dict.fromkeys(c.path for c in cands))
+
+
+class Searcher:
+    """Answers queries against one workspace's index (reuse it for many queries)."""
+
+    def __init__(self, ws: Workspace, config: Config, manifest: Manifest | None = None):
+        self.ws = ws
+        self.config = config
+        self.manifest = manifest or Manifest.load(ws.index_dir)
+        if self.manifest is None:
+            raise UsageError("no index yet: run `codemem index` first")
+        self._store = None
+        self._centrality: dict[str, float] | None = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            from codemem.code.store import CodeStore
+
+            self._store = CodeStore(self.ws.index_dir)
+        return self._store
+
+    def centrality(self) -> dict[str, float]:
+        if self._centrality is None:
+            try:
+                from codemem.code.graph import load_graph
+
+                self._centrality = load_graph(self.ws.index_dir).file_centrality()
+            except Exception as exc:  # the prior is optional; search works without it
+                log.debug("no graph prior: %s", exc)
+                self._centrality = {}
+        return self._centrality
+
+    def search(self, text: str, k: int = 10, level: str = "chunk") -> list[Hit]:
+        if level not in LEVELS:
+            raise UsageError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
+        opts = self.config.search
+        query = analyze_query(text, enabled=opts.query_analysis)
+        depth = max(200, k * 20)
+        chunks = stages.bm25_chunks(self.store.table("chunks"), query, depth) if opts.bm25 else []
+        files = stages.bm25_files(self.store.table("files"), query, 100) if opts.bm25 else []
+        symbols = stages.symbol_matches(self.store.table("symbols"), query) if opts.symbols else []
+        paths = stages.path_matches(self.manifest.indexed_paths(), query) if opts.paths else []
+        vectors = self._vector_stage(text, depth) if opts.vectors else []
+
+        file_lists = {
+            "bm25": _unique_paths(chunks),
+            "bm25_files": _unique_paths(files),
+            "symbols": _unique_paths(symbols),
+            "paths": _unique_paths(paths),
+            "vectors": _unique_paths(vectors),
+        }
+        file_scores = self._apply_priors(_rrf(file_lists, STAGE_WEIGHTS, opts.rrf_k), query)
+        if level == "file":
+            return self._file_hits(file_scores, k)
+        return self._span_hits(file_scores, chunks, symbols, paths, vectors, k, level)
+
+    def _vector_stage(self, text: str, depth: int) -> list[stages.Candidate]:
+        if self.config.index.embeddings == "none":
+            return []
+        from codemem.code.embed import make_embedder
+
+        embedder = make_embedder(self.config.index)
+        if embedder is None or "vector" not in self.store.table("chunks").schema.names:
+            return []
+        return stages.vector_chunks(self.store.table("chunks"), embedder.embed_query(text), depth)
+
+    def _apply_priors(self, scores: dict[str, float], query: AnalyzedQuery) -> dict[str, float]:
+        opts = self.config.search
+        if opts.test_prior and not query.mentions_tests:
+            from codemem.code.files import is_test_path
+
+            for path in scores:
+                if is_test_path(path):
+                    scores[path] *= TEST_FACTOR
+        if opts.graph_prior:
+            central = self.centrality()
+            if central:
+                top = max(central.values()) or 1.0
+                for path in scores:
+                    scores[path] *= 1.0 + CENTRALITY_WEIGHT * (central.get(path, 0.0) / top) ** 0.5
+        return scores
+
+    def _file_hits(self, scores: dict[str, float], k: int) -> list[Hit]:
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+        out = []
+        for path, score in ranked:
+            entry = self.manifest.files.get(path)
+            lines = _line_count(self.ws, path)
+            out.append(Hit(path, score, 1, lines, None, "file", entry.language if entry else None))
+        return out
+
+    def _span_hits(self, file_scores, chunks, symbols, paths, vectors, k: int, level: str) -> list[Hit]:
+        """Rank chunks: their own stage ranks plus the rank of the file they are in."""
+        file_rank = {p: r for r, (p, _) in enumerate(sorted(file_scores.items(), key=lambda kv: -kv[1]))}
+        located = self._chunks_at(symbols + [p for p in paths if p.start_line])
+        lists: dict[str, list[str]] = {"bm25": [c.chunk_id for c in chunks], "vectors": [c.chunk_id for c in vectors]}
+        lists["symbols"] = [cid for c in symbols if (cid := located.get((c.path, c.start_line)))]
+        lists["paths"] = [cid for c in paths if (cid := located.get((c.path, c.start_line)))]
+        by_id = {c.chunk_id: c for c in chunks + vectors}
+        by_id.update(self._rows_by_id({cid for lst in lists.values() for cid in lst} - by_id.keys()))
+        scores = _rrf(lists, STAGE_WEIGHTS, self.config.search.rrf_k)
+        rrf_k = self.config.search.rrf_k
+        for cid in scores:
+            cand = by_id.get(cid)
+            if cand is not None and cand.path in file_rank:
+                scores[cid] += 2.0 / (rrf_k + file_rank[cand.path] + 1)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        out: list[Hit] = []
+        seen: set[tuple[str, str | None]] = set()
+        for cid, score in ranked:
+            cand = by_id.get(cid)
+            if cand is None or (level == "symbol" and not cand.symbol):
+                continue
+            key = (cand.path, cand.symbol) if level == "symbol" else (cid, None)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Hit(cand.path, score, cand.start_line, cand.end_line, cand.symbol, cand.kind, cand.language))
+            if len(out) >= k:
+                break
+        if level == "symbol":
+            self._widen_to_symbols(out)
+        self._attach_text(out)
+        return out
+
+    def _chunks_at(self, cands: list[stages.Candidate]) -> dict[tuple[str, int], str]:
+        """The id of the chunk containing each candidate's line."""
+        wanted = {(c.path, c.start_line) for c in cands if c.start_line}
+        if not wanted:
+            return {}
+        from codemem.code.store import path_filter
+
+        rows = (
+            self.store.table("chunks")
+            .search()
+            .where(path_filter({p for p, _ in wanted}))
+            .limit(100_000)
+            .select(["id", "path", "start_line", "end_line", "kind"])
+            .to_list()
+        )
+        out: dict[tuple[str, int], str] = {}
+        for path, line in wanted:
+            inside = [r for r in rows if r["path"] == path and r["start_line"] <= line <= r["end_line"]]
+            if inside:  # the narrowest chunk: a method rather than its class outline
+                best = min(inside, key=lambda r: (r["kind"] == "outline", r["end_line"] - r["start_line"]))
+                out[(path, line)] = best["id"]
+        return out
+
+    def _rows_by_id(self, ids: set[str]) -> dict[str, stages.Candidate]:
+        if not ids:
+            return {}
+        rows = (
+            self.store.table("chunks")
+            .search()
+            .where("id IN " + stages._in_list(sorted(ids)))
+            .limit(len(ids))
+            .select(stages.CHUNK_COLUMNS)
+            .to_list()
+        )
+        return {r["id"]: stages._candidate(r, 0.0) for r in rows}
+
+    def _widen_to_symbols(self, hits: list[Hit]) -> None:
+        """At symbol level a hit spans its whole definition, not the chunk."""
+        if not hits:
+            return
+        from codemem.code.store import path_filter
+
+        rows = (
+            self.store.table("symbols")
+            .search()
+            .where(path_filter({h.path for h in hits}))
+            .limit(200_000)
+            .select(["path", "qualname", "kind", "start_line", "end_line"])
+            .to_list()
+        )
+        spans = {(r["path"], r["qualname"]): r for r in rows}
+        for hit in hits:
+            row = spans.get((hit.path, hit.symbol))
+            if row:
+                hit.start_line, hit.end_line, hit.kind = row["start_line"], row["end_line"], row["kind"]
+
+    def _attach_text(self, hits: list[Hit]) -> None:
+        """Read each hit's lines from the work tree for snippets."""
+        cache: dict[str, list[str]] = {}
+        for hit in hits:
+            if hit.path not in cache:
+                try:
+                    cache[hit.path] = (self.ws.root / hit.path).read_text("utf-8", "replace").splitlines()
+                except OSError:
+                    cache[hit.path] = []
+            hit.text = "\n".join(cache[hit.path][hit.start_line - 1 : hit.end_line])
+
+
+def _line_count(ws: Workspace, path: str) -> int:
+    try:
+        with open(ws.root / path, "rb") as handle:
+            return max(1, sum(1 for _ in handle))
+    except OSError:
+        return 1
+
+
+def search_code(ws: Workspace, config: Config, query: str, k: int = 10, level: str = "chunk") -> list[Hit]:
+    """Search the code index of `ws` (the function the CLI, the agent and MCP call)."""
+    return Searcher(ws, config).search(query, k=k, level=level)

@@ -1,0 +1,163 @@
+"""Candidate generators for retrieval: full-text, symbols, paths, vectors.
+
+Each stage returns candidates best first; `codemem.code.search` fuses them. Every stage
+can be switched off in config (`search.<stage>: false`) for ablations.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass
+
+from codemem.code.query import STOP_WORDS, AnalyzedQuery, looks_like_code
+
+CHUNK_COLUMNS = ["id", "path", "language", "start_line", "end_line", "kind", "symbol", "symbol_kind", "is_test"]
+MAX_DEFINITIONS = 25  # a name defined in more places than this says little about where to look
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A span some stage thinks is relevant."""
+
+    path: str
+    score: float
+    start_line: int = 0
+    end_line: int = 0
+    symbol: str | None = None
+    kind: str | None = None
+    language: str | None = None
+    chunk_id: str | None = None
+    is_test: bool = False
+
+
+def _candidate(row: dict, score: float) -> Candidate:
+    return Candidate(
+        path=row["path"],
+        score=score,
+        start_line=row.get("start_line") or 0,
+        end_line=row.get("end_line") or 0,
+        symbol=row.get("symbol") or row.get("qualname"),
+        kind=row.get("symbol_kind") or row.get("kind"),
+        language=row.get("language"),
+        chunk_id=row.get("id"),
+        is_test=bool(row.get("is_test")),
+    )
+
+
+def bm25_chunks(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
+    """Chunks ranked by BM25 over their code-aware search text."""
+    text = query.fts_query()
+    if not text:
+        return []
+    rows = table.search(text, query_type="fts", fts_columns="search").limit(limit).select(CHUNK_COLUMNS).to_list()
+    return [_candidate(row, float(row["_score"])) for row in rows]
+
+
+def bm25_files(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
+    """Whole files ranked by BM25 (a file is relevant as a whole, not only in one chunk)."""
+    text = query.fts_query()
+    if not text:
+        return []
+    rows = (
+        table.search(text, query_type="fts", fts_columns="search")
+        .limit(limit)
+        .select(["path", "language", "is_test"])
+        .to_list()
+    )
+    return [_candidate(row, float(row["_score"])) for row in rows]
+
+
+def _in_list(values: list[str]) -> str:
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def symbol_matches(table, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
+    """Definitions whose name is an identifier of the query, rarest names first."""
+    names = list(dict.fromkeys(query.identifiers + [f.function for f in query.frames if f.function]))
+    names = [n for n in names if len(n) > 2 and n.lower() not in STOP_WORDS][:200]
+    if not names:
+        return []
+    rows = (
+        table.search()
+        .where(f"name IN {_in_list(names)}")
+        .limit(20_000)
+        .select(["path", "language", "name", "qualname", "kind", "start_line", "end_line", "is_test"])
+        .to_list()
+    )
+    by_name: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_name[row["name"]].append(row)
+    strong = {f.function for f in query.frames if f.function}
+    out: list[Candidate] = []
+    for name, defs in by_name.items():
+        if len(defs) > MAX_DEFINITIONS:
+            continue
+        weight = (2.0 if name in strong else 1.0) * (1.5 if looks_like_code(name) else 1.0)
+        for row in defs:
+            out.append(_candidate(row, weight / len(defs)))
+    for dotted in query.dotted:
+        # `pkg.Class.method` pins the definition whose qualname ends that way.
+        parts = dotted.split(".")
+        for row in by_name.get(parts[-1], []):
+            if len(parts) > 1 and (row["qualname"] or "").endswith(".".join(parts[-2:])):
+                out.append(_candidate(row, 2.0))
+    out.sort(key=lambda c: -c.score)
+    return out[:limit]
+
+
+def _suffix_score(mention: list[str], path: list[str]) -> int:
+    n = 0
+    for a, b in zip(reversed(mention), reversed(path), strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
+def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
+    """Files the query names: paths and traceback frames, module names, file stems."""
+    scores: dict[str, float] = defaultdict(float)
+    lines: dict[str, int] = {}
+    split_paths = [(p, p.split("/")) for p in paths]
+    for mention, line in query.paths:
+        parts = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").split("/")
+        best = 0
+        matched: list[str] = []
+        for path, pparts in split_paths:
+            n = _suffix_score(parts, pparts)
+            if n > best:
+                best, matched = n, [path]
+            elif n == best and n:
+                matched.append(path)
+        for path in matched[:5]:
+            scores[path] += best / len(matched)
+            if line:
+                lines.setdefault(path, line)
+    without_ext = defaultdict(list)
+    by_stem = defaultdict(list)
+    for path, pparts in split_paths:
+        stem = pparts[-1].rsplit(".", 1)[0]
+        by_stem[stem.lower()].append(path)
+        base = path.rsplit(".", 1)[0]
+        without_ext[base.replace("/", ".")].append(path)
+        if stem == "__init__":
+            without_ext[posixpath.dirname(path).replace("/", ".")].append(path)
+    for dotted in query.dotted:
+        for key, hits in without_ext.items():
+            if key == dotted or key.endswith("." + dotted):
+                for path in hits:
+                    scores[path] += 1.0 / len(hits)
+    for word in query.words:
+        hits = by_stem.get(word)
+        if hits and len(hits) <= 3 and word not in STOP_WORDS and len(word) > 2:
+            for path in hits:
+                scores[path] += 0.5 / len(hits)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0)) for p, s in ranked]
+
+
+def vector_chunks(table, vector, limit: int) -> list[Candidate]:
+    """Chunks nearest to the query embedding."""
+    rows = table.search(vector, vector_column_name="vector").limit(limit).select(CHUNK_COLUMNS).to_list()
+    return [_candidate(row, 1.0 - float(row.get("_distance", 0.0))) for row in rows]

@@ -1,0 +1,65 @@
+"""Code-aware tokenization shared by indexing and querying.
+
+Identifiers are kept whole and split into sub-words, so `getUserName`, `get_user_name` and
+"user name" all meet: `getusername get user name`. Everything is lower-cased here, and the
+full-text index tokenizes on whitespace only, so index and query always agree.
+"""
+
+from __future__ import annotations
+
+import re
+
+IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+[A-Za-z_][A-Za-z0-9_]*")
+# Sub-word boundaries: lower→Upper, Upper→Upper+lower (HTTPServer → HTTP Server), digits.
+_CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+MIN_TOKEN = 2
+MAX_TOKEN = 40
+
+
+def split_identifier(word: str) -> list[str]:
+    """Sub-words of one identifier, lower-cased: `parseHTTPResponse_v2` → parse http response v2."""
+    parts: list[str] = []
+    for piece in word.split("_"):
+        if piece:
+            parts.extend(m.group(0).lower() for m in _CAMEL_RE.finditer(piece))
+    return parts
+
+
+def identifier_tokens(word: str) -> list[str]:
+    """The whole identifier (lower-cased) followed by its sub-words when it has several."""
+    whole = word.lower().strip("_")
+    if not whole:
+        return []
+    parts = split_identifier(word)
+    out = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
+    if len(parts) > 1:
+        out.extend(p for p in parts if len(p) >= MIN_TOKEN and p != whole)
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """All search tokens of a text, in order, duplicates kept (term frequency matters)."""
+    out: list[str] = []
+    for match in IDENT_RE.finditer(text):
+        out.extend(identifier_tokens(match.group(0)))
+    return out
+
+
+def path_tokens(path: str) -> list[str]:
+    """Tokens of a repository path: each directory, the file name, its stem and extension."""
+    out: list[str] = []
+    for part in path.split("/"):
+        out.extend(tokenize(part))
+    return out
+
+
+def search_text(path: str, symbol: str | None, body: str, *, boost: int = 2) -> str:
+    """The text the full-text index sees for one chunk.
+
+    Path and symbol tokens are repeated `boost` times: a cheap, effective field weight
+    (a query word that names the file or the definition outranks one in a comment).
+    """
+    head = path_tokens(path)
+    if symbol:
+        head += tokenize(symbol)
+    return " ".join(head * boost + tokenize(body))

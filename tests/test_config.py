@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from codemem.config import environment_overrides, load_config
+from codemem.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_any_file(tmp_path):
+    config = load_config(tmp_path / "missing.yml")
+    assert config.index.max_file_bytes == 1_000_000
+    assert config.index.embeddings == "none"
+    assert config.model is None
+
+
+def test_precedence_user_project_env_flags(tmp_path, isolated_home):
+    write(isolated_home / "codemem" / "config.yml", "model: anthropic/user\nindex:\n  chunk_lines: 50\n")
+    project = write(tmp_path / "config.yml", "model: openai/project\nsearch:\n  k: 7\n")
+    config = load_config(project)
+    assert (config.model, config.index.chunk_lines, config.search.k) == ("openai/project", 50, 7)
+    config = load_config(project, environ={"CODEMEM_MODEL": "ollama/env", "CODEMEM_SEARCH__K": "3"})
+    assert (config.model, config.search.k) == ("ollama/env", 3)
+    config = load_config(project, flags={"model": "anthropic/flag"}, environ={"CODEMEM_MODEL": "x/env"})
+    assert config.model == "anthropic/flag"
+
+
+def test_unknown_key_names_file_and_key(tmp_path):
+    project = write(tmp_path / "config.yml", "index:\n  max_file_byte: 10\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    assert str(err.value) == f"{project}: index.max_file_byte: unknown key (see .codemem.example.yml for every key)"
+
+
+def test_wrong_type_names_key(tmp_path):
+    project = write(tmp_path / "config.yml", "index:\n  max_file_bytes: lots\n")
+    with pytest.raises(ConfigError, match=r"config.yml: index.max_file_bytes: Input should be a valid integer"):
+        load_config(project)
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    project = write(tmp_path / "config.yml", "index:\n  include: [a\n")
+    with pytest.raises(ConfigError, match=r"config.yml: line \d+: invalid YAML"):
+        load_config(project)
+
+
+def test_top_level_must_be_mapping(tmp_path):
+    project = write(tmp_path / "config.yml", "- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(project)
+
+
+def test_environment_mapping_parses_values():
+    env = {"CODEMEM_INDEX__MAX_FILE_BYTES": "2048", "CODEMEM_SEARCH__BM25": "false", "OTHER": "x"}
+    assert environment_overrides(env) == {"index": {"max_file_bytes": 2048}, "search": {"bm25": False}}
