@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from fnmatch import translate
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,12 +73,32 @@ def _git(root: Path, *args: str) -> bytes:
 
 @lru_cache(maxsize=256)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
-    # `**/` matches any number of directories, including none; a pattern without `/`
-    # matches the file name anywhere (as .gitignore does).
+    """Compile a gitignore-style glob: `**/` spans directories, `*` stays in one."""
     if "/" not in pattern:
-        pattern = "**/" + pattern
-    regex = translate(pattern).replace(".*.*/", "(?:.*/)?")
-    return re.compile(regex)
+        pattern = "**/" + pattern  # a bare name matches anywhere, as in .gitignore
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
 
 
 def matches_any(path: str, patterns: list[str]) -> bool:
