@@ -34,6 +34,7 @@ class IndexConfig(Section):
     embeddings_dimensions: int | None = None
     workers: int = Field(default=0, ge=0)
     compact_every: int = Field(default=20, ge=1)
+    batch_files: int = Field(default=2000, ge=1)
 
 
 class SearchConfig(Section):

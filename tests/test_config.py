@@ -58,3 +58,35 @@ def test_top_level_must_be_mapping(tmp_path):
 def test_environment_mapping_parses_values():
     env = {"CODEMEM_INDEX__MAX_FILE_BYTES": "2048", "CODEMEM_SEARCH__BM25": "false", "OTHER": "x"}
     assert environment_overrides(env) == {"index": {"max_file_bytes": 2048}, "search": {"bm25": False}}
+
+
+def test_example_file_documents_every_key_with_its_default():
+    import yaml
+    from pydantic import BaseModel
+
+    from codemem.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    example = yaml.safe_load((root / ".codemem.example.yml").read_text())
+    defaults = Config().model_dump()
+
+    def typed_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+        keys = set()
+        for name, field in model.model_fields.items():
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                keys |= typed_keys(sub, f"{prefix}{name}.")
+            else:
+                keys.add(prefix + name)
+        return keys
+
+    def lookup(data: dict, dotted: str):
+        for part in dotted.split("."):
+            data = data[part]
+        return data
+
+    for key in typed_keys(Config):
+        if isinstance(lookup(defaults, key), dict) and not lookup(defaults, key):
+            continue  # free-form sections documented by their own modules
+        assert lookup(example, key) == lookup(defaults, key), key
+    Config.model_validate(example)

@@ -35,7 +35,6 @@ log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 48
-BATCH_FILES = 2000
 BATCH_CHUNKS = 40_000
 
 
@@ -203,7 +202,7 @@ def _refresh(
             len(result.batch.chunks),
             result.syntax_errors,
         )
-        if len(pending) >= BATCH_FILES or len(pending.chunks) >= BATCH_CHUNKS:
+        if len(pending) >= config.index.batch_files or len(pending.chunks) >= BATCH_CHUNKS:
             commit()
     commit()
 

@@ -1,0 +1,152 @@
+"""The incremental index must always equal a full rebuild, whatever happened in between."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from codemem.code.indexer import refresh_index
+from codemem.code.manifest import Manifest
+from codemem.code.store import CodeStore
+from codemem.config import load_config
+from codemem.workspace import Workspace
+from tests.conftest import git
+
+
+def snapshot(root) -> dict[str, list[dict]]:
+    """Every row of every code table, in a canonical order."""
+    store = CodeStore(Workspace(root).index_dir)
+    out = {}
+    for name, key in (("files", ("path",)), ("chunks", ("id",)), ("symbols", ("path", "qualname", "start_line"))):
+        rows = store.table(name).to_arrow().to_pylist()
+        out[name] = sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))
+    return out
+
+
+def index(root, full: bool = False):
+    ws = Workspace(root)
+    return refresh_index(ws, load_config(ws.config_file), full=full)
+
+
+def assert_equals_full_rebuild(root, tmp_path):
+    incremental = snapshot(root)
+    manifest = Manifest.load(Workspace(root).index_dir)
+    clone = tmp_path / f"clone{time.monotonic_ns()}"
+    shutil.copytree(root, clone, symlinks=True, ignore=shutil.ignore_patterns("local"))
+    index(clone, full=True)
+    assert incremental == snapshot(clone)
+    assert manifest.files == Manifest.load(Workspace(clone).index_dir).files
+
+
+def test_first_run_indexes_and_second_is_a_no_op(repo_factory):
+    repo = repo_factory("shop")
+    first = index(repo)
+    assert (first.full, first.added, first.changed, first.removed) == (True, 13, 0, 0)
+    assert first.files == 13 and first.symbols > 20 and first.chunks > 20
+    second = index(repo)
+    assert second.up_to_date and (second.added, second.changed, second.removed) == (0, 0, 0)
+    assert second.files == first.files
+
+
+def test_incremental_equals_full_after_every_kind_of_change(repo_factory, tmp_path):
+    repo = repo_factory("shop")
+    index(repo)
+    # edit, add, delete, rename, untracked, ignored, symlinks
+    cart = repo / "shop" / "cart.py"
+    cart.write_text(cart.read_text() + "\n\ndef checkout(cart):\n    return cart.total()\n")
+    (repo / "shop" / "shipping.py").write_text("def ship(order):\n    return 'shipped'\n")
+    (repo / "web" / "static" / "format.js").unlink()
+    git(repo, "mv", "shop/payments.py", "shop/billing.py")
+    (repo / ".gitignore").write_text("ignored/\n")
+    (repo / "ignored").mkdir()
+    (repo / "ignored" / "secret_sauce.py").write_text("SAUCE = 1\n")
+    os.symlink("shop/cart.py", repo / "cart_link.py")
+    os.symlink("/etc/passwd", repo / "passwd_link")
+    summary = index(repo)
+    assert (summary.added, summary.changed, summary.removed) == (3, 1, 2)
+    assert summary.skipped == {"symlink": 2}
+    paths = set(Manifest.load(Workspace(repo).index_dir).indexed_paths())
+    assert "shop/billing.py" in paths and "shop/payments.py" not in paths
+    assert not any(p.startswith("ignored/") for p in paths)
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_branch_switch_and_back(repo_factory, tmp_path):
+    repo = repo_factory("shop")
+    index(repo)
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "shop" / "coupons.py").write_text("def apply_coupon(cart, code):\n    return cart\n")
+    (repo / "shop" / "inventory.py").write_text("class Inventory:\n    pass\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "coupons")
+    index(repo)
+    assert_equals_full_rebuild(repo, tmp_path)
+    git(repo, "checkout", "-q", "main")
+    summary = index(repo)
+    assert (summary.added, summary.changed, summary.removed) == (0, 1, 1)
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_bad_input_is_skipped_and_counted(repo_factory):
+    repo = repo_factory("shop")
+    (repo / "image.py").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0binary")
+    (repo / "huge.py").write_text("x = 1\n" * 300_000)
+    (repo / "bundle.js").write_text("var a=1;" * 20_000)
+    (repo / "latin1.py").write_bytes(b"# caf\xe9\ndef ok():\n    return 1\n")
+    (repo / "bom.py").write_bytes(b"\xef\xbb\xbfdef with_bom():\r\n    return 1\r\n")
+    (repo / "broken.py").write_text("def broken(:\n    return\nclass Fine:\n    pass\n")
+    (repo / "empty.py").write_text("")
+    (repo / ".env").write_text("API_KEY=supersecret\n")
+    (repo / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    os.symlink("loop_b", repo / "loop_a")
+    os.symlink("loop_a", repo / "loop_b")
+    summary = index(repo)
+    assert summary.skipped == {"binary": 1, "too_large": 1, "minified": 1, "secret": 2, "symlink": 2}
+    manifest = Manifest.load(Workspace(repo).index_dir)
+    for path in ("latin1.py", "bom.py", "broken.py", "empty.py"):
+        assert manifest.files[path].status == "indexed", path
+    assert manifest.files["broken.py"].syntax_errors > 0
+    store = CodeStore(Workspace(repo).index_dir)
+    rows = store.table("symbols").search().where("path = 'bom.py'").to_list()
+    assert [(r["name"], r["start_line"], r["end_line"]) for r in rows] == [("with_bom", 1, 2)]
+    texts = store.table("chunks").search().where("path = '.env' OR path = 'id_rsa'").to_list()
+    assert texts == []
+
+
+def test_config_change_triggers_rebuild(repo_factory):
+    repo = repo_factory("shop")
+    index(repo)
+    (repo / ".codemem").mkdir(exist_ok=True)
+    (repo / ".codemem" / "config.yml").write_text("index:\n  chunk_lines: 20\n")
+    summary = index(repo)
+    assert summary.full and summary.added == 13
+
+
+@pytest.mark.parametrize("delay", [0.6, 1.2, 2.0])
+def test_killed_index_then_rerun_equals_clean_run(repo_factory, tmp_path, delay):
+    repo = repo_factory("shop", commit=False)
+    for n in range(400):
+        (repo / "gen" / f"m{n // 50}").mkdir(parents=True, exist_ok=True)
+        (repo / "gen" / f"m{n // 50}" / f"mod{n}.py").write_text(
+            "".join(f"def func_{n}_{i}(x):\n    return x + {i}\n\n\n" for i in range(20))
+        )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "many files")
+    env = {**os.environ, "CODEMEM_INDEX__BATCH_FILES": "25", "CODEMEM_INDEX__WORKERS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), "index"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    index(repo)
+    assert_equals_full_rebuild(repo, tmp_path)
