@@ -1,0 +1,464 @@
+"""Optional embeddings for the code index: none, OpenAI-compatible endpoints, or model2vec.
+
+`index.embeddings` picks one: `none` (the default), `openai/<model>` (any OpenAI-compatible
+`/v1/embeddings` endpoint, `index.embeddings_base_url` or OPENAI_BASE_URL), `ollama/<model>`
+(the same at http://localhost:11434/v1) or `model2vec/<hub name or local path>` (local static
+embeddings, `pip install 'codemem[model2vec]'`). Nothing is fetched unless configured.
+
+Every embedder returns float32 rows of unit length, in input order. numpy, openai and
+model2vec are imported inside functions so that `codemem search` starts fast when
+embeddings are off.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import logging
+import os
+import re
+import textwrap
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlparse
+
+from codemem.errors import ConfigError, ProviderError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from codemem.config import IndexConfig
+
+log = logging.getLogger("codemem")
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OLLAMA_BASE_URL = "http://localhost:11434/v1"
+EMBEDDING_FORMS = "none, openai/<model>, ollama/<model>, model2vec/<hub name or local path>"
+DEFAULT_MAX_CHARS = 8_000  # one prepared chunk; ~2-4k tokens of code
+_PLACEHOLDER_KEY = "codemem-no-key"
+_EMPTY_TEXT = "(empty)"  # endpoints reject "" as input
+_TOO_LONG = re.compile(r"too long|context length|maximum|too many tokens", re.IGNORECASE)
+
+
+class Embedder(Protocol):
+    """Turns texts into float32 vectors of length 1, `dimensions` long.
+
+    `embed_documents(texts)` returns shape (len(texts), dimensions), rows in input order;
+    `embed_query(text)` returns shape (dimensions,). `name` is the configured spec
+    (`openai/text-embedding-3-small`): the index stores it to notice a change of model.
+    """
+
+    name: str
+
+    @property
+    def dimensions(self) -> int: ...
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+# --- text preparation -------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def identifier_words(name: str) -> list[str]:
+    """Split an identifier into lower-case words: `HTTPServer.load_config` -> http server load config."""
+    return [word.lower() for word in _WORD.findall(name)]
+
+
+def clean_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """Dedent, drop trailing spaces and extra blank lines, then cut to `max_chars`.
+
+    The cut falls on a line break when one lies in the last half of the budget.
+    """
+    lines = [line.rstrip() for line in textwrap.dedent(text.expandtabs(4)).splitlines()]
+    out = _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n")
+    if len(out) <= max_chars:
+        return out
+    cut = out.rfind("\n", 0, max_chars + 1)
+    return out[:cut] if cut >= max_chars // 2 else out[:max_chars]
+
+
+def embedding_text(
+    path: str, symbol: str | None, text: str, max_chars: int = DEFAULT_MAX_CHARS
+) -> str:
+    """The text embedded for one code chunk: a path line, a symbol line, then the code.
+
+    Deterministic, so a chunk re-embedded later gets the same vector. The symbol line adds
+    the identifier's words (`load_config (load config)`) because static embedders see
+    `load_config` as one unknown token. The result is at most `max_chars` long.
+    """
+    header = path
+    if symbol:
+        words = " ".join(identifier_words(symbol))
+        header += f"\n{symbol} ({words})" if words and words != symbol else f"\n{symbol}"
+    header = header[: max_chars // 2]
+    body = clean_text(text, max_chars - len(header) - 1)
+    return f"{header}\n{body}" if body else header
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to length 1 (an all-zero row stays zero)."""
+    import numpy as np
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, np.float32(1e-12))
+
+
+# --- OpenAI-compatible endpoints ----------------------------------------------------------
+
+
+class _InputTooLong(Exception):
+    """The endpoint refused a batch because an input has too many tokens."""
+
+
+@dataclass(eq=False)
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible `/embeddings` endpoint (OpenAI, Ollama, vLLM...).
+
+    Texts go in batches of at most `batch_size` texts and `batch_chars` characters, each
+    cut to `max_input_chars` (halved again if the endpoint still says an input is too long).
+    429, 5xx, timeouts and refused connections are retried `max_retries` times with
+    exponential backoff (or the server's Retry-After), using the injectable `sleep`.
+    `dimensions` is `requested_dimensions` (sent to the endpoint) if set, else read from
+    the first response (one tiny probe request if asked before anything was embedded).
+    """
+
+    model: str
+    api_key: str = field(repr=False)
+    base_url: str | None = None
+    name: str = ""  # default: openai/<model>
+    requested_dimensions: int | None = None
+    key_env: str = "OPENAI_API_KEY"  # named in error messages
+    batch_size: int = 128
+    batch_chars: int = 200_000
+    max_input_chars: int = 12_000
+    max_retries: int = 5
+    backoff: float = 0.5
+    timeout: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    tokens_used: int = 0  # sum of `usage.total_tokens` over all responses
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"openai/{self.model}"
+        self._dimensions = self.requested_dimensions
+        self._client: Any = None
+
+    @property
+    def dimensions(self) -> int:
+        """Vector length: requested, seen in a response, or probed with one request."""
+        if self._dimensions is None:
+            self.embed_documents(["dimension probe"])
+        assert self._dimensions is not None
+        return self._dimensions
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Embed texts in batches; rows come back in input order, unit length."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self._dimensions or 0), dtype=np.float32)
+        inputs = [text[: self.max_input_chars] if text.strip() else _EMPTY_TEXT for text in texts]
+        return np.vstack([self._embed_batch(batch) for batch in self._batches(inputs)])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query the way documents are embedded (cleaned, same truncation)."""
+        return self.embed_documents([clean_text(text, self.max_input_chars)])[0]
+
+    def _batches(self, texts: list[str]) -> Iterator[list[str]]:
+        batch: list[str] = []
+        chars = 0
+        for text in texts:
+            if batch and (len(batch) >= self.batch_size or chars + len(text) > self.batch_chars):
+                yield batch
+                batch, chars = [], 0
+            batch.append(text)
+            chars += len(text)
+        if batch:
+            yield batch
+
+    def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        limit = self.max_input_chars
+        while True:
+            try:
+                return self._vectors(self._create(batch), len(batch))
+            except _InputTooLong as exc:
+                longest = max(len(text) for text in batch)
+                limit = min(limit, longest) // 2
+                if limit < 256:
+                    raise ProviderError(
+                        f"embeddings endpoint {self._where()} refused the input as too long "
+                        f"even at {limit * 2} characters: {exc}"
+                    ) from None
+                log.debug("embeddings input too long; retrying cut to %d characters", limit)
+                batch = [text[:limit] for text in batch]
+
+    def _create(self, batch: list[str]) -> Any:
+        """One request, retried on 429, 5xx, timeouts and refused connections."""
+        import openai
+
+        params: dict[str, Any] = {"model": self.model, "input": batch, "encoding_format": "base64"}
+        if self.requested_dimensions:
+            params["dimensions"] = self.requested_dimensions
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._openai_client().embeddings.create(**params)
+            except openai.APIStatusError as exc:
+                if exc.status_code != 429 and exc.status_code < 500:
+                    raise self._status_error(exc) from None
+                if attempt == attempts:
+                    raise ProviderError(
+                        f"embeddings endpoint {self._where()} still failing after {attempts} "
+                        f"attempts: HTTP {exc.status_code}: {_api_message(exc)}"
+                    ) from None
+                delay = _retry_after(exc)
+            except openai.APIConnectionError as exc:
+                if attempt == attempts:
+                    hint = (
+                        " (is `ollama serve` running?)" if self.name.startswith("ollama/") else ""
+                    )
+                    raise ProviderError(
+                        f"cannot reach embeddings endpoint {self._where()}: "
+                        f"{_connection_problem(exc)}{hint}"
+                    ) from None
+                delay = None
+            delay = self.backoff * 2 ** (attempt - 1) if delay is None else delay
+            log.debug("embeddings request failed; retry %d in %.1fs", attempt, delay)
+            self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _openai_client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            # Our own retry loop owns backoff (and its sleep is injectable in tests).
+            self._client = openai.OpenAI(
+                api_key=self.api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+            )
+        return self._client
+
+    def _status_error(self, exc: Any) -> Exception:
+        status, message, where = exc.status_code, _api_message(exc), self._where()
+        if status in (401, 403):
+            if self.api_key == _PLACEHOLDER_KEY:
+                return ProviderError(
+                    f"embeddings endpoint {where} needs an API key: set ${self.key_env}"
+                )
+            return ProviderError(
+                f"embeddings endpoint {where} rejected the API key from ${self.key_env} "
+                f"(HTTP {status}): {message}"
+            )
+        if status == 404:
+            hint = f"; run `ollama pull {self.model}`" if self.name.startswith("ollama/") else ""
+            return ProviderError(
+                f"embeddings model '{self.model}' not found at {where} (HTTP 404){hint}"
+            )
+        if status == 413 or (status in (400, 422) and _TOO_LONG.search(message)):
+            return _InputTooLong(message)
+        return ProviderError(f"embeddings request to {where} failed (HTTP {status}): {message}")
+
+    def _vectors(self, response: Any, count: int) -> np.ndarray:
+        import numpy as np
+
+        data = list(response.data or [])
+        if len(data) != count:
+            raise ProviderError(
+                f"embeddings endpoint {self._where()} returned {len(data)} vectors for {count} texts"
+            )
+        data.sort(key=lambda item: getattr(item, "index", 0) or 0)
+        rows = [_decode_vector(item.embedding) for item in data]
+        sizes = {len(row) for row in rows}
+        if len(sizes) != 1 or 0 in sizes:
+            raise ProviderError(
+                f"embeddings endpoint {self._where()} returned vectors of sizes {sorted(sizes)}"
+            )
+        size = sizes.pop()
+        if self._dimensions is None:
+            self._dimensions = size
+        elif size != self._dimensions:
+            raise ProviderError(
+                f"embeddings endpoint {self._where()} returned {size}-dimensional vectors, "
+                f"expected {self._dimensions} (the endpoint may ignore index.embeddings_dimensions)"
+            )
+        usage = getattr(response, "usage", None)
+        self.tokens_used += int(getattr(usage, "total_tokens", 0) or 0)
+        return _unit_rows(np.vstack(rows))
+
+    def _where(self) -> str:
+        return self.base_url or OPENAI_BASE_URL
+
+
+def _decode_vector(value: Any) -> np.ndarray:
+    """One embedding as float32: base64 of little-endian float32, or a list of numbers."""
+    import numpy as np
+
+    if isinstance(value, str):
+        return np.frombuffer(base64.b64decode(value), dtype="<f4").astype(np.float32)
+    return np.asarray(value, dtype=np.float32)
+
+
+def _first_line(message: object) -> str:
+    text = str(message).strip().splitlines()
+    return text[0][:300] if text else ""
+
+
+def _api_message(exc: Any) -> str:
+    """The server's own error message, without the SDK's "Error code: N - " prefix."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return _first_line(body["message"])
+    if isinstance(body, str) and body.strip():
+        return _first_line(body)
+    return _first_line(re.sub(r"^Error code: \d+( - )?", "", str(exc.message)))
+
+
+def _retry_after(exc: Any) -> float | None:
+    """Seconds from a Retry-After header (capped at a minute), if the server sent one."""
+    try:
+        value = float(exc.response.headers.get("retry-after", ""))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return min(max(value, 0.0), 60.0)
+
+
+def _connection_problem(exc: Any) -> str:
+    cause = exc.__cause__ or exc.__context__
+    return _first_line(cause or exc) or type(exc).__name__
+
+
+def is_local_url(url: str) -> bool:
+    """True for a server on this machine (e.g. Ollama), which usually wants no API key."""
+    host = (urlparse(url).hostname or "").lower()
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
+
+
+# --- model2vec ------------------------------------------------------------------------------
+
+
+class Model2VecEmbedder:
+    """Local static embeddings (model2vec): token vectors averaged, no network at embed time."""
+
+    def __init__(self, model: Any, name: str) -> None:
+        self.model = model
+        self.name = name
+        self.dimensions = int(model.dim)
+
+    @classmethod
+    def load(
+        cls, source: str, *, name: str | None = None, dimensions: int | None = None
+    ) -> Model2VecEmbedder:
+        """Load `source` (a local folder, else a hub name that is downloaded once and cached)."""
+        try:
+            from model2vec import StaticModel
+        except ImportError:
+            raise ConfigError(
+                f"index.embeddings is model2vec/{source} but model2vec is not installed: "
+                "pip install 'codemem[model2vec]'"
+            ) from None
+        options: dict[str, Any] = {}
+        if "force_download" in inspect.signature(StaticModel.from_pretrained).parameters:
+            options["force_download"] = False  # use the cached copy after the first download
+        try:
+            model = StaticModel.from_pretrained(source, **options)
+        except Exception as exc:  # hub, file-format and I/O errors all mean "cannot load"
+            raise ProviderError(
+                f"cannot load model2vec model '{source}': {_first_line(exc) or type(exc).__name__}"
+            ) from None
+        embedder = cls(model, name=name or f"model2vec/{source}")
+        if dimensions and embedder.dimensions != dimensions:
+            raise ConfigError(
+                f"index.embeddings_dimensions is {dimensions} but {embedder.name} has "
+                f"{embedder.dimensions} dimensions: remove the setting or make it {embedder.dimensions}"
+            )
+        return embedder
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Mean token vectors of each text, unit length (zero for text of unknown tokens)."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        # max_length=None: average over the whole prepared text, already bounded in size.
+        vectors = self.model.encode(
+            list(texts), max_length=None, normalize=False, show_progress_bar=False
+        )
+        return _unit_rows(np.asarray(vectors).reshape(len(texts), self.dimensions))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query the way documents are embedded."""
+        return self.embed_documents([clean_text(text)])[0]
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+def make_embedder(
+    index_config: IndexConfig,
+    *,
+    environ: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> Embedder | None:
+    """The embedder `index.embeddings` asks for, or None for `none`.
+
+    Args:
+        index_config: the `index` section (embeddings, embeddings_base_url,
+            embeddings_api_key_env, embeddings_dimensions).
+        environ: environment to read keys and OPENAI_BASE_URL from (default os.environ).
+        root: folder that a relative model2vec path is resolved against (the repository).
+
+    Raises:
+        ConfigError: an unknown form, or model2vec not installed.
+        ProviderError: a missing API key, or a model2vec model that cannot be loaded.
+    """
+    environ = os.environ if environ is None else environ
+    spec = (index_config.embeddings or "").strip()
+    if spec.lower() in ("", "none"):
+        return None
+    scheme, _, model = spec.partition("/")
+    scheme = scheme.lower()
+    if not model.strip("/ "):
+        raise ConfigError(
+            f"index.embeddings: '{spec}' names no model; use one of: {EMBEDDING_FORMS}"
+        )
+    dimensions = index_config.embeddings_dimensions
+    key_env = index_config.embeddings_api_key_env
+    if scheme == "openai":
+        base_url = index_config.embeddings_base_url or environ.get("OPENAI_BASE_URL") or None
+        key = environ.get(key_env, "").strip()
+        if not key:
+            if not (base_url and is_local_url(base_url)):
+                raise ProviderError(
+                    f"index.embeddings is {spec} but ${key_env} is not set: export it, or set "
+                    "index.embeddings_api_key_env to the variable that holds the key"
+                )
+            key = _PLACEHOLDER_KEY
+        base_url = base_url or OPENAI_BASE_URL  # explicit: the SDK never reads the env behind us
+        return OpenAIEmbedder(
+            model, key, base_url, requested_dimensions=dimensions, key_env=key_env
+        )
+    if scheme == "ollama":
+        base_url = index_config.embeddings_base_url or OLLAMA_BASE_URL
+        # Never send the default OPENAI_API_KEY to Ollama; a key only if one was named.
+        named = "embeddings_api_key_env" in index_config.model_fields_set
+        key = (environ.get(key_env, "").strip() if named else "") or _PLACEHOLDER_KEY
+        # Smaller batches and more patience: a local model often runs on the CPU.
+        return OpenAIEmbedder(
+            model, key, base_url, f"ollama/{model}", requested_dimensions=dimensions,
+            key_env=key_env, batch_size=32, batch_chars=50_000, timeout=300.0,
+        )  # fmt: skip
+    if scheme == "model2vec":
+        source = str(Path(model).expanduser()) if model.startswith("~") else model
+        if root is not None and not Path(source).is_absolute() and (root / source).exists():
+            source = str(root / source)
+        return Model2VecEmbedder.load(source, name=spec, dimensions=dimensions)
+    raise ConfigError(
+        f"index.embeddings: unknown embeddings '{spec}'; use one of: {EMBEDDING_FORMS}"
+    )
