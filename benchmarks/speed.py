@@ -1,0 +1,280 @@
+"""Speed and memory of the code index: full index, warm map, incremental index, search.
+
+Every number is one `codemem` process, measured from outside: wall time including Python
+start-up, peak RSS of the largest process (`wait4` rusage) and peak summed RSS of the whole
+process tree (sampled from /proc every 50 ms, so worker pools count). The main repository
+(sympy by default) is a clone of its mirror's HEAD under benchmarks/.work/speed/; the size
+series indexes more mirrors the same way; `--linux DIR` adds an extracted kernel tree.
+
+    python benchmarks/speed.py
+    python benchmarks/speed.py --sizes marshmallow,astroid --linux /usr/src/linux-source-6.8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from checkout import CheckoutError, WorkClone, find_mirror, git, tree_size
+from codemem_cli import CodememCLI, parse_json
+from measure import Measured
+from speed_report import render
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = "marshmallow-code/marshmallow,pylint-dev/astroid,sqlfluff/sqlfluff,sympy/sympy"
+QUERIES = (
+    "solve a system of linear equations when the coefficient matrix is singular",
+    "TypeError: unsupported operand type(s) for *: 'Poly' and 'Piecewise' in Poly.__mul__",
+    "trigsimp does not simplify sin(x)**2 + cos(x)**2 inside a Piecewise",
+)
+CHANGE_STEPS = (1, 10, 100)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def peak_mb(call: Measured) -> float:
+    return max(call.max_rss_mb, call.tree_rss_mb or 0.0)
+
+
+def measured(call: Measured) -> dict[str, Any]:
+    out: dict[str, Any] = call.timing()
+    if not call.ok:
+        out["error"] = call.brief_error()
+    return out
+
+
+def prepare(mirrors: Path, work: Path, repo: str) -> WorkClone:
+    """A clean clone of the mirror's HEAD with no `.codemem/` at all."""
+    mirror = find_mirror(mirrors, repo)
+    if mirror is None:
+        raise CheckoutError(f"no mirror for {repo} under {mirrors}")
+    clone = WorkClone(mirror, work / repo.replace("/", "+")).ensure()
+    head = git("rev-parse", "HEAD", git_dir=mirror).strip()
+    clone.checkout(head, keep_codemem=False)
+    return clone
+
+
+def full_index(cli: CodememCLI, root: Path, label: str) -> dict[str, Any]:
+    shutil.rmtree(root / ".codemem" / "local", ignore_errors=True)
+    log(f"{label}: full index of {root} ...")
+    call = cli.index(root, full=True)
+    out = measured(call)
+    out["output"] = parse_json(call.stdout)
+    log(
+        f"{label}: {call.wall_s:.1f} s, peak {peak_mb(call):.0f} MB"
+        + ("" if call.ok else f" FAILED {call.brief_error()}")
+    )
+    return out
+
+
+def editable_files(clone: WorkClone, count: int) -> list[Path]:
+    """`count` Python files spread evenly over the tree (deterministic), code not tests."""
+    files = [
+        f.path for f in clone.tracked_files() if f.path.endswith(".py") and "/tests/" not in f.path
+    ]
+    files.sort()
+    step = max(1, len(files) // count)
+    return [clone.root / path for path in files[::step][:count]]
+
+
+def append_function(path: Path, tag: str) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(
+            f'\n\ndef codemem_bench_{tag}(value):\n    """Added by the benchmark."""\n    return value\n'
+        )
+
+
+def incremental(cli: CodememCLI, clone: WorkClone) -> list[dict[str, Any]]:
+    """Incremental index time against the number of files changed since the last index."""
+    targets = editable_files(clone, sum(CHANGE_STEPS))
+    rows, used = [], 0
+    call = cli.index(clone.root)
+    rows.append({"changed": 0, **measured(call)})
+    for count in CHANGE_STEPS:
+        batch = targets[used : used + count]
+        used += count
+        for i, path in enumerate(batch):
+            append_function(path, f"{count}_{i}")
+        call = cli.index(clone.root)
+        rows.append({"changed": len(batch), **measured(call)})
+        log(f"incremental after {len(batch)} changed files: {call.wall_s:.2f} s")
+    return rows
+
+
+def search_runs(cli: CodememCLI, root: Path, runs: int) -> list[dict[str, Any]]:
+    rows = []
+    for query in QUERIES:
+        walls, errors = [], []
+        for _ in range(runs):
+            result = cli.search(root, query, k=10)
+            walls.append(result.call.wall_s)
+            if result.error:
+                errors.append(result.error)
+        rows.append(
+            {
+                "query": query,
+                "walls_s": [round(w, 4) for w in walls],
+                "median_s": statistics.median(walls),
+                "errors": errors[:1],
+            }
+        )
+    return rows
+
+
+def linux_tree(path: Path) -> WorkClone:
+    """The kernel tree as a git work tree (an extracted tarball is `git init`-ed in place once)."""
+    if not (path / ".git").exists():
+        log(
+            f"linux: {path} is not a git repository; committing it in place once (takes a while) ..."
+        )
+        git("init", "--quiet", cwd=path)
+        git("add", "-A", cwd=path)
+        git(
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "linux source",
+            cwd=path,
+        )
+    return WorkClone(path, path)
+
+
+def python_floor(runs: int) -> float:
+    """Median wall of `python -c pass` here: the start-up cost no CLI can go below."""
+    from measure import run_measured
+
+    return statistics.median(
+        run_measured([sys.executable, "-c", "pass"]).wall_s for _ in range(runs)
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--repo", default="sympy/sympy", help="main repository (owner/name of a mirror)"
+    )
+    parser.add_argument(
+        "--sizes", default=SIZES, help="comma-separated mirrors for the size series ('' to skip)"
+    )
+    parser.add_argument(
+        "--linux", type=Path, default=None, help="an extracted Linux source tree to index too"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=5, help="runs per search query (median reported)"
+    )
+    parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    parser.add_argument("--work-dir", type=Path, default=ROOT / "benchmarks" / ".work" / "speed")
+    parser.add_argument(
+        "--codemem", default=None, help="command to run codemem (default: the installed one)"
+    )
+    parser.add_argument("--json-out", type=Path, default=None)
+    return parser.parse_args(argv)
+
+
+def run(
+    args: argparse.Namespace, cli: CodememCLI, available: dict[str, str | None]
+) -> dict[str, Any]:
+    results: dict[str, Any] = {"repo": args.repo, "available": available}
+    results["python_startup_s"] = python_floor(5)
+    clone = prepare(args.mirrors, args.work_dir, args.repo)
+    results["commit"] = clone.head()
+    results["size"] = tree_size(clone.root, clone.tracked_files())
+    results["full_index"] = full_index(cli, clone.root, args.repo)
+    if available["map"] is None:
+        first, second = cli.map(clone.root), cli.map(clone.root)
+        results["map"] = {"first": measured(first), "warm": measured(second)}
+    if available["search"] is None:
+        results["search"] = search_runs(cli, clone.root, args.runs)
+    results["incremental"] = incremental(cli, clone)
+    sizes = []
+    for repo in [r.strip() for r in args.sizes.split(",") if r.strip()]:
+        if repo == args.repo:
+            sizes.append(
+                {
+                    "repo": repo,
+                    "commit": results["commit"],
+                    **results["size"],
+                    "index": results["full_index"],
+                }
+            )
+            continue
+        try:
+            other = prepare(args.mirrors, args.work_dir, repo)
+        except CheckoutError as exc:
+            sizes.append({"repo": repo, "error": str(exc)})
+            continue
+        size = tree_size(other.root, other.tracked_files())
+        sizes.append(
+            {
+                "repo": repo,
+                "commit": other.head(),
+                **size,
+                "index": full_index(cli, other.root, repo),
+            }
+        )
+    if args.linux:
+        tree = linux_tree(args.linux.resolve())
+        size = tree_size(tree.root, tree.tracked_files())
+        sizes.append(
+            {
+                "repo": "linux",
+                "commit": tree.head(),
+                **size,
+                "index": full_index(cli, tree.root, "linux"),
+            }
+        )
+    results["sizes"] = sorted(sizes, key=lambda row: row.get("lines", 0))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cli = CodememCLI.from_string(
+        args.codemem, home=args.work_dir / "codemem-home", sample_every=0.05
+    )
+    problem = cli.preflight(("index",))
+    if problem:
+        log(f"error: codemem is not usable yet: {problem}")
+        return 2
+    available = {name: cli.preflight((name,)) for name in ("map", "search")}
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        log(
+            f"warning: load average {load:.1f}: other work on this machine will slow the numbers down"
+        )
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        results = run(args, cli, available)
+    except CheckoutError as exc:
+        log(f"error: {exc}")
+        return 2
+    results["meta"] = {
+        "started": started,
+        "load_avg_1m": load,
+        "cpus": os.cpu_count(),
+        "codemem": cli.command,
+    }
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_path = args.json_out or ROOT / "benchmarks" / "results" / f"speed-{stamp}.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(render(results))
+    log(f"results: {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
