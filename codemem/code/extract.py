@@ -8,7 +8,7 @@ from typing import Any
 
 from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
 from codemem.code.store import Batch
-from codemem.code.text import path_tokens, search_text, tokenize
+from codemem.code.text import path_tokens, search_text_of, tokenize
 
 INDEXED = "indexed"
 
@@ -86,7 +86,8 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
     batch = Batch()
     body_tokens: list[str] = []
     for n, chunk in enumerate(parsed.chunks):
-        text = search_text(path, chunk.symbol, chunk.text)
+        tokens = tokenize(chunk.text)
+        text = search_text_of(path, chunk.symbol, tokens)
         batch.chunks.append(
             {
                 "id": f"{path}#{chunk.start_line}-{chunk.end_line}#{n}",
@@ -103,7 +104,7 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
             }
         )
         if chunk.kind != "outline":  # an outline repeats its members' signatures
-            body_tokens.extend(tokenize(chunk.text))
+            body_tokens.extend(tokens)
     for sym in parsed.symbols:
         batch.symbols.append(
             {

@@ -136,7 +136,8 @@ def list_candidates(root: Path, include: list[str] = (), exclude: list[str] = ()
     for raw_path in extra:
         path = raw_path.decode("utf-8", "surrogateescape")
         out.setdefault(path, Candidate(path, None, False))
-    paths = sorted(out)
+    # codemem's own folder is memory, not code: its index would otherwise index itself.
+    paths = sorted(p for p in out if not p.startswith(".codemem/"))
     if exclude:
         paths = [p for p in paths if not matches_any(p, list(exclude))]
     return [out[p] for p in paths]

@@ -25,23 +25,34 @@ def split_identifier(word: str) -> list[str]:
     return parts
 
 
-def identifier_tokens(word: str) -> list[str]:
+_TOKENS: dict[str, tuple[str, ...]] = {}  # identifiers repeat a lot: split each once
+_TOKENS_MAX = 1_000_000
+
+
+def identifier_tokens(word: str) -> tuple[str, ...]:
     """The whole identifier (lower-cased) followed by its sub-words when it has several."""
+    cached = _TOKENS.get(word)
+    if cached is not None:
+        return cached
     whole = word.lower().strip("_")
-    if not whole:
-        return []
-    parts = split_identifier(word)
-    out = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
-    if len(parts) > 1:
-        out.extend(p for p in parts if len(p) >= MIN_TOKEN and p != whole)
-    return out
+    out: list[str] = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
+    if whole:
+        parts = split_identifier(word)
+        if len(parts) > 1:
+            out.extend(p for p in parts if len(p) >= MIN_TOKEN and p != whole)
+    result = tuple(out)
+    if len(_TOKENS) < _TOKENS_MAX:
+        _TOKENS[word] = result
+    return result
 
 
 def tokenize(text: str) -> list[str]:
     """All search tokens of a text, in order, duplicates kept (term frequency matters)."""
     out: list[str] = []
-    for match in IDENT_RE.finditer(text):
-        out.extend(identifier_tokens(match.group(0)))
+    extend, cache = out.extend, _TOKENS
+    for word in IDENT_RE.findall(text):
+        tokens = cache.get(word)
+        extend(tokens if tokens is not None else identifier_tokens(word))
     return out
 
 
@@ -59,7 +70,12 @@ def search_text(path: str, symbol: str | None, body: str, *, boost: int = 2) -> 
     Path and symbol tokens are repeated `boost` times: a cheap, effective field weight
     (a query word that names the file or the definition outranks one in a comment).
     """
+    return search_text_of(path, symbol, tokenize(body), boost=boost)
+
+
+def search_text_of(path: str, symbol: str | None, body_tokens: list[str], *, boost: int = 2) -> str:
+    """`search_text` for a body that is already tokenized."""
     head = path_tokens(path)
     if symbol:
         head += tokenize(symbol)
-    return " ".join(head * boost + tokenize(body))
+    return " ".join(head * boost + body_tokens)

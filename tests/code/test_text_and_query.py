@@ -9,9 +9,9 @@ def test_split_identifier_handles_camel_snake_acronyms_digits():
 
 
 def test_identifier_tokens_keep_whole_then_parts():
-    assert identifier_tokens("getUserName") == ["getusername", "get", "user", "name"]
-    assert identifier_tokens("__init__") == ["init"]
-    assert identifier_tokens("x") == []
+    assert identifier_tokens("getUserName") == ("getusername", "get", "user", "name")
+    assert identifier_tokens("__init__") == ("init",)
+    assert identifier_tokens("x") == ()
 
 
 def test_tokenize_and_path_tokens():
