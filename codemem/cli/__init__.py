@@ -26,7 +26,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("codemem.cli.index:index_command", "Bring the code index up to date."),
     "status": ("codemem.cli.index:status_command", "Show what is indexed, how fresh, and problems."),
     "search": ("codemem.cli.search:search_command", "Search the code index (no model needed)."),
-    "map": ("codemem.cli.search:map_command", "Print the ranked repo map within a token budget."),
+    "map": ("codemem.cli.map:map_command", "Print the ranked repo map within a token budget."),
+    "memory": ("codemem.cli.memory:memory_group", "Core memory blocks: list, show, edit, create, import, export."),
+    "remember": ("codemem.cli.memory:remember_command", "Save a note to archival memory (or --block LABEL)."),
+    "recall": ("codemem.cli.memory:recall_command", "Search archival notes and past conversations."),
+    "sessions": ("codemem.cli.memory:sessions_group", "List, show and export past conversations."),
 }
 
 

@@ -1,0 +1,293 @@
+"""Archival memory: one Markdown note per file in `.codemem/archive/`.
+
+A note file is `<id>.md` with frontmatter `id`, `created` (absolute ISO 8601 with offset),
+`tags` and, when known, `source` (a commit, a session id, a file). One file per note means two
+branches adding notes never conflict. The files are the source of truth; `sync_to_index`
+mirrors them into the LanceDB `notes` table (full-text index, optional vectors).
+
+Search ranks with BM25 over content and tags in Python (archives are small) and filters by
+tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplicate (same text
+up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from codemem.errors import UsageError
+from codemem.memory import frontmatter
+from codemem.memory.errors import (
+    BlockFormatError,
+    DuplicateNoteError,
+    MemoryEditError,
+    NotFoundError,
+)
+from codemem.memory.locking import FileLock, atomic_write, read_text
+from codemem.memory.ranking import (
+    as_utc,
+    bm25_scores,
+    in_range,
+    jaccard,
+    normalize,
+    parse_when,
+    utc_now,
+)
+from codemem.workspace import Workspace
+
+NOTES_TABLE = "notes"
+NEAR_DUPLICATE = 0.8
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+Embed = Callable[[list[str]], Sequence[Sequence[float]]]
+
+
+@dataclass
+class Note:
+    """One archival note."""
+
+    id: str
+    content: str
+    created: datetime
+    tags: list[str] = field(default_factory=list)
+    source: str | None = None
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        meta: dict[str, Any] = {"id": self.id, "created": self.created, "tags": self.tags}
+        if self.source:
+            meta["source"] = self.source
+        return frontmatter.dump(meta | self.extra) + frontmatter.value_to_body(self.content)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created": self.created.isoformat(),
+            "tags": self.tags,
+            "source": self.source,
+            "content": self.content,
+            "path": str(self.path) if self.path else None,
+        }
+
+    @property
+    def digest(self) -> str:
+        """A hash of everything mirrored into the index, to notice changed notes."""
+        key = "\x00".join([self.content, self.created.isoformat(), ",".join(self.tags), self.source or ""])
+        return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class NoteHit:
+    """A note found by search (BM25 score) or by similarity (Jaccard)."""
+
+    note: Note
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"score": self.score} | self.note.to_json()
+
+
+@dataclass
+class InsertResult:
+    """The saved note and the existing notes that say nearly the same thing."""
+
+    note: Note
+    near_duplicates: list[NoteHit] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.note.id
+
+
+@dataclass
+class SyncStats:
+    """What `sync_to_index` changed in the `notes` table."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+def normalize_tags(tags: Iterable[str] | str | None) -> list[str]:
+    """Lower-case tags without `#`, spaces as `-`, duplicates dropped, order kept."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    out: list[str] = []
+    for tag in tags:
+        clean = "-".join(str(tag).strip().lstrip("#").lower().split())
+        if clean and clean not in out:
+            out.append(clean)
+    return out
+
+
+def note_id(created: datetime, content: str) -> str:
+    """`YYYYMMDD-HHMMSS-<8 hex of the content>`: sortable, and stable for one text."""
+    digest = hashlib.sha1(normalize(content).encode("utf-8")).hexdigest()[:8]
+    return f"{as_utc(created):%Y%m%d-%H%M%S}-{digest}"
+
+
+def parse_note(text: str, path: Path, source: str) -> Note:
+    """A note from its file; `BlockFormatError` naming the file and line if it is broken."""
+    doc = frontmatter.split(text, source)
+    meta = dict(doc.meta)
+    created = meta.pop("created", None)
+    if isinstance(created, str):
+        try:
+            created = datetime.fromisoformat(created)
+        except ValueError:
+            raise doc.error("created", f"created must be an ISO timestamp, not {created!r}") from None
+    elif isinstance(created, date) and not isinstance(created, datetime):
+        created = datetime(created.year, created.month, created.day)
+    elif created is None:  # a hand-written note: the file's time stands in
+        created = datetime.fromtimestamp(path.stat().st_mtime).astimezone().replace(microsecond=0)
+    if not isinstance(created, datetime):
+        raise doc.error("created", f"created must be an ISO timestamp, not {created!r}")
+    tags = meta.pop("tags", None)
+    if tags is not None and not isinstance(tags, (list, str)):
+        raise doc.error("tags", "tags must be a list like [build, ci]")
+    note_source = meta.pop("source", None)
+    return Note(
+        id=str(meta.pop("id", None) or path.stem),
+        content=frontmatter.body_to_value(doc.body),
+        created=as_utc(created),
+        tags=normalize_tags(tags),
+        source=None if note_source is None else str(note_source),
+        path=path,
+        extra=meta,
+    )
+
+
+class Archive:
+    """The archival notes of one workspace."""
+
+    def __init__(self, ws: Workspace, clock: Callable[[], datetime] = utc_now) -> None:
+        self.ws = ws
+        self.dir = ws.archive_dir
+        self.clock = clock
+
+    @property
+    def _lock(self) -> Path:
+        return self.ws.local_dir / "locks" / "archive.lock"
+
+    def scan(self) -> tuple[list[Note], list[BlockFormatError]]:
+        """Every readable note (oldest first) and one error per unreadable file."""
+        notes: list[Note] = []
+        problems: list[BlockFormatError] = []
+        if not self.dir.is_dir():
+            return notes, problems
+        for path in sorted(self.dir.glob("*.md")):
+            source = path.relative_to(self.ws.root).as_posix()
+            try:
+                text = read_text(path)
+                if text is not None:
+                    notes.append(parse_note(text, path, source))
+            except BlockFormatError as exc:
+                problems.append(exc)
+            except UnicodeDecodeError as exc:
+                problems.append(BlockFormatError(f"{source}: not UTF-8 text: {exc.reason}"))
+        notes.sort(key=lambda note: (note.created, note.id))
+        return notes, problems
+
+    def notes(self) -> list[Note]:
+        """The readable notes, oldest first."""
+        return self.scan()[0]
+
+    def get(self, id: str) -> Note:
+        """The note with this id."""
+        for note in self.notes():
+            if note.id == id:
+                return note
+        raise NotFoundError(
+            f"no archival note with id '{id}': search the archive to find the id"
+        )
+
+    def similar(self, content: str, threshold: float = NEAR_DUPLICATE) -> list[NoteHit]:
+        """Notes whose word sets overlap `content`'s by at least `threshold` (Jaccard)."""
+        hits = [NoteHit(note, jaccard(content, note.content)) for note in self.notes()]
+        hits = [hit for hit in hits if hit.score >= threshold]
+        return sorted(hits, key=lambda hit: (-hit.score, hit.note.id))
+
+    def insert(self, content: str, tags: Iterable[str] = (), source: str | None = None) -> InsertResult:
+        """Save a note; refuses an exact duplicate and reports near-duplicates."""
+        content = content.strip("\n")
+        if not content.strip():
+            raise MemoryEditError("the note is empty: give the text to remember")
+        with FileLock(self._lock):
+            existing = self.notes()
+            for note in existing:
+                if normalize(note.content) == normalize(content):
+                    raise DuplicateNoteError(
+                        f"an identical note already exists: {note.id} (created "
+                        f"{note.created.isoformat()}); nothing was saved"
+                    )
+            created = as_utc(self.clock())
+            note = Note(note_id(created, content), content, created, normalize_tags(tags), source)
+            note.path = self.dir / f"{note.id}.md"
+            if note.path.exists():  # the same text saved, deleted and saved within a second
+                raise DuplicateNoteError(f"a note with id {note.id} already exists; nothing was saved")
+            near = [
+                NoteHit(other, score) for other in existing
+                if (score := jaccard(content, other.content)) >= NEAR_DUPLICATE
+            ]
+            atomic_write(note.path, note.to_text())
+        return InsertResult(note, sorted(near, key=lambda hit: (-hit.score, hit.note.id)))
+
+    def search(
+        self,
+        query: str = "",
+        tags: Iterable[str] | None = None,
+        match: str = "any",
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        k: int = 10,
+    ) -> list[NoteHit]:
+        """Notes matching `query` (BM25), best first; with no query, the newest first.
+
+        `tags` keeps notes with any (`match="any"`) or all (`match="all"`) of the tags;
+        `since`/`until` are inclusive (a bare date covers its whole day, UTC).
+        """
+        if match not in ("any", "all"):
+            raise UsageError(f"match must be 'any' or 'all', not '{match}'")
+        wanted = set(normalize_tags(tags))
+        start, end = parse_when(since), parse_when(until, end=True)
+        notes = [
+            note for note in self.notes()
+            if in_range(note.created, start, end)
+            and (not wanted or (wanted <= set(note.tags) if match == "all" else wanted & set(note.tags)))
+        ]
+        if not query.strip():
+            newest = sorted(notes, key=lambda note: (note.created, note.id), reverse=True)
+            return [NoteHit(note, 0.0) for note in newest[:k]]
+        scores = bm25_scores(query, [note.content + "\n" + " ".join(note.tags) for note in notes])
+        hits = [NoteHit(note, score) for note, score in zip(notes, scores, strict=True) if score > 0]
+        hits.sort(key=lambda hit: (-hit.score, -hit.note.created.timestamp(), hit.note.id))
+        return hits[:k]
+
+    def delete(self, id: str) -> Note:
+        """Remove the note with this id; returns it."""
+        if not _ID_RE.fullmatch(id or ""):
+            raise NotFoundError(f"'{id}' is not a note id: ids look like 20250301-142233-1a2b3c4d")
+        with FileLock(self._lock):
+            note = self.get(id)
+            assert note.path is not None
+            note.path.unlink()
+        return note
+
+    def sync_to_index(self, db: Any, embed: Embed | None = None) -> SyncStats:
+        """Mirror the notes into the LanceDB `notes` table; a no-op when nothing changed.
+
+        `db` is `codemem.code.lance.connect(ws.index_dir)`. With `embed` (texts -> vectors)
+        the table has a `vector` column; switching embed on or off rebuilds the table.
+        """
+        from codemem.memory.notes_index import sync_notes
+
+        return sync_notes(db, self.notes(), self.ws.root, embed)

@@ -1,0 +1,397 @@
+"""Core memory: labelled Markdown blocks under `.codemem/blocks/`, always in the agent's context.
+
+A block is `blocks/<label>.md`: YAML frontmatter (`description`, `limit` in characters,
+`read_only`) and a body. The block's *value* is the body without the one newline that ends
+the file, so the value `a\\nb` is stored as the body `a\\nb\\n` and the empty value as no body.
+The label `personal` is the user's personal block in their home folder (see `users`).
+
+Edits (exact semantics; each refuses unknown labels, read-only blocks and results past the
+limit, and keeps the frontmatter exactly as written):
+
+- `append(label, content)`: the value becomes `value + "\\n" + content`; no separator when
+  the value is empty or already ends with a newline.
+- `replace(label, old, new)`: `old` must occur exactly once in the value.
+- `insert(label, text, line=-1)`: with the value split into lines, `text` goes after the
+  first `line` lines: 0 is the start, -1 (or the line count) the end. One trailing newline
+  of `text` is ignored.
+- `rethink(label, new_value, expected=None)`: replaces the whole value; with `expected`, the
+  edit is refused if the value is no longer what the caller read.
+- `create`, `delete`, `rename`: whole files.
+
+Every write goes through `locking.update_text` (lock + compare-and-swap + atomic rename).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemem.memory import frontmatter
+from codemem.memory.errors import (
+    BlockExistsError,
+    BlockFormatError,
+    ConflictError,
+    LimitExceededError,
+    LineOutOfRangeError,
+    MemoryEditError,
+    OldTextError,
+    ReadOnlyError,
+    UnknownLabelError,
+)
+from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit, validate_label
+from codemem.memory.locking import FileLock, locked, read_text, update_text
+from codemem.memory.render import render_blocks
+from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
+from codemem.workspace import Workspace
+
+
+@dataclass
+class Block:
+    """One core memory block."""
+
+    label: str
+    value: str = ""
+    description: str = ""
+    limit: int = DEFAULT_LIMIT
+    read_only: bool = False
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown frontmatter keys, kept
+    header: str = ""  # frontmatter as written; "" means write a fresh one
+
+    @property
+    def chars(self) -> int:
+        return len(self.value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "description": self.description,
+            "chars": self.chars,
+            "limit": self.limit,
+            "read_only": self.read_only,
+            "value": self.value,
+            "path": str(self.path) if self.path else None,
+        }
+
+    def to_text(self) -> str:
+        """The file content for this block."""
+        header = self.header or frontmatter.dump(
+            {"description": self.description, "limit": self.limit, "read_only": self.read_only}
+            | self.extra
+        )
+        return header + frontmatter.value_to_body(self.value)
+
+
+def parse_block(label: str, text: str, source: str) -> Block:
+    """A block from its file text; `BlockFormatError` (naming file and line) if it is broken."""
+    doc = frontmatter.split(text, source)
+    meta = dict(doc.meta)
+    description = meta.pop("description", "")
+    limit = meta.pop("limit", default_limit(label))
+    read_only = meta.pop("read_only", False)
+    if description is None:
+        description = ""
+    if not isinstance(description, str):
+        raise doc.error("description", "description must be text")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise doc.error("limit", f"limit must be a positive number of characters, not {limit!r}")
+    if not isinstance(read_only, bool):
+        raise doc.error("read_only", f"read_only must be true or false, not {read_only!r}")
+    return Block(
+        label=label,
+        value=frontmatter.body_to_value(doc.body),
+        description=description,
+        limit=limit,
+        read_only=read_only,
+        extra=meta,
+        header=doc.header,
+    )
+
+
+def limit_message(label: str, chars: int, limit: int) -> str:
+    return (
+        f"{label} would be {chars:,} / {limit:,} characters: "
+        "shorten it or move detail to archival memory"
+    )
+
+
+def _lines(value: str) -> list[str]:
+    return value.split("\n") if value else []
+
+
+class MemoryStore:
+    """The core memory blocks of one workspace (plus the user's personal block)."""
+
+    def __init__(self, ws: Workspace, user: str | None = None, home: Path | None = None) -> None:
+        self.ws = ws
+        self.user = user or user_slug(ws.root)
+        self.personal_path = personal_block_path(home)
+
+    @property
+    def user_label(self) -> str:
+        """The active user's block label, `users/<slug>`."""
+        return user_label(self.user)
+
+    # -- where things are -------------------------------------------------------------------
+
+    def path_for(self, label: str) -> Path:
+        if label == PERSONAL_LABEL:
+            return self.personal_path
+        return self.ws.blocks_dir / f"{label}.md"
+
+    def _lock_for(self, label: str) -> Path:
+        if label == PERSONAL_LABEL:
+            return self.personal_path.parent / "locks" / "personal.md.lock"
+        return self.ws.local_dir / "locks" / "blocks" / f"{label}.md.lock"
+
+    def _source(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.ws.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def scan(self) -> tuple[list[Block], list[BlockFormatError]]:
+        """Every readable block (sorted by label) and one error per unreadable file."""
+        blocks: list[Block] = []
+        problems: list[BlockFormatError] = []
+        found: list[tuple[str, Path]] = []
+        if self.ws.blocks_dir.is_dir():
+            for path in sorted(self.ws.blocks_dir.rglob("*.md")):
+                label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
+                if label == PERSONAL_LABEL or not LABEL_RE.fullmatch(label):
+                    problems.append(BlockFormatError(
+                        f"{self._source(path)}: '{label}' cannot be a block label: rename the file "
+                        "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
+                    ))
+                    continue
+                found.append((label, path))
+        if self.personal_path.is_file():
+            found.append((PERSONAL_LABEL, self.personal_path))
+        for label, path in sorted(found):
+            try:
+                blocks.append(self._read(label, path))
+            except (BlockFormatError, UnicodeDecodeError) as exc:
+                problems.append(exc if isinstance(exc, BlockFormatError) else BlockFormatError(
+                    f"{self._source(path)}: not UTF-8 text: {exc.reason}"))
+            except FileNotFoundError:
+                continue  # deleted while scanning
+        return blocks, problems
+
+    def _read(self, label: str, path: Path) -> Block:
+        text = read_text(path)
+        if text is None:
+            raise FileNotFoundError(path)
+        block = parse_block(label, text, self._source(path))
+        block.path = path
+        return block
+
+    def list(self) -> list[Block]:
+        """The readable blocks, sorted by label (broken files are in `problems()`)."""
+        return self.scan()[0]
+
+    def problems(self) -> list[BlockFormatError]:
+        """One error per block file that cannot be read."""
+        return self.scan()[1]
+
+    def labels(self) -> list[str]:
+        return [block.label for block in self.list()]
+
+    def get(self, label: str) -> Block:
+        """The block with this label; `UnknownLabelError` lists the labels that exist."""
+        validate_label(label)
+        try:
+            return self._read(label, self.path_for(label))
+        except FileNotFoundError:
+            raise self._unknown(label) from None
+
+    def _unknown(self, label: str) -> UnknownLabelError:
+        labels = ", ".join(self.labels()) or "none yet"
+        return UnknownLabelError(
+            f"unknown block '{label}': the blocks are {labels}; create it first to use a new label"
+        )
+
+    def context_blocks(self) -> list[Block]:
+        """The blocks the agent sees: all but other users' blocks, project and conventions first."""
+        order = {"project": 0, "conventions": 1, self.user_label: 3, PERSONAL_LABEL: 4}
+        shown = [
+            block for block in self.list()
+            if not block.label.startswith("users/") or block.label == self.user_label
+        ]
+        return sorted(shown, key=lambda block: (order.get(block.label, 2), block.label))
+
+    def render_blocks(self, labels: Iterable[str] | None = None) -> str:
+        """The text the agent sees for `labels` (default: `context_blocks()`)."""
+        if labels is None:
+            return render_blocks(self.context_blocks(), self.problems())
+        return render_blocks([self.get(label) for label in labels])
+
+    # -- edits ------------------------------------------------------------------------------
+
+    def _edit(self, label: str, change: Callable[[Block], str]) -> Block:
+        validate_label(label)
+        path = self.path_for(label)
+        result: list[Block] = []
+
+        def apply(text: str | None) -> str:
+            if text is None:
+                raise self._unknown(label)
+            block = parse_block(label, text, self._source(path))
+            self._check_writable(block)
+            value = change(block)
+            if len(value) > block.limit:
+                raise LimitExceededError(limit_message(label, len(value), block.limit))
+            block.value, block.path = value, path
+            result[:] = [block]
+            return block.to_text()
+
+        update_text(path, apply, self._lock_for(label))
+        return result[0]
+
+    def _check_writable(self, block: Block) -> None:
+        if block.read_only:
+            where = self._source(self.path_for(block.label))
+            raise ReadOnlyError(
+                f"{block.label} is read-only (read_only: true in {where}): only a person editing "
+                "that file can change it; put the text in another block or in archival memory"
+            )
+
+    def append(self, label: str, content: str) -> Block:
+        """Add `content` at the end of the block, on a new line."""
+        if not content:
+            raise MemoryEditError(f"nothing to append to {label}: give the text to add")
+
+        def change(block: Block) -> str:
+            if not block.value or block.value.endswith("\n"):
+                return block.value + content
+            return block.value + "\n" + content
+
+        return self._edit(label, change)
+
+    def replace(self, label: str, old: str, new: str) -> Block:
+        """Replace the one occurrence of `old` with `new` (`new` may be empty to delete)."""
+        if not old:
+            raise OldTextError(f"the old text is empty: copy the exact text to replace from {label}")
+
+        def change(block: Block) -> str:
+            count = block.value.count(old)
+            if count == 0:
+                raise OldTextError(
+                    f"old text occurs 0 times in {label}; it must occur exactly once: copy it "
+                    "exactly from the block, including spaces and line breaks"
+                )
+            if count > 1:
+                raise OldTextError(
+                    f"old text occurs {count} times in {label}; it must occur exactly once: "
+                    "include more of the surrounding text so it matches one place"
+                )
+            return block.value.replace(old, new, 1)
+
+        return self._edit(label, change)
+
+    def insert(self, label: str, text: str, line: int = -1) -> Block:
+        """Insert `text` after the first `line` lines (0: at the start; -1: at the end)."""
+        text = text[:-1] if text.endswith("\n") else text
+
+        def change(block: Block) -> str:
+            lines = _lines(block.value)
+            at = len(lines) if line == -1 else line
+            if not 0 <= at <= len(lines):
+                raise LineOutOfRangeError(
+                    f"line {line} is out of range: {label} has {len(lines)} lines; use 0 (the "
+                    f"start) to {len(lines)}, or -1 for the end"
+                )
+            return "\n".join(lines[:at] + [text] + lines[at:])
+
+        return self._edit(label, change)
+
+    def rethink(self, label: str, new_value: str, expected: str | None = None) -> Block:
+        """Replace the whole value; with `expected`, only if the value is still `expected`."""
+        def change(block: Block) -> str:
+            if expected is not None and block.value != expected:
+                raise ConflictError(
+                    f"{label} changed since you read it: read it again and redo the edit"
+                )
+            return new_value
+
+        return self._edit(label, change)
+
+    def create(
+        self,
+        label: str,
+        description: str,
+        value: str = "",
+        limit: int | None = None,
+        read_only: bool = False,
+    ) -> Block:
+        """A new block; `BlockExistsError` if the label is taken."""
+        validate_label(label)
+        limit = default_limit(label) if limit is None else limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise MemoryEditError(f"limit must be a positive number of characters, not {limit!r}")
+        if len(value) > limit:
+            raise LimitExceededError(limit_message(label, len(value), limit))
+        path = self.path_for(label)
+        block = Block(label, value, description or "", limit, read_only, path)
+
+        def apply(text: str | None) -> str:
+            if text is not None:
+                raise BlockExistsError(
+                    f"a block labelled '{label}' already exists: edit it, or choose another label"
+                )
+            return block.to_text()
+
+        update_text(path, apply, self._lock_for(label))
+        return self.get(label)
+
+    def delete(self, label: str) -> Block:
+        """Remove the block's file (a broken file can be deleted too); returns what was removed."""
+        validate_label(label)
+        path = self.path_for(label)
+        with FileLock(self._lock_for(label)):
+            text = read_text(path)
+            if text is None:
+                raise self._unknown(label)
+            try:
+                block = parse_block(label, text, self._source(path))
+            except BlockFormatError:
+                block = Block(label, text, path=path)
+            self._check_writable(block)
+            path.unlink()
+            self._prune(path.parent)
+        return block
+
+    def rename(self, old: str, new: str) -> Block:
+        """Give a block a new label (its file moves; the content is unchanged)."""
+        validate_label(old)
+        validate_label(new)
+        if PERSONAL_LABEL in (old, new):
+            raise MemoryEditError("the personal block cannot be renamed, and no block can take its label")
+        if old == new:
+            raise MemoryEditError(f"'{old}' already has that label")
+        source, target = self.path_for(old), self.path_for(new)
+        with locked(self._lock_for(old), self._lock_for(new)):
+            block = self.get(old)
+            self._check_writable(block)
+            if target.exists():
+                raise BlockExistsError(
+                    f"a block labelled '{new}' already exists: delete or rename it first"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, target)
+            self._prune(source.parent)
+        return self.get(new)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove folders left empty under blocks/ (users/ is kept)."""
+        while folder != self.ws.blocks_dir and folder.name != "users" and self.ws.blocks_dir in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+

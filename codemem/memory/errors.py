@@ -1,0 +1,57 @@
+"""Errors of the memory layer.
+
+Every one is a `MemoryEditError`, so the agent's tool layer catches one type and returns the
+message to the model. The messages are contracts: they say what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+from codemem.errors import MemoryEditError
+
+
+class InvalidLabelError(MemoryEditError):
+    """A label that is not a relative path of lower-case words."""
+
+
+class UnknownLabelError(MemoryEditError):
+    """No block with that label exists."""
+
+
+class BlockExistsError(MemoryEditError):
+    """A block with that label already exists."""
+
+
+class LimitExceededError(MemoryEditError):
+    """The edit would take a block past its character limit."""
+
+
+class ReadOnlyError(MemoryEditError):
+    """The block is marked `read_only: true`."""
+
+
+class OldTextError(MemoryEditError):
+    """`replace` found the old text zero times or more than once."""
+
+
+class LineOutOfRangeError(MemoryEditError):
+    """`insert` was given a line the block does not have."""
+
+
+class BlockFormatError(MemoryEditError):
+    """A block or note file whose frontmatter cannot be read."""
+
+
+class ConflictError(MemoryEditError):
+    """Someone else changed the content between the read and the write."""
+
+
+class LockTimeoutError(MemoryEditError):
+    """A file lock could not be taken in time."""
+
+
+class DuplicateNoteError(MemoryEditError):
+    """An archival note with exactly this content already exists."""
+
+
+class NotFoundError(MemoryEditError):
+    """No note or session with that id."""

@@ -1,0 +1,106 @@
+"""YAML frontmatter on Markdown files: split, validate, write back.
+
+A file may start with a `---` line, YAML `key: value` lines and a closing `---` line; the rest
+is the body. The frontmatter is kept as written (comments included) so that an edit to the
+body never rewrites a person's header. Errors name the file and the line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from codemem.memory.errors import BlockFormatError
+
+FENCE = "---"
+
+
+@dataclass
+class Document:
+    """A Markdown file split into its frontmatter and its body."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    header: str = ""  # the frontmatter exactly as written, fences included; "" if none
+    body: str = ""
+    source: str = ""  # the file name used in error messages
+
+    def line_of(self, key: str) -> int:
+        """The 1-based line of `key:` in the file (2 if it cannot be found)."""
+        pattern = re.compile(rf"^{re.escape(key)}\s*:")
+        for number, line in enumerate(self.header.split("\n"), start=1):
+            if pattern.match(line):
+                return number
+        return 2
+
+    def error(self, key: str, problem: str) -> BlockFormatError:
+        return BlockFormatError(f"{self.source}:{self.line_of(key)}: {problem}")
+
+
+def split(text: str, source: str) -> Document:
+    """Parse `text`; a file without a leading `---` line is all body."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n").rstrip() != FENCE:
+        return Document(body=text, source=source)
+    for index in range(1, len(lines)):
+        if lines[index].rstrip("\r\n").rstrip() in (FENCE, "..."):
+            header = "".join(lines[: index + 1])
+            if not header.endswith("\n"):
+                header += "\n"
+            meta = _load("".join(lines[1:index]), source)
+            return Document(meta=meta, header=header, body="".join(lines[index + 1 :]), source=source)
+    raise BlockFormatError(
+        f"{source}:1: the frontmatter opened by '---' is never closed: add a '---' line after it"
+    )
+
+
+def _load(yaml_text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(yaml_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 2  # +1 for 1-based, +1 for the fence
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise BlockFormatError(
+            f"{source}:{line}: invalid frontmatter ({problem}): fix the YAML between the '---' lines"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BlockFormatError(
+            f"{source}:2: the frontmatter must be 'key: value' lines, not a {type(data).__name__}"
+        )
+    return data
+
+
+def dump(meta: dict[str, Any]) -> str:
+    """Frontmatter text for `meta`, keys in the order given, fences included.
+
+    Lists are written inline (`tags: [a, b]`) and datetimes as ISO 8601 (`2025-01-02T03:04:05+00:00`).
+    """
+    out = [FENCE + "\n"]
+    for key, value in meta.items():
+        if isinstance(value, datetime):
+            out.append(f"{key}: {value.isoformat()}\n")
+        elif isinstance(value, (list, tuple)):
+            flow = yaml.safe_dump(list(value), default_flow_style=True, allow_unicode=True, width=10**6)
+            out.append(f"{key}: {flow.strip()}\n")
+        else:
+            out.append(
+                yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, width=10**6)
+            )
+    out.append(FENCE + "\n")
+    return "".join(out)
+
+
+def body_to_value(body: str) -> str:
+    """A body without the one newline that ends the file."""
+    return body[:-1] if body.endswith("\n") else body
+
+
+def value_to_body(value: str) -> str:
+    """The body for `value`: the value plus one final newline (nothing for an empty value)."""
+    return value + "\n" if value else ""

@@ -1,0 +1,57 @@
+"""First-time setup of a repository's memory: `.codemem/` with its files and starting blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codemem.memory.archive import Archive
+from codemem.memory.blocks import MemoryStore
+from codemem.memory.errors import BlockExistsError
+from codemem.memory.instructions import import_instructions
+from codemem.memory.labels import default_description
+from codemem.memory.locking import atomic_write
+from codemem.workspace import Workspace
+
+CONFIG_TEMPLATE = """\
+# codemem project settings, shared through git. Every key is documented in
+# .codemem.example.yml. Precedence: built-in defaults < ~/.config/codemem/config.yml
+# < this file < CODEMEM_* environment variables < command-line flags.
+
+# model: anthropic/claude-sonnet-4-5
+# index:
+#   exclude: ["vendor/**", "*.min.js"]
+"""
+GITIGNORE = "local/\n"
+STATE = "{}\n"
+
+
+def _create(path: Path, text: str, created: list[Path]) -> None:
+    if not path.exists():
+        atomic_write(path, text)
+        created.append(path)
+
+
+def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[Path]:
+    """Create what is missing of `.codemem/` and import instruction files; returns new files.
+
+    Creates `config.yml` (commented), `.gitignore` (`local/`), `state.json`, the blocks
+    `project`, `conventions` and `users/<slug>`, then imports CLAUDE.md, AGENTS.md and the
+    other instruction files into them. A second call creates nothing.
+    """
+    store = store or MemoryStore(ws)
+    created: list[Path] = []
+    ws.dir.mkdir(parents=True, exist_ok=True)
+    _create(ws.config_file, CONFIG_TEMPLATE, created)
+    _create(ws.dir / ".gitignore", GITIGNORE, created)
+    _create(ws.state_file, STATE, created)
+    for label in ("project", "conventions", store.user_label):
+        try:
+            block = store.create(label, default_description(label))
+        except BlockExistsError:
+            continue
+        assert block.path is not None
+        created.append(block.path)
+    for part in import_instructions(store, Archive(ws)):
+        if part.status == "archived" and part.path is not None:
+            created.append(part.path)
+    return created

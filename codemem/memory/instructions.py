@@ -1,0 +1,220 @@
+"""Other agents' instruction files: read them into blocks, write blocks back out.
+
+Import reads `CLAUDE.md`, `AGENTS.md`, `CONVENTIONS.md`, `.cursorrules`, `.cursor/rules/*.mdc`
+and `.github/copilot-instructions.md`, splits them at `#` and `##` headings, and appends each
+part to the block it belongs in: the convention files and sections about style, rules or
+naming go to `conventions`, everything else to `project`. Each part is preceded by a marker,
+`<!-- imported from CLAUDE.md § Build (1a2b3c4d5e6f) -->`, naming its origin and a hash of its
+text; a part whose hash is already in a block is not imported again. A part that does not fit
+its block's limit becomes an archival note (tags `imported`, `instructions`) instead.
+
+Export writes the shared blocks (not users' or the personal block) into `AGENTS.md` or
+`CLAUDE.md` between `<!-- codemem:begin ... -->` and `<!-- codemem:end -->`, leaving the rest
+of the file as it was; the region is skipped on import, and an export that would change
+nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemem.errors import UsageError
+from codemem.memory import frontmatter
+from codemem.memory.archive import Archive
+from codemem.memory.blocks import MemoryStore
+from codemem.memory.errors import (
+    BlockFormatError,
+    DuplicateNoteError,
+    LimitExceededError,
+    ReadOnlyError,
+    UnknownLabelError,
+)
+from codemem.memory.labels import default_description
+from codemem.memory.locking import read_text, update_text
+from codemem.memory.ranking import normalize
+
+INSTRUCTION_FILES = ("CLAUDE.md", "AGENTS.md", "CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")
+CONVENTION_SOURCES = ("CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")
+EXPORT_FILES = {"agents-md": "AGENTS.md", "claude-md": "CLAUDE.md"}
+REGION_BEGIN = (
+    "<!-- codemem:begin (written by `codemem memory export` from .codemem/blocks/; "
+    "edit those files, not this region) -->"
+)
+REGION_END = "<!-- codemem:end -->"
+REGION_RE = re.compile(r"<!-- codemem:begin\b.*?-->.*?<!-- codemem:end -->\n?", re.DOTALL)
+MARKER_RE = re.compile(r"<!-- imported from .*? \(([0-9a-f]{12})\) -->")
+HEADING_RE = re.compile(r"^(#{1,2})\s+(.*?)\s*#*\s*$")
+CONVENTION_WORDS = re.compile(
+    r"\b(conventions?|style|guidelines?|rules?|naming|lint\w*|format\w*|best practices?|"
+    r"code quality|patterns?|do not|don'?t)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Part:
+    """One section of an instruction file and where it goes."""
+
+    source: str  # repository-relative file
+    heading: str
+    text: str
+    block: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha1(normalize(self.text).encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def marker(self) -> str:
+        where = f"{self.source} § {self.heading}" if self.heading else self.source
+        return f"<!-- imported from {where} ({self.digest}) -->"
+
+
+@dataclass
+class ImportedPart:
+    """What happened to one part: `imported` into a block, `archived`, or `skipped` (seen)."""
+
+    source: str
+    heading: str
+    target: str  # a block label or "archive"
+    status: str
+    path: Path | None = None  # the block or note file written
+
+
+def instruction_files(root: Path) -> list[Path]:
+    """The instruction files present in the repository, in import order."""
+    found = [root / name for name in INSTRUCTION_FILES if (root / name).is_file()]
+    rules = root / ".cursor" / "rules"
+    if rules.is_dir():
+        found += sorted(path for path in rules.glob("*.mdc") if path.is_file())
+    return found
+
+
+def strip_region(text: str) -> str:
+    """`text` without codemem's own exported region."""
+    return REGION_RE.sub("", text)
+
+
+def split_sections(text: str) -> list[tuple[str, str]]:
+    """(heading, text) for each `#`/`##` section; headings inside code fences do not count.
+
+    A section that is only a heading (a document title) is dropped.
+    """
+    sections: list[tuple[str, str]] = []
+    heading, lines, fenced = "", [], False
+
+    def flush() -> None:
+        body = "\n".join(lines).strip("\n")
+        content = body.split("\n", 1)[1] if heading and "\n" in body else ("" if heading else body)
+        if content.strip():
+            sections.append((heading, body))
+
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        match = None if fenced else HEADING_RE.match(line)
+        if match:
+            flush()
+            heading, lines = match.group(2), [line]
+        else:
+            lines.append(line)
+    flush()
+    return sections
+
+
+def target_block(source: str, heading: str) -> str:
+    if source in CONVENTION_SOURCES or source.startswith(".cursor/rules/"):
+        return "conventions"
+    return "conventions" if CONVENTION_WORDS.search(heading) else "project"
+
+
+def read_parts(root: Path) -> list[Part]:
+    """Every part of every instruction file, with the block it belongs in."""
+    parts = []
+    for path in instruction_files(root):
+        source = path.relative_to(root).as_posix()
+        text = strip_region(read_text(path) or "")
+        title = ""
+        if path.suffix == ".mdc":
+            try:
+                doc = frontmatter.split(text, source)
+                text, title = doc.body, str(doc.meta.get("description") or path.stem)
+            except BlockFormatError:
+                title = path.stem
+        for heading, section in split_sections(text):
+            parts.append(Part(source, heading or title, section, target_block(source, heading)))
+    return parts
+
+
+def import_instructions(store: MemoryStore, archive: Archive, dry_run: bool = False) -> list[ImportedPart]:
+    """Bring the instruction files' parts into memory; parts seen before are skipped."""
+    seen: set[str] = set()
+    for block in store.list():
+        seen.update(MARKER_RE.findall(block.value))
+    results = []
+    for part in read_parts(store.ws.root):
+        result = ImportedPart(part.source, part.heading, part.block, "imported")
+        if part.digest in seen:
+            result.status = "skipped"
+        elif not dry_run:
+            result = _import_part(store, archive, part)
+        seen.add(part.digest)
+        results.append(result)
+    return results
+
+
+def _import_part(store: MemoryStore, archive: Archive, part: Part) -> ImportedPart:
+    entry = f"{part.marker}\n{part.text}"
+    try:
+        try:
+            current = store.get(part.block).value
+        except UnknownLabelError:
+            store.create(part.block, default_description(part.block))
+            current = ""
+        block = store.append(part.block, f"\n{entry}" if current else entry)
+        return ImportedPart(part.source, part.heading, part.block, "imported", block.path)
+    except (LimitExceededError, ReadOnlyError):
+        try:
+            note = archive.insert(part.text, tags=["imported", "instructions"], source=part.source).note
+        except DuplicateNoteError:
+            return ImportedPart(part.source, part.heading, "archive", "skipped")
+        return ImportedPart(part.source, part.heading, "archive", "archived", note.path)
+
+
+def render_region(store: MemoryStore) -> str:
+    """The exported region: every shared block that has a value, as `## label` sections."""
+    sections = [
+        f"## {block.label}\n\n{block.value.strip(chr(10))}\n"
+        for block in store.context_blocks()
+        if block.value.strip() and block.label != "personal" and not block.label.startswith("users/")
+    ]
+    return REGION_BEGIN + "\n" + "\n".join(sections) + REGION_END + "\n"
+
+
+def with_region(text: str, region: str) -> str:
+    """`text` with its codemem region replaced by `region` (appended if there is none)."""
+    if REGION_RE.search(text):
+        return REGION_RE.sub(lambda _: region, text, count=1)
+    if not text.strip():
+        return region
+    return text.rstrip("\n") + "\n\n" + region
+
+
+def export_instructions(store: MemoryStore, format: str, path: Path | None = None) -> tuple[Path, bool]:
+    """Write the blocks into AGENTS.md (`agents-md`) or CLAUDE.md (`claude-md`).
+
+    Returns the file and whether it changed.
+    """
+    if format not in EXPORT_FILES:
+        raise UsageError(f"unknown export format '{format}': use agents-md or claude-md")
+    path = path or store.ws.root / EXPORT_FILES[format]
+    region = render_region(store)
+    before, after = update_text(
+        path,
+        lambda text: with_region(text or "", region),
+        store.ws.local_dir / "locks" / f"export-{path.name}.lock",
+    )
+    return path, before != after

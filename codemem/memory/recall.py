@@ -1,0 +1,347 @@
+"""Recall memory: every conversation, searchable, in `.codemem/local/recall.sqlite`.
+
+SQLite in WAL mode (readers never wait for the writer) with an FTS5 index over message text.
+The schema is built by numbered migrations, each applied once, in a transaction, and recorded
+in `schema_migrations` (version, name, applied); a database from an older codemem is brought
+up to date when opened. Times are stored as ISO 8601 in UTC, to the second.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from codemem.errors import UsageError
+from codemem.memory.errors import MemoryEditError, NotFoundError
+from codemem.memory.locking import FileLock
+from codemem.memory.ranking import as_utc, parse_when, tokenize, utc_now
+from codemem.workspace import Workspace
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "sessions and messages", """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            started TEXT NOT NULL,
+            model TEXT,
+            title TEXT
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL DEFAULT '',
+            tool_calls TEXT,
+            tool_results TEXT,
+            tokens INTEGER,
+            created TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX messages_session_seq ON messages(session_id, seq);
+    """),
+    (2, "full-text index over message content", """
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            content, content='messages', content_rowid='id'
+        );
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+    """),
+    (3, "index for date filters", """
+        CREATE INDEX messages_created ON messages(created);
+        CREATE INDEX sessions_started ON sessions(started);
+    """),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+@dataclass
+class Session:
+    """One conversation."""
+
+    id: str
+    started: datetime
+    model: str | None = None
+    title: str | None = None
+    message_count: int = 0
+    last_message: datetime | None = None
+
+
+@dataclass
+class Message:
+    """One message of a conversation; tool calls and results are any JSON-able value."""
+
+    id: int
+    session_id: str
+    seq: int
+    role: str
+    content: str
+    created: datetime
+    tool_calls: Any = None
+    tool_results: Any = None
+    tokens: int | None = None
+
+
+@dataclass
+class MessageHit:
+    """A message found by `search`, with its session's title and a snippet around the match."""
+
+    message: Message
+    score: float
+    snippet: str
+    session_title: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        from codemem.memory.transcripts import message_dict
+
+        return {
+            "session": self.message.session_id,
+            "session_title": self.session_title,
+            "score": self.score,
+            "snippet": self.snippet,
+        } | message_dict(self.message)
+
+
+@dataclass
+class Transcript:
+    session: Session
+    messages: list[Message]
+
+
+def _stamp(moment: datetime) -> str:
+    return as_utc(moment).astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"], session_id=row["session_id"], seq=row["seq"], role=row["role"],
+        content=row["content"], created=datetime.fromisoformat(row["created"]),
+        tool_calls=None if row["tool_calls"] is None else json.loads(row["tool_calls"]),
+        tool_results=None if row["tool_results"] is None else json.loads(row["tool_results"]),
+        tokens=row["tokens"],
+    )
+
+
+def apply_migrations(conn: sqlite3.Connection, now: datetime, upto: int = SCHEMA_VERSION) -> list[int]:
+    """Apply the migrations not yet recorded (up to `upto`); returns the versions applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    if done and max(done) > SCHEMA_VERSION:
+        raise MemoryEditError(
+            f"recall.sqlite has schema version {max(done)}, newer than this codemem knows "
+            f"({SCHEMA_VERSION}): upgrade codemem"
+        )
+    applied = []
+    for version, name, sql in MIGRATIONS:
+        if version in done or version > upto:
+            continue
+        record = (
+            "INSERT INTO schema_migrations (version, name, applied) VALUES "
+            f"({version}, '{name}', '{_stamp(now)}');"
+        )
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n{record}\nCOMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+class Recall:
+    """The conversation history of one workspace."""
+
+    def __init__(self, where: Workspace | Path, clock: Callable[[], datetime] = utc_now) -> None:
+        self.path = where.recall_db if isinstance(where, Workspace) else Path(where)
+        self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self._write = threading.Lock()  # one connection, shared by threads: one transaction at a time
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        with FileLock(self.path.parent / "locks" / "recall.migrate.lock"):
+            apply_migrations(self.conn, self.clock())
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Recall:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start_session(self, model: str | None = None, title: str | None = None) -> str:
+        """Record a new conversation; returns its id (`YYYYMMDD-HHMMSS-xxxx`, sortable)."""
+        started = as_utc(self.clock())
+        session_id = f"{started.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        self.conn.execute(
+            "INSERT INTO sessions (id, started, model, title) VALUES (?, ?, ?, ?)",
+            (session_id, _stamp(started), model, title),
+        )
+        return session_id
+
+    def set_title(self, session_id: str, title: str) -> None:
+        """Give a session a (new) title."""
+        self.conn.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, self._resolve(session_id)))
+
+    def add_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        tool_calls: Any = None,
+        tool_results: Any = None,
+        tokens: int | None = None,
+    ) -> int:
+        """Append a message to a session; returns the message's id."""
+        if not role:
+            raise UsageError("a message needs a role (user, assistant, tool, system)")
+        session_id = self._resolve(session_id)
+        with self._write:
+            return self._insert_message(session_id, role, content, tool_calls, tool_results, tokens)
+
+    def _insert_message(self, session_id: str, role: str, content: str, tool_calls: Any,
+                        tool_results: Any, tokens: int | None) -> int:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            (seq,) = self.conn.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            cursor = self.conn.execute(
+                "INSERT INTO messages (session_id, seq, role, content, tool_calls, tool_results, "
+                "tokens, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, seq, role, content or "", _json(tool_calls), _json(tool_results),
+                 tokens, _stamp(self.clock())),
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return int(cursor.lastrowid or 0)
+
+    def search(
+        self,
+        query: str,
+        roles: Iterable[str] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        k: int = 10,
+    ) -> list[MessageHit]:
+        """Messages matching any word of `query`, best first (BM25); no words: newest first."""
+        where, params = [], []
+        roles = list(roles or [])
+        if roles:
+            where.append(f"m.role IN ({', '.join('?' * len(roles))})")
+            params += roles
+        start, end = parse_when(since), parse_when(until, end=True)
+        if start:
+            where.append("m.created >= ?")
+            params.append(_stamp(start))
+        if end:
+            where.append("m.created <= ?")
+            params.append(_stamp(end))
+        words = tokenize(query)
+        if words:
+            match = " OR ".join(f'"{word}"' for word in dict.fromkeys(words))
+            sql = (
+                "SELECT m.*, s.title AS session_title, bm25(messages_fts) AS rank, "
+                "snippet(messages_fts, 0, '[', ']', '...', 16) AS snip "
+                "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+                "JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ?"
+            )
+            params.insert(0, match)
+            order = "rank, m.id DESC"
+        else:
+            sql = (
+                "SELECT m.*, s.title AS session_title, 0.0 AS rank, substr(m.content, 1, 200) AS snip "
+                "FROM messages m JOIN sessions s ON s.id = m.session_id WHERE 1"
+            )
+            order = "m.created DESC, m.id DESC"
+        sql += "".join(f" AND {clause}" for clause in where) + f" ORDER BY {order} LIMIT ?"
+        rows = self.conn.execute(sql, [*params, k]).fetchall()
+        return [MessageHit(_message(row), -row["rank"], row["snip"], row["session_title"]) for row in rows]
+
+    def list_sessions(self) -> list[Session]:
+        """Every session, newest first, with its message count and last message time."""
+        rows = self.conn.execute(
+            "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
+            "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id "
+            "ORDER BY s.started DESC, s.id DESC"
+        ).fetchall()
+        return [self._session(row) for row in rows]
+
+    @staticmethod
+    def _session(row: sqlite3.Row) -> Session:
+        return Session(
+            row["id"], datetime.fromisoformat(row["started"]), row["model"], row["title"],
+            row["n"], _time(row["last"]),
+        )
+
+    def _resolve(self, session_id: str) -> str:
+        """The full id for an id or a unique prefix of one."""
+        pattern = session_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        ids = [row[0] for row in self.conn.execute(
+            "SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", (pattern,)
+        )]
+        if session_id in ids:
+            return session_id
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise NotFoundError(f"no session '{session_id}': `codemem sessions list` shows the ids")
+        raise NotFoundError(
+            f"'{session_id}' matches several sessions ({', '.join(ids[:5])}): give more of the id"
+        )
+
+    def get_session(self, session_id: str) -> Transcript:
+        """A session and all its messages in order (an id or a unique prefix)."""
+        session_id = self._resolve(session_id)
+        row = self.conn.execute(
+            "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
+            "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? GROUP BY s.id", (session_id,)
+        ).fetchone()
+        messages = self.conn.execute(
+            "SELECT * FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+        ).fetchall()
+        return Transcript(self._session(row), [_message(m) for m in messages])
+
+    def export_session(self, session_id: str, format: str = "markdown") -> str:
+        """The session as Markdown (`markdown`/`md`) or JSON (`json`)."""
+        from codemem.memory.transcripts import transcript_json, transcript_markdown
+
+        transcript = self.get_session(session_id)
+        if format in ("markdown", "md"):
+            return transcript_markdown(transcript)
+        if format == "json":
+            return transcript_json(transcript)
+        raise UsageError(f"unknown export format '{format}': use markdown or json")

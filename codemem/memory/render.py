@@ -1,0 +1,26 @@
+"""The one rendering of core memory: the text the agent sees for its blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codemem.memory.blocks import Block
+    from codemem.memory.errors import BlockFormatError
+
+
+def render_blocks(blocks: Iterable[Block], problems: Iterable[BlockFormatError] = ()) -> str:
+    """The text the agent sees: each block's label, description, characters used / limit, value."""
+    parts = ["<memory_blocks>"]
+    for block in blocks:
+        read_only = ' read_only="true"' if block.read_only else ""
+        parts.append(
+            f'<block label="{block.label}" chars="{block.chars:,} / {block.limit:,}"{read_only}>\n'
+            f"<description>{block.description}</description>\n"
+            f"<value>\n{block.value}\n</value>\n</block>"
+        )
+    for problem in problems:
+        parts.append(f"<unreadable_block>{problem}</unreadable_block>")
+    parts.append("</memory_blocks>")
+    return "\n".join(parts)

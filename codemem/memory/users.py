@@ -1,0 +1,63 @@
+"""Who is at the keyboard: the active user's slug and personal block.
+
+The active user's block is `users/<slug>`: the slug comes from `CODEMEM_USER` if set, else
+from the local part of `git config user.email` (`alice.smith@example.com` -> `alice-smith`),
+else from the login name. A personal block, `personal.md` in the user's codemem home folder
+(`~/.config/codemem/`, `CODEMEM_HOME` overrides), follows a person across repositories.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from codemem.config import user_config_dir
+
+PERSONAL_LABEL = "personal"
+
+
+def slugify(text: str) -> str:
+    """Lower-case letters, digits, `-` and `_`; anything else becomes one `-`."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", text.strip().lower())
+    return re.sub(r"-{2,}", "-", slug).strip("-_")
+
+
+def git_user_email(root: Path) -> str | None:
+    """`git config user.email` as seen from `root`, or None."""
+    try:
+        out = subprocess.run(
+            ["git", "config", "user.email"], cwd=root, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    email = out.stdout.strip()
+    return email or None
+
+
+def user_slug(root: Path, environ: dict[str, str] | None = None) -> str:
+    """The active user's slug (never empty: falls back to `default`)."""
+    environ = os.environ if environ is None else environ
+    override = environ.get("CODEMEM_USER")
+    if override and slugify(override):
+        return slugify(override)
+    email = git_user_email(root)
+    if email and slugify(email.split("@", 1)[0]):
+        return slugify(email.split("@", 1)[0])
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = ""
+    return slugify(login) or "default"
+
+
+def user_label(slug: str) -> str:
+    """The block label of a user's preferences."""
+    return f"users/{slug}"
+
+
+def personal_block_path(home: Path | None = None) -> Path:
+    """Where the personal block lives (it may not exist)."""
+    return (home or user_config_dir()) / f"{PERSONAL_LABEL}.md"

@@ -1,0 +1,39 @@
+"""Helpers shared by the memory tests (imported by name: pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from codemem.workspace import Workspace
+
+START = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A clock that moves one minute forward every time it is read."""
+
+    def __init__(self, start: datetime = START, step: timedelta = timedelta(minutes=1)) -> None:
+        self.now, self.step = start, step
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += self.step
+        return now
+
+
+def write_block(ws: Workspace, label: str, text: str) -> None:
+    """Write a block file by hand, as a person would."""
+    path = ws.blocks_dir / f"{label}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def read_block(ws: Workspace, label: str) -> str:
+    return (ws.blocks_dir / f"{label}.md").read_text(encoding="utf-8")
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` and return its stdout."""
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout

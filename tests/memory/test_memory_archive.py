@@ -1,0 +1,205 @@
+"""Archival notes: files, duplicates, search with filters, delete, and the LanceDB mirror."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timezone
+
+import pytest
+
+from codemem.code.lance import connect
+from codemem.errors import UsageError
+from codemem.memory import (
+    Archive,
+    BlockFormatError,
+    DuplicateNoteError,
+    MemoryEditError,
+    NotFoundError,
+)
+from codemem.memory.archive import SyncStats
+
+
+def test_insert_writes_one_markdown_file(archive, ws):
+    result = archive.insert("CI runs on GitHub Actions.\n", tags=["CI", "#infra", "ci"], source="commit 1a2b3c4")
+    digest = hashlib.sha1(b"CI runs on GitHub Actions.").hexdigest()[:8]
+    assert result.id == f"20250301-120000-{digest}"
+    assert result.near_duplicates == []
+    assert (ws.archive_dir / f"{result.id}.md").read_text() == (
+        "---\n"
+        f"id: {result.id}\n"
+        "created: 2025-03-01T12:00:00+00:00\n"
+        "tags: [ci, infra]\n"
+        "source: commit 1a2b3c4\n"
+        "---\n"
+        "CI runs on GitHub Actions.\n"
+    )
+    assert archive.get(result.id) == result.note
+
+
+def test_insert_without_tags_or_source(archive, ws):
+    note = archive.insert("Plain note.").note
+    assert note.path.read_text() == (
+        f"---\nid: {note.id}\ncreated: 2025-03-01T12:00:00+00:00\ntags: []\n---\nPlain note.\n"
+    )
+
+
+def test_insert_refuses_exact_duplicates(archive, ws):
+    first = archive.insert("Deploys  go through\nstaging first.").note
+    with pytest.raises(DuplicateNoteError) as error:
+        archive.insert("Deploys go through staging first.")
+    assert str(error.value) == (
+        f"an identical note already exists: {first.id} (created 2025-03-01T12:00:00+00:00); "
+        "nothing was saved"
+    )
+    assert len(list(ws.archive_dir.glob("*.md"))) == 1
+
+
+def test_insert_reports_near_duplicates_without_refusing(archive):
+    first = archive.insert("The CI runs on GitHub Actions with Python 3.11").note
+    archive.insert("Something else entirely about the cache layer")
+    result = archive.insert("The CI runs on GitHub Actions with Python 3.12")
+    assert [(hit.note.id, round(hit.score, 3)) for hit in result.near_duplicates] == [(first.id, 0.818)]
+    assert len(archive.notes()) == 3
+
+
+def test_insert_refuses_empty_text(archive):
+    with pytest.raises(MemoryEditError, match="the note is empty"):
+        archive.insert("  \n ")
+
+
+@pytest.fixture
+def filled(archive):
+    """Five notes a minute apart from 2025-03-01T12:00Z, then two a day later."""
+    ids = {}
+    ids["ci"] = archive.insert("CI runs on GitHub Actions; the workflow is ci.yml.", tags=["ci", "infra"]).id
+    ids["db"] = archive.insert("The database is Postgres 16, migrations with alembic.", tags=["db"]).id
+    ids["cache"] = archive.insert("Redis caches product pages for five minutes.", tags=["infra", "cache"]).id
+    ids["deploy"] = archive.insert("Deploys go through staging; CI must be green first.", tags=["deploy", "ci"]).id
+    ids["style"] = archive.insert("Use ruff format; line length 100.", tags=["style"]).id
+    archive.clock.now = datetime(2025, 3, 2, 9, 0, tzinfo=timezone.utc)
+    ids["late-ci"] = archive.insert("Nightly CI job rebuilds the search index.", tags=["ci"]).id
+    ids["late"] = archive.insert("Staging database is reset every Sunday.", tags=["db", "infra"]).id
+    return ids
+
+
+def found(hits):
+    return [hit.note.id for hit in hits]
+
+
+def test_search_ranks_by_bm25(archive, filled):
+    hits = archive.search("staging deploys")
+    assert found(hits) == [filled["deploy"], filled["late"]]
+    assert hits[0].score > hits[1].score > 0
+
+
+def test_search_matches_tags_too(archive, filled):
+    assert found(archive.search("cache")) == [filled["cache"]]
+
+
+def test_search_without_query_lists_newest_first(archive, filled):
+    assert found(archive.search("", k=3)) == [filled["late"], filled["late-ci"], filled["style"]]
+
+
+def test_search_by_tags_any_and_all(archive, filled):
+    assert found(archive.search("", tags=["cache", "deploy"])) == [filled["deploy"], filled["cache"]]
+    assert found(archive.search("", tags=["ci", "infra"], match="all")) == [filled["ci"]]
+    assert found(archive.search("postgres", tags=["infra"])) == []
+
+
+def test_search_by_date_range(archive, filled):
+    assert found(archive.search("", since="2025-03-02")) == [filled["late"], filled["late-ci"]]
+    assert found(archive.search("", until=date(2025, 3, 1))) == [
+        filled["style"], filled["deploy"], filled["cache"], filled["db"], filled["ci"],
+    ]
+    assert found(archive.search("", since="2025-03-01T12:01:00", until="2025-03-01T12:02:00+00:00")) == [
+        filled["cache"], filled["db"],
+    ]
+    assert found(archive.search("ci", since="2025-03-02")) == [filled["late-ci"]]
+
+
+def test_search_rejects_bad_filters(archive, filled):
+    with pytest.raises(UsageError, match="match must be 'any' or 'all'"):
+        archive.search("x", match="some")
+    with pytest.raises(UsageError, match="cannot read the date 'yesterday'"):
+        archive.search("x", since="yesterday")
+
+
+def test_delete_by_id(archive, filled, ws):
+    removed = archive.delete(filled["db"])
+    assert removed.content.startswith("The database is Postgres")
+    assert not (ws.archive_dir / f"{filled['db']}.md").exists()
+    assert filled["db"] not in found(archive.search("", k=20))
+    with pytest.raises(NotFoundError, match=f"no archival note with id '{filled['db']}'"):
+        archive.delete(filled["db"])
+    with pytest.raises(NotFoundError, match="is not a note id"):
+        archive.delete("../blocks/project")
+
+
+def test_hand_written_and_broken_notes(archive, ws):
+    ws.archive_dir.mkdir(parents=True)
+    (ws.archive_dir / "my-note.md").write_text("Written by hand, no frontmatter.\n")
+    (ws.archive_dir / "dated.md").write_text("---\ncreated: 2024-12-24\ntags: xmas, holiday\n---\nGifts.\n")
+    (ws.archive_dir / "broken.md").write_text("---\ncreated: [\n---\nx\n")
+    notes, problems = archive.scan()
+    assert [(n.id, n.tags) for n in notes if n.id != "my-note"] == [("dated", ["xmas", "holiday"])]
+    assert notes[0].created == datetime(2024, 12, 24, tzinfo=timezone.utc)
+    assert "my-note" in [n.id for n in notes]
+    assert [type(p) for p in problems] == [BlockFormatError]
+    assert str(problems[0]).startswith(".codemem/archive/broken.md:3: invalid frontmatter")
+    assert found(archive.search("gifts")) == ["dated"]
+
+
+def test_sync_to_index_mirrors_notes_and_is_idempotent(archive, filled, ws):
+    db = connect(ws.index_dir)
+    assert archive.sync_to_index(db) == SyncStats(added=7)
+    table = db.open_table("notes")
+    version = table.version
+    assert archive.sync_to_index(db) == SyncStats(unchanged=7)
+    assert db.open_table("notes").version == version  # nothing written
+    rows = {row["id"]: row for row in table.to_arrow().to_pylist()}
+    assert rows[filled["ci"]] == {
+        "id": filled["ci"],
+        "created": "2025-03-01T12:00:00+00:00",
+        "tags": ["ci", "infra"],
+        "source": None,
+        "content": "CI runs on GitHub Actions; the workflow is ci.yml.",
+        "path": f".codemem/archive/{filled['ci']}.md",
+        "hash": archive.get(filled["ci"]).digest,
+    }
+    hits = table.search("postgres", query_type="fts").select(["id", "_score"]).to_list()
+    assert [hit["id"] for hit in hits] == [filled["db"]]
+
+
+def test_sync_to_index_follows_inserts_edits_and_deletes(archive, filled, ws):
+    db = connect(ws.index_dir)
+    archive.sync_to_index(db)
+    archive.delete(filled["style"])
+    path = ws.archive_dir / f"{filled['cache']}.md"
+    path.write_text(path.read_text().replace("five minutes", "ten minutes"))  # a hand edit
+    added = archive.insert("Feature flags live in LaunchDarkly.", tags=["flags"]).id
+    assert archive.sync_to_index(db) == SyncStats(added=1, updated=1, removed=1, unchanged=5)
+    rows = {row["id"]: row["content"] for row in db.open_table("notes").to_arrow().to_pylist()}
+    assert filled["style"] not in rows
+    assert rows[filled["cache"]] == "Redis caches product pages for ten minutes."
+    assert rows[added] == "Feature flags live in LaunchDarkly."
+    assert archive.sync_to_index(db) == SyncStats(unchanged=7)
+
+
+def test_sync_to_index_with_vectors(archive, filled, ws):
+    db = connect(ws.index_dir)
+    archive.sync_to_index(db)
+
+    def embed(texts):
+        return [[float(len(text)), float(text.count(" "))] for text in texts]
+
+    assert archive.sync_to_index(db, embed=embed) == SyncStats(added=7)  # rebuilt with a vector column
+    table = db.open_table("notes")
+    assert table.schema.field("vector").type.list_size == 2
+    assert archive.sync_to_index(db, embed=embed) == SyncStats(unchanged=7)
+    assert archive.sync_to_index(db) == SyncStats(added=7)  # vectors switched off: rebuilt without
+
+
+def test_sync_of_an_empty_archive(ws):
+    db = connect(ws.index_dir)
+    assert Archive(ws).sync_to_index(db) == SyncStats()
+    assert db.open_table("notes").count_rows() == 0

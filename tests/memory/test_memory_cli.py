@@ -1,0 +1,228 @@
+"""The memory commands, driven through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from click.testing import CliRunner
+from memory_helpers import git, read_block
+
+from codemem.cli import cli
+from codemem.memory import Archive, MemoryStore, Recall
+from codemem.workspace import Workspace
+
+
+@pytest.fixture
+def repo(repo_factory, monkeypatch):
+    monkeypatch.setenv("CODEMEM_USER", "alice")
+    root = repo_factory()
+    store = MemoryStore(Workspace(root))
+    store.create("project", "What the project is.", value="A shop.")
+    store.create("conventions", "Conventions.", value="x" * 5400)
+    store.create("users/alice", "Alice.", read_only=True)
+    return root
+
+
+def run(repo, *args, input=None):
+    return CliRunner().invoke(cli, ["--repo", str(repo), *args], input=input)
+
+
+def ok(repo, *args, input=None):
+    result = run(repo, *args, input=input)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_memory_list_shows_usage_bars(repo):
+    assert ok(repo, "memory", "list").stdout == (
+        "conventions  [██████████████████░░]  5,400 / 6,000\n"
+        "             Conventions.\n"
+        "project      [░░░░░░░░░░░░░░░░░░░░]      7 / 8,000\n"
+        "             What the project is.\n"
+        "users/alice  [░░░░░░░░░░░░░░░░░░░░]      0 / 4,000 read-only (you)\n"
+        "             Alice.\n"
+    )
+
+
+def test_memory_list_json(repo):
+    data = json.loads(ok(repo, "memory", "list", "--json").stdout)
+    assert [(b["label"], b["chars"], b["limit"], b["read_only"]) for b in data] == [
+        ("conventions", 5400, 6000, False), ("project", 7, 8000, False), ("users/alice", 0, 4000, True),
+    ]
+    assert data[1]["value"] == "A shop."
+
+
+def test_memory_show(repo):
+    assert ok(repo, "memory", "show", "project").stdout == (
+        "project  [░░░░░░░░░░░░░░░░░░░░]      7 / 8,000\nWhat the project is.\n" + "-" * 40 + "\nA shop.\n"
+    )
+    assert ok(repo, "memory", "show", "project", "--raw").stdout == "A shop.\n"
+    assert json.loads(ok(repo, "memory", "show", "project", "--json").stdout)["description"] == "What the project is."
+    everything = ok(repo, "memory", "show").stdout
+    assert everything == MemoryStore(Workspace(repo)).render_blocks() + "\n"
+
+
+def test_memory_set_from_value_file_and_stdin(repo, tmp_path):
+    assert ok(repo, "memory", "set", "project", "--value", "A big shop.").stdout == (
+        "Saved project: 11 / 8,000 characters.\n"
+    )
+    source = tmp_path / "value.md"
+    source.write_text("From a file.\n")
+    ok(repo, "memory", "set", "project", "--file", str(source))
+    assert MemoryStore(Workspace(repo)).get("project").value == "From a file."
+    ok(repo, "memory", "set", "project", "--file", "-", input="From stdin.\n")
+    assert MemoryStore(Workspace(repo)).get("project").value == "From stdin."
+    result = run(repo, "memory", "set", "project")
+    assert result.exit_code == 2
+    assert result.stderr == "codemem: error: give exactly one of --value TEXT or --file FILE ('-' reads stdin)\n"
+
+
+def test_memory_set_refusals_are_one_line(repo):
+    result = run(repo, "memory", "set", "conventions", "--value", "y" * 6001)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "codemem: error: conventions would be 6,001 / 6,000 characters: shorten it or move detail "
+        "to archival memory\n",
+    )
+    result = run(repo, "memory", "set", "nope", "--value", "x")
+    assert result.stderr == (
+        "codemem: error: unknown block 'nope': the blocks are conventions, project, users/alice; "
+        "create it first to use a new label\n"
+    )
+    assert run(repo, "memory", "set", "users/alice", "--value", "x").stderr.startswith(
+        "codemem: error: users/alice is read-only"
+    )
+
+
+def test_memory_edit_uses_the_editor(repo, tmp_path, monkeypatch):
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('A shop.', 'An edited shop.'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    assert ok(repo, "memory", "edit", "project").stdout == "Saved project: 15 / 8,000 characters.\n"
+    assert read_block(Workspace(repo), "project").endswith("---\nAn edited shop.\n")
+    monkeypatch.setenv("EDITOR", "true")  # closes without saving
+    assert ok(repo, "memory", "edit", "project").stdout == "No change to project.\n"
+
+
+def test_memory_create_rm_mv(repo):
+    assert ok(repo, "memory", "create", "api", "--description", "API notes.", "--limit", "500").stdout.startswith(
+        "Created api (500 characters) in "
+    )
+    assert read_block(Workspace(repo), "api") == "---\ndescription: API notes.\nlimit: 500\nread_only: false\n---\n"
+    assert ok(repo, "memory", "mv", "api", "backend/api").stdout == "Renamed api to backend/api.\n"
+    assert ok(repo, "memory", "rm", "backend/api").stdout == "Deleted backend/api.\n"
+    assert not (Workspace(repo).blocks_dir / "backend").exists()
+    result = run(repo, "memory", "create", "Bad Label", "--description", "x")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("codemem: error: invalid label 'Bad Label'")
+
+
+def test_memory_history_from_git(repo):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Add memory")
+    ok(repo, "memory", "set", "project", "--value", "A bigger shop.")
+    git(repo, "commit", "-q", "-am", "Grow the shop")
+    ok(repo, "memory", "mv", "project", "about")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Rename project block")
+    data = json.loads(ok(repo, "memory", "history", "about", "--json", "--patch").stdout)
+    assert [c["subject"] for c in data] == ["Rename project block", "Grow the shop", "Add memory"]
+    assert "+A bigger shop." in data[1]["patch"]
+    text = ok(repo, "memory", "history", "about", "-n", "1").stdout
+    assert text.endswith("Test Author: Rename project block\n")
+
+
+def test_remember_saves_a_note_by_default(repo):
+    result = ok(repo, "remember", "Deploys go through staging first.", "--tag", "deploy", "--source", "commit abc")
+    assert result.stdout.startswith("Saved note ")
+    note_id = result.stdout.split()[-1].rstrip(".")
+    note = Archive(Workspace(repo)).get(note_id)
+    assert (note.content, note.tags, note.source) == ("Deploys go through staging first.", ["deploy"], "commit abc")
+    again = run(repo, "remember", "Deploys go through staging first.")
+    assert again.exit_code == 1
+    assert again.stderr.startswith(f"codemem: error: an identical note already exists: {note_id}")
+    near = ok(repo, "remember", "Deploys go through staging first!!", "--json")
+    assert json.loads(near.stdout)["near_duplicates"] == [{"id": note_id, "similarity": 1.0}]  # same words
+    close = ok(repo, "remember", "Deploys always go through staging first.")
+    assert "similar to" in close.stderr
+
+
+def test_remember_into_a_block(repo):
+    assert ok(repo, "remember", "Uses Python 3.12.", "--block", "project").stdout == (
+        "Added to project: 25 / 8,000 characters.\n"
+    )
+    assert MemoryStore(Workspace(repo)).get("project").value == "A shop.\nUses Python 3.12."
+    assert run(repo, "remember", "x", "--block", "project", "--tag", "t").exit_code == 2
+    assert run(repo, "remember", "x", "--block", "project", "--archive").exit_code == 2
+
+
+def test_recall_searches_notes_and_conversations(repo):
+    ws = Workspace(repo)
+    Archive(ws).insert("The staging database resets on Sundays.", tags=["db"])
+    with Recall(ws) as recall:
+        session = recall.start_session("m", "Staging questions")
+        recall.add_message(session, "user", "Why is staging empty on Monday?")
+    both = json.loads(ok(repo, "recall", "staging", "--json").stdout)
+    assert [hit["content"] for hit in both["archive"]] == ["The staging database resets on Sundays."]
+    assert [(hit["session"], hit["role"]) for hit in both["conversations"]] == [(session, "user")]
+    only = json.loads(ok(repo, "recall", "staging", "--archive", "--json").stdout)
+    assert list(only) == ["archive"]
+    assert json.loads(ok(repo, "recall", "staging", "--conversations", "--role", "assistant", "--json").stdout) == {
+        "conversations": []
+    }
+    text = ok(repo, "recall", "staging").stdout.splitlines()
+    assert text[0].endswith("[db]: The staging database resets on Sundays.")
+    assert text[1] == f"session {session} #1 user: Why is [staging] empty on Monday?"
+    assert ok(repo, "recall", "kubernetes").stdout == "Nothing found.\n"
+    assert run(repo, "recall", "x", "--archive", "--conversations").exit_code == 2
+
+
+def test_sessions_commands(repo, tmp_path):
+    assert ok(repo, "sessions", "list").stdout == "No sessions yet.\n"
+    assert not Workspace(repo).recall_db.exists()  # reading created nothing
+    with Recall(Workspace(repo)) as recall:
+        session = recall.start_session("openai/gpt-5", "Fix CI")
+        recall.add_message(session, "user", "CI is red")
+    assert ok(repo, "sessions", "list").stdout == f"{session}     1 messages  openai/gpt-5  Fix CI\n"
+    assert json.loads(ok(repo, "sessions", "list", "--json").stdout)[0]["id"] == session
+    shown = ok(repo, "sessions", "show", session[:15]).stdout
+    assert shown.startswith(f"# Session {session}: Fix CI\n")
+    assert json.loads(ok(repo, "sessions", "show", session, "--json").stdout)["messages"][0]["content"] == "CI is red"
+    target = tmp_path / "out.json"
+    ok(repo, "sessions", "export", session, "--format", "json", "--output", str(target))
+    assert json.loads(target.read_text())["title"] == "Fix CI"
+    assert ok(repo, "sessions", "export", session).stdout == shown
+    missing = run(repo, "sessions", "show", "nope")
+    assert (missing.exit_code, missing.stderr) == (
+        1, "codemem: error: no session 'nope': `codemem sessions list` shows the ids\n"
+    )
+
+
+def test_memory_import_and_export(repo_factory, monkeypatch):
+    monkeypatch.setenv("CODEMEM_USER", "alice")
+    root = repo_factory("memory/instructions")
+    first = json.loads(ok(root, "memory", "import", "--json").stdout)
+    assert [(p["source"], p["target"], p["status"]) for p in first][:3] == [
+        ("CLAUDE.md", "project", "imported"),
+        ("CLAUDE.md", "project", "imported"),
+        ("CLAUDE.md", "conventions", "imported"),
+    ]
+    assert ok(root, "memory", "import").stdout.splitlines()[0] == "skipped      CLAUDE.md § Shop -> project"
+    assert ok(root, "memory", "export", "--format", "agents-md").stdout == f"Updated {root / 'AGENTS.md'}\n"
+    assert ok(root, "memory", "export", "--format", "agents-md").stdout == f"Unchanged: {root / 'AGENTS.md'}\n"
+    assert (root / "AGENTS.md").read_text().startswith("## Architecture\n\nThe API talks to Postgres")
+
+
+def test_every_command_has_help(repo):
+    for args in (["memory"], ["memory", "list"], ["memory", "show"], ["memory", "edit"], ["memory", "set"],
+                 ["memory", "create"], ["memory", "rm"], ["memory", "mv"], ["memory", "history"],
+                 ["memory", "import"], ["memory", "export"], ["remember"], ["recall"], ["sessions"],
+                 ["sessions", "list"], ["sessions", "show"], ["sessions", "export"]):
+        result = ok(repo, *args, "--help")
+        assert "Usage:" in result.stdout and len(result.stdout.splitlines()) > 3

@@ -1,0 +1,229 @@
+"""Instruction files in and out: import into blocks, export into a marked region, init."""
+
+from __future__ import annotations
+
+import pytest
+from memory_helpers import read_block
+
+from codemem.memory import Archive, MemoryStore, initialize_memory
+from codemem.memory.instructions import (
+    REGION_BEGIN,
+    REGION_END,
+    export_instructions,
+    import_instructions,
+    split_sections,
+)
+from codemem.workspace import Workspace
+
+PROJECT = """\
+---
+description: What this project is, its architecture, and how to build, test and run it.
+limit: 8000
+read_only: false
+---
+<!-- imported from CLAUDE.md § Shop (a4ab01fae287) -->
+# Shop
+
+A small web shop: a Flask API in `shop/` and a React front end in `web/`.
+
+<!-- imported from CLAUDE.md § Build and test (01861f22ac03) -->
+## Build and test
+
+- `make install` sets up the virtualenv.
+- `make test` runs pytest; `make lint` runs ruff.
+
+```sh
+# a comment inside a fence is not a heading
+make test
+```
+
+<!-- imported from AGENTS.md § Architecture (1d3f8d03c691) -->
+## Architecture
+
+The API talks to Postgres through SQLAlchemy; migrations live in `migrations/`.
+"""
+
+CONVENTIONS = """\
+---
+description: Conventions this codebase follows; kept current by the sleep-time pass.
+limit: 6000
+read_only: false
+---
+<!-- imported from CLAUDE.md § Code style (2a41efc7c478) -->
+## Code style
+
+- Type hints on every public function.
+- Prefer dataclasses to dicts for values.
+
+<!-- imported from AGENTS.md § Naming rules (ba48110cfbb7) -->
+## Naming rules
+
+Modules are snake_case; React components are PascalCase.
+
+<!-- imported from CONVENTIONS.md (ebc335cad56a) -->
+Commit messages use the imperative mood ("Add cart endpoint").
+
+<!-- imported from .cursorrules (8f53ef10d5da) -->
+Never edit generated files under `web/build/`.
+
+<!-- imported from .github/copilot-instructions.md (924cd13f170f) -->
+Answer in English; keep functions under 50 lines.
+
+<!-- imported from .cursor/rules/testing.mdc § How tests are written (1014f0d4d6ec) -->
+Tests use pytest fixtures from `tests/conftest.py`; no unittest classes.
+"""
+
+
+@pytest.fixture
+def shop(repo_factory, monkeypatch) -> Workspace:
+    monkeypatch.setenv("CODEMEM_USER", "Alice")
+    return Workspace(repo_factory("memory/instructions"))
+
+
+def test_initialize_memory_creates_the_layout_and_imports(shop):
+    created = initialize_memory(shop)
+    assert [p.relative_to(shop.root).as_posix() for p in created] == [
+        ".codemem/config.yml",
+        ".codemem/.gitignore",
+        ".codemem/state.json",
+        ".codemem/blocks/project.md",
+        ".codemem/blocks/conventions.md",
+        ".codemem/blocks/users/alice.md",
+    ]
+    assert (shop.dir / ".gitignore").read_text() == "local/\n"
+    assert (shop.dir / "state.json").read_text() == "{}\n"
+    assert (shop.dir / "config.yml").read_text().startswith("# codemem project settings")
+    assert read_block(shop, "project") == PROJECT
+    assert read_block(shop, "conventions") == CONVENTIONS
+    assert read_block(shop, "users/alice") == (
+        "---\ndescription: Preferences and working style of alice; shown only when they are "
+        "the active user.\nlimit: 4000\nread_only: false\n---\n"
+    )
+
+
+def test_initialize_memory_twice_creates_nothing(shop):
+    initialize_memory(shop)
+    before = {p: p.read_bytes() for p in shop.dir.rglob("*") if p.is_file() and "local" not in p.parts}
+    assert initialize_memory(shop) == []
+    after = {p: p.read_bytes() for p in shop.dir.rglob("*") if p.is_file() and "local" not in p.parts}
+    assert after == before
+
+
+def test_the_config_file_is_valid(shop):
+    from codemem.config import load_config
+
+    initialize_memory(shop)
+    assert load_config(shop.config_file).model is None
+
+
+def test_import_never_imports_a_part_twice(shop):
+    initialize_memory(shop)
+    store = MemoryStore(shop)
+    parts = import_instructions(store, Archive(shop))
+    assert {part.status for part in parts} == {"skipped"}
+    assert len(parts) == 9
+    # a new section in a file already imported comes in, alone
+    with (shop.root / "AGENTS.md").open("a") as fh:
+        fh.write("\n## Deployment\n\nDeploys go through staging.\n")
+    parts = import_instructions(store, Archive(shop))
+    assert [(p.source, p.heading, p.target, p.status) for p in parts if p.status != "skipped"] == [
+        ("AGENTS.md", "Deployment", "project", "imported")
+    ]
+    assert read_block(shop, "project").endswith(
+        "\n\n<!-- imported from AGENTS.md § Deployment (0e6cd0991b91) -->\n## Deployment\n\nDeploys go through staging.\n"
+    )
+
+
+def test_import_dry_run_changes_nothing(shop):
+    store = MemoryStore(shop, user="alice")
+    parts = import_instructions(store, Archive(shop), dry_run=True)
+    assert [(p.source, p.target, p.status) for p in parts][:2] == [
+        ("CLAUDE.md", "project", "imported"), ("CLAUDE.md", "project", "imported"),
+    ]
+    assert not shop.blocks_dir.exists()
+
+
+def test_parts_too_big_for_a_block_go_to_the_archive(shop):
+    store = MemoryStore(shop, user="alice")
+    store.create("project", "Project.", limit=150)
+    parts = import_instructions(store, Archive(shop))
+    assert [(p.heading, p.target, p.status) for p in parts][:4] == [
+        ("Shop", "project", "imported"),
+        ("Build and test", "archive", "archived"),
+        ("Code style", "conventions", "imported"),
+        ("Architecture", "archive", "archived"),
+    ]
+    notes = Archive(shop).notes()
+    assert [(n.tags, n.source) for n in notes] == [(["imported", "instructions"], "CLAUDE.md"), (["imported", "instructions"], "AGENTS.md")]
+    assert notes[0].content.startswith("## Build and test\n\n- `make install`")
+    again = import_instructions(store, Archive(shop))
+    assert [p.status for p in again] == ["skipped"] * 9
+    assert len(Archive(shop).notes()) == 2
+
+
+def test_split_sections_ignores_headings_in_fences_and_bare_titles():
+    text = "# Title\n\n## One\nbody one\n```\n# not a heading\n```\n## Empty\n\n## Two\nbody two\n"
+    assert split_sections(text) == [
+        ("One", "## One\nbody one\n```\n# not a heading\n```"),
+        ("Two", "## Two\nbody two"),
+    ]
+
+
+REGION = (
+    REGION_BEGIN + "\n"
+    "## project\n\nA shop.\n\n"
+    "## conventions\n\nUse ruff.\n"
+    + REGION_END + "\n"
+)
+
+
+@pytest.fixture
+def small(repo_factory) -> MemoryStore:
+    store = MemoryStore(Workspace(repo_factory()), user="alice")
+    store.create("project", "Project.", value="A shop.")
+    store.create("conventions", "Conventions.", value="Use ruff.\n")
+    store.create("users/alice", "Alice.", value="Private preferences.")
+    store.create("empty", "Nothing yet.")
+    return store
+
+
+def test_export_appends_a_region_and_leaves_the_rest(small):
+    path = small.ws.root / "CLAUDE.md"
+    path.write_text("# Notes for Claude\n\nBe brief.\n")
+    assert export_instructions(small, "claude-md") == (path, True)
+    assert path.read_text() == "# Notes for Claude\n\nBe brief.\n\n" + REGION
+
+
+def test_export_again_with_no_change_changes_nothing(small):
+    path, _ = export_instructions(small, "agents-md")
+    assert path == small.ws.root / "AGENTS.md"
+    assert path.read_text() == REGION
+    mtime = path.stat().st_mtime_ns
+    assert export_instructions(small, "agents-md") == (path, False)
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_export_replaces_only_the_region(small):
+    path = small.ws.root / "AGENTS.md"
+    path.write_text("intro\n\n" + REGION + "\n## Kept\n\nhand-written\n")
+    small.rethink("project", "A bigger shop.")
+    assert export_instructions(small, "agents-md") == (path, True)
+    assert path.read_text() == (
+        "intro\n\n" + REGION.replace("A shop.", "A bigger shop.") + "\n## Kept\n\nhand-written\n"
+    )
+
+
+def test_export_then_import_round_trips_without_duplicates(shop):
+    original = (shop.root / "CLAUDE.md").read_text()
+    initialize_memory(shop)
+    store = MemoryStore(shop)
+    before = {label: read_block(shop, label) for label in ("project", "conventions")}
+    for fmt in ("claude-md", "agents-md"):
+        assert export_instructions(store, fmt)[1] is True
+    parts = import_instructions(store, Archive(shop))
+    assert {p.status for p in parts} == {"skipped"}
+    assert {label: read_block(shop, label) for label in ("project", "conventions")} == before
+    claude = (shop.root / "CLAUDE.md").read_text()
+    assert claude.startswith(original + "\n" + REGION_BEGIN + "\n## project\n\n<!-- imported from CLAUDE.md")
+    assert claude.count(REGION_BEGIN) == 1
+    assert export_instructions(store, "claude-md")[1] is False
