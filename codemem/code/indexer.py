@@ -17,7 +17,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -145,20 +145,19 @@ def _refresh(
         _fill_totals(summary, manifest)
         return summary
 
-    from codemem.code.store import Batch, CodeStore
+    from codemem.code.store import Batch
 
     settings = _settings(config)
     to_parse = [(p, cid) for p, cid in todo if current[p][1] is None]
     results = _extract_all(root, to_parse, settings, config.index.workers, progress)
-
-    store = CodeStore(index_dir, dimensions=None)
-    if full:
-        store.drop_all()
-    if removed:
-        store.delete_paths(removed)
-        for path in removed:
-            del manifest.files[path]
-        summary.removed = len(removed)
+    # Workers are forked by now: opening the database (a second of imports) overlaps parsing.
+    opener = ThreadPoolExecutor(max_workers=1)
+    store_future = opener.submit(_open_store, index_dir, full, removed)
+    opener.shutdown(wait=False)
+    for path in removed:
+        del manifest.files[path]
+    summary.removed = len(removed)
+    removed = list(removed)
 
     tag_updates: list = []
     pending = Batch()
@@ -166,6 +165,7 @@ def _refresh(
     stale_rows: list[str] = []  # files that now are skipped but had rows
 
     def commit() -> None:
+        store = store_future.result()
         if stale_rows and not full:
             store.delete_paths(stale_rows)
         store.write(pending, replace=not full)
@@ -206,6 +206,7 @@ def _refresh(
             commit()
     commit()
 
+    store = store_future.result()
     store.ensure_fts()
     manifest.runs_since_maintain += 1
     if not full and _needs_maintenance(store, manifest, config):
@@ -218,6 +219,17 @@ def _refresh(
     manifest.save(index_dir)
     _fill_totals(summary, manifest)
     return summary
+
+
+def _open_store(index_dir: Path, full: bool, removed: list[str]):
+    from codemem.code.store import CodeStore
+
+    store = CodeStore(index_dir, dimensions=None)
+    if full:
+        store.drop_all()
+    elif removed:
+        store.delete_paths(removed)
+    return store
 
 
 def _extract_all(
