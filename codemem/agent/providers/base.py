@@ -1,0 +1,216 @@
+"""The `Provider` contract and what the SDK adapters share.
+
+A provider answers one request: `complete(system, messages, tools)` returns a `Response`;
+with `on_text` it streams and calls `on_text` with each text delta as it arrives.
+`count_tokens` sizes a prompt (exactly where the provider can, else a calibrated estimate).
+Every call's usage and cost land in `provider.meter`, so one provider = one session's bill.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from codemem.agent.messages import Message, Response, ToolSpec
+from codemem.agent.providers.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ConnectionFailed,
+    ContextOverflow,
+    ModelNotFound,
+    ProviderFailure,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from codemem.agent.providers.models import CostMeter, ModelInfo
+from codemem.agent.providers.retry import RetryPolicy, parse_retry_after
+from codemem.agent.providers.tokens import TokenEstimator, prompt_chars
+
+log = logging.getLogger("codemem")
+
+System = str | Sequence[str]
+TextCallback = Callable[[str], None]
+
+DEFAULT_MAX_TOKENS = 8_192
+CONNECT_TIMEOUT = 10.0  # seconds; the overall timeout is per provider (default 600)
+
+_OVERFLOW = re.compile(
+    r"prompt is too long|context_length_exceeded|maximum context length|"
+    r"exceed context limit|exceeds the available context size|context window|"
+    r"too many tokens|input is too long",
+    re.IGNORECASE,
+)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One model behind one API. `model` is the full string, e.g. "anthropic/claude-opus-4-6"."""
+
+    model: str
+    info: ModelInfo
+    meter: CostMeter
+
+    def complete(
+        self,
+        system: System,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        max_tokens: int | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Response:
+        """Ask the model for its next turn; stream text deltas to `on_text` if given."""
+        ...
+
+    def count_tokens(
+        self, system: System, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()
+    ) -> int:
+        """Prompt tokens this request would use."""
+        ...
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the SDKs' HTTP library (httpx2 now, httpx in older SDKs) plus OSError.
+
+    Imported here, not at module level, so importing the provider package stays cheap.
+    """
+    try:
+        import httpx2 as httpx
+    except ImportError:  # pragma: no cover - older SDK releases
+        import httpx  # type: ignore[no-redef]
+    return (httpx.TransportError, OSError)
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """Collapse whitespace and cut long text, for error messages."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def root_cause(error: object) -> object:
+    """The underlying transport error, if `error` wraps one."""
+    return getattr(error, "__cause__", None) or error
+
+
+def error_detail(body: object, fallback: str) -> tuple[str, str]:
+    """(message, type-or-code) from a JSON error body in either provider's format."""
+    error = body.get("error", body) if isinstance(body, Mapping) else body
+    if isinstance(error, Mapping):
+        message = error.get("message") or fallback
+        kind = error.get("code") or error.get("type") or ""
+        return one_line(message), str(kind)
+    if isinstance(error, str) and error:
+        return one_line(error), ""
+    return one_line(fallback), ""
+
+
+def is_context_overflow(message: str, kind: str = "") -> bool:
+    """Whether an error says the prompt does not fit the context window."""
+    return bool(_OVERFLOW.search(message) or _OVERFLOW.search(kind))
+
+
+class SDKProvider:
+    """Shared by the Anthropic and OpenAI adapters: retries, metering, errors, estimates.
+
+    Subclasses implement `_attempt` (one request, SDK errors already translated) and may
+    override `count_tokens`.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        api_model: str,
+        info: ModelInfo,
+        *,
+        base_url: str,
+        key_env: str | None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.model = model
+        self.api_model = api_model
+        self.info = info
+        self.base_url = base_url.rstrip("/")
+        self.key_env = key_env
+        self.retry = retry or RetryPolicy()
+        self.meter = CostMeter()
+        self.estimator = TokenEstimator()
+
+    def complete(
+        self,
+        system: System,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        max_tokens: int | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Response:
+        """Ask the model for its next turn; see `Provider.complete`."""
+        limit = max_tokens or min(self.info.max_output, DEFAULT_MAX_TOKENS)
+        response = self.retry.run(lambda: self._attempt(system, messages, tools, limit, on_text))
+        self.meter.add(response.usage, self.info)
+        self.estimator.calibrate(
+            prompt_chars(system, messages, tools),
+            self.estimator.overhead(messages, tools),
+            response.usage.context_tokens,
+        )
+        return response
+
+    def count_tokens(
+        self, system: System, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()
+    ) -> int:
+        """A calibrated estimate; adapters with an exact endpoint override this."""
+        return self.estimator.estimate(system, messages, tools)
+
+    def _attempt(
+        self,
+        system: System,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        max_tokens: int,
+        on_text: TextCallback | None,
+    ) -> Response:
+        raise NotImplementedError
+
+    def status_error(
+        self, status: int, body: object, headers: Mapping[str, str] | None, fallback: str
+    ) -> ProviderFailure:
+        """Translate an HTTP error status and body into a one-line typed error."""
+        message, kind = error_detail(body, fallback)
+        name = self.model
+        retry_after = parse_retry_after(headers)
+        if status == 401:
+            hint = f"; check {self.key_env}" if self.key_env else ""
+            return AuthenticationFailed(f"{name}: authentication failed (401): {message}{hint}")
+        if status == 403:
+            return AuthenticationFailed(f"{name}: permission denied (403): {message}")
+        if status in (400, 413, 422) and (status == 413 or is_context_overflow(message, kind)):
+            return ContextOverflow(f"{name}: the prompt does not fit the context window: {message}")
+        if status == 404:
+            return ModelNotFound(
+                f"{name}: model not found at {self.base_url} (404): {message}; "
+                "check --model and the provider's base_url"
+            )
+        if status == 429:
+            if "quota" in kind or "billing" in kind:
+                return RateLimited(f"{name}: quota exhausted (429): {message}", retryable=False)
+            return RateLimited(f"{name}: rate limited (429): {message}", retry_after=retry_after)
+        if status == 408:
+            return ProviderTimeout(f"{name}: the server timed out (408): {message}")
+        if status >= 500:
+            what = "overloaded" if status == 529 or "overloaded" in kind else "server error"
+            return ProviderUnavailable(
+                f"{name}: {what} ({status}): {message}", retry_after=retry_after
+            )
+        return BadRequest(f"{name}: request refused ({status}): {message}")
+
+    def connection_error(self, exc: BaseException, timeout: bool) -> ProviderFailure:
+        """Translate a failure to reach the server."""
+        if timeout:
+            return ProviderTimeout(
+                f"{self.model}: no answer from {self.base_url} in time (timeout)"
+            )
+        cause = one_line(root_cause(exc), 160)
+        return ConnectionFailed(f"{self.model}: cannot reach {self.base_url}: {cause}")

@@ -1,0 +1,188 @@
+"""From a model string to a ready `Provider`.
+
+Model strings are `<provider>/<model>`: `anthropic/claude-opus-4-6`, `openai/gpt-5`,
+`ollama/qwen2.5-coder`, `openrouter/anthropic/claude-sonnet-4.5`, or a provider named in
+config (`providers: {gpu: {type: openai-compatible, base_url: ...}}` → `gpu/qwen3`). A bare
+`claude-…` or `gpt-…`/`o3…` name picks Anthropic or OpenAI; a bare provider name uses that
+provider's `model:`. `scripted/<file.yml>` plays a demo script.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from codemem.agent.providers.base import Provider
+from codemem.agent.providers.errors import MissingAPIKey
+from codemem.agent.providers.models import lookup_model, parse_overrides
+from codemem.agent.providers.retry import RetryPolicy
+from codemem.config import Config
+from codemem.errors import ConfigError, UsageError
+
+ProviderType = Literal["anthropic", "openai", "openai-compatible"]
+
+BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
+    "anthropic": {"type": "anthropic"},
+    "openai": {"type": "openai"},
+    "ollama": {"type": "openai-compatible", "base_url": "http://localhost:11434/v1"},
+    "openrouter": {
+        "type": "openai-compatible",
+        "base_url": "https://openrouter.ai/api/v1",
+        "api_key_env": "OPENROUTER_API_KEY",
+    },
+    "lmstudio": {"type": "openai-compatible", "base_url": "http://localhost:1234/v1"},
+    "vllm": {"type": "openai-compatible", "base_url": "http://localhost:8000/v1"},
+    "llamacpp": {"type": "openai-compatible", "base_url": "http://localhost:8080/v1"},
+}
+DEFAULT_KEY_ENV: dict[str, str | None] = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "openai-compatible": None,
+}
+_OPENAI_NAMES = re.compile(r"^(gpt-|chatgpt-|o\d|codex-)")
+
+
+class ProviderSettings(BaseModel):
+    """One entry of `providers:` in config (merged over the built-in entry of that name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ProviderType
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    model: str | None = None  # used when the model string is just the provider's name
+    timeout: float = Field(default=600.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    headers: dict[str, str] = Field(default_factory=dict)
+    cache: bool = True  # Anthropic prompt caching
+
+
+def provider_names(config: Config) -> list[str]:
+    """Built-in provider names, then those defined in config."""
+    extra = [name for name in config.providers if name not in BUILTIN_PROVIDERS]
+    return [*BUILTIN_PROVIDERS, *sorted(extra), "scripted"]
+
+
+def provider_settings(name: str, config: Config) -> ProviderSettings:
+    """The validated settings of provider `name` (built-in defaults + config)."""
+    raw = config.providers.get(name)
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"providers.{name}: expected a mapping of settings")
+    merged = {**BUILTIN_PROVIDERS.get(name, {}), **(raw or {})}
+    if "type" not in merged:
+        raise ConfigError(
+            f"providers.{name}.type: required (anthropic, openai or openai-compatible)"
+        )
+    if "api_key_env" not in merged and merged["type"] in DEFAULT_KEY_ENV:
+        merged["api_key_env"] = DEFAULT_KEY_ENV[merged["type"]]
+    try:
+        return ProviderSettings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(f"providers.{name}.{key}: {message}") from None
+
+
+def split_model(model_string: str, config: Config) -> tuple[str, str]:
+    """(provider name, model name) for a model string; a one-line error if it is unknown."""
+    text = model_string.strip()
+    names = provider_names(config)
+    valid = ", ".join(names)
+    if "/" in text:
+        prefix, name = text.split("/", 1)
+        if prefix in names and name:
+            return prefix, name
+        raise UsageError(
+            f"unknown provider {prefix!r} in model {text!r}: use one of {valid} "
+            f"(or define providers.{prefix} in config)"
+        )
+    if text in names and text != "scripted":
+        default = provider_settings(text, config).model
+        if default:
+            return text, default
+        raise UsageError(f"provider {text!r} has no default model: use {text}/<model>")
+    if text.startswith("claude"):
+        return "anthropic", text
+    if _OPENAI_NAMES.match(text):
+        return "openai", text
+    raise UsageError(
+        f"cannot tell the provider of model {text!r}: write <provider>/<model>, "
+        f"with provider one of {valid}"
+    )
+
+
+def resolve_provider(
+    model_string: str | None = None,
+    config: Config | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+) -> Provider:
+    """The provider for `model_string` (default: `config.model`), ready to call.
+
+    Raises `UsageError` for an unknown provider or no model at all, `ConfigError` for bad
+    settings, and `MissingAPIKey` naming the variable to set.
+    """
+    config = config or Config()
+    model_string = model_string or config.model
+    if not model_string:
+        raise UsageError(
+            "no model configured: pass --model, set CODEMEM_MODEL, or set model: in "
+            ".codemem/config.yml (e.g. anthropic/claude-sonnet-4-6 or ollama/qwen2.5-coder)"
+        )
+    provider_name, name = split_model(model_string, config)
+    full_name = f"{provider_name}/{name}"
+    if provider_name == "scripted":
+        from codemem.agent.providers.scripted import ScriptedProvider
+
+        return ScriptedProvider.from_file(Path(name), model=full_name)
+
+    settings = provider_settings(provider_name, config)
+    key_env = settings.api_key_env
+    api_key = settings.api_key or (os.environ.get(key_env) if key_env else None)
+    auth_token = None
+    if settings.type == "anthropic" and not api_key and key_env == "ANTHROPIC_API_KEY":
+        auth_token = os.environ.get("ANTHROPIC_AUTH_TOKEN")  # the SDK's other credential
+    if key_env and not (api_key or auth_token):
+        raise MissingAPIKey(
+            f"{key_env} is not set: export it, or choose another model with --model"
+        )
+
+    info = lookup_model(name, parse_overrides(config.agent), full_name=full_name)
+    retry = retry or RetryPolicy(max_attempts=settings.max_attempts)
+    common: dict[str, Any] = {
+        "base_url": settings.base_url,
+        "key_env": key_env,
+        "timeout": settings.timeout,
+        "headers": settings.headers or None,
+        "retry": retry,
+    }
+    if settings.type == "anthropic":
+        from codemem.agent.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider(
+            full_name,
+            name,
+            info,
+            api_key=api_key,
+            auth_token=auth_token,
+            cache=settings.cache,
+            **common,
+        )
+    from codemem.agent.providers.openai import OpenAIProvider
+
+    return OpenAIProvider(
+        full_name,
+        name,
+        info,
+        api_key=api_key,
+        compatible=settings.type == "openai-compatible",
+        **common,
+    )
