@@ -67,6 +67,15 @@ class Workspace:
     def local_dir(self) -> Path:
         return self.dir / "local"
 
+    def ensure_local(self) -> Path:
+        """Create `.codemem/local/`, making sure git ignores it (even before `codemem init`)."""
+        ignore = self.dir / ".gitignore"
+        if not ignore.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            ignore.write_text("local/\n", encoding="utf-8")
+        self.local_dir.mkdir(parents=True, exist_ok=True)
+        return self.local_dir
+
     @property
     def index_dir(self) -> Path:
         return self.local_dir / "index"

@@ -94,6 +94,8 @@ def _current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str 
         cid = cand.content_id
         if cid is None and reason is None:
             data, read_reason = read_repo_file(root, cand.path, idx.max_file_bytes)
+            if read_reason == "missing":  # deleted in the work tree, not yet in git's index
+                continue
             if data is None:
                 reason = read_reason
             else:
@@ -111,6 +113,7 @@ def refresh_index(
 ) -> IndexSummary:
     """Bring the index of `ws` up to date with the work tree."""
     started = time.perf_counter()
+    ws.ensure_local()
     with index_lock(ws.index_dir):
         summary = _refresh(ws, config, full, progress, started)
     summary.seconds = round(time.perf_counter() - started, 3)

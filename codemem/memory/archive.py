@@ -176,7 +176,7 @@ class Archive:
 
     @property
     def _lock(self) -> Path:
-        return self.ws.local_dir / "locks" / "archive.lock"
+        return self.ws.ensure_local() / "locks" / "archive.lock"
 
     def scan(self) -> tuple[list[Note], list[BlockFormatError]]:
         """Every readable note (oldest first) and one error per unreadable file."""

@@ -145,7 +145,7 @@ class MemoryStore:
     def _lock_for(self, label: str) -> Path:
         if label == PERSONAL_LABEL:
             return self.personal_path.parent / "locks" / "personal.md.lock"
-        return self.ws.local_dir / "locks" / "blocks" / f"{label}.md.lock"
+        return self.ws.ensure_local() / "locks" / "blocks" / f"{label}.md.lock"
 
     def _source(self, path: Path) -> str:
         try:

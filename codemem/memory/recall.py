@@ -182,6 +182,8 @@ class Recall:
     def __init__(self, where: Workspace | Path, clock: Callable[[], datetime] = utc_now) -> None:
         self.path = where.recall_db if isinstance(where, Workspace) else Path(where)
         self.clock = clock
+        if isinstance(where, Workspace):
+            where.ensure_local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row

@@ -47,8 +47,8 @@ def assert_equals_full_rebuild(root, tmp_path):
 def test_first_run_indexes_and_second_is_a_no_op(repo_factory):
     repo = repo_factory("shop")
     first = index(repo)
-    assert (first.full, first.added, first.changed, first.removed) == (True, 13, 0, 0)
-    assert first.files == 13 and first.symbols > 20 and first.chunks > 20
+    assert (first.full, first.added, first.changed, first.removed) == (True, 12, 0, 0)
+    assert first.files == 12 and first.symbols > 20 and first.chunks > 20
     second = index(repo)
     assert second.up_to_date and (second.added, second.changed, second.removed) == (0, 0, 0)
     assert second.files == first.files
@@ -125,7 +125,7 @@ def test_config_change_triggers_rebuild(repo_factory):
     (repo / ".codemem").mkdir(exist_ok=True)
     (repo / ".codemem" / "config.yml").write_text("index:\n  chunk_lines: 20\n")
     summary = index(repo)
-    assert summary.full and summary.added == 13
+    assert summary.full and summary.added == 12
 
 
 @pytest.mark.parametrize("delay", [0.6, 1.2, 2.0])
