@@ -118,7 +118,7 @@ class Searcher:
         file_scores = self._apply_priors(_rrf(file_lists, STAGE_WEIGHTS, opts.rrf_k), query)
         if level == "file":
             return self._file_hits(file_scores, k)
-        return self._span_hits(file_scores, chunks, symbols, paths, vectors, k, level)
+        return self._span_hits(file_scores, chunks, symbols, paths, vectors, k, level, query)
 
     def _vector_stage(self, text: str, depth: int) -> list[stages.Candidate]:
         if self.config.index.embeddings == "none":
@@ -132,12 +132,14 @@ class Searcher:
 
     def _apply_priors(self, scores: dict[str, float], query: AnalyzedQuery) -> dict[str, float]:
         opts = self.config.search
-        if opts.test_prior and not query.mentions_tests:
+        if opts.test_prior:
             from codemem.code.files import is_test_path
 
+            # Tests rank below the code they test, unless the query is about tests.
+            factor = 1 / TEST_FACTOR if query.mentions_tests else TEST_FACTOR
             for path in scores:
                 if is_test_path(path):
-                    scores[path] *= TEST_FACTOR
+                    scores[path] *= factor
         if opts.graph_prior:
             central = self.centrality()
             if central:
@@ -155,7 +157,7 @@ class Searcher:
             out.append(Hit(path, score, 1, lines, None, "file", entry.language if entry else None))
         return out
 
-    def _span_hits(self, file_scores, chunks, symbols, paths, vectors, k: int, level: str) -> list[Hit]:
+    def _span_hits(self, file_scores, chunks, symbols, paths, vectors, k: int, level: str, query) -> list[Hit]:
         """Rank chunks: their own stage ranks plus the rank of the file they are in."""
         file_rank = {p: r for r, (p, _) in enumerate(sorted(file_scores.items(), key=lambda kv: -kv[1]))}
         located = self._chunks_at(symbols + [p for p in paths if p.start_line])
@@ -185,7 +187,7 @@ class Searcher:
             if len(out) >= k:
                 break
         if level == "symbol":
-            self._widen_to_symbols(out)
+            self._refine_symbols(out, query)
         self._attach_text(out)
         return out
 
@@ -225,8 +227,12 @@ class Searcher:
         )
         return {r["id"]: stages._candidate(r, 0.0) for r in rows}
 
-    def _widen_to_symbols(self, hits: list[Hit]) -> None:
-        """At symbol level a hit spans its whole definition, not the chunk."""
+    def _refine_symbols(self, hits: list[Hit], query: AnalyzedQuery) -> None:
+        """At symbol level a hit is the most specific definition the query points at.
+
+        A chunk holding a whole small class becomes the method a traceback frame or an
+        identifier of the query names; otherwise the hit spans the chunk's definition.
+        """
         if not hits:
             return
         from codemem.code.store import path_filter
@@ -236,14 +242,31 @@ class Searcher:
             .search()
             .where(path_filter({h.path for h in hits}))
             .limit(200_000)
-            .select(["path", "qualname", "kind", "start_line", "end_line"])
+            .select(["path", "name", "qualname", "kind", "start_line", "end_line"])
             .to_list()
         )
-        spans = {(r["path"], r["qualname"]): r for r in rows}
+        by_path: dict[str, list[dict]] = defaultdict(list)
+        for row in rows:
+            by_path[row["path"]].append(row)
+        frame_lines = defaultdict(set)
+        for frame in query.frames:
+            frame_lines[frame.path.rsplit("/", 1)[-1]].add(frame.line)
+        names = set(query.identifiers)
         for hit in hits:
-            row = spans.get((hit.path, hit.symbol))
-            if row:
-                hit.start_line, hit.end_line, hit.kind = row["start_line"], row["end_line"], row["kind"]
+            inside = [
+                r for r in by_path.get(hit.path, [])
+                if hit.start_line <= r["start_line"] and r["end_line"] <= hit.end_line
+            ]
+            lines = frame_lines.get(hit.path.rsplit("/", 1)[-1], set())
+            pointed = [
+                r for r in inside
+                if r["name"] in names or any(r["start_line"] <= n <= r["end_line"] for n in lines)
+            ]
+            own = [r for r in by_path.get(hit.path, []) if r["qualname"] == hit.symbol]
+            choice = min(pointed, key=lambda r: r["end_line"] - r["start_line"]) if pointed else (own or [None])[0]
+            if choice:
+                hit.symbol, hit.kind = choice["qualname"], choice["kind"]
+                hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]
 
     def _attach_text(self, hits: list[Hit]) -> None:
         """Read each hit's lines from the work tree for snippets."""

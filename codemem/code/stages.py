@@ -50,7 +50,12 @@ def bm25_chunks(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
     text = query.fts_query()
     if not text:
         return []
-    rows = table.search(text, query_type="fts", fts_columns="search").limit(limit).select(CHUNK_COLUMNS).to_list()
+    rows = (
+        table.search(text, query_type="fts", fts_columns="search")
+        .limit(limit)
+        .select([*CHUNK_COLUMNS, "_score"])
+        .to_list()
+    )
     return [_candidate(row, float(row["_score"])) for row in rows]
 
 
@@ -62,7 +67,7 @@ def bm25_files(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
     rows = (
         table.search(text, query_type="fts", fts_columns="search")
         .limit(limit)
-        .select(["path", "language", "is_test"])
+        .select(["path", "language", "is_test", "_score"])
         .to_list()
     )
     return [_candidate(row, float(row["_score"])) for row in rows]

@@ -1,0 +1,157 @@
+"""The index, search and status commands as a user (or a script) drives them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from codemem.cli import cli
+
+
+def run(repo, *args, input=None):
+    result = CliRunner().invoke(cli, ["--repo", str(repo), *args], input=input, catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def shop(repo_factory):
+    repo = repo_factory("shop")
+    assert run(repo, "index").exit_code == 0
+    return repo
+
+
+def search_json(repo, *args, input=None):
+    result = run(repo, "search", "--json", *args, input=input)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_index_json_summary_then_up_to_date(repo_factory):
+    repo = repo_factory("shop")
+    first = json.loads(run(repo, "index", "--json").stdout)
+    assert (first["full"], first["added"], first["files"]) == (True, 12, 12)
+    second = json.loads(run(repo, "index", "--json").stdout)
+    assert second["up_to_date"] is True
+    assert (repo / ".codemem" / ".gitignore").read_text() == "local/\n"
+
+
+def test_search_json_contract(shop):
+    hits = search_json(shop, "refresh access token", "-k", "5")
+    assert 1 <= len(hits) <= 5
+    for hit in hits:
+        assert set(hit) == {"path", "score", "start_line", "end_line", "symbol", "kind", "language"}
+        assert hit["start_line"] >= 1 and hit["end_line"] >= hit["start_line"]
+        assert "\\" not in hit["path"] and not hit["path"].startswith("/")
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+
+def test_file_level_lists_each_path_once(shop):
+    hits = search_json(shop, "cart item inventory price", "--level", "file", "-k", "10")
+    paths = [h["path"] for h in hits]
+    assert len(paths) == len(set(paths))
+    assert all(h["symbol"] is None and h["start_line"] == 1 for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("query", "level", "expected"),
+    [
+        ("refresh_access_token", "symbol", ("shop/auth/tokens.py", "refresh_access_token")),
+        ("charge_card", "symbol", ("shop/payments.py", "charge_card")),
+        ("CartWidget", "symbol", ("web/static/cart.js", "CartWidget")),
+        ("HealthHandler", "symbol", ("cmd/server/main.go", "HealthHandler")),
+        ("where do access tokens get refreshed when they expire", "file", ("shop/auth/tokens.py", None)),
+        ("how is a declined card payment handled", "file", ("shop/payments.py", None)),
+        ("health check endpoint for the load balancer", "file", ("cmd/server/main.go", None)),
+    ],
+)
+def test_realistic_queries_find_the_expected_place_first(shop, query, level, expected):
+    top = search_json(shop, query, "--level", level, "-k", "3")[0]
+    assert (top["path"], top["symbol"]) == expected
+
+
+def test_traceback_on_stdin_points_at_the_failing_file(shop):
+    traceback = (
+        "Checkout crashes with a negative quantity:\n"
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/shop/cart.py", line 15, in add_item\n'
+        '    raise ValueError("quantity must be positive")\n'
+        "ValueError: quantity must be positive\n"
+    )
+    hits = search_json(shop, "--level", "file", "--query-file", "-", input=traceback)
+    assert hits[0]["path"] == "shop/cart.py"
+    chunk = search_json(shop, "--level", "chunk", "--query-file", "-", input=traceback)[0]
+    assert (chunk["path"], chunk["symbol"]) == ("shop/cart.py", "Cart")  # a small class is one chunk
+    symbol = search_json(shop, "--level", "symbol", "--query-file", "-", input=traceback)[0]
+    assert (symbol["path"], symbol["symbol"], symbol["start_line"]) == ("shop/cart.py", "Cart.add_item", 13)
+
+
+def test_tests_rank_below_code_unless_asked(shop):
+    hits = search_json(shop, "add_item reserves stock", "--level", "file")
+    paths = [h["path"] for h in hits]
+    assert paths.index("shop/cart.py") < paths.index("tests/test_cart.py")
+    hits = search_json(shop, "test for add_item reserving stock", "--level", "file")
+    assert hits[0]["path"] == "tests/test_cart.py"
+
+
+def test_human_output_has_path_line_and_symbol(shop):
+    result = run(shop, "search", "charge_card", "--level", "symbol", "-k", "1")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(" 1. shop/payments.py:12  function charge_card")
+    assert "def charge_card" in result.stdout
+
+
+def test_search_indexes_on_first_use(repo_factory):
+    repo = repo_factory("shop")
+    hits = search_json(repo, "charge_card", "-k", "1")
+    assert hits[0]["path"] == "shop/payments.py"
+
+
+def test_search_without_query_is_a_usage_error(shop):
+    result = run(shop, "search")
+    assert result.exit_code == 2
+    assert "give a QUERY or --query-file" in result.output
+
+
+def test_missing_repo_is_one_clear_line(tmp_path):
+    result = CliRunner().invoke(cli, ["--repo", str(tmp_path / "nope"), "index"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output or "no such directory" in result.output
+
+
+def test_not_a_git_repository(tmp_path):
+    result = CliRunner().invoke(cli, ["--repo", str(tmp_path), "index"])
+    assert result.exit_code == 2
+    assert result.output.strip().endswith("or pass --repo DIR pointing at one")
+    assert result.output.count("\n") == 1
+
+
+def test_broken_config_is_one_line_naming_file_and_key(repo_factory):
+    repo = repo_factory("shop")
+    (repo / ".codemem").mkdir()
+    (repo / ".codemem" / "config.yml").write_text("search:\n  k: many\n")
+    result = CliRunner().invoke(cli, ["--repo", str(repo), "search", "x"])
+    assert result.exit_code == 2
+    assert result.output.startswith("codemem: error: ")
+    assert ".codemem/config.yml: search.k: Input should be a valid integer" in result.output
+
+
+def test_status_reports_languages_skips_and_freshness(shop):
+    (shop / "blob.bin").write_bytes(b"\0\1\2" * 100)
+    (shop / ".env").write_text("TOKEN=x\n")
+    run(shop, "index")
+    (shop / "shop" / "cart.py").write_text("# changed\n")
+    report = json.loads(run(shop, "status", "--json").stdout)
+    assert report["index"]["files"] == 12
+    assert report["languages"]["python"]["files"] == 7
+    assert report["skipped"] == {"binary": 1, "secret": 1}
+    assert report["freshness"]["stale_files"] == 1
+    text = run(shop, "status").stdout
+    assert "Freshness: 1 files changed since (run `codemem index`)." in text
+
+
+def test_run_from_a_subdirectory(shop, monkeypatch):
+    monkeypatch.chdir(shop / "shop" / "auth")
+    result = CliRunner().invoke(cli, ["search", "--json", "refresh_access_token", "-k", "1"])
+    assert json.loads(result.stdout)[0]["path"] == "shop/auth/tokens.py"
