@@ -1,0 +1,97 @@
+"""`codemem map`: the ranked repo map within a token budget.
+
+Reads only the tag store and the cached reference graph (no LanceDB, no pyarrow), so a warm
+map costs little more than Python's start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from codemem.errors import CodememError
+
+
+def focus_entry(root: Path, entry: str) -> str:
+    """A focus entry as the map reads it: existing paths become repository-relative.
+
+    `--focus src/app.py`, `--focus ./app.py` from a subdirectory and an absolute path all name
+    the same file; anything that is not an existing path is passed on (a repository-relative
+    path from elsewhere, or a symbol).
+    """
+    candidate = Path(entry).expanduser()
+    if entry and os.path.exists(candidate):
+        try:
+            return candidate.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return entry
+
+
+def _index_now(app, ws, config):
+    """Build the index when there is no tag store yet (the first `codemem map` in a repo)."""
+    try:
+        from codemem.code.indexer import refresh_index
+    except ImportError:
+        raise CodememError("no code index yet: run `codemem index` first") from None
+    click.echo("codemem: no index yet; indexing the repository first...", err=True)
+    refresh_index(ws, config if config is not None else app.config())
+
+
+@click.command("map")
+@click.option(
+    "--tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Token budget, estimated as characters / 4 (default: map.tokens, 1024).",
+)
+@click.option(
+    "--focus",
+    "focus",
+    multiple=True,
+    metavar="PATH_OR_SYMBOL",
+    help="A file, directory, symbol or qualified name to center the map on (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.pass_obj
+def map_command(app, tokens: int | None, focus: tuple[str, ...], as_json: bool) -> None:
+    """Print the ranked repo map: the files and definitions that matter most.
+
+    Files are ranked by PageRank over the reference graph (which files use names defined
+    in which), personalized toward --focus; each file is shown with its top definitions'
+    signatures and line numbers, as many as fit in the token budget. Test files rank below
+    the code they test unless focused. With --json, prints {"tokens", "used_tokens",
+    "files": [{"path", "rank", "definitions": [...]}]}.
+    """
+    from codemem.code.graph import load_graph
+    from codemem.code.repomap import render_repo_map
+    from codemem.code.tags import TagStore
+
+    ws = app.workspace()
+    config = None
+    if tokens is None:
+        config = app.config()
+        tokens = config.map.tokens
+    store = TagStore.load(ws.index_dir)
+    if not store.exists:
+        _index_now(app, ws, config)
+        store = TagStore.load(ws.index_dir)
+        if not store.exists:
+            raise CodememError("the index has no repo-map data: run `codemem index --full`")
+    graph = load_graph(ws.index_dir, store)
+    repo_map = render_repo_map(
+        store, graph, tokens=tokens, focus=[focus_entry(ws.root, f) for f in focus]
+    )
+    for entry in repo_map.unmatched:
+        click.echo(f"codemem: warning: --focus {entry!r} matches no file or symbol", err=True)
+    if as_json:
+        click.echo(json.dumps(repo_map.to_json()))
+    elif repo_map.text:
+        click.echo(repo_map.text, nl=False)
+    else:
+        click.echo(
+            "codemem: the map is empty (nothing indexed, or the budget is too small)", err=True
+        )

@@ -1,0 +1,388 @@
+"""The tag store, the reference graph and its ranking, on small hand-built repositories."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from codemem.code import graph_build
+from codemem.code.graph import cache_paths, is_ignored_name, load_graph, name_weight, pagerank
+from codemem.code.graph_build import build_graph
+from codemem.code.model import Import, ParsedFile, Reference, Symbol
+from codemem.code.tags import FileTags, TagStore, one_line
+
+
+def fn(name: str, line: int, qualname: str | None = None, kind: str = "function") -> tuple:
+    """A definition tuple with a conventional signature."""
+    keyword = "class" if kind == "class" else "def"
+    return (name, qualname or name, kind, line, line + 3, f"{keyword} {name}():")
+
+
+# config.py defines what everyone uses; app.py is used by cli.py and the test.
+FILES: dict[str, tuple[list[tuple], dict[str, int]]] = {
+    "pkg/config.py": ([fn("parse_config", 1), fn("defaults", 10, kind="variable")], {}),
+    "pkg/app.py": ([fn("run_app", 1)], {"parse_config": 4, "defaults": 1, "format_output": 1}),
+    "pkg/util.py": ([fn("format_output", 1)], {}),
+    "pkg/cli.py": ([fn("main", 1)], {"run_app": 1, "parse_config": 1}),
+    "tests/test_app.py": ([fn("test_run_app", 1)], {"run_app": 2, "parse_config": 1}),
+}
+
+
+def make_store(index_dir, files=FILES, save: bool = True) -> TagStore:
+    store = TagStore.load(index_dir)
+    store.update(
+        [FileTags(path, "python", list(defs), dict(refs)) for path, (defs, refs) in files.items()],
+        [],
+    )
+    if save:
+        store.save()
+    return store
+
+
+def edges(graph) -> dict[tuple[str, str, str], float]:
+    """{(using file, defining file, name): weight} of every edge, for exact assertions."""
+    a = graph.arrays
+    out = {}
+    for k, name in enumerate(graph.names):
+        for e in range(a["name_offsets"][k], a["name_offsets"][k + 1]):
+            src = graph.paths[a["edge_src"][e]]
+            dst = graph.paths[a["key_file"][a["edge_key"][e]]]
+            out[(src, dst, name)] = round(float(a["edge_weight"][e]), 6)
+    return out
+
+
+def order(ranks: dict[str, float]) -> list[str]:
+    return sorted(ranks, key=lambda p: (-ranks[p], p))
+
+
+# -- tags ------------------------------------------------------------------------------------
+
+
+def test_file_tags_from_parsed_counts_references_and_keeps_source_order():
+    parsed = ParsedFile(
+        path="a.py",
+        language="python",
+        symbols=[
+            Symbol("b", "A.b", "method", 5, 6, signature="def b(self,\n      x):", parent="A"),
+            Symbol("A", "A", "class", 1, 6, signature="class A:"),
+        ],
+        references=[Reference("f", 2), Reference("g", 3), Reference("f", 4, "call")],
+        imports=[Import("os", 1), Import("sys", 1), Import("os", 2)],
+    )
+    assert FileTags.from_parsed(parsed) == FileTags(
+        "a.py",
+        "python",
+        [("A", "A", "class", 1, 6, "class A:"), ("b", "A.b", "method", 5, 6, "def b(self, x):")],
+        {"f": 2, "g": 1},
+        ["os", "sys"],
+    )
+
+
+def test_multi_line_signatures_become_one_line():
+    assert (
+        one_line("def f(\n    a: int,\n    b=(1, 2),\n) -> None:")
+        == "def f(a: int, b=(1, 2)) -> None:"
+    )
+    assert one_line("x = [\n  1, 2 ]") == "x = [1, 2]"
+
+
+def test_store_round_trip_and_lazy_sections(tmp_path):
+    store = make_store(tmp_path)
+    loaded = TagStore.load(tmp_path)
+    assert loaded.exists and loaded.version == store.version > 0
+    # Definitions come without decoding the references section.
+    assert loaded.definitions("pkg/util.py") == [fn("format_output", 1)]
+    assert loaded.paths == list(FILES) and len(loaded) == 5 and "pkg/app.py" in loaded
+    assert loaded.get("nowhere.py") is None and loaded.definitions("nowhere.py") == []
+    assert loaded._files is None
+    assert loaded.files["pkg/app.py"] == FileTags(
+        "pkg/app.py", "python", [fn("run_app", 1)], FILES["pkg/app.py"][1], []
+    )
+    # Saving an undecoded store writes the same sections back.
+    fresh = TagStore.load(tmp_path)
+    fresh.save()
+    assert TagStore.load(tmp_path).files == loaded.files
+
+
+def test_update_bumps_the_version_only_when_tags_change(tmp_path):
+    store = make_store(tmp_path)
+    first = store.version
+    same = FileTags("pkg/util.py", "python", [fn("format_output", 1)], {})
+    assert store.update([same], ["not/there.py"]) is False
+    assert store.version == first
+    moved = FileTags("pkg/util.py", "python", [fn("format_output", 2)], {})
+    assert store.update([moved], []) is True
+    second = store.version
+    assert second > first
+    assert store.update([], ["pkg/cli.py"]) is True
+    assert store.version > second and "pkg/cli.py" not in store.files
+
+
+def test_missing_or_corrupt_store_loads_empty(tmp_path):
+    assert TagStore.load(tmp_path / "nowhere").exists is False
+    (tmp_path / "tags.bin").write_bytes(b"not a pickle")
+    store = TagStore.load(tmp_path)
+    assert (store.exists, store.version, len(store)) == (False, 0, 0)
+
+
+def test_versions_are_never_reused_after_the_store_is_deleted(tmp_path):
+    old = make_store(tmp_path).version
+    (tmp_path / "tags.bin").unlink()
+    assert make_store(tmp_path).version > old
+
+
+# -- weights -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "definers", "expected"),
+    [
+        ("parse_config", 1, 10.0),  # snake_case, 8+ characters
+        ("ConfigLoader", 1, 10.0),  # CamelCase
+        ("Symbol", 1, 10.0),  # capitalized, type-like
+        ("Add", 1, 1.0),  # ... but too short to be specific
+        ("HTTP", 1, 1.0),
+        ("main-menu-bar", 1, 10.0),  # kebab-case
+        ("config", 1, 1.0),  # plain word
+        ("parse_it", 1, 10.0),
+        ("_private_helper", 1, 1.0),  # x10 long, x0.1 private
+        ("_helper", 1, 0.1),
+        ("run", 6, 0.1),  # defined in more than five files
+    ],
+)
+def test_name_weight(name, definers, expected):
+    assert name_weight(name, definers) == pytest.approx(expected)
+
+
+def test_ignored_names():
+    ignored = ["x", "self", "None", "__init__", "append", "1abc"]
+    kept = ["Config", "_private", "parse_config", "$el", "eval"]
+    assert [n for n in ignored + kept if is_ignored_name(n)] == ignored
+
+
+# -- pagerank ----------------------------------------------------------------------------------
+
+
+def closed_form(n, src, dst, weight, p=None, damping=0.85):
+    """PageRank by solving the linear system directly: an independent reference."""
+    p = np.full(n, 1.0 / n) if p is None else p / p.sum()
+    matrix = np.zeros((n, n))
+    out = np.bincount(src, weights=weight, minlength=n)
+    for s, d, w in zip(src, dst, weight, strict=True):
+        matrix[d, s] += w / out[s]
+    matrix += np.outer(p, out == 0)  # dangling nodes jump by the teleport vector
+    return np.linalg.solve(np.eye(n) - damping * matrix, (1 - damping) * p)
+
+
+@pytest.mark.parametrize("personalized", [False, True])
+def test_pagerank_matches_the_closed_form(personalized):
+    src = np.array([0, 0, 1, 2, 3, 3])
+    dst = np.array([1, 2, 2, 0, 2, 1])
+    weight = np.array([1.0, 3.0, 1.0, 2.0, 0.5, 0.5])
+    p = np.array([0.0, 0.0, 0.0, 1.0, 0.0]) if personalized else None
+    got = pagerank(5, src, dst, weight, p)  # node 4 is isolated: dangling
+    assert got == pytest.approx(closed_form(5, src, dst, weight, p), abs=1e-5)
+    assert got.sum() == pytest.approx(1.0)
+
+
+def test_pagerank_of_nothing():
+    assert pagerank(0, np.zeros(0, int), np.zeros(0, int), np.zeros(0)).shape == (0,)
+
+
+# -- the graph -------------------------------------------------------------------------------
+
+
+def test_edges_are_weighted_like_aider(tmp_path):
+    files = dict(FILES)
+    files["pkg/loop.py"] = (
+        [fn("loop_forever", 1), fn("append", 5, "Loop.append", "method")],
+        {"loop_forever": 4, "self": 3, "x": 1},
+    )
+    files["pkg/other.py"] = ([], {"append": 5, "loop_forever": 1})
+    graph = build_graph(make_store(tmp_path, files))
+    assert edges(graph) == {
+        ("pkg/app.py", "pkg/config.py", "defaults"): 1.0,  # uses once, short single word
+        ("pkg/loop.py", "pkg/loop.py", "append"): 0.1,  # ignored name: only its self-edge
+        ("pkg/app.py", "pkg/util.py", "format_output"): 10.0,
+        ("pkg/loop.py", "pkg/loop.py", "loop_forever"): round(10 * math.sqrt(4) * 0.1, 6),
+        ("pkg/other.py", "pkg/loop.py", "loop_forever"): 10.0,
+        ("pkg/cli.py", "pkg/cli.py", "main"): 0.1,
+        ("pkg/app.py", "pkg/config.py", "parse_config"): round(10 * math.sqrt(4), 6),
+        ("pkg/cli.py", "pkg/config.py", "parse_config"): 10.0,
+        ("tests/test_app.py", "pkg/config.py", "parse_config"): 10.0,
+        ("pkg/cli.py", "pkg/app.py", "run_app"): 1.0,  # 7 characters: no bonus
+        ("tests/test_app.py", "pkg/app.py", "run_app"): round(math.sqrt(2), 6),
+        ("tests/test_app.py", "tests/test_app.py", "test_run_app"): 0.1,  # unused: self-edge
+    }
+
+
+def test_static_ranking_and_centrality(tmp_path):
+    graph = build_graph(make_store(tmp_path))
+    ranks = graph.rank_files()
+    assert order(ranks) == [
+        "pkg/config.py",
+        "pkg/util.py",
+        "pkg/app.py",
+        "pkg/cli.py",
+        "tests/test_app.py",
+    ]
+    assert sum(ranks.values()) == pytest.approx(1.0)
+    centrality = graph.file_centrality()
+    assert centrality["pkg/config.py"] == 1.0
+    assert order(centrality) == order(ranks)
+
+
+def test_personalization_moves_rank_toward_the_focus(tmp_path):
+    graph = build_graph(make_store(tmp_path))
+    static = graph.rank_files()
+    focused = graph.rank_files({"pkg/cli.py": 1.0})
+    assert focused["pkg/cli.py"] > 2 * static["pkg/cli.py"]
+    assert focused["tests/test_app.py"] < static["tests/test_app.py"]
+    # cli.py uses run_app (app.py), which now outranks util.py, used only by app.py; nothing
+    # leads to the test any more.
+    assert order(focused) == [
+        "pkg/cli.py",
+        "pkg/config.py",
+        "pkg/app.py",
+        "pkg/util.py",
+        "tests/test_app.py",
+    ]
+    assert focused["tests/test_app.py"] < 1e-9
+    assert graph.rank_files({"unknown.py": 1.0}) == static
+
+
+def test_ranked_definitions(tmp_path):
+    graph = build_graph(make_store(tmp_path))
+    ranked = graph.rank_definitions()
+    assert [(path, d[1]) for path, d, _ in ranked] == [
+        ("pkg/config.py", "parse_config"),
+        ("pkg/util.py", "format_output"),
+        ("pkg/app.py", "run_app"),
+        ("pkg/config.py", "defaults"),
+        ("pkg/cli.py", "main"),
+        ("tests/test_app.py", "test_run_app"),
+    ]
+    scores = [score for _, _, score in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert [d[1] for _, d, _ in graph.rank_definitions(limit=2)] == [
+        "parse_config",
+        "format_output",
+    ]
+    demoted = graph.rank_definitions(file_weights={"pkg/config.py": 0.001})
+    assert [d[1] for _, d, _ in demoted] == [
+        "format_output",
+        "run_app",
+        "parse_config",
+        "main",
+        "test_run_app",
+        "defaults",
+    ]
+
+
+def test_mentioned_identifiers_weigh_more(tmp_path):
+    graph = build_graph(make_store(tmp_path))
+    plain = {d[1]: s for _, d, s in graph.rank_definitions()}
+    boosted = {d[1]: s for _, d, s in graph.rank_definitions(None, ["defaults", "nothing"])}
+    assert boosted["defaults"] > 5 * plain["defaults"]
+    assert [d[1] for _, d, _ in graph.rank_definitions(None, ["defaults"])][:2] == [
+        "parse_config",
+        "defaults",
+    ]
+
+
+def test_definitions_sharing_a_name_share_its_score(tmp_path):
+    files = {
+        "a.py": ([fn("Shape", 1, kind="class"), fn("area", 3, "Shape.area", "method"),
+                  fn("area", 9, "area", "function")], {}),
+        "b.py": ([], {"area": 2, "Shape": 1}),
+    }  # fmt: skip
+    ranked = build_graph(make_store(tmp_path, files)).rank_definitions()
+    assert [d[1] for _, d, _ in ranked] == ["Shape", "Shape.area", "area"]
+    assert ranked[1][2] == ranked[2][2] < ranked[0][2]  # x10 for the type-like name
+
+
+def test_empty_store(tmp_path):
+    graph = load_graph(tmp_path)
+    assert (len(graph), graph.rank_files(), graph.file_centrality()) == (0, {}, {})
+    assert graph.rank_definitions({"x.py": 1.0}, ["x"]) == []
+
+
+# -- the cache ---------------------------------------------------------------------------------
+
+
+def cache_files(index_dir) -> list[str]:
+    return sorted(p.name for p in index_dir.glob("graph.*"))
+
+
+def test_graph_is_cached_per_store_version(tmp_path, monkeypatch):
+    store = make_store(tmp_path)
+    built = []
+    real_build = graph_build.build_graph
+    monkeypatch.setattr(graph_build, "build_graph", lambda s: built.append(1) or real_build(s))
+
+    first = load_graph(tmp_path)
+    assert built == [1]
+    version = store.version
+    assert cache_files(tmp_path) == [f"graph.{version}.npz", f"graph.{version}.pkl"]
+
+    warm = load_graph(tmp_path)  # from the cache: nothing rebuilt, same answers
+    assert built == [1] and warm._arrays is None  # the static ranking needs no arrays
+    assert warm.rank_files() == first.rank_files()
+    assert warm.rank_definitions() == first.rank_definitions()
+    assert warm.file_centrality() == first.file_centrality()
+    assert warm._arrays is None
+    assert warm.rank_files({"pkg/cli.py": 1}) == first.rank_files({"pkg/cli.py": 1})
+    assert warm._arrays is not None and built == [1]
+
+    store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1})], [])
+    store.save()
+    stale = load_graph(tmp_path)
+    assert built == [1, 1]
+    assert "pkg/extra.py" in stale.rank_files()
+    version = store.version
+    assert cache_files(tmp_path) == [f"graph.{version}.npz", f"graph.{version}.pkl"]
+
+
+def test_static_ranking_with_weights_equals_the_computed_one(tmp_path):
+    """The numpy-free static path (merged weight groups) orders like the array path."""
+    load_graph(tmp_path, make_store(tmp_path))
+    graph = load_graph(tmp_path)  # from the cache
+    weights = {"pkg/config.py": 0.01, "tests/test_app.py": 10.0, "pkg/cli.py": 0.01}
+    static = graph.rank_definitions(file_weights=weights)
+    assert graph._arrays is None
+    # A uniform teleport is the static ranking, computed with the arrays.
+    uniform = dict.fromkeys(graph.paths, 1.0)
+    computed = graph.rank_definitions(uniform, file_weights=weights)
+    assert graph._arrays is not None
+    assert [(p, d) for p, d, _ in computed] == [(p, d) for p, d, _ in static]
+    assert [s for _, _, s in computed] == pytest.approx([s for _, _, s in static])
+    assert [(p, d[1]) for p, d, _ in static] == [
+        ("pkg/util.py", "format_output"),
+        ("pkg/app.py", "run_app"),
+        ("pkg/config.py", "parse_config"),  # x0.01
+        ("tests/test_app.py", "test_run_app"),  # x10
+        ("pkg/config.py", "defaults"),
+        ("pkg/cli.py", "main"),
+    ]
+    scores = [s for _, _, s in static]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unreadable_caches_are_rebuilt(tmp_path):
+    store = make_store(tmp_path)
+    static_path, arrays_path = cache_paths(tmp_path, store.version)
+    static_path.write_bytes(b"garbage")
+    graph = load_graph(tmp_path)
+    assert order(graph.rank_files())[0] == "pkg/config.py"
+    assert load_graph(tmp_path).rank_files() == graph.rank_files()
+    arrays_path.write_bytes(b"garbage")  # arrays gone bad under a good static ranking
+    warm = load_graph(tmp_path)
+    assert warm.rank_files({"pkg/cli.py": 1.0}) == graph.rank_files({"pkg/cli.py": 1.0})
+
+
+def test_no_cache_is_written_without_an_index_folder(tmp_path):
+    store = make_store(tmp_path / "index", save=False)
+    graph = load_graph(tmp_path / "index", store)
+    assert len(graph) == 5 and not (tmp_path / "index").exists()
