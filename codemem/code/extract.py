@@ -72,10 +72,8 @@ def extract_file(root: Path, path: str, content_id: str | None, settings: Extrac
 
 
 def _tags_for(parsed: Any) -> Any:
-    try:
-        from codemem.code.tags import FileTags
-    except ImportError:
-        return None
+    from codemem.code.tags import FileTags
+
     return FileTags.from_parsed(parsed)
 
 

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from codemem import __version__
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
 from codemem.code.manifest import FileEntry, Manifest
+from codemem.code.tags import TAGS_FILE
 from codemem.config import Config
 from codemem.errors import IndexingError
 from codemem.workspace import Workspace
@@ -126,8 +128,8 @@ def _refresh(
     root, index_dir = ws.root, ws.index_dir
     fp = fingerprint(config)
     old = Manifest.load(index_dir)
-    if old is None or old.fingerprint != fp:
-        full = True
+    if old is None or old.fingerprint != fp or not (index_dir / TAGS_FILE).exists():
+        full = True  # settings changed, or derived state is missing: rebuild all of it
     manifest = Manifest(fingerprint=fp) if full else old
     current = _current_ids(root, config)
     summary = IndexSummary(full=full)
@@ -248,8 +250,13 @@ def _extract_all(
     args = [(root, path, cid, settings) for path, cid in items]
     if total < PARALLEL_MIN_FILES or workers < 2:
         return _with_progress(map(_worker, args), total, progress)
-    # Forked before the database is opened, so no worker inherits LanceDB's threads.
-    pool = ProcessPoolExecutor(max_workers=min(workers, 8), mp_context=get_context("fork"))
+    # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
+    # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
+    method = "forkserver" if "lancedb" in sys.modules else "fork"
+    context = get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["codemem.code.extract"])
+    pool = ProcessPoolExecutor(max_workers=min(workers, 8), mp_context=context)
     mapped = pool.map(_worker, args, chunksize=max(1, min(32, total // (workers * 8) or 1)))
 
     def drain() -> Iterator[FileResult]:
@@ -280,15 +287,16 @@ def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
 
 
 def _update_tags(index_dir: Path, updates: list, removed: list[str], full: bool) -> None:
-    try:
-        from codemem.code.tags import TagStore
-    except ImportError:
-        return
+    from codemem.code.graph import load_graph
+    from codemem.code.tags import TagStore
+
     store = TagStore.load(index_dir)
     if full:
-        store.update([], list(store.files))
+        store.update([], store.paths)
     store.update(updates, removed)
     store.save()
+    if full:  # warm the graph cache so the first map or search after a rebuild is fast
+        load_graph(index_dir, store)
 
 
 def _fill_totals(summary: IndexSummary, manifest: Manifest) -> None:

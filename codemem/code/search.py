@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from codemem.code import stages
+from codemem.code.fusion import STAGE_WEIGHTS, StageResults, rank_files, rrf
 from codemem.code.manifest import Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
@@ -21,10 +22,6 @@ from codemem.workspace import Workspace
 log = logging.getLogger("codemem")
 
 LEVELS = ("file", "symbol", "chunk")
-# How much each stage's vote counts in the fusion (file level).
-STAGE_WEIGHTS = {"bm25": 1.0, "bm25_files": 1.0, "symbols": 1.0, "paths": 1.2, "vectors": 1.0}
-TEST_FACTOR = 0.6
-CENTRALITY_WEIGHT = 0.15
 
 
 @dataclass(slots=True)
@@ -50,19 +47,6 @@ class Hit:
             "kind": self.kind,
             "language": self.language,
         }
-
-
-def _rrf(lists: dict[str, list[str]], weights: dict[str, float], k: int) -> dict[str, float]:
-    scores: dict[str, float] = defaultdict(float)
-    for stage, keys in lists.items():
-        w = weights.get(stage, 1.0)
-        for rank, key in enumerate(keys):
-            scores[key] += w / (k + rank + 1)
-    return scores
-
-
-def _unique_paths(cands: list[stages.Candidate]) -> list[str]:
-    return list(dict.fromkeys(c.path for c in cands))
 
 
 class Searcher:
@@ -101,52 +85,47 @@ class Searcher:
             raise UsageError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
         opts = self.config.search
         query = analyze_query(text, enabled=opts.query_analysis)
-        depth = max(200, k * 20)
-        chunks = stages.bm25_chunks(self.store.table("chunks"), query, depth) if opts.bm25 else []
-        files = stages.bm25_files(self.store.table("files"), query, 100) if opts.bm25 else []
-        symbols = stages.symbol_matches(self.store.table("symbols"), query) if opts.symbols else []
-        paths = stages.path_matches(self.manifest.indexed_paths(), query) if opts.paths else []
-        vectors = self._vector_stage(text, depth) if opts.vectors else []
-
-        file_lists = {
-            "bm25": _unique_paths(chunks),
-            "bm25_files": _unique_paths(files),
-            "symbols": _unique_paths(symbols),
-            "paths": _unique_paths(paths),
-            "vectors": _unique_paths(vectors),
-        }
-        file_scores = self._apply_priors(_rrf(file_lists, STAGE_WEIGHTS, opts.rrf_k), query)
+        results = self.collect(query, depth=max(200, k * 20))
+        file_scores = self.rank_files(results, query)
         if level == "file":
             return self._file_hits(file_scores, k)
-        return self._span_hits(file_scores, chunks, symbols, paths, vectors, k, level, query)
+        return self._span_hits(file_scores, results, k, level, query)
+
+    def collect(self, query: AnalyzedQuery, depth: int = 200) -> StageResults:
+        """Run every enabled stage for one query."""
+        opts = self.config.search
+        return StageResults(
+            chunks=stages.bm25_chunks(self.store.table("chunks"), query, depth) if opts.bm25 else [],
+            files=stages.bm25_files(self.store.table("files"), query, 100) if opts.bm25 else [],
+            symbols=stages.symbol_matches(self.store.table("symbols"), query) if opts.symbols else [],
+            paths=stages.path_matches(self.manifest.indexed_paths(), query) if opts.paths else [],
+            vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
+        )
+
+    def languages(self) -> dict[str, str | None]:
+        return {path: entry.language for path, entry in self.manifest.files.items()}
+
+    def rank_files(self, results: StageResults, query: AnalyzedQuery) -> dict[str, float]:
+        opts = self.config.search
+        return rank_files(
+            results,
+            query,
+            self.languages(),
+            self.centrality() if opts.graph_prior else {},
+            rrf_k=opts.rrf_k,
+            test_prior=opts.test_prior,
+            graph_prior=opts.graph_prior,
+        )
 
     def _vector_stage(self, text: str, depth: int) -> list[stages.Candidate]:
         if self.config.index.embeddings == "none":
             return []
         from codemem.code.embed import make_embedder
 
-        embedder = make_embedder(self.config.index)
+        embedder = make_embedder(self.config.index, root=self.ws.root)
         if embedder is None or "vector" not in self.store.table("chunks").schema.names:
             return []
         return stages.vector_chunks(self.store.table("chunks"), embedder.embed_query(text), depth)
-
-    def _apply_priors(self, scores: dict[str, float], query: AnalyzedQuery) -> dict[str, float]:
-        opts = self.config.search
-        if opts.test_prior:
-            from codemem.code.files import is_test_path
-
-            # Tests rank below the code they test, unless the query is about tests.
-            factor = 1 / TEST_FACTOR if query.mentions_tests else TEST_FACTOR
-            for path in scores:
-                if is_test_path(path):
-                    scores[path] *= factor
-        if opts.graph_prior:
-            central = self.centrality()
-            if central:
-                top = max(central.values()) or 1.0
-                for path in scores:
-                    scores[path] *= 1.0 + CENTRALITY_WEIGHT * (central.get(path, 0.0) / top) ** 0.5
-        return scores
 
     def _file_hits(self, scores: dict[str, float], k: int) -> list[Hit]:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
@@ -157,8 +136,9 @@ class Searcher:
             out.append(Hit(path, score, 1, lines, None, "file", entry.language if entry else None))
         return out
 
-    def _span_hits(self, file_scores, chunks, symbols, paths, vectors, k: int, level: str, query) -> list[Hit]:
+    def _span_hits(self, file_scores, results: StageResults, k: int, level: str, query) -> list[Hit]:
         """Rank chunks: their own stage ranks plus the rank of the file they are in."""
+        chunks, symbols, paths, vectors = results.chunks, results.symbols, results.paths, results.vectors
         file_rank = {p: r for r, (p, _) in enumerate(sorted(file_scores.items(), key=lambda kv: -kv[1]))}
         located = self._chunks_at(symbols + [p for p in paths if p.start_line])
         lists: dict[str, list[str]] = {"bm25": [c.chunk_id for c in chunks], "vectors": [c.chunk_id for c in vectors]}
@@ -166,7 +146,7 @@ class Searcher:
         lists["paths"] = [cid for c in paths if (cid := located.get((c.path, c.start_line)))]
         by_id = {c.chunk_id: c for c in chunks + vectors}
         by_id.update(self._rows_by_id({cid for lst in lists.values() for cid in lst} - by_id.keys()))
-        scores = _rrf(lists, STAGE_WEIGHTS, self.config.search.rrf_k)
+        scores = rrf(lists, STAGE_WEIGHTS, self.config.search.rrf_k)
         rrf_k = self.config.search.rrf_k
         for cid in scores:
             cand = by_id.get(cid)

@@ -1,0 +1,98 @@
+"""Fusing the retrieval stages into one file ranking (pure functions, no I/O).
+
+Kept apart from the stages so the benchmark's fusion lab can replay recorded stage
+outputs and compare fusion methods on every instance in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from codemem.code.files import is_test_path
+from codemem.code.query import AnalyzedQuery
+from codemem.code.stages import Candidate
+
+# How much each stage's vote counts.
+STAGE_WEIGHTS = {"bm25": 1.0, "bm25_files": 1.0, "symbols": 1.0, "paths": 1.2, "vectors": 1.0}
+TEST_FACTOR = 0.6  # tests below the code they test...
+DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
+CENTRALITY_WEIGHT = 0.15
+CODE_LANGUAGES = frozenset(
+    {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby", "php"}
+)
+DOC_WORDS = frozenset({"doc", "docs", "documentation", "readme", "changelog", "tutorial", "docstring", "typo"})
+
+
+@dataclass
+class StageResults:
+    """What each retrieval stage proposed for one query, best first."""
+
+    chunks: list[Candidate] = field(default_factory=list)
+    files: list[Candidate] = field(default_factory=list)
+    symbols: list[Candidate] = field(default_factory=list)
+    paths: list[Candidate] = field(default_factory=list)
+    vectors: list[Candidate] = field(default_factory=list)
+
+    def file_lists(self) -> dict[str, list[str]]:
+        return {
+            "bm25": unique_paths(self.chunks),
+            "bm25_files": unique_paths(self.files),
+            "symbols": unique_paths(self.symbols),
+            "paths": unique_paths(self.paths),
+            "vectors": unique_paths(self.vectors),
+        }
+
+
+def unique_paths(cands: list[Candidate]) -> list[str]:
+    return list(dict.fromkeys(c.path for c in cands))
+
+
+def rrf(lists: dict[str, list[str]], weights: dict[str, float], k: int) -> dict[str, float]:
+    """Weighted reciprocal-rank fusion: each list votes w / (k + rank)."""
+    scores: dict[str, float] = defaultdict(float)
+    for stage, keys in lists.items():
+        w = weights.get(stage, 1.0)
+        for rank, key in enumerate(keys):
+            scores[key] += w / (k + rank + 1)
+    return scores
+
+
+def apply_priors(
+    scores: dict[str, float],
+    query: AnalyzedQuery,
+    languages: dict[str, str | None],
+    centrality: dict[str, float],
+    *,
+    test_prior: bool = True,
+    graph_prior: bool = True,
+) -> dict[str, float]:
+    """Light priors: tests and prose below code unless asked for; central files up."""
+    if test_prior:
+        factor = 1 / TEST_FACTOR if query.mentions_tests else TEST_FACTOR
+        doc_factor = 1.0 if query.words & DOC_WORDS else DOC_FACTOR
+        for path in scores:
+            if is_test_path(path):
+                scores[path] *= factor
+            elif languages.get(path) not in CODE_LANGUAGES:
+                scores[path] *= doc_factor
+    if graph_prior and centrality:
+        top = max(centrality.values()) or 1.0
+        for path in scores:
+            scores[path] *= 1.0 + CENTRALITY_WEIGHT * (centrality.get(path, 0.0) / top) ** 0.5
+    return scores
+
+
+def rank_files(
+    results: StageResults,
+    query: AnalyzedQuery,
+    languages: dict[str, str | None],
+    centrality: dict[str, float],
+    *,
+    rrf_k: int = 60,
+    test_prior: bool = True,
+    graph_prior: bool = True,
+) -> dict[str, float]:
+    """File scores from every stage's proposals and the priors."""
+    scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
+    return apply_priors(scores, query, languages, centrality, test_prior=test_prior, graph_prior=graph_prior)
