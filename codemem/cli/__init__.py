@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "remember": ("codemem.cli.memory:remember_command", "Save a note to archival memory (or --block LABEL)."),
     "recall": ("codemem.cli.memory:recall_command", "Search archival notes and past conversations."),
     "sessions": ("codemem.cli.memory:sessions_group", "List, show and export past conversations."),
+    "chat": ("codemem.cli.chat:chat_command", "Talk with the agent in this repository (a REPL)."),
+    "ask": ("codemem.cli.agent:ask_command", "Answer one question about the code (read-only)."),
+    "run": ("codemem.cli.agent:run_command", "Carry out a task headlessly (edits need --yes or allow rules)."),
+    "digest": ("codemem.cli.sleep:digest_command", "Digest new commits into memory (sleep-time pass, no model needed)."),
 }
 
 

@@ -1,0 +1,90 @@
+"""`codemem digest`: one sleep-time pass."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+VERBS = {
+    "digest": ("write", "Wrote"),
+    "block": ("update", "Updated"),
+    "note-added": ("add archival note", "Added archival note"),
+    "note-deleted": ("delete archival note", "Deleted archival note"),
+    "note-updated": ("update archival note", "Updated archival note"),
+    "state": ("update", "Updated"),
+}
+
+def describe(result) -> list[str]:
+    """Plain lines about a pass, fit for a terminal or a CI log."""
+    would = "would " if result.dry_run else ""
+    lines = []
+    index = result.index
+    if index is not None:
+        if index["up_to_date"]:
+            lines.append("Index: up to date.")
+        else:
+            lines.append(f"Index: {index['added']} added, {index['changed']} changed, {index['removed']} removed.")
+    if result.commits:
+        n = len(result.commits)
+        span = f"{result.base[:7] if result.base else 'root'}..{result.head[:7]}"
+        lines.append(f"Commits: {n} digested ({span})" + (f", {result.omitted} older left out" if result.omitted else "") + ".")
+    else:
+        head = f" since {result.head[:7]}" if result.head else ""
+        lines.append(f"Commits: nothing new{head}.")
+    for change in result.changes:
+        present, past = VERBS[change.kind]
+        target = f"blocks/{change.target}.md" if change.kind == "block" else change.target
+        detail = f" ({change.detail})" if change.detail else ""
+        lines.append(f"Would {present} {target}{detail}." if result.dry_run else f"{past} {target}{detail}.")
+    if result.rules:
+        lines.append(f"Conventions: {result.rules} rules learned.")
+    report = result.consolidation
+    if report.moved or report.merged or report.dated:
+        lines.append(f"Consolidation: {len(report.moved)} sections moved to archival memory, "
+                     f"{len(report.merged)} duplicate notes merged, {len(report.dated)} relative dates made absolute.")
+    if result.sessions_pending:
+        lines.append(f"Sessions: {result.sessions_pending} not yet learned from (that needs a model; nothing was invented).")
+    if not result.changes:
+        lines.append(f"Nothing new: nothing {would}written.")
+    return lines
+
+
+@click.command("digest")
+@click.option("--since", metavar="REV", help="Digest the commits after REV (default: after the last digested one).")
+@click.option("--no-llm", is_flag=True, help="Never use a model: extractive, deterministic summaries.")
+@click.option("--ci", is_flag=True, help="Non-interactive: no progress bars, a plain summary for CI logs.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing under .codemem/ (the local index is still refreshed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.pass_obj
+def digest_command(app, since: str | None, no_llm: bool, ci: bool, dry_run: bool, as_json: bool) -> None:
+    """Run one sleep-time pass: digest new commits into memory.
+
+    Re-indexes what changed; reads the commits since the last digested one (the newest
+    sleep.initial_commits on the first pass) with their files and the definitions they
+    added, changed and removed; writes one digest file to .codemem/digests/; updates the
+    learned-conventions region of blocks/conventions.md and the overview and Recent changes
+    of blocks/project.md; and consolidates memory (blocks within their limits, duplicate
+    notes merged, relative dates made absolute). Text outside codemem's marked regions is
+    never changed. A second pass with nothing new writes nothing.
+
+    Without a model (or with --no-llm) every step is extractive and deterministic. With
+    --ci it never prompts and exits non-zero only on a real failure.
+    """
+    from codemem.cli.progress import progress_bar
+    from codemem.sleep import DigestOptions, run_digest
+
+    ws = app.workspace()
+    config = app.config()
+    # The model path (summaries and a sleep-time agent) is added with the agent; until then
+    # every pass is extractive, which is also what --no-llm asks for.
+    with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
+        result = run_digest(ws, config, DigestOptions(since=since, dry_run=dry_run), progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    prefix = "codemem digest: " if ci else ""
+    for line in describe(result):
+        click.echo(prefix + line)
+    for warning in result.warnings:
+        click.echo(f"codemem: warning: {warning}", err=True)

@@ -1,0 +1,247 @@
+"""Reading git history for a digest: which commits are new, and what each one changed.
+
+One `git log` lists the commits, one `git diff-tree` per commit gives its files (with blob ids
+and line counts). Lock files, generated, vendored and secret-looking files are listed as
+skipped and never diffed (`codemem.code.files.path_skip_reason`); each diff is cut at a byte
+bound. Merge commits are listed without a diff: their changes belong to the commits merged.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from codemem.code.files import path_skip_reason
+from codemem.errors import CodememError
+
+_FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%cI%x1f%s%x1f%b%x1e"
+NULL_SHA = "0" * 40
+
+
+class GitError(CodememError):
+    """A git command the digest depends on failed."""
+
+
+def git(root: Path, *args: str, check: bool = True) -> str:
+    """Run git in `root` and return its stdout as text."""
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if out.returncode != 0:
+        if not check:
+            return ""
+        message = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {message[-1] if message else out.returncode}")
+    return out.stdout.decode("utf-8", "replace")
+
+
+@dataclass
+class FileChange:
+    """One file changed by a commit."""
+
+    status: str  # A(dded), M(odified), D(eleted), R(enamed), C(opied), T(ype changed)
+    path: str  # the path after the commit (before it, for a deletion)
+    old_path: str | None = None  # for renames and copies
+    old_blob: str | None = None
+    new_blob: str | None = None
+    added: int | None = None  # lines; None for binary files
+    deleted: int | None = None
+    skipped: str | None = None  # why it is not diffed: generated, vendored, secret, binary
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "path": self.path,
+            "old_path": self.old_path,
+            "added": self.added,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass
+class Commit:
+    """One commit as the digest sees it."""
+
+    sha: str
+    parents: list[str]
+    author: str
+    authored: str  # ISO 8601 as git prints it
+    committed: str
+    subject: str
+    body: str = ""
+    files: list[FileChange] = field(default_factory=list)
+    truncated_history: bool = False  # the boundary of a shallow clone: its diff is unknown
+    diff: str = ""  # bounded patch text, only when asked for
+    diff_omitted: int = 0  # bytes of the patch left out by the bound
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+    @property
+    def date(self) -> str:
+        """The commit's author date, as a UTC calendar date."""
+        return utc_date(self.authored)
+
+
+def utc_date(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(timezone.utc).date().isoformat()
+
+
+@dataclass
+class CommitRange:
+    """The commits a pass digests, oldest first."""
+
+    base: str | None  # the last commit already digested (exclusive), None from the start
+    head: str | None
+    commits: list[Commit] = field(default_factory=list)
+    omitted: int = 0  # older commits in the range beyond the per-pass limit
+    warnings: list[str] = field(default_factory=list)
+
+
+def head_commit(root: Path) -> str | None:
+    """The full id of HEAD, or None in a repository without commits."""
+    return git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip() or None
+
+
+def resolve_commit(root: Path, rev: str) -> str | None:
+    """The full id of `rev`, or None when it does not name a commit here."""
+    return git(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False).strip() or None
+
+
+def shallow_commits(root: Path) -> set[str]:
+    """The boundary commits of a shallow clone (their parents are not in the repository)."""
+    git_dir = git(root, "rev-parse", "--absolute-git-dir").strip()
+    try:
+        return set(Path(git_dir, "shallow").read_text(encoding="ascii").split())
+    except OSError:
+        return set()
+
+
+def commits_since(
+    root: Path, base: str | None, *, first_run_limit: int, max_commits: int
+) -> CommitRange:
+    """The commits after `base` up to HEAD (oldest first), at most `max_commits` of them.
+
+    With no `base` (the first pass), the newest `first_run_limit` commits. A `base` that is no
+    longer in the repository (rewritten history, a shallow clone) is reported in `warnings`
+    and treated like a first pass.
+    """
+    head = head_commit(root)
+    result = CommitRange(base=None, head=head)
+    if head is None:
+        return result
+    limit = max_commits
+    if base is not None:
+        resolved = resolve_commit(root, base)
+        if resolved is None:
+            hint = " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)" if shallow_commits(root) else ""
+            result.warnings.append(
+                f"the last digested commit {base[:12]} is not in this repository{hint}; "
+                "digesting the most recent commits instead"
+            )
+            base = None
+        else:
+            base = resolved
+    if base is None:
+        limit = min(first_run_limit, max_commits)
+        span = head
+    else:
+        result.base = base
+        span = f"{base}..{head}"
+    total = int(git(root, "rev-list", "--count", span).strip() or 0)
+    if base is None:
+        total = min(total, first_run_limit)
+    result.omitted = max(0, total - limit)
+    # --reverse applies after --max-count: these are the newest `limit`, oldest first.
+    log = git(root, "log", f"--max-count={limit}", "--reverse", "--topo-order", f"--format={_FORMAT}", span)
+    shallow = shallow_commits(root)
+    for record in log.split("\x1e"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        sha, parents, author, authored, committed, subject, body = record.split("\x1f", 6)
+        commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
+        commit.truncated_history = sha in shallow
+        result.commits.append(commit)
+    if base is None and result.commits and result.commits[0].parents:
+        result.base = result.commits[0].parents[0]
+    return result
+
+
+def load_files(root: Path, commit: Commit) -> None:
+    """Fill `commit.files` (no-op for merges and for the boundary of a shallow clone)."""
+    if commit.is_merge or commit.truncated_history:
+        return
+    out = git(root, "diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", "--numstat",
+              "-M", "--no-abbrev", commit.sha)
+    tokens = out.split("\0")
+    files: dict[str, FileChange] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if not token:
+            continue
+        if token.startswith(":"):
+            _modes_a, _modes_b, old_blob, new_blob, status = token[1:].split(" ")
+            kind = status[0]
+            if kind in "RC":
+                old_path, path = tokens[i], tokens[i + 1]
+                i += 2
+            else:
+                old_path, path = None, tokens[i]
+                i += 1
+            files[path] = FileChange(
+                kind, path, old_path,
+                None if old_blob == NULL_SHA else old_blob,
+                None if new_blob == NULL_SHA else new_blob,
+            )
+            continue
+        added, deleted, path = token.split("\t", 2)
+        if not path:  # a rename: old and new paths follow
+            path = tokens[i + 1]
+            i += 2
+        change = files.get(path)
+        if change is not None and added != "-":
+            change.added, change.deleted = int(added), int(deleted)
+        elif change is not None:
+            change.skipped = "binary"
+    for change in files.values():
+        reason = path_skip_reason(change.path)
+        if reason is not None:
+            change.skipped = reason
+    commit.files = sorted(files.values(), key=lambda f: f.path)
+
+
+def load_diff(root: Path, commit: Commit, max_bytes: int) -> None:
+    """Fill `commit.diff` with the patch of its diffable files, cut at `max_bytes`."""
+    paths = [f.path for f in commit.files if f.skipped is None]
+    paths += [f.old_path for f in commit.files if f.skipped is None and f.old_path]
+    if commit.is_merge or not paths:
+        return
+    args = ["git", "diff-tree", "-p", "-M", "--root", "--no-color", "--no-commit-id", commit.sha, "--", *paths]
+    proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    data = proc.stdout.read(max_bytes + 1)
+    rest = 0
+    while chunk := proc.stdout.read(65536):
+        rest += len(chunk)
+    proc.wait()
+    if len(data) > max_bytes:
+        rest += len(data) - max_bytes
+        data = data[:max_bytes]
+        cut = data.rfind(b"\n")
+        if cut > 0:
+            rest += len(data) - cut - 1
+            data = data[: cut + 1]
+    commit.diff = data.decode("utf-8", "replace")
+    commit.diff_omitted = rest

@@ -1,0 +1,297 @@
+"""Learning the project without a model: a marked overview region in `blocks/project.md`
+plus a bounded "Recent changes" region.
+
+The overview says what can be known for certain from the repository itself: the README's
+own description, the languages and their sizes, the most referenced files (the top of the
+repo map), entry points, and the build, test and lint commands found in manifests and CI
+files. It is rebuilt on every pass, so it stays true as the code changes; what does not fit
+the block goes to an archival note. Recent changes keep the newest commits; older entries
+roll off into the digest being written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from codemem.code.files import is_test_path, read_repo_file
+from codemem.code.languages import is_code, language_for_path
+from codemem.code.manifest import Manifest
+from codemem.config import Config
+from codemem.sleep.code_style import display
+from codemem.sleep.commits import Commit
+from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
+from codemem.sleep.regions import find_region, fit, region_body, region_budget, with_region, wrap
+from codemem.sleep.repo_files import RepoFiles
+from codemem.workspace import Workspace
+
+LABEL = "project"
+REGION, RECENT = "project", "recent"
+NOTE_TAGS = ["project", "learned"]
+HEADER = (
+    "## Project overview\n"
+    "_Learned from the repository's own files by `codemem digest`; this region is rewritten on "
+    "every pass, so write your own notes outside it._"
+)
+RECENT_HEADER = "## Recent changes"
+README_NAMES = ("README.md", "README.rst", "README.txt", "README", "readme.md", "Readme.md")
+MAX_DESCRIPTION = 600
+MAX_LANGUAGES = 8
+DEFS_PER_FILE = 5
+_SHA = re.compile(r"`([0-9a-f]{7,40})`")
+_LIST_ITEM = re.compile(r"([-*+]|\d+[.)])\s")
+_BADGE = re.compile(r"^\s*(\[!\[|!\[|<(p|img|a|div|h\d|br|picture|source)\b|</|\[.*\]:\s)", re.I)
+
+
+def safe(text: str) -> str:
+    """Text that cannot open or close a marked region."""
+    return text.replace("<!--", "< !--").replace("-->", "-- >")
+
+
+def readme_description(files: RepoFiles) -> tuple[str, str | None]:
+    """The README's first paragraphs of prose (title, badges and HTML skipped), and its path."""
+    path = files.find(*README_NAMES)
+    text = files.text(path) or ""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    in_fence = False
+    started = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        setext = bool(current) and re.fullmatch(r"[=\-~^]{3,}", stripped or "x") is not None
+        if in_fence or _BADGE.match(line):
+            continue
+        if setext:
+            current.pop()  # the underlined line is the heading's text
+        if setext or stripped.startswith("#"):
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            if started and paragraphs:
+                break
+            started = True
+            continue
+        if not stripped:
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        if _LIST_ITEM.match(stripped) and (paragraphs or current):
+            break  # a list after the description ends it
+        current.append(stripped)
+    if current:
+        paragraphs.append(" ".join(current))
+    if paragraphs and paragraphs[-1].endswith(":"):  # it announced the list left out
+        last = paragraphs.pop()
+        end = max(last.rfind(". "), last.rfind("! "), last.rfind("? "))
+        if end > 0:
+            paragraphs.append(last[: end + 1])
+    out = ""
+    for paragraph in paragraphs:
+        candidate = f"{out}\n\n{paragraph}" if out else paragraph
+        if len(candidate) > MAX_DESCRIPTION:
+            if not out:
+                cut = paragraph[:MAX_DESCRIPTION]
+                end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+                out = cut[: end + 1] if end > 0 else cut.rstrip() + "…"
+            break
+        out = candidate
+    return safe(out), path
+
+
+@dataclass
+class Overview:
+    """What the project region shows, section by section."""
+
+    description: str = ""
+    readme: str | None = None
+    languages: list[str] = field(default_factory=list)
+    key_files: list[str] = field(default_factory=list)
+    entry_points: list[EntryPoint] = field(default_factory=list)
+    commands: dict[str, list[Command]] = field(default_factory=dict)
+
+    def items(self) -> list[tuple[str, str]]:
+        """(section, line) pairs in priority order, which is also the order shown."""
+        out = [("Commands", f"- {c.category}: `{safe(c.command)}` ({c.source})")
+               for cs in self.commands.values() for c in cs]
+        out += [("Entry points", f"- `{safe(e.name)}` → `{safe(e.target)}` ({e.source})") for e in self.entry_points]
+        out += [("Languages", line) for line in self.languages]
+        out += [("Key files (most referenced first)", line) for line in self.key_files]
+        return out
+
+    def render(self, count: int | None = None, note: str = "") -> str:
+        lines = [HEADER]
+        if self.description:
+            lines.append(f"\n{self.description}\n_(from {self.readme})_")
+        section = None
+        for title, line in self.items()[:count]:
+            if title != section:
+                lines.append(f"\n### {title}")
+                section = title
+            lines.append(line)
+        if note:
+            lines.append(f"\n{note}")
+        return "\n".join(lines)
+
+
+def _languages(ws: Workspace, manifest: Manifest) -> list[str]:
+    lines: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+    try:
+        from codemem.code.store import FILES, CodeStore
+
+        rows = CodeStore(ws.index_dir).table(FILES).to_arrow().select(["language", "lines"]).to_pylist()
+    except Exception:  # the table is an index over the files: fall back to the manifest
+        rows = [{"language": e.language, "lines": 0} for e in manifest.files.values() if e.status == "indexed"]
+    for row in rows:
+        if is_code(row["language"]):
+            name = display("typescript" if row["language"] == "tsx" else row["language"])
+            counts[name] += 1
+            lines[name] += row["lines"] or 0
+    order = sorted(counts, key=lambda name: (-lines[name], -counts[name], name))
+    out = [f"- {name}: {_plural(counts[name], 'file')}, {_plural(lines[name], 'line')}" for name in order[:MAX_LANGUAGES]]
+    if len(order) > MAX_LANGUAGES:
+        out.append(f"- and {len(order) - MAX_LANGUAGES} more")
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _key_files(ws: Workspace, limit: int) -> list[str]:
+    if limit <= 0:
+        return []
+    try:
+        from codemem.code.graph import load_graph
+        from codemem.code.tags import TagStore
+
+        store = TagStore.load(ws.index_dir)
+        if not store.exists or not len(store):
+            return []
+        ranks = load_graph(ws.index_dir, store).rank_files()
+    except Exception:  # the repo map is optional here
+        return []
+    ranked = sorted(
+        (path for path in ranks
+         if is_code(language_for_path(path)) and not is_test_path(path) and store.definitions(path)),
+        key=lambda path: (-round(ranks[path], 12), path),
+    )
+    out = []
+    for path in ranked[:limit]:
+        names = list(dict.fromkeys(
+            d[0] for d in store.definitions(path)
+            if d[0] == d[1] and not d[0].startswith("_") and d[2] not in ("variable", "constant", "field")
+        ))[:DEFS_PER_FILE]
+        out.append(f"- `{path}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
+    return out
+
+
+def _go_main_files(ws: Workspace, manifest: Manifest, max_bytes: int) -> list[str]:
+    out = []
+    for path, entry in sorted(manifest.files.items()):
+        if entry.status == "indexed" and entry.language == "go" and not path.endswith("_test.go"):
+            data, _ = read_repo_file(ws.root, path, max_bytes)
+            if data and re.search(rb"^package main\b", data, re.M) and re.search(rb"^func main\(\)", data, re.M):
+                out.append(path)
+    return out
+
+
+def learn_overview(ws: Workspace, config: Config, key_files: int, files: RepoFiles | None = None) -> Overview:
+    """Everything the project region shows, read from the repository and its index."""
+    files = files or RepoFiles(ws.root)
+    manifest = Manifest.load(ws.index_dir) or Manifest()
+    description, readme = readme_description(files)
+    return Overview(
+        description=description,
+        readme=readme,
+        languages=_languages(ws, manifest) if manifest.files else [],
+        key_files=_key_files(ws, key_files),
+        entry_points=find_entry_points(files, _go_main_files(ws, manifest, config.index.max_file_bytes)),
+        commands=find_commands(files),
+    )
+
+
+class OverviewRegion:
+    """Renders the overview within a budget; `overflow` is the full text when lines were cut."""
+
+    def __init__(self, overview: Overview) -> None:
+        self.overview = overview
+        self.full = overview.render()
+        self.overflow: str | None = None
+        self.built = False  # whether the block was read and the region rendered
+
+    def __call__(self, budget: int) -> str:
+        self.built = True
+        self.overflow = None
+        total = len(self.overview.items())
+        if len(self.full) <= budget:
+            return self.full
+
+        def top(n: int) -> str:
+            note = (f"_{total - n} more lines of this overview are in archival memory "
+                    "(tag `project`)._")
+            return self.overview.render(n, note)
+
+        text, _kept = fit(top, total, budget)
+        self.overflow = "Project overview of this repository, in full.\n\n" + self.full
+        return text
+
+
+def recent_entry(commit: Commit) -> str:
+    return f"- {commit.date} `{commit.short}` {safe(commit.subject)} ({safe(commit.author)})"
+
+
+def recent_entries(value: str) -> list[str]:
+    """The entries of the Recent changes region, newest first."""
+    body = region_body(value, RECENT, LABEL) or ""
+    return [line for line in body.splitlines() if line.startswith("- ")]
+
+
+@dataclass
+class RecentChanges:
+    """The new Recent changes entries and the ones that roll off."""
+
+    kept: list[str]
+    rolled_off: list[str]
+
+    def body(self) -> str:
+        return "\n".join([RECENT_HEADER, *self.kept]) if self.kept else RECENT_HEADER + "\n_None yet._"
+
+
+def merge_recent(old: list[str], commits: list[Commit], limit: int, budget: int) -> RecentChanges:
+    """Newest commits first, then the old entries, at most `limit` and within `budget`."""
+    new = [recent_entry(c) for c in reversed(commits) if not c.is_merge]
+    seen: set[str] = set()
+    entries = []
+    for line in [*new, *old]:
+        match = _SHA.search(line)
+        key = match.group(1)[:7] if match else line
+        if key not in seen:
+            seen.add(key)
+            entries.append(line)
+    kept = entries[:limit]
+    while kept and len("\n".join([RECENT_HEADER, *kept])) > budget:
+        kept.pop()
+    kept_set = set(kept)
+    return RecentChanges(kept, [line for line in old if line not in kept_set])
+
+
+def project_value(value: str, limit: int, region: OverviewRegion,
+                  recent: tuple[list[Commit], int] | None) -> tuple[str, RecentChanges | None]:
+    """The block's new value: the overview region first, then (if asked) Recent changes."""
+    if find_region(value, REGION, LABEL) is None:
+        value = with_region(value, REGION, "", LABEL)  # so the overview comes before recent changes
+    changes = None
+    if recent is not None:
+        commits, count = recent
+        empty_overview = with_region(value, REGION, "", LABEL)
+        budget = region_budget(empty_overview, RECENT, limit, LABEL) - len(wrap(REGION, HEADER))
+        changes = merge_recent(recent_entries(value), commits, count, budget)
+        value = with_region(value, RECENT, changes.body(), LABEL)
+    budget = region_budget(value, REGION, limit, LABEL)
+    return with_region(value, REGION, region(budget), LABEL), changes

@@ -1,0 +1,201 @@
+"""Every write of the sleep-time pass, in one place, through the memory layer's locked API.
+
+Block edits are `MemoryStore.rethink(label, new, expected=old)`: a compare-and-swap under
+the block's lock, retried on fresh text when another process edited the block meanwhile.
+Notes go through `Archive`; digests and other files through `atomic_write`. In a dry run
+nothing is written and each would-be change is only recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from codemem.memory import Archive, Block, MemoryStore
+from codemem.memory.archive import Note
+from codemem.memory.errors import (
+    BlockExistsError,
+    BlockFormatError,
+    ConflictError,
+    DuplicateNoteError,
+    NotFoundError,
+    UnknownLabelError,
+)
+from codemem.memory.labels import default_description, default_limit
+from codemem.memory.locking import FileLock, atomic_write, read_text
+from codemem.memory.ranking import normalize
+from codemem.sleep.regions import RegionError, region_budget, with_region
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write the pass made (or would make, in a dry run)."""
+
+    kind: str  # digest | block | note-added | note-deleted | note-updated | state
+    target: str  # a path relative to the repository, a block label or a note id
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "target": self.target, "detail": self.detail}
+
+
+class MemoryWriter:
+    """Applies (or, with `dry_run`, records) the pass's changes to `.codemem/`."""
+
+    def __init__(self, ws: Workspace, *, dry_run: bool, clock: Callable[[], datetime]) -> None:
+        self.ws = ws
+        self.dry_run = dry_run
+        self.store = MemoryStore(ws, user="codemem")  # user blocks are not touched here
+        self.archive = Archive(ws, clock=clock)
+        self.changes: list[Change] = []
+        self.warnings: list[str] = []
+
+    # -- blocks -------------------------------------------------------------------------------
+
+    def read_block(self, label: str) -> Block | None:
+        """The block, a fresh empty one if it does not exist yet, or None if unreadable."""
+        try:
+            return self.store.get(label)
+        except UnknownLabelError:
+            return Block(label, "", default_description(label), default_limit(label))
+        except (BlockFormatError, UnicodeDecodeError) as exc:
+            self.warnings.append(f"{label}: cannot read the block, left alone: {exc}")
+            return None
+
+    def edit_block(self, label: str, change: Callable[[Block], str | None], detail: str) -> bool:
+        """Set the block's value to `change(block)` (None: leave it); True if it changed."""
+        for _ in range(ATTEMPTS):
+            block = self.read_block(label)
+            if block is None:
+                return False
+            if block.read_only:
+                self.warnings.append(f"{label} is read-only; its learned content was not updated")
+                return False
+            try:
+                new = change(block)
+            except RegionError as exc:
+                self.warnings.append(str(exc))
+                return False
+            if new is None or new == block.value:
+                return False
+            if len(new) > block.limit:
+                self.warnings.append(
+                    f"{label} is full ({len(new):,} / {block.limit:,} characters even with its "
+                    "learned region shortened): move some of its text to archival memory"
+                )
+                return False
+            if self.dry_run:
+                self.changes.append(Change("block", label, detail))
+                return True
+            try:
+                if block.path is None:
+                    self.store.create(label, block.description, new, block.limit)
+                else:
+                    self.store.rethink(label, new, expected=block.value)
+            except (ConflictError, BlockExistsError):
+                continue  # edited or created meanwhile: recompute on the fresh value
+            self.changes.append(Change("block", label, detail))
+            return True
+        self.warnings.append(f"{label} kept changing during the pass; try again")
+        return False
+
+    def update_region(self, label: str, name: str, build: Callable[[int], str]) -> bool:
+        """Rewrite the marked region `name` of block `label` with `build(budget)`."""
+
+        def change(block: Block) -> str:
+            budget = region_budget(block.value, name, block.limit, label)
+            return with_region(block.value, name, build(budget), label)
+
+        return self.edit_block(label, change, f"{name} region")
+
+    # -- archival notes -----------------------------------------------------------------------
+
+    def find_note(self, content: str) -> Note | None:
+        wanted = normalize(content)
+        return next((n for n in self.archive.notes() if normalize(n.content) == wanted), None)
+
+    def insert_note(self, content: str, tags: list[str], source: str) -> str:
+        """Save a note (or reuse an identical one); returns its id."""
+        existing = self.find_note(content)
+        if existing is not None:
+            return existing.id
+        if self.dry_run:
+            self.changes.append(Change("note-added", "(new note)", ", ".join(tags)))
+            return "(new note)"
+        try:
+            note = self.archive.insert(content, tags, source).note
+        except DuplicateNoteError:
+            found = self.find_note(content)
+            if found is None:
+                raise
+            return found.id
+        self.changes.append(Change("note-added", note.id, ", ".join(tags)))
+        return note.id
+
+    def delete_note(self, note_id: str) -> None:
+        if self.dry_run:
+            self.changes.append(Change("note-deleted", note_id))
+            return
+        try:
+            self.archive.delete(note_id)
+        except NotFoundError:
+            return
+        self.changes.append(Change("note-deleted", note_id))
+
+    def rewrite_note(self, note: Note, content: str, tags: list[str], extra: dict | None = None) -> None:
+        """Change a note's text and tags in place.
+
+        The archive has no update operation yet, so this takes the archive's lock and
+        rewrites the file atomically, exactly as `Archive.insert` writes one.
+        """
+        if self.dry_run:
+            self.changes.append(Change("note-updated", note.id))
+            return
+        lock = self.ws.local_dir / "locks" / "archive.lock"  # the lock Archive itself takes
+        with FileLock(lock):
+            assert note.path is not None
+            if read_text(note.path) is None:
+                return
+            updated = Note(note.id, content, note.created, tags, note.source, note.path,
+                           {**note.extra, **(extra or {})})
+            atomic_write(note.path, updated.to_text())
+        self.changes.append(Change("note-updated", note.id))
+
+    # -- files --------------------------------------------------------------------------------
+
+    def write_file(self, path: Path, text: str, kind: str) -> bool:
+        """Write a file atomically unless it already holds exactly `text`."""
+        if read_text(path) == text:
+            return False
+        if not self.dry_run:
+            atomic_write(path, text)
+        self.changes.append(Change(kind, path.relative_to(self.ws.root).as_posix()))
+        return True
+
+    def sync_overflow(
+        self, notes: dict[str, str], region: str, content: str | None, tags: list[str]
+    ) -> dict[str, str]:
+        """Keep one archival note per region holding what the block had no room for.
+
+        `notes` maps region -> note id (from the state); returns the new mapping. A region
+        that fits again gets its note deleted (the block now holds all of it).
+        """
+        out = dict(notes)
+        old = notes.get(region)
+        if content is None:
+            if old is not None:
+                self.delete_note(old)
+                del out[region]
+            return out
+        note_id = self.insert_note(content, tags, f"codemem digest ({region} region)")
+        if old is not None and old != note_id:
+            self.delete_note(old)
+        out[region] = note_id
+        return out

@@ -1,0 +1,81 @@
+"""`codemem digest` from the command line, including CI mode with no terminal and no model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+from sleep_helpers import init, scripted_history
+
+from codemem.cli import cli
+from tests.conftest import make_repo
+
+
+def run(repo, *args):
+    return CliRunner().invoke(cli, ["--repo", str(repo), "digest", *args], catch_exceptions=False)
+
+
+def test_ci_mode_prints_a_log_summary_and_a_second_run_writes_nothing(tmp_path):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    shas = scripted_history(repo)
+    init(repo)
+    first = run(repo, "--ci", "--no-llm")
+    assert first.exit_code == 0
+    name = f"2025-03-04-{shas[0][:7]}-{shas[3][:7]}.md"
+    lines = first.output.splitlines()
+    assert lines[0] == "codemem digest: Index: 14 added, 0 changed, 0 removed."
+    assert lines[1:6] == [
+        f"codemem digest: Commits: 4 digested (root..{shas[3][:7]}).",
+        f"codemem digest: Wrote .codemem/digests/{name}.",
+        "codemem digest: Updated blocks/conventions.md (conventions region).",
+        "codemem digest: Updated blocks/project.md (project overview, recent changes).",
+        "codemem digest: Updated .codemem/state.json.",
+    ]
+    second = run(repo, "--ci")
+    assert second.exit_code == 0
+    assert second.output.splitlines()[-1] == "codemem digest: Nothing new: nothing written."
+
+
+def test_json_output(tmp_path):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    shas = scripted_history(repo)
+    init(repo)
+    result = run(repo, "--json", "--dry-run")
+    data = json.loads(result.output)
+    assert data["dry_run"] is True
+    assert data["range"] == {"base": None, "head": shas[3], "omitted": 0}
+    assert [c["sha"] for c in data["commits"]] == shas
+    assert data["commits"][1]["symbols"]["changed"] == [
+        {"path": "shop/cart.py", "qualname": "Cart.total", "kind": "method", "line": 33}
+    ]
+    assert [c["kind"] for c in data["changes"]] == ["digest", "block", "block", "state"]
+    assert not (repo / ".codemem" / "digests").exists()
+
+
+def test_an_uninitialized_repository_exits_2(repo_factory):
+    result = CliRunner().invoke(cli, ["--repo", str(repo_factory("sleep/pyshop")), "digest", "--ci"])
+    assert result.exit_code == 2
+    assert "run `codemem init` first" in result.output
+
+
+def test_ci_in_a_subprocess_with_no_terminal_and_no_model(tmp_path):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    scripted_history(repo)
+    init(repo)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "codemem", "digest", "--ci"], cwd=repo, env=env,
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("codemem digest: Index:")
+    assert "Commits: 4 digested" in proc.stdout
+    assert proc.stderr == ""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "codemem", "digest", "--ci"], cwd=broken, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "not inside a git repository" in proc.stderr

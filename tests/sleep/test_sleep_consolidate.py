@@ -1,0 +1,130 @@
+"""Consolidation: blocks within their limits with nothing lost, notes merged, dates absolute."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sleep_helpers import NOW, commit, digest, init, read_value
+
+from codemem.memory import Archive, MemoryStore
+from codemem.sleep.consolidate import (
+    ConsolidationReport,
+    consolidate,
+    fit_block,
+    merge_duplicate_notes,
+    sections,
+)
+from codemem.sleep.writer import MemoryWriter
+from tests.conftest import make_repo
+
+
+def writer_for(ws, dry_run=False):
+    return MemoryWriter(ws, dry_run=dry_run, clock=lambda: NOW)
+
+
+def over_limit_block(ws, label="team", limit=200):
+    """A block a person edited past its limit (the API would refuse it)."""
+    MemoryStore(ws, user="tester").create(label, "Team notes.", "", limit=limit)
+    path = ws.blocks_dir / f"{label}.md"
+    body = (
+        "Intro line.\n\n"
+        "## Deploys\n" + "Deploy on Tuesdays after the stand-up meeting. " * 4 + "\n\n"
+        "## Reviews\nTwo approvals.\n\n"
+        "## History\n" + "The service was split out of the monolith in stages. " * 5 + "\n"
+    )
+    path.write_text(path.read_text() + body)
+    return body.rstrip("\n")
+
+
+def test_sections_split_on_headings_and_skip_regions():
+    value = "Intro.\n\n## A\ntext a\n<!-- codemem:x:start -->\nauto\n<!-- codemem:x:end -->\n## B\ntext b"
+    assert [(value[s:e], title) for s, e, title in sections(value)] == [
+        ("Intro.\n", "Intro."),
+        ("## A\ntext a\n", "A"),
+        ("## B\ntext b", "B"),
+    ]
+
+
+def test_an_over_limit_block_moves_its_largest_sections_to_archival_notes(repo_factory):
+    ws = init(repo_factory())
+    original = over_limit_block(ws)
+    report = ConsolidationReport()
+    fit_block(writer_for(ws), "team", report)
+    value = read_value(ws, "team")
+    assert len(value) <= 200
+    notes = {n.id: n for n in Archive(ws).notes()}
+    assert [m.split(" -> ")[0] for m in report.moved] == ["team: History", "team: Deploys"]
+    # Nothing lost: each moved section is in its note, and the block points to it.
+    for moved in report.moved:
+        note_id = moved.split(" -> ")[1]
+        assert f"moved to archival note {note_id}" in value
+        assert notes[note_id].tags == ["team", "moved-from-block"]
+    restored = value
+    for note_id, note in notes.items():
+        title = note.content.split("\n")[0].lstrip("# ")
+        restored = restored.replace(f"- {title}: moved to archival note {note_id}",
+                                    note.content.removesuffix("\n\n(moved from the team block)"))
+    assert restored == original
+
+
+def test_duplicate_and_contained_notes_merge_into_one(repo_factory):
+    ws = init(repo_factory())
+    clock = iter(datetime(2025, 3, 1, 12, m, tzinfo=timezone.utc) for m in range(10))
+    archive = Archive(ws, clock=lambda: next(clock))
+    first = archive.insert("Run the tests with pytest -q", ["testing"], "session-1").id
+    longer = archive.insert("Run the tests with pytest -q; integration tests need Docker", ["ci"]).id
+    (ws.archive_dir / "copy.md").write_text(
+        "---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\ntags: [dup]\n---\nrun the tests  with pytest -q\n"
+    )
+    other = archive.insert("Releases are tagged vX.Y.Z", ["release"]).id
+    report = ConsolidationReport()
+    merge_duplicate_notes(writer_for(ws), report)
+    notes = {n.id: n for n in Archive(ws).notes()}
+    assert set(notes) == {longer, other}
+    assert notes[longer].tags == ["ci", "testing", "dup"]
+    assert notes[longer].extra["merged"] == sorted([first, "copy"])
+    assert notes[longer].extra["merged_sources"] == ["session-1"]
+    assert sorted(report.merged) == sorted([f"{first} into {longer}", f"copy into {longer}"])
+
+
+def test_relative_dates_become_absolute_in_notes_and_blocks(tmp_path):
+    repo = make_repo(tmp_path / "r", commit=False)
+    ws = init(repo)
+    store = MemoryStore(ws, user="tester")
+    store.create("team", "Team notes.", "Yesterday we moved CI to GitHub Actions.\nKeep `today` in code.")
+    commit(repo, "Team notes", "2025-03-05T09:00:00+00:00")
+    store.append("team", "The flaky test was fixed 2 days ago.")  # not committed: dated by `now`
+    Archive(ws, clock=lambda: datetime(2025, 2, 20, 8, 0, tzinfo=timezone.utc)).insert(
+        "Since last week the staging database is read-only.", ["ops"])
+    report = consolidate(writer_for(ws), now=NOW)
+    assert read_value(ws, "team") == (
+        "On 2025-03-04 we moved CI to GitHub Actions.\nKeep `today` in code.\n"
+        "The flaky test was fixed on 2025-03-08."
+    )
+    [note] = Archive(ws).notes()
+    assert note.content == "Since the week of 2025-02-10 the staging database is read-only."
+    assert report.dated == [note.id, "team"]
+    assert consolidate(writer_for(ws), now=NOW).dated == []  # nothing relative is left
+
+
+def test_digest_consolidates_and_reports_it(repo_factory):
+    ws = init(repo_factory("sleep/pyshop"))
+    over_limit_block(ws)
+    result = digest(ws)
+    assert len(read_value(ws, "team")) <= 200
+    assert len(result.consolidation.moved) == 2
+    assert digest(ws).changes == []
+
+
+def test_a_dry_run_consolidation_changes_nothing(repo_factory):
+    ws = init(repo_factory())
+    original = over_limit_block(ws)
+    archive = Archive(ws)
+    archive.insert("note one", [])
+    (ws.archive_dir / "copy.md").write_text("---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\n---\nnote  one\n")
+    writer = writer_for(ws, dry_run=True)
+    report = consolidate(writer, now=NOW)
+    assert read_value(ws, "team") == original
+    assert len(Archive(ws).notes()) == 2
+    assert report.merged and report.moved
+    assert {ch.kind for ch in writer.changes} == {"note-updated", "note-deleted", "note-added", "block"}

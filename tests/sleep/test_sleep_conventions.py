@@ -1,0 +1,178 @@
+"""The conventions miner on fixture repositories in several languages, with exact rules."""
+
+from __future__ import annotations
+
+import pytest
+from sleep_helpers import config
+
+from codemem.code.indexer import refresh_index
+from codemem.sleep.code_style import name_styles, naming_rules
+from codemem.sleep.commit_style import CommitMessage, commit_rules
+from codemem.sleep.config import sleep_config
+from codemem.sleep.conventions import gather_facts, mine_conventions, render_rule
+from codemem.sleep.repo_files import RepoFiles
+from codemem.sleep.tooling import configured_line_limits, tool_rules
+from codemem.workspace import Workspace
+
+
+def mined(repo) -> list[tuple[str | None, str]]:
+    ws = Workspace(repo)
+    cfg = config(min_samples=3)
+    refresh_index(ws, cfg)
+    rules = mine_conventions(gather_facts(ws, cfg, sleep_config(cfg)), 3)
+    return [(rule.language, render_rule(rule)) for rule in rules if rule.topic != "commits"]
+
+
+def test_python_project(repo_factory):
+    assert mined(repo_factory("sleep/pyshop")) == [
+        ("python", "- Python classes are named in PascalCase (100%: 4 of 4; e.g. `LineItem`, `ReceiptError`)"),
+        ("python", "- Python functions are named in snake_case (100%: 7 of 7; e.g. `empty_cart`, `format_price`, `parse_price`)"),
+        ("python", "- Python methods are named in snake_case (100%: 3 of 3; e.g. `add_item`)"),
+        ("python", "- Python public functions, classes and methods have docstrings (93%: 13 of 14; e.g. `LineItem`, `Cart`, `add_item`; exceptions: `legacy_discount` (shop/prices.py:34))"),
+        ("python", "- Python: docstrings that describe parameters use Google style sections (Args:, Returns:) (100%: 3 of 3; 3 of 13 docstrings have such sections; e.g. `add_item`, `total`, `format_price`)"),
+        ("python", "- Python functions annotate every parameter and the return type (90%: 9 of 10; parameters annotated: 6 of 8 (75%); return types: 9 of 10 (90%); e.g. `add_item`, `total`, `describe`; exceptions: `legacy_discount` (shop/prices.py:34))"),
+        ("python", "- Python tests use pytest (plain test functions and fixtures) (100%: 3 of 3; test files importing pytest: 1; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py; from pyproject.toml [tool.pytest.ini_options], tests/conftest.py)"),
+        ("python", "- Python tests live in a top-level tests/ folder (100%: 3 of 3; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py)"),
+        ("python", "- Python test files are named test_*.py (100%: 3 of 3; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py)"),
+        ("python", "- Python imports are sorted by ruff's isort rules (I) (from pyproject.toml [tool.ruff])"),
+        ("python", "- Python is linted with ruff (line-length = 88; target-version = py311; select = E, F, I; from pyproject.toml [tool.ruff], .github/workflows/ci.yml, Makefile)"),
+        ("python", "- Python imports name what they use (`from module import name`) (76%: 13 of 17; from-imports: 13, plain imports: 4)"),
+        ("python", "- Python imports are absolute, not relative (`from .x import y`) (100%: 13 of 13)"),
+        ("python", "- Python modules start with `from __future__ import annotations` (56%: 5 of 9)"),
+        ("python", "- Python lines stay within 88 characters (configured in pyproject.toml ruff line-length) (99%: 104 of 105; longest line: 98 characters; exceptions: shop/receipts.py:22 (98 chars))"),
+        ("python", "- Python code is indented with 4 spaces (100%: 57 of 57; tab-indented lines: 0)"),
+        ("python", "- Python code has few comments (0%: 0 of 105; share of non-blank lines that are comments)"),
+    ]
+
+
+def test_typescript_project(repo_factory):
+    assert mined(repo_factory("sleep/webapp")) == [
+        ("typescript", "- TypeScript functions are named in camelCase (100%: 5 of 5; e.g. `runCli`, `libraryVersion`, `formatPrice`)"),
+        ("typescript", "- TypeScript methods are named in camelCase (100%: 3 of 3; e.g. `addItem`, `totalCents`, `describeTotal`)"),
+        ("typescript", "- TypeScript public definitions have doc comments (100%: 10 of 10; e.g. `LineItem`, `CartStore`, `addItem`)"),
+        ("typescript", "- TypeScript: doc comments that describe parameters use @param / @returns tags (100%: 3 of 3; 3 of 10 doc comments have such sections; e.g. `addItem`, `formatPrice`, `parsePrice`)"),
+        ("typescript", "- TypeScript functions annotate every parameter and the return type (100%: 8 of 8; parameters annotated: 6 of 6 (100%); return types: 8 of 8 (100%); e.g. `addItem`, `totalCents`, `describeTotal`)"),
+        ("typescript", "- TypeScript tests run with vitest (from package.json)"),
+        ("typescript", "- TypeScript tests live in a top-level test/ folder (100%: 3 of 3; e.g. test/cart.test.ts, test/cli.test.ts, test/money.test.ts)"),
+        ("typescript", "- TypeScript test files are named *.test.ts (100%: 3 of 3; e.g. test/cart.test.ts, test/cli.test.ts, test/money.test.ts)"),
+        ("typescript", "- TypeScript is formatted with Prettier (printWidth = 100; semi = false; singleQuote = true; from .prettierrc, package.json)"),
+        ("typescript", "- TypeScript is linted with ESLint (from eslint.config.js, package.json)"),
+        ("typescript", "- TypeScript compiles in strict mode (strict: true) (from tsconfig.json)"),
+        ("typescript", "- TypeScript uses ES modules (import/export), not require() (100%: 6 of 6)"),
+        ("typescript", "- TypeScript module paths are in single quotes (100%: 11 of 11)"),
+        ("typescript", "- TypeScript lines stay within 100 characters (configured in .prettierrc printWidth) (100%: 78 of 78; longest line: 86 characters)"),
+        ("typescript", "- TypeScript code is indented with 2 spaces (100%: 29 of 29; tab-indented lines: 0)"),
+        ("typescript", "- TypeScript code is well commented (27%: 21 of 78; share of non-blank lines that are comments)"),
+        ("typescript", "- TypeScript comments are /* */ block comments (100%: 10 of 10)"),
+    ]
+
+
+def test_go_project(repo_factory):
+    assert mined(repo_factory("sleep/gosvc")) == [
+        ("go", "- Go functions are named in mixedCaps (camelCase or PascalCase) (100%: 5 of 5; e.g. `FormatCents`, `parseID`, `ValidID`)"),
+        ("go", "- Go methods are named in mixedCaps (camelCase or PascalCase) (100%: 4 of 4; e.g. `ServeHTTP`)"),
+        ("go", "- Go public definitions have doc comments (88%: 7 of 8; e.g. `FormatCents`, `ValidID`, `Order`; exceptions: `ServeHTTP` (internal/store/orders.go:41))"),
+        ("go", "- Go doc comments start with the name they document (100%: 7 of 7; e.g. `FormatCents`, `ValidID`, `Order`)"),
+        ("go", "- Go tests use the standard testing package with testify assertions (100%: 3 of 3; e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go; from go.mod)"),
+        ("go", "- Go tests live next to the code they test (100%: 3 of 3; e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go)"),
+        ("go", "- Go test files are named *_test.go (100%: 3 of 3; e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go)"),
+        ("go", "- Go is linted with golangci-lint (enable = errcheck, govet, staticcheck; from .golangci.yml)"),
+        ("go", "- Go lines stay within 79 characters (100%: 85 of 85; longest line: 72 characters)"),
+        ("go", "- Go code is indented with tabs (100%: 36 of 36)"),
+        ("go", "- Go code has some comments (8%: 7 of 85; share of non-blank lines that are comments)"),
+        ("go", "- Go comments are // line comments (100%: 7 of 7)"),
+    ]
+
+
+def test_mining_is_deterministic(repo_factory):
+    repo = repo_factory("sleep/pyshop")
+    assert mined(repo) == mined(repo)
+
+
+@pytest.mark.parametrize(
+    ("name", "styles"),
+    [
+        ("total", {"snake_case", "camelCase", "mixedCaps"}),
+        ("add_item", {"snake_case"}),
+        ("_private_helper", {"snake_case"}),
+        ("addItem", {"camelCase", "mixedCaps"}),
+        ("CartStore", {"PascalCase", "mixedCaps"}),
+        ("HTTP", {"PascalCase", "UPPER_CASE", "mixedCaps"}),
+        ("MAX_SIZE", {"UPPER_CASE"}),
+        ("get_HTTP", set()),
+    ],
+)
+def test_name_styles(name, styles):
+    assert name_styles(name) == styles
+
+
+def row(name, kind="function", path="a.py", line=1, language="python"):
+    return {"path": path, "language": language, "name": name, "qualname": name, "kind": kind,
+            "start_line": line, "signature": "", "docstring": "", "parent": None, "is_test": False}
+
+
+def test_naming_reports_exceptions_with_their_place():
+    rows = [row(n, line=i) for i, n in enumerate(["load_file", "save_file", "close", "getValue", "run_all"], 1)]
+    rows.append(row("test_thing", line=9) | {"is_test": True})  # tests are left out
+    [rule] = naming_rules(rows, min_samples=5)
+    assert (rule.statement, rule.share) == ("Python functions are named in snake_case", 0.8)
+    assert rule.evidence.examples == ("`load_file`", "`save_file`", "`run_all`")
+    assert rule.evidence.exceptions == ("`getValue` (a.py:4)",)
+
+
+def test_one_word_names_follow_the_language_default():
+    rows = [row(n, kind="method", language="javascript", path="a.js", line=i)
+            for i, n in enumerate(["add", "total", "clear", "size", "reset"], 1)]
+    [rule] = naming_rules(rows, min_samples=5)
+    assert rule.statement == "JavaScript methods are named in camelCase"
+
+
+def test_too_few_samples_give_no_rule():
+    assert naming_rules([row("a_b"), row("c_d")], min_samples=5) == []
+
+
+def test_commit_message_style():
+    messages = [CommitMessage(s, has_body=b) for s, b in [
+        ("feat(cart): add checkout", True), ("fix: round VAT down", False),
+        ("docs: explain receipts", False), ("feat: support coupons #12", True),
+        ("Updated readme", False), ("Merge branch 'main'", False),
+    ]]
+    rendered = [render_rule(rule) for rule in commit_rules(messages, min_samples=3)]
+    assert rendered == [
+        "- Commit subjects follow Conventional Commits (`type(scope): summary`) (80%: 4 of 5; types: feat 2, docs 1, fix 1; with a scope: 1; e.g. `feat(cart): add checkout`, `fix: round VAT down`, `docs: explain receipts`; exceptions: `Updated readme`)",
+        "- Commit subjects use the imperative mood (`Add x`, not `Added x`) (80%: 4 of 5; e.g. `feat(cart): add checkout`, `fix: round VAT down`, `docs: explain receipts`; exceptions: `Updated readme`)",
+        "- Commit subjects do not end with a period (100%: 5 of 5)",
+        "- Commit subjects are at most 72 characters (100%: 5 of 5; median length: 22; at most 50: 100%)",
+        "- Commits are usually a subject line only (60%: 3 of 5)",
+    ]
+
+
+def test_tool_settings_from_config_files(tmp_path):
+    files = {
+        "pyproject.toml": '[tool.black]\nline-length = 100\n\n[tool.isort]\nprofile = "black"\n\n[tool.mypy]\nstrict = true\n',
+        "setup.cfg": "[flake8]\nmax-line-length = 100\nextend-ignore = E203\n",
+        ".editorconfig": "root = true\n\n[*]\nindent_style = space\n\n[Makefile]\nindent_style = tab\n",
+        ".pre-commit-config.yaml": "repos:\n  - repo: x\n    hooks:\n      - id: black\n      - id: flake8\n",
+        ".clang-format": "BasedOnStyle: Google\nColumnLimit: 100\n",
+        "rustfmt.toml": "max_width = 90\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    repo = RepoFiles(tmp_path, paths=list(files))
+    assert [render_rule(r) for r in tool_rules(repo, {"python", "cpp", "rust"})] == [
+        "- Python is formatted with black (line-length = 100; from pyproject.toml [tool.black], .pre-commit-config.yaml)",
+        "- Python imports are sorted with isort (profile = black; from pyproject.toml [tool.isort])",
+        "- Python is linted with flake8 (max-line-length = 100; extend-ignore = E203; from setup.cfg, .pre-commit-config.yaml)",
+        "- Python is type-checked with mypy in strict mode (from pyproject.toml [tool.mypy])",
+        "- Rust is formatted with rustfmt (max_width = 90; from rustfmt.toml)",
+        "- C++ is formatted with clang-format (BasedOnStyle = Google; ColumnLimit = 100; from .clang-format)",
+        "- EditorConfig for [*]: indent_style = space (from .editorconfig)",
+        "- EditorConfig for [Makefile]: indent_style = tab (from .editorconfig)",
+        "- pre-commit runs: black, flake8 (from .pre-commit-config.yaml)",
+    ]
+    assert configured_line_limits(repo) == {
+        "python": (100, "pyproject.toml black line-length"),
+        "rust": (90, "rustfmt.toml max_width"),
+        "c": (100, ".clang-format ColumnLimit"),
+        "cpp": (100, ".clang-format ColumnLimit"),
+    }

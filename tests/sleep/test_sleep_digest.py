@@ -1,0 +1,302 @@
+"""The digest pass end to end, on a fixture repository with a scripted git history."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sleep_helpers import commit, config, digest, init, read_value, scripted_history, snapshot
+
+from codemem.errors import UsageError
+from codemem.memory import Archive, MemoryStore
+from codemem.sleep import learn_project
+from codemem.sleep.state import read_state
+from tests.conftest import git, make_repo
+
+
+@pytest.fixture
+def shop(tmp_path):
+    repo = make_repo(tmp_path / "shop", "sleep/pyshop", commit=False)
+    shas = scripted_history(repo)
+    return init(repo), shas
+
+
+def test_first_pass_writes_the_exact_digest(shop):
+    ws, shas = shop
+    a, b, c, d = (sha[:7] for sha in shas)
+    result = digest(ws, config(min_samples=3))
+    assert result.digest_path == f".codemem/digests/2025-03-04-{a}-{d}.md"
+    assert (ws.root / result.digest_path).read_text() == f"""\
+---
+date: 2025-03-04
+range: root..{d}
+base: null
+head: {shas[3]}
+commits: 4
+summaries: extractive
+---
+# Digest 2025-03-04: root..{d}
+
+4 commits by Alice Liddell and Bob Builder, 2025-03-01 to 2025-03-04: 16 files changed, +226 −5 lines.
+
+## 2025-03-01 `{a}` Add the shop package
+Author: Alice Liddell
+
+Files: `.github/workflows/ci.yml` (A, +11 −0), `Makefile` (A, +7 −0), `README.md` (A, +13 −0), `pyproject.toml` (A, +23 −0), `shop/__init__.py` (A, +3 −0), `shop/cart.py` (A, +48 −0), `shop/cli.py` (A, +15 −0), `shop/prices.py` (A, +35 −0), `shop/receipts.py` (A, +27 −0), `tests/conftest.py` (A, +8 −0), `tests/test_cart.py` (A, +7 −0), `tests/test_prices.py` (A, +9 −0), `tests/test_receipts.py` (A, +10 −0)
+Added: `shop/cart.py`: class `LineItem`, class `Cart`, method `Cart.add_item`, method `Cart.total`, method `Cart.describe`, function `empty_cart`; `shop/cli.py`: function `main`; `shop/prices.py`: constant `CURRENCY`, class `Price`, function `format_price`, function `parse_price`, function `legacy_discount`; `shop/receipts.py`: class `ReceiptError`, function `load_cart`, function `render_receipt`; `tests/conftest.py`: function `cart`; `tests/test_cart.py`: function `test_total_sums_items`; `tests/test_prices.py`: function `test_format_price`, function `test_parse_price`; `tests/test_receipts.py`: function `test_bad_file_is_an_error`
+
+## 2025-03-02 `{b}` Add VAT to cart totals
+Author: Bob Builder
+
+> Prices shown to customers include 20% VAT.
+
+Files: `shop/cart.py` (M, +2 −2), `shop/prices.py` (M, +5 −0)
+Skipped: `poetry.lock` (generated)
+Added: `shop/prices.py`: function `with_vat`
+Changed: `shop/cart.py`: method `Cart.total`
+
+## 2025-03-03 `{c}` Remove the legacy discount
+Author: Alice Liddell
+
+Files: `shop/prices.py` (M, +0 −3), `shop/receipt.py` (R, +0 −0) from `shop/receipts.py`
+Removed: `shop/prices.py`: function `legacy_discount`
+
+## 2025-03-04 `{d}` Document the CLI
+Author: Bob Builder
+
+Files: `docs/usage.md` (A, +3 −0)
+"""
+    assert read_state(ws).last_commit == shas[3]
+    assert read_state(ws).last_digest == f"digests/2025-03-04-{a}-{d}.md"
+    assert [(ch.kind, ch.target, ch.detail) for ch in result.changes] == [
+        ("digest", f".codemem/digests/2025-03-04-{a}-{d}.md", ""),
+        ("block", "conventions", "conventions region"),
+        ("block", "project", "project overview, recent changes"),
+        ("state", ".codemem/state.json", ""),
+    ]
+
+
+def test_a_second_pass_with_nothing_new_writes_nothing(shop):
+    ws, _ = shop
+    digest(ws)
+    before = snapshot(ws)
+    result = digest(ws)
+    assert result.changes == [] and result.commits == []
+    assert snapshot(ws) == before
+
+
+def test_the_same_repository_gives_the_same_memory(tmp_path):
+    outputs = []
+    for name in ("one", "two"):
+        repo = make_repo(tmp_path / name, "sleep/pyshop", commit=False)
+        scripted_history(repo)
+        ws = init(repo)
+        digest(ws, config(min_samples=3))
+        outputs.append(snapshot(ws))
+    assert outputs[0] == outputs[1]
+
+
+def test_a_later_pass_digests_only_new_commits_and_rolls_off_recent_changes(shop):
+    ws, shas = shop
+    cfg = config(recent_changes=3)
+    digest(ws, cfg)
+    assert [line.split("`")[1] for line in read_value(ws, "project").split("\n") if line.startswith("- 2025")] == [
+        shas[3][:7], shas[2][:7], shas[1][:7],
+    ]
+    new = [
+        commit(ws.root, "Add coupons", "2025-03-05T10:00:00+00:00",
+               {"shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'}),
+        commit(ws.root, "Fix coupon rounding", "2025-03-06T10:00:00+00:00",
+               {"shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off, never below zero."""\n    return max(0, cents - 10)\n'},
+               author="bob"),
+    ]
+    result = digest(ws, cfg)
+    assert [item.commit.sha for item in result.commits] == new
+    assert result.base == shas[3]
+    text = (ws.root / result.digest_path).read_text()
+    assert text.startswith(f"---\ndate: 2025-03-06\nrange: {shas[3][:7]}..{new[1][:7]}\nbase: {shas[3]}\n")
+    assert "Added: `shop/coupons.py`: function `apply_coupon`" in text
+    assert "Changed: `shop/coupons.py`: function `apply_coupon`" in text
+    assert text.endswith(
+        "## Rolled off the project block's recent changes\n"
+        f"- 2025-03-03 `{shas[2][:7]}` Remove the legacy discount (Alice Liddell)\n"
+        f"- 2025-03-02 `{shas[1][:7]}` Add VAT to cart totals (Bob Builder)\n"
+    )
+    recent = read_value(ws, "project").split("<!-- codemem:recent:start -->\n")[1].split("\n<!--")[0]
+    assert recent == (
+        "## Recent changes\n"
+        f"- 2025-03-06 `{new[1][:7]}` Fix coupon rounding (Bob Builder)\n"
+        f"- 2025-03-05 `{new[0][:7]}` Add coupons (Alice Liddell)\n"
+        f"- 2025-03-04 `{shas[3][:7]}` Document the CLI (Bob Builder)"
+    )
+
+
+def test_text_outside_the_markers_is_never_touched(shop):
+    ws, _ = shop
+    store = MemoryStore(ws, user="tester")
+    mine_before = "# Our conventions\n\nWe prefer small pull requests.  \n\n"
+    mine_after = "\n\n## Review\n\n- Two approvals; trailing spaces kept   \n"
+    store.rethink("conventions", mine_before + "<!-- codemem:conventions:start -->\nold\n"
+                  "<!-- codemem:conventions:end -->" + mine_after)
+    store.rethink("project", "Hand-written intro.\n")
+    digest(ws)
+    commit(ws.root, "Add a helper", "2025-03-05T10:00:00+00:00", {"shop/util.py": "def helper() -> int:\n    return 1\n"})
+    digest(ws)
+    conventions = read_value(ws, "conventions")
+    assert conventions.startswith(mine_before + "<!-- codemem:conventions:start -->\n## Learned conventions\n")
+    assert conventions.endswith("<!-- codemem:conventions:end -->" + mine_after)
+    project = read_value(ws, "project")
+    assert project.startswith("Hand-written intro.\n\n<!-- codemem:project:start -->\n## Project overview\n")
+    assert project.index("<!-- codemem:project:end -->") < project.index("<!-- codemem:recent:start -->")
+
+
+def test_broken_markers_leave_the_block_alone_with_a_warning(shop):
+    ws, _ = shop
+    store = MemoryStore(ws, user="tester")
+    store.rethink("conventions", "mine\n<!-- codemem:conventions:start -->\nno end marker\n")
+    result = digest(ws)
+    assert read_value(ws, "conventions") == "mine\n<!-- codemem:conventions:start -->\nno end marker\n"
+    assert any("must appear once each" in w for w in result.warnings)
+
+
+def test_block_limits_are_kept_and_nothing_is_lost(shop):
+    ws, _ = shop
+    store = MemoryStore(ws, user="tester")
+    store.delete("conventions")
+    store.create("conventions", "Conventions.", "Keep functions short.\n", limit=1200)
+    result = digest(ws, config(min_samples=3))
+    block = store.get("conventions")
+    assert block.chars <= 1200
+    assert block.value.startswith("Keep functions short.\n\n<!-- codemem:conventions:start -->")
+    assert "more rules, and the examples behind every rule, are in archival memory (tag `conventions`)" in block.value
+    [note] = Archive(ws).search(tags=["conventions"])
+    assert note.note.id == read_state(ws).overflow_notes["conventions"]
+    kept = [line for line in block.value.split("\n") if line.startswith("- ")]
+    full = [line for line in note.note.content.split("\n") if line.startswith("- ")]
+    assert len(full) == result.rules > len(kept) > 0
+    for line in kept:  # every rule kept in the block is in the note too, with its evidence
+        assert any(other.startswith(line.split(" (")[0]) for other in full)
+    # Room again: the block holds everything and the overflow note goes.
+    text = (ws.blocks_dir / "conventions.md").read_text().replace("limit: 1200", "limit: 20000")
+    (ws.blocks_dir / "conventions.md").write_text(text)
+    digest(ws, config(min_samples=3))
+    assert Archive(ws).search(tags=["conventions"]) == []
+    assert "overflow_notes" not in json.loads(ws.state_file.read_text())["sleep"]
+    assert [ln for ln in read_value(ws, "conventions").split("\n") if ln.startswith("- ")] == full
+
+
+def test_dry_run_reports_and_writes_nothing(shop):
+    ws, _ = shop
+    before = snapshot(ws)
+    result = digest(ws, dry_run=True)
+    assert snapshot(ws) == before
+    assert [ch.kind for ch in result.changes] == ["digest", "block", "block", "state"]
+    assert result.digest_text.startswith("---\ndate: 2025-03-04\n")
+
+
+def test_since_digests_the_commits_after_a_revision(shop):
+    ws, shas = shop
+    result = digest(ws, since=shas[1])
+    assert [item.commit.sha for item in result.commits] == shas[2:]
+    assert result.digest_path == f".codemem/digests/2025-03-04-{shas[2][:7]}-{shas[3][:7]}.md"
+    with pytest.raises(UsageError, match="no such commit"):
+        digest(ws, since="does-not-exist")
+
+
+def test_merges_are_listed_without_their_changes(shop):
+    ws, _ = shop
+    digest(ws)
+    git(ws.root, "checkout", "-q", "-b", "feature")
+    side = commit(ws.root, "Add a side feature", "2025-03-05T10:00:00+00:00", {"shop/side.py": "def side() -> None:\n    pass\n"})
+    git(ws.root, "checkout", "-q", "main")
+    commit(ws.root, "Tweak the docs", "2025-03-05T11:00:00+00:00", {"docs/usage.md": "# Usage\n"})
+    git(ws.root, "-c", "user.name=Alice Liddell", "merge", "-q", "--no-ff", "-m", "Merge branch 'feature'", "feature")
+    result = digest(ws)
+    by_subject = {item.commit.subject: item for item in result.commits}
+    assert set(by_subject) == {"Add a side feature", "Tweak the docs", "Merge branch 'feature'"}
+    assert by_subject["Add a side feature"].commit.sha == side
+    text = (ws.root / result.digest_path).read_text()
+    assert "A merge: its changes are listed under the commits it merged." in text
+    assert "Added: `shop/side.py`: function `side`" in text
+
+
+def test_a_lost_last_commit_falls_back_to_recent_history_with_a_warning(shop):
+    ws, shas = shop
+    ws.state_file.write_text(json.dumps({"other": 1, "sleep": {"last_commit": "f" * 40}}))
+    result = digest(ws, config(initial_commits=2))
+    assert [item.commit.sha for item in result.commits] == shas[2:]
+    assert result.warnings[0].startswith("the last digested commit ffffffffffff is not in this repository")
+    assert json.loads(ws.state_file.read_text())["other"] == 1  # other bookkeeping is kept
+
+
+def test_first_pass_reads_only_the_newest_initial_commits(shop):
+    ws, shas = shop
+    result = digest(ws, config(initial_commits=3))
+    assert [item.commit.sha for item in result.commits] == shas[1:]
+    assert result.base == shas[0]
+
+
+def test_an_uninitialized_repository_is_a_usage_error(repo_factory):
+    from codemem.workspace import Workspace
+
+    with pytest.raises(UsageError, match="codemem init"):
+        digest(Workspace(repo_factory("sleep/pyshop")))
+
+
+def test_learn_project_fills_the_overview_for_init(repo_factory):
+    from codemem.code.indexer import refresh_index
+
+    ws = init(repo_factory("sleep/gosvc"))
+    refresh_index(ws, config())
+    changes = learn_project(ws, config())
+    assert [(ch.kind, ch.target) for ch in changes] == [("block", "project")]
+    assert read_value(ws, "project") == """\
+<!-- codemem:project:start -->
+## Project overview
+_Learned from the repository's own files by `codemem digest`; this region is rewritten on every pass, so write your own notes outside it._
+
+An HTTP service that stores orders in memory.
+_(from README.md)_
+
+### Commands
+- build: `go build ./...` (go.mod)
+- test: `go test ./...` (go.mod)
+- lint: `go vet ./...` (go.mod)
+
+### Entry points
+- `go run ./cmd/api` → `cmd/api/main.go` (cmd/api/main.go)
+
+### Languages
+- Go: 6 files, 113 lines
+
+### Key files (most referenced first)
+- `internal/store/orders.go`: Order, OrderStore, NewOrderStore
+- `internal/store/format.go`: FormatCents, parseID, ValidID
+- `cmd/api/main.go`: main
+<!-- codemem:project:end -->"""
+    assert learn_project(ws, config()) == []
+
+
+def test_an_unreadable_region_keeps_its_overflow_note(shop):
+    ws, _ = shop
+    store = MemoryStore(ws, user="tester")
+    store.delete("conventions")
+    store.create("conventions", "Conventions.", "", limit=800)
+    digest(ws, config(min_samples=3))
+    note_id = read_state(ws).overflow_notes["conventions"]
+    broken = read_value(ws, "conventions").replace("<!-- codemem:conventions:end -->", "")
+    store.rethink("conventions", broken)
+    result = digest(ws, config(min_samples=3))
+    assert read_value(ws, "conventions") == broken
+    assert read_state(ws).overflow_notes["conventions"] == note_id
+    assert Archive(ws).get(note_id).tags == ["conventions", "learned"]
+    assert result.changes == []
+
+
+def test_a_read_only_block_is_left_alone_with_a_warning(shop):
+    ws, _ = shop
+    path = ws.blocks_dir / "conventions.md"
+    path.write_text(path.read_text().replace("read_only: false", "read_only: true"))
+    result = digest(ws)
+    assert read_value(ws, "conventions") == ""
+    assert "conventions is read-only; its learned content was not updated" in result.warnings
