@@ -159,7 +159,7 @@ def main() -> None:
     c.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     c.add_argument("--work-dir", type=Path, default=ROOT / ".work" / "localization")
     e = sub.add_parser("evaluate")
-    e.add_argument("--rrf-k", type=int, default=60)
+    e.add_argument("--rrf-k", type=int, default=20)
     e.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     collect(args) if args.command == "collect" else evaluate(args)

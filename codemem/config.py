@@ -46,7 +46,7 @@ class SearchConfig(Section):
     graph_prior: bool = True
     test_prior: bool = True
     query_analysis: bool = True
-    rrf_k: int = Field(default=60, ge=1)
+    rrf_k: int = Field(default=20, ge=1)
 
 
 class MapConfig(Section):

@@ -21,7 +21,7 @@ CENTRALITY_WEIGHT = 0.15
 CODE_LANGUAGES = frozenset(
     {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby", "php"}
 )
-DOC_WORDS = frozenset({"doc", "docs", "documentation", "readme", "changelog", "tutorial", "docstring", "typo"})
+DOC_WORDS = frozenset({"documentation", "changelog", "tutorial", "manpage"})
 
 
 @dataclass
@@ -89,7 +89,7 @@ def rank_files(
     languages: dict[str, str | None],
     centrality: dict[str, float],
     *,
-    rrf_k: int = 60,
+    rrf_k: int = 20,
     test_prior: bool = True,
     graph_prior: bool = True,
 ) -> dict[str, float]:

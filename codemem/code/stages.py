@@ -121,11 +121,19 @@ def _suffix_score(mention: list[str], path: list[str]) -> int:
 
 
 def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
-    """Files the query names: paths and traceback frames, module names, file stems."""
+    """Files the query names: paths and traceback frames, module names, file stems.
+
+    A mention matches the indexed paths sharing its longest suffix of components
+    (`/venv/lib/site-packages/pkg/mod.py` → `src/pkg/mod.py`). Among traceback frames the
+    innermost (listed last) weighs most: that is where the failure surfaced.
+    """
     scores: dict[str, float] = defaultdict(float)
     lines: dict[str, int] = {}
     split_paths = [(p, p.split("/")) for p in paths]
+    frame_paths = [f.path for f in query.frames]
     for mention, line in query.paths:
+        if mention.startswith("<"):  # <stdin>, <string>: not a file
+            continue
         parts = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").split("/")
         best = 0
         matched: list[str] = []
@@ -135,8 +143,11 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
                 best, matched = n, [path]
             elif n == best and n:
                 matched.append(path)
+        depth = 0.0
+        if mention in frame_paths:
+            depth = 0.5 * (frame_paths.index(mention) + 1) / len(frame_paths)
         for path in matched[:5]:
-            scores[path] += best / len(matched)
+            scores[path] += (best + depth) / len(matched)
             if line:
                 lines.setdefault(path, line)
     without_ext = defaultdict(list)
@@ -153,7 +164,8 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
             if key == dotted or key.endswith("." + dotted):
                 for path in hits:
                     scores[path] += 1.0 / len(hits)
-    for word in query.words:
+    # A code name that is also a file name (`L031` → rules/L031.py); prose words are not.
+    for word in {w.lower() for w in query.identifiers}:
         hits = by_stem.get(word)
         if hits and len(hits) <= 3 and word not in STOP_WORDS and len(word) > 2:
             for path in hits:

@@ -196,7 +196,8 @@ class CodeStore:
     def maintain(self) -> None:
         """Fold new rows into the indexes, compact fragments and drop old versions."""
         for name in (FILES, CHUNKS, SYMBOLS):
-            self.table(name).optimize(cleanup_older_than=timedelta(seconds=0))
+            # Versions younger than a few minutes stay for readers that may still use them.
+            self.table(name).optimize(cleanup_older_than=timedelta(minutes=5))
 
     def counts(self) -> dict[str, int]:
         return {name: self.table(name).count_rows() for name in (FILES, CHUNKS, SYMBOLS)}
