@@ -38,9 +38,13 @@ SECRET_NAMES = re.compile(
     re.IGNORECASE,
 )
 GENERATED_MARKERS = re.compile(
+    # Only inside a comment near the top: code that merely quotes a marker is not generated.
+    rb"^[ \t]*(?:#|//|/\*+|\*|--|;|<!--|%)[^\n]*?"
     rb"(@generated|Code generated .* DO NOT EDIT|DO NOT EDIT[.!]? *(THIS FILE)?|"
-    rb"auto-?generated (file|code|by)|This file was automatically generated)",
-    re.IGNORECASE,
+    rb"auto-?generated (file|code|by)|This file was automatically generated|"
+    rb"amalgamation of|merged from multiple (headers|files)|"
+    rb"(do not|don'?t) edit (it|this file) directly|Generated: \d{4}-\d\d-\d\d)",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
