@@ -1,5 +1,11 @@
 from codemem.code.query import analyze_query, looks_like_code
-from codemem.code.text import identifier_tokens, path_tokens, search_text, split_identifier, tokenize
+from codemem.code.text import (
+    identifier_tokens,
+    path_tokens,
+    search_text,
+    split_identifier,
+    tokenize,
+)
 
 
 def test_split_identifier_handles_camel_snake_acronyms_digits():

@@ -1,0 +1,366 @@
+"""The language registry: which files we index, with which grammar and tag query.
+
+Adding a code language is one grammar wheel plus one query file: a `Grammar` entry below
+names the wheel's module, its loader function, the file extensions and (when not just
+`queries/<name>.scm`) the query files, which are concatenated: C++ reuses c.scm, JSX
+patterns live in jsx.scm. A grammar whose wheel is missing or does not load makes
+`get_parser` return None, and the parser then chunks the file as plain text: never a crash.
+The capture conventions of the queries are described at the top of queries/python.scm.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+from tree_sitter import Language, Parser, Query
+
+log = logging.getLogger("codemem")
+
+QUERIES_DIR = Path(__file__).resolve().parent / "queries"
+_local = threading.local()
+
+
+@dataclass(frozen=True, slots=True)
+class Grammar:
+    """How to parse one code language."""
+
+    name: str
+    module: str  # the grammar wheel's import name
+    loader: str  # function in `module` returning the language pointer
+    extensions: tuple[str, ...]
+    queries: tuple[str, ...] = ()  # files under queries/, joined; default ("<name>.scm",)
+    filenames: tuple[str, ...] = ()  # well-known names without a telling extension
+    comments: str = "c"  # comment style for doc comments: "c" (// /* */), "hash" (#), "php"
+
+
+GRAMMARS: tuple[Grammar, ...] = (
+    Grammar(
+        "python",
+        "tree_sitter_python",
+        "language",
+        (".py", ".pyi", ".pyw"),
+        filenames=("SConstruct", "SConscript"),
+        comments="hash",
+    ),
+    Grammar(
+        "javascript",
+        "tree_sitter_javascript",
+        "language",
+        (".js", ".mjs", ".cjs", ".jsx"),
+        ("javascript.scm", "jsx.scm"),
+    ),
+    Grammar("typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts")),
+    Grammar(
+        "tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), ("typescript.scm", "jsx.scm")
+    ),
+    Grammar("go", "tree_sitter_go", "language", (".go",)),
+    Grammar("rust", "tree_sitter_rust", "language", (".rs",)),
+    Grammar("java", "tree_sitter_java", "language", (".java",)),
+    Grammar("c", "tree_sitter_c", "language", (".c",)),
+    Grammar(
+        "cpp",
+        "tree_sitter_cpp",
+        "language",
+        (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ipp", ".inl", ".tpp"),
+        ("c.scm", "cpp.scm"),
+    ),
+    Grammar("csharp", "tree_sitter_c_sharp", "language", (".cs",)),
+    Grammar(
+        "ruby",
+        "tree_sitter_ruby",
+        "language",
+        (".rb", ".rake", ".gemspec", ".ru"),
+        filenames=("Rakefile", "Gemfile", "Guardfile", "Vagrantfile", "Podfile"),
+        comments="hash",
+    ),
+    Grammar("php", "tree_sitter_php", "language_php", (".php", ".phtml"), comments="php"),
+)
+_GRAMMAR_BY_NAME = {g.name: g for g in GRAMMARS}
+
+# Text kinds are chunked without a grammar (see text_chunking.py).
+_TEXT_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "markdown": (".md", ".markdown", ".mdx", ".mkd"),
+    "rst": (".rst", ".rest"),
+    "yaml": (".yml", ".yaml"),
+    "toml": (".toml",),
+    "json": (".json", ".jsonc", ".json5", ".ipynb"),
+    "text": (
+        ".txt",
+        ".text",
+        ".cfg",
+        ".ini",
+        ".conf",
+        ".properties",
+        ".env.example",
+        ".editorconfig",
+        ".sh",
+        ".bash",
+        ".zsh",
+        ".fish",
+        ".ps1",
+        ".bat",
+        ".cmd",
+        ".cmake",
+        ".mk",
+        ".mak",
+        ".in",
+        ".am",
+        ".ac",
+        ".gradle",
+        ".bazel",
+        ".bzl",
+        ".nix",
+        ".sql",
+        ".proto",
+        ".graphql",
+        ".gql",
+        ".thrift",
+        ".tf",
+        ".hcl",
+        ".kt",
+        ".kts",
+        ".swift",
+        ".scala",
+        ".sc",
+        ".lua",
+        ".pl",
+        ".pm",
+        ".r",
+        ".jl",
+        ".m",
+        ".mm",
+        ".dart",
+        ".ex",
+        ".exs",
+        ".erl",
+        ".hrl",
+        ".hs",
+        ".ml",
+        ".mli",
+        ".clj",
+        ".cljs",
+        ".el",
+        ".vim",
+        ".zig",
+        ".nim",
+        ".v",
+        ".sv",
+        ".vhd",
+        ".f90",
+        ".f",
+        ".groovy",
+        ".pyx",
+        ".pxd",
+        ".xml",
+        ".xsd",
+        ".xsl",
+        ".html",
+        ".htm",
+        ".css",
+        ".scss",
+        ".sass",
+        ".less",
+        ".vue",
+        ".svelte",
+        ".astro",
+        ".j2",
+        ".jinja",
+        ".tmpl",
+        ".tpl",
+        ".mustache",
+        ".hbs",
+        ".tex",
+        ".bib",
+        ".adoc",
+        ".asciidoc",
+        ".org",
+        ".rdoc",
+        ".pod",
+        ".textile",
+        ".dockerfile",
+        ".containerfile",
+        ".service",
+        ".desktop",
+        ".spec",
+        ".patch",
+        ".diff",
+    ),
+}
+_TEXT_FILENAMES: dict[str, str] = {
+    name.lower(): "text"
+    for name in (
+        "Makefile",
+        "GNUmakefile",
+        "makefile",
+        "CMakeLists.txt",
+        "Dockerfile",
+        "Containerfile",
+        "Jenkinsfile",
+        "Procfile",
+        "Brewfile",
+        "Justfile",
+        "Caddyfile",
+        "BUILD",
+        "WORKSPACE",
+        "meson.build",
+        "requirements.txt",
+        "MANIFEST.in",
+        "LICENSE",
+        "COPYING",
+        "NOTICE",
+        "AUTHORS",
+        "CONTRIBUTORS",
+        "CHANGES",
+        "CHANGELOG",
+        "README",
+        "INSTALL",
+        "TODO",
+        ".gitignore",
+        ".gitattributes",
+        ".dockerignore",
+        ".editorconfig",
+        ".npmrc",
+        ".flake8",
+        "setup.cfg",
+        "tox.ini",
+        "go.mod",
+        "go.work",
+    )
+} | {"pipfile": "toml"}
+
+_EXTENSION_MAP: dict[str, str] = {
+    ext: kind for kind, exts in _TEXT_EXTENSIONS.items() for ext in exts
+} | {ext: g.name for g in GRAMMARS for ext in g.extensions}
+_FILENAME_MAP: dict[str, str] = _TEXT_FILENAMES | {
+    name.lower(): g.name for g in GRAMMARS for name in g.filenames
+}
+TEXT_KINDS = frozenset(_TEXT_EXTENSIONS)
+
+_CPP_HINT = re.compile(
+    rb"\bclass\s+\w|\bnamespace\b|\btemplate\s*<|\bstd::|::|\bpublic:|\bprivate:|"
+    rb"\bvirtual\b|#include\s*<(?:iostream|string|vector|memory|map)>"
+)
+_SHEBANG = re.compile(rb"^#!\s*(?:/usr)?(?:/local)?/bin/(?:env\s+(?:-S\s+)?)?([\w.+-]+)")
+_SHEBANG_LANGS = {
+    "python": "python",
+    "python3": "python",
+    "python2": "python",
+    "pypy3": "python",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "deno": "typescript",
+    "ts-node": "typescript",
+    "ruby": "ruby",
+    "php": "php",
+    "sh": "text",
+    "bash": "text",
+    "zsh": "text",
+    "dash": "text",
+    "ksh": "text",
+    "fish": "text",
+    "perl": "text",
+    "lua": "text",
+    "make": "text",
+}
+
+
+def language_for_path(path: str, head: bytes | None = None) -> str | None:
+    """The language or text kind of a file, or None when we do not index it.
+
+    Decided by well-known file names, then the extension (`.h` is C++ when `head`, the first
+    few KB of the file, shows C++ constructs, else C), then a shebang line in `head`.
+    """
+    name = PurePosixPath(path.replace("\\", "/")).name
+    lower = name.lower()
+    if lower in _FILENAME_MAP:
+        return _FILENAME_MAP[lower]
+    if lower.startswith(("dockerfile.", "containerfile.", "makefile.")):
+        return "text"
+    dot = lower.find(".", 1)
+    while dot != -1:  # longest suffix first: ".env.example" before ".example"
+        suffix = lower[dot:]
+        if suffix in _EXTENSION_MAP:
+            return _EXTENSION_MAP[suffix]
+        if suffix == ".h":
+            return "cpp" if head and _CPP_HINT.search(head) else "c"
+        dot = lower.find(".", dot + 1)
+    if head and head.startswith(b"#!"):
+        match = _SHEBANG.match(head)
+        if match:
+            interpreter = match.group(1).decode("ascii", "replace")
+            return _SHEBANG_LANGS.get(interpreter) or _SHEBANG_LANGS.get(
+                interpreter.rstrip("0123456789.")
+            )
+    return None
+
+
+def is_code(language: str | None) -> bool:
+    """True for languages parsed with a tree-sitter grammar (as opposed to text kinds)."""
+    return language in _GRAMMAR_BY_NAME
+
+
+def grammar(language: str) -> Grammar | None:
+    """The registry entry of a code language."""
+    return _GRAMMAR_BY_NAME.get(language)
+
+
+def code_languages() -> list[str]:
+    """Every registered code language, in registry order."""
+    return [g.name for g in GRAMMARS]
+
+
+@cache
+def get_language(language: str) -> Language | None:
+    """The tree-sitter Language, or None when the grammar wheel is missing or broken."""
+    spec = _GRAMMAR_BY_NAME.get(language)
+    if spec is None:
+        return None
+    try:
+        module = importlib.import_module(spec.module)
+        return Language(getattr(module, spec.loader)())
+    except Exception as exc:  # missing wheel, ABI mismatch: index the files as text
+        log.warning("tree-sitter grammar for %s unavailable (%s); indexing as text", language, exc)
+        return None
+
+
+def get_parser(language: str) -> Parser | None:
+    """A parser for a code language, or None if its grammar is unavailable.
+
+    Parsers are not thread-safe, so each thread gets its own (cached) instance.
+    """
+    parsers: dict[str, Parser | None] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    if language not in parsers:
+        lang = get_language(language)
+        parsers[language] = Parser(lang) if lang is not None else None
+    return parsers[language]
+
+
+@cache
+def get_query(language: str) -> Query | None:
+    """The compiled tag query of a code language, or None if missing or incompatible."""
+    lang = get_language(language)
+    spec = _GRAMMAR_BY_NAME.get(language)
+    if lang is None or spec is None:
+        return None
+    names = spec.queries or (f"{spec.name}.scm",)
+    try:
+        text = "\n".join((QUERIES_DIR / name).read_text(encoding="utf-8") for name in names)
+        return Query(lang, text)
+    except Exception as exc:  # grammar version drift: still chunk the file, without symbols
+        log.warning("tag query %s does not compile for %s: %s", "+".join(names), language, exc)
+        return None
+
+
+def clear_caches() -> None:
+    """Forget loaded grammars, parsers and queries (for tests that swap them)."""
+    get_language.cache_clear()
+    get_query.cache_clear()
+    _local.parsers = {}

@@ -1,0 +1,301 @@
+"""Definitions, references and imports of one syntax tree, from the language's tag query.
+
+One query run per file collects every capture (the C side does the tree walk); Python then
+only touches the captured nodes. Nesting of definitions, and so qualified names, comes from
+sorting the definition spans, not from walking the tree.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from tree_sitter import Node, Query, QueryCursor, Tree
+
+from codemem.code.languages import get_language
+from codemem.code.model import Import, Reference, Symbol
+
+SIGNATURE_CHARS = 200
+DOCSTRING_CHARS = 500
+_HEADER_BYTES = 1000  # never decode more than this for a signature
+_MAX_COMMENT_LINES = 200
+
+# Nodes that wrap a definition and belong to its span: decorators, `export`, `template<...>`,
+# Go's single-spec `type X struct`. The value says whether the signature starts at the wrapper.
+_WRAPPERS = {
+    "decorated_definition": False,
+    "export_statement": True,
+    "template_declaration": True,
+    "type_declaration": True,
+    "const_declaration": True,
+    "var_declaration": True,
+}
+_ONE_CHILD_WRAPPERS = frozenset({"type_declaration", "const_declaration", "var_declaration"})
+CLASS_KINDS = frozenset({"class", "struct", "interface", "enum", "trait", "impl", "type"})
+_DATA_KINDS = frozenset({"variable", "constant", "field"})
+_REFERENCE_KINDS = {f"reference.{kind}": kind for kind in ("call", "type", "ref")}
+_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]\Z")
+_TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
+_SCOPE_NOISE = re.compile(r"[\s*&<>]")
+_STRING_PREFIX = re.compile(r"^[rRuUbBfF]{0,2}")
+_COMMENT_MARK = re.compile(r"^(?:/{2,}!?|/\*+!?|\*+(?!/)|#+!?|--)\s?")
+_COMMENT_END = re.compile(r"\s*\*+/\s*$")
+_XML_DOC_TAG = re.compile(r"</?(?:summary|remarks|returns|value|para|example)\b[^>]*>")
+
+
+@dataclass(slots=True)
+class Definition:
+    """A symbol plus what chunking needs: header end, attached comment start, children."""
+
+    symbol: Symbol
+    start_byte: int
+    end_byte: int
+    head_end: int  # last line of the header (signature); bodies start after it
+    chunk_start: int  # first line including the doc comment / attributes above
+    children: list[Definition] = field(default_factory=list)
+    nested: bool = False  # inside another definition's span
+
+
+@dataclass(slots=True)
+class Tags:
+    """Everything one query run yields for a file."""
+
+    definitions: list[Definition]  # source order (outer before inner)
+    references: list[Reference]
+    imports: list[Import]
+
+
+@cache
+def error_query(language: str) -> Query | None:
+    """A query matching ERROR and MISSING nodes."""
+    lang = get_language(language)
+    return Query(lang, "(ERROR) @error (MISSING) @missing") if lang is not None else None
+
+
+def count_errors(tree: Tree, language: str) -> int:
+    """The number of ERROR and MISSING nodes (0 without running a query on clean trees)."""
+    root = tree.root_node
+    if not root.has_error:
+        return 0
+    query = error_query(language)
+    if query is None:
+        return 1
+    captures = QueryCursor(query).captures(root)
+    return sum(len(nodes) for nodes in captures.values()) or 1
+
+
+def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comments: str) -> Tags:
+    """Run the tag query once and turn its matches into definitions, references and imports."""
+    found: dict[int, tuple] = {}  # name start byte -> definition capture (dedupes patterns)
+    raw_refs: list[tuple[Node, str]] = []
+    add_ref = raw_refs.append
+    imports: list[Import] = []
+    ref_kind = _REFERENCE_KINDS.get
+    for _, caps in QueryCursor(query).matches(tree.root_node):
+        if "name" not in caps:
+            for cname, nodes in caps.items():
+                kind = ref_kind(cname)
+                if kind is not None:
+                    for node in nodes:
+                        add_ref((node, kind))
+                elif cname == "import":
+                    imports += [Import(_import_target(n.text), n.start_point[0] + 1) for n in nodes]
+            continue
+        kind = node = None
+        for cname, nodes in caps.items():
+            if cname.startswith("definition."):
+                kind, node = cname[11:], nodes[0]
+        if node is None:
+            continue
+        name = caps["name"][0]
+        key = name.start_byte
+        previous = found.get(key)
+        if previous is None or (previous[0] in _DATA_KINDS and kind not in _DATA_KINDS):
+            found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
+    above: dict[int, tuple[str, int]] = {}  # row -> comment block above it (rows repeat)
+    definitions = _nest([_definition(d, source, lines, comments, above) for d in found.values()])
+    return Tags(definitions, _references(raw_refs, found), imports)
+
+
+def _references(raw: list[tuple[Node, str]], definition_names: dict[int, tuple]) -> list[Reference]:
+    """Reference values, minus captures that are a definition's own name."""
+    decoded: dict[bytes, str] = {}
+    references = []
+    add = references.append
+    for node, kind in raw:
+        if kind != "call" and node.start_byte in definition_names:
+            continue
+        text = node.text
+        name = decoded.get(text)
+        if name is None:
+            name = decoded[text] = text.decode("utf-8", "replace")
+        add(Reference(name, node.start_point.row + 1, kind))
+    return references
+
+
+def _definition(
+    capture: tuple,
+    source: bytes,
+    lines: list[str],
+    comments: str,
+    above: dict[int, tuple[str, int]],
+) -> Definition:
+    kind, node, name_node, body, doc, scope = capture
+    start_byte, end_byte = node.start_byte, node.end_byte
+    sig_start = start_byte
+    parent = node.parent
+    while parent is not None and parent.type in _WRAPPERS:
+        if parent.type in _ONE_CHILD_WRAPPERS and parent.named_child_count != 1:
+            break
+        start_byte = parent.start_byte
+        if _WRAPPERS[parent.type]:
+            sig_start = start_byte
+        node = parent
+        parent = node.parent
+    start_row = node.start_point[0]
+    end_row, end_col = node.end_point
+    if end_col == 0 and end_row > start_row:  # the node swallowed its trailing newline
+        end_row -= 1
+    name = name_node.text.decode("utf-8", "replace")
+    if kind == "variable" and _CONSTANT_NAME.match(name):
+        kind = "constant"
+    body_node = body[0] if body else None
+    symbol = Symbol(
+        name=name,
+        qualname=name,
+        kind=kind,
+        start_line=start_row + 1,
+        end_line=end_row + 1,
+        signature=_signature(source, sig_start, body_node, end_byte),
+    )
+    if scope:
+        symbol.parent = _scope_name(scope[0].text)
+    head_end = start_row + 1
+    if body_node is not None:
+        body_row, body_col = body_node.start_point
+        before = lines[body_row][:body_col] if body_row < len(lines) else ""
+        head_end = max(start_row + 1, body_row + 1 if before.strip() else body_row)
+    attached = above.get(start_row)
+    if attached is None:
+        attached = above[start_row] = _attached_start(lines, start_row, comments)
+    symbol.docstring = _python_docstring(doc[0].text) if doc else attached[0]
+    chunk_start = attached[1] + 1
+    return Definition(symbol, start_byte, end_byte, head_end, chunk_start)
+
+
+def _nest(definitions: list[Definition]) -> list[Definition]:
+    """Order by span, link children to parents and build qualified names."""
+    definitions.sort(key=lambda d: (d.start_byte, -d.end_byte))
+    stack: list[Definition] = []
+    for d in definitions:
+        while stack and (
+            stack[-1].end_byte <= d.start_byte
+            or (stack[-1].start_byte == d.start_byte and stack[-1].end_byte == d.end_byte)
+        ):  # a declaration naming several things (`int x, y;`) holds siblings, not children
+            stack.pop()
+        sym = d.symbol
+        scope = sym.parent  # set from an explicit scope capture (receiver, Class::)
+        outer = stack[-1] if stack else None
+        prefix = outer.symbol.qualname if outer is not None else ""
+        if scope:
+            prefix = f"{prefix}.{scope}" if prefix else scope
+        if outer is not None:
+            outer.children.append(d)
+            d.nested = True
+            if (
+                sym.start_line == outer.symbol.start_line
+                and sym.docstring == outer.symbol.docstring
+            ):
+                sym.docstring = ""  # `enum E { A, B }`: the comment above documents E only
+        if prefix:
+            sym.qualname = f"{prefix}.{sym.name}"
+            sym.parent = prefix
+        if sym.kind == "function" and (
+            scope or (outer is not None and outer.symbol.kind in CLASS_KINDS)
+        ):
+            sym.kind = "method"
+        elif sym.kind == "method" and outer is None and not scope:
+            sym.kind = "function"  # e.g. a Ruby `def` at the top level
+        stack.append(d)
+    return definitions
+
+
+def _scope_name(raw: bytes) -> str:
+    """`ns::Box<Map<K, V>>` as a qualified-name prefix: `ns.Box`."""
+    text = raw.decode("utf-8", "replace")
+    for _ in range(8):  # innermost template arguments first
+        if "<" not in text:
+            break
+        text = _TEMPLATE_ARGS.sub("", text)
+    return _SCOPE_NOISE.sub("", text).replace("::", ".")
+
+
+def _signature(source: bytes, start: int, body: Node | None, end: int) -> str:
+    if body is not None and body.start_byte > start:
+        header = source[start : min(body.start_byte, start + _HEADER_BYTES)]
+    else:
+        header = source[start : min(end, start + _HEADER_BYTES)].split(b"\n", 1)[0]
+        header = header.rstrip().rstrip(b"{").rstrip()
+    text = " ".join(header.decode("utf-8", "replace").split())
+    return text[:SIGNATURE_CHARS]
+
+
+def _python_docstring(raw: bytes) -> str:
+    text = _STRING_PREFIX.sub("", raw[: DOCSTRING_CHARS * 3].decode("utf-8", "replace"))
+    for quote in ('"""', "'''", '"', "'"):
+        if text.startswith(quote):
+            text = text[len(quote) :]
+            if text.endswith(quote) and len(raw) <= DOCSTRING_CHARS * 3:
+                text = text[: -len(quote)]
+            break
+    return inspect.cleandoc(text.replace("\r", ""))[:DOCSTRING_CHARS]
+
+
+def _attached_start(lines: list[str], row: int, style: str) -> tuple[str, int]:
+    """The comment block right above `row` (markers stripped) and its first row.
+
+    Attribute lines (`#[derive]`, `@Annotation`) between the comment and the definition are
+    part of the definition's chunk but not of its docstring.
+    """
+    hash_comments = style in ("hash", "php")
+    slash_comments = style != "hash"
+    first = row
+    comment: list[str] = []
+    i = row - 1
+    while i >= 0:
+        text = lines[i].strip()
+        if not text:
+            break
+        if slash_comments and text.endswith("*/"):
+            block = [text]
+            while "/*" not in block[-1] and i > 0 and len(block) < _MAX_COMMENT_LINES:
+                i -= 1
+                block.append(lines[i].strip())
+            comment.extend(block)
+        elif (slash_comments and text.startswith("//")) or (
+            hash_comments and text.startswith("#") and not text.startswith("#[")
+        ):
+            comment.append(text)
+        elif slash_comments and text.startswith(("#[", "#![", "@")) and not comment:
+            pass  # an attribute or annotation: attached, not documentation
+        else:
+            break
+        first = i
+        i -= 1
+    if not comment:
+        return "", first
+    cleaned = [_COMMENT_END.sub("", _COMMENT_MARK.sub("", line)) for line in reversed(comment)]
+    doc = "\n".join(cleaned)
+    if "</" in doc:  # C# XML documentation
+        doc = _XML_DOC_TAG.sub("", doc)
+    doc = doc.strip()
+    return doc[:DOCSTRING_CHARS], first
+
+
+def _import_target(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").strip()
+    if len(text) >= 2 and text[0] in "\"'<`" and text[-1] in "\"'>`":
+        text = text[1:-1]
+    return text

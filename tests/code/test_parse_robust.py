@@ -1,0 +1,149 @@
+"""parse_file never raises: bad encodings, odd line endings, broken and pathological code."""
+
+from __future__ import annotations
+
+import pytest
+
+from codemem.code import parse as parse_module
+from codemem.code.parse import parse_file, split_source
+
+
+def spans(parsed):
+    return [(s.qualname, s.start_line, s.end_line) for s in parsed.symbols]
+
+
+def test_bom_is_dropped_and_line_numbers_stay_right():
+    parsed = parse_file("a.py", b"\xef\xbb\xbfimport os\n\ndef f():\n    return 1\n")
+    assert spans(parsed) == [("f", 3, 4)]
+    assert [(c.start_line, c.end_line, c.text) for c in parsed.chunks] == [
+        (1, 1, "import os"),
+        (3, 4, "def f():\n    return 1"),
+    ]
+    assert parsed.imports[0].target == "os" and parsed.syntax_errors == 0
+
+
+def test_crlf_lines():
+    source = b"import os\r\n\r\ndef f():\r\n    '''Doc.'''\r\n    return g()\r\n"
+    parsed = parse_file("a.py", source)
+    assert spans(parsed) == [("f", 3, 5)]
+    assert parsed.symbols[0].docstring == "Doc."
+    assert parsed.symbols[0].signature == "def f():"
+    assert [(r.name, r.line) for r in parsed.references] == [("g", 5)]
+    assert parsed.chunks[-1].text == "def f():\n    '''Doc.'''\n    return g()"
+
+
+def test_crlf_in_c_style_doc_comments():
+    source = b"// Adds.\r\n// Twice.\r\nint add(int a) {\r\n  return a + a;\r\n}\r\n"
+    parsed = parse_file("a.c", source)
+    assert spans(parsed) == [("add", 3, 5)]
+    assert parsed.symbols[0].docstring == "Adds.\nTwice."
+
+
+def test_invalid_utf8_is_replaced():
+    parsed = parse_file("a.py", b"x = '\xff\xfe'\ndef g():\n    pass\n")
+    assert spans(parsed) == [("x", 1, 1), ("g", 2, 3)]
+    assert parsed.chunks[0].text == "x = '\ufffd\ufffd'"
+
+
+def test_nul_bytes():
+    parsed = parse_file("a.js", b"function f() {\x00 return 1; }\nconst x = 1;\n")
+    assert spans(parsed) == [("f", 1, 1), ("x", 2, 2)]
+    assert parsed.syntax_errors > 0
+    assert [(c.start_line, c.end_line) for c in parsed.chunks] == [(1, 1), (2, 2)]
+
+
+@pytest.mark.parametrize("name", ["a.py", "a.go", "a.md", "a.yml", "a.json", "a.txt", "a.toml"])
+@pytest.mark.parametrize("source", [b"", b"\n", b"\n\n\n", b"\xef\xbb\xbf", b"   \n\t\n"])
+def test_empty_and_blank_files(name, source):
+    parsed = parse_file(name, source)
+    assert parsed.symbols == [] and parsed.chunks == [] and parsed.references == []
+
+
+@pytest.mark.parametrize(
+    "name", ["a.py", "a.js", "a.ts", "a.tsx", "a.go", "a.rs", "a.java", "a.c", "a.cpp", "a.cs",
+             "a.rb", "a.php", "a.md", "a.rst", "a.yml", "a.toml", "a.json", "a.txt"],
+)  # fmt: skip
+def test_binary_garbage_never_raises(name):
+    source = bytes(range(256)) * 40
+    parsed = parse_file(name, source)
+    lines = split_source(source)
+    assert all(1 <= c.start_line <= c.end_line <= len(lines) for c in parsed.chunks)
+    assert parsed.chunks
+
+
+def test_syntax_errors_are_counted_and_the_rest_still_indexed():
+    source = b"def good():\n    return 1\n\ndef bad(:\n    pass\n\nclass Fine:\n    pass\n"
+    parsed = parse_file("a.py", source)
+    assert parsed.syntax_errors >= 1
+    assert ("good", 1, 2) in spans(parsed) and ("Fine", 7, 8) in spans(parsed)
+
+
+def test_clean_file_has_no_syntax_errors():
+    assert parse_file("a.rs", b"fn main() {}\n").syntax_errors == 0
+
+
+def test_lone_carriage_returns_do_not_break_spans():
+    parsed = parse_file("a.py", b"def f():\r    pass\rdef g():\r    pass\r")
+    assert all(c.start_line <= c.end_line for c in parsed.chunks)
+    assert [(c.start_line, c.end_line) for c in parsed.chunks] == [(1, 1)]
+
+
+def test_minified_javascript_one_huge_line():
+    body = b",".join(b"function(x){return x+%d}" % i for i in range(25_000))
+    source = b"var handlers=[" + body + b"];function main(){return handlers.length}\n"
+    assert len(source) > 500_000
+    parsed = parse_file("app.min.js", source, max_line_chars=2000)
+    assert [(c.start_line, c.end_line, c.kind) for c in parsed.chunks] == [(1, 1, "definition")]
+    assert len(parsed.chunks[0].text) == 2000
+    assert spans(parsed) == [("handlers", 1, 1), ("main", 1, 1)]
+
+
+def test_minified_json_single_line():
+    source = b'{"a": [' + b",".join(b"%d" % i for i in range(100_000)) + b"]}"
+    parsed = parse_file("data.json", source)
+    assert [(c.start_line, c.end_line, len(c.text)) for c in parsed.chunks] == [(1, 1, 2000)]
+
+
+def test_deeply_nested_expressions():
+    depth = 20_000
+    for name, source in [
+        ("deep.py", b"x = " + b"[" * depth + b"]" * depth + b"\n"),
+        ("deep.js", b"const x = " + b"(" * depth + b"1" + b")" * depth + b";\n"),
+        ("deep.c", b"int main(){" + b"{" * depth + b"}" * depth + b"}\n"),
+        ("deep.json", b"[" * depth + b"]" * depth),
+    ]:
+        parsed = parse_file(name, source)
+        assert [(c.start_line, c.end_line) for c in parsed.chunks] == [(1, 1)]
+
+
+def test_deeply_nested_definitions_have_long_qualnames_without_recursion():
+    depth = 400
+    source = (
+        "".join(f"{'    ' * i}class C{i}:\n" for i in range(depth)) + "    " * depth + "x = 1\n"
+    )
+    parsed = parse_file("deep.py", source.encode(), chunk_lines=5)
+    assert len(parsed.symbols) >= 100
+    assert parsed.symbols[99].qualname == ".".join(f"C{i}" for i in range(100))
+    assert all(c.start_line <= c.end_line for c in parsed.chunks)
+
+
+def test_parser_bug_falls_back_to_text_chunks(monkeypatch, caplog):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(parse_module, "extract_tags", explode)
+    parsed = parse_file("a.py", b"def f():\n    pass\n")
+    assert parsed.symbols == []
+    assert [(c.start_line, c.end_line, c.kind) for c in parsed.chunks] == [(1, 2, "lines")]
+    assert "indexing it as plain text" in caplog.text
+
+
+def test_split_source():
+    assert split_source(b"") == []
+    assert split_source(b"a") == ["a"]
+    assert split_source(b"a\n") == ["a"]
+    assert split_source(b"a\r\nb\r\n") == ["a", "b"]
+    assert split_source(b"a\n\nb") == ["a", "", "b"]
+    assert split_source(b"a\rb\n") == ["a\rb"]  # only \n ends a line, as for tree-sitter
+    assert split_source(b"\xef\xbb\xbfa\n") == ["a"]
+    assert split_source(b"\x80\n") == ["\ufffd"]
