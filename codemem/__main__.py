@@ -1,3 +1,4 @@
 from codemem.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes re-import this module; only run the CLI once
+    main()

@@ -65,10 +65,15 @@ def extract_file(root: Path, path: str, content_id: str | None, settings: Extrac
         content_id,
         INDEXED,
         language,
-        rows_for(parsed, content_id, len(data), data.count(b"\n") + 1),
+        rows_for(parsed, content_id, len(data), _line_count(data)),
         _tags_for(parsed),
         parsed.syntax_errors,
     )
+
+
+def _line_count(data: bytes) -> int:
+    newlines = data.count(b"\n")
+    return newlines + (1 if data and not data.endswith(b"\n") else 0)
 
 
 def _tags_for(parsed: Any) -> Any:

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -179,36 +180,39 @@ def _refresh(
         pending.files.clear(), pending.chunks.clear(), pending.symbols.clear()
         pending_entries.clear(), stale_rows.clear()
 
-    for path, cid in todo:
-        reason = current[path][1]
-        if reason is not None:
-            result = FileResult(path, cid, reason)
-        else:
-            result = next(results)
-        previous = manifest.files.get(path)
-        if result.status == INDEXED:
-            if previous is None or previous.status != INDEXED:
-                summary.added += 1
+    try:
+        for path, cid in todo:
+            reason = current[path][1]
+            if reason is not None:
+                result = FileResult(path, cid, reason)
             else:
-                summary.changed += 1
-            pending.extend(result.batch)
-            if result.tags is not None:
-                tag_updates.append(result.tags)
-        else:
-            summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
-            if previous is not None and previous.status == INDEXED:
-                stale_rows.append(path)
-                removed.append(path)
-        pending_entries[path] = FileEntry(
-            result.content_id,
-            result.status,
-            result.language,
-            len(result.batch.symbols),
-            len(result.batch.chunks),
-            result.syntax_errors,
-        )
-        if len(pending) >= config.index.batch_files or len(pending.chunks) >= BATCH_CHUNKS:
-            commit()
+                result = next(results)
+            previous = manifest.files.get(path)
+            if result.status == INDEXED:
+                if previous is None or previous.status != INDEXED:
+                    summary.added += 1
+                else:
+                    summary.changed += 1
+                pending.extend(result.batch)
+                if result.tags is not None:
+                    tag_updates.append(result.tags)
+            else:
+                summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
+                if previous is not None and previous.status == INDEXED:
+                    stale_rows.append(path)
+                    removed.append(path)
+            pending_entries[path] = FileEntry(
+                result.content_id,
+                result.status,
+                result.language,
+                len(result.batch.symbols),
+                len(result.batch.chunks),
+                result.syntax_errors,
+            )
+            if len(pending) >= config.index.batch_files or len(pending.chunks) >= BATCH_CHUNKS:
+                commit()
+    finally:
+        results.close()  # stop the workers now, not whenever GC gets to it
     commit()
 
     store = store_future.result()
@@ -260,8 +264,15 @@ def _extract_all(
     mapped = pool.map(_worker, args, chunksize=max(1, min(32, total // (workers * 8) or 1)))
 
     def drain() -> Iterator[FileResult]:
+        done = 0
         try:
-            yield from mapped
+            for result in mapped:
+                done += 1
+                yield result
+        except (BrokenProcessPool, OSError) as exc:
+            # A worker died (out of memory, killed): finish the rest in this process.
+            log.warning("parser workers failed (%s); continuing in one process", exc)
+            yield from map(_worker, args[done:])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -269,10 +280,14 @@ def _extract_all(
 
 
 def _with_progress(results, total: int, progress: Progress | None) -> Iterator[FileResult]:
-    for done, result in enumerate(results, 1):
-        if progress:
-            progress(done, total)
-        yield result
+    try:
+        for done, result in enumerate(results, 1):
+            if progress:
+                progress(done, total)
+            yield result
+    finally:
+        if hasattr(results, "close"):
+            results.close()  # shut the worker pool down now, not whenever GC gets to it
 
 
 def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
