@@ -64,19 +64,26 @@ def init_command(app, no_index: bool, as_json: bool) -> None:
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
     .codemem/.gitignore (keeping local/ out of git) and state.json, imports existing agent
-    instruction files (CLAUDE.md, AGENTS.md, ...), then indexes the code. Running it again
-    changes nothing and says so.
+    instruction files (CLAUDE.md, AGENTS.md, ...), indexes the code and fills the project
+    block with what can be learned without a model. Running it again changes nothing and
+    says so.
     """
     from codemem.memory import initialize_memory
 
     ws = app.workspace()
     created = initialize_memory(ws)
     summary = None if no_index else run_index(app, full=False)
+    learned = []
+    if summary is not None:
+        from codemem.sleep import learn_project
+
+        learned = learn_project(ws, app.config())
     if as_json:
         payload = {
             "root": str(ws.root),
             "created": [str(p.relative_to(ws.root)) for p in created],
             "index": summary.to_json() if summary else None,
+            "learned": [change.to_json() for change in learned],
         }
         click.echo(json.dumps(payload))
         return
@@ -88,6 +95,8 @@ def init_command(app, no_index: bool, as_json: bool) -> None:
         click.echo(f"codemem is already initialized in {ws.dir}; nothing to create.")
     if summary is not None:
         click.echo(describe_summary(summary))
+    if learned:
+        click.echo("Learned the project overview into .codemem/blocks/project.md.")
     if created:
         click.echo("Commit .codemem/ to share memory with your team (local/ stays out of git).")
 

@@ -147,6 +147,7 @@ def _refresh(
     removed = [p for p in manifest.files if p not in current]
 
     if not todo and not removed and not full:
+        _sync_notes(ws)
         summary.up_to_date = True
         _fill_totals(summary, manifest)
         return summary
@@ -223,6 +224,7 @@ def _refresh(
         manifest.runs_since_maintain = 0
         summary.compacted = True
     _update_tags(index_dir, tag_updates, removed, full)
+    _sync_notes(ws, store)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
     manifest.save(index_dir)
@@ -299,6 +301,33 @@ def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
         return False
     indexed_chunks = sum(e.chunks for e in manifest.files.values())
     return unindexed > max(5_000, indexed_chunks // 10)
+
+
+def _notes_signature(ws: Workspace) -> str:
+    """Changes whenever a note file is added, removed or edited (cheap: stat only)."""
+    if not ws.archive_dir.is_dir():
+        return ""
+    entries = sorted(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in ws.archive_dir.glob("*.md")
+    )
+    return hashlib.sha1(repr(entries).encode()).hexdigest()
+
+
+def _sync_notes(ws: Workspace, store=None) -> None:
+    """Mirror archival notes (.codemem/archive/) into the `notes` table when they changed."""
+    signature = _notes_signature(ws)
+    marker = ws.index_dir / "notes.sig"
+    try:
+        if marker.read_text() == signature:
+            return
+    except OSError:
+        pass
+    if signature:
+        from codemem.code.lance import connect
+        from codemem.memory.archive import Archive
+
+        Archive(ws).sync_to_index(store.db if store is not None else connect(ws.index_dir))
+    marker.write_text(signature)
 
 
 def _update_tags(index_dir: Path, updates: list, removed: list[str], full: bool) -> None:
