@@ -159,7 +159,9 @@ def _refresh(
     results = _extract_all(root, to_parse, settings, config.index.workers, progress)
     # Workers are forked by now: opening the database (a second of imports) overlaps parsing.
     opener = ThreadPoolExecutor(max_workers=1)
-    store_future = opener.submit(_open_store, index_dir, full, removed)
+    embedder = _embedder(ws, config)
+    dimensions = embedder.dimensions if embedder is not None else None
+    store_future = opener.submit(_open_store, index_dir, full, removed, dimensions)
     opener.shutdown(wait=False)
     for path in removed:
         del manifest.files[path]
@@ -173,6 +175,8 @@ def _refresh(
 
     def commit() -> None:
         store = store_future.result()
+        if embedder is not None and pending.chunks:
+            _embed_rows(embedder, pending.chunks)
         if stale_rows and not full:
             store.delete_paths(stale_rows)
         store.write(pending, replace=not full)
@@ -232,10 +236,28 @@ def _refresh(
     return summary
 
 
-def _open_store(index_dir: Path, full: bool, removed: list[str]):
+def _embedder(ws: Workspace, config: Config):
+    """The configured embedder, or None (the default: no vectors)."""
+    if config.index.embeddings.lower() in ("", "none"):
+        return None
+    from codemem.code.embed import make_embedder
+
+    return make_embedder(config.index, root=ws.root)
+
+
+def _embed_rows(embedder, rows: list[dict]) -> None:
+    """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
+    from codemem.code.embed import embedding_text
+
+    texts = [embedding_text(r["path"], r["symbol"], r["text"]) for r in rows]
+    for row, vector in zip(rows, embedder.embed_documents(texts), strict=True):
+        row["vector"] = vector.tolist()
+
+
+def _open_store(index_dir: Path, full: bool, removed: list[str], dimensions: int | None = None):
     from codemem.code.store import CodeStore
 
-    store = CodeStore(index_dir, dimensions=None)
+    store = CodeStore(index_dir, dimensions=dimensions)
     if full:
         store.drop_all()
     elif removed:
