@@ -35,6 +35,7 @@ class IndexConfig(Section):
     workers: int = Field(default=0, ge=0)
     compact_every: int = Field(default=20, ge=1)
     batch_files: int = Field(default=2000, ge=1)
+    keep_versions_seconds: int = Field(default=300, ge=0)
 
 
 class SearchConfig(Section):

@@ -224,7 +224,7 @@ def _refresh(
     store.ensure_fts()
     manifest.runs_since_maintain += 1
     if not full and _needs_maintenance(store, manifest, config):
-        store.maintain()
+        store.maintain(config.index.keep_versions_seconds)
         manifest.runs_since_maintain = 0
         summary.compacted = True
     _update_tags(index_dir, tag_updates, removed, full)

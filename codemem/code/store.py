@@ -10,6 +10,7 @@ thousands of incremental runs neither slow search nor grow the disk without boun
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -193,11 +194,16 @@ class CodeStore:
                     total += table.index_stats(ix.name).num_unindexed_rows
         return total
 
-    def maintain(self) -> None:
-        """Fold new rows into the indexes, compact fragments and drop old versions."""
-        for name in (FILES, CHUNKS, SYMBOLS):
-            # Versions younger than a few minutes stay for readers that may still use them.
-            self.table(name).optimize(cleanup_older_than=timedelta(minutes=5))
+    def maintain(self, keep_versions_seconds: int = 300) -> None:
+        """Fold new rows into the indexes, compact fragments and drop old versions.
+
+        Versions younger than `keep_versions_seconds` stay for readers still using them.
+        """
+        keep = timedelta(seconds=keep_versions_seconds)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*removes every version.*")
+            for name in (FILES, CHUNKS, SYMBOLS):
+                self.table(name).optimize(cleanup_older_than=keep)
 
     def counts(self) -> dict[str, int]:
         return {name: self.table(name).count_rows() for name in (FILES, CHUNKS, SYMBOLS)}

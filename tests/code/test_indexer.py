@@ -150,3 +150,33 @@ def test_killed_index_then_rerun_equals_clean_run(repo_factory, tmp_path, delay)
     proc.wait()
     index(repo)
     assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_many_incremental_runs_keep_disk_and_fragments_bounded(repo_factory, monkeypatch):
+    monkeypatch.setenv("CODEMEM_INDEX__COMPACT_EVERY", "5")
+    monkeypatch.setenv("CODEMEM_INDEX__KEEP_VERSIONS_SECONDS", "0")
+    repo = repo_factory("shop")
+    index(repo)
+    target = repo / "shop" / "payments.py"
+    original = target.read_text()
+
+    def disk() -> tuple[int, int]:
+        root = Workspace(repo).index_dir / "chunks.lance"
+        files = [p for p in root.rglob("*") if p.is_file()]
+        return len(files), sum(p.stat().st_size for p in files)
+
+    sizes = []
+    for n in range(40):
+        target.write_text(original + f"\n\ndef helper_{n}():\n    return {n}\n")
+        summary = index(repo)
+        assert summary.changed == 1
+        if summary.compacted:
+            sizes.append(disk())
+    assert len(sizes) == 8  # every 5th run compacts
+    files_counts = [count for count, _ in sizes]
+    byte_counts = [size for _, size in sizes]
+    assert max(files_counts) <= files_counts[0] + 4
+    assert max(byte_counts) <= 2 * byte_counts[0]
+    store = CodeStore(Workspace(repo).index_dir)
+    rows = store.table("chunks").search("helper_39", query_type="fts").limit(5).to_list()
+    assert [r["path"] for r in rows] == ["shop/payments.py"]
