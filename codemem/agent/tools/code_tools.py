@@ -1,0 +1,211 @@
+"""Code tools over the index and git: `search_code`, `repo_map`, `git_diff`, `git_log`.
+
+The repo map is shared with the context (the map the agent always sees): `RepoMapSource`
+keeps the tag store and reference graph loaded and reloads them only when the index changed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from codemem.agent.tools.budget import number_lines
+from codemem.agent.tools.registry import ToolError
+
+if TYPE_CHECKING:
+    from codemem.agent.tools.toolbox import ToolContext
+    from codemem.code.repomap import RepoMap
+
+HIT_LINES = 30  # lines of code shown per search hit
+MAX_MAP_TOKENS = 8_192
+
+
+class RepoMapSource:
+    """The repo map of one workspace, with the tag store and graph cached between calls.
+
+    Reloaded only when the tag store file changes; a map already rendered for the same
+    budget and focus is returned as is (the context asks for the same map every step).
+    """
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self._key: tuple[int, int] | None = None
+        self._store = None
+        self._graph = None
+        self._rendered: dict[tuple[int, tuple[str, ...]], RepoMap] = {}
+
+    def _stamp(self) -> tuple[int, int] | None:
+        from codemem.code.tags import TAGS_FILE
+
+        try:
+            stat = (self.index_dir / TAGS_FILE).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def render(self, tokens: int, focus: list[str] | None = None) -> RepoMap | None:
+        """The map within `tokens` (estimated), or None when the index has no map data."""
+        from codemem.code.graph import load_graph
+        from codemem.code.repomap import render_repo_map
+        from codemem.code.tags import TagStore
+
+        stamp = self._stamp()
+        if stamp is None:
+            return None
+        if stamp != self._key:
+            store = TagStore.load(self.index_dir)
+            if not store.exists:
+                return None
+            self._store, self._graph = store, load_graph(self.index_dir, store)
+            self._key, self._rendered = stamp, {}
+        key = (tokens, tuple(focus or ()))
+        if key not in self._rendered:
+            self._rendered[key] = render_repo_map(
+                self._store, self._graph, tokens=tokens, focus=focus or ()
+            )
+        return self._rendered[key]
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-c", "core.quotepath=off", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ToolError("git is not installed or not on PATH") from None
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        raise ToolError(
+            f"git {args[0]} failed: {lines[-1] if lines else f'exit code {out.returncode}'}"
+        )
+    return out.stdout
+
+
+def search_code(
+    ctx: ToolContext, query: str, k: int = 10, level: Literal["chunk", "symbol", "file"] = "chunk"
+) -> str:
+    """Search the codebase (hybrid BM25 + symbols + paths) and show the best matches.
+
+    Use it first for any question about the code: identifiers, error messages, tracebacks
+    or plain-English descriptions all work.
+
+    Args:
+        query: What to look for.
+        k: How many results to return.
+        level: Rank chunks of code, whole definitions (symbol) or files.
+    """
+    from codemem.code.search import search_code as run_search
+
+    if not query.strip():
+        raise ToolError("the query is empty: say what to look for")
+    ctx.ensure_index()
+    hits = run_search(ctx.ws, ctx.config, query, k=max(1, min(k, 50)), level=level)
+    if not hits:
+        return "No results. Try other words, a likely identifier, or grep for an exact string."
+    parts = []
+    for n, hit in enumerate(hits, 1):
+        what = f" {hit.kind} {hit.symbol}" if hit.symbol else (f" {hit.kind}" if hit.kind else "")
+        head = f"{n}. {hit.path}:{hit.start_line}-{hit.end_line}{what} (score {hit.score:.3f})"
+        if level == "file" or not hit.text:
+            parts.append(head)
+            continue
+        lines = hit.text.splitlines()
+        body = number_lines(lines[:HIT_LINES], hit.start_line)
+        if len(lines) > HIT_LINES:
+            rest = hit.start_line + HIT_LINES
+            body += f'\n[{len(lines) - HIT_LINES} more lines: read_file("{hit.path}", start_line={rest})]'
+        parts.append(f"{head}\n{body}")
+    return ("\n" if level == "file" else "\n\n").join(parts)
+
+
+def repo_map(
+    ctx: ToolContext, focus: str | list[str] | None = None, tokens: int | None = None
+) -> str:
+    """Show the repo map: the most important files and their definitions, with line numbers.
+
+    Files are ranked by how much the rest of the code uses them; focus on files,
+    directories or symbols to see what matters around them.
+
+    Args:
+        focus: Paths, directories or symbol names to center the map on.
+        tokens: Size of the map in tokens (default: the configured map size).
+    """
+    ctx.ensure_index()
+    budget = tokens or ctx.map_tokens or 1024
+    if not 64 <= budget <= MAX_MAP_TOKENS:
+        raise ToolError(f"tokens must be between 64 and {MAX_MAP_TOKENS}, not {budget}")
+    entries = [focus] if isinstance(focus, str) else list(focus or [])
+    rendered = ctx.repo_maps.render(budget, entries)
+    if rendered is None:
+        raise ToolError(
+            "the index has no repo-map data: the index may still be building; use list_files"
+        )
+    text = rendered.text or "(the map is empty: nothing indexed, or the budget is too small)"
+    if rendered.unmatched:
+        text += "\n[no file or symbol matches: " + ", ".join(rendered.unmatched) + "]"
+    return text
+
+
+def git_diff(ctx: ToolContext, rev: str | None = None) -> str:
+    """Show changes as a unified diff: uncommitted changes, or against a revision or range.
+
+    Args:
+        rev: A commit, branch or range (HEAD~3, main, abc123..def456); default: every change not committed yet, new files included.
+    """
+    if rev is not None and (not rev.strip() or rev.strip().startswith("-")):
+        raise ToolError(f"invalid revision {rev!r}: give a commit, branch or range like HEAD~1")
+    root = ctx.ws.root
+    if rev:
+        diff = _git(root, "diff", "--no-color", "--no-ext-diff", rev.strip(), "--")
+        return diff or f"No differences against {rev}."
+    has_head = (
+        subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
+    base = ["HEAD"] if has_head else ["--cached"]
+    diff = _git(root, "diff", "--no-color", "--no-ext-diff", *base, "--")
+    untracked = [p for p in _git(root, "ls-files", "-o", "--exclude-standard").splitlines() if p]
+    if untracked:
+        diff += (
+            "\nNew files not yet tracked by git:\n" + "\n".join(f"  {p}" for p in untracked) + "\n"
+        )
+    return diff or "No uncommitted changes."
+
+
+def git_log(ctx: ToolContext, n: int = 20) -> str:
+    """Show the most recent commits: short hash, date, author and subject.
+
+    Args:
+        n: How many commits to show.
+    """
+    if n < 1:
+        raise ToolError(f"n must be at least 1, not {n}")
+    has_head = (
+        subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", "HEAD"],
+            cwd=ctx.ws.root,
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
+    if not has_head:
+        return "No commits yet."
+    return (
+        _git(ctx.ws.root, "log", f"-n{min(n, 500)}", "--date=short", "--format=%h %ad %an: %s")
+        or "No commits yet."
+    )
+
+
+CODE_READ_TOOLS = [search_code, repo_map, git_diff, git_log]

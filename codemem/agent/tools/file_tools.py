@@ -1,0 +1,281 @@
+"""File tools: `read_file`, `list_files`, `grep` (reading) and `edit_file`, `write_file`.
+
+Files are the repository's tracked and untracked-not-ignored files, as git sees them. Every
+path goes through `paths.resolve_path`; writes ask the permission policy first, showing the
+unified diff they would make, and are atomic (temp file and rename, mode kept).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import TYPE_CHECKING
+
+from codemem.agent.tools.budget import cut_line, number_lines
+from codemem.agent.tools.code_tools import _git
+from codemem.agent.tools.paths import resolve_path
+from codemem.agent.tools.permissions import Request
+from codemem.agent.tools.registry import ToolError, ToolResult
+from codemem.code.files import matches_any
+from codemem.memory.locking import atomic_write
+
+if TYPE_CHECKING:
+    from codemem.agent.tools.toolbox import ToolContext
+
+MAX_READ_LINES = 600
+MAX_LIST = 500
+MAX_MATCHES = 200
+MAX_GREP_BYTES = 2_000_000
+_WILDCARDS = re.compile(r"[*?\[]")
+
+
+def _read_text(full, rel: str, for_edit: bool = False) -> str:
+    try:
+        data = full.read_bytes()
+    except FileNotFoundError:
+        raise ToolError(
+            f"no such file: {rel}; use list_files or search_code to find the right path"
+        ) from None
+    except IsADirectoryError:
+        raise ToolError(f'{rel} is a directory: use list_files(glob="{rel}/**")') from None
+    if b"\0" in data[:8192]:
+        raise ToolError(f"{rel} is a binary file ({len(data):,} bytes); it cannot be shown as text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if for_edit:  # writing it back as UTF-8 would change bytes nobody meant to change
+            raise ToolError(f"{rel} is not UTF-8 text; it cannot be edited safely") from None
+        return data.decode("latin-1")
+
+
+def read_file(
+    ctx: ToolContext, path: str, start_line: int | None = None, end_line: int | None = None
+) -> str:
+    """Read a text file of the repository, with line numbers (cite code as path:line).
+
+    Long files are shown in parts; the result says how to read the next part.
+
+    Args:
+        path: Repository-relative path, e.g. src/app.py.
+        start_line: First line to show (1-based); default: the first line.
+        end_line: Last line to show (inclusive); default: as much as fits.
+    """
+    where = resolve_path(ctx.ws.root, path)
+    if where.full.is_dir():
+        raise ToolError(f'{where.rel} is a directory: use list_files(glob="{where.rel}/**")')
+    lines = _read_text(where.full, where.rel).splitlines()
+    total = len(lines)
+    if total == 0:
+        return f"{where.rel} is empty."
+    start = start_line or 1
+    end = min(end_line or total, total)
+    if start < 1 or start > total:
+        raise ToolError(f"start_line {start} is out of range: {where.rel} has {total} lines")
+    if end < start:
+        raise ToolError(f"end_line {end_line} is before start_line {start}")
+    budget = ctx.max_chars - 300
+    shown: list[str] = []
+    used = 0
+    for line in lines[start - 1 : end]:
+        cost = min(len(line), 2000) + 8
+        if shown and (used + cost > budget or len(shown) >= MAX_READ_LINES):
+            break
+        shown.append(line)
+        used += cost
+    last = start + len(shown) - 1
+    header = f"{where.rel} (lines {start}-{last} of {total})"
+    text = f"{header}\n{number_lines(shown, start)}"
+    if last < end:
+        text += (
+            f'\n[showing lines {start}-{last} of {total}; call read_file("{where.rel}", '
+            f"start_line={last + 1}) to see more]"
+        )
+    return text
+
+
+def repo_files(ctx: ToolContext) -> list[str]:
+    """Tracked and untracked-not-ignored files that exist, sorted."""
+    listing = _git(ctx.ws.root, "ls-files", "-co", "--exclude-standard", "-z")
+    root = ctx.ws.root
+    return sorted({p for p in listing.split("\0") if p and (root / p).is_file()})
+
+
+def _filter(ctx: ToolContext, files: list[str], glob: str | None) -> list[str]:
+    if not glob or glob in ("**", "**/*", "*"):
+        return files
+    pattern = glob.strip().removeprefix("./")
+    if not _WILDCARDS.search(pattern) and (ctx.ws.root / pattern).is_dir():
+        pattern = pattern.rstrip("/") + "/**"
+    return [p for p in files if matches_any(p, [pattern])]
+
+
+def list_files(ctx: ToolContext, glob: str = "**") -> str:
+    """List the repository's files (those git tracks or would track), filtered by a glob.
+
+    Args:
+        glob: A gitignore-style glob: ** spans folders, a bare name like *.py matches anywhere, a folder name lists everything under it.
+    """
+    files = _filter(ctx, repo_files(ctx), glob)
+    if not files:
+        return f"No files match {glob!r}."
+    text = "\n".join(files[:MAX_LIST])
+    if len(files) > MAX_LIST:
+        text += f"\n[{len(files) - MAX_LIST:,} more files; narrow the glob to see them]"
+    return text
+
+
+def grep(ctx: ToolContext, pattern: str, glob: str | None = None) -> str:
+    """Find lines matching a regular expression (Python syntax) across the repository's files.
+
+    Use it for exact strings and identifiers; use search_code for concepts.
+
+    Args:
+        pattern: A Python regular expression; prefix with (?i) to ignore case.
+        glob: Only files matching this glob, e.g. *.py or src/**.
+    """
+    try:
+        regex = re.compile(pattern)
+        anywhere = re.compile(pattern, re.MULTILINE)  # a quick test of the whole file first
+    except re.error as exc:
+        raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
+    matches: list[str] = []
+    more = 0
+    files_with_more: set[str] = set()
+    budget = ctx.max_chars - 300
+    used = 0
+    for rel in _filter(ctx, repo_files(ctx), glob):
+        full = ctx.ws.root / rel
+        try:
+            if full.stat().st_size > MAX_GREP_BYTES:
+                continue
+            data = full.read_bytes()
+        except OSError:
+            continue
+        if b"\0" in data[:8192]:
+            continue
+        text = data.decode("utf-8", "replace")
+        if not anywhere.search(text):
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if not regex.search(line):
+                continue
+            entry = f"{rel}:{number}: {cut_line(line.strip(), 300)}"
+            if len(matches) >= MAX_MATCHES or used + len(entry) > budget:
+                more += 1
+                files_with_more.add(rel)
+                continue
+            matches.append(entry)
+            used += len(entry) + 1
+    if not matches:
+        return f"No matches for {pattern!r}" + (f" in files matching {glob!r}." if glob else ".")
+    text = "\n".join(matches)
+    if more:
+        text += (
+            f"\n[{more:,} more matches in {len(files_with_more):,} files; "
+            "narrow the pattern or the glob to see them]"
+        )
+    return text
+
+
+def unified_diff(rel: str, before: str, after: str) -> str:
+    """A unified diff of one file, as git would label it."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{rel}" if before else "/dev/null",
+        tofile=f"b/{rel}",
+        n=3,
+    )
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> ToolResult:
+    """Edit a file by replacing one exact piece of text; shows the resulting diff.
+
+    Read the file first. old_string must occur exactly once: copy it exactly (without the
+    line-number prefix of read_file), including indentation, with enough context to be unique.
+
+    Args:
+        path: Repository-relative path of an existing file.
+        old_string: The exact text to replace.
+        new_string: The text to put in its place.
+    """
+    where = resolve_path(ctx.ws.root, path, for_write=True)
+    if not where.full.exists():
+        raise ToolError(f"no such file: {where.rel}; use write_file to create a new file")
+    before = _read_text(where.full, where.rel, for_edit=True)
+    if not old_string:
+        raise ToolError("old_string is empty: copy the exact text to replace from the file")
+    if old_string == new_string:
+        raise ToolError("old_string and new_string are the same: nothing would change")
+    old, new = old_string, new_string
+    if "\r\n" in before and old not in before:  # the model writes \n; the file uses \r\n
+        old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+    count = before.count(old)
+    if count == 0:
+        hint = ""
+        if old.strip() and before.count(old.strip()) == 1:
+            hint = " (it occurs once without the surrounding whitespace: check indentation)"
+        raise ToolError(
+            f"old_string was not found in {where.rel}{hint}; read the file and copy the text "
+            "exactly, without the line numbers"
+        )
+    if count > 1:
+        lines = []
+        start = 0
+        for _ in range(min(count, 5)):
+            found = before.index(old, start)
+            lines.append(str(_line_of(before, found)))
+            start = found + 1
+        raise ToolError(
+            f"old_string occurs {count} times in {where.rel} (lines {', '.join(lines)}): "
+            "include more surrounding text so it matches exactly one place"
+        )
+    at = before.index(old)
+    after = before[:at] + new + before[at + len(old) :]
+    diff = unified_diff(where.rel, before, after)
+    ctx.permissions.check(Request("edit_file", where.rel, f"edit {where.rel}", diff))
+    atomic_write(where.full, after.encode("utf-8"))
+    ctx.file_changed(where.rel)
+    first = _line_of(after, at)
+    last = first + new.count("\n")
+    return ToolResult(
+        f"Edited {where.rel} (lines {first}-{last} now).\n{diff}",
+        data={"path": where.rel, "diff": diff},
+    )
+
+
+def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
+    """Create a file, or replace a file's whole content (prefer edit_file for changes).
+
+    Args:
+        path: Repository-relative path; missing folders are created.
+        content: The complete content of the file.
+    """
+    where = resolve_path(ctx.ws.root, path, for_write=True)
+    before = _read_text(where.full, where.rel, for_edit=True) if where.full.exists() else None
+    if before == content:
+        return ToolResult(f"{where.rel} already has exactly this content; nothing changed.")
+    diff = unified_diff(where.rel, before or "", content)
+    lines = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
+    action = "overwrite" if before is not None else "create"
+    summary = f"{action} {where.rel} ({lines} lines)"
+    ctx.permissions.check(Request("write_file", where.rel, summary, diff))
+    atomic_write(where.full, content.encode("utf-8"))
+    ctx.file_changed(where.rel)
+    done = "Overwrote" if before is not None else "Created"
+    text = f"{done} {where.rel} ({lines} lines)."
+    if before is not None:
+        text += "\n" + diff
+    return ToolResult(text, data={"path": where.rel, "diff": diff})
+
+
+FILE_READ_TOOLS = [read_file, list_files, grep]
+FILE_WRITE_TOOLS = [edit_file, write_file]

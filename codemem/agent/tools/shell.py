@@ -1,0 +1,162 @@
+"""Running a shell command for the agent: captured, time-limited, and killed as a group.
+
+The command runs in its own session (`start_new_session`), so it and everything it starts
+form one process group. On a timeout or Ctrl-C the whole group gets SIGTERM, then SIGKILL
+after a grace period: a test runner's workers or a dev server die with it. Output (stdout and
+stderr interleaved) is read on a thread and kept bounded (head and tail) however much comes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codemem.agent.tools.budget import head_tail
+from codemem.agent.tools.permissions import Request
+from codemem.agent.tools.registry import ToolError, ToolResult
+
+if TYPE_CHECKING:
+    from codemem.agent.tools.toolbox import ToolContext
+
+GRACE_SECONDS = 2.0
+
+
+@dataclass
+class CommandResult:
+    """What a command did: its exit code (None if killed), its output, and how it ended."""
+
+    command: str
+    exit_code: int | None
+    output: str
+    seconds: float
+    timed_out: bool = False
+    dropped: int = 0  # bytes of output not kept (the middle of a huge output)
+
+
+class _Collector:
+    """Keeps the first and the last `keep` bytes of a stream."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def feed(self, data: bytes) -> None:
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > self.keep:
+                excess = len(self.tail) - self.keep
+                del self.tail[:excess]
+                self.dropped += excess
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", "replace")
+        tail = self.tail.decode("utf-8", "replace")
+        if self.dropped:
+            return f"{head}\n[... {self.dropped:,} bytes of output omitted ...]\n{tail}"
+        return head + tail
+
+
+def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left of it after `grace` seconds."""
+    pgid = process.pid  # the leader of its own session: its pid is the group id
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader so it does not linger as a zombie
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
+
+
+def run_shell(command: str, cwd: Path, timeout: float, keep_bytes: int = 64_000) -> CommandResult:
+    """Run `command` with `sh -c` in `cwd`; Ctrl-C kills the group and re-raises."""
+    started = time.monotonic()
+    env = {**os.environ, "PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "CODEMEM_AGENT": "1"}
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
+    collector = _Collector(keep_bytes)
+    assert process.stdout is not None
+    stream = process.stdout
+
+    def pump() -> None:
+        while chunk := stream.read1(65536):
+            collector.feed(chunk)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(process)
+    except BaseException:  # Ctrl-C: nothing may outlive the step
+        kill_group(process)
+        reader.join(timeout=1.0)
+        raise
+    # A background child may hold the pipe open after the leader exits: do not wait forever.
+    reader.join(timeout=1.0 if not timed_out else 5.0)
+    if reader.is_alive():
+        kill_group(process, grace=0.5)
+        reader.join(timeout=2.0)
+    stream.close()
+    code = None if timed_out else process.returncode
+    return CommandResult(
+        command, code, collector.text(), time.monotonic() - started, timed_out, collector.dropped
+    )
+
+
+def run_command(ctx: ToolContext, command: str, timeout: int = 120) -> ToolResult:
+    """Run a shell command in the repository root (tests, builds, linters) and show its output.
+
+    The command gets no input; output is stdout and stderr together. On a timeout the
+    command and everything it started are killed.
+
+    Args:
+        command: The command line, run with /bin/sh -c.
+        timeout: Seconds before the command is killed.
+    """
+    if not command.strip():
+        raise ToolError("the command is empty")
+    limit = ctx.settings.max_command_timeout
+    if not 1 <= timeout <= limit:
+        raise ToolError(f"timeout must be between 1 and {limit:g} seconds, not {timeout}")
+    ctx.permissions.check(Request("run_command", command, f"run: {command}", command))
+    result = run_shell(command, ctx.ws.root, timeout, keep_bytes=ctx.max_chars)
+    ctx.file_changed(None)  # a command may change any file: the index is stale
+    output = head_tail(result.output, ctx.max_chars - 300, "run a narrower command to see it")
+    if result.timed_out:
+        status = f"timed out after {timeout}s; the command and its children were killed"
+    else:
+        status = f"exit code {result.exit_code}"
+    text = f"$ {command}\n[{status}, {result.seconds:.1f}s]\n{output}".rstrip() + "\n"
+    return ToolResult(
+        text,
+        is_error=result.timed_out,
+        data={"exit_code": result.exit_code, "timed_out": result.timed_out},
+    )

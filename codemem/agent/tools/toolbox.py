@@ -1,0 +1,161 @@
+"""What the tools share (`ToolContext`) and the one place the tool set is put together.
+
+    ctx = ToolContext(ws, config, permissions=PermissionPolicy(prompter=my_prompter))
+    tools = build_tools(ctx, read_only=False)
+    result = tools.call("read_file", {"path": "shop/cart.py"})
+
+The agent loop, `codemem ask`/`run`/`chat` and the MCP server all call `build_tools`, so they
+offer exactly the same functions, validation and messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from codemem.agent.settings import AgentConfig
+from codemem.agent.tools.code_tools import CODE_READ_TOOLS, RepoMapSource
+from codemem.agent.tools.file_tools import FILE_READ_TOOLS, FILE_WRITE_TOOLS
+from codemem.agent.tools.memory_tools import MEMORY_READ_TOOLS, MEMORY_WRITE_TOOLS
+from codemem.agent.tools.permissions import PermissionPolicy, PermissionsConfig
+from codemem.agent.tools.registry import Tool, ToolError, ToolRegistry
+from codemem.agent.tools.shell import run_command
+from codemem.config import Config
+from codemem.errors import CodememError
+from codemem.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codemem.memory import Archive, MemoryStore, Recall
+
+log = logging.getLogger("codemem")
+
+# The order the model sees them in: find, read, remember, change.
+TOOL_ORDER = [
+    "search_code",
+    "repo_map",
+    "read_file",
+    "list_files",
+    "grep",
+    "git_diff",
+    "git_log",
+    "archival_search",
+    "conversation_search",
+    "memory_append",
+    "memory_replace",
+    "memory_insert",
+    "memory_rethink",
+    "memory_create",
+    "archival_insert",
+    "edit_file",
+    "write_file",
+    "run_command",
+]
+
+
+@dataclass
+class ToolContext:
+    """The workspace, settings, stores and permission policy the tools run against."""
+
+    ws: Workspace
+    config: Config = field(default_factory=Config)
+    permissions: PermissionPolicy | None = None
+    settings: AgentConfig | None = None
+    session_id: str | None = None
+    recall_store: Recall | None = None  # the agent's own connection, if it has one
+    index_stale: bool = False  # files changed since the index was last refreshed
+    changed_files: set[str] = field(default_factory=set)
+    memory_version: int = 0  # bumped when archival memory changes (the context re-counts)
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = AgentConfig.from_config(self.config.agent)
+        if self.permissions is None:
+            self.permissions = PermissionPolicy(
+                PermissionsConfig.from_config(self.config.permissions)
+            )
+
+    @property
+    def max_chars(self) -> int:
+        return self.settings.tool_output_chars
+
+    @property
+    def map_tokens(self) -> int:
+        tokens = self.settings.map_tokens
+        return self.config.map.tokens if tokens is None else tokens
+
+    @cached_property
+    def store(self) -> MemoryStore:
+        from codemem.memory import MemoryStore
+
+        return MemoryStore(self.ws)
+
+    @cached_property
+    def archive(self) -> Archive:
+        from codemem.memory import Archive
+
+        return Archive(self.ws)
+
+    @property
+    def recall(self) -> Recall | None:
+        """The recall database (None if nothing was ever recorded and no session is open)."""
+        if self.recall_store is None and self.ws.recall_db.exists():
+            from codemem.memory import Recall
+
+            self.recall_store = Recall(self.ws)
+        return self.recall_store
+
+    @cached_property
+    def repo_maps(self) -> RepoMapSource:
+        return RepoMapSource(self.ws.index_dir)
+
+    def file_changed(self, rel: str | None) -> None:
+        """Note that a file (None: possibly any file) changed, so the index is refreshed."""
+        self.index_stale = True
+        if rel:
+            self.changed_files.add(rel)
+
+    def memory_changed(self) -> None:
+        self.memory_version += 1
+
+    def ensure_index(self) -> None:
+        """Build the index if there is none, and refresh it after files changed."""
+        from codemem.code.manifest import Manifest
+
+        if not self.index_stale and Manifest.load(self.ws.index_dir) is not None:
+            return
+        from codemem.code.indexer import refresh_index
+
+        try:
+            refresh_index(self.ws, self.config)
+        except CodememError as exc:
+            raise ToolError(f"the code index could not be updated: {exc}") from None
+        self.index_stale = False
+
+
+def build_tools(
+    ctx: ToolContext, read_only: bool = False, names: list[str] | None = None
+) -> ToolRegistry:
+    """The tools bound to `ctx`.
+
+    `read_only` leaves out everything that changes files, memory or runs commands (`codemem
+    ask`, review); `names` keeps only those tools (e.g. memory tools for the sleep-time agent).
+    """
+    entries = [(fn, "read") for fn in CODE_READ_TOOLS + FILE_READ_TOOLS + MEMORY_READ_TOOLS]
+    entries += [(fn, "memory") for fn in MEMORY_WRITE_TOOLS]
+    entries += [(fn, "write") for fn in [*FILE_WRITE_TOOLS, run_command]]
+    order = {name: n for n, name in enumerate(TOOL_ORDER)}
+    entries.sort(key=lambda entry: order.get(entry[0].__name__, len(order)))
+    registry = ToolRegistry(context=ctx, max_chars=ctx.max_chars)
+    for fn, access in entries:
+        name = fn.__name__
+        if names is not None and name not in names:
+            registry.unavailable[name] = "it is not one of this agent's tools"
+        elif read_only and access != "read":
+            registry.unavailable[name] = (
+                "this session is read-only (codemem ask); say what to change instead"
+            )
+        else:
+            registry.add(Tool.from_function(fn, access))
+    return registry

@@ -1,0 +1,346 @@
+"""`codemem ask` (one read-only answer) and `codemem run` (a headless task).
+
+`codemem chat` lives in `codemem.cli.chat`; what all three share (loading the model, keeping
+the index fresh) is here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+import click
+
+from codemem.errors import CodememError, UsageError
+
+CONFIGURE_HELP = """\
+To get answers from a model, configure one (any of these):
+  codemem ask --model anthropic/claude-sonnet-4-6 "..."    with ANTHROPIC_API_KEY set
+  export CODEMEM_MODEL=openai/gpt-5                          with OPENAI_API_KEY set
+  model: ollama/qwen2.5-coder                                in .codemem/config.yml (local, no key)
+Any OpenAI-compatible server works too: define it under providers: (see .codemem.example.yml)."""
+
+_CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d+)(?:-(\d+))?)?")
+
+
+def load_agent_settings(app, model: str | None):
+    """(workspace, config, agent settings) with --model applied; memory set up if missing."""
+    from codemem.agent.settings import AgentConfig
+
+    ws = app.workspace()
+    config = app.config({"model": model} if model else None)
+    settings = AgentConfig.from_config(config.agent)
+    if not ws.blocks_dir.is_dir():
+        from codemem.memory import initialize_memory
+
+        initialize_memory(ws)
+        click.echo(
+            "codemem: set up memory in .codemem/ (commit it to share it with your team)", err=True
+        )
+    return ws, config, settings
+
+
+def refresh_index_quietly(ws, config, settings) -> None:
+    """Bring the index up to date before a session (a failure is a warning, not an error)."""
+    if not settings.refresh_index:
+        return
+    from codemem.code.indexer import refresh_index
+
+    try:
+        summary = refresh_index(ws, config)
+    except CodememError as exc:
+        click.echo(f"codemem: warning: the code index could not be updated: {exc}", err=True)
+        return
+    changed = summary.added + summary.changed + summary.removed
+    if changed:
+        click.echo(f"codemem: indexed {changed} changed files", err=True)
+
+
+def citations(ws, text: str) -> list[dict[str, Any]]:
+    """`path:line` (and bare path) references in `text` to files that exist in the repository."""
+    from codemem.agent.tools.paths import PathOutsideRepository, resolve_path
+
+    found: dict[tuple[str, int | None, int | None], None] = {}
+    for match in _CITATION.finditer(text):
+        path, start, end = match.group(1), match.group(2), match.group(3)
+        try:
+            where = resolve_path(ws.root, path)
+        except PathOutsideRepository:
+            continue
+        if not where.full.is_file():
+            continue
+        first = int(start) if start else None
+        last = int(end) if end else first
+        found[(where.rel, first, last)] = None
+    return [{"path": p, "start_line": s, "end_line": e} for p, s, e in found]
+
+
+def usage_json(agent) -> dict[str, Any]:
+    usage = agent.provider.meter.usage
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "cost": round(agent.cost, 6),
+        "steps": agent.steps,
+        "model": getattr(agent.provider, "model", None),
+    }
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+# -- ask --------------------------------------------------------------------------------------
+
+
+def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> None:
+    """No model: say how to configure one, and show what retrieval finds for the question."""
+    from codemem.agent.tools.toolbox import ToolContext
+    from codemem.code.search import search_code
+
+    ctx = ToolContext(ws, config)
+    try:
+        ctx.ensure_index()
+        hits = search_code(ws, config, question, k=8, level="symbol")
+    except CodememError as exc:
+        click.echo(f"codemem: warning: code search failed: {exc}", err=True)
+        hits = []
+    notes = ctx.archive.search(question, k=5)
+    if as_json:
+        _echo_json(
+            {
+                "answer": None,
+                "error": reason,
+                "files": sorted({hit.path for hit in hits}),
+                "code": [hit.to_json() for hit in hits],
+                "notes": [hit.note.to_json() for hit in notes],
+            }
+        )
+    else:
+        click.echo(f"codemem: {reason}", err=True)
+        click.echo(CONFIGURE_HELP, err=True)
+        click.echo("\nWhat retrieval found:" if hits or notes else "\nRetrieval found nothing.")
+        for hit in hits:
+            what = f"  {hit.kind} {hit.symbol}" if hit.symbol else ""
+            click.echo(f"  {hit.path}:{hit.start_line}{what}")
+        for hit in notes:
+            click.echo(f"  note {hit.note.id}: {' '.join(hit.note.content.split())[:100]}")
+
+
+@click.command("ask")
+@click.argument("question")
+@click.option(
+    "--model", "-m", help="Model to use, e.g. anthropic/claude-sonnet-4-6 (default: config)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print {answer, citations, files, session, usage}."
+)
+@click.pass_obj
+def ask_command(app, question: str, model: str | None, as_json: bool) -> None:
+    """Answer one QUESTION about the code, with read-only tools.
+
+    The agent searches memory and the code index and reads files; it changes nothing.
+    With --json, prints one object: the answer, the files it cites (path:line), the
+    session id and the token usage. Without a configured model, it says how to configure
+    one and shows what retrieval found.
+    """
+    from codemem.agent.providers import MissingAPIKey, resolve_provider
+    from codemem.agent.session import create_agent
+
+    if not question.strip():
+        raise UsageError("the question is empty")
+    ws, config, settings = load_agent_settings(app, model)
+    if not config.model:
+        _retrieval_only(ws, config, question, "no model configured", as_json)
+        return
+    try:
+        provider = resolve_provider(config.model, config)
+    except MissingAPIKey as exc:
+        _retrieval_only(ws, config, question, str(exc), as_json)
+        return
+    refresh_index_quietly(ws, config, settings)
+    observer = None if as_json else PlainObserver(stream=settings.stream and not as_json)
+    agent = create_agent(ws, config, provider, read_only=True, observer=observer)
+    try:
+        answer = agent.run(question)
+    except CodememError as exc:
+        if as_json:  # a machine reader still gets one object; the exit code says it failed
+            _echo_json(
+                {
+                    "answer": None,
+                    "error": str(exc),
+                    "citations": [],
+                    "files": [],
+                    "session": agent.transcript.session_id,
+                    "usage": usage_json(agent),
+                }
+            )
+        raise
+    if as_json:
+        cited = citations(ws, answer)
+        _echo_json(
+            {
+                "answer": answer,
+                "citations": cited,
+                "files": sorted({c["path"] for c in cited}),
+                "session": agent.transcript.session_id,
+                "usage": usage_json(agent),
+            }
+        )
+    elif not (observer and observer.streamed):
+        click.echo(answer)
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+class PlainObserver:
+    """Plain-text progress: tool calls on stderr, the answer (streamed or not) on stdout."""
+
+    def __init__(self, stream: bool = False, quiet_tools: bool = False) -> None:
+        self.stream = stream
+        self.streamed = False
+        self.quiet_tools = quiet_tools
+        self._at_line_start = True
+
+    def on_text(self, delta: str) -> None:
+        self.streamed = True
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+        self._at_line_start = delta.endswith("\n")
+
+    def on_message(self, message, response) -> None:
+        if self.streamed and not self._at_line_start:
+            sys.stdout.write("\n")
+            self._at_line_start = True
+        if message.tool_calls and message.content and not self.stream:
+            click.echo(message.content, err=True)
+        self.streamed = self.streamed and not message.tool_calls
+
+    def on_tool_call(self, call) -> None:
+        if not self.quiet_tools:
+            arguments = json.dumps(call.arguments, ensure_ascii=False)
+            click.echo(f"-> {call.name} {arguments[:200]}", err=True)
+
+    def on_tool_result(self, call, result) -> None:
+        if result.is_error and not self.quiet_tools:
+            click.echo(
+                f"   error: {result.content.splitlines()[0][:200] if result.content else ''}",
+                err=True,
+            )
+
+    def on_compaction(self, compaction) -> None:
+        click.echo(
+            f"codemem: summarized {compaction.evicted} older messages "
+            f"({compaction.tokens_before:,} -> {compaction.tokens_after:,} tokens)",
+            err=True,
+        )
+
+
+class JsonObserver:
+    """One JSON object per line on stdout for every event (`codemem run --json`)."""
+
+    stream = False
+
+    def on_text(self, delta: str) -> None: ...
+
+    def on_message(self, message, response) -> None:
+        if message.tool_calls:
+            if message.content:
+                _echo_json({"type": "message", "role": "assistant", "content": message.content})
+        else:
+            _echo_json({"type": "final", "content": message.content})
+
+    def on_tool_call(self, call) -> None:
+        _echo_json(
+            {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
+        )
+
+    def on_tool_result(self, call, result) -> None:
+        _echo_json(
+            {
+                "type": "tool_result",
+                "id": call.id,
+                "name": call.name,
+                "is_error": result.is_error,
+                "content": result.content,
+            }
+        )
+
+    def on_compaction(self, compaction) -> None:
+        _echo_json(
+            {
+                "type": "compaction",
+                "evicted": compaction.evicted,
+                "tokens_before": compaction.tokens_before,
+                "tokens_after": compaction.tokens_after,
+            }
+        )
+
+
+@click.command("run")
+@click.argument("task")
+@click.option("--model", "-m", help="Model to use (default: config).")
+@click.option(
+    "--yes",
+    "-y",
+    "assume_yes",
+    is_flag=True,
+    help="Allow edits and commands that would need approval (deny rules still apply).",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="Most model calls (default: agent.max_steps, 50).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
+@click.pass_obj
+def run_command(
+    app, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
+) -> None:
+    """Carry out TASK headlessly: search, read, edit, run commands, save memories.
+
+    Nobody is asked anything: edits and commands not allowed by the `permissions:` config
+    are refused (the agent is told why) unless --yes is given. With --json, stdout carries
+    one event per line: session, message, tool_call, tool_result, compaction, final, usage
+    (and error on failure).
+    """
+    from codemem.agent.loop import Limits
+    from codemem.agent.providers import resolve_provider
+    from codemem.agent.session import create_agent
+    from codemem.agent.tools.permissions import PermissionPolicy, PermissionsConfig
+
+    if not task.strip():
+        raise UsageError("the task is empty")
+    ws, config, settings = load_agent_settings(app, model)
+    provider = resolve_provider(config.model, config)
+    refresh_index_quietly(ws, config, settings)
+    policy = PermissionPolicy(
+        PermissionsConfig.from_config(config.permissions), assume_yes=assume_yes
+    )
+    limits = Limits.from_settings(settings)
+    if max_steps:
+        limits.max_steps = max_steps
+    observer = JsonObserver() if as_json else PlainObserver(stream=settings.stream)
+    agent = create_agent(ws, config, provider, permissions=policy, observer=observer, limits=limits)
+    if as_json:
+        session = agent.transcript.start(task)
+        _echo_json({"type": "session", "id": session, "model": getattr(provider, "model", None)})
+    try:
+        answer = agent.run(task)
+    except (CodememError, KeyboardInterrupt) as exc:
+        if as_json:
+            message = str(exc) if isinstance(exc, CodememError) else "interrupted"
+            _echo_json({"type": "error", "message": message})
+            _echo_json(
+                {"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)}
+            )
+        raise
+    if as_json:
+        _echo_json({"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)})
+    elif not observer.streamed:
+        click.echo(answer)

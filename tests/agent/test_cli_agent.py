@@ -1,0 +1,244 @@
+"""`codemem ask` and `codemem run` through the real CLI, with scripted models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from agent_helpers import block_value
+from click.testing import CliRunner
+
+from codemem.cli import cli
+from codemem.cli.agent import CONFIGURE_HELP
+
+CART = "shop/cart.py"
+OLD = "    def total(self) -> float:"
+NEW = "    def total(self) -> float:  # euros"
+
+
+@pytest.fixture(autouse=True)
+def no_index_refresh(monkeypatch):
+    monkeypatch.setenv("CODEMEM_AGENT__REFRESH_INDEX", "false")
+
+
+@pytest.fixture
+def script(tmp_path):
+    """script([...items]) -> a model string playing that YAML script."""
+    counter = iter(range(100))
+
+    def write(items) -> str:
+        path = tmp_path / f"script{next(counter)}.yml"
+        path.write_text(yaml.safe_dump(items, sort_keys=False))
+        return f"scripted/{path}"
+
+    return write
+
+
+def invoke(ws, *args, input=None):
+    return CliRunner().invoke(cli, ["--repo", str(ws.root), *args], input=input)
+
+
+def events(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines()]
+
+
+EDIT_SCRIPT = [
+    {
+        "tool_calls": [
+            {"name": "read_file", "arguments": {"path": CART, "start_line": 25, "end_line": 25}}
+        ]
+    },
+    {
+        "tool_calls": [
+            {"name": "edit_file", "arguments": {"path": CART, "old_string": OLD, "new_string": NEW}}
+        ]
+    },
+    {
+        "tool_calls": [
+            {
+                "name": "memory_append",
+                "arguments": {"label": "project", "content": "Prices are euros."},
+            }
+        ]
+    },
+    "Commented `shop/cart.py:25`.",
+]
+
+
+# -- ask ----------------------------------------------------------------------------------
+
+
+def test_ask_without_a_model_shows_retrieval(ws):
+    result = invoke(ws, "ask", "where is the cart total computed")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"codemem: no model configured\n{CONFIGURE_HELP}\n"
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["", "What retrieval found:", "  shop/cart.py:6  class Cart"]
+
+
+def test_ask_without_a_model_json(ws):
+    result = invoke(ws, "ask", "where is the cart total computed", "--json")
+    data = json.loads(result.stdout)
+    assert (data["answer"], data["error"]) == (None, "no model configured")
+    assert "shop/cart.py" in data["files"]
+    assert data["notes"] == []
+
+
+def test_ask_with_a_missing_key_explains_and_retrieves(ws):
+    result = invoke(ws, "ask", "cart total", "--model", "anthropic/claude-sonnet-4-6")
+    assert result.exit_code == 0
+    assert result.stderr.startswith(
+        "codemem: ANTHROPIC_API_KEY is not set: export it, or choose another model with --model\n"
+    )
+
+
+def test_ask_json_answer_and_citations(ws, script):
+    model = script(
+        [
+            {"tool_calls": [{"name": "search_code", "arguments": {"query": "total"}}]},
+            "The total is `Cart.total` at shop/cart.py:25-27, tested in tests/test_cart.py:10; "
+            "see README.md. (nope.py:3 does not exist)",
+        ]
+    )
+    result = invoke(ws, "ask", "where is the total?", "--json", "--model", model)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answer"].startswith("The total is `Cart.total`")
+    assert data["citations"] == [
+        {"path": "shop/cart.py", "start_line": 25, "end_line": 27},
+        {"path": "tests/test_cart.py", "start_line": 10, "end_line": 10},
+        {"path": "README.md", "start_line": None, "end_line": None},
+    ]
+    assert data["files"] == ["README.md", "shop/cart.py", "tests/test_cart.py"]
+    assert data["usage"]["steps"] == 2 and data["session"]
+
+
+def test_ask_is_read_only(ws, script):
+    model = script(EDIT_SCRIPT)
+    before = (ws.root / CART).read_text()
+    result = invoke(ws, "ask", "fix it", "--model", model)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Commented `shop/cart.py:25`.\n"
+    assert (ws.root / CART).read_text() == before
+    assert block_value(ws, "project") == ""
+    assert "   error: edit_file is not available here: this session is read-only" in result.stderr
+
+
+# -- run ----------------------------------------------------------------------------------
+
+
+def test_run_json_events_and_refused_edit(ws, script):
+    result = invoke(ws, "run", "comment the total", "--json", "--model", script(EDIT_SCRIPT))
+    assert result.exit_code == 0, result.output
+    stream = events(result.stdout)
+    assert [e["type"] for e in stream] == [
+        "session",
+        "tool_call",
+        "tool_result",
+        "tool_call",
+        "tool_result",
+        "tool_call",
+        "tool_result",
+        "final",
+        "usage",
+    ]
+    assert stream[3] == {
+        "type": "tool_call",
+        "id": stream[3]["id"],
+        "name": "edit_file",
+        "arguments": {"path": CART, "old_string": OLD, "new_string": NEW},
+    }
+    assert stream[4]["is_error"] is True
+    assert stream[4]["content"] == (
+        "edit_file: permission denied (edit shop/cart.py): it needs approval and no one can be "
+        "asked here; the user can re-run with --yes or add 'edit_file:shop/cart.py' to permissions.allow"
+    )
+    assert stream[6]["content"] == "Appended to project: now 17 / 8,000 characters."
+    assert stream[7] == {"type": "final", "content": "Commented `shop/cart.py:25`."}
+    assert stream[8]["session"] == stream[0]["id"] and stream[8]["steps"] == 4
+    assert NEW not in (ws.root / CART).read_text()
+
+
+def test_run_with_yes_edits(ws, script):
+    result = invoke(ws, "run", "comment the total", "--yes", "--model", script(EDIT_SCRIPT))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Commented `shop/cart.py:25`.\n"
+    assert NEW + "\n" in (ws.root / CART).read_text()
+    assert block_value(ws, "project") == "Prices are euros."
+
+
+def test_run_follows_allow_rules_in_config(ws, script):
+    (ws.config_file).write_text("permissions:\n  allow: ['edit_file:shop/**']\n")
+    result = invoke(ws, "run", "comment the total", "--model", script(EDIT_SCRIPT))
+    assert result.exit_code == 0, result.output
+    assert NEW + "\n" in (ws.root / CART).read_text()
+
+
+def test_run_step_limit(ws, script):
+    loop = [{"tool_calls": [{"name": "list_files", "arguments": {}}]}] * 5
+    result = invoke(ws, "run", "loop", "--max-steps", "2", "--json", "--model", script(loop))
+    assert result.exit_code == 1
+    stream = events(result.stdout)
+    assert stream[-2] == {
+        "type": "error",
+        "message": (
+            "step limit reached (2 model calls) before a final answer: raise it with --max-steps or agent.max_steps"
+        ),
+    }
+    assert stream[-1]["type"] == "usage"
+    assert result.stderr.endswith(
+        "codemem: error: step limit reached (2 model calls) before a final "
+        "answer: raise it with --max-steps or agent.max_steps\n"
+    )
+
+
+def test_run_needs_a_model(ws):
+    result = invoke(ws, "run", "do it")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "codemem: error: no model configured: pass --model, set CODEMEM_MODEL"
+    )
+
+
+def test_bad_agent_config_is_one_line(ws, script):
+    (ws.config_file).write_text("agent:\n  max_stepz: 3\n")
+    result = invoke(ws, "run", "x", "--model", script(["ok"]))
+    assert result.exit_code == 2
+    assert result.stderr == "codemem: error: agent.max_stepz: unknown key\n"
+
+
+def test_memory_is_set_up_on_first_use(repo_factory, script):
+    from codemem.workspace import Workspace
+
+    ws = Workspace(repo_factory("shop"))
+    model = script(
+        [
+            {
+                "tool_calls": [
+                    {
+                        "name": "memory_append",
+                        "arguments": {"label": "project", "content": "A shop."},
+                    }
+                ]
+            },
+            "ok",
+        ]
+    )
+    result = invoke(ws, "run", "remember", "--model", model)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "codemem: set up memory in .codemem/ (commit it to share it with your team)\n"
+    )
+    assert (ws.dir / ".gitignore").read_text() == "local/\n"
+    assert block_value(ws, "project") == "A shop."
+
+
+def test_ask_json_reports_a_failure_as_an_object(ws, script):
+    result = invoke(
+        ws, "ask", "anything", "--json", "--model", script([{"error": "scripted: model offline"}])
+    )
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert (data["answer"], data["error"], data["files"]) == (None, "scripted: model offline", [])
+    assert result.stderr == "codemem: error: scripted: model offline\n"

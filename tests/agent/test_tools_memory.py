@@ -1,0 +1,122 @@
+"""Memory tools: block edits and their refusals, archival notes, conversation search."""
+
+from __future__ import annotations
+
+from agent_helpers import block_value
+
+from codemem.memory import Recall
+
+
+def call(tools, name, **arguments):
+    result = tools.call(name, arguments)
+    return result.content, result.is_error
+
+
+def test_block_edits(ws, tools):
+    assert call(tools, "memory_append", label="project", content="Build: make.") == (
+        "Appended to project: now 12 / 8,000 characters.",
+        False,
+    )
+    assert call(tools, "memory_append", label="project", content="Test: pytest -q.") == (
+        "Appended to project: now 29 / 8,000 characters.",
+        False,
+    )
+    assert call(
+        tools, "memory_replace", label="project", old_string="make", new_string="uv build"
+    ) == ("Updated project: now 33 / 8,000 characters.", False)
+    assert call(tools, "memory_insert", label="project", text="# Shop", line=0) == (
+        "Inserted into project: now 40 / 8,000 characters.",
+        False,
+    )
+    assert block_value(ws, "project") == "# Shop\nBuild: uv build.\nTest: pytest -q."
+    assert call(tools, "memory_rethink", label="project", new_value="Shop: a cart.") == (
+        "Rewrote project: now 13 / 8,000 characters.",
+        False,
+    )
+    assert call(
+        tools, "memory_create", label="api", description="HTTP API notes.", value="GET /health"
+    ) == ("Created api: now 11 / 4,000 characters.", False)
+    assert block_value(ws, "api") == "GET /health"
+
+
+def test_block_edit_refusals_go_back_to_the_model(ws, tools):
+    assert call(tools, "memory_replace", label="project", old_string="absent", new_string="x") == (
+        "memory_replace: old text occurs 0 times in project; it must occur exactly once: copy it "
+        "exactly from the block, including spaces and line breaks",
+        True,
+    )
+    assert call(tools, "memory_rethink", label="project", new_value="x" * 8001) == (
+        "memory_rethink: project would be 8,001 / 8,000 characters: shorten it or move detail to "
+        "archival memory",
+        True,
+    )
+    assert call(tools, "memory_insert", label="project", text="x", line=5) == (
+        "memory_insert: line 5 is out of range: project has 0 lines; use 0 (the start) to 0, or -1 "
+        "for the end",
+        True,
+    )
+    assert call(tools, "memory_create", label="project", description="d", value="") == (
+        "memory_create: a block labelled 'project' already exists: edit it, or choose another label",
+        True,
+    )
+    assert call(tools, "memory_create", label="Bad Label", description="d", value="")[1] is True
+
+
+def test_unknown_label_message(tools):
+    text, error = call(tools, "memory_append", label="nope", content="x")
+    assert error
+    assert text == (
+        "memory_append: unknown block 'nope': the blocks are conventions, project, users/dev; "
+        "create it first to use a new label"
+    )
+
+
+def test_archival_insert_and_search(ws, tools, ctx):
+    ctx.session_id = "20250301-120000-abcd"
+    text, error = call(
+        tools,
+        "archival_insert",
+        content="Refunds go through shop/payments.py:22.",
+        tags=["Payments"],
+    )
+    assert not error and text.startswith("Saved archival note ")
+    note_id = text.removeprefix("Saved archival note ").rstrip(".")
+    note = (ws.archive_dir / f"{note_id}.md").read_text()
+    assert "tags: [payments]\n" in note and "source: session 20250301-120000-abcd" in note
+    assert ctx.memory_version == 1
+    text, _ = call(tools, "archival_search", query="refunds")
+    assert text.splitlines()[0].startswith(f"## note {note_id} (")
+    assert text.splitlines()[0].endswith(") [payments]")
+    assert text.splitlines()[1] == "Refunds go through shop/payments.py:22."
+    assert call(tools, "archival_search", query="refunds", tags=["auth"]) == (
+        "No archival notes match.",
+        False,
+    )
+    assert call(tools, "archival_insert", content="Refunds go through  shop/payments.py:22.")[
+        0
+    ].startswith("archival_insert: an identical note already exists: ")
+    text, _ = call(tools, "archival_insert", content="Refunds go through shop/payments.py:22 too.")
+    assert f"similar to {note_id}" in text
+
+
+def test_conversation_search(ws, tools):
+    assert call(tools, "conversation_search", query="cart") == (
+        "No conversations have been recorded yet.",
+        False,
+    )
+    with Recall(ws) as recall:
+        session = recall.start_session("scripted/x", "cart questions")
+        recall.add_message(session, "user", "Why is the cart total wrong?")
+        recall.add_message(session, "assistant", "Prices are floats.")
+    text, error = call(tools, "conversation_search", query="cart total", roles=["user"])
+    assert not error
+    assert text.startswith(f"- session {session} (cart questions) #1 user, ")
+    assert text.endswith(": Why is the cart total wrong?")
+    assert call(tools, "conversation_search", query="cart", since="2999-01-01") == (
+        "No messages match.",
+        False,
+    )
+    assert call(tools, "conversation_search", query="cart", k=0) == (
+        "conversation_search: k must be at least 1, not 0",
+        True,
+    )

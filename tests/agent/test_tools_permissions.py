@@ -1,0 +1,160 @@
+"""The permission policy: rules, modes, chained commands, the prompter, --yes, config errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from codemem.agent.tools import (
+    PermissionPolicy,
+    PermissionsConfig,
+    Request,
+    ToolContext,
+    build_tools,
+)
+from codemem.errors import ConfigError, PermissionDenied
+
+
+def edit(path: str) -> Request:
+    return Request("edit_file", path, f"edit {path}", "diff")
+
+
+def run(command: str) -> Request:
+    return Request("run_command", command, f"run: {command}", command)
+
+
+def policy(**config) -> PermissionPolicy:
+    return PermissionPolicy(PermissionsConfig(**config))
+
+
+class Answers:
+    """A prompter that gives canned answers and records what it was asked."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.asked: list[str] = []
+
+    def approve(self, request: Request) -> str:
+        self.asked.append(request.summary)
+        return self.answers.pop(0)
+
+
+def test_rules_decide_before_the_mode():
+    p = policy(
+        mode="ask",
+        allow=["run_command:pytest*", "edit_file:src/**"],
+        deny=["edit_file:src/secret*"],
+    )
+    assert p.decide(run("pytest -q tests/")) == "allow"
+    assert p.decide(run("pytest")) == "allow"
+    assert p.decide(run("rm -rf build")) == "ask"
+    assert p.decide(edit("src/app/main.py")) == "allow"
+    assert p.decide(edit("src/secret.py")) == "deny"
+    assert p.decide(edit("docs/index.md")) == "ask"
+    assert policy(mode="allow").decide(edit("x.py")) == "allow"
+    assert policy(mode="deny").decide(edit("x.py")) == "deny"
+
+
+def test_chained_commands_need_every_part_allowed():
+    p = policy(
+        allow=["run_command:pytest*", "run_command:ruff check*"], deny=["run_command:git push*"]
+    )
+    assert p.decide(run("pytest -q && ruff check .")) == "allow"
+    assert p.decide(run("pytest -q; rm -rf /")) == "ask"
+    assert p.decide(run("pytest -q | tee out.txt")) == "ask"
+    assert p.decide(run("pytest $(echo -q)")) == "ask"
+    assert p.decide(run("pytest `echo -q`")) == "ask"
+    assert p.decide(run("ruff check . && git push origin main")) == "deny"
+
+
+def test_tool_globs_and_bare_tool_rules():
+    p = policy(mode="deny", allow=["*_file:docs/**", "run_command"])
+    assert p.decide(edit("docs/a.md")) == "allow"
+    assert p.decide(Request("write_file", "docs/b.md", "create docs/b.md")) == "allow"
+    assert p.decide(edit("src/a.py")) == "deny"
+    assert p.decide(run("anything at all")) == "allow"
+
+
+def test_messages_for_the_model():
+    with pytest.raises(PermissionDenied) as denied:
+        policy(deny=["run_command:git push*"]).check(run("git push"))
+    assert (
+        str(denied.value)
+        == "permission denied (run: git push): the permissions.deny rule 'run_command:git push*' forbids it"
+    )
+    with pytest.raises(PermissionDenied) as denied:
+        policy(mode="deny").check(edit("a.py"))
+    assert str(denied.value) == (
+        "permission denied (edit a.py): permissions.mode is deny and no permissions.allow rule "
+        "matches; do without it or ask the user to allow it"
+    )
+    with pytest.raises(PermissionDenied) as denied:
+        policy().check(run("make test"))
+    assert str(denied.value) == (
+        "permission denied (run: make test): it needs approval and no one can be asked here; the "
+        "user can re-run with --yes or add 'run_command:make*' to permissions.allow"
+    )
+
+
+def test_assume_yes_answers_questions_but_not_deny_rules():
+    p = PermissionPolicy(PermissionsConfig(deny=["edit_file:*.lock"]), assume_yes=True)
+    p.check(edit("a.py"))
+    with pytest.raises(PermissionDenied):
+        p.check(edit("poetry.lock"))
+
+
+def test_prompter_yes_no_always():
+    answers = Answers("yes", "no", "always")
+    p = PermissionPolicy(prompter=answers)
+    p.check(edit("a.py"))
+    with pytest.raises(PermissionDenied, match=r"the user declined; ask them what to do instead"):
+        p.check(edit("b.py"))
+    p.check(run("make test"))  # always: this exact command from now on
+    p.check(run("make test"))
+    assert answers.asked == ["edit a.py", "edit b.py", "run: make test"]
+    with pytest.raises(IndexError):  # a different command is asked about again
+        p.check(run("make lint"))
+
+
+def test_always_for_edits_covers_every_file():
+    answers = Answers("always")
+    p = PermissionPolicy(prompter=answers)
+    p.check(edit("a.py"))
+    p.check(Request("write_file", "b/c.py", "create b/c.py"))
+    assert answers.asked == ["edit a.py"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"mode": "sometimes"}, "permissions.mode: Input should be 'ask', 'allow' or 'deny'"),
+        (
+            {"allow": ["read_file:*"]},
+            "permissions.allow: rule 'read_file:*' names no tool that asks permission (edit_file, write_file, run_command)",
+        ),
+        (
+            {"deny": ["run_command:"]},
+            "permissions.deny: invalid rule 'run_command:': write TOOL or TOOL:PATTERN, like run_command:pytest*",
+        ),
+        ({"ask": []}, "permissions.ask: unknown key"),
+    ],
+)
+def test_config_errors(raw, message):
+    with pytest.raises(ConfigError) as error:
+        PermissionsConfig.from_config(raw)
+    assert str(error.value) == message
+
+
+def test_tools_consult_the_policy(ws, config):
+    answers = Answers("no")
+    ctx = ToolContext(ws, config, PermissionPolicy(prompter=answers))
+    tools = build_tools(ctx)
+    before = (ws.root / "shop/cart.py").read_text()
+    result = tools.call(
+        "edit_file", {"path": "shop/cart.py", "old_string": "def total", "new_string": "def sum"}
+    )
+    assert (result.content, result.is_error) == (
+        "edit_file: permission denied (edit shop/cart.py): the user declined; ask them what to do instead",
+        True,
+    )
+    assert (ws.root / "shop/cart.py").read_text() == before
+    assert answers.asked == ["edit shop/cart.py"]

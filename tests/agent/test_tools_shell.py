@@ -1,0 +1,104 @@
+"""run_command: output and exit code, timeouts that kill the whole process group, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from codemem.agent.tools import PermissionPolicy, PermissionsConfig, ToolContext, build_tools
+from codemem.agent.tools.shell import run_shell
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_output_and_exit_code(ws, tools):
+    result = tools.call("run_command", {"command": "echo out; echo err >&2; exit 3"})
+    lines = result.content.splitlines()
+    assert not result.is_error
+    assert lines[0] == "$ echo out; echo err >&2; exit 3"
+    assert lines[1].startswith("[exit code 3, ") and lines[1].endswith("s]")
+    assert lines[2:] == ["out", "err"]
+    assert result.data == {"exit_code": 3, "timed_out": False}
+
+
+def test_runs_in_the_repository_root(ws, tools):
+    result = tools.call("run_command", {"command": "pwd; ls shop/cart.py"})
+    assert result.content.splitlines()[2:] == [str(ws.root.resolve()), "shop/cart.py"]
+
+
+def test_timeout_kills_the_whole_group(ws, tools, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    command = f"sleep 60 & echo $! > {pid_file}; wait"
+    result = tools.call("run_command", {"command": command, "timeout": 1})
+    assert result.is_error
+    assert result.content.splitlines()[1].startswith(
+        "[timed out after 1s; the command and its children were killed, "
+    )
+    child = int(pid_file.read_text())
+    assert wait_gone(child), "the background child outlived the timeout"
+
+
+def test_background_children_do_not_hang_the_call(ws, tmp_path):
+    pid_file = tmp_path / "bg.pid"
+    started = time.monotonic()
+    result = run_shell(f"(sleep 60 & echo $! > {pid_file}); echo done", ws.root, timeout=30)
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 0 and result.output == "done\n"
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def test_ctrl_c_kills_the_group_and_propagates(ws, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_shell(f"sleep 60 & echo $! > {pid_file}; wait", ws.root, timeout=30)
+    finally:
+        timer.cancel()
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def test_huge_output_keeps_head_and_tail(ws):
+    result = run_shell("seq 1 200000", ws.root, timeout=30, keep_bytes=1000)
+    assert result.output.startswith("1\n2\n3\n")
+    assert result.output.endswith("199999\n200000\n")
+    assert result.dropped == len("".join(f"{n}\n" for n in range(1, 200001))) - 2000
+    assert f"[... {result.dropped:,} bytes of output omitted ...]" in result.output
+
+
+def test_invalid_timeout_and_empty_command(tools):
+    assert tools.call("run_command", {"command": "true", "timeout": 0}).content == (
+        "run_command: timeout must be between 1 and 1800 seconds, not 0"
+    )
+    assert (
+        tools.call("run_command", {"command": "  "}).content == "run_command: the command is empty"
+    )
+
+
+def test_refused_without_permission(ws, config):
+    ctx = ToolContext(ws, config, PermissionPolicy(PermissionsConfig(allow=["run_command:echo*"])))
+    tools = build_tools(ctx)
+    assert not tools.call("run_command", {"command": "echo ok"}).is_error
+    result = tools.call("run_command", {"command": "echo ok; touch pwned"})
+    assert result.is_error and "permission denied (run: echo ok; touch pwned)" in result.content
+    assert not (ws.root / "pwned").exists()
