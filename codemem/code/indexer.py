@@ -38,6 +38,7 @@ log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 48
+INDEX_FORMAT = 3  # bump when rows or index settings change: existing indexes are rebuilt
 BATCH_CHUNKS = 40_000
 
 
@@ -72,7 +73,7 @@ def _settings(config: Config) -> ExtractSettings:
 def fingerprint(config: Config) -> str:
     """Changes whenever rows would come out differently: then the index is rebuilt."""
     idx = config.index
-    key = repr((__version__, _settings(config), idx.embeddings, idx.embeddings_dimensions))
+    key = repr((__version__, INDEX_FORMAT, _settings(config), idx.embeddings, idx.embeddings_dimensions))
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 

@@ -110,7 +110,7 @@ def _fts_config() -> Any:
     return FTS(
         base_tokenizer="whitespace",
         lower_case=False,
-        stem=False,
+        stem=False,  # measured: stemming code tokens lowered Acc@1 on both suites
         remove_stop_words=False,
         ascii_folding=False,
         with_position=False,
