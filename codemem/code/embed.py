@@ -17,7 +17,6 @@ import inspect
 import logging
 import os
 import re
-import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
+from codemem.code.embed_text import (  # noqa: F401  (re-exported)
+    DEFAULT_MAX_CHARS,
+    clean_text,
+    embedding_text,
+    identifier_words,
+)
 from codemem.errors import ConfigError, ProviderError
 
 if TYPE_CHECKING:
@@ -37,7 +42,6 @@ log = logging.getLogger("codemem")
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OLLAMA_BASE_URL = "http://localhost:11434/v1"
 EMBEDDING_FORMS = "none, openai/<model>, ollama/<model>, model2vec/<hub name or local path>"
-DEFAULT_MAX_CHARS = 8_000  # one prepared chunk; ~2-4k tokens of code
 _PLACEHOLDER_KEY = "codemem-no-key"
 _EMPTY_TEXT = "(empty)"  # endpoints reject "" as input
 _TOO_LONG = re.compile(r"too long|context length|maximum|too many tokens", re.IGNORECASE)
@@ -59,48 +63,6 @@ class Embedder(Protocol):
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
-
-
-# --- text preparation -------------------------------------------------------------------
-
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_BLANK_RUNS = re.compile(r"\n{3,}")
-
-
-def identifier_words(name: str) -> list[str]:
-    """Split an identifier into lower-case words: `HTTPServer.load_config` -> http server load config."""
-    return [word.lower() for word in _WORD.findall(name)]
-
-
-def clean_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    """Dedent, drop trailing spaces and extra blank lines, then cut to `max_chars`.
-
-    The cut falls on a line break when one lies in the last half of the budget.
-    """
-    lines = [line.rstrip() for line in textwrap.dedent(text.expandtabs(4)).splitlines()]
-    out = _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n")
-    if len(out) <= max_chars:
-        return out
-    cut = out.rfind("\n", 0, max_chars + 1)
-    return out[:cut] if cut >= max_chars // 2 else out[:max_chars]
-
-
-def embedding_text(
-    path: str, symbol: str | None, text: str, max_chars: int = DEFAULT_MAX_CHARS
-) -> str:
-    """The text embedded for one code chunk: a path line, a symbol line, then the code.
-
-    Deterministic, so a chunk re-embedded later gets the same vector. The symbol line adds
-    the identifier's words (`load_config (load config)`) because static embedders see
-    `load_config` as one unknown token. The result is at most `max_chars` long.
-    """
-    header = path
-    if symbol:
-        words = " ".join(identifier_words(symbol))
-        header += f"\n{symbol} ({words})" if words and words != symbol else f"\n{symbol}"
-    header = header[: max_chars // 2]
-    body = clean_text(text, max_chars - len(header) - 1)
-    return f"{header}\n{body}" if body else header
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
