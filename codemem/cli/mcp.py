@@ -1,0 +1,58 @@
+"""`codemem mcp`: serve the repository's memory and code index over MCP on stdio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from codemem.errors import CodememError
+
+SDK_REQUIREMENT = "mcp>=2.3,<3"
+
+
+@click.command("mcp")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Repository to serve (the same as `codemem --repo DIR mcp`).",
+)
+@click.option("--read-only", is_flag=True, help="Offer no tool that changes memory.")
+@click.pass_obj
+def mcp_command(app, repo: Path | None, read_only: bool) -> None:
+    """Run an MCP server on stdio for Claude Code, Cursor, Codex or any MCP client.
+
+    It offers search_code, repo_map, memory_read, memory_append, memory_replace,
+    memory_rethink, archival_insert, archival_search, conversation_search and remember
+    (--read-only leaves out the ones that write), the memory blocks, repo map and latest
+    digest as resources, and a load_memory prompt. The code index is refreshed
+    incrementally before every search. Register it with, for example:
+
+        claude mcp add codemem -- codemem --repo /path/to/repo mcp
+    """
+    _require_sdk()
+    import anyio
+
+    from codemem.cli.agent import load_agent_settings
+    from codemem.mcp.server import McpSession, serve_stdio
+
+    if repo is not None:
+        app.repo = repo  # before anything asked for the workspace
+    ws, config, _settings = load_agent_settings(app, None)
+    anyio.run(serve_stdio, McpSession(ws, config, read_only=read_only))
+
+
+def _require_sdk() -> None:
+    """The official MCP SDK, major version 2 (its server API differs from 1.x)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("mcp")
+    except PackageNotFoundError:
+        raise CodememError(
+            f"the MCP server needs the `mcp` package: pip install '{SDK_REQUIREMENT}'"
+        ) from None
+    if installed.split(".")[0] != "2":
+        raise CodememError(
+            f"the MCP server needs {SDK_REQUIREMENT}, not mcp {installed}: pip install '{SDK_REQUIREMENT}'"
+        )

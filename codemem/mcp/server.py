@@ -1,0 +1,220 @@
+"""`codemem mcp`: codemem's memory and code index over the Model Context Protocol (stdio).
+
+    session = McpSession(ws, config, read_only=False)
+    anyio.run(serve_stdio, session)
+
+`McpSession` is the whole behaviour, with no SDK in it: the tool registry (`build_mcp_tools`,
+i.e. the agent's own tools), resources, the memory prompt and index freshness. `build_server`
+wires it into the SDK's low-level `Server`, which takes the tools' JSON schemas as they are, so
+names, parameters and validation are those of `codemem chat`. Calls run in worker threads, one
+code call and one memory call at a time, so the event loop keeps answering and memory stays
+usable while a first search indexes a large repository.
+
+A tool that fails returns `isError` with the registry's message; a resource or prompt that
+cannot be read is a JSON-RPC error (invalid params) with the CLI's message. Nothing but the
+protocol is written to stdout: the SDK points fd 1 at stderr while it serves.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from codemem import __version__
+from codemem.agent.tools import ToolContext, ToolResult
+from codemem.errors import CodememError
+from codemem.mcp.freshness import INDEX_TOOLS, IndexFreshness
+from codemem.mcp.resources import (
+    BLOCK_TEMPLATE,
+    MEMORY_PROMPT,
+    REPO_MAP_URI,
+    ResourceInfo,
+    ResourceText,
+    list_resources,
+    memory_prompt,
+    read_resource,
+)
+from codemem.mcp.tools import WRITE_TOOLS, build_mcp_tools
+
+if TYPE_CHECKING:
+    from mcp.server.lowlevel import Server
+
+    from codemem.agent.messages import ToolSpec
+    from codemem.config import Config
+    from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+INSTRUCTIONS = """\
+codemem keeps this repository's memory in its .codemem/ folder, shared with the team through \
+git: core memory blocks (project, conventions, the developer's preferences), archival notes, \
+past conversations and a code index. Read the blocks first (memory_read, or the load_memory \
+prompt); find code with search_code and repo_map; look up notes with archival_search."""
+
+PROMPT_DESCRIPTION = "Load codemem's core memory blocks as context for this conversation."
+DESTRUCTIVE = frozenset({"memory_replace", "memory_rethink"})
+
+
+class McpSession:
+    """What one MCP connection can do in one repository, as plain synchronous calls."""
+
+    def __init__(self, ws: Workspace, config: Config, read_only: bool = False) -> None:
+        self.read_only = read_only
+        self.ctx = ToolContext(ws, config)
+        self.tools = build_mcp_tools(self.ctx, read_only)
+        self.freshness = IndexFreshness(self.ctx)
+        # One code call and one memory call at a time (the context's caches are not shared
+        # between threads); memory stays usable while a first search builds the index.
+        self._code_lock = threading.Lock()
+        self._memory_lock = threading.Lock()
+
+    def specs(self) -> list[ToolSpec]:
+        return self.tools.specs()
+
+    def call_tool(self, name: str, arguments: dict[str, Any] | None) -> ToolResult:
+        """Run one tool call; never raises (every failure is an error result)."""
+        with self._code_lock if name in INDEX_TOOLS else self._memory_lock:
+            try:
+                if name in INDEX_TOOLS and name in self.tools:
+                    self.freshness.refresh()
+                return self.tools.call(name, arguments)
+            except Exception as exc:  # the registry catches tool errors; this is a last resort
+                log.debug("tool %s failed", name, exc_info=True)
+                return ToolResult(f"{name} failed: {type(exc).__name__}: {exc}", True)
+
+    def list_resources(self) -> list[ResourceInfo]:
+        with self._memory_lock:
+            return list_resources(self.ctx)
+
+    def read_resource(self, uri: str) -> ResourceText:
+        """The resource's text; a `CodememError` when it cannot be read."""
+        if uri == REPO_MAP_URI:
+            with self._code_lock:
+                self.freshness.refresh()
+                return read_resource(self.ctx, uri)
+        with self._memory_lock:
+            return read_resource(self.ctx, uri)
+
+    def prompt(self, name: str) -> str:
+        """The text of a prompt; `CodememError` for an unknown name."""
+        if name != MEMORY_PROMPT:
+            raise CodememError(f"unknown prompt '{name}': the prompts are {MEMORY_PROMPT}")
+        with self._memory_lock:
+            return memory_prompt(self.ctx, self.read_only)
+
+
+def _annotations(name: str):
+    from mcp import types
+
+    if name not in WRITE_TOOLS:
+        return types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    return types.ToolAnnotations(
+        read_only_hint=False, destructive_hint=name in DESTRUCTIVE, open_world_hint=False
+    )
+
+
+def build_server(session: McpSession) -> Server:
+    """The SDK server whose handlers call `session` in a worker thread."""
+    import anyio
+    from mcp import types
+    from mcp.server.lowlevel import Server
+    from mcp.shared.exceptions import MCPError
+
+    async def in_thread(fn, *args):
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+
+    def invalid(exc: CodememError, **data: Any) -> MCPError:
+        return MCPError(code=types.INVALID_PARAMS, message=str(exc), data=data or None)
+
+    async def list_tools(ctx, params) -> types.ListToolsResult:
+        return types.ListToolsResult(
+            tools=[
+                types.Tool(
+                    name=spec.name,
+                    description=spec.description,
+                    input_schema=spec.parameters,
+                    annotations=_annotations(spec.name),
+                )
+                for spec in session.specs()
+            ]
+        )
+
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        result = await in_thread(session.call_tool, params.name, params.arguments)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=result.content)], is_error=result.is_error
+        )
+
+    async def list_resources_(ctx, params) -> types.ListResourcesResult:
+        found = await in_thread(session.list_resources)
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(
+                    uri=r.uri, name=r.name, description=r.description, mime_type=r.mime_type
+                )
+                for r in found
+            ]
+        )
+
+    async def list_templates(ctx, params) -> types.ListResourceTemplatesResult:
+        template = types.ResourceTemplate(
+            uri_template=BLOCK_TEMPLATE,
+            name="memory block",
+            description="A core memory block by its label, e.g. project or users/alice.",
+            mime_type="text/markdown",
+        )
+        return types.ListResourceTemplatesResult(resource_templates=[template])
+
+    async def read_resource_(
+        ctx, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        try:
+            found = await in_thread(session.read_resource, params.uri)
+        except CodememError as exc:
+            raise invalid(exc, uri=params.uri) from None
+        return types.ReadResourceResult(
+            contents=[
+                types.TextResourceContents(
+                    uri=found.uri, text=found.text, mime_type=found.mime_type
+                )
+            ]
+        )
+
+    async def list_prompts(ctx, params) -> types.ListPromptsResult:
+        return types.ListPromptsResult(
+            prompts=[types.Prompt(name=MEMORY_PROMPT, description=PROMPT_DESCRIPTION, arguments=[])]
+        )
+
+    async def get_prompt(ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        try:
+            text = await in_thread(session.prompt, params.name)
+        except CodememError as exc:
+            raise invalid(exc, name=params.name) from None
+        message = types.PromptMessage(
+            role="user", content=types.TextContent(type="text", text=text)
+        )
+        return types.GetPromptResult(description=PROMPT_DESCRIPTION, messages=[message])
+
+    return Server(
+        "codemem",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources_,
+        on_list_resource_templates=list_templates,
+        on_read_resource=read_resource_,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+    )
+
+
+async def serve_stdio(session: McpSession) -> None:
+    """Serve `session` on stdin/stdout until the client closes the connection."""
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(session)
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -1,0 +1,216 @@
+"""The MCP server's parts without a client: index freshness, start-up cost, the raw wire, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+
+from click.testing import CliRunner
+from mcp_helpers import child_env, run_session
+
+from codemem.cli import cli
+from codemem.config import load_config
+from codemem.mcp.resources import latest_digest
+from codemem.mcp.server import McpSession
+from codemem.workspace import Workspace
+
+
+def _env() -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], **child_env()}
+
+
+def test_each_search_refreshes_the_index_incrementally(repo):
+    ws = Workspace(repo)
+    session = McpSession(ws, load_config(ws.config_file))
+
+    def search(query: str) -> str:
+        result = session.call_tool("search_code", {"query": query, "k": 1, "level": "file"})
+        assert not result.is_error
+        return result.content
+
+    def last() -> tuple:
+        s = session.freshness.last
+        return s.full, s.up_to_date, s.added, s.changed, s.removed
+
+    assert search("Inventory").startswith("1. shop/inventory.py:")
+    assert last() == (True, False, 12, 0, 0)  # the first search builds the index
+    (repo / "shop" / "coupons.py").write_text("def apply_coupon_code(total):\n    return total\n")
+    assert search("apply_coupon_code").startswith("1. shop/coupons.py:1-2 file (score ")
+    assert last() == (False, False, 1, 0, 0)  # only the saved file was parsed
+    (repo / "shop" / "coupons.py").write_text("def redeem_gift_card(total):\n    return 0\n")
+    assert search("redeem_gift_card").startswith("1. shop/coupons.py:1-2 file (score ")
+    assert last() == (False, False, 0, 1, 0)
+    (repo / "shop" / "coupons.py").unlink()
+    assert "shop/coupons.py" not in session.call_tool("repo_map", {"tokens": 8192}).content
+    assert last() == (False, False, 0, 0, 1)
+    search("Inventory")
+    assert last() == (False, True, 0, 0, 0)  # nothing changed: nothing re-indexed
+
+
+def test_memory_tools_do_not_refresh_or_load_the_index(repo):
+    ws = Workspace(repo)
+    session = McpSession(ws, load_config(ws.config_file))
+    assert not session.call_tool("memory_read", {}).is_error
+    assert session.freshness.last is None
+    assert not ws.index_dir.exists()
+
+
+def test_memory_calls_go_on_while_a_search_builds_the_index(repo):
+    ws = Workspace(repo)
+    session = McpSession(ws, load_config(ws.config_file))
+    indexing, done = threading.Event(), threading.Event()
+
+    def slow_refresh():
+        indexing.set()
+        done.wait(30)
+
+    session.freshness.refresh = slow_refresh
+    search = threading.Thread(target=session.call_tool, args=("search_code", {"query": "Cart"}))
+    search.start()
+    assert indexing.wait(30)
+    result = session.call_tool("memory_append", {"label": "project", "content": "Build: make."})
+    assert (result.content, result.is_error) == (
+        "Appended to project: now 12 / 8,000 characters.",
+        False,
+    )
+    assert search.is_alive()  # still "indexing"
+    done.set()
+    search.join(30)
+
+
+def test_start_up_imports_neither_lancedb_nor_pyarrow(repo):
+    script = (
+        "import sys\n"
+        "from codemem.config import load_config\n"
+        "from codemem.mcp.server import McpSession, build_server\n"
+        "from codemem.workspace import Workspace\n"
+        f"ws = Workspace.discover({str(repo)!r})\n"
+        "session = McpSession(ws, load_config(ws.config_file))\n"
+        "build_server(session)\n"
+        "session.call_tool('memory_read', {})\n"
+        "session.list_resources()\n"
+        "print([name in sys.modules for name in ('lancedb', 'pyarrow')])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=_env()
+    )
+    assert out.stdout == "[False, False]\n"
+
+
+def test_stdout_carries_only_protocol_messages(repo):
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "search_code", "arguments": {"query": "add_item"}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "memory_append", "arguments": {"label": "nope", "content": "x"}},
+        },
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "nope"}},
+        {"jsonrpc": "2.0", "id": 5, "method": "resources/read", "params": {}},
+    ]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in server.stdout], daemon=True
+    ).start()
+    replies = {}
+    try:
+        for request in requests:
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            if "id" in request:  # one line per request: nothing else may reach stdout
+                reply = json.loads(lines.get(timeout=120))
+                assert reply["jsonrpc"] == "2.0"
+                replies[reply["id"]] = reply
+        server.stdin.write("this is not json\n")
+        server.stdin.close()
+        assert server.wait(timeout=60) == 0
+    finally:
+        server.kill()
+    assert lines.empty()
+    assert sorted(replies) == [1, 2, 3, 4, 5]
+    assert replies[1]["result"]["serverInfo"]["name"] == "codemem"
+    assert replies[2]["result"]["isError"] is False
+    assert replies[2]["result"]["content"][0]["text"].startswith("1. ")
+    assert replies[3]["result"]["isError"] is True
+    assert replies[4]["result"] == {
+        "content": [
+            {
+                "type": "text",
+                "text": (
+                    "unknown tool 'nope': the tools are search_code, repo_map, memory_read, archival_search, "
+                    "conversation_search, memory_append, memory_replace, memory_rethink, archival_insert, "
+                    "remember"
+                ),
+            }
+        ],
+        "isError": True,
+    }
+    assert replies[5]["error"]["code"] == -32602  # no uri: refused by the SDK, the server lives on
+
+
+def test_memory_is_set_up_when_the_repository_has_none(repo_factory):
+    root = repo_factory("shop")
+
+    async def script(session):
+        return [r.uri for r in (await session.list_resources()).resources]
+
+    assert run_session(root, script) == [
+        "codemem://blocks/conventions",
+        "codemem://blocks/project",
+        "codemem://blocks/users/dev",
+        "codemem://repo-map",
+    ]
+    assert (root.parent / "server-stderr.txt").read_text() == (
+        "codemem: set up memory in .codemem/ (commit it to share it with your team)\n"
+    )
+
+
+def test_outside_a_repository_the_command_fails_before_serving(tmp_path):
+    result = CliRunner().invoke(cli, ["mcp", "--repo", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"codemem: error: {tmp_path} is not inside a git repository: run `git init` there first, "
+        "or pass --repo DIR pointing at one\n"
+    )
+
+
+def test_latest_digest_is_the_one_state_json_names(repo):
+    ws = Workspace(repo)
+    assert latest_digest(ws) is None
+    ws.digests_dir.mkdir()
+    for name in ("2025-03-01-aaaaaaa.md", "2025-03-02-bbbbbbb.md", "2025-03-02-0000000.md"):
+        (ws.digests_dir / name).write_text(f"# {name}\n")
+    assert latest_digest(ws) == ws.digests_dir / "2025-03-02-bbbbbbb.md"  # by name: date first
+    ws.state_file.write_text(
+        json.dumps({"sleep": {"last_digest": "digests/2025-03-02-0000000.md"}})
+    )
+    assert latest_digest(ws) == ws.digests_dir / "2025-03-02-0000000.md"
