@@ -1,0 +1,194 @@
+"""`codemem watch`: the sleep-time daemon (foreground, --detach, --stop, --status)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from codemem.errors import UsageError
+
+
+def _ago(epoch: float | None) -> str:
+    if not epoch:
+        return "never"
+    seconds = max(0, int(time.time() - epoch))
+    return f"{_span(seconds)} ago"
+
+
+def _span(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def status_lines(info: dict) -> list[str]:
+    """`--status` for people."""
+    if info["running"]:
+        lines = [
+            f"codemem watch is running (pid {info['pid']}"
+            + (f", up {_span(info['uptime_s'])}" if info["uptime_s"] is not None else "")
+            + f", {info['activity']})."
+        ]
+    else:
+        lines = ["codemem watch is not running."]
+        if info.get("stale_pid"):
+            lines.append(
+                f"A pid file from pid {info['stale_pid']} was left by a daemon that did "
+                "not stop cleanly; the next start replaces it."
+            )
+    index, digest = info["last_index"] or {}, info["last_digest"] or {}
+    if index:
+        what = (
+            f" (error: {index['error']})"
+            if index.get("error")
+            else (
+                " (up to date)"
+                if index.get("up_to_date")
+                else f" ({index.get('added', 0)} added, {index.get('changed', 0)} changed, "
+                f"{index.get('removed', 0)} removed)"
+            )
+        )
+        lines.append(f"Last index: {_ago(index.get('at'))}{what}.")
+    else:
+        lines.append("Last index: never.")
+    if digest:
+        what = (
+            f" (error: {digest['error']})"
+            if digest.get("error")
+            else (
+                f" ({_plural(digest.get('commits', 0), 'commit')}"
+                + (f", {digest['digest']}" if digest.get("digest") else "")
+                + ")"
+            )
+        )
+        lines.append(f"Last digest: {_ago(digest.get('at'))}{what}.")
+    else:
+        lines.append("Last digest: never.")
+    lines.append(f"Log: {info['log']}")
+    return lines
+
+
+@click.command("watch")
+@click.option(
+    "--idle",
+    type=float,
+    metavar="MINUTES",
+    help="Digest after this many quiet minutes (default: sleep.idle_minutes, 10).",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run in the background; the log goes to .codemem/local/watch.log.",
+)
+@click.option("--stop", is_flag=True, help="Stop the running daemon (SIGTERM) and wait for it.")
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Show whether it runs, its pid, uptime, last index and digest.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="With --status, --stop or --detach: JSON on stdout."
+)
+@click.option("--daemon", is_flag=True, hidden=True)  # set by --detach for the background process
+@click.pass_obj
+def watch_command(
+    app,
+    idle: float | None,
+    detach: bool,
+    stop: bool,
+    show_status: bool,
+    as_json: bool,
+    daemon: bool,
+) -> None:
+    """Keep the index fresh as files change; digest new commits when the repository rests.
+
+    Changed files are re-indexed within a second or two (saves are debounced; .git/,
+    .codemem/ and files git ignores are left out). When no file has changed for
+    sleep.idle_minutes (or --idle), no `codemem chat` is running, and there are new commits
+    or chat sessions since the last pass, it runs `codemem digest`.
+
+    One daemon per repository: it holds .codemem/local/watch.lock and writes watch.pid
+    (a pid file left by a crash is replaced). Ctrl-C or SIGTERM stops it cleanly, even
+    during a digest. It logs to .codemem/local/watch.log.
+    """
+    from codemem.sleep import daemon as d
+    from codemem.sleep.config import sleep_config
+
+    if sum((detach, stop, show_status)) > 1:
+        raise UsageError("use only one of --detach, --stop and --status")
+    if idle is not None and idle <= 0:
+        raise UsageError("--idle must be a positive number of minutes")
+    if as_json and not (detach or stop or show_status):
+        raise UsageError("--json goes with --status, --stop or --detach")
+    ws = app.workspace()
+
+    if show_status:
+        info = d.describe_status(ws)
+        if as_json:
+            click.echo(json.dumps(info, ensure_ascii=False))
+        else:
+            for line in status_lines(info):
+                click.echo(line)
+        return
+    if stop:
+        pid = d.stop_daemon(ws)
+        if as_json:
+            click.echo(json.dumps({"stopped": pid is not None, "pid": pid}))
+        elif pid is None:
+            click.echo("codemem watch is not running.")
+        else:
+            click.echo(f"Stopped codemem watch (pid {pid}).")
+        return
+
+    flags = {"sleep": {"idle_minutes": idle}} if idle is not None else None
+    config = app.config(flags)
+    sleep_config(config)  # a bad setting fails here, not later in a background log
+    if not ws.dir.is_dir():
+        raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
+    if detach:
+        if d.lock_held(ws):
+            raise d.WatchRunningError(
+                f"codemem watch is already running in {ws.root} (pid {d.read_pid(ws)})"
+            )
+        argv = ["--idle", repr(idle)] if idle is not None else []
+        pid = d.start_detached(ws, argv)
+        if as_json:
+            click.echo(
+                json.dumps({"started": True, "pid": pid, "log": str(d.local_path(ws, d.LOG_FILE))})
+            )
+        else:
+            click.echo(
+                f"Started codemem watch in the background (pid {pid}); "
+                f"log: {d.local_path(ws, d.LOG_FILE)}"
+            )
+        return
+
+    from codemem.sleep.watch import Watcher
+
+    watcher = Watcher(ws, config)
+    ws.ensure_local()
+    d.setup_log(ws, detached=daemon)
+
+    def started() -> None:
+        if not daemon:
+            click.echo(
+                f"codemem watch: watching {ws.root} (digest after "
+                f"{watcher.idle_seconds / 60:g} idle minutes); Ctrl-C stops.",
+                err=True,
+            )
+
+    watcher.run(on_started=started)
+    if not daemon:
+        click.echo("codemem watch: stopped.", err=True)

@@ -1,0 +1,285 @@
+"""The watch daemon as a process: one per repository, its pid, status, log, start and stop.
+
+Everything lives in `.codemem/local/`:
+
+- `watch.lock`: held (flock) for the daemon's whole life. The kernel drops it when the process
+  dies, however it dies, so a lock that can be taken means no daemon runs, and a pid file
+  next to it is stale (left by a crash) and is simply replaced.
+- `watch.pid`: the daemon's pid, for `--stop` and for people.
+- `watch.json`: what it is doing and has done (start time, last index, last digest), rewritten
+  atomically; `--status` reads it.
+- `watch.log`: a small rotating log.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+from codemem.errors import CodememError
+from codemem.memory.locking import atomic_write
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+LOCK_FILE = "watch.lock"
+PID_FILE = "watch.pid"
+STATUS_FILE = "watch.json"
+LOG_FILE = "watch.log"
+LOG_BYTES = 512 * 1024
+LOG_BACKUPS = 2
+# A status probe holds the lock for microseconds; a starting daemon retries this long first.
+ACQUIRE_SECONDS = 1.0
+
+
+class WatchRunningError(CodememError):
+    """Another `codemem watch` already runs in this repository."""
+
+
+def local_path(ws: Workspace, name: str) -> Path:
+    return ws.local_dir / name
+
+
+class DaemonLock:
+    """The one-per-repository lock and its pid file; `with DaemonLock(ws):` or raise."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.lock_path = local_path(ws, LOCK_FILE)
+        self.pid_path = local_path(ws, PID_FILE)
+        self._fd: int | None = None
+        self.stale_pid: int | None = None  # the pid a crashed daemon left behind, if any
+
+    def acquire(self) -> None:
+        self.ws.ensure_local()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + ACQUIRE_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    pid = read_pid(self.ws)
+                    who = f" (pid {pid})" if pid else ""
+                    raise WatchRunningError(
+                        f"codemem watch is already running in {self.ws.root}{who}; "
+                        "`codemem watch --status` shows it, `codemem watch --stop` stops it"
+                    ) from None
+                time.sleep(0.05)
+        self._fd = fd
+        self.stale_pid = read_pid(self.ws)
+        atomic_write(self.pid_path, f"{os.getpid()}\n")
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        if read_pid(self.ws) == os.getpid():
+            self.pid_path.unlink(missing_ok=True)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> DaemonLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def read_pid(ws: Workspace) -> int | None:
+    try:
+        text = local_path(ws, PID_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def lock_held(ws: Workspace) -> bool:
+    """Whether a daemon holds the lock (probes it without waiting)."""
+    try:
+        fd = os.open(local_path(ws, LOCK_FILE), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+# -- status ---------------------------------------------------------------------------------
+
+
+@dataclass
+class WatchStatus:
+    """What the daemon writes to `watch.json` (and `--status --json` prints, plus `running`)."""
+
+    pid: int | None = None
+    started_at: float | None = None  # epoch seconds
+    idle_minutes: float | None = None
+    activity: str = "stopped"  # starting | watching | indexing | digesting | stopped
+    last_event_at: float | None = None
+    index_runs: int = 0  # refreshes since this daemon started (the catch-up one included)
+    last_index: dict[str, Any] | None = None  # at, paths, seconds, added, changed, removed, error
+    last_digest: dict[str, Any] | None = None  # at, head, commits, digest, changes, error
+    # bookkeeping of the idle check: what the last pass already saw
+    digested_head: str | None = None
+    sessions_seen: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> WatchStatus:
+        if not isinstance(data, dict):
+            return cls()
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        try:
+            return cls(**known)
+        except TypeError:
+            return cls()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_status(ws: Workspace) -> WatchStatus:
+    try:
+        return WatchStatus.from_json(json.loads(local_path(ws, STATUS_FILE).read_text("utf-8")))
+    except (OSError, ValueError):
+        return WatchStatus()
+
+
+def write_status(ws: Workspace, status: WatchStatus) -> None:
+    text = json.dumps(status.to_json(), indent=2, sort_keys=True) + "\n"
+    atomic_write(local_path(ws, STATUS_FILE), text)
+
+
+def describe_status(ws: Workspace) -> dict[str, Any]:
+    """`--status`: running or not, with pid, uptime and the last index and digest."""
+    status = read_status(ws)
+    running = lock_held(ws)
+    pid = read_pid(ws) if running else None
+    out: dict[str, Any] = {
+        "running": running,
+        "pid": pid,
+        "uptime_s": round(time.time() - status.started_at, 1)
+        if running and status.started_at and status.pid == pid
+        else None,
+        "activity": status.activity if running else "stopped",
+        "idle_minutes": status.idle_minutes,
+        "index_runs": status.index_runs if running else None,
+        "last_index": status.last_index,
+        "last_digest": status.last_digest,
+        "log": str(local_path(ws, LOG_FILE)),
+    }
+    if not running and read_pid(ws) is not None:
+        out["stale_pid"] = read_pid(ws)
+    return out
+
+
+# -- log ------------------------------------------------------------------------------------
+
+
+class _DaemonLogHandler(RotatingFileHandler):
+    """A rotating log that, in a detached daemon, also carries stdout and stderr.
+
+    The detached daemon's fds 1 and 2 point at the log (a traceback from a crash still lands
+    there); after a rollover they are moved to the new file with the handler's stream.
+    """
+
+    def __init__(self, path: Path, detached: bool) -> None:
+        super().__init__(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+        self.detached = detached
+
+    def doRollover(self) -> None:  # noqa: N802 - logging's name
+        super().doRollover()
+        if self.detached and self.stream is not None:
+            sys.stdout.flush(), sys.stderr.flush()
+            for fd in (1, 2):
+                os.dup2(self.stream.fileno(), fd)
+
+
+def setup_log(ws: Workspace, *, detached: bool, level: int = logging.INFO) -> logging.Handler:
+    """Send codemem's log to `watch.log` (and, in the foreground, on to stderr as usual)."""
+    handler = _DaemonLogHandler(local_path(ws, LOG_FILE), detached)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    logger = logging.getLogger("codemem")
+    logger.addHandler(handler)
+    logger.setLevel(min(level, logger.getEffectiveLevel()))
+    if detached:
+        logger.propagate = False  # no terminal: the log file is the only output
+    return handler
+
+
+# -- start and stop -------------------------------------------------------------------------
+
+
+def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int:
+    """Start `codemem watch` in the background (a new session, output to the log); its pid.
+
+    Waits until the daemon holds its lock, or raises with the log's last lines if it exits.
+    """
+    ws.ensure_local()
+    logfile = local_path(ws, LOG_FILE)
+    with open(logfile, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "codemem", "--repo", str(ws.root), "watch", *argv, "--daemon"],
+            cwd=ws.root,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise CodememError(f"codemem watch exited at once (exit {code}): {_log_tail(logfile)}")
+        if read_pid(ws) == proc.pid and lock_held(ws):
+            return proc.pid
+        time.sleep(0.05)
+    raise CodememError(f"codemem watch did not start within {timeout:g}s; see {logfile}")
+
+
+def stop_daemon(ws: Workspace, timeout: float = 30.0) -> int | None:
+    """SIGTERM the running daemon and wait for it to let go of its lock; its pid, or None."""
+    if not lock_held(ws):
+        return None
+    pid = read_pid(ws)
+    if pid is None:
+        raise CodememError(f"codemem watch holds {local_path(ws, LOCK_FILE)} but wrote no pid file")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not lock_held(ws):
+            return pid
+        time.sleep(0.05)
+    raise CodememError(f"codemem watch (pid {pid}) did not stop within {timeout:g}s")
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    tail = [line.strip() for line in text.strip().splitlines()[-lines:]]
+    return " | ".join(tail) or "(empty log)"

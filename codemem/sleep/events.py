@@ -1,0 +1,270 @@
+"""Changed paths, from the file system to a batch worth one index refresh.
+
+`TreeObserver` runs a watchdog observer (inotify on Linux: the thread sleeps in the kernel
+until something happens) over the work tree: the root itself, plus a recursive watch per
+top-level folder that is not `.git/`, `.codemem/` or ignored by git, so a `node_modules/` or
+`.venv/` costs no inotify watches and wakes nobody. Only writes, creations, deletions and
+moves are delivered: reading files (our own indexing) never wakes the daemon.
+
+`Debouncer` collects changed paths from the observer's thread and says when a batch is ready:
+after `quiet` seconds without a new event, or `max_wait` seconds after the first one, so a
+burst of saves (an editor's write-rename-chmod, a `git checkout`) becomes one refresh and a
+lone save is still searchable within a second. It wakes the main loop through a pipe, which a
+signal handler can also write to without taking any lock.
+
+`PathFilter` decides which paths can change the index: nothing under `.git/` or `.codemem/`,
+nothing git ignores (one `git check-ignore --stdin` per batch, answers cached), nothing the
+`index.exclude` globs leave out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from codemem.code.files import matches_any
+
+log = logging.getLogger("codemem")
+
+QUIET_SECONDS = 0.3
+MAX_WAIT_SECONDS = 1.0
+SKIPPED_DIRS = (".git", ".codemem")
+CACHE_LIMIT = 20_000
+
+
+class Debouncer:
+    """Pending changed paths, shared between the observer thread and the main loop."""
+
+    def __init__(
+        self,
+        quiet: float = QUIET_SECONDS,
+        max_wait: float = MAX_WAIT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.quiet = quiet
+        self.max_wait = max_wait
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+        self._first: float | None = None
+        self._last: float | None = None
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def add(self, path: str) -> None:
+        """Record a changed repository path (called from the observer thread)."""
+        now = self.clock()
+        with self._lock:
+            first = not self._paths
+            self._paths.add(path)
+            self._last = now
+            if first:
+                self._first = now
+        if first:
+            self.wake()
+
+    def wake(self) -> None:
+        """Interrupt `wait` (safe from a signal handler: one write(2), no lock)."""
+        with contextlib.suppress(OSError):  # full or closed: the loop is awake or gone anyway
+            os.write(self._write, b"!")
+
+    def ready_at(self) -> float | None:
+        """When the pending batch becomes ready (None: nothing pending)."""
+        with self._lock:
+            if self._first is None or self._last is None:
+                return None
+            return min(self._last + self.quiet, self._first + self.max_wait)
+
+    def wait(self, timeout: float | None) -> None:
+        """Sleep until woken, a batch is ready, or `timeout` seconds (None: indefinitely)."""
+        ready = self.ready_at()
+        if ready is not None:
+            until_ready = max(0.0, ready - self.clock())
+            timeout = until_ready if timeout is None else min(timeout, until_ready)
+        try:
+            readable, _, _ = select.select([self._read], [], [], timeout)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for safety
+            readable = []
+        if readable:
+            try:
+                while os.read(self._read, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def take(self, force: bool = False) -> tuple[set[str], float | None]:
+        """The ready batch and the time of its last event; empty while it is still settling."""
+        now = self.clock()
+        with self._lock:
+            if self._first is None or self._last is None:
+                return set(), None
+            if not force and now < min(self._last + self.quiet, self._first + self.max_wait):
+                return set(), None
+            paths, last = self._paths, self._last
+            self._paths, self._first, self._last = set(), None, None
+        return paths, last
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def skipped_by_name(path: str) -> bool:
+    """Paths that never trigger work, judged from the name alone (cheap: the observer thread)."""
+    return path.split("/", 1)[0] in SKIPPED_DIRS or "/.git/" in f"/{path}"
+
+
+class PathFilter:
+    """Which changed paths could change the code index."""
+
+    def __init__(
+        self, root: Path, include: Iterable[str] = (), exclude: Iterable[str] = ()
+    ) -> None:
+        self.root = root
+        self.include = list(include)
+        self.exclude = list(exclude)
+        self._ignored: dict[str, bool] = {}
+
+    def relevant(self, paths: Iterable[str]) -> list[str]:
+        """The paths (sorted) that are neither skipped, ignored by git, nor excluded."""
+        candidates = sorted(p for p in set(paths) if p and not skipped_by_name(p))
+        if any(p == ".gitignore" or p.endswith("/.gitignore") for p in candidates):
+            self._ignored.clear()  # the rules changed: every cached answer may be wrong
+        unknown = [p for p in candidates if p not in self._ignored]
+        if unknown:
+            if len(self._ignored) > CACHE_LIMIT:
+                self._ignored.clear()
+            ignored = self._check_ignore(unknown)
+            self._ignored.update((p, p in ignored) for p in unknown)
+        out = []
+        for path in candidates:
+            if self._ignored[path] and not (self.include and matches_any(path, self.include)):
+                continue
+            if self.exclude and matches_any(path, self.exclude):
+                continue
+            out.append(path)
+        return out
+
+    def _check_ignore(self, paths: list[str]) -> set[str]:
+        """One `git check-ignore` for the whole batch (tracked files are never ignored)."""
+        data = b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths)
+        proc = subprocess.run(
+            ["git", "check-ignore", "-z", "--stdin"],
+            cwd=self.root,
+            input=data,
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode not in (0, 1):  # 1: nothing ignored; other: git failed, assume none
+            return set()
+        return {p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p}
+
+
+class _EventHandler:
+    """Receives watchdog events (observer thread) and passes repository paths on, cheaply."""
+
+    def __init__(self, root: Path, debouncer: Debouncer) -> None:
+        self.root = str(root)
+        self.debouncer = debouncer
+
+    def dispatch(self, event) -> None:
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if not raw:
+                continue
+            rel = os.path.relpath(os.fsdecode(raw), self.root).replace(os.sep, "/")
+            if rel.startswith("../") or rel == "." or skipped_by_name(rel):
+                continue
+            self.debouncer.add(rel)
+
+
+class TreeObserver:
+    """Watches the work tree and feeds changed repository paths to a `Debouncer`."""
+
+    def __init__(
+        self,
+        root: Path,
+        debouncer: Debouncer,
+        path_filter: PathFilter,
+        *,
+        watch_ignored: bool = False,
+    ) -> None:
+        self.root = root
+        self.filter = path_filter
+        self.watch_ignored = watch_ignored  # `index.include` globs may reach into ignored trees
+        self._handler = _EventHandler(root, debouncer)
+        self._observer = None
+        self._watched: dict[str, object] = {}  # top-level folder -> its recursive watch
+
+    def start(self) -> None:
+        from watchdog import events
+        from watchdog.observers import Observer
+
+        self._events = [
+            events.FileCreatedEvent,
+            events.FileModifiedEvent,
+            events.FileDeletedEvent,
+            events.FileMovedEvent,
+            events.FileClosedEvent,
+            events.DirCreatedEvent,
+            events.DirDeletedEvent,
+            events.DirMovedEvent,
+        ]
+        self._observer = Observer()
+        self._observer.schedule(
+            self._handler, str(self.root), recursive=False, event_filter=self._events
+        )
+        names = sorted(
+            e.name
+            for e in os.scandir(self.root)
+            if e.is_dir(follow_symlinks=False) and e.name not in SKIPPED_DIRS
+        )
+        self._watch(names if self.watch_ignored else self.filter.relevant(names))
+        self._observer.start()
+
+    def saw(self, paths: set[str], relevant: list[str]) -> None:
+        """Follow top-level folders that appeared or went away in a batch of changed paths
+        (`relevant`: the batch after the path filter)."""
+        for gone in [p for p in paths if p in self._watched and not (self.root / p).is_dir()]:
+            self._unwatch(gone)
+        wanted = set(relevant)
+        self._watch(
+            sorted(
+                p
+                for p in paths
+                if "/" not in p
+                and (self.watch_ignored or p in wanted)
+                and (self.root / p).is_dir()
+                and not (self.root / p).is_symlink()
+            )
+        )
+
+    def _unwatch(self, name: str) -> None:
+        old = self._watched.pop(name, None)
+        if old is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(old)
+
+    def _watch(self, names: list[str]) -> None:
+        for name in names:
+            self._unwatch(name)  # re-created or renamed: a watch follows the old folder
+            try:
+                self._watched[name] = self._observer.schedule(
+                    self._handler, str(self.root / name), recursive=True, event_filter=self._events
+                )
+            except OSError as exc:  # gone again, or out of inotify watches
+                log.warning("watch: cannot watch %s/: %s", name, exc)
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None

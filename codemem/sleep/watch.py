@@ -1,0 +1,365 @@
+"""`codemem watch`: keep the index fresh while files change; digest when the repository rests.
+
+A watchdog observer (inotify on Linux: the process sleeps in the kernel until something
+happens) feeds changed paths to a `Debouncer`; the main thread waits on it, and when a batch
+settles it drops what cannot change the index (`.git/`, `.codemem/`, ignored files) and runs
+one `refresh_index`. Every index write and every digest runs in this one thread, never two at
+once.
+
+Idle means no relevant file event for `sleep.idle_minutes` and no `codemem chat` running. Then,
+if something is new since the last pass (HEAD moved past state.json's last digested commit,
+or recall has a session newer than the last one seen), it runs one `run_digest`. A pass that
+fails is not retried until something new appears again.
+
+Stopping: SIGINT or SIGTERM sets a flag and wakes the loop. A pass in progress stops at its
+next safe point (between files of the re-index, before consolidation), or after
+`STOP_GRACE_SECONDS` wherever it is (or at once on a second signal): every write of a pass is
+atomic (temp file, fsync, rename) and state.json is written last, so an interrupted pass
+leaves no torn file and is simply redone by the next one.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from codemem.config import Config
+from codemem.errors import UsageError
+from codemem.memory.ranking import parse_when, utc_now
+from codemem.sleep.config import sleep_config
+from codemem.sleep.daemon import DaemonLock, WatchStatus, read_status, write_status
+from codemem.sleep.events import Debouncer, PathFilter, TreeObserver
+from codemem.sleep.state import read_local_state, read_state
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+STOP_GRACE_SECONDS = 10.0
+MAX_RECHECK_SECONDS = 60.0
+
+
+class StopRequested(BaseException):
+    """Raised inside a pass to abandon it (a BaseException, so no `except Exception` eats it)."""
+
+
+def newest_session(ws: Workspace) -> datetime | None:
+    """When the newest recall message was written (never creates the database)."""
+    if not ws.recall_db.exists():
+        return None
+    from codemem.memory import Recall
+
+    with Recall(ws) as recall:
+        stamps = [s.last_message for s in recall.list_sessions() if s.last_message is not None]
+    return max(stamps, default=None)
+
+
+def chat_running(ws: Workspace) -> bool:
+    """Whether a `codemem chat` holds its session lock in this repository."""
+    from codemem.agent.session import chat_running as running
+
+    return running(ws)
+
+
+def warm_up() -> None:
+    """Load the database layer now, not on the first save: that save is then searchable in a
+    fraction of a second instead of after a second of imports."""
+    from codemem.code.lance import import_lancedb
+
+    import_lancedb()
+    import lancedb.index  # noqa: F401  (the full-text index refresh after each write)
+
+    import codemem.code.store  # noqa: F401
+
+
+class Watcher:
+    """The daemon's loop over one repository (see the module docstring)."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        config: Config,
+        *,
+        idle_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ws = ws
+        self.config = config
+        settings = sleep_config(config)
+        self.idle_seconds = idle_seconds if idle_seconds is not None else settings.idle_minutes * 60
+        self.sessions = settings.sessions
+        # Nothing produces a file event when a commit lands or a chat ends: look again this often.
+        self.recheck_seconds = min(MAX_RECHECK_SECONDS, max(1.0, self.idle_seconds / 4))
+        self.clock = clock
+        self.debouncer = Debouncer(clock=clock)
+        self.filter = PathFilter(ws.root, config.index.include, config.index.exclude)
+        self.status = WatchStatus()
+        self.stopping = False
+        self._busy = False
+        self._last_activity = clock()
+        self._last_check = float("-inf")
+        self._chat_waited: str | None = None
+        self.observer = TreeObserver(
+            ws.root, self.debouncer, self.filter, watch_ignored=bool(config.index.include)
+        )
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self, on_started: Callable[[], None] | None = None) -> None:
+        """Hold the daemon lock and watch until SIGINT or SIGTERM (main thread only).
+
+        `on_started` is called once the lock is held (a second instance never gets there).
+        """
+        if not self.ws.dir.is_dir():
+            raise UsageError(f"no {self.ws.dir.name}/ in {self.ws.root}: run `codemem init` first")
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+        try:
+            with DaemonLock(self.ws) as lock:
+                if lock.stale_pid is not None:
+                    log.warning(
+                        "watch: replaced the pid file of a daemon that did not stop "
+                        "cleanly (pid %s)",
+                        lock.stale_pid,
+                    )
+                if on_started is not None:
+                    on_started()
+                self._serve()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.debouncer.close()
+
+    def _serve(self) -> None:
+        old = read_status(self.ws)
+        self.status = WatchStatus(
+            pid=os.getpid(),
+            started_at=time.time(),
+            idle_minutes=self.idle_seconds / 60,
+            activity="starting",
+            last_index=old.last_index,
+            last_digest=old.last_digest,
+            digested_head=old.digested_head,
+            sessions_seen=old.sessions_seen,
+        )
+        write_status(self.ws, self.status)
+        log.info(
+            "watch: started in %s (pid %d, idle after %g min)",
+            self.ws.root,
+            os.getpid(),
+            self.idle_seconds / 60,
+        )
+        try:
+            self.observer.start()
+            self._index([])  # catch up with what changed while nobody watched
+            warm_up()
+            while not self.stopping:
+                self.status.activity = "watching"
+                self.debouncer.wait(self._timeout())
+                if self.stopping:
+                    break
+                paths, last = self.debouncer.take()
+                if paths:
+                    self._changed(paths, last)
+                if not self.stopping and self._idle_check_due():
+                    self._last_check = self.clock()
+                    self.on_idle()
+        except StopRequested:
+            log.info("watch: stopped in the middle of a pass (it is redone next time)")
+        finally:
+            self.observer.stop()
+            self.status.activity = "stopped"
+            write_status(self.ws, self.status)
+            log.info("watch: stopped")
+
+    def _timeout(self) -> float:
+        return max(0.0, self._next_check() - self.clock())
+
+    def _next_check(self) -> float:
+        return max(self._last_activity + self.idle_seconds, self._last_check + self.recheck_seconds)
+
+    def _idle_check_due(self) -> bool:
+        return self.clock() >= self._next_check()
+
+    # -- signals --------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop (what SIGINT and SIGTERM do)."""
+        self.stopping = True
+        self.debouncer.wake()
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self.stopping and self._busy:
+            raise StopRequested  # a second signal: stop now
+        log.info("watch: %s received, stopping", signal.Signals(signum).name)
+        self.request_stop()
+        if self._busy:
+            signal.setitimer(signal.ITIMER_REAL, STOP_GRACE_SECONDS)
+
+    def _on_alarm(self, _signum: int, _frame) -> None:
+        if self.stopping and self._busy:
+            log.warning(
+                "watch: the pass did not reach a safe point in %gs; abandoning it",
+                STOP_GRACE_SECONDS,
+            )
+            raise StopRequested
+
+    def _checkpoint(self, *_args) -> None:
+        """A safe point inside a pass: stop here if asked to."""
+        if self.stopping:
+            raise StopRequested
+
+    def _now(self) -> datetime:
+        self._checkpoint()
+        return utc_now()
+
+    # -- work -----------------------------------------------------------------------------------
+
+    def _changed(self, paths: set[str], last_event: float | None) -> None:
+        relevant = self.filter.relevant(paths)
+        self.observer.saw(paths, relevant)
+        if not relevant:
+            return
+        self._last_activity = last_event if last_event is not None else self.clock()
+        self.status.last_event_at = time.time()
+        self._index(relevant)
+
+    def _index(self, paths: list[str]) -> None:
+        from codemem.code.indexer import refresh_index
+
+        started = time.time()
+        self.status.activity = "indexing"
+        record: dict = {"at": started, "paths": paths[:20]}
+        self.status.index_runs += 1
+        self._busy = True
+        try:
+            summary = refresh_index(self.ws, self.config, progress=self._checkpoint)
+        except StopRequested:
+            raise
+        except Exception as exc:  # a daemon keeps running; the next change tries again
+            log.exception("watch: indexing failed")
+            record["error"] = str(exc)
+        else:
+            record.update(
+                seconds=summary.seconds,
+                added=summary.added,
+                changed=summary.changed,
+                removed=summary.removed,
+                up_to_date=summary.up_to_date,
+            )
+            if not summary.up_to_date:
+                log.info(
+                    "watch: indexed %d added, %d changed, %d removed in %.2fs (%s)",
+                    summary.added,
+                    summary.changed,
+                    summary.removed,
+                    summary.seconds,
+                    ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "") or "catch-up",
+                )
+        finally:
+            self._busy = False
+        self.status.last_index = record
+        self.status.activity = "watching"
+        write_status(self.ws, self.status)
+
+    def on_idle(self) -> str | None:
+        """The repository has rested: digest if something is new and no chat runs.
+
+        Returns why it digested (None: it did not).
+        """
+        if self.debouncer.ready_at() is not None:
+            return None  # changes are still settling: not idle
+        try:
+            reason = self.pending_work()
+            chatting = reason is not None and chat_running(self.ws)
+        except Exception:  # an unreadable state.json or recall database: say so, keep watching
+            log.exception("watch: cannot tell whether anything is new")
+            return None
+        if reason is None:
+            return None
+        if chatting:
+            if self._chat_waited != reason:  # once, not at every look during a long chat
+                log.info("watch: %s, but a chat is running; the digest waits", reason)
+                self._chat_waited = reason
+            return None
+        self._digest(reason)
+        return reason
+
+    def pending_work(self) -> str | None:
+        """Why a digest should run now (None: nothing new since the last pass)."""
+        from codemem.sleep.commits import head_commit
+
+        head = head_commit(self.ws.root)
+        if (
+            head is not None
+            and head != read_state(self.ws).last_commit
+            and head != self.status.digested_head
+        ):
+            return f"new commits up to {head[:7]}"
+        if self.sessions:
+            newest = newest_session(self.ws)
+            seen = [
+                parse_when(read_local_state(self.ws).sessions_until),
+                parse_when(self.status.sessions_seen),
+            ]
+            latest_seen = max((s for s in seen if s is not None), default=None)
+            if newest is not None and (latest_seen is None or newest > latest_seen):
+                return "new chat sessions"
+        return None
+
+    def _digest(self, reason: str) -> None:
+        from codemem.sleep import DigestOptions, run_digest
+        from codemem.sleep.commits import head_commit
+
+        head = head_commit(self.ws.root)
+        newest = newest_session(self.ws) if self.sessions else None
+        log.info("watch: idle and %s: digesting", reason)
+        started = time.time()
+        self.status.activity = "digesting"
+        write_status(self.ws, self.status)
+        record: dict = {"at": started, "reason": reason, "head": head}
+        self._busy = True
+        try:
+            result = run_digest(
+                self.ws, self.config, DigestOptions(), progress=self._checkpoint, now=self._now
+            )
+        except StopRequested:
+            raise
+        except Exception as exc:  # not retried until something new appears
+            log.exception("watch: digest failed")
+            record["error"] = str(exc)
+        else:
+            record.update(
+                commits=len(result.commits),
+                digest=result.digest_path,
+                changes=len(result.changes),
+                warnings=result.warnings,
+            )
+            log.info(
+                "watch: digest done in %.1fs: %d commit(s), %d change(s)%s",
+                time.time() - started,
+                len(result.commits),
+                len(result.changes),
+                f", wrote {result.digest_path}" if result.digest_path else "",
+            )
+            for warning in result.warnings:
+                log.warning("watch: digest: %s", warning)
+        finally:
+            self._busy = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        record["seconds"] = round(time.time() - started, 3)
+        self.status.last_digest = record
+        self.status.digested_head = head
+        self.status.sessions_seen = (
+            newest.isoformat() if newest is not None else self.status.sessions_seen
+        )
+        self.status.activity = "watching"
+        write_status(self.ws, self.status)
+        gc.collect()  # a pass parses many blobs; give the memory back before resting

@@ -1,0 +1,327 @@
+"""`codemem watch` as a real process: re-index on save, digest when idle, one per repository,
+clean stops (even mid-digest), stale pid files, --detach/--stop/--status.
+
+Each test starts the daemon with a short idle time and polls for what it should do (status
+file, log, index); timeouts are generous because two cores run the whole suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sleep_helpers import commit, digest, init, read_value
+
+from codemem.code.search import search_code
+from codemem.config import load_config
+from codemem.memory import MemoryStore
+from codemem.sleep.daemon import lock_held, read_pid, read_status
+from codemem.sleep.state import read_state
+from codemem.workspace import Workspace
+from tests.conftest import make_repo
+
+TIMEOUT = 60.0
+IDLE = "0.05"  # minutes: 3 seconds
+
+
+def wait_for(condition, timeout: float = TIMEOUT, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def codemem(repo: Path, *args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Daemon:
+    """`codemem watch` in the foreground, as a child of the test."""
+
+    def __init__(self, repo: Path, idle: str = IDLE) -> None:
+        self.repo = repo
+        self.ws = Workspace(repo)
+        self.err = repo.parent / f"watch-{time.monotonic_ns()}.err"
+        with open(self.err, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "codemem", "watch", "--idle", idle],
+                cwd=repo,
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+            )
+
+    def wait_ready(self) -> Daemon:
+        wait_for(
+            lambda: (
+                self.status().pid == self.proc.pid
+                and self.status().activity == "watching"
+                or self.proc.poll() is not None
+            ),
+            what="the daemon to start",
+        )
+        assert self.proc.poll() is None, self.stderr()
+        return self
+
+    def status(self):
+        return read_status(self.ws)
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def log(self) -> str:
+        return (self.ws.local_dir / "watch.log").read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=TIMEOUT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def daemons():
+    started: list[Daemon] = []
+
+    def start(repo: Path, idle: str = IDLE) -> Daemon:
+        daemon = Daemon(repo, idle)
+        started.append(daemon)
+        return daemon.wait_ready()
+
+    yield start
+    for daemon in started:
+        daemon.kill()
+
+
+@pytest.fixture
+def shop(tmp_path) -> Path:
+    """The pyshop fixture with one commit, memory initialized and already digested."""
+    repo = make_repo(tmp_path / "shop", "sleep/pyshop", commit=False)
+    commit(
+        repo,
+        "Add the shop package",
+        "2025-03-01T10:00:00+00:00",
+        {".gitignore": "*.log\n__pycache__/\nnode_modules/\n"},
+    )
+    ws = init(repo)
+    digest(ws)
+    return repo
+
+
+def searchable(repo: Path, word: str, text: str | None = None) -> bool:
+    """Whether searching for `word` finds a chunk containing it (and `text`, if given)."""
+    ws = Workspace(repo)
+    hits = search_code(ws, load_config(ws.config_file), word, k=3)
+    return any(word in hit.text and (text is None or text in hit.text) for hit in hits)
+
+
+def leftovers(ws: Workspace) -> list[str]:
+    """Temp files an interrupted atomic write would leave under .codemem/."""
+    return sorted(p.name for p in ws.dir.rglob("*.tmp"))
+
+
+def test_a_saved_file_becomes_searchable_and_ignored_paths_do_no_work(shop, daemons):
+    (shop / "node_modules" / "lib").mkdir(parents=True)  # ignored: not even watched
+    daemon = daemons(shop)
+    runs = daemon.status().index_runs
+    assert runs == 1  # the catch-up refresh at start
+    (shop / "notes.log").write_text("zebra_ignored_marker\n")  # *.log: ignored by .gitignore
+    (shop / "node_modules" / "lib" / "index.js").write_text("function zebraIgnored() {}\n")
+    (shop / ".codemem" / "local" / "scratch.txt").write_text("zebra\n")
+    (shop / ".git" / "scratch").write_text("zebra\n")
+    time.sleep(1.5)  # longer than the debounce window, so a batch of these alone would have run
+    for i in range(5):  # a burst of saves: one refresh
+        (shop / "shop" / "zebra.py").write_text(
+            f'def zebra_quantum_flux():\n    """Marker {i}."""\n    return {i}\n'
+        )
+    wait_for(lambda: daemon.status().index_runs == runs + 1, what="one refresh")
+    assert daemon.status().last_index["paths"] == ["shop/zebra.py"]
+    assert daemon.status().last_index["added"] == 1
+    assert searchable(shop, "zebra_quantum_flux", "Marker 4.")
+    assert not searchable(shop, "zebra_ignored_marker")
+    assert not searchable(shop, "zebraIgnored")
+    time.sleep(1.5)  # nothing more may happen
+    assert daemon.status().index_runs == runs + 1
+    assert daemon.stop() == 0
+
+
+def test_a_new_or_renamed_top_level_folder_is_indexed_and_then_watched(shop, daemons):
+    daemon = daemons(shop)
+    (shop / "plugins").mkdir()
+    (shop / "plugins" / "tax.py").write_text("def tax_rate_lookup():\n    return 1\n")
+    wait_for(lambda: searchable(shop, "tax_rate_lookup"), what="the file in the new folder")
+    wait_for(lambda: "plugins" in daemon.status().last_index["paths"], what="the folder's record")
+    # Its files are watched now: a change inside is its own batch.
+    (shop / "plugins" / "tax.py").write_text("def tax_rate_override():\n    return 2\n")
+    wait_for(lambda: daemon.status().last_index["paths"] == ["plugins/tax.py"], what="the change")
+    assert searchable(shop, "tax_rate_override")
+    # Renamed: changes inside are reported under the new name.
+    (shop / "plugins").rename(shop / "addons")
+    wait_for(lambda: "addons" in daemon.status().last_index["paths"], what="the rename")
+    (shop / "addons" / "tax.py").write_text("def tax_rate_renamed():\n    return 3\n")
+    wait_for(lambda: daemon.status().last_index["paths"] == ["addons/tax.py"], what="the edit")
+    assert searchable(shop, "tax_rate_renamed")
+    assert daemon.stop() == 0
+
+
+def test_idleness_with_a_new_commit_triggers_one_digest(shop, daemons):
+    ws = Workspace(shop)
+    before = sorted(p.name for p in ws.digests_dir.iterdir())
+    daemon = daemons(shop)
+    sha = commit(
+        shop,
+        "Add gift cards",
+        "2025-03-05T10:00:00+00:00",
+        {"shop/gift.py": 'def gift_card(amount):\n    """A gift card."""\n    return amount\n'},
+    )
+    wait_for(lambda: (daemon.status().last_digest or {}).get("head") == sha, what="a digest")
+    record = daemon.status().last_digest
+    assert record["commits"] == 1 and "error" not in record
+    assert read_state(ws).last_commit == sha
+    after = sorted(p.name for p in ws.digests_dir.iterdir())
+    assert after == sorted([*before, Path(record["digest"]).name])
+    assert "Add gift cards" in (shop / record["digest"]).read_text()
+    assert "gift" in read_value(ws, "project").lower()
+    # Nothing new since: the next idle checks write nothing.
+    time.sleep(4)
+    assert daemon.status().last_digest == record
+    assert daemon.stop() == 0
+
+
+def test_a_running_chat_holds_the_digest_back(shop, daemons):
+    from codemem.agent.session import ChatLock
+
+    ws = Workspace(shop)
+    with ChatLock(ws):
+        daemon = daemons(shop)
+        sha = commit(
+            shop,
+            "Add coupons",
+            "2025-03-06T10:00:00+00:00",
+            {"shop/coupon.py": "def coupon():\n    return 1\n"},
+        )
+        wait_for(lambda: "a chat is running; the digest waits" in daemon.log(), what="the wait")
+        assert read_state(ws).last_commit != sha
+    wait_for(lambda: read_state(ws).last_commit == sha, what="the digest after the chat")
+    assert daemon.stop() == 0
+
+
+def long_history(tmp_path: Path) -> Path:
+    """A repository whose first digest takes a while: 120 commits over 40 modules."""
+    repo = make_repo(tmp_path / "long", "sleep/pyshop", commit=False)
+    commit(repo, "Start", "2025-01-01T00:00:00+00:00")
+    for n in range(120):
+        mod = f"pkg/mod{n % 40}.py"
+        body = "".join(
+            f'def func_{n}_{i}(value):\n    """Step {i}."""\n    return value + {i}\n\n'
+            for i in range(n % 7 + 1)
+        )
+        commit(
+            repo,
+            f"Change {mod} ({n})",
+            f"2025-01-02T00:{n // 60:02d}:{n % 60:02d}+00:00",
+            {mod: body},
+        )
+    ws = init(repo)
+    ws.config_file.write_text("sleep:\n  initial_commits: 200\n")
+    return repo
+
+
+@pytest.mark.parametrize(
+    "sig,count", [(signal.SIGTERM, 1), (signal.SIGINT, 2)], ids=["sigterm", "sigint-twice"]
+)
+def test_a_signal_in_the_middle_of_a_digest_stops_cleanly(tmp_path, daemons, sig, count):
+    repo = long_history(tmp_path)
+    ws = Workspace(repo)
+    daemon = daemons(repo)
+    wait_for(lambda: daemon.status().activity == "digesting", what="the digest to start")
+    for _ in range(count):
+        daemon.proc.send_signal(sig)
+    assert daemon.proc.wait(timeout=TIMEOUT) == 0, daemon.stderr()
+    assert f"{signal.Signals(sig).name} received, stopping" in daemon.log()
+    assert not lock_held(ws) and read_pid(ws) is None
+    assert read_status(ws).activity == "stopped"
+    assert leftovers(ws) == []
+    json.loads(ws.state_file.read_text())  # whole, valid JSON
+    store = MemoryStore(ws, user="tester")
+    for label in ("project", "conventions"):
+        store.get(label)  # parses (frontmatter and all)
+    # The next pass completes whatever was cut short.
+    result = digest(ws)
+    assert read_state(ws).last_commit == result.head
+
+
+def test_a_second_instance_is_refused(shop, daemons):
+    daemon = daemons(shop)
+    second = codemem(shop, "watch", "--idle", IDLE)
+    assert second.returncode == 1
+    assert f"codemem watch is already running in {shop} (pid {daemon.proc.pid})" in second.stderr
+    assert "watching" not in second.stderr
+    detached = codemem(shop, "watch", "--detach")
+    assert detached.returncode == 1 and "already running" in detached.stderr
+    assert daemon.proc.poll() is None and read_pid(daemon.ws) == daemon.proc.pid
+    assert daemon.stop() == 0
+
+
+def test_a_stale_pid_file_from_a_crash_is_recovered(shop, daemons):
+    ws = Workspace(shop)
+    crashed = daemons(shop)
+    crashed.kill()  # SIGKILL: no cleanup at all
+    assert read_pid(ws) == crashed.proc.pid and not lock_held(ws)
+    status = json.loads(codemem(shop, "watch", "--status", "--json").stdout)
+    assert status["running"] is False and status["stale_pid"] == crashed.proc.pid
+    (ws.local_dir / "watch.pid").write_text(
+        f"{os.getpid()}\n"
+    )  # a live pid, reused by another process
+    daemon = daemons(shop)
+    assert read_pid(ws) == daemon.proc.pid
+    assert f"did not stop cleanly (pid {os.getpid()})" in daemon.log()
+    assert daemon.stop() == 0
+    assert read_pid(ws) is None
+
+
+def test_detach_status_and_stop(shop):
+    started = codemem(shop, "watch", "--detach", "--idle", "5", "--json")
+    assert started.returncode == 0, started.stderr
+    info = json.loads(started.stdout)
+    ws = Workspace(shop)
+    try:
+        assert info["started"] is True and read_pid(ws) == info["pid"] and lock_held(ws)
+        status = json.loads(codemem(shop, "watch", "--status", "--json").stdout)
+        assert status["running"] is True and status["pid"] == info["pid"]
+        assert status["idle_minutes"] == 5 and status["uptime_s"] >= 0
+        assert status["log"] == str(ws.local_dir / "watch.log")
+        text = codemem(shop, "watch", "--status").stdout.splitlines()
+        assert text[0].startswith(f"codemem watch is running (pid {info['pid']}, up ")
+        assert text[1].startswith("Last index: ")
+        stopped = codemem(shop, "watch", "--stop")
+        assert stopped.returncode == 0
+        assert stopped.stdout == f"Stopped codemem watch (pid {info['pid']}).\n"
+    finally:
+        if lock_held(ws):
+            os.kill(info["pid"], signal.SIGKILL)
+    assert not lock_held(ws) and read_pid(ws) is None
+    again = codemem(shop, "watch", "--stop")
+    assert again.returncode == 0 and again.stdout == "codemem watch is not running.\n"
+    status = codemem(shop, "watch", "--status").stdout.splitlines()
+    assert status[0] == "codemem watch is not running."
+    assert "started in" in (ws.local_dir / "watch.log").read_text()

@@ -1,0 +1,223 @@
+"""The parts of `codemem watch` in-process: debouncing, the path filter, the idle decision,
+the idle setting and the CLI's argument checks and status text."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sleep_helpers import commit, config, digest, init
+
+from codemem.cli import cli
+from codemem.cli.watch import status_lines
+from codemem.config import Config
+from codemem.memory import Recall
+from codemem.sleep import sleep_config
+from codemem.sleep.events import Debouncer, PathFilter, skipped_by_name
+from codemem.sleep.watch import Watcher
+from codemem.workspace import Workspace
+from tests.conftest import make_repo
+
+
+def shop_repo(tmp_path: Path) -> Path:
+    """The pyshop fixture, with .codemem/ kept out of its commits (so checkouts stay clean)."""
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    (repo / ".git" / "info" / "exclude").write_text(".codemem/\n")
+    return repo
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_of_events_is_one_batch_after_a_quiet_moment():
+    clock = FakeClock()
+    bouncer = Debouncer(quiet=0.3, max_wait=1.0, clock=clock)
+    assert bouncer.take() == (set(), None)
+    bouncer.add("a.py")
+    clock.now += 0.2
+    bouncer.add("b.py")
+    bouncer.add("a.py")
+    assert bouncer.ready_at() == pytest.approx(100.5)
+    clock.now += 0.2
+    assert bouncer.take() == (set(), None)  # still settling
+    clock.now += 0.1
+    assert bouncer.take() == ({"a.py", "b.py"}, pytest.approx(100.2))
+    assert bouncer.ready_at() is None
+    bouncer.close()
+
+
+def test_a_steady_stream_of_events_is_flushed_after_the_maximum_wait():
+    clock = FakeClock()
+    bouncer = Debouncer(quiet=0.3, max_wait=1.0, clock=clock)
+    for i in range(6):
+        bouncer.add(f"f{i}.py")
+        clock.now += 0.2
+    # the last event was 0.2 s ago (never quiet), but the first was 1.2 s ago
+    assert bouncer.take() == ({f"f{i}.py" for i in range(6)}, pytest.approx(101.0))
+    bouncer.close()
+
+
+def test_wait_returns_when_woken_or_when_the_batch_is_due():
+    bouncer = Debouncer(quiet=0.05, max_wait=1.0)
+    bouncer.wake()
+    bouncer.wait(30)  # returns at once: woken
+    bouncer.add("x.py")  # also wakes
+    bouncer.wait(30)
+    bouncer.wait(30)  # the pipe is drained: returns when the batch is due (0.05 s)
+    assert bouncer.take()[0] == {"x.py"}
+    bouncer.close()
+
+
+def test_skipped_by_name():
+    assert [
+        p
+        for p in [
+            ".git/index",
+            ".codemem/local/index/x",
+            ".codemem/blocks/project.md",
+            "vendor/lib/.git/HEAD",
+            "src/git.py",
+            ".github/workflows/ci.yml",
+            ".gitignore",
+            "src/.codemem.yml",
+        ]
+        if not skipped_by_name(p)
+    ] == ["src/git.py", ".github/workflows/ci.yml", ".gitignore", "src/.codemem.yml"]
+
+
+def test_the_path_filter_asks_git_once_per_batch_and_caches(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "r")
+    (repo / ".gitignore").write_text("*.log\nbuild/\nnode_modules/\n")
+    subprocess.run(["git", "add", ".gitignore"], cwd=repo, check=True)
+    (repo / "tracked.log").write_text("x")
+    subprocess.run(["git", "add", "-f", "tracked.log"], cwd=repo, check=True)
+    paths = [
+        "src/a.py",
+        "app.log",
+        "tracked.log",
+        "build/out.py",
+        "node_modules/x/y.js",
+        "docs/gone.md",
+        ".git/HEAD",
+        ".codemem/state.json",
+        "vendor/v.py",
+    ]
+    filt = PathFilter(repo, exclude=["vendor/**"])
+    calls = []
+    real = filt._check_ignore
+    monkeypatch.setattr(filt, "_check_ignore", lambda ps: calls.append(list(ps)) or real(ps))
+    assert filt.relevant(paths) == ["docs/gone.md", "src/a.py", "tracked.log"]
+    assert filt.relevant(paths) == ["docs/gone.md", "src/a.py", "tracked.log"]
+    assert len(calls) == 1
+    assert ".git/HEAD" not in calls[0] and ".codemem/state.json" not in calls[0]
+    (repo / ".gitignore").write_text("*.log\n")  # the rules changed: the cache is dropped
+    assert filt.relevant([".gitignore", "build/out.py"]) == [".gitignore", "build/out.py"]
+    with_include = PathFilter(repo, include=["build/**"])
+    (repo / ".gitignore").write_text("build/\n")
+    assert with_include.relevant(["build/out.py", "build.log"]) == ["build.log", "build/out.py"]
+
+
+def test_idle_minutes_defaults_to_10_and_takes_fractions():
+    assert sleep_config(Config()).idle_minutes == 10
+    assert sleep_config(config(idle_minutes=0.05)).idle_minutes == 0.05
+    ws = Workspace(Path("/nonexistent"))
+    assert Watcher(ws, config(idle_minutes=0.5)).idle_seconds == 30
+    assert Watcher(ws, config(), idle_seconds=2).recheck_seconds == 1.0
+    assert Watcher(ws, config()).recheck_seconds == 60.0
+
+
+def test_new_commits_and_new_sessions_are_digested_once(tmp_path):
+    repo = shop_repo(tmp_path)
+    first = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    ws = init(repo)
+    watcher = Watcher(ws, config())
+    assert watcher.pending_work() == f"new commits up to {first[:7]}"
+    assert watcher.on_idle() == f"new commits up to {first[:7]}"
+    assert watcher.status.last_digest["commits"] == 1
+    assert watcher.pending_work() is None and watcher.on_idle() is None
+    second = commit(repo, "Add notes", "2025-03-02T10:00:00+00:00", {"NOTES.md": "# Notes\n"})
+    assert watcher.on_idle() == f"new commits up to {second[:7]}"
+    # HEAD moved back to an older commit: nothing to digest, and not again and again either.
+    subprocess.run(["git", "checkout", "-q", first], cwd=repo, check=True)
+    assert watcher.on_idle() == f"new commits up to {first[:7]}"
+    assert watcher.status.last_digest["commits"] == 0
+    assert watcher.on_idle() is None
+    with Recall(ws) as recall:
+        session = recall.start_session()
+        recall.add_message(session, "user", "How are prices rounded?")
+    assert watcher.on_idle() == "new chat sessions"
+    assert watcher.on_idle() is None
+    watcher.debouncer.close()
+
+
+def test_a_fresh_daemon_remembers_what_the_last_one_digested(tmp_path):
+    from codemem.sleep.daemon import read_status, write_status
+
+    repo = shop_repo(tmp_path)
+    first = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    commit(repo, "Two", "2025-03-02T10:00:00+00:00", {"a.md": "a\n"})
+    ws = init(repo)
+    digest(ws)
+    subprocess.run(["git", "checkout", "-q", first], cwd=repo, check=True)
+    before = Watcher(ws, config())
+    assert before.on_idle() == f"new commits up to {first[:7]}"
+    write_status(ws, before.status)
+    after = Watcher(ws, config())
+    after.status = read_status(ws)
+    assert after.pending_work() is None
+    before.debouncer.close(), after.debouncer.close()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--idle", "0"], "--idle must be a positive number of minutes"),
+        (["--stop", "--status"], "use only one of --detach, --stop and --status"),
+        (["--json"], "--json goes with --status, --stop or --detach"),
+    ],
+)
+def test_bad_arguments_exit_2(repo_factory, args, message):
+    result = CliRunner().invoke(cli, ["--repo", str(repo_factory()), "watch", *args])
+    assert result.exit_code == 2
+    assert result.output == f"codemem: error: {message}\n"
+
+
+def test_an_uninitialized_repository_is_refused(repo_factory):
+    result = CliRunner().invoke(cli, ["--repo", str(repo_factory()), "watch", "--idle", "1"])
+    assert result.exit_code == 2
+    assert "run `codemem init` first" in result.output
+
+
+def test_status_lines():
+    info = {
+        "running": True,
+        "pid": 42,
+        "uptime_s": 3725.0,
+        "activity": "watching",
+        "last_index": {"at": 0, "added": 1, "changed": 2, "removed": 0},
+        "last_digest": {"at": 0, "commits": 1, "digest": ".codemem/digests/x.md"},
+        "log": "/r/.codemem/local/watch.log",
+    }
+    lines = status_lines(info)
+    assert lines[0] == "codemem watch is running (pid 42, up 1h 2m, watching)."
+    assert lines[1].startswith("Last index: ") and lines[1].endswith(
+        "(1 added, 2 changed, 0 removed)."
+    )
+    assert lines[2].endswith("(1 commit, .codemem/digests/x.md).")
+    assert status_lines(
+        {**info, "running": False, "stale_pid": 7, "last_index": None, "last_digest": None}
+    ) == [
+        "codemem watch is not running.",
+        "A pid file from pid 7 was left by a daemon that did not stop cleanly; "
+        "the next start replaces it.",
+        "Last index: never.",
+        "Last digest: never.",
+        "Log: /r/.codemem/local/watch.log",
+    ]
