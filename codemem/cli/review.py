@@ -1,0 +1,269 @@
+"""`codemem review` and `codemem hook install|uninstall|status`.
+
+Only click is imported at the top: the pre-commit hook runs this on every commit, so the
+review's modules load inside the commands and the model's only when a model review runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from codemem.errors import CodememError
+
+EXIT_FINDINGS, EXIT_FAILED = 1, 3
+
+RULES_HELP = """\b
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
+2 a usage or configuration mistake; 3 codemem failed; 4 out of time.
+With --hook every failure of codemem itself warns and exits 0.
+
+\b
+Rules you can write in .codemem/blocks/conventions.md, one list item each:
+  - never: `print(` in `src/**` — use the logger
+  - avoid: `assert ` in `src/**` except `src/tests/**`
+  - never: /\\bTODO\\b/
+  - require: docstrings on public functions in `src/**`
+  - prefer: tests for public functions
+never/require findings are errors, avoid/prefer ones warnings. A pattern is text in
+backticks or a regex between slashes; `in`/`except` take globs in backticks;
+require/prefer take docstrings, tests or type hints on public functions, classes,
+methods or definitions. Text after ` — ` is the message. Silence one line with a
+`codemem: ignore` (or `codemem: ignore[rule]`) comment on it."""
+
+
+@contextmanager
+def time_limit(seconds: float | None):
+    """Raise `ReviewTimeout` in the main thread after `seconds` (no limit: None)."""
+    if not seconds or not hasattr(signal, "setitimer"):
+        yield
+        return
+    from codemem.review.errors import ReviewTimeout
+
+    def expire(_signum, _frame):
+        """The alarm went off: stop the review where it is."""
+        raise ReviewTimeout(f"the review took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _target(staged: bool, rev_range: str | None, paths: tuple[str, ...]):
+    from codemem.review.diff import Target
+
+    chosen = sum([staged, rev_range is not None, bool(paths)])
+    if chosen > 1:
+        raise click.UsageError("give one of --staged, --range A..B or PATH ...")
+    if staged:
+        return Target("staged")
+    if rev_range is not None:
+        return Target("range", rev_range=rev_range)
+    if paths:
+        return Target("paths", paths=paths)
+    return Target("worktree")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
+    from codemem.review.config import review_config
+    from codemem.review.engine import ReviewOptions, run_review
+    from codemem.review.output import render_json, render_sarif, render_text, summary
+
+    ws = app.workspace()
+    config = app.config()
+    settings = review_config(config)
+    fail_on = fail_on or settings.fail_on
+    limit = timeout if timeout is not None else (settings.hook_timeout if hook else None)
+    with time_limit(limit):
+        result = run_review(ws, config, ReviewOptions(target, use_model=use_llm))
+    for warning in result.warnings:
+        click.echo(f"codemem: warning: {warning}", err=True)
+    blocking = result.blocking(fail_on)
+    if fmt == "json":
+        _emit(render_json(result, fail_on), output)
+    elif fmt == "sarif":
+        _emit(render_sarif(result, ws.root), output)
+    elif not (hook and not result.findings):  # a clean commit stays quiet
+        _emit(render_text(result), output)
+    if output is not None:
+        click.echo(summary(result), err=True)
+    if not blocking:
+        return 0
+    if hook:
+        verdict = os.environ.get("CODEMEM_HOOK_RESULT")
+        if verdict:
+            Path(verdict).write_text("findings", encoding="utf-8")
+        click.echo(
+            f"codemem: commit stopped by {len(blocking)} finding{'s' if len(blocking) != 1 else ''} at or "
+            f"above {fail_on}. Fix {'them' if len(blocking) != 1 else 'it'}, or dismiss a false alarm with "
+            "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... "
+            "(or git commit --no-verify).",
+            err=True,
+        )
+    return EXIT_FINDINGS
+
+
+def _dismiss(app, finding_id: str, reason: str) -> None:
+    from codemem.review.config import review_config
+    from codemem.review.feedback import dismiss
+
+    ws = app.workspace()
+    settings = review_config(app.config())
+    item, count = dismiss(ws, finding_id, reason)
+    confidence = 0.5 ** (count // settings.dismiss_after)
+    click.echo(f"Dismissed {item.id} ({item.rule} in {item.file}); it will not be reported again.")
+    click.echo(
+        f"{item.rule} has been dismissed {count} time{'s' if count != 1 else ''}; "
+        f"its confidence is {confidence:.0%}."
+    )
+    click.echo(f"Recorded in .codemem/review/dismissed/{item.id}.json (commit it to share it).")
+
+
+@click.command("review", epilog=RULES_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--staged", is_flag=True, help="Review what `git commit` would record (what the hook does).")
+@click.option("--range", "rev_range", metavar="A..B", help="Review the changes from A to B (A...B: from their merge base); for CI.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]),
+              help="Exit 1 when a finding is at or above this severity (default: review.fail_on, error).")
+@click.option("--llm/--no-llm", "use_llm", default=None,
+              help="Run (or skip) the model review. Default: when a model is configured; with --staged only if review.hook_llm.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+              help="text grouped by file, json for scripts, sarif (2.1.0) for code-scanning dashboards.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE instead of stdout.")
+@click.option("--dismiss", "dismiss_id", metavar="FINDING_ID", help="Record that a finding is not a problem, and stop.")
+@click.option("--reason", default="", help="Why the finding is dismissed (with --dismiss).")
+@click.option("--hook", is_flag=True, help="Run as the pre-commit hook: quiet when clean, time-limited, and never failing because of codemem itself.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Give up after SECONDS (default with --hook: review.hook_timeout).")
+@click.pass_obj
+def review_command(app, paths, staged, rev_range, fail_on, use_llm, fmt, output, dismiss_id, reason, hook, timeout) -> None:
+    """Review changes against what memory holds (no model needed).
+
+    Checks the added and changed lines: naming against the learned conventions of each
+    language and kind, docstrings and tests for new public code where the project has them,
+    the rules written in conventions.md, debugging leftovers, secrets, conflict markers and
+    large binaries. With a model configured it adds a memory-informed model review.
+
+    Without arguments it reviews uncommitted changes; --staged what a commit would record;
+    --range A..B a pull request's commits (CI); PATH ... whole files.
+    """
+    if dismiss_id is not None:
+        _dismiss(app, dismiss_id, reason)
+        return
+    ctx = click.get_current_context()
+    try:
+        code = _review(app, _target(staged, rev_range, paths), fail_on, use_llm, fmt, output, hook, timeout)
+    except click.UsageError:
+        if hook:
+            click.echo("codemem: warning: the hook was called with bad options; committing without review", err=True)
+            ctx.exit(0)
+        raise
+    except CodememError as exc:
+        if os.environ.get("CODEMEM_DEBUG"):
+            raise
+        code = exc.exit_code if exc.exit_code >= 2 else EXIT_FAILED
+        _failed(str(exc), code, hook)
+    except Exception as exc:  # a bug: still the exit-code contract, and never a blocked commit
+        if os.environ.get("CODEMEM_DEBUG"):
+            raise
+        code = EXIT_FAILED
+        _failed(f"internal error: {type(exc).__name__}: {exc} (CODEMEM_DEBUG=1 shows the traceback)", code, hook)
+    if hook and code >= 2:
+        code = 0
+    ctx.exit(code)
+
+
+def _failed(message: str, code: int, hook: bool) -> None:
+    if hook:
+        click.echo(f"codemem: warning: {message}; committing without review", err=True)
+    else:
+        click.echo(f"codemem: error: {message}", err=True)
+
+
+@click.group("hook")
+def hook_group() -> None:
+    """Install or remove the git pre-commit hook that runs `codemem review --staged`."""
+
+
+@hook_group.command("install")
+@click.option("--force", is_flag=True, help="Also when a pre-commit.codemem-chained is left over: keep it under another name.")
+@click.pass_obj
+def hook_install_command(app, force: bool) -> None:
+    """Install the pre-commit hook (respects core.hooksPath).
+
+    An existing pre-commit hook is kept as pre-commit.codemem-chained and runs first;
+    `codemem hook uninstall` puts it back. The hook calls no model unless
+    review.hook_llm is true, lets the commit through when codemem itself fails, and is
+    skipped by SKIP=codemem or git commit --no-verify.
+    """
+    from codemem.review.config import review_config
+    from codemem.review.hook import install_hook
+
+    ws = app.workspace()
+    change = install_hook(ws, force=force, timeout=review_config(app.config()).hook_timeout)
+    where = _shown(ws, change.hook)
+    if change.status == "unchanged":
+        click.echo(f"The codemem pre-commit hook is already installed at {where}.")
+    else:
+        click.echo(f"{change.status.capitalize()} the codemem pre-commit hook at {where}.")
+    if change.moved_aside is not None:
+        click.echo(f"Kept the leftover {change.hook.name}.codemem-chained as {_shown(ws, change.moved_aside)}.")
+    if change.chained is not None:
+        click.echo(f"The hook that was there runs first: {_shown(ws, change.chained)}.")
+
+
+@hook_group.command("uninstall")
+@click.pass_obj
+def hook_uninstall_command(app) -> None:
+    """Remove codemem's pre-commit hook and restore the hook it replaced."""
+    from codemem.review.hook import uninstall_hook
+
+    ws = app.workspace()
+    change = uninstall_hook(ws)
+    where = _shown(ws, change.hook)
+    if change.status == "absent":
+        click.echo(f"No codemem pre-commit hook at {where}; nothing to do.")
+        return
+    click.echo(f"Removed the codemem pre-commit hook from {where}.")
+    if change.chained is not None:
+        click.echo(f"Restored the hook it had replaced at {where}.")
+
+
+@hook_group.command("status")
+@click.pass_obj
+def hook_status_command(app) -> None:
+    """Say whether the pre-commit hook is installed, and what it chains."""
+    from codemem.review.hook import CHAINED_NAME, HOOK_NAME, hooks_dir, is_ours
+
+    ws = app.workspace()
+    folder = hooks_dir(ws)
+    hook, chained = folder / HOOK_NAME, folder / CHAINED_NAME
+    if not hook.exists():
+        click.echo(f"Not installed (no pre-commit hook at {_shown(ws, hook)}).")
+    elif is_ours(hook):
+        extra = f"; it runs {_shown(ws, chained)} first" if chained.exists() else ""
+        click.echo(f"Installed at {_shown(ws, hook)}{extra}.")
+    else:
+        click.echo(f"Not installed: {_shown(ws, hook)} is another tool's hook (`codemem hook install` chains it).")
+
+
+def _shown(ws, path: Path) -> str:
+    try:
+        return path.relative_to(ws.root).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,46 @@
+"""The `review:` section of the configuration, validated here (the core config keeps it free-form)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from codemem.config import Config, Section
+from codemem.errors import ConfigError
+
+Severity = Literal["info", "warning", "error"]
+
+
+class ReviewConfig(Section):
+    """Settings of `codemem review` and of the pre-commit hook."""
+
+    fail_on: Severity = "error"  # default of --fail-on: findings at or above it exit 1
+    llm: bool = True  # outside the hook, run the model review when a model is configured
+    model: str | None = None  # model for the review (default: the top-level `model`)
+    hook_llm: bool = False  # let the pre-commit hook (`--staged`) call the model too
+    hook_timeout: float = Field(default=10.0, gt=0)  # seconds; past it the hook lets the commit through
+    llm_tokens: int = Field(default=16_000, ge=1_000)  # prompt budget of the model review
+    llm_output_tokens: int = Field(default=2_000, ge=256)  # reply budget of the model review
+    llm_max_findings: int = Field(default=20, ge=1)  # model findings kept at most
+    min_share: float = Field(default=0.8, ge=0, le=1)  # learned conventions followed less are not checked
+    strict_share: float = Field(default=0.95, ge=0, le=1)  # a naming convention this strong is an error
+    severity: dict[str, Severity | Literal["off"]] = Field(default_factory=dict)  # rule-id prefix -> level
+    exclude: list[str] = Field(default_factory=list)  # globs of files the review skips
+    max_binary_kb: int = Field(default=500, ge=0)  # binary files added larger than this are flagged
+    secret_entropy: float = Field(default=3.5, ge=0)  # bits/char of a value assigned to a secret-like name
+    dismiss_after: int = Field(default=3, ge=1)  # every N dismissals of a rule halve its confidence
+    min_confidence: float = Field(default=0.3, ge=0, le=1)  # findings less certain are not shown
+
+
+def review_config(config: Config) -> ReviewConfig:
+    """The validated `review:` section; a bad key is a `ConfigError` naming `review.<key>`."""
+    try:
+        return ReviewConfig.model_validate(config.review or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in ("review", *first["loc"]))
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key (see .codemem.example.yml for every key)"
+        raise ConfigError(f"{key}: {message}") from None

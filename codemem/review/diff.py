@@ -1,0 +1,343 @@
+"""What a review looks at: each changed file's added and changed lines, with its hunks.
+
+Targets (`Target`):
+
+- `staged`: what `git commit` would record (`git diff --cached`); contents come from git's
+  index, so a partly staged file is reviewed as it will be committed.
+- `range`: `git diff A..B` (or `A...B`, from their merge base); contents at B. For CI.
+- `worktree` (no target given): tracked changes against HEAD, plus untracked files that git
+  does not ignore, as they are on disk.
+- `paths`: the given files (folders: the files git sees in them), every line counted as new.
+
+Deleted files, symlinks and submodules are left out. A file is `binary` when git says so
+(its attributes) or its first 8000 bytes hold a NUL; contents over `max_bytes` are not read.
+Everything is read with a handful of git processes, whatever the number of files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from codemem.errors import UsageError
+from codemem.review.errors import ReviewError
+
+ZERO = "0" * 40
+STATUS = {"A": "added", "M": "modified", "R": "renamed", "C": "copied", "T": "typechange"}
+SKIPPED_MODES = ("120000", "160000")  # symlinks, submodules
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which change to review."""
+
+    kind: str  # staged | range | worktree | paths
+    rev_range: str | None = None
+    paths: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The target in words, for prompts and messages."""
+        if self.kind == "staged":
+            return "staged changes"
+        if self.kind == "range":
+            return f"changes in {self.rev_range}"
+        if self.kind == "paths":
+            return "files " + ", ".join(self.paths)
+        return "uncommitted changes"
+
+    def to_json(self) -> dict:
+        """The target as JSON."""
+        return {"kind": self.kind, "range": self.rev_range, "paths": list(self.paths)}
+
+
+@dataclass
+class Hunk:
+    """One `@@` block of a zero-context diff."""
+
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+    added: list[int] = field(default_factory=list)  # line numbers in the new file
+    removed: list[str] = field(default_factory=list)  # text of the lines taken out
+
+
+@dataclass
+class ChangedFile:
+    """One file of the change, its new content and which of its lines are new."""
+
+    path: str
+    status: str  # added | modified | renamed | copied | typechange
+    old_path: str | None = None
+    old_blob: str | None = None
+    new_blob: str | None = None  # None: read from the work tree
+    binary: bool = False
+    size: int | None = None
+    data: bytes | None = None  # None when binary, too large or unreadable
+    hunks: list[Hunk] = field(default_factory=list)
+    whole: bool = False  # every line counts as new
+    hunk_text: dict[int, str] = field(default_factory=dict, repr=False)  # line -> text from the patch
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The new content's lines (empty for binary or unread files)."""
+        if self.data is None:
+            return []
+        from codemem.code.parse import split_source
+
+        return split_source(self.data)
+
+    @cached_property
+    def added(self) -> dict[int, str]:
+        """Added and changed lines of the new version: line number -> text."""
+        lines = self.lines
+        if self.whole:
+            return {n: text for n, text in enumerate(lines, 1)}
+        numbers = sorted({n for hunk in self.hunks for n in hunk.added})
+        return {n: lines[n - 1] if n <= len(lines) else self.hunk_text.get(n, "") for n in numbers}
+
+    @property
+    def removed(self) -> list[str]:
+        """Text of the lines the change took out."""
+        return [text for hunk in self.hunks for text in hunk.removed]
+
+    @property
+    def text(self) -> str | None:
+        """The new content as text (None when it was not read)."""
+        return None if self.data is None else "\n".join(self.lines)
+
+
+@dataclass
+class ChangeSet:
+    """The files of one review target."""
+
+    root: Path
+    target: Target
+    files: list[ChangedFile] = field(default_factory=list)
+    patch: str = ""  # the zero-context patch as git printed it (for the model review)
+
+    def get(self, path: str) -> ChangedFile | None:
+        """The changed file at `path`, if it is part of the change."""
+        return next((f for f in self.files if f.path == path), None)
+
+
+def run_git(root: Path, *args: str, stdin: bytes | None = None, ok: tuple[int, ...] = (0,)) -> bytes:
+    """Run git in `root`; a failure is a `ReviewError` carrying git's last line of stderr."""
+    try:
+        out = subprocess.run(
+            ["git", "-c", "core.quotePath=false", *args],
+            cwd=root, input=stdin, capture_output=True, check=False,
+        )
+    except FileNotFoundError:
+        raise ReviewError("git is not installed or not on PATH") from None
+    if out.returncode not in ok:
+        message = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ReviewError(f"git {args[0]} failed: {message[-1] if message else out.returncode}")
+    return out.stdout
+
+
+def empty_tree(root: Path) -> str:
+    """The id of the empty tree in this repository's hash (sha1 or sha256)."""
+    return run_git(root, "hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
+
+
+def has_head(root: Path) -> bool:
+    """Whether the repository has a commit yet."""
+    return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).strip())
+
+
+def diff_args(root: Path, target: Target) -> list[str]:
+    """The `git diff` arguments selecting the target's two sides."""
+    if target.kind == "staged":
+        return ["--cached"]
+    if target.kind == "range":
+        spec = target.rev_range or ""
+        if ".." not in spec:
+            raise UsageError(f"--range {spec}: expected A..B or A...B")
+        return [spec]
+    return ["HEAD" if has_head(root) else empty_tree(root)]
+
+
+_COMMON = ["-M", "--no-ext-diff", "--diff-filter=ACMRT", "--ignore-submodules"]
+
+
+def parse_raw(raw: bytes) -> list[ChangedFile]:
+    """Entries of `git diff --raw -z --abbrev=40`, symlinks and submodules left out."""
+    fields = raw.split(b"\0")
+    out, i = [], 0
+    while i < len(fields) and fields[i]:
+        meta = fields[i].decode().lstrip(":").split()
+        _old_mode, new_mode, old_blob, new_blob, status = meta
+        letter = status[0]
+        if letter in "RC":
+            old, new, i = fields[i + 1], fields[i + 2], i + 3
+        else:
+            old, new, i = None, fields[i + 1], i + 2
+        if new_mode in SKIPPED_MODES:
+            out.append(None)  # keeps positions aligned with the patch's blocks
+            continue
+        out.append(ChangedFile(
+            path=new.decode("utf-8", "surrogateescape"),
+            status=STATUS.get(letter, "modified"),
+            old_path=old.decode("utf-8", "surrogateescape") if old is not None else None,
+            old_blob=None if old_blob == ZERO else old_blob,
+            new_blob=None if new_blob == ZERO else new_blob,
+        ))
+    return out
+
+
+def parse_patch(patch: bytes) -> list[tuple[list[Hunk], dict[int, str], bool]]:
+    """Per `diff --git` block: its hunks, added line texts, and whether git called it binary."""
+    blocks: list[tuple[list[Hunk], dict[int, str], bool]] = []
+    hunk: Hunk | None = None
+    line_no = 0
+    for raw in patch.split(b"\n"):
+        if raw.startswith(b"diff --git "):
+            blocks.append(([], {}, False))
+            hunk = None
+            continue
+        if not blocks:
+            continue
+        hunks, texts, _binary = blocks[-1]
+        if hunk is None:
+            match = _HUNK.match(raw)
+            if match:
+                old_start, old_count, new_start, new_count = match.groups()
+                hunk = Hunk(int(old_start), int(old_count or 1), int(new_start), int(new_count or 1))
+                hunks.append(hunk)
+                line_no = hunk.new_start
+            elif raw.startswith(b"Binary files ") or raw == b"GIT binary patch":
+                blocks[-1] = (hunks, texts, True)
+            continue
+        if raw.startswith(b"@@"):
+            match = _HUNK.match(raw)
+            if match:
+                old_start, old_count, new_start, new_count = match.groups()
+                hunk = Hunk(int(old_start), int(old_count or 1), int(new_start), int(new_count or 1))
+                hunks.append(hunk)
+                line_no = hunk.new_start
+        elif raw.startswith(b"+"):
+            hunk.added.append(line_no)
+            texts[line_no] = raw[1:].decode("utf-8", "replace")
+            line_no += 1
+        elif raw.startswith(b"-"):
+            hunk.removed.append(raw[1:].decode("utf-8", "replace"))
+    return blocks
+
+
+def read_blobs(root: Path, blobs: list[str], max_bytes: int) -> dict[str, tuple[int, bytes | None]]:
+    """Size and content of each blob (content None when larger than `max_bytes`)."""
+    wanted = list(dict.fromkeys(b for b in blobs if b))
+    if not wanted:
+        return {}
+    check = run_git(root, "cat-file", "--batch-check", stdin="\n".join(wanted).encode() + b"\n")
+    sizes: dict[str, int] = {}
+    for line in check.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            sizes[parts[0]] = int(parts[2])
+    small = [b for b in wanted if b in sizes and sizes[b] <= max_bytes]
+    out: dict[str, tuple[int, bytes | None]] = {b: (size, None) for b, size in sizes.items()}
+    if small:
+        data = run_git(root, "cat-file", "--batch", stdin="\n".join(small).encode() + b"\n")
+        pos = 0
+        for blob in small:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split()
+            size = int(header[2])
+            out[blob] = (size, data[end + 1 : end + 1 + size])
+            pos = end + 1 + size + 1  # content, then a newline
+    return out
+
+
+def _read_disk(root: Path, path: str, max_bytes: int) -> tuple[int | None, bytes | None]:
+    full = root / path
+    try:
+        st = os.lstat(full)
+    except OSError:
+        return None, None
+    if not os.path.isfile(full) or os.path.islink(full):
+        return None, None
+    if st.st_size > max_bytes:
+        return st.st_size, None
+    try:
+        return st.st_size, full.read_bytes()
+    except OSError:
+        return st.st_size, None
+
+
+def _load_contents(root: Path, files: list[ChangedFile], max_bytes: int) -> None:
+    blobs = read_blobs(root, [f.new_blob for f in files if f.new_blob], max_bytes)
+    for f in files:
+        if f.new_blob:
+            f.size, f.data = blobs.get(f.new_blob, (None, None))
+        else:
+            f.size, f.data = _read_disk(root, f.path, max_bytes)
+        if f.data is not None and b"\0" in f.data[:8000]:
+            f.binary = True
+        if f.binary:
+            f.data = None
+
+
+def _untracked(root: Path) -> list[ChangedFile]:
+    out = run_git(root, "ls-files", "--others", "--exclude-standard", "-z")
+    return [ChangedFile(p.decode("utf-8", "surrogateescape"), "added", whole=True)
+            for p in out.split(b"\0") if p]
+
+
+def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
+    out: dict[str, ChangedFile] = {}
+    for given in paths:
+        full = (Path.cwd() / given).resolve() if not Path(given).is_absolute() else Path(given).resolve()
+        try:
+            rel = full.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise UsageError(f"{given}: not inside the repository {root}") from None
+        if full.is_dir():
+            listed = run_git(root, "ls-files", "-co", "--exclude-standard", "-z", "--", rel or ".")
+            for p in listed.split(b"\0"):
+                if p:
+                    path = p.decode("utf-8", "surrogateescape")
+                    out.setdefault(path, ChangedFile(path, "added", whole=True))
+        elif full.is_file():
+            out.setdefault(rel, ChangedFile(rel, "added", whole=True))
+        else:
+            raise UsageError(f"{given}: no such file or folder")
+    return [out[p] for p in sorted(out) if not p.startswith(".git/")]
+
+
+def read_changes(root: Path, target: Target, max_bytes: int) -> ChangeSet:
+    """The files of `target` with their hunks and new contents (see the module docstring)."""
+    changes = ChangeSet(root, target)
+    if target.kind == "paths":
+        changes.files = _expand_paths(root, target.paths)
+        _load_contents(root, changes.files, max_bytes)
+        return changes
+    sides = diff_args(root, target)
+    raw = run_git(root, "diff", "--raw", "-z", "--abbrev=40", *_COMMON, *sides, "--")
+    entries = parse_raw(raw)
+    patch = run_git(
+        root, "diff", "-U0", "--no-color", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
+        *_COMMON, *sides, "--",
+    )
+    blocks = parse_patch(patch)
+    files = []
+    for index, entry in enumerate(entries):
+        if entry is None:
+            continue
+        hunks, texts, binary = blocks[index] if index < len(blocks) else ([], {}, False)
+        entry.hunks, entry.hunk_text, entry.binary = hunks, texts, binary
+        entry.whole = entry.status == "added"
+        files.append(entry)
+    if target.kind == "worktree":
+        known = {f.path for f in files}
+        files += [f for f in _untracked(root) if f.path not in known]
+    _load_contents(root, files, max_bytes)
+    changes.files = sorted(files, key=lambda f: f.path)
+    changes.patch = patch.decode("utf-8", "replace")
+    return changes

@@ -1,0 +1,161 @@
+"""One review: `run_review(ws, config, ReviewOptions(target))` → `ReviewResult`.
+
+1. Read the change (`diff.read_changes`).
+2. Run the static checks against memory's conventions (`checks.run_checks`).
+3. Drop findings on lines marked `codemem: ignore` (or `codemem: ignore[rule, ...]`) and
+   apply the `review.severity` overrides.
+4. With a model (configured, and allowed for this target), the memory-informed model review,
+   told what the static checks found; its findings go through step 3 too.
+5. Feedback: dismissed findings go, rules that keep being dismissed lose confidence and
+   severity.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from codemem.config import Config
+from codemem.review.checks import run_checks
+from codemem.review.config import ReviewConfig, review_config
+from codemem.review.context import ReviewContext
+from codemem.review.diff import ChangeSet, Target, read_changes
+from codemem.review.feedback import apply_feedback, load_dismissals, remember_findings
+from codemem.review.findings import Finding, at_or_above, count_by_severity
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+_IGNORE = re.compile(r"codemem:\s*ignore(?:\[([^\]]*)\])?")
+
+
+@dataclass
+class ReviewOptions:
+    """What to review and how."""
+
+    target: Target
+    use_model: bool | None = None  # None: `review.llm` (or `review.hook_llm` for --staged)
+    provider: Any = None  # a ready `Provider` (tests); default: resolved from config
+    remember: bool = True  # keep the findings where `--dismiss` finds their ids
+
+
+@dataclass
+class ReviewResult:
+    """Findings of one review, and what happened on the way."""
+
+    target: Target
+    files: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: int = 0  # dismissed, or under review.min_confidence
+    warnings: list[str] = field(default_factory=list)
+    model: Any = None  # a `ModelReport` when the model review ran (or was asked for)
+
+    def blocking(self, fail_on: str) -> list[Finding]:
+        """The findings that make the review fail at this threshold."""
+        return at_or_above(self.findings, fail_on)
+
+    def to_json(self, fail_on: str) -> dict:
+        """The stable JSON of `codemem review --format json` (`version: 1`)."""
+        return {
+            "version": 1,
+            "target": self.target.to_json(),
+            "files": self.files,
+            "fail_on": fail_on,
+            "failed": bool(self.blocking(fail_on)),
+            "counts": count_by_severity(self.findings),
+            "suppressed": self.suppressed,
+            "findings": [f.to_json() for f in self.findings],
+            "model": self.model.to_json() if self.model is not None else None,
+            "warnings": self.warnings,
+        }
+
+
+def model_wanted(target: Target, settings: ReviewConfig, flag: bool | None) -> bool:
+    """Whether to run the model review: the flag, else the setting for this kind of target."""
+    if flag is not None:
+        return flag
+    return settings.hook_llm if target.kind == "staged" else settings.llm
+
+
+def ignored(finding: Finding, changes: ChangeSet) -> bool:
+    """Whether the finding's line carries `codemem: ignore` for its rule."""
+    if finding.line is None:
+        return False
+    file = changes.get(finding.file)
+    if file is None or finding.line > len(file.lines):
+        return False
+    for match in _IGNORE.finditer(file.lines[finding.line - 1]):
+        if match.group(1) is None:
+            return True
+        wanted = [part.strip() for part in match.group(1).split(",") if part.strip()]
+        if any(finding.rule == w or finding.rule.startswith(w.rstrip("/") + "/") for w in wanted):
+            return True
+    return False
+
+
+def override(finding: Finding, severity: dict[str, str]) -> Finding | None:
+    """The finding at the level `review.severity` sets for its rule (longest prefix); None if off."""
+    best = None
+    for key in severity:
+        if (finding.rule == key or finding.rule.startswith(key.rstrip("/") + "/")) and (best is None or len(key) > len(best)):
+            best = key
+    if best is None:
+        return finding
+    level = severity[best]
+    return None if level == "off" else finding.with_changes(severity=level)
+
+
+def settle(findings: list[Finding], changes: ChangeSet, settings: ReviewConfig) -> list[Finding]:
+    """Without the lines marked `codemem: ignore`, at the levels `review.severity` sets."""
+    kept = [f for f in findings if not ignored(f, changes)]
+    if settings.severity:
+        kept = [f for f in (override(f, settings.severity) for f in kept) if f is not None]
+    return kept
+
+
+def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewResult:
+    """Review `options.target` in `ws` (see the module docstring)."""
+    settings = review_config(config)
+    changes = read_changes(ws.root, options.target, config.index.max_file_bytes)
+    ctx = ReviewContext(ws, config, settings, changes)
+    result = ReviewResult(options.target, [f.path for f in ctx.files])
+    static, result.warnings = run_checks(ctx)
+    findings = settle(static, changes, settings)
+    if ctx.files and model_wanted(options.target, settings, options.use_model):
+        findings += settle(_model_findings(ctx, options, findings, result), changes, settings)
+    findings, result.suppressed = apply_feedback(
+        findings, load_dismissals(ws), settings.dismiss_after, settings.min_confidence,
+    )
+    result.findings = sorted(findings, key=Finding.sort_key)
+    if options.remember and result.findings and ws.dir.is_dir():  # never create .codemem/ just for this
+        try:
+            remember_findings(ws, result.findings)
+        except OSError as exc:  # a read-only checkout still gets its review
+            log.debug("cannot cache the findings: %s", exc)
+    return result
+
+
+def _model_findings(ctx: ReviewContext, options: ReviewOptions, static: list[Finding], result: ReviewResult) -> list[Finding]:
+    from codemem.review.llm import ModelReport, model_review
+
+    provider = options.provider
+    if provider is None:
+        model = ctx.settings.model or ctx.config.model
+        if not model:
+            if options.use_model:
+                result.warnings.append("no model is configured (set `model:` or `review.model:`); static checks only")
+            return []
+        try:
+            from codemem.agent.providers import resolve_provider
+
+            provider = resolve_provider(model, ctx.config)
+        except Exception as exc:  # a missing key or bad model string: static checks still count
+            result.model = ModelReport(model, "failed", error=str(exc))
+            result.warnings.append(f"model review skipped: {exc}")
+            return []
+    findings, result.model = model_review(ctx, provider, static)
+    if result.model.status != "ok":
+        result.warnings.append(f"model review {result.model.status}: {result.model.error}")
+    return findings

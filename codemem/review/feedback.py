@@ -1,0 +1,184 @@
+"""Review feedback: dismissed findings, and the confidence of rules that keep being dismissed.
+
+`codemem review --dismiss ID [--reason TEXT]` writes one small JSON file per dismissed
+finding to `.codemem/review/dismissed/<id>.json` (committed, so the team shares it; one file
+per dismissal, so two people dismissing at once never conflict in a merge). It holds the
+finding's id, rule and file, the reason, who dismissed it and when, and never the line's
+text, which may be a secret.
+
+Effects:
+
+- a dismissed finding is not reported again (its id survives line shifts);
+- every `review.dismiss_after` dismissals of one rule halve that rule's confidence
+  (`rule_confidence`); each halving lowers the rule's findings one severity level, and once
+  a finding's confidence is under `review.min_confidence` it is no longer shown. The
+  sleep-time pass reads the same numbers to mark learned conventions that reviews reject.
+
+To find a finding by id, every review keeps what it reported in
+`.codemem/local/review/findings.json` (not committed; the newest 2,000 findings).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from codemem.errors import UsageError
+from codemem.review.findings import Finding, demote
+from codemem.workspace import Workspace
+
+CACHE_LIMIT = 2_000
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """One dismissed finding."""
+
+    id: str
+    rule: str
+    file: str
+    reason: str
+    by: str
+    at: str  # ISO 8601, UTC
+
+
+def dismissed_dir(ws: Workspace) -> Path:
+    """`.codemem/review/dismissed/`: one JSON file per dismissed finding (committed)."""
+    return ws.dir / "review" / "dismissed"
+
+
+def cache_path(ws: Workspace) -> Path:
+    """The local cache of recent findings that `--dismiss` looks ids up in."""
+    return ws.local_dir / "review" / "findings.json"
+
+
+def load_dismissals(ws: Workspace) -> list[Dismissal]:
+    """Every readable dismissal, by id (an unreadable file is skipped, not fatal)."""
+    folder = dismissed_dir(ws)
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            out.append(Dismissal(**{k: str(data.get(k) or "") for k in Dismissal.__dataclass_fields__}))
+        except (OSError, ValueError, TypeError):
+            continue
+    return out
+
+
+def confidence_from(dismissals: list[Dismissal], dismiss_after: int) -> dict[str, float]:
+    """Rule id -> confidence in (0, 1]: halved for every `dismiss_after` dismissals."""
+    counts: dict[str, int] = {}
+    for item in dismissals:
+        counts[item.rule] = counts.get(item.rule, 0) + 1
+    return {rule: 0.5 ** (n // dismiss_after) for rule, n in sorted(counts.items())}
+
+
+def rule_confidence(ws: Workspace, dismiss_after: int | None = None) -> dict[str, float]:
+    """Confidence of each rule that has been dismissed (rules not listed are at 1.0).
+
+    `dismiss_after` defaults to the project's `review.dismiss_after`.
+    """
+    if dismiss_after is None:
+        from codemem.config import load_config
+        from codemem.review.config import review_config
+
+        dismiss_after = review_config(load_config(ws.config_file)).dismiss_after
+    return confidence_from(load_dismissals(ws), dismiss_after)
+
+
+def halvings(confidence: float) -> int:
+    """How many times a rule's confidence has been halved."""
+    n = 0
+    while confidence < 1.0 and n < 10:
+        confidence *= 2
+        n += 1
+    return n
+
+
+def apply_feedback(
+    findings: list[Finding], dismissals: list[Dismissal], dismiss_after: int, min_confidence: float
+) -> tuple[list[Finding], int]:
+    """Drop dismissed findings, lower the rest by their rule's confidence; (kept, dropped)."""
+    dismissed = {d.id for d in dismissals}
+    confidence = confidence_from(dismissals, dismiss_after)
+    kept, dropped = [], 0
+    for finding in findings:
+        if finding.id in dismissed:
+            dropped += 1
+            continue
+        factor = confidence.get(finding.rule, 1.0)
+        if factor < 1.0:
+            finding = finding.with_changes(
+                confidence=finding.confidence * factor,
+                severity=demote(finding.severity, halvings(factor)),
+            )
+        if finding.confidence < min_confidence:
+            dropped += 1
+            continue
+        kept.append(finding)
+    return kept, dropped
+
+
+def remember_findings(ws: Workspace, findings: list[Finding]) -> None:
+    """Add this review's findings to the local cache `--dismiss` looks ids up in."""
+    from codemem.memory.locking import atomic_write
+
+    path = cache_path(ws)
+    cached = _read_cache(path)
+    for finding in findings:
+        cached.pop(finding.id, None)
+        cached[finding.id] = {k: v for k, v in finding.to_json().items() if k != "id"}
+    if len(cached) > CACHE_LIMIT:
+        cached = dict(list(cached.items())[-CACHE_LIMIT:])
+    ws.ensure_local()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps({"findings": cached}, ensure_ascii=False) + "\n")
+
+
+def _read_cache(path: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        findings = data.get("findings", {})
+        return findings if isinstance(findings, dict) else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def find_cached(ws: Workspace, finding_id: str) -> tuple[str, dict]:
+    """The cached finding whose id is `finding_id` or starts with it (at least 6 characters)."""
+    wanted = finding_id.strip().lower()
+    if len(wanted) < 6:
+        raise UsageError(f"--dismiss {finding_id}: give at least 6 characters of the finding id")
+    cached = _read_cache(cache_path(ws))
+    matches = [key for key in cached if key.startswith(wanted)]
+    if not matches:
+        if not ws.dir.is_dir():
+            raise UsageError(f"--dismiss {finding_id}: dismissals live in .codemem/; run `codemem init` first")
+        raise UsageError(
+            f"--dismiss {finding_id}: no finding with that id in the recent reviews; run "
+            "`codemem review` (or commit again) and copy the id it prints"
+        )
+    if len(matches) > 1:
+        raise UsageError(f"--dismiss {finding_id}: several findings start with it: {', '.join(sorted(matches))}")
+    return matches[0], cached[matches[0]]
+
+
+def dismiss(ws: Workspace, finding_id: str, reason: str = "", by: str | None = None,
+            now: datetime | None = None) -> tuple[Dismissal, int]:
+    """Record that a finding is not a problem; returns it and how often its rule was dismissed."""
+    from codemem.memory.locking import atomic_write
+    from codemem.memory.users import user_slug
+
+    full_id, data = find_cached(ws, finding_id)
+    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    item = Dismissal(full_id, data["rule"], data["file"], reason.strip(), by or user_slug(ws.root),
+                     when.isoformat().replace("+00:00", "Z"))
+    path = dismissed_dir(ws) / f"{full_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(asdict(item), indent=2, ensure_ascii=False) + "\n")
+    count = sum(1 for d in load_dismissals(ws) if d.rule == item.rule)
+    return item, count

@@ -1,0 +1,91 @@
+"""`codemem review` from the command line: targets, --fail-on and the exit-code contract."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from review_helpers import CAMEL_FUNCTION, append, cli_review, git, stage
+
+from codemem.cli import cli
+
+
+def warning_only(repo) -> None:
+    append(repo, "shop/prices.py", '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
+           "    return Price(a.cents + b.cents)\n")
+
+
+def test_exit_codes_follow_fail_on(shop):
+    clean = cli_review(shop, "--staged")
+    assert (clean.exit_code, clean.stdout) == (0, "No findings in 0 files reviewed.\n")
+    warning_only(shop)
+    git(shop, "add", "-A")
+    assert cli_review(shop, "--staged").exit_code == 0
+    assert cli_review(shop, "--staged", "--fail-on", "warning").exit_code == 1
+    assert cli_review(shop, "--staged", "--fail-on", "info").exit_code == 1
+    (shop / ".codemem/config.yml").write_text("review:\n  fail_on: warning\n")
+    assert cli_review(shop, "--staged").exit_code == 1
+    append(shop, "shop/prices.py", CAMEL_FUNCTION)
+    git(shop, "add", "-A")
+    assert cli_review(shop, "--staged", "--fail-on", "error").exit_code == 1
+
+
+def test_uncommitted_changes_by_default(shop):
+    append(shop, "shop/cart.py", "\nprint(1)\n")
+    result = cli_review(shop)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == "shop/cart.py"
+
+
+def test_a_range_for_ci(shop):
+    warning_only(shop)
+    git(shop, "commit", "-q", "-am", "add prices")
+    result = cli_review(shop, "--range", "HEAD~1..HEAD", "--fail-on", "warning", "--no-llm")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "1 finding (1 warning) in 1 of 1 file reviewed."
+
+
+def test_usage_and_configuration_mistakes_exit_2(shop, tmp_path):
+    both = cli_review(shop, "--staged", "--range", "a..b")
+    assert both.exit_code == 2
+    assert "give one of --staged, --range A..B or PATH" in both.stderr
+    (shop / ".codemem/config.yml").write_text("review:\n  fail_on: sometimes\n")
+    bad = cli_review(shop, "--staged")
+    assert bad.exit_code == 2
+    assert bad.stderr == "codemem: error: review.fail_on: Input should be 'info', 'warning' or 'error'\n"
+    (shop / ".codemem/config.yml").write_text("review:\n  bogus: 1\n")
+    assert cli_review(shop, "--staged").stderr == (
+        "codemem: error: review.bogus: unknown key (see .codemem.example.yml for every key)\n")
+    outside = CliRunner().invoke(cli, ["--repo", str(tmp_path), "review", "--staged"])
+    assert outside.exit_code == 2
+
+
+def test_codemem_failures_exit_3_and_the_hook_lets_them_through(shop):
+    failed = cli_review(shop, "--range", "nope..HEAD")
+    assert (failed.exit_code, failed.stderr) == (3, "codemem: error: git diff failed: fatal: bad revision 'nope..HEAD'\n")
+    hooked = cli_review(shop, "--range", "nope..HEAD", "--hook")
+    assert (hooked.exit_code, hooked.stderr) == (
+        0, "codemem: warning: git diff failed: fatal: bad revision 'nope..HEAD'; committing without review\n")
+
+
+def test_an_internal_error_is_exit_3_not_a_traceback(shop, monkeypatch):
+    import codemem.review.engine as engine
+
+    def boom(*_args, **_kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(engine, "read_changes", boom)
+    result = cli_review(shop, "--staged")
+    assert (result.exit_code, result.stderr) == (
+        3, "codemem: error: internal error: KeyError: 'surprise' (CODEMEM_DEBUG=1 shows the traceback)\n")
+
+
+def test_the_hook_mode_is_quiet_when_clean_and_the_time_limit_exits_4(shop):
+    stage(shop, {"notes.md": "hello\n"})
+    assert (cli_review(shop, "--staged", "--hook").exit_code, cli_review(shop, "--staged", "--hook").stdout) == (0, "")
+    slow = cli_review(shop, "--staged", "--timeout", "0.000001")
+    assert (slow.exit_code, slow.stderr) == (4, "codemem: error: the review took longer than 1e-06 s\n")
+
+
+def test_help_documents_the_rule_syntax_and_exit_codes():
+    result = CliRunner().invoke(cli, ["review", "--help"])
+    assert "- never: `print(` in `src/**` — use the logger" in result.output
+    assert "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;" in result.output

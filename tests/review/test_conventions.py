@@ -1,0 +1,162 @@
+"""Conventions read from memory: learned statements (as the miner writes them) and rule syntax."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from codemem.review.checks.documentation import split_params
+from codemem.review.checks.naming import name_styles, restyle
+from codemem.review.context import is_public
+from codemem.review.conventions import (
+    LANGUAGE_NAMES,
+    NAMED_KINDS,
+    DocConvention,
+    NamingConvention,
+    load_conventions,
+    parse_conventions,
+)
+from codemem.sleep import code_style
+from codemem.sleep.conventions import render_conventions
+from codemem.sleep.regions import wrap
+from codemem.workspace import Workspace
+
+NAMES = [
+    "total", "get_user", "getUser", "GetUser", "HTTPServer", "MAX_SIZE", "X", "x", "_private", "__dunder__",
+    "parse2", "v2_api", "URL", "camelCase_mixed", "snake_Case", "ABC_def", "a1", "Ab", "A_1",
+]
+
+
+def test_the_fixture_block(shop):
+    conventions = load_conventions(Workspace(shop))
+    assert conventions.path == ".codemem/blocks/conventions.md"
+    assert conventions.naming == {
+        ("javascript", "function"): NamingConvention("javascript", "function", "camelCase", 1.0, 6),
+        ("python", "class"): NamingConvention("python", "class", "PascalCase", 1.0, 5),
+        ("python", "function"): NamingConvention("python", "function", "snake_case", 34 / 35, 35),
+        ("python", "method"): NamingConvention("python", "method", "snake_case", 0.9, 20),
+    }
+    assert conventions.docs == {"python": DocConvention("python", 40 / 43, 43)}
+    assert conventions.tested == {"python"}
+    assert [(r.rule_id, r.severity, r.shown, r.include, r.exclude, r.message, r.line) for r in conventions.patterns] == [
+        ("conventions/never-print", "error", "`print(`", ("shop/**",), (), "log through `logging.getLogger(__name__)`", 23),
+        ("conventions/avoid-todo", "warning", "/\\bTODO\\b/", ("*.py",), (), "", 24),
+    ]
+    assert conventions.problems == []
+
+
+def test_the_miners_own_rendering_is_read_back(tmp_path):
+    rows = []
+    for i, name in enumerate(["load_file", "save_file", "parse_args", "run", "getThing"]):
+        rows.append({"path": "m.py", "language": "python", "name": name, "qualname": name, "kind": "function",
+                     "start_line": i + 1, "signature": f"def {name}():", "docstring": "Doc." if i else "", "parent": None,
+                     "is_test": False})
+    for i, name in enumerate(["fooBar", "bazQux", "quux", "lastOne", "oneMore"]):
+        rows.append({"path": "w.ts", "language": "tsx", "name": name, "qualname": f"C.{name}", "kind": "method",
+                     "start_line": i + 1, "signature": f"{name}()", "docstring": "", "parent": "C", "is_test": False})
+    rules = code_style.naming_rules(rows, 5) + code_style.docstring_rules(rows, 5)
+    for examples in (True, False):
+        body = wrap("conventions", render_conventions(rules, examples=examples))
+        parsed = parse_conventions("Intro text.\n" + body + "\n\nOutro.")
+        assert parsed.naming == {
+            ("python", "function"): NamingConvention("python", "function", "snake_case", 0.8, 5),
+            ("typescript", "method"): NamingConvention("typescript", "method", "camelCase", 1.0, 5),
+        }
+        assert parsed.docs == {"python": DocConvention("python", 0.8, 5)}
+
+
+def test_a_declared_convention_outside_the_region_wins():
+    value = (
+        "- Python functions are named in camelCase\n"
+        "<!-- codemem:conventions:start -->\n"
+        "- Python functions are named in snake_case (60%: 3 of 5)\n"
+        "- Go tests use the standard testing package (100%: 2 of 2)\n"
+        "<!-- codemem:conventions:end -->\n"
+    )
+    parsed = parse_conventions(value)
+    assert parsed.naming == {("python", "function"): NamingConvention("python", "function", "camelCase", 1.0, None)}
+    assert parsed.tested == {"go"}
+
+
+def test_rule_syntax(tmp_path):
+    value = "\n".join([
+        "Some prose.",
+        "- never: `console.log(` in `src/**`, `lib/**` except `src/debug/**` — use the logger",
+        "* avoid: /\\bFIXME\\b/ -- fix it first",
+        "- never: `console.log(` in `test/**`",
+        "- require: docstrings on public functions in `pkg/**`",
+        "- prefer: type hints for public methods",
+        "- Require: tests for public definitions except `scripts/**`",
+        "- Prefer: small functions and clear names",
+        "- never: `unterminated",
+        "- never: /(/",
+        "- require: tests on everything",
+    ])
+    parsed = parse_conventions(value, first_line=6)
+    assert [(r.rule_id, r.severity, r.pattern.pattern, r.include, r.exclude, r.message, r.line) for r in parsed.patterns] == [
+        ("conventions/never-console-log", "error", re.escape("console.log("), ("src/**", "lib/**"), ("src/debug/**",),
+         "use the logger", 7),
+        ("conventions/avoid-fixme", "warning", "\\bFIXME\\b", (), (), "fix it first", 8),
+        ("conventions/never-console-log-2", "error", re.escape("console.log("), ("test/**",), (), "", 9),
+    ]
+    assert [(r.rule_id, r.severity, r.what, r.kinds, r.include, r.exclude, r.line) for r in parsed.requires] == [
+        ("conventions/require-docstrings-functions", "error", "docstrings", ("function",), ("pkg/**",), (), 10),
+        ("conventions/prefer-type-hints-methods", "warning", "type hints", ("method",), (), (), 11),
+        ("conventions/require-tests-definitions", "error", "tests",
+         ("function", "method", "class", "struct", "interface", "enum", "trait", "type"), (), ("scripts/**",), 12),
+    ]
+    assert [(line, why) for line, _text, why in parsed.problems] == [
+        (14, "not in the rule syntax (see `codemem review --help`)"),
+        (15, "the regular expression does not compile: missing ), unterminated subpattern at position 0"),
+        (16, "not in the rule syntax (see `codemem review --help`)"),
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_name_styles_agree_with_the_miner(name):
+    assert name_styles(name) == code_style.name_styles(name)
+
+
+def test_shared_tables_agree_with_the_miner():
+    assert LANGUAGE_NAMES == code_style.LANGUAGE_NAMES
+    assert NAMED_KINDS == code_style.NAMED_KINDS
+
+
+@pytest.mark.parametrize("signature,name", [
+    ("def f(a, b: int = 3, *args, **kw) -> str:", "f"),
+    ("def g(self, x: dict[str, tuple[int, int]] = {}) -> None:", "g"),
+    ("function h(a: number, b?: string): void", "h"),
+    ("def cut(a,", "cut"),
+])
+def test_parameter_splitting_agrees_with_the_miner(signature, name):
+    assert split_params(signature, name) == code_style._split_params(signature, name)
+
+
+def test_public_agrees_with_the_miner():
+    cases = [("run", "python", "def run():", None), ("_run", "python", "", None), ("inner", "python", "", "function"),
+             ("Serve", "go", "", None), ("serve", "go", "", None), ("f", "rust", "pub fn f()", None), ("g", "rust", "fn g()", None)]
+    parents = {("p", "outer"): "function"}
+    for name, language, signature, parent_kind in cases:
+        row = {"name": name, "path": "p", "parent": "outer" if parent_kind else None, "signature": signature}
+        assert is_public(name, language, signature, parent_kind) == code_style._public(row, language, parents)
+
+
+@pytest.mark.parametrize("name,style,expected", [
+    ("getUserID", "snake_case", "get_user_id"), ("load_file", "camelCase", "loadFile"),
+    ("load_file", "PascalCase", "LoadFile"), ("_parseHTTPHeader", "snake_case", "_parse_http_header"),
+    ("max_size", "UPPER_CASE", "MAX_SIZE"), ("Parse_thing", "mixedCaps", "ParseThing"), ("dump_items", "camelCase", "dumpItems"),
+])
+def test_restyle(name, style, expected):
+    assert restyle(name, style) == expected
+
+
+def test_review_rule_ids_of_learned_statements():
+    from codemem.review.conventions import review_rule_id
+
+    assert review_rule_id("Python functions are named in snake_case") == "naming/python/function"
+    assert review_rule_id("- C# type names are named in PascalCase") == "naming/csharp/type"
+    assert review_rule_id("TypeScript public definitions have doc comments") == "docstrings/typescript"
+    assert review_rule_id("Go tests use the standard testing package") == "tests/go"
+    assert review_rule_id("Rust unit tests sit in #[cfg(test)] modules next to the code") == "tests/rust"
+    assert review_rule_id("Python code is indented with 4 spaces") is None

@@ -1,0 +1,113 @@
+"""Dismissals: recorded in the repository, never reported again, and rules that lose confidence."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from review_helpers import CAMEL_FUNCTION, append, brief, cli_review, git, review, stage, write
+
+from codemem.review.feedback import (
+    Dismissal,
+    apply_feedback,
+    confidence_from,
+    dismiss,
+    rule_confidence,
+)
+from codemem.review.findings import Finding
+from codemem.workspace import Workspace
+
+NOW = datetime(2025, 3, 10, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def camel(repo, name: str) -> None:
+    append(repo, "shop/prices.py", CAMEL_FUNCTION.replace("applyDiscount", name))
+    append(repo, "tests/test_cart.py", f"\n# {name}\n")
+
+
+def test_a_dismissed_finding_is_not_reported_again_even_when_lines_move(shop):
+    camel(shop, "applyDiscount")
+    stage(shop)
+    [finding] = review(shop).findings
+    item, count = dismiss(Workspace(shop), finding.id[:8], "mirrors the JavaScript API", by="alice", now=NOW)
+    assert (item, count) == (Dismissal(finding.id, "naming/python/function", "shop/prices.py",
+                                       "mirrors the JavaScript API", "alice", "2025-03-10T12:00:00Z"), 1)
+    saved = json.loads((shop / ".codemem/review/dismissed" / f"{finding.id}.json").read_text())
+    assert saved == {"id": finding.id, "rule": "naming/python/function", "file": "shop/prices.py",
+                     "reason": "mirrors the JavaScript API", "by": "alice", "at": "2025-03-10T12:00:00Z"}
+    text = (shop / "shop/prices.py").read_text()
+    stage(shop, {"shop/prices.py": '"""Moved down."""\n\n' + text})
+    result = review(shop)
+    assert (result.findings, result.suppressed) == ([], 1)
+
+
+def test_rules_dismissed_again_and_again_lose_severity_then_disappear(shop):
+    names = [f"applyDiscount{n}" for n in range(7)]
+    for name in names:
+        camel(shop, name)
+    stage(shop)
+    ws = Workspace(shop)
+    findings = review(shop).findings
+    assert [f.severity for f in findings] == ["error"] * 7
+    for f in findings[:3]:
+        dismiss(ws, f.id, by="bob", now=NOW)
+    assert rule_confidence(ws) == {"naming/python/function": 0.5}
+    result = review(shop)
+    assert [(f.severity, round(f.confidence, 3)) for f in result.findings] == [("warning", round(34 / 35 / 2, 3))] * 4
+    assert result.suppressed == 3
+    for f in findings[3:6]:
+        dismiss(ws, f.id, by="bob", now=NOW)
+    assert rule_confidence(ws, dismiss_after=3) == {"naming/python/function": 0.25}
+    result = review(shop)
+    assert (result.findings, result.suppressed) == ([], 7)  # 0.97 × 0.25 is under review.min_confidence
+
+
+def test_apply_feedback_and_confidence():
+    finding = Finding("tests/python", "warning", "a.py", 3, "m", line_text="def f():")
+    other = Finding("naming/python/function", "error", "a.py", 9, "m", confidence=0.9, line_text="def g():")
+    dismissals = [Dismissal("x" * 12, "naming/python/function", "b.py", "", "a", "t")] * 2
+    assert confidence_from(dismissals, 2) == {"naming/python/function": 0.5}
+    kept, dropped = apply_feedback([finding, other], dismissals, dismiss_after=2, min_confidence=0.3)
+    assert dropped == 0
+    assert kept == [finding, other.with_changes(severity="warning", confidence=0.45)]
+    gone = [Dismissal(finding.id, "tests/python", "a.py", "", "a", "t")]
+    assert apply_feedback([finding, other], gone, 3, 0.3) == ([other], 1)
+
+
+def test_dismiss_from_the_command_line(shop):
+    camel(shop, "applyDiscount")
+    stage(shop)
+    first = cli_review(shop, "--staged", "--format", "json")
+    finding_id = json.loads(first.stdout)["findings"][0]["id"]
+    result = cli_review(shop, "--dismiss", finding_id[:6], "--reason", "API name")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"Dismissed {finding_id} (naming/python/function in shop/prices.py); it will not be reported again.",
+        "naming/python/function has been dismissed 1 time; its confidence is 100%.",
+        f"Recorded in .codemem/review/dismissed/{finding_id}.json (commit it to share it).",
+    ]
+    again = cli_review(shop, "--staged")
+    assert again.exit_code == 0
+    assert again.stdout == "No findings in 2 files reviewed. 1 dismissed or low-confidence not shown.\n"
+
+
+def test_dismissing_an_unknown_or_ambiguous_id(shop):
+    assert cli_review(shop, "--dismiss", "abc").exit_code == 2
+    unknown = cli_review(shop, "--dismiss", "abcdef123456")
+    assert unknown.exit_code == 2
+    assert unknown.stderr == (
+        "codemem: error: --dismiss abcdef123456: no finding with that id in the recent reviews; run "
+        "`codemem review` (or commit again) and copy the id it prints\n"
+    )
+
+
+def test_the_dismissals_are_committed_files(shop):
+    camel(shop, "applyDiscount")
+    stage(shop)
+    [finding] = review(shop).findings
+    dismiss(Workspace(shop), finding.id, by="alice", now=NOW)
+    status = git(shop, "status", "--porcelain", "--untracked-files=all").stdout
+    assert f"?? .codemem/review/dismissed/{finding.id}.json" in status.splitlines()
+    assert ".codemem/local" not in status
+    write(shop, {".codemem/review/dismissed/broken.json": "{not json"})
+    assert brief(review(shop)) == []

@@ -1,0 +1,219 @@
+"""The installed pre-commit hook, driven by real `git commit` subprocesses in fixture repositories."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from review_helpers import CAMEL_FUNCTION, append, fake_aws_key, git, stage, write
+
+from codemem.cli import cli
+from codemem.review.findings import finding_id
+from codemem.review.hook import MARKER, hook_script
+
+ROOT = Path(__file__).resolve().parents[2]
+FOOTER = ("codemem: commit stopped by 1 finding at or above error. Fix it, or dismiss a false alarm with "
+          "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... (or git commit --no-verify).\n")
+
+
+def hook(repo: Path, *args: str):
+    return CliRunner().invoke(cli, ["--repo", str(repo), "hook", *args], catch_exceptions=False)
+
+
+def commit(repo: Path, *args: str, env: dict | None = None):
+    return git(repo, "commit", "-q", "-m", "change", *args, env=env, check=False)
+
+
+def head_subject(repo: Path) -> str:
+    return git(repo, "log", "-1", "--format=%s").stdout.strip()
+
+
+@pytest.fixture
+def hooked(shop):
+    result = hook(shop, "install")
+    assert result.output == "Installed the codemem pre-commit hook at .git/hooks/pre-commit.\n"
+    return shop
+
+
+def test_install_writes_an_executable_script_for_this_python(hooked):
+    path = hooked / ".git/hooks/pre-commit"
+    assert path.stat().st_mode & stat.S_IXUSR
+    text = path.read_text()
+    assert text.startswith("#!/bin/sh\n" + MARKER + "\n")
+    assert text == hook_script(sys.executable, 10.0)
+    assert hook(hooked, "status").output == "Installed at .git/hooks/pre-commit.\n"
+    assert hook(hooked, "install").output == "The codemem pre-commit hook is already installed at .git/hooks/pre-commit.\n"
+
+
+def test_a_clean_commit_goes_through_quietly(hooked):
+    append(hooked, "shop/prices.py", '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
+           "    return Price(a.cents + b.cents)\n")
+    append(hooked, "tests/test_cart.py", "\n# add_prices\n")
+    git(hooked, "add", "-A")
+    result = commit(hooked)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert head_subject(hooked) == "change"
+
+
+def test_a_commit_breaking_a_learned_convention_is_stopped_with_the_findings(hooked):
+    append(hooked, "shop/prices.py", CAMEL_FUNCTION)
+    append(hooked, "tests/test_cart.py", "\n# applyDiscount\n")
+    git(hooked, "add", "-A")
+    result = commit(hooked)
+    fid = finding_id("naming/python/function", "shop/prices.py", "def applyDiscount(price: Price, percent: int) -> Price:")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "shop/prices.py\n"
+        "  28  error    `applyDiscount` is camelCase; Python functions here are named in snake_case (97% of 35) "
+        "[naming/python/function]\n"
+        f"      fix: rename it to `apply_discount` · id {fid}\n"
+        "\n"
+        "1 finding (1 error) in 1 of 2 files reviewed.\n" + FOOTER
+    )
+    assert head_subject(hooked) == "initial"
+
+
+def test_a_commit_adding_a_secret_is_stopped(hooked):
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    result = commit(hooked)
+    fid = finding_id("secrets/aws-access-key", "shop/settings.py", f'AWS_KEY = "{fake_aws_key()}"')
+    assert result.returncode == 1
+    assert result.stderr == (
+        "shop/settings.py\n"
+        "  1  error    AWS access key ID (AKIA…, 20 characters) in the change [secrets/aws-access-key]\n"
+        f"     fix: remove it, rotate it if it was ever pushed, and read it from the environment · id {fid}\n"
+        "\n"
+        "1 finding (1 error) in 1 of 1 file reviewed.\n" + FOOTER
+    )
+    assert fake_aws_key() not in result.stderr
+
+
+def test_warnings_are_shown_but_do_not_stop_the_commit(hooked):
+    append(hooked, "shop/prices.py", '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
+           "    return Price(a.cents + b.cents)\n")
+    git(hooked, "add", "-A")
+    result = commit(hooked)
+    assert result.returncode == 0
+    assert "no test mentions the new public function `add_prices`" in result.stderr
+    assert result.stderr.endswith("1 finding (1 warning) in 1 of 1 file reviewed.\n")
+
+
+def test_skip_and_no_verify(hooked):
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    skipped = commit(hooked, env={"SKIP": "flake8, codemem"})
+    assert (skipped.returncode, skipped.stderr) == (0, "codemem: review skipped (SKIP=flake8, codemem)\n")
+    stage(hooked, {"shop/more.py": "breakpoint()\n"})  # codemem: ignore
+    assert commit(hooked, env={"SKIP": "codemem-other"}).returncode == 1
+    no_verify = commit(hooked, "--no-verify")
+    assert (no_verify.returncode, no_verify.stderr) == (0, "")
+
+
+def test_an_existing_hook_is_chained_runs_first_and_is_restored(shop):
+    original = "#!/bin/sh\necho 'lint: ok' >&2\nexit ${LINT_STATUS:-0}\n"
+    write(shop, {".git/hooks/pre-commit": original})
+    os.chmod(shop / ".git/hooks/pre-commit", 0o755)
+    assert hook(shop, "install").output == (
+        "Installed the codemem pre-commit hook at .git/hooks/pre-commit.\n"
+        "The hook that was there runs first: .git/hooks/pre-commit.codemem-chained.\n"
+    )
+    stage(shop, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    stopped = commit(shop)
+    assert stopped.returncode == 1
+    assert stopped.stderr.startswith("lint: ok\nshop/settings.py\n")
+    failing = commit(shop, env={"LINT_STATUS": "3"})
+    assert (failing.returncode, failing.stderr) == (1, "lint: ok\n")  # the chained hook failed; codemem never ran
+    assert hook(shop, "uninstall").output == (
+        "Removed the codemem pre-commit hook from .git/hooks/pre-commit.\n"
+        "Restored the hook it had replaced at .git/hooks/pre-commit.\n"
+    )
+    assert (shop / ".git/hooks/pre-commit").read_text() == original
+    assert not (shop / ".git/hooks/pre-commit.codemem-chained").exists()
+
+
+def test_core_hooks_path_is_respected(shop):
+    git(shop, "config", "core.hooksPath", ".githooks")
+    assert hook(shop, "install").output == "Installed the codemem pre-commit hook at .githooks/pre-commit.\n"
+    assert not (shop / ".git/hooks/pre-commit").exists()
+    stage(shop, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    assert commit(shop).returncode == 1
+    assert hook(shop, "uninstall").exit_code == 0
+    assert not (shop / ".githooks/pre-commit").exists()
+
+
+def test_a_broken_configuration_does_not_block(hooked):
+    write(hooked, {".codemem/config.yml": "review: [not, a, mapping\n"})
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    result = commit(hooked)
+    assert result.returncode == 0
+    assert result.stderr.startswith(f"codemem: warning: {hooked}/.codemem/config.yml: line 2: invalid YAML")
+    assert result.stderr.endswith("; committing without review\n")
+
+
+def test_codemem_crashing_does_not_block(hooked, tmp_path):
+    broken = tmp_path / "broken" / "codemem"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('codemem is broken')\n")
+    (broken / "__main__.py").write_text("")
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    result = commit(hooked, env={"PYTHONPATH": str(broken.parent)})
+    assert result.returncode == 0
+    assert "ImportError: codemem is broken" in result.stderr
+    assert result.stderr.endswith("codemem: warning: the review failed (exit 1); committing without review\n")
+
+
+def test_running_out_of_time_does_not_block(hooked):
+    write(hooked, {".codemem/config.yml": "review:\n  hook_timeout: 0.001\n"})
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    result = commit(hooked)
+    assert (result.returncode, result.stderr) == (
+        0, "codemem: warning: the review took longer than 0.001 s; committing without review\n")
+
+
+def test_install_refuses_to_lose_a_leftover_chained_hook_unless_forced(shop):
+    hooks = shop / ".git/hooks"
+    write(shop, {".git/hooks/pre-commit": "#!/bin/sh\nexit 0\n", ".git/hooks/pre-commit.codemem-chained": "#!/bin/sh\n"})
+    refused = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install"])
+    assert refused.exit_code == 2
+    assert "pre-commit.codemem-chained is already taken" in refused.stderr
+    forced = hook(shop, "install", "--force")
+    assert forced.output == (
+        "Installed the codemem pre-commit hook at .git/hooks/pre-commit.\n"
+        "Kept the leftover pre-commit.codemem-chained as .git/hooks/pre-commit.codemem-chained.old.\n"
+        "The hook that was there runs first: .git/hooks/pre-commit.codemem-chained.\n"
+    )
+    assert (hooks / "pre-commit.codemem-chained").read_text() == "#!/bin/sh\nexit 0\n"
+    assert (hooks / "pre-commit.codemem-chained.old").read_text() == "#!/bin/sh\n"
+
+
+def test_uninstall_leaves_another_tools_hook_alone(shop):
+    write(shop, {".git/hooks/pre-commit": "#!/bin/sh\nexit 0\n"})
+    result = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "uninstall"])
+    assert result.exit_code == 2
+    assert result.stderr == f"codemem: error: {shop}/.git/hooks/pre-commit is not codemem's hook; it was left alone\n"
+    assert hook(shop, "status").output == (
+        "Not installed: .git/hooks/pre-commit is another tool's hook (`codemem hook install` chains it).\n")
+    (shop / ".git/hooks/pre-commit").unlink()
+    assert hook(shop, "uninstall").output == "No codemem pre-commit hook at .git/hooks/pre-commit; nothing to do.\n"
+
+
+def test_the_pre_commit_framework_manifest():
+    [entry] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert entry == {
+        "id": "codemem", "name": "codemem review",
+        "description": "Review the staged change against what codemem's memory holds.",
+        "entry": "codemem review --staged --hook", "language": "python", "pass_filenames": False,
+        "always_run": True, "require_serial": True, "stages": ["pre-commit"],
+    }
+
+
+def test_commit_all_and_commit_paths_review_what_git_is_about_to_record(hooked):
+    append(hooked, "shop/cart.py", "\nbreakpoint()\n")  # codemem: ignore
+    assert git(hooked, "diff", "--cached", "--name-only").stdout == ""  # nothing staged in the real index
+    assert commit(hooked, "-a").returncode == 1
+    assert commit(hooked, "--", "shop/cart.py").returncode == 1
+    assert head_subject(hooked) == "initial"
