@@ -90,3 +90,25 @@ def test_example_file_documents_every_key_with_its_default():
             continue  # free-form sections documented by their own modules
         assert lookup(example, key) == lookup(defaults, key), key
     Config.model_validate(example)
+
+
+@pytest.mark.parametrize(
+    ("section", "model_path"),
+    [
+        ("agent", "codemem.agent.settings:AgentConfig"),
+        ("permissions", "codemem.agent.tools.permissions:PermissionsConfig"),
+        ("sleep", "codemem.sleep.config:SleepConfig"),
+        ("review", "codemem.review.config:ReviewConfig"),
+    ],
+)
+def test_example_documents_sections_owned_by_other_modules(section, model_path):
+    import importlib
+
+    import yaml
+
+    module, name = model_path.split(":")
+    model = getattr(importlib.import_module(module), name)
+    root = Path(__file__).resolve().parent.parent
+    example = yaml.safe_load((root / ".codemem.example.yml").read_text())[section]
+    assert set(example) == set(model.model_fields), section
+    assert model.model_validate(example).model_dump() == model().model_dump()

@@ -58,22 +58,30 @@ def index_command(app, full: bool, as_json: bool) -> None:
 @click.command("init")
 @click.option("--no-index", is_flag=True, help="Create .codemem/ but do not build the index.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@click.option("--llm", is_flag=True, help="Also have the model write a project summary (default: sleep.init_llm).")
 @click.pass_obj
-def init_command(app, no_index: bool, as_json: bool) -> None:
+def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
     .codemem/.gitignore (keeping local/ out of git) and state.json, imports existing agent
     instruction files (CLAUDE.md, AGENTS.md, ...), indexes the code and fills the project
     block with what can be learned without a model. Running it again changes nothing and
-    says so.
+    says so. With --llm (or sleep.init_llm: true) the configured model also reads the
+    README, manifests, CI files and repo map and writes a project summary at the top of
+    blocks/project.md, which later digests keep current.
     """
     from codemem.memory import initialize_memory
+    from codemem.sleep.project_init import open_init_model, write_project_summary
 
     ws = app.workspace()
+    model, warnings = open_init_model(ws, app.config(), explicit=llm)
     created = initialize_memory(ws)
     summary = None if no_index else run_index(app, full=False)
-    learned = []
+    learned, written = [], []
+    if model is not None:  # first, so the extractive overview is sized around it
+        written, more = write_project_summary(ws, app.config(), model)
+        warnings += more
     if summary is not None:
         from codemem.sleep import learn_project
 
@@ -84,6 +92,8 @@ def init_command(app, no_index: bool, as_json: bool) -> None:
             "created": [str(p.relative_to(ws.root)) for p in created],
             "index": summary.to_json() if summary else None,
             "learned": [change.to_json() for change in learned],
+            "project_summary": [change.to_json() for change in written],
+            "warnings": warnings,
         }
         click.echo(json.dumps(payload))
         return
@@ -97,6 +107,10 @@ def init_command(app, no_index: bool, as_json: bool) -> None:
         click.echo(describe_summary(summary))
     if learned:
         click.echo("Learned the project overview into .codemem/blocks/project.md.")
+    if written:
+        click.echo(f"Wrote {model.report.model}'s project summary into .codemem/blocks/project.md.")
+    for warning in warnings:
+        click.echo(f"codemem: warning: {warning}", err=True)
     if created:
         click.echo("Commit .codemem/ to share memory with your team (local/ stays out of git).")
 

@@ -43,11 +43,30 @@ def describe(result) -> list[str]:
     if report.moved or report.merged or report.dated:
         lines.append(f"Consolidation: {len(report.moved)} sections moved to archival memory, "
                      f"{len(report.merged)} duplicate notes merged, {len(report.dated)} relative dates made absolute.")
+    lines += describe_model(result.model)
     if result.sessions_pending:
-        lines.append(f"Sessions: {result.sessions_pending} not yet learned from (that needs a model; nothing was invented).")
+        why = "left for the next pass" if result.model else "that needs a model; nothing was invented"
+        lines.append(f"Sessions: {result.sessions_pending} not yet learned from ({why}).")
     if not result.changes:
         lines.append(f"Nothing new: nothing {would}written.")
     return lines
+
+
+def describe_model(report) -> list[str]:
+    """Lines about the model path of a pass (none when it did not run)."""
+    if report is None or not (report.calls or report.fallbacks):
+        return []
+    parts = [f"{report.summaries} commit summaries"]
+    if report.fallbacks:
+        parts.append(f"{report.fallbacks} kept extractive")
+    if report.project_summary:
+        parts.append(f"project summary {report.project_summary}")
+    if report.agent is not None:
+        calls = len(report.agent.tool_calls)
+        parts.append(f"sleep-time agent: {calls} memory tool call{'s' if calls != 1 else ''}")
+    if report.sessions_learned:
+        parts.append(f"{report.sessions_learned} sessions learned from")
+    return [f"Model {report.model}: " + ", ".join(parts) + f" ({report.calls} calls, ${report.cost:.4f})."]
 
 
 @click.command("digest")
@@ -68,18 +87,24 @@ def digest_command(app, since: str | None, no_llm: bool, ci: bool, dry_run: bool
     notes merged, relative dates made absolute). Text outside codemem's marked regions is
     never changed. A second pass with nothing new writes nothing.
 
-    Without a model (or with --no-llm) every step is extractive and deterministic. With
-    --ci it never prompts and exits non-zero only on a real failure.
+    With a model configured (model:, CODEMEM_MODEL or sleep.model) each commit also gets a
+    model-written summary, a project summary written by `codemem init --llm` is kept
+    current, and a sleep-time agent with only the memory tools learns from the chat sessions
+    recorded since the last pass (your preferences to your users/ block, project facts to
+    project or archival notes) and consolidates memory. A model failure keeps the extractive
+    result for that step and prints a warning. Without a model (or with --no-llm, or
+    sleep.llm: false) every step is extractive and deterministic, and --dry-run never calls
+    the model. With --ci it never prompts and exits non-zero only on a real failure; a
+    missing API key then means an extractive pass with a warning, not an error.
     """
     from codemem.cli.progress import progress_bar
     from codemem.sleep import DigestOptions, run_digest
 
     ws = app.workspace()
     config = app.config()
-    # The model path (summaries and a sleep-time agent) is added with the agent; until then
-    # every pass is extractive, which is also what --no-llm asks for.
+    options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
     with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
-        result = run_digest(ws, config, DigestOptions(since=since, dry_run=dry_run), progress=progress)
+        result = run_digest(ws, config, options, progress=progress)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         return

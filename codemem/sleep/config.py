@@ -9,7 +9,7 @@ from codemem.errors import ConfigError
 
 
 class SleepConfig(Section):
-    """Settings of the sleep-time pass (`codemem digest`, later `codemem watch`)."""
+    """Settings of the sleep-time pass (`codemem digest` and `codemem watch`)."""
 
     initial_commits: int = Field(default=50, ge=1)
     max_commits: int = Field(default=200, ge=1)
@@ -24,7 +24,23 @@ class SleepConfig(Section):
     conventions: bool = True
     project: bool = True
     consolidate: bool = True
-    idle_minutes: int = Field(default=15, ge=1)
+    # The model path (codemem/sleep/llm.py): used when a model is configured and --no-llm is
+    # not given. `llm: false` keeps every pass extractive; `model` overrides the top-level
+    # `model` for sleep-time work (a cheaper one, say).
+    llm: bool = True
+    model: str | None = None
+    summary_tokens: int = Field(default=300, ge=32)  # longest answer per commit summary
+    max_cost: float | None = Field(default=None, gt=0)  # dollars per pass, every model call
+    agent_max_steps: int = Field(default=12, ge=1)  # model calls of the sleep-time agent
+    agent_max_seconds: float | None = Field(default=300, gt=0)  # its wall time per pass
+    session_chars: int = Field(default=30_000, ge=1_000)  # transcript text per pass
+    init_llm: bool = False  # `codemem init` also writes the model's project summary
+    project_summary_chars: int = Field(default=1_500, ge=200)
+    # `codemem watch` digests after this many minutes without a file change (fractions allowed).
+    idle_minutes: float = Field(default=10, gt=0)
+    # An unattended daemon spends no money unless asked: `codemem watch` digests without a
+    # model unless this is true (`codemem digest` by hand uses the model when configured).
+    watch_llm: bool = False
 
 
 def sleep_config(config: Config) -> SleepConfig:

@@ -10,7 +10,10 @@
    interrupted pass is simply redone (it writes the same digest again).
 
 Without a summarizer every step is extractive and deterministic: the same repository gives
-the same files, and a pass with nothing new writes nothing.
+the same files, and a pass with nothing new writes nothing. With a model configured (and
+`options.llm`), the model path of `codemem.sleep.llm` adds commit summaries, keeps the
+model-written project summary current, and runs the sleep-time agent on new sessions; a dry
+run never calls the model.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.memory.ranking import parse_when, utc_now
 from codemem.sleep import conventions as conv
-from codemem.sleep import project
+from codemem.sleep import llm, project
 from codemem.sleep.changes import BlobReader, SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
     Commit,
@@ -37,6 +40,7 @@ from codemem.sleep.commits import (
 from codemem.sleep.config import SleepConfig, sleep_config
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
+from codemem.sleep.llm import ModelReport
 from codemem.sleep.repo_files import RepoFiles
 from codemem.sleep.state import SleepState, read_local_state, read_state, write_state
 from codemem.sleep.writer import Change, MemoryWriter
@@ -44,8 +48,8 @@ from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 
-# A model's summary of one commit; plugged in once the agent exists. None: extractive.
-Summarizer = Callable[[Commit, SymbolChanges], str]
+# A model's summary of one commit (`llm.CommitSummarizer`); returning None keeps the extractive one.
+Summarizer = Callable[[Commit, SymbolChanges], str | None]
 
 
 @dataclass
@@ -55,6 +59,8 @@ class DigestOptions:
     since: str | None = None  # digest the commits after this revision instead of state's
     dry_run: bool = False
     reindex: bool = True
+    llm: bool = True  # use the configured model, if any (False: --no-llm)
+    model_required: bool = False  # a missing API key is an error, not an extractive pass
 
 
 @dataclass
@@ -75,6 +81,7 @@ class DigestResult:
     consolidation: ConsolidationReport = field(default_factory=ConsolidationReport)
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    model: ModelReport | None = None  # what the model path did, when it ran
 
     @property
     def wrote(self) -> bool:
@@ -93,6 +100,7 @@ class DigestResult:
             "consolidation": self.consolidation.to_json(),
             "changes": [change.to_json() for change in self.changes],
             "warnings": self.warnings,
+            "model": self.model.to_json() if self.model else None,
         }
 
 
@@ -185,17 +193,23 @@ def run_digest(
     summarize: Summarizer | None = None,
     now: Callable[[], datetime] = utc_now,
     progress: Callable[[int, int], None] | None = None,
+    provider=None,
 ) -> DigestResult:
     """Run one sleep-time pass over `ws` (see the module docstring).
 
     `now` dates what git cannot (uncommitted block lines, a pass with no commits);
-    `progress(done, total)` follows the re-index.
+    `progress(done, total)` follows the re-index; `provider` replaces the configured model.
     """
     options = options or DigestOptions()
     settings = sleep_config(config)
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
     result = DigestResult(dry_run=options.dry_run)
+    model = None
+    if options.llm and not options.dry_run:
+        model, warnings = llm.open_model(config, settings, provider=provider, required=options.model_required)
+        result.warnings += warnings
+        summarize = summarize or (llm.CommitSummarizer(model) if model else None)
     if options.reindex:
         from codemem.code.indexer import refresh_index
 
@@ -215,6 +229,8 @@ def run_digest(
     writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: as_of)
     files = RepoFiles(ws.root)
     notes = dict(state.overflow_notes)
+    if model is not None:
+        llm.refresh_project(ws, config, model, writer, result.commits)
 
     if settings.project:
         overview = project.learn_overview(ws, config, settings.project_map_files, files)
@@ -243,6 +259,10 @@ def run_digest(
         result.consolidation = consolidate(writer, now())
     if settings.sessions:
         result.sessions_pending = pending_sessions(ws)
+    if model is not None:
+        llm.learn(ws, config, model, writer, result, now)
+        result.model = model.finish()
+        result.warnings += model.warnings
 
     new_state = SleepState(
         last_commit=commit_range.head if commits else state.last_commit,

@@ -92,6 +92,7 @@ class Watcher:
         settings = sleep_config(config)
         self.idle_seconds = idle_seconds if idle_seconds is not None else settings.idle_minutes * 60
         self.sessions = settings.sessions
+        self.use_model = settings.watch_llm
         # Nothing produces a file event when a commit lands or a chat ends: look again this often.
         self.recheck_seconds = min(MAX_RECHECK_SECONDS, max(1.0, self.idle_seconds / 4))
         self.clock = clock
@@ -328,7 +329,7 @@ class Watcher:
         self._busy = True
         try:
             result = run_digest(
-                self.ws, self.config, DigestOptions(), progress=self._checkpoint, now=self._now
+                self.ws, self.config, DigestOptions(llm=self.use_model), progress=self._checkpoint, now=self._now
             )
         except StopRequested:
             raise

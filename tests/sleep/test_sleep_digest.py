@@ -267,7 +267,7 @@ _(from README.md)_
 - `go run ./cmd/api` → `cmd/api/main.go` (cmd/api/main.go)
 
 ### Languages
-- Go: 6 files, 113 lines
+- Go: 6 files, 107 lines
 
 ### Key files (most referenced first)
 - `internal/store/orders.go`: Order, OrderStore, NewOrderStore
