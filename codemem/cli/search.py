@@ -44,7 +44,11 @@ def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
     default=None,
     help="Read the query from a file ('-' for standard input); whole issue reports work.",
 )
-@click.option("--no-refresh", is_flag=True, help="Do not bring the index up to date first.")
+@click.option(
+    "--no-refresh",
+    is_flag=True,
+    help="Use the index as it is: do not build it if missing, nor ask a running `codemem watch`.",
+)
 @click.pass_obj
 def search_command(app, query, k, level, as_json, query_file, no_refresh) -> None:
     """Search the code for QUERY: identifiers, error messages, tracebacks or plain English.
@@ -58,20 +62,14 @@ def search_command(app, query, k, level, as_json, query_file, no_refresh) -> Non
     With --json every item has path, score, start_line, end_line (1-based), symbol,
     kind and language; at --level file each path appears once.
     """
-    from codemem.code.manifest import Manifest
-    from codemem.code.search import Searcher
-
     text = _read_query(query, query_file)
     if not text.strip():
         raise click.UsageError("give a QUERY or --query-file")
-    ws, config = app.workspace(), app.config()
-    if Manifest.load(ws.index_dir) is None and not no_refresh:
-        from codemem.cli.index import run_index
-
-        run_index(app, full=False)
-    hits = Searcher(ws, config).search(text, k=k or config.search.k, level=level)
+    ws = app.workspace()
+    hits = _search(app, ws, text, k, level, no_refresh)
     if as_json:
-        click.echo(json.dumps([hit.to_json() for hit in hits]))
+        keys = ("path", "score", "start_line", "end_line", "symbol", "kind", "language")
+        click.echo(json.dumps([{key: hit[key] for key in keys} for hit in hits]))
         return
     if not hits:
         click.echo("No results.", err=True)
@@ -80,12 +78,32 @@ def search_command(app, query, k, level, as_json, query_file, no_refresh) -> Non
 
     terms = {t for t in tokenize(text) if len(t) > 2}
     for n, hit in enumerate(hits, 1):
-        where = click.style(f"{hit.path}:{hit.start_line}", fg="cyan", bold=True)
-        label = f"  {hit.kind} {hit.symbol}" if hit.symbol else (f"  {hit.kind}" if hit.kind else "")
-        click.echo(f"{n:>2}. {where}{label}  ({hit.score:.3f})")
+        where = click.style(f"{hit['path']}:{hit['start_line']}", fg="cyan", bold=True)
+        kind, symbol = hit["kind"], hit["symbol"]
+        label = f"  {kind} {symbol}" if symbol else (f"  {kind}" if kind else "")
+        click.echo(f"{n:>2}. {where}{label}  ({hit['score']:.3f})")
         if level != "file":
-            for line in _snippet(hit.text, terms):
+            for line in _snippet(hit["text"], terms):
                 click.echo("      " + _highlight(line.strip()[:160], terms))
+
+
+def _search(app, ws, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict]:
+    """Hits as JSON objects with their text: from a running `codemem watch`, else in-process."""
+    from codemem.sleep.query_client import ask_daemon
+
+    hits = None if no_refresh else ask_daemon(ws.root, text, k, level)
+    if hits is not None:
+        return hits
+    from codemem.code.manifest import Manifest
+    from codemem.code.search import Searcher
+
+    config = app.config()
+    if Manifest.load(ws.index_dir) is None and not no_refresh:
+        from codemem.cli.index import run_index
+
+        run_index(app, full=False)
+    found = Searcher(ws, config).search(text, k=k or config.search.k, level=level)
+    return [{**hit.to_json(), "text": hit.text} for hit in found]
 
 
 def _highlight(line: str, terms: set[str]) -> str:

@@ -157,10 +157,14 @@ class Watcher:
             os.getpid(),
             self.idle_seconds / 60,
         )
+        from codemem.sleep.query_server import QueryServer
+
+        queries = QueryServer(self.ws, self.config)
         try:
             self.observer.start()
             self._index([])  # catch up with what changed while nobody watched
             warm_up()
+            queries.start()
             while not self.stopping:
                 self.status.activity = "watching"
                 self.debouncer.wait(self._timeout())
@@ -175,6 +179,7 @@ class Watcher:
         except StopRequested:
             log.info("watch: stopped in the middle of a pass (it is redone next time)")
         finally:
+            queries.stop()
             self.observer.stop()
             self.status.activity = "stopped"
             write_status(self.ws, self.status)

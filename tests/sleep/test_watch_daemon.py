@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -325,3 +326,30 @@ def test_detach_status_and_stop(shop):
     status = codemem(shop, "watch", "--status").stdout.splitlines()
     assert status[0] == "codemem watch is not running."
     assert "started in" in (ws.local_dir / "watch.log").read_text()
+
+
+def test_search_is_answered_by_the_running_daemon_exactly_as_in_process(shop, daemons):
+    in_process = codemem(shop, "search", "--json", "--level", "symbol", "parse price")
+    assert in_process.returncode == 0, in_process.stderr
+    daemon = daemons(shop)
+    socket_file = Workspace(shop).local_dir / "watch.sock"
+    wait_for(socket_file.exists, what="the search socket")
+    assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600
+    from codemem.sleep.query_client import ask_daemon
+
+    hits = ask_daemon(shop, "parse price", None, "symbol")
+    assert hits is not None and hits[0]["text"]
+    via_cli = codemem(shop, "search", "--json", "--level", "symbol", "parse price")
+    assert json.loads(via_cli.stdout) == json.loads(in_process.stdout)
+    # The daemon refreshes before answering: a file saved a moment ago is found at once.
+    (shop / "shop" / "fresh.py").write_text("def zebra_quartz_lookup():\n    return 1\n")
+    hits = ask_daemon(shop, "zebra_quartz_lookup", None, "symbol")
+    assert hits[0]["symbol"] == "zebra_quartz_lookup"
+    # Different settings in the client's environment: the daemon declines, search runs here.
+    os.environ["CODEMEM_SEARCH__RRF_K"] = "7"
+    try:
+        assert ask_daemon(shop, "parse price", None, "symbol") is None
+    finally:
+        del os.environ["CODEMEM_SEARCH__RRF_K"]
+    assert daemon.stop() == 0
+    assert not socket_file.exists()

@@ -1,0 +1,108 @@
+"""Answering `codemem search` from the running watch daemon.
+
+A cold `codemem search` spends about a second importing LanceDB before it can look anything
+up. The watch daemon has it loaded already, so while it runs it also listens on a Unix socket
+(`.codemem/local/watch.sock`, readable only by its owner) and answers searches there: the
+client (`ask_daemon`) imports nothing heavy, and a search takes a small fraction of a second.
+
+Protocol: one JSON object per connection each way. Request
+`{"op": "search", "query": str, "k": int | null, "level": str, "env": {...}}`; reply
+`{"hits": [hit + "text"]}` or `{"error": str}`. The daemon answers only when its settings are
+the client's: the same `CODEMEM_*` overrides and no config file changed since it started;
+otherwise it replies `{"decline": reason}` and the client searches in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socketserver
+import threading
+
+from codemem.config import Config, user_config_dir
+from codemem.sleep.query_client import settings_env, socket_path
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+MAX_REQUEST = 4 * 1024 * 1024
+
+
+def _config_stamp(ws: Workspace) -> list:
+    stamps = []
+    for path in (ws.config_file, user_config_dir() / "config.yml"):
+        try:
+            stat = path.stat()
+            stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            stamps.append((str(path), None, None))
+    return stamps
+
+
+class QueryServer:
+    """A thread answering searches on the daemon's socket."""
+
+    def __init__(self, ws: Workspace, config: Config):
+        self.ws = ws
+        self.config = config
+        self.env = settings_env()
+        self.stamp = _config_stamp(ws)
+        self.path = socket_path(ws.root)
+        self._server: socketserver.ThreadingUnixStreamServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # one search at a time: they share the index
+
+    def start(self) -> None:
+        self.path.unlink(missing_ok=True)  # left by a daemon that crashed (we hold its lock)
+        handler = _handler_for(self)
+        old_umask = os.umask(0o177)
+        try:
+            self._server = socketserver.ThreadingUnixStreamServer(str(self.path), handler)
+        finally:
+            os.umask(old_umask)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="codemem-query", daemon=True)
+        self._thread.start()
+        log.info("watch: answering searches on %s", self.path)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.path.unlink(missing_ok=True)
+
+    def answer(self, request: dict) -> dict:
+        if request.get("op") != "search":
+            return {"error": f"unknown op {request.get('op')!r}"}
+        if request.get("env", {}) != self.env:
+            return {"decline": "different CODEMEM_* settings"}
+        if _config_stamp(self.ws) != self.stamp:
+            return {"decline": "configuration changed since the daemon started"}
+        from codemem.code.indexer import refresh_index
+        from codemem.code.search import Searcher
+        from codemem.errors import CodememError
+
+        with self._lock:
+            try:
+                refresh_index(self.ws, self.config)  # exact freshness: ~10 ms when nothing changed
+                k = request.get("k") or self.config.search.k
+                hits = Searcher(self.ws, self.config).search(request["query"], k=int(k), level=request["level"])
+            except CodememError as exc:
+                return {"error": str(exc)}
+        return {"hits": [{**hit.to_json(), "text": hit.text} for hit in hits]}
+
+
+def _handler_for(server: QueryServer) -> type[socketserver.StreamRequestHandler]:
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            try:
+                request = json.loads(self.rfile.readline(MAX_REQUEST))
+                reply = server.answer(request)
+            except Exception as exc:  # a bad request never takes the daemon down
+                log.exception("watch: search request failed")
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+    return Handler
