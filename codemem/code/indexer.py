@@ -169,7 +169,12 @@ def _refresh(
     summary.removed = len(removed)
     removed = list(removed)
 
-    tag_updates: list = []
+    from codemem.code.tags import TagStore
+
+    tags = TagStore.load(index_dir)
+    tags.update([], tags.paths if full else removed)
+    saved_tags = [None]  # the tag-store version last written
+    tag_updates: list = []  # streamed into the tag store per batch, never all held at once
     pending = Batch()
     pending_entries: dict[str, FileEntry] = {}
     stale_rows: list[str] = []  # files that now are skipped but had rows
@@ -181,6 +186,11 @@ def _refresh(
         if stale_rows and not full:
             store.delete_paths(stale_rows)
         store.write(pending, replace=not full)
+        tags.update(tag_updates, stale_rows, cache=False)
+        if tags.version != saved_tags[0]:
+            tags.save()  # before the manifest: it never claims a file the tags lack
+            saved_tags[0] = tags.version
+        tag_updates.clear()
         manifest.files.update(pending_entries)
         manifest.save(index_dir)
         pending.files.clear(), pending.chunks.clear(), pending.symbols.clear()
@@ -228,7 +238,7 @@ def _refresh(
         store.maintain(config.index.keep_versions_seconds)
         manifest.runs_since_maintain = 0
         summary.compacted = True
-    _update_tags(index_dir, tag_updates, removed, full)
+    _update_tags(index_dir, tags, full)
     _sync_notes(ws, store)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
@@ -353,14 +363,9 @@ def _sync_notes(ws: Workspace, store=None) -> None:
     marker.write_text(signature)
 
 
-def _update_tags(index_dir: Path, updates: list, removed: list[str], full: bool) -> None:
+def _update_tags(index_dir: Path, store, full: bool) -> None:
     from codemem.code.graph import load_graph
-    from codemem.code.tags import TagStore
 
-    store = TagStore.load(index_dir)
-    if full:
-        store.update([], store.paths)
-    store.update(updates, removed)
     store.save()
     if full:  # warm the graph cache so the first map or search after a rebuild is fast
         load_graph(index_dir, store)

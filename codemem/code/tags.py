@@ -153,11 +153,12 @@ class TagStore:
                     gc.enable()
         return self._files
 
-    def update(self, changed: Iterable[FileTags], removed: Iterable[str]) -> bool:
+    def update(self, changed: Iterable[FileTags], removed: Iterable[str], *, cache: bool = True) -> bool:
         """Replace the tags of `changed` files and drop `removed` paths.
 
         Returns whether anything differs; only then is `version` bumped, so an edit that
-        leaves every name in place keeps the cached graph valid.
+        leaves every name in place keeps the cached graph valid. With `cache=False` only the
+        compact encoded form is kept (the indexer streams a whole repository through here).
         """
         dirty = False
         for path in removed:
@@ -172,7 +173,10 @@ class TagStore:
                 pickle.dumps((tags.language, tags.defs, tags.imports), _PROTOCOL),
                 pickle.dumps(tags.refs, _PROTOCOL),
             )
-            self._meta[tags.path] = (tags.language, tags.defs, tags.imports)
+            if cache:
+                self._meta[tags.path] = (tags.language, tags.defs, tags.imports)
+            else:
+                self._meta.pop(tags.path, None)
             dirty = True
         if dirty:
             self._files = None
