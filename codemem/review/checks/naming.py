@@ -10,35 +10,14 @@ from codemem.review.context import ReviewContext
 from codemem.review.conventions import LANGUAGE_NAMES, NAMED_KINDS
 from codemem.review.findings import Finding
 
-# The style tests of codemem.sleep.code_style.name_styles, kept in step (a test checks they
-# agree): the review must judge names exactly as the miner counted them.
-MIXED = "mixedCaps"
+# The review judges names exactly as the conventions miner counted them.
+from codemem.sleep.code_style import MIXED, name_styles  # noqa: F401  (re-exported)
+
 RESERVED_NAMES = frozenset({"constructor", "initialize"})
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
-_CAMEL = re.compile(r"[a-z][a-zA-Z0-9]*\Z")
-_PASCAL = re.compile(r"[A-Z][a-zA-Z0-9]*\Z")
-_UPPER = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\Z")
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _FAMILY = re.compile(r"(_*[a-z][a-z0-9]*(?:_[a-z0-9]+)*_)[A-Z]")  # `_print_` of `_print_Integer`
 FAMILY_SIZE = 5  # names sharing a prefix that make it an established family
-
-
-def name_styles(name: str) -> set[str]:
-    """The naming styles a name is consistent with (`total` fits snake_case and camelCase)."""
-    bare = name.strip("_")
-    styles: set[str] = set()
-    if _SNAKE.match(bare):
-        styles.add("snake_case")
-    if _CAMEL.match(bare):
-        styles.add("camelCase")
-    if _PASCAL.match(bare) and (any(c.islower() for c in bare) or len(bare) > 1):
-        styles.add("PascalCase")
-    if _UPPER.match(bare) and ("_" in bare or not any(c.islower() for c in bare)):
-        styles.add("UPPER_CASE")
-    if styles & {"camelCase", "PascalCase"}:
-        styles.add(MIXED)
-    return styles
 
 
 def describe_style(name: str) -> str:
