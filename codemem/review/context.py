@@ -19,6 +19,7 @@ from codemem.config import Config
 from codemem.review.config import ReviewConfig
 from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet, read_blobs, run_git
+from codemem.sleep.code_style import is_public
 from codemem.workspace import Workspace
 
 FAMILY = {"tsx": "typescript"}  # conventions are per language family, as the miner learns them
@@ -45,19 +46,6 @@ class Definition:
     signature: str
     docstring: str
     public: bool
-
-
-def is_public(name: str, language: str, signature: str, parent_kind: str | None) -> bool:
-    """Public as the conventions miner counts it (`codemem.sleep.code_style._public`)."""
-    if name.startswith("_") or not _WORD.fullmatch(name):
-        return False
-    if parent_kind in ("function", "method"):
-        return False  # a helper nested in a function
-    if language == "go":
-        return name[0].isupper()
-    if language == "rust":
-        return signature.startswith("pub")
-    return True
 
 
 class ReviewContext:

@@ -130,18 +130,22 @@ def naming_rules(rows: Iterable[dict], min_samples: int) -> list[Rule]:
     return rules
 
 
-def _public(row: dict, language: str, parents: dict[tuple[str, str], str]) -> bool:
-    name = row["name"]
+def is_public(name: str, language: str, signature: str, parent_kind: str | None) -> bool:
+    """Whether a definition is public API (the review judges new code by the same rule)."""
     if name.startswith("_") or not _IDENT.match(name):
         return False
-    parent_kind = parents.get((row["path"], row.get("parent") or ""))
     if parent_kind in ("function", "method"):
         return False  # a helper nested in a function
     if language == "go":
         return name[0].isupper()
     if language == "rust":
-        return (row.get("signature") or "").startswith("pub")
+        return signature.startswith("pub")
     return True
+
+
+def _public(row: dict, language: str, parents: dict[tuple[str, str], str]) -> bool:
+    parent_kind = parents.get((row["path"], row.get("parent") or ""))
+    return is_public(row["name"], language, row.get("signature") or "", parent_kind)
 
 
 _GOOGLE = re.compile(r"^\s*(Args|Arguments|Returns|Raises|Yields|Attributes|Examples?|Note):\s*$", re.M)
@@ -207,7 +211,7 @@ def _doc_style(language: str, documented: list[dict], min_samples: int) -> list[
                                  detail=f"{len(structured)} of {len(documented)} {word.lower()} have such sections"))]
 
 
-def _split_params(signature: str, name: str) -> tuple[list[str], str] | None:
+def split_params(signature: str, name: str) -> tuple[list[str], str] | None:
     """The parameter texts and what follows the closing parenthesis, or None if cut off."""
     at = signature.find(name + "(")
     start = signature.find("(", at if at >= 0 else 0)
@@ -251,7 +255,7 @@ def type_hint_rules(rows: Iterable[dict], min_samples: int) -> list[Rule]:
         language = language_of(row)
         if language not in ("python", "typescript") or row["kind"] not in ("function", "method"):
             continue
-        split = _split_params(row.get("signature") or "", row["name"])
+        split = split_params(row.get("signature") or "", row["name"])
         if split is None:
             continue
         params, rest = split
@@ -286,3 +290,6 @@ def type_hint_rules(rows: Iterable[dict], min_samples: int) -> list[Rule]:
                     f"return types: {n_returns} of {len(items)} ({percent(ratio(n_returns, len(items)))})"),
         )))
     return rules
+
+
+_split_params = split_params  # the name the review's agreement test reads

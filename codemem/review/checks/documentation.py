@@ -14,6 +14,7 @@ from codemem.review.checks.patterns import applies
 from codemem.review.context import Definition, ReviewContext
 from codemem.review.conventions import LANGUAGE_NAMES
 from codemem.review.findings import Finding
+from codemem.sleep.code_style import split_params
 
 LEARNED_KINDS = frozenset({"function", "method", "class", "struct", "interface", "enum", "trait", "type"})
 _SKIPPED_PARAMS = frozenset({"self", "cls", "*", "/", "this"})
@@ -25,37 +26,6 @@ def _word(language: str) -> str:
 
 def _line_text(d: Definition) -> str:
     return d.file.lines[d.line - 1] if d.line <= len(d.file.lines) else d.qualname
-
-
-def split_params(signature: str, name: str) -> tuple[list[str], str] | None:
-    """The parameter texts and what follows the closing parenthesis, or None if cut off.
-
-    The same reading as the miner's (`codemem.sleep.code_style._split_params`).
-    """
-    at = signature.find(name + "(")
-    start = signature.find("(", at if at >= 0 else 0)
-    if start < 0:
-        return None
-    depth, params, current, quote = 0, [], [], ""
-    for i in range(start + 1, len(signature)):
-        char = signature[i]
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "([{<":
-            depth += 1
-        elif char in ")]}>" and depth > 0 and not (char == ">" and signature[i - 1] == "-"):
-            depth -= 1
-        elif char == ")" and depth == 0:
-            params.append("".join(current).strip())
-            return [p for p in params if p], signature[i + 1 :]
-        elif char == "," and depth == 0:
-            params.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    return None
 
 
 def missing_hints(d: Definition) -> list[str] | None:
