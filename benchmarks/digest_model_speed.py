@@ -41,8 +41,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from checkout import CheckoutError, WorkClone, find_mirror, git
+from checkout import git
 from measure import run_measured
+from sleep_speed import prepare  # the same clone, memory and index as the sleep benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = ("Changes the schema loading code and its tests; the commit message gives the reason "
@@ -53,33 +54,6 @@ USER = "bench"  # CODEMEM_USER of every process, so the agent's users/ block exi
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def prepare(args: argparse.Namespace) -> Path:
-    """A clone of the mirror's HEAD, memory initialized, indexed; a pristine copy of .codemem/."""
-    from codemem.code.indexer import refresh_index
-    from codemem.config import load_config
-    from codemem.memory import initialize_memory
-    from codemem.workspace import Workspace
-
-    mirror = find_mirror(args.mirrors, args.repo)
-    if mirror is None:
-        raise CheckoutError(f"no mirror for {args.repo} under {args.mirrors}")
-    clone = WorkClone(mirror, args.work_dir / args.repo.replace("/", "+")).ensure()
-    clone.checkout(git("rev-parse", "HEAD", git_dir=mirror).strip(), keep_codemem=False)
-    (clone.root / ".git" / "info" / "exclude").write_text(".codemem/\n")
-    ws = Workspace(clone.root)
-    initialize_memory(ws)
-    ws.config_file.write_text(
-        f"sleep:\n  initial_commits: {args.commits}\n  max_commits: {args.commits}\n"
-    )
-    started = time.perf_counter()
-    summary = refresh_index(ws, load_config(ws.config_file), full=True)
-    log(f"index: {summary.files} files in {time.perf_counter() - started:.1f}s")
-    pristine = args.work_dir / "pristine"
-    shutil.rmtree(pristine, ignore_errors=True)
-    shutil.copytree(ws.dir, pristine, ignore=shutil.ignore_patterns("local"))
-    return clone.root
 
 
 def restore(root: Path, pristine: Path) -> None:
