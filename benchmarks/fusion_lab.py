@@ -88,7 +88,7 @@ def collect(args) -> None:
                 symbol_rows = (
                     searcher.store.table("symbols")
                     .search()
-                    .where(f"name IN {stages._in_list(words)}")
+                    .where(f"name IN {stages.sql_in_list(words)}")
                     .limit(100_000)
                     .select(SYMBOL_COLUMNS)
                     .to_list()

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from codemem.code.extract import INDEXED
-from codemem.code.indexer import _current_ids, fingerprint, skip_counts
+from codemem.code.indexer import current_ids, fingerprint, skip_counts
 from codemem.code.manifest import Manifest
 from codemem.config import Config
 from codemem.workspace import Workspace
@@ -33,7 +33,7 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         row["symbols"] += entry.symbols
         row["chunks"] += entry.chunks
         syntax_files += entry.syntax_errors > 0
-    current = _current_ids(ws.root, config)
+    current = current_ids(ws.root, config)
     stale = sum(
         1
         for path, (cid, reason) in current.items()

@@ -89,7 +89,7 @@ def index_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str | None]]:
+def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str | None]]:
     """path -> (content id or None, skip reason decided from the path alone)."""
     idx = config.index
     out: dict[str, tuple[str | None, str | None]] = {}
@@ -133,7 +133,7 @@ def _refresh(
     if old is None or old.fingerprint != fp or not (index_dir / TAGS_FILE).exists():
         full = True  # settings changed, or derived state is missing: rebuild all of it
     manifest = Manifest(fingerprint=fp) if full else old
-    current = _current_ids(root, config)
+    current = current_ids(root, config)
     summary = IndexSummary(full=full)
 
     todo: list[tuple[str, str | None]] = []

@@ -200,12 +200,12 @@ class Searcher:
         rows = (
             self.store.table("chunks")
             .search()
-            .where("id IN " + stages._in_list(sorted(ids)))
+            .where("id IN " + stages.sql_in_list(sorted(ids)))
             .limit(len(ids))
             .select(stages.CHUNK_COLUMNS)
             .to_list()
         )
-        return {r["id"]: stages._candidate(r, 0.0) for r in rows}
+        return {r["id"]: stages.candidate_from_row(r, 0.0) for r in rows}
 
     def _refine_symbols(self, hits: list[Hit], query: AnalyzedQuery) -> None:
         """At symbol level a hit is the most specific definition the query points at.

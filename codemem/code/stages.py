@@ -31,7 +31,7 @@ class Candidate:
     is_test: bool = False
 
 
-def _candidate(row: dict, score: float) -> Candidate:
+def candidate_from_row(row: dict, score: float) -> Candidate:
     return Candidate(
         path=row["path"],
         score=score,
@@ -56,7 +56,7 @@ def bm25_chunks(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
         .select([*CHUNK_COLUMNS, "_score"])
         .to_list()
     )
-    return [_candidate(row, float(row["_score"])) for row in rows]
+    return [candidate_from_row(row, float(row["_score"])) for row in rows]
 
 
 def bm25_files(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
@@ -70,10 +70,10 @@ def bm25_files(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
         .select(["path", "language", "is_test", "_score"])
         .to_list()
     )
-    return [_candidate(row, float(row["_score"])) for row in rows]
+    return [candidate_from_row(row, float(row["_score"])) for row in rows]
 
 
-def _in_list(values: list[str]) -> str:
+def sql_in_list(values: list[str]) -> str:
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
@@ -85,7 +85,7 @@ def symbol_matches(table, query: AnalyzedQuery, limit: int = 200) -> list[Candid
         return []
     rows = (
         table.search()
-        .where(f"name IN {_in_list(names)}")
+        .where(f"name IN {sql_in_list(names)}")
         .limit(20_000)
         .select(["path", "language", "name", "qualname", "kind", "start_line", "end_line", "is_test"])
         .to_list()
@@ -100,13 +100,13 @@ def symbol_matches(table, query: AnalyzedQuery, limit: int = 200) -> list[Candid
             continue
         weight = (2.0 if name in strong else 1.0) * (1.5 if looks_like_code(name) else 1.0)
         for row in defs:
-            out.append(_candidate(row, weight / len(defs)))
+            out.append(candidate_from_row(row, weight / len(defs)))
     for dotted in query.dotted:
         # `pkg.Class.method` pins the definition whose qualname ends that way.
         parts = dotted.split(".")
         for row in by_name.get(parts[-1], []):
             if len(parts) > 1 and (row["qualname"] or "").endswith(".".join(parts[-2:])):
-                out.append(_candidate(row, 2.0))
+                out.append(candidate_from_row(row, 2.0))
     out.sort(key=lambda c: -c.score)
     return out[:limit]
 
@@ -177,4 +177,4 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
 def vector_chunks(table, vector, limit: int) -> list[Candidate]:
     """Chunks nearest to the query embedding."""
     rows = table.search(vector, vector_column_name="vector").limit(limit).select(CHUNK_COLUMNS).to_list()
-    return [_candidate(row, 1.0 - float(row.get("_distance", 0.0))) for row in rows]
+    return [candidate_from_row(row, 1.0 - float(row.get("_distance", 0.0))) for row in rows]
