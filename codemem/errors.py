@@ -45,3 +45,19 @@ class ProviderError(CodememError):
 
 class PermissionDenied(CodememError):
     """A tool call was refused by the permission policy."""
+
+
+class GitError(CodememError):
+    """A git command failed, or git is not installed."""
+
+
+class LockTimeout(CodememError):
+    """A file lock was held by another process for longer than the caller would wait."""
+
+
+class WriteConflict(CodememError):
+    """A file kept changing under a compare-and-swap write."""
+
+
+class PathOutsideRepository(CodememError):
+    """A path leads outside the repository (through `..`, an absolute path or a symlink)."""

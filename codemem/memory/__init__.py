@@ -22,7 +22,6 @@ from codemem.memory.errors import (
     InvalidLabelError,
     LimitExceededError,
     LineOutOfRangeError,
-    LockTimeoutError,
     NotFoundError,
     OldTextError,
     ReadOnlyError,
@@ -40,7 +39,7 @@ Blocks = MemoryStore
 __all__ = [
     "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "ConflictError",
     "DuplicateNoteError", "InsertResult", "InvalidLabelError", "LimitExceededError",
-    "LineOutOfRangeError", "LockTimeoutError", "MemoryEditError", "MemoryStore", "Message",
+    "LineOutOfRangeError", "MemoryEditError", "MemoryStore", "Message",
     "MessageHit", "Note", "NoteHit", "NotFoundError", "OldTextError", "ReadOnlyError", "Recall",
     "Session", "SyncStats", "Transcript", "UnknownLabelError", "export_instructions",
     "import_instructions", "initialize_memory", "render_blocks", "user_slug", "validate_label",

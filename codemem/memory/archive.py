@@ -28,16 +28,8 @@ from codemem.memory.errors import (
     MemoryEditError,
     NotFoundError,
 )
-from codemem.memory.locking import FileLock, atomic_write, read_text
-from codemem.memory.ranking import (
-    as_utc,
-    bm25_scores,
-    in_range,
-    jaccard,
-    normalize,
-    parse_when,
-    utc_now,
-)
+from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, read_text, utc_now
+from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
 
 NOTES_TABLE = "notes"

@@ -18,7 +18,7 @@ limit, and keeps the frontmatter exactly as written):
   edit is refused if the value is no longer what the caller read.
 - `create`, `delete`, `rename`: whole files.
 
-Every write goes through `locking.update_text` (lock + compare-and-swap + atomic rename).
+Every write goes through `codemem.infra.update_text` (lock + compare-and-swap + atomic rename).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit, validate_label
-from codemem.memory.locking import FileLock, locked, read_text, update_text
+from codemem.infra import FileLock, locked, read_text, update_text
 from codemem.memory.render import render_blocks
 from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
 from codemem.workspace import Workspace

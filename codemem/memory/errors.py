@@ -45,10 +45,6 @@ class ConflictError(MemoryEditError):
     """Someone else changed the content between the read and the write."""
 
 
-class LockTimeoutError(MemoryEditError):
-    """A file lock could not be taken in time."""
-
-
 class DuplicateNoteError(MemoryEditError):
     """An archival note with exactly this content already exists."""
 

@@ -9,7 +9,7 @@ from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import BlockExistsError
 from codemem.memory.instructions import import_instructions
 from codemem.memory.labels import default_description
-from codemem.memory.locking import atomic_write
+from codemem.infra import atomic_write
 from codemem.workspace import Workspace
 
 CONFIG_TEMPLATE = """\

@@ -33,7 +33,7 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.labels import default_description
-from codemem.memory.locking import read_text, update_text
+from codemem.infra import read_text, update_text
 from codemem.memory.ranking import normalize
 
 INSTRUCTION_FILES = ("CLAUDE.md", "AGENTS.md", "CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")

@@ -1,4 +1,4 @@
-"""Small text helpers shared by archival and recall memory: tokens, BM25, similarity, dates."""
+"""Small text helpers shared by archival and recall memory: tokens, BM25, similarity."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, time, timezone
-
-from codemem.errors import UsageError
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -51,42 +48,3 @@ def bm25_scores(query: str, documents: Sequence[str], k1: float = 1.2, b: float 
             score += idf * frequency * (k1 + 1) / (frequency + k1 * (1 - b + b * length / average))
         scores.append(score)
     return scores
-
-
-def utc_now() -> datetime:
-    """Now, in UTC, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A timezone-aware datetime; naive ones are taken as UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
-def parse_when(value: datetime | date | str | None, end: bool = False) -> datetime | None:
-    """A bound for a date filter: a datetime, a date or an ISO string (`2025-03-01`,
-    `2025-03-01T12:00`). A bare date covers the whole day: its start, or with `end` its last
-    moment. Naive times are UTC.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-        except ValueError:
-            raise UsageError(
-                f"cannot read the date '{text}': use ISO format, like 2025-03-01 or 2025-03-01T14:30"
-            ) from None
-    if isinstance(value, datetime):
-        return as_utc(value)
-    if end:
-        return datetime.combine(value, time.max, timezone.utc)
-    return datetime.combine(value, time.min, timezone.utc)
-
-
-def in_range(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
-    """Whether `moment` lies within the inclusive bounds."""
-    moment = as_utc(moment)
-    return (since is None or moment >= since) and (until is None or moment <= until)
-

@@ -20,8 +20,8 @@ from typing import Any
 
 from codemem.errors import UsageError
 from codemem.memory.errors import MemoryEditError, NotFoundError
-from codemem.memory.locking import FileLock
-from codemem.memory.ranking import as_utc, parse_when, tokenize, utc_now
+from codemem.infra import FileLock, as_utc, parse_when, utc_now
+from codemem.memory.ranking import tokenize
 from codemem.workspace import Workspace
 
 MIGRATIONS: list[tuple[int, str, str]] = [

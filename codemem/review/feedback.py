@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from codemem.errors import UsageError
+from codemem.infra import atomic_write, iso_utc, utc_now
 from codemem.review.findings import Finding, demote
 from codemem.workspace import Workspace
 
@@ -125,8 +126,6 @@ def apply_feedback(
 
 def remember_findings(ws: Workspace, findings: list[Finding]) -> None:
     """Add this review's findings to the local cache `--dismiss` looks ids up in."""
-    from codemem.memory.locking import atomic_write
-
     path = cache_path(ws)
     cached = _read_cache(path)
     for finding in findings:
@@ -170,13 +169,11 @@ def find_cached(ws: Workspace, finding_id: str) -> tuple[str, dict]:
 def dismiss(ws: Workspace, finding_id: str, reason: str = "", by: str | None = None,
             now: datetime | None = None) -> tuple[Dismissal, int]:
     """Record that a finding is not a problem; returns it and how often its rule was dismissed."""
-    from codemem.memory.locking import atomic_write
     from codemem.memory.users import user_slug
 
     full_id, data = find_cached(ws, finding_id)
-    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     item = Dismissal(full_id, data["rule"], data["file"], reason.strip(), by or user_slug(ws.root),
-                     when.isoformat().replace("+00:00", "Z"))
+                     iso_utc(now or utc_now()))
     path = dismissed_dir(ws) / f"{full_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(asdict(item), indent=2, ensure_ascii=False) + "\n")

@@ -8,34 +8,14 @@ bound. Merge commits are listed without a diff: their changes belong to the comm
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from codemem.code.files import path_skip_reason
-from codemem.errors import CodememError
+from codemem.infra import git_dir, git_head, git_text, head_commit, resolve_commit, utc_date
 
 _FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%cI%x1f%s%x1f%b%x1e"
 NULL_SHA = "0" * 40
-
-
-class GitError(CodememError):
-    """A git command the digest depends on failed."""
-
-
-def git(root: Path, *args: str, check: bool = True) -> str:
-    """Run git in `root` and return its stdout as text."""
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
-    if out.returncode != 0:
-        if not check:
-            return ""
-        message = out.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {message[-1] if message else out.returncode}")
-    return out.stdout.decode("utf-8", "replace")
 
 
 @dataclass
@@ -92,10 +72,6 @@ class Commit:
         return utc_date(self.authored)
 
 
-def utc_date(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(timezone.utc).date().isoformat()
-
-
 @dataclass
 class CommitRange:
     """The commits a pass digests, oldest first."""
@@ -107,21 +83,13 @@ class CommitRange:
     warnings: list[str] = field(default_factory=list)
 
 
-def head_commit(root: Path) -> str | None:
-    """The full id of HEAD, or None in a repository without commits."""
-    return git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip() or None
-
-
-def resolve_commit(root: Path, rev: str) -> str | None:
-    """The full id of `rev`, or None when it does not name a commit here."""
-    return git(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False).strip() or None
-
-
 def shallow_commits(root: Path) -> set[str]:
     """The boundary commits of a shallow clone (their parents are not in the repository)."""
-    git_dir = git(root, "rev-parse", "--absolute-git-dir").strip()
+    folder = git_dir(root)
+    if folder is None:
+        return set()
     try:
-        return set(Path(git_dir, "shallow").read_text(encoding="ascii").split())
+        return set((folder / "shallow").read_text(encoding="ascii").split())
     except OSError:
         return set()
 
@@ -157,12 +125,12 @@ def commits_since(
     else:
         result.base = base
         span = f"{base}..{head}"
-    total = int(git(root, "rev-list", "--count", span).strip() or 0)
+    total = int(git_text(root, "rev-list", "--count", span).strip() or 0)
     if base is None:
         total = min(total, first_run_limit)
     result.omitted = max(0, total - limit)
     # --reverse applies after --max-count: these are the newest `limit`, oldest first.
-    log = git(root, "log", f"--max-count={limit}", "--reverse", "--topo-order", f"--format={_FORMAT}", span)
+    log = git_text(root, "log", f"--max-count={limit}", "--reverse", "--topo-order", f"--format={_FORMAT}", span)
     shallow = shallow_commits(root)
     for record in log.split("\x1e"):
         record = record.strip("\n")
@@ -181,7 +149,7 @@ def load_files(root: Path, commit: Commit) -> None:
     """Fill `commit.files` (no-op for merges and for the boundary of a shallow clone)."""
     if commit.is_merge or commit.truncated_history:
         return
-    out = git(root, "diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", "--numstat",
+    out = git_text(root, "diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", "--numstat",
               "-M", "--no-abbrev", commit.sha)
     tokens = out.split("\0")
     files: dict[str, FileChange] = {}
@@ -228,17 +196,11 @@ def load_diff(root: Path, commit: Commit, max_bytes: int) -> None:
     paths += [f.old_path for f in commit.files if f.skipped is None and f.old_path]
     if commit.is_merge or not paths:
         return
-    args = ["git", "diff-tree", "-p", "-M", "--root", "--no-color", "--no-commit-id", commit.sha, "--", *paths]
-    proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    data = proc.stdout.read(max_bytes + 1)
-    rest = 0
-    while chunk := proc.stdout.read(65536):
-        rest += len(chunk)
-    proc.wait()
-    if len(data) > max_bytes:
-        rest += len(data) - max_bytes
-        data = data[:max_bytes]
+    data, rest = git_head(
+        root, "diff-tree", "-p", "-M", "--root", "--no-color", "--no-commit-id", commit.sha, "--", *paths,
+        max_bytes=max_bytes,
+    )
+    if rest:
         cut = data.rfind(b"\n")
         if cut > 0:
             rest += len(data) - cut - 1

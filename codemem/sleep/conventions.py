@@ -19,7 +19,7 @@ from codemem.code.manifest import Manifest
 from codemem.config import Config
 from codemem.sleep.code_style import FAMILY, display, docstring_rules, naming_rules, type_hint_rules
 from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.sleep.commits import git
+from codemem.infra import git_text
 from codemem.sleep.config import SleepConfig
 from codemem.sleep.regions import fit
 from codemem.sleep.repo_files import RepoFiles
@@ -69,7 +69,8 @@ def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
     """The newest `limit` non-merge commit messages of HEAD."""
     if limit <= 0:
         return []
-    out = git(ws.root, "log", "--no-merges", f"--max-count={limit}", "--format=%s%x1f%b%x1e", "HEAD", check=False)
+    # 128: no commits yet (or no repository): no messages.
+    out = git_text(ws.root, "log", "--no-merges", f"--max-count={limit}", "--format=%s%x1f%b%x1e", "HEAD", ok=(0, 128))
     messages = []
     for record in out.split("\x1e"):
         record = record.strip("\n")

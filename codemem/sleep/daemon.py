@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import CodememError
-from codemem.memory.locking import atomic_write
+from codemem.infra import atomic_write
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 from codemem.config import Config
 from codemem.errors import UsageError
-from codemem.memory.ranking import parse_when, utc_now
+from codemem.infra import parse_when, resolve_commit, utc_now
 from codemem.sleep import conventions as conv
 from codemem.sleep import llm, project
 from codemem.sleep.changes import BlobReader, SymbolChanges, commit_symbol_changes
@@ -35,7 +35,6 @@ from codemem.sleep.commits import (
     commits_since,
     load_diff,
     load_files,
-    resolve_commit,
 )
 from codemem.sleep.config import SleepConfig, sleep_config
 from codemem.sleep.consolidate import ConsolidationReport, consolidate

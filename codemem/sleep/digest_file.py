@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codemem.sleep.changes import SymbolChanges, SymbolRef
-from codemem.sleep.commits import Commit, CommitRange, utc_date
+from codemem.infra import utc_date
+from codemem.sleep.commits import Commit, CommitRange
 from codemem.sleep.project import safe
 
 MAX_FILES = 30

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from codemem.agent.messages import Message
 from codemem.config import Config
-from codemem.memory.ranking import utc_now
+from codemem.infra import utc_now
 from codemem.sleep import project
 from codemem.sleep.regions import (
     RegionError,

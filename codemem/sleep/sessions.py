@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from codemem.memory.ranking import parse_when
+from codemem.infra import parse_when
 from codemem.workspace import Workspace
 
 MESSAGE_CHARS = {"user": 2_000, "assistant": 1_200, "summary": 2_000}

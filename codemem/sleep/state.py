@@ -7,7 +7,7 @@ overflow of the auto-maintained regions. Personal, not committed
 recall memory itself is local.
 
 Both files are rewritten atomically under a lock with a compare-and-swap on what was read
-(`codemem.memory.locking.update_text`), with sorted keys so the committed file diffs cleanly.
+(`codemem.infra.update_text`), with sorted keys so the committed file diffs cleanly.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import CodememError
-from codemem.memory.locking import read_text, update_text
+from codemem.infra import read_text, update_text
 from codemem.workspace import Workspace
 
 STATE_KEY = "sleep"

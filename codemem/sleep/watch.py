@@ -30,7 +30,7 @@ from datetime import datetime
 
 from codemem.config import Config
 from codemem.errors import UsageError
-from codemem.memory.ranking import parse_when, utc_now
+from codemem.infra import head_commit, parse_when, utc_now
 from codemem.sleep.config import sleep_config
 from codemem.sleep.daemon import DaemonLock, WatchStatus, read_status, write_status
 from codemem.sleep.events import Debouncer, PathFilter, TreeObserver
@@ -300,8 +300,6 @@ class Watcher:
 
     def pending_work(self) -> str | None:
         """Why a digest should run now (None: nothing new since the last pass)."""
-        from codemem.sleep.commits import head_commit
-
         head = head_commit(self.ws.root)
         if (
             head is not None
@@ -322,7 +320,6 @@ class Watcher:
 
     def _digest(self, reason: str) -> None:
         from codemem.sleep import DigestOptions, run_digest
-        from codemem.sleep.commits import head_commit
 
         head = head_commit(self.ws.root)
         newest = newest_session(self.ws) if self.sessions else None

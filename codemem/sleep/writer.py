@@ -25,7 +25,7 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.labels import default_description, default_limit
-from codemem.memory.locking import FileLock, atomic_write, read_text
+from codemem.infra import FileLock, atomic_write, read_text
 from codemem.memory.ranking import normalize
 from codemem.sleep.regions import RegionError, region_budget, with_region
 from codemem.workspace import Workspace

@@ -1,0 +1,31 @@
+"""Infrastructure under everything else: git, files, locks and the clock.
+
+This package is the one face: import from `codemem.infra`, never from its modules.
+GitPython is imported only when a git command first runs (see `codemem.infra.git`).
+"""
+
+from __future__ import annotations
+
+from codemem.infra.clock import as_utc, in_range, iso_utc, parse_when, today, utc_date, utc_now
+from codemem.infra.files import RepoPath, atomic_write, confine, read_text, update_text
+from codemem.infra.git import (
+    BlobReader,
+    empty_tree,
+    git_config,
+    git_dir,
+    git_head,
+    git_text,
+    has_head,
+    head_commit,
+    read_blobs,
+    resolve_commit,
+    run_git,
+)
+from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock, LockHolder, lock_held, locked, read_holder
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "BlobReader", "FileLock", "LockHolder", "RepoPath", "as_utc", "atomic_write",
+    "confine", "empty_tree", "git_config", "git_dir", "git_head", "git_text", "has_head", "head_commit", "in_range",
+    "iso_utc", "lock_held", "locked", "parse_when", "read_blobs", "read_holder", "read_text",
+    "resolve_commit", "run_git", "today", "update_text", "utc_date", "utc_now",
+]

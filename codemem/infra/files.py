@@ -1,0 +1,144 @@
+"""Files: reading text, atomic replace, compare-and-swap, and keeping paths inside the repository.
+
+`atomic_write` writes a temp file in the same folder, fsyncs it, renames it over the target
+and fsyncs the folder, so a crash leaves the old file or the new one, never a torn one.
+`update_text` adds a lock (`locks.FileLock` on a sidecar file: the target itself is replaced on
+every write, so it cannot carry the lock) and a compare-and-swap: under the lock it reads,
+applies the edit and, just before the rename, checks the file still holds what it read; a
+writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
+text instead of overwriting that change.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemem.errors import PathOutsideRepository, WriteConflict
+from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
+
+# The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's UTF-8 text with `\\n` line ends, or None when it does not exist."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return data.decode("utf-8").replace("\r\n", "\n")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_temp(path: Path, data: str | bytes) -> Path:
+    """A fully written, fsynced temp file next to `path` (same filesystem, so rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` atomically (temp file, fsync, rename, fsync folder)."""
+    _commit(_write_temp(path, data), path)
+
+
+def update_text(
+    path: Path,
+    edit: Callable[[str | None], str],
+    lock: Path,
+    *,
+    attempts: int = 5,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[str | None, str]:
+    """Apply `edit` to the text of `path` (None if missing) and write the result atomically.
+
+    Returns (text read, text written). `edit` may raise to refuse; it may be called more than
+    once, on fresh text, if the file changes under it (compare-and-swap on the text read).
+    Raises `LockTimeout` when `lock` stays held, `WriteConflict` when the file never settles.
+    """
+    with FileLock(lock, timeout):
+        for _ in range(attempts):
+            before = read_text(path)
+            after = edit(before)
+            if after == before:
+                return before, after
+            tmp = _write_temp(path, after)
+            if read_text(path) != before:
+                tmp.unlink(missing_ok=True)
+                continue
+            _commit(tmp, path)
+            return before, after
+    raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
+
+
+@dataclass(frozen=True)
+class RepoPath:
+    """A checked path: `full` on disk and `rel` as the repository names it (`/`-separated)."""
+
+    full: Path
+    rel: str
+
+
+def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
+    """Check `path` against the repository `root`; `PathOutsideRepository` if it escapes.
+
+    A path is taken relative to the root (an absolute path only if it points inside it),
+    resolved through symlinks, and refused if the result lies outside the root: `..` cannot
+    climb out and a symlink cannot point out. With `for_write`, `.git/` and folders are refused.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise PathOutsideRepository(
+            "a path is required: give a repository-relative path like src/app.py"
+        )
+    if "\0" in path:
+        raise PathOutsideRepository(f"invalid path {path!r}: it contains a NUL character")
+    real_root = root.resolve()
+    candidate = Path(os.path.expanduser(path)) if path.startswith("~") else Path(path)
+    full = candidate if candidate.is_absolute() else real_root / candidate
+    resolved = full.resolve()  # follows symlinks, also through not-yet-existing tails
+    if resolved != real_root and real_root not in resolved.parents:
+        raise PathOutsideRepository(
+            f"{path} is outside the repository: paths are relative to its root ({real_root.name}/)"
+        )
+    rel = resolved.relative_to(real_root).as_posix() if resolved != real_root else "."
+    if for_write:
+        if rel == "." or rel == ".git" or rel.startswith(".git/"):
+            raise PathOutsideRepository(f"{path}: writing there is not allowed (git's own files)")
+        if resolved.is_dir():
+            raise PathOutsideRepository(f"{path} is a directory: give a file path")
+    return RepoPath(resolved, rel)

@@ -1,0 +1,196 @@
+"""The one way codemem talks to git, built on GitPython; every failure is a `GitError`.
+
+Commands run through GitPython's `Git.execute` (one process each, output as bytes, the exit
+code checked here), blobs through its persistent `git cat-file --batch` (`BlobReader`).
+A failure reads `git <command> failed: <git's last line of stderr>`.
+
+Start-up: `python -X importtime -c 'import git'` measures 70-125 ms here (GitPython also runs
+`git version` when imported), about as much as the rest of `codemem search`'s imports. So
+GitPython is imported on first use inside this module, never when `codemem.infra` is
+imported: commands that never run git (`codemem search` answered by the daemon, `memory`
+commands) do not pay for it. Throughput needs no plain process: `git ls-files -s -z` over a
+large tree is one process either way and its output is read in one piece.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codemem.errors import GitError
+
+if TYPE_CHECKING:
+    import git as gitpython
+
+# Paths in output as they are (UTF-8), not C-quoted.
+_OPTIONS = ("-c", "core.quotePath=false")
+
+
+@lru_cache(maxsize=1)
+def _gitpython():
+    # Imported here, not at the top: GitPython costs 70-125 ms of start-up (module docstring).
+    # A missing git should be a GitError when a command runs, not an ImportError at import.
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    import git
+
+    return git
+
+
+def _command(root: Path) -> gitpython.Git:
+    return _gitpython().Git(str(root))
+
+
+def _failure(args: tuple[str, ...], status: int | str | None, stderr: bytes | str) -> GitError:
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = text.strip().splitlines()
+    return GitError(f"git {args[0]} failed: {lines[-1] if lines else f'exit code {status}'}")
+
+
+def run_git(root: Path, *args: str, input: bytes | None = None, ok: tuple[int, ...] = (0,)) -> bytes:
+    """Run `git <args>` in `root` and return its stdout as bytes.
+
+    Args:
+        root: The folder to run in (the repository's work tree).
+        args: The git command and its arguments.
+        input: Bytes for git's stdin (for `--stdin`/`--batch` commands).
+        ok: Exit codes that are not failures (e.g. `(0, 1)` for `rev-parse --verify -q`).
+    """
+    gitpython = _gitpython()
+    stdin = None
+    try:
+        if input is not None:
+            stdin = tempfile.TemporaryFile()  # GitPython passes stdin to the process as a file
+            stdin.write(input)
+            stdin.seek(0)
+        status, out, err = _command(root).execute(
+            ["git", *_OPTIONS, *args],
+            istream=stdin,
+            with_extended_output=True,
+            with_exceptions=False,
+            stdout_as_string=False,
+            strip_newline_in_stdout=False,
+        )
+    except gitpython.GitCommandNotFound:
+        raise GitError("git is not installed or not on PATH") from None
+    finally:
+        if stdin is not None:
+            stdin.close()
+    if status not in ok:
+        raise _failure(args, status, err)
+    return out
+
+
+def git_text(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+    """Run `git <args>` in `root` and return its stdout as text (bad UTF-8 replaced)."""
+    return run_git(root, *args, ok=ok).decode("utf-8", "replace")
+
+
+def git_head(root: Path, *args: str, max_bytes: int) -> tuple[bytes, int]:
+    """The first `max_bytes` of the output of `git <args>`, and how many bytes were left out.
+
+    The rest is read and counted, never kept, so a huge diff costs no memory. Failures (and
+    git's stderr) are not reported: the output so far is what there is.
+    """
+    gitpython = _gitpython()
+    try:
+        proc = _command(root).execute(["git", *_OPTIONS, *args], as_process=True)
+    except gitpython.GitCommandNotFound:
+        raise GitError("git is not installed or not on PATH") from None
+    stdout = proc.proc.stdout
+    data = stdout.read(max_bytes + 1)
+    rest = 0
+    while chunk := stdout.read(65536):
+        rest += len(chunk)
+    proc.proc.wait()
+    return data[:max_bytes], rest + max(0, len(data) - max_bytes)
+
+
+def has_head(root: Path) -> bool:
+    """Whether the repository has a commit yet."""
+    return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).strip())
+
+
+def resolve_commit(root: Path, rev: str) -> str | None:
+    """The full id of the commit `rev` names, or None when it names no commit."""
+    out = run_git(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", ok=(0, 1, 128))
+    return out.decode().strip() or None
+
+
+def head_commit(root: Path) -> str | None:
+    """The full id of HEAD, or None in a repository without commits."""
+    return resolve_commit(root, "HEAD")
+
+
+def git_dir(root: Path) -> Path | None:
+    """The real git directory (a worktree's `.git` may be a file pointing elsewhere), or None."""
+    try:
+        out = run_git(root, "rev-parse", "--absolute-git-dir")
+    except GitError:
+        return None
+    return Path(out.decode("utf-8", "surrogateescape").strip())
+
+
+def git_config(root: Path, key: str) -> str | None:
+    """The value of git config `key` as seen from `root`, or None when unset."""
+    try:
+        value = run_git(root, "config", key, ok=(0, 1)).decode("utf-8", "replace").strip()
+    except GitError:
+        return None
+    return value or None
+
+
+def empty_tree(root: Path) -> str:
+    """The id of the empty tree in this repository's hash (sha1 or sha256)."""
+    return run_git(root, "hash-object", "-t", "tree", "--stdin", input=b"").decode().strip()
+
+
+class BlobReader:
+    """Reads blobs through GitPython's long-running `git cat-file --batch(-check)` processes."""
+
+    def __init__(self, root: Path) -> None:
+        self._git = _command(root)
+
+    def size(self, blob: str) -> int | None:
+        """The blob's size in bytes, or None when git has no such blob."""
+        try:
+            _sha, kind, size = self._git.get_object_header(blob)
+        except ValueError:  # "<sha> missing"
+            return None
+        except _gitpython().GitCommandNotFound:
+            raise GitError("git is not installed or not on PATH") from None
+        return size if kind in (b"blob", "blob") else None  # GitPython gives bytes
+
+    def read(self, blob: str, max_bytes: int) -> bytes | None:
+        """The blob's bytes, or None when it is missing or larger than `max_bytes`."""
+        size = self.size(blob)
+        if size is None or size > max_bytes:
+            return None
+        return self.data(blob)
+
+    def data(self, blob: str) -> bytes:
+        """The whole content of a blob known to exist (see `size`)."""
+        return self._git.get_object_data(blob)[3]
+
+    def close(self) -> None:
+        """Stop the cat-file processes."""
+        self._git.clear_cache()
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_blobs(root: Path, blobs: list[str], max_bytes: int) -> dict[str, tuple[int, bytes | None]]:
+    """Size and content of each blob git has (content None when larger than `max_bytes`)."""
+    out: dict[str, tuple[int, bytes | None]] = {}
+    with BlobReader(root) as reader:
+        for blob in dict.fromkeys(b for b in blobs if b):
+            size = reader.size(blob)
+            if size is not None:
+                out[blob] = (size, reader.data(blob) if size <= max_bytes else None)
+    return out

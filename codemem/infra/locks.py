@@ -1,0 +1,133 @@
+"""One file lock: an exclusive `fcntl.flock` with a bounded wait that names who holds it.
+
+The kernel drops an flock when its process dies, however it dies, so a lock left by a dead
+process is taken at once. The holder writes its pid and command line into the lock file, so
+a waiter that gives up can say who is in the way:
+`.codemem/local/index.lock is held by pid 1234 (codemem index --full); gave up after 30 s`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemem.errors import LockTimeout
+
+DEFAULT_TIMEOUT = 30.0
+_COMMAND_CHARS = 200
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """The process that wrote itself into a lock file."""
+
+    pid: int
+    command: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} ({self.command})" if self.command else f"pid {self.pid}"
+
+
+def _own_command() -> str:
+    argv = sys.argv or [""]
+    words = [Path(argv[0]).name, *argv[1:]]
+    return " ".join(w for w in words if w).replace("\n", " ")[:_COMMAND_CHARS]
+
+
+def read_holder(path: Path) -> LockHolder | None:
+    """Who wrote itself into the lock file last (it may have died since), or None."""
+    try:
+        first, _, rest = path.read_text(encoding="utf-8", errors="replace").partition("\n")
+    except OSError:
+        return None
+    first = first.strip()
+    return LockHolder(int(first), rest.strip()) if first.isdigit() else None
+
+
+def lock_held(path: Path) -> bool:
+    """Whether some process holds the lock on `path` right now (probes without waiting)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+class FileLock:
+    """An exclusive lock on `path`; `with FileLock(path):` waits at most `timeout` seconds.
+
+    Works across processes and across threads (each acquisition opens its own descriptor).
+    Raises `LockTimeout`, naming the holder, when the wait runs out; `timeout=0` tries once.
+    """
+
+    def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, waiting up to `timeout` seconds, and write this process into it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockTimeout(self._timeout_message()) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n{_own_command()}\n".encode(), 0)
+        self._fd = fd
+
+    def _timeout_message(self) -> str:
+        holder = read_holder(self.path)
+        who = f"held by {holder}" if holder else "held by another process"
+        return f"{self.path} is {who}; gave up after {self.timeout:g} s"
+
+    def release(self) -> None:
+        """Let the lock go (the file stays: removing it would race with a new holder)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def locked(*paths: Path, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
+    """Hold several locks at once, always taken in sorted order so two holders cannot deadlock."""
+    with contextlib.ExitStack() as stack:
+        for path in sorted(set(paths)):
+            stack.enter_context(FileLock(path, timeout))
+        yield
