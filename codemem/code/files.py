@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from codemem.errors import IndexingError
+from codemem.infra import run_git
 
 # Path segments that mark third-party code copied into a repository.
 VENDOR_DIRS = frozenset(
@@ -64,17 +63,6 @@ def git_blob_id(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def _git(root: Path, *args: str) -> bytes:
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise IndexingError("git is not installed or not on PATH") from None
-    if out.returncode != 0:
-        message = out.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise IndexingError(f"git {args[0]} failed: {message[-1] if message else out.returncode}")
-    return out.stdout
-
-
 @lru_cache(maxsize=256)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a gitignore-style glob: `**/` spans directories, `*` stays in one."""
@@ -116,9 +104,9 @@ def list_candidates(root: Path, include: list[str] = (), exclude: list[str] = ()
     Content ids are filled in for tracked files that are unchanged in the work tree; the
     others (modified, untracked) get None and are hashed by `content_id_of` when read.
     """
-    staged = _git(root, "ls-files", "-s", "-z").split(b"\0")
-    modified = set(_git(root, "ls-files", "-m", "-z").split(b"\0"))
-    others = _git(root, "ls-files", "-o", "--exclude-standard", "-z").split(b"\0")
+    staged = run_git(root, "ls-files", "-s", "-z").split(b"\0")
+    modified = set(run_git(root, "ls-files", "-m", "-z").split(b"\0"))
+    others = run_git(root, "ls-files", "-o", "--exclude-standard", "-z").split(b"\0")
     out: dict[str, Candidate] = {}
     for entry in staged:
         if not entry:
@@ -135,7 +123,7 @@ def list_candidates(root: Path, include: list[str] = (), exclude: list[str] = ()
         out[path] = Candidate(path, blob_id, True)
     extra = [o for o in others if o]
     if include:
-        ignored = _git(root, "ls-files", "-o", "-i", "--exclude-standard", "-z").split(b"\0")
+        ignored = run_git(root, "ls-files", "-o", "-i", "--exclude-standard", "-z").split(b"\0")
         extra += [p for p in ignored if p and matches_any(p.decode("utf-8", "surrogateescape"), list(include))]
     for raw_path in extra:
         path = raw_path.decode("utf-8", "surrogateescape")

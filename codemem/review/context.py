@@ -18,7 +18,8 @@ from codemem.code.model import Symbol
 from codemem.config import Config
 from codemem.review.config import ReviewConfig
 from codemem.review.conventions import Conventions, load_conventions
-from codemem.review.diff import ChangedFile, ChangeSet, read_blobs, run_git
+from codemem.infra import read_blobs, run_git
+from codemem.review.diff import ChangedFile, ChangeSet
 from codemem.sleep.code_style import is_public
 from codemem.workspace import Workspace
 

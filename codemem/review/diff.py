@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from codemem.errors import UsageError
-from codemem.review.errors import ReviewError
+from codemem.infra import empty_tree, has_head, read_blobs, run_git
 
 ZERO = "0" * 40
 STATUS = {"A": "added", "M": "modified", "R": "renamed", "C": "copied", "T": "typechange"}
@@ -126,31 +125,6 @@ class ChangeSet:
         return next((f for f in self.files if f.path == path), None)
 
 
-def run_git(root: Path, *args: str, stdin: bytes | None = None, ok: tuple[int, ...] = (0,)) -> bytes:
-    """Run git in `root`; a failure is a `ReviewError` carrying git's last line of stderr."""
-    try:
-        out = subprocess.run(
-            ["git", "-c", "core.quotePath=false", *args],
-            cwd=root, input=stdin, capture_output=True, check=False,
-        )
-    except FileNotFoundError:
-        raise ReviewError("git is not installed or not on PATH") from None
-    if out.returncode not in ok:
-        message = out.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ReviewError(f"git {args[0]} failed: {message[-1] if message else out.returncode}")
-    return out.stdout
-
-
-def empty_tree(root: Path) -> str:
-    """The id of the empty tree in this repository's hash (sha1 or sha256)."""
-    return run_git(root, "hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
-
-
-def has_head(root: Path) -> bool:
-    """Whether the repository has a commit yet."""
-    return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).strip())
-
-
 def diff_args(root: Path, target: Target) -> list[str]:
     """The `git diff` arguments selecting the target's two sides."""
     if target.kind == "staged":
@@ -228,31 +202,6 @@ def parse_patch(patch: bytes) -> list[tuple[list[Hunk], dict[int, str], bool]]:
         elif raw.startswith(b"-"):
             hunk.removed.append(raw[1:].decode("utf-8", "replace"))
     return blocks
-
-
-def read_blobs(root: Path, blobs: list[str], max_bytes: int) -> dict[str, tuple[int, bytes | None]]:
-    """Size and content of each blob (content None when larger than `max_bytes`)."""
-    wanted = list(dict.fromkeys(b for b in blobs if b))
-    if not wanted:
-        return {}
-    check = run_git(root, "cat-file", "--batch-check", stdin="\n".join(wanted).encode() + b"\n")
-    sizes: dict[str, int] = {}
-    for line in check.decode().splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[1] == "blob":
-            sizes[parts[0]] = int(parts[2])
-    small = [b for b in wanted if b in sizes and sizes[b] <= max_bytes]
-    out: dict[str, tuple[int, bytes | None]] = {b: (size, None) for b, size in sizes.items()}
-    if small:
-        data = run_git(root, "cat-file", "--batch", stdin="\n".join(small).encode() + b"\n")
-        pos = 0
-        for blob in small:
-            end = data.index(b"\n", pos)
-            header = data[pos:end].split()
-            size = int(header[2])
-            out[blob] = (size, data[end + 1 : end + 1 + size])
-            pos = end + 1 + size + 1  # content, then a newline
-    return out
 
 
 def _read_disk(root: Path, path: str, max_bytes: int) -> tuple[int | None, bytes | None]:

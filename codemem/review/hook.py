@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.review.diff import run_git
+from codemem.infra import run_git
 from codemem.review.errors import HookError
 from codemem.workspace import Workspace
 

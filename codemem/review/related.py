@@ -16,7 +16,7 @@ from pathlib import Path
 from codemem.code.files import is_test_path, read_repo_file
 from codemem.code.languages import is_code, language_for_path
 from codemem.review.context import ReviewContext
-from codemem.review.diff import run_git
+from codemem.infra import run_git
 
 log = logging.getLogger("codemem")
 

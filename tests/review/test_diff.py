@@ -7,9 +7,8 @@ import os
 import pytest
 from review_helpers import git, stage, write
 
-from codemem.errors import UsageError
+from codemem.errors import GitError, UsageError
 from codemem.review.diff import Hunk, Target, read_changes
-from codemem.review.errors import ReviewError
 
 MAX = 1_000_000
 
@@ -112,8 +111,8 @@ def test_a_repository_without_commits(repo_factory):
     assert files(read_changes(repo, Target("worktree"), MAX)) == [("first.py", "added", None, False)]
 
 
-def test_a_bad_range_is_a_review_error(repo):
-    with pytest.raises(ReviewError, match="git diff failed: fatal: bad revision 'nope..HEAD'"):
+def test_a_bad_range_is_a_git_error(repo):
+    with pytest.raises(GitError, match="git diff failed: fatal: bad revision 'nope..HEAD'"):
         read_changes(repo, Target("range", rev_range="nope..HEAD"), MAX)
     with pytest.raises(UsageError, match="expected A..B or A...B"):
         read_changes(repo, Target("range", rev_range="HEAD"), MAX)
