@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from codemem.errors import CodememError, UsageError
+from codemem.errors import CodememError, PathOutsideRepository, UsageError
+from codemem.infra import confine
 
 CONFIGURE_HELP = """\
 To get answers from a model, configure one (any of these):
@@ -60,13 +61,11 @@ def refresh_index_quietly(ws, config, settings) -> None:
 
 def citations(ws, text: str) -> list[dict[str, Any]]:
     """`path:line` (and bare path) references in `text` to files that exist in the repository."""
-    from codemem.agent.tools.paths import PathOutsideRepository, resolve_path
-
     found: dict[tuple[str, int | None, int | None], None] = {}
     for match in _CITATION.finditer(text):
         path, start, end = match.group(1), match.group(2), match.group(3)
         try:
-            where = resolve_path(ws.root, path)
+            where = confine(ws.root, path)
         except PathOutsideRepository:
             continue
         if not where.full.is_file():

@@ -21,7 +21,14 @@ from codemem.infra.git import (
     resolve_commit,
     run_git,
 )
-from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock, LockHolder, lock_held, locked, read_holder
+from codemem.infra.locks import (
+    DEFAULT_TIMEOUT,
+    FileLock,
+    LockHolder,
+    lock_held,
+    locked,
+    read_holder,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT", "BlobReader", "FileLock", "LockHolder", "RepoPath", "as_utc", "atomic_write",

@@ -14,6 +14,7 @@ large tree is one process either way and its output is read in one piece.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from functools import lru_cache
@@ -59,25 +60,22 @@ def run_git(root: Path, *args: str, input: bytes | None = None, ok: tuple[int, .
         ok: Exit codes that are not failures (e.g. `(0, 1)` for `rev-parse --verify -q`).
     """
     gitpython = _gitpython()
-    stdin = None
-    try:
-        if input is not None:
-            stdin = tempfile.TemporaryFile()  # GitPython passes stdin to the process as a file
+    # GitPython hands stdin to the process as a file, so input goes through a temp file.
+    with tempfile.TemporaryFile() if input is not None else contextlib.nullcontext() as stdin:
+        if stdin is not None:
             stdin.write(input)
             stdin.seek(0)
-        status, out, err = _command(root).execute(
-            ["git", *_OPTIONS, *args],
-            istream=stdin,
-            with_extended_output=True,
-            with_exceptions=False,
-            stdout_as_string=False,
-            strip_newline_in_stdout=False,
-        )
-    except gitpython.GitCommandNotFound:
-        raise GitError("git is not installed or not on PATH") from None
-    finally:
-        if stdin is not None:
-            stdin.close()
+        try:
+            status, out, err = _command(root).execute(
+                ["git", *_OPTIONS, *args],
+                istream=stdin,
+                with_extended_output=True,
+                with_exceptions=False,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+            )
+        except gitpython.GitCommandNotFound:
+            raise GitError("git is not installed or not on PATH") from None
     if status not in ok:
         raise _failure(args, status, err)
     return out

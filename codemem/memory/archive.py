@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
+from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, read_text, utc_now
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockFormatError,
@@ -28,7 +29,6 @@ from codemem.memory.errors import (
     MemoryEditError,
     NotFoundError,
 )
-from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, read_text, utc_now
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
 

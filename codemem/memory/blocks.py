@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemem.infra import FileLock, locked, read_text, update_text
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockExistsError,
@@ -42,7 +43,6 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit, validate_label
-from codemem.infra import FileLock, locked, read_text, update_text
 from codemem.memory.render import render_blocks
 from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
 from codemem.workspace import Workspace

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codemem.infra import atomic_write
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import BlockExistsError
 from codemem.memory.instructions import import_instructions
 from codemem.memory.labels import default_description
-from codemem.infra import atomic_write
 from codemem.workspace import Workspace
 
 CONFIG_TEMPLATE = """\

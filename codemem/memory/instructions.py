@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.errors import UsageError
+from codemem.infra import read_text, update_text
 from codemem.memory import frontmatter
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
@@ -33,7 +34,6 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.labels import default_description
-from codemem.infra import read_text, update_text
 from codemem.memory.ranking import normalize
 
 INSTRUCTION_FILES = ("CLAUDE.md", "AGENTS.md", "CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")

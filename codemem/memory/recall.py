@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.memory.errors import MemoryEditError, NotFoundError
 from codemem.infra import FileLock, as_utc, parse_when, utc_now
+from codemem.memory.errors import MemoryEditError, NotFoundError
 from codemem.memory.ranking import tokenize
 from codemem.workspace import Workspace
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from codemem.code.files import is_test_path, read_repo_file
 from codemem.code.languages import is_code, language_for_path
-from codemem.review.context import ReviewContext
 from codemem.infra import run_git
+from codemem.review.context import ReviewContext
 
 log = logging.getLogger("codemem")
 

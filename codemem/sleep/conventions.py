@@ -17,9 +17,9 @@ from codemem.code.files import read_repo_file
 from codemem.code.languages import is_code
 from codemem.code.manifest import Manifest
 from codemem.config import Config
+from codemem.infra import git_text
 from codemem.sleep.code_style import FAMILY, display, docstring_rules, naming_rules, type_hint_rules
 from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.infra import git_text
 from codemem.sleep.config import SleepConfig
 from codemem.sleep.regions import fit
 from codemem.sleep.repo_files import RepoFiles

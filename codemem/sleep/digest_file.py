@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.infra import utc_date
+from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit, CommitRange
 from codemem.sleep.project import safe
 

@@ -1,23 +1,19 @@
-"""Atomic writes, locks and compare-and-swap, with real processes racing and being killed."""
+"""Memory under concurrency: real processes racing over blocks and being killed mid-write."""
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
 
 import pytest
 
 from codemem.memory import MemoryStore
-from codemem.memory.errors import LockTimeoutError
-from codemem.memory.locking import FileLock, atomic_write, update_text
 
 WORKERS = 4
 EDITS = 120  # per worker: 480 interleaved edits over two blocks
@@ -129,60 +125,3 @@ def test_a_crash_before_the_rename_leaves_the_old_file(ws, where):
     assert (ws.blocks_dir / "facts.md").read_bytes() == before
     assert [block.label for block in store.list()] == ["facts"]  # the stray temp file is ignored
     assert store.rethink("facts", "next").value == "next"
-
-
-def test_atomic_write_replaces_and_keeps_the_mode(tmp_path):
-    target = tmp_path / "sub" / "file.md"
-    atomic_write(target, "one\n")
-    assert target.read_text() == "one\n"
-    os.chmod(target, 0o640)
-    atomic_write(target, b"two\n")
-    assert target.read_text() == "two\n"
-    assert target.stat().st_mode & 0o777 == 0o640
-    assert sorted(p.name for p in target.parent.iterdir()) == ["file.md"]
-
-
-def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(tmp_path):
-    path, lock = tmp_path / "block.md", tmp_path / "locks" / "block.lock"
-    path.write_text("base\n")
-    seen = []
-
-    def edit(text):
-        seen.append(text)
-        if len(seen) == 1:
-            path.write_text(text + "editor\n")  # a person saves between our read and our rename
-        return text + "agent\n"
-
-    assert update_text(path, edit, lock) == ("base\neditor\n", "base\neditor\nagent\n")
-    assert path.read_text() == "base\neditor\nagent\n"
-    assert seen == ["base\n", "base\neditor\n"]
-
-
-def test_update_text_writes_nothing_when_nothing_changes(tmp_path):
-    path, lock = tmp_path / "block.md", tmp_path / "block.lock"
-    path.write_text("same\n")
-    mtime = path.stat().st_mtime_ns
-    time.sleep(0.01)
-    assert update_text(path, lambda text: text, lock) == ("same\n", "same\n")
-    assert path.stat().st_mtime_ns == mtime
-
-
-def test_file_lock_excludes_other_holders_and_times_out(tmp_path):
-    lock = tmp_path / "x.lock"
-    with FileLock(lock), pytest.raises(LockTimeoutError, match="still locked after 0.2s"):
-        FileLock(lock, timeout=0.2).acquire()
-    held = FileLock(lock, timeout=1)
-    held.acquire()
-    released = []
-
-    def wait_for_it() -> None:
-        with FileLock(lock):
-            released.append(True)
-
-    thread = threading.Thread(target=wait_for_it)
-    thread.start()
-    time.sleep(0.1)
-    assert released == []
-    held.release()
-    thread.join(timeout=5)
-    assert released == [True]

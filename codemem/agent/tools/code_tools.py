@@ -6,12 +6,12 @@ keeps the tag store and reference graph loaded and reloads them only when the in
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from codemem.agent.tools.budget import number_lines
 from codemem.agent.tools.registry import ToolError
+from codemem.infra import git_text, has_head
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -65,26 +65,6 @@ class RepoMapSource:
                 self._store, self._graph, tokens=tokens, focus=focus or ()
             )
         return self._rendered[key]
-
-
-def _git(root: Path, *args: str) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-c", "core.quotepath=off", *args],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-    except FileNotFoundError:
-        raise ToolError("git is not installed or not on PATH") from None
-    if out.returncode != 0:
-        lines = out.stderr.strip().splitlines()
-        raise ToolError(
-            f"git {args[0]} failed: {lines[-1] if lines else f'exit code {out.returncode}'}"
-        )
-    return out.stdout
 
 
 def search_code(
@@ -162,20 +142,11 @@ def git_diff(ctx: ToolContext, rev: str | None = None) -> str:
         raise ToolError(f"invalid revision {rev!r}: give a commit, branch or range like HEAD~1")
     root = ctx.ws.root
     if rev:
-        diff = _git(root, "diff", "--no-color", "--no-ext-diff", rev.strip(), "--")
+        diff = git_text(root, "diff", "--no-color", "--no-ext-diff", rev.strip(), "--")
         return diff or f"No differences against {rev}."
-    has_head = (
-        subprocess.run(
-            ["git", "rev-parse", "--verify", "-q", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
-    base = ["HEAD"] if has_head else ["--cached"]
-    diff = _git(root, "diff", "--no-color", "--no-ext-diff", *base, "--")
-    untracked = [p for p in _git(root, "ls-files", "-o", "--exclude-standard").splitlines() if p]
+    base = ["HEAD"] if has_head(root) else ["--cached"]
+    diff = git_text(root, "diff", "--no-color", "--no-ext-diff", *base, "--")
+    untracked = [p for p in git_text(root, "ls-files", "-o", "--exclude-standard").splitlines() if p]
     if untracked:
         diff += (
             "\nNew files not yet tracked by git:\n" + "\n".join(f"  {p}" for p in untracked) + "\n"
@@ -191,19 +162,10 @@ def git_log(ctx: ToolContext, n: int = 20) -> str:
     """
     if n < 1:
         raise ToolError(f"n must be at least 1, not {n}")
-    has_head = (
-        subprocess.run(
-            ["git", "rev-parse", "--verify", "-q", "HEAD"],
-            cwd=ctx.ws.root,
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
-    if not has_head:
+    if not has_head(ctx.ws.root):
         return "No commits yet."
     return (
-        _git(ctx.ws.root, "log", f"-n{min(n, 500)}", "--date=short", "--format=%h %ad %an: %s")
+        git_text(ctx.ws.root, "log", f"-n{min(n, 500)}", "--date=short", "--format=%h %ad %an: %s")
         or "No commits yet."
     )
 

@@ -1,7 +1,7 @@
 """File tools: `read_file`, `list_files`, `grep` (reading) and `edit_file`, `write_file`.
 
 Files are the repository's tracked and untracked-not-ignored files, as git sees them. Every
-path goes through `paths.resolve_path`; writes ask the permission policy first, showing the
+path goes through `codemem.infra.confine`; writes ask the permission policy first, showing the
 unified diff they would make, and are atomic (temp file and rename, mode kept).
 """
 
@@ -12,12 +12,10 @@ import re
 from typing import TYPE_CHECKING
 
 from codemem.agent.tools.budget import cut_line, number_lines
-from codemem.agent.tools.code_tools import _git
-from codemem.agent.tools.paths import resolve_path
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolResult
 from codemem.code.files import matches_any
-from codemem.infra import atomic_write
+from codemem.infra import atomic_write, confine, git_text
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -60,7 +58,7 @@ def read_file(
         start_line: First line to show (1-based); default: the first line.
         end_line: Last line to show (inclusive); default: as much as fits.
     """
-    where = resolve_path(ctx.ws.root, path)
+    where = confine(ctx.ws.root, path)
     if where.full.is_dir():
         raise ToolError(f'{where.rel} is a directory: use list_files(glob="{where.rel}/**")')
     lines = _read_text(where.full, where.rel).splitlines()
@@ -95,7 +93,7 @@ def read_file(
 
 def repo_files(ctx: ToolContext) -> list[str]:
     """Tracked and untracked-not-ignored files that exist, sorted."""
-    listing = _git(ctx.ws.root, "ls-files", "-co", "--exclude-standard", "-z")
+    listing = git_text(ctx.ws.root, "ls-files", "-co", "--exclude-standard", "-z")
     root = ctx.ws.root
     return sorted({p for p in listing.split("\0") if p and (root / p).is_file()})
 
@@ -207,7 +205,7 @@ def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> 
         old_string: The exact text to replace.
         new_string: The text to put in its place.
     """
-    where = resolve_path(ctx.ws.root, path, for_write=True)
+    where = confine(ctx.ws.root, path, for_write=True)
     if not where.full.exists():
         raise ToolError(f"no such file: {where.rel}; use write_file to create a new file")
     before = _read_text(where.full, where.rel, for_edit=True)
@@ -259,7 +257,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
         path: Repository-relative path; missing folders are created.
         content: The complete content of the file.
     """
-    where = resolve_path(ctx.ws.root, path, for_write=True)
+    where = confine(ctx.ws.root, path, for_write=True)
     before = _read_text(where.full, where.rel, for_edit=True) if where.full.exists() else None
     if before == content:
         return ToolResult(f"{where.rel} already has exactly this content; nothing changed.")

@@ -1,0 +1,160 @@
+"""The file layer: atomic replace, compare-and-swap, reading text, confinement to the repository."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from codemem.errors import PathOutsideRepository, WriteConflict
+from codemem.infra import RepoPath, atomic_write, confine, read_text, update_text
+
+
+def test_atomic_write_replaces_and_keeps_the_mode(tmp_path):
+    target = tmp_path / "sub" / "file.md"
+    atomic_write(target, "one\n")
+    assert target.read_text() == "one\n"
+    os.chmod(target, 0o640)
+    atomic_write(target, b"two\n")
+    assert target.read_text() == "two\n"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.md"]
+
+
+def test_a_failure_between_the_temp_write_and_the_rename_leaves_the_old_content(tmp_path, monkeypatch):
+    target = tmp_path / "file.txt"
+    target.write_text("old\n")
+
+    def fail(*args):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk gone"):
+        atomic_write(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # no temp file left
+
+
+KILLED_AT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from codemem.infra import atomic_write
+
+    target, where = Path(sys.argv[1]), sys.argv[2]
+    def kill(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(os, where, kill)
+    atomic_write(target, "new content\\n")
+    """
+)
+
+
+@pytest.mark.parametrize("where", ["fsync", "replace"])
+def test_a_writer_killed_before_the_rename_leaves_the_old_file(tmp_path, where):
+    target = tmp_path / "file.txt"
+    target.write_text("old content\n")
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, str(target), where], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert target.read_text() == "old content\n"
+    atomic_write(target, "next\n")  # a stray temp file does not get in the way
+    assert target.read_text() == "next\n"
+
+
+def test_read_text_normalizes_line_ends_and_reports_a_missing_file(tmp_path):
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(b"one\r\ntwo\n")
+    assert read_text(path) == "one\ntwo\n"
+    assert read_text(tmp_path / "missing.txt") is None
+
+
+def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(tmp_path):
+    path, lock = tmp_path / "block.md", tmp_path / "locks" / "block.lock"
+    path.write_text("base\n")
+    seen = []
+
+    def edit(text):
+        seen.append(text)
+        if len(seen) == 1:
+            path.write_text(text + "editor\n")  # a person saves between our read and our rename
+        return text + "agent\n"
+
+    assert update_text(path, edit, lock) == ("base\neditor\n", "base\neditor\nagent\n")
+    assert path.read_text() == "base\neditor\nagent\n"
+    assert seen == ["base\n", "base\neditor\n"]
+
+
+def test_update_text_writes_nothing_when_nothing_changes(tmp_path):
+    path, lock = tmp_path / "block.md", tmp_path / "block.lock"
+    path.write_text("same\n")
+    mtime = path.stat().st_mtime_ns
+    time.sleep(0.01)
+    assert update_text(path, lambda text: text, lock) == ("same\n", "same\n")
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_update_text_gives_up_on_a_file_that_never_settles(tmp_path):
+    path, lock = tmp_path / "busy.md", tmp_path / "busy.lock"
+    path.write_text("0\n")
+
+    def edit(text):
+        path.write_text(text + "x\n")  # someone else writes every time we read
+        return text + "mine\n"
+
+    with pytest.raises(WriteConflict, match=f"^{path} kept changing while codemem was writing it: try again$"):
+        update_text(path, edit, lock, attempts=3)
+
+
+# -- confinement --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def root(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "app.py").write_text("print(1)\n")
+    (tmp_path / "secret.txt").write_text("outside\n")
+    return repo
+
+
+def test_paths_inside_the_root_are_resolved(root):
+    assert confine(root, "src/app.py") == RepoPath(root.resolve() / "src" / "app.py", "src/app.py")
+    assert confine(root, "src/../src/app.py").rel == "src/app.py"
+    assert confine(root, str(root / "src" / "app.py")).rel == "src/app.py"
+    assert confine(root, "src/new.py", for_write=True).rel == "src/new.py"
+    assert confine(root, ".").rel == "."
+
+
+@pytest.mark.parametrize("path", ["../secret.txt", "src/../../secret.txt", "/etc/passwd"])
+def test_dot_dot_and_absolute_paths_outside_are_refused(root, path):
+    with pytest.raises(PathOutsideRepository, match=f"^{path} is outside the repository: paths are relative to its root \\(repo/\\)$"):
+        confine(root, path)
+
+
+def test_a_symlink_pointing_out_is_refused(root, tmp_path):
+    (root / "link.txt").symlink_to(tmp_path / "secret.txt")
+    (root / "linkdir").symlink_to(tmp_path)
+    with pytest.raises(PathOutsideRepository, match="^link.txt is outside the repository"):
+        confine(root, "link.txt")
+    with pytest.raises(PathOutsideRepository, match="^linkdir/secret.txt is outside the repository"):
+        confine(root, "linkdir/secret.txt")
+
+
+def test_a_symlink_pointing_inside_is_followed(root):
+    (root / "alias.py").symlink_to(root / "src" / "app.py")
+    assert confine(root, "alias.py").rel == "src/app.py"
+
+
+def test_writes_to_git_folders_and_directories_are_refused(root):
+    with pytest.raises(PathOutsideRepository, match=r"^\.git/config: writing there is not allowed \(git's own files\)$"):
+        confine(root, ".git/config", for_write=True)
+    with pytest.raises(PathOutsideRepository, match="^src is a directory: give a file path$"):
+        confine(root, "src", for_write=True)
+    with pytest.raises(PathOutsideRepository, match="^a path is required"):
+        confine(root, "  ")

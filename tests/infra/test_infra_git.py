@@ -1,0 +1,106 @@
+"""The git layer on a real tiny repository: output, failures, blobs, and a lazy GitPython."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from codemem.errors import GitError
+from codemem.infra import (
+    BlobReader,
+    empty_tree,
+    git_config,
+    git_dir,
+    git_head,
+    git_text,
+    has_head,
+    head_commit,
+    read_blobs,
+    resolve_commit,
+    run_git,
+)
+
+
+def git(repo, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def repo(repo_factory):
+    repo = repo_factory(commit=False)
+    (repo / "a.txt").write_text("alpha\n")
+    (repo / "café.txt").write_text("crème\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two files")
+    return repo
+
+
+def test_run_git_returns_stdout_bytes_exactly(repo):
+    assert run_git(repo, "ls-files", "-z") == "a.txt\0café.txt\0".encode()
+    assert git_text(repo, "ls-files") == "a.txt\ncafé.txt\n"  # not C-quoted
+
+
+def test_input_goes_to_stdin(repo):
+    blob = git(repo, "rev-parse", "HEAD:a.txt").strip()
+    assert run_git(repo, "hash-object", "--stdin", input=b"alpha\n") == f"{blob}\n".encode()
+    assert run_git(repo, "check-ignore", "--stdin", input=b"a.txt\n", ok=(0, 1)) == b""
+
+
+def test_a_failure_is_a_git_error_with_gits_last_line(repo):
+    with pytest.raises(GitError) as caught:
+        run_git(repo, "rev-parse", "--verify", "nope")
+    assert str(caught.value) == "git rev-parse failed: fatal: Needed a single revision"
+    assert run_git(repo, "rev-parse", "--verify", "-q", "nope", ok=(0, 1)) == b""
+
+
+def test_a_missing_git_is_a_git_error(repo, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(GitError, match="^git is not installed or not on PATH$"):
+        run_git(repo, "status")
+
+
+def test_heads_commits_config_and_folders(repo, repo_factory):
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert (has_head(repo), head_commit(repo), resolve_commit(repo, "main")) == (True, head, head)
+    assert resolve_commit(repo, "nope") is None
+    assert git_dir(repo) == (repo / ".git").resolve()
+    assert git_config(repo, "user.email") == "dev@example.com"
+    assert git_config(repo, "codemem.unset") is None
+    assert empty_tree(repo) == "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+    fresh = repo_factory(commit=False)
+    assert (has_head(fresh), head_commit(fresh)) == (False, None)
+
+
+def test_git_dir_outside_a_repository_is_none(tmp_path):
+    (tmp_path / "plain").mkdir()
+    assert git_dir(tmp_path / "plain") is None
+
+
+def test_blobs_are_read_with_their_sizes(repo):
+    small = git(repo, "rev-parse", "HEAD:a.txt").strip()
+    other = git(repo, "rev-parse", "HEAD:café.txt").strip()
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    missing = "0" * 40
+    assert read_blobs(repo, [small, other, small, missing, tree, ""], max_bytes=6) == {
+        small: (6, b"alpha\n"),
+        other: (7, None),  # larger than max_bytes: size only
+    }
+    with BlobReader(repo) as reader:
+        assert reader.read(small, 100) == b"alpha\n"
+        assert reader.read(other, 3) is None
+        assert reader.read(missing, 100) is None
+        assert reader.size(other) == 7
+
+
+def test_git_head_keeps_the_first_bytes_and_counts_the_rest(repo):
+    whole = run_git(repo, "show", "--format=%s", "HEAD")
+    assert git_head(repo, "show", "--format=%s", "HEAD", max_bytes=10) == (whole[:10], len(whole) - 10)
+    assert git_head(repo, "show", "--format=%s", "HEAD", max_bytes=10_000) == (whole, 0)
+
+
+def test_importing_infra_does_not_import_gitpython():
+    code = "import sys, codemem.infra; print('git' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "False\n"

@@ -1,0 +1,106 @@
+"""The one file lock: exclusion across threads and processes, a bounded wait naming the holder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from codemem.errors import LockTimeout
+from codemem.infra import FileLock, LockHolder, lock_held, locked, read_holder
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from codemem.infra import FileLock
+
+    with FileLock(Path(sys.argv[1])):
+        print("held", flush=True)
+        time.sleep(60)
+    """
+)
+
+
+@pytest.fixture
+def holder_script(tmp_path):
+    script = tmp_path / "hold.py"
+    script.write_text(HOLDER)
+    return script
+
+
+def _hold(script, lock) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(lock), "--full"], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline() == "held\n"
+    return proc
+
+
+def test_a_second_process_gives_up_naming_the_holder(tmp_path, holder_script):
+    lock = tmp_path / "index.lock"
+    proc = _hold(holder_script, lock)
+    try:
+        assert lock_held(lock) is True
+        assert read_holder(lock) == LockHolder(proc.pid, f"hold.py {lock} --full")
+        with pytest.raises(LockTimeout) as caught:
+            FileLock(lock, timeout=0.3).acquire()
+        assert str(caught.value) == f"{lock} is held by pid {proc.pid} (hold.py {lock} --full); gave up after 0.3 s"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_lock_held_by_a_dead_process_is_taken_at_once(tmp_path, holder_script):
+    lock = tmp_path / "index.lock"
+    proc = _hold(holder_script, lock)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert read_holder(lock).pid == proc.pid  # its name is still written there...
+    assert lock_held(lock) is False  # ...but the kernel let the lock go with the process
+    with FileLock(lock, timeout=0):  # one try, no waiting
+        assert read_holder(lock).pid == os.getpid()
+
+
+def test_file_lock_excludes_other_holders_and_times_out(tmp_path):
+    lock = tmp_path / "x.lock"
+    with FileLock(lock), pytest.raises(LockTimeout, match=r"is held by pid \d+ \(.*\); gave up after 0.2 s$"):
+        FileLock(lock, timeout=0.2).acquire()
+    held = FileLock(lock, timeout=1)
+    held.acquire()
+    released = []
+
+    def wait_for_it() -> None:
+        with FileLock(lock):
+            released.append(True)
+
+    thread = threading.Thread(target=wait_for_it)
+    thread.start()
+    time.sleep(0.1)
+    assert released == []
+    held.release()
+    thread.join(timeout=5)
+    assert released == [True]
+
+
+def test_a_lock_file_without_a_holder_still_times_out_clearly(tmp_path):
+    lock = tmp_path / "old.lock"
+    with FileLock(lock):
+        lock.write_text("")  # a holder that wrote nothing (an older codemem)
+        with pytest.raises(LockTimeout) as caught:
+            FileLock(lock, timeout=0).acquire()
+    assert str(caught.value) == f"{lock} is held by another process; gave up after 0 s"
+
+
+def test_locked_takes_several_locks_and_releases_them(tmp_path):
+    a, b = tmp_path / "a.lock", tmp_path / "b.lock"
+    with locked(b, a, a):
+        assert (lock_held(a), lock_held(b)) == (True, True)
+    assert (lock_held(a), lock_held(b)) == (False, False)
+    assert lock_held(tmp_path / "never.lock") is False
