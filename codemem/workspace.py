@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from codemem.errors import NotARepositoryError
+from codemem.infra import git_dir
 
 CODEMEM_DIR = ".codemem"
 
@@ -91,16 +91,7 @@ class Workspace:
     @cached_property
     def git_dir(self) -> Path:
         """The real git directory (a worktree's `.git` may be a file pointing elsewhere)."""
-        out = subprocess.run(
-            ["git", "rev-parse", "--absolute-git-dir"],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            return self.root / ".git"
-        return Path(out.stdout.strip())
+        return git_dir(self.root) or self.root / ".git"
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""

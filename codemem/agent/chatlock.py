@@ -1,16 +1,16 @@
 """The chat lock: how other processes (the sleep-time daemon) tell a `codemem chat` is running.
 
 A running chat holds an flock on `.codemem/local/sessions/chat.<pid>.lock`. A lock file left
-by a chat that died is not locked by anyone: `chat_running` removes it. Standard library
-only, so the daemon can ask cheaply.
+by a chat that died is not locked by anyone: `chat_running` removes it. The lock is
+`codemem.infra.FileLock`, cheap to import, so the daemon can ask cheaply.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
+from codemem.infra import FileLock, lock_held
 from codemem.workspace import Workspace
 
 LOCK_GLOB = "chat.*.lock"
@@ -21,40 +21,23 @@ class ChatLock:
 
     def __init__(self, ws: Workspace) -> None:
         self.path = ws.sessions_dir / f"chat.{os.getpid()}.lock"
-        self._fd: int | None = None
+        self._lock = FileLock(self.path, timeout=0)  # this process's own file: never contended
 
     def __enter__(self) -> ChatLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+        self._lock.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
+        if self._lock.held:
             self.path.unlink(missing_ok=True)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+            self._lock.release()
 
 
 def _held(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if lock_held(path):
         return True
-    else:
-        path.unlink(missing_ok=True)  # left by a chat that died: nobody holds it
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    path.unlink(missing_ok=True)  # left by a chat that died: nobody holds it
+    return False
 
 
 def chat_running(ws: Workspace) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from codemem.infra import today as local_today
+
 SYSTEM_PROMPT = """\
 You are codemem, a coding agent working in the git repository `{repo}`. Unlike other agents
 you have a memory that lasts across sessions, kept in the repository's `.codemem/` folder and
@@ -81,7 +83,7 @@ def system_prompt(repo: str, user_label: str, read_only: bool, today: date | Non
     habits = READ_ONLY_HABITS if read_only else WRITE_HABITS.format(user_label=user_label)
     return SYSTEM_PROMPT.format(
         repo=repo,
-        today=(today or date.today()).isoformat(),
+        today=(today or local_today()).isoformat(),
         user_label=user_label,
         archival_write="" if read_only else " and saved with archival_insert",
         work_habits=habits,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.errors import CodememError
+from codemem.infra import git_text, has_head
 from codemem.memory.errors import MemoryEditError
 
 _FIELDS = "%x1e%H%x1f%an%x1f%aI%x1f%s"
@@ -29,18 +28,16 @@ def file_history(root: Path, path: Path, limit: int | None = None, patch: bool =
         relative = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         raise MemoryEditError(f"{path} is not in the repository, so git keeps no history of it") from None
-    args = ["git", "log", "--follow", f"--format={_FIELDS}"]
+    if not has_head(root):
+        return []
+    args = ["log", "--follow", f"--format={_FIELDS}"]
     if limit:
         args.append(f"-n{limit}")
     if patch:
         args.append("-p")
-    out = subprocess.run([*args, "--", relative], cwd=root, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        if "does not have any commits" in out.stderr:
-            return []
-        raise CodememError(f"git log failed for {relative}: {out.stderr.strip()}")
+    out = git_text(root, *args, "--", relative)
     changes = []
-    for record in out.stdout.split("\x1e")[1:]:
+    for record in out.split("\x1e")[1:]:
         head, _, diff = record.partition("\n")
         commit, author, date, subject = head.split("\x1f", 3)
         changes.append(Change(commit, author, date, subject, diff.strip("\n")))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import subprocess
 from pathlib import Path
 
 from codemem.config import user_config_dir
+from codemem.infra import git_config
 
 PERSONAL_LABEL = "personal"
 
@@ -25,25 +25,13 @@ def slugify(text: str) -> str:
     return re.sub(r"-{2,}", "-", slug).strip("-_")
 
 
-def git_user_email(root: Path) -> str | None:
-    """`git config user.email` as seen from `root`, or None."""
-    try:
-        out = subprocess.run(
-            ["git", "config", "user.email"], cwd=root, capture_output=True, text=True, check=False
-        )
-    except OSError:
-        return None
-    email = out.stdout.strip()
-    return email or None
-
-
 def user_slug(root: Path, environ: dict[str, str] | None = None) -> str:
     """The active user's slug (never empty: falls back to `default`)."""
     environ = os.environ if environ is None else environ
     override = environ.get("CODEMEM_USER")
     if override and slugify(override):
         return slugify(override)
-    email = git_user_email(root)
+    email = git_config(root, "user.email")
     if email and slugify(email.split("@", 1)[0]):
         return slugify(email.split("@", 1)[0])
     try:

@@ -1,6 +1,6 @@
 """Which definitions a commit added, changed and removed.
 
-Both versions of each changed code file are read from git (`git cat-file --batch`) and parsed
+Both versions of each changed code file are read from git (`codemem.infra.BlobReader`) and parsed
 with the index's own parser; definitions are matched by qualified name (the n-th definition of
 a repeated name matches the n-th one). A definition changed when its own text differs: the
 lines of its nested definitions are left out, so editing one method does not also mark the
@@ -9,14 +9,13 @@ class that holds it.
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from codemem.code.files import content_skip_reason
 from codemem.code.languages import is_code, language_for_path
+from codemem.infra import BlobReader
 from codemem.sleep.commits import Commit, FileChange
 
 # Not reported on their own: text headings, and fields and variables (their changes show as
@@ -57,39 +56,6 @@ class SymbolChanges:
             "removed": [s.to_json() for s in self.removed],
             "files_not_compared": self.files_not_compared,
         }
-
-
-class BlobReader:
-    """Reads blobs through one long-running `git cat-file --batch`."""
-
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=root,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )
-
-    def read(self, blob: str, max_bytes: int) -> bytes | None:
-        """The blob's bytes, or None when it is missing or larger than `max_bytes`."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(blob.encode("ascii") + b"\n")
-        self.proc.stdin.flush()
-        header = self.proc.stdout.readline().split()
-        if len(header) != 3:  # "<sha> missing"
-            return None
-        size = int(header[2])
-        data = self.proc.stdout.read(size + 1)[:size]  # the content plus its newline
-        return data if size <= max_bytes else None
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait()
-
-    def __enter__(self) -> BlobReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _own_texts(data: bytes, path: str, language: str, parse_options: dict[str, Any]) -> dict[tuple[str, int], tuple[str, str, int]]:

@@ -13,11 +13,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+from codemem.infra import git_text
 from codemem.memory import Block
 from codemem.memory.ranking import normalize
 from codemem.sleep.dates import RELATIVE, absolute_dates
@@ -112,15 +112,16 @@ def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[i
     if block.path is None:
         return lambda _i: today
     offset = block.header.count("\n")
-    out = subprocess.run(
-        ["git", "blame", "--porcelain", "--", block.path.relative_to(writer.ws.root).as_posix()],
-        cwd=writer.ws.root, capture_output=True, text=True, check=False,
+    # 128: a block not committed yet (or no commits at all): every line is from today.
+    out = git_text(
+        writer.ws.root, "blame", "--porcelain", "--", block.path.relative_to(writer.ws.root).as_posix(),
+        ok=(0, 128),
     )
     days: dict[int, date] = {}
-    if out.returncode == 0:
+    if out:
         commit_day: dict[str, date] = {}
         current, line_no = "", 0
-        for line in out.stdout.splitlines():
+        for line in out.splitlines():
             parts = line.split(" ")
             if len(parts) >= 3 and len(parts[0]) == 40 and parts[1].isdigit():
                 current, line_no = parts[0], int(parts[2])

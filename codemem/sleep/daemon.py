@@ -13,7 +13,6 @@ Everything lives in `.codemem/local/`:
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -26,8 +25,9 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import CodememError
-from codemem.infra import atomic_write
+from codemem.errors import CodememError, LockTimeout
+from codemem.infra import FileLock, atomic_write
+from codemem.infra import lock_held as file_lock_held
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -57,39 +57,32 @@ class DaemonLock:
         self.ws = ws
         self.lock_path = local_path(ws, LOCK_FILE)
         self.pid_path = local_path(ws, PID_FILE)
-        self._fd: int | None = None
+        self._lock: FileLock | None = None
         self.stale_pid: int | None = None  # the pid a crashed daemon left behind, if any
 
     def acquire(self) -> None:
         self.ws.ensure_local()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + ACQUIRE_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    pid = read_pid(self.ws)
-                    who = f" (pid {pid})" if pid else ""
-                    raise WatchRunningError(
-                        f"codemem watch is already running in {self.ws.root}{who}; "
-                        "`codemem watch --status` shows it, `codemem watch --stop` stops it"
-                    ) from None
-                time.sleep(0.05)
-        self._fd = fd
+        lock = FileLock(self.lock_path, ACQUIRE_SECONDS)
+        try:
+            lock.acquire()
+        except LockTimeout:
+            pid = read_pid(self.ws)
+            who = f" (pid {pid})" if pid else ""
+            raise WatchRunningError(
+                f"codemem watch is already running in {self.ws.root}{who}; "
+                "`codemem watch --status` shows it, `codemem watch --stop` stops it"
+            ) from None
+        self._lock = lock
         self.stale_pid = read_pid(self.ws)
         atomic_write(self.pid_path, f"{os.getpid()}\n")
 
     def release(self) -> None:
-        if self._fd is None:
+        if self._lock is None:
             return
         if read_pid(self.ws) == os.getpid():
             self.pid_path.unlink(missing_ok=True)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-        self._fd = None
+        self._lock.release()
+        self._lock = None
 
     def __enter__(self) -> DaemonLock:
         self.acquire()
@@ -109,19 +102,7 @@ def read_pid(ws: Workspace) -> int | None:
 
 def lock_held(ws: Workspace) -> bool:
     """Whether a daemon holds the lock (probes it without waiting)."""
-    try:
-        fd = os.open(local_path(ws, LOCK_FILE), os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return file_lock_held(local_path(ws, LOCK_FILE))
 
 
 # -- status ---------------------------------------------------------------------------------

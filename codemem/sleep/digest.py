@@ -25,10 +25,10 @@ from datetime import datetime, timezone
 
 from codemem.config import Config
 from codemem.errors import UsageError
-from codemem.infra import parse_when, resolve_commit, utc_now
+from codemem.infra import BlobReader, parse_when, resolve_commit, utc_now
 from codemem.sleep import conventions as conv
 from codemem.sleep import llm, project
-from codemem.sleep.changes import BlobReader, SymbolChanges, commit_symbol_changes
+from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
     Commit,
     CommitRange,

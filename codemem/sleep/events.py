@@ -23,13 +23,14 @@ import contextlib
 import logging
 import os
 import select
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from codemem.code.files import matches_any
+from codemem.errors import GitError
+from codemem.infra import run_git
 
 log = logging.getLogger("codemem")
 
@@ -157,16 +158,11 @@ class PathFilter:
     def _check_ignore(self, paths: list[str]) -> set[str]:
         """One `git check-ignore` for the whole batch (tracked files are never ignored)."""
         data = b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths)
-        proc = subprocess.run(
-            ["git", "check-ignore", "-z", "--stdin"],
-            cwd=self.root,
-            input=data,
-            capture_output=True,
-            check=False,
-        )
-        if proc.returncode not in (0, 1):  # 1: nothing ignored; other: git failed, assume none
+        try:  # exit code 1: nothing ignored
+            out = run_git(self.root, "check-ignore", "-z", "--stdin", input=data, ok=(0, 1))
+        except GitError:  # git failed: assume nothing is ignored
             return set()
-        return {p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p}
+        return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
 
 
 class _EventHandler:
