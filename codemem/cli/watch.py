@@ -123,7 +123,7 @@ def watch_command(
     (a pid file left by a crash is replaced). Ctrl-C or SIGTERM stops it cleanly, even
     during a digest. It logs to .codemem/local/watch.log.
     """
-    from codemem.sleep import daemon as d
+    from codemem.daemon import process as d
     from codemem.sleep.config import sleep_config
 
     if sum((detach, stop, show_status)) > 1:
@@ -175,7 +175,7 @@ def watch_command(
             )
         return
 
-    from codemem.sleep.watch import Watcher
+    from codemem.daemon.watch import Watcher
 
     watcher = Watcher(ws, config)
     ws.ensure_local()
