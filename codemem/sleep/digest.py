@@ -23,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from codemem.code.indexer import refresh_index
 from codemem.config import Config
 from codemem.errors import UsageError
-from codemem.memory.ranking import parse_when, utc_now
+from codemem.memory.ranking import utc_now
 from codemem.sleep import conventions as conv
-from codemem.sleep import llm, project
+from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import BlobReader, SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
     Commit,
@@ -42,7 +43,8 @@ from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.llm import ModelReport
 from codemem.sleep.repo_files import RepoFiles
-from codemem.sleep.state import SleepState, read_local_state, read_state, write_state
+from codemem.sleep.sessions import pending_sessions
+from codemem.sleep.state import SleepState, read_state, write_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
@@ -129,20 +131,6 @@ def read_commit_digests(
     return items
 
 
-def pending_sessions(ws: Workspace) -> int:
-    """Recall sessions with messages newer than the last ones learned from (never creates the DB)."""
-    if not ws.recall_db.exists():
-        return 0
-    from codemem.memory import Recall
-
-    since = parse_when(read_local_state(ws).sessions_until)
-    with Recall(ws) as recall:
-        return sum(
-            1 for s in recall.list_sessions()
-            if s.last_message is not None and (since is None or s.last_message > since)
-        )
-
-
 def _update_project(
     writer: MemoryWriter, overview: project.Overview, commits: list[Commit] | None, count: int
 ) -> tuple[project.OverviewRegion, list[str]]:
@@ -211,8 +199,6 @@ def run_digest(
         result.warnings += warnings
         summarize = summarize or (llm.CommitSummarizer(model) if model else None)
     if options.reindex:
-        from codemem.code.indexer import refresh_index
-
         result.index = refresh_index(ws, config, progress=progress).to_json()
     state = read_state(ws)
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
@@ -230,7 +216,7 @@ def run_digest(
     files = RepoFiles(ws.root)
     notes = dict(state.overflow_notes)
     if model is not None:
-        llm.refresh_project(ws, config, model, writer, result.commits)
+        project_init.refresh_project(ws, config, model, writer, result.commits)
 
     if settings.project:
         overview = project.learn_overview(ws, config, settings.project_map_files, files)
