@@ -248,7 +248,7 @@ def wait_for(condition, timeout: float, what: str):
 def watch_runs(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict[str, Any]:
     from codemem.code.search import search_code
     from codemem.config import load_config
-    from codemem.sleep.daemon import read_status
+    from codemem.daemon.process import read_status
     from codemem.workspace import Workspace
 
     restore(root, args.work_dir / "pristine")

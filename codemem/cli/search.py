@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from codemem.daemon.query_client import ask_daemon
+
 
 def _read_query(query: str | None, query_file: str | None) -> str:
     if query_file:
@@ -89,8 +91,6 @@ def search_command(app, query, k, level, as_json, query_file, no_refresh) -> Non
 
 def _search(app, ws, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict]:
     """Hits as JSON objects with their text: from a running `codemem watch`, else in-process."""
-    from codemem.sleep.query_client import ask_daemon
-
     hits = None if no_refresh else ask_daemon(ws.root, text, k, level)
     if hits is not None:
         return hits

@@ -7,7 +7,10 @@ import time
 
 import click
 
+from codemem.config import Config
+from codemem.daemon import process
 from codemem.errors import UsageError
+from codemem.workspace import Workspace
 
 
 def _ago(epoch: float | None) -> str:
@@ -123,9 +126,6 @@ def watch_command(
     (a pid file left by a crash is replaced). Ctrl-C or SIGTERM stops it cleanly, even
     during a digest. It logs to .codemem/local/watch.log.
     """
-    from codemem.sleep import daemon as d
-    from codemem.sleep.config import sleep_config
-
     if sum((detach, stop, show_status)) > 1:
         raise UsageError("use only one of --detach, --stop and --status")
     if idle is not None and idle <= 0:
@@ -133,56 +133,79 @@ def watch_command(
     if as_json and not (detach or stop or show_status):
         raise UsageError("--json goes with --status, --stop or --detach")
     ws = app.workspace()
-
     if show_status:
-        info = d.describe_status(ws)
-        if as_json:
-            click.echo(json.dumps(info, ensure_ascii=False))
-        else:
-            for line in status_lines(info):
-                click.echo(line)
+        _show_status(ws, as_json)
+    elif stop:
+        _stop(ws, as_json)
+    elif detach:
+        _start_config(app, ws, idle)
+        _detach(ws, idle, as_json)
+    else:
+        _foreground(ws, _start_config(app, ws, idle), detached=daemon)
+
+
+def _show_status(ws: Workspace, as_json: bool) -> None:
+    """`--status`: whether a daemon runs here, and what it last did."""
+    info = process.describe_status(ws)
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
         return
-    if stop:
-        pid = d.stop_daemon(ws)
-        if as_json:
-            click.echo(json.dumps({"stopped": pid is not None, "pid": pid}))
-        elif pid is None:
-            click.echo("codemem watch is not running.")
-        else:
-            click.echo(f"Stopped codemem watch (pid {pid}).")
-        return
+    for line in status_lines(info):
+        click.echo(line)
+
+
+def _stop(ws: Workspace, as_json: bool) -> None:
+    """`--stop`: SIGTERM the daemon and wait until it has let go of its lock."""
+    pid = process.stop_daemon(ws)
+    if as_json:
+        click.echo(json.dumps({"stopped": pid is not None, "pid": pid}))
+    elif pid is None:
+        click.echo("codemem watch is not running.")
+    else:
+        click.echo(f"Stopped codemem watch (pid {pid}).")
+
+
+def _start_config(app, ws: Workspace, idle: float | None) -> Config:
+    """The configuration a starting daemon runs with, checked here (a bad setting fails now,
+    not later in a background log)."""
+    # Imported here (as Watcher is below) so --status and --stop start without the sleep pass.
+    from codemem.sleep import sleep_config
 
     flags = {"sleep": {"idle_minutes": idle}} if idle is not None else None
     config = app.config(flags)
-    sleep_config(config)  # a bad setting fails here, not later in a background log
+    sleep_config(config)
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
-    if detach:
-        if d.lock_held(ws):
-            raise d.WatchRunningError(
-                f"codemem watch is already running in {ws.root} (pid {d.read_pid(ws)})"
-            )
-        argv = ["--idle", repr(idle)] if idle is not None else []
-        pid = d.start_detached(ws, argv)
-        if as_json:
-            click.echo(
-                json.dumps({"started": True, "pid": pid, "log": str(d.local_path(ws, d.LOG_FILE))})
-            )
-        else:
-            click.echo(
-                f"Started codemem watch in the background (pid {pid}); "
-                f"log: {d.local_path(ws, d.LOG_FILE)}"
-            )
-        return
+    return config
 
-    from codemem.sleep.watch import Watcher
+
+def _detach(ws: Workspace, idle: float | None, as_json: bool) -> None:
+    """`--detach`: start the daemon in the background and say where it logs."""
+    if process.lock_held(ws):
+        raise process.WatchRunningError(
+            f"codemem watch is already running in {ws.root} (pid {process.read_pid(ws)})"
+        )
+    argv = ["--idle", repr(idle)] if idle is not None else []
+    pid = process.start_detached(ws, argv)
+    log = process.local_path(ws, process.LOG_FILE)
+    if as_json:
+        click.echo(json.dumps({"started": True, "pid": pid, "log": str(log)}))
+    else:
+        click.echo(f"Started codemem watch in the background (pid {pid}); log: {log}")
+
+
+def _foreground(ws: Workspace, config: Config, *, detached: bool) -> None:
+    """Watch in this process until Ctrl-C or SIGTERM (`detached`: the process --detach
+    started, which has no terminal)."""
+    # Imported here so --status and --stop start without loading the index and the sleep pass.
+    from codemem.daemon.watch import Watcher
 
     watcher = Watcher(ws, config)
     ws.ensure_local()
-    d.setup_log(ws, detached=daemon)
+    process.setup_log(ws, detached=detached)
 
     def started() -> None:
-        if not daemon:
+        if not detached:
             click.echo(
                 f"codemem watch: watching {ws.root} (digest after "
                 f"{watcher.idle_seconds / 60:g} idle minutes); Ctrl-C stops.",
@@ -190,5 +213,5 @@ def watch_command(
             )
 
     watcher.run(on_started=started)
-    if not daemon:
+    if not detached:
         click.echo("codemem watch: stopped.", err=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from codemem.code.files import content_skip_reason
 from codemem.code.languages import is_code, language_for_path
+from codemem.code.parse import parse_file, split_source
 from codemem.infra import BlobReader
 from codemem.sleep.commits import Commit, FileChange
 
@@ -60,8 +61,6 @@ class SymbolChanges:
 
 def _own_texts(data: bytes, path: str, language: str, parse_options: dict[str, Any]) -> dict[tuple[str, int], tuple[str, str, int]]:
     """(qualname, occurrence) -> (kind, own text, start line) for each definition."""
-    from codemem.code.parse import parse_file, split_source
-
     parsed = parse_file(path, data, language, **parse_options)
     lines = split_source(data)
     symbols = [s for s in parsed.symbols if s.kind != "section"]

@@ -1,4 +1,4 @@
-"""One sleep-time pass: `run_digest`.
+"""One sleep-time pass: `run_digest`, a list of steps over one `DigestRun`.
 
 1. Re-index what changed.
 2. Read the commits since state.json's last digested commit (first pass: the newest
@@ -11,9 +11,9 @@
 
 Without a summarizer every step is extractive and deterministic: the same repository gives
 the same files, and a pass with nothing new writes nothing. With a model configured (and
-`options.llm`), the model path of `codemem.sleep.llm` adds commit summaries, keeps the
-model-written project summary current, and runs the sleep-time agent on new sessions; a dry
-run never calls the model.
+`options.llm`), the pass runs `MODEL_STEPS` instead of `STEPS`: the model path of
+`codemem.sleep.llm` adds commit summaries, keeps the model-written project summary current,
+and runs the sleep-time agent on new sessions; a dry run never calls the model.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
+from codemem.code.indexer import refresh_index
 from codemem.config import Config
 from codemem.errors import UsageError
-from codemem.infra import BlobReader, parse_when, resolve_commit, utc_now
+from codemem.infra import BlobReader, resolve_commit, utc_now
 from codemem.sleep import conventions as conv
-from codemem.sleep import llm, project
+from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
     Commit,
@@ -39,9 +41,10 @@ from codemem.sleep.commits import (
 from codemem.sleep.config import SleepConfig, sleep_config
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
-from codemem.sleep.llm import ModelReport
+from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.repo_files import RepoFiles
-from codemem.sleep.state import SleepState, read_local_state, read_state, write_state
+from codemem.sleep.sessions import pending_sessions
+from codemem.sleep.state import SleepState, read_state, write_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
@@ -128,20 +131,6 @@ def read_commit_digests(
     return items
 
 
-def pending_sessions(ws: Workspace) -> int:
-    """Recall sessions with messages newer than the last ones learned from (never creates the DB)."""
-    if not ws.recall_db.exists():
-        return 0
-    from codemem.memory import Recall
-
-    since = parse_when(read_local_state(ws).sessions_until)
-    with Recall(ws) as recall:
-        return sum(
-            1 for s in recall.list_sessions()
-            if s.last_message is not None and (since is None or s.last_message > since)
-        )
-
-
 def _update_project(
     writer: MemoryWriter, overview: project.Overview, commits: list[Commit] | None, count: int
 ) -> tuple[project.OverviewRegion, list[str]]:
@@ -184,6 +173,179 @@ def learn_project(ws: Workspace, config: Config, *, dry_run: bool = False) -> li
     return writer.changes
 
 
+@dataclass
+class DigestRun:
+    """One pass's state, handed from step to step (the fields below `result` are filled in
+    by the steps, in order)."""
+
+    ws: Workspace
+    config: Config
+    options: DigestOptions
+    settings: SleepConfig
+    now: Callable[[], datetime]
+    progress: Callable[[int, int], None] | None
+    summarize: Summarizer | None
+    model: SleepModel | None
+    result: DigestResult
+    state: SleepState = field(init=False)
+    commit_range: CommitRange = field(init=False)
+    as_of: datetime = field(init=False)  # when the pass's block lines are dated
+    writer: MemoryWriter = field(init=False)
+    files: RepoFiles = field(init=False)
+    notes: dict[str, str] = field(init=False)  # state.json's overflow notes, as the pass leaves them
+    overview: project.Overview | None = None
+    digest_file: Path | None = None
+
+    @property
+    def commits(self) -> list[Commit]:
+        return [item.commit for item in self.result.commits]
+
+
+def reindex(run: DigestRun) -> None:
+    """Bring the code index up to date (unless `options.reindex` is off)."""
+    if run.options.reindex:
+        run.result.index = refresh_index(run.ws, run.config, progress=run.progress).to_json()
+
+
+def read_commits(run: DigestRun) -> None:
+    """The commits since the last pass, with their files and definitions (and summaries)."""
+    ws, options, settings, result = run.ws, run.options, run.settings, run.result
+    run.state = read_state(ws)
+    if options.since is not None and resolve_commit(ws.root, options.since) is None:
+        raise UsageError(f"--since {options.since}: no such commit in this repository")
+    run.commit_range = commit_range = commits_since(
+        ws.root, options.since or run.state.last_commit,
+        first_run_limit=settings.initial_commits, max_commits=settings.max_commits,
+    )
+    result.base, result.head, result.omitted = commit_range.base, commit_range.head, commit_range.omitted
+    result.warnings += commit_range.warnings
+    result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
+    commits = run.commits
+    # Block lines are dated by the newest commit (git's date), so a pass is reproducible.
+    run.as_of = datetime.fromisoformat(commits[-1].committed).astimezone(timezone.utc) if commits else run.now()
+    run.writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: run.as_of)
+    run.files = RepoFiles(ws.root)
+    run.notes = dict(run.state.overflow_notes)
+
+
+def refresh_project_summary(run: DigestRun) -> None:
+    """The model path: keep the model-written project summary true for the new commits."""
+    assert run.model is not None  # only in MODEL_STEPS
+    project_init.refresh_project(run.ws, run.config, run.model, run.writer, run.result.commits)
+
+
+def roll_recent_changes(run: DigestRun) -> None:
+    """Learn the project overview and which Recent changes entries roll off (they go into
+    this pass's digest, so this comes before it)."""
+    if not run.settings.project:
+        return
+    settings = run.settings
+    run.overview = project.learn_overview(run.ws, run.config, settings.project_map_files, run.files)
+    preview = MemoryWriter(run.ws, dry_run=True, clock=lambda: run.as_of)
+    _, run.result.rolled_off = _update_project(preview, run.overview, run.commits or None, settings.recent_changes)
+
+
+def write_digest(run: DigestRun) -> None:
+    """Write the digest file of the new commits (none: no file)."""
+    commits = run.commits
+    if not commits:
+        return
+    text = render_digest(run.commit_range, run.result.commits, run.result.rolled_off)
+    path = run.ws.digests_dir / digest_name(commits)
+    run.writer.write_file(path, text, "digest")
+    run.digest_file = path
+    run.result.digest_path = path.relative_to(run.ws.root).as_posix()
+    run.result.digest_text = text
+
+
+def mine_conventions(run: DigestRun) -> None:
+    """Mine conventions into the marked region of `blocks/conventions.md`."""
+    ws, config, settings, files, writer, result = run.ws, run.config, run.settings, run.files, run.writer, run.result
+    if settings.conventions:
+        facts = conv.gather_facts(ws, config, settings, files)
+        rules = conv.mine_conventions(facts, settings.min_samples)
+        region = conv.ConventionsRegion(rules)
+        writer.update_region(conv.LABEL, conv.REGION, region)
+        if region.built:  # an unreadable block keeps its overflow note as it is
+            run.notes = writer.sync_overflow(run.notes, conv.REGION, region.overflow, conv.NOTE_TAGS)
+        result.rules = len(rules)
+
+
+def update_project(run: DigestRun) -> None:
+    """Rewrite the overview and Recent changes regions of `blocks/project.md`."""
+    if run.overview is None:  # sleep.project is off
+        return
+    built, _ = _update_project(run.writer, run.overview, run.commits or None, run.settings.recent_changes)
+    if built.built:
+        run.notes = run.writer.sync_overflow(run.notes, project.REGION, built.overflow, project.NOTE_TAGS)
+
+
+def consolidate_memory(run: DigestRun) -> None:
+    """Blocks within their limits, duplicate notes merged, relative dates made absolute."""
+    if run.settings.consolidate:
+        run.result.consolidation = consolidate(run.writer, run.now())
+
+
+def count_sessions(run: DigestRun) -> None:
+    """How many recorded chat sessions are newer than the last ones learned from."""
+    if run.settings.sessions:
+        run.result.sessions_pending = pending_sessions(run.ws)
+
+
+def learn_from_sessions(run: DigestRun) -> None:
+    """The model path: the sleep-time agent learns from new sessions; the model's report."""
+    model = run.model
+    assert model is not None  # only in MODEL_STEPS
+    llm.learn(run.ws, run.config, model, run.writer, run.result, run.now)
+    run.result.model = model.finish()
+    run.result.warnings += model.warnings
+
+
+def save_state(run: DigestRun) -> None:
+    """state.json last: the last digested commit and digest, and the overflow notes."""
+    ws, state, commits = run.ws, run.state, run.commits
+    new_state = SleepState(
+        last_commit=run.commit_range.head if commits else state.last_commit,
+        last_digest=run.digest_file.relative_to(ws.dir).as_posix() if run.digest_file else state.last_digest,
+        overflow_notes=run.notes,
+    )
+    if new_state != state:
+        if not run.options.dry_run:
+            write_state(ws, lambda _old: new_state)
+        run.writer.changes.append(Change("state", ws.state_file.relative_to(ws.root).as_posix()))
+    run.result.changes, run.result.warnings = run.writer.changes, run.result.warnings + run.writer.warnings
+
+
+Step = Callable[[DigestRun], None]
+
+# The extractive pass; each step reads and fills the one `DigestRun`.
+STEPS: tuple[Step, ...] = (
+    reindex,
+    read_commits,
+    roll_recent_changes,
+    write_digest,
+    mine_conventions,
+    update_project,
+    consolidate_memory,
+    count_sessions,
+    save_state,
+)
+# With a model: the same, plus the project summary and the sleep-time agent.
+MODEL_STEPS: tuple[Step, ...] = (
+    reindex,
+    read_commits,
+    refresh_project_summary,
+    roll_recent_changes,
+    write_digest,
+    mine_conventions,
+    update_project,
+    consolidate_memory,
+    count_sessions,
+    learn_from_sessions,
+    save_state,
+)
+
+
 def run_digest(
     ws: Workspace,
     config: Config,
@@ -209,68 +371,7 @@ def run_digest(
         model, warnings = llm.open_model(config, settings, provider=provider, required=options.model_required)
         result.warnings += warnings
         summarize = summarize or (llm.CommitSummarizer(model) if model else None)
-    if options.reindex:
-        from codemem.code.indexer import refresh_index
-
-        result.index = refresh_index(ws, config, progress=progress).to_json()
-    state = read_state(ws)
-    if options.since is not None and resolve_commit(ws.root, options.since) is None:
-        raise UsageError(f"--since {options.since}: no such commit in this repository")
-    commit_range = commits_since(
-        ws.root, options.since or state.last_commit,
-        first_run_limit=settings.initial_commits, max_commits=settings.max_commits,
-    )
-    result.base, result.head, result.omitted = commit_range.base, commit_range.head, commit_range.omitted
-    result.warnings += commit_range.warnings
-    result.commits = read_commit_digests(ws, config, settings, commit_range, summarize)
-    commits = [item.commit for item in result.commits]
-    as_of = datetime.fromisoformat(commits[-1].committed).astimezone(timezone.utc) if commits else now()
-    writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: as_of)
-    files = RepoFiles(ws.root)
-    notes = dict(state.overflow_notes)
-    if model is not None:
-        llm.refresh_project(ws, config, model, writer, result.commits)
-
-    if settings.project:
-        overview = project.learn_overview(ws, config, settings.project_map_files, files)
-        # The entries that roll off go into this pass's digest, so compute them first.
-        preview = MemoryWriter(ws, dry_run=True, clock=lambda: as_of)
-        _, result.rolled_off = _update_project(preview, overview, commits or None, settings.recent_changes)
-    if commits:
-        text = render_digest(commit_range, result.commits, result.rolled_off)
-        path = ws.digests_dir / digest_name(commits)
-        writer.write_file(path, text, "digest")
-        result.digest_path = path.relative_to(ws.root).as_posix()
-        result.digest_text = text
-    if settings.conventions:
-        facts = conv.gather_facts(ws, config, settings, files)
-        rules = conv.mine_conventions(facts, settings.min_samples)
-        region = conv.ConventionsRegion(rules)
-        writer.update_region(conv.LABEL, conv.REGION, region)
-        if region.built:  # an unreadable block keeps its overflow note as it is
-            notes = writer.sync_overflow(notes, conv.REGION, region.overflow, conv.NOTE_TAGS)
-        result.rules = len(rules)
-    if settings.project:
-        built, _ = _update_project(writer, overview, commits or None, settings.recent_changes)
-        if built.built:
-            notes = writer.sync_overflow(notes, project.REGION, built.overflow, project.NOTE_TAGS)
-    if settings.consolidate:
-        result.consolidation = consolidate(writer, now())
-    if settings.sessions:
-        result.sessions_pending = pending_sessions(ws)
-    if model is not None:
-        llm.learn(ws, config, model, writer, result, now)
-        result.model = model.finish()
-        result.warnings += model.warnings
-
-    new_state = SleepState(
-        last_commit=commit_range.head if commits else state.last_commit,
-        last_digest=(path.relative_to(ws.dir).as_posix() if commits else state.last_digest),
-        overflow_notes=notes,
-    )
-    if new_state != state:
-        if not options.dry_run:
-            write_state(ws, lambda _old: new_state)
-        writer.changes.append(Change("state", ws.state_file.relative_to(ws.root).as_posix()))
-    result.changes, result.warnings = writer.changes, result.warnings + writer.warnings
+    run = DigestRun(ws, config, options, settings, now, progress, summarize, model, result)
+    for step in MODEL_STEPS if model is not None else STEPS:
+        step(run)
     return result

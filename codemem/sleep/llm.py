@@ -8,7 +8,7 @@ It is taken when a model is configured (`sleep.model`, else `model` / `CODEMEM_M
 1. each commit gets a short factual summary (`commit_summarizer`); a provider error keeps the
    extractive summary for that commit and adds a warning, it never fails the pass;
 2. the model-written project summary, if `codemem init --llm` wrote one, is kept true for
-   the new commits (`refresh_project`, `project_init`);
+   the new commits (`project_init.refresh_project`);
 3. after the extractive steps (`learn`): the sleep-time agent, which has only the memory
    tools, learns from the session transcripts recorded since the last pass and consolidates
    memory (`sleep_agent`). The session cursor in `.codemem/local/sleep.json` moves only past
@@ -28,12 +28,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from codemem.agent.messages import Message
+from codemem.agent.providers import resolve_provider
 from codemem.agent.providers.errors import AuthenticationFailed, MissingAPIKey, ModelNotFound
 from codemem.config import Config
 from codemem.errors import CodememError
+from codemem.sleep import sleep_agent
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit
 from codemem.sleep.config import SleepConfig
+from codemem.sleep.sessions import pending_sessions, read_new_sessions
+from codemem.sleep.state import LocalState, read_local_state, write_local_state
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -154,8 +158,6 @@ def open_model(
         model = settings.model or config.model
         if not model:
             return None, []
-        from codemem.agent.providers import resolve_provider
-
         try:
             provider = resolve_provider(model, config)
         except MissingAPIKey as exc:
@@ -245,17 +247,6 @@ def commit_summarizer(provider, settings: SleepConfig) -> CommitSummarizer:
 # -- the steps around the extractive ones -----------------------------------------------------
 
 
-def refresh_project(
-    ws: Workspace, config: Config, model: SleepModel, writer: MemoryWriter, items: list
-) -> None:
-    """Keep the model-written project summary true for the pass's commits (before the
-    extractive overview is sized, so the overview fits around it)."""
-    from codemem.sleep.project_init import refresh_project_summary
-
-    if items and model.can_call():
-        model.report.project_summary = refresh_project_summary(ws, config, model, writer, items)
-
-
 def learn(
     ws: Workspace,
     config: Config,
@@ -270,11 +261,6 @@ def learn(
     The agent runs when transcripts were recorded since the last pass, or when this pass
     digested commits and a block is nearly full; otherwise no model call is made.
     """
-    from codemem.sleep import sleep_agent
-    from codemem.sleep.digest import pending_sessions
-    from codemem.sleep.sessions import read_new_sessions
-    from codemem.sleep.state import LocalState, read_local_state, write_local_state
-
     settings = model.settings
     local = read_local_state(ws)
     new = read_new_sessions(ws, local.sessions_until, settings.session_chars) if settings.sessions else None

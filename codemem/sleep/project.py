@@ -16,8 +16,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from codemem.code.files import is_test_path, read_repo_file
+from codemem.code.graph import load_graph
 from codemem.code.languages import is_code, language_for_path
 from codemem.code.manifest import Manifest
+from codemem.code.store import FILES, CodeStore
+from codemem.code.tags import TagStore
 from codemem.config import Config
 from codemem.sleep.code_style import display
 from codemem.sleep.commits import Commit
@@ -142,8 +145,6 @@ def _languages(ws: Workspace, manifest: Manifest) -> list[str]:
     lines: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     try:
-        from codemem.code.store import FILES, CodeStore
-
         rows = CodeStore(ws.index_dir).table(FILES).to_arrow().select(["language", "lines"]).to_pylist()
     except Exception:  # the table is an index over the files: fall back to the manifest
         rows = [{"language": e.language, "lines": 0} for e in manifest.files.values() if e.status == "indexed"]
@@ -167,9 +168,6 @@ def _key_files(ws: Workspace, limit: int) -> list[str]:
     if limit <= 0:
         return []
     try:
-        from codemem.code.graph import load_graph
-        from codemem.code.tags import TagStore
-
         store = TagStore.load(ws.index_dir)
         if not store.exists or not len(store):
             return []

@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codemem.agent.messages import Message
+from codemem.agent.tools.code_tools import RepoMapSource
 from codemem.config import Config
+from codemem.errors import UsageError
 from codemem.infra import utc_now
 from codemem.sleep import project
+from codemem.sleep.config import sleep_config
+from codemem.sleep.llm import SleepModel, open_model
 from codemem.sleep.regions import (
     RegionError,
     find_region,
@@ -37,7 +41,6 @@ from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.sleep.digest_file import CommitDigest
-    from codemem.sleep.llm import SleepModel
 
 REGION = "project-summary"
 HEADER = (
@@ -106,9 +109,6 @@ def source_paths(files: RepoFiles) -> list[tuple[str, int]]:
 
 def gather_sources(ws: Workspace, config: Config, files: RepoFiles | None = None) -> list[Source]:
     """What the model reads: README, manifests, CI files, the extractive overview, the map."""
-    from codemem.agent.tools.code_tools import RepoMapSource
-    from codemem.sleep.config import sleep_config
-
     files = files or RepoFiles(ws.root)
     sources = [Source(path, _cut(text, limit)) for path, limit in source_paths(files)
                if (text := files.text(path))]
@@ -243,6 +243,15 @@ def refresh_project_summary(
     return "updated"
 
 
+def refresh_project(
+    ws: Workspace, config: Config, model: SleepModel, writer: MemoryWriter, items: list[CommitDigest]
+) -> None:
+    """The digest's step: keep the model-written project summary true for the pass's commits
+    (before the extractive overview is sized, so the overview fits around it)."""
+    if items and model.can_call():
+        model.report.project_summary = refresh_project_summary(ws, config, model, writer, items)
+
+
 def has_project_summary(ws: Workspace) -> bool:
     """Whether `blocks/project.md` has the model-written region."""
     writer = MemoryWriter(ws, dry_run=True, clock=utc_now)
@@ -263,10 +272,6 @@ def open_init_model(
     there is no summary yet (so a second `codemem init` changes nothing), and a missing model
     or key is a warning.
     """
-    from codemem.errors import UsageError
-    from codemem.sleep.config import sleep_config
-    from codemem.sleep.llm import open_model
-
     settings = sleep_config(config)
     if not explicit and not (settings.init_llm and settings.llm and not has_project_summary(ws)):
         return None, []

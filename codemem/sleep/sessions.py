@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from codemem.infra import parse_when
+from codemem.memory import Recall
+from codemem.sleep.state import read_local_state
 from codemem.workspace import Workspace
 
 MESSAGE_CHARS = {"user": 2_000, "assistant": 1_200, "summary": 2_000}
@@ -67,8 +69,6 @@ def read_new_sessions(ws: Workspace, since: str | None, max_chars: int) -> NewSe
     out = NewSessions()
     if not ws.recall_db.exists():
         return out
-    from codemem.memory import Recall
-
     start = parse_when(since)
     used = 0
     with Recall(ws) as recall:
@@ -96,3 +96,15 @@ def read_new_sessions(ws: Workspace, since: str | None, max_chars: int) -> NewSe
             out.sessions.append(SessionText(session.id, session.title, session.last_message, len(lines), text))
             out.until = session.last_message.isoformat()
     return out
+
+
+def pending_sessions(ws: Workspace) -> int:
+    """Recall sessions with messages newer than the last ones learned from (never creates the DB)."""
+    if not ws.recall_db.exists():
+        return 0
+    since = parse_when(read_local_state(ws).sessions_until)
+    with Recall(ws) as recall:
+        return sum(
+            1 for s in recall.list_sessions()
+            if s.last_message is not None and (since is None or s.last_message > since)
+        )

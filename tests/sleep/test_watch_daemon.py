@@ -21,8 +21,8 @@ from sleep_helpers import commit, digest, init, read_value
 
 from codemem.code.search import search_code
 from codemem.config import load_config
+from codemem.daemon.process import lock_held, read_pid, read_status
 from codemem.memory import MemoryStore
-from codemem.sleep.daemon import lock_held, read_pid, read_status
 from codemem.sleep.state import read_state
 from codemem.workspace import Workspace
 from tests.conftest import make_repo
@@ -335,7 +335,7 @@ def test_search_is_answered_by_the_running_daemon_exactly_as_in_process(shop, da
     socket_file = Workspace(shop).local_dir / "watch.sock"
     wait_for(socket_file.exists, what="the search socket")
     assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600
-    from codemem.sleep.query_client import ask_daemon
+    from codemem.daemon.query_client import ask_daemon
 
     hits = ask_daemon(shop, "parse price", None, "symbol")
     assert hits is not None and hits[0]["text"]

@@ -13,10 +13,10 @@ from sleep_helpers import commit, config, digest, init
 from codemem.cli import cli
 from codemem.cli.watch import status_lines
 from codemem.config import Config
+from codemem.daemon.events import Debouncer, PathFilter, skipped_by_name
+from codemem.daemon.watch import Watcher
 from codemem.memory import Recall
 from codemem.sleep import sleep_config
-from codemem.sleep.events import Debouncer, PathFilter, skipped_by_name
-from codemem.sleep.watch import Watcher
 from codemem.workspace import Workspace
 from tests.conftest import make_repo
 
@@ -158,7 +158,7 @@ def test_new_commits_and_new_sessions_are_digested_once(tmp_path):
 
 
 def test_a_fresh_daemon_remembers_what_the_last_one_digested(tmp_path):
-    from codemem.sleep.daemon import read_status, write_status
+    from codemem.daemon.process import read_status, write_status
 
     repo = shop_repo(tmp_path)
     first = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")

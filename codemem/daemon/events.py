@@ -28,6 +28,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from watchdog import events as fs
+from watchdog.observers import Observer
+
 from codemem.code.files import matches_any
 from codemem.errors import GitError
 from codemem.infra import run_git
@@ -182,6 +185,19 @@ class _EventHandler:
             self.debouncer.add(rel)
 
 
+# The events that can change what is indexed (not FileOpenedEvent and the like).
+EVENT_TYPES = [
+    fs.FileCreatedEvent,
+    fs.FileModifiedEvent,
+    fs.FileDeletedEvent,
+    fs.FileMovedEvent,
+    fs.FileClosedEvent,
+    fs.DirCreatedEvent,
+    fs.DirDeletedEvent,
+    fs.DirMovedEvent,
+]
+
+
 class TreeObserver:
     """Watches the work tree and feeds changed repository paths to a `Debouncer`."""
 
@@ -201,22 +217,9 @@ class TreeObserver:
         self._watched: dict[str, object] = {}  # top-level folder -> its recursive watch
 
     def start(self) -> None:
-        from watchdog import events
-        from watchdog.observers import Observer
-
-        self._events = [
-            events.FileCreatedEvent,
-            events.FileModifiedEvent,
-            events.FileDeletedEvent,
-            events.FileMovedEvent,
-            events.FileClosedEvent,
-            events.DirCreatedEvent,
-            events.DirDeletedEvent,
-            events.DirMovedEvent,
-        ]
         self._observer = Observer()
         self._observer.schedule(
-            self._handler, str(self.root), recursive=False, event_filter=self._events
+            self._handler, str(self.root), recursive=False, event_filter=EVENT_TYPES
         )
         names = sorted(
             e.name
@@ -254,7 +257,7 @@ class TreeObserver:
             self._unwatch(name)  # re-created or renamed: a watch follows the old folder
             try:
                 self._watched[name] = self._observer.schedule(
-                    self._handler, str(self.root / name), recursive=True, event_filter=self._events
+                    self._handler, str(self.root / name), recursive=True, event_filter=EVENT_TYPES
                 )
             except OSError as exc:  # gone again, or out of inotify watches
                 log.warning("watch: cannot watch %s/: %s", name, exc)

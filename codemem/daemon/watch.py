@@ -28,12 +28,18 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from codemem.agent.chatlock import chat_running
+from codemem.code.indexer import refresh_index
+from codemem.code.lance import import_lancedb
 from codemem.config import Config
+from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
+from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
+from codemem.daemon.query_server import QueryServer
 from codemem.errors import UsageError
 from codemem.infra import head_commit, parse_when, utc_now
+from codemem.memory import Recall
+from codemem.sleep import DigestOptions, run_digest
 from codemem.sleep.config import sleep_config
-from codemem.sleep.daemon import DaemonLock, WatchStatus, read_status, write_status
-from codemem.sleep.events import Debouncer, PathFilter, TreeObserver
 from codemem.sleep.state import read_local_state, read_state
 from codemem.workspace import Workspace
 
@@ -51,29 +57,17 @@ def newest_session(ws: Workspace) -> datetime | None:
     """When the newest recall message was written (never creates the database)."""
     if not ws.recall_db.exists():
         return None
-    from codemem.memory import Recall
-
     with Recall(ws) as recall:
         stamps = [s.last_message for s in recall.list_sessions() if s.last_message is not None]
     return max(stamps, default=None)
 
 
-def chat_running(ws: Workspace) -> bool:
-    """Whether a `codemem chat` holds its session lock in this repository."""
-    from codemem.agent.session import chat_running as running
-
-    return running(ws)
-
-
 def warm_up() -> None:
     """Load the database layer now, not on the first save: that save is then searchable in a
     fraction of a second instead of after a second of imports."""
-    from codemem.code.lance import import_lancedb
-
     import_lancedb()
+    # Imported here, after the daemon holds its lock and caught up, so starting stays fast.
     import lancedb.index  # noqa: F401  (the full-text index refresh after each write)
-
-    import codemem.code.store  # noqa: F401
 
 
 class Watcher:
@@ -157,8 +151,6 @@ class Watcher:
             os.getpid(),
             self.idle_seconds / 60,
         )
-        from codemem.sleep.query_server import QueryServer
-
         queries = QueryServer(self.ws, self.config)
         try:
             self.observer.start()
@@ -238,8 +230,6 @@ class Watcher:
         self._index(relevant)
 
     def _index(self, paths: list[str]) -> None:
-        from codemem.code.indexer import refresh_index
-
         started = time.time()
         self.status.activity = "indexing"
         record: dict = {"at": started, "paths": paths[:20]}
@@ -319,8 +309,6 @@ class Watcher:
         return None
 
     def _digest(self, reason: str) -> None:
-        from codemem.sleep import DigestOptions, run_digest
-
         head = head_commit(self.ws.root)
         newest = newest_session(self.ws) if self.sessions else None
         log.info("watch: idle and %s: digesting", reason)

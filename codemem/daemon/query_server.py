@@ -20,8 +20,11 @@ import os
 import socketserver
 import threading
 
+from codemem.code.indexer import refresh_index
+from codemem.code.search import Searcher
 from codemem.config import Config, user_config_dir
-from codemem.sleep.query_client import settings_env, socket_path
+from codemem.daemon.query_client import settings_env, socket_path
+from codemem.errors import CodememError
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -80,10 +83,6 @@ class QueryServer:
             return {"decline": "different CODEMEM_* settings"}
         if _config_stamp(self.ws) != self.stamp:
             return {"decline": "configuration changed since the daemon started"}
-        from codemem.code.indexer import refresh_index
-        from codemem.code.search import Searcher
-        from codemem.errors import CodememError
-
         with self._lock:
             try:
                 refresh_index(self.ws, self.config)  # exact freshness: ~10 ms when nothing changed

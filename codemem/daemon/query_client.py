@@ -10,6 +10,8 @@ import os
 import socket
 from pathlib import Path
 
+from codemem.errors import UsageError
+
 SOCKET_NAME = "watch.sock"
 # Variables that do not change what a search returns.
 NEUTRAL_ENV = frozenset({"CODEMEM_HOME", "CODEMEM_REPO", "CODEMEM_DEBUG", "CODEMEM_USER"})
@@ -49,7 +51,5 @@ def ask_daemon(ws_root: Path, query: str, k: int | None, level: str, timeout: fl
     if "hits" in reply:
         return reply["hits"]
     if "error" in reply:
-        from codemem.errors import UsageError
-
         raise UsageError(reply["error"])
     return None
