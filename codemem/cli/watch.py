@@ -124,7 +124,6 @@ def watch_command(
     during a digest. It logs to .codemem/local/watch.log.
     """
     from codemem.sleep import daemon as d
-    from codemem.sleep.config import sleep_config
 
     if sum((detach, stop, show_status)) > 1:
         raise UsageError("use only one of --detach, --stop and --status")
@@ -153,8 +152,7 @@ def watch_command(
         return
 
     flags = {"sleep": {"idle_minutes": idle}} if idle is not None else None
-    config = app.config(flags)
-    sleep_config(config)  # a bad setting fails here, not later in a background log
+    config = app.config(flags)  # a bad setting fails here, not later in a background log
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
     if detach:

@@ -15,8 +15,7 @@ from functools import cached_property
 from codemem.code.files import is_test_path, matches_any
 from codemem.code.languages import is_code, language_for_path
 from codemem.code.model import Symbol
-from codemem.config import Config
-from codemem.review.config import ReviewConfig
+from codemem.config import Config, ReviewConfig
 from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet, read_blobs, run_git
 from codemem.sleep.code_style import is_public

@@ -3,7 +3,6 @@
 - `run_digest(ws, config, DigestOptions(...))`: one pass (`codemem digest`).
 - `learn_project(ws, config)`: fill `blocks/project.md`'s overview (`codemem init`).
 - `mine_conventions(gather_facts(ws, config, settings))`: the learned rules, without writing.
-- `sleep_config(config)`: the validated `sleep:` settings.
 
 Names are imported on first use, so importing one light submodule (the watch daemon's
 search client, say) does not pay for the whole pass.
@@ -14,8 +13,6 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "SleepConfig": "codemem.sleep.config",
-    "sleep_config": "codemem.sleep.config",
     "gather_facts": "codemem.sleep.conventions",
     "mine_conventions": "codemem.sleep.conventions",
     "DigestOptions": "codemem.sleep.digest",

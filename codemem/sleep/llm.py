@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING
 
 from codemem.agent.messages import Message
 from codemem.agent.providers.errors import AuthenticationFailed, MissingAPIKey, ModelNotFound
-from codemem.config import Config
+from codemem.config import Config, SleepConfig
 from codemem.errors import CodememError
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit
-from codemem.sleep.config import SleepConfig
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:

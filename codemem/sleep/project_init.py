@@ -107,12 +107,11 @@ def source_paths(files: RepoFiles) -> list[tuple[str, int]]:
 def gather_sources(ws: Workspace, config: Config, files: RepoFiles | None = None) -> list[Source]:
     """What the model reads: README, manifests, CI files, the extractive overview, the map."""
     from codemem.agent.tools.code_tools import RepoMapSource
-    from codemem.sleep.config import sleep_config
 
     files = files or RepoFiles(ws.root)
     sources = [Source(path, _cut(text, limit)) for path, limit in source_paths(files)
                if (text := files.text(path))]
-    overview = project.learn_overview(ws, config, sleep_config(config).project_map_files, files)
+    overview = project.learn_overview(ws, config, config.sleep.project_map_files, files)
     sources.append(Source("codemem's extracted overview", overview.render()))
     try:
         repo_map = RepoMapSource(ws.index_dir).render(MAP_TOKENS)
@@ -264,10 +263,9 @@ def open_init_model(
     or key is a warning.
     """
     from codemem.errors import UsageError
-    from codemem.sleep.config import sleep_config
     from codemem.sleep.llm import open_model
 
-    settings = sleep_config(config)
+    settings = config.sleep
     if not explicit and not (settings.init_llm and settings.llm and not has_project_summary(ws)):
         return None, []
     settings = settings.model_copy(update={"llm": True})

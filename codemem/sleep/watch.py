@@ -31,7 +31,6 @@ from datetime import datetime
 from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.memory.ranking import parse_when, utc_now
-from codemem.sleep.config import sleep_config
 from codemem.sleep.daemon import DaemonLock, WatchStatus, read_status, write_status
 from codemem.sleep.events import Debouncer, PathFilter, TreeObserver
 from codemem.sleep.state import read_local_state, read_state
@@ -89,7 +88,7 @@ class Watcher:
     ) -> None:
         self.ws = ws
         self.config = config
-        settings = sleep_config(config)
+        settings = config.sleep
         self.idle_seconds = idle_seconds if idle_seconds is not None else settings.idle_minutes * 60
         self.sessions = settings.sessions
         self.use_model = settings.watch_llm
