@@ -54,9 +54,9 @@ def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, An
     Values are read as YAML (`20`, `false`, `[a, b]`, `{base_url: ...}`); each `__` goes one
     level down, so CODEMEM_PROVIDERS__GPU__BASE_URL sets `providers.gpu.base_url`.
     """
-    environ = os.environ if environ is None else environ
+    variables = os.environ if environ is None else environ
     out: dict[str, Any] = {}
-    for name, value in environ.items():
+    for name, value in variables.items():
         if not name.startswith(ENV_PREFIX):
             continue
         rest = name[len(ENV_PREFIX):]
