@@ -1,9 +1,21 @@
+import re
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import BaseModel
 
-from codemem.config import environment_overrides, load_config
+from codemem.config import (
+    Config,
+    ModelOverride,
+    ProviderConfig,
+    environment_overrides,
+    load_config,
+    provider_settings,
+)
 from codemem.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / ".codemem.example.yml"
 
 
 def write(path: Path, text: str) -> Path:
@@ -34,7 +46,10 @@ def test_unknown_key_names_file_and_key(tmp_path):
     project = write(tmp_path / "config.yml", "index:\n  max_file_byte: 10\n")
     with pytest.raises(ConfigError) as err:
         load_config(project)
-    assert str(err.value) == f"{project}: index.max_file_byte: unknown key (see .codemem.example.yml for every key)"
+    assert str(err.value) == (
+        f"{project}: index.max_file_byte: unknown key, did you mean max_file_bytes? "
+        "(see .codemem.example.yml for every key)"
+    )
 
 
 def test_wrong_type_names_key(tmp_path):
@@ -60,55 +75,160 @@ def test_environment_mapping_parses_values():
     assert environment_overrides(env) == {"index": {"max_file_bytes": 2048}, "search": {"bm25": False}}
 
 
-def test_example_file_documents_every_key_with_its_default():
-    import yaml
-    from pydantic import BaseModel
+def typed_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every key of `model`, dotted; a typed sub-section is walked, anything else is a leaf."""
+    keys = set()
+    for name, field in model.model_fields.items():
+        sub = field.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            keys |= typed_keys(sub, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
 
-    from codemem.config import Config
 
-    root = Path(__file__).resolve().parent.parent
-    example = yaml.safe_load((root / ".codemem.example.yml").read_text())
-    defaults = Config().model_dump()
+def written_keys(data: dict, model: type[BaseModel] | None, prefix: str = "") -> set[str]:
+    """Every key written in `data`, dotted, walked the way `model` would read it."""
+    keys = set()
+    for name, value in data.items():
+        field = model.model_fields.get(name) if model else None
+        sub = field.annotation if field else None
+        if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
+            keys |= written_keys(value, sub, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
 
-    def typed_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
-        keys = set()
-        for name, field in model.model_fields.items():
-            sub = field.annotation
-            if isinstance(sub, type) and issubclass(sub, BaseModel):
-                keys |= typed_keys(sub, f"{prefix}{name}.")
-            else:
-                keys.add(prefix + name)
-        return keys
 
-    def lookup(data: dict, dotted: str):
-        for part in dotted.split("."):
-            data = data[part]
-        return data
+def test_example_file_documents_every_key_and_nothing_else():
+    text = EXAMPLE.read_text()
+    example = yaml.safe_load(text)
 
-    for key in typed_keys(Config):
-        if isinstance(lookup(defaults, key), dict) and not lookup(defaults, key):
-            continue  # free-form sections documented by their own modules
-        assert lookup(example, key) == lookup(defaults, key), key
-    Config.model_validate(example)
+    assert sorted(written_keys(example, Config) - typed_keys(Config)) == []  # documented, unknown
+    assert sorted(typed_keys(Config) - written_keys(example, Config)) == []  # known, undocumented
+    assert Config.model_validate(example).model_dump() == Config().model_dump()  # the defaults
+    # Entries of `providers:` and `agent.models` are examples in comments: every setting shows.
+    comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
+    for entry in (ProviderConfig, ModelOverride):
+        missing = [name for name in entry.model_fields if not re.search(rf"\b{name}:", comments)]
+        assert missing == [], entry.__name__
+
+
+def test_every_section_is_typed():
+    config = Config()
+    assert set(Config.model_fields) == {
+        "model", "index", "search", "map", "providers", "agent", "permissions", "sleep", "review",
+    }
+    assert (config.agent.max_steps, config.permissions.mode) == (50, "ask")
+    assert (config.sleep.idle_minutes, config.review.fail_on) == (10, "error")
 
 
 @pytest.mark.parametrize(
-    ("section", "model_path"),
+    ("text", "message"),
     [
-        ("agent", "codemem.agent.settings:AgentConfig"),
-        ("permissions", "codemem.agent.tools.permissions:PermissionsConfig"),
-        ("sleep", "codemem.sleep.config:SleepConfig"),
-        ("review", "codemem.review.config:ReviewConfig"),
+        ("search:\n  k: many\n", "search.k: Input should be a valid integer"),
+        ("map:\n  tokens: [1]\n", "map.tokens: Input should be a valid integer"),
+        ("providers:\n  gpu: {type: openai, timeout: soon}\n", "providers.gpu.timeout: Input should be a valid number"),
+        ("agent:\n  max_steps: lots\n", "agent.max_steps: Input should be a valid integer"),
+        ("agent:\n  models: {gpt-5: {input_price: cheap}}\n", "agent.models.gpt-5.input_price: Input should be a valid number"),
+        ("permissions:\n  allow: run_command:pytest*\n", "permissions.allow: Input should be a valid list"),
+        ("sleep:\n  idle_minutes: soon\n", "sleep.idle_minutes: Input should be a valid number"),
+        ("review:\n  hook_llm: perhaps\n", "review.hook_llm: Input should be a valid boolean"),
     ],
 )
-def test_example_documents_sections_owned_by_other_modules(section, model_path):
-    import importlib
+def test_wrong_type_in_any_section_is_one_line_naming_file_and_key(tmp_path, text, message):
+    project = write(tmp_path / "config.yml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{project}: {message}")
 
-    import yaml
 
-    module, name = model_path.split(":")
-    model = getattr(importlib.import_module(module), name)
-    root = Path(__file__).resolve().parent.parent
-    example = yaml.safe_load((root / ".codemem.example.yml").read_text())[section]
-    assert set(example) == set(model.model_fields), section
-    assert model.model_validate(example).model_dump() == model().model_dump()
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sleep:\n  idle_minute: 5\n", "sleep.idle_minute: unknown key, did you mean idle_minutes?"),
+        ("review:\n  fail_at: warning\n", "review.fail_at: unknown key, did you mean fail_on?"),
+        ("agent:\n  max_step: 3\n", "agent.max_step: unknown key, did you mean max_steps?"),
+        ("permissions:\n  allows: []\n", "permissions.allows: unknown key, did you mean allow?"),
+        ("providers:\n  gpu: {type: openai, base_uri: x}\n", "providers.gpu.base_uri: unknown key, did you mean base_url?"),
+        ("agent:\n  models: {gpt-5: {max_outputs: 9}}\n", "agent.models.gpt-5.max_outputs: unknown key, did you mean max_output?"),
+        ("memory:\n  limit: 9\n", "memory: unknown key (see"),
+        ("revue:\n  llm: false\n", "revue: unknown key, did you mean review?"),
+        ("sleep:\n  zzz: 1\n", "sleep.zzz: unknown key (see .codemem.example.yml for every key)"),
+    ],
+)
+def test_unknown_keys_suggest_the_closest_valid_one(tmp_path, text, message):
+    project = write(tmp_path / "config.yml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    assert str(err.value).startswith(f"{project}: {message}")
+
+
+def test_rule_errors_drop_pydantics_value_error_prefix(tmp_path):
+    project = write(tmp_path / "config.yml", "agent:\n  compact_at: 0.5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    assert str(err.value) == f"{project}: agent: compact_to must be below compact_at"
+
+
+def test_layers_that_clash_only_together_are_both_named(tmp_path, isolated_home):
+    user = write(isolated_home / "codemem" / "config.yml", "agent:\n  compact_to: 0.85\n")
+    project = write(tmp_path / "config.yml", "agent:\n  compact_at: 0.8\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    assert str(err.value) == f"{user} + {project}: agent: compact_to must be below compact_at"
+
+
+def test_a_provider_may_be_completed_by_another_layer(tmp_path, isolated_home):
+    write(isolated_home / "codemem" / "config.yml", "providers:\n  gpu: {api_key_env: GPU_KEY}\n")
+    project = write(tmp_path / "config.yml", "providers:\n  gpu: {type: openai-compatible, model: qwen3}\n")
+    config = load_config(project)
+    settings = provider_settings("gpu", config.providers)
+    assert (settings.type, settings.api_key_env, settings.model) == ("openai-compatible", "GPU_KEY", "qwen3")
+    assert provider_settings("anthropic", config.providers).api_key_env == "ANTHROPIC_API_KEY"
+
+
+def test_a_provider_without_type_fails_at_load(tmp_path):
+    project = write(tmp_path / "config.yml", "providers:\n  gpu: {base_url: http://g/v1}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    assert str(err.value) == f"{project}: providers.gpu.type: required (anthropic, openai or openai-compatible)"
+
+
+def test_environment_reaches_every_section(tmp_path):
+    env = {
+        "CODEMEM_AGENT__MAX_STEPS": "7",
+        "CODEMEM_AGENT__MODELS__QWEN__CONTEXT_WINDOW": "65536",
+        "CODEMEM_PERMISSIONS__ALLOW": "[run_command:pytest*]",
+        "CODEMEM_PROVIDERS__GPU__TYPE": "openai-compatible",
+        "CODEMEM_PROVIDERS__GPU__BASE_URL": "http://g/v1",
+        "CODEMEM_SLEEP__IDLE_MINUTES": "0.5",
+        "CODEMEM_REVIEW__SEVERITY": "{tests: off, naming: warning}",
+        "CODEMEM_MAP__TOKENS": "2048",
+    }
+    config = load_config(None, environ=env)
+    assert config.agent.max_steps == 7
+    assert config.agent.models["qwen"].context_window == 65536
+    assert config.permissions.allow == ["run_command:pytest*"]
+    assert (config.providers["gpu"].type, config.providers["gpu"].base_url) == ("openai-compatible", "http://g/v1")
+    assert (config.sleep.idle_minutes, config.review.severity, config.map.tokens) == (0.5, {"tests": "off", "naming": "warning"}, 2048)
+
+
+def test_environment_errors_name_the_environment():
+    with pytest.raises(ConfigError) as err:
+        load_config(None, environ={"CODEMEM_SLEEP__IDLE_MINUTES": "soon"})
+    assert str(err.value).startswith("environment: sleep.idle_minutes: Input should be a valid number")
+
+
+def test_flags_override_every_section(tmp_path):
+    project = write(tmp_path / "config.yml", "sleep:\n  idle_minutes: 3\nreview:\n  llm: false\n")
+    config = load_config(
+        project,
+        flags={"sleep": {"idle_minutes": 1}, "agent": {"stream": False}, "permissions": {"mode": "deny"}},
+        environ={"CODEMEM_SLEEP__IDLE_MINUTES": "2"},
+    )
+    assert (config.sleep.idle_minutes, config.review.llm) == (1, False)
+    assert (config.agent.stream, config.permissions.mode) == (False, "deny")
+    with pytest.raises(ConfigError, match=r"^command-line flags: review\.fail_on: Input should be"):
+        load_config(project, flags={"review": {"fail_on": "never"}})

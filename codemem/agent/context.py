@@ -26,9 +26,9 @@ from codemem.agent.messages import Message, ToolSpec
 from codemem.agent.prompts import RESUMED_NOTE, pressure_note, system_prompt
 from codemem.agent.providers.base import DEFAULT_MAX_TOKENS
 from codemem.agent.providers.tokens import TokenEstimator
-from codemem.agent.settings import AgentConfig
 from codemem.agent.tools.registry import ToolRegistry
 from codemem.agent.tools.toolbox import ToolContext
+from codemem.config import AgentConfig
 from codemem.errors import CodememError
 
 log = logging.getLogger("codemem")

@@ -20,9 +20,9 @@ from codemem.agent.compaction import Compaction
 from codemem.agent.context import Context, Conversation, Prompt
 from codemem.agent.messages import Message, Response, ToolCall
 from codemem.agent.providers.errors import ContextOverflow
-from codemem.agent.settings import AgentConfig
 from codemem.agent.tools.registry import ToolRegistry, ToolResult
 from codemem.agent.transcript import TranscriptWriter, repair
+from codemem.config import AgentConfig
 from codemem.errors import CodememError
 
 log = logging.getLogger("codemem")

@@ -9,8 +9,7 @@ from __future__ import annotations
 from codemem.agent.chatlock import ChatLock, chat_running
 from codemem.agent.context import Context
 from codemem.agent.loop import Agent, AgentObserver, Limits
-from codemem.agent.settings import AgentConfig
-from codemem.agent.tools.permissions import PermissionPolicy, PermissionsConfig
+from codemem.agent.tools.permissions import PermissionPolicy
 from codemem.agent.tools.toolbox import ToolContext, build_tools
 from codemem.agent.transcript import TranscriptWriter, load_conversation
 from codemem.config import Config
@@ -38,8 +37,8 @@ def create_agent(
     """
     from codemem.memory import Recall
 
-    settings = AgentConfig.from_config(config.agent)
-    permissions = permissions or PermissionPolicy(PermissionsConfig.from_config(config.permissions))
+    settings = config.agent
+    permissions = permissions or PermissionPolicy(config.permissions)
     recall = Recall(ws) if record else None
     ctx = ToolContext(ws, config, permissions, settings, recall_store=recall)
     tools = build_tools(ctx, read_only=read_only)

@@ -28,11 +28,9 @@ _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d
 
 def load_agent_settings(app, model: str | None):
     """(workspace, config, agent settings) with --model applied; memory set up if missing."""
-    from codemem.agent.settings import AgentConfig
-
     ws = app.workspace()
     config = app.config({"model": model} if model else None)
-    settings = AgentConfig.from_config(config.agent)
+    settings = config.agent
     if not ws.blocks_dir.is_dir():
         from codemem.memory import initialize_memory
 
@@ -311,16 +309,14 @@ def run_command(
     from codemem.agent.loop import Limits
     from codemem.agent.providers import resolve_provider
     from codemem.agent.session import create_agent
-    from codemem.agent.tools.permissions import PermissionPolicy, PermissionsConfig
+    from codemem.agent.tools.permissions import PermissionPolicy
 
     if not task.strip():
         raise UsageError("the task is empty")
     ws, config, settings = load_agent_settings(app, model)
     provider = resolve_provider(config.model, config)
     refresh_index_quietly(ws, config, settings)
-    policy = PermissionPolicy(
-        PermissionsConfig.from_config(config.permissions), assume_yes=assume_yes
-    )
+    policy = PermissionPolicy(config.permissions, assume_yes=assume_yes)
     limits = Limits.from_settings(settings)
     if max_steps:
         limits.max_steps = max_steps

@@ -202,7 +202,7 @@ def chat_command(app, model: str | None, resume_last: bool, session_id: str | No
     """
     from codemem.agent.providers import resolve_provider
     from codemem.agent.session import ChatLock, create_agent, latest_session
-    from codemem.agent.tools.permissions import PermissionPolicy, PermissionsConfig
+    from codemem.agent.tools.permissions import PermissionPolicy
     from codemem.cli.agent import load_agent_settings, refresh_index_quietly
     from codemem.cli.chat_ui import ChatObserver, ChatPrompter, LineInput, TerminalInput
 
@@ -227,7 +227,7 @@ def chat_command(app, model: str | None, resume_last: bool, session_id: str | No
     )
     observer = ChatObserver(console, interactive, stream=settings.stream)
     prompter = ChatPrompter(console, observer, reader.line)
-    policy = PermissionPolicy(PermissionsConfig.from_config(config.permissions), prompter=prompter)
+    policy = PermissionPolicy(config.permissions, prompter=prompter)
     resume = latest_session(ws) if resume_last else session_id
     refresh_index_quietly(ws, config, settings)
     with ChatLock(ws):

@@ -80,13 +80,12 @@ def _emit(text: str, output: Path | None) -> None:
 
 
 def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
-    from codemem.review.config import review_config
     from codemem.review.engine import ReviewOptions, run_review
     from codemem.review.output import render_json, render_sarif, render_text, summary
 
     ws = app.workspace()
     config = app.config()
-    settings = review_config(config)
+    settings = config.review
     fail_on = fail_on or settings.fail_on
     limit = timeout if timeout is not None else (settings.hook_timeout if hook else None)
     with time_limit(limit):
@@ -119,11 +118,10 @@ def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
 
 
 def _dismiss(app, finding_id: str, reason: str) -> None:
-    from codemem.review.config import review_config
     from codemem.review.feedback import dismiss
 
     ws = app.workspace()
-    settings = review_config(app.config())
+    settings = app.config().review
     item, count = dismiss(ws, finding_id, reason)
     confidence = 0.5 ** (count // settings.dismiss_after)
     click.echo(f"Dismissed {item.id} ({item.rule} in {item.file}); it will not be reported again.")
@@ -211,11 +209,10 @@ def hook_install_command(app, force: bool) -> None:
     review.hook_llm is true, lets the commit through when codemem itself fails, and is
     skipped by SKIP=codemem or git commit --no-verify.
     """
-    from codemem.review.config import review_config
     from codemem.review.hook import install_hook
 
     ws = app.workspace()
-    change = install_hook(ws, force=force, timeout=review_config(app.config()).hook_timeout)
+    change = install_hook(ws, force=force, timeout=app.config().review.hook_timeout)
     where = _shown(ws, change.hook)
     if change.status == "unchanged":
         click.echo(f"The codemem pre-commit hook is already installed at {where}.")

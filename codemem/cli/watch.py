@@ -168,12 +168,8 @@ def _stop(ws: Workspace, as_json: bool) -> None:
 def _start_config(app, ws: Workspace, idle: float | None) -> Config:
     """The configuration a starting daemon runs with, checked here (a bad setting fails now,
     not later in a background log)."""
-    # Imported here (as Watcher is below) so --status and --stop start without the sleep pass.
-    from codemem.sleep import sleep_config
-
     flags = {"sleep": {"idle_minutes": idle}} if idle is not None else None
-    config = app.config(flags)
-    sleep_config(config)
+    config = app.config(flags)  # a bad setting fails here, not later in a background log
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
     return config

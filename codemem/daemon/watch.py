@@ -39,7 +39,6 @@ from codemem.errors import UsageError
 from codemem.infra import head_commit, parse_when, utc_now
 from codemem.memory import Recall
 from codemem.sleep import DigestOptions, run_digest
-from codemem.sleep.config import sleep_config
 from codemem.sleep.state import read_local_state, read_state
 from codemem.workspace import Workspace
 
@@ -83,7 +82,7 @@ class Watcher:
     ) -> None:
         self.ws = ws
         self.config = config
-        settings = sleep_config(config)
+        settings = config.sleep
         self.idle_seconds = idle_seconds if idle_seconds is not None else settings.idle_minutes * 60
         self.sessions = settings.sessions
         self.use_model = settings.watch_llm

@@ -15,9 +15,8 @@ from functools import cached_property
 from codemem.code.files import is_test_path, matches_any
 from codemem.code.languages import is_code, language_for_path
 from codemem.code.model import Symbol
-from codemem.config import Config
+from codemem.config import Config, ReviewConfig
 from codemem.infra import read_blobs, run_git
-from codemem.review.config import ReviewConfig
 from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet
 from codemem.sleep.code_style import is_public

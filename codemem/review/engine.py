@@ -17,9 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from codemem.config import Config
+from codemem.config import Config, ReviewConfig
 from codemem.review.checks import run_checks
-from codemem.review.config import ReviewConfig, review_config
 from codemem.review.context import ReviewContext
 from codemem.review.diff import ChangeSet, Target, read_changes
 from codemem.review.feedback import apply_feedback, load_dismissals, remember_findings
@@ -117,7 +116,7 @@ def settle(findings: list[Finding], changes: ChangeSet, settings: ReviewConfig) 
 
 def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewResult:
     """Review `options.target` in `ws` (see the module docstring)."""
-    settings = review_config(config)
+    settings = config.review
     changes = read_changes(ws.root, options.target, config.index.max_file_bytes)
     ctx = ReviewContext(ws, config, settings, changes)
     result = ReviewResult(options.target, [f.path for f in ctx.files])

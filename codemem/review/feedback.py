@@ -85,9 +85,8 @@ def rule_confidence(ws: Workspace, dismiss_after: int | None = None) -> dict[str
     """
     if dismiss_after is None:
         from codemem.config import load_config
-        from codemem.review.config import review_config
 
-        dismiss_after = review_config(load_config(ws.config_file)).dismiss_after
+        dismiss_after = load_config(ws.config_file).review.dismiss_after
     return confidence_from(load_dismissals(ws), dismiss_after)
 
 

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from codemem.code.files import read_repo_file
 from codemem.code.languages import is_code
 from codemem.code.manifest import Manifest
-from codemem.config import Config
+from codemem.config import Config, SleepConfig
 from codemem.infra import git_text
 from codemem.sleep.code_style import FAMILY, display, docstring_rules, naming_rules, type_hint_rules
 from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.sleep.config import SleepConfig
 from codemem.sleep.regions import fit
 from codemem.sleep.repo_files import RepoFiles
 from codemem.sleep.rules import TOPICS, Rule, percent

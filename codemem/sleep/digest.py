@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from codemem.code.indexer import refresh_index
-from codemem.config import Config
+from codemem.config import Config, SleepConfig
 from codemem.errors import UsageError
 from codemem.infra import BlobReader, resolve_commit, utc_now
 from codemem.sleep import conventions as conv
@@ -38,7 +38,6 @@ from codemem.sleep.commits import (
     load_diff,
     load_files,
 )
-from codemem.sleep.config import SleepConfig, sleep_config
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.llm import ModelReport, SleepModel
@@ -155,7 +154,7 @@ def learn_project(ws: Workspace, config: Config, *, dry_run: bool = False) -> li
     Needs the index built first (for languages and key files; it works without, with less).
     Returns the writes made, or that would be made with `dry_run`.
     """
-    settings = sleep_config(config)
+    settings = config.sleep
     writer = MemoryWriter(ws, dry_run=dry_run, clock=utc_now)
     state = read_state(ws)
     overview = project.learn_overview(ws, config, settings.project_map_files)
@@ -362,7 +361,7 @@ def run_digest(
     `progress(done, total)` follows the re-index; `provider` replaces the configured model.
     """
     options = options or DigestOptions()
-    settings = sleep_config(config)
+    settings = config.sleep
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
     result = DigestResult(dry_run=options.dry_run)

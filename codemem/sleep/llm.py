@@ -30,12 +30,11 @@ from typing import TYPE_CHECKING
 from codemem.agent.messages import Message
 from codemem.agent.providers import resolve_provider
 from codemem.agent.providers.errors import AuthenticationFailed, MissingAPIKey, ModelNotFound
-from codemem.config import Config
+from codemem.config import Config, SleepConfig
 from codemem.errors import CodememError
 from codemem.sleep import sleep_agent
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit
-from codemem.sleep.config import SleepConfig
 from codemem.sleep.sessions import pending_sessions, read_new_sessions
 from codemem.sleep.state import LocalState, read_local_state, write_local_state
 from codemem.workspace import Workspace

@@ -25,7 +25,6 @@ from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.infra import utc_now
 from codemem.sleep import project
-from codemem.sleep.config import sleep_config
 from codemem.sleep.llm import SleepModel, open_model
 from codemem.sleep.regions import (
     RegionError,
@@ -112,7 +111,7 @@ def gather_sources(ws: Workspace, config: Config, files: RepoFiles | None = None
     files = files or RepoFiles(ws.root)
     sources = [Source(path, _cut(text, limit)) for path, limit in source_paths(files)
                if (text := files.text(path))]
-    overview = project.learn_overview(ws, config, sleep_config(config).project_map_files, files)
+    overview = project.learn_overview(ws, config, config.sleep.project_map_files, files)
     sources.append(Source("codemem's extracted overview", overview.render()))
     try:
         repo_map = RepoMapSource(ws.index_dir).render(MAP_TOKENS)
@@ -272,7 +271,7 @@ def open_init_model(
     there is no summary yet (so a second `codemem init` changes nothing), and a missing model
     or key is a warning.
     """
-    settings = sleep_config(config)
+    settings = config.sleep
     if not explicit and not (settings.init_llm and settings.llm and not has_project_summary(ws)):
         return None, []
     settings = settings.model_copy(update={"llm": True})

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from codemem.agent.context import Context
 from codemem.agent.loop import Agent, AgentObserver, Limits, LimitsExceeded
-from codemem.agent.settings import AgentConfig
 from codemem.agent.tools.toolbox import ToolContext, build_tools
 from codemem.agent.transcript import TranscriptWriter
 from codemem.config import Config
@@ -152,7 +151,7 @@ class _Recorder(AgentObserver):
 def build_sleep_agent(ws: Workspace, config: Config, provider, *, today: str, limits: Limits,
                       observer: AgentObserver | None = None) -> Agent:
     """An agent with only `SLEEP_TOOLS`, the sleep-time prompt, and no recall transcript."""
-    settings = AgentConfig.from_config(config.agent).model_copy(update={"map_tokens": 0})
+    settings = config.agent.model_copy(update={"map_tokens": 0})
     ctx = SleepToolContext(ws, config, settings=settings)
     tools = build_tools(ctx, names=SLEEP_TOOLS)
     instructions = sleep_prompt(ws.root.name, ctx.store.user_label, today)

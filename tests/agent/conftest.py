@@ -7,8 +7,8 @@ from agent_helpers import Recorder, git
 
 from codemem.agent.providers import ScriptedProvider
 from codemem.agent.session import create_agent
-from codemem.agent.tools import PermissionPolicy, PermissionsConfig, ToolContext, build_tools
-from codemem.config import Config
+from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
+from codemem.config import Config, PermissionsConfig
 from codemem.memory import initialize_memory
 from codemem.workspace import Workspace
 

@@ -205,7 +205,10 @@ def test_bad_agent_config_is_one_line(ws, script):
     (ws.config_file).write_text("agent:\n  max_stepz: 3\n")
     result = invoke(ws, "run", "x", "--model", script(["ok"]))
     assert result.exit_code == 2
-    assert result.stderr == "codemem: error: agent.max_stepz: unknown key\n"
+    assert result.stderr == (
+        f"codemem: error: {ws.config_file}: agent.max_stepz: unknown key, did you mean max_steps? "
+        "(see .codemem.example.yml for every key)\n"
+    )
 
 
 def test_memory_is_set_up_on_first_use(repo_factory, script):

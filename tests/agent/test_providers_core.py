@@ -21,10 +21,11 @@ from codemem.agent.providers.errors import (
     ProviderFailure,
     RateLimited,
 )
-from codemem.agent.providers.models import CostMeter, ModelInfo, lookup_model, parse_overrides
+from codemem.agent.providers.models import CostMeter, ModelInfo, lookup_model
 from codemem.agent.providers.retry import RetryPolicy, parse_retry_after
 from codemem.agent.providers.scripted import ScriptedProvider, tool_call, tool_call_response
 from codemem.agent.providers.tokens import TokenEstimator
+from codemem.config import AgentConfig, load_config
 from codemem.errors import ConfigError, ProviderError
 
 # -- messages ----------------------------------------------------------------------------------
@@ -163,7 +164,7 @@ def test_unknown_model_gets_a_conservative_default_and_one_warning(caplog):
 
 
 def test_override_of_an_unknown_model_is_silent(caplog):
-    overrides = parse_overrides({"models": {"silent-9b": {"context_window": 65536}}})
+    overrides = AgentConfig(models={"silent-9b": {"context_window": 65536}}).models
     with caplog.at_level(logging.WARNING, logger="codemem"):
         info = lookup_model("silent-9b", overrides)
 
@@ -171,9 +172,11 @@ def test_override_of_an_unknown_model_is_silent(caplog):
     assert caplog.text == ""
 
 
-def test_parse_overrides_rejects_non_mappings():
-    with pytest.raises(ConfigError, match="agent.models: expected a mapping"):
-        parse_overrides({"models": ["gpt-5"]})
+def test_model_overrides_reject_non_mappings(tmp_path):
+    project = tmp_path / "config.yml"
+    project.write_text("agent:\n  models: [gpt-5]\n")
+    with pytest.raises(ConfigError, match="config.yml: agent.models: Input should be a valid dictionary"):
+        load_config(project)
 
 
 def test_cost_meter_sums_calls():

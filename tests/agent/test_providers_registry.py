@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import yaml
 from fakeserver import FakeServer, Turn
 
 from codemem.agent.messages import Message
@@ -13,7 +14,7 @@ from codemem.agent.providers.errors import MissingAPIKey
 from codemem.agent.providers.openai import OpenAIProvider
 from codemem.agent.providers.registry import resolve_provider
 from codemem.agent.providers.scripted import ScriptedProvider
-from codemem.config import Config
+from codemem.config import Config, load_config
 from codemem.errors import ConfigError, UsageError
 
 
@@ -180,9 +181,11 @@ def test_unguessable_bare_name():
         ({"x": {"type": "openai", "colour": "red"}}, "providers.x.colour: unknown key"),
     ],
 )
-def test_invalid_provider_settings(providers, message):
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
-        resolve_provider("x/model", Config(providers=providers))
+def test_invalid_provider_settings(tmp_path, providers, message):
+    project = tmp_path / "config.yml"
+    project.write_text(yaml.safe_dump({"providers": providers}))
+    with pytest.raises(ConfigError, match=f"^{project}: " + message.replace(".", r"\.")):
+        load_config(project)
 
 
 def test_model_table_overrides_from_config(keys):
@@ -202,11 +205,12 @@ def test_model_table_overrides_from_config(keys):
     assert (gpt.info.input_price, gpt.info.output_price) == (1.0, 10)
 
 
-def test_invalid_model_override():
-    config = Config(agent={"models": {"qwen": {"context_window": "big"}}})
+def test_invalid_model_override(tmp_path):
+    project = tmp_path / "config.yml"
+    project.write_text("agent:\n  models:\n    qwen: {context_window: big}\n")
 
-    with pytest.raises(ConfigError, match=r"^agent\.models\.qwen\.context_window: "):
-        resolve_provider("ollama/qwen", config)
+    with pytest.raises(ConfigError, match=rf"^{project}: agent\.models\.qwen\.context_window: "):
+        load_config(project)
 
 
 def test_scripted_demo_file(tmp_path):

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from codemem.agent.settings import AgentConfig
 from codemem.agent.tools import build_tools
+from codemem.config import AgentConfig
 
 CART_HEAD = '''\
 shop/cart.py (lines 1-3 of 34)

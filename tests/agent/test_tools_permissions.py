@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from codemem.agent.tools import (
-    PermissionPolicy,
-    PermissionsConfig,
-    Request,
-    ToolContext,
-    build_tools,
-)
+from codemem.agent.tools import PermissionPolicy, Request, ToolContext, build_tools
+from codemem.config import PermissionsConfig, load_config
 from codemem.errors import ConfigError, PermissionDenied
 
 
@@ -135,13 +131,15 @@ def test_always_for_edits_covers_every_file():
             {"deny": ["run_command:"]},
             "permissions.deny: invalid rule 'run_command:': write TOOL or TOOL:PATTERN, like run_command:pytest*",
         ),
-        ({"ask": []}, "permissions.ask: unknown key"),
+        ({"ask": []}, "permissions.ask: unknown key (see .codemem.example.yml for every key)"),
     ],
 )
-def test_config_errors(raw, message):
+def test_config_errors(tmp_path, raw, message):
+    project = tmp_path / "config.yml"
+    project.write_text(yaml.safe_dump({"permissions": raw}))
     with pytest.raises(ConfigError) as error:
-        PermissionsConfig.from_config(raw)
-    assert str(error.value) == message
+        load_config(project)
+    assert str(error.value) == f"{project}: {message}"
 
 
 def test_tools_consult_the_policy(ws, config):

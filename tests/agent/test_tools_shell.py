@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from codemem.agent.tools import PermissionPolicy, PermissionsConfig, ToolContext, build_tools
+from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
 from codemem.agent.tools.shell import run_shell
+from codemem.config import PermissionsConfig
 
 
 def alive(pid: int) -> bool:

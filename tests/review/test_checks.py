@@ -6,7 +6,6 @@ from review_helpers import CAMEL_FUNCTION, append, brief, git, review, stage, wr
 
 from codemem.config import load_config
 from codemem.review.checks import CHECKS, run_checks
-from codemem.review.config import review_config
 from codemem.review.context import ReviewContext
 from codemem.review.diff import Target, read_changes
 from codemem.workspace import Workspace
@@ -180,7 +179,7 @@ def test_a_failing_check_is_a_warning_and_the_others_still_run(shop):
     stage(shop, {"shop/x.py": "breakpoint()\n"})  # codemem: ignore
     ws = Workspace(shop)
     config = load_config(None)
-    ctx = ReviewContext(ws, config, review_config(config), read_changes(shop, Target("staged"), 1_000_000))
+    ctx = ReviewContext(ws, config, config.review, read_changes(shop, Target("staged"), 1_000_000))
 
     def broken(_ctx):
         raise RuntimeError("boom")

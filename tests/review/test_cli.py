@@ -50,10 +50,13 @@ def test_usage_and_configuration_mistakes_exit_2(shop, tmp_path):
     (shop / ".codemem/config.yml").write_text("review:\n  fail_on: sometimes\n")
     bad = cli_review(shop, "--staged")
     assert bad.exit_code == 2
-    assert bad.stderr == "codemem: error: review.fail_on: Input should be 'info', 'warning' or 'error'\n"
+    assert bad.stderr == (
+        f"codemem: error: {shop / '.codemem/config.yml'}: review.fail_on: Input should be 'info', 'warning' or 'error'\n"
+    )
     (shop / ".codemem/config.yml").write_text("review:\n  bogus: 1\n")
     assert cli_review(shop, "--staged").stderr == (
-        "codemem: error: review.bogus: unknown key (see .codemem.example.yml for every key)\n")
+        f"codemem: error: {shop / '.codemem/config.yml'}: review.bogus: unknown key "
+        "(see .codemem.example.yml for every key)\n")
     outside = CliRunner().invoke(cli, ["--repo", str(tmp_path), "review", "--staged"])
     assert outside.exit_code == 2
 

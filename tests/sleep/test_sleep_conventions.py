@@ -8,7 +8,6 @@ from sleep_helpers import config
 from codemem.code.indexer import refresh_index
 from codemem.sleep.code_style import name_styles, naming_rules
 from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.sleep.config import sleep_config
 from codemem.sleep.conventions import gather_facts, mine_conventions, render_rule
 from codemem.sleep.repo_files import RepoFiles
 from codemem.sleep.tooling import configured_line_limits, tool_rules
@@ -19,7 +18,7 @@ def mined(repo) -> list[tuple[str | None, str]]:
     ws = Workspace(repo)
     cfg = config(min_samples=3)
     refresh_index(ws, cfg)
-    rules = mine_conventions(gather_facts(ws, cfg, sleep_config(cfg)), 3)
+    rules = mine_conventions(gather_facts(ws, cfg, cfg.sleep), 3)
     return [(rule.language, render_rule(rule)) for rule in rules if rule.topic != "commits"]
 
 

@@ -9,7 +9,6 @@ import pytest
 from sleep_helpers import config
 
 from codemem.errors import ConfigError
-from codemem.sleep.config import sleep_config
 from codemem.sleep.dates import absolute_dates
 from codemem.sleep.regions import RegionError, fit, region_body, region_budget, with_region
 from codemem.sleep.state import SleepState, read_state, write_state
@@ -79,9 +78,9 @@ def test_state_is_kept_beside_other_bookkeeping(repo_factory):
 
 
 def test_sleep_settings_are_validated():
-    assert sleep_config(config()).initial_commits == 50
-    assert sleep_config(config(recent_changes=3)).recent_changes == 3
+    assert config().sleep.initial_commits == 50
+    assert config(recent_changes=3).sleep.recent_changes == 3
     with pytest.raises(ConfigError, match=r"sleep\.recent_chnages: unknown key"):
-        sleep_config(config(recent_chnages=3))
+        config(recent_chnages=3)
     with pytest.raises(ConfigError, match=r"sleep\.initial_commits: Input should be greater than or equal to 1"):
-        sleep_config(config(initial_commits=0))
+        config(initial_commits=0)

@@ -16,7 +16,6 @@ from codemem.config import Config
 from codemem.daemon.events import Debouncer, PathFilter, skipped_by_name
 from codemem.daemon.watch import Watcher
 from codemem.memory import Recall
-from codemem.sleep import sleep_config
 from codemem.workspace import Workspace
 from tests.conftest import make_repo
 
@@ -125,8 +124,8 @@ def test_the_path_filter_asks_git_once_per_batch_and_caches(tmp_path, monkeypatc
 
 
 def test_idle_minutes_defaults_to_10_and_takes_fractions():
-    assert sleep_config(Config()).idle_minutes == 10
-    assert sleep_config(config(idle_minutes=0.05)).idle_minutes == 0.05
+    assert Config().sleep.idle_minutes == 10
+    assert config(idle_minutes=0.05).sleep.idle_minutes == 0.05
     ws = Workspace(Path("/nonexistent"))
     assert Watcher(ws, config(idle_minutes=0.5)).idle_seconds == 30
     assert Watcher(ws, config(), idle_seconds=2).recheck_seconds == 1.0

@@ -12,12 +12,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from codemem.agent.messages import Usage
-from codemem.errors import ConfigError
+from codemem.config import ModelOverride
 
 log = logging.getLogger("codemem")
 
@@ -96,35 +93,6 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 _DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
-
-
-class ModelOverride(BaseModel):
-    """One entry of `agent.models` in config; unset fields keep the table's values."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    context_window: int | None = Field(default=None, gt=0)
-    max_output: int | None = Field(default=None, gt=0)
-    input_price: float | None = Field(default=None, ge=0)
-    output_price: float | None = Field(default=None, ge=0)
-    cache_read_price: float | None = Field(default=None, ge=0)
-    cache_write_price: float | None = Field(default=None, ge=0)
-
-
-def parse_overrides(agent_config: dict[str, Any] | None) -> dict[str, ModelOverride]:
-    """Validate `agent.models` from config; a bad entry is a one-line `ConfigError`."""
-    raw = (agent_config or {}).get("models") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError("agent.models: expected a mapping of model name to settings")
-    out: dict[str, ModelOverride] = {}
-    for name, value in raw.items():
-        try:
-            out[str(name)] = ModelOverride.model_validate(value or {})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(part) for part in first["loc"])
-            raise ConfigError(f"agent.models.{name}.{key}: {first['msg']}") from None
-    return out
 
 
 def _candidates(name: str) -> list[str]:

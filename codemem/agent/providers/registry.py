@@ -12,83 +12,22 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from codemem.agent.providers.base import Provider
 from codemem.agent.providers.errors import MissingAPIKey
-from codemem.agent.providers.models import lookup_model, parse_overrides
+from codemem.agent.providers.models import lookup_model
 from codemem.agent.providers.retry import RetryPolicy
-from codemem.config import Config
-from codemem.errors import ConfigError, UsageError
+from codemem.config import BUILTIN_PROVIDERS, Config, provider_settings
+from codemem.errors import UsageError
 
-ProviderType = Literal["anthropic", "openai", "openai-compatible"]
-
-BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
-    "anthropic": {"type": "anthropic"},
-    "openai": {"type": "openai"},
-    "ollama": {"type": "openai-compatible", "base_url": "http://localhost:11434/v1"},
-    "openrouter": {
-        "type": "openai-compatible",
-        "base_url": "https://openrouter.ai/api/v1",
-        "api_key_env": "OPENROUTER_API_KEY",
-    },
-    "lmstudio": {"type": "openai-compatible", "base_url": "http://localhost:1234/v1"},
-    "vllm": {"type": "openai-compatible", "base_url": "http://localhost:8000/v1"},
-    "llamacpp": {"type": "openai-compatible", "base_url": "http://localhost:8080/v1"},
-}
-DEFAULT_KEY_ENV: dict[str, str | None] = {
-    "anthropic": "ANTHROPIC_API_KEY",
-    "openai": "OPENAI_API_KEY",
-    "openai-compatible": None,
-}
 _OPENAI_NAMES = re.compile(r"^(gpt-|chatgpt-|o\d|codex-)")
-
-
-class ProviderSettings(BaseModel):
-    """One entry of `providers:` in config (merged over the built-in entry of that name)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: ProviderType
-    base_url: str | None = None
-    api_key_env: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
-    model: str | None = None  # used when the model string is just the provider's name
-    timeout: float = Field(default=600.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    headers: dict[str, str] = Field(default_factory=dict)
-    cache: bool = True  # Anthropic prompt caching
 
 
 def provider_names(config: Config) -> list[str]:
     """Built-in provider names, then those defined in config."""
     extra = [name for name in config.providers if name not in BUILTIN_PROVIDERS]
     return [*BUILTIN_PROVIDERS, *sorted(extra), "scripted"]
-
-
-def provider_settings(name: str, config: Config) -> ProviderSettings:
-    """The validated settings of provider `name` (built-in defaults + config)."""
-    raw = config.providers.get(name)
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(f"providers.{name}: expected a mapping of settings")
-    merged = {**BUILTIN_PROVIDERS.get(name, {}), **(raw or {})}
-    if "type" not in merged:
-        raise ConfigError(
-            f"providers.{name}.type: required (anthropic, openai or openai-compatible)"
-        )
-    if "api_key_env" not in merged and merged["type"] in DEFAULT_KEY_ENV:
-        merged["api_key_env"] = DEFAULT_KEY_ENV[merged["type"]]
-    try:
-        return ProviderSettings.model_validate(merged)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        raise ConfigError(f"providers.{name}.{key}: {message}") from None
 
 
 def split_model(model_string: str, config: Config) -> tuple[str, str]:
@@ -105,7 +44,7 @@ def split_model(model_string: str, config: Config) -> tuple[str, str]:
             f"(or define providers.{prefix} in config)"
         )
     if text in names and text != "scripted":
-        default = provider_settings(text, config).model
+        default = provider_settings(text, config.providers).model
         if default:
             return text, default
         raise UsageError(f"provider {text!r} has no default model: use {text}/<model>")
@@ -144,7 +83,7 @@ def resolve_provider(
 
         return ScriptedProvider.from_file(Path(name), model=full_name)
 
-    settings = provider_settings(provider_name, config)
+    settings = provider_settings(provider_name, config.providers)
     key_env = settings.api_key_env
     api_key = settings.api_key or (os.environ.get(key_env) if key_env else None)
     auth_token = None
@@ -155,7 +94,7 @@ def resolve_provider(
             f"{key_env} is not set: export it, or choose another model with --model"
         )
 
-    info = lookup_model(name, parse_overrides(config.agent), full_name=full_name)
+    info = lookup_model(name, config.agent.models, full_name=full_name)
     retry = retry or RetryPolicy(max_attempts=settings.max_attempts)
     common: dict[str, Any] = {
         "base_url": settings.base_url,

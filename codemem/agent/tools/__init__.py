@@ -7,7 +7,6 @@ every failure into an error result for the model.
 
 from codemem.agent.tools.permissions import (
     PermissionPolicy,
-    PermissionsConfig,
     Prompter,
     Request,
     Rule,
@@ -19,7 +18,6 @@ from codemem.agent.tools.toolbox import TOOL_ORDER, ToolContext, build_tools
 __all__ = [
     "TOOL_ORDER",
     "PermissionPolicy",
-    "PermissionsConfig",
     "Prompter",
     "Request",
     "Rule",

@@ -28,46 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from codemem.code.files import matches_any
-from codemem.errors import ConfigError, PermissionDenied
+from codemem.config import PermissionMode, PermissionsConfig, parse_rule
+from codemem.errors import PermissionDenied
 
-Mode = Literal["ask", "allow", "deny"]
 Answer = Literal["yes", "no", "always"]
-GATED = ("edit_file", "write_file", "run_command")
 _CHAIN = re.compile(r"&&|\|\||[;|&\n]")
 _SUBSHELL = re.compile(r"\$\(|`")
-
-
-class PermissionsConfig(BaseModel):
-    """The `permissions:` section of config (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Mode = "ask"
-    allow: list[str] = Field(default_factory=list)
-    deny: list[str] = Field(default_factory=list)
-
-    @field_validator("allow", "deny")
-    @classmethod
-    def _rules(cls, rules: list[str]) -> list[str]:
-        for rule in rules:
-            Rule.parse(rule)
-        return rules
-
-    @classmethod
-    def from_config(cls, raw: dict | None) -> PermissionsConfig:
-        """Validate `config.permissions`; a bad key or rule is a one-line `ConfigError`."""
-        try:
-            return cls.model_validate(raw or {})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(part) for part in first["loc"])
-            message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-            raise ConfigError(
-                f"permissions.{key}: {message.removeprefix('Value error, ')}"
-            ) from None
 
 
 @dataclass(frozen=True)
@@ -79,17 +46,8 @@ class Rule:
 
     @classmethod
     def parse(cls, text: str) -> Rule:
-        tool, sep, pattern = str(text).partition(":")
-        tool = tool.strip()
-        if not tool or (sep and not pattern.strip()):
-            raise ValueError(
-                f"invalid rule {text!r}: write TOOL or TOOL:PATTERN, like run_command:pytest*"
-            )
-        if not any(fnmatch.fnmatchcase(name, tool) for name in GATED):
-            raise ValueError(
-                f"rule {text!r} names no tool that asks permission ({', '.join(GATED)})"
-            )
-        return cls(tool, pattern.strip() if sep else None)
+        """The rule `TOOL` or `TOOL:PATTERN`; `ValueError` if it is malformed (see `parse_rule`)."""
+        return cls(*parse_rule(text))
 
     def __str__(self) -> str:
         return self.tool if self.pattern is None else f"{self.tool}:{self.pattern}"
@@ -161,7 +119,7 @@ class PermissionPolicy:
                 return rule
         return None
 
-    def decide(self, request: Request) -> Mode:
+    def decide(self, request: Request) -> PermissionMode:
         """`deny`, `allow` or `ask`, from the rules and the mode alone (nobody is asked)."""
         if self._matching(self.deny_rules, request, every_part=False):
             return "deny"

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from codemem.agent.settings import AgentConfig
 from codemem.agent.tools.code_tools import CODE_READ_TOOLS, RepoMapSource
 from codemem.agent.tools.file_tools import FILE_READ_TOOLS, FILE_WRITE_TOOLS
 from codemem.agent.tools.memory_tools import MEMORY_READ_TOOLS, MEMORY_WRITE_TOOLS
-from codemem.agent.tools.permissions import PermissionPolicy, PermissionsConfig
+from codemem.agent.tools.permissions import PermissionPolicy
 from codemem.agent.tools.registry import Tool, ToolError, ToolRegistry
 from codemem.agent.tools.shell import run_command
-from codemem.config import Config
+from codemem.config import AgentConfig, Config
 from codemem.errors import CodememError
 from codemem.workspace import Workspace
 
@@ -70,11 +69,9 @@ class ToolContext:
 
     def __post_init__(self) -> None:
         if self.settings is None:
-            self.settings = AgentConfig.from_config(self.config.agent)
+            self.settings = self.config.agent
         if self.permissions is None:
-            self.permissions = PermissionPolicy(
-                PermissionsConfig.from_config(self.config.permissions)
-            )
+            self.permissions = PermissionPolicy(self.config.permissions)
 
     @property
     def max_chars(self) -> int:

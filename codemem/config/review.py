@@ -1,15 +1,15 @@
-"""The `review:` section of the configuration, validated here (the core config keeps it free-form)."""
+"""The `review:` section: `codemem review` and the pre-commit hook."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, field_validator
 
-from codemem.config import Config, Section
-from codemem.errors import ConfigError
+from codemem.config.core import Section
 
 Severity = Literal["info", "warning", "error"]
+SeverityOrOff = Literal["info", "warning", "error", "off"]
 
 
 class ReviewConfig(Section):
@@ -25,22 +25,17 @@ class ReviewConfig(Section):
     llm_max_findings: int = Field(default=20, ge=1)  # model findings kept at most
     min_share: float = Field(default=0.8, ge=0, le=1)  # learned conventions followed less are not checked
     strict_share: float = Field(default=0.95, ge=0, le=1)  # a naming convention this strong is an error
-    severity: dict[str, Severity | Literal["off"]] = Field(default_factory=dict)  # rule-id prefix -> level
+    severity: dict[str, SeverityOrOff] = Field(default_factory=dict)  # rule-id prefix -> level
     exclude: list[str] = Field(default_factory=list)  # globs of files the review skips
     max_binary_kb: int = Field(default=500, ge=0)  # binary files added larger than this are flagged
     secret_entropy: float = Field(default=3.5, ge=0)  # bits/char of a value assigned to a secret-like name
     dismiss_after: int = Field(default=3, ge=1)  # every N dismissals of a rule halve its confidence
     min_confidence: float = Field(default=0.3, ge=0, le=1)  # findings less certain are not shown
 
-
-def review_config(config: Config) -> ReviewConfig:
-    """The validated `review:` section; a bad key is a `ConfigError` naming `review.<key>`."""
-    try:
-        return ReviewConfig.model_validate(config.review or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in ("review", *first["loc"]))
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key (see .codemem.example.yml for every key)"
-        raise ConfigError(f"{key}: {message}") from None
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _off(cls, levels: Any) -> Any:
+        # YAML reads a bare `off` as false: `{tests: off}` means what it says.
+        if isinstance(levels, dict):
+            return {rule: "off" if level is False else level for rule, level in levels.items()}
+        return levels

@@ -1,11 +1,10 @@
-"""The `sleep:` section of the configuration, validated here (the core config keeps it free-form)."""
+"""The `sleep:` section: the sleep-time pass (`codemem digest` and `codemem watch`)."""
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from codemem.config import Config, Section
-from codemem.errors import ConfigError
+from codemem.config.core import Section
 
 
 class SleepConfig(Section):
@@ -41,16 +40,3 @@ class SleepConfig(Section):
     # An unattended daemon spends no money unless asked: `codemem watch` digests without a
     # model unless this is true (`codemem digest` by hand uses the model when configured).
     watch_llm: bool = False
-
-
-def sleep_config(config: Config) -> SleepConfig:
-    """The validated `sleep:` section; a bad key is a `ConfigError` naming `sleep.<key>`."""
-    try:
-        return SleepConfig.model_validate(config.sleep or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in ("sleep", *first["loc"]))
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key (see .codemem.example.yml for every key)"
-        raise ConfigError(f"{key}: {message}") from None
