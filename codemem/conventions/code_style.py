@@ -11,15 +11,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from codemem.sleep.rules import Evidence, Rule, percent, ratio, sample
+from codemem.code import CODE_LANGUAGES, display_name, language_family
+from codemem.conventions.rules import Evidence, Rule, percent, ratio, sample
 
-LANGUAGE_NAMES = {
-    "python": "Python", "javascript": "JavaScript", "typescript": "TypeScript", "go": "Go",
-    "rust": "Rust", "java": "Java", "c": "C", "cpp": "C++", "csharp": "C#", "ruby": "Ruby",
-    "php": "PHP",
-}
-FAMILY = {"tsx": "typescript"}  # rules are per language family
-CODE_LANGUAGES = frozenset(LANGUAGE_NAMES) | frozenset(FAMILY)
 NAMED_KINDS = {
     "function": "functions", "method": "methods", "class": "classes", "struct": "structs",
     "interface": "interfaces", "enum": "enums", "trait": "traits", "type": "type names",
@@ -42,11 +36,12 @@ _UPPER = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\Z")
 
 
 def language_of(row: dict) -> str:
-    return FAMILY.get(row["language"], row["language"])
+    return language_family(row["language"])
 
 
 def display(language: str | None) -> str:
-    return LANGUAGE_NAMES.get(language or "", language or "Repository")
+    """A language's display name; `Repository` for rules of the whole repository."""
+    return display_name(language) if language else "Repository"
 
 
 def name_styles(name: str) -> set[str]:
@@ -126,6 +121,7 @@ def naming_rules(rows: Iterable[dict], min_samples: int) -> list[Rule]:
             f"{display(language)} {NAMED_KINDS[kind]} are named in {style_text}",
             share,
             Evidence(len(following), len(members), tuple(f"`{n}`" for n in sample(shown)), sample(others)),
+            "naming", kind, best,
         ))
     return rules
 
@@ -174,16 +170,16 @@ def docstring_rules(rows: Iterable[dict], min_samples: int) -> list[Rule]:
         word = "docstrings" if language == "python" else "doc comments"
         what = "public functions, classes and methods" if language == "python" else "public definitions"
         if share >= 0.75:
-            statement = f"{display(language)} {what} have {word}"
+            statement, coverage = f"{display(language)} {what} have {word}", "most"
         elif share <= 0.25:
-            statement = f"{display(language)} {word} are rare on public definitions"
+            statement, coverage = f"{display(language)} {word} are rare on public definitions", "rare"
         else:
-            statement = f"{display(language)} {word} are used on some public definitions"
+            statement, coverage = f"{display(language)} {word} are used on some public definitions", "some"
         ids = {id(r) for r in documented}
         missing = [_where(r) for r in members if id(r) not in ids]
         rules.append(Rule("docstrings", language, statement, share, Evidence(
             len(documented), len(members), tuple(f"`{r['name']}`" for r in documented[:3]), sample(missing),
-        )))
+        ), "docstring-coverage", value=coverage))
         rules += _doc_style(language, documented, min_samples)
     return rules
 
@@ -194,7 +190,8 @@ def _doc_style(language: str, documented: list[dict], min_samples: int) -> list[
         if len(documented) >= min_samples:
             return [Rule("docstrings", language, "Go doc comments start with the name they document",
                          ratio(len(starts), len(documented)),
-                         Evidence(len(starts), len(documented), sample([f"`{r['name']}`" for r in starts])))]
+                         Evidence(len(starts), len(documented), sample([f"`{r['name']}`" for r in starts])),
+                         "docstring-style", value="starts with the name")]
         return []
     counts = {name: [r for r in documented if pattern.search(r["docstring"])] for name, pattern in DOC_STYLES}
     structured = [r for r in documented if any(p.search(r["docstring"]) for _, p in DOC_STYLES)]
@@ -208,7 +205,8 @@ def _doc_style(language: str, documented: list[dict], min_samples: int) -> list[
                  share, Evidence(len(counts[style]), len(structured),
                                  sample([f"`{r['name']}`" for r in counts[style]]),
                                  sample([_where(r) for r in structured if id(r) not in chosen]),
-                                 detail=f"{len(structured)} of {len(documented)} {word.lower()} have such sections"))]
+                                 detail=f"{len(structured)} of {len(documented)} {word.lower()} have such sections"),
+                 "docstring-style", value=style)]
 
 
 def split_params(signature: str, name: str) -> tuple[list[str], str] | None:
@@ -277,19 +275,17 @@ def type_hint_rules(rows: Iterable[dict], min_samples: int) -> list[Rule]:
         n_returns = sum(r for _, _, _, r in items)
         share = ratio(len(full), len(items))
         if share >= 0.75:
-            statement = f"{display(language)} functions annotate every parameter and the return type"
+            statement, coverage = f"{display(language)} functions annotate every parameter and the return type", "most"
         elif share <= 0.25:
-            statement = f"{display(language)} functions are mostly not type-annotated"
+            statement, coverage = f"{display(language)} functions are mostly not type-annotated", "rare"
         else:
-            statement = f"{display(language)} functions are partly type-annotated"
+            statement, coverage = f"{display(language)} functions are partly type-annotated", "some"
         rules.append(Rule("type hints", language, statement, share, Evidence(
             len(full), len(items),
             sample([f"`{r['name']}`" for r in full]),
             sample([_where(r) for r, _n, _a, _ret in items if id(r) not in full_ids]),
             detail=(f"parameters annotated: {n_annotated} of {n_params} ({percent(ratio(n_annotated, n_params))}); "
                     f"return types: {n_returns} of {len(items)} ({percent(ratio(n_returns, len(items)))})"),
-        )))
+        ), "type-hints", value=coverage))
     return rules
 
-
-_split_params = split_params  # the name the review's agreement test reads

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from codemem.sleep.rules import Evidence, Rule, percent, ratio, sample
+from codemem.conventions.rules import Evidence, Rule, percent, ratio, sample
 
 CONVENTIONAL = re.compile(
     r"^(feat|fix|chore|docs|refactor|test|tests|ci|build|perf|style|revert|deps|release)"

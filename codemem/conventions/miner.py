@@ -3,7 +3,8 @@ settings and git history, kept in a marked region of `blocks/conventions.md`.
 
 `gather_facts` reads what the miners need (symbol rows, a deterministic sample of the
 source text, configuration files, recent commit messages); `mine_conventions` is a pure
-function from those facts to sorted `Rule`s; `ConventionsRegion` renders them to fit the
+function from those facts to sorted `Rule`s, the records the digest stores in
+`.codemem/conventions.json` (see `records.py`); `ConventionsRegion` renders them to fit the
 room the block has left, and hands back the full text (every rule, with its examples) for
 an archival note whenever something had to be left out of the block.
 """
@@ -13,25 +14,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from codemem.code import is_code, language_family
 from codemem.code.files import read_repo_file
-from codemem.code.languages import is_code
 from codemem.code.manifest import Manifest
 from codemem.config import Config, SleepConfig
-from codemem.infra import git_text
-from codemem.sleep.code_style import FAMILY, display, docstring_rules, naming_rules, type_hint_rules
-from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.sleep.regions import fit
-from codemem.sleep.repo_files import RepoFiles
-from codemem.sleep.rules import TOPICS, Rule, percent
-from codemem.sleep.source_style import (
+from codemem.conventions.code_style import display, docstring_rules, naming_rules, type_hint_rules
+from codemem.conventions.commit_style import CommitMessage, commit_rules
+from codemem.conventions.regions import fit
+from codemem.conventions.repo_files import RepoFiles
+from codemem.conventions.rules import TOPICS, Rule, percent
+from codemem.conventions.source_style import (
     Sources,
     comment_rules,
     import_rules,
     indentation_rules,
     line_length_rules,
 )
-from codemem.sleep.testsuite import framework_rules, layout_rules
-from codemem.sleep.tooling import configured_line_limits, tool_rules
+from codemem.conventions.testsuite import framework_rules, layout_rules
+from codemem.conventions.tooling import configured_line_limits, tool_rules
+from codemem.infra import git_text
 from codemem.workspace import Workspace
 
 LABEL = REGION = "conventions"
@@ -86,7 +87,7 @@ def gather_facts(ws: Workspace, config: Config, settings: SleepConfig, files: Re
     if manifest is not None:
         for path, entry in sorted(manifest.files.items()):
             if entry.status == "indexed" and is_code(entry.language):
-                facts.code_paths[path] = FAMILY.get(entry.language, entry.language)
+                facts.code_paths[path] = language_family(entry.language)
         if facts.code_paths:
             facts.symbols = read_symbols(ws)
     paths = sorted(facts.code_paths)

@@ -12,17 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from codemem.code import language_family
 from codemem.code.files import is_test_path, matches_any
 from codemem.code.languages import is_code, language_for_path
 from codemem.code.model import Symbol
 from codemem.config import Config, ReviewConfig
+from codemem.conventions import is_public
 from codemem.infra import read_blobs, run_git
 from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet
-from codemem.sleep.code_style import is_public
 from codemem.workspace import Workspace
 
-FAMILY = {"tsx": "typescript"}  # conventions are per language family, as the miner learns them
 DEFINITION_KINDS = frozenset({"function", "method", "class", "struct", "interface", "enum", "trait", "type"})
 # Path patterns of test files (git pathspecs), as `is_test_path` recognizes them.
 TEST_PATHSPECS = tuple(f":(glob){p}" for p in (
@@ -87,14 +87,14 @@ class ReviewContext:
     def language(self, file: ChangedFile) -> str | None:
         """The file's language family (`tsx` counts as TypeScript), or its text kind."""
         language = language_for_path(file.path, file.data[:4096] if file.data else None)
-        return FAMILY.get(language, language) if language else None
+        return language_family(language) if language else None
 
     def code_files(self) -> Iterator[tuple[ChangedFile, str]]:
         """Source files in a language with a grammar, with that language's family."""
         for f in self.source_files():
             raw = language_for_path(f.path, f.data[:4096] if f.data else None)
             if raw and is_code(raw):
-                yield f, FAMILY.get(raw, raw)
+                yield f, language_family(raw)
 
     # -- definitions ----------------------------------------------------------------------
 

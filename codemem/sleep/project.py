@@ -17,16 +17,23 @@ from dataclasses import dataclass, field
 
 from codemem.code.files import is_test_path, read_repo_file
 from codemem.code.graph import load_graph
-from codemem.code.languages import is_code, language_for_path
+from codemem.code.languages import is_code, language_family, language_for_path
 from codemem.code.manifest import Manifest
 from codemem.code.store import FILES, CodeStore
 from codemem.code.tags import TagStore
 from codemem.config import Config
-from codemem.sleep.code_style import display
+from codemem.conventions import (
+    RepoFiles,
+    display,
+    find_region,
+    fit,
+    region_body,
+    region_budget,
+    with_region,
+    wrap,
+)
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
-from codemem.sleep.regions import find_region, fit, region_body, region_budget, with_region, wrap
-from codemem.sleep.repo_files import RepoFiles
 from codemem.workspace import Workspace
 
 LABEL = "project"
@@ -150,7 +157,7 @@ def _languages(ws: Workspace, manifest: Manifest) -> list[str]:
         rows = [{"language": e.language, "lines": 0} for e in manifest.files.values() if e.status == "indexed"]
     for row in rows:
         if is_code(row["language"]):
-            name = display("typescript" if row["language"] == "tsx" else row["language"])
+            name = display(language_family(row["language"]))
             counts[name] += 1
             lines[name] += row["lines"] or 0
     order = sorted(counts, key=lambda name: (-lines[name], -counts[name], name))

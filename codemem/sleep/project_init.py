@@ -22,19 +22,19 @@ from typing import TYPE_CHECKING
 from codemem.agent.messages import Message
 from codemem.agent.tools.code_tools import RepoMapSource
 from codemem.config import Config
-from codemem.errors import UsageError
-from codemem.infra import utc_now
-from codemem.sleep import project
-from codemem.sleep.llm import SleepModel, open_model
-from codemem.sleep.regions import (
+from codemem.conventions import (
     RegionError,
+    RepoFiles,
     find_region,
     region_body,
     region_budget,
     with_region,
     wrap,
 )
-from codemem.sleep.repo_files import RepoFiles
+from codemem.errors import UsageError
+from codemem.infra import utc_now
+from codemem.sleep import project
+from codemem.sleep.llm import SleepModel, open_model
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 

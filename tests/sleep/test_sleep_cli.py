@@ -51,7 +51,7 @@ def test_json_output(tmp_path):
     assert data["commits"][1]["symbols"]["changed"] == [
         {"path": "shop/cart.py", "qualname": "Cart.total", "kind": "method", "line": 33}
     ]
-    assert [c["kind"] for c in data["changes"]] == ["digest", "block", "block", "state"]
+    assert [c["kind"] for c in data["changes"]] == ["digest", "conventions", "block", "block", "state"]
     assert not (repo / ".codemem" / "digests").exists()
 
 

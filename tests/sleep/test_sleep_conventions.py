@@ -6,11 +6,17 @@ import pytest
 from sleep_helpers import config
 
 from codemem.code.indexer import refresh_index
-from codemem.sleep.code_style import name_styles, naming_rules
-from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.sleep.conventions import gather_facts, mine_conventions, render_rule
-from codemem.sleep.repo_files import RepoFiles
-from codemem.sleep.tooling import configured_line_limits, tool_rules
+from codemem.conventions import (
+    CommitMessage,
+    RepoFiles,
+    gather_facts,
+    mine_conventions,
+    name_styles,
+    render_rule,
+)
+from codemem.conventions.code_style import naming_rules
+from codemem.conventions.commit_style import commit_rules
+from codemem.conventions.tooling import configured_line_limits, tool_rules
 from codemem.workspace import Workspace
 
 
