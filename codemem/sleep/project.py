@@ -15,16 +15,16 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from codemem.code import display_name, language_family
 from codemem.code.files import is_test_path, read_repo_file
 from codemem.code.graph import load_graph
-from codemem.code.languages import is_code, language_family, language_for_path
+from codemem.code.languages import is_code, language_for_path
 from codemem.code.manifest import Manifest
 from codemem.code.store import FILES, CodeStore
 from codemem.code.tags import TagStore
 from codemem.config import Config
 from codemem.conventions import (
     RepoFiles,
-    display,
     find_region,
     fit,
     region_body,
@@ -157,7 +157,7 @@ def _languages(ws: Workspace, manifest: Manifest) -> list[str]:
         rows = [{"language": e.language, "lines": 0} for e in manifest.files.values() if e.status == "indexed"]
     for row in rows:
         if is_code(row["language"]):
-            name = display(language_family(row["language"]))
+            name = display_name(language_family(row["language"]))
             counts[name] += 1
             lines[name] += row["lines"] or 0
     order = sorted(counts, key=lambda name: (-lines[name], -counts[name], name))
