@@ -150,6 +150,7 @@ _REST = re.compile(r"^\s*:(param|type|returns?|rtype|raises?)\b", re.M)
 _TAGS = re.compile(r"^\s*@(param|returns?|throws|example)\b", re.M)
 DOC_STYLES = (("Google style sections (Args:, Returns:)", _GOOGLE), ("NumPy style sections", _NUMPY),
               ("reST fields (:param x:)", _REST), ("@param / @returns tags", _TAGS))
+DOC_STYLE_KEYS = dict(zip((name for name, _ in DOC_STYLES), ("google", "numpy", "rest", "tags"), strict=True))
 
 
 def docstring_rules(rows: Iterable[dict], min_samples: int) -> list[Rule]:
@@ -191,7 +192,7 @@ def _doc_style(language: str, documented: list[dict], min_samples: int) -> list[
             return [Rule("docstrings", language, "Go doc comments start with the name they document",
                          ratio(len(starts), len(documented)),
                          Evidence(len(starts), len(documented), sample([f"`{r['name']}`" for r in starts])),
-                         "docstring-style", value="starts with the name")]
+                         "docstring-style", value="name-first")]
         return []
     counts = {name: [r for r in documented if pattern.search(r["docstring"])] for name, pattern in DOC_STYLES}
     structured = [r for r in documented if any(p.search(r["docstring"]) for _, p in DOC_STYLES)]
@@ -206,7 +207,7 @@ def _doc_style(language: str, documented: list[dict], min_samples: int) -> list[
                                  sample([f"`{r['name']}`" for r in counts[style]]),
                                  sample([_where(r) for r in structured if id(r) not in chosen]),
                                  detail=f"{len(structured)} of {len(documented)} {word.lower()} have such sections"),
-                 "docstring-style", value=style)]
+                 "docstring-style", value=DOC_STYLE_KEYS[style])]
 
 
 def split_params(signature: str, name: str) -> tuple[list[str], str] | None:

@@ -89,3 +89,26 @@ def test_the_digest_stores_the_records_and_renders_the_region_from_them(repo_fac
     block = MemoryStore(ws, user="test").get("conventions")
     assert region_body(block.value, "conventions") == render_conventions(records)
     assert markers("conventions")[0] in block.value
+
+
+def test_each_rule_says_what_it_asserts_as_data(mined):
+    _ws, rules = mined
+    assert [(r.kind, r.language, r.subject, r.value) for r in rules if r.topic != "commits"] == [
+        ("naming", "python", "class", "PascalCase"),
+        ("naming", "python", "function", "snake_case"),
+        ("naming", "python", "method", "snake_case"),
+        ("docstring-coverage", "python", None, "most"),
+        ("docstring-style", "python", None, "google"),
+        ("type-hints", "python", None, "most"),
+        ("test-framework", "python", None, "pytest"),
+        ("test-location", "python", None, "in a top-level tests/ folder"),
+        ("test-file-names", "python", None, "test_*.py"),
+        ("tool", "python", None, "ruff isort"),
+        ("tool", "python", None, "ruff"),
+        ("import-form", "python", None, "from"),
+        ("import-paths", "python", None, "absolute"),
+        ("future-import", "python", None, "annotations"),
+        ("line-length", "python", None, "88"),
+        ("indentation", "python", None, "4 spaces"),
+        ("comment-density", "python", None, "few"),
+    ]
