@@ -12,6 +12,7 @@ marked region of `blocks/conventions.md`.
 from codemem.conventions.code_style import (
     MIXED,
     NAMED_KINDS,
+    NAMING_STYLES,
     display,
     is_public,
     name_styles,
@@ -44,7 +45,7 @@ from codemem.conventions.repo_files import RepoFiles, dig
 from codemem.conventions.rules import TOPICS, Evidence, Rule
 
 __all__ = [
-    "LABEL", "MIXED", "NAMED_KINDS", "NOTE_TAGS", "REGION", "TOPICS",
+    "LABEL", "MIXED", "NAMED_KINDS", "NAMING_STYLES", "NOTE_TAGS", "REGION", "TOPICS",
     "CodeFacts", "CommitMessage", "ConventionsRegion", "Evidence", "RegionError", "RepoFiles", "Rule",
     "dig", "display", "find_region", "fit", "gather_facts", "is_public", "markers", "mine_conventions",
     "name_styles", "parse_records", "read_records", "records_path", "region_body", "region_budget",

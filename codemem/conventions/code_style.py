@@ -28,6 +28,7 @@ PREFERRED = {
 }
 STYLE_ORDER = ("snake_case", "camelCase", "PascalCase", "UPPER_CASE")
 MIXED = "mixedCaps"
+NAMING_STYLES = (*STYLE_ORDER, MIXED)  # every value a naming rule can take
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
 _CAMEL = re.compile(r"[a-z][a-zA-Z0-9]*\Z")

@@ -86,7 +86,7 @@ def gather_facts(ws: Workspace, config: Config, settings: SleepConfig, files: Re
     manifest = Manifest.load(ws.index_dir)
     if manifest is not None:
         for path, entry in sorted(manifest.files.items()):
-            if entry.status == "indexed" and is_code(entry.language):
+            if entry.status == "indexed" and entry.language and is_code(entry.language):
                 facts.code_paths[path] = language_family(entry.language)
         if facts.code_paths:
             facts.symbols = read_symbols(ws)

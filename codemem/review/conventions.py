@@ -39,18 +39,25 @@ import re
 from dataclasses import dataclass, field
 
 from codemem.code import CODE_LANGUAGES, display_name, language_family
-from codemem.conventions import LABEL, NAMED_KINDS, REGION, Rule, markers, read_records
+from codemem.conventions import (
+    LABEL,
+    NAMED_KINDS,
+    NAMING_STYLES,
+    REGION,
+    Rule,
+    markers,
+    read_records,
+)
 from codemem.workspace import Workspace
 
 REGION_START, REGION_END = markers(REGION)
-STYLES = ("snake_case", "camelCase", "PascalCase", "UPPER_CASE", "mixedCaps")
 
 # Declared conventions: the learned wording, written by people outside the region.
 _BY_DISPLAY = {display_name(lang): language_family(lang) for lang in CODE_LANGUAGES if language_family(lang) == lang}
 _LANG = "|".join(re.escape(name) for name in sorted(_BY_DISPLAY, key=len, reverse=True))
 _KIND = "|".join(re.escape(name) for name in NAMED_KINDS.values())
 _BY_KIND_WORD = {word: kind for kind, word in NAMED_KINDS.items()}
-_NAMING = re.compile(rf"^- ({_LANG}) ({_KIND}) are named in ({'|'.join(STYLES)})\b")
+_NAMING = re.compile(rf"^- ({_LANG}) ({_KIND}) are named in ({'|'.join(NAMING_STYLES)})\b")
 _DOCS = re.compile(
     rf"^- ({_LANG}) public (?:functions, classes and methods|definitions) have (?:docstrings|doc comments)\b"
 )
@@ -166,8 +173,9 @@ def parse_conventions(
 ) -> Conventions:
     """The conventions of a block's value and the learned `records`.
 
-    `first_line` is the file line of the value's first line. The learned region of the
-    value is skipped: what was learned comes from `records` only.
+    `first_line` is the file line of the value's first line. Rules count anywhere in the
+    block, as people wrote them; the learned wording counts only outside the learned region,
+    since what was learned comes from `records` alone.
     """
     out = Conventions(path=path)
     for rule in records or ():
@@ -178,13 +186,10 @@ def parse_conventions(
         stripped = line.strip()
         if stripped in (REGION_START, REGION_END):
             inside = stripped == REGION_START
-            continue
-        if inside:
-            continue
-        if _RULE_START.match(line):
+        elif _RULE_START.match(line):
             _parse_rule(line, first_line + offset, out, taken)
-            continue
-        _parse_declared(stripped, out)
+        elif not inside:
+            _parse_declared(stripped, out)
     return out
 
 
@@ -192,7 +197,7 @@ def _add_learned(rule: Rule, out: Conventions) -> None:
     language, share, total = rule.language, rule.share, rule.evidence.total
     if language is None:
         return
-    if rule.kind == "naming" and rule.subject in NAMED_KINDS and rule.value in STYLES and share is not None:
+    if rule.kind == "naming" and rule.subject in NAMED_KINDS and rule.value in NAMING_STYLES and share is not None:
         out.naming[(language, rule.subject)] = NamingConvention(language, rule.subject, rule.value, share, total)
     elif rule.kind == "docstring-coverage" and rule.value == "most" and share is not None:
         out.docs[language] = DocConvention(language, share, total)
@@ -205,15 +210,15 @@ def _parse_declared(line: str, out: Conventions) -> None:
     naming = _NAMING.match(line)
     if naming:
         language, kind = _BY_DISPLAY[naming.group(1)], _BY_KIND_WORD[naming.group(2)]
-        current = out.naming.get((language, kind))
-        if current is None or current.total is not None:  # the first declared one wins
+        named = out.naming.get((language, kind))
+        if named is None or named.total is not None:  # the first declared one wins
             out.naming[(language, kind)] = NamingConvention(language, kind, naming.group(3), 1.0)
         return
     docs = _DOCS.match(line)
     if docs:
         language = _BY_DISPLAY[docs.group(1)]
-        current = out.docs.get(language)
-        if current is None or current.total is not None:
+        documented = out.docs.get(language)
+        if documented is None or documented.total is not None:
             out.docs[language] = DocConvention(language, 1.0)
         return
     tests = _TESTS.match(line)
