@@ -21,7 +21,7 @@ from codemem.conventions import (
     render_records,
 )
 from codemem.memory import MemoryStore, initialize_memory
-from codemem.sleep import DigestOptions, run_digest, sleep_config
+from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
 
 
@@ -31,7 +31,7 @@ def mined(repo_factory) -> tuple[Workspace, list[Rule]]:
     ws = Workspace(repo_factory("sleep/pyshop"))
     cfg = load_config(None, flags={"sleep": {"min_samples": 3}})
     refresh_index(ws, cfg)
-    return ws, mine_conventions(gather_facts(ws, cfg, sleep_config(cfg)), 3)
+    return ws, mine_conventions(gather_facts(ws, cfg, cfg.sleep), 3)
 
 
 def test_records_round_trip(mined):
