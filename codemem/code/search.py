@@ -241,8 +241,3 @@ def _line_count(ws: Workspace, path: str) -> int:
             return max(1, sum(1 for _ in handle))
     except OSError:
         return 1
-
-
-def search_code(ws: Workspace, config: Config, query: str, k: int = 10, level: str = "chunk") -> list[Hit]:
-    """Search the code index of `ws` (the function the CLI, the agent and MCP call)."""
-    return Searcher(ws, config).search(query, k=k, level=level)

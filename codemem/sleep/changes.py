@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.code.files import content_skip_reason
-from codemem.code.languages import is_code, language_for_path
+from codemem.code import content_skip_reason, is_code, language_for_path
 from codemem.sleep.commits import Commit, FileChange
 
 # Not reported on their own: text headings, and fields and variables (their changes show as
@@ -94,7 +93,7 @@ class BlobReader:
 
 def _own_texts(data: bytes, path: str, language: str, parse_options: dict[str, Any]) -> dict[tuple[str, int], tuple[str, str, int]]:
     """(qualname, occurrence) -> (kind, own text, start line) for each definition."""
-    from codemem.code.parse import parse_file, split_source
+    from codemem.code import parse_file, split_source  # tree-sitter: loaded on first use
 
     parsed = parse_file(path, data, language, **parse_options)
     lines = split_source(data)

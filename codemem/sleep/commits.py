@@ -2,7 +2,7 @@
 
 One `git log` lists the commits, one `git diff-tree` per commit gives its files (with blob ids
 and line counts). Lock files, generated, vendored and secret-looking files are listed as
-skipped and never diffed (`codemem.code.files.path_skip_reason`); each diff is cut at a byte
+skipped and never diffed (`codemem.code.path_skip_reason`); each diff is cut at a byte
 bound. Merge commits are listed without a diff: their changes belong to the commits merged.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from codemem.code.files import path_skip_reason
+from codemem.code import path_skip_reason
 from codemem.errors import CodememError
 
 _FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%cI%x1f%s%x1f%b%x1e"

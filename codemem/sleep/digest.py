@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from codemem.code import CodeIndex
 from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.memory.ranking import parse_when, utc_now
@@ -211,9 +212,7 @@ def run_digest(
         result.warnings += warnings
         summarize = summarize or (llm.CommitSummarizer(model) if model else None)
     if options.reindex:
-        from codemem.code.indexer import refresh_index
-
-        result.index = refresh_index(ws, config, progress=progress).to_json()
+        result.index = CodeIndex(ws, config).refresh(progress=progress).to_json()
     state = read_state(ws)
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
         raise UsageError(f"--since {options.since}: no such commit in this repository")

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from codemem.code.files import matches_any
+from codemem.code import matches_any
 
 log = logging.getLogger("codemem")
 

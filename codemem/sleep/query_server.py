@@ -80,15 +80,15 @@ class QueryServer:
             return {"decline": "different CODEMEM_* settings"}
         if _config_stamp(self.ws) != self.stamp:
             return {"decline": "configuration changed since the daemon started"}
-        from codemem.code.indexer import refresh_index
-        from codemem.code.search import Searcher
+        from codemem.code import CodeIndex
         from codemem.errors import CodememError
 
         with self._lock:
             try:
-                refresh_index(self.ws, self.config)  # exact freshness: ~10 ms when nothing changed
+                index = CodeIndex(self.ws, self.config)
+                index.refresh()  # exact freshness: ~10 ms when nothing changed
                 k = request.get("k") or self.config.search.k
-                hits = Searcher(self.ws, self.config).search(request["query"], k=int(k), level=request["level"])
+                hits = index.search(request["query"], k=int(k), level=request["level"])
             except CodememError as exc:
                 return {"error": str(exc)}
         return {"hits": [{**hit.to_json(), "text": hit.text} for hit in hits]}

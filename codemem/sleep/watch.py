@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from codemem.code import CodeIndex
 from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.memory.ranking import parse_when, utc_now
@@ -63,17 +64,6 @@ def chat_running(ws: Workspace) -> bool:
     from codemem.agent.session import chat_running as running
 
     return running(ws)
-
-
-def warm_up() -> None:
-    """Load the database layer now, not on the first save: that save is then searchable in a
-    fraction of a second instead of after a second of imports."""
-    from codemem.code.lance import import_lancedb
-
-    import_lancedb()
-    import lancedb.index  # noqa: F401  (the full-text index refresh after each write)
-
-    import codemem.code.store  # noqa: F401
 
 
 class Watcher:
@@ -163,7 +153,9 @@ class Watcher:
         try:
             self.observer.start()
             self._index([])  # catch up with what changed while nobody watched
-            warm_up()
+            # The first save is then searchable in a fraction of a second, not after a
+            # second of imports.
+            CodeIndex.warm_up()
             queries.start()
             while not self.stopping:
                 self.status.activity = "watching"
@@ -238,15 +230,13 @@ class Watcher:
         self._index(relevant)
 
     def _index(self, paths: list[str]) -> None:
-        from codemem.code.indexer import refresh_index
-
         started = time.time()
         self.status.activity = "indexing"
         record: dict = {"at": started, "paths": paths[:20]}
         self.status.index_runs += 1
         self._busy = True
         try:
-            summary = refresh_index(self.ws, self.config, progress=self._checkpoint)
+            summary = CodeIndex(self.ws, self.config).refresh(progress=self._checkpoint)
         except StopRequested:
             raise
         except Exception as exc:  # a daemon keeps running; the next change tries again

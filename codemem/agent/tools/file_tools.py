@@ -16,7 +16,7 @@ from codemem.agent.tools.code_tools import _git
 from codemem.agent.tools.paths import resolve_path
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolResult
-from codemem.code.files import matches_any
+from codemem.code import matches_any
 from codemem.memory.locking import atomic_write
 
 if TYPE_CHECKING:

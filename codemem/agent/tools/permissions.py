@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from codemem.code.files import matches_any
+from codemem.code import matches_any
 from codemem.errors import ConfigError, PermissionDenied
 
 Mode = Literal["ask", "allow", "deny"]
