@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from codemem.code.manifest import Manifest
     from codemem.code.repomap import MapDefinition, RepoMap
     from codemem.code.search import Hit
+    from codemem.code.store import CodeStore
     from codemem.code.tags import TagStore
     from codemem.config import Config
     from codemem.workspace import Workspace
@@ -117,7 +118,8 @@ class CodeIndex:
         """
         from codemem.code.search import Searcher  # opens LanceDB on first query
 
-        return Searcher(self.ws, self.config).search(query, k=k, level=level)
+        searcher = Searcher(self.ws, self.config, centrality=self._centrality)
+        return searcher.search(query, k=k, level=level)
 
     # -- the repo map ------------------------------------------------------------------------
 
@@ -194,7 +196,7 @@ class CodeIndex:
 
         return Manifest.load(self.ws.index_dir)
 
-    def _store(self):
+    def _store(self) -> CodeStore:
         from codemem.code.store import CodeStore  # lancedb and pyarrow: about a second
 
         return CodeStore(self.ws.index_dir)
@@ -214,6 +216,11 @@ class CodeIndex:
                 return None
             self._stamp, self._tags, self._graph, self._maps = stamp, tags, None, {}
         return self._tags
+
+    def _centrality(self) -> dict[str, float]:
+        """The search prior: each file's rank in the (cached) reference graph."""
+        loaded = self._map_data()
+        return loaded[1].file_centrality() if loaded is not None else {}
 
     def _map_data(self) -> tuple[TagStore, RefGraph] | None:
         """The tag store and its reference graph (from the graph cache, built if missing)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from codemem.code import stages
@@ -52,7 +53,14 @@ class Hit:
 class Searcher:
     """Answers queries against one workspace's index (reuse it for many queries)."""
 
-    def __init__(self, ws: Workspace, config: Config, manifest: Manifest | None = None):
+    def __init__(
+        self,
+        ws: Workspace,
+        config: Config,
+        manifest: Manifest | None = None,
+        *,
+        centrality: Callable[[], dict[str, float]] | None = None,
+    ):
         self.ws = ws
         self.config = config
         self.manifest = manifest or Manifest.load(ws.index_dir)
@@ -60,6 +68,7 @@ class Searcher:
             raise UsageError("no index yet: run `codemem index` first")
         self._store = None
         self._centrality: dict[str, float] | None = None
+        self._centrality_source = centrality or self._load_centrality
 
     @property
     def store(self):
@@ -69,12 +78,15 @@ class Searcher:
             self._store = CodeStore(self.ws.index_dir)
         return self._store
 
+    def _load_centrality(self) -> dict[str, float]:
+        from codemem.code.graph import load_graph
+
+        return load_graph(self.ws.index_dir).file_centrality()
+
     def centrality(self) -> dict[str, float]:
         if self._centrality is None:
             try:
-                from codemem.code.graph import load_graph
-
-                self._centrality = load_graph(self.ws.index_dir).file_centrality()
+                self._centrality = self._centrality_source()
             except Exception as exc:  # the prior is optional; search works without it
                 log.debug("no graph prior: %s", exc)
                 self._centrality = {}
