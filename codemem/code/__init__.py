@@ -10,7 +10,8 @@ Other packages use only what this module exports, never its submodules:
   (`parse_file`, `split_source`, `Symbol`).
 
 Names from modules that load tree-sitter or pyarrow are imported on first use (`__getattr__`
-below), to keep start-up fast: importing `codemem.code` costs a few milliseconds.
+below), to keep start-up fast: importing `codemem.code` loads none of tree-sitter, pyarrow,
+LanceDB, numpy or pydantic.
 """
 
 from __future__ import annotations
