@@ -310,11 +310,6 @@ def grammar(language: str) -> Grammar | None:
     return _GRAMMAR_BY_NAME.get(language)
 
 
-def code_languages() -> list[str]:
-    """Every registered code language, in registry order."""
-    return [g.name for g in GRAMMARS]
-
-
 @cache
 def get_language(language: str) -> Language | None:
     """The tree-sitter Language, or None when the grammar wheel is missing or broken."""
