@@ -240,7 +240,6 @@ _EXTENSION_MAP: dict[str, str] = {
 _FILENAME_MAP: dict[str, str] = _TEXT_FILENAMES | {
     name.lower(): g.name for g in GRAMMARS for name in g.filenames
 }
-TEXT_KINDS = frozenset(_TEXT_EXTENSIONS)
 
 _CPP_HINT = re.compile(
     rb"\bclass\s+\w|\bnamespace\b|\btemplate\s*<|\bstd::|::|\bpublic:|\bprivate:|"
