@@ -1,6 +1,6 @@
 """Keeping the code index current while the MCP server runs.
 
-Before every `search_code` and `repo_map` call the server runs `refresh_index`, the same
+Before every `search_code` and `repo_map` call the server runs `CodeIndex.refresh`, the same
 incremental refresh `codemem index` does: it compares git's blob ids (hashing only modified
 and untracked files) with the manifest and re-parses only what changed. When nothing changed
 it returns in about 10 ms without opening LanceDB, so a search right after a save always sees

@@ -3,7 +3,7 @@
 A watchdog observer (inotify on Linux: the process sleeps in the kernel until something
 happens) feeds changed paths to a `Debouncer`; the main thread waits on it, and when a batch
 settles it drops what cannot change the index (`.git/`, `.codemem/`, ignored files) and runs
-one `refresh_index`. Every index write and every digest runs in this one thread, never two at
+one `CodeIndex.refresh`. Every index write and every digest runs in this one thread, never two at
 once.
 
 Idle means no relevant file event for `sleep.idle_minutes` and no `codemem chat` running. Then,
