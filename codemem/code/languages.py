@@ -250,7 +250,6 @@ _EXTENSION_MAP: dict[str, str] = {
 _FILENAME_MAP: dict[str, str] = _TEXT_FILENAMES | {
     name.lower(): g.name for g in GRAMMARS for name in g.filenames
 }
-TEXT_KINDS = frozenset(_TEXT_EXTENSIONS)
 
 _CPP_HINT = re.compile(
     rb"\bclass\s+\w|\bnamespace\b|\btemplate\s*<|\bstd::|::|\bpublic:|\bprivate:|"
@@ -330,11 +329,6 @@ def language_family(language: str) -> str:
 def grammar(language: str) -> Grammar | None:
     """The registry entry of a code language."""
     return _GRAMMAR_BY_NAME.get(language)
-
-
-def code_languages() -> list[str]:
-    """Every registered code language, in registry order."""
-    return [g.name for g in GRAMMARS]
 
 
 @cache

@@ -14,9 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from codemem.code import is_code, language_family
-from codemem.code.files import read_repo_file
-from codemem.code.manifest import Manifest
+from codemem.code import CodeIndex, SymbolRow, is_code, language_family, read_repo_file
 from codemem.config import Config, SleepConfig
 from codemem.conventions.code_style import display, docstring_rules, naming_rules, type_hint_rules
 from codemem.conventions.commit_style import CommitMessage, commit_rules
@@ -37,7 +35,6 @@ from codemem.workspace import Workspace
 
 LABEL = REGION = "conventions"
 NOTE_TAGS = ["conventions", "learned"]
-SYMBOL_COLUMNS = ["path", "language", "name", "qualname", "kind", "start_line", "signature", "docstring", "parent", "is_test"]
 HEADER = (
     "## Learned conventions\n"
     "_Mined from the code, tool settings and git history by `codemem digest`; this region is "
@@ -50,19 +47,10 @@ class CodeFacts:
     """Everything the miners read, gathered once."""
 
     files: RepoFiles
-    symbols: list[dict] = field(default_factory=list)
+    symbols: list[SymbolRow] = field(default_factory=list)
     code_paths: dict[str, str] = field(default_factory=dict)  # path -> language family
     sources: Sources = field(default_factory=dict)  # a deterministic sample of code files
     commits: list[CommitMessage] = field(default_factory=list)
-
-
-def read_symbols(ws: Workspace) -> list[dict]:
-    """Every symbol row of the index, in a canonical order."""
-    from codemem.code.store import SYMBOLS, CodeStore
-
-    table = CodeStore(ws.index_dir).table(SYMBOLS)
-    rows = table.to_arrow().select(SYMBOL_COLUMNS).to_pylist()
-    return sorted(rows, key=lambda r: (r["path"], r["start_line"], r["qualname"]))
 
 
 def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
@@ -83,13 +71,12 @@ def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
 def gather_facts(ws: Workspace, config: Config, settings: SleepConfig, files: RepoFiles | None = None) -> CodeFacts:
     """Read the index, a sample of the code, the configuration files and recent commits."""
     facts = CodeFacts(files or RepoFiles(ws.root))
-    manifest = Manifest.load(ws.index_dir)
-    if manifest is not None:
-        for path, entry in sorted(manifest.files.items()):
-            if entry.status == "indexed" and entry.language and is_code(entry.language):
-                facts.code_paths[path] = language_family(entry.language)
-        if facts.code_paths:
-            facts.symbols = read_symbols(ws)
+    index = CodeIndex(ws, config)
+    for path, language in index.indexed_languages().items():
+        if is_code(language):
+            facts.code_paths[path] = language_family(language)
+    if facts.code_paths:
+        facts.symbols = index.symbols()
     paths = sorted(facts.code_paths)
     step = max(1, math.ceil(len(paths) / settings.max_scan_files))
     for path in paths[::step]:

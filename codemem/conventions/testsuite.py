@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from codemem.code.files import is_test_path
+from codemem.code import is_test_path
 from codemem.conventions.code_style import display
 from codemem.conventions.repo_files import RepoFiles, dig
 from codemem.conventions.rules import Evidence, Rule, ratio, sample

@@ -12,10 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from codemem.code import language_family
-from codemem.code.files import is_test_path, matches_any
-from codemem.code.languages import is_code, language_for_path
-from codemem.code.model import Symbol
+from codemem.code import (
+    Symbol,
+    is_code,
+    is_test_path,
+    language_family,
+    language_for_path,
+    matches_any,
+)
 from codemem.config import Config, ReviewConfig
 from codemem.conventions import is_public
 from codemem.infra import read_blobs, run_git
@@ -102,7 +106,7 @@ class ReviewContext:
         """The definitions in the new version of a code file (parsed once per review)."""
         cache = self._symbols
         if file.path not in cache:
-            from codemem.code.parse import parse_file
+            from codemem.code import parse_file  # tree-sitter's parsers: loaded on first use
 
             index = self.config.index
             cache[file.path] = parse_file(
@@ -156,7 +160,7 @@ class ReviewContext:
     def _old_qualnames(self, files: list[ChangedFile]) -> dict[str, set[str]]:
         if not files:
             return {}
-        from codemem.code.parse import parse_file
+        from codemem.code import parse_file  # tree-sitter's parsers: loaded on first use
 
         blobs = read_blobs(self.ws.root, [f.old_blob for f in files], self.config.index.max_file_bytes)
         out = {}

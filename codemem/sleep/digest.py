@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from codemem import conventions as conv
-from codemem.code.indexer import refresh_index
+from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
 from codemem.errors import UsageError
@@ -203,7 +203,7 @@ class DigestRun:
 def reindex(run: DigestRun) -> None:
     """Bring the code index up to date (unless `options.reindex` is off)."""
     if run.options.reindex:
-        run.result.index = refresh_index(run.ws, run.config, progress=run.progress).to_json()
+        run.result.index = CodeIndex(run.ws, run.config).refresh(progress=run.progress).to_json()
 
 
 def read_commits(run: DigestRun) -> None:

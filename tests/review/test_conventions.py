@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from codemem.code import SymbolRow
 from codemem.conventions import (
     Evidence,
     Rule,
@@ -53,12 +54,10 @@ def test_the_fixture_block(shop):
 def test_the_miners_own_rendering_is_read_back(tmp_path):
     rows = []
     for i, name in enumerate(["load_file", "save_file", "parse_args", "run", "getThing"]):
-        rows.append({"path": "m.py", "language": "python", "name": name, "qualname": name, "kind": "function",
-                     "start_line": i + 1, "signature": f"def {name}():", "docstring": "Doc." if i else "", "parent": None,
-                     "is_test": False})
+        rows.append(SymbolRow("m.py", "python", name, name, "function", i + 1, i + 1, f"def {name}():",
+                              "Doc." if i else "", None, False))
     for i, name in enumerate(["fooBar", "bazQux", "quux", "lastOne", "oneMore"]):
-        rows.append({"path": "w.ts", "language": "tsx", "name": name, "qualname": f"C.{name}", "kind": "method",
-                     "start_line": i + 1, "signature": f"{name}()", "docstring": "", "parent": "C", "is_test": False})
+        rows.append(SymbolRow("w.ts", "tsx", name, f"C.{name}", "method", i + 1, i + 1, f"{name}()", "", "C", False))
     rules = code_style.naming_rules(rows, 5) + code_style.docstring_rules(rows, 5)
     records = parse_records(render_records(rules))
     for examples in (True, False):
@@ -142,7 +141,7 @@ def test_public_agrees_with_the_miner():
              ("Serve", "go", "", None), ("serve", "go", "", None), ("f", "rust", "pub fn f()", None), ("g", "rust", "fn g()", None)]
     parents = {("p", "outer"): "function"}
     for name, language, signature, parent_kind in cases:
-        row = {"name": name, "path": "p", "parent": "outer" if parent_kind else None, "signature": signature}
+        row = SymbolRow("p", language, name, name, "function", 1, 1, signature, "", "outer" if parent_kind else None, False)
         assert is_public(name, language, signature, parent_kind) == code_style._public(row, language, parents)
 
 

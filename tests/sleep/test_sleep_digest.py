@@ -245,10 +245,10 @@ def test_an_uninitialized_repository_is_a_usage_error(repo_factory):
 
 
 def test_learn_project_fills_the_overview_for_init(repo_factory):
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
 
     ws = init(repo_factory("sleep/gosvc"))
-    refresh_index(ws, config())
+    CodeIndex(ws, config()).refresh()
     changes = learn_project(ws, config())
     assert [(ch.kind, ch.target) for ch in changes] == [("block", "project")]
     assert read_value(ws, "project") == """\
