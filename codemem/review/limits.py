@@ -1,8 +1,8 @@
 """Time limits inside one review: a `Budget` shared out among the checks, `time_limit` for each.
 
 The secret scan runs before any of this and is never cut short. Every other check, and the
-model review, gets a fair share of the time left (`Budget.share`: what a fast check leaves
-rolls over to the next), under its own alarm; one that runs out is cut short (its findings so
+model review, gets a share of the time left (`Budget.share`: half of it, so one check that
+hangs cannot starve the others), under its own alarm; one that runs out is cut short (its findings so
 far are kept) and named in a warning, and the rest of the review goes on.
 
 The alarm is SIGALRM, so limits hold in the main thread of a POSIX process (the hook, the
@@ -37,9 +37,14 @@ class Budget:
         return None if self.deadline is None else max(0.0, self.deadline - self.clock())
 
     def share(self, parts_left: int) -> float | None:
-        """The next part's limit: an even share of what is left among `parts_left` parts."""
+        """The next part's limit: half of what is left (all of it for the last part).
+
+        A check that hangs leaves the others half the time, while a slow but sound one
+        (a first grammar load, a `git grep` over a large tree) is not cut short by an even
+        split of the budget it does not need to share.
+        """
         left = self.remaining()
-        return None if left is None else left / max(1, parts_left)
+        return None if left is None else left / min(max(1, parts_left), 2)
 
 
 def _can_alarm() -> bool:

@@ -159,14 +159,19 @@ def secret_report(path: str, line_text: str, line: int = 1) -> str:
 
 def test_a_broken_configuration_still_runs_the_secret_scan_with_the_defaults(hooked):
     write(hooked, {".codemem/config.yml": "review: [not, a, mapping\n"})
-    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n', ".env": "TOKEN=1\n"})
     result = commit(hooked)
     broken = (f"codemem: warning: the configuration is broken ({hooked}/.codemem/config.yml: line 2: invalid YAML: "
               "expected ',' or ']', but got '<stream end>'); only the secret scan ran, with default settings\n")
     assert (result.returncode, result.stderr) == (
-        1, broken + secret_report("shop/settings.py", f'AWS_KEY = "{fake_aws_key()}"')
-        + "1 finding (1 error) in 1 of 2 files reviewed.\n" + FOOTER)
-    stage(hooked, {"shop/settings.py": None, "notes.md": "hello\n"})
+        1, broken + ".env\n"
+        "  -  error    this file's name says it holds credentials [secrets/secret-file]\n"
+        "     fix: keep it out of git (add it to .gitignore) and commit a template instead · id "
+        + finding_id("secrets/secret-file", ".env", ".env") + "\n\n"
+        + secret_report("shop/settings.py", f'AWS_KEY = "{fake_aws_key()}"')
+        + "2 findings (2 errors) in 2 of 3 files reviewed.\n" + FOOTER.replace("1 finding", "2 findings")
+        .replace("Fix it", "Fix them"))
+    stage(hooked, {"shop/settings.py": None, ".env": None, "notes.md": "hello\n"})
     clean = commit(hooked)
     assert (clean.returncode, clean.stderr) == (0, broken)
 

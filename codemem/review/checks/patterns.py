@@ -19,7 +19,7 @@ from codemem.review.context import ReviewContext
 from codemem.review.conventions import PatternRule, RequireRule
 from codemem.review.findings import Finding
 
-RULE_SECONDS = 1.0  # what one rule may spend on the whole change
+RULE_SECONDS = 0.5  # what one rule may spend on the whole change
 SLOW_RULE = "conventions/slow-rule"
 _FLAGS = ("IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE", "ASCII")
 

@@ -179,15 +179,19 @@ def secrets_in_text(text: str, min_entropy: float) -> Iterator[tuple[int, str, s
     Patterns run only near their anchors (`ANCHORS`), so a long text costs a few `find`s.
     """
     lowered = text.lower()
+    known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
         for start, end in _spans(lowered, ANCHORS[rule]):
             for match in pattern.finditer(text, start, end):
                 secret = match.group(1) if pattern.groups else match.group(0)
                 if not placeholder(secret):
+                    known.add(secret)
                     yield match.start(), rule, severity, what, secret
     for start, end in _spans(lowered, ANCHORS["secrets/assigned-secret"]):
         for match in _ASSIGNED.finditer(text, start, end):
             value = match.group(1)
+            if any(key in value for key in known):
+                continue
             if not placeholder(value) and not _URL.search(value) and entropy(value) >= min_entropy:
                 yield (match.start(), "secrets/assigned-secret", "error",
                        "a secret-looking value assigned to a secret-like name", value)
