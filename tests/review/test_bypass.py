@@ -6,6 +6,7 @@ Every secret-shaped value here is assembled at run time, so this file holds none
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,15 @@ from click.testing import CliRunner
 from review_helpers import append, brief, fake_aws_key, git, review, stage, write
 
 from codemem.cli import cli
-from codemem.review.checks import secrets
-from codemem.review.diff import Target, parse_patch
-from codemem.review.findings import finding_id
+from codemem.config import load_config
+from codemem.review.blobs import BlobReader, disk_chunks
+from codemem.review.checks import leftovers, run_checks, secrets
+from codemem.review.config import review_config
+from codemem.review.context import ReviewContext
+from codemem.review.diff import Target, parse_patch, read_changes
+from codemem.review.findings import Finding, finding_id
+from codemem.review.limits import Budget
+from codemem.workspace import Workspace
 
 TOKEN = "ghp_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"  # codemem: ignore[secrets]
 TOKEN_LINE = f'TOKEN = "{TOKEN}"'
@@ -198,8 +205,6 @@ def test_untracked_binary_files_are_read_from_disk(small):
 
 
 def test_git_blobs_and_disk_files_stream_in_chunks(small):
-    from codemem.review.blobs import BlobReader, disk_chunks
-
     data = os.urandom(10_000)
     write(small, {"r.bin": data})
     blob = git(small, "hash-object", "-w", "r.bin").stdout.strip()
@@ -210,3 +215,21 @@ def test_git_blobs_and_disk_files_stream_in_chunks(small):
         reader.skip()
         assert b"".join(reader.open(blob)[1]) == data
     assert b"".join(disk_chunks(small / "r.bin", size=3000)) == data
+
+
+def test_a_check_that_hangs_is_cut_short_keeping_its_findings_and_the_others_still_run(shop):
+    stage(shop, {"shop/x.py": "breakpoint()\n"})  # codemem: ignore
+    config = load_config(None)
+    ctx = ReviewContext(Workspace(shop), config, review_config(config), read_changes(shop, Target("staged"), 1_000_000))
+
+    def hangs(_ctx):
+        yield Finding("hangs/first", "info", "shop/x.py", 1, "found before hanging")
+        time.sleep(60)
+
+    budget = Budget(1.0)
+    started = time.monotonic()
+    findings, warnings = run_checks(ctx, (("hanging", hangs), ("leftovers", leftovers.check)), budget)
+    assert time.monotonic() - started < 5
+    assert [(f.rule, f.line) for f in findings] == [("hangs/first", 1), ("leftovers/breakpoint", 1)]
+    assert warnings == ["the hanging check took longer than 0.5 s, its share of the time limit, and was cut short"]
+    assert budget.ran_out == ["hanging"]
