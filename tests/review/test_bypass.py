@@ -153,7 +153,7 @@ def _png() -> bytes:
     return b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)) * 4
 
 
-@pytest.mark.parametrize("case", ["binary", "nul", "huge", "no-diff"])
+@pytest.mark.parametrize("case", ["binary", "nul", "huge", "no-diff", "utf-16"])
 def test_a_key_in_content_the_diff_does_not_show_stops_the_commit(small, case):
     if case == "binary":
         head = _png()
@@ -167,9 +167,12 @@ def test_a_key_in_content_the_diff_does_not_show_stops_the_commit(small, case):
         head = b"# filler line\n" * 80_000
         files = {"dump.sql": head + TOKEN_LINE.encode() + b"\n"}
         path, what, secret, offset = "dump.sql", GITHUB, TOKEN, len(head) + len('TOKEN = "')
-    else:
+    elif case == "no-diff":
         files = {".gitattributes": "*.cfg -diff\n", "deploy.cfg": f"key={fake_aws_key()}\n"}
         path, what, secret, offset = "deploy.cfg", AWS, fake_aws_key(), len("key=")
+    else:
+        files = {"settings.ini": b"\xff\xfe" + f"{TOKEN_LINE}\r\n".encode("utf-16-le")}
+        path, what, secret, offset = "settings.ini", GITHUB, TOKEN, 2 + 2 * len('TOKEN = "')
     stage(small, files)
     result = commit(small)
     reviewed = "1 of 2 files" if case == "no-diff" else "1 of 1 file"

@@ -2,8 +2,8 @@
 
 Every added byte is scanned. Text the diff shows is scanned line by line; what it does not
 (binary files, a NUL byte, files git marks `-diff`, files over `index.max_file_bytes`) is
-read as bytes from git (or the disk), a chunk at a time, and its runs of printable ASCII are
-searched for known key formats and secret-like assignments; of a changed file, only keys its
+read as bytes from git (or the disk), a chunk at a time, and its runs of printable ASCII
+(also UTF-16's) are searched for known key formats and secret-like assignments; of a changed file, only keys its
 old version did not hold are reported. Past `MAX_SCAN_BYTES` in one review a file is not
 read but reported as `secrets/not-scanned`, an error like a secret: the scan never lets a
 file through unseen.
@@ -197,15 +197,8 @@ def secrets_in_text(text: str, min_entropy: float) -> Iterator[tuple[int, str, s
                        "a secret-looking value assigned to a secret-like name", value)
 
 
-def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[tuple[int, str, str, str, str]]:
-    """`secrets_in_text` over the printable ASCII of `buf` (every other byte ends a line).
-
-    Mostly text: the whole buffer is one text. Mostly binary: only its runs of ten or more
-    printable bytes, joined, which is a small fraction of it.
-    """
-    if len(buf.translate(None, _TEXT_BYTES)) * 4 < len(buf):
-        yield from secrets_in_text(buf.translate(_AS_TEXT).decode("ascii"), min_entropy)
-        return
+def _in_runs(buf: bytes, min_entropy: float) -> Iterator[tuple[int, str, str, str, str]]:
+    """`secrets_in_text` over the runs of ten or more printable bytes of `buf`, joined."""
     starts: list[int] = []  # where each run is in the joined text
     offsets: list[int] = []  # and in `buf`
     pieces: list[str] = []
@@ -222,6 +215,22 @@ def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[tuple[int, str, str, 
     for position, *hit in secrets_in_text("\n".join(pieces), min_entropy):
         run = bisect_right(starts, position) - 1
         yield offsets[run] + position - starts[run], *hit
+
+
+def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[tuple[int, str, str, str, str]]:
+    """`secrets_in_text` over the printable ASCII of `buf` (every other byte ends a line).
+
+    Mostly text: the whole buffer is one text. Mostly binary: its printable runs (a small
+    fraction of it), and those of its even and of its odd bytes, where UTF-16 text keeps
+    its ASCII.
+    """
+    if len(buf.translate(None, _TEXT_BYTES)) * 4 < len(buf):
+        yield from secrets_in_text(buf.translate(_AS_TEXT).decode("ascii"), min_entropy)
+        return
+    yield from _in_runs(buf, min_entropy)
+    for parity in (0, 1):
+        for offset, *hit in _in_runs(buf[parity::2], min_entropy):
+            yield 2 * offset + parity, *hit
 
 
 def secrets_in_bytes(chunks: Iterable[bytes], min_entropy: float) -> dict[tuple[str, str], tuple[int, str, str]]:
