@@ -34,22 +34,25 @@ def applies(rule: PatternRule | RequireRule, path: str) -> bool:
 
 
 class GuardedRule:
-    """A rule's pattern with a time allowance, matched by `regex` (with `re` if it does not compile there)."""
+    """A rule's pattern with a time allowance, matched by `regex` (literal text and the rare
+    regex that only `re` compiles: by `re`)."""
 
     def __init__(self, rule: PatternRule, seconds: float = RULE_SECONDS) -> None:
-        # Imported here: the hook pays for `regex` only when conventions.md has rules.
-        import regex
-
         self.rule = rule
         self.left = seconds
+        self.compiled: Any = None
+        if rule.shown.startswith("`"):  # literal text cannot backtrack
+            return
+        # Imported here: the hook pays for `regex` only when conventions.md has regex rules.
+        import regex
+
         flags = 0
         for name in _FLAGS:
             if rule.pattern.flags & getattr(re, name):
                 flags |= getattr(regex, name)
-        self.compiled: Any
         try:
             self.compiled = regex.compile(rule.pattern.pattern, flags)
-        except regex.error:
+        except regex.error:  # re accepted it, regex does not: matched by re, unguarded
             self.compiled = None
 
     def search(self, text: str) -> bool:
