@@ -236,3 +236,14 @@ def test_a_check_that_hangs_is_cut_short_keeping_its_findings_and_the_others_sti
     assert [(f.rule, f.line) for f in findings] == [("hangs/first", 1), ("leftovers/breakpoint", 1)]
     assert warnings == ["the hanging check took longer than 0.5 s, its share of the time limit, and was cut short"]
     assert budget.ran_out == ["hanging"]
+
+
+def test_a_secret_scan_that_fails_on_a_file_blocks_it_as_not_scanned(small, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(secrets, "scan_line", broken)
+    stage(small, {"c.py": "y = 2\n"})
+    result = review(small)
+    assert brief(result) == [("c.py", None, "error", "secrets/not-scanned")]
+    assert result.findings[0].message == "not scanned for secrets: the scan failed (ValueError: boom)"

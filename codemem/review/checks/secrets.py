@@ -307,11 +307,24 @@ def scan_bytes(ctx: ReviewContext, files: list[ChangedFile]) -> Iterator[Finding
             except (ReviewError, OSError) as exc:
                 yield not_scanned(f, str(exc))
                 continue
+            except Exception as exc:  # a bug must not let the file through unseen
+                yield not_scanned(f, f"the scan failed ({type(exc).__name__}: {exc})")
+                continue
             for (rule, secret), (offset, severity, what) in sorted(found.items(), key=lambda item: item[1][0]):
                 if (rule, secret) not in old:
                     yield Finding(rule, severity, f.path, None,
                                   f"{what} ({redact(secret)}) in the change, at byte {offset:,} (read as bytes: "
                                   "the diff does not show this file as text)", FIX, line_text=secret)
+
+
+def scan_lines(f: ChangedFile, min_entropy: float) -> Iterator[Finding]:
+    """The first secret on each added line of a text file."""
+    generated = bool(GENERATED_NAMES.search(f.path.rsplit("/", 1)[-1]))
+    for n, text in f.added.items():
+        hit = scan_line(text, min_entropy, generated)
+        if hit:
+            rule, severity, message = hit
+            yield Finding(rule, severity, f.path, n, message, FIX, line_text=text)
 
 
 def check(ctx: ReviewContext) -> Iterator[Finding]:
@@ -323,12 +336,11 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
                           "keep it out of git (add it to .gitignore) and commit a template instead",
                           line_text=f.path)
     for f in ctx.text_files():
-        generated = bool(GENERATED_NAMES.search(f.path.rsplit("/", 1)[-1]))
-        for n, text in f.added.items():
-            hit = scan_line(text, ctx.settings.secret_entropy, generated)
-            if hit:
-                rule, severity, message = hit
-                yield Finding(rule, severity, f.path, n, message, FIX, line_text=text)
+        try:
+            found = list(scan_lines(f, ctx.settings.secret_entropy))
+        except Exception as exc:  # a bug must not let the file through unseen
+            found = [not_scanned(f, f"the scan failed ({type(exc).__name__}: {exc})")]
+        yield from found
     unread = [f for f in ctx.files if f.data is None]
     if unread:
         yield from scan_bytes(ctx, unread)
