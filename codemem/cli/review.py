@@ -147,7 +147,7 @@ def _dismiss(app, finding_id: str, reason: str) -> None:
 @click.option("--reason", default="", help="Why the finding is dismissed (with --dismiss).")
 @click.option("--hook", is_flag=True, help="Run as the pre-commit hook: quiet when clean, time-limited, and never failing because of codemem itself.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Time limit of the checks after the secret scan, which always runs whole; checks past it are cut short and the exit code is 4 (default with --hook: review.hook_timeout).")
+              help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).")
 @click.pass_obj
 def review_command(app, paths, staged, rev_range, fail_on, use_llm, fmt, output, dismiss_id, reason, hook, timeout) -> None:
     """Review changes against what memory holds (no model needed).

@@ -44,7 +44,7 @@ class ReviewOptions:
     use_model: bool | None = None  # None: `review.llm` (or `review.hook_llm` for --staged)
     provider: Any = None  # a ready `Provider` (tests); default: resolved from config
     remember: bool = True  # keep the findings where `--dismiss` finds their ids
-    time_limit: float | None = None  # seconds for everything after the secret scan (None: no limit)
+    time_limit: float | None = None  # seconds for the review; the secret scan runs whole regardless (None: no limit)
     secrets_only: bool = False  # only the secret scan (the configuration is broken)
 
 
