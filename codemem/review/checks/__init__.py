@@ -2,11 +2,11 @@
 
 | family        | what it reports                                                        |
 |---------------|------------------------------------------------------------------------|
+| secrets       | known key formats, secret-like assignments, random strings, .env files, in every added byte |
 | conflicts     | merge conflict markers                                                 |
-| secrets       | known key formats, secret-like assignments, random strings, .env files |
 | leftovers     | breakpoints, `debugger`, `dbg!`, `console.log`...                      |
 | binaries      | binary files over `review.max_binary_kb`                               |
-| conventions   | `never:` / `avoid:` rules of conventions.md, and rule lines that do not parse |
+| conventions   | `never:` / `avoid:` rules of conventions.md (each within its own time), and rule lines that do not parse |
 | naming        | new definitions against the learned naming style of language and kind  |
 | docstrings    | new public definitions without one, where the project documents        |
 | tests         | new public functions no test mentions, where the project tests         |
@@ -15,7 +15,8 @@ The secret scan (`SECRET_SCAN`) runs first and whole, never under a time limit: 
 are never discarded. Every other check gets its own limit from the review's `Budget`
 (limits.py); one that runs out is cut short with a warning naming it, the rest still run.
 A check that fails is reported as a warning and skipped: one broken check never stops the
-others, and never blocks a commit.
+others, and never blocks a commit (the secret scan instead reports a file it could not
+scan as `secrets/not-scanned`, which blocks).
 """
 
 from __future__ import annotations
