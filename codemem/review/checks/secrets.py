@@ -212,9 +212,9 @@ def _in_runs(buf: bytes, min_entropy: float) -> Iterator[tuple[int, str, str, st
         pieces.append(buf[start:end].decode("ascii"))
         at += end - start + 1
         start = mask.find(_MIN_RUN, end)
-    for position, *hit in secrets_in_text("\n".join(pieces), min_entropy):
+    for position, rule, severity, what, secret in secrets_in_text("\n".join(pieces), min_entropy):
         run = bisect_right(starts, position) - 1
-        yield offsets[run] + position - starts[run], *hit
+        yield offsets[run] + position - starts[run], rule, severity, what, secret
 
 
 def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[tuple[int, str, str, str, str]]:
@@ -229,8 +229,8 @@ def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[tuple[int, str, str, 
         return
     yield from _in_runs(buf, min_entropy)
     for parity in (0, 1):
-        for offset, *hit in _in_runs(buf[parity::2], min_entropy):
-            yield 2 * offset + parity, *hit
+        for offset, rule, severity, what, secret in _in_runs(buf[parity::2], min_entropy):
+            yield 2 * offset + parity, rule, severity, what, secret
 
 
 def secrets_in_bytes(chunks: Iterable[bytes], min_entropy: float) -> dict[tuple[str, str], tuple[int, str, str]]:
