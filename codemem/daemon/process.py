@@ -316,4 +316,4 @@ def _last_line(path: Path, start: int) -> str:
     except OSError:
         return "(no log)"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "(nothing in the log)"
+    return lines[-1].removeprefix("codemem: error: ") if lines else "(nothing in the log)"
