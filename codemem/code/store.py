@@ -3,8 +3,9 @@
 Rows are written per batch of files and a file is recorded as indexed (in the manifest)
 only after its batch is committed, so an interrupted run leaves a consistent index that
 the next run completes. Full-text indexes cover rows added since they were built (LanceDB
-searches unindexed rows directly); `maintain` folds new rows in and compacts fragments so
-thousands of incremental runs neither slow search nor grow the disk without bound.
+searches unindexed rows directly); `maintain` folds new rows in, compacts fragments and prunes
+old versions (see `codemem.code.readers`) so thousands of incremental runs, however quick,
+neither slow search nor grow the disk without bound.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from typing import Any
 import pyarrow as pa
 
 from codemem.code.lance import connect
+from codemem.code.readers import ReaderLock
 
 log = logging.getLogger("codemem")
 
 FILES, CHUNKS, SYMBOLS = "files", "chunks", "symbols"
 FTS_COLUMN = "search"
+# How long `maintain` waits for open readers before it falls back to pruning by age only.
+READERS_WAIT_SECONDS = 2.0
 
 
 def files_schema() -> pa.Schema:
@@ -127,6 +131,7 @@ class CodeStore:
     def __init__(self, index_dir: Path, dimensions: int | None = None):
         self.index_dir = index_dir
         self.dimensions = dimensions
+        self.readers = ReaderLock(index_dir)  # before opening anything: see maintain
         self.db = connect(index_dir)
         self._tables: dict[str, Any] = {}
 
@@ -197,13 +202,21 @@ class CodeStore:
     def maintain(self, keep_versions_seconds: int = 300) -> None:
         """Fold new rows into the indexes, compact fragments and drop old versions.
 
-        Versions younger than `keep_versions_seconds` stay for readers still using them.
+        When no other store is open (no search is reading), every version but the newest is
+        dropped: the index holds one copy of its data, however many runs came before. If
+        readers stay open longer than `READERS_WAIT_SECONDS`, only versions older than
+        `keep_versions_seconds` go this time.
         """
-        keep = timedelta(seconds=keep_versions_seconds)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*removes every version.*")
-            for name in (FILES, CHUNKS, SYMBOLS):
-                self.table(name).optimize(cleanup_older_than=keep)
+        alone = self.readers.exclusive(READERS_WAIT_SECONDS)
+        keep = timedelta(0) if alone else timedelta(seconds=keep_versions_seconds)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*removes every version.*")
+                for name in (FILES, CHUNKS, SYMBOLS):
+                    self.table(name).optimize(cleanup_older_than=keep)
+        finally:
+            if alone:
+                self.readers.shared()
 
     def counts(self) -> dict[str, int]:
         return {name: self.table(name).count_rows() for name in (FILES, CHUNKS, SYMBOLS)}
