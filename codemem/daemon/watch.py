@@ -165,14 +165,14 @@ class Watcher:
         )
         queries = QueryServer(self.ws, self.config)
         try:
-            queries.bind()  # what can fail at start fails first, while --detach waits
+            queries.bind()  # what can fail at start fails while --detach waits
             self.observer.start()
-            self.status.socket = str(queries.path)
-            self._save_status()  # --detach returns once it reads the socket here
             warm_up()  # before the catch-up, so every index run forks from the fork server
             queries.serve()
             lifeline.arm()
             self._guarded = True
+            self.status.socket = str(queries.path)
+            self._save_status()  # serving: --detach returns once it reads the socket here
             self._index([])  # catch up with what changed while nobody watched
             while not self.stopping:
                 self.status.activity = "watching"
