@@ -426,7 +426,11 @@ def test_no_process_outlives_a_daemon_killed_in_the_middle_of_indexing(shop):
     # The daemon, the resource tracker, the fork server and at least one parser worker.
     wait_for(lambda: len(session_processes(pid)) >= 4, what="the parser workers")
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: session_processes(pid) == [], timeout=10, what="every process to end")
+    try:
+        wait_for(lambda: session_processes(pid) == [], timeout=10, what="every process to end")
+    finally:
+        for left in session_processes(pid):  # a failure leaves no orphans behind either
+            os.kill(left, signal.SIGKILL)
 
 
 def test_a_daemon_whose_state_folder_is_removed_stops_and_the_next_one_runs_alone(shop, daemons):
