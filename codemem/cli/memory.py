@@ -201,8 +201,7 @@ def mv_command(app, old: str, new: str) -> None:
 @click.pass_obj
 def history_command(app, label: str, limit: int | None, patch: bool, as_json: bool) -> None:
     """Show the commits that changed a block, newest first (from git)."""
-    from codemem.memory.history import file_history
-    from codemem.memory.labels import validate_label
+    from codemem.memory import file_history, validate_label
 
     store = _store(app)
     changes = file_history(app.workspace().root, store.path_for(validate_label(label)), limit, patch)
@@ -361,7 +360,7 @@ def sessions_group() -> None:
 @click.pass_obj
 def sessions_list_command(app, as_json: bool) -> None:
     """List sessions, newest first."""
-    from codemem.memory.transcripts import session_dict
+    from codemem.memory import session_dict
 
     recall = _recall(app)
     sessions = recall.list_sessions() if recall else []

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from codemem.infra import git_text
-from codemem.memory import Block
-from codemem.memory.ranking import normalize
+from codemem.memory import Block, normalize
 from codemem.sleep.dates import RELATIVE, absolute_dates
 from codemem.sleep.writer import MemoryWriter
 
