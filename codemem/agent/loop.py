@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from codemem.agent.compaction import Compaction
 from codemem.agent.context import Context, Conversation, Prompt
 from codemem.agent.messages import Message, Response, ToolCall
+from codemem.agent.providers.base import Provider
 from codemem.agent.providers.errors import ContextOverflow
 from codemem.agent.tools.registry import ToolRegistry, ToolResult
 from codemem.agent.transcript import TranscriptWriter, repair
@@ -74,7 +75,7 @@ class Agent:
 
     def __init__(
         self,
-        provider,
+        provider: Provider,
         tools: ToolRegistry,
         context: Context,
         *,
@@ -227,7 +228,7 @@ class Agent:
             self.observer.on_compaction(compaction)
         return compaction
 
-    def switch_provider(self, provider) -> None:
+    def switch_provider(self, provider: Provider) -> None:
         """Continue the conversation with another model (`/model`)."""
         self.spent += self.provider.meter.cost
         self.provider = provider

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import CodememError, PathOutsideRepository, UsageError
 from codemem.infra import confine
 
@@ -26,7 +27,7 @@ Any OpenAI-compatible server works too: define it under providers: (see .codemem
 _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d+)(?:-(\d+))?)?")
 
 
-def load_agent_settings(app, model: str | None):
+def load_agent_settings(app: AppContext, model: str | None):
     """(workspace, config, agent settings) with --model applied; memory set up if missing."""
     ws = app.workspace()
     config = app.config({"model": model} if model else None)
@@ -136,7 +137,7 @@ def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> No
     "--json", "as_json", is_flag=True, help="Print {answer, citations, files, session, usage}."
 )
 @click.pass_obj
-def ask_command(app, question: str, model: str | None, as_json: bool) -> None:
+def ask_command(app: AppContext, question: str, model: str | None, as_json: bool) -> None:
     """Answer one QUESTION about the code, with read-only tools.
 
     The agent searches memory and the code index and reads files; it changes nothing.

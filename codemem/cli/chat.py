@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
+from codemem.cli import AppContext
 from codemem.errors import CodememError
 
 HELP = """\
@@ -193,7 +194,7 @@ class Repl:
     "--session", "session_id", metavar="ID", help="Resume this session (an id or a unique prefix)."
 )
 @click.pass_obj
-def chat_command(app, model: str | None, resume_last: bool, session_id: str | None) -> None:
+def chat_command(app: AppContext, model: str | None, resume_last: bool, session_id: str | None) -> None:
     """Talk with the agent about this repository; it remembers across sessions.
 
     Edits and commands are shown and need your approval unless `permissions:` in config

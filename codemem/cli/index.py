@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import click
 
+from codemem.cli import AppContext
 from codemem.cli.progress import progress_bar
 
+if TYPE_CHECKING:  # the code index is imported when the command runs
+    from codemem.code import IndexSummary
 
-def run_index(app, full: bool):
+
+def run_index(app: AppContext, full: bool) -> IndexSummary:
     """Refresh the index of the current workspace with a progress bar; return the summary."""
     from codemem.code import CodeIndex
 
@@ -19,7 +24,7 @@ def run_index(app, full: bool):
         return index.refresh(full=full, progress=progress)
 
 
-def describe_summary(summary) -> str:
+def describe_summary(summary: IndexSummary) -> str:
     """One human paragraph about an index run."""
     if summary.up_to_date:
         head = "Index is up to date"
@@ -42,7 +47,7 @@ def describe_summary(summary) -> str:
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of incrementally.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.pass_obj
-def index_command(app, full: bool, as_json: bool) -> None:
+def index_command(app: AppContext, full: bool, as_json: bool) -> None:
     """Bring the code index up to date (incremental by default).
 
     Only files whose content changed since the last run are parsed again. Works before
@@ -60,7 +65,7 @@ def index_command(app, full: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @click.option("--llm", is_flag=True, help="Also have the model write a project summary (default: sleep.init_llm).")
 @click.pass_obj
-def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
+def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool) -> None:
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
@@ -128,7 +133,7 @@ def _age(seconds: float) -> str:
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
-def status_command(app, as_json: bool) -> None:
+def status_command(app: AppContext, as_json: bool) -> None:
     """Show what is indexed (per language), how fresh it is, and problems found."""
     from codemem.code import CodeIndex
 

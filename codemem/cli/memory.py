@@ -9,22 +9,23 @@ from typing import Any
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import UsageError
 
 
-def _store(app):
+def _store(app: AppContext):
     from codemem.memory import MemoryStore
 
     return MemoryStore(app.workspace())
 
 
-def _archive(app):
+def _archive(app: AppContext):
     from codemem.memory import Archive
 
     return Archive(app.workspace())
 
 
-def _recall(app):
+def _recall(app: AppContext):
     """The recall database, or None when no session was ever recorded (nothing is created)."""
     from codemem.memory import Recall
 
@@ -78,7 +79,7 @@ def memory_group() -> None:
 @memory_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of blocks.")
 @click.pass_obj
-def list_command(app, as_json: bool) -> None:
+def list_command(app: AppContext, as_json: bool) -> None:
     """List the blocks with how full each one is (characters used / limit)."""
     store = _store(app)
     blocks, problems = store.scan()
@@ -103,7 +104,7 @@ def list_command(app, as_json: bool) -> None:
 @click.option("--raw", is_flag=True, help="Print only the block's value.")
 @click.option("--json", "as_json", is_flag=True, help="Print the block(s) as JSON.")
 @click.pass_obj
-def show_command(app, label: str | None, raw: bool, as_json: bool) -> None:
+def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -> None:
     """Show one block, or with no LABEL the text the agent sees for all of them."""
     store = _store(app)
     if label is None:
@@ -129,7 +130,7 @@ def show_command(app, label: str | None, raw: bool, as_json: bool) -> None:
 @memory_group.command("edit")
 @click.argument("label")
 @click.pass_obj
-def edit_command(app, label: str) -> None:
+def edit_command(app: AppContext, label: str) -> None:
     """Open a block's value in $EDITOR; saved changes are written back safely.
 
     If someone else changes the block while it is open, nothing is overwritten: the edit
@@ -154,7 +155,7 @@ def edit_command(app, label: str) -> None:
 @click.option("--value", help="The new value.")
 @click.option("--file", "file", help="Read the new value from this file ('-' for stdin).")
 @click.pass_obj
-def set_command(app, label: str, value: str | None, file: str | None) -> None:
+def set_command(app: AppContext, label: str, value: str | None, file: str | None) -> None:
     """Replace a block's whole value."""
     text = _read_text_option(value, file)
     block = _store(app).rethink(label, text[:-1] if file and text.endswith("\n") else text)
@@ -168,7 +169,7 @@ def set_command(app, label: str, value: str | None, file: str | None) -> None:
 @click.option("--value", default="", help="Initial value.")
 @click.option("--read-only", is_flag=True, help="Only people, editing the file, may change it.")
 @click.pass_obj
-def create_command(app, label: str, description: str, limit: int | None, value: str, read_only: bool) -> None:
+def create_command(app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool) -> None:
     """Create a new block (the label `personal` makes your personal, cross-repository one)."""
     block = _store(app).create(label, description, value, limit, read_only)
     click.echo(f"Created {label} ({block.limit:,} characters) in {block.path}.")
@@ -177,7 +178,7 @@ def create_command(app, label: str, description: str, limit: int | None, value: 
 @memory_group.command("rm")
 @click.argument("label")
 @click.pass_obj
-def rm_command(app, label: str) -> None:
+def rm_command(app: AppContext, label: str) -> None:
     """Delete a block (git keeps its history)."""
     _store(app).delete(label)
     click.echo(f"Deleted {label}.")
@@ -187,7 +188,7 @@ def rm_command(app, label: str) -> None:
 @click.argument("old")
 @click.argument("new")
 @click.pass_obj
-def mv_command(app, old: str, new: str) -> None:
+def mv_command(app: AppContext, old: str, new: str) -> None:
     """Rename a block (its file moves under .codemem/blocks/)."""
     _store(app).rename(old, new)
     click.echo(f"Renamed {old} to {new}.")
@@ -199,7 +200,7 @@ def mv_command(app, old: str, new: str) -> None:
 @click.option("--patch", "-p", is_flag=True, help="Show each commit's diff of the block.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of commits.")
 @click.pass_obj
-def history_command(app, label: str, limit: int | None, patch: bool, as_json: bool) -> None:
+def history_command(app: AppContext, label: str, limit: int | None, patch: bool, as_json: bool) -> None:
     """Show the commits that changed a block, newest first (from git)."""
     from codemem.memory import file_history, validate_label
 
@@ -220,7 +221,7 @@ def history_command(app, label: str, limit: int | None, patch: bool, as_json: bo
 @click.option("--dry-run", is_flag=True, help="Only say what would be imported.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened to each part as JSON.")
 @click.pass_obj
-def import_command(app, dry_run: bool, as_json: bool) -> None:
+def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
     """Import CLAUDE.md, AGENTS.md, .cursorrules and other agents' instruction files.
 
     Each section goes to the block it belongs in (style and rules to conventions, the rest
@@ -249,7 +250,7 @@ def import_command(app, dry_run: bool, as_json: bool) -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write this file instead (default: AGENTS.md or CLAUDE.md at the root).")
 @click.pass_obj
-def export_command(app, fmt: str, output: Path | None) -> None:
+def export_command(app: AppContext, fmt: str, output: Path | None) -> None:
     """Write the shared blocks into AGENTS.md or CLAUDE.md, inside a marked region.
 
     The rest of the file is left as it is; running it again with no change writes nothing.
@@ -271,7 +272,7 @@ def export_command(app, fmt: str, output: Path | None) -> None:
 @click.option("--source", help="Where the note comes from (a commit, a session id...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def remember_command(app, text: str, label: str | None, to_archive: bool, tags: tuple[str, ...],
+def remember_command(app: AppContext, text: str, label: str | None, to_archive: bool, tags: tuple[str, ...],
                      source: str | None, as_json: bool) -> None:
     """Remember TEXT: as an archival note (default) or appended to a block with --block.
 
@@ -321,7 +322,7 @@ def _line(text: str, width: int = 80) -> str:
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Results per source.")
 @click.option("--json", "as_json", is_flag=True, help="Print {archive: [...], conversations: [...]} as JSON.")
 @click.pass_obj
-def recall_command(app, query: str, only_archive: bool, only_conversations: bool, tags, all_tags: bool,
+def recall_command(app: AppContext, query: str, only_archive: bool, only_conversations: bool, tags, all_tags: bool,
                    roles, since: str | None, until: str | None, k: int, as_json: bool) -> None:
     """Search archival notes and past conversations (QUERY '' lists the newest)."""
     if only_archive and only_conversations:
@@ -358,7 +359,7 @@ def sessions_group() -> None:
 @sessions_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of sessions.")
 @click.pass_obj
-def sessions_list_command(app, as_json: bool) -> None:
+def sessions_list_command(app: AppContext, as_json: bool) -> None:
     """List sessions, newest first."""
     from codemem.memory import session_dict
 
@@ -373,7 +374,7 @@ def sessions_list_command(app, as_json: bool) -> None:
         click.echo(f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  {session.title or ''}".rstrip())
 
 
-def _transcript_text(app, session_id: str, fmt: str) -> str:
+def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
     recall = _recall(app)
     if recall is None:
         raise UsageError(f"no session '{session_id}': no conversation has been recorded here yet")
@@ -384,7 +385,7 @@ def _transcript_text(app, session_id: str, fmt: str) -> str:
 @click.argument("session_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 @click.pass_obj
-def sessions_show_command(app, session_id: str, as_json: bool) -> None:
+def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> None:
     """Show a session's messages (an id or a unique prefix of one)."""
     click.echo(_transcript_text(app, session_id, "json" if as_json else "markdown"), nl=False)
 
@@ -394,7 +395,7 @@ def sessions_show_command(app, session_id: str, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
 @click.pass_obj
-def sessions_export_command(app, session_id: str, fmt: str, output: Path | None) -> None:
+def sessions_export_command(app: AppContext, session_id: str, fmt: str, output: Path | None) -> None:
     """Export a session as Markdown or JSON (to stdout, or --output FILE)."""
     text = _transcript_text(app, session_id, fmt)
     if output is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import CodememError
 
 EXIT_FINDINGS, EXIT_FAILED, EXIT_TIMEOUT = 1, 3, 4
@@ -56,7 +57,7 @@ def _emit(text: str, output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
 
 
-def _settings(app, hook: bool):
+def _settings(app: AppContext, hook: bool):
     """The configuration and its `review:` section, and None.
 
     In the hook a broken configuration must not open the door to secrets: then the
@@ -75,7 +76,7 @@ def _settings(app, hook: bool):
         return config, config.review, " ".join(str(exc).split())
 
 
-def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
+def _review(app: AppContext, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
     from codemem.review.engine import ReviewOptions, run_review
     from codemem.review.output import render_json, render_sarif, render_text, summary
 
@@ -115,7 +116,7 @@ def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
     return EXIT_FINDINGS
 
 
-def _dismiss(app, finding_id: str, reason: str) -> None:
+def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
     from codemem.review.feedback import dismiss
 
     ws = app.workspace()
@@ -147,7 +148,7 @@ def _dismiss(app, finding_id: str, reason: str) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).")
 @click.pass_obj
-def review_command(app, paths, staged, rev_range, fail_on, use_llm, fmt, output, dismiss_id, reason, hook, timeout) -> None:
+def review_command(app: AppContext, paths, staged, rev_range, fail_on, use_llm, fmt, output, dismiss_id, reason, hook, timeout) -> None:
     """Review changes against what memory holds (no model needed).
 
     Checks the added and changed lines: naming against the learned conventions of each
@@ -199,7 +200,7 @@ def hook_group() -> None:
 @hook_group.command("install")
 @click.option("--force", is_flag=True, help="Also when a pre-commit.codemem-chained is left over: keep it under another name.")
 @click.pass_obj
-def hook_install_command(app, force: bool) -> None:
+def hook_install_command(app: AppContext, force: bool) -> None:
     """Install the pre-commit hook (respects core.hooksPath).
 
     An existing pre-commit hook is kept as pre-commit.codemem-chained and runs first;
@@ -224,7 +225,7 @@ def hook_install_command(app, force: bool) -> None:
 
 @hook_group.command("uninstall")
 @click.pass_obj
-def hook_uninstall_command(app) -> None:
+def hook_uninstall_command(app: AppContext) -> None:
     """Remove codemem's pre-commit hook and restore the hook it replaced."""
     from codemem.review.hook import uninstall_hook
 
@@ -241,7 +242,7 @@ def hook_uninstall_command(app) -> None:
 
 @hook_group.command("status")
 @click.pass_obj
-def hook_status_command(app) -> None:
+def hook_status_command(app: AppContext) -> None:
     """Say whether the pre-commit hook is installed, and what it chains."""
     from codemem.review.hook import CHAINED_NAME, HOOK_NAME, hooks_dir, is_ours
 

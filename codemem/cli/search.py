@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from codemem.cli import AppContext
 from codemem.daemon.query_client import ask_daemon
+
+if TYPE_CHECKING:
+    from codemem.workspace import Workspace
 
 
 def _read_query(query: str | None, query_file: str | None) -> str:
@@ -52,7 +57,7 @@ def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
     help="Use the index as it is: do not build it if missing, nor ask a running `codemem watch`.",
 )
 @click.pass_obj
-def search_command(app, query, k, level, as_json, query_file, no_refresh) -> None:
+def search_command(app: AppContext, query, k, level, as_json, query_file, no_refresh) -> None:
     """Search the code for QUERY: identifiers, error messages, tracebacks or plain English.
 
     \b
@@ -89,7 +94,7 @@ def search_command(app, query, k, level, as_json, query_file, no_refresh) -> Non
                 click.echo("      " + _highlight(line.strip()[:160], terms))
 
 
-def _search(app, ws, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict]:
+def _search(app: AppContext, ws: Workspace, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict[str, Any]]:
     """Hits as JSON objects with their text: from a running `codemem watch`, else in-process."""
     hits = None if no_refresh else ask_daemon(ws.root, text, k, level)
     if hits is not None:

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from codemem.cli import AppContext
+
 VERBS = {
     "digest": ("write", "Wrote"),
     "conventions": ("write", "Wrote"),
@@ -77,7 +79,7 @@ def describe_model(report) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing under .codemem/ (the local index is still refreshed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_obj
-def digest_command(app, since: str | None, no_llm: bool, ci: bool, dry_run: bool, as_json: bool) -> None:
+def digest_command(app: AppContext, since: str | None, no_llm: bool, ci: bool, dry_run: bool, as_json: bool) -> None:
     """Run one sleep-time pass: digest new commits into memory.
 
     Re-indexes what changed; reads the commits since the last digested one (the newest

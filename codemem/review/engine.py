@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from codemem.config import Config, ReviewConfig
 from codemem.review.checks import CHECKS, SECRET_SCAN, run_checks
@@ -29,6 +29,10 @@ from codemem.review.feedback import apply_feedback, load_dismissals, remember_fi
 from codemem.review.findings import Finding, at_or_above, count_by_severity
 from codemem.review.limits import Budget, time_limit
 from codemem.workspace import Workspace
+
+if TYPE_CHECKING:  # imported only when a model review runs
+    from codemem.agent.providers import Provider
+    from codemem.review.llm import ModelReport
 
 log = logging.getLogger("codemem")
 
@@ -41,7 +45,7 @@ class ReviewOptions:
 
     target: Target
     use_model: bool | None = None  # None: `review.llm` (or `review.hook_llm` for --staged)
-    provider: Any = None  # a ready `Provider` (tests); default: resolved from config
+    provider: Provider | None = None  # a ready one (tests); default: resolved from config
     remember: bool = True  # keep the findings where `--dismiss` finds their ids
     time_limit: float | None = None  # seconds for the review; the secret scan runs whole regardless (None: no limit)
     secrets_only: bool = False  # only the secret scan (the configuration is broken)
@@ -56,7 +60,7 @@ class ReviewResult:
     findings: list[Finding] = field(default_factory=list)
     suppressed: int = 0  # dismissed, or under review.min_confidence
     warnings: list[str] = field(default_factory=list)
-    model: Any = None  # a `ModelReport` when the model review ran (or was asked for)
+    model: ModelReport | None = None  # when the model review ran (or was asked for)
     out_of_time: list[str] = field(default_factory=list)  # checks cut short or skipped for lack of time
 
     def blocking(self, fail_on: str) -> list[Finding]:

@@ -19,13 +19,16 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from codemem.review.context import ReviewContext
 from codemem.review.errors import ReviewTimeout
 from codemem.review.findings import Finding
+
+if TYPE_CHECKING:  # the agent package is imported only when a model review runs
+    from codemem.agent.providers import Provider
 
 log = logging.getLogger("codemem")
 
@@ -136,7 +139,7 @@ def memory_text(ctx: ReviewContext) -> str:
         return ""
 
 
-def model_review(ctx: ReviewContext, provider, static: list[Finding]) -> tuple[list[Finding], ModelReport]:
+def model_review(ctx: ReviewContext, provider: Provider, static: list[Finding]) -> tuple[list[Finding], ModelReport]:
     """Ask `provider` to review the change; never raises (see the module docstring)."""
     from codemem.agent.messages import Message
     from codemem.review.prompt import CHARS_PER_TOKEN, build_prompt

@@ -238,7 +238,7 @@ class CommitSummarizer:
         return summary
 
 
-def commit_summarizer(provider, settings: SleepConfig) -> CommitSummarizer:
+def commit_summarizer(provider: Provider, settings: SleepConfig) -> CommitSummarizer:
     """A `Summarizer` for `run_digest` that asks `provider` (its warnings: `.model.warnings`)."""
     return CommitSummarizer(SleepModel(provider, settings))
 

@@ -30,6 +30,7 @@ from codemem.sleep.writer import Change
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.agent.providers import Provider
     from codemem.sleep.llm import SleepModel
     from codemem.sleep.sessions import SessionText
     from codemem.sleep.writer import MemoryWriter
@@ -148,7 +149,7 @@ class _Recorder(AgentObserver):
         self.report.tool_calls.append({"name": call.name, "error": result.is_error})
 
 
-def build_sleep_agent(ws: Workspace, config: Config, provider, *, today: str, limits: Limits,
+def build_sleep_agent(ws: Workspace, config: Config, provider: Provider, *, today: str, limits: Limits,
                       observer: AgentObserver | None = None) -> Agent:
     """An agent with only `SLEEP_TOOLS`, the sleep-time prompt, and no recall transcript."""
     settings = config.agent.model_copy(update={"map_tokens": 0})
