@@ -71,7 +71,8 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, np.float32(1e-12))
+    unit: np.ndarray = vectors / np.maximum(norms, np.float32(1e-12))
+    return unit
 
 
 # --- OpenAI-compatible endpoints ----------------------------------------------------------
@@ -132,7 +133,8 @@ class OpenAIEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query the way documents are embedded (cleaned, same truncation)."""
-        return self.embed_documents([clean_text(text, self.max_input_chars)])[0]
+        row: np.ndarray = self.embed_documents([clean_text(text, self.max_input_chars)])[0]
+        return row
 
     def _batches(self, texts: list[str]) -> Iterator[list[str]]:
         batch: list[str] = []
@@ -356,7 +358,8 @@ class Model2VecEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query the way documents are embedded."""
-        return self.embed_documents([clean_text(text)])[0]
+        row: np.ndarray = self.embed_documents([clean_text(text)])[0]
+        return row
 
 
 # --- configuration ------------------------------------------------------------------------

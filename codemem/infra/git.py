@@ -23,6 +23,7 @@ import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from codemem.errors import GitError
@@ -35,7 +36,7 @@ _OPTIONS = ("-c", "core.quotePath=false")
 
 
 @lru_cache(maxsize=1)
-def _gitpython():
+def _gitpython() -> ModuleType:
     # Imported here, not at the top: GitPython costs 70-125 ms of start-up (module docstring).
     # A missing git should be a GitError when a command runs, not an ImportError at import.
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
@@ -45,7 +46,8 @@ def _gitpython():
 
 
 def _command(root: Path) -> gitpython.Git:
-    return _gitpython().Git(str(root))
+    command: gitpython.Git = _gitpython().Git(str(root))
+    return command
 
 
 def _failure(args: tuple[str, ...], status: int | str | None, stderr: bytes | str) -> GitError:
