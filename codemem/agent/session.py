@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from codemem.agent.chatlock import ChatLock, chat_running
 from codemem.agent.context import Context
-from codemem.agent.loop import Agent, AgentObserver, Limits
+from codemem.agent.loop import Agent, Limits, Observer
 from codemem.agent.providers.base import Provider
 from codemem.agent.tools.permissions import PermissionPolicy
 from codemem.agent.tools.toolbox import ToolContext, build_tools
@@ -27,7 +27,7 @@ def create_agent(
     *,
     read_only: bool = False,
     permissions: PermissionPolicy | None = None,
-    observer: AgentObserver | None = None,
+    observer: Observer | None = None,
     limits: Limits | None = None,
     resume: str | None = None,
     record: bool = True,

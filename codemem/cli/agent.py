@@ -9,13 +9,18 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from codemem.cli import AppContext
 from codemem.errors import CodememError, PathOutsideRepository, UsageError
 from codemem.infra import confine
+
+if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
+    from codemem.agent.compaction import Compaction
+    from codemem.agent.messages import Message, Response, ToolCall
+    from codemem.agent.tools.registry import ToolResult
 
 CONFIGURE_HELP = """\
 To get answers from a model, configure one (any of these):
@@ -124,8 +129,8 @@ def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> No
         for hit in hits:
             what = f"  {hit.kind} {hit.symbol}" if hit.symbol else ""
             click.echo(f"  {hit.path}:{hit.start_line}{what}")
-        for hit in notes:
-            click.echo(f"  note {hit.note.id}: {' '.join(hit.note.content.split())[:100]}")
+        for found in notes:
+            click.echo(f"  note {found.note.id}: {' '.join(found.note.content.split())[:100]}")
 
 
 @click.command("ask")
@@ -210,7 +215,7 @@ class PlainObserver:
         sys.stdout.flush()
         self._at_line_start = delta.endswith("\n")
 
-    def on_message(self, message, response) -> None:
+    def on_message(self, message: Message, response: Response) -> None:
         if self.streamed and not self._at_line_start:
             sys.stdout.write("\n")
             self._at_line_start = True
@@ -218,19 +223,19 @@ class PlainObserver:
             click.echo(message.content, err=True)
         self.streamed = self.streamed and not message.tool_calls
 
-    def on_tool_call(self, call) -> None:
+    def on_tool_call(self, call: ToolCall) -> None:
         if not self.quiet_tools:
             arguments = json.dumps(call.arguments, ensure_ascii=False)
             click.echo(f"-> {call.name} {arguments[:200]}", err=True)
 
-    def on_tool_result(self, call, result) -> None:
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error and not self.quiet_tools:
             click.echo(
                 f"   error: {result.content.splitlines()[0][:200] if result.content else ''}",
                 err=True,
             )
 
-    def on_compaction(self, compaction) -> None:
+    def on_compaction(self, compaction: Compaction) -> None:
         click.echo(
             f"codemem: summarized {compaction.evicted} older messages "
             f"({compaction.tokens_before:,} -> {compaction.tokens_after:,} tokens)",
@@ -242,22 +247,23 @@ class JsonObserver:
     """One JSON object per line on stdout for every event (`codemem run --json`)."""
 
     stream = False
+    streamed = False  # the answer is printed as a JSON event, never streamed as text
 
     def on_text(self, delta: str) -> None: ...
 
-    def on_message(self, message, response) -> None:
+    def on_message(self, message: Message, response: Response) -> None:
         if message.tool_calls:
             if message.content:
                 _echo_json({"type": "message", "role": "assistant", "content": message.content})
         else:
             _echo_json({"type": "final", "content": message.content})
 
-    def on_tool_call(self, call) -> None:
+    def on_tool_call(self, call: ToolCall) -> None:
         _echo_json(
             {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
         )
 
-    def on_tool_result(self, call, result) -> None:
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         _echo_json(
             {
                 "type": "tool_result",
@@ -268,7 +274,7 @@ class JsonObserver:
             }
         )
 
-    def on_compaction(self, compaction) -> None:
+    def on_compaction(self, compaction: Compaction) -> None:
         _echo_json(
             {
                 "type": "compaction",

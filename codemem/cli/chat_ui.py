@@ -13,12 +13,21 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.syntax import Syntax
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+
+    from codemem.agent.compaction import Compaction
+    from codemem.agent.messages import Message, Response, ToolCall
+    from codemem.agent.tools.permissions import Answer, Request
+    from codemem.agent.tools.registry import ToolResult
 
 LIVE_LINES = 8  # lines of the streamed answer still redrawn
 REFRESH_SECONDS = 0.08
@@ -38,7 +47,7 @@ class MarkdownStream:
         buffer = io.StringIO()
         width = self.console.width
         render = Console(
-            file=buffer, width=width, force_terminal=True, color_system=self.console.color_system
+            file=buffer, width=width, force_terminal=True, color_system=_color_system(self.console)
         )
         render.print(Markdown(text))
         return buffer.getvalue().splitlines()
@@ -72,6 +81,15 @@ class MarkdownStream:
             self.live = None
 
 
+ColorSystem = Literal["standard", "256", "truecolor", "windows"]
+_COLOR_SYSTEMS: tuple[ColorSystem, ...] = ("standard", "256", "truecolor", "windows")
+
+
+def _color_system(console: Console) -> ColorSystem | None:
+    """The colour system `console` settled on, as `Console(color_system=...)` takes it."""
+    return next((name for name in _COLOR_SYSTEMS if name == console.color_system), None)
+
+
 class ChatObserver:
     """Shows the agent at work in the chat."""
 
@@ -101,7 +119,7 @@ class ChatObserver:
             self.console.file.write("\n")
             self._plain_started = False
 
-    def on_message(self, message, response) -> None:
+    def on_message(self, message: Message, response: Response) -> None:
         streamed = self._markdown is not None or self._plain_started
         self.end_stream()
         if not streamed and message.content:
@@ -113,13 +131,13 @@ class ChatObserver:
         else:
             self.console.print(text, markup=False, highlight=False)
 
-    def on_tool_call(self, call) -> None:
+    def on_tool_call(self, call: ToolCall) -> None:
         arguments = ", ".join(
             f"{k}={json.dumps(v, ensure_ascii=False)[:60]}" for k, v in call.arguments.items()
         )
         self.console.print(Text(f"● {call.name}({arguments})", style="dim cyan"))
 
-    def on_tool_result(self, call, result) -> None:
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error:
             first = result.content.splitlines()[0] if result.content else ""
             self.console.print(Text(f"  ✗ {first[:300]}", style="red"))
@@ -139,7 +157,7 @@ class ChatObserver:
         else:
             self.console.print(diff.rstrip("\n"), markup=False, highlight=False)
 
-    def on_compaction(self, compaction) -> None:
+    def on_compaction(self, compaction: Compaction) -> None:
         self.console.print(
             Text(
                 f"(summarized {compaction.evicted} older messages: {compaction.tokens_before:,} → "
@@ -159,7 +177,7 @@ class ChatPrompter:
         self.observer = observer
         self.ask = ask
 
-    def approve(self, request) -> str:
+    def approve(self, request: Request) -> Answer:
         self.observer.end_stream()
         self.console.print(Text(f"Allow {request.summary}?", style="bold yellow"))
         if request.tool == "run_command":
@@ -226,7 +244,7 @@ class TerminalInput:
             event.current_buffer.insert_text("\n")
 
         history_file.parent.mkdir(parents=True, exist_ok=True)
-        self.session = PromptSession(
+        self.session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history_file)),
             key_bindings=bindings,
             input=input,

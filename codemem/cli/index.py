@@ -11,8 +11,9 @@ import click
 from codemem.cli import AppContext
 from codemem.cli.progress import progress_bar
 
-if TYPE_CHECKING:  # the code index is imported when the command runs
+if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
     from codemem.code import IndexSummary
+    from codemem.sleep.writer import Change
 
 
 def run_index(app: AppContext, full: bool) -> IndexSummary:
@@ -83,7 +84,8 @@ def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool) -> N
     model, warnings = open_init_model(ws, app.config(), explicit=llm)
     created = initialize_memory(ws)
     summary = None if no_index else run_index(app, full=False)
-    learned, written = [], []
+    learned: list[Change] = []
+    written: list[Change] = []
     if model is not None:  # first, so the extractive overview is sized around it
         written, more = write_project_summary(ws, app.config(), model)
         warnings += more
@@ -112,7 +114,7 @@ def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool) -> N
         click.echo(describe_summary(summary))
     if learned:
         click.echo("Learned the project overview into .codemem/blocks/project.md.")
-    if written:
+    if written and model is not None:
         click.echo(f"Wrote {model.report.model}'s project summary into .codemem/blocks/project.md.")
     for warning in warnings:
         click.echo(f"codemem: warning: {warning}", err=True)

@@ -56,6 +56,7 @@ def _read_text_option(value: str | None, file: str | None) -> str:
         raise UsageError("give exactly one of --value TEXT or --file FILE ('-' reads stdin)")
     if value is not None:
         return value
+    assert file is not None  # exactly one of the two was given
     if file == "-":
         return sys.stdin.read()
     try:

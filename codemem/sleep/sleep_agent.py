@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from codemem.agent.context import Context
-from codemem.agent.loop import Agent, AgentObserver, Limits, LimitsExceeded
+from codemem.agent.loop import Agent, AgentObserver, Limits, LimitsExceeded, Observer
 from codemem.agent.tools.toolbox import ToolContext, build_tools
 from codemem.agent.transcript import TranscriptWriter
 from codemem.config import Config
@@ -150,7 +150,7 @@ class _Recorder(AgentObserver):
 
 
 def build_sleep_agent(ws: Workspace, config: Config, provider: Provider, *, today: str, limits: Limits,
-                      observer: AgentObserver | None = None) -> Agent:
+                      observer: Observer | None = None) -> Agent:
     """An agent with only `SLEEP_TOOLS`, the sleep-time prompt, and no recall transcript."""
     settings = config.agent.model_copy(update={"map_tokens": 0})
     ctx = SleepToolContext(ws, config, settings=settings)

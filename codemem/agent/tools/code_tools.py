@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from codemem.agent.tools.budget import number_lines
-from codemem.agent.tools.registry import ToolError
+from codemem.agent.tools.registry import ToolError, ToolFunction
 from codemem.infra import git_text, has_head
 
 if TYPE_CHECKING:
@@ -122,4 +122,4 @@ def git_log(ctx: ToolContext, n: int = 20) -> str:
     )
 
 
-CODE_READ_TOOLS = [search_code, repo_map, git_diff, git_log]
+CODE_READ_TOOLS: list[ToolFunction] = [search_code, repo_map, git_diff, git_log]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.permissions import Request
-from codemem.agent.tools.registry import ToolError, ToolResult
+from codemem.agent.tools.registry import ToolError, ToolFunction, ToolResult
 from codemem.code import matches_any
 from codemem.infra import atomic_write, confine, git_text
 
@@ -275,5 +275,5 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
     return ToolResult(text, data={"path": where.rel, "diff": diff})
 
 
-FILE_READ_TOOLS = [read_file, list_files, grep]
-FILE_WRITE_TOOLS = [edit_file, write_file]
+FILE_READ_TOOLS: list[ToolFunction] = [read_file, list_files, grep]
+FILE_WRITE_TOOLS: list[ToolFunction] = [edit_file, write_file]

@@ -19,7 +19,7 @@ from codemem.agent.tools.code_tools import CODE_READ_TOOLS
 from codemem.agent.tools.file_tools import FILE_READ_TOOLS, FILE_WRITE_TOOLS
 from codemem.agent.tools.memory_tools import MEMORY_READ_TOOLS, MEMORY_WRITE_TOOLS
 from codemem.agent.tools.permissions import PermissionPolicy
-from codemem.agent.tools.registry import Tool, ToolError, ToolRegistry
+from codemem.agent.tools.registry import Tool, ToolError, ToolFunction, ToolRegistry
 from codemem.agent.tools.shell import run_command
 from codemem.code import CodeIndex
 from codemem.config import AgentConfig, Config
@@ -154,7 +154,7 @@ def build_tools(
     `read_only` leaves out everything that changes files, memory or runs commands (`codemem
     ask`, review); `names` keeps only those tools (e.g. memory tools for the sleep-time agent).
     """
-    entries = [(fn, "read") for fn in CODE_READ_TOOLS + FILE_READ_TOOLS + MEMORY_READ_TOOLS]
+    entries: list[tuple[ToolFunction, str]] = [(fn, "read") for fn in CODE_READ_TOOLS + FILE_READ_TOOLS + MEMORY_READ_TOOLS]
     entries += [(fn, "memory") for fn in MEMORY_WRITE_TOOLS]
     entries += [(fn, "write") for fn in [*FILE_WRITE_TOOLS, run_command]]
     order = {name: n for n, name in enumerate(TOOL_ORDER)}
