@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -106,7 +107,7 @@ def ignored(finding: Finding, changes: ChangeSet) -> bool:
     return False
 
 
-def override(finding: Finding, severity: dict[str, str]) -> Finding | None:
+def override(finding: Finding, severity: Mapping[str, str]) -> Finding | None:
     """The finding at the level `review.severity` sets for its rule (longest prefix); None if off."""
     best = None
     for key in severity:

@@ -108,7 +108,8 @@ def parse_reply(text: str) -> ModelReply:
 def to_findings(reply: ModelReply, ctx: ReviewContext, limit: int) -> tuple[list[Finding], list[str]]:
     """Findings on reviewed files and existing lines (at most `limit`), and why others were dropped."""
     files = {f.path: f for f in ctx.files}
-    kept, dropped = [], []
+    kept: list[Finding] = []
+    dropped: list[str] = []
     for item in reply.findings:
         f = files.get(item.file.removeprefix("./"))
         if f is None:

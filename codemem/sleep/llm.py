@@ -126,10 +126,11 @@ class SleepModel:
 
     def failed(self, what: str, exc: Exception) -> None:
         """Record a model failure; errors no later call can fix stop the model for the pass."""
+        reason = str(exc)
         if not isinstance(exc, CodememError):  # an adapter's bug must not end the pass either
             log.debug("sleep-time model call failed", exc_info=exc)
-            exc = f"{type(exc).__name__}: {exc}"
-        self.warnings.append(f"{what}: the model failed ({exc})")
+            reason = f"{type(exc).__name__}: {exc}"
+        self.warnings.append(f"{what}: the model failed ({reason})")
         if isinstance(exc, (AuthenticationFailed, ModelNotFound)):
             self.disable("no more model calls in this pass after that error")
 
@@ -268,7 +269,7 @@ def learn(
     if (sessions or full) and model.can_call():
         report = sleep_agent.run_sleep_agent(ws, config, model, writer, sessions, full, now())
         model.report.agent = report
-        if sessions and report.processed:
+        if new is not None and sessions and report.processed:
             model.report.sessions_learned = len(sessions)
             write_local_state(ws, LocalState(sessions_until=new.until))
     if settings.sessions:
