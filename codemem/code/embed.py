@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
-from codemem.code.embed_text import (  # noqa: F401  (re-exported)
+from codemem.code.embed_text import (
     DEFAULT_MAX_CHARS,
     clean_text,
     embedding_text,
@@ -38,6 +38,12 @@ if TYPE_CHECKING:
     from codemem.config import IndexConfig
 
 log = logging.getLogger("codemem")
+
+__all__ = [
+    "DEFAULT_MAX_CHARS", "EMBEDDING_FORMS", "OLLAMA_BASE_URL", "OPENAI_BASE_URL", "Embedder",
+    "Model2VecEmbedder", "OpenAIEmbedder", "clean_text", "embedding_text", "identifier_words",
+    "is_local_url", "make_embedder",
+]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OLLAMA_BASE_URL = "http://localhost:11434/v1"

@@ -17,13 +17,14 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
@@ -32,6 +33,11 @@ from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.tags import TAGS_FILE
 from codemem.config import Config
 from codemem.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codemem.code.embed import Embedder
+    from codemem.code.store import CodeStore
+    from codemem.code.tags import FileTags, TagStore
 
 log = logging.getLogger("codemem")
 
@@ -57,7 +63,7 @@ class IndexSummary:
     up_to_date: bool = False
     compacted: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -131,7 +137,7 @@ def _refresh(
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or not (index_dir / TAGS_FILE).exists():
         full = True  # settings changed, or derived state is missing: rebuild all of it
-    manifest = Manifest(fingerprint=fp) if full else old
+    manifest = old if old is not None and not full else Manifest(fingerprint=fp)
     current = current_ids(root, config)
     summary = IndexSummary(full=full)
 
@@ -171,8 +177,8 @@ def _refresh(
 
     tags = TagStore.load(index_dir)
     tags.update([], tags.paths if full else removed)
-    saved_tags = [None]  # the tag-store version last written
-    tag_updates: list = []  # streamed into the tag store per batch, never all held at once
+    saved_tags: list[int | None] = [None]  # the tag-store version last written
+    tag_updates: list[FileTags] = []  # streamed into the tag store per batch, never all held at once
     pending = Batch()
     pending_entries: dict[str, FileEntry] = {}
     stale_rows: list[str] = []  # files that now are skipped but had rows
@@ -191,8 +197,11 @@ def _refresh(
         tag_updates.clear()
         manifest.files.update(pending_entries)
         manifest.save(index_dir)
-        pending.files.clear(), pending.chunks.clear(), pending.symbols.clear()
-        pending_entries.clear(), stale_rows.clear()
+        pending.files.clear()
+        pending.chunks.clear()
+        pending.symbols.clear()
+        pending_entries.clear()
+        stale_rows.clear()
 
     try:
         for path, cid in todo:
@@ -244,7 +253,7 @@ def _refresh(
     return summary
 
 
-def _embedder(ws: Workspace, config: Config):
+def _embedder(ws: Workspace, config: Config) -> Embedder | None:
     """The configured embedder, or None (the default: no vectors)."""
     if config.index.embeddings.lower() in ("", "none"):
         return None
@@ -253,7 +262,7 @@ def _embedder(ws: Workspace, config: Config):
     return make_embedder(config.index, root=ws.root)
 
 
-def _embed_rows(embedder, rows: list[dict]) -> None:
+def _embed_rows(embedder: Embedder, rows: list[dict[str, Any]]) -> None:
     """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
     from codemem.code.embed import embedding_text
 
@@ -262,7 +271,7 @@ def _embed_rows(embedder, rows: list[dict]) -> None:
         row["vector"] = vector.tolist()
 
 
-def _open_store(index_dir: Path, full: bool, removed: list[str], dimensions: int | None = None):
+def _open_store(index_dir: Path, full: bool, removed: list[str], dimensions: int | None = None) -> CodeStore:
     from codemem.code.store import CodeStore
 
     store = CodeStore(index_dir, dimensions=dimensions)
@@ -279,7 +288,7 @@ def _extract_all(
     settings: ExtractSettings,
     workers: int,
     progress: Progress | None,
-) -> Iterator[FileResult]:
+) -> Generator[FileResult, None, None]:
     """Results in the order of `items`; parallel when there is enough work."""
     total = len(items)
     workers = workers or os.cpu_count() or 1
@@ -295,7 +304,7 @@ def _extract_all(
     pool = ProcessPoolExecutor(max_workers=min(workers, 8), mp_context=context)
     mapped = pool.map(_worker, args, chunksize=max(1, min(32, total // (workers * 8) or 1)))
 
-    def drain() -> Iterator[FileResult]:
+    def drain() -> Generator[FileResult, None, None]:
         done = 0
         try:
             for result in mapped:
@@ -311,7 +320,9 @@ def _extract_all(
     return _with_progress(drain(), total, progress)
 
 
-def _with_progress(results, total: int, progress: Progress | None) -> Iterator[FileResult]:
+def _with_progress(
+    results: Iterable[FileResult], total: int, progress: Progress | None
+) -> Generator[FileResult, None, None]:
     try:
         for done, result in enumerate(results, 1):
             if progress:
@@ -322,7 +333,7 @@ def _with_progress(results, total: int, progress: Progress | None) -> Iterator[F
             results.close()  # shut the worker pool down now, not whenever GC gets to it
 
 
-def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
+def _needs_maintenance(store: CodeStore, manifest: Manifest, config: Config) -> bool:
     if manifest.runs_since_maintain >= config.index.compact_every:
         return True
     try:
@@ -333,7 +344,7 @@ def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
     return unindexed > max(5_000, indexed_chunks // 10)
 
 
-def _update_tags(index_dir: Path, store, full: bool) -> None:
+def _update_tags(index_dir: Path, store: TagStore, full: bool) -> None:
     from codemem.code.graph import load_graph
 
     store.save()
