@@ -19,8 +19,11 @@ from codemem.infra import confine
 
 if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
     from codemem.agent.compaction import Compaction
+    from codemem.agent.loop import Agent
     from codemem.agent.messages import Message, Response, ToolCall
     from codemem.agent.tools.registry import ToolResult
+    from codemem.config import AgentConfig, Config
+    from codemem.workspace import Workspace
 
 CONFIGURE_HELP = """\
 To get answers from a model, configure one (any of these):
@@ -32,7 +35,7 @@ Any OpenAI-compatible server works too: define it under providers: (see .codemem
 _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d+)(?:-(\d+))?)?")
 
 
-def load_agent_settings(app: AppContext, model: str | None):
+def load_agent_settings(app: AppContext, model: str | None) -> tuple[Workspace, Config, AgentConfig]:
     """(workspace, config, agent settings) with --model applied; memory set up if missing."""
     ws = app.workspace()
     config = app.config({"model": model} if model else None)
@@ -47,7 +50,7 @@ def load_agent_settings(app: AppContext, model: str | None):
     return ws, config, settings
 
 
-def refresh_index_quietly(ws, config, settings) -> None:
+def refresh_index_quietly(ws: Workspace, config: Config, settings: AgentConfig) -> None:
     """Bring the index up to date before a session (a failure is a warning, not an error)."""
     if not settings.refresh_index:
         return
@@ -63,7 +66,7 @@ def refresh_index_quietly(ws, config, settings) -> None:
         click.echo(f"codemem: indexed {changed} changed files", err=True)
 
 
-def citations(ws, text: str) -> list[dict[str, Any]]:
+def citations(ws: Workspace, text: str) -> list[dict[str, Any]]:
     """`path:line` (and bare path) references in `text` to files that exist in the repository."""
     found: dict[tuple[str, int | None, int | None], None] = {}
     for match in _CITATION.finditer(text):
@@ -80,7 +83,7 @@ def citations(ws, text: str) -> list[dict[str, Any]]:
     return [{"path": p, "start_line": s, "end_line": e} for p, s, e in found]
 
 
-def usage_json(agent) -> dict[str, Any]:
+def usage_json(agent: Agent) -> dict[str, Any]:
     usage = agent.provider.meter.usage
     return {
         "input_tokens": usage.input_tokens,
@@ -100,7 +103,7 @@ def _echo_json(data: Any) -> None:
 # -- ask --------------------------------------------------------------------------------------
 
 
-def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> None:
+def _retrieval_only(ws: Workspace, config: Config, question: str, reason: str, as_json: bool) -> None:
     """No model: say how to configure one, and show what retrieval finds for the question."""
     from codemem.agent.tools.toolbox import ToolContext
 
@@ -303,7 +306,7 @@ class JsonObserver:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.pass_obj
 def run_command(
-    app, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
+    app: AppContext, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
 ) -> None:
     """Carry out TASK headlessly: search, read, edit, run commands, save memories.
 

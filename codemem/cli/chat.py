@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -18,6 +19,12 @@ from rich.text import Text
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
 from codemem.cli import AppContext
 from codemem.errors import CodememError
+
+if TYPE_CHECKING:  # the agent is imported when the command runs
+    from codemem.agent.loop import Agent
+    from codemem.cli.chat_ui import ChatObserver, Reader
+    from codemem.config import Config
+    from codemem.workspace import Workspace
 
 HELP = """\
 /help                     this list
@@ -36,7 +43,10 @@ Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's cur
 class Repl:
     """One chat session: reads messages, runs the agent, handles slash commands."""
 
-    def __init__(self, ws, config, agent, console: Console, reader, observer) -> None:
+    def __init__(
+        self, ws: Workspace, config: Config, agent: Agent, console: Console, reader: Reader,
+        observer: ChatObserver,
+    ) -> None:
         self.ws = ws
         self.config = config
         self.agent = agent

@@ -13,7 +13,8 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, TextIO
 
 from rich.console import Console
 from rich.live import Live
@@ -23,6 +24,9 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.key_binding import KeyPressEvent
+    from prompt_toolkit.output import Output
 
     from codemem.agent.compaction import Compaction
     from codemem.agent.messages import Message, Response, ToolCall
@@ -199,10 +203,18 @@ class ChatPrompter:
             self.console.print("Please answer y, n or a.")
 
 
+class Reader(Protocol):
+    """Where the chat reads from: a whole message, or one line (an answer to a question)."""
+
+    def message(self, prompt: str) -> str | None: ...
+
+    def line(self, prompt: str = "") -> str | None: ...
+
+
 class LineInput:
     """Input without a terminal: one message per line; a line ending in `\\` continues."""
 
-    def __init__(self, stream=None, echo: Console | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, echo: Console | None = None) -> None:
         self.stream = stream or sys.stdin
         self.echo = echo
 
@@ -231,7 +243,7 @@ class LineInput:
 class TerminalInput:
     """prompt_toolkit input: history in a file, Enter sends, Alt+Enter or Ctrl+J adds a line."""
 
-    def __init__(self, history_file, input=None, output=None) -> None:
+    def __init__(self, history_file: Path, input: Input | None = None, output: Output | None = None) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
@@ -240,7 +252,7 @@ class TerminalInput:
 
         @bindings.add("escape", "enter")
         @bindings.add("c-j")
-        def _newline(event) -> None:
+        def _newline(event: KeyPressEvent) -> None:
             event.current_buffer.insert_text("\n")
 
         history_file.parent.mkdir(parents=True, exist_ok=True)

@@ -5,27 +5,32 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from codemem.cli import AppContext
 from codemem.errors import UsageError
 
+if TYPE_CHECKING:  # memory is imported when a command runs, not for `--help`
+    from collections.abc import Iterable
 
-def _store(app: AppContext):
+    from codemem.memory import Archive, MemoryStore, Recall
+
+
+def _store(app: AppContext) -> MemoryStore:
     from codemem.memory import MemoryStore
 
     return MemoryStore(app.workspace())
 
 
-def _archive(app: AppContext):
+def _archive(app: AppContext) -> Archive:
     from codemem.memory import Archive
 
     return Archive(app.workspace())
 
 
-def _recall(app: AppContext):
+def _recall(app: AppContext) -> Recall | None:
     """The recall database, or None when no session was ever recorded (nothing is created)."""
     from codemem.memory import Recall
 
@@ -46,7 +51,7 @@ def usage_bar(chars: int, limit: int, width: int = 20) -> str:
     return f"[{bar}] {chars:>6,} / {limit:,}"
 
 
-def _warn_problems(problems) -> None:
+def _warn_problems(problems: Iterable[object]) -> None:
     for problem in problems:
         click.echo(f"codemem: warning: {problem}", err=True)
 
@@ -323,20 +328,21 @@ def _line(text: str, width: int = 80) -> str:
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Results per source.")
 @click.option("--json", "as_json", is_flag=True, help="Print {archive: [...], conversations: [...]} as JSON.")
 @click.pass_obj
-def recall_command(app: AppContext, query: str, only_archive: bool, only_conversations: bool, tags, all_tags: bool,
-                   roles, since: str | None, until: str | None, k: int, as_json: bool) -> None:
+def recall_command(app: AppContext, query: str, only_archive: bool, only_conversations: bool,
+                   tags: tuple[str, ...], all_tags: bool, roles: tuple[str, ...], since: str | None,
+                   until: str | None, k: int, as_json: bool) -> None:
     """Search archival notes and past conversations (QUERY '' lists the newest)."""
     if only_archive and only_conversations:
         raise UsageError("give --archive or --conversations, not both (neither searches both)")
     out: dict[str, list[dict[str, Any]]] = {}
     if not only_conversations:
-        hits = _archive(app).search(query, tags=tags or None, match="all" if all_tags else "any",
-                                    since=since, until=until, k=k)
-        out["archive"] = [hit.to_json() for hit in hits]
+        notes = _archive(app).search(query, tags=tags or None, match="all" if all_tags else "any",
+                                     since=since, until=until, k=k)
+        out["archive"] = [note.to_json() for note in notes]
     if not only_archive:
         recall = _recall(app)
-        hits = recall.search(query, roles=roles or None, since=since, until=until, k=k) if recall else []
-        out["conversations"] = [hit.to_json() for hit in hits]
+        messages = recall.search(query, roles=roles or None, since=since, until=until, k=k) if recall else []
+        out["conversations"] = [message.to_json() for message in messages]
     if as_json:
         _echo_json(out)
         return

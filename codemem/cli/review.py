@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from codemem.cli import AppContext
 from codemem.errors import CodememError
+
+if TYPE_CHECKING:  # only for the type checker: the hook's start-up stays cheap
+    from codemem.config import Config, ReviewConfig
+    from codemem.review.diff import Target
+    from codemem.workspace import Workspace
 
 EXIT_FINDINGS, EXIT_FAILED, EXIT_TIMEOUT = 1, 3, 4
 
@@ -35,7 +41,7 @@ methods or definitions. Text after ` — ` is the message. Silence one line with
 `codemem: ignore` (or `codemem: ignore[rule]`) comment on it."""
 
 
-def _target(staged: bool, rev_range: str | None, paths: tuple[str, ...]):
+def _target(staged: bool, rev_range: str | None, paths: tuple[str, ...]) -> Target:
     from codemem.review.diff import Target
 
     chosen = sum([staged, rev_range is not None, bool(paths)])
@@ -57,7 +63,7 @@ def _emit(text: str, output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
 
 
-def _settings(app: AppContext, hook: bool):
+def _settings(app: AppContext, hook: bool) -> tuple[Config, ReviewConfig, str | None]:
     """The configuration and its `review:` section, and None.
 
     In the hook a broken configuration must not open the door to secrets: then the
@@ -76,7 +82,10 @@ def _settings(app: AppContext, hook: bool):
         return config, config.review, " ".join(str(exc).split())
 
 
-def _review(app: AppContext, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
+def _review(
+    app: AppContext, target: Target, fail_on: str | None, use_llm: bool | None, fmt: str,
+    output: Path | None, hook: bool, timeout: float | None,
+) -> int:
     from codemem.review.engine import ReviewOptions, run_review
     from codemem.review.output import render_json, render_sarif, render_text, summary
 
@@ -148,7 +157,11 @@ def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).")
 @click.pass_obj
-def review_command(app: AppContext, paths, staged, rev_range, fail_on, use_llm, fmt, output, dismiss_id, reason, hook, timeout) -> None:
+def review_command(
+    app: AppContext, paths: tuple[str, ...], staged: bool, rev_range: str | None, fail_on: str | None,
+    use_llm: bool | None, fmt: str, output: Path | None, dismiss_id: str | None, reason: str,
+    hook: bool, timeout: float | None,
+) -> None:
     """Review changes against what memory holds (no model needed).
 
     Checks the added and changed lines: naming against the learned conventions of each
@@ -258,7 +271,7 @@ def hook_status_command(app: AppContext) -> None:
         click.echo(f"Not installed: {_shown(ws, hook)} is another tool's hook (`codemem hook install` chains it).")
 
 
-def _shown(ws, path: Path) -> str:
+def _shown(ws: Workspace, path: Path) -> str:
     try:
         return path.relative_to(ws.root).as_posix()
     except ValueError:

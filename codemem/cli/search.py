@@ -57,7 +57,10 @@ def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
     help="Use the index as it is: do not build it if missing, nor ask a running `codemem watch`.",
 )
 @click.pass_obj
-def search_command(app: AppContext, query, k, level, as_json, query_file, no_refresh) -> None:
+def search_command(
+    app: AppContext, query: str | None, k: int | None, level: str, as_json: bool,
+    query_file: str | None, no_refresh: bool,
+) -> None:
     """Search the code for QUERY: identifiers, error messages, tracebacks or plain English.
 
     \b

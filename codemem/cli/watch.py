@@ -109,7 +109,7 @@ def status_lines(info: dict) -> list[str]:
 @click.option("--daemon", is_flag=True, hidden=True)  # set by --detach for the background process
 @click.pass_obj
 def watch_command(
-    app,
+    app: AppContext,
     idle: float | None,
     detach: bool,
     stop: bool,
