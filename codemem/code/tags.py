@@ -148,7 +148,7 @@ class TagStore:
             enabled = gc.isenabled()
             gc.disable()  # tens of thousands of small tuples: the collector would only slow it
             try:
-                self._files = {path: self.get(path) for path in self._records}  # type: ignore[misc]
+                self._files = {p: tags for p in self._records if (tags := self.get(p)) is not None}
             finally:
                 if enabled:
                     gc.enable()

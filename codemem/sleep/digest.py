@@ -31,6 +31,7 @@ from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
 from codemem.errors import UsageError
 from codemem.infra import BlobReader, resolve_commit, utc_now
+from codemem.memory import Block
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
@@ -138,7 +139,7 @@ def _update_project(
     region = project.OverviewRegion(overview)
     rolled: list[str] = []
 
-    def change(block) -> str:
+    def change(block: Block) -> str:
         recent = (commits, count) if commits is not None else None
         value, recent_changes = project.project_value(block.value, block.limit, region, recent)
         rolled[:] = recent_changes.rolled_off if recent_changes else []

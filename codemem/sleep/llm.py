@@ -142,7 +142,7 @@ class SleepModel:
 
 
 def open_model(
-    config: Config, settings: SleepConfig, *, provider=None, required: bool = False,
+    config: Config, settings: SleepConfig, *, provider: Provider | None = None, required: bool = False,
     hint: str = "pass --no-llm for an extractive digest",
     fallback: str = "this pass is extractive (no model)",
 ) -> tuple[SleepModel | None, list[str]]:

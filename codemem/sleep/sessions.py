@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from codemem.infra import parse_when
 from codemem.memory import Recall
@@ -45,7 +46,9 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + f" […{len(text) - limit:,} more characters]"
 
 
-def render_message(role: str, content: str, tool_calls, created: datetime) -> str | None:
+def render_message(
+    role: str, content: str, tool_calls: list[dict[str, Any]] | None, created: datetime
+) -> str | None:
     """One transcript line, or None for messages the agent does not need (tool results)."""
     when = created.strftime("%Y-%m-%d %H:%M")
     if role not in MESSAGE_CHARS:

@@ -18,6 +18,8 @@ from codemem.code import matches_any
 from codemem.infra import atomic_write, confine, git_text
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from codemem.agent.tools.toolbox import ToolContext
 
 MAX_READ_LINES = 600
@@ -27,7 +29,7 @@ MAX_GREP_BYTES = 2_000_000
 _WILDCARDS = re.compile(r"[*?\[]")
 
 
-def _read_text(full, rel: str, for_edit: bool = False) -> str:
+def _read_text(full: Path, rel: str, for_edit: bool = False) -> str:
     try:
         data = full.read_bytes()
     except FileNotFoundError:
