@@ -1,11 +1,15 @@
-"""Bringing the code index up to date: `refresh_index`.
+"""Bringing the code index up to date: `refresh_index`, in four steps.
 
-1. List candidate files (git) and compare their content ids with the manifest.
-2. Nothing changed: return at once, without opening the database.
-3. Otherwise parse changed files in worker processes (forked before the database is
-   opened, so no worker inherits its threads), write their rows batch by batch, record each
-   batch in the manifest only after it is committed, then fold new rows into the full-text
-   indexes and compact when enough has accumulated.
+1. plan: list candidate files (git) and compare their content ids with the manifest; when
+   nothing changed, return at once without opening the database.
+2. extract: parse changed files in worker processes (`codemem.code.workers`), forked
+   before the database is opened so no worker inherits its threads.
+3. write: rows batch by batch. An incremental run writes in place and records each batch
+   in the manifest only after it is committed; a full rebuild writes a new index beside the
+   live one (`codemem.code.index_swap`), which readers keep using meanwhile.
+4. finish: build the full-text indexes, compact when enough has accumulated, save the tags
+   and notes, record in the manifest that the full-text indexes are complete, and swap a
+   rebuilt index in. A run stopped anywhere leaves an index the next run completes.
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from codemem import __version__
-from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
+from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
+from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.tags import TAGS_FILE
+from codemem.code.workers import parse_files
 from codemem.config import Config
 from codemem.errors import IndexingError
 from codemem.workspace import Workspace
@@ -37,9 +42,10 @@ from codemem.workspace import Workspace
 log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
-PARALLEL_MIN_FILES = 48
 INDEX_FORMAT = 3  # bump when rows or index settings change: existing indexes are rebuilt
 BATCH_CHUNKS = 40_000
+LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
+LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 
 
 @dataclass
@@ -78,15 +84,41 @@ def fingerprint(config: Config) -> str:
 
 
 @contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index (a chat, `watch` and a hook may all try)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / "index.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def index_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """One writer at a time per index (a chat, `watch` and a hook may all try).
+
+    The holder writes its pid and command into the lock file; a writer that waits longer
+    than `timeout` seconds gives up with an error naming that process.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+                    pid, _, command = holder.partition(" ")
+                    try:
+                        os.kill(int(pid), 0)
+                        gone = ""
+                    except (ValueError, ProcessLookupError):
+                        gone = " (it has exited: a process it started still holds the lock)"
+                    except PermissionError:
+                        gone = ""
+                    raise IndexingError(
+                        f"the code index is locked by process {pid} ({command}){gone}; "
+                        f"gave up after {timeout:g} s"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {' '.join(sys.argv)[:300]}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str | None]]:
@@ -108,17 +140,14 @@ def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str |
     return out
 
 
-def _worker(args: tuple[Path, str, str | None, ExtractSettings]) -> FileResult:
-    return extract_file(*args)
-
-
 def refresh_index(
     ws: Workspace, config: Config, *, full: bool = False, progress: Progress | None = None
 ) -> IndexSummary:
     """Bring the index of `ws` up to date with the work tree."""
     started = time.perf_counter()
     ws.ensure_local()
-    with index_lock(ws.index_dir):
+    with index_lock(ws.local_dir / LOCK_NAME):
+        clear_leftovers(ws.index_dir)
         summary = _refresh(ws, config, full, progress, started)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
@@ -127,124 +156,213 @@ def refresh_index(
 def _refresh(
     ws: Workspace, config: Config, full: bool, progress: Progress | None, started: float
 ) -> IndexSummary:
-    root, index_dir = ws.root, ws.index_dir
+    plan = _plan(ws, config, full)
+    summary = IndexSummary(full=plan.full)
+    if plan.nothing_to_do:
+        _sync_notes(ws, ws.index_dir)
+        summary.up_to_date = True
+        _fill_totals(summary, plan.manifest)
+        return summary
+    results = parse_files(ws.root, plan.to_parse(), _settings(config), config.index.workers, progress)
+    writer = _Writer.open(ws, config, plan)  # overlaps the database's imports with parsing
+    try:
+        _write(plan, results, writer, summary, config)
+    finally:
+        results.close()  # stop the workers now, not whenever GC gets to it
+    _finish(ws, config, plan, writer, summary, started)
+    _fill_totals(summary, plan.manifest)
+    return summary
+
+
+@dataclass
+class _Plan:
+    """What a refresh has to do, decided from git and the manifest alone."""
+
+    full: bool
+    target: Path  # where rows go: the index itself, or the folder a rebuild fills beside it
+    manifest: Manifest  # what `target` holds (empty for a rebuild); saved as batches commit
+    current: dict[str, tuple[str | None, str | None]]
+    todo: list[tuple[str, str | None]]
+    removed: list[str]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.full or self.todo or self.removed) and self.manifest.full_text
+
+    def to_parse(self) -> list[tuple[str, str | None]]:
+        return [(path, cid) for path, cid in self.todo if self.current[path][1] is None]
+
+
+def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
+    index_dir = ws.index_dir
     fp = fingerprint(config)
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or not (index_dir / TAGS_FILE).exists():
         full = True  # settings changed, or derived state is missing: rebuild all of it
-    manifest = Manifest(fingerprint=fp) if full else old
-    current = current_ids(root, config)
-    summary = IndexSummary(full=full)
-
+    manifest = Manifest(fingerprint=fp) if full or old is None else old
+    current = current_ids(ws.root, config)
     todo: list[tuple[str, str | None]] = []
     for path, (cid, reason) in current.items():
         entry = manifest.files.get(path)
         if reason is not None:
             if entry is None or entry.status != reason or entry.content_id != cid:
-                todo.append((path, cid))  # recorded as skipped below, rows removed if any
+                todo.append((path, cid))  # recorded as skipped, rows removed if any
             continue
         if entry is None or entry.content_id != cid or cid is None:
             todo.append((path, cid))
     removed = [p for p in manifest.files if p not in current]
+    target = build_dir(index_dir) if full else index_dir
+    return _Plan(full, target, manifest, current, todo, removed)
 
-    if not todo and not removed and not full:
-        _sync_notes(ws)
-        summary.up_to_date = True
-        _fill_totals(summary, manifest)
-        return summary
 
-    from codemem.code.store import Batch
+def _empty_batch() -> Any:
+    from codemem.code.store import Batch  # pyarrow: loaded only when something is written
 
-    settings = _settings(config)
-    to_parse = [(p, cid) for p, cid in todo if current[p][1] is None]
-    results = _extract_all(root, to_parse, settings, config.index.workers, progress)
-    # Workers are forked by now: opening the database (a second of imports) overlaps parsing.
-    opener = ThreadPoolExecutor(max_workers=1)
-    embedder = _embedder(ws, config)
-    dimensions = embedder.dimensions if embedder is not None else None
-    store_future = opener.submit(_open_store, index_dir, full, removed, dimensions)
-    opener.shutdown(wait=False)
-    for path in removed:
-        del manifest.files[path]
-    summary.removed = len(removed)
-    removed = list(removed)
+    return Batch()
 
-    from codemem.code.tags import TagStore
 
-    tags = TagStore.load(index_dir)
-    tags.update([], tags.paths if full else removed)
-    saved_tags = [None]  # the tag-store version last written
-    tag_updates: list = []  # streamed into the tag store per batch, never all held at once
-    pending = Batch()
-    pending_entries: dict[str, FileEntry] = {}
-    stale_rows: list[str] = []  # files that now are skipped but had rows
+@dataclass
+class _Pending:
+    """Parsed files not yet committed: their rows, manifest entries and tags."""
 
-    def commit() -> None:
-        store = store_future.result()
-        if embedder is not None and pending.chunks:
-            _embed_rows(embedder, pending.chunks)
-        if stale_rows and not full:
-            store.delete_paths(stale_rows)
-        store.write(pending, replace=not full)
-        tags.update(tag_updates, stale_rows, cache=False)
-        if tags.version != saved_tags[0]:
-            tags.save()  # before the manifest: it never claims a file the tags lack
-            saved_tags[0] = tags.version
-        tag_updates.clear()
-        manifest.files.update(pending_entries)
-        manifest.save(index_dir)
-        pending.files.clear(), pending.chunks.clear(), pending.symbols.clear()
-        pending_entries.clear(), stale_rows.clear()
+    rows: Any = field(default_factory=_empty_batch)  # a store.Batch
+    entries: dict[str, FileEntry] = field(default_factory=dict)
+    tags: list = field(default_factory=list)  # streamed into the tag store, never all held
+    stale: list[str] = field(default_factory=list)  # files now skipped that had rows
 
-    try:
-        for path, cid in todo:
-            reason = current[path][1]
-            if reason is not None:
-                result = FileResult(path, cid, reason)
+    def add(self, result: FileResult, had_rows: bool) -> None:
+        if result.status == INDEXED:
+            self.rows.extend(result.batch)
+            if result.tags is not None:
+                self.tags.append(result.tags)
+        elif had_rows:
+            self.stale.append(result.path)
+        self.entries[result.path] = FileEntry(
+            result.content_id,
+            result.status,
+            result.language,
+            len(result.batch.symbols),
+            len(result.batch.chunks),
+            result.syntax_errors,
+        )
+
+    def is_large(self, config: Config) -> bool:
+        return len(self.rows) >= config.index.batch_files or len(self.rows.chunks) >= BATCH_CHUNKS
+
+    def clear(self) -> None:
+        self.rows, self.entries, self.tags, self.stale = _empty_batch(), {}, [], []
+
+
+class _Writer:
+    """Commits pending files to the plan's target: rows, then tags, then the manifest."""
+
+    def __init__(self, plan: _Plan, store: Future, embedder: Any, tags: Any) -> None:
+        self.plan = plan
+        self._store = store
+        self.embedder = embedder
+        self.tags = tags
+        self._saved_tags: int | None = None  # the tag-store version last written
+
+    @classmethod
+    def open(cls, ws: Workspace, config: Config, plan: _Plan) -> _Writer:
+        from codemem.code.tags import TagStore
+
+        embedder = _embedder(ws, config)
+        dimensions = embedder.dimensions if embedder is not None else None
+        # Opening the database (a second of imports) in a thread overlaps it with parsing.
+        opener = ThreadPoolExecutor(max_workers=1)
+        store = opener.submit(_open_store, plan.target, plan.removed, dimensions)
+        opener.shutdown(wait=False)
+        if plan.full:
+            tags = TagStore(plan.target)
+        else:
+            tags = TagStore.load(plan.target)
+            tags.update([], plan.removed)
+        for path in plan.removed:
+            del plan.manifest.files[path]  # saved only after the store deleted their rows
+        return cls(plan, store, embedder, tags)
+
+    @property
+    def store(self) -> Any:
+        return self._store.result()
+
+    def commit(self, pending: _Pending) -> None:
+        store, manifest, target = self.store, self.plan.manifest, self.plan.target
+        if self.embedder is not None and pending.rows.chunks:
+            _embed_rows(self.embedder, pending.rows.chunks)
+        if self.plan.full:
+            store.write(pending.rows, replace=False)  # a new folder: nobody reads it yet
+        else:
+            store.delete_paths(pending.stale)  # still listed: a stop here redoes them
+            replaced = [path for path in pending.entries if path in manifest.files]
+            if replaced:  # forget them before their rows change, so a stop redoes them
+                for path in replaced:
+                    del manifest.files[path]
+                manifest.save(target)
+            store.write(pending.rows, replace=True)
+        self.tags.update(pending.tags, pending.stale, cache=False)
+        if self.tags.version != self._saved_tags:
+            self.tags.save()  # before the manifest: it never claims a file the tags lack
+            self._saved_tags = self.tags.version
+        manifest.files.update(pending.entries)
+        manifest.full_text = False  # until `_finish` has indexed the new rows
+        if not self.plan.full:
+            manifest.save(target)
+        pending.clear()
+        _stall_for_tests("batch")
+
+
+def _write(
+    plan: _Plan, results: Iterator[FileResult], writer: _Writer, summary: IndexSummary, config: Config
+) -> None:
+    """Feed every file of the plan to the writer, batch by batch, counting what changed."""
+    summary.removed = len(plan.removed)
+    pending = _Pending()
+    for path, cid in plan.todo:
+        reason = plan.current[path][1]
+        result = FileResult(path, cid, reason) if reason is not None else next(results)
+        previous = plan.manifest.files.get(path)
+        was_indexed = previous is not None and previous.status == INDEXED
+        if result.status == INDEXED:
+            if was_indexed:
+                summary.changed += 1
             else:
-                result = next(results)
-            previous = manifest.files.get(path)
-            if result.status == INDEXED:
-                if previous is None or previous.status != INDEXED:
-                    summary.added += 1
-                else:
-                    summary.changed += 1
-                pending.extend(result.batch)
-                if result.tags is not None:
-                    tag_updates.append(result.tags)
-            else:
-                summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
-                if previous is not None and previous.status == INDEXED:
-                    stale_rows.append(path)
-                    removed.append(path)
-            pending_entries[path] = FileEntry(
-                result.content_id,
-                result.status,
-                result.language,
-                len(result.batch.symbols),
-                len(result.batch.chunks),
-                result.syntax_errors,
-            )
-            if len(pending) >= config.index.batch_files or len(pending.chunks) >= BATCH_CHUNKS:
-                commit()
-    finally:
-        results.close()  # stop the workers now, not whenever GC gets to it
-    commit()
+                summary.added += 1
+        else:
+            summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
+        pending.add(result, had_rows=was_indexed)
+        if pending.is_large(config):
+            writer.commit(pending)
+    writer.commit(pending)
 
-    store = store_future.result()
+
+def _finish(
+    ws: Workspace, config: Config, plan: _Plan, writer: _Writer, summary: IndexSummary, started: float
+) -> None:
+    """Full-text indexes, compaction, tags, notes; then the manifest says it is complete."""
+    store, manifest = writer.store, plan.manifest
+    _stall_for_tests("full_text")
     store.ensure_fts()
     manifest.runs_since_maintain += 1
-    if not full and _needs_maintenance(store, manifest, config):
+    if not plan.full and _needs_maintenance(store, manifest, config):
         store.maintain(config.index.keep_versions_seconds)
         manifest.runs_since_maintain = 0
         summary.compacted = True
-    _update_tags(index_dir, tags, full)
-    _sync_notes(ws, store)
+    _update_tags(plan.target, writer.tags, plan.full)
+    _sync_notes(ws, plan.target, store)
+    manifest.full_text = True
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
-    manifest.save(index_dir)
-    _fill_totals(summary, manifest)
-    return summary
+    manifest.save(plan.target)
+    if plan.full:
+        swap_in(plan.target, ws.index_dir)
+
+
+def _stall_for_tests(point: str) -> None:
+    """Tests stop a run at `point` to kill it there (CODEMEM_TEST_STALL_AT=point)."""
+    if os.environ.get("CODEMEM_TEST_STALL_AT") == point:
+        Path(os.environ["CODEMEM_TEST_STALL_FILE"]).write_text(str(os.getpid()))
+        time.sleep(600)
 
 
 def _embedder(ws: Workspace, config: Config):
@@ -265,64 +383,13 @@ def _embed_rows(embedder, rows: list[dict]) -> None:
         row["vector"] = vector.tolist()
 
 
-def _open_store(index_dir: Path, full: bool, removed: list[str], dimensions: int | None = None):
+def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None):
     from codemem.code.store import CodeStore
 
     store = CodeStore(index_dir, dimensions=dimensions)
-    if full:
-        store.drop_all()
-    elif removed:
+    if removed:
         store.delete_paths(removed)
     return store
-
-
-def _extract_all(
-    root: Path,
-    items: list[tuple[str, str | None]],
-    settings: ExtractSettings,
-    workers: int,
-    progress: Progress | None,
-) -> Iterator[FileResult]:
-    """Results in the order of `items`; parallel when there is enough work."""
-    total = len(items)
-    workers = workers or os.cpu_count() or 1
-    args = [(root, path, cid, settings) for path, cid in items]
-    if total < PARALLEL_MIN_FILES or workers < 2:
-        return _with_progress(map(_worker, args), total, progress)
-    # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
-    # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
-    method = "forkserver" if "lancedb" in sys.modules else "fork"
-    context = get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["codemem.code.extract"])
-    pool = ProcessPoolExecutor(max_workers=min(workers, 8), mp_context=context)
-    mapped = pool.map(_worker, args, chunksize=max(1, min(32, total // (workers * 8) or 1)))
-
-    def drain() -> Iterator[FileResult]:
-        done = 0
-        try:
-            for result in mapped:
-                done += 1
-                yield result
-        except (BrokenProcessPool, OSError) as exc:
-            # A worker died (out of memory, killed): finish the rest in this process.
-            log.warning("parser workers failed (%s); continuing in one process", exc)
-            yield from map(_worker, args[done:])
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    return _with_progress(drain(), total, progress)
-
-
-def _with_progress(results, total: int, progress: Progress | None) -> Iterator[FileResult]:
-    try:
-        for done, result in enumerate(results, 1):
-            if progress:
-                progress(done, total)
-            yield result
-    finally:
-        if hasattr(results, "close"):
-            results.close()  # shut the worker pool down now, not whenever GC gets to it
 
 
 def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
@@ -346,10 +413,10 @@ def _notes_signature(ws: Workspace) -> str:
     return hashlib.sha1(repr(entries).encode()).hexdigest()
 
 
-def _sync_notes(ws: Workspace, store=None) -> None:
+def _sync_notes(ws: Workspace, index_dir: Path, store=None) -> None:
     """Mirror archival notes (.codemem/archive/) into the `notes` table when they changed."""
     signature = _notes_signature(ws)
-    marker = ws.index_dir / "notes.sig"
+    marker = index_dir / "notes.sig"
     try:
         if marker.read_text() == signature:
             return
@@ -359,7 +426,8 @@ def _sync_notes(ws: Workspace, store=None) -> None:
         from codemem.code.lance import connect
         from codemem.memory.archive import Archive
 
-        Archive(ws).sync_to_index(store.db if store is not None else connect(ws.index_dir))
+        Archive(ws).sync_to_index(store.db if store is not None else connect(index_dir))
+    index_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(signature)
 
 
