@@ -84,12 +84,13 @@ def fingerprint(config: Config) -> str:
 
 
 @contextmanager
-def index_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def index_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     """One writer at a time per index (a chat, `watch` and a hook may all try).
 
     The holder writes its pid and command into the lock file; a writer that waits longer
-    than `timeout` seconds gives up with an error naming that process.
+    than `timeout` seconds (default LOCK_TIMEOUT) gives up with an error naming that process.
     """
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
