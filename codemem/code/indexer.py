@@ -360,10 +360,21 @@ def _finish(
 
 
 def _stall_for_tests(point: str) -> None:
-    """Tests stop a run at `point` to kill it there (CODEMEM_TEST_STALL_AT=point)."""
-    if os.environ.get("CODEMEM_TEST_STALL_AT") == point:
-        Path(os.environ["CODEMEM_TEST_STALL_FILE"]).write_text(str(os.getpid()))
-        time.sleep(600)
+    """Tests stop a run at `point` to kill it there (CODEMEM_TEST_STALL_AT=point).
+
+    With CODEMEM_TEST_STALL_DEAF set the stall also ignores Ctrl-C, as a long call into
+    LanceDB does.
+    """
+    if os.environ.get("CODEMEM_TEST_STALL_AT") != point:
+        return
+    Path(os.environ["CODEMEM_TEST_STALL_FILE"]).write_text(str(os.getpid()))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(1)
+        except KeyboardInterrupt:
+            if not os.environ.get("CODEMEM_TEST_STALL_DEAF"):
+                raise
 
 
 def _embedder(ws: Workspace, config: Config):

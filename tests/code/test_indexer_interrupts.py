@@ -61,11 +61,14 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_index(repo: Path, tmp_path: Path, stall_at: str, *args: str) -> subprocess.Popen:
+def start_index(
+    repo: Path, tmp_path: Path, stall_at: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """`codemem index ARGS` in its own process group, stopped at `stall_at`."""
     stall_file = tmp_path / f"stalled-{time.monotonic_ns()}"
     env = {
         **os.environ,
+        **(env or {}),
         "CODEMEM_INDEX__WORKERS": "2",
         "CODEMEM_INDEX__BATCH_FILES": "10",
         "CODEMEM_TEST_STALL_AT": stall_at,
@@ -164,6 +167,12 @@ def test_interrupted_full_rebuild_keeps_the_old_index(indexed_repo, tmp_path, si
     assert (summary.full, summary.added, summary.changed, summary.removed) == (False, 0, 1, 0)
     assert file_hits(repo, "zebra_marker")[0] == "pkg/mod3.py"
     assert not index_dir.with_name("index.next").exists()
+
+
+def test_ctrl_c_exits_130_even_when_the_work_does_not_stop(indexed_repo, tmp_path):
+    proc = start_index(indexed_repo, tmp_path, "batch", "--full", env={"CODEMEM_TEST_STALL_DEAF": "1"})
+    assert stop(proc, signal.SIGINT) == (130, "codemem: interrupted\n")
+    assert index(indexed_repo).changed == 1
 
 
 def test_killed_first_build_leaves_no_index_and_the_next_run_builds_it(repo_factory, tmp_path):
