@@ -65,6 +65,8 @@ def prompt_interrupt(grace: float = INTERRUPT_GRACE_SECONDS) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
+        if os.environ.get("CODEMEM_DEBUG"):
+            raise
         say_interrupted()
         raise click.exceptions.Exit(130) from None
     finally:

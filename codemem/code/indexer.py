@@ -22,17 +22,16 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from codemem import __version__
+from codemem.code.batch_writer import BatchWriter, PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
-from codemem.code.manifest import FileEntry, Manifest
+from codemem.code.manifest import Manifest
 from codemem.code.tags import TAGS_FILE
 from codemem.code.workers import parse_files
 from codemem.config import Config
@@ -43,7 +42,6 @@ log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
 INDEX_FORMAT = 3  # bump when rows or index settings change: existing indexes are rebuilt
-BATCH_CHUNKS = 40_000
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 
@@ -101,18 +99,9 @@ def index_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
-                    pid, _, command = holder.partition(" ")
-                    try:
-                        os.kill(int(pid), 0)
-                        gone = ""
-                    except (ValueError, ProcessLookupError):
-                        gone = " (it has exited: a process it started still holds the lock)"
-                    except PermissionError:
-                        gone = ""
+                    holder = _lock_holder(os.pread(fd, 4096, 0).decode(errors="replace"))
                     raise IndexingError(
-                        f"the code index is locked by process {pid} ({command}){gone}; "
-                        f"gave up after {timeout:g} s"
+                        f"the code index is locked by {holder}; gave up after {timeout:g} s"
                     ) from None
                 time.sleep(0.1)
         os.ftruncate(fd, 0)
@@ -120,6 +109,20 @@ def index_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _lock_holder(text: str) -> str:
+    """Who holds the lock, from what the holder wrote into it: "process PID (COMMAND)"."""
+    pid, _, command = text.strip().partition(" ")
+    if not pid.isdigit():
+        return "another process"
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return f"process {pid} ({command}), which has exited: a process it started still holds it"
+    except PermissionError:  # alive, another user's
+        pass
+    return f"process {pid} ({command})"
 
 
 def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str | None]]:
@@ -165,7 +168,8 @@ def _refresh(
         _fill_totals(summary, plan.manifest)
         return summary
     results = parse_files(ws.root, plan.to_parse(), _settings(config), config.index.workers, progress)
-    writer = _Writer.open(ws, config, plan)  # overlaps the database's imports with parsing
+    # The workers are forked; opening the database (a second of imports) overlaps parsing.
+    writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
     try:
         _write(plan, results, writer, summary, config)
     finally:
@@ -216,109 +220,12 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
     return _Plan(full, target, manifest, current, todo, removed)
 
 
-def _empty_batch() -> Any:
-    from codemem.code.store import Batch  # pyarrow: loaded only when something is written
-
-    return Batch()
-
-
-@dataclass
-class _Pending:
-    """Parsed files not yet committed: their rows, manifest entries and tags."""
-
-    rows: Any = field(default_factory=_empty_batch)  # a store.Batch
-    entries: dict[str, FileEntry] = field(default_factory=dict)
-    tags: list = field(default_factory=list)  # streamed into the tag store, never all held
-    stale: list[str] = field(default_factory=list)  # files now skipped that had rows
-
-    def add(self, result: FileResult, had_rows: bool) -> None:
-        if result.status == INDEXED:
-            self.rows.extend(result.batch)
-            if result.tags is not None:
-                self.tags.append(result.tags)
-        elif had_rows:
-            self.stale.append(result.path)
-        self.entries[result.path] = FileEntry(
-            result.content_id,
-            result.status,
-            result.language,
-            len(result.batch.symbols),
-            len(result.batch.chunks),
-            result.syntax_errors,
-        )
-
-    def is_large(self, config: Config) -> bool:
-        return len(self.rows) >= config.index.batch_files or len(self.rows.chunks) >= BATCH_CHUNKS
-
-    def clear(self) -> None:
-        self.rows, self.entries, self.tags, self.stale = _empty_batch(), {}, [], []
-
-
-class _Writer:
-    """Commits pending files to the plan's target: rows, then tags, then the manifest."""
-
-    def __init__(self, plan: _Plan, store: Future, embedder: Any, tags: Any) -> None:
-        self.plan = plan
-        self._store = store
-        self.embedder = embedder
-        self.tags = tags
-        self._saved_tags: int | None = None  # the tag-store version last written
-
-    @classmethod
-    def open(cls, ws: Workspace, config: Config, plan: _Plan) -> _Writer:
-        from codemem.code.tags import TagStore
-
-        embedder = _embedder(ws, config)
-        dimensions = embedder.dimensions if embedder is not None else None
-        # Opening the database (a second of imports) in a thread overlaps it with parsing.
-        opener = ThreadPoolExecutor(max_workers=1)
-        store = opener.submit(_open_store, plan.target, plan.removed, dimensions)
-        opener.shutdown(wait=False)
-        if plan.full:
-            tags = TagStore(plan.target)
-        else:
-            tags = TagStore.load(plan.target)
-            tags.update([], plan.removed)
-        for path in plan.removed:
-            del plan.manifest.files[path]  # saved only after the store deleted their rows
-        return cls(plan, store, embedder, tags)
-
-    @property
-    def store(self) -> Any:
-        return self._store.result()
-
-    def commit(self, pending: _Pending) -> None:
-        store, manifest, target = self.store, self.plan.manifest, self.plan.target
-        if self.embedder is not None and pending.rows.chunks:
-            _embed_rows(self.embedder, pending.rows.chunks)
-        if self.plan.full:
-            store.write(pending.rows, replace=False)  # a new folder: nobody reads it yet
-        else:
-            store.delete_paths(pending.stale)  # still listed: a stop here redoes them
-            replaced = [path for path in pending.entries if path in manifest.files]
-            if replaced:  # forget them before their rows change, so a stop redoes them
-                for path in replaced:
-                    del manifest.files[path]
-                manifest.save(target)
-            store.write(pending.rows, replace=True)
-        self.tags.update(pending.tags, pending.stale, cache=False)
-        if self.tags.version != self._saved_tags:
-            self.tags.save()  # before the manifest: it never claims a file the tags lack
-            self._saved_tags = self.tags.version
-        manifest.files.update(pending.entries)
-        manifest.full_text = False  # until `_finish` has indexed the new rows
-        if not self.plan.full:
-            manifest.save(target)
-        pending.clear()
-        _stall_for_tests("batch")
-
-
 def _write(
-    plan: _Plan, results: Iterator[FileResult], writer: _Writer, summary: IndexSummary, config: Config
+    plan: _Plan, results: Iterator[FileResult], writer: BatchWriter, summary: IndexSummary, config: Config
 ) -> None:
     """Feed every file of the plan to the writer, batch by batch, counting what changed."""
     summary.removed = len(plan.removed)
-    pending = _Pending()
+    pending = PendingFiles()
     for path, cid in plan.todo:
         reason = plan.current[path][1]
         result = FileResult(path, cid, reason) if reason is not None else next(results)
@@ -334,11 +241,12 @@ def _write(
         pending.add(result, had_rows=was_indexed)
         if pending.is_large(config):
             writer.commit(pending)
+            _stall_for_tests("batch")
     writer.commit(pending)
 
 
 def _finish(
-    ws: Workspace, config: Config, plan: _Plan, writer: _Writer, summary: IndexSummary, started: float
+    ws: Workspace, config: Config, plan: _Plan, writer: BatchWriter, summary: IndexSummary, started: float
 ) -> None:
     """Full-text indexes, compaction, tags, notes; then the manifest says it is complete."""
     store, manifest = writer.store, plan.manifest
@@ -375,33 +283,6 @@ def _stall_for_tests(point: str) -> None:
         except KeyboardInterrupt:
             if not os.environ.get("CODEMEM_TEST_STALL_DEAF"):
                 raise
-
-
-def _embedder(ws: Workspace, config: Config):
-    """The configured embedder, or None (the default: no vectors)."""
-    if config.index.embeddings.lower() in ("", "none"):
-        return None
-    from codemem.code.embed import make_embedder
-
-    return make_embedder(config.index, root=ws.root)
-
-
-def _embed_rows(embedder, rows: list[dict]) -> None:
-    """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
-    from codemem.code.embed import embedding_text
-
-    texts = [embedding_text(r["path"], r["symbol"], r["text"]) for r in rows]
-    for row, vector in zip(rows, embedder.embed_documents(texts), strict=True):
-        row["vector"] = vector.tolist()
-
-
-def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None):
-    from codemem.code.store import CodeStore
-
-    store = CodeStore(index_dir, dimensions=dimensions)
-    if removed:
-        store.delete_paths(removed)
-    return store
 
 
 def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
