@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -67,7 +67,7 @@ def parse_files(
     settings: ExtractSettings,
     workers: int,
     progress: Progress | None,
-) -> Iterator[FileResult]:
+) -> Generator[FileResult, None, None]:
     """Results in the order of `items`; parallel when there is enough work.
 
     The workers are forked when this is called (before the caller opens the database);
@@ -122,12 +122,14 @@ def _stop(pool: ProcessPoolExecutor, finished: bool) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _with_progress(results, total: int, progress: Progress | None) -> Iterator[FileResult]:
+def _with_progress(
+    results: Iterator[FileResult], total: int, progress: Progress | None
+) -> Generator[FileResult, None, None]:
     try:
         for done, result in enumerate(results, 1):
             if progress:
                 progress(done, total)
             yield result
     finally:
-        if hasattr(results, "close"):
+        if isinstance(results, Generator):
             results.close()  # shut the worker pool down now, not whenever GC gets to it
