@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import codemem.code.index_swap as index_swap
 import codemem.code.indexer as indexer
 from codemem.code.indexer import refresh_index
 from codemem.code.manifest import Manifest
@@ -218,3 +219,17 @@ def test_a_held_lock_times_out_naming_its_holder(indexed_repo, tmp_path, monkeyp
     stop(proc, signal.SIGKILL)
     monkeypatch.setattr(indexer, "LOCK_TIMEOUT", 30.0)
     assert index(indexed_repo).changed == 1
+
+
+def test_rebuild_without_an_atomic_exchange_and_a_swap_stopped_halfway(indexed_repo, monkeypatch):
+    index_dir = Workspace(indexed_repo).index_dir
+    monkeypatch.setattr(index_swap, "_exchange", lambda a, b: False)  # a file system without it
+    summary = index(indexed_repo, full=True)
+    assert (summary.full, summary.added) == (True, FILES + 12)
+    assert sorted(p.name for p in index_dir.parent.iterdir()) == ["index", "index.lock"]
+    # Stopped between the fallback's two renames: the next run puts the old index back.
+    before = Manifest.load(index_dir)
+    index_dir.rename(index_dir.with_name("index.old"))
+    assert index(indexed_repo).up_to_date
+    assert Manifest.load(index_dir) == before
+    assert file_hits(indexed_repo, "zebra_marker")[0] == "pkg/mod3.py"
