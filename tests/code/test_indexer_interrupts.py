@@ -31,10 +31,19 @@ FILES = 60  # more than workers.PARALLEL_MIN_FILES: the run forks parser workers
 WAIT = 60.0  # generous bound on waiting for a subprocess to reach a point (never asserted)
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 @pytest.fixture(autouse=True)
 def bounded_lock_wait(monkeypatch):
-    """A broken lock fails the test instead of hanging it."""
+    """A broken lock fails the test instead of hanging it; no stalled run outlives its test."""
     monkeypatch.setattr(indexer, "LOCK_TIMEOUT", 30.0)
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
 
 
 def index(root: Path, full: bool = False):
@@ -84,6 +93,7 @@ def start_index(
         start_new_session=True,
         preexec_fn=_default_sigint,
     )
+    STARTED.append(proc)
     deadline = time.monotonic() + WAIT
     while not stall_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
