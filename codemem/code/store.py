@@ -195,6 +195,11 @@ class CodeStore:
         self.db = connect(index_dir)
         self._tables: dict[str, Any] = {}
 
+    def close(self) -> None:
+        """Done reading: old versions may be pruned again (also when garbage-collected)."""
+        self._tables.clear()
+        self.readers.close()
+
     def _schemas(self) -> dict[str, pa.Schema]:
         return {FILES: files_schema(), CHUNKS: chunks_schema(self.dimensions), SYMBOLS: symbols_schema()}
 
