@@ -216,13 +216,6 @@ class CodeStore:
         result = self.db.list_tables()
         return list(getattr(result, "tables", result))
 
-    def drop_all(self) -> None:
-        """Remove every code table (a full rebuild starts from nothing)."""
-        for name in (FILES, CHUNKS, SYMBOLS):
-            if name in self.table_names():
-                self.db.drop_table(name)
-        self._tables.clear()
-
     def delete_paths(self, paths: list[str]) -> None:
         """Delete every row of these files from every table."""
         for start in range(0, len(paths), PATHS_PER_FILTER):
