@@ -213,7 +213,7 @@ class BlobReader:
         if stream is not None and hasattr(stream, "_nbr") and hasattr(stream, "_size"):
             # GitPython drains an unfinished stream when it is collected, which fails once its
             # process is gone: mark it finished (nothing is left to read from a dead process).
-            stream._nbr = stream._size  # type: ignore[attr-defined]  (checked above)
+            stream._nbr = stream._size  # type: ignore[attr-defined]  # checked above
 
     def close(self) -> None:
         """Stop the cat-file processes."""
