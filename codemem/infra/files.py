@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from codemem.errors import PathOutsideRepository, WriteConflict
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
@@ -42,39 +44,46 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_temp(path: Path, data: str | bytes) -> Path:
-    """A fully written, fsynced temp file next to `path` (same filesystem, so rename is atomic)."""
+@contextmanager
+def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """Write `path` through a binary handle; it is replaced atomically when the block ends
+    (temp file beside it, fsync, rename, fsync folder) and left untouched if the block raises.
+
+    The new file gets `mode` when given, else the old file's permissions, else the umask's
+    default.
+    `durable=False` skips the fsyncs, for derived files that are rebuilt when lost.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o666 & ~_UMASK
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        if mode is None:
+            try:
+                mode = path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                mode = 0o666 & ~_UMASK
         os.chmod(tmp, mode)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _commit(tmp: Path, path: Path) -> None:
-    try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
+def atomic_write(path: Path, data: str | bytes, mode: int | None = None, *, durable: bool = True) -> None:
     """Replace `path` with `data` atomically (temp file, fsync, rename, fsync folder)."""
-    _commit(_write_temp(path, data), path)
+    with atomic_file(path, mode, durable=durable) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+class _Changed(Exception):
+    """The file changed between reading it and replacing it: read and edit again."""
 
 
 def update_text(
@@ -97,11 +106,13 @@ def update_text(
             after = edit(before)
             if after == before:
                 return before, after
-            tmp = _write_temp(path, after)
-            if read_text(path) != before:
-                tmp.unlink(missing_ok=True)
+            try:
+                with atomic_file(path) as handle:
+                    handle.write(after.encode("utf-8"))
+                    if read_text(path) != before:  # changed by a writer that took no lock
+                        raise _Changed
+            except _Changed:
                 continue
-            _commit(tmp, path)
             return before, after
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
