@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from codemem.errors import NotARepositoryError
-from codemem.infra import git_dir
+from codemem.infra import git_dir, private_dir
 
 CODEMEM_DIR = ".codemem"
 
@@ -68,12 +68,19 @@ class Workspace:
         return self.dir / "local"
 
     def ensure_local(self) -> Path:
-        """Create `.codemem/local/`, making sure git ignores it (even before `codemem init`)."""
+        """Create `.codemem/local/`, making sure git ignores it (even before `codemem init`).
+
+        It holds every conversation and the index: the folder and its subfolders are the
+        owner's alone (0700), created so and tightened here if an older codemem left them open.
+        """
         ignore = self.dir / ".gitignore"
         if not ignore.exists():
             self.dir.mkdir(parents=True, exist_ok=True)
             ignore.write_text("local/\n", encoding="utf-8")
-        self.local_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.local_dir)
+        for entry in self.local_dir.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                private_dir(entry)
         return self.local_dir
 
     @property
