@@ -10,6 +10,7 @@ from codemem.errors import NotARepositoryError
 from codemem.infra import git_dir, private_dir
 
 CODEMEM_DIR = ".codemem"
+LOCAL_FOLDERS = ("locks", "sessions")  # made 0700 up front: their creators use plain mkdir
 
 
 def find_repo_root(start: Path) -> Path:
@@ -78,7 +79,9 @@ class Workspace:
             self.dir.mkdir(parents=True, exist_ok=True)
             ignore.write_text("local/\n", encoding="utf-8")
         private_dir(self.local_dir)
-        for entry in self.local_dir.iterdir():
+        for name in LOCAL_FOLDERS:
+            private_dir(self.local_dir / name)
+        for entry in self.local_dir.iterdir():  # folders others made (index/, review/...)
             if entry.is_dir() and not entry.is_symlink():
                 private_dir(entry)
         return self.local_dir
