@@ -68,8 +68,19 @@ def memory_file(ws: Workspace, path: Path) -> Path | None:
     return path if path.exists() else None
 
 
-def read_memory_file(ws: Workspace, path: Path) -> str | None:
-    """The text of a memory file, or None if it is missing or may not be read (see `memory_file`)."""
+def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) -> str | None:
+    """The text of a memory file, or None if it is missing or may not be read (see `memory_file`).
+
+    With `inner_links`, a link to a file inside the repository is read (`CLAUDE.md -> AGENTS.md`
+    is common for instruction files); one that leads out is still skipped.
+    """
+    if inner_links and path.is_symlink():
+        try:
+            path = confine(ws.root, path.relative_to(ws.root).as_posix()).full
+        except (ValueError, PathOutsideRepository):
+            _skip(ws, path, "it leads outside the repository")
+            return None
+        path = ws.root / path.relative_to(ws.root.resolve())
     if memory_file(ws, path) is None:
         return None
     try:
