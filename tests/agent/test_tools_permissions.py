@@ -176,11 +176,16 @@ def test_tools_consult_the_policy(ws, config):
         "git format-patch -o/tmp/patches HEAD~1",
         "cat <<< 'echo pwned' > ~/.bashrc",
         "FOO=1 tee ~/.bashrc",
+        "sed -i 's/ask/allow/' .codemem/config.yml",
+        "sed -ni.bak p x",
+        "sed --in-place=.bak p x",
+        "perl -pi -e 's/a/b/' x",
     ],
 )
 def test_allow_rules_never_cover_a_command_that_writes_files(command):
     p = policy(mode="ask", allow=["run_command:pytest*", "run_command:git log*", "run_command:cat*",
-                                  "run_command:git format-patch*", "run_command:tee x"])
+                                  "run_command:git format-patch*", "run_command:tee x",
+                                  "run_command:sed*", "run_command:perl*"])
     assert p.decide(run(command)) == "ask"
     assert policy(mode="deny", allow=["run_command:*"]).decide(run(command)) == "deny"
     assert policy(mode="deny", allow=["run_command"]).decide(run(command)) == "deny"
@@ -197,10 +202,13 @@ def test_allow_rules_never_cover_a_command_that_writes_files(command):
         'git log --grep ">"',
         "git log --oneline -n 5",
         "git log -p 1>&2",
+        "sed -n 1,5p pyproject.toml",
+        "perl -ne 'print if /x/' setup.py",
     ],
 )
 def test_commands_that_write_nothing_are_still_allowed(command):
-    p = policy(mode="deny", allow=["run_command:pytest*", "run_command:git log*", "run_command:tail*"])
+    p = policy(mode="deny", allow=["run_command:pytest*", "run_command:git log*", "run_command:tail*",
+                                   "run_command:sed*", "run_command:perl*"])
     assert p.decide(run(command)) == "allow"
 
 

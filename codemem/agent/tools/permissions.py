@@ -18,8 +18,8 @@ An allow rule never covers a command that writes files unless the rule spells th
 `run_command:pytest*` allows `pytest -q` but not `pytest > ~/.bashrc`, and `run_command:git log*`
 not `git log --output=x`. What counts as writing (see `file_writes`): an output redirection
 (`>`, `>>`, `2>`, `&>`, `>|`, `>(...)`; not `2>&1` or `> /dev/null`), `tee`, `dd of=`, and
-options that name an output file (`--output`, `--output-file`, `--log-file`, `--junitxml`...,
-and `-o` for git, curl, wget and sort). Spelling it out means the rule's pattern contains a `>`
+options that name an output file or edit in place (`--output`, `--output-file`, `--log-file`,
+`--junitxml`, `--in-place`..., `-o` for git, curl, wget and sort, `-i` for sed and perl). Spelling it out means the rule's pattern contains a `>`
 for a redirection, or a word starting with the option (`--output*`) or `tee`.
 
 Order: a deny rule refuses; else an allow rule (or an "always" answer this session) allows;
@@ -52,11 +52,12 @@ REDIRECT = ">"
 _WRITE_OPTIONS = {
     "--output", "--output-file", "--output-dir", "--output-directory", "--output-document",
     "--out", "--outfile", "--out-file", "--log-file", "--logfile", "--junitxml", "--junit-xml",
-    "--resultlog", "--report-log",
+    "--resultlog", "--report-log", "--in-place",
 }
 # Short options that write, per program: `-o` of git format-patch and git archive, curl's
-# `-o`/`-O`, wget's `-O`/`-o`, sort's `-o` (alone, with its value attached, or among flags).
-_WRITE_FLAGS = {"git": "o", "curl": "oO", "wget": "oO", "sort": "o"}
+# `-o`/`-O`, wget's `-O`/`-o`, sort's `-o`, sed's and perl's `-i` (alone, with a value
+# attached, or among other flags).
+_WRITE_FLAGS = {"git": "o", "curl": "oO", "wget": "oO", "sort": "o", "sed": "i", "perl": "i"}
 _WRAPPERS = {"sudo", "env", "command", "nice", "nohup", "time", "exec"}
 
 
