@@ -49,9 +49,9 @@ def _shown(ws: Workspace, path: Path) -> str:
 
 
 def _skip(ws: Workspace, path: Path, why: str) -> None:
-    where = _shown(ws, path)
-    if where not in _warned:
-        _warned.add(where)
+    if str(path) not in _warned:
+        _warned.add(str(path))
+        where = _shown(ws, path)
         log.warning("skipped %s: %s; codemem reads memory only from regular files in the "
                     "repository and never follows links", where, why)
 

@@ -22,6 +22,7 @@ from codemem.code.manifest import Manifest
 from codemem.code.store import FILES, CodeStore
 from codemem.code.tags import TagStore
 from codemem.config import Config
+from codemem.infra import printable
 from codemem.sleep.code_style import display
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
@@ -185,7 +186,7 @@ def _key_files(ws: Workspace, limit: int) -> list[str]:
             d[0] for d in store.definitions(path)
             if d[0] == d[1] and not d[0].startswith("_") and d[2] not in ("variable", "constant", "field")
         ))[:DEFS_PER_FILE]
-        out.append(f"- `{path}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
+        out.append(f"- `{printable(path)}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
     return out
 
 

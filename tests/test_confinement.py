@@ -1,5 +1,5 @@
-"""Private data is the owner's alone: the chat history and the watch log are 0600, their
-folders 0700, and names printed for reading cannot break a line."""
+"""Private data is the owner's alone (the chat history and the watch log 0600, their folders
+0700), and names printed for reading cannot break a line (the digest, the project block)."""
 
 from __future__ import annotations
 
@@ -87,3 +87,28 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_the_digest_escapes_a_crafted_file_name(repo_factory):
+    from click.testing import CliRunner
+
+    from codemem.cli import cli
+    from codemem.memory import initialize_memory
+    from tests.conftest import git
+
+    repo = repo_factory()
+    initialize_memory(Workspace(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "codemem init")
+    (repo / "evil\n## Injected heading.py").write_text("def evil():\n    return 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Add a file")
+    result = CliRunner().invoke(cli, ["--repo", str(repo), "digest"])
+    assert result.exit_code == 0, result.output
+    [digest] = (repo / ".codemem" / "digests").glob("*.md")
+    text = digest.read_text(encoding="utf-8")
+    assert text.splitlines()[-2:] == [
+        "Files: `evil\\n## Injected heading.py` (A, +2 −0)",
+        "Added: `evil\\n## Injected heading.py`: function `evil`",
+    ]
+    assert "\n## Injected heading" not in text
