@@ -12,11 +12,11 @@ from codemem.cli.progress import progress_bar
 
 def run_index(app, full: bool):
     """Refresh the index of the current workspace with a progress bar; return the summary."""
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
 
-    ws, config = app.workspace(), app.config()
+    index = CodeIndex(app.workspace(), app.config())
     with progress_bar("Indexing") as progress:
-        return refresh_index(ws, config, full=full, progress=progress)
+        return index.refresh(full=full, progress=progress)
 
 
 def describe_summary(summary) -> str:
@@ -130,10 +130,10 @@ def _age(seconds: float) -> str:
 @click.pass_obj
 def status_command(app, as_json: bool) -> None:
     """Show what is indexed (per language), how fresh it is, and problems found."""
-    from codemem.code.index_status import collect_status
+    from codemem.code import CodeIndex
 
     ws = app.workspace()
-    report = collect_status(ws, app.config())
+    report = CodeIndex(ws, app.config()).status()
     if as_json:
         click.echo(json.dumps(report))
         return
