@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from codemem.errors import NotARepositoryError
-from codemem.infra import git_dir, private_dir
+from codemem.infra import git_dir, owner_only, private_dir
 
 CODEMEM_DIR = ".codemem"
 LOCAL_FOLDERS = ("locks", "sessions")  # made 0700 up front: their creators use plain mkdir
@@ -83,7 +83,7 @@ class Workspace:
             private_dir(self.local_dir / name)
         for entry in self.local_dir.iterdir():  # folders others made (index/, review/...)
             if entry.is_dir() and not entry.is_symlink():
-                private_dir(entry)
+                owner_only(entry)  # never re-creates one removed meanwhile (an index swap)
         return self.local_dir
 
     @property

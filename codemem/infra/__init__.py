@@ -12,9 +12,9 @@ from codemem.infra.files import (
     atomic_write,
     confine,
     create_private,
+    owner_only,
     printable,
     private_dir,
-    private_file,
     read_regular,
     read_text,
     update_text,
@@ -44,7 +44,7 @@ from codemem.infra.locks import (
 __all__ = [
     "DEFAULT_TIMEOUT", "BlobReader", "FileLock", "LockHolder", "RepoPath", "as_utc", "atomic_write",
     "confine", "create_private", "empty_tree", "git_config", "git_dir", "git_head", "git_text", "has_head", "head_commit", "in_range",
-    "iso_utc", "lock_held", "locked", "parse_when", "printable", "private_dir", "private_file",
+    "iso_utc", "lock_held", "locked", "owner_only", "parse_when", "printable", "private_dir",
     "read_blobs", "read_holder", "read_regular", "read_text",
     "resolve_commit", "run_git", "today", "update_text", "utc_date", "utc_now",
 ]

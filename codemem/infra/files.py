@@ -146,8 +146,8 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def private_file(path: Path) -> Path:
-    """Make the existing file `path` owner-only (no group or other bits); missing is fine."""
+def owner_only(path: Path) -> Path:
+    """Take the group and other bits off an existing file or folder; a missing one is fine."""
     with contextlib.suppress(FileNotFoundError):
         _tighten(path)
     return path
@@ -165,7 +165,7 @@ def create_private(path: Path) -> Path:
             f"{path} is a symbolic link: codemem keeps private data only in a real file; "
             "remove the link and run the command again"
         )
-    return private_file(path)
+    return owner_only(path)
 
 
 def _tighten(path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, create_private, parse_when, private_file, utc_now
+from codemem.infra import FileLock, as_utc, create_private, owner_only, parse_when, utc_now
 from codemem.memory.errors import MemoryEditError, NotFoundError
 from codemem.memory.ranking import tokenize
 from codemem.workspace import Workspace
@@ -191,7 +191,7 @@ class Recall:
         self._write = threading.Lock()  # one connection, shared by threads: one transaction at a time
         self.conn.execute("PRAGMA journal_mode=WAL")
         for suffix in ("-wal", "-shm"):  # left open by an older codemem
-            private_file(self.path.with_name(self.path.name + suffix))
+            owner_only(self.path.with_name(self.path.name + suffix))
         self.conn.execute("PRAGMA foreign_keys=ON")
         with FileLock(self.path.parent / "locks" / "recall.migrate.lock"):
             apply_migrations(self.conn, self.clock())
