@@ -22,6 +22,8 @@ from rich.markdown import Markdown
 from rich.syntax import Syntax
 from rich.text import Text
 
+from codemem.infra import create_private, private_dir
+
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.input import Input
@@ -255,7 +257,8 @@ class TerminalInput:
         def _newline(event: KeyPressEvent) -> None:
             event.current_buffer.insert_text("\n")
 
-        history_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(history_file.parent)
+        create_private(history_file)  # what the person typed: theirs alone
         self.session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history_file)),
             key_bindings=bindings,

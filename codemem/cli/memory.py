@@ -11,6 +11,7 @@ import click
 
 from codemem.cli import AppContext
 from codemem.errors import UsageError
+from codemem.infra import create_private
 
 if TYPE_CHECKING:  # memory is imported when a command runs, not for `--help`
     from collections.abc import Iterable
@@ -408,5 +409,6 @@ def sessions_export_command(app: AppContext, session_id: str, fmt: str, output: 
     if output is None:
         click.echo(text, nl=False)
     else:
+        create_private(output)  # a whole conversation: the owner's alone, like recall.sqlite
         output.write_text(text, encoding="utf-8")
         click.echo(f"Wrote {output}.", err=True)

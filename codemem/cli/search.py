@@ -10,6 +10,7 @@ import click
 
 from codemem.cli import AppContext
 from codemem.daemon.query_client import ask_daemon
+from codemem.infra import printable
 
 if TYPE_CHECKING:
     from codemem.workspace import Workspace
@@ -88,7 +89,7 @@ def search_command(
 
     terms = {t for t in tokenize(text) if len(t) > 2}
     for n, hit in enumerate(hits, 1):
-        where = click.style(f"{hit['path']}:{hit['start_line']}", fg="cyan", bold=True)
+        where = click.style(f"{printable(hit['path'])}:{hit['start_line']}", fg="cyan", bold=True)
         kind, symbol = hit["kind"], hit["symbol"]
         label = f"  {kind} {symbol}" if symbol else (f"  {kind}" if kind else "")
         click.echo(f"{n:>2}. {where}{label}  ({hit['score']:.3f})")

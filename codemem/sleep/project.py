@@ -34,6 +34,7 @@ from codemem.conventions import (
     with_region,
     wrap,
 )
+from codemem.infra import printable
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
 from codemem.workspace import Workspace
@@ -191,7 +192,7 @@ def _key_files(index: CodeIndex, limit: int) -> list[str]:
             d.name for d in index.definitions(path)
             if d.name == d.qualname and not d.name.startswith("_") and d.kind not in ("variable", "constant", "field")
         ))[:DEFS_PER_FILE]
-        out.append(f"- `{path}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
+        out.append(f"- `{printable(path)}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
     return out
 
 
