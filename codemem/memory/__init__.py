@@ -27,6 +27,7 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
+from codemem.memory.files import memory_file, read_memory_file
 from codemem.memory.history import Change, file_history
 from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
@@ -46,5 +47,5 @@ __all__ = [
     "MessageHit", "Note", "NoteHit", "NotFoundError", "OldTextError", "ReadOnlyError", "Recall",
     "Session", "Transcript", "UnknownLabelError", "default_description", "default_limit",
     "export_instructions", "file_history", "import_instructions", "initialize_memory",
-    "normalize", "render_blocks", "session_dict", "user_slug", "validate_label",
+    "memory_file", "normalize", "read_memory_file", "render_blocks", "session_dict", "user_slug", "validate_label",
 ]
