@@ -59,7 +59,7 @@ def line_length_rules(
         rules.append(Rule(
             "line length", language, f"{display(language)} lines stay within {limit} characters{where}",
             ratio(within, len(lengths)),
-            Evidence(within, len(lengths), (), tuple(f"{p}:{n} ({length} chars)" for length, p, n in over[:3]),
+            Evidence(within, len(lengths), (), sample([f"{p} ({length} chars)" for length, p, _n in over]),
                      detail=f"longest line: {longest} characters"),
             "line-length", value=str(limit),
         ))

@@ -72,7 +72,7 @@ def list_resources(ctx: ToolContext) -> list[ResourceInfo]:
             "text/plain",
         )
     )
-    if latest_digest(ctx.ws, use_state=False) is not None:
+    if latest_digest(ctx.ws) is not None:
         out.append(
             ResourceInfo(
                 DIGEST_URI,
@@ -104,18 +104,8 @@ def read_resource(ctx: ToolContext, uri: str) -> ResourceText:
     )
 
 
-def latest_digest(ws: Workspace, use_state: bool = True) -> Path | None:
-    """The newest digest file: the one state.json names, else the last by name (date first)."""
-    if use_state:
-        from codemem.errors import CodememError
-        from codemem.sleep.state import read_state
-
-        try:
-            named = read_state(ws).last_digest
-        except CodememError:
-            named = None
-        if named and (ws.dir / named).is_file():
-            return ws.dir / named
+def latest_digest(ws: Workspace) -> Path | None:
+    """The newest digest file: the last by name (names start with the date of their head)."""
     files = sorted(ws.digests_dir.glob("*.md")) if ws.digests_dir.is_dir() else []
     return files[-1] if files else None
 
