@@ -250,6 +250,7 @@ def project_value(value: str, limit: int, region: OverviewRegion) -> str:
     """
     span = find_region(value, RECENT, LABEL)
     if span is not None:
-        value = (value[: span[0]].rstrip("\n") + "\n" + value[span[1]:].lstrip("\n")).strip("\n")
+        before, after = value[: span[0]].rstrip("\n"), value[span[1] :].lstrip("\n")
+        value = f"{before}\n\n{after}" if before and after else before or after
     budget = region_budget(value, REGION, limit, LABEL)
     return with_region(value, REGION, region(budget), LABEL)
