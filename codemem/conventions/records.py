@@ -28,6 +28,7 @@ from pathlib import Path
 
 from codemem.conventions.conflicts import has_conflict, ours_side
 from codemem.conventions.rules import Rule
+from codemem.conventions.stable import stable_rules
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -43,8 +44,8 @@ def records_path(ws: Workspace) -> Path:
 
 
 def render_records(rules: list[Rule]) -> str:
-    """The file's text for `rules` (kept in the order given)."""
-    data = {"version": VERSION, "rules": [rule.to_json() for rule in rules]}
+    """The file's text for `rules` (kept in the order given, made stable if they are not)."""
+    data = {"version": VERSION, "rules": [rule.to_json() for rule in stable_rules(rules)]}
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -17,8 +17,8 @@ def test_conventions_learned_by_digest_are_enforced(repo_factory):
     initialize_memory(ws)
     run_digest(ws, load_config(None, flags={"sleep": {"min_samples": 3}}), DigestOptions())
     conventions = load_conventions(ws)
-    assert conventions.naming[("python", "function")] == NamingConvention("python", "function", "snake_case", 1.0, 7)
-    assert conventions.docs["python"].share == 13 / 14
+    assert conventions.naming[("python", "function")] == NamingConvention("python", "function", "snake_case", 1.0, "all")
+    assert (conventions.docs["python"].share, conventions.docs["python"].band) == (0.8, "most, ≥80%")  # 13 of 14
     assert conventions.tested == {"python"}
     append(repo, "shop/prices.py", "\n\ndef halfPrice(price: Price) -> Price:\n    return Price(price.cents // 2)\n")
     stage(repo)
@@ -45,7 +45,7 @@ def test_the_records_alone_drive_the_naming_check(shop):
     stage(shop)
     [finding] = review(shop).findings
     assert (finding.file, finding.line, finding.severity, finding.rule) == ("shop/prices.py", 28, "error", "naming/python/function")
-    assert finding.message == "`applyDiscount` is camelCase; Python functions here are named in snake_case (97% of 35)"
+    assert finding.message == "`applyDiscount` is camelCase; Python functions here are named in snake_case (almost all, ≥95%)"
 
 
 def test_without_records_nothing_learned_is_enforced(shop):
