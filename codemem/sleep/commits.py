@@ -179,8 +179,9 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
     if is_bot(commit.author):
         return BOT
     if commit.is_merge:
-        own = git_text(root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha).strip()
-        return None if own else MERGE
+        own = git_text(root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha).split("\n")
+        commit.files = [FileChange("M", path) for path in sorted(filter(None, own))]
+        return None if commit.files else MERGE
     prefix = CODEMEM_DIR + "/"
     if commit.files and all(f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)
                             for f in commit.files):
@@ -189,8 +190,14 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
 
 
 def split_skipped(root: Path, commit_range: CommitRange) -> None:
-    """Load each commit's files and move the ones that are not project changes to `skipped`."""
+    """Load each commit's files and move the ones that are not project changes to `skipped`.
+
+    The range's `base` becomes the parent of its oldest project change (or bot commit): what
+    a digest shows then depends only on those commits and HEAD, not on how far this clone's
+    last pass got, so two clones write the same file for the same changes.
+    """
     kept = []
+    shown = []
     for commit in commit_range.commits:
         load_files(root, commit)
         reason = skip_reason(root, commit)
@@ -198,7 +205,11 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
             kept.append(commit)
         else:
             commit_range.skipped.append((commit, reason))
+        if reason in (None, BOT):
+            shown.append(commit)
     commit_range.commits = kept
+    if shown:
+        commit_range.base = shown[0].parents[0] if shown[0].parents else None
 
 
 def load_files(root: Path, commit: Commit) -> None:

@@ -207,6 +207,11 @@ def read_commits(run: DigestRun) -> None:
     result.base, result.head, result.omitted = commit_range.base, commit_range.head, commit_range.omitted
     result.skipped = [(commit.sha, reason) for commit, reason in commit_range.skipped]
     result.warnings += commit_range.warnings
+    if ws.state_file.exists():
+        result.warnings.append(
+            f"{ws.state_file.relative_to(ws.root).as_posix()} is no longer written or needed (the digests "
+            f"record what was digested): remove it with `git rm {ws.state_file.relative_to(ws.root).as_posix()}`"
+        )
     result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
     every = [*run.commits, *(commit for commit, _ in commit_range.skipped)]
     newest = max((commit.committed for commit in every), default=None)

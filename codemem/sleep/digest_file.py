@@ -6,8 +6,8 @@ clones that digest the same range write the same file under the same name, and t
 digest's `head` tells every clone where the digested history ends. The body has one section
 per project change: its subject, author, message body, files (skipped ones named), and the
 definitions it added, changed and removed, or the model's summary when there is one; bot
-commits are summarised in one line, and the commits left out (memory only, merges without
-changes of their own) are counted in one line. Everything is sorted and derived from git, so
+commits are summarised in one line; commits of `.codemem/` alone and merges without changes
+of their own are left out. Everything is sorted and derived from git, so
 the same range always gives the same text.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from codemem.infra import utc_date
 from codemem.sleep.changes import SymbolChanges, SymbolRef
-from codemem.sleep.commits import BOT, MEMORY_ONLY, MERGE, Commit, CommitRange
+from codemem.sleep.commits import BOT, Commit, CommitRange
 from codemem.sleep.project import safe
 
 MAX_FILES = 30
@@ -93,8 +93,10 @@ def _commit_section(item: CommitDigest) -> list[str]:
         lines += ["", *quoted]
     if item.summary:
         lines += ["", f"Summary: {safe(item.summary.strip())}"]
-    if c.is_merge:
-        lines += ["", "A merge: its changes are listed under the commits it merged."]
+    if c.is_merge:  # only merges with changes of their own (resolved conflicts) are digested
+        files = ", ".join(f"`{f.path}`" for f in c.files[:MAX_FILES])
+        more = f", and {len(c.files) - MAX_FILES} more" if len(c.files) > MAX_FILES else ""
+        lines += ["", f"A merge with changes of its own in {files}{more}; the rest is under the commits it merged."]
         return lines
     if c.truncated_history:
         lines += ["", "The history before this commit is not in this clone (shallow), so its changes are not listed."]
@@ -125,22 +127,14 @@ def _commit_section(item: CommitDigest) -> list[str]:
 
 
 def _left_out(commit_range: CommitRange) -> list[str]:
-    """One line for the bots' commits, one for the commits that are not project changes."""
+    """One line for the bots' commits. (Commits of `.codemem/` and empty merges are not
+    named: which of them a range holds depends on the clone, and the file must not.)"""
     lines = []
     bots = [c for c, reason in commit_range.skipped if reason == BOT]
     if bots:
         subjects = [safe(c.subject) for c in bots]
         more = f"; and {len(subjects) - MAX_BOT_SUBJECTS} more" if len(subjects) > MAX_BOT_SUBJECTS else ""
         lines.append(f"Dependency and bot updates ({len(bots)}): " + "; ".join(subjects[:MAX_BOT_SUBJECTS]) + more)
-    memory = sum(reason == MEMORY_ONLY for _, reason in commit_range.skipped)
-    merges = sum(reason == MERGE for _, reason in commit_range.skipped)
-    parts = []
-    if memory:
-        parts.append(f"{memory} commit{'' if memory == 1 else 's'} that only change{'s' if memory == 1 else ''} `.codemem/`")
-    if merges:
-        parts.append(f"{merges} merge{'' if merges == 1 else 's'} without changes of {'its' if merges == 1 else 'their'} own")
-    if parts:
-        lines.append("Not digested: " + " and ".join(parts) + ".")
     return lines
 
 

@@ -214,7 +214,7 @@ def test_merges_without_changes_of_their_own_are_left_out(shop):
     assert by_subject["Add a side feature"].commit.sha == side
     assert [reason for _, reason in result.skipped] == ["merge"]
     text = (ws.root / result.digest_path).read_text()
-    assert "\nNot digested: 1 merge without changes of its own.\n" in text
+    assert "Merge branch" not in text
     assert "Added: `shop/side.py`: function `side`" in text
 
 
