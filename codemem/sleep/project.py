@@ -176,9 +176,13 @@ def _key_files(ws: Workspace, limit: int) -> list[str]:
         ranks = load_graph(ws.index_dir, store).rank_files()
     except Exception:  # the repo map is optional here
         return []
+    # Files nobody references all share the lowest rank: they are not key files (and a new
+    # file would otherwise join the list in every clone that adds one, and conflict).
+    floor = min(ranks.values(), default=0.0) * (1 + 1e-6)
     ranked = sorted(
         (path for path in ranks
-         if is_code(language_for_path(path)) and not is_test_path(path) and store.definitions(path)),
+         if ranks[path] > floor and is_code(language_for_path(path)) and not is_test_path(path)
+         and store.definitions(path)),
         key=lambda path: (-round(ranks[path], 12), path),
     )
     out = []
