@@ -151,6 +151,7 @@ class Conventions:
     patterns: list[PatternRule] = field(default_factory=list)
     requires: list[RequireRule] = field(default_factory=list)
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, why)
+    learned: bool = False  # whether a digest's records were read (none before the first digest)
 
 
 def _globs(text: str | None) -> tuple[str, ...]:
@@ -178,7 +179,7 @@ def parse_conventions(
     block, as people wrote them; the learned wording counts only outside the learned region,
     since what was learned comes from `records` alone.
     """
-    out = Conventions(path=path)
+    out = Conventions(path=path, learned=records is not None)
     for rule in records or ():
         _add_learned(rule, out)
     inside = False

@@ -114,6 +114,12 @@ def settle(findings: list[Finding], changes: ChangeSet, settings: ReviewConfig) 
     return kept
 
 
+NOT_LEARNED = (
+    "no conventions learned yet, so naming, docstrings and tests were not checked: "
+    "run `codemem digest` to learn them from the code"
+)
+
+
 def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewResult:
     """Review `options.target` in `ws` (see the module docstring)."""
     settings = config.review
@@ -121,6 +127,8 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
     ctx = ReviewContext(ws, config, settings, changes)
     result = ReviewResult(options.target, [f.path for f in ctx.files])
     static, result.warnings = run_checks(ctx)
+    if ctx.files and not ctx.conventions.learned:
+        result.warnings.append(NOT_LEARNED)
     findings = settle(static, changes, settings)
     if ctx.files and model_wanted(options.target, settings, options.use_model):
         findings += settle(_model_findings(ctx, options, findings, result), changes, settings)

@@ -7,6 +7,7 @@ from review_helpers import CAMEL_FUNCTION, append, brief, git, review, stage
 from codemem.config import load_config
 from codemem.memory import initialize_memory
 from codemem.review.conventions import REGION_END, REGION_START, NamingConvention, load_conventions
+from codemem.review.engine import NOT_LEARNED
 from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
 
@@ -54,6 +55,13 @@ def test_without_records_nothing_learned_is_enforced(shop):
     conventions = load_conventions(Workspace(shop))
     assert (conventions.naming, conventions.docs, conventions.tested) == ({}, {}, set())
     assert [r.rule_id for r in conventions.patterns] == ["conventions/never-print", "conventions/avoid-todo"]
+    # Before the first digest a review says so, instead of a bare "No findings".
+    append(shop, "shop/prices.py", CAMEL_FUNCTION)
+    stage(shop)
+    result = review(shop)
+    assert result.findings == []
+    assert result.warnings == [NOT_LEARNED]
+    assert NOT_LEARNED.endswith("run `codemem digest` to learn them from the code")
 
 
 def test_a_hand_edited_sentence_in_the_region_changes_nothing(shop):

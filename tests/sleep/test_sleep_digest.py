@@ -242,6 +242,7 @@ def test_an_uninitialized_repository_is_a_usage_error(repo_factory):
 
 
 def test_learn_project_fills_the_overview_for_init(repo_factory):
+    # Key files are files others reference: `cmd/api/main.go` is an entry point, not one.
     from codemem.code.indexer import refresh_index
 
     ws = init(repo_factory("sleep/gosvc"))
@@ -270,7 +271,6 @@ _(from README.md)_
 ### Key files (most referenced first)
 - `internal/store/orders.go`: Order, OrderStore, NewOrderStore
 - `internal/store/format.go`: FormatCents, parseID, ValidID
-- `cmd/api/main.go`: main
 <!-- codemem:project:end -->"""
     assert learn_project(ws, config()) == []
 
