@@ -36,7 +36,7 @@ from codemem.code.indexer import refresh_index
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
 from codemem.errors import UsageError
-from codemem.infra import BlobReader, resolve_commit, utc_now
+from codemem.infra import BlobReader, git_text, resolve_commit, utc_now
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
@@ -213,10 +213,10 @@ def read_commits(run: DigestRun) -> None:
             f"record what was digested): remove it with `git rm {ws.state_file.relative_to(ws.root).as_posix()}`"
         )
     result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
-    every = [*run.commits, *(commit for commit, _ in commit_range.skipped)]
-    newest = max((commit.committed for commit in every), default=None)
-    # Block lines and notes are dated by the newest commit (git's date), so a pass is reproducible.
-    run.as_of = datetime.fromisoformat(newest).astimezone(timezone.utc) if newest else run.now()
+    # Block lines and notes are dated by HEAD's commit date (git's), not by the clock or by
+    # how far this clone had got, so a pass gives the same files on every clone at one HEAD.
+    head_date = git_text(ws.root, "log", "-1", "--format=%cI", "HEAD", ok=(0, 128)).strip() if commit_range.head else ""
+    run.as_of = datetime.fromisoformat(head_date).astimezone(timezone.utc) if head_date else run.now()
     run.writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: run.as_of)
     run.files = RepoFiles(ws.root)
 
