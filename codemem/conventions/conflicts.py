@@ -47,7 +47,10 @@ def resolve_learned_conflicts(text: str) -> Resolved:
             out.append(line)
             i += 1
             continue
-        ours, base, theirs, part = [], [], [], "ours"
+        ours: list[str] = []
+        base: list[str] = []
+        theirs: list[str] = []
+        part = "ours"
         j = i + 1
         while j < len(lines) and not lines[j].startswith(">>>>>>>"):
             current = lines[j]
