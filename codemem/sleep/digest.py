@@ -15,7 +15,7 @@
 Committed files change only when what they say changes: the learned regions hold no
 counts, dates or moving example lists (see `codemem.conventions.stable`), and a conflicted
 memory file is not refused: the learned regions are re-derived and the other conflicts are
-left for people and reported (`codemem.sleep.conflicts`). Without a summarizer every step is
+left for people and reported (`codemem.conventions.conflicts`). Without a summarizer every step is
 extractive and deterministic: the same repository gives the same files on any machine, and
 a pass with nothing new writes nothing. With a model configured (and
 `options.llm`), the pass runs `MODEL_STEPS` instead of `STEPS`: the model path of
@@ -207,10 +207,11 @@ def read_commits(run: DigestRun) -> None:
     result.base, result.head, result.omitted = commit_range.base, commit_range.head, commit_range.omitted
     result.skipped = [(commit.sha, reason) for commit, reason in commit_range.skipped]
     result.warnings += commit_range.warnings
-    if ws.state_file.exists():
+    if ws.state_file.exists():  # read above (its last commit counts as digested), never written
+        old = ws.relative(ws.state_file)
         result.warnings.append(
-            f"{ws.state_file.relative_to(ws.root).as_posix()} is no longer written or needed (the digests "
-            f"record what was digested): remove it with `git rm {ws.state_file.relative_to(ws.root).as_posix()}`"
+            f"{old} is no longer written or needed (the digests record what was digested): "
+            f"remove it with `git rm {old}`"
         )
     result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
     # Block lines and notes are dated by HEAD's commit date (git's), not by the clock or by

@@ -224,6 +224,8 @@ def test_a_lost_last_commit_falls_back_to_recent_history_with_a_warning(shop):
     result = digest(ws, config(initial_commits=2))
     assert [item.commit.sha for item in result.commits] == shas[2:]
     assert result.warnings[0].startswith("the last digested commit ffffffffffff is not in this repository")
+    assert result.warnings[1] == (".codemem/state.json is no longer written or needed (the digests record what "
+                                  "was digested): remove it with `git rm .codemem/state.json`")
     assert json.loads(ws.state_file.read_text())["other"] == 1  # read, never written
 
 
