@@ -87,7 +87,7 @@ class Commit:
 class CommitRange:
     """The commits a pass digests, oldest first."""
 
-    base: str | None  # the parent of the oldest commit in the range (None: the root)
+    base: str | None  # the parent of the oldest commit shown (`split_skipped`; None: the root)
     head: str | None
     commits: list[Commit] = field(default_factory=list)
     omitted: int = 0  # older commits in the range beyond the per-pass limit
@@ -140,7 +140,7 @@ def commits_since(
     if wanted and not known:
         hint = " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)" if shallow_commits(root) else ""
         result.warnings.append(
-            f"the last digested commit {wanted[0][:12]} is not in this repository{hint}; "
+            f"the last digested commit {wanted[-1][:12]} is not in this repository{hint}; "
             "digesting the most recent commits instead"
         )
     limit = max_commits if known else min(first_run_limit, max_commits)

@@ -1,14 +1,14 @@
 """The digest file of one pass: `.codemem/digests/<date>-<base>-<head>.md`.
 
-The name and the frontmatter come from the commit range alone (the date is the head
-commit's, in UTC; `base` is the parent of the range's oldest commit, `root` for none), so two
-clones that digest the same range write the same file under the same name, and the newest
-digest's `head` tells every clone where the digested history ends. The body has one section
+The name and the frontmatter come from the commits shown and HEAD alone (the date is the
+head commit's, in UTC; `base` is the parent of the oldest commit shown, `root` for none), so
+two clones that digest the same range write the same file under the same name, and the
+digests' `head`s tell every clone how far the history is digested. The body has one section
 per project change: its subject, author, message body, files (skipped ones named), and the
 definitions it added, changed and removed, or the model's summary when there is one; bot
 commits are summarised in one line; commits of `.codemem/` alone and merges without changes
-of their own are left out. Everything is sorted and derived from git, so
-the same range always gives the same text.
+of their own are left out. Everything is sorted and derived from git, so the same range
+always gives the same text.
 """
 
 from __future__ import annotations
