@@ -119,7 +119,7 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
-    .codemem/.gitignore (keeping local/ out of git) and state.json, imports existing agent
+    and .codemem/.gitignore (keeping local/ out of git), imports existing agent
     instruction files (CLAUDE.md, AGENTS.md, ...), indexes the code and fills the project
     block with what can be learned without a model. Running it again changes nothing and
     says so. With --llm (or sleep.init_llm: true) the configured model also reads the

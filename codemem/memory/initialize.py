@@ -22,7 +22,6 @@ CONFIG_TEMPLATE = """\
 #   exclude: ["vendor/**", "*.min.js"]
 """
 GITIGNORE = "local/\n"
-STATE = "{}\n"
 
 
 def _create(path: Path, text: str, created: list[Path]) -> None:
@@ -34,7 +33,7 @@ def _create(path: Path, text: str, created: list[Path]) -> None:
 def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[Path]:
     """Create what is missing of `.codemem/` and import instruction files; returns new files.
 
-    Creates `config.yml` (commented), `.gitignore` (`local/`), `state.json`, the blocks
+    Creates `config.yml` (commented), `.gitignore` (`local/`), the blocks
     `project`, `conventions` and `users/<slug>`, then imports CLAUDE.md, AGENTS.md and the
     other instruction files into them. A second call creates nothing.
     """
@@ -43,7 +42,6 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
     ws.dir.mkdir(parents=True, exist_ok=True)
     _create(ws.config_file, CONFIG_TEMPLATE, created)
     _create(ws.dir / ".gitignore", GITIGNORE, created)
-    _create(ws.state_file, STATE, created)
     for label in ("project", "conventions", store.user_label):
         try:
             block = store.create(label, default_description(label))

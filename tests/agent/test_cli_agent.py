@@ -245,3 +245,42 @@ def test_ask_json_reports_a_failure_as_an_object(ws, script):
     data = json.loads(result.stdout)
     assert (data["answer"], data["error"], data["files"]) == (None, "scripted: model offline", [])
     assert result.stderr == "codemem: error: scripted: model offline\n"
+
+
+# -- a teammate's first session -----------------------------------------------------------
+
+
+def _teammate(ws, monkeypatch) -> None:
+    """Someone else at the keyboard of a clone with .codemem/ committed, who never ran init."""
+    from agent_helpers import git
+
+    git(ws.root, "config", "user.email", "carol.ng@example.com")
+    monkeypatch.delenv("CODEMEM_USER", raising=False)
+    assert not (ws.blocks_dir / "users/carol-ng.md").exists()
+
+
+SAVE_PREFERENCE = [
+    {"tool_calls": [{"name": "memory_append",
+                     "arguments": {"label": "users/carol-ng", "content": "Prefers short answers."}}]},
+    "Noted.",
+]
+
+
+@pytest.mark.parametrize("command", ["ask", "run"])
+def test_a_teammates_first_session_creates_their_block(ws, script, monkeypatch, command):
+    _teammate(ws, monkeypatch)
+    result = invoke(ws, command, "remember I like short answers", "--json", "--model", script(SAVE_PREFERENCE))
+    assert result.exit_code == 0, result.output
+    if command == "ask":  # read-only: no memory edits, but the block the prompt names exists
+        assert block_value(ws, "users/carol-ng") == ""
+    else:
+        assert events(result.stdout)[2]["is_error"] is False
+        assert block_value(ws, "users/carol-ng") == "Prefers short answers."
+
+
+def test_a_teammates_first_chat_creates_their_block(ws, script, monkeypatch):
+    _teammate(ws, monkeypatch)
+    result = invoke(ws, "chat", "--model", script(SAVE_PREFERENCE), input="remember this\n")
+    assert result.exit_code == 0, result.output
+    assert "unknown block" not in result.output
+    assert block_value(ws, "users/carol-ng") == "Prefers short answers."
