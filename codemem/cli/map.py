@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from codemem.errors import CodememError
+from codemem.errors import UsageError
 
 
 def focus_entry(root: Path, entry: str) -> str:
@@ -36,7 +36,7 @@ def _index_now(app, ws, config):
     try:
         from codemem.code.indexer import refresh_index
     except ImportError:
-        raise CodememError("no code index yet: run `codemem index` first") from None
+        raise UsageError("no code index yet: run `codemem index` first") from None
     click.echo("codemem: no index yet; indexing the repository first...", err=True)
     refresh_index(ws, config if config is not None else app.config())
 
@@ -80,7 +80,7 @@ def map_command(app, tokens: int | None, focus: tuple[str, ...], as_json: bool) 
         _index_now(app, ws, config)
         store = TagStore.load(ws.index_dir)
         if not store.exists:
-            raise CodememError("the index has no repo-map data: run `codemem index --full`")
+            raise UsageError("the index has no repo-map data: run `codemem index --full`")
     graph = load_graph(ws.index_dir, store)
     repo_map = render_repo_map(
         store, graph, tokens=tokens, focus=[focus_entry(ws.root, f) for f in focus]
