@@ -14,11 +14,9 @@ def run(repo, *args):
     return CliRunner().invoke(cli, ["--repo", str(repo), *args], catch_exceptions=False)
 
 
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory):
-    from conftest import make_repo
-
-    repo = make_repo(tmp_path_factory.mktemp("search") / "shop", "shop")
+@pytest.fixture
+def shop(repo_factory):
+    repo = repo_factory("shop")
     assert run(repo, "index").exit_code == 0
     return repo
 
