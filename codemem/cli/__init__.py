@@ -135,8 +135,8 @@ def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None
 
     \b
     Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search),
-    or a run that could do nothing; 2 a usage or configuration mistake; 3 and up
-    codemem's own failures (4 a review out of time, 130 interrupted).
+    or a run whose every edit was refused; 2 a usage or configuration mistake; 3 and
+    up codemem's own failures (4 out of time or steps, 130 interrupted).
     """
     ctx.color = color_choice(color)
     level = logging.WARNING - 10 * min(verbose, 2)

@@ -274,11 +274,11 @@ def test_a_signal_in_the_middle_of_a_digest_stops_cleanly(tmp_path, daemons, sig
 def test_a_second_instance_is_refused(shop, daemons):
     daemon = daemons(shop)
     second = codemem(shop, "watch", "--idle", IDLE)
-    assert second.returncode == 1
+    assert second.returncode == 2
     assert f"codemem watch is already running in {shop} (pid {daemon.proc.pid})" in second.stderr
     assert "watching" not in second.stderr
     detached = codemem(shop, "watch", "--detach")
-    assert detached.returncode == 1 and "already running" in detached.stderr
+    assert detached.returncode == 2 and "already running" in detached.stderr
     assert daemon.proc.poll() is None and read_pid(daemon.ws) == daemon.proc.pid
     assert daemon.stop() == 0
 
