@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hook": ("codemem.cli.review:hook_group", "Install or remove the git pre-commit hook that runs codemem review."),
     "watch": ("codemem.cli.watch:watch_command", "Re-index on save; digest when idle (daemon: --detach, --stop, --status)."),
     "mcp": ("codemem.cli.mcp:mcp_command", "Serve memory and the code index to other agents over MCP (stdio)."),
+    "config": ("codemem.cli.config_cmd:config_group", "Show, get and set settings, with where each value comes from."),
 }
 
 

@@ -21,7 +21,7 @@ To get answers from a model, configure one (any of these):
   codemem ask --model anthropic/claude-sonnet-4-6 "..."    with ANTHROPIC_API_KEY set
   export CODEMEM_MODEL=openai/gpt-5                          with OPENAI_API_KEY set
   model: ollama/qwen2.5-coder                                in .codemem/config.yml (local, no key)
-Any OpenAI-compatible server works too: define it under providers: (see .codemem.example.yml)."""
+Any OpenAI-compatible server works too: define it under providers: (`codemem config example` shows how)."""
 
 _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d+)(?:-(\d+))?)?")
 

@@ -230,7 +230,7 @@ def test_bad_agent_config_is_one_line(ws, script):
     assert result.exit_code == 2
     assert result.stderr == (
         f"codemem: error: {ws.config_file}: agent.max_stepz: unknown key, did you mean max_steps? "
-        "(see .codemem.example.yml for every key)\n"
+        "(`codemem config example` shows every key)\n"
     )
 
 

@@ -56,7 +56,7 @@ def test_usage_and_configuration_mistakes_exit_2(shop, tmp_path):
     (shop / ".codemem/config.yml").write_text("review:\n  bogus: 1\n")
     assert cli_review(shop, "--staged").stderr == (
         f"codemem: error: {shop / '.codemem/config.yml'}: review.bogus: unknown key "
-        "(see .codemem.example.yml for every key)\n")
+        "(`codemem config example` shows every key)\n")
     outside = CliRunner().invoke(cli, ["--repo", str(tmp_path), "review", "--staged"])
     assert outside.exit_code == 2
 
