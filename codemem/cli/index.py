@@ -127,14 +127,19 @@ def _age(seconds: float) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--skipped", "list_skipped", is_flag=True,
+              help="Also list each file left out of the index and why (JSON: skipped_files).")
 @click.pass_obj
-def status_command(app, as_json: bool) -> None:
+def status_command(app, as_json: bool, list_skipped: bool) -> None:
     """Show what is indexed (per language), how fresh it is, and problems found."""
-    from codemem.code.index_status import collect_status
+    from codemem.code.index_status import collect_status, skipped_files
 
     ws = app.workspace()
     report = collect_status(ws, app.config())
+    skipped = skipped_files(ws) if list_skipped else {}
     if as_json:
+        if list_skipped:
+            report["skipped_files"] = [{"path": path, "reason": why} for path, why in skipped.items()]
         click.echo(json.dumps(report))
         return
     click.echo(f"Repository: {ws.root}")
@@ -159,6 +164,10 @@ def status_command(app, as_json: bool) -> None:
             click.echo("Skipped:")
             for reason, n in report["skipped"].items():
                 click.echo(f"  {reason:<24} {n:>7,}")
+                for path in (path for path, why in skipped.items() if why == reason):
+                    click.echo(f"      {path}")
+        elif list_skipped:
+            click.echo("Skipped: nothing.")
     if report["problems"]:
         click.echo("Problems:")
         for problem in report["problems"]:

@@ -70,3 +70,11 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
             f"({config.index.max_file_bytes:,} bytes); raise it in .codemem/config.yml to index them"
         )
     return report
+
+
+def skipped_files(ws: Workspace) -> dict[str, str]:
+    """Each file the index leaves out, with the reason (`binary`, `too_large`, `secret`...)."""
+    manifest = Manifest.load(ws.index_dir)
+    if manifest is None:
+        return {}
+    return {path: entry.status for path, entry in sorted(manifest.files.items()) if entry.status != INDEXED}
