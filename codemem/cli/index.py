@@ -59,8 +59,9 @@ def index_command(app, full: bool, as_json: bool) -> None:
 @click.option("--no-index", is_flag=True, help="Create .codemem/ but do not build the index.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @click.option("--llm", is_flag=True, help="Also have the model write a project summary (default: sleep.init_llm).")
+@click.option("--model", "-m", help="Model for the project summary (implies --llm; default: sleep.model, then model).")
 @click.pass_obj
-def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
+def init_command(app, no_index: bool, as_json: bool, llm: bool, model: str | None) -> None:
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
@@ -75,12 +76,13 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
     from codemem.sleep.project_init import open_init_model, write_project_summary
 
     ws = app.workspace()
-    model, warnings = open_init_model(ws, app.config(), explicit=llm)
+    config = app.config({"sleep": {"model": model}} if model else None)
+    writer, warnings = open_init_model(ws, config, explicit=llm or model is not None)
     created = initialize_memory(ws)
     summary = None if no_index else run_index(app, full=False)
     learned, written = [], []
-    if model is not None:  # first, so the extractive overview is sized around it
-        written, more = write_project_summary(ws, app.config(), model)
+    if writer is not None:  # first, so the extractive overview is sized around it
+        written, more = write_project_summary(ws, config, writer)
         warnings += more
     if summary is not None:
         from codemem.sleep import learn_project
@@ -108,7 +110,7 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
     if learned:
         click.echo("Learned the project overview into .codemem/blocks/project.md.")
     if written:
-        click.echo(f"Wrote {model.report.model}'s project summary into .codemem/blocks/project.md.")
+        click.echo(f"Wrote {writer.report.model}'s project summary into .codemem/blocks/project.md.")
     for warning in warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
     if created:
