@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
 
 from codemem.cli import cli
 from codemem.cli.output import color_choice, console, use_color
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def run(repo, *args, env=None):
@@ -77,3 +84,20 @@ def test_rich_consoles_follow_the_choice():
             made = console(color_system="truecolor" if color else "auto")
             assert made.color_system == expected
             assert use_color() is color
+
+
+def test_shell_completion_works_as_the_readme_says():
+    readme = README.read_text(encoding="utf-8")
+    assert 'eval "$(_CODEMEM_COMPLETE=bash_source codemem)"' in readme
+    command = [sys.executable, "-c", "from codemem.cli import main; main()"]
+    script = subprocess.run(command, env={**os.environ, "_CODEMEM_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, check=True)
+    assert "_codemem_completion()" in script.stdout
+    words = {**os.environ, "_CODEMEM_COMPLETE": "bash_complete", "COMP_WORDS": "codemem conf", "COMP_CWORD": "1"}
+    done = subprocess.run(command, env=words, capture_output=True, text=True, check=True)
+    assert done.stdout == "plain,config\n"
+
+
+def test_the_readme_states_the_exit_code_rule():
+    readme = README.read_text(encoding="utf-8")
+    assert "**Exit codes**, the same rule for every command: `0` ok; `1` findings" in readme
