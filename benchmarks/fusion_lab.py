@@ -35,32 +35,17 @@ from codemem.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RECORDING = ROOT / "results" / "fusion_lab.pkl"
-SYMBOL_COLUMNS = ["path", "language", "name", "qualname", "kind", "start_line", "end_line", "is_test"]
 
 
 class RecordedSymbols:
-    """Stands in for the symbols table: answers `name IN (...)` from recorded rows."""
+    """Stands in for the code store: answers `symbols_named` from recorded rows."""
 
     def __init__(self, rows: list[dict]):
         self.rows = rows
-        self._names: set[str] = set()
 
-    def search(self):
-        return self
-
-    def where(self, clause: str):
-        inner = clause[clause.index("(") + 1 : clause.rindex(")")]
-        self._names = {part.strip().strip("'").replace("''", "'") for part in inner.split("', '")}
-        return self
-
-    def limit(self, _n):
-        return self
-
-    def select(self, _cols):
-        return self
-
-    def to_list(self):
-        return [r for r in self.rows if r["name"] in self._names]
+    def symbols_named(self, names, limit: int = 20_000) -> list[dict]:
+        wanted = set(names)
+        return [r for r in self.rows if r["name"] in wanted][:limit]
 
 
 def collect(args) -> None:
@@ -85,16 +70,7 @@ def collect(args) -> None:
                 query = analyze_query(item["problem_statement"])
                 results = searcher.collect(query, depth=300)
                 words = sorted(set(IDENT_RE.findall(item["problem_statement"])))
-                symbol_rows = (
-                    searcher.store.table("symbols")
-                    .search()
-                    .where(f"name IN {stages.sql_in_list(words)}")
-                    .limit(100_000)
-                    .select(SYMBOL_COLUMNS)
-                    .to_list()
-                    if words
-                    else []
-                )
+                symbol_rows = searcher.store.symbols_named(words, limit=100_000) if words else []
                 languages = searcher.languages()
                 records.append(
                     {

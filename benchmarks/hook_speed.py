@@ -54,7 +54,7 @@ def prepare(work: Path, env: dict[str, str], codemem: list[str]) -> Path:
         raise SystemExit("no sympy mirror under /work/.mirror")
     clone = WorkClone(mirror, work / "sympy+sympy").ensure()
     head = git("rev-parse", "HEAD", git_dir=mirror).strip()
-    if not (clone.root / ".codemem" / "blocks" / "conventions.md").exists():
+    if not (clone.root / ".codemem" / "conventions.json").exists():
         clone.checkout(head, keep_codemem=False)
         git("config", "user.email", "bench@example.com", cwd=clone.root)
         git("config", "user.name", "Bench", cwd=clone.root)

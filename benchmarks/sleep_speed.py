@@ -17,7 +17,7 @@
      commit instead.
 2. **Re-index latency under watch.** `codemem watch` runs on the clone; --edits times a
    Python file is changed (alternately an existing module gets a new function, or a new
-   module is created) and the clock runs from the write until `search_code` (in this
+   module is created) and the clock runs from the write until `CodeIndex.search` (in this
    process, polling) returns the new function. The daemon's own refresh time is reported too.
 3. **Idle cost.** The daemon's CPU (utime + stime of it and its children, from /proc) and RSS
    over --idle-window seconds of rest: once right after start, once after the edits (by
@@ -58,7 +58,7 @@ def log(message: str) -> None:
 
 def prepare(args: argparse.Namespace) -> Path:
     """A clone of the mirror's HEAD, memory initialized, indexed; a pristine copy of .codemem/."""
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
     from codemem.config import load_config
     from codemem.memory import initialize_memory
     from codemem.workspace import Workspace
@@ -75,7 +75,7 @@ def prepare(args: argparse.Namespace) -> Path:
         f"sleep:\n  initial_commits: {args.commits}\n  max_commits: {args.commits}\n"
     )
     started = time.perf_counter()
-    summary = refresh_index(ws, load_config(ws.config_file), full=True)
+    summary = CodeIndex(ws, load_config(ws.config_file)).refresh(full=True)
     log(f"index: {summary.files} files in {time.perf_counter() - started:.1f}s")
     pristine = args.work_dir / "pristine"
     shutil.rmtree(pristine, ignore_errors=True)
@@ -246,7 +246,7 @@ def wait_for(condition, timeout: float, what: str):
 
 
 def watch_runs(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict[str, Any]:
-    from codemem.code.search import search_code
+    from codemem.code import CodeIndex
     from codemem.config import load_config
     from codemem.daemon.process import read_status
     from codemem.workspace import Workspace
@@ -254,7 +254,8 @@ def watch_runs(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dic
     restore(root, args.work_dir / "pristine")
     ws = Workspace(root)
     config = load_config(ws.config_file)
-    search_code(ws, config, "warm up the search", k=1)  # imports and first open, not timed
+    index = CodeIndex(ws, config)
+    index.search("warm up the search", k=1)  # imports and first open, not timed
     logfile = args.work_dir / "watch.stderr"
     with open(logfile, "wb") as err:
         daemon = subprocess.Popen(
@@ -295,7 +296,7 @@ def watch_runs(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dic
             written = time.perf_counter()
             wait_for(
                 lambda n=name: any(
-                    h.symbol == n or n in h.text for h in search_code(ws, config, n, k=3)
+                    h.symbol == n or n in h.text for h in index.search(n, k=3)
                 ),
                 60,
                 f"{name} in search",

@@ -173,7 +173,7 @@ class Context:
         if tokens <= 0:
             return None
         try:
-            rendered = self.ctx.repo_maps.render(tokens)
+            rendered = self.ctx.code.repo_map(tokens)
         except CodememError as exc:
             log.warning("no repo map in the context: %s", exc)
             return None

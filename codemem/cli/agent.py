@@ -45,10 +45,10 @@ def refresh_index_quietly(ws, config, settings) -> None:
     """Bring the index up to date before a session (a failure is a warning, not an error)."""
     if not settings.refresh_index:
         return
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
 
     try:
-        summary = refresh_index(ws, config)
+        summary = CodeIndex(ws, config).refresh()
     except CodememError as exc:
         click.echo(f"codemem: warning: the code index could not be updated: {exc}", err=True)
         return
@@ -97,12 +97,11 @@ def _echo_json(data: Any) -> None:
 def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> None:
     """No model: say how to configure one, and show what retrieval finds for the question."""
     from codemem.agent.tools.toolbox import ToolContext
-    from codemem.code.search import search_code
 
     ctx = ToolContext(ws, config)
     try:
         ctx.ensure_index()
-        hits = search_code(ws, config, question, k=8, level="symbol")
+        hits = ctx.code.search(question, k=8, level="symbol")
     except CodememError as exc:
         click.echo(f"codemem: warning: code search failed: {exc}", err=True)
         hits = []

@@ -12,11 +12,11 @@ from codemem.cli.progress import progress_bar
 
 def run_index(app, full: bool):
     """Refresh the index of the current workspace with a progress bar; return the summary."""
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
 
-    ws, config = app.workspace(), app.config()
+    index = CodeIndex(app.workspace(), app.config())
     with progress_bar("Indexing") as progress:
-        return refresh_index(ws, config, full=full, progress=progress)
+        return index.refresh(full=full, progress=progress)
 
 
 def describe_summary(summary) -> str:
@@ -134,11 +134,12 @@ def _age(seconds: float) -> str:
 @click.pass_obj
 def status_command(app, as_json: bool, list_skipped: bool) -> None:
     """Show what is indexed (per language), how fresh it is, and problems found."""
-    from codemem.code.index_status import collect_status, skipped_files
+    from codemem.code import CodeIndex
 
     ws = app.workspace()
-    report = collect_status(ws, app.config())
-    skipped = skipped_files(ws) if list_skipped else {}
+    index = CodeIndex(ws, app.config())
+    report = index.status()
+    skipped = index.skipped_files() if list_skipped else {}
     if as_json:
         if list_skipped:
             report["skipped_files"] = [{"path": path, "reason": why} for path, why in skipped.items()]

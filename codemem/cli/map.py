@@ -31,14 +31,14 @@ def focus_entry(root: Path, entry: str) -> str:
     return entry
 
 
-def _index_now(app, ws, config):
+def _index_now(index) -> None:
     """Build the index when there is no tag store yet (the first `codemem map` in a repo)."""
     try:
-        from codemem.code.indexer import refresh_index
+        from codemem.code import IndexSummary  # noqa: F401  (the indexer and its parsers load)
     except ImportError:
         raise UsageError("no code index yet: run `codemem index` first") from None
     click.echo("codemem: no index yet; indexing the repository first...", err=True)
-    refresh_index(ws, config if config is not None else app.config())
+    index.refresh()
 
 
 @click.command("map")
@@ -66,25 +66,21 @@ def map_command(app, tokens: int | None, focus: tuple[str, ...], as_json: bool) 
     the code they test unless focused. With --json, prints {"tokens", "used_tokens",
     "files": [{"path", "rank", "definitions": [...]}]}.
     """
-    from codemem.code.graph import load_graph
-    from codemem.code.repomap import render_repo_map
-    from codemem.code.tags import TagStore
+    from codemem.code import CodeIndex
 
     ws = app.workspace()
-    config = None
+    config = None  # read only when needed: a map with --tokens starts without pydantic
     if tokens is None:
         config = app.config()
         tokens = config.map.tokens
-    store = TagStore.load(ws.index_dir)
-    if not store.exists:
-        _index_now(app, ws, config)
-        store = TagStore.load(ws.index_dir)
-        if not store.exists:
+    index = CodeIndex(ws, config)
+    entries = [focus_entry(ws.root, f) for f in focus]
+    repo_map = index.repo_map(tokens, entries)
+    if repo_map is None:
+        _index_now(index)
+        repo_map = index.repo_map(tokens, entries)
+        if repo_map is None:
             raise UsageError("the index has no repo-map data: run `codemem index --full`")
-    graph = load_graph(ws.index_dir, store)
-    repo_map = render_repo_map(
-        store, graph, tokens=tokens, focus=[focus_entry(ws.root, f) for f in focus]
-    )
     for entry in repo_map.unmatched:
         click.echo(f"codemem: warning: --focus {entry!r} matches no file or symbol", err=True)
     if as_json:

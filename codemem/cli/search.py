@@ -121,7 +121,7 @@ def search_command(app, query, k, level, as_json, paths_only, path_globs, langua
         for path in dict.fromkeys(hit["path"] for hit in hits):
             click.echo(path)
         return
-    from codemem.code.text import tokenize
+    from codemem.code import tokenize
 
     terms = {t for t in tokenize(text) if len(t) > 2}
     for n, hit in enumerate(hits, 1):
@@ -149,15 +149,15 @@ def _search(app, ws, text: str, k: int | None, level: str, no_refresh: bool) -> 
     hits = None if no_refresh else ask_daemon(ws.root, text, k, level)
     if hits is not None:
         return hits
-    from codemem.code.manifest import Manifest
-    from codemem.code.search import Searcher
+    from codemem.code import CodeIndex
 
     config = app.config()
-    if Manifest.load(ws.index_dir) is None and not no_refresh:
+    index = CodeIndex(ws, config)
+    if not index.exists() and not no_refresh:
         from codemem.cli.index import run_index
 
         run_index(app, full=False)
-    found = Searcher(ws, config).search(text, k=k or config.search.k, level=level)
+    found = index.search(text, k=k or config.search.k, level=level)
     return [{**hit.to_json(), "text": hit.text} for hit in found]
 
 

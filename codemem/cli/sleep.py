@@ -8,6 +8,7 @@ import click
 
 VERBS = {
     "digest": ("write", "Wrote"),
+    "conventions": ("write", "Wrote"),
     "block": ("update", "Updated"),
     "note-added": ("add archival note", "Added archival note"),
     "note-deleted": ("delete archival note", "Deleted archival note"),

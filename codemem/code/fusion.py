@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from codemem.code.files import is_test_path
+from codemem.code.languages import CODE_LANGUAGES
 from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
 
@@ -18,9 +19,6 @@ STAGE_WEIGHTS = {"bm25": 1.0, "bm25_files": 1.0, "symbols": 1.0, "paths": 1.2, "
 TEST_FACTOR = 0.6  # tests below the code they test...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
-CODE_LANGUAGES = frozenset(
-    {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby", "php"}
-)
 DOC_WORDS = frozenset({"documentation", "changelog", "tutorial", "manpage"})
 
 

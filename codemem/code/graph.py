@@ -21,7 +21,6 @@ import pickle
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -326,18 +325,6 @@ class RefGraph:
                     defs.setdefault(d[0], []).append(d)
             for d in defs.get(self.names[k], ()):
                 yield self.paths[f], d, score
-
-    def rank_definitions(
-        self,
-        personalization: Mapping[str, float] | None = None,
-        mentioned_idents: Iterable[str] = (),
-        *,
-        file_weights: Mapping[str, float] | None = None,
-        limit: int | None = None,
-    ) -> list[tuple[str, Definition, float]]:
-        """The first `limit` (default: all) of `iter_definitions`, as a list."""
-        ranked = self.iter_definitions(personalization, mentioned_idents, file_weights=file_weights)
-        return list(islice(ranked, limit))
 
     def _static_keys(self, weights: dict[int, float]) -> Iterator[tuple[float, int, int]]:
         """Keys of the static ranking; weighted files merged back in by their scaled score."""

@@ -71,10 +71,3 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         )
     return report
 
-
-def skipped_files(ws: Workspace) -> dict[str, str]:
-    """Each file the index leaves out, with the reason (`binary`, `too_large`, `secret`...)."""
-    manifest = Manifest.load(ws.index_dir)
-    if manifest is None:
-        return {}
-    return {path: entry.status for path, entry in sorted(manifest.files.items()) if entry.status != INDEXED}

@@ -31,7 +31,6 @@ from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, r
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.tags import TAGS_FILE
 from codemem.config import Config
-from codemem.errors import IndexingError
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -148,7 +147,6 @@ def _refresh(
     removed = [p for p in manifest.files if p not in current]
 
     if not todo and not removed and not full:
-        _sync_notes(ws)
         summary.up_to_date = True
         _fill_totals(summary, manifest)
         return summary
@@ -239,7 +237,6 @@ def _refresh(
         manifest.runs_since_maintain = 0
         summary.compacted = True
     _update_tags(index_dir, tags, full)
-    _sync_notes(ws, store)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
     manifest.save(index_dir)
@@ -336,33 +333,6 @@ def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
     return unindexed > max(5_000, indexed_chunks // 10)
 
 
-def _notes_signature(ws: Workspace) -> str:
-    """Changes whenever a note file is added, removed or edited (cheap: stat only)."""
-    if not ws.archive_dir.is_dir():
-        return ""
-    entries = sorted(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in ws.archive_dir.glob("*.md")
-    )
-    return hashlib.sha1(repr(entries).encode()).hexdigest()
-
-
-def _sync_notes(ws: Workspace, store=None) -> None:
-    """Mirror archival notes (.codemem/archive/) into the `notes` table when they changed."""
-    signature = _notes_signature(ws)
-    marker = ws.index_dir / "notes.sig"
-    try:
-        if marker.read_text() == signature:
-            return
-    except OSError:
-        pass
-    if signature:
-        from codemem.code.lance import connect
-        from codemem.memory.archive import Archive
-
-        Archive(ws).sync_to_index(store.db if store is not None else connect(ws.index_dir))
-    marker.write_text(signature)
-
-
 def _update_tags(index_dir: Path, store, full: bool) -> None:
     from codemem.code.graph import load_graph
 
@@ -381,14 +351,3 @@ def _fill_totals(summary: IndexSummary, manifest: Manifest) -> None:
 def skip_counts(manifest: Manifest) -> dict[str, int]:
     """How many files the index leaves out, by reason."""
     return dict(Counter(e.status for e in manifest.files.values() if e.status != INDEXED))
-
-
-def load_manifest(ws: Workspace) -> Manifest | None:
-    return Manifest.load(ws.index_dir)
-
-
-def require_index(ws: Workspace) -> Manifest:
-    manifest = Manifest.load(ws.index_dir)
-    if manifest is None:
-        raise IndexingError("no index yet: run `codemem index` first")
-    return manifest

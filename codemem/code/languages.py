@@ -37,6 +37,8 @@ class Grammar:
     queries: tuple[str, ...] = ()  # files under queries/, joined; default ("<name>.scm",)
     filenames: tuple[str, ...] = ()  # well-known names without a telling extension
     comments: str = "c"  # comment style for doc comments: "c" (// /* */), "hash" (#), "php"
+    display: str = ""  # the name people read ("C++"); default: `name`
+    family: str = ""  # the language conventions are learned for ("tsx" is TypeScript); default: `name`
 
 
 GRAMMARS: tuple[Grammar, ...] = (
@@ -47,6 +49,7 @@ GRAMMARS: tuple[Grammar, ...] = (
         (".py", ".pyi", ".pyw"),
         filenames=("SConstruct", "SConscript"),
         comments="hash",
+        display="Python",
     ),
     Grammar(
         "javascript",
@@ -54,23 +57,28 @@ GRAMMARS: tuple[Grammar, ...] = (
         "language",
         (".js", ".mjs", ".cjs", ".jsx"),
         ("javascript.scm", "jsx.scm"),
+        display="JavaScript",
     ),
-    Grammar("typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts")),
     Grammar(
-        "tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), ("typescript.scm", "jsx.scm")
+        "typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts"), display="TypeScript"
     ),
-    Grammar("go", "tree_sitter_go", "language", (".go",)),
-    Grammar("rust", "tree_sitter_rust", "language", (".rs",)),
-    Grammar("java", "tree_sitter_java", "language", (".java",)),
-    Grammar("c", "tree_sitter_c", "language", (".c",)),
+    Grammar(
+        "tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), ("typescript.scm", "jsx.scm"),
+        display="TSX", family="typescript",
+    ),
+    Grammar("go", "tree_sitter_go", "language", (".go",), display="Go"),
+    Grammar("rust", "tree_sitter_rust", "language", (".rs",), display="Rust"),
+    Grammar("java", "tree_sitter_java", "language", (".java",), display="Java"),
+    Grammar("c", "tree_sitter_c", "language", (".c",), display="C"),
     Grammar(
         "cpp",
         "tree_sitter_cpp",
         "language",
         (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ipp", ".inl", ".tpp"),
         ("c.scm", "cpp.scm"),
+        display="C++",
     ),
-    Grammar("csharp", "tree_sitter_c_sharp", "language", (".cs",)),
+    Grammar("csharp", "tree_sitter_c_sharp", "language", (".cs",), display="C#"),
     Grammar(
         "ruby",
         "tree_sitter_ruby",
@@ -78,10 +86,12 @@ GRAMMARS: tuple[Grammar, ...] = (
         (".rb", ".rake", ".gemspec", ".ru"),
         filenames=("Rakefile", "Gemfile", "Guardfile", "Vagrantfile", "Podfile"),
         comments="hash",
+        display="Ruby",
     ),
-    Grammar("php", "tree_sitter_php", "language_php", (".php", ".phtml"), comments="php"),
+    Grammar("php", "tree_sitter_php", "language_php", (".php", ".phtml"), comments="php", display="PHP"),
 )
 _GRAMMAR_BY_NAME = {g.name: g for g in GRAMMARS}
+CODE_LANGUAGES = frozenset(_GRAMMAR_BY_NAME)
 
 # Text kinds are chunked without a grammar (see text_chunking.py).
 _TEXT_EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -240,7 +250,6 @@ _EXTENSION_MAP: dict[str, str] = {
 _FILENAME_MAP: dict[str, str] = _TEXT_FILENAMES | {
     name.lower(): g.name for g in GRAMMARS for name in g.filenames
 }
-TEXT_KINDS = frozenset(_TEXT_EXTENSIONS)
 
 _CPP_HINT = re.compile(
     rb"\bclass\s+\w|\bnamespace\b|\btemplate\s*<|\bstd::|::|\bpublic:|\bprivate:|"
@@ -305,14 +314,21 @@ def is_code(language: str | None) -> bool:
     return language in _GRAMMAR_BY_NAME
 
 
+def display_name(language: str) -> str:
+    """The name people read (`cpp` → `C++`); a text kind or unknown name as it is."""
+    entry = _GRAMMAR_BY_NAME.get(language)
+    return (entry.display or entry.name) if entry else language
+
+
+def language_family(language: str) -> str:
+    """The language conventions are learned for: `tsx` → `typescript`, others themselves."""
+    entry = _GRAMMAR_BY_NAME.get(language)
+    return (entry.family or entry.name) if entry else language
+
+
 def grammar(language: str) -> Grammar | None:
     """The registry entry of a code language."""
     return _GRAMMAR_BY_NAME.get(language)
-
-
-def code_languages() -> list[str]:
-    """Every registered code language, in registry order."""
-    return [g.name for g in GRAMMARS]
 
 
 @cache

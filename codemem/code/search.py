@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from codemem.code import stages
@@ -52,7 +53,14 @@ class Hit:
 class Searcher:
     """Answers queries against one workspace's index (reuse it for many queries)."""
 
-    def __init__(self, ws: Workspace, config: Config, manifest: Manifest | None = None):
+    def __init__(
+        self,
+        ws: Workspace,
+        config: Config,
+        manifest: Manifest | None = None,
+        *,
+        centrality: Callable[[], dict[str, float]] | None = None,
+    ):
         self.ws = ws
         self.config = config
         self.manifest = manifest or Manifest.load(ws.index_dir)
@@ -60,6 +68,7 @@ class Searcher:
             raise UsageError("no index yet: run `codemem index` first")
         self._store = None
         self._centrality: dict[str, float] | None = None
+        self._centrality_source = centrality or self._load_centrality
 
     @property
     def store(self):
@@ -69,12 +78,15 @@ class Searcher:
             self._store = CodeStore(self.ws.index_dir)
         return self._store
 
+    def _load_centrality(self) -> dict[str, float]:
+        from codemem.code.graph import load_graph
+
+        return load_graph(self.ws.index_dir).file_centrality()
+
     def centrality(self) -> dict[str, float]:
         if self._centrality is None:
             try:
-                from codemem.code.graph import load_graph
-
-                self._centrality = load_graph(self.ws.index_dir).file_centrality()
+                self._centrality = self._centrality_source()
             except Exception as exc:  # the prior is optional; search works without it
                 log.debug("no graph prior: %s", exc)
                 self._centrality = {}
@@ -95,9 +107,9 @@ class Searcher:
         """Run every enabled stage for one query."""
         opts = self.config.search
         return StageResults(
-            chunks=stages.bm25_chunks(self.store.table("chunks"), query, depth) if opts.bm25 else [],
-            files=stages.bm25_files(self.store.table("files"), query, 100) if opts.bm25 else [],
-            symbols=stages.symbol_matches(self.store.table("symbols"), query) if opts.symbols else [],
+            chunks=stages.bm25_chunks(self.store, query, depth) if opts.bm25 else [],
+            files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
+            symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
             paths=stages.path_matches(self.manifest.indexed_paths(), query) if opts.paths else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
@@ -123,9 +135,9 @@ class Searcher:
         from codemem.code.embed import make_embedder
 
         embedder = make_embedder(self.config.index, root=self.ws.root)
-        if embedder is None or "vector" not in self.store.table("chunks").schema.names:
+        if embedder is None or not self.store.has_vectors():
             return []
-        return stages.vector_chunks(self.store.table("chunks"), embedder.embed_query(text), depth)
+        return stages.vector_chunks(self.store, embedder.embed_query(text), depth)
 
     def _file_hits(self, scores: dict[str, float], k: int) -> list[Hit]:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
@@ -176,16 +188,7 @@ class Searcher:
         wanted = {(c.path, c.start_line) for c in cands if c.start_line}
         if not wanted:
             return {}
-        from codemem.code.store import path_filter
-
-        rows = (
-            self.store.table("chunks")
-            .search()
-            .where(path_filter({p for p, _ in wanted}))
-            .limit(100_000)
-            .select(["id", "path", "start_line", "end_line", "kind"])
-            .to_list()
-        )
+        rows = self.store.chunk_spans({p for p, _ in wanted})
         out: dict[tuple[str, int], str] = {}
         for path, line in wanted:
             inside = [r for r in rows if r["path"] == path and r["start_line"] <= line <= r["end_line"]]
@@ -197,14 +200,7 @@ class Searcher:
     def _rows_by_id(self, ids: set[str]) -> dict[str, stages.Candidate]:
         if not ids:
             return {}
-        rows = (
-            self.store.table("chunks")
-            .search()
-            .where("id IN " + stages.sql_in_list(sorted(ids)))
-            .limit(len(ids))
-            .select(stages.CHUNK_COLUMNS)
-            .to_list()
-        )
+        rows = self.store.chunks_by_id(sorted(ids))
         return {r["id"]: stages.candidate_from_row(r, 0.0) for r in rows}
 
     def _refine_symbols(self, hits: list[Hit], query: AnalyzedQuery) -> None:
@@ -215,16 +211,7 @@ class Searcher:
         """
         if not hits:
             return
-        from codemem.code.store import path_filter
-
-        rows = (
-            self.store.table("symbols")
-            .search()
-            .where(path_filter({h.path for h in hits}))
-            .limit(200_000)
-            .select(["path", "name", "qualname", "kind", "start_line", "end_line"])
-            .to_list()
-        )
+        rows = self.store.symbols_in({h.path for h in hits})
         by_path: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
             by_path[row["path"]].append(row)
@@ -266,8 +253,3 @@ def _line_count(ws: Workspace, path: str) -> int:
             return max(1, sum(1 for _ in handle))
     except OSError:
         return 1
-
-
-def search_code(ws: Workspace, config: Config, query: str, k: int = 10, level: str = "chunk") -> list[Hit]:
-    """Search the code index of `ws` (the function the CLI, the agent and MCP call)."""
-    return Searcher(ws, config).search(query, k=k, level=level)

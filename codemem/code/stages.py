@@ -1,6 +1,7 @@
 """Candidate generators for retrieval: full-text, symbols, paths, vectors.
 
-Each stage returns candidates best first; `codemem.code.search` fuses them. Every stage
+Each stage asks the store (`codemem.code.store`, where every LanceDB query is) for rows and
+returns candidates best first; `codemem.code.search` fuses them. Every stage
 can be switched off in config (`search.<stage>: false`) for ablations.
 """
 
@@ -9,10 +10,13 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from codemem.code.query import STOP_WORDS, AnalyzedQuery, looks_like_code
 
-CHUNK_COLUMNS = ["id", "path", "language", "start_line", "end_line", "kind", "symbol", "symbol_kind", "is_test"]
+if TYPE_CHECKING:
+    from codemem.code.store import CodeStore
+
 MAX_DEFINITIONS = 25  # a name defined in more places than this says little about where to look
 
 
@@ -45,51 +49,29 @@ def candidate_from_row(row: dict, score: float) -> Candidate:
     )
 
 
-def bm25_chunks(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
+def bm25_chunks(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Candidate]:
     """Chunks ranked by BM25 over their code-aware search text."""
     text = query.fts_query()
     if not text:
         return []
-    rows = (
-        table.search(text, query_type="fts", fts_columns="search")
-        .limit(limit)
-        .select([*CHUNK_COLUMNS, "_score"])
-        .to_list()
-    )
-    return [candidate_from_row(row, float(row["_score"])) for row in rows]
+    return [candidate_from_row(row, float(row["_score"])) for row in store.fts_chunks(text, limit)]
 
 
-def bm25_files(table, query: AnalyzedQuery, limit: int) -> list[Candidate]:
+def bm25_files(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Candidate]:
     """Whole files ranked by BM25 (a file is relevant as a whole, not only in one chunk)."""
     text = query.fts_query()
     if not text:
         return []
-    rows = (
-        table.search(text, query_type="fts", fts_columns="search")
-        .limit(limit)
-        .select(["path", "language", "is_test", "_score"])
-        .to_list()
-    )
-    return [candidate_from_row(row, float(row["_score"])) for row in rows]
+    return [candidate_from_row(row, float(row["_score"])) for row in store.fts_files(text, limit)]
 
 
-def sql_in_list(values: list[str]) -> str:
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
-
-
-def symbol_matches(table, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
+def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
     """Definitions whose name is an identifier of the query, rarest names first."""
     names = list(dict.fromkeys(query.identifiers + [f.function for f in query.frames if f.function]))
     names = [n for n in names if len(n) > 2 and n.lower() not in STOP_WORDS][:200]
     if not names:
         return []
-    rows = (
-        table.search()
-        .where(f"name IN {sql_in_list(names)}")
-        .limit(20_000)
-        .select(["path", "language", "name", "qualname", "kind", "start_line", "end_line", "is_test"])
-        .to_list()
-    )
+    rows = store.symbols_named(names)
     by_name: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_name[row["name"]].append(row)
@@ -174,7 +156,7 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
     return [Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0)) for p, s in ranked]
 
 
-def vector_chunks(table, vector, limit: int) -> list[Candidate]:
+def vector_chunks(store: CodeStore, vector, limit: int) -> list[Candidate]:
     """Chunks nearest to the query embedding."""
-    rows = table.search(vector, vector_column_name="vector").limit(limit).select(CHUNK_COLUMNS).to_list()
+    rows = store.nearest_chunks(vector, limit)
     return [candidate_from_row(row, 1.0 - float(row.get("_distance", 0.0))) for row in rows]

@@ -1,5 +1,9 @@
 """The LanceDB tables of the code index: files, chunks and symbols.
 
+The only module that speaks LanceDB: opening the database, the schemas, writes, and every
+query the index answers (full-text, vector, `where` filters) live here; the rest of codemem
+sees rows as plain values through `codemem.code.CodeIndex`.
+
 Rows are written per batch of files and a file is recorded as indexed (in the manifest)
 only after its batch is committed, so an interrupted run leaves a consistent index that
 the next run completes. Full-text indexes cover rows added since they were built (LanceDB
@@ -9,7 +13,10 @@ thousands of incremental runs neither slow search nor grow the disk without boun
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
+import types
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,12 +26,59 @@ from typing import Any
 
 import pyarrow as pa
 
-from codemem.code.lance import connect
-
 log = logging.getLogger("codemem")
 
 FILES, CHUNKS, SYMBOLS = "files", "chunks", "symbols"
 FTS_COLUMN = "search"
+CHUNK_COLUMNS = ["id", "path", "language", "start_line", "end_line", "kind", "symbol", "symbol_kind", "is_test"]
+SYMBOL_COLUMNS = [
+    "path", "language", "name", "qualname", "kind", "start_line", "end_line", "signature", "docstring",
+    "parent", "is_test",
+]  # fmt: skip
+FILE_COLUMNS = ["path", "language", "lines", "symbols", "chunks", "syntax_errors", "is_test"]
+PATHS_PER_FILTER = 500
+# `import lancedb` costs about a second, most of it in the generated REST-namespace client
+# that codemem never uses: that package is loaded without running its eager `__init__` (its
+# submodules still import normally on demand).
+_SKIPPED_INIT = "lance_namespace_urllib3_client"
+
+
+def import_lancedb() -> Any:
+    """Import lancedb, skipping the eager import of its REST client package."""
+    if "lancedb" in sys.modules:
+        return sys.modules["lancedb"]
+    stubbed = False
+    if _SKIPPED_INIT not in sys.modules:
+        spec = importlib.util.find_spec(_SKIPPED_INIT)
+        if spec is not None and spec.submodule_search_locations:
+            package = types.ModuleType(_SKIPPED_INIT)
+            package.__path__ = list(spec.submodule_search_locations)
+            package.__spec__ = spec
+            package.__file__ = spec.origin
+            sys.modules[_SKIPPED_INIT] = package
+            stubbed = True
+    try:
+        import lancedb
+    except ImportError:
+        if not stubbed:
+            raise
+        # A lancedb version that needs the whole client: import it the ordinary way.
+        for name in [m for m in sys.modules if m.startswith((_SKIPPED_INIT, "lance_namespace", "lancedb"))]:
+            del sys.modules[name]
+        import lancedb
+    return lancedb
+
+
+def warm_up() -> None:
+    """Load lancedb and its full-text index module now rather than on the first write."""
+    import_lancedb()
+    import lancedb.index  # noqa: F401  (the full-text index refresh after each write)
+
+
+def connect(index_dir: Path) -> Any:
+    """A LanceDB connection to `index_dir` (created if missing)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return import_lancedb().connect(str(index_dir))
 
 
 def files_schema() -> pa.Schema:
@@ -104,6 +158,7 @@ def _quote(path: str) -> str:
 
 
 def _fts_config() -> Any:
+    import_lancedb()
     from lancedb.index import FTS
 
     # Text is tokenized and lower-cased by codemem.code.text; the index only splits on spaces.
@@ -117,8 +172,12 @@ def _fts_config() -> Any:
     )
 
 
+def sql_in_list(values: Iterable[str]) -> str:
+    return "(" + ", ".join(_quote(v) for v in values) + ")"
+
+
 def path_filter(paths: Iterable[str]) -> str:
-    return "path IN (" + ", ".join(_quote(p) for p in paths) + ")"
+    return "path IN " + sql_in_list(paths)
 
 
 class CodeStore:
@@ -142,10 +201,6 @@ class CodeStore:
                 self._tables[name] = self.db.create_table(name, schema=self._schemas()[name])
         return self._tables[name]
 
-    def has_tables(self) -> bool:
-        existing = set(self.table_names())
-        return {FILES, CHUNKS, SYMBOLS} <= existing
-
     def table_names(self) -> list[str]:
         result = self.db.list_tables()
         return list(getattr(result, "tables", result))
@@ -159,8 +214,8 @@ class CodeStore:
 
     def delete_paths(self, paths: list[str]) -> None:
         """Delete every row of these files from every table."""
-        for start in range(0, len(paths), 500):
-            where = path_filter(paths[start : start + 500])
+        for start in range(0, len(paths), PATHS_PER_FILTER):
+            where = path_filter(paths[start : start + PATHS_PER_FILTER])
             for name in (CHUNKS, SYMBOLS, FILES):
                 self.table(name).delete(where)
 
@@ -205,5 +260,55 @@ class CodeStore:
             for name in (FILES, CHUNKS, SYMBOLS):
                 self.table(name).optimize(cleanup_older_than=keep)
 
-    def counts(self) -> dict[str, int]:
-        return {name: self.table(name).count_rows() for name in (FILES, CHUNKS, SYMBOLS)}
+
+    # -- reads: every query of the index -------------------------------------------------
+
+    def _fts(self, name: str, text: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
+        return (
+            self.table(name)
+            .search(text, query_type="fts", fts_columns=FTS_COLUMN)
+            .limit(limit)
+            .select([*columns, "_score"])
+            .to_list()
+        )
+
+    def fts_chunks(self, text: str, limit: int) -> list[dict[str, Any]]:
+        """Chunk rows ranked by BM25 over their search text, with `_score`."""
+        return self._fts(CHUNKS, text, limit, CHUNK_COLUMNS)
+
+    def fts_files(self, text: str, limit: int) -> list[dict[str, Any]]:
+        """File rows (path, language, is_test) ranked by BM25, with `_score`."""
+        return self._fts(FILES, text, limit, ["path", "language", "is_test"])
+
+    def has_vectors(self) -> bool:
+        return "vector" in self.table(CHUNKS).schema.names
+
+    def nearest_chunks(self, vector: Any, limit: int) -> list[dict[str, Any]]:
+        """Chunk rows nearest to `vector`, with `_distance`."""
+        return (
+            self.table(CHUNKS).search(vector, vector_column_name="vector").limit(limit).select(CHUNK_COLUMNS).to_list()
+        )
+
+    def _where(self, name: str, where: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
+        return self.table(name).search().where(where).limit(limit).select(columns).to_list()
+
+    def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
+        """Symbol rows whose name is one of `names`."""
+        return self._where(SYMBOLS, "name IN " + sql_in_list(names), limit, SYMBOL_COLUMNS)
+
+    def symbols_in(self, paths: Iterable[str], limit: int = 200_000) -> list[dict[str, Any]]:
+        """Symbol rows of these files."""
+        return self._where(SYMBOLS, path_filter(paths), limit, SYMBOL_COLUMNS)
+
+    def chunk_spans(self, paths: Iterable[str], limit: int = 100_000) -> list[dict[str, Any]]:
+        """(id, path, start_line, end_line, kind) of every chunk of these files."""
+        return self._where(CHUNKS, path_filter(paths), limit, ["id", "path", "start_line", "end_line", "kind"])
+
+    def chunks_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Chunk rows with these ids."""
+        return self._where(CHUNKS, "id IN " + sql_in_list(ids), len(ids), CHUNK_COLUMNS)
+
+    def all_rows(self, name: str) -> list[dict[str, Any]]:
+        """Every row of the files or symbols table (their own columns, no search text)."""
+        columns = {FILES: FILE_COLUMNS, SYMBOLS: SYMBOL_COLUMNS}[name]
+        return self.table(name).to_arrow().select(columns).to_pylist()

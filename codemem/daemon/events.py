@@ -31,7 +31,7 @@ from pathlib import Path
 from watchdog import events as fs
 from watchdog.observers import Observer
 
-from codemem.code.files import matches_any
+from codemem.code import matches_any
 from codemem.errors import GitError
 from codemem.infra import run_git
 

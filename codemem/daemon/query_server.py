@@ -20,8 +20,7 @@ import os
 import socketserver
 import threading
 
-from codemem.code.indexer import refresh_index
-from codemem.code.search import Searcher
+from codemem.code import CodeIndex
 from codemem.config import Config, user_config_dir
 from codemem.daemon.query_client import settings_env, socket_path
 from codemem.errors import CodememError
@@ -55,6 +54,7 @@ class QueryServer:
         self._server: socketserver.ThreadingUnixStreamServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one search at a time: they share the index
+        self.index = CodeIndex(ws, config)  # keeps the repo-map graph (a search prior) loaded
 
     def start(self) -> None:
         self.path.unlink(missing_ok=True)  # left by a daemon that crashed (we hold its lock)
@@ -85,9 +85,9 @@ class QueryServer:
             return {"decline": "configuration changed since the daemon started"}
         with self._lock:
             try:
-                refresh_index(self.ws, self.config)  # exact freshness: ~10 ms when nothing changed
+                self.index.refresh()  # exact freshness: ~10 ms when nothing changed
                 k = request.get("k") or self.config.search.k
-                hits = Searcher(self.ws, self.config).search(request["query"], k=int(k), level=request["level"])
+                hits = self.index.search(request["query"], k=int(k), level=request["level"])
             except CodememError as exc:
                 return {"error": str(exc)}
         return {"hits": [{**hit.to_json(), "text": hit.text} for hit in hits]}

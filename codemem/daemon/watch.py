@@ -3,7 +3,7 @@
 A watchdog observer (inotify on Linux: the process sleeps in the kernel until something
 happens) feeds changed paths to a `Debouncer`; the main thread waits on it, and when a batch
 settles it drops what cannot change the index (`.git/`, `.codemem/`, ignored files) and runs
-one `refresh_index`. Every index write and every digest runs in this one thread, never two at
+one `CodeIndex.refresh`. Every index write and every digest runs in this one thread, never two at
 once.
 
 Idle means no relevant file event for `sleep.idle_minutes` and no `codemem chat` running. Then,
@@ -29,8 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from codemem.agent.chatlock import chat_running
-from codemem.code.indexer import refresh_index
-from codemem.code.lance import import_lancedb
+from codemem.code import CodeIndex
 from codemem.config import Config
 from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
@@ -61,12 +60,6 @@ def newest_session(ws: Workspace) -> datetime | None:
     return max(stamps, default=None)
 
 
-def warm_up() -> None:
-    """Load the database layer now, not on the first save: that save is then searchable in a
-    fraction of a second instead of after a second of imports."""
-    import_lancedb()
-    # Imported here, after the daemon holds its lock and caught up, so starting stays fast.
-    import lancedb.index  # noqa: F401  (the full-text index refresh after each write)
 
 
 class Watcher:
@@ -154,7 +147,9 @@ class Watcher:
         try:
             self.observer.start()
             self._index([])  # catch up with what changed while nobody watched
-            warm_up()
+            # The first save is then searchable in a fraction of a second, not after a
+            # second of imports.
+            CodeIndex.warm_up()
             queries.start()
             while not self.stopping:
                 self.status.activity = "watching"
@@ -235,7 +230,7 @@ class Watcher:
         self.status.index_runs += 1
         self._busy = True
         try:
-            summary = refresh_index(self.ws, self.config, progress=self._checkpoint)
+            summary = CodeIndex(self.ws, self.config).refresh(progress=self._checkpoint)
         except StopRequested:
             raise
         except Exception as exc:  # a daemon keeps running; the next change tries again

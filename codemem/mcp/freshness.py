@@ -1,6 +1,6 @@
 """Keeping the code index current while the MCP server runs.
 
-Before every `search_code` and `repo_map` call the server runs `refresh_index`, the same
+Before every `search_code` and `repo_map` call the server runs `CodeIndex.refresh`, the same
 incremental refresh `codemem index` does: it compares git's blob ids (hashing only modified
 and untracked files) with the manifest and re-parses only what changed. When nothing changed
 it returns in about 10 ms without opening LanceDB, so a search right after a save always sees
@@ -23,7 +23,7 @@ from codemem.errors import CodememError
 
 if TYPE_CHECKING:
     from codemem.agent.tools import ToolContext
-    from codemem.code.indexer import IndexSummary
+    from codemem.code import IndexSummary
 
 log = logging.getLogger("codemem")
 
@@ -40,11 +40,9 @@ class IndexFreshness:
 
     def refresh(self) -> IndexSummary | None:
         """Bring the index up to date; None if that failed (the tool then reports why)."""
-        from codemem.code.indexer import refresh_index
-
         started = time.perf_counter()
         try:
-            summary = refresh_index(self.ctx.ws, self.ctx.config)
+            summary = self.ctx.code.refresh()
         except CodememError as exc:
             log.warning("the code index could not be updated: %s", exc)
             self.ctx.index_stale = True  # the tool's own ensure_index retries and reports it

@@ -12,7 +12,7 @@ message tells the agent (or the person) what to do instead.
 from __future__ import annotations
 
 from codemem.errors import MemoryEditError
-from codemem.memory.archive import Archive, InsertResult, Note, NoteHit, SyncStats
+from codemem.memory.archive import Archive, InsertResult, Note, NoteHit
 from codemem.memory.blocks import Block, MemoryStore
 from codemem.memory.errors import (
     BlockExistsError,
@@ -41,6 +41,6 @@ __all__ = [
     "DuplicateNoteError", "InsertResult", "InvalidLabelError", "LimitExceededError",
     "LineOutOfRangeError", "MemoryEditError", "MemoryStore", "Message",
     "MessageHit", "Note", "NoteHit", "NotFoundError", "OldTextError", "ReadOnlyError", "Recall",
-    "Session", "SyncStats", "Transcript", "UnknownLabelError", "export_instructions",
+    "Session", "Transcript", "UnknownLabelError", "export_instructions",
     "import_instructions", "initialize_memory", "render_blocks", "user_slug", "validate_label",
 ]

@@ -2,8 +2,7 @@
 
 A note file is `<id>.md` with frontmatter `id`, `created` (absolute ISO 8601 with offset),
 `tags` and, when known, `source` (a commit, a session id, a file). One file per note means two
-branches adding notes never conflict. The files are the source of truth; `sync_to_index`
-mirrors them into the LanceDB `notes` table (full-text index, optional vectors).
+branches adding notes never conflict. The files are the source of truth and the only store.
 
 Search ranks with BM25 over content and tags in Python (archives are small) and filters by
 tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplicate (same text
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -32,11 +31,8 @@ from codemem.memory.errors import (
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
 
-NOTES_TABLE = "notes"
 NEAR_DUPLICATE = 0.8
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 
 
 @dataclass
@@ -67,12 +63,6 @@ class Note:
             "path": str(self.path) if self.path else None,
         }
 
-    @property
-    def digest(self) -> str:
-        """A hash of everything mirrored into the index, to notice changed notes."""
-        key = "\x00".join([self.content, self.created.isoformat(), ",".join(self.tags), self.source or ""])
-        return hashlib.sha1(key.encode("utf-8")).hexdigest()
-
 
 @dataclass
 class NoteHit:
@@ -95,16 +85,6 @@ class InsertResult:
     @property
     def id(self) -> str:
         return self.note.id
-
-
-@dataclass
-class SyncStats:
-    """What `sync_to_index` changed in the `notes` table."""
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
 
 
 def normalize_tags(tags: Iterable[str] | str | None) -> list[str]:
@@ -273,13 +253,3 @@ class Archive:
             assert note.path is not None
             note.path.unlink()
         return note
-
-    def sync_to_index(self, db: Any, embed: Embed | None = None) -> SyncStats:
-        """Mirror the notes into the LanceDB `notes` table; a no-op when nothing changed.
-
-        `db` is `codemem.code.lance.connect(ws.index_dir)`. With `embed` (texts -> vectors)
-        the table has a `vector` column; switching embed on or off rebuilds the table.
-        """
-        from codemem.memory.notes_index import sync_notes
-
-        return sync_notes(db, self.notes(), self.ws.root, embed)

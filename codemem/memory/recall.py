@@ -212,10 +212,6 @@ class Recall:
         )
         return session_id
 
-    def set_title(self, session_id: str, title: str) -> None:
-        """Give a session a (new) title."""
-        self.conn.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, self._resolve(session_id)))
-
     def add_message(
         self,
         session_id: str,

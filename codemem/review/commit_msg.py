@@ -1,23 +1,22 @@
 """The commit-msg hook: a commit message held against the learned commit-message conventions.
 
-`commit_conventions` is the one reader of what the digest learned about commit messages (today
-the statements in `blocks/conventions.md`; once the miner writes structured records, only this
-function changes). `check_message` is pure. The hook script, like the pre-commit one, chains a
-commit-msg hook that is already there, honours `SKIP=codemem`, and stops the commit only when
-the check wrote `findings` to `$CODEMEM_HOOK_RESULT`: any failure of codemem itself warns and
-lets the commit through.
+`commit_conventions` is the one reader of what the digest learned about commit messages: the
+`commits` records of `.codemem/conventions.json`. `check_message` is pure and reads only the
+records' `kind` and `value`. The hook script, like the pre-commit one, chains a commit-msg
+hook that is already there, honours `SKIP=codemem`, and stops the commit only when the check
+wrote `findings` to `$CODEMEM_HOOK_RESULT`: any failure of codemem itself warns and lets the
+commit through.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.review.conventions import LABEL, REGION_END, REGION_START
+from codemem.conventions import Rule, read_records
+from codemem.conventions.commit_style import CONVENTIONAL, ISSUE_REF, PAST, THIRD, VERBS
 from codemem.review.errors import HookError
 from codemem.review.hook import hooks_dir
 from codemem.workspace import Workspace
@@ -27,7 +26,6 @@ HOOK_NAME = "commit-msg"
 CHAINED_NAME = "commit-msg.codemem-chained"
 SUBJECT_LIMIT = 72
 
-_SHARE = re.compile(r"\s+\((\d+)%: ([\d,]+) of ([\d,]+)[^)]*\)\s*$")
 _SKIPPED = ("Merge ", "Revert \"", "fixup! ", "squash! ", "amend! ")
 
 HOOK_SCRIPT = """\
@@ -71,36 +69,9 @@ exit 0
 """
 
 
-@dataclass(frozen=True)
-class CommitConvention:
-    """One thing memory says about commit messages, and the share of commits that follow it."""
-
-    statement: str
-    share: float  # 1.0 for one written by hand outside the learned region
-
-
-def commit_conventions(ws: Workspace) -> list[CommitConvention]:
-    """What memory holds about commit messages (the one reader: switch it to records here)."""
-    try:
-        text = (ws.blocks_dir / f"{LABEL}.md").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    found, learned = [], False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped in (REGION_START, REGION_END):
-            learned = stripped == REGION_START
-            continue
-        if not stripped.startswith(("- Commit subjects", "- Commits")):
-            continue
-        statement, share = stripped[2:], 1.0
-        counts = _SHARE.search(statement)
-        if counts:
-            statement = statement[: counts.start()]
-            matched, total = (int(n.replace(",", "")) for n in counts.groups()[1:])
-            share = matched / total if learned and total else 1.0
-        found.append(CommitConvention(statement, share))
-    return found
+def commit_conventions(ws: Workspace) -> list[Rule]:
+    """The commit-message rules the last digest learned (none before the first digest)."""
+    return [rule for rule in read_records(ws) or [] if rule.topic == "commits"]
 
 
 def subject_of(message: str) -> str | None:
@@ -114,33 +85,33 @@ def subject_of(message: str) -> str | None:
     return None
 
 
-def check_message(message: str, conventions: list[CommitConvention], min_share: float) -> list[str]:
-    """The statements a message breaks, among the conventions followed by `min_share` or more."""
+def check_message(message: str, rules: list[Rule], min_share: float) -> list[str]:
+    """The statements of the rules a message breaks, among those followed by `min_share` or more."""
     subject = subject_of(message)
     if subject is None or subject.startswith(_SKIPPED):
         return []  # git refuses an empty message itself; merges and fixups keep git's wording
-    # Imported here: the sleep package costs half a second that most commits need not pay.
-    from codemem.sleep.commit_style import CONVENTIONAL, ISSUE_REF, PAST, THIRD
-
-    match = CONVENTIONAL.match(subject)
-    summary = subject[subject.index(": ") + 2 :] if match else subject
-    first_word = summary.split()[0].lower().strip(":,") if summary.split() else ""
-    checks = {
-        "Commit subjects follow Conventional Commits": lambda: bool(match),
-        "Commit subjects use the imperative mood": lambda: first_word not in PAST and first_word not in THIRD,
-        "Commit subjects start with a capital letter": lambda: not summary[:1].islower(),
-        "Commit subjects start in lower case": lambda: not summary[:1].isupper(),
-        "Commit subjects do not end with a period": lambda: not subject.endswith("."),
-        f"Commit subjects are at most {SUBJECT_LIMIT} characters": lambda: len(subject) <= SUBJECT_LIMIT,
-        "Commit subjects reference an issue": lambda: bool(ISSUE_REF.search(subject)),
+    conventional = CONVENTIONAL.match(subject)
+    summary = subject[subject.index(": ") + 2 :] if conventional else subject
+    word = summary.split()[0].lower().strip(":,") if summary.split() else ""
+    moods = {"imperative": VERBS, "past": PAST, "third person": THIRD}
+    follows = {
+        ("commit-format", "Conventional Commits"): lambda: bool(conventional),
+        **{("commit-mood", mood): (lambda forms=forms: not any(
+            word in other for other in moods.values() if other is not forms)) for mood, forms in moods.items()},
+        ("commit-case", "capital"): lambda: not summary[:1].islower(),
+        ("commit-case", "lower"): lambda: not summary[:1].isupper(),
+        ("commit-period", "no"): lambda: not subject.endswith("."),
+        ("commit-period", "yes"): lambda: subject.endswith("."),
+        ("commit-length", str(SUBJECT_LIMIT)): lambda: len(subject) <= SUBJECT_LIMIT,
+        ("commit-issue-refs", "yes"): lambda: bool(ISSUE_REF.search(subject)),
     }
     broken = []
-    for convention in conventions:
-        if convention.share < min_share:
-            continue
-        check = next((test for start, test in checks.items() if convention.statement.startswith(start)), None)
-        if check is not None and not check():
-            broken.append(convention.statement)
+    for rule in rules:
+        check = follows.get((rule.kind, rule.value or ""))
+        if check is None or (rule.share is not None and rule.share < min_share):
+            continue  # a rule no message can break (`commit-body`), or one too weak to enforce
+        if not check():
+            broken.append(rule.statement)
     return broken
 
 

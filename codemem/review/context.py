@@ -12,17 +12,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from codemem.code.files import is_test_path, matches_any
-from codemem.code.languages import is_code, language_for_path
-from codemem.code.model import Symbol
+from codemem.code import (
+    Symbol,
+    is_code,
+    is_test_path,
+    language_family,
+    language_for_path,
+    matches_any,
+)
 from codemem.config import Config, ReviewConfig
+from codemem.conventions import is_public
 from codemem.infra import read_blobs, run_git
 from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet
-from codemem.sleep.code_style import is_public
 from codemem.workspace import Workspace
 
-FAMILY = {"tsx": "typescript"}  # conventions are per language family, as the miner learns them
 DEFINITION_KINDS = frozenset({"function", "method", "class", "struct", "interface", "enum", "trait", "type"})
 # Path patterns of test files (git pathspecs), as `is_test_path` recognizes them.
 TEST_PATHSPECS = tuple(f":(glob){p}" for p in (
@@ -87,14 +91,14 @@ class ReviewContext:
     def language(self, file: ChangedFile) -> str | None:
         """The file's language family (`tsx` counts as TypeScript), or its text kind."""
         language = language_for_path(file.path, file.data[:4096] if file.data else None)
-        return FAMILY.get(language, language) if language else None
+        return language_family(language) if language else None
 
     def code_files(self) -> Iterator[tuple[ChangedFile, str]]:
         """Source files in a language with a grammar, with that language's family."""
         for f in self.source_files():
             raw = language_for_path(f.path, f.data[:4096] if f.data else None)
             if raw and is_code(raw):
-                yield f, FAMILY.get(raw, raw)
+                yield f, language_family(raw)
 
     # -- definitions ----------------------------------------------------------------------
 
@@ -102,7 +106,7 @@ class ReviewContext:
         """The definitions in the new version of a code file (parsed once per review)."""
         cache = self._symbols
         if file.path not in cache:
-            from codemem.code.parse import parse_file
+            from codemem.code import parse_file  # tree-sitter's parsers: loaded on first use
 
             index = self.config.index
             cache[file.path] = parse_file(
@@ -156,7 +160,7 @@ class ReviewContext:
     def _old_qualnames(self, files: list[ChangedFile]) -> dict[str, set[str]]:
         if not files:
             return {}
-        from codemem.code.parse import parse_file
+        from codemem.code import parse_file  # tree-sitter's parsers: loaded on first use
 
         blobs = read_blobs(self.ws.root, [f.old_blob for f in files], self.config.index.max_file_bytes)
         out = {}

@@ -1,14 +1,17 @@
-"""What the review enforces, read from memory: `blocks/conventions.md`.
+"""What the review enforces, read from memory: the learned records and `blocks/conventions.md`.
 
-Two kinds of lines count:
+Two sources count:
 
-1. Learned conventions, as the sleep-time miner writes them (`- Python functions are named
-   in snake_case (97%: 1,204 of 1,241; ...)`): naming per language and kind, docstring
-   coverage, whether a language has tests. Inside codemem's marked region they carry their
-   share; the same sentence written anywhere else in the block is a declared convention
-   (share 1.0).
+1. Learned conventions, as records (`.codemem/conventions.json`, written by the digest; see
+   `codemem.conventions.records`): naming per language and kind, docstring coverage,
+   whether a language has tests, each with its share. The Markdown region the digest
+   renders from the same records is for people and is never read here, so editing it by
+   hand changes nothing the review enforces. Without a records file (no digest yet) there
+   are no learned conventions.
 
-2. Rules written by people, one per list item, anywhere in the block:
+2. Text written by people, outside the learned region. A declared convention is a list
+   item in the learned wording (`- Python functions are named in camelCase`); it holds
+   with share 1.0 and wins over the learned one. Rules, one per list item:
 
        - never: `print(` in `src/**` — use the logger
        - avoid: `assert ` in `src/**` except `src/tests/**`
@@ -35,36 +38,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from codemem.code import CODE_LANGUAGES, display_name, language_family
+from codemem.conventions import (
+    LABEL,
+    NAMED_KINDS,
+    NAMING_STYLES,
+    REGION,
+    Rule,
+    markers,
+    read_records,
+)
 from codemem.workspace import Workspace
 
-LABEL = "conventions"
-REGION_START, REGION_END = "<!-- codemem:conventions:start -->", "<!-- codemem:conventions:end -->"
+REGION_START, REGION_END = markers(REGION)
 
-# Kept in step with codemem.sleep.code_style (tests assert they agree): importing that
-# package costs half a second the pre-commit hook cannot spend.
-LANGUAGE_NAMES = {
-    "python": "Python", "javascript": "JavaScript", "typescript": "TypeScript", "go": "Go",
-    "rust": "Rust", "java": "Java", "c": "C", "cpp": "C++", "csharp": "C#", "ruby": "Ruby",
-    "php": "PHP",
-}
-NAMED_KINDS = {
-    "function": "functions", "method": "methods", "class": "classes", "struct": "structs",
-    "interface": "interfaces", "enum": "enums", "trait": "traits", "type": "type names",
-}
-STYLES = ("snake_case", "camelCase", "PascalCase", "UPPER_CASE", "mixedCaps")
-
-_BY_DISPLAY = {display: lang for lang, display in LANGUAGE_NAMES.items()}
+# Declared conventions: the learned wording, written by people outside the region.
+_BY_DISPLAY = {display_name(lang): language_family(lang) for lang in CODE_LANGUAGES if language_family(lang) == lang}
 _LANG = "|".join(re.escape(name) for name in sorted(_BY_DISPLAY, key=len, reverse=True))
 _KIND = "|".join(re.escape(name) for name in NAMED_KINDS.values())
 _BY_KIND_WORD = {word: kind for kind, word in NAMED_KINDS.items()}
-_NAMING = re.compile(
-    rf"^- ({_LANG}) ({_KIND}) are named in (snake_case|camelCase|PascalCase|UPPER_CASE|mixedCaps)\b"
-)
+_NAMING = re.compile(rf"^- ({_LANG}) ({_KIND}) are named in ({'|'.join(NAMING_STYLES)})\b")
 _DOCS = re.compile(
     rf"^- ({_LANG}) public (?:functions, classes and methods|definitions) have (?:docstrings|doc comments)\b"
 )
 _TESTS = re.compile(rf"^- ({_LANG}) (?:unit )?tests? ")
-_COUNTS = re.compile(r"\((?:[<>]?\d+%): ([\d,]+) of ([\d,]+)")
 
 # A list item that starts like a rule; prose such as "- Prefer: small functions" does not.
 _RULE_START = re.compile(
@@ -155,14 +152,6 @@ class Conventions:
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, why)
 
 
-def _share(line: str) -> tuple[float, int | None]:
-    match = _COUNTS.search(line)
-    if not match:
-        return 1.0, None
-    matched, total = (int(g.replace(",", "")) for g in match.groups())
-    return (matched / total if total else 0.0), total
-
-
 def _globs(text: str | None) -> tuple[str, ...]:
     return tuple(re.findall(r"`([^`]+)`", text or ""))
 
@@ -179,42 +168,58 @@ def _unique(rule_id: str, taken: set[str]) -> str:
     return candidate
 
 
-def parse_conventions(value: str, first_line: int = 1, path: str = Conventions.path) -> Conventions:
-    """Read a conventions block's value; `first_line` is the file line of its first line."""
+def parse_conventions(
+    value: str, first_line: int = 1, path: str = Conventions.path, records: list[Rule] | None = None
+) -> Conventions:
+    """The conventions of a block's value and the learned `records`.
+
+    `first_line` is the file line of the value's first line. Rules count anywhere in the
+    block, as people wrote them; the learned wording counts only outside the learned region,
+    since what was learned comes from `records` alone.
+    """
     out = Conventions(path=path)
+    for rule in records or ():
+        _add_learned(rule, out)
     inside = False
     taken: set[str] = set()
     for offset, line in enumerate(value.split("\n")):
-        number = first_line + offset
         stripped = line.strip()
-        if stripped == REGION_START:
-            inside = True
-            continue
-        if stripped == REGION_END:
-            inside = False
-            continue
-        if _RULE_START.match(line):
-            _parse_rule(line, number, out, taken)
-            continue
-        _parse_statement(stripped, inside, out)
+        if stripped in (REGION_START, REGION_END):
+            inside = stripped == REGION_START
+        elif _RULE_START.match(line):
+            _parse_rule(line, first_line + offset, out, taken)
+        elif not inside:
+            _parse_declared(stripped, out)
     return out
 
 
-def _parse_statement(line: str, learned: bool, out: Conventions) -> None:
-    share, total = _share(line) if learned else (1.0, None)
+def _add_learned(rule: Rule, out: Conventions) -> None:
+    language, share, total = rule.language, rule.share, rule.evidence.total
+    if language is None:
+        return
+    if rule.kind == "naming" and rule.subject in NAMED_KINDS and rule.value in NAMING_STYLES and share is not None:
+        out.naming[(language, rule.subject)] = NamingConvention(language, rule.subject, rule.value, share, total)
+    elif rule.kind == "docstring-coverage" and rule.value == "most" and share is not None:
+        out.docs[language] = DocConvention(language, share, total)
+    elif rule.topic == "tests":
+        out.tested.add(language)
+
+
+def _parse_declared(line: str, out: Conventions) -> None:
+    """A convention written by people in the learned wording: it holds, and wins."""
     naming = _NAMING.match(line)
     if naming:
         language, kind = _BY_DISPLAY[naming.group(1)], _BY_KIND_WORD[naming.group(2)]
-        current = out.naming.get((language, kind))
-        if current is None or current.total is not None:  # a declared convention wins
-            out.naming[(language, kind)] = NamingConvention(language, kind, naming.group(3), share, total)
+        named = out.naming.get((language, kind))
+        if named is None or named.total is not None:  # the first declared one wins
+            out.naming[(language, kind)] = NamingConvention(language, kind, naming.group(3), 1.0)
         return
     docs = _DOCS.match(line)
     if docs:
         language = _BY_DISPLAY[docs.group(1)]
-        current = out.docs.get(language)
-        if current is None or current.total is not None:
-            out.docs[language] = DocConvention(language, share, total)
+        documented = out.docs.get(language)
+        if documented is None or documented.total is not None:
+            out.docs[language] = DocConvention(language, 1.0)
         return
     tests = _TESTS.match(line)
     if tests:
@@ -255,36 +260,34 @@ def _parse_rule(line: str, number: int, out: Conventions, taken: set[str]) -> No
     out.problems.append((number, line.strip(), "not in the rule syntax (see `codemem review --help`)"))
 
 
-def review_rule_id(statement: str) -> str | None:
-    """The review rule that enforces a learned convention, from its statement; None if none does.
+def review_rule_id(rule: Rule) -> str | None:
+    """The review rule that enforces a learned convention; None if none does.
 
-    `Python functions are named in snake_case` → `naming/python/function`; the docstring
-    statement → `docstrings/python`; a `<Language> tests ...` statement → `tests/python`. The
-    sleep-time pass uses it with `feedback.rule_confidence` to find conventions that reviews
-    keep rejecting.
+    Naming of Python functions → `naming/python/function`; docstring coverage of Python →
+    `docstrings/python`; any test convention of Python → `tests/python`. The sleep-time pass
+    can use it with `feedback.rule_confidence` to find conventions that reviews keep rejecting.
     """
-    line = "- " + statement.strip().removeprefix("- ")
-    naming = _NAMING.match(line)
-    if naming:
-        return f"naming/{_BY_DISPLAY[naming.group(1)]}/{_BY_KIND_WORD[naming.group(2)]}"
-    docs = _DOCS.match(line)
-    if docs:
-        return f"docstrings/{_BY_DISPLAY[docs.group(1)]}"
-    tests = _TESTS.match(line)
-    if tests:
-        return f"tests/{_BY_DISPLAY[tests.group(1)]}"
+    if rule.language is None:
+        return None
+    if rule.kind == "naming" and rule.subject:
+        return f"naming/{rule.language}/{rule.subject}"
+    if rule.kind == "docstring-coverage" and rule.value == "most":
+        return f"docstrings/{rule.language}"
+    if rule.topic == "tests":
+        return f"tests/{rule.language}"
     return None
 
 
 def load_conventions(ws: Workspace) -> Conventions:
-    """The conventions block of `ws` parsed; an empty `Conventions` when there is none."""
+    """The learned records of `ws` and its conventions block, parsed (either may be missing)."""
     from codemem.memory import MemoryStore
     from codemem.memory.errors import BlockFormatError, UnknownLabelError
 
+    records = read_records(ws)
     store = MemoryStore(ws, user="review")  # a fixed user: no `git config` call
     try:
         block = store.get(LABEL)
     except (UnknownLabelError, BlockFormatError, UnicodeDecodeError, OSError):
-        return Conventions()
+        return parse_conventions("", records=records)
     path = block.path.relative_to(ws.root).as_posix() if block.path else Conventions.path
-    return parse_conventions(block.value, block.header.count("\n") + 1, path)
+    return parse_conventions(block.value, block.header.count("\n") + 1, path, records)

@@ -87,7 +87,7 @@ class ChangedFile:
         """The new content's lines (empty for binary or unread files)."""
         if self.data is None:
             return []
-        from codemem.code.parse import split_source
+        from codemem.code import split_source  # tree-sitter: loaded on first use
 
         return split_source(self.data)
 

@@ -13,8 +13,7 @@ import logging
 import re
 from pathlib import Path
 
-from codemem.code.files import is_test_path, read_repo_file
-from codemem.code.languages import is_code, language_for_path
+from codemem.code import CodeIndex, is_code, is_test_path, language_for_path, read_repo_file
 from codemem.infra import run_git
 from codemem.review.context import ReviewContext
 
@@ -31,23 +30,16 @@ def changed_names(ctx: ReviewContext) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def referencing_files(root: Path, index_dir: Path, names: set[str]) -> dict[str, set[str]]:
-    """path -> the names it uses, from the tag store if there is one, else `git grep`."""
-    from codemem.code.tags import TagStore
-
-    out: dict[str, set[str]] = {}
+def referencing_files(root: Path, index: CodeIndex, names: set[str]) -> dict[str, set[str]]:
+    """path -> the names it uses, from the index's tags if there are any, else `git grep`."""
     try:
-        store = TagStore.load(index_dir)
+        found = index.files_using(names)
     except Exception as exc:  # a broken store only means the slower path
         log.debug("no tag store: %s", exc)
-        store = None
-    if store is not None and store.exists:
-        for path in store.paths:
-            tags = store.get(path)
-            used = names & tags.refs.keys() if tags is not None else set()
-            if used:
-                out[path] = used
-        return out
+        found = None
+    if found is not None:
+        return found
+    out: dict[str, set[str]] = {}
     args = ["grep", "-I", "-l", "-w", "-F", "--untracked"]
     for name in sorted(names):
         args += ["-e", name]
@@ -82,7 +74,7 @@ def related_code(ctx: ReviewContext, budget_chars: int) -> str:
         return ""
     changed = {f.path for f in ctx.files}
     files = {
-        p: used for p, used in referencing_files(ctx.ws.root, ctx.ws.index_dir, names).items()
+        p: used for p, used in referencing_files(ctx.ws.root, CodeIndex(ctx.ws, ctx.config), names).items()
         if p not in changed and is_code(language_for_path(p)) and not p.startswith(".codemem/")
     }
     order = sorted(files, key=lambda p: (is_test_path(p), -len(files[p]), p))[:MAX_FILES]
@@ -91,7 +83,7 @@ def related_code(ctx: ReviewContext, budget_chars: int) -> str:
         data, _reason = read_repo_file(ctx.ws.root, path, ctx.config.index.max_file_bytes)
         if data is None:
             continue
-        from codemem.code.parse import split_source
+        from codemem.code import split_source  # tree-sitter: loaded on first use
 
         lines, found = excerpt(split_source(data), files[path])
         if not lines:

@@ -13,9 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from codemem.code.files import content_skip_reason
-from codemem.code.languages import is_code, language_for_path
-from codemem.code.parse import parse_file, split_source
+from codemem.code import content_skip_reason, is_code, language_for_path
 from codemem.infra import BlobReader
 from codemem.sleep.commits import Commit, FileChange
 
@@ -61,6 +59,8 @@ class SymbolChanges:
 
 def _own_texts(data: bytes, path: str, language: str, parse_options: dict[str, Any]) -> dict[tuple[str, int], tuple[str, str, int]]:
     """(qualname, occurrence) -> (kind, own text, start line) for each definition."""
+    from codemem.code import parse_file, split_source  # tree-sitter: loaded on first use
+
     parsed = parse_file(path, data, language, **parse_options)
     lines = split_source(data)
     symbols = [s for s in parsed.symbols if s.kind != "section"]

@@ -2,7 +2,7 @@
 
 One `git log` lists the commits, one `git diff-tree` per commit gives its files (with blob ids
 and line counts). Lock files, generated, vendored and secret-looking files are listed as
-skipped and never diffed (`codemem.code.files.path_skip_reason`); each diff is cut at a byte
+skipped and never diffed (`codemem.code.path_skip_reason`); each diff is cut at a byte
 bound. Merge commits are listed without a diff: their changes belong to the commits merged.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codemem.code.files import path_skip_reason
+from codemem.code import path_skip_reason
 from codemem.infra import git_dir, git_head, git_text, head_commit, resolve_commit, utc_date
 
 _FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%cI%x1f%s%x1f%b%x1e"

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from codemem.code.indexer import refresh_index
+from codemem import conventions as conv
+from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
+from codemem.conventions import RepoFiles
 from codemem.errors import UsageError
 from codemem.infra import BlobReader, resolve_commit, utc_now
-from codemem.sleep import conventions as conv
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
@@ -41,7 +42,6 @@ from codemem.sleep.commits import (
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.llm import ModelReport, SleepModel
-from codemem.sleep.repo_files import RepoFiles
 from codemem.sleep.sessions import pending_sessions
 from codemem.sleep.state import SleepState, read_state, write_state
 from codemem.sleep.writer import Change, MemoryWriter
@@ -203,7 +203,7 @@ class DigestRun:
 def reindex(run: DigestRun) -> None:
     """Bring the code index up to date (unless `options.reindex` is off)."""
     if run.options.reindex:
-        run.result.index = refresh_index(run.ws, run.config, progress=run.progress).to_json()
+        run.result.index = CodeIndex(run.ws, run.config).refresh(progress=run.progress).to_json()
 
 
 def read_commits(run: DigestRun) -> None:
@@ -263,6 +263,7 @@ def mine_conventions(run: DigestRun) -> None:
     if settings.conventions:
         facts = conv.gather_facts(ws, config, settings, files)
         rules = conv.mine_conventions(facts, settings.min_samples)
+        writer.write_file(conv.records_path(ws), conv.render_records(rules), "conventions")
         region = conv.ConventionsRegion(rules)
         writer.update_region(conv.LABEL, conv.REGION, region)
         if region.built:  # an unreadable block keeps its overflow note as it is

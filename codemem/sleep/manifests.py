@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from codemem.sleep.repo_files import RepoFiles, dig
+from codemem.conventions import RepoFiles, dig
 
 CATEGORIES = ("install", "build", "test", "lint", "format", "typecheck", "run")
 MAX_PER_CATEGORY = 3

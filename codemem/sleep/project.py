@@ -15,18 +15,27 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from codemem.code.files import is_test_path, read_repo_file
-from codemem.code.graph import load_graph
-from codemem.code.languages import is_code, language_for_path
-from codemem.code.manifest import Manifest
-from codemem.code.store import FILES, CodeStore
-from codemem.code.tags import TagStore
+from codemem.code import (
+    CodeIndex,
+    display_name,
+    is_code,
+    is_test_path,
+    language_family,
+    language_for_path,
+    read_repo_file,
+)
 from codemem.config import Config
-from codemem.sleep.code_style import display
+from codemem.conventions import (
+    RepoFiles,
+    find_region,
+    fit,
+    region_body,
+    region_budget,
+    with_region,
+    wrap,
+)
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
-from codemem.sleep.regions import find_region, fit, region_body, region_budget, with_region, wrap
-from codemem.sleep.repo_files import RepoFiles
 from codemem.workspace import Workspace
 
 LABEL = "project"
@@ -141,18 +150,18 @@ class Overview:
         return "\n".join(lines)
 
 
-def _languages(ws: Workspace, manifest: Manifest) -> list[str]:
+def _languages(index: CodeIndex, indexed: dict[str, str]) -> list[str]:
     lines: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     try:
-        rows = CodeStore(ws.index_dir).table(FILES).to_arrow().select(["language", "lines"]).to_pylist()
+        rows = [(f.language, f.lines) for f in index.file_facts()]
     except Exception:  # the table is an index over the files: fall back to the manifest
-        rows = [{"language": e.language, "lines": 0} for e in manifest.files.values() if e.status == "indexed"]
-    for row in rows:
-        if is_code(row["language"]):
-            name = display("typescript" if row["language"] == "tsx" else row["language"])
+        rows = [(language, 0) for language in indexed.values()]
+    for language, line_count in rows:
+        if is_code(language):
+            name = display_name(language_family(language))
             counts[name] += 1
-            lines[name] += row["lines"] or 0
+            lines[name] += line_count or 0
     order = sorted(counts, key=lambda name: (-lines[name], -counts[name], name))
     out = [f"- {name}: {_plural(counts[name], 'file')}, {_plural(lines[name], 'line')}" for name in order[:MAX_LANGUAGES]]
     if len(order) > MAX_LANGUAGES:
@@ -164,35 +173,32 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def _key_files(ws: Workspace, limit: int) -> list[str]:
+def _key_files(index: CodeIndex, limit: int) -> list[str]:
     if limit <= 0:
         return []
     try:
-        store = TagStore.load(ws.index_dir)
-        if not store.exists or not len(store):
-            return []
-        ranks = load_graph(ws.index_dir, store).rank_files()
+        ranks = index.file_ranks()
     except Exception:  # the repo map is optional here
         return []
     ranked = sorted(
         (path for path in ranks
-         if is_code(language_for_path(path)) and not is_test_path(path) and store.definitions(path)),
+         if is_code(language_for_path(path)) and not is_test_path(path) and index.definitions(path)),
         key=lambda path: (-round(ranks[path], 12), path),
     )
     out = []
     for path in ranked[:limit]:
         names = list(dict.fromkeys(
-            d[0] for d in store.definitions(path)
-            if d[0] == d[1] and not d[0].startswith("_") and d[2] not in ("variable", "constant", "field")
+            d.name for d in index.definitions(path)
+            if d.name == d.qualname and not d.name.startswith("_") and d.kind not in ("variable", "constant", "field")
         ))[:DEFS_PER_FILE]
         out.append(f"- `{path}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
     return out
 
 
-def _go_main_files(ws: Workspace, manifest: Manifest, max_bytes: int) -> list[str]:
+def _go_main_files(ws: Workspace, indexed: dict[str, str], max_bytes: int) -> list[str]:
     out = []
-    for path, entry in sorted(manifest.files.items()):
-        if entry.status == "indexed" and entry.language == "go" and not path.endswith("_test.go"):
+    for path, language in indexed.items():
+        if language == "go" and not path.endswith("_test.go"):
             data, _ = read_repo_file(ws.root, path, max_bytes)
             if data and re.search(rb"^package main\b", data, re.M) and re.search(rb"^func main\(\)", data, re.M):
                 out.append(path)
@@ -202,14 +208,15 @@ def _go_main_files(ws: Workspace, manifest: Manifest, max_bytes: int) -> list[st
 def learn_overview(ws: Workspace, config: Config, key_files: int, files: RepoFiles | None = None) -> Overview:
     """Everything the project region shows, read from the repository and its index."""
     files = files or RepoFiles(ws.root)
-    manifest = Manifest.load(ws.index_dir) or Manifest()
+    index = CodeIndex(ws, config)
+    indexed = index.indexed_languages()
     description, readme = readme_description(files)
     return Overview(
         description=description,
         readme=readme,
-        languages=_languages(ws, manifest) if manifest.files else [],
-        key_files=_key_files(ws, key_files),
-        entry_points=find_entry_points(files, _go_main_files(ws, manifest, config.index.max_file_bytes)),
+        languages=_languages(index, indexed) if indexed else [],
+        key_files=_key_files(index, key_files),
+        entry_points=find_entry_points(files, _go_main_files(ws, indexed, config.index.max_file_bytes)),
         commands=find_commands(files),
     )
 

@@ -20,21 +20,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codemem.agent.messages import Message
-from codemem.agent.tools.code_tools import RepoMapSource
+from codemem.code import CodeIndex
 from codemem.config import Config
-from codemem.errors import UsageError
-from codemem.infra import utc_now
-from codemem.sleep import project
-from codemem.sleep.llm import SleepModel, open_model
-from codemem.sleep.regions import (
+from codemem.conventions import (
     RegionError,
+    RepoFiles,
     find_region,
     region_body,
     region_budget,
     with_region,
     wrap,
 )
-from codemem.sleep.repo_files import RepoFiles
+from codemem.errors import UsageError
+from codemem.infra import utc_now
+from codemem.sleep import project
+from codemem.sleep.llm import SleepModel, open_model
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
@@ -114,7 +114,7 @@ def gather_sources(ws: Workspace, config: Config, files: RepoFiles | None = None
     overview = project.learn_overview(ws, config, config.sleep.project_map_files, files)
     sources.append(Source("codemem's extracted overview", overview.render()))
     try:
-        repo_map = RepoMapSource(ws.index_dir).render(MAP_TOKENS)
+        repo_map = CodeIndex(ws, config).repo_map(MAP_TOKENS)
     except Exception:  # the map is optional: an unindexed repository still gets a summary
         repo_map = None
     if repo_map is not None and repo_map.text:

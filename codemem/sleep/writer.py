@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from codemem.conventions import RegionError, region_budget, with_region
 from codemem.infra import FileLock, atomic_write, read_text
 from codemem.memory import Archive, Block, MemoryStore
 from codemem.memory.archive import Note
@@ -27,7 +28,6 @@ from codemem.memory.errors import (
 )
 from codemem.memory.labels import default_description, default_limit
 from codemem.memory.ranking import normalize
-from codemem.sleep.regions import RegionError, region_budget, with_region
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")

@@ -63,9 +63,9 @@ def test_read_only_prompt(make_agent):
 
 
 def test_repo_map_part_when_indexed(make_agent, ws, config):
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
 
-    refresh_index(ws, config)
+    CodeIndex(ws, config).refresh()
     agent, provider, _ = make_agent(["hi"])
     agent.run("hello")
     part = provider.calls[0].system[3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import islice
 
 import numpy as np
 import pytest
@@ -255,7 +256,7 @@ def test_personalization_moves_rank_toward_the_focus(tmp_path):
 
 def test_ranked_definitions(tmp_path):
     graph = build_graph(make_store(tmp_path))
-    ranked = graph.rank_definitions()
+    ranked = list(graph.iter_definitions())
     assert [(path, d[1]) for path, d, _ in ranked] == [
         ("pkg/config.py", "parse_config"),
         ("pkg/util.py", "format_output"),
@@ -266,11 +267,11 @@ def test_ranked_definitions(tmp_path):
     ]
     scores = [score for _, _, score in ranked]
     assert scores == sorted(scores, reverse=True)
-    assert [d[1] for _, d, _ in graph.rank_definitions(limit=2)] == [
+    assert [d[1] for _, d, _ in islice(graph.iter_definitions(), 2)] == [
         "parse_config",
         "format_output",
     ]
-    demoted = graph.rank_definitions(file_weights={"pkg/config.py": 0.001})
+    demoted = list(graph.iter_definitions(file_weights={"pkg/config.py": 0.001}))
     assert [d[1] for _, d, _ in demoted] == [
         "format_output",
         "run_app",
@@ -283,10 +284,10 @@ def test_ranked_definitions(tmp_path):
 
 def test_mentioned_identifiers_weigh_more(tmp_path):
     graph = build_graph(make_store(tmp_path))
-    plain = {d[1]: s for _, d, s in graph.rank_definitions()}
-    boosted = {d[1]: s for _, d, s in graph.rank_definitions(None, ["defaults", "nothing"])}
+    plain = {d[1]: s for _, d, s in list(graph.iter_definitions())}
+    boosted = {d[1]: s for _, d, s in list(graph.iter_definitions(None, ["defaults", "nothing"]))}
     assert boosted["defaults"] > 5 * plain["defaults"]
-    assert [d[1] for _, d, _ in graph.rank_definitions(None, ["defaults"])][:2] == [
+    assert [d[1] for _, d, _ in list(graph.iter_definitions(None, ["defaults"]))][:2] == [
         "parse_config",
         "defaults",
     ]
@@ -298,7 +299,7 @@ def test_definitions_sharing_a_name_share_its_score(tmp_path):
                   fn("area", 9, "area", "function")], {}),
         "b.py": ([], {"area": 2, "Shape": 1}),
     }  # fmt: skip
-    ranked = build_graph(make_store(tmp_path, files)).rank_definitions()
+    ranked = list(build_graph(make_store(tmp_path, files)).iter_definitions())
     assert [d[1] for _, d, _ in ranked] == ["Shape", "Shape.area", "area"]
     assert ranked[1][2] == ranked[2][2] < ranked[0][2]  # x10 for the type-like name
 
@@ -306,7 +307,7 @@ def test_definitions_sharing_a_name_share_its_score(tmp_path):
 def test_empty_store(tmp_path):
     graph = load_graph(tmp_path)
     assert (len(graph), graph.rank_files(), graph.file_centrality()) == (0, {}, {})
-    assert graph.rank_definitions({"x.py": 1.0}, ["x"]) == []
+    assert list(graph.iter_definitions({"x.py": 1.0}, ["x"])) == []
 
 
 # -- the cache ---------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ def test_graph_is_cached_per_store_version(tmp_path, monkeypatch):
     warm = load_graph(tmp_path)  # from the cache: nothing rebuilt, same answers
     assert built == [1] and warm._arrays is None  # the static ranking needs no arrays
     assert warm.rank_files() == first.rank_files()
-    assert warm.rank_definitions() == first.rank_definitions()
+    assert list(warm.iter_definitions()) == list(first.iter_definitions())
     assert warm.file_centrality() == first.file_centrality()
     assert warm._arrays is None
     assert warm.rank_files({"pkg/cli.py": 1}) == first.rank_files({"pkg/cli.py": 1})
@@ -350,11 +351,11 @@ def test_static_ranking_with_weights_equals_the_computed_one(tmp_path):
     load_graph(tmp_path, make_store(tmp_path))
     graph = load_graph(tmp_path)  # from the cache
     weights = {"pkg/config.py": 0.01, "tests/test_app.py": 10.0, "pkg/cli.py": 0.01}
-    static = graph.rank_definitions(file_weights=weights)
+    static = list(graph.iter_definitions(file_weights=weights))
     assert graph._arrays is None
     # A uniform teleport is the static ranking, computed with the arrays.
     uniform = dict.fromkeys(graph.paths, 1.0)
-    computed = graph.rank_definitions(uniform, file_weights=weights)
+    computed = list(graph.iter_definitions(uniform, file_weights=weights))
     assert graph._arrays is not None
     assert [(p, d) for p, d, _ in computed] == [(p, d) for p, d, _ in static]
     assert [s for _, _, s in computed] == pytest.approx([s for _, _, s in static])

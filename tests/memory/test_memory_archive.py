@@ -1,4 +1,4 @@
-"""Archival notes: files, duplicates, search with filters, delete, and the LanceDB mirror."""
+"""Archival notes: files, duplicates, search with filters, delete."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from codemem.code.lance import connect
 from codemem.errors import UsageError
 from codemem.memory import (
-    Archive,
     BlockFormatError,
     DuplicateNoteError,
     MemoryEditError,
     NotFoundError,
 )
-from codemem.memory.archive import SyncStats
 
 
 def test_insert_writes_one_markdown_file(archive, ws):
@@ -147,59 +144,3 @@ def test_hand_written_and_broken_notes(archive, ws):
     assert [type(p) for p in problems] == [BlockFormatError]
     assert str(problems[0]).startswith(".codemem/archive/broken.md:3: invalid frontmatter")
     assert found(archive.search("gifts")) == ["dated"]
-
-
-def test_sync_to_index_mirrors_notes_and_is_idempotent(archive, filled, ws):
-    db = connect(ws.index_dir)
-    assert archive.sync_to_index(db) == SyncStats(added=7)
-    table = db.open_table("notes")
-    version = table.version
-    assert archive.sync_to_index(db) == SyncStats(unchanged=7)
-    assert db.open_table("notes").version == version  # nothing written
-    rows = {row["id"]: row for row in table.to_arrow().to_pylist()}
-    assert rows[filled["ci"]] == {
-        "id": filled["ci"],
-        "created": "2025-03-01T12:00:00+00:00",
-        "tags": ["ci", "infra"],
-        "source": None,
-        "content": "CI runs on GitHub Actions; the workflow is ci.yml.",
-        "path": f".codemem/archive/{filled['ci']}.md",
-        "hash": archive.get(filled["ci"]).digest,
-    }
-    hits = table.search("postgres", query_type="fts").select(["id", "_score"]).to_list()
-    assert [hit["id"] for hit in hits] == [filled["db"]]
-
-
-def test_sync_to_index_follows_inserts_edits_and_deletes(archive, filled, ws):
-    db = connect(ws.index_dir)
-    archive.sync_to_index(db)
-    archive.delete(filled["style"])
-    path = ws.archive_dir / f"{filled['cache']}.md"
-    path.write_text(path.read_text().replace("five minutes", "ten minutes"))  # a hand edit
-    added = archive.insert("Feature flags live in LaunchDarkly.", tags=["flags"]).id
-    assert archive.sync_to_index(db) == SyncStats(added=1, updated=1, removed=1, unchanged=5)
-    rows = {row["id"]: row["content"] for row in db.open_table("notes").to_arrow().to_pylist()}
-    assert filled["style"] not in rows
-    assert rows[filled["cache"]] == "Redis caches product pages for ten minutes."
-    assert rows[added] == "Feature flags live in LaunchDarkly."
-    assert archive.sync_to_index(db) == SyncStats(unchanged=7)
-
-
-def test_sync_to_index_with_vectors(archive, filled, ws):
-    db = connect(ws.index_dir)
-    archive.sync_to_index(db)
-
-    def embed(texts):
-        return [[float(len(text)), float(text.count(" "))] for text in texts]
-
-    assert archive.sync_to_index(db, embed=embed) == SyncStats(added=7)  # rebuilt with a vector column
-    table = db.open_table("notes")
-    assert table.schema.field("vector").type.list_size == 2
-    assert archive.sync_to_index(db, embed=embed) == SyncStats(unchanged=7)
-    assert archive.sync_to_index(db) == SyncStats(added=7)  # vectors switched off: rebuilt without
-
-
-def test_sync_of_an_empty_archive(ws):
-    db = connect(ws.index_dir)
-    assert Archive(ws).sync_to_index(db) == SyncStats()
-    assert db.open_table("notes").count_rows() == 0

@@ -9,64 +9,65 @@ from click.testing import CliRunner
 from review_helpers import git
 
 from codemem.cli import cli
+from codemem.conventions import Rule, render_records
 from codemem.review.commit_msg import (
-    CommitConvention,
     check_message,
     commit_conventions,
     subject_of,
 )
 from codemem.workspace import Workspace
 
-LEARNED = """\
-- Commit subjects follow Conventional Commits (`type(scope): summary`) (95%: 19 of 20; types: feat 10, fix 9)
-- Commit subjects use the imperative mood (`Add x`, not `Added x`) (90%: 18 of 20)
-- Commit subjects do not end with a period (100%: 20 of 20)
-- Commit subjects are at most 72 characters (70%: 14 of 20; median length: 60)
-- Commits are usually a subject line only (85%: 17 of 20)
-"""
-CONVENTIONS = [
-    CommitConvention("Commit subjects follow Conventional Commits (`type(scope): summary`)", 0.95),
-    CommitConvention("Commit subjects use the imperative mood (`Add x`, not `Added x`)", 0.9),
-    CommitConvention("Commit subjects do not end with a period", 1.0),
-    CommitConvention("Commit subjects are at most 72 characters", 0.7),
-    CommitConvention("Commits are usually a subject line only", 0.85),
+RULES = [
+    Rule("commits", None, "Commit subjects follow Conventional Commits (`type(scope): summary`)", 0.95,
+         kind="commit-format", value="Conventional Commits"),
+    Rule("commits", None, "Commit subjects use the imperative mood (`Add x`, not `Added x`)", 0.9,
+         kind="commit-mood", value="imperative"),
+    Rule("commits", None, "Commit subjects do not end with a period", 1.0, kind="commit-period", value="no"),
+    Rule("commits", None, "Commit subjects are at most 72 characters", 0.7, kind="commit-length", value="72"),
+    Rule("commits", None, "Commit subjects reference an issue (#123 or KEY-123)", 0.85,
+         kind="commit-issue-refs", value="yes"),
+    Rule("commits", None, "Commits are usually a subject line only", 0.85, kind="commit-body", value="no"),
 ]
+NAMING = Rule("naming", "python", "Python functions are named in snake_case", 1.0,
+              kind="naming", subject="function", value="snake_case")
 
 
 @pytest.fixture
 def learned(shop):
-    """The review shop with commit-message conventions in the learned region."""
-    path = shop / ".codemem/blocks/conventions.md"
-    text = path.read_text().replace("<!-- codemem:conventions:end -->", LEARNED + "<!-- codemem:conventions:end -->")
-    path.write_text(text + "- Commit subjects reference an issue (#123 or KEY-123)\n")
-    git(shop, "commit", "-qam", "learned")
+    """The review shop with commit-message rules among its learned records."""
+    (shop / ".codemem/conventions.json").write_text(render_records([NAMING, *RULES]))
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "learned")
     return shop
 
 
-def test_the_reader_finds_learned_and_written_conventions(learned):
-    assert commit_conventions(Workspace(learned)) == [
-        *CONVENTIONS, CommitConvention("Commit subjects reference an issue (#123 or KEY-123)", 1.0)
-    ]
+def test_the_reader_keeps_the_commit_rules(learned):
+    assert commit_conventions(Workspace(learned)) == RULES
+
+
+def test_no_records_no_rules(shop):
+    assert commit_conventions(Workspace(shop)) == []
 
 
 @pytest.mark.parametrize(
     ("message", "broken"),
     [
-        ("feat(cart): add checkout\n", []),
+        ("feat(cart): add checkout (#1)\n", []),
         ("Updated the cart.\n", [
             "Commit subjects follow Conventional Commits (`type(scope): summary`)",
             "Commit subjects use the imperative mood (`Add x`, not `Added x`)",
             "Commit subjects do not end with a period",
+            "Commit subjects reference an issue (#123 or KEY-123)",
         ]),
-        ("# a comment git drops\n\nfix: adds rounding\n", ["Commit subjects use the imperative mood (`Add x`, not `Added x`)"]),
-        ("fix: " + "x" * 80 + "\n", []),  # the length rule is followed by only 70%: not checked
+        ("# a comment git drops\n\nfix: adds rounding (#3)\n", ["Commit subjects use the imperative mood (`Add x`, not `Added x`)"]),
+        ("fix: " + "x" * 80 + " #1\n", []),  # the length rule is followed by only 70%: not checked
         ("Merge branch 'main' into topic\n", []),
         ("fixup! feat: add checkout\n", []),
         ("# only comments\n", []),
     ],
 )
 def test_check_message(message, broken):
-    assert check_message(message, CONVENTIONS, min_share=0.8) == broken
+    assert check_message(message, RULES, min_share=0.8) == broken
 
 
 def test_the_subject_stops_at_the_scissors_line():

@@ -1,4 +1,4 @@
-"""Conventions read from memory: learned statements (as the miner writes them) and rule syntax."""
+"""Conventions read from memory: learned records (as the miner writes them) and rule syntax."""
 
 from __future__ import annotations
 
@@ -6,20 +6,25 @@ import re
 
 import pytest
 
+from codemem.code import SymbolRow
+from codemem.conventions import (
+    Evidence,
+    Rule,
+    code_style,
+    parse_records,
+    render_conventions,
+    render_records,
+    wrap,
+)
 from codemem.review.checks.documentation import split_params
 from codemem.review.checks.naming import name_styles, restyle
 from codemem.review.context import is_public
 from codemem.review.conventions import (
-    LANGUAGE_NAMES,
-    NAMED_KINDS,
     DocConvention,
     NamingConvention,
     load_conventions,
     parse_conventions,
 )
-from codemem.sleep import code_style
-from codemem.sleep.conventions import render_conventions
-from codemem.sleep.regions import wrap
 from codemem.workspace import Workspace
 
 NAMES = [
@@ -49,16 +54,15 @@ def test_the_fixture_block(shop):
 def test_the_miners_own_rendering_is_read_back(tmp_path):
     rows = []
     for i, name in enumerate(["load_file", "save_file", "parse_args", "run", "getThing"]):
-        rows.append({"path": "m.py", "language": "python", "name": name, "qualname": name, "kind": "function",
-                     "start_line": i + 1, "signature": f"def {name}():", "docstring": "Doc." if i else "", "parent": None,
-                     "is_test": False})
+        rows.append(SymbolRow("m.py", "python", name, name, "function", i + 1, i + 1, f"def {name}():",
+                              "Doc." if i else "", None, False))
     for i, name in enumerate(["fooBar", "bazQux", "quux", "lastOne", "oneMore"]):
-        rows.append({"path": "w.ts", "language": "tsx", "name": name, "qualname": f"C.{name}", "kind": "method",
-                     "start_line": i + 1, "signature": f"{name}()", "docstring": "", "parent": "C", "is_test": False})
+        rows.append(SymbolRow("w.ts", "tsx", name, f"C.{name}", "method", i + 1, i + 1, f"{name}()", "", "C", False))
     rules = code_style.naming_rules(rows, 5) + code_style.docstring_rules(rows, 5)
+    records = parse_records(render_records(rules))
     for examples in (True, False):
         body = wrap("conventions", render_conventions(rules, examples=examples))
-        parsed = parse_conventions("Intro text.\n" + body + "\n\nOutro.")
+        parsed = parse_conventions("Intro text.\n" + body + "\n\nOutro.", records=records)
         assert parsed.naming == {
             ("python", "function"): NamingConvention("python", "function", "snake_case", 0.8, 5),
             ("typescript", "method"): NamingConvention("typescript", "method", "camelCase", 1.0, 5),
@@ -74,7 +78,11 @@ def test_a_declared_convention_outside_the_region_wins():
         "- Go tests use the standard testing package (100%: 2 of 2)\n"
         "<!-- codemem:conventions:end -->\n"
     )
-    parsed = parse_conventions(value)
+    records = [
+        Rule("naming", "python", "Python functions are named in snake_case", 0.6, Evidence(3, 5), "naming", "function", "snake_case"),
+        Rule("tests", "go", "Go tests use the standard testing package", 1.0, Evidence(2, 2), "test-framework", value="testing"),
+    ]
+    parsed = parse_conventions(value, records=records)
     assert parsed.naming == {("python", "function"): NamingConvention("python", "function", "camelCase", 1.0, None)}
     assert parsed.tested == {"go"}
 
@@ -118,11 +126,6 @@ def test_name_styles_agree_with_the_miner(name):
     assert name_styles(name) == code_style.name_styles(name)
 
 
-def test_shared_tables_agree_with_the_miner():
-    assert LANGUAGE_NAMES == code_style.LANGUAGE_NAMES
-    assert NAMED_KINDS == code_style.NAMED_KINDS
-
-
 @pytest.mark.parametrize("signature,name", [
     ("def f(a, b: int = 3, *args, **kw) -> str:", "f"),
     ("def g(self, x: dict[str, tuple[int, int]] = {}) -> None:", "g"),
@@ -130,7 +133,7 @@ def test_shared_tables_agree_with_the_miner():
     ("def cut(a,", "cut"),
 ])
 def test_parameter_splitting_agrees_with_the_miner(signature, name):
-    assert split_params(signature, name) == code_style._split_params(signature, name)
+    assert split_params(signature, name) == code_style.split_params(signature, name)
 
 
 def test_public_agrees_with_the_miner():
@@ -138,7 +141,7 @@ def test_public_agrees_with_the_miner():
              ("Serve", "go", "", None), ("serve", "go", "", None), ("f", "rust", "pub fn f()", None), ("g", "rust", "fn g()", None)]
     parents = {("p", "outer"): "function"}
     for name, language, signature, parent_kind in cases:
-        row = {"name": name, "path": "p", "parent": "outer" if parent_kind else None, "signature": signature}
+        row = SymbolRow("p", language, name, name, "function", 1, 1, signature, "", "outer" if parent_kind else None, False)
         assert is_public(name, language, signature, parent_kind) == code_style._public(row, language, parents)
 
 
@@ -154,9 +157,18 @@ def test_restyle(name, style, expected):
 def test_review_rule_ids_of_learned_statements():
     from codemem.review.conventions import review_rule_id
 
-    assert review_rule_id("Python functions are named in snake_case") == "naming/python/function"
-    assert review_rule_id("- C# type names are named in PascalCase") == "naming/csharp/type"
-    assert review_rule_id("TypeScript public definitions have doc comments") == "docstrings/typescript"
-    assert review_rule_id("Go tests use the standard testing package") == "tests/go"
-    assert review_rule_id("Rust unit tests sit in #[cfg(test)] modules next to the code") == "tests/rust"
-    assert review_rule_id("Python code is indented with 4 spaces") is None
+    def rule(topic, language, statement, kind="", subject=None, value=None):
+        return Rule(topic, language, statement, 1.0, Evidence(5, 5), kind, subject, value)
+
+    assert review_rule_id(rule("naming", "python", "Python functions are named in snake_case", "naming", "function",
+                               "snake_case")) == "naming/python/function"
+    assert review_rule_id(rule("naming", "csharp", "C# type names are named in PascalCase", "naming", "type",
+                               "PascalCase")) == "naming/csharp/type"
+    assert review_rule_id(rule("docstrings", "typescript", "TypeScript public definitions have doc comments",
+                               "docstring-coverage", value="most")) == "docstrings/typescript"
+    assert review_rule_id(rule("tests", "go", "Go tests use the standard testing package",
+                               "test-framework", value="testing")) == "tests/go"
+    assert review_rule_id(rule("tests", "rust", "Rust unit tests sit in #[cfg(test)] modules next to the code",
+                               "test-location", value="#[cfg(test)] modules")) == "tests/rust"
+    assert review_rule_id(rule("indentation", "python", "Python code is indented with 4 spaces",
+                               "indentation", value="4 spaces")) is None

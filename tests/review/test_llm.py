@@ -69,10 +69,10 @@ def test_a_valid_reply_becomes_findings_and_the_prompt_holds_memory_change_and_r
 
 
 def test_related_code_comes_from_the_index_when_there_is_one(committed):
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
     from codemem.workspace import Workspace
 
-    refresh_index(Workspace(committed), load_config(None))
+    CodeIndex(Workspace(committed), load_config(None)).refresh()
     provider = ScriptedProvider([reply()])
     review(committed, RANGE, provider=provider)
     user = provider.calls[0].messages[0].content

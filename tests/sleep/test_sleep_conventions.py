@@ -5,19 +5,25 @@ from __future__ import annotations
 import pytest
 from sleep_helpers import config
 
-from codemem.code.indexer import refresh_index
-from codemem.sleep.code_style import name_styles, naming_rules
-from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.sleep.conventions import gather_facts, mine_conventions, render_rule
-from codemem.sleep.repo_files import RepoFiles
-from codemem.sleep.tooling import configured_line_limits, tool_rules
+from codemem.code import CodeIndex, SymbolRow
+from codemem.conventions import (
+    CommitMessage,
+    RepoFiles,
+    gather_facts,
+    mine_conventions,
+    name_styles,
+    render_rule,
+)
+from codemem.conventions.code_style import naming_rules
+from codemem.conventions.commit_style import commit_rules
+from codemem.conventions.tooling import configured_line_limits, tool_rules
 from codemem.workspace import Workspace
 
 
 def mined(repo) -> list[tuple[str | None, str]]:
     ws = Workspace(repo)
     cfg = config(min_samples=3)
-    refresh_index(ws, cfg)
+    CodeIndex(ws, cfg).refresh()
     rules = mine_conventions(gather_facts(ws, cfg, cfg.sleep), 3)
     return [(rule.language, render_rule(rule)) for rule in rules if rule.topic != "commits"]
 
@@ -105,14 +111,13 @@ def test_name_styles(name, styles):
     assert name_styles(name) == styles
 
 
-def row(name, kind="function", path="a.py", line=1, language="python"):
-    return {"path": path, "language": language, "name": name, "qualname": name, "kind": kind,
-            "start_line": line, "signature": "", "docstring": "", "parent": None, "is_test": False}
+def row(name, kind="function", path="a.py", line=1, language="python", is_test=False):
+    return SymbolRow(path, language, name, name, kind, line, line, "", "", None, is_test)
 
 
 def test_naming_reports_exceptions_with_their_place():
     rows = [row(n, line=i) for i, n in enumerate(["load_file", "save_file", "close", "getValue", "run_all"], 1)]
-    rows.append(row("test_thing", line=9) | {"is_test": True})  # tests are left out
+    rows.append(row("test_thing", line=9, is_test=True))  # tests are left out
     [rule] = naming_rules(rows, min_samples=5)
     assert (rule.statement, rule.share) == ("Python functions are named in snake_case", 0.8)
     assert rule.evidence.examples == ("`load_file`", "`save_file`", "`run_all`")

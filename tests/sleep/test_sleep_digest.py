@@ -70,6 +70,7 @@ Files: `docs/usage.md` (A, +3 −0)
     assert read_state(ws).last_digest == f"digests/2025-03-04-{a}-{d}.md"
     assert [(ch.kind, ch.target, ch.detail) for ch in result.changes] == [
         ("digest", f".codemem/digests/2025-03-04-{a}-{d}.md", ""),
+        ("conventions", ".codemem/conventions.json", ""),
         ("block", "conventions", "conventions region"),
         ("block", "project", "project overview, recent changes"),
         ("state", ".codemem/state.json", ""),
@@ -190,7 +191,7 @@ def test_dry_run_reports_and_writes_nothing(shop):
     before = snapshot(ws)
     result = digest(ws, dry_run=True)
     assert snapshot(ws) == before
-    assert [ch.kind for ch in result.changes] == ["digest", "block", "block", "state"]
+    assert [ch.kind for ch in result.changes] == ["digest", "conventions", "block", "block", "state"]
     assert result.digest_text.startswith("---\ndate: 2025-03-04\n")
 
 
@@ -244,10 +245,10 @@ def test_an_uninitialized_repository_is_a_usage_error(repo_factory):
 
 
 def test_learn_project_fills_the_overview_for_init(repo_factory):
-    from codemem.code.indexer import refresh_index
+    from codemem.code import CodeIndex
 
     ws = init(repo_factory("sleep/gosvc"))
-    refresh_index(ws, config())
+    CodeIndex(ws, config()).refresh()
     changes = learn_project(ws, config())
     assert [(ch.kind, ch.target) for ch in changes] == [("block", "project")]
     assert read_value(ws, "project") == """\

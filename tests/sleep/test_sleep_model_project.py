@@ -12,7 +12,7 @@ from sleep_helpers import commit, config, digest, init
 
 from codemem.agent.providers import ProviderUnavailable, ScriptedProvider
 from codemem.cli import cli
-from codemem.code.indexer import refresh_index
+from codemem.code import CodeIndex
 from codemem.errors import UsageError
 from codemem.memory import MemoryStore
 from codemem.sleep import learn_project
@@ -33,7 +33,7 @@ SUMMARY = "pyshop is a tiny shop backend.\n\n- `shop/cart.py`: carts and totals\
 def shop(tmp_path):
     ws = init(make_repo(tmp_path / "shop", "sleep/pyshop"))
     (ws.root / ".git/info/exclude").write_text(".codemem/\n")  # later commits: code only
-    refresh_index(ws, config())
+    CodeIndex(ws, config()).refresh()
     return ws
 
 

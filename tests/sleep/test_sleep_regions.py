@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from sleep_helpers import config
 
+from codemem.conventions import RegionError, fit, region_body, region_budget, with_region
 from codemem.errors import ConfigError
 from codemem.sleep.dates import absolute_dates
-from codemem.sleep.regions import RegionError, fit, region_body, region_budget, with_region
 from codemem.sleep.state import SleepState, read_state, write_state
 from codemem.workspace import Workspace
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sleep_helpers import commit, digest, init, read_value
 
-from codemem.code.search import search_code
+from codemem.code import CodeIndex
 from codemem.config import load_config
 from codemem.daemon.process import lock_held, read_pid, read_status
 from codemem.memory import MemoryStore
@@ -131,7 +131,7 @@ def shop(tmp_path) -> Path:
 def searchable(repo: Path, word: str, text: str | None = None) -> bool:
     """Whether searching for `word` finds a chunk containing it (and `text`, if given)."""
     ws = Workspace(repo)
-    hits = search_code(ws, load_config(ws.config_file), word, k=3)
+    hits = CodeIndex(ws, load_config(ws.config_file)).search(word, k=3)
     return any(word in hit.text and (text is None or text in hit.text) for hit in hits)
 
 

@@ -1,12 +1,11 @@
 """Code tools over the index and git: `search_code`, `repo_map`, `git_diff`, `git_log`.
 
-The repo map is shared with the context (the map the agent always sees): `RepoMapSource`
-keeps the tag store and reference graph loaded and reloads them only when the index changed.
+The repo map is shared with the context (the map the agent always sees): both ask the
+context's `CodeIndex`, which keeps the tag store and graph loaded between calls.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from codemem.agent.tools.budget import number_lines
@@ -15,56 +14,11 @@ from codemem.infra import git_text, has_head
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
-    from codemem.code.repomap import RepoMap
 
 HIT_LINES = 30  # lines of code shown per search hit
 MAX_MAP_TOKENS = 8_192
 
 
-class RepoMapSource:
-    """The repo map of one workspace, with the tag store and graph cached between calls.
-
-    Reloaded only when the tag store file changes; a map already rendered for the same
-    budget and focus is returned as is (the context asks for the same map every step).
-    """
-
-    def __init__(self, index_dir: Path) -> None:
-        self.index_dir = index_dir
-        self._key: tuple[int, int] | None = None
-        self._store = None
-        self._graph = None
-        self._rendered: dict[tuple[int, tuple[str, ...]], RepoMap] = {}
-
-    def _stamp(self) -> tuple[int, int] | None:
-        from codemem.code.tags import TAGS_FILE
-
-        try:
-            stat = (self.index_dir / TAGS_FILE).stat()
-        except OSError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
-
-    def render(self, tokens: int, focus: list[str] | None = None) -> RepoMap | None:
-        """The map within `tokens` (estimated), or None when the index has no map data."""
-        from codemem.code.graph import load_graph
-        from codemem.code.repomap import render_repo_map
-        from codemem.code.tags import TagStore
-
-        stamp = self._stamp()
-        if stamp is None:
-            return None
-        if stamp != self._key:
-            store = TagStore.load(self.index_dir)
-            if not store.exists:
-                return None
-            self._store, self._graph = store, load_graph(self.index_dir, store)
-            self._key, self._rendered = stamp, {}
-        key = (tokens, tuple(focus or ()))
-        if key not in self._rendered:
-            self._rendered[key] = render_repo_map(
-                self._store, self._graph, tokens=tokens, focus=focus or ()
-            )
-        return self._rendered[key]
 
 
 def search_code(
@@ -80,12 +34,10 @@ def search_code(
         k: How many results to return.
         level: Rank chunks of code, whole definitions (symbol) or files.
     """
-    from codemem.code.search import search_code as run_search
-
     if not query.strip():
         raise ToolError("the query is empty: say what to look for")
     ctx.ensure_index()
-    hits = run_search(ctx.ws, ctx.config, query, k=max(1, min(k, 50)), level=level)
+    hits = ctx.code.search(query, k=max(1, min(k, 50)), level=level)
     if not hits:
         return "No results. Try other words, a likely identifier, or grep for an exact string."
     parts = []
@@ -121,7 +73,7 @@ def repo_map(
     if not 64 <= budget <= MAX_MAP_TOKENS:
         raise ToolError(f"tokens must be between 64 and {MAX_MAP_TOKENS}, not {budget}")
     entries = [focus] if isinstance(focus, str) else list(focus or [])
-    rendered = ctx.repo_maps.render(budget, entries)
+    rendered = ctx.code.repo_map(budget, entries)
     if rendered is None:
         raise ToolError(
             "the index has no repo-map data: the index may still be building; use list_files"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolResult
-from codemem.code.files import matches_any
+from codemem.code import matches_any
 from codemem.infra import atomic_write, confine, git_text
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from codemem.code.files import matches_any
+from codemem.code import matches_any
 from codemem.config import PermissionMode, PermissionsConfig, parse_rule
 from codemem.errors import PermissionDenied
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from codemem.agent.tools.code_tools import CODE_READ_TOOLS, RepoMapSource
+from codemem.agent.tools.code_tools import CODE_READ_TOOLS
 from codemem.agent.tools.file_tools import FILE_READ_TOOLS, FILE_WRITE_TOOLS
 from codemem.agent.tools.memory_tools import MEMORY_READ_TOOLS, MEMORY_WRITE_TOOLS
 from codemem.agent.tools.permissions import PermissionPolicy
 from codemem.agent.tools.registry import Tool, ToolError, ToolRegistry
 from codemem.agent.tools.shell import run_command
+from codemem.code import CodeIndex
 from codemem.config import AgentConfig, Config
 from codemem.errors import CodememError
 from codemem.workspace import Workspace
@@ -104,8 +105,9 @@ class ToolContext:
         return self.recall_store
 
     @cached_property
-    def repo_maps(self) -> RepoMapSource:
-        return RepoMapSource(self.ws.index_dir)
+    def code(self) -> CodeIndex:
+        """The code index (its repo map stays loaded between calls)."""
+        return CodeIndex(self.ws, self.config)
 
     def file_changed(self, rel: str | None) -> None:
         """Note that a file (None: possibly any file) changed, so the index is refreshed."""
@@ -118,14 +120,10 @@ class ToolContext:
 
     def ensure_index(self) -> None:
         """Build the index if there is none, and refresh it after files changed."""
-        from codemem.code.manifest import Manifest
-
-        if not self.index_stale and Manifest.load(self.ws.index_dir) is not None:
+        if not self.index_stale and self.code.exists():
             return
-        from codemem.code.indexer import refresh_index
-
         try:
-            refresh_index(self.ws, self.config)
+            self.code.refresh()
         except CodememError as exc:
             raise ToolError(f"the code index could not be updated: {exc}") from None
         self.index_stale = False

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from codemem.code import display_name
+from codemem.conventions import split_params
 from codemem.review.checks.patterns import applies
 from codemem.review.context import Definition, ReviewContext
-from codemem.review.conventions import LANGUAGE_NAMES
 from codemem.review.findings import Finding
-from codemem.sleep.code_style import split_params
 
 LEARNED_KINDS = frozenset({"function", "method", "class", "struct", "interface", "enum", "trait", "type"})
 _SKIPPED_PARAMS = frozenset({"self", "cls", "*", "/", "this"})
@@ -85,7 +85,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         if any(r.what == "docstrings" and d.kind in r.kinds and applies(r, d.file.path) for r in requires):
             continue  # already reported under the declared rule
         evidence = f"{docs.share:.0%} of {docs.total:,}" if docs.total is not None else "declared"
-        language = LANGUAGE_NAMES.get(d.language, d.language)
+        language = display_name(d.language)
         yield Finding(
             f"docstrings/{d.language}", "warning", d.file.path, d.line,
             f"public {d.kind} `{d.name}` has no {_word(d.language)}; "

@@ -6,12 +6,10 @@ import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
+from codemem.code import display_name
+from codemem.conventions import MIXED, NAMED_KINDS, name_styles
 from codemem.review.context import ReviewContext
-from codemem.review.conventions import LANGUAGE_NAMES, NAMED_KINDS
 from codemem.review.findings import Finding
-
-# The review judges names exactly as the conventions miner counted them.
-from codemem.sleep.code_style import MIXED, name_styles  # noqa: F401  (re-exported)
 
 RESERVED_NAMES = frozenset({"constructor", "initialize"})
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -85,7 +83,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         evidence = (f"{rule.share:.0%} of {rule.total:,}" if rule.total is not None
                     else f"declared in {ctx.conventions.path}")
         kinds = NAMED_KINDS[d.kind]
-        language = LANGUAGE_NAMES.get(d.language, d.language)
+        language = display_name(d.language)
         yield Finding(
             f"naming/{d.language}/{d.kind}",
             "error" if rule.share >= settings.strict_share else "warning",

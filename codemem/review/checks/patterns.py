@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from codemem.code.files import matches_any
+from codemem.code import matches_any
 from codemem.review.context import ReviewContext
 from codemem.review.conventions import PatternRule, RequireRule
 from codemem.review.findings import Finding

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from codemem.code.files import GENERATED_NAMES, SECRET_NAMES
+from codemem.code import GENERATED_NAMES, SECRET_NAMES
 from codemem.review.context import ReviewContext
 from codemem.review.findings import Finding
 

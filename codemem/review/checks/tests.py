@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from codemem.code import display_name
 from codemem.review.checks.patterns import applies
 from codemem.review.context import ReviewContext
-from codemem.review.conventions import LANGUAGE_NAMES
 from codemem.review.findings import Finding
 
 TESTED_KINDS = frozenset({"function", "method"})
@@ -45,7 +45,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
                           f"(required by {ctx.conventions.path}:{declared.line})",
                           declared.message or f"add a test that calls `{d.name}`", line_text=line_text)
         else:
-            language = LANGUAGE_NAMES.get(d.language, d.language)
+            language = display_name(d.language)
             yield Finding(f"tests/{d.language}", "warning", d.file.path, d.line,
                           f"no test mentions the new public {d.kind} `{d.name}`; this project tests its {language} code",
                           f"add a test that calls `{d.name}`", confidence=0.8, line_text=line_text)

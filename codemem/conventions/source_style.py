@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from codemem.sleep.code_style import display
-from codemem.sleep.rules import Evidence, Rule, ratio, sample
+from codemem.conventions.code_style import display
+from codemem.conventions.rules import Evidence, Rule, ratio, sample
 
 Sources = dict[str, tuple[str, str]]  # path -> (language family, text)
 STANDARD_LIMITS = (79, 80, 88, 90, 100, 110, 120, 132, 140, 150, 160, 180, 200)
@@ -61,6 +61,7 @@ def line_length_rules(
             ratio(within, len(lengths)),
             Evidence(within, len(lengths), (), tuple(f"{p}:{n} ({length} chars)" for length, p, n in over[:3]),
                      detail=f"longest line: {longest} characters"),
+            "line-length", value=str(limit),
         ))
     return rules
 
@@ -87,14 +88,15 @@ def indentation_rules(sources: Sources, min_samples: int) -> list[Rule]:
             continue
         if tabs >= len(spaces):
             rules.append(Rule("indentation", language, f"{display(language)} code is indented with tabs",
-                              ratio(tabs, total), Evidence(tabs, total)))
+                              ratio(tabs, total), Evidence(tabs, total), "indentation", value="tabs"))
             continue
         for unit in (8, 4, 3, 2):
             fits = sum(width % unit == 0 for width in spaces)
             if fits >= 0.9 * len(spaces):
                 break
         rules.append(Rule("indentation", language, f"{display(language)} code is indented with {unit} spaces",
-                          ratio(fits, total), Evidence(fits, total, detail=f"tab-indented lines: {tabs}")))
+                          ratio(fits, total), Evidence(fits, total, detail=f"tab-indented lines: {tabs}"),
+                          "indentation", value=f"{unit} spaces"))
     return rules
 
 
@@ -129,16 +131,19 @@ def comment_rules(sources: Sources, min_samples: int) -> list[Rule]:
         if not nonblank:
             continue
         density = ratio(comments, nonblank)
-        amount = "is well commented" if density >= 0.15 else "has some comments" if density >= 0.05 else "has few comments"
+        amount, level = (("is well commented", "many") if density >= 0.15 else ("has some comments", "some")
+                         if density >= 0.05 else ("has few comments", "few"))
         rules.append(Rule("comments", language, f"{display(language)} code {amount}", density,
-                          Evidence(comments, nonblank, detail="share of non-blank lines that are comments")))
+                          Evidence(comments, nonblank, detail="share of non-blank lines that are comments"),
+                          "comment-density", value=level))
         starts = line_style + block_style
         if starts >= min_samples:
             if line_style >= block_style:
-                statement, matched = f"{display(language)} comments are // line comments", line_style
+                statement, matched, style = f"{display(language)} comments are // line comments", line_style, "//"
             else:
-                statement, matched = f"{display(language)} comments are /* */ block comments", block_style
-            rules.append(Rule("comments", language, statement, ratio(matched, starts), Evidence(matched, starts)))
+                statement, matched, style = f"{display(language)} comments are /* */ block comments", block_style, "/* */"
+            rules.append(Rule("comments", language, statement, ratio(matched, starts), Evidence(matched, starts),
+                              "comment-style", value=style))
     return rules
 
 
@@ -188,19 +193,21 @@ def _python_imports(files: list[tuple[str, list[str]]], min_samples: int) -> lis
         statement = ("Python imports name what they use (`from module import name`)" if share >= 0.5
                      else "Python imports whole modules (`import module`)")
         rules.append(Rule("imports", "python", statement, max(share, 1 - share),
-                          Evidence(max(len(froms), plain), total, detail=f"from-imports: {len(froms)}, plain imports: {plain}")))
+                          Evidence(max(len(froms), plain), total, detail=f"from-imports: {len(froms)}, plain imports: {plain}"),
+                          "import-form", value="from" if share >= 0.5 else "module"))
     if len(froms) >= min_samples:
         absolute = len(froms) - len(relative)
         share = ratio(absolute, len(froms))
         if share >= 0.5:
             rules.append(Rule("imports", "python", "Python imports are absolute, not relative (`from .x import y`)",
-                              share, Evidence(absolute, len(froms), exceptions=sample(relative))))
+                              share, Evidence(absolute, len(froms), exceptions=sample(relative)), "import-paths", value="absolute"))
         else:
             rules.append(Rule("imports", "python", "Python imports within the package are relative (`from .x import y`)",
-                              1 - share, Evidence(len(relative), len(froms))))
+                              1 - share, Evidence(len(relative), len(froms)), "import-paths", value="relative"))
     if modules >= min_samples and ratio(len(future), modules) >= 0.5:
         rules.append(Rule("imports", "python", "Python modules start with `from __future__ import annotations`",
-                          ratio(len(future), modules), Evidence(len(future), modules)))
+                          ratio(len(future), modules), Evidence(len(future), modules),
+                          "future-import", value="annotations"))
     return rules
 
 
@@ -222,15 +229,17 @@ def _js_imports(language: str, files: list[tuple[str, list[str]]], min_samples: 
     if total >= min_samples:
         if len(esm_files) >= len(cjs_files):
             rules.append(Rule("imports", language, f"{display(language)} uses ES modules (import/export), not require()",
-                              ratio(len(esm_files), total), Evidence(len(esm_files), total, exceptions=sample(cjs_files))))
+                              ratio(len(esm_files), total), Evidence(len(esm_files), total, exceptions=sample(cjs_files)),
+                              "module-system", value="ES modules"))
         else:
             rules.append(Rule("imports", language, f"{display(language)} uses CommonJS require()",
-                              ratio(len(cjs_files), total), Evidence(len(cjs_files), total, exceptions=sample(esm_files))))
+                              ratio(len(cjs_files), total), Evidence(len(cjs_files), total, exceptions=sample(esm_files)),
+                              "module-system", value="CommonJS"))
     quotes = single + double
     if quotes >= min_samples:
         kind, matched = ("single", single) if single >= double else ("double", double)
         rules.append(Rule("imports", language, f"{display(language)} module paths are in {kind} quotes",
-                          ratio(matched, quotes), Evidence(matched, quotes)))
+                          ratio(matched, quotes), Evidence(matched, quotes), "import-quotes", value=kind))
     return rules
 
 
@@ -241,4 +250,5 @@ def _java_imports(files: list[tuple[str, list[str]]], min_samples: int) -> list[
     named = [i for i in imports if not i[2]]
     return [Rule("imports", "java", "Java imports name each class (no wildcard imports)",
                  ratio(len(named), len(imports)),
-                 Evidence(len(named), len(imports), exceptions=sample([f"{p}: `{s}`" for p, s, w in imports if w])))]
+                 Evidence(len(named), len(imports), exceptions=sample([f"{p}: `{s}`" for p, s, w in imports if w])),
+                 "wildcard-imports", value="none")]

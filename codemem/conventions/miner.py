@@ -3,7 +3,8 @@ settings and git history, kept in a marked region of `blocks/conventions.md`.
 
 `gather_facts` reads what the miners need (symbol rows, a deterministic sample of the
 source text, configuration files, recent commit messages); `mine_conventions` is a pure
-function from those facts to sorted `Rule`s; `ConventionsRegion` renders them to fit the
+function from those facts to sorted `Rule`s, the records the digest stores in
+`.codemem/conventions.json` (see `records.py`); `ConventionsRegion` renders them to fit the
 room the block has left, and hands back the full text (every rule, with its examples) for
 an archival note whenever something had to be left out of the block.
 """
@@ -13,30 +14,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from codemem.code.files import read_repo_file
-from codemem.code.languages import is_code
-from codemem.code.manifest import Manifest
+from codemem.code import CodeIndex, SymbolRow, is_code, language_family, read_repo_file
 from codemem.config import Config, SleepConfig
-from codemem.infra import git_text
-from codemem.sleep.code_style import FAMILY, display, docstring_rules, naming_rules, type_hint_rules
-from codemem.sleep.commit_style import CommitMessage, commit_rules
-from codemem.sleep.regions import fit
-from codemem.sleep.repo_files import RepoFiles
-from codemem.sleep.rules import TOPICS, Rule, percent
-from codemem.sleep.source_style import (
+from codemem.conventions.code_style import display, docstring_rules, naming_rules, type_hint_rules
+from codemem.conventions.commit_style import CommitMessage, commit_rules
+from codemem.conventions.regions import fit
+from codemem.conventions.repo_files import RepoFiles
+from codemem.conventions.rules import TOPICS, Rule, percent
+from codemem.conventions.source_style import (
     Sources,
     comment_rules,
     import_rules,
     indentation_rules,
     line_length_rules,
 )
-from codemem.sleep.testsuite import framework_rules, layout_rules
-from codemem.sleep.tooling import configured_line_limits, tool_rules
+from codemem.conventions.testsuite import framework_rules, layout_rules
+from codemem.conventions.tooling import configured_line_limits, tool_rules
+from codemem.infra import git_text
 from codemem.workspace import Workspace
 
 LABEL = REGION = "conventions"
 NOTE_TAGS = ["conventions", "learned"]
-SYMBOL_COLUMNS = ["path", "language", "name", "qualname", "kind", "start_line", "signature", "docstring", "parent", "is_test"]
 HEADER = (
     "## Learned conventions\n"
     "_Mined from the code, tool settings and git history by `codemem digest`; this region is "
@@ -49,19 +47,10 @@ class CodeFacts:
     """Everything the miners read, gathered once."""
 
     files: RepoFiles
-    symbols: list[dict] = field(default_factory=list)
+    symbols: list[SymbolRow] = field(default_factory=list)
     code_paths: dict[str, str] = field(default_factory=dict)  # path -> language family
     sources: Sources = field(default_factory=dict)  # a deterministic sample of code files
     commits: list[CommitMessage] = field(default_factory=list)
-
-
-def read_symbols(ws: Workspace) -> list[dict]:
-    """Every symbol row of the index, in a canonical order."""
-    from codemem.code.store import SYMBOLS, CodeStore
-
-    table = CodeStore(ws.index_dir).table(SYMBOLS)
-    rows = table.to_arrow().select(SYMBOL_COLUMNS).to_pylist()
-    return sorted(rows, key=lambda r: (r["path"], r["start_line"], r["qualname"]))
 
 
 def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
@@ -82,13 +71,12 @@ def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
 def gather_facts(ws: Workspace, config: Config, settings: SleepConfig, files: RepoFiles | None = None) -> CodeFacts:
     """Read the index, a sample of the code, the configuration files and recent commits."""
     facts = CodeFacts(files or RepoFiles(ws.root))
-    manifest = Manifest.load(ws.index_dir)
-    if manifest is not None:
-        for path, entry in sorted(manifest.files.items()):
-            if entry.status == "indexed" and is_code(entry.language):
-                facts.code_paths[path] = FAMILY.get(entry.language, entry.language)
-        if facts.code_paths:
-            facts.symbols = read_symbols(ws)
+    index = CodeIndex(ws, config)
+    for path, language in index.indexed_languages().items():
+        if is_code(language):
+            facts.code_paths[path] = language_family(language)
+    if facts.code_paths:
+        facts.symbols = index.symbols()
     paths = sorted(facts.code_paths)
     step = max(1, math.ceil(len(paths) / settings.max_scan_files))
     for path in paths[::step]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from codemem.code.files import list_candidates, matches_any, read_repo_file
+from codemem.code import list_candidates, matches_any, read_repo_file
 
 try:  # Python 3.11+
     import tomllib

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from codemem.code.files import is_test_path
-from codemem.sleep.code_style import display
-from codemem.sleep.repo_files import RepoFiles, dig
-from codemem.sleep.rules import Evidence, Rule, ratio, sample
-from codemem.sleep.tooling import ToolScan
+from codemem.code import is_test_path
+from codemem.conventions.code_style import display
+from codemem.conventions.repo_files import RepoFiles, dig
+from codemem.conventions.rules import Evidence, Rule, ratio, sample
+from codemem.conventions.tooling import ToolScan
 
 TEST_DIRS = ("tests", "test", "spec", "specs", "__tests__", "testing")
 JS_FRAMEWORKS = ("vitest", "jest", "mocha", "jasmine", "ava", "@playwright/test", "cypress")
@@ -50,7 +50,8 @@ def layout_rules(code_paths: dict[str, str], min_samples: int) -> list[Rule]:
         places = Counter(_location(p) for p in named)
         place, count = max(places.items(), key=lambda item: (item[1], item[0]))
         rules.append(Rule("tests", language, f"{display(language)} tests {place}", ratio(count, len(named)),
-                          Evidence(count, len(named), sample(named), sample([p for p in named if _location(p) != place]))))
+                          Evidence(count, len(named), sample(named), sample([p for p in named if _location(p) != place])),
+                          "test-location", value=place.removeprefix("live ")))
         patterns = NAMING.get(language, [])
         kinds = Counter()
         for path in named:
@@ -61,7 +62,7 @@ def layout_rules(code_paths: dict[str, str], min_samples: int) -> list[Rule]:
         if kinds:
             kind, count = max(kinds.items(), key=lambda item: (item[1], item[0]))
             rules.append(Rule("tests", language, f"{display(language)} test files are named {kind}", ratio(count, len(named)),
-                              Evidence(count, len(named), sample(named))))
+                              Evidence(count, len(named), sample(named)), "test-file-names", value=kind))
     return rules
 
 
@@ -83,32 +84,36 @@ def framework_rules(files: RepoFiles, code_paths: dict[str, str], texts: dict[st
             language = "typescript" if "typescript" in deps or files.find("tsconfig.json") else "javascript"
             sources = [files.find("package.json") or "package.json", *files.glob(f"{framework.split('/')[-1]}.config.*")]
             rules.append(Rule("tests", language, f"{display(language)} tests run with {framework}", None,
-                              Evidence(sources=tuple(dict.fromkeys(sources)))))
+                              Evidence(sources=tuple(dict.fromkeys(sources))), "test-framework", value=framework))
             break
     go_tests = sorted(p for p, lang in test_files.items() if lang == "go")
     if go_tests:
         gomod = files.text(files.find("go.mod")) or ""
         helper = " with testify assertions" if "github.com/stretchr/testify" in gomod else ""
         rules.append(Rule("tests", "go", f"Go tests use the standard testing package{helper}", None,
-                          Evidence(len(go_tests), len(go_tests), sample(go_tests), sources=("go.mod",) if helper else ())))
+                          Evidence(len(go_tests), len(go_tests), sample(go_tests), sources=("go.mod",) if helper else ()),
+                          "test-framework", value="testing" + (" + testify" if helper else "")))
     rust = sorted(p for p, lang in code_paths.items() if lang == "rust")
     inline = [p for p in rust if "#[cfg(test)]" in texts.get(p, "")]
     if inline:
         rules.append(Rule("tests", "rust", "Rust unit tests sit in #[cfg(test)] modules next to the code", None,
-                          Evidence(len(inline), len(rust), sample(inline))))
+                          Evidence(len(inline), len(rust), sample(inline)), "test-location", value="#[cfg(test)] modules"))
     java = [p for p, lang in test_files.items() if lang == "java"]
     junit5 = sorted(p for p in java if "org.junit.jupiter" in texts.get(p, ""))
     junit4 = sorted(p for p in java if "import org.junit.Test" in texts.get(p, ""))
     if junit5 or junit4:
         version, used = ("JUnit 5", junit5) if len(junit5) >= len(junit4) else ("JUnit 4", junit4)
         rules.append(Rule("tests", "java", f"Java tests use {version}", ratio(len(used), len(java)),
-                          Evidence(len(used), len(java), sample(used))))
+                          Evidence(len(used), len(java), sample(used)), "test-framework", value=version))
     gemfile = files.text(files.find("Gemfile")) or ""
     if files.find(".rspec") or re.search(r"['\"]rspec", gemfile):
-        rules.append(Rule("tests", "ruby", "Ruby tests use RSpec", None, Evidence(sources=tuple(filter(None, [files.find(".rspec"), files.find("Gemfile")])))))
+        rules.append(Rule("tests", "ruby", "Ruby tests use RSpec", None,
+                          Evidence(sources=tuple(filter(None, [files.find(".rspec"), files.find("Gemfile")]))),
+                          "test-framework", value="RSpec"))
     phpunit = files.find("phpunit.xml", "phpunit.xml.dist")
     if phpunit:
-        rules.append(Rule("tests", "php", "PHP tests use PHPUnit", None, Evidence(sources=(phpunit,))))
+        rules.append(Rule("tests", "php", "PHP tests use PHPUnit", None, Evidence(sources=(phpunit,)),
+                          "test-framework", value="PHPUnit"))
     return rules
 
 
@@ -125,7 +130,8 @@ def _python_framework(files: RepoFiles, tests: list[str], texts: dict[str, str])
     pytest_files = [p for p in tests if _PYTEST_USE.search(texts.get(p, ""))]
     if not sources and not pytest_files and unittest_files:
         return [Rule("tests", "python", "Python tests use unittest (TestCase classes)",
-                     ratio(len(unittest_files), len(tests)), Evidence(len(unittest_files), len(tests), sample(unittest_files)))]
+                     ratio(len(unittest_files), len(tests)), Evidence(len(unittest_files), len(tests), sample(unittest_files)),
+                     "test-framework", value="unittest")]
     if not sources and not pytest_files:
         return []
     plain = [p for p in tests if p not in unittest_files]
@@ -133,4 +139,5 @@ def _python_framework(files: RepoFiles, tests: list[str], texts: dict[str, str])
                  ratio(len(plain), len(tests)) if tests else None,
                  Evidence(len(plain) if tests else None, len(tests) if tests else None, sample(plain),
                           sample(unittest_files), tuple(sources),
-                          detail=f"test files importing pytest: {len(pytest_files)}"))]
+                          detail=f"test files importing pytest: {len(pytest_files)}"),
+                 "test-framework", value="pytest")]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codemem.sleep.code_style import display
-from codemem.sleep.repo_files import RepoFiles, dig
-from codemem.sleep.rules import Evidence, Rule
+from codemem.conventions.code_style import display
+from codemem.conventions.repo_files import RepoFiles, dig
+from codemem.conventions.rules import Evidence, Rule
 
 PRETTIER_FILES = (
     ".prettierrc", ".prettierrc.json", ".prettierrc.yaml", ".prettierrc.yml", ".prettierrc.json5",
@@ -78,8 +78,10 @@ class ToolScan:
         return deps
 
 
-def _rule(topic: str, language: str | None, statement: str, sources: list[str], detail: str = "") -> Rule:
-    return Rule(topic, language, statement, None, Evidence(sources=tuple(dict.fromkeys(s for s in sources if s)), detail=detail))
+def _rule(tool: str, topic: str, language: str | None, statement: str, sources: list[str], detail: str = "") -> Rule:
+    """A rule that `tool` (a formatter, linter or checker) is used."""
+    evidence = Evidence(sources=tuple(dict.fromkeys(s for s in sources if s)), detail=detail)
+    return Rule(topic, language, statement, None, evidence, "tool", value=tool)
 
 
 def python_tools(scan: ToolScan) -> list[Rule]:
@@ -95,39 +97,39 @@ def python_tools(scan: ToolScan) -> list[Rule]:
         detail = _settings({"line-length": ruff.get("line-length"), "target-version": ruff.get("target-version"),
                             "select": select, "ignore": lint.get("ignore")},
                            ("line-length", "target-version", "select", "ignore"))
-        rules.append(_rule("linting", "python", "Python is linted with ruff", [ruff_source, *scan.run_in(r"\bruff\b")], detail))
+        rules.append(_rule("ruff", "linting", "python", "Python is linted with ruff", [ruff_source, *scan.run_in(r"\bruff\b")], detail))
         if isinstance(select, list) and any(str(code) == "I" or str(code).startswith("I0") for code in select):
-            rules.append(_rule("formatting", "python", "Python imports are sorted by ruff's isort rules (I)", [ruff_source]))
+            rules.append(_rule("ruff isort", "formatting", "python", "Python imports are sorted by ruff's isort rules (I)", [ruff_source]))
     formats = scan.run_in(r"\bruff format\b|ruff-format")
     if isinstance(ruff, dict) and (isinstance(ruff.get("format"), dict) or formats or "ruff-format" in scan.precommit):
-        rules.append(_rule("formatting", "python", "Python is formatted with ruff format", [ruff_source, *formats],
+        rules.append(_rule("ruff format", "formatting", "python", "Python is formatted with ruff format", [ruff_source, *formats],
                            _settings(ruff.get("format") or {}, ("quote-style", "indent-style"))))
     black = dig(py, "tool", "black")
     black_runs = scan.run_in(r"\bblack\b")
     if isinstance(black, dict) or "black" in scan.precommit:
         sources = [f"{pyproject} [tool.black]"] if isinstance(black, dict) else []
-        rules.append(_rule("formatting", "python", "Python is formatted with black", [*sources, *black_runs],
+        rules.append(_rule("black", "formatting", "python", "Python is formatted with black", [*sources, *black_runs],
                            _settings(black or {}, ("line-length", "target-version"))))
     isort = dig(py, "tool", "isort") or files.ini(files.find("setup.cfg")).get("isort") or files.find(".isort.cfg")
     if isort:
-        rules.append(_rule("formatting", "python", "Python imports are sorted with isort",
+        rules.append(_rule("isort", "formatting", "python", "Python imports are sorted with isort",
                            [f"{pyproject} [tool.isort]" if dig(py, "tool", "isort") else (files.find(".isort.cfg") or "setup.cfg")],
                            _settings(isort if isinstance(isort, dict) else {}, ("profile", "line_length"))))
     flake8_file, flake8 = _flake8(files)
     if flake8_file:
-        rules.append(_rule("linting", "python", "Python is linted with flake8", [flake8_file, *scan.run_in(r"\bflake8\b")],
+        rules.append(_rule("flake8", "linting", "python", "Python is linted with flake8", [flake8_file, *scan.run_in(r"\bflake8\b")],
                            _settings(flake8, ("max-line-length", "select", "extend-ignore", "ignore"))))
     mypy = dig(py, "tool", "mypy")
     mypy_file = files.find("mypy.ini", ".mypy.ini")
     if isinstance(mypy, dict) or mypy_file:
         strict = isinstance(mypy, dict) and mypy.get("strict") is True
-        rules.append(_rule("linting", "python", "Python is type-checked with mypy" + (" in strict mode" if strict else ""),
+        rules.append(_rule(("mypy strict" if strict else "mypy"), "linting", "python", "Python is type-checked with mypy" + (" in strict mode" if strict else ""),
                            [mypy_file or f"{pyproject} [tool.mypy]", *scan.run_in(r"\bmypy\b")]))
     if dig(py, "tool", "pyright") is not None or files.find("pyrightconfig.json"):
-        rules.append(_rule("linting", "python", "Python is type-checked with pyright",
+        rules.append(_rule("pyright", "linting", "python", "Python is type-checked with pyright",
                            [files.find("pyrightconfig.json") or f"{pyproject} [tool.pyright]"]))
     if dig(py, "tool", "pylint") is not None or files.find(".pylintrc", "pylintrc"):
-        rules.append(_rule("linting", "python", "Python is linted with pylint",
+        rules.append(_rule("pylint", "linting", "python", "Python is linted with pylint",
                            [files.find(".pylintrc", "pylintrc") or f"{pyproject} [tool.pylint]"]))
     return rules
 
@@ -153,7 +155,7 @@ def js_tools(scan: ToolScan) -> list[Rule]:
         if prettier_config is None and prettier_file:
             prettier_config = files.json(prettier_file) if not prettier_file.endswith((".yaml", ".yml")) else files.yaml(prettier_file)
         sources = [prettier_file or package_path, *scan.run_in(r"\bprettier\b")]
-        rules.append(_rule("formatting", language, f"{display(language)} is formatted with Prettier", sources,
+        rules.append(_rule("Prettier", "formatting", language, f"{display(language)} is formatted with Prettier", sources,
                            _settings(prettier_config if isinstance(prettier_config, dict) else {}, PRETTIER_KEYS)))
     eslint_file = files.find(*ESLINT_FILES)
     if eslint_file or "eslintConfig" in package or "eslint" in deps:
@@ -161,17 +163,17 @@ def js_tools(scan: ToolScan) -> list[Rule]:
         if eslint_file and eslint_file.endswith((".yaml", ".yml")):
             config = files.yaml(eslint_file) or {}
         extends = config.get("extends") if isinstance(config, dict) else None
-        rules.append(_rule("linting", language, f"{display(language)} is linted with ESLint",
+        rules.append(_rule("ESLint", "linting", language, f"{display(language)} is linted with ESLint",
                            [eslint_file or package_path, *scan.run_in(r"\beslint\b")],
                            _settings({"extends": extends if isinstance(extends, list) else ([extends] if extends else None)}, ("extends",))))
     biome = files.find("biome.json", "biome.jsonc")
     if biome:
         config = files.json(biome)
-        rules.append(_rule("formatting", language, f"{display(language)} is formatted and linted with Biome", [biome],
+        rules.append(_rule("Biome", "formatting", language, f"{display(language)} is formatted and linted with Biome", [biome],
                            _settings(config.get("formatter") or {}, ("indentStyle", "indentWidth", "lineWidth"))))
     tsconfig = files.find("tsconfig.json")
     if tsconfig and dig(files.json(tsconfig), "compilerOptions", "strict") is True:
-        rules.append(_rule("linting", "typescript", "TypeScript compiles in strict mode (strict: true)", [tsconfig]))
+        rules.append(_rule("tsc strict", "linting", "typescript", "TypeScript compiles in strict mode (strict: true)", [tsconfig]))
     return rules
 
 
@@ -181,33 +183,33 @@ def other_tools(scan: ToolScan, languages: set[str]) -> list[Rule]:
     rustfmt = files.find("rustfmt.toml", ".rustfmt.toml")
     runs = scan.run_in(r"cargo fmt|rustfmt")
     if rustfmt or runs:
-        rules.append(_rule("formatting", "rust", "Rust is formatted with rustfmt", [*([rustfmt] if rustfmt else []), *runs],
+        rules.append(_rule("rustfmt", "formatting", "rust", "Rust is formatted with rustfmt", [*([rustfmt] if rustfmt else []), *runs],
                            _settings(files.toml(rustfmt), ("max_width", "edition", "tab_spaces"))))
     runs = scan.run_in(r"cargo clippy")
     if files.find("clippy.toml", ".clippy.toml") or runs:
-        rules.append(_rule("linting", "rust", "Rust is linted with clippy", [*filter(None, [files.find("clippy.toml", ".clippy.toml")]), *runs]))
+        rules.append(_rule("clippy", "linting", "rust", "Rust is linted with clippy", [*filter(None, [files.find("clippy.toml", ".clippy.toml")]), *runs]))
     golangci = files.find(".golangci.yml", ".golangci.yaml", ".golangci.toml")
     if golangci or scan.run_in(r"golangci-lint"):
         enabled = dig(files.yaml(golangci), "linters", "enable") if golangci and not golangci.endswith(".toml") else None
-        rules.append(_rule("linting", "go", "Go is linted with golangci-lint", [golangci or "", *scan.run_in(r"golangci-lint")],
+        rules.append(_rule("golangci-lint", "linting", "go", "Go is linted with golangci-lint", [golangci or "", *scan.run_in(r"golangci-lint")],
                            _settings({"enable": enabled if isinstance(enabled, list) else None}, ("enable",))))
     runs = scan.run_in(r"\bgofmt\b|\bgoimports\b|\bgofumpt\b")
     if "go" in languages and runs:
-        rules.append(_rule("formatting", "go", "Go is formatted with gofmt", runs))
+        rules.append(_rule("gofmt", "formatting", "go", "Go is formatted with gofmt", runs))
     clang = files.find(".clang-format", "_clang-format")
     if clang:
         data = files.yaml(clang)
         for language in sorted({"c", "cpp"} & languages) or ["cpp"]:
-            rules.append(_rule("formatting", language, f"{display(language)} is formatted with clang-format", [clang],
+            rules.append(_rule("clang-format", "formatting", language, f"{display(language)} is formatted with clang-format", [clang],
                                _settings(data if isinstance(data, dict) else {}, ("BasedOnStyle", "ColumnLimit", "IndentWidth", "UseTab"))))
     if files.find(".clang-tidy"):
-        rules.append(_rule("linting", "cpp" if "cpp" in languages else "c", "C/C++ is checked with clang-tidy", [files.find(".clang-tidy") or ""]))
+        rules.append(_rule("clang-tidy", "linting", "cpp" if "cpp" in languages else "c", "C/C++ is checked with clang-tidy", [files.find(".clang-tidy") or ""]))
     rubocop = files.find(".rubocop.yml")
     if rubocop:
-        rules.append(_rule("linting", "ruby", "Ruby is linted and formatted with RuboCop", [rubocop]))
+        rules.append(_rule("RuboCop", "linting", "ruby", "Ruby is linted and formatted with RuboCop", [rubocop]))
     php_cs = files.find(".php-cs-fixer.php", ".php-cs-fixer.dist.php", "phpcs.xml", "phpcs.xml.dist")
     if php_cs:
-        rules.append(_rule("formatting", "php", "PHP style is enforced by " + ("PHP-CS-Fixer" if "fixer" in php_cs else "PHP_CodeSniffer"), [php_cs]))
+        rules.append(_rule(("PHP-CS-Fixer" if "fixer" in php_cs else "PHP_CodeSniffer"), "formatting", "php", "PHP style is enforced by " + ("PHP-CS-Fixer" if "fixer" in php_cs else "PHP_CodeSniffer"), [php_cs]))
     return rules
 
 
@@ -220,7 +222,8 @@ def editorconfig_rules(files: RepoFiles) -> list[Rule]:
     for section, values in files.ini(path).items():
         detail = _settings(values, keys)
         if detail:
-            rules.append(_rule("formatting", None, f"EditorConfig for [{section}]: {detail}", [path]))
+            rules.append(Rule("formatting", None, f"EditorConfig for [{section}]: {detail}", None,
+                              Evidence(sources=(path,)), "editorconfig", section, detail))
     return rules
 
 
@@ -229,7 +232,7 @@ def precommit_rules(scan: ToolScan) -> list[Rule]:
         return []
     path = scan.files.find(".pre-commit-config.yaml") or ".pre-commit-config.yaml"
     hooks = ", ".join(dict.fromkeys(scan.precommit))
-    return [_rule("linting", None, f"pre-commit runs: {hooks}", [path])]
+    return [Rule("linting", None, f"pre-commit runs: {hooks}", None, Evidence(sources=(path,)), "pre-commit", value=hooks)]
 
 
 def tool_rules(files: RepoFiles, languages: set[str]) -> list[Rule]:

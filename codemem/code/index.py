@@ -1,0 +1,242 @@
+"""The code index as the rest of codemem sees it: `CodeIndex`.
+
+One object per workspace refreshes the index, searches it, renders the repo map and reads
+symbols and file facts as typed rows. The manifest, the LanceDB tables (`codemem.code.store`),
+the tag store and the reference graph are this package's private business.
+
+Start-up stays fast: this module imports nothing heavy at the top; LanceDB and pyarrow (via
+the store), tree-sitter (via the indexer) and numpy (via the graph) are imported inside the
+methods that need them. The repo map reads only the tag store and the cached graph, so it
+never loads LanceDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codemem.code.graph import RefGraph
+    from codemem.code.indexer import IndexSummary
+    from codemem.code.manifest import Manifest
+    from codemem.code.repomap import MapDefinition, RepoMap
+    from codemem.code.search import Hit
+    from codemem.code.store import CodeStore
+    from codemem.code.tags import TagStore
+    from codemem.config import Config
+    from codemem.workspace import Workspace
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRow:
+    """One definition as the index holds it."""
+
+    path: str
+    language: str
+    name: str
+    qualname: str
+    kind: str
+    start_line: int
+    end_line: int
+    signature: str
+    docstring: str
+    parent: str | None
+    is_test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """What the index knows about one indexed file."""
+
+    path: str
+    language: str
+    lines: int
+    symbols: int
+    chunks: int
+    syntax_errors: int
+    is_test: bool
+
+
+class CodeIndex:
+    """The code index of one workspace: refresh, search, repo map, symbols, file facts, status.
+
+    Keep one per workspace: the repo map's tag store and graph stay loaded between calls and
+    are reloaded only when an index run changed them. Without `config` the workspace's
+    settings are loaded when first needed (the repo map and the rows need none).
+    """
+
+    def __init__(self, ws: Workspace, config: Config | None = None) -> None:
+        self.ws = ws
+        self._config = config
+        self._stamp: tuple[int, int] | None = None  # of the tag store file last loaded
+        self._tags: TagStore | None = None
+        self._graph: RefGraph | None = None
+        self._maps: dict[tuple[int, tuple[str, ...]], RepoMap] = {}
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from codemem.config import load_config  # pydantic: only when settings are needed
+
+            self._config = load_config(self.ws.config_file)
+        return self._config
+
+    # -- the index as a whole ----------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether an index was built (read from the manifest, without the database)."""
+        return self._manifest() is not None
+
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> IndexSummary:
+        """Bring the index up to date with the work tree (`full`: rebuild from scratch)."""
+        from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
+
+        return refresh_index(self.ws, self.config, full=full, progress=progress)
+
+    def status(self) -> dict[str, Any]:
+        """What `codemem status` reports: contents per language, freshness, problems."""
+        from codemem.code.index_status import collect_status  # lists the repository's files
+
+        return collect_status(self.ws, self.config)
+
+    @staticmethod
+    def warm_up() -> None:
+        """Load the database layer now (a long-lived process's first write is then fast)."""
+        from codemem.code import store  # lancedb and pyarrow: about a second of imports
+
+        store.warm_up()
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(self, query: str, *, k: int = 10, level: str = "chunk") -> list[Hit]:
+        """The best `k` hits for `query` at `level` ("file", "symbol" or "chunk"), with text.
+
+        Raises UsageError when there is no index yet or the level is unknown.
+        """
+        from codemem.code.search import Searcher  # opens LanceDB on first query
+
+        searcher = Searcher(self.ws, self.config, centrality=self._centrality)
+        return searcher.search(query, k=k, level=level)
+
+    # -- the repo map ------------------------------------------------------------------------
+
+    def repo_map(self, tokens: int, focus: Iterable[str] = ()) -> RepoMap | None:
+        """The ranked map within `tokens` (estimated), or None when the index has no map data.
+
+        A map already rendered for the same budget and focus is returned as is (an agent's
+        context asks for the same map every step).
+        """
+        from codemem.code.repomap import render_repo_map
+
+        loaded = self._map_data()
+        if loaded is None:
+            return None
+        key = (tokens, tuple(focus))
+        if key not in self._maps:
+            self._maps[key] = render_repo_map(*loaded, tokens=tokens, focus=key[1])
+        return self._maps[key]
+
+    def file_ranks(self) -> dict[str, float]:
+        """Every mapped file's rank in the reference graph (empty without map data)."""
+        loaded = self._map_data()
+        return loaded[1].rank_files() if loaded is not None else {}
+
+    def definitions(self, path: str) -> list[MapDefinition]:
+        """One file's definitions in source order, from the repo-map data (no database)."""
+        from codemem.code.repomap import MapDefinition
+
+        tags = self._tag_store()
+        if tags is None:
+            return []
+        return [MapDefinition(*d) for d in tags.definitions(path)]
+
+    def files_using(self, names: set[str]) -> dict[str, set[str]] | None:
+        """path -> which of `names` the file uses; None when there is no repo-map data."""
+        tags = self._tag_store()
+        if tags is None:
+            return None
+        out: dict[str, set[str]] = {}
+        for path in tags.paths:
+            file_tags = tags.get(path)
+            used = names & file_tags.refs.keys() if file_tags is not None else set()
+            if used:
+                out[path] = used
+        return out
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def skipped_files(self) -> dict[str, str]:
+        """path -> why the index leaves it out (`binary`, `too_large`, `secret`...), in path order."""
+        manifest = self._manifest()
+        if manifest is None:
+            return {}
+        indexed = set(manifest.indexed_paths())
+        return {path: entry.status for path, entry in sorted(manifest.files.items()) if path not in indexed}
+
+    def indexed_languages(self) -> dict[str, str]:
+        """path -> language of every indexed file, in path order (manifest only, no database)."""
+        manifest = self._manifest()
+        if manifest is None:
+            return {}
+        return {path: manifest.files[path].language or "" for path in sorted(manifest.indexed_paths())}
+
+    def file_facts(self) -> list[FileFacts]:
+        """Every indexed file's facts, in path order (reads the files table)."""
+        from codemem.code.store import FILES
+
+        rows = self._store().all_rows(FILES)
+        return sorted((FileFacts(**row) for row in rows), key=lambda f: f.path)
+
+    def symbols(self) -> list[SymbolRow]:
+        """Every definition of the index, by path, line and qualified name."""
+        from codemem.code.store import SYMBOLS
+
+        rows = [SymbolRow(**row) for row in self._store().all_rows(SYMBOLS)]
+        return sorted(rows, key=lambda r: (r.path, r.start_line, r.qualname))
+
+    # -- private -----------------------------------------------------------------------------
+
+    def _manifest(self) -> Manifest | None:
+        from codemem.code.manifest import Manifest
+
+        return Manifest.load(self.ws.index_dir)
+
+    def _store(self) -> CodeStore:
+        from codemem.code.store import CodeStore  # lancedb and pyarrow: about a second
+
+        return CodeStore(self.ws.index_dir)
+
+    def _tag_store(self) -> TagStore | None:
+        """The tag store, reloaded when an index run rewrote it; None when there is none."""
+        from codemem.code.tags import TAGS_FILE, TagStore
+
+        try:
+            stat = (self.ws.index_dir / TAGS_FILE).stat()
+        except OSError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            tags = TagStore.load(self.ws.index_dir)
+            if not tags.exists:
+                return None
+            self._stamp, self._tags, self._graph, self._maps = stamp, tags, None, {}
+        return self._tags
+
+    def _centrality(self) -> dict[str, float]:
+        """The search prior: each file's rank in the (cached) reference graph."""
+        loaded = self._map_data()
+        return loaded[1].file_centrality() if loaded is not None else {}
+
+    def _map_data(self) -> tuple[TagStore, RefGraph] | None:
+        """The tag store and its reference graph (from the graph cache, built if missing)."""
+        from codemem.code.graph import load_graph
+
+        tags = self._tag_store()
+        if tags is None:
+            return None
+        if self._graph is None:
+            self._graph = load_graph(self.ws.index_dir, tags)
+        return tags, self._graph

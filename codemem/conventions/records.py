@@ -1,0 +1,65 @@
+"""The learned rules as data: `.codemem/conventions.json`, committed beside the Markdown.
+
+The digest writes the file and the review reads it, so no reader parses the sentences of
+`blocks/conventions.md` back. The text is deterministic (sorted keys, the miner's order,
+no timestamps, a newline at the end), so the same rules give the same bytes:
+
+    {
+      "rules": [
+        {"evidence": {"detail": "", "examples": ["`load_file`"], "exceptions": [],
+                      "matched": 34, "sources": [], "total": 35},
+         "kind": "naming", "language": "python", "share": 0.9714285714285714,
+         "statement": "Python functions are named in snake_case", "subject": "function",
+         "topic": "naming", "value": "snake_case"}
+      ],
+      "version": 1
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from codemem.conventions.rules import Rule
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+RECORDS_NAME = "conventions.json"
+VERSION = 1
+
+
+def records_path(ws: Workspace) -> Path:
+    """Where the records of `ws` live: `.codemem/conventions.json`."""
+    return ws.dir / RECORDS_NAME
+
+
+def render_records(rules: list[Rule]) -> str:
+    """The file's text for `rules` (kept in the order given)."""
+    data = {"version": VERSION, "rules": [rule.to_json() for rule in rules]}
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def parse_records(text: str) -> list[Rule]:
+    """The rules in a records file's text; raises ValueError when it is not one."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("rules"), list):
+        raise ValueError(f"not a version {VERSION} conventions records file")
+    try:
+        return [Rule.from_json(item) for item in data["rules"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"a malformed rule: {exc}") from None
+
+
+def read_records(ws: Workspace) -> list[Rule] | None:
+    """The rules the last digest learned; None when there are none (no digest yet, or unreadable)."""
+    path = records_path(ws)
+    try:
+        return parse_records(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s: cannot read the learned conventions, ignored: %s", path, exc)
+        return None
