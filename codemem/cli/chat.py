@@ -215,13 +215,7 @@ def chat_command(app, model: str | None, resume_last: bool, session_id: str | No
     console = (
         output.console(highlight=False)
         if interactive
-        else Console(
-            file=sys.stdout,
-            force_terminal=False,
-            color_system=None,
-            highlight=False,
-            soft_wrap=True,
-        )
+        else output.console(file=sys.stdout, highlight=False, soft_wrap=True)
     )
     reader = (
         TerminalInput(ws.sessions_dir / "chat_history") if interactive else LineInput(echo=None)
