@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("codemem.cli.agent:run_command", "Carry out a task headlessly (edits need --yes or allow rules)."),
     "digest": ("codemem.cli.sleep:digest_command", "Digest new commits into memory (sleep-time pass, no model needed)."),
     "review": ("codemem.cli.review:review_command", "Review changes against memory's conventions (static checks; a model if configured)."),
-    "hook": ("codemem.cli.review:hook_group", "Install or remove the git pre-commit hook that runs codemem review."),
+    "hook": ("codemem.cli.review:hook_group", "Install or remove the git hooks: pre-commit review, commit-msg check."),
     "watch": ("codemem.cli.watch:watch_command", "Re-index on save; digest when idle (daemon: --detach, --stop, --status)."),
     "mcp": ("codemem.cli.mcp:mcp_command", "Serve memory and the code index to other agents over MCP (stdio)."),
     "config": ("codemem.cli.config_cmd:config_group", "Show, get and set settings, with where each value comes from."),
