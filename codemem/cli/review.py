@@ -7,16 +7,14 @@ review's modules load inside the commands and the model's only when a model revi
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from codemem.errors import CodememError
 
-EXIT_FINDINGS, EXIT_FAILED = 1, 3
+EXIT_FINDINGS, EXIT_FAILED, EXIT_TIMEOUT = 1, 3, 4
 
 RULES_HELP = """\b
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
@@ -35,27 +33,6 @@ backticks or a regex between slashes; `in`/`except` take globs in backticks;
 require/prefer take docstrings, tests or type hints on public functions, classes,
 methods or definitions. Text after ` — ` is the message. Silence one line with a
 `codemem: ignore` (or `codemem: ignore[rule]`) comment on it."""
-
-
-@contextmanager
-def time_limit(seconds: float | None):
-    """Raise `ReviewTimeout` in the main thread after `seconds` (no limit: None)."""
-    if not seconds or not hasattr(signal, "setitimer"):
-        yield
-        return
-    from codemem.review.errors import ReviewTimeout
-
-    def expire(_signum, _frame):
-        """The alarm went off: stop the review where it is."""
-        raise ReviewTimeout(f"the review took longer than {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _target(staged: bool, rev_range: str | None, paths: tuple[str, ...]):
@@ -80,17 +57,38 @@ def _emit(text: str, output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
 
 
+def _settings(app, hook: bool):
+    """The configuration and its `review:` section, and None.
+
+    In the hook a broken configuration must not open the door to secrets: then the
+    defaults, and why the configuration is broken (elsewhere it is an error, exit 2).
+    """
+    from codemem.config import Config  # the hook imports only click at the top (start-up)
+    from codemem.errors import ConfigError
+
+    try:
+        config = app.config()
+        return config, config.review, None
+    except ConfigError as exc:
+        if not hook:
+            raise
+        config = Config()
+        return config, config.review, " ".join(str(exc).split())
+
+
 def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
     from codemem.review.engine import ReviewOptions, run_review
     from codemem.review.output import render_json, render_sarif, render_text, summary
 
     ws = app.workspace()
-    config = app.config()
-    settings = config.review
+    config, settings, broken = _settings(app, hook)
     fail_on = fail_on or settings.fail_on
     limit = timeout if timeout is not None else (settings.hook_timeout if hook else None)
-    with time_limit(limit):
-        result = run_review(ws, config, ReviewOptions(target, use_model=use_llm))
+    options = ReviewOptions(target, use_model=use_llm, time_limit=limit, secrets_only=broken is not None)
+    result = run_review(ws, config, options)
+    if broken is not None:  # the secret scan still ran, with the defaults
+        click.echo(f"codemem: warning: the configuration is broken ({broken}); only the secret scan ran, "
+                   "with default settings", err=True)
     for warning in result.warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
     blocking = result.blocking(fail_on)
@@ -103,7 +101,7 @@ def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
     if output is not None:
         click.echo(summary(result), err=True)
     if not blocking:
-        return 0
+        return EXIT_TIMEOUT if result.out_of_time else 0
     if hook:
         verdict = os.environ.get("CODEMEM_HOOK_RESULT")
         if verdict:
@@ -148,7 +146,7 @@ def _dismiss(app, finding_id: str, reason: str) -> None:
 @click.option("--reason", default="", help="Why the finding is dismissed (with --dismiss).")
 @click.option("--hook", is_flag=True, help="Run as the pre-commit hook: quiet when clean, time-limited, and never failing because of codemem itself.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Give up after SECONDS (default with --hook: review.hook_timeout).")
+              help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).")
 @click.pass_obj
 def review_command(app, paths, staged, rev_range, fail_on, use_llm, fmt, output, dismiss_id, reason, hook, timeout) -> None:
     """Review changes against what memory holds (no model needed).

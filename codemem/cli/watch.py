@@ -92,7 +92,8 @@ def status_lines(info: dict) -> list[str]:
 @click.option(
     "--detach",
     is_flag=True,
-    help="Run in the background; the log goes to .codemem/local/watch.log.",
+    help="Run in the background (returns once it serves, or fails with its error); "
+    "the log goes to .codemem/local/watch.log.",
 )
 @click.option("--stop", is_flag=True, help="Stop the running daemon (SIGTERM) and wait for it.")
 @click.option(
@@ -124,7 +125,8 @@ def watch_command(
 
     One daemon per repository: it holds .codemem/local/watch.lock and writes watch.pid
     (a pid file left by a crash is replaced). Ctrl-C or SIGTERM stops it cleanly, even
-    during a digest. It logs to .codemem/local/watch.log.
+    during a digest; so does removing .codemem/local/. Processes it starts die with it,
+    however it dies. It logs to .codemem/local/watch.log.
     """
     if sum((detach, stop, show_status)) > 1:
         raise UsageError("use only one of --detach, --stop and --status")

@@ -7,8 +7,9 @@ sees rows as plain values through `codemem.code.CodeIndex`.
 Rows are written per batch of files and a file is recorded as indexed (in the manifest)
 only after its batch is committed, so an interrupted run leaves a consistent index that
 the next run completes. Full-text indexes cover rows added since they were built (LanceDB
-searches unindexed rows directly); `maintain` folds new rows in and compacts fragments so
-thousands of incremental runs neither slow search nor grow the disk without bound.
+searches unindexed rows directly); `maintain` folds new rows in, compacts fragments and prunes
+old versions (see `codemem.code.readers`) so thousands of incremental runs, however quick,
+neither slow search nor grow the disk without bound.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
+from codemem.code.readers import ReaderLock
 
 log = logging.getLogger("codemem")
 
@@ -79,6 +82,8 @@ def connect(index_dir: Path) -> Any:
     """A LanceDB connection to `index_dir` (created if missing)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     return import_lancedb().connect(str(index_dir))
+# How long `maintain` waits for open readers before it falls back to pruning by age only.
+READERS_WAIT_SECONDS = 2.0
 
 
 def files_schema() -> pa.Schema:
@@ -186,6 +191,7 @@ class CodeStore:
     def __init__(self, index_dir: Path, dimensions: int | None = None):
         self.index_dir = index_dir
         self.dimensions = dimensions
+        self.readers = ReaderLock(index_dir)  # before opening anything: see maintain
         self.db = connect(index_dir)
         self._tables: dict[str, Any] = {}
 
@@ -252,13 +258,21 @@ class CodeStore:
     def maintain(self, keep_versions_seconds: int = 300) -> None:
         """Fold new rows into the indexes, compact fragments and drop old versions.
 
-        Versions younger than `keep_versions_seconds` stay for readers still using them.
+        When no other store is open (no search is reading), every version but the newest is
+        dropped: the index holds one copy of its data, however many runs came before. If
+        readers stay open longer than `READERS_WAIT_SECONDS`, only versions older than
+        `keep_versions_seconds` go this time.
         """
-        keep = timedelta(seconds=keep_versions_seconds)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*removes every version.*")
-            for name in (FILES, CHUNKS, SYMBOLS):
-                self.table(name).optimize(cleanup_older_than=keep)
+        alone = self.readers.exclusive(READERS_WAIT_SECONDS)
+        keep = timedelta(0) if alone else timedelta(seconds=keep_versions_seconds)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*removes every version.*")
+                for name in (FILES, CHUNKS, SYMBOLS):
+                    self.table(name).optimize(cleanup_older_than=keep)
+        finally:
+            if alone:
+                self.readers.shared()
 
 
     # -- reads: every query of the index -------------------------------------------------

@@ -19,7 +19,7 @@ class ReviewConfig(Section):
     llm: bool = True  # outside the hook, run the model review when a model is configured
     model: str | None = None  # model for the review (default: the top-level `model`)
     hook_llm: bool = False  # let the pre-commit hook (`--staged`) call the model too
-    hook_timeout: float = Field(default=10.0, gt=0)  # seconds; past it the hook lets the commit through
+    hook_timeout: float = Field(default=10.0, gt=0)  # seconds for the hook's review; the secret scan always runs whole, other checks share the rest
     llm_tokens: int = Field(default=16_000, ge=1_000)  # prompt budget of the model review
     llm_output_tokens: int = Field(default=2_000, ge=256)  # reply budget of the model review
     llm_max_findings: int = Field(default=20, ge=1)  # model findings kept at most

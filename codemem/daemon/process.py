@@ -6,9 +6,13 @@ Everything lives in `.codemem/local/`:
   dies, however it dies, so a lock that can be taken means no daemon runs, and a pid file
   next to it is stale (left by a crash) and is simply replaced.
 - `watch.pid`: the daemon's pid, for `--stop` and for people.
-- `watch.json`: what it is doing and has done (start time, last index, last digest), rewritten
-  atomically; `--status` reads it.
+- `watch.json`: what it is doing and has done (start time, last index, last digest), and
+  where its search socket is; rewritten atomically; `--status` reads it.
 - `watch.log`: a small rotating log.
+
+If `.codemem/local/` is removed or replaced under a running daemon, the daemon notices (its
+lock file is no longer the one it holds, `DaemonLock.still_ours`) and stops: a daemon no
+`--stop` can find must not go on beside the one started next.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from codemem.daemon.query_client import STATUS_FILE
 from codemem.errors import CodememError, LockTimeout
 from codemem.infra import FileLock, atomic_write
 from codemem.infra import lock_held as file_lock_held
@@ -34,7 +39,6 @@ log = logging.getLogger("codemem")
 
 LOCK_FILE = "watch.lock"
 PID_FILE = "watch.pid"
-STATUS_FILE = "watch.json"
 LOG_FILE = "watch.log"
 LOG_BYTES = 512 * 1024
 LOG_BACKUPS = 2
@@ -77,6 +81,17 @@ class DaemonLock:
         self._lock = lock
         self.stale_pid = read_pid(self.ws)
         atomic_write(self.pid_path, f"{os.getpid()}\n")
+
+    def still_ours(self) -> bool:
+        """Whether the lock file is still the one this process holds (not removed or replaced).
+
+        A pid file removed alone is written again: whoever holds the lock owns it.
+        """
+        if self._lock is None or not self._lock.is_current():
+            return False
+        if read_pid(self.ws) != os.getpid():
+            atomic_write(self.pid_path, f"{os.getpid()}\n")
+        return True
 
     def release(self) -> None:
         if self._lock is None:
@@ -125,6 +140,7 @@ class WatchStatus:
     # bookkeeping of the idle check: what the last pass already saw
     digested_head: str | None = None
     sessions_seen: str | None = None
+    socket: str | None = None  # where it answers searches (set once it listens)
 
     @classmethod
     def from_json(cls, data: Any) -> WatchStatus:
@@ -168,6 +184,7 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
         "index_runs": status.index_runs if running else None,
         "last_index": status.last_index,
         "last_digest": status.last_digest,
+        "socket": status.socket if running else None,
         "log": str(local_path(ws, LOG_FILE)),
     }
     if not running and read_pid(ws) is not None:
@@ -215,11 +232,13 @@ def setup_log(ws: Workspace, *, detached: bool, level: int = logging.INFO) -> lo
 def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int:
     """Start `codemem watch` in the background (a new session, output to the log); its pid.
 
-    Waits until the daemon holds its lock, or raises with the log's last lines if it exits.
+    Waits until the daemon serves (holds its lock and listens on its socket); if it exits
+    first, raises with the last line it wrote to the log (its error).
     """
     ws.ensure_local()
     logfile = local_path(ws, LOG_FILE)
     with open(logfile, "ab") as out:
+        start = out.tell()
         proc = subprocess.Popen(
             [sys.executable, "-m", "codemem", "--repo", str(ws.root), "watch", *argv, "--daemon"],
             cwd=ws.root,
@@ -233,8 +252,12 @@ def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
-            raise CodememError(f"codemem watch exited at once (exit {code}): {_log_tail(logfile)}")
-        if read_pid(ws) == proc.pid and lock_held(ws):
+            raise CodememError(
+                f"codemem watch stopped as it started (exit {code}): "
+                f"{_last_line(logfile, start)} (log: {logfile})"
+            )
+        status = read_status(ws)
+        if status.pid == proc.pid and status.socket and lock_held(ws):
             return proc.pid
         time.sleep(0.05)
     raise CodememError(f"codemem watch did not start within {timeout:g}s; see {logfile}")
@@ -259,10 +282,14 @@ def stop_daemon(ws: Workspace, timeout: float = 30.0) -> int | None:
     raise CodememError(f"codemem watch (pid {pid}) did not stop within {timeout:g}s")
 
 
-def _log_tail(path: Path, lines: int = 3) -> str:
+def _last_line(path: Path, start: int) -> str:
+    """The last line written to the log after offset `start` (an error's one-line reason:
+    `codemem: error: ...`, or a traceback's last line)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as log_file:
+            log_file.seek(start)
+            text = log_file.read().decode("utf-8", errors="replace")
     except OSError:
         return "(no log)"
-    tail = [line.strip() for line in text.strip().splitlines()[-lines:]]
-    return " | ".join(tail) or "(empty log)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1].removeprefix("codemem: error: ") if lines else "(nothing in the log)"

@@ -1,24 +1,75 @@
 """The client side of the watch daemon's search socket (see `query_server`).
 
 Imports nothing heavy: it runs at the start of `codemem search`, before anything else loads.
+
+The socket does not live in the repository: a Unix socket's path is limited to 108 bytes,
+which a deep repository path alone can exceed. It lives in a short directory only this user
+can enter (`$XDG_RUNTIME_DIR/codemem/`, else `/tmp/codemem-<uid>/`), named by a hash of the
+repository's path, and the daemon records where in its status file (`watch.json`,
+`"socket"`), which is how a client finds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 
-from codemem.errors import UsageError
+from codemem.errors import CodememError, UsageError
 
-SOCKET_NAME = "watch.sock"
+STATUS_FILE = "watch.json"
+# A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS, with the NUL).
+MAX_SOCKET_PATH = 100
 # Variables that do not change what a search returns.
 NEUTRAL_ENV = frozenset({"CODEMEM_HOME", "CODEMEM_REPO", "CODEMEM_DEBUG", "CODEMEM_USER"})
 
 
+def socket_dirs() -> list[Path]:
+    """Where the daemon may put its socket, in order of preference."""
+    dirs = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+        dirs.append(Path(runtime) / "codemem")
+    dirs.append(Path("/tmp") / f"codemem-{os.getuid()}")
+    return dirs
+
+
 def socket_path(ws_root: Path) -> Path:
-    return ws_root / ".codemem" / "local" / SOCKET_NAME
+    """Where the daemon of `ws_root` binds its socket (a short path, whatever the root's)."""
+    name = hashlib.sha256(str(ws_root.resolve()).encode()).hexdigest()[:24] + ".sock"
+    dirs = socket_dirs()
+    for directory in dirs:
+        if len(os.fsencode(directory / name)) <= MAX_SOCKET_PATH:
+            return directory / name
+    return dirs[-1] / name
+
+
+def private_dir(directory: Path) -> Path:
+    """Create `directory` (mode 0700) or check that an existing one is this user's alone."""
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        info = directory.lstat()
+    except OSError as exc:
+        raise CodememError(f"cannot create the search socket's folder {directory}: {exc}") from exc
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise CodememError(
+            f"{directory} must be a folder owned by you with mode 0700 (it holds codemem "
+            "watch's search socket); remove it or fix its permissions"
+        )
+    return directory
+
+
+def recorded_socket(ws_root: Path) -> Path | None:
+    """The socket the running daemon recorded in its status file (None: none recorded)."""
+    try:
+        data = json.loads((ws_root / ".codemem" / "local" / STATUS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    path = data.get("socket") if isinstance(data, dict) else None
+    return Path(path) if isinstance(path, str) and path else None
 
 
 def settings_env(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -29,8 +80,8 @@ def settings_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 def ask_daemon(ws_root: Path, query: str, k: int | None, level: str, timeout: float = 60.0) -> list[dict] | None:
     """Hits from a running watch daemon, or None (no daemon, or it declined): search locally."""
-    path = socket_path(ws_root)
-    if not path.exists():
+    path = recorded_socket(ws_root)
+    if path is None or not path.exists():
         return None
     request = {"op": "search", "query": query, "k": k, "level": level, "env": settings_env()}
     try:

@@ -2,8 +2,9 @@
 
 A cold `codemem search` spends about a second importing LanceDB before it can look anything
 up. The watch daemon has it loaded already, so while it runs it also listens on a Unix socket
-(`.codemem/local/watch.sock`, readable only by its owner) and answers searches there: the
-client (`ask_daemon`) imports nothing heavy, and a search takes a small fraction of a second.
+(in a private folder outside the repository, see `query_client`; readable only by its owner)
+and answers searches there: the client (`ask_daemon`) imports nothing heavy, and a search
+takes a small fraction of a second.
 
 Protocol: one JSON object per connection each way. Request
 `{"op": "search", "query": str, "k": int | null, "level": str, "env": {...}}`; reply
@@ -22,7 +23,7 @@ import threading
 
 from codemem.code import CodeIndex
 from codemem.config import Config, user_config_dir
-from codemem.daemon.query_client import settings_env, socket_path
+from codemem.daemon.query_client import private_dir, settings_env, socket_path
 from codemem.errors import CodememError
 from codemem.workspace import Workspace
 
@@ -55,15 +56,28 @@ class QueryServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one search at a time: they share the index
         self.index = CodeIndex(ws, config)  # keeps the repo-map graph (a search prior) loaded
+        self._inode: int | None = None  # the socket file this server made
 
-    def start(self) -> None:
+    def bind(self) -> None:
+        """Listen on the socket (raises `CodememError` if it cannot); `serve` answers.
+
+        A client that connects in between waits in the backlog until `serve`.
+        """
+        private_dir(self.path.parent)
         self.path.unlink(missing_ok=True)  # left by a daemon that crashed (we hold its lock)
         handler = _handler_for(self)
         old_umask = os.umask(0o177)
         try:
             self._server = socketserver.ThreadingUnixStreamServer(str(self.path), handler)
+        except OSError as exc:
+            raise CodememError(f"cannot listen on {self.path}: {exc}") from exc
         finally:
             os.umask(old_umask)
+        self._inode = self.path.stat().st_ino
+
+    def serve(self) -> None:
+        """Answer on a thread (after LanceDB is imported: two threads must not import it)."""
+        assert self._server is not None, "bind() first"
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="codemem-query", daemon=True)
         self._thread.start()
@@ -71,10 +85,18 @@ class QueryServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:  # shutdown() waits for serve_forever, if it runs
+                self._server.shutdown()
+                self._thread = None
             self._server.server_close()
             self._server = None
-        self.path.unlink(missing_ok=True)
+        try:
+            mine = self._inode is not None and self.path.stat().st_ino == self._inode
+        except OSError:
+            mine = False
+        if mine:  # not when a daemon that replaced this one (see Watcher) has bound it since
+            self.path.unlink(missing_ok=True)
+        self._inode = None
 
     def answer(self, request: dict) -> dict:
         if request.get("op") != "search":

@@ -16,6 +16,11 @@ next safe point (between files of the re-index, before consolidation), or after
 `STOP_GRACE_SECONDS` wherever it is (or at once on a second signal): every write of a pass is
 atomic (temp file, fsync, rename) and state.json is written last, so an interrupted pass
 leaves no torn file and is simply redone by the next one.
+
+State gone: at least every `STATE_CHECK_SECONDS`, and before each status write, the daemon
+checks that `.codemem/local/watch.lock` is still the file it locked; if that folder was removed
+or replaced it stops (leaving the new folder alone), so a daemon started next never runs
+beside one that `--stop` can no longer find.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from datetime import datetime
 from codemem.agent.chatlock import chat_running
 from codemem.code import CodeIndex
 from codemem.config import Config
+from codemem.daemon import lifeline
 from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
 from codemem.daemon.query_server import QueryServer
@@ -45,6 +51,7 @@ log = logging.getLogger("codemem")
 
 STOP_GRACE_SECONDS = 10.0
 MAX_RECHECK_SECONDS = 60.0
+STATE_CHECK_SECONDS = 1.0
 
 
 class StopRequested(BaseException):
@@ -90,6 +97,9 @@ class Watcher:
         self._last_activity = clock()
         self._last_check = float("-inf")
         self._chat_waited: str | None = None
+        self._lock: DaemonLock | None = None
+        self.state_lost = False  # .codemem/local/ was removed or replaced under the daemon
+        self._guarded = False  # lifeline armed: what this process forks dies with it
         self.observer = TreeObserver(
             ws.root, self.debouncer, self.filter, watch_ignored=bool(config.index.include)
         )
@@ -115,6 +125,7 @@ class Watcher:
                         "cleanly (pid %s)",
                         lock.stale_pid,
                     )
+                self._lock = lock
                 if on_started is not None:
                     on_started()
                 self._serve()
@@ -136,7 +147,7 @@ class Watcher:
             digested_head=old.digested_head,
             sessions_seen=old.sessions_seen,
         )
-        write_status(self.ws, self.status)
+        self._save_status()
         log.info(
             "watch: started in %s (pid %d, idle after %g min)",
             self.ws.root,
@@ -145,16 +156,19 @@ class Watcher:
         )
         queries = QueryServer(self.ws, self.config)
         try:
+            queries.bind()  # what can fail at start fails while --detach waits
             self.observer.start()
+            CodeIndex.warm_up()  # before the catch-up, so every index run forks from the fork server
+            queries.serve()
+            lifeline.arm()
+            self._guarded = True
+            self.status.socket = str(queries.path)
+            self._save_status()  # serving: --detach returns once it reads the socket here
             self._index([])  # catch up with what changed while nobody watched
-            # The first save is then searchable in a fraction of a second, not after a
-            # second of imports.
-            CodeIndex.warm_up()
-            queries.start()
             while not self.stopping:
                 self.status.activity = "watching"
-                self.debouncer.wait(self._timeout())
-                if self.stopping:
+                self.debouncer.wait(min(self._timeout(), STATE_CHECK_SECONDS))
+                if self.stopping or not self._state_intact():
                     break
                 paths, last = self.debouncer.take()
                 if paths:
@@ -168,8 +182,29 @@ class Watcher:
             queries.stop()
             self.observer.stop()
             self.status.activity = "stopped"
-            write_status(self.ws, self.status)
+            self.status.socket = None
+            self._save_status()
             log.info("watch: stopped")
+
+    def _state_intact(self) -> bool:
+        """Whether `.codemem/local/` is still this daemon's; if not, stop (see the module doc)."""
+        if self.state_lost:
+            return False
+        if self._lock is None or self._lock.still_ours():
+            return True
+        log.warning(
+            "watch: %s was removed or replaced under the daemon; stopping "
+            "(`codemem watch --detach` starts it again)",
+            self.ws.local_dir,
+        )
+        self.state_lost = True
+        self.request_stop()
+        return False
+
+    def _save_status(self) -> None:
+        """Write the status file, unless the state folder is no longer this daemon's."""
+        if self._state_intact():
+            write_status(self.ws, self.status)
 
     def _timeout(self) -> float:
         return max(0.0, self._next_check() - self.clock())
@@ -230,6 +265,8 @@ class Watcher:
         self.status.index_runs += 1
         self._busy = True
         try:
+            if self._guarded:
+                lifeline.ensure_fork_server()  # again, should something have killed it
             summary = CodeIndex(self.ws, self.config).refresh(progress=self._checkpoint)
         except StopRequested:
             raise
@@ -257,7 +294,7 @@ class Watcher:
             self._busy = False
         self.status.last_index = record
         self.status.activity = "watching"
-        write_status(self.ws, self.status)
+        self._save_status()
 
     def on_idle(self) -> str | None:
         """The repository has rested: digest if something is new and no chat runs.
@@ -308,7 +345,7 @@ class Watcher:
         log.info("watch: idle and %s: digesting", reason)
         started = time.time()
         self.status.activity = "digesting"
-        write_status(self.ws, self.status)
+        self._save_status()
         record: dict = {"at": started, "reason": reason, "head": head}
         self._busy = True
         try:
@@ -346,5 +383,5 @@ class Watcher:
             newest.isoformat() if newest is not None else self.status.sessions_seen
         )
         self.status.activity = "watching"
-        write_status(self.ws, self.status)
+        self._save_status()
         gc.collect()  # a pass parses many blobs; give the memory back before resting

@@ -99,6 +99,18 @@ class FileLock:
         os.pwrite(fd, f"{os.getpid()}\n{_own_command()}\n".encode(), 0)
         self._fd = fd
 
+    def is_current(self) -> bool:
+        """Whether this lock is held and its file on disk is still the one locked (a lock
+        file removed or replaced under a holder no longer excludes anybody)."""
+        if self._fd is None:
+            return False
+        try:
+            on_disk = os.stat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self._fd)
+        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
     def _timeout_message(self) -> str:
         holder = read_holder(self.path)
         who = f"held by {holder}" if holder else "held by another process"

@@ -1,12 +1,15 @@
 """One review: `run_review(ws, config, ReviewOptions(target))` → `ReviewResult`.
 
 1. Read the change (`diff.read_changes`).
-2. Run the static checks against memory's conventions (`checks.run_checks`).
-3. Drop findings on lines marked `codemem: ignore` (or `codemem: ignore[rule, ...]`) and
+2. The secret scan, first and whole: no time limit cuts it short, nothing discards its findings.
+3. The other static checks against memory's conventions (`checks.run_checks`), each with its
+   own share of `ReviewOptions.time_limit` (limits.py); with `secrets_only` (a broken
+   configuration) they do not run, nor does the model review.
+4. Drop findings on lines marked `codemem: ignore` (or `codemem: ignore[rule, ...]`) and
    apply the `review.severity` overrides.
-4. With a model (configured, and allowed for this target), the memory-informed model review,
-   told what the static checks found; its findings go through step 3 too.
-5. Feedback: dismissed findings go, rules that keep being dismissed lose confidence and
+5. With a model (configured, and allowed for this target), the memory-informed model review,
+   told what the static checks found, within the time left; its findings go through step 4 too.
+6. Feedback: dismissed findings go, rules that keep being dismissed lose confidence and
    severity.
 """
 
@@ -18,11 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codemem.config import Config, ReviewConfig
-from codemem.review.checks import run_checks
+from codemem.review.checks import CHECKS, SECRET_SCAN, run_checks
 from codemem.review.context import ReviewContext
 from codemem.review.diff import ChangeSet, Target, read_changes
+from codemem.review.errors import ReviewTimeout
 from codemem.review.feedback import apply_feedback, load_dismissals, remember_findings
 from codemem.review.findings import Finding, at_or_above, count_by_severity
+from codemem.review.limits import Budget, time_limit
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -38,6 +43,8 @@ class ReviewOptions:
     use_model: bool | None = None  # None: `review.llm` (or `review.hook_llm` for --staged)
     provider: Any = None  # a ready `Provider` (tests); default: resolved from config
     remember: bool = True  # keep the findings where `--dismiss` finds their ids
+    time_limit: float | None = None  # seconds for the review; the secret scan runs whole regardless (None: no limit)
+    secrets_only: bool = False  # only the secret scan (the configuration is broken)
 
 
 @dataclass
@@ -50,6 +57,7 @@ class ReviewResult:
     suppressed: int = 0  # dismissed, or under review.min_confidence
     warnings: list[str] = field(default_factory=list)
     model: Any = None  # a `ModelReport` when the model review ran (or was asked for)
+    out_of_time: list[str] = field(default_factory=list)  # checks cut short or skipped for lack of time
 
     def blocking(self, fail_on: str) -> list[Finding]:
         """The findings that make the review fail at this threshold."""
@@ -117,13 +125,19 @@ def settle(findings: list[Finding], changes: ChangeSet, settings: ReviewConfig) 
 def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewResult:
     """Review `options.target` in `ws` (see the module docstring)."""
     settings = config.review
+    budget = Budget(options.time_limit)
     changes = read_changes(ws.root, options.target, config.index.max_file_bytes)
     ctx = ReviewContext(ws, config, settings, changes)
     result = ReviewResult(options.target, [f.path for f in ctx.files])
-    static, result.warnings = run_checks(ctx)
+    static, result.warnings = run_checks(ctx, (SECRET_SCAN,))
+    if not options.secrets_only:
+        more, warnings = run_checks(ctx, tuple(c for c in CHECKS if c != SECRET_SCAN), budget)
+        static += more
+        result.warnings += warnings
     findings = settle(static, changes, settings)
-    if ctx.files and model_wanted(options.target, settings, options.use_model):
-        findings += settle(_model_findings(ctx, options, findings, result), changes, settings)
+    if not options.secrets_only and ctx.files and model_wanted(options.target, settings, options.use_model):
+        findings += settle(_timed_model_findings(ctx, options, findings, result, budget), changes, settings)
+    result.out_of_time = budget.ran_out
     findings, result.suppressed = apply_feedback(
         findings, load_dismissals(ws), settings.dismiss_after, settings.min_confidence,
     )
@@ -134,6 +148,23 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
         except OSError as exc:  # a read-only checkout still gets its review
             log.debug("cannot cache the findings: %s", exc)
     return result
+
+
+def _timed_model_findings(
+    ctx: ReviewContext, options: ReviewOptions, static: list[Finding], result: ReviewResult, budget: Budget,
+) -> list[Finding]:
+    left = budget.remaining()
+    if left is not None and left <= 0:
+        budget.ran_out.append("model review")
+        result.warnings.append(f"out of time ({budget.seconds:g} s): the model review was skipped")
+        return []
+    try:
+        with time_limit(left, "the model review"):
+            return _model_findings(ctx, options, static, result)
+    except ReviewTimeout as exc:
+        budget.ran_out.append("model review")
+        result.warnings.append(f"{exc} and was cut short")
+        return []
 
 
 def _model_findings(ctx: ReviewContext, options: ReviewOptions, static: list[Finding], result: ReviewResult) -> list[Finding]:

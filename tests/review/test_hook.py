@@ -145,13 +145,35 @@ def test_core_hooks_path_is_respected(shop):
     assert not (shop / ".githooks/pre-commit").exists()
 
 
-def test_a_broken_configuration_does_not_block(hooked):
+def secret_report(path: str, line_text: str, line: int = 1) -> str:
+    """The hook's report of the one AWS key in `path` at `line`."""
+    fid = finding_id("secrets/aws-access-key", path, line_text)
+    pad = " " * (len(str(line)) + 4)
+    return (
+        f"{path}\n"
+        f"  {line}  error    AWS access key ID (AKIA…, 20 characters) in the change [secrets/aws-access-key]\n"
+        f"{pad}fix: remove it, rotate it if it was ever pushed, and read it from the environment · id {fid}\n"
+        "\n"
+    )
+
+
+def test_a_broken_configuration_still_runs_the_secret_scan_with_the_defaults(hooked):
     write(hooked, {".codemem/config.yml": "review: [not, a, mapping\n"})
-    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n', ".env": "TOKEN=1\n"})
     result = commit(hooked)
-    assert result.returncode == 0
-    assert result.stderr.startswith(f"codemem: warning: {hooked}/.codemem/config.yml: line 2: invalid YAML")
-    assert result.stderr.endswith("; committing without review\n")
+    broken = (f"codemem: warning: the configuration is broken ({hooked}/.codemem/config.yml: line 2: invalid YAML: "
+              "expected ',' or ']', but got '<stream end>'); only the secret scan ran, with default settings\n")
+    assert (result.returncode, result.stderr) == (
+        1, broken + ".env\n"
+        "  -  error    this file's name says it holds credentials [secrets/secret-file]\n"
+        "     fix: keep it out of git (add it to .gitignore) and commit a template instead · id "
+        + finding_id("secrets/secret-file", ".env", ".env") + "\n\n"
+        + secret_report("shop/settings.py", f'AWS_KEY = "{fake_aws_key()}"')
+        + "2 findings (2 errors) in 2 of 3 files reviewed.\n" + FOOTER.replace("1 finding", "2 findings")
+        .replace("Fix it", "Fix them"))
+    stage(hooked, {"shop/settings.py": None, ".env": None, "notes.md": "hello\n"})
+    clean = commit(hooked)
+    assert (clean.returncode, clean.stderr) == (0, broken)
 
 
 def test_codemem_crashing_does_not_block(hooked, tmp_path):
@@ -166,12 +188,20 @@ def test_codemem_crashing_does_not_block(hooked, tmp_path):
     assert result.stderr.endswith("codemem: warning: the review failed (exit 1); committing without review\n")
 
 
-def test_running_out_of_time_does_not_block(hooked):
+def test_running_out_of_time_skips_the_other_checks_never_the_secret_scan(hooked):
     write(hooked, {".codemem/config.yml": "review:\n  hook_timeout: 0.001\n"})
     stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
     result = commit(hooked)
     assert (result.returncode, result.stderr) == (
-        0, "codemem: warning: the review took longer than 0.001 s; committing without review\n")
+        1, "codemem: warning: out of time (0.001 s): the conflicts, leftovers, binaries, conventions, conventions syntax, "
+           "naming, docstrings and tests checks were skipped\n"
+        + secret_report("shop/settings.py", f'AWS_KEY = "{fake_aws_key()}"')
+        + "1 finding (1 error) in 1 of 2 files reviewed.\n" + FOOTER)
+    stage(hooked, {"shop/settings.py": None, "notes.md": "hello\n"})
+    clean = commit(hooked)
+    assert (clean.returncode, clean.stderr) == (
+        0, "codemem: warning: out of time (0.001 s): the conflicts, leftovers, binaries, conventions, conventions syntax, "
+           "naming, docstrings and tests checks were skipped\n")
 
 
 def test_install_refuses_to_lose_a_leftover_chained_hook_unless_forced(shop):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from sleep_helpers import commit, digest, init, read_value
 from codemem.code import CodeIndex
 from codemem.config import load_config
 from codemem.daemon.process import lock_held, read_pid, read_status
+from codemem.daemon.query_client import ask_daemon, socket_path
 from codemem.memory import MemoryStore
 from codemem.sleep.state import read_state
 from codemem.workspace import Workspace
@@ -332,11 +335,10 @@ def test_search_is_answered_by_the_running_daemon_exactly_as_in_process(shop, da
     in_process = codemem(shop, "search", "--json", "--level", "symbol", "parse price")
     assert in_process.returncode == 0, in_process.stderr
     daemon = daemons(shop)
-    socket_file = Workspace(shop).local_dir / "watch.sock"
-    wait_for(socket_file.exists, what="the search socket")
+    socket_file = Path(daemon.status().socket)
+    assert socket_file == socket_path(shop) and socket_file.exists()
     assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600
-    from codemem.daemon.query_client import ask_daemon
-
+    assert stat.S_IMODE(socket_file.parent.stat().st_mode) == 0o700
     hits = ask_daemon(shop, "parse price", None, "symbol")
     assert hits is not None and hits[0]["text"]
     via_cli = codemem(shop, "search", "--json", "--level", "symbol", "parse price")
@@ -353,3 +355,100 @@ def test_search_is_answered_by_the_running_daemon_exactly_as_in_process(shop, da
         del os.environ["CODEMEM_SEARCH__RRF_K"]
     assert daemon.stop() == 0
     assert not socket_file.exists()
+
+
+def test_a_repository_path_of_200_characters_gets_a_working_socket(tmp_path):
+    deep = tmp_path
+    while len(str(deep)) < 170:
+        deep = deep / ("d" * 40)
+    repo = make_repo(deep / ("r" * max(1, 200 - len(str(deep)) - 1)), "sleep/pyshop")
+    assert len(str(repo)) == 200
+    init(repo)
+    started = codemem(repo, "watch", "--detach", "--json")
+    assert started.returncode == 0, started.stderr
+    pid = json.loads(started.stdout)["pid"]
+    ws = Workspace(repo)
+    try:
+        socket_file = Path(read_status(ws).socket)
+        assert len(str(socket_file)) < 108 and socket_file.exists()
+        hits = ask_daemon(repo, "parse price", None, "symbol")
+        assert hits is not None and hits[0]["text"]
+        assert codemem(repo, "watch", "--stop").stdout == f"Stopped codemem watch (pid {pid}).\n"
+    finally:
+        if lock_held(ws):
+            os.kill(pid, signal.SIGKILL)
+    assert not socket_file.exists()
+
+
+def test_detach_reports_a_daemon_that_dies_at_start(shop, monkeypatch):
+    runtime = Path(tempfile.mkdtemp(prefix="cm-", dir="/tmp"))  # short: the socket fits there
+    (runtime / "codemem").write_text("not a folder\n")  # where the socket would go
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    try:
+        started = codemem(shop, "watch", "--detach")
+    finally:
+        shutil.rmtree(runtime)
+    assert started.returncode == 1, started.stdout
+    line = started.stderr.strip()
+    assert line.startswith("codemem: error: codemem watch stopped as it started (exit 1): ")
+    assert f"(exit 1): cannot create the search socket's folder {runtime / 'codemem'}: " in line
+    assert len(started.stderr.splitlines()) == 1
+    assert not lock_held(Workspace(shop))
+
+
+def session_processes(sid: int) -> list[int]:
+    """Pids of the processes in session `sid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_no_process_outlives_a_daemon_killed_in_the_middle_of_indexing(shop):
+    ws = Workspace(shop)
+    ws.config_file.write_text("index:\n  workers: 2\n")
+    started = codemem(shop, "watch", "--detach", "--json")
+    assert started.returncode == 0, started.stderr
+    pid = json.loads(started.stdout)["pid"]
+    wait_for(lambda: read_status(ws).activity == "watching", what="the catch-up")
+    (shop / "bulk").mkdir()
+    for n in range(100):  # enough files for the parser workers, big enough to keep them busy
+        body = "".join(f"def bulk_{n}_{i}(x):\n    return x * {i}\n\n" for i in range(300))
+        (shop / "bulk" / f"mod{n}.py").write_text(body)
+    # The daemon, the resource tracker, the fork server and at least one parser worker.
+    wait_for(lambda: len(session_processes(pid)) >= 4, what="the parser workers")
+    os.kill(pid, signal.SIGKILL)
+    try:
+        wait_for(lambda: session_processes(pid) == [], timeout=10, what="every process to end")
+    finally:
+        for left in session_processes(pid):  # a failure leaves no orphans behind either
+            os.kill(left, signal.SIGKILL)
+
+
+def test_a_daemon_whose_state_folder_is_removed_stops_and_the_next_one_runs_alone(shop, daemons):
+    ws = Workspace(shop)
+    first = daemons(shop)
+    shutil.rmtree(ws.local_dir)
+    second = codemem(shop, "watch", "--detach", "--json")
+    assert second.returncode == 0, second.stderr
+    pid = json.loads(second.stdout)["pid"]
+    try:
+        assert first.proc.wait(timeout=TIMEOUT) == 0
+        assert "was removed or replaced under the daemon; stopping" in first.stderr()
+        assert read_pid(ws) == pid and lock_held(ws)
+        assert read_status(ws).pid == pid  # the first wrote nothing into the new folder
+        assert Path(read_status(ws).socket).exists()  # nor removed the second's socket
+        assert ask_daemon(shop, "parse price", None, "symbol")
+        assert codemem(shop, "watch", "--stop").stdout == f"Stopped codemem watch (pid {pid}).\n"
+    finally:
+        if lock_held(ws):
+            os.kill(pid, signal.SIGKILL)
+    assert not lock_held(ws)

@@ -1,13 +1,27 @@
-"""The `never:` and `avoid:` rules people write in `conventions.md`."""
+"""The `never:` and `avoid:` rules people write in `conventions.md`.
+
+Anyone can commit a rule, so a regular expression is never trusted to be fast: each rule is
+matched with the `regex` package, whose `timeout=` stops catastrophic backtracking (which
+the standard `re` cannot), within `RULE_SECONDS` over the whole change. A rule that runs out
+is dropped for the rest of the review and reported as a `conventions/slow-rule` warning at
+its line of conventions.md; the other rules and checks go on.
+"""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
+from typing import Any
 
 from codemem.code import matches_any
 from codemem.review.context import ReviewContext
 from codemem.review.conventions import PatternRule, RequireRule
 from codemem.review.findings import Finding
+
+RULE_SECONDS = 0.5  # what one rule may spend on the whole change
+SLOW_RULE = "conventions/slow-rule"
+_FLAGS = ("IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE", "ASCII")
 
 
 def applies(rule: PatternRule | RequireRule, path: str) -> bool:
@@ -19,17 +33,73 @@ def applies(rule: PatternRule | RequireRule, path: str) -> bool:
     return not (rule.exclude and matches_any(path, list(rule.exclude)))
 
 
+class GuardedRule:
+    """A rule's pattern with a time allowance, matched by `regex` (literal text and the rare
+    regex that only `re` compiles: by `re`)."""
+
+    def __init__(self, rule: PatternRule, seconds: float = RULE_SECONDS) -> None:
+        self.rule = rule
+        self.left = seconds
+        self.compiled: Any = None
+        if rule.shown.startswith("`"):  # literal text cannot backtrack
+            return
+        # Imported here: the hook pays for `regex` only when conventions.md has regex rules.
+        import regex
+
+        flags = 0
+        for name in _FLAGS:
+            if rule.pattern.flags & getattr(re, name):
+                flags |= getattr(regex, name)
+        try:
+            self.compiled = regex.compile(rule.pattern.pattern, flags)
+        except regex.error:  # re accepted it, regex does not: matched by re, unguarded
+            self.compiled = None
+
+    def search(self, text: str) -> bool:
+        """Whether the rule matches `text`; `TimeoutError` once its allowance is spent."""
+        if self.compiled is None:
+            return bool(self.rule.pattern.search(text))
+        if self.left <= 0:
+            raise TimeoutError
+        started = time.monotonic()
+        try:
+            return self.compiled.search(text, timeout=self.left) is not None
+        finally:
+            self.left -= time.monotonic() - started
+
+
+def slow_rule(ctx: ReviewContext, rule: PatternRule) -> Finding:
+    """A rule that ran out of time, as a warning at its line of conventions.md."""
+    return Finding(
+        SLOW_RULE, "warning", ctx.conventions.path, rule.line,
+        f"the rule {rule.shown} took longer than {RULE_SECONDS:g} s on this change and was skipped "
+        "(catastrophic backtracking?)",
+        "rewrite the regular expression without nested repetition, such as (a+)+ or (a|aa)+",
+        line_text=rule.shown,
+    )
+
+
 def check(ctx: ReviewContext) -> Iterator[Finding]:
     """Every added line that holds a forbidden text or matches a forbidden pattern."""
     rules = ctx.conventions.patterns
     if not rules:
         return
     where = ctx.conventions.path
+    guarded = {rule.rule_id: GuardedRule(rule) for rule in rules}
     for f in ctx.source_files():
-        active = [rule for rule in rules if applies(rule, f.path)]
+        active = [guarded[rule.rule_id] for rule in rules if applies(rule, f.path)]
         for n, text in f.added.items():
-            for rule in active:
-                if rule.pattern.search(text):
+            for matcher in active:
+                if matcher.left <= 0:
+                    continue
+                try:
+                    found = matcher.search(text)
+                except TimeoutError:
+                    matcher.left = 0
+                    yield slow_rule(ctx, matcher.rule)
+                    continue
+                if found:
+                    rule = matcher.rule
                     verb = "never" if rule.severity == "error" else "avoid"
                     yield Finding(
                         rule.rule_id, rule.severity, f.path, n,
