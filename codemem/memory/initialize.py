@@ -13,9 +13,10 @@ from codemem.memory.labels import default_description
 from codemem.workspace import Workspace
 
 CONFIG_TEMPLATE = """\
-# codemem project settings, shared through git. Every key is documented in
-# .codemem.example.yml. Precedence: built-in defaults < ~/.config/codemem/config.yml
-# < this file < CODEMEM_* environment variables < command-line flags.
+# codemem project settings, shared through git. `codemem config example` shows every
+# key, `codemem config show` where each value comes from. Precedence: built-in defaults
+# < ~/.config/codemem/config.yml < this file < CODEMEM_* environment variables
+# < command-line flags.
 
 # model: anthropic/claude-sonnet-4-5
 # index:
