@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
-from codemem.cli import AppContext
+from codemem.cli import AppContext, output
 from codemem.errors import CodememError
 
 if TYPE_CHECKING:  # the agent is imported when the command runs
@@ -223,15 +223,9 @@ def chat_command(app: AppContext, model: str | None, resume_last: bool, session_
     provider = resolve_provider(config.model, config)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     console = (
-        Console(highlight=False)
+        output.console(highlight=False)
         if interactive
-        else Console(
-            file=sys.stdout,
-            force_terminal=False,
-            color_system=None,
-            highlight=False,
-            soft_wrap=True,
-        )
+        else output.console(file=sys.stdout, highlight=False, soft_wrap=True)
     )
     reader = (
         TerminalInput(ws.sessions_dir / "chat_history") if interactive else LineInput(echo=None)

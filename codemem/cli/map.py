@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext
-from codemem.errors import CodememError
+from codemem.errors import UsageError
 
 if TYPE_CHECKING:  # the code index is imported when the command runs
     from codemem.code import CodeIndex
@@ -41,7 +41,7 @@ def _index_now(index: CodeIndex) -> None:
     try:
         from codemem.code import IndexSummary  # noqa: F401  (the indexer and its parsers load)
     except ImportError:
-        raise CodememError("no code index yet: run `codemem index` first") from None
+        raise UsageError("no code index yet: run `codemem index` first") from None
     click.echo("codemem: no index yet; indexing the repository first...", err=True)
     index.refresh()
 
@@ -85,7 +85,7 @@ def map_command(app: AppContext, tokens: int | None, focus: tuple[str, ...], as_
         _index_now(index)
         repo_map = index.repo_map(tokens, entries)
         if repo_map is None:
-            raise CodememError("the index has no repo-map data: run `codemem index --full`")
+            raise UsageError("the index has no repo-map data: run `codemem index --full`")
     for entry in repo_map.unmatched:
         click.echo(f"codemem: warning: --focus {entry!r} matches no file or symbol", err=True)
     if as_json:
