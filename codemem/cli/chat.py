@@ -29,7 +29,9 @@ HELP = """\
 /cost                     tokens, dollars and how full the context is
 /clear                    start a new conversation (memory stays)
 /exit                     leave (Ctrl-D works too)
-Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's current step."""
+Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's turn
+(also at an approval prompt)."""
+STOPPED = "Stopped (Ctrl-C): the turn ended here; the conversation so far is kept."
 
 
 class Repl:
@@ -62,9 +64,9 @@ class Repl:
 
         try:
             self.agent.run(text)
-        except Interrupted as exc:
+        except Interrupted:
             self.observer.end_stream()
-            self.console.print(Text(str(exc), style="yellow"))
+            self.console.print(Text(STOPPED, style="yellow"))
         except CodememError as exc:  # a provider failure or a limit: the chat goes on
             self.observer.end_stream()
             self.console.print(Text(f"error: {exc}", style="red"))

@@ -243,9 +243,11 @@ class TerminalInput:
                 return None
 
     def line(self, prompt: str = "") -> str | None:
+        """One answer (an approval); Ctrl-D is no answer, Ctrl-C raises `KeyboardInterrupt`
+        so that it stops the whole turn, not only the call being asked about."""
         from prompt_toolkit import prompt as ask
 
         try:
             return ask(prompt)
-        except (KeyboardInterrupt, EOFError):
+        except EOFError:
             return None
