@@ -166,6 +166,11 @@ class Repl:
         compaction = self.agent.compact()
         if compaction is None:
             self.console.print("Nothing to compact yet.")
+        elif not compaction.evicted:
+            self.console.print(
+                f"Kept the messages: a summary would not make the context smaller "
+                f"({compaction.tokens_before:,} tokens)."
+            )
 
     def do_model(self, rest: str) -> None:
         if not rest:
