@@ -34,6 +34,15 @@ Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's tur
 STOPPED = "Stopped (Ctrl-C): the turn ended here; the conversation so far is kept."
 
 
+SEARCH_K = 5  # results per source shown by /search
+
+
+def one_line(text: str, width: int = 100) -> str:
+    """`text` on one line, cut to `width` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
 class Repl:
     """One chat session: reads messages, runs the agent, handles slash commands."""
 
@@ -151,13 +160,25 @@ class Repl:
         if not rest:
             self.console.print("Usage: /search QUERY", markup=False)
             return
-        for name, arguments in (
-            ("search_code", {"query": rest, "k": 5}),
-            ("archival_search", {"query": rest, "k": 5}),
-            ("conversation_search", {"query": rest, "k": 5}),
-        ):
-            self.console.print(Text(f"— {name}", style="bold"))
-            self._tool(name, arguments)
+        ctx = self.agent.context.ctx
+        self.console.print(Text("— code", style="bold"))
+        self._tool("search_code", {"query": rest, "k": SEARCH_K})
+        notes = ctx.archive.search(rest, k=SEARCH_K)
+        lines = [f"  note {hit.note.id}: {one_line(hit.note.content)}" for hit in notes]
+        self.console.print(Text("— archival notes", style="bold"))
+        self.console.print("\n".join(lines) or "  (none)", markup=False, highlight=False)
+        found = ctx.recall.search(rest, k=SEARCH_K) if ctx.recall else []
+        lines = [
+            f"  session {hit.message.session_id} #{hit.message.seq} {hit.message.role}: "
+            f"{one_line(hit.snippet or hit.message.content)}"
+            for hit in found
+        ]
+        self.console.print(Text("— past conversations", style="bold"))
+        self.console.print("\n".join(lines) or "  (none)", markup=False, highlight=False)
+        if len(notes) == SEARCH_K or len(found) == SEARCH_K:
+            self.console.print(
+                Text(f"more: codemem recall {shlex.quote(rest)} -k 20", style="dim")
+            )
 
     def do_map(self, rest: str) -> None:
         self._tool("repo_map", {"focus": shlex.split(rest) if rest else None})

@@ -252,3 +252,16 @@ def test_tool_call_arguments_are_cut_at_a_boundary_and_marked():
     assert preview(text) == '"def total(self) -> float:\\n    return sum(price * qty for"… (78 chars)'
     assert preview(list(range(40))) == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, …]"
     assert preview("x" * 100) == '"' + "x" * 60 + '"… (100 chars)'
+
+
+def test_search_is_compact(ws, script):
+    result = chat(ws, script(["unused"]), ["/remember Prices are in euros.", "/search price"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout.split("— code\n", 1)[1]
+    code, rest = out.split("— archival notes\n")
+    notes, conversations = rest.split("— past conversations\n")
+    assert code.startswith("1. web/static/format.js:1-3 function formatPrice (score ")
+    assert code.rstrip().endswith("shows the code; k=10 finds more]")
+    assert len(code.splitlines()) <= 5 * 5 + 2
+    assert notes.startswith("  note ") and notes.endswith(": Prices are in euros.\n")
+    assert conversations == "  (none)\n"

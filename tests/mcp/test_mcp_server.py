@@ -259,7 +259,7 @@ def test_bad_calls_are_tool_errors_with_the_cli_messages(repo):
             "search_code",
             {"query": "cart", "k": "many"},
             "invalid arguments for search_code: k: Input should be a valid integer, unable to parse "
-            "string as an integer; the signature is search_code(query, k=10, level='chunk')",
+            "string as an integer; the signature is search_code(query, k=10, level='chunk', detail=False)",
         ),
         (
             "search_code",
