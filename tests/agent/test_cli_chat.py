@@ -255,12 +255,12 @@ def test_tool_call_arguments_are_cut_at_a_boundary_and_marked():
 
 
 def test_search_is_compact(ws, script):
-    result = chat(ws, script(["unused"]), ["/remember Prices are in euros.", "/search price"])
+    result = chat(ws, script(["unused"]), ["/remember Prices are in euros.", "/search prices"])
     assert result.exit_code == 0, result.output
     out = result.stdout.split("— code\n", 1)[1]
     code, rest = out.split("— archival notes\n")
     notes, conversations = rest.split("— past conversations\n")
-    assert code.startswith("1. web/static/format.js:1-3 function formatPrice (score ")
+    assert code.startswith("1. shop/inventory.py:1-1 module (score ")
     assert code.rstrip().endswith("shows the code; k=10 finds more]")
     assert len(code.splitlines()) <= 5 * 5 + 2
     assert notes.startswith("  note ") and notes.endswith(": Prices are in euros.\n")
