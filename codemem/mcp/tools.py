@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codemem.agent.tools import Tool, ToolRegistry, build_tools
+from codemem.agent.tools.memory_tools import refuse_duplicate
 from codemem.errors import MemoryEditError
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def remember(ctx: ToolContext, text: str, block: str | None = None, tags: list[s
     if block is not None:
         if tags:
             raise MemoryEditError("tags apply to archival notes, not to blocks: leave them out")
+        refuse_duplicate(ctx, block, text)
         saved = ctx.store.append(block, text)
         return f"Added to {block}: {saved.chars:,} / {saved.limit:,} characters."
     result = ctx.archive.insert(text, tags=tags)
