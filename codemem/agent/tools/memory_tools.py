@@ -46,7 +46,8 @@ def memory_append(ctx: ToolContext, label: str, content: str) -> str:
 
     Core memory blocks are always in your context. Save durable facts here: the user's
     preferences to their users/<name> block, project facts to `project`, conventions to
-    `conventions`. Keep entries short; put details in archival memory.
+    `conventions`. Keep entries short; put details in archival memory. Text the block
+    already holds is refused.
 
     Args:
         label: The block's label, e.g. project, conventions or users/alice.
