@@ -16,6 +16,7 @@ from codemem.infra import git_text, has_head
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
+    from codemem.code import Hit
 
 HIT_LINES = 30  # lines of code shown per search hit with detail=true
 MATCH_LINES = 3  # lines shown per hit in the compact view: those with a query word
@@ -77,10 +78,12 @@ def search_code(
     return text
 
 
-def diverse(hits: list, k: int) -> list:
+def diverse(hits: list[Hit], k: int) -> list[Hit]:
     """The first `k` of `hits` (best first) with at most `SPANS_PER_FILE` per file, topped
     up with the rest when there are too few files."""
-    chosen, rest, per_file = [], [], Counter()
+    chosen: list[Hit] = []
+    rest: list[Hit] = []
+    per_file: Counter[str] = Counter()
     for hit in hits:
         if per_file[hit.path] < SPANS_PER_FILE:
             per_file[hit.path] += 1
@@ -94,7 +97,7 @@ def diverse(hits: list, k: int) -> list:
     return chosen
 
 
-def code_excerpt(hit) -> str:
+def code_excerpt(hit: Hit) -> str:
     """Up to `HIT_LINES` numbered lines of the hit, with how to read the rest."""
     lines = hit.text.splitlines()
     body = number_lines(lines[:HIT_LINES], hit.start_line)
@@ -104,7 +107,7 @@ def code_excerpt(hit) -> str:
     return body
 
 
-def matching_lines(hit, words: set[str]) -> str:
+def matching_lines(hit: Hit, words: set[str]) -> str:
     """The hit's numbered lines that contain a query word (at most `MATCH_LINES`), or its
     first line when none does (a match on meaning or on the path)."""
     lines = hit.text.splitlines()
