@@ -32,8 +32,6 @@ HELP = """\
 Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's turn
 (also at an approval prompt)."""
 STOPPED = "Stopped (Ctrl-C): the turn ended here; the conversation so far is kept."
-
-
 SEARCH_K = 5  # results per source shown by /search
 
 
