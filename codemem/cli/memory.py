@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # memory is imported when a command runs, not for `--help`
     from collections.abc import Iterable
 
     from codemem.memory import Archive, MemoryStore, Recall
+    from codemem.workspace import Workspace
 
 
 def _store(app: AppContext) -> MemoryStore:
@@ -140,9 +141,12 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
 def edit_command(app: AppContext, label: str) -> None:
     """Open a block's value in $EDITOR; saved changes are written back safely.
 
-    If someone else changes the block while it is open, nothing is overwritten: the edit
-    is refused and you can run the command again.
+    If someone else changes the block while it is open (or the text is over the limit),
+    nothing is overwritten: the edit is refused, what you typed is kept in a file under
+    .codemem/local/edits/ and the message says which.
     """
+    from codemem.errors import MemoryEditError
+
     store = _store(app)
     block = store.get(label)
     edited = click.edit(block.value + "\n", extension=".md", require_save=True)
@@ -153,8 +157,23 @@ def edit_command(app: AppContext, label: str) -> None:
     if value == block.value:
         click.echo(f"No change to {label}.")
         return
-    block = store.rethink(label, value, expected=block.value)
+    try:
+        block = store.rethink(label, value, expected=block.value)
+    except MemoryEditError as exc:
+        kept = _keep_edit(app.workspace(), label, edited)
+        raise type(exc)(f"{exc}; what you typed is kept in {kept}") from None
     click.echo(f"Saved {label}: {block.chars:,} / {block.limit:,} characters.")
+
+
+def _keep_edit(ws: Workspace, label: str, text: str) -> Path:
+    """Save a refused edit as .codemem/local/edits/LABEL-TIME.md (git ignores local/)."""
+    from codemem.infra import atomic_write, utc_now
+
+    folder = ws.ensure_local() / "edits"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{label.replace('/', '--')}-{utc_now():%Y%m%d-%H%M%S}.md"
+    atomic_write(path, text)
+    return path
 
 
 @memory_group.command("set")
@@ -184,10 +203,17 @@ def create_command(app: AppContext, label: str, description: str, limit: int | N
 
 @memory_group.command("rm")
 @click.argument("label")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def rm_command(app: AppContext, label: str) -> None:
-    """Delete a block (git keeps its history)."""
-    _store(app).delete(label)
+def rm_command(app: AppContext, label: str, yes: bool) -> None:
+    """Delete a block after asking (git keeps its history); --yes skips the question."""
+    store = _store(app)
+    block = store.get(label)  # an unknown label fails before anything is asked
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"memory rm {label} needs confirmation: add --yes to delete it")
+        click.confirm(f"Delete {label} ({block.chars:,} characters)?", abort=True, err=True)
+    store.delete(label)
     click.echo(f"Deleted {label}.")
 
 
