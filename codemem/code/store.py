@@ -8,7 +8,7 @@ Rows are written per batch of files and a file is recorded as indexed (in the ma
 only after its batch is committed, so an interrupted run leaves a consistent index that
 the next run completes. Full-text indexes cover rows added since they were built (LanceDB
 searches unindexed rows directly); `maintain` folds new rows in, compacts fragments and prunes
-old versions (see `codemem.code.readers`) so thousands of incremental runs, however quick,
+old versions (only while no reader holds `readers.lock`) so thousands of incremental runs, however quick,
 neither slow search nor grow the disk without bound.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from codemem.code.readers import ReaderLock
+from codemem.infra import SharedLock
 
 log = logging.getLogger("codemem")
 
@@ -82,6 +82,7 @@ def connect(index_dir: Path) -> Any:
     """A LanceDB connection to `index_dir` (created if missing)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     return import_lancedb().connect(str(index_dir))
+READERS_LOCK = "readers.lock"
 # How long `maintain` waits for open readers before it falls back to pruning by age only.
 READERS_WAIT_SECONDS = 2.0
 
@@ -191,7 +192,9 @@ class CodeStore:
     def __init__(self, index_dir: Path, dimensions: int | None = None):
         self.index_dir = index_dir
         self.dimensions = dimensions
-        self.readers = ReaderLock(index_dir)  # before opening anything: see maintain
+        # Held shared from before anything opens: `maintain` prunes old versions only while it
+        # holds it alone (LanceDB deletes the files of a pruned version under its readers).
+        self.readers = SharedLock(index_dir / READERS_LOCK)
         self.db = connect(index_dir)
         self._tables: dict[str, Any] = {}
 
