@@ -1,4 +1,4 @@
-"""Infrastructure under everything else: git, files, locks and the clock.
+"""Infrastructure under everything else: git, files, locks, the clock and the secret detector.
 
 This package is the one face: import from `codemem.infra`, never from its modules.
 GitPython is imported only when a git command first runs (see `codemem.infra.git`).
@@ -29,10 +29,25 @@ from codemem.infra.locks import (
     locked,
     read_holder,
 )
+from codemem.infra.secrets import (
+    DEFAULT_ENTROPY,
+    Secret,
+    entropy,
+    find_secrets,
+    first_secret,
+    placeholder,
+    redact_line,
+    redact_source,
+    redact_text,
+    secret_hint,
+    secrets_in_bytes,
+)
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "BlobReader", "FileLock", "LockHolder", "RepoPath", "as_utc", "atomic_write",
+    "DEFAULT_ENTROPY", "DEFAULT_TIMEOUT", "BlobReader", "FileLock", "LockHolder", "RepoPath", "as_utc", "atomic_write",
     "confine", "empty_tree", "git_config", "git_dir", "git_head", "git_text", "has_head", "head_commit", "in_range",
     "iso_utc", "lock_held", "locked", "parse_when", "read_blobs", "read_holder", "read_text",
     "resolve_commit", "run_git", "today", "update_text", "utc_date", "utc_now",
+    "Secret", "entropy", "find_secrets", "first_secret", "placeholder", "redact_line", "redact_source", "redact_text",
+    "secret_hint", "secrets_in_bytes",
 ]
