@@ -1,4 +1,5 @@
-"""Infrastructure under everything else: git, files, locks, the clock and the secret detector.
+"""Infrastructure under everything else: git, files, locks, the clock, the secret detector
+and the quoting of repository text into memory.
 
 This package is the one face: import from `codemem.infra`, never from its modules.
 GitPython is imported only when a git command first runs (see `codemem.infra.git`).
@@ -29,6 +30,14 @@ from codemem.infra.locks import (
     locked,
     read_holder,
 )
+from codemem.infra.quoting import (
+    MAX_QUOTED_CHARS,
+    bounded,
+    clean_text,
+    code_span,
+    one_line,
+    quote_block,
+)
 from codemem.infra.secrets import (
     DEFAULT_ENTROPY,
     Secret,
@@ -49,5 +58,6 @@ __all__ = [
     "iso_utc", "lock_held", "locked", "parse_when", "read_blobs", "read_holder", "read_text",
     "resolve_commit", "run_git", "today", "update_text", "utc_date", "utc_now",
     "Secret", "entropy", "find_secrets", "first_secret", "placeholder", "redact_line", "redact_source", "redact_text",
-    "secret_hint", "secrets_in_bytes",
+    "secret_hint", "secrets_in_bytes", "MAX_QUOTED_CHARS", "bounded", "clean_text", "code_span", "one_line",
+    "quote_block",
 ]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codemem.infra import utc_date
+from codemem.infra import clean_text, utc_date
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit, CommitRange
 from codemem.sleep.project import safe
+from codemem.sleep.quoted import QUOTED_NOTE, quote_author, quote_message, quote_subject
 
 MAX_FILES = 30
 MAX_SYMBOLS = 30
-MAX_BODY_LINES = 12
 
 
 @dataclass
@@ -65,15 +65,11 @@ def _symbols(refs: list[SymbolRef]) -> str:
 
 def _commit_section(item: CommitDigest) -> list[str]:
     c = item.commit
-    lines = [f"## {c.date} `{c.short}` {safe(c.subject)}", f"Author: {safe(c.author)}"]
+    lines = [f"## {c.date} `{c.short}` {quote_subject(c.subject)}", f"Author: {quote_author(c.author)}"]
     if c.body:
-        body = c.body.splitlines()
-        quoted = [f"> {safe(line)}".rstrip() for line in body[:MAX_BODY_LINES]]
-        if len(body) > MAX_BODY_LINES:
-            quoted.append(f"> … ({len(body) - MAX_BODY_LINES} more lines)")
-        lines += ["", *quoted]
+        lines += ["", *quote_message(c.body)]
     if item.summary:
-        lines += ["", f"Summary: {safe(item.summary.strip())}"]
+        lines += ["", f"Summary: {clean_text(item.summary.strip())}"]
     if c.is_merge:
         lines += ["", "A merge: its changes are listed under the commits it merged."]
         return lines
@@ -129,8 +125,10 @@ def render_digest(commit_range: CommitRange, items: list[CommitDigest], rolled_o
         "---",
         f"# Digest {day}: {range_text}",
         "",
-        f"{len(commits)} {noun} by {safe(_people([c.author for c in commits]))}, {span}: "
+        f"{len(commits)} {noun} by {_people([quote_author(c.author) for c in commits])}, {span}: "
         f"{len(paths)} files changed, +{added} −{deleted} lines.",
+        "",
+        QUOTED_NOTE,
     ]
     if commit_range.omitted:
         lines.append(f"{commit_range.omitted} older commits in the range were left out (more than sleep.max_commits).")

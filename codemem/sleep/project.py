@@ -34,8 +34,10 @@ from codemem.conventions import (
     with_region,
     wrap,
 )
+from codemem.infra import bounded, clean_text
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
+from codemem.sleep.quoted import RECENT_NOTE, recent_entry, requote_entry
 from codemem.workspace import Workspace
 
 LABEL = "project"
@@ -49,6 +51,7 @@ HEADER = (
 RECENT_HEADER = "## Recent changes"
 README_NAMES = ("README.md", "README.rst", "README.txt", "README", "readme.md", "Readme.md")
 MAX_DESCRIPTION = 600
+MIN_ENTRY_CHARS = 40  # a Recent changes entry cut shorter than this is left out
 MAX_LANGUAGES = 8
 DEFS_PER_FILE = 5
 _SHA = re.compile(r"`([0-9a-f]{7,40})`")
@@ -112,7 +115,7 @@ def readme_description(files: RepoFiles) -> tuple[str, str | None]:
                 out = cut[: end + 1] if end > 0 else cut.rstrip() + "…"
             break
         out = candidate
-    return safe(out), path
+    return clean_text(out), path
 
 
 @dataclass
@@ -138,7 +141,8 @@ class Overview:
     def render(self, count: int | None = None, note: str = "") -> str:
         lines = [HEADER]
         if self.description:
-            lines.append(f"\n{self.description}\n_(from {self.readme})_")
+            quoted = "\n".join(f"> {line}".rstrip() for line in self.description.split("\n"))
+            lines.append(f"\n{quoted}\n_(quoted from {self.readme})_")
         section = None
         for title, line in self.items()[:count]:
             if title != section:
@@ -247,10 +251,6 @@ class OverviewRegion:
         return text
 
 
-def recent_entry(commit: Commit) -> str:
-    return f"- {commit.date} `{commit.short}` {safe(commit.subject)} ({safe(commit.author)})"
-
-
 def recent_entries(value: str) -> list[str]:
     """The entries of the Recent changes region, newest first."""
     body = region_body(value, RECENT, LABEL) or ""
@@ -265,25 +265,38 @@ class RecentChanges:
     rolled_off: list[str]
 
     def body(self) -> str:
-        return "\n".join([RECENT_HEADER, *self.kept]) if self.kept else RECENT_HEADER + "\n_None yet._"
+        return recent_body(self.kept)
+
+
+def recent_body(entries: list[str]) -> str:
+    """The Recent changes region's text: its heading, the quoting note and the entries."""
+    return "\n".join([RECENT_HEADER, RECENT_NOTE, *entries]) if entries else RECENT_HEADER + "\n_None yet._"
 
 
 def merge_recent(old: list[str], commits: list[Commit], limit: int, budget: int) -> RecentChanges:
-    """Newest commits first, then the old entries, at most `limit` and within `budget`."""
+    """Newest commits first, then the old entries (quoted again), at most `limit` and within
+    `budget`; when not even the newest fits, it is cut to fit rather than dropped."""
     new = [recent_entry(c) for c in reversed(commits) if not c.is_merge]
     seen: set[str] = set()
     entries = []
-    for line in [*new, *old]:
-        match = _SHA.search(line)
-        key = match.group(1)[:7] if match else line
+    for line in [*new, *(requote_entry(line) for line in old)]:
+        key = _entry_key(line)
         if key not in seen:
             seen.add(key)
             entries.append(line)
     kept = entries[:limit]
-    while kept and len("\n".join([RECENT_HEADER, *kept])) > budget:
+    while len(kept) > 1 and len(recent_body(kept)) > budget:
         kept.pop()
-    kept_set = set(kept)
-    return RecentChanges(kept, [line for line in old if line not in kept_set])
+    if kept and len(recent_body(kept)) > budget:
+        room = budget - len(recent_body([""]))
+        kept = [bounded(kept[0], room)] if room >= MIN_ENTRY_CHARS else []
+    kept_keys = {_entry_key(line) for line in kept}
+    return RecentChanges(kept, [line for line in entries if _entry_key(line) not in kept_keys and line not in new])
+
+
+def _entry_key(line: str) -> str:
+    match = _SHA.search(line)
+    return match.group(1)[:7] if match else line
 
 
 def project_value(value: str, limit: int, region: OverviewRegion,
