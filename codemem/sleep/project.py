@@ -34,7 +34,7 @@ from codemem.conventions import (
     with_region,
     wrap,
 )
-from codemem.infra import bounded, clean_text
+from codemem.infra import bounded, clean_text, code_span
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
 from codemem.sleep.quoted import RECENT_NOTE, recent_entry, requote_entry
@@ -131,9 +131,9 @@ class Overview:
 
     def items(self) -> list[tuple[str, str]]:
         """(section, line) pairs in priority order, which is also the order shown."""
-        out = [("Commands", f"- {c.category}: `{safe(c.command)}` ({c.source})")
+        out = [("Commands", f"- {c.category}: {code_span(c.command)} ({c.source})")
                for cs in self.commands.values() for c in cs]
-        out += [("Entry points", f"- `{safe(e.name)}` → `{safe(e.target)}` ({e.source})") for e in self.entry_points]
+        out += [("Entry points", f"- {code_span(e.name)} → {code_span(e.target)} ({e.source})") for e in self.entry_points]
         out += [("Languages", line) for line in self.languages]
         out += [("Key files (most referenced first)", line) for line in self.key_files]
         return out
