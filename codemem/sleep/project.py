@@ -34,10 +34,10 @@ from codemem.conventions import (
     with_region,
     wrap,
 )
-from codemem.infra import bounded, clean_text, code_span
+from codemem.infra import clean_text, code_span
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
-from codemem.sleep.quoted import RECENT_NOTE, recent_entry, requote_entry
+from codemem.sleep.quoted import RECENT_NOTE, cut_entry, recent_entry, requote_entry
 from codemem.workspace import Workspace
 
 LABEL = "project"
@@ -289,7 +289,7 @@ def merge_recent(old: list[str], commits: list[Commit], limit: int, budget: int)
         kept.pop()
     if kept and len(recent_body(kept)) > budget:
         room = budget - len(recent_body([""]))
-        kept = [bounded(kept[0], room)] if room >= MIN_ENTRY_CHARS else []
+        kept = [cut_entry(kept[0], room)] if room >= MIN_ENTRY_CHARS else []
     kept_keys = {_entry_key(line) for line in kept}
     return RecentChanges(kept, [line for line in entries if _entry_key(line) not in kept_keys and line not in new])
 
