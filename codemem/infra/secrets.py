@@ -68,6 +68,12 @@ _PLACEHOLDER = re.compile(
 )
 _URL = re.compile(r"://")
 _PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+# After a private key's BEGIN marker on its line: base64 and `\n` escapes, maybe its END marker.
+_KEY_REST = re.compile(r"(?:\\n|[A-Za-z0-9+/=])*(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?")
+# A line of a private key's body: base64, a header or the END marker, maybe quoted with a `\n` escape.
+_KEY_LINE = re.compile(
+    r"""\s*[+,]?\s*["']?(?P<body>[A-Za-z0-9+/=]{16,}(?:\\n)?|[A-Za-z-]+: [^'"]*?(?:\\n)?"""
+    r"""|-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?["']?\s*[+,]?\s*""")
 
 # Printable ASCII and tab are text; in text every other byte becomes a line break (no pattern
 # crosses one); in binary content, runs of ten printable bytes ("p" in the mask) are looked at.
@@ -232,8 +238,8 @@ def redact_line(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
 
 
 def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
-    """`redact_line` for a text of many lines: the lines stay where they were, and every line of
-    a private key's block (BEGIN to END) becomes its redaction."""
+    """`redact_line` for a text of many lines: every line stays where it was; a private key's
+    markers and the key material between them are redacted line by line."""
     found = sorted(find_secrets(text, min_entropy, bare=True), key=lambda s: (s.start, -s.end))
     if not found:
         return text
@@ -242,18 +248,37 @@ def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
     for secret in found:
         if secret.start < done:  # inside one already redacted
             continue
-        out.append(text[done : secret.start])
-        if secret.rule == "secrets/private-key":
-            end = _PRIVATE_KEY_END.search(text, secret.end)
-            stop = end.end() if end else len(text)
-            lines = text.count("\n", secret.start, stop)
-            out.append("\n".join([redaction(secret.kind)] * (lines + 1)))
-            done = stop
-        else:
-            out.append(redaction(secret.kind))
-            done = secret.end
+        spans = (_key_spans(text, secret.start, secret.end) if secret.rule == "secrets/private-key"
+                 else [(secret.start, secret.end)])
+        for start, end in spans:
+            out += [text[done:start], redaction(secret.kind)]
+            done = end
     out.append(text[done:])
     return "".join(out)
+
+
+def _key_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of a private key whose BEGIN marker is `start`..`end`: the marker with what
+    follows it on its line, then the key material of the next lines up to its END marker
+    (quotes and punctuation around them are kept, so code around a key still parses)."""
+    rest = _KEY_REST.match(text, end)
+    end = rest.end() if rest else end
+    spans = [(start, end)]
+    if rest and _PRIVATE_KEY_END.search(rest.group(0)):
+        return spans
+    at = text.find("\n", end)
+    while at >= 0:
+        eol = text.find("\n", at + 1)
+        line_end = len(text) if eol < 0 else eol
+        line = _KEY_LINE.fullmatch(text, at + 1, line_end)
+        if line is None:
+            break
+        if line.group("body"):
+            spans.append(line.span("body"))
+            if _PRIVATE_KEY_END.search(line.group("body")):
+                break
+        at = eol
+    return spans
 
 
 def redact_source(data: bytes, min_entropy: float = DEFAULT_ENTROPY) -> bytes:
