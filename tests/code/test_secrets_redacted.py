@@ -17,7 +17,7 @@ from tests.conftest import git
 
 AWS_KEY = "AKIA" + "Q7XZ2KJH4MPL9WRT"
 PASSWORD = "Pr0d-DB-" + "pa55w0rd-2024"
-TOKEN = "gh" + "p_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"
+TOKEN = "gh" + "p_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"  # codemem: ignore[secrets]
 SECRETS = (AWS_KEY, PASSWORD, TOKEN)
 
 FILES = {

@@ -217,7 +217,7 @@ def test_latest_digest_is_the_one_state_json_names(repo):
 
 
 def test_search_code_and_repo_map_never_show_a_secret(repo):
-    aws_key, token = "AKIA" + "Q7XZ2KJH4MPL9WRT", "gh" + "p_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"
+    aws_key, token = "AKIA" + "Q7XZ2KJH4MPL9WRT", "gh" + "p_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"  # codemem: ignore[secrets]
     (repo / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{aws_key}"\nINVOICE_REGION = "eu-west-1"\n')
     (repo / "deploy.sh").write_text(f"export GITHUB_TOKEN={token}\ncanary_rollout() {{\n  echo go\n}}\n")
     ws = Workspace(repo)
