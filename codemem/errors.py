@@ -61,3 +61,7 @@ class WriteConflict(CodememError):
 
 class PathOutsideRepository(CodememError):
     """A path leads outside the repository (through `..`, an absolute path or a symlink)."""
+
+
+class NotARegularFile(CodememError):
+    """A file codemem reads from the repository is a symlink, a folder or a device, not a file."""

@@ -8,6 +8,7 @@ import sys
 import click
 
 from codemem.daemon.query_client import ask_daemon
+from codemem.infra import printable
 
 
 def _read_query(query: str | None, query_file: str | None) -> str:
@@ -80,7 +81,7 @@ def search_command(app, query, k, level, as_json, query_file, no_refresh) -> Non
 
     terms = {t for t in tokenize(text) if len(t) > 2}
     for n, hit in enumerate(hits, 1):
-        where = click.style(f"{hit['path']}:{hit['start_line']}", fg="cyan", bold=True)
+        where = click.style(f"{printable(hit['path'])}:{hit['start_line']}", fg="cyan", bold=True)
         kind, symbol = hit["kind"], hit["symbol"]
         label = f"  {kind} {symbol}" if symbol else (f"  {kind}" if kind else "")
         click.echo(f"{n:>2}. {where}{label}  ({hit['score']:.3f})")

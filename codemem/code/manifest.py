@@ -3,17 +3,19 @@
 The manifest is the source of truth for "is this file indexed?". It is rewritten
 atomically after each batch of rows is committed, so it never claims more than the tables
 hold; a crash leaves it behind the tables, and the next run simply redoes those files.
+`full_text` says whether the full-text indexes were built after the last rows were written:
+a run stopped before that leaves it False, and the next run builds them.
 Reading it needs no database, which keeps `status` and no-op runs instant.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from codemem.infra import atomic_write
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -39,6 +41,7 @@ class Manifest:
     indexed_at: float = 0.0
     runs_since_maintain: int = 0
     seconds: float = 0.0
+    full_text: bool = False
 
     @classmethod
     def load(cls, index_dir: Path) -> Manifest | None:
@@ -54,6 +57,7 @@ class Manifest:
                 indexed_at=float(data.get("indexed_at", 0.0)),
                 runs_since_maintain=int(data.get("runs_since_maintain", 0)),
                 seconds=float(data.get("seconds", 0.0)),
+                full_text=bool(data.get("full_text", False)),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -67,18 +71,10 @@ class Manifest:
             "indexed_at": self.indexed_at or time.time(),
             "runs_since_maintain": self.runs_since_maintain,
             "seconds": self.seconds,
+            "full_text": self.full_text,
             "files": {path: entry.to_list() for path, entry in sorted(self.files.items())},
         }
-        fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, separators=(",", ":"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, index_dir / MANIFEST_NAME)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(index_dir / MANIFEST_NAME, json.dumps(payload, separators=(",", ":")))
 
     def indexed_paths(self) -> list[str]:
         return [p for p, e in self.files.items() if e.status == "indexed"]

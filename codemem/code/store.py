@@ -195,6 +195,11 @@ class CodeStore:
         self.db = connect(index_dir)
         self._tables: dict[str, Any] = {}
 
+    def close(self) -> None:
+        """Done reading: old versions may be pruned again (also when garbage-collected)."""
+        self._tables.clear()
+        self.readers.close()
+
     def _schemas(self) -> dict[str, pa.Schema]:
         return {FILES: files_schema(), CHUNKS: chunks_schema(self.dimensions), SYMBOLS: symbols_schema()}
 
@@ -210,13 +215,6 @@ class CodeStore:
     def table_names(self) -> list[str]:
         result = self.db.list_tables()
         return list(getattr(result, "tables", result))
-
-    def drop_all(self) -> None:
-        """Remove every code table (a full rebuild starts from nothing)."""
-        for name in (FILES, CHUNKS, SYMBOLS):
-            if name in self.table_names():
-                self.db.drop_table(name)
-        self._tables.clear()
 
     def delete_paths(self, paths: list[str]) -> None:
         """Delete every row of these files from every table."""

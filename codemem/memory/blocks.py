@@ -42,6 +42,7 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
+from codemem.memory.files import check_memory_write, read_memory_file
 from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit, validate_label
 from codemem.memory.render import render_blocks
 from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
@@ -182,8 +183,18 @@ class MemoryStore:
                 continue  # deleted while scanning
         return blocks, problems
 
+    def _text(self, label: str, path: Path) -> str | None:
+        """The file's text; a link or a path out of the repository reads as missing (and warns)."""
+        if label == PERSONAL_LABEL:  # the user's own file in their home folder
+            return read_text(path)
+        return read_memory_file(self.ws, path)
+
+    def _writable(self, label: str, path: Path) -> None:
+        if label != PERSONAL_LABEL:
+            check_memory_write(self.ws, path)
+
     def _read(self, label: str, path: Path) -> Block:
-        text = read_text(path)
+        text = self._text(label, path)
         if text is None:
             raise FileNotFoundError(path)
         block = parse_block(label, text, self._source(path))
@@ -235,6 +246,7 @@ class MemoryStore:
     def _edit(self, label: str, change: Callable[[Block], str]) -> Block:
         validate_label(label)
         path = self.path_for(label)
+        self._writable(label, path)
         result: list[Block] = []
 
         def apply(text: str | None) -> str:
@@ -336,6 +348,7 @@ class MemoryStore:
         if len(value) > limit:
             raise LimitExceededError(limit_message(label, len(value), limit))
         path = self.path_for(label)
+        self._writable(label, path)
         block = Block(label, value, description or "", limit, read_only, path)
 
         def apply(text: str | None) -> str:
@@ -352,8 +365,9 @@ class MemoryStore:
         """Remove the block's file (a broken file can be deleted too); returns what was removed."""
         validate_label(label)
         path = self.path_for(label)
+        self._writable(label, path)
         with FileLock(self._lock_for(label)):
-            text = read_text(path)
+            text = self._text(label, path)
             if text is None:
                 raise self._unknown(label)
             try:
@@ -374,6 +388,8 @@ class MemoryStore:
         if old == new:
             raise MemoryEditError(f"'{old}' already has that label")
         source, target = self.path_for(old), self.path_for(new)
+        self._writable(old, source)
+        self._writable(new, target)
         with locked(self._lock_for(old), self._lock_for(new)):
             block = self.get(old)
             self._check_writable(block)

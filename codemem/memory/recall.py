@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, parse_when, utc_now
+from codemem.infra import FileLock, as_utc, create_private, owner_only, parse_when, utc_now
 from codemem.memory.errors import MemoryEditError, NotFoundError
 from codemem.memory.ranking import tokenize
 from codemem.workspace import Workspace
@@ -185,10 +185,13 @@ class Recall:
         if isinstance(where, Workspace):
             where.ensure_local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)  # every conversation: SQLite gives the WAL and SHM its mode
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self._write = threading.Lock()  # one connection, shared by threads: one transaction at a time
         self.conn.execute("PRAGMA journal_mode=WAL")
+        for suffix in ("-wal", "-shm"):  # left open by an older codemem
+            owner_only(self.path.with_name(self.path.name + suffix))
         self.conn.execute("PRAGMA foreign_keys=ON")
         with FileLock(self.path.parent / "locks" / "recall.migrate.lock"):
             apply_migrations(self.conn, self.clock())

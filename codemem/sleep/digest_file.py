@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codemem.infra import clean_text, utc_date
+from codemem.infra import clean_text, printable, utc_date
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit, CommitRange
 from codemem.sleep.project import safe
@@ -57,7 +57,7 @@ def _symbols(refs: list[SymbolRef]) -> str:
     by_file: dict[str, list[str]] = {}
     for ref in refs[:MAX_SYMBOLS]:
         by_file.setdefault(ref.path, []).append(f"{ref.kind} `{safe(ref.qualname)}`")
-    text = "; ".join(f"`{path}`: " + ", ".join(items) for path, items in by_file.items())
+    text = "; ".join(f"`{printable(path)}`: " + ", ".join(items) for path, items in by_file.items())
     if len(refs) > MAX_SYMBOLS:
         text += f"; and {len(refs) - MAX_SYMBOLS} more"
     return text
@@ -82,13 +82,13 @@ def _commit_section(item: CommitDigest) -> list[str]:
         parts = []
         for f in shown[:MAX_FILES]:
             counts = f", +{f.added} −{f.deleted}" if f.added is not None else ""
-            moved = f" from `{f.old_path}`" if f.old_path else ""
-            parts.append(f"`{f.path}` ({f.status}{counts}){moved}")
+            moved = f" from `{printable(f.old_path)}`" if f.old_path else ""
+            parts.append(f"`{printable(f.path)}` ({f.status}{counts}){moved}")
         more = f", and {len(shown) - MAX_FILES} more" if len(shown) > MAX_FILES else ""
         details.append("Files: " + ", ".join(parts) + more)
     skipped = [f for f in c.files if f.skipped is not None]
     if skipped:
-        details.append("Skipped: " + ", ".join(f"`{f.path}` ({f.skipped})" for f in skipped[:MAX_FILES])
+        details.append("Skipped: " + ", ".join(f"`{printable(f.path)}` ({f.skipped})" for f in skipped[:MAX_FILES])
                        + (f", and {len(skipped) - MAX_FILES} more" if len(skipped) > MAX_FILES else ""))
     s = item.symbols
     for word, refs in (("Added", s.added), ("Changed", s.changed), ("Removed", s.removed)):

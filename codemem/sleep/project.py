@@ -34,7 +34,7 @@ from codemem.conventions import (
     with_region,
     wrap,
 )
-from codemem.infra import clean_text, code_span
+from codemem.infra import clean_text, code_span, printable
 from codemem.sleep.commits import Commit
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
 from codemem.sleep.quoted import RECENT_NOTE, cut_entry, recent_entry, requote_entry
@@ -195,7 +195,7 @@ def _key_files(index: CodeIndex, limit: int) -> list[str]:
             d.name for d in index.definitions(path)
             if d.name == d.qualname and not d.name.startswith("_") and d.kind not in ("variable", "constant", "field")
         ))[:DEFS_PER_FILE]
-        out.append(f"- `{path}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
+        out.append(f"- `{printable(path)}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
     return out
 
 

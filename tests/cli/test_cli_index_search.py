@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -155,3 +156,11 @@ def test_run_from_a_subdirectory(shop, monkeypatch):
     monkeypatch.chdir(shop / "shop" / "auth")
     result = CliRunner().invoke(cli, ["search", "--json", "refresh_access_token", "-k", "1"])
     assert json.loads(result.stdout)[0]["path"] == "shop/auth/tokens.py"
+
+
+def test_human_output_escapes_a_newline_in_a_file_name(repo_factory):
+    repo = repo_factory()
+    (repo / "evil\ninjected.py").write_text("def frobnicate_widget():\n    return 1\n")
+    result = run(repo, "search", "frobnicate_widget", "--level", "file")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r" 1\. evil\\ninjected\.py:1  file  \(\d\.\d{3}\)\n", result.stdout)
