@@ -62,6 +62,7 @@ class Workspace:
 
     @property
     def state_file(self) -> Path:
+        """The sleep bookkeeping older versions committed: read once by the digest, never written."""
         return self.dir / "state.json"
 
     @property

@@ -18,7 +18,10 @@ from typing import Any
 import click
 
 from codemem import __version__
+from codemem.cli.output import COLOR_MODES, color_choice
 from codemem.errors import CodememError
+
+INTERNAL_ERROR = 3  # the exit-code rule is in codemem.errors
 
 # command name -> "module:attribute"; the help line is kept here so `--help` imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -36,9 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("codemem.cli.agent:run_command", "Carry out a task headlessly (edits need --yes or allow rules)."),
     "digest": ("codemem.cli.sleep:digest_command", "Digest new commits into memory (sleep-time pass, no model needed)."),
     "review": ("codemem.cli.review:review_command", "Review changes against memory's conventions (static checks; a model if configured)."),
-    "hook": ("codemem.cli.review:hook_group", "Install or remove the git pre-commit hook that runs codemem review."),
+    "hook": ("codemem.cli.review:hook_group", "Install or remove the git hooks: pre-commit review, commit-msg check."),
     "watch": ("codemem.cli.watch:watch_command", "Re-index on save; digest when idle (daemon: --detach, --stop, --status)."),
     "mcp": ("codemem.cli.mcp:mcp_command", "Serve memory and the code index to other agents over MCP (stdio)."),
+    "config": ("codemem.cli.config_cmd:config_group", "Show, get and set settings, with where each value comes from."),
 }
 
 
@@ -94,6 +98,17 @@ class LazyGroup(click.Group):
                 raise
             click.echo("codemem: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: one line and codemem's own exit code, not a traceback
+            if os.environ.get("CODEMEM_DEBUG"):
+                raise
+            click.echo(
+                f"codemem: internal error: {type(exc).__name__}: {exc} "
+                "(CODEMEM_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            ctx.exit(INTERNAL_ERROR)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,13 +120,26 @@ class LazyGroup(click.Group):
     help="Repository to work on (default: the one containing the current directory).",
 )
 @click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
+@click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour the output: auto colours a terminal unless NO_COLOR is set.",
+)
 @click.pass_context
-def cli(ctx: click.Context, repo: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None:
     """codemem: a memory-first coding agent with a fast local code index.
 
     Everything but the agent works without a model: index, search and the repo map run
     locally with no API key and no network.
+
+    \b
+    Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search),
+    or a run whose every edit was refused; 2 a usage or configuration mistake; 3 and
+    up codemem's own failures (4 out of time or steps, 130 interrupted).
     """
+    ctx.color = color_choice(color)
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="codemem: %(levelname)s: %(message)s", stream=sys.stderr)
     ctx.obj = AppContext(repo=repo, verbose=verbose)

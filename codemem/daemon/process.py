@@ -49,6 +49,8 @@ ACQUIRE_SECONDS = 1.0
 class WatchRunningError(CodememError):
     """Another `codemem watch` already runs in this repository."""
 
+    exit_code = 2  # asked for what cannot be done now: a usage mistake, not a failure
+
 
 def local_path(ws: Workspace, name: str) -> Path:
     return ws.local_dir / name

@@ -73,7 +73,7 @@ def list_resources(ctx: ToolContext) -> list[ResourceInfo]:
             "text/plain",
         )
     )
-    if latest_digest(ctx.ws, use_state=False) is not None:
+    if latest_digest(ctx.ws) is not None:
         out.append(
             ResourceInfo(
                 DIGEST_URI,
@@ -106,21 +106,8 @@ def read_resource(ctx: ToolContext, uri: str) -> ResourceText:
     )
 
 
-def latest_digest(ws: Workspace, use_state: bool = True) -> Path | None:
-    """The newest digest file: the one state.json names, else the last by name (date first).
-
-    Only regular files inside the repository count (`codemem.memory.files`): a link is skipped.
-    """
-    if use_state:
-        from codemem.errors import CodememError
-        from codemem.sleep.state import read_state
-
-        try:
-            named = read_state(ws).last_digest
-        except CodememError:
-            named = None
-        if named and memory_file(ws, ws.dir / named) is not None:
-            return ws.dir / named
+def latest_digest(ws: Workspace) -> Path | None:
+    """The newest digest file: the last by name (names start with the date of their head)."""
     files = sorted(ws.digests_dir.glob("*.md")) if ws.digests_dir.is_dir() else []
     usable = [path for path in files if memory_file(ws, path) is not None]
     return usable[-1] if usable else None

@@ -43,7 +43,13 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.files import check_memory_write, read_memory_file
-from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit, validate_label
+from codemem.memory.labels import (
+    DEFAULT_LIMIT,
+    LABEL_RE,
+    default_description,
+    default_limit,
+    validate_label,
+)
 from codemem.memory.render import render_blocks
 from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
 from codemem.workspace import Workspace
@@ -220,6 +226,21 @@ class MemoryStore:
         except FileNotFoundError:
             raise self._unknown(label) from None
 
+    def ensure_user_block(self) -> Block | None:
+        """The active user's block, created empty on first use (a teammate who cloned a
+        repository with `.codemem/` committed has none yet); None without `.codemem/`."""
+        if not self.ws.dir.is_dir():
+            return None
+        label = self.user_label
+        try:
+            return self.get(label)
+        except UnknownLabelError:
+            pass
+        try:
+            return self.create(label, default_description(label))
+        except BlockExistsError:  # created meanwhile by another process
+            return self.get(label)
+
     def _unknown(self, label: str) -> UnknownLabelError:
         labels = ", ".join(self.labels()) or "none yet"
         return UnknownLabelError(
@@ -247,6 +268,8 @@ class MemoryStore:
         validate_label(label)
         path = self.path_for(label)
         self._writable(label, path)
+        if label == self.user_label and not path.exists():
+            self.ensure_user_block()
         result: list[Block] = []
 
         def apply(text: str | None) -> str:

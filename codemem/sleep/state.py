@@ -1,18 +1,25 @@
-"""Bookkeeping of the sleep-time pass.
+"""Bookkeeping of the sleep-time pass, with nothing per-clone in the committed tree.
 
-Shared, committed (`.codemem/state.json`, under the `sleep` key; other keys are kept as they
-are): the last digested commit, the last digest file, and the archival notes that hold the
-overflow of the auto-maintained regions. Personal, not committed
-(`.codemem/local/sleep.json`): how far this machine's recall sessions have been read, since
-recall memory itself is local.
+Shared facts are derived from what is committed anyway: every digest's frontmatter names the
+head of the range it digested (`codemem.sleep.digest_file`), so the digested history is the
+set of those heads, whichever clone wrote them; the archival notes holding the overflow of a
+learned region are found by their source. Two clones that digest and then merge need no
+shared state file to agree on what is left to digest.
 
-Both files are rewritten atomically under a lock with a compare-and-swap on what was read
-(`codemem.infra.update_text`), with sorted keys so the committed file diffs cleanly.
+Per clone, not committed (`.codemem/local/sleep.json`): the HEAD this clone's last pass
+reached (so commits it read and left out, such as a commit of `.codemem/` itself, are not read
+again) and how far this machine's recall sessions have been read.
+
+`.codemem/state.json`, which older versions committed, is read (its last digested commit
+counts as digested) but never written: once a digest exists it is not needed, and removing
+it from git (`git rm .codemem/state.json`) is left to the user. A state.json that does not
+parse (a merge conflict) is ignored.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,45 +29,34 @@ from codemem.errors import CodememError
 from codemem.infra import read_text, update_text
 from codemem.workspace import Workspace
 
-STATE_KEY = "sleep"
+log = logging.getLogger("codemem")
+
+LEGACY_KEY = "sleep"
 LOCAL_STATE = "sleep.json"
+FRONTMATTER_LINES = 12
 
 
 @dataclass
 class SleepState:
-    """What the sleep-time pass remembers between runs (committed)."""
+    """What the sleep-time pass knows of earlier passes."""
 
-    last_commit: str | None = None
+    last_commit: str | None = None  # the HEAD the last pass reached (this clone's, else the newest digest's)
     last_digest: str | None = None  # path of the newest digest, relative to .codemem/
-    overflow_notes: dict[str, str] = field(default_factory=dict)  # region -> archival note id
-
-    @classmethod
-    def from_json(cls, data: Any) -> SleepState:
-        if not isinstance(data, dict):
-            return cls()
-        notes = data.get("overflow_notes")
-        return cls(
-            last_commit=data.get("last_commit") or None,
-            last_digest=data.get("last_digest") or None,
-            overflow_notes={str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {},
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {key: value for key, value in out.items() if value not in (None, {}, [])}
+    digested: list[str] = field(default_factory=list)  # commits whose history is digested or passed over
 
 
 @dataclass
 class LocalState:
-    """What this machine's pass remembers (not committed)."""
+    """What this clone's pass remembers (not committed)."""
 
     sessions_until: str | None = None  # ISO time of the newest recall message already read
+    last_head: str | None = None  # the HEAD this clone's last pass reached
 
     @classmethod
     def from_json(cls, data: Any) -> LocalState:
         if not isinstance(data, dict):
             return cls()
-        return cls(sessions_until=data.get("sessions_until") or None)
+        return cls(sessions_until=data.get("sessions_until") or None, last_head=data.get("last_head") or None)
 
     def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -76,9 +72,7 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise CodememError(
-            f"{path}: not valid JSON ({exc}); fix it or replace it with {{}}"
-        ) from None
+        raise CodememError(f"{path}: not valid JSON ({exc}); fix it or delete it") from None
     return data if isinstance(data, dict) else {}
 
 
@@ -86,45 +80,80 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def digest_head(path: Path) -> str | None:
+    """The `head:` of a digest file's frontmatter (None when it has none)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            lines = [handle.readline() for _ in range(FRONTMATTER_LINES)]
+    except OSError:
+        return None
+    if not lines or lines[0].strip() != "---":
+        return None
+    for line in lines[1:]:
+        if line.strip() == "---":
+            break
+        key, _, value = line.partition(":")
+        if key.strip() == "head" and value.strip() not in ("", "null"):
+            return value.strip()
+    return None
+
+
+def digest_heads(ws: Workspace) -> list[tuple[str, str]]:
+    """(file name, head) of every digest, oldest name first (names start with the date)."""
+    folder = ws.digests_dir
+    files = sorted(folder.glob("*.md")) if folder.is_dir() else []
+    return [(path.name, head) for path in files if (head := digest_head(path)) is not None]
+
+
+def legacy_last_commit(ws: Workspace) -> str | None:
+    """The last digested commit of an old `.codemem/state.json` (read, never written)."""
+    try:
+        data = _load(ws.state_file).get(LEGACY_KEY)
+    except CodememError as exc:  # a conflicted old file: the digests say the same
+        log.debug("ignored: %s", exc)
+        return None
+    return (data.get("last_commit") or None) if isinstance(data, dict) else None
+
+
+def read_state(ws: Workspace) -> SleepState:
+    """What earlier passes on any clone (the digests) and on this one (local) reached."""
+    heads = digest_heads(ws)
+    local = read_local_state(ws).last_head
+    legacy = legacy_last_commit(ws)
+    newest = heads[-1] if heads else None
+    digested = list(dict.fromkeys([*(head for _, head in heads), *filter(None, [legacy, local])]))
+    return SleepState(
+        last_commit=local or (newest[1] if newest else legacy),
+        last_digest=f"{ws.digests_dir.name}/{newest[0]}" if newest else None,
+        digested=digested,
+    )
+
+
 def _lock(ws: Workspace, name: str) -> Path:
     return ws.local_dir / "locks" / f"{name}.lock"
 
 
-def read_state(ws: Workspace) -> SleepState:
-    """The committed sleep state (empty when state.json is missing or has none)."""
-    return SleepState.from_json(_load(ws.state_file).get(STATE_KEY))
+def read_local_state(ws: Workspace) -> LocalState:
+    """This clone's sleep state."""
+    try:
+        return LocalState.from_json(_load(ws.local_dir / LOCAL_STATE))
+    except CodememError as exc:
+        log.warning("%s; starting afresh", exc)
+        return LocalState()
 
 
-def write_state(ws: Workspace, change: Callable[[SleepState], SleepState]) -> bool:
-    """Apply `change` to the current state and save it; False when nothing changed."""
+def write_local_state(ws: Workspace, change: Callable[[LocalState], LocalState]) -> bool:
+    """Apply `change` to this clone's sleep state and save it; False when nothing changed."""
+    path = ws.local_dir / LOCAL_STATE
+    ws.ensure_local()
 
     def edit(text: str | None) -> str:
         try:
             data = json.loads(text) if text and text.strip() else {}
-        except ValueError as exc:
-            raise CodememError(
-                f"{ws.state_file}: not valid JSON ({exc}); fix it or replace it with {{}}"
-            ) from None
-        if not isinstance(data, dict):
+        except ValueError:
             data = {}
-        new = change(SleepState.from_json(data.get(STATE_KEY))).to_json()
-        if new == data.get(STATE_KEY, {}) and text is not None:
-            return text
-        data[STATE_KEY] = new
-        return _dump(data)
+        new = _dump(change(LocalState.from_json(data)).to_json())
+        return text if text == new else new
 
-    before, after = update_text(ws.state_file, edit, _lock(ws, "state.json"))
-    return before != after
-
-
-def read_local_state(ws: Workspace) -> LocalState:
-    """This machine's sleep state."""
-    return LocalState.from_json(_load(ws.local_dir / LOCAL_STATE))
-
-
-def write_local_state(ws: Workspace, state: LocalState) -> bool:
-    """Save this machine's sleep state; False when nothing changed."""
-    path = ws.local_dir / LOCAL_STATE
-    text = _dump(state.to_json())
-    before, after = update_text(path, lambda _old: text, _lock(ws, LOCAL_STATE))
+    before, after = update_text(path, edit, _lock(ws, LOCAL_STATE))
     return before != after

@@ -131,7 +131,7 @@ def test_always_for_edits_covers_every_file():
             {"deny": ["run_command:"]},
             "permissions.deny: invalid rule 'run_command:': write TOOL or TOOL:PATTERN, like run_command:pytest*",
         ),
-        ({"ask": []}, "permissions.ask: unknown key (see .codemem.example.yml for every key)"),
+        ({"ask": []}, "permissions.ask: unknown key (`codemem config example` shows every key)"),
     ],
 )
 def test_config_errors(tmp_path, raw, message):

@@ -270,7 +270,7 @@ def test_map_command_without_an_index_or_indexer(repo_factory, monkeypatch):
     repo = repo_factory()
     monkeypatch.setitem(sys.modules, "codemem.code.indexer", None)
     result = CliRunner().invoke(cli, ["--repo", str(repo), "map"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == "codemem: error: no code index yet: run `codemem index` first\n"
 
 

@@ -86,13 +86,12 @@ def test_initialize_memory_creates_the_layout_and_imports(shop):
     assert [p.relative_to(shop.root).as_posix() for p in created] == [
         ".codemem/config.yml",
         ".codemem/.gitignore",
-        ".codemem/state.json",
         ".codemem/blocks/project.md",
         ".codemem/blocks/conventions.md",
         ".codemem/blocks/users/alice.md",
     ]
     assert (shop.dir / ".gitignore").read_text() == "local/\n"
-    assert (shop.dir / "state.json").read_text() == "{}\n"
+    assert not (shop.dir / "state.json").exists()  # no committed bookkeeping
     assert (shop.dir / "config.yml").read_text().startswith("# codemem project settings")
     assert read_block(shop, "project") == PROJECT
     assert read_block(shop, "conventions") == CONVENTIONS
