@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from codemem.agent.messages import Message
 from codemem.agent.prompts import summary_prompt
+from codemem.agent.providers.base import Provider
 from codemem.errors import ProviderError
 
 log = logging.getLogger("codemem")
@@ -29,7 +30,7 @@ ARGUMENT_CHARS = 300  # of a tool call's arguments
 class Compaction:
     """What one compaction did."""
 
-    evicted: int  # messages removed from the context this time
+    evicted: int  # messages removed from the context this time (0: the summary was not smaller)
     summary: str
     tokens_before: int
     tokens_after: int = 0
@@ -130,7 +131,7 @@ def extractive_summary(previous: str, messages: Sequence[Message], max_chars: in
 
 
 def summarize(
-    provider,
+    provider: Provider,
     previous: str,
     messages: Sequence[Message],
     max_chars: int,

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.text import Text
 
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
-from codemem.cli import output
+from codemem.cli import AppContext, output
 from codemem.errors import CodememError
+
+if TYPE_CHECKING:  # the agent is imported when the command runs
+    from codemem.agent.loop import Agent
+    from codemem.cli.chat_ui import ChatObserver, Reader
+    from codemem.config import Config
+    from codemem.workspace import Workspace
 
 HELP = """\
 /help                     this list
@@ -30,13 +37,25 @@ HELP = """\
 /cost                     tokens, dollars and how full the context is
 /clear                    start a new conversation (memory stays)
 /exit                     leave (Ctrl-D works too)
-Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's current step."""
+Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's turn
+(also at an approval prompt)."""
+STOPPED = "Stopped (Ctrl-C): the turn ended here; the conversation so far is kept."
+SEARCH_K = 5  # results per source shown by /search
+
+
+def one_line(text: str, width: int = 100) -> str:
+    """`text` on one line, cut to `width` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 class Repl:
     """One chat session: reads messages, runs the agent, handles slash commands."""
 
-    def __init__(self, ws, config, agent, console: Console, reader, observer) -> None:
+    def __init__(
+        self, ws: Workspace, config: Config, agent: Agent, console: Console, reader: Reader,
+        observer: ChatObserver,
+    ) -> None:
         self.ws = ws
         self.config = config
         self.agent = agent
@@ -63,9 +82,9 @@ class Repl:
 
         try:
             self.agent.run(text)
-        except Interrupted as exc:
+        except Interrupted:
             self.observer.end_stream()
-            self.console.print(Text(str(exc), style="yellow"))
+            self.console.print(Text(STOPPED, style="yellow"))
         except CodememError as exc:  # a provider failure or a limit: the chat goes on
             self.observer.end_stream()
             self.console.print(Text(f"error: {exc}", style="red"))
@@ -150,13 +169,25 @@ class Repl:
         if not rest:
             self.console.print("Usage: /search QUERY", markup=False)
             return
-        for name, arguments in (
-            ("search_code", {"query": rest, "k": 5}),
-            ("archival_search", {"query": rest, "k": 5}),
-            ("conversation_search", {"query": rest, "k": 5}),
-        ):
-            self.console.print(Text(f"— {name}", style="bold"))
-            self._tool(name, arguments)
+        ctx = self.agent.context.ctx
+        self.console.print(Text("— code", style="bold"))
+        self._tool("search_code", {"query": rest, "k": SEARCH_K})
+        notes = ctx.archive.search(rest, k=SEARCH_K)
+        lines = [f"  note {hit.note.id}: {one_line(hit.note.content)}" for hit in notes]
+        self.console.print(Text("— archival notes", style="bold"))
+        self.console.print("\n".join(lines) or "  (none)", markup=False, highlight=False)
+        found = ctx.recall.search(rest, k=SEARCH_K) if ctx.recall else []
+        lines = [
+            f"  session {hit.message.session_id} #{hit.message.seq} {hit.message.role}: "
+            f"{one_line(hit.snippet or hit.message.content)}"
+            for hit in found
+        ]
+        self.console.print(Text("— past conversations", style="bold"))
+        self.console.print("\n".join(lines) or "  (none)", markup=False, highlight=False)
+        if len(notes) == SEARCH_K or len(found) == SEARCH_K:
+            self.console.print(
+                Text(f"more: codemem recall {shlex.quote(rest)} -k 20", style="dim")
+            )
 
     def do_map(self, rest: str) -> None:
         self._tool("repo_map", {"focus": shlex.split(rest) if rest else None})
@@ -165,6 +196,11 @@ class Repl:
         compaction = self.agent.compact()
         if compaction is None:
             self.console.print("Nothing to compact yet.")
+        elif not compaction.evicted:
+            self.console.print(
+                f"Kept the messages: a summary would not make the context smaller "
+                f"({compaction.tokens_before:,} tokens)."
+            )
 
     def do_model(self, rest: str) -> None:
         if not rest:
@@ -194,7 +230,7 @@ class Repl:
     "--session", "session_id", metavar="ID", help="Resume this session (an id or a unique prefix)."
 )
 @click.pass_obj
-def chat_command(app, model: str | None, resume_last: bool, session_id: str | None) -> None:
+def chat_command(app: AppContext, model: str | None, resume_last: bool, session_id: str | None) -> None:
     """Talk with the agent about this repository; it remembers across sessions.
 
     Edits and commands are shown and need your approval unless `permissions:` in config

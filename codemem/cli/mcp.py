@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from pathlib import Path
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import CodememError
 
 SDK_REQUIREMENT = "mcp>=2.3,<3"
@@ -19,7 +23,7 @@ SDK_REQUIREMENT = "mcp>=2.3,<3"
 )
 @click.option("--read-only", is_flag=True, help="Offer no tool that changes memory.")
 @click.pass_obj
-def mcp_command(app, repo: Path | None, read_only: bool) -> None:
+def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
     """Run an MCP server on stdio for Claude Code, Cursor, Codex or any MCP client.
 
     It offers search_code, repo_map, memory_read, memory_append, memory_replace,
@@ -39,7 +43,22 @@ def mcp_command(app, repo: Path | None, read_only: bool) -> None:
     if repo is not None:
         app.repo = repo  # before anything asked for the workspace
     ws, config, _settings = load_agent_settings(app, None)
-    anyio.run(serve_stdio, McpSession(ws, config, read_only=read_only))
+    session = McpSession(ws, config, read_only=read_only)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_now)
+    anyio.run(serve_stdio, session)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    """Leave at once on SIGINT or SIGTERM.
+
+    The SDK reads stdin in a thread that a signal cannot wake, so a graceful shutdown would
+    wait for the host to close the pipe. Exiting without it is safe: every memory write is
+    an atomic rename under a lock the kernel releases, and an interrupted index refresh
+    leaves the previous index in place.
+    """
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 def _require_sdk() -> None:

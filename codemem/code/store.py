@@ -276,13 +276,14 @@ class CodeStore:
     # -- reads: every query of the index -------------------------------------------------
 
     def _fts(self, name: str, text: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        return (
+        rows: list[dict[str, Any]] = (
             self.table(name)
             .search(text, query_type="fts", fts_columns=FTS_COLUMN)
             .limit(limit)
             .select([*columns, "_score"])
             .to_list()
         )
+        return rows
 
     def fts_chunks(self, text: str, limit: int) -> list[dict[str, Any]]:
         """Chunk rows ranked by BM25 over their search text, with `_score`."""
@@ -297,12 +298,14 @@ class CodeStore:
 
     def nearest_chunks(self, vector: Any, limit: int) -> list[dict[str, Any]]:
         """Chunk rows nearest to `vector`, with `_distance`."""
-        return (
+        rows: list[dict[str, Any]] = (
             self.table(CHUNKS).search(vector, vector_column_name="vector").limit(limit).select(CHUNK_COLUMNS).to_list()
         )
+        return rows
 
     def _where(self, name: str, where: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        return self.table(name).search().where(where).limit(limit).select(columns).to_list()
+        rows: list[dict[str, Any]] = self.table(name).search().where(where).limit(limit).select(columns).to_list()
+        return rows
 
     def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
         """Symbol rows whose name is one of `names`."""
@@ -323,4 +326,5 @@ class CodeStore:
     def all_rows(self, name: str) -> list[dict[str, Any]]:
         """Every row of the files or symbols table (their own columns, no search text)."""
         columns = {FILES: FILE_COLUMNS, SYMBOLS: SYMBOL_COLUMNS}[name]
-        return self.table(name).to_arrow().select(columns).to_pylist()
+        rows: list[dict[str, Any]] = self.table(name).to_arrow().select(columns).to_pylist()
+        return rows
