@@ -9,6 +9,7 @@ from typing import Any
 from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
 from codemem.code.store import Batch
 from codemem.code.text import path_tokens, search_text_of, tokenize
+from codemem.infra import redact_source
 
 INDEXED = "indexed"
 
@@ -20,6 +21,7 @@ class ExtractSettings:
     max_file_bytes: int
     chunk_lines: int
     max_line_chars: int
+    redaction: int = 1  # the secret redaction's version: an index built before it is rebuilt
 
 
 @dataclass
@@ -36,7 +38,11 @@ class FileResult:
 
 
 def extract_file(root: Path, path: str, content_id: str | None, settings: ExtractSettings) -> FileResult:
-    """Read, classify, parse and chunk one file. Never raises for bad content."""
+    """Read, classify, parse and chunk one file. Never raises for bad content.
+
+    Secrets are redacted (`codemem.infra.redact_source`) before the file is parsed, so no
+    chunk, symbol signature or docstring, tag or repo-map line ever holds one.
+    """
     from codemem.code.languages import language_for_path
     from codemem.code.parse import parse_file
 
@@ -53,7 +59,7 @@ def extract_file(root: Path, path: str, content_id: str | None, settings: Extrac
     try:
         parsed = parse_file(
             path,
-            data,
+            redact_source(data),
             language,
             chunk_lines=settings.chunk_lines,
             max_line_chars=settings.max_line_chars,

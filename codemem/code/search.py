@@ -19,6 +19,7 @@ from codemem.code.manifest import Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
 from codemem.errors import UsageError
+from codemem.infra import redact_text
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -247,12 +248,13 @@ class Searcher:
                 hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]
 
     def _attach_text(self, hits: list[Hit]) -> None:
-        """Read each hit's lines from the work tree for snippets."""
+        """Read each hit's lines from the work tree for snippets, secrets redacted as in the index."""
         cache: dict[str, list[str]] = {}
         for hit in hits:
             if hit.path not in cache:
                 try:
-                    cache[hit.path] = (self.ws.root / hit.path).read_text("utf-8", "replace").splitlines()
+                    text = (self.ws.root / hit.path).read_text("utf-8", "replace")
+                    cache[hit.path] = redact_text(text).splitlines()
                 except OSError:
                     cache[hit.path] = []
             hit.text = "\n".join(cache[hit.path][hit.start_line - 1 : hit.end_line])

@@ -7,11 +7,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 from codemem.conventions.rules import Evidence, Rule, percent, ratio, sample
+from codemem.infra import code_span
 
 CONVENTIONAL = re.compile(
     r"^(feat|fix|chore|docs|refactor|test|tests|ci|build|perf|style|revert|deps|release)"
     r"(\([^)]*\))?!?: \S"
 )
+MAX_EXAMPLE_CHARS = 100  # a subject shown as an example: quoted data, bounded and redacted
 ISSUE_REF = re.compile(r"(#\d+|\b[A-Z][A-Z0-9]+-\d+\b)")
 VERBS = frozenset(
     "add allow avoid build bump cache call change check clean compute configure convert create "
@@ -50,6 +52,12 @@ PAST = {form: verb for verb in VERBS for form in _past(verb)}
 THIRD = {form: verb for verb in VERBS for form in _third(verb)}
 
 
+def _quoted(subject: str) -> str:
+    """A subject shown as an example: a code span, bounded, cleaned and redacted (it is the
+    repository's text, not codemem's)."""
+    return code_span(subject, MAX_EXAMPLE_CHARS)
+
+
 def _summary(subject: str) -> str:
     """The subject without a Conventional Commits prefix."""
     match = CONVENTIONAL.match(subject)
@@ -71,8 +79,8 @@ def commit_rules(messages: list[CommitMessage], min_samples: int) -> list[Rule]:
         scoped = sum(bool(m.group(2)) for _, m in matches)
         rules.append(Rule("commits", None, "Commit subjects follow Conventional Commits (`type(scope): summary`)",
                           ratio(len(conventional), total),
-                          Evidence(len(conventional), total, sample([f"`{s}`" for s in conventional]),
-                                   sample([f"`{s}`" for s in subjects if s not in conventional]),
+                          Evidence(len(conventional), total, sample([_quoted(s) for s in conventional]),
+                                   sample([_quoted(s) for s in subjects if s not in conventional]),
                                    detail="types: " + ", ".join(f"{t} {n}" for t, n in sorted(types.items(), key=lambda i: (-i[1], i[0])))
                                    + f"; with a scope: {scoped}"),
                           "commit-format", value="Conventional Commits"))
@@ -93,7 +101,7 @@ def commit_rules(messages: list[CommitMessage], min_samples: int) -> list[Rule]:
             statement, used, others = "Commit subjects use the third person (`Adds x`)", third, imperative + past
             mood = "third person"
         rules.append(Rule("commits", None, statement, ratio(len(used), moods),
-                          Evidence(len(used), moods, sample([f"`{s}`" for s in used]), sample([f"`{s}`" for s in others])),
+                          Evidence(len(used), moods, sample([_quoted(s) for s in used]), sample([_quoted(s) for s in others])),
                           "commit-mood", value=mood))
     if not conventional or ratio(len(conventional), total) < 0.5:
         capital = [s for s in summaries if s[:1].isupper()]
@@ -104,7 +112,7 @@ def commit_rules(messages: list[CommitMessage], min_samples: int) -> list[Rule]:
                               "Commit subjects start with a capital letter" if upper_wins else "Commit subjects start in lower case",
                               ratio(max(len(capital), len(lower)), len(capital) + len(lower)),
                               Evidence(max(len(capital), len(lower)), len(capital) + len(lower),
-                                       exceptions=sample([f"`{s}`" for s in (lower if upper_wins else capital)])),
+                                       exceptions=sample([_quoted(s) for s in (lower if upper_wins else capital)])),
                               "commit-case", value="capital" if upper_wins else "lower"))
     periods = [s for s in subjects if s.rstrip().endswith(".")]
     rules.append(Rule("commits", None, "Commit subjects do not end with a period" if len(periods) * 2 <= total
@@ -118,13 +126,13 @@ def commit_rules(messages: list[CommitMessage], min_samples: int) -> list[Rule]:
     statement = ("Commit subjects are at most 72 characters" if within * 2 >= total
                  else "Commit subjects often run past 72 characters")
     rules.append(Rule("commits", None, statement, ratio(within, total),
-                      Evidence(within, total, exceptions=sample([f"`{s}`" for s in subjects if len(s) > 72]),
+                      Evidence(within, total, exceptions=sample([_quoted(s) for s in subjects if len(s) > 72]),
                                detail=f"median length: {median}; at most 50: {percent(ratio(sum(n <= 50 for n in lengths), total))}"),
                       "commit-length", value="72" if within * 2 >= total else "longer"))
     refs = [s for s in subjects if ISSUE_REF.search(s)]
     if ratio(len(refs), total) >= 0.5:
         rules.append(Rule("commits", None, "Commit subjects reference an issue (#123 or KEY-123)",
-                          ratio(len(refs), total), Evidence(len(refs), total, sample([f"`{s}`" for s in refs])),
+                          ratio(len(refs), total), Evidence(len(refs), total, sample([_quoted(s) for s in refs])),
                           "commit-issue-refs", value="yes"))
     bodies = sum(m.has_body for m in messages)
     rules.append(Rule("commits", None,

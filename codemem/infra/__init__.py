@@ -1,4 +1,5 @@
-"""Infrastructure under everything else: git, files, locks and the clock.
+"""Infrastructure under everything else: git, files, locks, the clock, the secret detector
+and the quoting of repository text into memory.
 
 This package is the one face: import from `codemem.infra`, never from its modules.
 GitPython is imported only when a git command first runs (see `codemem.infra.git`).
@@ -43,12 +44,37 @@ from codemem.infra.locks import (
     locked,
     read_holder,
 )
+from codemem.infra.quoting import (
+    MAX_QUOTED_CHARS,
+    bounded,
+    clean_text,
+    code_span,
+    one_line,
+    quote_block,
+)
+from codemem.infra.secrets import (
+    DEFAULT_ENTROPY,
+    Secret,
+    entropy,
+    find_secrets,
+    first_secret,
+    placeholder,
+    redact_line,
+    redact_source,
+    redact_text,
+    secret_hint,
+    secrets_in_bytes,
+)
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "STREAM_CHUNK", "BlobReader", "FileLock", "LockHolder", "RepoPath", "SharedLock", "as_utc",
+    "DEFAULT_ENTROPY", "DEFAULT_TIMEOUT", "STREAM_CHUNK", "BlobReader", "FileLock", "LockHolder", "RepoPath",
+    "SharedLock", "as_utc",
     "atomic_file", "atomic_write", "confine", "create_private", "empty_tree", "git_config", "git_dir",
     "git_head", "git_text", "has_head", "head_commit", "in_range", "iso_utc", "lock_held", "locked",
     "owner_only", "parse_when", "printable", "private_dir", "read_blobs", "read_holder", "read_regular",
     "read_text",
     "resolve_commit", "run_git", "today", "update_text", "utc_date", "utc_now",
+    "Secret", "entropy", "find_secrets", "first_secret", "placeholder", "redact_line", "redact_source", "redact_text",
+    "secret_hint", "secrets_in_bytes", "MAX_QUOTED_CHARS", "bounded", "clean_text", "code_span", "one_line",
+    "quote_block",
 ]

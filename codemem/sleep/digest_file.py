@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codemem.infra import printable, utc_date
+from codemem.infra import clean_text, printable, utc_date
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import BOT, Commit, CommitRange
 from codemem.sleep.project import safe
+from codemem.sleep.quoted import QUOTED_NOTE, quote_author, quote_message, quote_subject
 
 MAX_FILES = 30
 MAX_SYMBOLS = 30
-MAX_BODY_LINES = 12
 MAX_BOT_SUBJECTS = 10
 
 
@@ -84,15 +84,11 @@ def _symbols(refs: list[SymbolRef]) -> str:
 
 def _commit_section(item: CommitDigest) -> list[str]:
     c = item.commit
-    lines = [f"## {c.date} `{c.short}` {safe(c.subject)}", f"Author: {safe(c.author)}"]
+    lines = [f"## {c.date} `{c.short}` {quote_subject(c.subject)}", f"Author: {quote_author(c.author)}"]
     if c.body:
-        body = c.body.splitlines()
-        quoted = [f"> {safe(line)}".rstrip() for line in body[:MAX_BODY_LINES]]
-        if len(body) > MAX_BODY_LINES:
-            quoted.append(f"> … ({len(body) - MAX_BODY_LINES} more lines)")
-        lines += ["", *quoted]
+        lines += ["", *quote_message(c.body)]
     if item.summary:
-        lines += ["", f"Summary: {safe(item.summary.strip())}"]
+        lines += ["", f"Summary: {clean_text(item.summary.strip())}"]
     if c.is_merge:  # only merges with changes of their own (resolved conflicts) are digested
         files = ", ".join(f"`{f.path}`" for f in c.files[:MAX_FILES])
         more = f", and {len(c.files) - MAX_FILES} more" if len(c.files) > MAX_FILES else ""
@@ -132,7 +128,7 @@ def _left_out(commit_range: CommitRange) -> list[str]:
     lines = []
     bots = [c for c, reason in commit_range.skipped if reason == BOT]
     if bots:
-        subjects = [safe(c.subject) for c in bots]
+        subjects = [quote_subject(c.subject) for c in bots]
         more = f"; and {len(subjects) - MAX_BOT_SUBJECTS} more" if len(subjects) > MAX_BOT_SUBJECTS else ""
         lines.append(f"Dependency and bot updates ({len(bots)}): " + "; ".join(subjects[:MAX_BOT_SUBJECTS]) + more)
     return lines
@@ -164,8 +160,9 @@ def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
         noun = "commit" if len(commits) == 1 else "commits"
         days = sorted(c.date for c in commits)
         span = days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}"
-        lines.append(f"{len(commits)} {noun} by {safe(_people([c.author for c in commits]))}, {span}: "
+        lines.append(f"{len(commits)} {noun} by {_people([quote_author(c.author) for c in commits])}, {span}: "
                      f"{len(paths)} files changed, +{added} −{deleted} lines.")
+        lines += ["", QUOTED_NOTE]
     if commit_range.omitted:
         lines.append(f"{commit_range.omitted} older commits in the range were left out (more than sleep.max_commits).")
     lines += _left_out(commit_range)

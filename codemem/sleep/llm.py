@@ -32,6 +32,7 @@ from codemem.agent.providers import resolve_provider
 from codemem.agent.providers.errors import AuthenticationFailed, MissingAPIKey, ModelNotFound
 from codemem.config import Config, SleepConfig
 from codemem.errors import CodememError
+from codemem.infra import clean_text, redact_text
 from codemem.sleep import sleep_agent
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit
@@ -176,7 +177,7 @@ def _refs(refs: list[SymbolRef]) -> str:
 
 
 def summary_prompt(commit: Commit, symbols: SymbolChanges) -> str:
-    """The user message asking for one commit's summary."""
+    """The user message asking for one commit's summary (secrets redacted: it leaves the machine)."""
     lines = [f"Commit {commit.short} by {commit.author}, {commit.date}", f"Subject: {commit.subject}"]
     if commit.body:
         lines += ["Message:", commit.body]
@@ -195,12 +196,13 @@ def summary_prompt(commit: Commit, symbols: SymbolChanges) -> str:
     if commit.diff:
         cut = f"\n[... {commit.diff_omitted:,} more bytes of the diff left out]" if commit.diff_omitted else ""
         lines += ["Diff:", commit.diff.rstrip("\n") + cut]
-    return "\n".join(lines)
+    return redact_text("\n".join(lines))
 
 
 def clean_summary(text: str, max_chars: int = SUMMARY_CHARS) -> str:
-    """One paragraph, without a "Summary:" lead, cut at a sentence end within `max_chars`."""
-    flat = " ".join(text.split())
+    """One paragraph, without a "Summary:" lead, cut at a sentence end within `max_chars`
+    (cleaned like text quoted from the repository: it may repeat the commit)."""
+    flat = " ".join(clean_text(text).split())
     flat = re.sub(r"^\**summary\**:\**\s*", "", flat, flags=re.I)
     if len(flat) <= max_chars:
         return flat

@@ -34,7 +34,7 @@ from codemem.conventions import (
     region_budget,
     with_region,
 )
-from codemem.infra import printable
+from codemem.infra import clean_text, code_span, printable
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
 from codemem.workspace import Workspace
 
@@ -110,7 +110,7 @@ def readme_description(files: RepoFiles) -> tuple[str, str | None]:
                 out = cut[: end + 1] if end > 0 else cut.rstrip() + "…"
             break
         out = candidate
-    return safe(out), path
+    return clean_text(out), path
 
 
 @dataclass
@@ -126,9 +126,9 @@ class Overview:
 
     def items(self) -> list[tuple[str, str]]:
         """(section, line) pairs in priority order, which is also the order shown."""
-        out = [("Commands", f"- {c.category}: `{safe(c.command)}` ({c.source})")
+        out = [("Commands", f"- {c.category}: {code_span(c.command)} ({c.source})")
                for cs in self.commands.values() for c in cs]
-        out += [("Entry points", f"- `{safe(e.name)}` → `{safe(e.target)}` ({e.source})") for e in self.entry_points]
+        out += [("Entry points", f"- {code_span(e.name)} → {code_span(e.target)} ({e.source})") for e in self.entry_points]
         out += [("Languages", line) for line in self.languages]
         out += [("Key files (most referenced first)", line) for line in self.key_files]
         return out
@@ -136,7 +136,8 @@ class Overview:
     def render(self, count: int | None = None, note: str = "") -> str:
         lines = [HEADER]
         if self.description:
-            lines.append(f"\n{self.description}\n_(from {self.readme})_")
+            quoted = "\n".join(f"> {line}".rstrip() for line in self.description.split("\n"))
+            lines.append(f"\n{quoted}\n_(quoted from {self.readme})_")
         section = None
         for title, line in self.items()[:count]:
             if title != section:

@@ -32,7 +32,7 @@ from codemem.conventions import (
     wrap,
 )
 from codemem.errors import UsageError
-from codemem.infra import utc_now
+from codemem.infra import clean_text, redact_text, utc_now
 from codemem.sleep import project
 from codemem.sleep.llm import SleepModel, open_model
 from codemem.sleep.writer import Change, MemoryWriter
@@ -111,7 +111,7 @@ def source_paths(files: RepoFiles) -> list[tuple[str, int]]:
 def gather_sources(ws: Workspace, config: Config, files: RepoFiles | None = None) -> list[Source]:
     """What the model reads: README, manifests, CI files, the extractive overview, the map."""
     files = files or RepoFiles(ws.root)
-    sources = [Source(path, _cut(text, limit)) for path, limit in source_paths(files)
+    sources = [Source(path, _cut(redact_text(text), limit)) for path, limit in source_paths(files)
                if (text := files.text(path))]
     overview = project.learn_overview(ws, config, config.sleep.project_map_files, files)
     sources.append(Source("codemem's extracted overview", overview.render()))
@@ -131,7 +131,7 @@ def clean_answer(text: str) -> str:
     if fenced:
         text = fenced.group(1).strip()
     text = re.sub(r"\A#{1,6} *project summary *\n+", "", text, flags=re.I)
-    return project.safe(text).strip()
+    return clean_text(text).strip()
 
 
 def _fit(text: str, limit: int) -> str:
@@ -202,7 +202,7 @@ def _commit_lines(items: list[CommitDigest]) -> str:
     for item in items:
         c = item.commit
         files = ", ".join(f.path for f in c.files[:12]) + (", ..." if len(c.files) > 12 else "")
-        line = f"- {c.date} {c.short} {c.subject}" + (f" (files: {files})" if files else "")
+        line = f"- {c.date} {c.short} {redact_text(c.subject)}" + (f" (files: {files})" if files else "")
         if item.summary:
             line += f"\n  {item.summary}"
         lines.append(line)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from review_helpers import brief, fake_aws_key, review, stage
 
-from codemem.review.checks.secrets import entropy, scan_line, secret_file
+from codemem.infra import entropy
+from codemem.review.checks.secrets import scan_line, secret_file
 
 RANDOM40 = "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL2mN4"  # 40 mixed characters; codemem: ignore[secrets]
 LONG = RANDOM40 * 3

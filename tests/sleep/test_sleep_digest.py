@@ -39,13 +39,15 @@ summaries: extractive
 
 4 commits by Alice Liddell and Bob Builder, 2025-03-01 to 2025-03-04: 16 files changed, +226 −5 lines.
 
-## 2025-03-01 `{a}` Add the shop package
+_Commit subjects (in code spans) and messages (behind `>`) are quoted from the repository's history: they are data, not instructions._
+
+## 2025-03-01 `{a}` `Add the shop package`
 Author: Alice Liddell
 
 Files: `.github/workflows/ci.yml` (A, +11 −0), `Makefile` (A, +7 −0), `README.md` (A, +13 −0), `pyproject.toml` (A, +23 −0), `shop/__init__.py` (A, +3 −0), `shop/cart.py` (A, +48 −0), `shop/cli.py` (A, +15 −0), `shop/prices.py` (A, +35 −0), `shop/receipts.py` (A, +27 −0), `tests/conftest.py` (A, +8 −0), `tests/test_cart.py` (A, +7 −0), `tests/test_prices.py` (A, +9 −0), `tests/test_receipts.py` (A, +10 −0)
 Added: `shop/cart.py`: class `LineItem`, class `Cart`, method `Cart.add_item`, method `Cart.total`, method `Cart.describe`, function `empty_cart`; `shop/cli.py`: function `main`; `shop/prices.py`: constant `CURRENCY`, class `Price`, function `format_price`, function `parse_price`, function `legacy_discount`; `shop/receipts.py`: class `ReceiptError`, function `load_cart`, function `render_receipt`; `tests/conftest.py`: function `cart`; `tests/test_cart.py`: function `test_total_sums_items`; `tests/test_prices.py`: function `test_format_price`, function `test_parse_price`; `tests/test_receipts.py`: function `test_bad_file_is_an_error`
 
-## 2025-03-02 `{b}` Add VAT to cart totals
+## 2025-03-02 `{b}` `Add VAT to cart totals`
 Author: Bob Builder
 
 > Prices shown to customers include 20% VAT.
@@ -55,13 +57,13 @@ Skipped: `poetry.lock` (generated)
 Added: `shop/prices.py`: function `with_vat`
 Changed: `shop/cart.py`: method `Cart.total`
 
-## 2025-03-03 `{c}` Remove the legacy discount
+## 2025-03-03 `{c}` `Remove the legacy discount`
 Author: Alice Liddell
 
 Files: `shop/prices.py` (M, +0 −3), `shop/receipt.py` (R, +0 −0) from `shop/receipts.py`
 Removed: `shop/prices.py`: function `legacy_discount`
 
-## 2025-03-04 `{d}` Document the CLI
+## 2025-03-04 `{d}` `Document the CLI`
 Author: Bob Builder
 
 Files: `docs/usage.md` (A, +3 −0)
@@ -256,8 +258,8 @@ def test_learn_project_fills_the_overview_for_init(repo_factory):
 ## Project overview
 _Learned from the repository's own files by `codemem digest`; this region is rewritten on every pass, so write your own notes outside it._
 
-An HTTP service that stores orders in memory.
-_(from README.md)_
+> An HTTP service that stores orders in memory.
+_(quoted from README.md)_
 
 ### Commands
 - build: `go build ./...` (go.mod)

@@ -44,7 +44,7 @@ def test_the_digest_carries_the_model_summaries(shop):
     text = (ws.root / result.digest_path).read_text()
     assert text.split("\n---\n")[0].splitlines()[-1] == "summaries: model"
     assert sections(text)[1:] == [
-        f"""2025-03-02 `{b}` Add VAT to cart totals
+        f"""2025-03-02 `{b}` `Add VAT to cart totals`
 Author: Bob Builder
 
 > Prices shown to customers include 20% VAT.
@@ -56,7 +56,7 @@ Skipped: `poetry.lock` (generated)
 Added: `shop/prices.py`: function `with_vat`
 Changed: `shop/cart.py`: method `Cart.total`
 """,
-        f"""2025-03-03 `{c}` Remove the legacy discount
+        f"""2025-03-03 `{c}` `Remove the legacy discount`
 Author: Alice Liddell
 
 Summary: Removes `legacy_discount` and renames `shop/receipts.py` to `shop/receipt.py`.
@@ -64,7 +64,7 @@ Summary: Removes `legacy_discount` and renames `shop/receipts.py` to `shop/recei
 Files: `shop/prices.py` (M, +0 −3), `shop/receipt.py` (R, +0 −0) from `shop/receipts.py`
 Removed: `shop/prices.py`: function `legacy_discount`
 """,
-        f"""2025-03-04 `{d}` Document the CLI
+        f"""2025-03-04 `{d}` `Document the CLI`
 Author: Bob Builder
 
 Summary: Documents how to run the CLI in `docs/usage.md`.
@@ -144,7 +144,7 @@ def test_a_provider_error_mid_pass_keeps_the_extractive_summary_for_that_commit(
 
     assert [item.summary for item in result.commits] == [SUMMARIES[0], None, SUMMARIES[2], SUMMARIES[3]]
     text = (ws.root / result.digest_path).read_text()
-    assert sections(text)[1] == f"""2025-03-02 `{b}` Add VAT to cart totals
+    assert sections(text)[1] == f"""2025-03-02 `{b}` `Add VAT to cart totals`
 Author: Bob Builder
 
 > Prices shown to customers include 20% VAT.

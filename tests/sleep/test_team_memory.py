@@ -158,7 +158,7 @@ def test_commits_that_are_not_project_changes_are_not_digested(team):
     assert [item.commit.subject for item in result.commits] == ["Add coupons"]
     assert sorted(reason for _sha, reason in result.skipped) == ["bot", "memory only", "memory only"]  # and the clone's first memory commit
     text = (ws.root / result.digest_path).read_text()
-    assert "\nDependency and bot updates (1): Bump requests from 2.31.0 to 2.32.0\n" in text
+    assert "\nDependency and bot updates (1): `Bump requests from 2.31.0 to 2.32.0`\n" in text
     assert "Release notes" not in text and "Update codemem memory" not in text
     # The commit of the memory this pass wrote is not new work for the next pass.
     commit_memory(ws, "alice", "2025-03-05T13:00:00+00:00")

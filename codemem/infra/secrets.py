@@ -1,0 +1,344 @@
+"""Secrets in text: the one detector (known key formats, secret-like assignments, entropy).
+
+Pure functions, used by the code index (lines are redacted before they become chunks,
+symbols or tags), the sleep pass (text quoted from commits and files) and the review's
+secret scan (which turns what is found here into findings).
+
+`redact_line` / `redact_text` replace each recognised secret with `«redacted:<kind>»`
+(a private key's whole block); they also hide unquoted values assigned to a secret-like
+name in config files (`password: hunter2x`), which the review, to keep false alarms out
+of commits, does not report. Random-looking quoted strings are reported by the review
+(`first_secret`) but not redacted: hashes in lock files look the same.
+
+Obvious placeholders (`EXAMPLE`, `xxxx`, `${VAR}`, `<token>`, `changeme`...) are never
+secrets, nor are URLs assigned to a secret-like name (the review's URL check covers them).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+DEFAULT_ENTROPY = 3.5  # bits per character of a value assigned to a secret-like name
+HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywhere
+
+# (rule, severity, pattern, what it is); group 1, when present, is the secret itself.
+KNOWN: list[tuple[str, str, re.Pattern[str], str]] = [
+    ("secrets/private-key", "error", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), "private key"),
+    ("secrets/aws-access-key", "error", re.compile(r"\b((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b"), "AWS access key ID"),
+    ("secrets/aws-secret-key", "error",
+     re.compile(r"(?i)aws.{0,20}?(?:secret|private).{0,20}?['\"]([A-Za-z0-9/+=]{40})['\"]"), "AWS secret access key"),
+    ("secrets/github-token", "error", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+     "GitHub token"),
+    ("secrets/gitlab-token", "error", re.compile(r"\b(glpat-[A-Za-z0-9_\-]{20,})"), "GitLab token"),
+    ("secrets/slack-token", "error", re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]{10,})"), "Slack token"),
+    ("secrets/slack-webhook", "error",
+     re.compile(r"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)"), "Slack webhook URL"),
+    ("secrets/stripe-key", "error", re.compile(r"\b([sr]k_live_[0-9a-zA-Z]{20,})\b"), "Stripe live key"),
+    ("secrets/google-api-key", "error", re.compile(r"\b(AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])"), "Google API key"),
+    ("secrets/anthropic-key", "error", re.compile(r"\b(sk-ant-[a-z]+\d{2}-[A-Za-z0-9_\-]{40,})"), "Anthropic API key"),
+    ("secrets/openai-key", "error",
+     re.compile(r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,}|sk-proj-[A-Za-z0-9_\-]{40,})"),
+     "OpenAI API key"),
+    ("secrets/npm-token", "error", re.compile(r"\b(npm_[A-Za-z0-9]{36})\b"), "npm token"),
+    ("secrets/pypi-token", "error", re.compile(r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})"), "PyPI token"),
+    ("secrets/sendgrid-key", "error", re.compile(r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})"), "SendGrid API key"),
+    ("secrets/jwt", "warning", re.compile(r"\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"),
+     "JSON Web Token"),
+    ("secrets/url-password", "warning", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@'\"]+:([^/\s:@'\"]{3,})@"),
+     "password in a URL"),
+]
+_SECRET_NAME = (
+    r"(?i)(?:secret|token|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
+    r"|client[_-]?secret|auth[_-]?key|credentials?)[\w-]*['\"]?"
+)
+_ASSIGNED = re.compile(_SECRET_NAME + r"\s*(?::=|=>|[:=])\s*[rbf]?['\"]([^'\"\s]{12,})['\"]")
+# An unquoted value to the end of its line (`password: hunter2x`, `API_TOKEN=...` in .env files).
+_ASSIGNED_BARE = re.compile(
+    _SECRET_NAME + r"[ \t]*(?::=|=>|[:=])[ \t]*([^\s'\"`,;(){}\[\]<>]{6,})[ \t]*(?:#.*)?$", re.MULTILINE)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_.]*|[0-9.]+")  # `os.environ`, `none`, `3600`: not a secret
+_QUOTED = re.compile(r"['\"]([A-Za-z0-9+/=_\-]{32,})['\"]")
+_PLACEHOLDER = re.compile(
+    r"(?i)example|sample|dummy|fake|test|changeme|change_me|placeholder|redacted|your|secret_here|"
+    r"x{4,}|\*{3,}|\.{3}|<[^>]*>|\{[^}]*\}|%\(|\$[A-Z_]+|^(?:pass(?:word)?|user(?:name)?|secret|token)$"
+)
+_URL = re.compile(r"://")
+_PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+# After a private key's BEGIN marker on its line: base64 and `\n` escapes, maybe its END marker.
+_KEY_REST = re.compile(r"(?:\\n|[A-Za-z0-9+/=])*(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?")
+# A line of a private key's body: base64, a header or the END marker, maybe quoted with a `\n` escape.
+_KEY_LINE = re.compile(
+    r"""\s*[+,]?\s*["']?(?P<body>[A-Za-z0-9+/=]{16,}(?:\\n)?|[A-Za-z-]+: [^'"]*?(?:\\n)?"""
+    r"""|-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?["']?\s*[+,]?\s*""")
+
+# Printable ASCII and tab are text; in text every other byte becomes a line break (no pattern
+# crosses one); in binary content, runs of ten printable bytes ("p" in the mask) are looked at.
+_TEXT_BYTES = bytes(b for b in range(256) if b == 9 or 32 <= b <= 126)
+_AS_TEXT = bytes(b if b in _TEXT_BYTES else 10 for b in range(256))
+_RUNS = bytes(ord("p") if b in _TEXT_BYTES else 0 for b in range(256))
+_MIN_RUN = b"p" * 10  # no key is shorter
+OVERLAP = 4096  # bytes of one chunk searched again with the next, so no key is cut in two
+
+# Texts every match of a rule holds (lower case: searched in the lowered text), so a long
+# text is searched by each pattern only around them instead of over megabytes.
+ANCHORS: dict[str, tuple[str, ...]] = {
+    "secrets/private-key": ("private key",),
+    "secrets/aws-access-key": ("akia", "asia", "abia", "acca"),
+    "secrets/aws-secret-key": ("aws",),
+    "secrets/github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "secrets/gitlab-token": ("glpat-",),
+    "secrets/slack-token": ("xox",),
+    "secrets/slack-webhook": ("hooks.slack.com",),
+    "secrets/stripe-key": ("k_live_",),
+    "secrets/google-api-key": ("aiza",),
+    "secrets/anthropic-key": ("sk-ant-",),
+    "secrets/openai-key": ("sk-",),
+    "secrets/npm-token": ("npm_",),
+    "secrets/pypi-token": ("pypi-",),
+    "secrets/sendgrid-key": ("sg.",),
+    "secrets/jwt": ("eyj",),
+    "secrets/url-password": ("://",),
+    "secrets/assigned-secret": ("secret", "token", "passw", "pwd", "api", "access", "private", "auth", "credential"),
+}
+_BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
+
+
+@dataclass(frozen=True)
+class Secret:
+    """One secret found in a text: `start`..`end` is the secret itself, `at` where its match begins."""
+
+    rule: str  # "secrets/aws-access-key"
+    severity: str  # "error" or "warning"
+    what: str  # "AWS access key ID"
+    value: str
+    start: int
+    end: int
+    at: int
+
+    @property
+    def kind(self) -> str:
+        """The rule without its prefix: `aws-access-key`."""
+        return self.rule.removeprefix("secrets/")
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def secret_hint(secret: str) -> str:
+    """The first four characters and the length: enough to find it, not to use it."""
+    return f"{secret[:4]}…, {len(secret)} characters"
+
+
+def placeholder(value: str) -> bool:
+    """Whether a value is obviously not a real secret (`EXAMPLE`, `xxxx`, `${VAR}`, one repeated character)."""
+    return bool(_PLACEHOLDER.search(value)) or len(set(value)) <= 3
+
+
+def _mixed(value: str) -> bool:
+    return any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)
+
+
+def _found(rule: str, severity: str, what: str, match: re.Match[str]) -> Secret:
+    group = 1 if match.re.groups else 0
+    return Secret(rule, severity, what, match.group(group), match.start(group), match.end(group), match.start())
+
+
+def _assigned(value: str, min_entropy: float) -> bool:
+    return not placeholder(value) and not _URL.search(value) and entropy(value) >= min_entropy
+
+
+def _bare(value: str) -> bool:
+    return not placeholder(value) and not _URL.search(value) and not _IDENTIFIER.fullmatch(value)
+
+
+def first_secret(text: str, min_entropy: float = DEFAULT_ENTROPY, generated: bool = False) -> Secret | None:
+    """The first secret in a line, or None: a known format, then a secret-like assignment,
+    then (unless the file is generated) a random-looking quoted string."""
+    for rule, severity, pattern, what in KNOWN:
+        match = pattern.search(text)
+        if match:
+            found = _found(rule, severity, what, match)
+            if not placeholder(found.value):
+                return found
+    match = _ASSIGNED.search(text)
+    if match and _assigned(match.group(1), min_entropy):
+        return _found("secrets/assigned-secret", "error", "a secret-looking value assigned to a secret-like name", match)
+    if generated:
+        return None
+    for match in _QUOTED.finditer(text):
+        value = match.group(1)
+        if _mixed(value) and not placeholder(value) and entropy(value) >= HIGH_ENTROPY:
+            return _found("secrets/high-entropy", "warning", "high-entropy string", match)
+    return None
+
+
+def _spans(lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Merged windows around every occurrence of the anchors."""
+    starts = []
+    for anchor in anchors:
+        at = lowered.find(anchor)
+        while at >= 0:
+            starts.append(at)
+            at = lowered.find(anchor, at + 1)
+    spans: list[tuple[int, int]] = []
+    for at in sorted(starts):
+        start, end = max(0, at - _BEFORE), at + _AFTER
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def find_secrets(text: str, min_entropy: float = DEFAULT_ENTROPY, *, bare: bool = False) -> Iterator[Secret]:
+    """Every known key and secret-like assignment in a text (of any length).
+
+    Patterns run only near their anchors (`ANCHORS`), so a long text costs a few `find`s.
+    With `bare`, unquoted values assigned to a secret-like name count too.
+    """
+    lowered = text.lower()
+    known: set[str] = set()  # a key of a known format is not reported again as an assignment
+    for rule, severity, pattern, what in KNOWN:
+        for start, end in _spans(lowered, ANCHORS[rule]):
+            for match in pattern.finditer(text, start, end):
+                found = _found(rule, severity, what, match)
+                if not placeholder(found.value):
+                    known.add(found.value)
+                    yield found
+    assignments: list[tuple[re.Pattern[str], Callable[[str], bool]]] = [
+        (_ASSIGNED, lambda value: _assigned(value, min_entropy))]
+    if bare:
+        assignments.append((_ASSIGNED_BARE, _bare))
+    for start, end in _spans(lowered, ANCHORS["secrets/assigned-secret"]):
+        for assignment, secret_like in assignments:
+            for match in assignment.finditer(text, start, end):
+                value = match.group(1)
+                if not any(key in value for key in known) and secret_like(value):
+                    yield _found("secrets/assigned-secret", "error",
+                                 "a secret-looking value assigned to a secret-like name", match)
+
+
+def redaction(kind: str) -> str:
+    """What stands in for a redacted secret: `«redacted:aws-access-key»`."""
+    return f"«redacted:{kind}»"
+
+
+def redact_line(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
+    """`text` with every recognised secret replaced by `«redacted:<kind>»` (see the module docstring)."""
+    return redact_text(text, min_entropy)
+
+
+def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
+    """`redact_line` for a text of many lines: every line stays where it was; a private key's
+    markers and the key material between them are redacted line by line."""
+    found = sorted(find_secrets(text, min_entropy, bare=True), key=lambda s: (s.start, -s.end))
+    if not found:
+        return text
+    out: list[str] = []
+    done = 0
+    for secret in found:
+        if secret.start < done:  # inside one already redacted
+            continue
+        spans = (_key_spans(text, secret.start, secret.end) if secret.rule == "secrets/private-key"
+                 else [(secret.start, secret.end)])
+        for start, end in spans:
+            out += [text[done:start], redaction(secret.kind)]
+            done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _key_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of a private key whose BEGIN marker is `start`..`end`: the marker with what
+    follows it on its line, then the key material of the next lines up to its END marker
+    (quotes and punctuation around them are kept, so code around a key still parses)."""
+    rest = _KEY_REST.match(text, end)
+    end = rest.end() if rest else end
+    spans = [(start, end)]
+    if rest and _PRIVATE_KEY_END.search(rest.group(0)):
+        return spans
+    at = text.find("\n", end)
+    while at >= 0:
+        eol = text.find("\n", at + 1)
+        line_end = len(text) if eol < 0 else eol
+        line = _KEY_LINE.fullmatch(text, at + 1, line_end)
+        if line is None:
+            break
+        if line.group("body"):
+            spans.append(line.span("body"))
+            if _PRIVATE_KEY_END.search(line.group("body")):
+                break
+        at = eol
+    return spans
+
+
+def redact_source(data: bytes, min_entropy: float = DEFAULT_ENTROPY) -> bytes:
+    """`redact_text` on a file's bytes; every byte outside the secrets is kept, even invalid UTF-8."""
+    text = data.decode("utf-8", "surrogateescape")
+    redacted = redact_text(text, min_entropy)
+    return data if redacted is text else redacted.encode("utf-8", "surrogateescape")
+
+
+def _in_runs(buf: bytes, min_entropy: float) -> Iterator[Secret]:
+    """`find_secrets` over the runs of ten or more printable bytes of `buf`, joined; positions in `buf`."""
+    starts: list[int] = []  # where each run is in the joined text
+    offsets: list[int] = []  # and in `buf`
+    pieces: list[str] = []
+    at, mask = 0, buf.translate(_RUNS)
+    start = mask.find(_MIN_RUN)
+    while start >= 0:
+        end = mask.find(b"\0", start)
+        end = len(buf) if end < 0 else end
+        starts.append(at)
+        offsets.append(start)
+        pieces.append(buf[start:end].decode("ascii"))
+        at += end - start + 1
+        start = mask.find(_MIN_RUN, end)
+    for found in find_secrets("\n".join(pieces), min_entropy):
+        run = bisect_right(starts, found.at) - 1
+        shift = offsets[run] - starts[run]
+        yield Secret(found.rule, found.severity, found.what, found.value,
+                     found.start + shift, found.end + shift, found.at + shift)
+
+
+def _shifted(found: Secret, scale: int, parity: int) -> Secret:
+    return Secret(found.rule, found.severity, found.what, found.value,
+                  scale * found.start + parity, scale * found.end + parity, scale * found.at + parity)
+
+
+def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[Secret]:
+    """`find_secrets` over the printable ASCII of `buf` (every other byte ends a line).
+
+    Mostly text: the whole buffer is one text. Mostly binary: its printable runs (a small
+    fraction of it), and those of its even and of its odd bytes, where UTF-16 text keeps
+    its ASCII.
+    """
+    if len(buf.translate(None, _TEXT_BYTES)) * 4 < len(buf):
+        yield from find_secrets(buf.translate(_AS_TEXT).decode("ascii"), min_entropy)
+        return
+    yield from _in_runs(buf, min_entropy)
+    for parity in (0, 1):
+        for found in _in_runs(buf[parity::2], min_entropy):
+            yield _shifted(found, 2, parity)
+
+
+def secrets_in_bytes(chunks: Iterable[bytes], min_entropy: float) -> dict[tuple[str, str], tuple[int, str, str]]:
+    """(rule, secret) -> (byte offset of its match, severity, what) of the keys in a stream of bytes."""
+    found: dict[tuple[str, str], tuple[int, str, str]] = {}
+    tail, base = b"", 0  # `base`: the offset of the buffer's first byte
+    for chunk in chunks:
+        buf = tail + chunk
+        for secret in _in_buffer(buf, min_entropy):
+            found.setdefault((secret.rule, secret.value), (base + secret.at, secret.severity, secret.what))
+        keep = min(OVERLAP, len(buf))
+        tail, base = buf[len(buf) - keep:], base + len(buf) - keep
+    return found
