@@ -7,6 +7,7 @@ does not pay for the agent's imports. This module is also the one error boundary
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -94,6 +95,48 @@ class LazyGroup(click.Group):
                 raise
             click.echo("codemem: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # the one boundary: no traceback reaches the user
+            if os.environ.get("CODEMEM_DEBUG"):
+                raise
+            message, code = describe_failure(exc)
+            click.echo(f"codemem: error: {message}", err=True)
+            ctx.exit(code)
+
+
+# Why a write failed, for errors that are the machine's, not codemem's: one line, exit 3.
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EIO: "an input/output error (the disk may be failing)",
+    errno.EMFILE: "too many open files",
+}
+_DISK_FULL_TEXT = ("No space left on device", "os error 28", "database or disk is full")
+STORAGE_EXIT = 3
+INTERNAL_EXIT = 70  # EX_SOFTWARE
+
+
+def describe_failure(exc: Exception) -> tuple[str, int]:
+    """One line and an exit code for an unexpected exception (nothing was written torn: every
+    write is atomic, so the message only has to say what failed and what to do)."""
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRORS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = " (free some space and run the command again)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        return f"{_STORAGE_ERRORS[exc.errno]}{where}{hint}", STORAGE_EXIT
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if any(part in str(exc) for part in _DISK_FULL_TEXT):
+        return f"the disk is full ({text[:200]}); free some space and run the command again", STORAGE_EXIT
+    if isinstance(exc, OSError):
+        return f"{text[:300]}", STORAGE_EXIT
+    return (
+        f"unexpected {type(exc).__name__}: {text[:300]} (a bug: run with CODEMEM_DEBUG=1 for "
+        "the traceback and report it)",
+        INTERNAL_EXIT,
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codemem.errors import CodememError
+
 if TYPE_CHECKING:
     from codemem.code.graph import RefGraph
     from codemem.code.indexer import IndexSummary
@@ -75,6 +77,7 @@ class CodeIndex:
         self._tags: TagStore | None = None
         self._graph: RefGraph | None = None
         self._maps: dict[tuple[int, tuple[str, ...]], RepoMap] = {}
+        self._verified: tuple[int, int] | None = None  # the manifest last found undamaged
 
     @property
     def config(self) -> Config:
@@ -118,8 +121,35 @@ class CodeIndex:
         """
         from codemem.code.search import Searcher  # opens LanceDB on first query
 
-        searcher = Searcher(self.ws, self.config, centrality=self._centrality)
-        return searcher.search(query, k=k, level=level)
+        self.verify()
+        try:
+            searcher = Searcher(self.ws, self.config, centrality=self._centrality)
+            return searcher.search(query, k=k, level=level)
+        except CodememError:
+            raise
+        except Exception:  # LanceDB or Arrow failing under the search: damage, or a bug?
+            if self.verify(wait=True, again=True) is None:
+                raise
+        return Searcher(self.ws, self.config, centrality=self._centrality).search(query, k=k, level=level)
+
+    def verify(self, *, wait: bool = False, again: bool = False) -> str | None:
+        """Check the index and rebuild it if it is damaged; returns what was damaged, or None.
+
+        Checked once per index run seen (`again` to check anyway); skipped while another
+        process writes the index (the writer checks it first) unless `wait`. The rebuild
+        says so in one line on the log.
+        """
+        from codemem.code.integrity import repair_unless_busy
+
+        stamp = self._manifest_stamp()
+        if stamp is None or (stamp == self._verified and not again):
+            return None
+        damage = repair_unless_busy(self.ws.index_dir, wait=wait)
+        if damage is not None:
+            self.refresh(full=True)
+            self._stamp = None  # the tag store and graph are new
+        self._verified = self._manifest_stamp()
+        return damage
 
     # -- the repo map ------------------------------------------------------------------------
 
@@ -195,6 +225,15 @@ class CodeIndex:
         from codemem.code.manifest import Manifest
 
         return Manifest.load(self.ws.index_dir)
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        from codemem.code.manifest import MANIFEST_NAME
+
+        try:
+            stat = (self.ws.index_dir / MANIFEST_NAME).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
 
     def _store(self) -> CodeStore:
         from codemem.code.store import CodeStore  # lancedb and pyarrow: about a second

@@ -28,6 +28,7 @@ from pathlib import Path
 from codemem import __version__
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
+from codemem.code.integrity import repair_index
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.tags import TAGS_FILE
 from codemem.config import Config
@@ -118,6 +119,7 @@ def refresh_index(
     started = time.perf_counter()
     ws.ensure_local()
     with index_lock(ws.index_dir):
+        repair_index(ws.index_dir)  # damaged: removed here, so this run rebuilds it in full
         summary = _refresh(ws, config, full, progress, started)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import sys
 import types
 import warnings
@@ -50,6 +51,9 @@ def import_lancedb() -> Any:
     """Import lancedb, skipping the eager import of its REST client package."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
+    # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
+    # terminal beside codemem's one line about the same failure.
+    os.environ.setdefault("LANCEDB_LOG", "error")
     stubbed = False
     if _SKIPPED_INIT not in sys.modules:
         spec = importlib.util.find_spec(_SKIPPED_INIT)
@@ -326,3 +330,49 @@ class CodeStore:
         """Every row of the files or symbols table (their own columns, no search text)."""
         columns = {FILES: FILE_COLUMNS, SYMBOLS: SYMBOL_COLUMNS}[name]
         return self.table(name).to_arrow().select(columns).to_pylist()
+
+
+# -- integrity: is every table readable and as full as the manifest says? -------------------
+
+_PROBE_COLUMN = {FILES: "is_test", CHUNKS: "is_test", SYMBOLS: "is_test"}
+_PROBE_QUERY = "codemem-integrity-probe"  # matches nothing: only opens the full-text index
+
+
+def probe_tables(index_dir: Path, expected_rows: dict[str, int]) -> str | None:
+    """What is wrong with the tables, or None: each opens, holds at least the rows the manifest
+    counts, every data file reads (one small column) and each full-text index answers.
+
+    Reads without `CodeStore`, which would create a missing table instead of noticing it.
+    """
+    try:
+        db = connect(index_dir)
+        result = db.list_tables()
+        names = set(getattr(result, "tables", result))
+    except Exception as exc:  # any LanceDB or Arrow failure here means damage
+        return f"the database cannot be opened: {_first_line(exc)}"
+    for name, rows in expected_rows.items():
+        if name not in names:
+            if rows:
+                return f"the {name} table is missing"
+            continue
+        try:
+            table = db.open_table(name)
+            count = table.count_rows()
+            if count < rows:
+                return f"the {name} table holds {count} rows, the manifest {rows}"
+            table.search().select([_PROBE_COLUMN[name]]).limit(count + 1).to_arrow()
+            if name in (FILES, CHUNKS) and count:
+                if not any(ix.columns == [FTS_COLUMN] for ix in table.list_indices()):
+                    return f"the {name} full-text index is missing"
+                table.search(_PROBE_QUERY, query_type="fts", fts_columns=FTS_COLUMN).limit(1).select(
+                    ["path", "_score"]
+                ).to_list()
+        except Exception as exc:  # any LanceDB or Arrow failure here means damage
+            return f"the {name} table cannot be read: {_first_line(exc)}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+

@@ -1,0 +1,159 @@
+"""Damage to the code index, found and repaired.
+
+Everything under `.codemem/local/index/` is derived from the work tree, so damage (a deleted
+or truncated file, a disk that filled up mid-write, a stray `rm`) is repaired by removing the
+index and building it again. `find_damage` is the check: cheap file-level checks first
+(manifest, tag store, graph cache, the footer every LanceDB file ends with), then, with
+`deep`, the tables themselves (`codemem.code.store.probe_tables`). `repair_index` runs it
+under the index lock at the start of every refresh; `CodeIndex.search` runs it once per
+manifest it sees, and again when a search fails.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import shutil
+import zipfile
+from pathlib import Path
+
+from codemem.code.graph import read_static
+from codemem.code.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
+from codemem.code.readers import LOCK_FILE as READERS_LOCK
+from codemem.code.tags import TAGS_FILE, TagStore
+
+log = logging.getLogger("codemem")
+
+TABLES = ("files", "chunks", "symbols")
+LANCE_FOOTER = b"LANC"  # every LanceDB data, index and version file ends with it
+INDEX_LOCK = "index.lock"  # the writers' lock (`codemem.code.indexer.index_lock`)
+KEPT = {INDEX_LOCK, READERS_LOCK}  # the locks outlive a rebuild
+
+
+def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
+    """What is damaged in the index at `index_dir` (one short phrase), or None.
+
+    No index at all, or one written by another codemem version, is not damage (the indexer
+    rebuilds those anyway). Without `deep` LanceDB is not opened (for `codemem status`).
+    Call it while holding the index lock: a write in progress looks like damage.
+    """
+    if not index_dir.is_dir():
+        return None
+    manifest_path = index_dir / MANIFEST_NAME
+    parts = [p.name for p in index_dir.iterdir() if p.name not in KEPT]
+    if not manifest_path.exists():
+        derived = [name for name in parts if name == TAGS_FILE or name.endswith(".lance")]
+        return f"{MANIFEST_NAME} is missing" if derived else None
+    damage = _manifest_damage(manifest_path)
+    if damage:
+        return damage
+    manifest = Manifest.load(index_dir)
+    if manifest is None:
+        return None  # another codemem's format: the indexer rebuilds it
+    indexed = [e for e in manifest.files.values() if e.status == "indexed"]
+    if indexed and not (index_dir / TAGS_FILE).exists():
+        return f"{TAGS_FILE} is missing"
+    damage = TagStore.damage(index_dir) or _graph_damage(index_dir) or _footer_damage(index_dir)
+    if damage or not deep:
+        return damage
+    from codemem.code.store import probe_tables  # lancedb: only for the deep check
+
+    expected = {
+        "files": len(indexed),
+        "chunks": sum(e.chunks for e in indexed),
+        "symbols": sum(e.symbols for e in indexed),
+    }
+    return probe_tables(index_dir, expected)
+
+
+def repair_index(index_dir: Path) -> str | None:
+    """Check the index (deep) and, when damaged, remove it so the caller's refresh rebuilds it.
+
+    Returns what was damaged. Says so in one line (the log's warning). Hold the index lock.
+    """
+    damage = find_damage(index_dir)
+    if damage is None:
+        return None
+    log.warning("the code index was damaged (%s); rebuilding it from the work tree", damage)
+    clear_index(index_dir)
+    return damage
+
+
+def repair_unless_busy(index_dir: Path, *, wait: bool = False) -> str | None:
+    """`repair_index` under the index lock; None at once when another process holds the lock
+    (a writer checks for itself) unless `wait`. Returns what was damaged."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / INDEX_LOCK, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        try:
+            return repair_index(index_dir)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def clear_index(index_dir: Path) -> None:
+    """Remove everything derived under `index_dir` (not its lock files)."""
+    for path in index_dir.iterdir():
+        if path.name in KEPT:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _manifest_damage(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{MANIFEST_NAME} is unreadable: {exc}"
+    if not isinstance(data, dict):
+        return f"{MANIFEST_NAME} is not an object"
+    if data.get("schema") == SCHEMA_VERSION and Manifest.load(path.parent) is None:
+        return f"{MANIFEST_NAME} has entries of the wrong shape"
+    return None
+
+
+def _graph_damage(index_dir: Path) -> str | None:
+    """A cached graph file that does not read (a missing one is simply built again)."""
+    for path in sorted(index_dir.glob("graph.*.pkl")):
+        try:
+            read_static(path)
+        except ValueError as exc:
+            if str(exc) == "built by other rules":
+                continue
+            return f"{path.name} is unreadable: {exc}"
+        except Exception as exc:  # a torn pickle fails in many ways (EOF, bad opcode, import...)
+            return f"{path.name} is unreadable: {exc or type(exc).__name__}"
+    for path in sorted(index_dir.glob("graph.*.npz")):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.namelist()
+        except (OSError, zipfile.BadZipFile) as exc:
+            return f"{path.name} is unreadable: {exc}"
+    return None
+
+
+def _footer_damage(index_dir: Path) -> str | None:
+    """A LanceDB file cut short: every data, index and version file ends with its footer."""
+    for table in TABLES:
+        folder = index_dir / f"{table}.lance"
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.suffix not in (".lance", ".manifest") or not path.is_file():
+                continue
+            try:
+                with path.open("rb") as handle:
+                    size = handle.seek(0, 2)
+                    handle.seek(max(0, size - len(LANCE_FOOTER)))
+                    footer = handle.read()
+            except OSError as exc:
+                return f"{path.relative_to(index_dir)} is unreadable: {exc}"
+            if footer != LANCE_FOOTER:
+                return f"{path.relative_to(index_dir)} is cut short"
+    return None
