@@ -61,5 +61,10 @@ def read_records(ws: Workspace) -> list[Rule] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.warning("%s: cannot read the learned conventions, ignored: %s", path, exc)
+        log.warning(
+            "%s: cannot read the learned conventions, ignored (%s): fix it, or delete it and run "
+            "`codemem digest` to learn them again",
+            path,
+            exc,
+        )
         return None

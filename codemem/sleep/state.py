@@ -13,6 +13,7 @@ Both files are rewritten atomically under a lock with a compare-and-swap on what
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 from codemem.errors import CodememError
 from codemem.infra import read_text, update_text
 from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
 
 STATE_KEY = "sleep"
 LOCAL_STATE = "sleep.json"
@@ -39,15 +42,19 @@ class SleepState:
         if not isinstance(data, dict):
             return cls()
         notes = data.get("overflow_notes")
-        return cls(
-            last_commit=data.get("last_commit") or None,
-            last_digest=data.get("last_digest") or None,
+        return cls(  # a value of the wrong type is dropped (`state_damage` says which)
+            last_commit=_text(data.get("last_commit")),
+            last_digest=_text(data.get("last_digest")),
             overflow_notes={str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {},
         )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         return {key: value for key, value in out.items() if value not in (None, {}, [])}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass
@@ -91,8 +98,41 @@ def _lock(ws: Workspace, name: str) -> Path:
 
 
 def read_state(ws: Workspace) -> SleepState:
-    """The committed sleep state (empty when state.json is missing or has none)."""
-    return SleepState.from_json(_load(ws.state_file).get(STATE_KEY))
+    """The committed sleep state (empty when state.json is missing or has none).
+
+    A value of the wrong type is damaged bookkeeping: said once on the log and dropped, so
+    the pass derives it again (from the newest commits, as on a first run).
+    """
+    data = _load(ws.state_file).get(STATE_KEY)
+    damage = state_damage(data)
+    if damage:
+        log.warning(
+            "%s: %s; ignoring it (the next digest starts afresh and rewrites it)",
+            ws.relative(ws.state_file), damage,
+        )
+    return SleepState.from_json(data)
+
+
+_TYPES: dict[str, type] = {"last_commit": str, "last_digest": str, "overflow_notes": dict}
+
+
+def _bad_keys(data: Any) -> list[str]:
+    if not isinstance(data, dict):
+        return []
+    return [
+        key for key, kind in _TYPES.items()
+        if data.get(key) is not None and not isinstance(data[key], kind)
+    ]
+
+
+def state_damage(data: Any) -> str | None:
+    """What is wrong with the `sleep` section of state.json, or None."""
+    if data is not None and not isinstance(data, dict):
+        return f"'{STATE_KEY}' is a {type(data).__name__}, not an object"
+    bad = _bad_keys(data)
+    if bad:
+        return ", ".join(f"'{STATE_KEY}.{key}' is a {type(data[key]).__name__}" for key in bad)
+    return None
 
 
 def write_state(ws: Workspace, change: Callable[[SleepState], SleepState]) -> bool:
