@@ -133,7 +133,11 @@ def status_command(app, as_json: bool) -> None:
     from codemem.code import CodeIndex
 
     ws = app.workspace()
-    report = CodeIndex(ws, app.config()).status()
+    config, config_damage = _config_or_defaults(app)
+    report = CodeIndex(ws, config).status()
+    for kind, message in [*config_damage, *_damage_outside_the_index(ws)]:
+        report["damage"].append({"kind": kind, "message": message})
+        report["problems"].append(message)
     if as_json:
         click.echo(json.dumps(report))
         return
@@ -165,3 +169,30 @@ def status_command(app, as_json: bool) -> None:
             click.echo(f"  - {problem}")
     else:
         click.echo("Problems: none.")
+
+
+def _config_or_defaults(app):
+    """The configuration, or the defaults and the error when config.yml cannot be loaded."""
+    from codemem.errors import ConfigError
+
+    try:
+        return app.config(), []
+    except ConfigError as exc:
+        from codemem.config import Config
+
+        return Config(), [("config", f"{exc} (status below uses the default settings)")]
+
+
+def _damage_outside_the_index(ws) -> list[tuple[str, str]]:
+    """(kind, one line naming the file and the fix) for memory, state.json and conventions."""
+    from codemem.conventions import records_damage
+    from codemem.memory import memory_damage
+    from codemem.sleep import state_file_damage
+
+    found = [(damage.kind, damage.message) for damage in memory_damage(ws)]
+    if message := state_file_damage(ws):
+        found.append(("state", message))
+    if message := records_damage(ws):
+        found.append(("conventions", message))
+    return found
+

@@ -16,6 +16,8 @@ import json
 import logging
 import shutil
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from codemem.code.graph import read_static
@@ -83,14 +85,30 @@ def repair_index(index_dir: Path) -> str | None:
 def repair_unless_busy(index_dir: Path, *, wait: bool = False) -> str | None:
     """`repair_index` under the index lock; None at once when another process holds the lock
     (a writer checks for itself) unless `wait`. Returns what was damaged."""
+    with _index_lock(index_dir, wait) as held:
+        return repair_index(index_dir) if held else None
+
+
+def inspect_index(index_dir: Path) -> str | None:
+    """What is damaged (deep check, nothing repaired), or None; None too while a writer runs."""
+    if not index_dir.is_dir():
+        return None
+    with _index_lock(index_dir, wait=False) as held:
+        return find_damage(index_dir) if held else None
+
+
+@contextmanager
+def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
+    """The writers' lock (`codemem.code.indexer.index_lock`); yields whether it is held."""
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / INDEX_LOCK, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return None
+            yield False
+            return
         try:
-            return repair_index(index_dir)
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

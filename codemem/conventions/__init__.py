@@ -30,7 +30,13 @@ from codemem.conventions.miner import (
     render_conventions,
     render_rule,
 )
-from codemem.conventions.records import parse_records, read_records, records_path, render_records
+from codemem.conventions.records import (
+    parse_records,
+    read_records,
+    records_damage,
+    records_path,
+    render_records,
+)
 from codemem.conventions.regions import (
     RegionError,
     find_region,
@@ -48,6 +54,7 @@ __all__ = [
     "LABEL", "MIXED", "NAMED_KINDS", "NAMING_STYLES", "NOTE_TAGS", "REGION", "TOPICS",
     "CodeFacts", "CommitMessage", "ConventionsRegion", "Evidence", "RegionError", "RepoFiles", "Rule",
     "dig", "display", "find_region", "fit", "gather_facts", "is_public", "markers", "mine_conventions",
-    "name_styles", "parse_records", "read_records", "records_path", "region_body", "region_budget",
+    "name_styles", "parse_records", "read_records",
+    "records_damage", "records_path", "region_body", "region_budget",
     "render_conventions", "render_records", "render_rule", "split_params", "with_region", "wrap",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from codemem.errors import MemoryEditError
 from codemem.memory.archive import Archive, InsertResult, Note, NoteHit
 from codemem.memory.blocks import Block, MemoryStore
+from codemem.memory.damage import Damage, memory_damage
 from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
@@ -37,10 +38,10 @@ from codemem.memory.users import user_slug
 Blocks = MemoryStore
 
 __all__ = [
-    "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "ConflictError",
+    "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "ConflictError", "Damage",
     "DuplicateNoteError", "InsertResult", "InvalidLabelError", "LimitExceededError",
     "LineOutOfRangeError", "MemoryEditError", "MemoryStore", "Message",
     "MessageHit", "Note", "NoteHit", "NotFoundError", "OldTextError", "ReadOnlyError", "Recall",
     "Session", "Transcript", "UnknownLabelError", "export_instructions",
-    "import_instructions", "initialize_memory", "render_blocks", "user_slug", "validate_label",
+    "import_instructions", "initialize_memory", "memory_damage", "render_blocks", "user_slug", "validate_label",
 ]

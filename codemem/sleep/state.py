@@ -113,6 +113,18 @@ def read_state(ws: Workspace) -> SleepState:
     return SleepState.from_json(data)
 
 
+def state_file_damage(ws: Workspace) -> str | None:
+    """One line naming a damaged state.json and what happens about it, or None."""
+    try:
+        data = _load(ws.state_file).get(STATE_KEY)
+    except CodememError as exc:
+        return str(exc)
+    damage = state_damage(data)
+    if damage is None:
+        return None
+    return f"{ws.relative(ws.state_file)}: {damage}: the next digest ignores it and rewrites it"
+
+
 _TYPES: dict[str, type] = {"last_commit": str, "last_digest": str, "overflow_notes": dict}
 
 
@@ -131,7 +143,7 @@ def state_damage(data: Any) -> str | None:
         return f"'{STATE_KEY}' is a {type(data).__name__}, not an object"
     bad = _bad_keys(data)
     if bad:
-        return ", ".join(f"'{STATE_KEY}.{key}' is a {type(data[key]).__name__}" for key in bad)
+        return ", ".join(f"'{STATE_KEY}.{key}' has the wrong type ({type(data[key]).__name__})" for key in bad)
     return None
 
 
