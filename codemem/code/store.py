@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import sys
 import types
 import warnings
@@ -372,7 +373,10 @@ def probe_tables(index_dir: Path, expected_rows: dict[str, int]) -> str | None:
     return None
 
 
+_RUST_SOURCE = re.compile(r",? /\S+\.rs:\d+:\d+")  # where in LanceDB's Rust the error was raised
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
+    return _RUST_SOURCE.sub("", text[0] if text else type(exc).__name__)[:200]
 
