@@ -144,7 +144,7 @@ class CodeIndex:
         stamp = self._manifest_stamp()
         if stamp is None or (stamp == self._verified and not again):
             return None
-        damage = repair_unless_busy(self.ws.index_dir, wait=wait)
+        damage = repair_unless_busy(self.ws.index_dir, wait=wait, force=again)
         if damage is not None:
             self.refresh(full=True)
             self._stamp = None  # the tag store and graph are new
@@ -209,6 +209,7 @@ class CodeIndex:
         """Every indexed file's facts, in path order (reads the files table)."""
         from codemem.code.store import FILES
 
+        self.verify()
         rows = self._store().all_rows(FILES)
         return sorted((FileFacts(**row) for row in rows), key=lambda f: f.path)
 
@@ -216,6 +217,7 @@ class CodeIndex:
         """Every definition of the index, by path, line and qualified name."""
         from codemem.code.store import SYMBOLS
 
+        self.verify()
         rows = [SymbolRow(**row) for row in self._store().all_rows(SYMBOLS)]
         return sorted(rows, key=lambda r: (r.path, r.start_line, r.qualname))
 
@@ -252,7 +254,14 @@ class CodeIndex:
         if stamp != self._stamp:
             tags = TagStore.load(self.ws.index_dir)
             if not tags.exists:
-                return None
+                # Unreadable: check the index (LanceDB is loaded only to rebuild it) and retry.
+                if self.verify(again=True) is None:
+                    return None
+                tags = TagStore.load(self.ws.index_dir)
+                if not tags.exists:
+                    return None
+                stat = (self.ws.index_dir / TAGS_FILE).stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
             self._stamp, self._tags, self._graph, self._maps = stamp, tags, None, {}
         return self._tags
 

@@ -14,23 +14,28 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from codemem.code.graph import read_static
 from codemem.code.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
 from codemem.code.readers import LOCK_FILE as READERS_LOCK
 from codemem.code.tags import TAGS_FILE, TagStore
+from codemem.infra import atomic_write
 
 log = logging.getLogger("codemem")
 
 TABLES = ("files", "chunks", "symbols")
 LANCE_FOOTER = b"LANC"  # every LanceDB data, index and version file ends with it
 INDEX_LOCK = "index.lock"  # the writers' lock (`codemem.code.indexer.index_lock`)
-KEPT = {INDEX_LOCK, READERS_LOCK}  # the locks outlive a rebuild
+KEPT = {INDEX_LOCK, READERS_LOCK}
+# The files of the index as they were when it last checked out: while none changed (a no-op
+# refresh, the next search), the check costs one walk of the folder and LanceDB stays closed.
+CHECKED_FILE = "checked.json"  # the locks outlive a rebuild
 
 
 def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
@@ -69,12 +74,13 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
     return probe_tables(index_dir, expected)
 
 
-def repair_index(index_dir: Path) -> str | None:
+def repair_index(index_dir: Path, *, force: bool = False) -> str | None:
     """Check the index (deep) and, when damaged, remove it so the caller's refresh rebuilds it.
 
-    Returns what was damaged. Says so in one line (the log's warning). Hold the index lock.
+    Returns what was damaged, and says so in one line (the log's warning). Skipped when no
+    file changed since the index last checked out, unless `force`. Hold the index lock.
     """
-    damage = find_damage(index_dir)
+    damage = _check(index_dir, force)
     if damage is None:
         return None
     log.warning("the code index was damaged (%s); rebuilding it from the work tree", damage)
@@ -82,11 +88,23 @@ def repair_index(index_dir: Path) -> str | None:
     return damage
 
 
-def repair_unless_busy(index_dir: Path, *, wait: bool = False) -> str | None:
+def _check(index_dir: Path, force: bool = False) -> str | None:
+    """`find_damage`, unless the files are as they were when the index last checked out."""
+    listing = _listing(index_dir)
+    if not force and listing == _checked_listing(index_dir):
+        return None
+    damage = find_damage(index_dir)
+    if damage is None and listing:
+        with suppress(OSError):  # only a shortcut for the next check
+            atomic_write(index_dir / CHECKED_FILE, json.dumps(listing, separators=(",", ":")))
+    return damage
+
+
+def repair_unless_busy(index_dir: Path, *, wait: bool = False, force: bool = False) -> str | None:
     """`repair_index` under the index lock; None at once when another process holds the lock
     (a writer checks for itself) unless `wait`. Returns what was damaged."""
     with _index_lock(index_dir, wait) as held:
-        return repair_index(index_dir) if held else None
+        return repair_index(index_dir, force=force) if held else None
 
 
 def inspect_index(index_dir: Path) -> str | None:
@@ -94,7 +112,7 @@ def inspect_index(index_dir: Path) -> str | None:
     if not index_dir.is_dir():
         return None
     with _index_lock(index_dir, wait=False) as held:
-        return find_damage(index_dir) if held else None
+        return _check(index_dir) if held else None
 
 
 @contextmanager
@@ -111,6 +129,31 @@ def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _listing(index_dir: Path) -> list[list]:
+    """[path, size, mtime_ns] of every file of the index (not the locks or this record)."""
+    out = []
+    for folder, dirs, files in os.walk(index_dir):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            rel = path.relative_to(index_dir).as_posix()
+            if rel in KEPT or rel == CHECKED_FILE or name.endswith(".tmp"):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            out.append([rel, stat.st_size, stat.st_mtime_ns])
+    return out
+
+
+def _checked_listing(index_dir: Path) -> list[list] | None:
+    try:
+        return json.loads((index_dir / CHECKED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def clear_index(index_dir: Path) -> None:

@@ -103,7 +103,7 @@ class TagStore:
         try:
             version, records = _parse(data)
         except ValueError as exc:
-            log.warning("unreadable %s (%s); the repo map starts from scratch", store.path, exc)
+            log.info("unreadable %s (%s); the repo map starts from scratch", store.path, exc)
             return store
         store.version, store.exists, store._records = version, True, records
         return store
