@@ -93,13 +93,20 @@ def test_disk_full_is_one_line_exit_3_and_the_old_file_is_intact(repo, monkeypat
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("codemem.infra.files.os.fsync", full)
-    for args in (["memory", "set", "project", "--value", "A bigger shop."], ["remember", "a note about carts"]):
+    state_before = (repo / ".codemem" / "state.json").read_bytes() if (repo / ".codemem" / "state.json").exists() else None
+    for args in (
+        ["memory", "set", "project", "--value", "A bigger shop."],
+        ["remember", "a note about carts"],
+        ["digest"],
+    ):
         result = run(repo, *args)
         assert result.exit_code == 3, result.output
         assert result.stderr == (
             "codemem: error: the disk is full (free some space and run the command again)\n"
         )
     assert block.read_bytes() == before
+    state = repo / ".codemem" / "state.json"
+    assert (state.read_bytes() if state.exists() else None) == state_before
     assert not [p for p in block.parent.iterdir() if p.suffix == ".tmp"]
     assert not (repo / ".codemem" / "archive").exists() or not list((repo / ".codemem" / "archive").iterdir())
 
