@@ -129,6 +129,7 @@ _TYPES: dict[str, type] = {"last_commit": str, "last_digest": str, "overflow_not
 
 
 def _bad_keys(data: Any) -> list[str]:
+    """The keys of the `sleep` section whose values have the wrong type."""
     if not isinstance(data, dict):
         return []
     return [
@@ -139,12 +140,14 @@ def _bad_keys(data: Any) -> list[str]:
 
 def state_damage(data: Any) -> str | None:
     """What is wrong with the `sleep` section of state.json, or None."""
-    if data is not None and not isinstance(data, dict):
+    if data is None:
+        return None
+    if not isinstance(data, dict):
         return f"'{STATE_KEY}' is a {type(data).__name__}, not an object"
     bad = _bad_keys(data)
-    if bad:
-        return ", ".join(f"'{STATE_KEY}.{key}' has the wrong type ({type(data[key]).__name__})" for key in bad)
-    return None
+    if not bad:
+        return None
+    return ", ".join(f"'{STATE_KEY}.{key}' has the wrong type ({type(data[key]).__name__})" for key in bad)
 
 
 def write_state(ws: Workspace, change: Callable[[SleepState], SleepState]) -> bool:
