@@ -1,45 +1,48 @@
-"""Bringing the code index up to date: `refresh_index`.
+"""Bringing the code index up to date: `refresh_index`, in four steps.
 
-1. List candidate files (git) and compare their content ids with the manifest.
-2. Nothing changed: return at once, without opening the database.
-3. Otherwise parse changed files in worker processes (forked before the database is
-   opened, so no worker inherits its threads), write their rows batch by batch, record each
-   batch in the manifest only after it is committed, then fold new rows into the full-text
-   indexes and compact when enough has accumulated.
+1. plan: list candidate files (git) and compare their content ids with the manifest; when
+   nothing changed, return at once without opening the database.
+2. extract: parse changed files in worker processes (`codemem.code.workers`), forked
+   before the database is opened so no worker inherits its threads.
+3. write: rows batch by batch. An incremental run writes in place and records each batch
+   in the manifest only after it is committed; a full rebuild writes a new index beside the
+   live one (`codemem.code.index_swap`), which readers keep using meanwhile.
+4. finish: build the full-text indexes, compact when enough has accumulated, save the tags
+   and notes, record in the manifest that the full-text indexes are complete, and swap a
+   rebuilt index in. A run stopped anywhere leaves an index the next run completes.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from codemem import __version__
-from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
+from codemem.code.batch_writer import BatchWriter, PendingFiles
+from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
+from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import repair_index
-from codemem.code.manifest import FileEntry, Manifest
+from codemem.code.manifest import Manifest
 from codemem.code.tags import TAGS_FILE
+from codemem.code.workers import parse_files
 from codemem.config import Config
+from codemem.infra import FileLock
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
-PARALLEL_MIN_FILES = 48
 INDEX_FORMAT = 3  # bump when rows or index settings change: existing indexes are rebuilt
-BATCH_CHUNKS = 40_000
+LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
+LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 
 
 @dataclass
@@ -78,15 +81,14 @@ def fingerprint(config: Config) -> str:
 
 
 @contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index (a chat, `watch` and a hook may all try)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / "index.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def index_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """One writer at a time per index (a chat, `watch` and a hook may all try).
+
+    A writer that waits longer than `timeout` seconds (default LOCK_TIMEOUT) gives up with a
+    `LockTimeout` naming the process that holds the lock.
+    """
+    with FileLock(path, LOCK_TIMEOUT if timeout is None else timeout):
+        yield
 
 
 def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str | None]]:
@@ -108,17 +110,14 @@ def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str |
     return out
 
 
-def _worker(args: tuple[Path, str, str | None, ExtractSettings]) -> FileResult:
-    return extract_file(*args)
-
-
 def refresh_index(
     ws: Workspace, config: Config, *, full: bool = False, progress: Progress | None = None
 ) -> IndexSummary:
     """Bring the index of `ws` up to date with the work tree."""
     started = time.perf_counter()
     ws.ensure_local()
-    with index_lock(ws.index_dir):
+    with index_lock(ws.local_dir / LOCK_NAME):
+        clear_leftovers(ws.index_dir)
         repair_index(ws.index_dir)  # damaged: removed here, so this run rebuilds it in full
         summary = _refresh(ws, config, full, progress, started)
     summary.seconds = round(time.perf_counter() - started, 3)
@@ -128,200 +127,127 @@ def refresh_index(
 def _refresh(
     ws: Workspace, config: Config, full: bool, progress: Progress | None, started: float
 ) -> IndexSummary:
-    root, index_dir = ws.root, ws.index_dir
+    plan = _plan(ws, config, full)
+    summary = IndexSummary(full=plan.full)
+    if plan.nothing_to_do:
+        summary.up_to_date = True
+        _fill_totals(summary, plan.manifest)
+        return summary
+    results = parse_files(ws.root, plan.to_parse(), _settings(config), config.index.workers, progress)
+    # The workers are forked; opening the database (a second of imports) overlaps parsing.
+    writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
+    try:
+        _write(plan, results, writer, summary, config)
+    finally:
+        results.close()  # stop the workers now, not whenever GC gets to it
+    _finish(ws, config, plan, writer, summary, started)
+    _fill_totals(summary, plan.manifest)
+    return summary
+
+
+@dataclass
+class _Plan:
+    """What a refresh has to do, decided from git and the manifest alone."""
+
+    full: bool
+    target: Path  # where rows go: the index itself, or the folder a rebuild fills beside it
+    manifest: Manifest  # what `target` holds (empty for a rebuild); saved as batches commit
+    current: dict[str, tuple[str | None, str | None]]
+    todo: list[tuple[str, str | None]]
+    removed: list[str]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.full or self.todo or self.removed) and self.manifest.full_text
+
+    def to_parse(self) -> list[tuple[str, str | None]]:
+        return [(path, cid) for path, cid in self.todo if self.current[path][1] is None]
+
+
+def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
+    index_dir = ws.index_dir
     fp = fingerprint(config)
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or not (index_dir / TAGS_FILE).exists():
         full = True  # settings changed, or derived state is missing: rebuild all of it
-    manifest = Manifest(fingerprint=fp) if full else old
-    current = current_ids(root, config)
-    summary = IndexSummary(full=full)
-
+    manifest = Manifest(fingerprint=fp) if full or old is None else old
+    current = current_ids(ws.root, config)
     todo: list[tuple[str, str | None]] = []
     for path, (cid, reason) in current.items():
         entry = manifest.files.get(path)
         if reason is not None:
             if entry is None or entry.status != reason or entry.content_id != cid:
-                todo.append((path, cid))  # recorded as skipped below, rows removed if any
+                todo.append((path, cid))  # recorded as skipped, rows removed if any
             continue
         if entry is None or entry.content_id != cid or cid is None:
             todo.append((path, cid))
     removed = [p for p in manifest.files if p not in current]
+    target = build_dir(index_dir) if full else index_dir
+    return _Plan(full, target, manifest, current, todo, removed)
 
-    if not todo and not removed and not full:
-        summary.up_to_date = True
-        _fill_totals(summary, manifest)
-        return summary
 
-    from codemem.code.store import Batch
-
-    settings = _settings(config)
-    to_parse = [(p, cid) for p, cid in todo if current[p][1] is None]
-    results = _extract_all(root, to_parse, settings, config.index.workers, progress)
-    # Workers are forked by now: opening the database (a second of imports) overlaps parsing.
-    opener = ThreadPoolExecutor(max_workers=1)
-    embedder = _embedder(ws, config)
-    dimensions = embedder.dimensions if embedder is not None else None
-    store_future = opener.submit(_open_store, index_dir, full, removed, dimensions)
-    opener.shutdown(wait=False)
-    for path in removed:
-        del manifest.files[path]
-    summary.removed = len(removed)
-    removed = list(removed)
-
-    from codemem.code.tags import TagStore
-
-    tags = TagStore.load(index_dir)
-    tags.update([], tags.paths if full else removed)
-    saved_tags = [None]  # the tag-store version last written
-    tag_updates: list = []  # streamed into the tag store per batch, never all held at once
-    pending = Batch()
-    pending_entries: dict[str, FileEntry] = {}
-    stale_rows: list[str] = []  # files that now are skipped but had rows
-
-    def commit() -> None:
-        store = store_future.result()
-        if embedder is not None and pending.chunks:
-            _embed_rows(embedder, pending.chunks)
-        if stale_rows and not full:
-            store.delete_paths(stale_rows)
-        store.write(pending, replace=not full)
-        tags.update(tag_updates, stale_rows, cache=False)
-        if tags.version != saved_tags[0]:
-            tags.save()  # before the manifest: it never claims a file the tags lack
-            saved_tags[0] = tags.version
-        tag_updates.clear()
-        manifest.files.update(pending_entries)
-        manifest.save(index_dir)
-        pending.files.clear(), pending.chunks.clear(), pending.symbols.clear()
-        pending_entries.clear(), stale_rows.clear()
-
-    try:
-        for path, cid in todo:
-            reason = current[path][1]
-            if reason is not None:
-                result = FileResult(path, cid, reason)
+def _write(
+    plan: _Plan, results: Iterator[FileResult], writer: BatchWriter, summary: IndexSummary, config: Config
+) -> None:
+    """Feed every file of the plan to the writer, batch by batch, counting what changed."""
+    summary.removed = len(plan.removed)
+    pending = PendingFiles()
+    for path, cid in plan.todo:
+        reason = plan.current[path][1]
+        result = FileResult(path, cid, reason) if reason is not None else next(results)
+        previous = plan.manifest.files.get(path)
+        was_indexed = previous is not None and previous.status == INDEXED
+        if result.status == INDEXED:
+            if was_indexed:
+                summary.changed += 1
             else:
-                result = next(results)
-            previous = manifest.files.get(path)
-            if result.status == INDEXED:
-                if previous is None or previous.status != INDEXED:
-                    summary.added += 1
-                else:
-                    summary.changed += 1
-                pending.extend(result.batch)
-                if result.tags is not None:
-                    tag_updates.append(result.tags)
-            else:
-                summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
-                if previous is not None and previous.status == INDEXED:
-                    stale_rows.append(path)
-                    removed.append(path)
-            pending_entries[path] = FileEntry(
-                result.content_id,
-                result.status,
-                result.language,
-                len(result.batch.symbols),
-                len(result.batch.chunks),
-                result.syntax_errors,
-            )
-            if len(pending) >= config.index.batch_files or len(pending.chunks) >= BATCH_CHUNKS:
-                commit()
-    finally:
-        results.close()  # stop the workers now, not whenever GC gets to it
-    commit()
+                summary.added += 1
+        else:
+            summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
+        pending.add(result, had_rows=was_indexed)
+        if pending.is_large(config):
+            writer.commit(pending)
+            _stall_for_tests("batch")
+    writer.commit(pending)
 
-    store = store_future.result()
+
+def _finish(
+    ws: Workspace, config: Config, plan: _Plan, writer: BatchWriter, summary: IndexSummary, started: float
+) -> None:
+    """Full-text indexes, compaction, tags, notes; then the manifest says it is complete."""
+    store, manifest = writer.store, plan.manifest
+    _stall_for_tests("full_text")
     store.ensure_fts()
     manifest.runs_since_maintain += 1
-    if not full and _needs_maintenance(store, manifest, config):
+    if not plan.full and _needs_maintenance(store, manifest, config):
         store.maintain(config.index.keep_versions_seconds)
         manifest.runs_since_maintain = 0
         summary.compacted = True
-    _update_tags(index_dir, tags, full)
+    _update_tags(plan.target, writer.tags, plan.full)
+    manifest.full_text = True
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
-    manifest.save(index_dir)
-    _fill_totals(summary, manifest)
-    return summary
+    manifest.save(plan.target)
+    if plan.full:
+        swap_in(plan.target, ws.index_dir)
 
 
-def _embedder(ws: Workspace, config: Config):
-    """The configured embedder, or None (the default: no vectors)."""
-    if config.index.embeddings.lower() in ("", "none"):
-        return None
-    from codemem.code.embed import make_embedder
+def _stall_for_tests(point: str) -> None:
+    """Tests stop a run at `point` to kill it there (CODEMEM_TEST_STALL_AT=point).
 
-    return make_embedder(config.index, root=ws.root)
-
-
-def _embed_rows(embedder, rows: list[dict]) -> None:
-    """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
-    from codemem.code.embed import embedding_text
-
-    texts = [embedding_text(r["path"], r["symbol"], r["text"]) for r in rows]
-    for row, vector in zip(rows, embedder.embed_documents(texts), strict=True):
-        row["vector"] = vector.tolist()
-
-
-def _open_store(index_dir: Path, full: bool, removed: list[str], dimensions: int | None = None):
-    from codemem.code.store import CodeStore
-
-    store = CodeStore(index_dir, dimensions=dimensions)
-    if full:
-        store.drop_all()
-    elif removed:
-        store.delete_paths(removed)
-    return store
-
-
-def _extract_all(
-    root: Path,
-    items: list[tuple[str, str | None]],
-    settings: ExtractSettings,
-    workers: int,
-    progress: Progress | None,
-) -> Iterator[FileResult]:
-    """Results in the order of `items`; parallel when there is enough work."""
-    total = len(items)
-    workers = workers or os.cpu_count() or 1
-    args = [(root, path, cid, settings) for path, cid in items]
-    if total < PARALLEL_MIN_FILES or workers < 2:
-        return _with_progress(map(_worker, args), total, progress)
-    # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
-    # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
-    method = "forkserver" if "lancedb" in sys.modules else "fork"
-    context = get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["codemem.code.extract"])
-    pool = ProcessPoolExecutor(max_workers=min(workers, 8), mp_context=context)
-    mapped = pool.map(_worker, args, chunksize=max(1, min(32, total // (workers * 8) or 1)))
-
-    def drain() -> Iterator[FileResult]:
-        done = 0
+    With CODEMEM_TEST_STALL_DEAF set the stall also ignores Ctrl-C, as a long call into
+    LanceDB does.
+    """
+    if os.environ.get("CODEMEM_TEST_STALL_AT") != point:
+        return
+    Path(os.environ["CODEMEM_TEST_STALL_FILE"]).write_text(str(os.getpid()))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
         try:
-            for result in mapped:
-                done += 1
-                yield result
-        except (BrokenProcessPool, OSError) as exc:
-            # A worker died (out of memory, killed): finish the rest in this process.
-            log.warning("parser workers failed (%s); continuing in one process", exc)
-            yield from map(_worker, args[done:])
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    return _with_progress(drain(), total, progress)
-
-
-def _with_progress(results, total: int, progress: Progress | None) -> Iterator[FileResult]:
-    try:
-        for done, result in enumerate(results, 1):
-            if progress:
-                progress(done, total)
-            yield result
-    finally:
-        if hasattr(results, "close"):
-            results.close()  # shut the worker pool down now, not whenever GC gets to it
+            time.sleep(1)
+        except KeyboardInterrupt:
+            if not os.environ.get("CODEMEM_TEST_STALL_DEAF"):
+                raise
 
 
 def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:

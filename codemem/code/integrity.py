@@ -11,7 +11,6 @@ manifest it sees, and again when a search fails.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -25,14 +24,18 @@ from codemem.code.graph import read_static
 from codemem.code.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
 from codemem.code.readers import LOCK_FILE as READERS_LOCK
 from codemem.code.tags import TAGS_FILE, TagStore
-from codemem.infra import atomic_write
+from codemem.errors import LockTimeout
+from codemem.infra import FileLock, atomic_write
 
 log = logging.getLogger("codemem")
 
 TABLES = ("files", "chunks", "symbols")
 LANCE_FOOTER = b"LANC"  # every LanceDB data, index and version file ends with it
-INDEX_LOCK = "index.lock"  # the writers' lock (`codemem.code.indexer.index_lock`)
-KEPT = {INDEX_LOCK, READERS_LOCK}
+# The writers' lock, beside the index folder (`codemem.code.indexer.LOCK_NAME`: the indexer
+# imports this module, so the name is repeated here).
+WRITERS_LOCK = "index.lock"
+WAIT_SECONDS = 120.0  # how long a failed search waits for a writer before checking
+KEPT = {READERS_LOCK}
 # The files of the index as they were when it last checked out: while none changed (a no-op
 # refresh, the next search), the check costs one walk of the folder and LanceDB stays closed.
 CHECKED_FILE = "checked.json"  # the locks outlive a rebuild
@@ -71,7 +74,7 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
         "chunks": sum(e.chunks for e in indexed),
         "symbols": sum(e.symbols for e in indexed),
     }
-    return probe_tables(index_dir, expected)
+    return probe_tables(index_dir, expected, full_text=manifest.full_text)
 
 
 def repair_index(index_dir: Path, *, force: bool = False) -> str | None:
@@ -118,17 +121,16 @@ def inspect_index(index_dir: Path) -> str | None:
 @contextmanager
 def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
     """The writers' lock (`codemem.code.indexer.index_lock`); yields whether it is held."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / INDEX_LOCK, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FileLock(index_dir.parent / WRITERS_LOCK, WAIT_SECONDS if wait else 0)
+    try:
+        lock.acquire()
+    except LockTimeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def _listing(index_dir: Path) -> list[list]:

@@ -3,6 +3,8 @@
 The manifest is the source of truth for "is this file indexed?". It is rewritten
 atomically after each batch of rows is committed, so it never claims more than the tables
 hold; a crash leaves it behind the tables, and the next run simply redoes those files.
+`full_text` says whether the full-text indexes were built after the last rows were written:
+a run stopped before that leaves it False, and the next run builds them.
 Reading it needs no database, which keeps `status` and no-op runs instant.
 """
 
@@ -39,6 +41,7 @@ class Manifest:
     indexed_at: float = 0.0
     runs_since_maintain: int = 0
     seconds: float = 0.0
+    full_text: bool = False
 
     @classmethod
     def load(cls, index_dir: Path) -> Manifest | None:
@@ -54,6 +57,7 @@ class Manifest:
                 indexed_at=float(data.get("indexed_at", 0.0)),
                 runs_since_maintain=int(data.get("runs_since_maintain", 0)),
                 seconds=float(data.get("seconds", 0.0)),
+                full_text=bool(data.get("full_text", False)),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -67,6 +71,7 @@ class Manifest:
             "indexed_at": self.indexed_at or time.time(),
             "runs_since_maintain": self.runs_since_maintain,
             "seconds": self.seconds,
+            "full_text": self.full_text,
             "files": {path: entry.to_list() for path, entry in sorted(self.files.items())},
         }
         fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest.", suffix=".tmp")

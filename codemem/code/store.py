@@ -200,6 +200,11 @@ class CodeStore:
         self.db = connect(index_dir)
         self._tables: dict[str, Any] = {}
 
+    def close(self) -> None:
+        """Done reading: old versions may be pruned again (also when garbage-collected)."""
+        self._tables.clear()
+        self.readers.close()
+
     def _schemas(self) -> dict[str, pa.Schema]:
         return {FILES: files_schema(), CHUNKS: chunks_schema(self.dimensions), SYMBOLS: symbols_schema()}
 
@@ -215,13 +220,6 @@ class CodeStore:
     def table_names(self) -> list[str]:
         result = self.db.list_tables()
         return list(getattr(result, "tables", result))
-
-    def drop_all(self) -> None:
-        """Remove every code table (a full rebuild starts from nothing)."""
-        for name in (FILES, CHUNKS, SYMBOLS):
-            if name in self.table_names():
-                self.db.drop_table(name)
-        self._tables.clear()
 
     def delete_paths(self, paths: list[str]) -> None:
         """Delete every row of these files from every table."""
@@ -339,9 +337,10 @@ _PROBE_COLUMN = {FILES: "is_test", CHUNKS: "is_test", SYMBOLS: "is_test"}
 _PROBE_QUERY = "codemem-integrity-probe"  # matches nothing: only opens the full-text index
 
 
-def probe_tables(index_dir: Path, expected_rows: dict[str, int]) -> str | None:
+def probe_tables(index_dir: Path, expected_rows: dict[str, int], *, full_text: bool = True) -> str | None:
     """What is wrong with the tables, or None: each opens, holds at least the rows the manifest
-    counts, every data file reads (one small column) and each full-text index answers.
+    counts, every data file reads (one small column) and each full-text index answers (must
+    exist, with `full_text`: the manifest says they were built after the last rows).
 
     Reads without `CodeStore`, which would create a missing table instead of noticing it.
     """
@@ -364,7 +363,9 @@ def probe_tables(index_dir: Path, expected_rows: dict[str, int]) -> str | None:
             table.search().select([_PROBE_COLUMN[name]]).limit(count + 1).to_arrow()
             if name in (FILES, CHUNKS) and count:
                 if not any(ix.columns == [FTS_COLUMN] for ix in table.list_indices()):
-                    return f"the {name} full-text index is missing"
+                    if full_text:
+                        return f"the {name} full-text index is missing"
+                    continue  # a run stopped before building it: the next run does
                 table.search(_PROBE_QUERY, query_type="fts", fts_columns=FTS_COLUMN).limit(1).select(
                     ["path", "_score"]
                 ).to_list()

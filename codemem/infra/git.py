@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 # Paths in output as they are (UTF-8), not C-quoted.
 _OPTIONS = ("-c", "core.quotePath=false")
+STREAM_CHUNK = 4 * 1024 * 1024  # bytes a `BlobReader.open` stream yields at a time
 
 
 @lru_cache(maxsize=1)
@@ -155,6 +157,7 @@ class BlobReader:
 
     def __init__(self, root: Path) -> None:
         self._git = _command(root)
+        self._stream: object | None = None  # the stream `open` returned last
 
     def size(self, blob: str) -> int | None:
         """The blob's size in bytes, or None when git has no such blob."""
@@ -176,6 +179,41 @@ class BlobReader:
     def data(self, blob: str) -> bytes:
         """The whole content of a blob known to exist (see `size`)."""
         return self._git.get_object_data(blob)[3]
+
+    def open(self, blob: str, size: int = STREAM_CHUNK) -> tuple[int, Iterator[bytes]]:
+        """The blob's size, and its content `size` bytes at a time (memory stays at one chunk,
+        however large the blob). Read it to its end, or `skip` it, before the next request."""
+        try:
+            _sha, kind, total, stream = self._git.stream_object_data(blob)
+        except ValueError:  # "<sha> missing"
+            raise GitError(f"git cat-file: cannot read blob {blob}") from None
+        except _gitpython().GitCommandNotFound:
+            raise GitError("git is not installed or not on PATH") from None
+        if kind not in (b"blob", "blob"):
+            self._stream = stream
+            self.skip()
+            raise GitError(f"git cat-file: {blob} is not a blob")
+        self._stream = stream
+
+        def chunks() -> Iterator[bytes]:
+            left = total
+            while left:
+                data = stream.read(min(size, left))
+                if not data:
+                    raise GitError(f"git cat-file: blob {blob} ended early")
+                left -= len(data)
+                yield data
+
+        return total, chunks()
+
+    def skip(self) -> None:
+        """Give up on the blob just opened, unread (its process is stopped, not drained)."""
+        stream, self._stream = self._stream, None
+        self.close()
+        if stream is not None and hasattr(stream, "_nbr") and hasattr(stream, "_size"):
+            # GitPython drains an unfinished stream when it is collected, which fails once its
+            # process is gone: mark it finished (nothing is left to read from a dead process).
+            stream._nbr = stream._size  # type: ignore[attr-defined]  # checked above
 
     def close(self) -> None:
         """Stop the cat-file processes."""

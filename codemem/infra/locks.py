@@ -40,6 +40,16 @@ def _own_command() -> str:
     return " ".join(w for w in words if w).replace("\n", " ")[:_COMMAND_CHARS]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    return True
+
+
 def read_holder(path: Path) -> LockHolder | None:
     """Who wrote itself into the lock file last (it may have died since), or None."""
     try:
@@ -114,6 +124,8 @@ class FileLock:
     def _timeout_message(self) -> str:
         holder = read_holder(self.path)
         who = f"held by {holder}" if holder else "held by another process"
+        if holder and not _alive(holder.pid):
+            who += ", which has exited: a process it started still holds it"
         return f"{self.path} is {who}; gave up after {self.timeout:g} s"
 
     def release(self) -> None:

@@ -69,6 +69,8 @@ def test_background_children_do_not_hang_the_call(ws, tmp_path):
 
 def test_ctrl_c_kills_the_group_and_propagates(ws, tmp_path):
     pid_file = tmp_path / "child.pid"
+    # The suite may run as a background job, which inherits SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -76,6 +78,7 @@ def test_ctrl_c_kills_the_group_and_propagates(ws, tmp_path):
             run_shell(f"sleep 60 & echo $! > {pid_file}; wait", ws.root, timeout=30)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert wait_gone(int(pid_file.read_text()))
 
 

@@ -15,7 +15,8 @@ from review_helpers import append, brief, fake_aws_key, git, review, stage, writ
 
 from codemem.cli import cli
 from codemem.config import load_config
-from codemem.review.blobs import BlobReader, disk_chunks
+from codemem.infra import BlobReader
+from codemem.review.blobs import disk_chunks
 from codemem.review.checks import leftovers, run_checks, secrets
 from codemem.review.context import ReviewContext
 from codemem.review.diff import Target, parse_patch, read_changes

@@ -24,7 +24,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from codemem.code import GENERATED_NAMES, SECRET_NAMES
-from codemem.review.blobs import BlobReader, disk_chunks
+from codemem.errors import GitError
+from codemem.infra import BlobReader
+from codemem.review.blobs import disk_chunks
 from codemem.review.context import ReviewContext
 from codemem.review.diff import ChangedFile
 from codemem.review.errors import ReviewError
@@ -304,7 +306,7 @@ def scan_bytes(ctx: ReviewContext, files: list[ChangedFile]) -> Iterator[Finding
                     yield not_scanned(f, found)
                     continue
                 old = contents.old_side(f) if found else set()
-            except (ReviewError, OSError) as exc:
+            except (ReviewError, GitError, OSError) as exc:
                 yield not_scanned(f, str(exc))
                 continue
             except Exception as exc:  # a bug must not let the file through unseen

@@ -1,0 +1,153 @@
+"""Writing parsed files into the code index, batch by batch.
+
+`PendingFiles` collects parsed files; `BatchWriter.commit` writes them to the plan's target
+folder in the order that keeps the manifest honest: rows, then tags, then the manifest.
+An incremental run forgets a file in the manifest before its rows change and records it
+only after its new rows are committed, so a stop anywhere makes the next run redo it; a
+full rebuild writes into a fresh folder nobody reads and saves its manifest at the end.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemem.code.extract import INDEXED, FileResult
+from codemem.code.manifest import FileEntry, Manifest
+from codemem.config import Config
+from codemem.workspace import Workspace
+
+BATCH_CHUNKS = 40_000
+
+
+def _empty_batch() -> Any:
+    from codemem.code.store import Batch  # pyarrow: loaded only when something is written
+
+    return Batch()
+
+
+@dataclass
+class PendingFiles:
+    """Parsed files not yet committed: their rows, manifest entries and tags."""
+
+    rows: Any = field(default_factory=_empty_batch)  # a store.Batch
+    entries: dict[str, FileEntry] = field(default_factory=dict)
+    tags: list = field(default_factory=list)  # streamed into the tag store, never all held
+    stale: list[str] = field(default_factory=list)  # files now skipped that had rows
+
+    def add(self, result: FileResult, had_rows: bool) -> None:
+        if result.status == INDEXED:
+            self.rows.extend(result.batch)
+            if result.tags is not None:
+                self.tags.append(result.tags)
+        elif had_rows:
+            self.stale.append(result.path)
+        self.entries[result.path] = FileEntry(
+            result.content_id,
+            result.status,
+            result.language,
+            len(result.batch.symbols),
+            len(result.batch.chunks),
+            result.syntax_errors,
+        )
+
+    def is_large(self, config: Config) -> bool:
+        return len(self.rows) >= config.index.batch_files or len(self.rows.chunks) >= BATCH_CHUNKS
+
+    def clear(self) -> None:
+        self.rows, self.entries, self.tags, self.stale = _empty_batch(), {}, [], []
+
+
+class BatchWriter:
+    """Commits pending files to `target`: rows, then tags, then the manifest.
+
+    `full`: `target` is a fresh folder for a rebuild, so nothing is replaced and the
+    manifest is saved once, at the end, by the caller.
+    """
+
+    def __init__(
+        self, target: Path, manifest: Manifest, full: bool, store: Future, embedder: Any, tags: Any
+    ) -> None:
+        self.target, self.manifest, self.full = target, manifest, full
+        self._store = store
+        self.embedder = embedder
+        self.tags = tags
+        self._saved_tags: int | None = None  # the tag-store version last written
+
+    @classmethod
+    def open(
+        cls, ws: Workspace, config: Config, target: Path, manifest: Manifest, full: bool, removed: list[str]
+    ) -> BatchWriter:
+        """Start opening the store in a thread (its imports overlap parsing); drop `removed`."""
+        from codemem.code.tags import TagStore
+
+        embedder = _embedder(ws, config)
+        dimensions = embedder.dimensions if embedder is not None else None
+        opener = ThreadPoolExecutor(max_workers=1)
+        store = opener.submit(_open_store, target, removed, dimensions)
+        opener.shutdown(wait=False)
+        if full:
+            tags = TagStore(target)
+        else:
+            tags = TagStore.load(target)
+            tags.update([], removed)
+        for path in removed:
+            del manifest.files[path]  # saved only after the store deleted their rows
+        return cls(target, manifest, full, store, embedder, tags)
+
+    @property
+    def store(self) -> Any:
+        return self._store.result()
+
+    def commit(self, pending: PendingFiles) -> None:
+        store, manifest = self.store, self.manifest
+        if self.embedder is not None and pending.rows.chunks:
+            _embed_rows(self.embedder, pending.rows.chunks)
+        if self.full:
+            store.write(pending.rows, replace=False)  # a new folder: nobody reads it yet
+        else:
+            store.delete_paths(pending.stale)  # still listed: a stop here redoes them
+            replaced = [path for path in pending.entries if path in manifest.files]
+            if replaced:  # forget them before their rows change, so a stop redoes them
+                for path in replaced:
+                    del manifest.files[path]
+                manifest.save(self.target)
+            store.write(pending.rows, replace=True)
+        self.tags.update(pending.tags, pending.stale, cache=False)
+        if self.tags.version != self._saved_tags:
+            self.tags.save()  # before the manifest: it never claims a file the tags lack
+            self._saved_tags = self.tags.version
+        manifest.files.update(pending.entries)
+        manifest.full_text = False  # until the full-text indexes cover the new rows
+        if not self.full:
+            manifest.save(self.target)
+        pending.clear()
+
+
+def _embedder(ws: Workspace, config: Config):
+    """The configured embedder, or None (the default: no vectors)."""
+    if config.index.embeddings.lower() in ("", "none"):
+        return None
+    from codemem.code.embed import make_embedder
+
+    return make_embedder(config.index, root=ws.root)
+
+
+def _embed_rows(embedder, rows: list[dict]) -> None:
+    """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
+    from codemem.code.embed import embedding_text
+
+    texts = [embedding_text(r["path"], r["symbol"], r["text"]) for r in rows]
+    for row, vector in zip(rows, embedder.embed_documents(texts), strict=True):
+        row["vector"] = vector.tolist()
+
+
+def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None):
+    from codemem.code.store import CodeStore
+
+    store = CodeStore(index_dir, dimensions=dimensions)
+    if removed:
+        store.delete_paths(removed)
+    return store

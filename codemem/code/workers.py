@@ -1,0 +1,135 @@
+"""Parser worker processes that never outlive the indexer.
+
+Workers die with their parent: on Linux the kernel kills them when the process that forked
+them ends (`PR_SET_PDEATHSIG`), elsewhere a thread notices that they were re-parented. They
+ignore SIGINT (Ctrl-C reaches the whole process group; the indexer alone handles it), and
+when the indexer stops early (Ctrl-C, an error) they are killed at once instead of being
+left to finish their chunk of files. An orphaned worker would otherwise hold the index
+lock, which it inherited with the fork, forever.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from pathlib import Path
+
+from codemem.code.extract import ExtractSettings, FileResult, extract_file
+
+log = logging.getLogger("codemem")
+
+Progress = Callable[[int, int], None]
+PARALLEL_MIN_FILES = 48
+MAX_WORKERS = 8
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_SECONDS = 1.0
+
+
+def _worker(args: tuple[Path, str, str | None, ExtractSettings]) -> FileResult:
+    return extract_file(*args)
+
+
+def _init_worker(parent: int | None) -> None:
+    """Runs first in every worker: ignore Ctrl-C and die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while forking
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the thread below still watches
+            pass
+    parent = parent or os.getppid()  # a forkserver's child knows its parent only now
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def parse_files(
+    root: Path,
+    items: list[tuple[str, str | None]],
+    settings: ExtractSettings,
+    workers: int,
+    progress: Progress | None,
+) -> Generator[FileResult, None, None]:
+    """Results in the order of `items`; parallel when there is enough work.
+
+    The workers are forked when this is called (before the caller opens the database);
+    close the returned iterator to stop them.
+    """
+    total = len(items)
+    workers = workers or os.cpu_count() or 1
+    args = [(root, path, cid, settings) for path, cid in items]
+    if total < PARALLEL_MIN_FILES or workers < 2:
+        return _with_progress(map(_worker, args), total, progress)
+    # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
+    # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
+    method = "forkserver" if "lancedb" in sys.modules else "fork"
+    context = get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["codemem.code.extract"])
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, MAX_WORKERS),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(os.getpid() if method == "fork" else None,),
+    )
+    # A Ctrl-C between a fork and the worker's initializer would print a traceback there.
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        mapped = pool.map(_worker, args, chunksize=max(1, min(32, total // (workers * 8) or 1)))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+
+    def drain() -> Iterator[FileResult]:
+        done = 0
+        try:
+            for result in mapped:
+                done += 1
+                yield result
+        except (BrokenProcessPool, OSError) as exc:
+            # A worker died (out of memory, killed): finish the rest in this process.
+            log.warning("parser workers failed (%s); continuing in one process", exc)
+            yield from map(_worker, args[done:])
+        finally:
+            _stop(pool, finished=done == total)
+
+    return _with_progress(drain(), total, progress)
+
+
+def _stop(pool: ProcessPoolExecutor, finished: bool) -> None:
+    """Shut the pool down; kill the workers first when their work is no longer wanted."""
+    if not finished:
+        # Python 3.11 has no public way to terminate a pool's workers (3.14 adds one).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _with_progress(
+    results: Iterator[FileResult], total: int, progress: Progress | None
+) -> Generator[FileResult, None, None]:
+    try:
+        for done, result in enumerate(results, 1):
+            if progress:
+                progress(done, total)
+            yield result
+    finally:
+        if isinstance(results, Generator):
+            results.close()  # shut the worker pool down now, not whenever GC gets to it
