@@ -97,7 +97,14 @@ class CodeIndex:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch)."""
         from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
 
-        return refresh_index(self.ws, self.config, full=full, progress=progress)
+        summary = refresh_index(self.ws, self.config, full=full, progress=progress)
+        if summary.up_to_date:
+            # The refresh checked the files without LanceDB (its parsers fork before the
+            # database loads); with nothing written, the tables are checked now.
+            damage = self._repair()
+            if damage is not None:
+                summary = refresh_index(self.ws, self.config, full=True, progress=progress)
+        return summary
 
     def status(self) -> dict[str, Any]:
         """What `codemem status` reports: contents per language, freshness, problems."""
@@ -139,16 +146,24 @@ class CodeIndex:
         process writes the index (the writer checks it first) unless `wait`. The rebuild
         says so in one line on the log.
         """
-        from codemem.code.integrity import repair_unless_busy
-
         stamp = self._manifest_stamp()
         if stamp is None or (stamp == self._verified and not again):
             return None
-        damage = repair_unless_busy(self.ws.index_dir, wait=wait, force=again)
+        damage = self._repair(wait=wait, force=again)
         if damage is not None:
-            self.refresh(full=True)
-            self._stamp = None  # the tag store and graph are new
+            from codemem.code.indexer import refresh_index  # tree-sitter and workers
+
+            refresh_index(self.ws, self.config, full=True)
         self._verified = self._manifest_stamp()
+        return damage
+
+    def _repair(self, *, wait: bool = False, force: bool = False) -> str | None:
+        """The deep check; a damaged index is removed (the caller rebuilds it)."""
+        from codemem.code.integrity import repair_unless_busy
+
+        damage = repair_unless_busy(self.ws.index_dir, wait=wait, force=force)
+        if damage is not None:
+            self._stamp = None  # the tag store and graph will be new
         return damage
 
     # -- the repo map ------------------------------------------------------------------------

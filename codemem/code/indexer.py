@@ -118,7 +118,7 @@ def refresh_index(
     ws.ensure_local()
     with index_lock(ws.local_dir / LOCK_NAME):
         clear_leftovers(ws.index_dir)
-        repair_index(ws.index_dir)  # damaged: removed here, so this run rebuilds it in full
+        repair_index(ws.index_dir, deep=False)  # damaged: removed, so this run rebuilds it
         summary = _refresh(ws, config, full, progress, started)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

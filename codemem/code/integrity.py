@@ -77,13 +77,15 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
     return probe_tables(index_dir, expected, full_text=manifest.full_text)
 
 
-def repair_index(index_dir: Path, *, force: bool = False) -> str | None:
-    """Check the index (deep) and, when damaged, remove it so the caller's refresh rebuilds it.
+def repair_index(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | None:
+    """Check the index and, when damaged, remove it so the caller's refresh rebuilds it.
 
     Returns what was damaged, and says so in one line (the log's warning). Skipped when no
-    file changed since the index last checked out, unless `force`. Hold the index lock.
+    file changed since the index last passed the deep check, unless `force`. Without `deep`
+    LanceDB is not loaded (the indexer forks its parsers before it opens the database).
+    Hold the index lock.
     """
-    damage = _check(index_dir, force)
+    damage = _check(index_dir, deep=deep, force=force)
     if damage is None:
         return None
     log.warning("the code index was damaged (%s); rebuilding it from the work tree", damage)
@@ -91,13 +93,13 @@ def repair_index(index_dir: Path, *, force: bool = False) -> str | None:
     return damage
 
 
-def _check(index_dir: Path, force: bool = False) -> str | None:
+def _check(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | None:
     """`find_damage`, unless the files are as they were when the index last checked out."""
     listing = _listing(index_dir)
     if not force and listing == _checked_listing(index_dir):
         return None
-    damage = find_damage(index_dir)
-    if damage is None and listing:
+    damage = find_damage(index_dir, deep=deep)
+    if damage is None and deep and listing:
         with suppress(OSError):  # only a shortcut for the next check
             atomic_write(index_dir / CHECKED_FILE, json.dumps(listing, separators=(",", ":")))
     return damage

@@ -105,10 +105,16 @@ def test_search_after_damage_rebuilds_once_and_answers_the_same(built, repo, kin
 
 
 @pytest.mark.parametrize(
-    "pattern", ["tags.bin", "chunks.lance/data/*.lance", "files.lance/_indices/*/part_0_docs.lance"]
+    ("pattern", "how"),
+    [
+        ("tags.bin", "truncate"),
+        ("chunks.lance/data/*.lance", "truncate"),
+        ("files.lance/_indices/*/part_0_docs.lance", "truncate"),
+        ("symbols.lance/data/*.lance", "delete"),  # seen only by opening the tables
+    ],
 )
-def test_index_after_damage_rebuilds_instead_of_saying_up_to_date(built, repo, pattern):
-    damage(repo, pattern, "truncate")
+def test_index_after_damage_rebuilds_instead_of_saying_up_to_date(built, repo, pattern, how):
+    damage(repo, pattern, how)
     ws = Workspace(repo)
     assert find_damage(ws.index_dir) is not None
     result = codemem(repo, "index")
