@@ -98,9 +98,10 @@ class CodeIndex:
         from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
 
         summary = refresh_index(self.ws, self.config, full=full, progress=progress)
-        if summary.up_to_date:
+        if not summary.full:
             # The refresh checked the files without LanceDB (its parsers fork before the
-            # database loads); with nothing written, the tables are checked now.
+            # database loads); the tables are checked now (a walk of the folder when no
+            # file changed since they last checked out).
             damage = self._repair()
             if damage is not None:
                 summary = refresh_index(self.ws, self.config, full=True, progress=progress)
