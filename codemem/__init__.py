@@ -1,3 +1,3 @@
 """codemem: a memory-first coding agent for the command line."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written (pyproject reads it)

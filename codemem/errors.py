@@ -2,6 +2,11 @@
 
 The CLI is the one error boundary: it turns a `CodememError` into a one-line message and
 an exit code (see `codemem.cli`). Library code never prints; it raises one of these.
+
+Exit codes, one rule for every command: 0 ok; 1 findings, or nothing found where a script
+needs to know (a command documents when it uses 1); 2 a usage mistake (a bad option, a
+revision that does not exist, a broken config, a step to run first); 3 and up codemem's own
+failures (3 by default, 4 out of time or steps, 130 interrupted).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 class CodememError(Exception):
     """Base class for every error codemem reports to a user."""
 
-    exit_code = 1
+    exit_code = 3
 
 
 class UsageError(CodememError):
@@ -38,6 +43,8 @@ class IndexingError(CodememError):
 class MemoryEditError(CodememError):
     """A memory operation was refused (unknown label, over the limit, read-only...)."""
 
+    exit_code = 2
+
 
 class ProviderError(CodememError):
     """A model provider failed (missing key, HTTP error, timeout...)."""
@@ -61,3 +68,11 @@ class WriteConflict(CodememError):
 
 class PathOutsideRepository(CodememError):
     """A path leads outside the repository (through `..`, an absolute path or a symlink)."""
+
+    exit_code = 2
+
+
+class NotARegularFile(CodememError):
+    """A file codemem reads from the repository is a symlink, a folder or a device, not a file."""
+
+    exit_code = 2

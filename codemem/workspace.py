@@ -7,9 +7,10 @@ from functools import cached_property
 from pathlib import Path
 
 from codemem.errors import NotARepositoryError
-from codemem.infra import git_dir
+from codemem.infra import git_dir, owner_only, private_dir
 
 CODEMEM_DIR = ".codemem"
+LOCAL_FOLDERS = ("locks", "sessions")  # made 0700 up front: their creators use plain mkdir
 
 
 def find_repo_root(start: Path) -> Path:
@@ -61,6 +62,7 @@ class Workspace:
 
     @property
     def state_file(self) -> Path:
+        """The sleep bookkeeping older versions committed: read once by the digest, never written."""
         return self.dir / "state.json"
 
     @property
@@ -68,12 +70,21 @@ class Workspace:
         return self.dir / "local"
 
     def ensure_local(self) -> Path:
-        """Create `.codemem/local/`, making sure git ignores it (even before `codemem init`)."""
+        """Create `.codemem/local/`, making sure git ignores it (even before `codemem init`).
+
+        It holds every conversation and the index: the folder and its subfolders are the
+        owner's alone (0700), created so and tightened here if an older codemem left them open.
+        """
         ignore = self.dir / ".gitignore"
         if not ignore.exists():
             self.dir.mkdir(parents=True, exist_ok=True)
             ignore.write_text("local/\n", encoding="utf-8")
-        self.local_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.local_dir)
+        for name in LOCAL_FOLDERS:
+            private_dir(self.local_dir / name)
+        for entry in self.local_dir.iterdir():  # folders others made (index/, review/...)
+            if entry.is_dir() and not entry.is_symlink():
+                owner_only(entry)  # never re-creates one removed meanwhile (an index swap)
         return self.local_dir
 
     @property

@@ -15,7 +15,7 @@ from codemem.config import (
 )
 from codemem.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parent.parent / ".codemem.example.yml"
+EXAMPLE = Path(__file__).resolve().parent.parent / "codemem" / "data" / "example.yml"
 
 
 def write(path: Path, text: str) -> Path:
@@ -48,7 +48,7 @@ def test_unknown_key_names_file_and_key(tmp_path):
         load_config(project)
     assert str(err.value) == (
         f"{project}: index.max_file_byte: unknown key, did you mean max_file_bytes? "
-        "(see .codemem.example.yml for every key)"
+        "(`codemem config example` shows every key)"
     )
 
 
@@ -153,9 +153,9 @@ def test_wrong_type_in_any_section_is_one_line_naming_file_and_key(tmp_path, tex
         ("permissions:\n  allows: []\n", "permissions.allows: unknown key, did you mean allow?"),
         ("providers:\n  gpu: {type: openai, base_uri: x}\n", "providers.gpu.base_uri: unknown key, did you mean base_url?"),
         ("agent:\n  models: {gpt-5: {max_outputs: 9}}\n", "agent.models.gpt-5.max_outputs: unknown key, did you mean max_output?"),
-        ("memory:\n  limit: 9\n", "memory: unknown key (see"),
+        ("memory:\n  limit: 9\n", "memory: unknown key (`codemem config example`"),
         ("revue:\n  llm: false\n", "revue: unknown key, did you mean review?"),
-        ("sleep:\n  zzz: 1\n", "sleep.zzz: unknown key (see .codemem.example.yml for every key)"),
+        ("sleep:\n  zzz: 1\n", "sleep.zzz: unknown key (`codemem config example` shows every key)"),
     ],
 )
 def test_unknown_keys_suggest_the_closest_valid_one(tmp_path, text, message):

@@ -33,6 +33,8 @@ INTERRUPTED = "interrupted by the user before this tool call finished"
 class LimitsExceeded(CodememError):
     """A run hit its step, cost or time limit."""
 
+    exit_code = 4  # out of budget, like a review out of time
+
 
 class Interrupted(CodememError):
     """Ctrl-C stopped the current step; the conversation so far is saved."""

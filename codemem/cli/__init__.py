@@ -19,7 +19,10 @@ from typing import Any
 import click
 
 from codemem import __version__
+from codemem.cli.output import COLOR_MODES, color_choice
 from codemem.errors import CodememError
+
+INTERNAL_ERROR = 3  # the exit-code rule is in codemem.errors
 
 # command name -> "module:attribute"; the help line is kept here so `--help` imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -37,9 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("codemem.cli.agent:run_command", "Carry out a task headlessly (edits need --yes or allow rules)."),
     "digest": ("codemem.cli.sleep:digest_command", "Digest new commits into memory (sleep-time pass, no model needed)."),
     "review": ("codemem.cli.review:review_command", "Review changes against memory's conventions (static checks; a model if configured)."),
-    "hook": ("codemem.cli.review:hook_group", "Install or remove the git pre-commit hook that runs codemem review."),
+    "hook": ("codemem.cli.review:hook_group", "Install or remove the git hooks: pre-commit review, commit-msg check."),
     "watch": ("codemem.cli.watch:watch_command", "Re-index on save; digest when idle (daemon: --detach, --stop, --status)."),
     "mcp": ("codemem.cli.mcp:mcp_command", "Serve memory and the code index to other agents over MCP (stdio)."),
+    "config": ("codemem.cli.config_cmd:config_group", "Show, get and set settings, with where each value comes from."),
 }
 
 
@@ -95,17 +99,17 @@ class LazyGroup(click.Group):
                 raise
             click.echo("codemem: interrupted", err=True)
             ctx.exit(130)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as exc:  # the one boundary: no traceback reaches the user
+        except Exception as exc:  # one line and codemem's own exit code, never a traceback
             if os.environ.get("CODEMEM_DEBUG"):
                 raise
-            message, code = describe_failure(exc)
-            click.echo(f"codemem: error: {message}", err=True)
-            ctx.exit(code)
+            click.echo(f"codemem: {describe_failure(exc)}", err=True)
+            ctx.exit(INTERNAL_ERROR)
 
 
-# Why a write failed, for errors that are the machine's, not codemem's: one line, exit 3.
+# Failures that are the machine's, not codemem's: said in one line (every write is atomic, so
+# nothing was left torn; the line only says what failed and what to do).
 _STORAGE_ERRORS = {
     errno.ENOSPC: "the disk is full",
     errno.EDQUOT: "the disk quota is exceeded",
@@ -116,27 +120,21 @@ _STORAGE_ERRORS = {
     errno.EMFILE: "too many open files",
 }
 _DISK_FULL_TEXT = ("No space left on device", "os error 28", "database or disk is full")
-STORAGE_EXIT = 3
-INTERNAL_EXIT = 70  # EX_SOFTWARE
+_FREE_SPACE = "free some space and run the command again"
 
 
-def describe_failure(exc: Exception) -> tuple[str, int]:
-    """One line and an exit code for an unexpected exception (nothing was written torn: every
-    write is atomic, so the message only has to say what failed and what to do)."""
+def describe_failure(exc: Exception) -> str:
+    """The one line for an exception no command handled (after `codemem: `)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRORS:
         where = f" ({exc.filename})" if exc.filename else ""
-        hint = " (free some space and run the command again)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
-        return f"{_STORAGE_ERRORS[exc.errno]}{where}{hint}", STORAGE_EXIT
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = f" ({_FREE_SPACE})" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        return f"error: {_STORAGE_ERRORS[exc.errno]}{where}{hint}"
     if any(part in str(exc) for part in _DISK_FULL_TEXT):
-        return f"the disk is full ({text[:200]}); free some space and run the command again", STORAGE_EXIT
+        return f"error: the disk is full ({text[:200]}); {_FREE_SPACE}"
     if isinstance(exc, OSError):
-        return f"{text[:300]}", STORAGE_EXIT
-    return (
-        f"unexpected {type(exc).__name__}: {text[:300]} (a bug: run with CODEMEM_DEBUG=1 for "
-        "the traceback and report it)",
-        INTERNAL_EXIT,
-    )
+        return f"error: {text[:300]}"
+    return f"internal error: {type(exc).__name__}: {text[:300]} (CODEMEM_DEBUG=1 shows the traceback)"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -148,13 +146,26 @@ def describe_failure(exc: Exception) -> tuple[str, int]:
     help="Repository to work on (default: the one containing the current directory).",
 )
 @click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
+@click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour the output: auto colours a terminal unless NO_COLOR is set.",
+)
 @click.pass_context
-def cli(ctx: click.Context, repo: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None:
     """codemem: a memory-first coding agent with a fast local code index.
 
     Everything but the agent works without a model: index, search and the repo map run
     locally with no API key and no network.
+
+    \b
+    Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search),
+    or a run whose every edit was refused; 2 a usage or configuration mistake; 3 and
+    up codemem's own failures (4 out of time or steps, 130 interrupted).
     """
+    ctx.color = color_choice(color)
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="codemem: %(levelname)s: %(message)s", stream=sys.stderr)
     ctx.obj = AppContext(repo=repo, verbose=verbose)

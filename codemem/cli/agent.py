@@ -21,7 +21,7 @@ To get answers from a model, configure one (any of these):
   codemem ask --model anthropic/claude-sonnet-4-6 "..."    with ANTHROPIC_API_KEY set
   export CODEMEM_MODEL=openai/gpt-5                          with OPENAI_API_KEY set
   model: ollama/qwen2.5-coder                                in .codemem/config.yml (local, no key)
-Any OpenAI-compatible server works too: define it under providers: (see .codemem.example.yml)."""
+Any OpenAI-compatible server works too: define it under providers: (`codemem config example` shows how)."""
 
 _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d+)(?:-(\d+))?)?")
 
@@ -278,6 +278,33 @@ class JsonObserver:
         )
 
 
+NOTHING_DONE = 1  # every edit and command the run tried was refused
+
+
+def refusal_counting(policy_class):
+    """A permission policy that counts the gated calls it decided and the ones it refused."""
+
+    class CountingPolicy(policy_class):
+        asked = 0
+        refused = 0
+
+        def check(self, request) -> None:
+            self.asked += 1
+            try:
+                super().check(request)
+            except CodememError:
+                self.refused += 1
+                raise
+
+    return CountingPolicy
+
+
+def end_event(code: int, error: str | None = None) -> dict[str, Any]:
+    """The last line of `codemem run --json`, whatever happened."""
+    status = {0: "done", NOTHING_DONE: "refused", 130: "interrupted"}.get(code, "failed")
+    return {"type": "end", "status": status, "exit_code": code, "error": error}
+
+
 @click.command("run")
 @click.argument("task")
 @click.option("--model", "-m", help="Model to use (default: config).")
@@ -303,8 +330,30 @@ def run_command(
     Nobody is asked anything: edits and commands not allowed by the `permissions:` config
     are refused (the agent is told why) unless --yes is given. With --json, stdout carries
     one event per line: session, message, tool_call, tool_result, compaction, final, usage
-    (and error on failure).
+    (and error on failure), and always last an end event:
+    {"type": "end", "status": "done|refused|failed|interrupted", "exit_code": N, "error": ...}.
+
+    Exit status: 0 done; 1 when every edit and command the agent tried was refused;
+    2 a usage or configuration mistake (no model configured); 3 and up a failure.
     """
+    try:
+        code, error = _run(app, task, model, assume_yes, max_steps, as_json)
+    except (CodememError, KeyboardInterrupt) as exc:
+        if as_json:
+            failed = isinstance(exc, CodememError)
+            code = exc.exit_code if isinstance(exc, CodememError) else 130
+            _echo_json(end_event(code, str(exc) if failed else "interrupted"))
+        raise
+    if as_json:
+        _echo_json(end_event(code, error))
+    if error:
+        click.echo(f"codemem: {error}", err=True)
+    if code:
+        click.get_current_context().exit(code)
+
+
+def _run(app, task, model, assume_yes, max_steps, as_json) -> tuple[int, str | None]:
+    """Run the agent on `task`; (exit code, why the run did nothing, if it did nothing)."""
     from codemem.agent.loop import Limits
     from codemem.agent.providers import resolve_provider
     from codemem.agent.session import create_agent
@@ -315,7 +364,7 @@ def run_command(
     ws, config, settings = load_agent_settings(app, model)
     provider = resolve_provider(config.model, config)
     refresh_index_quietly(ws, config, settings)
-    policy = PermissionPolicy(config.permissions, assume_yes=assume_yes)
+    policy = refusal_counting(PermissionPolicy)(config.permissions, assume_yes=assume_yes)
     limits = Limits.from_settings(settings)
     if max_steps:
         limits.max_steps = max_steps
@@ -338,3 +387,9 @@ def run_command(
         _echo_json({"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)})
     elif not observer.streamed:
         click.echo(answer)
+    if policy.asked and policy.refused == policy.asked:
+        return NOTHING_DONE, (
+            f"every edit and command was refused ({policy.refused} of {policy.asked}): re-run "
+            "with --yes, or allow them under permissions.allow"
+        )
+    return 0, None

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
+from codemem.cli import output
 from codemem.errors import CodememError
 
 HELP = """\
@@ -212,15 +213,9 @@ def chat_command(app, model: str | None, resume_last: bool, session_id: str | No
     provider = resolve_provider(config.model, config)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     console = (
-        Console(highlight=False)
+        output.console(highlight=False)
         if interactive
-        else Console(
-            file=sys.stdout,
-            force_terminal=False,
-            color_system=None,
-            highlight=False,
-            soft_wrap=True,
-        )
+        else output.console(file=sys.stdout, highlight=False, soft_wrap=True)
     )
     reader = (
         TerminalInput(ws.sessions_dir / "chat_history") if interactive else LineInput(echo=None)

@@ -20,6 +20,8 @@ from rich.markdown import Markdown
 from rich.syntax import Syntax
 from rich.text import Text
 
+from codemem.infra import create_private, private_dir
+
 LIVE_LINES = 8  # lines of the streamed answer still redrawn
 REFRESH_SECONDS = 0.08
 
@@ -225,7 +227,8 @@ class TerminalInput:
         def _newline(event) -> None:
             event.current_buffer.insert_text("\n")
 
-        history_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(history_file.parent)
+        create_private(history_file)  # what the person typed: theirs alone
         self.session = PromptSession(
             history=FileHistory(str(history_file)),
             key_bindings=bindings,

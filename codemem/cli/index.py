@@ -114,12 +114,13 @@ def index_command(app, full: bool, as_json: bool) -> None:
 @click.option("--no-index", is_flag=True, help="Create .codemem/ but do not build the index.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @click.option("--llm", is_flag=True, help="Also have the model write a project summary (default: sleep.init_llm).")
+@click.option("--model", "-m", help="Model for the project summary (implies --llm; default: sleep.model, then model).")
 @click.pass_obj
-def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
+def init_command(app, no_index: bool, as_json: bool, llm: bool, model: str | None) -> None:
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
-    .codemem/.gitignore (keeping local/ out of git) and state.json, imports existing agent
+    and .codemem/.gitignore (keeping local/ out of git), imports existing agent
     instruction files (CLAUDE.md, AGENTS.md, ...), indexes the code and fills the project
     block with what can be learned without a model. Running it again changes nothing and
     says so. With --llm (or sleep.init_llm: true) the configured model also reads the
@@ -130,12 +131,13 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
     from codemem.sleep.project_init import open_init_model, write_project_summary
 
     ws = app.workspace()
-    model, warnings = open_init_model(ws, app.config(), explicit=llm)
+    config = app.config({"sleep": {"model": model}} if model else None)
+    writer, warnings = open_init_model(ws, config, explicit=llm or model is not None)
     created = initialize_memory(ws)
     summary = None if no_index else run_index(app, full=False)
     learned, written = [], []
-    if model is not None:  # first, so the extractive overview is sized around it
-        written, more = write_project_summary(ws, app.config(), model)
+    if writer is not None:  # first, so the extractive overview is sized around it
+        written, more = write_project_summary(ws, config, writer)
         warnings += more
     if summary is not None:
         from codemem.sleep import learn_project
@@ -163,7 +165,7 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool) -> None:
     if learned:
         click.echo("Learned the project overview into .codemem/blocks/project.md.")
     if written:
-        click.echo(f"Wrote {model.report.model}'s project summary into .codemem/blocks/project.md.")
+        click.echo(f"Wrote {writer.report.model}'s project summary into .codemem/blocks/project.md.")
     for warning in warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
     if created:
@@ -182,18 +184,24 @@ def _age(seconds: float) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--skipped", "list_skipped", is_flag=True,
+              help="Also list each file left out of the index and why (JSON: skipped_files).")
 @click.pass_obj
-def status_command(app, as_json: bool) -> None:
+def status_command(app, as_json: bool, list_skipped: bool) -> None:
     """Show what is indexed (per language), how fresh it is, and problems found."""
     from codemem.code import CodeIndex
 
     ws = app.workspace()
     config, config_damage = _config_or_defaults(app)
-    report = CodeIndex(ws, config).status()
+    index = CodeIndex(ws, config)
+    report = index.status()
     for kind, message in [*config_damage, *_damage_outside_the_index(ws)]:
         report["damage"].append({"kind": kind, "message": message})
         report["problems"].append(message)
+    skipped = index.skipped_files() if list_skipped else {}
     if as_json:
+        if list_skipped:
+            report["skipped_files"] = [{"path": path, "reason": why} for path, why in skipped.items()]
         click.echo(json.dumps(report))
         return
     click.echo(f"Repository: {ws.root}")
@@ -218,6 +226,10 @@ def status_command(app, as_json: bool) -> None:
             click.echo("Skipped:")
             for reason, n in report["skipped"].items():
                 click.echo(f"  {reason:<24} {n:>7,}")
+                for path in (path for path, why in skipped.items() if why == reason):
+                    click.echo(f"      {path}")
+        elif list_skipped:
+            click.echo("Skipped: nothing.")
     if report["problems"]:
         click.echo("Problems:")
         for problem in report["problems"]:

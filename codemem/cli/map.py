@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from codemem.errors import CodememError
+from codemem.errors import UsageError
 
 
 def focus_entry(root: Path, entry: str) -> str:
@@ -36,7 +36,7 @@ def _index_now(index) -> None:
     try:
         from codemem.code import IndexSummary  # noqa: F401  (the indexer and its parsers load)
     except ImportError:
-        raise CodememError("no code index yet: run `codemem index` first") from None
+        raise UsageError("no code index yet: run `codemem index` first") from None
     click.echo("codemem: no index yet; indexing the repository first...", err=True)
     index.refresh()
 
@@ -80,7 +80,7 @@ def map_command(app, tokens: int | None, focus: tuple[str, ...], as_json: bool) 
         _index_now(index)
         repo_map = index.repo_map(tokens, entries)
         if repo_map is None:
-            raise CodememError("the index has no repo-map data: run `codemem index --full`")
+            raise UsageError("the index has no repo-map data: run `codemem index --full`")
     for entry in repo_map.unmatched:
         click.echo(f"codemem: warning: --focus {entry!r} matches no file or symbol", err=True)
     if as_json:

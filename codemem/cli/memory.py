@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from codemem.errors import UsageError
+from codemem.infra import create_private
 
 
 def _store(app):
@@ -404,5 +405,6 @@ def sessions_export_command(app, session_id: str, fmt: str, output: Path | None)
     if output is None:
         click.echo(text, nl=False)
     else:
+        create_private(output)  # a whole conversation: the owner's alone, like recall.sqlite
         output.write_text(text, encoding="utf-8")
         click.echo(f"Wrote {output}.", err=True)

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from codemem.cli.output import console
+
 MIN_TOTAL = 200  # below this a bar would only flicker
 
 
@@ -15,7 +17,6 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[i
     if not enabled or not sys.stderr.isatty():
         yield lambda done, total: None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
@@ -23,7 +24,7 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[i
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console(stderr=True),
         transient=True,
     )
     task = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import shlex
 import sys
 
 import click
 
 from codemem.daemon.query_client import ask_daemon
+from codemem.infra import printable
 
 
 def _read_query(query: str | None, query_file: str | None) -> str:
@@ -29,7 +32,26 @@ def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
     return (hits or lines)[:max_lines]
 
 
-@click.command("search")
+class SearchCommand(click.Command):
+    """`codemem search` with a hint for a query that click takes for an option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            typed = next((arg for arg in given if arg.startswith(exc.option_name)), exc.option_name)
+            exc.message += (
+                f"\nTo search for text that starts with '-', put -- before it: "
+                f"codemem search -- {shlex.quote(typed)}"
+            )
+            raise
+
+
+NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
+
+
+@click.command("search", cls=SearchCommand)
 @click.argument("query", required=False)
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=None, help="Number of results (default: search.k, 10).")
 @click.option(
@@ -40,6 +62,12 @@ def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
     help="Rank whole files, definitions, or chunks.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array to stdout, best first.")
+@click.option("-l", "--files-with-matches", "paths_only", is_flag=True,
+              help="Print only the paths of the results, one per line, best first, each once.")
+@click.option("--path", "path_globs", multiple=True, metavar="GLOB",
+              help="Only results whose path matches GLOB or lies under that folder (repeatable).")
+@click.option("--lang", "languages", multiple=True, metavar="LANG",
+              help="Only results in language LANG, e.g. python, go (repeatable).")
 @click.option(
     "--query-file",
     type=str,
@@ -52,41 +80,69 @@ def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
     help="Use the index as it is: do not build it if missing, nor ask a running `codemem watch`.",
 )
 @click.pass_obj
-def search_command(app, query, k, level, as_json, query_file, no_refresh) -> None:
+def search_command(app, query, k, level, as_json, paths_only, path_globs, languages, query_file, no_refresh) -> None:
     """Search the code for QUERY: identifiers, error messages, tracebacks or plain English.
 
     \b
     Examples:
       codemem search "where are tokens refreshed"
-      codemem search parse_config --level symbol
+      codemem search parse_config --level symbol --lang python --path 'src/**'
+      codemem search -l "retry policy" | xargs $EDITOR
+      codemem search -- --max-steps      (a query that starts with '-')
       pytest 2>&1 | codemem search --query-file - --level file --json
 
     With --json every item has path, score, start_line, end_line (1-based), symbol,
     kind and language; at --level file each path appears once.
+
+    Exit status: 0 when something was found, 1 when nothing was (also with --json,
+    which then prints []), 2 for a usage mistake.
     """
     text = _read_query(query, query_file)
     if not text.strip():
         raise click.UsageError("give a QUERY or --query-file")
+    if as_json and paths_only:
+        raise click.UsageError("give --json or -l, not both")
     ws = app.workspace()
-    hits = _search(app, ws, text, k, level, no_refresh)
+    if path_globs or languages:
+        # Filters apply to a deeper list of candidates, so k results can still come back.
+        wanted = k or app.config().search.k
+        hits = _search(app, ws, text, min(1000, max(10 * wanted, 200)), level, no_refresh)
+        hits = [hit for hit in hits if _kept(hit, path_globs, languages)][:wanted]
+    else:
+        hits = _search(app, ws, text, k, level, no_refresh)
+    ctx = click.get_current_context()
     if as_json:
         keys = ("path", "score", "start_line", "end_line", "symbol", "kind", "language")
         click.echo(json.dumps([{key: hit[key] for key in keys} for hit in hits]))
-        return
+        ctx.exit(0 if hits else NOTHING_FOUND)
     if not hits:
         click.echo("No results.", err=True)
+        ctx.exit(NOTHING_FOUND)
+    if paths_only:
+        for path in dict.fromkeys(hit["path"] for hit in hits):
+            click.echo(path)
         return
     from codemem.code import tokenize
 
     terms = {t for t in tokenize(text) if len(t) > 2}
     for n, hit in enumerate(hits, 1):
-        where = click.style(f"{hit['path']}:{hit['start_line']}", fg="cyan", bold=True)
+        where = click.style(f"{printable(hit['path'])}:{hit['start_line']}", fg="cyan", bold=True)
         kind, symbol = hit["kind"], hit["symbol"]
         label = f"  {kind} {symbol}" if symbol else (f"  {kind}" if kind else "")
         click.echo(f"{n:>2}. {where}{label}  ({hit['score']:.3f})")
         if level != "file":
             for line in _snippet(hit["text"], terms):
                 click.echo("      " + _highlight(line.strip()[:160], terms))
+
+
+def _kept(hit: dict, path_globs: tuple[str, ...], languages: tuple[str, ...]) -> bool:
+    """Whether a hit passes `--path` (any glob, or a folder prefix) and `--lang` (any)."""
+    path = hit["path"]
+    if path_globs and not any(
+        fnmatch.fnmatchcase(path, glob) or path.startswith(glob.rstrip("/") + "/") for glob in path_globs
+    ):
+        return False
+    return not languages or (hit["language"] or "").lower() in {lang.lower() for lang in languages}
 
 
 def _search(app, ws, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict]:

@@ -73,11 +73,14 @@ def describe_model(report) -> list[str]:
 @click.command("digest")
 @click.option("--since", metavar="REV", help="Digest the commits after REV (default: after the last digested one).")
 @click.option("--no-llm", is_flag=True, help="Never use a model: extractive, deterministic summaries.")
+@click.option("--model", "-m", help="Model for this pass, e.g. ollama/qwen2.5-coder (default: sleep.model, then model).")
 @click.option("--ci", is_flag=True, help="Non-interactive: no progress bars, a plain summary for CI logs.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing under .codemem/ (the local index is still refreshed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_obj
-def digest_command(app, since: str | None, no_llm: bool, ci: bool, dry_run: bool, as_json: bool) -> None:
+def digest_command(
+    app, since: str | None, no_llm: bool, model: str | None, ci: bool, dry_run: bool, as_json: bool
+) -> None:
     """Run one sleep-time pass: digest new commits into memory.
 
     Re-indexes what changed; reads the commits since the last digested one (the newest
@@ -88,7 +91,7 @@ def digest_command(app, since: str | None, no_llm: bool, ci: bool, dry_run: bool
     notes merged, relative dates made absolute). Text outside codemem's marked regions is
     never changed. A second pass with nothing new writes nothing.
 
-    With a model configured (model:, CODEMEM_MODEL or sleep.model) each commit also gets a
+    With a model configured (--model, sleep.model, model: or CODEMEM_MODEL) each commit also gets a
     model-written summary, a project summary written by `codemem init --llm` is kept
     current, and a sleep-time agent with only the memory tools learns from the chat sessions
     recorded since the last pass (your preferences to your users/ block, project facts to
@@ -102,7 +105,7 @@ def digest_command(app, since: str | None, no_llm: bool, ci: bool, dry_run: bool
     from codemem.sleep import DigestOptions, run_digest
 
     ws = app.workspace()
-    config = app.config()
+    config = app.config({"sleep": {"model": model}} if model else None)
     options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
     with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
         result = run_digest(ws, config, options, progress=progress)

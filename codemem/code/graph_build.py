@@ -9,9 +9,7 @@ nobody uses.
 from __future__ import annotations
 
 import math
-import os
 import pickle
-import tempfile
 import zipfile
 from array import array
 from pathlib import Path
@@ -32,6 +30,7 @@ from codemem.code.graph import (
     spread,
 )
 from codemem.code.tags import TagStore
+from codemem.infra import atomic_file
 
 
 def build_arrays(store: TagStore) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
@@ -120,14 +119,8 @@ def build_graph(store: TagStore) -> RefGraph:
 
 
 def _write_atomically(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".graph.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target, durable=False) as handle:  # a cache: rebuilt if a crash loses it
+        write(handle)
 
 
 def save_arrays(arrays: dict[str, np.ndarray], version: int, path: Path) -> None:

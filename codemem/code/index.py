@@ -214,6 +214,14 @@ class CodeIndex:
 
     # -- rows --------------------------------------------------------------------------------
 
+    def skipped_files(self) -> dict[str, str]:
+        """path -> why the index leaves it out (`binary`, `too_large`, `secret`...), in path order."""
+        manifest = self._manifest()
+        if manifest is None:
+            return {}
+        indexed = set(manifest.indexed_paths())
+        return {path: entry.status for path, entry in sorted(manifest.files.items()) if path not in indexed}
+
     def indexed_languages(self) -> dict[str, str]:
         """path -> language of every indexed file, in path order (manifest only, no database)."""
         manifest = self._manifest()

@@ -83,3 +83,4 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
             f"({config.index.max_file_bytes:,} bytes); raise it in .codemem/config.yml to index them"
         )
     return report
+

@@ -11,11 +11,11 @@ Reading it needs no database, which keeps `status` and no-op runs instant.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from codemem.infra import atomic_write
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -74,16 +74,7 @@ class Manifest:
             "full_text": self.full_text,
             "files": {path: entry.to_list() for path, entry in sorted(self.files.items())},
         }
-        fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, separators=(",", ":"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, index_dir / MANIFEST_NAME)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(index_dir / MANIFEST_NAME, json.dumps(payload, separators=(",", ":")))
 
     def indexed_paths(self) -> list[str]:
         return [p for p, e in self.files.items() if e.status == "indexed"]

@@ -18,6 +18,7 @@ from itertools import chain
 from codemem.code.files import is_test_path
 from codemem.code.graph import RefGraph
 from codemem.code.tags import Definition, TagStore
+from codemem.infra import printable
 
 TEST_WEIGHT = 0.1  # test files rank below the code they test, unless focused
 FOCUS_WEIGHT = 10.0  # a focused file's own definitions outrank what it merely uses
@@ -246,9 +247,9 @@ def _layout(
             )
         )
         if not defs:
-            lines.append(path)
+            lines.append(printable(path))
             continue
-        lines.append(f"{path}:")
+        lines.append(f"{printable(path)}:")
         width = max(4, len(str(defs[-1][3])))
         lines.extend(_definition_line(d, width) for d in defs)
     return ("\n".join(lines) + "\n" if lines else ""), items

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import pickle
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -24,6 +22,7 @@ from pathlib import Path
 
 from codemem.code.model import ParsedFile
 from codemem.errors import IndexingError
+from codemem.infra import atomic_write
 
 log = logging.getLogger("codemem")
 
@@ -199,14 +198,7 @@ class TagStore:
         """Write the store atomically (temp file in the same folder, then rename)."""
         self.index_dir.mkdir(parents=True, exist_ok=True)
         data = pickle.dumps((_MAGIC, _FORMAT, self.version, self._records), _PROTOCOL)
-        fd, tmp = tempfile.mkstemp(prefix=".tags.", suffix=".tmp", dir=self.index_dir)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path, data, durable=False)  # derived: rebuilt if a crash loses it
         self.exists = True
 
 

@@ -1,7 +1,7 @@
 """Configuration: defaults < user config < project config < environment < CLI flags.
 
 Every section is a typed model (`config.sleep.idle_minutes`, `config.agent.max_steps`), and
-every key is documented in `.codemem.example.yml`. Each file is validated when it is read: a
+every key is documented in `codemem/data/example.yml` (`codemem config example`). Each file is validated when it is read: a
 broken one is reported in one line that names the file, the key and what is wrong.
 """
 
@@ -20,12 +20,15 @@ from codemem.config.agent import (
 from codemem.config.core import IndexConfig, MapConfig, SearchConfig, Section
 from codemem.config.loading import (
     ENV_PREFIX,
+    LAYERS,
     environment_overrides,
     load_config,
     merge,
+    read_layers,
     read_yaml_file,
     user_config_dir,
     validate_layer,
+    validate_layers,
 )
 from codemem.config.review import ReviewConfig, Severity
 from codemem.config.schema import Config
@@ -34,6 +37,7 @@ from codemem.config.sleep import SleepConfig
 __all__ = [
     "BUILTIN_PROVIDERS",
     "ENV_PREFIX",
+    "LAYERS",
     "GATED_TOOLS",
     "AgentConfig",
     "Config",
@@ -54,7 +58,9 @@ __all__ = [
     "merge",
     "parse_rule",
     "provider_settings",
+    "read_layers",
     "read_yaml_file",
     "user_config_dir",
     "validate_layer",
+    "validate_layers",
 ]

@@ -112,7 +112,7 @@ def describe(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         close = difflib.get_close_matches(str(loc[-1]), _keys_at(loc), n=1, cutoff=0.6)
         hint = f", did you mean {close[0]}?" if close else ""
-        message = f"unknown key{hint} (see .codemem.example.yml for every key)"
+        message = f"unknown key{hint} (`codemem config example` shows every key)"
     return f"{key}: {message}" if key else message
 
 
@@ -130,20 +130,36 @@ def _sources(layers: list[tuple[str, dict[str, Any]]], section: Any) -> str:
     return " + ".join(names) or "configuration"
 
 
+LAYERS = ("user", "project", "environment", "flags")  # above the defaults, later ones winning
+
+
+def read_layers(
+    project_file: Path | None = None,
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every layer above the defaults as (kind, where it came from, data), in `LAYERS` order."""
+    user_file = user_config_dir() / "config.yml"
+    layers = [("user", str(user_file), read_yaml_file(user_file))]
+    if project_file is not None:
+        layers.append(("project", str(project_file), read_yaml_file(project_file)))
+    layers.append(("environment", "environment", environment_overrides(environ)))
+    layers.append(("flags", "command-line flags", flags or {}))
+    return layers
+
+
 def load_config(
     project_file: Path | None = None,
     flags: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
 ) -> Config:
     """Load the effective configuration for one run."""
-    layers: list[tuple[str, dict[str, Any]]] = []
-    user_file = user_config_dir() / "config.yml"
-    layers.append((str(user_file), read_yaml_file(user_file)))
-    if project_file is not None:
-        layers.append((str(project_file), read_yaml_file(project_file)))
-    layers.append(("environment", environment_overrides(environ)))
-    layers.append(("command-line flags", flags or {}))
-    layers = [(source, data) for source, data in layers if data]
+    return validate_layers(read_layers(project_file, flags, environ))
+
+
+def validate_layers(read: list[tuple[str, str, dict[str, Any]]]) -> Config:
+    """Validate each layer alone (the error names its file), then their merge."""
+    layers = [(source, data) for _kind, source, data in read if data]
     merged: dict[str, Any] = {}
     for source, data in layers:
         validate_layer(data, source)

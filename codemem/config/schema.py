@@ -11,7 +11,7 @@ from codemem.config.sleep import SleepConfig
 
 
 class Config(Section):
-    """Every setting of one run; each key is documented in `.codemem.example.yml`."""
+    """Every setting of one run; each key is documented in `codemem/data/example.yml`."""
 
     model: str | None = None
     index: IndexConfig = Field(default_factory=IndexConfig)

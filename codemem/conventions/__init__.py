@@ -2,7 +2,10 @@
 history, as records (`Rule`) stored in `.codemem/conventions.json` and rendered into the
 marked region of `blocks/conventions.md`.
 
-- `mine_conventions(gather_facts(ws, config, settings))`: the learned rules, without writing.
+- `mine_conventions(gather_facts(ws, config, settings), min_samples, read_records(ws))`: the
+  learned rules in their stable form (bands, no counts, examples kept while they hold),
+  without writing.
+- `band_of(share)` / `BANDS`: how much of the code follows a rule, in stable words.
 - `render_records(rules)` / `read_records(ws)`: the records file the review reads.
 - `ConventionsRegion(rules)`: the Markdown region, fitted to the room the block has left.
 - `RepoFiles`, the marked-region helpers (`with_region`...), `name_styles`, `is_public`,
@@ -19,6 +22,12 @@ from codemem.conventions.code_style import (
     split_params,
 )
 from codemem.conventions.commit_style import CommitMessage
+from codemem.conventions.conflicts import (
+    Resolved,
+    has_conflict,
+    ours_side,
+    resolve_learned_conflicts,
+)
 from codemem.conventions.miner import (
     LABEL,
     NOTE_TAGS,
@@ -48,13 +57,13 @@ from codemem.conventions.regions import (
     wrap,
 )
 from codemem.conventions.repo_files import RepoFiles, dig
-from codemem.conventions.rules import TOPICS, Evidence, Rule
+from codemem.conventions.rules import BANDS, BANDS_BY_KEY, TOPICS, Band, Evidence, Rule, band_of
+from codemem.conventions.stable import stable_rules
 
 __all__ = [
-    "LABEL", "MIXED", "NAMED_KINDS", "NAMING_STYLES", "NOTE_TAGS", "REGION", "TOPICS",
-    "CodeFacts", "CommitMessage", "ConventionsRegion", "Evidence", "RegionError", "RepoFiles", "Rule",
-    "dig", "display", "find_region", "fit", "gather_facts", "is_public", "markers", "mine_conventions",
-    "name_styles", "parse_records", "read_records",
-    "records_damage", "records_path", "region_body", "region_budget",
-    "render_conventions", "render_records", "render_rule", "split_params", "with_region", "wrap",
+    "BANDS", "BANDS_BY_KEY", "LABEL", "MIXED", "NAMED_KINDS", "NAMING_STYLES", "NOTE_TAGS", "REGION", "TOPICS",
+    "Band", "CodeFacts", "CommitMessage", "ConventionsRegion", "Evidence", "RegionError", "RepoFiles", "Resolved", "Rule",
+    "band_of", "dig", "display", "find_region", "fit", "gather_facts", "has_conflict", "is_public", "markers", "mine_conventions",
+    "name_styles", "ours_side", "parse_records", "read_records", "records_damage", "records_path", "region_body", "region_budget",
+    "render_conventions", "render_records", "resolve_learned_conflicts", "render_rule", "split_params", "stable_rules", "with_region", "wrap",
 ]

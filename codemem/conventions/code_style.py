@@ -70,7 +70,8 @@ def _distinctive(name: str, style: str) -> bool:
 
 
 def _where(row: SymbolRow) -> str:
-    return f"`{row.name}` ({row.path}:{row.start_line})"
+    # No line number: it moves whenever code above it changes, and the records must not.
+    return f"`{row.name}` ({row.path})"
 
 
 def _rows(rows: Iterable[SymbolRow]) -> list[SymbolRow]:
@@ -179,7 +180,7 @@ def docstring_rules(rows: Iterable[SymbolRow], min_samples: int) -> list[Rule]:
         ids = {id(r) for r in documented}
         missing = [_where(r) for r in members if id(r) not in ids]
         rules.append(Rule("docstrings", language, statement, share, Evidence(
-            len(documented), len(members), tuple(f"`{r.name}`" for r in documented[:3]), sample(missing),
+            len(documented), len(members), sample([f"`{r.name}`" for r in documented]), sample(missing),
         ), "docstring-coverage", value=coverage))
         rules += _doc_style(language, documented, min_samples)
     return rules

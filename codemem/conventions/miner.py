@@ -3,7 +3,8 @@ settings and git history, kept in a marked region of `blocks/conventions.md`.
 
 `gather_facts` reads what the miners need (symbol rows, a deterministic sample of the
 source text, configuration files, recent commit messages); `mine_conventions` is a pure
-function from those facts to sorted `Rule`s, the records the digest stores in
+function from those facts (and the previous records) to sorted, stable `Rule`s (bands, no
+counts, examples kept while they hold: see `stable.py`), the records the digest stores in
 `.codemem/conventions.json` (see `records.py`); `ConventionsRegion` renders them to fit the
 room the block has left, and hands back the full text (every rule, with its examples) for
 an archival note whenever something had to be left out of the block.
@@ -20,7 +21,7 @@ from codemem.conventions.code_style import display, docstring_rules, naming_rule
 from codemem.conventions.commit_style import CommitMessage, commit_rules
 from codemem.conventions.regions import fit
 from codemem.conventions.repo_files import RepoFiles
-from codemem.conventions.rules import TOPICS, Rule, percent
+from codemem.conventions.rules import BANDS_BY_KEY, TOPICS, Rule
 from codemem.conventions.source_style import (
     Sources,
     comment_rules,
@@ -28,6 +29,7 @@ from codemem.conventions.source_style import (
     indentation_rules,
     line_length_rules,
 )
+from codemem.conventions.stable import stable_rules
 from codemem.conventions.testsuite import framework_rules, layout_rules
 from codemem.conventions.tooling import configured_line_limits, tool_rules
 from codemem.infra import git_text
@@ -92,8 +94,9 @@ def _sort_key(rule: Rule) -> tuple:
     return (TOPICS.index(rule.topic), rule.language or "~")
 
 
-def mine_conventions(facts: CodeFacts, min_samples: int = 5) -> list[Rule]:
-    """Every rule the facts support, in priority order (topic, then language)."""
+def mine_conventions(facts: CodeFacts, min_samples: int = 5, previous: list[Rule] | None = None) -> list[Rule]:
+    """Every rule the facts support, in priority order (topic, then language), in the stable
+    form that is stored, keeping the examples of the `previous` records that still hold."""
     languages = set(facts.code_paths.values())
     texts = {path: text for path, (_lang, text) in facts.sources.items()}
     rules = [
@@ -109,15 +112,15 @@ def mine_conventions(facts: CodeFacts, min_samples: int = 5) -> list[Rule]:
         *comment_rules(facts.sources, min_samples),
         *commit_rules(facts.commits, min_samples),
     ]
-    return sorted(rules, key=_sort_key)
+    return stable_rules(sorted(rules, key=_sort_key), previous)
 
 
 def render_rule(rule: Rule, examples: bool = True) -> str:
     """One Markdown list item: the statement, then its evidence."""
     ev = rule.evidence
     parts = []
-    if ev.matched is not None and ev.total:
-        parts.append(f"{percent(ev.matched / ev.total)}: {ev.matched:,} of {ev.total:,}")
+    if rule.band in BANDS_BY_KEY:
+        parts.append(BANDS_BY_KEY[rule.band].label)
     if ev.detail:
         parts.append(ev.detail)
     if examples and ev.examples:

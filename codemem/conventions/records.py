@@ -2,18 +2,22 @@
 
 The digest writes the file and the review reads it, so no reader parses the sentences of
 `blocks/conventions.md` back. The text is deterministic (sorted keys, the miner's order,
-no timestamps, a newline at the end), so the same rules give the same bytes:
+no timestamps, a newline at the end) and holds no counts (a band instead of a share;
+examples that change only when they stop being true: see `stable.py`), so the same rules
+give the same bytes and the file changes only when a rule does:
 
     {
       "rules": [
-        {"evidence": {"detail": "", "examples": ["`load_file`"], "exceptions": [],
-                      "matched": 34, "sources": [], "total": 35},
-         "kind": "naming", "language": "python", "share": 0.9714285714285714,
+        {"band": "almost-all",
+         "evidence": {"detail": "", "examples": ["`load_file`"], "exceptions": [], "sources": []},
+         "kind": "naming", "language": "python",
          "statement": "Python functions are named in snake_case", "subject": "function",
          "topic": "naming", "value": "snake_case"}
       ],
-      "version": 1
+      "version": 2
     }
+
+Version 1 files (with a `share` and counts) are still read.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ import json
 import logging
 from pathlib import Path
 
+from codemem.conventions.conflicts import has_conflict, ours_side
 from codemem.conventions.rules import Rule
+from codemem.conventions.stable import stable_rules
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 
 RECORDS_NAME = "conventions.json"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 
 
 def records_path(ws: Workspace) -> Path:
@@ -37,15 +44,15 @@ def records_path(ws: Workspace) -> Path:
 
 
 def render_records(rules: list[Rule]) -> str:
-    """The file's text for `rules` (kept in the order given)."""
-    data = {"version": VERSION, "rules": [rule.to_json() for rule in rules]}
+    """The file's text for `rules` (kept in the order given, made stable if they are not)."""
+    data = {"version": VERSION, "rules": [rule.to_json() for rule in stable_rules(rules)]}
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def parse_records(text: str) -> list[Rule]:
     """The rules in a records file's text; raises ValueError when it is not one."""
     data = json.loads(text)
-    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("rules"), list):
+    if not isinstance(data, dict) or data.get("version") not in READABLE or not isinstance(data.get("rules"), list):
         raise ValueError(f"not a version {VERSION} conventions records file")
     try:
         return [Rule.from_json(item) for item in data["rules"]]
@@ -72,7 +79,10 @@ def read_records(ws: Workspace) -> list[Rule] | None:
     """The rules the last digest learned; None when there are none (no digest yet, or unreadable)."""
     path = records_path(ws)
     try:
-        return parse_records(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # A merge conflict (two clones' digests): our side is whole records; the next digest
+        # rewrites the file from the code anyway.
+        return parse_records(ours_side(text) if has_conflict(text) else text)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:

@@ -16,8 +16,47 @@ TOPICS = (
 
 
 @dataclass(frozen=True)
+class Band:
+    """A stable way to say how much of the evidence follows a rule: a rule is re-stated only
+    when its share crosses from one band into another, not whenever a count moves."""
+
+    key: str  # as stored in the records: `all`, `almost-all`, `most`...
+    lower: float  # the smallest share in the band
+    words: str  # `almost all`
+    bound: str  # `≥95%` ("" for `all`)
+
+    @property
+    def label(self) -> str:
+        """`almost all, ≥95%` (`all` alone)."""
+        return f"{self.words}, {self.bound}" if self.bound else self.words
+
+
+# Highest first. 0.8 and 0.95 are the review's default `min_share` and `strict_share`, so a
+# band's lower bound decides a check exactly as the share it stands for would.
+BANDS = (
+    Band("all", 1.0, "all", ""),
+    Band("almost-all", 0.95, "almost all", "≥95%"),
+    Band("most", 0.8, "most", "≥80%"),
+    Band("many", 0.6, "many", "≥60%"),
+    Band("about-half", 0.4, "about half", "≥40%"),
+    Band("some", 0.2, "some", "≥20%"),
+    Band("few", 0.0, "few", "<20%"),
+)
+BANDS_BY_KEY = {band.key: band for band in BANDS}
+
+
+def band_of(share: float) -> Band:
+    """The band a share falls in."""
+    return next(band for band in BANDS if share >= band.lower)
+
+
+@dataclass(frozen=True)
 class Evidence:
-    """Why a rule holds: counts, examples that follow it, exceptions, and the files read."""
+    """Why a rule holds: counts, examples that follow it, exceptions, and the files read.
+
+    The counts (`matched`, `total`) are the miner's; the records keep only the stable part
+    (examples, exceptions, sources and, for rules read from configuration, `detail`).
+    """
 
     matched: int | None = None
     total: int | None = None
@@ -27,10 +66,8 @@ class Evidence:
     detail: str = ""  # further numbers worth keeping, in words
 
     def to_json(self) -> dict:
-        """The evidence as JSON-ready data (`from_json` reads it back)."""
+        """The stable evidence as JSON-ready data (`from_json` reads it back; no counts)."""
         return {
-            "matched": self.matched,
-            "total": self.total,
             "examples": list(self.examples),
             "exceptions": list(self.exceptions),
             "sources": list(self.sources),
@@ -50,7 +87,8 @@ class Rule:
     """One learned convention.
 
     `share` is the fraction of the evidence that follows the rule (None for a rule read
-    from a configuration file, which holds by definition). What the rule asserts, for
+    from a configuration file, which holds by definition); once made stable
+    (`stable.stable_rules`, as every stored rule is) it is the lower bound of its `band`. What the rule asserts, for
     machines: `kind` (`naming`, `docstring-coverage`, `test-framework`...; the topic when
     not set), within the scope of `language` (None: the whole repository) and `subject`
     (for naming, the definition kind: `function`, `class`...), the `value` it takes
@@ -65,6 +103,7 @@ class Rule:
     kind: str = ""
     subject: str | None = None
     value: str | None = None
+    band: str | None = None  # a key of BANDS, set by `stable.stable_rules`
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -79,16 +118,22 @@ class Rule:
             "subject": self.subject,
             "value": self.value,
             "statement": self.statement,
-            "share": self.share,
+            "band": self.band,
             "evidence": self.evidence.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Rule:
+        """A stored rule; an old record's `share` (version 1) is read as its band."""
+        band = data.get("band")
+        if band not in BANDS_BY_KEY:
+            old = data.get("share")
+            band = band_of(old).key if isinstance(old, (int, float)) else None
         return cls(
-            data["topic"], data.get("language"), data.get("statement", ""), data.get("share"),
+            data["topic"], data.get("language"), data.get("statement", ""),
+            BANDS_BY_KEY[band].lower if band else None,
             Evidence.from_json(data.get("evidence") or {}),
-            data.get("kind") or "", data.get("subject"), data.get("value"),
+            data.get("kind") or "", data.get("subject"), data.get("value"), band,
         )
 
 
@@ -106,6 +151,7 @@ def percent(share: float) -> str:
     return f"{value:.0f}%"
 
 
-def sample(items: list[str], limit: int = 3) -> tuple[str, ...]:
-    """The first `limit` distinct items, in the order given."""
-    return tuple(dict.fromkeys(items))[:limit]
+def sample(items: list[str]) -> tuple[str, ...]:
+    """Every distinct item, in the order given: the candidates `stable.stable_rules` picks
+    the few shown from (keeping the ones shown before while they hold)."""
+    return tuple(dict.fromkeys(items))

@@ -59,7 +59,7 @@ def line_length_rules(
         rules.append(Rule(
             "line length", language, f"{display(language)} lines stay within {limit} characters{where}",
             ratio(within, len(lengths)),
-            Evidence(within, len(lengths), (), tuple(f"{p}:{n} ({length} chars)" for length, p, n in over[:3]),
+            Evidence(within, len(lengths), (), sample([f"{p} ({length} chars)" for length, p, _n in over]),
                      detail=f"longest line: {longest} characters"),
             "line-length", value=str(limit),
         ))
@@ -133,9 +133,9 @@ def comment_rules(sources: Sources, min_samples: int) -> list[Rule]:
         density = ratio(comments, nonblank)
         amount, level = (("is well commented", "many") if density >= 0.15 else ("has some comments", "some")
                          if density >= 0.05 else ("has few comments", "few"))
-        rules.append(Rule("comments", language, f"{display(language)} code {amount}", density,
-                          Evidence(comments, nonblank, detail="share of non-blank lines that are comments"),
-                          "comment-density", value=level))
+        # No share: the density is not how much of the code follows a rule; `level` says it.
+        rules.append(Rule("comments", language, f"{display(language)} code {amount}", None,
+                          Evidence(comments, nonblank), "comment-density", value=level))
         starts = line_style + block_style
         if starts >= min_samples:
             if line_style >= block_style:

@@ -31,7 +31,7 @@ from typing import Any
 
 from codemem.daemon.query_client import STATUS_FILE
 from codemem.errors import CodememError, LockTimeout
-from codemem.infra import FileLock, atomic_write
+from codemem.infra import FileLock, atomic_write, create_private
 from codemem.infra import lock_held as file_lock_held
 from codemem.workspace import Workspace
 
@@ -48,6 +48,8 @@ ACQUIRE_SECONDS = 1.0
 
 class WatchRunningError(CodememError):
     """Another `codemem watch` already runs in this repository."""
+
+    exit_code = 2  # asked for what cannot be done now: a usage mistake, not a failure
 
 
 def local_path(ws: Workspace, name: str) -> Path:
@@ -204,6 +206,10 @@ class _DaemonLogHandler(RotatingFileHandler):
         super().__init__(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
         self.detached = detached
 
+    def _open(self):  # the log quotes file names and errors: the owner's alone
+        create_private(Path(self.baseFilename))
+        return super()._open()
+
     def doRollover(self) -> None:  # noqa: N802 - logging's name
         super().doRollover()
         if self.detached and self.stream is not None:
@@ -234,7 +240,7 @@ def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int
     first, raises with the last line it wrote to the log (its error).
     """
     ws.ensure_local()
-    logfile = local_path(ws, LOG_FILE)
+    logfile = create_private(local_path(ws, LOG_FILE))
     with open(logfile, "ab") as out:
         start = out.tell()
         proc = subprocess.Popen(

@@ -7,14 +7,14 @@ one `CodeIndex.refresh`. Every index write and every digest runs in this one thr
 once.
 
 Idle means no relevant file event for `sleep.idle_minutes` and no `codemem chat` running. Then,
-if something is new since the last pass (HEAD moved past state.json's last digested commit,
+if something is new since the last pass (HEAD moved past the commit the last pass reached,
 or recall has a session newer than the last one seen), it runs one `run_digest`. A pass that
 fails is not retried until something new appears again.
 
 Stopping: SIGINT or SIGTERM sets a flag and wakes the loop. A pass in progress stops at its
 next safe point (between files of the re-index, before consolidation), or after
 `STOP_GRACE_SECONDS` wherever it is (or at once on a second signal): every write of a pass is
-atomic (temp file, fsync, rename) and state.json is written last, so an interrupted pass
+atomic (temp file, fsync, rename) and the local bookkeeping is written last, so an interrupted pass
 leaves no torn file and is simply redone by the next one.
 
 State gone: at least every `STATE_CHECK_SECONDS`, and before each status write, the daemon
@@ -306,7 +306,7 @@ class Watcher:
         try:
             reason = self.pending_work()
             chatting = reason is not None and chat_running(self.ws)
-        except Exception:  # an unreadable state.json or recall database: say so, keep watching
+        except Exception:  # unreadable bookkeeping or recall database: say so, keep watching
             log.exception("watch: cannot tell whether anything is new")
             return None
         if reason is None:

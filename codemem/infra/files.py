@@ -1,4 +1,5 @@
-"""Files: reading text, atomic replace, compare-and-swap, and keeping paths inside the repository.
+"""Files: reading text, atomic replace, compare-and-swap, keeping paths inside the repository,
+private folders and files, and printing names safely.
 
 `atomic_write` writes a temp file in the same folder, fsyncs it, renames it over the target
 and fsyncs the folder, so a crash leaves the old file or the new one, never a torn one.
@@ -11,13 +12,19 @@ text instead of overwriting that change.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
+import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from codemem.errors import PathOutsideRepository, WriteConflict
+from codemem.errors import NotARegularFile, PathOutsideRepository, WriteConflict
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
@@ -42,39 +49,46 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_temp(path: Path, data: str | bytes) -> Path:
-    """A fully written, fsynced temp file next to `path` (same filesystem, so rename is atomic)."""
+@contextmanager
+def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """Write `path` through a binary handle; it is replaced atomically when the block ends
+    (temp file beside it, fsync, rename, fsync folder) and left untouched if the block raises.
+
+    The new file gets `mode` when given, else the old file's permissions, else the umask's
+    default.
+    `durable=False` skips the fsyncs, for derived files that are rebuilt when lost.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o666 & ~_UMASK
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        if mode is None:
+            try:
+                mode = path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                mode = 0o666 & ~_UMASK
         os.chmod(tmp, mode)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _commit(tmp: Path, path: Path) -> None:
-    try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
+def atomic_write(path: Path, data: str | bytes, mode: int | None = None, *, durable: bool = True) -> None:
     """Replace `path` with `data` atomically (temp file, fsync, rename, fsync folder)."""
-    _commit(_write_temp(path, data), path)
+    with atomic_file(path, mode, durable=durable) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+class _Changed(Exception):
+    """The file changed between reading it and replacing it: read and edit again."""
 
 
 def update_text(
@@ -97,13 +111,99 @@ def update_text(
             after = edit(before)
             if after == before:
                 return before, after
-            tmp = _write_temp(path, after)
-            if read_text(path) != before:
-                tmp.unlink(missing_ok=True)
+            try:
+                with atomic_file(path) as handle:
+                    handle.write(after.encode("utf-8"))
+                    if read_text(path) != before:  # changed by a writer that took no lock
+                        raise _Changed
+            except _Changed:
                 continue
-            _commit(tmp, path)
             return before, after
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
+
+
+def read_regular(path: Path) -> str:
+    """The UTF-8 text of `path`, which must be a regular file reached without a final symlink.
+
+    Opened with `O_NOFOLLOW` (a link is refused, not followed, even if it appears after a check)
+    and `O_NONBLOCK` (a FIFO cannot hang the reader); `NotARegularFile` for a link, a folder or
+    a device, `FileNotFoundError` if it does not exist.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotARegularFile(f"{path} is a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(f"{path} is not a regular file")
+        data = fh.read()
+    return data.decode("utf-8").replace("\r\n", "\n")
+
+
+def private_dir(path: Path) -> Path:
+    """Create the folder `path` readable by its owner only (0700), or tighten it if it exists.
+
+    A symlink is refused (`PathOutsideRepository`): private data stays where codemem put it.
+    """
+    if path.is_symlink():
+        raise PathOutsideRepository(
+            f"{path} is a symbolic link: codemem keeps private data only in a real folder; "
+            "remove the link and run the command again"
+        )
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path)
+    return path
+
+
+def owner_only(path: Path) -> Path:
+    """Take the group and other bits off an existing file or folder; a missing one is fine."""
+    with contextlib.suppress(FileNotFoundError):
+        _tighten(path)
+    return path
+
+
+def create_private(path: Path) -> Path:
+    """Create `path` empty with mode 0600 if it is missing, else tighten it; returns it.
+
+    A symlink in its place is refused (`PathOutsideRepository`), as in `private_dir`.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    if path.is_symlink():
+        raise PathOutsideRepository(
+            f"{path} is a symbolic link: codemem keeps private data only in a real file; "
+            "remove the link and run the command again"
+        )
+    return owner_only(path)
+
+
+def _tighten(path: Path) -> None:
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISLNK(mode) and mode & 0o077:
+        os.chmod(path, stat.S_IMODE(mode) & 0o700)
+
+
+# C0 and C1 controls, DEL, and Unicode's own line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match[0]
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def printable(name: str) -> str:
+    r"""`name` with control characters escaped (`\n`, `\t`, `\x1b`...): one line, no terminal codes.
+
+    Every path printed into text an agent or a person reads line by line goes through here, so
+    a file named `a<newline>b` shows as `a\nb` and cannot add a line to a repo map or a listing.
+    """
+    return _CONTROL.sub(_escape, name)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemem.errors import UsageError
+from codemem.memory.files import memory_file, read_memory_file
 
 if TYPE_CHECKING:
     from codemem.agent.tools import ToolContext
@@ -72,7 +73,7 @@ def list_resources(ctx: ToolContext) -> list[ResourceInfo]:
             "text/plain",
         )
     )
-    if latest_digest(ctx.ws, use_state=False) is not None:
+    if latest_digest(ctx.ws) is not None:
         out.append(
             ResourceInfo(
                 DIGEST_URI,
@@ -95,29 +96,21 @@ def read_resource(ctx: ToolContext, uri: str) -> ResourceText:
         return ResourceText(uri, repo_map(ctx), "text/plain")
     if uri == DIGEST_URI:
         path = latest_digest(ctx.ws)
-        if path is None:
+        text = read_memory_file(ctx.ws, path) if path is not None else None
+        if text is None:
             raise UsageError("no digest yet: `codemem digest` (or `codemem watch`) writes one")
-        return ResourceText(uri, path.read_text(encoding="utf-8"), "text/markdown")
+        return ResourceText(uri, text, "text/markdown")
     raise UsageError(
         f"unknown resource '{uri}': the resources are {BLOCK_TEMPLATE}, {REPO_MAP_URI} "
         f"and {DIGEST_URI}"
     )
 
 
-def latest_digest(ws: Workspace, use_state: bool = True) -> Path | None:
-    """The newest digest file: the one state.json names, else the last by name (date first)."""
-    if use_state:
-        from codemem.errors import CodememError
-        from codemem.sleep.state import read_state
-
-        try:
-            named = read_state(ws).last_digest
-        except CodememError:
-            named = None
-        if named and (ws.dir / named).is_file():
-            return ws.dir / named
+def latest_digest(ws: Workspace) -> Path | None:
+    """The newest digest file: the last by name (names start with the date of their head)."""
     files = sorted(ws.digests_dir.glob("*.md")) if ws.digests_dir.is_dir() else []
-    return files[-1] if files else None
+    usable = [path for path in files if memory_file(ws, path) is not None]
+    return usable[-1] if usable else None
 
 
 def memory_prompt(ctx: ToolContext, read_only: bool) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, read_text, utc_now
+from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, utc_now
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockFormatError,
@@ -28,6 +28,7 @@ from codemem.memory.errors import (
     MemoryEditError,
     NotFoundError,
 )
+from codemem.memory.files import check_memory_write, read_memory_file
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
 
@@ -159,7 +160,7 @@ class Archive:
         for path in sorted(self.dir.glob("*.md")):
             source = path.relative_to(self.ws.root).as_posix()
             try:
-                text = read_text(path)
+                text = read_memory_file(self.ws, path)
                 if text is not None:
                     notes.append(parse_note(text, path, source))
             except BlockFormatError as exc:
@@ -207,6 +208,7 @@ class Archive:
             created = as_utc(self.clock())
             note = Note(note_id(created, content), content, created, normalize_tags(tags), source)
             note.path = self.dir / f"{note.id}.md"
+            check_memory_write(self.ws, note.path)
             if note.path.exists():  # the same text saved, deleted and saved within a second
                 raise DuplicateNoteError(f"a note with id {note.id} already exists; nothing was saved")
             near = [

@@ -42,7 +42,14 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit, validate_label
+from codemem.memory.files import check_memory_write, read_memory_file
+from codemem.memory.labels import (
+    DEFAULT_LIMIT,
+    LABEL_RE,
+    default_description,
+    default_limit,
+    validate_label,
+)
 from codemem.memory.render import render_blocks
 from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
 from codemem.workspace import Workspace
@@ -181,9 +188,19 @@ class MemoryStore:
                 continue  # deleted while scanning
         return blocks, problems
 
+    def _text(self, label: str, path: Path) -> str | None:
+        """The file's text; a link or a path out of the repository reads as missing (and warns)."""
+        if label == PERSONAL_LABEL:  # the user's own file in their home folder
+            return read_text(path)
+        return read_memory_file(self.ws, path)
+
+    def _writable(self, label: str, path: Path) -> None:
+        if label != PERSONAL_LABEL:
+            check_memory_write(self.ws, path)
+
     def _read(self, label: str, path: Path) -> Block:
         try:
-            text = read_text(path)
+            text = self._text(label, path)
         except UnicodeDecodeError as exc:
             source = self._source(path)
             raise BlockFormatError(
@@ -215,6 +232,21 @@ class MemoryStore:
         except FileNotFoundError:
             raise self._unknown(label) from None
 
+    def ensure_user_block(self) -> Block | None:
+        """The active user's block, created empty on first use (a teammate who cloned a
+        repository with `.codemem/` committed has none yet); None without `.codemem/`."""
+        if not self.ws.dir.is_dir():
+            return None
+        label = self.user_label
+        try:
+            return self.get(label)
+        except UnknownLabelError:
+            pass
+        try:
+            return self.create(label, default_description(label))
+        except BlockExistsError:  # created meanwhile by another process
+            return self.get(label)
+
     def _unknown(self, label: str) -> UnknownLabelError:
         labels = ", ".join(self.labels()) or "none yet"
         return UnknownLabelError(
@@ -241,6 +273,9 @@ class MemoryStore:
     def _edit(self, label: str, change: Callable[[Block], str]) -> Block:
         validate_label(label)
         path = self.path_for(label)
+        self._writable(label, path)
+        if label == self.user_label and not path.exists():
+            self.ensure_user_block()
         result: list[Block] = []
 
         def apply(text: str | None) -> str:
@@ -342,6 +377,7 @@ class MemoryStore:
         if len(value) > limit:
             raise LimitExceededError(limit_message(label, len(value), limit))
         path = self.path_for(label)
+        self._writable(label, path)
         block = Block(label, value, description or "", limit, read_only, path)
 
         def apply(text: str | None) -> str:
@@ -358,8 +394,9 @@ class MemoryStore:
         """Remove the block's file (a broken file can be deleted too); returns what was removed."""
         validate_label(label)
         path = self.path_for(label)
+        self._writable(label, path)
         with FileLock(self._lock_for(label)):
-            text = read_text(path)
+            text = self._text(label, path)
             if text is None:
                 raise self._unknown(label)
             try:
@@ -380,6 +417,8 @@ class MemoryStore:
         if old == new:
             raise MemoryEditError(f"'{old}' already has that label")
         source, target = self.path_for(old), self.path_for(new)
+        self._writable(old, source)
+        self._writable(new, target)
         with locked(self._lock_for(old), self._lock_for(new)):
             block = self.get(old)
             self._check_writable(block)

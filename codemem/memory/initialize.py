@@ -13,16 +13,16 @@ from codemem.memory.labels import default_description
 from codemem.workspace import Workspace
 
 CONFIG_TEMPLATE = """\
-# codemem project settings, shared through git. Every key is documented in
-# .codemem.example.yml. Precedence: built-in defaults < ~/.config/codemem/config.yml
-# < this file < CODEMEM_* environment variables < command-line flags.
+# codemem project settings, shared through git. `codemem config example` shows every
+# key, `codemem config show` where each value comes from. Precedence: built-in defaults
+# < ~/.config/codemem/config.yml < this file < CODEMEM_* environment variables
+# < command-line flags.
 
 # model: anthropic/claude-sonnet-4-5
 # index:
 #   exclude: ["vendor/**", "*.min.js"]
 """
 GITIGNORE = "local/\n"
-STATE = "{}\n"
 
 
 def _create(path: Path, text: str, created: list[Path]) -> None:
@@ -34,7 +34,7 @@ def _create(path: Path, text: str, created: list[Path]) -> None:
 def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[Path]:
     """Create what is missing of `.codemem/` and import instruction files; returns new files.
 
-    Creates `config.yml` (commented), `.gitignore` (`local/`), `state.json`, the blocks
+    Creates `config.yml` (commented), `.gitignore` (`local/`), the blocks
     `project`, `conventions` and `users/<slug>`, then imports CLAUDE.md, AGENTS.md and the
     other instruction files into them. A second call creates nothing.
     """
@@ -43,7 +43,6 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
     ws.dir.mkdir(parents=True, exist_ok=True)
     _create(ws.config_file, CONFIG_TEMPLATE, created)
     _create(ws.dir / ".gitignore", GITIGNORE, created)
-    _create(ws.state_file, STATE, created)
     for label in ("project", "conventions", store.user_label):
         try:
             block = store.create(label, default_description(label))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.errors import UsageError
-from codemem.infra import read_text, update_text
+from codemem.infra import confine, update_text
 from codemem.memory import frontmatter
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
@@ -33,8 +33,10 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
+from codemem.memory.files import read_memory_file
 from codemem.memory.labels import default_description
 from codemem.memory.ranking import normalize
+from codemem.workspace import Workspace
 
 INSTRUCTION_FILES = ("CLAUDE.md", "AGENTS.md", "CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")
 CONVENTION_SOURCES = ("CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")
@@ -131,12 +133,17 @@ def target_block(source: str, heading: str) -> str:
     return "conventions" if CONVENTION_WORDS.search(heading) else "project"
 
 
-def read_parts(root: Path) -> list[Part]:
-    """Every part of every instruction file, with the block it belongs in."""
+def read_parts(ws: Workspace) -> list[Part]:
+    """Every part of every instruction file, with the block it belongs in.
+
+    Like memory files, an instruction file is read only if it lies inside the repository: a
+    committed `CLAUDE.md -> ~/.ssh/id_rsa` is skipped with a warning (`CLAUDE.md -> AGENTS.md`
+    is read).
+    """
     parts = []
-    for path in instruction_files(root):
-        source = path.relative_to(root).as_posix()
-        text = strip_region(read_text(path) or "")
+    for path in instruction_files(ws.root):
+        source = path.relative_to(ws.root).as_posix()
+        text = strip_region(read_memory_file(ws, path, inner_links=True) or "")
         title = ""
         if path.suffix == ".mdc":
             try:
@@ -155,7 +162,7 @@ def import_instructions(store: MemoryStore, archive: Archive, dry_run: bool = Fa
     for block in store.list():
         seen.update(MARKER_RE.findall(block.value))
     results = []
-    for part in read_parts(store.ws.root):
+    for part in read_parts(store.ws):
         result = ImportedPart(part.source, part.heading, part.block, "imported")
         if part.digest in seen:
             result.status = "skipped"
@@ -210,7 +217,8 @@ def export_instructions(store: MemoryStore, format: str, path: Path | None = Non
     """
     if format not in EXPORT_FILES:
         raise UsageError(f"unknown export format '{format}': use agents-md or claude-md")
-    path = path or store.ws.root / EXPORT_FILES[format]
+    if path is None:  # through a link only to a file inside: its target's text is kept
+        path = store.ws.root / confine(store.ws.root, EXPORT_FILES[format], for_write=True).rel
     region = render_region(store)
     before, after = update_text(
         path,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, parse_when, utc_now
+from codemem.infra import FileLock, as_utc, create_private, owner_only, parse_when, utc_now
 from codemem.memory.errors import MemoryEditError, NotFoundError
 from codemem.memory.ranking import tokenize
 from codemem.workspace import Workspace
@@ -230,10 +230,13 @@ class Recall:
             self.conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        create_private(self.path)  # every conversation: SQLite gives the WAL and SHM its mode
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
+            for suffix in ("-wal", "-shm"):  # left open by an older codemem
+                owner_only(self.path.with_name(self.path.name + suffix))
             conn.execute("PRAGMA foreign_keys=ON")
             with FileLock(self._lock):
                 check_database(conn)

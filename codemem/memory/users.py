@@ -2,7 +2,9 @@
 
 The active user's block is `users/<slug>`: the slug comes from `CODEMEM_USER` if set, else
 from the local part of `git config user.email` (`alice.smith@example.com` -> `alice-smith`),
-else from the login name. A personal block, `personal.md` in the user's codemem home folder
+else from the login name. The block is created on first use (`MemoryStore.ensure_user_block`,
+called wherever a prompt or tool names it), so a teammate who clones a repository with
+`.codemem/` committed has theirs without running `codemem init`. A personal block, `personal.md` in the user's codemem home folder
 (`~/.config/codemem/`, `CODEMEM_HOME` overrides), follows a person across repositories.
 """
 

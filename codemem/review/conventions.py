@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from codemem.code import CODE_LANGUAGES, display_name, language_family
 from codemem.conventions import (
+    BANDS_BY_KEY,
     LABEL,
     NAMED_KINDS,
     NAMING_STYLES,
@@ -98,8 +99,8 @@ class NamingConvention:
     language: str
     kind: str
     style: str
-    share: float  # 1.0 for a declared (hand-written) convention
-    total: int | None = None
+    share: float  # 1.0 for a declared (hand-written) convention; a learned one's band's lower bound
+    band: str | None = None  # how much of the code follows a learned one (`almost all, ≥95%`)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class DocConvention:
 
     language: str
     share: float
-    total: int | None = None
+    band: str | None = None  # as for `NamingConvention`; None when declared
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class Conventions:
     patterns: list[PatternRule] = field(default_factory=list)
     requires: list[RequireRule] = field(default_factory=list)
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, why)
+    learned: bool = False  # whether a digest's records were read (none before the first digest)
 
 
 def _globs(text: str | None) -> tuple[str, ...]:
@@ -177,7 +179,7 @@ def parse_conventions(
     block, as people wrote them; the learned wording counts only outside the learned region,
     since what was learned comes from `records` alone.
     """
-    out = Conventions(path=path)
+    out = Conventions(path=path, learned=records is not None)
     for rule in records or ():
         _add_learned(rule, out)
     inside = False
@@ -194,13 +196,14 @@ def parse_conventions(
 
 
 def _add_learned(rule: Rule, out: Conventions) -> None:
-    language, share, total = rule.language, rule.share, rule.evidence.total
+    language, share = rule.language, rule.share
     if language is None:
         return
+    band = BANDS_BY_KEY[rule.band].label if rule.band in BANDS_BY_KEY else "learned"
     if rule.kind == "naming" and rule.subject in NAMED_KINDS and rule.value in NAMING_STYLES and share is not None:
-        out.naming[(language, rule.subject)] = NamingConvention(language, rule.subject, rule.value, share, total)
+        out.naming[(language, rule.subject)] = NamingConvention(language, rule.subject, rule.value, share, band)
     elif rule.kind == "docstring-coverage" and rule.value == "most" and share is not None:
-        out.docs[language] = DocConvention(language, share, total)
+        out.docs[language] = DocConvention(language, share, band)
     elif rule.topic == "tests":
         out.tested.add(language)
 
@@ -211,14 +214,14 @@ def _parse_declared(line: str, out: Conventions) -> None:
     if naming:
         language, kind = _BY_DISPLAY[naming.group(1)], _BY_KIND_WORD[naming.group(2)]
         named = out.naming.get((language, kind))
-        if named is None or named.total is not None:  # the first declared one wins
+        if named is None or named.band is not None:  # the first declared one wins
             out.naming[(language, kind)] = NamingConvention(language, kind, naming.group(3), 1.0)
         return
     docs = _DOCS.match(line)
     if docs:
         language = _BY_DISPLAY[docs.group(1)]
         documented = out.docs.get(language)
-        if documented is None or documented.total is not None:
+        if documented is None or documented.band is not None:
             out.docs[language] = DocConvention(language, 1.0)
         return
     tests = _TESTS.match(line)

@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from codemem.errors import UsageError
-from codemem.infra import empty_tree, has_head, read_blobs, run_git
+from codemem.infra import empty_tree, has_head, read_blobs, resolve_commit, run_git
 
 ZERO = "0" * 40
 STATUS = {"A": "added", "M": "modified", "R": "renamed", "C": "copied", "T": "typechange"}
@@ -133,6 +133,9 @@ def diff_args(root: Path, target: Target) -> list[str]:
         spec = target.rev_range or ""
         if ".." not in spec:
             raise UsageError(f"--range {spec}: expected A..B or A...B")
+        for rev in re.split(r"\.{2,3}", spec, maxsplit=1):
+            if rev and resolve_commit(root, rev) is None:  # an empty side is HEAD, as in git
+                raise UsageError(f"--range {spec}: {rev!r} names no commit")
         return [spec]
     return ["HEAD" if has_head(root) else empty_tree(root)]
 

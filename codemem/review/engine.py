@@ -122,6 +122,12 @@ def settle(findings: list[Finding], changes: ChangeSet, settings: ReviewConfig) 
     return kept
 
 
+NOT_LEARNED = (
+    "no conventions learned yet, so naming, docstrings and tests were not checked: "
+    "run `codemem digest` to learn them from the code"
+)
+
+
 def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewResult:
     """Review `options.target` in `ws` (see the module docstring)."""
     settings = config.review
@@ -134,6 +140,8 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
         more, warnings = run_checks(ctx, tuple(c for c in CHECKS if c != SECRET_SCAN), budget)
         static += more
         result.warnings += warnings
+        if ctx.files and not ctx.conventions.learned:
+            result.warnings.append(NOT_LEARNED)
     findings = settle(static, changes, settings)
     if not options.secrets_only and ctx.files and model_wanted(options.target, settings, options.use_model):
         findings += settle(_timed_model_findings(ctx, options, findings, result, budget), changes, settings)

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.infra import run_git
+from codemem.infra import atomic_write, run_git
 from codemem.review.errors import HookError
 from codemem.workspace import Workspace
 
@@ -121,10 +121,7 @@ def _aside(path: Path) -> Path:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.codemem-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, path)
+    atomic_write(path, text, mode=0o755)  # executable, whatever the file it replaces was
 
 
 def install_hook(ws: Workspace, *, force: bool = False, timeout: float = 10.0, python: str | None = None) -> HookChange:

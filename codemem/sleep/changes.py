@@ -123,6 +123,8 @@ def commit_symbol_changes(
 ) -> SymbolChanges:
     """Compare both versions of each changed code file of `commit` (at most `max_files`)."""
     total = SymbolChanges()
+    if commit.is_merge:  # its files are the resolved conflicts, without blobs: nothing to compare
+        return total
     compared = 0
     for change in commit.files:
         if change.skipped is not None or change.status not in "AMDRT":

@@ -1,21 +1,39 @@
 """Reading git history for a digest: which commits are new, and what each one changed.
 
-One `git log` lists the commits, one `git diff-tree` per commit gives its files (with blob ids
-and line counts). Lock files, generated, vendored and secret-looking files are listed as
-skipped and never diffed (`codemem.code.path_skip_reason`); each diff is cut at a byte
-bound. Merge commits are listed without a diff: their changes belong to the commits merged.
+One `git log` lists the commits (topological, then date order: no parent after its child,
+otherwise by commit time), one `git diff-tree` per commit gives its files (with blob ids and
+line counts). Lock files, generated, vendored and secret-looking files are listed as skipped
+and never diffed (`codemem.code.path_skip_reason`); each diff is cut at a byte bound.
+Merge commits are listed without a diff: their changes belong to the commits merged.
+
+Not every commit is a project change (`skip_reason`): commits that touch only `.codemem/`
+(memory being committed), merges with no changes of their own, and commits by bots
+(dependabot, renovate, any author whose name ends in `[bot]`) are left out of a digest's
+sections; the bots' commits are summarised in one line.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from codemem.code import path_skip_reason
-from codemem.infra import git_dir, git_head, git_text, head_commit, resolve_commit, utc_date
+from codemem.infra import (
+    git_dir,
+    git_head,
+    git_text,
+    head_commit,
+    run_git,
+    utc_date,
+)
+from codemem.workspace import CODEMEM_DIR
 
 _FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%cI%x1f%s%x1f%b%x1e"
 NULL_SHA = "0" * 40
+_BOT = re.compile(r"\[bot\]\Z|\A(dependabot|renovate)\b", re.I)
+MEMORY_ONLY, MERGE, BOT = "memory only", "merge", "bot"
 
 
 @dataclass
@@ -76,11 +94,12 @@ class Commit:
 class CommitRange:
     """The commits a pass digests, oldest first."""
 
-    base: str | None  # the last commit already digested (exclusive), None from the start
+    base: str | None  # the parent of the oldest commit shown (`split_skipped`; None: the root)
     head: str | None
     commits: list[Commit] = field(default_factory=list)
     omitted: int = 0  # older commits in the range beyond the per-pass limit
     warnings: list[str] = field(default_factory=list)
+    skipped: list[tuple[Commit, str]] = field(default_factory=list)  # with `skip_reason`, by `split_skipped`
 
 
 def shallow_commits(root: Path) -> set[str]:
@@ -94,43 +113,51 @@ def shallow_commits(root: Path) -> set[str]:
         return set()
 
 
-def commits_since(
-    root: Path, base: str | None, *, first_run_limit: int, max_commits: int
-) -> CommitRange:
-    """The commits after `base` up to HEAD (oldest first), at most `max_commits` of them.
+def existing_commits(root: Path, revisions: Sequence[str]) -> list[str]:
+    """Those of `revisions` that are commits of this repository, as full ids (one git call)."""
+    wanted = list(dict.fromkeys(r for r in revisions if r))
+    if not wanted:
+        return []
+    out = run_git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                  input="".join(f"{r}^{{commit}}\n" for r in wanted).encode())
+    found = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        sha, _, kind = line.partition(" ")
+        if kind == "commit":
+            found.append(sha)
+    return list(dict.fromkeys(found))
 
-    With no `base` (the first pass), the newest `first_run_limit` commits. A `base` that is no
-    longer in the repository (rewritten history, a shallow clone) is reported in `warnings`
-    and treated like a first pass.
+
+def commits_since(
+    root: Path, digested: str | Sequence[str] | None, *, first_run_limit: int, max_commits: int
+) -> CommitRange:
+    """The commits of HEAD not reachable from any `digested` commit (oldest first), at most
+    `max_commits` of them.
+
+    With nothing digested (the first pass), the newest `first_run_limit` commits. Digested
+    commits that are no longer in the repository (rewritten history, a shallow clone) are
+    reported in `warnings`; when none is left, it is a first pass.
     """
     head = head_commit(root)
     result = CommitRange(base=None, head=head)
     if head is None:
         return result
-    limit = max_commits
-    if base is not None:
-        resolved = resolve_commit(root, base)
-        if resolved is None:
-            hint = " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)" if shallow_commits(root) else ""
-            result.warnings.append(
-                f"the last digested commit {base[:12]} is not in this repository{hint}; "
-                "digesting the most recent commits instead"
-            )
-            base = None
-        else:
-            base = resolved
-    if base is None:
-        limit = min(first_run_limit, max_commits)
-        span = head
-    else:
-        result.base = base
-        span = f"{base}..{head}"
-    total = int(git_text(root, "rev-list", "--count", span).strip() or 0)
-    if base is None:
+    wanted = [digested] if isinstance(digested, str) else list(digested or ())
+    known = existing_commits(root, wanted)
+    if wanted and not known:
+        hint = " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)" if shallow_commits(root) else ""
+        result.warnings.append(
+            f"the last digested commit {wanted[-1][:12]} is not in this repository{hint}; "
+            "digesting the most recent commits instead"
+        )
+    limit = max_commits if known else min(first_run_limit, max_commits)
+    span = [head, "--not", *known] if known else [head]
+    total = int(git_text(root, "rev-list", "--count", *span).strip() or 0)
+    if not known:
         total = min(total, first_run_limit)
     result.omitted = max(0, total - limit)
     # --reverse applies after --max-count: these are the newest `limit`, oldest first.
-    log = git_text(root, "log", f"--max-count={limit}", "--reverse", "--topo-order", f"--format={_FORMAT}", span)
+    log = git_text(root, "log", f"--max-count={limit}", "--reverse", "--date-order", f"--format={_FORMAT}", *span)
     shallow = shallow_commits(root)
     for record in log.split("\x1e"):
         record = record.strip("\n")
@@ -140,9 +167,56 @@ def commits_since(
         commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
         commit.truncated_history = sha in shallow
         result.commits.append(commit)
-    if base is None and result.commits and result.commits[0].parents:
+    if result.commits and result.commits[0].parents:
         result.base = result.commits[0].parents[0]
     return result
+
+
+def is_bot(author: str) -> bool:
+    """Whether an author name is a bot's (`dependabot[bot]`, `renovate[bot]`...)."""
+    return bool(_BOT.search(author.strip()))
+
+
+def skip_reason(root: Path, commit: Commit) -> str | None:
+    """Why `commit` is not a project change (`BOT`, `MERGE`, `MEMORY_ONLY`), or None.
+
+    Needs `load_files` first; a merge has no changes of its own when its combined diff is
+    empty (no conflict was resolved in it).
+    """
+    if is_bot(commit.author):
+        return BOT
+    if commit.is_merge:
+        own = git_text(root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha).split("\n")
+        commit.files = [FileChange("M", path) for path in sorted(filter(None, own))]
+        return None if commit.files else MERGE
+    prefix = CODEMEM_DIR + "/"
+    if commit.files and all(f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)
+                            for f in commit.files):
+        return MEMORY_ONLY
+    return None
+
+
+def split_skipped(root: Path, commit_range: CommitRange) -> None:
+    """Load each commit's files and move the ones that are not project changes to `skipped`.
+
+    The range's `base` becomes the parent of its oldest project change (or bot commit): what
+    a digest shows then depends only on those commits and HEAD, not on how far this clone's
+    last pass got, so two clones write the same file for the same changes.
+    """
+    kept = []
+    shown = []
+    for commit in commit_range.commits:
+        load_files(root, commit)
+        reason = skip_reason(root, commit)
+        if reason is None:
+            kept.append(commit)
+        else:
+            commit_range.skipped.append((commit, reason))
+        if reason in (None, BOT):
+            shown.append(commit)
+    commit_range.commits = kept
+    if shown:
+        commit_range.base = shown[0].parents[0] if shown[0].parents else None
 
 
 def load_files(root: Path, commit: Commit) -> None:

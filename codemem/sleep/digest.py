@@ -1,16 +1,23 @@
 """One sleep-time pass: `run_digest`, a list of steps over one `DigestRun`.
 
 1. Re-index what changed.
-2. Read the commits since state.json's last digested commit (first pass: the newest
-   `sleep.initial_commits`), each with its files and the definitions it added, changed and
-   removed (and, with a summarizer, its bounded diff and a model's summary).
-3. Mine conventions into the marked region of `blocks/conventions.md`; rebuild the project
-   overview and Recent changes of `blocks/project.md`.
-4. Write the digest file, then the blocks, then consolidate, then state.json last, so an
-   interrupted pass is simply redone (it writes the same digest again).
+2. Read the commits of HEAD that no digest covers yet (the heads named by the committed
+   digests, whichever clone wrote them, and this clone's last pass; first pass: the newest
+   `sleep.initial_commits`). Commits that are not project changes (only `.codemem/`, merges
+   without changes of their own, bots) are set aside (`commits.split_skipped`); the others
+   are read with their files and the definitions they added, changed and removed (and, with
+   a summarizer, a bounded diff and a model's summary).
+3. Write the digest file, named after the range; mine conventions into
+   `.codemem/conventions.json` and the marked region of `blocks/conventions.md`; rebuild the
+   project overview of `blocks/project.md`; consolidate; last, note in `.codemem/local/`
+   the HEAD this clone reached, so an interrupted pass is simply redone.
 
-Without a summarizer every step is extractive and deterministic: the same repository gives
-the same files, and a pass with nothing new writes nothing. With a model configured (and
+Committed files change only when what they say changes: the learned regions hold no
+counts, dates or moving example lists (see `codemem.conventions.stable`), and a conflicted
+memory file is not refused: the learned regions are re-derived and the other conflicts are
+left for people and reported (`codemem.conventions.conflicts`). Without a summarizer every step is
+extractive and deterministic: the same repository gives the same files on any machine, and
+a pass with nothing new writes nothing. With a model configured (and
 `options.llm`), the pass runs `MODEL_STEPS` instead of `STEPS`: the model path of
 `codemem.sleep.llm` adds commit summaries, keeps the model-written project summary current,
 and runs the sleep-time agent on new sessions; a dry run never calls the model.
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,21 +36,22 @@ from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
 from codemem.errors import UsageError
-from codemem.infra import BlobReader, resolve_commit, utc_now
+from codemem.infra import BlobReader, git_text, resolve_commit, utc_now
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
+    BOT,
     Commit,
     CommitRange,
     commits_since,
     load_diff,
-    load_files,
+    split_skipped,
 )
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.sessions import pending_sessions
-from codemem.sleep.state import SleepState, read_state, write_state
+from codemem.sleep.state import SleepState, read_state, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
@@ -57,7 +65,7 @@ Summarizer = Callable[[Commit, SymbolChanges], str | None]
 class DigestOptions:
     """How to run one pass."""
 
-    since: str | None = None  # digest the commits after this revision instead of state's
+    since: str | None = None  # digest the commits after this revision instead of the digests' heads
     dry_run: bool = False
     reindex: bool = True
     llm: bool = True  # use the configured model, if any (False: --no-llm)
@@ -77,7 +85,7 @@ class DigestResult:
     digest_path: str | None = None
     digest_text: str | None = None
     rules: int = 0
-    rolled_off: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (sha, reason) of commits left out
     sessions_pending: int = 0
     consolidation: ConsolidationReport = field(default_factory=ConsolidationReport)
     changes: list[Change] = field(default_factory=list)
@@ -96,7 +104,7 @@ class DigestResult:
             "commits": [item.to_json() for item in self.commits],
             "digest": {"path": self.digest_path, "text": self.digest_text},
             "conventions": {"rules": self.rules},
-            "rolled_off": self.rolled_off,
+            "skipped": [{"sha": sha, "reason": reason} for sha, reason in self.skipped],
             "sessions_pending": self.sessions_pending,
             "consolidation": self.consolidation.to_json(),
             "changes": [change.to_json() for change in self.changes],
@@ -116,8 +124,7 @@ def read_commit_digests(
     """Files, definitions (and with `summarize`, diff and summary) of each commit."""
     items = []
     with BlobReader(ws.root) as reader:
-        for commit in commit_range.commits:
-            load_files(ws.root, commit)
+        for commit in commit_range.commits:  # files already loaded by `split_skipped`
             symbols = commit_symbol_changes(
                 reader, commit, max_files=settings.max_symbol_files,
                 max_bytes=config.index.max_file_bytes, parse_options=_parse_options(config),
@@ -130,22 +137,12 @@ def read_commit_digests(
     return items
 
 
-def _update_project(
-    writer: MemoryWriter, overview: project.Overview, commits: list[Commit] | None, count: int
-) -> tuple[project.OverviewRegion, list[str]]:
-    """Rewrite project.md's regions; returns the rendered region and the entries rolled off."""
+def _update_project(writer: MemoryWriter, overview: project.Overview) -> project.OverviewRegion:
+    """Rewrite project.md's overview region; returns the rendered region."""
     region = project.OverviewRegion(overview)
-    rolled: list[str] = []
-
-    def change(block) -> str:
-        recent = (commits, count) if commits is not None else None
-        value, recent_changes = project.project_value(block.value, block.limit, region, recent)
-        rolled[:] = recent_changes.rolled_off if recent_changes else []
-        return value
-
-    detail = "project overview" + (", recent changes" if commits is not None else "")
-    writer.edit_block(project.LABEL, change, detail)
-    return region, rolled
+    writer.edit_block(project.LABEL, lambda block: project.project_value(block.value, block.limit, region),
+                      "project overview")
+    return region
 
 
 def learn_project(ws: Workspace, config: Config, *, dry_run: bool = False) -> list[Change]:
@@ -156,19 +153,10 @@ def learn_project(ws: Workspace, config: Config, *, dry_run: bool = False) -> li
     """
     settings = config.sleep
     writer = MemoryWriter(ws, dry_run=dry_run, clock=utc_now)
-    state = read_state(ws)
     overview = project.learn_overview(ws, config, settings.project_map_files)
-    region, _ = _update_project(writer, overview, None, settings.recent_changes)
+    region = _update_project(writer, overview)
     if region.built:
-        notes = writer.sync_overflow(state.overflow_notes, project.REGION, region.overflow, project.NOTE_TAGS)
-        note = notes.get(project.REGION)
-
-        def change(s: SleepState) -> SleepState:
-            kept = {k: v for k, v in s.overflow_notes.items() if k != project.REGION}
-            return SleepState(s.last_commit, s.last_digest, kept | ({project.REGION: note} if note else {}))
-
-        if notes != state.overflow_notes and not dry_run:
-            write_state(ws, change)
+        writer.sync_overflow(project.REGION, region.overflow, project.NOTE_TAGS)
     return writer.changes
 
 
@@ -191,8 +179,6 @@ class DigestRun:
     as_of: datetime = field(init=False)  # when the pass's block lines are dated
     writer: MemoryWriter = field(init=False)
     files: RepoFiles = field(init=False)
-    notes: dict[str, str] = field(init=False)  # state.json's overflow notes, as the pass leaves them
-    overview: project.Overview | None = None
     digest_file: Path | None = None
 
     @property
@@ -207,24 +193,33 @@ def reindex(run: DigestRun) -> None:
 
 
 def read_commits(run: DigestRun) -> None:
-    """The commits since the last pass, with their files and definitions (and summaries)."""
+    """The commits no digest covers yet, the project changes with their files and definitions
+    (and summaries); the others set aside."""
     ws, options, settings, result = run.ws, run.options, run.settings, run.result
     run.state = read_state(ws)
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
         raise UsageError(f"--since {options.since}: no such commit in this repository")
     run.commit_range = commit_range = commits_since(
-        ws.root, options.since or run.state.last_commit,
+        ws.root, options.since or run.state.digested,
         first_run_limit=settings.initial_commits, max_commits=settings.max_commits,
     )
+    split_skipped(ws.root, commit_range)
     result.base, result.head, result.omitted = commit_range.base, commit_range.head, commit_range.omitted
+    result.skipped = [(commit.sha, reason) for commit, reason in commit_range.skipped]
     result.warnings += commit_range.warnings
+    if ws.state_file.exists():  # read above (its last commit counts as digested), never written
+        old = ws.relative(ws.state_file)
+        result.warnings.append(
+            f"{old} is no longer written or needed (the digests record what was digested): "
+            f"remove it with `git rm {old}`"
+        )
     result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
-    commits = run.commits
-    # Block lines are dated by the newest commit (git's date), so a pass is reproducible.
-    run.as_of = datetime.fromisoformat(commits[-1].committed).astimezone(timezone.utc) if commits else run.now()
+    # Block lines and notes are dated by HEAD's commit date (git's), not by the clock or by
+    # how far this clone had got, so a pass gives the same files on every clone at one HEAD.
+    head_date = git_text(ws.root, "log", "-1", "--format=%cI", "HEAD", ok=(0, 128)).strip() if commit_range.head else ""
+    run.as_of = datetime.fromisoformat(head_date).astimezone(timezone.utc) if head_date else run.now()
     run.writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: run.as_of)
     run.files = RepoFiles(ws.root)
-    run.notes = dict(run.state.overflow_notes)
 
 
 def refresh_project_summary(run: DigestRun) -> None:
@@ -233,24 +228,13 @@ def refresh_project_summary(run: DigestRun) -> None:
     project_init.refresh_project(run.ws, run.config, run.model, run.writer, run.result.commits)
 
 
-def roll_recent_changes(run: DigestRun) -> None:
-    """Learn the project overview and which Recent changes entries roll off (they go into
-    this pass's digest, so this comes before it)."""
-    if not run.settings.project:
-        return
-    settings = run.settings
-    run.overview = project.learn_overview(run.ws, run.config, settings.project_map_files, run.files)
-    preview = MemoryWriter(run.ws, dry_run=True, clock=lambda: run.as_of)
-    _, run.result.rolled_off = _update_project(preview, run.overview, run.commits or None, settings.recent_changes)
-
-
 def write_digest(run: DigestRun) -> None:
-    """Write the digest file of the new commits (none: no file)."""
-    commits = run.commits
-    if not commits:
+    """Write the digest file of the range's project changes (none, and no bot commits: no file)."""
+    commit_range = run.commit_range
+    if not run.commits and not any(reason == BOT for _, reason in commit_range.skipped):
         return
-    text = render_digest(run.commit_range, run.result.commits, run.result.rolled_off)
-    path = run.ws.digests_dir / digest_name(commits)
+    text = render_digest(commit_range, run.result.commits)
+    path = run.ws.digests_dir / digest_name(commit_range)
     run.writer.write_file(path, text, "digest")
     run.digest_file = path
     run.result.digest_path = path.relative_to(run.ws.root).as_posix()
@@ -258,26 +242,28 @@ def write_digest(run: DigestRun) -> None:
 
 
 def mine_conventions(run: DigestRun) -> None:
-    """Mine conventions into the marked region of `blocks/conventions.md`."""
+    """Mine conventions into `.codemem/conventions.json` and the marked region of
+    `blocks/conventions.md`, keeping what the last records said wherever it still holds."""
     ws, config, settings, files, writer, result = run.ws, run.config, run.settings, run.files, run.writer, run.result
     if settings.conventions:
         facts = conv.gather_facts(ws, config, settings, files)
-        rules = conv.mine_conventions(facts, settings.min_samples)
+        rules = conv.mine_conventions(facts, settings.min_samples, conv.read_records(ws))
         writer.write_file(conv.records_path(ws), conv.render_records(rules), "conventions")
         region = conv.ConventionsRegion(rules)
         writer.update_region(conv.LABEL, conv.REGION, region)
         if region.built:  # an unreadable block keeps its overflow note as it is
-            run.notes = writer.sync_overflow(run.notes, conv.REGION, region.overflow, conv.NOTE_TAGS)
+            writer.sync_overflow(conv.REGION, region.overflow, conv.NOTE_TAGS)
         result.rules = len(rules)
 
 
 def update_project(run: DigestRun) -> None:
-    """Rewrite the overview and Recent changes regions of `blocks/project.md`."""
-    if run.overview is None:  # sleep.project is off
+    """Rewrite the overview region of `blocks/project.md`."""
+    if not run.settings.project:
         return
-    built, _ = _update_project(run.writer, run.overview, run.commits or None, run.settings.recent_changes)
+    overview = project.learn_overview(run.ws, run.config, run.settings.project_map_files, run.files)
+    built = _update_project(run.writer, overview)
     if built.built:
-        run.notes = run.writer.sync_overflow(run.notes, project.REGION, built.overflow, project.NOTE_TAGS)
+        run.writer.sync_overflow(project.REGION, built.overflow, project.NOTE_TAGS)
 
 
 def consolidate_memory(run: DigestRun) -> None:
@@ -302,17 +288,10 @@ def learn_from_sessions(run: DigestRun) -> None:
 
 
 def save_state(run: DigestRun) -> None:
-    """state.json last: the last digested commit and digest, and the overflow notes."""
-    ws, state, commits = run.ws, run.state, run.commits
-    new_state = SleepState(
-        last_commit=run.commit_range.head if commits else state.last_commit,
-        last_digest=run.digest_file.relative_to(ws.dir).as_posix() if run.digest_file else state.last_digest,
-        overflow_notes=run.notes,
-    )
-    if new_state != state:
-        if not run.options.dry_run:
-            write_state(ws, lambda _old: new_state)
-        run.writer.changes.append(Change("state", ws.state_file.relative_to(ws.root).as_posix()))
+    """Last: this clone's pass reached HEAD (in `.codemem/local/`, never committed)."""
+    head = run.commit_range.head
+    if head is not None and not run.options.dry_run and run.options.since is None:
+        write_local_state(run.ws, lambda old: replace(old, last_head=head))
     run.result.changes, run.result.warnings = run.writer.changes, run.result.warnings + run.writer.warnings
 
 
@@ -322,7 +301,6 @@ Step = Callable[[DigestRun], None]
 STEPS: tuple[Step, ...] = (
     reindex,
     read_commits,
-    roll_recent_changes,
     write_digest,
     mine_conventions,
     update_project,
@@ -335,7 +313,6 @@ MODEL_STEPS: tuple[Step, ...] = (
     reindex,
     read_commits,
     refresh_project_summary,
-    roll_recent_changes,
     write_digest,
     mine_conventions,
     update_project,

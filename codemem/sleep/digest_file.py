@@ -1,23 +1,29 @@
-"""The digest file of one pass: `.codemem/digests/<date>-<first>-<last>.md`.
+"""The digest file of one pass: `.codemem/digests/<date>-<base>-<head>.md`.
 
-Frontmatter gives the date (of the newest commit, UTC), the commit range and counts; the body
-has one section per commit: its subject, author, message body, files (skipped ones named),
-and the definitions it added, changed and removed, or the model's summary when there is one.
-Everything is sorted and derived from git, so the same range always gives the same text.
+The name and the frontmatter come from the commits shown and HEAD alone (the date is the
+head commit's, in UTC; `base` is the parent of the oldest commit shown, `root` for none), so
+two clones that digest the same range write the same file under the same name, and the
+digests' `head`s tell every clone how far the history is digested. The body has one section
+per project change: its subject, author, message body, files (skipped ones named), and the
+definitions it added, changed and removed, or the model's summary when there is one; bot
+commits are summarised in one line; commits of `.codemem/` alone and merges without changes
+of their own are left out. Everything is sorted and derived from git, so the same range
+always gives the same text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codemem.infra import utc_date
+from codemem.infra import printable, utc_date
 from codemem.sleep.changes import SymbolChanges, SymbolRef
-from codemem.sleep.commits import Commit, CommitRange
+from codemem.sleep.commits import BOT, Commit, CommitRange
 from codemem.sleep.project import safe
 
 MAX_FILES = 30
 MAX_SYMBOLS = 30
 MAX_BODY_LINES = 12
+MAX_BOT_SUBJECTS = 10
 
 
 @dataclass
@@ -37,11 +43,23 @@ class CommitDigest:
         }
 
 
-def digest_name(commits: list[Commit]) -> str:
-    """`<date of the newest commit>-<first>-<last>.md` (one commit: `<date>-<sha>.md`)."""
-    first, last = commits[0], commits[-1]
-    day = utc_date(last.committed)
-    return f"{day}-{first.short}.md" if first is last else f"{day}-{first.short}-{last.short}.md"
+def head_commit_of(commit_range: CommitRange) -> Commit | None:
+    """The range's head commit, digested or skipped."""
+    every = [*commit_range.commits, *(c for c, _ in commit_range.skipped)]
+    return next((c for c in every if c.sha == commit_range.head), None)
+
+
+def range_text(commit_range: CommitRange) -> str:
+    """`<base>..<head>` in short ids (`root..<head>` from the first commit)."""
+    base, head = commit_range.base, commit_range.head or ""
+    return f"{base[:7] if base else 'root'}..{head[:7]}"
+
+
+def digest_name(commit_range: CommitRange) -> str:
+    """`<date of the head commit>-<base>-<head>.md`, the range of the file's header."""
+    head = head_commit_of(commit_range)
+    day = utc_date(head.committed) if head else "0000-00-00"
+    return f"{day}-{range_text(commit_range).replace('..', '-')}.md"
 
 
 def _people(names: list[str]) -> str:
@@ -50,14 +68,15 @@ def _people(names: list[str]) -> str:
         return names[0]
     if len(names) <= 3:
         return ", ".join(names[:-1]) + " and " + names[-1]
-    return ", ".join(names[:3]) + f" and {len(names) - 3} others"
+    rest = len(names) - 3
+    return ", ".join(names[:3]) + f" and {rest} other" + ("" if rest == 1 else "s")
 
 
 def _symbols(refs: list[SymbolRef]) -> str:
     by_file: dict[str, list[str]] = {}
     for ref in refs[:MAX_SYMBOLS]:
         by_file.setdefault(ref.path, []).append(f"{ref.kind} `{safe(ref.qualname)}`")
-    text = "; ".join(f"`{path}`: " + ", ".join(items) for path, items in by_file.items())
+    text = "; ".join(f"`{printable(path)}`: " + ", ".join(items) for path, items in by_file.items())
     if len(refs) > MAX_SYMBOLS:
         text += f"; and {len(refs) - MAX_SYMBOLS} more"
     return text
@@ -74,8 +93,10 @@ def _commit_section(item: CommitDigest) -> list[str]:
         lines += ["", *quoted]
     if item.summary:
         lines += ["", f"Summary: {safe(item.summary.strip())}"]
-    if c.is_merge:
-        lines += ["", "A merge: its changes are listed under the commits it merged."]
+    if c.is_merge:  # only merges with changes of their own (resolved conflicts) are digested
+        files = ", ".join(f"`{f.path}`" for f in c.files[:MAX_FILES])
+        more = f", and {len(c.files) - MAX_FILES} more" if len(c.files) > MAX_FILES else ""
+        lines += ["", f"A merge with changes of its own in {files}{more}; the rest is under the commits it merged."]
         return lines
     if c.truncated_history:
         lines += ["", "The history before this commit is not in this clone (shallow), so its changes are not listed."]
@@ -86,13 +107,13 @@ def _commit_section(item: CommitDigest) -> list[str]:
         parts = []
         for f in shown[:MAX_FILES]:
             counts = f", +{f.added} −{f.deleted}" if f.added is not None else ""
-            moved = f" from `{f.old_path}`" if f.old_path else ""
-            parts.append(f"`{f.path}` ({f.status}{counts}){moved}")
+            moved = f" from `{printable(f.old_path)}`" if f.old_path else ""
+            parts.append(f"`{printable(f.path)}` ({f.status}{counts}){moved}")
         more = f", and {len(shown) - MAX_FILES} more" if len(shown) > MAX_FILES else ""
         details.append("Files: " + ", ".join(parts) + more)
     skipped = [f for f in c.files if f.skipped is not None]
     if skipped:
-        details.append("Skipped: " + ", ".join(f"`{f.path}` ({f.skipped})" for f in skipped[:MAX_FILES])
+        details.append("Skipped: " + ", ".join(f"`{printable(f.path)}` ({f.skipped})" for f in skipped[:MAX_FILES])
                        + (f", and {len(skipped) - MAX_FILES} more" if len(skipped) > MAX_FILES else ""))
     s = item.symbols
     for word, refs in (("Added", s.added), ("Changed", s.changed), ("Removed", s.removed)):
@@ -105,37 +126,49 @@ def _commit_section(item: CommitDigest) -> list[str]:
     return [*lines, "", *details]
 
 
-def render_digest(commit_range: CommitRange, items: list[CommitDigest], rolled_off: list[str]) -> str:
-    """The digest file's text."""
+def _left_out(commit_range: CommitRange) -> list[str]:
+    """One line for the bots' commits. (Commits of `.codemem/` and empty merges are not
+    named: which of them a range holds depends on the clone, and the file must not.)"""
+    lines = []
+    bots = [c for c, reason in commit_range.skipped if reason == BOT]
+    if bots:
+        subjects = [safe(c.subject) for c in bots]
+        more = f"; and {len(subjects) - MAX_BOT_SUBJECTS} more" if len(subjects) > MAX_BOT_SUBJECTS else ""
+        lines.append(f"Dependency and bot updates ({len(bots)}): " + "; ".join(subjects[:MAX_BOT_SUBJECTS]) + more)
+    return lines
+
+
+def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
+    """The digest file's text (`items`: the range's project changes, oldest first)."""
     commits = [item.commit for item in items]
-    newest = commits[-1]
-    first_day, day = commits[0].date, utc_date(newest.committed)
-    base = commit_range.base
-    range_text = f"{base[:7] if base else 'root'}..{newest.short}"
+    head = head_commit_of(commit_range)
+    day = utc_date(head.committed) if head else "0000-00-00"
+    text_range = range_text(commit_range)
     summaries = "model" if any(item.summary for item in items) else "extractive"
-    added = sum(f.added or 0 for c in commits for f in c.files if f.skipped is None)
-    deleted = sum(f.deleted or 0 for c in commits for f in c.files if f.skipped is None)
-    paths = {f.path for c in commits for f in c.files}
-    noun = "commit" if len(commits) == 1 else "commits"
-    span = first_day if first_day == commits[-1].date else f"{first_day} to {commits[-1].date}"
     lines = [
         "---",
         f"date: {day}",
-        f"range: {range_text}",
-        f"base: {base or 'null'}",
-        f"head: {newest.sha}",
+        f"range: {text_range}",
+        f"base: {commit_range.base or 'null'}",
+        f"head: {commit_range.head}",
         f"commits: {len(commits)}",
         f"summaries: {summaries}",
         "---",
-        f"# Digest {day}: {range_text}",
+        f"# Digest {day}: {text_range}",
         "",
-        f"{len(commits)} {noun} by {safe(_people([c.author for c in commits]))}, {span}: "
-        f"{len(paths)} files changed, +{added} −{deleted} lines.",
     ]
+    if commits:
+        added = sum(f.added or 0 for c in commits for f in c.files if f.skipped is None)
+        deleted = sum(f.deleted or 0 for c in commits for f in c.files if f.skipped is None)
+        paths = {f.path for c in commits for f in c.files}
+        noun = "commit" if len(commits) == 1 else "commits"
+        days = sorted(c.date for c in commits)
+        span = days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}"
+        lines.append(f"{len(commits)} {noun} by {safe(_people([c.author for c in commits]))}, {span}: "
+                     f"{len(paths)} files changed, +{added} −{deleted} lines.")
     if commit_range.omitted:
         lines.append(f"{commit_range.omitted} older commits in the range were left out (more than sleep.max_commits).")
+    lines += _left_out(commit_range)
     for item in items:
         lines += ["", *_commit_section(item)]
-    if rolled_off:
-        lines += ["", "## Rolled off the project block's recent changes", *rolled_off]
     return "\n".join(lines) + "\n"

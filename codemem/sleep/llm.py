@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from codemem.sleep import sleep_agent
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit
 from codemem.sleep.sessions import pending_sessions, read_new_sessions
-from codemem.sleep.state import LocalState, read_local_state, write_local_state
+from codemem.sleep.state import read_local_state, write_local_state
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -270,6 +270,7 @@ def learn(
         model.report.agent = report
         if sessions and report.processed:
             model.report.sessions_learned = len(sessions)
-            write_local_state(ws, LocalState(sessions_until=new.until))
+            until = new.until
+            write_local_state(ws, lambda old: replace(old, sessions_until=until))
     if settings.sessions:
         result.sessions_pending = pending_sessions(ws)

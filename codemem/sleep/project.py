@@ -4,9 +4,10 @@ plus a bounded "Recent changes" region.
 The overview says what can be known for certain from the repository itself: the README's
 own description, the languages and their sizes, the most referenced files (the top of the
 repo map), entry points, and the build, test and lint commands found in manifests and CI
-files. It is rebuilt on every pass, so it stays true as the code changes; what does not fit
-the block goes to an archival note. Recent changes keep the newest commits; older entries
-roll off into the digest being written.
+files. It is rebuilt on every pass, so it stays true as the code changes, and it says
+nothing that moves with every commit (no counts: a language's share of the code is a band,
+see `codemem.conventions.stable`), so the block changes only when what it says changes; what
+does not fit the block goes to an archival note.
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ from codemem.code import (
 from codemem.config import Config
 from codemem.conventions import (
     RepoFiles,
+    band_of,
     find_region,
     fit,
-    region_body,
     region_budget,
     with_region,
-    wrap,
 )
-from codemem.sleep.commits import Commit
+from codemem.infra import printable
 from codemem.sleep.manifests import Command, EntryPoint, find_commands, find_entry_points
 from codemem.workspace import Workspace
 
@@ -46,12 +46,10 @@ HEADER = (
     "_Learned from the repository's own files by `codemem digest`; this region is rewritten on "
     "every pass, so write your own notes outside it._"
 )
-RECENT_HEADER = "## Recent changes"
 README_NAMES = ("README.md", "README.rst", "README.txt", "README", "readme.md", "Readme.md")
 MAX_DESCRIPTION = 600
 MAX_LANGUAGES = 8
 DEFS_PER_FILE = 5
-_SHA = re.compile(r"`([0-9a-f]{7,40})`")
 _LIST_ITEM = re.compile(r"([-*+]|\d+[.)])\s")
 _BADGE = re.compile(r"^\s*(\[!\[|!\[|<(p|img|a|div|h\d|br|picture|source)\b|</|\[.*\]:\s)", re.I)
 
@@ -163,14 +161,12 @@ def _languages(index: CodeIndex, indexed: dict[str, str]) -> list[str]:
             counts[name] += 1
             lines[name] += line_count or 0
     order = sorted(counts, key=lambda name: (-lines[name], -counts[name], name))
-    out = [f"- {name}: {_plural(counts[name], 'file')}, {_plural(lines[name], 'line')}" for name in order[:MAX_LANGUAGES]]
+    total = sum(lines.values())
+    out = [f"- {name}: {band_of(lines[name] / total).words} of the code" if total else f"- {name}"
+           for name in order[:MAX_LANGUAGES]]
     if len(order) > MAX_LANGUAGES:
         out.append(f"- and {len(order) - MAX_LANGUAGES} more")
     return out
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _key_files(index: CodeIndex, limit: int) -> list[str]:
@@ -180,9 +176,13 @@ def _key_files(index: CodeIndex, limit: int) -> list[str]:
         ranks = index.file_ranks()
     except Exception:  # the repo map is optional here
         return []
+    # Files nobody references all share the lowest rank: they are not key files (and a new
+    # file would otherwise join the list in every clone that adds one, and conflict).
+    floor = min(ranks.values(), default=0.0) * (1 + 1e-6)
     ranked = sorted(
         (path for path in ranks
-         if is_code(language_for_path(path)) and not is_test_path(path) and index.definitions(path)),
+         if ranks[path] > floor and is_code(language_for_path(path)) and not is_test_path(path)
+         and index.definitions(path)),
         key=lambda path: (-round(ranks[path], 12), path),
     )
     out = []
@@ -191,7 +191,7 @@ def _key_files(index: CodeIndex, limit: int) -> list[str]:
             d.name for d in index.definitions(path)
             if d.name == d.qualname and not d.name.startswith("_") and d.kind not in ("variable", "constant", "field")
         ))[:DEFS_PER_FILE]
-        out.append(f"- `{path}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
+        out.append(f"- `{printable(path)}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
     return out
 
 
@@ -247,56 +247,15 @@ class OverviewRegion:
         return text
 
 
-def recent_entry(commit: Commit) -> str:
-    return f"- {commit.date} `{commit.short}` {safe(commit.subject)} ({safe(commit.author)})"
+def project_value(value: str, limit: int, region: OverviewRegion) -> str:
+    """The block's new value: the overview region rewritten.
 
-
-def recent_entries(value: str) -> list[str]:
-    """The entries of the Recent changes region, newest first."""
-    body = region_body(value, RECENT, LABEL) or ""
-    return [line for line in body.splitlines() if line.startswith("- ")]
-
-
-@dataclass
-class RecentChanges:
-    """The new Recent changes entries and the ones that roll off."""
-
-    kept: list[str]
-    rolled_off: list[str]
-
-    def body(self) -> str:
-        return "\n".join([RECENT_HEADER, *self.kept]) if self.kept else RECENT_HEADER + "\n_None yet._"
-
-
-def merge_recent(old: list[str], commits: list[Commit], limit: int, budget: int) -> RecentChanges:
-    """Newest commits first, then the old entries, at most `limit` and within `budget`."""
-    new = [recent_entry(c) for c in reversed(commits) if not c.is_merge]
-    seen: set[str] = set()
-    entries = []
-    for line in [*new, *old]:
-        match = _SHA.search(line)
-        key = match.group(1)[:7] if match else line
-        if key not in seen:
-            seen.add(key)
-            entries.append(line)
-    kept = entries[:limit]
-    while kept and len("\n".join([RECENT_HEADER, *kept])) > budget:
-        kept.pop()
-    kept_set = set(kept)
-    return RecentChanges(kept, [line for line in old if line not in kept_set])
-
-
-def project_value(value: str, limit: int, region: OverviewRegion,
-                  recent: tuple[list[Commit], int] | None) -> tuple[str, RecentChanges | None]:
-    """The block's new value: the overview region first, then (if asked) Recent changes."""
-    if find_region(value, REGION, LABEL) is None:
-        value = with_region(value, REGION, "", LABEL)  # so the overview comes before recent changes
-    changes = None
-    if recent is not None:
-        commits, count = recent
-        empty_overview = with_region(value, REGION, "", LABEL)
-        budget = region_budget(empty_overview, RECENT, limit, LABEL) - len(wrap(REGION, HEADER))
-        changes = merge_recent(recent_entries(value), commits, count, budget)
-        value = with_region(value, RECENT, changes.body(), LABEL)
+    The Recent changes region older versions kept here is removed: a list that moved with
+    every commit made two clones' project.md conflict; the digests hold the history.
+    """
+    span = find_region(value, RECENT, LABEL)
+    if span is not None:
+        before, after = value[: span[0]].rstrip("\n"), value[span[1] :].lstrip("\n")
+        value = f"{before}\n\n{after}" if before and after else before or after
     budget = region_budget(value, REGION, limit, LABEL)
-    return with_region(value, REGION, region(budget), LABEL), changes
+    return with_region(value, REGION, region(budget), LABEL)

@@ -1,13 +1,19 @@
-"""Bookkeeping of the sleep-time pass.
+"""Bookkeeping of the sleep-time pass, with nothing per-clone in the committed tree.
 
-Shared, committed (`.codemem/state.json`, under the `sleep` key; other keys are kept as they
-are): the last digested commit, the last digest file, and the archival notes that hold the
-overflow of the auto-maintained regions. Personal, not committed
-(`.codemem/local/sleep.json`): how far this machine's recall sessions have been read, since
-recall memory itself is local.
+Shared facts are derived from what is committed anyway: every digest's frontmatter names the
+head of the range it digested (`codemem.sleep.digest_file`), so the digested history is the
+set of those heads, whichever clone wrote them; the archival notes holding the overflow of a
+learned region are found by their source. Two clones that digest and then merge need no
+shared state file to agree on what is left to digest.
 
-Both files are rewritten atomically under a lock with a compare-and-swap on what was read
-(`codemem.infra.update_text`), with sorted keys so the committed file diffs cleanly.
+Per clone, not committed (`.codemem/local/sleep.json`): the HEAD this clone's last pass
+reached (so commits it read and left out, such as a commit of `.codemem/` itself, are not read
+again) and how far this machine's recall sessions have been read.
+
+`.codemem/state.json`, which older versions committed, is read (its last digested commit
+counts as digested) but never written: once a digest exists it is not needed, and removing
+it from git (`git rm .codemem/state.json`) is left to the user. A state.json that does not
+parse (a merge conflict) is ignored.
 """
 
 from __future__ import annotations
@@ -25,52 +31,78 @@ from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 
-STATE_KEY = "sleep"
+LEGACY_KEY = "sleep"
 LOCAL_STATE = "sleep.json"
+FRONTMATTER_LINES = 12
 
 
 @dataclass
 class SleepState:
-    """What the sleep-time pass remembers between runs (committed)."""
+    """What the sleep-time pass knows of earlier passes."""
 
-    last_commit: str | None = None
+    last_commit: str | None = None  # the HEAD the last pass reached (this clone's, else the newest digest's)
     last_digest: str | None = None  # path of the newest digest, relative to .codemem/
-    overflow_notes: dict[str, str] = field(default_factory=dict)  # region -> archival note id
-
-    @classmethod
-    def from_json(cls, data: Any) -> SleepState:
-        if not isinstance(data, dict):
-            return cls()
-        notes = data.get("overflow_notes")
-        return cls(  # a value of the wrong type is dropped (`state_damage` says which)
-            last_commit=_text(data.get("last_commit")),
-            last_digest=_text(data.get("last_digest")),
-            overflow_notes={str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {},
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {key: value for key, value in out.items() if value not in (None, {}, [])}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    digested: list[str] = field(default_factory=list)  # commits whose history is digested or passed over
 
 
 @dataclass
 class LocalState:
-    """What this machine's pass remembers (not committed)."""
+    """What this clone's pass remembers (not committed)."""
 
     sessions_until: str | None = None  # ISO time of the newest recall message already read
+    last_head: str | None = None  # the HEAD this clone's last pass reached
 
     @classmethod
-    def from_json(cls, data: Any) -> LocalState:
+    def from_json(cls, data: Any, source: str | None = None) -> LocalState:
+        """The state in `data`; a value of the wrong type is ignored (and said, with `source`)."""
         if not isinstance(data, dict):
             return cls()
-        return cls(sessions_until=data.get("sessions_until") or None)
+        return cls(
+            sessions_until=_text(data, "sessions_until", source),
+            last_head=_text(data, "last_head", source),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+def _wrong_type(data: dict[str, Any], key: str) -> bool:
+    return data.get(key) not in (None, "") and not isinstance(data[key], str)
+
+
+def _text(data: dict[str, Any], key: str, source: str | None) -> str | None:
+    """`data[key]` when it is a non-empty string; another type is damaged bookkeeping: said
+    in one line (when `source` names the file) and dropped, so the pass derives it again."""
+    if _wrong_type(data, key):
+        if source is None:
+            return None
+        log.warning(
+            "%s: '%s' has the wrong type (%s); ignoring it (the next digest derives it again)",
+            source, key, type(data[key]).__name__,
+        )
+        return None
+    return data.get(key) or None
+
+
+def state_file_damage(ws: Workspace) -> str | None:
+    """One line naming damaged sleep bookkeeping (local sleep.json, an old state.json) and
+    what happens about it, or None."""
+    for path, key in ((ws.local_dir / LOCAL_STATE, None), (ws.state_file, LEGACY_KEY)):
+        try:
+            data = _load(path)
+        except CodememError as exc:
+            return str(exc)
+        section = data.get(key) if key else data
+        if not isinstance(section, dict):
+            continue
+        bad = [name for name in ("sessions_until", "last_head", "last_commit") if _wrong_type(section, name)]
+        if bad:
+            where = ws.relative(path) if path.is_relative_to(ws.root) else str(path)
+            return (
+                f"{where}: '{bad[0]}' has the wrong type ({type(section[bad[0]]).__name__}): "
+                "the next digest ignores it and derives it again"
+            )
+    return None
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -83,9 +115,7 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise CodememError(
-            f"{path}: not valid JSON ({exc}); fix it or replace it with {{}}"
-        ) from None
+        raise CodememError(f"{path}: not valid JSON ({exc}); fix it or delete it") from None
     return data if isinstance(data, dict) else {}
 
 
@@ -93,93 +123,81 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def digest_head(path: Path) -> str | None:
+    """The `head:` of a digest file's frontmatter (None when it has none)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            lines = [handle.readline() for _ in range(FRONTMATTER_LINES)]
+    except OSError:
+        return None
+    if not lines or lines[0].strip() != "---":
+        return None
+    for line in lines[1:]:
+        if line.strip() == "---":
+            break
+        key, _, value = line.partition(":")
+        if key.strip() == "head" and value.strip() not in ("", "null"):
+            return value.strip()
+    return None
+
+
+def digest_heads(ws: Workspace) -> list[tuple[str, str]]:
+    """(file name, head) of every digest, oldest name first (names start with the date)."""
+    folder = ws.digests_dir
+    files = sorted(folder.glob("*.md")) if folder.is_dir() else []
+    return [(path.name, head) for path in files if (head := digest_head(path)) is not None]
+
+
+def legacy_last_commit(ws: Workspace) -> str | None:
+    """The last digested commit of an old `.codemem/state.json` (read, never written)."""
+    try:
+        data = _load(ws.state_file).get(LEGACY_KEY)
+    except CodememError as exc:  # a conflicted old file: the digests say the same
+        log.debug("ignored: %s", exc)
+        return None
+    return _text(data, "last_commit", ws.relative(ws.state_file)) if isinstance(data, dict) else None
+
+
+def read_state(ws: Workspace) -> SleepState:
+    """What earlier passes on any clone (the digests) and on this one (local) reached."""
+    heads = digest_heads(ws)
+    local = read_local_state(ws).last_head
+    legacy = legacy_last_commit(ws)
+    newest = heads[-1] if heads else None
+    digested = list(dict.fromkeys([*(head for _, head in heads), *filter(None, [legacy, local])]))
+    return SleepState(
+        last_commit=local or (newest[1] if newest else legacy),
+        last_digest=f"{ws.digests_dir.name}/{newest[0]}" if newest else None,
+        digested=digested,
+    )
+
+
 def _lock(ws: Workspace, name: str) -> Path:
     return ws.local_dir / "locks" / f"{name}.lock"
 
 
-def read_state(ws: Workspace) -> SleepState:
-    """The committed sleep state (empty when state.json is missing or has none).
-
-    A value of the wrong type is damaged bookkeeping: said once on the log and dropped, so
-    the pass derives it again (from the newest commits, as on a first run).
-    """
-    data = _load(ws.state_file).get(STATE_KEY)
-    damage = state_damage(data)
-    if damage:
-        log.warning(
-            "%s: %s; ignoring it (the next digest starts afresh and rewrites it)",
-            ws.relative(ws.state_file), damage,
-        )
-    return SleepState.from_json(data)
-
-
-def state_file_damage(ws: Workspace) -> str | None:
-    """One line naming a damaged state.json and what happens about it, or None."""
+def read_local_state(ws: Workspace) -> LocalState:
+    """This clone's sleep state."""
     try:
-        data = _load(ws.state_file).get(STATE_KEY)
+        path = ws.local_dir / LOCAL_STATE
+        return LocalState.from_json(_load(path), ws.relative(path))
     except CodememError as exc:
-        return str(exc)
-    damage = state_damage(data)
-    if damage is None:
-        return None
-    return f"{ws.relative(ws.state_file)}: {damage}: the next digest ignores it and rewrites it"
+        log.warning("%s; starting afresh", exc)
+        return LocalState()
 
 
-_TYPES: dict[str, type] = {"last_commit": str, "last_digest": str, "overflow_notes": dict}
-
-
-def _bad_keys(data: Any) -> list[str]:
-    """The keys of the `sleep` section whose values have the wrong type."""
-    if not isinstance(data, dict):
-        return []
-    return [
-        key for key, kind in _TYPES.items()
-        if data.get(key) is not None and not isinstance(data[key], kind)
-    ]
-
-
-def state_damage(data: Any) -> str | None:
-    """What is wrong with the `sleep` section of state.json, or None."""
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        return f"'{STATE_KEY}' is a {type(data).__name__}, not an object"
-    bad = _bad_keys(data)
-    if not bad:
-        return None
-    return ", ".join(f"'{STATE_KEY}.{key}' has the wrong type ({type(data[key]).__name__})" for key in bad)
-
-
-def write_state(ws: Workspace, change: Callable[[SleepState], SleepState]) -> bool:
-    """Apply `change` to the current state and save it; False when nothing changed."""
+def write_local_state(ws: Workspace, change: Callable[[LocalState], LocalState]) -> bool:
+    """Apply `change` to this clone's sleep state and save it; False when nothing changed."""
+    path = ws.local_dir / LOCAL_STATE
+    ws.ensure_local()
 
     def edit(text: str | None) -> str:
         try:
             data = json.loads(text) if text and text.strip() else {}
-        except ValueError as exc:
-            raise CodememError(
-                f"{ws.state_file}: not valid JSON ({exc}); fix it or replace it with {{}}"
-            ) from None
-        if not isinstance(data, dict):
+        except ValueError:
             data = {}
-        new = change(SleepState.from_json(data.get(STATE_KEY))).to_json()
-        if new == data.get(STATE_KEY, {}) and text is not None:
-            return text
-        data[STATE_KEY] = new
-        return _dump(data)
+        new = _dump(change(LocalState.from_json(data)).to_json())
+        return text if text == new else new
 
-    before, after = update_text(ws.state_file, edit, _lock(ws, "state.json"))
-    return before != after
-
-
-def read_local_state(ws: Workspace) -> LocalState:
-    """This machine's sleep state."""
-    return LocalState.from_json(_load(ws.local_dir / LOCAL_STATE))
-
-
-def write_local_state(ws: Workspace, state: LocalState) -> bool:
-    """Save this machine's sleep state; False when nothing changed."""
-    path = ws.local_dir / LOCAL_STATE
-    text = _dump(state.to_json())
-    before, after = update_text(path, lambda _old: text, _lock(ws, LOCAL_STATE))
+    before, after = update_text(path, edit, _lock(ws, LOCAL_STATE))
     return before != after

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from codemem.conventions import RegionError, region_budget, with_region
+from codemem.conventions import (
+    RegionError,
+    has_conflict,
+    region_budget,
+    resolve_learned_conflicts,
+    with_region,
+)
 from codemem.infra import FileLock, atomic_write, read_text
 from codemem.memory import Archive, Block, MemoryStore
 from codemem.memory.archive import Note
@@ -56,6 +62,7 @@ class MemoryWriter:
         self.archive = Archive(ws, clock=clock)
         self.changes: list[Change] = []
         self.warnings: list[str] = []
+        self._conflicts_reported: set[str] = set()
 
     # -- blocks -------------------------------------------------------------------------------
 
@@ -79,7 +86,7 @@ class MemoryWriter:
                 self.warnings.append(f"{label} is read-only; its learned content was not updated")
                 return False
             try:
-                new = change(block)
+                new = change(self._without_learned_conflicts(block))
             except RegionError as exc:
                 self.warnings.append(str(exc))
                 return False
@@ -105,6 +112,20 @@ class MemoryWriter:
             return True
         self.warnings.append(f"{label} kept changing during the pass; try again")
         return False
+
+    def _without_learned_conflicts(self, block: Block) -> Block:
+        """The block as edits see it: merge conflicts in learned regions resolved (the pass
+        re-derives them), others left in place and reported once."""
+        if not has_conflict(block.value):
+            return block
+        fixed = resolve_learned_conflicts(block.value)
+        if fixed.left and block.label not in self._conflicts_reported:
+            self._conflicts_reported.add(block.label)
+            self.warnings.append(
+                f"{block.label}: {fixed.left} merge conflict{'s' if fixed.left > 1 else ''} outside the "
+                "learned regions left as written; resolve them by hand (look for <<<<<<<)"
+            )
+        return replace(block, value=fixed.text)
 
     def update_region(self, label: str, name: str, build: Callable[[int], str]) -> bool:
         """Rewrite the marked region `name` of block `label` with `build(budget)`."""
@@ -179,23 +200,17 @@ class MemoryWriter:
         self.changes.append(Change(kind, path.relative_to(self.ws.root).as_posix()))
         return True
 
-    def sync_overflow(
-        self, notes: dict[str, str], region: str, content: str | None, tags: list[str]
-    ) -> dict[str, str]:
+    def sync_overflow(self, region: str, content: str | None, tags: list[str]) -> str | None:
         """Keep one archival note per region holding what the block had no room for.
 
-        `notes` maps region -> note id (from the state); returns the new mapping. A region
-        that fits again gets its note deleted (the block now holds all of it).
+        The region's note is the one whose source names the region (found in the archive,
+        so no state file has to remember it); returns its id. A region that fits again gets
+        its note deleted (the block now holds all of it).
         """
-        out = dict(notes)
-        old = notes.get(region)
-        if content is None:
-            if old is not None:
-                self.delete_note(old)
-                del out[region]
-            return out
-        note_id = self.insert_note(content, tags, f"codemem digest ({region} region)")
-        if old is not None and old != note_id:
-            self.delete_note(old)
-        out[region] = note_id
-        return out
+        source = f"codemem digest ({region} region)"
+        old = [note.id for note in self.archive.notes() if note.source == source]
+        note_id = self.insert_note(content, tags, source) if content is not None else None
+        for stale in old:
+            if stale != note_id:
+                self.delete_note(stale)
+        return note_id

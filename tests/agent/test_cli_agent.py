@@ -130,7 +130,7 @@ def test_ask_is_read_only(ws, script):
 
 def test_run_json_events_and_refused_edit(ws, script):
     result = invoke(ws, "run", "comment the total", "--json", "--model", script(EDIT_SCRIPT))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # its one edit was refused: nothing done
     stream = events(result.stdout)
     assert [e["type"] for e in stream] == [
         "session",
@@ -142,6 +142,7 @@ def test_run_json_events_and_refused_edit(ws, script):
         "tool_result",
         "final",
         "usage",
+        "end",
     ]
     assert stream[3] == {
         "type": "tool_call",
@@ -157,7 +158,27 @@ def test_run_json_events_and_refused_edit(ws, script):
     assert stream[6]["content"] == "Appended to project: now 17 / 8,000 characters."
     assert stream[7] == {"type": "final", "content": "Commented `shop/cart.py:25`."}
     assert stream[8]["session"] == stream[0]["id"] and stream[8]["steps"] == 4
+    refused = (
+        "every edit and command was refused (1 of 1): re-run with --yes, or allow them under "
+        "permissions.allow"
+    )
+    assert stream[9] == {"type": "end", "status": "refused", "exit_code": 1, "error": refused}
+    assert result.stderr == f"codemem: {refused}\n"
     assert NEW not in (ws.root / CART).read_text()
+
+
+def test_run_json_without_a_model_ends_with_an_end_event(ws):
+    result = invoke(ws, "run", "do it", "--json")
+    assert result.exit_code == 2
+    end = events(result.stdout)
+    assert len(end) == 1 and (end[0]["type"], end[0]["status"], end[0]["exit_code"]) == ("end", "failed", 2)
+    assert end[0]["error"].startswith("no model configured: pass --model, set CODEMEM_MODEL")
+
+
+def test_run_that_did_its_edit_ends_done(ws, script):
+    result = invoke(ws, "run", "comment the total", "--json", "--yes", "--model", script(EDIT_SCRIPT))
+    assert result.exit_code == 0, result.output
+    assert events(result.stdout)[-1] == {"type": "end", "status": "done", "exit_code": 0, "error": None}
 
 
 def test_run_with_yes_edits(ws, script):
@@ -178,8 +199,10 @@ def test_run_follows_allow_rules_in_config(ws, script):
 def test_run_step_limit(ws, script):
     loop = [{"tool_calls": [{"name": "list_files", "arguments": {}}]}] * 5
     result = invoke(ws, "run", "loop", "--max-steps", "2", "--json", "--model", script(loop))
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     stream = events(result.stdout)
+    assert stream[-1]["type"] == "end" and (stream[-1]["status"], stream[-1]["exit_code"]) == ("failed", 4)
+    stream = stream[:-1]
     assert stream[-2] == {
         "type": "error",
         "message": (
@@ -207,7 +230,7 @@ def test_bad_agent_config_is_one_line(ws, script):
     assert result.exit_code == 2
     assert result.stderr == (
         f"codemem: error: {ws.config_file}: agent.max_stepz: unknown key, did you mean max_steps? "
-        "(see .codemem.example.yml for every key)\n"
+        "(`codemem config example` shows every key)\n"
     )
 
 
@@ -241,7 +264,46 @@ def test_ask_json_reports_a_failure_as_an_object(ws, script):
     result = invoke(
         ws, "ask", "anything", "--json", "--model", script([{"error": "scripted: model offline"}])
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     data = json.loads(result.stdout)
     assert (data["answer"], data["error"], data["files"]) == (None, "scripted: model offline", [])
     assert result.stderr == "codemem: error: scripted: model offline\n"
+
+
+# -- a teammate's first session -----------------------------------------------------------
+
+
+def _teammate(ws, monkeypatch) -> None:
+    """Someone else at the keyboard of a clone with .codemem/ committed, who never ran init."""
+    from agent_helpers import git
+
+    git(ws.root, "config", "user.email", "carol.ng@example.com")
+    monkeypatch.delenv("CODEMEM_USER", raising=False)
+    assert not (ws.blocks_dir / "users/carol-ng.md").exists()
+
+
+SAVE_PREFERENCE = [
+    {"tool_calls": [{"name": "memory_append",
+                     "arguments": {"label": "users/carol-ng", "content": "Prefers short answers."}}]},
+    "Noted.",
+]
+
+
+@pytest.mark.parametrize("command", ["ask", "run"])
+def test_a_teammates_first_session_creates_their_block(ws, script, monkeypatch, command):
+    _teammate(ws, monkeypatch)
+    result = invoke(ws, command, "remember I like short answers", "--json", "--model", script(SAVE_PREFERENCE))
+    assert result.exit_code == 0, result.output
+    if command == "ask":  # read-only: no memory edits, but the block the prompt names exists
+        assert block_value(ws, "users/carol-ng") == ""
+    else:
+        assert events(result.stdout)[2]["is_error"] is False
+        assert block_value(ws, "users/carol-ng") == "Prefers short answers."
+
+
+def test_a_teammates_first_chat_creates_their_block(ws, script, monkeypatch):
+    _teammate(ws, monkeypatch)
+    result = invoke(ws, "chat", "--model", script(SAVE_PREFERENCE), input="remember this\n")
+    assert result.exit_code == 0, result.output
+    assert "unknown block" not in result.output
+    assert block_value(ws, "users/carol-ng") == "Prefers short answers."

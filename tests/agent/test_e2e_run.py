@@ -114,6 +114,7 @@ def test_run_searches_reads_edits_and_remembers(ws, server):
         ("tool_result", "memory_append"),
         ("final", None),
         ("usage", None),
+        ("end", None),
     ]
     assert events[0]["model"] == "openai/gpt-4.1"
     assert events[5] == {
@@ -180,7 +181,7 @@ def test_run_reports_a_provider_failure_in_one_line(ws, server):
 
     server.push(Error(401, "Incorrect API key provided"))
     result = run_codemem(ws, server, "run", "anything")
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert result.stderr.splitlines()[-1] == (
         "codemem: error: openai/gpt-4.1: authentication failed (401): Incorrect API key provided; "
         "check OPENAI_API_KEY"

@@ -57,8 +57,8 @@ def test_ollama_needs_no_key(caplog):
     assert isinstance(provider, OpenAIProvider)
     assert (provider.api_model, provider.compatible) == ("qwen2.5-coder:7b", True)
     assert provider.base_url == "http://localhost:11434/v1"
-    assert (provider.info.context_window, provider.info.known) == (32_768, False)
-    assert "unknown model ollama/qwen2.5-coder:7b" in caplog.text
+    assert (provider.info.context_window, provider.info.known) == (32_768, True)  # the suggested local model
+    assert caplog.text == ""
 
 
 def test_openrouter_uses_its_own_key(monkeypatch):
@@ -152,7 +152,7 @@ def test_unknown_provider_lists_the_valid_ones():
 
     assert str(caught.value) == (
         "unknown provider 'mistral' in model 'mistral/codestral': use one of anthropic, openai, "
-        "ollama, openrouter, lmstudio, vllm, llamacpp, gpu, scripted "
+        "ollama, openrouter, lmstudio, vllm, llamacpp, gpu "
         "(or define providers.mistral in config)"
     )
 

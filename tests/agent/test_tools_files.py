@@ -251,3 +251,75 @@ def test_non_utf8_files_are_read_but_not_edited(ws, tools):
         "edit_file: latin.txt is not UTF-8 text; it cannot be edited safely",
         True,
     )
+
+
+def test_grep_and_list_files_do_not_follow_a_link_out_of_the_repository(ws, tools, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("api_key = hunter2\n")
+    os.symlink(secret, ws.root / "leak.txt")
+    os.symlink(tmp_path, ws.root / "leakdir")
+    os.symlink(ws.root / "README.md", ws.root / "readme-link.md")  # inside: followed
+    assert call(tools, "grep", pattern="hunter2") == ("No matches for 'hunter2'.", False)
+    listed = call(tools, "list_files")[0].splitlines()
+    assert "leak.txt" not in listed
+    assert [p for p in listed if p.startswith("leakdir")] == []
+    assert "readme-link.md" in listed
+    assert call(tools, "read_file", path="leak.txt") == (
+        f"read_file: leak.txt is outside the repository: paths are relative to its root ({ws.root.name}/)",
+        True,
+    )
+
+
+BLOCK_REFUSAL = (
+    "{tool}: {path} is a core memory block: the file tools do not write blocks; use the memory "
+    "tools (memory_append, memory_replace, memory_insert, memory_rethink), which keep each "
+    "block's limit and its read_only setting"
+)
+CONFIG_REFUSAL = (
+    "{tool}: .codemem/config.yml is codemem's configuration, including the permissions that "
+    "govern these tools: the agent cannot change it; tell the user what to change"
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".codemem/blocks/project.md", ".codemem/blocks/users/dev.md", ".codemem/blocks/new.md",
+     "./.codemem/blocks/../blocks/project.md"],
+)
+def test_file_tools_refuse_memory_blocks(ws, tools, path):
+    (ws.root / ".codemem/blocks/project.md").write_text(
+        "---\ndescription: The project.\nlimit: 100\nread_only: true\n---\nA shop.\n"
+    )
+    before = (ws.root / ".codemem/blocks/project.md").read_text()
+    shown = path.removeprefix("./").replace("blocks/../blocks/", "blocks/")
+    assert call(tools, "write_file", path=path, content="read_only: false\n") == (
+        BLOCK_REFUSAL.format(tool="write_file", path=shown), True,
+    )
+    assert call(tools, "edit_file", path=path, old_string="A shop.", new_string="Owned.") == (
+        BLOCK_REFUSAL.format(tool="edit_file", path=shown), True,
+    )
+    assert (ws.root / ".codemem/blocks/project.md").read_text() == before
+    assert not (ws.root / ".codemem/blocks/new.md").exists()
+
+
+def test_file_tools_refuse_the_config_even_through_a_link(ws, tools):
+    config = ws.root / ".codemem" / "config.yml"
+    config.write_text("permissions:\n  mode: ask\n")
+    os.symlink(config, ws.root / "settings.yml")
+    assert call(tools, "write_file", path=".codemem/config.yml", content="permissions:\n  mode: allow\n") == (
+        CONFIG_REFUSAL.format(tool="write_file"), True,
+    )
+    assert call(tools, "edit_file", path="settings.yml", old_string="ask", new_string="allow") == (
+        CONFIG_REFUSAL.format(tool="edit_file"), True,
+    )
+    assert config.read_text() == "permissions:\n  mode: ask\n"
+
+
+def test_tool_results_escape_control_characters_in_names(ws, tools):
+    (ws.root / "evil\nshop").mkdir()
+    (ws.root / "evil\nshop" / "x\x1b[2J.py").write_text("marker_42 = 1\n")
+    assert call(tools, "list_files", glob="evil*/**") == ("evil\\nshop/x\\x1b[2J.py", False)
+    assert call(tools, "grep", pattern="marker_42") == ("evil\\nshop/x\\x1b[2J.py:1: marker_42 = 1", False)
+    assert call(tools, "read_file", path="evil\nshop/x\x1b[2J.py") == (
+        "evil\\nshop/x\\x1b[2J.py (lines 1-1 of 1)\n   1\tmarker_42 = 1", False,
+    )

@@ -131,7 +131,7 @@ def test_always_for_edits_covers_every_file():
             {"deny": ["run_command:"]},
             "permissions.deny: invalid rule 'run_command:': write TOOL or TOOL:PATTERN, like run_command:pytest*",
         ),
-        ({"ask": []}, "permissions.ask: unknown key (see .codemem.example.yml for every key)"),
+        ({"ask": []}, "permissions.ask: unknown key (`codemem config example` shows every key)"),
     ],
 )
 def test_config_errors(tmp_path, raw, message):
@@ -156,3 +156,96 @@ def test_tools_consult_the_policy(ws, config):
     )
     assert (ws.root / "shop/cart.py").read_text() == before
     assert answers.asked == ["edit shop/cart.py"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "pytest > ~/.bashrc",
+        "pytest -q >> ~/.bashrc",
+        "pytest 2> ~/.bashrc",
+        "pytest &> ~/.bashrc",
+        "pytest >| out.txt",
+        "pytest >&out.txt",
+        "pytest -q | tee ~/.bashrc",
+        "pytest --junitxml=/tmp/x.xml",
+        "pytest --log-file ~/.bashrc",
+        "git log --output=/home/me/.bashrc",
+        "git log --output /home/me/.bashrc",
+        "git log -o out",
+        "git format-patch -o/tmp/patches HEAD~1",
+        "cat <<< 'echo pwned' > ~/.bashrc",
+        "FOO=1 tee ~/.bashrc",
+        "sed -i 's/ask/allow/' .codemem/config.yml",
+        "sed -ni.bak p x",
+        "sed --in-place=.bak p x",
+        "perl -pi -e 's/a/b/' x",
+    ],
+)
+def test_allow_rules_never_cover_a_command_that_writes_files(command):
+    p = policy(mode="ask", allow=["run_command:pytest*", "run_command:git log*", "run_command:cat*",
+                                  "run_command:git format-patch*", "run_command:tee x",
+                                  "run_command:sed*", "run_command:perl*"])
+    assert p.decide(run(command)) == "ask"
+    assert policy(mode="deny", allow=["run_command:*"]).decide(run(command)) == "deny"
+    assert policy(mode="deny", allow=["run_command"]).decide(run(command)) == "deny"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "pytest -q 2>&1",
+        "pytest -q 2>&1 | tail -5",
+        "pytest -q > /dev/null 2>&1",
+        "pytest -q &>/dev/null",
+        "pytest -k 'a > b'",
+        'git log --grep ">"',
+        "git log --oneline -n 5",
+        "git log -p 1>&2",
+        "sed -n 1,5p pyproject.toml",
+        "perl -ne 'print if /x/' setup.py",
+    ],
+)
+def test_commands_that_write_nothing_are_still_allowed(command):
+    p = policy(mode="deny", allow=["run_command:pytest*", "run_command:git log*", "run_command:tail*",
+                                   "run_command:sed*", "run_command:perl*"])
+    assert p.decide(run(command)) == "allow"
+
+
+def test_a_rule_that_spells_the_write_out_allows_it():
+    p = policy(mode="deny", allow=[
+        "run_command:make > build.log", "run_command:git log --output=*", "run_command:pytest --junitxml=*",
+        "run_command:git format-patch -o *", "run_command:tee build/*",
+    ])
+    assert p.decide(run("make > build.log")) == "allow"
+    assert p.decide(run("make > other.log")) == "deny"
+    assert p.decide(run("git log --output=log.txt")) == "allow"
+    assert p.decide(run("pytest --junitxml=report.xml")) == "allow"
+    assert p.decide(run("git format-patch -o out HEAD~1")) == "allow"
+    assert p.decide(run("make > build.log | tee build/out.txt")) == "allow"
+
+
+def test_always_allows_exactly_the_writing_command_it_was_given():
+    answers = Answers("always")
+    p = PermissionPolicy(prompter=answers)
+    p.check(run("pytest > out.txt"))
+    p.check(run("pytest > out.txt"))
+    assert answers.asked == ["run: pytest > out.txt"]
+
+
+def test_the_refusal_says_the_command_writes_files():
+    with pytest.raises(PermissionDenied) as denied:
+        policy(mode="deny", allow=["run_command:pytest*"]).check(run("pytest > ~/.bashrc"))
+    assert str(denied.value) == (
+        "permission denied (run: pytest > ~/.bashrc): permissions.mode is deny and no "
+        "permissions.allow rule matches (it writes files with >: an allow rule covers that only "
+        "if it spells it out); do without it or ask the user to allow it"
+    )
+    with pytest.raises(PermissionDenied) as denied:
+        policy(allow=["run_command:git log*"]).check(run("git log --output=x"))
+    assert str(denied.value) == (
+        "permission denied (run: git log --output=x): it needs approval and no one can be asked "
+        "here (it writes files with --output: an allow rule covers that only if it spells it "
+        "out); the user can re-run with --yes or add 'run_command:git log --output=x' to "
+        "permissions.allow"
+    )

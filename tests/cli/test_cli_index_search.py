@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -167,7 +168,7 @@ def test_disk_full_while_indexing_is_one_line_exit_3_and_the_index_still_answers
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("codemem.code.manifest.os.fsync", full)
+    monkeypatch.setattr(os, "fsync", full)  # every atomic write fsyncs before its rename
     result = CliRunner().invoke(cli, ["--repo", str(shop), "index"])
     assert result.exit_code == 3
     assert result.stderr == "codemem: error: the disk is full (free some space and run the command again)\n"
@@ -175,3 +176,11 @@ def test_disk_full_while_indexing_is_one_line_exit_3_and_the_index_still_answers
     monkeypatch.undo()
     assert json.loads(run(shop, "index", "--json").stdout)["changed"] == 1
     assert search_json(shop, "extra", "-k", "1")[0]["path"] == "shop/cart.py"
+
+
+def test_human_output_escapes_a_newline_in_a_file_name(repo_factory):
+    repo = repo_factory()
+    (repo / "evil\ninjected.py").write_text("def frobnicate_widget():\n    return 1\n")
+    result = run(repo, "search", "frobnicate_widget", "--level", "file")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r" 1\. evil\\ninjected\.py:1  file  \(\d\.\d{3}\)\n", result.stdout)

@@ -382,3 +382,36 @@ def test_read_only_offers_no_writing_tool(repo):
     assert not (repo / ".codemem" / "archive").exists() or not any(
         (repo / ".codemem" / "archive").iterdir()
     )
+
+
+def test_links_out_of_the_repository_are_never_served(repo, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:SECRET refunds\n", encoding="utf-8")
+    (repo / ".codemem" / "blocks" / "x.md").symlink_to(secret)
+    (repo / ".codemem" / "archive").mkdir(exist_ok=True)
+    (repo / ".codemem" / "archive" / "evil.md").symlink_to(secret)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a hostile link")
+    unknown = (
+        "unknown block 'x': the blocks are conventions, project, users/dev; create it first to "
+        "use a new label"
+    )
+
+    async def script(session):
+        read = await session.call_tool("memory_read", {"label": "x"})
+        with pytest.raises(MCPError) as caught:
+            await session.read_resource("codemem://blocks/x")
+        listed = await session.list_resources()
+        prompt = await session.get_prompt("load_memory")
+        found = await session.call_tool("archival_search", {"query": "refunds"})
+        return read, caught.value.message, [r.uri for r in listed.resources], prompt, found
+
+    read, resource_error, uris, prompt, found = run_session(repo, script)
+    assert (text(read), read.is_error) == (f"memory_read: {unknown}", True)
+    assert resource_error == unknown
+    assert "codemem://blocks/x" not in uris
+    assert "SECRET" not in prompt.messages[0].content.text
+    assert "SECRET" not in text(found)
+    stderr = (repo.parent / "server-stderr.txt").read_text(encoding="utf-8")
+    assert stderr.count("skipped .codemem/blocks/x.md: it leads outside the repository") == 1
+    assert stderr.count("skipped .codemem/archive/evil.md: it leads outside the repository") == 1

@@ -203,14 +203,14 @@ def test_outside_a_repository_the_command_fails_before_serving(tmp_path):
     )
 
 
-def test_latest_digest_is_the_one_state_json_names(repo):
+def test_latest_digest_is_the_last_by_name(repo):
     ws = Workspace(repo)
     assert latest_digest(ws) is None
     ws.digests_dir.mkdir()
     for name in ("2025-03-01-aaaaaaa.md", "2025-03-02-bbbbbbb.md", "2025-03-02-0000000.md"):
         (ws.digests_dir / name).write_text(f"# {name}\n")
     assert latest_digest(ws) == ws.digests_dir / "2025-03-02-bbbbbbb.md"  # by name: date first
-    ws.state_file.write_text(
+    ws.state_file.write_text(  # an old state.json names nothing any more
         json.dumps({"sleep": {"last_digest": "digests/2025-03-02-0000000.md"}})
     )
-    assert latest_digest(ws) == ws.digests_dir / "2025-03-02-0000000.md"
+    assert latest_digest(ws) == ws.digests_dir / "2025-03-02-bbbbbbb.md"

@@ -428,3 +428,19 @@ def test_edits_by_other_stores_are_seen_at_once(ws):
     first.create("facts", "Facts.")
     second.append("facts", "from the second process")
     assert first.get("facts").value == "from the second process"
+
+
+# -- the active user's block ------------------------------------------------------------------
+
+
+def test_the_active_users_block_is_created_on_first_use(store, ws):
+    assert store.ensure_user_block() is None  # no .codemem/: nothing is created
+    ws.dir.mkdir()
+    block = store.ensure_user_block()
+    assert (block.label, block.value, block.path) == ("users/alice", "", ws.blocks_dir / "users/alice.md")
+    assert store.ensure_user_block() == block
+    store.delete("users/alice")
+    store.append("users/alice", "Likes tabs.")  # an edit of one's own block creates it too
+    assert store.get("users/alice").value == "Likes tabs."
+    with pytest.raises(UnknownLabelError):
+        store.append("users/bob", "not mine")  # someone else's block is never made up

@@ -82,7 +82,7 @@ def test_memory_set_from_value_file_and_stdin(repo, tmp_path):
 def test_memory_set_refusals_are_one_line(repo):
     result = run(repo, "memory", "set", "conventions", "--value", "y" * 6001)
     assert (result.exit_code, result.stderr) == (
-        1,
+        2,
         "codemem: error: conventions would be 6,001 / 6,000 characters: shorten it or move detail "
         "to archival memory\n",
     )
@@ -119,7 +119,7 @@ def test_memory_create_rm_mv(repo):
     assert ok(repo, "memory", "rm", "backend/api").stdout == "Deleted backend/api.\n"
     assert not (Workspace(repo).blocks_dir / "backend").exists()
     result = run(repo, "memory", "create", "Bad Label", "--description", "x")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("codemem: error: invalid label 'Bad Label'")
 
 
@@ -145,7 +145,7 @@ def test_remember_saves_a_note_by_default(repo):
     note = Archive(Workspace(repo)).get(note_id)
     assert (note.content, note.tags, note.source) == ("Deploys go through staging first.", ["deploy"], "commit abc")
     again = run(repo, "remember", "Deploys go through staging first.")
-    assert again.exit_code == 1
+    assert again.exit_code == 2
     assert again.stderr.startswith(f"codemem: error: an identical note already exists: {note_id}")
     near = ok(repo, "remember", "Deploys go through staging first!!", "--json")
     assert json.loads(near.stdout)["near_duplicates"] == [{"id": note_id, "similarity": 1.0}]  # same words
@@ -200,7 +200,7 @@ def test_sessions_commands(repo, tmp_path):
     assert ok(repo, "sessions", "export", session).stdout == shown
     missing = run(repo, "sessions", "show", "nope")
     assert (missing.exit_code, missing.stderr) == (
-        1, "codemem: error: no session 'nope': `codemem sessions list` shows the ids\n"
+        2, "codemem: error: no session 'nope': `codemem sessions list` shows the ids\n"
     )
 
 

@@ -45,7 +45,7 @@ def test_a_non_utf8_block_is_named_once_and_the_others_still_show(repo):
         "re-save it as UTF-8, or restore it with `git checkout -- .codemem/blocks/notes.md`\n"
     )
     one = run(repo, "memory", "show", "notes")
-    assert one.exit_code == 1
+    assert one.exit_code == 2
     assert one.stderr.startswith("codemem: error: .codemem/blocks/notes.md: not UTF-8 text")
     assert "Traceback" not in one.output
 
@@ -123,19 +123,23 @@ def test_debug_re_raises(repo, monkeypatch):
     assert result.exception.errno == errno.ENOSPC
 
 
-def test_state_json_with_a_wrong_type_is_ignored_in_one_line(repo, caplog):
+def test_sleep_bookkeeping_with_a_wrong_type_is_ignored_in_one_line(repo, caplog):
     ws = Workspace(repo)
-    ws.state_file.write_text(json.dumps({"sleep": {"last_commit": 5, "last_digest": "d.md"}}))
+    ws.ensure_local()
+    (ws.local_dir / "sleep.json").write_text(json.dumps({"last_head": 5, "sessions_until": "2026-01-01"}))
+    ws.state_file.write_text(json.dumps({"sleep": {"last_commit": ["x"]}}))
     caplog.set_level(logging.WARNING, logger="codemem")
     state = read_state(ws)
-    assert (state.last_commit, state.last_digest) == (None, "d.md")
+    assert state.last_commit is None
     assert [r.getMessage() for r in caplog.records] == [
-        ".codemem/state.json: 'sleep.last_commit' has the wrong type (int); ignoring it "
-        "(the next digest starts afresh and rewrites it)"
+        ".codemem/local/sleep.json: 'last_head' has the wrong type (int); ignoring it "
+        "(the next digest derives it again)",
+        ".codemem/state.json: 'last_commit' has the wrong type (list); ignoring it "
+        "(the next digest derives it again)",
     ]
     result = run(repo, "digest")
     assert result.exit_code == 0, result.output
-    assert isinstance(json.loads(ws.state_file.read_text())["sleep"]["last_commit"], str)
+    assert isinstance(json.loads((ws.local_dir / "sleep.json").read_text())["last_head"], str)
 
 
 def test_status_lists_each_damage(repo):
@@ -145,7 +149,7 @@ def test_status_lists_each_damage(repo):
     (ws.archive_dir / "20260101-000000-abcd.md").write_bytes(b"\xfe\xff")
     ws.ensure_local()
     ws.recall_db.write_bytes(b"garbage" * 100)
-    ws.state_file.write_text('{"sleep": {"last_digest": []}}')
+    (ws.local_dir / "sleep.json").write_text('{"last_head": []}')
     (ws.dir / "conventions.json").write_text("{")
     result = run(repo, "status", "--json")
     assert result.exit_code == 0, result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from memory_helpers import read_block
 
+from codemem.errors import PathOutsideRepository
 from codemem.memory import Archive, MemoryStore, initialize_memory
 from codemem.memory.instructions import (
     REGION_BEGIN,
@@ -85,13 +86,12 @@ def test_initialize_memory_creates_the_layout_and_imports(shop):
     assert [p.relative_to(shop.root).as_posix() for p in created] == [
         ".codemem/config.yml",
         ".codemem/.gitignore",
-        ".codemem/state.json",
         ".codemem/blocks/project.md",
         ".codemem/blocks/conventions.md",
         ".codemem/blocks/users/alice.md",
     ]
     assert (shop.dir / ".gitignore").read_text() == "local/\n"
-    assert (shop.dir / "state.json").read_text() == "{}\n"
+    assert not (shop.dir / "state.json").exists()  # no committed bookkeeping
     assert (shop.dir / "config.yml").read_text().startswith("# codemem project settings")
     assert read_block(shop, "project") == PROJECT
     assert read_block(shop, "conventions") == CONVENTIONS
@@ -227,3 +227,40 @@ def test_export_then_import_round_trips_without_duplicates(shop):
     assert claude.startswith(original + "\n" + REGION_BEGIN + "\n## project\n\n<!-- imported from CLAUDE.md")
     assert claude.count(REGION_BEGIN) == 1
     assert export_instructions(store, "claude-md")[1] is False
+
+
+def test_an_instruction_file_linked_out_of_the_repository_is_not_imported(small, tmp_path, caplog):
+    secret = tmp_path / "id_rsa"
+    secret.write_text("# Key\n\nSECRET KEY\n")
+    (small.ws.root / "CLAUDE.md").symlink_to(secret)
+    (small.ws.root / "AGENTS.md").write_text("# Shop\n\n## Build\n\nRun make.\n")
+    (small.ws.root / "CONVENTIONS.md").symlink_to(small.ws.root / "AGENTS.md")  # inside: read
+    parts = import_instructions(small, Archive(small.ws))
+    assert [(p.source, p.heading, p.status) for p in parts] == [
+        ("AGENTS.md", "Build", "imported"),
+        ("CONVENTIONS.md", "Build", "skipped"),
+    ]
+    assert "SECRET" not in small.render_blocks()
+    assert [r.getMessage() for r in caplog.records] == [
+        "skipped CLAUDE.md: it leads outside the repository; codemem reads memory only from "
+        "regular files in the repository and never follows links"
+    ]
+
+
+def test_export_never_writes_through_a_link_out_of_the_repository(small, tmp_path):
+    secret = tmp_path / "bashrc"
+    secret.write_text("SECRET\n")
+    (small.ws.root / "AGENTS.md").symlink_to(secret)
+    with pytest.raises(PathOutsideRepository):
+        export_instructions(small, "agents-md")
+    assert secret.read_text() == "SECRET\n"
+    assert (small.ws.root / "AGENTS.md").is_symlink()
+
+
+def test_export_through_a_link_inside_the_repository_writes_its_target(small):
+    agents = small.ws.root / "AGENTS.md"
+    agents.write_text("# Agents\n")
+    (small.ws.root / "CLAUDE.md").symlink_to(agents)
+    assert export_instructions(small, "claude-md") == (agents, True)
+    assert (small.ws.root / "CLAUDE.md").is_symlink()
+    assert agents.read_text() == "# Agents\n\n" + REGION

@@ -20,6 +20,7 @@ from codemem.review.blobs import disk_chunks
 from codemem.review.checks import leftovers, run_checks, secrets
 from codemem.review.context import ReviewContext
 from codemem.review.diff import Target, parse_patch, read_changes
+from codemem.review.engine import NOT_LEARNED
 from codemem.review.findings import Finding, finding_id
 from codemem.review.limits import Budget
 from codemem.workspace import Workspace
@@ -31,6 +32,7 @@ BYTES = "(read as bytes: the diff does not show this file as text)"
 FOOTER = ("codemem: commit stopped by {n} at or above error. Fix {them}, or dismiss a false alarm with "
           "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... (or git commit --no-verify).\n")
 ONE = FOOTER.format(n="1 finding", them="it")
+LEARN = f"codemem: warning: {NOT_LEARNED}\n"  # these repositories have no digest yet
 
 
 def install(repo: Path) -> Path:
@@ -63,7 +65,7 @@ def test_a_type_change_does_not_hand_the_next_file_another_files_lines(small):
     git(small, "add", "-A")
     result = commit(small)
     fid = finding_id("secrets/github-token", "b.py", TOKEN_LINE)
-    assert (result.returncode, result.stderr) == (1, (
+    assert (result.returncode, result.stderr) == (1, LEARN + (
         "b.py\n"
         "  2  error    GitHub token (ghp_…, 40 characters) in the change [secrets/github-token]\n"
         f"     fix: {FIX} · id {fid}\n"
@@ -177,7 +179,7 @@ def test_a_key_in_content_the_diff_does_not_show_stops_the_commit(small, case):
     result = commit(small)
     reviewed = "1 of 2 files" if case == "no-diff" else "1 of 1 file"
     assert (result.returncode, result.stderr) == (
-        1, bytes_report(path, what, secret, offset) + f"1 finding (1 error) in {reviewed} reviewed.\n" + ONE)
+        1, LEARN + bytes_report(path, what, secret, offset) + f"1 finding (1 error) in {reviewed} reviewed.\n" + ONE)
     assert secret not in result.stderr
     assert head_subject(small) == "initial"
 

@@ -56,17 +56,32 @@ def test_usage_and_configuration_mistakes_exit_2(shop, tmp_path):
     (shop / ".codemem/config.yml").write_text("review:\n  bogus: 1\n")
     assert cli_review(shop, "--staged").stderr == (
         f"codemem: error: {shop / '.codemem/config.yml'}: review.bogus: unknown key "
-        "(see .codemem.example.yml for every key)\n")
+        "(`codemem config example` shows every key)\n")
     outside = CliRunner().invoke(cli, ["--repo", str(tmp_path), "review", "--staged"])
     assert outside.exit_code == 2
 
 
-def test_codemem_failures_exit_3_and_the_hook_lets_them_through(shop):
+def test_an_unknown_revision_is_a_usage_error_and_the_hook_lets_it_through(shop):
     failed = cli_review(shop, "--range", "nope..HEAD")
-    assert (failed.exit_code, failed.stderr) == (3, "codemem: error: git diff failed: fatal: bad revision 'nope..HEAD'\n")
+    assert (failed.exit_code, failed.stderr) == (2, "codemem: error: --range nope..HEAD: 'nope' names no commit\n")
     hooked = cli_review(shop, "--range", "nope..HEAD", "--hook")
     assert (hooked.exit_code, hooked.stderr) == (
-        0, "codemem: warning: git diff failed: fatal: bad revision 'nope..HEAD'; committing without review\n")
+        0, "codemem: warning: --range nope..HEAD: 'nope' names no commit; committing without review\n")
+
+
+def test_codemem_failures_exit_3_and_the_hook_lets_them_through(shop, monkeypatch):
+    import codemem.review.diff as diff
+    from codemem.errors import GitError
+
+    def broken(*_args, **_kwargs):
+        raise GitError("git diff failed: fatal: bad object")
+
+    monkeypatch.setattr(diff, "run_git", broken)
+    failed = cli_review(shop, "--staged")
+    assert (failed.exit_code, failed.stderr) == (3, "codemem: error: git diff failed: fatal: bad object\n")
+    hooked = cli_review(shop, "--staged", "--hook")
+    assert (hooked.exit_code, hooked.stderr) == (
+        0, "codemem: warning: git diff failed: fatal: bad object; committing without review\n")
 
 
 def test_an_internal_error_is_exit_3_not_a_traceback(shop, monkeypatch):

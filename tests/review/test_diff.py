@@ -7,7 +7,7 @@ import os
 import pytest
 from review_helpers import git, stage, write
 
-from codemem.errors import GitError, UsageError
+from codemem.errors import UsageError
 from codemem.review.diff import Hunk, Target, read_changes
 
 MAX = 1_000_000
@@ -111,8 +111,10 @@ def test_a_repository_without_commits(repo_factory):
     assert files(read_changes(repo, Target("worktree"), MAX)) == [("first.py", "added", None, False)]
 
 
-def test_a_bad_range_is_a_git_error(repo):
-    with pytest.raises(GitError, match="git diff failed: fatal: bad revision 'nope..HEAD'"):
+def test_a_bad_range_is_a_usage_error(repo):
+    with pytest.raises(UsageError, match="^--range nope..HEAD: 'nope' names no commit$"):
         read_changes(repo, Target("range", rev_range="nope..HEAD"), MAX)
+    with pytest.raises(UsageError, match="^--range HEAD...nope: 'nope' names no commit$"):
+        read_changes(repo, Target("range", rev_range="HEAD...nope"), MAX)
     with pytest.raises(UsageError, match="expected A..B or A...B"):
         read_changes(repo, Target("range", rev_range="HEAD"), MAX)

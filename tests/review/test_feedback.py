@@ -53,7 +53,7 @@ def test_rules_dismissed_again_and_again_lose_severity_then_disappear(shop):
         dismiss(ws, f.id, by="bob", now=NOW)
     assert rule_confidence(ws) == {"naming/python/function": 0.5}
     result = review(shop)
-    assert [(f.severity, round(f.confidence, 3)) for f in result.findings] == [("warning", round(34 / 35 / 2, 3))] * 4
+    assert [(f.severity, round(f.confidence, 3)) for f in result.findings] == [("warning", round(0.95 / 2, 3))] * 4  # the band of 34 of 35, halved
     assert result.suppressed == 3
     for f in findings[3:6]:
         dismiss(ws, f.id, by="bob", now=NOW)

@@ -69,7 +69,7 @@ def test_a_commit_breaking_a_learned_convention_is_stopped_with_the_findings(hoo
     assert result.returncode == 1
     assert result.stderr == (
         "shop/prices.py\n"
-        "  28  error    `applyDiscount` is camelCase; Python functions here are named in snake_case (97% of 35) "
+        "  28  error    `applyDiscount` is camelCase; Python functions here are named in snake_case (almost all, ≥95%) "
         "[naming/python/function]\n"
         f"      fix: rename it to `apply_discount` · id {fid}\n"
         "\n"

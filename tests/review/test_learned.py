@@ -7,6 +7,7 @@ from review_helpers import CAMEL_FUNCTION, append, brief, git, review, stage
 from codemem.config import load_config
 from codemem.memory import initialize_memory
 from codemem.review.conventions import REGION_END, REGION_START, NamingConvention, load_conventions
+from codemem.review.engine import NOT_LEARNED
 from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
 
@@ -17,8 +18,8 @@ def test_conventions_learned_by_digest_are_enforced(repo_factory):
     initialize_memory(ws)
     run_digest(ws, load_config(None, flags={"sleep": {"min_samples": 3}}), DigestOptions())
     conventions = load_conventions(ws)
-    assert conventions.naming[("python", "function")] == NamingConvention("python", "function", "snake_case", 1.0, 7)
-    assert conventions.docs["python"].share == 13 / 14
+    assert conventions.naming[("python", "function")] == NamingConvention("python", "function", "snake_case", 1.0, "all")
+    assert (conventions.docs["python"].share, conventions.docs["python"].band) == (0.8, "most, ≥80%")  # 13 of 14
     assert conventions.tested == {"python"}
     append(repo, "shop/prices.py", "\n\ndef halfPrice(price: Price) -> Price:\n    return Price(price.cents // 2)\n")
     stage(repo)
@@ -45,7 +46,7 @@ def test_the_records_alone_drive_the_naming_check(shop):
     stage(shop)
     [finding] = review(shop).findings
     assert (finding.file, finding.line, finding.severity, finding.rule) == ("shop/prices.py", 28, "error", "naming/python/function")
-    assert finding.message == "`applyDiscount` is camelCase; Python functions here are named in snake_case (97% of 35)"
+    assert finding.message == "`applyDiscount` is camelCase; Python functions here are named in snake_case (almost all, ≥95%)"
 
 
 def test_without_records_nothing_learned_is_enforced(shop):
@@ -54,6 +55,13 @@ def test_without_records_nothing_learned_is_enforced(shop):
     conventions = load_conventions(Workspace(shop))
     assert (conventions.naming, conventions.docs, conventions.tested) == ({}, {}, set())
     assert [r.rule_id for r in conventions.patterns] == ["conventions/never-print", "conventions/avoid-todo"]
+    # Before the first digest a review says so, instead of a bare "No findings".
+    append(shop, "shop/prices.py", CAMEL_FUNCTION)
+    stage(shop)
+    result = review(shop)
+    assert result.findings == []
+    assert result.warnings == [NOT_LEARNED]
+    assert NOT_LEARNED.endswith("run `codemem digest` to learn them from the code")
 
 
 def test_a_hand_edited_sentence_in_the_region_changes_nothing(shop):

@@ -32,7 +32,7 @@ def test_text_is_grouped_by_file(changed):
         f"id {ids['assets/big.bin', 'binaries/large-file']}",
         "",
         "shop/prices.py",
-        "  28  error    `applyDiscount` is camelCase; Python functions here are named in snake_case (97% of 35) "
+        "  28  error    `applyDiscount` is camelCase; Python functions here are named in snake_case (almost all, ≥95%) "
         "[naming/python/function]",
         f"      fix: rename it to `apply_discount` · id {ids['shop/prices.py', 'naming/python/function']}",
         "  28  warning  no test mentions the new public function `applyDiscount`; this project tests its Python code "

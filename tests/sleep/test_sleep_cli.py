@@ -24,16 +24,15 @@ def test_ci_mode_prints_a_log_summary_and_a_second_run_writes_nothing(tmp_path):
     init(repo)
     first = run(repo, "--ci", "--no-llm")
     assert first.exit_code == 0
-    name = f"2025-03-04-{shas[0][:7]}-{shas[3][:7]}.md"
+    name = f"2025-03-04-root-{shas[3][:7]}.md"
     lines = first.output.splitlines()
     assert lines[0] == "codemem digest: Index: 14 added, 0 changed, 0 removed."
-    assert lines[1:7] == [
+    assert lines[1:6] == [
         f"codemem digest: Commits: 4 digested (root..{shas[3][:7]}).",
         f"codemem digest: Wrote .codemem/digests/{name}.",
         "codemem digest: Wrote .codemem/conventions.json.",
         "codemem digest: Updated blocks/conventions.md (conventions region).",
-        "codemem digest: Updated blocks/project.md (project overview, recent changes).",
-        "codemem digest: Updated .codemem/state.json.",
+        "codemem digest: Updated blocks/project.md (project overview).",
     ]
     second = run(repo, "--ci")
     assert second.exit_code == 0
@@ -52,7 +51,7 @@ def test_json_output(tmp_path):
     assert data["commits"][1]["symbols"]["changed"] == [
         {"path": "shop/cart.py", "qualname": "Cart.total", "kind": "method", "line": 33}
     ]
-    assert [c["kind"] for c in data["changes"]] == ["digest", "conventions", "block", "block", "state"]
+    assert [c["kind"] for c in data["changes"]] == ["digest", "conventions", "block", "block"]
     assert not (repo / ".codemem" / "digests").exists()
 
 

@@ -25,7 +25,7 @@ def test_first_pass_writes_the_exact_digest(shop):
     ws, shas = shop
     a, b, c, d = (sha[:7] for sha in shas)
     result = digest(ws, config(min_samples=3))
-    assert result.digest_path == f".codemem/digests/2025-03-04-{a}-{d}.md"
+    assert result.digest_path == f".codemem/digests/2025-03-04-root-{d}.md"
     assert (ws.root / result.digest_path).read_text() == f"""\
 ---
 date: 2025-03-04
@@ -67,14 +67,14 @@ Author: Bob Builder
 Files: `docs/usage.md` (A, +3 −0)
 """
     assert read_state(ws).last_commit == shas[3]
-    assert read_state(ws).last_digest == f"digests/2025-03-04-{a}-{d}.md"
+    assert read_state(ws).last_digest == f"digests/2025-03-04-root-{d}.md"
     assert [(ch.kind, ch.target, ch.detail) for ch in result.changes] == [
-        ("digest", f".codemem/digests/2025-03-04-{a}-{d}.md", ""),
+        ("digest", f".codemem/digests/2025-03-04-root-{d}.md", ""),
         ("conventions", ".codemem/conventions.json", ""),
         ("block", "conventions", "conventions region"),
-        ("block", "project", "project overview, recent changes"),
-        ("state", ".codemem/state.json", ""),
+        ("block", "project", "project overview"),
     ]
+    assert not ws.state_file.exists()
 
 
 def test_a_second_pass_with_nothing_new_writes_nothing(shop):
@@ -97,13 +97,9 @@ def test_the_same_repository_gives_the_same_memory(tmp_path):
     assert outputs[0] == outputs[1]
 
 
-def test_a_later_pass_digests_only_new_commits_and_rolls_off_recent_changes(shop):
+def test_a_later_pass_digests_only_new_commits(shop):
     ws, shas = shop
-    cfg = config(recent_changes=3)
-    digest(ws, cfg)
-    assert [line.split("`")[1] for line in read_value(ws, "project").split("\n") if line.startswith("- 2025")] == [
-        shas[3][:7], shas[2][:7], shas[1][:7],
-    ]
+    digest(ws)
     new = [
         commit(ws.root, "Add coupons", "2025-03-05T10:00:00+00:00",
                {"shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'}),
@@ -111,25 +107,26 @@ def test_a_later_pass_digests_only_new_commits_and_rolls_off_recent_changes(shop
                {"shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off, never below zero."""\n    return max(0, cents - 10)\n'},
                author="bob"),
     ]
-    result = digest(ws, cfg)
+    result = digest(ws)
     assert [item.commit.sha for item in result.commits] == new
     assert result.base == shas[3]
+    assert result.digest_path == f".codemem/digests/2025-03-06-{shas[3][:7]}-{new[1][:7]}.md"
     text = (ws.root / result.digest_path).read_text()
     assert text.startswith(f"---\ndate: 2025-03-06\nrange: {shas[3][:7]}..{new[1][:7]}\nbase: {shas[3]}\n")
     assert "Added: `shop/coupons.py`: function `apply_coupon`" in text
     assert "Changed: `shop/coupons.py`: function `apply_coupon`" in text
-    assert text.endswith(
-        "## Rolled off the project block's recent changes\n"
-        f"- 2025-03-03 `{shas[2][:7]}` Remove the legacy discount (Alice Liddell)\n"
-        f"- 2025-03-02 `{shas[1][:7]}` Add VAT to cart totals (Bob Builder)\n"
-    )
-    recent = read_value(ws, "project").split("<!-- codemem:recent:start -->\n")[1].split("\n<!--")[0]
-    assert recent == (
-        "## Recent changes\n"
-        f"- 2025-03-06 `{new[1][:7]}` Fix coupon rounding (Bob Builder)\n"
-        f"- 2025-03-05 `{new[0][:7]}` Add coupons (Alice Liddell)\n"
-        f"- 2025-03-04 `{shas[3][:7]}` Document the CLI (Bob Builder)"
-    )
+    assert "recent" not in read_value(ws, "project")  # no list that moves with every commit
+
+
+def test_an_old_recent_changes_region_is_removed(shop):
+    ws, _ = shop
+    store = MemoryStore(ws, user="tester")
+    store.rethink("project", "Intro.\n\n<!-- codemem:recent:start -->\n## Recent changes\n- x\n"
+                  "<!-- codemem:recent:end -->\n\nOutro.")
+    digest(ws)
+    value = read_value(ws, "project")
+    assert value.startswith("Intro.\n\nOutro.\n\n<!-- codemem:project:start -->\n## Project overview\n")
+    assert "Recent changes" not in value
 
 
 def test_text_outside_the_markers_is_never_touched(shop):
@@ -148,7 +145,7 @@ def test_text_outside_the_markers_is_never_touched(shop):
     assert conventions.endswith("<!-- codemem:conventions:end -->" + mine_after)
     project = read_value(ws, "project")
     assert project.startswith("Hand-written intro.\n\n<!-- codemem:project:start -->\n## Project overview\n")
-    assert project.index("<!-- codemem:project:end -->") < project.index("<!-- codemem:recent:start -->")
+    assert project.endswith("<!-- codemem:project:end -->")
 
 
 def test_broken_markers_leave_the_block_alone_with_a_warning(shop):
@@ -171,7 +168,7 @@ def test_block_limits_are_kept_and_nothing_is_lost(shop):
     assert block.value.startswith("Keep functions short.\n\n<!-- codemem:conventions:start -->")
     assert "more rules, and the examples behind every rule, are in archival memory (tag `conventions`)" in block.value
     [note] = Archive(ws).search(tags=["conventions"])
-    assert note.note.id == read_state(ws).overflow_notes["conventions"]
+    assert note.note.source == "codemem digest (conventions region)"
     kept = [line for line in block.value.split("\n") if line.startswith("- ")]
     full = [line for line in note.note.content.split("\n") if line.startswith("- ")]
     assert len(full) == result.rules > len(kept) > 0
@@ -182,7 +179,6 @@ def test_block_limits_are_kept_and_nothing_is_lost(shop):
     (ws.blocks_dir / "conventions.md").write_text(text)
     digest(ws, config(min_samples=3))
     assert Archive(ws).search(tags=["conventions"]) == []
-    assert "overflow_notes" not in json.loads(ws.state_file.read_text())["sleep"]
     assert [ln for ln in read_value(ws, "conventions").split("\n") if ln.startswith("- ")] == full
 
 
@@ -191,7 +187,7 @@ def test_dry_run_reports_and_writes_nothing(shop):
     before = snapshot(ws)
     result = digest(ws, dry_run=True)
     assert snapshot(ws) == before
-    assert [ch.kind for ch in result.changes] == ["digest", "conventions", "block", "block", "state"]
+    assert [ch.kind for ch in result.changes] == ["digest", "conventions", "block", "block"]
     assert result.digest_text.startswith("---\ndate: 2025-03-04\n")
 
 
@@ -199,12 +195,12 @@ def test_since_digests_the_commits_after_a_revision(shop):
     ws, shas = shop
     result = digest(ws, since=shas[1])
     assert [item.commit.sha for item in result.commits] == shas[2:]
-    assert result.digest_path == f".codemem/digests/2025-03-04-{shas[2][:7]}-{shas[3][:7]}.md"
+    assert result.digest_path == f".codemem/digests/2025-03-04-{shas[1][:7]}-{shas[3][:7]}.md"
     with pytest.raises(UsageError, match="no such commit"):
         digest(ws, since="does-not-exist")
 
 
-def test_merges_are_listed_without_their_changes(shop):
+def test_merges_without_changes_of_their_own_are_left_out(shop):
     ws, _ = shop
     digest(ws)
     git(ws.root, "checkout", "-q", "-b", "feature")
@@ -214,10 +210,11 @@ def test_merges_are_listed_without_their_changes(shop):
     git(ws.root, "-c", "user.name=Alice Liddell", "merge", "-q", "--no-ff", "-m", "Merge branch 'feature'", "feature")
     result = digest(ws)
     by_subject = {item.commit.subject: item for item in result.commits}
-    assert set(by_subject) == {"Add a side feature", "Tweak the docs", "Merge branch 'feature'"}
+    assert set(by_subject) == {"Add a side feature", "Tweak the docs"}
     assert by_subject["Add a side feature"].commit.sha == side
+    assert [reason for _, reason in result.skipped] == ["merge"]
     text = (ws.root / result.digest_path).read_text()
-    assert "A merge: its changes are listed under the commits it merged." in text
+    assert "Merge branch" not in text
     assert "Added: `shop/side.py`: function `side`" in text
 
 
@@ -227,7 +224,9 @@ def test_a_lost_last_commit_falls_back_to_recent_history_with_a_warning(shop):
     result = digest(ws, config(initial_commits=2))
     assert [item.commit.sha for item in result.commits] == shas[2:]
     assert result.warnings[0].startswith("the last digested commit ffffffffffff is not in this repository")
-    assert json.loads(ws.state_file.read_text())["other"] == 1  # other bookkeeping is kept
+    assert result.warnings[1] == (".codemem/state.json is no longer written or needed (the digests record what "
+                                  "was digested): remove it with `git rm .codemem/state.json`")
+    assert json.loads(ws.state_file.read_text())["other"] == 1  # read, never written
 
 
 def test_first_pass_reads_only_the_newest_initial_commits(shop):
@@ -245,6 +244,7 @@ def test_an_uninitialized_repository_is_a_usage_error(repo_factory):
 
 
 def test_learn_project_fills_the_overview_for_init(repo_factory):
+    # Key files are files others reference: `cmd/api/main.go` is an entry point, not one.
     from codemem.code import CodeIndex
 
     ws = init(repo_factory("sleep/gosvc"))
@@ -268,12 +268,11 @@ _(from README.md)_
 - `go run ./cmd/api` → `cmd/api/main.go` (cmd/api/main.go)
 
 ### Languages
-- Go: 6 files, 107 lines
+- Go: all of the code
 
 ### Key files (most referenced first)
 - `internal/store/orders.go`: Order, OrderStore, NewOrderStore
 - `internal/store/format.go`: FormatCents, parseID, ValidID
-- `cmd/api/main.go`: main
 <!-- codemem:project:end -->"""
     assert learn_project(ws, config()) == []
 
@@ -284,12 +283,12 @@ def test_an_unreadable_region_keeps_its_overflow_note(shop):
     store.delete("conventions")
     store.create("conventions", "Conventions.", "", limit=800)
     digest(ws, config(min_samples=3))
-    note_id = read_state(ws).overflow_notes["conventions"]
+    [note] = Archive(ws).search(tags=["conventions"])
+    note_id = note.note.id
     broken = read_value(ws, "conventions").replace("<!-- codemem:conventions:end -->", "")
     store.rethink("conventions", broken)
     result = digest(ws, config(min_samples=3))
     assert read_value(ws, "conventions") == broken
-    assert read_state(ws).overflow_notes["conventions"] == note_id
     assert Archive(ws).get(note_id).tags == ["conventions", "learned"]
     assert result.changes == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -11,7 +12,7 @@ from sleep_helpers import config
 from codemem.conventions import RegionError, fit, region_body, region_budget, with_region
 from codemem.errors import ConfigError
 from codemem.sleep.dates import absolute_dates
-from codemem.sleep.state import SleepState, read_state, write_state
+from codemem.sleep.state import SleepState, read_local_state, read_state, write_local_state
 from codemem.workspace import Workspace
 
 START, END = "<!-- codemem:c:start -->", "<!-- codemem:c:end -->"
@@ -63,18 +64,24 @@ def test_relative_dates():
     )
 
 
-def test_state_is_kept_beside_other_bookkeeping(repo_factory):
+def test_state_is_derived_from_the_digests_and_this_clone(repo_factory):
     ws = Workspace(repo_factory())
     ws.dir.mkdir()
-    ws.state_file.write_text('{"review": {"x": 1}}\n')
     assert read_state(ws) == SleepState()
-    assert write_state(ws, lambda s: SleepState("abc", "digests/d.md", {"conventions": "n1"}))
-    assert json.loads(ws.state_file.read_text()) == {
-        "review": {"x": 1},
-        "sleep": {"last_commit": "abc", "last_digest": "digests/d.md", "overflow_notes": {"conventions": "n1"}},
-    }
-    assert write_state(ws, lambda s: s) is False
-    assert read_state(ws).last_commit == "abc"
+    ws.state_file.write_text('{"review": {"x": 1}, "sleep": {"last_commit": "abc"}}\n')  # an old one: read
+    assert read_state(ws) == SleepState("abc", None, ["abc"])
+    ws.digests_dir.mkdir()
+    (ws.digests_dir / "2025-03-01-root-1111111.md").write_text("---\ndate: 2025-03-01\nhead: " + "1" * 40 + "\n---\n")
+    (ws.digests_dir / "2025-03-02-1111111-2222222.md").write_text("---\nhead: " + "2" * 40 + "\n---\n# x\n")
+    (ws.digests_dir / "notes.md").write_text("# not a digest\n")
+    assert read_state(ws) == SleepState("2" * 40, "digests/2025-03-02-1111111-2222222.md", ["1" * 40, "2" * 40, "abc"])
+    assert write_local_state(ws, lambda old: replace(old, last_head="3" * 40))
+    assert write_local_state(ws, lambda old: old) is False
+    assert read_local_state(ws).last_head == "3" * 40
+    assert read_state(ws).last_commit == "3" * 40
+    ws.state_file.write_text('<<<<<<< HEAD\n{"sleep": {}}\n=======\n{}\n>>>>>>> theirs\n')  # conflicted: ignored
+    assert read_state(ws).digested == ["1" * 40, "2" * 40, "3" * 40]
+    assert json.loads(ws.state_file.read_text().split("\n")[1]) == {"sleep": {}}  # never written
 
 
 def test_sleep_settings_are_validated():

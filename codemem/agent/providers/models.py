@@ -89,6 +89,8 @@ MODELS: dict[str, ModelInfo] = {
         _gpt("o3", 200 * _K, 100_000, 2, 8, 0.5),
         _gpt("o3-mini", 200 * _K, 100_000, 1.1, 4.4, 0.55),
         _gpt("o1", 200 * _K, 100_000, 15, 60, 7.5),
+        # Local models codemem suggests (`ollama/qwen2.5-coder`): free, windows as published.
+        ModelInfo("qwen2.5-coder", 32_768, 8_192),
     ]
 }
 
@@ -98,7 +100,7 @@ _DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
 def _candidates(name: str) -> list[str]:
     """Names to try in the table: as given, without a provider path, date or dots."""
     tail = name.rsplit("/", 1)[-1]
-    out = [name, tail]
+    out = [name, tail, tail.split(":", 1)[0]]  # ollama tags: qwen2.5-coder:7b
     undated = _DATE_SUFFIX.sub("", tail)
     out.append(undated)
     if undated.startswith("claude"):

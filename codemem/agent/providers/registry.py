@@ -24,10 +24,13 @@ from codemem.errors import UsageError
 _OPENAI_NAMES = re.compile(r"^(gpt-|chatgpt-|o\d|codex-)")
 
 
+SCRIPTED = "scripted"  # demos and tests: works, but is never offered in a message
+
+
 def provider_names(config: Config) -> list[str]:
     """Built-in provider names, then those defined in config."""
     extra = [name for name in config.providers if name not in BUILTIN_PROVIDERS]
-    return [*BUILTIN_PROVIDERS, *sorted(extra), "scripted"]
+    return [*BUILTIN_PROVIDERS, *sorted(extra)]
 
 
 def split_model(model_string: str, config: Config) -> tuple[str, str]:
@@ -37,13 +40,13 @@ def split_model(model_string: str, config: Config) -> tuple[str, str]:
     valid = ", ".join(names)
     if "/" in text:
         prefix, name = text.split("/", 1)
-        if prefix in names and name:
+        if prefix in (*names, SCRIPTED) and name:
             return prefix, name
         raise UsageError(
             f"unknown provider {prefix!r} in model {text!r}: use one of {valid} "
             f"(or define providers.{prefix} in config)"
         )
-    if text in names and text != "scripted":
+    if text in names:
         default = provider_settings(text, config.providers).model
         if default:
             return text, default
@@ -78,7 +81,7 @@ def resolve_provider(
         )
     provider_name, name = split_model(model_string, config)
     full_name = f"{provider_name}/{name}"
-    if provider_name == "scripted":
+    if provider_name == SCRIPTED:
         from codemem.agent.providers.scripted import ScriptedProvider
 
         return ScriptedProvider.from_file(Path(name), model=full_name)

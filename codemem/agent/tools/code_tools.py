@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from codemem.agent.tools.budget import number_lines
 from codemem.agent.tools.registry import ToolError
-from codemem.infra import git_text, has_head
+from codemem.infra import git_text, has_head, printable
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -43,7 +43,7 @@ def search_code(
     parts = []
     for n, hit in enumerate(hits, 1):
         what = f" {hit.kind} {hit.symbol}" if hit.symbol else (f" {hit.kind}" if hit.kind else "")
-        head = f"{n}. {hit.path}:{hit.start_line}-{hit.end_line}{what} (score {hit.score:.3f})"
+        head = f"{n}. {printable(hit.path)}:{hit.start_line}-{hit.end_line}{what} (score {hit.score:.3f})"
         if level == "file" or not hit.text:
             parts.append(head)
             continue
@@ -51,7 +51,7 @@ def search_code(
         body = number_lines(lines[:HIT_LINES], hit.start_line)
         if len(lines) > HIT_LINES:
             rest = hit.start_line + HIT_LINES
-            body += f'\n[{len(lines) - HIT_LINES} more lines: read_file("{hit.path}", start_line={rest})]'
+            body += f'\n[{len(lines) - HIT_LINES} more lines: read_file("{printable(hit.path)}", start_line={rest})]'
         parts.append(f"{head}\n{body}")
     return ("\n" if level == "file" else "\n\n").join(parts)
 

@@ -1,8 +1,12 @@
 """File tools: `read_file`, `list_files`, `grep` (reading) and `edit_file`, `write_file`.
 
 Files are the repository's tracked and untracked-not-ignored files, as git sees them. Every
-path goes through `codemem.infra.confine`; writes ask the permission policy first, showing the
-unified diff they would make, and are atomic (temp file and rename, mode kept).
+path goes through `codemem.infra.confine`, and no tool follows a symlink out of the repository
+(a link that leads out is neither listed nor searched). Writes ask the permission policy first,
+showing the unified diff they would make, and are atomic (temp file and rename, mode kept).
+Like `.git/`, the memory blocks and `.codemem/config.yml` (which holds these permissions) are
+never written here: blocks change through the memory tools, which honour `read_only`. Paths
+printed into results go through `codemem.infra.printable` (a newline in a name shows as `\n`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolResult
 from codemem.code import matches_any
-from codemem.infra import atomic_write, confine, git_text
+from codemem.infra import RepoPath, atomic_write, confine, git_text, printable
+from codemem.workspace import CODEMEM_DIR
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -25,6 +30,8 @@ MAX_LIST = 500
 MAX_MATCHES = 200
 MAX_GREP_BYTES = 2_000_000
 _WILDCARDS = re.compile(r"[*?\[]")
+_BLOCKS = f"{CODEMEM_DIR}/blocks/"
+_CONFIG = f"{CODEMEM_DIR}/config.yml"
 
 
 def _read_text(full, rel: str, for_edit: bool = False) -> str:
@@ -59,16 +66,19 @@ def read_file(
         end_line: Last line to show (inclusive); default: as much as fits.
     """
     where = confine(ctx.ws.root, path)
+    rel = printable(where.rel)
     if where.full.is_dir():
-        raise ToolError(f'{where.rel} is a directory: use list_files(glob="{where.rel}/**")')
-    lines = _read_text(where.full, where.rel).splitlines()
+        raise ToolError(f'{rel} is a directory: use list_files(glob="{rel}/**")')
+    if where.full.exists() and not where.full.is_file():
+        raise ToolError(f"{rel} is not a regular file (a FIFO or a device); it cannot be read")
+    lines = _read_text(where.full, rel).splitlines()
     total = len(lines)
     if total == 0:
-        return f"{where.rel} is empty."
+        return f"{rel} is empty."
     start = start_line or 1
     end = min(end_line or total, total)
     if start < 1 or start > total:
-        raise ToolError(f"start_line {start} is out of range: {where.rel} has {total} lines")
+        raise ToolError(f"start_line {start} is out of range: {rel} has {total} lines")
     if end < start:
         raise ToolError(f"end_line {end_line} is before start_line {start}")
     budget = ctx.max_chars - 300
@@ -81,21 +91,29 @@ def read_file(
         shown.append(line)
         used += cost
     last = start + len(shown) - 1
-    header = f"{where.rel} (lines {start}-{last} of {total})"
+    header = f"{rel} (lines {start}-{last} of {total})"
     text = f"{header}\n{number_lines(shown, start)}"
     if last < end:
         text += (
-            f'\n[showing lines {start}-{last} of {total}; call read_file("{where.rel}", '
+            f'\n[showing lines {start}-{last} of {total}; call read_file("{rel}", '
             f"start_line={last + 1}) to see more]"
         )
     return text
 
 
 def repo_files(ctx: ToolContext) -> list[str]:
-    """Tracked and untracked-not-ignored files that exist, sorted."""
+    """Tracked and untracked-not-ignored files that exist inside the repository, sorted.
+
+    A symlink counts only if it leads to a file inside the repository: one that leads out is
+    left out, so nothing lists, searches or reads through it.
+    """
     listing = git_text(ctx.ws.root, "ls-files", "-co", "--exclude-standard", "-z")
     root = ctx.ws.root
-    return sorted({p for p in listing.split("\0") if p and (root / p).is_file()})
+    real_root = root.resolve()
+    return sorted({
+        p for p in listing.split("\0")
+        if p and (root / p).is_file() and (root / p).resolve().is_relative_to(real_root)
+    })
 
 
 def _filter(ctx: ToolContext, files: list[str], glob: str | None) -> list[str]:
@@ -116,7 +134,7 @@ def list_files(ctx: ToolContext, glob: str = "**") -> str:
     files = _filter(ctx, repo_files(ctx), glob)
     if not files:
         return f"No files match {glob!r}."
-    text = "\n".join(files[:MAX_LIST])
+    text = "\n".join(printable(p) for p in files[:MAX_LIST])
     if len(files) > MAX_LIST:
         text += f"\n[{len(files) - MAX_LIST:,} more files; narrow the glob to see them]"
     return text
@@ -157,7 +175,7 @@ def grep(ctx: ToolContext, pattern: str, glob: str | None = None) -> str:
         for number, line in enumerate(text.splitlines(), 1):
             if not regex.search(line):
                 continue
-            entry = f"{rel}:{number}: {cut_line(line.strip(), 300)}"
+            entry = f"{printable(rel)}:{number}: {cut_line(line.strip(), 300)}"
             if len(matches) >= MAX_MATCHES or used + len(entry) > budget:
                 more += 1
                 files_with_more.add(rel)
@@ -194,6 +212,25 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def _confine_write(ctx: ToolContext, path: str) -> RepoPath:
+    """`confine(..., for_write=True)`, also refusing memory blocks and codemem's config."""
+    where = confine(ctx.ws.root, path, for_write=True)
+    blocks, config = ctx.ws.blocks_dir.resolve(), ctx.ws.config_file.resolve()
+    rel = where.rel.lower()  # .codemem/Blocks is the same folder on a case-insensitive disk
+    if blocks in where.full.parents or rel.startswith(_BLOCKS):
+        raise ToolError(
+            f"{printable(where.rel)} is a core memory block: the file tools do not write "
+            "blocks; use the memory tools (memory_append, memory_replace, memory_insert, "
+            "memory_rethink), which keep each block's limit and its read_only setting"
+        )
+    if where.full == config or rel == _CONFIG:
+        raise ToolError(
+            f"{printable(where.rel)} is codemem's configuration, including the permissions that "
+            "govern these tools: the agent cannot change it; tell the user what to change"
+        )
+    return where
+
+
 def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> ToolResult:
     """Edit a file by replacing one exact piece of text; shows the resulting diff.
 
@@ -205,10 +242,11 @@ def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> 
         old_string: The exact text to replace.
         new_string: The text to put in its place.
     """
-    where = confine(ctx.ws.root, path, for_write=True)
+    where = _confine_write(ctx, path)
+    rel = printable(where.rel)
     if not where.full.exists():
-        raise ToolError(f"no such file: {where.rel}; use write_file to create a new file")
-    before = _read_text(where.full, where.rel, for_edit=True)
+        raise ToolError(f"no such file: {rel}; use write_file to create a new file")
+    before = _read_text(where.full, rel, for_edit=True)
     if not old_string:
         raise ToolError("old_string is empty: copy the exact text to replace from the file")
     if old_string == new_string:
@@ -222,7 +260,7 @@ def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> 
         if old.strip() and before.count(old.strip()) == 1:
             hint = " (it occurs once without the surrounding whitespace: check indentation)"
         raise ToolError(
-            f"old_string was not found in {where.rel}{hint}; read the file and copy the text "
+            f"old_string was not found in {rel}{hint}; read the file and copy the text "
             "exactly, without the line numbers"
         )
     if count > 1:
@@ -233,19 +271,19 @@ def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> 
             lines.append(str(_line_of(before, found)))
             start = found + 1
         raise ToolError(
-            f"old_string occurs {count} times in {where.rel} (lines {', '.join(lines)}): "
+            f"old_string occurs {count} times in {rel} (lines {', '.join(lines)}): "
             "include more surrounding text so it matches exactly one place"
         )
     at = before.index(old)
     after = before[:at] + new + before[at + len(old) :]
-    diff = unified_diff(where.rel, before, after)
-    ctx.permissions.check(Request("edit_file", where.rel, f"edit {where.rel}", diff))
+    diff = unified_diff(rel, before, after)
+    ctx.permissions.check(Request("edit_file", where.rel, f"edit {rel}", diff))
     atomic_write(where.full, after.encode("utf-8"))
     ctx.file_changed(where.rel)
     first = _line_of(after, at)
     last = first + new.count("\n")
     return ToolResult(
-        f"Edited {where.rel} (lines {first}-{last} now).\n{diff}",
+        f"Edited {rel} (lines {first}-{last} now).\n{diff}",
         data={"path": where.rel, "diff": diff},
     )
 
@@ -257,19 +295,20 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
         path: Repository-relative path; missing folders are created.
         content: The complete content of the file.
     """
-    where = confine(ctx.ws.root, path, for_write=True)
-    before = _read_text(where.full, where.rel, for_edit=True) if where.full.exists() else None
+    where = _confine_write(ctx, path)
+    rel = printable(where.rel)
+    before = _read_text(where.full, rel, for_edit=True) if where.full.exists() else None
     if before == content:
-        return ToolResult(f"{where.rel} already has exactly this content; nothing changed.")
-    diff = unified_diff(where.rel, before or "", content)
+        return ToolResult(f"{rel} already has exactly this content; nothing changed.")
+    diff = unified_diff(rel, before or "", content)
     lines = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
     action = "overwrite" if before is not None else "create"
-    summary = f"{action} {where.rel} ({lines} lines)"
+    summary = f"{action} {rel} ({lines} lines)"
     ctx.permissions.check(Request("write_file", where.rel, summary, diff))
     atomic_write(where.full, content.encode("utf-8"))
     ctx.file_changed(where.rel)
     done = "Overwrote" if before is not None else "Created"
-    text = f"{done} {where.rel} ({lines} lines)."
+    text = f"{done} {rel} ({lines} lines)."
     if before is not None:
         text += "\n" + diff
     return ToolResult(text, data={"path": where.rel, "diff": diff})

@@ -14,6 +14,14 @@ the command (`*` matches anything): a command chained with `;`, `&&`, `||`, `|` 
 allowed only if every part is allowed, denied if any part is denied, and a command with `$(`
 or backticks is never matched by an allow rule.
 
+An allow rule never covers a command that writes files unless the rule spells that out:
+`run_command:pytest*` allows `pytest -q` but not `pytest > ~/.bashrc`, and `run_command:git log*`
+not `git log --output=x`. What counts as writing (see `file_writes`): an output redirection
+(`>`, `>>`, `2>`, `&>`, `>|`, `>(...)`; not `2>&1` or `> /dev/null`), `tee`, `dd of=`, and
+options that name an output file or edit in place (`--output`, `--output-file`, `--log-file`,
+`--junitxml`, `--in-place`..., `-o` for git, curl, wget and sort, `-i` for sed and perl). Spelling it out means the rule's pattern contains a `>`
+for a redirection, or a word starting with the option (`--output*`) or `tee`.
+
 Order: a deny rule refuses; else an allow rule (or an "always" answer this session) allows;
 else `mode` decides. `ask` asks the person through the prompter (`codemem chat`); with no one
 to ask (`codemem run`) it refuses unless `--yes` was given. Reading tools are never asked about;
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -33,8 +42,23 @@ from codemem.config import PermissionMode, PermissionsConfig, parse_rule
 from codemem.errors import PermissionDenied
 
 Answer = Literal["yes", "no", "always"]
-_CHAIN = re.compile(r"&&|\|\||[;|&\n]")
+# `&` and `|` that belong to a redirection (`2>&1`, `&>`, `>|`) do not split a command.
+_CHAIN = re.compile(r"&&|\|\||(?<![>&])&(?![>&])|(?<!>)\||[;\n]")
 _SUBSHELL = re.compile(r"\$\(|`")
+_QUOTED = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|\\.""", re.DOTALL)
+_REDIRECT = re.compile(r"(?:\d+|&)?>>?[|&]?\s*(?P<target>[^\s;&|<>]*)")
+REDIRECT = ">"
+# Options that name a file to write, for any program (`--output x` or `--output=x`).
+_WRITE_OPTIONS = {
+    "--output", "--output-file", "--output-dir", "--output-directory", "--output-document",
+    "--out", "--outfile", "--out-file", "--log-file", "--logfile", "--junitxml", "--junit-xml",
+    "--resultlog", "--report-log", "--in-place",
+}
+# Short options that write, per program: `-o` of git format-patch and git archive, curl's
+# `-o`/`-O`, wget's `-O`/`-o`, sort's `-o`, sed's and perl's `-i` (alone, with a value
+# attached, or among other flags).
+_WRITE_FLAGS = {"git": "o", "curl": "oO", "wget": "oO", "sort": "o", "sed": "i", "perl": "i"}
+_WRAPPERS = {"sudo", "env", "command", "nice", "nohup", "time", "exec"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,15 @@ class Rule:
 
     def __str__(self) -> str:
         return self.tool if self.pattern is None else f"{self.tool}:{self.pattern}"
+
+    def spells(self, writes: Iterable[str]) -> bool:
+        """Whether the pattern itself names each of these ways of writing (see `file_writes`)."""
+        words = (self.pattern or "").split()
+        return all(
+            REDIRECT in (self.pattern or "") if how == REDIRECT
+            else any(word.startswith(how) for word in words)
+            for how in writes
+        )
 
     def matches(self, request: Request, part: str | None = None) -> bool:
         if not fnmatch.fnmatchcase(request.tool, self.tool):
@@ -86,6 +119,41 @@ def command_parts(command: str) -> list[str]:
     return [part.strip() for part in _CHAIN.split(command) if part.strip()]
 
 
+def file_writes(part: str) -> list[str]:
+    """How the simple command `part` writes files: `>` for a redirection, else the option or
+    program (`--output`, `-o`, `tee`, `of=`); empty if it writes none (its program aside)."""
+    writes: list[str] = []
+    bare = _QUOTED.sub(lambda m: "_" * len(m[0]), part)  # quoted `>` is text, not a redirection
+    for found in _REDIRECT.finditer(bare):
+        target, op = found["target"], found[0]
+        harmless = target == "/dev/null" or (">&" in op and (target.isdigit() or target == "-"))
+        if not harmless:
+            writes.append(REDIRECT)
+            break
+    try:
+        words = shlex.split(part)
+    except ValueError:  # unbalanced quotes: the shell would refuse it; judge the plain words
+        words = part.split()
+    while words and ("=" in words[0] and not words[0].startswith("-") or words[0] in _WRAPPERS):
+        words = words[1:]  # `FOO=1 sudo git ...` runs git
+    if not words:
+        return writes
+    program, args = words[0].rsplit("/", 1)[-1], words[1:]
+    if program == "tee":
+        writes.append("tee")
+    if program == "dd" and any(arg.startswith("of=") for arg in args):
+        writes.append("of=")
+    flags = "" if args[:1] == ["grep"] else _WRITE_FLAGS.get(program, "")  # git grep -o: --only-matching
+    for arg in args:
+        option = arg.split("=", 1)[0]
+        if option in _WRITE_OPTIONS:
+            writes.append(option)
+        elif arg[:1] == "-" and arg[1:2] != "-":
+            given = arg[1:2] if program == "git" else arg[1:]  # git: -o<dir>; others: -so file
+            writes.extend(f"-{flag}" for flag in flags if flag in given)
+    return list(dict.fromkeys(writes))
+
+
 @dataclass
 class PermissionPolicy:
     """Decides each gated call; raises `PermissionDenied` with a message for the model."""
@@ -111,13 +179,32 @@ class PermissionPolicy:
         if every_part:  # allow: every part must be allowed, and no command substitution
             if _SUBSHELL.search(request.target):
                 return None
-            found = [next((r for r in rules if r.matches(request, part)), None) for part in parts]
+            found = [
+                next((r for r in rules if r.matches(request, part) and r.spells(file_writes(part))), None)
+                for part in parts
+            ]
             return found[0] if all(found) else None
         for part in [request.target, *parts]:  # deny: the whole line or any part
             rule = next((r for r in rules if r.matches(request, part)), None)
             if rule:
                 return rule
         return None
+
+    def _writes_note(self, request: Request) -> str:
+        """Why an allow rule that matches the command did not allow it: it writes files."""
+        if request.tool != "run_command":
+            return ""
+        unspelled: list[str] = []
+        for part in command_parts(request.target):
+            writes = file_writes(part)
+            if writes and any(r.matches(request, part) and not r.spells(writes) for r in self.allow_rules):
+                unspelled += writes
+        if not unspelled:
+            return ""
+        return (
+            f" (it writes files with {', '.join(dict.fromkeys(unspelled))}: an allow rule covers "
+            "that only if it spells it out)"
+        )
 
     def decide(self, request: Request) -> PermissionMode:
         """`deny`, `allow` or `ask`, from the rules and the mode alone (nobody is asked)."""
@@ -140,15 +227,16 @@ class PermissionPolicy:
         if decision == "deny":
             raise PermissionDenied(
                 f"permission denied ({request.summary}): permissions.mode is deny and no "
-                "permissions.allow rule matches; do without it or ask the user to allow it"
+                f"permissions.allow rule matches{self._writes_note(request)}; do without it or "
+                "ask the user to allow it"
             )
         if self.assume_yes:
             return
         if self.prompter is None:
             raise PermissionDenied(
                 f"permission denied ({request.summary}): it needs approval and no one can be asked "
-                f"here; the user can re-run with --yes or add '{suggest_rule(request)}' to "
-                "permissions.allow"
+                f"here{self._writes_note(request)}; the user can re-run with --yes or add "
+                f"'{suggest_rule(request)}' to permissions.allow"
             )
         answer = self.prompter.approve(request)
         if answer == "always":
@@ -163,6 +251,8 @@ def suggest_rule(request: Request) -> str:
     """A rule that would allow this call: the command's first word, or the exact path."""
     if request.tool == "run_command":
         parts = command_parts(request.target)
+        if any(file_writes(part) for part in parts):  # `make*` would not cover `make > log`
+            return f"run_command:{glob_escape(request.target)}"
         first = parts[0].split()[0] if parts and parts[0].split() else request.target
         return f"run_command:{first}*"
     return f"{request.tool}:{request.target}"

@@ -85,9 +85,13 @@ class ToolContext:
 
     @cached_property
     def store(self) -> MemoryStore:
+        """The memory blocks, with the active user's block created if it does not exist yet
+        (the system prompt and the memory tools name it)."""
         from codemem.memory import MemoryStore
 
-        return MemoryStore(self.ws)
+        store = MemoryStore(self.ws)
+        store.ensure_user_block()
+        return store
 
     @cached_property
     def archive(self) -> Archive:

@@ -84,7 +84,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
             continue
         if any(r.what == "docstrings" and d.kind in r.kinds and applies(r, d.file.path) for r in requires):
             continue  # already reported under the declared rule
-        evidence = f"{docs.share:.0%} of {docs.total:,}" if docs.total is not None else "declared"
+        evidence = docs.band if docs.band is not None else "declared"
         language = display_name(d.language)
         yield Finding(
             f"docstrings/{d.language}", "warning", d.file.path, d.line,

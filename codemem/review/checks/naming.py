@@ -80,8 +80,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         prefix = family_prefix(d.name)
         if prefix is not None and len(families.get(prefix, set()) - {d.name}) >= FAMILY_SIZE:
             continue
-        evidence = (f"{rule.share:.0%} of {rule.total:,}" if rule.total is not None
-                    else f"declared in {ctx.conventions.path}")
+        evidence = rule.band if rule.band is not None else f"declared in {ctx.conventions.path}"
         kinds = NAMED_KINDS[d.kind]
         language = display_name(d.language)
         yield Finding(

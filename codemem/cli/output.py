@@ -1,0 +1,59 @@
+"""Colour on the terminal, decided in one place: `--color`, `NO_COLOR`, and the rich Console.
+
+`--color auto` (the default) colours only a terminal and honours `NO_COLOR` (any non-empty
+value, https://no-color.org); `always` and `never` override both. click's `style`/`echo`
+follow the choice through the root context's `color`; rich output goes through `console()`.
+rich is imported inside `console()` so commands that never draw do not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+COLOR_MODES = ("auto", "always", "never")
+
+
+def color_choice(mode: str, environ: dict[str, str] | None = None) -> bool | None:
+    """click's `color` for a `--color` mode: True, False, or None (colour a terminal)."""
+    variables = os.environ if environ is None else environ
+    if mode == "always":
+        return True
+    if mode == "never" or variables.get("NO_COLOR"):
+        return False
+    return None
+
+
+def _current_choice() -> bool | None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return color_choice("auto")
+    return ctx.find_root().color
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    """Whether text written to `stream` (stdout by default) should be coloured."""
+    choice = _current_choice()
+    if choice is not None:
+        return choice
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def console(*, stderr: bool = False, file: TextIO | None = None, **options) -> Console:
+    """A rich Console that follows `--color` and `NO_COLOR`; `options` go to rich as they are."""
+    from rich.console import Console
+
+    choice = _current_choice()
+    if choice is True:
+        options.setdefault("force_terminal", True)
+    elif choice is False:
+        options["color_system"] = None
+        options["no_color"] = True
+    return Console(stderr=stderr, file=file, **options)

@@ -1,0 +1,102 @@
+"""Merge conflicts in memory files, as `git pull` leaves them, resolved where codemem can.
+
+Two clones that both digest may still leave conflict markers in a block (people's own text,
+or an old version's learned region). A conflicted file never stops a digest: a conflict
+inside (or across the markers of) a learned region is resolved by taking either side, since
+the region is re-derived by the same pass right after; a conflict in text people wrote is
+left exactly as it is, for people, and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_REGION_MARKER = re.compile(r"<!-- codemem:([\w-]+):(start|end) -->")
+
+
+@dataclass
+class Resolved:
+    """A text with its learned conflicts resolved, and how many others are left."""
+
+    text: str
+    resolved: int = 0
+    left: int = 0
+
+
+def has_conflict(text: str) -> bool:
+    """Whether `text` holds git conflict markers."""
+    return any(line.startswith("<<<<<<< ") or line == "<<<<<<<" for line in text.split("\n"))
+
+
+def resolve_learned_conflicts(text: str) -> Resolved:
+    """Resolve the conflicts inside learned regions (keeping our side); leave the others.
+
+    A conflict is learned when it starts inside a region or either side holds a region
+    marker. Our side is kept, so the markers of every region stay paired for the rewrite.
+    """
+    out: list[str] = []
+    result = Resolved("")
+    lines = text.split("\n")
+    inside = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not (line.startswith("<<<<<<< ") or line == "<<<<<<<"):
+            inside = _after(line, inside)
+            out.append(line)
+            i += 1
+            continue
+        ours: list[str] = []
+        base: list[str] = []
+        theirs: list[str] = []
+        part = "ours"
+        j = i + 1
+        while j < len(lines) and not lines[j].startswith(">>>>>>>"):
+            current = lines[j]
+            if current.startswith("|||||||"):
+                part = "base"
+            elif current == "=======" and part in ("ours", "base"):
+                part = "theirs"
+            else:
+                {"ours": ours, "base": base, "theirs": theirs}[part].append(current)
+            j += 1
+        if j == len(lines):  # no end marker: not a conflict codemem understands
+            out.extend(lines[i:])
+            break
+        learned = inside or any(_REGION_MARKER.search(x) for x in (*ours, *base, *theirs))
+        if learned:
+            out.extend(ours)
+            for kept in ours:
+                inside = _after(kept, inside)
+            result.resolved += 1
+        else:
+            out.extend(lines[i : j + 1])
+            result.left += 1
+        i = j + 1
+    result.text = "\n".join(out)
+    return result
+
+
+def ours_side(text: str) -> str:
+    """`text` with every conflict resolved to our side (for files codemem rewrites whole)."""
+    out, part = [], None
+    for line in text.split("\n"):
+        if line.startswith("<<<<<<< ") or line == "<<<<<<<":
+            part = "ours"
+        elif part is not None and line.startswith("|||||||"):
+            part = "base"
+        elif part is not None and line == "=======":
+            part = "theirs"
+        elif part is not None and line.startswith(">>>>>>>"):
+            part = None
+        elif part in (None, "ours"):
+            out.append(line)
+    return "\n".join(out)
+
+
+def _after(line: str, inside: bool) -> bool:
+    """Whether a line leaves us inside a learned region."""
+    for match in _REGION_MARKER.finditer(line):
+        inside = match.group(2) == "start"
+    return inside

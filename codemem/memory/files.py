@@ -1,0 +1,102 @@
+"""Memory files stay inside the repository: blocks, archive notes and digests, read and written.
+
+A cloned repository can commit a symlink such as `.codemem/blocks/x.md -> /etc/passwd`; read
+naively, the target would land in the agent's context, in `codemem memory show` and in every
+MCP client. So a memory file is read only if it is a regular file whose real path lies inside
+the repository: a link (or a folder, a FIFO, a path leading out) is skipped, never followed,
+with one warning line naming it. Writes refuse the same paths with a `MemoryEditError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+from codemem.errors import NotARegularFile, PathOutsideRepository
+from codemem.infra import confine, printable, read_regular
+from codemem.memory.errors import MemoryEditError
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+_warned: set[str] = set()  # one warning per file and process, however often it is scanned
+
+
+def _problem(ws: Workspace, path: Path) -> str | None:
+    """Why `path` may not be used as a memory file, or None if it may (or does not exist)."""
+    try:
+        rel = path.relative_to(ws.root).as_posix()
+        confine(ws.root, rel)
+    except (ValueError, PathOutsideRepository):
+        return "it leads outside the repository"
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "it is a symbolic link"
+    if not stat.S_ISREG(mode):
+        return "it is not a regular file"
+    return None
+
+
+def _shown(ws: Workspace, path: Path) -> str:
+    try:
+        return printable(path.relative_to(ws.root).as_posix())
+    except ValueError:
+        return printable(str(path))
+
+
+def _skip(ws: Workspace, path: Path, why: str) -> None:
+    if str(path) not in _warned:
+        _warned.add(str(path))
+        where = _shown(ws, path)
+        log.warning("skipped %s: %s; codemem reads memory only from regular files in the "
+                    "repository and never follows links", where, why)
+
+
+def memory_file(ws: Workspace, path: Path) -> Path | None:
+    """`path` if it is a regular memory file inside the repository; None (with a warning) if not.
+
+    A missing file is None too, without a warning.
+    """
+    why = _problem(ws, path)
+    if why is not None:
+        _skip(ws, path, why)
+        return None
+    return path if path.exists() else None
+
+
+def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) -> str | None:
+    """The text of a memory file, or None if it is missing or may not be read (see `memory_file`).
+
+    With `inner_links`, a link to a file inside the repository is read (`CLAUDE.md -> AGENTS.md`
+    is common for instruction files); one that leads out is still skipped.
+    """
+    if inner_links and path.is_symlink():
+        try:
+            path = confine(ws.root, path.relative_to(ws.root).as_posix()).full
+        except (ValueError, PathOutsideRepository):
+            _skip(ws, path, "it leads outside the repository")
+            return None
+        path = ws.root / path.relative_to(ws.root.resolve())
+    if memory_file(ws, path) is None:
+        return None
+    try:
+        return read_regular(path)  # O_NOFOLLOW: a link swapped in after the check is refused too
+    except FileNotFoundError:
+        return None
+    except NotARegularFile:  # replaced by a link or a FIFO since the check
+        _skip(ws, path, "it is not a regular file")
+        return None
+
+
+def check_memory_write(ws: Workspace, path: Path) -> None:
+    """Refuse (`MemoryEditError`) to write a memory file that is a link or leads out of the repository."""
+    why = _problem(ws, path)
+    if why is not None:
+        raise MemoryEditError(
+            f"{_shown(ws, path)}: {why}; codemem does not write memory through links: "
+            "replace it with a regular file first"
+        )

@@ -1,0 +1,87 @@
+"""`codemem config`: settings in effect with their sources, get, set (validated), path, example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codemem.cli import cli
+from codemem.cli.config_cmd import example_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(repo, *args, env=None):
+    return CliRunner().invoke(cli, ["--repo", str(repo), *args], env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def repo(repo_factory, isolated_home):
+    repo = repo_factory()
+    (repo / ".codemem").mkdir()
+    (repo / ".codemem" / "config.yml").write_text("# team settings\n\nsleep:\n  idle_minutes: 5\n")
+    user = isolated_home / "codemem"
+    user.mkdir()
+    (user / "config.yml").write_text("search:\n  k: 12\n")
+    return repo
+
+
+def test_the_example_ships_in_the_package_and_the_root_copy_matches_it():
+    assert example_text() == (ROOT / ".codemem.example.yml").read_text(encoding="utf-8")
+    assert example_text().startswith("# codemem configuration: every key, with its default.\n")
+
+
+def test_show_names_the_source_of_every_value(repo):
+    result = run(repo, "config", "show", "--json", env={"CODEMEM_MAP__TOKENS": "2048"})
+    shown = json.loads(result.stdout)
+    assert shown["search.k"] == {"value": 12, "source": "user"}
+    assert shown["sleep.idle_minutes"] == {"value": 5, "source": "project"}
+    assert shown["map.tokens"] == {"value": 2048, "source": "environment"}
+    assert shown["search.bm25"] == {"value": True, "source": "default"}
+    text = run(repo, "config").stdout.splitlines()  # no subcommand: show
+    assert [line.split() for line in text if line.startswith("search.k ")] == [["search.k", "12", "(user)"]]
+
+
+def test_get_a_value_or_a_section(repo):
+    assert run(repo, "config", "get", "search.k").stdout == "12\n"
+    assert json.loads(run(repo, "config", "get", "sleep.idle_minutes", "--json").stdout) == {
+        "key": "sleep.idle_minutes", "value": 5, "source": "project"
+    }
+    section = json.loads(run(repo, "config", "get", "sleep", "--json").stdout)
+    assert section["sleep.idle_minutes"] == {"value": 5, "source": "project"}
+    missing = run(repo, "config", "get", "search.kk")
+    assert (missing.exit_code, missing.stderr) == (2, "codemem: error: no setting 'search.kk'; did you mean search.k?\n")
+
+
+def test_set_validates_then_writes_the_project_file(repo):
+    config = repo / ".codemem" / "config.yml"
+    done = run(repo, "config", "set", "search.k", "20")
+    assert (done.exit_code, done.stdout) == (0, "Set search.k = 20 in .codemem/config.yml.\n")
+    assert config.read_text() == "# team settings\n\nsleep:\n  idle_minutes: 5\nsearch:\n  k: 20\n"
+    assert run(repo, "config", "get", "search.k").stdout == "20\n"
+    bad = run(repo, "config", "set", "search.k", "many")
+    assert bad.exit_code == 2
+    assert bad.stderr == (
+        f"codemem: error: search.k not set: {config}: search.k: Input should be a valid integer, "
+        "unable to parse string as an integer\n"
+    )
+    typo = run(repo, "config", "set", "sleep.idle_minute", "3")
+    assert typo.exit_code == 2 and "did you mean idle_minutes?" in typo.stderr
+    assert config.read_text() == "# team settings\n\nsleep:\n  idle_minutes: 5\nsearch:\n  k: 20\n"
+
+
+def test_set_needs_codemem_init_first(repo_factory):
+    result = run(repo_factory(), "config", "set", "search.k", "3")
+    assert result.exit_code == 2 and result.stderr.endswith("run `codemem init` first\n")
+
+
+def test_path_and_example(repo, isolated_home):
+    paths = json.loads(run(repo, "config", "path", "--json").stdout)
+    assert paths == {
+        "user": {"path": str(isolated_home / "codemem" / "config.yml"), "exists": True},
+        "project": {"path": str(repo / ".codemem" / "config.yml"), "exists": True},
+    }
+    assert run(repo, "config", "example").stdout == example_text()

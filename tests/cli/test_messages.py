@@ -1,0 +1,65 @@
+"""User-facing messages: suggested models are known, no internal provider, true hints."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codemem.agent.providers import resolve_provider
+from codemem.agent.providers.models import lookup_model
+from codemem.cli import cli
+from codemem.cli.agent import CONFIGURE_HELP
+from codemem.config import Config
+from codemem.errors import UsageError
+from codemem.memory.initialize import CONFIG_TEMPLATE
+
+ROOT = Path(__file__).resolve().parents[2]
+SUGGESTING = [CONFIGURE_HELP, CONFIG_TEMPLATE, (ROOT / "README.md").read_text(encoding="utf-8")]
+
+
+def suggested_models() -> set[str]:
+    found = set()
+    for text in SUGGESTING:
+        found |= set(re.findall(r"\b(?:anthropic|openai|ollama)/([\w.-]*\w)", text))
+    return found
+
+
+def test_every_suggested_model_is_known(caplog):
+    models = suggested_models()
+    assert {"claude-sonnet-4-6", "gpt-5", "qwen2.5-coder"} <= models
+    with caplog.at_level(logging.WARNING, logger="codemem"):
+        for name in models:
+            assert lookup_model(name, full_name=f"x/{name}").known, name
+    assert caplog.records == []
+
+
+def test_an_ollama_tag_finds_its_model():
+    assert lookup_model("qwen2.5-coder:7b").context_window == 32_768
+
+
+def test_the_internal_provider_is_never_offered():
+    with pytest.raises(UsageError) as caught:
+        resolve_provider("mistral/codestral", Config())
+    assert "scripted" not in str(caught.value)
+    with pytest.raises(UsageError) as bare:
+        resolve_provider("codestral", Config())
+    assert "scripted" not in str(bare.value)
+
+
+def test_digest_takes_the_model_its_message_suggests(repo_factory):
+    repo = repo_factory("shop")
+    assert CliRunner().invoke(cli, ["--repo", str(repo), "init", "--no-index"]).exit_code == 0
+    result = CliRunner().invoke(
+        cli, ["--repo", str(repo), "digest", "--model", "anthropic/claude-sonnet-4-6"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "codemem: error: ANTHROPIC_API_KEY is not set: export it, or choose another model with "
+        "--model, or pass --no-llm for an extractive digest\n"
+    )
+    help_text = CliRunner().invoke(cli, ["digest", "--help"]).stdout
+    assert "--model" in help_text

@@ -1,0 +1,132 @@
+"""The commit-msg hook: messages held against the learned commit-message conventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from review_helpers import git
+
+from codemem.cli import cli
+from codemem.conventions import Rule, render_records
+from codemem.review.commit_msg import (
+    check_message,
+    commit_conventions,
+    subject_of,
+)
+from codemem.workspace import Workspace
+
+RULES = [
+    Rule("commits", None, "Commit subjects follow Conventional Commits (`type(scope): summary`)", 0.95,
+         kind="commit-format", value="Conventional Commits"),
+    Rule("commits", None, "Commit subjects use the imperative mood (`Add x`, not `Added x`)", 0.9,
+         kind="commit-mood", value="imperative"),
+    Rule("commits", None, "Commit subjects do not end with a period", 1.0, kind="commit-period", value="no"),
+    Rule("commits", None, "Commit subjects are at most 72 characters", 0.7, kind="commit-length", value="72"),
+    Rule("commits", None, "Commit subjects reference an issue (#123 or KEY-123)", 0.85,
+         kind="commit-issue-refs", value="yes"),
+    Rule("commits", None, "Commits are usually a subject line only", 0.85, kind="commit-body", value="no"),
+]
+NAMING = Rule("naming", "python", "Python functions are named in snake_case", 1.0,
+              kind="naming", subject="function", value="snake_case")
+
+
+@pytest.fixture
+def learned(shop):
+    """The review shop with commit-message rules among its learned records."""
+    (shop / ".codemem/conventions.json").write_text(render_records([NAMING, *RULES]))
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "learned")
+    return shop
+
+
+def test_the_reader_keeps_the_commit_rules(learned):
+    assert commit_conventions(Workspace(learned)) == RULES
+
+
+def test_no_records_no_rules(shop):
+    assert commit_conventions(Workspace(shop)) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "broken"),
+    [
+        ("feat(cart): add checkout (#1)\n", []),
+        ("Updated the cart.\n", [
+            "Commit subjects follow Conventional Commits (`type(scope): summary`)",
+            "Commit subjects use the imperative mood (`Add x`, not `Added x`)",
+            "Commit subjects do not end with a period",
+            "Commit subjects reference an issue (#123 or KEY-123)",
+        ]),
+        ("# a comment git drops\n\nfix: adds rounding (#3)\n", ["Commit subjects use the imperative mood (`Add x`, not `Added x`)"]),
+        ("fix: " + "x" * 80 + " #1\n", []),  # the length rule is followed by only 70%: not checked
+        ("Merge branch 'main' into topic\n", []),
+        ("fixup! feat: add checkout\n", []),
+        ("# only comments\n", []),
+    ],
+)
+def test_check_message(message, broken):
+    assert check_message(message, RULES, min_share=0.8) == broken
+
+
+def test_the_subject_stops_at_the_scissors_line():
+    assert subject_of("\n# ------------------------ >8 ------------------------\nfeat: x\n") is None
+    assert subject_of("  feat: x  \nbody\n") == "feat: x"
+
+
+def test_check_message_command(learned, tmp_path):
+    message = tmp_path / "MSG"
+    message.write_text("Updated the cart\n")
+    result = CliRunner().invoke(cli, ["--repo", str(learned), "hook", "check-message", str(message)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "codemem: the commit message does not follow the conventions in memory:\n"
+        "  - Commit subjects follow Conventional Commits (`type(scope): summary`)\n"
+        "  - Commit subjects use the imperative mood (`Add x`, not `Added x`)\n"
+        "  - Commit subjects reference an issue (#123 or KEY-123)\n"
+    )
+    good = CliRunner().invoke(
+        cli, ["--repo", str(learned), "hook", "check-message", "-"], input="fix(cart): round totals (#12)\n"
+    )
+    assert (good.exit_code, good.output) == (0, "")
+
+
+def commit(repo: Path, subject: str, env: dict | None = None):
+    (repo / "notes.md").write_text(subject + "\n")
+    git(repo, "add", "-A")
+    return git(repo, "commit", "-q", "-m", subject, env=env, check=False)
+
+
+def test_the_installed_hook_stops_a_message_that_breaks_a_convention(learned):
+    installed = CliRunner().invoke(cli, ["--repo", str(learned), "hook", "install", "--commit-msg"])
+    assert installed.output == "Installed the codemem commit-msg hook at .git/hooks/commit-msg.\n"
+    stopped = commit(learned, "feat: added notes")
+    assert stopped.returncode == 1
+    assert "  - Commit subjects use the imperative mood (`Add x`, not `Added x`)\n" in stopped.stderr
+    assert "SKIP=codemem git commit" in stopped.stderr
+    assert commit(learned, "feat: add notes (#7)").returncode == 0
+    assert commit(learned, "Notes.", env={"SKIP": "codemem"}).returncode == 0
+
+
+def test_the_hook_never_blocks_on_codemems_own_failure(learned):
+    CliRunner().invoke(cli, ["--repo", str(learned), "hook", "install", "--commit-msg"])
+    (learned / ".codemem/config.yml").write_text("review:\n  min_share: lots\n")
+    done = commit(learned, "Notes.")
+    assert done.returncode == 0
+    assert "the message was not checked" in done.stderr
+
+
+def test_uninstall_restores_the_hook_it_chained(shop):
+    hooks = shop / ".git/hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "commit-msg").write_text("#!/bin/sh\nexit 0\n")
+    (hooks / "commit-msg").chmod(0o755)
+    installed = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install", "--commit-msg"])
+    assert "The hook that was there runs first: .git/hooks/commit-msg.codemem-chained.\n" in installed.output
+    removed = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "uninstall", "--commit-msg"])
+    assert removed.output == (
+        "Removed the codemem commit-msg hook from .git/hooks/commit-msg.\n"
+        "Restored the hook it had replaced at .git/hooks/commit-msg.\n"
+    )
+    assert (hooks / "commit-msg").read_text() == "#!/bin/sh\nexit 0\n"
