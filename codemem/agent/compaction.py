@@ -29,7 +29,7 @@ ARGUMENT_CHARS = 300  # of a tool call's arguments
 class Compaction:
     """What one compaction did."""
 
-    evicted: int  # messages removed from the context this time
+    evicted: int  # messages removed from the context this time (0: the summary was not smaller)
     summary: str
     tokens_before: int
     tokens_after: int = 0

@@ -216,7 +216,11 @@ class Context:
 
     def compact(self, prompt: Prompt | None = None, *, force: bool = False) -> Compaction | None:
         """Summarize and evict the oldest messages down to `compact_to` (all but the latest
-        exchange with `force`); None when there is nothing that can be evicted."""
+        exchange with `force`); None when there is nothing that can be evicted.
+
+        When the summary would not make the context smaller (a short exchange, a long
+        summary), the messages stay and the returned compaction has `evicted == 0`.
+        """
         prompt = prompt or self.build()
         conversation = self.conversation
         target = self.settings.compact_to * prompt.window
@@ -243,8 +247,17 @@ class Context:
         summary, by_model = summarize(
             self.provider, conversation.summary, leaving, self.settings.summary_chars, input_chars
         )
-        conversation.summary = summary
-        conversation.evicted = boundary
+        kept = (conversation.summary, conversation.evicted)
+        conversation.summary, conversation.evicted = summary, boundary
         after = self.build().tokens
+        if after >= prompt.tokens:  # compaction must never grow the context
+            conversation.summary, conversation.evicted = kept
+            log.info(
+                "kept %d messages: their summary would not shrink the context (%d -> %d tokens)",
+                len(leaving),
+                prompt.tokens,
+                after,
+            )
+            return Compaction(0, summary, prompt.tokens, prompt.tokens, by_model)
         log.info("compacted %d messages: %d -> %d tokens", len(leaving), prompt.tokens, after)
         return Compaction(len(leaving), summary, prompt.tokens, after, by_model)

@@ -209,7 +209,7 @@ class Agent:
 
     def _compact(self, prompt: Prompt, force: bool = False) -> Prompt | None:
         compaction = self.context.compact(prompt, force=force)
-        if compaction is None:
+        if compaction is None or not compaction.evicted:
             return None
         self.save()
         try:
@@ -220,10 +220,11 @@ class Agent:
         return self.context.build()
 
     def compact(self) -> Compaction | None:
-        """Summarize everything but the latest exchange now (`/compact`)."""
+        """Summarize everything but the latest exchange now (`/compact`); None when there is
+        nothing to summarize, `evicted == 0` when the summary would not have been smaller."""
         prompt = self.context.build()
         compaction = self.context.compact(prompt, force=True)
-        if compaction is not None:
+        if compaction is not None and compaction.evicted:
             self.save()
             self.transcript.save_summary(self.conversation)
             self.observer.on_compaction(compaction)

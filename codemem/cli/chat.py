@@ -30,7 +30,16 @@ HELP = """\
 /cost                     tokens, dollars and how full the context is
 /clear                    start a new conversation (memory stays)
 /exit                     leave (Ctrl-D works too)
-Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's current step."""
+Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's turn
+(also at an approval prompt)."""
+STOPPED = "Stopped (Ctrl-C): the turn ended here; the conversation so far is kept."
+SEARCH_K = 5  # results per source shown by /search
+
+
+def one_line(text: str, width: int = 100) -> str:
+    """`text` on one line, cut to `width` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 class Repl:
@@ -63,9 +72,9 @@ class Repl:
 
         try:
             self.agent.run(text)
-        except Interrupted as exc:
+        except Interrupted:
             self.observer.end_stream()
-            self.console.print(Text(str(exc), style="yellow"))
+            self.console.print(Text(STOPPED, style="yellow"))
         except CodememError as exc:  # a provider failure or a limit: the chat goes on
             self.observer.end_stream()
             self.console.print(Text(f"error: {exc}", style="red"))
@@ -150,13 +159,25 @@ class Repl:
         if not rest:
             self.console.print("Usage: /search QUERY", markup=False)
             return
-        for name, arguments in (
-            ("search_code", {"query": rest, "k": 5}),
-            ("archival_search", {"query": rest, "k": 5}),
-            ("conversation_search", {"query": rest, "k": 5}),
-        ):
-            self.console.print(Text(f"— {name}", style="bold"))
-            self._tool(name, arguments)
+        ctx = self.agent.context.ctx
+        self.console.print(Text("— code", style="bold"))
+        self._tool("search_code", {"query": rest, "k": SEARCH_K})
+        notes = ctx.archive.search(rest, k=SEARCH_K)
+        lines = [f"  note {hit.note.id}: {one_line(hit.note.content)}" for hit in notes]
+        self.console.print(Text("— archival notes", style="bold"))
+        self.console.print("\n".join(lines) or "  (none)", markup=False, highlight=False)
+        found = ctx.recall.search(rest, k=SEARCH_K) if ctx.recall else []
+        lines = [
+            f"  session {hit.message.session_id} #{hit.message.seq} {hit.message.role}: "
+            f"{one_line(hit.snippet or hit.message.content)}"
+            for hit in found
+        ]
+        self.console.print(Text("— past conversations", style="bold"))
+        self.console.print("\n".join(lines) or "  (none)", markup=False, highlight=False)
+        if len(notes) == SEARCH_K or len(found) == SEARCH_K:
+            self.console.print(
+                Text(f"more: codemem recall {shlex.quote(rest)} -k 20", style="dim")
+            )
 
     def do_map(self, rest: str) -> None:
         self._tool("repo_map", {"focus": shlex.split(rest) if rest else None})
@@ -165,6 +186,11 @@ class Repl:
         compaction = self.agent.compact()
         if compaction is None:
             self.console.print("Nothing to compact yet.")
+        elif not compaction.evicted:
+            self.console.print(
+                f"Kept the messages: a summary would not make the context smaller "
+                f"({compaction.tokens_before:,} tokens)."
+            )
 
     def do_model(self, rest: str) -> None:
         if not rest:

@@ -23,6 +23,7 @@ from rich.text import Text
 from codemem.infra import create_private, private_dir
 
 LIVE_LINES = 8  # lines of the streamed answer still redrawn
+ARGUMENT_CHARS = 60  # of each tool-call argument shown
 REFRESH_SECONDS = 0.08
 
 
@@ -74,6 +75,24 @@ class MarkdownStream:
             self.live = None
 
 
+def preview(value: object, limit: int = ARGUMENT_CHARS) -> str:
+    """A tool-call argument as JSON, cut at a word or item boundary when long, and marked:
+    `"def total(self)…" (1,234 chars)` or `["a", "b", …]`."""
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        cut = value[:limit]
+        boundary = max(cut.rfind(" "), cut.rfind("\n"))
+        if boundary > limit // 2:
+            cut = cut[:boundary]
+        return f"{json.dumps(cut.rstrip(), ensure_ascii=False)}… ({len(value):,} chars)"
+    boundary = text.rfind(", ", 0, limit)
+    head = text[:boundary] if boundary > 0 else text[:limit]
+    close = {"[": "]", "{": "}"}.get(text[0], "")
+    return f"{head}, …{close}"
+
+
 class ChatObserver:
     """Shows the agent at work in the chat."""
 
@@ -116,9 +135,7 @@ class ChatObserver:
             self.console.print(text, markup=False, highlight=False)
 
     def on_tool_call(self, call) -> None:
-        arguments = ", ".join(
-            f"{k}={json.dumps(v, ensure_ascii=False)[:60]}" for k, v in call.arguments.items()
-        )
+        arguments = ", ".join(f"{k}={preview(v)}" for k, v in call.arguments.items())
         self.console.print(Text(f"● {call.name}({arguments})", style="dim cyan"))
 
     def on_tool_result(self, call, result) -> None:
@@ -246,9 +263,11 @@ class TerminalInput:
                 return None
 
     def line(self, prompt: str = "") -> str | None:
+        """One answer (an approval); Ctrl-D is no answer, Ctrl-C raises `KeyboardInterrupt`
+        so that it stops the whole turn, not only the call being asked about."""
         from prompt_toolkit import prompt as ask
 
         try:
             return ask(prompt)
-        except (KeyboardInterrupt, EOFError):
+        except EOFError:
             return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from pathlib import Path
 
 import click
@@ -39,7 +42,22 @@ def mcp_command(app, repo: Path | None, read_only: bool) -> None:
     if repo is not None:
         app.repo = repo  # before anything asked for the workspace
     ws, config, _settings = load_agent_settings(app, None)
-    anyio.run(serve_stdio, McpSession(ws, config, read_only=read_only))
+    session = McpSession(ws, config, read_only=read_only)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_now)
+    anyio.run(serve_stdio, session)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    """Leave at once on SIGINT or SIGTERM.
+
+    The SDK reads stdin in a thread that a signal cannot wake, so a graceful shutdown would
+    wait for the host to close the pipe. Exiting without it is safe: every memory write is
+    an atomic rename under a lock the kernel releases, and an interrupted index refresh
+    leaves the previous index in place.
+    """
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 def _require_sdk() -> None:

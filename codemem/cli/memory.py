@@ -134,9 +134,12 @@ def show_command(app, label: str | None, raw: bool, as_json: bool) -> None:
 def edit_command(app, label: str) -> None:
     """Open a block's value in $EDITOR; saved changes are written back safely.
 
-    If someone else changes the block while it is open, nothing is overwritten: the edit
-    is refused and you can run the command again.
+    If someone else changes the block while it is open (or the text is over the limit),
+    nothing is overwritten: the edit is refused, what you typed is kept in a file under
+    .codemem/local/edits/ and the message says which.
     """
+    from codemem.errors import MemoryEditError
+
     store = _store(app)
     block = store.get(label)
     edited = click.edit(block.value + "\n", extension=".md", require_save=True)
@@ -147,8 +150,24 @@ def edit_command(app, label: str) -> None:
     if value == block.value:
         click.echo(f"No change to {label}.")
         return
-    block = store.rethink(label, value, expected=block.value)
+    try:
+        block = store.rethink(label, value, expected=block.value)
+    except MemoryEditError as exc:
+        kept = _keep_edit(app.workspace(), label, edited)
+        raise type(exc)(f"{exc}; what you typed is kept in {kept}") from None
     click.echo(f"Saved {label}: {block.chars:,} / {block.limit:,} characters.")
+
+
+def _keep_edit(ws, label: str, text: str) -> Path:
+    """Save a refused edit as .codemem/local/edits/LABEL-TIME.md (git ignores local/)."""
+    from codemem.infra import atomic_write
+    from codemem.infra.clock import utc_now
+
+    folder = ws.ensure_local() / "edits"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{label.replace('/', '--')}-{utc_now():%Y%m%d-%H%M%S}.md"
+    atomic_write(path, text)
+    return path
 
 
 @memory_group.command("set")
@@ -178,10 +197,17 @@ def create_command(app, label: str, description: str, limit: int | None, value: 
 
 @memory_group.command("rm")
 @click.argument("label")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def rm_command(app, label: str) -> None:
-    """Delete a block (git keeps its history)."""
-    _store(app).delete(label)
+def rm_command(app, label: str, yes: bool) -> None:
+    """Delete a block after asking (git keeps its history); --yes skips the question."""
+    store = _store(app)
+    block = store.get(label)  # an unknown label fails before anything is asked
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"memory rm {label} needs confirmation: add --yes to delete it")
+        click.confirm(f"Delete {label} ({block.chars:,} characters)?", abort=True, err=True)
+    store.delete(label)
     click.echo(f"Deleted {label}.")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
@@ -83,6 +84,24 @@ class McpSession:
             except Exception as exc:  # the registry catches tool errors; this is a last resort
                 log.debug("tool %s failed", name, exc_info=True)
                 return ToolResult(f"{name} failed: {type(exc).__name__}: {exc}", True)
+
+    def warm_up(self) -> None:
+        """Load what the first code call needs (LanceDB, the parsers, the open index) and
+        bring an existing index up to date, so the host's first search is as fast as later
+        ones. `serve_stdio` runs it in a thread while the host initialises; it holds the code
+        lock, so a search that arrives meanwhile waits instead of doing the same work."""
+        with self._code_lock:
+            started = time.perf_counter()
+            try:
+                self.ctx.code.warm_up()
+                if not self.ctx.code.exists():
+                    return  # the first search builds it: not without being asked
+                self.freshness.refresh()
+                self.ctx.code.search("warm up", k=1)
+            except Exception:  # a warm-up is an optimisation: the search reports real errors
+                log.debug("warming up the code index failed", exc_info=True)
+                return
+            log.debug("warmed up the code index in %.2fs", time.perf_counter() - started)
 
     def list_resources(self) -> list[ResourceInfo]:
         with self._memory_lock:
@@ -216,5 +235,6 @@ async def serve_stdio(session: McpSession) -> None:
     from mcp.server.stdio import stdio_server
 
     server = build_server(session)
+    threading.Thread(target=session.warm_up, name="codemem-warm-up", daemon=True).start()
     async with stdio_server() as (read_stream, write_stream):
         await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -8,9 +8,11 @@ tools only an outside agent needs (the built-in agent sees its blocks in its con
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from codemem.agent.tools import Tool, ToolRegistry, build_tools
+from codemem.agent.tools.memory_tools import refuse_duplicate
 from codemem.errors import MemoryEditError
 
 if TYPE_CHECKING:
@@ -32,6 +34,18 @@ MCP_TOOLS = [
 WRITE_TOOLS = frozenset(
     {"memory_append", "memory_replace", "memory_rethink", "archival_insert", "remember"}
 )
+# What is true inside another host: it sees the blocks only when it asks for them.
+HOST_DESCRIPTIONS = {
+    "memory_append": """\
+Append text to the end of a core memory block (on a new line).
+
+Core memory blocks are what codemem always knows about this repository, shared with the team \
+through git; the codemem agent always has them in its context, but you see them only after \
+memory_read (or the load_memory prompt), so read the block before adding to it. Save durable \
+facts: the user's preferences to their users/<name> block, project facts to `project`, \
+conventions to `conventions`. Keep entries short; put details in archival memory. Text the \
+block already holds is refused.""",
+}
 READ_ONLY_REASON = (
     "the codemem MCP server was started with --read-only, so it does not change memory"
 )
@@ -66,6 +80,7 @@ def remember(ctx: ToolContext, text: str, block: str | None = None, tags: list[s
     if block is not None:
         if tags:
             raise MemoryEditError("tags apply to archival notes, not to blocks: leave them out")
+        refuse_duplicate(ctx, block, text)
         saved = ctx.store.append(block, text)
         return f"Added to {block}: {saved.chars:,} / {saved.limit:,} characters."
     result = ctx.archive.insert(text, tags=tags)
@@ -91,6 +106,9 @@ def build_mcp_tools(ctx: ToolContext, read_only: bool = False) -> ToolRegistry:
     registry = ToolRegistry(context=ctx, max_chars=agent.max_chars)
     for name in MCP_TOOLS:
         tool = agent.tools.get(name) or extra.get(name)
+        if tool is not None and name in HOST_DESCRIPTIONS:
+            schema = replace(tool.schema, description=HOST_DESCRIPTIONS[name])
+            tool = Tool(schema, tool.function, tool.access)
         if tool is not None:
             registry.add(tool)
         elif read_only and name in WRITE_TOOLS:

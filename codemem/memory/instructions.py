@@ -10,14 +10,16 @@ its block's limit becomes an archival note (tags `imported`, `instructions`) ins
 
 Export writes the shared blocks (not users' or the personal block) into `AGENTS.md` or
 `CLAUDE.md` between `<!-- codemem:begin ... -->` and `<!-- codemem:end -->`, leaving the rest
-of the file as it was; the region is skipped on import, and an export that would change
-nothing writes nothing.
+of the file as it was; the region is skipped on import, parts imported from the file being
+written (and still in it) are left out of its region, and an export that would change
+nothing writes nothing: import and export round-trip without duplicating anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,14 +193,29 @@ def _import_part(store: MemoryStore, archive: Archive, part: Part) -> ImportedPa
         return ImportedPart(part.source, part.heading, "archive", "archived", note.path)
 
 
-def render_region(store: MemoryStore) -> str:
-    """The exported region: every shared block that has a value, as `## label` sections."""
-    sections = [
-        f"## {block.label}\n\n{block.value.strip(chr(10))}\n"
-        for block in store.context_blocks()
-        if block.value.strip() and block.label != "personal" and not block.label.startswith("users/")
-    ]
+def render_region(store: MemoryStore, exclude: Sequence[Part] = ()) -> str:
+    """The exported region: every shared block that has a value, as `## label` sections,
+    without the entries imported from `exclude` (parts the target file still holds)."""
+    entries = [f"{part.marker}\n{part.text}" for part in exclude]
+    sections = []
+    for block in store.context_blocks():
+        if block.label == "personal" or block.label.startswith("users/"):
+            continue
+        value = block.value
+        for entry in entries:
+            if entry in value:
+                value = re.sub(r"\n{3,}", "\n\n", value.replace(entry, ""))
+        if value.strip():
+            sections.append(f"## {block.label}\n\n{value.strip(chr(10))}\n")
     return REGION_BEGIN + "\n" + "\n".join(sections) + REGION_END + "\n"
+
+
+def own_parts(text: str, source: str) -> list[Part]:
+    """The parts of an instruction file's text outside codemem's region (named `source`)."""
+    return [
+        Part(source, heading, section, target_block(source, heading))
+        for heading, section in split_sections(strip_region(text))
+    ]
 
 
 def with_region(text: str, region: str) -> str:
@@ -219,10 +236,17 @@ def export_instructions(store: MemoryStore, format: str, path: Path | None = Non
         raise UsageError(f"unknown export format '{format}': use agents-md or claude-md")
     if path is None:  # through a link only to a file inside: its target's text is kept
         path = store.ws.root / confine(store.ws.root, EXPORT_FILES[format], for_write=True).rel
-    region = render_region(store)
+    try:
+        source = path.resolve().relative_to(store.ws.root.resolve()).as_posix()
+    except ValueError:  # outside the repository: nothing in it was imported
+        source = ""
+
+    def change(text: str | None) -> str:
+        # What was imported from this very file is in it already: export it once, not twice.
+        own = own_parts(text or "", source) if source else []
+        return with_region(text or "", render_region(store, exclude=own))
+
     before, after = update_text(
-        path,
-        lambda text: with_region(text or "", region),
-        store.ws.local_dir / "locks" / f"export-{path.name}.lock",
+        path, change, store.ws.local_dir / "locks" / f"export-{path.name}.lock"
     )
     return path, before != after

@@ -11,7 +11,9 @@ what the "model" should answer, then assert on what the SDK sent:
 A `Turn` is rendered in whichever format the request asks for: Anthropic `/v1/messages`
 or OpenAI `/v1/chat/completions`, as JSON or as server-sent events when the request says
 `"stream": true`. `Error` renders each provider's error body; `Raw` sends bytes as given.
-Replies are taken in order; a reply with `path` set waits for a request to that path.
+Replies are taken in order; a reply with `path` set waits for a request to that path. A
+`responder(request)` set on the server answers first (None: fall back to the queue), for
+clients such as a whole agent host whose requests cannot be predicted in order.
 `/v1/messages/count_tokens` answers by itself (about 4 bytes per token) unless a reply for
 that path is queued. An unexpected request gets a 400 naming it. Nothing listens beyond
 127.0.0.1. The reply values and wire rendering live in `fakewire`.
@@ -23,6 +25,7 @@ import json
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,6 +73,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.queue: list[Reply] = []
+        self.responder: Callable[[Request], Reply | None] | None = None
         self._lock = threading.Lock()
         self._http = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._http.fake = self
@@ -141,7 +145,8 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
 
-        reply = self._take(path)
+        reply = self.responder(request) if self.responder else None
+        reply = reply or self._take(path)
         if reply is None and path == COUNT_TOKENS:
             reply = Raw(body={"input_tokens": max(1, len(raw) // 4)})
         if reply is None:

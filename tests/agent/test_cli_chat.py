@@ -242,3 +242,26 @@ def test_terminal_input_history_and_new_lines(tmp_path):
         pipe.send_text("\r")
         assert reader.message("› ") == "one more\n"
     assert "+first line\n+second line\n" in history.read_text()
+
+
+def test_tool_call_arguments_are_cut_at_a_boundary_and_marked():
+    from codemem.cli.chat_ui import preview
+
+    assert preview("short") == '"short"'
+    text = "def total(self) -> float:\n    return sum(price * qty for price, qty in items)\n"
+    assert preview(text) == '"def total(self) -> float:\\n    return sum(price * qty for"… (78 chars)'
+    assert preview(list(range(40))) == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, …]"
+    assert preview("x" * 100) == '"' + "x" * 60 + '"… (100 chars)'
+
+
+def test_search_is_compact(ws, script):
+    result = chat(ws, script(["unused"]), ["/remember Prices are in euros.", "/search prices"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout.split("— code\n", 1)[1]
+    code, rest = out.split("— archival notes\n")
+    notes, conversations = rest.split("— past conversations\n")
+    assert code.startswith("1. shop/inventory.py:1-1 module (score ")
+    assert code.rstrip().endswith("shows the code; k=10 finds more]")
+    assert len(code.splitlines()) <= 5 * 5 + 2
+    assert notes.startswith("  note ") and notes.endswith(": Prices are in euros.\n")
+    assert conversations == "  (none)\n"

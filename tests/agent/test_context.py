@@ -241,3 +241,22 @@ def test_nothing_to_compact(make_agent):
     agent, _, _ = make_agent(["hi"])
     agent.run("hello")
     assert agent.compact() is None
+
+
+def test_compaction_never_grows_the_context(make_agent, ws):
+    long_summary = "- " + "the user said hello and the agent answered " * 60
+    model = Model(["hi", "ok"], summaries=[long_summary])
+    agent, _, recorder = make_agent(None, provider=model.provider())
+    agent.run("hello")
+    agent.run("again")
+    before = agent.context.build().tokens
+    compaction = agent.compact()
+    assert (compaction.evicted, compaction.tokens_before, compaction.tokens_after) == (
+        0,
+        before,
+        before,
+    )
+    assert (agent.conversation.evicted, agent.conversation.summary) == (0, "")
+    assert agent.context.build().tokens == before
+    assert [e for e in recorder.events if e[0] == "compaction"] == []
+    assert ("summary", long_summary) not in recall_rows(ws, agent.transcript.session_id)

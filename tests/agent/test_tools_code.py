@@ -13,11 +13,23 @@ def call(tools, name, **arguments):
 def test_search_and_map_build_the_index_and_follow_edits(ws, tools, ctx):
     text, error = call(tools, "search_code", query="refresh access token", k=1)
     assert not error
-    assert text == (
+    head = (
         "1. shop/auth/tokens.py:15-19 function refresh_access_token (score "
         + text.split("(score ")[1].split(")")[0]
         + ")\n"
-        "  15\tdef refresh_access_token(token: dict, ttl_seconds: int = 3600) -> dict:\n"
+    )
+    assert text == (
+        head + "  15\tdef refresh_access_token(token: dict, ttl_seconds: int = 3600) -> dict:\n"
+        '  16\t    """Extend an access token that has not expired yet."""\n'
+        '  17\t    if token["expires"] < time.time():\n'
+        "    \t[2 more matching lines]\n\n"
+        "[matching lines only: read_file(path, start_line, end_line) or detail=true shows the "
+        "code; k=2 finds more]"
+    )
+    text, error = call(tools, "search_code", query="refresh access token", k=1, detail=True)
+    assert not error
+    assert text == (
+        head + "  15\tdef refresh_access_token(token: dict, ttl_seconds: int = 3600) -> dict:\n"
         '  16\t    """Extend an access token that has not expired yet."""\n'
         '  17\t    if token["expires"] < time.time():\n'
         '  18\t        raise TokenExpiredError("token expired; log in again")\n'
@@ -86,3 +98,15 @@ def test_git_diff_and_log(ws, tools):
         True,
     )
     assert call(tools, "git_diff", rev="no-such-rev")[0].startswith("git_diff: git diff failed: ")
+
+
+def test_compact_results_keep_the_best_spans_of_the_best_files():
+    from codemem.agent.tools.code_tools import diverse
+    from codemem.code import Hit
+
+    def hit(path, line):
+        return Hit(path, 1.0 / line, line, line, None, None, None)
+
+    ranked = [hit("a.py", 1), hit("a.py", 2), hit("a.py", 3), hit("b.py", 4), hit("a.py", 5)]
+    assert diverse(ranked, 3) == [ranked[0], ranked[1], ranked[3]]
+    assert diverse(ranked, 4) == [ranked[0], ranked[1], ranked[2], ranked[3]]  # topped up

@@ -62,6 +62,25 @@ def test_block_edit_refusals_go_back_to_the_model(ws, tools):
     assert call(tools, "memory_create", label="Bad Label", description="d", value="")[1] is True
 
 
+def test_adding_text_already_in_a_block_is_refused(ws, tools):
+    refused = (
+        "memory_append: project already contains this text, so nothing was added; use "
+        "memory_replace to change what is there"
+    )
+    assert call(tools, "memory_append", label="project", content="Build: make.")[1] is False
+    assert call(tools, "memory_append", label="project", content="Build: make.") == (refused, True)
+    assert call(tools, "memory_append", label="project", content="  Build: make.\n") == (
+        refused,
+        True,
+    )
+    assert call(tools, "memory_insert", label="project", text="Build: make.", line=0) == (
+        refused.replace("memory_append", "memory_insert"),
+        True,
+    )
+    assert call(tools, "memory_append", label="project", content="Build")[1] is False  # a new line
+    assert block_value(ws, "project") == "Build: make.\nBuild"
+
+
 def test_unknown_label_message(tools):
     text, error = call(tools, "memory_append", label="nope", content="x")
     assert error

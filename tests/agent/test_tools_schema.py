@@ -172,7 +172,7 @@ def test_build_tools_offers_the_contract(ctx):
         "archival_insert": "archival_insert(content, tags=[])",
         "archival_search": "archival_search(query, tags=None, k=10)",
         "conversation_search": "conversation_search(query, roles=None, since=None, until=None, k=10)",
-        "search_code": "search_code(query, k=10, level='chunk')",
+        "search_code": "search_code(query, k=10, level='chunk', detail=False)",
         "repo_map": "repo_map(focus=None, tokens=None)",
         "read_file": "read_file(path, start_line=None, end_line=None)",
         "list_files": "list_files(glob='**')",

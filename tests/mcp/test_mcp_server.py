@@ -11,7 +11,7 @@ from mcp_helpers import run_session, text
 from codemem.agent.tools import ToolContext, build_tools, function_schema
 from codemem.cli import cli
 from codemem.config import Config, load_config
-from codemem.mcp.tools import memory_read, remember
+from codemem.mcp.tools import HOST_DESCRIPTIONS, memory_read, remember
 from codemem.memory import Archive, MemoryStore, Recall
 from codemem.workspace import Workspace
 from tests.conftest import git
@@ -57,17 +57,20 @@ def test_lists_the_agents_tools_with_their_schemas_resources_and_the_prompt(repo
 
     tools, resources, templates, prompts = run_session(repo, script)
     assert [tool.name for tool in tools.tools] == TOOLS
-    # The same names, descriptions and JSON schemas as the built-in agent's tools.
+    # The same names and JSON schemas as the built-in agent's tools; the same descriptions
+    # but where the built-in agent's would be untrue in another host.
     agent = {
         spec.name: spec for spec in build_tools(ToolContext(Workspace(repo), Config())).specs()
     }
     agent["memory_read"] = function_schema(memory_read).spec()
     agent["remember"] = function_schema(remember).spec()
     for tool in tools.tools:
+        description = HOST_DESCRIPTIONS.get(tool.name, agent[tool.name].description)
         assert (tool.description, tool.input_schema) == (
-            agent[tool.name].description,
+            description,
             agent[tool.name].parameters,
         )
+        assert "always in your context" not in tool.description
         assert tool.annotations.read_only_hint is (tool.name in READ_TOOLS)
     assert [(r.uri, r.name, r.mime_type) for r in resources.resources] == [
         ("codemem://blocks/conventions", "block conventions", "text/markdown"),
@@ -104,7 +107,8 @@ def test_search_finds_the_fixture_and_sees_a_file_saved_since(repo):
             "def redeem_gift_card(total: float) -> float:\n    return 0.0\n", encoding="utf-8"
         )
         third = await session.call_tool(
-            "search_code", {"query": "redeem_gift_card", "k": 1, "level": "symbol"}
+            "search_code",
+            {"query": "redeem_gift_card", "k": 1, "level": "symbol", "detail": True},
         )
         return first, second, third
 
@@ -259,13 +263,13 @@ def test_bad_calls_are_tool_errors_with_the_cli_messages(repo):
             "search_code",
             {"query": "cart", "k": "many"},
             "invalid arguments for search_code: k: Input should be a valid integer, unable to parse "
-            "string as an integer; the signature is search_code(query, k=10, level='chunk')",
+            "string as an integer; the signature is search_code(query, k=10, level='chunk', detail=False)",
         ),
         (
             "search_code",
             {"query": "cart", "level": "line"},
             "invalid arguments for search_code: level: Input should be 'chunk', 'symbol' or 'file'; "
-            "the signature is search_code(query, k=10, level='chunk')",
+            "the signature is search_code(query, k=10, level='chunk', detail=False)",
         ),
         (
             "memory_read",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
 
+import pytest
 from click.testing import CliRunner
 from mcp_helpers import child_env, run_session
 
@@ -214,3 +216,46 @@ def test_latest_digest_is_the_last_by_name(repo):
         json.dumps({"sleep": {"last_digest": "digests/2025-03-02-0000000.md"}})
     )
     assert latest_digest(ws) == ws.digests_dir / "2025-03-02-bbbbbbb.md"
+
+
+def test_warm_up_opens_an_existing_index_and_builds_none(repo):
+    ws = Workspace(repo)
+    session = McpSession(ws, load_config(ws.config_file))
+    session.warm_up()
+    assert session.freshness.last is None
+    assert not ws.index_dir.exists()  # no index without a search asking for it
+
+    assert not session.call_tool("search_code", {"query": "Cart"}).is_error  # builds it
+    later = McpSession(ws, load_config(ws.config_file))
+    later.warm_up()
+    assert (later.freshness.last.full, later.freshness.last.up_to_date) == (False, True)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_the_server_while_stdin_stays_open(repo, signum, code):
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"},
+        },
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(),
+    )
+    try:
+        server.stdin.write(json.dumps(initialize) + "\n")
+        server.stdin.flush()
+        assert json.loads(server.stdout.readline())["id"] == 1  # serving, stdin still open
+        server.send_signal(signum)
+        assert server.wait(timeout=10) == code
+    finally:
+        server.kill()

@@ -110,13 +110,57 @@ def test_memory_edit_uses_the_editor(repo, tmp_path, monkeypatch):
     assert ok(repo, "memory", "edit", "project").stdout == "No change to project.\n"
 
 
+def test_memory_edit_keeps_the_text_when_the_block_changed_meanwhile(repo, tmp_path, monkeypatch):
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys, pathlib\n"
+        "from codemem.memory import MemoryStore\n"
+        "from codemem.workspace import Workspace\n"
+        f"MemoryStore(Workspace(pathlib.Path({str(repo)!r}))).append('project', 'Meanwhile.')\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text('My long careful edit.\\n')\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    result = run(repo, "memory", "edit", "project")
+    assert result.exit_code == 2  # a refused edit: the exit-code rule
+    kept = list((Workspace(repo).local_dir / "edits").glob("project-*.md"))
+    assert len(kept) == 1 and kept[0].read_text() == "My long careful edit.\n"
+    assert result.stderr == (
+        "codemem: error: project changed since you read it: read it again and redo the edit; "
+        f"what you typed is kept in {kept[0]}\n"
+    )
+    assert read_block(Workspace(repo), "project").endswith("---\nA shop.\nMeanwhile.\n")
+
+
+def test_memory_rm_asks_on_a_terminal(repo):
+    import os
+
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable, ["-m", "codemem", "--repo", str(repo), "memory", "rm", "project"],
+        env=dict(os.environ), encoding="utf-8", timeout=60,
+    )
+    child.expect_exact("Delete project (7 characters)? [y/N]: ")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert (Workspace(repo).blocks_dir / "project.md").exists()
+
+
 def test_memory_create_rm_mv(repo):
     assert ok(repo, "memory", "create", "api", "--description", "API notes.", "--limit", "500").stdout.startswith(
         "Created api (500 characters) in "
     )
     assert read_block(Workspace(repo), "api") == "---\ndescription: API notes.\nlimit: 500\nread_only: false\n---\n"
     assert ok(repo, "memory", "mv", "api", "backend/api").stdout == "Renamed api to backend/api.\n"
-    assert ok(repo, "memory", "rm", "backend/api").stdout == "Deleted backend/api.\n"
+    refused = run(repo, "memory", "rm", "backend/api")  # no terminal to ask on
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        "codemem: error: memory rm backend/api needs confirmation: add --yes to delete it\n",
+    )
+    assert (Workspace(repo).blocks_dir / "backend" / "api.md").exists()
+    assert ok(repo, "memory", "rm", "backend/api", "--yes").stdout == "Deleted backend/api.\n"
     assert not (Workspace(repo).blocks_dir / "backend").exists()
     result = run(repo, "memory", "create", "Bad Label", "--description", "x")
     assert result.exit_code == 2

@@ -73,7 +73,7 @@ def test_memory_show_does_not_print_a_linked_file(hostile, caplog):
     assert result.exit_code == 0, result.output
     assert "SECRET" not in result.output
     result = CliRunner().invoke(cli, ["--repo", str(hostile.root), "memory", "show", "x"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a refused read: the exit-code rule
     assert "SECRET" not in result.output
 
 

@@ -224,9 +224,21 @@ def test_export_then_import_round_trips_without_duplicates(shop):
     assert {p.status for p in parts} == {"skipped"}
     assert {label: read_block(shop, label) for label in ("project", "conventions")} == before
     claude = (shop.root / "CLAUDE.md").read_text()
-    assert claude.startswith(original + "\n" + REGION_BEGIN + "\n## project\n\n<!-- imported from CLAUDE.md")
+    # What came from CLAUDE.md is in it once; the region brings only what came from elsewhere.
+    assert claude.startswith(
+        original + "\n" + REGION_BEGIN + "\n## project\n\n<!-- imported from AGENTS.md § Architecture"
+    )
+    assert "imported from CLAUDE.md" not in claude
+    assert claude.count("- `make install` sets up the virtualenv.") == 1
+    assert claude.count("- Type hints on every public function.") == 1
     assert claude.count(REGION_BEGIN) == 1
+    agents = (shop.root / "AGENTS.md").read_text()
+    assert "imported from AGENTS.md" not in agents
+    assert agents.count("The API talks to Postgres through SQLAlchemy") == 1
+    assert agents.count("- `make install` sets up the virtualenv.") == 1
     assert export_instructions(store, "claude-md")[1] is False
+    assert import_instructions(store, Archive(shop)) == parts  # and round again: nothing new
+    assert (shop.root / "CLAUDE.md").read_text() == claude
 
 
 def test_an_instruction_file_linked_out_of_the_repository_is_not_imported(small, tmp_path, caplog):

@@ -6,54 +6,119 @@ context's `CodeIndex`, which keeps the tag store and graph loaded between calls.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
-from codemem.agent.tools.budget import number_lines
+from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.registry import ToolError
 from codemem.infra import git_text, has_head, printable
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
+    from codemem.code import Hit
 
-HIT_LINES = 30  # lines of code shown per search hit
+HIT_LINES = 30  # lines of code shown per search hit with detail=true
+MATCH_LINES = 3  # lines shown per hit in the compact view: those with a query word
+MATCH_LINE_CHARS = 160
+SPANS_PER_FILE = 2  # in the compact view, while other files have hits too
 MAX_MAP_TOKENS = 8_192
-
-
+_WORD = re.compile(r"[A-Za-z0-9_]{3,}")
 
 
 def search_code(
-    ctx: ToolContext, query: str, k: int = 10, level: Literal["chunk", "symbol", "file"] = "chunk"
+    ctx: ToolContext,
+    query: str,
+    k: int = 10,
+    level: Literal["chunk", "symbol", "file"] = "chunk",
+    detail: bool = False,
 ) -> str:
     """Search the codebase (hybrid BM25 + symbols + paths) and show the best matches.
 
     Use it first for any question about the code: identifiers, error messages, tracebacks
-    or plain-English descriptions all work.
+    or plain-English descriptions all work. Each result shows where it is, its name and the
+    lines that match; read a result's code with read_file(path, start_line, end_line), or
+    ask for it with detail=true.
 
     Args:
         query: What to look for.
         k: How many results to return.
         level: Rank chunks of code, whole definitions (symbol) or files.
+        detail: Show up to 30 lines of code per result instead of the matching lines only.
     """
     if not query.strip():
         raise ToolError("the query is empty: say what to look for")
     ctx.ensure_index()
-    hits = ctx.code.search(query, k=max(1, min(k, 50)), level=level)
+    k = max(1, min(k, 50))
+    if level == "file" or detail:
+        hits = ctx.code.search(query, k=k, level=level)
+    else:  # rank more, then keep the best spans of the best files
+        hits = diverse(ctx.code.search(query, k=3 * k, level=level), k)
     if not hits:
         return "No results. Try other words, a likely identifier, or grep for an exact string."
     parts = []
+    words = {word.lower() for word in _WORD.findall(query)}
     for n, hit in enumerate(hits, 1):
         what = f" {hit.kind} {hit.symbol}" if hit.symbol else (f" {hit.kind}" if hit.kind else "")
         head = f"{n}. {printable(hit.path)}:{hit.start_line}-{hit.end_line}{what} (score {hit.score:.3f})"
         if level == "file" or not hit.text:
             parts.append(head)
-            continue
-        lines = hit.text.splitlines()
-        body = number_lines(lines[:HIT_LINES], hit.start_line)
-        if len(lines) > HIT_LINES:
-            rest = hit.start_line + HIT_LINES
-            body += f'\n[{len(lines) - HIT_LINES} more lines: read_file("{printable(hit.path)}", start_line={rest})]'
-        parts.append(f"{head}\n{body}")
-    return ("\n" if level == "file" else "\n\n").join(parts)
+        elif detail:
+            parts.append(f"{head}\n{code_excerpt(hit)}")
+        else:
+            parts.append(f"{head}\n{matching_lines(hit, words)}")
+    if level == "file":
+        return "\n".join(parts)
+    text = "\n\n".join(parts)
+    if not detail:
+        text += (
+            "\n\n[matching lines only: read_file(path, start_line, end_line) or detail=true "
+            f"shows the code; k={min(2 * k, 50)} finds more]"
+        )
+    return text
+
+
+def diverse(hits: list[Hit], k: int) -> list[Hit]:
+    """The first `k` of `hits` (best first) with at most `SPANS_PER_FILE` per file, topped
+    up with the rest when there are too few files."""
+    chosen: list[Hit] = []
+    rest: list[Hit] = []
+    per_file: Counter[str] = Counter()
+    for hit in hits:
+        if per_file[hit.path] < SPANS_PER_FILE:
+            per_file[hit.path] += 1
+            chosen.append(hit)
+        else:
+            rest.append(hit)
+    chosen = chosen[:k]
+    if len(chosen) < k:
+        chosen += rest[: k - len(chosen)]
+        chosen.sort(key=hits.index)
+    return chosen
+
+
+def code_excerpt(hit: Hit) -> str:
+    """Up to `HIT_LINES` numbered lines of the hit, with how to read the rest."""
+    lines = hit.text.splitlines()
+    body = number_lines(lines[:HIT_LINES], hit.start_line)
+    if len(lines) > HIT_LINES:
+        rest = hit.start_line + HIT_LINES
+        body += f'\n[{len(lines) - HIT_LINES} more lines: read_file("{printable(hit.path)}", start_line={rest})]'
+    return body
+
+
+def matching_lines(hit: Hit, words: set[str]) -> str:
+    """The hit's numbered lines that contain a query word (at most `MATCH_LINES`), or its
+    first line when none does (a match on meaning or on the path)."""
+    lines = hit.text.splitlines()
+    numbered = [(hit.start_line + i, line) for i, line in enumerate(lines) if line.strip()]
+    found = [(n, line) for n, line in numbered if any(w in line.lower() for w in words)]
+    shown = found[:MATCH_LINES] or numbered[:1]
+    width = max(4, len(str(hit.end_line)))
+    out = [f"{n:>{width}}\t{cut_line(line.rstrip(), MATCH_LINE_CHARS)}" for n, line in shown]
+    if len(found) > MATCH_LINES:
+        out.append(f"{'':>{width}}\t[{len(found) - MATCH_LINES} more matching lines]")
+    return "\n".join(out)
 
 
 def repo_map(

@@ -23,17 +23,37 @@ def _saved(action: str, block: Block) -> str:
     return f"{action} {block.label}: now {block.chars:,} / {block.limit:,} characters."
 
 
+def refuse_duplicate(ctx: ToolContext, label: str, text: str) -> None:
+    """Raise `MemoryEditError` when every line of `text` is already in the block, in order
+    (a model tends to save the same fact again and again)."""
+    wanted = _stripped_lines(text)
+    if not wanted:
+        return
+    have = _stripped_lines(ctx.store.get(label).value)
+    if "\n" + "\n".join(wanted) + "\n" in "\n" + "\n".join(have) + "\n":
+        raise MemoryEditError(
+            f"{label} already contains this text, so nothing was added; "
+            "use memory_replace to change what is there"
+        )
+
+
+def _stripped_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def memory_append(ctx: ToolContext, label: str, content: str) -> str:
     """Append text to the end of a core memory block (on a new line).
 
     Core memory blocks are always in your context. Save durable facts here: the user's
     preferences to their users/<name> block, project facts to `project`, conventions to
-    `conventions`. Keep entries short; put details in archival memory.
+    `conventions`. Keep entries short; put details in archival memory. Text the block
+    already holds is refused.
 
     Args:
         label: The block's label, e.g. project, conventions or users/alice.
         content: The text to add.
     """
+    refuse_duplicate(ctx, label, content)
     return _saved("Appended to", ctx.store.append(label, content))
 
 
@@ -56,6 +76,7 @@ def memory_insert(ctx: ToolContext, label: str, text: str, line: int = -1) -> st
         text: The text to insert (one or more lines).
         line: Insert after this many lines: 0 puts it first, -1 (the default) at the end.
     """
+    refuse_duplicate(ctx, label, text)
     return _saved("Inserted into", ctx.store.insert(label, text, line))
 
 

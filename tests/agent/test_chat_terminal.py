@@ -1,0 +1,94 @@
+"""`codemem chat` on a real pseudo-terminal: approvals and Ctrl-C, with a scripted model."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import yaml
+from agent_helpers import recall_rows
+
+pexpect = pytest.importorskip("pexpect")
+
+CART = "shop/cart.py"
+OLD = "    def total(self) -> float:"
+NEW = "    def total(self) -> float:  # euros"
+EDIT = {
+    "tool_calls": [
+        {"name": "edit_file", "arguments": {"path": CART, "old_string": OLD, "new_string": NEW}}
+    ]
+}
+ASK = r"\[y\]es / \[n\]o / \[a\]lways this session:"
+PROMPT = "›"  # prompt_toolkit moves the cursor rather than print the space
+TIMEOUT = 60  # start-up imports on a busy machine
+
+
+@pytest.fixture
+def spawn_chat(ws, tmp_path):
+    children = []
+
+    def spawn(items):
+        script = tmp_path / f"script{len(children)}.yml"
+        script.write_text(yaml.safe_dump(items, sort_keys=False))
+        env = dict(os.environ, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+        env["CODEMEM_AGENT__REFRESH_INDEX"] = "false"
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "codemem", "--repo", str(ws.root), "chat", "--model", f"scripted/{script}"],
+            env=env,
+            encoding="utf-8",
+            timeout=TIMEOUT,
+            dimensions=(40, 200),
+        )
+        children.append(child)
+        child.expect_exact(PROMPT)
+        return child
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+def enter(child, text: str) -> None:
+    """Type `text` and Enter (a bare line feed is Ctrl+J: a new line in the message)."""
+    child.send(text + "\r")
+
+
+def leave(child) -> None:
+    child.expect_exact(PROMPT)
+    enter(child, "/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_approving_an_edit_on_a_terminal(ws, spawn_chat):
+    child = spawn_chat([EDIT, "Done."])
+    enter(child, "comment the total")
+    child.expect(ASK)
+    enter(child, "y")
+    child.expect_exact("Done.")
+    leave(child)
+    assert NEW + "\n" in (ws.root / CART).read_text()
+
+
+def test_ctrl_c_at_an_approval_stops_the_turn(ws, spawn_chat):
+    from codemem.memory import Recall
+
+    child = spawn_chat([EDIT, "Hello again."])
+    enter(child, "comment the total")
+    child.expect(ASK)
+    child.sendcontrol("c")
+    child.expect_exact("Stopped (Ctrl-C): the turn ended here; the conversation so far is kept.")
+    child.expect_exact(PROMPT)
+    enter(child, "are you there?")
+    child.expect_exact("Hello again.")
+    leave(child)
+    assert OLD + "\n" in (ws.root / CART).read_text()
+    with Recall(ws) as recall:
+        session = recall.list_sessions()[0].id
+    rows = recall_rows(ws, session)
+    assert [role for role, _ in rows] == ["user", "assistant", "tool", "user", "assistant"]
+    assert rows[2][1] == "interrupted by the user before this tool call finished"
+    assert rows[4][1] == "Hello again."
