@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from codemem.agent.messages import Message
 from codemem.agent.prompts import summary_prompt
+from codemem.agent.providers.base import Provider
 from codemem.errors import ProviderError
 
 log = logging.getLogger("codemem")
@@ -130,7 +131,7 @@ def extractive_summary(previous: str, messages: Sequence[Message], max_chars: in
 
 
 def summarize(
-    provider,
+    provider: Provider,
     previous: str,
     messages: Sequence[Message],
     max_chars: int,

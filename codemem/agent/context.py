@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from codemem.agent.compaction import Compaction, eviction_boundary, last_user_index, summarize
 from codemem.agent.messages import Message, ToolSpec
 from codemem.agent.prompts import RESUMED_NOTE, pressure_note, system_prompt
-from codemem.agent.providers.base import DEFAULT_MAX_TOKENS
+from codemem.agent.providers.base import DEFAULT_MAX_TOKENS, Provider
 from codemem.agent.providers.tokens import TokenEstimator
 from codemem.agent.tools.registry import ToolRegistry
 from codemem.agent.tools.toolbox import ToolContext
@@ -71,7 +71,7 @@ class Context:
 
     def __init__(
         self,
-        provider,
+        provider: Provider,
         tools: ToolRegistry,
         tool_context: ToolContext,
         *,

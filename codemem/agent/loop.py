@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from codemem.agent.compaction import Compaction
 from codemem.agent.context import Context, Conversation, Prompt
 from codemem.agent.messages import Message, Response, ToolCall
+from codemem.agent.providers.base import Provider
 from codemem.agent.providers.errors import ContextOverflow
 from codemem.agent.tools.registry import ToolRegistry, ToolResult
 from codemem.agent.transcript import TranscriptWriter, repair
@@ -42,8 +44,24 @@ class Interrupted(CodememError):
     exit_code = 130
 
 
+class Observer(Protocol):
+    """What the loop reports as it works (the CLI's observers implement it)."""
+
+    stream: bool  # ask the provider to stream and call `on_text` with each delta
+
+    def on_text(self, delta: str) -> None: ...
+
+    def on_message(self, message: Message, response: Response) -> None: ...
+
+    def on_tool_call(self, call: ToolCall) -> None: ...
+
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None: ...
+
+    def on_compaction(self, compaction: Compaction) -> None: ...
+
+
 class AgentObserver:
-    """What the loop reports as it works; the CLI subclasses it. Every method is optional."""
+    """An `Observer` that ignores everything: subclass it and override only what you need."""
 
     stream = False  # ask the provider to stream and call `on_text` with each delta
 
@@ -76,20 +94,20 @@ class Agent:
 
     def __init__(
         self,
-        provider,
+        provider: Provider,
         tools: ToolRegistry,
         context: Context,
         *,
         transcript: TranscriptWriter | None = None,
         limits: Limits | None = None,
-        observer: AgentObserver | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.provider = provider
         self.tools = tools
         self.context = context
         self.transcript = transcript or TranscriptWriter(None, getattr(provider, "model", None))
         self.limits = limits or Limits.from_settings(context.settings)
-        self.observer = observer or AgentObserver()
+        self.observer: Observer = observer or AgentObserver()
         self.steps = 0
         self._started = time.monotonic()
         self._cost_start = 0.0
@@ -230,7 +248,7 @@ class Agent:
             self.observer.on_compaction(compaction)
         return compaction
 
-    def switch_provider(self, provider) -> None:
+    def switch_provider(self, provider: Provider) -> None:
         """Continue the conversation with another model (`/model`)."""
         self.spent += self.provider.meter.cost
         self.provider = provider

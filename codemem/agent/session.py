@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from codemem.agent.chatlock import ChatLock, chat_running
 from codemem.agent.context import Context
-from codemem.agent.loop import Agent, AgentObserver, Limits
+from codemem.agent.loop import Agent, Limits, Observer
+from codemem.agent.providers.base import Provider
 from codemem.agent.tools.permissions import PermissionPolicy
 from codemem.agent.tools.toolbox import ToolContext, build_tools
 from codemem.agent.transcript import TranscriptWriter, load_conversation
@@ -22,11 +23,11 @@ __all__ = ["ChatLock", "chat_running", "create_agent", "latest_session"]
 def create_agent(
     ws: Workspace,
     config: Config,
-    provider,
+    provider: Provider,
     *,
     read_only: bool = False,
     permissions: PermissionPolicy | None = None,
-    observer: AgentObserver | None = None,
+    observer: Observer | None = None,
     limits: Limits | None = None,
     resume: str | None = None,
     record: bool = True,

@@ -9,7 +9,7 @@ context and this summary stands for them. Resuming replays exactly that.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codemem.agent.context import Conversation
 from codemem.agent.messages import Message, ToolCall
@@ -87,7 +87,10 @@ class TranscriptWriter:
             )
 
 
-def to_message(role: str, content: str, tool_calls, tool_results) -> Message:
+def to_message(
+    role: str, content: str, tool_calls: list[dict[str, Any]] | None,
+    tool_results: dict[str, Any] | None,
+) -> Message:
     """A loop message from one recall row."""
     calls = [
         ToolCall(
@@ -97,7 +100,7 @@ def to_message(role: str, content: str, tool_calls, tool_results) -> Message:
     ]
     results = tool_results if isinstance(tool_results, dict) else {}
     return Message(
-        role=role,  # type: ignore[arg-type]
+        role=role,  # type: ignore[arg-type]  # recall stores the loop's roles as plain text
         content=content,
         tool_calls=calls,
         tool_call_id=results.get("tool_call_id"),

@@ -14,13 +14,17 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from codemem import __version__
 from codemem.cli.output import COLOR_MODES, color_choice
 from codemem.errors import CodememError
+
+if TYPE_CHECKING:  # imported by the commands that need them, to keep `--help` fast
+    from codemem.config import Config
+    from codemem.workspace import Workspace
 
 INTERNAL_ERROR = 3  # the exit-code rule is in codemem.errors
 
@@ -53,16 +57,18 @@ class AppContext:
 
     repo: Path | None = None
     verbose: int = 0
-    _workspace: Any = field(default=None, repr=False)
+    _workspace: Workspace | None = field(default=None, repr=False)
 
-    def workspace(self):
+    def workspace(self) -> Workspace:
+        """The repository's workspace, discovered on first use."""
         from codemem.workspace import Workspace
 
         if self._workspace is None:
             self._workspace = Workspace.discover(self.repo)
         return self._workspace
 
-    def config(self, flags: dict[str, Any] | None = None):
+    def config(self, flags: dict[str, Any] | None = None) -> Config:
+        """The repository's configuration, with command-line `flags` on top."""
         from codemem.config import load_config
 
         return load_config(self.workspace().config_file, flags=flags)

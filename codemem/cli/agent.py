@@ -9,12 +9,21 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import CodememError, PathOutsideRepository, UsageError
 from codemem.infra import confine
+
+if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
+    from codemem.agent.compaction import Compaction
+    from codemem.agent.loop import Agent
+    from codemem.agent.messages import Message, Response, ToolCall
+    from codemem.agent.tools.registry import ToolResult
+    from codemem.config import AgentConfig, Config
+    from codemem.workspace import Workspace
 
 CONFIGURE_HELP = """\
 To get answers from a model, configure one (any of these):
@@ -26,7 +35,7 @@ Any OpenAI-compatible server works too: define it under providers: (`codemem con
 _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d+)(?:-(\d+))?)?")
 
 
-def load_agent_settings(app, model: str | None):
+def load_agent_settings(app: AppContext, model: str | None) -> tuple[Workspace, Config, AgentConfig]:
     """(workspace, config, agent settings) with --model applied; memory set up if missing."""
     ws = app.workspace()
     config = app.config({"model": model} if model else None)
@@ -41,7 +50,7 @@ def load_agent_settings(app, model: str | None):
     return ws, config, settings
 
 
-def refresh_index_quietly(ws, config, settings) -> None:
+def refresh_index_quietly(ws: Workspace, config: Config, settings: AgentConfig) -> None:
     """Bring the index up to date before a session (a failure is a warning, not an error)."""
     if not settings.refresh_index:
         return
@@ -57,7 +66,7 @@ def refresh_index_quietly(ws, config, settings) -> None:
         click.echo(f"codemem: indexed {changed} changed files", err=True)
 
 
-def citations(ws, text: str) -> list[dict[str, Any]]:
+def citations(ws: Workspace, text: str) -> list[dict[str, Any]]:
     """`path:line` (and bare path) references in `text` to files that exist in the repository."""
     found: dict[tuple[str, int | None, int | None], None] = {}
     for match in _CITATION.finditer(text):
@@ -74,7 +83,7 @@ def citations(ws, text: str) -> list[dict[str, Any]]:
     return [{"path": p, "start_line": s, "end_line": e} for p, s, e in found]
 
 
-def usage_json(agent) -> dict[str, Any]:
+def usage_json(agent: Agent) -> dict[str, Any]:
     usage = agent.provider.meter.usage
     return {
         "input_tokens": usage.input_tokens,
@@ -94,7 +103,7 @@ def _echo_json(data: Any) -> None:
 # -- ask --------------------------------------------------------------------------------------
 
 
-def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> None:
+def _retrieval_only(ws: Workspace, config: Config, question: str, reason: str, as_json: bool) -> None:
     """No model: say how to configure one, and show what retrieval finds for the question."""
     from codemem.agent.tools.toolbox import ToolContext
 
@@ -123,8 +132,8 @@ def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> No
         for hit in hits:
             what = f"  {hit.kind} {hit.symbol}" if hit.symbol else ""
             click.echo(f"  {hit.path}:{hit.start_line}{what}")
-        for hit in notes:
-            click.echo(f"  note {hit.note.id}: {' '.join(hit.note.content.split())[:100]}")
+        for found in notes:
+            click.echo(f"  note {found.note.id}: {' '.join(found.note.content.split())[:100]}")
 
 
 @click.command("ask")
@@ -136,7 +145,7 @@ def _retrieval_only(ws, config, question: str, reason: str, as_json: bool) -> No
     "--json", "as_json", is_flag=True, help="Print {answer, citations, files, session, usage}."
 )
 @click.pass_obj
-def ask_command(app, question: str, model: str | None, as_json: bool) -> None:
+def ask_command(app: AppContext, question: str, model: str | None, as_json: bool) -> None:
     """Answer one QUESTION about the code, with read-only tools.
 
     The agent searches memory and the code index and reads files; it changes nothing.
@@ -209,7 +218,7 @@ class PlainObserver:
         sys.stdout.flush()
         self._at_line_start = delta.endswith("\n")
 
-    def on_message(self, message, response) -> None:
+    def on_message(self, message: Message, response: Response) -> None:
         if self.streamed and not self._at_line_start:
             sys.stdout.write("\n")
             self._at_line_start = True
@@ -217,19 +226,19 @@ class PlainObserver:
             click.echo(message.content, err=True)
         self.streamed = self.streamed and not message.tool_calls
 
-    def on_tool_call(self, call) -> None:
+    def on_tool_call(self, call: ToolCall) -> None:
         if not self.quiet_tools:
             arguments = json.dumps(call.arguments, ensure_ascii=False)
             click.echo(f"-> {call.name} {arguments[:200]}", err=True)
 
-    def on_tool_result(self, call, result) -> None:
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error and not self.quiet_tools:
             click.echo(
                 f"   error: {result.content.splitlines()[0][:200] if result.content else ''}",
                 err=True,
             )
 
-    def on_compaction(self, compaction) -> None:
+    def on_compaction(self, compaction: Compaction) -> None:
         click.echo(
             f"codemem: summarized {compaction.evicted} older messages "
             f"({compaction.tokens_before:,} -> {compaction.tokens_after:,} tokens)",
@@ -241,22 +250,23 @@ class JsonObserver:
     """One JSON object per line on stdout for every event (`codemem run --json`)."""
 
     stream = False
+    streamed = False  # the answer is printed as a JSON event, never streamed as text
 
     def on_text(self, delta: str) -> None: ...
 
-    def on_message(self, message, response) -> None:
+    def on_message(self, message: Message, response: Response) -> None:
         if message.tool_calls:
             if message.content:
                 _echo_json({"type": "message", "role": "assistant", "content": message.content})
         else:
             _echo_json({"type": "final", "content": message.content})
 
-    def on_tool_call(self, call) -> None:
+    def on_tool_call(self, call: ToolCall) -> None:
         _echo_json(
             {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
         )
 
-    def on_tool_result(self, call, result) -> None:
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         _echo_json(
             {
                 "type": "tool_result",
@@ -267,7 +277,7 @@ class JsonObserver:
             }
         )
 
-    def on_compaction(self, compaction) -> None:
+    def on_compaction(self, compaction: Compaction) -> None:
         _echo_json(
             {
                 "type": "compaction",
@@ -279,24 +289,6 @@ class JsonObserver:
 
 
 NOTHING_DONE = 1  # every edit and command the run tried was refused
-
-
-def refusal_counting(policy_class):
-    """A permission policy that counts the gated calls it decided and the ones it refused."""
-
-    class CountingPolicy(policy_class):
-        asked = 0
-        refused = 0
-
-        def check(self, request) -> None:
-            self.asked += 1
-            try:
-                super().check(request)
-            except CodememError:
-                self.refused += 1
-                raise
-
-    return CountingPolicy
 
 
 def end_event(code: int, error: str | None = None) -> dict[str, Any]:
@@ -323,7 +315,7 @@ def end_event(code: int, error: str | None = None) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.pass_obj
 def run_command(
-    app, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
+    app: AppContext, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
 ) -> None:
     """Carry out TASK headlessly: search, read, edit, run commands, save memories.
 
@@ -352,19 +344,35 @@ def run_command(
         click.get_current_context().exit(code)
 
 
-def _run(app, task, model, assume_yes, max_steps, as_json) -> tuple[int, str | None]:
+def _run(
+    app: AppContext, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
+) -> tuple[int, str | None]:
     """Run the agent on `task`; (exit code, why the run did nothing, if it did nothing)."""
     from codemem.agent.loop import Limits
     from codemem.agent.providers import resolve_provider
     from codemem.agent.session import create_agent
-    from codemem.agent.tools.permissions import PermissionPolicy
+    from codemem.agent.tools.permissions import PermissionPolicy, Request
+
+    class CountingPolicy(PermissionPolicy):  # defined here: the agent loads when a run starts
+        """A permission policy that counts the gated calls it decided and the ones it refused."""
+
+        asked = 0
+        refused = 0
+
+        def check(self, request: Request) -> None:
+            self.asked += 1
+            try:
+                super().check(request)
+            except CodememError:
+                self.refused += 1
+                raise
 
     if not task.strip():
         raise UsageError("the task is empty")
     ws, config, settings = load_agent_settings(app, model)
     provider = resolve_provider(config.model, config)
     refresh_index_quietly(ws, config, settings)
-    policy = refusal_counting(PermissionPolicy)(config.permissions, assume_yes=assume_yes)
+    policy = CountingPolicy(config.permissions, assume_yes=assume_yes)
     limits = Limits.from_settings(settings)
     if max_steps:
         limits.max_steps = max_steps

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.text import Text
 
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
-from codemem.cli import output
+from codemem.cli import AppContext, output
 from codemem.errors import CodememError
+
+if TYPE_CHECKING:  # the agent is imported when the command runs
+    from codemem.agent.loop import Agent
+    from codemem.cli.chat_ui import ChatObserver, Reader
+    from codemem.config import Config
+    from codemem.workspace import Workspace
 
 HELP = """\
 /help                     this list
@@ -45,7 +52,10 @@ def one_line(text: str, width: int = 100) -> str:
 class Repl:
     """One chat session: reads messages, runs the agent, handles slash commands."""
 
-    def __init__(self, ws, config, agent, console: Console, reader, observer) -> None:
+    def __init__(
+        self, ws: Workspace, config: Config, agent: Agent, console: Console, reader: Reader,
+        observer: ChatObserver,
+    ) -> None:
         self.ws = ws
         self.config = config
         self.agent = agent
@@ -220,7 +230,7 @@ class Repl:
     "--session", "session_id", metavar="ID", help="Resume this session (an id or a unique prefix)."
 )
 @click.pass_obj
-def chat_command(app, model: str | None, resume_last: bool, session_id: str | None) -> None:
+def chat_command(app: AppContext, model: str | None, resume_last: bool, session_id: str | None) -> None:
     """Talk with the agent about this repository; it remembers across sessions.
 
     Edits and commands are shown and need your approval unless `permissions:` in config

@@ -13,6 +13,8 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, TextIO
 
 from rich.console import Console
 from rich.live import Live
@@ -21,6 +23,17 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from codemem.infra import create_private, private_dir
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.key_binding import KeyPressEvent
+    from prompt_toolkit.output import Output
+
+    from codemem.agent.compaction import Compaction
+    from codemem.agent.messages import Message, Response, ToolCall
+    from codemem.agent.tools.permissions import Answer, Request
+    from codemem.agent.tools.registry import ToolResult
 
 LIVE_LINES = 8  # lines of the streamed answer still redrawn
 ARGUMENT_CHARS = 60  # of each tool-call argument shown
@@ -41,7 +54,7 @@ class MarkdownStream:
         buffer = io.StringIO()
         width = self.console.width
         render = Console(
-            file=buffer, width=width, force_terminal=True, color_system=self.console.color_system
+            file=buffer, width=width, force_terminal=True, color_system=_color_system(self.console)
         )
         render.print(Markdown(text))
         return buffer.getvalue().splitlines()
@@ -73,6 +86,15 @@ class MarkdownStream:
         if self.live is not None:
             self.live.stop()
             self.live = None
+
+
+ColorSystem = Literal["standard", "256", "truecolor", "windows"]
+_COLOR_SYSTEMS: tuple[ColorSystem, ...] = ("standard", "256", "truecolor", "windows")
+
+
+def _color_system(console: Console) -> ColorSystem | None:
+    """The colour system `console` settled on, as `Console(color_system=...)` takes it."""
+    return next((name for name in _COLOR_SYSTEMS if name == console.color_system), None)
 
 
 def preview(value: object, limit: int = ARGUMENT_CHARS) -> str:
@@ -122,7 +144,7 @@ class ChatObserver:
             self.console.file.write("\n")
             self._plain_started = False
 
-    def on_message(self, message, response) -> None:
+    def on_message(self, message: Message, response: Response) -> None:
         streamed = self._markdown is not None or self._plain_started
         self.end_stream()
         if not streamed and message.content:
@@ -134,11 +156,11 @@ class ChatObserver:
         else:
             self.console.print(text, markup=False, highlight=False)
 
-    def on_tool_call(self, call) -> None:
+    def on_tool_call(self, call: ToolCall) -> None:
         arguments = ", ".join(f"{k}={preview(v)}" for k, v in call.arguments.items())
         self.console.print(Text(f"● {call.name}({arguments})", style="dim cyan"))
 
-    def on_tool_result(self, call, result) -> None:
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error:
             first = result.content.splitlines()[0] if result.content else ""
             self.console.print(Text(f"  ✗ {first[:300]}", style="red"))
@@ -158,7 +180,7 @@ class ChatObserver:
         else:
             self.console.print(diff.rstrip("\n"), markup=False, highlight=False)
 
-    def on_compaction(self, compaction) -> None:
+    def on_compaction(self, compaction: Compaction) -> None:
         self.console.print(
             Text(
                 f"(summarized {compaction.evicted} older messages: {compaction.tokens_before:,} → "
@@ -178,7 +200,7 @@ class ChatPrompter:
         self.observer = observer
         self.ask = ask
 
-    def approve(self, request) -> str:
+    def approve(self, request: Request) -> Answer:
         self.observer.end_stream()
         self.console.print(Text(f"Allow {request.summary}?", style="bold yellow"))
         if request.tool == "run_command":
@@ -200,10 +222,18 @@ class ChatPrompter:
             self.console.print("Please answer y, n or a.")
 
 
+class Reader(Protocol):
+    """Where the chat reads from: a whole message, or one line (an answer to a question)."""
+
+    def message(self, prompt: str) -> str | None: ...
+
+    def line(self, prompt: str = "") -> str | None: ...
+
+
 class LineInput:
     """Input without a terminal: one message per line; a line ending in `\\` continues."""
 
-    def __init__(self, stream=None, echo: Console | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, echo: Console | None = None) -> None:
         self.stream = stream or sys.stdin
         self.echo = echo
 
@@ -232,7 +262,7 @@ class LineInput:
 class TerminalInput:
     """prompt_toolkit input: history in a file, Enter sends, Alt+Enter or Ctrl+J adds a line."""
 
-    def __init__(self, history_file, input=None, output=None) -> None:
+    def __init__(self, history_file: Path, input: Input | None = None, output: Output | None = None) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
@@ -241,12 +271,12 @@ class TerminalInput:
 
         @bindings.add("escape", "enter")
         @bindings.add("c-j")
-        def _newline(event) -> None:
+        def _newline(event: KeyPressEvent) -> None:
             event.current_buffer.insert_text("\n")
 
         private_dir(history_file.parent)
         create_private(history_file)  # what the person typed: theirs alone
-        self.session = PromptSession(
+        self.session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history_file)),
             key_bindings=bindings,
             input=input,

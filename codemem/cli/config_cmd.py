@@ -16,6 +16,7 @@ from typing import Any
 import click
 import yaml
 
+from codemem.cli import AppContext
 from codemem.errors import ConfigError, UsageError
 
 _MISSING = object()
@@ -36,7 +37,7 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def settings_with_sources(app) -> list[tuple[str, Any, str]]:
+def settings_with_sources(app: AppContext) -> list[tuple[str, Any, str]]:
     """(dotted key, value in effect, where it came from) for every setting, validated."""
     from codemem.config import read_layers, validate_layers
 
@@ -99,7 +100,7 @@ def config_group(ctx: click.Context) -> None:
 @config_group.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print {key: {value, source}} as one JSON object.")
 @click.pass_obj
-def show_command(app, as_json: bool = False) -> None:
+def show_command(app: AppContext, as_json: bool = False) -> None:
     """Every setting in effect, validated, with its source."""
     rows = settings_with_sources(app)
     if as_json:
@@ -115,7 +116,7 @@ def show_command(app, as_json: bool = False) -> None:
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="Print {key, value, source} as JSON.")
 @click.pass_obj
-def get_command(app, key: str, as_json: bool) -> None:
+def get_command(app: AppContext, key: str, as_json: bool) -> None:
     """The value of KEY (e.g. search.k, or a whole section such as sleep)."""
     rows = settings_with_sources(app)
     found = [(k, v, s) for k, v, s in rows if k == key or k.startswith(key + ".")]
@@ -139,7 +140,7 @@ def get_command(app, key: str, as_json: bool) -> None:
 @click.argument("key")
 @click.argument("value")
 @click.pass_obj
-def set_command(app, key: str, value: str) -> None:
+def set_command(app: AppContext, key: str, value: str) -> None:
     """Set KEY to VALUE in the project config (.codemem/config.yml).
 
     VALUE is read as YAML: 20, false, "[a, b]", null. The file is validated with the new
@@ -197,7 +198,7 @@ def _header(path: Path) -> str:
 @config_group.command("path")
 @click.option("--json", "as_json", is_flag=True, help="Print {user, project} paths as JSON.")
 @click.pass_obj
-def path_command(app, as_json: bool) -> None:
+def path_command(app: AppContext, as_json: bool) -> None:
     """Where the user and project config files are (and whether they exist)."""
     from codemem.config import user_config_dir
 

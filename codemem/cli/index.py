@@ -10,15 +10,23 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
+from codemem.cli import AppContext
 from codemem.cli.progress import progress_bar
+
+if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
+    from codemem.code import IndexSummary
+    from codemem.config import Config
+    from codemem.sleep.writer import Change
+    from codemem.workspace import Workspace
 
 INTERRUPT_GRACE_SECONDS = 0.8  # after Ctrl-C, how long the index may take to stop cleanly
 
 
-def run_index(app, full: bool):
+def run_index(app: AppContext, full: bool) -> IndexSummary:
     """Refresh the index of the current workspace with a progress bar; return the summary."""
     from codemem.code import CodeIndex
 
@@ -74,7 +82,7 @@ def prompt_interrupt(grace: float = INTERRUPT_GRACE_SECONDS) -> Iterator[None]:
         os.close(wake_w)  # ends the thread unless it is already counting down
 
 
-def describe_summary(summary) -> str:
+def describe_summary(summary: IndexSummary) -> str:
     """One human paragraph about an index run."""
     if summary.up_to_date:
         head = "Index is up to date"
@@ -97,7 +105,7 @@ def describe_summary(summary) -> str:
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of incrementally.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.pass_obj
-def index_command(app, full: bool, as_json: bool) -> None:
+def index_command(app: AppContext, full: bool, as_json: bool) -> None:
     """Bring the code index up to date (incremental by default).
 
     Only files whose content changed since the last run are parsed again. Works before
@@ -116,7 +124,7 @@ def index_command(app, full: bool, as_json: bool) -> None:
 @click.option("--llm", is_flag=True, help="Also have the model write a project summary (default: sleep.init_llm).")
 @click.option("--model", "-m", help="Model for the project summary (implies --llm; default: sleep.model, then model).")
 @click.pass_obj
-def init_command(app, no_index: bool, as_json: bool, llm: bool, model: str | None) -> None:
+def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool, model: str | None) -> None:
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
@@ -135,7 +143,8 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool, model: str | Non
     writer, warnings = open_init_model(ws, config, explicit=llm or model is not None)
     created = initialize_memory(ws)
     summary = None if no_index else run_index(app, full=False)
-    learned, written = [], []
+    learned: list[Change] = []
+    written: list[Change] = []
     if writer is not None:  # first, so the extractive overview is sized around it
         written, more = write_project_summary(ws, config, writer)
         warnings += more
@@ -164,7 +173,7 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool, model: str | Non
         click.echo(describe_summary(summary))
     if learned:
         click.echo("Learned the project overview into .codemem/blocks/project.md.")
-    if written:
+    if written and writer is not None:
         click.echo(f"Wrote {writer.report.model}'s project summary into .codemem/blocks/project.md.")
     for warning in warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
@@ -187,7 +196,7 @@ def _age(seconds: float) -> str:
 @click.option("--skipped", "list_skipped", is_flag=True,
               help="Also list each file left out of the index and why (JSON: skipped_files).")
 @click.pass_obj
-def status_command(app, as_json: bool, list_skipped: bool) -> None:
+def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
     """Show what is indexed (per language), how fresh it is, and problems found."""
     from codemem.code import CodeIndex
 
@@ -238,7 +247,7 @@ def status_command(app, as_json: bool, list_skipped: bool) -> None:
         click.echo("Problems: none.")
 
 
-def _config_or_defaults(app):
+def _config_or_defaults(app: AppContext) -> tuple[Config, list[tuple[str, str]]]:
     """The configuration, or the defaults and the error when config.yml cannot be loaded."""
     from codemem.errors import ConfigError
 
@@ -250,7 +259,7 @@ def _config_or_defaults(app):
         return Config(), [("config", f"{exc} (status below uses the default settings)")]
 
 
-def _damage_outside_the_index(ws) -> list[tuple[str, str]]:
+def _damage_outside_the_index(ws: Workspace) -> list[tuple[str, str]]:
     """(kind, one line naming the file and the fix) for memory, state.json and conventions."""
     from codemem.conventions import records_damage
     from codemem.memory import memory_damage

@@ -9,10 +9,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import UsageError
+
+if TYPE_CHECKING:  # the code index is imported when the command runs
+    from codemem.code import CodeIndex
 
 
 def focus_entry(root: Path, entry: str) -> str:
@@ -31,7 +36,7 @@ def focus_entry(root: Path, entry: str) -> str:
     return entry
 
 
-def _index_now(index) -> None:
+def _index_now(index: CodeIndex) -> None:
     """Build the index when there is no tag store yet (the first `codemem map` in a repo)."""
     try:
         from codemem.code import IndexSummary  # noqa: F401  (the indexer and its parsers load)
@@ -57,7 +62,7 @@ def _index_now(index) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_obj
-def map_command(app, tokens: int | None, focus: tuple[str, ...], as_json: bool) -> None:
+def map_command(app: AppContext, tokens: int | None, focus: tuple[str, ...], as_json: bool) -> None:
     """Print the ranked repo map: the files and definitions that matter most.
 
     Files are ranked by PageRank over the reference graph (which files use names defined

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import CodememError
 
 SDK_REQUIREMENT = "mcp>=2.3,<3"
@@ -22,7 +23,7 @@ SDK_REQUIREMENT = "mcp>=2.3,<3"
 )
 @click.option("--read-only", is_flag=True, help="Offer no tool that changes memory.")
 @click.pass_obj
-def mcp_command(app, repo: Path | None, read_only: bool) -> None:
+def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
     """Run an MCP server on stdio for Claude Code, Cursor, Codex or any MCP client.
 
     It offers search_code, repo_map, memory_read, memory_append, memory_replace,

@@ -5,27 +5,34 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import UsageError
 from codemem.infra import create_private
 
+if TYPE_CHECKING:  # memory is imported when a command runs, not for `--help`
+    from collections.abc import Iterable
 
-def _store(app):
+    from codemem.memory import Archive, MemoryStore, Recall
+    from codemem.workspace import Workspace
+
+
+def _store(app: AppContext) -> MemoryStore:
     from codemem.memory import MemoryStore
 
     return MemoryStore(app.workspace())
 
 
-def _archive(app):
+def _archive(app: AppContext) -> Archive:
     from codemem.memory import Archive
 
     return Archive(app.workspace())
 
 
-def _recall(app):
+def _recall(app: AppContext) -> Recall | None:
     """The recall database, or None when no session was ever recorded (nothing is created)."""
     from codemem.memory import Recall
 
@@ -46,7 +53,7 @@ def usage_bar(chars: int, limit: int, width: int = 20) -> str:
     return f"[{bar}] {chars:>6,} / {limit:,}"
 
 
-def _warn_problems(problems) -> None:
+def _warn_problems(problems: Iterable[object]) -> None:
     for problem in problems:
         click.echo(f"codemem: warning: {problem}", err=True)
 
@@ -56,6 +63,7 @@ def _read_text_option(value: str | None, file: str | None) -> str:
         raise UsageError("give exactly one of --value TEXT or --file FILE ('-' reads stdin)")
     if value is not None:
         return value
+    assert file is not None  # exactly one of the two was given
     if file == "-":
         return sys.stdin.read()
     try:
@@ -79,7 +87,7 @@ def memory_group() -> None:
 @memory_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of blocks.")
 @click.pass_obj
-def list_command(app, as_json: bool) -> None:
+def list_command(app: AppContext, as_json: bool) -> None:
     """List the blocks with how full each one is (characters used / limit)."""
     store = _store(app)
     blocks, problems = store.scan()
@@ -104,7 +112,7 @@ def list_command(app, as_json: bool) -> None:
 @click.option("--raw", is_flag=True, help="Print only the block's value.")
 @click.option("--json", "as_json", is_flag=True, help="Print the block(s) as JSON.")
 @click.pass_obj
-def show_command(app, label: str | None, raw: bool, as_json: bool) -> None:
+def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -> None:
     """Show one block, or with no LABEL the text the agent sees for all of them."""
     store = _store(app)
     if label is None:
@@ -131,7 +139,7 @@ def show_command(app, label: str | None, raw: bool, as_json: bool) -> None:
 @memory_group.command("edit")
 @click.argument("label")
 @click.pass_obj
-def edit_command(app, label: str) -> None:
+def edit_command(app: AppContext, label: str) -> None:
     """Open a block's value in $EDITOR; saved changes are written back safely.
 
     If someone else changes the block while it is open (or the text is over the limit),
@@ -158,10 +166,9 @@ def edit_command(app, label: str) -> None:
     click.echo(f"Saved {label}: {block.chars:,} / {block.limit:,} characters.")
 
 
-def _keep_edit(ws, label: str, text: str) -> Path:
+def _keep_edit(ws: Workspace, label: str, text: str) -> Path:
     """Save a refused edit as .codemem/local/edits/LABEL-TIME.md (git ignores local/)."""
-    from codemem.infra import atomic_write
-    from codemem.infra.clock import utc_now
+    from codemem.infra import atomic_write, utc_now
 
     folder = ws.ensure_local() / "edits"
     folder.mkdir(exist_ok=True)
@@ -175,7 +182,7 @@ def _keep_edit(ws, label: str, text: str) -> Path:
 @click.option("--value", help="The new value.")
 @click.option("--file", "file", help="Read the new value from this file ('-' for stdin).")
 @click.pass_obj
-def set_command(app, label: str, value: str | None, file: str | None) -> None:
+def set_command(app: AppContext, label: str, value: str | None, file: str | None) -> None:
     """Replace a block's whole value."""
     text = _read_text_option(value, file)
     block = _store(app).rethink(label, text[:-1] if file and text.endswith("\n") else text)
@@ -189,7 +196,7 @@ def set_command(app, label: str, value: str | None, file: str | None) -> None:
 @click.option("--value", default="", help="Initial value.")
 @click.option("--read-only", is_flag=True, help="Only people, editing the file, may change it.")
 @click.pass_obj
-def create_command(app, label: str, description: str, limit: int | None, value: str, read_only: bool) -> None:
+def create_command(app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool) -> None:
     """Create a new block (the label `personal` makes your personal, cross-repository one)."""
     block = _store(app).create(label, description, value, limit, read_only)
     click.echo(f"Created {label} ({block.limit:,} characters) in {block.path}.")
@@ -199,7 +206,7 @@ def create_command(app, label: str, description: str, limit: int | None, value: 
 @click.argument("label")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def rm_command(app, label: str, yes: bool) -> None:
+def rm_command(app: AppContext, label: str, yes: bool) -> None:
     """Delete a block after asking (git keeps its history); --yes skips the question."""
     store = _store(app)
     block = store.get(label)  # an unknown label fails before anything is asked
@@ -215,7 +222,7 @@ def rm_command(app, label: str, yes: bool) -> None:
 @click.argument("old")
 @click.argument("new")
 @click.pass_obj
-def mv_command(app, old: str, new: str) -> None:
+def mv_command(app: AppContext, old: str, new: str) -> None:
     """Rename a block (its file moves under .codemem/blocks/)."""
     _store(app).rename(old, new)
     click.echo(f"Renamed {old} to {new}.")
@@ -227,10 +234,9 @@ def mv_command(app, old: str, new: str) -> None:
 @click.option("--patch", "-p", is_flag=True, help="Show each commit's diff of the block.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of commits.")
 @click.pass_obj
-def history_command(app, label: str, limit: int | None, patch: bool, as_json: bool) -> None:
+def history_command(app: AppContext, label: str, limit: int | None, patch: bool, as_json: bool) -> None:
     """Show the commits that changed a block, newest first (from git)."""
-    from codemem.memory.history import file_history
-    from codemem.memory.labels import validate_label
+    from codemem.memory import file_history, validate_label
 
     store = _store(app)
     changes = file_history(app.workspace().root, store.path_for(validate_label(label)), limit, patch)
@@ -249,7 +255,7 @@ def history_command(app, label: str, limit: int | None, patch: bool, as_json: bo
 @click.option("--dry-run", is_flag=True, help="Only say what would be imported.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened to each part as JSON.")
 @click.pass_obj
-def import_command(app, dry_run: bool, as_json: bool) -> None:
+def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
     """Import CLAUDE.md, AGENTS.md, .cursorrules and other agents' instruction files.
 
     Each section goes to the block it belongs in (style and rules to conventions, the rest
@@ -278,7 +284,7 @@ def import_command(app, dry_run: bool, as_json: bool) -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write this file instead (default: AGENTS.md or CLAUDE.md at the root).")
 @click.pass_obj
-def export_command(app, fmt: str, output: Path | None) -> None:
+def export_command(app: AppContext, fmt: str, output: Path | None) -> None:
     """Write the shared blocks into AGENTS.md or CLAUDE.md, inside a marked region.
 
     The rest of the file is left as it is; running it again with no change writes nothing.
@@ -300,7 +306,7 @@ def export_command(app, fmt: str, output: Path | None) -> None:
 @click.option("--source", help="Where the note comes from (a commit, a session id...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def remember_command(app, text: str, label: str | None, to_archive: bool, tags: tuple[str, ...],
+def remember_command(app: AppContext, text: str, label: str | None, to_archive: bool, tags: tuple[str, ...],
                      source: str | None, as_json: bool) -> None:
     """Remember TEXT: as an archival note (default) or appended to a block with --block.
 
@@ -350,8 +356,9 @@ def _line(text: str, width: int = 80) -> str:
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Results per source.")
 @click.option("--json", "as_json", is_flag=True, help="Print {archive: [...], conversations: [...]} as JSON.")
 @click.pass_obj
-def recall_command(app, query: str, only_archive: bool, only_conversations: bool, tags, all_tags: bool,
-                   roles, since: str | None, until: str | None, k: int, as_json: bool) -> None:
+def recall_command(app: AppContext, query: str, only_archive: bool, only_conversations: bool,
+                   tags: tuple[str, ...], all_tags: bool, roles: tuple[str, ...], since: str | None,
+                   until: str | None, k: int, as_json: bool) -> None:
     """Search archival notes and past conversations (QUERY '' lists the newest)."""
     if only_archive and only_conversations:
         raise UsageError("give --archive or --conversations, not both (neither searches both)")
@@ -359,13 +366,13 @@ def recall_command(app, query: str, only_archive: bool, only_conversations: bool
     if not only_conversations:
         archive = _archive(app)
         _warn_problems(archive.scan()[1])
-        hits = archive.search(query, tags=tags or None, match="all" if all_tags else "any",
-                              since=since, until=until, k=k)
-        out["archive"] = [hit.to_json() for hit in hits]
+        notes = archive.search(query, tags=tags or None, match="all" if all_tags else "any",
+                               since=since, until=until, k=k)
+        out["archive"] = [note.to_json() for note in notes]
     if not only_archive:
         recall = _recall(app)
-        hits = recall.search(query, roles=roles or None, since=since, until=until, k=k) if recall else []
-        out["conversations"] = [hit.to_json() for hit in hits]
+        messages = recall.search(query, roles=roles or None, since=since, until=until, k=k) if recall else []
+        out["conversations"] = [message.to_json() for message in messages]
     if as_json:
         _echo_json(out)
         return
@@ -389,9 +396,9 @@ def sessions_group() -> None:
 @sessions_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of sessions.")
 @click.pass_obj
-def sessions_list_command(app, as_json: bool) -> None:
+def sessions_list_command(app: AppContext, as_json: bool) -> None:
     """List sessions, newest first."""
-    from codemem.memory.transcripts import session_dict
+    from codemem.memory import session_dict
 
     recall = _recall(app)
     sessions = recall.list_sessions() if recall else []
@@ -404,7 +411,7 @@ def sessions_list_command(app, as_json: bool) -> None:
         click.echo(f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  {session.title or ''}".rstrip())
 
 
-def _transcript_text(app, session_id: str, fmt: str) -> str:
+def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
     recall = _recall(app)
     if recall is None:
         raise UsageError(f"no session '{session_id}': no conversation has been recorded here yet")
@@ -415,7 +422,7 @@ def _transcript_text(app, session_id: str, fmt: str) -> str:
 @click.argument("session_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 @click.pass_obj
-def sessions_show_command(app, session_id: str, as_json: bool) -> None:
+def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> None:
     """Show a session's messages (an id or a unique prefix of one)."""
     click.echo(_transcript_text(app, session_id, "json" if as_json else "markdown"), nl=False)
 
@@ -425,7 +432,7 @@ def sessions_show_command(app, session_id: str, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
 @click.pass_obj
-def sessions_export_command(app, session_id: str, fmt: str, output: Path | None) -> None:
+def sessions_export_command(app: AppContext, session_id: str, fmt: str, output: Path | None) -> None:
     """Export a session as Markdown or JSON (to stdout, or --output FILE)."""
     text = _transcript_text(app, session_id, fmt)
     if output is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -46,7 +46,7 @@ def use_color(stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def console(*, stderr: bool = False, file: TextIO | None = None, **options) -> Console:
+def console(*, stderr: bool = False, file: TextIO | None = None, **options: Any) -> Console:
     """A rich Console that follows `--color` and `NO_COLOR`; `options` go to rich as they are."""
     from rich.console import Console
 

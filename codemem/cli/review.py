@@ -9,10 +9,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from codemem.cli import AppContext
 from codemem.errors import CodememError
+
+if TYPE_CHECKING:  # only for the type checker: the hook's start-up stays cheap
+    from codemem.config import Config, ReviewConfig
+    from codemem.review.diff import Target
+    from codemem.workspace import Workspace
 
 EXIT_FINDINGS, EXIT_FAILED, EXIT_TIMEOUT = 1, 3, 4
 
@@ -35,7 +42,7 @@ methods or definitions. Text after ` — ` is the message. Silence one line with
 `codemem: ignore` (or `codemem: ignore[rule]`) comment on it."""
 
 
-def _target(staged: bool, rev_range: str | None, paths: tuple[str, ...]):
+def _target(staged: bool, rev_range: str | None, paths: tuple[str, ...]) -> Target:
     from codemem.review.diff import Target
 
     chosen = sum([staged, rev_range is not None, bool(paths)])
@@ -57,7 +64,7 @@ def _emit(text: str, output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
 
 
-def _settings(app, hook: bool):
+def _settings(app: AppContext, hook: bool) -> tuple[Config, ReviewConfig, str | None]:
     """The configuration and its `review:` section, and None.
 
     In the hook a broken configuration must not open the door to secrets: then the
@@ -76,7 +83,10 @@ def _settings(app, hook: bool):
         return config, config.review, " ".join(str(exc).split())
 
 
-def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
+def _review(
+    app: AppContext, target: Target, fail_on: str | None, use_llm: bool | None, fmt: str,
+    output: Path | None, hook: bool, timeout: float | None,
+) -> int:
     from codemem.review.engine import ReviewOptions, run_review
     from codemem.review.output import render_json, render_sarif, render_text, summary
 
@@ -116,7 +126,7 @@ def _review(app, target, fail_on, use_llm, fmt, output, hook, timeout) -> int:
     return EXIT_FINDINGS
 
 
-def _dismiss(app, finding_id: str, reason: str) -> None:
+def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
     from codemem.review.feedback import dismiss
 
     ws = app.workspace()
@@ -148,7 +158,11 @@ def _dismiss(app, finding_id: str, reason: str) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).")
 @click.pass_obj
-def review_command(app, paths, staged, rev_range, fail_on, use_llm, fmt, output, dismiss_id, reason, hook, timeout) -> None:
+def review_command(
+    app: AppContext, paths: tuple[str, ...], staged: bool, rev_range: str | None, fail_on: str | None,
+    use_llm: bool | None, fmt: str, output: Path | None, dismiss_id: str | None, reason: str,
+    hook: bool, timeout: float | None,
+) -> None:
     """Review changes against what memory holds (no model needed).
 
     Checks the added and changed lines: naming against the learned conventions of each
@@ -202,7 +216,7 @@ def hook_group() -> None:
 @click.option("--commit-msg", "commit_msg", is_flag=True,
               help="Install the commit-msg hook instead: messages checked against the learned conventions.")
 @click.pass_obj
-def hook_install_command(app, force: bool, commit_msg: bool) -> None:
+def hook_install_command(app: AppContext, force: bool, commit_msg: bool) -> None:
     """Install the pre-commit hook (respects core.hooksPath).
 
     An existing pre-commit hook is kept as pre-commit.codemem-chained and runs first;
@@ -235,7 +249,7 @@ def hook_install_command(app, force: bool, commit_msg: bool) -> None:
 @hook_group.command("uninstall")
 @click.option("--commit-msg", "commit_msg", is_flag=True, help="Remove the commit-msg hook instead.")
 @click.pass_obj
-def hook_uninstall_command(app, commit_msg: bool) -> None:
+def hook_uninstall_command(app: AppContext, commit_msg: bool) -> None:
     """Remove codemem's pre-commit hook and restore the hook it replaced."""
     ws = app.workspace()
     if commit_msg:
@@ -263,7 +277,7 @@ def hook_uninstall_command(app, commit_msg: bool) -> None:
 
 @hook_group.command("status")
 @click.pass_obj
-def hook_status_command(app) -> None:
+def hook_status_command(app: AppContext) -> None:
     """Say whether the pre-commit hook is installed, and what it chains."""
     from codemem.review.hook import CHAINED_NAME, HOOK_NAME, hooks_dir, is_ours
 
@@ -279,7 +293,7 @@ def hook_status_command(app) -> None:
         click.echo(f"Not installed: {_shown(ws, hook)} is another tool's hook (`codemem hook install` chains it).")
 
 
-def _install_commit_msg_hook(ws) -> None:
+def _install_commit_msg_hook(ws: Workspace) -> None:
     from codemem.review.commit_msg import commit_conventions, install_commit_msg_hook
 
     status, hook, chained = install_commit_msg_hook(ws)
@@ -298,7 +312,7 @@ def _install_commit_msg_hook(ws) -> None:
 @click.argument("message_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=str))
 @click.option("--hook", is_flag=True, help="Run as the commit-msg hook: never fail because of codemem itself.")
 @click.pass_obj
-def hook_check_message_command(app, message_file: str, hook: bool) -> None:
+def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -> None:
     """Check a commit message (a file, or - for stdin) against the learned conventions.
 
     Exit codes: 0 it follows them; 1 it breaks one; 2 a usage mistake; 3 codemem failed
@@ -336,7 +350,7 @@ def hook_check_message_command(app, message_file: str, hook: bool) -> None:
     ctx.exit(EXIT_FINDINGS)
 
 
-def _broken_conventions(app, message_file: str) -> list[str]:
+def _broken_conventions(app: AppContext, message_file: str) -> list[str]:
     from codemem.review.commit_msg import check_message, commit_conventions
 
     ws = app.workspace()
@@ -347,7 +361,7 @@ def _broken_conventions(app, message_file: str) -> list[str]:
     return check_message(message, commit_conventions(ws), app.config().review.min_share)
 
 
-def _shown(ws, path: Path) -> str:
+def _shown(ws: Workspace, path: Path) -> str:
     try:
         return path.relative_to(ws.root).as_posix()
     except ValueError:

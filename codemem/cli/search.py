@@ -6,11 +6,16 @@ import fnmatch
 import json
 import shlex
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from codemem.cli import AppContext
 from codemem.daemon.query_client import ask_daemon
 from codemem.infra import printable
+
+if TYPE_CHECKING:
+    from codemem.workspace import Workspace
 
 
 def _read_query(query: str | None, query_file: str | None) -> str:
@@ -41,11 +46,13 @@ class SearchCommand(click.Command):
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
             typed = next((arg for arg in given if arg.startswith(exc.option_name)), exc.option_name)
-            exc.message += (
+            hint = (
                 f"\nTo search for text that starts with '-', put -- before it: "
                 f"codemem search -- {shlex.quote(typed)}"
             )
-            raise
+            raise click.NoSuchOption(  # the same error, with the hint (its message is final)
+                exc.option_name, exc.message + hint, exc.possibilities, exc.ctx
+            ) from None
 
 
 NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
@@ -80,7 +87,10 @@ NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
     help="Use the index as it is: do not build it if missing, nor ask a running `codemem watch`.",
 )
 @click.pass_obj
-def search_command(app, query, k, level, as_json, paths_only, path_globs, languages, query_file, no_refresh) -> None:
+def search_command(
+    app: AppContext, query: str | None, k: int | None, level: str, as_json: bool, paths_only: bool,
+    path_globs: tuple[str, ...], languages: tuple[str, ...], query_file: str | None, no_refresh: bool,
+) -> None:
     """Search the code for QUERY: identifiers, error messages, tracebacks or plain English.
 
     \b
@@ -135,7 +145,7 @@ def search_command(app, query, k, level, as_json, paths_only, path_globs, langua
                 click.echo("      " + _highlight(line.strip()[:160], terms))
 
 
-def _kept(hit: dict, path_globs: tuple[str, ...], languages: tuple[str, ...]) -> bool:
+def _kept(hit: dict[str, Any], path_globs: tuple[str, ...], languages: tuple[str, ...]) -> bool:
     """Whether a hit passes `--path` (any glob, or a folder prefix) and `--lang` (any)."""
     path = hit["path"]
     if path_globs and not any(
@@ -145,7 +155,7 @@ def _kept(hit: dict, path_globs: tuple[str, ...], languages: tuple[str, ...]) ->
     return not languages or (hit["language"] or "").lower() in {lang.lower() for lang in languages}
 
 
-def _search(app, ws, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict]:
+def _search(app: AppContext, ws: Workspace, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict[str, Any]]:
     """Hits as JSON objects with their text: from a running `codemem watch`, else in-process."""
     hits = None if no_refresh else ask_daemon(ws.root, text, k, level)
     if hits is not None:

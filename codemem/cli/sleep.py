@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
+
+from codemem.cli import AppContext
+
+if TYPE_CHECKING:  # the sleep pass is imported when the command runs
+    from codemem.sleep.digest import DigestResult
+    from codemem.sleep.llm import ModelReport
 
 VERBS = {
     "digest": ("write", "Wrote"),
@@ -16,7 +23,7 @@ VERBS = {
     "state": ("update", "Updated"),
 }
 
-def describe(result) -> list[str]:
+def describe(result: DigestResult) -> list[str]:
     """Plain lines about a pass, fit for a terminal or a CI log."""
     would = "would " if result.dry_run else ""
     lines = []
@@ -28,7 +35,7 @@ def describe(result) -> list[str]:
             lines.append(f"Index: {index['added']} added, {index['changed']} changed, {index['removed']} removed.")
     if result.commits:
         n = len(result.commits)
-        span = f"{result.base[:7] if result.base else 'root'}..{result.head[:7]}"
+        span = f"{result.base[:7] if result.base else 'root'}..{(result.head or '')[:7]}"
         lines.append(f"Commits: {n} digested ({span})" + (f", {result.omitted} older left out" if result.omitted else "") + ".")
     else:
         head = f" since {result.head[:7]}" if result.head else ""
@@ -53,7 +60,7 @@ def describe(result) -> list[str]:
     return lines
 
 
-def describe_model(report) -> list[str]:
+def describe_model(report: ModelReport | None) -> list[str]:
     """Lines about the model path of a pass (none when it did not run)."""
     if report is None or not (report.calls or report.fallbacks):
         return []
@@ -79,7 +86,7 @@ def describe_model(report) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_obj
 def digest_command(
-    app, since: str | None, no_llm: bool, model: str | None, ci: bool, dry_run: bool, as_json: bool
+    app: AppContext, since: str | None, no_llm: bool, model: str | None, ci: bool, dry_run: bool, as_json: bool
 ) -> None:
     """Run one sleep-time pass: digest new commits into memory.
 

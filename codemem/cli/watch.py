@@ -7,6 +7,7 @@ import time
 
 import click
 
+from codemem.cli import AppContext
 from codemem.config import Config
 from codemem.daemon import process
 from codemem.errors import UsageError
@@ -108,7 +109,7 @@ def status_lines(info: dict) -> list[str]:
 @click.option("--daemon", is_flag=True, hidden=True)  # set by --detach for the background process
 @click.pass_obj
 def watch_command(
-    app,
+    app: AppContext,
     idle: float | None,
     detach: bool,
     stop: bool,
@@ -167,7 +168,7 @@ def _stop(ws: Workspace, as_json: bool) -> None:
         click.echo(f"Stopped codemem watch (pid {pid}).")
 
 
-def _start_config(app, ws: Workspace, idle: float | None) -> Config:
+def _start_config(app: AppContext, ws: Workspace, idle: float | None) -> Config:
     """The configuration a starting daemon runs with, checked here (a bad setting fails now,
     not later in a background log)."""
     flags = {"sleep": {"idle_minutes": idle}} if idle is not None else None

@@ -17,7 +17,7 @@ LanceDB, numpy or pydantic.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codemem.code.files import (
     GENERATED_NAMES,
@@ -91,7 +91,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'codemem.code' has no attribute {name!r}")

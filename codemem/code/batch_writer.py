@@ -12,17 +12,22 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.config import Config
 from codemem.workspace import Workspace
 
+if TYPE_CHECKING:
+    from codemem.code.embed import Embedder
+    from codemem.code.store import Batch, CodeStore
+    from codemem.code.tags import FileTags, TagStore
+
 BATCH_CHUNKS = 40_000
 
 
-def _empty_batch() -> Any:
+def _empty_batch() -> Batch:
     from codemem.code.store import Batch  # pyarrow: loaded only when something is written
 
     return Batch()
@@ -32,9 +37,9 @@ def _empty_batch() -> Any:
 class PendingFiles:
     """Parsed files not yet committed: their rows, manifest entries and tags."""
 
-    rows: Any = field(default_factory=_empty_batch)  # a store.Batch
+    rows: Batch = field(default_factory=_empty_batch)
     entries: dict[str, FileEntry] = field(default_factory=dict)
-    tags: list = field(default_factory=list)  # streamed into the tag store, never all held
+    tags: list[FileTags] = field(default_factory=list)  # streamed into the tag store, never all held
     stale: list[str] = field(default_factory=list)  # files now skipped that had rows
 
     def add(self, result: FileResult, had_rows: bool) -> None:
@@ -68,7 +73,8 @@ class BatchWriter:
     """
 
     def __init__(
-        self, target: Path, manifest: Manifest, full: bool, store: Future, embedder: Any, tags: Any
+        self, target: Path, manifest: Manifest, full: bool, store: Future[CodeStore],
+        embedder: Embedder | None, tags: TagStore,
     ) -> None:
         self.target, self.manifest, self.full = target, manifest, full
         self._store = store
@@ -126,7 +132,7 @@ class BatchWriter:
         pending.clear()
 
 
-def _embedder(ws: Workspace, config: Config):
+def _embedder(ws: Workspace, config: Config) -> Embedder | None:
     """The configured embedder, or None (the default: no vectors)."""
     if config.index.embeddings.lower() in ("", "none"):
         return None
@@ -135,7 +141,7 @@ def _embedder(ws: Workspace, config: Config):
     return make_embedder(config.index, root=ws.root)
 
 
-def _embed_rows(embedder, rows: list[dict]) -> None:
+def _embed_rows(embedder: Embedder, rows: list[dict[str, Any]]) -> None:
     """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
     from codemem.code.embed import embedding_text
 
@@ -144,7 +150,7 @@ def _embed_rows(embedder, rows: list[dict]) -> None:
         row["vector"] = vector.tolist()
 
 
-def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None):
+def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None) -> CodeStore:
     from codemem.code.store import CodeStore
 
     store = CodeStore(index_dir, dimensions=dimensions)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
-from codemem.code.embed_text import (  # noqa: F401  (re-exported)
+from codemem.code.embed_text import (
     DEFAULT_MAX_CHARS,
     clean_text,
     embedding_text,
@@ -38,6 +38,12 @@ if TYPE_CHECKING:
     from codemem.config import IndexConfig
 
 log = logging.getLogger("codemem")
+
+__all__ = [
+    "DEFAULT_MAX_CHARS", "EMBEDDING_FORMS", "OLLAMA_BASE_URL", "OPENAI_BASE_URL", "Embedder",
+    "Model2VecEmbedder", "OpenAIEmbedder", "clean_text", "embedding_text", "identifier_words",
+    "is_local_url", "make_embedder",
+]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OLLAMA_BASE_URL = "http://localhost:11434/v1"
@@ -71,7 +77,8 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, np.float32(1e-12))
+    unit: np.ndarray = vectors / np.maximum(norms, np.float32(1e-12))
+    return unit
 
 
 # --- OpenAI-compatible endpoints ----------------------------------------------------------
@@ -132,7 +139,8 @@ class OpenAIEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query the way documents are embedded (cleaned, same truncation)."""
-        return self.embed_documents([clean_text(text, self.max_input_chars)])[0]
+        row: np.ndarray = self.embed_documents([clean_text(text, self.max_input_chars)])[0]
+        return row
 
     def _batches(self, texts: list[str]) -> Iterator[list[str]]:
         batch: list[str] = []
@@ -356,7 +364,8 @@ class Model2VecEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query the way documents are embedded."""
-        return self.embed_documents([clean_text(text)])[0]
+        row: np.ndarray = self.embed_documents([clean_text(text)])[0]
+        return row
 
 
 # --- configuration ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,7 +99,9 @@ def matches_any(path: str, patterns: list[str]) -> bool:
     return any(_glob_regex(p.rstrip("/") + ("/**" if p.endswith("/") else "")).match(path) for p in patterns)
 
 
-def list_candidates(root: Path, include: list[str] = (), exclude: list[str] = ()) -> list[Candidate]:
+def list_candidates(
+    root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[Candidate]:
     """Tracked and untracked-not-ignored files (plus ignored ones matching `include`).
 
     Content ids are filled in for tracked files that are unchanged in the work tree; the

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("codemem")
 
+# A personalized query in node and name ids: ((file id, weight), ...), (mentioned name ids).
+GraphQuery = tuple[tuple[tuple[int, float], ...], tuple[int, ...]]
+
 DAMPING = 0.85
 MAX_ITERATIONS = 50
 TOLERANCE = 1e-6  # per node, on the L1 change between iterations (as networkx does)
@@ -140,7 +143,8 @@ def pagerank(
         rank = DAMPING * (flow + previous[dangling].sum() * teleport) + (1 - DAMPING) * teleport
         if np.abs(rank - previous).sum() < n * TOLERANCE:
             break
-    return rank / rank.sum()
+    normalized: np.ndarray = rank / rank.sum()
+    return normalized
 
 
 def spread(
@@ -173,7 +177,7 @@ class RefGraph:
         version: int,
         paths: list[str],
         names: list[str],
-        static: Mapping[str, array],
+        static: Mapping[str, array[Any]],
         *,
         arrays: Mapping[str, np.ndarray] | None = None,
         arrays_path: Path | None = None,
@@ -183,16 +187,16 @@ class RefGraph:
         self.paths = paths
         self.names = names
         self.store = store
-        self.file_rank: array = static["file_rank"]  # static PageRank per file
-        self.order_score: array = static["order_score"]  # definition keys, best first
-        self.order_file: array = static["order_file"]
-        self.order_name: array = static["order_name"]
+        self.file_rank: array[float] = static["file_rank"]  # static PageRank per file
+        self.order_score: array[float] = static["order_score"]  # definition keys, best first
+        self.order_file: array[int] = static["order_file"]
+        self.order_name: array[int] = static["order_name"]
         self.path_index = {path: i for i, path in enumerate(paths)}
         self._arrays = dict(arrays) if arrays is not None else None
         self._arrays_path = arrays_path
         self._name_index: dict[str, int] | None = None
         self._definers: dict[int, list[int]] | None = None  # name id -> file ids
-        self._last: tuple[Any, Any] | None = None  # one-query memo
+        self._last: tuple[GraphQuery, tuple[np.ndarray, np.ndarray]] | None = None  # one-query memo
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -226,8 +230,8 @@ class RefGraph:
             for f, k in zip(self.order_file, self.order_name, strict=True):
                 definers.setdefault(k, []).append(f)
             self._definers = definers
-        k = self.name_index.get(name)
-        return [self.paths[f] for f in sorted(self._definers.get(k, ()))] if k is not None else []
+        key = self.name_index.get(name)
+        return [self.paths[f] for f in sorted(self._definers.get(key, ()))] if key is not None else []
 
     @property
     def name_index(self) -> dict[str, int]:
@@ -239,7 +243,7 @@ class RefGraph:
 
     def _query(
         self, personalization: Mapping[str, float] | None, mentioned: Iterable[str]
-    ) -> tuple[tuple[tuple[int, float], ...], tuple[int, ...]] | None:
+    ) -> GraphQuery | None:
         """The query in node and name ids; None when it is the static ranking."""
         teleport: dict[int, float] = {}
         for path, value in (personalization or {}).items():
@@ -251,7 +255,7 @@ class RefGraph:
             return None
         return tuple(sorted(teleport.items())), picked
 
-    def _scores(self, query) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(self, query: GraphQuery) -> tuple[np.ndarray, np.ndarray]:
         """File ranks and definition-key scores of a personalized query."""
         if self._last is not None and self._last[0] == query:
             return self._last[1]
@@ -341,7 +345,7 @@ class RefGraph:
         for negated, f, k in heapq.merge(*(stream(w) for w in {1.0, *weights.values()})):
             yield -negated, f, k
 
-    def _query_keys(self, query, weights: dict[int, float]) -> Iterator[tuple[float, int, int]]:
+    def _query_keys(self, query: GraphQuery, weights: dict[int, float]) -> Iterator[tuple[float, int, int]]:
         import numpy as np
 
         a = self.arrays
@@ -361,7 +365,7 @@ def cache_paths(index_dir: Path | str, version: int) -> tuple[Path, Path]:
     return index_dir / f"graph.{version}.pkl", index_dir / f"graph.{version}.npz"
 
 
-def read_static(path: Path) -> tuple[int, list[str], list[str], dict[str, array]]:
+def read_static(path: Path) -> tuple[int, list[str], list[str], dict[str, array[Any]]]:
     """A cached static ranking: (version, paths, names, arrays); ValueError if unusable."""
     key, version, paths, names, static = pickle.loads(path.read_bytes())
     if key != BUILD_KEY:

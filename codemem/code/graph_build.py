@@ -12,7 +12,9 @@ import math
 import pickle
 import zipfile
 from array import array
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -82,7 +84,7 @@ def build_arrays(store: TagStore) -> tuple[list[str], list[str], dict[str, np.nd
         edge_src.astype(np.int64) * n + np.array(dst, dtype=np.int64), return_inverse=True
     )
     edge_pair = edge_pair.ravel()
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "edge_src": edge_src,
         "edge_pair": edge_pair.astype(np.int32),
         "edge_weight": edge_weight,
@@ -97,7 +99,7 @@ def build_arrays(store: TagStore) -> tuple[list[str], list[str], dict[str, np.nd
     return paths, names, arrays
 
 
-def _as_array(typecode: str, values: np.ndarray) -> array:
+def _as_array(typecode: str, values: np.ndarray) -> array[Any]:
     out = array(typecode)
     out.frombytes(values.astype(np.float64 if typecode == "d" else np.int32).tobytes())
     return out
@@ -118,7 +120,7 @@ def build_graph(store: TagStore) -> RefGraph:
     return RefGraph(store.version, paths, names, static, arrays=arrays, store=store)
 
 
-def _write_atomically(target: Path, write) -> None:
+def _write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
     with atomic_file(target, durable=False) as handle:  # a cache: rebuilt if a crash loses it
         write(handle)
 
@@ -127,7 +129,8 @@ def save_arrays(arrays: dict[str, np.ndarray], version: int, path: Path) -> None
     """Write the edge arrays of tag-store `version` (atomically)."""
     header = np.array([BUILD_KEY, version], dtype=np.int64)
     arrays = {name: arrays[name] for name in ARRAY_NAMES}
-    _write_atomically(path, lambda h: np.savez(h, header=header, **arrays))
+    payload: dict[str, Any] = {"header": header, **arrays}
+    _write_atomically(path, lambda h: np.savez(h, **payload))
 
 
 def save_graph(graph: RefGraph, index_dir: Path | str) -> tuple[Path, Path]:

@@ -50,9 +50,9 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
     stale = sum(
         1
         for path, (cid, reason) in current.items()
-        if (entry := manifest.files.get(path)) is None
-        or entry.content_id != cid
-        or (reason is not None and entry.status != reason)
+        if (known := manifest.files.get(path)) is None
+        or known.content_id != cid
+        or (reason is not None and known.status != reason)
     )
     stale += sum(1 for path in manifest.files if path not in current)
     indexed = [e for e in manifest.files.values() if e.status == INDEXED]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
 from codemem.code.batch_writer import BatchWriter, PendingFiles
@@ -36,6 +37,10 @@ from codemem.code.workers import parse_files
 from codemem.config import Config
 from codemem.infra import FileLock
 from codemem.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codemem.code.store import CodeStore
+    from codemem.code.tags import TagStore
 
 log = logging.getLogger("codemem")
 
@@ -61,7 +66,7 @@ class IndexSummary:
     up_to_date: bool = False
     compacted: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -250,7 +255,7 @@ def _stall_for_tests(point: str) -> None:
                 raise
 
 
-def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
+def _needs_maintenance(store: CodeStore, manifest: Manifest, config: Config) -> bool:
     if manifest.runs_since_maintain >= config.index.compact_every:
         return True
     try:
@@ -261,7 +266,7 @@ def _needs_maintenance(store, manifest: Manifest, config: Config) -> bool:
     return unindexed > max(5_000, indexed_chunks // 10)
 
 
-def _update_tags(index_dir: Path, store, full: bool) -> None:
+def _update_tags(index_dir: Path, store: TagStore, full: bool) -> None:
     from codemem.code.graph import load_graph
 
     store.save()

@@ -19,10 +19,10 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from codemem.code.graph import read_static
 from codemem.code.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
-from codemem.code.readers import LOCK_FILE as READERS_LOCK
 from codemem.code.tags import TAGS_FILE, TagStore
 from codemem.errors import LockTimeout
 from codemem.infra import FileLock, atomic_write
@@ -35,6 +35,7 @@ LANCE_FOOTER = b"LANC"  # every LanceDB data, index and version file ends with i
 # imports this module, so the name is repeated here).
 WRITERS_LOCK = "index.lock"
 WAIT_SECONDS = 120.0  # how long a failed search waits for a writer before checking
+READERS_LOCK = "readers.lock"  # `codemem.code.store.READERS_LOCK` (that module loads pyarrow)
 KEPT = {READERS_LOCK}
 # The files of the index as they were when it last checked out: while none changed (a no-op
 # refresh, the next search), the check costs one walk of the folder and LanceDB stays closed.
@@ -135,9 +136,9 @@ def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
         lock.release()
 
 
-def _listing(index_dir: Path) -> list[list]:
+def _listing(index_dir: Path) -> list[list[Any]]:
     """[path, size, mtime_ns] of every file of the index (not the locks or this record)."""
-    out = []
+    out: list[list[Any]] = []
     for folder, dirs, files in os.walk(index_dir):
         dirs.sort()
         for name in sorted(files):
@@ -153,11 +154,12 @@ def _listing(index_dir: Path) -> list[list]:
     return out
 
 
-def _checked_listing(index_dir: Path) -> list[list] | None:
+def _checked_listing(index_dir: Path) -> list[list[Any]] | None:
     try:
-        return json.loads((index_dir / CHECKED_FILE).read_text(encoding="utf-8"))
+        listing = json.loads((index_dir / CHECKED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return listing if isinstance(listing, list) else None
 
 
 def clear_index(index_dir: Path) -> None:

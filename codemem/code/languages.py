@@ -369,7 +369,8 @@ def get_query(language: str) -> Query | None:
     names = spec.queries or (f"{spec.name}.scm",)
     try:
         text = "\n".join((QUERIES_DIR / name).read_text(encoding="utf-8") for name in names)
-        return Query(lang, text)
+        query: Query = Query(lang, text)  # annotated: on Python 3.10 the stub's `Self` is Any
+        return query
     except Exception as exc:  # grammar version drift: still chunk the file, without symbols
         log.warning("tag query %s does not compile for %s: %s", "+".join(names), language, exc)
         return None

@@ -30,7 +30,7 @@ class FileEntry:
     chunks: int = 0
     syntax_errors: int = 0
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[str | int | None]:
         return [self.content_id, self.status, self.language, self.symbols, self.chunks, self.syntax_errors]
 
 

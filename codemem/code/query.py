@@ -51,7 +51,7 @@ class Frame:
 @dataclass
 class AnalyzedQuery:
     text: str
-    terms: Counter = field(default_factory=Counter)  # full-text terms with weights
+    terms: Counter[str] = field(default_factory=Counter)  # full-text terms with weights
     identifiers: list[str] = field(default_factory=list)  # code-looking names, original case
     dotted: list[str] = field(default_factory=list)
     paths: list[tuple[str, int | None]] = field(default_factory=list)
@@ -129,7 +129,7 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
                 seen.add(part)
                 q.identifiers.append(part)
 
-    terms: Counter = Counter()
+    terms: Counter[str] = Counter()
     for token in tokenize(text):
         if token not in STOP_WORDS and not token.isdigit():
             terms[token] += 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Any
 
 from codemem.code.files import is_test_path
 from codemem.code.graph import RefGraph
@@ -46,7 +47,7 @@ class MapDefinition:
     end_line: int
     signature: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "qualname": self.qualname,
@@ -65,7 +66,7 @@ class MapItem:
     rank: float
     definitions: list[MapDefinition] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "rank": self.rank,
@@ -86,7 +87,7 @@ class RepoMap:
     def tokens(self) -> int:
         return estimate_tokens(self.text)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "tokens": self.budget,
             "used_tokens": self.tokens,

@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from codemem.code import stages
 from codemem.code.fusion import STAGE_WEIGHTS, StageResults, rank_files, rrf
@@ -19,6 +20,9 @@ from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codemem.code.store import CodeStore
 
 log = logging.getLogger("codemem")
 
@@ -38,7 +42,7 @@ class Hit:
     language: str | None
     text: str = ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "score": round(self.score, 6),
@@ -63,15 +67,16 @@ class Searcher:
     ):
         self.ws = ws
         self.config = config
-        self.manifest = manifest or Manifest.load(ws.index_dir)
-        if self.manifest is None:
+        loaded = manifest or Manifest.load(ws.index_dir)
+        if loaded is None:
             raise UsageError("no index yet: run `codemem index` first")
-        self._store = None
+        self.manifest: Manifest = loaded
+        self._store: CodeStore | None = None
         self._centrality: dict[str, float] | None = None
         self._centrality_source = centrality or self._load_centrality
 
     @property
-    def store(self):
+    def store(self) -> CodeStore:
         if self._store is None:
             from codemem.code.store import CodeStore
 
@@ -148,12 +153,18 @@ class Searcher:
             out.append(Hit(path, score, 1, lines, None, "file", entry.language if entry else None))
         return out
 
-    def _span_hits(self, file_scores, results: StageResults, k: int, level: str, query) -> list[Hit]:
+    def _span_hits(
+        self, file_scores: dict[str, float], results: StageResults, k: int, level: str,
+        query: AnalyzedQuery,
+    ) -> list[Hit]:
         """Rank chunks: their own stage ranks plus the rank of the file they are in."""
         chunks, symbols, paths, vectors = results.chunks, results.symbols, results.paths, results.vectors
         file_rank = {p: r for r, (p, _) in enumerate(sorted(file_scores.items(), key=lambda kv: -kv[1]))}
         located = self._chunks_at(symbols + [p for p in paths if p.start_line])
-        lists: dict[str, list[str]] = {"bm25": [c.chunk_id for c in chunks], "vectors": [c.chunk_id for c in vectors]}
+        lists: dict[str, list[str]] = {
+            "bm25": [c.chunk_id for c in chunks if c.chunk_id],
+            "vectors": [c.chunk_id for c in vectors if c.chunk_id],
+        }
         lists["symbols"] = [cid for c in symbols if (cid := located.get((c.path, c.start_line)))]
         lists["paths"] = [cid for c in paths if (cid := located.get((c.path, c.start_line)))]
         by_id = {c.chunk_id: c for c in chunks + vectors}
@@ -212,10 +223,10 @@ class Searcher:
         if not hits:
             return
         rows = self.store.symbols_in({h.path for h in hits})
-        by_path: dict[str, list[dict]] = defaultdict(list)
+        by_path: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             by_path[row["path"]].append(row)
-        frame_lines = defaultdict(set)
+        frame_lines: defaultdict[str, set[int]] = defaultdict(set)
         for frame in query.frames:
             frame_lines[frame.path.rsplit("/", 1)[-1]].add(frame.line)
         names = set(query.identifiers)
@@ -230,7 +241,7 @@ class Searcher:
                 if r["name"] in names or any(r["start_line"] <= n <= r["end_line"] for n in lines)
             ]
             own = [r for r in by_path.get(hit.path, []) if r["qualname"] == hit.symbol]
-            choice = min(pointed, key=lambda r: r["end_line"] - r["start_line"]) if pointed else (own or [None])[0]
+            choice = min(pointed, key=lambda r: r["end_line"] - r["start_line"]) if pointed else (own[0] if own else None)
             if choice:
                 hit.symbol, hit.kind = choice["qualname"], choice["kind"]
                 hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codemem.code.query import STOP_WORDS, AnalyzedQuery, looks_like_code
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from codemem.code.store import CodeStore
 
 MAX_DEFINITIONS = 25  # a name defined in more places than this says little about where to look
@@ -35,7 +37,7 @@ class Candidate:
     is_test: bool = False
 
 
-def candidate_from_row(row: dict, score: float) -> Candidate:
+def candidate_from_row(row: dict[str, Any], score: float) -> Candidate:
     return Candidate(
         path=row["path"],
         score=score,
@@ -72,7 +74,7 @@ def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> 
     if not names:
         return []
     rows = store.symbols_named(names)
-    by_name: dict[str, list[dict]] = defaultdict(list)
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_name[row["name"]].append(row)
     strong = {f.function for f in query.frames if f.function}
@@ -132,8 +134,8 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
             scores[path] += (best + depth) / len(matched)
             if line:
                 lines.setdefault(path, line)
-    without_ext = defaultdict(list)
-    by_stem = defaultdict(list)
+    without_ext: defaultdict[str, list[str]] = defaultdict(list)
+    by_stem: defaultdict[str, list[str]] = defaultdict(list)
     for path, pparts in split_paths:
         stem = pparts[-1].rsplit(".", 1)[0]
         by_stem[stem.lower()].append(path)
@@ -148,7 +150,7 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
                     scores[path] += 1.0 / len(hits)
     # A code name that is also a file name (`L031` → rules/L031.py); prose words are not.
     for word in {w.lower() for w in query.identifiers}:
-        hits = by_stem.get(word)
+        hits = by_stem.get(word, [])
         if hits and len(hits) <= 3 and word not in STOP_WORDS and len(word) > 2:
             for path in hits:
                 scores[path] += 0.5 / len(hits)
@@ -156,7 +158,7 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
     return [Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0)) for p, s in ranked]
 
 
-def vector_chunks(store: CodeStore, vector, limit: int) -> list[Candidate]:
+def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:
     """Chunks nearest to the query embedding."""
     rows = store.nearest_chunks(vector, limit)
     return [candidate_from_row(row, 1.0 - float(row.get("_distance", 0.0))) for row in rows]

@@ -8,7 +8,7 @@ Rows are written per batch of files and a file is recorded as indexed (in the ma
 only after its batch is committed, so an interrupted run leaves a consistent index that
 the next run completes. Full-text indexes cover rows added since they were built (LanceDB
 searches unindexed rows directly); `maintain` folds new rows in, compacts fragments and prunes
-old versions (see `codemem.code.readers`) so thousands of incremental runs, however quick,
+old versions (only while no reader holds `readers.lock`) so thousands of incremental runs, however quick,
 neither slow search nor grow the disk without bound.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from codemem.code.readers import ReaderLock
+from codemem.infra import SharedLock
 
 log = logging.getLogger("codemem")
 
@@ -87,6 +87,7 @@ def connect(index_dir: Path) -> Any:
     """A LanceDB connection to `index_dir` (created if missing)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     return import_lancedb().connect(str(index_dir))
+READERS_LOCK = "readers.lock"
 # How long `maintain` waits for open readers before it falls back to pruning by age only.
 READERS_WAIT_SECONDS = 2.0
 
@@ -196,7 +197,9 @@ class CodeStore:
     def __init__(self, index_dir: Path, dimensions: int | None = None):
         self.index_dir = index_dir
         self.dimensions = dimensions
-        self.readers = ReaderLock(index_dir)  # before opening anything: see maintain
+        # Held shared from before anything opens: `maintain` prunes old versions only while it
+        # holds it alone (LanceDB deletes the files of a pruned version under its readers).
+        self.readers = SharedLock(index_dir / READERS_LOCK)
         self.db = connect(index_dir)
         self._tables: dict[str, Any] = {}
 
@@ -281,13 +284,14 @@ class CodeStore:
     # -- reads: every query of the index -------------------------------------------------
 
     def _fts(self, name: str, text: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        return (
+        rows: list[dict[str, Any]] = (
             self.table(name)
             .search(text, query_type="fts", fts_columns=FTS_COLUMN)
             .limit(limit)
             .select([*columns, "_score"])
             .to_list()
         )
+        return rows
 
     def fts_chunks(self, text: str, limit: int) -> list[dict[str, Any]]:
         """Chunk rows ranked by BM25 over their search text, with `_score`."""
@@ -302,12 +306,14 @@ class CodeStore:
 
     def nearest_chunks(self, vector: Any, limit: int) -> list[dict[str, Any]]:
         """Chunk rows nearest to `vector`, with `_distance`."""
-        return (
+        rows: list[dict[str, Any]] = (
             self.table(CHUNKS).search(vector, vector_column_name="vector").limit(limit).select(CHUNK_COLUMNS).to_list()
         )
+        return rows
 
     def _where(self, name: str, where: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        return self.table(name).search().where(where).limit(limit).select(columns).to_list()
+        rows: list[dict[str, Any]] = self.table(name).search().where(where).limit(limit).select(columns).to_list()
+        return rows
 
     def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
         """Symbol rows whose name is one of `names`."""
@@ -328,7 +334,8 @@ class CodeStore:
     def all_rows(self, name: str) -> list[dict[str, Any]]:
         """Every row of the files or symbols table (their own columns, no search text)."""
         columns = {FILES: FILE_COLUMNS, SYMBOLS: SYMBOL_COLUMNS}[name]
-        return self.table(name).to_arrow().select(columns).to_pylist()
+        rows: list[dict[str, Any]] = self.table(name).to_arrow().select(columns).to_pylist()
+        return rows
 
 
 # -- integrity: is every table readable and as full as the manifest says? -------------------

@@ -17,6 +17,9 @@ from tree_sitter import Node, Query, QueryCursor, Tree
 from codemem.code.languages import get_language
 from codemem.code.model import Import, Reference, Symbol
 
+# One definition match: (kind, node, name node, body, doc and scope captures).
+DefinitionCapture = tuple[str, Node, Node, list[Node] | None, list[Node] | None, list[Node] | None]
+
 SIGNATURE_CHARS = 200
 DOCSTRING_CHARS = 500
 _HEADER_BYTES = 1000  # never decode more than this for a signature
@@ -88,7 +91,7 @@ def count_errors(tree: Tree, language: str) -> int:
 
 def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comments: str) -> Tags:
     """Run the tag query once and turn its matches into definitions, references and imports."""
-    found: dict[int, tuple] = {}  # name start byte -> definition capture (dedupes patterns)
+    found: dict[int, DefinitionCapture] = {}  # name start byte -> definition capture (dedupes patterns)
     raw_refs: list[tuple[Node, str]] = []
     add_ref = raw_refs.append
     imports: list[Import] = []
@@ -101,14 +104,15 @@ def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comm
                     for node in nodes:
                         add_ref((node, kind))
                 elif cname == "import":
-                    imports += [Import(_import_target(n.text), n.start_point[0] + 1) for n in nodes]
+                    imports += [Import(_import_target(n.text or b""), n.start_point[0] + 1) for n in nodes]
             continue
-        kind = node = None
+        definition: tuple[str, Node] | None = None
         for cname, nodes in caps.items():
             if cname.startswith("definition."):
-                kind, node = cname[11:], nodes[0]
-        if node is None:
+                definition = cname[11:], nodes[0]
+        if definition is None:
             continue
+        kind, node = definition
         name = caps["name"][0]
         key = name.start_byte
         previous = found.get(key)
@@ -119,15 +123,15 @@ def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comm
     return Tags(definitions, _references(raw_refs, found), imports)
 
 
-def _references(raw: list[tuple[Node, str]], definition_names: dict[int, tuple]) -> list[Reference]:
+def _references(raw: list[tuple[Node, str]], definition_names: dict[int, DefinitionCapture]) -> list[Reference]:
     """Reference values, minus captures that are a definition's own name."""
     decoded: dict[bytes, str] = {}
-    references = []
+    references: list[Reference] = []
     add = references.append
     for node, kind in raw:
         if kind != "call" and node.start_byte in definition_names:
             continue
-        text = node.text
+        text = node.text or b""
         name = decoded.get(text)
         if name is None:
             name = decoded[text] = text.decode("utf-8", "replace")
@@ -136,7 +140,7 @@ def _references(raw: list[tuple[Node, str]], definition_names: dict[int, tuple])
 
 
 def _definition(
-    capture: tuple,
+    capture: DefinitionCapture,
     source: bytes,
     lines: list[str],
     comments: str,
@@ -158,7 +162,7 @@ def _definition(
     end_row, end_col = node.end_point
     if end_col == 0 and end_row > start_row:  # the node swallowed its trailing newline
         end_row -= 1
-    name = name_node.text.decode("utf-8", "replace")
+    name = (name_node.text or b"").decode("utf-8", "replace")
     if kind == "variable" and _CONSTANT_NAME.match(name):
         kind = "constant"
     body_node = body[0] if body else None
@@ -171,7 +175,7 @@ def _definition(
         signature=_signature(source, sig_start, body_node, end_byte),
     )
     if scope:
-        symbol.parent = _scope_name(scope[0].text)
+        symbol.parent = _scope_name(scope[0].text or b"")
     head_end = start_row + 1
     if body_node is not None:
         body_row, body_col = body_node.start_point
@@ -180,7 +184,7 @@ def _definition(
     attached = above.get(start_row)
     if attached is None:
         attached = above[start_row] = _attached_start(lines, start_row, comments)
-    symbol.docstring = _python_docstring(doc[0].text) if doc else attached[0]
+    symbol.docstring = _python_docstring(doc[0].text or b"") if doc else attached[0]
     chunk_start = attached[1] + 1
     return Definition(symbol, start_byte, end_byte, head_end, chunk_start)
 

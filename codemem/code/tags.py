@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from codemem.code.model import ParsedFile
 from codemem.errors import IndexingError
@@ -64,7 +65,7 @@ class FileTags:
         imports = list(dict.fromkeys(i.target for i in parsed.imports))
         return cls(parsed.path, parsed.language, defs, refs, imports)
 
-    def _row(self) -> tuple:
+    def _row(self) -> tuple[str, list[Definition], dict[str, int], list[str]]:
         return (self.language, self.defs, self.refs, self.imports)
 
 
@@ -156,7 +157,7 @@ class TagStore:
             enabled = gc.isenabled()
             gc.disable()  # tens of thousands of small tuples: the collector would only slow it
             try:
-                self._files = {path: self.get(path) for path in self._records}  # type: ignore[misc]
+                self._files = {p: tags for p in self._records if (tags := self.get(p)) is not None}
             finally:
                 if enabled:
                     gc.enable()
@@ -216,7 +217,7 @@ def _parse(data: bytes) -> tuple[int, dict[str, tuple[bytes, bytes]]]:
     return int(version), records
 
 
-def _decode(blob: bytes):
+def _decode(blob: bytes) -> Any:  # what was pickled; the caller knows its shape
     try:
         return pickle.loads(blob)
     except (pickle.UnpicklingError, ValueError, EOFError, TypeError) as exc:

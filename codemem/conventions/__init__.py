@@ -21,7 +21,14 @@ from codemem.conventions.code_style import (
     name_styles,
     split_params,
 )
-from codemem.conventions.commit_style import CommitMessage
+from codemem.conventions.commit_style import (
+    CONVENTIONAL,
+    ISSUE_REF,
+    PAST,
+    THIRD,
+    VERBS,
+    CommitMessage,
+)
 from codemem.conventions.conflicts import (
     Resolved,
     has_conflict,
@@ -61,6 +68,7 @@ from codemem.conventions.rules import BANDS, BANDS_BY_KEY, TOPICS, Band, Evidenc
 from codemem.conventions.stable import stable_rules
 
 __all__ = [
+    "CONVENTIONAL", "ISSUE_REF", "PAST", "THIRD", "VERBS",  # the commit-message vocabulary
     "BANDS", "BANDS_BY_KEY", "LABEL", "MIXED", "NAMED_KINDS", "NAMING_STYLES", "NOTE_TAGS", "REGION", "TOPICS",
     "Band", "CodeFacts", "CommitMessage", "ConventionsRegion", "Evidence", "RegionError", "RepoFiles", "Resolved", "Rule",
     "band_of", "dig", "display", "find_region", "fit", "gather_facts", "has_conflict", "is_public", "markers", "mine_conventions",

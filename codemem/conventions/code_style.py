@@ -217,7 +217,9 @@ def split_params(signature: str, name: str) -> tuple[list[str], str] | None:
     start = signature.find("(", at if at >= 0 else 0)
     if start < 0:
         return None
-    depth, params, current, quote = 0, [], [], ""
+    params: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for i in range(start + 1, len(signature)):
         char = signature[i]
         if quote:

@@ -64,10 +64,11 @@ def commit_rules(messages: list[CommitMessage], min_samples: int) -> list[Rule]:
         return []
     rules = []
     subjects = [m.subject for m in messages]
-    conventional = [s for s in subjects if CONVENTIONAL.match(s)]
+    matches = [(s, m) for s in subjects if (m := CONVENTIONAL.match(s))]
+    conventional = [s for s, _ in matches]
     if ratio(len(conventional), total) >= 0.5:
-        types = Counter(CONVENTIONAL.match(s).group(1) for s in conventional)
-        scoped = sum(bool(CONVENTIONAL.match(s).group(2)) for s in conventional)
+        types = Counter(m.group(1) for _, m in matches)
+        scoped = sum(bool(m.group(2)) for _, m in matches)
         rules.append(Rule("commits", None, "Commit subjects follow Conventional Commits (`type(scope): summary`)",
                           ratio(len(conventional), total),
                           Evidence(len(conventional), total, sample([f"`{s}`" for s in conventional]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ import yaml
 
 from codemem.code import list_candidates, matches_any, read_repo_file
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # pragma: no cover - Python 3.10 reads no TOML
-    tomllib = None  # type: ignore[assignment]
+else:  # pragma: no cover - Python 3.10 reads no TOML
+    tomllib = None
 
 MAX_CONFIG_BYTES = 1_000_000
 

@@ -14,7 +14,7 @@ from codemem.conventions.tooling import ToolScan
 TEST_DIRS = ("tests", "test", "spec", "specs", "__tests__", "testing")
 JS_FRAMEWORKS = ("vitest", "jest", "mocha", "jasmine", "ava", "@playwright/test", "cypress")
 # language -> [(pattern on the file name, how it is described)]
-NAMING = {
+NAMING: dict[str, list[tuple[str, str | None]]] = {
     "python": [(r"test_.*\.py$", "test_*.py"), (r".*_test\.py$", "*_test.py"), (r"conftest\.py$", None)],
     "javascript": [(r".*\.test\.[mc]?jsx?$", "*.test.js"), (r".*\.spec\.[mc]?jsx?$", "*.spec.js")],
     "typescript": [(r".*\.test\.tsx?$", "*.test.ts"), (r".*\.spec\.tsx?$", "*.spec.ts")],
@@ -53,7 +53,7 @@ def layout_rules(code_paths: dict[str, str], min_samples: int) -> list[Rule]:
                           Evidence(count, len(named), sample(named), sample([p for p in named if _location(p) != place])),
                           "test-location", value=place.removeprefix("live ")))
         patterns = NAMING.get(language, [])
-        kinds = Counter()
+        kinds: Counter[str] = Counter()
         for path in named:
             name = path.rsplit("/", 1)[-1]
             kind = next((label for pattern, label in patterns if re.match(pattern, name)), None)

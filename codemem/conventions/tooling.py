@@ -92,7 +92,8 @@ def python_tools(scan: ToolScan) -> list[Rule]:
     ruff = files.toml(ruff_file) if ruff_file else dig(py, "tool", "ruff")
     ruff_source = ruff_file or f"{pyproject} [tool.ruff]"
     if isinstance(ruff, dict):
-        lint = ruff.get("lint") if isinstance(ruff.get("lint"), dict) else ruff
+        lint_table = ruff.get("lint")
+        lint: dict[str, Any] = lint_table if isinstance(lint_table, dict) else ruff
         select = lint.get("select") or lint.get("extend-select")
         detail = _settings({"line-length": ruff.get("line-length"), "target-version": ruff.get("target-version"),
                             "select": select, "ignore": lint.get("ignore")},

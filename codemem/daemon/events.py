@@ -30,6 +30,7 @@ from pathlib import Path
 
 from watchdog import events as fs
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from codemem.code import matches_any
 from codemem.errors import GitError
@@ -168,14 +169,14 @@ class PathFilter:
         return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
 
 
-class _EventHandler:
+class _EventHandler(fs.FileSystemEventHandler):
     """Receives watchdog events (observer thread) and passes repository paths on, cheaply."""
 
     def __init__(self, root: Path, debouncer: Debouncer) -> None:
         self.root = str(root)
         self.debouncer = debouncer
 
-    def dispatch(self, event) -> None:
+    def dispatch(self, event: fs.FileSystemEvent) -> None:
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if not raw:
                 continue
@@ -213,8 +214,8 @@ class TreeObserver:
         self.filter = path_filter
         self.watch_ignored = watch_ignored  # `index.include` globs may reach into ignored trees
         self._handler = _EventHandler(root, debouncer)
-        self._observer = None
-        self._watched: dict[str, object] = {}  # top-level folder -> its recursive watch
+        self._observer: BaseObserver | None = None
+        self._watched: dict[str, ObservedWatch] = {}  # top-level folder -> its recursive watch
 
     def start(self) -> None:
         self._observer = Observer()
@@ -249,10 +250,12 @@ class TreeObserver:
     def _unwatch(self, name: str) -> None:
         old = self._watched.pop(name, None)
         if old is not None:
+            assert self._observer is not None  # a watch exists only while started
             with contextlib.suppress(KeyError, OSError):
                 self._observer.unschedule(old)
 
     def _watch(self, names: list[str]) -> None:
+        assert self._observer is not None  # called from start() and while running
         for name in names:
             self._unwatch(name)  # re-created or renamed: a watch follows the old folder
             try:

@@ -17,6 +17,7 @@ lock file is no longer the one it holds, `DaemonLock.still_ours`) and stops: a d
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -206,7 +207,7 @@ class _DaemonLogHandler(RotatingFileHandler):
         super().__init__(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
         self.detached = detached
 
-    def _open(self):  # the log quotes file names and errors: the owner's alone
+    def _open(self) -> io.TextIOWrapper:  # the log quotes file names and errors: the owner's alone
         create_private(Path(self.baseFilename))
         return super()._open()
 

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from codemem.errors import CodememError, UsageError
@@ -72,10 +73,10 @@ def recorded_socket(ws_root: Path) -> Path | None:
     return Path(path) if isinstance(path, str) and path else None
 
 
-def settings_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The CODEMEM_* variables that could change a search's results."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in environ.items() if k.startswith("CODEMEM_") and k not in NEUTRAL_ENV}
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if k.startswith("CODEMEM_") and k not in NEUTRAL_ENV}
 
 
 def ask_daemon(ws_root: Path, query: str, k: int | None, level: str, timeout: float = 60.0) -> list[dict] | None:

@@ -32,8 +32,8 @@ log = logging.getLogger("codemem")
 MAX_REQUEST = 4 * 1024 * 1024
 
 
-def _config_stamp(ws: Workspace) -> list:
-    stamps = []
+def _config_stamp(ws: Workspace) -> list[tuple[str, int | None, int | None]]:
+    stamps: list[tuple[str, int | None, int | None]] = []
     for path in (ws.config_file, user_config_dir() / "config.yml"):
         try:
             stat = path.stat()

@@ -32,6 +32,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import datetime
+from types import FrameType
 
 from codemem.agent.chatlock import chat_running
 from codemem.code import CodeIndex
@@ -222,7 +223,7 @@ class Watcher:
         self.stopping = True
         self.debouncer.wake()
 
-    def _on_signal(self, signum: int, _frame) -> None:
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stopping and self._busy:
             raise StopRequested  # a second signal: stop now
         log.info("watch: %s received, stopping", signal.Signals(signum).name)
@@ -230,7 +231,7 @@ class Watcher:
         if self._busy:
             signal.setitimer(signal.ITIMER_REAL, STOP_GRACE_SECONDS)
 
-    def _on_alarm(self, _signum: int, _frame) -> None:
+    def _on_alarm(self, _signum: int, _frame: FrameType | None) -> None:
         if self.stopping and self._busy:
             log.warning(
                 "watch: the pass did not reach a safe point in %gs; abandoning it",
@@ -238,7 +239,7 @@ class Watcher:
             )
             raise StopRequested
 
-    def _checkpoint(self, *_args) -> None:
+    def _checkpoint(self, *_args: object) -> None:
         """A safe point inside a pass: stop here if asked to."""
         if self.stopping:
             raise StopRequested

@@ -38,13 +38,14 @@ from codemem.infra.locks import (
     DEFAULT_TIMEOUT,
     FileLock,
     LockHolder,
+    SharedLock,
     lock_held,
     locked,
     read_holder,
 )
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "STREAM_CHUNK", "BlobReader", "FileLock", "LockHolder", "RepoPath", "as_utc",
+    "DEFAULT_TIMEOUT", "STREAM_CHUNK", "BlobReader", "FileLock", "LockHolder", "RepoPath", "SharedLock", "as_utc",
     "atomic_file", "atomic_write", "confine", "create_private", "empty_tree", "git_config", "git_dir",
     "git_head", "git_text", "has_head", "head_commit", "in_range", "iso_utc", "lock_held", "locked",
     "owner_only", "parse_when", "printable", "private_dir", "read_blobs", "read_holder", "read_regular",

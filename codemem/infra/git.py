@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from codemem.errors import GitError
@@ -37,7 +38,7 @@ STREAM_CHUNK = 4 * 1024 * 1024  # bytes a `BlobReader.open` stream yields at a t
 
 
 @lru_cache(maxsize=1)
-def _gitpython():
+def _gitpython() -> ModuleType:
     # Imported here, not at the top: GitPython costs 70-125 ms of start-up (module docstring).
     # A missing git should be a GitError when a command runs, not an ImportError at import.
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
@@ -47,7 +48,8 @@ def _gitpython():
 
 
 def _command(root: Path) -> gitpython.Git:
-    return _gitpython().Git(str(root))
+    command: gitpython.Git = _gitpython().Git(str(root))
+    return command
 
 
 def _failure(args: tuple[str, ...], status: int | str | None, stderr: bytes | str) -> GitError:
@@ -213,7 +215,7 @@ class BlobReader:
         if stream is not None and hasattr(stream, "_nbr") and hasattr(stream, "_size"):
             # GitPython drains an unfinished stream when it is collected, which fails once its
             # process is gone: mark it finished (nothing is left to read from a dead process).
-            stream._nbr = stream._size  # type: ignore[attr-defined]  # checked above
+            stream._nbr = stream._size  # both checked above
 
     def close(self) -> None:
         """Stop the cat-file processes."""

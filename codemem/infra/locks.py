@@ -155,3 +155,46 @@ def locked(*paths: Path, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
         for path in sorted(set(paths)):
             stack.enter_context(FileLock(path, timeout))
         yield
+
+
+class SharedLock:
+    """A shared lock on `path`, held from creation until `close` (or garbage collection).
+
+    Many holders share it; one of them can turn it exclusive for a while (`exclusive`), when
+    no other holder is left, and back (`shared`). The code index's readers use it so that old
+    versions are pruned only while nobody reads them.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def exclusive(self, timeout: float) -> bool:
+        """Turn the lock exclusive, waiting up to `timeout` seconds for the other holders to
+        let go; whether it is held exclusively (else it is shared again)."""
+        assert self._fd is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fcntl.flock(self._fd, fcntl.LOCK_SH)  # a failed conversion may drop it
+                    return False
+                time.sleep(0.02)
+
+    def shared(self) -> None:
+        """Back to shared: other holders may take it again."""
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        """Let go of the lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()

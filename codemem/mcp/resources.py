@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemem.errors import UsageError
-from codemem.memory.files import memory_file, read_memory_file
+from codemem.memory import memory_file, read_memory_file
 
 if TYPE_CHECKING:
     from codemem.agent.tools import ToolContext

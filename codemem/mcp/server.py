@@ -21,7 +21,8 @@ import functools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from codemem import __version__
 from codemem.agent.tools import ToolContext, ToolResult
@@ -39,14 +40,21 @@ from codemem.mcp.resources import (
 )
 from codemem.mcp.tools import WRITE_TOOLS, build_mcp_tools
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the MCP SDK is imported when the server starts
+    from mcp.server.context import ServerRequestContext
     from mcp.server.lowlevel import Server
+    from mcp.types import PaginatedRequestParams, ToolAnnotations
+
+    RequestContext = ServerRequestContext[Any]
+    Paging = PaginatedRequestParams | None
 
     from codemem.agent.messages import ToolSpec
     from codemem.config import Config
     from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
+
+T = TypeVar("T")
 
 INSTRUCTIONS = """\
 codemem keeps this repository's memory in its .codemem/ folder, shared with the team through \
@@ -124,7 +132,7 @@ class McpSession:
             return memory_prompt(self.ctx, self.read_only)
 
 
-def _annotations(name: str):
+def _annotations(name: str) -> ToolAnnotations:
     from mcp import types
 
     if name not in WRITE_TOOLS:
@@ -141,13 +149,13 @@ def build_server(session: McpSession) -> Server:
     from mcp.server.lowlevel import Server
     from mcp.shared.exceptions import MCPError
 
-    async def in_thread(fn, *args):
+    async def in_thread(fn: Callable[..., T], *args: object) -> T:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args))
 
     def invalid(exc: CodememError, **data: Any) -> MCPError:
         return MCPError(code=types.INVALID_PARAMS, message=str(exc), data=data or None)
 
-    async def list_tools(ctx, params) -> types.ListToolsResult:
+    async def list_tools(ctx: RequestContext, params: Paging) -> types.ListToolsResult:
         return types.ListToolsResult(
             tools=[
                 types.Tool(
@@ -160,13 +168,13 @@ def build_server(session: McpSession) -> Server:
             ]
         )
 
-    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: RequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         result = await in_thread(session.call_tool, params.name, params.arguments)
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=result.content)], is_error=result.is_error
         )
 
-    async def list_resources_(ctx, params) -> types.ListResourcesResult:
+    async def list_resources_(ctx: RequestContext, params: Paging) -> types.ListResourcesResult:
         found = await in_thread(session.list_resources)
         return types.ListResourcesResult(
             resources=[
@@ -177,7 +185,7 @@ def build_server(session: McpSession) -> Server:
             ]
         )
 
-    async def list_templates(ctx, params) -> types.ListResourceTemplatesResult:
+    async def list_templates(ctx: RequestContext, params: Paging) -> types.ListResourceTemplatesResult:
         template = types.ResourceTemplate(
             uri_template=BLOCK_TEMPLATE,
             name="memory block",
@@ -187,7 +195,7 @@ def build_server(session: McpSession) -> Server:
         return types.ListResourceTemplatesResult(resource_templates=[template])
 
     async def read_resource_(
-        ctx, params: types.ReadResourceRequestParams
+        ctx: RequestContext, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         try:
             found = await in_thread(session.read_resource, params.uri)
@@ -201,12 +209,12 @@ def build_server(session: McpSession) -> Server:
             ]
         )
 
-    async def list_prompts(ctx, params) -> types.ListPromptsResult:
+    async def list_prompts(ctx: RequestContext, params: Paging) -> types.ListPromptsResult:
         return types.ListPromptsResult(
             prompts=[types.Prompt(name=MEMORY_PROMPT, description=PROMPT_DESCRIPTION, arguments=[])]
         )
 
-    async def get_prompt(ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(ctx: RequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         try:
             text = await in_thread(session.prompt, params.name)
         except CodememError as exc:

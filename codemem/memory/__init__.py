@@ -28,20 +28,25 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
+from codemem.memory.files import memory_file, read_memory_file
+from codemem.memory.history import Change, file_history
 from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
-from codemem.memory.labels import validate_label
+from codemem.memory.labels import default_description, default_limit, validate_label
+from codemem.memory.ranking import normalize
 from codemem.memory.recall import Message, MessageHit, Recall, Session, Transcript
 from codemem.memory.render import render_blocks
+from codemem.memory.transcripts import session_dict
 from codemem.memory.users import user_slug
 
 Blocks = MemoryStore
 
 __all__ = [
-    "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "ConflictError", "Damage",
+    "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "Change", "ConflictError", "Damage",
     "DuplicateNoteError", "InsertResult", "InvalidLabelError", "LimitExceededError",
     "LineOutOfRangeError", "MemoryEditError", "MemoryStore", "Message",
     "MessageHit", "Note", "NoteHit", "NotFoundError", "OldTextError", "ReadOnlyError", "Recall",
-    "Session", "Transcript", "UnknownLabelError", "export_instructions",
-    "import_instructions", "initialize_memory", "memory_damage", "render_blocks", "user_slug", "validate_label",
+    "Session", "Transcript", "UnknownLabelError", "default_description", "default_limit",
+    "export_instructions", "file_history", "import_instructions", "initialize_memory",
+    "memory_damage", "memory_file", "normalize", "read_memory_file", "render_blocks", "session_dict", "user_slug", "validate_label",
 ]

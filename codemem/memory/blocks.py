@@ -23,6 +23,7 @@ Every write goes through `codemem.infra.update_text` (lock + compare-and-swap + 
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -217,11 +218,11 @@ class MemoryStore:
         """The readable blocks, sorted by label (broken files are in `problems()`)."""
         return self.scan()[0]
 
-    def problems(self) -> list[BlockFormatError]:
+    def problems(self) -> builtins.list[BlockFormatError]:
         """One error per block file that cannot be read."""
         return self.scan()[1]
 
-    def labels(self) -> list[str]:
+    def labels(self) -> builtins.list[str]:
         return [block.label for block in self.list()]
 
     def get(self, label: str) -> Block:
@@ -253,7 +254,7 @@ class MemoryStore:
             f"unknown block '{label}': the blocks are {labels}; create it first to use a new label"
         )
 
-    def context_blocks(self) -> list[Block]:
+    def context_blocks(self) -> builtins.list[Block]:
         """The blocks the agent sees: all but other users' blocks, project and conventions first."""
         order = {"project": 0, "conventions": 1, self.user_label: 3, PERSONAL_LABEL: 4}
         shown = [

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from codemem.errors import MemoryEditError
 
+__all__ = [
+    "BlockExistsError", "BlockFormatError", "ConflictError", "DuplicateNoteError",
+    "InvalidLabelError", "LimitExceededError", "LineOutOfRangeError", "MemoryEditError",
+    "NotFoundError", "OldTextError", "ReadOnlyError", "UnknownLabelError",
+]
+
 
 class InvalidLabelError(MemoryEditError):
     """A label that is not a relative path of lower-case words."""

@@ -108,7 +108,8 @@ def split_sections(text: str) -> list[tuple[str, str]]:
     A section that is only a heading (a document title) is dropped.
     """
     sections: list[tuple[str, str]] = []
-    heading, lines, fenced = "", [], False
+    lines: list[str] = []
+    heading, fenced = "", False
 
     def flush() -> None:
         body = "\n".join(lines).strip("\n")

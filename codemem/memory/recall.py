@@ -380,7 +380,7 @@ class Recall:
     def _resolve(self, session_id: str) -> str:
         """The full id for an id or a unique prefix of one."""
         pattern = session_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        ids = [row[0] for row in self.conn.execute(
+        ids: list[str] = [row[0] for row in self.conn.execute(
             "SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", (pattern,)
         )]
         if session_id in ids:

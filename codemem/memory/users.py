@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from codemem.config import user_config_dir
@@ -27,10 +28,10 @@ def slugify(text: str) -> str:
     return re.sub(r"-{2,}", "-", slug).strip("-_")
 
 
-def user_slug(root: Path, environ: dict[str, str] | None = None) -> str:
+def user_slug(root: Path, environ: Mapping[str, str] | None = None) -> str:
     """The active user's slug (never empty: falls back to `default`)."""
-    environ = os.environ if environ is None else environ
-    override = environ.get("CODEMEM_USER")
+    env = os.environ if environ is None else environ
+    override = env.get("CODEMEM_USER")
     if override and slugify(override):
         return slugify(override)
     email = git_config(root, "user.email")

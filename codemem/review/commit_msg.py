@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable, Collection
 from pathlib import Path
 
-from codemem.conventions import Rule, read_records
-from codemem.conventions.commit_style import CONVENTIONAL, ISSUE_REF, PAST, THIRD, VERBS
+from codemem.conventions import CONVENTIONAL, ISSUE_REF, PAST, THIRD, VERBS, Rule, read_records
 from codemem.review.errors import HookError
 from codemem.review.hook import hooks_dir
 from codemem.workspace import Workspace
@@ -93,11 +93,14 @@ def check_message(message: str, rules: list[Rule], min_share: float) -> list[str
     conventional = CONVENTIONAL.match(subject)
     summary = subject[subject.index(": ") + 2 :] if conventional else subject
     word = summary.split()[0].lower().strip(":,") if summary.split() else ""
-    moods = {"imperative": VERBS, "past": PAST, "third person": THIRD}
-    follows = {
+    moods: dict[str, Collection[str]] = {"imperative": VERBS, "past": PAST, "third person": THIRD}
+
+    def in_no_other_mood(forms: Collection[str]) -> Callable[[], bool]:
+        return lambda: not any(word in other for other in moods.values() if other is not forms)
+
+    follows: dict[tuple[str, str], Callable[[], bool]] = {
         ("commit-format", "Conventional Commits"): lambda: bool(conventional),
-        **{("commit-mood", mood): (lambda forms=forms: not any(
-            word in other for other in moods.values() if other is not forms)) for mood, forms in moods.items()},
+        **{("commit-mood", mood): in_no_other_mood(forms) for mood, forms in moods.items()},
         ("commit-case", "capital"): lambda: not summary[:1].islower(),
         ("commit-case", "lower"): lambda: not summary[:1].isupper(),
         ("commit-period", "no"): lambda: not subject.endswith("."),

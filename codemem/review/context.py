@@ -162,10 +162,11 @@ class ReviewContext:
             return {}
         from codemem.code import parse_file  # tree-sitter's parsers: loaded on first use
 
-        blobs = read_blobs(self.ws.root, [f.old_blob for f in files], self.config.index.max_file_bytes)
+        old = [(f, f.old_blob) for f in files if f.old_blob]  # the caller passes only these
+        blobs = read_blobs(self.ws.root, [blob for _, blob in old], self.config.index.max_file_bytes)
         out = {}
-        for f in files:
-            _size, data = blobs.get(f.old_blob, (None, None))
+        for f, blob in old:
+            _size, data = blobs.get(blob, (0, None))
             if data is not None:
                 out[f.path] = {s.qualname for s in parse_file(f.old_path or f.path, data).symbols}
         return out
@@ -184,7 +185,7 @@ class ReviewContext:
             head.append("--cached")
         elif target.kind != "range":
             head.append("--untracked")
-        tail = [target.rev_range.split("..")[-1].lstrip(".") or "HEAD"] if target.kind == "range" else []
+        tail = [(target.rev_range or "").split("..")[-1].lstrip(".") or "HEAD"] if target.kind == "range" else []
         out = run_git(self.ws.root, *head, *args, *tail, "--", *pathspecs, ok=(0, 1))
         return out.decode("utf-8", "replace")
 

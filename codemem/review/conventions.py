@@ -283,8 +283,7 @@ def review_rule_id(rule: Rule) -> str | None:
 
 def load_conventions(ws: Workspace) -> Conventions:
     """The learned records of `ws` and its conventions block, parsed (either may be missing)."""
-    from codemem.memory import MemoryStore
-    from codemem.memory.errors import BlockFormatError, UnknownLabelError
+    from codemem.memory import BlockFormatError, MemoryStore, UnknownLabelError
 
     records = read_records(ws)
     store = MemoryStore(ws, user="review")  # a fixed user: no `git config` call

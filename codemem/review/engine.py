@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from codemem.config import Config, ReviewConfig
 from codemem.review.checks import CHECKS, SECRET_SCAN, run_checks
@@ -29,6 +30,10 @@ from codemem.review.feedback import apply_feedback, load_dismissals, remember_fi
 from codemem.review.findings import Finding, at_or_above, count_by_severity
 from codemem.review.limits import Budget, time_limit
 from codemem.workspace import Workspace
+
+if TYPE_CHECKING:  # imported only when a model review runs
+    from codemem.agent.providers import Provider
+    from codemem.review.llm import ModelReport
 
 log = logging.getLogger("codemem")
 
@@ -41,7 +46,7 @@ class ReviewOptions:
 
     target: Target
     use_model: bool | None = None  # None: `review.llm` (or `review.hook_llm` for --staged)
-    provider: Any = None  # a ready `Provider` (tests); default: resolved from config
+    provider: Provider | None = None  # a ready one (tests); default: resolved from config
     remember: bool = True  # keep the findings where `--dismiss` finds their ids
     time_limit: float | None = None  # seconds for the review; the secret scan runs whole regardless (None: no limit)
     secrets_only: bool = False  # only the secret scan (the configuration is broken)
@@ -56,7 +61,7 @@ class ReviewResult:
     findings: list[Finding] = field(default_factory=list)
     suppressed: int = 0  # dismissed, or under review.min_confidence
     warnings: list[str] = field(default_factory=list)
-    model: Any = None  # a `ModelReport` when the model review ran (or was asked for)
+    model: ModelReport | None = None  # when the model review ran (or was asked for)
     out_of_time: list[str] = field(default_factory=list)  # checks cut short or skipped for lack of time
 
     def blocking(self, fail_on: str) -> list[Finding]:
@@ -102,7 +107,7 @@ def ignored(finding: Finding, changes: ChangeSet) -> bool:
     return False
 
 
-def override(finding: Finding, severity: dict[str, str]) -> Finding | None:
+def override(finding: Finding, severity: Mapping[str, str]) -> Finding | None:
     """The finding at the level `review.severity` sets for its rule (longest prefix); None if off."""
     best = None
     for key in severity:

@@ -168,7 +168,7 @@ def find_cached(ws: Workspace, finding_id: str) -> tuple[str, dict]:
 def dismiss(ws: Workspace, finding_id: str, reason: str = "", by: str | None = None,
             now: datetime | None = None) -> tuple[Dismissal, int]:
     """Record that a finding is not a problem; returns it and how often its rule was dismissed."""
-    from codemem.memory.users import user_slug
+    from codemem.memory import user_slug
 
     full_id, data = find_cached(ws, finding_id)
     item = Dismissal(full_id, data["rule"], data["file"], reason.strip(), by or user_slug(ws.root),

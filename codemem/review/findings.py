@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 SEVERITIES = ("info", "warning", "error")
 SOURCES = ("static", "model", "codemem")  # a check, the model review, codemem about itself
@@ -70,7 +71,7 @@ class Finding:
         """The check family: the rule id up to its first `/` (`naming/python/function` → `naming`)."""
         return self.rule.split("/", 1)[0]
 
-    def with_changes(self, **changes) -> Finding:
+    def with_changes(self, **changes: Any) -> Finding:
         """A copy with some fields changed."""
         return replace(self, **changes)
 

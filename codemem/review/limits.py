@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
+from typing import NoReturn
 
 from codemem.review.errors import ReviewTimeout
 
@@ -58,7 +60,7 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         yield
         return
 
-    def expire(_signum, _frame):
+    def expire(_signum: int, _frame: FrameType | None) -> NoReturn:
         """The alarm went off: stop the work where it is."""
         raise ReviewTimeout(f"{what} took longer than {seconds:.2g} s")
 

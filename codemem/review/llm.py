@@ -19,13 +19,16 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from codemem.review.context import ReviewContext
 from codemem.review.errors import ReviewTimeout
 from codemem.review.findings import Finding
+
+if TYPE_CHECKING:  # the agent package is imported only when a model review runs
+    from codemem.agent.providers import Provider
 
 log = logging.getLogger("codemem")
 
@@ -105,7 +108,8 @@ def parse_reply(text: str) -> ModelReply:
 def to_findings(reply: ModelReply, ctx: ReviewContext, limit: int) -> tuple[list[Finding], list[str]]:
     """Findings on reviewed files and existing lines (at most `limit`), and why others were dropped."""
     files = {f.path: f for f in ctx.files}
-    kept, dropped = [], []
+    kept: list[Finding] = []
+    dropped: list[str] = []
     for item in reply.findings:
         f = files.get(item.file.removeprefix("./"))
         if f is None:
@@ -136,7 +140,7 @@ def memory_text(ctx: ReviewContext) -> str:
         return ""
 
 
-def model_review(ctx: ReviewContext, provider, static: list[Finding]) -> tuple[list[Finding], ModelReport]:
+def model_review(ctx: ReviewContext, provider: Provider, static: list[Finding]) -> tuple[list[Finding], ModelReport]:
     """Ask `provider` to review the change; never raises (see the module docstring)."""
     from codemem.agent.messages import Message
     from codemem.review.prompt import CHARS_PER_TOKEN, build_prompt

@@ -75,7 +75,9 @@ def render_file(f: ChangedFile) -> str:
 
 def render_change(files: list[ChangedFile], budget: int) -> str:
     """The changed files within `budget` characters; files that do not fit are named."""
-    parts, used, left_out = [], 0, []
+    parts: list[str] = []
+    left_out: list[str] = []
+    used = 0
     for f in files:
         block = render_file(f)
         if used + len(block) <= budget:

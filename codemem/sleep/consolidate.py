@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from codemem.infra import git_text
-from codemem.memory import Block
-from codemem.memory.ranking import normalize
+from codemem.memory import Block, normalize
 from codemem.sleep.dates import RELATIVE, absolute_dates
 from codemem.sleep.writer import MemoryWriter
 
@@ -92,12 +91,16 @@ def merge_duplicate_notes(writer: MemoryWriter, report: ConsolidationReport) -> 
             report.merged.append(f"{note.id} into {keeper_id}")
 
 
+def _every_line(day: date) -> Callable[[int], date]:
+    """A `date_of_line` that answers `day` for every line."""
+    return lambda _i: day
+
+
 def date_notes(writer: MemoryWriter, report: ConsolidationReport) -> None:
     for note in writer.archive.notes():
         if not RELATIVE.search(note.content):
             continue
-        day = note.created.date()
-        content = absolute_dates(note.content, lambda _i, day=day: day)
+        content = absolute_dates(note.content, _every_line(note.created.date()))
         if content != note.content:
             writer.rewrite_note(note, content, note.tags)
             report.dated.append(note.id)
@@ -120,20 +123,19 @@ def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[i
     days: dict[int, date] = {}
     if out:
         commit_day: dict[str, date] = {}
+        commit_stamp: dict[str, int] = {}
         current, line_no = "", 0
         for line in out.splitlines():
             parts = line.split(" ")
             if len(parts) >= 3 and len(parts[0]) == 40 and parts[1].isdigit():
                 current, line_no = parts[0], int(parts[2])
             elif line.startswith("author-time "):
-                stamp = int(line.split(" ")[1])
-                commit_day[current] = stamp
+                commit_stamp[current] = int(line.split(" ")[1])
             elif line.startswith("author-tz "):
                 tz = line.split(" ")[1]
                 sign = -1 if tz.startswith("-") else 1
                 shift = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * sign
-                stamp = commit_day[current]
-                commit_day[current] = datetime.fromtimestamp(stamp, timezone(shift)).date()
+                commit_day[current] = datetime.fromtimestamp(commit_stamp[current], timezone(shift)).date()
             elif line.startswith("\t"):
                 days[line_no] = today if set(current) == {"0"} else commit_day.get(current, today)
     return lambda i: days.get(i + 1 + offset, today)

@@ -84,7 +84,7 @@ def _replace_line(line: str, today: date) -> str:
 
 def absolute_dates(text: str, date_of_line: Callable[[int], date]) -> str:
     """`text` with relative dates rewritten; `date_of_line(i)` is when line i was written."""
-    protected = set()
+    protected: set[int] = set()
     for region in _REGION.finditer(text):
         first = text.count("\n", 0, region.start())
         protected.update(range(first, first + region.group(0).count("\n") + 1))

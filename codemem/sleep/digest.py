@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from codemem import conventions as conv
+from codemem.agent.providers import Provider
 from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
@@ -331,7 +332,7 @@ def run_digest(
     summarize: Summarizer | None = None,
     now: Callable[[], datetime] = utc_now,
     progress: Callable[[int, int], None] | None = None,
-    provider=None,
+    provider: Provider | None = None,
 ) -> DigestResult:
     """Run one sleep-time pass over `ws` (see the module docstring).
 

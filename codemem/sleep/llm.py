@@ -126,10 +126,11 @@ class SleepModel:
 
     def failed(self, what: str, exc: Exception) -> None:
         """Record a model failure; errors no later call can fix stop the model for the pass."""
+        reason = str(exc)
         if not isinstance(exc, CodememError):  # an adapter's bug must not end the pass either
             log.debug("sleep-time model call failed", exc_info=exc)
-            exc = f"{type(exc).__name__}: {exc}"
-        self.warnings.append(f"{what}: the model failed ({exc})")
+            reason = f"{type(exc).__name__}: {exc}"
+        self.warnings.append(f"{what}: the model failed ({reason})")
         if isinstance(exc, (AuthenticationFailed, ModelNotFound)):
             self.disable("no more model calls in this pass after that error")
 
@@ -141,7 +142,7 @@ class SleepModel:
 
 
 def open_model(
-    config: Config, settings: SleepConfig, *, provider=None, required: bool = False,
+    config: Config, settings: SleepConfig, *, provider: Provider | None = None, required: bool = False,
     hint: str = "pass --no-llm for an extractive digest",
     fallback: str = "this pass is extractive (no model)",
 ) -> tuple[SleepModel | None, list[str]]:
@@ -238,7 +239,7 @@ class CommitSummarizer:
         return summary
 
 
-def commit_summarizer(provider, settings: SleepConfig) -> CommitSummarizer:
+def commit_summarizer(provider: Provider, settings: SleepConfig) -> CommitSummarizer:
     """A `Summarizer` for `run_digest` that asks `provider` (its warnings: `.model.warnings`)."""
     return CommitSummarizer(SleepModel(provider, settings))
 
@@ -268,7 +269,7 @@ def learn(
     if (sessions or full) and model.can_call():
         report = sleep_agent.run_sleep_agent(ws, config, model, writer, sessions, full, now())
         model.report.agent = report
-        if sessions and report.processed:
+        if new is not None and sessions and report.processed:
             model.report.sessions_learned = len(sessions)
             until = new.until
             write_local_state(ws, lambda old: replace(old, sessions_until=until))

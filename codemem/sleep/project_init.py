@@ -39,6 +39,8 @@ from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.agent.providers import Provider
+    from codemem.memory import Block
     from codemem.sleep.digest_file import CommitDigest
 
 REGION = "project-summary"
@@ -152,7 +154,7 @@ def current_summary(value: str) -> str | None:
 def _write(writer: MemoryWriter, summary: str, max_chars: int, detail: str) -> bool:
     """Put `summary` into the region (created at the top of the block when missing)."""
 
-    def change(block) -> str | None:
+    def change(block: Block) -> str | None:
         value = block.value
         if find_region(value, REGION, project.LABEL) is None:
             value = wrap(REGION, "") + ("\n\n" + value if value else "")
@@ -262,7 +264,7 @@ def has_project_summary(ws: Workspace) -> bool:
 
 
 def open_init_model(
-    ws: Workspace, config: Config, *, explicit: bool, provider=None
+    ws: Workspace, config: Config, *, explicit: bool, provider: Provider | None = None
 ) -> tuple[SleepModel | None, list[str]]:
     """The model for `codemem init`'s summary: None (with warnings) when it should not run.
 

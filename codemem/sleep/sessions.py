@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from codemem.infra import parse_when
 from codemem.memory import Recall
@@ -45,7 +46,9 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + f" […{len(text) - limit:,} more characters]"
 
 
-def render_message(role: str, content: str, tool_calls, created: datetime) -> str | None:
+def render_message(
+    role: str, content: str, tool_calls: list[dict[str, Any]] | None, created: datetime
+) -> str | None:
     """One transcript line, or None for messages the agent does not need (tool results)."""
     when = created.strftime("%Y-%m-%d %H:%M")
     if role not in MESSAGE_CHARS:
@@ -86,15 +89,17 @@ def read_new_sessions(ws: Workspace, since: str | None, max_chars: int) -> NewSe
             ]
             title = f": {session.title}" if session.title else ""
             text = "\n".join([f"## Session {session.id}{title}", *lines])
-            later = not out.sessions or session.last_message > out.sessions[-1].last_message
+            last = session.last_message
+            assert last is not None  # `pending` holds only sessions with messages
+            later = not out.sessions or last > out.sessions[-1].last_message
             if out.sessions and later and used + len(text) > max_chars:
                 out.left = len(pending) - n
                 break
             if len(text) > max_chars:
                 text = _cut(text, max_chars)
             used += len(text)
-            out.sessions.append(SessionText(session.id, session.title, session.last_message, len(lines), text))
-            out.until = session.last_message.isoformat()
+            out.sessions.append(SessionText(session.id, session.title, last, len(lines), text))
+            out.until = last.isoformat()
     return out
 
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from codemem.agent.context import Context
-from codemem.agent.loop import Agent, AgentObserver, Limits, LimitsExceeded
+from codemem.agent.loop import Agent, AgentObserver, Limits, LimitsExceeded, Observer
 from codemem.agent.tools.toolbox import ToolContext, build_tools
 from codemem.agent.transcript import TranscriptWriter
 from codemem.config import Config
@@ -30,6 +30,9 @@ from codemem.sleep.writer import Change
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.agent.messages import ToolCall
+    from codemem.agent.providers import Provider
+    from codemem.agent.tools.registry import ToolResult
     from codemem.sleep.llm import SleepModel
     from codemem.sleep.sessions import SessionText
     from codemem.sleep.writer import MemoryWriter
@@ -144,12 +147,12 @@ class _Recorder(AgentObserver):
     def __init__(self, report: AgentReport) -> None:
         self.report = report
 
-    def on_tool_result(self, call, result) -> None:
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         self.report.tool_calls.append({"name": call.name, "error": result.is_error})
 
 
-def build_sleep_agent(ws: Workspace, config: Config, provider, *, today: str, limits: Limits,
-                      observer: AgentObserver | None = None) -> Agent:
+def build_sleep_agent(ws: Workspace, config: Config, provider: Provider, *, today: str, limits: Limits,
+                      observer: Observer | None = None) -> Agent:
     """An agent with only `SLEEP_TOOLS`, the sleep-time prompt, and no recall transcript."""
     settings = config.agent.model_copy(update={"map_tokens": 0})
     ctx = SleepToolContext(ws, config, settings=settings)
@@ -187,13 +190,17 @@ def agent_task(today: str, sessions: list[SessionText], full: list[Block]) -> st
     return "\n".join(lines)
 
 
-def _snapshot(ws: Workspace) -> tuple[dict[str, str], dict[str, tuple]]:
+# Memory as the agent found it: block values by label, (content, tags) of notes by id.
+Snapshot = tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]
+
+
+def _snapshot(ws: Workspace) -> Snapshot:
     blocks = {b.label: b.value for b in MemoryStore(ws).list() if b.label != "personal"}
     notes = {n.id: (n.content, tuple(n.tags)) for n in Archive(ws).notes()}
     return blocks, notes
 
 
-def _changes(before, after) -> list[Change]:
+def _changes(before: Snapshot, after: Snapshot) -> list[Change]:
     (blocks0, notes0), (blocks1, notes1) = before, after
     out = [Change("block", label, "sleep-time agent")
            for label in sorted(blocks1) if blocks0.get(label) != blocks1[label]]

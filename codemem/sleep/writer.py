@@ -22,18 +22,21 @@ from codemem.conventions import (
     with_region,
 )
 from codemem.infra import FileLock, atomic_write, read_text
-from codemem.memory import Archive, Block, MemoryStore
-from codemem.memory.archive import Note
-from codemem.memory.errors import (
+from codemem.memory import (
+    Archive,
+    Block,
     BlockExistsError,
     BlockFormatError,
     ConflictError,
     DuplicateNoteError,
+    MemoryStore,
+    Note,
     NotFoundError,
     UnknownLabelError,
+    default_description,
+    default_limit,
+    normalize,
 )
-from codemem.memory.labels import default_description, default_limit
-from codemem.memory.ranking import normalize
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")

@@ -41,6 +41,8 @@ from codemem.agent.providers.tokens import system_parts
 log = logging.getLogger("codemem")
 
 TRANSPORT_ERRORS = transport_errors()
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIConnectionError, *TRANSPORT_ERRORS)
+API_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, *TRANSPORT_ERRORS)
 CACHE = {"type": "ephemeral"}
 # An error event inside a stream has no HTTP status of its own; map its type to one.
 _ERROR_STATUS = {
@@ -158,9 +160,10 @@ class AnthropicProvider(SDKProvider):
         retry: RetryPolicy | None = None,
         cache: bool = True,
     ) -> None:
-        credentials = {"auth_token": auth_token} if auth_token else {"api_key": api_key or ""}
         self.client = anthropic.Anthropic(
-            **credentials,
+            # None: the SDK reads its own environment variable; "" with no token: no key at all
+            api_key=None if auth_token else api_key or "",
+            auth_token=auth_token or None,
             base_url=base_url,  # None: the SDK reads ANTHROPIC_BASE_URL
             max_retries=0,
             timeout=anthropic.Timeout(timeout, connect=CONNECT_TIMEOUT),
@@ -251,7 +254,7 @@ class AnthropicProvider(SDKProvider):
                 error = self.status_error(status, exc.body, None, exc.message)
                 raise self._dropped(error, emitted) from exc
             raise
-        except (anthropic.APIConnectionError, *TRANSPORT_ERRORS) as exc:
+        except CONNECTION_ERRORS as exc:
             raise self._dropped(exc, emitted) from exc
         if not finished:
             raise self._dropped("the stream ended before message_stop", emitted)
@@ -282,6 +285,6 @@ class AnthropicProvider(SDKProvider):
                 return self.client.messages.count_tokens(**params, timeout=15.0).input_tokens
             except anthropic.NotFoundError:
                 self._exact_counts = False  # a proxy without the endpoint: stop asking
-            except (anthropic.APIError, *TRANSPORT_ERRORS) as exc:
+            except API_ERRORS as exc:
                 log.debug("count_tokens failed, estimating: %s", one_line(exc))
         return self.estimator.estimate(system, messages, tools)

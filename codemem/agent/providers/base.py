@@ -80,7 +80,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     try:
         import httpx2 as httpx
     except ImportError:  # pragma: no cover - older SDK releases
-        import httpx  # type: ignore[no-redef]
+        import httpx  # type: ignore[no-redef]  # the same library under its older name
     return (httpx.TransportError, OSError)
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from codemem.agent.tools.budget import cut_line, number_lines
-from codemem.agent.tools.registry import ToolError
+from codemem.agent.tools.registry import ToolError, ToolFunction
 from codemem.infra import git_text, has_head, printable
 
 if TYPE_CHECKING:
@@ -187,4 +187,4 @@ def git_log(ctx: ToolContext, n: int = 20) -> str:
     )
 
 
-CODE_READ_TOOLS = [search_code, repo_map, git_diff, git_log]
+CODE_READ_TOOLS: list[ToolFunction] = [search_code, repo_map, git_diff, git_log]

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 
 from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.permissions import Request
-from codemem.agent.tools.registry import ToolError, ToolResult
+from codemem.agent.tools.registry import ToolError, ToolFunction, ToolResult
 from codemem.code import matches_any
 from codemem.infra import RepoPath, atomic_write, confine, git_text, printable
 from codemem.workspace import CODEMEM_DIR
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from codemem.agent.tools.toolbox import ToolContext
 
 MAX_READ_LINES = 600
@@ -34,7 +36,7 @@ _BLOCKS = f"{CODEMEM_DIR}/blocks/"
 _CONFIG = f"{CODEMEM_DIR}/config.yml"
 
 
-def _read_text(full, rel: str, for_edit: bool = False) -> str:
+def _read_text(full: Path, rel: str, for_edit: bool = False) -> str:
     try:
         data = full.read_bytes()
     except FileNotFoundError:
@@ -314,5 +316,5 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
     return ToolResult(text, data={"path": where.rel, "diff": diff})
 
 
-FILE_READ_TOOLS = [read_file, list_files, grep]
-FILE_WRITE_TOOLS = [edit_file, write_file]
+FILE_READ_TOOLS: list[ToolFunction] = [read_file, list_files, grep]
+FILE_WRITE_TOOLS: list[ToolFunction] = [edit_file, write_file]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from codemem.agent.tools.registry import ToolFunction
 from codemem.errors import MemoryEditError
 
 if TYPE_CHECKING:
@@ -201,8 +202,8 @@ def _line(text: str, width: int = 100) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-MEMORY_READ_TOOLS = [archival_search, conversation_search]
-MEMORY_WRITE_TOOLS = [
+MEMORY_READ_TOOLS: list[ToolFunction] = [archival_search, conversation_search]
+MEMORY_WRITE_TOOLS: list[ToolFunction] = [
     memory_append,
     memory_replace,
     memory_insert,

@@ -23,6 +23,9 @@ from codemem.errors import CodememError
 
 log = logging.getLogger("codemem")
 
+# A tool: a typed function whose first parameter may be the `ToolContext` (see schema.py).
+ToolFunction = Callable[..., Any]
+
 
 class ToolError(CodememError):
     """A tool could not do what was asked; the message goes back to the model."""
@@ -50,7 +53,7 @@ class Tool:
     access: str = "read"
 
     @classmethod
-    def from_function(cls, fn: Callable[..., Any], access: str = "read") -> Tool:
+    def from_function(cls, fn: ToolFunction, access: str = "read") -> Tool:
         return cls(function_schema(fn), fn, access)
 
     @property

@@ -8,6 +8,7 @@ stderr interleaved) is read on a thread and kept bounded (head and tail) however
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -100,7 +101,7 @@ def run_shell(command: str, cwd: Path, timeout: float, keep_bytes: int = 64_000)
         env=env,
     )
     collector = _Collector(keep_bytes)
-    assert process.stdout is not None
+    assert isinstance(process.stdout, io.BufferedReader)  # a pipe with the default buffering
     stream = process.stdout
 
     def pump() -> None:

@@ -11,7 +11,7 @@ offer exactly the same functions, validation and messages.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from codemem.agent.tools.code_tools import CODE_READ_TOOLS
 from codemem.agent.tools.file_tools import FILE_READ_TOOLS, FILE_WRITE_TOOLS
 from codemem.agent.tools.memory_tools import MEMORY_READ_TOOLS, MEMORY_WRITE_TOOLS
 from codemem.agent.tools.permissions import PermissionPolicy
-from codemem.agent.tools.registry import Tool, ToolError, ToolRegistry
+from codemem.agent.tools.registry import Tool, ToolError, ToolFunction, ToolRegistry
 from codemem.agent.tools.shell import run_command
 from codemem.code import CodeIndex
 from codemem.config import AgentConfig, Config
@@ -54,25 +54,42 @@ TOOL_ORDER = [
 ]
 
 
-@dataclass
+@dataclass(init=False)
 class ToolContext:
-    """The workspace, settings, stores and permission policy the tools run against."""
+    """The workspace, settings, stores and permission policy the tools run against.
+
+    `settings` and `permissions` default to the ones `config` describes.
+    """
 
     ws: Workspace
-    config: Config = field(default_factory=Config)
-    permissions: PermissionPolicy | None = None
-    settings: AgentConfig | None = None
-    session_id: str | None = None
-    recall_store: Recall | None = None  # the agent's own connection, if it has one
-    index_stale: bool = False  # files changed since the index was last refreshed
-    changed_files: set[str] = field(default_factory=set)
-    memory_version: int = 0  # bumped when archival memory changes (the context re-counts)
+    config: Config
+    permissions: PermissionPolicy
+    settings: AgentConfig
+    session_id: str | None
+    recall_store: Recall | None  # the agent's own connection, if it has one
+    index_stale: bool  # files changed since the index was last refreshed
+    changed_files: set[str]
+    memory_version: int  # bumped when archival memory changes (the context re-counts)
 
-    def __post_init__(self) -> None:
-        if self.settings is None:
-            self.settings = self.config.agent
-        if self.permissions is None:
-            self.permissions = PermissionPolicy(self.config.permissions)
+    def __init__(
+        self,
+        ws: Workspace,
+        config: Config | None = None,
+        permissions: PermissionPolicy | None = None,
+        settings: AgentConfig | None = None,
+        *,
+        session_id: str | None = None,
+        recall_store: Recall | None = None,
+    ) -> None:
+        self.ws = ws
+        self.config = Config() if config is None else config
+        self.permissions = PermissionPolicy(self.config.permissions) if permissions is None else permissions
+        self.settings = self.config.agent if settings is None else settings
+        self.session_id = session_id
+        self.recall_store = recall_store
+        self.index_stale = False
+        self.changed_files = set()
+        self.memory_version = 0
 
     @property
     def max_chars(self) -> int:
@@ -141,7 +158,7 @@ def build_tools(
     `read_only` leaves out everything that changes files, memory or runs commands (`codemem
     ask`, review); `names` keeps only those tools (e.g. memory tools for the sleep-time agent).
     """
-    entries = [(fn, "read") for fn in CODE_READ_TOOLS + FILE_READ_TOOLS + MEMORY_READ_TOOLS]
+    entries: list[tuple[ToolFunction, str]] = [(fn, "read") for fn in CODE_READ_TOOLS + FILE_READ_TOOLS + MEMORY_READ_TOOLS]
     entries += [(fn, "memory") for fn in MEMORY_WRITE_TOOLS]
     entries += [(fn, "write") for fn in [*FILE_WRITE_TOOLS, run_command]]
     order = {name: n for n, name in enumerate(TOOL_ORDER)}

@@ -73,7 +73,7 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
             continue
         if rule.style not in name_styles(d.name):
             breaking.append((d, rule))
-    prefixes = {family_prefix(d.name) for d, _ in breaking} - {None}
+    prefixes = {prefix for d, _ in breaking if (prefix := family_prefix(d.name)) is not None}
     suffixes = {f":(glob)**/*{PurePosixPath(d.file.path).suffix}" for d, _ in breaking if family_prefix(d.name)}
     families = ctx.names_with_prefix(prefixes, tuple(sorted(suffixes))) if prefixes else {}
     for d, rule in breaking:
