@@ -73,8 +73,9 @@ def test_a_corrupt_recall_database_is_set_aside_once_and_commands_work(repo, cap
 def test_a_truncated_recall_database_is_set_aside(repo, caplog):
     ws = Workspace(repo)
     with Recall(ws) as recall:
-        for n in range(200):
-            recall.add_message(recall.start_session(title=f"s{n}"), "user", "words " * 100)
+        session = recall.start_session(title="long")
+        for _ in range(200):
+            recall.add_message(session, "user", "words " * 100)
     data = ws.recall_db.read_bytes()
     for suffix in ("-wal", "-shm"):
         (ws.local_dir / f"recall.sqlite{suffix}").unlink(missing_ok=True)
