@@ -7,6 +7,7 @@ does not pay for the agent's imports. This module is also the one error boundary
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -106,15 +107,40 @@ class LazyGroup(click.Group):
             ctx.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as exc:  # a bug: one line and codemem's own exit code, not a traceback
+        except Exception as exc:  # one line and codemem's own exit code, never a traceback
             if os.environ.get("CODEMEM_DEBUG"):
                 raise
-            click.echo(
-                f"codemem: internal error: {type(exc).__name__}: {exc} "
-                "(CODEMEM_DEBUG=1 shows the traceback)",
-                err=True,
-            )
+            click.echo(f"codemem: {describe_failure(exc)}", err=True)
             ctx.exit(INTERNAL_ERROR)
+
+
+# Failures that are the machine's, not codemem's: said in one line (every write is atomic, so
+# nothing was left torn; the line only says what failed and what to do).
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EIO: "an input/output error (the disk may be failing)",
+    errno.EMFILE: "too many open files",
+}
+_DISK_FULL_TEXT = ("No space left on device", "os error 28", "database or disk is full")
+_FREE_SPACE = "free some space and run the command again"
+
+
+def describe_failure(exc: Exception) -> str:
+    """The one line for an exception no command handled (after `codemem: `)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRORS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = f" ({_FREE_SPACE})" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        return f"error: {_STORAGE_ERRORS[exc.errno]}{where}{hint}"
+    if any(part in str(exc) for part in _DISK_FULL_TEXT):
+        return f"error: the disk is full ({text[:200]}); {_FREE_SPACE}"
+    if isinstance(exc, OSError):
+        return f"error: {text[:300]}"
+    return f"internal error: {type(exc).__name__}: {text[:300]} (CODEMEM_DEBUG=1 shows the traceback)"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

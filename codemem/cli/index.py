@@ -19,7 +19,9 @@ from codemem.cli.progress import progress_bar
 
 if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
     from codemem.code import IndexSummary
+    from codemem.config import Config
     from codemem.sleep.writer import Change
+    from codemem.workspace import Workspace
 
 INTERRUPT_GRACE_SECONDS = 0.8  # after Ctrl-C, how long the index may take to stop cleanly
 
@@ -199,8 +201,12 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
     from codemem.code import CodeIndex
 
     ws = app.workspace()
-    index = CodeIndex(ws, app.config())
+    config, config_damage = _config_or_defaults(app)
+    index = CodeIndex(ws, config)
     report = index.status()
+    for kind, message in [*config_damage, *_damage_outside_the_index(ws)]:
+        report["damage"].append({"kind": kind, "message": message})
+        report["problems"].append(message)
     skipped = index.skipped_files() if list_skipped else {}
     if as_json:
         if list_skipped:
@@ -239,3 +245,30 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
             click.echo(f"  - {problem}")
     else:
         click.echo("Problems: none.")
+
+
+def _config_or_defaults(app: AppContext) -> tuple[Config, list[tuple[str, str]]]:
+    """The configuration, or the defaults and the error when config.yml cannot be loaded."""
+    from codemem.errors import ConfigError
+
+    try:
+        return app.config(), []
+    except ConfigError as exc:
+        from codemem.config import Config
+
+        return Config(), [("config", f"{exc} (status below uses the default settings)")]
+
+
+def _damage_outside_the_index(ws: Workspace) -> list[tuple[str, str]]:
+    """(kind, one line naming the file and the fix) for memory, state.json and conventions."""
+    from codemem.conventions import records_damage
+    from codemem.memory import memory_damage
+    from codemem.sleep import state_file_damage
+
+    found = [(damage.kind, damage.message) for damage in memory_damage(ws)]
+    if message := state_file_damage(ws):
+        found.append(("state", message))
+    if message := records_damage(ws):
+        found.append(("conventions", message))
+    return found
+

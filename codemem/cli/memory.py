@@ -116,6 +116,7 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
     """Show one block, or with no LABEL the text the agent sees for all of them."""
     store = _store(app)
     if label is None:
+        _warn_problems(store.problems())
         if as_json:
             _echo_json([block.to_json() for block in store.context_blocks()])
         else:
@@ -363,8 +364,10 @@ def recall_command(app: AppContext, query: str, only_archive: bool, only_convers
         raise UsageError("give --archive or --conversations, not both (neither searches both)")
     out: dict[str, list[dict[str, Any]]] = {}
     if not only_conversations:
-        notes = _archive(app).search(query, tags=tags or None, match="all" if all_tags else "any",
-                                     since=since, until=until, k=k)
+        archive = _archive(app)
+        _warn_problems(archive.scan()[1])
+        notes = archive.search(query, tags=tags or None, match="all" if all_tags else "any",
+                               since=since, until=until, k=k)
         out["archive"] = [note.to_json() for note in notes]
     if not only_archive:
         recall = _recall(app)

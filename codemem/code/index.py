@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codemem.errors import CodememError
+
 if TYPE_CHECKING:
     from codemem.code.graph import RefGraph
     from codemem.code.indexer import IndexSummary
@@ -75,6 +77,7 @@ class CodeIndex:
         self._tags: TagStore | None = None
         self._graph: RefGraph | None = None
         self._maps: dict[tuple[int, tuple[str, ...]], RepoMap] = {}
+        self._verified: tuple[int, int] | None = None  # the manifest last found undamaged
 
     @property
     def config(self) -> Config:
@@ -94,7 +97,15 @@ class CodeIndex:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch)."""
         from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
 
-        return refresh_index(self.ws, self.config, full=full, progress=progress)
+        summary = refresh_index(self.ws, self.config, full=full, progress=progress)
+        if not summary.full:
+            # The refresh checked the files without LanceDB (its parsers fork before the
+            # database loads); the tables are checked now (a walk of the folder when no
+            # file changed since they last checked out).
+            damage = self._repair()
+            if damage is not None:
+                summary = refresh_index(self.ws, self.config, full=True, progress=progress)
+        return summary
 
     def status(self) -> dict[str, Any]:
         """What `codemem status` reports: contents per language, freshness, problems."""
@@ -118,8 +129,43 @@ class CodeIndex:
         """
         from codemem.code.search import Searcher  # opens LanceDB on first query
 
-        searcher = Searcher(self.ws, self.config, centrality=self._centrality)
-        return searcher.search(query, k=k, level=level)
+        self.verify()
+        try:
+            searcher = Searcher(self.ws, self.config, centrality=self._centrality)
+            return searcher.search(query, k=k, level=level)
+        except CodememError:
+            raise
+        except Exception:  # LanceDB or Arrow failing under the search: damage, or a bug?
+            if self.verify(wait=True, again=True) is None:
+                raise
+        return Searcher(self.ws, self.config, centrality=self._centrality).search(query, k=k, level=level)
+
+    def verify(self, *, wait: bool = False, again: bool = False) -> str | None:
+        """Check the index and rebuild it if it is damaged; returns what was damaged, or None.
+
+        Checked once per index run seen (`again` to check anyway); skipped while another
+        process writes the index (the writer checks it first) unless `wait`. The rebuild
+        says so in one line on the log.
+        """
+        stamp = self._manifest_stamp()
+        if stamp is None or (stamp == self._verified and not again):
+            return None
+        damage = self._repair(wait=wait, force=again)
+        if damage is not None:
+            from codemem.code.indexer import refresh_index  # tree-sitter and workers
+
+            refresh_index(self.ws, self.config, full=True)
+        self._verified = self._manifest_stamp()
+        return damage
+
+    def _repair(self, *, wait: bool = False, force: bool = False) -> str | None:
+        """The deep check; a damaged index is removed (the caller rebuilds it)."""
+        from codemem.code.integrity import repair_unless_busy
+
+        damage = repair_unless_busy(self.ws.index_dir, wait=wait, force=force)
+        if damage is not None:
+            self._stamp = None  # the tag store and graph will be new
+        return damage
 
     # -- the repo map ------------------------------------------------------------------------
 
@@ -187,6 +233,7 @@ class CodeIndex:
         """Every indexed file's facts, in path order (reads the files table)."""
         from codemem.code.store import FILES
 
+        self.verify()
         rows = self._store().all_rows(FILES)
         return sorted((FileFacts(**row) for row in rows), key=lambda f: f.path)
 
@@ -194,6 +241,7 @@ class CodeIndex:
         """Every definition of the index, by path, line and qualified name."""
         from codemem.code.store import SYMBOLS
 
+        self.verify()
         rows = [SymbolRow(**row) for row in self._store().all_rows(SYMBOLS)]
         return sorted(rows, key=lambda r: (r.path, r.start_line, r.qualname))
 
@@ -203,6 +251,15 @@ class CodeIndex:
         from codemem.code.manifest import Manifest
 
         return Manifest.load(self.ws.index_dir)
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        from codemem.code.manifest import MANIFEST_NAME
+
+        try:
+            stat = (self.ws.index_dir / MANIFEST_NAME).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
 
     def _store(self) -> CodeStore:
         from codemem.code.store import CodeStore  # lancedb and pyarrow: about a second
@@ -221,7 +278,14 @@ class CodeIndex:
         if stamp != self._stamp:
             tags = TagStore.load(self.ws.index_dir)
             if not tags.exists:
-                return None
+                # Unreadable: check the index (LanceDB is loaded only to rebuild it) and retry.
+                if self.verify(again=True) is None:
+                    return None
+                tags = TagStore.load(self.ws.index_dir)
+                if not tags.exists:
+                    return None
+                stat = (self.ws.index_dir / TAGS_FILE).stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
             self._stamp, self._tags, self._graph, self._maps = stamp, tags, None, {}
         return self._tags
 

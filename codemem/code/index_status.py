@@ -7,9 +7,12 @@ from typing import Any
 
 from codemem.code.extract import INDEXED
 from codemem.code.indexer import current_ids, fingerprint, skip_counts
+from codemem.code.integrity import inspect_index
 from codemem.code.manifest import Manifest
 from codemem.config import Config
 from codemem.workspace import Workspace
+
+REBUILT = "the next `codemem index` or `codemem search` rebuilds it"
 
 
 def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
@@ -17,8 +20,18 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
     problems: list[str] = []
     if not ws.dir.exists():
         problems.append("no .codemem/ folder: run `codemem init` to create memory and config")
+    damage = inspect_index(ws.index_dir)
     manifest = Manifest.load(ws.index_dir)
-    report: dict[str, Any] = {"root": str(ws.root), "indexed": manifest is not None, "problems": problems}
+    report: dict[str, Any] = {
+        "root": str(ws.root),
+        "indexed": manifest is not None,
+        "problems": problems,
+        "damage": [],
+    }
+    if damage is not None:
+        message = f"the code index is damaged ({damage}): {REBUILT}"
+        report["damage"].append({"kind": "index", "message": message})
+        problems.append(message)
     if manifest is None:
         problems.append("no index: run `codemem index`")
         return report

@@ -30,6 +30,7 @@ from codemem.code.batch_writer import BatchWriter, PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
+from codemem.code.integrity import repair_index
 from codemem.code.manifest import Manifest
 from codemem.code.tags import TAGS_FILE
 from codemem.code.workers import parse_files
@@ -122,6 +123,7 @@ def refresh_index(
     ws.ensure_local()
     with index_lock(ws.local_dir / LOCK_NAME):
         clear_leftovers(ws.index_dir)
+        repair_index(ws.index_dir, deep=False)  # damaged: removed, so this run rebuilds it
         summary = _refresh(ws, config, full, progress, started)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import re
 import sys
 import types
 import warnings
@@ -50,6 +52,9 @@ def import_lancedb() -> Any:
     """Import lancedb, skipping the eager import of its REST client package."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
+    # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
+    # terminal beside codemem's one line about the same failure.
+    os.environ.setdefault("LANCEDB_LOG", "error")
     stubbed = False
     if _SKIPPED_INIT not in sys.modules:
         spec = importlib.util.find_spec(_SKIPPED_INIT)
@@ -331,3 +336,55 @@ class CodeStore:
         columns = {FILES: FILE_COLUMNS, SYMBOLS: SYMBOL_COLUMNS}[name]
         rows: list[dict[str, Any]] = self.table(name).to_arrow().select(columns).to_pylist()
         return rows
+
+
+# -- integrity: is every table readable and as full as the manifest says? -------------------
+
+_PROBE_COLUMN = {FILES: "is_test", CHUNKS: "is_test", SYMBOLS: "is_test"}
+_PROBE_QUERY = "codemem-integrity-probe"  # matches nothing: only opens the full-text index
+
+
+def probe_tables(index_dir: Path, expected_rows: dict[str, int], *, full_text: bool = True) -> str | None:
+    """What is wrong with the tables, or None: each opens, holds at least the rows the manifest
+    counts, every data file reads (one small column) and each full-text index answers (must
+    exist, with `full_text`: the manifest says they were built after the last rows).
+
+    Reads without `CodeStore`, which would create a missing table instead of noticing it.
+    """
+    try:
+        db = connect(index_dir)
+        result = db.list_tables()
+        names = set(getattr(result, "tables", result))
+    except Exception as exc:  # any LanceDB or Arrow failure here means damage
+        return f"the database cannot be opened: {_first_line(exc)}"
+    for name, rows in expected_rows.items():
+        if name not in names:
+            if rows:
+                return f"the {name} table is missing"
+            continue
+        try:
+            table = db.open_table(name)
+            count = table.count_rows()
+            if count < rows:
+                return f"the {name} table holds {count} rows, the manifest {rows}"
+            table.search().select([_PROBE_COLUMN[name]]).limit(count + 1).to_arrow()
+            if name in (FILES, CHUNKS) and count:
+                if not any(ix.columns == [FTS_COLUMN] for ix in table.list_indices()):
+                    if full_text:
+                        return f"the {name} full-text index is missing"
+                    continue  # a run stopped before building it: the next run does
+                table.search(_PROBE_QUERY, query_type="fts", fts_columns=FTS_COLUMN).limit(1).select(
+                    ["path", "_score"]
+                ).to_list()
+        except Exception as exc:  # any LanceDB or Arrow failure here means damage
+            return f"the {name} table cannot be read: {_first_line(exc)}"
+    return None
+
+
+_RUST_SOURCE = re.compile(r",? /\S+\.rs:\d+:\d+")  # where in LanceDB's Rust the error was raised
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return _RUST_SOURCE.sub("", text[0] if text else type(exc).__name__)[:200]
+

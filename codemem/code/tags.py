@@ -101,14 +101,24 @@ class TagStore:
             log.warning("cannot read %s: %s; the repo map starts from scratch", store.path, exc)
             return store
         try:
-            magic, fmt, version, records = pickle.loads(data)
-            if magic != _MAGIC or fmt != _FORMAT or not isinstance(records, dict):
-                raise ValueError(f"unknown format {magic!r} {fmt!r}")
-        except (pickle.UnpicklingError, ValueError, EOFError, TypeError) as exc:
-            log.warning("unreadable %s (%s); the repo map starts from scratch", store.path, exc)
+            version, records = _parse(data)
+        except ValueError as exc:
+            log.info("unreadable %s (%s); the repo map starts from scratch", store.path, exc)
             return store
-        store.version, store.exists, store._records = int(version), True, records
+        store.version, store.exists, store._records = version, True, records
         return store
+
+    @staticmethod
+    def damage(index_dir: Path | str) -> str | None:
+        """What is wrong with the stored file (unreadable, unknown format), or None; a missing
+        file is not damage here."""
+        try:
+            _parse((Path(index_dir) / TAGS_FILE).read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            return f"{TAGS_FILE} is unreadable: {exc}"
+        return None
 
     @property
     def paths(self) -> list[str]:
@@ -194,6 +204,17 @@ class TagStore:
 
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def _parse(data: bytes) -> tuple[int, dict[str, tuple[bytes, bytes]]]:
+    """(version, records) of a stored tag file; ValueError when it is not one."""
+    try:
+        magic, fmt, version, records = pickle.loads(data)
+    except Exception as exc:  # a torn pickle fails in many ways (EOF, bad opcode, import...)
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    if magic != _MAGIC or fmt != _FORMAT or not isinstance(records, dict):
+        raise ValueError(f"unknown format {magic!r} {fmt!r}")
+    return int(version), records
 
 
 def _decode(blob: bytes) -> Any:  # what was pickled; the caller knows its shape

@@ -46,7 +46,13 @@ from codemem.conventions.miner import (
     render_conventions,
     render_rule,
 )
-from codemem.conventions.records import parse_records, read_records, records_path, render_records
+from codemem.conventions.records import (
+    parse_records,
+    read_records,
+    records_damage,
+    records_path,
+    render_records,
+)
 from codemem.conventions.regions import (
     RegionError,
     find_region,
@@ -66,6 +72,6 @@ __all__ = [
     "BANDS", "BANDS_BY_KEY", "LABEL", "MIXED", "NAMED_KINDS", "NAMING_STYLES", "NOTE_TAGS", "REGION", "TOPICS",
     "Band", "CodeFacts", "CommitMessage", "ConventionsRegion", "Evidence", "RegionError", "RepoFiles", "Resolved", "Rule",
     "band_of", "dig", "display", "find_region", "fit", "gather_facts", "has_conflict", "is_public", "markers", "mine_conventions",
-    "name_styles", "ours_side", "parse_records", "read_records", "records_path", "region_body", "region_budget",
+    "name_styles", "ours_side", "parse_records", "read_records", "records_damage", "records_path", "region_body", "region_budget",
     "render_conventions", "render_records", "resolve_learned_conflicts", "render_rule", "split_params", "stable_rules", "with_region", "wrap",
 ]

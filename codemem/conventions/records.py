@@ -60,6 +60,21 @@ def parse_records(text: str) -> list[Rule]:
         raise ValueError(f"a malformed rule: {exc}") from None
 
 
+def records_damage(ws: Workspace) -> str | None:
+    """One line naming a damaged records file and the fix, or None (also when there is none)."""
+    path = records_path(ws)
+    try:
+        parse_records(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return (
+            f"{ws.relative(path)}: unreadable ({exc}): fix it, or delete it and run "
+            "`codemem digest` to learn the conventions again"
+        )
+    return None
+
+
 def read_records(ws: Workspace) -> list[Rule] | None:
     """The rules the last digest learned; None when there are none (no digest yet, or unreadable)."""
     path = records_path(ws)
@@ -71,5 +86,10 @@ def read_records(ws: Workspace) -> list[Rule] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.warning("%s: cannot read the learned conventions, ignored: %s", path, exc)
+        log.warning(
+            "%s: cannot read the learned conventions, ignored (%s): fix it, or delete it and run "
+            "`codemem digest` to learn them again",
+            path,
+            exc,
+        )
         return None

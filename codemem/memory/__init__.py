@@ -14,6 +14,7 @@ from __future__ import annotations
 from codemem.errors import MemoryEditError
 from codemem.memory.archive import Archive, InsertResult, Note, NoteHit
 from codemem.memory.blocks import Block, MemoryStore
+from codemem.memory.damage import Damage, memory_damage
 from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
@@ -41,11 +42,11 @@ from codemem.memory.users import user_slug
 Blocks = MemoryStore
 
 __all__ = [
-    "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "Change", "ConflictError",
+    "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "Change", "ConflictError", "Damage",
     "DuplicateNoteError", "InsertResult", "InvalidLabelError", "LimitExceededError",
     "LineOutOfRangeError", "MemoryEditError", "MemoryStore", "Message",
     "MessageHit", "Note", "NoteHit", "NotFoundError", "OldTextError", "ReadOnlyError", "Recall",
     "Session", "Transcript", "UnknownLabelError", "default_description", "default_limit",
     "export_instructions", "file_history", "import_instructions", "initialize_memory",
-    "memory_file", "normalize", "read_memory_file", "render_blocks", "session_dict", "user_slug", "validate_label",
+    "memory_damage", "memory_file", "normalize", "read_memory_file", "render_blocks", "session_dict", "user_slug", "validate_label",
 ]

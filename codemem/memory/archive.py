@@ -166,7 +166,10 @@ class Archive:
             except BlockFormatError as exc:
                 problems.append(exc)
             except UnicodeDecodeError as exc:
-                problems.append(BlockFormatError(f"{source}: not UTF-8 text: {exc.reason}"))
+                problems.append(BlockFormatError(
+                    f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
+                    f"UTF-8, or restore it with `git checkout -- {source}`"
+                ))
         notes.sort(key=lambda note: (note.created, note.id))
         return notes, problems
 

@@ -183,9 +183,8 @@ class MemoryStore:
         for label, path in sorted(found):
             try:
                 blocks.append(self._read(label, path))
-            except (BlockFormatError, UnicodeDecodeError) as exc:
-                problems.append(exc if isinstance(exc, BlockFormatError) else BlockFormatError(
-                    f"{self._source(path)}: not UTF-8 text: {exc.reason}"))
+            except BlockFormatError as exc:
+                problems.append(exc)
             except FileNotFoundError:
                 continue  # deleted while scanning
         return blocks, problems
@@ -201,7 +200,14 @@ class MemoryStore:
             check_memory_write(self.ws, path)
 
     def _read(self, label: str, path: Path) -> Block:
-        text = self._text(label, path)
+        try:
+            text = self._text(label, path)
+        except UnicodeDecodeError as exc:
+            source = self._source(path)
+            raise BlockFormatError(
+                f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
+                f"UTF-8, or restore it with `git checkout -- {source}`"
+            ) from None
         if text is None:
             raise FileNotFoundError(path)
         block = parse_block(label, text, self._source(path))

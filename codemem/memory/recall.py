@@ -9,6 +9,7 @@ up to date when opened. Times are stored as ISO 8601 in UTC, to the second.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -69,6 +70,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+log = logging.getLogger("codemem")
 
 
 @dataclass
@@ -176,6 +179,37 @@ def apply_migrations(conn: sqlite3.Connection, now: datetime, upto: int = SCHEMA
     return applied
 
 
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether the error says the file itself is damaged (corrupt, not a database), as
+    opposed to locked, read-only or out of space (`OperationalError` and others)."""
+    return type(exc) is sqlite3.DatabaseError
+
+
+def check_database(conn: sqlite3.Connection) -> None:
+    """Raise `sqlite3.DatabaseError` when SQLite's quick check finds the file damaged."""
+    result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if result != "ok":
+        raise sqlite3.DatabaseError(f"quick check: {result}")
+
+
+def recall_damage(path: Path) -> str | None:
+    """What is wrong with the recall database at `path` (read only), or None (also if missing)."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.DatabaseError as exc:
+        return str(exc) if is_damage(exc) else None
+    try:
+        check_database(conn)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return str(exc) if is_damage(exc) else None
+    finally:
+        conn.close()
+    return None
+
+
 class Recall:
     """The conversation history of one workspace."""
 
@@ -185,16 +219,51 @@ class Recall:
         if isinstance(where, Workspace):
             where.ensure_local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        create_private(self.path)  # every conversation: SQLite gives the WAL and SHM its mode
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
         self._write = threading.Lock()  # one connection, shared by threads: one transaction at a time
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        for suffix in ("-wal", "-shm"):  # left open by an older codemem
-            owner_only(self.path.with_name(self.path.name + suffix))
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        with FileLock(self.path.parent / "locks" / "recall.migrate.lock"):
-            apply_migrations(self.conn, self.clock())
+        self._lock = self.path.parent / "locks" / "recall.migrate.lock"
+        try:
+            self.conn = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self._set_aside(exc)
+            self.conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        create_private(self.path)  # every conversation: SQLite gives the WAL and SHM its mode
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            for suffix in ("-wal", "-shm"):  # left open by an older codemem
+                owner_only(self.path.with_name(self.path.name + suffix))
+            conn.execute("PRAGMA foreign_keys=ON")
+            with FileLock(self._lock):
+                check_database(conn)
+                apply_migrations(conn, self.clock())
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
+        """Move a damaged database aside (with its WAL) so a new one starts; says so once.
+
+        Recall is this machine's own derived history: losing the index of past conversations
+        is better than every command failing. The file is kept for anyone who wants to
+        salvage it.
+        """
+        with FileLock(self._lock):
+            if recall_damage(self.path) is None:
+                return  # another process already set it aside
+            aside = self.path.with_name(f"{self.path.name}.damaged-{as_utc(self.clock()):%Y%m%d-%H%M%S}")
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(f"{self.path}{suffix}")
+                if source.exists():
+                    source.replace(f"{aside}{suffix}")
+        log.warning(
+            "%s was damaged (%s); moved it to %s and started a new one", self.path, exc, aside.name
+        )
 
     def close(self) -> None:
         self.conn.close()

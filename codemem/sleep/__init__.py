@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from codemem.sleep.digest import DigestOptions, DigestResult, Summarizer, learn_project, run_digest
+from codemem.sleep.state import state_file_damage
 
 __all__ = [
     "DigestOptions",
@@ -15,4 +16,5 @@ __all__ = [
     "Summarizer",
     "learn_project",
     "run_digest",
+    "state_file_damage",
 ]

@@ -53,13 +53,56 @@ class LocalState:
     last_head: str | None = None  # the HEAD this clone's last pass reached
 
     @classmethod
-    def from_json(cls, data: Any) -> LocalState:
+    def from_json(cls, data: Any, source: str | None = None) -> LocalState:
+        """The state in `data`; a value of the wrong type is ignored (and said, with `source`)."""
         if not isinstance(data, dict):
             return cls()
-        return cls(sessions_until=data.get("sessions_until") or None, last_head=data.get("last_head") or None)
+        return cls(
+            sessions_until=_text(data, "sessions_until", source),
+            last_head=_text(data, "last_head", source),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+def _wrong_type(data: dict[str, Any], key: str) -> bool:
+    return data.get(key) not in (None, "") and not isinstance(data[key], str)
+
+
+def _text(data: dict[str, Any], key: str, source: str | None) -> str | None:
+    """`data[key]` when it is a non-empty string; another type is damaged bookkeeping: said
+    in one line (when `source` names the file) and dropped, so the pass derives it again."""
+    if _wrong_type(data, key):
+        if source is None:
+            return None
+        log.warning(
+            "%s: '%s' has the wrong type (%s); ignoring it (the next digest derives it again)",
+            source, key, type(data[key]).__name__,
+        )
+        return None
+    return data.get(key) or None
+
+
+def state_file_damage(ws: Workspace) -> str | None:
+    """One line naming damaged sleep bookkeeping (local sleep.json, an old state.json) and
+    what happens about it, or None."""
+    for path, key in ((ws.local_dir / LOCAL_STATE, None), (ws.state_file, LEGACY_KEY)):
+        try:
+            data = _load(path)
+        except CodememError as exc:
+            return str(exc)
+        section = data.get(key) if key else data
+        if not isinstance(section, dict):
+            continue
+        bad = [name for name in ("sessions_until", "last_head", "last_commit") if _wrong_type(section, name)]
+        if bad:
+            where = ws.relative(path) if path.is_relative_to(ws.root) else str(path)
+            return (
+                f"{where}: '{bad[0]}' has the wrong type ({type(section[bad[0]]).__name__}): "
+                "the next digest ignores it and derives it again"
+            )
+    return None
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -112,7 +155,7 @@ def legacy_last_commit(ws: Workspace) -> str | None:
     except CodememError as exc:  # a conflicted old file: the digests say the same
         log.debug("ignored: %s", exc)
         return None
-    return (data.get("last_commit") or None) if isinstance(data, dict) else None
+    return _text(data, "last_commit", ws.relative(ws.state_file)) if isinstance(data, dict) else None
 
 
 def read_state(ws: Workspace) -> SleepState:
@@ -136,7 +179,8 @@ def _lock(ws: Workspace, name: str) -> Path:
 def read_local_state(ws: Workspace) -> LocalState:
     """This clone's sleep state."""
     try:
-        return LocalState.from_json(_load(ws.local_dir / LOCAL_STATE))
+        path = ws.local_dir / LOCAL_STATE
+        return LocalState.from_json(_load(path), ws.relative(path))
     except CodememError as exc:
         log.warning("%s; starting afresh", exc)
         return LocalState()

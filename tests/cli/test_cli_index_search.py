@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 
 import pytest
@@ -156,6 +158,24 @@ def test_run_from_a_subdirectory(shop, monkeypatch):
     monkeypatch.chdir(shop / "shop" / "auth")
     result = CliRunner().invoke(cli, ["search", "--json", "refresh_access_token", "-k", "1"])
     assert json.loads(result.stdout)[0]["path"] == "shop/auth/tokens.py"
+
+
+def test_disk_full_while_indexing_is_one_line_exit_3_and_the_index_still_answers(shop, monkeypatch):
+    manifest = shop / ".codemem" / "local" / "index" / "manifest.json"
+    before = manifest.read_bytes()
+    (shop / "shop" / "cart.py").write_text((shop / "shop" / "cart.py").read_text() + "\n\ndef extra():\n    pass\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)  # every atomic write fsyncs before its rename
+    result = CliRunner().invoke(cli, ["--repo", str(shop), "index"])
+    assert result.exit_code == 3
+    assert result.stderr == "codemem: error: the disk is full (free some space and run the command again)\n"
+    assert manifest.read_bytes() == before
+    monkeypatch.undo()
+    assert json.loads(run(shop, "index", "--json").stdout)["changed"] == 1
+    assert search_json(shop, "extra", "-k", "1")[0]["path"] == "shop/cart.py"
 
 
 def test_human_output_escapes_a_newline_in_a_file_name(repo_factory):

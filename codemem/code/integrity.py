@@ -1,0 +1,226 @@
+"""Damage to the code index, found and repaired.
+
+Everything under `.codemem/local/index/` is derived from the work tree, so damage (a deleted
+or truncated file, a disk that filled up mid-write, a stray `rm`) is repaired by removing the
+index and building it again. `find_damage` is the check: cheap file-level checks first
+(manifest, tag store, graph cache, the footer every LanceDB file ends with), then, with
+`deep`, the tables themselves (`codemem.code.store.probe_tables`). `repair_index` runs it
+under the index lock at the start of every refresh; `CodeIndex.search` runs it once per
+manifest it sees, and again when a search fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from codemem.code.graph import read_static
+from codemem.code.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
+from codemem.code.tags import TAGS_FILE, TagStore
+from codemem.errors import LockTimeout
+from codemem.infra import FileLock, atomic_write
+
+log = logging.getLogger("codemem")
+
+TABLES = ("files", "chunks", "symbols")
+LANCE_FOOTER = b"LANC"  # every LanceDB data, index and version file ends with it
+# The writers' lock, beside the index folder (`codemem.code.indexer.LOCK_NAME`: the indexer
+# imports this module, so the name is repeated here).
+WRITERS_LOCK = "index.lock"
+WAIT_SECONDS = 120.0  # how long a failed search waits for a writer before checking
+READERS_LOCK = "readers.lock"  # `codemem.code.store.READERS_LOCK` (that module loads pyarrow)
+KEPT = {READERS_LOCK}
+# The files of the index as they were when it last checked out: while none changed (a no-op
+# refresh, the next search), the check costs one walk of the folder and LanceDB stays closed.
+CHECKED_FILE = "checked.json"  # the locks outlive a rebuild
+
+
+def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
+    """What is damaged in the index at `index_dir` (one short phrase), or None.
+
+    No index at all, or one written by another codemem version, is not damage (the indexer
+    rebuilds those anyway). Without `deep` LanceDB is not opened (for `codemem status`).
+    Call it while holding the index lock: a write in progress looks like damage.
+    """
+    if not index_dir.is_dir():
+        return None
+    manifest_path = index_dir / MANIFEST_NAME
+    parts = [p.name for p in index_dir.iterdir() if p.name not in KEPT]
+    if not manifest_path.exists():
+        derived = [name for name in parts if name == TAGS_FILE or name.endswith(".lance")]
+        return f"{MANIFEST_NAME} is missing" if derived else None
+    damage = _manifest_damage(manifest_path)
+    if damage:
+        return damage
+    manifest = Manifest.load(index_dir)
+    if manifest is None:
+        return None  # another codemem's format: the indexer rebuilds it
+    indexed = [e for e in manifest.files.values() if e.status == "indexed"]
+    if indexed and not (index_dir / TAGS_FILE).exists():
+        return f"{TAGS_FILE} is missing"
+    damage = TagStore.damage(index_dir) or _graph_damage(index_dir) or _footer_damage(index_dir)
+    if damage or not deep:
+        return damage
+    from codemem.code.store import probe_tables  # lancedb: only for the deep check
+
+    expected = {
+        "files": len(indexed),
+        "chunks": sum(e.chunks for e in indexed),
+        "symbols": sum(e.symbols for e in indexed),
+    }
+    return probe_tables(index_dir, expected, full_text=manifest.full_text)
+
+
+def repair_index(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | None:
+    """Check the index and, when damaged, remove it so the caller's refresh rebuilds it.
+
+    Returns what was damaged, and says so in one line (the log's warning). Skipped when no
+    file changed since the index last passed the deep check, unless `force`. Without `deep`
+    LanceDB is not loaded (the indexer forks its parsers before it opens the database).
+    Hold the index lock.
+    """
+    damage = _check(index_dir, deep=deep, force=force)
+    if damage is None:
+        return None
+    log.warning("the code index was damaged (%s); rebuilding it from the work tree", damage)
+    clear_index(index_dir)
+    return damage
+
+
+def _check(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | None:
+    """`find_damage`, unless the files are as they were when the index last checked out."""
+    listing = _listing(index_dir)
+    if not force and listing == _checked_listing(index_dir):
+        return None
+    damage = find_damage(index_dir, deep=deep)
+    if damage is None and deep and listing:
+        with suppress(OSError):  # only a shortcut for the next check
+            atomic_write(index_dir / CHECKED_FILE, json.dumps(listing, separators=(",", ":")))
+    return damage
+
+
+def repair_unless_busy(index_dir: Path, *, wait: bool = False, force: bool = False) -> str | None:
+    """`repair_index` under the index lock; None at once when another process holds the lock
+    (a writer checks for itself) unless `wait`. Returns what was damaged."""
+    with _index_lock(index_dir, wait) as held:
+        return repair_index(index_dir, force=force) if held else None
+
+
+def inspect_index(index_dir: Path) -> str | None:
+    """What is damaged (deep check, nothing repaired), or None; None too while a writer runs."""
+    if not index_dir.is_dir():
+        return None
+    with _index_lock(index_dir, wait=False) as held:
+        return _check(index_dir) if held else None
+
+
+@contextmanager
+def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
+    """The writers' lock (`codemem.code.indexer.index_lock`); yields whether it is held."""
+    lock = FileLock(index_dir.parent / WRITERS_LOCK, WAIT_SECONDS if wait else 0)
+    try:
+        lock.acquire()
+    except LockTimeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def _listing(index_dir: Path) -> list[list[Any]]:
+    """[path, size, mtime_ns] of every file of the index (not the locks or this record)."""
+    out: list[list[Any]] = []
+    for folder, dirs, files in os.walk(index_dir):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            rel = path.relative_to(index_dir).as_posix()
+            if rel in KEPT or rel == CHECKED_FILE or name.endswith(".tmp"):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            out.append([rel, stat.st_size, stat.st_mtime_ns])
+    return out
+
+
+def _checked_listing(index_dir: Path) -> list[list[Any]] | None:
+    try:
+        listing = json.loads((index_dir / CHECKED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return listing if isinstance(listing, list) else None
+
+
+def clear_index(index_dir: Path) -> None:
+    """Remove everything derived under `index_dir` (not its lock files)."""
+    for path in index_dir.iterdir():
+        if path.name in KEPT:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _manifest_damage(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{MANIFEST_NAME} is unreadable: {exc}"
+    if not isinstance(data, dict):
+        return f"{MANIFEST_NAME} is not an object"
+    if data.get("schema") == SCHEMA_VERSION and Manifest.load(path.parent) is None:
+        return f"{MANIFEST_NAME} has entries of the wrong shape"
+    return None
+
+
+def _graph_damage(index_dir: Path) -> str | None:
+    """A cached graph file that does not read (a missing one is simply built again)."""
+    for path in sorted(index_dir.glob("graph.*.pkl")):
+        try:
+            read_static(path)
+        except ValueError as exc:
+            if str(exc) == "built by other rules":
+                continue
+            return f"{path.name} is unreadable: {exc}"
+        except Exception as exc:  # a torn pickle fails in many ways (EOF, bad opcode, import...)
+            return f"{path.name} is unreadable: {exc or type(exc).__name__}"
+    for path in sorted(index_dir.glob("graph.*.npz")):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.namelist()
+        except (OSError, zipfile.BadZipFile) as exc:
+            return f"{path.name} is unreadable: {exc}"
+    return None
+
+
+def _footer_damage(index_dir: Path) -> str | None:
+    """A LanceDB file cut short: every data, index and version file ends with its footer."""
+    for table in TABLES:
+        folder = index_dir / f"{table}.lance"
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.suffix not in (".lance", ".manifest") or not path.is_file():
+                continue
+            try:
+                with path.open("rb") as handle:
+                    size = handle.seek(0, 2)
+                    handle.seek(max(0, size - len(LANCE_FOOTER)))
+                    footer = handle.read()
+            except OSError as exc:
+                return f"{path.relative_to(index_dir)} is unreadable: {exc}"
+            if footer != LANCE_FOOTER:
+                return f"{path.relative_to(index_dir)} is cut short"
+    return None

@@ -1,0 +1,40 @@
+"""Damage to memory's files that `codemem status` reports, each with its fix.
+
+Committed files (blocks, archival notes) are the team's: codemem never rewrites a damaged
+one, it names the file and says how to fix it, and loads the others. The recall database is
+this machine's own: the next command that opens it moves a damaged one aside and starts anew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from codemem.memory.archive import Archive
+from codemem.memory.blocks import MemoryStore
+from codemem.memory.recall import recall_damage
+from codemem.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One damaged file: which kind of file, and one line naming it and the fix."""
+
+    kind: str  # "index", "recall", "block", "note", "state", "conventions", "config"
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def memory_damage(ws: Workspace) -> list[Damage]:
+    """Every damaged block, archival note and recall database of `ws`."""
+    found = [Damage("block", str(problem)) for problem in MemoryStore(ws).scan()[1]]
+    found += [Damage("note", str(problem)) for problem in Archive(ws).scan()[1]]
+    damage = recall_damage(ws.recall_db)
+    if damage is not None:
+        found.append(Damage(
+            "recall",
+            f"{ws.relative(ws.recall_db)}: damaged ({damage}): the next command that reads it "
+            "moves it aside and starts a new one",
+        ))
+    return found

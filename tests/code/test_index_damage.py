@@ -1,0 +1,138 @@
+"""A damaged code index is found and rebuilt: one line says so, no traceback, same answers.
+
+Each case deletes or truncates one kind of file under `.codemem/local/index/` and runs the
+real `codemem` in a subprocess, as a person would after the damage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codemem.code import CodeIndex
+from codemem.code.integrity import find_damage
+from codemem.workspace import Workspace
+from tests.conftest import make_repo
+
+QUERY = "order total"
+REPAIR_LINE = "codemem: WARNING: the code index was damaged ("
+
+# (file kind, the glob that finds one such file, whether deleting it is damage). Cutting any
+# file short is damage, but for transaction files and the version hint, which a search does
+# not read. Nor does it read older versions, and a missing graph cache is built again.
+KINDS = [
+    ("manifest", "manifest.json", True),
+    ("tag store", "tags.bin", True),
+    ("graph ranking", "graph.*.pkl", False),
+    ("graph arrays", "graph.*.npz", False),
+    ("chunk rows", "chunks.lance/data/*.lance", True),
+    ("file rows", "files.lance/data/*.lance", True),
+    ("symbol rows", "symbols.lance/data/*.lance", True),
+    ("full-text postings", "chunks.lance/_indices/*/part_0_invert.lance", True),
+    ("full-text metadata", "files.lance/_indices/*/metadata.lance", True),
+    ("newest version", "chunks.lance/_versions/*.manifest", True),
+    ("newest symbols version", "symbols.lance/_versions/*.manifest", True),
+    ("version hint", "chunks.lance/_versions/latest_version_hint.json", False),
+    ("transaction", "chunks.lance/_transactions/*.txn", False),
+]
+NOT_READ = {"version hint", "transaction"}
+
+
+def codemem(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+
+
+def top_hit(result: subprocess.CompletedProcess) -> str:
+    return result.stdout.splitlines()[0]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A repository indexed once, and the first search result before any damage."""
+    root = make_repo(tmp_path_factory.mktemp("damage") / "shop", "shop")
+    CodeIndex(Workspace(root)).refresh()
+    first = codemem(root, "search", QUERY, "-k", "1")
+    assert first.returncode == 0, first.stderr
+    return root, top_hit(first)
+
+
+@pytest.fixture
+def repo(built, tmp_path):
+    """A fresh copy of the built repository (and its index) for one case."""
+    root, _ = built
+    copy = tmp_path / "shop"
+    shutil.copytree(root, copy, symlinks=True)
+    return copy
+
+
+def damage(repo: Path, pattern: str, how: str) -> Path:
+    index_dir = repo / ".codemem" / "local" / "index"
+    # The newest version's manifest sorts first: version numbers are stored inverted.
+    target = sorted(index_dir.glob(pattern))[0]
+    if how == "delete":
+        target.unlink()
+    else:
+        with target.open("r+b") as handle:
+            handle.truncate(target.stat().st_size // 2)
+    return target
+
+
+@pytest.mark.parametrize("how", ["delete", "truncate"])
+@pytest.mark.parametrize(("kind", "pattern", "deleting_damages"), KINDS, ids=[k[0] for k in KINDS])
+def test_search_after_damage_rebuilds_once_and_answers_the_same(built, repo, kind, pattern, deleting_damages, how):
+    damage(repo, pattern, how)
+    result = codemem(repo, "search", QUERY, "-k", "1")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert top_hit(result) == built[1]
+    lines = result.stderr.splitlines()
+    if deleting_damages if how == "delete" else kind not in NOT_READ:
+        assert len(lines) == 1 and lines[0].startswith(REPAIR_LINE), result.stderr
+        assert lines[0].endswith("); rebuilding it from the work tree")
+    else:
+        assert lines == [], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("pattern", "how"),
+    [
+        ("tags.bin", "truncate"),
+        ("chunks.lance/data/*.lance", "truncate"),
+        ("files.lance/_indices/*/part_0_docs.lance", "truncate"),
+        ("symbols.lance/data/*.lance", "delete"),  # seen only by opening the tables
+    ],
+)
+def test_index_after_damage_rebuilds_instead_of_saying_up_to_date(built, repo, pattern, how):
+    damage(repo, pattern, how)
+    ws = Workspace(repo)
+    assert find_damage(ws.index_dir) is not None
+    result = codemem(repo, "index")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0].startswith(REPAIR_LINE)
+    assert "Traceback" not in result.stderr
+    assert result.stdout.startswith("Full index: 12 added")
+    assert find_damage(ws.index_dir) is None
+    assert top_hit(codemem(repo, "search", QUERY, "-k", "1")) == built[1]
+    assert "up to date" in codemem(repo, "index").stdout
+
+
+def test_status_reports_index_damage(repo):
+    damage(repo, "symbols.lance/data/*.lance", "delete")
+    result = codemem(repo, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    [found] = report["damage"]
+    assert found["kind"] == "index"
+    assert found["message"].startswith("the code index is damaged (the symbols table cannot be read: ")
+    assert found["message"].endswith("): the next `codemem index` or `codemem search` rebuilds it")
