@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("codemem.cli.watch:watch_command", "Re-index on save; digest when idle (daemon: --detach, --stop, --status)."),
     "mcp": ("codemem.cli.mcp:mcp_command", "Serve memory and the code index to other agents over MCP (stdio)."),
     "config": ("codemem.cli.config_cmd:config_group", "Show, get and set settings, with where each value comes from."),
+    "merge-file": ("codemem.cli.memory:merge_file_command", "Git's merge driver for .codemem/ files (set up by init)."),
 }
 
 
@@ -59,7 +60,19 @@ class AppContext:
 
         if self._workspace is None:
             self._workspace = Workspace.discover(self.repo)
+            self._configure_merge_driver(self._workspace)
         return self._workspace
+
+    @staticmethod
+    def _configure_merge_driver(ws) -> None:
+        """A clone whose memory asks for the merge driver gets it on its first codemem command."""
+        from codemem.memory import configure_merge_driver
+
+        if configure_merge_driver(ws):
+            click.echo(
+                "codemem: set up this clone's merge driver for .codemem/ (git config merge.codemem.driver)",
+                err=True,
+            )
 
     def config(self, flags: dict[str, Any] | None = None):
         from codemem.config import load_config

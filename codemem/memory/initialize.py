@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
-from codemem.infra import atomic_write
+from codemem.errors import GitError
+from codemem.infra import atomic_write, git_config, run_git
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import BlockExistsError
@@ -23,6 +26,13 @@ CONFIG_TEMPLATE = """\
 #   exclude: ["vendor/**", "*.min.js"]
 """
 GITIGNORE = "local/\n"
+GITATTRIBUTES = """\
+# Concurrent edits to memory are merged by `codemem merge-file` (set up by any codemem command).
+* merge=codemem
+.gitattributes -merge
+.gitignore -merge
+"""
+MERGE_DRIVER_KEY = "merge.codemem.driver"
 
 
 def _create(path: Path, text: str, created: list[Path]) -> None:
@@ -43,6 +53,7 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
     ws.dir.mkdir(parents=True, exist_ok=True)
     _create(ws.config_file, CONFIG_TEMPLATE, created)
     _create(ws.dir / ".gitignore", GITIGNORE, created)
+    _create(ws.dir / ".gitattributes", GITATTRIBUTES, created)
     for label in ("project", "conventions", store.user_label):
         try:
             block = store.create(label, default_description(label))
@@ -54,3 +65,30 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
         if part.status == "archived" and part.path is not None:
             created.append(part.path)
     return created
+
+
+def merge_driver_command() -> str:
+    """The driver line for this clone: the Python running codemem now, so no PATH is needed."""
+    return f"{shlex.quote(sys.executable)} -m codemem merge-file %O %A %B %P"
+
+
+def configure_merge_driver(ws: Workspace) -> bool:
+    """Register `codemem merge-file` as this clone's `merge=codemem` driver if it is not yet.
+
+    Git keeps drivers in the clone's own config (never in a committed file), so each clone
+    sets it once. Only a repository whose `.codemem/.gitattributes` asks for the driver is
+    changed. Returns whether it was set now; a repository git cannot configure is left alone.
+    """
+    attributes = ws.dir / ".gitattributes"
+    try:
+        wanted = "merge=codemem" in attributes.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    if not wanted or git_config(ws.root, MERGE_DRIVER_KEY) is not None:
+        return False
+    try:
+        run_git(ws.root, "config", "--local", "merge.codemem.name", "codemem memory merge")
+        run_git(ws.root, "config", "--local", MERGE_DRIVER_KEY, merge_driver_command())
+    except GitError:
+        return False
+    return True
