@@ -42,9 +42,9 @@ def resolve_learned_conflicts(text: str) -> Resolved:
 def resolve_memory_conflicts(text: str) -> Resolved:
     """Resolve what codemem can of the conflicts in a memory file; leave the others.
 
-    Learned conflicts are resolved as `resolve_learned_conflicts` does; two lists that both
-    sides appended to the same place (every added line a bullet or numbered item) become
-    their union, the group whose text sorts first first, so either clone merging gets the
+    Learned conflicts are resolved as `resolve_learned_conflicts` does; lines both sides
+    appended to the end of the file, or to the same list (every added line a bullet or
+    numbered item), become their union, the group whose text sorts first first, so either clone merging gets the
     same bytes. What is left is two people writing different text in one place.
     """
     return _resolve(text, union_lists=True)
@@ -81,7 +81,8 @@ def _resolve(text: str, union_lists: bool) -> Resolved:
             out.extend(lines[i:])
             break
         learned = inside or any(_REGION_MARKER.search(x) for x in (*ours, *base, *theirs))
-        union = _list_union(ours, base, theirs) if union_lists and not learned else None
+        at_end = not any(rest.strip() for rest in lines[j + 1 :])
+        union = _union(ours, base, theirs, at_end) if union_lists and not learned else None
         if learned:
             out.extend(ours)
             for kept in ours:
@@ -98,12 +99,16 @@ def _resolve(text: str, union_lists: bool) -> Resolved:
     return result
 
 
-def _list_union(ours: list[str], base: list[str], theirs: list[str]) -> list[str] | None:
-    """Both sides' list items added after the common `base` lines, or None if not that case."""
+def _union(ours: list[str], base: list[str], theirs: list[str], at_end: bool) -> list[str] | None:
+    """Both sides' lines appended after the common `base` lines, or None if not that case.
+
+    Appended means at the end of the file (how memory_append and `remember --block` add) or
+    list items added to the same list.
+    """
     if ours[: len(base)] != base or theirs[: len(base)] != base:
         return None
     added = [ours[len(base) :], theirs[len(base) :]]
-    if not all(_LIST_ITEM.match(line) for group in added for line in group):
+    if not at_end and not all(_LIST_ITEM.match(line) for group in added for line in group if line.strip()):
         return None
     first, second = sorted(added, key="\n".join)
     return base + first + [line for line in second if line not in first]
