@@ -87,8 +87,9 @@ def configure_merge_driver(ws: Workspace) -> bool:
     if not wanted or git_config(ws.root, MERGE_DRIVER_KEY) is not None:
         return False
     try:
-        run_git(ws.root, "config", "--local", "merge.codemem.name", "codemem memory merge")
+        # the command first: a driver with a name but no command is a fatal error to git
         run_git(ws.root, "config", "--local", MERGE_DRIVER_KEY, merge_driver_command())
+        run_git(ws.root, "config", "--local", "merge.codemem.name", "codemem memory merge")
     except GitError:
         return False
     return True

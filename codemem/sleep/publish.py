@@ -16,8 +16,8 @@ from codemem.infra import git_config, git_text, run_git
 from codemem.memory import configure_merge_driver
 from codemem.workspace import CODEMEM_DIR, Workspace
 
-COMMIT_MESSAGE = "Update codemem memory"
-BOT_NAME, BOT_EMAIL = "codemem", "codemem@users.noreply.github.com"
+COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
+BOT_NAME, BOT_EMAIL = "codemem[bot]", "codemem-bot@users.noreply.github.com"
 
 
 class PushError(CodememError):

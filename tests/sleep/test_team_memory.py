@@ -290,7 +290,7 @@ def test_the_ci_bot_retries_a_moved_branch_and_never_duplicates_a_digest(team, t
     assert sh(bot.root, "rev-parse", "HEAD").stdout == sh(bot.root, "rev-parse", "origin/main").stdout
     digests = sh(bot.root, "ls-files", ".codemem/digests").stdout.split()
     assert ours.digest_path in digests and len(digests) == len(set(digests))
-    assert sh(bot.root, "log", "--format=%s", "--", ours.digest_path).stdout.splitlines() == ["Update codemem memory"]
+    assert sh(bot.root, "log", "--format=%s", "--", ours.digest_path).stdout.splitlines() == ["Update codemem memory"]  # alice's
     assert "Coupons are checked at the till." in (bot.blocks_dir / "project.md").read_text()
     # The next run: what is digested comes from the committed digests; nothing to do.
     again = digest(bot, cfg())
@@ -310,5 +310,5 @@ def test_digest_push_on_the_command_line(team, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Pushed " in done.stdout and "after 2 tries" in done.stdout
     log = sh(bot.root, "log", "-3", "--format=%s", "origin/main").stdout.splitlines()
-    assert log == ["Update codemem memory", "Add gifts", "Add labels"]
+    assert log == ["codemem: update memory [skip ci]", "Add gifts", "Add labels"]
     assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
