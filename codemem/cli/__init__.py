@@ -56,23 +56,17 @@ class AppContext:
     _workspace: Any = field(default=None, repr=False)
 
     def workspace(self):
-        from codemem.workspace import Workspace
+        from codemem.workspace import Workspace, configure_merge_driver
 
         if self._workspace is None:
             self._workspace = Workspace.discover(self.repo)
-            self._configure_merge_driver(self._workspace)
+            # A clone whose memory asks for the merge driver gets it on its first codemem
+            # command; said only with -v, so no command's output changes because of it.
+            if configure_merge_driver(self._workspace):
+                logging.getLogger("codemem").info(
+                    "set up this clone's merge driver for .codemem/ (git config merge.codemem.driver)"
+                )
         return self._workspace
-
-    @staticmethod
-    def _configure_merge_driver(ws) -> None:
-        """A clone whose memory asks for the merge driver gets it on its first codemem command."""
-        from codemem.memory import configure_merge_driver
-
-        if configure_merge_driver(ws):
-            click.echo(
-                "codemem: set up this clone's merge driver for .codemem/ (git config merge.codemem.driver)",
-                err=True,
-            )
 
     def config(self, flags: dict[str, Any] | None = None):
         from codemem.config import load_config

@@ -128,8 +128,9 @@ def init_command(app, no_index: bool, as_json: bool, llm: bool, model: str | Non
     README, manifests, CI files and repo map and writes a project summary at the top of
     blocks/project.md, which later digests keep current.
     """
-    from codemem.memory import configure_merge_driver, initialize_memory
+    from codemem.memory import initialize_memory
     from codemem.sleep.project_init import open_init_model, write_project_summary
+    from codemem.workspace import configure_merge_driver
 
     ws = app.workspace()
     config = app.config({"sleep": {"model": model}} if model else None)

@@ -27,7 +27,7 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.initialize import configure_merge_driver, initialize_memory
+from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
 from codemem.memory.labels import validate_label
 from codemem.memory.recall import Message, MessageHit, Recall, Session, Transcript
@@ -42,5 +42,5 @@ __all__ = [
     "LineOutOfRangeError", "MemoryEditError", "MemoryStore", "Message",
     "MessageHit", "Note", "NoteHit", "NotFoundError", "OldTextError", "ReadOnlyError", "Recall",
     "Session", "Transcript", "UnknownLabelError", "export_instructions",
-    "configure_merge_driver", "import_instructions", "initialize_memory", "render_blocks", "user_slug", "validate_label",
+    "import_instructions", "initialize_memory", "render_blocks", "user_slug", "validate_label",
 ]

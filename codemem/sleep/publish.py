@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from codemem.errors import CodememError, GitError
 from codemem.infra import git_config, git_text, run_git
-from codemem.memory import configure_merge_driver
-from codemem.workspace import CODEMEM_DIR, Workspace
+from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
 
 COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
 BOT_NAME, BOT_EMAIL = "codemem[bot]", "codemem-bot@users.noreply.github.com"

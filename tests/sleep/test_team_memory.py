@@ -187,13 +187,13 @@ def test_a_clone_gets_the_merge_driver_on_its_first_codemem_command(team):
     _remote, alice, _bob = team
     assert (alice.dir / ".gitattributes").read_text().count("* merge=codemem") == 1  # committed by init
     assert sh(alice.root, "config", "merge.codemem.driver", check=False).returncode == 1
-    first = codemem(alice, "memory", "list")
+    first = codemem(alice, "-v", "memory", "list")
     assert first.returncode == 0, first.stderr
-    assert "set up this clone's merge driver" in first.stderr
+    assert "codemem: INFO: set up this clone's merge driver" in first.stderr  # said with -v only
     driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
     assert driver.endswith("-m codemem merge-file %O %A %B %P")
     assert sh(alice.root, "check-attr", "merge", ".codemem/blocks/project.md").stdout.endswith("merge: codemem\n")
-    assert "merge driver" not in codemem(alice, "memory", "list").stderr  # once
+    assert "merge driver" not in codemem(alice, "-v", "memory", "list").stderr  # once
 
 
 def test_the_merge_driver_merges_by_kind_of_file():
