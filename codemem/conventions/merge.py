@@ -51,10 +51,18 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
 
 def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
     """Run the driver on git's three files: the result goes to `ours`; returns the conflicts."""
-    texts = [p.read_text(encoding="utf-8") if p.exists() else "" for p in (base, ours, theirs)]
+    texts = [_read(p) for p in (base, ours, theirs)]
     merged = merge_memory_file(*texts, path)
-    ours.write_text(merged.text, encoding="utf-8")
+    with ours.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out:  # line endings as they came
+        out.write(merged.text)
     return merged.conflicts
+
+
+def _read(path: Path) -> str:
+    if not path.exists():
+        return ""
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as file:
+        return file.read()
 
 
 def _merge_markdown(base: str, ours: str, theirs: str, path: str) -> Merged:
@@ -113,7 +121,7 @@ def _merge_lines(base: str, ours: str, theirs: str) -> Merged:
         files = []
         for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
             file = Path(folder) / name
-            file.write_text(text, encoding="utf-8")
+            file.write_bytes(text.encode("utf-8", "surrogateescape"))
             files.append(str(file))
         out = run_git(
             Path(folder), "merge-file", "-p", "--diff3", "-L", "ours", "-L", "base", "-L", "theirs",

@@ -312,3 +312,19 @@ def test_digest_push_on_the_command_line(team, tmp_path):
     log = sh(bot.root, "log", "-3", "--format=%s", "origin/main").stdout.splitlines()
     assert log == ["codemem: update memory [skip ci]", "Add gifts", "Add labels"]
     assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
+
+
+def test_merge_file_writes_ours_and_exits_1_on_a_conflict(tmp_path):
+    files = {name: tmp_path / name for name in ("base", "ours", "theirs")}
+    for name, text in (("base", "Intro.\n"), ("ours", "Deploy.\n"), ("theirs", "Never deploy.\n")):
+        files[name].write_text(text)
+    args = [str(files[name]) for name in ("base", "ours", "theirs")]
+    done = subprocess.run([sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    assert files["ours"].read_text().startswith("<<<<<<< ours\nDeploy.\n")
+    files["theirs"].write_text("Intro.\n- added\n")
+    files["ours"].write_text("Intro.\n- mine\n")
+    done = subprocess.run([sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
+                          capture_output=True, text=True, check=False)
+    assert (done.returncode, files["ours"].read_text()) == (0, "Intro.\n- added\n- mine\n")
