@@ -51,8 +51,7 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
 
 def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
     """Run the driver on git's three files: the result goes to `ours`; returns the conflicts."""
-    texts = [_read(p) for p in (base, ours, theirs)]
-    merged = merge_memory_file(*texts, path)
+    merged = merge_memory_file(_read(base), _read(ours), _read(theirs), path)
     with ours.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out:  # line endings as they came
         out.write(merged.text)
     return merged.conflicts
