@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from codemem.errors import NotARepositoryError
-from codemem.infra import git_dir, owner_only, private_dir
+from codemem.errors import GitError, NotARepositoryError
+from codemem.infra import git_config, git_dir, owner_only, private_dir, run_git
 
 CODEMEM_DIR = ".codemem"
+# `.codemem/.gitattributes`: every memory file goes through git's `codemem` merge driver.
+GITATTRIBUTES = """\
+# Concurrent edits to memory are merged by `codemem merge-file` (set up by any codemem command).
+* merge=codemem
+.gitattributes -merge
+.gitignore -merge
+"""
+MERGE_DRIVER_KEY = "merge.codemem.driver"
 LOCAL_FOLDERS = ("locks", "sessions")  # made 0700 up front: their creators use plain mkdir
 
 
@@ -107,3 +117,40 @@ class Workspace:
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""
         return Path(path).resolve().relative_to(self.root).as_posix()
+
+
+def merge_driver_command() -> str:
+    """The driver line for this clone: the Python running codemem now, so no PATH is needed."""
+    return f"{shlex.quote(sys.executable)} -m codemem merge-file %O %A %B %P"
+
+
+def configure_merge_driver(ws: Workspace) -> bool:
+    """Register `codemem merge-file` as this clone's `merge=codemem` driver if it is not yet.
+
+    Git keeps drivers in the clone's own config (never in a committed file), so each clone
+    sets it once: `codemem init`, `digest --push`, and the first command of any codemem
+    run in a clone that lacks it. Only a repository whose `.codemem/.gitattributes` asks
+    for the driver is changed. Cheap when there is nothing to do (no git process for a
+    plain clone). Returns whether it was set now.
+    """
+    try:
+        wanted = "merge=codemem" in (ws.dir / ".gitattributes").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    if not wanted:
+        return False
+    config = ws.root / ".git" / "config"  # a plain clone; a worktree's .git is a file: ask git
+    try:
+        if config.is_file() and '[merge "codemem"]' in config.read_text(encoding="utf-8", errors="replace"):
+            return False
+    except OSError:
+        pass
+    if git_config(ws.root, MERGE_DRIVER_KEY) is not None:
+        return False
+    try:
+        # the command first: a driver with a name but no command is a fatal error to git
+        run_git(ws.root, "config", "--local", MERGE_DRIVER_KEY, merge_driver_command())
+        run_git(ws.root, "config", "--local", "merge.codemem.name", "codemem memory merge")
+    except GitError:
+        return False
+    return True

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("codemem.cli.watch:watch_command", "Re-index on save; digest when idle (daemon: --detach, --stop, --status)."),
     "mcp": ("codemem.cli.mcp:mcp_command", "Serve memory and the code index to other agents over MCP (stdio)."),
     "config": ("codemem.cli.config_cmd:config_group", "Show, get and set settings, with where each value comes from."),
+    "merge-file": ("codemem.cli.memory:merge_file_command", "Git's merge driver for .codemem/ files (set up by init)."),
 }
 
 
@@ -61,10 +62,16 @@ class AppContext:
 
     def workspace(self) -> Workspace:
         """The repository's workspace, discovered on first use."""
-        from codemem.workspace import Workspace
+        from codemem.workspace import Workspace, configure_merge_driver
 
         if self._workspace is None:
             self._workspace = Workspace.discover(self.repo)
+            # A clone whose memory asks for the merge driver gets it on its first codemem
+            # command; said only with -v, so no command's output changes because of it.
+            if configure_merge_driver(self._workspace):
+                logging.getLogger("codemem").info(
+                    "set up this clone's merge driver for .codemem/ (git config merge.codemem.driver)"
+                )
         return self._workspace
 
     def config(self, flags: dict[str, Any] | None = None) -> Config:

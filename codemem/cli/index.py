@@ -128,7 +128,8 @@ def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool, mode
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
-    and .codemem/.gitignore (keeping local/ out of git), imports existing agent
+    .codemem/.gitignore (keeping local/ out of git) and .codemem/.gitattributes (memory
+    merged by `codemem merge-file`, registered in this clone's git config), imports existing agent
     instruction files (CLAUDE.md, AGENTS.md, ...), indexes the code and fills the project
     block with what can be learned without a model. Running it again changes nothing and
     says so. With --llm (or sleep.init_llm: true) the configured model also reads the
@@ -137,11 +138,13 @@ def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool, mode
     """
     from codemem.memory import initialize_memory
     from codemem.sleep.project_init import open_init_model, write_project_summary
+    from codemem.workspace import configure_merge_driver
 
     ws = app.workspace()
     config = app.config({"sleep": {"model": model}} if model else None)
     writer, warnings = open_init_model(ws, config, explicit=llm or model is not None)
     created = initialize_memory(ws)
+    merge_driver = configure_merge_driver(ws)
     summary = None if no_index else run_index(app, full=False)
     learned: list[Change] = []
     written: list[Change] = []
@@ -160,6 +163,7 @@ def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool, mode
             "learned": [change.to_json() for change in learned],
             "project_summary": [change.to_json() for change in written],
             "warnings": warnings,
+            "merge_driver": merge_driver,
         }
         click.echo(json.dumps(payload))
         return
@@ -169,6 +173,9 @@ def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool, mode
             click.echo(f"  created {path.relative_to(ws.root)}")
     else:
         click.echo(f"codemem is already initialized in {ws.dir}; nothing to create.")
+    if merge_driver:
+        click.echo("Set this clone's merge driver for .codemem/ (git config merge.codemem.driver); "
+                   "teammates' clones get it on their first codemem command.")
     if summary is not None:
         click.echo(describe_summary(summary))
     if learned:

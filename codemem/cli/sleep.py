@@ -10,6 +10,7 @@ import click
 from codemem.cli import AppContext
 
 if TYPE_CHECKING:  # the sleep pass is imported when the command runs
+    from codemem.sleep import Pushed
     from codemem.sleep.digest import DigestResult
     from codemem.sleep.llm import ModelReport
 
@@ -84,9 +85,13 @@ def describe_model(report: ModelReport | None) -> list[str]:
 @click.option("--ci", is_flag=True, help="Non-interactive: no progress bars, a plain summary for CI logs.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing under .codemem/ (the local index is still refreshed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--push", is_flag=True, help="Then commit .codemem/ and push it, pulling --rebase and retrying if the branch moved (the CI job).")
+@click.option("--branch", metavar="NAME", help="With --push: the branch to push to (default: the current one; needed on a detached HEAD).")
+@click.option("--remote", default="origin", show_default=True, help="With --push: the remote to push to.")
 @click.pass_obj
 def digest_command(
-    app: AppContext, since: str | None, no_llm: bool, model: str | None, ci: bool, dry_run: bool, as_json: bool
+    app: AppContext, since: str | None, no_llm: bool, model: str | None, ci: bool, dry_run: bool, as_json: bool,
+    push: bool, branch: str | None, remote: str,
 ) -> None:
     """Run one sleep-time pass: digest new commits into memory.
 
@@ -107,20 +112,44 @@ def digest_command(
     sleep.llm: false) every step is extractive and deterministic, and --dry-run never calls
     the model. With --ci it never prompts and exits non-zero only on a real failure; a
     missing API key then means an extractive pass with a warning, not an error.
+
+    With --push (the CI job) the changes under .codemem/ are committed as "Update codemem
+    memory" and pushed; if the branch moved meanwhile the job pulls with --rebase (memory
+    merged by codemem's merge driver) and tries again, up to 5 times. What a developer
+    already digested and pushed is never digested again.
     """
     from codemem.cli.progress import progress_bar
-    from codemem.sleep import DigestOptions, run_digest
+    from codemem.errors import UsageError
+    from codemem.sleep import DigestOptions, push_memory, run_digest
 
+    if push and dry_run:
+        raise UsageError("--push and --dry-run do not go together: a dry run writes nothing to push")
+    if (branch or remote != "origin") and not push:
+        raise UsageError("--branch and --remote only go with --push")
     ws = app.workspace()
     config = app.config({"sleep": {"model": model}} if model else None)
     options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
     with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
         result = run_digest(ws, config, options, progress=progress)
+    pushed = push_memory(ws, remote, branch) if push else None
     if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        payload = result.to_json()
+        if pushed is not None:
+            payload["pushed"] = {"commit": pushed.commit, "branch": pushed.branch, "attempts": pushed.attempts}
+        click.echo(json.dumps(payload, ensure_ascii=False))
         return
     prefix = "codemem digest: " if ci else ""
     for line in describe(result):
         click.echo(prefix + line)
+    if pushed is not None:
+        click.echo(prefix + describe_push(pushed, remote))
     for warning in result.warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
+
+
+def describe_push(pushed: Pushed, remote: str) -> str:
+    """One line about what `--push` did."""
+    if pushed.commit is None:
+        return "Push: nothing to commit in .codemem/."
+    tries = f" after {pushed.attempts} tries" if pushed.attempts > 1 else ""
+    return f"Pushed {pushed.commit[:7]} to {remote}/{pushed.branch}{tries}."

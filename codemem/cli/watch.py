@@ -79,6 +79,13 @@ def status_lines(info: dict) -> list[str]:
         lines.append(f"Last digest: {_ago(digest.get('at'))}{what}.")
     else:
         lines.append("Last digest: never.")
+    changed = info.get("uncommitted_memory") or []
+    if changed:
+        lines.append(
+            f"Memory: {_plural(len(changed), 'file')} under .codemem/ not committed (digests and "
+            "learned regions): review with `git diff .codemem`, commit to share them "
+            "(sleep.watch_digest: false stops the idle digest)."
+        )
     lines.append(f"Log: {info['log']}")
     return lines
 

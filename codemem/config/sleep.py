@@ -40,3 +40,7 @@ class SleepConfig(Section):
     # An unattended daemon spends no money unless asked: `codemem watch` digests without a
     # model unless this is true (`codemem digest` by hand uses the model when configured).
     watch_llm: bool = False
+    # Whether `codemem watch` digests when idle. Its pass writes .codemem/ (digests, learned
+    # regions) and leaves them uncommitted, for you to review and commit: `watch --status`
+    # and the daemon's log say so. false: the daemon only keeps the index fresh.
+    watch_digest: bool = True

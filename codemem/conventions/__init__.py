@@ -35,6 +35,7 @@ from codemem.conventions.conflicts import (
     ours_side,
     resolve_learned_conflicts,
 )
+from codemem.conventions.merge import merge_files
 from codemem.conventions.miner import (
     LABEL,
     NOTE_TAGS,
@@ -68,6 +69,7 @@ from codemem.conventions.rules import BANDS, BANDS_BY_KEY, TOPICS, Band, Evidenc
 from codemem.conventions.stable import stable_rules
 
 __all__ = [
+    "merge_files",
     "CONVENTIONAL", "ISSUE_REF", "PAST", "THIRD", "VERBS",  # the commit-message vocabulary
     "BANDS", "BANDS_BY_KEY", "LABEL", "MIXED", "NAMED_KINDS", "NAMING_STYLES", "NOTE_TAGS", "REGION", "TOPICS",
     "Band", "CodeFacts", "CommitMessage", "ConventionsRegion", "Evidence", "RegionError", "RepoFiles", "Resolved", "Rule",

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 _REGION_MARKER = re.compile(r"<!-- codemem:([\w-]+):(start|end) -->")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])\s")  # a Markdown bullet or numbered item
 
 
 @dataclass
@@ -35,6 +36,21 @@ def resolve_learned_conflicts(text: str) -> Resolved:
     A conflict is learned when it starts inside a region or either side holds a region
     marker. Our side is kept, so the markers of every region stay paired for the rewrite.
     """
+    return _resolve(text, union_lists=False)
+
+
+def resolve_memory_conflicts(text: str) -> Resolved:
+    """Resolve what codemem can of the conflicts in a memory file; leave the others.
+
+    Learned conflicts are resolved as `resolve_learned_conflicts` does; lines both sides
+    appended to the end of the file, or to the same list (every added line a bullet or
+    numbered item), become their union, the group whose text sorts first first, so either clone merging gets the
+    same bytes. What is left is two people writing different text in one place.
+    """
+    return _resolve(text, union_lists=True)
+
+
+def _resolve(text: str, union_lists: bool) -> Resolved:
     out: list[str] = []
     result = Resolved("")
     lines = text.split("\n")
@@ -65,10 +81,15 @@ def resolve_learned_conflicts(text: str) -> Resolved:
             out.extend(lines[i:])
             break
         learned = inside or any(_REGION_MARKER.search(x) for x in (*ours, *base, *theirs))
+        at_end = not any(rest.strip() for rest in lines[j + 1 :])
+        union = _union(ours, base, theirs, at_end) if union_lists and not learned else None
         if learned:
             out.extend(ours)
             for kept in ours:
                 inside = _after(kept, inside)
+            result.resolved += 1
+        elif union is not None:
+            out.extend(union)
             result.resolved += 1
         else:
             out.extend(lines[i : j + 1])
@@ -76,6 +97,21 @@ def resolve_learned_conflicts(text: str) -> Resolved:
         i = j + 1
     result.text = "\n".join(out)
     return result
+
+
+def _union(ours: list[str], base: list[str], theirs: list[str], at_end: bool) -> list[str] | None:
+    """Both sides' lines appended after the common `base` lines, or None if not that case.
+
+    Appended means at the end of the file (how memory_append and `remember --block` add) or
+    list items added to the same list.
+    """
+    if ours[: len(base)] != base or theirs[: len(base)] != base:
+        return None
+    added = [ours[len(base) :], theirs[len(base) :]]
+    if not at_end and not all(_LIST_ITEM.match(line) for group in added for line in group if line.strip()):
+        return None
+    first, second = sorted(added, key="\n".join)
+    return base + first + [line for line in second if line not in first]
 
 
 def ours_side(text: str) -> str:

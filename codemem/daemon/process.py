@@ -32,7 +32,7 @@ from typing import Any
 
 from codemem.daemon.query_client import STATUS_FILE
 from codemem.errors import CodememError, LockTimeout
-from codemem.infra import FileLock, atomic_write, create_private
+from codemem.infra import FileLock, atomic_write, create_private, git_text
 from codemem.infra import lock_held as file_lock_held
 from codemem.workspace import Workspace
 
@@ -187,10 +187,20 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
         "last_digest": status.last_digest,
         "socket": status.socket if running else None,
         "log": str(local_path(ws, LOG_FILE)),
+        "uncommitted_memory": uncommitted_memory(ws),
     }
     if not running and read_pid(ws) is not None:
         out["stale_pid"] = read_pid(ws)
     return out
+
+
+def uncommitted_memory(ws: Workspace) -> list[str]:
+    """The files under `.codemem/` that differ from the last commit (git ignores local/)."""
+    try:
+        out = git_text(ws.root, "status", "--porcelain", "--untracked-files=all", "--", ws.dir.name)
+    except CodememError:  # no git, or not a repository: nothing to say
+        return []
+    return sorted(line[3:] for line in out.splitlines() if line.strip())
 
 
 # -- log ------------------------------------------------------------------------------------

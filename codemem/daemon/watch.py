@@ -302,6 +302,8 @@ class Watcher:
 
         Returns why it digested (None: it did not).
         """
+        if not self.config.sleep.watch_digest:
+            return None  # sleep.watch_digest: false: the daemon only keeps the index fresh
         if self.debouncer.ready_at() is not None:
             return None  # changes are still settling: not idle
         try:
@@ -374,6 +376,8 @@ class Watcher:
             )
             for warning in result.warnings:
                 log.warning("watch: digest: %s", warning)
+            if result.changes:
+                log.info("watch: .codemem/ now has uncommitted memory changes: review and commit them")
         finally:
             self._busy = False
             signal.setitimer(signal.ITIMER_REAL, 0)

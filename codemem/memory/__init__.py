@@ -29,6 +29,10 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.files import memory_file, read_memory_file
+from codemem.memory.frontmatter import FENCE as FRONTMATTER_FENCE
+from codemem.memory.frontmatter import Document as FrontmatterDocument
+from codemem.memory.frontmatter import dump as dump_frontmatter
+from codemem.memory.frontmatter import split as split_frontmatter
 from codemem.memory.history import Change, file_history
 from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
@@ -42,6 +46,10 @@ from codemem.memory.users import user_slug
 Blocks = MemoryStore
 
 __all__ = [
+    "FRONTMATTER_FENCE",
+    "FrontmatterDocument",
+    "dump_frontmatter",
+    "split_frontmatter",
     "Archive", "Block", "BlockExistsError", "BlockFormatError", "Blocks", "Change", "ConflictError", "Damage",
     "DuplicateNoteError", "InsertResult", "InvalidLabelError", "LimitExceededError",
     "LineOutOfRangeError", "MemoryEditError", "MemoryStore", "Message",

@@ -10,7 +10,7 @@ from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import BlockExistsError
 from codemem.memory.instructions import import_instructions
 from codemem.memory.labels import default_description
-from codemem.workspace import Workspace
+from codemem.workspace import GITATTRIBUTES, Workspace
 
 CONFIG_TEMPLATE = """\
 # codemem project settings, shared through git. `codemem config example` shows every
@@ -34,7 +34,8 @@ def _create(path: Path, text: str, created: list[Path]) -> None:
 def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[Path]:
     """Create what is missing of `.codemem/` and import instruction files; returns new files.
 
-    Creates `config.yml` (commented), `.gitignore` (`local/`), the blocks
+    Creates `config.yml` (commented), `.gitignore` (`local/`), `.gitattributes` (memory
+    merged by `codemem merge-file`, see `configure_merge_driver`), the blocks
     `project`, `conventions` and `users/<slug>`, then imports CLAUDE.md, AGENTS.md and the
     other instruction files into them. A second call creates nothing.
     """
@@ -43,6 +44,7 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
     ws.dir.mkdir(parents=True, exist_ok=True)
     _create(ws.config_file, CONFIG_TEMPLATE, created)
     _create(ws.dir / ".gitignore", GITIGNORE, created)
+    _create(ws.dir / ".gitattributes", GITATTRIBUTES, created)
     for label in ("project", "conventions", store.user_label):
         try:
             block = store.create(label, default_description(label))
@@ -54,3 +56,4 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
         if part.status == "archived" and part.path is not None:
             created.append(part.path)
     return created
+

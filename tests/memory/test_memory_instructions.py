@@ -86,6 +86,7 @@ def test_initialize_memory_creates_the_layout_and_imports(shop):
     assert [p.relative_to(shop.root).as_posix() for p in created] == [
         ".codemem/config.yml",
         ".codemem/.gitignore",
+        ".codemem/.gitattributes",
         ".codemem/blocks/project.md",
         ".codemem/blocks/conventions.md",
         ".codemem/blocks/users/alice.md",

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from sleep_helpers import PEOPLE, commit, config, digest, init, scripted_history, snapshot
 
+from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
+from codemem.config import Config, PermissionsConfig
+from codemem.conventions.merge import merge_memory_file
 from codemem.memory import MemoryStore
+from codemem.sleep import push_memory
 from codemem.workspace import Workspace
 from tests.conftest import git, make_repo
 
@@ -31,12 +36,21 @@ def sh(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=check)
 
 
-def clone(remote: Path, path: Path, who: str) -> Workspace:
+def clone(remote: Path, path: Path, who: str | None) -> Workspace:
+    """A clone as `who` (None: no identity, like a CI job's checkout); no merge driver yet."""
     subprocess.run(["git", "clone", "-q", str(remote), str(path)], check=True)
-    name, email = PEOPLE[who]
-    for key, value in (("user.name", name), ("user.email", email), ("pull.rebase", "false")):
-        git(path, "config", key, value)
+    git(path, "config", "pull.rebase", "false")
+    if who is not None:
+        name, email = PEOPLE[who]
+        git(path, "config", "user.name", name)
+        git(path, "config", "user.email", email)
     return Workspace(path)
+
+
+def codemem(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
+    """The real command line in a clone (as a teammate types it)."""
+    return subprocess.run([sys.executable, "-m", "codemem", *args], cwd=ws.root, capture_output=True,
+                          text=True, check=False)
 
 
 def commit_memory(ws: Workspace, who: str, when: str) -> None:
@@ -164,3 +178,153 @@ def test_commits_that_are_not_project_changes_are_not_digested(team):
     commit_memory(ws, "alice", "2025-03-05T13:00:00+00:00")
     again = digest(ws, cfg())
     assert (again.commits, again.digest_path, again.changes) == ([], None, [])
+
+
+# -- the merge driver ---------------------------------------------------------------------------
+
+
+def test_a_clone_gets_the_merge_driver_on_its_first_codemem_command(team):
+    _remote, alice, _bob = team
+    assert (alice.dir / ".gitattributes").read_text().count("* merge=codemem") == 1  # committed by init
+    assert sh(alice.root, "config", "merge.codemem.driver", check=False).returncode == 1
+    first = codemem(alice, "-v", "memory", "list")
+    assert first.returncode == 0, first.stderr
+    assert "codemem: INFO: set up this clone's merge driver" in first.stderr  # said with -v only
+    driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
+    assert driver.endswith("-m codemem merge-file %O %A %B %P")
+    assert sh(alice.root, "check-attr", "merge", ".codemem/blocks/project.md").stdout.endswith("merge: codemem\n")
+    assert "merge driver" not in codemem(alice, "-v", "memory", "list").stderr  # once
+
+
+def test_the_merge_driver_merges_by_kind_of_file():
+    base = "---\ndescription: Notes.\nlimit: 4000\n---\nIntro.\n\n- one\n\n<!-- codemem:c:start -->\nold\n<!-- codemem:c:end -->\n"
+    ours = base.replace("limit: 4000", "limit: 5000").replace("- one\n", "- one\n- mine\n").replace("\nold", "\nours")
+    theirs = base.replace("Notes.", "Team notes.").replace("- one\n", "- one\n- yours\n- more\n").replace("\nold", "\ntheirs")
+    merged = merge_memory_file(base, ours, theirs, ".codemem/blocks/notes.md")
+    assert merged.conflicts == 0
+    assert merged.text == (
+        "---\ndescription: Team notes.\nlimit: 5000\n---\nIntro.\n\n- one\n- mine\n- yours\n- more\n"
+        "\n<!-- codemem:c:start -->\nours\n<!-- codemem:c:end -->\n"
+    )
+    other_way = merge_memory_file(base, theirs, ours, ".codemem/blocks/notes.md")  # the other clone merging
+    assert other_way.text == merged.text.replace("\nours\n", "\ntheirs\n")  # lists in one order; region ours
+    # Two people, one place: markers, and a non-zero count (git's conflict).
+    prose = merge_memory_file(base, base.replace("Intro.", "Deploy."), base.replace("Intro.", "Never deploy."), "x.md")
+    assert prose.conflicts == 1 and "<<<<<<< ours\nDeploy.\n" in prose.text
+    key = merge_memory_file(base, base.replace("4000", "5000"), base.replace("4000", "6000"), "x.md")
+    assert key.conflicts == 1 and "<<<<<<< ours\nlimit: 5000\n=======\nlimit: 6000\n>>>>>>> theirs\n" in key.text
+    # Derived whole files keep our side; the next digest derives them again.
+    assert merge_memory_file("{}", '{"a": 1}', '{"b": 2}', ".codemem/conventions.json").text == '{"a": 1}'
+    assert merge_memory_file("", "ours\n", "theirs\n", ".codemem/digests/x.md").conflicts == 0
+
+
+def agent_append(ws: Workspace, label: str, content: str) -> None:
+    """The agent's memory tool, as a chat calls it."""
+    context = ToolContext(ws, Config(), PermissionPolicy(PermissionsConfig(mode="allow")))
+    result = build_tools(context).call("memory_append", {"label": label, "content": content})
+    assert not result.is_error, result.content
+
+
+@pytest.mark.parametrize("first", ["alice", "bob"])
+def test_concurrent_memory_edits_merge_without_markers(team, first):
+    remote, alice, bob = team
+    clones = {"alice": alice, "bob": bob}
+    for ws in clones.values():
+        assert codemem(ws, "memory", "list").returncode == 0  # the first command sets the driver
+    # Both digest different commits and append different lines to the same blocks, by hand and
+    # through the agent's memory tools; the learned regions differ too.
+    work(alice, "alice", "shop/coupons.py", COUPONS, 5)
+    work(bob, "bob", "shop/gifts.py", GIFTS, 6)
+    edits = {
+        "alice": [("cli", "project", "Coupons stack."), ("agent", "conventions", "- Money is in cents.")],
+        "bob": [("cli", "project", "Gift cards never expire."), ("agent", "conventions", "- Prices include tax.")],
+    }
+    for who, ws in clones.items():
+        for how, label, line in edits[who]:
+            if how == "cli":
+                done = codemem(ws, "remember", "--block", label, line)
+                assert done.returncode == 0, done.stderr
+            else:
+                agent_append(ws, label, line)
+        commit(ws.root, "Notes", "2025-03-07T10:00:00+00:00", author=who)
+    second = "bob" if first == "alice" else "alice"
+    sh(clones[first].root, "push", "-q", "origin", "main")
+    pulled = sh(clones[second].root, "pull", "-q", "--no-edit", "origin", "main", check=False)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert markers(clones[second]) == {}
+    for _how, label, line in edits["alice"] + edits["bob"]:  # no edit lost
+        assert line in (clones[second].blocks_dir / f"{label}.md").read_text()
+    result = digest(clones[second], cfg())  # never refuses
+    assert not any("conflict" in warning for warning in result.warnings)
+    commit_memory(clones[second], second, "2025-03-07T12:00:00+00:00")
+    sh(clones[second].root, "push", "-q", "origin", "main")
+    assert sh(clones[first].root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    digest(clones[first], cfg())
+    assert snapshot(alice) == snapshot(bob)
+    assert markers(alice) == {}
+
+
+# -- the CI job as a teammate -------------------------------------------------------------------
+
+
+def test_the_ci_bot_retries_a_moved_branch_and_never_duplicates_a_digest(team, tmp_path):
+    remote, alice, bob = team
+    commit(alice.root, "Add coupons", "2025-03-05T10:00:00+00:00", {"shop/coupons.py": COUPONS})
+    sh(alice.root, "push", "-q", "origin", "main")  # code, not digested yet
+    bot = clone(remote, tmp_path / "bot", None)  # a CI checkout: no identity, no driver
+    ours = digest(bot, cfg())
+    assert [item.commit.subject for item in ours.commits] == ["Add coupons"]
+    # Meanwhile alice digests the same range and bob appends to a block; both push first.
+    theirs = digest(alice, cfg())
+    assert theirs.digest_path == ours.digest_path
+    commit_memory(alice, "alice", "2025-03-05T11:00:00+00:00")
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    MemoryStore(bob, user="bob").append("project", "Coupons are checked at the till.")
+    commit(bob.root, "Note about coupons", "2025-03-05T12:00:00+00:00", author="bob")
+    sh(bob.root, "push", "-q", "origin", "main")
+    pushed = push_memory(bot)  # the first push is refused: pull --rebase, then the retry succeeds
+    assert pushed.attempts == 2 and pushed.commit is not None
+    assert markers(bot) == {}
+    assert sh(bot.root, "status", "--porcelain").stdout == ""
+    assert sh(bot.root, "rev-parse", "HEAD").stdout == sh(bot.root, "rev-parse", "origin/main").stdout
+    digests = sh(bot.root, "ls-files", ".codemem/digests").stdout.split()
+    assert ours.digest_path in digests and len(digests) == len(set(digests))
+    assert sh(bot.root, "log", "--format=%s", "--", ours.digest_path).stdout.splitlines() == ["Update codemem memory"]  # alice's
+    assert "Coupons are checked at the till." in (bot.blocks_dir / "project.md").read_text()
+    # The next run: what is digested comes from the committed digests; nothing to do.
+    again = digest(bot, cfg())
+    assert (again.commits, again.digest_path) == ([], None)
+    assert push_memory(bot).commit is None
+
+
+def test_digest_push_on_the_command_line(team, tmp_path):
+    remote, alice, _bob = team
+    bot = clone(remote, tmp_path / "bot", None)
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")  # the branch moves after the bot's checkout
+    sh(bot.root, "pull", "-q", "--no-edit", "origin", "main")
+    commit(alice.root, "Add gifts", "2025-03-08T11:00:00+00:00", {"shop/gifts.py": GIFTS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Pushed " in done.stdout and "after 2 tries" in done.stdout
+    log = sh(bot.root, "log", "-3", "--format=%s", "origin/main").stdout.splitlines()
+    assert log == ["codemem: update memory [skip ci]", "Add gifts", "Add labels"]
+    assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
+
+
+def test_merge_file_writes_ours_and_exits_1_on_a_conflict(tmp_path):
+    files = {name: tmp_path / name for name in ("base", "ours", "theirs")}
+    for name, text in (("base", "Intro.\n"), ("ours", "Deploy.\n"), ("theirs", "Never deploy.\n")):
+        files[name].write_text(text)
+    args = [str(files[name]) for name in ("base", "ours", "theirs")]
+    done = subprocess.run([sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    assert files["ours"].read_text().startswith("<<<<<<< ours\nDeploy.\n")
+    files["theirs"].write_text("Intro.\n- added\n")
+    files["ours"].write_text("Intro.\n- mine\n")
+    done = subprocess.run([sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
+                          capture_output=True, text=True, check=False)
+    assert (done.returncode, files["ours"].read_text()) == (0, "Intro.\n- added\n- mine\n")

@@ -220,3 +220,28 @@ def test_status_lines():
         "Last digest: never.",
         "Log: /r/.codemem/local/watch.log",
     ]
+
+
+def test_the_idle_digest_is_reported_as_uncommitted_and_can_be_turned_off(tmp_path):
+    from codemem.daemon.process import describe_status
+
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    ws = init(repo)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")  # .codemem/ committed with it
+    assert describe_status(ws)["uncommitted_memory"] == []
+    off = Watcher(ws, config(watch_digest=False))
+    assert off.pending_work() is not None and off.on_idle() is None  # index only
+    assert describe_status(ws)["uncommitted_memory"] == []
+    off.debouncer.close()
+    watcher = Watcher(ws, config())
+    assert Config().sleep.watch_digest is True
+    assert watcher.on_idle() is not None
+    changed = describe_status(ws)["uncommitted_memory"]
+    assert changed and all(path.startswith(".codemem/") and "/local/" not in path for path in changed)
+    line = [text for text in status_lines({**describe_status(ws), "log": "x"}) if text.startswith("Memory: ")]
+    assert line == [
+        f"Memory: {len(changed)} file{'s' if len(changed) > 1 else ''} under .codemem/ not committed (digests "
+        "and learned regions): review with `git diff .codemem`, commit to share them "
+        "(sleep.watch_digest: false stops the idle digest)."
+    ]
+    watcher.debouncer.close()

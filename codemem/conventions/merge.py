@@ -1,0 +1,133 @@
+"""The git merge driver for `.codemem/` files (`codemem merge-file BASE OURS THEIRS PATH`).
+
+Git hands a driver three versions of a file and keeps what it writes to OURS; a non-zero exit
+marks the file conflicted. By kind of file:
+
+- files codemem derives whole (digests, one per commit range; `*.json` learned records) keep
+  our side: the same inputs give the same bytes, and the next digest derives them again;
+- Markdown (blocks, archive notes): the frontmatter is merged key by key, the body line by
+  line; a conflict in a learned region keeps our side (the next digest re-derives it), two
+  lists appended to at one place become their union in a deterministic order, and conflict
+  markers are left only where two people wrote different text in one place;
+- anything else is merged line by line as git would.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from codemem.conventions.conflicts import resolve_memory_conflicts
+from codemem.errors import CodememError
+from codemem.infra import run_git
+from codemem.memory import FRONTMATTER_FENCE as FENCE
+from codemem.memory import FrontmatterDocument as Document
+from codemem.memory import dump_frontmatter as dump
+from codemem.memory import split_frontmatter as split
+
+_MISSING = object()
+
+
+@dataclass
+class Merged:
+    """The merged text and how many conflicts are left in it (0: clean)."""
+
+    text: str
+    conflicts: int = 0
+
+
+def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
+    """Merge three versions of the `.codemem/` file at `path` (relative to the repository)."""
+    if ours == theirs or theirs == base:
+        return Merged(ours)
+    if ours == base:
+        return Merged(theirs)
+    parts = PurePosixPath(path).parts
+    if "digests" in parts or path.endswith(".json"):
+        return Merged(ours)
+    if path.endswith(".md"):
+        return _merge_markdown(base, ours, theirs, path)
+    return _merge_lines(base, ours, theirs)
+
+
+def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
+    """Run the driver on git's three files: the result goes to `ours`; returns the conflicts."""
+    merged = merge_memory_file(_read(base), _read(ours), _read(theirs), path)
+    with ours.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out:  # line endings as they came
+        out.write(merged.text)
+    return merged.conflicts
+
+
+def _read(path: Path) -> str:
+    if not path.exists():
+        return ""
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as file:
+        return file.read()
+
+
+def _merge_markdown(base: str, ours: str, theirs: str, path: str) -> Merged:
+    try:
+        docs = [split(text, path) for text in (base, ours, theirs)]
+    except CodememError:  # a broken header: merge the file as plain lines
+        return _merge_lines(base, ours, theirs)
+    header, header_conflicts = _merge_header(*docs)
+    body = _merge_lines(*(doc.body for doc in docs))
+    return Merged(header + body.text, header_conflicts + body.conflicts)
+
+
+def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str, int]:
+    """The merged frontmatter, key by key, and how many keys both sides set differently."""
+    if ours.header == theirs.header or theirs.header == base.header:
+        return ours.header, 0
+    if ours.header == base.header:
+        return theirs.header, 0
+    merged: dict[str, Any] = {}
+    clashes: dict[str, tuple[Any, Any]] = {}
+    for key in [*ours.meta, *(k for k in theirs.meta if k not in ours.meta)]:
+        mine = ours.meta.get(key, _MISSING)
+        other = theirs.meta.get(key, _MISSING)
+        was = base.meta.get(key, _MISSING)
+        if mine == other or other == was:
+            value = mine
+        elif mine == was:
+            value = other
+        else:
+            clashes[key] = (mine, other)
+            value = mine
+        if value is not _MISSING:
+            merged[key] = value
+    if not clashes:
+        return dump(merged), 0
+    lines = dump(merged).split("\n")
+    for key, (mine, other) in clashes.items():
+        ours_lines = _key_lines(key, mine)
+        at = lines.index(ours_lines[0]) if ours_lines and ours_lines[0] in lines else len(lines) - 2
+        hunk = ["<<<<<<< ours", *ours_lines, "=======", *_key_lines(key, other), ">>>>>>> theirs"]
+        lines[at : at + len(ours_lines)] = hunk
+    return "\n".join(lines), len(clashes)
+
+
+def _key_lines(key: str, value: Any) -> list[str]:
+    """The frontmatter lines of one key (none for a missing key)."""
+    if value is _MISSING:
+        return []
+    text = dump({key: value})
+    return text[len(FENCE) + 1 : -(len(FENCE) + 1)].rstrip("\n").split("\n")
+
+
+def _merge_lines(base: str, ours: str, theirs: str) -> Merged:
+    """`git merge-file --diff3`, then codemem's own resolutions (learned regions, lists)."""
+    with tempfile.TemporaryDirectory(prefix="codemem-merge-") as folder:
+        files = []
+        for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+            file = Path(folder) / name
+            file.write_bytes(text.encode("utf-8", "surrogateescape"))
+            files.append(str(file))
+        out = run_git(
+            Path(folder), "merge-file", "-p", "--diff3", "-L", "ours", "-L", "base", "-L", "theirs",
+            *files, ok=tuple(range(128)),
+        )
+    resolved = resolve_memory_conflicts(out.decode("utf-8", "surrogateescape"))
+    return Merged(resolved.text, resolved.left)

@@ -1,0 +1,81 @@
+"""`codemem digest --push`: commit what a pass learned and push it, as a polite teammate.
+
+The CI job digests a branch and pushes its memory while developers push too. It commits only
+`.codemem/`, pushes, and when the branch moved meanwhile pulls with `--rebase` (the memory
+merge driver configured, so memory files merge without markers) and tries again, a bounded
+number of times. It never re-digests: which commits are digested comes from the committed
+digests, so a developer's digest of the same range is taken as done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codemem.errors import CodememError, GitError
+from codemem.infra import git_config, git_text, run_git
+from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
+
+COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
+BOT_NAME, BOT_EMAIL = "codemem[bot]", "codemem-bot@users.noreply.github.com"
+
+
+class PushError(CodememError):
+    """The memory could not be pushed (the branch kept moving, or the pull conflicted)."""
+
+
+@dataclass
+class Pushed:
+    """What `push_memory` did: the commit it made (None: nothing to commit) and its tries."""
+
+    commit: str | None = None
+    branch: str = ""
+    attempts: int = 0
+
+
+def push_memory(ws: Workspace, remote: str = "origin", branch: str | None = None, attempts: int = 5) -> Pushed:
+    """Commit `.codemem/` changes and push them to `remote`'s `branch` (default: the current one)."""
+    branch = branch or _current_branch(ws)
+    configure_merge_driver(ws)
+    identity = _identity(ws)
+    if not git_text(ws.root, "status", "--porcelain", "--", CODEMEM_DIR).strip():
+        return Pushed(branch=branch)
+    run_git(ws.root, "add", "-A", "--", CODEMEM_DIR)
+    run_git(ws.root, *identity, "commit", "-q", "-m", COMMIT_MESSAGE, "--", CODEMEM_DIR)
+    result = Pushed(branch=branch)
+    for attempt in range(1, attempts + 1):
+        result.attempts = attempt
+        try:
+            run_git(ws.root, "push", "-q", remote, f"HEAD:refs/heads/{branch}")
+        except GitError as exc:
+            if attempt == attempts:
+                raise PushError(f"could not push memory to {remote}/{branch} after {attempts} tries: {exc}") from None
+            _pull_rebase(ws, identity, remote, branch)
+            continue
+        result.commit = git_text(ws.root, "rev-parse", "HEAD").strip()
+        return result
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _pull_rebase(ws: Workspace, identity: list[str], remote: str, branch: str) -> None:
+    try:
+        run_git(ws.root, *identity, "pull", "-q", "--rebase", "--no-edit", remote, branch)
+    except GitError as exc:
+        run_git(ws.root, "rebase", "--abort", ok=(0, 1, 128))
+        raise PushError(f"pulling {remote}/{branch} before pushing memory failed: {exc}") from None
+
+
+def _current_branch(ws: Workspace) -> str:
+    name = git_text(ws.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    if name in ("", "HEAD"):
+        raise PushError("HEAD is detached: name the branch to push with --branch (e.g. $CI_COMMIT_BRANCH)")
+    return name
+
+
+def _identity(ws: Workspace) -> list[str]:
+    """`-c` options naming a committer when the clone has none (a CI job's fresh checkout)."""
+    options = []
+    if git_config(ws.root, "user.name") is None:
+        options += ["-c", f"user.name={BOT_NAME}"]
+    if git_config(ws.root, "user.email") is None:
+        options += ["-c", f"user.email={BOT_EMAIL}"]
+    return options
