@@ -13,6 +13,7 @@ an archival note whenever something had to be left out of the block.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from codemem.code import CodeIndex, SymbolRow, is_code, language_family, read_repo_file
@@ -42,6 +43,23 @@ HEADER = (
     "_Mined from the code, tool settings and git history by `codemem digest`; this region is "
     "rewritten on every pass, so add your own conventions outside it._"
 )
+
+
+# Folders whose code is not the project's own: documentation, examples, benchmarks, vendored
+# and generated code, test fixtures. Its habits are not the project's conventions.
+NOT_OWN_DIRS = frozenset({
+    "docs", "doc", "examples", "example", "samples", "sample", "demo", "demos", "benchmark", "benchmarks",
+    "bench", "vendor", "vendored", "third_party", "third-party", "thirdparty", "external", "extern",
+    "node_modules", "dist", "build", "generated", "gen", "testdata", "fixtures", "__fixtures__",
+})
+GENERATED_NAME = re.compile(r".*(_pb2(_grpc)?\.py|\.pb\.go|\.min\.js|\.generated\.\w+|_generated\.\w+)$")
+
+
+def own_code(path: str) -> bool:
+    """Whether a path is the project's own code: not docs, examples, benchmarks, vendored or
+    generated code, nor a test fixture (test files themselves are the project's own)."""
+    parts = path.lower().split("/")
+    return not any(part in NOT_OWN_DIRS for part in parts[:-1]) and not GENERATED_NAME.match(parts[-1])
 
 
 @dataclass
@@ -75,10 +93,10 @@ def gather_facts(ws: Workspace, config: Config, settings: SleepConfig, files: Re
     facts = CodeFacts(files or RepoFiles(ws.root))
     index = CodeIndex(ws, config)
     for path, language in index.indexed_languages().items():
-        if is_code(language):
+        if is_code(language) and own_code(path):
             facts.code_paths[path] = language_family(language)
     if facts.code_paths:
-        facts.symbols = index.symbols()
+        facts.symbols = [row for row in index.symbols() if row.path in facts.code_paths]
     paths = sorted(facts.code_paths)
     step = max(1, math.ceil(len(paths) / settings.max_scan_files))
     for path in paths[::step]:
