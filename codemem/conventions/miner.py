@@ -126,7 +126,7 @@ def gather_facts(ws: Workspace, config: Config, settings: SleepConfig, files: Re
 # a pick is a convention only when a clear majority makes it, not a near tie.
 CHOICE_KINDS = frozenset({
     "commit-case", "commit-body", "commit-mood", "import-form", "import-paths", "module-system",
-    "import-quotes", "test-location", "test-file-names", "comment-style", "indentation",
+    "import-quotes", "test-location", "comment-style", "indentation",
 })
 CLEAR_MAJORITY = 0.6
 
