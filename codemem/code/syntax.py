@@ -257,6 +257,17 @@ def _python_docstring(raw: bytes) -> str:
     return inspect.cleandoc(text.replace("\r", ""))[:DOCSTRING_CHARS]
 
 
+def _doc_block_above(lines: list[str], end: int) -> bool:
+    """Whether a `/** ... */` documentation block ends on row `end`."""
+    if not lines[end].strip().endswith("*/"):
+        return False
+    for i in range(end, max(-1, end - _MAX_COMMENT_LINES), -1):
+        text = lines[i].strip()
+        if "/*" in text:
+            return text.startswith("/**")
+    return False
+
+
 def _attached_start(lines: list[str], row: int, style: str) -> tuple[str, int]:
     """The comment block right above `row` (markers stripped) and its first row.
 
@@ -268,6 +279,8 @@ def _attached_start(lines: list[str], row: int, style: str) -> tuple[str, int]:
     first = row
     comment: list[str] = []
     i = row - 1
+    if slash_comments and i > 0 and not lines[i].strip() and _doc_block_above(lines, i - 1):
+        i -= 1  # a JSDoc/Javadoc block may stand one blank line above what it documents
     while i >= 0:
         text = lines[i].strip()
         if not text:

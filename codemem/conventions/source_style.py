@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from codemem.code import is_test_path
 from codemem.conventions.code_style import display
 from codemem.conventions.rules import Evidence, Rule, ratio, sample
 
@@ -166,9 +167,22 @@ def import_rules(sources: Sources, min_samples: int) -> list[Rule]:
     )
 
 
+def first_party(paths: list[str]) -> set[str]:
+    """The project's own top-level Python packages and modules (`src/flask/app.py`: `flask`)."""
+    names = set()
+    for path in paths:
+        parts = path.split("/")
+        if parts[0] in ("src", "lib", "python") and len(parts) > 1:
+            parts = parts[1:]
+        names.add(parts[0].removesuffix(".py"))
+    return names
+
+
 def _python_imports(files: list[tuple[str, list[str]]], min_samples: int) -> list[Rule]:
     froms: list[tuple[str, str]] = []
     relative: list[str] = []
+    absolute: list[str] = []  # first-party imports by absolute path, outside the tests
+    own = first_party([path for path, _ in files if not is_test_path(path)])
     plain = 0
     future: list[str] = []
     modules = 0
@@ -182,10 +196,18 @@ def _python_imports(files: list[tuple[str, list[str]]], min_samples: int) -> lis
             match = _PY_FROM.match(line)
             if match and match.group(2) != "__future__":
                 froms.append((path, line.strip()))
+                # Tests cannot import their package relatively: only the package's own code
+                # shows whether first-party imports are relative or absolute.
+                if is_test_path(path):
+                    continue
                 if match.group(1):
                     relative.append(f"{path}: `{line.strip()}`")
+                elif match.group(2).split(".")[0] in own:
+                    absolute.append(f"{path}: `{line.strip()}`")
             elif _PY_IMPORT.match(line):
                 plain += 1
+                if not is_test_path(path) and line.split()[1].split(".")[0] in own:
+                    absolute.append(f"{path}: `{line.strip()}`")
     rules = []
     total = len(froms) + plain
     if total >= min_samples:
@@ -195,15 +217,17 @@ def _python_imports(files: list[tuple[str, list[str]]], min_samples: int) -> lis
         rules.append(Rule("imports", "python", statement, max(share, 1 - share),
                           Evidence(max(len(froms), plain), total, detail=f"from-imports: {len(froms)}, plain imports: {plain}"),
                           "import-form", value="from" if share >= 0.5 else "module"))
-    if len(froms) >= min_samples:
-        absolute = len(froms) - len(relative)
-        share = ratio(absolute, len(froms))
+    first = len(relative) + len(absolute)
+    if first >= min_samples:
+        share = ratio(len(absolute), first)
         if share >= 0.5:
             rules.append(Rule("imports", "python", "Python imports are absolute, not relative (`from .x import y`)",
-                              share, Evidence(absolute, len(froms), exceptions=sample(relative)), "import-paths", value="absolute"))
+                              share, Evidence(len(absolute), first, exceptions=sample(relative)),
+                              "import-paths", value="absolute"))
         else:
             rules.append(Rule("imports", "python", "Python imports within the package are relative (`from .x import y`)",
-                              1 - share, Evidence(len(relative), len(froms)), "import-paths", value="relative"))
+                              1 - share, Evidence(len(relative), first, exceptions=sample(absolute)),
+                              "import-paths", value="relative"))
     if modules >= min_samples and ratio(len(future), modules) >= 0.5:
         rules.append(Rule("imports", "python", "Python modules start with `from __future__ import annotations`",
                           ratio(len(future), modules), Evidence(len(future), modules),

@@ -33,8 +33,10 @@ def stable_rule(rule: Rule, previous: Rule | None = None) -> Rule:
     ev = rule.evidence
     before = previous.evidence if previous is not None else Evidence()
     band = band_of(rule.share) if rule.share is not None else None
+    exceptions = set(ev.exceptions)
     evidence = Evidence(
-        examples=keep_chosen(before.examples, ev.examples),
+        # An exception is never shown as an example of the rule it breaks.
+        examples=keep_chosen(before.examples, tuple(e for e in ev.examples if e not in exceptions)),
         exceptions=keep_chosen(before.exceptions, ev.exceptions),
         sources=ev.sources,
         # A counted rule's detail is more counts; a configured rule's is its settings.

@@ -50,19 +50,23 @@ def layout_rules(code_paths: dict[str, str], min_samples: int) -> list[Rule]:
         places = Counter(_location(p) for p in named)
         place, count = max(places.items(), key=lambda item: (item[1], item[0]))
         rules.append(Rule("tests", language, f"{display(language)} tests {place}", ratio(count, len(named)),
-                          Evidence(count, len(named), sample(named), sample([p for p in named if _location(p) != place])),
+                          Evidence(count, len(named), sample([p for p in named if _location(p) == place]),
+                                   sample([p for p in named if _location(p) != place])),
                           "test-location", value=place.removeprefix("live ")))
         patterns = NAMING.get(language, [])
-        kinds: Counter[str] = Counter()
+        kinds: dict[str, list[str]] = defaultdict(list)
         for path in named:
             name = path.rsplit("/", 1)[-1]
             kind = next((label for pattern, label in patterns if re.match(pattern, name)), None)
             if kind:
-                kinds[kind] += 1
+                kinds[kind].append(path)
         if kinds:
-            kind, count = max(kinds.items(), key=lambda item: (item[1], item[0]))
-            rules.append(Rule("tests", language, f"{display(language)} test files are named {kind}", ratio(count, len(named)),
-                              Evidence(count, len(named), sample(named)), "test-file-names", value=kind))
+            kind, following = max(kinds.items(), key=lambda item: (len(item[1]), item[0]))
+            rules.append(Rule("tests", language, f"{display(language)} test files are named {kind}",
+                              ratio(len(following), len(named)),
+                              Evidence(len(following), len(named), sample(following),
+                                       sample([p for p in named if p not in following])),
+                              "test-file-names", value=kind))
     return rules
 
 
