@@ -1,0 +1,118 @@
+"""Damage cells: one file under `.codemem/` deleted, cut in half, overwritten with random bytes
+or made non-UTF-8; then every everyday command.
+
+After the damage `status`, `index`, `search`, `memory show`, `digest`, `recall` and
+`sessions list` run in turn. None may print a traceback or hang. A derived file (under
+`.codemem/local/`) must be repaired or rebuilt: every command succeeds and search finds the
+file it should. A committed file may stop a command, but then with a message naming it; an
+unreadable committed file (random bytes, not UTF-8, a cut JSON or YAML file) must be named
+by at least one command. Either way the index keeps working.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from fault_world import (
+    EXPECTED,
+    QUERY,
+    Codemem,
+    Outcome,
+    Template,
+    check_index,
+    copy_template,
+    last_line,
+)
+
+DAMAGES = ("delete", "truncate", "random", "nonutf8")
+COMMANDS = (
+    ("status",),
+    ("index",),
+    ("search", "--level", "file", "-k", "5", QUERY),
+    ("memory", "show"),
+    ("digest", "--no-llm"),
+    ("recall", ""),
+    ("sessions", "list"),
+)
+_VARYING = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f-]{27,}|[0-9a-f]{16,}|\d+")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file under `.codemem/`: its path there and whether it is derived (under local/)."""
+
+    rel: str
+
+    @property
+    def derived(self) -> bool:
+        return self.rel.startswith("local/")
+
+    @property
+    def kind(self) -> str:
+        """The path with ids and numbers starred: one kind per role (a table's data file...)."""
+        return _VARYING.sub("*", self.rel)
+
+
+def targets(template: Template, every_file: bool) -> list[Target]:
+    """The template's files under .codemem/: all of them, or the first of each kind."""
+    root = template.repo / ".codemem"
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    found: dict[str, Target] = {}
+    for rel in files:
+        target = Target(rel)
+        if every_file:
+            found[rel] = target
+        else:
+            found.setdefault(target.kind, target)
+    return list(found.values())
+
+
+def damage(path: Path, how: str, rng: random.Random) -> None:
+    data = path.read_bytes()
+    if how == "delete":
+        path.unlink()
+    elif how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "random":
+        path.write_bytes(rng.randbytes(max(len(data), 64)))
+    elif how == "nonutf8":
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + b"\xff\xfe\xc3\x28\x80" + data[middle:])
+    else:
+        raise ValueError(how)
+
+
+def must_name(target: Target, how: str) -> bool:
+    """Whether this damage makes the committed file unreadable, so a command must say so."""
+    if target.derived or how == "delete" or target.rel == ".gitignore":
+        return False
+    return how in ("random", "nonutf8") or Path(target.rel).suffix in (".json", ".yml", ".yaml")
+
+
+def damage_cell(cli: Codemem, template: Template, target: Target, how: str, work: Path, seed: int) -> Outcome:
+    cell = f"damage {how} {target.rel}"
+    outcome = Outcome(cell, runs=1, faults=1)
+    repo = copy_template(template, work / "damage")
+    damage(repo / ".codemem" / target.rel, how, random.Random(f"{seed}:{cell}"))
+    names = (target.rel, f".codemem/{target.rel}", Path(target.rel).name)
+    named = False
+    for args in COMMANDS:
+        result = cli.run(repo, *args)
+        if not outcome.check_command(result, must_succeed=False):
+            continue
+        named = named or any(name in result.stderr for name in names)
+        if result.rc == 0:
+            continue
+        if target.derived:
+            outcome.problem("other", f"{cell}: not repaired: `{' '.join(args)}` exit {result.rc}: {last_line(result.stderr)}")
+        elif not any(name in last_line(result.stderr) for name in names):
+            outcome.problem("other", f"{cell}: `{' '.join(args)}` exit {result.rc} without naming it: {last_line(result.stderr)}")
+    if must_name(target, how) and not named:
+        outcome.problem("other", f"{cell}: no command named the damaged file")
+    check_index(cli, repo, outcome, f"{cell} (expects {EXPECTED})")
+    shutil.rmtree(repo, ignore_errors=True)
+    return outcome
