@@ -34,6 +34,7 @@ from fault_world import (
     copy_template,
     kill_group,
     last_line,
+    run,
     wait_group_gone,
 )
 
@@ -69,7 +70,7 @@ def ops(script: Path) -> list[Op]:
         Op("index --full", ("index", "--full"), ("batch", "full_text")),
         Op("index", ("index",), ("batch", "full_text")),
         Op("digest", ("digest", "--no-llm"), ("batch",), ("project", "conventions")),
-        Op("memory set", ("memory", "set", "scratch", "--value", "scratch v1 " + "x" * 5000), (), ("scratch",)),
+        Op("memory set", ("memory", "set", "scratch", "--value", "scratch v1 " + "x" * 3000), (), ("scratch",)),
         Op("remember --block", ("remember", "--block", "scratch", "appended-token"), (), ("scratch",)),
         Op("remember", ("remember", "note-token-walrus: staging deploys on Fridays"), note="note-token-walrus"),
         Op("run (memory tools)", ("run", "-m", f"scripted/{script}", "--yes", "tidy memory"), (), ("project", "scratch")),
@@ -92,7 +93,7 @@ class Calibration:
 
 def calibrate(cli: Codemem, template: Template, op: Op, work: Path) -> Calibration:
     repo = copy_template(template, work / "calibrate")
-    result = cli.run(repo, *op.args)
+    result = run(cli.argv(repo, op.args), cli.env)  # a real process: its time includes start-up
     if result.rc != 0:
         raise RuntimeError(f"calibration: `{result.command}` failed: {last_line(result.stderr)}")
     values = {label: block_value(cli, repo, label) for label in op.labels}

@@ -46,7 +46,8 @@ class Result:
 
     @property
     def command(self) -> str:
-        return shlex.join(self.argv)
+        """The command line, with a bootstrap program given to -c shortened (ENOSPC runs)."""
+        return shlex.join("<bootstrap>" if "\n" in arg else arg for arg in self.argv)
 
     @property
     def traceback(self) -> bool:
