@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,13 +91,18 @@ def count_calls(cli: Codemem, template: Template, op: DiskOp, work: Path) -> int
     return int(Path(f"{mark}.count").read_text())
 
 
-def enospc_cell(cli: Codemem, template: Template, op: DiskOp, at: int, work: Path) -> Outcome:
-    cell = f"ENOSPC {op.name} at call {at}"
+def enospc_cell(
+    cli: Codemem, template: Template, op: DiskOp, at: int, work: Path, faulty: Callable[..., Result] = enospc_run
+) -> Outcome:
+    """`op` with its `at`-th write/rename/fsync failing (`faulty` runs it so and marks when it
+    fired), then: one line and exit >= 3 or carrying on, blocks unchanged on failure, no temp
+    files, the same command succeeds after, index and earlier edits intact."""
+    cell = f"enospc {op.name} at call {at}"
     outcome = Outcome(cell, runs=1)
     repo = copy_template(template, work / "enospc")
     before = {label: block_value(cli, repo, label) for label in op.labels}
     mark = work / "mark"
-    result = enospc_run(cli, repo, op.args, at, mark)
+    result = faulty(cli, repo, op.args, at, mark)
     if mark.exists():
         outcome.faults += 1
     if outcome.check_command(result, must_succeed=False) and mark.exists() and result.rc != 0:

@@ -2,11 +2,13 @@
 
 Commands live one group per module and are imported only when invoked, so `codemem search`
 does not pay for the agent's imports. This module is also the one error boundary: a
-`CodememError` becomes a one-line message and an exit code; `CODEMEM_DEBUG=1` re-raises.
+`CodememError` becomes a one-line message and an exit code, and so does a full disk or a
+failing device (exit 3: the machine's fault, not the user's); `CODEMEM_DEBUG=1` re-raises.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -19,6 +21,10 @@ import click
 
 from codemem import __version__
 from codemem.errors import CodememError
+
+# OS errors that say the machine cannot store what codemem writes: reported in one line.
+DEVICE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+DEVICE_EXIT = 3
 
 # command name -> "module:attribute"; the help line is kept here so `--help` imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -89,6 +95,12 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"codemem: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if os.environ.get("CODEMEM_DEBUG") or exc.errno not in DEVICE_ERRORS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"codemem: error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(DEVICE_EXIT)
         except KeyboardInterrupt:
             if os.environ.get("CODEMEM_DEBUG"):
                 raise

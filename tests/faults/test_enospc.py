@@ -1,0 +1,52 @@
+"""A full disk: one line, exit 3 or more, old files intact, and the next run goes through.
+
+The Nth call of os.write, os.replace, os.rename or os.fsync raises ENOSPC inside this process
+while the command runs (benchmarks/faults.py does the same in a subprocess for every N).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from fault_env import DISK_OPS, enospc_cell
+
+PATCHED = ("write", "replace", "rename", "fsync")
+
+
+def failing_at(monkeypatch):
+    """A `faulty` runner for enospc_cell: the command in this process, the `at`-th call failing."""
+
+    def run(cli, repo: Path, args: tuple[str, ...], at: int, mark: Path):
+        calls = [0]
+
+        def wrap(real):
+            def call(*a, **k):
+                calls[0] += 1
+                if calls[0] == at:
+                    mark.touch()
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                return real(*a, **k)
+
+            return call
+
+        mark.unlink(missing_ok=True)
+        with monkeypatch.context() as patch:
+            for name in PATCHED:
+                patch.setattr(os, name, wrap(getattr(os, name)))
+            return cli.run(repo, *args)
+
+    return run
+
+
+CELLS = [(op.name, at) for op in DISK_OPS for at in (1, 2)]
+
+
+@pytest.mark.parametrize(("name", "at"), CELLS, ids=[f"{name} call {at}" for name, at in CELLS])
+def test_full_disk_fails_cleanly(world, monkeypatch, name, at):
+    codemem, template, work = world
+    op = next(op for op in DISK_OPS if op.name == name)
+    outcome = enospc_cell(codemem, template, op, at, work, faulty=failing_at(monkeypatch))
+    assert (outcome.faults, outcome.problems) == (1, [])
