@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from fault_kills import calibrate, kill_cell, ops, write_edit_script
+from fault_kills import Calibration, calibrate, kill_cell, ops, write_edit_script
 
 CELLS = [
     ("index", "batch", "SIGTERM"),
@@ -30,13 +30,15 @@ CELLS = [
 ]
 SEED = 11
 
-CALIBRATIONS: dict[str, object] = {}
+CALIBRATIONS: dict[str, Calibration] = {}
 
 
 @pytest.mark.parametrize(("name", "phase", "signame"), CELLS, ids=[" ".join(c) for c in CELLS])
 def test_killed_command_breaks_nothing(world, name, phase, signame):
     codemem, template, work = world
     op = next(op for op in ops(write_edit_script(work)) if op.name == name)
+    if phase != "random" and not op.labels:  # nothing to time and no value to expect
+        CALIBRATIONS.setdefault(name, Calibration(0.0, {}))
     if name not in CALIBRATIONS:
         CALIBRATIONS[name] = calibrate(codemem, template, op, work)
     rng = random.Random(f"{SEED}:{name}:{signame}")
