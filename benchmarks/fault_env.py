@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,3 +209,63 @@ def _check_no_leak(cli: Codemem, repo: Path, outcome: Outcome) -> None:
     result = cli.run(repo, "search", "-k", "10", " ".join(tokens))
     if outcome.check_command(result) and any(token in result.stdout for token in tokens):
         outcome.problem("other", f"`{result.command}` shows content it should not: {result.stdout[:300]!r}")
+
+
+DISK_MB = 64
+DISK_FREE = (0, 64 * 1024, 1024 * 1024)  # bytes left free on the small file system
+
+
+def real_disk_unavailable() -> str | None:
+    """Why a real full disk cannot be made here (root, `unshare` and tmpfs needed), or None."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return "needs root and unshare(1)"
+    probe = run(["unshare", "-m", "--propagation", "private", "true"], dict(os.environ), timeout=30)
+    return None if probe.rc == 0 else f"unshare -m failed: {last_line(probe.stderr)}"
+
+
+def disk_cell(cli: Codemem, template: Template, op: DiskOp, free: int, work: Path, script: Path) -> Outcome:
+    """The cell runs in a private mount namespace (so its tmpfs vanishes with it)."""
+    argv = ["unshare", "-m", "--propagation", "private", sys.executable, str(script), "--disk-cell",
+            op.name, str(free), str(template.repo), str(work), *cli.command]
+    result = run(argv, dict(os.environ), timeout=600)
+    try:
+        return Outcome(**json.loads(result.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError, TypeError):
+        outcome = Outcome(f"disk {op.name} free {free}", runs=1)
+        outcome.problem("other", f"the cell failed to run (exit {result.rc}): {last_line(result.stderr)}")
+        return outcome
+
+
+def disk_cell_inside(cli: Codemem, template: Template, op: DiskOp, free: int, work: Path) -> Outcome:
+    """On a tmpfs of DISK_MB filled to `free` bytes: `op` fails cleanly, then succeeds with room."""
+    outcome = Outcome(f"disk {op.name} free {free}", runs=1, faults=1)
+    disk = work / "disk"
+    disk.mkdir(parents=True, exist_ok=True)
+    mounted = run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(disk)], dict(os.environ), 30)
+    if mounted.rc != 0:
+        outcome.problem("other", f"mount failed: {last_line(mounted.stderr)}")
+        return outcome
+    repo = copy_template(template, disk / "repo")
+    before = {label: block_value(cli, repo, label) for label in op.labels}
+    filler = disk / "filler"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * (1 << 20))
+                fh.flush()
+        except OSError:
+            pass
+    os.truncate(filler, max(0, filler.stat().st_size - free))
+    result = cli.run(repo, *op.args)
+    if outcome.check_command(result, must_succeed=False) and result.rc != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        if result.rc < 3 or len(lines) != 1:
+            outcome.problem("other", f"{outcome.cell}: exit {result.rc} with {len(lines)} lines: {last_line(result.stderr)}")
+        for label in op.labels:
+            if block_value(cli, repo, label) != before[label]:
+                outcome.problem("edits_lost", f"{outcome.cell}: {label} changed though the command failed")
+    filler.unlink()
+    outcome.check_command(cli.run(repo, *op.args))
+    check_index(cli, repo, outcome, outcome.cell)
+    check_kept_edits(cli, repo, outcome, outcome.cell)
+    return outcome

@@ -10,6 +10,8 @@ Four families of cells (see each module's docstring):
   overwritten with random bytes, made non-UTF-8 (`--every-file`: every file, not one per kind);
 - ENOSPC (`fault_env.py`): `remember`, `memory set`, `index`, `digest` failing at each of their
   write/rename/fsync calls (`--enospc-calls N`: only the first N of each);
+- a real full disk (`fault_env.py`, as root with unshare(1)): the same four commands on a
+  64 MB tmpfs filled to 0, 64 KB and 1 MB free, then again with room;
 - hostile repositories (`fault_env.py`): symlinks out, type changes, huge and binary files.
 
 Prints a Markdown table (runs, faults injected, indexes lost, edits lost, orphans left,
@@ -30,12 +32,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 from fault_damage import DAMAGES, damage_cell, targets
-from fault_env import DISK_OPS, count_calls, enospc_cell, hostile_cell
+from fault_env import (
+    DISK_FREE,
+    DISK_OPS,
+    count_calls,
+    disk_cell,
+    disk_cell_inside,
+    enospc_cell,
+    hostile_cell,
+    real_disk_unavailable,
+)
 from fault_kills import SIGNALS, calibrate, kill_cell, ops, write_edit_script
-from fault_world import FIGURES, Codemem, Outcome, build_template
+from fault_world import FIGURES, Codemem, Outcome, Template, build_template
 
 HERE = Path(__file__).resolve().parent
-FAMILIES = ("kill", "damage", "enospc", "hostile")
+FAMILIES = ("kill", "damage", "enospc", "disk", "hostile")
 COLUMNS = ("runs", "faults", *FIGURES)
 HEADERS = ("runs", "faults injected", "indexes lost", "edits lost", "orphans left", "tracebacks shown", "hangs", "other failures")
 
@@ -69,6 +80,16 @@ def enospc_family(cli: Codemem, template, work: Path, limit: int | None):
             yield enospc_cell(cli, template, op, at, work)
 
 
+def disk_family(cli: Codemem, template, work: Path):
+    reason = real_disk_unavailable()
+    if reason:
+        log(f"  skipped: {reason}")
+        return
+    for op in DISK_OPS:
+        for free in DISK_FREE:
+            yield disk_cell(cli, template, op, free, work, Path(__file__).resolve())
+
+
 def summarize(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
     """Figures per family and in total."""
     table: dict[str, dict[str, int]] = {}
@@ -92,7 +113,21 @@ def markdown(table: dict[str, dict[str, int]], outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def inside_disk_cell(argv: list[str]) -> int:
+    """`--disk-cell OP FREE TEMPLATE WORK CMD...`: one disk cell, run by disk_cell under unshare."""
+    name, free, repo, work, *command = argv
+    cli = Codemem(Path(work) / "home", command)
+    values = {}  # blocks are compared with their own value just before the fault
+    outcome = disk_cell_inside(cli, Template(Path(repo), "", values), next(op for op in DISK_OPS if op.name == name),
+                               int(free), Path(work) / f"disk-{name.replace(' ', '-')}-{free}")
+    print(json.dumps(asdict(outcome)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--disk-cell"]:
+        return inside_disk_cell(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--codemem", help="the codemem command (default: the installed one)")
     parser.add_argument("--runs", type=int, default=3, help="random-time kills per command and signal")
@@ -118,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "kill": lambda: kill_family(cli, template, args.work, args.runs, args.seed),
         "damage": lambda: damage_family(cli, template, args.work, args.every_file, args.seed),
         "enospc": lambda: enospc_family(cli, template, args.work, args.enospc_calls),
+        "disk": lambda: disk_family(cli, template, args.work),
         "hostile": lambda: iter([hostile_cell(cli, args.work, args.huge_mb)]),
     }
     outcomes: list[Outcome] = []
