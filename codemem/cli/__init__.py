@@ -12,6 +12,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,20 @@ from codemem.errors import CodememError
 # OS errors that say the machine cannot store what codemem writes: reported in one line.
 DEVICE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 DEVICE_EXIT = 3
+
+# LanceDB's native errors carry the OS error only in their text: "... (os error 28), file:line".
+_NATIVE_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def device_problem(exc: BaseException) -> str | None:
+    """One line for an error that says the disk is full or failing (Python's or LanceDB's)."""
+    if isinstance(exc, OSError) and exc.errno in DEVICE_ERRORS:
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    found = _NATIVE_OS_ERROR.search(str(exc))
+    if found and int(found.group(1)) in DEVICE_ERRORS:
+        return f"{os.strerror(int(found.group(1)))} (in the code index)"
+    return None
+
 
 # command name -> "module:attribute"; the help line is kept here so `--help` imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -95,11 +110,11 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"codemem: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except OSError as exc:
-            if os.environ.get("CODEMEM_DEBUG") or exc.errno not in DEVICE_ERRORS:
+        except (OSError, RuntimeError) as exc:
+            problem = device_problem(exc)
+            if os.environ.get("CODEMEM_DEBUG") or problem is None:
                 raise
-            where = f" ({exc.filename})" if exc.filename else ""
-            click.echo(f"codemem: error: {exc.strerror or exc}{where}", err=True)
+            click.echo(f"codemem: error: {problem}", err=True)
             ctx.exit(DEVICE_EXIT)
         except KeyboardInterrupt:
             if os.environ.get("CODEMEM_DEBUG"):
