@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fault_env import DISK_OPS, enospc_cell
+from fault_world import copy_template
 
 PATCHED = ("write", "replace", "rename", "fsync")
 PIPES = ("multiprocessing", "concurrent")  # their os.write goes to pipes, not to the disk
@@ -54,3 +55,20 @@ def test_full_disk_fails_cleanly(world, monkeypatch, name, at):
     op = next(op for op in DISK_OPS if op.name == name)
     outcome = enospc_cell(codemem, template, op, at, work, faulty=failing_at(monkeypatch))
     assert (outcome.faults, outcome.problems) == (1, [])
+
+
+NATIVE = (
+    "lance error: LanceError(IO): Generic LocalFileSystem error: Unable to copy data to file: "
+    "No space left on device (os error 28), /root/.cargo/registry/src/lance-table/src/io/commit.rs:1663:50"
+)
+
+
+def test_a_full_disk_under_lancedb_is_one_line_too(world, monkeypatch):
+    codemem, template, work = world
+
+    def refresh(self, *args, **kwargs):
+        raise RuntimeError(NATIVE)  # what LanceDB raises when its own write hits ENOSPC
+
+    monkeypatch.setattr("codemem.code.CodeIndex.refresh", refresh)
+    result = codemem.run(copy_template(template, work / "lancedb-enospc"), "index")
+    assert (result.rc, result.stderr) == (3, "codemem: error: No space left on device (in the code index)\n")
