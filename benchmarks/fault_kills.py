@@ -13,11 +13,13 @@ has a timeout; a stale lock shows as a hang or a failed `index`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
 import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,13 +126,11 @@ def kill_cell(
     if alive:
         outcome.faults += 1
         # Ctrl-C reaches the terminal's whole foreground group; `kill` and the OOM killer one pid.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             if sig == signal.SIGINT:
                 os.killpg(proc.pid, sig)
             else:
                 proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
     out, err = _finish(proc, outcome, cell)
     killed = Result(cli.argv(repo, op.args), proc.returncode, out, err, 0.0)
     if killed.traceback:
@@ -157,7 +157,7 @@ def _reach(proc, phase: str, stall: Path, calibration: Calibration, rng: random.
 def _finish(proc, outcome: Outcome, cell: str) -> tuple[str, str]:
     try:
         out, err = proc.communicate(timeout=TIMEOUT)
-    except Exception:
+    except subprocess.TimeoutExpired:
         outcome.problem("hangs", f"{cell}: the signalled command did not exit within {TIMEOUT:g} s")
         kill_group(proc.pid)
         out, err = proc.communicate()
