@@ -115,8 +115,10 @@ def enospc_cell(
             outcome.problem("other", f"{cell}: exit {result.rc} with {len(lines)} lines: {last_line(result.stderr)}")
     for label in op.labels:
         value = block_value(cli, repo, label)
-        if result.rc != 0 and value != before[label]:
-            outcome.problem("edits_lost", f"{cell}: {label} changed though the command failed: {str(value)[:80]!r}")
+        if value is None:
+            outcome.problem("edits_lost", f"{cell}: {label} cannot be read any more")
+        elif result.rc != 0 and value != before[label]:  # whole but changed: applied, reported failed
+            outcome.problem("other", f"{cell}: {label} changed though the command failed: {value[:80]!r}")
     leftovers = [str(p.relative_to(repo)) for p in (repo / ".codemem").rglob("*.tmp")]
     if leftovers:
         outcome.problem("other", f"{cell}: temp files left: {leftovers[:3]}")
@@ -262,8 +264,11 @@ def disk_cell_inside(cli: Codemem, template: Template, op: DiskOp, free: int, wo
         if result.rc < 3 or len(lines) != 1:
             outcome.problem("other", f"{outcome.cell}: exit {result.rc} with {len(lines)} lines: {last_line(result.stderr)}")
         for label in op.labels:
-            if block_value(cli, repo, label) != before[label]:
-                outcome.problem("edits_lost", f"{outcome.cell}: {label} changed though the command failed")
+            value = block_value(cli, repo, label)
+            if value is None:
+                outcome.problem("edits_lost", f"{outcome.cell}: {label} cannot be read any more")
+            elif value != before[label]:
+                outcome.problem("other", f"{outcome.cell}: {label} changed though the command failed")
     filler.unlink()
     if result.rc != 0:
         outcome.check_command(cli.run(repo, *op.args))
