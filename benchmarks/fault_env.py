@@ -240,7 +240,7 @@ def disk_cell(cli: Codemem, template: Template, op: DiskOp, free: int, work: Pat
 
 def disk_cell_inside(cli: Codemem, template: Template, op: DiskOp, free: int, work: Path) -> Outcome:
     """On a tmpfs of DISK_MB filled to `free` bytes: `op` fails cleanly, then succeeds with room."""
-    outcome = Outcome(f"disk {op.name} free {free}", runs=1, faults=1)
+    outcome = Outcome(f"disk {op.name} free {free}", runs=1)
     disk = work / "disk"
     disk.mkdir(parents=True, exist_ok=True)
     mounted = run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(disk)], dict(os.environ), 30)
@@ -259,6 +259,7 @@ def disk_cell_inside(cli: Codemem, template: Template, op: DiskOp, free: int, wo
             pass
     os.truncate(filler, max(0, filler.stat().st_size - free))
     result = cli.run(repo, *op.args)
+    outcome.faults = int(result.rc != 0)  # the full disk stopped it (else it fitted in what was free)
     if outcome.check_command(result, must_succeed=False) and result.rc != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         if result.rc < 3 or len(lines) != 1:
