@@ -12,10 +12,14 @@ process of the group is left; nothing hangs.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import time
 
 import pytest
 from fault_kills import Calibration, calibrate, kill_cell, ops, write_edit_script
+from fault_world import TIMEOUT
 
 CELLS = [
     ("index", "batch", "SIGTERM"),
@@ -46,3 +50,14 @@ def test_killed_command_breaks_nothing(world, name, phase, signame):
     assert outcome.problems == []
     if phase != "random":  # a random time may fall after the command finished on a busy machine
         assert outcome.faults == 1
+
+
+@pytest.mark.parametrize("delay", [0.02, 0.06, 0.12])
+def test_ctrl_c_while_python_loads_the_cli_is_one_line(world, delay):
+    codemem, template, work = world
+    proc = codemem.start(template.repo, "status")
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    # -SIGINT: the signal came before Python had a handler at all (nothing printed then)
+    assert (proc.returncode, err) in {(130, "codemem: interrupted\n"), (-signal.SIGINT, "")}
