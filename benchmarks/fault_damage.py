@@ -38,7 +38,12 @@ COMMANDS = (
     ("recall", ""),
     ("sessions", "list"),
 )
-_VARYING = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f-]{27,}|[0-9a-f]{16,}|\d+")
+_VARYING = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{16,}|\d+")
+# The three LanceDB tables hold the same kinds of files, and every lock file is alike.
+_SAME_ROLE = (
+    (re.compile(r"^local/index/\w+\.lance/"), "local/index/*.lance/"),
+    (re.compile(r"^local/locks/.*"), "local/locks/*"),
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,10 @@ class Target:
     @property
     def kind(self) -> str:
         """The path with ids and numbers starred: one kind per role (a table's data file...)."""
-        return _VARYING.sub("*", self.rel)
+        kind = _VARYING.sub("*", self.rel)
+        for pattern, role in _SAME_ROLE:
+            kind = pattern.sub(role, kind)
+        return kind
 
 
 def targets(template: Template, every_file: bool) -> list[Target]:

@@ -113,6 +113,14 @@ def markdown(table: dict[str, dict[str, int]], outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def write_json(path: Path, args, cli: Codemem, started: float, outcomes: list[Outcome]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"argv": sys.argv, "codemem": cli.command, "seed": args.seed, "runs": args.runs,
+            "seconds": round(time.monotonic() - started, 1)}
+    cells = [asdict(o) for o in outcomes]
+    path.write_text(json.dumps({"meta": meta, "figures": summarize(outcomes), "cells": cells}, indent=2))
+
+
 def inside_disk_cell(argv: list[str]) -> int:
     """`--disk-cell OP FREE TEMPLATE WORK CMD...`: one disk cell, run by disk_cell under unshare."""
     name, free, repo, work, *command = argv
@@ -161,16 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         log(f"faults: {family}")
         for outcome in generators[family]():
             outcomes.append(outcome)
+            if args.json_out:  # after every cell, so a long run can be read while it goes
+                write_json(args.json_out, args, cli, started, outcomes)
             log(f"  {'ok  ' if outcome.ok else 'FAIL'} {outcome.cell}" + "".join(f"\n       {p}" for p in outcome.problems))
     table = summarize(outcomes)
     print(markdown(table, outcomes))
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"argv": sys.argv, "codemem": cli.command, "seed": args.seed, "runs": args.runs,
-                "seconds": round(time.monotonic() - started, 1)}
-        args.json_out.write_text(json.dumps(
-            {"meta": meta, "figures": table, "cells": [asdict(o) for o in outcomes]}, indent=2
-        ))
+        write_json(args.json_out, args, cli, started, outcomes)
     total = table.get("all", dict.fromkeys(COLUMNS, 0))
     return 1 if any(total[figure] for figure in FIGURES) else 0
 
