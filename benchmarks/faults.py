@@ -104,7 +104,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
 
 def markdown(table: dict[str, dict[str, int]], outcomes: list[Outcome]) -> str:
     lines = ["| cells | " + " | ".join(HEADERS) + " |", "|:--" + "|--:" * len(HEADERS) + "|"]
-    for family, row in table.items():
+    for family, row in sorted(table.items(), key=lambda item: item[0] == "all"):
         name = f"**{family}**" if family == "all" else family
         lines.append(f"| {name} | " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
     problems = [p for outcome in outcomes for p in outcome.problems]
