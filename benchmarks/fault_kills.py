@@ -37,6 +37,7 @@ from fault_world import (
     kill_group,
     last_line,
     run,
+    traceback_summary,
     wait_group_gone,
 )
 
@@ -134,7 +135,7 @@ def kill_cell(
     out, err = _finish(proc, outcome, cell)
     killed = Result(cli.argv(repo, op.args), proc.returncode, out, err, 0.0)
     if killed.traceback:
-        outcome.problem("tracebacks", f"{cell}: the killed command printed {last_line(err)}")
+        outcome.problem("tracebacks", f"{cell}: the killed command printed {traceback_summary(err)}")
     _check_after(cli, repo, op, template, calibration, killed, outcome, cell)
     shutil.rmtree(repo, ignore_errors=True)
     return outcome

@@ -79,7 +79,7 @@ class Outcome:
             self.problem("hangs", f"`{result.command}` still running after {TIMEOUT:g} s")
             return False
         if result.traceback:
-            self.problem("tracebacks", f"`{result.command}` (exit {result.rc}): {last_line(result.stderr)}")
+            self.problem("tracebacks", f"`{result.command}` (exit {result.rc}): {traceback_summary(result.stderr + result.stdout)}")
             return False
         if must_succeed and result.rc != 0:
             self.problem("other", f"`{result.command}` exit {result.rc}: {last_line(result.stderr)}")
@@ -89,6 +89,13 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def traceback_summary(text: str) -> str:
+    """The innermost frame and the exception of the last traceback in `text`."""
+    frames = [line.strip() for line in text.splitlines() if line.strip().startswith('File "')]
+    where = f" at {frames[-1]}" if frames else ""
+    return f"{last_line(text)}{where}"
 
 
 def last_line(text: str) -> str:
