@@ -67,6 +67,7 @@ class Outcome:
     tracebacks: int = 0
     hangs: int = 0
     other: int = 0
+    startup_tracebacks: int = 0  # a signal during Python's own start-up, before any codemem code
     problems: list[str] = field(default_factory=list)
 
     def problem(self, figure: str, text: str) -> None:

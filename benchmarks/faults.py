@@ -47,8 +47,11 @@ from fault_world import FIGURES, Codemem, Outcome, Template, build_template
 
 HERE = Path(__file__).resolve().parent
 FAMILIES = ("kill", "damage", "enospc", "disk", "hostile")
-COLUMNS = ("runs", "faults", *FIGURES)
-HEADERS = ("runs", "faults injected", "indexes lost", "edits lost", "orphans left", "tracebacks shown", "hangs", "other failures")
+COLUMNS = ("runs", "faults", *FIGURES, "startup_tracebacks")
+HEADERS = (
+    "runs", "faults injected", "indexes lost", "edits lost", "orphans left", "tracebacks shown", "hangs",
+    "other failures", "Python start-up tracebacks",
+)
 
 
 def log(message: str) -> None:
