@@ -136,7 +136,7 @@ def kill_cell(
     killed = Result(cli.argv(repo, op.args), proc.returncode, out, err, 0.0)
     if killed.traceback and "/codemem/" not in err:  # no codemem frame: Python was still starting
         outcome.startup_tracebacks += 1
-        outcome.problems.append(f"(not counted) {cell}: Python start-up: {traceback_summary(err)}")
+        outcome.notes.append(f"{cell}: Python start-up: {traceback_summary(err)}")
     elif killed.traceback:
         outcome.problem("tracebacks", f"{cell}: the killed command printed {traceback_summary(err)}")
     _check_after(cli, repo, op, template, calibration, killed, outcome, cell)

@@ -69,6 +69,7 @@ class Outcome:
     other: int = 0
     startup_tracebacks: int = 0  # a signal during Python's own start-up, before any codemem code
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what is seen but not codemem's to fix
 
     def problem(self, figure: str, text: str) -> None:
         setattr(self, figure, getattr(self, figure) + 1)

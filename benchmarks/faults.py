@@ -113,6 +113,9 @@ def markdown(table: dict[str, dict[str, int]], outcomes: list[Outcome]) -> str:
     problems = [p for outcome in outcomes for p in outcome.problems]
     lines += ["", f"Problems: {len(problems)}" + (":" if problems else ".")]
     lines += [f"- {p}" for p in problems]
+    notes = [n for outcome in outcomes for n in outcome.notes]
+    if notes:
+        lines += ["", "Not codemem's to fix:"] + [f"- {n}" for n in notes]
     return "\n".join(lines)
 
 
