@@ -5,12 +5,13 @@ After the damage `status`, `index`, `search`, `memory show`, `digest`, `recall` 
 `sessions list` run in turn. None may print a traceback or hang. A derived file (under
 `.codemem/local/`) must be repaired or rebuilt: every command succeeds and search finds the
 file it should. A committed file may stop a command, but then with a message naming it; an
-unreadable committed file (random bytes, not UTF-8, a cut JSON or YAML file) must be named
-by at least one command. Either way the index keeps working.
+unreadable committed file (random bytes, not UTF-8, a cut JSON file) must be named by at
+least one command, unless a command rewrote it whole. Either way the index keeps working.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -98,10 +99,22 @@ UNREAD = (".gitignore", "digests/")  # not read by these commands (digests: only
 
 
 def must_name(target: Target, how: str) -> bool:
-    """Whether this damage makes a committed file these commands read unreadable."""
+    """Whether this damage makes a committed file these commands read unreadable (half a YAML
+    file of comments still parses; half a JSON file never does)."""
     if target.derived or how == "delete" or target.rel.startswith(UNREAD):
         return False
-    return how in ("random", "nonutf8") or Path(target.rel).suffix in (".json", ".yml", ".yaml")
+    return how in ("random", "nonutf8") or Path(target.rel).suffix == ".json"
+
+
+def readable(path: Path) -> bool:
+    """Whether the file is whole again (a command rewrote it): UTF-8, and JSON if it is JSON."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+        if path.suffix == ".json":
+            json.loads(text)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def damage_cell(cli: Codemem, template: Template, target: Target, how: str, work: Path, seed: int) -> Outcome:
@@ -122,7 +135,7 @@ def damage_cell(cli: Codemem, template: Template, target: Target, how: str, work
             outcome.problem("other", f"{cell}: not repaired: `{' '.join(args)}` exit {result.rc}: {last_line(result.stderr)}")
         elif not any(name in last_line(result.stderr) for name in names):
             outcome.problem("other", f"{cell}: `{' '.join(args)}` exit {result.rc} without naming it: {last_line(result.stderr)}")
-    if must_name(target, how) and not named:
+    if must_name(target, how) and not named and not readable(repo / ".codemem" / target.rel):
         outcome.problem("other", f"{cell}: no command named the damaged file")
     final = cli.run(repo, "search", "--level", "file", "-k", "5", QUERY)
     if target.derived or final.rc == 0 or not any(name in last_line(final.stderr) for name in names):
