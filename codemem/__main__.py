@@ -1,4 +1,28 @@
-from codemem.cli import main
+"""`python -m codemem` and the `codemem` command (pyproject's script entry point is `run`).
+
+A Ctrl-C while Python is still importing the command line (the first tenth of a second or so)
+would otherwise print a traceback from the middle of an import; until the CLI's own error
+boundary is loaded it ends the run with one line and exit 130 instead.
+"""
+
+import signal
+import sys
+from types import FrameType
+
+
+def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
+    sys.stderr.write("codemem: interrupted\n")
+    raise SystemExit(130)
+
+
+def run() -> None:
+    """Load the command line with Ctrl-C quiet, then hand it the usual KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, _interrupted_while_loading)
+    from codemem.cli import main  # imported here, once the handler is in place
+
+    signal.signal(signal.SIGINT, previous)
+    main()
+
 
 if __name__ == "__main__":  # worker processes re-import this module; only run the CLI once
-    main()
+    run()

@@ -2,7 +2,8 @@
 
 Commands live one group per module and are imported only when invoked, so `codemem search`
 does not pay for the agent's imports. This module is also the one error boundary: a
-`CodememError` becomes a one-line message and an exit code; `CODEMEM_DEBUG=1` re-raises.
+`CodememError` becomes a one-line message and an exit code, and so does a full disk or a
+failing device (exit 3: the machine's fault, not the user's); `CODEMEM_DEBUG=1` re-raises.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +136,7 @@ _STORAGE_ERRORS = {
 }
 _DISK_FULL_TEXT = ("No space left on device", "os error 28", "database or disk is full")
 _FREE_SPACE = "free some space and run the command again"
+_NATIVE_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
 def describe_failure(exc: Exception) -> str:
@@ -143,6 +146,11 @@ def describe_failure(exc: Exception) -> str:
         where = f" ({exc.filename})" if exc.filename else ""
         hint = f" ({_FREE_SPACE})" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
         return f"error: {_STORAGE_ERRORS[exc.errno]}{where}{hint}"
+    native = _NATIVE_OS_ERROR.search(str(exc))  # LanceDB's errors carry errno only in text
+    if native and int(native.group(1)) in _STORAGE_ERRORS:
+        number = int(native.group(1))
+        hint = f"; {_FREE_SPACE}" if number in (errno.ENOSPC, errno.EDQUOT) else ""
+        return f"error: {_STORAGE_ERRORS[number]} (in the code index){hint}"
     if any(part in str(exc) for part in _DISK_FULL_TEXT):
         return f"error: the disk is full ({text[:200]}); {_FREE_SPACE}"
     if isinstance(exc, OSError):

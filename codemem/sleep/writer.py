@@ -195,9 +195,13 @@ class MemoryWriter:
     # -- files --------------------------------------------------------------------------------
 
     def write_file(self, path: Path, text: str, kind: str) -> bool:
-        """Write a file atomically unless it already holds exactly `text`."""
-        if read_text(path) == text:
-            return False
+        """Write a file atomically unless it already holds exactly `text` (a damaged file, one
+        that is not UTF-8 text, is written again: everything written here is derived)."""
+        try:
+            if read_text(path) == text:
+                return False
+        except UnicodeDecodeError:
+            self.warnings.append(f"{path.relative_to(self.ws.root).as_posix()} was not UTF-8 text: written again")
         if not self.dry_run:
             atomic_write(path, text)
         self.changes.append(Change(kind, path.relative_to(self.ws.root).as_posix()))
