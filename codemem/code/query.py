@@ -63,6 +63,8 @@ class AnalyzedQuery:
     frames: list[Frame] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)  # every raw word, lower-cased
+    names: list[str] = field(default_factory=list)  # capitalised words that may name a type (`Router`)
+    exact: set[str] = field(default_factory=set)  # names given as code: backticked, or the whole query
     mentions_tests: bool = False
     asks_for_tests: bool = False  # the query is about tests, not merely mentioning one
     asks_for_docs: bool = False
@@ -109,7 +111,7 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
             q.paths.append((frame.path, frame.line))
 
     code_spans = BACKTICK_RE.findall(text)
-    for match in DOTTED_RE.finditer(text):
+    for match in DOTTED_RE.finditer(text.replace("::", ".")):
         name = match.group(0)
         if not PATH_RE.fullmatch(name) and name not in q.dotted:
             q.dotted.append(name)
@@ -123,6 +125,10 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
 
     in_code = {w for span in code_spans for w in IDENT_RE.findall(span)}
     in_code |= {f.function for f in q.frames if f.function}
+    words = IDENT_RE.findall(text)
+    if len(words) == 1:  # a bare name is a name, however it is spelled (`g`, `Router`)
+        in_code.add(words[0])
+    q.exact = set(in_code)
     seen: set[str] = set()
     for word in IDENT_RE.findall(text):
         if word in seen:
@@ -135,6 +141,10 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
             if part not in seen and (looks_like_code(part) or part[:1].isupper()):
                 seen.add(part)
                 q.identifiers.append(part)
+    q.names = [
+        w for w in dict.fromkeys(words)
+        if w not in q.identifiers and w[:1].isupper() and len(w) > 2 and w.lower() not in STOP_WORDS
+    ]
 
     terms: Counter = Counter()
     for token in tokenize(text):
