@@ -59,3 +59,57 @@ def test_every_text_file_is_indexed_but_binary_is_not(tmp_path: Path):
 def test_first_party_vendors_directory_is_indexed():
     assert path_skip_reason("src/vendors/stripe.py") is None
     assert path_skip_reason("vendor/lib/x.go") == "vendored"
+
+
+def test_a_capitalised_word_may_name_a_type():
+    q = analyze_query("How does the Router dispatch a Request to its handler?")
+    assert (q.identifiers, q.names) == ([], ["Router", "Request"])
+    bare = analyze_query("Router")
+    assert (bare.identifiers, bare.exact) == (["Router"], {"Router"})
+    assert analyze_query("g").exact == {"g"}
+    assert analyze_query("Rack::Response").dotted == ["Rack.Response"]
+
+
+class _Symbols:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def symbols_named(self, names, limit=20_000):
+        return [r for r in self.rows if r["name"] in set(names)]
+
+
+def _sym(path, name, kind, line=1):
+    return {"path": path, "name": name, "qualname": name, "kind": kind, "start_line": line, "end_line": line + 5}
+
+
+def test_the_type_outranks_its_impl_and_test_definitions():
+    from codemem.code.stages import symbol_matches
+
+    store = _Symbols([
+        _sym("src/impls.rs", "Router", "impl"),
+        _sym("src/router.rs", "Router", "struct"),
+        _sym("tests/router.rs", "Router", "struct"),
+    ])
+    found = symbol_matches(store, analyze_query("Router"))
+    assert [(c.path, round(c.score, 3)) for c in found] == [
+        ("src/router.rs", 0.5), ("tests/router.rs", 0.25), ("src/impls.rs", 0.167),
+    ]
+    assert [c.path for c in symbol_matches(_Symbols([_sym("app/globals.py", "g", "variable")]), analyze_query("g"))] == [
+        "app/globals.py"
+    ]
+
+
+def test_spans_spread_over_files_and_test_chunks_count_less():
+    from codemem.code.search import span_prior, spread_over_files
+    from codemem.code.stages import Candidate
+
+    a1, a2, a3 = (Candidate("a.py", 0, n, n + 9) for n in (1, 20, 40))
+    b1 = Candidate("b.py", 0, 1, 10)
+    ranked = [(a1, 1.0), (a2, 0.9), (a3, 0.8), (b1, 0.6)]
+    assert [(c.path, c.start_line, s) for c, s in spread_over_files(ranked, 3)] == [
+        ("a.py", 1, 1.0), ("b.py", 1, 0.6), ("a.py", 20, 0.45),
+    ]
+    q = analyze_query("parse the header")
+    assert span_prior(Candidate("tests/test_a.py", 0, 1, 10), q) == 0.6
+    assert span_prior(Candidate("a.py", 0, 3, 3), q) == 1.0
+
