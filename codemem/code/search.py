@@ -182,10 +182,9 @@ class Searcher:
             if key not in seen:
                 seen.add(key)
                 picked.append((cand, score))
-        out = [
-            Hit(c.path, score, c.start_line, c.end_line, c.symbol, c.kind, c.language)
-            for c, score in spread_over_files(picked, k)
-        ]
+        if level == "chunk":  # a symbol list names definitions; a chunk list shows places
+            picked = spread_over_files(picked, k)
+        out = [Hit(c.path, score, c.start_line, c.end_line, c.symbol, c.kind, c.language) for c, score in picked[:k]]
         if level == "symbol":
             self._refine_symbols(out, query)
         self._attach_text(out)
