@@ -54,8 +54,10 @@ def extract_file(root: Path, path: str, content_id: str | None, settings: Extrac
     if reason:
         return FileResult(path, content_id, reason)
     language = language_for_path(path, data[:4096])
-    if language is None:
-        return FileResult(path, content_id, "unsupported")
+    if language is None:  # any other text file is searchable as plain text
+        if not _is_utf8_text(data[:8192]):
+            return FileResult(path, content_id, "unsupported")
+        language = "text"
     try:
         parsed = parse_file(
             path,
@@ -75,6 +77,14 @@ def extract_file(root: Path, path: str, content_id: str | None, settings: Extrac
         _tags_for(parsed),
         parsed.syntax_errors,
     )
+
+
+def _is_utf8_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a character cut at the end of the sample
+    return True
 
 
 def _line_count(data: bytes) -> int:

@@ -20,7 +20,7 @@ from codemem.infra import run_git
 # Path segments that mark third-party code copied into a repository.
 VENDOR_DIRS = frozenset(
     {
-        "vendor", "vendors", "third_party", "third-party", "thirdparty", "node_modules",
+        "vendor", "third_party", "third-party", "thirdparty", "node_modules",
         "bower_components", "site-packages", ".yarn", "Pods", "Carthage", "_vendor",
     }
 )

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from codemem.code.files import is_test_path
-from codemem.code.languages import CODE_LANGUAGES
+from codemem.code.languages import is_prose
 from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
 
@@ -19,7 +19,6 @@ STAGE_WEIGHTS = {"bm25": 1.0, "bm25_files": 1.0, "symbols": 1.0, "paths": 1.2, "
 TEST_FACTOR = 0.6  # tests below the code they test...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
-DOC_WORDS = frozenset({"documentation", "changelog", "tutorial", "manpage"})
 
 
 @dataclass
@@ -67,12 +66,12 @@ def apply_priors(
 ) -> dict[str, float]:
     """Light priors: tests and prose below code unless asked for; central files up."""
     if test_prior:
-        factor = 1 / TEST_FACTOR if query.mentions_tests else TEST_FACTOR
-        doc_factor = 1.0 if query.words & DOC_WORDS else DOC_FACTOR
+        factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
+        doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
         for path in scores:
             if is_test_path(path):
                 scores[path] *= factor
-            elif languages.get(path) not in CODE_LANGUAGES:
+            elif is_prose(path, languages.get(path)):
                 scores[path] *= doc_factor
     if graph_prior and centrality:
         top = max(centrality.values()) or 1.0

@@ -202,6 +202,14 @@ _TEXT_EXTENSIONS: dict[str, tuple[str, ...]] = {
         ".diff",
     ),
 }
+# Text kinds that are source code in a language we have no grammar for: ranked as code, not prose.
+_SOURCE_TEXT_EXTENSIONS = frozenset(
+    """.sh .bash .zsh .fish .ps1 .bat .cmd .cmake .gradle .bazel .bzl .nix .sql .proto .graphql .gql
+    .thrift .tf .hcl .kt .kts .swift .scala .sc .lua .pl .pm .r .jl .m .mm .dart .ex .exs .erl .hrl
+    .hs .ml .mli .clj .cljs .el .vim .zig .nim .v .sv .vhd .f90 .f .groovy .pyx .pxd .css .scss .sass
+    .less .vue .svelte .astro""".split()
+)
+PROSE_KINDS = frozenset({"markdown", "rst", "yaml", "toml", "json"})
 _TEXT_FILENAMES: dict[str, str] = {
     name.lower(): "text"
     for name in (
@@ -307,6 +315,23 @@ def language_for_path(path: str, head: bytes | None = None) -> str | None:
                 interpreter.rstrip("0123456789.")
             )
     return None
+
+
+def is_prose(path: str, language: str | None) -> bool:
+    """Documentation or configuration rather than source: Markdown, YAML, a `.txt`, a Makefile.
+
+    A text file is source when its extension is a known grammar-less language, or when we do not
+    know the extension at all (a `.jq` filter, a `.bats` suite, a script found by its shebang).
+    """
+    if language in _GRAMMAR_BY_NAME:
+        return False
+    if language != "text":
+        return True
+    name = PurePosixPath(path).name.lower()
+    if name in _FILENAME_MAP:
+        return True
+    suffix = PurePosixPath(name).suffix
+    return suffix not in _SOURCE_TEXT_EXTENSIONS and suffix in _EXTENSION_MAP
 
 
 def is_code(language: str | None) -> bool:

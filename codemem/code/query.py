@@ -37,6 +37,11 @@ QUOTED_RE = re.compile(r"\"([^\"\n]{8,200})\"|'([^'\n]{8,200})'")
 ERROR_LINE_RE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception|Warning)|error|panic|fatal)\b[: ].{0,200}$", re.M)
 IDENT_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 TEST_WORDS = frozenset({"test", "tests", "testing", "pytest", "unittest", "spec", "fixture", "fixtures"})
+DOC_WORDS = frozenset({"documentation", "docs", "changelog", "tutorial", "manpage", "readme"})
+# A word only says what kind of file is wanted when the query is short or keeps coming back to it:
+# an issue that mentions "a test" in passing still asks for the code.
+FOCUS_MAX_WORDS = 12
+FOCUS_SHARE = 0.1
 
 
 @dataclass
@@ -58,7 +63,11 @@ class AnalyzedQuery:
     frames: list[Frame] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)  # every raw word, lower-cased
+    names: list[str] = field(default_factory=list)  # capitalised words that may name a type (`Router`)
+    exact: set[str] = field(default_factory=set)  # names given as code: backticked, or the whole query
     mentions_tests: bool = False
+    asks_for_tests: bool = False  # the query is about tests, not merely mentioning one
+    asks_for_docs: bool = False
 
     def fts_query(self, limit: int = 96) -> str:
         """The strongest terms, most weighted first, as a whitespace query."""
@@ -102,7 +111,7 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
             q.paths.append((frame.path, frame.line))
 
     code_spans = BACKTICK_RE.findall(text)
-    for match in DOTTED_RE.finditer(text):
+    for match in DOTTED_RE.finditer(text.replace("::", ".")):
         name = match.group(0)
         if not PATH_RE.fullmatch(name) and name not in q.dotted:
             q.dotted.append(name)
@@ -116,6 +125,10 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
 
     in_code = {w for span in code_spans for w in IDENT_RE.findall(span)}
     in_code |= {f.function for f in q.frames if f.function}
+    words = IDENT_RE.findall(text)
+    if len(words) == 1:  # a bare name is a name, however it is spelled (`g`, `Router`)
+        in_code.add(words[0])
+    q.exact = set(in_code)
     seen: set[str] = set()
     for word in IDENT_RE.findall(text):
         if word in seen:
@@ -128,6 +141,10 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
             if part not in seen and (looks_like_code(part) or part[:1].isupper()):
                 seen.add(part)
                 q.identifiers.append(part)
+    q.names = [
+        w for w in dict.fromkeys(words)
+        if w not in q.identifiers and w[:1].isupper() and len(w) > 2 and w.lower() not in STOP_WORDS
+    ]
 
     terms: Counter[str] = Counter()
     for token in tokenize(text):
@@ -142,4 +159,13 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
             terms[token] += 2
     q.terms = terms
     q.mentions_tests = bool(q.words & TEST_WORDS)
+    q.asks_for_tests = _focuses_on(text, TEST_WORDS)
+    q.asks_for_docs = _focuses_on(text, DOC_WORDS)
     return q
+
+
+def _focuses_on(text: str, words: frozenset[str]) -> bool:
+    """True when `words` occur and the query is short or keeps using them."""
+    content = [w for w in (w.lower() for w in IDENT_RE.findall(text)) if w not in STOP_WORDS]
+    hits = sum(w in words for w in content)
+    return hits > 0 and (len(content) <= FOCUS_MAX_WORDS or hits / len(content) >= FOCUS_SHARE)

@@ -7,14 +7,16 @@ light priors (reference-graph centrality; tests below the code they test).
 
 from __future__ import annotations
 
+import heapq
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.code import stages
-from codemem.code.fusion import STAGE_WEIGHTS, StageResults, rank_files, rrf
+from codemem.code.files import is_test_path
+from codemem.code.fusion import STAGE_WEIGHTS, TEST_FACTOR, StageResults, rank_files, rrf
 from codemem.code.manifest import Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemem")
 
 LEVELS = ("file", "symbol", "chunk")
+FILE_REPEAT_DECAY = 0.5  # each further span of an already listed file counts this much less
 
 
 @dataclass(slots=True)
@@ -176,20 +179,24 @@ class Searcher:
             cand = by_id.get(cid)
             if cand is not None and cand.path in file_rank:
                 scores[cid] += 2.0 / (rrf_k + file_rank[cand.path] + 1)
+        for cid in scores:
+            cand = by_id.get(cid)
+            if cand is not None:
+                scores[cid] *= span_prior(cand, query)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        out: list[Hit] = []
+        picked: list[tuple[stages.Candidate, float]] = []
         seen: set[tuple[str, str | None]] = set()
         for cid, score in ranked:
             cand = by_id.get(cid)
             if cand is None or (level == "symbol" and not cand.symbol):
                 continue
             key = (cand.path, cand.symbol) if level == "symbol" else (cid, None)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(Hit(cand.path, score, cand.start_line, cand.end_line, cand.symbol, cand.kind, cand.language))
-            if len(out) >= k:
-                break
+            if key not in seen:
+                seen.add(key)
+                picked.append((cand, score))
+        if level == "chunk":  # a symbol list names definitions; a chunk list shows places
+            picked = spread_over_files(picked, k)
+        out = [Hit(c.path, score, c.start_line, c.end_line, c.symbol, c.kind, c.language) for c, score in picked[:k]]
         if level == "symbol":
             self._refine_symbols(out, query)
         self._attach_text(out)
@@ -258,6 +265,31 @@ class Searcher:
                 except OSError:
                     cache[hit.path] = []
             hit.text = "\n".join(cache[hit.path][hit.start_line - 1 : hit.end_line])
+
+
+def span_prior(cand: stages.Candidate, query: AnalyzedQuery) -> float:
+    """A chunk's own prior: a test chunk below code, as a test file is."""
+    if not query.asks_for_tests and (cand.is_test or is_test_path(cand.path)):
+        return TEST_FACTOR
+    return 1.0
+
+
+def spread_over_files(ranked: list[tuple[stages.Candidate, float]], k: int) -> list[tuple[stages.Candidate, float]]:
+    """The k best spans, each further span of a file already listed counting `FILE_REPEAT_DECAY`
+    times less per earlier one, so that one file does not fill the list."""
+    heap = [(-score, n, 0) for n, (_, score) in enumerate(ranked)]
+    heapq.heapify(heap)
+    shown: Counter[str] = Counter()
+    out: list[tuple[stages.Candidate, float]] = []
+    while heap and len(out) < k:
+        neg, n, seen_then = heapq.heappop(heap)
+        cand, score = ranked[n]
+        if shown[cand.path] != seen_then:  # its file was listed since: re-queue at the lower score
+            heapq.heappush(heap, (-score * FILE_REPEAT_DECAY ** shown[cand.path], n, shown[cand.path]))
+            continue
+        out.append((cand, -neg))
+        shown[cand.path] += 1
+    return out
 
 
 def _line_count(ws: Workspace, path: str) -> int:

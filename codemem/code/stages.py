@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codemem.code.files import is_test_path
 from codemem.code.query import STOP_WORDS, AnalyzedQuery, looks_like_code
 
 if TYPE_CHECKING:
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from codemem.code.store import CodeStore
 
 MAX_DEFINITIONS = 25  # a name defined in more places than this says little about where to look
+NAME_WEIGHT = 1.0  # a capitalised word of the query (`Router`) that is also a definition's name
+# Which definition of a name is the one meant: the type rather than an `impl` of it or a field.
+KIND_WEIGHTS = {
+    "class": 1.5, "struct": 1.5, "interface": 1.5, "trait": 1.5, "type": 1.5, "enum": 1.5,
+    "module": 1.2, "namespace": 1.0, "impl": 0.5, "field": 0.5, "variable": 0.7,
+}
+TEST_DEFINITION_WEIGHT = 0.5
 
 
 @dataclass(slots=True)
@@ -69,8 +77,8 @@ def bm25_files(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Candi
 
 def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
     """Definitions whose name is an identifier of the query, rarest names first."""
-    names = list(dict.fromkeys(query.identifiers + [f.function for f in query.frames if f.function]))
-    names = [n for n in names if len(n) > 2 and n.lower() not in STOP_WORDS][:200]
+    names = list(dict.fromkeys(query.identifiers + [f.function for f in query.frames if f.function] + (query.names if NAME_WEIGHT else [])))
+    names = [n for n in names if (len(n) > 2 or n in query.exact) and n.lower() not in STOP_WORDS][:200]
     if not names:
         return []
     rows = store.symbols_named(names)
@@ -78,13 +86,19 @@ def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> 
     for row in rows:
         by_name[row["name"]].append(row)
     strong = {f.function for f in query.frames if f.function}
+    plain_names = set(query.names) - set(query.identifiers)
     out: list[Candidate] = []
     for name, defs in by_name.items():
         if len(defs) > MAX_DEFINITIONS:
             continue
         weight = (2.0 if name in strong else 1.0) * (1.5 if looks_like_code(name) else 1.0)
+        if name in plain_names:
+            weight *= NAME_WEIGHT
         for row in defs:
-            out.append(candidate_from_row(row, weight / len(defs)))
+            own = KIND_WEIGHTS.get(row.get("kind") or "", 1.0)
+            if is_test_path(row["path"]):
+                own *= TEST_DEFINITION_WEIGHT
+            out.append(candidate_from_row(row, weight * own / len(defs)))
     for dotted in query.dotted:
         # `pkg.Class.method` pins the definition whose qualname ends that way.
         parts = dotted.split(".")

@@ -1,0 +1,115 @@
+"""Retrieval priors and indexing choices from issue #13, with exact expectations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codemem.code.extract import ExtractSettings, extract_file
+from codemem.code.files import path_skip_reason
+from codemem.code.fusion import apply_priors
+from codemem.code.languages import is_prose
+from codemem.code.query import analyze_query
+
+ISSUE = (
+    "Serializer drops nested fields when partial loading is enabled. Loading a schema with "
+    "partial=True and a Nested field returns an empty dict; the pytest run below shows it. "
+    "The nested schema should receive the partial keys that start with its field name."
+)
+
+
+def test_a_test_word_in_passing_keeps_tests_below_code():
+    q = analyze_query(ISSUE)
+    assert (q.mentions_tests, q.asks_for_tests) == (True, False)
+    scores = apply_priors({"src/schema.py": 1.0, "tests/test_schema.py": 1.0}, q, {}, {})
+    assert scores == {"src/schema.py": 0.5, "tests/test_schema.py": 0.6}
+
+
+def test_a_short_query_about_tests_puts_tests_first():
+    q = analyze_query("pytest fixtures for the schema")
+    assert q.asks_for_tests
+    scores = apply_priors({"src/schema.py": 1.0, "tests/test_schema.py": 1.0}, q, {}, {})
+    assert scores["tests/test_schema.py"] > 1.6 > scores["src/schema.py"]
+
+
+def test_docs_only_when_the_query_is_about_them():
+    assert not analyze_query(ISSUE + " See the changelog.").asks_for_docs
+    assert analyze_query("changelog entry format").asks_for_docs
+
+
+def test_grammarless_source_ranks_as_source_and_prose_as_prose():
+    assert [is_prose(p, "text") for p in ("lib/a.ex", "src/filter.jq", "test/run.bats", "bin/tool")] == [
+        False, False, False, False,
+    ]
+    assert [is_prose(p, "text") for p in ("notes.txt", "setup.cfg", "Makefile", "page.html")] == [True] * 4
+    assert (is_prose("README.md", "markdown"), is_prose("a.py", "python"), is_prose("a", None)) == (True, False, True)
+    scores = apply_priors({"lib/a.ex": 1.0, "README.md": 1.0}, analyze_query("repo loading"), {
+        "lib/a.ex": "text", "README.md": "markdown"}, {})
+    assert scores == {"lib/a.ex": 1.0, "README.md": 0.5}
+
+
+def test_every_text_file_is_indexed_but_binary_is_not(tmp_path: Path):
+    (tmp_path / "filter.jq").write_text("def keep: select(.ok);\n")
+    (tmp_path / "blob.xyz").write_bytes(b"\xff\xfe\x80\x81" * 10)
+    settings = ExtractSettings(max_file_bytes=100_000, chunk_lines=60, max_line_chars=400)
+    text = extract_file(tmp_path, "filter.jq", None, settings)
+    assert (text.status, text.language) == ("indexed", "text")
+    assert extract_file(tmp_path, "blob.xyz", None, settings).status == "unsupported"
+
+
+def test_first_party_vendors_directory_is_indexed():
+    assert path_skip_reason("src/vendors/stripe.py") is None
+    assert path_skip_reason("vendor/lib/x.go") == "vendored"
+
+
+def test_a_capitalised_word_may_name_a_type():
+    q = analyze_query("How does the Router dispatch a Request to its handler?")
+    assert (q.identifiers, q.names) == ([], ["Router", "Request"])
+    bare = analyze_query("Router")
+    assert (bare.identifiers, bare.exact) == (["Router"], {"Router"})
+    assert analyze_query("g").exact == {"g"}
+    assert analyze_query("Rack::Response").dotted == ["Rack.Response"]
+
+
+class _Symbols:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def symbols_named(self, names, limit=20_000):
+        return [r for r in self.rows if r["name"] in set(names)]
+
+
+def _sym(path, name, kind, line=1):
+    return {"path": path, "name": name, "qualname": name, "kind": kind, "start_line": line, "end_line": line + 5}
+
+
+def test_the_type_outranks_its_impl_and_test_definitions():
+    from codemem.code.stages import symbol_matches
+
+    store = _Symbols([
+        _sym("src/impls.rs", "Router", "impl"),
+        _sym("src/router.rs", "Router", "struct"),
+        _sym("tests/router.rs", "Router", "struct"),
+    ])
+    found = symbol_matches(store, analyze_query("Router"))
+    assert [(c.path, round(c.score, 3)) for c in found] == [
+        ("src/router.rs", 0.5), ("tests/router.rs", 0.25), ("src/impls.rs", 0.167),
+    ]
+    assert [c.path for c in symbol_matches(_Symbols([_sym("app/globals.py", "g", "variable")]), analyze_query("g"))] == [
+        "app/globals.py"
+    ]
+
+
+def test_spans_spread_over_files_and_test_chunks_count_less():
+    from codemem.code.search import span_prior, spread_over_files
+    from codemem.code.stages import Candidate
+
+    a1, a2, a3 = (Candidate("a.py", 0, n, n + 9) for n in (1, 20, 40))
+    b1 = Candidate("b.py", 0, 1, 10)
+    ranked = [(a1, 1.0), (a2, 0.9), (a3, 0.8), (b1, 0.6)]
+    assert [(c.path, c.start_line, s) for c, s in spread_over_files(ranked, 3)] == [
+        ("a.py", 1, 1.0), ("b.py", 1, 0.6), ("a.py", 20, 0.45),
+    ]
+    q = analyze_query("parse the header")
+    assert span_prior(Candidate("tests/test_a.py", 0, 1, 10), q) == 0.6
+    assert span_prior(Candidate("a.py", 0, 3, 3), q) == 1.0
+
