@@ -28,7 +28,7 @@ def test_the_distribution_name_and_version_have_one_source():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # no tomllib on 3.10
     assert re.findall(r'^name = "(.*)"$', pyproject, re.M) == [DISTRIBUTION]
     assert re.findall(r"^dynamic = (.*)$", pyproject, re.M) == ['["version"]']
-    assert re.findall(r'^codemem = "(.*)"$', pyproject, re.M) == ["codemem.cli:main"]
+    assert re.findall(r'^codemem = "(.*)"$', pyproject, re.M) == ["codemem.__main__:run"]  # Ctrl-C-safe start
 
 
 def test_every_pip_install_names_this_project():
