@@ -28,7 +28,7 @@ from codemem.daemon.query_client import ask_daemon, socket_path
 from codemem.memory import MemoryStore
 from codemem.sleep.state import read_state
 from codemem.workspace import Workspace
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 TIMEOUT = 60.0
 IDLE = "0.05"  # minutes: 3 seconds
