@@ -293,6 +293,8 @@ def test_a_stale_pid_file_from_a_crash_is_recovered(shop, daemons):
     ws = Workspace(shop)
     crashed = daemons(shop)
     crashed.kill()  # SIGKILL: no cleanup at all
+    # Its workers, which share the lock's open file, notice the death and exit soon after.
+    wait_for(lambda: not lock_held(ws), what="the crashed daemon's workers to exit")
     assert read_pid(ws) == crashed.proc.pid and not lock_held(ws)
     status = json.loads(codemem(shop, "watch", "--status", "--json").stdout)
     assert status["running"] is False and status["stale_pid"] == crashed.proc.pid
