@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+from tests.helpers import make_repo
 
 
 @pytest.fixture(autouse=True)
@@ -29,26 +27,6 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return home
-
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` and return its stdout."""
-    out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
-    return out.stdout
-
-
-def make_repo(path: Path, fixture: str | None = None, commit: bool = True) -> Path:
-    """A real git repository at `path`, optionally filled from fixtures/<fixture>."""
-    path.mkdir(parents=True, exist_ok=True)
-    if fixture:
-        shutil.copytree(FIXTURES / fixture, path, dirs_exist_ok=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.email", "dev@example.com")
-    git(path, "config", "user.name", "Dev")
-    if commit:
-        git(path, "add", "-A")
-        git(path, "commit", "-q", "--allow-empty", "-m", "initial")
-    return path
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def test_the_digest_escapes_a_crafted_file_name(repo_factory):
 
     from codemem.cli import cli
     from codemem.memory import initialize_memory
-    from tests.conftest import git
+    from tests.helpers import git
 
     repo = repo_factory()
     initialize_memory(Workspace(repo))

@@ -43,15 +43,6 @@ def recall_rows(ws, session_id: str) -> list[tuple[str, str]]:
         return [(m.role, m.content) for m in recall.get_session(session_id).messages]
 
 
-def git(repo, *args: str) -> str:
-    """Run git in `repo` and return its stdout."""
-    import subprocess
-
-    return subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
-
-
 class Model:
     """A scripted model: plays `actions` in order and answers each summary request with the
     next of `summaries` (an exception in either list is raised when its turn comes)."""

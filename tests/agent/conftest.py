@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from agent_helpers import Recorder, git
+from agent_helpers import Recorder
 
 from codemem.agent.providers import ScriptedProvider
 from codemem.agent.session import create_agent
@@ -11,6 +11,7 @@ from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
 from codemem.config import Config, PermissionsConfig
 from codemem.memory import initialize_memory
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from codemem.cli import cli
 from codemem.cli.agent import CONFIGURE_HELP
+from tests.helpers import git
 
 CART = "shop/cart.py"
 OLD = "    def total(self) -> float:"
@@ -275,8 +276,6 @@ def test_ask_json_reports_a_failure_as_an_object(ws, script):
 
 def _teammate(ws, monkeypatch) -> None:
     """Someone else at the keyboard of a clone with .codemem/ committed, who never ran init."""
-    from agent_helpers import git
-
     git(ws.root, "config", "user.email", "carol.ng@example.com")
     monkeypatch.delenv("CODEMEM_USER", raising=False)
     assert not (ws.blocks_dir / "users/carol-ng.md").exists()

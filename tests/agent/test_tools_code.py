@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent_helpers import git
+from tests.helpers import git
 
 
 def call(tools, name, **arguments):

@@ -12,7 +12,7 @@ from codemem.code import CodeIndex, FileFacts, MapDefinition, SymbolRow
 from codemem.config import load_config
 from codemem.errors import UsageError
 from codemem.workspace import Workspace
-from tests.conftest import git
+from tests.helpers import git
 
 MONEY = '''class Money:
     """An amount in cents."""

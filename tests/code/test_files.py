@@ -9,7 +9,7 @@ from codemem.code.files import (
     path_skip_reason,
     read_repo_file,
 )
-from tests.conftest import git
+from tests.helpers import git
 
 
 def test_candidates_tracked_untracked_ignored_modified(repo_factory):
@@ -36,7 +36,7 @@ def test_candidates_tracked_untracked_ignored_modified(repo_factory):
 def test_git_blob_id_matches_git(repo_factory):
     repo = repo_factory()
     (repo / "f.txt").write_bytes(b"hello\r\nworld")
-    assert git_blob_id(b"hello\r\nworld") == git(repo, "hash-object", "f.txt").strip()
+    assert git_blob_id(b"hello\r\nworld") == git(repo, "hash-object", "f.txt").stdout.strip()
 
 
 def test_glob_matching():

@@ -18,7 +18,7 @@ import pytest
 from codemem.code import CodeIndex
 from codemem.code.integrity import find_damage
 from codemem.workspace import Workspace
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 QUERY = "order total"
 REPAIR_LINE = "codemem: WARNING: the code index was damaged ("

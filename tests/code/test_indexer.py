@@ -16,7 +16,7 @@ from codemem.code.manifest import Manifest
 from codemem.code.store import CodeStore
 from codemem.config import load_config
 from codemem.workspace import Workspace
-from tests.conftest import git
+from tests.helpers import git
 
 
 def snapshot(root) -> dict[str, list[dict]]:

@@ -25,7 +25,7 @@ from codemem.code.manifest import Manifest
 from codemem.config import load_config
 from codemem.errors import LockTimeout, UsageError
 from codemem.workspace import Workspace
-from tests.conftest import git
+from tests.helpers import git
 
 FILES = 60  # more than workers.PARALLEL_MIN_FILES: the run forks parser workers
 WAIT = 60.0  # generous bound on waiting for a subprocess to reach a point (never asserted)

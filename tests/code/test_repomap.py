@@ -15,7 +15,7 @@ from codemem.code.repomap import estimate_tokens, render_repo_map
 from codemem.code.tags import TagStore
 from codemem.workspace import Workspace
 from tests.code.test_graph import FILES, fn, make_store
-from tests.conftest import git
+from tests.helpers import git
 
 FULL_MAP = """\
 pkg/config.py:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from codemem.cli import cli
 from codemem.code.extract import ExtractSettings, extract_file
 from codemem.infra import redact_line, redact_text
-from tests.conftest import git
+from tests.helpers import git
 
 AWS_KEY = "AKIA" + "Q7XZ2KJH4MPL9WRT"
 PASSWORD = "Pr0d-DB-" + "pa55w0rd-2024"

@@ -9,7 +9,7 @@ from codemem.code.indexer import refresh_index
 from codemem.code.store import CodeStore
 from codemem.config import load_config
 from codemem.workspace import Workspace
-from tests.conftest import git, make_repo
+from tests.helpers import git, make_repo
 
 STAGES = 150  # modules of 40 functions: one saved file is a small part of the index
 

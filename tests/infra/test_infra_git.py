@@ -21,10 +21,7 @@ from codemem.infra import (
     resolve_commit,
     run_git,
 )
-
-
-def git(repo, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+from tests.helpers import git
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def test_run_git_returns_stdout_bytes_exactly(repo):
 
 
 def test_input_goes_to_stdin(repo):
-    blob = git(repo, "rev-parse", "HEAD:a.txt").strip()
+    blob = git(repo, "rev-parse", "HEAD:a.txt").stdout.strip()
     assert run_git(repo, "hash-object", "--stdin", input=b"alpha\n") == f"{blob}\n".encode()
     assert run_git(repo, "check-ignore", "--stdin", input=b"a.txt\n", ok=(0, 1)) == b""
 
@@ -62,7 +59,7 @@ def test_a_missing_git_is_a_git_error(repo, monkeypatch, tmp_path):
 
 
 def test_heads_commits_config_and_folders(repo, repo_factory):
-    head = git(repo, "rev-parse", "HEAD").strip()
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
     assert (has_head(repo), head_commit(repo), resolve_commit(repo, "main")) == (True, head, head)
     assert resolve_commit(repo, "nope") is None
     assert git_dir(repo) == (repo / ".git").resolve()
@@ -79,9 +76,9 @@ def test_git_dir_outside_a_repository_is_none(tmp_path):
 
 
 def test_blobs_are_read_with_their_sizes(repo):
-    small = git(repo, "rev-parse", "HEAD:a.txt").strip()
-    other = git(repo, "rev-parse", "HEAD:café.txt").strip()
-    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    small = git(repo, "rev-parse", "HEAD:a.txt").stdout.strip()
+    other = git(repo, "rev-parse", "HEAD:café.txt").stdout.strip()
+    tree = git(repo, "rev-parse", "HEAD^{tree}").stdout.strip()
     missing = "0" * 40
     assert read_blobs(repo, [small, other, small, missing, tree, ""], max_bytes=6) == {
         small: (6, b"alpha\n"),

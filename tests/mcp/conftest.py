@@ -8,7 +8,7 @@ import pytest
 
 from codemem.memory import initialize_memory
 from codemem.workspace import Workspace
-from tests.conftest import git
+from tests.helpers import git
 
 
 @pytest.fixture

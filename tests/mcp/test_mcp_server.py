@@ -14,7 +14,7 @@ from codemem.config import Config, load_config
 from codemem.mcp.tools import HOST_DESCRIPTIONS, memory_read, remember
 from codemem.memory import Archive, MemoryStore, Recall
 from codemem.workspace import Workspace
-from tests.conftest import git
+from tests.helpers import git
 
 TOOLS = [
     "search_code",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from codemem.workspace import Workspace
 
@@ -32,8 +30,3 @@ def write_block(ws: Workspace, label: str, text: str) -> None:
 
 def read_block(ws: Workspace, label: str) -> str:
     return (ws.blocks_dir / f"{label}.md").read_text(encoding="utf-8")
-
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` and return its stdout."""
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout

@@ -7,11 +7,12 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from memory_helpers import git, read_block
+from memory_helpers import read_block
 
 from codemem.cli import cli
 from codemem.memory import Archive, MemoryStore, Recall
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 
 @pytest.fixture

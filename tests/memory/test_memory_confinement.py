@@ -9,13 +9,14 @@ import stat
 
 import pytest
 from click.testing import CliRunner
-from memory_helpers import git, write_block
+from memory_helpers import write_block
 
 from codemem.cli import cli
 from codemem.errors import PathOutsideRepository
 from codemem.mcp.resources import DIGEST_URI, latest_digest, read_resource
 from codemem.memory import Archive, MemoryEditError, MemoryStore, Recall, UnknownLabelError
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 SECRET = "root:x:0:0:SECRET\n"
 BLOCK = "---\ndescription: Facts.\nlimit: 500\nread_only: false\n---\n{}\n"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -14,6 +12,7 @@ from codemem.config import load_config
 from codemem.review.diff import Target
 from codemem.review.engine import ReviewOptions, run_review
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 # A function that breaks the learned snake_case convention, for several tests.
 CAMEL_FUNCTION = '''
@@ -46,11 +45,6 @@ def write(repo: Path, files: dict[str, str | bytes | None]) -> None:
 def append(repo: Path, path: str, text: str) -> None:
     target = repo / path
     target.write_text(target.read_text(encoding="utf-8") + text, encoding="utf-8")
-
-
-def git(repo: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=check,
-                          env={**os.environ, **(env or {})})
 
 
 def stage(repo: Path, files: dict[str, str | bytes | None] | None = None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from review_helpers import append, brief, fake_aws_key, git, review, stage, write
+from review_helpers import append, brief, fake_aws_key, review, stage, write
 
 from codemem.cli import cli
 from codemem.config import load_config
@@ -24,6 +24,7 @@ from codemem.review.engine import NOT_LEARNED
 from codemem.review.findings import Finding, finding_id
 from codemem.review.limits import Budget
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 TOKEN = "ghp_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"  # codemem: ignore[secrets]
 TOKEN_LINE = f'TOKEN = "{TOKEN}"'

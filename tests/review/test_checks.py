@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from review_helpers import CAMEL_FUNCTION, append, brief, git, review, stage, write
+from review_helpers import CAMEL_FUNCTION, append, brief, review, stage, write
 
 from codemem.config import load_config
 from codemem.review.checks import CHECKS, run_checks
 from codemem.review.context import ReviewContext
 from codemem.review.diff import Target, read_changes
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 
 def test_a_clean_change_has_no_findings(shop):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
-from review_helpers import CAMEL_FUNCTION, append, cli_review, git, stage
+from review_helpers import CAMEL_FUNCTION, append, cli_review, stage
 
 from codemem.cli import cli
+from tests.helpers import git
 
 
 def warning_only(repo) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from review_helpers import git
 
 from codemem.cli import cli
 from codemem.conventions import Rule, render_records
@@ -17,6 +16,7 @@ from codemem.review.commit_msg import (
     subject_of,
 )
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 RULES = [
     Rule("commits", None, "Commit subjects follow Conventional Commits (`type(scope): summary`)", 0.95,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from review_helpers import git, stage, write
+from review_helpers import stage, write
 
 from codemem.errors import UsageError
 from codemem.review.diff import Hunk, Target, read_changes
+from tests.helpers import git
 
 MAX = 1_000_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from review_helpers import CAMEL_FUNCTION, append, brief, cli_review, git, review, stage, write
+from review_helpers import CAMEL_FUNCTION, append, brief, cli_review, review, stage, write
 
 from codemem.review.feedback import (
     Dismissal,
@@ -16,6 +16,7 @@ from codemem.review.feedback import (
 )
 from codemem.review.findings import Finding
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 NOW = datetime(2025, 3, 10, 12, 0, 0, tzinfo=timezone.utc)
 

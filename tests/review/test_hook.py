@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from review_helpers import CAMEL_FUNCTION, append, fake_aws_key, git, stage, write
+from review_helpers import CAMEL_FUNCTION, append, fake_aws_key, stage, write
 
 from codemem.cli import cli
 from codemem.review.findings import finding_id
 from codemem.review.hook import MARKER, hook_script
+from tests.helpers import git
 
 ROOT = Path(__file__).resolve().parents[2]
 FOOTER = ("codemem: commit stopped by 1 finding at or above error. Fix it, or dismiss a false alarm with "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from review_helpers import CAMEL_FUNCTION, append, brief, git, review, stage
+from review_helpers import CAMEL_FUNCTION, append, brief, review, stage
 
 from codemem.config import load_config
 from codemem.memory import initialize_memory
@@ -10,6 +10,7 @@ from codemem.review.conventions import REGION_END, REGION_START, NamingConventio
 from codemem.review.engine import NOT_LEARNED
 from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 
 def test_conventions_learned_by_digest_are_enforced(repo_factory):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from review_helpers import append, brief, cli_review, git, review, stage
+from review_helpers import append, brief, cli_review, review, stage
 
 from codemem.agent.providers import ProviderFailure, ScriptedProvider
 from codemem.config import load_config
 from codemem.review.diff import Target
 from codemem.review.llm import InvalidReply, parse_reply
+from tests.helpers import git
 
 RANGE = Target("range", rev_range="HEAD~1..HEAD")
 

@@ -10,7 +10,7 @@ from review_helpers import CAMEL_FUNCTION, append, cli_review, fake_aws_key, rev
 
 from codemem import __version__
 from codemem.review.output import render_text, sarif_log
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 SCHEMA = json.loads((FIXTURES / "review" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 

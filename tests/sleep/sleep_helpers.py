@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +9,7 @@ from codemem.config import load_config
 from codemem.memory import initialize_memory
 from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 NOW = datetime(2025, 3, 10, 12, 0, 0, tzinfo=timezone.utc)
 PEOPLE = {"alice": ("Alice Liddell", "alice@example.com"), "bob": ("Bob Builder", "bob@example.com")}
@@ -27,7 +26,7 @@ def commit(
     """Write (or with None, delete) files, then commit them at `when` (ISO) as `author`."""
     for old, new in (renames or {}).items():
         (repo / new).parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "mv", old, new], cwd=repo, check=True)
+        git(repo, "mv", old, new)
     for path, text in (files or {}).items():
         target = repo / path
         if text is None:
@@ -36,14 +35,13 @@ def commit(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
     name, email = PEOPLE[author]
-    env = os.environ | {
+    env = {
         "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": when,
         "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": when,
     }
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", message], cwd=repo, check=True, env=env)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
+    return git(repo, "rev-parse", "HEAD").stdout.strip()
 
 
 def config(**sleep):

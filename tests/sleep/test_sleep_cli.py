@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sleep_helpers import init, scripted_history
 
 from codemem.cli import cli
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 
 def run(repo, *args):

@@ -8,7 +8,7 @@ from sleep_helpers import commit
 
 from codemem.sleep.changes import compare_file
 from codemem.sleep.commits import FileChange, commits_since, load_diff, load_files
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 PARSE = {"chunk_lines": 80, "max_line_chars": 2000}
 

@@ -15,7 +15,7 @@ from codemem.sleep.consolidate import (
     sections,
 )
 from codemem.sleep.writer import MemoryWriter
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 
 def writer_for(ws, dry_run=False):

@@ -11,7 +11,7 @@ from codemem.errors import UsageError
 from codemem.memory import Archive, MemoryStore
 from codemem.sleep import learn_project
 from codemem.sleep.state import read_state
-from tests.conftest import git, make_repo
+from tests.helpers import git, make_repo
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from codemem.agent.providers import (
 from codemem.memory import MemoryStore
 from codemem.sleep.sleep_agent import SLEEP_TOOLS, sleep_prompt
 from codemem.sleep.state import read_local_state
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 MARCH_9 = datetime(2025, 3, 9, 15, 30, tzinfo=timezone.utc)
 USER_HEADER = (

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sleep_helpers import init, scripted_history
 
 from codemem.cli import cli
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 SUMMARIES = ["Adds the shop package.", "Adds VAT.", "Removes the legacy discount.", "Documents the CLI."]
 

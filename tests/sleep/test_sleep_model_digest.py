@@ -14,7 +14,7 @@ from codemem.agent.providers import (
 from codemem.agent.providers.models import ModelInfo
 from codemem.sleep.llm import SUMMARY_SYSTEM, clean_summary, commit_summarizer
 from codemem.sleep.state import read_state
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 SUMMARIES = [
     "Adds the `shop` package: carts, prices, receipts and a CLI, with tests.",

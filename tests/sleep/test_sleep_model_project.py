@@ -24,7 +24,7 @@ from codemem.sleep.project_init import (
     open_init_model,
     write_project_summary,
 )
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 SUMMARY = "pyshop is a tiny shop backend.\n\n- `shop/cart.py`: carts and totals\n- Test: `make test`"
 

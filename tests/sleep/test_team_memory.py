@@ -21,7 +21,7 @@ from codemem.conventions.merge import merge_memory_file
 from codemem.memory import MemoryStore
 from codemem.sleep import push_memory
 from codemem.workspace import Workspace
-from tests.conftest import git, make_repo
+from tests.helpers import git, make_repo
 
 COUPONS = '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'
 GIFTS = '"""Gift cards."""\n\n\ndef gift_card_value(cents: int) -> int:\n    """What a card is worth."""\n    return cents\n'
@@ -55,7 +55,7 @@ def codemem(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
 
 def commit_memory(ws: Workspace, who: str, when: str) -> None:
     """Commit whatever the digest changed in `.codemem/` (nothing: no commit)."""
-    if sh(ws.root, "status", "--porcelain", "--", ".codemem").stdout.strip():
+    if git(ws.root, "status", "--porcelain", "--", ".codemem").stdout.strip():
         commit(ws.root, "Update codemem memory", when, author=who)
 
 
@@ -96,19 +96,19 @@ def test_two_clones_digest_pull_and_push_without_conflicts(team, first):
     work(bob, "bob", "shop/gifts.py", GIFTS, 6)
     clones = {"alice": alice, "bob": bob}
     second = "bob" if first == "alice" else "alice"
-    sh(clones[first].root, "push", "-q", "origin", "main")
-    pulled = sh(clones[second].root, "pull", "-q", "--no-edit", "origin", "main", check=False)
+    git(clones[first].root, "push", "-q", "origin", "main")
+    pulled = git(clones[second].root, "pull", "-q", "--no-edit", "origin", "main", check=False)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     assert markers(clones[second]) == {}
     result = digest(clones[second], cfg())  # never refuses; nothing new to digest but the merge
     assert result.commits == [] and result.digest_path is None
     assert not any("conflict" in warning for warning in result.warnings)
     commit_memory(clones[second], second, "2025-03-07T09:00:00+00:00")
-    sh(clones[second].root, "push", "-q", "origin", "main")
-    assert sh(clones[first].root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    git(clones[second].root, "push", "-q", "origin", "main")
+    assert git(clones[first].root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
     assert markers(clones[first]) == {}
     digest(clones[first], cfg())
-    assert sh(clones[first].root, "status", "--porcelain", "--", ".codemem").stdout == ""  # nothing to re-learn
+    assert git(clones[first].root, "status", "--porcelain", "--", ".codemem").stdout == ""  # nothing to re-learn
     assert snapshot(alice) == snapshot(bob)
     assert not alice.state_file.exists() and not bob.state_file.exists()
 
@@ -116,14 +116,14 @@ def test_two_clones_digest_pull_and_push_without_conflicts(team, first):
 def test_the_same_range_on_two_clones_gives_the_same_bytes(team):
     remote, alice, bob = team
     work(alice, "alice", "shop/coupons.py", COUPONS, 5)
-    sh(alice.root, "push", "-q", "origin", "main")
-    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    git(alice.root, "push", "-q", "origin", "main")
+    assert git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
     digest(bob, cfg())  # bob's clone has not digested before: it takes the committed digests' word
-    assert sh(bob.root, "status", "--porcelain", "--", ".codemem").stdout == ""
+    assert git(bob.root, "status", "--porcelain", "--", ".codemem").stdout == ""
     # New work by alice, pushed without a digest: both digest the same range, uncommitted.
     commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
-    sh(alice.root, "push", "-q", "origin", "main")
-    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    git(alice.root, "push", "-q", "origin", "main")
+    assert git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
     ours, theirs = digest(alice, cfg()), digest(bob, cfg())
     assert ours.digest_path == theirs.digest_path
     assert [item.commit.subject for item in ours.commits] == ["Add labels"]
@@ -141,8 +141,8 @@ def test_a_conflicted_block_never_stops_a_digest(team):
         conventions = store.get("conventions").value
         store.rethink("conventions", conventions.replace("## Learned conventions", f"## Learned conventions ({who})"))
         commit(ws.root, "Notes", f"2025-03-{day:02d}T10:00:00+00:00", author=who)
-    sh(alice.root, "push", "-q", "origin", "main")
-    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode != 0  # conflicts
+    git(alice.root, "push", "-q", "origin", "main")
+    assert git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode != 0  # conflicts
     assert set(markers(bob)) == {"blocks/project.md", "blocks/conventions.md"}
     result = digest(bob, cfg())
     assert markers(bob) == {"blocks/project.md": 1}  # the learned region is derived again

@@ -28,7 +28,7 @@ from codemem.daemon.query_client import ask_daemon, socket_path
 from codemem.memory import MemoryStore
 from codemem.sleep.state import read_state
 from codemem.workspace import Workspace
-from tests.conftest import make_repo
+from tests.helpers import make_repo
 
 TIMEOUT = 60.0
 IDLE = "0.05"  # minutes: 3 seconds
@@ -293,6 +293,8 @@ def test_a_stale_pid_file_from_a_crash_is_recovered(shop, daemons):
     ws = Workspace(shop)
     crashed = daemons(shop)
     crashed.kill()  # SIGKILL: no cleanup at all
+    # Its workers, which share the lock's open file, notice the death and exit soon after.
+    wait_for(lambda: not lock_held(ws), what="the crashed daemon's workers to exit")
     assert read_pid(ws) == crashed.proc.pid and not lock_held(ws)
     status = json.loads(codemem(shop, "watch", "--status", "--json").stdout)
     assert status["running"] is False and status["stale_pid"] == crashed.proc.pid

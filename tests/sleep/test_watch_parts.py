@@ -3,7 +3,6 @@ the idle setting and the CLI's argument checks and status text."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from codemem.daemon.events import Debouncer, PathFilter, skipped_by_name
 from codemem.daemon.watch import Watcher
 from codemem.memory import Recall
 from codemem.workspace import Workspace
-from tests.conftest import make_repo
+from tests.helpers import git, make_repo
 
 
 def shop_repo(tmp_path: Path) -> Path:
@@ -94,9 +93,9 @@ def test_skipped_by_name():
 def test_the_path_filter_asks_git_once_per_batch_and_caches(tmp_path, monkeypatch):
     repo = make_repo(tmp_path / "r")
     (repo / ".gitignore").write_text("*.log\nbuild/\nnode_modules/\n")
-    subprocess.run(["git", "add", ".gitignore"], cwd=repo, check=True)
+    git(repo, "add", ".gitignore")
     (repo / "tracked.log").write_text("x")
-    subprocess.run(["git", "add", "-f", "tracked.log"], cwd=repo, check=True)
+    git(repo, "add", "-f", "tracked.log")
     paths = [
         "src/a.py",
         "app.log",
@@ -144,7 +143,7 @@ def test_new_commits_and_new_sessions_are_digested_once(tmp_path):
     second = commit(repo, "Add notes", "2025-03-02T10:00:00+00:00", {"NOTES.md": "# Notes\n"})
     assert watcher.on_idle() == f"new commits up to {second[:7]}"
     # HEAD moved back to an older commit: nothing to digest, and not again and again either.
-    subprocess.run(["git", "checkout", "-q", first], cwd=repo, check=True)
+    git(repo, "checkout", "-q", first)
     assert watcher.on_idle() == f"new commits up to {first[:7]}"
     assert watcher.status.last_digest["commits"] == 0
     assert watcher.on_idle() is None
@@ -164,7 +163,7 @@ def test_a_fresh_daemon_remembers_what_the_last_one_digested(tmp_path):
     commit(repo, "Two", "2025-03-02T10:00:00+00:00", {"a.md": "a\n"})
     ws = init(repo)
     digest(ws)
-    subprocess.run(["git", "checkout", "-q", first], cwd=repo, check=True)
+    git(repo, "checkout", "-q", first)
     before = Watcher(ws, config())
     assert before.on_idle() == f"new commits up to {first[:7]}"
     write_status(ws, before.status)
