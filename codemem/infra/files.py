@@ -78,7 +78,10 @@ def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) ->
         tmp.unlink(missing_ok=True)
         raise
     if durable:
-        _fsync_dir(path.parent)
+        try:
+            _fsync_dir(path.parent)
+        except OSError:  # the new file is in place: a failed folder fsync must not report
+            pass  # the write as failed (a caller would redo an edit that was applied)
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int | None = None, *, durable: bool = True) -> None:
