@@ -82,7 +82,9 @@ def conversation(n: int) -> list[Message]:
     while len(out) < n:
         call = tool_call("read_file", path="sympy/solvers/solvers.py", start_line=1, end_line=80)
         out.append(Message.assistant("Let me look at the solver.", [call]))
-        out.append(Message.tool_result(call.id, "\n".join(f"{i:>6}\t{PROSE}" for i in range(1, 25))))
+        out.append(
+            Message.tool_result(call.id, "\n".join(f"{i:>6}\t{PROSE}" for i in range(1, 25)))
+        )
     return out[:n]
 
 
@@ -132,13 +134,19 @@ def main() -> None:
     rows.append(("  memory blocks (re-read from disk)", *timed(context.blocks_part, args.repeat)))
     rows.append(("  memory stats", *timed(lambda: context.stats_part(False), args.repeat)))
     rows.append(("  repo map (cached)", *timed(context.map_part, args.repeat)))
-    rows.append((
-        "  token estimate",
-        *timed(lambda: context.count(prompt.system, prompt.messages, prompt.tools), args.repeat),
-    ))
+    rows.append(
+        (
+            "  token estimate",
+            *timed(
+                lambda: context.count(prompt.system, prompt.messages, prompt.tools), args.repeat
+            ),
+        )
+    )
 
     chars_per_token = context.estimator.chars_per_token
-    tool_chars = sum(len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in prompt.tools)
+    tool_chars = sum(
+        len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in prompt.tools
+    )
     parts = {
         "system prompt": context.instructions,
         "memory blocks": context.blocks_part(),
@@ -148,9 +156,13 @@ def main() -> None:
         "conversation": "x" * sum(len(m.content) for m in prompt.messages),
     }
     prefix_chars = len(parts["system prompt"]) + len(parts["memory blocks"])
-    sizes = {name: {"chars": len(text), "tokens": round(len(text) / chars_per_token)} for name, text in parts.items()}
+    sizes = {
+        name: {"chars": len(text), "tokens": round(len(text) / chars_per_token)}
+        for name, text in parts.items()
+    }
     sizes["memory prefix (prompt + blocks)"] = {
-        "chars": prefix_chars, "tokens": context.prefix_tokens(),
+        "chars": prefix_chars,
+        "tokens": context.prefix_tokens(),
     }
 
     store = context.ctx.repo_maps._store
@@ -164,16 +176,27 @@ def main() -> None:
     print(f"{'part':{width}}  {'chars':>7}  {'~tokens':>7}")
     for name, size in sizes.items():
         print(f"{name:{width}}  {size['chars']:7,}  {size['tokens']:7,}")
-    print(f"\nwhole request: ~{prompt.tokens:,} tokens ({prompt.ratio:.1%} of a {prompt.window:,}-token window)")
+    print(
+        f"\nwhole request: ~{prompt.tokens:,} tokens ({prompt.ratio:.1%} of a {prompt.window:,}-token window)"
+    )
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "files": len(store),
-        "messages": args.messages,
-        "timings_ms": {label.strip(): {"best": best * 1000, "median": median * 1000} for label, best, median in rows},
-        "sizes": sizes,
-        "request_tokens": prompt.tokens,
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "files": len(store),
+                "messages": args.messages,
+                "timings_ms": {
+                    label.strip(): {"best": best * 1000, "median": median * 1000}
+                    for label, best, median in rows
+                },
+                "sizes": sizes,
+                "request_tokens": prompt.tokens,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

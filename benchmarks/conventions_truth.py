@@ -51,7 +51,11 @@ def load_truth(path: Path) -> dict[str, Any]:
         if key not in data:
             raise ValueError(f"{path.name}: no {key!r}")
     commit = data["commit"]
-    if not (isinstance(commit, str) and len(commit) == 40 and all(c in "0123456789abcdef" for c in commit)):
+    if not (
+        isinstance(commit, str)
+        and len(commit) == 40
+        and all(c in "0123456789abcdef" for c in commit)
+    ):
         raise ValueError(f"{path.name}: commit must be 40 hex digits")
     for n, fact in enumerate(data["facts"]):
         missing = [k for k in FACT_KEYS if k not in fact]
@@ -91,16 +95,21 @@ class Judged:
         judged = len(self.true) + len(self.false)
         facts = len(self.found) + len(self.missed)
         return {
-            "true": len(self.true), "false": len(self.false), "unjudged": len(self.unjudged),
+            "true": len(self.true),
+            "false": len(self.false),
+            "unjudged": len(self.unjudged),
             "precision": round(len(self.true) / judged, 3) if judged else None,
-            "facts": facts, "found": len(self.found),
+            "facts": facts,
+            "found": len(self.found),
             "recall": round(len(self.found) / facts, 3) if facts else None,
             "same_examples": self.same_examples,
         }
 
 
 def _accepts(fact: dict, rule: dict) -> bool:
-    return rule.get("value") in _values(fact) and (not fact.get("bands") or rule.get("band") in fact["bands"])
+    return rule.get("value") in _values(fact) and (
+        not fact.get("bands") or rule.get("band") in fact["bands"]
+    )
 
 
 def judge(facts: list[dict], rules: list[dict]) -> Judged:
@@ -136,11 +145,15 @@ def _git(*args: str, cwd: Path | None = None) -> None:
 
 
 def _head(work: Path) -> str:
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=False
+    )
     return proc.stdout.strip()
 
 
-def mine(mirror: Path, commit: str, work: Path, codemem: list[str], reuse: bool = False) -> list[dict]:
+def mine(
+    mirror: Path, commit: str, work: Path, codemem: list[str], reuse: bool = False
+) -> list[dict]:
     """Clone `mirror` at `commit` into `work`, run init and digest, return the stored rules.
 
     With `reuse`, a clone already at `commit` with its `.codemem/` keeps its index and only
@@ -154,9 +167,13 @@ def mine(mirror: Path, commit: str, work: Path, codemem: list[str], reuse: bool 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEMEM_")}
     env["CODEMEM_HOME"] = str(work.parent / ".codemem-home")
     for args in ([["init"]] if fresh else []) + [["digest", "--no-llm", "--ci"]]:
-        proc = subprocess.run([*codemem, *args], cwd=work, env=env, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [*codemem, *args], cwd=work, env=env, capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"codemem {' '.join(args)} failed in {work}: {proc.stderr.strip()[-400:]}")
+            raise RuntimeError(
+                f"codemem {' '.join(args)} failed in {work}: {proc.stderr.strip()[-400:]}"
+            )
     data = json.loads((work / ".codemem" / "conventions.json").read_text(encoding="utf-8"))
     return list(data.get("rules", []))
 
@@ -171,32 +188,52 @@ def _pct(value: float | None) -> str:
 
 
 def report(rows: dict[str, dict[str, Any]]) -> str:
-    lines = [f"{'':28} {'precision':>9} {'(true/false)':>12} {'unjudged':>8} {'recall':>7} {'(found/facts)':>13} {'ex=exc':>6}"]
+    lines = [
+        f"{'':28} {'precision':>9} {'(true/false)':>12} {'unjudged':>8} {'recall':>7} {'(found/facts)':>13} {'ex=exc':>6}"
+    ]
     for name, n in rows.items():
         counts, found = f"{n['true']}/{n['false']}", f"{n['found']}/{n['facts']}"
-        lines.append(f"{name:28} {_pct(n['precision']):>9} {counts:>12} {n['unjudged']:>8} "
-                     f"{_pct(n['recall']):>7} {found:>13} {n['same_examples']:>6}")
+        lines.append(
+            f"{name:28} {_pct(n['precision']):>9} {counts:>12} {n['unjudged']:>8} "
+            f"{_pct(n['recall']):>7} {found:>13} {n['same_examples']:>6}"
+        )
     return "\n".join(lines)
 
 
-def run(truth_files: list[Path], mirrors: Path, work_dir: Path, codemem: list[str], reuse: bool = False) -> dict[str, Any]:
+def run(
+    truth_files: list[Path], mirrors: Path, work_dir: Path, codemem: list[str], reuse: bool = False
+) -> dict[str, Any]:
     per_repo: dict[str, Judged] = {}
     per_language: dict[str, Judged] = defaultdict(Judged)
     details: dict[str, Any] = {}
     for path in truth_files:
         truth = load_truth(path)
         repo = truth["repo"]
-        rules = mine(_mirror(mirrors, repo), truth["commit"], work_dir / repo.replace("/", "+"), codemem, reuse)
+        rules = mine(
+            _mirror(mirrors, repo),
+            truth["commit"],
+            work_dir / repo.replace("/", "+"),
+            codemem,
+            reuse,
+        )
         judged = judge(truth["facts"], rules)
         per_repo[repo] = judged
-        for rule_lang in {*(f["language"] for f in truth["facts"]), *(r.get("language") for r in rules)}:
-            part = judge([f for f in truth["facts"] if f["language"] == rule_lang],
-                         [r for r in rules if r.get("language") == rule_lang])
+        for rule_lang in {
+            *(f["language"] for f in truth["facts"]),
+            *(r.get("language") for r in rules),
+        }:
+            part = judge(
+                [f for f in truth["facts"] if f["language"] == rule_lang],
+                [r for r in rules if r.get("language") == rule_lang],
+            )
             per_language[rule_lang or "(repository)"].add(part)
         details[repo] = {
             **judged.numbers(),
             "false_rules": [r.get("statement") for r in judged.false],
-            "missed_facts": [f"{f['kind']} {f['language']} {f['subject'] or ''} = {f['value']}" for f in judged.missed],
+            "missed_facts": [
+                f"{f['kind']} {f['language']} {f['subject'] or ''} = {f['value']}"
+                for f in judged.missed
+            ],
         }
         print(f"{repo}: {judged.numbers()}", file=sys.stderr)
     overall = Judged()
@@ -211,13 +248,21 @@ def run(truth_files: list[Path], mirrors: Path, work_dir: Path, codemem: list[st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mirrors", type=Path, required=True, help="folder of <owner>+<name>/repo git mirrors")
-    parser.add_argument("--work-dir", type=Path, help="where the clones go (default: a temporary folder)")
+    parser.add_argument(
+        "--mirrors", type=Path, required=True, help="folder of <owner>+<name>/repo git mirrors"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where the clones go (default: a temporary folder)"
+    )
     parser.add_argument("--codemem", help="the codemem command (default: python -m codemem)")
     parser.add_argument("--truth", type=Path, default=TRUTH, help="folder of truth files")
     parser.add_argument("--only", action="append", default=[], help="owner/name (repeatable)")
     parser.add_argument("--json-out", type=Path)
-    parser.add_argument("--reuse", action="store_true", help="keep clones already at the pinned commit (and their index)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep clones already at the pinned commit (and their index)",
+    )
     args = parser.parse_args(argv)
     codemem = shlex.split(args.codemem) if args.codemem else [sys.executable, "-m", "codemem"]
     files = sorted(args.truth.glob("*.json"))
@@ -230,7 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = {repo: n for repo, n in result["repos"].items()}
     print(report(rows))
     print()
-    print(report({**{f"lang {k}": v for k, v in result["languages"].items()}, "OVERALL": result["overall"]}))
+    print(
+        report(
+            {
+                **{f"lang {k}": v for k, v in result["languages"].items()},
+                "OVERALL": result["overall"],
+            }
+        )
+    )
     for repo, n in result["repos"].items():
         for statement in n["false_rules"]:
             print(f"  false  {repo}: {statement}")

@@ -46,8 +46,10 @@ from measure import run_measured
 from sleep_speed import prepare  # the same clone, memory and index as the sleep benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
-SUMMARY = ("Changes the schema loading code and its tests; the commit message gives the reason "
-           "and the diff shows the new behaviour.")
+SUMMARY = (
+    "Changes the schema loading code and its tests; the commit message gives the reason "
+    "and the diff shows the new behaviour."
+)
 SESSION_MESSAGES = 12
 USER = "bench"  # CODEMEM_USER of every process, so the agent's users/ block exists
 
@@ -90,9 +92,14 @@ class Model:
         if self.agent_turns > 1:
             return "Saved one preference and one note."
         return tool_call_response(
-            tool_call("memory_append", label=f"users/{USER}", content="- Prefers small, reviewed commits."),
-            tool_call("archival_insert", content="Schema loading was reworked (benchmark note).",
-                      tags=["benchmark"]),
+            tool_call(
+                "memory_append", label=f"users/{USER}", content="- Prefers small, reviewed commits."
+            ),
+            tool_call(
+                "archival_insert",
+                content="Schema loading was reworked (benchmark note).",
+                tags=["benchmark"],
+            ),
         )
 
 
@@ -186,8 +193,12 @@ def runs(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
             restore(root, args.work_dir / "pristine")
             child = [sys.executable, __file__, "--root", str(root)]
             if variant == "model+agent":
-                setup = run_measured([*child, "--setup", "--sessions", str(args.sessions)],
-                                     cwd=ROOT / "benchmarks", env=env, timeout=600)
+                setup = run_measured(
+                    [*child, "--setup", "--sessions", str(args.sessions)],
+                    cwd=ROOT / "benchmarks",
+                    env=env,
+                    timeout=600,
+                )
                 if not setup.ok:
                     raise RuntimeError(f"set-up of {variant} failed: {setup.brief_error()}")
             cmd = [*child, "--variant", variant, "--delay", str(args.delay)]
@@ -199,8 +210,10 @@ def runs(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
             row = json.loads(call.stdout.strip().splitlines()[-1])
             row.update(run=run, process_wall_s=round(call.wall_s, 3))
             rows.append(row)
-            log(f"{variant} run {run}: {row['digest_s']:.2f}s, {row['model_calls']} model calls, "
-                f"peak {row['peak_rss_mb']:.0f} MB")
+            log(
+                f"{variant} run {run}: {row['digest_s']:.2f}s, {row['model_calls']} model calls, "
+                f"peak {row['peak_rss_mb']:.0f} MB"
+            )
     return rows
 
 
@@ -223,15 +236,22 @@ def render(results: dict[str, Any]) -> str:
         digest_s = statistics.median(r["digest_s"] for r in mine)
         last = mine[-1]
         full_pass = variant in ("model", "model+agent")  # a 2nd pass digests nothing
-        overhead = f"{digest_s - last['simulated_latency_s'] - base_s:+.2f}" if full_pass and base_s else ""
+        overhead = (
+            f"{digest_s - last['simulated_latency_s'] - base_s:+.2f}"
+            if full_pass and base_s
+            else ""
+        )
         lines.append(
             f"| {variant} | {digest_s:.2f} | {last['model_calls']} | {last['simulated_latency_s']:.2f} "
             f"| {overhead} | {last['prompt_chars_mean']:,.0f} / {last['prompt_chars_max']:,} "
             f"| {last['agent_tool_calls']} | {last['sessions_learned']} "
             f"| {max(r['peak_rss_mb'] for r in mine):.0f} |"
         )
-    lines += ["", "Own overhead: digest time less the simulated latency less the `no-llm` median "
-              "(bounded diffs read from git, prompts built, summaries written)."]
+    lines += [
+        "",
+        "Own overhead: digest time less the simulated latency less the `no-llm` median "
+        "(bounded diffs read from git, prompts built, summaries written).",
+    ]
     return "\n".join(lines)
 
 
@@ -239,12 +259,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", default="marshmallow-code/marshmallow")
     parser.add_argument("--commits", type=int, default=100)
-    parser.add_argument("--delay", type=float, default=0.05, help="simulated seconds per model call")
+    parser.add_argument(
+        "--delay", type=float, default=0.05, help="simulated seconds per model call"
+    )
     parser.add_argument("--sessions", type=int, default=5, help="recorded sessions for model+agent")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
-    parser.add_argument("--work-dir", type=Path, default=ROOT / "benchmarks" / ".work" / "digest_model")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "digest_model_speed.json")
+    parser.add_argument(
+        "--work-dir", type=Path, default=ROOT / "benchmarks" / ".work" / "digest_model"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=ROOT / "benchmarks" / "results" / "digest_model_speed.json"
+    )
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -262,8 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CODEMEM_USER"] = USER
     root = prepare(args)
     results = {
-        "repo": args.repo, "head": git("rev-parse", "HEAD", cwd=root).strip(),
-        "commits": args.commits, "delay_s": args.delay, "sessions": args.sessions,
+        "repo": args.repo,
+        "head": git("rev-parse", "HEAD", cwd=root).strip(),
+        "commits": args.commits,
+        "delay_s": args.delay,
+        "sessions": args.sessions,
         "runs": runs(args, root),
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,9 @@ class Target:
 def targets(template: Template, every_file: bool) -> list[Target]:
     """The template's files under .codemem/: all of them, or the first of each kind."""
     root = template.repo / ".codemem"
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    files = sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+    )
     found: dict[str, Target] = {}
     for rel in files:
         target = Target(rel)
@@ -117,7 +119,9 @@ def readable(path: Path) -> bool:
     return True
 
 
-def damage_cell(cli: Codemem, template: Template, target: Target, how: str, work: Path, seed: int) -> Outcome:
+def damage_cell(
+    cli: Codemem, template: Template, target: Target, how: str, work: Path, seed: int
+) -> Outcome:
     cell = f"damage {how} {target.rel}"
     outcome = Outcome(cell, runs=1, faults=1)
     repo = copy_template(template, work / "damage")
@@ -132,13 +136,23 @@ def damage_cell(cli: Codemem, template: Template, target: Target, how: str, work
         if result.rc == 0:
             continue
         if target.derived:
-            outcome.problem("other", f"{cell}: not repaired: `{' '.join(args)}` exit {result.rc}: {last_line(result.stderr)}")
+            outcome.problem(
+                "other",
+                f"{cell}: not repaired: `{' '.join(args)}` exit {result.rc}: {last_line(result.stderr)}",
+            )
         elif not any(name in last_line(result.stderr) for name in names):
-            outcome.problem("other", f"{cell}: `{' '.join(args)}` exit {result.rc} without naming it: {last_line(result.stderr)}")
+            outcome.problem(
+                "other",
+                f"{cell}: `{' '.join(args)}` exit {result.rc} without naming it: {last_line(result.stderr)}",
+            )
     if must_name(target, how) and not named and not readable(repo / ".codemem" / target.rel):
         outcome.problem("other", f"{cell}: no command named the damaged file")
     final = cli.run(repo, "search", "--level", "file", "-k", "5", QUERY)
-    if target.derived or final.rc == 0 or not any(name in last_line(final.stderr) for name in names):
+    if (
+        target.derived
+        or final.rc == 0
+        or not any(name in last_line(final.stderr) for name in names)
+    ):
         check_index(cli, repo, outcome, f"{cell} (expects {EXPECTED})")  # else: stopped, naming it
     shutil.rmtree(repo, ignore_errors=True)
     return outcome

@@ -72,7 +72,11 @@ class DiskOp:
 
 DISK_OPS = (
     DiskOp("remember", ("remember", "disk-note-token: a note written on a full disk")),
-    DiskOp("memory set", ("memory", "set", "scratch", "--value", "scratch on a full disk"), ("scratch",)),
+    DiskOp(
+        "memory set",
+        ("memory", "set", "scratch", "--value", "scratch on a full disk"),
+        ("scratch",),
+    ),
     DiskOp("index", ("index",)),
     DiskOp("digest", ("digest", "--no-llm"), ("project", "conventions")),
 )
@@ -96,7 +100,12 @@ def count_calls(cli: Codemem, template: Template, op: DiskOp, work: Path) -> int
 
 
 def enospc_cell(
-    cli: Codemem, template: Template, op: DiskOp, at: int, work: Path, faulty: Callable[..., Result] = enospc_run
+    cli: Codemem,
+    template: Template,
+    op: DiskOp,
+    at: int,
+    work: Path,
+    faulty: Callable[..., Result] = enospc_run,
 ) -> Outcome:
     """`op` with its `at`-th write/rename/fsync failing (`faulty` runs it so and marks when it
     fired), then: one line and exit >= 3 or carrying on, blocks unchanged on failure, no temp
@@ -112,13 +121,20 @@ def enospc_cell(
     if outcome.check_command(result, must_succeed=False) and mark.exists() and result.rc != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         if result.rc < 3 or len(lines) != 1:
-            outcome.problem("other", f"{cell}: exit {result.rc} with {len(lines)} lines: {last_line(result.stderr)}")
+            outcome.problem(
+                "other",
+                f"{cell}: exit {result.rc} with {len(lines)} lines: {last_line(result.stderr)}",
+            )
     for label in op.labels:
         value = block_value(cli, repo, label)
         if value is None:
             outcome.problem("edits_lost", f"{cell}: {label} cannot be read any more")
-        elif result.rc != 0 and value != before[label]:  # whole but changed: applied, reported failed
-            outcome.problem("other", f"{cell}: {label} changed though the command failed: {value[:80]!r}")
+        elif (
+            result.rc != 0 and value != before[label]
+        ):  # whole but changed: applied, reported failed
+            outcome.problem(
+                "other", f"{cell}: {label} changed though the command failed: {value[:80]!r}"
+            )
     leftovers = [str(p.relative_to(repo)) for p in (repo / ".codemem").rglob("*.tmp")]
     if leftovers:
         outcome.problem("other", f"{cell}: temp files left: {leftovers[:3]}")
@@ -213,7 +229,9 @@ def _check_no_leak(cli: Codemem, repo: Path, outcome: Outcome) -> None:
     if result.rc == 1 and not result.traceback:
         return
     if outcome.check_command(result) and any(token in result.stdout for token in tokens):
-        outcome.problem("other", f"`{result.command}` shows content it should not: {result.stdout[:300]!r}")
+        outcome.problem(
+            "other", f"`{result.command}` shows content it should not: {result.stdout[:300]!r}"
+        )
 
 
 DISK_MB = 64
@@ -228,25 +246,45 @@ def real_disk_unavailable() -> str | None:
     return None if probe.rc == 0 else f"unshare -m failed: {last_line(probe.stderr)}"
 
 
-def disk_cell(cli: Codemem, template: Template, op: DiskOp, free: int, work: Path, script: Path) -> Outcome:
+def disk_cell(
+    cli: Codemem, template: Template, op: DiskOp, free: int, work: Path, script: Path
+) -> Outcome:
     """The cell runs in a private mount namespace (so its tmpfs vanishes with it)."""
-    argv = ["unshare", "-m", "--propagation", "private", sys.executable, str(script), "--disk-cell",
-            op.name, str(free), str(template.repo), str(work), *cli.command]
+    argv = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        sys.executable,
+        str(script),
+        "--disk-cell",
+        op.name,
+        str(free),
+        str(template.repo),
+        str(work),
+        *cli.command,
+    ]
     result = run(argv, dict(os.environ), timeout=600)
     try:
         return Outcome(**json.loads(result.stdout.strip().splitlines()[-1]))
     except (ValueError, IndexError, TypeError):
         outcome = Outcome(f"disk {op.name} free {free}", runs=1)
-        outcome.problem("other", f"the cell failed to run (exit {result.rc}): {last_line(result.stderr)}")
+        outcome.problem(
+            "other", f"the cell failed to run (exit {result.rc}): {last_line(result.stderr)}"
+        )
         return outcome
 
 
-def disk_cell_inside(cli: Codemem, template: Template, op: DiskOp, free: int, work: Path) -> Outcome:
+def disk_cell_inside(
+    cli: Codemem, template: Template, op: DiskOp, free: int, work: Path
+) -> Outcome:
     """On a tmpfs of DISK_MB filled to `free` bytes: `op` fails cleanly, then succeeds with room."""
     outcome = Outcome(f"disk {op.name} free {free}", runs=1)
     disk = work / "disk"
     disk.mkdir(parents=True, exist_ok=True)
-    mounted = run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(disk)], dict(os.environ), 30)
+    mounted = run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(disk)], dict(os.environ), 30
+    )
     if mounted.rc != 0:
         outcome.problem("other", f"mount failed: {last_line(mounted.stderr)}")
         return outcome
@@ -262,17 +300,24 @@ def disk_cell_inside(cli: Codemem, template: Template, op: DiskOp, free: int, wo
             pass
     os.truncate(filler, max(0, filler.stat().st_size - free))
     result = cli.run(repo, *op.args)
-    outcome.faults = int(result.rc != 0)  # the full disk stopped it (else it fitted in what was free)
+    outcome.faults = int(
+        result.rc != 0
+    )  # the full disk stopped it (else it fitted in what was free)
     if outcome.check_command(result, must_succeed=False) and result.rc != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         if result.rc < 3 or len(lines) != 1:
-            outcome.problem("other", f"{outcome.cell}: exit {result.rc} with {len(lines)} lines: {last_line(result.stderr)}")
+            outcome.problem(
+                "other",
+                f"{outcome.cell}: exit {result.rc} with {len(lines)} lines: {last_line(result.stderr)}",
+            )
         for label in op.labels:
             value = block_value(cli, repo, label)
             if value is None:
                 outcome.problem("edits_lost", f"{outcome.cell}: {label} cannot be read any more")
             elif value != before[label]:
-                outcome.problem("other", f"{outcome.cell}: {label} changed though the command failed")
+                outcome.problem(
+                    "other", f"{outcome.cell}: {label} changed though the command failed"
+                )
     filler.unlink()
     if result.rc != 0:
         outcome.check_command(cli.run(repo, *op.args))

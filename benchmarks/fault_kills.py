@@ -48,9 +48,16 @@ EDIT_SCRIPT = [
         "tool_calls": [
             {
                 "name": "memory_replace",
-                "arguments": {"label": "project", "old": "Prices are euros.", "new": "Prices are in euros."},
+                "arguments": {
+                    "label": "project",
+                    "old": "Prices are euros.",
+                    "new": "Prices are in euros.",
+                },
             },
-            {"name": "memory_append", "arguments": {"label": "scratch", "content": "agent was here"}},
+            {
+                "name": "memory_append",
+                "arguments": {"label": "scratch", "content": "agent was here"},
+            },
         ]
     },
     "Done.",
@@ -73,10 +80,29 @@ def ops(script: Path) -> list[Op]:
         Op("index --full", ("index", "--full"), ("batch", "full_text")),
         Op("index", ("index",), ("batch", "full_text")),
         Op("digest", ("digest", "--no-llm"), ("batch",), ("project", "conventions")),
-        Op("memory set", ("memory", "set", "scratch", "--value", "scratch v1 " + "x" * 3000), (), ("scratch",)),
-        Op("remember --block", ("remember", "--block", "scratch", "appended-token"), (), ("scratch",)),
-        Op("remember", ("remember", "note-token-walrus: staging deploys on Fridays"), note="note-token-walrus"),
-        Op("run (memory tools)", ("run", "-m", f"scripted/{script}", "--yes", "tidy memory"), (), ("project", "scratch")),
+        Op(
+            "memory set",
+            ("memory", "set", "scratch", "--value", "scratch v1 " + "x" * 3000),
+            (),
+            ("scratch",),
+        ),
+        Op(
+            "remember --block",
+            ("remember", "--block", "scratch", "appended-token"),
+            (),
+            ("scratch",),
+        ),
+        Op(
+            "remember",
+            ("remember", "note-token-walrus: staging deploys on Fridays"),
+            note="note-token-walrus",
+        ),
+        Op(
+            "run (memory tools)",
+            ("run", "-m", f"scripted/{script}", "--yes", "tidy memory"),
+            (),
+            ("project", "scratch"),
+        ),
     ]
 
 
@@ -105,8 +131,14 @@ def calibrate(cli: Codemem, template: Template, op: Op, work: Path) -> Calibrati
 
 
 def kill_cell(
-    cli: Codemem, template: Template, op: Op, signame: str, phase: str, calibration: Calibration,
-    work: Path, rng: random.Random,
+    cli: Codemem,
+    template: Template,
+    op: Op,
+    signame: str,
+    phase: str,
+    calibration: Calibration,
+    work: Path,
+    rng: random.Random,
 ) -> Outcome:
     """One run: copy, start, kill at `phase` with `signame`, check everything."""
     cell = f"kill {op.name} @{phase} {signame}"
@@ -121,7 +153,9 @@ def kill_cell(
     alive = _reach(proc, phase, stall, calibration, rng)
     if alive is None:
         out, err = _finish(proc, outcome, cell)
-        outcome.problem("other", f"{cell}: never reached the phase (exit {proc.returncode}): {last_line(err)}")
+        outcome.problem(
+            "other", f"{cell}: never reached the phase (exit {proc.returncode}): {last_line(err)}"
+        )
         return outcome
     sig = SIGNALS[signame]
     if alive:
@@ -138,13 +172,17 @@ def kill_cell(
         outcome.startup_tracebacks += 1
         outcome.notes.append(f"{cell}: Python start-up: {traceback_summary(err)}")
     elif killed.traceback:
-        outcome.problem("tracebacks", f"{cell}: the killed command printed {traceback_summary(err)}")
+        outcome.problem(
+            "tracebacks", f"{cell}: the killed command printed {traceback_summary(err)}"
+        )
     _check_after(cli, repo, op, template, calibration, killed, outcome, cell)
     shutil.rmtree(repo, ignore_errors=True)
     return outcome
 
 
-def _reach(proc, phase: str, stall: Path, calibration: Calibration, rng: random.Random) -> bool | None:
+def _reach(
+    proc, phase: str, stall: Path, calibration: Calibration, rng: random.Random
+) -> bool | None:
     """Wait for the phase: True if the command is alive there, False if it finished first,
     None if it never reached a named phase."""
     if phase == "random":
@@ -167,14 +205,22 @@ def _finish(proc, outcome: Outcome, cell: str) -> tuple[str, str]:
         out, err = proc.communicate()
     left = wait_group_gone(proc.pid)
     if left:
-        outcome.problem("orphans_left", f"{cell}: processes {sorted(left)} of the killed group outlived it")
+        outcome.problem(
+            "orphans_left", f"{cell}: processes {sorted(left)} of the killed group outlived it"
+        )
         kill_group(proc.pid)
     return out, err
 
 
 def _check_after(
-    cli: Codemem, repo: Path, op: Op, template: Template, calibration: Calibration, killed: Result,
-    outcome: Outcome, cell: str,
+    cli: Codemem,
+    repo: Path,
+    op: Op,
+    template: Template,
+    calibration: Calibration,
+    killed: Result,
+    outcome: Outcome,
+    cell: str,
 ) -> None:
     for label in op.labels:
         value = block_value(cli, repo, label)
@@ -183,13 +229,20 @@ def _check_after(
         if value is None:
             outcome.problem("edits_lost", f"{cell}: block {label} unreadable after the kill")
         elif killed.rc == 0 and value != new:
-            outcome.problem("edits_lost", f"{cell}: {label} reported written but holds {value[:80]!r}")
+            outcome.problem(
+                "edits_lost", f"{cell}: {label} reported written but holds {value[:80]!r}"
+            )
         elif value not in (old, new):
-            outcome.problem("edits_lost", f"{cell}: {label} is neither its old nor its new value: {value[:80]!r}")
+            outcome.problem(
+                "edits_lost",
+                f"{cell}: {label} is neither its old nor its new value: {value[:80]!r}",
+            )
     if op.note:
         recall = cli.run(repo, "recall", "--archive", "--json", op.note)
         if outcome.check_command(recall) and killed.rc == 0 and op.note not in recall.stdout:
-            outcome.problem("edits_lost", f"{cell}: the note was reported saved but recall lacks it")
+            outcome.problem(
+                "edits_lost", f"{cell}: the note was reported saved but recall lacks it"
+            )
     listing = cli.run(repo, "memory", "list")
     if outcome.check_command(listing) and "warning" in listing.stderr:
         outcome.problem("edits_lost", f"{cell}: `memory list` reports {last_line(listing.stderr)}")

@@ -81,10 +81,15 @@ class Outcome:
             self.problem("hangs", f"`{result.command}` still running after {TIMEOUT:g} s")
             return False
         if result.traceback:
-            self.problem("tracebacks", f"`{result.command}` (exit {result.rc}): {traceback_summary(result.stderr + result.stdout)}")
+            self.problem(
+                "tracebacks",
+                f"`{result.command}` (exit {result.rc}): {traceback_summary(result.stderr + result.stdout)}",
+            )
             return False
         if must_succeed and result.rc != 0:
-            self.problem("other", f"`{result.command}` exit {result.rc}: {last_line(result.stderr)}")
+            self.problem(
+                "other", f"`{result.command}` exit {result.rc}: {last_line(result.stderr)}"
+            )
             return False
         return True
 
@@ -118,13 +123,20 @@ class Codemem:
         self.command = command or default_command()
         self.env = clean_environment(home)
         self.env["HOME"] = str(home)
-        for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
+        for name in (
+            "ANTHROPIC_API_KEY",
+            "OPENAI_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            "OPENAI_BASE_URL",
+        ):
             self.env.pop(name, None)
 
     def argv(self, repo: Path, args: tuple[str, ...] | list[str]) -> list[str]:
         return [*self.command, "--repo", str(repo), *args]
 
-    def run(self, repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Result:
+    def run(
+        self, repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT
+    ) -> Result:
         return run(self.argv(repo, args), {**self.env, **(env or {})}, timeout)
 
     def start(self, repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -142,7 +154,9 @@ class Codemem:
         )
 
 
-def run(argv: list[str], env: dict[str, str], timeout: float = TIMEOUT, cwd: Path | None = None) -> Result:
+def run(
+    argv: list[str], env: dict[str, str], timeout: float = TIMEOUT, cwd: Path | None = None
+) -> Result:
     """Run `argv` in its own process group; on timeout kill the whole group (rc None)."""
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -217,7 +231,11 @@ class Template:
 
 
 SESSION_SCRIPT = [
-    {"tool_calls": [{"name": "memory_append", "arguments": {"label": "project", "content": KEPT_FACT}}]},
+    {
+        "tool_calls": [
+            {"name": "memory_append", "arguments": {"label": "project", "content": KEPT_FACT}}
+        ]
+    },
     "Noted.",
 ]
 
@@ -245,7 +263,9 @@ def build_template(cli: Codemem, root: Path) -> Template:
     ):
         result = cli.run(repo, *args)
         if result.rc != 0 or result.traceback:
-            raise RuntimeError(f"template: `{result.command}` failed: {result.stderr.strip()[-2000:]}")
+            raise RuntimeError(
+                f"template: `{result.command}` failed: {result.stderr.strip()[-2000:]}"
+            )
     write_modules(repo, CHANGED, 1)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "Revise the modules")

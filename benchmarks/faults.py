@@ -49,8 +49,15 @@ HERE = Path(__file__).resolve().parent
 FAMILIES = ("kill", "damage", "enospc", "disk", "hostile")
 COLUMNS = ("runs", "faults", *FIGURES, "startup_tracebacks")
 HEADERS = (
-    "runs", "faults injected", "indexes lost", "edits lost", "orphans left", "tracebacks shown", "hangs",
-    "other failures", "Python start-up tracebacks",
+    "runs",
+    "faults injected",
+    "indexes lost",
+    "edits lost",
+    "orphans left",
+    "tracebacks shown",
+    "hangs",
+    "other failures",
+    "Python start-up tracebacks",
 )
 
 
@@ -121,10 +128,17 @@ def markdown(table: dict[str, dict[str, int]], outcomes: list[Outcome]) -> str:
 
 def write_json(path: Path, args, cli: Codemem, started: float, outcomes: list[Outcome]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"argv": sys.argv, "codemem": cli.command, "seed": args.seed, "runs": args.runs,
-            "seconds": round(time.monotonic() - started, 1)}
+    meta = {
+        "argv": sys.argv,
+        "codemem": cli.command,
+        "seed": args.seed,
+        "runs": args.runs,
+        "seconds": round(time.monotonic() - started, 1),
+    }
     cells = [asdict(o) for o in outcomes]
-    path.write_text(json.dumps({"meta": meta, "figures": summarize(outcomes), "cells": cells}, indent=2))
+    path.write_text(
+        json.dumps({"meta": meta, "figures": summarize(outcomes), "cells": cells}, indent=2)
+    )
 
 
 def inside_disk_cell(argv: list[str]) -> int:
@@ -132,8 +146,13 @@ def inside_disk_cell(argv: list[str]) -> int:
     name, free, repo, work, *command = argv
     cli = Codemem(Path(work) / "home", command)
     values = {}  # blocks are compared with their own value just before the fault
-    outcome = disk_cell_inside(cli, Template(Path(repo), "", values), next(op for op in DISK_OPS if op.name == name),
-                               int(free), Path(work) / f"disk-{name.replace(' ', '-')}-{free}")
+    outcome = disk_cell_inside(
+        cli,
+        Template(Path(repo), "", values),
+        next(op for op in DISK_OPS if op.name == name),
+        int(free),
+        Path(work) / f"disk-{name.replace(' ', '-')}-{free}",
+    )
     print(json.dumps(asdict(outcome)))
     return 0
 
@@ -144,12 +163,22 @@ def main(argv: list[str] | None = None) -> int:
         return inside_disk_cell(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--codemem", help="the codemem command (default: the installed one)")
-    parser.add_argument("--runs", type=int, default=3, help="random-time kills per command and signal")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="random-time kills per command and signal"
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", default=",".join(FAMILIES), help="families to run, comma-separated")
-    parser.add_argument("--every-file", action="store_true", help="damage every file, not one of each kind")
-    parser.add_argument("--enospc-calls", type=int, default=None, help="fail only the first N calls of each")
-    parser.add_argument("--huge-mb", type=int, default=64, help="size of the hostile repository's huge file")
+    parser.add_argument(
+        "--only", default=",".join(FAMILIES), help="families to run, comma-separated"
+    )
+    parser.add_argument(
+        "--every-file", action="store_true", help="damage every file, not one of each kind"
+    )
+    parser.add_argument(
+        "--enospc-calls", type=int, default=None, help="fail only the first N calls of each"
+    )
+    parser.add_argument(
+        "--huge-mb", type=int, default=64, help="size of the hostile repository's huge file"
+    )
     parser.add_argument("--work", type=Path, default=HERE / ".work" / "faults")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
@@ -177,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(outcome)
             if args.json_out:  # after every cell, so a long run can be read while it goes
                 write_json(args.json_out, args, cli, started, outcomes)
-            log(f"  {'ok  ' if outcome.ok else 'FAIL'} {outcome.cell}" + "".join(f"\n       {p}" for p in outcome.problems))
+            log(
+                f"  {'ok  ' if outcome.ok else 'FAIL'} {outcome.cell}"
+                + "".join(f"\n       {p}" for p in outcome.problems)
+            )
     table = summarize(outcomes)
     print(markdown(table, outcomes))
     if args.json_out:

@@ -87,7 +87,9 @@ def collect(args) -> None:
                         "symbols": symbol_rows,
                     }
                 )
-                print(f"{item['instance_id']}: {time.perf_counter() - started:.1f}s", file=sys.stderr)
+                print(
+                    f"{item['instance_id']}: {time.perf_counter() - started:.1f}s", file=sys.stderr
+                )
     RECORDING.parent.mkdir(parents=True, exist_ok=True)
     with RECORDING.open("wb") as handle:
         pickle.dump(records, handle)
@@ -113,7 +115,12 @@ def evaluate(args) -> None:
         ranked = replay(record, rrf_k=args.rrf_k)
         ranks = [ranked.index(g) + 1 for g in record["gold"] if g in ranked]
         best = min(ranks) if ranks else None
-        groups = ["all:" + record["suite"], record["suite"] + ":" + (record["language"] if record["suite"] == "multiswe" else record["repo"])]
+        groups = [
+            "all:" + record["suite"],
+            record["suite"]
+            + ":"
+            + (record["language"] if record["suite"] == "multiswe" else record["repo"]),
+        ]
         for group in groups:
             table[group]["n"] += 1
             for k in (1, 3, 5, 10):
@@ -128,7 +135,9 @@ def evaluate(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect")
     c.add_argument("--bench-dir", type=Path, default=ROOT.parent.parent / "shared" / "bench")

@@ -41,7 +41,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+def timed(
+    cmd: list[str], cwd: Path, env: dict[str, str]
+) -> tuple[float, subprocess.CompletedProcess]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     return time.perf_counter() - start, proc
@@ -60,13 +62,21 @@ def prepare(work: Path, env: dict[str, str], codemem: list[str]) -> Path:
         git("config", "user.name", "Bench", cwd=clone.root)
         log("codemem init (indexes sympy) ...")
         seconds, proc = timed([*codemem, "init"], clone.root, env)
-        log(f"  {seconds:.1f} s" + ("" if proc.returncode == 0 else f" FAILED: {proc.stderr[-400:]}"))
+        log(
+            f"  {seconds:.1f} s"
+            + ("" if proc.returncode == 0 else f" FAILED: {proc.stderr[-400:]}")
+        )
         log("codemem digest --ci (learns the conventions) ...")
         seconds, proc = timed([*codemem, "digest", "--ci"], clone.root, env)
-        log(f"  {seconds:.1f} s" + ("" if proc.returncode == 0 else f" FAILED: {proc.stderr[-400:]}"))
+        log(
+            f"  {seconds:.1f} s"
+            + ("" if proc.returncode == 0 else f" FAILED: {proc.stderr[-400:]}")
+        )
     else:
         git("reset", "-q", "--hard", head, cwd=clone.root)
-    subprocess.run([*codemem, "hook", "install"], cwd=clone.root, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*codemem, "hook", "install"], cwd=clone.root, env=env, check=True, capture_output=True
+    )
     # .codemem/ stays untracked in the clone: keep it out of the staged change
     exclude = clone.root / ".git" / "info" / "exclude"
     if ".codemem/" not in exclude.read_text(encoding="utf-8"):
@@ -78,22 +88,36 @@ def prepare(work: Path, env: dict[str, str], codemem: list[str]) -> Path:
 def typical_change(root: Path) -> str:
     """Three files: a new documented function and its test, and an edited line elsewhere."""
     module = root / "sympy/core/basic.py"
-    module.write_text(module.read_text(encoding="utf-8") + NEW_FUNCTION.format(name="rebuild_nested"), encoding="utf-8")
+    module.write_text(
+        module.read_text(encoding="utf-8") + NEW_FUNCTION.format(name="rebuild_nested"),
+        encoding="utf-8",
+    )
     test = root / "sympy/core/tests/test_basic.py"
-    test.write_text(test.read_text(encoding="utf-8")
-                    + "\n\ndef test_rebuild_nested():\n    from sympy.core.basic import rebuild_nested\n"
-                    "    assert rebuild_nested(b21, 2) == b21\n", encoding="utf-8")
+    test.write_text(
+        test.read_text(encoding="utf-8")
+        + "\n\ndef test_rebuild_nested():\n    from sympy.core.basic import rebuild_nested\n"
+        "    assert rebuild_nested(b21, 2) == b21\n",
+        encoding="utf-8",
+    )
     other = root / "sympy/simplify/simplify.py"
     text = other.read_text(encoding="utf-8")
-    other.write_text(text.replace("    expr = sympify(expr)\n", "    expr = sympify(expr)  # normalized\n", 1), encoding="utf-8")
+    other.write_text(
+        text.replace("    expr = sympify(expr)\n", "    expr = sympify(expr)  # normalized\n", 1),
+        encoding="utf-8",
+    )
     return "3 files: a new documented function with a test, a one-line edit"
 
 
 def untested_change(root: Path) -> str:
     """Two new public functions in two modules, no tests: the test lookup greps the test files."""
-    for path, name in (("sympy/polys/polytools.py", "poly_depth_hint"), ("sympy/solvers/solvers.py", "solve_hint")):
+    for path, name in (
+        ("sympy/polys/polytools.py", "poly_depth_hint"),
+        ("sympy/solvers/solvers.py", "solve_hint"),
+    ):
         target = root / path
-        target.write_text(target.read_text(encoding="utf-8") + NEW_FUNCTION.format(name=name), encoding="utf-8")
+        target.write_text(
+            target.read_text(encoding="utf-8") + NEW_FUNCTION.format(name=name), encoding="utf-8"
+        )
     return "2 large modules (polytools.py, solvers.py), each with a new untested public function"
 
 
@@ -101,7 +125,10 @@ def large_change(root: Path) -> str:
     """Twenty modules, each with a new function: an unusually big commit."""
     paths = sorted(p for p in (root / "sympy").glob("*/[a-z]*.py") if "tests" not in p.parts)[:20]
     for i, path in enumerate(paths):
-        path.write_text(path.read_text(encoding="utf-8") + NEW_FUNCTION.format(name=f"bench_helper_{i}"), encoding="utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8") + NEW_FUNCTION.format(name=f"bench_helper_{i}"),
+            encoding="utf-8",
+        )
     return f"{len(paths)} modules, each with a new function"
 
 
@@ -117,20 +144,37 @@ def run_scenario(root: Path, name, change, runs: int, env, codemem) -> dict:
     for _ in range(runs):
         seconds, proc = timed([*codemem, "review", "--staged", "--hook"], root, env)
         times.append(seconds)
-    findings = subprocess.run([*codemem, "review", "--staged", "--format", "json", "--no-llm"], cwd=root, env=env,
-                              capture_output=True, text=True, check=False)
-    counts = json.loads(findings.stdout)["counts"] if findings.stdout.strip().startswith("{") else {}
+    findings = subprocess.run(
+        [*codemem, "review", "--staged", "--format", "json", "--no-llm"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    counts = (
+        json.loads(findings.stdout)["counts"] if findings.stdout.strip().startswith("{") else {}
+    )
     commit_s, commit = timed(["git", "commit", "-q", "-m", f"bench {name}"], root, env)
     committed = commit.returncode == 0
     if committed:
         git("reset", "-q", "--hard", "HEAD~1", cwd=root)
     git("reset", "-q", "--hard", "HEAD", cwd=root)
-    log(f"{name}: median {statistics.median(times):.3f} s, max {max(times):.3f} s; git commit {commit_s:.3f} s")
+    log(
+        f"{name}: median {statistics.median(times):.3f} s, max {max(times):.3f} s; git commit {commit_s:.3f} s"
+    )
     return {
-        "scenario": name, "change": what, "diffstat": stat, "runs": runs,
-        "median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3),
-        "min_s": round(min(times), 3), "exit_code": proc.returncode if proc else None,
-        "findings": counts, "git_commit_s": round(commit_s, 3), "commit_went_through": committed,
+        "scenario": name,
+        "change": what,
+        "diffstat": stat,
+        "runs": runs,
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+        "min_s": round(min(times), 3),
+        "exit_code": proc.returncode if proc else None,
+        "findings": counts,
+        "git_commit_s": round(commit_s, 3),
+        "commit_went_through": committed,
     }
 
 
@@ -147,8 +191,10 @@ def render(report: dict) -> str:
         counts = row["findings"]
         found = f"{counts.get('error', 0)}/{counts.get('warning', 0)}/{counts.get('info', 0)}"
         ok = "yes" if row["median_s"] <= TARGET_S else "no"
-        lines.append(f"| {row['scenario']} | {row['change']} ({row['diffstat']}) | {row['median_s']:.3f} s | "
-                     f"{row['max_s']:.3f} s | {row['git_commit_s']:.3f} s | {found} | {ok} |")
+        lines.append(
+            f"| {row['scenario']} | {row['change']} ({row['diffstat']}) | {row['median_s']:.3f} s | "
+            f"{row['max_s']:.3f} s | {row['git_commit_s']:.3f} s | {found} | {ok} |"
+        )
     return "\n".join(lines)
 
 
@@ -162,12 +208,18 @@ def main() -> None:
     env = clean_environment(home)
     codemem = default_command()
     root = prepare(args.work, env, codemem)
-    python_s = statistics.median(timed([sys.executable, "-c", "pass"], root, env)[0] for _ in range(5))
+    python_s = statistics.median(
+        timed([sys.executable, "-c", "pass"], root, env)[0] for _ in range(5)
+    )
     help_s = statistics.median(timed([*codemem, "--help"], root, env)[0] for _ in range(5))
     report = {
-        "files": len(git("ls-files", cwd=root).splitlines()), "python_s": round(python_s, 3),
-        "help_s": round(help_s, 3), "load_average": os.getloadavg()[0],
-        "scenarios": [run_scenario(root, name, change, args.runs, env, codemem) for name, change in SCENARIOS],
+        "files": len(git("ls-files", cwd=root).splitlines()),
+        "python_s": round(python_s, 3),
+        "help_s": round(help_s, 3),
+        "load_average": os.getloadavg()[0],
+        "scenarios": [
+            run_scenario(root, name, change, args.runs, env, codemem) for name, change in SCENARIOS
+        ],
     }
     out = ROOT / "benchmarks" / "results" / "hook_speed.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -295,9 +295,7 @@ def watch_runs(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dic
                 target.write_text(code.lstrip(), encoding="utf-8")
             written = time.perf_counter()
             wait_for(
-                lambda n=name: any(
-                    h.symbol == n or n in h.text for h in index.search(n, k=3)
-                ),
+                lambda n=name: any(h.symbol == n or n in h.text for h in index.search(n, k=3)),
                 60,
                 f"{name} in search",
             )

@@ -141,7 +141,9 @@ def configure_merge_driver(ws: Workspace) -> bool:
         return False
     config = ws.root / ".git" / "config"  # a plain clone; a worktree's .git is a file: ask git
     try:
-        if config.is_file() and '[merge "codemem"]' in config.read_text(encoding="utf-8", errors="replace"):
+        if config.is_file() and '[merge "codemem"]' in config.read_text(
+            encoding="utf-8", errors="replace"
+        ):
             return False
     except OSError:
         pass

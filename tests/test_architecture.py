@@ -60,7 +60,9 @@ def imports(path: Path) -> list[tuple[int, str]]:
     """Every absolute module a file imports, at any depth (function-level imports count)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: list[tuple[int, str]] = []
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    package = (
+        module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    )
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
@@ -110,7 +112,9 @@ def test_packages_are_reached_through_their_face(path: Path):
 def _is_module(name: str) -> bool:
     """Whether `name` is a module or package of codemem (not a name imported from one)."""
     relative = Path(*name.split("."))
-    return (PACKAGE.parent / relative).with_suffix(".py").exists() or (PACKAGE.parent / relative).is_dir()
+    return (PACKAGE.parent / relative).with_suffix(".py").exists() or (
+        PACKAGE.parent / relative
+    ).is_dir()
 
 
 def test_only_the_store_imports_lancedb():

@@ -32,13 +32,18 @@ def test_defaults_without_any_file(tmp_path):
 
 
 def test_precedence_user_project_env_flags(tmp_path, isolated_home):
-    write(isolated_home / "codemem" / "config.yml", "model: anthropic/user\nindex:\n  chunk_lines: 50\n")
+    write(
+        isolated_home / "codemem" / "config.yml",
+        "model: anthropic/user\nindex:\n  chunk_lines: 50\n",
+    )
     project = write(tmp_path / "config.yml", "model: openai/project\nsearch:\n  k: 7\n")
     config = load_config(project)
     assert (config.model, config.index.chunk_lines, config.search.k) == ("openai/project", 50, 7)
     config = load_config(project, environ={"CODEMEM_MODEL": "ollama/env", "CODEMEM_SEARCH__K": "3"})
     assert (config.model, config.search.k) == ("ollama/env", 3)
-    config = load_config(project, flags={"model": "anthropic/flag"}, environ={"CODEMEM_MODEL": "x/env"})
+    config = load_config(
+        project, flags={"model": "anthropic/flag"}, environ={"CODEMEM_MODEL": "x/env"}
+    )
     assert config.model == "anthropic/flag"
 
 
@@ -54,7 +59,9 @@ def test_unknown_key_names_file_and_key(tmp_path):
 
 def test_wrong_type_names_key(tmp_path):
     project = write(tmp_path / "config.yml", "index:\n  max_file_bytes: lots\n")
-    with pytest.raises(ConfigError, match=r"config.yml: index.max_file_bytes: Input should be a valid integer"):
+    with pytest.raises(
+        ConfigError, match=r"config.yml: index.max_file_bytes: Input should be a valid integer"
+    ):
         load_config(project)
 
 
@@ -72,7 +79,10 @@ def test_top_level_must_be_mapping(tmp_path):
 
 def test_environment_mapping_parses_values():
     env = {"CODEMEM_INDEX__MAX_FILE_BYTES": "2048", "CODEMEM_SEARCH__BM25": "false", "OTHER": "x"}
-    assert environment_overrides(env) == {"index": {"max_file_bytes": 2048}, "search": {"bm25": False}}
+    assert environment_overrides(env) == {
+        "index": {"max_file_bytes": 2048},
+        "search": {"bm25": False},
+    }
 
 
 def typed_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
@@ -117,7 +127,15 @@ def test_example_file_documents_every_key_and_nothing_else():
 def test_every_section_is_typed():
     config = Config()
     assert set(Config.model_fields) == {
-        "model", "index", "search", "map", "providers", "agent", "permissions", "sleep", "review",
+        "model",
+        "index",
+        "search",
+        "map",
+        "providers",
+        "agent",
+        "permissions",
+        "sleep",
+        "review",
     }
     assert (config.agent.max_steps, config.permissions.mode) == (50, "ask")
     assert (config.sleep.idle_minutes, config.review.fail_on) == (10, "error")
@@ -128,10 +146,19 @@ def test_every_section_is_typed():
     [
         ("search:\n  k: many\n", "search.k: Input should be a valid integer"),
         ("map:\n  tokens: [1]\n", "map.tokens: Input should be a valid integer"),
-        ("providers:\n  gpu: {type: openai, timeout: soon}\n", "providers.gpu.timeout: Input should be a valid number"),
+        (
+            "providers:\n  gpu: {type: openai, timeout: soon}\n",
+            "providers.gpu.timeout: Input should be a valid number",
+        ),
         ("agent:\n  max_steps: lots\n", "agent.max_steps: Input should be a valid integer"),
-        ("agent:\n  models: {gpt-5: {input_price: cheap}}\n", "agent.models.gpt-5.input_price: Input should be a valid number"),
-        ("permissions:\n  allow: run_command:pytest*\n", "permissions.allow: Input should be a valid list"),
+        (
+            "agent:\n  models: {gpt-5: {input_price: cheap}}\n",
+            "agent.models.gpt-5.input_price: Input should be a valid number",
+        ),
+        (
+            "permissions:\n  allow: run_command:pytest*\n",
+            "permissions.allow: Input should be a valid list",
+        ),
         ("sleep:\n  idle_minutes: soon\n", "sleep.idle_minutes: Input should be a valid number"),
         ("review:\n  hook_llm: perhaps\n", "review.hook_llm: Input should be a valid boolean"),
     ],
@@ -147,12 +174,21 @@ def test_wrong_type_in_any_section_is_one_line_naming_file_and_key(tmp_path, tex
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("sleep:\n  idle_minute: 5\n", "sleep.idle_minute: unknown key, did you mean idle_minutes?"),
+        (
+            "sleep:\n  idle_minute: 5\n",
+            "sleep.idle_minute: unknown key, did you mean idle_minutes?",
+        ),
         ("review:\n  fail_at: warning\n", "review.fail_at: unknown key, did you mean fail_on?"),
         ("agent:\n  max_step: 3\n", "agent.max_step: unknown key, did you mean max_steps?"),
         ("permissions:\n  allows: []\n", "permissions.allows: unknown key, did you mean allow?"),
-        ("providers:\n  gpu: {type: openai, base_uri: x}\n", "providers.gpu.base_uri: unknown key, did you mean base_url?"),
-        ("agent:\n  models: {gpt-5: {max_outputs: 9}}\n", "agent.models.gpt-5.max_outputs: unknown key, did you mean max_output?"),
+        (
+            "providers:\n  gpu: {type: openai, base_uri: x}\n",
+            "providers.gpu.base_uri: unknown key, did you mean base_url?",
+        ),
+        (
+            "agent:\n  models: {gpt-5: {max_outputs: 9}}\n",
+            "agent.models.gpt-5.max_outputs: unknown key, did you mean max_output?",
+        ),
         ("memory:\n  limit: 9\n", "memory: unknown key (`codemem config example`"),
         ("revue:\n  llm: false\n", "revue: unknown key, did you mean review?"),
         ("sleep:\n  zzz: 1\n", "sleep.zzz: unknown key (`codemem config example` shows every key)"),
@@ -182,10 +218,16 @@ def test_layers_that_clash_only_together_are_both_named(tmp_path, isolated_home)
 
 def test_a_provider_may_be_completed_by_another_layer(tmp_path, isolated_home):
     write(isolated_home / "codemem" / "config.yml", "providers:\n  gpu: {api_key_env: GPU_KEY}\n")
-    project = write(tmp_path / "config.yml", "providers:\n  gpu: {type: openai-compatible, model: qwen3}\n")
+    project = write(
+        tmp_path / "config.yml", "providers:\n  gpu: {type: openai-compatible, model: qwen3}\n"
+    )
     config = load_config(project)
     settings = provider_settings("gpu", config.providers)
-    assert (settings.type, settings.api_key_env, settings.model) == ("openai-compatible", "GPU_KEY", "qwen3")
+    assert (settings.type, settings.api_key_env, settings.model) == (
+        "openai-compatible",
+        "GPU_KEY",
+        "qwen3",
+    )
     assert provider_settings("anthropic", config.providers).api_key_env == "ANTHROPIC_API_KEY"
 
 
@@ -193,7 +235,10 @@ def test_a_provider_without_type_fails_at_load(tmp_path):
     project = write(tmp_path / "config.yml", "providers:\n  gpu: {base_url: http://g/v1}\n")
     with pytest.raises(ConfigError) as err:
         load_config(project)
-    assert str(err.value) == f"{project}: providers.gpu.type: required (anthropic, openai or openai-compatible)"
+    assert (
+        str(err.value)
+        == f"{project}: providers.gpu.type: required (anthropic, openai or openai-compatible)"
+    )
 
 
 def test_environment_reaches_every_section(tmp_path):
@@ -211,21 +256,34 @@ def test_environment_reaches_every_section(tmp_path):
     assert config.agent.max_steps == 7
     assert config.agent.models["qwen"].context_window == 65536
     assert config.permissions.allow == ["run_command:pytest*"]
-    assert (config.providers["gpu"].type, config.providers["gpu"].base_url) == ("openai-compatible", "http://g/v1")
-    assert (config.sleep.idle_minutes, config.review.severity, config.map.tokens) == (0.5, {"tests": "off", "naming": "warning"}, 2048)
+    assert (config.providers["gpu"].type, config.providers["gpu"].base_url) == (
+        "openai-compatible",
+        "http://g/v1",
+    )
+    assert (config.sleep.idle_minutes, config.review.severity, config.map.tokens) == (
+        0.5,
+        {"tests": "off", "naming": "warning"},
+        2048,
+    )
 
 
 def test_environment_errors_name_the_environment():
     with pytest.raises(ConfigError) as err:
         load_config(None, environ={"CODEMEM_SLEEP__IDLE_MINUTES": "soon"})
-    assert str(err.value).startswith("environment: sleep.idle_minutes: Input should be a valid number")
+    assert str(err.value).startswith(
+        "environment: sleep.idle_minutes: Input should be a valid number"
+    )
 
 
 def test_flags_override_every_section(tmp_path):
     project = write(tmp_path / "config.yml", "sleep:\n  idle_minutes: 3\nreview:\n  llm: false\n")
     config = load_config(
         project,
-        flags={"sleep": {"idle_minutes": 1}, "agent": {"stream": False}, "permissions": {"mode": "deny"}},
+        flags={
+            "sleep": {"idle_minutes": 1},
+            "agent": {"stream": False},
+            "permissions": {"mode": "deny"},
+        },
         environ={"CODEMEM_SLEEP__IDLE_MINUTES": "2"},
     )
     assert (config.sleep.idle_minutes, config.review.llm) == (1, False)

@@ -88,7 +88,9 @@ class TranscriptWriter:
 
 
 def to_message(
-    role: str, content: str, tool_calls: list[dict[str, Any]] | None,
+    role: str,
+    content: str,
+    tool_calls: list[dict[str, Any]] | None,
     tool_results: dict[str, Any] | None,
 ) -> Message:
     """A loop message from one recall row."""

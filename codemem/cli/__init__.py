@@ -34,23 +34,59 @@ INTERNAL_ERROR = 3  # the exit-code rule is in codemem.errors
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("codemem.cli.index:init_command", "Create .codemem/ here and build the first index."),
     "index": ("codemem.cli.index:index_command", "Bring the code index up to date."),
-    "status": ("codemem.cli.index:status_command", "Show what is indexed, how fresh, and problems."),
+    "status": (
+        "codemem.cli.index:status_command",
+        "Show what is indexed, how fresh, and problems.",
+    ),
     "search": ("codemem.cli.search:search_command", "Search the code index (no model needed)."),
     "map": ("codemem.cli.map:map_command", "Print the ranked repo map within a token budget."),
-    "memory": ("codemem.cli.memory:memory_group", "Core memory blocks: list, show, edit, create, import, export."),
-    "remember": ("codemem.cli.memory:remember_command", "Save a note to archival memory (or --block LABEL)."),
-    "recall": ("codemem.cli.memory:recall_command", "Search archival notes and past conversations."),
+    "memory": (
+        "codemem.cli.memory:memory_group",
+        "Core memory blocks: list, show, edit, create, import, export.",
+    ),
+    "remember": (
+        "codemem.cli.memory:remember_command",
+        "Save a note to archival memory (or --block LABEL).",
+    ),
+    "recall": (
+        "codemem.cli.memory:recall_command",
+        "Search archival notes and past conversations.",
+    ),
     "sessions": ("codemem.cli.memory:sessions_group", "List, show and export past conversations."),
     "chat": ("codemem.cli.chat:chat_command", "Talk with the agent in this repository (a REPL)."),
     "ask": ("codemem.cli.agent:ask_command", "Answer one question about the code (read-only)."),
-    "run": ("codemem.cli.agent:run_command", "Carry out a task headlessly (edits need --yes or allow rules)."),
-    "digest": ("codemem.cli.sleep:digest_command", "Digest new commits into memory (sleep-time pass, no model needed)."),
-    "review": ("codemem.cli.review:review_command", "Review changes against memory's conventions (static checks; a model if configured)."),
-    "hook": ("codemem.cli.review:hook_group", "Install or remove the git hooks: pre-commit review, commit-msg check."),
-    "watch": ("codemem.cli.watch:watch_command", "Re-index on save; digest when idle (daemon: --detach, --stop, --status)."),
-    "mcp": ("codemem.cli.mcp:mcp_command", "Serve memory and the code index to other agents over MCP (stdio)."),
-    "config": ("codemem.cli.config_cmd:config_group", "Show, get and set settings, with where each value comes from."),
-    "merge-file": ("codemem.cli.memory:merge_file_command", "Git's merge driver for .codemem/ files (set up by init)."),
+    "run": (
+        "codemem.cli.agent:run_command",
+        "Carry out a task headlessly (edits need --yes or allow rules).",
+    ),
+    "digest": (
+        "codemem.cli.sleep:digest_command",
+        "Digest new commits into memory (sleep-time pass, no model needed).",
+    ),
+    "review": (
+        "codemem.cli.review:review_command",
+        "Review changes against memory's conventions (static checks; a model if configured).",
+    ),
+    "hook": (
+        "codemem.cli.review:hook_group",
+        "Install or remove the git hooks: pre-commit review, commit-msg check.",
+    ),
+    "watch": (
+        "codemem.cli.watch:watch_command",
+        "Re-index on save; digest when idle (daemon: --detach, --stop, --status).",
+    ),
+    "mcp": (
+        "codemem.cli.mcp:mcp_command",
+        "Serve memory and the code index to other agents over MCP (stdio).",
+    ),
+    "config": (
+        "codemem.cli.config_cmd:config_group",
+        "Show, get and set settings, with where each value comes from.",
+    ),
+    "merge-file": (
+        "codemem.cli.memory:merge_file_command",
+        "Git's merge driver for .codemem/ files (set up by init).",
+    ),
 }
 
 
@@ -155,7 +191,9 @@ def describe_failure(exc: Exception) -> str:
         return f"error: the disk is full ({text[:200]}); {_FREE_SPACE}"
     if isinstance(exc, OSError):
         return f"error: {text[:300]}"
-    return f"internal error: {type(exc).__name__}: {text[:300]} (CODEMEM_DEBUG=1 shows the traceback)"
+    return (
+        f"internal error: {type(exc).__name__}: {text[:300]} (CODEMEM_DEBUG=1 shows the traceback)"
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -188,7 +226,9 @@ def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None
     """
     ctx.color = color_choice(color)
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="codemem: %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="codemem: %(levelname)s: %(message)s", stream=sys.stderr
+    )
     ctx.obj = AppContext(repo=repo, verbose=verbose)
 
 

@@ -35,7 +35,9 @@ Any OpenAI-compatible server works too: define it under providers: (`codemem con
 _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]+)(?::(\d+)(?:-(\d+))?)?")
 
 
-def load_agent_settings(app: AppContext, model: str | None) -> tuple[Workspace, Config, AgentConfig]:
+def load_agent_settings(
+    app: AppContext, model: str | None
+) -> tuple[Workspace, Config, AgentConfig]:
     """(workspace, config, agent settings) with --model applied; memory set up if missing."""
     ws = app.workspace()
     config = app.config({"model": model} if model else None)
@@ -103,7 +105,9 @@ def _echo_json(data: Any) -> None:
 # -- ask --------------------------------------------------------------------------------------
 
 
-def _retrieval_only(ws: Workspace, config: Config, question: str, reason: str, as_json: bool) -> None:
+def _retrieval_only(
+    ws: Workspace, config: Config, question: str, reason: str, as_json: bool
+) -> None:
     """No model: say how to configure one, and show what retrieval finds for the question."""
     from codemem.agent.tools.toolbox import ToolContext
 
@@ -315,7 +319,12 @@ def end_event(code: int, error: str | None = None) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.pass_obj
 def run_command(
-    app: AppContext, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
+    app: AppContext,
+    task: str,
+    model: str | None,
+    assume_yes: bool,
+    max_steps: int | None,
+    as_json: bool,
 ) -> None:
     """Carry out TASK headlessly: search, read, edit, run commands, save memories.
 
@@ -345,7 +354,12 @@ def run_command(
 
 
 def _run(
-    app: AppContext, task: str, model: str | None, assume_yes: bool, max_steps: int | None, as_json: bool
+    app: AppContext,
+    task: str,
+    model: str | None,
+    assume_yes: bool,
+    max_steps: int | None,
+    as_json: bool,
 ) -> tuple[int, str | None]:
     """Run the agent on `task`; (exit code, why the run did nothing, if it did nothing)."""
     from codemem.agent.loop import Limits

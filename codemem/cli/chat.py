@@ -53,7 +53,12 @@ class Repl:
     """One chat session: reads messages, runs the agent, handles slash commands."""
 
     def __init__(
-        self, ws: Workspace, config: Config, agent: Agent, console: Console, reader: Reader,
+        self,
+        ws: Workspace,
+        config: Config,
+        agent: Agent,
+        console: Console,
+        reader: Reader,
         observer: ChatObserver,
     ) -> None:
         self.ws = ws
@@ -185,9 +190,7 @@ class Repl:
         self.console.print(Text("— past conversations", style="bold"))
         self.console.print("\n".join(lines) or "  (none)", markup=False, highlight=False)
         if len(notes) == SEARCH_K or len(found) == SEARCH_K:
-            self.console.print(
-                Text(f"more: codemem recall {shlex.quote(rest)} -k 20", style="dim")
-            )
+            self.console.print(Text(f"more: codemem recall {shlex.quote(rest)} -k 20", style="dim"))
 
     def do_map(self, rest: str) -> None:
         self._tool("repo_map", {"focus": shlex.split(rest) if rest else None})
@@ -230,7 +233,9 @@ class Repl:
     "--session", "session_id", metavar="ID", help="Resume this session (an id or a unique prefix)."
 )
 @click.pass_obj
-def chat_command(app: AppContext, model: str | None, resume_last: bool, session_id: str | None) -> None:
+def chat_command(
+    app: AppContext, model: str | None, resume_last: bool, session_id: str | None
+) -> None:
     """Talk with the agent about this repository; it remembers across sessions.
 
     Edits and commands are shown and need your approval unless `permissions:` in config

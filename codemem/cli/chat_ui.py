@@ -262,7 +262,9 @@ class LineInput:
 class TerminalInput:
     """prompt_toolkit input: history in a file, Enter sends, Alt+Enter or Ctrl+J adds a line."""
 
-    def __init__(self, history_file: Path, input: Input | None = None, output: Output | None = None) -> None:
+    def __init__(
+        self, history_file: Path, input: Input | None = None, output: Output | None = None
+    ) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings

@@ -50,9 +50,7 @@ def settings_with_sources(app: AppContext) -> list[tuple[str, Any, str]]:
     rows = []
     for key, value in flatten(config.model_dump(mode="json")).items():
         # A layer may set a whole mapping (`providers: {gpu: {...}}`): its leaves are its own.
-        source = next(
-            (origin[part] for part in _prefixes(key) if part in origin), "default"
-        )
+        source = next((origin[part] for part in _prefixes(key) if part in origin), "default")
         rows.append((key, value, source))
     return rows
 
@@ -98,13 +96,17 @@ def config_group(ctx: click.Context) -> None:
 
 
 @config_group.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print {key: {value, source}} as one JSON object.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print {key: {value, source}} as one JSON object."
+)
 @click.pass_obj
 def show_command(app: AppContext, as_json: bool = False) -> None:
     """Every setting in effect, validated, with its source."""
     rows = settings_with_sources(app)
     if as_json:
-        click.echo(json.dumps({key: {"value": value, "source": source} for key, value, source in rows}))
+        click.echo(
+            json.dumps({key: {"value": value, "source": source} for key, value, source in rows})
+        )
         return
     width = max(len(key) for key, _, _ in rows)
     for key, value, source in rows:
@@ -204,7 +206,9 @@ def path_command(app: AppContext, as_json: bool) -> None:
 
     files = {"user": user_config_dir() / "config.yml", "project": app.workspace().config_file}
     if as_json:
-        click.echo(json.dumps({kind: {"path": str(p), "exists": p.is_file()} for kind, p in files.items()}))
+        click.echo(
+            json.dumps({kind: {"path": str(p), "exists": p.is_file()} for kind, p in files.items()})
+        )
         return
     for kind, file in files.items():
         click.echo(f"{kind:<8} {file}{'' if file.is_file() else '  (not created)'}")

@@ -88,7 +88,9 @@ def describe_summary(summary: IndexSummary) -> str:
         head = "Index is up to date"
     else:
         kind = "Full index" if summary.full else "Indexed"
-        head = f"{kind}: {summary.added} added, {summary.changed} changed, {summary.removed} removed"
+        head = (
+            f"{kind}: {summary.added} added, {summary.changed} changed, {summary.removed} removed"
+        )
     lines = [
         f"{head} ({summary.seconds:.2f} s).",
         f"Holds {summary.files:,} files, {summary.symbols:,} symbols, {summary.chunks:,} chunks.",
@@ -121,10 +123,20 @@ def index_command(app: AppContext, full: bool, as_json: bool) -> None:
 @click.command("init")
 @click.option("--no-index", is_flag=True, help="Create .codemem/ but do not build the index.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
-@click.option("--llm", is_flag=True, help="Also have the model write a project summary (default: sleep.init_llm).")
-@click.option("--model", "-m", help="Model for the project summary (implies --llm; default: sleep.model, then model).")
+@click.option(
+    "--llm",
+    is_flag=True,
+    help="Also have the model write a project summary (default: sleep.init_llm).",
+)
+@click.option(
+    "--model",
+    "-m",
+    help="Model for the project summary (implies --llm; default: sleep.model, then model).",
+)
 @click.pass_obj
-def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool, model: str | None) -> None:
+def init_command(
+    app: AppContext, no_index: bool, as_json: bool, llm: bool, model: str | None
+) -> None:
     """Create .codemem/ in this repository and build the first index.
 
     Creates config.yml, the core memory blocks (project, conventions, your user block),
@@ -174,14 +186,18 @@ def init_command(app: AppContext, no_index: bool, as_json: bool, llm: bool, mode
     else:
         click.echo(f"codemem is already initialized in {ws.dir}; nothing to create.")
     if merge_driver:
-        click.echo("Set this clone's merge driver for .codemem/ (git config merge.codemem.driver); "
-                   "teammates' clones get it on their first codemem command.")
+        click.echo(
+            "Set this clone's merge driver for .codemem/ (git config merge.codemem.driver); "
+            "teammates' clones get it on their first codemem command."
+        )
     if summary is not None:
         click.echo(describe_summary(summary))
     if learned:
         click.echo("Learned the project overview into .codemem/blocks/project.md.")
     if written and writer is not None:
-        click.echo(f"Wrote {writer.report.model}'s project summary into .codemem/blocks/project.md.")
+        click.echo(
+            f"Wrote {writer.report.model}'s project summary into .codemem/blocks/project.md."
+        )
     for warning in warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
     if created:
@@ -200,8 +216,12 @@ def _age(seconds: float) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@click.option("--skipped", "list_skipped", is_flag=True,
-              help="Also list each file left out of the index and why (JSON: skipped_files).")
+@click.option(
+    "--skipped",
+    "list_skipped",
+    is_flag=True,
+    help="Also list each file left out of the index and why (JSON: skipped_files).",
+)
 @click.pass_obj
 def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
     """Show what is indexed (per language), how fresh it is, and problems found."""
@@ -217,7 +237,9 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
     skipped = index.skipped_files() if list_skipped else {}
     if as_json:
         if list_skipped:
-            report["skipped_files"] = [{"path": path, "reason": why} for path, why in skipped.items()]
+            report["skipped_files"] = [
+                {"path": path, "reason": why} for path, why in skipped.items()
+            ]
         click.echo(json.dumps(report))
         return
     click.echo(f"Repository: {ws.root}")
@@ -232,7 +254,9 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
         )
         fresh = report["freshness"]
         if fresh["stale_files"]:
-            click.echo(f"Freshness: {fresh['stale_files']} files changed since (run `codemem index`).")
+            click.echo(
+                f"Freshness: {fresh['stale_files']} files changed since (run `codemem index`)."
+            )
         else:
             click.echo("Freshness: up to date with the work tree.")
         click.echo("Languages:")
@@ -278,4 +302,3 @@ def _damage_outside_the_index(ws: Workspace) -> list[tuple[str, str]]:
     if message := records_damage(ws):
         found.append(("conventions", message))
     return found
-

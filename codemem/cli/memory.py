@@ -191,12 +191,20 @@ def set_command(app: AppContext, label: str, value: str | None, file: str | None
 
 @memory_group.command("create")
 @click.argument("label")
-@click.option("--description", required=True, help="What belongs in the block (shown to the agent).")
-@click.option("--limit", type=click.IntRange(min=1), help="Character limit (default 4,000; project 8,000; conventions 6,000).")
+@click.option(
+    "--description", required=True, help="What belongs in the block (shown to the agent)."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Character limit (default 4,000; project 8,000; conventions 6,000).",
+)
 @click.option("--value", default="", help="Initial value.")
 @click.option("--read-only", is_flag=True, help="Only people, editing the file, may change it.")
 @click.pass_obj
-def create_command(app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool) -> None:
+def create_command(
+    app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool
+) -> None:
     """Create a new block (the label `personal` makes your personal, cross-repository one)."""
     block = _store(app).create(label, description, value, limit, read_only)
     click.echo(f"Created {label} ({block.limit:,} characters) in {block.path}.")
@@ -234,12 +242,16 @@ def mv_command(app: AppContext, old: str, new: str) -> None:
 @click.option("--patch", "-p", is_flag=True, help="Show each commit's diff of the block.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of commits.")
 @click.pass_obj
-def history_command(app: AppContext, label: str, limit: int | None, patch: bool, as_json: bool) -> None:
+def history_command(
+    app: AppContext, label: str, limit: int | None, patch: bool, as_json: bool
+) -> None:
     """Show the commits that changed a block, newest first (from git)."""
     from codemem.memory import file_history, validate_label
 
     store = _store(app)
-    changes = file_history(app.workspace().root, store.path_for(validate_label(label)), limit, patch)
+    changes = file_history(
+        app.workspace().root, store.path_for(validate_label(label)), limit, patch
+    )
     if as_json:
         _echo_json([change.__dict__ for change in changes])
         return
@@ -265,10 +277,12 @@ def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
 
     parts = import_instructions(_store(app), _archive(app), dry_run=dry_run)
     if as_json:
-        _echo_json([
-            {"source": p.source, "heading": p.heading, "target": p.target, "status": p.status}
-            for p in parts
-        ])
+        _echo_json(
+            [
+                {"source": p.source, "heading": p.heading, "target": p.target, "status": p.status}
+                for p in parts
+            ]
+        )
         return
     if not parts:
         click.echo("No instruction files found.")
@@ -279,10 +293,18 @@ def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
 
 
 @memory_group.command("export")
-@click.option("--format", "fmt", type=click.Choice(["agents-md", "claude-md"]), required=True,
-              help="Write AGENTS.md or CLAUDE.md.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write this file instead (default: AGENTS.md or CLAUDE.md at the root).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["agents-md", "claude-md"]),
+    required=True,
+    help="Write AGENTS.md or CLAUDE.md.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write this file instead (default: AGENTS.md or CLAUDE.md at the root).",
+)
 @click.pass_obj
 def export_command(app: AppContext, fmt: str, output: Path | None) -> None:
     """Write the shared blocks into AGENTS.md or CLAUDE.md, inside a marked region.
@@ -306,8 +328,15 @@ def export_command(app: AppContext, fmt: str, output: Path | None) -> None:
 @click.option("--source", help="Where the note comes from (a commit, a session id...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def remember_command(app: AppContext, text: str, label: str | None, to_archive: bool, tags: tuple[str, ...],
-                     source: str | None, as_json: bool) -> None:
+def remember_command(
+    app: AppContext,
+    text: str,
+    label: str | None,
+    to_archive: bool,
+    tags: tuple[str, ...],
+    source: str | None,
+    as_json: bool,
+) -> None:
     """Remember TEXT: as an archival note (default) or appended to a block with --block.
 
     TEXT '-' reads standard input. A note identical to an existing one is refused; notes
@@ -328,15 +357,23 @@ def remember_command(app: AppContext, text: str, label: str | None, to_archive: 
         return
     result = _archive(app).insert(text, tags=tags, source=source)
     if as_json:
-        _echo_json({
-            "id": result.id,
-            "path": str(result.note.path),
-            "near_duplicates": [{"id": hit.note.id, "similarity": round(hit.score, 3)} for hit in result.near_duplicates],
-        })
+        _echo_json(
+            {
+                "id": result.id,
+                "path": str(result.note.path),
+                "near_duplicates": [
+                    {"id": hit.note.id, "similarity": round(hit.score, 3)}
+                    for hit in result.near_duplicates
+                ],
+            }
+        )
         return
     click.echo(f"Saved note {result.id}.")
     for hit in result.near_duplicates:
-        click.echo(f"codemem: note: similar to {hit.note.id} ({hit.score:.0%}): {_line(hit.note.content)}", err=True)
+        click.echo(
+            f"codemem: note: similar to {hit.note.id} ({hit.score:.0%}): {_line(hit.note.content)}",
+            err=True,
+        )
 
 
 def _line(text: str, width: int = 80) -> str:
@@ -347,18 +384,34 @@ def _line(text: str, width: int = 80) -> str:
 @click.command("recall")
 @click.argument("query")
 @click.option("--archive", "only_archive", is_flag=True, help="Search archival notes only.")
-@click.option("--conversations", "only_conversations", is_flag=True, help="Search past conversations only.")
+@click.option(
+    "--conversations", "only_conversations", is_flag=True, help="Search past conversations only."
+)
 @click.option("--tag", "tags", multiple=True, help="Notes with this tag (repeatable).")
 @click.option("--all-tags", is_flag=True, help="Notes must have every --tag, not any.")
 @click.option("--role", "roles", multiple=True, help="Messages with this role (repeatable).")
 @click.option("--since", help="From this date or time (ISO, e.g. 2025-03-01).")
 @click.option("--until", help="Up to this date or time, inclusive.")
-@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Results per source.")
-@click.option("--json", "as_json", is_flag=True, help="Print {archive: [...], conversations: [...]} as JSON.")
+@click.option(
+    "-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Results per source."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print {archive: [...], conversations: [...]} as JSON."
+)
 @click.pass_obj
-def recall_command(app: AppContext, query: str, only_archive: bool, only_conversations: bool,
-                   tags: tuple[str, ...], all_tags: bool, roles: tuple[str, ...], since: str | None,
-                   until: str | None, k: int, as_json: bool) -> None:
+def recall_command(
+    app: AppContext,
+    query: str,
+    only_archive: bool,
+    only_conversations: bool,
+    tags: tuple[str, ...],
+    all_tags: bool,
+    roles: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    k: int,
+    as_json: bool,
+) -> None:
     """Search archival notes and past conversations (QUERY '' lists the newest)."""
     if only_archive and only_conversations:
         raise UsageError("give --archive or --conversations, not both (neither searches both)")
@@ -366,12 +419,22 @@ def recall_command(app: AppContext, query: str, only_archive: bool, only_convers
     if not only_conversations:
         archive = _archive(app)
         _warn_problems(archive.scan()[1])
-        notes = archive.search(query, tags=tags or None, match="all" if all_tags else "any",
-                               since=since, until=until, k=k)
+        notes = archive.search(
+            query,
+            tags=tags or None,
+            match="all" if all_tags else "any",
+            since=since,
+            until=until,
+            k=k,
+        )
         out["archive"] = [note.to_json() for note in notes]
     if not only_archive:
         recall = _recall(app)
-        messages = recall.search(query, roles=roles or None, since=since, until=until, k=k) if recall else []
+        messages = (
+            recall.search(query, roles=roles or None, since=since, until=until, k=k)
+            if recall
+            else []
+        )
         out["conversations"] = [message.to_json() for message in messages]
     if as_json:
         _echo_json(out)
@@ -408,7 +471,9 @@ def sessions_list_command(app: AppContext, as_json: bool) -> None:
     if not sessions:
         click.echo("No sessions yet.")
     for session in sessions:
-        click.echo(f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  {session.title or ''}".rstrip())
+        click.echo(
+            f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  {session.title or ''}".rstrip()
+        )
 
 
 def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
@@ -429,10 +494,20 @@ def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> No
 
 @sessions_group.command("export")
 @click.argument("session_id")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+)
 @click.pass_obj
-def sessions_export_command(app: AppContext, session_id: str, fmt: str, output: Path | None) -> None:
+def sessions_export_command(
+    app: AppContext, session_id: str, fmt: str, output: Path | None
+) -> None:
     """Export a session as Markdown or JSON (to stdout, or --output FILE)."""
     text = _transcript_text(app, session_id, fmt)
     if output is None:

@@ -84,8 +84,14 @@ def _settings(app: AppContext, hook: bool) -> tuple[Config, ReviewConfig, str | 
 
 
 def _review(
-    app: AppContext, target: Target, fail_on: str | None, use_llm: bool | None, fmt: str,
-    output: Path | None, hook: bool, timeout: float | None,
+    app: AppContext,
+    target: Target,
+    fail_on: str | None,
+    use_llm: bool | None,
+    fmt: str,
+    output: Path | None,
+    hook: bool,
+    timeout: float | None,
 ) -> int:
     from codemem.review.engine import ReviewOptions, run_review
     from codemem.review.output import render_json, render_sarif, render_text, summary
@@ -94,11 +100,16 @@ def _review(
     config, settings, broken = _settings(app, hook)
     fail_on = fail_on or settings.fail_on
     limit = timeout if timeout is not None else (settings.hook_timeout if hook else None)
-    options = ReviewOptions(target, use_model=use_llm, time_limit=limit, secrets_only=broken is not None)
+    options = ReviewOptions(
+        target, use_model=use_llm, time_limit=limit, secrets_only=broken is not None
+    )
     result = run_review(ws, config, options)
     if broken is not None:  # the secret scan still ran, with the defaults
-        click.echo(f"codemem: warning: the configuration is broken ({broken}); only the secret scan ran, "
-                   "with default settings", err=True)
+        click.echo(
+            f"codemem: warning: the configuration is broken ({broken}); only the secret scan ran, "
+            "with default settings",
+            err=True,
+        )
     for warning in result.warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
     blocking = result.blocking(fail_on)
@@ -143,25 +154,72 @@ def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
 
 @click.command("review", epilog=RULES_HELP)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--staged", is_flag=True, help="Review what `git commit` would record (what the hook does).")
-@click.option("--range", "rev_range", metavar="A..B", help="Review the changes from A to B (A...B: from their merge base); for CI.")
-@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]),
-              help="Exit 1 when a finding is at or above this severity (default: review.fail_on, error).")
-@click.option("--llm/--no-llm", "use_llm", default=None,
-              help="Run (or skip) the model review. Default: when a model is configured; with --staged only if review.hook_llm.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
-              help="text grouped by file, json for scripts, sarif (2.1.0) for code-scanning dashboards.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE instead of stdout.")
-@click.option("--dismiss", "dismiss_id", metavar="FINDING_ID", help="Record that a finding is not a problem, and stop.")
+@click.option(
+    "--staged", is_flag=True, help="Review what `git commit` would record (what the hook does)."
+)
+@click.option(
+    "--range",
+    "rev_range",
+    metavar="A..B",
+    help="Review the changes from A to B (A...B: from their merge base); for CI.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "warning", "error"]),
+    help="Exit 1 when a finding is at or above this severity (default: review.fail_on, error).",
+)
+@click.option(
+    "--llm/--no-llm",
+    "use_llm",
+    default=None,
+    help="Run (or skip) the model review. Default: when a model is configured; with --staged only if review.hook_llm.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="text grouped by file, json for scripts, sarif (2.1.0) for code-scanning dashboards.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--dismiss",
+    "dismiss_id",
+    metavar="FINDING_ID",
+    help="Record that a finding is not a problem, and stop.",
+)
 @click.option("--reason", default="", help="Why the finding is dismissed (with --dismiss).")
-@click.option("--hook", is_flag=True, help="Run as the pre-commit hook: quiet when clean, time-limited, and never failing because of codemem itself.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).")
+@click.option(
+    "--hook",
+    is_flag=True,
+    help="Run as the pre-commit hook: quiet when clean, time-limited, and never failing because of codemem itself.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).",
+)
 @click.pass_obj
 def review_command(
-    app: AppContext, paths: tuple[str, ...], staged: bool, rev_range: str | None, fail_on: str | None,
-    use_llm: bool | None, fmt: str, output: Path | None, dismiss_id: str | None, reason: str,
-    hook: bool, timeout: float | None,
+    app: AppContext,
+    paths: tuple[str, ...],
+    staged: bool,
+    rev_range: str | None,
+    fail_on: str | None,
+    use_llm: bool | None,
+    fmt: str,
+    output: Path | None,
+    dismiss_id: str | None,
+    reason: str,
+    hook: bool,
+    timeout: float | None,
 ) -> None:
     """Review changes against what memory holds (no model needed).
 
@@ -178,10 +236,15 @@ def review_command(
         return
     ctx = click.get_current_context()
     try:
-        code = _review(app, _target(staged, rev_range, paths), fail_on, use_llm, fmt, output, hook, timeout)
+        code = _review(
+            app, _target(staged, rev_range, paths), fail_on, use_llm, fmt, output, hook, timeout
+        )
     except click.UsageError:
         if hook:
-            click.echo("codemem: warning: the hook was called with bad options; committing without review", err=True)
+            click.echo(
+                "codemem: warning: the hook was called with bad options; committing without review",
+                err=True,
+            )
             ctx.exit(0)
         raise
     except CodememError as exc:
@@ -193,7 +256,11 @@ def review_command(
         if os.environ.get("CODEMEM_DEBUG"):
             raise
         code = EXIT_FAILED
-        _failed(f"internal error: {type(exc).__name__}: {exc} (CODEMEM_DEBUG=1 shows the traceback)", code, hook)
+        _failed(
+            f"internal error: {type(exc).__name__}: {exc} (CODEMEM_DEBUG=1 shows the traceback)",
+            code,
+            hook,
+        )
     if hook and code >= 2:
         code = 0
     ctx.exit(code)
@@ -212,9 +279,17 @@ def hook_group() -> None:
 
 
 @hook_group.command("install")
-@click.option("--force", is_flag=True, help="Also when a pre-commit.codemem-chained is left over: keep it under another name.")
-@click.option("--commit-msg", "commit_msg", is_flag=True,
-              help="Install the commit-msg hook instead: messages checked against the learned conventions.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also when a pre-commit.codemem-chained is left over: keep it under another name.",
+)
+@click.option(
+    "--commit-msg",
+    "commit_msg",
+    is_flag=True,
+    help="Install the commit-msg hook instead: messages checked against the learned conventions.",
+)
 @click.pass_obj
 def hook_install_command(app: AppContext, force: bool, commit_msg: bool) -> None:
     """Install the pre-commit hook (respects core.hooksPath).
@@ -241,13 +316,17 @@ def hook_install_command(app: AppContext, force: bool, commit_msg: bool) -> None
     else:
         click.echo(f"{change.status.capitalize()} the codemem pre-commit hook at {where}.")
     if change.moved_aside is not None:
-        click.echo(f"Kept the leftover {change.hook.name}.codemem-chained as {_shown(ws, change.moved_aside)}.")
+        click.echo(
+            f"Kept the leftover {change.hook.name}.codemem-chained as {_shown(ws, change.moved_aside)}."
+        )
     if change.chained is not None:
         click.echo(f"The hook that was there runs first: {_shown(ws, change.chained)}.")
 
 
 @hook_group.command("uninstall")
-@click.option("--commit-msg", "commit_msg", is_flag=True, help="Remove the commit-msg hook instead.")
+@click.option(
+    "--commit-msg", "commit_msg", is_flag=True, help="Remove the commit-msg hook instead."
+)
 @click.pass_obj
 def hook_uninstall_command(app: AppContext, commit_msg: bool) -> None:
     """Remove codemem's pre-commit hook and restore the hook it replaced."""
@@ -290,7 +369,9 @@ def hook_status_command(app: AppContext) -> None:
         extra = f"; it runs {_shown(ws, chained)} first" if chained.exists() else ""
         click.echo(f"Installed at {_shown(ws, hook)}{extra}.")
     else:
-        click.echo(f"Not installed: {_shown(ws, hook)} is another tool's hook (`codemem hook install` chains it).")
+        click.echo(
+            f"Not installed: {_shown(ws, hook)} is another tool's hook (`codemem hook install` chains it)."
+        )
 
 
 def _install_commit_msg_hook(ws: Workspace) -> None:
@@ -305,12 +386,18 @@ def _install_commit_msg_hook(ws: Workspace) -> None:
     if chained is not None:
         click.echo(f"The hook that was there runs first: {_shown(ws, chained)}.")
     if not commit_conventions(ws):
-        click.echo("No commit-message conventions learned yet: `codemem digest` learns them from history.")
+        click.echo(
+            "No commit-message conventions learned yet: `codemem digest` learns them from history."
+        )
 
 
 @hook_group.command("check-message")
-@click.argument("message_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=str))
-@click.option("--hook", is_flag=True, help="Run as the commit-msg hook: never fail because of codemem itself.")
+@click.argument(
+    "message_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=str)
+)
+@click.option(
+    "--hook", is_flag=True, help="Run as the commit-msg hook: never fail because of codemem itself."
+)
 @click.pass_obj
 def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -> None:
     """Check a commit message (a file, or - for stdin) against the learned conventions.
@@ -331,7 +418,10 @@ def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -
     except Exception as exc:  # a bug: never a blocked commit
         if os.environ.get("CODEMEM_DEBUG") or not hook:
             raise
-        click.echo(f"codemem: warning: internal error: {type(exc).__name__}: {exc}; the message was not checked", err=True)
+        click.echo(
+            f"codemem: warning: internal error: {type(exc).__name__}: {exc}; the message was not checked",
+            err=True,
+        )
         ctx.exit(0)
     if not broken:
         return

@@ -26,7 +26,9 @@ def _read_query(query: str | None, query_file: str | None) -> str:
             with open(query_file, encoding="utf-8", errors="replace") as handle:
                 return handle.read()
         except OSError as exc:
-            raise click.BadParameter(f"cannot read {query_file}: {exc.strerror}", param_hint="--query-file") from None
+            raise click.BadParameter(
+                f"cannot read {query_file}: {exc.strerror}", param_hint="--query-file"
+            ) from None
     return query or ""
 
 
@@ -60,7 +62,13 @@ NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
 
 @click.command("search", cls=SearchCommand)
 @click.argument("query", required=False)
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=None, help="Number of results (default: search.k, 10).")
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Number of results (default: search.k, 10).",
+)
 @click.option(
     "--level",
     type=click.Choice(["file", "symbol", "chunk"]),
@@ -69,12 +77,27 @@ NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
     help="Rank whole files, definitions, or chunks.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array to stdout, best first.")
-@click.option("-l", "--files-with-matches", "paths_only", is_flag=True,
-              help="Print only the paths of the results, one per line, best first, each once.")
-@click.option("--path", "path_globs", multiple=True, metavar="GLOB",
-              help="Only results whose path matches GLOB or lies under that folder (repeatable).")
-@click.option("--lang", "languages", multiple=True, metavar="LANG",
-              help="Only results in language LANG, e.g. python, go (repeatable).")
+@click.option(
+    "-l",
+    "--files-with-matches",
+    "paths_only",
+    is_flag=True,
+    help="Print only the paths of the results, one per line, best first, each once.",
+)
+@click.option(
+    "--path",
+    "path_globs",
+    multiple=True,
+    metavar="GLOB",
+    help="Only results whose path matches GLOB or lies under that folder (repeatable).",
+)
+@click.option(
+    "--lang",
+    "languages",
+    multiple=True,
+    metavar="LANG",
+    help="Only results in language LANG, e.g. python, go (repeatable).",
+)
 @click.option(
     "--query-file",
     type=str,
@@ -88,8 +111,16 @@ NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
 )
 @click.pass_obj
 def search_command(
-    app: AppContext, query: str | None, k: int | None, level: str, as_json: bool, paths_only: bool,
-    path_globs: tuple[str, ...], languages: tuple[str, ...], query_file: str | None, no_refresh: bool,
+    app: AppContext,
+    query: str | None,
+    k: int | None,
+    level: str,
+    as_json: bool,
+    paths_only: bool,
+    path_globs: tuple[str, ...],
+    languages: tuple[str, ...],
+    query_file: str | None,
+    no_refresh: bool,
 ) -> None:
     """Search the code for QUERY: identifiers, error messages, tracebacks or plain English.
 
@@ -149,13 +180,16 @@ def _kept(hit: dict[str, Any], path_globs: tuple[str, ...], languages: tuple[str
     """Whether a hit passes `--path` (any glob, or a folder prefix) and `--lang` (any)."""
     path = hit["path"]
     if path_globs and not any(
-        fnmatch.fnmatchcase(path, glob) or path.startswith(glob.rstrip("/") + "/") for glob in path_globs
+        fnmatch.fnmatchcase(path, glob) or path.startswith(glob.rstrip("/") + "/")
+        for glob in path_globs
     ):
         return False
     return not languages or (hit["language"] or "").lower() in {lang.lower() for lang in languages}
 
 
-def _search(app: AppContext, ws: Workspace, text: str, k: int | None, level: str, no_refresh: bool) -> list[dict[str, Any]]:
+def _search(
+    app: AppContext, ws: Workspace, text: str, k: int | None, level: str, no_refresh: bool
+) -> list[dict[str, Any]]:
     """Hits as JSON objects with their text: from a running `codemem watch`, else in-process."""
     hits = None if no_refresh else ask_daemon(ws.root, text, k, level)
     if hits is not None:

@@ -24,6 +24,7 @@ VERBS = {
     "state": ("update", "Updated"),
 }
 
+
 def describe(result: DigestResult) -> list[str]:
     """Plain lines about a pass, fit for a terminal or a CI log."""
     would = "would " if result.dry_run else ""
@@ -33,11 +34,17 @@ def describe(result: DigestResult) -> list[str]:
         if index["up_to_date"]:
             lines.append("Index: up to date.")
         else:
-            lines.append(f"Index: {index['added']} added, {index['changed']} changed, {index['removed']} removed.")
+            lines.append(
+                f"Index: {index['added']} added, {index['changed']} changed, {index['removed']} removed."
+            )
     if result.commits:
         n = len(result.commits)
         span = f"{result.base[:7] if result.base else 'root'}..{(result.head or '')[:7]}"
-        lines.append(f"Commits: {n} digested ({span})" + (f", {result.omitted} older left out" if result.omitted else "") + ".")
+        lines.append(
+            f"Commits: {n} digested ({span})"
+            + (f", {result.omitted} older left out" if result.omitted else "")
+            + "."
+        )
     else:
         head = f" since {result.head[:7]}" if result.head else ""
         lines.append(f"Commits: nothing new{head}.")
@@ -45,16 +52,22 @@ def describe(result: DigestResult) -> list[str]:
         present, past = VERBS[change.kind]
         target = f"blocks/{change.target}.md" if change.kind == "block" else change.target
         detail = f" ({change.detail})" if change.detail else ""
-        lines.append(f"Would {present} {target}{detail}." if result.dry_run else f"{past} {target}{detail}.")
+        lines.append(
+            f"Would {present} {target}{detail}." if result.dry_run else f"{past} {target}{detail}."
+        )
     if result.rules:
         lines.append(f"Conventions: {result.rules} rules learned.")
     report = result.consolidation
     if report.moved or report.merged or report.dated:
-        lines.append(f"Consolidation: {len(report.moved)} sections moved to archival memory, "
-                     f"{len(report.merged)} duplicate notes merged, {len(report.dated)} relative dates made absolute.")
+        lines.append(
+            f"Consolidation: {len(report.moved)} sections moved to archival memory, "
+            f"{len(report.merged)} duplicate notes merged, {len(report.dated)} relative dates made absolute."
+        )
     lines += describe_model(result.model)
     if result.sessions_pending:
-        why = "left for the next pass" if result.model else "that needs a model; nothing was invented"
+        why = (
+            "left for the next pass" if result.model else "that needs a model; nothing was invented"
+        )
         lines.append(f"Sessions: {result.sessions_pending} not yet learned from ({why}).")
     if not result.changes:
         lines.append(f"Nothing new: nothing {would}written.")
@@ -75,23 +88,61 @@ def describe_model(report: ModelReport | None) -> list[str]:
         parts.append(f"sleep-time agent: {calls} memory tool call{'s' if calls != 1 else ''}")
     if report.sessions_learned:
         parts.append(f"{report.sessions_learned} sessions learned from")
-    return [f"Model {report.model}: " + ", ".join(parts) + f" ({report.calls} calls, ${report.cost:.4f})."]
+    return [
+        f"Model {report.model}: "
+        + ", ".join(parts)
+        + f" ({report.calls} calls, ${report.cost:.4f})."
+    ]
 
 
 @click.command("digest")
-@click.option("--since", metavar="REV", help="Digest the commits after REV (default: after the last digested one).")
-@click.option("--no-llm", is_flag=True, help="Never use a model: extractive, deterministic summaries.")
-@click.option("--model", "-m", help="Model for this pass, e.g. ollama/qwen2.5-coder (default: sleep.model, then model).")
-@click.option("--ci", is_flag=True, help="Non-interactive: no progress bars, a plain summary for CI logs.")
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing under .codemem/ (the local index is still refreshed).")
+@click.option(
+    "--since",
+    metavar="REV",
+    help="Digest the commits after REV (default: after the last digested one).",
+)
+@click.option(
+    "--no-llm", is_flag=True, help="Never use a model: extractive, deterministic summaries."
+)
+@click.option(
+    "--model",
+    "-m",
+    help="Model for this pass, e.g. ollama/qwen2.5-coder (default: sleep.model, then model).",
+)
+@click.option(
+    "--ci", is_flag=True, help="Non-interactive: no progress bars, a plain summary for CI logs."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would change; write nothing under .codemem/ (the local index is still refreshed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-@click.option("--push", is_flag=True, help="Then commit .codemem/ and push it, pulling --rebase and retrying if the branch moved (the CI job).")
-@click.option("--branch", metavar="NAME", help="With --push: the branch to push to (default: the current one; needed on a detached HEAD).")
-@click.option("--remote", default="origin", show_default=True, help="With --push: the remote to push to.")
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Then commit .codemem/ and push it, pulling --rebase and retrying if the branch moved (the CI job).",
+)
+@click.option(
+    "--branch",
+    metavar="NAME",
+    help="With --push: the branch to push to (default: the current one; needed on a detached HEAD).",
+)
+@click.option(
+    "--remote", default="origin", show_default=True, help="With --push: the remote to push to."
+)
 @click.pass_obj
 def digest_command(
-    app: AppContext, since: str | None, no_llm: bool, model: str | None, ci: bool, dry_run: bool, as_json: bool,
-    push: bool, branch: str | None, remote: str,
+    app: AppContext,
+    since: str | None,
+    no_llm: bool,
+    model: str | None,
+    ci: bool,
+    dry_run: bool,
+    as_json: bool,
+    push: bool,
+    branch: str | None,
+    remote: str,
 ) -> None:
     """Run one sleep-time pass: digest new commits into memory.
 
@@ -123,7 +174,9 @@ def digest_command(
     from codemem.sleep import DigestOptions, push_memory, run_digest
 
     if push and dry_run:
-        raise UsageError("--push and --dry-run do not go together: a dry run writes nothing to push")
+        raise UsageError(
+            "--push and --dry-run do not go together: a dry run writes nothing to push"
+        )
     if (branch or remote != "origin") and not push:
         raise UsageError("--branch and --remote only go with --push")
     ws = app.workspace()
@@ -135,7 +188,11 @@ def digest_command(
     if as_json:
         payload = result.to_json()
         if pushed is not None:
-            payload["pushed"] = {"commit": pushed.commit, "branch": pushed.branch, "attempts": pushed.attempts}
+            payload["pushed"] = {
+                "commit": pushed.commit,
+                "branch": pushed.branch,
+                "attempts": pushed.attempts,
+            }
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     prefix = "codemem digest: " if ci else ""

@@ -39,7 +39,9 @@ class PendingFiles:
 
     rows: Batch = field(default_factory=_empty_batch)
     entries: dict[str, FileEntry] = field(default_factory=dict)
-    tags: list[FileTags] = field(default_factory=list)  # streamed into the tag store, never all held
+    tags: list[FileTags] = field(
+        default_factory=list
+    )  # streamed into the tag store, never all held
     stale: list[str] = field(default_factory=list)  # files now skipped that had rows
 
     def add(self, result: FileResult, had_rows: bool) -> None:
@@ -73,8 +75,13 @@ class BatchWriter:
     """
 
     def __init__(
-        self, target: Path, manifest: Manifest, full: bool, store: Future[CodeStore],
-        embedder: Embedder | None, tags: TagStore,
+        self,
+        target: Path,
+        manifest: Manifest,
+        full: bool,
+        store: Future[CodeStore],
+        embedder: Embedder | None,
+        tags: TagStore,
     ) -> None:
         self.target, self.manifest, self.full = target, manifest, full
         self._store = store
@@ -84,7 +91,13 @@ class BatchWriter:
 
     @classmethod
     def open(
-        cls, ws: Workspace, config: Config, target: Path, manifest: Manifest, full: bool, removed: list[str]
+        cls,
+        ws: Workspace,
+        config: Config,
+        target: Path,
+        manifest: Manifest,
+        full: bool,
+        removed: list[str],
     ) -> BatchWriter:
         """Start opening the store in a thread (its imports overlap parsing); drop `removed`."""
         from codemem.code.tags import TagStore

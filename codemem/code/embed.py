@@ -40,9 +40,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemem")
 
 __all__ = [
-    "DEFAULT_MAX_CHARS", "EMBEDDING_FORMS", "OLLAMA_BASE_URL", "OPENAI_BASE_URL", "Embedder",
-    "Model2VecEmbedder", "OpenAIEmbedder", "clean_text", "embedding_text", "identifier_words",
-    "is_local_url", "make_embedder",
+    "DEFAULT_MAX_CHARS",
+    "EMBEDDING_FORMS",
+    "OLLAMA_BASE_URL",
+    "OPENAI_BASE_URL",
+    "Embedder",
+    "Model2VecEmbedder",
+    "OpenAIEmbedder",
+    "clean_text",
+    "embedding_text",
+    "identifier_words",
+    "is_local_url",
+    "make_embedder",
 ]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"

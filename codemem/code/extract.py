@@ -37,7 +37,9 @@ class FileResult:
     syntax_errors: int = 0
 
 
-def extract_file(root: Path, path: str, content_id: str | None, settings: ExtractSettings) -> FileResult:
+def extract_file(
+    root: Path, path: str, content_id: str | None, settings: ExtractSettings
+) -> FileResult:
     """Read, classify, parse and chunk one file. Never raises for bad content.
 
     Secrets are redacted (`codemem.infra.redact_source`) before the file is parsed, so no

@@ -20,8 +20,17 @@ from codemem.infra import run_git
 # Path segments that mark third-party code copied into a repository.
 VENDOR_DIRS = frozenset(
     {
-        "vendor", "third_party", "third-party", "thirdparty", "node_modules",
-        "bower_components", "site-packages", ".yarn", "Pods", "Carthage", "_vendor",
+        "vendor",
+        "third_party",
+        "third-party",
+        "thirdparty",
+        "node_modules",
+        "bower_components",
+        "site-packages",
+        ".yarn",
+        "Pods",
+        "Carthage",
+        "_vendor",
     }
 )
 GENERATED_NAMES = re.compile(
@@ -96,7 +105,10 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 def matches_any(path: str, patterns: list[str]) -> bool:
     """Whether a repository path matches one of the glob patterns."""
-    return any(_glob_regex(p.rstrip("/") + ("/**" if p.endswith("/") else "")).match(path) for p in patterns)
+    return any(
+        _glob_regex(p.rstrip("/") + ("/**" if p.endswith("/") else "")).match(path)
+        for p in patterns
+    )
 
 
 def list_candidates(
@@ -127,7 +139,11 @@ def list_candidates(
     extra = [o for o in others if o]
     if include:
         ignored = run_git(root, "ls-files", "-o", "-i", "--exclude-standard", "-z").split(b"\0")
-        extra += [p for p in ignored if p and matches_any(p.decode("utf-8", "surrogateescape"), list(include))]
+        extra += [
+            p
+            for p in ignored
+            if p and matches_any(p.decode("utf-8", "surrogateescape"), list(include))
+        ]
     for raw_path in extra:
         path = raw_path.decode("utf-8", "surrogateescape")
         out.setdefault(path, Candidate(path, None, False))
@@ -194,7 +210,9 @@ def content_skip_reason(data: bytes) -> str | None:
     return None
 
 
-_TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "testdata", "test_data"})
+_TEST_DIRS = frozenset(
+    {"test", "tests", "testing", "spec", "specs", "__tests__", "testdata", "test_data"}
+)
 _TEST_NAME = re.compile(
     r"(^test_.*|.*_test\.[a-z]+$|.*_tests\.[a-z]+$|.*\.(test|spec)\.[jt]sx?$|^Test[A-Z].*"
     r"|.*Tests?\.(java|cs|kt|scala|php)$|.*_spec\.rb$|^conftest\.py$)"

@@ -92,4 +92,6 @@ def rank_files(
 ) -> dict[str, float]:
     """File scores from every stage's proposals and the priors."""
     scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
-    return apply_priors(scores, query, languages, centrality, test_prior=test_prior, graph_prior=graph_prior)
+    return apply_priors(
+        scores, query, languages, centrality, test_prior=test_prior, graph_prior=graph_prior
+    )

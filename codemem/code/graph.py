@@ -231,7 +231,9 @@ class RefGraph:
                 definers.setdefault(k, []).append(f)
             self._definers = definers
         key = self.name_index.get(name)
-        return [self.paths[f] for f in sorted(self._definers.get(key, ()))] if key is not None else []
+        return (
+            [self.paths[f] for f in sorted(self._definers.get(key, ()))] if key is not None else []
+        )
 
     @property
     def name_index(self) -> dict[str, int]:
@@ -345,7 +347,9 @@ class RefGraph:
         for negated, f, k in heapq.merge(*(stream(w) for w in {1.0, *weights.values()})):
             yield -negated, f, k
 
-    def _query_keys(self, query: GraphQuery, weights: dict[int, float]) -> Iterator[tuple[float, int, int]]:
+    def _query_keys(
+        self, query: GraphQuery, weights: dict[int, float]
+    ) -> Iterator[tuple[float, int, int]]:
         import numpy as np
 
         a = self.arrays

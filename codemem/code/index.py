@@ -138,7 +138,9 @@ class CodeIndex:
         except Exception:  # LanceDB or Arrow failing under the search: damage, or a bug?
             if self.verify(wait=True, again=True) is None:
                 raise
-        return Searcher(self.ws, self.config, centrality=self._centrality).search(query, k=k, level=level)
+        return Searcher(self.ws, self.config, centrality=self._centrality).search(
+            query, k=k, level=level
+        )
 
     def verify(self, *, wait: bool = False, again: bool = False) -> str | None:
         """Check the index and rebuild it if it is damaged; returns what was damaged, or None.
@@ -220,14 +222,20 @@ class CodeIndex:
         if manifest is None:
             return {}
         indexed = set(manifest.indexed_paths())
-        return {path: entry.status for path, entry in sorted(manifest.files.items()) if path not in indexed}
+        return {
+            path: entry.status
+            for path, entry in sorted(manifest.files.items())
+            if path not in indexed
+        }
 
     def indexed_languages(self) -> dict[str, str]:
         """path -> language of every indexed file, in path order (manifest only, no database)."""
         manifest = self._manifest()
         if manifest is None:
             return {}
-        return {path: manifest.files[path].language or "" for path in sorted(manifest.indexed_paths())}
+        return {
+            path: manifest.files[path].language or "" for path in sorted(manifest.indexed_paths())
+        }
 
     def file_facts(self) -> list[FileFacts]:
         """Every indexed file's facts, in path order (reads the files table)."""

@@ -36,7 +36,9 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         problems.append("no index: run `codemem index`")
         return report
 
-    languages: dict[str, dict[str, int]] = defaultdict(lambda: {"files": 0, "symbols": 0, "chunks": 0})
+    languages: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"files": 0, "symbols": 0, "chunks": 0}
+    )
     syntax_files = 0
     for entry in manifest.files.values():
         if entry.status != INDEXED:
@@ -69,7 +71,9 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
     skipped = skip_counts(manifest)
     report["skipped"] = dict(sorted(skipped.items(), key=lambda kv: -kv[1]))
     if manifest.fingerprint != fingerprint(config):
-        problems.append("index settings changed since the last run: the next `codemem index` rebuilds it")
+        problems.append(
+            "index settings changed since the last run: the next `codemem index` rebuilds it"
+        )
     if syntax_files:
         problems.append(
             f"{syntax_files} files have syntax errors; they are indexed as far as they parse"
@@ -83,4 +87,3 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
             f"({config.index.max_file_bytes:,} bytes); raise it in .codemem/config.yml to index them"
         )
     return report
-

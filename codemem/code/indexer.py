@@ -81,7 +81,9 @@ def _settings(config: Config) -> ExtractSettings:
 def fingerprint(config: Config) -> str:
     """Changes whenever rows would come out differently: then the index is rebuilt."""
     idx = config.index
-    key = repr((__version__, INDEX_FORMAT, _settings(config), idx.embeddings, idx.embeddings_dimensions))
+    key = repr(
+        (__version__, INDEX_FORMAT, _settings(config), idx.embeddings, idx.embeddings_dimensions)
+    )
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
@@ -138,7 +140,9 @@ def _refresh(
         summary.up_to_date = True
         _fill_totals(summary, plan.manifest)
         return summary
-    results = parse_files(ws.root, plan.to_parse(), _settings(config), config.index.workers, progress)
+    results = parse_files(
+        ws.root, plan.to_parse(), _settings(config), config.index.workers, progress
+    )
     # The workers are forked; opening the database (a second of imports) overlaps parsing.
     writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
     try:
@@ -192,7 +196,11 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
 
 
 def _write(
-    plan: _Plan, results: Iterator[FileResult], writer: BatchWriter, summary: IndexSummary, config: Config
+    plan: _Plan,
+    results: Iterator[FileResult],
+    writer: BatchWriter,
+    summary: IndexSummary,
+    config: Config,
 ) -> None:
     """Feed every file of the plan to the writer, batch by batch, counting what changed."""
     summary.removed = len(plan.removed)
@@ -217,7 +225,12 @@ def _write(
 
 
 def _finish(
-    ws: Workspace, config: Config, plan: _Plan, writer: BatchWriter, summary: IndexSummary, started: float
+    ws: Workspace,
+    config: Config,
+    plan: _Plan,
+    writer: BatchWriter,
+    summary: IndexSummary,
+    started: float,
 ) -> None:
     """Full-text indexes, compaction, tags, notes; then the manifest says it is complete."""
     store, manifest = writer.store, plan.manifest

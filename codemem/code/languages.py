@@ -38,7 +38,9 @@ class Grammar:
     filenames: tuple[str, ...] = ()  # well-known names without a telling extension
     comments: str = "c"  # comment style for doc comments: "c" (// /* */), "hash" (#), "php"
     display: str = ""  # the name people read ("C++"); default: `name`
-    family: str = ""  # the language conventions are learned for ("tsx" is TypeScript); default: `name`
+    family: str = (
+        ""  # the language conventions are learned for ("tsx" is TypeScript); default: `name`
+    )
 
 
 GRAMMARS: tuple[Grammar, ...] = (
@@ -60,11 +62,20 @@ GRAMMARS: tuple[Grammar, ...] = (
         display="JavaScript",
     ),
     Grammar(
-        "typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts"), display="TypeScript"
+        "typescript",
+        "tree_sitter_typescript",
+        "language_typescript",
+        (".ts", ".mts", ".cts"),
+        display="TypeScript",
     ),
     Grammar(
-        "tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), ("typescript.scm", "jsx.scm"),
-        display="TSX", family="typescript",
+        "tsx",
+        "tree_sitter_typescript",
+        "language_tsx",
+        (".tsx",),
+        ("typescript.scm", "jsx.scm"),
+        display="TSX",
+        family="typescript",
     ),
     Grammar("go", "tree_sitter_go", "language", (".go",), display="Go"),
     Grammar("rust", "tree_sitter_rust", "language", (".rs",), display="Rust"),
@@ -88,7 +99,9 @@ GRAMMARS: tuple[Grammar, ...] = (
         comments="hash",
         display="Ruby",
     ),
-    Grammar("php", "tree_sitter_php", "language_php", (".php", ".phtml"), comments="php", display="PHP"),
+    Grammar(
+        "php", "tree_sitter_php", "language_php", (".php", ".phtml"), comments="php", display="PHP"
+    ),
 )
 _GRAMMAR_BY_NAME = {g.name: g for g in GRAMMARS}
 CODE_LANGUAGES = frozenset(_GRAMMAR_BY_NAME)

@@ -31,7 +31,14 @@ class FileEntry:
     syntax_errors: int = 0
 
     def to_list(self) -> list[str | int | None]:
-        return [self.content_id, self.status, self.language, self.symbols, self.chunks, self.syntax_errors]
+        return [
+            self.content_id,
+            self.status,
+            self.language,
+            self.symbols,
+            self.chunks,
+            self.syntax_errors,
+        ]
 
 
 @dataclass

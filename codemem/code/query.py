@@ -34,9 +34,13 @@ JAVA_FRAME_RE = re.compile(r"at ([\w$.]+)\.([\w$<>]+)\(([\w$]+\.(?:java|kt|scala
 DOTTED_RE = re.compile(r"\b[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+\b")
 BACKTICK_RE = re.compile(r"`([^`\n]{1,200})`")
 QUOTED_RE = re.compile(r"\"([^\"\n]{8,200})\"|'([^'\n]{8,200})'")
-ERROR_LINE_RE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception|Warning)|error|panic|fatal)\b[: ].{0,200}$", re.M)
+ERROR_LINE_RE = re.compile(
+    r"^\s*(?:[\w.]+(?:Error|Exception|Warning)|error|panic|fatal)\b[: ].{0,200}$", re.M
+)
 IDENT_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
-TEST_WORDS = frozenset({"test", "tests", "testing", "pytest", "unittest", "spec", "fixture", "fixtures"})
+TEST_WORDS = frozenset(
+    {"test", "tests", "testing", "pytest", "unittest", "spec", "fixture", "fixtures"}
+)
 DOC_WORDS = frozenset({"documentation", "docs", "changelog", "tutorial", "manpage", "readme"})
 # A word only says what kind of file is wanted when the query is short or keeps coming back to it:
 # an issue that mentions "a test" in passing still asks for the code.
@@ -63,8 +67,12 @@ class AnalyzedQuery:
     frames: list[Frame] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)  # every raw word, lower-cased
-    names: list[str] = field(default_factory=list)  # capitalised words that may name a type (`Router`)
-    exact: set[str] = field(default_factory=set)  # names given as code: backticked, or the whole query
+    names: list[str] = field(
+        default_factory=list
+    )  # capitalised words that may name a type (`Router`)
+    exact: set[str] = field(
+        default_factory=set
+    )  # names given as code: backticked, or the whole query
     mentions_tests: bool = False
     asks_for_tests: bool = False  # the query is about tests, not merely mentioning one
     asks_for_docs: bool = False
@@ -80,7 +88,12 @@ def looks_like_code(word: str) -> bool:
         return True
     if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
         return True
-    return len(word) > 2 and word.isupper() and any(c.isalpha() for c in word) and any(c.isdigit() for c in word)
+    return (
+        len(word) > 2
+        and word.isupper()
+        and any(c.isalpha() for c in word)
+        and any(c.isdigit() for c in word)
+    )
 
 
 def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
@@ -142,7 +155,8 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
                 seen.add(part)
                 q.identifiers.append(part)
     q.names = [
-        w for w in dict.fromkeys(words)
+        w
+        for w in dict.fromkeys(words)
         if w not in q.identifiers and w[:1].isupper() and len(w) > 2 and w.lower() not in STOP_WORDS
     ]
 

@@ -158,12 +158,23 @@ class Searcher:
         return out
 
     def _span_hits(
-        self, file_scores: dict[str, float], results: StageResults, k: int, level: str,
+        self,
+        file_scores: dict[str, float],
+        results: StageResults,
+        k: int,
+        level: str,
         query: AnalyzedQuery,
     ) -> list[Hit]:
         """Rank chunks: their own stage ranks plus the rank of the file they are in."""
-        chunks, symbols, paths, vectors = results.chunks, results.symbols, results.paths, results.vectors
-        file_rank = {p: r for r, (p, _) in enumerate(sorted(file_scores.items(), key=lambda kv: -kv[1]))}
+        chunks, symbols, paths, vectors = (
+            results.chunks,
+            results.symbols,
+            results.paths,
+            results.vectors,
+        )
+        file_rank = {
+            p: r for r, (p, _) in enumerate(sorted(file_scores.items(), key=lambda kv: -kv[1]))
+        }
         located = self._chunks_at(symbols + [p for p in paths if p.start_line])
         lists: dict[str, list[str]] = {
             "bm25": [c.chunk_id for c in chunks if c.chunk_id],
@@ -172,7 +183,9 @@ class Searcher:
         lists["symbols"] = [cid for c in symbols if (cid := located.get((c.path, c.start_line)))]
         lists["paths"] = [cid for c in paths if (cid := located.get((c.path, c.start_line)))]
         by_id = {c.chunk_id: c for c in chunks + vectors}
-        by_id.update(self._rows_by_id({cid for lst in lists.values() for cid in lst} - by_id.keys()))
+        by_id.update(
+            self._rows_by_id({cid for lst in lists.values() for cid in lst} - by_id.keys())
+        )
         scores = rrf(lists, STAGE_WEIGHTS, self.config.search.rrf_k)
         rrf_k = self.config.search.rrf_k
         for cid in scores:
@@ -196,7 +209,10 @@ class Searcher:
                 picked.append((cand, score))
         if level == "chunk":  # a symbol list names definitions; a chunk list shows places
             picked = spread_over_files(picked, k)
-        out = [Hit(c.path, score, c.start_line, c.end_line, c.symbol, c.kind, c.language) for c, score in picked[:k]]
+        out = [
+            Hit(c.path, score, c.start_line, c.end_line, c.symbol, c.kind, c.language)
+            for c, score in picked[:k]
+        ]
         if level == "symbol":
             self._refine_symbols(out, query)
         self._attach_text(out)
@@ -210,9 +226,13 @@ class Searcher:
         rows = self.store.chunk_spans({p for p, _ in wanted})
         out: dict[tuple[str, int], str] = {}
         for path, line in wanted:
-            inside = [r for r in rows if r["path"] == path and r["start_line"] <= line <= r["end_line"]]
+            inside = [
+                r for r in rows if r["path"] == path and r["start_line"] <= line <= r["end_line"]
+            ]
             if inside:  # the narrowest chunk: a method rather than its class outline
-                best = min(inside, key=lambda r: (r["kind"] == "outline", r["end_line"] - r["start_line"]))
+                best = min(
+                    inside, key=lambda r: (r["kind"] == "outline", r["end_line"] - r["start_line"])
+                )
                 out[(path, line)] = best["id"]
         return out
 
@@ -240,16 +260,22 @@ class Searcher:
         names = set(query.identifiers)
         for hit in hits:
             inside = [
-                r for r in by_path.get(hit.path, [])
+                r
+                for r in by_path.get(hit.path, [])
                 if hit.start_line <= r["start_line"] and r["end_line"] <= hit.end_line
             ]
             lines = frame_lines.get(hit.path.rsplit("/", 1)[-1], set())
             pointed = [
-                r for r in inside
+                r
+                for r in inside
                 if r["name"] in names or any(r["start_line"] <= n <= r["end_line"] for n in lines)
             ]
             own = [r for r in by_path.get(hit.path, []) if r["qualname"] == hit.symbol]
-            choice = min(pointed, key=lambda r: r["end_line"] - r["start_line"]) if pointed else (own[0] if own else None)
+            choice = (
+                min(pointed, key=lambda r: r["end_line"] - r["start_line"])
+                if pointed
+                else (own[0] if own else None)
+            )
             if choice:
                 hit.symbol, hit.kind = choice["qualname"], choice["kind"]
                 hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]
@@ -274,7 +300,9 @@ def span_prior(cand: stages.Candidate, query: AnalyzedQuery) -> float:
     return 1.0
 
 
-def spread_over_files(ranked: list[tuple[stages.Candidate, float]], k: int) -> list[tuple[stages.Candidate, float]]:
+def spread_over_files(
+    ranked: list[tuple[stages.Candidate, float]], k: int
+) -> list[tuple[stages.Candidate, float]]:
     """The k best spans, each further span of a file already listed counting `FILE_REPEAT_DECAY`
     times less per earlier one, so that one file does not fill the list."""
     heap = [(-score, n, 0) for n, (_, score) in enumerate(ranked)]
@@ -285,7 +313,9 @@ def spread_over_files(ranked: list[tuple[stages.Candidate, float]], k: int) -> l
         neg, n, seen_then = heapq.heappop(heap)
         cand, score = ranked[n]
         if shown[cand.path] != seen_then:  # its file was listed since: re-queue at the lower score
-            heapq.heappush(heap, (-score * FILE_REPEAT_DECAY ** shown[cand.path], n, shown[cand.path]))
+            heapq.heappush(
+                heap, (-score * FILE_REPEAT_DECAY ** shown[cand.path], n, shown[cand.path])
+            )
             continue
         out.append((cand, -neg))
         shown[cand.path] += 1

@@ -24,8 +24,17 @@ MAX_DEFINITIONS = 25  # a name defined in more places than this says little abou
 NAME_WEIGHT = 1.0  # a capitalised word of the query (`Router`) that is also a definition's name
 # Which definition of a name is the one meant: the type rather than an `impl` of it or a field.
 KIND_WEIGHTS = {
-    "class": 1.5, "struct": 1.5, "interface": 1.5, "trait": 1.5, "type": 1.5, "enum": 1.5,
-    "module": 1.2, "namespace": 1.0, "impl": 0.5, "field": 0.5, "variable": 0.7,
+    "class": 1.5,
+    "struct": 1.5,
+    "interface": 1.5,
+    "trait": 1.5,
+    "type": 1.5,
+    "enum": 1.5,
+    "module": 1.2,
+    "namespace": 1.0,
+    "impl": 0.5,
+    "field": 0.5,
+    "variable": 0.7,
 }
 TEST_DEFINITION_WEIGHT = 0.5
 
@@ -77,8 +86,16 @@ def bm25_files(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Candi
 
 def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
     """Definitions whose name is an identifier of the query, rarest names first."""
-    names = list(dict.fromkeys(query.identifiers + [f.function for f in query.frames if f.function] + (query.names if NAME_WEIGHT else [])))
-    names = [n for n in names if (len(n) > 2 or n in query.exact) and n.lower() not in STOP_WORDS][:200]
+    names = list(
+        dict.fromkeys(
+            query.identifiers
+            + [f.function for f in query.frames if f.function]
+            + (query.names if NAME_WEIGHT else [])
+        )
+    )
+    names = [n for n in names if (len(n) > 2 or n in query.exact) and n.lower() not in STOP_WORDS][
+        :200
+    ]
     if not names:
         return []
     rows = store.symbols_named(names)
@@ -169,7 +186,10 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
             for path in hits:
                 scores[path] += 0.5 / len(hits)
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    return [Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0)) for p, s in ranked]
+    return [
+        Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0))
+        for p, s in ranked
+    ]
 
 
 def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:

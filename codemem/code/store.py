@@ -35,7 +35,17 @@ log = logging.getLogger("codemem")
 
 FILES, CHUNKS, SYMBOLS = "files", "chunks", "symbols"
 FTS_COLUMN = "search"
-CHUNK_COLUMNS = ["id", "path", "language", "start_line", "end_line", "kind", "symbol", "symbol_kind", "is_test"]
+CHUNK_COLUMNS = [
+    "id",
+    "path",
+    "language",
+    "start_line",
+    "end_line",
+    "kind",
+    "symbol",
+    "symbol_kind",
+    "is_test",
+]
 SYMBOL_COLUMNS = [
     "path", "language", "name", "qualname", "kind", "start_line", "end_line", "signature", "docstring",
     "parent", "is_test",
@@ -71,7 +81,9 @@ def import_lancedb() -> Any:
         if not stubbed:
             raise
         # A lancedb version that needs the whole client: import it the ordinary way.
-        for name in [m for m in sys.modules if m.startswith((_SKIPPED_INIT, "lance_namespace", "lancedb"))]:
+        for name in [
+            m for m in sys.modules if m.startswith((_SKIPPED_INIT, "lance_namespace", "lancedb"))
+        ]:
             del sys.modules[name]
         import lancedb
     return lancedb
@@ -87,6 +99,8 @@ def connect(index_dir: Path) -> Any:
     """A LanceDB connection to `index_dir` (created if missing)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     return import_lancedb().connect(str(index_dir))
+
+
 READERS_LOCK = "readers.lock"
 # How long `maintain` waits for open readers before it falls back to pruning by age only.
 READERS_WAIT_SECONDS = 2.0
@@ -209,7 +223,11 @@ class CodeStore:
         self.readers.close()
 
     def _schemas(self) -> dict[str, pa.Schema]:
-        return {FILES: files_schema(), CHUNKS: chunks_schema(self.dimensions), SYMBOLS: symbols_schema()}
+        return {
+            FILES: files_schema(),
+            CHUNKS: chunks_schema(self.dimensions),
+            SYMBOLS: symbols_schema(),
+        }
 
     def table(self, name: str) -> Any:
         """Open a table, creating it empty if missing."""
@@ -280,7 +298,6 @@ class CodeStore:
             if alone:
                 self.readers.shared()
 
-
     # -- reads: every query of the index -------------------------------------------------
 
     def _fts(self, name: str, text: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
@@ -307,12 +324,18 @@ class CodeStore:
     def nearest_chunks(self, vector: Any, limit: int) -> list[dict[str, Any]]:
         """Chunk rows nearest to `vector`, with `_distance`."""
         rows: list[dict[str, Any]] = (
-            self.table(CHUNKS).search(vector, vector_column_name="vector").limit(limit).select(CHUNK_COLUMNS).to_list()
+            self.table(CHUNKS)
+            .search(vector, vector_column_name="vector")
+            .limit(limit)
+            .select(CHUNK_COLUMNS)
+            .to_list()
         )
         return rows
 
     def _where(self, name: str, where: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.table(name).search().where(where).limit(limit).select(columns).to_list()
+        rows: list[dict[str, Any]] = (
+            self.table(name).search().where(where).limit(limit).select(columns).to_list()
+        )
         return rows
 
     def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
@@ -325,7 +348,9 @@ class CodeStore:
 
     def chunk_spans(self, paths: Iterable[str], limit: int = 100_000) -> list[dict[str, Any]]:
         """(id, path, start_line, end_line, kind) of every chunk of these files."""
-        return self._where(CHUNKS, path_filter(paths), limit, ["id", "path", "start_line", "end_line", "kind"])
+        return self._where(
+            CHUNKS, path_filter(paths), limit, ["id", "path", "start_line", "end_line", "kind"]
+        )
 
     def chunks_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
         """Chunk rows with these ids."""
@@ -344,7 +369,9 @@ _PROBE_COLUMN = {FILES: "is_test", CHUNKS: "is_test", SYMBOLS: "is_test"}
 _PROBE_QUERY = "codemem-integrity-probe"  # matches nothing: only opens the full-text index
 
 
-def probe_tables(index_dir: Path, expected_rows: dict[str, int], *, full_text: bool = True) -> str | None:
+def probe_tables(
+    index_dir: Path, expected_rows: dict[str, int], *, full_text: bool = True
+) -> str | None:
     """What is wrong with the tables, or None: each opens, holds at least the rows the manifest
     counts, every data file reads (one small column) and each full-text index answers (must
     exist, with `full_text`: the manifest says they were built after the last rows).
@@ -373,9 +400,9 @@ def probe_tables(index_dir: Path, expected_rows: dict[str, int], *, full_text: b
                     if full_text:
                         return f"the {name} full-text index is missing"
                     continue  # a run stopped before building it: the next run does
-                table.search(_PROBE_QUERY, query_type="fts", fts_columns=FTS_COLUMN).limit(1).select(
-                    ["path", "_score"]
-                ).to_list()
+                table.search(_PROBE_QUERY, query_type="fts", fts_columns=FTS_COLUMN).limit(
+                    1
+                ).select(["path", "_score"]).to_list()
         except Exception as exc:  # any LanceDB or Arrow failure here means damage
             return f"the {name} table cannot be read: {_first_line(exc)}"
     return None
@@ -387,4 +414,3 @@ _RUST_SOURCE = re.compile(r",? /\S+\.rs:\d+:\d+")  # where in LanceDB's Rust the
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return _RUST_SOURCE.sub("", text[0] if text else type(exc).__name__)[:200]
-

@@ -91,7 +91,9 @@ def count_errors(tree: Tree, language: str) -> int:
 
 def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comments: str) -> Tags:
     """Run the tag query once and turn its matches into definitions, references and imports."""
-    found: dict[int, DefinitionCapture] = {}  # name start byte -> definition capture (dedupes patterns)
+    found: dict[
+        int, DefinitionCapture
+    ] = {}  # name start byte -> definition capture (dedupes patterns)
     raw_refs: list[tuple[Node, str]] = []
     add_ref = raw_refs.append
     imports: list[Import] = []
@@ -104,7 +106,9 @@ def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comm
                     for node in nodes:
                         add_ref((node, kind))
                 elif cname == "import":
-                    imports += [Import(_import_target(n.text or b""), n.start_point[0] + 1) for n in nodes]
+                    imports += [
+                        Import(_import_target(n.text or b""), n.start_point[0] + 1) for n in nodes
+                    ]
             continue
         definition: tuple[str, Node] | None = None
         for cname, nodes in caps.items():
@@ -123,7 +127,9 @@ def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comm
     return Tags(definitions, _references(raw_refs, found), imports)
 
 
-def _references(raw: list[tuple[Node, str]], definition_names: dict[int, DefinitionCapture]) -> list[Reference]:
+def _references(
+    raw: list[tuple[Node, str]], definition_names: dict[int, DefinitionCapture]
+) -> list[Reference]:
     """Reference values, minus captures that are a definition's own name."""
     decoded: dict[bytes, str] = {}
     references: list[Reference] = []

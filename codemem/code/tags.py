@@ -163,7 +163,9 @@ class TagStore:
                     gc.enable()
         return self._files
 
-    def update(self, changed: Iterable[FileTags], removed: Iterable[str], *, cache: bool = True) -> bool:
+    def update(
+        self, changed: Iterable[FileTags], removed: Iterable[str], *, cache: bool = True
+    ) -> bool:
         """Replace the tags of `changed` files and drop `removed` paths.
 
         Returns whether anything differs; only then is `version` bumped, so an edit that

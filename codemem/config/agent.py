@@ -90,7 +90,10 @@ def provider_settings(name: str, providers: dict[str, ProviderConfig]) -> Provid
     Raises `ConfigError` when neither the built-in table nor config gives it a `type`.
     """
     entry = providers.get(name)
-    merged = {**BUILTIN_PROVIDERS.get(name, {}), **(entry.model_dump(exclude_unset=True) if entry else {})}
+    merged = {
+        **BUILTIN_PROVIDERS.get(name, {}),
+        **(entry.model_dump(exclude_unset=True) if entry else {}),
+    }
     if merged.get("type") is None:
         raise ConfigError(
             f"providers.{name}.type: required (anthropic, openai or openai-compatible)"

@@ -59,7 +59,7 @@ def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, An
     for name, value in variables.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        rest = name[len(ENV_PREFIX):]
+        rest = name[len(ENV_PREFIX) :]
         if rest == "MODEL":
             out["model"] = value
         elif "__" in rest:

@@ -19,16 +19,24 @@ class ReviewConfig(Section):
     llm: bool = True  # outside the hook, run the model review when a model is configured
     model: str | None = None  # model for the review (default: the top-level `model`)
     hook_llm: bool = False  # let the pre-commit hook (`--staged`) call the model too
-    hook_timeout: float = Field(default=10.0, gt=0)  # seconds for the hook's review; the secret scan always runs whole, other checks share the rest
+    hook_timeout: float = Field(
+        default=10.0, gt=0
+    )  # seconds for the hook's review; the secret scan always runs whole, other checks share the rest
     llm_tokens: int = Field(default=16_000, ge=1_000)  # prompt budget of the model review
     llm_output_tokens: int = Field(default=2_000, ge=256)  # reply budget of the model review
     llm_max_findings: int = Field(default=20, ge=1)  # model findings kept at most
-    min_share: float = Field(default=0.8, ge=0, le=1)  # learned conventions followed less are not checked
-    strict_share: float = Field(default=0.95, ge=0, le=1)  # a naming convention this strong is an error
+    min_share: float = Field(
+        default=0.8, ge=0, le=1
+    )  # learned conventions followed less are not checked
+    strict_share: float = Field(
+        default=0.95, ge=0, le=1
+    )  # a naming convention this strong is an error
     severity: dict[str, SeverityOrOff] = Field(default_factory=dict)  # rule-id prefix -> level
     exclude: list[str] = Field(default_factory=list)  # globs of files the review skips
     max_binary_kb: int = Field(default=500, ge=0)  # binary files added larger than this are flagged
-    secret_entropy: float = Field(default=3.5, ge=0)  # bits/char of a value assigned to a secret-like name
+    secret_entropy: float = Field(
+        default=3.5, ge=0
+    )  # bits/char of a value assigned to a secret-like name
     dismiss_after: int = Field(default=3, ge=1)  # every N dismissals of a rule halve its confidence
     min_confidence: float = Field(default=0.3, ge=0, le=1)  # findings less certain are not shown
 

@@ -14,15 +14,24 @@ from codemem.code import CODE_LANGUAGES, SymbolRow, display_name, language_famil
 from codemem.conventions.rules import Evidence, Rule, percent, ratio, sample
 
 NAMED_KINDS = {
-    "function": "functions", "method": "methods", "class": "classes", "struct": "structs",
-    "interface": "interfaces", "enum": "enums", "trait": "traits", "type": "type names",
+    "function": "functions",
+    "method": "methods",
+    "class": "classes",
+    "struct": "structs",
+    "interface": "interfaces",
+    "enum": "enums",
+    "trait": "traits",
+    "type": "type names",
 }
 DOCUMENTED_KINDS = frozenset(NAMED_KINDS)
 TYPE_KINDS = frozenset({"class", "struct", "interface", "enum", "trait", "type"})
 RESERVED_NAMES = frozenset({"constructor", "initialize"})
 # The usual style of functions and methods, to break ties among one-word names.
 PREFERRED = {
-    "javascript": "camelCase", "typescript": "camelCase", "java": "camelCase", "php": "camelCase",
+    "javascript": "camelCase",
+    "typescript": "camelCase",
+    "java": "camelCase",
+    "php": "camelCase",
     "csharp": "PascalCase",
 }
 STYLE_ORDER = ("snake_case", "camelCase", "PascalCase", "UPPER_CASE")
@@ -103,27 +112,46 @@ def naming_rules(rows: Iterable[SymbolRow], min_samples: int) -> list[Rule]:
     for (language, kind), members in sorted(groups.items()):
         if len(members) < min_samples:
             continue
-        fits = {style: [r for r in members if style in name_styles(r.name)] for style in (*STYLE_ORDER, MIXED)}
+        fits = {
+            style: [r for r in members if style in name_styles(r.name)]
+            for style in (*STYLE_ORDER, MIXED)
+        }
         preferred = "PascalCase" if kind in TYPE_KINDS else PREFERRED.get(language, "snake_case")
         scores = {
-            style: (len(fits[style]), sum(_distinctive(r.name, style) for r in fits[style]), style == preferred)
+            style: (
+                len(fits[style]),
+                sum(_distinctive(r.name, style) for r in fits[style]),
+                style == preferred,
+            )
             for style in STYLE_ORDER
         }
         best = max(STYLE_ORDER, key=scores.__getitem__)
         if len(fits[best]) / len(members) < 0.8 and len(fits[MIXED]) / len(members) >= 0.8:
             best = MIXED
         following = fits[best]
-        shown = [r.name for r in following if _distinctive(r.name, best)] or [r.name for r in following]
+        shown = [r.name for r in following if _distinctive(r.name, best)] or [
+            r.name for r in following
+        ]
         others = [_where(r) for r in members if best not in name_styles(r.name)]
         style_text = "mixedCaps (camelCase or PascalCase)" if best == MIXED else best
         share = ratio(len(following), len(members))
-        rules.append(Rule(
-            "naming", language,
-            f"{display(language)} {NAMED_KINDS[kind]} are named in {style_text}",
-            share,
-            Evidence(len(following), len(members), tuple(f"`{n}`" for n in sample(shown)), sample(others)),
-            "naming", kind, best,
-        ))
+        rules.append(
+            Rule(
+                "naming",
+                language,
+                f"{display(language)} {NAMED_KINDS[kind]} are named in {style_text}",
+                share,
+                Evidence(
+                    len(following),
+                    len(members),
+                    tuple(f"`{n}`" for n in sample(shown)),
+                    sample(others),
+                ),
+                "naming",
+                kind,
+                best,
+            )
+        )
     return rules
 
 
@@ -145,13 +173,21 @@ def _public(row: SymbolRow, language: str, parents: dict[tuple[str, str], str]) 
     return is_public(row.name, language, row.signature or "", parent_kind)
 
 
-_GOOGLE = re.compile(r"^\s*(Args|Arguments|Returns|Raises|Yields|Attributes|Examples?|Note):\s*$", re.M)
+_GOOGLE = re.compile(
+    r"^\s*(Args|Arguments|Returns|Raises|Yields|Attributes|Examples?|Note):\s*$", re.M
+)
 _NUMPY = re.compile(r"^\s*(Parameters|Returns|Raises|Yields|Attributes)\s*\n\s*-{3,}\s*$", re.M)
 _REST = re.compile(r"^\s*:(param|type|returns?|rtype|raises?)\b", re.M)
 _TAGS = re.compile(r"^\s*@(param|returns?|throws|example)\b", re.M)
-DOC_STYLES = (("Google style sections (Args:, Returns:)", _GOOGLE), ("NumPy style sections", _NUMPY),
-              ("reST fields (:param x:)", _REST), ("@param / @returns tags", _TAGS))
-DOC_STYLE_KEYS = dict(zip((name for name, _ in DOC_STYLES), ("google", "numpy", "rest", "tags"), strict=True))
+DOC_STYLES = (
+    ("Google style sections (Args:, Returns:)", _GOOGLE),
+    ("NumPy style sections", _NUMPY),
+    ("reST fields (:param x:)", _REST),
+    ("@param / @returns tags", _TAGS),
+)
+DOC_STYLE_KEYS = dict(
+    zip((name for name, _ in DOC_STYLES), ("google", "numpy", "rest", "tags"), strict=True)
+)
 
 
 def docstring_rules(rows: Iterable[SymbolRow], min_samples: int) -> list[Rule]:
@@ -170,32 +206,66 @@ def docstring_rules(rows: Iterable[SymbolRow], min_samples: int) -> list[Rule]:
         documented = [r for r in members if (r.docstring or "").strip()]
         share = ratio(len(documented), len(members))
         word = "docstrings" if language == "python" else "doc comments"
-        what = "public functions, classes and methods" if language == "python" else "public definitions"
+        what = (
+            "public functions, classes and methods"
+            if language == "python"
+            else "public definitions"
+        )
         if share >= 0.75:
             statement, coverage = f"{display(language)} {what} have {word}", "most"
         elif share <= 0.25:
-            statement, coverage = f"{display(language)} {word} are rare on public definitions", "rare"
+            statement, coverage = (
+                f"{display(language)} {word} are rare on public definitions",
+                "rare",
+            )
         else:
-            statement, coverage = f"{display(language)} {word} are used on some public definitions", "some"
+            statement, coverage = (
+                f"{display(language)} {word} are used on some public definitions",
+                "some",
+            )
         ids = {id(r) for r in documented}
         missing = [_where(r) for r in members if id(r) not in ids]
-        rules.append(Rule("docstrings", language, statement, share, Evidence(
-            len(documented), len(members), sample([f"`{r.name}`" for r in documented]), sample(missing),
-        ), "docstring-coverage", value=coverage))
+        rules.append(
+            Rule(
+                "docstrings",
+                language,
+                statement,
+                share,
+                Evidence(
+                    len(documented),
+                    len(members),
+                    sample([f"`{r.name}`" for r in documented]),
+                    sample(missing),
+                ),
+                "docstring-coverage",
+                value=coverage,
+            )
+        )
         rules += _doc_style(language, documented, min_samples)
     return rules
 
 
 def _doc_style(language: str, documented: list[SymbolRow], min_samples: int) -> list[Rule]:
     if language == "go":
-        starts = [r for r in documented if r.docstring.split(maxsplit=1)[0] in (r.name, "A", "An", "The")]
+        starts = [
+            r for r in documented if r.docstring.split(maxsplit=1)[0] in (r.name, "A", "An", "The")
+        ]
         if len(documented) >= min_samples:
-            return [Rule("docstrings", language, "Go doc comments start with the name they document",
-                         ratio(len(starts), len(documented)),
-                         Evidence(len(starts), len(documented), sample([f"`{r.name}`" for r in starts])),
-                         "docstring-style", value="name-first")]
+            return [
+                Rule(
+                    "docstrings",
+                    language,
+                    "Go doc comments start with the name they document",
+                    ratio(len(starts), len(documented)),
+                    Evidence(len(starts), len(documented), sample([f"`{r.name}`" for r in starts])),
+                    "docstring-style",
+                    value="name-first",
+                )
+            ]
         return []
-    counts = {name: [r for r in documented if pattern.search(r.docstring)] for name, pattern in DOC_STYLES}
+    counts = {
+        name: [r for r in documented if pattern.search(r.docstring)] for name, pattern in DOC_STYLES
+    }
     structured = [r for r in documented if any(p.search(r.docstring) for _, p in DOC_STYLES)]
     if len(structured) < min_samples:
         return []
@@ -203,12 +273,23 @@ def _doc_style(language: str, documented: list[SymbolRow], min_samples: int) -> 
     chosen = {id(r) for r in counts[style]}
     share = ratio(len(counts[style]), len(structured))
     word = "Docstrings" if language == "python" else "Doc comments"
-    return [Rule("docstrings", language, f"{display(language)}: {word.lower()} that describe parameters use {style}",
-                 share, Evidence(len(counts[style]), len(structured),
-                                 sample([f"`{r.name}`" for r in counts[style]]),
-                                 sample([_where(r) for r in structured if id(r) not in chosen]),
-                                 detail=f"{len(structured)} of {len(documented)} {word.lower()} have such sections"),
-                 "docstring-style", value=DOC_STYLE_KEYS[style])]
+    return [
+        Rule(
+            "docstrings",
+            language,
+            f"{display(language)}: {word.lower()} that describe parameters use {style}",
+            share,
+            Evidence(
+                len(counts[style]),
+                len(structured),
+                sample([f"`{r.name}`" for r in counts[style]]),
+                sample([_where(r) for r in structured if id(r) not in chosen]),
+                detail=f"{len(structured)} of {len(documented)} {word.lower()} have such sections",
+            ),
+            "docstring-style",
+            value=DOC_STYLE_KEYS[style],
+        )
+    ]
 
 
 def split_params(signature: str, name: str) -> tuple[list[str], str] | None:
@@ -261,7 +342,11 @@ def type_hint_rules(rows: Iterable[SymbolRow], min_samples: int) -> list[Rule]:
         if split is None:
             continue
         params, rest = split
-        params = [p for p in params if p.split(":")[0].split("=")[0].strip().lstrip("*") not in _SKIPPED_PARAMS]
+        params = [
+            p
+            for p in params
+            if p.split(":")[0].split("=")[0].strip().lstrip("*") not in _SKIPPED_PARAMS
+        ]
         annotated = sum(_annotated(p) for p in params)
         if language == "python":
             returns = "->" in rest
@@ -279,17 +364,35 @@ def type_hint_rules(rows: Iterable[SymbolRow], min_samples: int) -> list[Rule]:
         n_returns = sum(r for _, _, _, r in items)
         share = ratio(len(full), len(items))
         if share >= 0.75:
-            statement, coverage = f"{display(language)} functions annotate every parameter and the return type", "most"
+            statement, coverage = (
+                f"{display(language)} functions annotate every parameter and the return type",
+                "most",
+            )
         elif share <= 0.25:
-            statement, coverage = f"{display(language)} functions are mostly not type-annotated", "rare"
+            statement, coverage = (
+                f"{display(language)} functions are mostly not type-annotated",
+                "rare",
+            )
         else:
             statement, coverage = f"{display(language)} functions are partly type-annotated", "some"
-        rules.append(Rule("type hints", language, statement, share, Evidence(
-            len(full), len(items),
-            sample([f"`{r.name}`" for r in full]),
-            sample([_where(r) for r, _n, _a, _ret in items if id(r) not in full_ids]),
-            detail=(f"parameters annotated: {n_annotated} of {n_params} ({percent(ratio(n_annotated, n_params))}); "
-                    f"return types: {n_returns} of {len(items)} ({percent(ratio(n_returns, len(items)))})"),
-        ), "type-hints", value=coverage))
+        rules.append(
+            Rule(
+                "type hints",
+                language,
+                statement,
+                share,
+                Evidence(
+                    len(full),
+                    len(items),
+                    sample([f"`{r.name}`" for r in full]),
+                    sample([_where(r) for r, _n, _a, _ret in items if id(r) not in full_ids]),
+                    detail=(
+                        f"parameters annotated: {n_annotated} of {n_params} ({percent(ratio(n_annotated, n_params))}); "
+                        f"return types: {n_returns} of {len(items)} ({percent(ratio(n_returns, len(items)))})"
+                    ),
+                ),
+                "type-hints",
+                value=coverage,
+            )
+        )
     return rules
-

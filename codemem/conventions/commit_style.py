@@ -66,7 +66,9 @@ def _summary(subject: str) -> str:
 
 def commit_rules(messages: list[CommitMessage], min_samples: int) -> list[Rule]:
     """Conventional Commits, mood, capitals, trailing periods, length and issue references."""
-    messages = [m for m in messages if m.subject and not m.subject.startswith(("Merge ", "Revert \""))]
+    messages = [
+        m for m in messages if m.subject and not m.subject.startswith(("Merge ", 'Revert "'))
+    ]
     total = len(messages)
     if total < min_samples:
         return []
@@ -77,67 +79,159 @@ def commit_rules(messages: list[CommitMessage], min_samples: int) -> list[Rule]:
     if ratio(len(conventional), total) >= 0.5:
         types = Counter(m.group(1) for _, m in matches)
         scoped = sum(bool(m.group(2)) for _, m in matches)
-        rules.append(Rule("commits", None, "Commit subjects follow Conventional Commits (`type(scope): summary`)",
-                          ratio(len(conventional), total),
-                          Evidence(len(conventional), total, sample([_quoted(s) for s in conventional]),
-                                   sample([_quoted(s) for s in subjects if s not in conventional]),
-                                   detail="types: " + ", ".join(f"{t} {n}" for t, n in sorted(types.items(), key=lambda i: (-i[1], i[0])))
-                                   + f"; with a scope: {scoped}"),
-                          "commit-format", value="Conventional Commits"))
+        rules.append(
+            Rule(
+                "commits",
+                None,
+                "Commit subjects follow Conventional Commits (`type(scope): summary`)",
+                ratio(len(conventional), total),
+                Evidence(
+                    len(conventional),
+                    total,
+                    sample([_quoted(s) for s in conventional]),
+                    sample([_quoted(s) for s in subjects if s not in conventional]),
+                    detail="types: "
+                    + ", ".join(
+                        f"{t} {n}" for t, n in sorted(types.items(), key=lambda i: (-i[1], i[0]))
+                    )
+                    + f"; with a scope: {scoped}",
+                ),
+                "commit-format",
+                value="Conventional Commits",
+            )
+        )
     summaries = [_summary(s) for s in subjects]
-    words = [(s, m.split()[0].lower().strip(":,") if m.split() else "") for s, m in zip(subjects, summaries, strict=True)]
+    words = [
+        (s, m.split()[0].lower().strip(":,") if m.split() else "")
+        for s, m in zip(subjects, summaries, strict=True)
+    ]
     imperative = [s for s, w in words if w in VERBS]
     past = [s for s, w in words if w in PAST]
     third = [s for s, w in words if w in THIRD]
     moods = len(imperative) + len(past) + len(third)
     if moods >= min_samples:
         if len(imperative) >= max(len(past), len(third)):
-            statement, used, others = "Commit subjects use the imperative mood (`Add x`, not `Added x`)", imperative, past + third
+            statement, used, others = (
+                "Commit subjects use the imperative mood (`Add x`, not `Added x`)",
+                imperative,
+                past + third,
+            )
             mood = "imperative"
         elif len(past) >= len(third):
-            statement, used, others = "Commit subjects use the past tense (`Added x`)", past, imperative + third
+            statement, used, others = (
+                "Commit subjects use the past tense (`Added x`)",
+                past,
+                imperative + third,
+            )
             mood = "past"
         else:
-            statement, used, others = "Commit subjects use the third person (`Adds x`)", third, imperative + past
+            statement, used, others = (
+                "Commit subjects use the third person (`Adds x`)",
+                third,
+                imperative + past,
+            )
             mood = "third person"
-        rules.append(Rule("commits", None, statement, ratio(len(used), moods),
-                          Evidence(len(used), moods, sample([_quoted(s) for s in used]), sample([_quoted(s) for s in others])),
-                          "commit-mood", value=mood))
+        rules.append(
+            Rule(
+                "commits",
+                None,
+                statement,
+                ratio(len(used), moods),
+                Evidence(
+                    len(used),
+                    moods,
+                    sample([_quoted(s) for s in used]),
+                    sample([_quoted(s) for s in others]),
+                ),
+                "commit-mood",
+                value=mood,
+            )
+        )
     if not conventional or ratio(len(conventional), total) < 0.5:
         capital = [s for s in summaries if s[:1].isupper()]
         lower = [s for s in summaries if s[:1].islower()]
         if capital or lower:
             upper_wins = len(capital) >= len(lower)
-            rules.append(Rule("commits", None,
-                              "Commit subjects start with a capital letter" if upper_wins else "Commit subjects start in lower case",
-                              ratio(max(len(capital), len(lower)), len(capital) + len(lower)),
-                              Evidence(max(len(capital), len(lower)), len(capital) + len(lower),
-                                       exceptions=sample([_quoted(s) for s in (lower if upper_wins else capital)])),
-                              "commit-case", value="capital" if upper_wins else "lower"))
+            rules.append(
+                Rule(
+                    "commits",
+                    None,
+                    "Commit subjects start with a capital letter"
+                    if upper_wins
+                    else "Commit subjects start in lower case",
+                    ratio(max(len(capital), len(lower)), len(capital) + len(lower)),
+                    Evidence(
+                        max(len(capital), len(lower)),
+                        len(capital) + len(lower),
+                        exceptions=sample([_quoted(s) for s in (lower if upper_wins else capital)]),
+                    ),
+                    "commit-case",
+                    value="capital" if upper_wins else "lower",
+                )
+            )
     periods = [s for s in subjects if s.rstrip().endswith(".")]
-    rules.append(Rule("commits", None, "Commit subjects do not end with a period" if len(periods) * 2 <= total
-                      else "Commit subjects end with a period",
-                      ratio(max(total - len(periods), len(periods)), total),
-                      Evidence(max(total - len(periods), len(periods)), total),
-                      "commit-period", value="no" if len(periods) * 2 <= total else "yes"))
+    rules.append(
+        Rule(
+            "commits",
+            None,
+            "Commit subjects do not end with a period"
+            if len(periods) * 2 <= total
+            else "Commit subjects end with a period",
+            ratio(max(total - len(periods), len(periods)), total),
+            Evidence(max(total - len(periods), len(periods)), total),
+            "commit-period",
+            value="no" if len(periods) * 2 <= total else "yes",
+        )
+    )
     lengths = sorted(len(s) for s in subjects)
     within = sum(n <= 72 for n in lengths)
     median = lengths[len(lengths) // 2]
-    statement = ("Commit subjects are at most 72 characters" if within * 2 >= total
-                 else "Commit subjects often run past 72 characters")
-    rules.append(Rule("commits", None, statement, ratio(within, total),
-                      Evidence(within, total, exceptions=sample([_quoted(s) for s in subjects if len(s) > 72]),
-                               detail=f"median length: {median}; at most 50: {percent(ratio(sum(n <= 50 for n in lengths), total))}"),
-                      "commit-length", value="72" if within * 2 >= total else "longer"))
+    statement = (
+        "Commit subjects are at most 72 characters"
+        if within * 2 >= total
+        else "Commit subjects often run past 72 characters"
+    )
+    rules.append(
+        Rule(
+            "commits",
+            None,
+            statement,
+            ratio(within, total),
+            Evidence(
+                within,
+                total,
+                exceptions=sample([_quoted(s) for s in subjects if len(s) > 72]),
+                detail=f"median length: {median}; at most 50: {percent(ratio(sum(n <= 50 for n in lengths), total))}",
+            ),
+            "commit-length",
+            value="72" if within * 2 >= total else "longer",
+        )
+    )
     refs = [s for s in subjects if ISSUE_REF.search(s)]
     if ratio(len(refs), total) >= 0.5:
-        rules.append(Rule("commits", None, "Commit subjects reference an issue (#123 or KEY-123)",
-                          ratio(len(refs), total), Evidence(len(refs), total, sample([_quoted(s) for s in refs])),
-                          "commit-issue-refs", value="yes"))
+        rules.append(
+            Rule(
+                "commits",
+                None,
+                "Commit subjects reference an issue (#123 or KEY-123)",
+                ratio(len(refs), total),
+                Evidence(len(refs), total, sample([_quoted(s) for s in refs])),
+                "commit-issue-refs",
+                value="yes",
+            )
+        )
     bodies = sum(m.has_body for m in messages)
-    rules.append(Rule("commits", None,
-                      "Commits usually have a body explaining the change" if bodies * 2 > total
-                      else "Commits are usually a subject line only",
-                      ratio(max(bodies, total - bodies), total), Evidence(max(bodies, total - bodies), total),
-                      "commit-body", value="yes" if bodies * 2 > total else "no"))
+    rules.append(
+        Rule(
+            "commits",
+            None,
+            "Commits usually have a body explaining the change"
+            if bodies * 2 > total
+            else "Commits are usually a subject line only",
+            ratio(max(bodies, total - bodies), total),
+            Evidence(max(bodies, total - bodies), total),
+            "commit-body",
+            value="yes" if bodies * 2 > total else "no",
+        )
+    )
     return rules

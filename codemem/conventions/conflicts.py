@@ -108,7 +108,9 @@ def _union(ours: list[str], base: list[str], theirs: list[str], at_end: bool) ->
     if ours[: len(base)] != base or theirs[: len(base)] != base:
         return None
     added = [ours[len(base) :], theirs[len(base) :]]
-    if not at_end and not all(_LIST_ITEM.match(line) for group in added for line in group if line.strip()):
+    if not at_end and not all(
+        _LIST_ITEM.match(line) for group in added for line in group if line.strip()
+    ):
         return None
     first, second = sorted(added, key="\n".join)
     return base + first + [line for line in second if line not in first]

@@ -55,7 +55,9 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
 def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
     """Run the driver on git's three files: the result goes to `ours`; returns the conflicts."""
     merged = merge_memory_file(_read(base), _read(ours), _read(theirs), path)
-    with ours.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out:  # line endings as they came
+    with ours.open(
+        "w", encoding="utf-8", errors="surrogateescape", newline=""
+    ) as out:  # line endings as they came
         out.write(merged.text)
     return merged.conflicts
 
@@ -126,8 +128,18 @@ def _merge_lines(base: str, ours: str, theirs: str) -> Merged:
             file.write_bytes(text.encode("utf-8", "surrogateescape"))
             files.append(str(file))
         out = run_git(
-            Path(folder), "merge-file", "-p", "--diff3", "-L", "ours", "-L", "base", "-L", "theirs",
-            *files, ok=tuple(range(128)),
+            Path(folder),
+            "merge-file",
+            "-p",
+            "--diff3",
+            "-L",
+            "ours",
+            "-L",
+            "base",
+            "-L",
+            "theirs",
+            *files,
+            ok=tuple(range(128)),
         )
     resolved = resolve_memory_conflicts(out.decode("utf-8", "surrogateescape"))
     return Merged(resolved.text, resolved.left)

@@ -52,7 +52,11 @@ def render_records(rules: list[Rule]) -> str:
 def parse_records(text: str) -> list[Rule]:
     """The rules in a records file's text; raises ValueError when it is not one."""
     data = json.loads(text)
-    if not isinstance(data, dict) or data.get("version") not in READABLE or not isinstance(data.get("rules"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("version") not in READABLE
+        or not isinstance(data.get("rules"), list)
+    ):
         raise ValueError(f"not a version {VERSION} conventions records file")
     try:
         return [Rule.from_json(item) for item in data["rules"]]

@@ -10,8 +10,17 @@ from dataclasses import dataclass, field
 
 # Topics in the order they are shown and kept when a block runs short of room.
 TOPICS = (
-    "naming", "docstrings", "type hints", "tests", "formatting", "linting", "imports",
-    "line length", "indentation", "comments", "commits",
+    "naming",
+    "docstrings",
+    "type hints",
+    "tests",
+    "formatting",
+    "linting",
+    "imports",
+    "line length",
+    "indentation",
+    "comments",
+    "commits",
 )
 
 
@@ -77,8 +86,12 @@ class Evidence:
     @classmethod
     def from_json(cls, data: dict) -> Evidence:
         return cls(
-            data.get("matched"), data.get("total"), tuple(data.get("examples", ())),
-            tuple(data.get("exceptions", ())), tuple(data.get("sources", ())), data.get("detail", ""),
+            data.get("matched"),
+            data.get("total"),
+            tuple(data.get("examples", ())),
+            tuple(data.get("exceptions", ())),
+            tuple(data.get("sources", ())),
+            data.get("detail", ""),
         )
 
 
@@ -130,10 +143,15 @@ class Rule:
             old = data.get("share")
             band = band_of(old).key if isinstance(old, (int, float)) else None
         return cls(
-            data["topic"], data.get("language"), data.get("statement", ""),
+            data["topic"],
+            data.get("language"),
+            data.get("statement", ""),
             BANDS_BY_KEY[band].lower if band else None,
             Evidence.from_json(data.get("evidence") or {}),
-            data.get("kind") or "", data.get("subject"), data.get("value"), band,
+            data.get("kind") or "",
+            data.get("subject"),
+            data.get("value"),
+            band,
         )
 
 

@@ -49,21 +49,34 @@ def line_length_rules(
             where = f" (configured in {source})"
         else:
             fitting = [
-                limit for limit in STANDARD_LIMITS
+                limit
+                for limit in STANDARD_LIMITS
                 if sum(length <= limit for length, _, _ in lengths) >= WITHIN * len(lengths)
             ]
             if not fitting:
                 continue
             limit, where = fitting[0], ""
         within = sum(length <= limit for length, _, _ in lengths)
-        over = sorted((item for item in lengths if item[0] > limit), key=lambda i: (-i[0], i[1], i[2]))
-        rules.append(Rule(
-            "line length", language, f"{display(language)} lines stay within {limit} characters{where}",
-            ratio(within, len(lengths)),
-            Evidence(within, len(lengths), (), sample([f"{p} ({length} chars)" for length, p, _n in over]),
-                     detail=f"longest line: {longest} characters"),
-            "line-length", value=str(limit),
-        ))
+        over = sorted(
+            (item for item in lengths if item[0] > limit), key=lambda i: (-i[0], i[1], i[2])
+        )
+        rules.append(
+            Rule(
+                "line length",
+                language,
+                f"{display(language)} lines stay within {limit} characters{where}",
+                ratio(within, len(lengths)),
+                Evidence(
+                    within,
+                    len(lengths),
+                    (),
+                    sample([f"{p} ({length} chars)" for length, p, _n in over]),
+                    detail=f"longest line: {longest} characters",
+                ),
+                "line-length",
+                value=str(limit),
+            )
+        )
     return rules
 
 
@@ -88,16 +101,33 @@ def indentation_rules(sources: Sources, min_samples: int) -> list[Rule]:
         if total < min_samples:
             continue
         if tabs >= len(spaces):
-            rules.append(Rule("indentation", language, f"{display(language)} code is indented with tabs",
-                              ratio(tabs, total), Evidence(tabs, total), "indentation", value="tabs"))
+            rules.append(
+                Rule(
+                    "indentation",
+                    language,
+                    f"{display(language)} code is indented with tabs",
+                    ratio(tabs, total),
+                    Evidence(tabs, total),
+                    "indentation",
+                    value="tabs",
+                )
+            )
             continue
         for unit in (8, 4, 3, 2):
             fits = sum(width % unit == 0 for width in spaces)
             if fits >= 0.9 * len(spaces):
                 break
-        rules.append(Rule("indentation", language, f"{display(language)} code is indented with {unit} spaces",
-                          ratio(fits, total), Evidence(fits, total, detail=f"tab-indented lines: {tabs}"),
-                          "indentation", value=f"{unit} spaces"))
+        rules.append(
+            Rule(
+                "indentation",
+                language,
+                f"{display(language)} code is indented with {unit} spaces",
+                ratio(fits, total),
+                Evidence(fits, total, detail=f"tab-indented lines: {tabs}"),
+                "indentation",
+                value=f"{unit} spaces",
+            )
+        )
     return rules
 
 
@@ -122,7 +152,9 @@ def comment_rules(sources: Sources, min_samples: int) -> list[Rule]:
                 if in_block:
                     comments += 1
                     in_block = "*/" not in line
-                elif line.startswith("//") or (language == "php" and line.startswith("#") and not line.startswith("#[")):
+                elif line.startswith("//") or (
+                    language == "php" and line.startswith("#") and not line.startswith("#[")
+                ):
                     comments += 1
                     line_style += 1
                 elif line.startswith("/*"):
@@ -132,26 +164,59 @@ def comment_rules(sources: Sources, min_samples: int) -> list[Rule]:
         if not nonblank:
             continue
         density = ratio(comments, nonblank)
-        amount, level = (("is well commented", "many") if density >= 0.15 else ("has some comments", "some")
-                         if density >= 0.05 else ("has few comments", "few"))
+        amount, level = (
+            ("is well commented", "many")
+            if density >= 0.15
+            else ("has some comments", "some")
+            if density >= 0.05
+            else ("has few comments", "few")
+        )
         # No share: the density is not how much of the code follows a rule; `level` says it.
-        rules.append(Rule("comments", language, f"{display(language)} code {amount}", None,
-                          Evidence(comments, nonblank), "comment-density", value=level))
+        rules.append(
+            Rule(
+                "comments",
+                language,
+                f"{display(language)} code {amount}",
+                None,
+                Evidence(comments, nonblank),
+                "comment-density",
+                value=level,
+            )
+        )
         starts = line_style + block_style
         if starts >= min_samples:
             if line_style >= block_style:
-                statement, matched, style = f"{display(language)} comments are // line comments", line_style, "//"
+                statement, matched, style = (
+                    f"{display(language)} comments are // line comments",
+                    line_style,
+                    "//",
+                )
             else:
-                statement, matched, style = f"{display(language)} comments are /* */ block comments", block_style, "/* */"
-            rules.append(Rule("comments", language, statement, ratio(matched, starts), Evidence(matched, starts),
-                              "comment-style", value=style))
+                statement, matched, style = (
+                    f"{display(language)} comments are /* */ block comments",
+                    block_style,
+                    "/* */",
+                )
+            rules.append(
+                Rule(
+                    "comments",
+                    language,
+                    statement,
+                    ratio(matched, starts),
+                    Evidence(matched, starts),
+                    "comment-style",
+                    value=style,
+                )
+            )
     return rules
 
 
 _PY_FROM = re.compile(r"^\s*from\s+(\.*)([\w.]*)\s+import\s+(.+)$")
 _PY_IMPORT = re.compile(r"^\s*import\s+[\w.]+")
 _FUTURE = re.compile(r"^from __future__ import .*\bannotations\b", re.M)
-_ESM = re.compile(r"^\s*(?:import\s[^;]*?from\s+(['\"])|import\s+(['\"])|export\s[^;]*?from\s+(['\"]))", re.M)
+_ESM = re.compile(
+    r"^\s*(?:import\s[^;]*?from\s+(['\"])|import\s+(['\"])|export\s[^;]*?from\s+(['\"]))", re.M
+)
 _CJS = re.compile(r"\brequire\(\s*['\"]")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+?)(\.\*)?\s*;", re.M)
 
@@ -212,26 +277,65 @@ def _python_imports(files: list[tuple[str, list[str]]], min_samples: int) -> lis
     total = len(froms) + plain
     if total >= min_samples:
         share = ratio(len(froms), total)
-        statement = ("Python imports name what they use (`from module import name`)" if share >= 0.5
-                     else "Python imports whole modules (`import module`)")
-        rules.append(Rule("imports", "python", statement, max(share, 1 - share),
-                          Evidence(max(len(froms), plain), total, detail=f"from-imports: {len(froms)}, plain imports: {plain}"),
-                          "import-form", value="from" if share >= 0.5 else "module"))
+        statement = (
+            "Python imports name what they use (`from module import name`)"
+            if share >= 0.5
+            else "Python imports whole modules (`import module`)"
+        )
+        rules.append(
+            Rule(
+                "imports",
+                "python",
+                statement,
+                max(share, 1 - share),
+                Evidence(
+                    max(len(froms), plain),
+                    total,
+                    detail=f"from-imports: {len(froms)}, plain imports: {plain}",
+                ),
+                "import-form",
+                value="from" if share >= 0.5 else "module",
+            )
+        )
     first = len(relative) + len(absolute)
     if first >= min_samples:
         share = ratio(len(absolute), first)
         if share >= 0.5:
-            rules.append(Rule("imports", "python", "Python imports are absolute, not relative (`from .x import y`)",
-                              share, Evidence(len(absolute), first, exceptions=sample(relative)),
-                              "import-paths", value="absolute"))
+            rules.append(
+                Rule(
+                    "imports",
+                    "python",
+                    "Python imports are absolute, not relative (`from .x import y`)",
+                    share,
+                    Evidence(len(absolute), first, exceptions=sample(relative)),
+                    "import-paths",
+                    value="absolute",
+                )
+            )
         else:
-            rules.append(Rule("imports", "python", "Python imports within the package are relative (`from .x import y`)",
-                              1 - share, Evidence(len(relative), first, exceptions=sample(absolute)),
-                              "import-paths", value="relative"))
+            rules.append(
+                Rule(
+                    "imports",
+                    "python",
+                    "Python imports within the package are relative (`from .x import y`)",
+                    1 - share,
+                    Evidence(len(relative), first, exceptions=sample(absolute)),
+                    "import-paths",
+                    value="relative",
+                )
+            )
     if modules >= min_samples and ratio(len(future), modules) >= 0.5:
-        rules.append(Rule("imports", "python", "Python modules start with `from __future__ import annotations`",
-                          ratio(len(future), modules), Evidence(len(future), modules),
-                          "future-import", value="annotations"))
+        rules.append(
+            Rule(
+                "imports",
+                "python",
+                "Python modules start with `from __future__ import annotations`",
+                ratio(len(future), modules),
+                Evidence(len(future), modules),
+                "future-import",
+                value="annotations",
+            )
+        )
     return rules
 
 
@@ -252,27 +356,67 @@ def _js_imports(language: str, files: list[tuple[str, list[str]]], min_samples: 
     total = len(set(esm_files) | set(cjs_files))
     if total >= min_samples:
         if len(esm_files) >= len(cjs_files):
-            rules.append(Rule("imports", language, f"{display(language)} uses ES modules (import/export), not require()",
-                              ratio(len(esm_files), total), Evidence(len(esm_files), total, exceptions=sample(cjs_files)),
-                              "module-system", value="ES modules"))
+            rules.append(
+                Rule(
+                    "imports",
+                    language,
+                    f"{display(language)} uses ES modules (import/export), not require()",
+                    ratio(len(esm_files), total),
+                    Evidence(len(esm_files), total, exceptions=sample(cjs_files)),
+                    "module-system",
+                    value="ES modules",
+                )
+            )
         else:
-            rules.append(Rule("imports", language, f"{display(language)} uses CommonJS require()",
-                              ratio(len(cjs_files), total), Evidence(len(cjs_files), total, exceptions=sample(esm_files)),
-                              "module-system", value="CommonJS"))
+            rules.append(
+                Rule(
+                    "imports",
+                    language,
+                    f"{display(language)} uses CommonJS require()",
+                    ratio(len(cjs_files), total),
+                    Evidence(len(cjs_files), total, exceptions=sample(esm_files)),
+                    "module-system",
+                    value="CommonJS",
+                )
+            )
     quotes = single + double
     if quotes >= min_samples:
         kind, matched = ("single", single) if single >= double else ("double", double)
-        rules.append(Rule("imports", language, f"{display(language)} module paths are in {kind} quotes",
-                          ratio(matched, quotes), Evidence(matched, quotes), "import-quotes", value=kind))
+        rules.append(
+            Rule(
+                "imports",
+                language,
+                f"{display(language)} module paths are in {kind} quotes",
+                ratio(matched, quotes),
+                Evidence(matched, quotes),
+                "import-quotes",
+                value=kind,
+            )
+        )
     return rules
 
 
 def _java_imports(files: list[tuple[str, list[str]]], min_samples: int) -> list[Rule]:
-    imports = [(path, m.group(0).strip(), bool(m.group(2))) for path, lines in files for m in _JAVA_IMPORT.finditer("\n".join(lines))]
+    imports = [
+        (path, m.group(0).strip(), bool(m.group(2)))
+        for path, lines in files
+        for m in _JAVA_IMPORT.finditer("\n".join(lines))
+    ]
     if len(imports) < min_samples:
         return []
     named = [i for i in imports if not i[2]]
-    return [Rule("imports", "java", "Java imports name each class (no wildcard imports)",
-                 ratio(len(named), len(imports)),
-                 Evidence(len(named), len(imports), exceptions=sample([f"{p}: `{s}`" for p, s, w in imports if w])),
-                 "wildcard-imports", value="none")]
+    return [
+        Rule(
+            "imports",
+            "java",
+            "Java imports name each class (no wildcard imports)",
+            ratio(len(named), len(imports)),
+            Evidence(
+                len(named),
+                len(imports),
+                exceptions=sample([f"{p}: `{s}`" for p, s, w in imports if w]),
+            ),
+            "wildcard-imports",
+            value="none",
+        )
+    ]

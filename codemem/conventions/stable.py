@@ -20,7 +20,9 @@ def _key(rule: Rule) -> tuple:
     return (rule.topic, rule.kind, rule.language, rule.subject, rule.value)
 
 
-def keep_chosen(shown: tuple[str, ...], candidates: tuple[str, ...], limit: int = MAX_EXAMPLES) -> tuple[str, ...]:
+def keep_chosen(
+    shown: tuple[str, ...], candidates: tuple[str, ...], limit: int = MAX_EXAMPLES
+) -> tuple[str, ...]:
     """The items shown before that are still candidates, then the first other candidates."""
     still = set(candidates)
     kept = [item for item in dict.fromkeys(shown) if item in still][:limit]
@@ -42,8 +44,17 @@ def stable_rule(rule: Rule, previous: Rule | None = None) -> Rule:
         # A counted rule's detail is more counts; a configured rule's is its settings.
         detail=ev.detail if rule.share is None else "",
     )
-    return Rule(rule.topic, rule.language, rule.statement, band.lower if band else None, evidence,
-                rule.kind, rule.subject, rule.value, band.key if band else None)
+    return Rule(
+        rule.topic,
+        rule.language,
+        rule.statement,
+        band.lower if band else None,
+        evidence,
+        rule.kind,
+        rule.subject,
+        rule.value,
+        band.key if band else None,
+    )
 
 
 def stable_rules(rules: list[Rule], previous: list[Rule] | None = None) -> list[Rule]:

@@ -79,7 +79,9 @@ def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("CODEMEM_") and k not in NEUTRAL_ENV}
 
 
-def ask_daemon(ws_root: Path, query: str, k: int | None, level: str, timeout: float = 60.0) -> list[dict] | None:
+def ask_daemon(
+    ws_root: Path, query: str, k: int | None, level: str, timeout: float = 60.0
+) -> list[dict] | None:
     """Hits from a running watch daemon, or None (no daemon, or it declined): search locally."""
     path = recorded_socket(ws_root)
     if path is None or not path.exists():

@@ -79,7 +79,9 @@ class QueryServer:
         """Answer on a thread (after LanceDB is imported: two threads must not import it)."""
         assert self._server is not None, "bind() first"
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="codemem-query", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="codemem-query", daemon=True
+        )
         self._thread.start()
         log.info("watch: answering searches on %s", self.path)
 

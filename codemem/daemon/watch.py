@@ -68,8 +68,6 @@ def newest_session(ws: Workspace) -> datetime | None:
     return max(stamps, default=None)
 
 
-
-
 class Watcher:
     """The daemon's loop over one repository (see the module docstring)."""
 
@@ -353,7 +351,11 @@ class Watcher:
         self._busy = True
         try:
             result = run_digest(
-                self.ws, self.config, DigestOptions(llm=self.use_model), progress=self._checkpoint, now=self._now
+                self.ws,
+                self.config,
+                DigestOptions(llm=self.use_model),
+                progress=self._checkpoint,
+                now=self._now,
             )
         except StopRequested:
             raise
@@ -377,7 +379,9 @@ class Watcher:
             for warning in result.warnings:
                 log.warning("watch: digest: %s", warning)
             if result.changes:
-                log.info("watch: .codemem/ now has uncommitted memory changes: review and commit them")
+                log.info(
+                    "watch: .codemem/ now has uncommitted memory changes: review and commit them"
+                )
         finally:
             self._busy = False
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -78,13 +78,15 @@ def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) ->
         tmp.unlink(missing_ok=True)
         raise
     if durable:
-        try:
+        # The new file is in place: a failed folder fsync must not report the write as failed
+        # (a caller would redo an edit that was applied).
+        with contextlib.suppress(OSError):
             _fsync_dir(path.parent)
-        except OSError:  # the new file is in place: a failed folder fsync must not report
-            pass  # the write as failed (a caller would redo an edit that was applied)
 
 
-def atomic_write(path: Path, data: str | bytes, mode: int | None = None, *, durable: bool = True) -> None:
+def atomic_write(
+    path: Path, data: str | bytes, mode: int | None = None, *, durable: bool = True
+) -> None:
     """Replace `path` with `data` atomically (temp file, fsync, rename, fsync folder)."""
     with atomic_file(path, mode, durable=durable) as handle:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)

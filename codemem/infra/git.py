@@ -58,7 +58,9 @@ def _failure(args: tuple[str, ...], status: int | str | None, stderr: bytes | st
     return GitError(f"git {args[0]} failed: {lines[-1] if lines else f'exit code {status}'}")
 
 
-def run_git(root: Path, *args: str, input: bytes | None = None, ok: tuple[int, ...] = (0,)) -> bytes:
+def run_git(
+    root: Path, *args: str, input: bytes | None = None, ok: tuple[int, ...] = (0,)
+) -> bytes:
     """Run `git <args>` in `root` and return its stdout as bytes.
 
     Args:

@@ -16,7 +16,9 @@ from codemem.infra.secrets import redact_text
 
 MAX_QUOTED_CHARS = 200  # one quoted line (a commit subject, a line of a message)
 _BACKTICKS = re.compile(r"`+")
-_STRUCTURE = re.compile(r"^(#|=|<|>|```|~~~|---|\*\*\*|___|\[)")  # a quoted line may not start like these
+_STRUCTURE = re.compile(
+    r"^(#|=|<|>|```|~~~|---|\*\*\*|___|\[)"
+)  # a quoted line may not start like these
 
 
 def clean_text(text: str) -> str:

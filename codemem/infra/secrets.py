@@ -28,29 +28,96 @@ HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywh
 
 # (rule, severity, pattern, what it is); group 1, when present, is the secret itself.
 KNOWN: list[tuple[str, str, re.Pattern[str], str]] = [
-    ("secrets/private-key", "error", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), "private key"),
-    ("secrets/aws-access-key", "error", re.compile(r"\b((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b"), "AWS access key ID"),
-    ("secrets/aws-secret-key", "error",
-     re.compile(r"(?i)aws.{0,20}?(?:secret|private).{0,20}?['\"]([A-Za-z0-9/+=]{40})['\"]"), "AWS secret access key"),
-    ("secrets/github-token", "error", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
-     "GitHub token"),
+    (
+        "secrets/private-key",
+        "error",
+        re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+        "private key",
+    ),
+    (
+        "secrets/aws-access-key",
+        "error",
+        re.compile(r"\b((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b"),
+        "AWS access key ID",
+    ),
+    (
+        "secrets/aws-secret-key",
+        "error",
+        re.compile(r"(?i)aws.{0,20}?(?:secret|private).{0,20}?['\"]([A-Za-z0-9/+=]{40})['\"]"),
+        "AWS secret access key",
+    ),
+    (
+        "secrets/github-token",
+        "error",
+        re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+        "GitHub token",
+    ),
     ("secrets/gitlab-token", "error", re.compile(r"\b(glpat-[A-Za-z0-9_\-]{20,})"), "GitLab token"),
-    ("secrets/slack-token", "error", re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]{10,})"), "Slack token"),
-    ("secrets/slack-webhook", "error",
-     re.compile(r"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)"), "Slack webhook URL"),
-    ("secrets/stripe-key", "error", re.compile(r"\b([sr]k_live_[0-9a-zA-Z]{20,})\b"), "Stripe live key"),
-    ("secrets/google-api-key", "error", re.compile(r"\b(AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])"), "Google API key"),
-    ("secrets/anthropic-key", "error", re.compile(r"\b(sk-ant-[a-z]+\d{2}-[A-Za-z0-9_\-]{40,})"), "Anthropic API key"),
-    ("secrets/openai-key", "error",
-     re.compile(r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,}|sk-proj-[A-Za-z0-9_\-]{40,})"),
-     "OpenAI API key"),
+    (
+        "secrets/slack-token",
+        "error",
+        re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]{10,})"),
+        "Slack token",
+    ),
+    (
+        "secrets/slack-webhook",
+        "error",
+        re.compile(
+            r"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+)"
+        ),
+        "Slack webhook URL",
+    ),
+    (
+        "secrets/stripe-key",
+        "error",
+        re.compile(r"\b([sr]k_live_[0-9a-zA-Z]{20,})\b"),
+        "Stripe live key",
+    ),
+    (
+        "secrets/google-api-key",
+        "error",
+        re.compile(r"\b(AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])"),
+        "Google API key",
+    ),
+    (
+        "secrets/anthropic-key",
+        "error",
+        re.compile(r"\b(sk-ant-[a-z]+\d{2}-[A-Za-z0-9_\-]{40,})"),
+        "Anthropic API key",
+    ),
+    (
+        "secrets/openai-key",
+        "error",
+        re.compile(
+            r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,}|sk-proj-[A-Za-z0-9_\-]{40,})"
+        ),
+        "OpenAI API key",
+    ),
     ("secrets/npm-token", "error", re.compile(r"\b(npm_[A-Za-z0-9]{36})\b"), "npm token"),
-    ("secrets/pypi-token", "error", re.compile(r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})"), "PyPI token"),
-    ("secrets/sendgrid-key", "error", re.compile(r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})"), "SendGrid API key"),
-    ("secrets/jwt", "warning", re.compile(r"\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"),
-     "JSON Web Token"),
-    ("secrets/url-password", "warning", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@'\"]+:([^/\s:@'\"]{3,})@"),
-     "password in a URL"),
+    (
+        "secrets/pypi-token",
+        "error",
+        re.compile(r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})"),
+        "PyPI token",
+    ),
+    (
+        "secrets/sendgrid-key",
+        "error",
+        re.compile(r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})"),
+        "SendGrid API key",
+    ),
+    (
+        "secrets/jwt",
+        "warning",
+        re.compile(r"\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"),
+        "JSON Web Token",
+    ),
+    (
+        "secrets/url-password",
+        "warning",
+        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@'\"]+:([^/\s:@'\"]{3,})@"),
+        "password in a URL",
+    ),
 ]
 _SECRET_NAME = (
     r"(?i)(?:secret|token|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
@@ -59,8 +126,12 @@ _SECRET_NAME = (
 _ASSIGNED = re.compile(_SECRET_NAME + r"\s*(?::=|=>|[:=])\s*[rbf]?['\"]([^'\"\s]{12,})['\"]")
 # An unquoted value to the end of its line (`password: hunter2x`, `API_TOKEN=...` in .env files).
 _ASSIGNED_BARE = re.compile(
-    _SECRET_NAME + r"[ \t]*(?::=|=>|[:=])[ \t]*([^\s'\"`,;(){}\[\]<>]{6,})[ \t]*(?:#.*)?$", re.MULTILINE)
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_.]*|[0-9.]+")  # `os.environ`, `none`, `3600`: not a secret
+    _SECRET_NAME + r"[ \t]*(?::=|=>|[:=])[ \t]*([^\s'\"`,;(){}\[\]<>]{6,})[ \t]*(?:#.*)?$",
+    re.MULTILINE,
+)
+_IDENTIFIER = re.compile(
+    r"[A-Za-z_][A-Za-z_.]*|[0-9.]+"
+)  # `os.environ`, `none`, `3600`: not a secret
 _QUOTED = re.compile(r"['\"]([A-Za-z0-9+/=_\-]{32,})['\"]")
 _PLACEHOLDER = re.compile(
     r"(?i)example|sample|dummy|fake|test|changeme|change_me|placeholder|redacted|your|secret_here|"
@@ -69,11 +140,14 @@ _PLACEHOLDER = re.compile(
 _URL = re.compile(r"://")
 _PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 # After a private key's BEGIN marker on its line: base64 and `\n` escapes, maybe its END marker.
-_KEY_REST = re.compile(r"(?:\\n|[A-Za-z0-9+/=])*(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?")
+_KEY_REST = re.compile(
+    r"(?:\\n|[A-Za-z0-9+/=])*(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?"
+)
 # A line of a private key's body: base64, a header or the END marker, maybe quoted with a `\n` escape.
 _KEY_LINE = re.compile(
     r"""\s*[+,]?\s*["']?(?P<body>[A-Za-z0-9+/=]{16,}(?:\\n)?|[A-Za-z-]+: [^'"]*?(?:\\n)?"""
-    r"""|-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?["']?\s*[+,]?\s*""")
+    r"""|-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?["']?\s*[+,]?\s*"""
+)
 
 # Printable ASCII and tab are text; in text every other byte becomes a line break (no pattern
 # crosses one); in binary content, runs of ten printable bytes ("p" in the mask) are looked at.
@@ -102,7 +176,17 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     "secrets/sendgrid-key": ("sg.",),
     "secrets/jwt": ("eyj",),
     "secrets/url-password": ("://",),
-    "secrets/assigned-secret": ("secret", "token", "passw", "pwd", "api", "access", "private", "auth", "credential"),
+    "secrets/assigned-secret": (
+        "secret",
+        "token",
+        "passw",
+        "pwd",
+        "api",
+        "access",
+        "private",
+        "auth",
+        "credential",
+    ),
 }
 _BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
 
@@ -144,12 +228,24 @@ def placeholder(value: str) -> bool:
 
 
 def _mixed(value: str) -> bool:
-    return any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)
+    return (
+        any(c.islower() for c in value)
+        and any(c.isupper() for c in value)
+        and any(c.isdigit() for c in value)
+    )
 
 
 def _found(rule: str, severity: str, what: str, match: re.Match[str]) -> Secret:
     group = 1 if match.re.groups else 0
-    return Secret(rule, severity, what, match.group(group), match.start(group), match.end(group), match.start())
+    return Secret(
+        rule,
+        severity,
+        what,
+        match.group(group),
+        match.start(group),
+        match.end(group),
+        match.start(),
+    )
 
 
 def _assigned(value: str, min_entropy: float) -> bool:
@@ -160,7 +256,9 @@ def _bare(value: str) -> bool:
     return not placeholder(value) and not _URL.search(value) and not _IDENTIFIER.fullmatch(value)
 
 
-def first_secret(text: str, min_entropy: float = DEFAULT_ENTROPY, generated: bool = False) -> Secret | None:
+def first_secret(
+    text: str, min_entropy: float = DEFAULT_ENTROPY, generated: bool = False
+) -> Secret | None:
     """The first secret in a line, or None: a known format, then a secret-like assignment,
     then (unless the file is generated) a random-looking quoted string."""
     for rule, severity, pattern, what in KNOWN:
@@ -171,7 +269,12 @@ def first_secret(text: str, min_entropy: float = DEFAULT_ENTROPY, generated: boo
                 return found
     match = _ASSIGNED.search(text)
     if match and _assigned(match.group(1), min_entropy):
-        return _found("secrets/assigned-secret", "error", "a secret-looking value assigned to a secret-like name", match)
+        return _found(
+            "secrets/assigned-secret",
+            "error",
+            "a secret-looking value assigned to a secret-like name",
+            match,
+        )
     if generated:
         return None
     for match in _QUOTED.finditer(text):
@@ -199,7 +302,9 @@ def _spans(lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, int]]:
     return spans
 
 
-def find_secrets(text: str, min_entropy: float = DEFAULT_ENTROPY, *, bare: bool = False) -> Iterator[Secret]:
+def find_secrets(
+    text: str, min_entropy: float = DEFAULT_ENTROPY, *, bare: bool = False
+) -> Iterator[Secret]:
     """Every known key and secret-like assignment in a text (of any length).
 
     Patterns run only near their anchors (`ANCHORS`), so a long text costs a few `find`s.
@@ -215,7 +320,8 @@ def find_secrets(text: str, min_entropy: float = DEFAULT_ENTROPY, *, bare: bool 
                     known.add(found.value)
                     yield found
     assignments: list[tuple[re.Pattern[str], Callable[[str], bool]]] = [
-        (_ASSIGNED, lambda value: _assigned(value, min_entropy))]
+        (_ASSIGNED, lambda value: _assigned(value, min_entropy))
+    ]
     if bare:
         assignments.append((_ASSIGNED_BARE, _bare))
     for start, end in _spans(lowered, ANCHORS["secrets/assigned-secret"]):
@@ -223,8 +329,12 @@ def find_secrets(text: str, min_entropy: float = DEFAULT_ENTROPY, *, bare: bool 
             for match in assignment.finditer(text, start, end):
                 value = match.group(1)
                 if not any(key in value for key in known) and secret_like(value):
-                    yield _found("secrets/assigned-secret", "error",
-                                 "a secret-looking value assigned to a secret-like name", match)
+                    yield _found(
+                        "secrets/assigned-secret",
+                        "error",
+                        "a secret-looking value assigned to a secret-like name",
+                        match,
+                    )
 
 
 def redaction(kind: str) -> str:
@@ -248,8 +358,11 @@ def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
     for secret in found:
         if secret.start < done:  # inside one already redacted
             continue
-        spans = (_key_spans(text, secret.start, secret.end) if secret.rule == "secrets/private-key"
-                 else [(secret.start, secret.end)])
+        spans = (
+            _key_spans(text, secret.start, secret.end)
+            if secret.rule == "secrets/private-key"
+            else [(secret.start, secret.end)]
+        )
         for start, end in spans:
             out += [text[done:start], redaction(secret.kind)]
             done = end
@@ -306,13 +419,27 @@ def _in_runs(buf: bytes, min_entropy: float) -> Iterator[Secret]:
     for found in find_secrets("\n".join(pieces), min_entropy):
         run = bisect_right(starts, found.at) - 1
         shift = offsets[run] - starts[run]
-        yield Secret(found.rule, found.severity, found.what, found.value,
-                     found.start + shift, found.end + shift, found.at + shift)
+        yield Secret(
+            found.rule,
+            found.severity,
+            found.what,
+            found.value,
+            found.start + shift,
+            found.end + shift,
+            found.at + shift,
+        )
 
 
 def _shifted(found: Secret, scale: int, parity: int) -> Secret:
-    return Secret(found.rule, found.severity, found.what, found.value,
-                  scale * found.start + parity, scale * found.end + parity, scale * found.at + parity)
+    return Secret(
+        found.rule,
+        found.severity,
+        found.what,
+        found.value,
+        scale * found.start + parity,
+        scale * found.end + parity,
+        scale * found.at + parity,
+    )
 
 
 def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[Secret]:
@@ -331,14 +458,18 @@ def _in_buffer(buf: bytes, min_entropy: float) -> Iterator[Secret]:
             yield _shifted(found, 2, parity)
 
 
-def secrets_in_bytes(chunks: Iterable[bytes], min_entropy: float) -> dict[tuple[str, str], tuple[int, str, str]]:
+def secrets_in_bytes(
+    chunks: Iterable[bytes], min_entropy: float
+) -> dict[tuple[str, str], tuple[int, str, str]]:
     """(rule, secret) -> (byte offset of its match, severity, what) of the keys in a stream of bytes."""
     found: dict[tuple[str, str], tuple[int, str, str]] = {}
     tail, base = b"", 0  # `base`: the offset of the buffer's first byte
     for chunk in chunks:
         buf = tail + chunk
         for secret in _in_buffer(buf, min_entropy):
-            found.setdefault((secret.rule, secret.value), (base + secret.at, secret.severity, secret.what))
+            found.setdefault(
+                (secret.rule, secret.value), (base + secret.at, secret.severity, secret.what)
+            )
         keep = min(OVERLAP, len(buf))
-        tail, base = buf[len(buf) - keep:], base + len(buf) - keep
+        tail, base = buf[len(buf) - keep :], base + len(buf) - keep
     return found

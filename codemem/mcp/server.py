@@ -168,7 +168,9 @@ def build_server(session: McpSession) -> Server:
             ]
         )
 
-    async def call_tool(ctx: RequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: RequestContext, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         result = await in_thread(session.call_tool, params.name, params.arguments)
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=result.content)], is_error=result.is_error
@@ -185,7 +187,9 @@ def build_server(session: McpSession) -> Server:
             ]
         )
 
-    async def list_templates(ctx: RequestContext, params: Paging) -> types.ListResourceTemplatesResult:
+    async def list_templates(
+        ctx: RequestContext, params: Paging
+    ) -> types.ListResourceTemplatesResult:
         template = types.ResourceTemplate(
             uri_template=BLOCK_TEMPLATE,
             name="memory block",
@@ -214,7 +218,9 @@ def build_server(session: McpSession) -> Server:
             prompts=[types.Prompt(name=MEMORY_PROMPT, description=PROMPT_DESCRIPTION, arguments=[])]
         )
 
-    async def get_prompt(ctx: RequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        ctx: RequestContext, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
         try:
             text = await in_thread(session.prompt, params.name)
         except CodememError as exc:

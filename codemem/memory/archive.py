@@ -117,7 +117,9 @@ def parse_note(text: str, path: Path, source: str) -> Note:
         try:
             created = datetime.fromisoformat(created)
         except ValueError:
-            raise doc.error("created", f"created must be an ISO timestamp, not {created!r}") from None
+            raise doc.error(
+                "created", f"created must be an ISO timestamp, not {created!r}"
+            ) from None
     elif isinstance(created, date) and not isinstance(created, datetime):
         created = datetime(created.year, created.month, created.day)
     elif created is None:  # a hand-written note: the file's time stands in
@@ -166,10 +168,12 @@ class Archive:
             except BlockFormatError as exc:
                 problems.append(exc)
             except UnicodeDecodeError as exc:
-                problems.append(BlockFormatError(
-                    f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
-                    f"UTF-8, or restore it with `git checkout -- {source}`"
-                ))
+                problems.append(
+                    BlockFormatError(
+                        f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
+                        f"UTF-8, or restore it with `git checkout -- {source}`"
+                    )
+                )
         notes.sort(key=lambda note: (note.created, note.id))
         return notes, problems
 
@@ -182,9 +186,7 @@ class Archive:
         for note in self.notes():
             if note.id == id:
                 return note
-        raise NotFoundError(
-            f"no archival note with id '{id}': search the archive to find the id"
-        )
+        raise NotFoundError(f"no archival note with id '{id}': search the archive to find the id")
 
     def similar(self, content: str, threshold: float = NEAR_DUPLICATE) -> list[NoteHit]:
         """Notes whose word sets overlap `content`'s by at least `threshold` (Jaccard)."""
@@ -192,7 +194,9 @@ class Archive:
         hits = [hit for hit in hits if hit.score >= threshold]
         return sorted(hits, key=lambda hit: (-hit.score, hit.note.id))
 
-    def insert(self, content: str, tags: Iterable[str] = (), source: str | None = None) -> InsertResult:
+    def insert(
+        self, content: str, tags: Iterable[str] = (), source: str | None = None
+    ) -> InsertResult:
         """Save a note; refuses an exact duplicate and reports near-duplicates."""
         content = content.strip("\n")
         if not content.strip():
@@ -210,9 +214,12 @@ class Archive:
             note.path = self.dir / f"{note.id}.md"
             check_memory_write(self.ws, note.path)
             if note.path.exists():  # the same text saved, deleted and saved within a second
-                raise DuplicateNoteError(f"a note with id {note.id} already exists; nothing was saved")
+                raise DuplicateNoteError(
+                    f"a note with id {note.id} already exists; nothing was saved"
+                )
             near = [
-                NoteHit(other, score) for other in existing
+                NoteHit(other, score)
+                for other in existing
                 if (score := jaccard(content, other.content)) >= NEAR_DUPLICATE
             ]
             atomic_write(note.path, note.to_text())
@@ -237,15 +244,21 @@ class Archive:
         wanted = set(normalize_tags(tags))
         start, end = parse_when(since), parse_when(until, end=True)
         notes = [
-            note for note in self.notes()
+            note
+            for note in self.notes()
             if in_range(note.created, start, end)
-            and (not wanted or (wanted <= set(note.tags) if match == "all" else wanted & set(note.tags)))
+            and (
+                not wanted
+                or (wanted <= set(note.tags) if match == "all" else wanted & set(note.tags))
+            )
         ]
         if not query.strip():
             newest = sorted(notes, key=lambda note: (note.created, note.id), reverse=True)
             return [NoteHit(note, 0.0) for note in newest[:k]]
         scores = bm25_scores(query, [note.content + "\n" + " ".join(note.tags) for note in notes])
-        hits = [NoteHit(note, score) for note, score in zip(notes, scores, strict=True) if score > 0]
+        hits = [
+            NoteHit(note, score) for note, score in zip(notes, scores, strict=True) if score > 0
+        ]
         hits.sort(key=lambda hit: (-hit.score, -hit.note.created.timestamp(), hit.note.id))
         return hits[:k]
 

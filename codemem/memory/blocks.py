@@ -172,10 +172,12 @@ class MemoryStore:
             for path in sorted(self.ws.blocks_dir.rglob("*.md")):
                 label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
                 if label == PERSONAL_LABEL or not LABEL_RE.fullmatch(label):
-                    problems.append(BlockFormatError(
-                        f"{self._source(path)}: '{label}' cannot be a block label: rename the file "
-                        "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
-                    ))
+                    problems.append(
+                        BlockFormatError(
+                            f"{self._source(path)}: '{label}' cannot be a block label: rename the file "
+                            "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
+                        )
+                    )
                     continue
                 found.append((label, path))
         if self.personal_path.is_file():
@@ -258,7 +260,8 @@ class MemoryStore:
         """The blocks the agent sees: all but other users' blocks, project and conventions first."""
         order = {"project": 0, "conventions": 1, self.user_label: 3, PERSONAL_LABEL: 4}
         shown = [
-            block for block in self.list()
+            block
+            for block in self.list()
             if not block.label.startswith("users/") or block.label == self.user_label
         ]
         return sorted(shown, key=lambda block: (order.get(block.label, 2), block.label))
@@ -317,7 +320,9 @@ class MemoryStore:
     def replace(self, label: str, old: str, new: str) -> Block:
         """Replace the one occurrence of `old` with `new` (`new` may be empty to delete)."""
         if not old:
-            raise OldTextError(f"the old text is empty: copy the exact text to replace from {label}")
+            raise OldTextError(
+                f"the old text is empty: copy the exact text to replace from {label}"
+            )
 
         def change(block: Block) -> str:
             count = block.value.count(old)
@@ -353,6 +358,7 @@ class MemoryStore:
 
     def rethink(self, label: str, new_value: str, expected: str | None = None) -> Block:
         """Replace the whole value; with `expected`, only if the value is still `expected`."""
+
         def change(block: Block) -> str:
             if expected is not None and block.value != expected:
                 raise ConflictError(
@@ -414,7 +420,9 @@ class MemoryStore:
         validate_label(old)
         validate_label(new)
         if PERSONAL_LABEL in (old, new):
-            raise MemoryEditError("the personal block cannot be renamed, and no block can take its label")
+            raise MemoryEditError(
+                "the personal block cannot be renamed, and no block can take its label"
+            )
         if old == new:
             raise MemoryEditError(f"'{old}' already has that label")
         source, target = self.path_for(old), self.path_for(new)
@@ -434,10 +442,13 @@ class MemoryStore:
 
     def _prune(self, folder: Path) -> None:
         """Remove folders left empty under blocks/ (users/ is kept)."""
-        while folder != self.ws.blocks_dir and folder.name != "users" and self.ws.blocks_dir in folder.parents:
+        while (
+            folder != self.ws.blocks_dir
+            and folder.name != "users"
+            and self.ws.blocks_dir in folder.parents
+        ):
             try:
                 folder.rmdir()
             except OSError:
                 return
             folder = folder.parent
-

@@ -32,9 +32,11 @@ def memory_damage(ws: Workspace) -> list[Damage]:
     found += [Damage("note", str(problem)) for problem in Archive(ws).scan()[1]]
     damage = recall_damage(ws.recall_db)
     if damage is not None:
-        found.append(Damage(
-            "recall",
-            f"{ws.relative(ws.recall_db)}: damaged ({damage}): the next command that reads it "
-            "moves it aside and starts a new one",
-        ))
+        found.append(
+            Damage(
+                "recall",
+                f"{ws.relative(ws.recall_db)}: damaged ({damage}): the next command that reads it "
+                "moves it aside and starts a new one",
+            )
+        )
     return found

@@ -9,9 +9,18 @@ from __future__ import annotations
 from codemem.errors import MemoryEditError
 
 __all__ = [
-    "BlockExistsError", "BlockFormatError", "ConflictError", "DuplicateNoteError",
-    "InvalidLabelError", "LimitExceededError", "LineOutOfRangeError", "MemoryEditError",
-    "NotFoundError", "OldTextError", "ReadOnlyError", "UnknownLabelError",
+    "BlockExistsError",
+    "BlockFormatError",
+    "ConflictError",
+    "DuplicateNoteError",
+    "InvalidLabelError",
+    "LimitExceededError",
+    "LineOutOfRangeError",
+    "MemoryEditError",
+    "NotFoundError",
+    "OldTextError",
+    "ReadOnlyError",
+    "UnknownLabelError",
 ]
 
 

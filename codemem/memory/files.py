@@ -52,8 +52,12 @@ def _skip(ws: Workspace, path: Path, why: str) -> None:
     if str(path) not in _warned:
         _warned.add(str(path))
         where = _shown(ws, path)
-        log.warning("skipped %s: %s; codemem reads memory only from regular files in the "
-                    "repository and never follows links", where, why)
+        log.warning(
+            "skipped %s: %s; codemem reads memory only from regular files in the "
+            "repository and never follows links",
+            where,
+            why,
+        )
 
 
 def memory_file(ws: Workspace, path: Path) -> Path | None:

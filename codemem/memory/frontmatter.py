@@ -51,7 +51,9 @@ def split(text: str, source: str) -> Document:
             if not header.endswith("\n"):
                 header += "\n"
             meta = _load("".join(lines[1:index]), source)
-            return Document(meta=meta, header=header, body="".join(lines[index + 1 :]), source=source)
+            return Document(
+                meta=meta, header=header, body="".join(lines[index + 1 :]), source=source
+            )
     raise BlockFormatError(
         f"{source}:1: the frontmatter opened by '---' is never closed: add a '---' line after it"
     )
@@ -86,7 +88,9 @@ def dump(meta: dict[str, Any]) -> str:
         if isinstance(value, datetime):
             out.append(f"{key}: {value.isoformat()}\n")
         elif isinstance(value, (list, tuple)):
-            flow = yaml.safe_dump(list(value), default_flow_style=True, allow_unicode=True, width=10**6)
+            flow = yaml.safe_dump(
+                list(value), default_flow_style=True, allow_unicode=True, width=10**6
+            )
             out.append(f"{key}: {flow.strip()}\n")
         else:
             out.append(

@@ -22,12 +22,16 @@ class Change:
     patch: str = ""
 
 
-def file_history(root: Path, path: Path, limit: int | None = None, patch: bool = False) -> list[Change]:
+def file_history(
+    root: Path, path: Path, limit: int | None = None, patch: bool = False
+) -> list[Change]:
     """Commits that changed `path`, newest first (with `patch`, each one's diff of the file)."""
     try:
         relative = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        raise MemoryEditError(f"{path} is not in the repository, so git keeps no history of it") from None
+        raise MemoryEditError(
+            f"{path} is not in the repository, so git keeps no history of it"
+        ) from None
     if not has_head(root):
         return []
     args = ["log", "--follow", f"--format={_FIELDS}"]

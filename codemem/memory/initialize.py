@@ -56,4 +56,3 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
         if part.status == "archived" and part.path is not None:
             created.append(part.path)
     return created
-

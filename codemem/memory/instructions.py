@@ -40,7 +40,13 @@ from codemem.memory.labels import default_description
 from codemem.memory.ranking import normalize
 from codemem.workspace import Workspace
 
-INSTRUCTION_FILES = ("CLAUDE.md", "AGENTS.md", "CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")
+INSTRUCTION_FILES = (
+    "CLAUDE.md",
+    "AGENTS.md",
+    "CONVENTIONS.md",
+    ".cursorrules",
+    ".github/copilot-instructions.md",
+)
 CONVENTION_SOURCES = ("CONVENTIONS.md", ".cursorrules", ".github/copilot-instructions.md")
 EXPORT_FILES = {"agents-md": "AGENTS.md", "claude-md": "CLAUDE.md"}
 REGION_BEGIN = (
@@ -159,7 +165,9 @@ def read_parts(ws: Workspace) -> list[Part]:
     return parts
 
 
-def import_instructions(store: MemoryStore, archive: Archive, dry_run: bool = False) -> list[ImportedPart]:
+def import_instructions(
+    store: MemoryStore, archive: Archive, dry_run: bool = False
+) -> list[ImportedPart]:
     """Bring the instruction files' parts into memory; parts seen before are skipped."""
     seen: set[str] = set()
     for block in store.list():
@@ -188,7 +196,9 @@ def _import_part(store: MemoryStore, archive: Archive, part: Part) -> ImportedPa
         return ImportedPart(part.source, part.heading, part.block, "imported", block.path)
     except (LimitExceededError, ReadOnlyError):
         try:
-            note = archive.insert(part.text, tags=["imported", "instructions"], source=part.source).note
+            note = archive.insert(
+                part.text, tags=["imported", "instructions"], source=part.source
+            ).note
         except DuplicateNoteError:
             return ImportedPart(part.source, part.heading, "archive", "skipped")
         return ImportedPart(part.source, part.heading, "archive", "archived", note.path)
@@ -228,7 +238,9 @@ def with_region(text: str, region: str) -> str:
     return text.rstrip("\n") + "\n\n" + region
 
 
-def export_instructions(store: MemoryStore, format: str, path: Path | None = None) -> tuple[Path, bool]:
+def export_instructions(
+    store: MemoryStore, format: str, path: Path | None = None
+) -> tuple[Path, bool]:
     """Write the blocks into AGENTS.md (`agents-md`) or CLAUDE.md (`claude-md`).
 
     Returns the file and whether it changed.

@@ -45,7 +45,5 @@ def default_limit(label: str) -> int:
 def default_description(label: str) -> str:
     """The description a block gets when codemem creates it."""
     if label.startswith("users/"):
-        return (
-            f"Preferences and working style of {label[6:]}; shown only when they are the active user."
-        )
+        return f"Preferences and working style of {label[6:]}; shown only when they are the active user."
     return DEFAULT_DESCRIPTIONS.get(label, f"Notes about {label}.")

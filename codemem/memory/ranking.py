@@ -28,7 +28,9 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def bm25_scores(query: str, documents: Sequence[str], k1: float = 1.2, b: float = 0.75) -> list[float]:
+def bm25_scores(
+    query: str, documents: Sequence[str], k1: float = 1.2, b: float = 0.75
+) -> list[float]:
     """Okapi BM25 score of every document for `query` (0.0 when no query word occurs)."""
     terms = set(tokenize(query))
     docs = [Counter(tokenize(doc)) for doc in documents]

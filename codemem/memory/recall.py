@@ -26,7 +26,10 @@ from codemem.memory.ranking import tokenize
 from codemem.workspace import Workspace
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "sessions and messages", """
+    (
+        1,
+        "sessions and messages",
+        """
         CREATE TABLE sessions (
             id TEXT PRIMARY KEY,
             started TEXT NOT NULL,
@@ -45,8 +48,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created TEXT NOT NULL
         );
         CREATE UNIQUE INDEX messages_session_seq ON messages(session_id, seq);
-    """),
-    (2, "full-text index over message content", """
+    """,
+    ),
+    (
+        2,
+        "full-text index over message content",
+        """
         CREATE VIRTUAL TABLE messages_fts USING fts5(
             content, content='messages', content_rowid='id'
         );
@@ -63,11 +70,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
         END;
         INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
-    """),
-    (3, "index for date filters", """
+    """,
+    ),
+    (
+        3,
+        "index for date filters",
+        """
         CREATE INDEX messages_created ON messages(created);
         CREATE INDEX sessions_started ON sessions(started);
-    """),
+    """,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -141,15 +153,21 @@ def _json(value: Any) -> str | None:
 
 def _message(row: sqlite3.Row) -> Message:
     return Message(
-        id=row["id"], session_id=row["session_id"], seq=row["seq"], role=row["role"],
-        content=row["content"], created=datetime.fromisoformat(row["created"]),
+        id=row["id"],
+        session_id=row["session_id"],
+        seq=row["seq"],
+        role=row["role"],
+        content=row["content"],
+        created=datetime.fromisoformat(row["created"]),
         tool_calls=None if row["tool_calls"] is None else json.loads(row["tool_calls"]),
         tool_results=None if row["tool_results"] is None else json.loads(row["tool_results"]),
         tokens=row["tokens"],
     )
 
 
-def apply_migrations(conn: sqlite3.Connection, now: datetime, upto: int = SCHEMA_VERSION) -> list[int]:
+def apply_migrations(
+    conn: sqlite3.Connection, now: datetime, upto: int = SCHEMA_VERSION
+) -> list[int]:
     """Apply the migrations not yet recorded (up to `upto`); returns the versions applied."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -219,7 +237,9 @@ class Recall:
         if isinstance(where, Workspace):
             where.ensure_local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._write = threading.Lock()  # one connection, shared by threads: one transaction at a time
+        self._write = (
+            threading.Lock()
+        )  # one connection, shared by threads: one transaction at a time
         self._lock = self.path.parent / "locks" / "recall.migrate.lock"
         try:
             self.conn = self._open()
@@ -256,7 +276,9 @@ class Recall:
         with FileLock(self._lock):
             if recall_damage(self.path) is None:
                 return  # another process already set it aside
-            aside = self.path.with_name(f"{self.path.name}.damaged-{as_utc(self.clock()):%Y%m%d-%H%M%S}")
+            aside = self.path.with_name(
+                f"{self.path.name}.damaged-{as_utc(self.clock()):%Y%m%d-%H%M%S}"
+            )
             for suffix in ("", "-wal", "-shm"):
                 source = Path(f"{self.path}{suffix}")
                 if source.exists():
@@ -300,8 +322,15 @@ class Recall:
         with self._write:
             return self._insert_message(session_id, role, content, tool_calls, tool_results, tokens)
 
-    def _insert_message(self, session_id: str, role: str, content: str, tool_calls: Any,
-                        tool_results: Any, tokens: int | None) -> int:
+    def _insert_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        tool_calls: Any,
+        tool_results: Any,
+        tokens: int | None,
+    ) -> int:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             (seq,) = self.conn.execute(
@@ -310,8 +339,16 @@ class Recall:
             cursor = self.conn.execute(
                 "INSERT INTO messages (session_id, seq, role, content, tool_calls, tool_results, "
                 "tokens, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, seq, role, content or "", _json(tool_calls), _json(tool_results),
-                 tokens, _stamp(self.clock())),
+                (
+                    session_id,
+                    seq,
+                    role,
+                    content or "",
+                    _json(tool_calls),
+                    _json(tool_results),
+                    tokens,
+                    _stamp(self.clock()),
+                ),
             )
             self.conn.execute("COMMIT")
         except BaseException:
@@ -359,7 +396,10 @@ class Recall:
             order = "m.created DESC, m.id DESC"
         sql += "".join(f" AND {clause}" for clause in where) + f" ORDER BY {order} LIMIT ?"
         rows = self.conn.execute(sql, [*params, k]).fetchall()
-        return [MessageHit(_message(row), -row["rank"], row["snip"], row["session_title"]) for row in rows]
+        return [
+            MessageHit(_message(row), -row["rank"], row["snip"], row["session_title"])
+            for row in rows
+        ]
 
     def list_sessions(self) -> list[Session]:
         """Every session, newest first, with its message count and last message time."""
@@ -373,16 +413,24 @@ class Recall:
     @staticmethod
     def _session(row: sqlite3.Row) -> Session:
         return Session(
-            row["id"], datetime.fromisoformat(row["started"]), row["model"], row["title"],
-            row["n"], _time(row["last"]),
+            row["id"],
+            datetime.fromisoformat(row["started"]),
+            row["model"],
+            row["title"],
+            row["n"],
+            _time(row["last"]),
         )
 
     def _resolve(self, session_id: str) -> str:
         """The full id for an id or a unique prefix of one."""
         pattern = session_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        ids: list[str] = [row[0] for row in self.conn.execute(
-            "SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", (pattern,)
-        )]
+        ids: list[str] = [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6",
+                (pattern,),
+            )
+        ]
         if session_id in ids:
             return session_id
         if len(ids) == 1:
@@ -398,7 +446,8 @@ class Recall:
         session_id = self._resolve(session_id)
         row = self.conn.execute(
             "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
-            "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? GROUP BY s.id", (session_id,)
+            "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? GROUP BY s.id",
+            (session_id,),
         ).fetchone()
         messages = self.conn.execute(
             "SELECT * FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)

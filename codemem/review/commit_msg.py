@@ -26,7 +26,7 @@ HOOK_NAME = "commit-msg"
 CHAINED_NAME = "commit-msg.codemem-chained"
 SUBJECT_LIMIT = 72
 
-_SKIPPED = ("Merge ", "Revert \"", "fixup! ", "squash! ", "amend! ")
+_SKIPPED = ("Merge ", 'Revert "', "fixup! ", "squash! ", "amend! ")
 
 HOOK_SCRIPT = """\
 #!/bin/sh
@@ -133,11 +133,15 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
-def install_commit_msg_hook(ws: Workspace, python: str | None = None) -> tuple[str, Path, Path | None]:
+def install_commit_msg_hook(
+    ws: Workspace, python: str | None = None
+) -> tuple[str, Path, Path | None]:
     """Install the commit-msg hook: (installed|updated|unchanged, hook path, chained hook or None)."""
     folder = hooks_dir(ws)
     hook, chained = folder / HOOK_NAME, folder / CHAINED_NAME
-    text = HOOK_SCRIPT.replace("__MARKER__", MARKER).replace("__PYTHON__", shlex.quote(python or sys.executable))
+    text = HOOK_SCRIPT.replace("__MARKER__", MARKER).replace(
+        "__PYTHON__", shlex.quote(python or sys.executable)
+    )
     status = "installed"
     if _exists(hook) and _is_ours(hook):
         if hook.read_text(encoding="utf-8") == text:
@@ -145,7 +149,9 @@ def install_commit_msg_hook(ws: Workspace, python: str | None = None) -> tuple[s
         status = "updated"
     elif _exists(hook):
         if _exists(chained):
-            raise HookError(f"{hook} is not codemem's hook and {chained.name} is already taken; move one of them")
+            raise HookError(
+                f"{hook} is not codemem's hook and {chained.name} is already taken; move one of them"
+            )
         os.replace(hook, chained)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = hook.with_name(f".{hook.name}.codemem-tmp")

@@ -27,13 +27,31 @@ from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet
 from codemem.workspace import Workspace
 
-DEFINITION_KINDS = frozenset({"function", "method", "class", "struct", "interface", "enum", "trait", "type"})
+DEFINITION_KINDS = frozenset(
+    {"function", "method", "class", "struct", "interface", "enum", "trait", "type"}
+)
 # Path patterns of test files (git pathspecs), as `is_test_path` recognizes them.
-TEST_PATHSPECS = tuple(f":(glob){p}" for p in (
-    "**/test/**", "**/tests/**", "**/testing/**", "**/spec/**", "**/specs/**", "**/__tests__/**",
-    "**/test_*", "**/*_test.*", "**/*_tests.*", "**/*.test.*", "**/*.spec.*", "**/Test*",
-    "**/*Test.*", "**/*Tests.*", "**/*_spec.rb", "**/conftest.py",
-))
+TEST_PATHSPECS = tuple(
+    f":(glob){p}"
+    for p in (
+        "**/test/**",
+        "**/tests/**",
+        "**/testing/**",
+        "**/spec/**",
+        "**/specs/**",
+        "**/__tests__/**",
+        "**/test_*",
+        "**/*_test.*",
+        "**/*_tests.*",
+        "**/*.test.*",
+        "**/*.spec.*",
+        "**/Test*",
+        "**/*Test.*",
+        "**/*Tests.*",
+        "**/*_spec.rb",
+        "**/conftest.py",
+    )
+)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -56,7 +74,11 @@ class ReviewContext:
     """One review's inputs: the change, memory's conventions, the settings."""
 
     def __init__(
-        self, ws: Workspace, config: Config, settings: ReviewConfig, changes: ChangeSet,
+        self,
+        ws: Workspace,
+        config: Config,
+        settings: ReviewConfig,
+        changes: ChangeSet,
         conventions: Conventions | None = None,
     ) -> None:
         self.ws = ws
@@ -110,7 +132,11 @@ class ReviewContext:
 
             index = self.config.index
             cache[file.path] = parse_file(
-                file.path, file.data or b"", None, chunk_lines=index.chunk_lines, max_line_chars=index.max_line_chars,
+                file.path,
+                file.data or b"",
+                None,
+                chunk_lines=index.chunk_lines,
+                max_line_chars=index.max_line_chars,
             ).symbols
         return cache[file.path]
 
@@ -122,7 +148,9 @@ class ReviewContext:
                 continue
             lines = sorted(f.added)
             for s in self.symbols(f):
-                if s.kind in ("function", "method") and any(s.start_line <= n <= s.end_line for n in lines):
+                if s.kind in ("function", "method") and any(
+                    s.start_line <= n <= s.end_line for n in lines
+                ):
                     out.append((f, s))
         return out
 
@@ -137,9 +165,16 @@ class ReviewContext:
             kinds = {s.qualname: s.kind for s in symbols}
             added = f.added
             candidates = [
-                (s, kinds.get(s.parent or "")) for s in symbols
+                (s, kinds.get(s.parent or ""))
+                for s in symbols
                 if s.kind in DEFINITION_KINDS
-                and (f.whole or any(n in added for n in range(s.start_line, min(s.end_line, s.start_line + 2) + 1)))
+                and (
+                    f.whole
+                    or any(
+                        n in added
+                        for n in range(s.start_line, min(s.end_line, s.start_line + 2) + 1)
+                    )
+                )
             ]
             if candidates:
                 pending.append((f, language, candidates))
@@ -150,11 +185,19 @@ class ReviewContext:
             for symbol, parent_kind in candidates:
                 if symbol.qualname in existing:
                     continue
-                out.append(Definition(
-                    f, language, symbol.name, symbol.qualname, symbol.kind, symbol.start_line,
-                    symbol.signature, symbol.docstring,
-                    is_public(symbol.name, language, symbol.signature, parent_kind),
-                ))
+                out.append(
+                    Definition(
+                        f,
+                        language,
+                        symbol.name,
+                        symbol.qualname,
+                        symbol.kind,
+                        symbol.start_line,
+                        symbol.signature,
+                        symbol.docstring,
+                        is_public(symbol.name, language, symbol.signature, parent_kind),
+                    )
+                )
         return out
 
     def _old_qualnames(self, files: list[ChangedFile]) -> dict[str, set[str]]:
@@ -163,7 +206,9 @@ class ReviewContext:
         from codemem.code import parse_file  # tree-sitter's parsers: loaded on first use
 
         old = [(f, f.old_blob) for f in files if f.old_blob]  # the caller passes only these
-        blobs = read_blobs(self.ws.root, [blob for _, blob in old], self.config.index.max_file_bytes)
+        blobs = read_blobs(
+            self.ws.root, [blob for _, blob in old], self.config.index.max_file_bytes
+        )
         out = {}
         for f, blob in old:
             _size, data = blobs.get(blob, (0, None))
@@ -173,7 +218,9 @@ class ReviewContext:
 
     # -- the reviewed tree -----------------------------------------------------------------
 
-    def _grep_tree(self, args: list[str], pathspecs: tuple[str, ...] = (), exact: bool = True) -> str:
+    def _grep_tree(
+        self, args: list[str], pathspecs: tuple[str, ...] = (), exact: bool = True
+    ) -> str:
         """`git grep ARGS` over the tree being reviewed (index, revision or work tree).
 
         Not `exact`: staged changes are searched in the work tree, which differs from the
@@ -185,11 +232,17 @@ class ReviewContext:
             head.append("--cached")
         elif target.kind != "range":
             head.append("--untracked")
-        tail = [(target.rev_range or "").split("..")[-1].lstrip(".") or "HEAD"] if target.kind == "range" else []
+        tail = (
+            [(target.rev_range or "").split("..")[-1].lstrip(".") or "HEAD"]
+            if target.kind == "range"
+            else []
+        )
         out = run_git(self.ws.root, *head, *args, *tail, "--", *pathspecs, ok=(0, 1))
         return out.decode("utf-8", "replace")
 
-    def names_with_prefix(self, prefixes: set[str], pathspecs: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    def names_with_prefix(
+        self, prefixes: set[str], pathspecs: tuple[str, ...] = ()
+    ) -> dict[str, set[str]]:
         """prefix -> the distinct words of the tree that start with it and then a capital.
 
         Families such as `_print_Integer` or `visit_FunctionDef` name a method after a class;
@@ -200,7 +253,9 @@ class ReviewContext:
         args = ["-F"]
         for prefix in sorted(prefixes):
             args += ["-e", prefix]
-        words = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(prefixes)) + r")[A-Z]\w*")
+        words = re.compile(
+            r"\b(?:" + "|".join(re.escape(p) for p in sorted(prefixes)) + r")[A-Z]\w*"
+        )
         found: dict[str, set[str]] = {p: set() for p in prefixes}
         for word in set(words.findall(self._grep_tree(args, pathspecs, exact=False))):
             for prefix in prefixes:

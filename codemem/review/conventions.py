@@ -54,7 +54,11 @@ from codemem.workspace import Workspace
 REGION_START, REGION_END = markers(REGION)
 
 # Declared conventions: the learned wording, written by people outside the region.
-_BY_DISPLAY = {display_name(lang): language_family(lang) for lang in CODE_LANGUAGES if language_family(lang) == lang}
+_BY_DISPLAY = {
+    display_name(lang): language_family(lang)
+    for lang in CODE_LANGUAGES
+    if language_family(lang) == lang
+}
 _LANG = "|".join(re.escape(name) for name in sorted(_BY_DISPLAY, key=len, reverse=True))
 _KIND = "|".join(re.escape(name) for name in NAMED_KINDS.values())
 _BY_KIND_WORD = {word: kind for kind, word in NAMED_KINDS.items()}
@@ -87,7 +91,9 @@ _REQUIRE_RULE = re.compile(
     re.IGNORECASE,
 )
 KIND_SETS = {
-    "functions": ("function",), "methods": ("method",), "classes": ("class", "struct", "interface", "enum", "trait"),
+    "functions": ("function",),
+    "methods": ("method",),
+    "classes": ("class", "struct", "interface", "enum", "trait"),
     "definitions": ("function", "method", "class", "struct", "interface", "enum", "trait", "type"),
 }
 
@@ -200,8 +206,15 @@ def _add_learned(rule: Rule, out: Conventions) -> None:
     if language is None:
         return
     band = BANDS_BY_KEY[rule.band].label if rule.band in BANDS_BY_KEY else "learned"
-    if rule.kind == "naming" and rule.subject in NAMED_KINDS and rule.value in NAMING_STYLES and share is not None:
-        out.naming[(language, rule.subject)] = NamingConvention(language, rule.subject, rule.value, share, band)
+    if (
+        rule.kind == "naming"
+        and rule.subject in NAMED_KINDS
+        and rule.value in NAMING_STYLES
+        and share is not None
+    ):
+        out.naming[(language, rule.subject)] = NamingConvention(
+            language, rule.subject, rule.value, share, band
+        )
     elif rule.kind == "docstring-coverage" and rule.value == "most" and share is not None:
         out.docs[language] = DocConvention(language, share, band)
     elif rule.topic == "tests":
@@ -235,18 +248,31 @@ def _parse_rule(line: str, number: int, out: Conventions, taken: set[str]) -> No
         verb = match.group("verb").lower()
         literal, regex = match.group("literal"), match.group("regex")
         try:
-            pattern = re.compile(re.escape(literal) if literal is not None else regex.replace("\\/", "/"))
+            pattern = re.compile(
+                re.escape(literal) if literal is not None else regex.replace("\\/", "/")
+            )
         except re.error as exc:
-            out.problems.append((number, line.strip(), f"the regular expression does not compile: {exc}"))
+            out.problems.append(
+                (number, line.strip(), f"the regular expression does not compile: {exc}")
+            )
             return
         shown = f"`{literal}`" if literal is not None else f"/{regex}/"
-        words = literal if literal is not None else re.sub(r"\\[A-Za-z]", " ", regex)  # \b, \s... are not words
+        words = (
+            literal if literal is not None else re.sub(r"\\[A-Za-z]", " ", regex)
+        )  # \b, \s... are not words
         rule_id = _unique(f"conventions/{verb}-{_slug(words) or 'pattern'}", taken)
-        out.patterns.append(PatternRule(
-            rule_id, "error" if verb == "never" else "warning", pattern, shown,
-            _globs(match.group("include")), _globs(match.group("exclude")),
-            (match.group("message") or "").strip(), number,
-        ))
+        out.patterns.append(
+            PatternRule(
+                rule_id,
+                "error" if verb == "never" else "warning",
+                pattern,
+                shown,
+                _globs(match.group("include")),
+                _globs(match.group("exclude")),
+                (match.group("message") or "").strip(),
+                number,
+            )
+        )
         return
     match = _REQUIRE_RULE.match(line)
     if match:
@@ -254,13 +280,22 @@ def _parse_rule(line: str, number: int, out: Conventions, taken: set[str]) -> No
         what = "docstrings" if what == "doc comments" else what
         kinds = match.group("kinds").lower()
         rule_id = _unique(f"conventions/{verb}-{_slug(what)}-{kinds}", taken)
-        out.requires.append(RequireRule(
-            rule_id, "error" if verb == "require" else "warning", what, KIND_SETS[kinds],
-            _globs(match.group("include")), _globs(match.group("exclude")),
-            (match.group("message") or "").strip(), number,
-        ))
+        out.requires.append(
+            RequireRule(
+                rule_id,
+                "error" if verb == "require" else "warning",
+                what,
+                KIND_SETS[kinds],
+                _globs(match.group("include")),
+                _globs(match.group("exclude")),
+                (match.group("message") or "").strip(),
+                number,
+            )
+        )
         return
-    out.problems.append((number, line.strip(), "not in the rule syntax (see `codemem review --help`)"))
+    out.problems.append(
+        (number, line.strip(), "not in the rule syntax (see `codemem review --help`)")
+    )
 
 
 def review_rule_id(rule: Rule) -> str | None:

@@ -80,7 +80,9 @@ class ChangedFile:
     data: bytes | None = None  # None when binary, too large or unreadable
     hunks: list[Hunk] = field(default_factory=list)
     whole: bool = False  # every line counts as new
-    hunk_text: dict[int, str] = field(default_factory=dict, repr=False)  # line -> text from the patch
+    hunk_text: dict[int, str] = field(
+        default_factory=dict, repr=False
+    )  # line -> text from the patch
 
     @cached_property
     def lines(self) -> list[str]:
@@ -157,13 +159,15 @@ def parse_raw(raw: bytes) -> list[ChangedFile]:
             old, new, i = None, fields[i + 1], i + 2
         if new_mode in SKIPPED_MODES:
             continue
-        out.append(ChangedFile(
-            path=new.decode("utf-8", "surrogateescape"),
-            status=STATUS.get(letter, "modified"),
-            old_path=old.decode("utf-8", "surrogateescape") if old is not None else None,
-            old_blob=None if old_blob == ZERO else old_blob,
-            new_blob=None if new_blob == ZERO else new_blob,
-        ))
+        out.append(
+            ChangedFile(
+                path=new.decode("utf-8", "surrogateescape"),
+                status=STATUS.get(letter, "modified"),
+                old_path=old.decode("utf-8", "surrogateescape") if old is not None else None,
+                old_blob=None if old_blob == ZERO else old_blob,
+                new_blob=None if new_blob == ZERO else new_blob,
+            )
+        )
     return out
 
 
@@ -177,8 +181,17 @@ class FilePatch:
     deleted: bool = False  # the old half of a type change (`deleted file mode`)
 
 
-_C_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11, ord("f"): 12, ord("r"): 13,
-              ord('"'): 34, ord("\\"): 92}
+_C_ESCAPES = {
+    ord("a"): 7,
+    ord("b"): 8,
+    ord("t"): 9,
+    ord("n"): 10,
+    ord("v"): 11,
+    ord("f"): 12,
+    ord("r"): 13,
+    ord('"'): 34,
+    ord("\\"): 92,
+}
 
 
 def unquote_path(text: bytes) -> bytes:
@@ -190,7 +203,7 @@ def unquote_path(text: bytes) -> bytes:
         if body[i] == 92 and i + 1 < len(body):  # a backslash
             nxt = body[i + 1]
             if 48 <= nxt <= 55:  # \ooo: one byte in octal
-                out.append(int(body[i + 1:i + 4], 8))
+                out.append(int(body[i + 1 : i + 4], 8))
                 i += 4
                 continue
             out.append(_C_ESCAPES.get(nxt, nxt))
@@ -211,7 +224,7 @@ def _split_quoted(rest: bytes) -> tuple[bytes, bytes] | None:
         if rest[end] == 34:
             break
         end += 1
-    return (rest[: end + 1], rest[end + 2:]) if end < len(rest) else None
+    return (rest[: end + 1], rest[end + 2 :]) if end < len(rest) else None
 
 
 def header_path(rest: bytes) -> bytes | None:
@@ -227,7 +240,7 @@ def header_path(rest: bytes) -> bytes | None:
         new = unquote_path(sides[1])
         return new[2:] if new.startswith(b"b/") else None
     half = (len(rest) - 5) // 2  # "a/" + P + " b/" + P
-    path = rest[2: 2 + half]
+    path = rest[2 : 2 + half]
     return path if rest == b"a/" + path + b" b/" + path else None
 
 
@@ -256,7 +269,7 @@ def parse_patch(patch: bytes) -> dict[str, FilePatch]:
         if raw.startswith(b"diff --git "):
             close()
             block, hunk = FilePatch(), None
-            path = header_path(raw[len(b"diff --git "):])
+            path = header_path(raw[len(b"diff --git ") :])
             continue
         if block is None:
             continue
@@ -322,14 +335,21 @@ def _load_contents(root: Path, files: list[ChangedFile], max_bytes: int) -> None
 
 def _untracked(root: Path) -> list[ChangedFile]:
     out = run_git(root, "ls-files", "--others", "--exclude-standard", "-z")
-    return [ChangedFile(p.decode("utf-8", "surrogateescape"), "added", whole=True)
-            for p in out.split(b"\0") if p]
+    return [
+        ChangedFile(p.decode("utf-8", "surrogateescape"), "added", whole=True)
+        for p in out.split(b"\0")
+        if p
+    ]
 
 
 def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
     out: dict[str, ChangedFile] = {}
     for given in paths:
-        full = (Path.cwd() / given).resolve() if not Path(given).is_absolute() else Path(given).resolve()
+        full = (
+            (Path.cwd() / given).resolve()
+            if not Path(given).is_absolute()
+            else Path(given).resolve()
+        )
         try:
             rel = full.relative_to(root.resolve()).as_posix()
         except ValueError:
@@ -358,14 +378,24 @@ def read_changes(root: Path, target: Target, max_bytes: int) -> ChangeSet:
     raw = run_git(root, "diff", "--raw", "-z", "--abbrev=40", *_COMMON, *sides, "--")
     entries = parse_raw(raw)
     patch = run_git(
-        root, "diff", "-U0", "--no-color", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
-        *_COMMON, *sides, "--",
+        root,
+        "diff",
+        "-U0",
+        "--no-color",
+        "--no-textconv",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        *_COMMON,
+        *sides,
+        "--",
     )
     blocks = parse_patch(patch)
     files = []
     for entry in entries:
         block = blocks.get(entry.path)
-        if block is None:  # no block of its own: every line counts as new, never another file's lines
+        if (
+            block is None
+        ):  # no block of its own: every line counts as new, never another file's lines
             entry.whole = True
         else:
             entry.hunks, entry.hunk_text, entry.binary = block.hunks, block.texts, block.binary

@@ -48,7 +48,9 @@ class ReviewOptions:
     use_model: bool | None = None  # None: `review.llm` (or `review.hook_llm` for --staged)
     provider: Provider | None = None  # a ready one (tests); default: resolved from config
     remember: bool = True  # keep the findings where `--dismiss` finds their ids
-    time_limit: float | None = None  # seconds for the review; the secret scan runs whole regardless (None: no limit)
+    time_limit: float | None = (
+        None  # seconds for the review; the secret scan runs whole regardless (None: no limit)
+    )
     secrets_only: bool = False  # only the secret scan (the configuration is broken)
 
 
@@ -62,7 +64,9 @@ class ReviewResult:
     suppressed: int = 0  # dismissed, or under review.min_confidence
     warnings: list[str] = field(default_factory=list)
     model: ModelReport | None = None  # when the model review ran (or was asked for)
-    out_of_time: list[str] = field(default_factory=list)  # checks cut short or skipped for lack of time
+    out_of_time: list[str] = field(
+        default_factory=list
+    )  # checks cut short or skipped for lack of time
 
     def blocking(self, fail_on: str) -> list[Finding]:
         """The findings that make the review fail at this threshold."""
@@ -111,7 +115,9 @@ def override(finding: Finding, severity: Mapping[str, str]) -> Finding | None:
     """The finding at the level `review.severity` sets for its rule (longest prefix); None if off."""
     best = None
     for key in severity:
-        if (finding.rule == key or finding.rule.startswith(key.rstrip("/") + "/")) and (best is None or len(key) > len(best)):
+        if (finding.rule == key or finding.rule.startswith(key.rstrip("/") + "/")) and (
+            best is None or len(key) > len(best)
+        ):
             best = key
     if best is None:
         return finding
@@ -148,14 +154,25 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
         if ctx.files and not ctx.conventions.learned:
             result.warnings.append(NOT_LEARNED)
     findings = settle(static, changes, settings)
-    if not options.secrets_only and ctx.files and model_wanted(options.target, settings, options.use_model):
-        findings += settle(_timed_model_findings(ctx, options, findings, result, budget), changes, settings)
+    if (
+        not options.secrets_only
+        and ctx.files
+        and model_wanted(options.target, settings, options.use_model)
+    ):
+        findings += settle(
+            _timed_model_findings(ctx, options, findings, result, budget), changes, settings
+        )
     result.out_of_time = budget.ran_out
     findings, result.suppressed = apply_feedback(
-        findings, load_dismissals(ws), settings.dismiss_after, settings.min_confidence,
+        findings,
+        load_dismissals(ws),
+        settings.dismiss_after,
+        settings.min_confidence,
     )
     result.findings = sorted(findings, key=Finding.sort_key)
-    if options.remember and result.findings and ws.dir.is_dir():  # never create .codemem/ just for this
+    if (
+        options.remember and result.findings and ws.dir.is_dir()
+    ):  # never create .codemem/ just for this
         try:
             remember_findings(ws, result.findings)
         except OSError as exc:  # a read-only checkout still gets its review
@@ -164,7 +181,11 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
 
 
 def _timed_model_findings(
-    ctx: ReviewContext, options: ReviewOptions, static: list[Finding], result: ReviewResult, budget: Budget,
+    ctx: ReviewContext,
+    options: ReviewOptions,
+    static: list[Finding],
+    result: ReviewResult,
+    budget: Budget,
 ) -> list[Finding]:
     left = budget.remaining()
     if left is not None and left <= 0:
@@ -180,7 +201,9 @@ def _timed_model_findings(
         return []
 
 
-def _model_findings(ctx: ReviewContext, options: ReviewOptions, static: list[Finding], result: ReviewResult) -> list[Finding]:
+def _model_findings(
+    ctx: ReviewContext, options: ReviewOptions, static: list[Finding], result: ReviewResult
+) -> list[Finding]:
     from codemem.review.llm import ModelReport, model_review
 
     provider = options.provider
@@ -188,7 +211,9 @@ def _model_findings(ctx: ReviewContext, options: ReviewOptions, static: list[Fin
         model = ctx.settings.model or ctx.config.model
         if not model:
             if options.use_model:
-                result.warnings.append("no model is configured (set `model:` or `review.model:`); static checks only")
+                result.warnings.append(
+                    "no model is configured (set `model:` or `review.model:`); static checks only"
+                )
             return []
         try:
             from codemem.agent.providers import resolve_provider

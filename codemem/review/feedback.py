@@ -64,7 +64,9 @@ def load_dismissals(ws: Workspace) -> list[Dismissal]:
     for path in sorted(folder.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            out.append(Dismissal(**{k: str(data.get(k) or "") for k in Dismissal.__dataclass_fields__}))
+            out.append(
+                Dismissal(**{k: str(data.get(k) or "") for k in Dismissal.__dataclass_fields__})
+            )
         except (OSError, ValueError, TypeError):
             continue
     return out
@@ -155,24 +157,39 @@ def find_cached(ws: Workspace, finding_id: str) -> tuple[str, dict]:
     matches = [key for key in cached if key.startswith(wanted)]
     if not matches:
         if not ws.dir.is_dir():
-            raise UsageError(f"--dismiss {finding_id}: dismissals live in .codemem/; run `codemem init` first")
+            raise UsageError(
+                f"--dismiss {finding_id}: dismissals live in .codemem/; run `codemem init` first"
+            )
         raise UsageError(
             f"--dismiss {finding_id}: no finding with that id in the recent reviews; run "
             "`codemem review` (or commit again) and copy the id it prints"
         )
     if len(matches) > 1:
-        raise UsageError(f"--dismiss {finding_id}: several findings start with it: {', '.join(sorted(matches))}")
+        raise UsageError(
+            f"--dismiss {finding_id}: several findings start with it: {', '.join(sorted(matches))}"
+        )
     return matches[0], cached[matches[0]]
 
 
-def dismiss(ws: Workspace, finding_id: str, reason: str = "", by: str | None = None,
-            now: datetime | None = None) -> tuple[Dismissal, int]:
+def dismiss(
+    ws: Workspace,
+    finding_id: str,
+    reason: str = "",
+    by: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Dismissal, int]:
     """Record that a finding is not a problem; returns it and how often its rule was dismissed."""
     from codemem.memory import user_slug
 
     full_id, data = find_cached(ws, finding_id)
-    item = Dismissal(full_id, data["rule"], data["file"], reason.strip(), by or user_slug(ws.root),
-                     iso_utc(now or utc_now()))
+    item = Dismissal(
+        full_id,
+        data["rule"],
+        data["file"],
+        reason.strip(),
+        by or user_slug(ws.root),
+        iso_utc(now or utc_now()),
+    )
     path = dismissed_dir(ws) / f"{full_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(asdict(item), indent=2, ensure_ascii=False) + "\n")

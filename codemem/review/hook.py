@@ -95,9 +95,11 @@ def hooks_dir(ws: Workspace) -> Path:
 def hook_script(python: str | None = None, timeout: float = 10.0) -> str:
     """The hook's text for this interpreter; the outer `timeout` is a hard ceiling."""
     outer = int(max(120, 2 * timeout))
-    return (HOOK_SCRIPT.replace("__MARKER__", MARKER)
-            .replace("__PYTHON__", shlex.quote(python or sys.executable))
-            .replace("__OUTER_TIMEOUT__", str(outer)))
+    return (
+        HOOK_SCRIPT.replace("__MARKER__", MARKER)
+        .replace("__PYTHON__", shlex.quote(python or sys.executable))
+        .replace("__OUTER_TIMEOUT__", str(outer))
+    )
 
 
 def is_ours(path: Path) -> bool:
@@ -124,7 +126,9 @@ def _write(path: Path, text: str) -> None:
     atomic_write(path, text, mode=0o755)  # executable, whatever the file it replaces was
 
 
-def install_hook(ws: Workspace, *, force: bool = False, timeout: float = 10.0, python: str | None = None) -> HookChange:
+def install_hook(
+    ws: Workspace, *, force: bool = False, timeout: float = 10.0, python: str | None = None
+) -> HookChange:
     """Install (or refresh) the pre-commit hook, chaining a hook that is already there."""
     folder = hooks_dir(ws)
     hook, chained = folder / HOOK_NAME, folder / CHAINED_NAME

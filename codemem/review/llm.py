@@ -76,9 +76,13 @@ class ModelReport:
     def to_json(self) -> dict:
         """The report as JSON (the `model` key of the review's JSON)."""
         return {
-            "model": self.model, "status": self.status, "findings": self.findings,
-            "dropped": self.dropped, "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens, "error": self.error,
+            "model": self.model,
+            "status": self.status,
+            "findings": self.findings,
+            "dropped": self.dropped,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "error": self.error,
         }
 
 
@@ -96,7 +100,9 @@ def parse_reply(text: str) -> ModelReply:
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise InvalidReply(f"the reply is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise InvalidReply(
+            f"the reply is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
     try:
         return ModelReply.model_validate(data)
     except ValidationError as exc:
@@ -105,7 +111,9 @@ def parse_reply(text: str) -> ModelReply:
         raise InvalidReply(f"{where}: {first['msg']} ({exc.error_count()} problem(s))") from None
 
 
-def to_findings(reply: ModelReply, ctx: ReviewContext, limit: int) -> tuple[list[Finding], list[str]]:
+def to_findings(
+    reply: ModelReply, ctx: ReviewContext, limit: int
+) -> tuple[list[Finding], list[str]]:
     """Findings on reviewed files and existing lines (at most `limit`), and why others were dropped."""
     files = {f.path: f for f in ctx.files}
     kept: list[Finding] = []
@@ -122,10 +130,19 @@ def to_findings(reply: ModelReply, ctx: ReviewContext, limit: int) -> tuple[list
             dropped.append(f"{item.file}:{item.line}: over review.llm_max_findings ({limit})")
             continue
         text = f.lines[item.line - 1] if item.line <= len(f.lines) else ""
-        kept.append(Finding(
-            f"llm/{item.rule}", item.severity, f.path, item.line, item.message.strip(),
-            item.suggestion.strip(), confidence=MODEL_CONFIDENCE, source="model", line_text=text,
-        ))
+        kept.append(
+            Finding(
+                f"llm/{item.rule}",
+                item.severity,
+                f.path,
+                item.line,
+                item.message.strip(),
+                item.suggestion.strip(),
+                confidence=MODEL_CONFIDENCE,
+                source="model",
+                line_text=text,
+            )
+        )
     return kept, dropped
 
 
@@ -140,7 +157,9 @@ def memory_text(ctx: ReviewContext) -> str:
         return ""
 
 
-def model_review(ctx: ReviewContext, provider: Provider, static: list[Finding]) -> tuple[list[Finding], ModelReport]:
+def model_review(
+    ctx: ReviewContext, provider: Provider, static: list[Finding]
+) -> tuple[list[Finding], ModelReport]:
     """Ask `provider` to review the change; never raises (see the module docstring)."""
     from codemem.agent.messages import Message
     from codemem.review.prompt import CHARS_PER_TOKEN, build_prompt
@@ -160,7 +179,9 @@ def model_review(ctx: ReviewContext, provider: Provider, static: list[Finding]) 
     memory = memory_text(ctx)
     try:
         for _ in range(3):  # shrink until the provider's count fits the budget
-            system, user = build_prompt(memory, ctx.files, related, static, target, budget, settings.llm_max_findings)
+            system, user = build_prompt(
+                memory, ctx.files, related, static, target, budget, settings.llm_max_findings
+            )
             messages = [Message.user(user)]
             used = provider.count_tokens(system, messages)
             if used <= settings.llm_tokens:

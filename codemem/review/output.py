@@ -68,7 +68,11 @@ def render_text(result: ReviewResult, color: bool = True) -> str:
         lines.append(click.style(path, bold=True) if color else path)
         for f in group:
             where = str(f.line or "-").rjust(width)
-            severity = click.style(f.severity.ljust(7), fg=COLORS[f.severity]) if color else f.severity.ljust(7)
+            severity = (
+                click.style(f.severity.ljust(7), fg=COLORS[f.severity])
+                if color
+                else f.severity.ljust(7)
+            )
             lines.append(f"  {where}  {severity}  {f.message} [{f.rule}]")
             pad = " " * (width + 4)
             fix = f"fix: {f.suggestion} · " if f.suggestion else ""
@@ -106,7 +110,11 @@ def _result_entry(f: Finding, index: int) -> dict:
         "message": {"text": text},
         "locations": [{"physicalLocation": location}],
         "partialFingerprints": {FINGERPRINT: f.id},
-        "properties": {"confidence": round(f.confidence, 3), "source": f.source, "suggestion": f.suggestion},
+        "properties": {
+            "confidence": round(f.confidence, 3),
+            "source": f.source,
+            "suggestion": f.suggestion,
+        },
     }
 
 
@@ -122,17 +130,21 @@ def sarif_log(result: ReviewResult, root: Path) -> dict:
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "codemem",
-                "version": __version__,
-                "rules": [_rule_entry(rule, by_rule[rule]) for rule in rules],
-            }},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": root.resolve().as_uri() + "/"}},
-            "invocations": [invocation],
-            "results": [_result_entry(f, index[f.rule]) for f in result.findings],
-            "properties": {"target": result.target.to_json(), "severities": list(SEVERITIES)},
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "codemem",
+                        "version": __version__,
+                        "rules": [_rule_entry(rule, by_rule[rule]) for rule in rules],
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": root.resolve().as_uri() + "/"}},
+                "invocations": [invocation],
+                "results": [_result_entry(f, index[f.rule]) for f in result.findings],
+                "properties": {"target": result.target.to_json(), "severities": list(SEVERITIES)},
+            }
+        ],
     }
 
 

@@ -53,7 +53,9 @@ def render_file(f: ChangedFile) -> str:
     lines = f.lines
     added = f.added
     if f.whole:
-        return header + "\n" + "".join(f"{n:5d} + {text}".rstrip() + "\n" for n, text in added.items())
+        return (
+            header + "\n" + "".join(f"{n:5d} + {text}".rstrip() + "\n" for n, text in added.items())
+        )
     removed_before: dict[int, list[str]] = {}
     keep: set[int] = set()
     for hunk in f.hunks:
@@ -101,8 +103,13 @@ def render_static(findings: list[Finding]) -> str:
 
 
 def build_prompt(
-    memory: str, files: list[ChangedFile], related: str | None, static: list[Finding],
-    target: str, budget_tokens: int, max_findings: int,
+    memory: str,
+    files: list[ChangedFile],
+    related: str | None,
+    static: list[Finding],
+    target: str,
+    budget_tokens: int,
+    max_findings: int,
 ) -> tuple[str, str]:
     """(system, user message) within about `budget_tokens` tokens.
 

@@ -26,7 +26,11 @@ MAX_LINES_PER_FILE = 40
 
 def changed_names(ctx: ReviewContext) -> list[str]:
     """Names of the functions and methods whose bodies the change touches."""
-    names = [s.name for _f, s in ctx.changed_symbols() if len(s.name) >= 3 and not s.name.startswith("__")]
+    names = [
+        s.name
+        for _f, s in ctx.changed_symbols()
+        if len(s.name) >= 3 and not s.name.startswith("__")
+    ]
     return list(dict.fromkeys(names))
 
 
@@ -48,7 +52,9 @@ def referencing_files(root: Path, index: CodeIndex, names: set[str]) -> dict[str
     return out
 
 
-def excerpt(lines: list[str], names: set[str], limit: int = MAX_LINES_PER_FILE) -> tuple[list[str], set[str]]:
+def excerpt(
+    lines: list[str], names: set[str], limit: int = MAX_LINES_PER_FILE
+) -> tuple[list[str], set[str]]:
     """Numbered lines around each use of `names`, and which names were really found."""
     pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
     keep: set[int] = set()
@@ -74,7 +80,8 @@ def related_code(ctx: ReviewContext, budget_chars: int) -> str:
         return ""
     changed = {f.path for f in ctx.files}
     files = {
-        p: used for p, used in referencing_files(ctx.ws.root, CodeIndex(ctx.ws, ctx.config), names).items()
+        p: used
+        for p, used in referencing_files(ctx.ws.root, CodeIndex(ctx.ws, ctx.config), names).items()
         if p not in changed and is_code(language_for_path(p)) and not p.startswith(".codemem/")
     }
     order = sorted(files, key=lambda p: (is_test_path(p), -len(files[p]), p))[:MAX_FILES]
@@ -89,7 +96,11 @@ def related_code(ctx: ReviewContext, budget_chars: int) -> str:
         if not lines:
             continue
         role = "test" if is_test_path(path) else "caller"
-        block = f"### {path} ({role} of {', '.join(f'`{n}`' for n in sorted(found))})\n" + "\n".join(lines) + "\n"
+        block = (
+            f"### {path} ({role} of {', '.join(f'`{n}`' for n in sorted(found))})\n"
+            + "\n".join(lines)
+            + "\n"
+        )
         if used + len(block) > budget_chars:
             break
         parts.append(block)

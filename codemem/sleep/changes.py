@@ -57,7 +57,9 @@ class SymbolChanges:
         }
 
 
-def _own_texts(data: bytes, path: str, language: str, parse_options: dict[str, Any]) -> dict[tuple[str, int], tuple[str, str, int]]:
+def _own_texts(
+    data: bytes, path: str, language: str, parse_options: dict[str, Any]
+) -> dict[tuple[str, int], tuple[str, str, int]]:
     """(qualname, occurrence) -> (kind, own text, start line) for each definition."""
     from codemem.code import parse_file, split_source  # tree-sitter: loaded on first use
 
@@ -68,7 +70,11 @@ def _own_texts(data: bytes, path: str, language: str, parse_options: dict[str, A
     nested: dict[str, list[tuple[int, int]]] = {}
     for sym in symbols:
         # A reported child's lines are its own; an unreported one's belong to its parent.
-        if sym.parent and sym.kind not in UNREPORTED_KINDS and kinds.get(sym.parent) not in CALLABLE_KINDS:
+        if (
+            sym.parent
+            and sym.kind not in UNREPORTED_KINDS
+            and kinds.get(sym.parent) not in CALLABLE_KINDS
+        ):
             nested.setdefault(sym.parent, []).append((sym.start_line, sym.end_line))
     seen: Counter[str] = Counter()
     out: dict[tuple[str, int], tuple[str, str, int]] = {}
@@ -100,7 +106,11 @@ def compare_file(
     language = _language(change, new if new is not None else old)
     if language is None:
         return result
-    before = _own_texts(old, change.old_path or change.path, language, parse_options) if old is not None else {}
+    before = (
+        _own_texts(old, change.old_path or change.path, language, parse_options)
+        if old is not None
+        else {}
+    )
     after = _own_texts(new, change.path, language, parse_options) if new is not None else {}
     for key, (kind, text, line) in after.items():
         if key not in before:

@@ -99,7 +99,9 @@ class CommitRange:
     commits: list[Commit] = field(default_factory=list)
     omitted: int = 0  # older commits in the range beyond the per-pass limit
     warnings: list[str] = field(default_factory=list)
-    skipped: list[tuple[Commit, str]] = field(default_factory=list)  # with `skip_reason`, by `split_skipped`
+    skipped: list[tuple[Commit, str]] = field(
+        default_factory=list
+    )  # with `skip_reason`, by `split_skipped`
 
 
 def shallow_commits(root: Path) -> set[str]:
@@ -118,8 +120,12 @@ def existing_commits(root: Path, revisions: Sequence[str]) -> list[str]:
     wanted = list(dict.fromkeys(r for r in revisions if r))
     if not wanted:
         return []
-    out = run_git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)",
-                  input="".join(f"{r}^{{commit}}\n" for r in wanted).encode())
+    out = run_git(
+        root,
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        input="".join(f"{r}^{{commit}}\n" for r in wanted).encode(),
+    )
     found = []
     for line in out.decode("utf-8", "replace").splitlines():
         sha, _, kind = line.partition(" ")
@@ -145,7 +151,11 @@ def commits_since(
     wanted = [digested] if isinstance(digested, str) else list(digested or ())
     known = existing_commits(root, wanted)
     if wanted and not known:
-        hint = " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)" if shallow_commits(root) else ""
+        hint = (
+            " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)"
+            if shallow_commits(root)
+            else ""
+        )
         result.warnings.append(
             f"the last digested commit {wanted[-1][:12]} is not in this repository{hint}; "
             "digesting the most recent commits instead"
@@ -157,7 +167,15 @@ def commits_since(
         total = min(total, first_run_limit)
     result.omitted = max(0, total - limit)
     # --reverse applies after --max-count: these are the newest `limit`, oldest first.
-    log = git_text(root, "log", f"--max-count={limit}", "--reverse", "--date-order", f"--format={_FORMAT}", *span)
+    log = git_text(
+        root,
+        "log",
+        f"--max-count={limit}",
+        "--reverse",
+        "--date-order",
+        f"--format={_FORMAT}",
+        *span,
+    )
     shallow = shallow_commits(root)
     for record in log.split("\x1e"):
         record = record.strip("\n")
@@ -186,12 +204,16 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
     if is_bot(commit.author):
         return BOT
     if commit.is_merge:
-        own = git_text(root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha).split("\n")
+        own = git_text(
+            root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha
+        ).split("\n")
         commit.files = [FileChange("M", path) for path in sorted(filter(None, own))]
         return None if commit.files else MERGE
     prefix = CODEMEM_DIR + "/"
-    if commit.files and all(f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)
-                            for f in commit.files):
+    if commit.files and all(
+        f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)
+        for f in commit.files
+    ):
         return MEMORY_ONLY
     return None
 
@@ -223,8 +245,19 @@ def load_files(root: Path, commit: Commit) -> None:
     """Fill `commit.files` (no-op for merges and for the boundary of a shallow clone)."""
     if commit.is_merge or commit.truncated_history:
         return
-    out = git_text(root, "diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", "--numstat",
-              "-M", "--no-abbrev", commit.sha)
+    out = git_text(
+        root,
+        "diff-tree",
+        "-r",
+        "-z",
+        "--root",
+        "--no-commit-id",
+        "--raw",
+        "--numstat",
+        "-M",
+        "--no-abbrev",
+        commit.sha,
+    )
     tokens = out.split("\0")
     files: dict[str, FileChange] = {}
     i = 0
@@ -243,7 +276,9 @@ def load_files(root: Path, commit: Commit) -> None:
                 old_path, path = None, tokens[i]
                 i += 1
             files[path] = FileChange(
-                kind, path, old_path,
+                kind,
+                path,
+                old_path,
                 None if old_blob == NULL_SHA else old_blob,
                 None if new_blob == NULL_SHA else new_blob,
             )
@@ -271,7 +306,16 @@ def load_diff(root: Path, commit: Commit, max_bytes: int) -> None:
     if commit.is_merge or not paths:
         return
     data, rest = git_head(
-        root, "diff-tree", "-p", "-M", "--root", "--no-color", "--no-commit-id", commit.sha, "--", *paths,
+        root,
+        "diff-tree",
+        "-p",
+        "-M",
+        "--root",
+        "--no-color",
+        "--no-commit-id",
+        commit.sha,
+        "--",
+        *paths,
         max_bytes=max_bytes,
     )
     if rest:

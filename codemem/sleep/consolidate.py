@@ -117,7 +117,11 @@ def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[i
     offset = block.header.count("\n")
     # 128: a block not committed yet (or no commits at all): every line is from today.
     out = git_text(
-        writer.ws.root, "blame", "--porcelain", "--", block.path.relative_to(writer.ws.root).as_posix(),
+        writer.ws.root,
+        "blame",
+        "--porcelain",
+        "--",
+        block.path.relative_to(writer.ws.root).as_posix(),
         ok=(0, 128),
     )
     days: dict[int, date] = {}
@@ -135,17 +139,23 @@ def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[i
                 tz = line.split(" ")[1]
                 sign = -1 if tz.startswith("-") else 1
                 shift = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * sign
-                commit_day[current] = datetime.fromtimestamp(commit_stamp[current], timezone(shift)).date()
+                commit_day[current] = datetime.fromtimestamp(
+                    commit_stamp[current], timezone(shift)
+                ).date()
             elif line.startswith("\t"):
                 days[line_no] = today if set(current) == {"0"} else commit_day.get(current, today)
     return lambda i: days.get(i + 1 + offset, today)
 
 
-def date_block(writer: MemoryWriter, block: Block, now: datetime, report: ConsolidationReport) -> None:
+def date_block(
+    writer: MemoryWriter, block: Block, now: datetime, report: ConsolidationReport
+) -> None:
     if not RELATIVE.search(block.value):
         return
     when = line_dates(writer, block, now)
-    if writer.edit_block(block.label, lambda b: absolute_dates(b.value, when), "relative dates made absolute"):
+    if writer.edit_block(
+        block.label, lambda b: absolute_dates(b.value, when), "relative dates made absolute"
+    ):
         report.dated.append(block.label)
 
 
@@ -161,7 +171,11 @@ def sections(value: str) -> list[tuple[int, int, str]]:
         pos += len(line) + 1
     has_headings = any(_HEADING.match(line) for line in lines)
     for i, line in enumerate(lines):
-        begins = _HEADING.match(line) if has_headings else (line.strip() and (i == 0 or not lines[i - 1].strip()))
+        begins = (
+            _HEADING.match(line)
+            if has_headings
+            else (line.strip() and (i == 0 or not lines[i - 1].strip()))
+        )
         if begins or i == 0:
             starts.append(i)
     spans = []
@@ -194,7 +208,9 @@ def fit_block(writer: MemoryWriter, label: str, report: ConsolidationReport) -> 
         moves.append((start, end, title))
         excess -= (end - start) - len(_pointer(title, "20250101-000000-00000000"))
     if excess > 0:
-        writer.warnings.append(f"{label} is over its limit and has nothing more to move; shorten it by hand")
+        writer.warnings.append(
+            f"{label} is over its limit and has nothing more to move; shorten it by hand"
+        )
         return
     new = value
     for start, end, title in sorted(moves, reverse=True):
@@ -202,13 +218,15 @@ def fit_block(writer: MemoryWriter, label: str, report: ConsolidationReport) -> 
         trailing = value[start + len(text) : end]  # blank lines after the section stay
         note_id = writer.insert_note(
             f"{text}\n\n(moved from the {label} block)",
-            [label.replace("/", "-"), "moved-from-block"], f"blocks/{label}.md",
+            [label.replace("/", "-"), "moved-from-block"],
+            f"blocks/{label}.md",
         )
         new = new[:start] + _pointer(title, note_id) + trailing + new[end:]
         report.moved.append(f"{label}: {title} -> {note_id}")
-    writer.edit_block(label, lambda b: new if b.value == value else None, "sections moved to archival memory")
+    writer.edit_block(
+        label, lambda b: new if b.value == value else None, "sections moved to archival memory"
+    )
 
 
 def _pointer(title: str, note_id: str) -> str:
     return f"- {title}: moved to archival note {note_id}"
-

@@ -12,12 +12,23 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
-NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-           "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
 _PREPOSITION = r"(?P<prep>\b(?:since|until|till|before|after|by|from|as of)\s+)?"
 RELATIVE = re.compile(
-    _PREPOSITION
-    + r"(?P<phrase>\b(?:"
+    _PREPOSITION + r"(?P<phrase>\b(?:"
     r"(?P<day>today|yesterday|tomorrow|tonight|this morning|this afternoon|this evening)"
     r"|(?P<count>\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten) (?P<unit>day|week|month|year)s? ago"
     r"|(?P<which>last|this|next) (?P<span>week|month|year)"
@@ -54,7 +65,11 @@ def _absolute(match: re.Match, today: date) -> tuple[str, str]:
         if unit == "week":
             return "in", f"the week of {_monday(today - timedelta(weeks=n)).isoformat()}"
         then = _add_months(today, shift)
-        return ("in", f"{calendar.month_name[then.month]} {then.year}") if unit == "month" else ("in", str(then.year))
+        return (
+            ("in", f"{calendar.month_name[then.month]} {then.year}")
+            if unit == "month"
+            else ("in", str(then.year))
+        )
     step = {"last": -1, "this": 0, "next": 1}[match.group("which").lower()]
     span = match.group("span").lower()
     if span == "week":

@@ -86,7 +86,9 @@ class DigestResult:
     digest_path: str | None = None
     digest_text: str | None = None
     rules: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (sha, reason) of commits left out
+    skipped: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (sha, reason) of commits left out
     sessions_pending: int = 0
     consolidation: ConsolidationReport = field(default_factory=ConsolidationReport)
     changes: list[Change] = field(default_factory=list)
@@ -119,7 +121,10 @@ def _parse_options(config: Config) -> dict:
 
 
 def read_commit_digests(
-    ws: Workspace, config: Config, settings: SleepConfig, commit_range: CommitRange,
+    ws: Workspace,
+    config: Config,
+    settings: SleepConfig,
+    commit_range: CommitRange,
     summarize: Summarizer | None = None,
 ) -> list[CommitDigest]:
     """Files, definitions (and with `summarize`, diff and summary) of each commit."""
@@ -127,8 +132,11 @@ def read_commit_digests(
     with BlobReader(ws.root) as reader:
         for commit in commit_range.commits:  # files already loaded by `split_skipped`
             symbols = commit_symbol_changes(
-                reader, commit, max_files=settings.max_symbol_files,
-                max_bytes=config.index.max_file_bytes, parse_options=_parse_options(config),
+                reader,
+                commit,
+                max_files=settings.max_symbol_files,
+                max_bytes=config.index.max_file_bytes,
+                parse_options=_parse_options(config),
             )
             summary = None
             if summarize is not None:
@@ -141,8 +149,11 @@ def read_commit_digests(
 def _update_project(writer: MemoryWriter, overview: project.Overview) -> project.OverviewRegion:
     """Rewrite project.md's overview region; returns the rendered region."""
     region = project.OverviewRegion(overview)
-    writer.edit_block(project.LABEL, lambda block: project.project_value(block.value, block.limit, region),
-                      "project overview")
+    writer.edit_block(
+        project.LABEL,
+        lambda block: project.project_value(block.value, block.limit, region),
+        "project overview",
+    )
     return region
 
 
@@ -201,11 +212,17 @@ def read_commits(run: DigestRun) -> None:
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
         raise UsageError(f"--since {options.since}: no such commit in this repository")
     run.commit_range = commit_range = commits_since(
-        ws.root, options.since or run.state.digested,
-        first_run_limit=settings.initial_commits, max_commits=settings.max_commits,
+        ws.root,
+        options.since or run.state.digested,
+        first_run_limit=settings.initial_commits,
+        max_commits=settings.max_commits,
     )
     split_skipped(ws.root, commit_range)
-    result.base, result.head, result.omitted = commit_range.base, commit_range.head, commit_range.omitted
+    result.base, result.head, result.omitted = (
+        commit_range.base,
+        commit_range.head,
+        commit_range.omitted,
+    )
     result.skipped = [(commit.sha, reason) for commit, reason in commit_range.skipped]
     result.warnings += commit_range.warnings
     if ws.state_file.exists():  # read above (its last commit counts as digested), never written
@@ -217,8 +234,14 @@ def read_commits(run: DigestRun) -> None:
     result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
     # Block lines and notes are dated by HEAD's commit date (git's), not by the clock or by
     # how far this clone had got, so a pass gives the same files on every clone at one HEAD.
-    head_date = git_text(ws.root, "log", "-1", "--format=%cI", "HEAD", ok=(0, 128)).strip() if commit_range.head else ""
-    run.as_of = datetime.fromisoformat(head_date).astimezone(timezone.utc) if head_date else run.now()
+    head_date = (
+        git_text(ws.root, "log", "-1", "--format=%cI", "HEAD", ok=(0, 128)).strip()
+        if commit_range.head
+        else ""
+    )
+    run.as_of = (
+        datetime.fromisoformat(head_date).astimezone(timezone.utc) if head_date else run.now()
+    )
     run.writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: run.as_of)
     run.files = RepoFiles(ws.root)
 
@@ -245,7 +268,14 @@ def write_digest(run: DigestRun) -> None:
 def mine_conventions(run: DigestRun) -> None:
     """Mine conventions into `.codemem/conventions.json` and the marked region of
     `blocks/conventions.md`, keeping what the last records said wherever it still holds."""
-    ws, config, settings, files, writer, result = run.ws, run.config, run.settings, run.files, run.writer, run.result
+    ws, config, settings, files, writer, result = (
+        run.ws,
+        run.config,
+        run.settings,
+        run.files,
+        run.writer,
+        run.result,
+    )
     if settings.conventions:
         facts = conv.gather_facts(ws, config, settings, files)
         rules = conv.mine_conventions(facts, settings.min_samples, conv.read_records(ws))
@@ -293,7 +323,10 @@ def save_state(run: DigestRun) -> None:
     head = run.commit_range.head
     if head is not None and not run.options.dry_run and run.options.since is None:
         write_local_state(run.ws, lambda old: replace(old, last_head=head))
-    run.result.changes, run.result.warnings = run.writer.changes, run.result.warnings + run.writer.warnings
+    run.result.changes, run.result.warnings = (
+        run.writer.changes,
+        run.result.warnings + run.writer.warnings,
+    )
 
 
 Step = Callable[[DigestRun], None]
@@ -346,7 +379,9 @@ def run_digest(
     result = DigestResult(dry_run=options.dry_run)
     model = None
     if options.llm and not options.dry_run:
-        model, warnings = llm.open_model(config, settings, provider=provider, required=options.model_required)
+        model, warnings = llm.open_model(
+            config, settings, provider=provider, required=options.model_required
+        )
         result.warnings += warnings
         summarize = summarize or (llm.CommitSummarizer(model) if model else None)
     run = DigestRun(ws, config, options, settings, now, progress, summarize, model, result)

@@ -37,9 +37,14 @@ class CommitDigest:
     def to_json(self) -> dict:
         c = self.commit
         return {
-            "sha": c.sha, "author": c.author, "date": c.date, "subject": c.subject,
-            "merge": c.is_merge, "files": [f.to_json() for f in c.files],
-            "symbols": self.symbols.to_json(), "summary": self.summary,
+            "sha": c.sha,
+            "author": c.author,
+            "date": c.date,
+            "subject": c.subject,
+            "merge": c.is_merge,
+            "files": [f.to_json() for f in c.files],
+            "symbols": self.symbols.to_json(),
+            "summary": self.summary,
         }
 
 
@@ -84,7 +89,10 @@ def _symbols(refs: list[SymbolRef]) -> str:
 
 def _commit_section(item: CommitDigest) -> list[str]:
     c = item.commit
-    lines = [f"## {c.date} `{c.short}` {quote_subject(c.subject)}", f"Author: {quote_author(c.author)}"]
+    lines = [
+        f"## {c.date} `{c.short}` {quote_subject(c.subject)}",
+        f"Author: {quote_author(c.author)}",
+    ]
     if c.body:
         lines += ["", *quote_message(c.body)]
     if item.summary:
@@ -92,10 +100,16 @@ def _commit_section(item: CommitDigest) -> list[str]:
     if c.is_merge:  # only merges with changes of their own (resolved conflicts) are digested
         files = ", ".join(f"`{f.path}`" for f in c.files[:MAX_FILES])
         more = f", and {len(c.files) - MAX_FILES} more" if len(c.files) > MAX_FILES else ""
-        lines += ["", f"A merge with changes of its own in {files}{more}; the rest is under the commits it merged."]
+        lines += [
+            "",
+            f"A merge with changes of its own in {files}{more}; the rest is under the commits it merged.",
+        ]
         return lines
     if c.truncated_history:
-        lines += ["", "The history before this commit is not in this clone (shallow), so its changes are not listed."]
+        lines += [
+            "",
+            "The history before this commit is not in this clone (shallow), so its changes are not listed.",
+        ]
         return lines
     details = []
     shown = [f for f in c.files if f.skipped is None]
@@ -109,8 +123,11 @@ def _commit_section(item: CommitDigest) -> list[str]:
         details.append("Files: " + ", ".join(parts) + more)
     skipped = [f for f in c.files if f.skipped is not None]
     if skipped:
-        details.append("Skipped: " + ", ".join(f"`{printable(f.path)}` ({f.skipped})" for f in skipped[:MAX_FILES])
-                       + (f", and {len(skipped) - MAX_FILES} more" if len(skipped) > MAX_FILES else ""))
+        details.append(
+            "Skipped: "
+            + ", ".join(f"`{printable(f.path)}` ({f.skipped})" for f in skipped[:MAX_FILES])
+            + (f", and {len(skipped) - MAX_FILES} more" if len(skipped) > MAX_FILES else "")
+        )
     s = item.symbols
     for word, refs in (("Added", s.added), ("Changed", s.changed), ("Removed", s.removed)):
         if refs:
@@ -129,8 +146,16 @@ def _left_out(commit_range: CommitRange) -> list[str]:
     bots = [c for c, reason in commit_range.skipped if reason == BOT]
     if bots:
         subjects = [quote_subject(c.subject) for c in bots]
-        more = f"; and {len(subjects) - MAX_BOT_SUBJECTS} more" if len(subjects) > MAX_BOT_SUBJECTS else ""
-        lines.append(f"Dependency and bot updates ({len(bots)}): " + "; ".join(subjects[:MAX_BOT_SUBJECTS]) + more)
+        more = (
+            f"; and {len(subjects) - MAX_BOT_SUBJECTS} more"
+            if len(subjects) > MAX_BOT_SUBJECTS
+            else ""
+        )
+        lines.append(
+            f"Dependency and bot updates ({len(bots)}): "
+            + "; ".join(subjects[:MAX_BOT_SUBJECTS])
+            + more
+        )
     return lines
 
 
@@ -160,11 +185,15 @@ def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
         noun = "commit" if len(commits) == 1 else "commits"
         days = sorted(c.date for c in commits)
         span = days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}"
-        lines.append(f"{len(commits)} {noun} by {_people([quote_author(c.author) for c in commits])}, {span}: "
-                     f"{len(paths)} files changed, +{added} −{deleted} lines.")
+        lines.append(
+            f"{len(commits)} {noun} by {_people([quote_author(c.author) for c in commits])}, {span}: "
+            f"{len(paths)} files changed, +{added} −{deleted} lines."
+        )
         lines += ["", QUOTED_NOTE]
     if commit_range.omitted:
-        lines.append(f"{commit_range.omitted} older commits in the range were left out (more than sleep.max_commits).")
+        lines.append(
+            f"{commit_range.omitted} older commits in the range were left out (more than sleep.max_commits)."
+        )
     lines += _left_out(commit_range)
     for item in items:
         lines += ["", *_commit_section(item)]

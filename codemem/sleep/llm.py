@@ -116,8 +116,10 @@ class SleepModel:
     def can_call(self) -> bool:
         """Whether another model call may be made (not disabled, cost limit not reached)."""
         if self.disabled is None and self.budget_left == 0.0:
-            self.disable(f"the cost limit sleep.max_cost (${self.settings.max_cost:g}) was "
-                         "reached; the rest of this pass is extractive")
+            self.disable(
+                f"the cost limit sleep.max_cost (${self.settings.max_cost:g}) was "
+                "reached; the rest of this pass is extractive"
+            )
         return self.disabled is None
 
     def disable(self, why: str) -> None:
@@ -143,7 +145,11 @@ class SleepModel:
 
 
 def open_model(
-    config: Config, settings: SleepConfig, *, provider: Provider | None = None, required: bool = False,
+    config: Config,
+    settings: SleepConfig,
+    *,
+    provider: Provider | None = None,
+    required: bool = False,
     hint: str = "pass --no-llm for an extractive digest",
     fallback: str = "this pass is extractive (no model)",
 ) -> tuple[SleepModel | None, list[str]]:
@@ -173,12 +179,17 @@ def open_model(
 
 def _refs(refs: list[SymbolRef]) -> str:
     shown = ", ".join(f"{r.kind} {r.qualname} ({r.path})" for r in refs[:PROMPT_SYMBOLS])
-    return shown + (f", and {len(refs) - PROMPT_SYMBOLS} more" if len(refs) > PROMPT_SYMBOLS else "")
+    return shown + (
+        f", and {len(refs) - PROMPT_SYMBOLS} more" if len(refs) > PROMPT_SYMBOLS else ""
+    )
 
 
 def summary_prompt(commit: Commit, symbols: SymbolChanges) -> str:
     """The user message asking for one commit's summary (secrets redacted: it leaves the machine)."""
-    lines = [f"Commit {commit.short} by {commit.author}, {commit.date}", f"Subject: {commit.subject}"]
+    lines = [
+        f"Commit {commit.short} by {commit.author}, {commit.date}",
+        f"Subject: {commit.subject}",
+    ]
     if commit.body:
         lines += ["Message:", commit.body]
     files = []
@@ -190,11 +201,19 @@ def summary_prompt(commit: Commit, symbols: SymbolChanges) -> str:
     if len(commit.files) > PROMPT_FILES:
         files.append(f"- and {len(commit.files) - PROMPT_FILES} more files")
     lines += ["Files:", *files]
-    for word, refs in (("Added", symbols.added), ("Changed", symbols.changed), ("Removed", symbols.removed)):
+    for word, refs in (
+        ("Added", symbols.added),
+        ("Changed", symbols.changed),
+        ("Removed", symbols.removed),
+    ):
         if refs:
             lines.append(f"{word} definitions: {_refs(refs)}")
     if commit.diff:
-        cut = f"\n[... {commit.diff_omitted:,} more bytes of the diff left out]" if commit.diff_omitted else ""
+        cut = (
+            f"\n[... {commit.diff_omitted:,} more bytes of the diff left out]"
+            if commit.diff_omitted
+            else ""
+        )
         lines += ["Diff:", commit.diff.rstrip("\n") + cut]
     return redact_text("\n".join(lines))
 
@@ -225,7 +244,8 @@ class CommitSummarizer:
         system = SUMMARY_SYSTEM.format(max_chars=SUMMARY_CHARS)
         try:
             response = self.model.provider.complete(
-                system, [Message.user(summary_prompt(commit, symbols))],
+                system,
+                [Message.user(summary_prompt(commit, symbols))],
                 max_tokens=self.model.settings.summary_tokens,
             )
         except Exception as exc:  # never fails the pass; KeyboardInterrupt still stops it
@@ -235,7 +255,9 @@ class CommitSummarizer:
         summary = clean_summary(response.message.content)
         if not summary:
             self.model.report.fallbacks += 1
-            self.model.warnings.append(f"{commit.short}: the model gave an empty summary; kept the extractive one")
+            self.model.warnings.append(
+                f"{commit.short}: the model gave an empty summary; kept the extractive one"
+            )
             return None
         self.model.report.summaries += 1
         return summary
@@ -265,7 +287,11 @@ def learn(
     """
     settings = model.settings
     local = read_local_state(ws)
-    new = read_new_sessions(ws, local.sessions_until, settings.session_chars) if settings.sessions else None
+    new = (
+        read_new_sessions(ws, local.sessions_until, settings.session_chars)
+        if settings.sessions
+        else None
+    )
     sessions = new.sessions if new else []
     full = sleep_agent.full_blocks(ws) if result.commits else []
     if (sessions or full) and model.can_call():

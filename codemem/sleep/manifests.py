@@ -16,27 +16,60 @@ CATEGORIES = ("install", "build", "test", "lint", "format", "typecheck", "run")
 MAX_PER_CATEGORY = 3
 _MAKE_TARGET = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)\s*:(?!=)", re.M)
 _TARGET_CATEGORY = {
-    "install": "install", "setup": "install", "deps": "install",
-    "build": "build", "compile": "build", "all": "build", "dist": "build",
-    "test": "test", "tests": "test", "check": "test", "unit": "test", "coverage": "test",
-    "lint": "lint", "vet": "lint",
-    "fmt": "format", "format": "format", "prettier": "format",
-    "typecheck": "typecheck", "type-check": "typecheck", "types": "typecheck", "mypy": "typecheck",
-    "run": "run", "start": "run", "dev": "run", "serve": "run",
+    "install": "install",
+    "setup": "install",
+    "deps": "install",
+    "build": "build",
+    "compile": "build",
+    "all": "build",
+    "dist": "build",
+    "test": "test",
+    "tests": "test",
+    "check": "test",
+    "unit": "test",
+    "coverage": "test",
+    "lint": "lint",
+    "vet": "lint",
+    "fmt": "format",
+    "format": "format",
+    "prettier": "format",
+    "typecheck": "typecheck",
+    "type-check": "typecheck",
+    "types": "typecheck",
+    "mypy": "typecheck",
+    "run": "run",
+    "start": "run",
+    "dev": "run",
+    "serve": "run",
 }
 # The first pattern a command line matches decides its category.
 _COMMAND_CATEGORY = (
     ("typecheck", r"\bmypy\b|\bpyright\b|\btsc\b.*--noEmit|\bnpm run (typecheck|type-check)\b"),
-    ("format", r"\bblack\b|\bruff format\b|\bprettier\b|\bgofmt\b|\bcargo fmt\b|\bclang-format\b|\bnpm run (format|fmt)\b"),
-    ("lint", r"\bruff( check)?\b|\bflake8\b|\bpylint\b|\beslint\b|\bclippy\b|\bgolangci-lint\b|\bgo vet\b"
-             r"|\brubocop\b|\bpre-commit run\b|\bnpm run lint\b|\bmake lint\b"),
-    ("test", r"\bpytest\b|\bgo test\b|\bcargo test\b|\bnpm (run )?test\b|\byarn test\b|\bpnpm (run )?test\b"
-             r"|\bjest\b|\bvitest\b|\btox\b|\bnox\b|\bctest\b|\bmvn\b.*\btest\b|\bgradlew?\b.*\btest\b|\brspec\b"
-             r"|\bphpunit\b|\bmake (test|check)\b|\bpython -m unittest\b|\bdotnet test\b"),
-    ("build", r"\bcargo build\b|\bgo build\b|\bnpm run build\b|\byarn build\b|\bpython -m build\b|\bmvn\b.*\bpackage\b"
-              r"|\bgradlew?\b.*\bbuild\b|\bcmake --build\b|\bmake\b\s*$|\bmake build\b|\bdotnet build\b|\bhatch build\b"),
-    ("install", r"\bpip install\b|\bnpm (ci|install)\b|\byarn install\b|\bpnpm install\b|\bpoetry install\b"
-                r"|\buv sync\b|\bbundle install\b|\bgo mod download\b"),
+    (
+        "format",
+        r"\bblack\b|\bruff format\b|\bprettier\b|\bgofmt\b|\bcargo fmt\b|\bclang-format\b|\bnpm run (format|fmt)\b",
+    ),
+    (
+        "lint",
+        r"\bruff( check)?\b|\bflake8\b|\bpylint\b|\beslint\b|\bclippy\b|\bgolangci-lint\b|\bgo vet\b"
+        r"|\brubocop\b|\bpre-commit run\b|\bnpm run lint\b|\bmake lint\b",
+    ),
+    (
+        "test",
+        r"\bpytest\b|\bgo test\b|\bcargo test\b|\bnpm (run )?test\b|\byarn test\b|\bpnpm (run )?test\b"
+        r"|\bjest\b|\bvitest\b|\btox\b|\bnox\b|\bctest\b|\bmvn\b.*\btest\b|\bgradlew?\b.*\btest\b|\brspec\b"
+        r"|\bphpunit\b|\bmake (test|check)\b|\bpython -m unittest\b|\bdotnet test\b",
+    ),
+    (
+        "build",
+        r"\bcargo build\b|\bgo build\b|\bnpm run build\b|\byarn build\b|\bpython -m build\b|\bmvn\b.*\bpackage\b"
+        r"|\bgradlew?\b.*\bbuild\b|\bcmake --build\b|\bmake\b\s*$|\bmake build\b|\bdotnet build\b|\bhatch build\b",
+    ),
+    (
+        "install",
+        r"\bpip install\b|\bnpm (ci|install)\b|\byarn install\b|\bpnpm install\b|\bpoetry install\b"
+        r"|\buv sync\b|\bbundle install\b|\bgo mod download\b",
+    ),
 )
 
 
@@ -148,8 +181,11 @@ def _implied(files: RepoFiles) -> list[Command]:
         out += [Command("build", "cargo build", cargo), Command("test", "cargo test", cargo)]
     gomod = files.find("go.mod")
     if gomod:
-        out += [Command("build", "go build ./...", gomod), Command("test", "go test ./...", gomod),
-                Command("lint", "go vet ./...", gomod)]
+        out += [
+            Command("build", "go build ./...", gomod),
+            Command("test", "go test ./...", gomod),
+            Command("lint", "go vet ./...", gomod),
+        ]
     return out
 
 
@@ -157,7 +193,12 @@ def find_commands(files: RepoFiles) -> dict[str, list[Command]]:
     """category -> commands (at most a few each), explicit ones first, duplicates dropped."""
     out: dict[str, list[Command]] = {}
     seen: set[str] = set()
-    for command in [*_from_makefile(files), *_from_package_json(files), *_from_ci(files), *_implied(files)]:
+    for command in [
+        *_from_makefile(files),
+        *_from_package_json(files),
+        *_from_ci(files),
+        *_implied(files),
+    ]:
         if command.command in seen:
             continue
         seen.add(command.command)
@@ -171,9 +212,14 @@ def find_entry_points(files: RepoFiles, go_main_files: list[str]) -> list[EntryP
     """Console scripts, binaries and main packages declared or found in the repository."""
     out: list[EntryPoint] = []
     pyproject = files.find("pyproject.toml")
-    scripts = dig(files.pyproject, "project", "scripts") or dig(files.pyproject, "tool", "poetry", "scripts")
+    scripts = dig(files.pyproject, "project", "scripts") or dig(
+        files.pyproject, "tool", "poetry", "scripts"
+    )
     if isinstance(scripts, dict):
-        out += [EntryPoint(name, str(target), f"{pyproject} scripts") for name, target in sorted(scripts.items())]
+        out += [
+            EntryPoint(name, str(target), f"{pyproject} scripts")
+            for name, target in sorted(scripts.items())
+        ]
     for path in files.paths:
         if path.endswith("/__main__.py") and path.count("/") <= 2:
             module = path[: -len("/__main__.py")].split("/")[-1]
@@ -184,7 +230,9 @@ def find_entry_points(files: RepoFiles, go_main_files: list[str]) -> list[EntryP
     if isinstance(bins, str):
         out.append(EntryPoint(str(package.get("name") or "bin"), bins, f"{source} bin"))
     elif isinstance(bins, dict):
-        out += [EntryPoint(name, str(target), f"{source} bin") for name, target in sorted(bins.items())]
+        out += [
+            EntryPoint(name, str(target), f"{source} bin") for name, target in sorted(bins.items())
+        ]
     if isinstance(package.get("main"), str):
         out.append(EntryPoint("main module", package["main"], f"{source} main"))
     cargo = files.find("Cargo.toml")
@@ -192,8 +240,13 @@ def find_entry_points(files: RepoFiles, go_main_files: list[str]) -> list[EntryP
         name = dig(files.cargo, "package", "name") or "crate"
         bins = files.cargo.get("bin")
         if isinstance(bins, list):
-            out += [EntryPoint(str(b.get("name")), str(b.get("path", f"src/bin/{b.get('name')}.rs")), cargo)
-                    for b in bins if isinstance(b, dict) and b.get("name")]
+            out += [
+                EntryPoint(
+                    str(b.get("name")), str(b.get("path", f"src/bin/{b.get('name')}.rs")), cargo
+                )
+                for b in bins
+                if isinstance(b, dict) and b.get("name")
+            ]
         elif files.find("src/main.rs"):
             out.append(EntryPoint(str(name), "src/main.rs", cargo))
         if files.find("src/lib.rs"):

@@ -126,9 +126,15 @@ class Overview:
 
     def items(self) -> list[tuple[str, str]]:
         """(section, line) pairs in priority order, which is also the order shown."""
-        out = [("Commands", f"- {c.category}: {code_span(c.command)} ({c.source})")
-               for cs in self.commands.values() for c in cs]
-        out += [("Entry points", f"- {code_span(e.name)} → {code_span(e.target)} ({e.source})") for e in self.entry_points]
+        out = [
+            ("Commands", f"- {c.category}: {code_span(c.command)} ({c.source})")
+            for cs in self.commands.values()
+            for c in cs
+        ]
+        out += [
+            ("Entry points", f"- {code_span(e.name)} → {code_span(e.target)} ({e.source})")
+            for e in self.entry_points
+        ]
         out += [("Languages", line) for line in self.languages]
         out += [("Key files (most referenced first)", line) for line in self.key_files]
         return out
@@ -163,8 +169,10 @@ def _languages(index: CodeIndex, indexed: dict[str, str]) -> list[str]:
             lines[name] += line_count or 0
     order = sorted(counts, key=lambda name: (-lines[name], -counts[name], name))
     total = sum(lines.values())
-    out = [f"- {name}: {band_of(lines[name] / total).words} of the code" if total else f"- {name}"
-           for name in order[:MAX_LANGUAGES]]
+    out = [
+        f"- {name}: {band_of(lines[name] / total).words} of the code" if total else f"- {name}"
+        for name in order[:MAX_LANGUAGES]
+    ]
     if len(order) > MAX_LANGUAGES:
         out.append(f"- and {len(order) - MAX_LANGUAGES} more")
     return out
@@ -181,18 +189,30 @@ def _key_files(index: CodeIndex, limit: int) -> list[str]:
     # file would otherwise join the list in every clone that adds one, and conflict).
     floor = min(ranks.values(), default=0.0) * (1 + 1e-6)
     ranked = sorted(
-        (path for path in ranks
-         if ranks[path] > floor and is_code(language_for_path(path)) and not is_test_path(path)
-         and index.definitions(path)),
+        (
+            path
+            for path in ranks
+            if ranks[path] > floor
+            and is_code(language_for_path(path))
+            and not is_test_path(path)
+            and index.definitions(path)
+        ),
         key=lambda path: (-round(ranks[path], 12), path),
     )
     out = []
     for path in ranked[:limit]:
-        names = list(dict.fromkeys(
-            d.name for d in index.definitions(path)
-            if d.name == d.qualname and not d.name.startswith("_") and d.kind not in ("variable", "constant", "field")
-        ))[:DEFS_PER_FILE]
-        out.append(f"- `{printable(path)}`" + (": " + ", ".join(safe(n) for n in names) if names else ""))
+        names = list(
+            dict.fromkeys(
+                d.name
+                for d in index.definitions(path)
+                if d.name == d.qualname
+                and not d.name.startswith("_")
+                and d.kind not in ("variable", "constant", "field")
+            )
+        )[:DEFS_PER_FILE]
+        out.append(
+            f"- `{printable(path)}`" + (": " + ", ".join(safe(n) for n in names) if names else "")
+        )
     return out
 
 
@@ -201,12 +221,18 @@ def _go_main_files(ws: Workspace, indexed: dict[str, str], max_bytes: int) -> li
     for path, language in indexed.items():
         if language == "go" and not path.endswith("_test.go"):
             data, _ = read_repo_file(ws.root, path, max_bytes)
-            if data and re.search(rb"^package main\b", data, re.M) and re.search(rb"^func main\(\)", data, re.M):
+            if (
+                data
+                and re.search(rb"^package main\b", data, re.M)
+                and re.search(rb"^func main\(\)", data, re.M)
+            ):
                 out.append(path)
     return out
 
 
-def learn_overview(ws: Workspace, config: Config, key_files: int, files: RepoFiles | None = None) -> Overview:
+def learn_overview(
+    ws: Workspace, config: Config, key_files: int, files: RepoFiles | None = None
+) -> Overview:
     """Everything the project region shows, read from the repository and its index."""
     files = files or RepoFiles(ws.root)
     index = CodeIndex(ws, config)
@@ -217,7 +243,9 @@ def learn_overview(ws: Workspace, config: Config, key_files: int, files: RepoFil
         readme=readme,
         languages=_languages(index, indexed) if indexed else [],
         key_files=_key_files(index, key_files),
-        entry_points=find_entry_points(files, _go_main_files(ws, indexed, config.index.max_file_bytes)),
+        entry_points=find_entry_points(
+            files, _go_main_files(ws, indexed, config.index.max_file_bytes)
+        ),
         commands=find_commands(files),
     )
 
@@ -239,8 +267,9 @@ class OverviewRegion:
             return self.full
 
         def top(n: int) -> str:
-            note = (f"_{total - n} more lines of this overview are in archival memory "
-                    "(tag `project`)._")
+            note = (
+                f"_{total - n} more lines of this overview are in archival memory (tag `project`)._"
+            )
             return self.overview.render(n, note)
 
         text, _kept = fit(top, total, budget)

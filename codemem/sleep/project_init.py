@@ -51,9 +51,22 @@ HEADER = (
 )
 UNCHANGED = "UNCHANGED"
 MANIFESTS = (
-    "pyproject.toml", "setup.cfg", "setup.py", "package.json", "Cargo.toml", "go.mod",
-    "pom.xml", "build.gradle", "build.gradle.kts", "Gemfile", "composer.json", "CMakeLists.txt",
-    "Makefile", "justfile", "tox.ini", "noxfile.py",
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "package.json",
+    "Cargo.toml",
+    "go.mod",
+    "pom.xml",
+    "build.gradle",
+    "build.gradle.kts",
+    "Gemfile",
+    "composer.json",
+    "CMakeLists.txt",
+    "Makefile",
+    "justfile",
+    "tox.ini",
+    "noxfile.py",
 )
 README_CHARS, MANIFEST_CHARS, CI_CHARS, CI_FILES, MAP_TOKENS = 6_000, 3_000, 2_000, 3, 1_000
 ANSWER_TOKENS = 1_500
@@ -96,7 +109,11 @@ class Source:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit].rstrip() + f"\n[... {len(text) - limit:,} more characters]"
+    return (
+        text
+        if len(text) <= limit
+        else text[:limit].rstrip() + f"\n[... {len(text) - limit:,} more characters]"
+    )
 
 
 def source_paths(files: RepoFiles) -> list[tuple[str, int]]:
@@ -111,8 +128,11 @@ def source_paths(files: RepoFiles) -> list[tuple[str, int]]:
 def gather_sources(ws: Workspace, config: Config, files: RepoFiles | None = None) -> list[Source]:
     """What the model reads: README, manifests, CI files, the extractive overview, the map."""
     files = files or RepoFiles(ws.root)
-    sources = [Source(path, _cut(redact_text(text), limit)) for path, limit in source_paths(files)
-               if (text := files.text(path))]
+    sources = [
+        Source(path, _cut(redact_text(text), limit))
+        for path, limit in source_paths(files)
+        if (text := files.text(path))
+    ]
     overview = project.learn_overview(ws, config, config.sleep.project_map_files, files)
     sources.append(Source("codemem's extracted overview", overview.render()))
     try:
@@ -158,7 +178,9 @@ def _write(writer: MemoryWriter, summary: str, max_chars: int, detail: str) -> b
         value = block.value
         if find_region(value, REGION, project.LABEL) is None:
             value = wrap(REGION, "") + ("\n\n" + value if value else "")
-        room = min(max_chars, region_budget(value, REGION, block.limit, project.LABEL) - len(HEADER) - 2)
+        room = min(
+            max_chars, region_budget(value, REGION, block.limit, project.LABEL) - len(HEADER) - 2
+        )
         text = _fit(summary, room)
         if len(text) < len(summary):
             writer.warnings.append(
@@ -183,7 +205,8 @@ def write_project_summary(
     prompt = f"Repository `{ws.root.name}`.\n\n" + "\n\n".join(s.render() for s in sources)
     try:
         response = model.provider.complete(
-            WRITE_SYSTEM.format(max_chars=f"{max_chars:,}"), [Message.user(prompt)],
+            WRITE_SYSTEM.format(max_chars=f"{max_chars:,}"),
+            [Message.user(prompt)],
             max_tokens=ANSWER_TOKENS,
         )
     except Exception as exc:  # a model failure is a warning, never an error
@@ -202,7 +225,9 @@ def _commit_lines(items: list[CommitDigest]) -> str:
     for item in items:
         c = item.commit
         files = ", ".join(f.path for f in c.files[:12]) + (", ..." if len(c.files) > 12 else "")
-        line = f"- {c.date} {c.short} {redact_text(c.subject)}" + (f" (files: {files})" if files else "")
+        line = f"- {c.date} {c.short} {redact_text(c.subject)}" + (
+            f" (files: {files})" if files else ""
+        )
         if item.summary:
             line += f"\n  {item.summary}"
         lines.append(line)
@@ -210,7 +235,11 @@ def _commit_lines(items: list[CommitDigest]) -> str:
 
 
 def refresh_project_summary(
-    ws: Workspace, config: Config, model: SleepModel, writer: MemoryWriter, items: list[CommitDigest]
+    ws: Workspace,
+    config: Config,
+    model: SleepModel,
+    writer: MemoryWriter,
+    items: list[CommitDigest],
 ) -> str | None:
     """Keep an existing summary true for the pass's commits: "updated", "unchanged" or None
     (no summary region, or the model failed)."""
@@ -223,13 +252,21 @@ def refresh_project_summary(
         return None
     files = RepoFiles(ws.root)
     touched = {f.path for item in items for f in item.commit.files}
-    changed = [Source(path, _cut(text, limit)) for path, limit in source_paths(files)
-               if path in touched and (text := files.text(path))]
-    prompt = "\n\n".join(filter(None, [
-        f"Current summary:\n<summary>\n{summary}\n</summary>",
-        f"Commits since it was checked (oldest first):\n{_commit_lines(items)}",
-        "\n\n".join(s.render() for s in changed),
-    ]))
+    changed = [
+        Source(path, _cut(text, limit))
+        for path, limit in source_paths(files)
+        if path in touched and (text := files.text(path))
+    ]
+    prompt = "\n\n".join(
+        filter(
+            None,
+            [
+                f"Current summary:\n<summary>\n{summary}\n</summary>",
+                f"Commits since it was checked (oldest first):\n{_commit_lines(items)}",
+                "\n\n".join(s.render() for s in changed),
+            ],
+        )
+    )
     max_chars = model.settings.project_summary_chars
     system = REFRESH_SYSTEM.format(unchanged=UNCHANGED, max_chars=f"{max_chars:,}")
     try:
@@ -245,7 +282,11 @@ def refresh_project_summary(
 
 
 def refresh_project(
-    ws: Workspace, config: Config, model: SleepModel, writer: MemoryWriter, items: list[CommitDigest]
+    ws: Workspace,
+    config: Config,
+    model: SleepModel,
+    writer: MemoryWriter,
+    items: list[CommitDigest],
 ) -> None:
     """The digest's step: keep the model-written project summary true for the pass's commits
     (before the extractive overview is sized, so the overview fits around it)."""
@@ -277,11 +318,19 @@ def open_init_model(
     if not explicit and not (settings.init_llm and settings.llm and not has_project_summary(ws)):
         return None, []
     settings = settings.model_copy(update={"llm": True})
-    model, warnings = open_model(config, settings, provider=provider, required=explicit,
-                                 hint="drop --llm", fallback="no project summary was written")
+    model, warnings = open_model(
+        config,
+        settings,
+        provider=provider,
+        required=explicit,
+        hint="drop --llm",
+        fallback="no project summary was written",
+    )
     if model is None and not warnings:
-        message = ("no model configured for the project summary: set model: in .codemem/config.yml, "
-                   "CODEMEM_MODEL or sleep.model")
+        message = (
+            "no model configured for the project summary: set model: in .codemem/config.yml, "
+            "CODEMEM_MODEL or sleep.model"
+        )
         if explicit:
             raise UsageError(message + " (or drop --llm)")
         warnings = [message + " (sleep.init_llm is true)"]

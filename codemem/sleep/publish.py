@@ -32,7 +32,9 @@ class Pushed:
     attempts: int = 0
 
 
-def push_memory(ws: Workspace, remote: str = "origin", branch: str | None = None, attempts: int = 5) -> Pushed:
+def push_memory(
+    ws: Workspace, remote: str = "origin", branch: str | None = None, attempts: int = 5
+) -> Pushed:
     """Commit `.codemem/` changes and push them to `remote`'s `branch` (default: the current one)."""
     branch = branch or _current_branch(ws)
     configure_merge_driver(ws)
@@ -48,7 +50,9 @@ def push_memory(ws: Workspace, remote: str = "origin", branch: str | None = None
             run_git(ws.root, "push", "-q", remote, f"HEAD:refs/heads/{branch}")
         except GitError as exc:
             if attempt == attempts:
-                raise PushError(f"could not push memory to {remote}/{branch} after {attempts} tries: {exc}") from None
+                raise PushError(
+                    f"could not push memory to {remote}/{branch} after {attempts} tries: {exc}"
+                ) from None
             _pull_rebase(ws, identity, remote, branch)
             continue
         result.commit = git_text(ws.root, "rev-parse", "HEAD").strip()
@@ -67,7 +71,9 @@ def _pull_rebase(ws: Workspace, identity: list[str], remote: str, branch: str) -
 def _current_branch(ws: Workspace) -> str:
     name = git_text(ws.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
     if name in ("", "HEAD"):
-        raise PushError("HEAD is detached: name the branch to push with --branch (e.g. $CI_COMMIT_BRANCH)")
+        raise PushError(
+            "HEAD is detached: name the branch to push with --branch (e.g. $CI_COMMIT_BRANCH)"
+        )
     return name
 
 

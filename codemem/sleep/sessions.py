@@ -43,7 +43,11 @@ class NewSessions:
 
 def _cut(text: str, limit: int) -> str:
     text = text.strip()
-    return text if len(text) <= limit else text[:limit].rstrip() + f" […{len(text) - limit:,} more characters]"
+    return (
+        text
+        if len(text) <= limit
+        else text[:limit].rstrip() + f" […{len(text) - limit:,} more characters]"
+    )
 
 
 def render_message(
@@ -76,14 +80,18 @@ def read_new_sessions(ws: Workspace, since: str | None, max_chars: int) -> NewSe
     used = 0
     with Recall(ws) as recall:
         pending = sorted(
-            (s for s in recall.list_sessions()
-             if s.last_message is not None and (start is None or s.last_message > start)),
+            (
+                s
+                for s in recall.list_sessions()
+                if s.last_message is not None and (start is None or s.last_message > start)
+            ),
             key=lambda s: (s.last_message, s.id),
         )
         for n, session in enumerate(pending):
             transcript = recall.get_session(session.id)
             lines = [
-                line for m in transcript.messages
+                line
+                for m in transcript.messages
                 if start is None or m.created > start
                 if (line := render_message(m.role, m.content, m.tool_calls, m.created)) is not None
             ]
@@ -110,6 +118,7 @@ def pending_sessions(ws: Workspace) -> int:
     since = parse_when(read_local_state(ws).sessions_until)
     with Recall(ws) as recall:
         return sum(
-            1 for s in recall.list_sessions()
+            1
+            for s in recall.list_sessions()
             if s.last_message is not None and (since is None or s.last_message > since)
         )

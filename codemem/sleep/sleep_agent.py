@@ -38,8 +38,14 @@ if TYPE_CHECKING:
     from codemem.sleep.writer import MemoryWriter
 
 SLEEP_TOOLS = [
-    "memory_append", "memory_replace", "memory_insert", "memory_rethink", "memory_create",
-    "archival_insert", "archival_search", "conversation_search",
+    "memory_append",
+    "memory_replace",
+    "memory_insert",
+    "memory_rethink",
+    "memory_create",
+    "archival_insert",
+    "archival_search",
+    "conversation_search",
 ]
 FULL_RATIO = 0.9  # a block this full is consolidated...
 OWN_TEXT_RATIO = 0.5  # ...when this much of its limit is text outside codemem's regions
@@ -103,7 +109,9 @@ class GuardedStore(MemoryStore):
     def _edit(self, label: str, change: Callable[[Block], str]) -> Block:
         def guarded(block: Block) -> str:
             new = change(block)
-            if regions(new) != regions(block.value) or new.count(MARKER) != block.value.count(MARKER):
+            if regions(new) != regions(block.value) or new.count(MARKER) != block.value.count(
+                MARKER
+            ):
                 raise MemoryEditError(
                     f"{label}: that edit changes a region codemem maintains (between "
                     "<!-- codemem:NAME:start --> and <!-- codemem:NAME:end -->); keep the "
@@ -113,8 +121,14 @@ class GuardedStore(MemoryStore):
 
         return super()._edit(label, guarded)
 
-    def create(self, label: str, description: str, value: str = "", limit: int | None = None,
-               read_only: bool = False) -> Block:
+    def create(
+        self,
+        label: str,
+        description: str,
+        value: str = "",
+        limit: int | None = None,
+        read_only: bool = False,
+    ) -> Block:
         if MARKER in value:
             raise MemoryEditError(f"{label}: a new block cannot contain codemem's region markers")
         return super().create(label, description, value, limit, read_only)
@@ -139,8 +153,13 @@ class AgentReport:
     processed: bool = False  # it worked through its input (finished, or stopped at a limit)
 
     def to_json(self) -> dict:
-        return {"steps": self.steps, "tool_calls": self.tool_calls, "answer": self.answer,
-                "stopped": self.stopped, "processed": self.processed}
+        return {
+            "steps": self.steps,
+            "tool_calls": self.tool_calls,
+            "answer": self.answer,
+            "stopped": self.stopped,
+            "processed": self.processed,
+        }
 
 
 class _Recorder(AgentObserver):
@@ -151,8 +170,15 @@ class _Recorder(AgentObserver):
         self.report.tool_calls.append({"name": call.name, "error": result.is_error})
 
 
-def build_sleep_agent(ws: Workspace, config: Config, provider: Provider, *, today: str, limits: Limits,
-                      observer: Observer | None = None) -> Agent:
+def build_sleep_agent(
+    ws: Workspace,
+    config: Config,
+    provider: Provider,
+    *,
+    today: str,
+    limits: Limits,
+    observer: Observer | None = None,
+) -> Agent:
     """An agent with only `SLEEP_TOOLS`, the sleep-time prompt, and no recall transcript."""
     settings = config.agent.model_copy(update={"map_tokens": 0})
     ctx = SleepToolContext(ws, config, settings=settings)
@@ -185,8 +211,11 @@ def agent_task(today: str, sessions: list[SessionText], full: list[Block]) -> st
     else:
         lines.append("No new conversations since the last pass.")
     if full:
-        lines += ["", "Nearly full blocks to consolidate: " + ", ".join(
-            f"{b.label} ({b.chars:,} / {b.limit:,} characters)" for b in full)]
+        lines += [
+            "",
+            "Nearly full blocks to consolidate: "
+            + ", ".join(f"{b.label} ({b.chars:,} / {b.limit:,} characters)" for b in full),
+        ]
     return "\n".join(lines)
 
 
@@ -202,10 +231,17 @@ def _snapshot(ws: Workspace) -> Snapshot:
 
 def _changes(before: Snapshot, after: Snapshot) -> list[Change]:
     (blocks0, notes0), (blocks1, notes1) = before, after
-    out = [Change("block", label, "sleep-time agent")
-           for label in sorted(blocks1) if blocks0.get(label) != blocks1[label]]
-    out += [Change("note-added", i, ", ".join(notes1[i][1])) for i in sorted(notes1) if i not in notes0]
-    out += [Change("note-updated", i) for i in sorted(notes1) if i in notes0 and notes0[i] != notes1[i]]
+    out = [
+        Change("block", label, "sleep-time agent")
+        for label in sorted(blocks1)
+        if blocks0.get(label) != blocks1[label]
+    ]
+    out += [
+        Change("note-added", i, ", ".join(notes1[i][1])) for i in sorted(notes1) if i not in notes0
+    ]
+    out += [
+        Change("note-updated", i) for i in sorted(notes1) if i in notes0 and notes0[i] != notes1[i]
+    ]
     out += [Change("note-deleted", i) for i in sorted(notes0) if i not in notes1]
     return out
 
@@ -227,8 +263,9 @@ def run_sleep_agent(
     report = AgentReport()
     today = now.date().isoformat()
     limits = Limits(settings.agent_max_steps, model.budget_left, settings.agent_max_seconds)
-    agent = build_sleep_agent(ws, config, model.provider, today=today, limits=limits,
-                              observer=_Recorder(report))
+    agent = build_sleep_agent(
+        ws, config, model.provider, today=today, limits=limits, observer=_Recorder(report)
+    )
     before = _snapshot(ws)
     try:
         report.answer = agent.run(agent_task(today, sessions, full))

@@ -40,9 +40,13 @@ FRONTMATTER_LINES = 12
 class SleepState:
     """What the sleep-time pass knows of earlier passes."""
 
-    last_commit: str | None = None  # the HEAD the last pass reached (this clone's, else the newest digest's)
+    last_commit: str | None = (
+        None  # the HEAD the last pass reached (this clone's, else the newest digest's)
+    )
     last_digest: str | None = None  # path of the newest digest, relative to .codemem/
-    digested: list[str] = field(default_factory=list)  # commits whose history is digested or passed over
+    digested: list[str] = field(
+        default_factory=list
+    )  # commits whose history is digested or passed over
 
 
 @dataclass
@@ -78,7 +82,9 @@ def _text(data: dict[str, Any], key: str, source: str | None) -> str | None:
             return None
         log.warning(
             "%s: '%s' has the wrong type (%s); ignoring it (the next digest derives it again)",
-            source, key, type(data[key]).__name__,
+            source,
+            key,
+            type(data[key]).__name__,
         )
         return None
     return data.get(key) or None
@@ -95,7 +101,11 @@ def state_file_damage(ws: Workspace) -> str | None:
         section = data.get(key) if key else data
         if not isinstance(section, dict):
             continue
-        bad = [name for name in ("sessions_until", "last_head", "last_commit") if _wrong_type(section, name)]
+        bad = [
+            name
+            for name in ("sessions_until", "last_head", "last_commit")
+            if _wrong_type(section, name)
+        ]
         if bad:
             where = ws.relative(path) if path.is_relative_to(ws.root) else str(path)
             return (
@@ -155,7 +165,9 @@ def legacy_last_commit(ws: Workspace) -> str | None:
     except CodememError as exc:  # a conflicted old file: the digests say the same
         log.debug("ignored: %s", exc)
         return None
-    return _text(data, "last_commit", ws.relative(ws.state_file)) if isinstance(data, dict) else None
+    return (
+        _text(data, "last_commit", ws.relative(ws.state_file)) if isinstance(data, dict) else None
+    )
 
 
 def read_state(ws: Workspace) -> SleepState:

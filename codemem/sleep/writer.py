@@ -173,7 +173,9 @@ class MemoryWriter:
             return
         self.changes.append(Change("note-deleted", note_id))
 
-    def rewrite_note(self, note: Note, content: str, tags: list[str], extra: dict | None = None) -> None:
+    def rewrite_note(
+        self, note: Note, content: str, tags: list[str], extra: dict | None = None
+    ) -> None:
         """Change a note's text and tags in place.
 
         The archive has no update operation yet, so this takes the archive's lock and
@@ -187,8 +189,15 @@ class MemoryWriter:
             assert note.path is not None
             if read_text(note.path) is None:
                 return
-            updated = Note(note.id, content, note.created, tags, note.source, note.path,
-                           {**note.extra, **(extra or {})})
+            updated = Note(
+                note.id,
+                content,
+                note.created,
+                tags,
+                note.source,
+                note.path,
+                {**note.extra, **(extra or {})},
+            )
             atomic_write(note.path, updated.to_text())
         self.changes.append(Change("note-updated", note.id))
 
@@ -201,7 +210,9 @@ class MemoryWriter:
             if read_text(path) == text:
                 return False
         except UnicodeDecodeError:
-            self.warnings.append(f"{path.relative_to(self.ws.root).as_posix()} was not UTF-8 text: written again")
+            self.warnings.append(
+                f"{path.relative_to(self.ws.root).as_posix()} was not UTF-8 text: written again"
+            )
         if not self.dry_run:
             atomic_write(path, text)
         self.changes.append(Change(kind, path.relative_to(self.ws.root).as_posix()))

@@ -172,14 +172,25 @@ def test_run_json_without_a_model_ends_with_an_end_event(ws):
     result = invoke(ws, "run", "do it", "--json")
     assert result.exit_code == 2
     end = events(result.stdout)
-    assert len(end) == 1 and (end[0]["type"], end[0]["status"], end[0]["exit_code"]) == ("end", "failed", 2)
+    assert len(end) == 1 and (end[0]["type"], end[0]["status"], end[0]["exit_code"]) == (
+        "end",
+        "failed",
+        2,
+    )
     assert end[0]["error"].startswith("no model configured: pass --model, set CODEMEM_MODEL")
 
 
 def test_run_that_did_its_edit_ends_done(ws, script):
-    result = invoke(ws, "run", "comment the total", "--json", "--yes", "--model", script(EDIT_SCRIPT))
+    result = invoke(
+        ws, "run", "comment the total", "--json", "--yes", "--model", script(EDIT_SCRIPT)
+    )
     assert result.exit_code == 0, result.output
-    assert events(result.stdout)[-1] == {"type": "end", "status": "done", "exit_code": 0, "error": None}
+    assert events(result.stdout)[-1] == {
+        "type": "end",
+        "status": "done",
+        "exit_code": 0,
+        "error": None,
+    }
 
 
 def test_run_with_yes_edits(ws, script):
@@ -202,7 +213,10 @@ def test_run_step_limit(ws, script):
     result = invoke(ws, "run", "loop", "--max-steps", "2", "--json", "--model", script(loop))
     assert result.exit_code == 4
     stream = events(result.stdout)
-    assert stream[-1]["type"] == "end" and (stream[-1]["status"], stream[-1]["exit_code"]) == ("failed", 4)
+    assert stream[-1]["type"] == "end" and (stream[-1]["status"], stream[-1]["exit_code"]) == (
+        "failed",
+        4,
+    )
     stream = stream[:-1]
     assert stream[-2] == {
         "type": "error",
@@ -282,8 +296,14 @@ def _teammate(ws, monkeypatch) -> None:
 
 
 SAVE_PREFERENCE = [
-    {"tool_calls": [{"name": "memory_append",
-                     "arguments": {"label": "users/carol-ng", "content": "Prefers short answers."}}]},
+    {
+        "tool_calls": [
+            {
+                "name": "memory_append",
+                "arguments": {"label": "users/carol-ng", "content": "Prefers short answers."},
+            }
+        ]
+    },
     "Noted.",
 ]
 
@@ -291,7 +311,9 @@ SAVE_PREFERENCE = [
 @pytest.mark.parametrize("command", ["ask", "run"])
 def test_a_teammates_first_session_creates_their_block(ws, script, monkeypatch, command):
     _teammate(ws, monkeypatch)
-    result = invoke(ws, command, "remember I like short answers", "--json", "--model", script(SAVE_PREFERENCE))
+    result = invoke(
+        ws, command, "remember I like short answers", "--json", "--model", script(SAVE_PREFERENCE)
+    )
     assert result.exit_code == 0, result.output
     if command == "ask":  # read-only: no memory edits, but the block the prompt names exists
         assert block_value(ws, "users/carol-ng") == ""

@@ -249,8 +249,12 @@ def test_tool_call_arguments_are_cut_at_a_boundary_and_marked():
 
     assert preview("short") == '"short"'
     text = "def total(self) -> float:\n    return sum(price * qty for price, qty in items)\n"
-    assert preview(text) == '"def total(self) -> float:\\n    return sum(price * qty for"… (78 chars)'
-    assert preview(list(range(40))) == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, …]"
+    assert (
+        preview(text) == '"def total(self) -> float:\\n    return sum(price * qty for"… (78 chars)'
+    )
+    assert (
+        preview(list(range(40))) == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, …]"
+    )
     assert preview("x" * 100) == '"' + "x" * 60 + '"… (100 chars)'
 
 

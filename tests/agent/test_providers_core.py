@@ -175,7 +175,9 @@ def test_override_of_an_unknown_model_is_silent(caplog):
 def test_model_overrides_reject_non_mappings(tmp_path):
     project = tmp_path / "config.yml"
     project.write_text("agent:\n  models: [gpt-5]\n")
-    with pytest.raises(ConfigError, match="config.yml: agent.models: Input should be a valid dictionary"):
+    with pytest.raises(
+        ConfigError, match="config.yml: agent.models: Input should be a valid dictionary"
+    ):
         load_config(project)
 
 

@@ -57,7 +57,10 @@ def test_ollama_needs_no_key(caplog):
     assert isinstance(provider, OpenAIProvider)
     assert (provider.api_model, provider.compatible) == ("qwen2.5-coder:7b", True)
     assert provider.base_url == "http://localhost:11434/v1"
-    assert (provider.info.context_window, provider.info.known) == (32_768, True)  # the suggested local model
+    assert (provider.info.context_window, provider.info.known) == (
+        32_768,
+        True,
+    )  # the suggested local model
     assert caplog.text == ""
 
 

@@ -246,7 +246,10 @@ def test_write_file_creates_and_overwrites(ws, tools):
 
 def test_non_utf8_files_are_read_but_not_edited(ws, tools):
     (ws.root / "latin.txt").write_bytes("café\n".encode("latin-1"))
-    assert call(tools, "read_file", path="latin.txt") == ("latin.txt (lines 1-1 of 1)\n   1\tcafé", False)
+    assert call(tools, "read_file", path="latin.txt") == (
+        "latin.txt (lines 1-1 of 1)\n   1\tcafé",
+        False,
+    )
     assert call(tools, "edit_file", path="latin.txt", old_string="caf", new_string="tea") == (
         "edit_file: latin.txt is not UTF-8 text; it cannot be edited safely",
         True,
@@ -283,8 +286,12 @@ CONFIG_REFUSAL = (
 
 @pytest.mark.parametrize(
     "path",
-    [".codemem/blocks/project.md", ".codemem/blocks/users/dev.md", ".codemem/blocks/new.md",
-     "./.codemem/blocks/../blocks/project.md"],
+    [
+        ".codemem/blocks/project.md",
+        ".codemem/blocks/users/dev.md",
+        ".codemem/blocks/new.md",
+        "./.codemem/blocks/../blocks/project.md",
+    ],
 )
 def test_file_tools_refuse_memory_blocks(ws, tools, path):
     (ws.root / ".codemem/blocks/project.md").write_text(
@@ -293,10 +300,12 @@ def test_file_tools_refuse_memory_blocks(ws, tools, path):
     before = (ws.root / ".codemem/blocks/project.md").read_text()
     shown = path.removeprefix("./").replace("blocks/../blocks/", "blocks/")
     assert call(tools, "write_file", path=path, content="read_only: false\n") == (
-        BLOCK_REFUSAL.format(tool="write_file", path=shown), True,
+        BLOCK_REFUSAL.format(tool="write_file", path=shown),
+        True,
     )
     assert call(tools, "edit_file", path=path, old_string="A shop.", new_string="Owned.") == (
-        BLOCK_REFUSAL.format(tool="edit_file", path=shown), True,
+        BLOCK_REFUSAL.format(tool="edit_file", path=shown),
+        True,
     )
     assert (ws.root / ".codemem/blocks/project.md").read_text() == before
     assert not (ws.root / ".codemem/blocks/new.md").exists()
@@ -306,11 +315,15 @@ def test_file_tools_refuse_the_config_even_through_a_link(ws, tools):
     config = ws.root / ".codemem" / "config.yml"
     config.write_text("permissions:\n  mode: ask\n")
     os.symlink(config, ws.root / "settings.yml")
-    assert call(tools, "write_file", path=".codemem/config.yml", content="permissions:\n  mode: allow\n") == (
-        CONFIG_REFUSAL.format(tool="write_file"), True,
+    assert call(
+        tools, "write_file", path=".codemem/config.yml", content="permissions:\n  mode: allow\n"
+    ) == (
+        CONFIG_REFUSAL.format(tool="write_file"),
+        True,
     )
     assert call(tools, "edit_file", path="settings.yml", old_string="ask", new_string="allow") == (
-        CONFIG_REFUSAL.format(tool="edit_file"), True,
+        CONFIG_REFUSAL.format(tool="edit_file"),
+        True,
     )
     assert config.read_text() == "permissions:\n  mode: ask\n"
 
@@ -319,7 +332,11 @@ def test_tool_results_escape_control_characters_in_names(ws, tools):
     (ws.root / "evil\nshop").mkdir()
     (ws.root / "evil\nshop" / "x\x1b[2J.py").write_text("marker_42 = 1\n")
     assert call(tools, "list_files", glob="evil*/**") == ("evil\\nshop/x\\x1b[2J.py", False)
-    assert call(tools, "grep", pattern="marker_42") == ("evil\\nshop/x\\x1b[2J.py:1: marker_42 = 1", False)
+    assert call(tools, "grep", pattern="marker_42") == (
+        "evil\\nshop/x\\x1b[2J.py:1: marker_42 = 1",
+        False,
+    )
     assert call(tools, "read_file", path="evil\nshop/x\x1b[2J.py") == (
-        "evil\\nshop/x\\x1b[2J.py (lines 1-1 of 1)\n   1\tmarker_42 = 1", False,
+        "evil\\nshop/x\\x1b[2J.py (lines 1-1 of 1)\n   1\tmarker_42 = 1",
+        False,
     )

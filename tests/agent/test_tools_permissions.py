@@ -183,9 +183,18 @@ def test_tools_consult_the_policy(ws, config):
     ],
 )
 def test_allow_rules_never_cover_a_command_that_writes_files(command):
-    p = policy(mode="ask", allow=["run_command:pytest*", "run_command:git log*", "run_command:cat*",
-                                  "run_command:git format-patch*", "run_command:tee x",
-                                  "run_command:sed*", "run_command:perl*"])
+    p = policy(
+        mode="ask",
+        allow=[
+            "run_command:pytest*",
+            "run_command:git log*",
+            "run_command:cat*",
+            "run_command:git format-patch*",
+            "run_command:tee x",
+            "run_command:sed*",
+            "run_command:perl*",
+        ],
+    )
     assert p.decide(run(command)) == "ask"
     assert policy(mode="deny", allow=["run_command:*"]).decide(run(command)) == "deny"
     assert policy(mode="deny", allow=["run_command"]).decide(run(command)) == "deny"
@@ -207,16 +216,30 @@ def test_allow_rules_never_cover_a_command_that_writes_files(command):
     ],
 )
 def test_commands_that_write_nothing_are_still_allowed(command):
-    p = policy(mode="deny", allow=["run_command:pytest*", "run_command:git log*", "run_command:tail*",
-                                   "run_command:sed*", "run_command:perl*"])
+    p = policy(
+        mode="deny",
+        allow=[
+            "run_command:pytest*",
+            "run_command:git log*",
+            "run_command:tail*",
+            "run_command:sed*",
+            "run_command:perl*",
+        ],
+    )
     assert p.decide(run(command)) == "allow"
 
 
 def test_a_rule_that_spells_the_write_out_allows_it():
-    p = policy(mode="deny", allow=[
-        "run_command:make > build.log", "run_command:git log --output=*", "run_command:pytest --junitxml=*",
-        "run_command:git format-patch -o *", "run_command:tee build/*",
-    ])
+    p = policy(
+        mode="deny",
+        allow=[
+            "run_command:make > build.log",
+            "run_command:git log --output=*",
+            "run_command:pytest --junitxml=*",
+            "run_command:git format-patch -o *",
+            "run_command:tee build/*",
+        ],
+    )
     assert p.decide(run("make > build.log")) == "allow"
     assert p.decide(run("make > other.log")) == "deny"
     assert p.decide(run("git log --output=log.txt")) == "allow"

@@ -37,7 +37,8 @@ def test_a_bug_is_exit_3_and_one_line(shop, monkeypatch):
     monkeypatch.setattr(search, "_search", boom)
     result = run(shop, "search", "cart")
     assert (result.exit_code, result.stderr) == (
-        3, "codemem: internal error: KeyError: 'surprise' (CODEMEM_DEBUG=1 shows the traceback)\n"
+        3,
+        "codemem: internal error: KeyError: 'surprise' (CODEMEM_DEBUG=1 shows the traceback)\n",
     )
 
 
@@ -66,7 +67,6 @@ def test_color_always_colours_even_a_pipe(shop):
     assert coloured.stdout.startswith(" 1. \x1b[36m\x1b[1mshop/payments.py:12\x1b[0m")
 
 
-
 def test_no_color_turns_colour_off_on_a_terminal(shop):
     args = ["--repo", str(shop), "search", "charge_card", "-k", "1"]
     terminal = CliRunner().invoke(cli, args, color=True)  # as if stdout were a terminal
@@ -90,10 +90,20 @@ def test_shell_completion_works_as_the_readme_says():
     readme = README.read_text(encoding="utf-8")
     assert 'eval "$(_CODEMEM_COMPLETE=bash_source codemem)"' in readme
     command = [sys.executable, "-c", "from codemem.cli import main; main()"]
-    script = subprocess.run(command, env={**os.environ, "_CODEMEM_COMPLETE": "bash_source"},
-                            capture_output=True, text=True, check=True)
+    script = subprocess.run(
+        command,
+        env={**os.environ, "_CODEMEM_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "_codemem_completion()" in script.stdout
-    words = {**os.environ, "_CODEMEM_COMPLETE": "bash_complete", "COMP_WORDS": "codemem conf", "COMP_CWORD": "1"}
+    words = {
+        **os.environ,
+        "_CODEMEM_COMPLETE": "bash_complete",
+        "COMP_WORDS": "codemem conf",
+        "COMP_CWORD": "1",
+    }
     done = subprocess.run(command, env=words, capture_output=True, text=True, check=True)
     assert done.stdout == "plain,config\n"
 

@@ -14,7 +14,9 @@ from codemem.cli import cli
 
 
 def run(repo, *args, input=None):
-    result = CliRunner().invoke(cli, ["--repo", str(repo), *args], input=input, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--repo", str(repo), *args], input=input, catch_exceptions=False
+    )
     return result
 
 
@@ -64,7 +66,11 @@ def test_file_level_lists_each_path_once(shop):
         ("charge_card", "symbol", ("shop/payments.py", "charge_card")),
         ("CartWidget", "symbol", ("web/static/cart.js", "CartWidget")),
         ("HealthHandler", "symbol", ("cmd/server/main.go", "HealthHandler")),
-        ("where do access tokens get refreshed when they expire", "file", ("shop/auth/tokens.py", None)),
+        (
+            "where do access tokens get refreshed when they expire",
+            "file",
+            ("shop/auth/tokens.py", None),
+        ),
         ("how is a declined card payment handled", "file", ("shop/payments.py", None)),
         ("health check endpoint for the load balancer", "file", ("cmd/server/main.go", None)),
     ],
@@ -85,9 +91,16 @@ def test_traceback_on_stdin_points_at_the_failing_file(shop):
     hits = search_json(shop, "--level", "file", "--query-file", "-", input=traceback)
     assert hits[0]["path"] == "shop/cart.py"
     chunk = search_json(shop, "--level", "chunk", "--query-file", "-", input=traceback)[0]
-    assert (chunk["path"], chunk["symbol"]) == ("shop/cart.py", "Cart")  # a small class is one chunk
+    assert (chunk["path"], chunk["symbol"]) == (
+        "shop/cart.py",
+        "Cart",
+    )  # a small class is one chunk
     symbol = search_json(shop, "--level", "symbol", "--query-file", "-", input=traceback)[0]
-    assert (symbol["path"], symbol["symbol"], symbol["start_line"]) == ("shop/cart.py", "Cart.add_item", 13)
+    assert (symbol["path"], symbol["symbol"], symbol["start_line"]) == (
+        "shop/cart.py",
+        "Cart.add_item",
+        13,
+    )
 
 
 def test_tests_rank_below_code_unless_asked(shop):
@@ -163,7 +176,9 @@ def test_run_from_a_subdirectory(shop, monkeypatch):
 def test_disk_full_while_indexing_is_one_line_exit_3_and_the_index_still_answers(shop, monkeypatch):
     manifest = shop / ".codemem" / "local" / "index" / "manifest.json"
     before = manifest.read_bytes()
-    (shop / "shop" / "cart.py").write_text((shop / "shop" / "cart.py").read_text() + "\n\ndef extra():\n    pass\n")
+    (shop / "shop" / "cart.py").write_text(
+        (shop / "shop" / "cart.py").read_text() + "\n\ndef extra():\n    pass\n"
+    )
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -171,7 +186,10 @@ def test_disk_full_while_indexing_is_one_line_exit_3_and_the_index_still_answers
     monkeypatch.setattr(os, "fsync", full)  # every atomic write fsyncs before its rename
     result = CliRunner().invoke(cli, ["--repo", str(shop), "index"])
     assert result.exit_code == 3
-    assert result.stderr == "codemem: error: the disk is full (free some space and run the command again)\n"
+    assert (
+        result.stderr
+        == "codemem: error: the disk is full (free some space and run the command again)\n"
+    )
     assert manifest.read_bytes() == before
     monkeypatch.undo()
     assert json.loads(run(shop, "index", "--json").stdout)["changed"] == 1

@@ -42,18 +42,25 @@ def test_show_names_the_source_of_every_value(repo):
     assert shown["map.tokens"] == {"value": 2048, "source": "environment"}
     assert shown["search.bm25"] == {"value": True, "source": "default"}
     text = run(repo, "config").stdout.splitlines()  # no subcommand: show
-    assert [line.split() for line in text if line.startswith("search.k ")] == [["search.k", "12", "(user)"]]
+    assert [line.split() for line in text if line.startswith("search.k ")] == [
+        ["search.k", "12", "(user)"]
+    ]
 
 
 def test_get_a_value_or_a_section(repo):
     assert run(repo, "config", "get", "search.k").stdout == "12\n"
     assert json.loads(run(repo, "config", "get", "sleep.idle_minutes", "--json").stdout) == {
-        "key": "sleep.idle_minutes", "value": 5, "source": "project"
+        "key": "sleep.idle_minutes",
+        "value": 5,
+        "source": "project",
     }
     section = json.loads(run(repo, "config", "get", "sleep", "--json").stdout)
     assert section["sleep.idle_minutes"] == {"value": 5, "source": "project"}
     missing = run(repo, "config", "get", "search.kk")
-    assert (missing.exit_code, missing.stderr) == (2, "codemem: error: no setting 'search.kk'; did you mean search.k?\n")
+    assert (missing.exit_code, missing.stderr) == (
+        2,
+        "codemem: error: no setting 'search.kk'; did you mean search.k?\n",
+    )
 
 
 def test_set_validates_then_writes_the_project_file(repo):

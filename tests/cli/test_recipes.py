@@ -9,7 +9,11 @@ from pathlib import Path
 from codemem import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
-RECIPES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / ".pre-commit-hooks.yaml"]
+RECIPES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / ".pre-commit-hooks.yaml",
+]
 DISTRIBUTION = "codemem-cli"
 
 
@@ -28,7 +32,9 @@ def test_the_distribution_name_and_version_have_one_source():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # no tomllib on 3.10
     assert re.findall(r'^name = "(.*)"$', pyproject, re.M) == [DISTRIBUTION]
     assert re.findall(r"^dynamic = (.*)$", pyproject, re.M) == ['["version"]']
-    assert re.findall(r'^codemem = "(.*)"$', pyproject, re.M) == ["codemem.__main__:run"]  # Ctrl-C-safe start
+    assert re.findall(r'^codemem = "(.*)"$', pyproject, re.M) == [
+        "codemem.__main__:run"
+    ]  # Ctrl-C-safe start
 
 
 def test_every_pip_install_names_this_project():
@@ -39,7 +45,9 @@ def test_every_pip_install_names_this_project():
         assert requirements, (name, args)
         for requirement in requirements:
             local = requirement == "." or requirement.startswith(".[")
-            assert local or requirement.startswith(f"{DISTRIBUTION} @ git+https://github.com/<owner>/codemem@v"), (name, args)
+            assert local or requirement.startswith(
+                f"{DISTRIBUTION} @ git+https://github.com/<owner>/codemem@v"
+            ), (name, args)
             if not local:
                 assert requirement.endswith(f"@v{__version__}"), (name, args)
 

@@ -34,13 +34,18 @@ def test_language_filter_keeps_the_json_contract(shop):
     hits = json.loads(result.stdout)
     assert result.exit_code == 0 and hits
     assert {hit["language"] for hit in hits} == {"javascript"}
-    assert all(set(hit) == {"path", "score", "start_line", "end_line", "symbol", "kind", "language"} for hit in hits)
+    assert all(
+        set(hit) == {"path", "score", "start_line", "end_line", "symbol", "kind", "language"}
+        for hit in hits
+    )
 
 
 def test_path_filter_takes_globs_and_folders(shop):
     folder = run(shop, "search", "token", "--path", "shop/auth", "-l")
     assert folder.stdout == "shop/auth/tokens.py\n"
-    globbed = run(shop, "search", "cart", "--path", "tests/*.py", "--path", "web/**", "-l", "--level", "file")
+    globbed = run(
+        shop, "search", "cart", "--path", "tests/*.py", "--path", "web/**", "-l", "--level", "file"
+    )
     assert globbed.stdout.splitlines() == ["web/static/cart.js", "tests/test_cart.py"]
 
 
@@ -60,7 +65,9 @@ def test_a_query_starting_with_a_dash_gets_a_hint(shop):
         "To search for text that starts with '-', put -- before it: "
         "codemem search -- '-quantity must be positive'"
     )
-    assert run(shop, "search", "-l", "--", "-quantity must be positive").stdout.startswith("shop/cart.py\n")
+    assert run(shop, "search", "-l", "--", "-quantity must be positive").stdout.startswith(
+        "shop/cart.py\n"
+    )
 
 
 def test_json_and_paths_only_together_is_a_usage_error(shop):

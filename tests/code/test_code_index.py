@@ -24,18 +24,18 @@ MONEY = '''class Money:
 def parse_amount(text: str) -> Money:
     return Money()
 '''
-CART = '''from shop.money import Money, parse_amount
+CART = """from shop.money import Money, parse_amount
 
 
 def cart_total(items: list) -> Money:
     return parse_amount(items[0])
-'''
-TEST_CART = '''from shop.cart import cart_total
+"""
+TEST_CART = """from shop.cart import cart_total
 
 
 def test_cart_total():
     assert cart_total(["1"])
-'''
+"""
 FULL_MAP = (
     "shop/money.py:\n"
     "   1│ class Money:\n"
@@ -51,7 +51,11 @@ FULL_MAP = (
 @pytest.fixture
 def shop(repo_factory):
     repo = repo_factory(commit=False)
-    for path, text in {"shop/money.py": MONEY, "shop/cart.py": CART, "tests/test_cart.py": TEST_CART}.items():
+    for path, text in {
+        "shop/money.py": MONEY,
+        "shop/cart.py": CART,
+        "tests/test_cart.py": TEST_CART,
+    }.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(text)
     git(repo, "add", "-A")
@@ -65,7 +69,10 @@ def code_index(repo) -> CodeIndex:
 
 
 def hits(index: CodeIndex, query: str, level: str) -> list[tuple]:
-    return [(h.path, h.start_line, h.end_line, h.symbol, h.kind) for h in index.search(query, k=3, level=level)]
+    return [
+        (h.path, h.start_line, h.end_line, h.symbol, h.kind)
+        for h in index.search(query, k=3, level=level)
+    ]
 
 
 def test_before_the_first_refresh_there_is_nothing(shop):
@@ -73,7 +80,11 @@ def test_before_the_first_refresh_there_is_nothing(shop):
     assert index.exists() is False
     assert index.repo_map(1000) is None
     assert index.files_using({"Money"}) is None
-    assert (index.indexed_languages(), index.file_ranks(), index.definitions("shop/money.py")) == ({}, {}, [])
+    assert (index.indexed_languages(), index.file_ranks(), index.definitions("shop/money.py")) == (
+        {},
+        {},
+        [],
+    )
     with pytest.raises(UsageError, match="no index yet"):
         index.search("Money")
     assert index.status()["problems"] == [
@@ -85,7 +96,13 @@ def test_before_the_first_refresh_there_is_nothing(shop):
 def test_refresh_then_search_at_each_level(shop):
     index = code_index(shop)
     summary = index.refresh()
-    assert (summary.full, summary.added, summary.files, summary.symbols, summary.chunks) == (True, 3, 3, 5, 6)
+    assert (summary.full, summary.added, summary.files, summary.symbols, summary.chunks) == (
+        True,
+        3,
+        3,
+        5,
+        6,
+    )
     assert index.exists() is True
     assert index.refresh().up_to_date is True
     assert hits(index, "parse_amount", "file") == [
@@ -99,7 +116,11 @@ def test_refresh_then_search_at_each_level(shop):
     ]
     [best, *_] = index.search("parse_amount", k=3, level="chunk")
     assert (best.path, best.start_line, best.end_line, best.symbol, best.language) == (
-        "shop/money.py", 8, 9, "parse_amount", "python",
+        "shop/money.py",
+        8,
+        9,
+        "parse_amount",
+        "python",
     )
     assert best.text == "def parse_amount(text: str) -> Money:\n    return Money()"
     with pytest.raises(UsageError, match="unknown level 'line'"):
@@ -117,11 +138,15 @@ def test_repo_map_is_cached_and_follows_the_index(shop):
     assert focused.unmatched == []
     assert index.repo_map(1000, ["nothing_like_this"]).unmatched == ["nothing_like_this"]
 
-    (shop / "shop" / "cart.py").write_text(CART + "\n\ndef cart_count(items: list) -> int:\n    return len(items)\n")
+    (shop / "shop" / "cart.py").write_text(
+        CART + "\n\ndef cart_count(items: list) -> int:\n    return len(items)\n"
+    )
     index.refresh()
     assert "   8│ def cart_count(items: list) -> int:\n" in index.repo_map(1000).text
     assert sorted(index.file_ranks(), key=lambda p: -index.file_ranks()[p]) == [
-        "shop/money.py", "shop/cart.py", "tests/test_cart.py",
+        "shop/money.py",
+        "shop/cart.py",
+        "tests/test_cart.py",
     ]
 
 
@@ -146,12 +171,21 @@ def test_symbols_file_facts_and_definitions(shop):
         FileFacts("tests/test_cart.py", "python", 5, 1, 2, 0, True),
     ]
     assert index.indexed_languages() == {
-        "shop/cart.py": "python", "shop/money.py": "python", "tests/test_cart.py": "python",
+        "shop/cart.py": "python",
+        "shop/money.py": "python",
+        "tests/test_cart.py": "python",
     }
     assert index.definitions("shop/money.py") == [
         MapDefinition("Money", "Money", "class", 1, 5, "class Money:"),
         MapDefinition("add", "Money.add", "method", 4, 5, "def add(self, other):"),
-        MapDefinition("parse_amount", "parse_amount", "function", 8, 9, "def parse_amount(text: str) -> Money:"),
+        MapDefinition(
+            "parse_amount",
+            "parse_amount",
+            "function",
+            8,
+            9,
+            "def parse_amount(text: str) -> Money:",
+        ),
     ]
     assert index.files_using({"parse_amount", "Money"}) == {
         "shop/cart.py": {"Money", "parse_amount"},
@@ -163,9 +197,17 @@ def test_status_reports_the_index(shop):
     index = code_index(shop)
     index.refresh()
     report = index.status()
-    assert (report["indexed"], report["problems"], report["freshness"]) == (True, [], {"stale_files": 0})
+    assert (report["indexed"], report["problems"], report["freshness"]) == (
+        True,
+        [],
+        {"stale_files": 0},
+    )
     assert report["languages"] == {"python": {"files": 3, "symbols": 5, "chunks": 6}}
-    assert (report["index"]["files"], report["index"]["symbols"], report["index"]["chunks"]) == (3, 5, 6)
+    assert (report["index"]["files"], report["index"]["symbols"], report["index"]["chunks"]) == (
+        3,
+        5,
+        6,
+    )
 
 
 def test_the_map_needs_no_database_and_warm_up_loads_it(shop):
@@ -182,6 +224,10 @@ def test_the_map_needs_no_database_and_warm_up_loads_it(shop):
         "print(loaded()[:2])\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=dict(os.environ)
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ),
     )
     assert out.stdout == "3 [False, False, False]\n[True, True]\n"

@@ -46,10 +46,15 @@ NOT_READ = {"version hint", "transaction"}
 
 def codemem(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+    )
     return subprocess.run(
         [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
@@ -90,7 +95,9 @@ def damage(repo: Path, pattern: str, how: str) -> Path:
 
 @pytest.mark.parametrize("how", ["delete", "truncate"])
 @pytest.mark.parametrize(("kind", "pattern", "deleting_damages"), KINDS, ids=[k[0] for k in KINDS])
-def test_search_after_damage_rebuilds_once_and_answers_the_same(built, repo, kind, pattern, deleting_damages, how):
+def test_search_after_damage_rebuilds_once_and_answers_the_same(
+    built, repo, kind, pattern, deleting_damages, how
+):
     damage(repo, pattern, how)
     result = codemem(repo, "search", QUERY, "-k", "1")
     assert result.returncode == 0, result.stderr
@@ -134,5 +141,7 @@ def test_status_reports_index_damage(repo):
     report = json.loads(result.stdout)
     [found] = report["damage"]
     assert found["kind"] == "index"
-    assert found["message"].startswith("the code index is damaged (the symbols table cannot be read: ")
+    assert found["message"].startswith(
+        "the code index is damaged (the symbols table cannot be read: "
+    )
     assert found["message"].endswith("): the next `codemem index` or `codemem search` rebuilds it")

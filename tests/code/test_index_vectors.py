@@ -18,7 +18,9 @@ def test_model2vec_vectors_are_indexed_and_searchable(repo_factory, tmp_path):
     repo = repo_factory("shop")
     ws = Workspace(repo)
     (repo / ".codemem").mkdir()
-    (repo / ".codemem" / "config.yml").write_text(f"index:\n  embeddings: model2vec/{tmp_path / 'tiny'}\n")
+    (repo / ".codemem" / "config.yml").write_text(
+        f"index:\n  embeddings: model2vec/{tmp_path / 'tiny'}\n"
+    )
     config = load_config(ws.config_file)
     summary = refresh_index(ws, config)
     assert summary.files == 12
@@ -28,7 +30,11 @@ def test_model2vec_vectors_are_indexed_and_searchable(repo_factory, tmp_path):
     assert chunks.num_rows == summary.chunks
 
     only_vectors = config.model_copy(
-        update={"search": config.search.model_copy(update={"bm25": False, "symbols": False, "paths": False})}
+        update={
+            "search": config.search.model_copy(
+                update={"bm25": False, "symbols": False, "paths": False}
+            )
+        }
     )
     hits = Searcher(ws, only_vectors).search("search index query code", k=3, level="chunk")
     assert len(hits) == 3

@@ -23,7 +23,11 @@ def snapshot(root) -> dict[str, list[dict]]:
     """Every row of every code table, in a canonical order."""
     store = CodeStore(Workspace(root).index_dir)
     out = {}
-    for name, key in (("files", ("path",)), ("chunks", ("id",)), ("symbols", ("path", "qualname", "start_line"))):
+    for name, key in (
+        ("files", ("path",)),
+        ("chunks", ("id",)),
+        ("symbols", ("path", "qualname", "start_line")),
+    ):
         rows = store.table(name).to_arrow().to_pylist()
         out[name] = sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))
     return out
@@ -107,7 +111,13 @@ def test_bad_input_is_skipped_and_counted(repo_factory):
     os.symlink("loop_b", repo / "loop_a")
     os.symlink("loop_a", repo / "loop_b")
     summary = index(repo)
-    assert summary.skipped == {"binary": 1, "too_large": 1, "minified": 1, "secret": 2, "symlink": 2}
+    assert summary.skipped == {
+        "binary": 1,
+        "too_large": 1,
+        "minified": 1,
+        "secret": 2,
+        "symlink": 2,
+    }
     manifest = Manifest.load(Workspace(repo).index_dir)
     for path in ("latin1.py", "bom.py", "broken.py", "empty.py"):
         assert manifest.files[path].status == "indexed", path

@@ -53,7 +53,10 @@ def index(root: Path, full: bool = False):
 
 def file_hits(root: Path, query: str) -> list[str]:
     ws = Workspace(root)
-    return [hit.path for hit in CodeIndex(ws, load_config(ws.config_file)).search(query, k=3, level="file")]
+    return [
+        hit.path
+        for hit in CodeIndex(ws, load_config(ws.config_file)).search(query, k=3, level="file")
+    ]
 
 
 def add_modules(repo: Path, count: int = FILES) -> None:
@@ -148,7 +151,11 @@ def indexed_repo(repo_factory):
     return repo
 
 
-EXPECTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: -signal.SIGTERM, signal.SIGKILL: -signal.SIGKILL}
+EXPECTED_EXIT = {
+    signal.SIGINT: 130,
+    signal.SIGTERM: -signal.SIGTERM,
+    signal.SIGKILL: -signal.SIGKILL,
+}
 
 
 @pytest.mark.parametrize(
@@ -181,7 +188,9 @@ def test_interrupted_full_rebuild_keeps_the_old_index(indexed_repo, tmp_path, si
 
 
 def test_ctrl_c_exits_130_even_when_the_work_does_not_stop(indexed_repo, tmp_path):
-    proc = start_index(indexed_repo, tmp_path, "batch", "--full", env={"CODEMEM_TEST_STALL_DEAF": "1"})
+    proc = start_index(
+        indexed_repo, tmp_path, "batch", "--full", env={"CODEMEM_TEST_STALL_DEAF": "1"}
+    )
     assert stop(proc, signal.SIGINT) == (130, "codemem: interrupted\n")
     assert index(indexed_repo).changed == 1
 

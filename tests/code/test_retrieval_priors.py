@@ -37,13 +37,28 @@ def test_docs_only_when_the_query_is_about_them():
 
 
 def test_grammarless_source_ranks_as_source_and_prose_as_prose():
-    assert [is_prose(p, "text") for p in ("lib/a.ex", "src/filter.jq", "test/run.bats", "bin/tool")] == [
-        False, False, False, False,
+    assert [
+        is_prose(p, "text") for p in ("lib/a.ex", "src/filter.jq", "test/run.bats", "bin/tool")
+    ] == [
+        False,
+        False,
+        False,
+        False,
     ]
-    assert [is_prose(p, "text") for p in ("notes.txt", "setup.cfg", "Makefile", "page.html")] == [True] * 4
-    assert (is_prose("README.md", "markdown"), is_prose("a.py", "python"), is_prose("a", None)) == (True, False, True)
-    scores = apply_priors({"lib/a.ex": 1.0, "README.md": 1.0}, analyze_query("repo loading"), {
-        "lib/a.ex": "text", "README.md": "markdown"}, {})
+    assert [is_prose(p, "text") for p in ("notes.txt", "setup.cfg", "Makefile", "page.html")] == [
+        True
+    ] * 4
+    assert (is_prose("README.md", "markdown"), is_prose("a.py", "python"), is_prose("a", None)) == (
+        True,
+        False,
+        True,
+    )
+    scores = apply_priors(
+        {"lib/a.ex": 1.0, "README.md": 1.0},
+        analyze_query("repo loading"),
+        {"lib/a.ex": "text", "README.md": "markdown"},
+        {},
+    )
     assert scores == {"lib/a.ex": 1.0, "README.md": 0.5}
 
 
@@ -79,24 +94,38 @@ class _Symbols:
 
 
 def _sym(path, name, kind, line=1):
-    return {"path": path, "name": name, "qualname": name, "kind": kind, "start_line": line, "end_line": line + 5}
+    return {
+        "path": path,
+        "name": name,
+        "qualname": name,
+        "kind": kind,
+        "start_line": line,
+        "end_line": line + 5,
+    }
 
 
 def test_the_type_outranks_its_impl_and_test_definitions():
     from codemem.code.stages import symbol_matches
 
-    store = _Symbols([
-        _sym("src/impls.rs", "Router", "impl"),
-        _sym("src/router.rs", "Router", "struct"),
-        _sym("tests/router.rs", "Router", "struct"),
-    ])
+    store = _Symbols(
+        [
+            _sym("src/impls.rs", "Router", "impl"),
+            _sym("src/router.rs", "Router", "struct"),
+            _sym("tests/router.rs", "Router", "struct"),
+        ]
+    )
     found = symbol_matches(store, analyze_query("Router"))
     assert [(c.path, round(c.score, 3)) for c in found] == [
-        ("src/router.rs", 0.5), ("tests/router.rs", 0.25), ("src/impls.rs", 0.167),
+        ("src/router.rs", 0.5),
+        ("tests/router.rs", 0.25),
+        ("src/impls.rs", 0.167),
     ]
-    assert [c.path for c in symbol_matches(_Symbols([_sym("app/globals.py", "g", "variable")]), analyze_query("g"))] == [
-        "app/globals.py"
-    ]
+    assert [
+        c.path
+        for c in symbol_matches(
+            _Symbols([_sym("app/globals.py", "g", "variable")]), analyze_query("g")
+        )
+    ] == ["app/globals.py"]
 
 
 def test_spans_spread_over_files_and_test_chunks_count_less():
@@ -107,9 +136,10 @@ def test_spans_spread_over_files_and_test_chunks_count_less():
     b1 = Candidate("b.py", 0, 1, 10)
     ranked = [(a1, 1.0), (a2, 0.9), (a3, 0.8), (b1, 0.6)]
     assert [(c.path, c.start_line, s) for c, s in spread_over_files(ranked, 3)] == [
-        ("a.py", 1, 1.0), ("b.py", 1, 0.6), ("a.py", 20, 0.45),
+        ("a.py", 1, 1.0),
+        ("b.py", 1, 0.6),
+        ("a.py", 20, 0.45),
     ]
     q = analyze_query("parse the header")
     assert span_prior(Candidate("tests/test_a.py", 0, 1, 10), q) == 0.6
     assert span_prior(Candidate("a.py", 0, 3, 3), q) == 1.0
-

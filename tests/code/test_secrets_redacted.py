@@ -31,17 +31,10 @@ FILES = {
         '    return "invoices-archive"\n'
     ),
     "config.yaml": (
-        "database:\n"
-        "  host: ledger.internal\n"
-        "  user: ledger\n"
-        f'  password: "{PASSWORD}"\n'
+        f'database:\n  host: ledger.internal\n  user: ledger\n  password: "{PASSWORD}"\n'
     ),
     "deploy.sh": (
-        "#!/bin/sh\n"
-        f"export GITHUB_TOKEN={TOKEN}\n"
-        "canary_rollout() {\n"
-        "  echo rolling out\n"
-        "}\n"
+        f"#!/bin/sh\nexport GITHUB_TOKEN={TOKEN}\ncanary_rollout() {{\n  echo rolling out\n}}\n"
     ),
 }
 
@@ -62,11 +55,24 @@ def leaky(repo_factory):
 
 
 def test_redact_line_replaces_only_the_secret():
-    assert redact_line(f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"') == 'AWS_ACCESS_KEY_ID = "«redacted:aws-access-key»"'
+    assert (
+        redact_line(f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"')
+        == 'AWS_ACCESS_KEY_ID = "«redacted:aws-access-key»"'
+    )
     assert redact_line(f'  password: "{PASSWORD}"') == '  password: "«redacted:assigned-secret»"'
-    assert redact_line("  password: hunter2x  # prod") == "  password: «redacted:assigned-secret»  # prod"
-    assert redact_line(f"export GITHUB_TOKEN={TOKEN}") == "export GITHUB_TOKEN=«redacted:github-token»"
-    for line in ['token = self.get_token()', 'password = os.environ["X"]', "api_key: ${API_KEY}", "timeout: 3600"]:
+    assert (
+        redact_line("  password: hunter2x  # prod")
+        == "  password: «redacted:assigned-secret»  # prod"
+    )
+    assert (
+        redact_line(f"export GITHUB_TOKEN={TOKEN}") == "export GITHUB_TOKEN=«redacted:github-token»"
+    )
+    for line in [
+        "token = self.get_token()",
+        'password = os.environ["X"]',
+        "api_key: ${API_KEY}",
+        "timeout: 3600",
+    ]:
         assert redact_line(line) == line
 
 
@@ -83,20 +89,34 @@ def test_no_row_or_tag_of_an_extracted_file_holds_a_secret(tmp_path):
     for name in FILES:
         result = extract_file(tmp_path, name, None, settings)
         assert result.status == "indexed"
-        rows = json.dumps([result.batch.files, result.batch.chunks, result.batch.symbols], ensure_ascii=False)
+        rows = json.dumps(
+            [result.batch.files, result.batch.chunks, result.batch.symbols], ensure_ascii=False
+        )
         tags = repr(result.tags)
         assert "«redacted:" in rows
         assert not any(secret in rows or secret in tags for secret in SECRETS)
     symbols = extract_file(tmp_path, "settings.py", None, settings).batch.symbols
     assert [s["signature"] for s in symbols if s["name"] == "AWS_ACCESS_KEY_ID"] == [
-        'AWS_ACCESS_KEY_ID = "«redacted:aws-access-key»"']
+        'AWS_ACCESS_KEY_ID = "«redacted:aws-access-key»"'
+    ]
 
 
-@pytest.mark.parametrize("query", ["AWS_ACCESS_KEY_ID invoice region", AWS_KEY, "ledger password", PASSWORD,
-                                   "GITHUB_TOKEN canary_rollout", TOKEN])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "AWS_ACCESS_KEY_ID invoice region",
+        AWS_KEY,
+        "ledger password",
+        PASSWORD,
+        "GITHUB_TOKEN canary_rollout",
+        TOKEN,
+    ],
+)
 def test_search_never_shows_a_secret_but_finds_the_file(leaky, query):
     result = run(leaky, "search", query, "-k", "20")
-    assert result.exit_code == (1 if query in SECRETS and "No results." in result.output else 0), result.output
+    assert result.exit_code == (1 if query in SECRETS and "No results." in result.output else 0), (
+        result.output
+    )
     assert not any(secret in result.output for secret in SECRETS)
     if query not in SECRETS:
         assert any(name in result.output for name in FILES)
@@ -104,8 +124,11 @@ def test_search_never_shows_a_secret_but_finds_the_file(leaky, query):
 
 
 def test_search_json_finds_each_file_by_its_other_words(leaky):
-    for query, path in [("invoice_bucket", "settings.py"), ("ledger.internal", "config.yaml"),
-                        ("canary_rollout", "deploy.sh")]:
+    for query, path in [
+        ("invoice_bucket", "settings.py"),
+        ("ledger.internal", "config.yaml"),
+        ("canary_rollout", "deploy.sh"),
+    ]:
         hits = json.loads(run(leaky, "search", "--json", query, "-k", "3").stdout)
         assert hits[0]["path"] == path
 

@@ -26,7 +26,7 @@ def disk(root: Path) -> int:
 def module_source(n: int, edit: int = 0) -> str:
     """Stage `n`'s module; each `edit` renames one function (the repository keeps its size)."""
     return "".join(
-        f'def step_{n}_{i}{f"_v{edit:03d}" if i == 0 else ""}(value):\n'
+        f"def step_{n}_{i}{f'_v{edit:03d}' if i == 0 else ''}(value):\n"
         f'    """Step {i} of stage {n}."""\n    return value + {i}\n\n'
         for i in range(40)
     )
@@ -57,7 +57,9 @@ def test_sixty_rapid_incremental_runs_stay_under_twice_a_fresh_build(tmp_path):
     assert compacted == 3  # every index.compact_every (20) runs
     store = CodeStore(Workspace(repo).index_dir)
     # What the last maintain (run 58) left, plus run 59's delete and add: not 60 runs' worth.
-    assert all(len(store.table(name).list_versions()) <= 5 for name in ("files", "chunks", "symbols"))
+    assert all(
+        len(store.table(name).list_versions()) <= 5 for name in ("files", "chunks", "symbols")
+    )
     rows = store.table("symbols").search().where("name = 'step_3_0_v060'").to_list()
     assert [r["path"] for r in rows] == ["pkg/stage3.py"]
 

@@ -22,7 +22,14 @@ def test_identifier_tokens_keep_whole_then_parts():
 
 def test_tokenize_and_path_tokens():
     assert tokenize("self.fooBar(x_y)") == ["self", "foobar", "foo", "bar", "x_y"]
-    assert path_tokens("src/pkg/http_client.py") == ["src", "pkg", "http_client", "http", "client", "py"]
+    assert path_tokens("src/pkg/http_client.py") == [
+        "src",
+        "pkg",
+        "http_client",
+        "http",
+        "client",
+        "py",
+    ]
 
 
 def test_search_text_boosts_path_and_symbol():

@@ -46,54 +46,101 @@ def test_records_round_trip(mined):
 
 def test_the_records_file_is_deterministic_json():
     rules = [
-        Rule("naming", "python", "Python functions are named in snake_case", 2 / 3,
-             Evidence(2, 3, ("`load_file`",), ("`getThing` (m.py:5)",)), "naming", "function", "snake_case"),
-        Rule("linting", "python", "Python is linted with ruff", None, Evidence(sources=("pyproject.toml [tool.ruff]",)),
-             "tool", value="ruff"),
+        Rule(
+            "naming",
+            "python",
+            "Python functions are named in snake_case",
+            2 / 3,
+            Evidence(2, 3, ("`load_file`",), ("`getThing` (m.py:5)",)),
+            "naming",
+            "function",
+            "snake_case",
+        ),
+        Rule(
+            "linting",
+            "python",
+            "Python is linted with ruff",
+            None,
+            Evidence(sources=("pyproject.toml [tool.ruff]",)),
+            "tool",
+            value="ruff",
+        ),
     ]
     text = render_records(rules)
     assert text == render_records(parse_records(text))
-    assert text.endswith("}\n") and "\n  \"rules\": [\n" in text
+    assert text.endswith("}\n") and '\n  "rules": [\n' in text
     assert text.index('"rules"') < text.index('"version": 2')  # sorted keys
     assert '"matched"' not in text and '"total"' not in text and '"share"' not in text  # no counts
     first = parse_records(text)[0]
     assert (first.band, first.share) == ("many", 0.6)  # a band, and its lower bound for the review
-    assert first.evidence == Evidence(examples=("`load_file`",), exceptions=("`getThing` (m.py:5)",))
+    assert first.evidence == Evidence(
+        examples=("`load_file`",), exceptions=("`getThing` (m.py:5)",)
+    )
     assert parse_records(text)[1].kind == "tool" and parse_records(text)[1].value == "ruff"
     assert parse_records(text)[1].band is None  # read from a configuration file: it holds
 
 
 def test_a_version_1_file_is_read_with_bands():
-    old = ('{"version": 1, "rules": [{"topic": "naming", "kind": "naming", "language": "python", '
-           '"subject": "function", "value": "snake_case", "statement": "s", "share": 0.97, '
-           '"evidence": {"matched": 34, "total": 35, "examples": ["`a_b`"], "exceptions": [], '
-           '"sources": [], "detail": ""}}]}')
+    old = (
+        '{"version": 1, "rules": [{"topic": "naming", "kind": "naming", "language": "python", '
+        '"subject": "function", "value": "snake_case", "statement": "s", "share": 0.97, '
+        '"evidence": {"matched": 34, "total": 35, "examples": ["`a_b`"], "exceptions": [], '
+        '"sources": [], "detail": ""}}]}'
+    )
     [rule] = parse_records(old)
     assert (rule.band, rule.share, rule.evidence.examples) == ("almost-all", 0.95, ("`a_b`",))
 
 
 def test_examples_are_kept_while_they_hold():
     def naming(share, examples, exceptions=()):
-        return Rule("naming", "python", "Python functions are named in snake_case", share,
-                    Evidence(9, 10, examples, exceptions), "naming", "function", "snake_case")
+        return Rule(
+            "naming",
+            "python",
+            "Python functions are named in snake_case",
+            share,
+            Evidence(9, 10, examples, exceptions),
+            "naming",
+            "function",
+            "snake_case",
+        )
 
     first = stable_rules([naming(0.97, ("`a_x`", "`b_x`", "`c_x`", "`d_x`"))])
-    assert (first[0].band, first[0].evidence.examples) == ("almost-all", ("`a_x`", "`b_x`", "`c_x`"))
+    assert (first[0].band, first[0].evidence.examples) == (
+        "almost-all",
+        ("`a_x`", "`b_x`", "`c_x`"),
+    )
     # A name that sorts first appears, the share moves within its band: nothing changes.
     again = stable_rules([naming(0.96, ("`0_x`", "`a_x`", "`b_x`", "`c_x`", "`d_x`"))], first)
     assert again == first
     # `b_x` is gone: only it is replaced; crossing into another band re-states the share.
     later = stable_rules([naming(0.9, ("`0_x`", "`a_x`", "`c_x`", "`d_x`"))], again)
     assert (later[0].band, later[0].evidence.examples) == ("most", ("`a_x`", "`c_x`", "`0_x`"))
-    assert render_records(later) == render_records(stable_rules(later, later))  # stable is idempotent
+    assert render_records(later) == render_records(
+        stable_rules(later, later)
+    )  # stable is idempotent
 
 
 def test_a_conflicted_records_file_reads_our_side(tmp_path):
     ws = Workspace(tmp_path)
     ws.dir.mkdir()
-    ours = render_records([Rule("naming", "python", "s", 1.0, Evidence(examples=("`a`",)), "naming", "function", "snake_case")])
+    ours = render_records(
+        [
+            Rule(
+                "naming",
+                "python",
+                "s",
+                1.0,
+                Evidence(examples=("`a`",)),
+                "naming",
+                "function",
+                "snake_case",
+            )
+        ]
+    )
     theirs = ours.replace("`a`", "`b`")
-    records_path(ws).write_text(f"<<<<<<< HEAD\n{ours}=======\n{theirs}>>>>>>> origin/main\n", encoding="utf-8")
+    records_path(ws).write_text(
+        f"<<<<<<< HEAD\n{ours}=======\n{theirs}>>>>>>> origin/main\n", encoding="utf-8"
+    )
     assert [rule.evidence.examples for rule in read_records(ws)] == [("`a`",)]
 
 
@@ -122,7 +169,9 @@ def test_the_digest_stores_the_records_and_renders_the_region_from_them(repo_fac
     cfg = load_config(None, flags={"sleep": {"min_samples": 3}})
     run_digest(ws, cfg, DigestOptions())
     records = read_records(ws)
-    assert records is not None and [r.kind for r in records if r.topic == "naming"] == ["naming"] * 3
+    assert (
+        records is not None and [r.kind for r in records if r.topic == "naming"] == ["naming"] * 3
+    )
     text = records_path(ws).read_text(encoding="utf-8")
     assert text == render_records(records)
     block = MemoryStore(ws, user="test").get("conventions")

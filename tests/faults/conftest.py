@@ -26,7 +26,9 @@ from codemem.cli import cli as codemem_cli  # noqa: E402
 class InProcessCodemem(Codemem):
     """`run` in this process (CliRunner); `start` (the command to kill) still a subprocess."""
 
-    def run(self, repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 0) -> Result:
+    def run(
+        self, repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 0
+    ) -> Result:
         argv = ["--repo", str(repo), *args]
         runner = CliRunner(env={**self.env, **(env or {})})
         result = runner.invoke(codemem_cli, argv, catch_exceptions=True)

@@ -34,7 +34,9 @@ CELLS = [
 
 # Cells that fail until the damage repairs (issue #11 §2, the "damage" branch) are merged:
 # the lead drops these marks after that merge.
-DAMAGE_REPAIR_PENDING: set[tuple[str, str]] = set()  # every cell is repaired or named (issue #11 §2)
+DAMAGE_REPAIR_PENDING: set[tuple[str, str]] = (
+    set()
+)  # every cell is repaired or named (issue #11 §2)
 
 
 def _param(pattern: str, how: str):

@@ -71,4 +71,7 @@ def test_a_full_disk_under_lancedb_is_one_line_too(world, monkeypatch):
 
     monkeypatch.setattr("codemem.code.CodeIndex.refresh", refresh)
     result = codemem.run(copy_template(template, work / "lancedb-enospc"), "index")
-    assert (result.rc, result.stderr) == (3, "codemem: error: the disk is full (in the code index); free some space and run the command again\n")
+    assert (result.rc, result.stderr) == (
+        3,
+        "codemem: error: the disk is full (in the code index); free some space and run the command again\n",
+    )

@@ -69,7 +69,11 @@ entry.run()
 def test_ctrl_c_while_python_loads_the_cli_is_one_line(world):
     codemem, template, work = world
     done = subprocess.run(
-        [sys.executable, "-c", LOADING_INTERRUPTED], env=codemem.env, cwd=template.repo,
-        capture_output=True, text=True, timeout=TIMEOUT,
+        [sys.executable, "-c", LOADING_INTERRUPTED],
+        env=codemem.env,
+        cwd=template.repo,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "codemem: interrupted\n")

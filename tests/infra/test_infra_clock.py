@@ -25,7 +25,9 @@ def test_iso_forms():
 
 def test_parse_when_bounds():
     assert parse_when("2025-03-01") == datetime(2025, 3, 1, tzinfo=timezone.utc)
-    assert parse_when(date(2025, 3, 1), end=True) == datetime(2025, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert parse_when(date(2025, 3, 1), end=True) == datetime(
+        2025, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc
+    )
     assert parse_when("2025-03-01T12:00") == datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
     assert parse_when("") is None
     with pytest.raises(UsageError, match="^cannot read the date 'soon': use ISO format"):

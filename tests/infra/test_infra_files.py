@@ -26,7 +26,9 @@ def test_atomic_write_replaces_and_keeps_the_mode(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.md"]
 
 
-def test_a_failure_between_the_temp_write_and_the_rename_leaves_the_old_content(tmp_path, monkeypatch):
+def test_a_failure_between_the_temp_write_and_the_rename_leaves_the_old_content(
+    tmp_path, monkeypatch
+):
     target = tmp_path / "file.txt"
     target.write_text("old\n")
 
@@ -107,7 +109,9 @@ def test_update_text_gives_up_on_a_file_that_never_settles(tmp_path):
         path.write_text(text + "x\n")  # someone else writes every time we read
         return text + "mine\n"
 
-    with pytest.raises(WriteConflict, match=f"^{path} kept changing while codemem was writing it: try again$"):
+    with pytest.raises(
+        WriteConflict, match=f"^{path} kept changing while codemem was writing it: try again$"
+    ):
         update_text(path, edit, lock, attempts=3)
 
 
@@ -133,7 +137,10 @@ def test_paths_inside_the_root_are_resolved(root):
 
 @pytest.mark.parametrize("path", ["../secret.txt", "src/../../secret.txt", "/etc/passwd"])
 def test_dot_dot_and_absolute_paths_outside_are_refused(root, path):
-    with pytest.raises(PathOutsideRepository, match=f"^{path} is outside the repository: paths are relative to its root \\(repo/\\)$"):
+    with pytest.raises(
+        PathOutsideRepository,
+        match=f"^{path} is outside the repository: paths are relative to its root \\(repo/\\)$",
+    ):
         confine(root, path)
 
 
@@ -142,7 +149,9 @@ def test_a_symlink_pointing_out_is_refused(root, tmp_path):
     (root / "linkdir").symlink_to(tmp_path)
     with pytest.raises(PathOutsideRepository, match="^link.txt is outside the repository"):
         confine(root, "link.txt")
-    with pytest.raises(PathOutsideRepository, match="^linkdir/secret.txt is outside the repository"):
+    with pytest.raises(
+        PathOutsideRepository, match="^linkdir/secret.txt is outside the repository"
+    ):
         confine(root, "linkdir/secret.txt")
 
 
@@ -152,7 +161,10 @@ def test_a_symlink_pointing_inside_is_followed(root):
 
 
 def test_writes_to_git_folders_and_directories_are_refused(root):
-    with pytest.raises(PathOutsideRepository, match=r"^\.git/config: writing there is not allowed \(git's own files\)$"):
+    with pytest.raises(
+        PathOutsideRepository,
+        match=r"^\.git/config: writing there is not allowed \(git's own files\)$",
+    ):
         confine(root, ".git/config", for_write=True)
     with pytest.raises(PathOutsideRepository, match="^src is a directory: give a file path$"):
         confine(root, "src", for_write=True)

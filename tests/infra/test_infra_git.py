@@ -93,7 +93,10 @@ def test_blobs_are_read_with_their_sizes(repo):
 
 def test_git_head_keeps_the_first_bytes_and_counts_the_rest(repo):
     whole = run_git(repo, "show", "--format=%s", "HEAD")
-    assert git_head(repo, "show", "--format=%s", "HEAD", max_bytes=10) == (whole[:10], len(whole) - 10)
+    assert git_head(repo, "show", "--format=%s", "HEAD", max_bytes=10) == (
+        whole[:10],
+        len(whole) - 10,
+    )
     assert git_head(repo, "show", "--format=%s", "HEAD", max_bytes=10_000) == (whole, 0)
 
 

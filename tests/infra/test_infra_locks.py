@@ -51,7 +51,10 @@ def test_a_second_process_gives_up_naming_the_holder(tmp_path, holder_script):
         assert read_holder(lock) == LockHolder(proc.pid, f"hold.py {lock} --full")
         with pytest.raises(LockTimeout) as caught:
             FileLock(lock, timeout=0.3).acquire()
-        assert str(caught.value) == f"{lock} is held by pid {proc.pid} (hold.py {lock} --full); gave up after 0.3 s"
+        assert (
+            str(caught.value)
+            == f"{lock} is held by pid {proc.pid} (hold.py {lock} --full); gave up after 0.3 s"
+        )
     finally:
         proc.kill()
         proc.wait()
@@ -70,7 +73,10 @@ def test_a_lock_held_by_a_dead_process_is_taken_at_once(tmp_path, holder_script)
 
 def test_file_lock_excludes_other_holders_and_times_out(tmp_path):
     lock = tmp_path / "x.lock"
-    with FileLock(lock), pytest.raises(LockTimeout, match=r"is held by pid \d+ \(.*\); gave up after 0.2 s$"):
+    with (
+        FileLock(lock),
+        pytest.raises(LockTimeout, match=r"is held by pid \d+ \(.*\); gave up after 0.2 s$"),
+    ):
         FileLock(lock, timeout=0.2).acquire()
     held = FileLock(lock, timeout=1)
     held.acquire()

@@ -12,7 +12,10 @@ AWS_KEY = "AKIA" + "Q7XZ2KJH4MPL9WRT"
 
 def test_redact_source_keeps_invalid_utf8_and_line_numbers():
     data = b"\xff\xfe bad bytes\n" + f'KEY = "{AWS_KEY}"\n'.encode() + b"tail \x80\n"
-    assert redact_source(data) == b"\xff\xfe bad bytes\n" + 'KEY = "«redacted:aws-access-key»"\n'.encode() + b"tail \x80\n"
+    assert (
+        redact_source(data)
+        == b"\xff\xfe bad bytes\n" + 'KEY = "«redacted:aws-access-key»"\n'.encode() + b"tail \x80\n"
+    )
     clean = b"nothing = 'here'\n\xff"
     assert redact_source(clean) is clean
 
@@ -20,11 +23,17 @@ def test_redact_source_keeps_invalid_utf8_and_line_numbers():
 def test_find_secrets_gives_the_span_of_the_value():
     text = f'x = 1\nKEY = "{AWS_KEY}"\n'
     [found] = list(find_secrets(text))
-    assert (found.rule, found.kind, text[found.start:found.end]) == ("secrets/aws-access-key", "aws-access-key", AWS_KEY)
+    assert (found.rule, found.kind, text[found.start : found.end]) == (
+        "secrets/aws-access-key",
+        "aws-access-key",
+        AWS_KEY,
+    )
 
 
 def test_unquoted_assignments_are_redacted_only_when_they_look_like_values():
-    text = "password: hunter2x\npassword: ${DB_PASSWORD}\ntoken: null\nsecret_key = settings.SECRET\n"
+    text = (
+        "password: hunter2x\npassword: ${DB_PASSWORD}\ntoken: null\nsecret_key = settings.SECRET\n"
+    )
     assert redact_text(text) == (
         "password: «redacted:assigned-secret»\npassword: ${DB_PASSWORD}\ntoken: null\nsecret_key = settings.SECRET\n"
     )

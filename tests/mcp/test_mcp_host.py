@@ -102,9 +102,7 @@ def test_claude_code_searches_the_code_through_codemem(repo, tmp_path):
             text=True,
             timeout=300,
         )
-        searched = [
-            r for r in model.requests if isinstance(r.body, dict) and _tool_results(r.body)
-        ]
+        searched = [r for r in model.requests if isinstance(r.body, dict) and _tool_results(r.body)]
     assert done.returncode == 0, done.stderr
     assert searched, "the host never sent the search result back to the model"
     result = _tool_results(searched[-1].body)[-1]

@@ -262,16 +262,30 @@ def test_a_signal_stops_the_server_while_stdin_stays_open(repo, signum, code):
 
 
 def test_search_code_and_repo_map_never_show_a_secret(repo):
-    aws_key, token = "AKIA" + "Q7XZ2KJH4MPL9WRT", "gh" + "p_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"  # codemem: ignore[secrets]
-    (repo / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{aws_key}"\nINVOICE_REGION = "eu-west-1"\n')
-    (repo / "deploy.sh").write_text(f"export GITHUB_TOKEN={token}\ncanary_rollout() {{\n  echo go\n}}\n")
+    aws_key, token = (
+        "AKIA" + "Q7XZ2KJH4MPL9WRT",
+        "gh" + "p_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL",
+    )  # codemem: ignore[secrets]
+    (repo / "settings.py").write_text(
+        f'AWS_ACCESS_KEY_ID = "{aws_key}"\nINVOICE_REGION = "eu-west-1"\n'
+    )
+    (repo / "deploy.sh").write_text(
+        f"export GITHUB_TOKEN={token}\ncanary_rollout() {{\n  echo go\n}}\n"
+    )
     ws = Workspace(repo)
     session = McpSession(ws, load_config(ws.config_file))
-    for query in ["AWS_ACCESS_KEY_ID INVOICE_REGION", aws_key, "GITHUB_TOKEN canary_rollout", token]:
+    for query in [
+        "AWS_ACCESS_KEY_ID INVOICE_REGION",
+        aws_key,
+        "GITHUB_TOKEN canary_rollout",
+        token,
+    ]:
         result = session.call_tool("search_code", {"query": query, "k": 10})
         assert not result.is_error
         assert aws_key not in result.content and token not in result.content
-    found = session.call_tool("search_code", {"query": "AWS_ACCESS_KEY_ID INVOICE_REGION", "k": 1}).content
+    found = session.call_tool(
+        "search_code", {"query": "AWS_ACCESS_KEY_ID INVOICE_REGION", "k": 1}
+    ).content
     assert found.startswith("1. settings.py:1-")
     assert 'AWS_ACCESS_KEY_ID = "«redacted:aws-access-key»"' in found
     shown = session.call_tool("repo_map", {"tokens": 8192}).content

@@ -17,7 +17,9 @@ from codemem.memory import (
 
 
 def test_insert_writes_one_markdown_file(archive, ws):
-    result = archive.insert("CI runs on GitHub Actions.\n", tags=["CI", "#infra", "ci"], source="commit 1a2b3c4")
+    result = archive.insert(
+        "CI runs on GitHub Actions.\n", tags=["CI", "#infra", "ci"], source="commit 1a2b3c4"
+    )
     digest = hashlib.sha1(b"CI runs on GitHub Actions.").hexdigest()[:8]
     assert result.id == f"20250301-120000-{digest}"
     assert result.near_duplicates == []
@@ -55,7 +57,9 @@ def test_insert_reports_near_duplicates_without_refusing(archive):
     first = archive.insert("The CI runs on GitHub Actions with Python 3.11").note
     archive.insert("Something else entirely about the cache layer")
     result = archive.insert("The CI runs on GitHub Actions with Python 3.12")
-    assert [(hit.note.id, round(hit.score, 3)) for hit in result.near_duplicates] == [(first.id, 0.818)]
+    assert [(hit.note.id, round(hit.score, 3)) for hit in result.near_duplicates] == [
+        (first.id, 0.818)
+    ]
     assert len(archive.notes()) == 3
 
 
@@ -68,10 +72,18 @@ def test_insert_refuses_empty_text(archive):
 def filled(archive):
     """Five notes a minute apart from 2025-03-01T12:00Z, then two a day later."""
     ids = {}
-    ids["ci"] = archive.insert("CI runs on GitHub Actions; the workflow is ci.yml.", tags=["ci", "infra"]).id
-    ids["db"] = archive.insert("The database is Postgres 16, migrations with alembic.", tags=["db"]).id
-    ids["cache"] = archive.insert("Redis caches product pages for five minutes.", tags=["infra", "cache"]).id
-    ids["deploy"] = archive.insert("Deploys go through staging; CI must be green first.", tags=["deploy", "ci"]).id
+    ids["ci"] = archive.insert(
+        "CI runs on GitHub Actions; the workflow is ci.yml.", tags=["ci", "infra"]
+    ).id
+    ids["db"] = archive.insert(
+        "The database is Postgres 16, migrations with alembic.", tags=["db"]
+    ).id
+    ids["cache"] = archive.insert(
+        "Redis caches product pages for five minutes.", tags=["infra", "cache"]
+    ).id
+    ids["deploy"] = archive.insert(
+        "Deploys go through staging; CI must be green first.", tags=["deploy", "ci"]
+    ).id
     ids["style"] = archive.insert("Use ruff format; line length 100.", tags=["style"]).id
     archive.clock.now = datetime(2025, 3, 2, 9, 0, tzinfo=timezone.utc)
     ids["late-ci"] = archive.insert("Nightly CI job rebuilds the search index.", tags=["ci"]).id
@@ -98,7 +110,10 @@ def test_search_without_query_lists_newest_first(archive, filled):
 
 
 def test_search_by_tags_any_and_all(archive, filled):
-    assert found(archive.search("", tags=["cache", "deploy"])) == [filled["deploy"], filled["cache"]]
+    assert found(archive.search("", tags=["cache", "deploy"])) == [
+        filled["deploy"],
+        filled["cache"],
+    ]
     assert found(archive.search("", tags=["ci", "infra"], match="all")) == [filled["ci"]]
     assert found(archive.search("postgres", tags=["infra"])) == []
 
@@ -106,10 +121,17 @@ def test_search_by_tags_any_and_all(archive, filled):
 def test_search_by_date_range(archive, filled):
     assert found(archive.search("", since="2025-03-02")) == [filled["late"], filled["late-ci"]]
     assert found(archive.search("", until=date(2025, 3, 1))) == [
-        filled["style"], filled["deploy"], filled["cache"], filled["db"], filled["ci"],
+        filled["style"],
+        filled["deploy"],
+        filled["cache"],
+        filled["db"],
+        filled["ci"],
     ]
-    assert found(archive.search("", since="2025-03-01T12:01:00", until="2025-03-01T12:02:00+00:00")) == [
-        filled["cache"], filled["db"],
+    assert found(
+        archive.search("", since="2025-03-01T12:01:00", until="2025-03-01T12:02:00+00:00")
+    ) == [
+        filled["cache"],
+        filled["db"],
     ]
     assert found(archive.search("ci", since="2025-03-02")) == [filled["late-ci"]]
 
@@ -135,7 +157,9 @@ def test_delete_by_id(archive, filled, ws):
 def test_hand_written_and_broken_notes(archive, ws):
     ws.archive_dir.mkdir(parents=True)
     (ws.archive_dir / "my-note.md").write_text("Written by hand, no frontmatter.\n")
-    (ws.archive_dir / "dated.md").write_text("---\ncreated: 2024-12-24\ntags: xmas, holiday\n---\nGifts.\n")
+    (ws.archive_dir / "dated.md").write_text(
+        "---\ncreated: 2024-12-24\ntags: xmas, holiday\n---\nGifts.\n"
+    )
     (ws.archive_dir / "broken.md").write_text("---\ncreated: [\n---\nx\n")
     notes, problems = archive.scan()
     assert [(n.id, n.tags) for n in notes if n.id != "my-note"] == [("dated", ["xmas", "holiday"])]

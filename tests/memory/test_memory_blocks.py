@@ -33,7 +33,13 @@ def make(store: MemoryStore, value: str = "", label: str = "facts", **kwargs) ->
 def test_create_writes_frontmatter_and_value(store, ws):
     block = store.create("facts", "Facts.", value="one\ntwo", limit=100)
     assert read_block(ws, "facts") == HEADER + "one\ntwo\n"
-    assert (block.label, block.value, block.chars, block.limit, block.read_only) == ("facts", "one\ntwo", 7, 100, False)
+    assert (block.label, block.value, block.chars, block.limit, block.read_only) == (
+        "facts",
+        "one\ntwo",
+        7,
+        100,
+        False,
+    )
     assert block.path == ws.blocks_dir / "facts.md"
 
 
@@ -50,14 +56,20 @@ def test_create_nested_label_and_read_only(store, ws):
     )
 
 
-@pytest.mark.parametrize(("label", "limit"), [("project", 8000), ("conventions", 6000), ("users/bob", 4000), ("notes", 4000)])
+@pytest.mark.parametrize(
+    ("label", "limit"),
+    [("project", 8000), ("conventions", 6000), ("users/bob", 4000), ("notes", 4000)],
+)
 def test_default_limits(store, label, limit):
     assert store.create(label, "x").limit == limit
 
 
 def test_create_refuses_an_existing_label(store, ws):
     make(store, "keep")
-    with pytest.raises(BlockExistsError, match="a block labelled 'facts' already exists: edit it, or choose another label"):
+    with pytest.raises(
+        BlockExistsError,
+        match="a block labelled 'facts' already exists: edit it, or choose another label",
+    ):
         store.create("facts", "Other.")
     assert read_block(ws, "facts") == HEADER + "keep\n"
 
@@ -65,7 +77,10 @@ def test_create_refuses_an_existing_label(store, ws):
 def test_create_refuses_a_value_past_the_limit(store, ws):
     with pytest.raises(LimitExceededError) as error:
         store.create("facts", "Facts.", value="x" * 101, limit=100)
-    assert str(error.value) == "facts would be 101 / 100 characters: shorten it or move detail to archival memory"
+    assert (
+        str(error.value)
+        == "facts would be 101 / 100 characters: shorten it or move detail to archival memory"
+    )
     assert not (ws.blocks_dir / "facts.md").exists()
 
 
@@ -79,7 +94,10 @@ def test_create_refuses_a_bad_limit(store, limit):
     ("label", "message"),
     [
         ("", "a block label is required: use lower-case words"),
-        ("Project", "invalid label 'Project': use lower-case words, digits, '-', '_' and '/', like 'project' or 'users/alice'"),
+        (
+            "Project",
+            "invalid label 'Project': use lower-case words, digits, '-', '_' and '/', like 'project' or 'users/alice'",
+        ),
         ("/etc/passwd", "invalid label '/etc/passwd': labels are relative paths"),
         ("users/../../x", "invalid label 'users/../../x': '..' is not allowed"),
         ("notes.md", "invalid label 'notes.md': drop the '.md' (use 'notes')"),
@@ -99,7 +117,12 @@ def test_labels_are_validated(store, label, message):
 
 @pytest.mark.parametrize(
     ("before", "added", "after"),
-    [("", "first", "first"), ("one", "two", "one\ntwo"), ("one\n", "two", "one\ntwo"), ("a", "b\nc", "a\nb\nc")],
+    [
+        ("", "first", "first"),
+        ("one", "two", "one\ntwo"),
+        ("one\n", "two", "one\ntwo"),
+        ("a", "b\nc", "a\nb\nc"),
+    ],
 )
 def test_append(store, ws, before, added, after):
     make(store, before)
@@ -191,7 +214,9 @@ def test_rethink_replaces_the_whole_value(store, ws):
 def test_rethink_with_expected_refuses_a_changed_block(store, ws):
     make(store, "what I read")
     store.append("facts", "someone else's line")
-    with pytest.raises(ConflictError, match="facts changed since you read it: read it again and redo the edit"):
+    with pytest.raises(
+        ConflictError, match="facts changed since you read it: read it again and redo the edit"
+    ):
         store.rethink("facts", "mine", expected="what I read")
     assert read_block(ws, "facts") == HEADER + "what I read\nsomeone else's line\n"
     store.rethink("facts", "mine", expected="what I read\nsomeone else's line")
@@ -292,7 +317,9 @@ def test_rename_moves_the_file_unchanged(store, ws):
 def test_rename_refuses_an_existing_target(store, ws):
     make(store, "a")
     make(store, "b", label="other")
-    with pytest.raises(BlockExistsError, match="a block labelled 'other' already exists: delete or rename it first"):
+    with pytest.raises(
+        BlockExistsError, match="a block labelled 'other' already exists: delete or rename it first"
+    ):
         store.rename("facts", "other")
     assert read_block(ws, "facts") == HEADER + "a\n"
     assert read_block(ws, "other") == HEADER + "b\n"
@@ -327,7 +354,12 @@ def test_hand_written_frontmatter_is_kept_as_written(store, ws):
 def test_a_file_without_frontmatter_is_a_block_with_defaults(store, ws):
     write_block(ws, "notes", "just markdown\n")
     block = store.get("notes")
-    assert (block.value, block.description, block.limit, block.read_only) == ("just markdown", "", 4000, False)
+    assert (block.value, block.description, block.limit, block.read_only) == (
+        "just markdown",
+        "",
+        4000,
+        False,
+    )
     store.append("notes", "more")
     assert read_block(ws, "notes") == (
         "---\ndescription: ''\nlimit: 4000\nread_only: false\n---\njust markdown\nmore\n"
@@ -336,18 +368,35 @@ def test_a_file_without_frontmatter_is_a_block_with_defaults(store, ws):
 
 def test_windows_line_endings_are_read_as_newlines(store, ws):
     (ws.blocks_dir).mkdir(parents=True)
-    (ws.blocks_dir / "facts.md").write_bytes(b"---\r\ndescription: Facts.\r\nlimit: 100\r\n---\r\na\r\nb\r\n")
+    (ws.blocks_dir / "facts.md").write_bytes(
+        b"---\r\ndescription: Facts.\r\nlimit: 100\r\n---\r\na\r\nb\r\n"
+    )
     assert store.get("facts").value == "a\nb"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("---\ndescription: [unclosed\nlimit: 10\n---\nbody\n", ".codemem/blocks/broken.md:3: invalid frontmatter"),
-        ("---\ndescription: fine\nlimit: lots\n---\nbody\n", ".codemem/blocks/broken.md:3: limit must be a positive number of characters, not 'lots'"),
-        ("---\nread_only: maybe\n---\n", ".codemem/blocks/broken.md:2: read_only must be true or false, not 'maybe'"),
-        ("---\n- a list\n---\n", ".codemem/blocks/broken.md:2: the frontmatter must be 'key: value' lines, not a list"),
-        ("---\ndescription: never closed\n", ".codemem/blocks/broken.md:1: the frontmatter opened by '---' is never closed"),
+        (
+            "---\ndescription: [unclosed\nlimit: 10\n---\nbody\n",
+            ".codemem/blocks/broken.md:3: invalid frontmatter",
+        ),
+        (
+            "---\ndescription: fine\nlimit: lots\n---\nbody\n",
+            ".codemem/blocks/broken.md:3: limit must be a positive number of characters, not 'lots'",
+        ),
+        (
+            "---\nread_only: maybe\n---\n",
+            ".codemem/blocks/broken.md:2: read_only must be true or false, not 'maybe'",
+        ),
+        (
+            "---\n- a list\n---\n",
+            ".codemem/blocks/broken.md:2: the frontmatter must be 'key: value' lines, not a list",
+        ),
+        (
+            "---\ndescription: never closed\n",
+            ".codemem/blocks/broken.md:1: the frontmatter opened by '---' is never closed",
+        ),
     ],
 )
 def test_broken_frontmatter_names_the_file_and_line(store, ws, text, message):
@@ -398,10 +447,19 @@ def test_context_blocks_show_only_the_active_users_block(ws):
     for label in ("zeta", "users/bob", "conventions", "users/alice", "project", "personal"):
         store.create(label, f"{label} block")
     assert [b.label for b in store.context_blocks()] == [
-        "project", "conventions", "zeta", "users/alice", "personal",
+        "project",
+        "conventions",
+        "zeta",
+        "users/alice",
+        "personal",
     ]
     assert [b.label for b in store.list()] == [
-        "conventions", "personal", "project", "users/alice", "users/bob", "zeta",
+        "conventions",
+        "personal",
+        "project",
+        "users/alice",
+        "users/bob",
+        "zeta",
     ]
 
 
@@ -437,7 +495,11 @@ def test_the_active_users_block_is_created_on_first_use(store, ws):
     assert store.ensure_user_block() is None  # no .codemem/: nothing is created
     ws.dir.mkdir()
     block = store.ensure_user_block()
-    assert (block.label, block.value, block.path) == ("users/alice", "", ws.blocks_dir / "users/alice.md")
+    assert (block.label, block.value, block.path) == (
+        "users/alice",
+        "",
+        ws.blocks_dir / "users/alice.md",
+    )
     assert store.ensure_user_block() == block
     store.delete("users/alice")
     store.append("users/alice", "Likes tabs.")  # an edit of one's own block creates it too

@@ -50,17 +50,24 @@ def test_memory_list_shows_usage_bars(repo):
 def test_memory_list_json(repo):
     data = json.loads(ok(repo, "memory", "list", "--json").stdout)
     assert [(b["label"], b["chars"], b["limit"], b["read_only"]) for b in data] == [
-        ("conventions", 5400, 6000, False), ("project", 7, 8000, False), ("users/alice", 0, 4000, True),
+        ("conventions", 5400, 6000, False),
+        ("project", 7, 8000, False),
+        ("users/alice", 0, 4000, True),
     ]
     assert data[1]["value"] == "A shop."
 
 
 def test_memory_show(repo):
     assert ok(repo, "memory", "show", "project").stdout == (
-        "project  [░░░░░░░░░░░░░░░░░░░░]      7 / 8,000\nWhat the project is.\n" + "-" * 40 + "\nA shop.\n"
+        "project  [░░░░░░░░░░░░░░░░░░░░]      7 / 8,000\nWhat the project is.\n"
+        + "-" * 40
+        + "\nA shop.\n"
     )
     assert ok(repo, "memory", "show", "project", "--raw").stdout == "A shop.\n"
-    assert json.loads(ok(repo, "memory", "show", "project", "--json").stdout)["description"] == "What the project is."
+    assert (
+        json.loads(ok(repo, "memory", "show", "project", "--json").stdout)["description"]
+        == "What the project is."
+    )
     everything = ok(repo, "memory", "show").stdout
     assert everything == MemoryStore(Workspace(repo)).render_blocks() + "\n"
 
@@ -77,7 +84,10 @@ def test_memory_set_from_value_file_and_stdin(repo, tmp_path):
     assert MemoryStore(Workspace(repo)).get("project").value == "From stdin."
     result = run(repo, "memory", "set", "project")
     assert result.exit_code == 2
-    assert result.stderr == "codemem: error: give exactly one of --value TEXT or --file FILE ('-' reads stdin)\n"
+    assert (
+        result.stderr
+        == "codemem: error: give exactly one of --value TEXT or --file FILE ('-' reads stdin)\n"
+    )
 
 
 def test_memory_set_refusals_are_one_line(repo):
@@ -138,8 +148,11 @@ def test_memory_rm_asks_on_a_terminal(repo):
 
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(
-        sys.executable, ["-m", "codemem", "--repo", str(repo), "memory", "rm", "project"],
-        env=dict(os.environ), encoding="utf-8", timeout=60,
+        sys.executable,
+        ["-m", "codemem", "--repo", str(repo), "memory", "rm", "project"],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=60,
     )
     child.expect_exact("Delete project (7 characters)? [y/N]: ")
     child.sendline("n")
@@ -150,10 +163,13 @@ def test_memory_rm_asks_on_a_terminal(repo):
 
 
 def test_memory_create_rm_mv(repo):
-    assert ok(repo, "memory", "create", "api", "--description", "API notes.", "--limit", "500").stdout.startswith(
-        "Created api (500 characters) in "
+    assert ok(
+        repo, "memory", "create", "api", "--description", "API notes.", "--limit", "500"
+    ).stdout.startswith("Created api (500 characters) in ")
+    assert (
+        read_block(Workspace(repo), "api")
+        == "---\ndescription: API notes.\nlimit: 500\nread_only: false\n---\n"
     )
-    assert read_block(Workspace(repo), "api") == "---\ndescription: API notes.\nlimit: 500\nread_only: false\n---\n"
     assert ok(repo, "memory", "mv", "api", "backend/api").stdout == "Renamed api to backend/api.\n"
     refused = run(repo, "memory", "rm", "backend/api")  # no terminal to ask on
     assert (refused.exit_code, refused.stderr) == (
@@ -184,16 +200,30 @@ def test_memory_history_from_git(repo):
 
 
 def test_remember_saves_a_note_by_default(repo):
-    result = ok(repo, "remember", "Deploys go through staging first.", "--tag", "deploy", "--source", "commit abc")
+    result = ok(
+        repo,
+        "remember",
+        "Deploys go through staging first.",
+        "--tag",
+        "deploy",
+        "--source",
+        "commit abc",
+    )
     assert result.stdout.startswith("Saved note ")
     note_id = result.stdout.split()[-1].rstrip(".")
     note = Archive(Workspace(repo)).get(note_id)
-    assert (note.content, note.tags, note.source) == ("Deploys go through staging first.", ["deploy"], "commit abc")
+    assert (note.content, note.tags, note.source) == (
+        "Deploys go through staging first.",
+        ["deploy"],
+        "commit abc",
+    )
     again = run(repo, "remember", "Deploys go through staging first.")
     assert again.exit_code == 2
     assert again.stderr.startswith(f"codemem: error: an identical note already exists: {note_id}")
     near = ok(repo, "remember", "Deploys go through staging first!!", "--json")
-    assert json.loads(near.stdout)["near_duplicates"] == [{"id": note_id, "similarity": 1.0}]  # same words
+    assert json.loads(near.stdout)["near_duplicates"] == [
+        {"id": note_id, "similarity": 1.0}
+    ]  # same words
     close = ok(repo, "remember", "Deploys always go through staging first.")
     assert "similar to" in close.stderr
 
@@ -214,13 +244,15 @@ def test_recall_searches_notes_and_conversations(repo):
         session = recall.start_session("m", "Staging questions")
         recall.add_message(session, "user", "Why is staging empty on Monday?")
     both = json.loads(ok(repo, "recall", "staging", "--json").stdout)
-    assert [hit["content"] for hit in both["archive"]] == ["The staging database resets on Sundays."]
+    assert [hit["content"] for hit in both["archive"]] == [
+        "The staging database resets on Sundays."
+    ]
     assert [(hit["session"], hit["role"]) for hit in both["conversations"]] == [(session, "user")]
     only = json.loads(ok(repo, "recall", "staging", "--archive", "--json").stdout)
     assert list(only) == ["archive"]
-    assert json.loads(ok(repo, "recall", "staging", "--conversations", "--role", "assistant", "--json").stdout) == {
-        "conversations": []
-    }
+    assert json.loads(
+        ok(repo, "recall", "staging", "--conversations", "--role", "assistant", "--json").stdout
+    ) == {"conversations": []}
     text = ok(repo, "recall", "staging").stdout.splitlines()
     assert text[0].endswith("[db]: The staging database resets on Sundays.")
     assert text[1] == f"session {session} #1 user: Why is [staging] empty on Monday?"
@@ -234,18 +266,24 @@ def test_sessions_commands(repo, tmp_path):
     with Recall(Workspace(repo)) as recall:
         session = recall.start_session("openai/gpt-5", "Fix CI")
         recall.add_message(session, "user", "CI is red")
-    assert ok(repo, "sessions", "list").stdout == f"{session}     1 messages  openai/gpt-5  Fix CI\n"
+    assert (
+        ok(repo, "sessions", "list").stdout == f"{session}     1 messages  openai/gpt-5  Fix CI\n"
+    )
     assert json.loads(ok(repo, "sessions", "list", "--json").stdout)[0]["id"] == session
     shown = ok(repo, "sessions", "show", session[:15]).stdout
     assert shown.startswith(f"# Session {session}: Fix CI\n")
-    assert json.loads(ok(repo, "sessions", "show", session, "--json").stdout)["messages"][0]["content"] == "CI is red"
+    assert (
+        json.loads(ok(repo, "sessions", "show", session, "--json").stdout)["messages"][0]["content"]
+        == "CI is red"
+    )
     target = tmp_path / "out.json"
     ok(repo, "sessions", "export", session, "--format", "json", "--output", str(target))
     assert json.loads(target.read_text())["title"] == "Fix CI"
     assert ok(repo, "sessions", "export", session).stdout == shown
     missing = run(repo, "sessions", "show", "nope")
     assert (missing.exit_code, missing.stderr) == (
-        2, "codemem: error: no session 'nope': `codemem sessions list` shows the ids\n"
+        2,
+        "codemem: error: no session 'nope': `codemem sessions list` shows the ids\n",
     )
 
 
@@ -258,16 +296,42 @@ def test_memory_import_and_export(repo_factory, monkeypatch):
         ("CLAUDE.md", "project", "imported"),
         ("CLAUDE.md", "conventions", "imported"),
     ]
-    assert ok(root, "memory", "import").stdout.splitlines()[0] == "skipped      CLAUDE.md § Shop -> project"
-    assert ok(root, "memory", "export", "--format", "agents-md").stdout == f"Updated {root / 'AGENTS.md'}\n"
-    assert ok(root, "memory", "export", "--format", "agents-md").stdout == f"Unchanged: {root / 'AGENTS.md'}\n"
-    assert (root / "AGENTS.md").read_text().startswith("## Architecture\n\nThe API talks to Postgres")
+    assert (
+        ok(root, "memory", "import").stdout.splitlines()[0]
+        == "skipped      CLAUDE.md § Shop -> project"
+    )
+    assert (
+        ok(root, "memory", "export", "--format", "agents-md").stdout
+        == f"Updated {root / 'AGENTS.md'}\n"
+    )
+    assert (
+        ok(root, "memory", "export", "--format", "agents-md").stdout
+        == f"Unchanged: {root / 'AGENTS.md'}\n"
+    )
+    assert (
+        (root / "AGENTS.md").read_text().startswith("## Architecture\n\nThe API talks to Postgres")
+    )
 
 
 def test_every_command_has_help(repo):
-    for args in (["memory"], ["memory", "list"], ["memory", "show"], ["memory", "edit"], ["memory", "set"],
-                 ["memory", "create"], ["memory", "rm"], ["memory", "mv"], ["memory", "history"],
-                 ["memory", "import"], ["memory", "export"], ["remember"], ["recall"], ["sessions"],
-                 ["sessions", "list"], ["sessions", "show"], ["sessions", "export"]):
+    for args in (
+        ["memory"],
+        ["memory", "list"],
+        ["memory", "show"],
+        ["memory", "edit"],
+        ["memory", "set"],
+        ["memory", "create"],
+        ["memory", "rm"],
+        ["memory", "mv"],
+        ["memory", "history"],
+        ["memory", "import"],
+        ["memory", "export"],
+        ["remember"],
+        ["recall"],
+        ["sessions"],
+        ["sessions", "list"],
+        ["sessions", "show"],
+        ["sessions", "export"],
+    ):
         result = ok(repo, *args, "--help")
         assert "Usage:" in result.stdout and len(result.stdout.splitlines()) > 3

@@ -196,7 +196,9 @@ def test_existing_private_data_is_tightened_on_open(ws):
     with Recall(ws):
         pass
     assert (mode(ws.local_dir), mode(ws.local_dir / "sessions"), mode(ws.recall_db)) == (
-        0o700, 0o700, 0o600,
+        0o700,
+        0o700,
+        0o600,
     )
 
 
@@ -217,7 +219,9 @@ def test_an_exported_transcript_is_private(ws, tmp_path, monkeypatch):
         session = recall.start_session()
         recall.add_message(session, "user", "hello")
     out = tmp_path / "session.md"
-    result = CliRunner().invoke(cli, ["--repo", str(ws.root), "sessions", "export", session, "-o", str(out)])
+    result = CliRunner().invoke(
+        cli, ["--repo", str(ws.root), "sessions", "export", session, "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert mode(out) == 0o600
     assert "hello" in out.read_text(encoding="utf-8")

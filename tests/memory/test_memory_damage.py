@@ -62,7 +62,10 @@ def test_a_corrupt_recall_database_is_set_aside_once_and_commands_work(repo, cap
         assert "Traceback" not in result.output
     lines = damaged_lines(caplog)
     assert len(lines) == 1
-    assert "recall.sqlite was damaged (file is not a database); moved it to recall.sqlite.damaged-" in lines[0]
+    assert (
+        "recall.sqlite was damaged (file is not a database); moved it to recall.sqlite.damaged-"
+        in lines[0]
+    )
     aside = sorted(p.name for p in ws.local_dir.glob("recall.sqlite.damaged-*"))
     assert len(aside) == 1
     assert (ws.local_dir / aside[0]).read_bytes() == b"this is not a database" * 100
@@ -94,7 +97,11 @@ def test_disk_full_is_one_line_exit_3_and_the_old_file_is_intact(repo, monkeypat
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("codemem.infra.files.os.fsync", full)
-    state_before = (repo / ".codemem" / "state.json").read_bytes() if (repo / ".codemem" / "state.json").exists() else None
+    state_before = (
+        (repo / ".codemem" / "state.json").read_bytes()
+        if (repo / ".codemem" / "state.json").exists()
+        else None
+    )
     for args in (
         ["memory", "set", "project", "--value", "A bigger shop."],
         ["remember", "a note about carts"],
@@ -109,7 +116,9 @@ def test_disk_full_is_one_line_exit_3_and_the_old_file_is_intact(repo, monkeypat
     state = repo / ".codemem" / "state.json"
     assert (state.read_bytes() if state.exists() else None) == state_before
     assert not [p for p in block.parent.iterdir() if p.suffix == ".tmp"]
-    assert not (repo / ".codemem" / "archive").exists() or not list((repo / ".codemem" / "archive").iterdir())
+    assert not (repo / ".codemem" / "archive").exists() or not list(
+        (repo / ".codemem" / "archive").iterdir()
+    )
 
 
 def test_debug_re_raises(repo, monkeypatch):
@@ -127,7 +136,9 @@ def test_debug_re_raises(repo, monkeypatch):
 def test_sleep_bookkeeping_with_a_wrong_type_is_ignored_in_one_line(repo, caplog):
     ws = Workspace(repo)
     ws.ensure_local()
-    (ws.local_dir / "sleep.json").write_text(json.dumps({"last_head": 5, "sessions_until": "2026-01-01"}))
+    (ws.local_dir / "sleep.json").write_text(
+        json.dumps({"last_head": 5, "sessions_until": "2026-01-01"})
+    )
     ws.state_file.write_text(json.dumps({"sleep": {"last_commit": ["x"]}}))
     caplog.set_level(logging.WARNING, logger="codemem")
     state = read_state(ws)
@@ -155,7 +166,13 @@ def test_status_lists_each_damage(repo):
     result = run(repo, "status", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert [d["kind"] for d in report["damage"]] == ["block", "note", "recall", "state", "conventions"]
+    assert [d["kind"] for d in report["damage"]] == [
+        "block",
+        "note",
+        "recall",
+        "state",
+        "conventions",
+    ]
     for damage in report["damage"]:
         assert damage["message"] in report["problems"]
     text = run(repo, "status").stdout

@@ -104,9 +104,13 @@ def test_initialize_memory_creates_the_layout_and_imports(shop):
 
 def test_initialize_memory_twice_creates_nothing(shop):
     initialize_memory(shop)
-    before = {p: p.read_bytes() for p in shop.dir.rglob("*") if p.is_file() and "local" not in p.parts}
+    before = {
+        p: p.read_bytes() for p in shop.dir.rglob("*") if p.is_file() and "local" not in p.parts
+    }
     assert initialize_memory(shop) == []
-    after = {p: p.read_bytes() for p in shop.dir.rglob("*") if p.is_file() and "local" not in p.parts}
+    after = {
+        p: p.read_bytes() for p in shop.dir.rglob("*") if p.is_file() and "local" not in p.parts
+    }
     assert after == before
 
 
@@ -139,7 +143,8 @@ def test_import_dry_run_changes_nothing(shop):
     store = MemoryStore(shop, user="alice")
     parts = import_instructions(store, Archive(shop), dry_run=True)
     assert [(p.source, p.target, p.status) for p in parts][:2] == [
-        ("CLAUDE.md", "project", "imported"), ("CLAUDE.md", "project", "imported"),
+        ("CLAUDE.md", "project", "imported"),
+        ("CLAUDE.md", "project", "imported"),
     ]
     assert not shop.blocks_dir.exists()
 
@@ -155,7 +160,10 @@ def test_parts_too_big_for_a_block_go_to_the_archive(shop):
         ("Architecture", "archive", "archived"),
     ]
     notes = Archive(shop).notes()
-    assert [(n.tags, n.source) for n in notes] == [(["imported", "instructions"], "CLAUDE.md"), (["imported", "instructions"], "AGENTS.md")]
+    assert [(n.tags, n.source) for n in notes] == [
+        (["imported", "instructions"], "CLAUDE.md"),
+        (["imported", "instructions"], "AGENTS.md"),
+    ]
     assert notes[0].content.startswith("## Build and test\n\n- `make install`")
     again = import_instructions(store, Archive(shop))
     assert [p.status for p in again] == ["skipped"] * 9
@@ -171,10 +179,7 @@ def test_split_sections_ignores_headings_in_fences_and_bare_titles():
 
 
 REGION = (
-    REGION_BEGIN + "\n"
-    "## project\n\nA shop.\n\n"
-    "## conventions\n\nUse ruff.\n"
-    + REGION_END + "\n"
+    REGION_BEGIN + "\n## project\n\nA shop.\n\n## conventions\n\nUse ruff.\n" + REGION_END + "\n"
 )
 
 
@@ -227,7 +232,10 @@ def test_export_then_import_round_trips_without_duplicates(shop):
     claude = (shop.root / "CLAUDE.md").read_text()
     # What came from CLAUDE.md is in it once; the region brings only what came from elsewhere.
     assert claude.startswith(
-        original + "\n" + REGION_BEGIN + "\n## project\n\n<!-- imported from AGENTS.md § Architecture"
+        original
+        + "\n"
+        + REGION_BEGIN
+        + "\n## project\n\n<!-- imported from AGENTS.md § Architecture"
     )
     assert "imported from CLAUDE.md" not in claude
     assert claude.count("- `make install` sets up the virtualenv.") == 1

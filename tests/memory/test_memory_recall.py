@@ -21,14 +21,19 @@ def history(recall):
     first = recall.start_session("anthropic/claude-sonnet-4-5", "Fix the flaky test")  # 12:00
     recall.add_message(first, "user", "The checkout test fails randomly on CI")  # 12:01
     recall.add_message(
-        first, "assistant", "Looking at the checkout test.",
+        first,
+        "assistant",
+        "Looking at the checkout test.",
         tool_calls=[{"name": "grep", "arguments": {"pattern": "checkout"}}],
-        tool_results=[{"output": "tests/test_checkout.py:12"}], tokens=42,
+        tool_results=[{"output": "tests/test_checkout.py:12"}],
+        tokens=42,
     )  # 12:02
     recall.add_message(first, "assistant", "The test depends on dict ordering; fixed.")  # 12:03
     recall.clock.now = datetime(2025, 3, 5, 9, 0, tzinfo=timezone.utc)
     second = recall.start_session("openai/gpt-5", "Speed up CI")  # 03-05 09:00
-    recall.add_message(second, "user", "CI takes twenty minutes; the checkout suite is slow")  # 09:01
+    recall.add_message(
+        second, "user", "CI takes twenty minutes; the checkout suite is slow"
+    )  # 09:01
     recall.add_message(second, "assistant", "Caching the virtualenv would help.")  # 09:02
     return first, second
 
@@ -47,7 +52,11 @@ def test_sessions_are_recorded_in_order(recall, history):
 
 def test_get_session_returns_every_field(recall, history):
     transcript = recall.get_session(history[0])
-    assert [(m.seq, m.role) for m in transcript.messages] == [(1, "user"), (2, "assistant"), (3, "assistant")]
+    assert [(m.seq, m.role) for m in transcript.messages] == [
+        (1, "user"),
+        (2, "assistant"),
+        (3, "assistant"),
+    ]
     message = transcript.messages[1]
     assert message.content == "Looking at the checkout test."
     assert message.tool_calls == [{"name": "grep", "arguments": {"pattern": "checkout"}}]
@@ -61,7 +70,9 @@ def test_sessions_are_found_by_a_unique_prefix(recall, history):
     assert recall.get_session(first[:10]).session.id == first
     with pytest.raises(NotFoundError, match="matches several sessions"):
         recall.get_session("2025030")
-    with pytest.raises(NotFoundError, match="no session 'nope': `codemem sessions list` shows the ids"):
+    with pytest.raises(
+        NotFoundError, match="no session 'nope': `codemem sessions list` shows the ids"
+    ):
         recall.get_session("nope")
     with pytest.raises(NotFoundError):
         recall.add_message("nope", "user", "x")
@@ -98,7 +109,9 @@ def test_search_with_role_and_date_filters(recall, history):
     assert contents(recall.search("checkout", until="2025-03-01", roles=["assistant"])) == [
         "Looking at the checkout test."
     ]
-    assert contents(recall.search("", since="2025-03-01T12:02:00", until="2025-03-01T12:03:00")) == [
+    assert contents(
+        recall.search("", since="2025-03-01T12:02:00", until="2025-03-01T12:03:00")
+    ) == [
         "The test depends on dict ordering; fixed.",
         "Looking at the checkout test.",
     ]
@@ -106,7 +119,9 @@ def test_search_with_role_and_date_filters(recall, history):
 
 def test_search_takes_any_text_safely(recall, history):
     assert recall.search('"unbalanced AND (quote* NEAR') == []
-    assert contents(recall.search("dict-ordering!")) == ["The test depends on dict ordering; fixed."]
+    assert contents(recall.search("dict-ordering!")) == [
+        "The test depends on dict ordering; fixed."
+    ]
 
 
 def test_export_markdown(recall, history):
@@ -165,10 +180,24 @@ def test_export_json(recall, history):
         "message_count": 2,
         "last_message": "2025-03-05T09:02:00+00:00",
         "messages": [
-            {"seq": 1, "role": "user", "content": "CI takes twenty minutes; the checkout suite is slow",
-             "tool_calls": None, "tool_results": None, "tokens": None, "created": "2025-03-05T09:01:00+00:00"},
-            {"seq": 2, "role": "assistant", "content": "Caching the virtualenv would help.",
-             "tool_calls": None, "tool_results": None, "tokens": None, "created": "2025-03-05T09:02:00+00:00"},
+            {
+                "seq": 1,
+                "role": "user",
+                "content": "CI takes twenty minutes; the checkout suite is slow",
+                "tool_calls": None,
+                "tool_results": None,
+                "tokens": None,
+                "created": "2025-03-05T09:01:00+00:00",
+            },
+            {
+                "seq": 2,
+                "role": "assistant",
+                "content": "Caching the virtualenv would help.",
+                "tool_calls": None,
+                "tool_results": None,
+                "tokens": None,
+                "created": "2025-03-05T09:02:00+00:00",
+            },
         ],
     }
     with pytest.raises(UsageError, match="unknown export format 'pdf'"):
@@ -177,7 +206,9 @@ def test_export_json(recall, history):
 
 def test_database_is_wal_with_recorded_migrations(recall, ws):
     assert recall.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    rows = recall.conn.execute("SELECT version, name, applied FROM schema_migrations ORDER BY version").fetchall()
+    rows = recall.conn.execute(
+        "SELECT version, name, applied FROM schema_migrations ORDER BY version"
+    ).fetchall()
     assert [tuple(row) for row in rows] == [
         (version, name, "2025-03-01T12:00:00+00:00") for version, name, _ in MIGRATIONS
     ]
@@ -199,23 +230,36 @@ def test_migrations_bring_an_old_database_up_to_date_once(ws):
     old.close()
 
     with Recall(ws, clock=Clock()) as recall:
-        applied = [tuple(r) for r in recall.conn.execute("SELECT version, applied FROM schema_migrations ORDER BY version")]
+        applied = [
+            tuple(r)
+            for r in recall.conn.execute(
+                "SELECT version, applied FROM schema_migrations ORDER BY version"
+            )
+        ]
         assert applied == [(1, "2024-01-01T00:00:00+00:00")] + [
             (version, "2025-03-01T12:00:00+00:00") for version in range(2, SCHEMA_VERSION + 1)
         ]
         assert contents(recall.search("pagination")) == ["an old question about pagination"]
         recall.add_message("20240101-000000-abcd", "assistant", "use cursors")
     with Recall(ws, clock=Clock(datetime(2030, 1, 1, tzinfo=timezone.utc))) as again:
-        assert [tuple(r) for r in again.conn.execute("SELECT version, applied FROM schema_migrations ORDER BY version")] == applied
+        assert [
+            tuple(r)
+            for r in again.conn.execute(
+                "SELECT version, applied FROM schema_migrations ORDER BY version"
+            )
+        ] == applied
         assert [m.content for m in again.get_session("20240101").messages] == [
-            "an old question about pagination", "use cursors",
+            "an old question about pagination",
+            "use cursors",
         ]
 
 
 def test_a_newer_database_is_refused(ws):
     ws.recall_db.parent.mkdir(parents=True)
     with sqlite3.connect(ws.recall_db) as db:
-        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+        )
         db.execute("INSERT INTO schema_migrations VALUES (99, 'future', 'x')")
     with pytest.raises(Exception, match="schema version 99, newer than this codemem knows"):
         Recall(ws)
@@ -254,7 +298,8 @@ def test_processes_sharing_the_database_keep_every_message(recall, ws):
         "        recall.add_message(sys.argv[2], 'user', f'{sys.argv[3]} says {i}')\n"
     )
     workers = [
-        subprocess.Popen([sys.executable, "-c", script, str(ws.root), session, f"p{n}"]) for n in range(3)
+        subprocess.Popen([sys.executable, "-c", script, str(ws.root), session, f"p{n}"])
+        for n in range(3)
     ]
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0]
     messages = recall.get_session(session).messages

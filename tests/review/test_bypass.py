@@ -30,14 +30,18 @@ TOKEN = "ghp_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"  # codemem: ignore[secre
 TOKEN_LINE = f'TOKEN = "{TOKEN}"'
 FIX = "remove it, rotate it if it was ever pushed, and read it from the environment"
 BYTES = "(read as bytes: the diff does not show this file as text)"
-FOOTER = ("codemem: commit stopped by {n} at or above error. Fix {them}, or dismiss a false alarm with "
-          "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... (or git commit --no-verify).\n")
+FOOTER = (
+    "codemem: commit stopped by {n} at or above error. Fix {them}, or dismiss a false alarm with "
+    "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... (or git commit --no-verify).\n"
+)
 ONE = FOOTER.format(n="1 finding", them="it")
 LEARN = f"codemem: warning: {NOT_LEARNED}\n"  # these repositories have no digest yet
 
 
 def install(repo: Path) -> Path:
-    result = CliRunner().invoke(cli, ["--repo", str(repo), "hook", "install"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--repo", str(repo), "hook", "install"], catch_exceptions=False
+    )
     assert result.output == "Installed the codemem pre-commit hook at .git/hooks/pre-commit.\n"
     return repo
 
@@ -66,13 +70,17 @@ def test_a_type_change_does_not_hand_the_next_file_another_files_lines(small):
     git(small, "add", "-A")
     result = commit(small)
     fid = finding_id("secrets/github-token", "b.py", TOKEN_LINE)
-    assert (result.returncode, result.stderr) == (1, LEARN + (
-        "b.py\n"
-        "  2  error    GitHub token (ghp_…, 40 characters) in the change [secrets/github-token]\n"
-        f"     fix: {FIX} · id {fid}\n"
-        "\n"
-        "1 finding (1 error) in 1 of 1 file reviewed.\n" + ONE
-    ))
+    assert (result.returncode, result.stderr) == (
+        1,
+        LEARN
+        + (
+            "b.py\n"
+            "  2  error    GitHub token (ghp_…, 40 characters) in the change [secrets/github-token]\n"
+            f"     fix: {FIX} · id {fid}\n"
+            "\n"
+            "1 finding (1 error) in 1 of 1 file reviewed.\n" + ONE
+        ),
+    )
     assert head_subject(small) == "initial"
 
 
@@ -105,8 +113,14 @@ def test_patch_blocks_are_keyed_by_path():
 @pytest.fixture
 def ruled(shop):
     """The shop, with a rule that backtracks catastrophically even in `regex`, and one that does in `re`."""
-    append(shop, ".codemem/blocks/conventions.md", "- never: /(a+)+$/\n- never: /(a|aa)+$/ — no runs of a\n")
-    write(shop, {".codemem/config.yml": "review:\n  hook_timeout: 300\n"})  # only the rule's own limit counts
+    append(
+        shop,
+        ".codemem/blocks/conventions.md",
+        "- never: /(a+)+$/\n- never: /(a|aa)+$/ — no runs of a\n",
+    )
+    write(
+        shop, {".codemem/config.yml": "review:\n  hook_timeout: 300\n"}
+    )  # only the rule's own limit counts
     git(shop, "add", "-A")
     git(shop, "commit", "-q", "-m", "rules")
     return install(shop)
@@ -120,21 +134,24 @@ def test_a_slow_rule_is_a_warning_naming_it_and_the_review_still_blocks_the_secr
     slow = finding_id("conventions/slow-rule", ".codemem/blocks/conventions.md", "/(a|aa)+$/")
     token = finding_id("secrets/github-token", "shop/settings.py", TOKEN_LINE)
     printed = finding_id("conventions/never-print", "shop/settings.py", "print(RUN)")
-    assert (result.returncode, result.stderr) == (1, (
-        ".codemem/blocks/conventions.md\n"
-        f"  {line}  warning  the rule /(a|aa)+$/ took longer than 0.5 s on this change and was skipped (catastrophic "
-        "backtracking?) [conventions/slow-rule]\n"
-        f"      fix: rewrite the regular expression without nested repetition, such as (a+)+ or (a|aa)+ · id {slow}\n"
-        "\n"
-        "shop/settings.py\n"
-        "   2  error    GitHub token (ghp_…, 40 characters) in the change [secrets/github-token]\n"
-        f"      fix: {FIX} · id {token}\n"
-        "   3  error    `print(`: the conventions say never (.codemem/blocks/conventions.md:23) [conventions/never-print]\n"
-        f"      fix: log through `logging.getLogger(__name__)` · id {printed}\n"
-        "\n"
-        "3 findings (2 errors, 1 warning) in 2 of 1 file reviewed.\n"
-        + FOOTER.format(n="2 findings", them="them")
-    ))
+    assert (result.returncode, result.stderr) == (
+        1,
+        (
+            ".codemem/blocks/conventions.md\n"
+            f"  {line}  warning  the rule /(a|aa)+$/ took longer than 0.5 s on this change and was skipped (catastrophic "
+            "backtracking?) [conventions/slow-rule]\n"
+            f"      fix: rewrite the regular expression without nested repetition, such as (a+)+ or (a|aa)+ · id {slow}\n"
+            "\n"
+            "shop/settings.py\n"
+            "   2  error    GitHub token (ghp_…, 40 characters) in the change [secrets/github-token]\n"
+            f"      fix: {FIX} · id {token}\n"
+            "   3  error    `print(`: the conventions say never (.codemem/blocks/conventions.md:23) [conventions/never-print]\n"
+            f"      fix: log through `logging.getLogger(__name__)` · id {printed}\n"
+            "\n"
+            "3 findings (2 errors, 1 warning) in 2 of 1 file reviewed.\n"
+            + FOOTER.format(n="2 findings", them="them")
+        ),
+    )
 
 
 def bytes_report(path: str, what: str, secret: str, offset: int) -> str:
@@ -180,7 +197,12 @@ def test_a_key_in_content_the_diff_does_not_show_stops_the_commit(small, case):
     result = commit(small)
     reviewed = "1 of 2 files" if case == "no-diff" else "1 of 1 file"
     assert (result.returncode, result.stderr) == (
-        1, LEARN + bytes_report(path, what, secret, offset) + f"1 finding (1 error) in {reviewed} reviewed.\n" + ONE)
+        1,
+        LEARN
+        + bytes_report(path, what, secret, offset)
+        + f"1 finding (1 error) in {reviewed} reviewed.\n"
+        + ONE,
+    )
     assert secret not in result.stderr
     assert head_subject(small) == "initial"
 
@@ -192,7 +214,10 @@ def test_a_changed_binary_reports_only_keys_its_old_version_did_not_hold(small):
     stage(small, {"blob.bin": b"\0\1" + old_key.encode() + b"\0" + new_key.encode() + b"\0"})
     result = review(small)
     assert brief(result) == [("blob.bin", None, "error", "secrets/aws-access-key")]
-    assert result.findings[0].message == f"AWS access key ID (AKIA…, 20 characters) in the change, at byte 23 {BYTES}"
+    assert (
+        result.findings[0].message
+        == f"AWS access key ID (AKIA…, 20 characters) in the change, at byte 23 {BYTES}"
+    )
     assert result.findings[0].id == finding_id("secrets/aws-access-key", "blob.bin", new_key)
 
 
@@ -202,12 +227,15 @@ def test_past_the_byte_budget_a_file_is_not_scanned_and_that_blocks(small, monke
     result = review(small)
     assert brief(result) == [("big.bin", None, "error", "secrets/not-scanned")]
     assert result.findings[0].message == (
-        "not scanned for secrets: 1,500 bytes is more than the 1,000 bytes it reads in one review")
+        "not scanned for secrets: 1,500 bytes is more than the 1,000 bytes it reads in one review"
+    )
 
 
 def test_untracked_binary_files_are_read_from_disk(small):
     write(small, {"notes.bin": b"\0\0" + TOKEN.encode() + b"\0"})
-    assert brief(review(small, Target("worktree"))) == [("notes.bin", None, "error", "secrets/github-token")]
+    assert brief(review(small, Target("worktree"))) == [
+        ("notes.bin", None, "error", "secrets/github-token")
+    ]
 
 
 def test_git_blobs_and_disk_files_stream_in_chunks(small):
@@ -226,7 +254,9 @@ def test_git_blobs_and_disk_files_stream_in_chunks(small):
 def test_a_check_that_hangs_is_cut_short_keeping_its_findings_and_the_others_still_run(shop):
     stage(shop, {"shop/x.py": "breakpoint()\n"})  # codemem: ignore
     config = load_config(None)
-    ctx = ReviewContext(Workspace(shop), config, config.review, read_changes(shop, Target("staged"), 1_000_000))
+    ctx = ReviewContext(
+        Workspace(shop), config, config.review, read_changes(shop, Target("staged"), 1_000_000)
+    )
 
     def hangs(_ctx):
         yield Finding("hangs/first", "info", "shop/x.py", 1, "found before hanging")
@@ -234,10 +264,14 @@ def test_a_check_that_hangs_is_cut_short_keeping_its_findings_and_the_others_sti
 
     budget = Budget(1.0)
     started = time.monotonic()
-    findings, warnings = run_checks(ctx, (("hanging", hangs), ("leftovers", leftovers.check)), budget)
+    findings, warnings = run_checks(
+        ctx, (("hanging", hangs), ("leftovers", leftovers.check)), budget
+    )
     assert time.monotonic() - started < 5
     assert [(f.rule, f.line) for f in findings] == [("hangs/first", 1), ("leftovers/breakpoint", 1)]
-    assert warnings == ["the hanging check took longer than 0.5 s, its share of the time limit, and was cut short"]
+    assert warnings == [
+        "the hanging check took longer than 0.5 s, its share of the time limit, and was cut short"
+    ]
     assert budget.ran_out == ["hanging"]
 
 
@@ -249,4 +283,6 @@ def test_a_secret_scan_that_fails_on_a_file_blocks_it_as_not_scanned(small, monk
     stage(small, {"c.py": "y = 2\n"})
     result = review(small)
     assert brief(result) == [("c.py", None, "error", "secrets/not-scanned")]
-    assert result.findings[0].message == "not scanned for secrets: the scan failed (ValueError: boom)"
+    assert (
+        result.findings[0].message == "not scanned for secrets: the scan failed (ValueError: boom)"
+    )

@@ -10,8 +10,12 @@ from tests.helpers import git
 
 
 def warning_only(repo) -> None:
-    append(repo, "shop/prices.py", '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
-           "    return Price(a.cents + b.cents)\n")
+    append(
+        repo,
+        "shop/prices.py",
+        '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
+        "    return Price(a.cents + b.cents)\n",
+    )
 
 
 def test_exit_codes_follow_fail_on(shop):
@@ -57,17 +61,23 @@ def test_usage_and_configuration_mistakes_exit_2(shop, tmp_path):
     (shop / ".codemem/config.yml").write_text("review:\n  bogus: 1\n")
     assert cli_review(shop, "--staged").stderr == (
         f"codemem: error: {shop / '.codemem/config.yml'}: review.bogus: unknown key "
-        "(`codemem config example` shows every key)\n")
+        "(`codemem config example` shows every key)\n"
+    )
     outside = CliRunner().invoke(cli, ["--repo", str(tmp_path), "review", "--staged"])
     assert outside.exit_code == 2
 
 
 def test_an_unknown_revision_is_a_usage_error_and_the_hook_lets_it_through(shop):
     failed = cli_review(shop, "--range", "nope..HEAD")
-    assert (failed.exit_code, failed.stderr) == (2, "codemem: error: --range nope..HEAD: 'nope' names no commit\n")
+    assert (failed.exit_code, failed.stderr) == (
+        2,
+        "codemem: error: --range nope..HEAD: 'nope' names no commit\n",
+    )
     hooked = cli_review(shop, "--range", "nope..HEAD", "--hook")
     assert (hooked.exit_code, hooked.stderr) == (
-        0, "codemem: warning: --range nope..HEAD: 'nope' names no commit; committing without review\n")
+        0,
+        "codemem: warning: --range nope..HEAD: 'nope' names no commit; committing without review\n",
+    )
 
 
 def test_codemem_failures_exit_3_and_the_hook_lets_them_through(shop, monkeypatch):
@@ -79,10 +89,15 @@ def test_codemem_failures_exit_3_and_the_hook_lets_them_through(shop, monkeypatc
 
     monkeypatch.setattr(diff, "run_git", broken)
     failed = cli_review(shop, "--staged")
-    assert (failed.exit_code, failed.stderr) == (3, "codemem: error: git diff failed: fatal: bad object\n")
+    assert (failed.exit_code, failed.stderr) == (
+        3,
+        "codemem: error: git diff failed: fatal: bad object\n",
+    )
     hooked = cli_review(shop, "--staged", "--hook")
     assert (hooked.exit_code, hooked.stderr) == (
-        0, "codemem: warning: git diff failed: fatal: bad object; committing without review\n")
+        0,
+        "codemem: warning: git diff failed: fatal: bad object; committing without review\n",
+    )
 
 
 def test_an_internal_error_is_exit_3_not_a_traceback(shop, monkeypatch):
@@ -94,19 +109,28 @@ def test_an_internal_error_is_exit_3_not_a_traceback(shop, monkeypatch):
     monkeypatch.setattr(engine, "read_changes", boom)
     result = cli_review(shop, "--staged")
     assert (result.exit_code, result.stderr) == (
-        3, "codemem: error: internal error: KeyError: 'surprise' (CODEMEM_DEBUG=1 shows the traceback)\n")
+        3,
+        "codemem: error: internal error: KeyError: 'surprise' (CODEMEM_DEBUG=1 shows the traceback)\n",
+    )
 
 
 def test_the_hook_mode_is_quiet_when_clean_and_the_time_limit_exits_4(shop):
     stage(shop, {"notes.md": "hello\n"})
-    assert (cli_review(shop, "--staged", "--hook").exit_code, cli_review(shop, "--staged", "--hook").stdout) == (0, "")
+    assert (
+        cli_review(shop, "--staged", "--hook").exit_code,
+        cli_review(shop, "--staged", "--hook").stdout,
+    ) == (0, "")
     slow = cli_review(shop, "--staged", "--timeout", "0.000001")
     assert (slow.exit_code, slow.stderr) == (
-        4, "codemem: warning: out of time (1e-06 s): the conflicts, leftovers, binaries, conventions, "
-           "conventions syntax, naming, docstrings and tests checks were skipped\n")
+        4,
+        "codemem: warning: out of time (1e-06 s): the conflicts, leftovers, binaries, conventions, "
+        "conventions syntax, naming, docstrings and tests checks were skipped\n",
+    )
 
 
 def test_help_documents_the_rule_syntax_and_exit_codes():
     result = CliRunner().invoke(cli, ["review", "--help"])
     assert "- never: `print(` in `src/**` — use the logger" in result.output
-    assert "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;" in result.output
+    assert (
+        "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;" in result.output
+    )

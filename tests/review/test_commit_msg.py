@@ -19,18 +19,64 @@ from codemem.workspace import Workspace
 from tests.helpers import git
 
 RULES = [
-    Rule("commits", None, "Commit subjects follow Conventional Commits (`type(scope): summary`)", 0.95,
-         kind="commit-format", value="Conventional Commits"),
-    Rule("commits", None, "Commit subjects use the imperative mood (`Add x`, not `Added x`)", 0.9,
-         kind="commit-mood", value="imperative"),
-    Rule("commits", None, "Commit subjects do not end with a period", 1.0, kind="commit-period", value="no"),
-    Rule("commits", None, "Commit subjects are at most 72 characters", 0.7, kind="commit-length", value="72"),
-    Rule("commits", None, "Commit subjects reference an issue (#123 or KEY-123)", 0.85,
-         kind="commit-issue-refs", value="yes"),
-    Rule("commits", None, "Commits are usually a subject line only", 0.85, kind="commit-body", value="no"),
+    Rule(
+        "commits",
+        None,
+        "Commit subjects follow Conventional Commits (`type(scope): summary`)",
+        0.95,
+        kind="commit-format",
+        value="Conventional Commits",
+    ),
+    Rule(
+        "commits",
+        None,
+        "Commit subjects use the imperative mood (`Add x`, not `Added x`)",
+        0.9,
+        kind="commit-mood",
+        value="imperative",
+    ),
+    Rule(
+        "commits",
+        None,
+        "Commit subjects do not end with a period",
+        1.0,
+        kind="commit-period",
+        value="no",
+    ),
+    Rule(
+        "commits",
+        None,
+        "Commit subjects are at most 72 characters",
+        0.7,
+        kind="commit-length",
+        value="72",
+    ),
+    Rule(
+        "commits",
+        None,
+        "Commit subjects reference an issue (#123 or KEY-123)",
+        0.85,
+        kind="commit-issue-refs",
+        value="yes",
+    ),
+    Rule(
+        "commits",
+        None,
+        "Commits are usually a subject line only",
+        0.85,
+        kind="commit-body",
+        value="no",
+    ),
 ]
-NAMING = Rule("naming", "python", "Python functions are named in snake_case", 1.0,
-              kind="naming", subject="function", value="snake_case")
+NAMING = Rule(
+    "naming",
+    "python",
+    "Python functions are named in snake_case",
+    1.0,
+    kind="naming",
+    subject="function",
+    value="snake_case",
+)
 
 
 @pytest.fixture
@@ -45,9 +91,17 @@ def learned(shop):
 def test_the_reader_keeps_the_commit_rules(learned):
     # Records keep a rule's band, not its exact share (committed memory stays stable): a
     # rule comes back with its band and the band's lower bound as its share.
-    bands = [("almost-all", 0.95), ("most", 0.8), ("all", 1.0), ("many", 0.6), ("most", 0.8), ("most", 0.8)]
+    bands = [
+        ("almost-all", 0.95),
+        ("most", 0.8),
+        ("all", 1.0),
+        ("many", 0.6),
+        ("most", 0.8),
+        ("most", 0.8),
+    ]
     assert commit_conventions(Workspace(learned)) == [
-        replace(rule, band=band, share=share) for rule, (band, share) in zip(RULES, bands, strict=True)
+        replace(rule, band=band, share=share)
+        for rule, (band, share) in zip(RULES, bands, strict=True)
     ]
 
 
@@ -59,13 +113,19 @@ def test_no_records_no_rules(shop):
     ("message", "broken"),
     [
         ("feat(cart): add checkout (#1)\n", []),
-        ("Updated the cart.\n", [
-            "Commit subjects follow Conventional Commits (`type(scope): summary`)",
-            "Commit subjects use the imperative mood (`Add x`, not `Added x`)",
-            "Commit subjects do not end with a period",
-            "Commit subjects reference an issue (#123 or KEY-123)",
-        ]),
-        ("# a comment git drops\n\nfix: adds rounding (#3)\n", ["Commit subjects use the imperative mood (`Add x`, not `Added x`)"]),
+        (
+            "Updated the cart.\n",
+            [
+                "Commit subjects follow Conventional Commits (`type(scope): summary`)",
+                "Commit subjects use the imperative mood (`Add x`, not `Added x`)",
+                "Commit subjects do not end with a period",
+                "Commit subjects reference an issue (#123 or KEY-123)",
+            ],
+        ),
+        (
+            "# a comment git drops\n\nfix: adds rounding (#3)\n",
+            ["Commit subjects use the imperative mood (`Add x`, not `Added x`)"],
+        ),
         ("fix: " + "x" * 80 + " #1\n", []),  # the length rule is followed by only 70%: not checked
         ("Merge branch 'main' into topic\n", []),
         ("fixup! feat: add checkout\n", []),
@@ -84,7 +144,9 @@ def test_the_subject_stops_at_the_scissors_line():
 def test_check_message_command(learned, tmp_path):
     message = tmp_path / "MSG"
     message.write_text("Updated the cart\n")
-    result = CliRunner().invoke(cli, ["--repo", str(learned), "hook", "check-message", str(message)])
+    result = CliRunner().invoke(
+        cli, ["--repo", str(learned), "hook", "check-message", str(message)]
+    )
     assert result.exit_code == 1
     assert result.stderr == (
         "codemem: the commit message does not follow the conventions in memory:\n"
@@ -93,7 +155,9 @@ def test_check_message_command(learned, tmp_path):
         "  - Commit subjects reference an issue (#123 or KEY-123)\n"
     )
     good = CliRunner().invoke(
-        cli, ["--repo", str(learned), "hook", "check-message", "-"], input="fix(cart): round totals (#12)\n"
+        cli,
+        ["--repo", str(learned), "hook", "check-message", "-"],
+        input="fix(cart): round totals (#12)\n",
     )
     assert (good.exit_code, good.output) == (0, "")
 
@@ -109,7 +173,9 @@ def test_the_installed_hook_stops_a_message_that_breaks_a_convention(learned):
     assert installed.output == "Installed the codemem commit-msg hook at .git/hooks/commit-msg.\n"
     stopped = commit(learned, "feat: added notes")
     assert stopped.returncode == 1
-    assert "  - Commit subjects use the imperative mood (`Add x`, not `Added x`)\n" in stopped.stderr
+    assert (
+        "  - Commit subjects use the imperative mood (`Add x`, not `Added x`)\n" in stopped.stderr
+    )
     assert "SKIP=codemem git commit" in stopped.stderr
     assert commit(learned, "feat: add notes (#7)").returncode == 0
     assert commit(learned, "Notes.", env={"SKIP": "codemem"}).returncode == 0
@@ -129,7 +195,10 @@ def test_uninstall_restores_the_hook_it_chained(shop):
     (hooks / "commit-msg").write_text("#!/bin/sh\nexit 0\n")
     (hooks / "commit-msg").chmod(0o755)
     installed = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install", "--commit-msg"])
-    assert "The hook that was there runs first: .git/hooks/commit-msg.codemem-chained.\n" in installed.output
+    assert (
+        "The hook that was there runs first: .git/hooks/commit-msg.codemem-chained.\n"
+        in installed.output
+    )
     removed = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "uninstall", "--commit-msg"])
     assert removed.output == (
         "Removed the codemem commit-msg hook from .git/hooks/commit-msg.\n"

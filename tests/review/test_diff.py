@@ -21,7 +21,14 @@ def files(changes) -> list[tuple[str, str, str | None, bool]]:
 @pytest.fixture
 def repo(repo_factory):
     path = repo_factory()
-    stage(path, {"a.py": "one\ntwo\nthree\nfour\n", "gone.txt": "bye\n", "old name.txt": "same\ntext\nhere\n"})
+    stage(
+        path,
+        {
+            "a.py": "one\ntwo\nthree\nfour\n",
+            "gone.txt": "bye\n",
+            "old name.txt": "same\ntext\nhere\n",
+        },
+    )
     git(path, "commit", "-q", "-m", "base")
     return path
 
@@ -57,7 +64,8 @@ def test_worktree_includes_untracked_files_but_not_ignored_ones(repo):
     write(repo, {".gitignore": "*.log\n", "notes.md": "hi\n", "debug.log": "x\n"})
     changes = read_changes(repo, Target("worktree"), MAX)
     assert [(f.path, f.status, f.whole) for f in changes.files] == [
-        (".gitignore", "added", True), ("notes.md", "added", True),
+        (".gitignore", "added", True),
+        ("notes.md", "added", True),
     ]
 
 
@@ -70,28 +78,54 @@ def test_ranges_two_and_three_dots(repo):
     stage(repo, {"gone.txt": "changed on main\n"})
     git(repo, "commit", "-q", "-m", "main moves on")
     direct = read_changes(repo, Target("range", rev_range="main..feature"), MAX)
-    assert files(direct) == [("a.py", "modified", None, False), ("gone.txt", "modified", None, False)]
+    assert files(direct) == [
+        ("a.py", "modified", None, False),
+        ("gone.txt", "modified", None, False),
+    ]
     merge_base = read_changes(repo, Target("range", rev_range="main...feature"), MAX)
     assert files(merge_base) == [("a.py", "modified", None, False)]
     assert merge_base.files[0].added == {5: "feature"}
-    assert read_changes(repo, Target("range", rev_range=f"{base}..feature"), MAX).files[0].added == {5: "feature"}
+    assert read_changes(repo, Target("range", rev_range=f"{base}..feature"), MAX).files[
+        0
+    ].added == {5: "feature"}
 
 
 def test_binary_files_and_size_limits(repo):
-    stage(repo, {"img.png": b"\x89PNG\0\0" + bytes(range(256)) * 4, "big.txt": "x" * 2_000 + "\n",
-                 ".gitattributes": "*.dat binary\n", "table.dat": "looks like text\n"})
+    stage(
+        repo,
+        {
+            "img.png": b"\x89PNG\0\0" + bytes(range(256)) * 4,
+            "big.txt": "x" * 2_000 + "\n",
+            ".gitattributes": "*.dat binary\n",
+            "table.dat": "looks like text\n",
+        },
+    )
     changes = read_changes(repo, Target("staged"), 1_000)
     by_path = {f.path: f for f in changes.files}
-    assert (by_path["img.png"].binary, by_path["img.png"].size, by_path["img.png"].data) == (True, 1030, None)
-    assert (by_path["big.txt"].binary, by_path["big.txt"].size, by_path["big.txt"].data) == (False, 2001, None)
+    assert (by_path["img.png"].binary, by_path["img.png"].size, by_path["img.png"].data) == (
+        True,
+        1030,
+        None,
+    )
+    assert (by_path["big.txt"].binary, by_path["big.txt"].size, by_path["big.txt"].data) == (
+        False,
+        2001,
+        None,
+    )
     assert by_path["big.txt"].added == {}
     assert by_path["table.dat"].binary is True
 
 
 def test_paths_review_whole_files_and_folders(repo):
     write(repo, {"pkg/m.py": "a = 1\nb = 2\n", "pkg/sub/n.py": "c = 3\n"})
-    changes = read_changes(repo, Target("paths", paths=(str(repo / "pkg"), str(repo / "a.py"))), MAX)
-    assert [(f.path, f.whole) for f in changes.files] == [("a.py", True), ("pkg/m.py", True), ("pkg/sub/n.py", True)]
+    changes = read_changes(
+        repo, Target("paths", paths=(str(repo / "pkg"), str(repo / "a.py"))), MAX
+    )
+    assert [(f.path, f.whole) for f in changes.files] == [
+        ("a.py", True),
+        ("pkg/m.py", True),
+        ("pkg/sub/n.py", True),
+    ]
     assert changes.files[1].added == {1: "a = 1", 2: "b = 2"}
     with pytest.raises(UsageError, match="no such file or folder"):
         read_changes(repo, Target("paths", paths=(str(repo / "missing.py"),)), MAX)
@@ -109,7 +143,9 @@ def test_a_repository_without_commits(repo_factory):
     repo = repo_factory(commit=False)
     stage(repo, {"first.py": "print(1)\n"})
     assert files(read_changes(repo, Target("staged"), MAX)) == [("first.py", "added", None, False)]
-    assert files(read_changes(repo, Target("worktree"), MAX)) == [("first.py", "added", None, False)]
+    assert files(read_changes(repo, Target("worktree"), MAX)) == [
+        ("first.py", "added", None, False)
+    ]
 
 
 def test_a_bad_range_is_a_usage_error(repo):

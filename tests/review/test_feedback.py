@@ -30,12 +30,29 @@ def test_a_dismissed_finding_is_not_reported_again_even_when_lines_move(shop):
     camel(shop, "applyDiscount")
     stage(shop)
     [finding] = review(shop).findings
-    item, count = dismiss(Workspace(shop), finding.id[:8], "mirrors the JavaScript API", by="alice", now=NOW)
-    assert (item, count) == (Dismissal(finding.id, "naming/python/function", "shop/prices.py",
-                                       "mirrors the JavaScript API", "alice", "2025-03-10T12:00:00Z"), 1)
+    item, count = dismiss(
+        Workspace(shop), finding.id[:8], "mirrors the JavaScript API", by="alice", now=NOW
+    )
+    assert (item, count) == (
+        Dismissal(
+            finding.id,
+            "naming/python/function",
+            "shop/prices.py",
+            "mirrors the JavaScript API",
+            "alice",
+            "2025-03-10T12:00:00Z",
+        ),
+        1,
+    )
     saved = json.loads((shop / ".codemem/review/dismissed" / f"{finding.id}.json").read_text())
-    assert saved == {"id": finding.id, "rule": "naming/python/function", "file": "shop/prices.py",
-                     "reason": "mirrors the JavaScript API", "by": "alice", "at": "2025-03-10T12:00:00Z"}
+    assert saved == {
+        "id": finding.id,
+        "rule": "naming/python/function",
+        "file": "shop/prices.py",
+        "reason": "mirrors the JavaScript API",
+        "by": "alice",
+        "at": "2025-03-10T12:00:00Z",
+    }
     text = (shop / "shop/prices.py").read_text()
     stage(shop, {"shop/prices.py": '"""Moved down."""\n\n' + text})
     result = review(shop)
@@ -54,21 +71,30 @@ def test_rules_dismissed_again_and_again_lose_severity_then_disappear(shop):
         dismiss(ws, f.id, by="bob", now=NOW)
     assert rule_confidence(ws) == {"naming/python/function": 0.5}
     result = review(shop)
-    assert [(f.severity, round(f.confidence, 3)) for f in result.findings] == [("warning", round(0.95 / 2, 3))] * 4  # the band of 34 of 35, halved
+    assert [(f.severity, round(f.confidence, 3)) for f in result.findings] == [
+        ("warning", round(0.95 / 2, 3))
+    ] * 4  # the band of 34 of 35, halved
     assert result.suppressed == 3
     for f in findings[3:6]:
         dismiss(ws, f.id, by="bob", now=NOW)
     assert rule_confidence(ws, dismiss_after=3) == {"naming/python/function": 0.25}
     result = review(shop)
-    assert (result.findings, result.suppressed) == ([], 7)  # 0.97 × 0.25 is under review.min_confidence
+    assert (result.findings, result.suppressed) == (
+        [],
+        7,
+    )  # 0.97 × 0.25 is under review.min_confidence
 
 
 def test_apply_feedback_and_confidence():
     finding = Finding("tests/python", "warning", "a.py", 3, "m", line_text="def f():")
-    other = Finding("naming/python/function", "error", "a.py", 9, "m", confidence=0.9, line_text="def g():")
+    other = Finding(
+        "naming/python/function", "error", "a.py", 9, "m", confidence=0.9, line_text="def g():"
+    )
     dismissals = [Dismissal("x" * 12, "naming/python/function", "b.py", "", "a", "t")] * 2
     assert confidence_from(dismissals, 2) == {"naming/python/function": 0.5}
-    kept, dropped = apply_feedback([finding, other], dismissals, dismiss_after=2, min_confidence=0.3)
+    kept, dropped = apply_feedback(
+        [finding, other], dismissals, dismiss_after=2, min_confidence=0.3
+    )
     assert dropped == 0
     assert kept == [finding, other.with_changes(severity="warning", confidence=0.45)]
     gone = [Dismissal(finding.id, "tests/python", "a.py", "", "a", "t")]
@@ -89,7 +115,10 @@ def test_dismiss_from_the_command_line(shop):
     ]
     again = cli_review(shop, "--staged")
     assert again.exit_code == 0
-    assert again.stdout == "No findings in 2 files reviewed. 1 dismissed or low-confidence not shown.\n"
+    assert (
+        again.stdout
+        == "No findings in 2 files reviewed. 1 dismissed or low-confidence not shown.\n"
+    )
 
 
 def test_dismissing_an_unknown_or_ambiguous_id(shop):

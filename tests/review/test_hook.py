@@ -18,8 +18,10 @@ from codemem.review.hook import MARKER, hook_script
 from tests.helpers import git
 
 ROOT = Path(__file__).resolve().parents[2]
-FOOTER = ("codemem: commit stopped by 1 finding at or above error. Fix it, or dismiss a false alarm with "
-          "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... (or git commit --no-verify).\n")
+FOOTER = (
+    "codemem: commit stopped by 1 finding at or above error. Fix it, or dismiss a false alarm with "
+    "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... (or git commit --no-verify).\n"
+)
 
 
 def hook(repo: Path, *args: str):
@@ -48,12 +50,19 @@ def test_install_writes_an_executable_script_for_this_python(hooked):
     assert text.startswith("#!/bin/sh\n" + MARKER + "\n")
     assert text == hook_script(sys.executable, 10.0)
     assert hook(hooked, "status").output == "Installed at .git/hooks/pre-commit.\n"
-    assert hook(hooked, "install").output == "The codemem pre-commit hook is already installed at .git/hooks/pre-commit.\n"
+    assert (
+        hook(hooked, "install").output
+        == "The codemem pre-commit hook is already installed at .git/hooks/pre-commit.\n"
+    )
 
 
 def test_a_clean_commit_goes_through_quietly(hooked):
-    append(hooked, "shop/prices.py", '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
-           "    return Price(a.cents + b.cents)\n")
+    append(
+        hooked,
+        "shop/prices.py",
+        '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
+        "    return Price(a.cents + b.cents)\n",
+    )
     append(hooked, "tests/test_cart.py", "\n# add_prices\n")
     git(hooked, "add", "-A")
     result = commit(hooked)
@@ -66,7 +75,11 @@ def test_a_commit_breaking_a_learned_convention_is_stopped_with_the_findings(hoo
     append(hooked, "tests/test_cart.py", "\n# applyDiscount\n")
     git(hooked, "add", "-A")
     result = commit(hooked)
-    fid = finding_id("naming/python/function", "shop/prices.py", "def applyDiscount(price: Price, percent: int) -> Price:")
+    fid = finding_id(
+        "naming/python/function",
+        "shop/prices.py",
+        "def applyDiscount(price: Price, percent: int) -> Price:",
+    )
     assert result.returncode == 1
     assert result.stderr == (
         "shop/prices.py\n"
@@ -95,8 +108,12 @@ def test_a_commit_adding_a_secret_is_stopped(hooked):
 
 
 def test_warnings_are_shown_but_do_not_stop_the_commit(hooked):
-    append(hooked, "shop/prices.py", '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
-           "    return Price(a.cents + b.cents)\n")
+    append(
+        hooked,
+        "shop/prices.py",
+        '\n\ndef add_prices(a: Price, b: Price) -> Price:\n    """The sum."""\n'
+        "    return Price(a.cents + b.cents)\n",
+    )
     git(hooked, "add", "-A")
     result = commit(hooked)
     assert result.returncode == 0
@@ -107,7 +124,10 @@ def test_warnings_are_shown_but_do_not_stop_the_commit(hooked):
 def test_skip_and_no_verify(hooked):
     stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
     skipped = commit(hooked, env={"SKIP": "flake8, codemem"})
-    assert (skipped.returncode, skipped.stderr) == (0, "codemem: review skipped (SKIP=flake8, codemem)\n")
+    assert (skipped.returncode, skipped.stderr) == (
+        0,
+        "codemem: review skipped (SKIP=flake8, codemem)\n",
+    )
     stage(hooked, {"shop/more.py": "breakpoint()\n"})  # codemem: ignore
     assert commit(hooked, env={"SKIP": "codemem-other"}).returncode == 1
     no_verify = commit(hooked, "--no-verify")
@@ -127,7 +147,10 @@ def test_an_existing_hook_is_chained_runs_first_and_is_restored(shop):
     assert stopped.returncode == 1
     assert stopped.stderr.startswith("lint: ok\nshop/settings.py\n")
     failing = commit(shop, env={"LINT_STATUS": "3"})
-    assert (failing.returncode, failing.stderr) == (1, "lint: ok\n")  # the chained hook failed; codemem never ran
+    assert (failing.returncode, failing.stderr) == (
+        1,
+        "lint: ok\n",
+    )  # the chained hook failed; codemem never ran
     assert hook(shop, "uninstall").output == (
         "Removed the codemem pre-commit hook from .git/hooks/pre-commit.\n"
         "Restored the hook it had replaced at .git/hooks/pre-commit.\n"
@@ -138,7 +161,10 @@ def test_an_existing_hook_is_chained_runs_first_and_is_restored(shop):
 
 def test_core_hooks_path_is_respected(shop):
     git(shop, "config", "core.hooksPath", ".githooks")
-    assert hook(shop, "install").output == "Installed the codemem pre-commit hook at .githooks/pre-commit.\n"
+    assert (
+        hook(shop, "install").output
+        == "Installed the codemem pre-commit hook at .githooks/pre-commit.\n"
+    )
     assert not (shop / ".git/hooks/pre-commit").exists()
     stage(shop, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
     assert commit(shop).returncode == 1
@@ -162,16 +188,21 @@ def test_a_broken_configuration_still_runs_the_secret_scan_with_the_defaults(hoo
     write(hooked, {".codemem/config.yml": "review: [not, a, mapping\n"})
     stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n', ".env": "TOKEN=1\n"})
     result = commit(hooked)
-    broken = (f"codemem: warning: the configuration is broken ({hooked}/.codemem/config.yml: line 2: invalid YAML: "
-              "expected ',' or ']', but got '<stream end>'); only the secret scan ran, with default settings\n")
+    broken = (
+        f"codemem: warning: the configuration is broken ({hooked}/.codemem/config.yml: line 2: invalid YAML: "
+        "expected ',' or ']', but got '<stream end>'); only the secret scan ran, with default settings\n"
+    )
     assert (result.returncode, result.stderr) == (
-        1, broken + ".env\n"
+        1,
+        broken + ".env\n"
         "  -  error    this file's name says it holds credentials [secrets/secret-file]\n"
         "     fix: keep it out of git (add it to .gitignore) and commit a template instead · id "
-        + finding_id("secrets/secret-file", ".env", ".env") + "\n\n"
+        + finding_id("secrets/secret-file", ".env", ".env")
+        + "\n\n"
         + secret_report("shop/settings.py", f'AWS_KEY = "{fake_aws_key()}"')
-        + "2 findings (2 errors) in 2 of 3 files reviewed.\n" + FOOTER.replace("1 finding", "2 findings")
-        .replace("Fix it", "Fix them"))
+        + "2 findings (2 errors) in 2 of 3 files reviewed.\n"
+        + FOOTER.replace("1 finding", "2 findings").replace("Fix it", "Fix them"),
+    )
     stage(hooked, {"shop/settings.py": None, ".env": None, "notes.md": "hello\n"})
     clean = commit(hooked)
     assert (clean.returncode, clean.stderr) == (0, broken)
@@ -186,7 +217,9 @@ def test_codemem_crashing_does_not_block(hooked, tmp_path):
     result = commit(hooked, env={"PYTHONPATH": str(broken.parent)})
     assert result.returncode == 0
     assert "ImportError: codemem is broken" in result.stderr
-    assert result.stderr.endswith("codemem: warning: the review failed (exit 1); committing without review\n")
+    assert result.stderr.endswith(
+        "codemem: warning: the review failed (exit 1); committing without review\n"
+    )
 
 
 def test_running_out_of_time_skips_the_other_checks_never_the_secret_scan(hooked):
@@ -194,20 +227,31 @@ def test_running_out_of_time_skips_the_other_checks_never_the_secret_scan(hooked
     stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
     result = commit(hooked)
     assert (result.returncode, result.stderr) == (
-        1, "codemem: warning: out of time (0.001 s): the conflicts, leftovers, binaries, conventions, conventions syntax, "
-           "naming, docstrings and tests checks were skipped\n"
+        1,
+        "codemem: warning: out of time (0.001 s): the conflicts, leftovers, binaries, conventions, conventions syntax, "
+        "naming, docstrings and tests checks were skipped\n"
         + secret_report("shop/settings.py", f'AWS_KEY = "{fake_aws_key()}"')
-        + "1 finding (1 error) in 1 of 2 files reviewed.\n" + FOOTER)
+        + "1 finding (1 error) in 1 of 2 files reviewed.\n"
+        + FOOTER,
+    )
     stage(hooked, {"shop/settings.py": None, "notes.md": "hello\n"})
     clean = commit(hooked)
     assert (clean.returncode, clean.stderr) == (
-        0, "codemem: warning: out of time (0.001 s): the conflicts, leftovers, binaries, conventions, conventions syntax, "
-           "naming, docstrings and tests checks were skipped\n")
+        0,
+        "codemem: warning: out of time (0.001 s): the conflicts, leftovers, binaries, conventions, conventions syntax, "
+        "naming, docstrings and tests checks were skipped\n",
+    )
 
 
 def test_install_refuses_to_lose_a_leftover_chained_hook_unless_forced(shop):
     hooks = shop / ".git/hooks"
-    write(shop, {".git/hooks/pre-commit": "#!/bin/sh\nexit 0\n", ".git/hooks/pre-commit.codemem-chained": "#!/bin/sh\n"})
+    write(
+        shop,
+        {
+            ".git/hooks/pre-commit": "#!/bin/sh\nexit 0\n",
+            ".git/hooks/pre-commit.codemem-chained": "#!/bin/sh\n",
+        },
+    )
     refused = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install"])
     assert refused.exit_code == 2
     assert "pre-commit.codemem-chained is already taken" in refused.stderr
@@ -225,26 +269,40 @@ def test_uninstall_leaves_another_tools_hook_alone(shop):
     write(shop, {".git/hooks/pre-commit": "#!/bin/sh\nexit 0\n"})
     result = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "uninstall"])
     assert result.exit_code == 2
-    assert result.stderr == f"codemem: error: {shop}/.git/hooks/pre-commit is not codemem's hook; it was left alone\n"
+    assert (
+        result.stderr
+        == f"codemem: error: {shop}/.git/hooks/pre-commit is not codemem's hook; it was left alone\n"
+    )
     assert hook(shop, "status").output == (
-        "Not installed: .git/hooks/pre-commit is another tool's hook (`codemem hook install` chains it).\n")
+        "Not installed: .git/hooks/pre-commit is another tool's hook (`codemem hook install` chains it).\n"
+    )
     (shop / ".git/hooks/pre-commit").unlink()
-    assert hook(shop, "uninstall").output == "No codemem pre-commit hook at .git/hooks/pre-commit; nothing to do.\n"
+    assert (
+        hook(shop, "uninstall").output
+        == "No codemem pre-commit hook at .git/hooks/pre-commit; nothing to do.\n"
+    )
 
 
 def test_the_pre_commit_framework_manifest():
     [entry] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert entry == {
-        "id": "codemem", "name": "codemem review",
+        "id": "codemem",
+        "name": "codemem review",
         "description": "Review the staged change against what codemem's memory holds.",
-        "entry": "codemem review --staged --hook", "language": "python", "pass_filenames": False,
-        "always_run": True, "require_serial": True, "stages": ["pre-commit"],
+        "entry": "codemem review --staged --hook",
+        "language": "python",
+        "pass_filenames": False,
+        "always_run": True,
+        "require_serial": True,
+        "stages": ["pre-commit"],
     }
 
 
 def test_commit_all_and_commit_paths_review_what_git_is_about_to_record(hooked):
     append(hooked, "shop/cart.py", "\nbreakpoint()\n")  # codemem: ignore
-    assert git(hooked, "diff", "--cached", "--name-only").stdout == ""  # nothing staged in the real index
+    assert (
+        git(hooked, "diff", "--cached", "--name-only").stdout == ""
+    )  # nothing staged in the real index
     assert commit(hooked, "-a").returncode == 1
     assert commit(hooked, "--", "shop/cart.py").returncode == 1
     assert head_subject(hooked) == "initial"

@@ -19,10 +19,19 @@ def test_conventions_learned_by_digest_are_enforced(repo_factory):
     initialize_memory(ws)
     run_digest(ws, load_config(None, flags={"sleep": {"min_samples": 3}}), DigestOptions())
     conventions = load_conventions(ws)
-    assert conventions.naming[("python", "function")] == NamingConvention("python", "function", "snake_case", 1.0, "all")
-    assert (conventions.docs["python"].share, conventions.docs["python"].band) == (0.8, "most, ≥80%")  # 13 of 14
+    assert conventions.naming[("python", "function")] == NamingConvention(
+        "python", "function", "snake_case", 1.0, "all"
+    )
+    assert (conventions.docs["python"].share, conventions.docs["python"].band) == (
+        0.8,
+        "most, ≥80%",
+    )  # 13 of 14
     assert conventions.tested == {"python"}
-    append(repo, "shop/prices.py", "\n\ndef halfPrice(price: Price) -> Price:\n    return Price(price.cents // 2)\n")
+    append(
+        repo,
+        "shop/prices.py",
+        "\n\ndef halfPrice(price: Price) -> Price:\n    return Price(price.cents // 2)\n",
+    )
     stage(repo)
     line = len((repo / "shop/prices.py").read_text().splitlines()) - 1
     assert brief(review(repo)) == [
@@ -46,8 +55,16 @@ def test_the_records_alone_drive_the_naming_check(shop):
     append(shop, "tests/test_cart.py", "\n# applyDiscount is covered elsewhere\n")
     stage(shop)
     [finding] = review(shop).findings
-    assert (finding.file, finding.line, finding.severity, finding.rule) == ("shop/prices.py", 28, "error", "naming/python/function")
-    assert finding.message == "`applyDiscount` is camelCase; Python functions here are named in snake_case (almost all, ≥95%)"
+    assert (finding.file, finding.line, finding.severity, finding.rule) == (
+        "shop/prices.py",
+        28,
+        "error",
+        "naming/python/function",
+    )
+    assert (
+        finding.message
+        == "`applyDiscount` is camelCase; Python functions here are named in snake_case (almost all, ≥95%)"
+    )
 
 
 def test_without_records_nothing_learned_is_enforced(shop):
@@ -55,7 +72,10 @@ def test_without_records_nothing_learned_is_enforced(shop):
     git(shop, "commit", "-qm", "No records")
     conventions = load_conventions(Workspace(shop))
     assert (conventions.naming, conventions.docs, conventions.tested) == ({}, {}, set())
-    assert [r.rule_id for r in conventions.patterns] == ["conventions/never-print", "conventions/avoid-todo"]
+    assert [r.rule_id for r in conventions.patterns] == [
+        "conventions/never-print",
+        "conventions/avoid-todo",
+    ]
     # Before the first digest a review says so, instead of a bare "No findings".
     append(shop, "shop/prices.py", CAMEL_FUNCTION)
     stage(shop)
@@ -67,10 +87,14 @@ def test_without_records_nothing_learned_is_enforced(shop):
 
 def test_a_hand_edited_sentence_in_the_region_changes_nothing(shop):
     before = load_conventions(Workspace(shop))
-    edited = (_block(shop)
-              .replace("Python functions are named in snake_case (97%: 34 of 35",
-                       "Python functions are named in camelCase (100%: 35 of 35")
-              .replace("- Python tests use pytest", "- Go tests use pytest"))
+    edited = (
+        _block(shop)
+        .replace(
+            "Python functions are named in snake_case (97%: 34 of 35",
+            "Python functions are named in camelCase (100%: 35 of 35",
+        )
+        .replace("- Python tests use pytest", "- Go tests use pytest")
+    )
     stage(shop, {".codemem/blocks/conventions.md": edited})
     git(shop, "commit", "-qm", "Edit the learned region by hand")
     assert "named in camelCase (100%: 35 of 35" in _block(shop)

@@ -21,48 +21,91 @@ def reply(*findings: dict) -> str:
 
 
 def item(**changes) -> dict:
-    base = {"file": "shop/prices.py", "line": 19, "severity": "warning", "rule": "rounding",
-            "message": "Integer division drops fractions of a cent.", "suggestion": "Round half up."}
+    base = {
+        "file": "shop/prices.py",
+        "line": 19,
+        "severity": "warning",
+        "rule": "rounding",
+        "message": "Integer division drops fractions of a cent.",
+        "suggestion": "Round half up.",
+    }
     return base | changes
 
 
 @pytest.fixture
 def committed(shop):
     """A commit that changes `format_price` (called from shop/receipt.py and the tests)."""
-    stage(shop, {"shop/receipt.py": '"""Receipts."""\n\nfrom shop.prices import format_price\n\n\n'
-                 'def receipt_line(name, price):\n    """One line of a receipt."""\n'
-                 '    return f"{name}: {format_price(price)}"\n'})
+    stage(
+        shop,
+        {
+            "shop/receipt.py": '"""Receipts."""\n\nfrom shop.prices import format_price\n\n\n'
+            'def receipt_line(name, price):\n    """One line of a receipt."""\n'
+            '    return f"{name}: {format_price(price)}"\n'
+        },
+    )
     git(shop, "commit", "-q", "-m", "receipts")
     text = (shop / "shop/prices.py").read_text()
-    stage(shop, {"shop/prices.py": text.replace('return f"{price.cents / 100:.2f} {CURRENCY}"',
-                                                'return f"{price.cents // 100}.{price.cents % 100:02d} {CURRENCY}"')})
+    stage(
+        shop,
+        {
+            "shop/prices.py": text.replace(
+                'return f"{price.cents / 100:.2f} {CURRENCY}"',
+                'return f"{price.cents // 100}.{price.cents % 100:02d} {CURRENCY}"',
+            )
+        },
+    )
     git(shop, "commit", "-q", "-m", "format without floats")
     return shop
 
 
-def test_a_valid_reply_becomes_findings_and_the_prompt_holds_memory_change_and_related_code(committed):
+def test_a_valid_reply_becomes_findings_and_the_prompt_holds_memory_change_and_related_code(
+    committed,
+):
     provider = ScriptedProvider([reply(item())])
     result = review(committed, RANGE, provider=provider)
     [finding] = result.findings
-    assert (finding.file, finding.line, finding.severity, finding.rule, finding.message, finding.suggestion,
-            finding.confidence, finding.source) == (
-        "shop/prices.py", 19, "warning", "llm/rounding", "Integer division drops fractions of a cent.",
-        "Round half up.", 0.7, "model")
+    assert (
+        finding.file,
+        finding.line,
+        finding.severity,
+        finding.rule,
+        finding.message,
+        finding.suggestion,
+        finding.confidence,
+        finding.source,
+    ) == (
+        "shop/prices.py",
+        19,
+        "warning",
+        "llm/rounding",
+        "Integer division drops fractions of a cent.",
+        "Round half up.",
+        0.7,
+        "model",
+    )
     assert result.model.to_json() | {"input_tokens": 0, "output_tokens": 0} == {
-        "model": "scripted/demo", "status": "ok", "findings": 1, "dropped": [], "input_tokens": 0,
-        "output_tokens": 0, "error": ""}
+        "model": "scripted/demo",
+        "status": "ok",
+        "findings": 1,
+        "dropped": [],
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "error": "",
+    }
     [call] = provider.calls
     assert call.max_tokens == 2_000
     assert "Reply with one JSON object and nothing else" in call.system[0]
     user = call.messages[0].content
     assert "## Memory" in user and "- never: `print(` in `shop/**`" in user
     assert "## Change (changes in HEAD~1..HEAD)\n" in user
-    assert ("### shop/prices.py (modified)\n"
-            "   16\n"
-            "   17   def format_price(price: Price) -> str:\n"
-            '   18       """Render a price like `12.50 EUR`."""\n'
-            '      -     return f"{price.cents / 100:.2f} {CURRENCY}"\n'
-            '   19 +     return f"{price.cents // 100}.{price.cents % 100:02d} {CURRENCY}"\n') in user
+    assert (
+        "### shop/prices.py (modified)\n"
+        "   16\n"
+        "   17   def format_price(price: Price) -> str:\n"
+        '   18       """Render a price like `12.50 EUR`."""\n'
+        '      -     return f"{price.cents / 100:.2f} {CURRENCY}"\n'
+        '   19 +     return f"{price.cents // 100}.{price.cents % 100:02d} {CURRENCY}"\n'
+    ) in user
     related = user.split("## Related code (callers and tests of the changed functions)\n", 1)[1]
     assert related.splitlines()[0] == "### shop/receipt.py (caller of `format_price`)"
     assert "### tests/test_cart.py (test of `format_price`)" in related
@@ -79,22 +122,46 @@ def test_related_code_comes_from_the_index_when_there_is_one(committed):
     user = provider.calls[0].messages[0].content
     related = user.split("## Related code (callers and tests of the changed functions)\n", 1)[1]
     assert [line for line in related.splitlines() if line.startswith("### ")] == [
-        "### shop/receipt.py (caller of `format_price`)", "### tests/test_cart.py (test of `format_price`)"]
+        "### shop/receipt.py (caller of `format_price`)",
+        "### tests/test_cart.py (test of `format_price`)",
+    ]
 
 
-@pytest.mark.parametrize("text,error", [
-    ("Looks good to me!", "the reply is not JSON (Expecting value at line 1 column 1)"),
-    ("", "the reply is empty"),
-    ("[]", "the reply: Input should be a valid dictionary or instance of ModelReply (1 problem(s))"),
-    (json.dumps({"findings": [item(severity="critical")]}),
-     "findings.0.severity: Input should be 'info', 'warning' or 'error' (1 problem(s))"),
-    (json.dumps({"findings": [item(line="27")]}), "findings.0.line: Input should be a valid integer (1 problem(s))"),
-    (json.dumps({"findings": [item(extra=1)]}), "findings.0.extra: Extra inputs are not permitted (1 problem(s))"),
-    (json.dumps({"findings": [{"file": "a.py", "line": 1}]}), "findings.0.severity: Field required (4 problem(s))"),
-    (json.dumps({"findings": [item(rule="Not A Slug")]}),
-     "findings.0.rule: String should match pattern '^[a-z0-9][a-z0-9-]{0,47}$' (1 problem(s))"),
-    (json.dumps({"findings": []}) + " trailing", "the reply is not JSON (Extra data at line 1 column 18)"),
-])
+@pytest.mark.parametrize(
+    "text,error",
+    [
+        ("Looks good to me!", "the reply is not JSON (Expecting value at line 1 column 1)"),
+        ("", "the reply is empty"),
+        (
+            "[]",
+            "the reply: Input should be a valid dictionary or instance of ModelReply (1 problem(s))",
+        ),
+        (
+            json.dumps({"findings": [item(severity="critical")]}),
+            "findings.0.severity: Input should be 'info', 'warning' or 'error' (1 problem(s))",
+        ),
+        (
+            json.dumps({"findings": [item(line="27")]}),
+            "findings.0.line: Input should be a valid integer (1 problem(s))",
+        ),
+        (
+            json.dumps({"findings": [item(extra=1)]}),
+            "findings.0.extra: Extra inputs are not permitted (1 problem(s))",
+        ),
+        (
+            json.dumps({"findings": [{"file": "a.py", "line": 1}]}),
+            "findings.0.severity: Field required (4 problem(s))",
+        ),
+        (
+            json.dumps({"findings": [item(rule="Not A Slug")]}),
+            "findings.0.rule: String should match pattern '^[a-z0-9][a-z0-9-]{0,47}$' (1 problem(s))",
+        ),
+        (
+            json.dumps({"findings": []}) + " trailing",
+            "the reply is not JSON (Extra data at line 1 column 18)",
+        ),
+    ],
+)
 def test_malformed_replies_are_rejected(text, error):
     with pytest.raises(InvalidReply) as caught:
         parse_reply(text)
@@ -102,7 +169,10 @@ def test_malformed_replies_are_rejected(text, error):
 
 
 def test_a_fenced_reply_is_accepted():
-    assert parse_reply("Here you go:\n```json\n" + reply(item()) + "\n```\n").findings[0].rule == "rounding"
+    assert (
+        parse_reply("Here you go:\n```json\n" + reply(item()) + "\n```\n").findings[0].rule
+        == "rounding"
+    )
 
 
 def test_a_malformed_reply_never_crashes_the_review(committed):
@@ -112,12 +182,16 @@ def test_a_malformed_reply_never_crashes_the_review(committed):
     result = review(committed, RANGE, provider=provider)
     assert brief(result) == [("shop/prices.py", 27, "error", "conventions/never-print")]
     assert result.model.status == "invalid"
-    assert result.warnings == ["model review invalid: reply rejected: the reply is not JSON "
-                               "(Expecting value at line 1 column 1)"]
+    assert result.warnings == [
+        "model review invalid: reply rejected: the reply is not JSON "
+        "(Expecting value at line 1 column 1)"
+    ]
 
 
 def test_findings_outside_the_change_are_dropped(committed):
-    provider = ScriptedProvider([reply(item(file="shop/cart.py"), item(line=999), item(), item(line=3))])
+    provider = ScriptedProvider(
+        [reply(item(file="shop/cart.py"), item(line=999), item(), item(line=3))]
+    )
     config = load_config(None, flags={"review": {"llm_max_findings": 1}})
     result = review(committed, RANGE, config=config, provider=provider)
     assert brief(result) == [("shop/prices.py", 19, "warning", "llm/rounding")]
@@ -136,11 +210,16 @@ def test_a_provider_failure_leaves_the_static_review(committed):
 
 
 def test_the_token_budget_bounds_the_prompt(committed):
-    body = "".join(f'\n\ndef helper_{i}(x: int) -> int:\n    """Helper {i}."""\n    return x + {i}\n' for i in range(300))
+    body = "".join(
+        f'\n\ndef helper_{i}(x: int) -> int:\n    """Helper {i}."""\n    return x + {i}\n'
+        for i in range(300)
+    )
     append(committed, "shop/prices.py", body)
     git(committed, "commit", "-q", "-am", "many helpers")
     provider = ScriptedProvider([reply()])
-    config = load_config(None, flags={"review": {"llm_tokens": 2_000, "severity": {"tests": "off"}}})
+    config = load_config(
+        None, flags={"review": {"llm_tokens": 2_000, "severity": {"tests": "off"}}}
+    )
     review(committed, RANGE, config=config, provider=provider)
     [call] = provider.calls
     assert provider.count_tokens(call.system, call.messages) <= 2_000
@@ -161,7 +240,9 @@ def test_when_the_model_runs(committed, tmp_path):
     assert json.loads(skipped.stdout)["model"] is None
     append(committed, "shop/prices.py", "\n# touched\n")
     git(committed, "add", "-A")
-    (committed / ".codemem/config.yml").write_text(f"model: scripted/{script}\nreview:\n  hook_llm: true\n")
+    (committed / ".codemem/config.yml").write_text(
+        f"model: scripted/{script}\nreview:\n  hook_llm: true\n"
+    )
     hooked = cli_review(committed, "--staged", "--format", "json")
     assert json.loads(hooked.stdout)["model"]["status"] == "ok"
 
@@ -169,4 +250,7 @@ def test_when_the_model_runs(committed, tmp_path):
 def test_asking_for_a_model_when_none_is_configured(committed):
     result = cli_review(committed, "--range", "HEAD~1..HEAD", "--llm")
     assert result.exit_code == 0
-    assert result.stderr == "codemem: warning: no model is configured (set `model:` or `review.model:`); static checks only\n"
+    assert (
+        result.stderr
+        == "codemem: warning: no model is configured (set `model:` or `review.model:`); static checks only\n"
+    )

@@ -11,7 +11,9 @@ from review_helpers import brief, fake_aws_key, review, stage
 from codemem.infra import entropy
 from codemem.review.checks.secrets import scan_line, secret_file
 
-RANDOM40 = "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL2mN4"  # 40 mixed characters; codemem: ignore[secrets]
+RANDOM40 = (
+    "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL2mN4"  # 40 mixed characters; codemem: ignore[secrets]
+)
 LONG = RANDOM40 * 3
 
 SAMPLES = {
@@ -21,7 +23,9 @@ SAMPLES = {
     "secrets/github-token": "token: " + "ghp_" + RANDOM40[:36],
     "secrets/gitlab-token": "glpat-" + RANDOM40[:20],
     "secrets/slack-token": "xoxb-" + "1234567890-" + RANDOM40[:12],
-    "secrets/slack-webhook": "https://hooks.slack.com/services/" + "T0123ABCD/B0123ABCD/" + RANDOM40[:24],
+    "secrets/slack-webhook": "https://hooks.slack.com/services/"
+    + "T0123ABCD/B0123ABCD/"
+    + RANDOM40[:24],
     "secrets/stripe-key": "sk_" + "live_" + RANDOM40[:24],
     "secrets/google-api-key": "AIza" + RANDOM40[:35],
     "secrets/anthropic-key": "sk-ant-" + "api03-" + LONG[:90],
@@ -45,18 +49,21 @@ def test_each_kind_is_found_and_never_echoed(rule):
     assert secret_part[4:12] not in message
 
 
-@pytest.mark.parametrize("line", [
-    'aws_access_key_id = "AKIAIOSFODNN7EXAMPLE"',
-    'password = "changeme-please-now"',
-    'api_key = "${API_KEY_FROM_THE_ENVIRONMENT}"',
-    'token = "<your token goes here>"',
-    'secret = "xxxxxxxxxxxxxxxxxxxxxxxx"',
-    'password = "aaaaaaaaaaaaaaaa"',
-    "DATABASE_URL=postgres://user:password@localhost/db",
-    'sha = "0123456789abcdef0123456789abcdef01234567"',
-    'name = "abcdefghijklmnopqrstuvwxyzABCDEFGH"',
-    "just prose about tokens and passwords",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'aws_access_key_id = "AKIAIOSFODNN7EXAMPLE"',
+        'password = "changeme-please-now"',
+        'api_key = "${API_KEY_FROM_THE_ENVIRONMENT}"',
+        'token = "<your token goes here>"',
+        'secret = "xxxxxxxxxxxxxxxxxxxxxxxx"',
+        'password = "aaaaaaaaaaaaaaaa"',
+        "DATABASE_URL=postgres://user:password@localhost/db",
+        'sha = "0123456789abcdef0123456789abcdef01234567"',
+        'name = "abcdefghijklmnopqrstuvwxyzABCDEFGH"',
+        "just prose about tokens and passwords",
+    ],
+)
 def test_placeholders_and_ordinary_text_are_not_secrets(line):
     assert scan_line(line, 3.5) is None
 
@@ -67,10 +74,19 @@ def test_entropy():
     assert entropy("abcd") == 2.0
 
 
-@pytest.mark.parametrize("path,expected", [
-    (".env", True), ("config/.env.production", True), ("deploy/id_rsa", True), ("certs/server.pem", True),
-    (".env.example", False), ("deploy/id_rsa.pub", False), ("settings.py", False), ("credentials.json", True),
-])
+@pytest.mark.parametrize(
+    "path,expected",
+    [
+        (".env", True),
+        ("config/.env.production", True),
+        ("deploy/id_rsa", True),
+        ("certs/server.pem", True),
+        (".env.example", False),
+        ("deploy/id_rsa.pub", False),
+        ("settings.py", False),
+        ("credentials.json", True),
+    ],
+)
 def test_credential_files(path, expected):
     assert secret_file(path) is expected
 

@@ -13,7 +13,9 @@ from codemem.workspace import Workspace
 
 def model_digest(ws: Workspace, provider, cfg=None, **options):
     """One pass with `provider` standing in for the configured model."""
-    return run_digest(ws, cfg or config(), DigestOptions(**options), now=lambda: NOW, provider=provider)
+    return run_digest(
+        ws, cfg or config(), DigestOptions(**options), now=lambda: NOW, provider=provider
+    )
 
 
 def add_session(ws: Workspace, title: str, messages: list[tuple[str, str]], when: datetime) -> str:

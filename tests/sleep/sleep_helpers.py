@@ -12,7 +12,10 @@ from codemem.workspace import Workspace
 from tests.helpers import git
 
 NOW = datetime(2025, 3, 10, 12, 0, 0, tzinfo=timezone.utc)
-PEOPLE = {"alice": ("Alice Liddell", "alice@example.com"), "bob": ("Bob Builder", "bob@example.com")}
+PEOPLE = {
+    "alice": ("Alice Liddell", "alice@example.com"),
+    "bob": ("Bob Builder", "bob@example.com"),
+}
 
 
 def commit(
@@ -36,8 +39,12 @@ def commit(
             target.write_text(text, encoding="utf-8")
     name, email = PEOPLE[author]
     env = {
-        "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": when,
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_COMMITTER_DATE": when,
     }
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
@@ -79,31 +86,45 @@ def scripted_history(repo: Path) -> list[str]:
     shas = [commit(repo, "Add the shop package", "2025-03-01T10:00:00+00:00")]
     cart = (repo / "shop/cart.py").read_text()
     prices = (repo / "shop/prices.py").read_text()
-    shas.append(commit(
-        repo, "Add VAT to cart totals\n\nPrices shown to customers include 20% VAT.",
-        "2025-03-02T09:30:00+00:00",
-        {
-            "shop/cart.py": cart.replace(
-                "return Price(sum(i.price.cents * i.quantity for i in self.items))",
-                "return with_vat(Price(sum(i.price.cents * i.quantity for i in self.items)))",
-            ).replace("import Price, format_price\n", "import Price, format_price, with_vat\n"),
-            "shop/prices.py": prices + '\n\ndef with_vat(price: Price) -> Price:\n'
-            '    """The price plus 20% VAT."""\n    return Price(price.cents * 120 // 100)\n',
-            "poetry.lock": "# a lock file\n",
-        },
-        author="bob",
-    ))
+    shas.append(
+        commit(
+            repo,
+            "Add VAT to cart totals\n\nPrices shown to customers include 20% VAT.",
+            "2025-03-02T09:30:00+00:00",
+            {
+                "shop/cart.py": cart.replace(
+                    "return Price(sum(i.price.cents * i.quantity for i in self.items))",
+                    "return with_vat(Price(sum(i.price.cents * i.quantity for i in self.items)))",
+                ).replace("import Price, format_price\n", "import Price, format_price, with_vat\n"),
+                "shop/prices.py": prices + "\n\ndef with_vat(price: Price) -> Price:\n"
+                '    """The price plus 20% VAT."""\n    return Price(price.cents * 120 // 100)\n',
+                "poetry.lock": "# a lock file\n",
+            },
+            author="bob",
+        )
+    )
     prices = (repo / "shop/prices.py").read_text()
-    shas.append(commit(
-        repo, "Remove the legacy discount", "2025-03-03T15:00:00+01:00",
-        {"shop/prices.py": prices.replace(
-            "\n\ndef legacy_discount(price, percent):\n    return Price(price.cents * (100 - percent) // 100)\n",
-            "\n",
-        )},
-        renames={"shop/receipts.py": "shop/receipt.py"},
-    ))
-    shas.append(commit(
-        repo, "Document the CLI", "2025-03-04T08:00:00+00:00",
-        {"docs/usage.md": "# Usage\n\nRun `pyshop receipt cart.json`.\n"}, author="bob",
-    ))
+    shas.append(
+        commit(
+            repo,
+            "Remove the legacy discount",
+            "2025-03-03T15:00:00+01:00",
+            {
+                "shop/prices.py": prices.replace(
+                    "\n\ndef legacy_discount(price, percent):\n    return Price(price.cents * (100 - percent) // 100)\n",
+                    "\n",
+                )
+            },
+            renames={"shop/receipts.py": "shop/receipt.py"},
+        )
+    )
+    shas.append(
+        commit(
+            repo,
+            "Document the CLI",
+            "2025-03-04T08:00:00+00:00",
+            {"docs/usage.md": "# Usage\n\nRun `pyshop receipt cart.json`.\n"},
+            author="bob",
+        )
+    )
     return shas

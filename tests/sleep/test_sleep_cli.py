@@ -56,7 +56,9 @@ def test_json_output(tmp_path):
 
 
 def test_an_uninitialized_repository_exits_2(repo_factory):
-    result = CliRunner().invoke(cli, ["--repo", str(repo_factory("sleep/pyshop")), "digest", "--ci"])
+    result = CliRunner().invoke(
+        cli, ["--repo", str(repo_factory("sleep/pyshop")), "digest", "--ci"]
+    )
     assert result.exit_code == 2
     assert "run `codemem init` first" in result.output
 
@@ -67,8 +69,13 @@ def test_ci_in_a_subprocess_with_no_terminal_and_no_model(tmp_path):
     init(repo)
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     proc = subprocess.run(
-        [sys.executable, "-m", "codemem", "digest", "--ci"], cwd=repo, env=env,
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "codemem", "digest", "--ci"],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("codemem digest: Index:")
@@ -76,6 +83,13 @@ def test_ci_in_a_subprocess_with_no_terminal_and_no_model(tmp_path):
     assert proc.stderr == ""
     broken = tmp_path / "broken"
     broken.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "codemem", "digest", "--ci"], cwd=broken, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codemem", "digest", "--ci"],
+        cwd=broken,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "not inside a git repository" in proc.stderr

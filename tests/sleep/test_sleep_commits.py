@@ -16,10 +16,19 @@ PARSE = {"chunk_lines": 80, "max_line_chars": 2000}
 def test_files_of_a_commit_with_skips(tmp_path):
     repo = make_repo(tmp_path / "r", commit=False)
     commit(repo, "start", "2025-03-01T10:00:00+00:00", {"app.py": "x = 1\n", "old.py": "y = 2\n"})
-    commit(repo, "change", "2025-03-02T10:00:00+00:00", {
-        "app.py": "x = 2\n", "old.py": None, "package-lock.json": "{}\n",
-        "vendor/lib.js": "var a;\n", "logo.png": "\x89PNG\r\n\x1a\n\x00\x00", ".env": "KEY=1\n",
-    })
+    commit(
+        repo,
+        "change",
+        "2025-03-02T10:00:00+00:00",
+        {
+            "app.py": "x = 2\n",
+            "old.py": None,
+            "package-lock.json": "{}\n",
+            "vendor/lib.js": "var a;\n",
+            "logo.png": "\x89PNG\r\n\x1a\n\x00\x00",
+            ".env": "KEY=1\n",
+        },
+    )
     [change] = commits_since(repo, None, first_run_limit=1, max_commits=10).commits
     load_files(repo, change)
     assert [(f.status, f.path, f.added, f.deleted, f.skipped) for f in change.files] == [
@@ -37,7 +46,12 @@ def test_files_of_a_commit_with_skips(tmp_path):
 
 def test_diffs_are_cut_at_the_bound_on_a_line_end(tmp_path):
     repo = make_repo(tmp_path / "r", commit=False)
-    commit(repo, "big", "2025-03-01T10:00:00+00:00", {"big.txt": "".join(f"line {n}\n" for n in range(2000))})
+    commit(
+        repo,
+        "big",
+        "2025-03-01T10:00:00+00:00",
+        {"big.txt": "".join(f"line {n}\n" for n in range(2000))},
+    )
     [big] = commits_since(repo, None, first_run_limit=5, max_commits=5).commits
     load_files(repo, big)
     load_diff(repo, big, max_bytes=1000)
@@ -47,7 +61,10 @@ def test_diffs_are_cut_at_the_bound_on_a_line_end(tmp_path):
 
 def test_commit_ranges(tmp_path):
     repo = make_repo(tmp_path / "r", commit=False)
-    shas = [commit(repo, f"c{n}", f"2025-03-0{n}T10:00:00+00:00", {"f.txt": str(n)}) for n in range(1, 6)]
+    shas = [
+        commit(repo, f"c{n}", f"2025-03-0{n}T10:00:00+00:00", {"f.txt": str(n)})
+        for n in range(1, 6)
+    ]
     first = commits_since(repo, None, first_run_limit=3, max_commits=10)
     assert [c.sha for c in first.commits] == shas[2:] and first.base == shas[1]
     later = commits_since(repo, shas[1], first_run_limit=3, max_commits=2)
@@ -71,11 +88,13 @@ def change(path="m.py"):
 
 
 def test_definitions_added_changed_and_removed():
-    old = b'class Cart:\n    def add(self):\n        return 1\n\n    def total(self):\n        return 2\n\n\ndef gone():\n    pass\n'
-    new = b'class Cart:\n    def add(self):\n        return 10\n\n    def total(self):\n        return 2\n\n\ndef fresh():\n    pass\n'
+    old = b"class Cart:\n    def add(self):\n        return 1\n\n    def total(self):\n        return 2\n\n\ndef gone():\n    pass\n"
+    new = b"class Cart:\n    def add(self):\n        return 10\n\n    def total(self):\n        return 2\n\n\ndef fresh():\n    pass\n"
     found = compare_file(change(), old, new, PARSE)
     assert [(s.qualname, s.kind, s.line) for s in found.added] == [("fresh", "function", 9)]
-    assert [(s.qualname, s.kind) for s in found.changed] == [("Cart.add", "method")]  # not Cart itself
+    assert [(s.qualname, s.kind) for s in found.changed] == [
+        ("Cart.add", "method")
+    ]  # not Cart itself
     assert [(s.qualname, s.kind) for s in found.removed] == [("gone", "function")]
 
 
@@ -86,8 +105,8 @@ def test_a_class_changes_when_its_own_lines_do():
 
 
 def test_nested_helpers_and_fields_are_not_reported():
-    old = b'def outer():\n    def inner():\n        return 1\n    return inner\n'
-    new = b'def outer():\n    def inner():\n        return 2\n    return inner\n'
+    old = b"def outer():\n    def inner():\n        return 1\n    return inner\n"
+    new = b"def outer():\n    def inner():\n        return 2\n    return inner\n"
     found = compare_file(change(), old, new, PARSE)
     assert [s.qualname for s in found.changed] == ["outer"] and not found.added
 

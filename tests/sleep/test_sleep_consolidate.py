@@ -62,8 +62,10 @@ def test_an_over_limit_block_moves_its_largest_sections_to_archival_notes(repo_f
     restored = value
     for note_id, note in notes.items():
         title = note.content.split("\n")[0].lstrip("# ")
-        restored = restored.replace(f"- {title}: moved to archival note {note_id}",
-                                    note.content.removesuffix("\n\n(moved from the team block)"))
+        restored = restored.replace(
+            f"- {title}: moved to archival note {note_id}",
+            note.content.removesuffix("\n\n(moved from the team block)"),
+        )
     assert restored == original
 
 
@@ -72,7 +74,9 @@ def test_duplicate_and_contained_notes_merge_into_one(repo_factory):
     clock = iter(datetime(2025, 3, 1, 12, m, tzinfo=timezone.utc) for m in range(10))
     archive = Archive(ws, clock=lambda: next(clock))
     first = archive.insert("Run the tests with pytest -q", ["testing"], "session-1").id
-    longer = archive.insert("Run the tests with pytest -q; integration tests need Docker", ["ci"]).id
+    longer = archive.insert(
+        "Run the tests with pytest -q; integration tests need Docker", ["ci"]
+    ).id
     (ws.archive_dir / "copy.md").write_text(
         "---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\ntags: [dup]\n---\nrun the tests  with pytest -q\n"
     )
@@ -91,11 +95,14 @@ def test_relative_dates_become_absolute_in_notes_and_blocks(tmp_path):
     repo = make_repo(tmp_path / "r", commit=False)
     ws = init(repo)
     store = MemoryStore(ws, user="tester")
-    store.create("team", "Team notes.", "Yesterday we moved CI to GitHub Actions.\nKeep `today` in code.")
+    store.create(
+        "team", "Team notes.", "Yesterday we moved CI to GitHub Actions.\nKeep `today` in code."
+    )
     commit(repo, "Team notes", "2025-03-05T09:00:00+00:00")
     store.append("team", "The flaky test was fixed 2 days ago.")  # not committed: dated by `now`
     Archive(ws, clock=lambda: datetime(2025, 2, 20, 8, 0, tzinfo=timezone.utc)).insert(
-        "Since last week the staging database is read-only.", ["ops"])
+        "Since last week the staging database is read-only.", ["ops"]
+    )
     report = consolidate(writer_for(ws), now=NOW)
     assert read_value(ws, "team") == (
         "On 2025-03-04 we moved CI to GitHub Actions.\nKeep `today` in code.\n"
@@ -121,10 +128,17 @@ def test_a_dry_run_consolidation_changes_nothing(repo_factory):
     original = over_limit_block(ws)
     archive = Archive(ws)
     archive.insert("note one", [])
-    (ws.archive_dir / "copy.md").write_text("---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\n---\nnote  one\n")
+    (ws.archive_dir / "copy.md").write_text(
+        "---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\n---\nnote  one\n"
+    )
     writer = writer_for(ws, dry_run=True)
     report = consolidate(writer, now=NOW)
     assert read_value(ws, "team") == original
     assert len(Archive(ws).notes()) == 2
     assert report.merged and report.moved
-    assert {ch.kind for ch in writer.changes} == {"note-updated", "note-deleted", "note-added", "block"}
+    assert {ch.kind for ch in writer.changes} == {
+        "note-updated",
+        "note-deleted",
+        "note-added",
+        "block",
+    }

@@ -31,62 +31,149 @@ def mined(repo) -> list[tuple[str | None, str]]:
 
 def test_python_project(repo_factory):
     assert mined(repo_factory("sleep/pyshop")) == [
-        ("python", '- Python classes are named in PascalCase (all; e.g. `LineItem`, `ReceiptError`)'),
-        ("python", '- Python functions are named in snake_case (all; e.g. `empty_cart`, `format_price`, `parse_price`)'),
-        ("python", '- Python methods are named in snake_case (all; e.g. `add_item`)'),
-        ("python", '- Python public functions, classes and methods have docstrings (most, ≥80%; e.g. `LineItem`, `Cart`, `add_item`; exceptions: `legacy_discount` (shop/prices.py))'),
-        ("python", '- Python: docstrings that describe parameters use Google style sections (Args:, Returns:) (all; e.g. `add_item`, `total`, `format_price`)'),
-        ("python", '- Python functions annotate every parameter and the return type (most, ≥80%; e.g. `add_item`, `total`, `describe`; exceptions: `legacy_discount` (shop/prices.py))'),
-        ("python", '- Python tests use pytest (plain test functions and fixtures) (all; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py; from pyproject.toml [tool.pytest.ini_options], tests/conftest.py)'),
-        ("python", '- Python tests live in a top-level tests/ folder (all; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py)'),
-        ("python", '- Python test files are named test_*.py (all; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py)'),
-        ("python", "- Python imports are sorted by ruff's isort rules (I) (from pyproject.toml [tool.ruff])"),
-        ("python", '- Python is linted with ruff (line-length = 88; target-version = py311; select = E, F, I; from pyproject.toml [tool.ruff], .github/workflows/ci.yml, Makefile)'),
-        ("python", '- Python imports name what they use (`from module import name`) (many, ≥60%)'),
-        ("python", '- Python imports are absolute, not relative (`from .x import y`) (all)'),
-        ("python", '- Python modules start with `from __future__ import annotations` (about half, ≥40%)'),
-        ("python", '- Python lines stay within 88 characters (configured in pyproject.toml ruff line-length) (almost all, ≥95%; exceptions: shop/receipts.py (98 chars))'),
-        ("python", '- Python code is indented with 4 spaces (all)'),
-        ("python", '- Python code has few comments'),
+        (
+            "python",
+            "- Python classes are named in PascalCase (all; e.g. `LineItem`, `ReceiptError`)",
+        ),
+        (
+            "python",
+            "- Python functions are named in snake_case (all; e.g. `empty_cart`, `format_price`, `parse_price`)",
+        ),
+        ("python", "- Python methods are named in snake_case (all; e.g. `add_item`)"),
+        (
+            "python",
+            "- Python public functions, classes and methods have docstrings (most, ≥80%; e.g. `LineItem`, `Cart`, `add_item`; exceptions: `legacy_discount` (shop/prices.py))",
+        ),
+        (
+            "python",
+            "- Python: docstrings that describe parameters use Google style sections (Args:, Returns:) (all; e.g. `add_item`, `total`, `format_price`)",
+        ),
+        (
+            "python",
+            "- Python functions annotate every parameter and the return type (most, ≥80%; e.g. `add_item`, `total`, `describe`; exceptions: `legacy_discount` (shop/prices.py))",
+        ),
+        (
+            "python",
+            "- Python tests use pytest (plain test functions and fixtures) (all; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py; from pyproject.toml [tool.pytest.ini_options], tests/conftest.py)",
+        ),
+        (
+            "python",
+            "- Python tests live in a top-level tests/ folder (all; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py)",
+        ),
+        (
+            "python",
+            "- Python test files are named test_*.py (all; e.g. tests/test_cart.py, tests/test_prices.py, tests/test_receipts.py)",
+        ),
+        (
+            "python",
+            "- Python imports are sorted by ruff's isort rules (I) (from pyproject.toml [tool.ruff])",
+        ),
+        (
+            "python",
+            "- Python is linted with ruff (line-length = 88; target-version = py311; select = E, F, I; from pyproject.toml [tool.ruff], .github/workflows/ci.yml, Makefile)",
+        ),
+        ("python", "- Python imports name what they use (`from module import name`) (many, ≥60%)"),
+        ("python", "- Python imports are absolute, not relative (`from .x import y`) (all)"),
+        (
+            "python",
+            "- Python modules start with `from __future__ import annotations` (about half, ≥40%)",
+        ),
+        (
+            "python",
+            "- Python lines stay within 88 characters (configured in pyproject.toml ruff line-length) (almost all, ≥95%; exceptions: shop/receipts.py (98 chars))",
+        ),
+        ("python", "- Python code is indented with 4 spaces (all)"),
+        ("python", "- Python code has few comments"),
     ]
 
 
 def test_typescript_project(repo_factory):
     assert mined(repo_factory("sleep/webapp")) == [
-        ("typescript", '- TypeScript functions are named in camelCase (all; e.g. `runCli`, `libraryVersion`, `formatPrice`)'),
-        ("typescript", '- TypeScript methods are named in camelCase (all; e.g. `addItem`, `totalCents`, `describeTotal`)'),
-        ("typescript", '- TypeScript public definitions have doc comments (all; e.g. `LineItem`, `CartStore`, `addItem`)'),
-        ("typescript", '- TypeScript: doc comments that describe parameters use @param / @returns tags (all; e.g. `addItem`, `formatPrice`, `parsePrice`)'),
-        ("typescript", '- TypeScript functions annotate every parameter and the return type (all; e.g. `addItem`, `totalCents`, `describeTotal`)'),
-        ("typescript", '- TypeScript tests run with vitest (from package.json)'),
-        ("typescript", '- TypeScript tests live in a top-level test/ folder (all; e.g. test/cart.test.ts, test/cli.test.ts, test/money.test.ts)'),
-        ("typescript", '- TypeScript test files are named *.test.ts (all; e.g. test/cart.test.ts, test/cli.test.ts, test/money.test.ts)'),
-        ("typescript", '- TypeScript is formatted with Prettier (printWidth = 100; semi = false; singleQuote = true; from .prettierrc, package.json)'),
-        ("typescript", '- TypeScript is linted with ESLint (from eslint.config.js, package.json)'),
-        ("typescript", '- TypeScript compiles in strict mode (strict: true) (from tsconfig.json)'),
-        ("typescript", '- TypeScript uses ES modules (import/export), not require() (all)'),
-        ("typescript", '- TypeScript module paths are in single quotes (all)'),
-        ("typescript", '- TypeScript lines stay within 100 characters (configured in .prettierrc printWidth) (all)'),
-        ("typescript", '- TypeScript code is indented with 2 spaces (all)'),
-        ("typescript", '- TypeScript code is well commented'),
-        ("typescript", '- TypeScript comments are /* */ block comments (all)'),
+        (
+            "typescript",
+            "- TypeScript functions are named in camelCase (all; e.g. `runCli`, `libraryVersion`, `formatPrice`)",
+        ),
+        (
+            "typescript",
+            "- TypeScript methods are named in camelCase (all; e.g. `addItem`, `totalCents`, `describeTotal`)",
+        ),
+        (
+            "typescript",
+            "- TypeScript public definitions have doc comments (all; e.g. `LineItem`, `CartStore`, `addItem`)",
+        ),
+        (
+            "typescript",
+            "- TypeScript: doc comments that describe parameters use @param / @returns tags (all; e.g. `addItem`, `formatPrice`, `parsePrice`)",
+        ),
+        (
+            "typescript",
+            "- TypeScript functions annotate every parameter and the return type (all; e.g. `addItem`, `totalCents`, `describeTotal`)",
+        ),
+        ("typescript", "- TypeScript tests run with vitest (from package.json)"),
+        (
+            "typescript",
+            "- TypeScript tests live in a top-level test/ folder (all; e.g. test/cart.test.ts, test/cli.test.ts, test/money.test.ts)",
+        ),
+        (
+            "typescript",
+            "- TypeScript test files are named *.test.ts (all; e.g. test/cart.test.ts, test/cli.test.ts, test/money.test.ts)",
+        ),
+        (
+            "typescript",
+            "- TypeScript is formatted with Prettier (printWidth = 100; semi = false; singleQuote = true; from .prettierrc, package.json)",
+        ),
+        ("typescript", "- TypeScript is linted with ESLint (from eslint.config.js, package.json)"),
+        ("typescript", "- TypeScript compiles in strict mode (strict: true) (from tsconfig.json)"),
+        ("typescript", "- TypeScript uses ES modules (import/export), not require() (all)"),
+        ("typescript", "- TypeScript module paths are in single quotes (all)"),
+        (
+            "typescript",
+            "- TypeScript lines stay within 100 characters (configured in .prettierrc printWidth) (all)",
+        ),
+        ("typescript", "- TypeScript code is indented with 2 spaces (all)"),
+        ("typescript", "- TypeScript code is well commented"),
+        ("typescript", "- TypeScript comments are /* */ block comments (all)"),
     ]
 
 
 def test_go_project(repo_factory):
     assert mined(repo_factory("sleep/gosvc")) == [
-        ("go", '- Go functions are named in mixedCaps (camelCase or PascalCase) (all; e.g. `FormatCents`, `parseID`, `ValidID`)'),
-        ("go", '- Go methods are named in mixedCaps (camelCase or PascalCase) (all; e.g. `ServeHTTP`)'),
-        ("go", '- Go public definitions have doc comments (most, ≥80%; e.g. `FormatCents`, `ValidID`, `Order`; exceptions: `ServeHTTP` (internal/store/orders.go))'),
-        ("go", '- Go doc comments start with the name they document (all; e.g. `FormatCents`, `ValidID`, `Order`)'),
-        ("go", '- Go tests use the standard testing package with testify assertions (e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go; from go.mod)'),
-        ("go", '- Go tests live next to the code they test (all; e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go)'),
-        ("go", '- Go test files are named *_test.go (all; e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go)'),
-        ("go", '- Go is linted with golangci-lint (enable = errcheck, govet, staticcheck; from .golangci.yml)'),
-        ("go", '- Go lines stay within 79 characters (all)'),
-        ("go", '- Go code is indented with tabs (all)'),
-        ("go", '- Go code has some comments'),
-        ("go", '- Go comments are // line comments (all)'),
+        (
+            "go",
+            "- Go functions are named in mixedCaps (camelCase or PascalCase) (all; e.g. `FormatCents`, `parseID`, `ValidID`)",
+        ),
+        (
+            "go",
+            "- Go methods are named in mixedCaps (camelCase or PascalCase) (all; e.g. `ServeHTTP`)",
+        ),
+        (
+            "go",
+            "- Go public definitions have doc comments (most, ≥80%; e.g. `FormatCents`, `ValidID`, `Order`; exceptions: `ServeHTTP` (internal/store/orders.go))",
+        ),
+        (
+            "go",
+            "- Go doc comments start with the name they document (all; e.g. `FormatCents`, `ValidID`, `Order`)",
+        ),
+        (
+            "go",
+            "- Go tests use the standard testing package with testify assertions (e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go; from go.mod)",
+        ),
+        (
+            "go",
+            "- Go tests live next to the code they test (all; e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go)",
+        ),
+        (
+            "go",
+            "- Go test files are named *_test.go (all; e.g. cmd/api/main_test.go, internal/store/format_test.go, internal/store/orders_test.go)",
+        ),
+        (
+            "go",
+            "- Go is linted with golangci-lint (enable = errcheck, govet, staticcheck; from .golangci.yml)",
+        ),
+        ("go", "- Go lines stay within 79 characters (all)"),
+        ("go", "- Go code is indented with tabs (all)"),
+        ("go", "- Go code has some comments"),
+        ("go", "- Go comments are // line comments (all)"),
     ]
 
 
@@ -117,7 +204,10 @@ def row(name, kind="function", path="a.py", line=1, language="python", is_test=F
 
 
 def test_naming_reports_exceptions_with_their_file():
-    rows = [row(n, line=i) for i, n in enumerate(["load_file", "save_file", "close", "getValue", "run_all"], 1)]
+    rows = [
+        row(n, line=i)
+        for i, n in enumerate(["load_file", "save_file", "close", "getValue", "run_all"], 1)
+    ]
     rows.append(row("test_thing", line=9, is_test=True))  # tests are left out
     [rule] = naming_rules(rows, min_samples=5)
     assert (rule.statement, rule.share) == ("Python functions are named in snake_case", 0.8)
@@ -126,8 +216,10 @@ def test_naming_reports_exceptions_with_their_file():
 
 
 def test_one_word_names_follow_the_language_default():
-    rows = [row(n, kind="method", language="javascript", path="a.js", line=i)
-            for i, n in enumerate(["add", "total", "clear", "size", "reset"], 1)]
+    rows = [
+        row(n, kind="method", language="javascript", path="a.js", line=i)
+        for i, n in enumerate(["add", "total", "clear", "size", "reset"], 1)
+    ]
     [rule] = naming_rules(rows, min_samples=5)
     assert rule.statement == "JavaScript methods are named in camelCase"
 
@@ -137,18 +229,24 @@ def test_too_few_samples_give_no_rule():
 
 
 def test_commit_message_style():
-    messages = [CommitMessage(s, has_body=b) for s, b in [
-        ("feat(cart): add checkout", True), ("fix: round VAT down", False),
-        ("docs: explain receipts", False), ("feat: support coupons #12", True),
-        ("Updated readme", False), ("Merge branch 'main'", False),
-    ]]
+    messages = [
+        CommitMessage(s, has_body=b)
+        for s, b in [
+            ("feat(cart): add checkout", True),
+            ("fix: round VAT down", False),
+            ("docs: explain receipts", False),
+            ("feat: support coupons #12", True),
+            ("Updated readme", False),
+            ("Merge branch 'main'", False),
+        ]
+    ]
     rendered = [render_rule(rule) for rule in stable_rules(commit_rules(messages, min_samples=3))]
     assert rendered == [
-        '- Commit subjects follow Conventional Commits (`type(scope): summary`) (most, ≥80%; e.g. `feat(cart): add checkout`, `fix: round VAT down`, `docs: explain receipts`; exceptions: `Updated readme`)',
-        '- Commit subjects use the imperative mood (`Add x`, not `Added x`) (most, ≥80%; e.g. `feat(cart): add checkout`, `fix: round VAT down`, `docs: explain receipts`; exceptions: `Updated readme`)',
-        '- Commit subjects do not end with a period (all)',
-        '- Commit subjects are at most 72 characters (all)',
-        '- Commits are usually a subject line only (many, ≥60%)',
+        "- Commit subjects follow Conventional Commits (`type(scope): summary`) (most, ≥80%; e.g. `feat(cart): add checkout`, `fix: round VAT down`, `docs: explain receipts`; exceptions: `Updated readme`)",
+        "- Commit subjects use the imperative mood (`Add x`, not `Added x`) (most, ≥80%; e.g. `feat(cart): add checkout`, `fix: round VAT down`, `docs: explain receipts`; exceptions: `Updated readme`)",
+        "- Commit subjects do not end with a period (all)",
+        "- Commit subjects are at most 72 characters (all)",
+        "- Commits are usually a subject line only (many, ≥60%)",
     ]
 
 

@@ -26,7 +26,9 @@ def test_first_pass_writes_the_exact_digest(shop):
     a, b, c, d = (sha[:7] for sha in shas)
     result = digest(ws, config(min_samples=3))
     assert result.digest_path == f".codemem/digests/2025-03-04-root-{d}.md"
-    assert (ws.root / result.digest_path).read_text() == f"""\
+    assert (
+        (ws.root / result.digest_path).read_text()
+        == f"""\
 ---
 date: 2025-03-04
 range: root..{d}
@@ -68,6 +70,7 @@ Author: Bob Builder
 
 Files: `docs/usage.md` (A, +3 −0)
 """
+    )
     assert read_state(ws).last_commit == shas[3]
     assert read_state(ws).last_digest == f"digests/2025-03-04-root-{d}.md"
     assert [(ch.kind, ch.target, ch.detail) for ch in result.changes] == [
@@ -103,18 +106,32 @@ def test_a_later_pass_digests_only_new_commits(shop):
     ws, shas = shop
     digest(ws)
     new = [
-        commit(ws.root, "Add coupons", "2025-03-05T10:00:00+00:00",
-               {"shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'}),
-        commit(ws.root, "Fix coupon rounding", "2025-03-06T10:00:00+00:00",
-               {"shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off, never below zero."""\n    return max(0, cents - 10)\n'},
-               author="bob"),
+        commit(
+            ws.root,
+            "Add coupons",
+            "2025-03-05T10:00:00+00:00",
+            {
+                "shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'
+            },
+        ),
+        commit(
+            ws.root,
+            "Fix coupon rounding",
+            "2025-03-06T10:00:00+00:00",
+            {
+                "shop/coupons.py": '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off, never below zero."""\n    return max(0, cents - 10)\n'
+            },
+            author="bob",
+        ),
     ]
     result = digest(ws)
     assert [item.commit.sha for item in result.commits] == new
     assert result.base == shas[3]
     assert result.digest_path == f".codemem/digests/2025-03-06-{shas[3][:7]}-{new[1][:7]}.md"
     text = (ws.root / result.digest_path).read_text()
-    assert text.startswith(f"---\ndate: 2025-03-06\nrange: {shas[3][:7]}..{new[1][:7]}\nbase: {shas[3]}\n")
+    assert text.startswith(
+        f"---\ndate: 2025-03-06\nrange: {shas[3][:7]}..{new[1][:7]}\nbase: {shas[3]}\n"
+    )
     assert "Added: `shop/coupons.py`: function `apply_coupon`" in text
     assert "Changed: `shop/coupons.py`: function `apply_coupon`" in text
     assert "recent" not in read_value(ws, "project")  # no list that moves with every commit
@@ -123,11 +140,16 @@ def test_a_later_pass_digests_only_new_commits(shop):
 def test_an_old_recent_changes_region_is_removed(shop):
     ws, _ = shop
     store = MemoryStore(ws, user="tester")
-    store.rethink("project", "Intro.\n\n<!-- codemem:recent:start -->\n## Recent changes\n- x\n"
-                  "<!-- codemem:recent:end -->\n\nOutro.")
+    store.rethink(
+        "project",
+        "Intro.\n\n<!-- codemem:recent:start -->\n## Recent changes\n- x\n"
+        "<!-- codemem:recent:end -->\n\nOutro.",
+    )
     digest(ws)
     value = read_value(ws, "project")
-    assert value.startswith("Intro.\n\nOutro.\n\n<!-- codemem:project:start -->\n## Project overview\n")
+    assert value.startswith(
+        "Intro.\n\nOutro.\n\n<!-- codemem:project:start -->\n## Project overview\n"
+    )
     assert "Recent changes" not in value
 
 
@@ -136,17 +158,29 @@ def test_text_outside_the_markers_is_never_touched(shop):
     store = MemoryStore(ws, user="tester")
     mine_before = "# Our conventions\n\nWe prefer small pull requests.  \n\n"
     mine_after = "\n\n## Review\n\n- Two approvals; trailing spaces kept   \n"
-    store.rethink("conventions", mine_before + "<!-- codemem:conventions:start -->\nold\n"
-                  "<!-- codemem:conventions:end -->" + mine_after)
+    store.rethink(
+        "conventions",
+        mine_before + "<!-- codemem:conventions:start -->\nold\n"
+        "<!-- codemem:conventions:end -->" + mine_after,
+    )
     store.rethink("project", "Hand-written intro.\n")
     digest(ws)
-    commit(ws.root, "Add a helper", "2025-03-05T10:00:00+00:00", {"shop/util.py": "def helper() -> int:\n    return 1\n"})
+    commit(
+        ws.root,
+        "Add a helper",
+        "2025-03-05T10:00:00+00:00",
+        {"shop/util.py": "def helper() -> int:\n    return 1\n"},
+    )
     digest(ws)
     conventions = read_value(ws, "conventions")
-    assert conventions.startswith(mine_before + "<!-- codemem:conventions:start -->\n## Learned conventions\n")
+    assert conventions.startswith(
+        mine_before + "<!-- codemem:conventions:start -->\n## Learned conventions\n"
+    )
     assert conventions.endswith("<!-- codemem:conventions:end -->" + mine_after)
     project = read_value(ws, "project")
-    assert project.startswith("Hand-written intro.\n\n<!-- codemem:project:start -->\n## Project overview\n")
+    assert project.startswith(
+        "Hand-written intro.\n\n<!-- codemem:project:start -->\n## Project overview\n"
+    )
     assert project.endswith("<!-- codemem:project:end -->")
 
 
@@ -155,7 +189,9 @@ def test_broken_markers_leave_the_block_alone_with_a_warning(shop):
     store = MemoryStore(ws, user="tester")
     store.rethink("conventions", "mine\n<!-- codemem:conventions:start -->\nno end marker\n")
     result = digest(ws)
-    assert read_value(ws, "conventions") == "mine\n<!-- codemem:conventions:start -->\nno end marker\n"
+    assert (
+        read_value(ws, "conventions") == "mine\n<!-- codemem:conventions:start -->\nno end marker\n"
+    )
     assert any("must appear once each" in w for w in result.warnings)
 
 
@@ -168,7 +204,10 @@ def test_block_limits_are_kept_and_nothing_is_lost(shop):
     block = store.get("conventions")
     assert block.chars <= 1200
     assert block.value.startswith("Keep functions short.\n\n<!-- codemem:conventions:start -->")
-    assert "more rules, and the examples behind every rule, are in archival memory (tag `conventions`)" in block.value
+    assert (
+        "more rules, and the examples behind every rule, are in archival memory (tag `conventions`)"
+        in block.value
+    )
     [note] = Archive(ws).search(tags=["conventions"])
     assert note.note.source == "codemem digest (conventions region)"
     kept = [line for line in block.value.split("\n") if line.startswith("- ")]
@@ -206,10 +245,25 @@ def test_merges_without_changes_of_their_own_are_left_out(shop):
     ws, _ = shop
     digest(ws)
     git(ws.root, "checkout", "-q", "-b", "feature")
-    side = commit(ws.root, "Add a side feature", "2025-03-05T10:00:00+00:00", {"shop/side.py": "def side() -> None:\n    pass\n"})
+    side = commit(
+        ws.root,
+        "Add a side feature",
+        "2025-03-05T10:00:00+00:00",
+        {"shop/side.py": "def side() -> None:\n    pass\n"},
+    )
     git(ws.root, "checkout", "-q", "main")
     commit(ws.root, "Tweak the docs", "2025-03-05T11:00:00+00:00", {"docs/usage.md": "# Usage\n"})
-    git(ws.root, "-c", "user.name=Alice Liddell", "merge", "-q", "--no-ff", "-m", "Merge branch 'feature'", "feature")
+    git(
+        ws.root,
+        "-c",
+        "user.name=Alice Liddell",
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge branch 'feature'",
+        "feature",
+    )
     result = digest(ws)
     by_subject = {item.commit.subject: item for item in result.commits}
     assert set(by_subject) == {"Add a side feature", "Tweak the docs"}
@@ -225,9 +279,13 @@ def test_a_lost_last_commit_falls_back_to_recent_history_with_a_warning(shop):
     ws.state_file.write_text(json.dumps({"other": 1, "sleep": {"last_commit": "f" * 40}}))
     result = digest(ws, config(initial_commits=2))
     assert [item.commit.sha for item in result.commits] == shas[2:]
-    assert result.warnings[0].startswith("the last digested commit ffffffffffff is not in this repository")
-    assert result.warnings[1] == (".codemem/state.json is no longer written or needed (the digests record what "
-                                  "was digested): remove it with `git rm .codemem/state.json`")
+    assert result.warnings[0].startswith(
+        "the last digested commit ffffffffffff is not in this repository"
+    )
+    assert result.warnings[1] == (
+        ".codemem/state.json is no longer written or needed (the digests record what "
+        "was digested): remove it with `git rm .codemem/state.json`"
+    )
     assert json.loads(ws.state_file.read_text())["other"] == 1  # read, never written
 
 
@@ -253,7 +311,9 @@ def test_learn_project_fills_the_overview_for_init(repo_factory):
     CodeIndex(ws, config()).refresh()
     changes = learn_project(ws, config())
     assert [(ch.kind, ch.target) for ch in changes] == [("block", "project")]
-    assert read_value(ws, "project") == """\
+    assert (
+        read_value(ws, "project")
+        == """\
 <!-- codemem:project:start -->
 ## Project overview
 _Learned from the repository's own files by `codemem digest`; this region is rewritten on every pass, so write your own notes outside it._
@@ -276,6 +336,7 @@ _(quoted from README.md)_
 - `internal/store/orders.go`: Order, OrderStore, NewOrderStore
 - `internal/store/format.go`: FormatCents, parseID, ValidID
 <!-- codemem:project:end -->"""
+    )
     assert learn_project(ws, config()) == []
 
 

@@ -26,7 +26,10 @@ USER_HEADER = (
     "active user.\nlimit: 4000\nread_only: false\n---\n"
 )
 RECEIPTS = [
-    ("user", "Please always use pytest fixtures, not setUp. Yesterday we decided receipts stay plain text."),
+    (
+        "user",
+        "Please always use pytest fixtures, not setUp. Yesterday we decided receipts stay plain text.",
+    ),
     ("assistant", "Noted: fixtures from now on."),
     ("tool", "def render_receipt(cart): ..."),  # tool results are not shown to the agent
 ]
@@ -43,24 +46,40 @@ def ws(tmp_path, monkeypatch):
 
 def test_sessions_go_to_the_user_block_and_archival_notes(ws):
     session = add_session(ws, "Receipts", RECEIPTS, MARCH_9)
-    provider = ScriptedProvider([
-        tool_call_response(tool_call("archival_search", query="receipts plain text")),
-        tool_call_response(
-            tool_call("memory_append", label="users/tester", content="- Prefers pytest fixtures to setUp methods."),
-            tool_call("archival_insert", content="Receipts stay plain text (decided 2025-03-08).",
-                      tags=["receipts", "decision"]),
-        ),
-        "Saved one preference and one decision.",
-    ])
+    provider = ScriptedProvider(
+        [
+            tool_call_response(tool_call("archival_search", query="receipts plain text")),
+            tool_call_response(
+                tool_call(
+                    "memory_append",
+                    label="users/tester",
+                    content="- Prefers pytest fixtures to setUp methods.",
+                ),
+                tool_call(
+                    "archival_insert",
+                    content="Receipts stay plain text (decided 2025-03-08).",
+                    tags=["receipts", "decision"],
+                ),
+            ),
+            "Saved one preference and one decision.",
+        ]
+    )
     result = model_digest(ws, provider, reindex=False)
 
-    assert block_file(ws, "users/tester") == USER_HEADER + "- Prefers pytest fixtures to setUp methods.\n"
-    assert notes(ws) == [("Receipts stay plain text (decided 2025-03-08).", ["receipts", "decision"], None)]
+    assert (
+        block_file(ws, "users/tester")
+        == USER_HEADER + "- Prefers pytest fixtures to setUp methods.\n"
+    )
+    assert notes(ws) == [
+        ("Receipts stay plain text (decided 2025-03-08).", ["receipts", "decision"], None)
+    ]
     assert read_local_state(ws).sessions_until == "2025-03-09T15:30:00+00:00"
     assert result.sessions_pending == 0
     first = provider.calls[0]
     assert first.system[0] == sleep_prompt("shop", "users/tester", "2025-03-10")
-    assert first.messages[0].content == f"""\
+    assert (
+        first.messages[0].content
+        == f"""\
 Sleep-time pass of 2025-03-10.
 
 New conversations since the last pass (oldest first):
@@ -70,6 +89,7 @@ New conversations since the last pass (oldest first):
 [2025-03-09 15:30 UTC] user: Please always use pytest fixtures, not setUp. Yesterday we decided receipts stay plain text.
 [2025-03-09 15:30 UTC] assistant: Noted: fixtures from now on.
 </conversations>"""
+    )
     assert tool_results(provider.calls[2]) == [
         ("Appended to users/tester: now 43 / 4,000 characters.", False),
         (f"Saved archival note {note_ids(ws)[0]}.", False),
@@ -79,34 +99,51 @@ New conversations since the last pass (oldest first):
         ("note-added", note_ids(ws)[0], "receipts, decision"),
     ]
     assert result.model.to_json() == {
-        "model": "scripted/demo", "summaries": 0, "fallbacks": 0, "project_summary": None,
-        "sessions_learned": 1, "calls": 3, "cost": 0.0,
+        "model": "scripted/demo",
+        "summaries": 0,
+        "fallbacks": 0,
+        "project_summary": None,
+        "sessions_learned": 1,
+        "calls": 3,
+        "cost": 0.0,
         "agent": {
-            "steps": 3, "answer": "Saved one preference and one decision.", "stopped": None,
+            "steps": 3,
+            "answer": "Saved one preference and one decision.",
+            "stopped": None,
             "processed": True,
-            "tool_calls": [{"name": "archival_search", "error": False},
-                           {"name": "memory_append", "error": False},
-                           {"name": "archival_insert", "error": False}],
+            "tool_calls": [
+                {"name": "archival_search", "error": False},
+                {"name": "memory_append", "error": False},
+                {"name": "archival_insert", "error": False},
+            ],
         },
     }
 
 
 def test_the_agent_is_offered_only_the_memory_tools_and_others_are_refused(ws):
     add_session(ws, "Receipts", RECEIPTS, MARCH_9)
-    provider = ScriptedProvider([
-        tool_call_response(
-            tool_call("write_file", path="evil.py", content="print('hi')\n"),
-            tool_call("run_command", command="rm -rf shop"),
-            tool_call("read_file", path="shop/cart.py"),
-            tool_call("no_such_tool"),
-        ),
-        "Nothing to change.",
-    ])
+    provider = ScriptedProvider(
+        [
+            tool_call_response(
+                tool_call("write_file", path="evil.py", content="print('hi')\n"),
+                tool_call("run_command", command="rm -rf shop"),
+                tool_call("read_file", path="shop/cart.py"),
+                tool_call("no_such_tool"),
+            ),
+            "Nothing to change.",
+        ]
+    )
     model_digest(ws, provider, reindex=False)
 
     assert [tool.name for tool in provider.calls[0].tools] == [
-        "archival_search", "conversation_search", "memory_append", "memory_replace",
-        "memory_insert", "memory_rethink", "memory_create", "archival_insert",
+        "archival_search",
+        "conversation_search",
+        "memory_append",
+        "memory_replace",
+        "memory_insert",
+        "memory_rethink",
+        "memory_create",
+        "archival_insert",
     ]
     assert sorted(SLEEP_TOOLS) == sorted(tool.name for tool in provider.calls[0].tools)
     names = ", ".join(tool.name for tool in provider.calls[0].tools)
@@ -122,29 +159,51 @@ def test_the_agent_is_offered_only_the_memory_tools_and_others_are_refused(ws):
 
 def test_block_edits_are_exactly_as_scripted_and_regions_are_refused(ws):
     store = MemoryStore(ws)
-    store.create("decisions", "Decisions and why.", "Use Decimal for money.\nNo PDFs.\nKeep it small.")
+    store.create(
+        "decisions", "Decisions and why.", "Use Decimal for money.\nNo PDFs.\nKeep it small."
+    )
     conventions = block_file(ws, "conventions")
     project = store.get("project").value
-    add_session(ws, "Money", [("user", "We switched money to integer cents on 2025-03-09.")], MARCH_9)
-    provider = ScriptedProvider([
-        tool_call_response(
-            tool_call("memory_replace", label="decisions", old_string="Use Decimal for money.",
-                      new_string="Money is integer cents (since 2025-03-09)."),
-            tool_call("memory_insert", label="decisions", text="# Decisions", line=0),
-            tool_call("memory_rethink", label="conventions", new_value="All gone."),
-            tool_call("memory_replace", label="project", old_string="## Project overview",
-                      new_string="## Overview"),
-            tool_call("memory_append", label="project", content="Money is kept in integer cents."),
-            tool_call("memory_create", label="money", description="Money handling.",
-                      value="<!-- codemem:money:start -->\nx\n<!-- codemem:money:end -->"),
-        ),
-        "Recorded the switch to integer cents.",
-    ])
+    add_session(
+        ws, "Money", [("user", "We switched money to integer cents on 2025-03-09.")], MARCH_9
+    )
+    provider = ScriptedProvider(
+        [
+            tool_call_response(
+                tool_call(
+                    "memory_replace",
+                    label="decisions",
+                    old_string="Use Decimal for money.",
+                    new_string="Money is integer cents (since 2025-03-09).",
+                ),
+                tool_call("memory_insert", label="decisions", text="# Decisions", line=0),
+                tool_call("memory_rethink", label="conventions", new_value="All gone."),
+                tool_call(
+                    "memory_replace",
+                    label="project",
+                    old_string="## Project overview",
+                    new_string="## Overview",
+                ),
+                tool_call(
+                    "memory_append", label="project", content="Money is kept in integer cents."
+                ),
+                tool_call(
+                    "memory_create",
+                    label="money",
+                    description="Money handling.",
+                    value="<!-- codemem:money:start -->\nx\n<!-- codemem:money:end -->",
+                ),
+            ),
+            "Recorded the switch to integer cents.",
+        ]
+    )
     result = model_digest(ws, provider, reindex=False)
 
-    refused = ("{tool}: {label}: that edit changes a region codemem maintains (between <!-- codemem:NAME:start "
-               "--> and <!-- codemem:NAME:end -->); keep the markers and the text between them exactly "
-               "as they are and edit around them")
+    refused = (
+        "{tool}: {label}: that edit changes a region codemem maintains (between <!-- codemem:NAME:start "
+        "--> and <!-- codemem:NAME:end -->); keep the markers and the text between them exactly "
+        "as they are and edit around them"
+    )
     assert tool_results(provider.calls[1]) == [
         ("Updated decisions: now 66 / 4,000 characters.", False),
         ("Inserted into decisions: now 78 / 4,000 characters.", False),
@@ -160,20 +219,27 @@ def test_block_edits_are_exactly_as_scripted_and_regions_are_refused(ws):
     assert block_file(ws, "conventions") == conventions
     assert MemoryStore(ws).get("project").value == project + "\nMoney is kept in integer cents."
     assert not (ws.blocks_dir / "money.md").exists()
-    assert [(c.kind, c.target) for c in result.changes] == [("block", "decisions"), ("block", "project")]
+    assert [(c.kind, c.target) for c in result.changes] == [
+        ("block", "decisions"),
+        ("block", "project"),
+    ]
 
 
 def test_a_second_pass_with_nothing_new_makes_no_model_call(ws):
     add_session(ws, "Receipts", RECEIPTS, MARCH_9)
     model_digest(ws, ScriptedProvider(["Nothing to change."]), reindex=False)
-    before = {p: p.read_bytes() for p in ws.dir.rglob("*") if p.is_file() and "local" not in p.parts}
+    before = {
+        p: p.read_bytes() for p in ws.dir.rglob("*") if p.is_file() and "local" not in p.parts
+    }
 
     provider = ScriptedProvider([])
     result = model_digest(ws, provider, reindex=False)
 
     assert provider.calls == []
     assert result.changes == [] and result.warnings == []
-    assert {p: p.read_bytes() for p in ws.dir.rglob("*") if p.is_file() and "local" not in p.parts} == before
+    assert {
+        p: p.read_bytes() for p in ws.dir.rglob("*") if p.is_file() and "local" not in p.parts
+    } == before
 
 
 def test_only_new_messages_of_a_continued_session_are_shown(ws):
@@ -239,15 +305,22 @@ def test_without_the_model_path_sessions_are_only_counted(ws):
 def test_a_nearly_full_block_is_consolidated_when_commits_arrive(ws):
     long_section = "## Payments\n" + "\n".join(f"- rule {n}: " + "x" * 60 for n in range(52))
     MemoryStore(ws).create("payments", "Payment rules.", long_section)
-    commit(ws.root, "Touch the README", "2025-03-11T10:00:00+00:00", {"README.md": "# pyshop\n\nA shop.\n"})
+    commit(
+        ws.root,
+        "Touch the README",
+        "2025-03-11T10:00:00+00:00",
+        {"README.md": "# pyshop\n\nA shop.\n"},
+    )
     provider = ScriptedProvider(["Puts a one-line README in place.", "Nothing to change."])
     result = model_digest(ws, provider, config(), reindex=False)
 
     assert result.model.summaries == 1 and result.model.agent.answer == "Nothing to change."
     task = provider.calls[-1].messages[0].content
     size = len(long_section)
-    assert task == ("Sleep-time pass of 2025-03-10.\n\nNo new conversations since the last pass.\n\n"
-                    f"Nearly full blocks to consolidate: payments ({size:,} / 4,000 characters)")
+    assert task == (
+        "Sleep-time pass of 2025-03-10.\n\nNo new conversations since the last pass.\n\n"
+        f"Nearly full blocks to consolidate: payments ({size:,} / 4,000 characters)"
+    )
 
 
 def test_the_json_report_of_a_pass(ws):

@@ -11,7 +11,12 @@ from sleep_helpers import init, scripted_history
 from codemem.cli import cli
 from tests.helpers import make_repo
 
-SUMMARIES = ["Adds the shop package.", "Adds VAT.", "Removes the legacy discount.", "Documents the CLI."]
+SUMMARIES = [
+    "Adds the shop package.",
+    "Adds VAT.",
+    "Removes the legacy discount.",
+    "Documents the CLI.",
+]
 
 
 @pytest.fixture
@@ -43,7 +48,10 @@ def test_a_configured_model_summarizes_and_the_log_says_so(repo, tmp_path, monke
     result = run(repo, "--ci")
 
     assert result.exit_code == 0, result.output
-    assert f"codemem digest: Model {model}: 4 commit summaries (4 calls, $0.0000)." in result.stdout.splitlines()
+    assert (
+        f"codemem digest: Model {model}: 4 commit summaries (4 calls, $0.0000)."
+        in result.stdout.splitlines()
+    )
     assert [line for line in digest_text(repo).splitlines() if line.startswith("Summary: ")] == [
         f"Summary: {s}" for s in SUMMARIES
     ]
@@ -85,12 +93,20 @@ def test_without_ci_the_missing_key_is_an_error(repo, monkeypatch):
 
 
 def test_json_reports_the_model_path(repo, tmp_path, monkeypatch):
-    model = scripted_model(tmp_path, monkeypatch, [SUMMARIES[0], {"error": "scripted: overloaded"}, *SUMMARIES[2:]])
+    model = scripted_model(
+        tmp_path, monkeypatch, [SUMMARIES[0], {"error": "scripted: overloaded"}, *SUMMARIES[2:]]
+    )
     data = json.loads(run(repo, "--json").stdout)
 
     assert data["model"] == {
-        "model": model, "summaries": 3, "fallbacks": 1, "project_summary": None,
-        "sessions_learned": 0, "agent": None, "calls": 3, "cost": 0.0,
+        "model": model,
+        "summaries": 3,
+        "fallbacks": 1,
+        "project_summary": None,
+        "sessions_learned": 0,
+        "agent": None,
+        "calls": 3,
+        "cost": 0.0,
     }
     assert [c["summary"] for c in data["commits"]] == [SUMMARIES[0], None, *SUMMARIES[2:]]
     assert data["warnings"] == [

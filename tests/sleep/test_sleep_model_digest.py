@@ -76,8 +76,14 @@ Files: `docs/usage.md` (A, +3 −0)
     assert [item.summary for item in result.commits] == SUMMARIES
     assert result.warnings == []
     assert result.model.to_json() == {
-        "model": "scripted/demo", "summaries": 4, "fallbacks": 0, "project_summary": None,
-        "sessions_learned": 0, "agent": None, "calls": 4, "cost": 0.0,
+        "model": "scripted/demo",
+        "summaries": 4,
+        "fallbacks": 0,
+        "project_summary": None,
+        "sessions_learned": 0,
+        "agent": None,
+        "calls": 4,
+        "cost": 0.0,
     }
     assert read_state(ws).last_commit == shas[3]
 
@@ -91,7 +97,9 @@ def test_the_prompt_has_subject_files_symbols_and_the_bounded_diff(shop):
     assert last.system == [SUMMARY_SYSTEM.format(max_chars=600)]
     assert last.max_tokens == 300
     blob = last.messages[0].content.split("index 0000000..")[1][:7]
-    assert last.messages[0].content == f"""\
+    assert (
+        last.messages[0].content
+        == f"""\
 Commit {shas[3][:7]} by Bob Builder, 2025-03-04
 Subject: Document the CLI
 Files:
@@ -107,8 +115,11 @@ index 0000000..{blob}
 +
 +Run `pyshop receipt cart.json`.
 [no diff left out]""".replace("\n[no diff left out]", "")
+    )
     second = provider.calls[1].messages[0].content
-    assert second.split("Diff:")[0] == f"""\
+    assert (
+        second.split("Diff:")[0]
+        == f"""\
 Commit {shas[1][:7]} by Bob Builder, 2025-03-02
 Subject: Add VAT to cart totals
 Message:
@@ -120,6 +131,7 @@ Files:
 Added definitions: function with_vat (shop/prices.py)
 Changed definitions: method Cart.total (shop/cart.py)
 """
+    )
     assert "poetry.lock" not in second.split("Diff:")[1]
 
 
@@ -137,14 +149,26 @@ def test_the_diff_in_the_prompt_is_cut_at_max_diff_bytes(shop):
 def test_a_provider_error_mid_pass_keeps_the_extractive_summary_for_that_commit(shop):
     ws, shas = shop
     b = shas[1][:7]
-    provider = ScriptedProvider([
-        SUMMARIES[0], RateLimited("scripted: rate limited (429)", retryable=False), SUMMARIES[2], SUMMARIES[3],
-    ])
+    provider = ScriptedProvider(
+        [
+            SUMMARIES[0],
+            RateLimited("scripted: rate limited (429)", retryable=False),
+            SUMMARIES[2],
+            SUMMARIES[3],
+        ]
+    )
     result = model_digest(ws, provider, config(min_samples=3))
 
-    assert [item.summary for item in result.commits] == [SUMMARIES[0], None, SUMMARIES[2], SUMMARIES[3]]
+    assert [item.summary for item in result.commits] == [
+        SUMMARIES[0],
+        None,
+        SUMMARIES[2],
+        SUMMARIES[3],
+    ]
     text = (ws.root / result.digest_path).read_text()
-    assert sections(text)[1] == f"""2025-03-02 `{b}` `Add VAT to cart totals`
+    assert (
+        sections(text)[1]
+        == f"""2025-03-02 `{b}` `Add VAT to cart totals`
 Author: Bob Builder
 
 > Prices shown to customers include 20% VAT.
@@ -154,6 +178,7 @@ Skipped: `poetry.lock` (generated)
 Added: `shop/prices.py`: function `with_vat`
 Changed: `shop/cart.py`: method `Cart.total`
 """
+    )
     assert result.warnings == [
         f"{b}: kept the extractive summary: the model failed (scripted: rate limited (429))"
     ]
@@ -163,7 +188,9 @@ Changed: `shop/cart.py`: method `Cart.total`
 
 def test_an_authentication_failure_stops_calling_the_model_for_the_pass(shop):
     ws, shas = shop
-    provider = ScriptedProvider([AuthenticationFailed("scripted: authentication failed (401)"), *SUMMARIES])
+    provider = ScriptedProvider(
+        [AuthenticationFailed("scripted: authentication failed (401)"), *SUMMARIES]
+    )
     result = model_digest(ws, provider, config(min_samples=3))
 
     assert len(provider.calls) == 1
@@ -199,9 +226,14 @@ def test_a_second_pass_with_nothing_new_makes_no_model_call(shop):
     assert result.changes == [] and result.warnings == []
 
 
-@pytest.mark.parametrize(("sleep", "options"), [
-    ({}, {"llm": False}), ({"llm": False}, {}), ({}, {"dry_run": True}),
-])
+@pytest.mark.parametrize(
+    ("sleep", "options"),
+    [
+        ({}, {"llm": False}),
+        ({"llm": False}, {}),
+        ({}, {"dry_run": True}),
+    ],
+)
 def test_no_llm_and_sleep_llm_false_and_dry_run_make_no_model_call(shop, sleep, options):
     ws, _ = shop
     provider = ScriptedProvider(SUMMARIES)
@@ -236,11 +268,15 @@ def test_commit_summarizer_is_a_summarizer_with_its_own_warnings(shop):
     from codemem.config import SleepConfig
     from codemem.sleep.commits import commits_since, load_diff, load_files
 
-    summarize = commit_summarizer(ScriptedProvider([RateLimited("scripted: 429", retryable=False)]), SleepConfig())
+    summarize = commit_summarizer(
+        ScriptedProvider([RateLimited("scripted: 429", retryable=False)]), SleepConfig()
+    )
     first = commits_since(ws.root, None, first_run_limit=1, max_commits=1).commits[0]
     load_files(ws.root, first)
     load_diff(ws.root, first, 20_000)
     from codemem.sleep.changes import SymbolChanges
 
     assert summarize(first, SymbolChanges()) is None
-    assert summarize.model.warnings == [f"{first.short}: kept the extractive summary: the model failed (scripted: 429)"]
+    assert summarize.model.warnings == [
+        f"{first.short}: kept the extractive summary: the model failed (scripted: 429)"
+    ]

@@ -26,7 +26,9 @@ from codemem.sleep.project_init import (
 )
 from tests.helpers import make_repo
 
-SUMMARY = "pyshop is a tiny shop backend.\n\n- `shop/cart.py`: carts and totals\n- Test: `make test`"
+SUMMARY = (
+    "pyshop is a tiny shop backend.\n\n- `shop/cart.py`: carts and totals\n- Test: `make test`"
+)
 
 
 @pytest.fixture
@@ -47,7 +49,9 @@ def test_the_summary_goes_into_its_own_region_at_the_top_of_project(shop):
     changes, warnings = write_project_summary(shop, config(), model)
     learn_project(shop, config())
 
-    assert [(c.kind, c.target, c.detail) for c in changes] == [("block", "project", "project summary")]
+    assert [(c.kind, c.target, c.detail) for c in changes] == [
+        ("block", "project", "project summary")
+    ]
     assert warnings == []
     value = project_value(shop)
     assert value.split("\n\n<!-- codemem:project:start -->")[0] == (
@@ -58,16 +62,23 @@ def test_the_summary_goes_into_its_own_region_at_the_top_of_project(shop):
     assert call.system == [WRITE_SYSTEM.format(max_chars="1,500")]
     sources = re.findall(r"^### (.+)\n`{3,}$", call.messages[0].content, re.M)
     assert sources == [
-        "README.md", "pyproject.toml", "Makefile", ".github/workflows/ci.yml",
-        "codemem's extracted overview", "repo map (most referenced files first)",
+        "README.md",
+        "pyproject.toml",
+        "Makefile",
+        ".github/workflows/ci.yml",
+        "codemem's extracted overview",
+        "repo map (most referenced files first)",
     ]
-    assert call.messages[0].content.startswith("Repository `shop`.\n\n### README.md\n````\n# pyshop\n")
+    assert call.messages[0].content.startswith(
+        "Repository `shop`.\n\n### README.md\n````\n# pyshop\n"
+    )
 
 
 def test_a_long_summary_is_cut_to_project_summary_chars(shop):
     lines = "\n".join(f"- point {n}: " + "y" * 40 for n in range(30))
-    model, _ = open_init_model(shop, config(project_summary_chars=200), explicit=True,
-                               provider=ScriptedProvider([lines]))
+    model, _ = open_init_model(
+        shop, config(project_summary_chars=200), explicit=True, provider=ScriptedProvider([lines])
+    )
     _, warnings = write_project_summary(shop, config(project_summary_chars=200), model)
 
     assert current_summary(project_value(shop)) == "\n".join(lines.splitlines()[:3])
@@ -76,11 +87,17 @@ def test_a_long_summary_is_cut_to_project_summary_chars(shop):
 
 def test_a_model_failure_at_init_is_a_warning_and_writes_nothing(shop):
     before = block_file(shop, "project")
-    model, _ = open_init_model(shop, config(), explicit=True,
-                               provider=ScriptedProvider([ProviderUnavailable("scripted: 503")]))
+    model, _ = open_init_model(
+        shop,
+        config(),
+        explicit=True,
+        provider=ScriptedProvider([ProviderUnavailable("scripted: 503")]),
+    )
     changes, warnings = write_project_summary(shop, config(), model)
 
-    assert changes == [] and warnings == ["project summary (not written): the model failed (scripted: 503)"]
+    assert changes == [] and warnings == [
+        "project summary (not written): the model failed (scripted: 503)"
+    ]
     assert block_file(shop, "project") == before
 
 
@@ -88,18 +105,26 @@ def test_a_digest_keeps_the_summary_true_for_new_commits(shop):
     digest(shop, llm=False)
     model, _ = open_init_model(shop, config(), explicit=True, provider=ScriptedProvider([SUMMARY]))
     write_project_summary(shop, config(), model)
-    sha = commit(shop.root, "Explain receipts in the README", "2025-03-05T10:00:00+00:00",
-                 {"README.md": "# pyshop\n\nA shop backend that prints receipts as plain text.\n"})
+    sha = commit(
+        shop.root,
+        "Explain receipts in the README",
+        "2025-03-05T10:00:00+00:00",
+        {"README.md": "# pyshop\n\nA shop backend that prints receipts as plain text.\n"},
+    )
     updated = SUMMARY + "\n- Receipts are plain text."
     provider = ScriptedProvider(["The README now says receipts are plain text.", updated])
     result = model_digest(shop, provider)
 
     assert current_summary(project_value(shop)) == updated
     assert result.model.project_summary == "updated"
-    assert ("block", "project", "project summary") in [(c.kind, c.target, c.detail) for c in result.changes]
+    assert ("block", "project", "project summary") in [
+        (c.kind, c.target, c.detail) for c in result.changes
+    ]
     refresh = provider.calls[1]
     assert refresh.system == [REFRESH_SYSTEM.format(unchanged="UNCHANGED", max_chars="1,500")]
-    assert refresh.messages[0].content == f"""\
+    assert (
+        refresh.messages[0].content
+        == f"""\
 Current summary:
 <summary>
 {SUMMARY}
@@ -115,13 +140,19 @@ Commits since it was checked (oldest first):
 
 A shop backend that prints receipts as plain text.
 ```"""
+    )
 
 
 def test_an_unchanged_answer_writes_nothing_and_no_commits_means_no_call(shop):
     digest(shop, llm=False)
     model, _ = open_init_model(shop, config(), explicit=True, provider=ScriptedProvider([SUMMARY]))
     write_project_summary(shop, config(), model)
-    commit(shop.root, "Tidy the tests", "2025-03-05T10:00:00+00:00", {"tests/test_more.py": "def test_x():\n    pass\n"})
+    commit(
+        shop.root,
+        "Tidy the tests",
+        "2025-03-05T10:00:00+00:00",
+        {"tests/test_more.py": "def test_x():\n    pass\n"},
+    )
     provider = ScriptedProvider(["Adds an empty test.", "UNCHANGED"])
     result = model_digest(shop, provider)
 
@@ -135,7 +166,12 @@ def test_an_unchanged_answer_writes_nothing_and_no_commits_means_no_call(shop):
 
 def test_without_a_summary_region_a_digest_does_not_ask_for_one(shop):
     digest(shop, llm=False)
-    commit(shop.root, "Tidy", "2025-03-05T10:00:00+00:00", {"tests/test_more.py": "def test_x():\n    pass\n"})
+    commit(
+        shop.root,
+        "Tidy",
+        "2025-03-05T10:00:00+00:00",
+        {"tests/test_more.py": "def test_x():\n    pass\n"},
+    )
     provider = ScriptedProvider(["Adds an empty test."])
     result = model_digest(shop, provider)
 
@@ -166,7 +202,10 @@ def test_codemem_init_llm_writes_the_summary_once(tmp_path, monkeypatch):
     first = CliRunner().invoke(cli, ["--repo", str(repo), "init", "--llm"], catch_exceptions=False)
 
     assert first.exit_code == 0, first.output
-    assert f"Wrote scripted/{tmp_path}/script.yml's project summary into .codemem/blocks/project.md." in first.stdout
+    assert (
+        f"Wrote scripted/{tmp_path}/script.yml's project summary into .codemem/blocks/project.md."
+        in first.stdout
+    )
     value = (repo / ".codemem/blocks/project.md").read_text()
     assert current_summary(value.split("---\n", 2)[2]) == SUMMARY
     assert value.index("codemem:project-summary:start") < value.index("codemem:project:start")
@@ -186,12 +225,17 @@ def test_codemem_init_llm_without_a_model_exits_2(tmp_path):
     assert not (repo / ".codemem").exists()
 
 
-def test_codemem_init_llm_with_a_missing_key_exits_2_and_the_config_setting_warns(tmp_path, monkeypatch):
+def test_codemem_init_llm_with_a_missing_key_exits_2_and_the_config_setting_warns(
+    tmp_path, monkeypatch
+):
     repo = make_repo(tmp_path / "shop", "sleep/pyshop")
     monkeypatch.setenv("CODEMEM_MODEL", "anthropic/claude-sonnet-4-5")
     flag = CliRunner().invoke(cli, ["--repo", str(repo), "init", "--llm", "--no-index"])
     assert flag.exit_code == 2
-    assert flag.stderr == "codemem: error: ANTHROPIC_API_KEY is not set: export it, or choose another model with --model, or drop --llm\n"
+    assert (
+        flag.stderr
+        == "codemem: error: ANTHROPIC_API_KEY is not set: export it, or choose another model with --model, or drop --llm\n"
+    )
 
     monkeypatch.setenv("CODEMEM_SLEEP__INIT_LLM", "true")
     configured = CliRunner().invoke(cli, ["--repo", str(repo), "init", "--no-index"])

@@ -68,18 +68,28 @@ def test_state_is_derived_from_the_digests_and_this_clone(repo_factory):
     ws = Workspace(repo_factory())
     ws.dir.mkdir()
     assert read_state(ws) == SleepState()
-    ws.state_file.write_text('{"review": {"x": 1}, "sleep": {"last_commit": "abc"}}\n')  # an old one: read
+    ws.state_file.write_text(
+        '{"review": {"x": 1}, "sleep": {"last_commit": "abc"}}\n'
+    )  # an old one: read
     assert read_state(ws) == SleepState("abc", None, ["abc"])
     ws.digests_dir.mkdir()
-    (ws.digests_dir / "2025-03-01-root-1111111.md").write_text("---\ndate: 2025-03-01\nhead: " + "1" * 40 + "\n---\n")
-    (ws.digests_dir / "2025-03-02-1111111-2222222.md").write_text("---\nhead: " + "2" * 40 + "\n---\n# x\n")
+    (ws.digests_dir / "2025-03-01-root-1111111.md").write_text(
+        "---\ndate: 2025-03-01\nhead: " + "1" * 40 + "\n---\n"
+    )
+    (ws.digests_dir / "2025-03-02-1111111-2222222.md").write_text(
+        "---\nhead: " + "2" * 40 + "\n---\n# x\n"
+    )
     (ws.digests_dir / "notes.md").write_text("# not a digest\n")
-    assert read_state(ws) == SleepState("2" * 40, "digests/2025-03-02-1111111-2222222.md", ["1" * 40, "2" * 40, "abc"])
+    assert read_state(ws) == SleepState(
+        "2" * 40, "digests/2025-03-02-1111111-2222222.md", ["1" * 40, "2" * 40, "abc"]
+    )
     assert write_local_state(ws, lambda old: replace(old, last_head="3" * 40))
     assert write_local_state(ws, lambda old: old) is False
     assert read_local_state(ws).last_head == "3" * 40
     assert read_state(ws).last_commit == "3" * 40
-    ws.state_file.write_text('<<<<<<< HEAD\n{"sleep": {}}\n=======\n{}\n>>>>>>> theirs\n')  # conflicted: ignored
+    ws.state_file.write_text(
+        '<<<<<<< HEAD\n{"sleep": {}}\n=======\n{}\n>>>>>>> theirs\n'
+    )  # conflicted: ignored
     assert read_state(ws).digested == ["1" * 40, "2" * 40, "3" * 40]
     assert json.loads(ws.state_file.read_text().split("\n")[1]) == {"sleep": {}}  # never written
 
@@ -89,5 +99,7 @@ def test_sleep_settings_are_validated():
     assert config(recent_changes=3).sleep.recent_changes == 3
     with pytest.raises(ConfigError, match=r"sleep\.recent_chnages: unknown key"):
         config(recent_chnages=3)
-    with pytest.raises(ConfigError, match=r"sleep\.initial_commits: Input should be greater than or equal to 1"):
+    with pytest.raises(
+        ConfigError, match=r"sleep\.initial_commits: Input should be greater than or equal to 1"
+    ):
         config(initial_commits=0)

@@ -49,8 +49,13 @@ def clone(remote: Path, path: Path, who: str | None) -> Workspace:
 
 def codemem(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
     """The real command line in a clone (as a teammate types it)."""
-    return subprocess.run([sys.executable, "-m", "codemem", *args], cwd=ws.root, capture_output=True,
-                          text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "codemem", *args],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def commit_memory(ws: Workspace, who: str, when: str) -> None:
@@ -63,7 +68,9 @@ def markers(ws: Workspace) -> dict[str, int]:
     """Files under .codemem/ (not local/) holding conflict markers, with how many."""
     out = {}
     for path, data in snapshot(ws).items():
-        count = data.decode("utf-8", "replace").count("\n<<<<<<< ") + data.decode("utf-8", "replace").startswith("<<<<<<< ")
+        count = data.decode("utf-8", "replace").count("\n<<<<<<< ") + data.decode(
+            "utf-8", "replace"
+        ).startswith("<<<<<<< ")
         if count:
             out[path] = count
     return out
@@ -78,7 +85,11 @@ def team(tmp_path):
     commit(origin, "Add codemem memory", "2025-03-04T12:00:00+00:00")
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(origin), str(remote)], check=True)
-    return remote, clone(remote, tmp_path / "alice", "alice"), clone(remote, tmp_path / "bob", "bob")
+    return (
+        remote,
+        clone(remote, tmp_path / "alice", "alice"),
+        clone(remote, tmp_path / "bob", "bob"),
+    )
 
 
 def work(ws: Workspace, who: str, path: str, text: str, day: int) -> None:
@@ -105,10 +116,15 @@ def test_two_clones_digest_pull_and_push_without_conflicts(team, first):
     assert not any("conflict" in warning for warning in result.warnings)
     commit_memory(clones[second], second, "2025-03-07T09:00:00+00:00")
     git(clones[second].root, "push", "-q", "origin", "main")
-    assert git(clones[first].root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    assert (
+        git(clones[first].root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode
+        == 0
+    )
     assert markers(clones[first]) == {}
     digest(clones[first], cfg())
-    assert git(clones[first].root, "status", "--porcelain", "--", ".codemem").stdout == ""  # nothing to re-learn
+    assert (
+        git(clones[first].root, "status", "--porcelain", "--", ".codemem").stdout == ""
+    )  # nothing to re-learn
     assert snapshot(alice) == snapshot(bob)
     assert not alice.state_file.exists() and not bob.state_file.exists()
 
@@ -127,22 +143,32 @@ def test_the_same_range_on_two_clones_gives_the_same_bytes(team):
     ours, theirs = digest(alice, cfg()), digest(bob, cfg())
     assert ours.digest_path == theirs.digest_path
     assert [item.commit.subject for item in ours.commits] == ["Add labels"]
-    assert (alice.root / ours.digest_path).read_bytes() == (bob.root / theirs.digest_path).read_bytes()
+    assert (alice.root / ours.digest_path).read_bytes() == (
+        bob.root / theirs.digest_path
+    ).read_bytes()
     assert snapshot(alice) == snapshot(bob)
 
 
 def test_a_conflicted_block_never_stops_a_digest(team):
     remote, alice, bob = team
-    for ws, who, day, line in ((alice, "alice", 5, "Deploy on Fridays."), (bob, "bob", 6, "Never deploy on Fridays.")):
+    for ws, who, day, line in (
+        (alice, "alice", 5, "Deploy on Fridays."),
+        (bob, "bob", 6, "Never deploy on Fridays."),
+    ):
         store = MemoryStore(ws, user=who)
         value = store.get("project").value
         store.rethink("project", f"{line}\n\n{value}")  # two people, one place
         # and an older version's learned region that differs between the clones
         conventions = store.get("conventions").value
-        store.rethink("conventions", conventions.replace("## Learned conventions", f"## Learned conventions ({who})"))
+        store.rethink(
+            "conventions",
+            conventions.replace("## Learned conventions", f"## Learned conventions ({who})"),
+        )
         commit(ws.root, "Notes", f"2025-03-{day:02d}T10:00:00+00:00", author=who)
     git(alice.root, "push", "-q", "origin", "main")
-    assert git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode != 0  # conflicts
+    assert (
+        git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode != 0
+    )  # conflicts
     assert set(markers(bob)) == {"blocks/project.md", "blocks/conventions.md"}
     result = digest(bob, cfg())
     assert markers(bob) == {"blocks/project.md": 1}  # the learned region is derived again
@@ -159,18 +185,43 @@ def test_commits_that_are_not_project_changes_are_not_digested(team):
     _remote, alice, _bob = team
     ws = alice
     commit(ws.root, "Add coupons", "2025-03-05T10:00:00+00:00", {"shop/coupons.py": COUPONS})
-    commit(ws.root, "Update codemem memory", "2025-03-05T11:00:00+00:00", {".codemem/blocks/notes.md": "x\n"})
-    env = {"GIT_AUTHOR_NAME": "dependabot[bot]", "GIT_AUTHOR_EMAIL": "bot@example.com",
-           "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@example.com",
-           "GIT_AUTHOR_DATE": "2025-03-05T12:00:00+00:00", "GIT_COMMITTER_DATE": "2025-03-05T12:00:00+00:00"}
+    commit(
+        ws.root,
+        "Update codemem memory",
+        "2025-03-05T11:00:00+00:00",
+        {".codemem/blocks/notes.md": "x\n"},
+    )
+    env = {
+        "GIT_AUTHOR_NAME": "dependabot[bot]",
+        "GIT_AUTHOR_EMAIL": "bot@example.com",
+        "GIT_COMMITTER_NAME": "GitHub",
+        "GIT_COMMITTER_EMAIL": "noreply@example.com",
+        "GIT_AUTHOR_DATE": "2025-03-05T12:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2025-03-05T12:00:00+00:00",
+    }
     (ws.root / "requirements.txt").write_text("requests==2.32.0\n")
     git(ws.root, "add", "-A")
-    subprocess.run(["git", "commit", "-q", "-m", "Bump requests from 2.31.0 to 2.32.0",
-                    "-m", "Bumps [requests](https://github.com/psf/requests) from 2.31.0 to 2.32.0.\n- [Release notes]"],
-                   cwd=ws.root, check=True, env={**os.environ, **env})
+    subprocess.run(
+        [
+            "git",
+            "commit",
+            "-q",
+            "-m",
+            "Bump requests from 2.31.0 to 2.32.0",
+            "-m",
+            "Bumps [requests](https://github.com/psf/requests) from 2.31.0 to 2.32.0.\n- [Release notes]",
+        ],
+        cwd=ws.root,
+        check=True,
+        env={**os.environ, **env},
+    )
     result = digest(ws, cfg())
     assert [item.commit.subject for item in result.commits] == ["Add coupons"]
-    assert sorted(reason for _sha, reason in result.skipped) == ["bot", "memory only", "memory only"]  # and the clone's first memory commit
+    assert sorted(reason for _sha, reason in result.skipped) == [
+        "bot",
+        "memory only",
+        "memory only",
+    ]  # and the clone's first memory commit
     text = (ws.root / result.digest_path).read_text()
     assert "\nDependency and bot updates (1): `Bump requests from 2.31.0 to 2.32.0`\n" in text
     assert "Release notes" not in text and "Update codemem memory" not in text
@@ -185,36 +236,62 @@ def test_commits_that_are_not_project_changes_are_not_digested(team):
 
 def test_a_clone_gets_the_merge_driver_on_its_first_codemem_command(team):
     _remote, alice, _bob = team
-    assert (alice.dir / ".gitattributes").read_text().count("* merge=codemem") == 1  # committed by init
+    assert (alice.dir / ".gitattributes").read_text().count(
+        "* merge=codemem"
+    ) == 1  # committed by init
     assert sh(alice.root, "config", "merge.codemem.driver", check=False).returncode == 1
     first = codemem(alice, "-v", "memory", "list")
     assert first.returncode == 0, first.stderr
     assert "codemem: INFO: set up this clone's merge driver" in first.stderr  # said with -v only
     driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
     assert driver.endswith("-m codemem merge-file %O %A %B %P")
-    assert sh(alice.root, "check-attr", "merge", ".codemem/blocks/project.md").stdout.endswith("merge: codemem\n")
+    assert sh(alice.root, "check-attr", "merge", ".codemem/blocks/project.md").stdout.endswith(
+        "merge: codemem\n"
+    )
     assert "merge driver" not in codemem(alice, "-v", "memory", "list").stderr  # once
 
 
 def test_the_merge_driver_merges_by_kind_of_file():
     base = "---\ndescription: Notes.\nlimit: 4000\n---\nIntro.\n\n- one\n\n<!-- codemem:c:start -->\nold\n<!-- codemem:c:end -->\n"
-    ours = base.replace("limit: 4000", "limit: 5000").replace("- one\n", "- one\n- mine\n").replace("\nold", "\nours")
-    theirs = base.replace("Notes.", "Team notes.").replace("- one\n", "- one\n- yours\n- more\n").replace("\nold", "\ntheirs")
+    ours = (
+        base.replace("limit: 4000", "limit: 5000")
+        .replace("- one\n", "- one\n- mine\n")
+        .replace("\nold", "\nours")
+    )
+    theirs = (
+        base.replace("Notes.", "Team notes.")
+        .replace("- one\n", "- one\n- yours\n- more\n")
+        .replace("\nold", "\ntheirs")
+    )
     merged = merge_memory_file(base, ours, theirs, ".codemem/blocks/notes.md")
     assert merged.conflicts == 0
     assert merged.text == (
         "---\ndescription: Team notes.\nlimit: 5000\n---\nIntro.\n\n- one\n- mine\n- yours\n- more\n"
         "\n<!-- codemem:c:start -->\nours\n<!-- codemem:c:end -->\n"
     )
-    other_way = merge_memory_file(base, theirs, ours, ".codemem/blocks/notes.md")  # the other clone merging
-    assert other_way.text == merged.text.replace("\nours\n", "\ntheirs\n")  # lists in one order; region ours
+    other_way = merge_memory_file(
+        base, theirs, ours, ".codemem/blocks/notes.md"
+    )  # the other clone merging
+    assert other_way.text == merged.text.replace(
+        "\nours\n", "\ntheirs\n"
+    )  # lists in one order; region ours
     # Two people, one place: markers, and a non-zero count (git's conflict).
-    prose = merge_memory_file(base, base.replace("Intro.", "Deploy."), base.replace("Intro.", "Never deploy."), "x.md")
+    prose = merge_memory_file(
+        base, base.replace("Intro.", "Deploy."), base.replace("Intro.", "Never deploy."), "x.md"
+    )
     assert prose.conflicts == 1 and "<<<<<<< ours\nDeploy.\n" in prose.text
-    key = merge_memory_file(base, base.replace("4000", "5000"), base.replace("4000", "6000"), "x.md")
-    assert key.conflicts == 1 and "<<<<<<< ours\nlimit: 5000\n=======\nlimit: 6000\n>>>>>>> theirs\n" in key.text
+    key = merge_memory_file(
+        base, base.replace("4000", "5000"), base.replace("4000", "6000"), "x.md"
+    )
+    assert (
+        key.conflicts == 1
+        and "<<<<<<< ours\nlimit: 5000\n=======\nlimit: 6000\n>>>>>>> theirs\n" in key.text
+    )
     # Derived whole files keep our side; the next digest derives them again.
-    assert merge_memory_file("{}", '{"a": 1}', '{"b": 2}', ".codemem/conventions.json").text == '{"a": 1}'
+    assert (
+        merge_memory_file("{}", '{"a": 1}', '{"b": 2}', ".codemem/conventions.json").text
+        == '{"a": 1}'
+    )
     assert merge_memory_file("", "ours\n", "theirs\n", ".codemem/digests/x.md").conflicts == 0
 
 
@@ -236,8 +313,14 @@ def test_concurrent_memory_edits_merge_without_markers(team, first):
     work(alice, "alice", "shop/coupons.py", COUPONS, 5)
     work(bob, "bob", "shop/gifts.py", GIFTS, 6)
     edits = {
-        "alice": [("cli", "project", "Coupons stack."), ("agent", "conventions", "- Money is in cents.")],
-        "bob": [("cli", "project", "Gift cards never expire."), ("agent", "conventions", "- Prices include tax.")],
+        "alice": [
+            ("cli", "project", "Coupons stack."),
+            ("agent", "conventions", "- Money is in cents."),
+        ],
+        "bob": [
+            ("cli", "project", "Gift cards never expire."),
+            ("agent", "conventions", "- Prices include tax."),
+        ],
     }
     for who, ws in clones.items():
         for how, label, line in edits[who]:
@@ -258,7 +341,10 @@ def test_concurrent_memory_edits_merge_without_markers(team, first):
     assert not any("conflict" in warning for warning in result.warnings)
     commit_memory(clones[second], second, "2025-03-07T12:00:00+00:00")
     sh(clones[second].root, "push", "-q", "origin", "main")
-    assert sh(clones[first].root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    assert (
+        sh(clones[first].root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode
+        == 0
+    )
     digest(clones[first], cfg())
     assert snapshot(alice) == snapshot(bob)
     assert markers(alice) == {}
@@ -287,10 +373,14 @@ def test_the_ci_bot_retries_a_moved_branch_and_never_duplicates_a_digest(team, t
     assert pushed.attempts == 2 and pushed.commit is not None
     assert markers(bot) == {}
     assert sh(bot.root, "status", "--porcelain").stdout == ""
-    assert sh(bot.root, "rev-parse", "HEAD").stdout == sh(bot.root, "rev-parse", "origin/main").stdout
+    assert (
+        sh(bot.root, "rev-parse", "HEAD").stdout == sh(bot.root, "rev-parse", "origin/main").stdout
+    )
     digests = sh(bot.root, "ls-files", ".codemem/digests").stdout.split()
     assert ours.digest_path in digests and len(digests) == len(set(digests))
-    assert sh(bot.root, "log", "--format=%s", "--", ours.digest_path).stdout.splitlines() == ["Update codemem memory"]  # alice's
+    assert sh(bot.root, "log", "--format=%s", "--", ours.digest_path).stdout.splitlines() == [
+        "Update codemem memory"
+    ]  # alice's
     assert "Coupons are checked at the till." in (bot.blocks_dir / "project.md").read_text()
     # The next run: what is digested comes from the committed digests; nothing to do.
     again = digest(bot, cfg())
@@ -319,12 +409,20 @@ def test_merge_file_writes_ours_and_exits_1_on_a_conflict(tmp_path):
     for name, text in (("base", "Intro.\n"), ("ours", "Deploy.\n"), ("theirs", "Never deploy.\n")):
         files[name].write_text(text)
     args = [str(files[name]) for name in ("base", "ours", "theirs")]
-    done = subprocess.run([sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr
     assert files["ours"].read_text().startswith("<<<<<<< ours\nDeploy.\n")
     files["theirs"].write_text("Intro.\n- added\n")
     files["ours"].write_text("Intro.\n- mine\n")
-    done = subprocess.run([sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "codemem", "merge-file", *args, ".codemem/blocks/project.md"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (done.returncode, files["ours"].read_text()) == (0, "Intro.\n- added\n- mine\n")

@@ -204,7 +204,9 @@ def test_idleness_with_a_new_commit_triggers_one_digest(shop, daemons):
     after = sorted(p.name for p in ws.digests_dir.iterdir())
     assert after == sorted([*before, Path(record["digest"]).name])
     assert "Add gift cards" in (shop / record["digest"]).read_text()
-    assert "gift" not in read_value(ws, "project").lower()  # no Recent changes list: the digests hold it
+    assert (
+        "gift" not in read_value(ws, "project").lower()
+    )  # no Recent changes list: the digests hold it
     # Nothing new since: the next idle checks write nothing.
     time.sleep(4)
     assert daemon.status().last_digest == record

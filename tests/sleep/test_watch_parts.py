@@ -236,8 +236,14 @@ def test_the_idle_digest_is_reported_as_uncommitted_and_can_be_turned_off(tmp_pa
     assert Config().sleep.watch_digest is True
     assert watcher.on_idle() is not None
     changed = describe_status(ws)["uncommitted_memory"]
-    assert changed and all(path.startswith(".codemem/") and "/local/" not in path for path in changed)
-    line = [text for text in status_lines({**describe_status(ws), "log": "x"}) if text.startswith("Memory: ")]
+    assert changed and all(
+        path.startswith(".codemem/") and "/local/" not in path for path in changed
+    )
+    line = [
+        text
+        for text in status_lines({**describe_status(ws), "log": "x"})
+        if text.startswith("Memory: ")
+    ]
     assert line == [
         f"Memory: {len(changed)} file{'s' if len(changed) > 1 else ''} under .codemem/ not committed (digests "
         "and learned regions): review with `git diff .codemem`, commit to share them "

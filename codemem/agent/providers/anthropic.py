@@ -41,7 +41,10 @@ from codemem.agent.providers.tokens import system_parts
 log = logging.getLogger("codemem")
 
 TRANSPORT_ERRORS = transport_errors()
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIConnectionError, *TRANSPORT_ERRORS)
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    anthropic.APIConnectionError,
+    *TRANSPORT_ERRORS,
+)
 API_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, *TRANSPORT_ERRORS)
 CACHE = {"type": "ephemeral"}
 # An error event inside a stream has no HTTP status of its own; map its type to one.

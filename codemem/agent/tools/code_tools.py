@@ -163,7 +163,9 @@ def git_diff(ctx: ToolContext, rev: str | None = None) -> str:
         return diff or f"No differences against {rev}."
     base = ["HEAD"] if has_head(root) else ["--cached"]
     diff = git_text(root, "diff", "--no-color", "--no-ext-diff", *base, "--")
-    untracked = [p for p in git_text(root, "ls-files", "-o", "--exclude-standard").splitlines() if p]
+    untracked = [
+        p for p in git_text(root, "ls-files", "-o", "--exclude-standard").splitlines() if p
+    ]
     if untracked:
         diff += (
             "\nNew files not yet tracked by git:\n" + "\n".join(f"  {p}" for p in untracked) + "\n"

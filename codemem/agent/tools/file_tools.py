@@ -112,10 +112,13 @@ def repo_files(ctx: ToolContext) -> list[str]:
     listing = git_text(ctx.ws.root, "ls-files", "-co", "--exclude-standard", "-z")
     root = ctx.ws.root
     real_root = root.resolve()
-    return sorted({
-        p for p in listing.split("\0")
-        if p and (root / p).is_file() and (root / p).resolve().is_relative_to(real_root)
-    })
+    return sorted(
+        {
+            p
+            for p in listing.split("\0")
+            if p and (root / p).is_file() and (root / p).resolve().is_relative_to(real_root)
+        }
+    )
 
 
 def _filter(ctx: ToolContext, files: list[str], glob: str | None) -> list[str]:

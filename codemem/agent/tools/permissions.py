@@ -50,9 +50,21 @@ _REDIRECT = re.compile(r"(?:\d+|&)?>>?[|&]?\s*(?P<target>[^\s;&|<>]*)")
 REDIRECT = ">"
 # Options that name a file to write, for any program (`--output x` or `--output=x`).
 _WRITE_OPTIONS = {
-    "--output", "--output-file", "--output-dir", "--output-directory", "--output-document",
-    "--out", "--outfile", "--out-file", "--log-file", "--logfile", "--junitxml", "--junit-xml",
-    "--resultlog", "--report-log", "--in-place",
+    "--output",
+    "--output-file",
+    "--output-dir",
+    "--output-directory",
+    "--output-document",
+    "--out",
+    "--outfile",
+    "--out-file",
+    "--log-file",
+    "--logfile",
+    "--junitxml",
+    "--junit-xml",
+    "--resultlog",
+    "--report-log",
+    "--in-place",
 }
 # Short options that write, per program: `-o` of git format-patch and git archive, curl's
 # `-o`/`-O`, wget's `-O`/`-o`, sort's `-o`, sed's and perl's `-i` (alone, with a value
@@ -80,7 +92,8 @@ class Rule:
         """Whether the pattern itself names each of these ways of writing (see `file_writes`)."""
         words = (self.pattern or "").split()
         return all(
-            REDIRECT in (self.pattern or "") if how == REDIRECT
+            REDIRECT in (self.pattern or "")
+            if how == REDIRECT
             else any(word.startswith(how) for word in words)
             for how in writes
         )
@@ -143,7 +156,9 @@ def file_writes(part: str) -> list[str]:
         writes.append("tee")
     if program == "dd" and any(arg.startswith("of=") for arg in args):
         writes.append("of=")
-    flags = "" if args[:1] == ["grep"] else _WRITE_FLAGS.get(program, "")  # git grep -o: --only-matching
+    flags = (
+        "" if args[:1] == ["grep"] else _WRITE_FLAGS.get(program, "")
+    )  # git grep -o: --only-matching
     for arg in args:
         option = arg.split("=", 1)[0]
         if option in _WRITE_OPTIONS:
@@ -180,7 +195,10 @@ class PermissionPolicy:
             if _SUBSHELL.search(request.target):
                 return None
             found = [
-                next((r for r in rules if r.matches(request, part) and r.spells(file_writes(part))), None)
+                next(
+                    (r for r in rules if r.matches(request, part) and r.spells(file_writes(part))),
+                    None,
+                )
                 for part in parts
             ]
             return found[0] if all(found) else None
@@ -197,7 +215,9 @@ class PermissionPolicy:
         unspelled: list[str] = []
         for part in command_parts(request.target):
             writes = file_writes(part)
-            if writes and any(r.matches(request, part) and not r.spells(writes) for r in self.allow_rules):
+            if writes and any(
+                r.matches(request, part) and not r.spells(writes) for r in self.allow_rules
+            ):
                 unspelled += writes
         if not unspelled:
             return ""

@@ -156,9 +156,7 @@ def function_schema(fn: Callable[..., Any], name: str | None = None) -> Function
     if required:
         schema["required"] = required
     schema["additionalProperties"] = False
-    model = create_model(
-        f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     return FunctionSchema(
         name=name,
         description=doc.summary,

@@ -83,7 +83,9 @@ class ToolContext:
     ) -> None:
         self.ws = ws
         self.config = Config() if config is None else config
-        self.permissions = PermissionPolicy(self.config.permissions) if permissions is None else permissions
+        self.permissions = (
+            PermissionPolicy(self.config.permissions) if permissions is None else permissions
+        )
         self.settings = self.config.agent if settings is None else settings
         self.session_id = session_id
         self.recall_store = recall_store
@@ -158,7 +160,9 @@ def build_tools(
     `read_only` leaves out everything that changes files, memory or runs commands (`codemem
     ask`, review); `names` keeps only those tools (e.g. memory tools for the sleep-time agent).
     """
-    entries: list[tuple[ToolFunction, str]] = [(fn, "read") for fn in CODE_READ_TOOLS + FILE_READ_TOOLS + MEMORY_READ_TOOLS]
+    entries: list[tuple[ToolFunction, str]] = [
+        (fn, "read") for fn in CODE_READ_TOOLS + FILE_READ_TOOLS + MEMORY_READ_TOOLS
+    ]
     entries += [(fn, "memory") for fn in MEMORY_WRITE_TOOLS]
     entries += [(fn, "write") for fn in [*FILE_WRITE_TOOLS, run_command]]
     order = {name: n for n, name in enumerate(TOOL_ORDER)}

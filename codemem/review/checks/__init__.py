@@ -58,7 +58,9 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 
 
 def run_checks(
-    ctx: ReviewContext, checks: tuple[tuple[str, Check], ...] = CHECKS, budget: Budget | None = None,
+    ctx: ReviewContext,
+    checks: tuple[tuple[str, Check], ...] = CHECKS,
+    budget: Budget | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Every check's findings, and a warning for each check that failed or ran out of time.
 
@@ -88,5 +90,7 @@ def run_checks(
     if skipped and budget is not None:
         budget.ran_out += skipped
         names = ", ".join(skipped[:-1]) + (" and " if len(skipped) > 1 else "") + skipped[-1]
-        warnings.append(f"out of time ({budget.seconds:g} s): the {names} check{'s were' if len(skipped) > 1 else ' was'} skipped")
+        warnings.append(
+            f"out of time ({budget.seconds:g} s): the {names} check{'s were' if len(skipped) > 1 else ' was'} skipped"
+        )
     return findings, warnings

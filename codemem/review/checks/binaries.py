@@ -17,7 +17,10 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         if f.binary and f.size is not None and f.size > limit:
             size = f"{f.size / 1_048_576:.1f} MB" if f.size >= 1_048_576 else f"{f.size // 1024} KB"
             yield Finding(
-                RULE, "warning", f.path, None,
+                RULE,
+                "warning",
+                f.path,
+                None,
                 f"binary file of {size} (over review.max_binary_kb = {ctx.settings.max_binary_kb})",
                 "keep large binaries out of git (Git LFS, a release asset or a download step)",
                 line_text=f.new_blob or f"size:{f.size}",

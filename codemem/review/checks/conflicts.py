@@ -26,7 +26,11 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         for n, text in f.added.items():
             if n in sides or _MIDDLE.match(text):
                 yield Finding(
-                    RULE, "error", f.path, n,
+                    RULE,
+                    "error",
+                    f.path,
+                    n,
                     f"merge conflict marker `{text[:7]}` left in the file",
-                    "resolve the conflict and remove the markers", line_text=text,
+                    "resolve the conflict and remove the markers",
+                    line_text=text,
                 )

@@ -16,7 +16,9 @@ from codemem.review.checks.patterns import applies
 from codemem.review.context import Definition, ReviewContext
 from codemem.review.findings import Finding
 
-LEARNED_KINDS = frozenset({"function", "method", "class", "struct", "interface", "enum", "trait", "type"})
+LEARNED_KINDS = frozenset(
+    {"function", "method", "class", "struct", "interface", "enum", "trait", "type"}
+)
 _SKIPPED_PARAMS = frozenset({"self", "cls", "*", "/", "this"})
 
 
@@ -65,31 +67,52 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
             if d.kind not in rule.kinds or not applies(rule, d.file.path):
                 continue
             if rule.what == "docstrings" and not d.docstring.strip():
-                yield Finding(rule.rule_id, rule.severity, d.file.path, d.line,
-                              f"public {d.kind} `{d.name}` has no {_word(d.language)} "
-                              f"(required by {ctx.conventions.path}:{rule.line})",
-                              rule.message or f"add a {_word(d.language)} saying what it does",
-                              line_text=_line_text(d))
+                yield Finding(
+                    rule.rule_id,
+                    rule.severity,
+                    d.file.path,
+                    d.line,
+                    f"public {d.kind} `{d.name}` has no {_word(d.language)} "
+                    f"(required by {ctx.conventions.path}:{rule.line})",
+                    rule.message or f"add a {_word(d.language)} saying what it does",
+                    line_text=_line_text(d),
+                )
             elif rule.what == "type hints":
                 missing = missing_hints(d)
                 if missing:
-                    yield Finding(rule.rule_id, rule.severity, d.file.path, d.line,
-                                  f"public {d.kind} `{d.name}` lacks type hints for {', '.join(missing)} "
-                                  f"(required by {ctx.conventions.path}:{rule.line})",
-                                  rule.message or "annotate every parameter and the return type",
-                                  line_text=_line_text(d))
+                    yield Finding(
+                        rule.rule_id,
+                        rule.severity,
+                        d.file.path,
+                        d.line,
+                        f"public {d.kind} `{d.name}` lacks type hints for {', '.join(missing)} "
+                        f"(required by {ctx.conventions.path}:{rule.line})",
+                        rule.message or "annotate every parameter and the return type",
+                        line_text=_line_text(d),
+                    )
         docs = learned.get(d.language)
-        if (docs is None or docs.share < ctx.settings.min_share or d.kind not in LEARNED_KINDS
-                or d.docstring.strip()):
+        if (
+            docs is None
+            or docs.share < ctx.settings.min_share
+            or d.kind not in LEARNED_KINDS
+            or d.docstring.strip()
+        ):
             continue
-        if any(r.what == "docstrings" and d.kind in r.kinds and applies(r, d.file.path) for r in requires):
+        if any(
+            r.what == "docstrings" and d.kind in r.kinds and applies(r, d.file.path)
+            for r in requires
+        ):
             continue  # already reported under the declared rule
         evidence = docs.band if docs.band is not None else "declared"
         language = display_name(d.language)
         yield Finding(
-            f"docstrings/{d.language}", "warning", d.file.path, d.line,
+            f"docstrings/{d.language}",
+            "warning",
+            d.file.path,
+            d.line,
             f"public {d.kind} `{d.name}` has no {_word(d.language)}; "
             f"{language} public definitions here have one ({evidence})",
             f"add a {_word(d.language)} saying what `{d.name}` does",
-            confidence=docs.share, line_text=_line_text(d),
+            confidence=docs.share,
+            line_text=_line_text(d),
         )

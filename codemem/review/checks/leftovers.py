@@ -12,19 +12,56 @@ from codemem.review.findings import Finding
 # this file does not match them itself.
 LEFTOVERS: dict[str, list[tuple[str, str, re.Pattern[str], str]]] = {
     "python": [
-        ("leftovers/breakpoint", "error", re.compile(r"(?<![\w.])breakpoint\(\s*\)"), "a call to the builtin breakpoint"),
-        ("leftovers/pdb", "error", re.compile(r"\b(?:i?pdb|pudb)\.set_trace\(|^\s*import\s+(?:i?pdb|pudb)\b"
-                                              r"|^\s*from\s+(?:i?pdb|pudb|IPython)\s+import\s+(?:set_trace|embed)\b"),
-         "a debugger import or set_trace call"),
+        (
+            "leftovers/breakpoint",
+            "error",
+            re.compile(r"(?<![\w.])breakpoint\(\s*\)"),
+            "a call to the builtin breakpoint",
+        ),
+        (
+            "leftovers/pdb",
+            "error",
+            re.compile(
+                r"\b(?:i?pdb|pudb)\.set_trace\(|^\s*import\s+(?:i?pdb|pudb)\b"
+                r"|^\s*from\s+(?:i?pdb|pudb|IPython)\s+import\s+(?:set_trace|embed)\b"
+            ),
+            "a debugger import or set_trace call",
+        ),
     ],
     "javascript": [
-        ("leftovers/debugger", "error", re.compile(r"^\s*debugger\s*;?\s*$"), "`debugger` statement"),
-        ("leftovers/console-log", "warning", re.compile(r"\bconsole\.(?:log|debug|trace)\("), "`console.log` call"),
+        (
+            "leftovers/debugger",
+            "error",
+            re.compile(r"^\s*debugger\s*;?\s*$"),
+            "`debugger` statement",
+        ),
+        (
+            "leftovers/console-log",
+            "warning",
+            re.compile(r"\bconsole\.(?:log|debug|trace)\("),
+            "`console.log` call",
+        ),
     ],
     "rust": [("leftovers/dbg", "error", re.compile(r"\bdbg!\("), "`dbg!` macro")],
-    "ruby": [("leftovers/pry", "error", re.compile(r"\bbinding\.(?:pry|irb)\b|^\s*byebug\b"), "`binding.pry` / `byebug`")],
-    "php": [("leftovers/var-dump", "warning", re.compile(r"\b(?:var_dump|print_r|dd)\("), "`var_dump`-style dump")],
-    "go": [("leftovers/spew", "warning", re.compile(r"\bspew\.(?:Dump|Printf)\("), "`spew.Dump` call")],
+    "ruby": [
+        (
+            "leftovers/pry",
+            "error",
+            re.compile(r"\bbinding\.(?:pry|irb)\b|^\s*byebug\b"),
+            "`binding.pry` / `byebug`",
+        )
+    ],
+    "php": [
+        (
+            "leftovers/var-dump",
+            "warning",
+            re.compile(r"\b(?:var_dump|print_r|dd)\("),
+            "`var_dump`-style dump",
+        )
+    ],
+    "go": [
+        ("leftovers/spew", "warning", re.compile(r"\bspew\.(?:Dump|Printf)\("), "`spew.Dump` call")
+    ],
 }
 LEFTOVERS["typescript"] = LEFTOVERS["javascript"]
 _COMMENT = re.compile(r"^\s*(?:#|//|/\*|\*)")
@@ -45,6 +82,13 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
                 continue
             for rule, severity, pattern, what in patterns:
                 if pattern.search(text):
-                    yield Finding(rule, severity, f.path, n, f"debugging leftover: {what}",
-                                  REMEDY.get(rule, "remove it before committing"), line_text=text)
+                    yield Finding(
+                        rule,
+                        severity,
+                        f.path,
+                        n,
+                        f"debugging leftover: {what}",
+                        REMEDY.get(rule, "remove it before committing"),
+                        line_text=text,
+                    )
                     break

@@ -74,7 +74,11 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         if rule.style not in name_styles(d.name):
             breaking.append((d, rule))
     prefixes = {prefix for d, _ in breaking if (prefix := family_prefix(d.name)) is not None}
-    suffixes = {f":(glob)**/*{PurePosixPath(d.file.path).suffix}" for d, _ in breaking if family_prefix(d.name)}
+    suffixes = {
+        f":(glob)**/*{PurePosixPath(d.file.path).suffix}"
+        for d, _ in breaking
+        if family_prefix(d.name)
+    }
     families = ctx.names_with_prefix(prefixes, tuple(sorted(suffixes))) if prefixes else {}
     for d, rule in breaking:
         prefix = family_prefix(d.name)
@@ -86,7 +90,8 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         yield Finding(
             f"naming/{d.language}/{d.kind}",
             "error" if rule.share >= settings.strict_share else "warning",
-            d.file.path, d.line,
+            d.file.path,
+            d.line,
             f"`{d.name}` is {describe_style(d.name)}; {language} {kinds} here are named in {rule.style} ({evidence})",
             f"rename it to `{restyle(d.name, rule.style)}`",
             confidence=rule.share,

@@ -71,7 +71,10 @@ class GuardedRule:
 def slow_rule(ctx: ReviewContext, rule: PatternRule) -> Finding:
     """A rule that ran out of time, as a warning at its line of conventions.md."""
     return Finding(
-        SLOW_RULE, "warning", ctx.conventions.path, rule.line,
+        SLOW_RULE,
+        "warning",
+        ctx.conventions.path,
+        rule.line,
         f"the rule {rule.shown} took longer than {RULE_SECONDS:g} s on this change and was skipped "
         "(catastrophic backtracking?)",
         "rewrite the regular expression without nested repetition, such as (a+)+ or (a|aa)+",
@@ -102,7 +105,11 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
                     rule = matcher.rule
                     verb = "never" if rule.severity == "error" else "avoid"
                     yield Finding(
-                        rule.rule_id, rule.severity, f.path, n,
+                        rule.rule_id,
+                        rule.severity,
+                        f.path,
+                        n,
                         f"{rule.shown}: the conventions say {verb} ({where}:{rule.line})",
-                        rule.message, line_text=text,
+                        rule.message,
+                        line_text=text,
                     )

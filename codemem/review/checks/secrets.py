@@ -28,11 +28,15 @@ from codemem.review.errors import ReviewError
 from codemem.review.findings import Finding
 
 TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".dist", ".tmpl", ".pub", ".in")
-MAX_SCAN_BYTES = 256 * 1024 * 1024  # read as bytes in one review at most (past it: secrets/not-scanned)
+MAX_SCAN_BYTES = (
+    256 * 1024 * 1024
+)  # read as bytes in one review at most (past it: secrets/not-scanned)
 FIX = "remove it, rotate it if it was ever pushed, and read it from the environment"
 
 
-def scan_line(text: str, min_entropy: float, generated: bool = False) -> tuple[str, str, str] | None:
+def scan_line(
+    text: str, min_entropy: float, generated: bool = False
+) -> tuple[str, str, str] | None:
     """(rule, severity, message) for the first secret in a line, or None."""
     found = first_secret(text, min_entropy, generated)
     if found is None:
@@ -40,11 +44,17 @@ def scan_line(text: str, min_entropy: float, generated: bool = False) -> tuple[s
     if found.rule == "secrets/private-key":
         return found.rule, found.severity, f"{found.what} in the change"
     if found.rule == "secrets/assigned-secret":
-        return (found.rule, found.severity,
-                f"a secret-looking value ({secret_hint(found.value)}) is assigned to a secret-like name")
+        return (
+            found.rule,
+            found.severity,
+            f"a secret-looking value ({secret_hint(found.value)}) is assigned to a secret-like name",
+        )
     if found.rule == "secrets/high-entropy":
-        return (found.rule, found.severity,
-                f"high-entropy string ({secret_hint(found.value)}, {entropy(found.value):.1f} bits per character)")
+        return (
+            found.rule,
+            found.severity,
+            f"high-entropy string ({secret_hint(found.value)}, {entropy(found.value):.1f} bits per character)",
+        )
     return found.rule, found.severity, f"{found.what} ({secret_hint(found.value)}) in the change"
 
 
@@ -60,9 +70,15 @@ def _size_text(size: int) -> str:
 
 def not_scanned(f: ChangedFile, why: str) -> Finding:
     """A file the secret scan could not read: an error, as a secret would be."""
-    return Finding("secrets/not-scanned", "error", f.path, None, f"not scanned for secrets: {why}",
-                   "check it for keys yourself, then commit with SKIP=codemem (or dismiss this finding)",
-                   line_text=f.new_blob or f.path)
+    return Finding(
+        "secrets/not-scanned",
+        "error",
+        f.path,
+        None,
+        f"not scanned for secrets: {why}",
+        "check it for keys yourself, then commit with SKIP=codemem (or dismiss this finding)",
+        line_text=f.new_blob or f.path,
+    )
 
 
 class _Bytes:
@@ -84,8 +100,10 @@ class _Bytes:
         if size > self.left:
             if f.new_blob:
                 self.reader.skip()
-            return (f"{_size_text(size)} is more than the {_size_text(MAX_SCAN_BYTES)} "
-                    "it reads in one review")
+            return (
+                f"{_size_text(size)} is more than the {_size_text(MAX_SCAN_BYTES)} "
+                "it reads in one review"
+            )
         self.left -= size
         return secrets_in_bytes(chunks, self.min_entropy)
 
@@ -118,11 +136,20 @@ def scan_bytes(ctx: ReviewContext, files: list[ChangedFile]) -> Iterator[Finding
             except Exception as exc:  # a bug must not let the file through unseen
                 yield not_scanned(f, f"the scan failed ({type(exc).__name__}: {exc})")
                 continue
-            for (rule, secret), (offset, severity, what) in sorted(found.items(), key=lambda item: item[1][0]):
+            for (rule, secret), (offset, severity, what) in sorted(
+                found.items(), key=lambda item: item[1][0]
+            ):
                 if (rule, secret) not in old:
-                    yield Finding(rule, severity, f.path, None,
-                                  f"{what} ({secret_hint(secret)}) in the change, at byte {offset:,} (read as bytes: "
-                                  "the diff does not show this file as text)", FIX, line_text=secret)
+                    yield Finding(
+                        rule,
+                        severity,
+                        f.path,
+                        None,
+                        f"{what} ({secret_hint(secret)}) in the change, at byte {offset:,} (read as bytes: "
+                        "the diff does not show this file as text)",
+                        FIX,
+                        line_text=secret,
+                    )
 
 
 def scan_lines(f: ChangedFile, min_entropy: float) -> Iterator[Finding]:
@@ -139,10 +166,15 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
     """Known key formats, secret-like assignments and random strings in every added byte; credential files."""
     for f in ctx.files:
         if secret_file(f.path):
-            yield Finding("secrets/secret-file", "error", f.path, None,
-                          "this file's name says it holds credentials",
-                          "keep it out of git (add it to .gitignore) and commit a template instead",
-                          line_text=f.path)
+            yield Finding(
+                "secrets/secret-file",
+                "error",
+                f.path,
+                None,
+                "this file's name says it holds credentials",
+                "keep it out of git (add it to .gitignore) and commit a template instead",
+                line_text=f.path,
+            )
     for f in ctx.text_files():
         try:
             found = list(scan_lines(f, ctx.settings.secret_entropy))

@@ -29,7 +29,9 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
     for d in ctx.new_definitions:
         if not d.public or d.name.lower() in ENTRY_POINTS:
             continue
-        declared = next((r for r in requires if d.kind in r.kinds and applies(r, d.file.path)), None)
+        declared = next(
+            (r for r in requires if d.kind in r.kinds and applies(r, d.file.path)), None
+        )
         if declared is not None or (d.language in tested and d.kind in TESTED_KINDS):
             wanted.append((d, declared))
     if not wanted:
@@ -40,12 +42,25 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
             continue
         line_text = d.file.lines[d.line - 1] if d.line <= len(d.file.lines) else d.qualname
         if declared is not None:
-            yield Finding(declared.rule_id, declared.severity, d.file.path, d.line,
-                          f"no test mentions the new public {d.kind} `{d.name}` "
-                          f"(required by {ctx.conventions.path}:{declared.line})",
-                          declared.message or f"add a test that calls `{d.name}`", line_text=line_text)
+            yield Finding(
+                declared.rule_id,
+                declared.severity,
+                d.file.path,
+                d.line,
+                f"no test mentions the new public {d.kind} `{d.name}` "
+                f"(required by {ctx.conventions.path}:{declared.line})",
+                declared.message or f"add a test that calls `{d.name}`",
+                line_text=line_text,
+            )
         else:
             language = display_name(d.language)
-            yield Finding(f"tests/{d.language}", "warning", d.file.path, d.line,
-                          f"no test mentions the new public {d.kind} `{d.name}`; this project tests its {language} code",
-                          f"add a test that calls `{d.name}`", confidence=0.8, line_text=line_text)
+            yield Finding(
+                f"tests/{d.language}",
+                "warning",
+                d.file.path,
+                d.line,
+                f"no test mentions the new public {d.kind} `{d.name}`; this project tests its {language} code",
+                f"add a test that calls `{d.name}`",
+                confidence=0.8,
+                line_text=line_text,
+            )
