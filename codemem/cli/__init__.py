@@ -150,6 +150,9 @@ class LazyGroup(click.Group):
                 raise
             click.echo("codemem: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `codemem search ... | head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+            ctx.exit(141)  # 128 + SIGPIPE, as a command killed by the closed pipe would
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # one line and codemem's own exit code, never a traceback

@@ -111,3 +111,19 @@ def test_shell_completion_works_as_the_readme_says():
 def test_the_readme_states_the_exit_code_rule():
     readme = README.read_text(encoding="utf-8")
     assert "**Exit codes**, the same rule for every command: `0` ok; `1` findings" in readme
+
+
+def test_a_reader_that_stops_early_gets_no_error_line(tmp_path):
+    """`codemem ... | head`: a closed pipe ends the command quietly (exit 141, like SIGPIPE)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before codemem writes anything
+    with os.fdopen(write, "wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "codemem", "config", "example"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert (done.returncode, done.stderr) == (141, "")
