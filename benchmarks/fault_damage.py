@@ -132,7 +132,11 @@ def damage_cell(
         result = cli.run(repo, *args)
         if not outcome.check_command(result, must_succeed=False):
             continue
-        named = named or any(name in result.stderr for name in names)
+        # `status` reports damage on stdout (it is its output); every other command on stderr.
+        said = result.stderr + (
+            result.stdout if args[:1] == ("status",) or args[:1] == ["status"] else ""
+        )
+        named = named or any(name in said for name in names)
         if result.rc == 0:
             continue
         if target.derived:

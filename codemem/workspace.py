@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from codemem.errors import GitError, NotARepositoryError
 from codemem.infra import git_config, git_dir, owner_only, private_dir, run_git
+
+log = logging.getLogger("codemem")
 
 CODEMEM_DIR = ".codemem"
 # `.codemem/.gitattributes`: every memory file goes through git's `codemem` merge driver.
@@ -134,7 +137,15 @@ def configure_merge_driver(ws: Workspace) -> bool:
     plain clone). Returns whether it was set now.
     """
     try:
-        wanted = "merge=codemem" in (ws.dir / ".gitattributes").read_text(encoding="utf-8")
+        attributes = (ws.dir / ".gitattributes").read_bytes().decode("utf-8")
+        wanted = "merge=codemem" in attributes
+    except UnicodeDecodeError:  # damaged: it must not stop every command, and is named once
+        log.warning(
+            "%s/.gitattributes is not UTF-8 text: restore it with `git checkout -- %s/.gitattributes`",
+            CODEMEM_DIR,
+            CODEMEM_DIR,
+        )
+        return False
     except OSError:
         return False
     if not wanted:

@@ -19,7 +19,9 @@ from codemem.workspace import Workspace
 class Damage:
     """One damaged file: which kind of file, and one line naming it and the fix."""
 
-    kind: str  # "index", "recall", "block", "note", "state", "conventions", "config"
+    kind: (
+        str  # "index", "recall", "block", "note", "state", "conventions", "config", "gitattributes"
+    )
     message: str
 
     def to_json(self) -> dict[str, str]:
@@ -39,4 +41,17 @@ def memory_damage(ws: Workspace) -> list[Damage]:
                 "moves it aside and starts a new one",
             )
         )
+    attributes = ws.dir / ".gitattributes"
+    try:
+        attributes.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        found.append(
+            Damage(
+                "gitattributes",
+                f"{ws.relative(attributes)}: not UTF-8 text (it names the merge driver): restore it "
+                f"with `git checkout -- {ws.relative(attributes)}`",
+            )
+        )
+    except OSError:  # none: a repository that never asked for the merge driver
+        pass
     return found

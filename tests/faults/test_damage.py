@@ -30,6 +30,7 @@ CELLS = [
     ("conventions.json", "random"),
     ("archive/*.md", "nonutf8"),
     ("digests/*.md", "random"),
+    (".gitattributes", "nonutf8"),  # read by every command (the merge driver)
 ]
 
 # Cells that fail until the damage repairs (issue #11 §2, the "damage" branch) are merged:
