@@ -97,7 +97,14 @@ class CodeIndex:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch)."""
         from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
 
-        summary = refresh_index(self.ws, self.config, full=full, progress=progress)
+        try:
+            summary = refresh_index(self.ws, self.config, full=full, progress=progress)
+        except CodememError:
+            raise
+        except Exception:  # LanceDB failing under the write: a damaged index is rebuilt
+            if self._repair(wait=True, force=True) is None:
+                raise
+            return refresh_index(self.ws, self.config, full=True, progress=progress)
         if not summary.full:
             # The refresh checked the files without LanceDB (its parsers fork before the
             # database loads); the tables are checked now (a walk of the folder when no

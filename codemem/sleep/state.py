@@ -202,6 +202,11 @@ def write_local_state(ws: Workspace, change: Callable[[LocalState], LocalState])
     """Apply `change` to this clone's sleep state and save it; False when nothing changed."""
     path = ws.local_dir / LOCAL_STATE
     ws.ensure_local()
+    try:
+        read_text(path)
+    except UnicodeDecodeError:  # damaged, and derived: start it afresh (said once)
+        log.warning("%s was not UTF-8 text: starting this clone's sleep state afresh", path)
+        path.unlink(missing_ok=True)
 
     def edit(text: str | None) -> str:
         try:

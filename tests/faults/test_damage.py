@@ -18,6 +18,8 @@ from fault_damage import damage_cell, targets
 CELLS = [
     ("local/index/manifest.json", "random"),
     ("local/index/chunks.lance/data/*.lance", "truncate"),
+    ("local/index/chunks.lance/data/*.lance", "delete"),
+    ("local/index/chunks.lance/_versions/*.manifest", "nonutf8"),
     ("local/index/files.lance/_versions/*.manifest", "random"),
     ("local/index/tags.bin", "nonutf8"),
     ("local/index/graph.*.pkl", "random"),
@@ -26,6 +28,7 @@ CELLS = [
     ("local/index.lock", "delete"),
     ("config.yml", "nonutf8"),
     ("local/sleep.json", "truncate"),
+    ("local/sleep.json", "nonutf8"),
     ("blocks/project.md", "random"),
     ("conventions.json", "random"),
     ("archive/*.md", "nonutf8"),
