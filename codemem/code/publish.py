@@ -224,10 +224,15 @@ def _nearest_published(ws: Workspace, root: Path, fp: str) -> tuple[str, int]:
 
 def _check_index(index_dir: Path, fp: str) -> None:
     """The integrity check, and the manifest's own settings, on the copied index."""
-    manifest = Manifest.load(index_dir)
-    if manifest is None or manifest.fingerprint != fp or not manifest.full_text:
-        raise Refused("its manifest is missing, incomplete or for other settings")
-    damage = find_damage(index_dir, deep=True)
+    try:
+        manifest = Manifest.load(index_dir)
+        if manifest is None or manifest.fingerprint != fp or not manifest.full_text:
+            raise Refused("its manifest is missing, incomplete or for other settings")
+        damage = find_damage(index_dir, deep=True)
+    except Refused:
+        raise
+    except Exception as exc:  # untrusted input can fail a reader in any way
+        raise Refused(f"unreadable: {type(exc).__name__}: {exc}") from None
     if damage is not None:
         raise Refused(damage)
 
