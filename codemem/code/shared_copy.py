@@ -177,18 +177,25 @@ def _check_pickle(name: str, data: bytes, depth: int) -> None:
 
 
 def _bytes_in(value: Any) -> list[bytes]:
-    """Every bytes value inside nested tuples, lists and dicts."""
+    """Every bytes value inside nested tuples, lists, sets and dicts."""
     found: list[bytes] = []
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, bytes | bytearray):
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is bytes or kind is bytearray:
             found.append(bytes(item))
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, tuple | list | set | frozenset):
-            stack.extend(item)
+        elif kind is dict:
+            stack.extend(v for v in item.values() if type(v) not in _SCALARS)
+        elif kind in _SEQUENCES:
+            stack.extend(v for v in item if type(v) not in _SCALARS)
     return found
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), complex})
+_SEQUENCES = frozenset({tuple, list, set, frozenset})
 
 
 def _walk_untrusted(src: Path) -> list[str]:
