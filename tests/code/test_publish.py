@@ -91,6 +91,7 @@ def test_publish_then_a_clone_elsewhere_starts_from_it_and_updates(origin, tmp_p
     shared = tmp_path / "shared"
     out = index_json(origin, "--publish", str(shared))
     assert out["published"]["published"] is True
+    assert out["published"]["dirty"] is False
     assert out["published"]["commit"] == head(origin)
     assert published(shared) == [head(origin)]
     # Paths inside the index are repo-relative: the publisher's folder appears nowhere.
@@ -106,6 +107,17 @@ def test_publish_then_a_clone_elsewhere_starts_from_it_and_updates(origin, tmp_p
     assert (out["full"], out["added"], out["changed"], out["removed"]) == (False, 0, 1, 0)
     assert symbol_paths(other, "second_helper")[0] == "shop/edits.py"
     assert index_json(other)["up_to_date"] is True
+
+
+def test_a_dirty_work_tree_is_published_marked_and_clones_redo_those_files(origin, tmp_path):
+    shared = tmp_path / "shared"
+    (origin / "shop" / "edits.py").write_text("def uncommitted_helper():\n    return 1\n")
+    result = run(origin, "index", "--publish", str(shared))
+    assert "The work tree differs from HEAD: clones re-index those files." in result.output
+    other = clone(origin, tmp_path / "clone")
+    out = index_json(other, "--from", str(shared))
+    assert (out["started_from"]["distance"], out["full"], out["changed"]) == (0, False, 1)
+    assert symbol_paths(other, "first_helper")[0] == "shop/edits.py"
 
 
 def test_index_shared_setting_is_used_only_when_the_index_is_missing(origin, tmp_path, monkeypatch):
