@@ -122,6 +122,8 @@ def publish_index(ws: Workspace, config: Config, target: str) -> Published:
     commit = head_commit(ws.root)
     if commit is None:
         raise UsageError("nothing to publish for: the repository has no commit yet")
+    if root.resolve().is_relative_to(ws.root.resolve()):
+        raise UsageError(f"{target} is inside the repository: publish to a folder outside it")
     root.mkdir(parents=True, exist_ok=True)
     _clear_abandoned(root)
     dirty = _work_tree_differs(ws)
@@ -166,16 +168,16 @@ def start_from_shared(ws: Workspace, config: Config, target: str) -> SharedStart
     root = shared_folder(target)
     ws.ensure_local()
     build = build_dir(ws.index_dir)
+    fp = fingerprint(config)
     try:
-        commit, distance = _nearest_published(ws, root, fingerprint(config))
-        record = read_record(root / commit)
+        commit, distance, record = _nearest_published(ws, root, fp)
         files = record_files(record, config.index.shared_max_bytes)
         with index_lock(ws.local_dir / LOCK_NAME):
             clear_leftovers(ws.index_dir)
             try:
                 copy_in(root / commit / "index", files, build)
                 check_pickles(build)  # before anything unpickles the tag store or graph
-                _check_index(build, fingerprint(config))
+                _check_index(build, fp)
             except BaseException:
                 shutil.rmtree(build, ignore_errors=True)
                 raise
@@ -192,8 +194,10 @@ def start_from_shared(ws: Workspace, config: Config, target: str) -> SharedStart
     return SharedStart(target, True, commit, distance, len(files), size)
 
 
-def _nearest_published(ws: Workspace, root: Path, fp: str) -> tuple[str, int]:
-    """(commit, distance) of the published index nearest HEAD with settings `fp`."""
+def _nearest_published(ws: Workspace, root: Path, fp: str) -> tuple[str, int, dict[str, Any]]:
+    """(commit, distance, record) of the published index nearest HEAD with settings `fp`."""
+    if head_commit(ws.root) is None:
+        raise Refused("the repository has no commit yet")
     if not root.is_dir():
         raise Refused(f"{root} is not a folder")
     published = {
@@ -212,7 +216,7 @@ def _nearest_published(ws: Workspace, root: Path, fp: str) -> tuple[str, int]:
         if record.get("commit") != commit:
             raise Refused(f"{commit[:12]}/{RECORD_NAME} names another commit")
         if record["fingerprint"] == fp:
-            return commit, distance
+            return commit, distance, record
         other_settings += 1
     if other_settings:
         raise Refused(

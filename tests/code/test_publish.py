@@ -340,3 +340,22 @@ def test_object_store_targets_point_to_the_design(origin):
     result = CliRunner().invoke(cli, ["--repo", str(origin), "index", "--publish", "s3://b/x"])
     assert result.exit_code == 2
     assert "s3:// is designed but not built yet (docs/shared-index.md)" in result.output
+
+
+def test_a_repository_without_commits_builds_locally_despite_index_shared(
+    repo_factory, tmp_path, monkeypatch
+):
+    repo = repo_factory("shop", commit=False)
+    monkeypatch.setenv("CODEMEM_INDEX__SHARED", str(tmp_path / "shared"))
+    out = index_json(repo)
+    assert out["started_from"]["problem"] == "the repository has no commit yet"
+    assert (out["full"], out["files"] > 0) == (True, True)
+
+
+def test_publishing_into_the_repository_itself_is_refused(origin):
+    result = CliRunner().invoke(
+        cli, ["--repo", str(origin), "index", "--publish", str(origin / "shared")]
+    )
+    assert result.exit_code == 2
+    assert "is inside the repository: publish to a folder outside it" in result.output
+    assert not (origin / "shared").exists()
