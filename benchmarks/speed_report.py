@@ -31,7 +31,7 @@ def _value(row: dict[str, Any] | None, key: str = "wall_s") -> float | None:
         return None
     if key == "peak":
         return max(row["max_rss_mb"], row.get("tree_rss_mb") or 0.0)
-    return row[key]
+    return row.get(key)
 
 
 def render(results: dict[str, Any]) -> str:
