@@ -44,6 +44,7 @@ from codemem.code.manifest import Manifest
 from codemem.code.shared_copy import (
     RECORD_NAME,
     Refused,
+    check_databases,
     check_pickles,
     copy_in,
     copy_out,
@@ -177,6 +178,7 @@ def start_from_shared(ws: Workspace, config: Config, target: str) -> SharedStart
             try:
                 copy_in(root / commit / "index", files, build)
                 check_pickles(build)  # before anything unpickles the tag store or graph
+                check_databases(build)  # before anything opens an SQLite file in it
                 _check_index(build, fp)
             except BaseException:
                 shutil.rmtree(build, ignore_errors=True)

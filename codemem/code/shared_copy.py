@@ -6,7 +6,8 @@ hostile (anyone who can write it can plant files). So a published index is read 
 under `.codemem/local/` and hashed on the way; paths are confined to that folder; symlinks,
 special files, files the record does not list and absurd sizes are refused; and no pickle in
 it may name a Python callable (`check_pickles`: the tag store and the graph cache are pickles,
-and unpickling an arbitrary file runs arbitrary code). Only then does anything parse it.
+and unpickling an arbitrary file runs arbitrary code), and no SQLite file in it may hold
+triggers or views (`check_databases`). Only then does anything parse it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import io
 import json
 import os
 import pickle
+import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,6 +32,7 @@ MAX_DEPTH = 8  # folders deep inside an index (LanceDB uses three)
 SAFE_GLOBALS = {("array", "_array_reconstructor"), ("array", "array")}
 PICKLE_SUFFIXES = (".bin", ".pkl")  # the tag store and the graph cache
 NESTED_DEPTH = 4  # pickles inside pickles (the tag store keeps each file's tags pickled)
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 FileRecord = tuple[str, int, str]  # repo-relative path inside the index, size, sha256
 
@@ -155,6 +159,30 @@ def check_pickles(index_dir: Path) -> None:
     for path in sorted(index_dir.iterdir()):
         if path.suffix in PICKLE_SUFFIXES and path.is_file():
             _check_pickle(path.name, path.read_bytes(), NESTED_DEPTH)
+
+
+def check_databases(index_dir: Path) -> None:
+    """Refuse the index when an SQLite file in it fails its quick check or holds triggers or
+    views (SQL that would run, or be trusted, when codemem reads or writes its tables)."""
+    for path in sorted(index_dir.iterdir()):
+        if not path.is_file():
+            continue
+        with path.open("rb") as handle:
+            if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                continue
+        try:
+            with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+                db.execute("PRAGMA trusted_schema = OFF")
+                code = db.execute(
+                    "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"
+                ).fetchall()
+                checked = db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.Error as exc:
+            raise Refused(f"{path.name} is unreadable: {exc}") from None
+        if code:
+            raise Refused(f"{path.name} holds a {code[0][0]} ({code[0][1]})")
+        if checked != [("ok",)]:
+            raise Refused(f"{path.name} fails its check: {checked[0][0]}")
 
 
 class _DataOnly(pickle.Unpickler):

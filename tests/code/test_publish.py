@@ -22,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from codemem.cli import cli
-from codemem.code.shared_copy import Refused, check_pickles
+from codemem.code.manifest import MANIFEST_NAME
+from codemem.code.shared_copy import Refused, check_databases, check_pickles
 from tests.helpers import git
 
 WAIT = 60.0  # generous bound on waiting for a subprocess (never asserted)
@@ -207,7 +208,7 @@ def _damage_the_record(folder: Path) -> None:
 
 
 def _damage_the_manifest_consistently(folder: Path) -> None:
-    _rewrite_record(folder, "manifest.json", b'{"schema": 1, "files": 3}')
+    _rewrite_record(folder, MANIFEST_NAME, b"not a manifest in any format")
 
 
 DAMAGE = {
@@ -219,7 +220,7 @@ DAMAGE = {
     "unlisted file": (_plant_an_unlisted_file, "'surprise.bin' is not in published.json"),
     "path outside": (_list_a_path_outside, "leaves the index"),
     "unreadable record": (_damage_the_record, "published.json is unreadable"),
-    "manifest of the wrong shape": (_damage_the_manifest_consistently, "unreadable: AttributeError"),
+    "manifest of the wrong shape": (_damage_the_manifest_consistently, "its manifest is missing, incomplete"),
 }
 
 
@@ -277,6 +278,23 @@ def test_check_pickles_allows_plain_data_and_arrays(tmp_path):
     (tmp_path / "graph.1.pkl").write_bytes(pickle.dumps({"rank": Path("x")}))
     with pytest.raises(Refused, match="graph.1.pkl: a pickle in the index names pathlib"):
         check_pickles(tmp_path)
+
+
+def test_check_databases_refuses_sql_that_would_run(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "manifest.db")
+    db.execute("CREATE TABLE files (path TEXT PRIMARY KEY, status TEXT)")
+    db.commit()
+    check_databases(tmp_path)
+    db.execute("CREATE TRIGGER wipe AFTER INSERT ON files BEGIN DELETE FROM files; END")
+    db.commit()
+    db.close()
+    with pytest.raises(Refused, match=r"manifest.db holds a trigger \(wipe\)"):
+        check_databases(tmp_path)
+    (tmp_path / "manifest.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    with pytest.raises(Refused, match="manifest.db is unreadable"):
+        check_databases(tmp_path)
 
 
 def _publish_process(repo: Path, shared: Path, env: dict[str, str] | None = None):
