@@ -150,6 +150,8 @@ def _cell(row: dict[str, Any] | None, key: str = "wall_s", digits: int = 2) -> s
 
 def _size_sections(sizes: list[dict[str, Any]]) -> list[str]:
     """The size table (codemem beside ctags and Aider) and its growth per line."""
+    if not sizes:
+        return []
     rows, growth, errors = [], [], []
     previous: dict[str, Any] | None = None
     for row in sizes:
