@@ -8,12 +8,14 @@ can be switched off in config (`search.<stage>: false`) for ablations.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.code.files import is_test_path
-from codemem.code.query import STOP_WORDS, AnalyzedQuery, looks_like_code
+from codemem.code.query import STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
+from codemem.code.text import tokenize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +39,22 @@ KIND_WEIGHTS = {
     "variable": 0.7,
 }
 TEST_DEFINITION_WEIGHT = 0.5
+# Error messages looked up as phrases in string literals (`message_matches`).
+STRING_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`')
+WORD_RE = re.compile(r"[a-z0-9]+")
+DOCSTRING_RE = re.compile(r'"""(?:.|\n)*?"""|\'\'\'(?:.|\n)*?\'\'\'')
+MIN_MESSAGE_PAIRS = 2
+MESSAGE_SHARE = 0.5  # of the best chunk's pairs, for a chunk to count as a raise site too
+# Callee expansion (`callee_matches`): the definitions named by the query pass weight to what they call.
+CALL_RE = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+CALL_KEYWORDS = frozenset({"if", "for", "while", "return", "elif", "switch", "catch", "sizeof", "print", "super", "isinstance", "len", "str", "int", "list", "dict", "set", "tuple", "range", "getattr", "setattr", "hasattr", "type", "function", "func", "new", "not", "and", "assert", "raise"})
+MAX_CALLEE_DEFINITIONS = 3
+CALLEE_SOURCES = 3
+CALLER_KINDS = frozenset({"function", "method", "macro"})
+# Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
+BOUNDARY_FRAME_WEIGHT = 0.5
+CHAIN_FRAME_WEIGHT = 0.2
+FOREIGN_FRAME_WEIGHT = 0.2
 
 
 @dataclass(slots=True)
@@ -102,13 +120,16 @@ def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> 
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_name[row["name"]].append(row)
-    strong = {f.function for f in query.frames if f.function}
+    strong: dict[str, float] = {}  # a frame's function, as much as its frame counts
+    for frame in query.frames:
+        if frame.function:
+            strong[frame.function] = max(strong.get(frame.function, 0.0), frame.weight)
     plain_names = set(query.names) - set(query.identifiers)
     out: list[Candidate] = []
     for name, defs in by_name.items():
         if len(defs) > MAX_DEFINITIONS:
             continue
-        weight = (2.0 if name in strong else 1.0) * (1.5 if looks_like_code(name) else 1.0)
+        weight = (1.0 + strong.get(name, 0.0)) * (1.5 if looks_like_code(name) else 1.0)
         if name in plain_names:
             weight *= NAME_WEIGHT
         for row in defs:
@@ -135,34 +156,70 @@ def _suffix_score(mention: list[str], path: list[str]) -> int:
     return n
 
 
+def _best_suffix(mention: str, split_paths: list[tuple[str, list[str]]]) -> tuple[int, list[str]]:
+    """The indexed paths sharing the longest suffix of components with a mentioned path."""
+    if mention.startswith("<"):  # <stdin>, <string>: not a file
+        return 0, []
+    parts = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").split("/")
+    best = 0
+    matched: list[str] = []
+    for path, pparts in split_paths:
+        n = _suffix_score(parts, pparts)
+        if n > best:
+            best, matched = n, [path]
+        elif n == best and n:
+            matched.append(path)
+    return best, matched
+
+
+def weigh_frames(frames: list[Frame], paths: list[str]) -> None:
+    """How much each traceback frame says about where the fault is (sets `Frame.weight`).
+
+    A frame is the project's when its path is one indexed file (`site-packages/pkg/mod.py`
+    → `src/pkg/mod.py`); others are library or user-script frames. The innermost project
+    frame is where the failure surfaced and weighs most; a project frame next to a foreign
+    one (the entry point the user called, or the call into a library) comes next; the rest
+    of the chain is a candidate, much less.
+    """
+    if not frames:
+        return
+    split_paths = [(p, p.split("/")) for p in paths]
+    ours: dict[str, bool] = {}
+    for frame in frames:
+        if frame.path not in ours:
+            best, matched = _best_suffix(frame.path, split_paths)
+            ours[frame.path] = bool(matched) and (best >= 2 or len(matched) == 1)
+    chain = sorted(frames, key=lambda f: f.depth)  # innermost first
+    own = [n for n, f in enumerate(chain) if ours[f.path]]
+    for n, frame in enumerate(chain):
+        if not ours[frame.path]:
+            frame.weight = FOREIGN_FRAME_WEIGHT
+        elif n == own[0]:
+            frame.weight = 1.0
+        elif any(0 <= m < len(chain) and not ours[chain[m].path] for m in (n - 1, n + 1)):
+            frame.weight = BOUNDARY_FRAME_WEIGHT
+        else:
+            frame.weight = CHAIN_FRAME_WEIGHT
+
+
 def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
     """Files the query names: paths and traceback frames, module names, file stems.
 
     A mention matches the indexed paths sharing its longest suffix of components
-    (`/venv/lib/site-packages/pkg/mod.py` → `src/pkg/mod.py`). Among traceback frames the
-    innermost (listed last) weighs most: that is where the failure surfaced.
+    (`/venv/lib/site-packages/pkg/mod.py` → `src/pkg/mod.py`). A traceback frame's file
+    counts as much as its frame (`weigh_frames`): the innermost project frame most.
     """
     scores: dict[str, float] = defaultdict(float)
     lines: dict[str, int] = {}
     split_paths = [(p, p.split("/")) for p in paths]
-    frame_paths = [f.path for f in query.frames]
+    frame_weight: dict[str, float] = {}
+    for frame in query.frames:
+        frame_weight[frame.path] = max(frame_weight.get(frame.path, 0.0), frame.weight)
     for mention, line in query.paths:
-        if mention.startswith("<"):  # <stdin>, <string>: not a file
-            continue
-        parts = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").split("/")
-        best = 0
-        matched: list[str] = []
-        for path, pparts in split_paths:
-            n = _suffix_score(parts, pparts)
-            if n > best:
-                best, matched = n, [path]
-            elif n == best and n:
-                matched.append(path)
-        depth = 0.0
-        if mention in frame_paths:
-            depth = 0.5 * (frame_paths.index(mention) + 1) / len(frame_paths)
+        best, matched = _best_suffix(mention, split_paths)
+        weight = frame_weight.get(mention, 1.0)
         for path in matched[:5]:
-            scores[path] += (best + depth) / len(matched)
+            scores[path] += best * weight / len(matched)
             if line:
                 lines.setdefault(path, line)
     without_ext: defaultdict[str, list[str]] = defaultdict(list)
@@ -190,6 +247,90 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
         Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0))
         for p, s in ranked
     ]
+
+
+def message_candidates(store: CodeStore, query: AnalyzedQuery, limit: int = 50) -> list[Candidate]:
+    """Chunks holding the words of the query's error messages (checked by `message_matches`)."""
+    words = dict.fromkeys(t for text in query.errors for t in tokenize(text) if t not in STOP_WORDS)
+    if not words:
+        return []
+    return [
+        candidate_from_row(row, float(row["_score"]))
+        for row in store.fts_chunks(" ".join(words), limit)
+    ]
+
+
+def _literal_pairs(code: str) -> set[tuple[str, str]]:
+    """Consecutive word pairs inside the string literals of some code."""
+    code = DOCSTRING_RE.sub(" ", code)  # documentation, not a message the program prints
+    words = [w for lit in STRING_RE.findall(code) for w in WORD_RE.findall(lit.lower())]
+    return set(zip(words, words[1:], strict=False))
+
+
+def message_matches(
+    candidates: list[Candidate], texts: dict[str, str], query: AnalyzedQuery
+) -> list[Candidate]:
+    """The chunks whose string literals hold an error message of the query: where it is raised.
+
+    An error line is a phrase to look up, not a bag of words: a chunk counts by how many
+    consecutive word pairs of the message its literals repeat (a formatted value breaks the
+    message into pieces, so a part is enough), at least `MIN_MESSAGE_PAIRS`.
+    """
+    messages = [WORD_RE.findall(text.lower()) for text in query.errors]
+    wanted = [set(zip(m, m[1:], strict=False)) for m in messages]
+    out: list[Candidate] = []
+    for cand in candidates:
+        code = texts.get(cand.chunk_id or "")
+        if not code:
+            continue
+        pairs = _literal_pairs(code)
+        found = max((len(w & pairs) for w in wanted), default=0)
+        if found >= MIN_MESSAGE_PAIRS:
+            out.append(
+                Candidate(
+                    cand.path, float(found), cand.start_line, cand.end_line, cand.symbol,
+                    cand.kind, cand.language, cand.chunk_id, cand.is_test,
+                )
+            )  # fmt: skip
+    out.sort(key=lambda c: -c.score)
+    # A chunk that repeats a few words of a long message is not where it is raised.
+    return [c for c in out if c.score >= MESSAGE_SHARE * out[0].score]
+
+
+def called_names(body: str) -> list[str]:
+    """Names a definition's body calls, in order of first call."""
+    return [
+        n
+        for n in dict.fromkeys(CALL_RE.findall(body))
+        if len(n) > 2 and n.lower() not in STOP_WORDS and n not in CALL_KEYWORDS
+    ]
+
+
+def callee_matches(
+    sources: list[Candidate], bodies: dict[tuple[str, int], str], definitions: list[dict[str, Any]]
+) -> list[Candidate]:
+    """Files defining what the named definitions call: the fix is often one call further in.
+
+    Each source (a definition the query names, best first) passes a share of its weight to
+    the definitions of the names its body calls; a name defined in many places says
+    nothing and is skipped, as in `symbol_matches`.
+    """
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in definitions:
+        if not is_test_path(row["path"]):
+            by_name[row["name"]].append(row)
+    scores: dict[str, float] = defaultdict(float)
+    firsts: dict[str, dict[str, Any]] = {}
+    for rank, source in enumerate(sources):
+        names = [n for n in called_names(bodies.get((source.path, source.start_line), "")) if n != source.symbol]
+        names = [n for n in names if 0 < len(by_name.get(n, ())) <= MAX_CALLEE_DEFINITIONS]
+        for name in names:
+            defs = by_name[name]
+            for row in defs:
+                scores[row["path"]] += 1.0 / ((rank + 1) * len(defs) * len(names) ** 0.5)
+                firsts.setdefault(row["path"], row)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [candidate_from_row(firsts[p], s) for p, s in ranked]
 
 
 def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:

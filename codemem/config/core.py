@@ -36,6 +36,8 @@ class SearchConfig(Section):
     graph_prior: bool = True
     test_prior: bool = True
     query_analysis: bool = True
+    messages: bool = True
+    callees: bool = True
     rrf_k: int = Field(default=20, ge=1)
 
 
