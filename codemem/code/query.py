@@ -43,6 +43,7 @@ ERROR_LINE_RE = re.compile(
 PRINTED_ERROR_RE = re.compile(
     r"^\s*(?:[\w.]+(?:Error|Exception)|error|panic|fatal)(?:\[\w+\])?:\s.{0,300}$", re.M
 )
+QUOTED_NAME_RE = re.compile(r"['`\"]([A-Za-z_][A-Za-z0-9_]*)['`\"]")
 ERROR_PREFIX_RE = re.compile(
     r"^\s*(?:[\w.]+(?:Error|Exception|Warning)|error|panic|fatal)(?:\[\w+\])?\s*:?\s*"
 )
@@ -171,6 +172,8 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
 
     in_code = {w for span in code_spans for w in IDENT_RE.findall(span)}
     in_code |= {f.function for f in q.frames if f.function}
+    # `'Name' object has no attribute 'getitem'`: a quoted word of an error names code.
+    in_code |= {w for line in printed for w in QUOTED_NAME_RE.findall(line)}
     words = IDENT_RE.findall(text)
     if len(words) == 1:  # a bare name is a name, however it is spelled (`g`, `Router`)
         in_code.add(words[0])
