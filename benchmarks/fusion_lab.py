@@ -123,7 +123,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     }
 
 
-ABLATIONS = ("bm25", "symbols", "paths", "graph_prior", "test_prior", "query_analysis", "messages", "callees", "frame_weights", "trace_lines_out")
+ABLATIONS = ("bm25", "symbols", "paths", "graph_prior", "test_prior", "query_analysis", "messages", "callees", "stems", "frame_weights", "trace_lines_out")
 
 
 def replay(record: dict, off: str | None = None, **options) -> list[str]:
@@ -141,6 +141,8 @@ def replay(record: dict, off: str | None = None, **options) -> list[str]:
         stages.weigh_frames(query.frames, record["indexed"])
     if off != "paths":
         results.paths = stages.path_matches(record["indexed"], query)
+    if off != "stems":
+        results.stems = stages.stem_matches(record["indexed"], query)
     if off != "symbols":
         results.symbols = stages.symbol_matches(RecordedSymbols(record["symbols"]), query)
     if off != "messages" and query.errors:

@@ -18,7 +18,7 @@ from pathlib import Path
 from statistics import mean
 
 ROOT = Path(__file__).resolve().parent
-ABLATIONS = ("bm25", "symbols", "paths", "graph_prior", "test_prior", "query_analysis", "messages", "callees")
+ABLATIONS = ("bm25", "symbols", "paths", "graph_prior", "test_prior", "query_analysis", "messages", "callees", "stems")
 SEMBLE_REV = "8d737aba127b76f3c729ef6925b2b17fd769d646"
 
 

@@ -23,6 +23,7 @@ STAGE_WEIGHTS = {
     "vectors": 1.0,
     "messages": 1.0,
     "callees": 0.3,
+    "stems": 0.5,
 }
 TEST_FACTOR = 0.6  # tests below the code they test...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
@@ -40,6 +41,7 @@ class StageResults:
     vectors: list[Candidate] = field(default_factory=list)
     messages: list[Candidate] = field(default_factory=list)  # where an error message is raised
     callees: list[Candidate] = field(default_factory=list)  # what the named definitions call
+    stems: list[Candidate] = field(default_factory=list)  # files named by a word of the query
 
     def file_lists(self) -> dict[str, list[str]]:
         return {
@@ -50,6 +52,7 @@ class StageResults:
             "vectors": unique_paths(self.vectors),
             "messages": unique_paths(self.messages),
             "callees": unique_paths(self.callees),
+            "stems": unique_paths(self.stems),
         }
 
 

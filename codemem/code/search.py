@@ -122,6 +122,7 @@ class Searcher:
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
             symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
             paths=stages.path_matches(self.manifest.indexed_paths(), query) if opts.paths else [],
+            stems=stages.stem_matches(self.manifest.indexed_paths(), query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         self._follow_up_stages(results, query)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.code.files import is_test_path
-from codemem.code.query import STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
+from codemem.code.query import IDENT_RE, STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
 from codemem.code.text import tokenize
 
 if TYPE_CHECKING:
@@ -50,6 +50,10 @@ CALL_RE = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 CALL_KEYWORDS = frozenset({"if", "for", "while", "return", "elif", "switch", "catch", "sizeof", "print", "super", "isinstance", "len", "str", "int", "list", "dict", "set", "tuple", "range", "getattr", "setattr", "hasattr", "type", "function", "func", "new", "not", "and", "assert", "raise"})
 MAX_CALLEE_DEFINITIONS = 3
 CALLEE_SOURCES = 3
+# File names as query words (`stem_matches`).
+STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
+MAX_STEM_FILES = 3
+STEM_MAX_WORDS = 24
 CALLER_KINDS = frozenset({"function", "method", "macro"})
 # Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
 BOUNDARY_FRAME_WEIGHT = 0.5
@@ -331,6 +335,41 @@ def callee_matches(
                 firsts.setdefault(row["path"], row)
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return [candidate_from_row(firsts[p], s) for p, s in ranked]
+
+
+def light_stem(word: str) -> str:
+    """`checks`/`checker` → `check`, `loads`/`loader` → `load`, `floating` → `float`."""
+    for suffix in STEM_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def stem_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
+    """Files whose name is a word of the query (`state.lua` for "plugin state", `lock.lua` for
+    "the lockfile"), compared after light stemming, a name shared by few files only."""
+    by_stem: defaultdict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        stem = path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
+        if len(stem) >= 3:
+            by_stem[light_stem(stem)].append(path)
+    words = [w.lower() for w in IDENT_RE.findall(query.text)]
+    words = [w for w in words if w not in STOP_WORDS and len(w) >= 3]
+    if len(words) > STEM_MAX_WORDS:  # in a long report a word naming a file is mostly by chance
+        return []
+    scores: dict[str, float] = defaultdict(float)
+    for word in set(words):
+        if not word.isalpha():
+            continue
+        key = light_stem(word)
+        hits = by_stem.get(key) or next(
+            (by_stem[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in by_stem), []
+        )
+        if 0 < len(hits) <= MAX_STEM_FILES:
+            for path in hits:
+                scores[path] += 1.0 / len(hits)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [Candidate(path=p, score=s) for p, s in ranked]
 
 
 def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:

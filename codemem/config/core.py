@@ -38,6 +38,7 @@ class SearchConfig(Section):
     query_analysis: bool = True
     messages: bool = True
     callees: bool = True
+    stems: bool = True
     rrf_k: int = Field(default=20, ge=1)
 
 

@@ -309,3 +309,22 @@ def test_a_link_to_a_source_file_names_that_file():
         "Overridden here: https://github.com/grpc/grpc-go/blob/master/credentials/credentials.go#L214."
     )
     assert q.paths == [("credentials/credentials.go", 214)]
+
+
+def test_a_short_query_word_naming_a_file_proposes_it():
+    from codemem.code.stages import light_stem, stem_matches
+
+    assert [light_stem(w) for w in ("checks", "checker", "loads", "loader", "floating")] == [
+        "check",
+        "check",
+        "load",
+        "load",
+        "float",
+    ]
+    paths = ["lua/manage/checker.lua", "lua/state.lua", "lua/manage/lock.lua", "lua/view/float.lua"]
+    paths += [f"lua/p{n}/init.lua" for n in range(5)]
+    found = [c.path for c in stem_matches(paths, analyze_query("how the lockfile checks plugin state"))]
+    assert sorted(found) == ["lua/manage/checker.lua", "lua/manage/lock.lua", "lua/state.lua"]
+    # A name many files share says nothing; a long report names files by chance.
+    assert stem_matches(paths, analyze_query("init of the plugins")) == []
+    assert stem_matches(paths, analyze_query("state " + "word " * 30 + "and more words here")) == []
