@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.files import is_test_path
 from codemem.code.query import IDENT_RE, STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
-from codemem.code.text import tokenize
+from codemem.code.text import split_identifier, tokenize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,6 +54,7 @@ CALLEE_SOURCES = 3
 STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
 MAX_STEM_FILES = 3
 STEM_MAX_WORDS = 24
+STEM_SUBWORDS = True
 CALLER_KINDS = frozenset({"function", "method", "macro"})
 # Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
 BOUNDARY_FRAME_WEIGHT = 0.5
@@ -241,7 +242,7 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
                 for path in hits:
                     scores[path] += 1.0 / len(hits)
     # A code name that is also a file name (`L031` → rules/L031.py); prose words are not.
-    for word in {w.lower() for w in query.identifiers}:
+    for word in dict.fromkeys(w.lower() for w in query.identifiers):  # in order: ties stay put
         hits = by_stem.get(word, [])
         if hits and len(hits) <= 3 and word not in STOP_WORDS and len(word) > 2:
             for path in hits:
@@ -346,19 +347,27 @@ def light_stem(word: str) -> str:
 
 
 def stem_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
-    """Files whose name is a word of the query (`state.lua` for "plugin state", `lock.lua` for
-    "the lockfile"), compared after light stemming, a name shared by few files only."""
-    by_stem: defaultdict[str, list[str]] = defaultdict(list)
-    for path in paths:
-        stem = path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
-        if len(stem) >= 3:
-            by_stem[light_stem(stem)].append(path)
+    """Files whose name is made of words of a short query, compared after light stemming:
+    `state.lua` for "plugin state", `lock.lua` for "the lockfile", `HashCodeBuilder.java` for
+    "hash code builder". A word shared by many file names says nothing; a file counts by the
+    share of its name's words the query holds."""
     words = [w.lower() for w in IDENT_RE.findall(query.text)]
     words = [w for w in words if w not in STOP_WORDS and len(w) >= 3]
     if len(words) > STEM_MAX_WORDS:  # in a long report a word naming a file is mostly by chance
         return []
+    by_stem: defaultdict[str, list[str]] = defaultdict(list)
+    name_words: dict[str, int] = {}
+    for path in paths:
+        stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
+        parts = [p for p in split_identifier(stem) if len(p) >= 3] if STEM_SUBWORDS else []
+        keys = {light_stem(stem.lower())} | {light_stem(p) for p in parts}
+        name_words[path] = max(1, len(parts))
+        for key in keys:
+            if len(key) >= 3:
+                by_stem[key].append(path)
     scores: dict[str, float] = defaultdict(float)
-    for word in set(words):
+    matched: dict[str, int] = defaultdict(int)
+    for word in dict.fromkeys(words):  # in query order, so that ties rank the same every run
         if not word.isalpha():
             continue
         key = light_stem(word)
@@ -368,6 +377,9 @@ def stem_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
         if 0 < len(hits) <= MAX_STEM_FILES:
             for path in hits:
                 scores[path] += 1.0 / len(hits)
+                matched[path] += 1
+    for path in scores:
+        scores[path] *= min(1.0, matched[path] / name_words[path])
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return [Candidate(path=p, score=s) for p, s in ranked]
 
