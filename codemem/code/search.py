@@ -77,6 +77,7 @@ class Searcher:
         self.manifest: Manifest = loaded
         self._store: CodeStore | None = None
         self._centrality: dict[str, float] | None = None
+        self._names: stages.NameIndex | None = None
         self._centrality_source = centrality or self._load_centrality
 
     @property
@@ -122,11 +123,16 @@ class Searcher:
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
             symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
             paths=stages.path_matches(self.manifest.indexed_paths(), query) if opts.paths else [],
-            stems=stages.stem_matches(self.manifest.indexed_paths(), query) if opts.stems else [],
+            stems=stages.stem_matches(self.name_index(), query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         self._follow_up_stages(results, query)
         return results
+
+    def name_index(self) -> stages.NameIndex:
+        if self._names is None:
+            self._names = stages.NameIndex.build(self.manifest.indexed_paths())
+        return self._names
 
     def _follow_up_stages(self, results: StageResults, query: AnalyzedQuery) -> None:
         """The stages that read code: where an error message is raised, what named code calls."""

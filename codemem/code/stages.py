@@ -55,6 +55,7 @@ STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
 MAX_STEM_FILES = 3
 STEM_MAX_WORDS = 24
 STEM_SUBWORDS = True
+PHRASE_NAMES = True  # a short query's words in a row may spell a definition's name
 CALLER_KINDS = frozenset({"function", "method", "macro"})
 # Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
 BOUNDARY_FRAME_WEIGHT = 0.5
@@ -119,6 +120,7 @@ def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> 
     names = [n for n in names if (len(n) > 2 or n in query.exact) and n.lower() not in STOP_WORDS][
         :200
     ]
+    names += [n for n in phrase_names(query) if n not in names] if PHRASE_NAMES else []
     if not names:
         return []
     rows = store.symbols_named(names)
@@ -150,6 +152,23 @@ def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> 
                 out.append(candidate_from_row(row, 2.0))
     out.sort(key=lambda c: -c.score)
     return out[:limit]
+
+
+def phrase_names(query: AnalyzedQuery) -> list[str]:
+    """Names a short query spells in words: "hash code builder" → `HashCodeBuilder`,
+    `hashCodeBuilder`, `hash_code_builder` (two or three words in a row, none a stop word)."""
+    if not is_short(query):
+        return []
+    words = IDENT_RE.findall(query.text)
+    out: list[str] = []
+    for size in (2, 3):
+        for n in range(len(words) - size + 1):
+            run = words[n : n + size]
+            if any(w.lower() in STOP_WORDS or not w.isalpha() for w in run):
+                continue
+            pascal = "".join(w[:1].upper() + w[1:] for w in run)
+            out += [pascal, pascal[:1].lower() + pascal[1:], "_".join(w.lower() for w in run)]
+    return list(dict.fromkeys(out))
 
 
 def _suffix_score(mention: list[str], path: list[str]) -> int:
@@ -339,47 +358,67 @@ def callee_matches(
 
 
 def light_stem(word: str) -> str:
-    """`checks`/`checker` → `check`, `loads`/`loader` → `load`, `floating` → `float`."""
+    """`checks`/`checker` → `check`, `loads`/`loader` → `load`, `floating` → `float`,
+    `dependencies` → `dependency`."""
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
     for suffix in STEM_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word
 
 
-def stem_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
+@dataclass(slots=True)
+class NameIndex:
+    """The words of every file name, light-stemmed, for `stem_matches` (built once per index)."""
+
+    files: dict[str, list[str]]  # stemmed word → files whose name holds it
+    words: dict[str, int]  # file → how many words its name has
+
+    @classmethod
+    def build(cls, paths: list[str]) -> NameIndex:
+        files: defaultdict[str, list[str]] = defaultdict(list)
+        words: dict[str, int] = {}
+        for path in paths:
+            stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
+            parts = [p for p in split_identifier(stem) if len(p) >= 3] if STEM_SUBWORDS else []
+            words[path] = max(1, len(parts))
+            for key in {light_stem(stem.lower())} | {light_stem(p) for p in parts}:
+                if len(key) >= 3:
+                    files[key].append(path)
+        return cls(dict(files), words)
+
+
+def is_short(query: AnalyzedQuery) -> bool:
+    """A search rather than a report: in a long report a word naming a file is mostly by chance."""
+    words = [w for w in IDENT_RE.findall(query.text) if w.lower() not in STOP_WORDS]
+    return len(words) <= STEM_MAX_WORDS
+
+
+def stem_matches(names: NameIndex, query: AnalyzedQuery) -> list[Candidate]:
     """Files whose name is made of words of a short query, compared after light stemming:
     `state.lua` for "plugin state", `lock.lua` for "the lockfile", `HashCodeBuilder.java` for
     "hash code builder". A word shared by many file names says nothing; a file counts by the
     share of its name's words the query holds."""
-    words = [w.lower() for w in IDENT_RE.findall(query.text)]
-    words = [w for w in words if w not in STOP_WORDS and len(w) >= 3]
-    if len(words) > STEM_MAX_WORDS:  # in a long report a word naming a file is mostly by chance
+    if not is_short(query):
         return []
-    by_stem: defaultdict[str, list[str]] = defaultdict(list)
-    name_words: dict[str, int] = {}
-    for path in paths:
-        stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
-        parts = [p for p in split_identifier(stem) if len(p) >= 3] if STEM_SUBWORDS else []
-        keys = {light_stem(stem.lower())} | {light_stem(p) for p in parts}
-        name_words[path] = max(1, len(parts))
-        for key in keys:
-            if len(key) >= 3:
-                by_stem[key].append(path)
+    words = [w.lower() for w in IDENT_RE.findall(query.text)]
     scores: dict[str, float] = defaultdict(float)
     matched: dict[str, int] = defaultdict(int)
     for word in dict.fromkeys(words):  # in query order, so that ties rank the same every run
-        if not word.isalpha():
+        if word in STOP_WORDS or len(word) < 3 or not word.isalpha():
             continue
         key = light_stem(word)
-        hits = by_stem.get(key) or next(
-            (by_stem[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in by_stem), []
+        hits = names.files.get(key) or next(
+            (names.files[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in names.files),
+            [],
         )
         if 0 < len(hits) <= MAX_STEM_FILES:
             for path in hits:
                 scores[path] += 1.0 / len(hits)
                 matched[path] += 1
     for path in scores:
-        scores[path] *= min(1.0, matched[path] / name_words[path])
+        scores[path] *= min(1.0, matched[path] / names.words[path])
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return [Candidate(path=p, score=s) for p, s in ranked]
 

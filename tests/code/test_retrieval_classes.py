@@ -312,7 +312,7 @@ def test_a_link_to_a_source_file_names_that_file():
 
 
 def test_a_short_query_word_naming_a_file_proposes_it():
-    from codemem.code.stages import light_stem, stem_matches
+    from codemem.code.stages import NameIndex, light_stem, stem_matches
 
     assert [light_stem(w) for w in ("checks", "checker", "loads", "loader", "floating")] == [
         "check",
@@ -323,8 +323,29 @@ def test_a_short_query_word_naming_a_file_proposes_it():
     ]
     paths = ["lua/manage/checker.lua", "lua/state.lua", "lua/manage/lock.lua", "lua/view/float.lua"]
     paths += [f"lua/p{n}/init.lua" for n in range(5)]
-    found = [c.path for c in stem_matches(paths, analyze_query("how the lockfile checks plugin state"))]
+    names = NameIndex.build(paths)
+    found = [c.path for c in stem_matches(names, analyze_query("how the lockfile checks plugin state"))]
     assert sorted(found) == ["lua/manage/checker.lua", "lua/manage/lock.lua", "lua/state.lua"]
     # A name many files share says nothing; a long report names files by chance.
-    assert stem_matches(paths, analyze_query("init of the plugins")) == []
-    assert stem_matches(paths, analyze_query("state " + "word " * 30 + "and more words here")) == []
+    assert stem_matches(names, analyze_query("init of the plugins")) == []
+    assert stem_matches(names, analyze_query("state " + "word " * 30 + "and more words here")) == []
+
+
+def test_a_short_query_may_spell_a_name_in_words():
+    from codemem.code.stages import phrase_names, symbol_matches
+
+    q = analyze_query("hash code builder for consistent results")
+    assert {"HashCodeBuilder", "hashCodeBuilder", "hash_code_builder"} <= set(phrase_names(q))
+    rows = [
+        {"path": "builder/HashCodeBuilder.java", "name": "HashCodeBuilder", "qualname": "HashCodeBuilder",
+         "kind": "class", "start_line": 1, "end_line": 90},
+        {"path": "builder/EqualsBuilder.java", "name": "EqualsBuilder", "qualname": "EqualsBuilder",
+         "kind": "class", "start_line": 1, "end_line": 90},
+    ]  # fmt: skip
+
+    class Store:
+        def symbols_named(self, names, limit=20_000):
+            return [r for r in rows if r["name"] in set(names)]
+
+    assert [c.path for c in symbol_matches(Store(), q)] == ["builder/HashCodeBuilder.java"]
+    assert phrase_names(analyze_query("word " * 30)) == []
