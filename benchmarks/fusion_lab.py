@@ -137,12 +137,13 @@ def replay(record: dict, off: str | None = None, **options) -> list[str]:
         results.chunks, results.files = record["bm25_prose"]
     if off == "bm25":
         results.chunks, results.files = [], []
+    names = stages.NameIndex.build(record["indexed"])
     if query.frames and off != "frame_weights":
-        stages.weigh_frames(query.frames, record["indexed"])
+        stages.weigh_frames(query.frames, names)
     if off != "paths":
         results.paths = stages.path_matches(record["indexed"], query)
     if off != "stems":
-        results.stems = stages.stem_matches(stages.NameIndex.build(record["indexed"]), query)
+        results.stems = stages.stem_matches(names, query)
     if off != "symbols":
         results.symbols = stages.symbol_matches(RecordedSymbols(record["symbols"]), query)
     if off != "messages" and query.errors:

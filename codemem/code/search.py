@@ -117,7 +117,7 @@ class Searcher:
         """Run every enabled stage for one query."""
         opts = self.config.search
         if query.frames:
-            stages.weigh_frames(query.frames, self.manifest.indexed_paths())
+            stages.weigh_frames(query.frames, self.name_index())
         results = StageResults(
             chunks=stages.bm25_chunks(self.store, query, depth) if opts.bm25 else [],
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],

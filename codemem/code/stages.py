@@ -196,7 +196,7 @@ def _best_suffix(mention: str, split_paths: list[tuple[str, list[str]]]) -> tupl
     return best, matched
 
 
-def weigh_frames(frames: list[Frame], paths: list[str]) -> None:
+def weigh_frames(frames: list[Frame], names: NameIndex) -> None:
     """How much each traceback frame says about where the fault is (sets `Frame.weight`).
 
     A frame is the project's when its path is one indexed file (`site-packages/pkg/mod.py`
@@ -207,11 +207,11 @@ def weigh_frames(frames: list[Frame], paths: list[str]) -> None:
     """
     if not frames:
         return
-    split_paths = [(p, p.split("/")) for p in paths]
     ours: dict[str, bool] = {}
     for frame in frames:
-        if frame.path not in ours:
-            best, matched = _best_suffix(frame.path, split_paths)
+        if frame.path not in ours:  # a frame can only match a file of the same name
+            same = names.by_name.get(frame.path.replace("\\", "/").rsplit("/", 1)[-1], [])
+            best, matched = _best_suffix(frame.path, [(p, p.split("/")) for p in same])
             ours[frame.path] = bool(matched) and (best >= 2 or len(matched) == 1)
     chain = sorted(frames, key=lambda f: f.depth)  # innermost first
     own = [n for n, f in enumerate(chain) if ours[f.path]]
@@ -370,23 +370,28 @@ def light_stem(word: str) -> str:
 
 @dataclass(slots=True)
 class NameIndex:
-    """The words of every file name, light-stemmed, for `stem_matches` (built once per index)."""
+    """Every file name and its light-stemmed words, for `stem_matches` and `weigh_frames`
+    (built once per searcher)."""
 
     files: dict[str, list[str]]  # stemmed word → files whose name holds it
     words: dict[str, int]  # file → how many words its name has
+    by_name: dict[str, list[str]]  # file name → the files of that name
 
     @classmethod
     def build(cls, paths: list[str]) -> NameIndex:
         files: defaultdict[str, list[str]] = defaultdict(list)
         words: dict[str, int] = {}
+        by_name: defaultdict[str, list[str]] = defaultdict(list)
         for path in paths:
-            stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
+            name = path.rsplit("/", 1)[-1]
+            by_name[name].append(path)
+            stem = name.split(".", 1)[0]
             parts = [p for p in split_identifier(stem) if len(p) >= 3] if STEM_SUBWORDS else []
             words[path] = max(1, len(parts))
             for key in {light_stem(stem.lower())} | {light_stem(p) for p in parts}:
                 if len(key) >= 3:
                     files[key].append(path)
-        return cls(dict(files), words)
+        return cls(dict(files), words, dict(by_name))
 
 
 def is_short(query: AnalyzedQuery) -> bool:

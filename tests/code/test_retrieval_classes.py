@@ -11,6 +11,7 @@ from codemem.code.query import analyze_query, prose_text
 from codemem.code.search import Searcher
 from codemem.code.stages import (
     Candidate,
+    NameIndex,
     called_names,
     callee_matches,
     message_matches,
@@ -232,7 +233,7 @@ def test_the_innermost_project_frame_of_a_traceback_ranks_first(tinylint):
 
 def test_frames_weigh_by_depth_and_ownership():
     q = analyze_query(TRACEBACK_ISSUE)
-    weigh_frames(q.frames, list(PROJECT))
+    weigh_frames(q.frames, NameIndex.build(list(PROJECT)))
     weights = {(f.path.rsplit("/", 1)[-1], f.function): f.weight for f in q.frames}
     assert weights == {
         ("helpers.py", "_check"): 1.0,  # innermost project frame
@@ -312,7 +313,7 @@ def test_a_link_to_a_source_file_names_that_file():
 
 
 def test_a_short_query_word_naming_a_file_proposes_it():
-    from codemem.code.stages import NameIndex, light_stem, stem_matches
+    from codemem.code.stages import light_stem, stem_matches
 
     assert [light_stem(w) for w in ("checks", "checker", "loads", "loader", "floating")] == [
         "check",
