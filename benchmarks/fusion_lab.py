@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkout import WorkClone, find_mirror  # noqa: E402
 from localization import created, load_suite  # noqa: E402
 
+from codemem.code import followup, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
-from codemem.code import stages  # noqa: E402
 from codemem.code.fusion import StageResults, rank_files  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
@@ -98,10 +98,10 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         else None
     )
     # The message stage's candidates with their text, and the callee stage's inputs.
-    message_cands = stages.message_candidates(searcher.store, query)
-    callers = [c for c in stages.symbol_matches(searcher.store, query) if c.kind in stages.CALLER_KINDS][:20]
+    message_cands = followup.message_candidates(searcher.store, query)
+    callers = [c for c in stages.symbol_matches(searcher.store, query) if c.kind in followup.CALLER_KINDS][:20]
     bodies = searcher.chunk_texts(callers, by_line=True)
-    names = sorted({n for body in bodies.values() for n in stages.called_names(body)})
+    names = sorted({n for body in bodies.values() for n in followup.called_names(body)})
     return {
         "suite": suite,
         "id": item["instance_id"],
@@ -147,10 +147,10 @@ def replay(record: dict, off: str | None = None, **options) -> list[str]:
     if off != "symbols":
         results.symbols = stages.symbol_matches(RecordedSymbols(record["symbols"]), query)
     if off != "messages" and query.errors:
-        results.messages = stages.message_matches(record["message_cands"], record["message_texts"], query)
+        results.messages = followup.message_matches(record["message_cands"], record["message_texts"], query)
     if off != "callees" and results.symbols:
         sources = Searcher.callee_sources(results.symbols)
-        results.callees = stages.callee_matches(sources, record["bodies"], record["callee_rows"])
+        results.callees = followup.callee_matches(sources, record["bodies"], record["callee_rows"])
     scores = rank_files(
         results,
         query,

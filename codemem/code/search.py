@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codemem.code import stages
+from codemem.code import followup, stages
 from codemem.code.files import is_test_path
 from codemem.code.fusion import STAGE_WEIGHTS, TEST_FACTOR, StageResults, rank_files, rrf
 from codemem.code.manifest import Manifest
@@ -138,19 +138,19 @@ class Searcher:
         """The stages that read code: where an error message is raised, what named code calls."""
         opts = self.config.search
         if opts.messages and query.errors:
-            cands = stages.message_candidates(self.store, query)
-            results.messages = stages.message_matches(cands, self.chunk_texts(cands), query)
+            cands = followup.message_candidates(self.store, query)
+            results.messages = followup.message_matches(cands, self.chunk_texts(cands), query)
         if opts.callees and results.symbols:
             sources = self.callee_sources(results.symbols)
             bodies = self.chunk_texts(sources, by_line=True)
-            names = {n for body in bodies.values() for n in stages.called_names(body)}
+            names = {n for body in bodies.values() for n in followup.called_names(body)}
             rows = self.store.symbols_named(sorted(names)) if names else []
-            results.callees = stages.callee_matches(sources, bodies, rows)
+            results.callees = followup.callee_matches(sources, bodies, rows)
 
     @staticmethod
     def callee_sources(symbols: list[stages.Candidate]) -> list[stages.Candidate]:
         """The definitions whose callees are followed: the best few functions the query names."""
-        return [c for c in symbols if c.kind in stages.CALLER_KINDS][: stages.CALLEE_SOURCES]
+        return [c for c in symbols if c.kind in followup.CALLER_KINDS][: followup.CALLEE_SOURCES]
 
     def chunk_texts(self, cands: list[stages.Candidate], *, by_line: bool = False) -> dict[Any, str]:
         """Each candidate's lines from the work tree, keyed by chunk id (or by path and line)."""

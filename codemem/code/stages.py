@@ -1,4 +1,4 @@
-"""Candidate generators for retrieval: full-text, symbols, paths, vectors.
+"""Candidate generators for retrieval: full-text, symbols, paths, file names, vectors.
 
 Each stage asks the store (`codemem.code.store`, where every LanceDB query is) for rows and
 returns candidates best first; `codemem.code.search` fuses them. Every stage
@@ -8,14 +8,13 @@ can be switched off in config (`search.<stage>: false`) for ablations.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.code.files import is_test_path
 from codemem.code.query import IDENT_RE, STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
-from codemem.code.text import split_identifier, tokenize
+from codemem.code.text import split_identifier
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,24 +38,12 @@ KIND_WEIGHTS = {
     "variable": 0.7,
 }
 TEST_DEFINITION_WEIGHT = 0.5
-# Error messages looked up as phrases in string literals (`message_matches`).
-STRING_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`')
-WORD_RE = re.compile(r"[a-z0-9]+")
-DOCSTRING_RE = re.compile(r'"""(?:.|\n)*?"""|\'\'\'(?:.|\n)*?\'\'\'')
-MIN_MESSAGE_PAIRS = 2
-MESSAGE_SHARE = 0.5  # of the best chunk's pairs, for a chunk to count as a raise site too
-# Callee expansion (`callee_matches`): the definitions named by the query pass weight to what they call.
-CALL_RE = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
-CALL_KEYWORDS = frozenset({"if", "for", "while", "return", "elif", "switch", "catch", "sizeof", "print", "super", "isinstance", "len", "str", "int", "list", "dict", "set", "tuple", "range", "getattr", "setattr", "hasattr", "type", "function", "func", "new", "not", "and", "assert", "raise"})
-MAX_CALLEE_DEFINITIONS = 3
-CALLEE_SOURCES = 3
 # File names as query words (`stem_matches`).
 STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
 MAX_STEM_FILES = 3
 STEM_MAX_WORDS = 24
 STEM_SUBWORDS = True
 PHRASE_NAMES = True  # a short query's words in a row may spell a definition's name
-CALLER_KINDS = frozenset({"function", "method", "macro"})
 # Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
 BOUNDARY_FRAME_WEIGHT = 0.5
 CHAIN_FRAME_WEIGHT = 0.2
@@ -271,90 +258,6 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
         Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0))
         for p, s in ranked
     ]
-
-
-def message_candidates(store: CodeStore, query: AnalyzedQuery, limit: int = 50) -> list[Candidate]:
-    """Chunks holding the words of the query's error messages (checked by `message_matches`)."""
-    words = dict.fromkeys(t for text in query.errors for t in tokenize(text) if t not in STOP_WORDS)
-    if not words:
-        return []
-    return [
-        candidate_from_row(row, float(row["_score"]))
-        for row in store.fts_chunks(" ".join(words), limit)
-    ]
-
-
-def _literal_pairs(code: str) -> set[tuple[str, str]]:
-    """Consecutive word pairs inside the string literals of some code."""
-    code = DOCSTRING_RE.sub(" ", code)  # documentation, not a message the program prints
-    words = [w for lit in STRING_RE.findall(code) for w in WORD_RE.findall(lit.lower())]
-    return set(zip(words, words[1:], strict=False))
-
-
-def message_matches(
-    candidates: list[Candidate], texts: dict[str, str], query: AnalyzedQuery
-) -> list[Candidate]:
-    """The chunks whose string literals hold an error message of the query: where it is raised.
-
-    An error line is a phrase to look up, not a bag of words: a chunk counts by how many
-    consecutive word pairs of the message its literals repeat (a formatted value breaks the
-    message into pieces, so a part is enough), at least `MIN_MESSAGE_PAIRS`.
-    """
-    messages = [WORD_RE.findall(text.lower()) for text in query.errors]
-    wanted = [set(zip(m, m[1:], strict=False)) for m in messages]
-    out: list[Candidate] = []
-    for cand in candidates:
-        code = texts.get(cand.chunk_id or "")
-        if not code:
-            continue
-        pairs = _literal_pairs(code)
-        found = max((len(w & pairs) for w in wanted), default=0)
-        if found >= MIN_MESSAGE_PAIRS:
-            out.append(
-                Candidate(
-                    cand.path, float(found), cand.start_line, cand.end_line, cand.symbol,
-                    cand.kind, cand.language, cand.chunk_id, cand.is_test,
-                )
-            )  # fmt: skip
-    out.sort(key=lambda c: -c.score)
-    # A chunk that repeats a few words of a long message is not where it is raised.
-    return [c for c in out if c.score >= MESSAGE_SHARE * out[0].score]
-
-
-def called_names(body: str) -> list[str]:
-    """Names a definition's body calls, in order of first call."""
-    return [
-        n
-        for n in dict.fromkeys(CALL_RE.findall(body))
-        if len(n) > 2 and n.lower() not in STOP_WORDS and n not in CALL_KEYWORDS
-    ]
-
-
-def callee_matches(
-    sources: list[Candidate], bodies: dict[tuple[str, int], str], definitions: list[dict[str, Any]]
-) -> list[Candidate]:
-    """Files defining what the named definitions call: the fix is often one call further in.
-
-    Each source (a definition the query names, best first) passes a share of its weight to
-    the definitions of the names its body calls; a name defined in many places says
-    nothing and is skipped, as in `symbol_matches`.
-    """
-    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in definitions:
-        if not is_test_path(row["path"]):
-            by_name[row["name"]].append(row)
-    scores: dict[str, float] = defaultdict(float)
-    firsts: dict[str, dict[str, Any]] = {}
-    for rank, source in enumerate(sources):
-        names = [n for n in called_names(bodies.get((source.path, source.start_line), "")) if n != source.symbol]
-        names = [n for n in names if 0 < len(by_name.get(n, ())) <= MAX_CALLEE_DEFINITIONS]
-        for name in names:
-            defs = by_name[name]
-            for row in defs:
-                scores[row["path"]] += 1.0 / ((rank + 1) * len(defs) * len(names) ** 0.5)
-                firsts.setdefault(row["path"], row)
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    return [candidate_from_row(firsts[p], s) for p, s in ranked]
 
 
 def light_stem(word: str) -> str:

@@ -6,18 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from codemem.code.followup import called_names, callee_matches, message_matches
 from codemem.code.indexer import refresh_index
 from codemem.code.query import analyze_query, prose_text
 from codemem.code.search import Searcher
-from codemem.code.stages import (
-    Candidate,
-    NameIndex,
-    called_names,
-    callee_matches,
-    message_matches,
-    path_matches,
-    weigh_frames,
-)
+from codemem.code.stages import Candidate, NameIndex, path_matches, weigh_frames
 from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.helpers import make_repo
