@@ -130,6 +130,7 @@ class Searcher:
         return results
 
     def name_index(self) -> stages.NameIndex:
+        """The indexed files by name and name words, built on first use."""
         if self._names is None:
             self._names = stages.NameIndex.build(self.manifest.indexed_paths())
         return self._names
