@@ -15,21 +15,22 @@ import logging
 import pickle
 import re
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemem.code.columns import Column, Columns, Strings, string_columns, write_columns
 from codemem.code.model import ParsedFile
 from codemem.errors import IndexingError
-from codemem.infra import atomic_write
 
 log = logging.getLogger("codemem")
 
 TAGS_FILE = "tags.bin"
 _MAGIC = "codemem-tags"
-_FORMAT = 3
+_FORMAT = 4
 
 # (name, qualname, kind, start_line, end_line, signature)
 Definition = tuple[str, str, str, int, int, str]
@@ -70,18 +71,22 @@ class FileTags:
 
 
 class TagStore:
-    """All files' tags, persisted under the index folder.
+    """All files' tags, persisted under the index folder as a column file (`tags.bin`).
 
-    `exists` is False when there was no readable store on disk: the caller (the indexer)
-    should then feed it every file, not only the changed ones.
+    The file is opened, not loaded: a record is read from the mapping when a file's
+    definitions or references are asked for. `exists` is False when there was no readable
+    store on disk: the caller (the indexer) should then feed it every file, not only the
+    changed ones.
     """
 
     def __init__(self, index_dir: Path | str, version: int = 0, *, exists: bool = False) -> None:
         self.index_dir = Path(index_dir)
         self.version = version
         self.exists = exists
-        # path -> (pickled (language, defs, imports), pickled refs): what the file holds.
-        self._records: dict[str, tuple[bytes, bytes]] = {}
+        self._opened: Columns | None = None  # the file as last read or written
+        # path -> its row in the opened file, or its encoded record: (pickled (language,
+        # defs, imports), pickled refs). In the order files were added.
+        self._records: dict[str, int | tuple[bytes, bytes]] = {}
         self._meta: dict[str, tuple[str, list[Definition], list[str]]] = {}  # decoded
         self._files: dict[str, FileTags] | None = None  # every file decoded, until a change
 
@@ -91,34 +96,48 @@ class TagStore:
 
     @classmethod
     def load(cls, index_dir: Path | str) -> TagStore:
-        """Read the store; a missing or unreadable one gives an empty store (`exists` False)."""
+        """Open the store; a missing or unreadable one gives an empty store (`exists` False)."""
         store = cls(index_dir)
         try:
-            data = store.path.read_bytes()
+            opened = _open(store.path)
         except FileNotFoundError:
             return store
         except OSError as exc:
             log.warning("cannot read %s: %s; the repo map starts from scratch", store.path, exc)
             return store
-        try:
-            version, records = _parse(data)
         except ValueError as exc:
             log.info("unreadable %s (%s); the repo map starts from scratch", store.path, exc)
             return store
-        store.version, store.exists, store._records = version, True, records
+        store._adopt(opened)
         return store
 
     @staticmethod
-    def damage(index_dir: Path | str) -> str | None:
-        """What is wrong with the stored file (unreadable, unknown format), or None; a missing
-        file is not damage here."""
+    def stored_version(index_dir: Path | str) -> int | None:
+        """The version of the stored file (reads only its header), or None when unreadable."""
         try:
-            _parse((Path(index_dir) / TAGS_FILE).read_bytes())
+            return int(_open(Path(index_dir) / TAGS_FILE).meta["version"])
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def damage(index_dir: Path | str) -> str | None:
+        """What is wrong with the stored file (cut short, torn, a checksum off, unknown format),
+        or None; a missing file, or one an older codemem wrote, is not damage here."""
+        path = Path(index_dir) / TAGS_FILE
+        try:
+            return _open(path).verify()
         except FileNotFoundError:
             return None
+        except _OlderFormat:
+            return None  # another codemem's store: the indexer rebuilds it (its fingerprint)
         except (OSError, ValueError) as exc:
             return f"{TAGS_FILE} is unreadable: {exc}"
-        return None
+
+    def _adopt(self, opened: Columns) -> None:
+        self._opened, self.version, self.exists = opened, int(opened.meta["version"]), True
+        paths = Strings(opened.bytes("paths"), opened.view("paths_offsets")).tolist()
+        self._records = dict(zip(paths, range(len(paths)), strict=True))
+        self._meta, self._files = {}, None
 
     @property
     def paths(self) -> list[str]:
@@ -131,19 +150,43 @@ class TagStore:
     def __contains__(self, path: object) -> bool:
         return path in self._records
 
+    def _record(self, path: str) -> tuple[Any, Any] | None:
+        """The encoded (meta, refs) of `path`: bytes, or views of the opened file."""
+        record = self._records.get(path)
+        if record is None or isinstance(record, tuple):
+            return record
+        assert self._opened is not None
+        return _row(self._opened, "meta", record), _row(self._opened, "refs", record)
+
     def definitions(self, path: str) -> list[Definition]:
         """One file's definitions in source order (decodes only that file's definitions)."""
         meta = self._meta.get(path)
         if meta is None:
-            record = self._records.get(path)
+            record = self._record(path)
             if record is None:
                 return []
             meta = self._meta[path] = _decode(record[0])
         return meta[1]
 
+    def references(self, path: str) -> dict[str, int]:
+        """One file's referenced names and their use counts (decoded, not kept)."""
+        record = self._record(path)
+        return _decode(record[1]) if record is not None else {}
+
+    def scan(self, paths: Iterable[str]) -> Iterator[tuple[list[Definition], dict[str, int]]]:
+        """(definitions, references) of each of `paths` in turn, decoded one file at a time
+        and not kept: how the graph reads a whole repository in bounded memory."""
+        for path in paths:
+            record = self._record(path)
+            if record is None:
+                yield [], {}
+                continue
+            meta = self._meta.get(path)
+            yield (meta or _decode(record[0]))[1], _decode(record[1])
+
     def get(self, path: str) -> FileTags | None:
         """One file's tags, or None."""
-        record = self._records.get(path)
+        record = self._record(path)
         if record is None:
             return None
         self.definitions(path)
@@ -152,7 +195,7 @@ class TagStore:
 
     @property
     def files(self) -> dict[str, FileTags]:
-        """Every file's tags by path (decodes everything; read it, change it with `update`)."""
+        """Every file's tags by path (decodes everything: for small stores and tests)."""
         if self._files is None:
             enabled = gc.isenabled()
             gc.disable()  # tens of thousands of small tuples: the collector would only slow it
@@ -198,28 +241,94 @@ class TagStore:
         return dirty
 
     def save(self) -> None:
-        """Write the store atomically (temp file in the same folder, then rename)."""
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        data = pickle.dumps((_MAGIC, _FORMAT, self.version, self._records), _PROTOCOL)
-        atomic_write(self.path, data, durable=False)  # derived: rebuilt if a crash loses it
-        self.exists = True
+        """Write the store atomically (temp file in the same folder, then rename), then read
+        it from there: the records written are no longer held in memory."""
+        columns: dict[str, Column] = {}
+        columns["paths"], columns["paths_offsets"] = string_columns(self._records)
+        for which, part in enumerate(("meta", "refs")):
+            pieces, offsets = _pieces(self._opened, self._records.values(), part, which)
+            columns[part], columns[f"{part}_offsets"] = ("B", pieces), ("q", offsets)
+        meta = {"kind": _MAGIC, "format": _FORMAT, "version": self.version}
+        write_columns(self.path, meta, columns)
+        decoded = self._meta
+        self._adopt(_open(self.path))
+        self._meta = decoded  # the definitions decoded so far are still right
 
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
-def _parse(data: bytes) -> tuple[int, dict[str, tuple[bytes, bytes]]]:
-    """(version, records) of a stored tag file; ValueError when it is not one."""
+class _OlderFormat(ValueError):
+    """A tag store written by an older codemem (a pickle, or another format number)."""
+
+
+def _open(path: Path) -> Columns:
+    """The opened tag file; ValueError when it is not a whole one of this format."""
     try:
-        magic, fmt, version, records = pickle.loads(data)
-    except Exception as exc:  # a torn pickle fails in many ways (EOF, bad opcode, import...)
-        raise ValueError(str(exc) or type(exc).__name__) from None
-    if magic != _MAGIC or fmt != _FORMAT or not isinstance(records, dict):
-        raise ValueError(f"unknown format {magic!r} {fmt!r}")
-    return int(version), records
+        opened = Columns.open(path)
+    except ValueError:
+        with path.open("rb") as handle:
+            if handle.read(2) == b"\x80\x05":  # a pickle: the store before column files
+                raise _OlderFormat("written by an older codemem") from None
+        raise
+    kind, fmt = opened.meta.get("kind"), opened.meta.get("format")
+    if kind != _MAGIC:
+        raise ValueError(f"unknown format {kind!r}")
+    if fmt != _FORMAT:
+        raise _OlderFormat(f"format {fmt!r}, not {_FORMAT}")
+    for part in ("paths", "paths_offsets", "meta", "meta_offsets", "refs", "refs_offsets"):
+        if part not in opened:
+            raise ValueError(f"no {part} column")
+    rows = len(opened.view("paths_offsets")) - 1
+    if rows < 0 or any(len(opened.view(f"{p}_offsets")) != rows + 1 for p in ("meta", "refs")):
+        raise ValueError("columns of different lengths")
+    for part in ("paths", "meta", "refs"):
+        offsets = opened.view(f"{part}_offsets")
+        if offsets[0] != 0 or offsets[rows] != len(opened.bytes(part)):
+            raise ValueError(f"{part} offsets do not match their data")
+    return opened
 
 
-def _decode(blob: bytes) -> Any:  # what was pickled; the caller knows its shape
+def _row(opened: Columns, part: str, row: int) -> memoryview:
+    offsets = opened.view(f"{part}_offsets")
+    return opened.bytes(part)[offsets[row] : offsets[row + 1]]
+
+
+def _pieces(
+    opened: Columns | None, records: Iterable[int | tuple[bytes, bytes]], part: str, which: int
+) -> tuple[list[Any], memoryview]:
+    """The buffers of one part of every record, in order, and where each record ends.
+
+    Runs of consecutive rows of the opened file are copied as one slice of it.
+    """
+    pieces: list[Any] = []
+    ends = array("q", [0])
+    run: list[int] = []  # [first, last + 1] rows of the opened file, not yet added
+    stored = opened.view(f"{part}_offsets") if opened is not None else None
+
+    def flush() -> None:
+        if run and opened is not None and stored is not None:
+            pieces.append(opened.bytes(part)[stored[run[0]] : stored[run[1]]])
+        run.clear()
+
+    for record in records:
+        if isinstance(record, tuple):
+            flush()
+            pieces.append(record[which])
+            ends.append(ends[-1] + len(record[which]))
+            continue
+        assert stored is not None
+        if run and run[1] == record:
+            run[1] = record + 1
+        else:
+            flush()
+            run.extend((record, record + 1))
+        ends.append(ends[-1] + stored[record + 1] - stored[record])
+    flush()
+    return pieces, memoryview(ends).cast("B")
+
+
+def _decode(blob: bytes | memoryview) -> Any:  # what was pickled; the caller knows its shape
     try:
         return pickle.loads(blob)
     except (pickle.UnpicklingError, ValueError, EOFError, TypeError) as exc:

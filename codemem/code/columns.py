@@ -1,0 +1,220 @@
+"""A file of named flat arrays, opened by memory map: what the tag store and the graph are kept in.
+
+A reader maps the file and reads only the columns (and the parts of them) it uses, so opening
+costs the same whatever the repository's size. Columns are read as `memoryview`s cast to their
+type (no numpy needed) or as read-only numpy arrays. Layout:
+
+    b"CMCOLS1\\n"  header length (u32)  header crc32 (u32)
+    header: JSON {"meta": {...}, "size": data bytes, "columns": {name: [type, offset, bytes, crc32]}}
+    padding to 8 bytes, then each column's data, 8-byte aligned (offsets relative to here)
+
+Types are `array` type codes with fixed sizes: b B i I q Q f d. The header's checksum and the
+file size are checked on open (a truncated or overwritten header is found at once); the
+columns' checksums only by `verify`, which reads everything.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import struct
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from codemem.infra import atomic_file
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MAGIC = b"CMCOLS1\n"
+_PREFIX = struct.Struct("<8sII")
+ITEM_SIZES = {"b": 1, "B": 1, "i": 4, "I": 4, "q": 8, "Q": 8, "f": 4, "d": 8}
+
+# One column to write: its type and its data (one buffer, or buffers written one after another).
+Buffer = Union[bytes, bytearray, memoryview, "np.ndarray"]
+Column = tuple[str, Buffer | Sequence[Buffer]]
+
+
+def _align(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def _parts(data: Buffer | Sequence[Buffer]) -> list[memoryview]:
+    if isinstance(data, bytes | bytearray | memoryview) or hasattr(data, "__array_interface__"):
+        return [memoryview(data).cast("B")]  # type: ignore[arg-type]
+    return [memoryview(part).cast("B") for part in data]  # type: ignore[arg-type]
+
+
+def write_columns(path: Path, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> None:
+    """Write `columns` and `meta` (JSON-able) to `path` atomically (a derived file: no fsync)."""
+    layout: dict[str, list[Any]] = {}
+    offset = 0
+    prepared: list[tuple[int, list[memoryview]]] = []
+    for name, (typecode, data) in columns.items():
+        parts = _parts(data)
+        nbytes = sum(len(p) for p in parts)
+        if typecode not in ITEM_SIZES or nbytes % ITEM_SIZES[typecode]:
+            raise ValueError(f"column {name}: {nbytes} bytes do not fit type {typecode!r}")
+        crc = 0
+        for part in parts:
+            crc = zlib.crc32(part, crc)
+        layout[name] = [typecode, offset, nbytes, crc]
+        prepared.append((offset, parts))
+        offset = _align(offset + nbytes)
+    header = json.dumps(
+        {"meta": dict(meta), "size": offset, "columns": layout}, separators=(",", ":")
+    ).encode()
+    start = _align(_PREFIX.size + len(header))
+    with atomic_file(path, durable=False) as handle:  # derived: rebuilt if a crash loses it
+        handle.write(_PREFIX.pack(MAGIC, len(header), zlib.crc32(header)))
+        handle.write(header)
+        written = _PREFIX.size + len(header)
+        for column_offset, parts in prepared:
+            handle.write(b"\0" * (start + column_offset - written))
+            written = start + column_offset
+            for part in parts:
+                handle.write(part)
+                written += len(part)
+        handle.write(b"\0" * (start + offset - written))
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    typecode: str
+    offset: int  # absolute, in the file
+    nbytes: int
+    crc: int
+
+
+class Columns:
+    """An opened column file: `meta`, and each column as a memoryview or numpy array.
+
+    The mapping stays open as long as this object or any view taken from it is alive.
+    """
+
+    def __init__(self, path: Path, data: mmap.mmap | bytes, meta: dict[str, Any],
+                 specs: dict[str, _Spec]) -> None:  # fmt: skip
+        self.path = path
+        self._data = data
+        self._view = memoryview(data)
+        self.meta = meta
+        self._specs = specs
+
+    @classmethod
+    def open(cls, path: Path | str) -> Columns:
+        """Map the file; ValueError when it is not a whole column file, OSError when unreadable."""
+        path = Path(path)
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            if size < _PREFIX.size:
+                raise ValueError(f"{path.name} is cut short ({size} bytes)")
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        magic, header_len, header_crc = _PREFIX.unpack_from(data, 0)
+        if magic != MAGIC:
+            raise ValueError(f"{path.name} is not a column file")
+        header = data[_PREFIX.size : _PREFIX.size + header_len]
+        if len(header) != header_len or zlib.crc32(header) != header_crc:
+            raise ValueError(f"{path.name} has a damaged header")
+        try:
+            parsed = json.loads(header)
+            start = _align(_PREFIX.size + header_len)
+            specs = {
+                name: _Spec(str(t), start + int(offset), int(nbytes), int(crc))
+                for name, (t, offset, nbytes, crc) in parsed["columns"].items()
+            }
+            meta, expected = dict(parsed["meta"]), start + int(parsed["size"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path.name} has a damaged header: {exc}") from None
+        if size != expected:
+            raise ValueError(f"{path.name} is {size} bytes, not {expected}: cut short or torn")
+        for name, spec in specs.items():
+            if spec.typecode not in ITEM_SIZES or spec.offset + spec.nbytes > size:
+                raise ValueError(f"{path.name}: column {name} is out of bounds")
+        return cls(path, data, meta, specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def bytes(self, name: str) -> memoryview:
+        """A column's raw bytes (zero-copy)."""
+        spec = self._specs[name]
+        return self._view[spec.offset : spec.offset + spec.nbytes]
+
+    def view(self, name: str) -> memoryview:
+        """A column as a memoryview of its type: indexable, sliceable, `tolist()`."""
+        return self.bytes(name).cast(self._specs[name].typecode)
+
+    def array(self, name: str) -> np.ndarray:
+        """A column as a read-only numpy array over the mapping."""
+        import numpy as np
+
+        spec = self._specs[name]
+        return np.frombuffer(self._view, np.dtype(spec.typecode),
+                             spec.nbytes // ITEM_SIZES[spec.typecode], spec.offset)  # fmt: skip
+
+    def verify(self) -> str | None:
+        """The first column whose data no longer matches its checksum, or None (reads it all)."""
+        for name, spec in self._specs.items():
+            if zlib.crc32(self.bytes(name)) != spec.crc:
+                return f"{self.path.name}: column {name} is damaged"
+        return None
+
+
+# -- strings ---------------------------------------------------------------------------------
+
+
+def string_columns(strings: Iterable[str]) -> tuple[Column, Column]:
+    """(blob, offsets) columns holding `strings` (none may contain NUL): NUL-joined UTF-8,
+    and where each one starts (one more offset than strings)."""
+    from array import array
+
+    blob = bytearray()
+    offsets = array("q", [0])
+    for text in strings:
+        blob += text.encode("utf-8", "surrogateescape")
+        blob += b"\0"
+        offsets.append(len(blob))
+    return ("B", blob), ("q", memoryview(offsets).cast("B"))
+
+
+class Strings(Sequence[str]):
+    """Strings stored by `string_columns`, decoded one at a time on access."""
+
+    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
+        self._blob = blob
+        self._offsets = offsets  # type "q"
+
+    def __len__(self) -> int:
+        return max(len(self._offsets) - 1, 0)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start, end = self._offsets[i], self._offsets[i + 1] - 1
+        return bytes(self._blob[start:end]).decode("utf-8", "surrogateescape")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tolist())
+
+    def tolist(self) -> list[str]:
+        """Every string at once (one decode and one split: fast even for many)."""
+        if not len(self):
+            return []
+        text = bytes(self._blob[: self._offsets[-1] - 1]).decode("utf-8", "surrogateescape")
+        return text.split("\0")
+
+    def find(self, text: str) -> int | None:
+        """The position of `text` in a sorted column (binary search), or None."""
+        lo, hi = 0, len(self)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self[mid] < text:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo if lo < len(self) and self[lo] == text else None
