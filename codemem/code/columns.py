@@ -15,6 +15,7 @@ columns' checksums only by `verify`, which reads everything.
 
 from __future__ import annotations
 
+import io
 import json
 import mmap
 import struct
@@ -22,7 +23,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
 from codemem.infra import atomic_file
 
@@ -50,6 +51,11 @@ def _parts(data: Buffer | Sequence[Buffer]) -> list[memoryview]:
 
 def write_columns(path: Path, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> None:
     """Write `columns` and `meta` (JSON-able) to `path` atomically (a derived file: no fsync)."""
+    with atomic_file(path, durable=False) as handle:  # derived: rebuilt if a crash loses it
+        _write(handle, meta, columns)
+
+
+def _write(handle: BinaryIO, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> None:
     layout: dict[str, list[Any]] = {}
     offset = 0
     prepared: list[tuple[int, list[memoryview]]] = []
@@ -68,17 +74,16 @@ def write_columns(path: Path, meta: Mapping[str, Any], columns: Mapping[str, Col
         {"meta": dict(meta), "size": offset, "columns": layout}, separators=(",", ":")
     ).encode()
     start = _align(_PREFIX.size + len(header))
-    with atomic_file(path, durable=False) as handle:  # derived: rebuilt if a crash loses it
-        handle.write(_PREFIX.pack(MAGIC, len(header), zlib.crc32(header)))
-        handle.write(header)
-        written = _PREFIX.size + len(header)
-        for column_offset, parts in prepared:
-            handle.write(b"\0" * (start + column_offset - written))
-            written = start + column_offset
-            for part in parts:
-                handle.write(part)
-                written += len(part)
-        handle.write(b"\0" * (start + offset - written))
+    handle.write(_PREFIX.pack(MAGIC, len(header), zlib.crc32(header)))
+    handle.write(header)
+    written = _PREFIX.size + len(header)
+    for column_offset, parts in prepared:
+        handle.write(b"\0" * (start + column_offset - written))
+        written = start + column_offset
+        for part in parts:
+            handle.write(part)
+            written += len(part)
+    handle.write(b"\0" * (start + offset - written))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,20 @@ class Columns:
             if size < _PREFIX.size:
                 raise ValueError(f"{path.name} is cut short ({size} bytes)")
             data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls._parse(path, data)
+
+    @classmethod
+    def in_memory(cls, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> Columns:
+        """Columns held in memory, read exactly as a written file would be."""
+        buffer = io.BytesIO()
+        _write(buffer, meta, columns)
+        return cls._parse(Path("(memory)"), buffer.getvalue())
+
+    @classmethod
+    def _parse(cls, path: Path, data: mmap.mmap | bytes) -> Columns:
+        size = len(data)
+        if size < _PREFIX.size:
+            raise ValueError(f"{path.name} is cut short ({size} bytes)")
         magic, header_len, header_crc = _PREFIX.unpack_from(data, 0)
         if magic != MAGIC:
             raise ValueError(f"{path.name} is not a column file")
@@ -145,7 +164,8 @@ class Columns:
 
     def view(self, name: str) -> memoryview:
         """A column as a memoryview of its type: indexable, sliceable, `tolist()`."""
-        return self.bytes(name).cast(self._specs[name].typecode)
+        view: memoryview = self.bytes(name).cast(self._specs[name].typecode)  # type: ignore[call-overload]
+        return view
 
     def array(self, name: str) -> np.ndarray:
         """A column as a read-only numpy array over the mapping."""
@@ -209,12 +229,16 @@ class Strings(Sequence[str]):
         return text.split("\0")
 
     def find(self, text: str) -> int | None:
-        """The position of `text` in a sorted column (binary search), or None."""
+        """The position of `text` in a sorted column (binary search on the bytes), or None."""
+        key = text.encode("utf-8", "surrogateescape")
+        blob, offsets = self._blob, self._offsets
         lo, hi = 0, len(self)
         while lo < hi:
             mid = (lo + hi) // 2
-            if self[mid] < text:
+            if blob[offsets[mid] : offsets[mid + 1] - 1].tobytes() < key:
                 lo = mid + 1
             else:
                 hi = mid
-        return lo if lo < len(self) and self[lo] == text else None
+        if lo < len(self) and blob[offsets[lo] : offsets[lo + 1] - 1].tobytes() == key:
+            return lo
+        return None

@@ -173,16 +173,22 @@ class TagStore:
         record = self._record(path)
         return _decode(record[1]) if record is not None else {}
 
-    def scan(self, paths: Iterable[str]) -> Iterator[tuple[list[Definition], dict[str, int]]]:
+    def scan(
+        self, paths: Iterable[str], *, definitions: bool = True, references: bool = True
+    ) -> Iterator[tuple[list[Definition], dict[str, int]]]:
         """(definitions, references) of each of `paths` in turn, decoded one file at a time
-        and not kept: how the graph reads a whole repository in bounded memory."""
+        and not kept (what was not asked for comes empty): how the graph reads a whole
+        repository in bounded memory."""
         for path in paths:
             record = self._record(path)
             if record is None:
                 yield [], {}
                 continue
-            meta = self._meta.get(path)
-            yield (meta or _decode(record[0]))[1], _decode(record[1])
+            defs: list[Definition] = []
+            if definitions:
+                meta = self._meta.get(path)
+                defs = (meta or _decode(record[0]))[1]
+            yield defs, _decode(record[1]) if references else {}
 
     def get(self, path: str) -> FileTags | None:
         """One file's tags, or None."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codemem.code import graph_build
-from codemem.code.graph import cache_paths, is_ignored_name, load_graph, name_weight, pagerank
+from codemem.code.graph import cache_path, is_ignored_name, load_graph, name_weight, pagerank
 from codemem.code.graph_build import build_graph
 from codemem.code.model import Import, ParsedFile, Reference, Symbol
 from codemem.code.tags import FileTags, TagStore, one_line
@@ -321,12 +321,14 @@ def test_graph_is_cached_per_store_version(tmp_path, monkeypatch):
     store = make_store(tmp_path)
     built = []
     real_build = graph_build.build_graph
-    monkeypatch.setattr(graph_build, "build_graph", lambda s: built.append(1) or real_build(s))
+    monkeypatch.setattr(
+        graph_build, "build_graph", lambda s, d=None: built.append(1) or real_build(s, d)
+    )
 
     first = load_graph(tmp_path)
     assert built == [1]
     version = store.version
-    assert cache_files(tmp_path) == [f"graph.{version}.npz", f"graph.{version}.pkl"]
+    assert cache_files(tmp_path) == [f"graph.{version}.bin"]
 
     warm = load_graph(tmp_path)  # from the cache: nothing rebuilt, same answers
     assert built == [1] and warm._arrays is None  # the static ranking needs no arrays
@@ -343,7 +345,7 @@ def test_graph_is_cached_per_store_version(tmp_path, monkeypatch):
     assert built == [1, 1]
     assert "pkg/extra.py" in stale.rank_files()
     version = store.version
-    assert cache_files(tmp_path) == [f"graph.{version}.npz", f"graph.{version}.pkl"]
+    assert cache_files(tmp_path) == [f"graph.{version}.bin"]
 
 
 def test_static_ranking_with_weights_equals_the_computed_one(tmp_path):
@@ -371,16 +373,40 @@ def test_static_ranking_with_weights_equals_the_computed_one(tmp_path):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_unreadable_caches_are_rebuilt(tmp_path):
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"garbage",
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: data[:20] + b"x" + data[21:],  # the header
+    ],
+)
+def test_unreadable_caches_are_rebuilt(tmp_path, damage):
+    from codemem.code.graph import graph_damage
+
     store = make_store(tmp_path)
-    static_path, arrays_path = cache_paths(tmp_path, store.version)
-    static_path.write_bytes(b"garbage")
     graph = load_graph(tmp_path)
-    assert order(graph.rank_files())[0] == "pkg/config.py"
-    assert load_graph(tmp_path).rank_files() == graph.rank_files()
-    arrays_path.write_bytes(b"garbage")  # arrays gone bad under a good static ranking
-    warm = load_graph(tmp_path)
-    assert warm.rank_files({"pkg/cli.py": 1.0}) == graph.rank_files({"pkg/cli.py": 1.0})
+    static, focused = graph.rank_files(), graph.rank_files({"pkg/cli.py": 1.0})
+    del graph  # its file is damaged in place below, which codemem itself never does
+    path = cache_path(tmp_path, store.version)
+    assert graph_damage(tmp_path) is None
+    path.write_bytes(damage(path.read_bytes()))
+    assert graph_damage(tmp_path) is not None
+    rebuilt = load_graph(tmp_path)
+    assert rebuilt.rank_files() == static
+    assert rebuilt.rank_files({"pkg/cli.py": 1.0}) == focused
+    assert graph_damage(tmp_path) is None
+
+
+def test_a_flipped_bit_in_the_graph_is_found_by_the_damage_check(tmp_path):
+    from codemem.code.graph import graph_damage
+
+    store = make_store(tmp_path)
+    load_graph(tmp_path)
+    path = cache_path(tmp_path, store.version)
+    data = path.read_bytes()
+    path.write_bytes(data[:-9] + bytes([data[-9] ^ 1]) + data[-8:])
+    assert graph_damage(tmp_path) == f"{path.name}: column key_name is damaged"
 
 
 def test_no_cache_is_written_without_an_index_folder(tmp_path):
