@@ -31,6 +31,7 @@ log = logging.getLogger("codemem")
 TAGS_FILE = "tags.bin"
 _MAGIC = "codemem-tags"
 _FORMAT = 4
+SPILL_BYTES = 32 << 20  # records a streaming writer holds in memory before the first save
 
 # (name, qualname, kind, start_line, end_line, signature)
 Definition = tuple[str, str, str, int, int, str]
@@ -89,6 +90,7 @@ class TagStore:
         self._records: dict[str, int | tuple[bytes, bytes]] = {}
         self._meta: dict[str, tuple[str, list[Definition], list[str]]] = {}  # decoded
         self._files: dict[str, FileTags] | None = None  # every file decoded, until a change
+        self._held = 0  # bytes of the records held in memory (about)
 
     @property
     def path(self) -> Path:
@@ -137,7 +139,7 @@ class TagStore:
         self._opened, self.version, self.exists = opened, int(opened.meta["version"]), True
         paths = Strings(opened.bytes("paths"), opened.view("paths_offsets")).tolist()
         self._records = dict(zip(paths, range(len(paths)), strict=True))
-        self._meta, self._files = {}, None
+        self._meta, self._files, self._held = {}, None, 0
 
     @property
     def paths(self) -> list[str]:
@@ -230,10 +232,12 @@ class TagStore:
             old = self.get(tags.path)
             if old is not None and old._row() == tags._row():
                 continue
-            self._records[tags.path] = (
+            record = (
                 pickle.dumps((tags.language, tags.defs, tags.imports), _PROTOCOL),
                 pickle.dumps(tags.refs, _PROTOCOL),
             )
+            self._records[tags.path] = record
+            self._held += len(record[0]) + len(record[1])
             if cache:
                 self._meta[tags.path] = (tags.language, tags.defs, tags.imports)
             else:
@@ -245,6 +249,14 @@ class TagStore:
             # a graph cached for an older store can never be taken for the current one.
             self.version = max(self.version + 1, time.time_ns() // 1000)
         return dirty
+
+    def spill(self) -> None:
+        """Save once the records held in memory weigh as much as those already on disk: a
+        store streamed in stays small in memory, and each byte is copied a few times at most."""
+        opened = self._opened
+        stored = len(opened.bytes("meta")) + len(opened.bytes("refs")) if opened else 0
+        if self._held >= max(stored, SPILL_BYTES):
+            self.save()
 
     def save(self) -> None:
         """Write the store atomically (temp file in the same folder, then rename), then read
