@@ -413,3 +413,71 @@ def test_no_cache_is_written_without_an_index_folder(tmp_path):
     store = make_store(tmp_path / "index", save=False)
     graph = load_graph(tmp_path / "index", store)
     assert len(graph) == 5 and not (tmp_path / "index").exists()
+
+
+# -- the column files --------------------------------------------------------------------------
+
+
+def test_a_streamed_store_spills_to_disk_and_reads_back_the_same(tmp_path, monkeypatch):
+    from codemem.code import tags as tags_module
+
+    monkeypatch.setattr(tags_module, "SPILL_BYTES", 1)
+    store = TagStore(tmp_path)
+    for path, (defs, refs) in FILES.items():  # one file per batch, as the indexer streams
+        store.update([FileTags(path, "python", list(defs), dict(refs))], [], cache=False)
+        store.spill()  # saved when what it holds outweighs what is stored
+    assert TagStore.stored_version(tmp_path) is not None
+    assert store._held > 0 and len(TagStore.load(tmp_path)) < len(FILES)
+    store.update([], ["pkg/cli.py"])
+    store.save()
+    loaded = TagStore.load(tmp_path)
+    assert loaded.paths == [p for p in FILES if p != "pkg/cli.py"]
+    assert loaded.files == make_store(tmp_path / "other", {
+        p: v for p, v in FILES.items() if p != "pkg/cli.py"
+    }).files  # fmt: skip
+    assert loaded.references("pkg/app.py") == FILES["pkg/app.py"][1]
+
+
+@pytest.mark.parametrize(
+    ("how", "damage"),
+    [
+        ("cut short", lambda data: data[: len(data) - 3]),
+        ("emptied", lambda data: b""),
+        ("a flipped bit", lambda data: data[:-9] + bytes([data[-9] ^ 1]) + data[-8:]),
+    ],
+)
+def test_a_damaged_tag_store_is_found(tmp_path, how, damage):
+    make_store(tmp_path)
+    assert TagStore.damage(tmp_path) is None
+    path = tmp_path / "tags.bin"
+    path.write_bytes(damage(path.read_bytes()))
+    assert TagStore.damage(tmp_path) is not None
+    if how != "a flipped bit":  # found on open; a flipped bit only by the full check
+        assert TagStore.load(tmp_path).exists is False
+        assert TagStore.stored_version(tmp_path) is None
+
+
+def test_a_store_an_older_codemem_pickled_is_not_damage(tmp_path):
+    import pickle
+
+    (tmp_path / "tags.bin").write_bytes(pickle.dumps(("codemem-tags", 3, 7, {}), 5))
+    assert TagStore.damage(tmp_path) is None
+    assert TagStore.load(tmp_path).exists is False
+
+
+def test_the_search_prior_is_read_without_the_tags_or_the_graph(tmp_path):
+    from codemem.code.graph import read_prior
+
+    store = make_store(tmp_path)
+    assert read_prior(tmp_path) is None  # no graph built yet
+    graph = load_graph(tmp_path)
+    prior = read_prior(tmp_path)
+    assert prior is not None and dict(prior) == dict(graph.file_centrality())
+    assert prior["pkg/config.py"] == 1.0 and max(prior.values()) == 1.0
+    assert prior.get("nowhere.py", 0.0) == 0.0 and len(prior) == 5
+    assert order(dict(prior)) == order(graph.rank_files())
+    store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1})], [])
+    store.save()  # the tags moved on: the old graph's prior no longer applies
+    assert read_prior(tmp_path) is None
+    load_graph(tmp_path)
+    assert "pkg/extra.py" in read_prior(tmp_path)
