@@ -177,10 +177,19 @@ class Columns:
 
     def verify(self) -> str | None:
         """The first column whose data no longer matches its checksum, or None (reads it all)."""
-        for name, spec in self._specs.items():
-            if zlib.crc32(self.bytes(name)) != spec.crc:
-                return f"{self.path.name}: column {name} is damaged"
-        return None
+        try:
+            for name, spec in self._specs.items():
+                if zlib.crc32(self.bytes(name)) != spec.crc:
+                    return f"{self.path.name}: column {name} is damaged"
+            return None
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Let go of the pages read so far (they stay in the page cache, out of this process's
+        resident memory); reading them again maps them back."""
+        if isinstance(self._data, mmap.mmap):
+            self._data.madvise(mmap.MADV_DONTNEED)
 
 
 # -- strings ---------------------------------------------------------------------------------

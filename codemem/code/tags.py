@@ -32,6 +32,7 @@ TAGS_FILE = "tags.bin"
 _MAGIC = "codemem-tags"
 _FORMAT = 4
 SPILL_BYTES = 32 << 20  # records a streaming writer holds in memory before the first save
+RELEASE_BYTES = 64 << 20  # of the mapped file read by a scan before its pages are let go
 
 # (name, qualname, kind, start_line, end_line, signature)
 Definition = tuple[str, str, str, int, int, str]
@@ -181,6 +182,7 @@ class TagStore:
         """(definitions, references) of each of `paths` in turn, decoded one file at a time
         and not kept (what was not asked for comes empty): how the graph reads a whole
         repository in bounded memory."""
+        read = 0
         for path in paths:
             record = self._record(path)
             if record is None:
@@ -190,7 +192,12 @@ class TagStore:
             if definitions:
                 meta = self._meta.get(path)
                 defs = (meta or _decode(record[0]))[1]
+                read += len(record[0])
             yield defs, _decode(record[1]) if references else {}
+            read += len(record[1]) if references else 0
+            if read > RELEASE_BYTES and self._opened is not None:
+                self._opened.release()  # a pass over a large store keeps little resident
+                read = 0
 
     def get(self, path: str) -> FileTags | None:
         """One file's tags, or None."""
