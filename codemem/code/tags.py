@@ -1,11 +1,11 @@
 """Per-file tags (definitions, referenced names, imports) kept beside the index for the repo map.
 
 The reference graph and the repo map need only names, not chunks or vectors, so the indexer
-also writes this small store (`tags.bin`, loaded in milliseconds without LanceDB or pyarrow).
-Each file's definitions and references are pickled on their own and decoded on first use: a
-warm repo map decodes the definitions of the few files it shows, an index run re-encodes only
-the files that changed. Its `version` changes whenever any file's tags do; the graph cache is
-keyed on it.
+also writes this store (`tags.bin`, without LanceDB or pyarrow): a column file
+(`codemem.code.columns`) of paths and each file's pickled definitions and references, opened
+by memory map. A warm repo map decodes the definitions of the few files it shows, the graph
+build reads every file once without keeping them, an index run re-encodes only the files that
+changed. Its `version` changes whenever any file's tags do; the graph cache is keyed on it.
 """
 
 from __future__ import annotations
