@@ -388,22 +388,32 @@ def cache_path(index_dir: Path | str, version: int) -> Path:
 
 
 def read_prior(index_dir: Path | str) -> FilePrior | None:
-    """The search prior of the current tag store, read without loading the tags or the graph;
-    None when its graph is not built (or not readable)."""
+    """The search prior, read without loading the tags or the graph: from the graph of the
+    current tag store, else from the newest older one (an incremental index run leaves the
+    graph to the next repo map; a prior one run behind is still a fine prior). None when no
+    graph is built, or none reads."""
+    index_dir = Path(index_dir)
     version = TagStore.stored_version(index_dir)
     if version is None:
         return None
-    try:
-        opened = Columns.open(cache_path(index_dir, version))
-    except (OSError, ValueError):
-        return None
-    meta = opened.meta
-    if (meta.get("kind"), meta.get("build"), meta.get("version")) != (GRAPH_KIND, BUILD_KEY, version):
-        return None
-    try:
-        return FilePrior(Strings(opened.bytes("paths"), opened.view("paths_offsets")), opened.view("centrality"))
-    except KeyError:
-        return None
+    candidates = [cache_path(index_dir, version)]
+    older = []
+    for path in index_dir.glob("graph.*.bin"):
+        stamp = path.name.split(".")[1]
+        if stamp.isdigit() and int(stamp) < version:
+            older.append((int(stamp), path))
+    candidates.extend(path for _, path in sorted(older, reverse=True))
+    for path in candidates:
+        try:
+            opened = Columns.open(path)
+            meta = opened.meta
+            if (meta.get("kind"), meta.get("build")) != (GRAPH_KIND, BUILD_KEY):
+                continue
+            paths = Strings(opened.bytes("paths"), opened.view("paths_offsets"))
+            return FilePrior(paths, opened.view("centrality"))
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
 
 
 def graph_damage(index_dir: Path) -> str | None:

@@ -477,7 +477,10 @@ def test_the_search_prior_is_read_without_the_tags_or_the_graph(tmp_path):
     assert prior.get("nowhere.py", 0.0) == 0.0 and len(prior) == 5
     assert order(dict(prior)) == order(graph.rank_files())
     store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1})], [])
-    store.save()  # the tags moved on: the old graph's prior no longer applies
-    assert read_prior(tmp_path) is None
+    store.save()  # the tags moved on: the last graph's prior serves until the next graph
+    assert dict(read_prior(tmp_path)) == dict(prior)
     load_graph(tmp_path)
     assert "pkg/extra.py" in read_prior(tmp_path)
+    for path in tmp_path.glob("graph.*.bin"):
+        path.write_bytes(b"garbage")
+    assert read_prior(tmp_path) is None
