@@ -214,9 +214,9 @@ class CodeIndex:
         if tags is None:
             return None
         out: dict[str, set[str]] = {}
-        for path in tags.paths:
-            file_tags = tags.get(path)
-            used = names & file_tags.refs.keys() if file_tags is not None else set()
+        paths = tags.paths
+        for path, (_, refs) in zip(paths, tags.scan(paths, definitions=False), strict=True):
+            used = names & refs.keys()
             if used:
                 out[path] = used
         return out
