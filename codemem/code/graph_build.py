@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codemem.code.columns import Column, string_columns, write_columns
+from codemem.code.columns import Column, Strings, string_columns, write_columns
 from codemem.code.graph import (
     BUILD_KEY,
     GRAPH_KIND,
@@ -36,50 +36,62 @@ from codemem.code.graph import (
 from codemem.code.tags import TagStore
 
 EDGE_CHUNK = 1 << 22  # edges laid out per step: bounds the temporaries
+MATCH_BATCH = 1 << 20  # references matched against the defined names per step
 _TYPECODES = {"int32": "i", "int64": "q", "float64": "d"}
 
 
-def build_arrays(store: TagStore) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
-    """(paths, names, edge arrays) of every file in `store`; see `RefGraph` for the layout."""
+def build_arrays(store: TagStore) -> tuple[list[str], Names, dict[str, np.ndarray]]:
+    """(paths, names, edge arrays) of every file in `store`; see `RefGraph` for the layout.
+
+    Names are matched by their (64-bit) hash while the build streams, so no table of every
+    name is held as Python objects: two names sharing a hash (odds of about one in a
+    million on the Linux kernel's 2.7 million names) would count as one.
+    """
     paths = sorted(store.paths)
-    # Pass 1: who defines what. Names get ids in the order first seen, renumbered sorted.
-    seen: dict[str, int] = {}
-    def_name, def_file = array("i"), array("i")
+    # Pass 1: who defines what.
+    def_hash, def_file, blob = array("q"), array("i"), bytearray()
     for i, (defs, _) in enumerate(store.scan(paths, references=False)):
         for name in dict.fromkeys(d[0] for d in defs if d[0]):
-            def_name.append(seen.setdefault(name, len(seen)))
+            def_hash.append(hash(name))
             def_file.append(i)
-    first_seen = list(seen)
-    by_name = sorted(range(len(first_seen)), key=first_seen.__getitem__)
-    names = [first_seen[t] for t in by_name]
-    renumber = np.empty(len(names), dtype=np.int32)
-    renumber[np.array(by_name, dtype=np.int64)] = np.arange(len(names), dtype=np.int32)
-    defined = renumber[np.frombuffer(def_name, dtype=np.int32)]
+            blob += name.encode("utf-8", "surrogateescape") + b"\0"
+    hashes, first, inverse = np.unique(
+        np.frombuffer(def_hash, dtype=np.int64), return_index=True, return_inverse=True
+    )
+    del def_hash
+    ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 0)
+    starts = np.concatenate(([0], ends[:-1] + 1))[first]
+    sorted_names = [
+        blob[a:b].decode("utf-8", "surrogateescape")
+        for a, b in zip(starts.tolist(), ends[first].tolist(), strict=True)
+    ]
+    del blob, ends, starts, first
+    sorted_names.sort()
+    # Name ids follow the names' order; `hashes` is in hash order.
+    sorted_hash = np.fromiter(map(hash, sorted_names), dtype=np.int64, count=len(sorted_names))
+    name_of_hash = np.argsort(sorted_hash).astype(np.int32)
+    defined = name_of_hash[inverse.ravel()]
+    del inverse, hashes
     owners_order = np.lexsort((np.frombuffer(def_file, dtype=np.int32), defined))
     key_name = defined[owners_order]
     key_file = np.frombuffer(def_file, dtype=np.int32)[owners_order]
-    del def_name, def_file, defined, owners_order
-    owners = np.bincount(key_name, minlength=len(names)).astype(np.int64)
+    del def_file, defined, owners_order
+    owners = np.bincount(key_name, minlength=len(sorted_names)).astype(np.int64)
     key_start = np.concatenate(([0], np.cumsum(owners)))
-    linking = np.array(
-        [o <= MAX_DEFINERS and not is_ignored_name(n) for n, o in zip(names, owners.tolist(), strict=True)],
-        dtype=bool,
-    )  # fmt: skip
+    ignored = np.fromiter(map(is_ignored_name, sorted_names), dtype=bool, count=len(sorted_names))
+    linking = (owners <= MAX_DEFINERS) & ~ignored
+    names = Names.of(sorted_names)
+    del sorted_names, ignored
 
-    # Pass 2: who uses what, for the names that link files.
-    linking_names = {names[k]: k for k in np.flatnonzero(linking).tolist()}
-    keys = linking_names.keys()
-    use_name, use_file, use_count = array("i"), array("i"), array("d")
-    for i, (_, refs) in enumerate(store.scan(paths, definitions=False)):
-        for name in keys & refs.keys():
-            use_name.append(linking_names[name])
-            use_file.append(i)
-            use_count.append(refs[name])
-    del linking_names, keys, seen, first_seen
-    use_order = np.lexsort((np.frombuffer(use_file, dtype=np.int32), np.frombuffer(use_name, dtype=np.int32)))
-    u_name = np.frombuffer(use_name, dtype=np.int32)[use_order]
-    u_file = np.frombuffer(use_file, dtype=np.int32)[use_order]
-    u_count = np.frombuffer(use_count, dtype=np.float64)[use_order]
+    # Pass 2: who uses what, for the names that link files (matched by hash, in batches).
+    by_hash = np.argsort(sorted_hash[linking])
+    link_hash = sorted_hash[linking][by_hash]
+    link_id = np.flatnonzero(linking)[by_hash].astype(np.int32)
+    del sorted_hash, by_hash
+    use_name, use_file, use_count = _uses(store, paths, link_hash, link_id)
+    del link_hash, link_id
+    use_order = np.lexsort((use_file, use_name))
+    u_name, u_file, u_count = use_name[use_order], use_file[use_order], use_count[use_order]
     del use_name, use_file, use_count, use_order
     uses = np.bincount(u_name, minlength=len(names)).astype(np.int64)
     linked = linking & (uses > 0)
@@ -142,6 +154,57 @@ def build_arrays(store: TagStore) -> tuple[list[str], list[str], dict[str, np.nd
     return paths, names, arrays
 
 
+def _uses(
+    store: TagStore, paths: list[str], link_hash: np.ndarray, link_id: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(name id, using file, number of uses) of every reference to a linking name."""
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    last = max(len(link_hash) - 1, 0)
+
+    def match(hashes: array[int], files: array[int], counts: array[float]) -> None:
+        h = np.frombuffer(hashes, dtype=np.int64)
+        at = np.minimum(np.searchsorted(link_hash, h), last)
+        hit = link_hash[at] == h if len(link_hash) else np.zeros(len(h), dtype=bool)
+        found.append((
+            link_id[at[hit]],
+            np.frombuffer(files, dtype=np.int32)[hit],
+            np.frombuffer(counts, dtype=np.float64)[hit],
+        ))  # fmt: skip
+
+    hashes, files, counts = array("q"), array("i"), array("d")
+    for i, (_, refs) in enumerate(store.scan(paths, definitions=False)):
+        hashes.extend(map(hash, refs))
+        files.extend([i] * len(refs))
+        counts.extend(refs.values())
+        if len(hashes) >= MATCH_BATCH:
+            match(hashes, files, counts)
+            hashes, files, counts = array("q"), array("i"), array("d")
+    match(hashes, files, counts)
+    return (
+        np.concatenate([f[0] for f in found]),
+        np.concatenate([f[1] for f in found]),
+        np.concatenate([f[2] for f in found]),
+    )
+
+
+class Names:
+    """The sorted names of a graph as its file stores them: NUL-joined UTF-8 and offsets."""
+
+    def __init__(self, blob: Column, offsets: Column) -> None:
+        self.blob, self.offsets = blob, offsets
+        self._strings = Strings(memoryview(blob[1]).cast("B"), memoryview(offsets[1]).cast("B").cast("q"))  # type: ignore[arg-type]
+
+    @classmethod
+    def of(cls, names: list[str]) -> Names:
+        return cls(*string_columns(names))
+
+    def __len__(self) -> int:
+        return len(self._strings)
+
+    def __getitem__(self, k: int) -> str:
+        return self._strings[k]
+
+
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The concatenation of `arange(s, s + c)` for each start and count."""
     total = int(counts.sum())
@@ -173,7 +236,7 @@ def build_columns(store: TagStore) -> tuple[dict[str, object], dict[str, Column]
     top = float(rank.max()) if len(rank) else 0.0
     columns: dict[str, Column] = {}
     columns["paths"], columns["paths_offsets"] = string_columns(paths)
-    columns["names"], columns["names_offsets"] = string_columns(names)
+    columns["names"], columns["names_offsets"] = names.blob, names.offsets
     del names
     columns["file_rank"] = ("d", rank)
     columns["centrality"] = ("d", rank / top if top > 0 else np.zeros(len(rank)))
