@@ -36,6 +36,7 @@ from codemem.code.graph import (
 from codemem.code.tags import TagStore
 
 EDGE_CHUNK = 1 << 22  # edges laid out per step: bounds the temporaries
+DECODE_BATCH = 1 << 16  # names decoded per step
 MATCH_BATCH = 1 << 20  # references matched against the defined names per step
 _TYPECODES = {"int32": "i", "int64": "q", "float64": "d"}
 
@@ -60,11 +61,12 @@ def build_arrays(store: TagStore) -> tuple[list[str], Names, dict[str, np.ndarra
     )
     del def_hash
     ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 0)
-    starts = np.concatenate(([0], ends[:-1] + 1))[first]
-    sorted_names = [
-        blob[a:b].decode("utf-8", "surrogateescape")
-        for a, b in zip(starts.tolist(), ends[first].tolist(), strict=True)
-    ]
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    sorted_names: list[str] = []
+    for lo in range(0, len(first), DECODE_BATCH):  # in batches: no list of every offset
+        some = first[lo : lo + DECODE_BATCH]
+        for a, b in zip(starts[some].tolist(), ends[some].tolist(), strict=True):
+            sorted_names.append(blob[a:b].decode("utf-8", "surrogateescape"))
     del blob, ends, starts, first
     sorted_names.sort()
     # Name ids follow the names' order; `hashes` is in hash order.
@@ -130,15 +132,17 @@ def build_arrays(store: TagStore) -> tuple[list[str], Names, dict[str, np.ndarra
     n = max(len(paths), 1)
     codes = edge_src.astype(np.int64) * n + key_file[edge_key]
     order = np.argsort(codes, kind="stable")
-    codes = codes[order]
+    codes.sort()  # in place: the same as codes[order], without a second copy
     starts = np.concatenate(([True], codes[1:] != codes[:-1])) if total else np.zeros(0, bool)
-    pair_of_sorted = np.cumsum(starts, dtype=np.int32) - 1
+    pairs = codes[starts]
+    del codes
+    pair_of_sorted = np.cumsum(starts, dtype=np.intp) - 1  # intp: bincount takes it as is
+    del starts
     edge_pair = np.empty(total, dtype=np.int32)
     edge_pair[order] = pair_of_sorted
+    # Summed per pair in edge order (a stable sort keeps it): the same sums as ever.
     pair_weight = np.bincount(pair_of_sorted, weights=edge_weight[order])
     del order, pair_of_sorted
-    pairs = codes[starts]
-    del codes, starts
     arrays: dict[str, np.ndarray] = {
         "edge_src": edge_src,
         "edge_pair": edge_pair,
