@@ -127,7 +127,7 @@ def build_arrays(store: TagStore) -> tuple[list[str], Names, dict[str, np.ndarra
         weight = np.repeat(base[used] * np.sqrt(u_count[lo:hi]), count)
         weight[src == key_file[keys_at]] *= SELF_WEIGHT
         edge_src[at], edge_key[at], edge_weight[at] = src, keys_at, weight
-    del u_name, u_file, u_count
+    del u_name, u_file, u_count, use_start, owners, uses, key_start, linking, linked, base, per_name
 
     n = max(len(paths), 1)
     codes = edge_src.astype(np.int64) * n + key_file[edge_key]

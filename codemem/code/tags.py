@@ -198,6 +198,8 @@ class TagStore:
             if read > RELEASE_BYTES and self._opened is not None:
                 self._opened.release()  # a pass over a large store keeps little resident
                 read = 0
+        if read and self._opened is not None:
+            self._opened.release()
 
     def get(self, path: str) -> FileTags | None:
         """One file's tags, or None."""
