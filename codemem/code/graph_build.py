@@ -35,9 +35,10 @@ from codemem.code.graph import (
 )
 from codemem.code.tags import TagStore
 
-EDGE_CHUNK = 1 << 22  # edges laid out per step: bounds the temporaries
+EDGE_CHUNK = 1 << 20  # edges laid out per step: bounds the temporaries
 DECODE_BATCH = 1 << 16  # names decoded per step
-MATCH_BATCH = 1 << 20  # references matched against the defined names per step
+MATCH_BATCH = 1 << 20
+PAIR_RANGES = 8  # ranges of using files whose edges are paired at a time  # references matched against the defined names per step
 _TYPECODES = {"int32": "i", "int64": "q", "float64": "d"}
 
 
@@ -109,9 +110,10 @@ def build_arrays(store: TagStore) -> tuple[list[str], Names, dict[str, np.ndarra
     edge_weight = np.empty(total, dtype=np.float64)
     # Names that link nothing: one weak self-edge per definition.
     lone = np.flatnonzero(~linked)
-    if len(lone):
-        lone_keys = _ranges(key_start[lone], owners[lone])
-        at = np.repeat(name_offsets[lone] - key_start[lone], owners[lone]) + lone_keys
+    for lo, hi in _chunks(owners[lone], EDGE_CHUNK):
+        some = lone[lo:hi]
+        lone_keys = _ranges(key_start[some], owners[some])
+        at = np.repeat(name_offsets[some] - key_start[some], owners[some]) + lone_keys
         edge_src[at] = key_file[lone_keys]
         edge_key[at] = lone_keys
         edge_weight[at] = UNREFERENCED_WEIGHT
@@ -130,19 +132,7 @@ def build_arrays(store: TagStore) -> tuple[list[str], Names, dict[str, np.ndarra
     del u_name, u_file, u_count, use_start, owners, uses, key_start, linking, linked, base, per_name
 
     n = max(len(paths), 1)
-    codes = edge_src.astype(np.int64) * n + key_file[edge_key]
-    order = np.argsort(codes, kind="stable")
-    codes.sort()  # in place: the same as codes[order], without a second copy
-    starts = np.concatenate(([True], codes[1:] != codes[:-1])) if total else np.zeros(0, bool)
-    pairs = codes[starts]
-    del codes
-    pair_of_sorted = np.cumsum(starts, dtype=np.intp) - 1  # intp: bincount takes it as is
-    del starts
-    edge_pair = np.empty(total, dtype=np.int32)
-    edge_pair[order] = pair_of_sorted
-    # Summed per pair in edge order (a stable sort keeps it): the same sums as ever.
-    pair_weight = np.bincount(pair_of_sorted, weights=edge_weight[order])
-    del order, pair_of_sorted
+    edge_pair, pairs, pair_weight = _pairs(edge_src, key_file[edge_key], edge_weight, n)
     arrays: dict[str, np.ndarray] = {
         "edge_src": edge_src,
         "edge_pair": edge_pair,
@@ -156,6 +146,39 @@ def build_arrays(store: TagStore) -> tuple[list[str], Names, dict[str, np.ndarra
         "key_name": key_name.astype(np.int32),
     }
     return paths, names, arrays
+
+
+def _pairs(
+    src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each edge's file pair, the pairs as `src * n + dst` in order, each pair's weight).
+
+    Done a range of using files at a time, so the sort's temporaries stay a fraction of the
+    edges: pairs of a lower range sort first anyway. A pair's weight is the sum of its edges'
+    in edge order, as one `bincount` over all edges would add them.
+    """
+    edge_pair = np.empty(len(src), dtype=np.int32)
+    pairs: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    done = 0
+    per_range = max(n // PAIR_RANGES + 1, 1)
+    for first in range(0, n, per_range):
+        edges = np.flatnonzero((src >= first) & (src < first + per_range))
+        codes = src[edges].astype(np.int64) * n + dst[edges]
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        starts = np.concatenate(([True], codes[1:] != codes[:-1])) if len(codes) else codes > 0
+        pair_of_sorted = np.cumsum(starts, dtype=np.intp) - 1
+        edge_pair[edges[order]] = pair_of_sorted + done
+        pairs.append(codes[starts])
+        weights.append(np.bincount(pair_of_sorted, weights=weight[edges[order]]))
+        done += len(pairs[-1])
+    empty = np.zeros(0)
+    return (
+        edge_pair,
+        np.concatenate(pairs) if pairs else empty.astype(np.int64),
+        np.concatenate(weights) if weights else empty,
+    )
 
 
 def _uses(
