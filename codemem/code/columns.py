@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import mmap
+import os
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,19 +35,72 @@ MAGIC = b"CMCOLS1\n"
 _PREFIX = struct.Struct("<8sII")
 ITEM_SIZES = {"b": 1, "B": 1, "i": 4, "I": 4, "q": 8, "Q": 8, "f": 4, "d": 8}
 
-# One column to write: its type and its data (one buffer, or buffers written one after another).
+COPY_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """Bytes of an open file, written by copying in the kernel: they never pass through this
+    process's memory (a store rewritten around one changed record stays small)."""
+
+    fd: int
+    offset: int
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def blocks(self) -> Iterator[bytes]:
+        """The bytes, a block at a time (read, not mapped)."""
+        done = 0
+        while done < self.length:
+            block = os.pread(self.fd, min(COPY_BLOCK, self.length - done), self.offset + done)
+            if not block:
+                raise OSError(f"the file ends {self.length - done} bytes early")
+            done += len(block)
+            yield block
+
+    def write_to(self, handle: BinaryIO) -> None:
+        handle.flush()
+        target, done = handle.fileno(), 0
+        try:
+            while done < self.length:
+                copied = os.copy_file_range(
+                    self.fd, target, self.length - done, self.offset + done
+                )
+                if not copied:
+                    raise OSError("copy_file_range copied nothing")
+                done += copied
+        except OSError:  # not supported here (or cut short): copy the rest by reading it
+            os.lseek(target, 0, os.SEEK_END)
+            for block in FileRange(self.fd, self.offset + done, self.length - done).blocks():
+                handle.write(block)
+
+
+# One column to write: its type and its data (one buffer, or parts written one after another).
 Buffer = Union[bytes, bytearray, memoryview, "np.ndarray"]
-Column = tuple[str, Buffer | Sequence[Buffer]]
+Column = tuple[str, Buffer | Sequence[Buffer | FileRange]]
 
 
 def _align(n: int) -> int:
     return (n + 7) & ~7
 
 
-def _parts(data: Buffer | Sequence[Buffer]) -> list[memoryview]:
+def _parts(data: Buffer | Sequence[Buffer | FileRange]) -> list[memoryview | FileRange]:
     if isinstance(data, bytes | bytearray | memoryview) or hasattr(data, "__array_interface__"):
         return [memoryview(data).cast("B")]  # type: ignore[arg-type]
-    return [memoryview(part).cast("B") for part in data]  # type: ignore[arg-type]
+    return [
+        part if isinstance(part, FileRange) else memoryview(part).cast("B")  # type: ignore[arg-type]
+        for part in data
+    ]
+
+
+def _crc(part: memoryview | FileRange, crc: int) -> int:
+    if isinstance(part, FileRange):
+        for block in part.blocks():
+            crc = zlib.crc32(block, crc)
+        return crc
+    return zlib.crc32(part, crc)
 
 
 def write_columns(path: Path, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> None:
@@ -58,7 +112,7 @@ def write_columns(path: Path, meta: Mapping[str, Any], columns: Mapping[str, Col
 def _write(handle: BinaryIO, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> None:
     layout: dict[str, list[Any]] = {}
     offset = 0
-    prepared: list[tuple[int, list[memoryview]]] = []
+    prepared: list[tuple[int, list[memoryview | FileRange]]] = []
     for name, (typecode, data) in columns.items():
         parts = _parts(data)
         nbytes = sum(len(p) for p in parts)
@@ -66,7 +120,7 @@ def _write(handle: BinaryIO, meta: Mapping[str, Any], columns: Mapping[str, Colu
             raise ValueError(f"column {name}: {nbytes} bytes do not fit type {typecode!r}")
         crc = 0
         for part in parts:
-            crc = zlib.crc32(part, crc)
+            crc = _crc(part, crc)
         layout[name] = [typecode, offset, nbytes, crc]
         prepared.append((offset, parts))
         offset = _align(offset + nbytes)
@@ -81,7 +135,10 @@ def _write(handle: BinaryIO, meta: Mapping[str, Any], columns: Mapping[str, Colu
         handle.write(b"\0" * (start + column_offset - written))
         written = start + column_offset
         for part in parts:
-            handle.write(part)
+            if isinstance(part, FileRange):
+                part.write_to(handle)
+            else:
+                handle.write(part)
             written += len(part)
     handle.write(b"\0" * (start + offset - written))
 
@@ -101,8 +158,9 @@ class Columns:
     """
 
     def __init__(self, path: Path, data: mmap.mmap | bytes, meta: dict[str, Any],
-                 specs: dict[str, _Spec]) -> None:  # fmt: skip
+                 specs: dict[str, _Spec], identity: tuple[int, int] | None = None) -> None:  # fmt: skip
         self.path = path
+        self.identity = identity  # (device, inode) of the mapped file
         self._data = data
         self._view = memoryview(data)
         self.meta = meta
@@ -117,7 +175,10 @@ class Columns:
             if size < _PREFIX.size:
                 raise ValueError(f"{path.name} is cut short ({size} bytes)")
             data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls._parse(path, data)
+            stat = os.fstat(handle.fileno())
+        opened = cls._parse(path, data)
+        opened.identity = (stat.st_dev, stat.st_ino)
+        return opened
 
     @classmethod
     def in_memory(cls, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> Columns:
@@ -161,6 +222,10 @@ class Columns:
         """A column's raw bytes (zero-copy)."""
         spec = self._specs[name]
         return self._view[spec.offset : spec.offset + spec.nbytes]
+
+    def start(self, name: str) -> int:
+        """Where a column's data starts in the file."""
+        return self._specs[name].offset
 
     def view(self, name: str) -> memoryview:
         """A column as a memoryview of its type: indexable, sliceable, `tolist()`."""

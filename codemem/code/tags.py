@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import pickle
 import re
 import time
@@ -22,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.code.columns import Column, Columns, Strings, string_columns, write_columns
+from codemem.code.columns import (
+    Column,
+    Columns,
+    FileRange,
+    Strings,
+    string_columns,
+    write_columns,
+)
 from codemem.code.model import ParsedFile
 from codemem.errors import IndexingError
 
@@ -272,11 +280,16 @@ class TagStore:
         it from there: the records written are no longer held in memory."""
         columns: dict[str, Column] = {}
         columns["paths"], columns["paths_offsets"] = string_columns(self._records)
-        for which, part in enumerate(("meta", "refs")):
-            pieces, offsets = _pieces(self._opened, self._records.values(), part, which)
-            columns[part], columns[f"{part}_offsets"] = ("B", pieces), ("q", offsets)
-        meta = {"kind": _MAGIC, "format": _FORMAT, "version": self.version}
-        write_columns(self.path, meta, columns)
+        fd = _reopen(self._opened)
+        try:
+            for which, part in enumerate(("meta", "refs")):
+                pieces, offsets = _pieces(self._opened, fd, self._records.values(), part, which)
+                columns[part], columns[f"{part}_offsets"] = ("B", pieces), ("q", offsets)
+            meta = {"kind": _MAGIC, "format": _FORMAT, "version": self.version}
+            write_columns(self.path, meta, columns)
+        finally:
+            if fd is not None:
+                os.close(fd)
         decoded = self._meta
         self._adopt(_open(self.path))
         self._meta = decoded  # the definitions decoded so far are still right
@@ -321,12 +334,32 @@ def _row(opened: Columns, part: str, row: int) -> memoryview:
     return opened.bytes(part)[offsets[row] : offsets[row + 1]]
 
 
-def _pieces(
-    opened: Columns | None, records: Iterable[int | tuple[bytes, bytes]], part: str, which: int
-) -> tuple[list[Any], memoryview]:
-    """The buffers of one part of every record, in order, and where each record ends.
+def _reopen(opened: Columns | None) -> int | None:
+    """A descriptor of the file `opened` maps (to copy its records in the kernel), or None."""
+    if opened is None or opened.identity is None:
+        return None
+    try:
+        fd = os.open(opened.path, os.O_RDONLY)
+    except OSError:
+        return None
+    stat = os.fstat(fd)
+    if (stat.st_dev, stat.st_ino) != opened.identity:  # replaced since: read the mapping
+        os.close(fd)
+        return None
+    return fd
 
-    Runs of consecutive rows of the opened file are copied as one slice of it.
+
+def _pieces(
+    opened: Columns | None,
+    fd: int | None,
+    records: Iterable[int | tuple[bytes, bytes]],
+    part: str,
+    which: int,
+) -> tuple[list[Any], memoryview]:
+    """The pieces of one part of every record, in order, and where each record ends.
+
+    Runs of consecutive rows of the opened file become one piece: a range of the file copied
+    in the kernel when `fd` is given, else a slice of the mapping.
     """
     pieces: list[Any] = []
     ends = array("q", [0])
@@ -335,7 +368,11 @@ def _pieces(
 
     def flush() -> None:
         if run and opened is not None and stored is not None:
-            pieces.append(opened.bytes(part)[stored[run[0]] : stored[run[1]]])
+            start, end = stored[run[0]], stored[run[1]]
+            if fd is not None:
+                pieces.append(FileRange(fd, opened.start(part) + start, end - start))
+            else:
+                pieces.append(opened.bytes(part)[start:end])
         run.clear()
 
     for record in records:
