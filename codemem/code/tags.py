@@ -277,7 +277,15 @@ class TagStore:
 
     def save(self) -> None:
         """Write the store atomically (temp file in the same folder, then rename), then read
-        it from there: the records written are no longer held in memory."""
+        it from there: the records written are no longer held in memory. A store unchanged
+        since it was read or written is not written again."""
+        if self._opened is not None and self._opened.meta.get("version") == self.version:
+            try:
+                stat = self.path.stat()
+            except OSError:
+                stat = None
+            if stat is not None and (stat.st_dev, stat.st_ino) == self._opened.identity:
+                return
         columns: dict[str, Column] = {}
         columns["paths"], columns["paths_offsets"] = string_columns(self._records)
         fd = _reopen(self._opened)
