@@ -149,6 +149,9 @@ def _refresh(
     finally:
         results.close()  # stop the workers now, not whenever GC gets to it
     _finish(ws, config, plan, writer, summary, started)
+    # Its readers lock now, not whenever a reference cycle (a LanceDB error caught while
+    # opening a table keeps frames alive) is collected: `maintain` waits for that lock.
+    writer.store.close()
     _fill_totals(summary, plan.manifest)
     return summary
 
