@@ -337,6 +337,20 @@ def _open(path: Path) -> Columns:
     return opened
 
 
+def encoded_records(path: Path) -> Iterator[bytes]:
+    """Every pickled record of the tag file at `path`, undecoded: what a check of untrusted
+    input (a shared index) inspects before anything unpickles them. Nothing when the file is
+    not a tag file of this format."""
+    try:
+        opened = _open(path)
+    except (OSError, ValueError):
+        return
+    rows = len(opened.view("paths_offsets")) - 1
+    for part in ("meta", "refs"):
+        for row in range(rows):
+            yield _row(opened, part, row).tobytes()
+
+
 def _row(opened: Columns, part: str, row: int) -> memoryview:
     offsets = opened.view(f"{part}_offsets")
     return opened.bytes(part)[offsets[row] : offsets[row + 1]]
