@@ -135,7 +135,9 @@ class BatchWriter:
                 manifest.save(self.target)
             store.write(pending.rows, replace=True)
         self.tags.update(pending.tags, pending.stale, cache=False)
-        if self.tags.version != self._saved_tags:
+        if self.full:
+            self.tags.spill()  # nobody reads a rebuild's folder yet: only memory matters
+        elif self.tags.version != self._saved_tags:
             self.tags.save()  # before the manifest: it never claims a file the tags lack
             self._saved_tags = self.tags.version
         manifest.files.update(pending.entries)

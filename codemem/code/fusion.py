@@ -7,6 +7,7 @@ outputs and compare fusion methods on every instance in milliseconds.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from codemem.code.files import is_test_path
@@ -74,7 +75,7 @@ def apply_priors(
     scores: dict[str, float],
     query: AnalyzedQuery,
     languages: dict[str, str | None],
-    centrality: dict[str, float],
+    centrality: Mapping[str, float],
     *,
     test_prior: bool = True,
     graph_prior: bool = True,
@@ -99,7 +100,7 @@ def rank_files(
     results: StageResults,
     query: AnalyzedQuery,
     languages: dict[str, str | None],
-    centrality: dict[str, float],
+    centrality: Mapping[str, float],
     *,
     rrf_k: int = 20,
     test_prior: bool = True,

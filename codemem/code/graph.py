@@ -6,24 +6,24 @@ less, repeated uses with diminishing returns). Files are ranked by personalized 
 computed by power iteration over edge arrays with `np.bincount`, and each file's rank is then
 spread over the definitions it points at, which ranks definitions.
 
-The graph is cached per tag-store version in two files of the index folder: the edge arrays
-(`graph.<version>.npz`) for personalized queries, and the static ranking as plain arrays
-(`graph.<version>.pkl`), so an unpersonalized map or a search prior does not even import
-numpy. This module holds the rules and the queries; building and the cache files are in
-`codemem.code.graph_build`.
+The graph is cached per tag-store version in one column file of the index folder
+(`graph.<version>.bin`, `codemem.code.columns`), opened by memory map: the static ranking and
+each file's search prior are read from it as plain arrays (an unpersonalized map or a search
+prior does not even import numpy), the edge arrays only by a personalized query. This module
+holds the rules and the queries; building is in `codemem.code.graph_build`.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-import pickle
 import zlib
-from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, ValuesView
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codemem.code.columns import Column, Columns, Strings
 from codemem.code.tags import Definition, TagStore
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ STOP_NAMES = frozenset(
     index count sort push length forEach toString valueOf then catch
     """.split()
 )
-_CACHE_FORMAT = 3  # bump whenever the rules below change
+_CACHE_FORMAT = 4  # bump whenever the rules below change
 # Changes with anything that shapes the graph, so a cache built by other rules is rebuilt.
 BUILD_KEY = zlib.crc32(
     repr(
@@ -105,6 +105,7 @@ def name_weight(name: str, definers: int) -> float:
     return weight
 
 
+GRAPH_KIND = "codemem-graph"
 ARRAY_NAMES = (
     "edge_src", "edge_pair", "edge_weight", "edge_key", "name_offsets", "pair_src", "pair_dst",
     "pair_weight", "key_file", "key_name",
@@ -167,79 +168,63 @@ class RefGraph:
 
     Edges are sorted by name, so `name_offsets[k]:name_offsets[k + 1]` are the edges of name
     `k`; each edge also points at its file pair (for PageRank) and at its definition key, the
-    (defining file, name) pair that the using file's rank flows to. The static ranking comes
-    precomputed (`file_rank`, and definition keys by score: `order_*`); the arrays are read
-    only when a query is personalized.
+    (defining file, name) pair that the using file's rank flows to (keys sorted by name, then
+    file). The static ranking comes precomputed (`file_rank`, and definition keys by score:
+    `order_*`); the edge arrays are read only when a query is personalized. Everything is
+    read from an opened column file (`codemem.code.columns`), as the query needs it.
     """
 
-    def __init__(
-        self,
-        version: int,
-        paths: list[str],
-        names: list[str],
-        static: Mapping[str, array[Any]],
-        *,
-        arrays: Mapping[str, np.ndarray] | None = None,
-        arrays_path: Path | None = None,
-        store: TagStore | None = None,
-    ) -> None:
-        self.version = version
-        self.paths = paths
-        self.names = names
+    def __init__(self, opened: Columns, *, store: TagStore | None = None) -> None:
+        meta = opened.meta
+        if meta.get("kind") != GRAPH_KIND or meta.get("build") != BUILD_KEY:
+            raise ValueError("built by other rules")
+        self.version = int(meta["version"])
         self.store = store
-        self.file_rank: array[float] = static["file_rank"]  # static PageRank per file
-        self.order_score: array[float] = static["order_score"]  # definition keys, best first
-        self.order_file: array[int] = static["order_file"]
-        self.order_name: array[int] = static["order_name"]
-        self.path_index = {path: i for i, path in enumerate(paths)}
-        self._arrays = dict(arrays) if arrays is not None else None
-        self._arrays_path = arrays_path
-        self._name_index: dict[str, int] | None = None
-        self._definers: dict[int, list[int]] | None = None  # name id -> file ids
+        self._opened = opened
+        self._paths = Strings(opened.bytes("paths"), opened.view("paths_offsets"))
+        self.paths = self._paths.tolist()
+        self.names = Strings(opened.bytes("names"), opened.view("names_offsets"))  # sorted
+        self.file_rank = opened.view("file_rank")  # static PageRank per file
+        self.order_score = opened.view("order_score")  # definition keys, best first
+        self.order_file = opened.view("order_file")
+        self.order_name = opened.view("order_name")
+        if not len(self.file_rank) == len(self.paths) == len(opened.view("centrality")):
+            raise ValueError("columns of different lengths")
+        self.path_index = {path: i for i, path in enumerate(self.paths)}
+        self._arrays: dict[str, np.ndarray] | None = None
         self._last: tuple[GraphQuery, tuple[np.ndarray, np.ndarray]] | None = None  # one-query memo
+
+    @classmethod
+    def open(cls, path: Path, *, store: TagStore | None = None) -> RefGraph:
+        """The graph cached in `path`; ValueError when it is not a whole one built by these rules."""
+        return cls(Columns.open(path), store=store)
+
+    @classmethod
+    def from_columns(
+        cls, meta: Mapping[str, Any], columns: Mapping[str, Column], *, store: TagStore | None = None
+    ) -> RefGraph:
+        """A graph held in memory (no index folder to cache it in)."""
+        return cls(Columns.in_memory(meta, columns), store=store)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
-        """The edge arrays, read from the cache on first use (or rebuilt if it is gone)."""
+        """The edge arrays (read-only views of the cache file)."""
         if self._arrays is None:
-            from codemem.code.graph_build import build_arrays, read_arrays, save_arrays
-
-            try:
-                self._arrays = read_arrays(self._arrays_path, self.version)
-            except (OSError, ValueError, KeyError, EOFError) as exc:
-                if self.store is None or self._arrays_path is None:
-                    raise
-                log.info("rebuilding graph arrays (%s)", exc)
-                paths, names, arrays = build_arrays(self.store)
-                if (paths, names) != (self.paths, self.names):
-                    raise ValueError("the tag store changed under the graph") from None
-                self._arrays = arrays
-                try:
-                    save_arrays(arrays, self.version, self._arrays_path)
-                except OSError as exc:
-                    log.warning("cannot cache the graph arrays: %s", exc)
+            self._arrays = {name: self._opened.array(name) for name in ARRAY_NAMES}
         return self._arrays
 
     def files_defining(self, name: str) -> list[str]:
         """The files that define `name` (any kind), in path order."""
-        if self._definers is None:
-            definers: dict[int, list[int]] = {}
-            for f, k in zip(self.order_file, self.order_name, strict=True):
-                definers.setdefault(k, []).append(f)
-            self._definers = definers
-        key = self.name_index.get(name)
-        return (
-            [self.paths[f] for f in sorted(self._definers.get(key, ()))] if key is not None else []
-        )
-
-    @property
-    def name_index(self) -> dict[str, int]:
-        if self._name_index is None:
-            self._name_index = {name: k for k, name in enumerate(self.names)}
-        return self._name_index
+        k = self.names.find(name)
+        if k is None:
+            return []
+        key_name = self._opened.view("key_name")  # sorted by name, then file
+        lo, hi = bisect_left(key_name, k), bisect_right(key_name, k)
+        key_file = self._opened.view("key_file")
+        return [self.paths[f] for f in key_file[lo:hi].tolist()]
 
     # -- ranking ---------------------------------------------------------------------------
 
@@ -252,7 +237,8 @@ class RefGraph:
             i = self.path_index.get(path)
             if i is not None and value > 0:
                 teleport[i] = teleport.get(i, 0.0) + value
-        picked = tuple(sorted({self.name_index[n] for n in mentioned if n in self.name_index}))
+        found = (self.names.find(n) for n in mentioned)
+        picked = tuple(sorted({k for k in found if k is not None}))
         if not teleport and not picked:
             return None
         return tuple(sorted(teleport.items())), picked
@@ -292,15 +278,12 @@ class RefGraph:
     ) -> dict[str, float]:
         """PageRank of every file (summing to 1), teleporting to `personalization` if given."""
         query = self._query(personalization, mentioned_idents)
-        ranks = self.file_rank if query is None else self._scores(query)[0].tolist()
+        ranks = self.file_rank.tolist() if query is None else self._scores(query)[0].tolist()
         return dict(zip(self.paths, ranks, strict=True))
 
-    def file_centrality(self) -> dict[str, float]:
+    def file_centrality(self) -> FilePrior:
         """Static PageRank scaled so the most central file is 1.0 (a search prior)."""
-        top = max(self.file_rank, default=0.0)
-        if top <= 0:
-            return dict.fromkeys(self.paths, 0.0)
-        return {path: rank / top for path, rank in zip(self.paths, self.file_rank, strict=True)}
+        return FilePrior(self._paths, self._opened.view("centrality"))
 
     def iter_definitions(
         self,
@@ -363,18 +346,92 @@ class RefGraph:
         yield from zip(scores[order].tolist(), files, names, strict=True)
 
 
-def cache_paths(index_dir: Path | str, version: int) -> tuple[Path, Path]:
-    """Where the graph for tag-store `version` is cached: (static ranking, edge arrays)."""
+class FilePrior(Mapping[str, float]):
+    """Each file's search prior, read from the graph file: path -> centrality in [0, 1].
+
+    Looking a path up is a binary search over the stored (sorted) paths; nothing is decoded
+    up front, so a fresh search pays for the paths it scores, not for the repository.
+    """
+
+    def __init__(self, paths: Strings, values: memoryview) -> None:
+        self._paths = paths
+        self._values = values
+
+    def __getitem__(self, path: str) -> float:
+        i = self._paths.find(path)
+        if i is None:
+            raise KeyError(path)
+        return float(self._values[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def values(self) -> ValuesView[float]:
+        return _PriorValues(self)
+
+
+class _PriorValues(ValuesView[float]):
+    """The prior's values straight from the column (not one lookup per path)."""
+
+    _mapping: FilePrior
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._mapping._values.tolist())
+
+
+def cache_path(index_dir: Path | str, version: int) -> Path:
+    """Where the graph for tag-store `version` is cached."""
+    return Path(index_dir) / f"graph.{version}.bin"
+
+
+def read_prior(index_dir: Path | str) -> FilePrior | None:
+    """The search prior, read without loading the tags or the graph: from the graph of the
+    current tag store, else from the newest older one (an incremental index run leaves the
+    graph to the next repo map; a prior one run behind is still a fine prior). None when no
+    graph is built, or none reads."""
     index_dir = Path(index_dir)
-    return index_dir / f"graph.{version}.pkl", index_dir / f"graph.{version}.npz"
+    version = TagStore.stored_version(index_dir)
+    if version is None:
+        return None
+    candidates = [cache_path(index_dir, version)]
+    older = []
+    for path in index_dir.glob("graph.*.bin"):
+        stamp = path.name.split(".")[1]
+        if stamp.isdigit() and int(stamp) < version:
+            older.append((int(stamp), path))
+    candidates.extend(path for _, path in sorted(older, reverse=True))
+    for path in candidates:
+        try:
+            opened = Columns.open(path)
+            meta = opened.meta
+            if (meta.get("kind"), meta.get("build")) != (GRAPH_KIND, BUILD_KEY):
+                continue
+            paths = Strings(opened.bytes("paths"), opened.view("paths_offsets"))
+            return FilePrior(paths, opened.view("centrality"))
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
 
 
-def read_static(path: Path) -> tuple[int, list[str], list[str], dict[str, array[Any]]]:
-    """A cached static ranking: (version, paths, names, arrays); ValueError if unusable."""
-    key, version, paths, names, static = pickle.loads(path.read_bytes())
-    if key != BUILD_KEY:
-        raise ValueError("built by other rules")
-    return version, paths.split("\0") if paths else [], names.split("\0") if names else [], static
+def graph_damage(index_dir: Path) -> str | None:
+    """A cached graph file that does not read whole (a missing one is simply built again)."""
+    for path in sorted(index_dir.glob("graph.*.bin")):
+        try:
+            opened = Columns.open(path)
+            RefGraph(opened)
+            damage = opened.verify()
+        except ValueError as exc:
+            if str(exc) == "built by other rules":
+                continue
+            return f"{path.name} is unreadable: {exc}"
+        except (OSError, KeyError, TypeError) as exc:
+            return f"{path.name} is unreadable: {exc or type(exc).__name__}"
+        if damage:
+            return damage
+    return None
 
 
 def load_graph(index_dir: Path | str, store: TagStore | None = None) -> RefGraph:
@@ -382,21 +439,20 @@ def load_graph(index_dir: Path | str, store: TagStore | None = None) -> RefGraph
     index_dir = Path(index_dir)
     if store is None:
         store = TagStore.load(index_dir)
-    static_path, arrays_path = cache_paths(index_dir, store.version)
+    path = cache_path(index_dir, store.version)
     try:
-        version, paths, names, static = read_static(static_path)
-        if version == store.version and len(paths) == len(store):
-            return RefGraph(version, paths, names, static, arrays_path=arrays_path, store=store)
+        graph = RefGraph.open(path, store=store)
+        if graph.version == store.version and len(graph) == len(store):
+            return graph
     except FileNotFoundError:
         pass
-    except (OSError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
-        log.debug("rebuilding graph cache %s: %s", static_path, exc)
-    from codemem.code.graph_build import build_graph, save_graph
+    except (OSError, ValueError, KeyError) as exc:
+        log.debug("rebuilding graph cache %s: %s", path, exc)
+    from codemem.code.graph_build import build_graph
 
-    graph = build_graph(store)
     if index_dir.is_dir():
         try:
-            save_graph(graph, index_dir)
+            return build_graph(store, index_dir)
         except OSError as exc:
             log.warning("cannot cache the reference graph in %s: %s", index_dir, exc)
-    return graph
+    return build_graph(store)

@@ -12,7 +12,7 @@ never loads LanceDB.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -240,9 +240,9 @@ class CodeIndex:
         if tags is None:
             return None
         out: dict[str, set[str]] = {}
-        for path in tags.paths:
-            file_tags = tags.get(path)
-            used = names & file_tags.refs.keys() if file_tags is not None else set()
+        paths = tags.paths
+        for path, (_, refs) in zip(paths, tags.scan(paths, definitions=False), strict=True):
+            used = names & refs.keys()
             if used:
                 out[path] = used
         return out
@@ -330,8 +330,14 @@ class CodeIndex:
             self._stamp, self._tags, self._graph, self._maps = stamp, tags, None, {}
         return self._tags
 
-    def _centrality(self) -> dict[str, float]:
-        """The search prior: each file's rank in the (cached) reference graph."""
+    def _centrality(self) -> Mapping[str, float]:
+        """The search prior: each file's rank in the reference graph, read from the graph
+        file's prior column (neither the tags nor the graph are loaded); built if missing."""
+        from codemem.code.graph import read_prior
+
+        prior = read_prior(self.ws.index_dir)
+        if prior is not None:
+            return prior
         loaded = self._map_data()
         return loaded[1].file_centrality() if loaded is not None else {}
 

@@ -32,7 +32,7 @@ from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, r
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import repair_index
 from codemem.code.manifest import Manifest
-from codemem.code.tags import TAGS_FILE
+from codemem.code.tags import TagStore
 from codemem.code.workers import parse_files
 from codemem.config import Config
 from codemem.infra import FileLock
@@ -40,7 +40,6 @@ from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.store import CodeStore
-    from codemem.code.tags import TagStore
 
 log = logging.getLogger("codemem")
 
@@ -150,6 +149,9 @@ def _refresh(
     finally:
         results.close()  # stop the workers now, not whenever GC gets to it
     _finish(ws, config, plan, writer, summary, started)
+    # Its readers lock now, not whenever a reference cycle (a LanceDB error caught while
+    # opening a table keeps frames alive) is collected: `maintain` waits for that lock.
+    writer.store.close()
     _fill_totals(summary, plan.manifest)
     return summary
 
@@ -177,8 +179,8 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
     index_dir = ws.index_dir
     fp = fingerprint(config)
     old = Manifest.load(index_dir)
-    if old is None or old.fingerprint != fp or not (index_dir / TAGS_FILE).exists():
-        full = True  # settings changed, or derived state is missing: rebuild all of it
+    if old is None or old.fingerprint != fp or TagStore.stored_version(index_dir) is None:
+        full = True  # settings changed, or derived state is missing or older: rebuild it all
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     current = current_ids(ws.root, config)
     todo: list[tuple[str, str | None]] = []

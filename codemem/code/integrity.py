@@ -15,13 +15,12 @@ import json
 import logging
 import os
 import shutil
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from codemem.code.graph import read_static
+from codemem.code.graph import graph_damage
 from codemem.code.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
 from codemem.code.tags import TAGS_FILE, TagStore
 from codemem.errors import LockTimeout
@@ -65,7 +64,7 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
     indexed = [e for e in manifest.files.values() if e.status == "indexed"]
     if indexed and not (index_dir / TAGS_FILE).exists():
         return f"{TAGS_FILE} is missing"
-    damage = TagStore.damage(index_dir) or _graph_damage(index_dir) or _footer_damage(index_dir)
+    damage = TagStore.damage(index_dir) or graph_damage(index_dir) or _footer_damage(index_dir)
     if damage or not deep:
         return damage
     from codemem.code.store import probe_tables  # lancedb: only for the deep check
@@ -182,26 +181,6 @@ def _manifest_damage(path: Path) -> str | None:
         return f"{MANIFEST_NAME} is not an object"
     if data.get("schema") == SCHEMA_VERSION and Manifest.load(path.parent) is None:
         return f"{MANIFEST_NAME} has entries of the wrong shape"
-    return None
-
-
-def _graph_damage(index_dir: Path) -> str | None:
-    """A cached graph file that does not read (a missing one is simply built again)."""
-    for path in sorted(index_dir.glob("graph.*.pkl")):
-        try:
-            read_static(path)
-        except ValueError as exc:
-            if str(exc) == "built by other rules":
-                continue
-            return f"{path.name} is unreadable: {exc}"
-        except Exception as exc:  # a torn pickle fails in many ways (EOF, bad opcode, import...)
-            return f"{path.name} is unreadable: {exc or type(exc).__name__}"
-    for path in sorted(index_dir.glob("graph.*.npz")):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                archive.namelist()
-        except (OSError, zipfile.BadZipFile) as exc:
-            return f"{path.name} is unreadable: {exc}"
     return None
 
 

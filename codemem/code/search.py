@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,7 @@ class Searcher:
         config: Config,
         manifest: Manifest | None = None,
         *,
-        centrality: Callable[[], dict[str, float]] | None = None,
+        centrality: Callable[[], Mapping[str, float]] | None = None,
     ):
         self.ws = ws
         self.config = config
@@ -76,7 +76,7 @@ class Searcher:
             raise UsageError("no index yet: run `codemem index` first")
         self.manifest: Manifest = loaded
         self._store: CodeStore | None = None
-        self._centrality: dict[str, float] | None = None
+        self._centrality: Mapping[str, float] | None = None
         self._names: stages.NameIndex | None = None
         self._centrality_source = centrality or self._load_centrality
 
@@ -88,12 +88,13 @@ class Searcher:
             self._store = CodeStore(self.ws.index_dir)
         return self._store
 
-    def _load_centrality(self) -> dict[str, float]:
-        from codemem.code.graph import load_graph
+    def _load_centrality(self) -> Mapping[str, float]:
+        from codemem.code.graph import load_graph, read_prior
 
-        return load_graph(self.ws.index_dir).file_centrality()
+        prior = read_prior(self.ws.index_dir)
+        return prior if prior is not None else load_graph(self.ws.index_dir).file_centrality()
 
-    def centrality(self) -> dict[str, float]:
+    def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
             try:
                 self._centrality = self._centrality_source()

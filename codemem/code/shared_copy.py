@@ -5,8 +5,8 @@ hostile (anyone who can write it can plant files). So a published index is read 
 `copy_in`: every file the publisher's record lists, and nothing else, is copied into a folder
 under `.codemem/local/` and hashed on the way; paths are confined to that folder; symlinks,
 special files, files the record does not list and absurd sizes are refused; and no pickle in
-it may name a Python callable (`check_pickles`: the tag store and the graph cache are pickles,
-and unpickling an arbitrary file runs arbitrary code), and no SQLite file in it may hold
+it may name a Python callable (`check_pickles`: the tag store's records are pickles, so were
+the graph caches of older versions, and unpickling an arbitrary file runs arbitrary code), and no SQLite file in it may hold
 triggers or views (`check_databases`). Only then does anything parse it.
 """
 
@@ -23,6 +23,8 @@ from contextlib import closing
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from codemem.code.tags import encoded_records
+
 RECORD_NAME = "published.json"  # in each published folder, beside index/
 CHUNK = 1 << 20
 RECORD_MAX_BYTES = 256 << 20  # a record lists every file: about 100 bytes per file
@@ -30,7 +32,7 @@ MAX_FILES = 2_000_000
 MAX_DEPTH = 8  # folders deep inside an index (LanceDB uses three)
 # Pickled callables the index's own pickles use: `array.array` values in the graph cache.
 SAFE_GLOBALS = {("array", "_array_reconstructor"), ("array", "array")}
-PICKLE_SUFFIXES = (".bin", ".pkl")  # the tag store and the graph cache
+PICKLE_SUFFIXES = (".bin", ".pkl")  # the tag store, and graph caches of older versions
 NESTED_DEPTH = 4  # pickles inside pickles (the tag store keeps each file's tags pickled)
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -159,6 +161,9 @@ def check_pickles(index_dir: Path) -> None:
     for path in sorted(index_dir.iterdir()):
         if path.suffix in PICKLE_SUFFIXES and path.is_file():
             _check_pickle(path.name, path.read_bytes(), NESTED_DEPTH)
+            # The tag store is a column file of pickled records (the graph file holds none).
+            for record in encoded_records(path):
+                _check_pickle(path.name, record, NESTED_DEPTH - 1)
 
 
 def check_databases(index_dir: Path) -> None:

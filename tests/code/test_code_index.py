@@ -150,6 +150,19 @@ def test_repo_map_is_cached_and_follows_the_index(shop):
     ]
 
 
+def test_a_tag_store_an_older_codemem_wrote_is_rebuilt_in_full(shop):
+    import pickle
+
+    index = code_index(shop)
+    index.refresh()
+    tags = index.ws.index_dir / "tags.bin"
+    tags.write_bytes(pickle.dumps(("codemem-tags", 3, 1, {}), 5))  # the format before columns
+    (shop / "shop" / "cart.py").write_text(CART + "\n\nTAX = 1\n")
+    summary = index.refresh()
+    assert (summary.full, summary.added) == (True, 3)
+    assert code_index(shop).repo_map(1000).text.startswith("shop/money.py:\n")
+
+
 def test_symbols_file_facts_and_definitions(shop):
     index = code_index(shop)
     index.refresh()

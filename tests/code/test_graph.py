@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codemem.code import graph_build
-from codemem.code.graph import cache_paths, is_ignored_name, load_graph, name_weight, pagerank
+from codemem.code.graph import cache_path, is_ignored_name, load_graph, name_weight, pagerank
 from codemem.code.graph_build import build_graph
 from codemem.code.model import Import, ParsedFile, Reference, Symbol
 from codemem.code.tags import FileTags, TagStore, one_line
@@ -321,12 +321,14 @@ def test_graph_is_cached_per_store_version(tmp_path, monkeypatch):
     store = make_store(tmp_path)
     built = []
     real_build = graph_build.build_graph
-    monkeypatch.setattr(graph_build, "build_graph", lambda s: built.append(1) or real_build(s))
+    monkeypatch.setattr(
+        graph_build, "build_graph", lambda s, d=None: built.append(1) or real_build(s, d)
+    )
 
     first = load_graph(tmp_path)
     assert built == [1]
     version = store.version
-    assert cache_files(tmp_path) == [f"graph.{version}.npz", f"graph.{version}.pkl"]
+    assert cache_files(tmp_path) == [f"graph.{version}.bin"]
 
     warm = load_graph(tmp_path)  # from the cache: nothing rebuilt, same answers
     assert built == [1] and warm._arrays is None  # the static ranking needs no arrays
@@ -343,7 +345,7 @@ def test_graph_is_cached_per_store_version(tmp_path, monkeypatch):
     assert built == [1, 1]
     assert "pkg/extra.py" in stale.rank_files()
     version = store.version
-    assert cache_files(tmp_path) == [f"graph.{version}.npz", f"graph.{version}.pkl"]
+    assert cache_files(tmp_path) == [f"graph.{version}.bin"]
 
 
 def test_static_ranking_with_weights_equals_the_computed_one(tmp_path):
@@ -371,19 +373,114 @@ def test_static_ranking_with_weights_equals_the_computed_one(tmp_path):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_unreadable_caches_are_rebuilt(tmp_path):
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"garbage",
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: data[:20] + b"x" + data[21:],  # the header
+    ],
+)
+def test_unreadable_caches_are_rebuilt(tmp_path, damage):
+    from codemem.code.graph import graph_damage
+
     store = make_store(tmp_path)
-    static_path, arrays_path = cache_paths(tmp_path, store.version)
-    static_path.write_bytes(b"garbage")
     graph = load_graph(tmp_path)
-    assert order(graph.rank_files())[0] == "pkg/config.py"
-    assert load_graph(tmp_path).rank_files() == graph.rank_files()
-    arrays_path.write_bytes(b"garbage")  # arrays gone bad under a good static ranking
-    warm = load_graph(tmp_path)
-    assert warm.rank_files({"pkg/cli.py": 1.0}) == graph.rank_files({"pkg/cli.py": 1.0})
+    static, focused = graph.rank_files(), graph.rank_files({"pkg/cli.py": 1.0})
+    del graph  # its file is damaged in place below, which codemem itself never does
+    path = cache_path(tmp_path, store.version)
+    assert graph_damage(tmp_path) is None
+    path.write_bytes(damage(path.read_bytes()))
+    assert graph_damage(tmp_path) is not None
+    rebuilt = load_graph(tmp_path)
+    assert rebuilt.rank_files() == static
+    assert rebuilt.rank_files({"pkg/cli.py": 1.0}) == focused
+    assert graph_damage(tmp_path) is None
+
+
+def test_a_flipped_bit_in_the_graph_is_found_by_the_damage_check(tmp_path):
+    from codemem.code.graph import graph_damage
+
+    store = make_store(tmp_path)
+    load_graph(tmp_path)
+    path = cache_path(tmp_path, store.version)
+    data = path.read_bytes()
+    path.write_bytes(data[:-9] + bytes([data[-9] ^ 1]) + data[-8:])
+    assert graph_damage(tmp_path) == f"{path.name}: column key_name is damaged"
 
 
 def test_no_cache_is_written_without_an_index_folder(tmp_path):
     store = make_store(tmp_path / "index", save=False)
     graph = load_graph(tmp_path / "index", store)
     assert len(graph) == 5 and not (tmp_path / "index").exists()
+
+
+# -- the column files --------------------------------------------------------------------------
+
+
+def test_a_streamed_store_spills_to_disk_and_reads_back_the_same(tmp_path, monkeypatch):
+    from codemem.code import tags as tags_module
+
+    monkeypatch.setattr(tags_module, "SPILL_BYTES", 1)
+    store = TagStore(tmp_path)
+    for path, (defs, refs) in FILES.items():  # one file per batch, as the indexer streams
+        store.update([FileTags(path, "python", list(defs), dict(refs))], [], cache=False)
+        store.spill()  # saved when what it holds outweighs what is stored
+    assert TagStore.stored_version(tmp_path) is not None
+    assert store._held > 0 and len(TagStore.load(tmp_path)) < len(FILES)
+    store.update([], ["pkg/cli.py"])
+    store.save()
+    loaded = TagStore.load(tmp_path)
+    assert loaded.paths == [p for p in FILES if p != "pkg/cli.py"]
+    assert loaded.files == make_store(tmp_path / "other", {
+        p: v for p, v in FILES.items() if p != "pkg/cli.py"
+    }).files  # fmt: skip
+    assert loaded.references("pkg/app.py") == FILES["pkg/app.py"][1]
+
+
+@pytest.mark.parametrize(
+    ("how", "damage"),
+    [
+        ("cut short", lambda data: data[: len(data) - 3]),
+        ("emptied", lambda data: b""),
+        ("a flipped bit", lambda data: data[:-9] + bytes([data[-9] ^ 1]) + data[-8:]),
+    ],
+)
+def test_a_damaged_tag_store_is_found(tmp_path, how, damage):
+    make_store(tmp_path)
+    assert TagStore.damage(tmp_path) is None
+    path = tmp_path / "tags.bin"
+    path.write_bytes(damage(path.read_bytes()))
+    assert TagStore.damage(tmp_path) is not None
+    if how != "a flipped bit":  # found on open; a flipped bit only by the full check
+        assert TagStore.load(tmp_path).exists is False
+        assert TagStore.stored_version(tmp_path) is None
+
+
+def test_a_store_an_older_codemem_pickled_is_not_damage(tmp_path):
+    import pickle
+
+    (tmp_path / "tags.bin").write_bytes(pickle.dumps(("codemem-tags", 3, 7, {}), 5))
+    assert TagStore.damage(tmp_path) is None
+    assert TagStore.load(tmp_path).exists is False
+
+
+def test_the_search_prior_is_read_without_the_tags_or_the_graph(tmp_path):
+    from codemem.code.graph import read_prior
+
+    store = make_store(tmp_path)
+    assert read_prior(tmp_path) is None  # no graph built yet
+    graph = load_graph(tmp_path)
+    prior = read_prior(tmp_path)
+    assert prior is not None and dict(prior) == dict(graph.file_centrality())
+    assert prior["pkg/config.py"] == 1.0 and max(prior.values()) == 1.0
+    assert prior.get("nowhere.py", 0.0) == 0.0 and len(prior) == 5
+    assert order(dict(prior)) == order(graph.rank_files())
+    store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1})], [])
+    store.save()  # the tags moved on: the last graph's prior serves until the next graph
+    assert dict(read_prior(tmp_path)) == dict(prior)
+    load_graph(tmp_path)
+    assert "pkg/extra.py" in read_prior(tmp_path)
+    for path in tmp_path.glob("graph.*.bin"):
+        path.write_bytes(b"garbage")
+    assert read_prior(tmp_path) is None

@@ -29,8 +29,7 @@ REPAIR_LINE = "codemem: WARNING: the code index was damaged ("
 KINDS = [
     ("manifest", "manifest.json", True),
     ("tag store", "tags.bin", True),
-    ("graph ranking", "graph.*.pkl", False),
-    ("graph arrays", "graph.*.npz", False),
+    ("graph and search prior", "graph.*.bin", False),
     ("chunk rows", "chunks.lance/data/*.lance", True),
     ("file rows", "files.lance/data/*.lance", True),
     ("symbol rows", "symbols.lance/data/*.lance", True),

@@ -280,6 +280,20 @@ def test_check_pickles_allows_plain_data_and_arrays(tmp_path):
         check_pickles(tmp_path)
 
 
+def test_check_pickles_reads_every_record_of_a_column_tag_store(tmp_path):
+    from codemem.code.tags import FileTags, TagStore
+
+    store = TagStore(tmp_path)
+    store.update([FileTags("a.py", "python", [("f", "f", "function", 1, 2, "def f()")], {"g": 1})], [])
+    store.save()
+    check_pickles(tmp_path)
+    store._records["b.py"] = (pickle.dumps(("python", [], [])), pickle.dumps(Path("x")))
+    store.version += 1
+    store.save()
+    with pytest.raises(Refused, match="tags.bin: a pickle in the index names pathlib"):
+        check_pickles(tmp_path)
+
+
 def test_check_databases_refuses_sql_that_would_run(tmp_path):
     import sqlite3
 

@@ -245,7 +245,7 @@ def test_map_command_prints_the_map(tagged_repo):
         "pkg/config.py:\n   1│ def parse_config():\npkg/util.py:\n   1│ def format_output():\n"
         "pkg/app.py:\n   1│ def run_app():\n"
     )
-    assert list(Workspace(tagged_repo).index_dir.glob("graph.*.npz"))
+    assert list(Workspace(tagged_repo).index_dir.glob("graph.*.bin"))
 
 
 def test_map_command_json_and_focus_relative_to_the_current_folder(tagged_repo, monkeypatch):

@@ -22,7 +22,7 @@ CELLS = [
     ("local/index/chunks.lance/_versions/*.manifest", "nonutf8"),
     ("local/index/files.lance/_versions/*.manifest", "random"),
     ("local/index/tags.bin", "nonutf8"),
-    ("local/index/graph.*.pkl", "random"),
+    ("local/index/graph.*.bin", "random"),
     ("local/recall.sqlite", "random"),
     ("local/locks/blocks/project.md.lock", "random"),
     ("local/index.lock", "delete"),
