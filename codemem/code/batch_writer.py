@@ -55,13 +55,13 @@ class PendingFiles:
             result.content_id,
             result.status,
             result.language,
-            len(result.batch.symbols),
-            len(result.batch.chunks),
+            result.batch.count("symbols"),
+            result.batch.count("chunks"),
             result.syntax_errors,
         )
 
     def is_large(self, config: Config) -> bool:
-        return len(self.rows) >= config.index.batch_files or len(self.rows.chunks) >= BATCH_CHUNKS
+        return len(self.rows) >= config.index.batch_files or self.rows.count("chunks") >= BATCH_CHUNKS
 
     def clear(self) -> None:
         self.rows, self.entries, self.tags, self.stale = _empty_batch(), {}, [], []
@@ -122,7 +122,7 @@ class BatchWriter:
 
     def commit(self, pending: PendingFiles) -> None:
         store, manifest = self.store, self.manifest
-        if self.embedder is not None and pending.rows.chunks:
+        if self.embedder is not None and pending.rows.count("chunks"):
             _embed_rows(self.embedder, pending.rows.chunks)
         if self.full:
             store.write(pending.rows, replace=False)  # a new folder: nobody reads it yet
@@ -154,13 +154,15 @@ def _embedder(ws: Workspace, config: Config) -> Embedder | None:
     return make_embedder(config.index, root=ws.root)
 
 
-def _embed_rows(embedder: Embedder, rows: list[dict[str, Any]]) -> None:
-    """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
+def _embed_rows(embedder: Embedder, chunks: dict[str, list[Any]]) -> None:
+    """Add a `vector` column to the chunk columns (the text embedded is `embedding_text`)."""
     from codemem.code.embed import embedding_text
 
-    texts = [embedding_text(r["path"], r["symbol"], r["text"]) for r in rows]
-    for row, vector in zip(rows, embedder.embed_documents(texts), strict=True):
-        row["vector"] = vector.tolist()
+    texts = [
+        embedding_text(path, symbol, text)
+        for path, symbol, text in zip(chunks["path"], chunks["symbol"], chunks["text"], strict=True)
+    ]
+    chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
 
 
 def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None) -> CodeStore:

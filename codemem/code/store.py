@@ -161,21 +161,44 @@ def symbols_schema() -> pa.Schema:
     )
 
 
+FILES_SCHEMA_NAMES = files_schema().names
+CHUNKS_SCHEMA_NAMES = chunks_schema(None).names
+SYMBOLS_SCHEMA_NAMES = symbols_schema().names
+
+
+def _columns(names: list[str]) -> dict[str, list[Any]]:
+    return {name: [] for name in names}
+
+
 @dataclass
 class Batch:
-    """Rows for a group of files, column by column."""
+    """Rows for a group of files, column by column: each table is a dict of equal-length lists
+    keyed by its schema's column names (built in the workers, handed to Arrow as they are)."""
 
-    files: list[dict[str, Any]] = field(default_factory=list)
-    chunks: list[dict[str, Any]] = field(default_factory=list)
-    symbols: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, list[Any]] = field(default_factory=lambda: _columns(FILES_SCHEMA_NAMES))
+    chunks: dict[str, list[Any]] = field(default_factory=lambda: _columns(CHUNKS_SCHEMA_NAMES))
+    symbols: dict[str, list[Any]] = field(
+        default_factory=lambda: _columns(SYMBOLS_SCHEMA_NAMES)
+    )
 
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self.files["path"])
+
+    def count(self, name: str) -> int:
+        """The number of rows for table `name`."""
+        return len(getattr(self, name)["path"])
 
     def extend(self, other: Batch) -> None:
-        self.files += other.files
-        self.chunks += other.chunks
-        self.symbols += other.symbols
+        for name in (FILES, CHUNKS, SYMBOLS):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for column, values in theirs.items():
+                mine.setdefault(column, []).extend(values)
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """Table `name`'s rows as dicts (for tests and diagnostics)."""
+        columns = getattr(self, name)
+        rows = zip(*columns.values(), strict=True)
+        return [dict(zip(columns, values, strict=True)) for values in rows]
 
 
 def _quote(path: str) -> str:
@@ -251,14 +274,15 @@ class CodeStore:
 
     def write(self, batch: Batch, replace: bool = True) -> None:
         """Replace the rows of the batch's files with the batch's rows."""
-        if not batch.files:
+        if not len(batch):
             return
         if replace:
-            self.delete_paths([row["path"] for row in batch.files])
+            self.delete_paths(batch.files["path"])
         schemas = self._schemas()
-        for name, rows in ((CHUNKS, batch.chunks), (SYMBOLS, batch.symbols), (FILES, batch.files)):
-            if rows:
-                self.table(name).add(pa.Table.from_pylist(rows, schema=schemas[name]))
+        for name in (CHUNKS, SYMBOLS, FILES):
+            if batch.count(name):
+                table = pa.Table.from_pydict(getattr(batch, name), schema=schemas[name])
+                self.table(name).add(table)
 
     def ensure_fts(self) -> None:
         """Build the full-text indexes that do not exist yet."""
