@@ -16,28 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
+from codemem.code.model import CHUNKS, SYMBOLS, Batch
 from codemem.config import Config
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
-    from codemem.code.store import Batch, CodeStore
+    from codemem.code.store import CodeStore
     from codemem.code.tags import FileTags, TagStore
 
-BATCH_CHUNKS = 40_000
-
-
-def _empty_batch() -> Batch:
-    from codemem.code.store import Batch  # pyarrow: loaded only when something is written
-
-    return Batch()
+# A batch is written once it holds this many chunks (or `index.batch_files` files): small
+# enough that writing overlaps parsing and the pending rows stay a few tens of megabytes.
+BATCH_CHUNKS = 10_000
 
 
 @dataclass
 class PendingFiles:
     """Parsed files not yet committed: their rows, manifest entries and tags."""
 
-    rows: Batch = field(default_factory=_empty_batch)
+    rows: Batch = field(default_factory=Batch)
     entries: dict[str, FileEntry] = field(default_factory=dict)
     tags: list[FileTags] = field(
         default_factory=list
@@ -55,16 +52,16 @@ class PendingFiles:
             result.content_id,
             result.status,
             result.language,
-            result.batch.count("symbols"),
-            result.batch.count("chunks"),
+            result.batch.count(SYMBOLS),
+            result.batch.count(CHUNKS),
             result.syntax_errors,
         )
 
     def is_large(self, config: Config) -> bool:
-        return len(self.rows) >= config.index.batch_files or self.rows.count("chunks") >= BATCH_CHUNKS
+        return len(self.rows) >= config.index.batch_files or self.rows.count(CHUNKS) >= BATCH_CHUNKS
 
     def clear(self) -> None:
-        self.rows, self.entries, self.tags, self.stale = _empty_batch(), {}, [], []
+        self.rows, self.entries, self.tags, self.stale = Batch(), {}, [], []
 
 
 class BatchWriter:
@@ -122,7 +119,7 @@ class BatchWriter:
 
     def commit(self, pending: PendingFiles) -> None:
         store, manifest = self.store, self.manifest
-        if self.embedder is not None and pending.rows.count("chunks"):
+        if self.embedder is not None and pending.rows.count(CHUNKS):
             _embed_rows(self.embedder, pending.rows.chunks)
         if self.full:
             store.write(pending.rows, replace=False)  # a new folder: nobody reads it yet
@@ -135,8 +132,10 @@ class BatchWriter:
                 manifest.save(self.target)
             store.write(pending.rows, replace=True)
         self.tags.update(pending.tags, pending.stale, cache=False)
-        if self.tags.version != self._saved_tags:
-            self.tags.save()  # before the manifest: it never claims a file the tags lack
+        # Before the manifest: it never claims a file the tags lack. A rebuild saves its
+        # manifest and tags once, at the end (the caller), not the whole store per batch.
+        if not self.full and self.tags.version != self._saved_tags:
+            self.tags.save()
             self._saved_tags = self.tags.version
         manifest.files.update(pending.entries)
         manifest.full_text = False  # until the full-text indexes cover the new rows

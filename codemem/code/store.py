@@ -22,18 +22,17 @@ import sys
 import types
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from codemem.code.model import CHUNKS, FILES, FTS_TABLES, SYMBOLS, Batch
 from codemem.infra import SharedLock
 
 log = logging.getLogger("codemem")
 
-FILES, CHUNKS, SYMBOLS = "files", "chunks", "symbols"
 FTS_COLUMN = "search"
 CHUNK_COLUMNS = [
     "id",
@@ -161,46 +160,6 @@ def symbols_schema() -> pa.Schema:
     )
 
 
-FILES_SCHEMA_NAMES = files_schema().names
-CHUNKS_SCHEMA_NAMES = chunks_schema(None).names
-SYMBOLS_SCHEMA_NAMES = symbols_schema().names
-
-
-def _columns(names: list[str]) -> dict[str, list[Any]]:
-    return {name: [] for name in names}
-
-
-@dataclass
-class Batch:
-    """Rows for a group of files, column by column: each table is a dict of equal-length lists
-    keyed by its schema's column names (built in the workers, handed to Arrow as they are)."""
-
-    files: dict[str, list[Any]] = field(default_factory=lambda: _columns(FILES_SCHEMA_NAMES))
-    chunks: dict[str, list[Any]] = field(default_factory=lambda: _columns(CHUNKS_SCHEMA_NAMES))
-    symbols: dict[str, list[Any]] = field(
-        default_factory=lambda: _columns(SYMBOLS_SCHEMA_NAMES)
-    )
-
-    def __len__(self) -> int:
-        return len(self.files["path"])
-
-    def count(self, name: str) -> int:
-        """The number of rows for table `name`."""
-        return len(getattr(self, name)["path"])
-
-    def extend(self, other: Batch) -> None:
-        for name in (FILES, CHUNKS, SYMBOLS):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            for column, values in theirs.items():
-                mine.setdefault(column, []).extend(values)
-
-    def rows(self, name: str) -> list[dict[str, Any]]:
-        """Table `name`'s rows as dicts (for tests and diagnostics)."""
-        columns = getattr(self, name)
-        rows = zip(*columns.values(), strict=True)
-        return [dict(zip(columns, values, strict=True)) for values in rows]
-
-
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
@@ -284,10 +243,14 @@ class CodeStore:
                 table = pa.Table.from_pydict(getattr(batch, name), schema=schemas[name])
                 self.table(name).add(table)
 
-    def ensure_fts(self) -> None:
-        """Build the full-text indexes that do not exist yet."""
-        for name in (CHUNKS, FILES):
-            table = self.table(name)
+    def ensure_fts(self, name: str | None = None) -> None:
+        """Build the full-text indexes that do not exist yet (of table `name`, default all).
+
+        LanceDB builds an index without holding the GIL, so each table's may be built in a
+        thread of its own, beside other work.
+        """
+        for table_name in FTS_TABLES if name is None else (name,):
+            table = self.table(table_name)
             if not any(ix.columns == [FTS_COLUMN] for ix in table.list_indices()):
                 if table.count_rows() == 0:
                     continue

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+[A-Za-z_][A-Za-z0-9_]*")
+# The same identifiers plus bare numbers (which have no tokens): a simpler, faster pattern.
+_WORD_RE = re.compile(r"[A-Za-z0-9_]+")
 # Sub-word boundaries: lower→Upper, Upper→Upper+lower (HTTPServer → HTTP Server), digits.
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 MIN_TOKEN = 2
@@ -36,17 +38,21 @@ def identifier_tokens(word: str) -> tuple[str, ...]:
     cached = _TOKENS.get(word)
     if cached is not None:
         return cached
+    result = _split_tokens(word)
+    if len(_TOKENS) >= _TOKENS_MAX:
+        _TOKENS.clear()
+    _TOKENS[word] = result
+    return result
+
+
+def _split_tokens(word: str) -> tuple[str, ...]:
     whole = word.lower().strip("_")
     out: list[str] = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
     if whole:
         parts = split_identifier(word)
         if len(parts) > 1:
             out.extend(p for p in parts if len(p) >= MIN_TOKEN and p != whole)
-    result = tuple(out)
-    if len(_TOKENS) >= _TOKENS_MAX:
-        _TOKENS.clear()
-    _TOKENS[word] = result
-    return result
+    return tuple(out)
 
 
 def tokenize(text: str) -> list[str]:
@@ -60,10 +66,10 @@ def tokenize(text: str) -> list[str]:
 
 
 class _JoinedTokens(dict[str, str]):
-    """identifier -> its tokens joined by spaces ("" for none), filled on first use."""
+    """word -> its tokens joined by spaces ("" for none, and for a number), filled on use."""
 
     def __missing__(self, word: str) -> str:
-        joined = " ".join(identifier_tokens(word))
+        joined = "" if word.isdigit() else " ".join(_split_tokens(word))
         if len(self) >= _TOKENS_MAX:
             self.clear()
         self[word] = joined
@@ -75,7 +81,7 @@ _JOINED = _JoinedTokens()
 
 def token_text(text: str) -> str:
     """`" ".join(tokenize(text))`, without a Python step per word (the indexer's hot path)."""
-    return " ".join(filter(None, map(_JOINED.__getitem__, IDENT_RE.findall(text))))
+    return " ".join(filter(None, map(_JOINED.__getitem__, _WORD_RE.findall(text))))
 
 
 def path_tokens(path: str) -> list[str]:
