@@ -50,7 +50,7 @@ Progress = Callable[[int, int], None]
 INDEX_FORMAT = 3  # bump when rows or index settings change: existing indexes are rebuilt
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
-GRAPH_BESIDE_FTS_MAX_FILES = 20_000  # larger: the graph is built after the full-text indexes
+SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: full-text indexes and graph built one at a time
 
 
 @dataclass
@@ -239,10 +239,11 @@ def _finish(
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
     # Both cores: LanceDB builds each table's full-text index in a thread of its own without
-    # the GIL. Meanwhile this thread saves the tags and builds the reference graph, unless
-    # the repository is so large that their memory peaks must not add up.
-    beside = len(manifest.files) <= GRAPH_BESIDE_FTS_MAX_FILES
-    with ThreadPoolExecutor(max_workers=len(FTS_TABLES), thread_name_prefix="fts") as pool:
+    # the GIL while this thread saves the tags and builds the reference graph. In a large
+    # repository they take turns instead, so their memory peaks do not add up.
+    beside = len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES
+    threads = len(FTS_TABLES) if beside else 1
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fts") as pool:
         built = [pool.submit(store.ensure_fts, name) for name in FTS_TABLES]
         if beside:
             _update_tags(plan.target, writer.tags, plan.full)
