@@ -120,7 +120,9 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
         symbol_kind=[c.symbol_kind for c in chunks],
         is_test=[test] * n,
         text=[c.text for c in chunks],
-        search=[search_text_of(path_text, c.symbol, b) for c, b in zip(chunks, bodies, strict=True)],
+        search=[
+            search_text_of(path_text, c.symbol, b) for c, b in zip(chunks, bodies, strict=True)
+        ],
     )
     batch.symbols.update(
         path=[path] * m,
