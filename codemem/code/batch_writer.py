@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from codemem.code.tags import FileTags, TagStore
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
-# enough that writing overlaps parsing and the pending rows stay a few tens of megabytes.
-BATCH_CHUNKS = 10_000
+# enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit
+# adds a fragment to every table, so not much smaller.
+BATCH_CHUNKS = 20_000
 
 
 @dataclass
