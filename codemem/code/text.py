@@ -46,6 +46,8 @@ def identifier_tokens(word: str) -> tuple[str, ...]:
 
 
 def _split_tokens(word: str) -> tuple[str, ...]:
+    if word.isalpha() and (word.islower() or word.isupper()):  # one sub-word: itself
+        return (word.lower(),) if MIN_TOKEN <= len(word) <= MAX_TOKEN else ()
     whole = word.lower().strip("_")
     out: list[str] = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
     if whole:
