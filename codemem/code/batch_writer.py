@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
-from codemem.code.model import CHUNKS, SYMBOLS, Batch
+from codemem.code.rows import CHUNKS, SYMBOLS, Batch
 from codemem.config import Config
 from codemem.workspace import Workspace
 

@@ -33,7 +33,7 @@ from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, r
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import repair_index
 from codemem.code.manifest import Manifest
-from codemem.code.model import FTS_TABLES
+from codemem.code.rows import FTS_TABLES
 from codemem.code.tags import TAGS_FILE
 from codemem.code.workers import parse_files
 from codemem.config import Config

@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from codemem.code.model import CHUNKS, FILES, FTS_TABLES, SYMBOLS, Batch
+from codemem.code.rows import CHUNKS, FILES, FTS_TABLES, SYMBOLS, Batch
 from codemem.infra import SharedLock
 
 log = logging.getLogger("codemem")
