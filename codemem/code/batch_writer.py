@@ -16,28 +16,26 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
+from codemem.code.rows import CHUNKS, SYMBOLS, Batch
 from codemem.config import Config
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
-    from codemem.code.store import Batch, CodeStore
+    from codemem.code.store import CodeStore
     from codemem.code.tags import FileTags, TagStore
 
-BATCH_CHUNKS = 40_000
-
-
-def _empty_batch() -> Batch:
-    from codemem.code.store import Batch  # pyarrow: loaded only when something is written
-
-    return Batch()
+# A batch is written once it holds this many chunks (or `index.batch_files` files): small
+# enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit
+# adds a fragment to every table, so not much smaller.
+BATCH_CHUNKS = 20_000
 
 
 @dataclass
 class PendingFiles:
     """Parsed files not yet committed: their rows, manifest entries and tags."""
 
-    rows: Batch = field(default_factory=_empty_batch)
+    rows: Batch = field(default_factory=Batch)
     entries: dict[str, FileEntry] = field(default_factory=dict)
     tags: list[FileTags] = field(
         default_factory=list
@@ -55,16 +53,16 @@ class PendingFiles:
             result.content_id,
             result.status,
             result.language,
-            len(result.batch.symbols),
-            len(result.batch.chunks),
+            result.batch.count(SYMBOLS),
+            result.batch.count(CHUNKS),
             result.syntax_errors,
         )
 
     def is_large(self, config: Config) -> bool:
-        return len(self.rows) >= config.index.batch_files or len(self.rows.chunks) >= BATCH_CHUNKS
+        return len(self.rows) >= config.index.batch_files or self.rows.count(CHUNKS) >= BATCH_CHUNKS
 
     def clear(self) -> None:
-        self.rows, self.entries, self.tags, self.stale = _empty_batch(), {}, [], []
+        self.rows, self.entries, self.tags, self.stale = Batch(), {}, [], []
 
 
 class BatchWriter:
@@ -122,7 +120,7 @@ class BatchWriter:
 
     def commit(self, pending: PendingFiles) -> None:
         store, manifest = self.store, self.manifest
-        if self.embedder is not None and pending.rows.chunks:
+        if self.embedder is not None and pending.rows.count(CHUNKS):
             _embed_rows(self.embedder, pending.rows.chunks)
         if self.full:
             store.write(pending.rows, replace=False)  # a new folder: nobody reads it yet
@@ -156,13 +154,15 @@ def _embedder(ws: Workspace, config: Config) -> Embedder | None:
     return make_embedder(config.index, root=ws.root)
 
 
-def _embed_rows(embedder: Embedder, rows: list[dict[str, Any]]) -> None:
-    """Add a `vector` to each chunk row (the text embedded is `embedding_text`)."""
+def _embed_rows(embedder: Embedder, chunks: dict[str, list[Any]]) -> None:
+    """Add a `vector` column to the chunk columns (the text embedded is `embedding_text`)."""
     from codemem.code.embed import embedding_text
 
-    texts = [embedding_text(r["path"], r["symbol"], r["text"]) for r in rows]
-    for row, vector in zip(rows, embedder.embed_documents(texts), strict=True):
-        row["vector"] = vector.tolist()
+    texts = [
+        embedding_text(path, symbol, text)
+        for path, symbol, text in zip(chunks["path"], chunks["symbol"], chunks["text"], strict=True)
+    ]
+    chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
 
 
 def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None) -> CodeStore:

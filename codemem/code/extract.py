@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
-from codemem.code.store import Batch
-from codemem.code.text import path_tokens, search_text_of, tokenize
+from codemem.code.rows import Batch
+from codemem.code.text import search_text_of, token_text
 from codemem.infra import redact_source
 
 INDEXED = "indexed"
@@ -101,60 +101,55 @@ def _tags_for(parsed: Any) -> Any:
 
 
 def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
-    """The files, chunks and symbols rows of one parsed file."""
+    """The files, chunks and symbols rows of one parsed file, column by column."""
     path, language = parsed.path, parsed.language
     test = is_test_path(path)
+    chunks, symbols = parsed.chunks, parsed.symbols
+    path_text = token_text(path)
+    bodies = [token_text(c.text) for c in chunks]
+    n, m = len(chunks), len(symbols)
     batch = Batch()
-    body_tokens: list[str] = []
-    for n, chunk in enumerate(parsed.chunks):
-        tokens = tokenize(chunk.text)
-        text = search_text_of(path, chunk.symbol, tokens)
-        batch.chunks.append(
-            {
-                "id": f"{path}#{chunk.start_line}-{chunk.end_line}#{n}",
-                "path": path,
-                "language": language,
-                "start_line": chunk.start_line,
-                "end_line": chunk.end_line,
-                "kind": chunk.kind,
-                "symbol": chunk.symbol,
-                "symbol_kind": chunk.symbol_kind,
-                "is_test": test,
-                "text": chunk.text,
-                "search": text,
-            }
-        )
-        if chunk.kind != "outline":  # an outline repeats its members' signatures
-            body_tokens.extend(tokens)
-    for sym in parsed.symbols:
-        batch.symbols.append(
-            {
-                "path": path,
-                "language": language,
-                "name": sym.name,
-                "name_lower": sym.name.lower(),
-                "qualname": sym.qualname,
-                "kind": sym.kind,
-                "start_line": sym.start_line,
-                "end_line": sym.end_line,
-                "signature": sym.signature,
-                "docstring": sym.docstring,
-                "parent": sym.parent,
-                "is_test": test,
-            }
-        )
-    batch.files.append(
-        {
-            "path": path,
-            "language": language,
-            "content_id": content_id,
-            "size": size,
-            "lines": lines,
-            "symbols": len(parsed.symbols),
-            "chunks": len(parsed.chunks),
-            "syntax_errors": parsed.syntax_errors,
-            "is_test": test,
-            "search": " ".join(path_tokens(path) * 2 + body_tokens),
-        }
+    batch.chunks.update(
+        id=[f"{path}#{c.start_line}-{c.end_line}#{i}" for i, c in enumerate(chunks)],
+        path=[path] * n,
+        language=[language] * n,
+        start_line=[c.start_line for c in chunks],
+        end_line=[c.end_line for c in chunks],
+        kind=[c.kind for c in chunks],
+        symbol=[c.symbol for c in chunks],
+        symbol_kind=[c.symbol_kind for c in chunks],
+        is_test=[test] * n,
+        text=[c.text for c in chunks],
+        search=[
+            search_text_of(path_text, c.symbol, b) for c, b in zip(chunks, bodies, strict=True)
+        ],
+    )
+    batch.symbols.update(
+        path=[path] * m,
+        language=[language] * m,
+        name=[s.name for s in symbols],
+        name_lower=[s.name.lower() for s in symbols],
+        qualname=[s.qualname for s in symbols],
+        kind=[s.kind for s in symbols],
+        start_line=[s.start_line for s in symbols],
+        end_line=[s.end_line for s in symbols],
+        signature=[s.signature for s in symbols],
+        docstring=[s.docstring for s in symbols],
+        parent=[s.parent for s in symbols],
+        is_test=[test] * m,
+    )
+    # An outline repeats its members' signatures: the file's text leaves it out.
+    body = (b for c, b in zip(chunks, bodies, strict=True) if c.kind != "outline")
+    batch.files.update(
+        path=[path],
+        language=[language],
+        content_id=[content_id],
+        size=[size],
+        lines=[lines],
+        symbols=[m],
+        chunks=[n],
+        syntax_errors=[parsed.syntax_errors],
+        is_test=[test],
+        search=[" ".join(filter(None, [path_text, path_text, *body]))],
     )
     return batch

@@ -20,6 +20,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, r
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import repair_index
 from codemem.code.manifest import Manifest
+from codemem.code.rows import FTS_TABLES
 from codemem.code.tags import TagStore
 from codemem.code.workers import parse_files
 from codemem.config import Config
@@ -47,6 +49,7 @@ Progress = Callable[[int, int], None]
 INDEX_FORMAT = 3  # bump when rows or index settings change: existing indexes are rebuilt
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
+SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: full-text indexes and graph built one at a time
 
 
 @dataclass
@@ -237,13 +240,24 @@ def _finish(
     """Full-text indexes, compaction, tags, notes; then the manifest says it is complete."""
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
-    store.ensure_fts()
+    # Both cores: LanceDB builds each table's full-text index in a thread of its own without
+    # the GIL while this thread saves the tags and builds the reference graph. In a large
+    # repository they take turns instead, so their memory peaks do not add up.
+    beside = len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES
+    threads = len(FTS_TABLES) if beside else 1
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fts") as pool:
+        built = [pool.submit(store.ensure_fts, name) for name in FTS_TABLES]
+        if beside:
+            _update_tags(plan.target, writer.tags, plan.full)
+        for future in built:
+            future.result()
+    if not beside:
+        _update_tags(plan.target, writer.tags, plan.full)
     manifest.runs_since_maintain += 1
     if not plan.full and _needs_maintenance(store, manifest, config):
         store.maintain(config.index.keep_versions_seconds)
         manifest.runs_since_maintain = 0
         summary.compacted = True
-    _update_tags(plan.target, writer.tags, plan.full)
     manifest.full_text = True
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
@@ -260,7 +274,10 @@ def _stall_for_tests(point: str) -> None:
     """
     if os.environ.get("CODEMEM_TEST_STALL_AT") != point:
         return
-    Path(os.environ["CODEMEM_TEST_STALL_FILE"]).write_text(str(os.getpid()))
+    stall_file = Path(os.environ["CODEMEM_TEST_STALL_FILE"])
+    written = stall_file.with_name(stall_file.name + ".tmp")
+    written.write_text(str(os.getpid()))
+    os.replace(written, stall_file)  # the test never reads it half-written
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         try:

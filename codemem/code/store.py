@@ -22,18 +22,17 @@ import sys
 import types
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from codemem.code.rows import CHUNKS, FILES, FTS_TABLES, SYMBOLS, Batch
 from codemem.infra import SharedLock
 
 log = logging.getLogger("codemem")
 
-FILES, CHUNKS, SYMBOLS = "files", "chunks", "symbols"
 FTS_COLUMN = "search"
 CHUNK_COLUMNS = [
     "id",
@@ -161,23 +160,6 @@ def symbols_schema() -> pa.Schema:
     )
 
 
-@dataclass
-class Batch:
-    """Rows for a group of files, column by column."""
-
-    files: list[dict[str, Any]] = field(default_factory=list)
-    chunks: list[dict[str, Any]] = field(default_factory=list)
-    symbols: list[dict[str, Any]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def extend(self, other: Batch) -> None:
-        self.files += other.files
-        self.chunks += other.chunks
-        self.symbols += other.symbols
-
-
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
@@ -251,19 +233,24 @@ class CodeStore:
 
     def write(self, batch: Batch, replace: bool = True) -> None:
         """Replace the rows of the batch's files with the batch's rows."""
-        if not batch.files:
+        if not len(batch):
             return
         if replace:
-            self.delete_paths([row["path"] for row in batch.files])
+            self.delete_paths(batch.files["path"])
         schemas = self._schemas()
-        for name, rows in ((CHUNKS, batch.chunks), (SYMBOLS, batch.symbols), (FILES, batch.files)):
-            if rows:
-                self.table(name).add(pa.Table.from_pylist(rows, schema=schemas[name]))
+        for name in (CHUNKS, SYMBOLS, FILES):
+            if batch.count(name):
+                table = pa.Table.from_pydict(getattr(batch, name), schema=schemas[name])
+                self.table(name).add(table)
 
-    def ensure_fts(self) -> None:
-        """Build the full-text indexes that do not exist yet."""
-        for name in (CHUNKS, FILES):
-            table = self.table(name)
+    def ensure_fts(self, name: str | None = None) -> None:
+        """Build the full-text indexes that do not exist yet (of table `name`, default all).
+
+        LanceDB builds an index without holding the GIL, so each table's may be built in a
+        thread of its own, beside other work.
+        """
+        for table_name in FTS_TABLES if name is None else (name,):
+            table = self.table(table_name)
             if not any(ix.columns == [FTS_COLUMN] for ix in table.list_indices()):
                 if table.count_rows() == 0:
                     continue

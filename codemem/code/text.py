@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+[A-Za-z_][A-Za-z0-9_]*")
+# The same identifiers plus bare numbers (which have no tokens): a simpler, faster pattern.
+_WORD_RE = re.compile(r"[A-Za-z0-9_]+")
 # Sub-word boundaries: lower→Upper, Upper→Upper+lower (HTTPServer → HTTP Server), digits.
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 MIN_TOKEN = 2
@@ -26,7 +28,9 @@ def split_identifier(word: str) -> list[str]:
 
 
 _TOKENS: dict[str, tuple[str, ...]] = {}  # identifiers repeat a lot: split each once
-_TOKENS_MAX = 1_000_000
+# Bounded so a worker indexing a huge repository does not grow: cleared when full (the words
+# of the files at hand come back at once).
+_TOKENS_MAX = 200_000
 
 
 def identifier_tokens(word: str) -> tuple[str, ...]:
@@ -34,16 +38,23 @@ def identifier_tokens(word: str) -> tuple[str, ...]:
     cached = _TOKENS.get(word)
     if cached is not None:
         return cached
+    result = _split_tokens(word)
+    if len(_TOKENS) >= _TOKENS_MAX:
+        _TOKENS.clear()
+    _TOKENS[word] = result
+    return result
+
+
+def _split_tokens(word: str) -> tuple[str, ...]:
+    if word.isalpha() and (word.islower() or word.isupper()):  # one sub-word: itself
+        return (word.lower(),) if MIN_TOKEN <= len(word) <= MAX_TOKEN else ()
     whole = word.lower().strip("_")
     out: list[str] = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
     if whole:
         parts = split_identifier(word)
         if len(parts) > 1:
             out.extend(p for p in parts if len(p) >= MIN_TOKEN and p != whole)
-    result = tuple(out)
-    if len(_TOKENS) < _TOKENS_MAX:
-        _TOKENS[word] = result
-    return result
+    return tuple(out)
 
 
 def tokenize(text: str) -> list[str]:
@@ -54,6 +65,25 @@ def tokenize(text: str) -> list[str]:
         tokens = cache.get(word)
         extend(tokens if tokens is not None else identifier_tokens(word))
     return out
+
+
+class _JoinedTokens(dict[str, str]):
+    """word -> its tokens joined by spaces ("" for none, and for a number), filled on use."""
+
+    def __missing__(self, word: str) -> str:
+        joined = "" if word.isdigit() else " ".join(_split_tokens(word))
+        if len(self) >= _TOKENS_MAX:
+            self.clear()
+        self[word] = joined
+        return joined
+
+
+_JOINED = _JoinedTokens()
+
+
+def token_text(text: str) -> str:
+    """`" ".join(tokenize(text))`, without a Python step per word (the indexer's hot path)."""
+    return " ".join(filter(None, map(_JOINED.__getitem__, _WORD_RE.findall(text))))
 
 
 def path_tokens(path: str) -> list[str]:
@@ -70,12 +100,10 @@ def search_text(path: str, symbol: str | None, body: str, *, boost: int = 2) -> 
     Path and symbol tokens are repeated `boost` times: a cheap, effective field weight
     (a query word that names the file or the definition outranks one in a comment).
     """
-    return search_text_of(path, symbol, tokenize(body), boost=boost)
+    return search_text_of(token_text(path), symbol, token_text(body), boost=boost)
 
 
-def search_text_of(path: str, symbol: str | None, body_tokens: list[str], *, boost: int = 2) -> str:
-    """`search_text` for a body that is already tokenized."""
-    head = path_tokens(path)
-    if symbol:
-        head += tokenize(symbol)
-    return " ".join(head * boost + body_tokens)
+def search_text_of(path_text: str, symbol: str | None, body_text: str, *, boost: int = 2) -> str:
+    """`search_text` from the path's and the body's `token_text`."""
+    head = " ".join(filter(None, (path_text, token_text(symbol)))) if symbol else path_text
+    return " ".join(filter(None, [head] * boost + [body_text]))

@@ -17,8 +17,9 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
@@ -32,10 +33,15 @@ PARALLEL_MIN_FILES = 48
 MAX_WORKERS = 8
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 1.0
+IN_FLIGHT_PER_WORKER = 4  # chunks of files submitted ahead per worker
 
 
 def _worker(args: tuple[Path, str, str | None, ExtractSettings]) -> FileResult:
     return extract_file(*args)
+
+
+def _worker_chunk(chunk: list[tuple[Path, str, str | None, ExtractSettings]]) -> list[FileResult]:
+    return [extract_file(*args) for args in chunk]
 
 
 def _init_worker(parent: int | None) -> None:
@@ -90,19 +96,31 @@ def parse_files(
         initializer=_init_worker,
         initargs=(os.getpid() if method == "fork" else None,),
     )
+    size = max(1, min(32, total // (workers * 8) or 1))
+    chunks = [args[start : start + size] for start in range(0, total, size)]
+    # Only a few chunks are in flight: results wait in this process only as long as the
+    # writer needs, whatever the repository's size.
+    window = min(workers, MAX_WORKERS) * IN_FLIGHT_PER_WORKER
+    pending: deque[Future[list[FileResult]]] = deque()
     # A Ctrl-C between a fork and the worker's initializer would print a traceback there.
     masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        mapped = pool.map(_worker, args, chunksize=max(1, min(32, total // (workers * 8) or 1)))
+        for chunk in chunks[:window]:  # the first submission forks the workers
+            pending.append(pool.submit(_worker_chunk, chunk))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
     def drain() -> Iterator[FileResult]:
-        done = 0
+        done, queued = 0, len(pending)
         try:
-            for result in mapped:
-                done += 1
-                yield result
+            while pending:
+                results = pending.popleft().result()
+                if queued < len(chunks):
+                    pending.append(pool.submit(_worker_chunk, chunks[queued]))
+                    queued += 1
+                for result in results:
+                    done += 1
+                    yield result
         except (BrokenProcessPool, OSError) as exc:
             # A worker died (out of memory, killed): finish the rest in this process.
             log.warning("parser workers failed (%s); continuing in one process", exc)

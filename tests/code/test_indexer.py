@@ -190,3 +190,21 @@ def test_many_incremental_runs_keep_disk_and_fragments_bounded(repo_factory, mon
     store = CodeStore(Workspace(repo).index_dir)
     rows = store.table("chunks").search("helper_39", query_type="fts").limit(5).to_list()
     assert [r["path"] for r in rows] == ["shop/payments.py"]
+
+
+def test_a_large_repository_builds_its_full_text_indexes_and_graph_in_turn(
+    repo_factory, tmp_path, monkeypatch
+):
+    """Above SIDE_BY_SIDE_MAX_FILES the finish runs one step at a time: the same index."""
+    import codemem.code.indexer as indexer
+
+    repo = repo_factory("shop")
+    index(repo)
+    side_by_side = snapshot(repo)
+    monkeypatch.setattr(indexer, "SIDE_BY_SIDE_MAX_FILES", 0)
+    summary = index(repo, full=True)
+    assert summary.full and summary.files == 12
+    assert snapshot(repo) == side_by_side
+    assert Manifest.load(Workspace(repo).index_dir).full_text
+    store = CodeStore(Workspace(repo).index_dir)
+    assert store.fts_chunks("cart", 5) and store.fts_files("cart", 5)

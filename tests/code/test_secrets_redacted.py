@@ -90,12 +90,12 @@ def test_no_row_or_tag_of_an_extracted_file_holds_a_secret(tmp_path):
         result = extract_file(tmp_path, name, None, settings)
         assert result.status == "indexed"
         rows = json.dumps(
-            [result.batch.files, result.batch.chunks, result.batch.symbols], ensure_ascii=False
+            [result.batch.rows(name) for name in ("files", "chunks", "symbols")], ensure_ascii=False
         )
         tags = repr(result.tags)
         assert "«redacted:" in rows
         assert not any(secret in rows or secret in tags for secret in SECRETS)
-    symbols = extract_file(tmp_path, "settings.py", None, settings).batch.symbols
+    symbols = extract_file(tmp_path, "settings.py", None, settings).batch.rows("symbols")
     assert [s["signature"] for s in symbols if s["name"] == "AWS_ACCESS_KEY_ID"] == [
         'AWS_ACCESS_KEY_ID = "«redacted:aws-access-key»"'
     ]
