@@ -272,7 +272,7 @@ class CodeIndex:
 
     def file_facts(self) -> list[FileFacts]:
         """Every indexed file's facts, in path order (reads the files table)."""
-        from codemem.code.store import FILES
+        from codemem.code.rows import FILES
 
         self.verify()
         rows = self._store().all_rows(FILES)
@@ -280,7 +280,7 @@ class CodeIndex:
 
     def symbols(self) -> list[SymbolRow]:
         """Every definition of the index, by path, line and qualified name."""
-        from codemem.code.store import SYMBOLS
+        from codemem.code.rows import SYMBOLS
 
         self.verify()
         rows = [SymbolRow(**row) for row in self._store().all_rows(SYMBOLS)]
