@@ -209,6 +209,17 @@ class Manifest:
         manifest._path, manifest._db, manifest._files = path, db, None
         return manifest
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return self._state() == other._state()
+
+    __hash__ = None  # type: ignore[assignment]  (mutable)
+
+    def _state(self) -> tuple[Any, ...]:
+        settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
+        return (*settings, self.full_text, self.listing, dict(self.files))
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -220,8 +231,9 @@ class Manifest:
     def files(self) -> dict[str, FileEntry]:
         """path -> FileEntry of every file, in path order as saved (read on first use)."""
         if self._files is None:
-            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
-            self._files = _Entries((_str(r[0]), FileEntry(*r[1:])) for r in rows)
+            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files")
+            pairs = sorted((_str(r[0]), r) for r in rows)  # Python's order (bytes sort last in SQL)
+            self._files = _Entries((path, FileEntry(*r[1:])) for path, r in pairs)
         return self._files
 
     def save(self, index_dir: Path) -> None:
@@ -328,8 +340,8 @@ class Manifest:
         """Every indexed file, in path order."""
         if self._files is not None:
             return [p for p, e in self._files.items() if e.status == INDEXED]
-        rows = self._query("SELECT path FROM files WHERE status = ? ORDER BY path", (INDEXED,))
-        return [_str(r[0]) for r in rows]
+        rows = self._query("SELECT path FROM files WHERE status = ?", (INDEXED,))
+        return sorted(_str(r[0]) for r in rows)
 
     def totals(self) -> tuple[int, int, int]:
         """(files, symbols, chunks) indexed."""
@@ -345,22 +357,20 @@ class Manifest:
     def with_stem(self, stem: str) -> list[str]:
         """Indexed files whose `file_stem` is `stem` (lower case), in path order."""
         rows = self._query(
-            "SELECT path FROM files WHERE stem = ? AND status = ? ORDER BY path",
-            (_text(stem), INDEXED),
+            "SELECT path FROM files WHERE stem = ? AND status = ?", (_text(stem), INDEXED)
         )
-        return [_str(r[0]) for r in rows]
+        return sorted(_str(r[0]) for r in rows)
 
     def with_module_part(self, last: str) -> list[tuple[str, str]]:
         """(dotted name, path) of indexed files whose module or package name ends in `last`,
         in path order (a package's `__init__` file after its own module name)."""
         rows = self._query(
             "SELECT path, module_last, package_last FROM files"
-            " WHERE (module_last = ?1 OR package_last = ?1) AND status = ?2 ORDER BY path",
+            " WHERE (module_last = ?1 OR package_last = ?1) AND status = ?2",
             (_text(last), INDEXED),
         )
         out: list[tuple[str, str]] = []
-        for raw, module_last, package_last in rows:
-            path = _str(raw)
+        for path, module_last, package_last in sorted((_str(r[0]), *r[1:]) for r in rows):
             if _str(module_last) == last:
                 out.append((module_name(path), path))
             if package_last is not None and _str(package_last) == last:

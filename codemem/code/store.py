@@ -21,7 +21,8 @@ import re
 import sys
 import types
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -52,14 +53,15 @@ SYMBOL_COLUMNS = [
 ]  # fmt: skip
 FILE_COLUMNS = ["path", "language", "lines", "symbols", "chunks", "syntax_errors", "is_test"]
 PATHS_PER_FILTER = 500
-# `import lancedb` costs about a second, most of it in the generated REST-namespace client
+# `import lancedb` costs about a second, much of it in the generated REST-namespace client
 # that codemem never uses: that package is loaded without running its eager `__init__` (its
 # submodules still import normally on demand).
 _SKIPPED_INIT = "lance_namespace_urllib3_client"
 
 
 def import_lancedb() -> Any:
-    """Import lancedb, skipping the eager import of its REST client package."""
+    """Import lancedb, skipping the eager import of its REST client package and the
+    developers' override checks (`_without_override_checks`)."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
     # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
@@ -76,7 +78,8 @@ def import_lancedb() -> Any:
             sys.modules[_SKIPPED_INIT] = package
             stubbed = True
     try:
-        import lancedb
+        with _without_override_checks():
+            import lancedb
     except ImportError:
         if not stubbed:
             raise
@@ -87,6 +90,39 @@ def import_lancedb() -> Any:
             del sys.modules[name]
         import lancedb
     return lancedb
+
+
+def _marked_override(method: Any = None, **_checks: Any) -> Any:
+    """`typing.override` (Python 3.12), also callable with the `overrides` package's options."""
+    if method is None:
+        return _marked_override
+    with suppress(AttributeError, TypeError):
+        method.__override__ = True
+    return method
+
+
+@contextmanager
+def _without_override_checks() -> Iterator[None]:
+    """While lancedb is imported, `overrides` is what lancedb uses on Python 3.12 and later.
+
+    There lancedb decorates with `typing.override` and its `EnforceOverrides` is an empty
+    class; below 3.12 it imports the `overrides` package, whose decorator disassembles the
+    module being imported for each of about a hundred methods (a tenth of a second) to check
+    signatures, a check for lancedb's own developers. A process that already loaded the real
+    package keeps it, and the stand-in leaves `sys.modules` once lancedb is imported.
+    """
+    if sys.version_info >= (3, 12) or "overrides" in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType("overrides")
+    stand_in.override = stand_in.overrides = _marked_override  # type: ignore[attr-defined]
+    stand_in.EnforceOverrides = type("EnforceOverrides", (), {})  # type: ignore[attr-defined]
+    sys.modules["overrides"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("overrides") is stand_in:
+            del sys.modules["overrides"]
 
 
 def warm_up() -> None:
