@@ -16,28 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
+from codemem.code.rows import Batch
 from codemem.config import Config
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
-    from codemem.code.store import Batch, CodeStore
+    from codemem.code.store import CodeStore
     from codemem.code.tags import FileTags, TagStore
 
 BATCH_CHUNKS = 40_000
-
-
-def _empty_batch() -> Batch:
-    from codemem.code.store import Batch  # pyarrow: loaded only when something is written
-
-    return Batch()
 
 
 @dataclass
 class PendingFiles:
     """Parsed files not yet committed: their rows, manifest entries and tags."""
 
-    rows: Batch = field(default_factory=_empty_batch)
+    rows: Batch = field(default_factory=Batch)
     entries: dict[str, FileEntry] = field(default_factory=dict)
     tags: list[FileTags] = field(
         default_factory=list
@@ -64,7 +59,7 @@ class PendingFiles:
         return len(self.rows) >= config.index.batch_files or len(self.rows.chunks) >= BATCH_CHUNKS
 
     def clear(self) -> None:
-        self.rows, self.entries, self.tags, self.stale = _empty_batch(), {}, [], []
+        self.rows, self.entries, self.tags, self.stale = Batch(), {}, [], []
 
 
 class BatchWriter:

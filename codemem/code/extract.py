@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
-from codemem.code.store import Batch
+from codemem.code.rows import Batch
 from codemem.code.text import path_tokens, search_text_of, tokenize
 from codemem.infra import redact_source
 

@@ -23,13 +23,13 @@ import types
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from codemem.code.rows import Batch
 from codemem.infra import SharedLock
 
 log = logging.getLogger("codemem")
@@ -195,23 +195,6 @@ def symbols_schema() -> pa.Schema:
             ("is_test", pa.bool_()),
         ]
     )
-
-
-@dataclass
-class Batch:
-    """Rows for a group of files, column by column."""
-
-    files: list[dict[str, Any]] = field(default_factory=list)
-    chunks: list[dict[str, Any]] = field(default_factory=list)
-    symbols: list[dict[str, Any]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def extend(self, other: Batch) -> None:
-        self.files += other.files
-        self.chunks += other.chunks
-        self.symbols += other.symbols
 
 
 def _quote(path: str) -> str:
