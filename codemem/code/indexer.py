@@ -190,15 +190,16 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
         return _Plan(False, index_dir, old, current, [], [], listing)  # no row read
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
+    files = manifest.files
     for path, (cid, reason) in current.items():
-        entry = manifest.files.get(path)
+        entry = files.get(path)
         if reason is not None:
             if entry is None or entry.status != reason or entry.content_id != cid:
                 todo.append((path, cid))  # recorded as skipped, rows removed if any
             continue
         if entry is None or entry.content_id != cid or cid is None:
             todo.append((path, cid))
-    removed = [p for p in manifest.files if p not in current]
+    removed = [p for p in files if p not in current]
     target = build_dir(index_dir) if full else index_dir
     return _Plan(full, target, manifest, current, todo, removed, listing)
 

@@ -85,11 +85,11 @@ def file_stem(path: str) -> str:
 
 def listing_digest(current: dict[str, tuple[str | None, str | None]]) -> str:
     """A digest of path -> (content id, skip reason) for every candidate file."""
-    digest = hashlib.sha1()
-    for path in sorted(current):
-        cid, reason = current[path]
-        digest.update(f"{path}\0{cid or ''}\0{reason or ''}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    lines = "\n".join(
+        f"{path}\0{cid or ''}\0{reason or ''}"
+        for path, (cid, reason) in sorted(current.items())
+    )
+    return hashlib.sha1(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _text(value: str) -> str | bytes:
@@ -163,6 +163,12 @@ def _row(path: str, entry: FileEntry) -> tuple[Any, ...]:
     )
 
 
+def _count(files: dict[str, FileEntry]) -> tuple[int, int, int]:
+    """(files, symbols, chunks) indexed."""
+    indexed = [e for e in files.values() if e.status == INDEXED]
+    return len(indexed), sum(e.symbols for e in indexed), sum(e.chunks for e in indexed)
+
+
 def _rows(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
     for path in paths:
         yield _row(path, files[path])
@@ -186,6 +192,7 @@ class Manifest:
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: _Entries | None = _Entries()
+        self._totals: tuple[int, int, int] | None = None  # as saved, while no row is read
 
     @classmethod
     def load(cls, index_dir: Path) -> Manifest | None:
@@ -204,6 +211,9 @@ class Manifest:
             manifest.seconds = float(meta.get("seconds") or 0.0)
             manifest.full_text = bool(meta.get("full_text"))
             manifest.listing = str(meta.get("listing") or "")
+            if isinstance(meta.get("totals"), str):
+                files, symbols, chunks = map(int, meta["totals"].split(","))
+                manifest._totals = files, symbols, chunks
         except (OSError, sqlite3.Error, KeyError, TypeError, ValueError):
             return None
         manifest._path, manifest._db, manifest._files = path, db, None
@@ -231,9 +241,10 @@ class Manifest:
     def files(self) -> dict[str, FileEntry]:
         """path -> FileEntry of every file, in path order as saved (read on first use)."""
         if self._files is None:
-            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files")
-            pairs = sorted((_str(r[0]), r) for r in rows)  # Python's order (bytes sort last in SQL)
-            self._files = _Entries((path, FileEntry(*r[1:])) for path, r in pairs)
+            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
+            if any(isinstance(r[0], bytes) for r in rows):  # SQLite sorts them after all text
+                rows.sort(key=lambda r: _str(r[0]))
+            self._files = _Entries({_str(r[0]): FileEntry(*r[1:]) for r in rows})
         return self._files
 
     def save(self, index_dir: Path) -> None:
@@ -243,11 +254,11 @@ class Manifest:
         file beside and renames it over whatever was there.
         """
         path = index_dir / MANIFEST_NAME
-        files = self.files
         if self._path != path or self._db is None:
-            self._write_new(path, files)
+            self._write_new(path, self.files)
             return
-        changed = sorted(files.changed) if isinstance(files, _Entries) else sorted(files)
+        files = self._files if self._files is not None else _Entries()  # none read: none changed
+        changed = sorted(files.changed)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -263,8 +274,7 @@ class Manifest:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        if isinstance(files, _Entries):
-            files.changed.clear()
+        files.changed.clear()
 
     def _meta(self) -> list[tuple[str, Any]]:
         self.indexed_at = self.indexed_at or time.time()
@@ -276,7 +286,11 @@ class Manifest:
             int(self.full_text),
             self.listing,
         )
-        return [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
+        meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
+        if self._files is not None:  # else no row changed: the saved totals still hold
+            self._totals = _count(self._files)
+            meta.append(("totals", ",".join(map(str, self._totals))))
+        return meta
 
     def _write_new(self, path: Path, files: dict[str, FileEntry]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,15 +358,16 @@ class Manifest:
         return sorted(_str(r[0]) for r in rows)
 
     def totals(self) -> tuple[int, int, int]:
-        """(files, symbols, chunks) indexed."""
+        """(files, symbols, chunks) indexed (saved with each save: no row is read)."""
         if self._files is not None:
-            indexed = [e for e in self._files.values() if e.status == INDEXED]
-            return len(indexed), sum(e.symbols for e in indexed), sum(e.chunks for e in indexed)
-        [(files, symbols, chunks)] = self._query(
-            "SELECT count(*), total(symbols), total(chunks) FROM files WHERE status = ?",
-            (INDEXED,),
-        )
-        return int(files), int(symbols), int(chunks)
+            return _count(self._files)
+        if self._totals is None:
+            [(files, symbols, chunks)] = self._query(
+                "SELECT count(*), total(symbols), total(chunks) FROM files WHERE status = ?",
+                (INDEXED,),
+            )
+            self._totals = int(files), int(symbols), int(chunks)
+        return self._totals
 
     def with_stem(self, stem: str) -> list[str]:
         """Indexed files whose `file_stem` is `stem` (lower case), in path order."""
