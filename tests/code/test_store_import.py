@@ -1,0 +1,60 @@
+"""Importing LanceDB the fast way leaves a process as an ordinary import would (fresh processes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(code: str, tmp_path: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return out.stdout
+
+
+def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tmp_path):
+    out = run(
+        """
+        import sys
+        from pathlib import Path
+        from codemem.code import store
+
+        store.import_lancedb()
+        print("overrides" in sys.modules, "lance_namespace_urllib3_client.api" in sys.modules)
+        import overrides  # anyone importing it later gets the real package
+
+        print(Path(overrides.__file__).parent.name, hasattr(overrides, "EnforceOverrides"))
+        db = store.CodeStore(Path(sys.argv[1]))
+        db.write(store.Batch(files=[{"path": "a.py", "language": "python", "search": "alpha beta"}]))
+        db.ensure_fts()
+        print([r["path"] for r in db.fts_files("beta", 5)])
+        """,
+        tmp_path,
+    )
+    assert out == "False False\noverrides True\n['a.py']\n"
+
+
+def test_a_process_that_loaded_overrides_keeps_it(tmp_path):
+    out = run(
+        """
+        import sys
+        import overrides
+        from codemem.code import store
+
+        store.import_lancedb()
+        print(sys.modules["overrides"] is overrides, sys.modules["lancedb"].__name__)
+        """,
+        tmp_path,
+    )
+    assert out == "True lancedb\n"
