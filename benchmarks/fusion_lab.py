@@ -101,7 +101,7 @@ def replay(record: dict, recompute: bool = True, **options) -> list[str]:
     query = analyze_query(record["text"])
     results = record["results"]
     if recompute:
-        results.paths = stages.path_matches(record["indexed"], query)
+        results.paths = stages.path_matches(stages.PathList(record["indexed"]), query)
         results.symbols = stages.symbol_matches(RecordedSymbols(record["symbols"]), query)
     scores = rank_files(results, query, record["languages"], record["centrality"], **options)
     return [p for p, _ in sorted(scores.items(), key=lambda kv: -kv[1])]

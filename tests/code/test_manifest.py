@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from codemem.code import manifest as manifest_module
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.manifest import MANIFEST_NAME, FileEntry, Manifest, damage
-from codemem.code.query import analyze_query
+from codemem.code.query import STOP_WORDS, analyze_query
 from codemem.code.stages import PathList, path_matches
 from codemem.config import load_config
 from codemem.workspace import Workspace
@@ -237,3 +239,82 @@ def test_a_no_op_refresh_reads_no_manifest_row(repo_factory, monkeypatch):
     summary = refresh_index(ws, config)  # back as it was: a real change again, not a no-op
     assert (summary.up_to_date, summary.changed) == (False, 1)
     assert manifest_module.Manifest.load(ws.index_dir).listing != ""
+
+
+def _path_matches_by_scanning(paths: list[str], query) -> list[tuple[str, float, int]]:
+    """The path stage as it was, a loop over every path per query: the oracle."""
+    def suffix(mention: list[str], path: list[str]) -> int:
+        n = 0
+        for a, b in zip(reversed(mention), reversed(path), strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    scores: dict[str, float] = defaultdict(float)
+    lines: dict[str, int] = {}
+    split_paths = [(p, p.split("/")) for p in paths]
+    frame_paths = [f.path for f in query.frames]
+    for mention, line in query.paths:
+        if mention.startswith("<"):
+            continue
+        parts = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").split("/")
+        best, matched = 0, []
+        for path, pparts in split_paths:
+            n = suffix(parts, pparts)
+            if n > best:
+                best, matched = n, [path]
+            elif n == best and n:
+                matched.append(path)
+        depth = 0.0
+        if mention in frame_paths:
+            depth = 0.5 * (frame_paths.index(mention) + 1) / len(frame_paths)
+        for path in matched[:5]:
+            scores[path] += (best + depth) / len(matched)
+            if line:
+                lines.setdefault(path, line)
+    without_ext: defaultdict[str, list[str]] = defaultdict(list)
+    by_stem: defaultdict[str, list[str]] = defaultdict(list)
+    for path, pparts in split_paths:
+        stem = pparts[-1].rsplit(".", 1)[0]
+        by_stem[stem.lower()].append(path)
+        without_ext[path.rsplit(".", 1)[0].replace("/", ".")].append(path)
+        if stem == "__init__":
+            without_ext[posixpath.dirname(path).replace("/", ".")].append(path)
+    for dotted in query.dotted:
+        for key, hits in without_ext.items():
+            if key == dotted or key.endswith("." + dotted):
+                for path in hits:
+                    scores[path] += 1.0 / len(hits)
+    for word in {w.lower() for w in query.identifiers}:
+        hits = by_stem.get(word, [])
+        if hits and len(hits) <= 3 and word not in STOP_WORDS and len(word) > 2:
+            for path in hits:
+                scores[path] += 0.5 / len(hits)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [(p, s, lines.get(p, 0)) for p, s in ranked]
+
+
+QUERIES = [
+    'Traceback (most recent call last):\n  File "/venv/lib/site-packages/codemem/code/search.py",'
+    ' line 12, in search\n  File "codemem/code/stages.py", line 40, in path_matches\nValueError',
+    "codemem.code.manifest Manifest.load fails",
+    "`codemem.code` and codemem.cli.search_command",
+    "tests/code/test_manifest.py test_manifest stages",
+    "where is fusion rank_files defined, see fusion.py and rows",
+    "README.md architecture docs/architecture.md",
+    "pyproject.toml __init__ conftest",
+    "tests.code.conftest and code/__init__.py",
+]
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_the_path_stage_finds_what_a_scan_of_every_path_found(tmp_path, text):
+    paths = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    saved(tmp_path, {p: FileEntry("x", "indexed", "python") for p in paths})
+    query = analyze_query(text)
+    found = [(c.path, c.score, c.start_line) for c in path_matches(Manifest.load(tmp_path), query)]
+    assert found == _path_matches_by_scanning(sorted(paths), query)
+    assert found  # each query names some file
