@@ -128,6 +128,15 @@ class _Entries(dict[str, FileEntry]):
         self.changed.add(path)
         return super().pop(path, *default)
 
+    def setdefault(self, path: str, entry: FileEntry) -> FileEntry:
+        if path not in self:
+            self[path] = entry
+        return self[path]
+
+    def clear(self) -> None:
+        self.changed.update(self)
+        super().clear()
+
 
 def _connect(path: Path) -> sqlite3.Connection:
     """An existing manifest file (never created here), writable so that SQLite can roll back
@@ -224,7 +233,7 @@ class Manifest:
             return NotImplemented
         return self._state() == other._state()
 
-    __hash__ = None  # type: ignore[assignment]  (mutable)
+    __hash__ = None  # type: ignore[assignment]
 
     def _state(self) -> tuple[Any, ...]:
         settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
@@ -296,18 +305,18 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
-        db = sqlite3.connect(tmp, isolation_level=None)
         try:
-            db.executescript(_SCHEMA)
-            db.execute("BEGIN")
-            db.executemany(
-                "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, sorted(files))
-            )
-            db.executemany("INSERT INTO meta VALUES (?, ?)", self._meta())
-            db.execute("COMMIT")
-        finally:
-            db.close()
-        try:
+            db = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                db.executescript(_SCHEMA)
+                db.execute("BEGIN")
+                db.executemany(
+                    "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, sorted(files))
+                )
+                db.executemany("INSERT INTO meta VALUES (?, ?)", self._meta())
+                db.execute("COMMIT")
+            finally:
+                db.close()
             with open(tmp, "rb") as handle:  # SQLite synced its pages; the rename is synced below
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
