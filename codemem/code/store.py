@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from pydantic import BaseModel
 
 from codemem.code.rows import Batch
 from codemem.infra import SharedLock
@@ -61,7 +62,8 @@ _SKIPPED_INIT = "lance_namespace_urllib3_client"
 
 def import_lancedb() -> Any:
     """Import lancedb, skipping the eager import of its REST client package and the
-    developers' override checks (`_without_override_checks`)."""
+    developers' override checks (`_without_override_checks`), its models built when first
+    used (`_models_built_on_first_use`)."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
     # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
@@ -78,7 +80,7 @@ def import_lancedb() -> Any:
             sys.modules[_SKIPPED_INIT] = package
             stubbed = True
     try:
-        with _without_override_checks():
+        with _without_override_checks(), _models_built_on_first_use():
             import lancedb
     except ImportError:
         if not stubbed:
@@ -99,6 +101,24 @@ def _marked_override(method: Any = None, **_checks: Any) -> Any:
     with suppress(AttributeError, TypeError):
         method.__override__ = True
     return method
+
+
+@contextmanager
+def _models_built_on_first_use() -> Iterator[None]:
+    """While lancedb is imported, pydantic models are built when first used (`defer_build`).
+
+    lancedb imports the REST namespace client's hundred-odd request and response models,
+    which codemem never uses; pydantic builds each one's validator as its class is defined
+    (a tenth of lancedb's import). Defined while `BaseModel`'s own config defers that, they
+    inherit it and are built on first use, which pydantic documents as the same behaviour.
+    The config is restored before anything else runs.
+    """
+    saved = BaseModel.model_config
+    BaseModel.model_config = {**saved, "defer_build": True}
+    try:
+        yield
+    finally:
+        BaseModel.model_config = saved
 
 
 @contextmanager
