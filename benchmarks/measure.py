@@ -33,6 +33,7 @@ class Measured:
     max_rss_mb: float  # largest single process (ru_maxrss)
     tree_rss_mb: float | None  # peak sum over the process tree, sampled; None when not sampled
     timed_out: bool = False
+    cpu_s: float | None = None  # user + system CPU of the process and the children it waited for
 
     @property
     def ok(self) -> bool:
@@ -50,6 +51,7 @@ class Measured:
             "wall_s": round(self.wall_s, 4),
             "max_rss_mb": round(self.max_rss_mb, 1),
             "tree_rss_mb": None if self.tree_rss_mb is None else round(self.tree_rss_mb, 1),
+            "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 3),
         }
 
 
@@ -170,4 +172,5 @@ def run_measured(
             max_rss_mb=usage.ru_maxrss / 1024,
             tree_rss_mb=sampler.peak_kb / 1024 if sampler else None,
             timed_out=expired.is_set(),
+            cpu_s=usage.ru_utime + usage.ru_stime,
         )

@@ -1,13 +1,17 @@
-"""Speed and memory of the code index: full index, warm map, incremental index, search.
+"""Speed and memory of the code index: full index, warm map, incremental index, search,
+side by side with Universal Ctags and Aider's repo map.
 
-Every number is one `codemem` process, measured from outside: wall time including Python
-start-up, peak RSS of the largest process (`wait4` rusage) and peak summed RSS of the whole
-process tree (sampled from /proc every 50 ms, so worker pools count). The main repository
-(sympy by default) is a clone of its mirror's HEAD under benchmarks/.work/speed/; the size
-series indexes more mirrors the same way; `--linux DIR` adds an extracted kernel tree.
+Every number is one process, measured from outside: wall time including Python start-up, CPU
+(user + system, with the children it waited for), peak RSS of the largest process (`wait4`
+rusage) and peak summed RSS of the whole process tree (sampled from /proc every 50 ms, so
+worker pools count). The main repository (sympy by default) is a clone of its mirror's HEAD
+under benchmarks/.work/speed/; the size series (flask to sympy, `--linux DIR` adds the
+kernel) measures per repository: full index, a fresh-process search, a one-file incremental
+index, `ctags -R` and, with `--aider CMD`, Aider's cold repo map. "A typical repository"
+times a cold `codemem index` plus the first `codemem search`, each a fresh process.
 
     python benchmarks/speed.py
-    python benchmarks/speed.py --sizes marshmallow,astroid --linux /usr/src/linux-source-6.8
+    python benchmarks/speed.py --aider /work/venv-aider/bin/aider --linux /path/to/linux
 """
 
 from __future__ import annotations
@@ -25,10 +29,19 @@ from typing import Any
 from checkout import CheckoutError, WorkClone, find_mirror, git, tree_size
 from codemem_cli import CodememCLI, parse_json
 from measure import Measured
+from speed_others import Aider, ctags
 from speed_report import render
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = "marshmallow-code/marshmallow,pylint-dev/astroid,sqlfluff/sqlfluff,sympy/sympy"
+SIZES = "pallets/flask,marshmallow-code/marshmallow,pylint-dev/astroid,sqlfluff/sqlfluff,sympy/sympy"
+TYPICAL = (
+    "pallets/flask,pallets/click,expressjs/express,gin-gonic/gin,"
+    "go-chi/chi,psf/requests,spf13/cobra,Seldaek/monolog"
+)
+# One query for every repository of the size series and the typical set (a fresh process's
+# cost hardly depends on the words; these match something in any codebase).
+GENERIC_QUERY = "read the configuration file and raise an error when a required value is missing"
+COMMENT = {".py": "#", ".rb": "#", ".c": "//", ".h": "//", ".go": "//", ".js": "//", ".ts": "//"}
 QUERIES = (
     "solve a system of linear equations when the coefficient matrix is singular",
     "TypeError: unsupported operand type(s) for *: 'Poly' and 'Piecewise' in Poly.__mul__",
@@ -137,7 +150,8 @@ def linux_tree(path: Path) -> WorkClone:
             f"linux: {path} is not a git repository; committing it in place once (takes a while) ..."
         )
         git("init", "--quiet", cwd=path)
-        git("add", "-A", cwd=path)
+        # -f: Debian's kernel source ships a .gitignore of `/*` (only its packaging is tracked)
+        git("add", "-f", "-A", ".", cwd=path)
         git(
             "-c",
             "user.name=bench",
@@ -150,6 +164,109 @@ def linux_tree(path: Path) -> WorkClone:
             cwd=path,
         )
     return WorkClone(path, path)
+
+
+def size_row(
+    cli: CodememCLI,
+    clone: WorkClone,
+    label: str,
+    args: argparse.Namespace,
+    aider: Aider | None,
+    index: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One row of the size series: full index, fresh search, one-file incremental, ctags,
+    Aider (`index` reuses a full index already measured)."""
+    row: dict[str, Any] = {
+        "repo": label,
+        "commit": clone.head(),
+        **tree_size(clone.root, clone.tracked_files()),
+    }
+    row["index"] = index or full_index(cli, clone.root, label)
+    row["search"] = fresh_search(cli, clone.root, args.runs)
+    row["incremental_1"] = one_file_edit(cli, clone)
+    log(f"{label}: ctags -R ...")
+    row["ctags"] = ctags(clone.root)
+    if aider is None:
+        row["aider"] = None
+    elif row["files"] > args.aider_max_files:
+        row["aider"] = {"error": f"skipped: {row['files']:,} files > --aider-max-files"}
+    else:
+        log(f"{label}: aider's cold repo map ...")
+        row["aider"] = aider.repo_map(clone.root)
+    log(
+        f"{label}: search {row['search'].get('wall_s', 0):.2f} s, one-file index "
+        f"{row['incremental_1'].get('wall_s', 0):.2f} s, ctags {row['ctags'].get('wall_s', 0):.1f} s"
+        + (f", aider {row['aider'].get('wall_s', 0):.1f} s" if row["aider"] else "")
+    )
+    return row
+
+
+def fresh_search(cli: CodememCLI, root: Path, runs: int) -> dict[str, Any]:
+    """`codemem search` in a fresh process: the run with the median wall time."""
+    calls = []
+    for _ in range(max(1, runs)):
+        result = cli.search(root, GENERIC_QUERY, k=10)
+        calls.append(result)
+    calls.sort(key=lambda r: r.call.wall_s)
+    median = calls[len(calls) // 2]
+    out = measured(median.call)
+    out["runs"] = len(calls)
+    if median.error:
+        out["error"] = median.error
+    return out
+
+
+def edit_target(clone: WorkClone) -> Path | None:
+    """A code file in the middle of the tree (by path), not a test: the one-file edit."""
+    files = sorted(
+        f.path
+        for f in clone.tracked_files()
+        if Path(f.path).suffix in COMMENT and "test" not in f.path.lower()
+    )
+    for path in files[len(files) // 2 :] + files[: len(files) // 2]:
+        if (clone.root / path).is_file():
+            return clone.root / path
+    return None
+
+
+def one_file_edit(cli: CodememCLI, clone: WorkClone) -> dict[str, Any]:
+    """`codemem index` after one file changed (a comment appended; restored afterwards, so
+    the index is then one file behind the work tree)."""
+    call = cli.index(clone.root)  # up to date first: only the edit is measured
+    target = edit_target(clone)
+    if not call.ok or target is None:
+        return {"error": call.brief_error() if not call.ok else "no code file to edit"}
+    original = target.read_bytes()
+    try:
+        with target.open("a", encoding="utf-8") as fh:
+            fh.write(f"\n{COMMENT[target.suffix]} edited by the speed benchmark\n")
+        call = cli.index(clone.root)
+    finally:
+        target.write_bytes(original)
+    out = measured(call)
+    out["path"] = target.relative_to(clone.root).as_posix()
+    return out
+
+
+def typical(cli: CodememCLI, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """A typical repository: a cold `codemem index`, then the first `codemem search`."""
+    rows = []
+    for repo in [r.strip() for r in args.typical.split(",") if r.strip()]:
+        try:
+            clone = prepare(args.mirrors, args.work_dir, repo)
+        except CheckoutError as exc:
+            rows.append({"repo": repo, "error": str(exc)})
+            continue
+        size = tree_size(clone.root, clone.tracked_files())
+        index = cli.index(clone.root)
+        search = cli.search(clone.root, GENERIC_QUERY, k=10)
+        row = {"repo": repo, **size, "index": measured(index), "search": measured(search.call)}
+        if search.error:
+            row["search"]["error"] = search.error
+        row["total_s"] = round(index.wall_s + search.call.wall_s, 4)
+        log(f"typical {repo}: index {index.wall_s:.2f} s + search {search.call.wall_s:.2f} s")
+        rows.append(row)
+    return rows
 
 
 def python_floor(runs: int) -> float:
@@ -175,6 +292,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--runs", type=int, default=5, help="runs per search query (median reported)"
     )
+    parser.add_argument(
+        "--typical",
+        default=TYPICAL,
+        help="comma-separated mirrors for 'a typical repository' ('' to skip)",
+    )
+    parser.add_argument(
+        "--aider",
+        default=None,
+        help="command that runs Aider (e.g. /work/venv-aider/bin/aider): its cold repo map too",
+    )
+    parser.add_argument(
+        "--aider-max-files",
+        type=int,
+        default=20_000,
+        help="skip Aider on repositories with more tracked files (the kernel: 78k)",
+    )
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--work-dir", type=Path, default=ROOT / "benchmarks" / ".work" / "speed")
     parser.add_argument(
@@ -199,44 +332,26 @@ def run(
     if available["search"] is None:
         results["search"] = search_runs(cli, clone.root, args.runs)
     results["incremental"] = incremental(cli, clone)
+    aider = Aider(args.aider, args.work_dir / "aider-home") if args.aider else None
+    if aider is not None and (problem := aider.preflight()):
+        log(f"aider not measured: {problem}")
+        results["aider_problem"], aider = problem, None
     sizes = []
     for repo in [r.strip() for r in args.sizes.split(",") if r.strip()]:
         if repo == args.repo:
-            sizes.append(
-                {
-                    "repo": repo,
-                    "commit": results["commit"],
-                    **results["size"],
-                    "index": results["full_index"],
-                }
-            )
+            sizes.append(size_row(cli, clone, repo, args, aider, results["full_index"]))
             continue
         try:
             other = prepare(args.mirrors, args.work_dir, repo)
         except CheckoutError as exc:
             sizes.append({"repo": repo, "error": str(exc)})
             continue
-        size = tree_size(other.root, other.tracked_files())
-        sizes.append(
-            {
-                "repo": repo,
-                "commit": other.head(),
-                **size,
-                "index": full_index(cli, other.root, repo),
-            }
-        )
+        sizes.append(size_row(cli, other, repo, args, aider))
     if args.linux:
         tree = linux_tree(args.linux.resolve())
-        size = tree_size(tree.root, tree.tracked_files())
-        sizes.append(
-            {
-                "repo": "linux",
-                "commit": tree.head(),
-                **size,
-                "index": full_index(cli, tree.root, "linux"),
-            }
-        )
+        sizes.append(size_row(cli, tree, "linux", args, aider))
     results["sizes"] = sorted(sizes, key=lambda row: row.get("lines", 0))
+    results["typical"] = typical(cli, args)
     return results
 
 

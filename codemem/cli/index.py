@@ -18,7 +18,7 @@ from codemem.cli import AppContext
 from codemem.cli.progress import progress_bar
 
 if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
-    from codemem.code import IndexSummary
+    from codemem.code import IndexSummary, Published
     from codemem.config import Config
     from codemem.sleep.writer import Change
     from codemem.workspace import Workspace
@@ -105,19 +105,74 @@ def describe_summary(summary: IndexSummary) -> str:
 
 @click.command("index")
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of incrementally.")
+@click.option(
+    "--from",
+    "source",
+    metavar="DIR",
+    help="Start from the index published in DIR for HEAD or its nearest published ancestor, "
+    "then update it from the work tree (default when there is no index: index.shared).",
+)
+@click.option(
+    "--publish",
+    "target",
+    metavar="DIR",
+    help="After updating, publish the index as HEAD's into the shared folder DIR.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.pass_obj
-def index_command(app: AppContext, full: bool, as_json: bool) -> None:
+def index_command(
+    app: AppContext, full: bool, source: str | None, target: str | None, as_json: bool
+) -> None:
     """Bring the code index up to date (incremental by default).
 
     Only files whose content changed since the last run are parsed again. Works before
     `codemem init` too: it creates what it needs under .codemem/local/.
+
+    A team builds the index once: CI runs `codemem index --publish DIR` on each commit it
+    builds, and a clone runs `codemem index --from DIR` (or sets index.shared: DIR in
+    .codemem/config.yml) to copy the nearest published index and update only what differs.
+    A damaged or unsafe published index is refused in one line and built locally instead.
     """
-    summary = run_index(app, full)
+    from codemem.code import CodeIndex
+
+    if full and source:
+        raise click.UsageError("--full rebuilds from scratch; it cannot start --from a copy")
+    index = CodeIndex(app.workspace(), app.config())
+    started = index.start_from(source) if source else None
+    with prompt_interrupt(), progress_bar("Indexing") as progress:
+        summary = index.refresh(full=full, progress=progress)
+    started = started or index.started_from
+    published = index.publish(target) if target else None
     if as_json:
-        click.echo(json.dumps(summary.to_json()))
-    else:
-        click.echo(describe_summary(summary))
+        payload = summary.to_json()
+        payload["started_from"] = started.to_json() if started else None
+        payload["published"] = published.to_json() if published else None
+        click.echo(json.dumps(payload))
+        return
+    if started is not None and started.used and started.commit:
+        click.echo(
+            f"Started from the index published for {started.commit[:12]} "
+            f"({_commits_back(started.distance or 0)}; {started.bytes / 2**20:,.1f} MiB)."
+        )
+    click.echo(describe_summary(summary))
+    if published is not None:
+        click.echo(_describe_published(published))
+
+
+def _commits_back(distance: int) -> str:
+    if distance == 0:
+        return "HEAD itself"
+    return f"{distance} commit{'s' if distance != 1 else ''} back"
+
+
+def _describe_published(published: Published) -> str:
+    where = f"{published.target} for {published.commit[:12]}"
+    if not published.published:
+        return f"Already published in {where}; left as it is."
+    line = f"Published {published.files:,} files ({published.bytes / 2**20:,.1f} MiB) to {where}."
+    if published.dirty:
+        line += " The work tree differs from HEAD: clones re-index those files."
+    return line
 
 
 @click.command("init")

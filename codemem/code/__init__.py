@@ -3,7 +3,8 @@
 Other packages use only what this module exports, never its submodules:
 
 - `CodeIndex(ws, config)`: refresh, search (`Hit`), repo map (`RepoMap`, `MapDefinition`),
-  symbols (`SymbolRow`), file facts (`FileFacts`), status; LanceDB, the manifest, the tag
+  symbols (`SymbolRow`), file facts (`FileFacts`), status, publishing to and starting from a
+  shared folder (`Published`, `SharedStart`); LanceDB, the manifest, the tag
   store and the reference graph stay private to this package.
 - pure helpers about files and languages (`is_test_path`, `path_skip_reason`,
   `language_for_path`, `is_code`...) and the parser the review and the digest run on diffs
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         language_for_path,
     )
     from codemem.code.parse import parse_file, split_source
+    from codemem.code.publish import Published, SharedStart
     from codemem.code.repomap import MapDefinition, RepoMap
     from codemem.code.search import Hit
 
@@ -58,6 +60,8 @@ _LAZY = {
     "MapDefinition": "codemem.code.repomap",
     "RepoMap": "codemem.code.repomap",
     "Hit": "codemem.code.search",
+    "Published": "codemem.code.publish",  # the indexer, so tree-sitter
+    "SharedStart": "codemem.code.publish",
 }
 
 __all__ = [
@@ -67,7 +71,9 @@ __all__ = [
     "Hit",
     "IndexSummary",
     "MapDefinition",
+    "Published",
     "RepoMap",
+    "SharedStart",
     "SymbolRow",
     # files
     "GENERATED_NAMES",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from codemem.code.graph import RefGraph
     from codemem.code.indexer import IndexSummary
     from codemem.code.manifest import Manifest
+    from codemem.code.publish import Published, SharedStart
     from codemem.code.repomap import MapDefinition, RepoMap
     from codemem.code.search import Hit
     from codemem.code.store import CodeStore
@@ -78,6 +79,8 @@ class CodeIndex:
         self._graph: RefGraph | None = None
         self._maps: dict[tuple[int, tuple[str, ...]], RepoMap] = {}
         self._verified: tuple[int, int] | None = None  # the manifest last found undamaged
+        # What the last refresh took from the shared folder of `index.shared`, if it looked.
+        self.started_from: SharedStart | None = None
 
     @property
     def config(self) -> Config:
@@ -94,9 +97,16 @@ class CodeIndex:
         return self._manifest() is not None
 
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> IndexSummary:
-        """Bring the index up to date with the work tree (`full`: rebuild from scratch)."""
+        """Bring the index up to date with the work tree (`full`: rebuild from scratch).
+
+        With `index.shared` set and no local index yet, it first starts from the index
+        published there (`start_from`; what it took is in `started_from`).
+        """
         from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
 
+        self.started_from = None
+        if not full and self.config.index.shared and not self.exists():
+            self.started_from = self.start_from(self.config.index.shared)
         try:
             summary = refresh_index(self.ws, self.config, full=full, progress=progress)
         except CodememError:
@@ -113,6 +123,22 @@ class CodeIndex:
             if damage is not None:
                 summary = refresh_index(self.ws, self.config, full=True, progress=progress)
         return summary
+
+    def publish(self, target: str) -> Published:
+        """Publish the index (refreshed first by the caller) as HEAD's into the shared folder
+        `target`; a commit already published there is left as it is (`published` False)."""
+        from codemem.code.publish import publish_index
+
+        return publish_index(self.ws, self.config, target)
+
+    def start_from(self, target: str) -> SharedStart:
+        """Replace the local index with the one published in `target` for HEAD or its nearest
+        published ancestor; a refresh then updates it from the work tree. A damaged or
+        unsafe published index is refused in one logged line (`used` False)."""
+        from codemem.code.publish import start_from_shared
+
+        self._stamp = None  # the tag store and graph may be new
+        return start_from_shared(self.ws, self.config, target)
 
     def status(self) -> dict[str, Any]:
         """What `codemem status` reports: contents per language, freshness, problems."""

@@ -153,6 +153,7 @@ def _connect(path: Path) -> sqlite3.Connection:
             uri + "?mode=ro", uri=True, timeout=BUSY_SECONDS, check_same_thread=False
         )
     db.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+    db.execute("PRAGMA trusted_schema = OFF")  # a published index's file is untrusted input
     return db
 
 

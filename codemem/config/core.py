@@ -25,6 +25,8 @@ class IndexConfig(Section):
     compact_every: int = Field(default=20, ge=1)
     batch_files: int = Field(default=2000, ge=1)
     keep_versions_seconds: int = Field(default=300, ge=0)
+    shared: str | None = None
+    shared_max_bytes: int = Field(default=20 * 2**30, gt=0)
 
 
 class SearchConfig(Section):
