@@ -22,7 +22,10 @@ from typing import Any
 
 from measure import Measured, run_measured
 
-STAGES = ("bm25", "symbols", "paths", "vectors", "graph_prior", "test_prior", "query_analysis")
+STAGES = (
+    "bm25", "symbols", "paths", "vectors", "graph_prior", "test_prior", "query_analysis",
+    "messages", "callees", "stems",
+)  # fmt: skip
 SEARCH_FLAGS = ("--level", "--json", "--query-file")
 
 

@@ -8,7 +8,8 @@ file Acc@1/3/5/10 per suite and language in well under a second, so a change to 
 fusion or to the path/symbol stages is judged on all instances, never on one.
 
     python benchmarks/fusion_lab.py collect            # ~10 min, once per stage change
-    python benchmarks/fusion_lab.py evaluate
+    python benchmarks/fusion_lab.py evaluate [--off STAGE]
+    python benchmarks/fusion_lab.py ablation            # Markdown table, each stage off in turn
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkout import WorkClone, find_mirror  # noqa: E402
 from localization import created, load_suite  # noqa: E402
 
-from codemem.code import stages  # noqa: E402
-from codemem.code.fusion import rank_files  # noqa: E402
+from codemem.code import followup, stages  # noqa: E402
+from codemem.code import query as query_module  # noqa: E402
+from codemem.code.fusion import StageResults, rank_files  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
 from codemem.code.search import Searcher  # noqa: E402
@@ -67,26 +69,7 @@ def collect(args) -> None:
                 config = load_config(ws.config_file)
                 refresh_index(ws, config)
                 searcher = Searcher(ws, config)
-                query = analyze_query(item["problem_statement"])
-                results = searcher.collect(query, depth=300)
-                words = sorted(set(IDENT_RE.findall(item["problem_statement"])))
-                symbol_rows = searcher.store.symbols_named(words, limit=100_000) if words else []
-                languages = searcher.languages()
-                records.append(
-                    {
-                        "suite": suite,
-                        "id": item["instance_id"],
-                        "repo": repo,
-                        "language": item.get("language", "python"),
-                        "gold": item["gold_files"],
-                        "text": item["problem_statement"],
-                        "results": results,
-                        "indexed": searcher.manifest.indexed_paths(),
-                        "languages": languages,
-                        "centrality": searcher.centrality(),
-                        "symbols": symbol_rows,
-                    }
-                )
+                records.append(record_instance(searcher, suite, repo, item))
                 print(
                     f"{item['instance_id']}: {time.perf_counter() - started:.1f}s", file=sys.stderr
                 )
@@ -96,42 +79,139 @@ def collect(args) -> None:
     print(f"recorded {len(records)} instances in {RECORDING}", file=sys.stderr)
 
 
-def replay(record: dict, recompute: bool = True, **options) -> list[str]:
-    """The file ranking codemem would give now, from the recorded stage outputs."""
-    query = analyze_query(record["text"])
-    results = record["results"]
-    if recompute:
+def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> dict:
+    """Every stage's output for one instance, and what the offline stages need to rerun."""
+    text = item["problem_statement"]
+    query = analyze_query(text)
+    results = searcher.collect(query, depth=300)
+    words = sorted(set(IDENT_RE.findall(text)))
+    symbol_rows = searcher.store.symbols_named(words, limit=100_000) if words else []
+    # Alternatives that change the full-text query, for the ablation and the variants.
+    plain = analyze_query(text, enabled=False)
+    query_module.TRACE_LINES_AS_PROSE = True
+    prose = analyze_query(text)
+    query_module.TRACE_LINES_AS_PROSE = False
+    bm25_plain = (stages.bm25_chunks(searcher.store, plain, 300), stages.bm25_files(searcher.store, plain, 100))
+    bm25_prose = (
+        (stages.bm25_chunks(searcher.store, prose, 300), stages.bm25_files(searcher.store, prose, 100))
+        if prose.fts_query() != query.fts_query()
+        else None
+    )
+    # The message stage's candidates with their text, and the callee stage's inputs.
+    message_cands = followup.message_candidates(searcher.store, query)
+    callers = [c for c in stages.symbol_matches(searcher.store, query) if c.kind in followup.CALLER_KINDS][:20]
+    bodies = searcher.chunk_texts(callers, by_line=True)
+    names = sorted({n for body in bodies.values() for n in followup.called_names(body)})
+    return {
+        "suite": suite,
+        "id": item["instance_id"],
+        "repo": repo,
+        "language": item.get("language", "python"),
+        "gold": item["gold_files"],
+        "text": text,
+        "results": results,
+        "bm25_plain": bm25_plain,
+        "bm25_prose": bm25_prose,
+        "message_cands": message_cands,
+        "message_texts": searcher.chunk_texts(message_cands),
+        "bodies": bodies,
+        "callee_rows": searcher.store.symbols_named(names, limit=100_000) if names else [],
+        "indexed": searcher.manifest.indexed_paths(),
+        "languages": searcher.languages(),
+        "centrality": searcher.centrality(),
+        "symbols": symbol_rows,
+    }
+
+
+ABLATIONS = ("bm25", "symbols", "paths", "graph_prior", "test_prior", "query_analysis", "messages", "callees", "stems", "frame_weights", "trace_lines_out")
+
+
+def replay(record: dict, off: str | None = None, **options) -> list[str]:
+    """The file ranking codemem would give now from the recorded stage outputs, `off` ablated."""
+    query = analyze_query(record["text"], enabled=off != "query_analysis")
+    base = record["results"]
+    results = StageResults(chunks=base.chunks, files=base.files)
+    if off == "query_analysis":
+        results.chunks, results.files = record["bm25_plain"]
+    elif off == "trace_lines_out" and record.get("bm25_prose"):
+        results.chunks, results.files = record["bm25_prose"]
+    if off == "bm25":
+        results.chunks, results.files = [], []
+    names = stages.NameIndex.build(record["indexed"])
+    if query.frames and off != "frame_weights":
+        stages.weigh_frames(query.frames, names)
+    if off != "paths":
         results.paths = stages.path_matches(stages.PathList(record["indexed"]), query)
+    if off != "stems":
+        results.stems = stages.stem_matches(names, query)
+    if off != "symbols":
         results.symbols = stages.symbol_matches(RecordedSymbols(record["symbols"]), query)
-    scores = rank_files(results, query, record["languages"], record["centrality"], **options)
+    if off != "messages" and query.errors:
+        results.messages = followup.message_matches(record["message_cands"], record["message_texts"], query)
+    if off != "callees" and results.symbols:
+        sources = Searcher.callee_sources(results.symbols)
+        results.callees = followup.callee_matches(sources, record["bodies"], record["callee_rows"])
+    scores = rank_files(
+        results,
+        query,
+        record["languages"],
+        record["centrality"],
+        test_prior=off != "test_prior",
+        graph_prior=off != "graph_prior",
+        **options,
+    )
     return [p for p, _ in sorted(scores.items(), key=lambda kv: -kv[1])]
 
 
-def evaluate(args) -> None:
+def load_recording() -> list[dict]:
     with RECORDING.open("rb") as handle:
-        records = pickle.load(handle)
-    table = defaultdict(lambda: defaultdict(int))
+        return pickle.load(handle)
+
+
+def score(records: list[dict], off: str | None = None, verbose: bool = False, **options) -> dict:
+    """Acc@1/3/5/10 and All@10 (every gold file in the top 10) per suite and language, in %."""
+    table: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     for record in records:
-        ranked = replay(record, rrf_k=args.rrf_k)
+        ranked = replay(record, off, **options)
         ranks = [ranked.index(g) + 1 for g in record["gold"] if g in ranked]
         best = min(ranks) if ranks else None
-        groups = [
-            "all:" + record["suite"],
-            record["suite"]
-            + ":"
-            + (record["language"] if record["suite"] == "multiswe" else record["repo"]),
-        ]
-        for group in groups:
+        every = len(ranks) == len(record["gold"]) and max(ranks) <= 10
+        suite = record["suite"]
+        kind = record["language"] if suite == "multiswe" else record["repo"]
+        for group in ("all:" + suite, suite + ":" + kind):
             table[group]["n"] += 1
             for k in (1, 3, 5, 10):
                 table[group][k] += bool(best and best <= k)
-        if args.verbose:
+            table[group]["all10"] += every
+        if verbose:
             print(f"{record['id']:45} gold rank {best}  top {ranked[:3]}")
-    print(f"{'group':36} {'n':>4} {'@1':>6} {'@3':>6} {'@5':>6} {'@10':>6}")
+    return {
+        group: {k: 100 * row[k] / row["n"] for k in (1, 3, 5, 10, "all10")} | {"n": row["n"]}
+        for group, row in table.items()
+    }
+
+
+def evaluate(args) -> None:
+    table = score(load_recording(), args.off, args.verbose, rrf_k=args.rrf_k)
+    print(f"{'group':36} {'n':>4} {'@1':>6} {'@3':>6} {'@5':>6} {'@10':>6} {'all@10':>6}")
     for group in sorted(table):
         row = table[group]
-        cells = " ".join(f"{100 * row[k] / row['n']:6.1f}" for k in (1, 3, 5, 10))
+        cells = " ".join(f"{row[k]:6.1f}" for k in (1, 3, 5, 10, "all10"))
         print(f"{group:36} {row['n']:>4} {cells}")
+
+
+def ablation(args) -> None:
+    """A Markdown table: the full ranking, then each stage or prior switched off in turn."""
+    records = load_recording()
+    print("| switched off | SWE-bench Lite dev Acc@1/5/10 | Multi-SWE dev Acc@1/5/10 | Multi-SWE All@10 |")
+    print("|:--|--:|--:|--:|")
+    for off in (None, *ABLATIONS):
+        table = score(records, off)
+        swe, multi = table["all:swebench"], table["all:multiswe"]
+        print(
+            f"| {off or '(nothing: full ranking)'} | {swe[1]:.1f} / {swe[5]:.1f} / {swe[10]:.1f} "
+            f"| {multi[1]:.1f} / {multi[5]:.1f} / {multi[10]:.1f} | {multi['all10']:.1f} |"
+        )
 
 
 def main() -> None:
@@ -145,9 +225,11 @@ def main() -> None:
     c.add_argument("--work-dir", type=Path, default=ROOT / ".work" / "localization")
     e = sub.add_parser("evaluate")
     e.add_argument("--rrf-k", type=int, default=20)
+    e.add_argument("--off", choices=ABLATIONS, help="replay with this stage or prior off")
     e.add_argument("-v", "--verbose", action="store_true")
+    sub.add_parser("ablation")
     args = parser.parse_args()
-    collect(args) if args.command == "collect" else evaluate(args)
+    {"collect": collect, "evaluate": evaluate, "ablation": ablation}[args.command](args)
 
 
 if __name__ == "__main__":

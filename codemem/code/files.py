@@ -42,7 +42,8 @@ GENERATED_NAMES = re.compile(
 SECRET_NAMES = re.compile(
     r"(^\.env(\..*)?$|^\.envrc$|\.(pem|key|p12|pfx|jks|keystore|ppk|asc|gpg)$"
     r"|^id_(rsa|dsa|ecdsa|ed25519)(\.pub)?$|^\.(netrc|pypirc|npmrc|git-credentials|htpasswd)$"
-    r"|^credentials(\..*)?$|^secrets?\.(ya?ml|json|toml|env|ini)$"
+    # `credentials` and `credentials.json` hold keys; `credentials.go` is source about them.
+    r"|^credentials(\.(json|ya?ml|toml|ini|cfg|conf|env|txt|xml|csv))?$|^secrets?\.(ya?ml|json|toml|env|ini)$"
     r"|^service[-_]account.*\.json$|\.tfvars$|\.tfstate$)",
     re.IGNORECASE,
 )

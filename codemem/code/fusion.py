@@ -15,7 +15,16 @@ from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
 
 # How much each stage's vote counts.
-STAGE_WEIGHTS = {"bm25": 1.0, "bm25_files": 1.0, "symbols": 1.0, "paths": 1.2, "vectors": 1.0}
+STAGE_WEIGHTS = {
+    "bm25": 1.0,
+    "bm25_files": 1.0,
+    "symbols": 1.0,
+    "paths": 1.2,
+    "vectors": 1.0,
+    "messages": 1.0,
+    "callees": 0.3,
+    "stems": 0.5,
+}
 TEST_FACTOR = 0.6  # tests below the code they test...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
@@ -30,6 +39,9 @@ class StageResults:
     symbols: list[Candidate] = field(default_factory=list)
     paths: list[Candidate] = field(default_factory=list)
     vectors: list[Candidate] = field(default_factory=list)
+    messages: list[Candidate] = field(default_factory=list)  # where an error message is raised
+    callees: list[Candidate] = field(default_factory=list)  # what the named definitions call
+    stems: list[Candidate] = field(default_factory=list)  # files named by a word of the query
 
     def file_lists(self) -> dict[str, list[str]]:
         return {
@@ -38,6 +50,9 @@ class StageResults:
             "symbols": unique_paths(self.symbols),
             "paths": unique_paths(self.paths),
             "vectors": unique_paths(self.vectors),
+            "messages": unique_paths(self.messages),
+            "callees": unique_paths(self.callees),
+            "stems": unique_paths(self.stems),
         }
 
 

@@ -28,6 +28,8 @@ STOP_WORDS = frozenset(
 PATH_RE = re.compile(
     r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|js|jsx|mjs|cjs|ts|tsx|go|rs|java|kt|c|h|cc|cpp|cxx|hpp|hh|cs|rb|php|md|rst|yml|yaml|toml|json|cfg|ini|txt|sh))(?::(\d+))?\b"
 )
+# A link to a file of a repository host: `.../blob/<ref>/<path>#L214`.
+SOURCE_URL_RE = re.compile(r"https?://\S+?/(?:blob|tree|raw|src)/[^/\s]+/([^\s#?)\]>\"']+)(?:#L(\d+))?")
 PY_FRAME_RE = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([\w<>.]+))?')
 JS_FRAME_RE = re.compile(r"at (?:([\w$.<>]+) \()?([^\s()]+?):(\d+)(?::\d+)?\)?")
 JAVA_FRAME_RE = re.compile(r"at ([\w$.]+)\.([\w$<>]+)\(([\w$]+\.(?:java|kt|scala)):(\d+)\)")
@@ -37,6 +39,18 @@ QUOTED_RE = re.compile(r"\"([^\"\n]{8,200})\"|'([^'\n]{8,200})'")
 ERROR_LINE_RE = re.compile(
     r"^\s*(?:[\w.]+(?:Error|Exception|Warning)|error|panic|fatal)\b[: ].{0,200}$", re.M
 )
+# An error as a program prints it: `pkg.SomeError: ...`, `error: ...`, `panic: ...`.
+PRINTED_ERROR_RE = re.compile(
+    r"^\s*(?:[\w.]+(?:Error|Exception)|error|panic|fatal)(?:\[\w+\])?:\s.{0,300}$", re.M
+)
+QUOTED_NAME_RE = re.compile(r"['`\"]([A-Za-z_][A-Za-z0-9_]*)['`\"]")
+ERROR_PREFIX_RE = re.compile(
+    r"^\s*(?:[\w.]+(?:Error|Exception|Warning)|error|panic|fatal)(?:\[\w+\])?\s*:?\s*"
+)
+TRACE_HEAD_RE = re.compile(r"\s*Traceback \(most recent call last\)")
+MIN_MESSAGE = 12  # shorter error text ("error: 1") says too little to look up
+# Whether traceback and error lines count as full-text terms like the rest of the text.
+TRACE_LINES_AS_PROSE = False
 IDENT_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 TEST_WORDS = frozenset(
     {"test", "tests", "testing", "pytest", "unittest", "spec", "fixture", "fixtures"}
@@ -50,11 +64,17 @@ FOCUS_SHARE = 0.1
 
 @dataclass
 class Frame:
-    """One traceback frame: where the failing code is."""
+    """One traceback frame: where the failing code is.
+
+    `depth` counts from the innermost frame (0), whatever order the trace was printed in;
+    `weight` is set by `stages.weigh_frames` once the indexed paths are known.
+    """
 
     path: str
     line: int
     function: str | None = None
+    depth: int = 0
+    weight: float = 1.0
 
 
 @dataclass
@@ -73,6 +93,7 @@ class AnalyzedQuery:
     exact: set[str] = field(
         default_factory=set
     )  # names given as code: backticked, or the whole query
+    errors: list[str] = field(default_factory=list)  # error-message text, prefix removed
     mentions_tests: bool = False
     asks_for_tests: bool = False  # the query is about tests, not merely mentioning one
     asks_for_docs: bool = False
@@ -104,18 +125,29 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
         q.terms = Counter(tokenize(text))
         return q
 
-    for match in PY_FRAME_RE.finditer(text):
-        q.frames.append(Frame(match.group(1), int(match.group(2)), match.group(3)))
+    # Python prints the innermost frame last; Java and JavaScript print it first.
+    py_frames = [Frame(m.group(1), int(m.group(2)), m.group(3)) for m in PY_FRAME_RE.finditer(text)]
+    for depth, frame in enumerate(reversed(py_frames)):
+        frame.depth = depth
+    stacked: list[Frame] = []
     for match in JAVA_FRAME_RE.finditer(text):
-        q.frames.append(Frame(match.group(3), int(match.group(4)), match.group(2)))
+        stacked.append(Frame(match.group(3), int(match.group(4)), match.group(2)))
         q.dotted.append(f"{match.group(1)}.{match.group(2)}")
     for match in JS_FRAME_RE.finditer(text):
         if "/" in match.group(2) or "." in match.group(2):
-            q.frames.append(Frame(match.group(2), int(match.group(3)), match.group(1)))
+            stacked.append(Frame(match.group(2), int(match.group(3)), match.group(1)))
+    for depth, frame in enumerate(stacked):
+        frame.depth = depth
+    q.frames = py_frames + stacked
     seen_paths: set[str] = set()
     for match in PATH_RE.finditer(text):
         path = match.group(1)
         if path not in seen_paths and not path.startswith("."):
+            seen_paths.add(path)
+            q.paths.append((path, int(match.group(2)) if match.group(2) else None))
+    for match in SOURCE_URL_RE.finditer(text):
+        path = match.group(1).rstrip(".,;:")
+        if path not in seen_paths and PATH_RE.fullmatch(path.rsplit("/", 1)[-1]):
             seen_paths.add(path)
             q.paths.append((path, int(match.group(2)) if match.group(2) else None))
     for frame in q.frames:
@@ -135,9 +167,13 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
     for m in QUOTED_RE.finditer(text):
         q.messages.append(m.group(1) or m.group(2))
     q.messages += [m.group(0).strip() for m in ERROR_LINE_RE.finditer(text)]
+    printed = [m.group(0).strip() for m in PRINTED_ERROR_RE.finditer(text)]
+    q.errors = [body for line in printed if (body := error_message(line))]
 
     in_code = {w for span in code_spans for w in IDENT_RE.findall(span)}
     in_code |= {f.function for f in q.frames if f.function}
+    # `'Name' object has no attribute 'getitem'`: a quoted word of an error names code.
+    in_code |= {w for line in printed for w in QUOTED_NAME_RE.findall(line)}
     words = IDENT_RE.findall(text)
     if len(words) == 1:  # a bare name is a name, however it is spelled (`g`, `Router`)
         in_code.add(words[0])
@@ -161,7 +197,7 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
     ]
 
     terms: Counter[str] = Counter()
-    for token in tokenize(text):
+    for token in tokenize(text if TRACE_LINES_AS_PROSE else prose_text(text)):
         if token not in STOP_WORDS and not token.isdigit():
             terms[token] += 1
     # Code names are the strongest evidence: weigh them above prose words.
@@ -176,6 +212,35 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
     q.asks_for_tests = _focuses_on(text, TEST_WORDS)
     q.asks_for_docs = _focuses_on(text, DOC_WORDS)
     return q
+
+
+def error_message(line: str) -> str:
+    """The message of an error line, without its `pkg.SomeError:` or `error:` prefix."""
+    body = ERROR_PREFIX_RE.sub("", line, count=1).strip()
+    return body if len(body) >= MIN_MESSAGE else ""
+
+
+def prose_text(text: str) -> str:
+    """The text without its traceback frames, their source lines and error lines.
+
+    Those lines name every file of the call chain and repeat the error's words; as full-text
+    terms they outvote the prose that says what is wrong. Frames and errors are used by
+    their own stages instead (paths, symbols, messages).
+    """
+    kept: list[str] = []
+    skip_next = False
+    for line in text.splitlines():
+        if skip_next:  # the source line Python prints under a frame
+            skip_next = False
+            if line.startswith("    ") and not PY_FRAME_RE.search(line):
+                continue
+        if PY_FRAME_RE.search(line):
+            skip_next = True
+            continue
+        if JAVA_FRAME_RE.search(line) or PRINTED_ERROR_RE.match(line) or TRACE_HEAD_RE.match(line):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def _focuses_on(text: str, words: frozenset[str]) -> bool:

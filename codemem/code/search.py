@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codemem.code import stages
+from codemem.code import followup, stages
 from codemem.code.files import is_test_path
 from codemem.code.fusion import STAGE_WEIGHTS, TEST_FACTOR, StageResults, rank_files, rrf
 from codemem.code.manifest import Manifest
@@ -77,6 +77,7 @@ class Searcher:
         self.manifest: Manifest = loaded
         self._store: CodeStore | None = None
         self._centrality: dict[str, float] | None = None
+        self._names: stages.NameIndex | None = None
         self._centrality_source = centrality or self._load_centrality
 
     @property
@@ -115,13 +116,56 @@ class Searcher:
     def collect(self, query: AnalyzedQuery, depth: int = 200) -> StageResults:
         """Run every enabled stage for one query."""
         opts = self.config.search
-        return StageResults(
+        if query.frames:
+            stages.weigh_frames(query.frames, self.name_index())
+        results = StageResults(
             chunks=stages.bm25_chunks(self.store, query, depth) if opts.bm25 else [],
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
             symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
             paths=stages.path_matches(self.manifest, query) if opts.paths else [],
+            stems=stages.stem_matches(self.name_index(), query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
+        self._follow_up_stages(results, query)
+        return results
+
+    def name_index(self) -> stages.NameIndex:
+        """The indexed files by name and name words, built on first use."""
+        if self._names is None:
+            self._names = stages.NameIndex.build(self.manifest.indexed_paths())
+        return self._names
+
+    def _follow_up_stages(self, results: StageResults, query: AnalyzedQuery) -> None:
+        """The stages that read code: where an error message is raised, what named code calls."""
+        opts = self.config.search
+        if opts.messages and query.errors:
+            cands = followup.message_candidates(self.store, query)
+            results.messages = followup.message_matches(cands, self.chunk_texts(cands), query)
+        if opts.callees and results.symbols:
+            sources = self.callee_sources(results.symbols)
+            bodies = self.chunk_texts(sources, by_line=True)
+            names = {n for body in bodies.values() for n in followup.called_names(body)}
+            rows = self.store.symbols_named(sorted(names)) if names else []
+            results.callees = followup.callee_matches(sources, bodies, rows)
+
+    @staticmethod
+    def callee_sources(symbols: list[stages.Candidate]) -> list[stages.Candidate]:
+        """The definitions whose callees are followed: the best few functions the query names."""
+        return [c for c in symbols if c.kind in followup.CALLER_KINDS][: followup.CALLEE_SOURCES]
+
+    def chunk_texts(self, cands: list[stages.Candidate], *, by_line: bool = False) -> dict[Any, str]:
+        """Each candidate's lines from the work tree, keyed by chunk id (or by path and line)."""
+        files: dict[str, list[str]] = {}
+        out: dict[Any, str] = {}
+        for cand in cands:
+            if cand.path not in files:
+                try:
+                    files[cand.path] = (self.ws.root / cand.path).read_text("utf-8", "replace").splitlines()
+                except OSError:
+                    files[cand.path] = []
+            key = (cand.path, cand.start_line) if by_line else cand.chunk_id
+            out[key] = "\n".join(files[cand.path][max(0, cand.start_line - 1) : cand.end_line])
+        return out
 
     def languages(self, paths: Iterable[str] | None = None) -> dict[str, str | None]:
         """path -> language of `paths` (default: of every file; a search asks only for its
@@ -186,7 +230,8 @@ class Searcher:
         }
         lists["symbols"] = [cid for c in symbols if (cid := located.get((c.path, c.start_line)))]
         lists["paths"] = [cid for c in paths if (cid := located.get((c.path, c.start_line)))]
-        by_id = {c.chunk_id: c for c in chunks + vectors}
+        lists["messages"] = [c.chunk_id for c in results.messages if c.chunk_id]
+        by_id = {c.chunk_id: c for c in chunks + vectors + results.messages}
         by_id.update(
             self._rows_by_id({cid for lst in lists.values() for cid in lst} - by_id.keys())
         )

@@ -1,4 +1,4 @@
-"""Candidate generators for retrieval: full-text, symbols, paths, vectors.
+"""Candidate generators for retrieval: full-text, symbols, paths, file names, vectors.
 
 Each stage asks the store (`codemem.code.store`, where every LanceDB query is) for rows and
 returns candidates best first; `codemem.code.search` fuses them. Every stage
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from codemem.code.files import is_test_path
 from codemem.code.manifest import file_stem, module_name, package_name
-from codemem.code.query import STOP_WORDS, AnalyzedQuery, looks_like_code
+from codemem.code.query import IDENT_RE, STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
+from codemem.code.text import split_identifier
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +39,16 @@ KIND_WEIGHTS = {
     "variable": 0.7,
 }
 TEST_DEFINITION_WEIGHT = 0.5
+# File names as query words (`stem_matches`).
+STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
+MAX_STEM_FILES = 3
+STEM_MAX_WORDS = 24
+STEM_SUBWORDS = True
+PHRASE_NAMES = True  # a short query's words in a row may spell a definition's name
+# Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
+BOUNDARY_FRAME_WEIGHT = 0.5
+CHAIN_FRAME_WEIGHT = 0.2
+FOREIGN_FRAME_WEIGHT = 0.2
 
 
 @dataclass(slots=True)
@@ -97,19 +108,23 @@ def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> 
     names = [n for n in names if (len(n) > 2 or n in query.exact) and n.lower() not in STOP_WORDS][
         :200
     ]
+    names += [n for n in phrase_names(query) if n not in names] if PHRASE_NAMES else []
     if not names:
         return []
     rows = store.symbols_named(names)
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_name[row["name"]].append(row)
-    strong = {f.function for f in query.frames if f.function}
+    strong: dict[str, float] = {}  # a frame's function, as much as its frame counts
+    for frame in query.frames:
+        if frame.function:
+            strong[frame.function] = max(strong.get(frame.function, 0.0), frame.weight)
     plain_names = set(query.names) - set(query.identifiers)
     out: list[Candidate] = []
     for name, defs in by_name.items():
         if len(defs) > MAX_DEFINITIONS:
             continue
-        weight = (2.0 if name in strong else 1.0) * (1.5 if looks_like_code(name) else 1.0)
+        weight = (1.0 + strong.get(name, 0.0)) * (1.5 if looks_like_code(name) else 1.0)
         if name in plain_names:
             weight *= NAME_WEIGHT
         for row in defs:
@@ -127,6 +142,23 @@ def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> 
     return out[:limit]
 
 
+def phrase_names(query: AnalyzedQuery) -> list[str]:
+    """Names a short query spells in words: "hash code builder" → `HashCodeBuilder`,
+    `hashCodeBuilder`, `hash_code_builder` (two or three words in a row, none a stop word)."""
+    if not is_short(query):
+        return []
+    words = IDENT_RE.findall(query.text)
+    out: list[str] = []
+    for size in (2, 3):
+        for n in range(len(words) - size + 1):
+            run = words[n : n + size]
+            if any(w.lower() in STOP_WORDS or not w.isalpha() for w in run):
+                continue
+            pascal = "".join(w[:1].upper() + w[1:] for w in run)
+            out += [pascal, pascal[:1].lower() + pascal[1:], "_".join(w.lower() for w in run)]
+    return list(dict.fromkeys(out))
+
+
 def _suffix_score(mention: list[str], path: list[str]) -> int:
     n = 0
     for a, b in zip(reversed(mention), reversed(path), strict=False):
@@ -134,6 +166,52 @@ def _suffix_score(mention: list[str], path: list[str]) -> int:
             break
         n += 1
     return n
+
+
+def _best_suffix(mention: str, split_paths: list[tuple[str, list[str]]]) -> tuple[int, list[str]]:
+    """The indexed paths sharing the longest suffix of components with a mentioned path."""
+    if mention.startswith("<"):  # <stdin>, <string>: not a file
+        return 0, []
+    parts = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").split("/")
+    best = 0
+    matched: list[str] = []
+    for path, pparts in split_paths:
+        n = _suffix_score(parts, pparts)
+        if n > best:
+            best, matched = n, [path]
+        elif n == best and n:
+            matched.append(path)
+    return best, matched
+
+
+def weigh_frames(frames: list[Frame], names: NameIndex) -> None:
+    """How much each traceback frame says about where the fault is (sets `Frame.weight`).
+
+    A frame is the project's when its path is one indexed file (`site-packages/pkg/mod.py`
+    → `src/pkg/mod.py`); others are library or user-script frames. The innermost project
+    frame is where the failure surfaced and weighs most; a project frame next to a foreign
+    one (the entry point the user called, or the call into a library) comes next; the rest
+    of the chain is a candidate, much less.
+    """
+    if not frames:
+        return
+    ours: dict[str, bool] = {}
+    for frame in frames:
+        if frame.path not in ours:  # a frame can only match a file of the same name
+            same = names.by_name.get(frame.path.replace("\\", "/").rsplit("/", 1)[-1], [])
+            best, matched = _best_suffix(frame.path, [(p, p.split("/")) for p in same])
+            ours[frame.path] = bool(matched) and (best >= 2 or len(matched) == 1)
+    chain = sorted(frames, key=lambda f: f.depth)  # innermost first
+    own = [n for n, f in enumerate(chain) if ours[f.path]]
+    for n, frame in enumerate(chain):
+        if not ours[frame.path]:
+            frame.weight = FOREIGN_FRAME_WEIGHT
+        elif n == own[0]:
+            frame.weight = 1.0
+        elif any(0 <= m < len(chain) and not ours[chain[m].path] for m in (n - 1, n + 1)):
+            frame.weight = BOUNDARY_FRAME_WEIGHT
+        else:
+            frame.weight = CHAIN_FRAME_WEIGHT
 
 
 class PathLookup(Protocol):
@@ -153,30 +231,22 @@ def path_matches(paths: PathLookup, query: AnalyzedQuery) -> list[Candidate]:
     """Files the query names: paths and traceback frames, module names, file stems.
 
     A mention matches the indexed paths sharing its longest suffix of components
-    (`/venv/lib/site-packages/pkg/mod.py` → `src/pkg/mod.py`). Among traceback frames the
-    innermost (listed last) weighs most: that is where the failure surfaced. Only the files
-    that share a name with a mention are looked at, never the whole list.
+    (`/venv/lib/site-packages/pkg/mod.py` → `src/pkg/mod.py`). A traceback frame's file
+    counts as much as its frame (`weigh_frames`): the innermost project frame most. Only the
+    files that share a name with a mention are looked at, never the whole list.
     """
     scores: dict[str, float] = defaultdict(float)
     lines: dict[str, int] = {}
-    frame_paths = [f.path for f in query.frames]
+    frame_weight: dict[str, float] = {}
+    for frame in query.frames:
+        frame_weight[frame.path] = max(frame_weight.get(frame.path, 0.0), frame.weight)
     for mention, line in query.paths:
-        if mention.startswith("<"):  # <stdin>, <string>: not a file
-            continue
-        parts = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").split("/")
-        best = 0
-        matched: list[str] = []
-        for path in paths.with_stem(file_stem(parts[-1])):  # a shared suffix ends in the name
-            n = _suffix_score(parts, path.split("/"))
-            if n > best:
-                best, matched = n, [path]
-            elif n == best and n:
-                matched.append(path)
-        depth = 0.0
-        if mention in frame_paths:
-            depth = 0.5 * (frame_paths.index(mention) + 1) / len(frame_paths)
+        name = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").rsplit("/", 1)[-1]
+        same = paths.with_stem(file_stem(name))  # a shared suffix ends in the file's name
+        best, matched = _best_suffix(mention, [(p, p.split("/")) for p in same])
+        weight = frame_weight.get(mention, 1.0)
         for path in matched[:5]:
-            scores[path] += (best + depth) / len(matched)
+            scores[path] += best * weight / len(matched)
             if line:
                 lines.setdefault(path, line)
     for dotted in query.dotted:
@@ -188,7 +258,7 @@ def path_matches(paths: PathLookup, query: AnalyzedQuery) -> list[Candidate]:
                 for path in hits:
                     scores[path] += 1.0 / len(hits)
     # A code name that is also a file name (`L031` → rules/L031.py); prose words are not.
-    for word in {w.lower() for w in query.identifiers}:
+    for word in dict.fromkeys(w.lower() for w in query.identifiers):  # in order: ties stay put
         if word in STOP_WORDS or len(word) <= 2:
             continue
         hits = paths.with_stem(word)
@@ -221,6 +291,77 @@ class PathList:
 
     def with_module_part(self, last: str) -> list[tuple[str, str]]:
         return list(self._modules.get(last, []))
+
+
+def light_stem(word: str) -> str:
+    """`checks`/`checker` → `check`, `loads`/`loader` → `load`, `floating` → `float`,
+    `dependencies` → `dependency`."""
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
+    for suffix in STEM_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+@dataclass(slots=True)
+class NameIndex:
+    """Every file name and its light-stemmed words, for `stem_matches` and `weigh_frames`
+    (built once per searcher)."""
+
+    files: dict[str, list[str]]  # stemmed word → files whose name holds it
+    words: dict[str, int]  # file → how many words its name has
+    by_name: dict[str, list[str]]  # file name → the files of that name
+
+    @classmethod
+    def build(cls, paths: list[str]) -> NameIndex:
+        files: defaultdict[str, list[str]] = defaultdict(list)
+        words: dict[str, int] = {}
+        by_name: defaultdict[str, list[str]] = defaultdict(list)
+        for path in paths:
+            name = path.rsplit("/", 1)[-1]
+            by_name[name].append(path)
+            stem = name.split(".", 1)[0]
+            parts = [p for p in split_identifier(stem) if len(p) >= 3] if STEM_SUBWORDS else []
+            words[path] = max(1, len(parts))
+            for key in {light_stem(stem.lower())} | {light_stem(p) for p in parts}:
+                if len(key) >= 3:
+                    files[key].append(path)
+        return cls(dict(files), words, dict(by_name))
+
+
+def is_short(query: AnalyzedQuery) -> bool:
+    """A search rather than a report: in a long report a word naming a file is mostly by chance."""
+    words = [w for w in IDENT_RE.findall(query.text) if w.lower() not in STOP_WORDS]
+    return len(words) <= STEM_MAX_WORDS
+
+
+def stem_matches(names: NameIndex, query: AnalyzedQuery) -> list[Candidate]:
+    """Files whose name is made of words of a short query, compared after light stemming:
+    `state.lua` for "plugin state", `lock.lua` for "the lockfile", `HashCodeBuilder.java` for
+    "hash code builder". A word shared by many file names says nothing; a file counts by the
+    share of its name's words the query holds."""
+    if not is_short(query):
+        return []
+    words = [w.lower() for w in IDENT_RE.findall(query.text)]
+    scores: dict[str, float] = defaultdict(float)
+    matched: dict[str, int] = defaultdict(int)
+    for word in dict.fromkeys(words):  # in query order, so that ties rank the same every run
+        if word in STOP_WORDS or len(word) < 3 or not word.isalpha():
+            continue
+        key = light_stem(word)
+        hits = names.files.get(key) or next(
+            (names.files[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in names.files),
+            [],
+        )
+        if 0 < len(hits) <= MAX_STEM_FILES:
+            for path in hits:
+                scores[path] += 1.0 / len(hits)
+                matched[path] += 1
+    for path in scores:
+        scores[path] *= min(1.0, matched[path] / names.words[path])
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [Candidate(path=p, score=s) for p, s in ranked]
 
 
 def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:

@@ -38,6 +38,9 @@ class SearchConfig(Section):
     graph_prior: bool = True
     test_prior: bool = True
     query_analysis: bool = True
+    messages: bool = True
+    callees: bool = True
+    stems: bool = True
     rrf_k: int = Field(default=20, ge=1)
 
 

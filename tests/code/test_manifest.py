@@ -93,7 +93,7 @@ def test_the_path_stage_reads_the_same_from_the_manifest_as_from_a_list(tmp_path
     )
     found = [(c.path, c.score, c.start_line) for c in path_matches(loaded, query)]
     assert found == [(c.path, c.score, c.start_line) for c in path_matches(listed, query)]
-    assert found[:2] == [("src/pkg/mod.py", 3.5, 3), ("tests/test_mod.py", 0.5, 0)]
+    assert found[:2] == [("src/pkg/mod.py", 3.0, 3), ("tests/test_mod.py", 0.5, 0)]
 
 
 @pytest.mark.parametrize("how", ["truncate", "random", "empty", "torn page"])
@@ -243,6 +243,7 @@ def test_a_no_op_refresh_reads_no_manifest_row(repo_factory, monkeypatch):
 
 def _path_matches_by_scanning(paths: list[str], query) -> list[tuple[str, float, int]]:
     """The path stage as it was, a loop over every path per query: the oracle."""
+
     def suffix(mention: list[str], path: list[str]) -> int:
         n = 0
         for a, b in zip(reversed(mention), reversed(path), strict=False):
@@ -254,7 +255,9 @@ def _path_matches_by_scanning(paths: list[str], query) -> list[tuple[str, float,
     scores: dict[str, float] = defaultdict(float)
     lines: dict[str, int] = {}
     split_paths = [(p, p.split("/")) for p in paths]
-    frame_paths = [f.path for f in query.frames]
+    frame_weight: dict[str, float] = {}
+    for frame in query.frames:
+        frame_weight[frame.path] = max(frame_weight.get(frame.path, 0.0), frame.weight)
     for mention, line in query.paths:
         if mention.startswith("<"):
             continue
@@ -266,11 +269,9 @@ def _path_matches_by_scanning(paths: list[str], query) -> list[tuple[str, float,
                 best, matched = n, [path]
             elif n == best and n:
                 matched.append(path)
-        depth = 0.0
-        if mention in frame_paths:
-            depth = 0.5 * (frame_paths.index(mention) + 1) / len(frame_paths)
+        weight = frame_weight.get(mention, 1.0)
         for path in matched[:5]:
-            scores[path] += (best + depth) / len(matched)
+            scores[path] += best * weight / len(matched)
             if line:
                 lines.setdefault(path, line)
     without_ext: defaultdict[str, list[str]] = defaultdict(list)
@@ -286,7 +287,7 @@ def _path_matches_by_scanning(paths: list[str], query) -> list[tuple[str, float,
             if key == dotted or key.endswith("." + dotted):
                 for path in hits:
                     scores[path] += 1.0 / len(hits)
-    for word in {w.lower() for w in query.identifiers}:
+    for word in dict.fromkeys(w.lower() for w in query.identifiers):
         hits = by_stem.get(word, [])
         if hits and len(hits) <= 3 and word not in STOP_WORDS and len(word) > 2:
             for path in hits:
@@ -310,11 +311,15 @@ QUERIES = [
 
 @pytest.mark.parametrize("text", QUERIES)
 def test_the_path_stage_finds_what_a_scan_of_every_path_found(tmp_path, text):
-    paths = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+    paths = sorted(
+        set(
+            subprocess.run(
+                ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.splitlines()
+        )
+    )
     saved(tmp_path, {p: FileEntry("x", "indexed", "python") for p in paths})
     query = analyze_query(text)
     found = [(c.path, c.score, c.start_line) for c in path_matches(Manifest.load(tmp_path), query)]
-    assert found == _path_matches_by_scanning(sorted(paths), query)
+    assert found == _path_matches_by_scanning(paths, query)
     assert found  # each query names some file
