@@ -41,8 +41,11 @@ def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tm
         import overrides  # anyone importing it later gets the real package
 
         print(Path(overrides.__file__).parent.name, hasattr(overrides, "EnforceOverrides"))
+        import pyarrow as pa
+
         db = store.CodeStore(Path(sys.argv[1]))
-        db.write(store.Batch(files=[{"path": "a.py", "language": "python", "search": "alpha beta"}]))
+        row = {"path": "a.py", "language": "python", "search": "alpha beta"}
+        db.table("files").add(pa.Table.from_pylist([row], schema=store.files_schema()))
         db.ensure_fts()
         print([r["path"] for r in db.fts_files("beta", 5)])
         """,
