@@ -123,7 +123,10 @@ class Searcher:
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
             symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
             paths=stages.path_matches(self.manifest, query) if opts.paths else [],
-            stems=stages.stem_matches(self.name_index(), query) if opts.stems else [],
+            # The name index reads every indexed path: built only for a query it can answer.
+            stems=stages.stem_matches(self.name_index(), query)
+            if opts.stems and stages.is_short(query)
+            else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         self._follow_up_stages(results, query)
