@@ -141,7 +141,7 @@ def replay(record: dict, off: str | None = None, **options) -> list[str]:
     if query.frames and off != "frame_weights":
         stages.weigh_frames(query.frames, names)
     if off != "paths":
-        results.paths = stages.path_matches(record["indexed"], query)
+        results.paths = stages.path_matches(stages.PathList(record["indexed"]), query)
     if off != "stems":
         results.stems = stages.stem_matches(names, query)
     if off != "symbols":

@@ -120,6 +120,7 @@ class BatchWriter:
 
     def commit(self, pending: PendingFiles) -> None:
         store, manifest = self.store, self.manifest
+        manifest.listing = ""  # the files change: recorded again when the run completes
         if self.embedder is not None and pending.rows.count(CHUNKS):
             _embed_rows(self.embedder, pending.rows.chunks)
         if self.full:

@@ -1,7 +1,8 @@
 """Bringing the code index up to date: `refresh_index`, in four steps.
 
 1. plan: list candidate files (git) and compare their content ids with the manifest; when
-   nothing changed, return at once without opening the database.
+   nothing changed (the listing's digest is the one the manifest recorded), return at once
+   without reading the manifest's rows or opening the database.
 2. extract: parse changed files in worker processes (`codemem.code.workers`), forked
    before the database is opened so no worker inherits its threads.
 3. write: rows batch by batch. An incremental run writes in place and records each batch
@@ -32,7 +33,7 @@ from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import repair_index
-from codemem.code.manifest import Manifest
+from codemem.code.manifest import Manifest, listing_digest
 from codemem.code.rows import FTS_TABLES
 from codemem.code.tags import TagStore
 from codemem.code.workers import parse_files
@@ -140,6 +141,9 @@ def _refresh(
     summary = IndexSummary(full=plan.full)
     if plan.nothing_to_do:
         summary.up_to_date = True
+        if plan.manifest.listing != plan.listing:  # the next run can then skip the rows
+            plan.manifest.listing = plan.listing
+            plan.manifest.save(plan.target)
         _fill_totals(summary, plan.manifest)
         return summary
     results = parse_files(
@@ -169,6 +173,7 @@ class _Plan:
     current: dict[str, tuple[str | None, str | None]]
     todo: list[tuple[str, str | None]]
     removed: list[str]
+    listing: str  # listing_digest(current): recorded when the run completes
 
     @property
     def nothing_to_do(self) -> bool:
@@ -184,20 +189,24 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or TagStore.stored_version(index_dir) is None:
         full = True  # settings changed, or derived state is missing or older: rebuild it all
-    manifest = Manifest(fingerprint=fp) if full or old is None else old
     current = current_ids(ws.root, config)
+    listing = listing_digest(current)
+    if not full and old is not None and old.full_text and old.listing == listing:
+        return _Plan(False, index_dir, old, current, [], [], listing)  # no row read
+    manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
+    files = manifest.files
     for path, (cid, reason) in current.items():
-        entry = manifest.files.get(path)
+        entry = files.get(path)
         if reason is not None:
             if entry is None or entry.status != reason or entry.content_id != cid:
                 todo.append((path, cid))  # recorded as skipped, rows removed if any
             continue
         if entry is None or entry.content_id != cid or cid is None:
             todo.append((path, cid))
-    removed = [p for p in manifest.files if p not in current]
+    removed = [p for p in files if p not in current]
     target = build_dir(index_dir) if full else index_dir
-    return _Plan(full, target, manifest, current, todo, removed)
+    return _Plan(full, target, manifest, current, todo, removed, listing)
 
 
 def _write(
@@ -259,6 +268,7 @@ def _finish(
         manifest.runs_since_maintain = 0
         summary.compacted = True
     manifest.full_text = True
+    manifest.listing = plan.listing
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
     manifest.save(plan.target)
@@ -307,10 +317,7 @@ def _update_tags(index_dir: Path, store: TagStore, full: bool) -> None:
 
 
 def _fill_totals(summary: IndexSummary, manifest: Manifest) -> None:
-    indexed = [e for e in manifest.files.values() if e.status == INDEXED]
-    summary.files = len(indexed)
-    summary.symbols = sum(e.symbols for e in indexed)
-    summary.chunks = sum(e.chunks for e in indexed)
+    summary.files, summary.symbols, summary.chunks = manifest.totals()
 
 
 def skip_counts(manifest: Manifest) -> dict[str, int]:

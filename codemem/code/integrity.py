@@ -15,13 +15,15 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from codemem.code.graph import graph_damage
-from codemem.code.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
+from codemem.code.manifest import LEGACY_NAME, MANIFEST_NAME, Manifest
+from codemem.code.manifest import damage as manifest_damage
 from codemem.code.tags import TAGS_FILE, TagStore
 from codemem.errors import LockTimeout
 from codemem.infra import FileLock, atomic_write
@@ -54,26 +56,29 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
     parts = [p.name for p in index_dir.iterdir() if p.name not in KEPT]
     if not manifest_path.exists():
         derived = [name for name in parts if name == TAGS_FILE or name.endswith(".lance")]
+        if LEGACY_NAME in parts:
+            return None  # an earlier codemem's index: the indexer rebuilds it
         return f"{MANIFEST_NAME} is missing" if derived else None
-    damage = _manifest_damage(manifest_path)
+    damage = manifest_damage(index_dir)
     if damage:
         return damage
     manifest = Manifest.load(index_dir)
     if manifest is None:
         return None  # another codemem's format: the indexer rebuilds it
-    indexed = [e for e in manifest.files.values() if e.status == "indexed"]
-    if indexed and not (index_dir / TAGS_FILE).exists():
+    try:
+        files, symbols, chunks = manifest.totals()
+    except sqlite3.Error as exc:
+        return f"{MANIFEST_NAME} is unreadable: {exc}"
+    finally:
+        manifest.close()
+    if files and not (index_dir / TAGS_FILE).exists():
         return f"{TAGS_FILE} is missing"
     damage = TagStore.damage(index_dir) or graph_damage(index_dir) or _footer_damage(index_dir)
     if damage or not deep:
         return damage
     from codemem.code.store import probe_tables  # lancedb: only for the deep check
 
-    expected = {
-        "files": len(indexed),
-        "chunks": sum(e.chunks for e in indexed),
-        "symbols": sum(e.symbols for e in indexed),
-    }
+    expected = {"files": files, "chunks": chunks, "symbols": symbols}
     return probe_tables(index_dir, expected, full_text=manifest.full_text)
 
 
@@ -170,18 +175,6 @@ def clear_index(index_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-
-
-def _manifest_damage(path: Path) -> str | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"{MANIFEST_NAME} is unreadable: {exc}"
-    if not isinstance(data, dict):
-        return f"{MANIFEST_NAME} is not an object"
-    if data.get("schema") == SCHEMA_VERSION and Manifest.load(path.parent) is None:
-        return f"{MANIFEST_NAME} has entries of the wrong shape"
-    return None
 
 
 def _footer_damage(index_dir: Path) -> str | None:

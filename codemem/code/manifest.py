@@ -1,24 +1,58 @@
 """The index manifest: what is indexed, at which content id, and with which settings.
 
-The manifest is the source of truth for "is this file indexed?". It is rewritten
-atomically after each batch of rows is committed, so it never claims more than the tables
-hold; a crash leaves it behind the tables, and the next run simply redoes those files.
-`full_text` says whether the full-text indexes were built after the last rows were written:
-a run stopped before that leaves it False, and the next run builds them.
-Reading it needs no database, which keeps `status` and no-op runs instant.
+The manifest is the source of truth for "is this file indexed?". It is one SQLite file
+(`manifest.db`): a row per file keyed by path, and a few settings. It opens in a millisecond
+whatever the repository's size, and a search reads only the rows it asks for (the languages of
+its candidates, the files a query names by stem or module), never the whole list.
+
+It is saved after each batch of rows is committed, in one transaction, so it never claims more
+than the tables hold: a run killed mid-save leaves the journal that the next opener rolls back,
+and the next run simply redoes those files. A rebuild's first save writes a new file beside
+and renames it over. `full_text` says whether the full-text indexes were built after the last
+rows were written: a run stopped before that leaves it False, and the next run builds them.
+`listing` is a digest of the files the last complete run saw (`listing_digest`): when git
+reports the same listing, a refresh has nothing to do and reads no row. Reading needs no
+database but SQLite, which keeps `status` and no-op runs instant.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import os
+import sqlite3
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from codemem.infra import atomic_write
+MANIFEST_NAME = "manifest.db"
+LEGACY_NAME = "manifest.json"  # written by earlier versions: such an index is rebuilt
+SCHEMA_VERSION = 2
+INDEXED = "indexed"
+BUSY_SECONDS = 30.0  # how long a reader waits for a save in progress (saves take milliseconds)
+PER_QUERY = 500  # paths per `IN (...)` list
 
-MANIFEST_NAME = "manifest.json"
-SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE files (
+    path TEXT PRIMARY KEY,
+    content_id TEXT,
+    status TEXT NOT NULL,
+    language TEXT,
+    symbols INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    syntax_errors INTEGER NOT NULL,
+    stem TEXT NOT NULL,
+    module_last TEXT NOT NULL,
+    package_last TEXT
+) WITHOUT ROWID;
+CREATE INDEX files_stem ON files (stem);
+CREATE INDEX files_module ON files (module_last);
+CREATE INDEX files_package ON files (package_last) WHERE package_last IS NOT NULL;
+"""
+_ENTRY_COLUMNS = "path, content_id, status, language, symbols, chunks, syntax_errors"
+_META = ("fingerprint", "indexed_at", "runs_since_maintain", "seconds", "full_text", "listing")
 
 
 @dataclass(slots=True)
@@ -30,58 +64,374 @@ class FileEntry:
     chunks: int = 0
     syntax_errors: int = 0
 
-    def to_list(self) -> list[str | int | None]:
-        return [
-            self.content_id,
-            self.status,
-            self.language,
-            self.symbols,
-            self.chunks,
-            self.syntax_errors,
-        ]
+
+def module_name(path: str) -> str:
+    """The dotted name a query may use for a file (`pkg/mod.py` → `pkg.mod`)."""
+    return path.rsplit(".", 1)[0].replace("/", ".")
 
 
-@dataclass
+def package_name(path: str) -> str | None:
+    """For an `__init__` file, the dotted name of its package (`pkg/sub/__init__.py` → `pkg.sub`)."""
+    name = path.rsplit("/", 1)[-1]
+    if name.rsplit(".", 1)[0] != "__init__":
+        return None
+    return path.rpartition("/")[0].replace("/", ".")
+
+
+def file_stem(path: str) -> str:
+    """A file's name without its last extension, lower-cased (how a query names a file)."""
+    return path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+
+
+def listing_digest(current: dict[str, tuple[str | None, str | None]]) -> str:
+    """A digest of path -> (content id, skip reason) for every candidate file."""
+    lines = "\n".join(
+        f"{path}\0{cid or ''}\0{reason or ''}"
+        for path, (cid, reason) in sorted(current.items())
+    )
+    return hashlib.sha1(lines.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _text(value: str) -> str | bytes:
+    """A path as SQLite stores it: text, or its bytes when it is not valid UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a file name git gave as undecodable bytes (surrogateescape)
+        return value.encode("utf-8", "surrogateescape")
+    return value
+
+
+def _str(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
+
+
+class _Entries(dict[str, FileEntry]):
+    """path -> FileEntry that remembers which paths changed since the last save."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.changed: set[str] = set()
+
+    def __setitem__(self, path: str, entry: FileEntry) -> None:
+        super().__setitem__(path, entry)
+        self.changed.add(path)
+
+    def __delitem__(self, path: str) -> None:
+        super().__delitem__(path)
+        self.changed.add(path)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for path, entry in dict(*args, **kwargs).items():
+            self[path] = entry
+
+    def pop(self, path: str, *default: Any) -> Any:
+        self.changed.add(path)
+        return super().pop(path, *default)
+
+    def setdefault(self, path: str, entry: FileEntry) -> FileEntry:
+        if path not in self:
+            self[path] = entry
+        return self[path]
+
+    def clear(self) -> None:
+        self.changed.update(self)
+        super().clear()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """An existing manifest file (never created here), writable so that SQLite can roll back
+    the journal of a save that was killed; read-only where the file cannot be written."""
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(
+            uri + "?mode=rw", uri=True, timeout=BUSY_SECONDS, check_same_thread=False
+        )
+    except sqlite3.OperationalError:
+        db = sqlite3.connect(
+            uri + "?mode=ro", uri=True, timeout=BUSY_SECONDS, check_same_thread=False
+        )
+    db.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+    db.execute("PRAGMA trusted_schema = OFF")  # a published index's file is untrusted input
+    return db
+
+
+def _row(path: str, entry: FileEntry) -> tuple[Any, ...]:
+    package = package_name(path)
+    return (
+        _text(path),
+        entry.content_id,
+        entry.status,
+        entry.language,
+        entry.symbols,
+        entry.chunks,
+        entry.syntax_errors,
+        _text(file_stem(path)),
+        _text(module_name(path).rsplit(".", 1)[-1]),
+        _text(package.rsplit(".", 1)[-1]) if package is not None else None,
+    )
+
+
+def _count(files: dict[str, FileEntry]) -> tuple[int, int, int]:
+    """(files, symbols, chunks) indexed."""
+    indexed = [e for e in files.values() if e.status == INDEXED]
+    return len(indexed), sum(e.symbols for e in indexed), sum(e.chunks for e in indexed)
+
+
+def _rows(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    for path in paths:
+        yield _row(path, files[path])
+
+
 class Manifest:
-    fingerprint: str = ""
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    indexed_at: float = 0.0
-    runs_since_maintain: int = 0
-    seconds: float = 0.0
-    full_text: bool = False
+    """The manifest of one index folder: settings read at once, file rows read when asked.
+
+    `Manifest(fingerprint)` is a new, empty one (a rebuild's); `Manifest.load` opens a saved
+    one. `files` (every row, loaded on first use) is what the indexer edits and `save`
+    writes back; the queries (`entry`, `languages`, `with_stem`, ...) read only what they need.
+    """
+
+    def __init__(self, fingerprint: str = "") -> None:
+        self.fingerprint = fingerprint
+        self.indexed_at = 0.0
+        self.runs_since_maintain = 0
+        self.seconds = 0.0
+        self.full_text = False
+        self.listing = ""  # listing_digest of the files the last complete run saw
+        self._path: Path | None = None  # the file it was read from or last saved to
+        self._db: sqlite3.Connection | None = None
+        self._files: _Entries | None = _Entries()
+        self._totals: tuple[int, int, int] | None = None  # as saved, while no row is read
 
     @classmethod
     def load(cls, index_dir: Path) -> Manifest | None:
-        """The saved manifest, or None when missing or unreadable (then: rebuild)."""
+        """The saved manifest, or None when missing, unreadable or of another format
+        (then: rebuild). Only the settings are read here."""
+        path = index_dir / MANIFEST_NAME
         try:
-            data = json.loads((index_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-            if data.get("schema") != SCHEMA_VERSION:
+            db = _connect(path)
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("schema") != SCHEMA_VERSION:
+                db.close()
                 return None
-            files = {path: FileEntry(*entry) for path, entry in data["files"].items()}
-            return cls(
-                fingerprint=data["fingerprint"],
-                files=files,
-                indexed_at=float(data.get("indexed_at", 0.0)),
-                runs_since_maintain=int(data.get("runs_since_maintain", 0)),
-                seconds=float(data.get("seconds", 0.0)),
-                full_text=bool(data.get("full_text", False)),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+            manifest = cls(str(meta["fingerprint"]))
+            manifest.indexed_at = float(meta.get("indexed_at") or 0.0)
+            manifest.runs_since_maintain = int(meta.get("runs_since_maintain") or 0)
+            manifest.seconds = float(meta.get("seconds") or 0.0)
+            manifest.full_text = bool(meta.get("full_text"))
+            manifest.listing = str(meta.get("listing") or "")
+            if isinstance(meta.get("totals"), str):
+                files, symbols, chunks = map(int, meta["totals"].split(","))
+                manifest._totals = files, symbols, chunks
+        except (OSError, sqlite3.Error, KeyError, TypeError, ValueError):
             return None
+        manifest._path, manifest._db, manifest._files = path, db, None
+        return manifest
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return self._state() == other._state()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _state(self) -> tuple[Any, ...]:
+        settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
+        return (*settings, self.full_text, self.listing, dict(self.files))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- every row, for the indexer and `status` ---------------------------------------------
+
+    @property
+    def files(self) -> dict[str, FileEntry]:
+        """path -> FileEntry of every file, in path order as saved (read on first use)."""
+        if self._files is None:
+            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
+            if any(isinstance(r[0], bytes) for r in rows):  # SQLite sorts them after all text
+                rows.sort(key=lambda r: _str(r[0]))
+            self._files = _Entries({_str(r[0]): FileEntry(*r[1:]) for r in rows})
+        return self._files
 
     def save(self, index_dir: Path) -> None:
-        """Write atomically: temp file, fsync, rename."""
-        index_dir.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "schema": SCHEMA_VERSION,
-            "fingerprint": self.fingerprint,
-            "indexed_at": self.indexed_at or time.time(),
-            "runs_since_maintain": self.runs_since_maintain,
-            "seconds": self.seconds,
-            "full_text": self.full_text,
-            "files": {path: entry.to_list() for path, entry in sorted(self.files.items())},
-        }
-        atomic_write(index_dir / MANIFEST_NAME, json.dumps(payload, separators=(",", ":")))
+        """Write what changed since the last save in one transaction (durable at commit).
+
+        The first save into a folder the manifest was not read from writes a complete new
+        file beside and renames it over whatever was there.
+        """
+        path = index_dir / MANIFEST_NAME
+        if self._path != path or self._db is None:
+            self._write_new(path, self.files)
+            return
+        files = self._files if self._files is not None else _Entries()  # none read: none changed
+        changed = sorted(files.changed)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = [(_text(p),) for p in changed if p not in files]
+            db.executemany("DELETE FROM files WHERE path = ?", gone)
+            db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
+                _rows(files, (p for p in changed if p in files)),
+            )
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._meta())
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        files.changed.clear()
+
+    def _meta(self) -> list[tuple[str, Any]]:
+        self.indexed_at = self.indexed_at or time.time()
+        values = (
+            self.fingerprint,
+            self.indexed_at,
+            self.runs_since_maintain,
+            self.seconds,
+            int(self.full_text),
+            self.listing,
+        )
+        meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
+        if self._files is not None:  # else no row changed: the saved totals still hold
+            self._totals = _count(self._files)
+            meta.append(("totals", ",".join(map(str, self._totals))))
+        return meta
+
+    def _write_new(self, path: Path, files: dict[str, FileEntry]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            db = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                db.executescript(_SCHEMA)
+                db.execute("BEGIN")
+                db.executemany(
+                    "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, sorted(files))
+                )
+                db.executemany("INSERT INTO meta VALUES (?, ?)", self._meta())
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            with open(tmp, "rb") as handle:  # SQLite synced its pages; the rename is synced below
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _sync_dir(path.parent)
+        self.close()
+        self._path, self._db = path, _connect(path)
+        if isinstance(files, _Entries):
+            files.changed.clear()
+
+    # -- queries: only the rows asked for ----------------------------------------------------
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        if self._db is None:
+            raise sqlite3.OperationalError("the manifest is not saved")
+        return self._db.execute(sql, tuple(params)).fetchall()
+
+    def entry(self, path: str) -> FileEntry | None:
+        if self._files is not None:
+            return self._files.get(path)
+        rows = self._query(
+            f"SELECT {_ENTRY_COLUMNS} FROM files WHERE path = ?", (_text(path),)
+        )
+        return FileEntry(*rows[0][1:]) if rows else None
+
+    def languages(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """path -> language of those of `paths` the manifest lists."""
+        wanted = list(dict.fromkeys(paths))
+        if self._files is not None:
+            return {p: e.language for p in wanted if (e := self._files.get(p)) is not None}
+        out: dict[str, str | None] = {}
+        for start in range(0, len(wanted), PER_QUERY):
+            part = [_text(p) for p in wanted[start : start + PER_QUERY]]
+            marks = ",".join("?" * len(part))
+            for path, language in self._query(
+                f"SELECT path, language FROM files WHERE path IN ({marks})", part
+            ):
+                out[_str(path)] = language
+        return out
 
     def indexed_paths(self) -> list[str]:
-        return [p for p, e in self.files.items() if e.status == "indexed"]
+        """Every indexed file, in path order."""
+        if self._files is not None:
+            return [p for p, e in self._files.items() if e.status == INDEXED]
+        rows = self._query("SELECT path FROM files WHERE status = ?", (INDEXED,))
+        return sorted(_str(r[0]) for r in rows)
+
+    def totals(self) -> tuple[int, int, int]:
+        """(files, symbols, chunks) indexed (saved with each save: no row is read)."""
+        if self._files is not None:
+            return _count(self._files)
+        if self._totals is None:
+            [(files, symbols, chunks)] = self._query(
+                "SELECT count(*), total(symbols), total(chunks) FROM files WHERE status = ?",
+                (INDEXED,),
+            )
+            self._totals = int(files), int(symbols), int(chunks)
+        return self._totals
+
+    def with_stem(self, stem: str) -> list[str]:
+        """Indexed files whose `file_stem` is `stem` (lower case), in path order."""
+        rows = self._query(
+            "SELECT path FROM files WHERE stem = ? AND status = ?", (_text(stem), INDEXED)
+        )
+        return sorted(_str(r[0]) for r in rows)
+
+    def with_module_part(self, last: str) -> list[tuple[str, str]]:
+        """(dotted name, path) of indexed files whose module or package name ends in `last`,
+        in path order (a package's `__init__` file after its own module name)."""
+        rows = self._query(
+            "SELECT path, module_last, package_last FROM files"
+            " WHERE (module_last = ?1 OR package_last = ?1) AND status = ?2",
+            (_text(last), INDEXED),
+        )
+        out: list[tuple[str, str]] = []
+        for path, module_last, package_last in sorted((_str(r[0]), *r[1:]) for r in rows):
+            if _str(module_last) == last:
+                out.append((module_name(path), path))
+            if package_last is not None and _str(package_last) == last:
+                out.append((package_name(path) or "", path))
+        return out
+
+
+def damage(index_dir: Path) -> str | None:
+    """What is wrong with the manifest file (one short phrase), or None: its pages check out
+    and its settings read (another format is not damage: the indexer rebuilds it)."""
+    try:
+        db = _connect(index_dir / MANIFEST_NAME)
+        try:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                return f"{MANIFEST_NAME} is damaged: {problems[0]}"
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("schema") == SCHEMA_VERSION:
+                db.execute(f"SELECT {_ENTRY_COLUMNS} FROM files LIMIT 1").fetchall()
+                if not isinstance(meta.get("fingerprint"), str):
+                    return f"{MANIFEST_NAME} has settings of the wrong shape"
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error) as exc:
+        return f"{MANIFEST_NAME} is unreadable: {exc}"
+    return None
+
+
+def _sync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -123,8 +123,11 @@ class Searcher:
             chunks=stages.bm25_chunks(self.store, query, depth) if opts.bm25 else [],
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
             symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
-            paths=stages.path_matches(self.manifest.indexed_paths(), query) if opts.paths else [],
-            stems=stages.stem_matches(self.name_index(), query) if opts.stems else [],
+            paths=stages.path_matches(self.manifest, query) if opts.paths else [],
+            # The name index reads every indexed path: built only for a query it can answer.
+            stems=stages.stem_matches(self.name_index(), query)
+            if opts.stems and stages.is_short(query)
+            else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         self._follow_up_stages(results, query)
@@ -168,15 +171,20 @@ class Searcher:
             out[key] = "\n".join(files[cand.path][max(0, cand.start_line - 1) : cand.end_line])
         return out
 
-    def languages(self) -> dict[str, str | None]:
-        return {path: entry.language for path, entry in self.manifest.files.items()}
+    def languages(self, paths: Iterable[str] | None = None) -> dict[str, str | None]:
+        """path -> language of `paths` (default: of every file; a search asks only for its
+        candidates)."""
+        if paths is None:
+            return {path: entry.language for path, entry in self.manifest.files.items()}
+        return self.manifest.languages(paths)
 
     def rank_files(self, results: StageResults, query: AnalyzedQuery) -> dict[str, float]:
         opts = self.config.search
+        candidates = [p for paths in results.file_lists().values() for p in paths]
         return rank_files(
             results,
             query,
-            self.languages(),
+            self.languages(candidates),
             self.centrality() if opts.graph_prior else {},
             rrf_k=opts.rrf_k,
             test_prior=opts.test_prior,
@@ -195,12 +203,11 @@ class Searcher:
 
     def _file_hits(self, scores: dict[str, float], k: int) -> list[Hit]:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
-        out = []
-        for path, score in ranked:
-            entry = self.manifest.files.get(path)
-            lines = _line_count(self.ws, path)
-            out.append(Hit(path, score, 1, lines, None, "file", entry.language if entry else None))
-        return out
+        languages = self.languages(path for path, _ in ranked)
+        return [
+            Hit(path, score, 1, _line_count(self.ws, path), None, "file", languages.get(path))
+            for path, score in ranked
+        ]
 
     def _span_hits(
         self,

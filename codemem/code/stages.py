@@ -10,9 +10,10 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codemem.code.files import is_test_path
+from codemem.code.manifest import file_stem, module_name, package_name
 from codemem.code.query import IDENT_RE, STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
 from codemem.code.text import split_identifier
 
@@ -213,44 +214,55 @@ def weigh_frames(frames: list[Frame], names: NameIndex) -> None:
             frame.weight = CHAIN_FRAME_WEIGHT
 
 
-def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
+class PathLookup(Protocol):
+    """The indexed files a query can name, looked up by name (the manifest is one)."""
+
+    def with_stem(self, stem: str) -> list[str]:
+        """Indexed files whose `file_stem` is `stem`, in path order."""
+        ...
+
+    def with_module_part(self, last: str) -> list[tuple[str, str]]:
+        """(dotted name, path) of indexed files whose dotted name ends in `last`, in path
+        order (a package's `__init__` file also under its package's name, after its own)."""
+        ...
+
+
+def path_matches(paths: PathLookup, query: AnalyzedQuery) -> list[Candidate]:
     """Files the query names: paths and traceback frames, module names, file stems.
 
     A mention matches the indexed paths sharing its longest suffix of components
     (`/venv/lib/site-packages/pkg/mod.py` → `src/pkg/mod.py`). A traceback frame's file
-    counts as much as its frame (`weigh_frames`): the innermost project frame most.
+    counts as much as its frame (`weigh_frames`): the innermost project frame most. Only the
+    files that share a name with a mention are looked at, never the whole list.
     """
     scores: dict[str, float] = defaultdict(float)
     lines: dict[str, int] = {}
-    split_paths = [(p, p.split("/")) for p in paths]
     frame_weight: dict[str, float] = {}
     for frame in query.frames:
         frame_weight[frame.path] = max(frame_weight.get(frame.path, 0.0), frame.weight)
     for mention, line in query.paths:
-        best, matched = _best_suffix(mention, split_paths)
+        name = posixpath.normpath(mention.replace("\\", "/")).lstrip("./").rsplit("/", 1)[-1]
+        same = paths.with_stem(file_stem(name))  # a shared suffix ends in the file's name
+        best, matched = _best_suffix(mention, [(p, p.split("/")) for p in same])
         weight = frame_weight.get(mention, 1.0)
         for path in matched[:5]:
             scores[path] += best * weight / len(matched)
             if line:
                 lines.setdefault(path, line)
-    without_ext: defaultdict[str, list[str]] = defaultdict(list)
-    by_stem: defaultdict[str, list[str]] = defaultdict(list)
-    for path, pparts in split_paths:
-        stem = pparts[-1].rsplit(".", 1)[0]
-        by_stem[stem.lower()].append(path)
-        base = path.rsplit(".", 1)[0]
-        without_ext[base.replace("/", ".")].append(path)
-        if stem == "__init__":
-            without_ext[posixpath.dirname(path).replace("/", ".")].append(path)
     for dotted in query.dotted:
-        for key, hits in without_ext.items():
+        modules: dict[str, list[str]] = {}
+        for key, path in paths.with_module_part(dotted.rsplit(".", 1)[-1]):
+            modules.setdefault(key, []).append(path)
+        for key, hits in modules.items():
             if key == dotted or key.endswith("." + dotted):
                 for path in hits:
                     scores[path] += 1.0 / len(hits)
     # A code name that is also a file name (`L031` → rules/L031.py); prose words are not.
     for word in dict.fromkeys(w.lower() for w in query.identifiers):  # in order: ties stay put
-        hits = by_stem.get(word, [])
-        if hits and len(hits) <= 3 and word not in STOP_WORDS and len(word) > 2:
+        if word in STOP_WORDS or len(word) <= 2:
+            continue
+        hits = paths.with_stem(word)
+        if hits and len(hits) <= 3:
             for path in hits:
                 scores[path] += 0.5 / len(hits)
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
@@ -258,6 +270,27 @@ def path_matches(paths: list[str], query: AnalyzedQuery) -> list[Candidate]:
         Candidate(path=p, score=s, start_line=lines.get(p, 0), end_line=lines.get(p, 0))
         for p, s in ranked
     ]
+
+
+class PathList:
+    """A `PathLookup` over a list of paths held in memory (tests, recorded benchmarks)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self._stems: defaultdict[str, list[str]] = defaultdict(list)
+        self._modules: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
+        for path in sorted(paths):
+            self._stems[file_stem(path)].append(path)
+            module = module_name(path)
+            self._modules[module.rsplit(".", 1)[-1]].append((module, path))
+            package = package_name(path)
+            if package is not None:
+                self._modules[package.rsplit(".", 1)[-1]].append((package, path))
+
+    def with_stem(self, stem: str) -> list[str]:
+        return list(self._stems.get(stem, []))
+
+    def with_module_part(self, last: str) -> list[tuple[str, str]]:
+        return list(self._modules.get(last, []))
 
 
 def light_stem(word: str) -> str:

@@ -21,12 +21,14 @@ import re
 import sys
 import types
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from pydantic import BaseModel
 
 from codemem.code.rows import CHUNKS, FILES, FTS_TABLES, SYMBOLS, Batch
 from codemem.infra import SharedLock
@@ -51,14 +53,16 @@ SYMBOL_COLUMNS = [
 ]  # fmt: skip
 FILE_COLUMNS = ["path", "language", "lines", "symbols", "chunks", "syntax_errors", "is_test"]
 PATHS_PER_FILTER = 500
-# `import lancedb` costs about a second, most of it in the generated REST-namespace client
+# `import lancedb` costs about a second, much of it in the generated REST-namespace client
 # that codemem never uses: that package is loaded without running its eager `__init__` (its
 # submodules still import normally on demand).
 _SKIPPED_INIT = "lance_namespace_urllib3_client"
 
 
 def import_lancedb() -> Any:
-    """Import lancedb, skipping the eager import of its REST client package."""
+    """Import lancedb, skipping the eager import of its REST client package and the
+    developers' override checks (`_without_override_checks`), its models built when first
+    used (`_models_built_on_first_use`)."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
     # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
@@ -75,7 +79,8 @@ def import_lancedb() -> Any:
             sys.modules[_SKIPPED_INIT] = package
             stubbed = True
     try:
-        import lancedb
+        with _without_override_checks(), _models_built_on_first_use():
+            import lancedb
     except ImportError:
         if not stubbed:
             raise
@@ -86,6 +91,57 @@ def import_lancedb() -> Any:
             del sys.modules[name]
         import lancedb
     return lancedb
+
+
+def _marked_override(method: Any = None, **_checks: Any) -> Any:
+    """`typing.override` (Python 3.12), also callable with the `overrides` package's options."""
+    if method is None:
+        return _marked_override
+    with suppress(AttributeError, TypeError):
+        method.__override__ = True
+    return method
+
+
+@contextmanager
+def _models_built_on_first_use() -> Iterator[None]:
+    """While lancedb is imported, pydantic models are built when first used (`defer_build`).
+
+    lancedb imports the REST namespace client's hundred-odd request and response models,
+    which codemem never uses; pydantic builds each one's validator as its class is defined
+    (a tenth of lancedb's import). Defined while `BaseModel`'s own config defers that, they
+    inherit it and are built on first use, which pydantic documents as the same behaviour.
+    The config is restored before anything else runs.
+    """
+    saved = BaseModel.model_config
+    BaseModel.model_config = {**saved, "defer_build": True}
+    try:
+        yield
+    finally:
+        BaseModel.model_config = saved
+
+
+@contextmanager
+def _without_override_checks() -> Iterator[None]:
+    """While lancedb is imported, `overrides` is what lancedb uses on Python 3.12 and later.
+
+    There lancedb decorates with `typing.override` and its `EnforceOverrides` is an empty
+    class; below 3.12 it imports the `overrides` package, whose decorator disassembles the
+    module being imported for each of about a hundred methods (a tenth of a second) to check
+    signatures, a check for lancedb's own developers. A process that already loaded the real
+    package keeps it, and the stand-in leaves `sys.modules` once lancedb is imported.
+    """
+    if sys.version_info >= (3, 12) or "overrides" in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType("overrides")
+    stand_in.override = stand_in.overrides = _marked_override  # type: ignore[attr-defined]
+    stand_in.EnforceOverrides = type("EnforceOverrides", (), {})  # type: ignore[attr-defined]
+    sys.modules["overrides"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("overrides") is stand_in:
+            del sys.modules["overrides"]
 
 
 def warm_up() -> None:

@@ -1,26 +1,24 @@
-"""The one way codemem talks to git, built on GitPython; every failure is a `GitError`.
+"""The one way codemem talks to git; every failure is a `GitError`.
 
-Commands run through GitPython's `Git.execute` (one process each, output as bytes, the exit
-code checked here), blobs through its persistent `git cat-file --batch` (`BlobReader`).
+Commands run as plain processes (`subprocess.run`: one process each, output as bytes, the
+exit code checked here, messages in the C locale as GitPython would ask), blobs through
+GitPython's persistent `git cat-file --batch` (`BlobReader`).
 A failure reads `git <command> failed: <git's last line of stderr>`.
 
 Measured here (2 shared cores, load 5-8):
 
 - Start-up: `python -X importtime -c 'import git'` 70-165 ms (GitPython also runs `git version`
-  when imported). So GitPython is imported on first use inside this module, never when
-  `codemem.infra` is imported (a test checks it): `codemem search` with an index in place runs
-  no git and does not load it. Commands that do run git (index, review, digest, and chat or
-  memory commands through `git config user.email`) pay it once.
-- Throughput: `git ls-files -s -z` over 70,000 paths (5 MB of output) takes 36-49 ms through
-  `Git.execute` against 25-31 ms with a plain `subprocess.run`: one process either way, and the
-  difference is smaller than the indexer's own work per file, so no plain process is kept.
+  when imported), a third of a `codemem index` that finds nothing changed. So commands run
+  without it, and GitPython is imported only when blobs are read, never when `codemem.infra`
+  is imported (a test checks it).
+- Throughput: `git ls-files -s -z` over 70,000 paths (5 MB of output) takes 25-31 ms with a
+  plain `subprocess.run` against 36-49 ms through GitPython's `Git.execute`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
+import subprocess
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
 
 # Paths in output as they are (UTF-8), not C-quoted.
 _OPTIONS = ("-c", "core.quotePath=false")
+_C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}  # git's messages in English, as GitPython asks
 STREAM_CHUNK = 4 * 1024 * 1024  # bytes a `BlobReader.open` stream yields at a time
 
 
@@ -69,26 +68,23 @@ def run_git(
         input: Bytes for git's stdin (for `--stdin`/`--batch` commands).
         ok: Exit codes that are not failures (e.g. `(0, 1)` for `rev-parse --verify -q`).
     """
-    gitpython = _gitpython()
-    # GitPython hands stdin to the process as a file, so input goes through a temp file.
-    with tempfile.TemporaryFile() if input is not None else contextlib.nullcontext() as stdin:
-        if stdin is not None and input is not None:
-            stdin.write(input)
-            stdin.seek(0)
-        try:
-            status, out, err = _command(root).execute(
-                ["git", *_OPTIONS, *args],
-                istream=stdin,
-                with_extended_output=True,
-                with_exceptions=False,
-                stdout_as_string=False,
-                strip_newline_in_stdout=False,
-            )
-        except gitpython.GitCommandNotFound:
-            raise GitError("git is not installed or not on PATH") from None
-    if status not in ok:
-        raise _failure(args, status, err)
-    return out
+    try:
+        proc = subprocess.run(
+            ["git", *_OPTIONS, *args],
+            cwd=root,
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
+            capture_output=True,
+            env={**os.environ, **_C_LOCALE},
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        if exc.filename == str(root):  # the folder, not git, is missing
+            raise GitError(f"git {args[0]} failed: no such folder {root}") from None
+        raise GitError("git is not installed or not on PATH") from None
+    if proc.returncode not in ok:
+        raise _failure(args, proc.returncode, proc.stderr)
+    return proc.stdout
 
 
 def git_text(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import re
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
 
 from codemem.cli import cli
+from codemem.code import manifest
+from codemem.code.manifest import Manifest
 
 
 def run(repo, *args, input=None):
@@ -174,23 +175,23 @@ def test_run_from_a_subdirectory(shop, monkeypatch):
 
 
 def test_disk_full_while_indexing_is_one_line_exit_3_and_the_index_still_answers(shop, monkeypatch):
-    manifest = shop / ".codemem" / "local" / "index" / "manifest.json"
-    before = manifest.read_bytes()
+    index_dir = shop / ".codemem" / "local" / "index"
+    before = Manifest.load(index_dir).entry("shop/cart.py")
     (shop / "shop" / "cart.py").write_text(
         (shop / "shop" / "cart.py").read_text() + "\n\ndef extra():\n    pass\n"
     )
 
-    def full(fd):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def full(*args):
+        raise sqlite3.OperationalError("database or disk is full")  # SQLite's SQLITE_FULL
 
-    monkeypatch.setattr(os, "fsync", full)  # every atomic write fsyncs before its rename
+    monkeypatch.setattr(manifest, "_rows", full)  # the manifest's first save fills the disk
     result = CliRunner().invoke(cli, ["--repo", str(shop), "index"])
     assert result.exit_code == 3
-    assert (
-        result.stderr
-        == "codemem: error: the disk is full (free some space and run the command again)\n"
+    assert result.stderr == (
+        "codemem: error: the disk is full (database or disk is full); "
+        "free some space and run the command again\n"
     )
-    assert manifest.read_bytes() == before
+    assert Manifest.load(index_dir).entry("shop/cart.py") == before  # the save rolled back
     monkeypatch.undo()
     assert json.loads(run(shop, "index", "--json").stdout)["changed"] == 1
     assert search_json(shop, "extra", "-k", "1")[0]["path"] == "shop/cart.py"

@@ -27,7 +27,7 @@ REPAIR_LINE = "codemem: WARNING: the code index was damaged ("
 # file short is damage, but for transaction files and the version hint, which a search does
 # not read. Nor does it read older versions, and a missing graph cache is built again.
 KINDS = [
-    ("manifest", "manifest.json", True),
+    ("manifest", "manifest.db", True),
     ("tag store", "tags.bin", True),
     ("graph and search prior", "graph.*.bin", False),
     ("chunk rows", "chunks.lance/data/*.lance", True),

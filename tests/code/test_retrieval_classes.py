@@ -10,7 +10,7 @@ from codemem.code.followup import called_names, callee_matches, message_matches
 from codemem.code.indexer import refresh_index
 from codemem.code.query import analyze_query, prose_text
 from codemem.code.search import Searcher
-from codemem.code.stages import Candidate, NameIndex, path_matches, weigh_frames
+from codemem.code.stages import Candidate, NameIndex, PathList, path_matches, weigh_frames
 from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.helpers import make_repo
@@ -237,7 +237,7 @@ def test_frames_weigh_by_depth_and_ownership():
         ("core.py", "__call__"): 0.2,  # a library
         ("tinylint", "<module>"): 0.2,
     }
-    ranked = [c.path for c in path_matches(list(PROJECT), q)]
+    ranked = [c.path for c in path_matches(PathList(list(PROJECT)), q)]
     assert ranked[:2] == ["src/tinylint/helpers.py", "src/tinylint/cli.py"]
 
 

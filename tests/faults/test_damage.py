@@ -16,7 +16,7 @@ import pytest
 from fault_damage import damage_cell, targets
 
 CELLS = [
-    ("local/index/manifest.json", "random"),
+    ("local/index/manifest.db", "random"),
     ("local/index/chunks.lance/data/*.lance", "truncate"),
     ("local/index/chunks.lance/data/*.lance", "delete"),
     ("local/index/chunks.lance/_versions/*.manifest", "nonutf8"),

@@ -1,0 +1,71 @@
+"""Importing LanceDB the fast way leaves a process as an ordinary import would (fresh processes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(code: str, tmp_path: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return out.stdout
+
+
+def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tmp_path):
+    out = run(
+        """
+        import sys
+        from pathlib import Path
+        from codemem.code import store
+
+        store.import_lancedb()
+        print("overrides" in sys.modules, "lance_namespace_urllib3_client.api" in sys.modules)
+        from pydantic import BaseModel
+        import lance_namespace
+
+        built = lance_namespace.ListTablesResponse.__pydantic_complete__
+        answer = lance_namespace.ListTablesResponse.model_validate({"tables": ["t"]})
+        print(BaseModel.model_config, built, answer.tables)
+        import overrides  # anyone importing it later gets the real package
+
+        print(Path(overrides.__file__).parent.name, hasattr(overrides, "EnforceOverrides"))
+        import pyarrow as pa
+
+        db = store.CodeStore(Path(sys.argv[1]))
+        row = {"path": "a.py", "language": "python", "search": "alpha beta"}
+        db.table("files").add(pa.Table.from_pylist([row], schema=store.files_schema()))
+        db.ensure_fts()
+        print([r["path"] for r in db.fts_files("beta", 5)])
+        """,
+        tmp_path,
+    )
+    # lancedb's models are built when first used, then validate as usual; later models are not
+    # touched.
+    assert out == "False False\n{} False ['t']\noverrides True\n['a.py']\n"
+
+
+def test_a_process_that_loaded_overrides_keeps_it(tmp_path):
+    out = run(
+        """
+        import sys
+        import overrides
+        from codemem.code import store
+
+        store.import_lancedb()
+        print(sys.modules["overrides"] is overrides, sys.modules["lancedb"].__name__)
+        """,
+        tmp_path,
+    )
+    assert out == "True lancedb\n"
