@@ -137,6 +137,7 @@ def publish_index(ws: Workspace, config: Config, target: str) -> Published:
             manifest = Manifest.load(ws.index_dir)
             if manifest is None or manifest.fingerprint != fingerprint(config):
                 raise UsageError("no complete index to publish: run `codemem index` first")
+            manifest.close()  # its settings are read: the copy takes the file as it is
             if not manifest.full_text:
                 raise UsageError("the index is incomplete: run `codemem index` first")
             files = copy_out(ws.index_dir, tmp / "index", LEFT_OUT)
@@ -232,6 +233,8 @@ def _check_index(index_dir: Path, fp: str) -> None:
     """The integrity check, and the manifest's own settings, on the copied index."""
     try:
         manifest = Manifest.load(index_dir)
+        if manifest is not None:
+            manifest.close()  # only its settings are needed
         if manifest is None or manifest.fingerprint != fp or not manifest.full_text:
             raise Refused("its manifest is missing, incomplete or for other settings")
         damage = find_damage(index_dir, deep=True)
