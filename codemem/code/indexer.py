@@ -32,7 +32,7 @@ from codemem.code.batch_writer import BatchWriter, PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
-from codemem.code.integrity import repair_index
+from codemem.code.integrity import repair_index, still_checked, vouch_for_writes
 from codemem.code.manifest import Manifest, listing_digest
 from codemem.code.rows import FTS_TABLES
 from codemem.code.tags import TagStore
@@ -129,7 +129,10 @@ def refresh_index(
     with index_lock(ws.local_dir / LOCK_NAME):
         clear_leftovers(ws.index_dir)
         repair_index(ws.index_dir, deep=False)  # damaged: removed, so this run rebuilds it
+        checked = still_checked(ws.index_dir)
         summary = _refresh(ws, config, full, progress, started)
+        if not summary.up_to_date and (summary.full or checked):
+            vouch_for_writes(ws.index_dir)  # a rebuild, or a checked index plus our writes
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 

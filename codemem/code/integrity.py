@@ -104,10 +104,30 @@ def _check(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | 
     if not force and listing == _checked_listing(index_dir):
         return None
     damage = find_damage(index_dir, deep=deep)
-    if damage is None and deep and listing:
+    if damage is None and deep:
+        _record_checked(index_dir, listing)
+    return damage
+
+
+def still_checked(index_dir: Path) -> bool:
+    """Whether every file of the index is as it was when the index last passed the deep check."""
+    listing = _listing(index_dir)
+    return bool(listing) and listing == _checked_listing(index_dir)
+
+
+def vouch_for_writes(index_dir: Path) -> None:
+    """Record the index's files as checked after a writer's run: what it found checked, plus
+    what it wrote itself under the lock. The deep check then stays for files changed by
+    anybody else, and an edit to one file costs no scan of every table (seconds on a large
+    repository). A write that went wrong raises in the writer; a read that fails later
+    starts the deep check again (`CodeIndex.verify(again=True)`)."""
+    _record_checked(index_dir, _listing(index_dir))
+
+
+def _record_checked(index_dir: Path, listing: list[list[Any]]) -> None:
+    if listing:
         with suppress(OSError):  # only a shortcut for the next check
             atomic_write(index_dir / CHECKED_FILE, json.dumps(listing, separators=(",", ":")))
-    return damage
 
 
 def repair_unless_busy(index_dir: Path, *, wait: bool = False, force: bool = False) -> str | None:

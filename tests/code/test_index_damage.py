@@ -144,3 +144,39 @@ def test_status_reports_index_damage(repo):
         "the code index is damaged (the symbols table cannot be read: "
     )
     assert found["message"].endswith("): the next `codemem index` or `codemem search` rebuilds it")
+
+
+def _probes(monkeypatch) -> list[Path]:
+    """Record each deep probe of the tables (the scan a checked index is spared)."""
+    from codemem.code import store
+
+    seen: list[Path] = []
+    real = store.probe_tables
+
+    def probe(index_dir, *args, **kwargs):
+        seen.append(index_dir)
+        return real(index_dir, *args, **kwargs)
+
+    monkeypatch.setattr(store, "probe_tables", probe)
+    return seen
+
+
+def test_an_edit_to_a_checked_index_is_not_rescanned(repo, monkeypatch):
+    index = CodeIndex(Workspace(repo))
+    assert index.verify(again=True) is None  # the copy is checked as it stands
+    seen = _probes(monkeypatch)
+    (repo / "shop" / "cart.py").write_text("def order_total_v2():\n    return 2\n")
+    summary = index.refresh()
+    assert (summary.full, summary.changed) == (False, 1)
+    assert seen == []  # the run vouched for its own writes
+    assert find_damage(index.ws.index_dir) is None
+
+
+def test_damage_from_outside_is_still_found_after_an_edit(built, repo, monkeypatch):
+    damage(repo, "symbols.lance/data/*.lance", "delete")  # between two runs, by somebody else
+    seen = _probes(monkeypatch)
+    (repo / "shop" / "cart.py").write_text("def order_total_v2():\n    return 2\n")
+    summary = CodeIndex(Workspace(repo)).refresh()
+    assert seen  # not vouched for: the tables were scanned
+    assert summary.full  # the damage was found and the index rebuilt
+    assert find_damage(Workspace(repo).index_dir) is None
