@@ -308,6 +308,40 @@ def test_a_no_op_refresh_reads_no_manifest_row(repo_factory, monkeypatch):
     assert manifest_module.Manifest.load(ws.index_dir).listing != ""
 
 
+def test_an_index_run_keeps_the_name_words_of_added_changed_and_removed_files(repo_factory):
+    repo = repo_factory("shop")
+    ws = Workspace(repo)
+    config = load_config(ws.config_file)
+
+    def names_of(words: list[str]) -> dict[str, list[str]]:
+        loaded = Manifest.load(ws.index_dir)
+        listed = NameIndex(loaded.indexed_paths())
+        found = loaded.with_name_words(words)
+        assert found == listed.with_name_words(words)
+        loaded.close()
+        return {w: [p for p, _ in hits] for w, hits in found.items()}
+
+    words = ["cart", "price", "check", "token"]
+    refresh_index(ws, config)
+    assert names_of(words) == {
+        "cart": ["shop/cart.py", "tests/test_cart.py", "web/static/cart.js"],
+        "token": ["shop/auth/tokens.py"],
+    }
+    (repo / "shop" / "PriceChecker.py").write_text("def check_price():\n    return 1\n")
+    (repo / "shop" / "cart.py").unlink()
+    refresh_index(ws, config)
+    checker = ["shop/PriceChecker.py"]
+    assert names_of(words) == {
+        "cart": ["tests/test_cart.py", "web/static/cart.js"],
+        "price": checker,
+        "check": checker,
+        "token": ["shop/auth/tokens.py"],
+    }
+    (repo / "shop" / "PriceChecker.py").write_text("def check_price():\n    return 2\n")
+    assert refresh_index(ws, config).changed == 1
+    assert names_of(["price", "check"]) == {"price": checker, "check": checker}
+
+
 def _path_matches_by_scanning(paths: list[str], query) -> list[tuple[str, float, int]]:
     """The path stage as it was, a loop over every path per query: the oracle."""
 
