@@ -60,7 +60,6 @@ CREATE TABLE name_words (
     words INTEGER NOT NULL,
     PRIMARY KEY (word, path)
 ) WITHOUT ROWID;
-CREATE INDEX name_words_path ON name_words (path);
 """
 _ENTRY_COLUMNS = "path, content_id, status, language, symbols, chunks, syntax_errors"
 _META = ("fingerprint", "indexed_at", "runs_since_maintain", "seconds", "full_text", "listing")
@@ -184,15 +183,16 @@ def _row(path: str, entry: FileEntry) -> tuple[Any, ...]:
     )
 
 
-def _name_words(
-    files: dict[str, FileEntry], paths: Iterable[str]
-) -> Iterator[tuple[Any, ...]]:
-    """(word, path, words in the name) for each `file_name_words` word of the indexed files."""
+def _name_words(paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    """(word, path, words in the name) for each `file_name_words` word of `paths`."""
     for path in paths:
-        if files[path].status == INDEXED:
-            words, count = file_name_words(path.rsplit("/", 1)[-1])
-            for word in sorted(words):
-                yield _text(word), _text(path), count
+        words, count = file_name_words(path.rsplit("/", 1)[-1])
+        for word in sorted(words):
+            yield _text(word), _text(path), count
+
+
+def _indexed(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[str]:
+    return (p for p in paths if files[p].status == INDEXED)
 
 
 def _count(files: dict[str, FileEntry]) -> tuple[int, int, int]:
@@ -297,11 +297,17 @@ class Manifest:
             kept = [p for p in changed if p in files]
             gone = [(_text(p),) for p in changed if p not in files]
             db.executemany("DELETE FROM files WHERE path = ?", gone)
-            db.executemany("DELETE FROM name_words WHERE path = ?", [(_text(p),) for p in changed])
+            # A file's words follow from its path: its old rows are found by their key.
+            db.executemany(
+                "DELETE FROM name_words WHERE word = ? AND path = ?",
+                (row[:2] for row in _name_words(changed)),
+            )
             db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, kept)
             )
-            db.executemany("INSERT INTO name_words VALUES (?,?,?)", _name_words(files, kept))
+            db.executemany(
+                "INSERT INTO name_words VALUES (?,?,?)", _name_words(_indexed(files, kept))
+            )
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._meta())
             db.execute("COMMIT")
         except BaseException:
@@ -338,7 +344,9 @@ class Manifest:
                 db.executemany(
                     "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, sorted(files))
                 )
-                db.executemany("INSERT INTO name_words VALUES (?,?,?)", _name_words(files, files))
+                db.executemany(
+                    "INSERT INTO name_words VALUES (?,?,?)", _name_words(_indexed(files, files))
+                )
                 db.executemany("INSERT INTO meta VALUES (?, ?)", self._meta())
                 db.execute("COMMIT")
             finally:
