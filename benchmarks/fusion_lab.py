@@ -137,7 +137,7 @@ def replay(record: dict, off: str | None = None, **options) -> list[str]:
         results.chunks, results.files = record["bm25_prose"]
     if off == "bm25":
         results.chunks, results.files = [], []
-    names = stages.NameIndex.build(record["indexed"])
+    names = stages.NameIndex(record["indexed"])
     if query.frames and off != "frame_weights":
         stages.weigh_frames(query.frames, names)
     if off != "paths":

@@ -10,9 +10,11 @@ than the tables hold: a run killed mid-save leaves the journal that the next ope
 and the next run simply redoes those files. A rebuild's first save writes a new file beside
 and renames it over. `full_text` says whether the full-text indexes were built after the last
 rows were written: a run stopped before that leaves it False, and the next run builds them.
-`listing` is a digest of the files the last complete run saw (`listing_digest`): when git
-reports the same listing, a refresh has nothing to do and reads no row. Reading needs no
-database but SQLite, which keeps `status` and no-op runs instant.
+`name_words` holds the words of each indexed file's name (`file_name_words`), written and
+removed with its row, so that a query looks up only its own words. `listing` is a digest of
+the files the last complete run saw (`listing_digest`): when git reports the same listing, a
+refresh has nothing to do and reads no row. Reading needs no database but SQLite, which keeps
+`status` and no-op runs instant.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemem.code.text import file_name_words
+
 MANIFEST_NAME = "manifest.db"
 LEGACY_NAME = "manifest.json"  # written by earlier versions: such an index is rebuilt
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the words of file names (`name_words`)
 INDEXED = "indexed"
 BUSY_SECONDS = 30.0  # how long a reader waits for a save in progress (saves take milliseconds)
 PER_QUERY = 500  # paths per `IN (...)` list
@@ -50,6 +54,12 @@ CREATE TABLE files (
 CREATE INDEX files_stem ON files (stem);
 CREATE INDEX files_module ON files (module_last);
 CREATE INDEX files_package ON files (package_last) WHERE package_last IS NOT NULL;
+CREATE TABLE name_words (
+    word TEXT NOT NULL,
+    path TEXT NOT NULL,
+    words INTEGER NOT NULL,
+    PRIMARY KEY (word, path)
+) WITHOUT ROWID;
 """
 _ENTRY_COLUMNS = "path, content_id, status, language, symbols, chunks, syntax_errors"
 _META = ("fingerprint", "indexed_at", "runs_since_maintain", "seconds", "full_text", "listing")
@@ -173,6 +183,18 @@ def _row(path: str, entry: FileEntry) -> tuple[Any, ...]:
     )
 
 
+def _name_words(paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    """(word, path, words in the name) for each `file_name_words` word of `paths`."""
+    for path in paths:
+        words, count = file_name_words(path.rsplit("/", 1)[-1])
+        for word in sorted(words):
+            yield _text(word), _text(path), count
+
+
+def _indexed(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[str]:
+    return (p for p in paths if files[p].status == INDEXED)
+
+
 def _count(files: dict[str, FileEntry]) -> tuple[int, int, int]:
     """(files, symbols, chunks) indexed."""
     indexed = [e for e in files.values() if e.status == INDEXED]
@@ -272,11 +294,19 @@ class Manifest:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
+            kept = [p for p in changed if p in files]
             gone = [(_text(p),) for p in changed if p not in files]
             db.executemany("DELETE FROM files WHERE path = ?", gone)
+            # A file's words follow from its path: its old rows are found by their key.
             db.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
-                _rows(files, (p for p in changed if p in files)),
+                "DELETE FROM name_words WHERE word = ? AND path = ?",
+                (row[:2] for row in _name_words(changed)),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, kept)
+            )
+            db.executemany(
+                "INSERT INTO name_words VALUES (?,?,?)", _name_words(_indexed(files, kept))
             )
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._meta())
             db.execute("COMMIT")
@@ -313,6 +343,9 @@ class Manifest:
                 db.execute("BEGIN")
                 db.executemany(
                     "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, sorted(files))
+                )
+                db.executemany(
+                    "INSERT INTO name_words VALUES (?,?,?)", _name_words(_indexed(files, files))
                 )
                 db.executemany("INSERT INTO meta VALUES (?, ?)", self._meta())
                 db.execute("COMMIT")
@@ -402,6 +435,26 @@ class Manifest:
                 out.append((package_name(path) or "", path))
         return out
 
+    def with_name(self, name: str) -> list[str]:
+        """Indexed files called `name` (the last component of their path), in path order."""
+        return [p for p in self.with_stem(file_stem(name)) if p.rsplit("/", 1)[-1] == name]
+
+    def with_name_words(self, words: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """word → (file, how many words its name has) of the indexed files whose name holds
+        one of `words` (`file_name_words`, stored as each file is saved), in path order."""
+        wanted = [_text(w) for w in dict.fromkeys(words)]
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(wanted), PER_QUERY):
+            part = wanted[start : start + PER_QUERY]
+            marks = ",".join("?" * len(part))
+            rows += self._query(
+                f"SELECT word, path, words FROM name_words WHERE word IN ({marks})", part
+            )
+        out: dict[str, list[tuple[str, int]]] = {}
+        for word, path, count in sorted((_str(w), _str(p), c) for w, p, c in rows):
+            out.setdefault(word, []).append((path, count))
+        return out
+
 
 def damage(index_dir: Path) -> str | None:
     """What is wrong with the manifest file (one short phrase), or None: its pages check out
@@ -415,6 +468,7 @@ def damage(index_dir: Path) -> str | None:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("schema") == SCHEMA_VERSION:
                 db.execute(f"SELECT {_ENTRY_COLUMNS} FROM files LIMIT 1").fetchall()
+                db.execute("SELECT word, path, words FROM name_words LIMIT 1").fetchall()
                 if not isinstance(meta.get("fingerprint"), str):
                     return f"{MANIFEST_NAME} has settings of the wrong shape"
         finally:

@@ -77,7 +77,6 @@ class Searcher:
         self.manifest: Manifest = loaded
         self._store: CodeStore | None = None
         self._centrality: Mapping[str, float] | None = None
-        self._names: stages.NameIndex | None = None
         self._centrality_source = centrality or self._load_centrality
 
     @property
@@ -118,26 +117,17 @@ class Searcher:
         """Run every enabled stage for one query."""
         opts = self.config.search
         if query.frames:
-            stages.weigh_frames(query.frames, self.name_index())
+            stages.weigh_frames(query.frames, self.manifest)
         results = StageResults(
             chunks=stages.bm25_chunks(self.store, query, depth) if opts.bm25 else [],
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
             symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
             paths=stages.path_matches(self.manifest, query) if opts.paths else [],
-            # The name index reads every indexed path: built only for a query it can answer.
-            stems=stages.stem_matches(self.name_index(), query)
-            if opts.stems and stages.is_short(query)
-            else [],
+            stems=stages.stem_matches(self.manifest, query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         self._follow_up_stages(results, query)
         return results
-
-    def name_index(self) -> stages.NameIndex:
-        """The indexed files by name and name words, built on first use."""
-        if self._names is None:
-            self._names = stages.NameIndex.build(self.manifest.indexed_paths())
-        return self._names
 
     def _follow_up_stages(self, results: StageResults, query: AnalyzedQuery) -> None:
         """The stages that read code: where an error message is raised, what named code calls."""

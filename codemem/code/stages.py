@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codemem.code.files import is_test_path
 from codemem.code.manifest import file_stem, module_name, package_name
 from codemem.code.query import IDENT_RE, STOP_WORDS, AnalyzedQuery, Frame, looks_like_code
-from codemem.code.text import split_identifier
+from codemem.code.text import file_name_words, light_stem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,10 +41,8 @@ KIND_WEIGHTS = {
 }
 TEST_DEFINITION_WEIGHT = 0.5
 # File names as query words (`stem_matches`).
-STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
 MAX_STEM_FILES = 3
 STEM_MAX_WORDS = 24
-STEM_SUBWORDS = True
 PHRASE_NAMES = True  # a short query's words in a row may spell a definition's name
 # Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
 BOUNDARY_FRAME_WEIGHT = 0.5
@@ -184,7 +183,7 @@ def _best_suffix(mention: str, split_paths: list[tuple[str, list[str]]]) -> tupl
     return best, matched
 
 
-def weigh_frames(frames: list[Frame], names: NameIndex) -> None:
+def weigh_frames(frames: list[Frame], names: NameLookup) -> None:
     """How much each traceback frame says about where the fault is (sets `Frame.weight`).
 
     A frame is the project's when its path is one indexed file (`site-packages/pkg/mod.py`
@@ -198,7 +197,7 @@ def weigh_frames(frames: list[Frame], names: NameIndex) -> None:
     ours: dict[str, bool] = {}
     for frame in frames:
         if frame.path not in ours:  # a frame can only match a file of the same name
-            same = names.by_name.get(frame.path.replace("\\", "/").rsplit("/", 1)[-1], [])
+            same = names.with_name(frame.path.replace("\\", "/").rsplit("/", 1)[-1])
             best, matched = _best_suffix(frame.path, [(p, p.split("/")) for p in same])
             ours[frame.path] = bool(matched) and (best >= 2 or len(matched) == 1)
     chain = sorted(frames, key=lambda f: f.depth)  # innermost first
@@ -293,41 +292,38 @@ class PathList:
         return list(self._modules.get(last, []))
 
 
-def light_stem(word: str) -> str:
-    """`checks`/`checker` → `check`, `loads`/`loader` → `load`, `floating` → `float`,
-    `dependencies` → `dependency`."""
-    if word.endswith("ies") and len(word) > 5:
-        return word[:-3] + "y"
-    for suffix in STEM_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+class NameLookup(Protocol):
+    """The indexed files by file name and by the words of their names (the manifest is one;
+    the words are `file_name_words`, computed when a file is indexed)."""
+
+    def with_name(self, name: str) -> list[str]:
+        """Indexed files called `name` (the last component of their path), in path order."""
+        ...
+
+    def with_name_words(self, words: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """word → (file, how many words its name has) of the indexed files whose name holds
+        one of `words`, in path order; words no name holds are left out."""
+        ...
 
 
-@dataclass(slots=True)
 class NameIndex:
-    """Every file name and its light-stemmed words, for `stem_matches` and `weigh_frames`
-    (built once per searcher)."""
+    """A `NameLookup` over a list of paths held in memory (tests, recorded benchmarks)."""
 
-    files: dict[str, list[str]]  # stemmed word → files whose name holds it
-    words: dict[str, int]  # file → how many words its name has
-    by_name: dict[str, list[str]]  # file name → the files of that name
-
-    @classmethod
-    def build(cls, paths: list[str]) -> NameIndex:
-        files: defaultdict[str, list[str]] = defaultdict(list)
-        words: dict[str, int] = {}
-        by_name: defaultdict[str, list[str]] = defaultdict(list)
-        for path in paths:
+    def __init__(self, paths: list[str]) -> None:
+        self._files: defaultdict[str, list[tuple[str, int]]] = defaultdict(list)
+        self._by_name: defaultdict[str, list[str]] = defaultdict(list)
+        for path in sorted(paths):
             name = path.rsplit("/", 1)[-1]
-            by_name[name].append(path)
-            stem = name.split(".", 1)[0]
-            parts = [p for p in split_identifier(stem) if len(p) >= 3] if STEM_SUBWORDS else []
-            words[path] = max(1, len(parts))
-            for key in {light_stem(stem.lower())} | {light_stem(p) for p in parts}:
-                if len(key) >= 3:
-                    files[key].append(path)
-        return cls(dict(files), words, dict(by_name))
+            self._by_name[name].append(path)
+            keys, count = file_name_words(name)
+            for key in keys:
+                self._files[key].append((path, count))
+
+    def with_name(self, name: str) -> list[str]:
+        return list(self._by_name.get(name, []))
+
+    def with_name_words(self, words: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        return {w: list(self._files[w]) for w in dict.fromkeys(words) if w in self._files}
 
 
 def is_short(query: AnalyzedQuery) -> bool:
@@ -336,7 +332,7 @@ def is_short(query: AnalyzedQuery) -> bool:
     return len(words) <= STEM_MAX_WORDS
 
 
-def stem_matches(names: NameIndex, query: AnalyzedQuery) -> list[Candidate]:
+def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:
     """Files whose name is made of words of a short query, compared after light stemming:
     `state.lua` for "plugin state", `lock.lua` for "the lockfile", `HashCodeBuilder.java` for
     "hash code builder". A word shared by many file names says nothing; a file counts by the
@@ -344,22 +340,29 @@ def stem_matches(names: NameIndex, query: AnalyzedQuery) -> list[Candidate]:
     if not is_short(query):
         return []
     words = [w.lower() for w in IDENT_RE.findall(query.text)]
+    # in query order, so that ties rank the same every run
+    keys = [
+        light_stem(w)
+        for w in dict.fromkeys(words)
+        if w not in STOP_WORDS and len(w) >= 3 and w.isalpha()
+    ]
+    # A word no file name holds may still begin one (`lockfile` → `lock`): its prefixes too.
+    prefixes = [k[:n] for k in keys for n in range(len(k) - 1, 3, -1)]
+    files = names.with_name_words([*keys, *prefixes])
     scores: dict[str, float] = defaultdict(float)
     matched: dict[str, int] = defaultdict(int)
-    for word in dict.fromkeys(words):  # in query order, so that ties rank the same every run
-        if word in STOP_WORDS or len(word) < 3 or not word.isalpha():
-            continue
-        key = light_stem(word)
-        hits = names.files.get(key) or next(
-            (names.files[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in names.files),
-            [],
+    name_words: dict[str, int] = {}
+    for key in keys:
+        hits = files.get(key) or next(
+            (files[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in files), []
         )
         if 0 < len(hits) <= MAX_STEM_FILES:
-            for path in hits:
+            for path, count in hits:
                 scores[path] += 1.0 / len(hits)
                 matched[path] += 1
+                name_words[path] = count
     for path in scores:
-        scores[path] *= min(1.0, matched[path] / names.words[path])
+        scores[path] *= min(1.0, matched[path] / name_words[path])
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return [Candidate(path=p, score=s) for p, s in ranked]
 

@@ -27,6 +27,31 @@ def split_identifier(word: str) -> list[str]:
     return parts
 
 
+STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
+STEM_SUBWORDS = True  # a file name is looked up by its sub-words too, not only whole
+
+
+def light_stem(word: str) -> str:
+    """`checks`/`checker` → `check`, `loads`/`loader` → `load`, `floating` → `float`,
+    `dependencies` → `dependency`."""
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
+    for suffix in STEM_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def file_name_words(name: str) -> tuple[set[str], int]:
+    """The light-stemmed words a file name is found by, and how many words the name has:
+    `HashCodeBuilder.java` → {hashcodebuild, hash, code, build}, 3. Computed at index time
+    (the manifest stores them) and looked up by a query's words."""
+    stem = name.split(".", 1)[0]
+    parts = [p for p in split_identifier(stem) if len(p) >= 3] if STEM_SUBWORDS else []
+    keys = {light_stem(stem.lower())} | {light_stem(p) for p in parts}
+    return {k for k in keys if len(k) >= 3}, max(1, len(parts))
+
+
 _TOKENS: dict[str, tuple[str, ...]] = {}  # identifiers repeat a lot: split each once
 # Bounded so a worker indexing a huge repository does not grow: cleared when full (the words
 # of the files at hand come back at once).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.manifest import MANIFEST_NAME, FileEntry, Manifest, damage
 from codemem.code.query import STOP_WORDS, analyze_query
-from codemem.code.stages import PathList, path_matches
+from codemem.code.stages import NameIndex, PathList, path_matches, stem_matches, weigh_frames
 from codemem.config import load_config
 from codemem.workspace import Workspace
 
@@ -96,6 +97,59 @@ def test_the_path_stage_reads_the_same_from_the_manifest_as_from_a_list(tmp_path
     assert found[:2] == [("src/pkg/mod.py", 3.0, 3), ("tests/test_mod.py", 0.5, 0)]
 
 
+NAME_WORDS = ["mod", "test", "app", "init", "new", "oddname", "hashcodebuild", "hash", "build"]
+
+
+def test_the_name_words_follow_files_added_changed_and_removed(tmp_path):
+    saved(tmp_path)
+    loaded = Manifest.load(tmp_path)
+    listed = NameIndex([p for p, e in PATHS.items() if e.status == "indexed"])
+    assert loaded.with_name_words(NAME_WORDS) == listed.with_name_words(NAME_WORDS)
+    assert loaded.with_name_words(["mod"]) == {
+        "mod": [("docs/Mod.md", 1), ("src/pkg/mod.py", 1), ("tests/test_mod.py", 2)]
+    }
+    for name in ("mod.py", "Mod.md", "__init__.py", "odd\udcffname.py", "mod.tar.gz", "nope.py"):
+        assert loaded.with_name(name) == listed.with_name(name), name
+    # Added, removed, no longer indexed, indexed again under a changed status.
+    loaded.files["lib/HashCodeBuilder.java"] = FileEntry("c1", "indexed", "java", 1, 1, 0)
+    del loaded.files["web/app.js"]
+    loaded.files["docs/Mod.md"] = FileEntry("c2", "too-large", None, 0, 0, 0)
+    loaded.files["lib/mod.tar.gz"] = FileEntry("c3", "indexed", None, 0, 1, 0)
+    loaded.save(tmp_path)
+    again = Manifest.load(tmp_path)
+    listed = NameIndex([p for p, e in again.files.items() if e.status == "indexed"])
+    assert again.with_name_words(NAME_WORDS) == listed.with_name_words(NAME_WORDS)
+    assert again.with_name_words(["mod", "app", "hash"]) == {
+        "mod": [("lib/mod.tar.gz", 1), ("src/pkg/mod.py", 1), ("tests/test_mod.py", 2)],
+        "hash": [("lib/HashCodeBuilder.java", 3)],
+    }
+    query = analyze_query("hash code builder")
+    assert [(c.path, c.score) for c in stem_matches(again, query)] == [
+        (c.path, c.score) for c in stem_matches(listed, query)
+    ]
+    assert stem_matches(again, query)[0].path == "lib/HashCodeBuilder.java"
+
+
+def test_frames_and_file_name_words_read_the_same_from_the_manifest_as_from_a_list(tmp_path):
+    paths = sorted(
+        set(
+            subprocess.run(
+                ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.splitlines()
+        )
+    )
+    saved(tmp_path, {p: FileEntry("x", "indexed", "python") for p in paths})
+    loaded, listed = Manifest.load(tmp_path), NameIndex(paths)
+    for text in [*QUERIES, "how the lockfile checks the manifest", "stages fusion ranking"]:
+        query = analyze_query(text)
+        from_manifest = [(c.path, c.score) for c in stem_matches(loaded, query)]
+        assert from_manifest == [(c.path, c.score) for c in stem_matches(listed, query)], text
+        weigh_frames(query.frames, loaded)
+        weights = [f.weight for f in query.frames]
+        weigh_frames(query.frames, listed)
+        assert weights == [f.weight for f in query.frames], text
+
+
 @pytest.mark.parametrize("how", ["truncate", "random", "empty", "torn page"])
 def test_damage_is_named(tmp_path, how):
     saved(tmp_path, {f"src/m{n}.py": FileEntry(f"{n:040}", "indexed", "python") for n in range(3000)})
@@ -112,6 +166,19 @@ def test_damage_is_named(tmp_path, how):
         path.write_bytes(data[:middle] + b"\xff\xfe\xc3\x28\x80" + data[middle:])
     assert damage(tmp_path) is not None
     assert damage(tmp_path).startswith(MANIFEST_NAME)
+
+
+def test_a_manifest_without_its_name_words_is_damage_and_an_older_schema_is_rebuilt(tmp_path):
+    saved(tmp_path)
+    db = sqlite3.connect(tmp_path / MANIFEST_NAME)
+    db.execute("DROP TABLE name_words")
+    db.commit()
+    assert damage(tmp_path) is not None and damage(tmp_path).startswith(MANIFEST_NAME)
+    db.execute("UPDATE meta SET value = 2 WHERE key = 'schema'")  # before the name words
+    db.commit()
+    db.close()
+    assert damage(tmp_path) is None  # another format is not damage: the indexer rebuilds it
+    assert Manifest.load(tmp_path) is None
 
 
 def test_a_missing_manifest_beside_tables_is_damage_but_an_old_json_one_is_not(tmp_path):
@@ -239,6 +306,40 @@ def test_a_no_op_refresh_reads_no_manifest_row(repo_factory, monkeypatch):
     summary = refresh_index(ws, config)  # back as it was: a real change again, not a no-op
     assert (summary.up_to_date, summary.changed) == (False, 1)
     assert manifest_module.Manifest.load(ws.index_dir).listing != ""
+
+
+def test_an_index_run_keeps_the_name_words_of_added_changed_and_removed_files(repo_factory):
+    repo = repo_factory("shop")
+    ws = Workspace(repo)
+    config = load_config(ws.config_file)
+
+    def names_of(words: list[str]) -> dict[str, list[str]]:
+        loaded = Manifest.load(ws.index_dir)
+        listed = NameIndex(loaded.indexed_paths())
+        found = loaded.with_name_words(words)
+        assert found == listed.with_name_words(words)
+        loaded.close()
+        return {w: [p for p, _ in hits] for w, hits in found.items()}
+
+    words = ["cart", "price", "check", "token"]
+    refresh_index(ws, config)
+    assert names_of(words) == {
+        "cart": ["shop/cart.py", "tests/test_cart.py", "web/static/cart.js"],
+        "token": ["shop/auth/tokens.py"],
+    }
+    (repo / "shop" / "PriceChecker.py").write_text("def check_price():\n    return 1\n")
+    (repo / "shop" / "cart.py").unlink()
+    refresh_index(ws, config)
+    checker = ["shop/PriceChecker.py"]
+    assert names_of(words) == {
+        "cart": ["tests/test_cart.py", "web/static/cart.js"],
+        "price": checker,
+        "check": checker,
+        "token": ["shop/auth/tokens.py"],
+    }
+    (repo / "shop" / "PriceChecker.py").write_text("def check_price():\n    return 2\n")
+    assert refresh_index(ws, config).changed == 1
+    assert names_of(["price", "check"]) == {"price": checker, "check": checker}
 
 
 def _path_matches_by_scanning(paths: list[str], query) -> list[tuple[str, float, int]]:

@@ -226,7 +226,7 @@ def test_the_innermost_project_frame_of_a_traceback_ranks_first(tinylint):
 
 def test_frames_weigh_by_depth_and_ownership():
     q = analyze_query(TRACEBACK_ISSUE)
-    weigh_frames(q.frames, NameIndex.build(list(PROJECT)))
+    weigh_frames(q.frames, NameIndex(list(PROJECT)))
     weights = {(f.path.rsplit("/", 1)[-1], f.function): f.weight for f in q.frames}
     assert weights == {
         ("helpers.py", "_check"): 1.0,  # innermost project frame
@@ -317,7 +317,7 @@ def test_a_short_query_word_naming_a_file_proposes_it():
     ]
     paths = ["lua/manage/checker.lua", "lua/state.lua", "lua/manage/lock.lua", "lua/view/float.lua"]
     paths += [f"lua/p{n}/init.lua" for n in range(5)]
-    names = NameIndex.build(paths)
+    names = NameIndex(paths)
     found = [c.path for c in stem_matches(names, analyze_query("how the lockfile checks plugin state"))]
     assert sorted(found) == ["lua/manage/checker.lua", "lua/manage/lock.lua", "lua/state.lua"]
     # A name many files share says nothing; a long report names files by chance.
