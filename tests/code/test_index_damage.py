@@ -35,6 +35,8 @@ KINDS = [
     ("symbol rows", "symbols.lance/data/*.lance", True),
     ("full-text postings", "chunks.lance/_indices/*/part_0_invert.lance", True),
     ("full-text metadata", "files.lance/_indices/*/metadata.lance", True),
+    ("scalar index lookup", "symbols.lance/_indices/*/page_lookup.lance", True),
+    ("scalar index pages", "chunks.lance/_indices/*/page_data.lance", True),
     ("newest version", "chunks.lance/_versions/*.manifest", True),
     ("newest symbols version", "symbols.lance/_versions/*.manifest", True),
     ("version hint", "chunks.lance/_versions/latest_version_hint.json", False),
