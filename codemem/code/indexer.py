@@ -246,7 +246,8 @@ def _finish(
     summary: IndexSummary,
     started: float,
 ) -> None:
-    """Full-text indexes, compaction, tags, notes; then the manifest says it is complete."""
+    """Full-text and scalar indexes, compaction, tags, notes; then the manifest says it is
+    complete."""
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
     # Both cores: LanceDB builds each table's full-text and scalar indexes in a thread of its
