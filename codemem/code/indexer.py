@@ -278,12 +278,14 @@ def _finish(
 
 
 def _build_indexes(store: CodeStore, name: str) -> None:
-    """The missing full-text and scalar indexes of one table, one after the other (LanceDB
-    commits one table's indexes in turn)."""
-    if name in FTS_TABLES:
-        store.ensure_fts(name)
+    """The missing scalar and full-text indexes of one table, one after the other (LanceDB
+    commits one table's indexes in turn). The full-text index comes last: a table that lost
+    its newest version then lacks it, which the integrity check notices, where a missing
+    scalar index is no damage."""
     if name in SCALAR_INDEXES:
         store.ensure_scalar(name)
+    if name in FTS_TABLES:
+        store.ensure_fts(name)
 
 
 def _stall_for_tests(point: str) -> None:
