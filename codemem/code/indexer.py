@@ -34,7 +34,7 @@ from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, r
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import repair_index, still_checked, vouch_for_writes
 from codemem.code.manifest import Manifest, listing_digest
-from codemem.code.rows import FTS_TABLES
+from codemem.code.rows import FTS_TABLES, INDEXED_TABLES, SCALAR_INDEXES
 from codemem.code.tags import TagStore
 from codemem.code.workers import parse_files
 from codemem.config import Config
@@ -249,16 +249,17 @@ def _finish(
     summary: IndexSummary,
     started: float,
 ) -> None:
-    """Full-text indexes, compaction, tags, notes; then the manifest says it is complete."""
+    """Full-text and scalar indexes, compaction, tags, notes; then the manifest says it is
+    complete."""
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
-    # Both cores: LanceDB builds each table's full-text index in a thread of its own without
-    # the GIL while this thread saves the tags and builds the reference graph. In a large
-    # repository they take turns instead, so their memory peaks do not add up.
+    # Both cores: LanceDB builds each table's full-text and scalar indexes in a thread of its
+    # own without the GIL while this thread saves the tags and builds the reference graph. In
+    # a large repository they take turns instead, so their memory peaks do not add up.
     beside = len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES
     threads = len(FTS_TABLES) if beside else 1
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fts") as pool:
-        built = [pool.submit(store.ensure_fts, name) for name in FTS_TABLES]
+        built = [pool.submit(_build_indexes, store, name) for name in INDEXED_TABLES]
         if beside:
             _update_tags(plan.target, writer.tags, plan.full)
         for future in built:
@@ -277,6 +278,17 @@ def _finish(
     manifest.save(plan.target)
     if plan.full:
         swap_in(plan.target, ws.index_dir)
+
+
+def _build_indexes(store: CodeStore, name: str) -> None:
+    """The missing scalar and full-text indexes of one table, one after the other (LanceDB
+    commits one table's indexes in turn). The full-text index comes last: a table that lost
+    its newest version then lacks it, which the integrity check notices, where a missing
+    scalar index is no damage."""
+    if name in SCALAR_INDEXES:
+        store.ensure_scalar(name)
+    if name in FTS_TABLES:
+        store.ensure_fts(name)
 
 
 def _stall_for_tests(point: str) -> None:

@@ -25,7 +25,8 @@ REPAIR_LINE = "codemem: WARNING: the code index was damaged ("
 
 # (file kind, the glob that finds one such file, whether deleting it is damage). Cutting any
 # file short is damage, but for transaction files and the version hint, which a search does
-# not read. Nor does it read older versions, and a missing graph cache is built again.
+# not read. Nor does it read older versions, and a missing graph cache or scalar index is
+# built again.
 KINDS = [
     ("manifest", "manifest.db", True),
     ("tag store", "tags.bin", True),
@@ -35,8 +36,11 @@ KINDS = [
     ("symbol rows", "symbols.lance/data/*.lance", True),
     ("full-text postings", "chunks.lance/_indices/*/part_0_invert.lance", True),
     ("full-text metadata", "files.lance/_indices/*/metadata.lance", True),
+    ("scalar index lookup", "symbols.lance/_indices/*/page_lookup.lance", True),
+    ("scalar index pages", "chunks.lance/_indices/*/page_data.lance", True),
     ("newest version", "chunks.lance/_versions/*.manifest", True),
-    ("newest symbols version", "symbols.lance/_versions/*.manifest", True),
+    # It only added a scalar index: the version before holds every row.
+    ("newest symbols version", "symbols.lance/_versions/*.manifest", False),
     ("version hint", "chunks.lance/_versions/latest_version_hint.json", False),
     ("transaction", "chunks.lance/_transactions/*.txn", False),
 ]

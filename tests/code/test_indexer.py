@@ -12,7 +12,9 @@ import time
 import pytest
 
 from codemem.code.indexer import refresh_index
+from codemem.code.integrity import find_damage
 from codemem.code.manifest import Manifest
+from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.store import CodeStore
 from codemem.config import load_config
 from codemem.workspace import Workspace
@@ -208,3 +210,61 @@ def test_a_large_repository_builds_its_full_text_indexes_and_graph_in_turn(
     assert Manifest.load(Workspace(repo).index_dir).full_text
     store = CodeStore(Workspace(repo).index_dir)
     assert store.fts_chunks("cart", 5) and store.fts_files("cart", 5)
+
+
+def scalar_indexes(store: CodeStore) -> dict[str, set[str]]:
+    """The indexed column of each scalar index, by table."""
+    return {
+        name: {ix.columns[0] for ix in store.table(name).list_indices() if ix.index_type == "BTree"}
+        for name in SCALAR_INDEXES
+    }
+
+
+def test_a_missing_scalar_index_only_slows_reads_and_the_next_run_builds_it(repo_factory):
+    repo = repo_factory("shop")
+    index(repo)
+    index_dir = Workspace(repo).index_dir
+    store = CodeStore(index_dir)
+    assert scalar_indexes(store) == {name: set(cols) for name, cols in SCALAR_INDEXES.items()}
+    named = store.symbols_named(["empty_cart"])
+    assert named
+    store.table("symbols").drop_index("name_idx")
+    store.close()
+    assert find_damage(index_dir) is None
+    store = CodeStore(index_dir)
+    assert store.symbols_named(["empty_cart"]) == named
+    store.close()
+    (repo / "shop" / "payments.py").write_text("def refund():\n    return 0\n")
+    assert index(repo).changed == 1
+    store = CodeStore(index_dir)
+    assert "name" in scalar_indexes(store)["symbols"]
+    assert [r["path"] for r in store.symbols_named(["refund"])] == ["shop/payments.py"]
+
+
+def test_rows_added_after_the_scalar_indexes_are_found_and_compaction_folds_them_in(
+    repo_factory, monkeypatch
+):
+    monkeypatch.setenv("CODEMEM_INDEX__COMPACT_EVERY", "3")  # the full run counts
+    repo = repo_factory("shop")
+    index(repo)
+    target = repo / "shop" / "payments.py"
+    target.write_text(target.read_text() + "\n\ndef late_helper():\n    return 1\n")
+    assert not index(repo).compacted
+    store = CodeStore(Workspace(repo).index_dir)
+    symbols = store.table("symbols")
+    stats = symbols.index_stats("name_idx")
+    assert stats.num_unindexed_rows > 0
+    [row] = store.symbols_named(["late_helper"])
+    assert row["path"] == "shop/payments.py"
+    ids = [r["id"] for r in store.chunk_spans(["shop/payments.py"])]
+    assert len(store.chunks_by_id(ids)) == len(ids)
+    store.close()
+    target.write_text(target.read_text() + "\n\ndef later_helper():\n    return 2\n")
+    assert index(repo).compacted
+    store = CodeStore(Workspace(repo).index_dir)
+    assert store.table("symbols").index_stats("name_idx").num_unindexed_rows == 0
+    assert store.table("chunks").index_stats("id_idx").num_unindexed_rows == 0
+    assert [r["name"] for r in store.symbols_named(["late_helper", "later_helper"])] == [
+        "late_helper",
+        "later_helper",
+    ]
