@@ -91,15 +91,23 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     query_module.TRACE_LINES_AS_PROSE = True
     prose = analyze_query(text)
     query_module.TRACE_LINES_AS_PROSE = False
-    bm25_plain = (stages.bm25_chunks(searcher.store, plain, 300), stages.bm25_files(searcher.store, plain, 100))
+    bm25_plain = (
+        stages.bm25_chunks(searcher.store, plain, 300),
+        stages.bm25_files(searcher.store, plain, 100),
+    )
     bm25_prose = (
-        (stages.bm25_chunks(searcher.store, prose, 300), stages.bm25_files(searcher.store, prose, 100))
+        (
+            stages.bm25_chunks(searcher.store, prose, 300),
+            stages.bm25_files(searcher.store, prose, 100),
+        )
         if prose.fts_query() != query.fts_query()
         else None
     )
     # The message stage's candidates with their text, and the callee stage's inputs.
     message_cands = followup.message_candidates(searcher.store, query)
-    callers = [c for c in stages.symbol_matches(searcher.store, query) if c.kind in followup.CALLER_KINDS][:20]
+    callers = [
+        c for c in stages.symbol_matches(searcher.store, query) if c.kind in followup.CALLER_KINDS
+    ][:20]
     bodies = searcher.chunk_texts(callers, by_line=True)
     names = sorted({n for body in bodies.values() for n in followup.called_names(body)})
     return {
@@ -123,7 +131,19 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     }
 
 
-ABLATIONS = ("bm25", "symbols", "paths", "graph_prior", "test_prior", "query_analysis", "messages", "callees", "stems", "frame_weights", "trace_lines_out")
+ABLATIONS = (
+    "bm25",
+    "symbols",
+    "paths",
+    "graph_prior",
+    "test_prior",
+    "query_analysis",
+    "messages",
+    "callees",
+    "stems",
+    "frame_weights",
+    "trace_lines_out",
+)
 
 
 def replay(record: dict, off: str | None = None, **options) -> list[str]:
@@ -147,7 +167,9 @@ def replay(record: dict, off: str | None = None, **options) -> list[str]:
     if off != "symbols":
         results.symbols = stages.symbol_matches(RecordedSymbols(record["symbols"]), query)
     if off != "messages" and query.errors:
-        results.messages = followup.message_matches(record["message_cands"], record["message_texts"], query)
+        results.messages = followup.message_matches(
+            record["message_cands"], record["message_texts"], query
+        )
     if off != "callees" and results.symbols:
         sources = Searcher.callee_sources(results.symbols)
         results.callees = followup.callee_matches(sources, record["bodies"], record["callee_rows"])
@@ -203,7 +225,9 @@ def evaluate(args) -> None:
 def ablation(args) -> None:
     """A Markdown table: the full ranking, then each stage or prior switched off in turn."""
     records = load_recording()
-    print("| switched off | SWE-bench Lite dev Acc@1/5/10 | Multi-SWE dev Acc@1/5/10 | Multi-SWE All@10 |")
+    print(
+        "| switched off | SWE-bench Lite dev Acc@1/5/10 | Multi-SWE dev Acc@1/5/10 | Multi-SWE All@10 |"
+    )
     print("|:--|--:|--:|--:|")
     for off in (None, *ABLATIONS):
         table = score(records, off)

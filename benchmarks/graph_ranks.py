@@ -44,7 +44,8 @@ def dump(repo: Path, out: Path) -> None:
         "centrality": dict(index._centrality()),
         "personalized": graph.rank_files({"sympy/core/basic.py": 1.0}, ["subs"]),
         "definitions": [
-            [path, list(d), score] for path, d, score in islice(graph.iter_definitions(), TOP_DEFINITIONS)
+            [path, list(d), score]
+            for path, d, score in islice(graph.iter_definitions(), TOP_DEFINITIONS)
         ],
         "maps": {},
     }
@@ -73,18 +74,26 @@ def compare(old_path: Path, new_path: Path) -> int:
             problems.append(f"{key}: different files ({len(a)} vs {len(b)})")
             continue
         if _order(a) != _order(b):
-            first = next(i for i, (x, y) in enumerate(zip(_order(a), _order(b), strict=False)) if x != y)
+            first = next(
+                i for i, (x, y) in enumerate(zip(_order(a), _order(b), strict=False)) if x != y
+            )
             problems.append(f"{key}: order differs from position {first}")
         off = [p for p in a if not _close(a[p], b[p])]
         if off:
-            problems.append(f"{key}: {len(off)} scores differ, e.g. {off[0]}: {a[off[0]]} vs {b[off[0]]}")
+            problems.append(
+                f"{key}: {len(off)} scores differ, e.g. {off[0]}: {a[off[0]]} vs {b[off[0]]}"
+            )
     defs_a = [(p, d) for p, d, _ in old["definitions"]]
     defs_b = [(p, d) for p, d, _ in new["definitions"]]
     if defs_a != defs_b:
-        first = next((i for i, (x, y) in enumerate(zip(defs_a, defs_b, strict=False)) if x != y), len(defs_a))
+        first = next(
+            (i for i, (x, y) in enumerate(zip(defs_a, defs_b, strict=False)) if x != y), len(defs_a)
+        )
         problems.append(f"definitions: order differs from position {first}")
     scores = [
-        (x[2], y[2]) for x, y in zip(old["definitions"], new["definitions"], strict=False) if not _close(x[2], y[2])
+        (x[2], y[2])
+        for x, y in zip(old["definitions"], new["definitions"], strict=False)
+        if not _close(x[2], y[2])
     ]
     if scores:
         problems.append(f"definitions: {len(scores)} scores differ")

@@ -18,7 +18,17 @@ from pathlib import Path
 from statistics import mean
 
 ROOT = Path(__file__).resolve().parent
-ABLATIONS = ("bm25", "symbols", "paths", "graph_prior", "test_prior", "query_analysis", "messages", "callees", "stems")
+ABLATIONS = (
+    "bm25",
+    "symbols",
+    "paths",
+    "graph_prior",
+    "test_prior",
+    "query_analysis",
+    "messages",
+    "callees",
+    "stems",
+)
 SEMBLE_REV = "8d737aba127b76f3c729ef6925b2b17fd769d646"
 
 
@@ -56,7 +66,9 @@ def evaluate(sb, specs, tasks, repos: Path, off: str | None) -> dict[str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repos", type=Path, required=True, help="semble_bench's --work folder")
     parser.add_argument("--bench-dir", type=Path, default=ROOT.parent.parent / "shared" / "bench")
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
@@ -75,7 +87,10 @@ def main() -> None:
     for off in (None, *ABLATIONS) if args.ablation else (args.off,):
         r = evaluate(sb, specs, tasks, args.repos, off)
         kinds = " / ".join(f"{r['chunk:' + c]:.3f}" for c in ("architecture", "semantic", "symbol"))
-        print(f"| {off or '(nothing: full ranking)'} | {r['chunk']:.3f} | {r['file']:.3f} | {kinds} |", flush=True)
+        print(
+            f"| {off or '(nothing: full ranking)'} | {r['chunk']:.3f} | {r['file']:.3f} | {kinds} |",
+            flush=True,
+        )
         if args.per_repo:
             print(" ".join(f"{n}:{r['chunk:' + n]:.2f}/{r['file:' + n]:.2f}" for n in sb.DEV_REPOS))
 

@@ -33,7 +33,9 @@ from speed_others import Aider, ctags
 from speed_report import render
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = "pallets/flask,marshmallow-code/marshmallow,pylint-dev/astroid,sqlfluff/sqlfluff,sympy/sympy"
+SIZES = (
+    "pallets/flask,marshmallow-code/marshmallow,pylint-dev/astroid,sqlfluff/sqlfluff,sympy/sympy"
+)
 TYPICAL = (
     "pallets/flask,pallets/click,expressjs/express,gin-gonic/gin,"
     "go-chi/chi,psf/requests,spf13/cobra,Seldaek/monolog"

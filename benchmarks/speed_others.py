@@ -84,7 +84,11 @@ class Aider:
     def preflight(self) -> str | None:
         """None when `aider --version` runs; else why not."""
         call = run_measured([*self.command, "--version"], env=self._env(), timeout=120)
-        return None if call.ok else f"`{shlex.join(self.command)} --version` failed: {call.brief_error()}"
+        return (
+            None
+            if call.ok
+            else f"`{shlex.join(self.command)} --version` failed: {call.brief_error()}"
+        )
 
     def repo_map(self, root: Path, timeout: float = 3600) -> dict[str, Any]:
         """Aider's repo map from a cold start (its tag cache removed) in a fresh process."""

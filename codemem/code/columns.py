@@ -65,9 +65,7 @@ class FileRange:
         target, done = handle.fileno(), 0
         try:
             while done < self.length:
-                copied = os.copy_file_range(
-                    self.fd, target, self.length - done, self.offset + done
-                )
+                copied = os.copy_file_range(self.fd, target, self.length - done, self.offset + done)
                 if not copied:
                     raise OSError("copy_file_range copied nothing")
                 done += copied

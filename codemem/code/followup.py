@@ -109,7 +109,11 @@ def callee_matches(
     scores: dict[str, float] = defaultdict(float)
     firsts: dict[str, dict[str, Any]] = {}
     for rank, source in enumerate(sources):
-        names = [n for n in called_names(bodies.get((source.path, source.start_line), "")) if n != source.symbol]
+        names = [
+            n
+            for n in called_names(bodies.get((source.path, source.start_line), ""))
+            if n != source.symbol
+        ]
         names = [n for n in names if 0 < len(by_name.get(n, ())) <= MAX_CALLEE_DEFINITIONS]
         for name in names:
             defs = by_name[name]

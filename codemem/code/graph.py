@@ -201,7 +201,11 @@ class RefGraph:
 
     @classmethod
     def from_columns(
-        cls, meta: Mapping[str, Any], columns: Mapping[str, Column], *, store: TagStore | None = None
+        cls,
+        meta: Mapping[str, Any],
+        columns: Mapping[str, Column],
+        *,
+        store: TagStore | None = None,
     ) -> RefGraph:
         """A graph held in memory (no index folder to cache it in)."""
         return cls(Columns.in_memory(meta, columns), store=store)

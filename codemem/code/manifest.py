@@ -96,8 +96,7 @@ def file_stem(path: str) -> str:
 def listing_digest(current: dict[str, tuple[str | None, str | None]]) -> str:
     """A digest of path -> (content id, skip reason) for every candidate file."""
     lines = "\n".join(
-        f"{path}\0{cid or ''}\0{reason or ''}"
-        for path, (cid, reason) in sorted(current.items())
+        f"{path}\0{cid or ''}\0{reason or ''}" for path, (cid, reason) in sorted(current.items())
     )
     return hashlib.sha1(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -373,9 +372,7 @@ class Manifest:
     def entry(self, path: str) -> FileEntry | None:
         if self._files is not None:
             return self._files.get(path)
-        rows = self._query(
-            f"SELECT {_ENTRY_COLUMNS} FROM files WHERE path = ?", (_text(path),)
-        )
+        rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files WHERE path = ?", (_text(path),))
         return FileEntry(*rows[0][1:]) if rows else None
 
     def languages(self, paths: Iterable[str]) -> dict[str, str | None]:

@@ -29,7 +29,9 @@ PATH_RE = re.compile(
     r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|js|jsx|mjs|cjs|ts|tsx|go|rs|java|kt|c|h|cc|cpp|cxx|hpp|hh|cs|rb|php|md|rst|yml|yaml|toml|json|cfg|ini|txt|sh))(?::(\d+))?\b"
 )
 # A link to a file of a repository host: `.../blob/<ref>/<path>#L214`.
-SOURCE_URL_RE = re.compile(r"https?://\S+?/(?:blob|tree|raw|src)/[^/\s]+/([^\s#?)\]>\"']+)(?:#L(\d+))?")
+SOURCE_URL_RE = re.compile(
+    r"https?://\S+?/(?:blob|tree|raw|src)/[^/\s]+/([^\s#?)\]>\"']+)(?:#L(\d+))?"
+)
 PY_FRAME_RE = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([\w<>.]+))?')
 JS_FRAME_RE = re.compile(r"at (?:([\w$.<>]+) \()?([^\s()]+?):(\d+)(?::\d+)?\)?")
 JAVA_FRAME_RE = re.compile(r"at ([\w$.]+)\.([\w$<>]+)\(([\w$]+\.(?:java|kt|scala)):(\d+)\)")

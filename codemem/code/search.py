@@ -147,14 +147,18 @@ class Searcher:
         """The definitions whose callees are followed: the best few functions the query names."""
         return [c for c in symbols if c.kind in followup.CALLER_KINDS][: followup.CALLEE_SOURCES]
 
-    def chunk_texts(self, cands: list[stages.Candidate], *, by_line: bool = False) -> dict[Any, str]:
+    def chunk_texts(
+        self, cands: list[stages.Candidate], *, by_line: bool = False
+    ) -> dict[Any, str]:
         """Each candidate's lines from the work tree, keyed by chunk id (or by path and line)."""
         files: dict[str, list[str]] = {}
         out: dict[Any, str] = {}
         for cand in cands:
             if cand.path not in files:
                 try:
-                    files[cand.path] = (self.ws.root / cand.path).read_text("utf-8", "replace").splitlines()
+                    files[cand.path] = (
+                        (self.ws.root / cand.path).read_text("utf-8", "replace").splitlines()
+                    )
                 except OSError:
                     files[cand.path] = []
             key = (cand.path, cand.start_line) if by_line else cand.chunk_id

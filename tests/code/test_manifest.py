@@ -152,7 +152,9 @@ def test_frames_and_file_name_words_read_the_same_from_the_manifest_as_from_a_li
 
 @pytest.mark.parametrize("how", ["truncate", "random", "empty", "torn page"])
 def test_damage_is_named(tmp_path, how):
-    saved(tmp_path, {f"src/m{n}.py": FileEntry(f"{n:040}", "indexed", "python") for n in range(3000)})
+    saved(
+        tmp_path, {f"src/m{n}.py": FileEntry(f"{n:040}", "indexed", "python") for n in range(3000)}
+    )
     path = tmp_path / MANIFEST_NAME
     data = path.read_bytes()
     if how == "truncate":
@@ -190,7 +192,10 @@ def test_a_missing_manifest_beside_tables_is_damage_but_an_old_json_one_is_not(t
 
 
 def _child(script: str, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *args], env=env)
 
 
@@ -244,7 +249,9 @@ def test_a_save_killed_mid_write_leaves_the_last_committed_manifest(tmp_path):
     assert (loaded.files, loaded.full_text) == (first, True)  # rolled back: nothing half-saved
     loaded.files["src/m0.py"] = FileEntry("next", "indexed", "python", 2, 2)
     loaded.save(tmp_path)  # the next writer goes on from there
-    assert Manifest.load(tmp_path).entry("src/m0.py") == FileEntry("next", "indexed", "python", 2, 2)
+    assert Manifest.load(tmp_path).entry("src/m0.py") == FileEntry(
+        "next", "indexed", "python", 2, 2
+    )
 
 
 def test_readers_see_whole_saves_while_another_process_writes(tmp_path):

@@ -220,7 +220,10 @@ DAMAGE = {
     "unlisted file": (_plant_an_unlisted_file, "'surprise.bin' is not in published.json"),
     "path outside": (_list_a_path_outside, "leaves the index"),
     "unreadable record": (_damage_the_record, "published.json is unreadable"),
-    "manifest of the wrong shape": (_damage_the_manifest_consistently, "its manifest is missing, incomplete"),
+    "manifest of the wrong shape": (
+        _damage_the_manifest_consistently,
+        "its manifest is missing, incomplete",
+    ),
 }
 
 
@@ -263,8 +266,9 @@ def test_published_with_other_settings_is_passed_over(origin, tmp_path, monkeypa
     other = clone(origin, tmp_path / "clone")
     monkeypatch.setenv("CODEMEM_INDEX__CHUNK_LINES", "40")
     out = index_json(other, "--from", str(shared))
-    assert "1 published ancestor(s), built by another codemem version" in (
-        out["started_from"]["problem"]
+    assert (
+        "1 published ancestor(s), built by another codemem version"
+        in (out["started_from"]["problem"])
     )
 
 
@@ -284,7 +288,9 @@ def test_check_pickles_reads_every_record_of_a_column_tag_store(tmp_path):
     from codemem.code.tags import FileTags, TagStore
 
     store = TagStore(tmp_path)
-    store.update([FileTags("a.py", "python", [("f", "f", "function", 1, 2, "def f()")], {"g": 1})], [])
+    store.update(
+        [FileTags("a.py", "python", [("f", "f", "function", 1, 2, "def f()")], {"g": 1})], []
+    )
     store.save()
     check_pickles(tmp_path)
     store._records["b.py"] = (pickle.dumps(("python", [], [])), pickle.dumps(Path("x")))

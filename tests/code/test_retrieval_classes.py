@@ -153,16 +153,16 @@ Each section name of the configuration is a dotted path; a section name must be 
 An empty section name, or one that contains dots in the wrong place, is reported when the
 configuration is loaded. The section name decides which rules run; see the section list.
 """,
-    "tests/test_linter.py": '''
+    "tests/test_linter.py": """
 from tinylint.linter import Linter
 
 
 def test_lint_string_parses_and_lints():
     assert Linter("ansi").lint_string("select 1") == []
-''',
+""",
 }
 
-TRACEBACK_ISSUE = '''Linting a file that ends with a double semicolon crashes the linter.
+TRACEBACK_ISSUE = """Linting a file that ends with a double semicolon crashes the linter.
 
 Running tinylint on a query with ";;" at the end:
 
@@ -184,7 +184,7 @@ Traceback (most recent call last):
 RuntimeError: Dropped elements in sequence matching! ['select', '1;;'] != ['select']
 
 I expected the linter to report a parse problem rather than crash.
-'''
+"""
 
 ERROR_ISSUE = """Loading the configuration of a project refuses a valid file. With a section list
 that names every section of the configuration, loading stops at once:
@@ -318,7 +318,9 @@ def test_a_short_query_word_naming_a_file_proposes_it():
     paths = ["lua/manage/checker.lua", "lua/state.lua", "lua/manage/lock.lua", "lua/view/float.lua"]
     paths += [f"lua/p{n}/init.lua" for n in range(5)]
     names = NameIndex(paths)
-    found = [c.path for c in stem_matches(names, analyze_query("how the lockfile checks plugin state"))]
+    found = [
+        c.path for c in stem_matches(names, analyze_query("how the lockfile checks plugin state"))
+    ]
     assert sorted(found) == ["lua/manage/checker.lua", "lua/manage/lock.lua", "lua/state.lua"]
     # A name many files share says nothing; a long report names files by chance.
     assert stem_matches(names, analyze_query("init of the plugins")) == []
