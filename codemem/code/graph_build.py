@@ -221,9 +221,9 @@ class Names:
 
     def __init__(self, blob: Column, offsets: Column) -> None:
         self.blob, self.offsets = blob, offsets
-        self._strings = Strings(
-            memoryview(blob[1]).cast("B"), memoryview(offsets[1]).cast("B").cast("q")
-        )  # type: ignore[arg-type]
+        text = memoryview(blob[1]).cast("B")  # type: ignore[arg-type]
+        index = memoryview(offsets[1]).cast("B").cast("q")  # type: ignore[arg-type]
+        self._strings = Strings(text, index)
 
     @classmethod
     def of(cls, names: list[str]) -> Names:
