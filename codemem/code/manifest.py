@@ -230,6 +230,7 @@ class Manifest:
         """The saved manifest, or None when missing, unreadable or of another format
         (then: rebuild). Only the settings are read here."""
         path = index_dir / MANIFEST_NAME
+        db: sqlite3.Connection | None = None
         try:
             db = _connect(path)
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
@@ -246,6 +247,8 @@ class Manifest:
                 files, symbols, chunks = map(int, meta["totals"].split(","))
                 manifest._totals = files, symbols, chunks
         except (OSError, sqlite3.Error, KeyError, TypeError, ValueError):
+            if db is not None:
+                db.close()  # unreadable settings: the caller rebuilds, nobody reads on
             return None
         manifest._path, manifest._db, manifest._files = path, db, None
         return manifest

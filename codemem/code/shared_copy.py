@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from codemem.code.tags import encoded_records
+from codemem.infra import fsync_dir
 
 RECORD_NAME = "published.json"  # in each published folder, beside index/
 CHUNK = 1 << 20
@@ -61,7 +62,7 @@ def copy_out(src: Path, dst: Path, left_out: set[str]) -> list[FileRecord]:
             with path.open("rb") as source:
                 size, digest = _copy(source, dst / rel)
             files.append((rel, size, digest))
-        _fsync_dir(dst / rel_folder)
+        fsync_dir(dst / rel_folder)
     return files
 
 
@@ -304,11 +305,3 @@ def _read_small(path: Path) -> bytes:
         if info.st_size > RECORD_MAX_BYTES:
             raise Refused(f"{path.name} is {info.st_size:,} bytes")
         return handle.read(RECORD_MAX_BYTES + 1)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

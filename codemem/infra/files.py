@@ -41,7 +41,8 @@ def read_text(path: Path) -> str | None:
     return data.decode("utf-8").replace("\r\n", "\n")
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -81,7 +82,7 @@ def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) ->
         # The new file is in place: a failed folder fsync must not report the write as failed
         # (a caller would redo an edit that was applied).
         with contextlib.suppress(OSError):
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
 
 
 def atomic_write(
