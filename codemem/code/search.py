@@ -155,15 +155,18 @@ class Searcher:
         out: dict[Any, str] = {}
         for cand in cands:
             if cand.path not in files:
-                try:
-                    files[cand.path] = (
-                        (self.ws.root / cand.path).read_text("utf-8", "replace").splitlines()
-                    )
-                except OSError:
-                    files[cand.path] = []
+                files[cand.path] = self._lines(cand.path)
             key = (cand.path, cand.start_line) if by_line else cand.chunk_id
             out[key] = "\n".join(files[cand.path][max(0, cand.start_line - 1) : cand.end_line])
         return out
+
+    def _lines(self, path: str, *, redact: bool = False) -> list[str]:
+        """A work-tree file's lines (none when it cannot be read), secrets redacted if asked."""
+        try:
+            text = (self.ws.root / path).read_text("utf-8", "replace")
+        except OSError:
+            return []
+        return (redact_text(text) if redact else text).splitlines()
 
     def languages(self, paths: Iterable[str] | None = None) -> dict[str, str | None]:
         """path -> language of `paths` (default: of every file; a search asks only for its
@@ -332,11 +335,7 @@ class Searcher:
         cache: dict[str, list[str]] = {}
         for hit in hits:
             if hit.path not in cache:
-                try:
-                    text = (self.ws.root / hit.path).read_text("utf-8", "replace")
-                    cache[hit.path] = redact_text(text).splitlines()
-                except OSError:
-                    cache[hit.path] = []
+                cache[hit.path] = self._lines(hit.path, redact=True)
             hit.text = "\n".join(cache[hit.path][hit.start_line - 1 : hit.end_line])
 
 
