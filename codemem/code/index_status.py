@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from typing import Any
 
 from codemem.code.extract import INDEXED
 from codemem.code.indexer import current_ids, fingerprint, skip_counts
 from codemem.code.integrity import inspect_index
-from codemem.code.manifest import Manifest
+from codemem.code.manifest import MANIFEST_NAME, Manifest
 from codemem.config import Config
 from codemem.workspace import Workspace
 
@@ -35,12 +36,22 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
     if manifest is None:
         problems.append("no index: run `codemem index`")
         return report
+    try:
+        files = manifest.files  # every row, read once: a damaged page shows now, not mid-report
+    except sqlite3.Error as exc:
+        manifest.close()
+        report["indexed"] = False
+        if damage is None:  # damaged since the check, or beyond what its quick check reads
+            message = f"the code index is damaged ({MANIFEST_NAME} is unreadable: {exc}): {REBUILT}"
+            report["damage"].append({"kind": "index", "message": message})
+            problems.append(message)
+        return report
 
     languages: dict[str, dict[str, int]] = defaultdict(
         lambda: {"files": 0, "symbols": 0, "chunks": 0}
     )
     syntax_files = 0
-    for entry in manifest.files.values():
+    for entry in files.values():
         if entry.status != INDEXED:
             continue
         row = languages[entry.language or "unknown"]
@@ -52,12 +63,12 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
     stale = sum(
         1
         for path, (cid, reason) in current.items()
-        if (known := manifest.files.get(path)) is None
+        if (known := files.get(path)) is None
         or known.content_id != cid
         or (reason is not None and known.status != reason)
     )
-    stale += sum(1 for path in manifest.files if path not in current)
-    indexed = [e for e in manifest.files.values() if e.status == INDEXED]
+    stale += sum(1 for path in files if path not in current)
+    indexed = [e for e in files.values() if e.status == INDEXED]
     report["index"] = {
         "files": len(indexed),
         "symbols": sum(e.symbols for e in indexed),

@@ -184,3 +184,16 @@ def test_damage_from_outside_is_still_found_after_an_edit(built, repo, monkeypat
     assert seen  # not vouched for: the tables were scanned
     assert summary.full  # the damage was found and the index rebuilt
     assert find_damage(Workspace(repo).index_dir) is None
+
+
+def test_status_reports_a_manifest_damaged_in_the_middle(repo):
+    manifest = repo / ".codemem" / "local" / "index" / "manifest.db"
+    data = manifest.read_bytes()
+    middle = len(data) // 3  # inside the files table's pages
+    manifest.write_bytes(data[:middle] + b"\xff\xfe\xc3\x28\x80" + data[middle:])
+    result = codemem(repo, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    [found] = json.loads(result.stdout)["damage"]
+    assert found["message"].startswith("the code index is damaged (manifest.db ")
+    assert codemem(repo, "index").returncode == 0
+    assert json.loads(codemem(repo, "status", "--json").stdout)["damage"] == []
