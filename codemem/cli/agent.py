@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from codemem.cli import AppContext
+from codemem.cli.output import echo_json
 from codemem.errors import CodememError, PathOutsideRepository, UsageError
 from codemem.infra import confine
 
@@ -98,10 +99,6 @@ def usage_json(agent: Agent) -> dict[str, Any]:
     }
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
-
-
 # -- ask --------------------------------------------------------------------------------------
 
 
@@ -120,7 +117,7 @@ def _retrieval_only(
         hits = []
     notes = ctx.archive.search(question, k=5)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "answer": None,
                 "error": reason,
@@ -178,7 +175,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
         answer = agent.run(question)
     except CodememError as exc:
         if as_json:  # a machine reader still gets one object; the exit code says it failed
-            _echo_json(
+            echo_json(
                 {
                     "answer": None,
                     "error": str(exc),
@@ -191,7 +188,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
         raise
     if as_json:
         cited = citations(ws, answer)
-        _echo_json(
+        echo_json(
             {
                 "answer": answer,
                 "citations": cited,
@@ -261,17 +258,17 @@ class JsonObserver:
     def on_message(self, message: Message, response: Response) -> None:
         if message.tool_calls:
             if message.content:
-                _echo_json({"type": "message", "role": "assistant", "content": message.content})
+                echo_json({"type": "message", "role": "assistant", "content": message.content})
         else:
-            _echo_json({"type": "final", "content": message.content})
+            echo_json({"type": "final", "content": message.content})
 
     def on_tool_call(self, call: ToolCall) -> None:
-        _echo_json(
+        echo_json(
             {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
         )
 
     def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
-        _echo_json(
+        echo_json(
             {
                 "type": "tool_result",
                 "id": call.id,
@@ -282,7 +279,7 @@ class JsonObserver:
         )
 
     def on_compaction(self, compaction: Compaction) -> None:
-        _echo_json(
+        echo_json(
             {
                 "type": "compaction",
                 "evicted": compaction.evicted,
@@ -343,10 +340,10 @@ def run_command(
         if as_json:
             failed = isinstance(exc, CodememError)
             code = exc.exit_code if isinstance(exc, CodememError) else 130
-            _echo_json(end_event(code, str(exc) if failed else "interrupted"))
+            echo_json(end_event(code, str(exc) if failed else "interrupted"))
         raise
     if as_json:
-        _echo_json(end_event(code, error))
+        echo_json(end_event(code, error))
     if error:
         click.echo(f"codemem: {error}", err=True)
     if code:
@@ -394,19 +391,19 @@ def _run(
     agent = create_agent(ws, config, provider, permissions=policy, observer=observer, limits=limits)
     if as_json:
         session = agent.transcript.start(task)
-        _echo_json({"type": "session", "id": session, "model": getattr(provider, "model", None)})
+        echo_json({"type": "session", "id": session, "model": getattr(provider, "model", None)})
     try:
         answer = agent.run(task)
     except (CodememError, KeyboardInterrupt) as exc:
         if as_json:
             message = str(exc) if isinstance(exc, CodememError) else "interrupted"
-            _echo_json({"type": "error", "message": message})
-            _echo_json(
+            echo_json({"type": "error", "message": message})
+            echo_json(
                 {"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)}
             )
         raise
     if as_json:
-        _echo_json({"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)})
+        echo_json({"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)})
     elif not observer.streamed:
         click.echo(answer)
     if policy.asked and policy.refused == policy.asked:
