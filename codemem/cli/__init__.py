@@ -68,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Review changes against memory's conventions (static checks; a model if configured).",
     ),
     "hook": (
-        "codemem.cli.review:hook_group",
+        "codemem.cli.hook:hook_group",
         "Install or remove the git hooks: pre-commit review, commit-msg check.",
     ),
     "watch": (
