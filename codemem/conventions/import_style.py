@@ -35,6 +35,32 @@ def import_rules(sources: Sources, min_samples: int) -> list[Rule]:
     )
 
 
+def _habit(
+    language: str,
+    kind: str,
+    total: int,
+    first: tuple[str, str, list[str]],
+    second: tuple[str, str, list[str]],
+) -> Rule:
+    """The rule for whichever of two habits more of `total` follow (the first on a tie).
+
+    Each habit is (value, statement, where it is followed); where the other one is followed
+    are the rule's exceptions.
+    """
+    (value, statement, follow), (_, _, others) = (
+        (first, second) if len(first[2]) >= len(second[2]) else (second, first)
+    )
+    return Rule(
+        "imports",
+        language,
+        statement,
+        ratio(len(follow), total),
+        Evidence(len(follow), total, exceptions=sample(others)),
+        kind,
+        value=value,
+    )
+
+
 def first_party(paths: list[str]) -> set[str]:
     """The project's own top-level Python packages and modules (`src/flask/app.py`: `flask`)."""
     names = set()
@@ -102,31 +128,23 @@ def _python_imports(files: list[tuple[str, list[str]]], min_samples: int) -> lis
         )
     first = len(relative) + len(absolute)
     if first >= min_samples:
-        share = ratio(len(absolute), first)
-        if share >= 0.5:
-            rules.append(
-                Rule(
-                    "imports",
-                    "python",
+        rules.append(
+            _habit(
+                "python",
+                "import-paths",
+                first,
+                (
+                    "absolute",
                     "Python imports are absolute, not relative (`from .x import y`)",
-                    share,
-                    Evidence(len(absolute), first, exceptions=sample(relative)),
-                    "import-paths",
-                    value="absolute",
-                )
-            )
-        else:
-            rules.append(
-                Rule(
-                    "imports",
-                    "python",
+                    absolute,
+                ),
+                (
+                    "relative",
                     "Python imports within the package are relative (`from .x import y`)",
-                    1 - share,
-                    Evidence(len(relative), first, exceptions=sample(absolute)),
-                    "import-paths",
-                    value="relative",
-                )
+                    relative,
+                ),
             )
+        )
     if modules >= min_samples and ratio(len(future), modules) >= 0.5:
         rules.append(
             Rule(
@@ -158,30 +176,19 @@ def _js_imports(language: str, files: list[tuple[str, list[str]]], min_samples: 
     rules = []
     total = len(set(esm_files) | set(cjs_files))
     if total >= min_samples:
-        if len(esm_files) >= len(cjs_files):
-            rules.append(
-                Rule(
-                    "imports",
-                    language,
+        rules.append(
+            _habit(
+                language,
+                "module-system",
+                total,
+                (
+                    "ES modules",
                     f"{display(language)} uses ES modules (import/export), not require()",
-                    ratio(len(esm_files), total),
-                    Evidence(len(esm_files), total, exceptions=sample(cjs_files)),
-                    "module-system",
-                    value="ES modules",
-                )
+                    esm_files,
+                ),
+                ("CommonJS", f"{display(language)} uses CommonJS require()", cjs_files),
             )
-        else:
-            rules.append(
-                Rule(
-                    "imports",
-                    language,
-                    f"{display(language)} uses CommonJS require()",
-                    ratio(len(cjs_files), total),
-                    Evidence(len(cjs_files), total, exceptions=sample(esm_files)),
-                    "module-system",
-                    value="CommonJS",
-                )
-            )
+        )
     quotes = single + double
     if quotes >= min_samples:
         kind, matched = ("single", single) if single >= double else ("double", double)
