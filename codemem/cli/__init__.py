@@ -45,14 +45,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Core memory blocks: list, show, edit, create, import, export.",
     ),
     "remember": (
-        "codemem.cli.memory:remember_command",
+        "codemem.cli.recall:remember_command",
         "Save a note to archival memory (or --block LABEL).",
     ),
     "recall": (
-        "codemem.cli.memory:recall_command",
+        "codemem.cli.recall:recall_command",
         "Search archival notes and past conversations.",
     ),
-    "sessions": ("codemem.cli.memory:sessions_group", "List, show and export past conversations."),
+    "sessions": ("codemem.cli.sessions:sessions_group", "List, show and export past conversations."),
     "chat": ("codemem.cli.chat:chat_command", "Talk with the agent in this repository (a REPL)."),
     "ask": ("codemem.cli.agent:ask_command", "Answer one question about the code (read-only)."),
     "run": (
@@ -68,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Review changes against memory's conventions (static checks; a model if configured).",
     ),
     "hook": (
-        "codemem.cli.review:hook_group",
+        "codemem.cli.hook:hook_group",
         "Install or remove the git hooks: pre-commit review, commit-msg check.",
     ),
     "watch": (
@@ -84,7 +84,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Show, get and set settings, with where each value comes from.",
     ),
     "merge-file": (
-        "codemem.cli.memory:merge_file_command",
+        "codemem.cli.merge:merge_file_command",
         "Git's merge driver for .codemem/ files (set up by init).",
     ),
 }

@@ -6,22 +6,19 @@ the index fresh) is here.
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from codemem.cli import AppContext
+from codemem.cli.observers import JsonObserver, PlainObserver
+from codemem.cli.output import echo_json
 from codemem.errors import CodememError, PathOutsideRepository, UsageError
 from codemem.infra import confine
 
 if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
-    from codemem.agent.compaction import Compaction
     from codemem.agent.loop import Agent
-    from codemem.agent.messages import Message, Response, ToolCall
-    from codemem.agent.tools.registry import ToolResult
     from codemem.config import AgentConfig, Config
     from codemem.workspace import Workspace
 
@@ -98,10 +95,6 @@ def usage_json(agent: Agent) -> dict[str, Any]:
     }
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
-
-
 # -- ask --------------------------------------------------------------------------------------
 
 
@@ -120,7 +113,7 @@ def _retrieval_only(
         hits = []
     notes = ctx.archive.search(question, k=5)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "answer": None,
                 "error": reason,
@@ -178,7 +171,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
         answer = agent.run(question)
     except CodememError as exc:
         if as_json:  # a machine reader still gets one object; the exit code says it failed
-            _echo_json(
+            echo_json(
                 {
                     "answer": None,
                     "error": str(exc),
@@ -191,7 +184,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
         raise
     if as_json:
         cited = citations(ws, answer)
-        _echo_json(
+        echo_json(
             {
                 "answer": answer,
                 "citations": cited,
@@ -205,91 +198,6 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
 
 
 # -- run --------------------------------------------------------------------------------------
-
-
-class PlainObserver:
-    """Plain-text progress: tool calls on stderr, the answer (streamed or not) on stdout."""
-
-    def __init__(self, stream: bool = False, quiet_tools: bool = False) -> None:
-        self.stream = stream
-        self.streamed = False
-        self.quiet_tools = quiet_tools
-        self._at_line_start = True
-
-    def on_text(self, delta: str) -> None:
-        self.streamed = True
-        sys.stdout.write(delta)
-        sys.stdout.flush()
-        self._at_line_start = delta.endswith("\n")
-
-    def on_message(self, message: Message, response: Response) -> None:
-        if self.streamed and not self._at_line_start:
-            sys.stdout.write("\n")
-            self._at_line_start = True
-        if message.tool_calls and message.content and not self.stream:
-            click.echo(message.content, err=True)
-        self.streamed = self.streamed and not message.tool_calls
-
-    def on_tool_call(self, call: ToolCall) -> None:
-        if not self.quiet_tools:
-            arguments = json.dumps(call.arguments, ensure_ascii=False)
-            click.echo(f"-> {call.name} {arguments[:200]}", err=True)
-
-    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
-        if result.is_error and not self.quiet_tools:
-            click.echo(
-                f"   error: {result.content.splitlines()[0][:200] if result.content else ''}",
-                err=True,
-            )
-
-    def on_compaction(self, compaction: Compaction) -> None:
-        click.echo(
-            f"codemem: summarized {compaction.evicted} older messages "
-            f"({compaction.tokens_before:,} -> {compaction.tokens_after:,} tokens)",
-            err=True,
-        )
-
-
-class JsonObserver:
-    """One JSON object per line on stdout for every event (`codemem run --json`)."""
-
-    stream = False
-    streamed = False  # the answer is printed as a JSON event, never streamed as text
-
-    def on_text(self, delta: str) -> None: ...
-
-    def on_message(self, message: Message, response: Response) -> None:
-        if message.tool_calls:
-            if message.content:
-                _echo_json({"type": "message", "role": "assistant", "content": message.content})
-        else:
-            _echo_json({"type": "final", "content": message.content})
-
-    def on_tool_call(self, call: ToolCall) -> None:
-        _echo_json(
-            {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
-        )
-
-    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
-        _echo_json(
-            {
-                "type": "tool_result",
-                "id": call.id,
-                "name": call.name,
-                "is_error": result.is_error,
-                "content": result.content,
-            }
-        )
-
-    def on_compaction(self, compaction: Compaction) -> None:
-        _echo_json(
-            {
-                "type": "compaction",
-                "evicted": compaction.evicted,
-                "tokens_before": compaction.tokens_before,
-                "tokens_after": compaction.tokens_after,
-            }
-        )
 
 
 NOTHING_DONE = 1  # every edit and command the run tried was refused
@@ -343,10 +251,10 @@ def run_command(
         if as_json:
             failed = isinstance(exc, CodememError)
             code = exc.exit_code if isinstance(exc, CodememError) else 130
-            _echo_json(end_event(code, str(exc) if failed else "interrupted"))
+            echo_json(end_event(code, str(exc) if failed else "interrupted"))
         raise
     if as_json:
-        _echo_json(end_event(code, error))
+        echo_json(end_event(code, error))
     if error:
         click.echo(f"codemem: {error}", err=True)
     if code:
@@ -394,19 +302,19 @@ def _run(
     agent = create_agent(ws, config, provider, permissions=policy, observer=observer, limits=limits)
     if as_json:
         session = agent.transcript.start(task)
-        _echo_json({"type": "session", "id": session, "model": getattr(provider, "model", None)})
+        echo_json({"type": "session", "id": session, "model": getattr(provider, "model", None)})
     try:
         answer = agent.run(task)
     except (CodememError, KeyboardInterrupt) as exc:
         if as_json:
             message = str(exc) if isinstance(exc, CodememError) else "interrupted"
-            _echo_json({"type": "error", "message": message})
-            _echo_json(
+            echo_json({"type": "error", "message": message})
+            echo_json(
                 {"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)}
             )
         raise
     if as_json:
-        _echo_json({"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)})
+        echo_json({"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)})
     elif not observer.streamed:
         click.echo(answer)
     if policy.asked and policy.refused == policy.asked:

@@ -1,47 +1,20 @@
-"""`codemem memory ...`, `codemem remember`, `codemem recall` and `codemem sessions ...`."""
+"""`codemem memory ...`: the core memory blocks, listed, shown, edited, imported and exported."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from codemem.cli import AppContext
+from codemem.cli.output import echo_json, warn_problems
+from codemem.cli.stores import open_archive, open_store
 from codemem.errors import UsageError
-from codemem.infra import create_private
 
-if TYPE_CHECKING:  # memory is imported when a command runs, not for `--help`
-    from collections.abc import Iterable
-
-    from codemem.memory import Archive, MemoryStore, Recall
+if TYPE_CHECKING:  # the workspace is imported when a command runs, not for `--help`
     from codemem.workspace import Workspace
-
-
-def _store(app: AppContext) -> MemoryStore:
-    from codemem.memory import MemoryStore
-
-    return MemoryStore(app.workspace())
-
-
-def _archive(app: AppContext) -> Archive:
-    from codemem.memory import Archive
-
-    return Archive(app.workspace())
-
-
-def _recall(app: AppContext) -> Recall | None:
-    """The recall database, or None when no session was ever recorded (nothing is created)."""
-    from codemem.memory import Recall
-
-    ws = app.workspace()
-    return Recall(ws) if ws.recall_db.exists() else None
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def usage_bar(chars: int, limit: int, width: int = 20) -> str:
@@ -51,11 +24,6 @@ def usage_bar(chars: int, limit: int, width: int = 20) -> str:
     color = "green" if ratio < 0.75 else "yellow" if ratio < 0.9 else "red"
     bar = click.style("█" * filled, fg=color) + "░" * (width - filled)
     return f"[{bar}] {chars:>6,} / {limit:,}"
-
-
-def _warn_problems(problems: Iterable[object]) -> None:
-    for problem in problems:
-        click.echo(f"codemem: warning: {problem}", err=True)
 
 
 def _read_text_option(value: str | None, file: str | None) -> str:
@@ -72,9 +40,6 @@ def _read_text_option(value: str | None, file: str | None) -> str:
         raise UsageError(f"cannot read {file}: {exc.strerror}") from None
 
 
-# -- codemem memory ---------------------------------------------------------------------------
-
-
 @click.group("memory")
 def memory_group() -> None:
     """Core memory blocks: the Markdown files in .codemem/blocks/ the agent always sees.
@@ -89,11 +54,11 @@ def memory_group() -> None:
 @click.pass_obj
 def list_command(app: AppContext, as_json: bool) -> None:
     """List the blocks with how full each one is (characters used / limit)."""
-    store = _store(app)
+    store = open_store(app)
     blocks, problems = store.scan()
-    _warn_problems(problems)
+    warn_problems(problems)
     if as_json:
-        _echo_json([block.to_json() for block in blocks])
+        echo_json([block.to_json() for block in blocks], indent=2)
         return
     if not blocks:
         click.echo("No memory blocks yet: run `codemem init`, or `codemem memory create LABEL`.")
@@ -114,17 +79,17 @@ def list_command(app: AppContext, as_json: bool) -> None:
 @click.pass_obj
 def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -> None:
     """Show one block, or with no LABEL the text the agent sees for all of them."""
-    store = _store(app)
+    store = open_store(app)
     if label is None:
-        _warn_problems(store.problems())
+        warn_problems(store.problems())
         if as_json:
-            _echo_json([block.to_json() for block in store.context_blocks()])
+            echo_json([block.to_json() for block in store.context_blocks()], indent=2)
         else:
             click.echo(store.render_blocks())
         return
     block = store.get(label)
     if as_json:
-        _echo_json(block.to_json())
+        echo_json(block.to_json(), indent=2)
     elif raw:
         click.echo(block.value)
     else:
@@ -148,7 +113,7 @@ def edit_command(app: AppContext, label: str) -> None:
     """
     from codemem.errors import MemoryEditError
 
-    store = _store(app)
+    store = open_store(app)
     block = store.get(label)
     edited = click.edit(block.value + "\n", extension=".md", require_save=True)
     if edited is None:
@@ -185,7 +150,7 @@ def _keep_edit(ws: Workspace, label: str, text: str) -> Path:
 def set_command(app: AppContext, label: str, value: str | None, file: str | None) -> None:
     """Replace a block's whole value."""
     text = _read_text_option(value, file)
-    block = _store(app).rethink(label, text[:-1] if file and text.endswith("\n") else text)
+    block = open_store(app).rethink(label, text[:-1] if file and text.endswith("\n") else text)
     click.echo(f"Saved {label}: {block.chars:,} / {block.limit:,} characters.")
 
 
@@ -206,7 +171,7 @@ def create_command(
     app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool
 ) -> None:
     """Create a new block (the label `personal` makes your personal, cross-repository one)."""
-    block = _store(app).create(label, description, value, limit, read_only)
+    block = open_store(app).create(label, description, value, limit, read_only)
     click.echo(f"Created {label} ({block.limit:,} characters) in {block.path}.")
 
 
@@ -216,7 +181,7 @@ def create_command(
 @click.pass_obj
 def rm_command(app: AppContext, label: str, yes: bool) -> None:
     """Delete a block after asking (git keeps its history); --yes skips the question."""
-    store = _store(app)
+    store = open_store(app)
     block = store.get(label)  # an unknown label fails before anything is asked
     if not yes:
         if not sys.stdin.isatty():
@@ -232,7 +197,7 @@ def rm_command(app: AppContext, label: str, yes: bool) -> None:
 @click.pass_obj
 def mv_command(app: AppContext, old: str, new: str) -> None:
     """Rename a block (its file moves under .codemem/blocks/)."""
-    _store(app).rename(old, new)
+    open_store(app).rename(old, new)
     click.echo(f"Renamed {old} to {new}.")
 
 
@@ -248,12 +213,12 @@ def history_command(
     """Show the commits that changed a block, newest first (from git)."""
     from codemem.memory import file_history, validate_label
 
-    store = _store(app)
+    store = open_store(app)
     changes = file_history(
         app.workspace().root, store.path_for(validate_label(label)), limit, patch
     )
     if as_json:
-        _echo_json([change.__dict__ for change in changes])
+        echo_json([change.__dict__ for change in changes], indent=2)
         return
     if not changes:
         click.echo(f"No commits touch {label} yet.")
@@ -275,13 +240,14 @@ def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
     """
     from codemem.memory import import_instructions
 
-    parts = import_instructions(_store(app), _archive(app), dry_run=dry_run)
+    parts = import_instructions(open_store(app), open_archive(app), dry_run=dry_run)
     if as_json:
-        _echo_json(
+        echo_json(
             [
                 {"source": p.source, "heading": p.heading, "target": p.target, "status": p.status}
                 for p in parts
-            ]
+            ],
+            indent=2,
         )
         return
     if not parts:
@@ -313,230 +279,5 @@ def export_command(app: AppContext, fmt: str, output: Path | None) -> None:
     """
     from codemem.memory import export_instructions
 
-    path, changed = export_instructions(_store(app), fmt, output)
+    path, changed = export_instructions(open_store(app), fmt, output)
     click.echo(f"{'Updated' if changed else 'Unchanged:'} {path}")
-
-
-# -- codemem remember / recall ----------------------------------------------------------------
-
-
-@click.command("remember")
-@click.argument("text")
-@click.option("--block", "label", help="Append to this core memory block instead.")
-@click.option("--archive", "to_archive", is_flag=True, help="Save an archival note (the default).")
-@click.option("--tag", "tags", multiple=True, help="Tag the note (repeatable).")
-@click.option("--source", help="Where the note comes from (a commit, a session id...).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.pass_obj
-def remember_command(
-    app: AppContext,
-    text: str,
-    label: str | None,
-    to_archive: bool,
-    tags: tuple[str, ...],
-    source: str | None,
-    as_json: bool,
-) -> None:
-    """Remember TEXT: as an archival note (default) or appended to a block with --block.
-
-    TEXT '-' reads standard input. A note identical to an existing one is refused; notes
-    that say nearly the same thing are listed so you can tidy up.
-    """
-    if text == "-":
-        text = sys.stdin.read()
-    if label and to_archive:
-        raise UsageError("give --block LABEL or --archive, not both")
-    if label:
-        if tags or source:
-            raise UsageError("--tag and --source apply to archival notes, not to blocks")
-        block = _store(app).append(label, text)
-        if as_json:
-            _echo_json(block.to_json())
-        else:
-            click.echo(f"Added to {label}: {block.chars:,} / {block.limit:,} characters.")
-        return
-    result = _archive(app).insert(text, tags=tags, source=source)
-    if as_json:
-        _echo_json(
-            {
-                "id": result.id,
-                "path": str(result.note.path),
-                "near_duplicates": [
-                    {"id": hit.note.id, "similarity": round(hit.score, 3)}
-                    for hit in result.near_duplicates
-                ],
-            }
-        )
-        return
-    click.echo(f"Saved note {result.id}.")
-    for hit in result.near_duplicates:
-        click.echo(
-            f"codemem: note: similar to {hit.note.id} ({hit.score:.0%}): {_line(hit.note.content)}",
-            err=True,
-        )
-
-
-def _line(text: str, width: int = 80) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 3] + "..."
-
-
-@click.command("recall")
-@click.argument("query")
-@click.option("--archive", "only_archive", is_flag=True, help="Search archival notes only.")
-@click.option(
-    "--conversations", "only_conversations", is_flag=True, help="Search past conversations only."
-)
-@click.option("--tag", "tags", multiple=True, help="Notes with this tag (repeatable).")
-@click.option("--all-tags", is_flag=True, help="Notes must have every --tag, not any.")
-@click.option("--role", "roles", multiple=True, help="Messages with this role (repeatable).")
-@click.option("--since", help="From this date or time (ISO, e.g. 2025-03-01).")
-@click.option("--until", help="Up to this date or time, inclusive.")
-@click.option(
-    "-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Results per source."
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print {archive: [...], conversations: [...]} as JSON."
-)
-@click.pass_obj
-def recall_command(
-    app: AppContext,
-    query: str,
-    only_archive: bool,
-    only_conversations: bool,
-    tags: tuple[str, ...],
-    all_tags: bool,
-    roles: tuple[str, ...],
-    since: str | None,
-    until: str | None,
-    k: int,
-    as_json: bool,
-) -> None:
-    """Search archival notes and past conversations (QUERY '' lists the newest)."""
-    if only_archive and only_conversations:
-        raise UsageError("give --archive or --conversations, not both (neither searches both)")
-    out: dict[str, list[dict[str, Any]]] = {}
-    if not only_conversations:
-        archive = _archive(app)
-        _warn_problems(archive.scan()[1])
-        notes = archive.search(
-            query,
-            tags=tags or None,
-            match="all" if all_tags else "any",
-            since=since,
-            until=until,
-            k=k,
-        )
-        out["archive"] = [note.to_json() for note in notes]
-    if not only_archive:
-        recall = _recall(app)
-        messages = (
-            recall.search(query, roles=roles or None, since=since, until=until, k=k)
-            if recall
-            else []
-        )
-        out["conversations"] = [message.to_json() for message in messages]
-    if as_json:
-        _echo_json(out)
-        return
-    for hit in out.get("archive", []):
-        tags_text = f" [{', '.join(hit['tags'])}]" if hit["tags"] else ""
-        click.echo(f"note {hit['id']}{tags_text}: {_line(hit['content'])}")
-    for hit in out.get("conversations", []):
-        click.echo(f"session {hit['session']} #{hit['seq']} {hit['role']}: {_line(hit['snippet'])}")
-    if not any(out.values()):
-        click.echo("Nothing found.")
-
-
-# -- codemem sessions ------------------------------------------------------------------------
-
-
-@click.group("sessions")
-def sessions_group() -> None:
-    """Past conversations (recall memory, in .codemem/local/recall.sqlite)."""
-
-
-@sessions_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of sessions.")
-@click.pass_obj
-def sessions_list_command(app: AppContext, as_json: bool) -> None:
-    """List sessions, newest first."""
-    from codemem.memory import session_dict
-
-    recall = _recall(app)
-    sessions = recall.list_sessions() if recall else []
-    if as_json:
-        _echo_json([session_dict(session) for session in sessions])
-        return
-    if not sessions:
-        click.echo("No sessions yet.")
-    for session in sessions:
-        click.echo(
-            f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  {session.title or ''}".rstrip()
-        )
-
-
-def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
-    recall = _recall(app)
-    if recall is None:
-        raise UsageError(f"no session '{session_id}': no conversation has been recorded here yet")
-    return recall.export_session(session_id, fmt)
-
-
-@sessions_group.command("show")
-@click.argument("session_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
-@click.pass_obj
-def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> None:
-    """Show a session's messages (an id or a unique prefix of one)."""
-    click.echo(_transcript_text(app, session_id, "json" if as_json else "markdown"), nl=False)
-
-
-@sessions_group.command("export")
-@click.argument("session_id")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["markdown", "json"]),
-    default="markdown",
-    show_default=True,
-)
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
-)
-@click.pass_obj
-def sessions_export_command(
-    app: AppContext, session_id: str, fmt: str, output: Path | None
-) -> None:
-    """Export a session as Markdown or JSON (to stdout, or --output FILE)."""
-    text = _transcript_text(app, session_id, fmt)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        create_private(output)  # a whole conversation: the owner's alone, like recall.sqlite
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {output}.", err=True)
-
-
-# -- codemem merge-file -----------------------------------------------------------------------
-
-
-@click.command("merge-file")
-@click.argument("base", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("ours", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("theirs", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("path")
-def merge_file_command(base: Path, ours: Path, theirs: Path, path: str) -> None:
-    """Merge a .codemem/ file as git's merge driver: BASE OURS THEIRS PATH (%O %A %B %P).
-
-    Learned regions and derived files keep our side (the next digest derives them again),
-    lists both sides appended to are united, frontmatter is merged key by key; conflict
-    markers are left only where two people wrote different text in one place, and then
-    the exit code is 1. `codemem init`, and any codemem command in a clone that lacks it,
-    registers the driver: `git config merge.codemem.driver "<python> -m codemem merge-file
-    %O %A %B %P"`, with `.codemem/.gitattributes` naming the files.
-    """
-    from codemem.conventions import merge_files  # on first use: start-up stays light
-
-    if merge_files(base, ours, theirs, path):
-        raise SystemExit(1)

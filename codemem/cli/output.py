@@ -1,4 +1,6 @@
-"""Colour on the terminal, decided in one place: `--color`, `NO_COLOR`, and the rich Console.
+"""Output shared by the commands: JSON on stdout, warnings on stderr, and colour.
+
+Colour is decided in one place: `--color`, `NO_COLOR`, and the rich Console.
 
 `--color auto` (the default) colours only a terminal and honours `NO_COLOR` (any non-empty
 value, https://no-color.org); `always` and `never` override both. click's `style`/`echo`
@@ -8,8 +10,10 @@ rich is imported inside `console()` so commands that never draw do not pay for i
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -57,3 +61,14 @@ def console(*, stderr: bool = False, file: TextIO | None = None, **options: Any)
         options["color_system"] = None
         options["no_color"] = True
     return Console(stderr=stderr, file=file, **options)
+
+
+def echo_json(data: Any, *, indent: int | None = None) -> None:
+    """`data` as JSON on stdout (one line unless `indent`), non-ASCII kept as it is."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=indent))
+
+
+def warn_problems(problems: Iterable[object]) -> None:
+    """One `codemem: warning: ...` line on stderr for each problem."""
+    for problem in problems:
+        click.echo(f"codemem: warning: {problem}", err=True)

@@ -21,13 +21,13 @@ from codemem.code import CodeIndex, SymbolRow, is_code, language_family, read_re
 from codemem.config import Config, SleepConfig
 from codemem.conventions.code_style import display, docstring_rules, naming_rules, type_hint_rules
 from codemem.conventions.commit_style import CommitMessage, commit_rules
+from codemem.conventions.import_style import import_rules
 from codemem.conventions.regions import fit
 from codemem.conventions.repo_files import RepoFiles
 from codemem.conventions.rules import BANDS_BY_KEY, TOPICS, Rule
 from codemem.conventions.source_style import (
     Sources,
     comment_rules,
-    import_rules,
     indentation_rules,
     line_length_rules,
 )

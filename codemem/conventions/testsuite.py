@@ -9,7 +9,7 @@ from codemem.code import is_test_path
 from codemem.conventions.code_style import display
 from codemem.conventions.repo_files import RepoFiles, dig
 from codemem.conventions.rules import Evidence, Rule, ratio, sample
-from codemem.conventions.tooling import ToolScan
+from codemem.conventions.tool_scan import ToolScan
 
 TEST_DIRS = ("tests", "test", "spec", "specs", "__tests__", "testing")
 JS_FRAMEWORKS = ("vitest", "jest", "mocha", "jasmine", "ava", "@playwright/test", "cypress")

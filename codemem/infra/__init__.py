@@ -1,5 +1,5 @@
-"""Infrastructure under everything else: git, files, locks, the clock, the secret detector
-and the quoting of repository text into memory.
+"""Infrastructure under everything else: git, files, locks, the clock, the secret detector,
+redaction, and the quoting of repository text into memory.
 
 This package is the one face: import from `codemem.infra`, never from its modules.
 GitPython is imported only when a git command first runs (see `codemem.infra.git`).
@@ -53,6 +53,7 @@ from codemem.infra.quoting import (
     one_line,
     quote_block,
 )
+from codemem.infra.redaction import redact_line, redact_source, redact_text
 from codemem.infra.secrets import (
     DEFAULT_ENTROPY,
     Secret,
@@ -60,9 +61,6 @@ from codemem.infra.secrets import (
     find_secrets,
     first_secret,
     placeholder,
-    redact_line,
-    redact_source,
-    redact_text,
     secret_hint,
     secrets_in_bytes,
 )

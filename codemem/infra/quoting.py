@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from codemem.infra.secrets import redact_text
+from codemem.infra.redaction import redact_text
 
 MAX_QUOTED_CHARS = 200  # one quoted line (a commit subject, a line of a message)
 _BACKTICKS = re.compile(r"`+")

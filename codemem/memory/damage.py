@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
-from codemem.memory.recall import recall_damage
+from codemem.memory.recall_schema import recall_damage
 from codemem.workspace import Workspace
 
 

@@ -2,71 +2,37 @@
 
 `commit_conventions` is the one reader of what the digest learned about commit messages: the
 `commits` records of `.codemem/conventions.json`. `check_message` is pure and reads only the
-records' `kind` and `value`. The hook script, like the pre-commit one, chains a commit-msg
-hook that is already there, honours `SKIP=codemem`, and stops the commit only when the check
-wrote `findings` to `$CODEMEM_HOOK_RESULT`: any failure of codemem itself warns and lets the
-commit through.
+records' `kind` and `value`. The hook script (`COMMIT_MSG`, on the template all codemem's
+hooks share: `codemem.review.hook`) chains a commit-msg hook that is already there, honours
+`SKIP=codemem`, and stops the commit only when the check wrote `findings` to
+`$CODEMEM_HOOK_RESULT`: any failure of codemem itself warns and lets the commit through.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import sys
 from collections.abc import Callable, Collection
-from pathlib import Path
 
 from codemem.conventions import CONVENTIONAL, ISSUE_REF, PAST, THIRD, VERBS, Rule, read_records
-from codemem.review.errors import HookError
-from codemem.review.hook import hooks_dir
+from codemem.review.hook import HookChange, HookScript, install_script, uninstall_script
 from codemem.workspace import Workspace
 
-MARKER = "# codemem-commit-msg-hook v1"
-HOOK_NAME = "commit-msg"
-CHAINED_NAME = "commit-msg.codemem-chained"
 SUBJECT_LIMIT = 72
 
 _SKIPPED = ("Merge ", 'Revert "', "fixup! ", "squash! ", "amend! ")
 
-HOOK_SCRIPT = """\
-#!/bin/sh
-__MARKER__
-# Installed by `codemem hook install --commit-msg`: checks the message against the learned
-# commit-message conventions. `codemem hook uninstall --commit-msg` removes it.
-# Skip it for one commit: SKIP=codemem git commit ... (or git commit --no-verify).
-
-hook_dir=$(dirname -- "$0")
-if [ -x "$hook_dir/commit-msg.codemem-chained" ]; then
-    "$hook_dir/commit-msg.codemem-chained" "$@" || exit $?
-fi
-
-case ",$(printf '%s' "${SKIP-}" | tr -d ' ')," in
-    *,codemem,*) exit 0 ;;
-esac
-
-message=$1
-python=__PYTHON__
-if [ -x "$python" ]; then
-    set -- "$python" -m codemem
-elif command -v codemem >/dev/null 2>&1; then
-    set -- codemem
-else
-    exit 0
-fi
-
-verdict=$(mktemp 2>/dev/null) || verdict="${TMPDIR:-/tmp}/codemem-msg.$$"
-CODEMEM_HOOK_RESULT=$verdict "$@" hook check-message --hook "$message"
-status=$?
-result=$(cat "$verdict" 2>/dev/null)
-rm -f "$verdict"
-if [ "$status" -eq 1 ] && [ "$result" = findings ]; then
-    exit 1
-fi
-if [ "$status" -ne 0 ]; then
-    echo "codemem: warning: the commit-message check failed (exit $status); committing anyway" >&2
-fi
-exit 0
-"""
+COMMIT_MSG = HookScript(
+    name="commit-msg",
+    marker="# codemem-commit-msg-hook v1",
+    install="codemem hook install --commit-msg",
+    about=(
+        "# Installed by `codemem hook install --commit-msg`: checks the message against the learned\n"
+        "# commit-message conventions. `codemem hook uninstall --commit-msg` removes it."
+    ),
+    command='hook check-message --hook "$message"',
+    failed="the commit-message check failed (exit $status); committing anyway",
+    temp_name="codemem-msg",
+    setup="message=$1\n",
+)
 
 
 def commit_conventions(ws: Workspace) -> list[Rule]:
@@ -121,56 +87,13 @@ def check_message(message: str, rules: list[Rule], min_share: float) -> list[str
 # -- installing the hook --------------------------------------------------------------------
 
 
-def _exists(path: Path) -> bool:
-    return path.exists() or path.is_symlink()
-
-
-def _is_ours(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return MARKER.encode() in handle.read(1024)
-    except OSError:
-        return False
-
-
 def install_commit_msg_hook(
-    ws: Workspace, python: str | None = None
-) -> tuple[str, Path, Path | None]:
-    """Install the commit-msg hook: (installed|updated|unchanged, hook path, chained hook or None)."""
-    folder = hooks_dir(ws)
-    hook, chained = folder / HOOK_NAME, folder / CHAINED_NAME
-    text = HOOK_SCRIPT.replace("__MARKER__", MARKER).replace(
-        "__PYTHON__", shlex.quote(python or sys.executable)
-    )
-    status = "installed"
-    if _exists(hook) and _is_ours(hook):
-        if hook.read_text(encoding="utf-8") == text:
-            return "unchanged", hook, chained if _exists(chained) else None
-        status = "updated"
-    elif _exists(hook):
-        if _exists(chained):
-            raise HookError(
-                f"{hook} is not codemem's hook and {chained.name} is already taken; move one of them"
-            )
-        os.replace(hook, chained)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = hook.with_name(f".{hook.name}.codemem-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, hook)
-    return status, hook, chained if _exists(chained) else None
+    ws: Workspace, *, force: bool = False, python: str | None = None
+) -> HookChange:
+    """Install (or refresh) the commit-msg hook, chaining a hook that is already there."""
+    return install_script(ws, COMMIT_MSG, COMMIT_MSG.script(python), force=force)
 
 
-def uninstall_commit_msg_hook(ws: Workspace) -> tuple[str, Path, Path | None]:
-    """Remove the commit-msg hook: (removed|absent, hook path, restored hook or None)."""
-    folder = hooks_dir(ws)
-    hook, chained = folder / HOOK_NAME, folder / CHAINED_NAME
-    if not _exists(hook):
-        return "absent", hook, None
-    if not _is_ours(hook):
-        raise HookError(f"{hook} is not codemem's hook; it was left alone")
-    hook.unlink()
-    if _exists(chained):
-        os.replace(chained, hook)
-        return "removed", hook, hook
-    return "removed", hook, None
+def uninstall_commit_msg_hook(ws: Workspace) -> HookChange:
+    """Remove the commit-msg hook and put back the hook it chained, if any."""
+    return uninstall_script(ws, COMMIT_MSG)

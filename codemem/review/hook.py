@@ -1,17 +1,20 @@
-"""The git pre-commit hook: `install_hook` and `uninstall_hook`.
+"""codemem's git hooks: one script template, installing with chaining, and the pre-commit hook.
 
-The hook goes where git looks for hooks (`core.hooksPath` if set, else `.git/hooks`). A
-pre-commit hook already there is not overwritten: it is renamed to
-`pre-commit.codemem-chained` and run first (its failure stops the commit, as before);
-uninstalling puts it back. The hook is a small POSIX sh script (`HOOK_SCRIPT`) that
+A hook goes where git looks for hooks (`core.hooksPath` if set, else `.git/hooks`). A hook
+already there is not overwritten: it is renamed to `<name>.codemem-chained` and run first
+(its failure stops the commit, as before); uninstalling puts it back. Every hook is a small
+POSIX sh script written from one template (`HookScript`) that
 
 - honours `SKIP=codemem` (comma-separated, as in the pre-commit framework); git itself
   honours `git commit --no-verify`;
-- runs `codemem review --staged --hook` with the Python that installed it (else `codemem` on
-  PATH), under GNU `timeout` (a hard ceiling) when the system has it;
-- stops the commit only when the review reports findings at or above `review.fail_on`: the
-  review writes `findings` to the file named by `$CODEMEM_HOOK_RESULT` before exiting 1, so
-  any other failure (a crash, an import error, a kill) warns and lets the commit through.
+- runs codemem with the Python that installed it (else `codemem` on PATH);
+- stops the commit only when codemem reports findings: it writes `findings` to the file
+  named by `$CODEMEM_HOOK_RESULT` before exiting 1, so any other failure (a crash, an import
+  error, a kill) warns and lets the commit through.
+
+The pre-commit hook (`PRE_COMMIT`) runs `codemem review --staged --hook` under GNU
+`timeout` (a hard ceiling) when the system has it, and stops the commit on findings at or
+above `review.fail_on`. The commit-msg hook is in `codemem.review.commit_msg`.
 """
 
 from __future__ import annotations
@@ -26,58 +29,114 @@ from codemem.infra import atomic_write, run_git
 from codemem.review.errors import HookError
 from codemem.workspace import Workspace
 
-MARKER = "# codemem-hook v1"
-HOOK_NAME = "pre-commit"
-CHAINED_NAME = "pre-commit.codemem-chained"
-
-HOOK_SCRIPT = """\
+_TEMPLATE = """\
 #!/bin/sh
 __MARKER__
-# Installed by `codemem hook install`; `codemem hook uninstall` removes it and puts back the
-# hook it replaced (kept beside it as pre-commit.codemem-chained, and run first).
-# Skip the review for one commit: SKIP=codemem git commit ... (or git commit --no-verify).
+__ABOUT__
+# Skip it for one commit: SKIP=codemem git commit ... (or git commit --no-verify).
 
 hook_dir=$(dirname -- "$0")
-if [ -x "$hook_dir/pre-commit.codemem-chained" ]; then
-    "$hook_dir/pre-commit.codemem-chained" "$@" || exit $?
+if [ -x "$hook_dir/__CHAINED__" ]; then
+    "$hook_dir/__CHAINED__" "$@" || exit $?
 fi
 
 case ",$(printf '%s' "${SKIP-}" | tr -d ' ')," in
-    *,codemem,*) echo "codemem: review skipped (SKIP=$SKIP)" >&2; exit 0 ;;
+    *,codemem,*) __ON_SKIP__exit 0 ;;
 esac
 
-python=__PYTHON__
+__SETUP__python=__PYTHON__
 if [ -x "$python" ]; then
     set -- "$python" -m codemem
 elif command -v codemem >/dev/null 2>&1; then
     set -- codemem
 else
-    echo "codemem: warning: codemem is not installed; committing without review" >&2
-    exit 0
+    __ON_MISSING__exit 0
 fi
-if timeout -k 1 5 true >/dev/null 2>&1; then
-    set -- timeout -k 5 __OUTER_TIMEOUT__ "$@"
-fi
-
-verdict=$(mktemp 2>/dev/null) || verdict="${TMPDIR:-/tmp}/codemem-hook.$$"
-CODEMEM_HOOK_RESULT=$verdict "$@" review --staged --hook
+__WRAP__
+verdict=$(mktemp 2>/dev/null) || verdict="${TMPDIR:-/tmp}/__TEMP_NAME__.$$"
+CODEMEM_HOOK_RESULT=$verdict "$@" __COMMAND__
 status=$?
 result=$(cat "$verdict" 2>/dev/null)
 rm -f "$verdict"
-if [ "$status" -eq 0 ]; then
-    exit 0
-fi
 if [ "$status" -eq 1 ] && [ "$result" = findings ]; then
     exit 1
 fi
-echo "codemem: warning: the review failed (exit $status); committing without review" >&2
+if [ "$status" -ne 0 ]; then
+    echo "codemem: warning: __FAILED__" >&2
+fi
 exit 0
 """
 
 
 @dataclass(frozen=True)
+class HookScript:
+    """One of codemem's git hooks: its name, and what its script says and runs."""
+
+    name: str  # git's name for the hook: "pre-commit"
+    marker: str  # the line that says codemem wrote the file
+    install: str  # the command that installs it
+    about: str  # comment lines after the marker
+    command: str  # codemem's arguments
+    failed: str  # the warning when codemem fails (`$status` is its exit code)
+    temp_name: str  # the verdict file's name where there is no mktemp
+    on_skip: str = ""  # shell run before `exit 0` when SKIP names codemem
+    on_missing: str = ""  # ... and when codemem is not installed
+    setup: str = ""  # lines before codemem is looked for
+    wrap: str = ""  # lines after it is found (they may change "$@")
+
+    @property
+    def chained_name(self) -> str:
+        """Where a hook that was already there is kept (and run from)."""
+        return f"{self.name}.codemem-chained"
+
+    def script(self, python: str | None = None, **values: str) -> str:
+        """The hook's text for this interpreter; `values` fill `__KEY__` slots of `wrap`."""
+        text = _TEMPLATE
+        for key, value in (
+            ("ABOUT", self.about),
+            ("SETUP", self.setup),
+            ("WRAP", self.wrap),
+            ("ON_SKIP", self.on_skip),
+            ("ON_MISSING", self.on_missing),
+            ("MARKER", self.marker),
+            ("CHAINED", self.chained_name),
+            ("TEMP_NAME", self.temp_name),
+            ("COMMAND", self.command),
+            ("FAILED", self.failed),
+            ("PYTHON", shlex.quote(python or sys.executable)),
+            *values.items(),
+        ):
+            text = text.replace(f"__{key.upper()}__", value)
+        return text
+
+
+PRE_COMMIT = HookScript(
+    name="pre-commit",
+    marker="# codemem-hook v1",
+    install="codemem hook install",
+    about=(
+        "# Installed by `codemem hook install`; `codemem hook uninstall` removes it and puts back the\n"
+        "# hook it replaced (kept beside it as pre-commit.codemem-chained, and run first)."
+    ),
+    command="review --staged --hook",
+    failed="the review failed (exit $status); committing without review",
+    temp_name="codemem-hook",
+    on_skip='echo "codemem: review skipped (SKIP=$SKIP)" >&2; ',
+    on_missing=(
+        'echo "codemem: warning: codemem is not installed; committing without review" >&2\n    '
+    ),
+    wrap=(
+        "if timeout -k 1 5 true >/dev/null 2>&1; then\n"
+        '    set -- timeout -k 5 __OUTER_TIMEOUT__ "$@"\n'
+        "fi\n"
+    ),
+)
+MARKER = PRE_COMMIT.marker
+
+
+@dataclass(frozen=True)
 class HookChange:
-    """What `install_hook` or `uninstall_hook` did."""
+    """What `install_script` or `uninstall_script` did."""
 
     status: str  # installed | updated | unchanged | removed | absent
     hook: Path
@@ -93,20 +152,15 @@ def hooks_dir(ws: Workspace) -> Path:
 
 
 def hook_script(python: str | None = None, timeout: float = 10.0) -> str:
-    """The hook's text for this interpreter; the outer `timeout` is a hard ceiling."""
-    outer = int(max(120, 2 * timeout))
-    return (
-        HOOK_SCRIPT.replace("__MARKER__", MARKER)
-        .replace("__PYTHON__", shlex.quote(python or sys.executable))
-        .replace("__OUTER_TIMEOUT__", str(outer))
-    )
+    """The pre-commit hook's text for this interpreter; the outer `timeout` is a hard ceiling."""
+    return PRE_COMMIT.script(python, OUTER_TIMEOUT=str(int(max(120, 2 * timeout))))
 
 
-def is_ours(path: Path) -> bool:
-    """Whether the file at `path` is a hook codemem wrote."""
+def is_ours(path: Path, marker: str = MARKER) -> bool:
+    """Whether the file at `path` is a hook codemem wrote (by default, the pre-commit hook)."""
     try:
         with open(path, "rb") as handle:
-            return MARKER.encode() in handle.read(1024)
+            return marker.encode() in handle.read(1024)
     except OSError:
         return False
 
@@ -130,10 +184,25 @@ def install_hook(
     ws: Workspace, *, force: bool = False, timeout: float = 10.0, python: str | None = None
 ) -> HookChange:
     """Install (or refresh) the pre-commit hook, chaining a hook that is already there."""
+    return install_script(ws, PRE_COMMIT, hook_script(python, timeout), force=force)
+
+
+def uninstall_hook(ws: Workspace) -> HookChange:
+    """Remove codemem's pre-commit hook and put back the hook it chained, if any."""
+    return uninstall_script(ws, PRE_COMMIT)
+
+
+def install_script(
+    ws: Workspace, kind: HookScript, text: str, *, force: bool = False
+) -> HookChange:
+    """Install (or refresh) a hook whose script is `text`, chaining a hook that is already there.
+
+    A chained hook left over from an earlier install is kept under another name with `force`;
+    without it, the install is refused.
+    """
     folder = hooks_dir(ws)
-    hook, chained = folder / HOOK_NAME, folder / CHAINED_NAME
-    text = hook_script(python, timeout)
-    if _exists(hook) and is_ours(hook):
+    hook, chained = folder / kind.name, folder / kind.chained_name
+    if _exists(hook) and is_ours(hook, kind.marker):
         if hook.read_text(encoding="utf-8") == text:
             return HookChange("unchanged", hook, chained if _exists(chained) else None)
         _write(hook, text)
@@ -145,7 +214,7 @@ def install_hook(
             if not force:
                 raise HookError(
                     f"{hook} is not codemem's hook and {chained.name} is already taken (left from an "
-                    "earlier install?); move one of them, or run `codemem hook install --force` to keep "
+                    f"earlier install?); move one of them, or run `{kind.install} --force` to keep "
                     f"the old {chained.name} under another name and chain {hook.name}"
                 )
             moved = _aside(chained)
@@ -157,11 +226,11 @@ def install_hook(
     return HookChange("installed", hook, chained if _exists(chained) else None)
 
 
-def uninstall_hook(ws: Workspace) -> HookChange:
-    """Remove codemem's hook and put back the hook it chained, if any."""
+def uninstall_script(ws: Workspace, kind: HookScript) -> HookChange:
+    """Remove codemem's hook of this kind and put back the hook it chained, if any."""
     folder = hooks_dir(ws)
-    hook, chained = folder / HOOK_NAME, folder / CHAINED_NAME
-    if _exists(hook) and not is_ours(hook):
+    hook, chained = folder / kind.name, folder / kind.chained_name
+    if _exists(hook) and not is_ours(hook, kind.marker):
         raise HookError(f"{hook} is not codemem's hook; it was left alone")
     if not _exists(hook):
         return HookChange("absent", hook)

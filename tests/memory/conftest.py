@@ -10,6 +10,18 @@ from codemem.workspace import Workspace
 
 
 @pytest.fixture
+def repo(repo_factory, monkeypatch):
+    """A repository with three blocks, for the commands (alice is the user)."""
+    monkeypatch.setenv("CODEMEM_USER", "alice")
+    root = repo_factory()
+    store = MemoryStore(Workspace(root))
+    store.create("project", "What the project is.", value="A shop.")
+    store.create("conventions", "Conventions.", value="x" * 5400)
+    store.create("users/alice", "Alice.", read_only=True)
+    return root
+
+
+@pytest.fixture
 def ws(repo_factory) -> Workspace:
     return Workspace(repo_factory())
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+from click.testing import CliRunner, Result
+
+from codemem.cli import cli
 from codemem.workspace import Workspace
 
 START = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -30,3 +34,15 @@ def write_block(ws: Workspace, label: str, text: str) -> None:
 
 def read_block(ws: Workspace, label: str) -> str:
     return (ws.blocks_dir / f"{label}.md").read_text(encoding="utf-8")
+
+
+def run_cli(repo: Path, *args: str, input: str | None = None) -> Result:
+    """`codemem --repo REPO ARGS...` through the real CLI entry point."""
+    return CliRunner().invoke(cli, ["--repo", str(repo), *args], input=input)
+
+
+def cli_ok(repo: Path, *args: str, input: str | None = None) -> Result:
+    """`run_cli`, which must succeed."""
+    result = run_cli(repo, *args, input=input)
+    assert result.exit_code == 0, result.output
+    return result

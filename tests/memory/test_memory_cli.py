@@ -1,4 +1,4 @@
-"""The memory commands, driven through the real CLI entry point."""
+"""The `codemem memory` commands (core blocks), driven through the real CLI entry point."""
 
 from __future__ import annotations
 
@@ -6,34 +6,13 @@ import json
 import sys
 
 import pytest
-from click.testing import CliRunner
+from memory_helpers import cli_ok as ok
 from memory_helpers import read_block
+from memory_helpers import run_cli as run
 
-from codemem.cli import cli
-from codemem.memory import Archive, MemoryStore, Recall
+from codemem.memory import MemoryStore
 from codemem.workspace import Workspace
 from tests.helpers import git
-
-
-@pytest.fixture
-def repo(repo_factory, monkeypatch):
-    monkeypatch.setenv("CODEMEM_USER", "alice")
-    root = repo_factory()
-    store = MemoryStore(Workspace(root))
-    store.create("project", "What the project is.", value="A shop.")
-    store.create("conventions", "Conventions.", value="x" * 5400)
-    store.create("users/alice", "Alice.", read_only=True)
-    return root
-
-
-def run(repo, *args, input=None):
-    return CliRunner().invoke(cli, ["--repo", str(repo), *args], input=input)
-
-
-def ok(repo, *args, input=None):
-    result = run(repo, *args, input=input)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_memory_list_shows_usage_bars(repo):
@@ -197,94 +176,6 @@ def test_memory_history_from_git(repo):
     assert "+A bigger shop." in data[1]["patch"]
     text = ok(repo, "memory", "history", "about", "-n", "1").stdout
     assert text.endswith("Test Author: Rename project block\n")
-
-
-def test_remember_saves_a_note_by_default(repo):
-    result = ok(
-        repo,
-        "remember",
-        "Deploys go through staging first.",
-        "--tag",
-        "deploy",
-        "--source",
-        "commit abc",
-    )
-    assert result.stdout.startswith("Saved note ")
-    note_id = result.stdout.split()[-1].rstrip(".")
-    note = Archive(Workspace(repo)).get(note_id)
-    assert (note.content, note.tags, note.source) == (
-        "Deploys go through staging first.",
-        ["deploy"],
-        "commit abc",
-    )
-    again = run(repo, "remember", "Deploys go through staging first.")
-    assert again.exit_code == 2
-    assert again.stderr.startswith(f"codemem: error: an identical note already exists: {note_id}")
-    near = ok(repo, "remember", "Deploys go through staging first!!", "--json")
-    assert json.loads(near.stdout)["near_duplicates"] == [
-        {"id": note_id, "similarity": 1.0}
-    ]  # same words
-    close = ok(repo, "remember", "Deploys always go through staging first.")
-    assert "similar to" in close.stderr
-
-
-def test_remember_into_a_block(repo):
-    assert ok(repo, "remember", "Uses Python 3.12.", "--block", "project").stdout == (
-        "Added to project: 25 / 8,000 characters.\n"
-    )
-    assert MemoryStore(Workspace(repo)).get("project").value == "A shop.\nUses Python 3.12."
-    assert run(repo, "remember", "x", "--block", "project", "--tag", "t").exit_code == 2
-    assert run(repo, "remember", "x", "--block", "project", "--archive").exit_code == 2
-
-
-def test_recall_searches_notes_and_conversations(repo):
-    ws = Workspace(repo)
-    Archive(ws).insert("The staging database resets on Sundays.", tags=["db"])
-    with Recall(ws) as recall:
-        session = recall.start_session("m", "Staging questions")
-        recall.add_message(session, "user", "Why is staging empty on Monday?")
-    both = json.loads(ok(repo, "recall", "staging", "--json").stdout)
-    assert [hit["content"] for hit in both["archive"]] == [
-        "The staging database resets on Sundays."
-    ]
-    assert [(hit["session"], hit["role"]) for hit in both["conversations"]] == [(session, "user")]
-    only = json.loads(ok(repo, "recall", "staging", "--archive", "--json").stdout)
-    assert list(only) == ["archive"]
-    assert json.loads(
-        ok(repo, "recall", "staging", "--conversations", "--role", "assistant", "--json").stdout
-    ) == {"conversations": []}
-    text = ok(repo, "recall", "staging").stdout.splitlines()
-    assert text[0].endswith("[db]: The staging database resets on Sundays.")
-    assert text[1] == f"session {session} #1 user: Why is [staging] empty on Monday?"
-    assert ok(repo, "recall", "kubernetes").stdout == "Nothing found.\n"
-    assert run(repo, "recall", "x", "--archive", "--conversations").exit_code == 2
-
-
-def test_sessions_commands(repo, tmp_path):
-    assert ok(repo, "sessions", "list").stdout == "No sessions yet.\n"
-    assert not Workspace(repo).recall_db.exists()  # reading created nothing
-    with Recall(Workspace(repo)) as recall:
-        session = recall.start_session("openai/gpt-5", "Fix CI")
-        recall.add_message(session, "user", "CI is red")
-    assert (
-        ok(repo, "sessions", "list").stdout == f"{session}     1 messages  openai/gpt-5  Fix CI\n"
-    )
-    assert json.loads(ok(repo, "sessions", "list", "--json").stdout)[0]["id"] == session
-    shown = ok(repo, "sessions", "show", session[:15]).stdout
-    assert shown.startswith(f"# Session {session}: Fix CI\n")
-    assert (
-        json.loads(ok(repo, "sessions", "show", session, "--json").stdout)["messages"][0]["content"]
-        == "CI is red"
-    )
-    target = tmp_path / "out.json"
-    ok(repo, "sessions", "export", session, "--format", "json", "--output", str(target))
-    assert json.loads(target.read_text())["title"] == "Fix CI"
-    assert ok(repo, "sessions", "export", session).stdout == shown
-    missing = run(repo, "sessions", "show", "nope")
-    assert (missing.exit_code, missing.stderr) == (
-        2,
-        "codemem: error: no session 'nope': `codemem sessions list` shows the ids\n",
-    )
 
 
 def test_memory_import_and_export(repo_factory, monkeypatch):

@@ -8,9 +8,8 @@ import logging
 import os
 
 import pytest
-from click.testing import CliRunner
+from memory_helpers import run_cli as run
 
-from codemem.cli import cli
 from codemem.memory import MemoryStore, Recall
 from codemem.sleep.state import read_state
 from codemem.workspace import Workspace
@@ -24,10 +23,6 @@ def repo(repo_factory, monkeypatch):
     store.create("project", "What the project is.", value="A shop.")
     store.create("conventions", "Conventions.", value="Tabs.")
     return root
-
-
-def run(repo, *args):
-    return CliRunner().invoke(cli, ["--repo", str(repo), *args])
 
 
 def damaged_lines(caplog) -> list[str]:

@@ -11,7 +11,7 @@ from memory_helpers import START, Clock
 
 from codemem.errors import UsageError
 from codemem.memory import NotFoundError, Recall
-from codemem.memory.recall import MIGRATIONS, SCHEMA_VERSION
+from codemem.memory.recall_schema import MIGRATIONS, SCHEMA_VERSION
 
 
 @pytest.fixture

@@ -19,10 +19,11 @@ from codemem.infra import BlobReader
 from codemem.review.blobs import disk_chunks
 from codemem.review.checks import leftovers, run_checks, secrets
 from codemem.review.context import ReviewContext
-from codemem.review.diff import Target, parse_patch, read_changes
+from codemem.review.diff import Target, read_changes
 from codemem.review.engine import NOT_LEARNED
 from codemem.review.findings import Finding, finding_id
 from codemem.review.limits import Budget
+from codemem.review.patch import parse_patch
 from codemem.workspace import Workspace
 from tests.helpers import git
 

@@ -205,3 +205,22 @@ def test_uninstall_restores_the_hook_it_chained(shop):
         "Restored the hook it had replaced at .git/hooks/commit-msg.\n"
     )
     assert (hooks / "commit-msg").read_text() == "#!/bin/sh\nexit 0\n"
+
+
+def test_a_leftover_chained_hook_is_kept_only_with_force(shop):
+    hooks = shop / ".git/hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "commit-msg").write_text("#!/bin/sh\nexit 0\n")
+    (hooks / "commit-msg.codemem-chained").write_text("#!/bin/sh\n")
+    args = ["--repo", str(shop), "hook", "install", "--commit-msg"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2
+    assert "run `codemem hook install --commit-msg --force` to keep" in refused.stderr
+    forced = CliRunner().invoke(cli, [*args, "--force"])
+    assert forced.output.splitlines()[:3] == [
+        "Installed the codemem commit-msg hook at .git/hooks/commit-msg.",
+        "Kept the leftover commit-msg.codemem-chained as .git/hooks/commit-msg.codemem-chained.old.",
+        "The hook that was there runs first: .git/hooks/commit-msg.codemem-chained.",
+    ]
+    assert (hooks / "commit-msg.codemem-chained").read_text() == "#!/bin/sh\nexit 0\n"
+    assert (hooks / "commit-msg.codemem-chained.old").read_text() == "#!/bin/sh\n"

@@ -8,7 +8,8 @@ import pytest
 from review_helpers import stage, write
 
 from codemem.errors import UsageError
-from codemem.review.diff import Hunk, Target, read_changes
+from codemem.review.diff import Target, read_changes
+from codemem.review.patch import Hunk
 from tests.helpers import git
 
 MAX = 1_000_000

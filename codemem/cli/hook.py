@@ -1,0 +1,194 @@
+"""`codemem hook install|uninstall|status|check-message`: codemem's git hooks.
+
+Only click is imported at the top: the commit-msg hook runs `check-message` on every commit,
+so the review's modules load inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from codemem.cli import AppContext
+from codemem.errors import CodememError
+from codemem.review.errors import EXIT_FINDINGS
+
+if TYPE_CHECKING:  # only for the type checker: the hook's start-up stays cheap
+    from codemem.review.hook import HookChange
+    from codemem.workspace import Workspace
+
+
+@click.group("hook")
+def hook_group() -> None:
+    """Install or remove the git hooks: pre-commit (`codemem review --staged`) and commit-msg."""
+
+
+@hook_group.command("install")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also when a <hook>.codemem-chained is left over: keep it under another name.",
+)
+@click.option(
+    "--commit-msg",
+    "commit_msg",
+    is_flag=True,
+    help="Install the commit-msg hook instead: messages checked against the learned conventions.",
+)
+@click.pass_obj
+def hook_install_command(app: AppContext, force: bool, commit_msg: bool) -> None:
+    """Install the pre-commit hook (respects core.hooksPath).
+
+    An existing pre-commit hook is kept as pre-commit.codemem-chained and runs first;
+    `codemem hook uninstall` puts it back. The hook calls no model unless
+    review.hook_llm is true, lets the commit through when codemem itself fails, and is
+    skipped by SKIP=codemem or git commit --no-verify.
+
+    With --commit-msg: the commit-msg hook, which holds each message against the
+    commit-message conventions the digest learned (Conventional Commits, mood, length...),
+    with the same chaining, SKIP=codemem and never blocking on codemem's own failure.
+    """
+    ws = app.workspace()
+    if commit_msg:
+        from codemem.review.commit_msg import commit_conventions, install_commit_msg_hook
+
+        _say_installed(ws, "commit-msg", install_commit_msg_hook(ws, force=force))
+        if not commit_conventions(ws):
+            click.echo(
+                "No commit-message conventions learned yet: `codemem digest` learns them from history."
+            )
+        return
+    from codemem.review.hook import install_hook
+
+    change = install_hook(ws, force=force, timeout=app.config().review.hook_timeout)
+    _say_installed(ws, "pre-commit", change)
+
+
+def _say_installed(ws: Workspace, name: str, change: HookChange) -> None:
+    where = _shown(ws, change.hook)
+    if change.status == "unchanged":
+        click.echo(f"The codemem {name} hook is already installed at {where}.")
+    else:
+        click.echo(f"{change.status.capitalize()} the codemem {name} hook at {where}.")
+    if change.moved_aside is not None:
+        click.echo(
+            f"Kept the leftover {change.hook.name}.codemem-chained as {_shown(ws, change.moved_aside)}."
+        )
+    if change.chained is not None:
+        click.echo(f"The hook that was there runs first: {_shown(ws, change.chained)}.")
+
+
+@hook_group.command("uninstall")
+@click.option(
+    "--commit-msg", "commit_msg", is_flag=True, help="Remove the commit-msg hook instead."
+)
+@click.pass_obj
+def hook_uninstall_command(app: AppContext, commit_msg: bool) -> None:
+    """Remove codemem's pre-commit hook and restore the hook it replaced."""
+    ws = app.workspace()
+    if commit_msg:
+        from codemem.review.commit_msg import uninstall_commit_msg_hook
+
+        change, name = uninstall_commit_msg_hook(ws), "commit-msg"
+    else:
+        from codemem.review.hook import uninstall_hook
+
+        change, name = uninstall_hook(ws), "pre-commit"
+    where = _shown(ws, change.hook)
+    if change.status == "absent":
+        click.echo(f"No codemem {name} hook at {where}; nothing to do.")
+        return
+    click.echo(f"Removed the codemem {name} hook from {where}.")
+    if change.chained is not None:
+        click.echo(f"Restored the hook it had replaced at {where}.")
+
+
+@hook_group.command("status")
+@click.pass_obj
+def hook_status_command(app: AppContext) -> None:
+    """Say whether the pre-commit hook is installed, and what it chains."""
+    from codemem.review.hook import PRE_COMMIT, hooks_dir, is_ours
+
+    ws = app.workspace()
+    folder = hooks_dir(ws)
+    hook, chained = folder / PRE_COMMIT.name, folder / PRE_COMMIT.chained_name
+    if not hook.exists():
+        click.echo(f"Not installed (no pre-commit hook at {_shown(ws, hook)}).")
+    elif is_ours(hook):
+        extra = f"; it runs {_shown(ws, chained)} first" if chained.exists() else ""
+        click.echo(f"Installed at {_shown(ws, hook)}{extra}.")
+    else:
+        click.echo(
+            f"Not installed: {_shown(ws, hook)} is another tool's hook (`codemem hook install` chains it)."
+        )
+
+
+@hook_group.command("check-message")
+@click.argument(
+    "message_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=str)
+)
+@click.option(
+    "--hook", is_flag=True, help="Run as the commit-msg hook: never fail because of codemem itself."
+)
+@click.pass_obj
+def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -> None:
+    """Check a commit message (a file, or - for stdin) against the learned conventions.
+
+    Exit codes: 0 it follows them; 1 it breaks one; 2 a usage mistake; 3 codemem failed
+    (with --hook: a warning and 0).
+    """
+    ctx = click.get_current_context()
+    try:
+        broken = _broken_conventions(app, message_file)
+    except (CodememError, OSError) as exc:
+        if os.environ.get("CODEMEM_DEBUG"):
+            raise
+        if hook:
+            click.echo(f"codemem: warning: {exc}; the message was not checked", err=True)
+            ctx.exit(0)
+        raise
+    except Exception as exc:  # a bug: never a blocked commit
+        if os.environ.get("CODEMEM_DEBUG") or not hook:
+            raise
+        click.echo(
+            f"codemem: warning: internal error: {type(exc).__name__}: {exc}; the message was not checked",
+            err=True,
+        )
+        ctx.exit(0)
+    if not broken:
+        return
+    click.echo("codemem: the commit message does not follow the conventions in memory:", err=True)
+    for statement in broken:
+        click.echo(f"  - {statement}", err=True)
+    if hook:
+        verdict = os.environ.get("CODEMEM_HOOK_RESULT")
+        if verdict:
+            Path(verdict).write_text("findings", encoding="utf-8")
+        click.echo(
+            "Edit the message (git keeps it in .git/COMMIT_EDITMSG), or commit anyway: "
+            "SKIP=codemem git commit ... (or git commit --no-verify).",
+            err=True,
+        )
+    ctx.exit(EXIT_FINDINGS)
+
+
+def _broken_conventions(app: AppContext, message_file: str) -> list[str]:
+    from codemem.review.commit_msg import check_message, commit_conventions
+
+    ws = app.workspace()
+    if message_file == "-":
+        message = sys.stdin.read()
+    else:
+        message = Path(message_file).read_text(encoding="utf-8", errors="replace")
+    return check_message(message, commit_conventions(ws), app.config().review.min_share)
+
+
+def _shown(ws: Workspace, path: Path) -> str:
+    try:
+        return path.relative_to(ws.root).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,80 @@
+"""`codemem sessions ...`: past conversations (recall memory), listed, shown and exported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from codemem.cli import AppContext
+from codemem.cli.output import echo_json
+from codemem.cli.stores import open_recall
+from codemem.errors import UsageError
+from codemem.infra import create_private
+
+
+@click.group("sessions")
+def sessions_group() -> None:
+    """Past conversations (recall memory, in .codemem/local/recall.sqlite)."""
+
+
+@sessions_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of sessions.")
+@click.pass_obj
+def sessions_list_command(app: AppContext, as_json: bool) -> None:
+    """List sessions, newest first."""
+    from codemem.memory import session_dict
+
+    recall = open_recall(app)
+    sessions = recall.list_sessions() if recall else []
+    if as_json:
+        echo_json([session_dict(session) for session in sessions], indent=2)
+        return
+    if not sessions:
+        click.echo("No sessions yet.")
+    for session in sessions:
+        click.echo(
+            f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  {session.title or ''}".rstrip()
+        )
+
+
+def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
+    recall = open_recall(app)
+    if recall is None:
+        raise UsageError(f"no session '{session_id}': no conversation has been recorded here yet")
+    return recall.export_session(session_id, fmt)
+
+
+@sessions_group.command("show")
+@click.argument("session_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
+@click.pass_obj
+def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> None:
+    """Show a session's messages (an id or a unique prefix of one)."""
+    click.echo(_transcript_text(app, session_id, "json" if as_json else "markdown"), nl=False)
+
+
+@sessions_group.command("export")
+@click.argument("session_id")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+)
+@click.pass_obj
+def sessions_export_command(
+    app: AppContext, session_id: str, fmt: str, output: Path | None
+) -> None:
+    """Export a session as Markdown or JSON (to stdout, or --output FILE)."""
+    text = _transcript_text(app, session_id, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        create_private(output)  # a whole conversation: the owner's alone, like recall.sqlite
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}.", err=True)

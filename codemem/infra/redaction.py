@@ -1,0 +1,92 @@
+"""Secrets hidden from text before codemem keeps it: the code index (lines are redacted
+before they become chunks, symbols or tags) and the sleep pass (text quoted from commits and
+files).
+
+`redact_line` / `redact_text` replace each secret the detector (`codemem.infra.secrets`)
+recognises with `«redacted:<kind>»` (a private key's whole block); they also hide unquoted
+values assigned to a secret-like name in config files (`password: hunter2x`), which the
+review, to keep false alarms out of commits, does not report. Random-looking quoted strings
+are reported by the review (`first_secret`) but not redacted: hashes in lock files look the
+same.
+"""
+
+from __future__ import annotations
+
+import re
+
+from codemem.infra.secrets import DEFAULT_ENTROPY, find_secrets
+
+_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+# After a private key's BEGIN marker on its line: base64 and `\n` escapes, maybe its END marker.
+_KEY_REST = re.compile(
+    r"(?:\\n|[A-Za-z0-9+/=])*(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?"
+)
+# A line of a private key's body: base64, a header or the END marker, maybe quoted with a `\n` escape.
+_KEY_LINE = re.compile(
+    r"""\s*[+,]?\s*["']?(?P<body>[A-Za-z0-9+/=]{16,}(?:\\n)?|[A-Za-z-]+: [^'"]*?(?:\\n)?"""
+    r"""|-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?)?["']?\s*[+,]?\s*"""
+)
+
+
+def redaction(kind: str) -> str:
+    """What stands in for a redacted secret: `«redacted:aws-access-key»`."""
+    return f"«redacted:{kind}»"
+
+
+def redact_line(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
+    """`text` with every recognised secret replaced by `«redacted:<kind>»` (see the module docstring)."""
+    return redact_text(text, min_entropy)
+
+
+def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
+    """`redact_line` for a text of many lines: every line stays where it was; a private key's
+    markers and the key material between them are redacted line by line."""
+    found = sorted(find_secrets(text, min_entropy, bare=True), key=lambda s: (s.start, -s.end))
+    if not found:
+        return text
+    out: list[str] = []
+    done = 0
+    for secret in found:
+        if secret.start < done:  # inside one already redacted
+            continue
+        spans = (
+            _key_spans(text, secret.start, secret.end)
+            if secret.rule == "secrets/private-key"
+            else [(secret.start, secret.end)]
+        )
+        for start, end in spans:
+            out += [text[done:start], redaction(secret.kind)]
+            done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _key_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of a private key whose BEGIN marker is `start`..`end`: the marker with what
+    follows it on its line, then the key material of the next lines up to its END marker
+    (quotes and punctuation around them are kept, so code around a key still parses)."""
+    rest = _KEY_REST.match(text, end)
+    end = rest.end() if rest else end
+    spans = [(start, end)]
+    if rest and _KEY_END.search(rest.group(0)):
+        return spans
+    at = text.find("\n", end)
+    while at >= 0:
+        eol = text.find("\n", at + 1)
+        line_end = len(text) if eol < 0 else eol
+        line = _KEY_LINE.fullmatch(text, at + 1, line_end)
+        if line is None:
+            break
+        if line.group("body"):
+            spans.append(line.span("body"))
+            if _KEY_END.search(line.group("body")):
+                break
+        at = eol
+    return spans
+
+
+def redact_source(data: bytes, min_entropy: float = DEFAULT_ENTROPY) -> bytes:
+    """`redact_text` on a file's bytes; every byte outside the secrets is kept, even invalid UTF-8."""
+    text = data.decode("utf-8", "surrogateescape")
+    redacted = redact_text(text, min_entropy)
+    return data if redacted is text else redacted.encode("utf-8", "surrogateescape")

@@ -1,0 +1,141 @@
+"""The recall database's schema and health: numbered migrations, and the damage check.
+
+The schema is built by numbered migrations, each applied once, in a transaction, and recorded
+in `schema_migrations` (version, name, applied); a database from an older codemem is brought
+up to date when opened. Times are stored as ISO 8601 in UTC, to the second (`stamp`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from codemem.infra import as_utc
+from codemem.memory.errors import MemoryEditError
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "sessions and messages",
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            started TEXT NOT NULL,
+            model TEXT,
+            title TEXT
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL DEFAULT '',
+            tool_calls TEXT,
+            tool_results TEXT,
+            tokens INTEGER,
+            created TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX messages_session_seq ON messages(session_id, seq);
+    """,
+    ),
+    (
+        2,
+        "full-text index over message content",
+        """
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            content, content='messages', content_rowid='id'
+        );
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+    """,
+    ),
+    (
+        3,
+        "index for date filters",
+        """
+        CREATE INDEX messages_created ON messages(created);
+        CREATE INDEX sessions_started ON sessions(started);
+    """,
+    ),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def stamp(moment: datetime) -> str:
+    """How a time is stored: ISO 8601 in UTC, to the second."""
+    return as_utc(moment).astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def apply_migrations(
+    conn: sqlite3.Connection, now: datetime, upto: int = SCHEMA_VERSION
+) -> list[int]:
+    """Apply the migrations not yet recorded (up to `upto`); returns the versions applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    if done and max(done) > SCHEMA_VERSION:
+        raise MemoryEditError(
+            f"recall.sqlite has schema version {max(done)}, newer than this codemem knows "
+            f"({SCHEMA_VERSION}): upgrade codemem"
+        )
+    applied = []
+    for version, name, sql in MIGRATIONS:
+        if version in done or version > upto:
+            continue
+        record = (
+            "INSERT INTO schema_migrations (version, name, applied) VALUES "
+            f"({version}, '{name}', '{stamp(now)}');"
+        )
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n{record}\nCOMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether the error says the file itself is damaged (corrupt, not a database), as
+    opposed to locked, read-only or out of space (`OperationalError` and others)."""
+    return type(exc) is sqlite3.DatabaseError
+
+
+def check_database(conn: sqlite3.Connection) -> None:
+    """Raise `sqlite3.DatabaseError` when SQLite's quick check finds the file damaged."""
+    result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if result != "ok":
+        raise sqlite3.DatabaseError(f"quick check: {result}")
+
+
+def recall_damage(path: Path) -> str | None:
+    """What is wrong with the recall database at `path` (read only), or None (also if missing)."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.DatabaseError as exc:
+        return str(exc) if is_damage(exc) else None
+    try:
+        check_database(conn)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return str(exc) if is_damage(exc) else None
+    finally:
+        conn.close()
+    return None
