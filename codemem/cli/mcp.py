@@ -46,7 +46,11 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
     session = McpSession(ws, config, read_only=read_only)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_now)
-    anyio.run(serve_stdio, session)
+    if not anyio.run(serve_stdio, session):
+        # The warm-up is still indexing: leave as a signal would (see `_exit_now`).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _exit_now(signum: int, frame: object) -> None:

@@ -244,11 +244,23 @@ def build_server(session: McpSession) -> Server:
     )
 
 
-async def serve_stdio(session: McpSession) -> None:
-    """Serve `session` on stdin/stdout until the client closes the connection."""
+# How long a server whose client has left waits for its warm-up thread. A process that ends
+# while that thread is inside native code (LanceDB loading) can crash as Python finalises.
+WARM_UP_GRACE_SECONDS = 10.0
+
+
+async def serve_stdio(session: McpSession) -> bool:
+    """Serve `session` on stdin/stdout until the client closes the connection.
+
+    Returns False if the warm-up was still running after `WARM_UP_GRACE_SECONDS`: the caller
+    should then leave without finalising the interpreter.
+    """
     from mcp.server.stdio import stdio_server
 
     server = build_server(session)
-    threading.Thread(target=session.warm_up, name="codemem-warm-up", daemon=True).start()
+    warm_up = threading.Thread(target=session.warm_up, name="codemem-warm-up", daemon=True)
+    warm_up.start()
     async with stdio_server() as (read_stream, write_stream):
         await server.run(read_stream, write_stream, server.create_initialization_options())
+    warm_up.join(WARM_UP_GRACE_SECONDS)
+    return not warm_up.is_alive()
