@@ -340,8 +340,9 @@ class Searcher:
 
 
 def span_prior(cand: stages.Candidate, query: AnalyzedQuery) -> float:
-    """A chunk's own prior: a test chunk below code, as a test file is."""
-    if not query.asks_for_tests and (cand.is_test or is_test_path(cand.path)):
+    """A chunk's own prior: a test chunk below code, as a test file is (decided from the path
+    now rather than the index's `is_test`, which keeps the rule of the run that wrote it)."""
+    if not query.asks_for_tests and is_test_path(cand.path):
         return TEST_FACTOR
     return 1.0
 
