@@ -29,6 +29,8 @@ STAGE_WEIGHTS = {
 TEST_FACTOR = 0.6  # tests below the code they test...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
+CHUNKS_PER_FILE = 5  # a file's BM25 rank counts its best chunks...
+CHUNK_SUPPORT = 0.3  # ...each after the first this much
 
 
 @dataclass
@@ -46,7 +48,7 @@ class StageResults:
 
     def file_lists(self) -> dict[str, list[str]]:
         return {
-            "bm25": unique_paths(self.chunks),
+            "bm25": files_by_chunks(self.chunks),
             "bm25_files": unique_paths(self.files),
             "symbols": unique_paths(self.symbols),
             "paths": unique_paths(self.paths),
@@ -59,6 +61,20 @@ class StageResults:
 
 def unique_paths(cands: list[Candidate]) -> list[str]:
     return list(dict.fromkeys(c.path for c in cands))
+
+
+def files_by_chunks(chunks: list[Candidate]) -> list[str]:
+    """Files ranked by their chunks' BM25 scores: the best chunk's, plus a share of the next
+    few, so that a file that answers the query in several places passes one that matches
+    it in one small chunk."""
+    per_file: dict[str, list[float]] = defaultdict(list)
+    for cand in chunks:  # best first
+        per_file[cand.path].append(cand.score)
+    scores = {
+        path: found[0] + CHUNK_SUPPORT * sum(found[1:CHUNKS_PER_FILE])
+        for path, found in per_file.items()
+    }
+    return sorted(scores, key=lambda p: -scores[p])
 
 
 def rrf(lists: dict[str, list[str]], weights: dict[str, float], k: int) -> dict[str, float]:

@@ -31,6 +31,7 @@ log = logging.getLogger("codemem")
 
 LEVELS = ("file", "symbol", "chunk")
 FILE_REPEAT_DECAY = 0.5  # each further span of an already listed file counts this much less
+FILE_RANK_WEIGHT = 6.0  # how much a span's file's rank counts, against its own stage ranks
 
 
 @dataclass(slots=True)
@@ -241,7 +242,7 @@ class Searcher:
         for cid in scores:
             cand = by_id.get(cid)
             if cand is not None and cand.path in file_rank:
-                scores[cid] += 2.0 / (rrf_k + file_rank[cand.path] + 1)
+                scores[cid] += FILE_RANK_WEIGHT / (rrf_k + file_rank[cand.path] + 1)
         for cid in scores:
             cand = by_id.get(cid)
             if cand is not None:
