@@ -241,6 +241,16 @@ _TEST_NAME = {ext: re.compile(rule) for ext, rule in _TEST_NAME_RULES.items()}
 _ANY_TEST_NAME = re.compile(r".*_tests?")
 
 
+_EXAMPLE_DIRS = frozenset(
+    {"example", "examples", "_examples", "sample", "samples", "demo", "demos", "docs_src"}
+)
+
+
+def is_example_path(path: str) -> bool:
+    """Whether a path is example or demo code: it shows the library in use, it is not it."""
+    return any(p.lower() in _EXAMPLE_DIRS for p in path.split("/")[:-1])
+
+
 def is_test_path(path: str) -> bool:
     """Whether a path looks like test code: in a test directory, or named as its language
     names tests."""

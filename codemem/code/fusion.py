@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from codemem.code.files import is_test_path
+from codemem.code.files import is_example_path, is_test_path
 from codemem.code.languages import is_prose
 from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
@@ -27,6 +27,7 @@ STAGE_WEIGHTS = {
     "stems": 0.5,
 }
 TEST_FACTOR = 0.6  # tests below the code they test...
+EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
 CHUNKS_PER_FILE = 5  # a file's BM25 rank counts its best chunks...
@@ -96,7 +97,7 @@ def apply_priors(
     test_prior: bool = True,
     graph_prior: bool = True,
 ) -> dict[str, float]:
-    """Light priors: tests and prose below code unless asked for; central files up."""
+    """Light priors: tests, examples and prose below code unless asked for; central files up."""
     if test_prior:
         factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
         doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
@@ -105,11 +106,18 @@ def apply_priors(
                 scores[path] *= factor
             elif is_prose(path, languages.get(path)):
                 scores[path] *= doc_factor
+            if is_example_path(path):
+                scores[path] *= example_prior(query)
     if graph_prior and centrality:
         top = max(centrality.values()) or 1.0
         for path in scores:
             scores[path] *= 1.0 + CENTRALITY_WEIGHT * (centrality.get(path, 0.0) / top) ** 0.5
     return scores
+
+
+def example_prior(query: AnalyzedQuery) -> float:
+    """How much an example's score counts: below library code unless examples are asked for."""
+    return 1.0 if query.asks_for_examples else EXAMPLE_FACTOR
 
 
 def rank_files(

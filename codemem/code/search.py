@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.code import followup, stages
-from codemem.code.files import is_test_path
-from codemem.code.fusion import STAGE_WEIGHTS, TEST_FACTOR, StageResults, rank_files, rrf
+from codemem.code.files import is_example_path, is_test_path
+from codemem.code.fusion import (
+    STAGE_WEIGHTS,
+    TEST_FACTOR,
+    StageResults,
+    example_prior,
+    rank_files,
+    rrf,
+)
 from codemem.code.manifest import Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
@@ -341,11 +348,13 @@ class Searcher:
 
 
 def span_prior(cand: stages.Candidate, query: AnalyzedQuery) -> float:
-    """A chunk's own prior: a test chunk below code, as a test file is (decided from the path
-    now rather than the index's `is_test`, which keeps the rule of the run that wrote it)."""
+    """A chunk's own prior: a test or example chunk below code, as its file is (decided from
+    the path now rather than the index's `is_test`, which keeps the rule of the run that
+    wrote it)."""
+    prior = example_prior(query) if is_example_path(cand.path) else 1.0
     if not query.asks_for_tests and is_test_path(cand.path):
-        return TEST_FACTOR
-    return 1.0
+        prior *= TEST_FACTOR
+    return prior
 
 
 def spread_over_files(

@@ -167,3 +167,22 @@ def test_a_span_in_a_stale_index_is_judged_by_todays_test_rule():
     q = analyze_query("how bats loads helper libraries")
     stale = Candidate("lib/bats-core/test_functions.bash", 0, 1, 10, is_test=True)
     assert span_prior(stale, q) == 1.0
+
+
+def test_examples_rank_below_the_library_unless_asked_for():
+    from codemem.code.files import is_example_path
+
+    assert is_example_path("_examples/rest/main.go")
+    assert is_example_path("docs_src/body/tutorial001.py")
+    assert not is_example_path("src/examples.py")
+    q = analyze_query("request throttling middleware")
+    assert not q.asks_for_examples
+    go = {"middleware/throttle.go": "go", "_examples/limits/main.go": "go"}
+    scores = apply_priors({"middleware/throttle.go": 1.0, "_examples/limits/main.go": 1.0}, q, go, {})
+    assert scores == {"middleware/throttle.go": 1.0, "_examples/limits/main.go": 0.6}
+    asked = analyze_query("example of a throttled router")
+    assert asked.asks_for_examples
+    assert apply_priors({"_examples/limits/main.go": 1.0}, asked, go, {}) == {
+        "_examples/limits/main.go": 1.0
+    }
+    assert not analyze_query(ISSUE + " For example, with partial=True.").asks_for_examples
