@@ -30,8 +30,6 @@ TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
-CHUNKS_PER_FILE = 5  # a file's BM25 rank counts its best chunks...
-CHUNK_SUPPORT = 0.3  # ...each after the first this much
 
 
 @dataclass
@@ -62,6 +60,10 @@ class StageResults:
 
 def unique_paths(cands: list[Candidate]) -> list[str]:
     return list(dict.fromkeys(c.path for c in cands))
+
+
+CHUNKS_PER_FILE = 5  # a file's BM25 rank counts its best chunks...
+CHUNK_SUPPORT = 0.3  # ...each after the first this much
 
 
 def files_by_chunks(chunks: list[Candidate]) -> list[str]:
