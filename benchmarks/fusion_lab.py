@@ -126,7 +126,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         "callee_rows": searcher.store.symbols_named(names, limit=100_000) if names else [],
         "indexed": searcher.manifest.indexed_paths(),
         "languages": searcher.languages(),
-        "centrality": searcher.centrality(),
+        "centrality": dict(searcher.centrality()),  # a view of a memory-mapped column
         "symbols": symbol_rows,
     }
 

@@ -214,13 +214,50 @@ def content_skip_reason(data: bytes) -> str | None:
 _TEST_DIRS = frozenset(
     {"test", "tests", "testing", "spec", "specs", "__tests__", "testdata", "test_data"}
 )
-_TEST_NAME = re.compile(
-    r"(^test_.*|.*_test\.[a-z]+$|.*_tests\.[a-z]+$|.*\.(test|spec)\.[jt]sx?$|^Test[A-Z].*"
-    r"|.*Tests?\.(java|cs|kt|scala|php)$|.*_spec\.rb$|^conftest\.py$)"
+# A file is a test by its name alone only where the name follows its language's test
+# convention: `test_x.py` is a pytest module, but bats-core's `test_functions.bash` is library
+# code. Each rule matches the name without its last extension; other languages keep only
+# the `_test`/`_tests` suffix that most of them share.
+_PYTHON_TESTS = r"test_.*|.*_tests?|conftest"
+_JS_TESTS = r".*[._-](test|spec)s?"  # foo.test.ts, foo.spec.js, foo_test.js
+_JVM_TESTS = r"Test[A-Z].*|.*Tests?|.*TestCase"  # FooTest.java, FooTests.cs, TestFoo.php
+_C_TESTS = r"test_.*|.*_(unit)?tests?|Test[A-Z].*"
+_TEST_NAME_RULES: dict[str, str] = {
+    "py": _PYTHON_TESTS,
+    "pyi": _PYTHON_TESTS,
+    "go": r".*_test",
+    "rb": r".*_(spec|test)|test_.*",
+    "ex": r".*_test",
+    "exs": r".*_test",
+    "lua": r".*_(spec|test)",
+    "swift": r".*Tests?",
+    "dart": r".*_test",
+    "bats": r".*",  # every bats file is a test
+    **{ext: _JS_TESTS for ext in ("js", "jsx", "mjs", "cjs", "ts", "tsx", "mts", "cts")},
+    **{ext: _JVM_TESTS for ext in ("java", "kt", "kts", "scala", "groovy", "cs", "php")},
+    **{ext: _C_TESTS for ext in ("c", "h", "cc", "cpp", "cxx", "hpp", "hh", "hxx")},
+}
+_TEST_NAME = {ext: re.compile(rule) for ext, rule in _TEST_NAME_RULES.items()}
+_ANY_TEST_NAME = re.compile(r".*_tests?")
+
+
+_EXAMPLE_DIRS = frozenset(
+    {"example", "examples", "_examples", "sample", "samples", "demo", "demos", "docs_src"}
 )
 
 
+def is_example_path(path: str) -> bool:
+    """Whether a path is example or demo code: it shows the library in use, it is not it."""
+    return any(p.lower() in _EXAMPLE_DIRS for p in path.split("/")[:-1])
+
+
 def is_test_path(path: str) -> bool:
-    """Whether a path looks like test code (by directory or by file name)."""
+    """Whether a path looks like test code: in a test directory, or named as its language
+    names tests."""
     parts = path.split("/")
-    return any(p.lower() in _TEST_DIRS for p in parts[:-1]) or bool(_TEST_NAME.match(parts[-1]))
+    if any(p.lower() in _TEST_DIRS for p in parts[:-1]):
+        return True
+    stem, dot, ext = parts[-1].rpartition(".")
+    if not dot or not stem:
+        return False
+    return bool(_TEST_NAME.get(ext.lower(), _ANY_TEST_NAME).fullmatch(stem))

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from codemem.code.files import is_test_path
+from codemem.code.files import is_example_path, is_test_path
 from codemem.code.languages import is_prose
 from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
@@ -27,6 +27,7 @@ STAGE_WEIGHTS = {
     "stems": 0.5,
 }
 TEST_FACTOR = 0.6  # tests below the code they test...
+EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
 
@@ -46,7 +47,7 @@ class StageResults:
 
     def file_lists(self) -> dict[str, list[str]]:
         return {
-            "bm25": unique_paths(self.chunks),
+            "bm25": files_by_chunks(self.chunks),
             "bm25_files": unique_paths(self.files),
             "symbols": unique_paths(self.symbols),
             "paths": unique_paths(self.paths),
@@ -59,6 +60,24 @@ class StageResults:
 
 def unique_paths(cands: list[Candidate]) -> list[str]:
     return list(dict.fromkeys(c.path for c in cands))
+
+
+CHUNKS_PER_FILE = 5  # a file's BM25 rank counts its best chunks...
+CHUNK_SUPPORT = 0.3  # ...each after the first this much
+
+
+def files_by_chunks(chunks: list[Candidate]) -> list[str]:
+    """Files ranked by their chunks' BM25 scores: the best chunk's, plus a share of the next
+    few, so that a file that answers the query in several places passes one that matches
+    it in one small chunk."""
+    per_file: dict[str, list[float]] = defaultdict(list)
+    for cand in chunks:  # best first
+        per_file[cand.path].append(cand.score)
+    scores = {
+        path: found[0] + CHUNK_SUPPORT * sum(found[1:CHUNKS_PER_FILE])
+        for path, found in per_file.items()
+    }
+    return sorted(scores, key=lambda p: -scores[p])
 
 
 def rrf(lists: dict[str, list[str]], weights: dict[str, float], k: int) -> dict[str, float]:
@@ -80,7 +99,7 @@ def apply_priors(
     test_prior: bool = True,
     graph_prior: bool = True,
 ) -> dict[str, float]:
-    """Light priors: tests and prose below code unless asked for; central files up."""
+    """Light priors: tests, examples and prose below code unless asked for; central files up."""
     if test_prior:
         factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
         doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
@@ -89,11 +108,18 @@ def apply_priors(
                 scores[path] *= factor
             elif is_prose(path, languages.get(path)):
                 scores[path] *= doc_factor
+            if is_example_path(path):
+                scores[path] *= example_prior(query)
     if graph_prior and centrality:
         top = max(centrality.values()) or 1.0
         for path in scores:
             scores[path] *= 1.0 + CENTRALITY_WEIGHT * (centrality.get(path, 0.0) / top) ** 0.5
     return scores
+
+
+def example_prior(query: AnalyzedQuery) -> float:
+    """How much an example's score counts: below library code unless examples are asked for."""
+    return 1.0 if query.asks_for_examples else EXAMPLE_FACTOR
 
 
 def rank_files(

@@ -58,6 +58,7 @@ TEST_WORDS = frozenset(
     {"test", "tests", "testing", "pytest", "unittest", "spec", "fixture", "fixtures"}
 )
 DOC_WORDS = frozenset({"documentation", "docs", "changelog", "tutorial", "manpage", "readme"})
+EXAMPLE_WORDS = frozenset({"example", "examples", "demo", "demos", "sample", "samples"})
 # A word only says what kind of file is wanted when the query is short or keeps coming back to it:
 # an issue that mentions "a test" in passing still asks for the code.
 FOCUS_MAX_WORDS = 12
@@ -99,6 +100,7 @@ class AnalyzedQuery:
     mentions_tests: bool = False
     asks_for_tests: bool = False  # the query is about tests, not merely mentioning one
     asks_for_docs: bool = False
+    asks_for_examples: bool = False
 
     def fts_query(self, limit: int = 96) -> str:
         """The strongest terms, most weighted first, as a whitespace query."""
@@ -213,6 +215,7 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
     q.mentions_tests = bool(q.words & TEST_WORDS)
     q.asks_for_tests = _focuses_on(text, TEST_WORDS)
     q.asks_for_docs = _focuses_on(text, DOC_WORDS)
+    q.asks_for_examples = _focuses_on(text, EXAMPLE_WORDS, STOP_WORDS - EXAMPLE_WORDS)
     return q
 
 
@@ -245,8 +248,10 @@ def prose_text(text: str) -> str:
     return "\n".join(kept)
 
 
-def _focuses_on(text: str, words: frozenset[str]) -> bool:
+def _focuses_on(
+    text: str, words: frozenset[str], stop_words: frozenset[str] = STOP_WORDS
+) -> bool:
     """True when `words` occur and the query is short or keeps using them."""
-    content = [w for w in (w.lower() for w in IDENT_RE.findall(text)) if w not in STOP_WORDS]
+    content = [w for w in (w.lower() for w in IDENT_RE.findall(text)) if w not in stop_words]
     hits = sum(w in words for w in content)
     return hits > 0 and (len(content) <= FOCUS_MAX_WORDS or hits / len(content) >= FOCUS_SHARE)

@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.code import followup, stages
-from codemem.code.files import is_test_path
-from codemem.code.fusion import STAGE_WEIGHTS, TEST_FACTOR, StageResults, rank_files, rrf
+from codemem.code.files import is_example_path, is_test_path
+from codemem.code.fusion import (
+    STAGE_WEIGHTS,
+    TEST_FACTOR,
+    StageResults,
+    example_prior,
+    rank_files,
+    rrf,
+)
 from codemem.code.manifest import Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
@@ -31,6 +38,7 @@ log = logging.getLogger("codemem")
 
 LEVELS = ("file", "symbol", "chunk")
 FILE_REPEAT_DECAY = 0.5  # each further span of an already listed file counts this much less
+FILE_RANK_WEIGHT = 6.0  # how much a span's file's rank counts, against its own stage ranks
 
 
 @dataclass(slots=True)
@@ -241,7 +249,7 @@ class Searcher:
         for cid in scores:
             cand = by_id.get(cid)
             if cand is not None and cand.path in file_rank:
-                scores[cid] += 2.0 / (rrf_k + file_rank[cand.path] + 1)
+                scores[cid] += FILE_RANK_WEIGHT / (rrf_k + file_rank[cand.path] + 1)
         for cid in scores:
             cand = by_id.get(cid)
             if cand is not None:
@@ -340,10 +348,13 @@ class Searcher:
 
 
 def span_prior(cand: stages.Candidate, query: AnalyzedQuery) -> float:
-    """A chunk's own prior: a test chunk below code, as a test file is."""
-    if not query.asks_for_tests and (cand.is_test or is_test_path(cand.path)):
-        return TEST_FACTOR
-    return 1.0
+    """A chunk's own prior: a test or example chunk below code, as its file is (decided from
+    the path now rather than the index's `is_test`, which keeps the rule of the run that
+    wrote it)."""
+    prior = example_prior(query) if is_example_path(cand.path) else 1.0
+    if not query.asks_for_tests and is_test_path(cand.path):
+        prior *= TEST_FACTOR
+    return prior
 
 
 def spread_over_files(

@@ -332,6 +332,18 @@ def is_short(query: AnalyzedQuery) -> bool:
     return len(words) <= STEM_MAX_WORDS
 
 
+def _stem_forms(word: str) -> list[str]:
+    """A query word's light stem and, when a suffix was cut, the other forms the word of a
+    file name may have: `throttling` → `throttl`, `throttle`; `stripping` → `stripp`, `strip`."""
+    stem = light_stem(word)
+    if stem == word:
+        return [stem]
+    forms = [stem, stem + "e"]
+    if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiosl":
+        forms.append(stem[:-1])
+    return forms
+
+
 def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:
     """Files whose name is made of words of a short query, compared after light stemming:
     `state.lua` for "plugin state", `lock.lua` for "the lockfile", `HashCodeBuilder.java` for
@@ -341,19 +353,20 @@ def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:
         return []
     words = [w.lower() for w in IDENT_RE.findall(query.text)]
     # in query order, so that ties rank the same every run
-    keys = [
-        light_stem(w)
+    forms = {
+        light_stem(w): _stem_forms(w)
         for w in dict.fromkeys(words)
         if w not in STOP_WORDS and len(w) >= 3 and w.isalpha()
-    ]
+    }
+    keys = list(forms)
     # A word no file name holds may still begin one (`lockfile` → `lock`): its prefixes too.
     prefixes = [k[:n] for k in keys for n in range(len(k) - 1, 3, -1)]
-    files = names.with_name_words([*keys, *prefixes])
+    files = names.with_name_words([*(f for fs in forms.values() for f in fs), *prefixes])
     scores: dict[str, float] = defaultdict(float)
     matched: dict[str, int] = defaultdict(int)
     name_words: dict[str, int] = {}
     for key in keys:
-        hits = files.get(key) or next(
+        hits = next((files[f] for f in forms[key] if f in files), None) or next(
             (files[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in files), []
         )
         if 0 < len(hits) <= MAX_STEM_FILES:

@@ -99,3 +99,36 @@ def test_is_test_path():
     assert is_test_path("src/app.spec.ts")
     assert is_test_path("src/test/java/FooTest.java")
     assert not is_test_path("src/contest.py")
+
+
+def test_a_test_name_is_the_convention_of_its_language():
+    named_as_tests = [
+        "pkg/test_a.py",
+        "pkg/a_test.py",
+        "conftest.py",
+        "pkg/foo_test.go",
+        "src/app.test.tsx",
+        "src/app.spec.js",
+        "src/main/FooTest.java",
+        "src/FooTests.cs",
+        "src/TestFoo.php",
+        "lib/foo_spec.rb",
+        "lib/test_foo.rb",
+        "absl/strings/str_cat_test.cc",
+        "src/test_queue.c",
+        "lib/repo_test.exs",
+        "lua/foo_spec.lua",
+        "docs/examples/package-tarball.bats",
+        "scripts/check_tests.sh",
+    ]
+    assert [p for p in named_as_tests if not is_test_path(p)] == []
+    not_tests = [
+        "lib/bats-core/test_functions.bash",  # the library bats tests call
+        "internal/test_utils.go",  # Go compiles it into the package: only _test.go is a test
+        "src/test_harness.rs",
+        "src/Testing.java",
+        "src/latest.ts",
+        "Makefile",
+        "test_",
+    ]
+    assert [p for p in not_tests if is_test_path(p)] == []

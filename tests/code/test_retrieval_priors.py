@@ -143,3 +143,46 @@ def test_spans_spread_over_files_and_test_chunks_count_less():
     q = analyze_query("parse the header")
     assert span_prior(Candidate("tests/test_a.py", 0, 1, 10), q) == 0.6
     assert span_prior(Candidate("a.py", 0, 3, 3), q) == 1.0
+
+
+def test_a_file_matching_in_several_chunks_passes_one_matching_in_one():
+    from codemem.code.fusion import files_by_chunks
+    from codemem.code.stages import Candidate
+
+    chunks = [
+        Candidate("one_hit.py", 10.0, 1, 1),
+        Candidate("many.py", 8.0, 1, 20),
+        Candidate("many.py", 4.0, 30, 50),
+        Candidate("many.py", 3.0, 60, 80),
+        Candidate("other.py", 9.0, 1, 5),
+    ]
+    # many.py: 8 + 0.3 * (4 + 3) = 10.1 passes one_hit.py's 10 and other.py's 9
+    assert files_by_chunks(chunks) == ["many.py", "one_hit.py", "other.py"]
+
+
+def test_a_span_in_a_stale_index_is_judged_by_todays_test_rule():
+    from codemem.code.search import span_prior
+    from codemem.code.stages import Candidate
+
+    q = analyze_query("how bats loads helper libraries")
+    stale = Candidate("lib/bats-core/test_functions.bash", 0, 1, 10, is_test=True)
+    assert span_prior(stale, q) == 1.0
+
+
+def test_examples_rank_below_the_library_unless_asked_for():
+    from codemem.code.files import is_example_path
+
+    assert is_example_path("_examples/rest/main.go")
+    assert is_example_path("docs_src/body/tutorial001.py")
+    assert not is_example_path("src/examples.py")
+    q = analyze_query("request throttling middleware")
+    assert not q.asks_for_examples
+    go = {"middleware/throttle.go": "go", "_examples/limits/main.go": "go"}
+    scores = apply_priors({"middleware/throttle.go": 1.0, "_examples/limits/main.go": 1.0}, q, go, {})
+    assert scores == {"middleware/throttle.go": 1.0, "_examples/limits/main.go": 0.6}
+    asked = analyze_query("example of a throttled router")
+    assert asked.asks_for_examples
+    assert apply_priors({"_examples/limits/main.go": 1.0}, asked, go, {}) == {
+        "_examples/limits/main.go": 1.0
+    }
+    assert not analyze_query(ISSUE + " For example, with partial=True.").asks_for_examples
