@@ -80,11 +80,16 @@ class BatchWriter:
         store: Future[CodeStore],
         embedder: Embedder | None,
         tags: TagStore,
+        removed: list[str] | None = None,
     ) -> None:
         self.target, self.manifest, self.full = target, manifest, full
         self._store = store
         self.embedder = embedder
         self.tags = tags
+        from codemem.code.lexicon import LexiconWriter  # numpy: not for a run with nothing to do
+
+        self.lexicon = LexiconWriter(target, fresh=full)  # what search reads
+        self._removed = list(removed or [])  # replaced in the lexicon by the first segment
         self._saved_tags: int | None = None  # the tag-store version last written
 
     @classmethod
@@ -112,7 +117,7 @@ class BatchWriter:
             tags.update([], removed)
         for path in removed:
             del manifest.files[path]  # saved only after the store deleted their rows
-        return cls(target, manifest, full, store, embedder, tags)
+        return cls(target, manifest, full, store, embedder, tags, removed)
 
     @property
     def store(self) -> Any:
@@ -133,6 +138,9 @@ class BatchWriter:
                     del manifest.files[path]
                 manifest.save(self.target)
             store.write(pending.rows, replace=True)
+        # After the tables, before the tags and the manifest (see `codemem.code.lexicon`).
+        self.lexicon.add(pending.rows, [*self._removed, *pending.stale])
+        self._removed = []
         self.tags.update(pending.tags, pending.stale, cache=False)
         if self.full:
             self.tags.spill()  # nobody reads a rebuild's folder yet: only memory matters
