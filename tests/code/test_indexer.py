@@ -13,6 +13,7 @@ import pytest
 
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
+from codemem.code.lexicon import MERGE_AT, Lexicon
 from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.store import CodeStore
@@ -32,6 +33,25 @@ def snapshot(root) -> dict[str, list[dict]]:
     ):
         rows = store.table(name).to_arrow().to_pylist()
         out[name] = sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))
+    out["lexicon"] = lexicon_answers(Workspace(root).index_dir, [r["path"] for r in out["files"]])
+    return out
+
+
+LEXICON_QUERIES = ["cart total", "order payment refund", "def return self", "checkout ship"]
+
+
+def lexicon_answers(index_dir, paths: list[str]) -> dict[str, list]:
+    """What search reads from the lexicon: ranked rows with exact scores, rows by path."""
+    lexicon = Lexicon(index_dir)
+    out: dict[str, list] = {}
+    for query in LEXICON_QUERIES:
+        out[f"chunks {query}"] = lexicon.fts_chunks(query, 50)
+        out[f"files {query}"] = lexicon.fts_files(query, 50)
+    out["symbols"] = lexicon.symbols_in(paths)
+    out["spans"] = sorted(lexicon.chunk_spans(paths), key=lambda r: r["id"])
+    names = sorted({r["name"] for r in out["symbols"]})
+    out["named"] = lexicon.symbols_named(names)
+    out["by id"] = sorted(lexicon.chunks_by_id([r["id"] for r in out["spans"]]), key=lambda r: r["id"])
     return out
 
 
@@ -189,12 +209,13 @@ def test_many_incremental_runs_keep_disk_and_fragments_bounded(repo_factory, mon
     byte_counts = [size for _, size in sizes]
     assert max(files_counts) <= files_counts[0] + 4
     assert max(byte_counts) <= 2 * byte_counts[0]
-    store = CodeStore(Workspace(repo).index_dir)
-    rows = store.table("chunks").search("helper_39", query_type="fts").limit(5).to_list()
+    lexicon = Lexicon(Workspace(repo).index_dir)
+    rows = lexicon.fts_chunks("helper_39", 5)
     assert [r["path"] for r in rows] == ["shop/payments.py"]
+    assert len(lexicon.segments) <= MERGE_AT  # the newest small segments are merged
 
 
-def test_a_large_repository_builds_its_full_text_indexes_and_graph_in_turn(
+def test_a_large_repository_builds_its_scalar_indexes_and_graph_in_turn(
     repo_factory, tmp_path, monkeypatch
 ):
     """Above SIDE_BY_SIDE_MAX_FILES the finish runs one step at a time: the same index."""
@@ -208,8 +229,8 @@ def test_a_large_repository_builds_its_full_text_indexes_and_graph_in_turn(
     assert summary.full and summary.files == 12
     assert snapshot(repo) == side_by_side
     assert Manifest.load(Workspace(repo).index_dir).full_text
-    store = CodeStore(Workspace(repo).index_dir)
-    assert store.fts_chunks("cart", 5) and store.fts_files("cart", 5)
+    lexicon = Lexicon(Workspace(repo).index_dir)
+    assert lexicon.fts_chunks("cart", 5) and lexicon.fts_files("cart", 5)
 
 
 def scalar_indexes(store: CodeStore) -> dict[str, set[str]]:
