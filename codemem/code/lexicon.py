@@ -92,14 +92,31 @@ class Segment:
         if cols.meta.get("kind") != SEGMENT_KIND or cols.meta.get("format") != SEGMENT_FORMAT:
             raise LexiconDamage(f"{path.name} is not a lexicon segment of this codemem")
         self.cols = cols
+        self._strings: dict[str, Strings] = {}
+        self._arrays: dict[str, np.ndarray] = {}
+        self._values: dict[str, memoryview] = {}
         self.paths = self.strings("paths")
         self.dead = np.zeros(len(self.paths), bool)  # paths a newer segment replaced
 
     def strings(self, name: str) -> Strings:
-        return Strings(self.cols.bytes(name), self.cols.view(f"{name}_offsets"))
+        found = self._strings.get(name)
+        if found is None:
+            found = self._strings[name] = Strings(self.cols.bytes(name), self.cols.view(f"{name}_offsets"))
+        return found
 
     def array(self, name: str) -> np.ndarray:
-        return self.cols.array(name)
+        """A column as a numpy array (for whole-column work)."""
+        found = self._arrays.get(name)
+        if found is None:
+            found = self._arrays[name] = self.cols.array(name)
+        return found
+
+    def values(self, name: str) -> memoryview:
+        """A column as a typed memoryview (one value at a time: faster than numpy's scalars)."""
+        found = self._values.get(name)
+        if found is None:
+            found = self._values[name] = self.cols.view(name)
+        return found
 
     def terms(self, prefix: str) -> np.ndarray:
         raw = self.cols.bytes(f"{prefix}_terms")
@@ -113,13 +130,13 @@ class Segment:
         wanted = list(paths)
         if not wanted or not len(self.paths):
             return []
-        ordered, order = self.array("p_sorted"), self.array("p_order")
+        ordered, order = self.array("p_sorted"), self.values("p_order")
         keys = hashes(wanted)
         pos = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
         out = []
         for path, p, hit in zip(wanted, pos.tolist(), (ordered[pos] == keys).tolist(), strict=True):
             if hit:
-                i = int(order[p])
+                i = order[p]
                 if not self.dead[i] and self.paths[i] == path:
                     out.append((path, i))
         return out
@@ -171,12 +188,13 @@ class Lexicon:
         out = []
         for score, s, d in self._bm25("fp", text, limit):
             seg = self.segments[s]
-            out.append({"path": seg.paths[d], "language": self.codes[s][seg.array("p_language")[d]],
-                        "is_test": bool(seg.array("p_test")[d]), "_score": score})  # fmt: skip
+            out.append({"path": seg.paths[d], "language": self.codes[s][seg.values("p_language")[d]],
+                        "is_test": bool(seg.values("p_test")[d]), "_score": score})  # fmt: skip
         return out
 
     def _doc_dead(self, seg: Segment, prefix: str, docs: np.ndarray) -> np.ndarray:
-        return seg.dead[seg.array("c_path")[docs]] if prefix == "cp" else seg.dead[docs]
+        dead: np.ndarray = seg.dead[seg.array("c_path")[docs] if prefix == "cp" else docs]
+        return dead
 
     def _bm25(self, prefix: str, text: str, limit: int) -> list[tuple[float, int, int]]:
         """(score, segment, document) of the best `limit` documents, best first."""
@@ -263,40 +281,40 @@ class Lexicon:
     # -- rows --------------------------------------------------------------------------------
 
     def _chunk_row(self, s: int, doc: int, score: float | None = None) -> dict[str, Any]:
-        seg, codes = self.segments[s], self.codes[s]
-        path = int(seg.array("c_path")[doc])
-        null = int(seg.array("c_null")[doc])
+        seg, codes, value = self.segments[s], self.codes[s], self.segments[s].values
+        path = value("c_path")[doc]
+        null = value("c_null")[doc]
         row = {
             "id": seg.strings("c_id")[doc],
             "path": seg.paths[path],
-            "language": codes[seg.array("p_language")[path]],
-            "start_line": int(seg.array("c_start")[doc]),
-            "end_line": int(seg.array("c_end")[doc]),
-            "kind": codes[seg.array("c_kind")[doc]],
+            "language": codes[value("p_language")[path]],
+            "start_line": value("c_start")[doc],
+            "end_line": value("c_end")[doc],
+            "kind": codes[value("c_kind")[doc]],
             "symbol": None if null & NULL_SYMBOL else seg.strings("c_symbol")[doc],
-            "symbol_kind": None if null & NULL_SYMBOL_KIND else codes[seg.array("c_symbol_kind")[doc]],
-            "is_test": bool(seg.array("p_test")[path]),
+            "symbol_kind": None if null & NULL_SYMBOL_KIND else codes[value("c_symbol_kind")[doc]],
+            "is_test": bool(value("p_test")[path]),
         }
         if score is not None:
             row["_score"] = score
         return row
 
     def _symbol_row(self, s: int, row: int) -> dict[str, Any]:
-        seg, codes = self.segments[s], self.codes[s]
-        path = int(seg.array("s_path")[row])
-        null = int(seg.array("s_null")[row])
+        seg, codes, value = self.segments[s], self.codes[s], self.segments[s].values
+        path = value("s_path")[row]
+        null = value("s_null")[row]
         return {
             "path": seg.paths[path],
-            "language": codes[seg.array("p_language")[path]],
+            "language": codes[value("p_language")[path]],
             "name": seg.strings("s_name")[row],
             "qualname": seg.strings("s_qualname")[row],
-            "kind": codes[seg.array("s_kind")[row]],
-            "start_line": int(seg.array("s_start")[row]),
-            "end_line": int(seg.array("s_end")[row]),
+            "kind": codes[value("s_kind")[row]],
+            "start_line": value("s_start")[row],
+            "end_line": value("s_end")[row],
             "signature": None if null & NULL_SIGNATURE else seg.strings("s_signature")[row],
             "docstring": None if null & NULL_DOCSTRING else seg.strings("s_docstring")[row],
             "parent": None if null & NULL_PARENT else seg.strings("s_parent")[row],
-            "is_test": bool(seg.array("p_test")[path]),
+            "is_test": bool(value("p_test")[path]),
         }
 
     def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
@@ -315,7 +333,7 @@ class Lexicon:
             query = np.array(fits, keys.dtype)
             lo, hi = np.searchsorted(keys, query, "left"), np.searchsorted(keys, query, "right")
             names_here = seg.strings("s_name")
-            paths_of = seg.array("s_path")
+            paths_of = seg.values("s_path")
             for row in rows[_spans(lo, hi)].tolist():
                 if not seg.dead[paths_of[row]] and names_here[row] in wanted:
                     out.append(self._symbol_row(s, row))
@@ -324,34 +342,37 @@ class Lexicon:
     def symbols_in(self, paths: Iterable[str], limit: int = 200_000) -> list[dict[str, Any]]:
         """Symbol rows of these files."""
         wanted = list(dict.fromkeys(paths))
-        out = []
+        out: list[dict[str, Any]] = []
         for s, seg in enumerate(self.segments):
-            offsets = seg.array("p_symbols")
+            offsets = seg.values("p_symbols")
             for _, i in seg.find_paths(wanted):
-                out.extend(self._symbol_row(s, r) for r in range(int(offsets[i]), int(offsets[i + 1])))
+                out.extend(self._symbol_row(s, r) for r in range(offsets[i], offsets[i + 1]))
         return _ordered(out)[:limit]
 
     def chunk_spans(self, paths: Iterable[str], limit: int = 100_000) -> list[dict[str, Any]]:
         """(id, path, start_line, end_line, kind) of every chunk of these files."""
         wanted = list(dict.fromkeys(paths))
-        out = []
+        out: list[dict[str, Any]] = []
         for s, seg in enumerate(self.segments):
-            offsets = seg.array("p_chunks")
-            for _, i in seg.find_paths(wanted):
-                for doc in range(int(offsets[i]), int(offsets[i + 1])):
-                    row = self._chunk_row(s, doc)
-                    out.append({k: row[k] for k in ("id", "path", "start_line", "end_line", "kind")})
+            offsets, ids, codes = seg.values("p_chunks"), seg.strings("c_id"), self.codes[s]
+            starts, ends, kinds = seg.values("c_start"), seg.values("c_end"), seg.values("c_kind")
+            for path, i in seg.find_paths(wanted):
+                out.extend(
+                    {"id": ids[doc], "path": path, "start_line": starts[doc],
+                     "end_line": ends[doc], "kind": codes[kinds[doc]]}
+                    for doc in range(offsets[i], offsets[i + 1])
+                )  # fmt: skip
         return out[:limit]
 
     def chunks_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
         """Chunk rows with these ids (an id starts with its file's path: `path#lines#n`)."""
         wanted = set(ids)
         by_path = list(dict.fromkeys(i.rsplit("#", 2)[0] for i in ids))
-        out = []
+        out: list[dict[str, Any]] = []
         for s, seg in enumerate(self.segments):
-            offsets, chunk_ids = seg.array("p_chunks"), seg.strings("c_id")
+            offsets, chunk_ids = seg.values("p_chunks"), seg.strings("c_id")
             for _, i in seg.find_paths(by_path):
-                for doc in range(int(offsets[i]), int(offsets[i + 1])):
+                for doc in range(offsets[i], offsets[i + 1]):
                     if chunk_ids[doc] in wanted:
                         out.append(self._chunk_row(s, doc))
         return out
@@ -364,7 +385,8 @@ def _spans(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not total:
         return np.zeros(0, np.int64)
     shift = np.repeat(a.astype(np.int64) - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(total, dtype=np.int64) + shift
+    spans: np.ndarray = np.arange(total, dtype=np.int64) + shift
+    return spans
 
 
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -184,7 +184,7 @@ class SegmentData:
         by_name = np.argsort(keys, kind="stable")
         cols["sn_keys"] = ("B", keys[by_name].tobytes())
         cols["sn_rows"] = ("I", by_name.astype(np.uint32))
-        cols.update(strings("codes", sorted(codes, key=codes.__getitem__)))
+        cols.update(strings("codes", list(codes)))  # in code order: insertion order
         return cols
 
 
