@@ -8,7 +8,7 @@
 3. write: rows batch by batch. An incremental run writes in place and records each batch
    in the manifest only after it is committed; a full rebuild writes a new index beside the
    live one (`codemem.code.index_swap`), which readers keep using meanwhile.
-4. finish: merge the lexicon's newest small segments, build the scalar indexes, compact
+4. finish: build the scalar indexes, compact
    when enough has accumulated, save the tags and notes, record in the manifest that the
    run is complete, and swap a rebuilt index in. A run stopped anywhere leaves an index the next run completes.
 """
@@ -246,12 +246,10 @@ def _finish(
     summary: IndexSummary,
     started: float,
 ) -> None:
-    """Lexicon merge, scalar indexes, compaction, tags, notes; then the manifest says it is
+    """Scalar indexes, compaction, tags, notes; then the manifest says it is
     complete."""
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
-    if not plan.full:
-        writer.lexicon.merge_small()
     # Both cores: LanceDB builds each table's scalar indexes in a thread of its own without
     # the GIL while this thread saves the tags and builds the reference graph. In a large
     # repository they take turns instead, so their memory peaks do not add up.

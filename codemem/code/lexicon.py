@@ -11,7 +11,8 @@ replaced atomically, then the tags and the manifest; a run killed between leaves
 unlisted file (removed by the next writer) or rows the manifest does not claim yet (redone by
 the next run, whose segment replaces them). The list carries a checksum, each segment a
 header checksum and size checked on open, and per-column checksums checked by the deep
-integrity check (`lexicon_damage`). The newest small segments are merged when they pile up.
+integrity check (`lexicon_damage`). The newest small segments are merged when they pile up
+(`MERGE_AT`, `TIER_DOCS`).
 BM25 follows LanceDB's (k1 1.2, b 0.75, idf ln(1 + (N - df + 0.5) / (df + 0.5))) with N,
 the average length and df counted over live rows only, so a file edited in place ranks
 exactly as after a full rebuild.
@@ -50,8 +51,13 @@ LEXICON_DIR = "lexicon"
 LIST_NAME = "segments.json"
 LIST_FORMAT = 1
 K1, B = 1.2, 0.75
-MERGE_AT = 8  # this many small segments at the end of the list are merged into one
-SMALL_DOCS = 20_000  # a segment with fewer chunks than this is small
+# Size tiers: a segment with fewer chunks than TIER_DOCS[t] is of tier t, a larger one of the
+# top tier, never merged again (a merge holds its segments' postings in memory). Whenever the
+# newest MERGE_AT segments are of one lower tier they are merged into one: a full build of
+# 20,000-chunk batches ends with one segment per 160,000 chunks, and incremental runs (a
+# segment each) never leave more than a few small ones.
+MERGE_AT = 8
+TIER_DOCS = (4_000, 32_000)
 
 
 class LexiconDamage(ValueError):
@@ -430,28 +436,34 @@ class LexiconWriter:
         from_batch(batch, removed).write(self.folder / name)
         self.names.append(name)
         write_list(self.folder, self.names)
+        self._merge_tail()
 
-    def merge_small(self) -> bool:
-        """Merge the newest small segments into one once there are `MERGE_AT` of them."""
-        from codemem.code.lexicon_merge import merge_segments
+    def _tier(self, name: str) -> int:
+        docs = len(Columns.open(self.folder / name).view("c_path"))
+        return next((t for t, cap in enumerate(TIER_DOCS) if docs < cap), len(TIER_DOCS))
 
-        tail: list[str] = []
-        for name in reversed(self.names):
-            cols = Columns.open(self.folder / name)
-            if len(cols.array("c_path")) >= SMALL_DOCS:
-                break
-            tail.insert(0, name)
-        if len(tail) < MERGE_AT:
-            return False
-        lexicon = Lexicon(self.folder.parent)
-        first = len(self.names) - len(tail)
-        name = self._new_name()
-        merge_segments(lexicon.segments[first:]).write(self.folder / name)
-        self.names = [*self.names[:first], name]
-        write_list(self.folder, self.names)
-        for old in tail:
-            (self.folder / old).unlink(missing_ok=True)  # open readers keep their mapping
-        return True
+    def _merge_tail(self) -> None:
+        """Merge the newest `MERGE_AT` segments while they are of one tier below the top.
+
+        The merged segment is written, listed in their place, and only then are they removed
+        (a reader that opened them keeps its mapping); a stop in between leaves stray files
+        the next writer removes.
+        """
+        from codemem.code.lexicon_merge import merge_segments  # only when merging
+
+        while len(self.names) >= MERGE_AT:
+            tail = self.names[-MERGE_AT:]
+            tiers = {self._tier(name) for name in tail}
+            if len(tiers) != 1 or tiers == {len(TIER_DOCS)}:
+                return
+            segments = Lexicon(self.folder.parent).segments[-MERGE_AT:]
+            name = self._new_name()
+            merge_segments(segments).write(self.folder / name)
+            del segments
+            self.names = [*self.names[:-MERGE_AT], name]
+            write_list(self.folder, self.names)
+            for old in tail:
+                (self.folder / old).unlink(missing_ok=True)
 
 
 def lexicon_damage(index_dir: Path, *, deep: bool) -> str | None:
