@@ -69,44 +69,57 @@ class Postings:
 
 
 def build_postings(texts: Sequence[str]) -> Postings:
-    """BM25 postings of whitespace-tokenized `texts` (document i is texts[i])."""
-    split = [text.split() for text in texts]
-    counts = np.fromiter(map(len, split), np.int64, len(split))
-    flat = list(chain.from_iterable(split))
-    distinct = list(dict.fromkeys(flat))
-    if not distinct:
+    """BM25 postings of whitespace-tokenized `texts` (document i is texts[i]).
+
+    Arrow splits and dictionary-encodes the tokens in C++ (an index run has pyarrow loaded
+    for the tables anyway; search never builds postings): the Python work is per distinct
+    term, never per token.
+    """
+    import pyarrow as pa  # index time only (see above)
+    import pyarrow.compute as pc
+
+    lists = pc.utf8_split_whitespace(pa.array(texts, pa.large_string()))
+    counts = np.diff(np.asarray(lists.offsets))
+    encoded = pc.dictionary_encode(lists.flatten())
+    terms = encoded.dictionary.cast(pa.large_binary()).to_pylist()  # distinct, first seen order
+    if not terms:
         return Postings.empty(len(texts))
-    encoded = [t.encode("utf-8", "surrogateescape") for t in distinct]
-    keep = np.fromiter((len(e) <= MAX_TOKEN_BYTES for e in encoded), bool, len(encoded))
-    width = max(len(e) for e, k in zip(encoded, keep, strict=True) if k) if keep.any() else 1
-    table = np.array([e if len(e) <= MAX_TOKEN_BYTES else b"" for e in encoded], f"S{width}")
+    sizes = np.fromiter(map(len, terms), np.int64, len(terms))
+    keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)  # Arrow yields "" at either end of a text
+    width = int(sizes[keep].max()) if keep.any() else 1
+    table = np.array([t if k else b"" for t, k in zip(terms, keep.tolist(), strict=True)], f"S{width}")
     order = np.argsort(table, kind="stable")
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     rank[~keep] = -1
-    first = {term: i for i, term in enumerate(distinct)}
-    ids = rank[np.fromiter(map(first.__getitem__, flat), np.int64, len(flat))]
+    ids = rank[np.asarray(encoded.indices)]
     docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
     if not keep.all():
         kept = ids >= 0
         ids, docs = ids[kept], docs[kept]
-    return _from_pairs(table[order], ids, docs, np.ones(len(ids), np.int64), len(texts))
+    lengths = np.bincount(docs, minlength=len(texts)).astype(np.uint32)
+    key = np.sort((ids << 32) | docs)  # each token once: a (term, document) run is its tf
+    if not len(key):
+        return Postings.empty(len(texts))
+    firsts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
+    tf = np.diff(np.append(firsts, len(key)))
+    return _postings(table[order], key[firsts], tf, lengths)
 
 
 def _from_pairs(
     table: np.ndarray, ids: np.ndarray, docs: np.ndarray, tfs: np.ndarray, documents: int
 ) -> Postings:
-    """Postings from (term id into sorted `table`, document, count) triples, any order."""
+    """Postings from distinct (term id into sorted `table`, document) pairs with their tf."""
     lengths = np.bincount(docs, weights=tfs, minlength=documents).astype(np.uint32)
     key = (ids.astype(np.int64) << 32) | docs.astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    key, tfs = key[order], tfs[order]
+    order = np.argsort(key)
     if not len(key):
         return Postings.empty(documents)
-    bounds = np.flatnonzero(np.diff(key)) + 1
-    firsts = np.concatenate(([0], bounds))
-    tf = np.add.reduceat(tfs, firsts)
-    pairs = key[firsts]
+    return _postings(table, key[order], tfs[order], lengths)
+
+
+def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:
+    """Postings from sorted (term << 32 | document) pairs, dropping terms no document holds."""
     term_of = pairs >> 32
     df = np.bincount(term_of, minlength=len(table))
     present = df > 0
