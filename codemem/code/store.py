@@ -340,30 +340,6 @@ class CodeStore:
         )
         return rows
 
-    def _where(self, name: str, where: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = (
-            self.table(name).search().where(where).limit(limit).select(columns).to_list()
-        )
-        return rows
-
-    def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
-        """Symbol rows whose name is one of `names`."""
-        return self._where(SYMBOLS, "name IN " + sql_in_list(names), limit, SYMBOL_COLUMNS)
-
-    def symbols_in(self, paths: Iterable[str], limit: int = 200_000) -> list[dict[str, Any]]:
-        """Symbol rows of these files."""
-        return self._where(SYMBOLS, path_filter(paths), limit, SYMBOL_COLUMNS)
-
-    def chunk_spans(self, paths: Iterable[str], limit: int = 100_000) -> list[dict[str, Any]]:
-        """(id, path, start_line, end_line, kind) of every chunk of these files."""
-        return self._where(
-            CHUNKS, path_filter(paths), limit, ["id", "path", "start_line", "end_line", "kind"]
-        )
-
-    def chunks_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
-        """Chunk rows with these ids."""
-        return self._where(CHUNKS, "id IN " + sql_in_list(ids), len(ids), CHUNK_COLUMNS)
-
     def all_rows(self, name: str) -> list[dict[str, Any]]:
         """Every row of the files or symbols table (their own columns, no search text)."""
         columns = {FILES: FILE_COLUMNS, SYMBOLS: SYMBOL_COLUMNS}[name]
