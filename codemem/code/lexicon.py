@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,15 @@ class Lexicon:
         self._mark_dead()
         self.codes = [seg.strings("codes").tolist() for seg in self.segments]
 
+    def _each(self) -> Iterator[tuple[int, Segment]]:
+        """Each segment in turn, its mapped pages let go after it (they stay in the page
+        cache): a search holds about one segment's pages at a time, however many there are."""
+        for s, seg in enumerate(self.segments):
+            try:
+                yield s, seg
+            finally:
+                seg.cols.release()
+
     def _mark_dead(self) -> None:
         """A path's rows are live in the newest segment that covers it, dead in older ones."""
         if len(self.segments) < 2:
@@ -177,7 +186,7 @@ class Lexicon:
         keys, owner = keys[order], owner[order]
         last = np.append(keys[1:] != keys[:-1], True)
         keys, newest = keys[last], owner[last]
-        for i, seg in enumerate(self.segments[:-1]):
+        for i, seg in self._each():
             mine = seg.array("p_hash")
             if len(mine):
                 pos = np.minimum(np.searchsorted(keys, mine), len(keys) - 1)
@@ -212,7 +221,7 @@ class Lexicon:
         df = np.zeros(len(encoded))
         docs_total = tokens_total = 0
         found: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-        for s, seg in enumerate(self.segments):
+        for s, seg in self._each():
             n, tokens = self._live_size(seg, prefix)
             docs_total, tokens_total = docs_total + n, tokens_total + tokens
             terms = seg.terms(prefix)
@@ -256,6 +265,7 @@ class Lexicon:
             scores.append(summed[hits])
             owners.append(np.full(len(hits), s))
             documents.append(hits)
+            seg.cols.release()  # as `_each` does
         if not scores:
             return []
         score, owner, doc = np.concatenate(scores), np.concatenate(owners), np.concatenate(documents)
@@ -328,7 +338,7 @@ class Lexicon:
         wanted = set(names)
         out: list[dict[str, Any]] = []
         encoded = [n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in wanted]
-        for s, seg in enumerate(self.segments):
+        for s, seg in self._each():
             raw, rows = seg.cols.bytes("sn_keys"), seg.array("sn_rows")
             if not len(rows) or not encoded:
                 continue
@@ -349,7 +359,7 @@ class Lexicon:
         """Symbol rows of these files."""
         wanted = list(dict.fromkeys(paths))
         out: list[dict[str, Any]] = []
-        for s, seg in enumerate(self.segments):
+        for s, seg in self._each():
             offsets = seg.values("p_symbols")
             for _, i in seg.find_paths(wanted):
                 out.extend(self._symbol_row(s, r) for r in range(offsets[i], offsets[i + 1]))
@@ -359,7 +369,7 @@ class Lexicon:
         """(id, path, start_line, end_line, kind) of every chunk of these files."""
         wanted = list(dict.fromkeys(paths))
         out: list[dict[str, Any]] = []
-        for s, seg in enumerate(self.segments):
+        for s, seg in self._each():
             offsets, ids, codes = seg.values("p_chunks"), seg.strings("c_id"), self.codes[s]
             starts, ends, kinds = seg.values("c_start"), seg.values("c_end"), seg.values("c_kind")
             for path, i in seg.find_paths(wanted):
@@ -375,7 +385,7 @@ class Lexicon:
         wanted = set(ids)
         by_path = list(dict.fromkeys(i.rsplit("#", 2)[0] for i in ids))
         out: list[dict[str, Any]] = []
-        for s, seg in enumerate(self.segments):
+        for s, seg in self._each():
             offsets, chunk_ids = seg.values("p_chunks"), seg.strings("c_id")
             for _, i in seg.find_paths(by_path):
                 for doc in range(offsets[i], offsets[i + 1]):
