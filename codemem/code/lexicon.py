@@ -58,6 +58,8 @@ K1, B = 1.2, 0.75
 # segment each) never leave more than a few small ones.
 MERGE_AT = 8
 TIER_DOCS = (4_000, 32_000)
+# A lexicon larger than this lets go of each segment's mapped pages once a search has read it.
+RELEASE_BYTES = 256 << 20
 
 
 class LexiconDamage(ValueError):
@@ -95,6 +97,7 @@ class Segment:
 
     def __init__(self, path: Path) -> None:
         cols = Columns.open(path)
+        self.size = path.stat().st_size
         if cols.meta.get("kind") != SEGMENT_KIND or cols.meta.get("format") != SEGMENT_FORMAT:
             raise LexiconDamage(f"{path.name} is not a lexicon segment of this codemem")
         self.cols = cols
@@ -163,6 +166,8 @@ class Lexicon:
             except FileNotFoundError:
                 if attempt or read_list(folder) == names:
                     raise LexiconDamage(f"a segment listed in {LEXICON_DIR}/{LIST_NAME} is missing") from None
+        # A large lexicon's pages are let go segment by segment as a search reads them.
+        self._release = sum(seg.size for seg in self.segments) > RELEASE_BYTES
         self._mark_dead()
         self.codes = [seg.strings("codes").tolist() for seg in self.segments]
 
@@ -173,7 +178,8 @@ class Lexicon:
             try:
                 yield s, seg
             finally:
-                seg.cols.release()
+                if self._release:
+                    seg.cols.release()
 
     def _mark_dead(self) -> None:
         """A path's rows are live in the newest segment that covers it, dead in older ones."""
@@ -265,7 +271,8 @@ class Lexicon:
             scores.append(summed[hits])
             owners.append(np.full(len(hits), s))
             documents.append(hits)
-            seg.cols.release()  # as `_each` does
+            if self._release:  # as `_each` does
+                seg.cols.release()
         if not scores:
             return []
         score, owner, doc = np.concatenate(scores), np.concatenate(owners), np.concatenate(documents)
