@@ -111,11 +111,13 @@ def _from_pairs(
 ) -> Postings:
     """Postings from distinct (term id into sorted `table`, document) pairs with their tf."""
     lengths = np.bincount(docs, weights=tfs, minlength=documents).astype(np.uint32)
-    key = (ids.astype(np.int64) << 32) | docs.astype(np.int64)
-    order = np.argsort(key)
+    key = (ids.astype(np.int64) << 32) | docs
+    del ids, docs
     if not len(key):
         return Postings.empty(documents)
-    return _postings(table, key[order], tfs[order], lengths)
+    order = np.argsort(key)
+    key = key[order]
+    return _postings(table, key, tfs[order], lengths)
 
 
 def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:

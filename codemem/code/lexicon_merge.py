@@ -50,6 +50,7 @@ def merge_segments(segments: list[Segment]) -> SegmentData:
         file_map = np.cumsum(~seg.dead) - 1 + path_base
         file_parts.append(_pairs(seg, "fp", ~seg.dead, file_map))
         chunk_base += int(c_live.sum())
+        seg.cols.release()  # its pages stay in the page cache, out of this process
     for key in ("path", "start", "end", "null"):
         merged.chunks[key] = np.concatenate(merged.chunks[key]) if merged.chunks[key] else np.zeros(0, np.int64)
         merged.symbols[key] = np.concatenate(merged.symbols[key]) if merged.symbols[key] else np.zeros(0, np.int64)
@@ -69,10 +70,11 @@ def _rows(out: dict[str, Any], seg: Segment, prefix: str, live: np.ndarray, path
     out["kind"] += [codes[c] for c in seg.array(f"{prefix}_kind")[rows].tolist()]
     if second_kind:
         out[second_kind] += [codes[c] for c in seg.array(f"{prefix}_symbol_kind")[rows].tolist()]
+    whole = bool(live.all())
     picked = rows.tolist()
     for key, column in strings.items():
         values = seg.strings(column).tolist()
-        out[key] += [values[i] for i in picked]
+        out[key] += values if whole else [values[i] for i in picked]
 
 
 def _pairs(seg: Segment, prefix: str, live: np.ndarray, doc_map: np.ndarray
@@ -80,9 +82,11 @@ def _pairs(seg: Segment, prefix: str, live: np.ndarray, doc_map: np.ndarray
     """(terms, term of each posting, new document, tf) of the live postings."""
     terms, starts = seg.terms(prefix), seg.array(f"{prefix}_starts")
     docs, tfs = seg.array(f"{prefix}_docs"), seg.array(f"{prefix}_tfs")
-    term_of = np.repeat(np.arange(len(terms)), np.diff(starts))
+    term_of = np.repeat(np.arange(len(terms), dtype=np.int32), np.diff(starts))
+    if live.all():
+        return terms, term_of, doc_map[docs].astype(np.uint32), np.array(tfs)
     keep = live[docs]
-    return terms, term_of[keep], doc_map[docs[keep]], tfs[keep].astype(np.int64)
+    return terms, term_of[keep], doc_map[docs[keep]].astype(np.uint32), tfs[keep]
 
 
 def _union(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], documents: int) -> Postings:
@@ -90,6 +94,9 @@ def _union(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], d
     if not tables:
         return Postings.empty(documents)
     table = np.unique(np.concatenate(tables))
-    ids = [np.searchsorted(table, t.astype(table.dtype))[term_of] for t, term_of, _, _ in parts]
-    return _from_pairs(table, np.concatenate(ids), np.concatenate([p[2] for p in parts]),
-                       np.concatenate([p[3] for p in parts]), documents)  # fmt: skip
+    ids = np.concatenate([np.searchsorted(table, t.astype(table.dtype)).astype(np.int32)[term_of]
+                          for t, term_of, _, _ in parts])  # fmt: skip
+    docs = np.concatenate([p[2] for p in parts])
+    tfs = np.concatenate([p[3] for p in parts])
+    parts.clear()  # the caller's list: its arrays go as soon as they are joined
+    return _from_pairs(table, ids, docs, tfs, documents)
