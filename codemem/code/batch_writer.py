@@ -148,7 +148,7 @@ class BatchWriter:
             self.tags.save()  # before the manifest: it never claims a file the tags lack
             self._saved_tags = self.tags.version
         manifest.files.update(pending.entries)
-        manifest.full_text = False  # until the full-text indexes cover the new rows
+        manifest.full_text = False  # until the run finishes (scalar indexes, tags, graph)
         if not self.full:
             manifest.save(self.target)
         pending.clear()
