@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -426,11 +425,9 @@ class LexiconWriter:
     def __init__(self, index_dir: Path, *, fresh: bool) -> None:
         self.folder = index_dir / LEXICON_DIR
         self.folder.mkdir(parents=True, exist_ok=True)
-        names: list[str] | None = None
-        if not fresh:
-            with suppress(LexiconDamage):  # the integrity check removes a damaged index first
-                names = read_list(self.folder)
-        self.names = names or []
+        # A damaged list raises: the refresh's integrity check should have found it, and the
+        # caller rebuilds the index (`CodeIndex.refresh`) rather than lose its rows here.
+        self.names = (None if fresh else read_list(self.folder)) or []
         for path in self.folder.iterdir():  # left by a run killed before listing it
             if path.name != LIST_NAME and path.name not in self.names:
                 path.unlink(missing_ok=True)

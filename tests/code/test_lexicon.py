@@ -125,3 +125,14 @@ def test_merged_segments_answer_as_a_full_rebuild(repo_factory, tmp_path, monkey
     assert [r["path"] for r in Lexicon(Workspace(repo).index_dir).fts_chunks("helper_5", 3)] == [
         "shop/cart.py"
     ]
+
+
+def test_an_index_run_rebuilds_an_index_whose_segment_list_is_damaged(repo_factory, tmp_path):
+    repo = repo_factory("shop")
+    index(repo)
+    listing = Workspace(repo).index_dir / LEXICON_DIR / LIST_NAME
+    listing.write_bytes(listing.read_bytes()[:-5])
+    cart = repo / "shop" / "cart.py"
+    cart.write_text(cart.read_text() + "\n\ndef order_total_v2():\n    return 2\n")
+    assert index(repo).full
+    assert answers(repo) == full_rebuild_answers(repo, tmp_path)
