@@ -86,7 +86,8 @@ class BatchWriter:
         self._store = store
         self.embedder = embedder
         self.tags = tags
-        from codemem.code.lexicon import LexiconWriter  # numpy: not for a run with nothing to do
+        # numpy: loaded only by a run that writes (not one with nothing to do)
+        from codemem.code.lexicon_writer import LexiconWriter
 
         self.lexicon = LexiconWriter(target, fresh=full)  # what search reads
         self._removed = list(removed or [])  # replaced in the lexicon by the first segment

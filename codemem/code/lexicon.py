@@ -11,8 +11,8 @@ replaced atomically, then the tags and the manifest; a run killed between leaves
 unlisted file (removed by the next writer) or rows the manifest does not claim yet (redone by
 the next run, whose segment replaces them). The list carries a checksum, each segment a
 header checksum and size checked on open, and per-column checksums checked by the deep
-integrity check (`lexicon_damage`). The newest small segments are merged when they pile up
-(`MERGE_AT`, `TIER_DOCS`).
+integrity check (`lexicon_damage`). Writing, and merging the newest small segments when they
+pile up: `codemem.code.lexicon_writer`.
 BM25 follows LanceDB's (k1 1.2, b 0.75, idf ln(1 + (N - df + 0.5) / (df + 0.5))) with N,
 the average length and df counted over live rows only, so a file edited in place ranks
 exactly as after a full rebuild.
@@ -39,24 +39,14 @@ from codemem.code.lexicon_build import (
     NULL_SYMBOL_KIND,
     SEGMENT_FORMAT,
     SEGMENT_KIND,
-    from_batch,
     hashes,
     key_hash,
 )
-from codemem.code.rows import Batch
-from codemem.infra import atomic_write
 
 LEXICON_DIR = "lexicon"
 LIST_NAME = "segments.json"
 LIST_FORMAT = 1
 K1, B = 1.2, 0.75
-# Size tiers: a segment with fewer chunks than TIER_DOCS[t] is of tier t, a larger one of the
-# top tier, never merged again (a merge holds its segments' postings in memory). Whenever the
-# newest MERGE_AT segments are of one lower tier they are merged into one: a full build of
-# 20,000-chunk batches ends with one segment per 160,000 chunks, and incremental runs (a
-# segment each) never leave more than a few small ones.
-MERGE_AT = 8
-TIER_DOCS = (4_000, 32_000)
 # A lexicon larger than this lets go of each segment's mapped pages once a search has read it.
 RELEASE_BYTES = 256 << 20
 
@@ -65,7 +55,7 @@ class LexiconDamage(ValueError):
     """The segment list or a segment is damaged."""
 
 
-def _list_check(names: list[str]) -> int:
+def list_check(names: list[str]) -> int:
     return zlib.crc32(json.dumps(names).encode())
 
 
@@ -78,17 +68,12 @@ def read_list(folder: Path) -> list[str] | None:
     try:
         record = json.loads(raw)
         names = [str(n) for n in record["segments"]]
-        ok = record["format"] == LIST_FORMAT and record["check"] == _list_check(names)
+        ok = record["format"] == LIST_FORMAT and record["check"] == list_check(names)
     except (ValueError, KeyError, TypeError) as exc:
         raise LexiconDamage(f"{LEXICON_DIR}/{LIST_NAME} is unreadable: {exc}") from None
     if not ok or any("/" in n or not n.startswith("seg-") for n in names):
         raise LexiconDamage(f"{LEXICON_DIR}/{LIST_NAME} is damaged")
     return names
-
-
-def write_list(folder: Path, names: list[str]) -> None:
-    record = {"format": LIST_FORMAT, "segments": names, "check": _list_check(names)}
-    atomic_write(folder / LIST_NAME, json.dumps(record), durable=False)  # derived
 
 
 class Segment:
@@ -416,70 +401,6 @@ def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["path"], r["start_line"], r["end_line"], r["qualname"]))
 
 
-# -- writing ---------------------------------------------------------------------------------
-
-
-class LexiconWriter:
-    """Adds a segment per committed batch (hold the index lock)."""
-
-    def __init__(self, index_dir: Path, *, fresh: bool) -> None:
-        self.folder = index_dir / LEXICON_DIR
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # A damaged list raises: the refresh's integrity check should have found it, and the
-        # caller rebuilds the index (`CodeIndex.refresh`) rather than lose its rows here.
-        self.names = (None if fresh else read_list(self.folder)) or []
-        for path in self.folder.iterdir():  # left by a run killed before listing it
-            if path.name != LIST_NAME and path.name not in self.names:
-                path.unlink(missing_ok=True)
-        numbers = [int(n[4:10]) for n in self.names if n[4:10].isdigit()]
-        self.next = max(numbers, default=0) + 1
-        if not (self.folder / LIST_NAME).exists():
-            write_list(self.folder, self.names)
-
-    def _new_name(self) -> str:
-        name = f"seg-{self.next:06d}.bin"
-        self.next += 1
-        return name
-
-    def add(self, batch: Batch, removed: Iterable[str] = ()) -> None:
-        """One segment for the batch's rows that replaces the rows of `removed` files too."""
-        removed = list(removed)
-        if not len(batch) and not removed:
-            return
-        name = self._new_name()
-        from_batch(batch, removed).write(self.folder / name)
-        self.names.append(name)
-        write_list(self.folder, self.names)
-        self._merge_tail()
-
-    def _tier(self, name: str) -> int:
-        docs = len(Columns.open(self.folder / name).view("c_path"))
-        return next((t for t, cap in enumerate(TIER_DOCS) if docs < cap), len(TIER_DOCS))
-
-    def _merge_tail(self) -> None:
-        """Merge the newest `MERGE_AT` segments while they are of one tier below the top.
-
-        The merged segment is written, listed in their place, and only then are they removed
-        (a reader that opened them keeps its mapping); a stop in between leaves stray files
-        the next writer removes.
-        """
-        from codemem.code.lexicon_merge import merge_segments  # only when merging
-
-        while len(self.names) >= MERGE_AT:
-            tail = self.names[-MERGE_AT:]
-            tiers = {self._tier(name) for name in tail}
-            if len(tiers) != 1 or tiers == {len(TIER_DOCS)}:
-                return
-            segments = Lexicon(self.folder.parent).segments[-MERGE_AT:]
-            name = self._new_name()
-            merge_segments(segments).write(self.folder / name)
-            del segments
-            self.names = [*self.names[:-MERGE_AT], name]
-            write_list(self.folder, self.names)
-            for old in tail:
-                (self.folder / old).unlink(missing_ok=True)
-
-
 def lexicon_damage(index_dir: Path, *, deep: bool) -> str | None:
     """What is wrong with the lexicon (list, a segment's header, size or, with `deep`, any
     column's checksum), or None. A missing lexicon is damage: the caller knows there are rows."""
@@ -501,4 +422,4 @@ def lexicon_damage(index_dir: Path, *, deep: bool) -> str | None:
     return None
 
 
-__all__ = ["LEXICON_DIR", "Lexicon", "LexiconDamage", "LexiconWriter", "key_hash", "lexicon_damage"]
+__all__ = ["LEXICON_DIR", "Lexicon", "LexiconDamage", "key_hash", "lexicon_damage"]

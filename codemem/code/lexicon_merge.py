@@ -1,6 +1,6 @@
 """Merging adjacent lexicon segments into one, dropping the rows newer segments replaced.
 
-Only the newest segments of one size tier are merged (`LexiconWriter._merge_tail`): adjacent, so the
+Only the newest segments of one size tier are merged (`codemem.code.lexicon_writer`): adjacent, so the
 merged segment takes their place in the order and covers what they covered.
 """
 

@@ -13,7 +13,8 @@ import pytest
 
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
-from codemem.code.lexicon import MERGE_AT, Lexicon
+from codemem.code.lexicon import Lexicon
+from codemem.code.lexicon_writer import MERGE_AT
 from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.store import CodeStore

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import codemem.code.lexicon as lexicon_module
+import codemem.code.lexicon_writer as writer_module
 from codemem.code import CodeIndex
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
@@ -109,7 +109,7 @@ def test_a_segment_written_but_never_listed_is_ignored_then_removed(repo_factory
 
 
 def test_merged_segments_answer_as_a_full_rebuild(repo_factory, tmp_path, monkeypatch):
-    monkeypatch.setattr(lexicon_module, "MERGE_AT", 3)
+    monkeypatch.setattr(writer_module, "MERGE_AT", 3)
     repo = repo_factory("shop")
     index(repo)
     folder = Workspace(repo).index_dir / LEXICON_DIR
