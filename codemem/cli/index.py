@@ -99,7 +99,7 @@ def describe_summary(summary: IndexSummary) -> str:
         reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
         lines.append(f"Skipped this run: {reasons}.")
     if summary.compacted:
-        lines.append("Compacted the tables and folded new rows into the full-text index.")
+        lines.append("Compacted the tables and folded new rows into their indexes.")
     return "\n".join(lines)
 
 

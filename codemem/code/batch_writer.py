@@ -80,11 +80,17 @@ class BatchWriter:
         store: Future[CodeStore],
         embedder: Embedder | None,
         tags: TagStore,
+        removed: list[str] | None = None,
     ) -> None:
         self.target, self.manifest, self.full = target, manifest, full
         self._store = store
         self.embedder = embedder
         self.tags = tags
+        # numpy: loaded only by a run that writes (not one with nothing to do)
+        from codemem.code.lexicon_writer import LexiconWriter
+
+        self.lexicon = LexiconWriter(target, fresh=full)  # what search reads
+        self._removed = list(removed or [])  # replaced in the lexicon by the first segment
         self._saved_tags: int | None = None  # the tag-store version last written
 
     @classmethod
@@ -112,7 +118,7 @@ class BatchWriter:
             tags.update([], removed)
         for path in removed:
             del manifest.files[path]  # saved only after the store deleted their rows
-        return cls(target, manifest, full, store, embedder, tags)
+        return cls(target, manifest, full, store, embedder, tags, removed)
 
     @property
     def store(self) -> Any:
@@ -133,6 +139,9 @@ class BatchWriter:
                     del manifest.files[path]
                 manifest.save(self.target)
             store.write(pending.rows, replace=True)
+        # After the tables, before the tags and the manifest (see `codemem.code.lexicon`).
+        self.lexicon.add(pending.rows, [*self._removed, *pending.stale])
+        self._removed = []
         self.tags.update(pending.tags, pending.stale, cache=False)
         if self.full:
             self.tags.spill()  # nobody reads a rebuild's folder yet: only memory matters
@@ -140,7 +149,7 @@ class BatchWriter:
             self.tags.save()  # before the manifest: it never claims a file the tags lack
             self._saved_tags = self.tags.version
         manifest.files.update(pending.entries)
-        manifest.full_text = False  # until the full-text indexes cover the new rows
+        manifest.full_text = False  # until the run finishes (scalar indexes, tags, graph)
         if not self.full:
             manifest.save(self.target)
         pending.clear()

@@ -17,7 +17,7 @@ from codemem.code.stages import Candidate, candidate_from_row
 from codemem.code.text import tokenize
 
 if TYPE_CHECKING:
-    from codemem.code.store import CodeStore
+    from codemem.code.lexicon import Lexicon
 
 # Error messages looked up as phrases in string literals (`message_matches`).
 STRING_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`')
@@ -36,7 +36,7 @@ CALLEE_SOURCES = 3
 CALLER_KINDS = frozenset({"function", "method", "macro"})
 
 
-def message_candidates(store: CodeStore, query: AnalyzedQuery, limit: int = 50) -> list[Candidate]:
+def message_candidates(store: Lexicon, query: AnalyzedQuery, limit: int = 50) -> list[Candidate]:
     """Chunks holding the words of the query's error messages (checked by `message_matches`)."""
     words = dict.fromkeys(t for text in query.errors for t in tokenize(text) if t not in STOP_WORDS)
     if not words:

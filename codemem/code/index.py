@@ -2,12 +2,13 @@
 
 One object per workspace refreshes the index, searches it, renders the repo map and reads
 symbols and file facts as typed rows. The manifest, the LanceDB tables (`codemem.code.store`),
-the tag store and the reference graph are this package's private business.
+the lexicon search reads (`codemem.code.lexicon`), the tag store and the reference graph are
+this package's private business.
 
 Start-up stays fast: this module imports nothing heavy at the top; LanceDB and pyarrow (via
 the store), tree-sitter (via the indexer) and numpy (via the graph) are imported inside the
-methods that need them. The repo map reads only the tag store and the cached graph, so it
-never loads LanceDB.
+methods that need them. The repo map reads only the tag store and the cached graph, and a
+search only the lexicon (numpy), so neither loads LanceDB (a search with vectors does).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class CodeIndex:
 
         Raises UsageError when there is no index yet or the level is unknown.
         """
-        from codemem.code.search import Searcher  # opens LanceDB on first query
+        from codemem.code.search import Searcher  # maps the lexicon on first query
 
         self.verify()
         try:
@@ -168,7 +169,7 @@ class CodeIndex:
             return searcher.search(query, k=k, level=level)
         except CodememError:
             raise
-        except Exception:  # LanceDB or Arrow failing under the search: damage, or a bug?
+        except Exception:  # a segment (or LanceDB, for vectors) failing: damage, or a bug?
             if self.verify(wait=True, again=True) is None:
                 raise
         return Searcher(self.ws, self.config, centrality=self._centrality).search(

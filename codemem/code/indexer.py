@@ -8,9 +8,9 @@
 3. write: rows batch by batch. An incremental run writes in place and records each batch
    in the manifest only after it is committed; a full rebuild writes a new index beside the
    live one (`codemem.code.index_swap`), which readers keep using meanwhile.
-4. finish: build the full-text indexes, compact when enough has accumulated, save the tags
-   and notes, record in the manifest that the full-text indexes are complete, and swap a
-   rebuilt index in. A run stopped anywhere leaves an index the next run completes.
+4. finish: build the scalar indexes, compact
+   when enough has accumulated, save the tags and notes, record in the manifest that the
+   run is complete, and swap a rebuilt index in. A run stopped anywhere leaves an index the next run completes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from codemem import __version__
 from codemem.code.batch_writer import BatchWriter, PendingFiles
@@ -34,23 +34,20 @@ from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, r
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import repair_index, still_checked, vouch_for_writes
 from codemem.code.manifest import Manifest, listing_digest
-from codemem.code.rows import FTS_TABLES, INDEXED_TABLES, SCALAR_INDEXES
+from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
 from codemem.code.workers import parse_files
 from codemem.config import Config
 from codemem.infra import FileLock
 from codemem.workspace import Workspace
 
-if TYPE_CHECKING:
-    from codemem.code.store import CodeStore
-
 log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
-INDEX_FORMAT = 3  # bump when rows or index settings change: existing indexes are rebuilt
+INDEX_FORMAT = 4  # bump when rows or index settings change: existing indexes are rebuilt
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
-SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: full-text indexes and graph built one at a time
+SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: scalar indexes and graph built one at a time
 
 
 @dataclass
@@ -249,17 +246,17 @@ def _finish(
     summary: IndexSummary,
     started: float,
 ) -> None:
-    """Full-text and scalar indexes, compaction, tags, notes; then the manifest says it is
+    """Scalar indexes, compaction, tags, notes; then the manifest says it is
     complete."""
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
-    # Both cores: LanceDB builds each table's full-text and scalar indexes in a thread of its
-    # own without the GIL while this thread saves the tags and builds the reference graph. In
-    # a large repository they take turns instead, so their memory peaks do not add up.
+    # Both cores: LanceDB builds each table's scalar indexes in a thread of its own without
+    # the GIL while this thread saves the tags and builds the reference graph. In a large
+    # repository they take turns instead, so their memory peaks do not add up.
     beside = len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES
-    threads = len(FTS_TABLES) if beside else 1
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fts") as pool:
-        built = [pool.submit(_build_indexes, store, name) for name in INDEXED_TABLES]
+    threads = len(SCALAR_INDEXES) if beside else 1
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexes") as pool:
+        built = [pool.submit(store.ensure_scalar, name) for name in SCALAR_INDEXES]
         if beside:
             _update_tags(plan.target, writer.tags, plan.full)
         for future in built:
@@ -267,7 +264,7 @@ def _finish(
     if not beside:
         _update_tags(plan.target, writer.tags, plan.full)
     manifest.runs_since_maintain += 1
-    if not plan.full and _needs_maintenance(store, manifest, config):
+    if not plan.full and _needs_maintenance(manifest, config):
         store.maintain(config.index.keep_versions_seconds)
         manifest.runs_since_maintain = 0
         summary.compacted = True
@@ -278,17 +275,6 @@ def _finish(
     manifest.save(plan.target)
     if plan.full:
         swap_in(plan.target, ws.index_dir)
-
-
-def _build_indexes(store: CodeStore, name: str) -> None:
-    """The missing scalar and full-text indexes of one table, one after the other (LanceDB
-    commits one table's indexes in turn). The full-text index comes last: a table that lost
-    its newest version then lacks it, which the integrity check notices, where a missing
-    scalar index is no damage."""
-    if name in SCALAR_INDEXES:
-        store.ensure_scalar(name)
-    if name in FTS_TABLES:
-        store.ensure_fts(name)
 
 
 def _stall_for_tests(point: str) -> None:
@@ -312,15 +298,8 @@ def _stall_for_tests(point: str) -> None:
                 raise
 
 
-def _needs_maintenance(store: CodeStore, manifest: Manifest, config: Config) -> bool:
-    if manifest.runs_since_maintain >= config.index.compact_every:
-        return True
-    try:
-        unindexed = store.unindexed_rows()
-    except Exception:  # index statistics are advisory
-        return False
-    indexed_chunks = sum(e.chunks for e in manifest.files.values())
-    return unindexed > max(5_000, indexed_chunks // 10)
+def _needs_maintenance(manifest: Manifest, config: Config) -> bool:
+    return manifest.runs_since_maintain >= config.index.compact_every
 
 
 def _update_tags(index_dir: Path, store: TagStore, full: bool) -> None:

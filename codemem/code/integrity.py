@@ -3,8 +3,8 @@
 Everything under `.codemem/local/index/` is derived from the work tree, so damage (a deleted
 or truncated file, a disk that filled up mid-write, a stray `rm`) is repaired by removing the
 index and building it again. `find_damage` is the check: cheap file-level checks first
-(manifest, tag store, graph cache, the footer every LanceDB file ends with), then, with
-`deep`, the tables themselves (`codemem.code.store.probe_tables`). `repair_index` runs it
+(manifest, tag store, graph cache, the footer every LanceDB file ends with, the lexicon's
+list and segment headers), then, with `deep`, every lexicon column's checksum and the tables (`codemem.code.store.probe_tables`). `repair_index` runs it
 under the index lock at the start of every refresh; `CodeIndex.search` runs it once per
 manifest it sees, and again when a search fails.
 """
@@ -38,6 +38,7 @@ WRITERS_LOCK = "index.lock"
 WAIT_SECONDS = 120.0  # how long a failed search waits for a writer before checking
 READERS_LOCK = "readers.lock"  # `codemem.code.store.READERS_LOCK` (that module loads pyarrow)
 KEPT = {READERS_LOCK}
+LEXICON_DIR = "lexicon"  # `codemem.code.lexicon.LEXICON_DIR` (that module loads numpy)
 # The files of the index as they were when it last checked out: while none changed (a no-op
 # refresh, the next search), the check costs one walk of the folder and LanceDB stays closed.
 CHECKED_FILE = "checked.json"  # the locks outlive a rebuild
@@ -74,12 +75,16 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
     if files and not (index_dir / TAGS_FILE).exists():
         return f"{TAGS_FILE} is missing"
     damage = TagStore.damage(index_dir) or graph_damage(index_dir) or _footer_damage(index_dir)
+    if not damage and (files or (index_dir / LEXICON_DIR).exists()):
+        from codemem.code.lexicon import lexicon_damage  # numpy: not for a run with nothing to do
+
+        damage = lexicon_damage(index_dir, deep=deep)
     if damage or not deep:
         return damage
     from codemem.code.store import probe_tables  # lancedb: only for the deep check
 
     expected = {"files": files, "chunks": chunks, "symbols": symbols}
-    return probe_tables(index_dir, expected, full_text=manifest.full_text)
+    return probe_tables(index_dir, expected)
 
 
 def repair_index(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | None:

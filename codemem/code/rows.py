@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FILES, CHUNKS, SYMBOLS = "files", "chunks", "symbols"  # the index's tables
-FTS_TABLES = (CHUNKS, FILES)  # the tables with a full-text index
-# The columns the exact-match reads filter on (`name IN`, `id IN`, `path IN`): a BTREE index on
-# each turns a scan of the whole table into a lookup. Rows added after an index was built are
-# still found (scanned beside it) until compaction folds them in.
-SCALAR_INDEXES = {SYMBOLS: ("name", "path"), CHUNKS: ("id", "path")}
-INDEXED_TABLES = (CHUNKS, FILES, SYMBOLS)  # the tables with an index of either kind
+# The column deletes filter on (`path IN`): a BTREE index on it turns a scan of the whole
+# table into a lookup. Rows added after an index was built are still found (scanned beside it)
+# until compaction folds them in. Search reads the lexicon, not these tables.
+SCALAR_INDEXES = {SYMBOLS: ("path",), CHUNKS: ("path",)}
 Columns = dict[str, list[Any]]  # column name -> values, all of one length
 
 

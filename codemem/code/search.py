@@ -32,6 +32,7 @@ from codemem.infra import redact_text
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
 
 log = logging.getLogger("codemem")
@@ -83,17 +84,28 @@ class Searcher:
         if loaded is None:
             raise UsageError("no index yet: run `codemem index` first")
         self.manifest: Manifest = loaded
-        self._store: CodeStore | None = None
+        self._store: Lexicon | None = None
+        self._tables: CodeStore | None = None
         self._centrality: Mapping[str, float] | None = None
         self._centrality_source = centrality or self._load_centrality
 
     @property
-    def store(self) -> CodeStore:
+    def store(self) -> Lexicon:
+        """What the stages read: the lexicon (no LanceDB)."""
         if self._store is None:
-            from codemem.code.store import CodeStore
+            from codemem.code.lexicon import Lexicon  # numpy: only once a query needs rows
 
-            self._store = CodeStore(self.ws.index_dir)
+            self._store = Lexicon(self.ws.index_dir)
         return self._store
+
+    @property
+    def tables(self) -> CodeStore:
+        """The LanceDB tables: read only for vectors."""
+        if self._tables is None:
+            from codemem.code.store import CodeStore  # lancedb and pyarrow: vectors only
+
+            self._tables = CodeStore(self.ws.index_dir)
+        return self._tables
 
     def _load_centrality(self) -> Mapping[str, float]:
         from codemem.code.graph import load_graph, read_prior
@@ -202,9 +214,9 @@ class Searcher:
         from codemem.code.embed import make_embedder
 
         embedder = make_embedder(self.config.index, root=self.ws.root)
-        if embedder is None or not self.store.has_vectors():
+        if embedder is None or not self.tables.has_vectors():
             return []
-        return stages.vector_chunks(self.store, embedder.embed_query(text), depth)
+        return stages.vector_chunks(self.tables, embedder.embed_query(text), depth)
 
     def _file_hits(self, scores: dict[str, float], k: int) -> list[Hit]:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]

@@ -1,7 +1,7 @@
 """Candidate generators for retrieval: full-text, symbols, paths, file names, vectors.
 
-Each stage asks the store (`codemem.code.store`, where every LanceDB query is) for rows and
-returns candidates best first; `codemem.code.search` fuses them. Every stage
+Each stage asks the lexicon (`codemem.code.lexicon`; vectors: the LanceDB store) for rows
+and returns candidates best first; `codemem.code.search` fuses them. Every stage
 can be switched off in config (`search.<stage>: false`) for ablations.
 """
 
@@ -21,6 +21,7 @@ from codemem.code.text import file_name_words, light_stem
 if TYPE_CHECKING:
     import numpy as np
 
+    from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
 
 MAX_DEFINITIONS = 25  # a name defined in more places than this says little about where to look
@@ -79,7 +80,7 @@ def candidate_from_row(row: dict[str, Any], score: float) -> Candidate:
     )
 
 
-def bm25_chunks(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Candidate]:
+def bm25_chunks(store: Lexicon, query: AnalyzedQuery, limit: int) -> list[Candidate]:
     """Chunks ranked by BM25 over their code-aware search text."""
     text = query.fts_query()
     if not text:
@@ -87,7 +88,7 @@ def bm25_chunks(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Cand
     return [candidate_from_row(row, float(row["_score"])) for row in store.fts_chunks(text, limit)]
 
 
-def bm25_files(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Candidate]:
+def bm25_files(store: Lexicon, query: AnalyzedQuery, limit: int) -> list[Candidate]:
     """Whole files ranked by BM25 (a file is relevant as a whole, not only in one chunk)."""
     text = query.fts_query()
     if not text:
@@ -95,7 +96,7 @@ def bm25_files(store: CodeStore, query: AnalyzedQuery, limit: int) -> list[Candi
     return [candidate_from_row(row, float(row["_score"])) for row in store.fts_files(text, limit)]
 
 
-def symbol_matches(store: CodeStore, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
+def symbol_matches(store: Lexicon, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
     """Definitions whose name is an identifier of the query, rarest names first."""
     names = list(
         dict.fromkeys(

@@ -1,13 +1,15 @@
 """The LanceDB tables of the code index: files, chunks and symbols.
 
-The only module that speaks LanceDB: opening the database, the schemas, writes, and every
-query the index answers (full-text, vector, `where` filters) live here; the rest of codemem
-sees rows as plain values through `codemem.code.CodeIndex`.
+The only module that speaks LanceDB: opening the database, the schemas, writes, and the
+queries answered from the tables (vectors, whole tables) live here; the rest of codemem sees
+rows as plain values through `codemem.code.CodeIndex`. Search reads the lexicon
+(`codemem.code.lexicon`) instead, without loading LanceDB; these tables stay the record the
+status, the rows and the embeddings read.
 
 Rows are written per batch of files and a file is recorded as indexed (in the manifest)
 only after its batch is committed, so an interrupted run leaves a consistent index that
-the next run completes. Full-text indexes cover rows added since they were built (LanceDB
-searches unindexed rows directly); `maintain` folds new rows in, compacts fragments and prunes
+the next run completes. Scalar indexes cover rows added since they were built (LanceDB
+scans unindexed rows directly); `maintain` folds new rows in, compacts fragments and prunes
 old versions (only while no reader holds `readers.lock`) so thousands of incremental runs, however quick,
 neither slow search nor grow the disk without bound.
 """
@@ -30,12 +32,11 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
-from codemem.code.rows import CHUNKS, FILES, FTS_TABLES, SCALAR_INDEXES, SYMBOLS, Batch
+from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
 from codemem.infra import SharedLock
 
 log = logging.getLogger("codemem")
 
-FTS_COLUMN = "search"
 CHUNK_COLUMNS = [
     "id",
     "path",
@@ -145,9 +146,9 @@ def _without_override_checks() -> Iterator[None]:
 
 
 def warm_up() -> None:
-    """Load lancedb and its full-text index module now rather than on the first write."""
+    """Load lancedb and its index module now rather than on the first write."""
     import_lancedb()
-    import lancedb.index  # noqa: F401  (the full-text index refresh after each write)
+    import lancedb.index  # noqa: F401  (the scalar index refresh after each write)
 
 
 def connect(index_dir: Path) -> Any:
@@ -173,7 +174,6 @@ def files_schema() -> pa.Schema:
             ("chunks", pa.int32()),
             ("syntax_errors", pa.int32()),
             ("is_test", pa.bool_()),
-            (FTS_COLUMN, pa.string()),
         ]
     )
 
@@ -190,7 +190,6 @@ def chunks_schema(dimensions: int | None) -> pa.Schema:
         ("symbol_kind", pa.string()),
         ("is_test", pa.bool_()),
         ("text", pa.string()),
-        (FTS_COLUMN, pa.string()),
     ]
     if dimensions:
         fields.append(("vector", pa.list_(pa.float32(), dimensions)))
@@ -218,21 +217,6 @@ def symbols_schema() -> pa.Schema:
 
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
-
-
-def _fts_config() -> Any:
-    import_lancedb()
-    from lancedb.index import FTS
-
-    # Text is tokenized and lower-cased by codemem.code.text; the index only splits on spaces.
-    return FTS(
-        base_tokenizer="whitespace",
-        lower_case=False,
-        stem=False,  # measured: stemming code tokens lowered Acc@1 on both suites
-        remove_stop_words=False,
-        ascii_folding=False,
-        with_position=False,
-    )
 
 
 def _btree_config() -> Any:
@@ -306,19 +290,6 @@ class CodeStore:
                 table = pa.Table.from_pydict(getattr(batch, name), schema=schemas[name])
                 self.table(name).add(table)
 
-    def ensure_fts(self, name: str | None = None) -> None:
-        """Build the full-text indexes that do not exist yet (of table `name`, default all).
-
-        LanceDB builds an index without holding the GIL, so each table's may be built in a
-        thread of its own, beside other work.
-        """
-        for table_name in FTS_TABLES if name is None else (name,):
-            table = self.table(table_name)
-            if not any(ix.columns == [FTS_COLUMN] for ix in table.list_indices()):
-                if table.count_rows() == 0:
-                    continue
-                table.create_index(FTS_COLUMN, config=_fts_config(), replace=True)
-
     def ensure_scalar(self, name: str | None = None) -> None:
         """Build the scalar indexes that do not exist yet (of table `name`, default all).
 
@@ -333,16 +304,6 @@ class CodeStore:
                 if table.count_rows() == 0:
                     break
                 table.create_index(column, config=_btree_config(), replace=True)
-
-    def unindexed_rows(self) -> int:
-        """Rows added since the full-text indexes were last built."""
-        total = 0
-        for name in (CHUNKS, FILES):
-            table = self.table(name)
-            for ix in table.list_indices():
-                if ix.columns == [FTS_COLUMN]:
-                    total += table.index_stats(ix.name).num_unindexed_rows
-        return total
 
     def maintain(self, keep_versions_seconds: int = 300) -> None:
         """Fold new rows into the indexes, compact fragments and drop old versions.
@@ -363,25 +324,7 @@ class CodeStore:
             if alone:
                 self.readers.shared()
 
-    # -- reads: every query of the index -------------------------------------------------
-
-    def _fts(self, name: str, text: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = (
-            self.table(name)
-            .search(text, query_type="fts", fts_columns=FTS_COLUMN)
-            .limit(limit)
-            .select([*columns, "_score"])
-            .to_list()
-        )
-        return rows
-
-    def fts_chunks(self, text: str, limit: int) -> list[dict[str, Any]]:
-        """Chunk rows ranked by BM25 over their search text, with `_score`."""
-        return self._fts(CHUNKS, text, limit, CHUNK_COLUMNS)
-
-    def fts_files(self, text: str, limit: int) -> list[dict[str, Any]]:
-        """File rows (path, language, is_test) ranked by BM25, with `_score`."""
-        return self._fts(FILES, text, limit, ["path", "language", "is_test"])
+    # -- reads: what is not read from the lexicon -----------------------------------------
 
     def has_vectors(self) -> bool:
         return "vector" in self.table(CHUNKS).schema.names
@@ -397,30 +340,6 @@ class CodeStore:
         )
         return rows
 
-    def _where(self, name: str, where: str, limit: int, columns: list[str]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = (
-            self.table(name).search().where(where).limit(limit).select(columns).to_list()
-        )
-        return rows
-
-    def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
-        """Symbol rows whose name is one of `names`."""
-        return self._where(SYMBOLS, "name IN " + sql_in_list(names), limit, SYMBOL_COLUMNS)
-
-    def symbols_in(self, paths: Iterable[str], limit: int = 200_000) -> list[dict[str, Any]]:
-        """Symbol rows of these files."""
-        return self._where(SYMBOLS, path_filter(paths), limit, SYMBOL_COLUMNS)
-
-    def chunk_spans(self, paths: Iterable[str], limit: int = 100_000) -> list[dict[str, Any]]:
-        """(id, path, start_line, end_line, kind) of every chunk of these files."""
-        return self._where(
-            CHUNKS, path_filter(paths), limit, ["id", "path", "start_line", "end_line", "kind"]
-        )
-
-    def chunks_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
-        """Chunk rows with these ids."""
-        return self._where(CHUNKS, "id IN " + sql_in_list(ids), len(ids), CHUNK_COLUMNS)
-
     def all_rows(self, name: str) -> list[dict[str, Any]]:
         """Every row of the files or symbols table (their own columns, no search text)."""
         columns = {FILES: FILE_COLUMNS, SYMBOLS: SYMBOL_COLUMNS}[name]
@@ -434,13 +353,10 @@ _PROBE_COLUMN = {FILES: "is_test", CHUNKS: "is_test", SYMBOLS: "is_test"}
 _PROBE_QUERY = "codemem-integrity-probe"  # matches nothing: only opens each index
 
 
-def probe_tables(
-    index_dir: Path, expected_rows: dict[str, int], *, full_text: bool = True
-) -> str | None:
+def probe_tables(index_dir: Path, expected_rows: dict[str, int]) -> str | None:
     """What is wrong with the tables, or None: each opens, holds at least the rows the manifest
-    counts, every data file reads (one small column), each full-text index answers (must
-    exist, with `full_text`: the manifest says they were built after the last rows) and so
-    does each scalar index there is (a missing one is no damage: the next run builds it).
+    counts, every data file reads (one small column) and each scalar index there is answers
+    (a missing one is no damage: the next run builds it).
 
     Reads without `CodeStore`, which would create a missing table instead of noticing it.
     """
@@ -467,14 +383,6 @@ def probe_tables(
                     table.search().where(f"{column} = {_quote(_PROBE_QUERY)}").limit(1).select(
                         [column]
                     ).to_list()
-            if name in FTS_TABLES and count:
-                if not any(ix.columns == [FTS_COLUMN] for ix in indexes):
-                    if full_text:
-                        return f"the {name} full-text index is missing"
-                    continue  # a run stopped before building it: the next run does
-                table.search(_PROBE_QUERY, query_type="fts", fts_columns=FTS_COLUMN).limit(
-                    1
-                ).select(["path", "_score"]).to_list()
         except Exception as exc:  # any LanceDB or Arrow failure here means damage
             return f"the {name} table cannot be read: {_first_line(exc)}"
     return None

@@ -34,12 +34,12 @@ KINDS = [
     ("chunk rows", "chunks.lance/data/*.lance", True),
     ("file rows", "files.lance/data/*.lance", True),
     ("symbol rows", "symbols.lance/data/*.lance", True),
-    ("full-text postings", "chunks.lance/_indices/*/part_0_invert.lance", True),
-    ("full-text metadata", "files.lance/_indices/*/metadata.lance", True),
+    ("lexicon segment", "lexicon/seg-*.bin", True),
+    ("lexicon list", "lexicon/segments.json", True),
     ("scalar index lookup", "symbols.lance/_indices/*/page_lookup.lance", True),
     ("scalar index pages", "chunks.lance/_indices/*/page_data.lance", True),
-    ("newest version", "chunks.lance/_versions/*.manifest", True),
-    # It only added a scalar index: the version before holds every row.
+    # They only added a scalar index: the version before holds every row.
+    ("newest version", "chunks.lance/_versions/*.manifest", False),
     ("newest symbols version", "symbols.lance/_versions/*.manifest", False),
     ("version hint", "chunks.lance/_versions/latest_version_hint.json", False),
     ("transaction", "chunks.lance/_transactions/*.txn", False),
@@ -119,7 +119,7 @@ def test_search_after_damage_rebuilds_once_and_answers_the_same(
     [
         ("tags.bin", "truncate"),
         ("chunks.lance/data/*.lance", "truncate"),
-        ("files.lance/_indices/*/part_0_docs.lance", "truncate"),
+        ("lexicon/seg-*.bin", "truncate"),
         ("symbols.lance/data/*.lance", "delete"),  # seen only by opening the tables
     ],
 )

@@ -13,6 +13,8 @@ import pytest
 
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
+from codemem.code.lexicon import Lexicon
+from codemem.code.lexicon_writer import MERGE_AT
 from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.store import CodeStore
@@ -32,6 +34,25 @@ def snapshot(root) -> dict[str, list[dict]]:
     ):
         rows = store.table(name).to_arrow().to_pylist()
         out[name] = sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))
+    out["lexicon"] = lexicon_answers(Workspace(root).index_dir, [r["path"] for r in out["files"]])
+    return out
+
+
+LEXICON_QUERIES = ["cart total", "order payment refund", "def return self", "checkout ship"]
+
+
+def lexicon_answers(index_dir, paths: list[str]) -> dict[str, list]:
+    """What search reads from the lexicon: ranked rows with exact scores, rows by path."""
+    lexicon = Lexicon(index_dir)
+    out: dict[str, list] = {}
+    for query in LEXICON_QUERIES:
+        out[f"chunks {query}"] = lexicon.fts_chunks(query, 50)
+        out[f"files {query}"] = lexicon.fts_files(query, 50)
+    out["symbols"] = lexicon.symbols_in(paths)
+    out["spans"] = sorted(lexicon.chunk_spans(paths), key=lambda r: r["id"])
+    names = sorted({r["name"] for r in out["symbols"]})
+    out["named"] = lexicon.symbols_named(names)
+    out["by id"] = sorted(lexicon.chunks_by_id([r["id"] for r in out["spans"]]), key=lambda r: r["id"])
     return out
 
 
@@ -189,12 +210,13 @@ def test_many_incremental_runs_keep_disk_and_fragments_bounded(repo_factory, mon
     byte_counts = [size for _, size in sizes]
     assert max(files_counts) <= files_counts[0] + 4
     assert max(byte_counts) <= 2 * byte_counts[0]
-    store = CodeStore(Workspace(repo).index_dir)
-    rows = store.table("chunks").search("helper_39", query_type="fts").limit(5).to_list()
+    lexicon = Lexicon(Workspace(repo).index_dir)
+    rows = lexicon.fts_chunks("helper_39", 5)
     assert [r["path"] for r in rows] == ["shop/payments.py"]
+    assert len(lexicon.segments) <= MERGE_AT  # the newest small segments are merged
 
 
-def test_a_large_repository_builds_its_full_text_indexes_and_graph_in_turn(
+def test_a_large_repository_builds_its_scalar_indexes_and_graph_in_turn(
     repo_factory, tmp_path, monkeypatch
 ):
     """Above SIDE_BY_SIDE_MAX_FILES the finish runs one step at a time: the same index."""
@@ -208,8 +230,8 @@ def test_a_large_repository_builds_its_full_text_indexes_and_graph_in_turn(
     assert summary.full and summary.files == 12
     assert snapshot(repo) == side_by_side
     assert Manifest.load(Workspace(repo).index_dir).full_text
-    store = CodeStore(Workspace(repo).index_dir)
-    assert store.fts_chunks("cart", 5) and store.fts_files("cart", 5)
+    lexicon = Lexicon(Workspace(repo).index_dir)
+    assert lexicon.fts_chunks("cart", 5) and lexicon.fts_files("cart", 5)
 
 
 def scalar_indexes(store: CodeStore) -> dict[str, set[str]]:
@@ -220,25 +242,30 @@ def scalar_indexes(store: CodeStore) -> dict[str, set[str]]:
     }
 
 
+def rows_of(store: CodeStore, table: str, path: str) -> list[dict]:
+    """The rows of one file, as a delete finds them (`path IN`)."""
+    return store.table(table).search().where(f"path IN ('{path}')").limit(10_000).to_list()
+
+
 def test_a_missing_scalar_index_only_slows_reads_and_the_next_run_builds_it(repo_factory):
     repo = repo_factory("shop")
     index(repo)
     index_dir = Workspace(repo).index_dir
     store = CodeStore(index_dir)
     assert scalar_indexes(store) == {name: set(cols) for name, cols in SCALAR_INDEXES.items()}
-    named = store.symbols_named(["empty_cart"])
+    named = rows_of(store, "symbols", "shop/cart.py")
     assert named
-    store.table("symbols").drop_index("name_idx")
+    store.table("symbols").drop_index("path_idx")
     store.close()
     assert find_damage(index_dir) is None
     store = CodeStore(index_dir)
-    assert store.symbols_named(["empty_cart"]) == named
+    assert rows_of(store, "symbols", "shop/cart.py") == named
     store.close()
     (repo / "shop" / "payments.py").write_text("def refund():\n    return 0\n")
     assert index(repo).changed == 1
     store = CodeStore(index_dir)
-    assert "name" in scalar_indexes(store)["symbols"]
-    assert [r["path"] for r in store.symbols_named(["refund"])] == ["shop/payments.py"]
+    assert "path" in scalar_indexes(store)["symbols"]
+    assert [r["name"] for r in rows_of(store, "symbols", "shop/payments.py")] == ["refund"]
 
 
 def test_rows_added_after_the_scalar_indexes_are_found_and_compaction_folds_them_in(
@@ -252,19 +279,14 @@ def test_rows_added_after_the_scalar_indexes_are_found_and_compaction_folds_them
     assert not index(repo).compacted
     store = CodeStore(Workspace(repo).index_dir)
     symbols = store.table("symbols")
-    stats = symbols.index_stats("name_idx")
+    stats = symbols.index_stats("path_idx")
     assert stats.num_unindexed_rows > 0
-    [row] = store.symbols_named(["late_helper"])
-    assert row["path"] == "shop/payments.py"
-    ids = [r["id"] for r in store.chunk_spans(["shop/payments.py"])]
-    assert len(store.chunks_by_id(ids)) == len(ids)
+    assert "late_helper" in [r["name"] for r in rows_of(store, "symbols", "shop/payments.py")]
     store.close()
     target.write_text(target.read_text() + "\n\ndef later_helper():\n    return 2\n")
     assert index(repo).compacted
     store = CodeStore(Workspace(repo).index_dir)
-    assert store.table("symbols").index_stats("name_idx").num_unindexed_rows == 0
-    assert store.table("chunks").index_stats("id_idx").num_unindexed_rows == 0
-    assert [r["name"] for r in store.symbols_named(["late_helper", "later_helper"])] == [
-        "late_helper",
-        "later_helper",
-    ]
+    assert store.table("symbols").index_stats("path_idx").num_unindexed_rows == 0
+    assert store.table("chunks").index_stats("path_idx").num_unindexed_rows == 0
+    names = [r["name"] for r in rows_of(store, "symbols", "shop/payments.py")]
+    assert {"late_helper", "later_helper"} <= set(names)

@@ -208,11 +208,11 @@ def test_killed_first_build_leaves_no_index_and_the_next_run_builds_it(repo_fact
     assert file_hits(repo, "func_7 Thing7")[0] == "pkg/mod7.py"
 
 
-def test_killed_in_the_full_text_phase_the_next_run_builds_the_full_text_index(
+def test_killed_in_the_finish_phase_the_next_run_finishes_the_index(
     repo_factory, tmp_path, monkeypatch
 ):
     repo = repo_factory()  # an empty commit
-    index(repo)  # an index of no files: no full-text index to build yet
+    index(repo)  # an index of no files
     add_modules(repo)
     proc = start_index(repo, tmp_path, "full_text")
     stop(proc, signal.SIGKILL, workers=0)

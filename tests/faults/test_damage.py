@@ -23,6 +23,8 @@ CELLS = [
     ("local/index/files.lance/_versions/*.manifest", "random"),
     ("local/index/tags.bin", "nonutf8"),
     ("local/index/graph.*.bin", "random"),
+    ("local/index/lexicon/seg-*.bin", "random"),
+    ("local/index/lexicon/segments.json", "nonutf8"),
     ("local/recall.sqlite", "random"),
     ("local/locks/blocks/project.md.lock", "random"),
     ("local/index.lock", "delete"),

@@ -1,0 +1,258 @@
+"""Building the search segments of the lexicon (`codemem.code.lexicon`): from a batch of
+rows, or by merging the newest small segments into one.
+
+A segment is one column file (`codemem.code.columns`) holding, for the files of one index
+batch: their chunk rows, symbol rows and file rows as search returns them, and two inverted
+indexes (chunks, files) for BM25: a sorted term dictionary (fixed-width byte strings, so a
+query looks its terms up with one `searchsorted`), each term's postings (document, term
+frequency) and each document's token count. Everything is built with numpy: the only Python
+loops run over a batch's distinct terms and rows, never over its tokens twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codemem.code.columns import Column, write_columns
+from codemem.code.rows import Batch
+
+SEGMENT_KIND = "codemem-lexicon"
+SEGMENT_FORMAT = 1
+# LanceDB's full-text tokenizer drops tokens longer than this (bytes); so do the segments.
+MAX_TOKEN_BYTES = 40
+NAME_KEY_BYTES = 48  # a symbol name's key in the name index: longer names are checked whole
+# Null flags of the optional string columns (None is not "").
+NULL_SYMBOL, NULL_SYMBOL_KIND = 1, 2
+NULL_PARENT, NULL_DOCSTRING, NULL_SIGNATURE = 1, 2, 4
+
+
+def key_hash(text: str) -> int:
+    """A stable 64-bit hash of a path (the segments find paths and tombstones by it)."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def hashes(texts: Iterable[str]) -> np.ndarray:
+    return np.array([key_hash(t) for t in texts], dtype=np.uint64)
+
+
+@dataclass
+class Postings:
+    """An inverted index: sorted terms, each term's postings range, and document lengths."""
+
+    terms: np.ndarray  # fixed-width bytes ("S<w>"), sorted, distinct
+    starts: np.ndarray  # int64, len(terms) + 1
+    docs: np.ndarray  # uint32, by term then document
+    tfs: np.ndarray  # uint32
+    lengths: np.ndarray  # uint32, tokens per document
+
+    @classmethod
+    def empty(cls, documents: int = 0) -> Postings:
+        return cls(np.zeros(0, "S1"), np.zeros(1, np.int64), np.zeros(0, np.uint32),
+                   np.zeros(0, np.uint32), np.zeros(documents, np.uint32))  # fmt: skip
+
+    def columns(self, prefix: str) -> dict[str, Column]:
+        return {
+            f"{prefix}_terms": ("B", self.terms.tobytes() or b""),
+            f"{prefix}_starts": ("q", self.starts.astype(np.int64)),
+            f"{prefix}_docs": ("I", self.docs.astype(np.uint32)),
+            f"{prefix}_tfs": ("I", self.tfs.astype(np.uint32)),
+            f"{prefix}_lengths": ("I", self.lengths.astype(np.uint32)),
+        }
+
+
+def build_postings(texts: Sequence[str]) -> Postings:
+    """BM25 postings of whitespace-tokenized `texts` (document i is texts[i]).
+
+    Arrow splits and dictionary-encodes the tokens in C++ (an index run has pyarrow loaded
+    for the tables anyway; search never builds postings): the Python work is per distinct
+    term, never per token.
+    """
+    import pyarrow as pa  # index time only (see above)
+    import pyarrow.compute as pc
+
+    # `codemem.code.text` joins the tokens with single spaces: splitting on " " (twice as
+    # fast as on any whitespace) gives the same tokens, and "" where spaces meet (dropped).
+    lists = pc.split_pattern(pa.array(texts, pa.large_string()), " ")
+    counts = np.diff(np.asarray(lists.offsets))
+    encoded = pc.dictionary_encode(lists.flatten())
+    terms = encoded.dictionary.cast(pa.large_binary()).to_pylist()  # distinct, first seen order
+    if not terms:
+        return Postings.empty(len(texts))
+    sizes = np.fromiter(map(len, terms), np.int64, len(terms))
+    keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)
+    width = int(sizes[keep].max()) if keep.any() else 1
+    table = np.array([t if k else b"" for t, k in zip(terms, keep.tolist(), strict=True)], f"S{width}")
+    order = np.argsort(table, kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    rank[~keep] = -1
+    ids = rank[np.asarray(encoded.indices)]
+    docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+    if not keep.all():
+        kept = ids >= 0
+        ids, docs = ids[kept], docs[kept]
+    lengths = np.bincount(docs, minlength=len(texts)).astype(np.uint32)
+    key = np.sort((ids << 32) | docs)  # each token once: a (term, document) run is its tf
+    if not len(key):
+        return Postings.empty(len(texts))
+    firsts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
+    tf = np.diff(np.append(firsts, len(key)))
+    return _postings(table[order], key[firsts], tf, lengths)
+
+
+def _from_pairs(
+    table: np.ndarray, ids: np.ndarray, docs: np.ndarray, tfs: np.ndarray, documents: int
+) -> Postings:
+    """Postings from distinct (term id into sorted `table`, document) pairs with their tf."""
+    lengths = np.bincount(docs, weights=tfs, minlength=documents).astype(np.uint32)
+    key = (ids.astype(np.int64) << 32) | docs
+    del ids, docs
+    if not len(key):
+        return Postings.empty(documents)
+    order = np.argsort(key)
+    key = key[order]
+    return _postings(table, key, tfs[order], lengths)
+
+
+def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:
+    """Postings from sorted (term << 32 | document) pairs, dropping terms no document holds."""
+    term_of = pairs >> 32
+    df = np.bincount(term_of, minlength=len(table))
+    present = df > 0
+    starts = np.concatenate(([0], np.cumsum(df[present])))
+    return Postings(table[present], starts, (pairs & 0xFFFFFFFF).astype(np.uint32),
+                    tf.astype(np.uint32), lengths)  # fmt: skip
+
+
+@dataclass
+class SegmentData:
+    """The rows and postings of one segment, before they are written."""
+
+    paths: list[str]
+    languages: list[str]
+    tests: list[bool]
+    covers: np.ndarray  # uint64 hashes of the paths whose older rows this segment replaces
+    chunks: dict[str, Any]  # path (int array), id, start, end, kind, symbol, symbol_kind, null
+    symbols: dict[str, Any]  # path (int array), name, qualname, kind, start, end, signature, ...
+    chunk_postings: Postings
+    file_postings: Postings
+
+    def write(self, path: Path) -> None:
+        write_columns(path, {"kind": SEGMENT_KIND, "format": SEGMENT_FORMAT}, self._columns())
+
+    def _columns(self) -> dict[str, Column]:
+        from codemem.code.columns import string_columns
+
+        codes: dict[str, int] = {}
+
+        def coded(values: Iterable[str | None]) -> np.ndarray:
+            return np.array([codes.setdefault(v or "", len(codes)) for v in values], np.uint32)
+
+        def strings(name: str, values: Iterable[str | None]) -> dict[str, Column]:
+            blob, offsets = string_columns((v or "").replace("\0", "") for v in values)
+            return {name: blob, f"{name}_offsets": offsets}
+
+        c, s = self.chunks, self.symbols
+        path_hashes = hashes(self.paths)
+        order = np.argsort(path_hashes, kind="stable")
+        cols: dict[str, Column] = {
+            **strings("paths", self.paths),
+            "p_hash": ("Q", path_hashes),
+            "p_sorted": ("Q", path_hashes[order]),
+            "p_order": ("I", order.astype(np.uint32)),
+            "covers": ("Q", np.unique(self.covers.astype(np.uint64))),
+            "p_language": ("I", coded(self.languages)),
+            "p_test": ("B", np.array(self.tests, np.uint8)),
+            "p_chunks": ("q", _offsets(c["path"], len(self.paths))),
+            "p_symbols": ("q", _offsets(s["path"], len(self.paths))),
+            "p_chunk_tokens": ("q", np.bincount(c["path"], weights=self.chunk_postings.lengths,
+                                                minlength=len(self.paths)).astype(np.int64)),  # fmt: skip
+            **strings("c_id", c["id"]),
+            **strings("c_symbol", c["symbol"]),
+            "c_path": ("I", c["path"].astype(np.uint32)),
+            "c_start": ("i", np.asarray(c["start"], np.int32)),
+            "c_end": ("i", np.asarray(c["end"], np.int32)),
+            "c_kind": ("I", coded(c["kind"])),
+            "c_symbol_kind": ("I", coded(c["symbol_kind"])),
+            "c_null": ("B", np.asarray(c["null"], np.uint8)),
+            **self.chunk_postings.columns("cp"),
+            **self.file_postings.columns("fp"),
+            **strings("s_name", s["name"]),
+            **strings("s_qualname", s["qualname"]),
+            **strings("s_signature", s["signature"]),
+            **strings("s_docstring", s["docstring"]),
+            **strings("s_parent", s["parent"]),
+            "s_path": ("I", s["path"].astype(np.uint32)),
+            "s_kind": ("I", coded(s["kind"])),
+            "s_start": ("i", np.asarray(s["start"], np.int32)),
+            "s_end": ("i", np.asarray(s["end"], np.int32)),
+            "s_null": ("B", np.asarray(s["null"], np.uint8)),
+        }
+        width = max([len(n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES]) for n in s["name"]] or [1])
+        keys = np.array([n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in s["name"]], f"S{max(width, 1)}")
+        by_name = np.argsort(keys, kind="stable")
+        cols["sn_keys"] = ("B", keys[by_name].tobytes())
+        cols["sn_rows"] = ("I", by_name.astype(np.uint32))
+        cols.update(strings("codes", list(codes)))  # in code order: insertion order
+        return cols
+
+
+def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:
+    """Where each path's rows start (rows are grouped by path, in path order)."""
+    return np.concatenate(([0], np.cumsum(np.bincount(row_paths, minlength=paths)))).astype(np.int64)
+
+
+def _null_flags(*columns: tuple[Sequence[Any], int]) -> np.ndarray:
+    size = len(columns[0][0]) if columns else 0
+    flags = np.zeros(size, np.uint8)
+    for values, bit in columns:
+        flags |= np.fromiter((bit if v is None else 0 for v in values), np.uint8, size)
+    return flags
+
+
+def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
+    """The segment of one batch's rows; `removed`: files whose older rows go, with no new ones."""
+    files, chunks, symbols = batch.files, batch.chunks, batch.symbols
+    paths: list[str] = list(files.get("path", []))
+    index = {path: i for i, path in enumerate(paths)}
+    c_path = np.array([index[p] for p in chunks.get("path", [])], np.int64)
+    s_path = np.array([index[p] for p in symbols.get("path", [])], np.int64)
+    c_order = np.argsort(c_path, kind="stable")  # rows grouped by file (they already are)
+    s_order = np.argsort(s_path, kind="stable")
+
+    def pick(columns: dict[str, list[Any]], name: str, order: np.ndarray) -> list[Any]:
+        values = columns.get(name, [])
+        return [values[i] for i in order.tolist()]
+
+    chunk_symbol, chunk_symbol_kind = pick(chunks, "symbol", c_order), pick(chunks, "symbol_kind", c_order)
+    parent, docstring, signature = (pick(symbols, n, s_order) for n in ("parent", "docstring", "signature"))
+    return SegmentData(
+        paths=paths,
+        languages=list(files.get("language", [])),
+        tests=[bool(t) for t in files.get("is_test", [])],
+        covers=hashes(chain(paths, removed)),
+        chunks={
+            "path": c_path[c_order], "id": pick(chunks, "id", c_order),
+            "start": pick(chunks, "start_line", c_order), "end": pick(chunks, "end_line", c_order),
+            "kind": pick(chunks, "kind", c_order), "symbol": chunk_symbol,
+            "symbol_kind": chunk_symbol_kind,
+            "null": _null_flags((chunk_symbol, NULL_SYMBOL), (chunk_symbol_kind, NULL_SYMBOL_KIND)),
+        },
+        symbols={
+            "path": s_path[s_order], "name": pick(symbols, "name", s_order),
+            "qualname": pick(symbols, "qualname", s_order), "kind": pick(symbols, "kind", s_order),
+            "start": pick(symbols, "start_line", s_order), "end": pick(symbols, "end_line", s_order),
+            "signature": signature, "docstring": docstring, "parent": parent,
+            "null": _null_flags((parent, NULL_PARENT), (docstring, NULL_DOCSTRING), (signature, NULL_SIGNATURE)),
+        },
+        chunk_postings=build_postings(pick(chunks, "search", c_order)),
+        file_postings=build_postings(files.get("search", [])),
+    )  # fmt: skip

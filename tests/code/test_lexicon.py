@@ -1,0 +1,138 @@
+"""The lexicon search reads: no LanceDB in a search process, damage found, kills and merges
+leave the answers of a full rebuild."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import codemem.code.lexicon_writer as writer_module
+from codemem.code import CodeIndex
+from codemem.code.indexer import refresh_index
+from codemem.code.integrity import find_damage
+from codemem.code.lexicon import LEXICON_DIR, LIST_NAME, Lexicon, read_list
+from codemem.config import load_config
+from codemem.workspace import Workspace
+from tests.code.test_indexer import lexicon_answers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def index(root: Path, full: bool = False):
+    ws = Workspace(root)
+    return refresh_index(ws, load_config(ws.config_file), full=full)
+
+
+def answers(root: Path) -> dict[str, list]:
+    ws = Workspace(root)
+    paths = sorted(CodeIndex(ws).indexed_languages())
+    return lexicon_answers(ws.index_dir, paths)
+
+
+def full_rebuild_answers(root: Path, tmp_path: Path) -> dict[str, list]:
+    clone = tmp_path / f"clone-{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(root, clone, symlinks=True, ignore=shutil.ignore_patterns("local"))
+    index(clone, full=True)
+    return answers(clone)
+
+
+SEARCH_AND_REPORT_MODULES = """
+import sys
+from codemem.cli import main
+sys.argv = ["codemem", "--repo", sys.argv[1], "search", "order total", "-k", "3"]
+try:
+    main()
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print("lancedb" in sys.modules, "pyarrow" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_a_search_process_never_loads_lancedb_or_pyarrow(repo_factory):
+    repo = repo_factory("shop")
+    index(repo)
+    CodeIndex(Workspace(repo)).verify()  # the deep check (LanceDB) ran once, for this index
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", SEARCH_AND_REPORT_MODULES, str(repo)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "shop/" in result.stdout
+    assert result.stderr.splitlines()[-1] == "False False"
+
+
+def test_a_flipped_byte_in_a_segment_is_found_and_the_index_rebuilt(repo_factory):
+    repo = repo_factory("shop")
+    index(repo)
+    ws = Workspace(repo)
+    before = answers(repo)
+    [segment] = sorted((ws.index_dir / LEXICON_DIR).glob("seg-*.bin"))
+    data = bytearray(segment.read_bytes())
+    data[len(data) - 100] ^= 0xFF  # inside the last column's data: only its checksum tells
+    segment.write_bytes(bytes(data))
+    assert find_damage(ws.index_dir, deep=False) is None
+    assert "is damaged" in (find_damage(ws.index_dir) or "")
+    assert CodeIndex(ws).verify() is not None  # removed and rebuilt
+    assert find_damage(ws.index_dir) is None
+    assert answers(repo) == before
+
+
+def test_a_damaged_or_missing_segment_list_is_damage(repo_factory):
+    repo = repo_factory("shop")
+    index(repo)
+    index_dir = Workspace(repo).index_dir
+    listing = index_dir / LEXICON_DIR / LIST_NAME
+    listing.write_text(listing.read_text().replace("seg-000001", "seg-000009"))
+    assert "damaged" in (find_damage(index_dir, deep=False) or "")
+    listing.unlink()
+    assert find_damage(index_dir, deep=False) == f"{LEXICON_DIR}/{LIST_NAME} is missing"
+
+
+def test_a_segment_written_but_never_listed_is_ignored_then_removed(repo_factory, tmp_path):
+    """A run killed between writing a segment and listing it: search reads the listed ones."""
+    repo = repo_factory("shop")
+    index(repo)
+    folder = Workspace(repo).index_dir / LEXICON_DIR
+    before = answers(repo)
+    shutil.copy(folder / "seg-000001.bin", folder / "seg-000002.bin")  # not in the list
+    assert answers(repo) == before
+    cart = repo / "shop" / "cart.py"
+    cart.write_text(cart.read_text() + "\n\ndef order_total_v2():\n    return 2\n")
+    index(repo)
+    assert read_list(folder) == ["seg-000001.bin", "seg-000002.bin"]  # the stray one replaced
+    assert sorted(p.name for p in folder.iterdir()) == ["seg-000001.bin", "seg-000002.bin", LIST_NAME]
+    assert answers(repo) == full_rebuild_answers(repo, tmp_path)
+
+
+def test_merged_segments_answer_as_a_full_rebuild(repo_factory, tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_module, "MERGE_AT", 3)
+    repo = repo_factory("shop")
+    index(repo)
+    folder = Workspace(repo).index_dir / LEXICON_DIR
+    cart, payments = repo / "shop" / "cart.py", repo / "shop" / "payments.py"
+    for n in range(7):
+        target = cart if n % 2 else payments
+        target.write_text(target.read_text() + f"\n\ndef helper_{n}(order):\n    return order.total\n")
+        if n == 4:
+            (repo / "shop" / "inventory.py").unlink()
+        index(repo)
+        assert len(read_list(folder) or []) <= 3
+    assert answers(repo) == full_rebuild_answers(repo, tmp_path)
+    assert [r["path"] for r in Lexicon(Workspace(repo).index_dir).fts_chunks("helper_5", 3)] == [
+        "shop/cart.py"
+    ]
+
+
+def test_an_index_run_rebuilds_an_index_whose_segment_list_is_damaged(repo_factory, tmp_path):
+    repo = repo_factory("shop")
+    index(repo)
+    listing = Workspace(repo).index_dir / LEXICON_DIR / LIST_NAME
+    listing.write_bytes(listing.read_bytes()[:-5])
+    cart = repo / "shop" / "cart.py"
+    cart.write_text(cart.read_text() + "\n\ndef order_total_v2():\n    return 2\n")
+    assert index(repo).full
+    assert answers(repo) == full_rebuild_answers(repo, tmp_path)
