@@ -115,10 +115,9 @@ class CodeIndex:
             if self._repair(wait=True, force=True) is None:
                 raise
             return refresh_index(self.ws, self.config, full=True, progress=progress)
-        if not summary.full:
+        if not summary.checked:
             # The refresh checked the files without LanceDB (its parsers fork before the
-            # database loads); the tables are checked now (a walk of the folder when no
-            # file changed since they last checked out).
+            # database loads); the tables are checked now.
             damage = self._repair()
             if damage is not None:
                 summary = refresh_index(self.ws, self.config, full=True, progress=progress)

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 from codemem import __version__
 from codemem.code.batch_writer import BatchWriter, PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
-from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
-from codemem.code.integrity import repair_index, still_checked, vouch_for_writes
-from codemem.code.manifest import Manifest, listing_digest
+from codemem.code.integrity import index_listing, repair_index, still_checked, vouch_for_writes
+from codemem.code.manifest import Manifest
 from codemem.code.rows import FTS_TABLES, INDEXED_TABLES, SCALAR_INDEXES
 from codemem.code.tags import TagStore
 from codemem.code.workers import parse_files
+from codemem.code.worktree import FileIds, WorkTree
 from codemem.config import Config
 from codemem.infra import FileLock
 from codemem.workspace import Workspace
@@ -68,9 +68,14 @@ class IndexSummary:
     full: bool = False
     up_to_date: bool = False
     compacted: bool = False
+    # The index's files stand checked after the run (it found them as they last checked
+    # out and added only its own writes, or rebuilt them): no deep check is due.
+    checked: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["checked"]  # the index's business, not the run's report
+        return data
 
 
 def _settings(config: Config) -> ExtractSettings:
@@ -101,25 +106,6 @@ def index_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
         yield
 
 
-def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str | None]]:
-    """path -> (content id or None, skip reason decided from the path alone)."""
-    idx = config.index
-    out: dict[str, tuple[str | None, str | None]] = {}
-    for cand in list_candidates(root, idx.include, idx.exclude):
-        reason = path_skip_reason(cand.path)
-        cid = cand.content_id
-        if cid is None and reason is None:
-            data, read_reason = read_repo_file(root, cand.path, idx.max_file_bytes)
-            if read_reason == "missing":  # deleted in the work tree, not yet in git's index
-                continue
-            if data is None:
-                reason = read_reason
-            else:
-                cid = git_blob_id(data)
-        out[cand.path] = (cid, reason)
-    return out
-
-
 def refresh_index(
     ws: Workspace, config: Config, *, full: bool = False, progress: Progress | None = None
 ) -> IndexSummary:
@@ -128,11 +114,14 @@ def refresh_index(
     ws.ensure_local()
     with index_lock(ws.local_dir / LOCK_NAME):
         clear_leftovers(ws.index_dir)
-        repair_index(ws.index_dir, deep=False)  # damaged: removed, so this run rebuilds it
-        checked = still_checked(ws.index_dir)
+        listing = index_listing(ws.index_dir)  # the folder's one walk before the writes
+        checked = still_checked(ws.index_dir, listing)
+        if not checked:  # damaged: removed, so this run rebuilds it
+            repair_index(ws.index_dir, deep=False, force=True, listing=listing)
         summary = _refresh(ws, config, full, progress, started)
         if not summary.up_to_date and (summary.full or checked):
             vouch_for_writes(ws.index_dir)  # a rebuild, or a checked index plus our writes
+        summary.checked = summary.full or checked
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
@@ -173,10 +162,10 @@ class _Plan:
     full: bool
     target: Path  # where rows go: the index itself, or the folder a rebuild fills beside it
     manifest: Manifest  # what `target` holds (empty for a rebuild); saved as batches commit
-    current: dict[str, tuple[str | None, str | None]]
+    current: FileIds  # every candidate file (empty when nothing changed)
     todo: list[tuple[str, str | None]]
     removed: list[str]
-    listing: str  # listing_digest(current): recorded when the run completes
+    listing: str  # the work tree's digest: recorded when the run completes
 
     @property
     def nothing_to_do(self) -> bool:
@@ -192,10 +181,11 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or TagStore.stored_version(index_dir) is None:
         full = True  # settings changed, or derived state is missing or older: rebuild it all
-    current = current_ids(ws.root, config)
-    listing = listing_digest(current)
+    tree = WorkTree.read(ws.root, config.index)
+    listing = tree.digest
     if not full and old is not None and old.full_text and old.listing == listing:
-        return _Plan(False, index_dir, old, current, [], [], listing)  # no row read
+        return _Plan(False, index_dir, old, {}, [], [], listing)  # no row read, no path parsed
+    current = tree.ids()
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
     files = manifest.files

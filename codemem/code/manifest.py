@@ -12,14 +12,13 @@ and renames it over. `full_text` says whether the full-text indexes were built a
 rows were written: a run stopped before that leaves it False, and the next run builds them.
 `name_words` holds the words of each indexed file's name (`file_name_words`), written and
 removed with its row, so that a query looks up only its own words. `listing` is a digest of
-the files the last complete run saw (`listing_digest`): when git reports the same listing, a
-refresh has nothing to do and reads no row. Reading needs no database but SQLite, which keeps
-`status` and no-op runs instant.
+the files the last complete run saw (`codemem.code.worktree`): when git reports the same
+listing, a refresh has nothing to do and reads no row. Reading needs no database but SQLite,
+which keeps `status` and no-op runs instant.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
@@ -91,14 +90,6 @@ def package_name(path: str) -> str | None:
 def file_stem(path: str) -> str:
     """A file's name without its last extension, lower-cased (how a query names a file)."""
     return path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
-
-
-def listing_digest(current: dict[str, tuple[str | None, str | None]]) -> str:
-    """A digest of path -> (content id, skip reason) for every candidate file."""
-    lines = "\n".join(
-        f"{path}\0{cid or ''}\0{reason or ''}" for path, (cid, reason) in sorted(current.items())
-    )
-    return hashlib.sha1(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _text(value: str) -> str | bytes:
@@ -219,7 +210,7 @@ class Manifest:
         self.runs_since_maintain = 0
         self.seconds = 0.0
         self.full_text = False
-        self.listing = ""  # listing_digest of the files the last complete run saw
+        self.listing = ""  # the digest of the work tree the last complete run saw
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: _Entries | None = _Entries()
