@@ -28,21 +28,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
-from codemem.code.batch_writer import BatchWriter, PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import index_listing, repair_index, still_checked, vouch_for_writes
 from codemem.code.manifest import Manifest
 from codemem.code.rows import FTS_TABLES, INDEXED_TABLES, SCALAR_INDEXES
 from codemem.code.tags import TagStore
-from codemem.code.workers import parse_files
-from codemem.code.worktree import FileIds, WorkTree
-from codemem.config import Config
+from codemem.code.worktree import FileIds, ListingSettings, WorkTree
 from codemem.infra import FileLock
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.code.batch_writer import BatchWriter
     from codemem.code.store import CodeStore
+    from codemem.config import Config
 
 log = logging.getLogger("codemem")
 
@@ -108,9 +107,20 @@ def index_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
 
 
 def refresh_index(
-    ws: Workspace, config: Config, *, full: bool = False, progress: Progress | None = None
+    ws: Workspace,
+    config: Config,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    settings_key: str = "",
+    tree: WorkTree | None = None,
 ) -> IndexSummary:
-    """Bring the index of `ws` up to date with the work tree."""
+    """Bring the index of `ws` up to date with the work tree.
+
+    `settings_key` is the `layers_key` that `config` was validated from ("" when unknown:
+    no later run can then skip validating its settings); `tree`, a listing of the work tree
+    this run may use instead of reading its own.
+    """
     started = time.perf_counter()
     ws.ensure_local()
     with index_lock(ws.local_dir / LOCK_NAME):
@@ -119,7 +129,8 @@ def refresh_index(
         checked = still_checked(ws.index_dir, listing)
         if not checked:  # damaged: removed, so this run rebuilds it
             repair_index(ws.index_dir, deep=False, force=True, listing=listing)
-        summary = _refresh(ws, config, full, progress, started)
+        plan = _plan(ws, config, full, settings_key, tree)
+        summary = _refresh(ws, config, plan, progress, started)
         if not summary.up_to_date and (summary.full or checked):
             vouch_for_writes(ws.index_dir)  # a rebuild, or a checked index plus our writes
         summary.checked = summary.full or checked
@@ -128,17 +139,19 @@ def refresh_index(
 
 
 def _refresh(
-    ws: Workspace, config: Config, full: bool, progress: Progress | None, started: float
+    ws: Workspace, config: Config, plan: _Plan, progress: Progress | None, started: float
 ) -> IndexSummary:
-    plan = _plan(ws, config, full)
     summary = IndexSummary(full=plan.full)
     if plan.nothing_to_do:
         summary.up_to_date = True
-        if plan.manifest.listing != plan.listing:  # the next run can then skip the rows
-            plan.manifest.listing = plan.listing
+        if _record_listing(plan):  # the next run can then skip the rows
             plan.manifest.save(plan.target)
         _fill_totals(summary, plan.manifest)
         return summary
+    # Parsing and writing load multiprocessing, tree-sitter and pyarrow: kept out of start-up.
+    from codemem.code.batch_writer import BatchWriter
+    from codemem.code.workers import parse_files
+
     results = parse_files(
         ws.root, plan.to_parse(), _settings(config), config.index.workers, progress
     )
@@ -167,6 +180,8 @@ class _Plan:
     todo: list[tuple[str, str | None]]
     removed: list[str]
     listing: str  # the work tree's digest: recorded when the run completes
+    settings_key: str  # refresh_index's, recorded with the listing settings
+    listing_settings: ListingSettings
 
     @property
     def nothing_to_do(self) -> bool:
@@ -176,16 +191,21 @@ class _Plan:
         return [(path, cid) for path, cid in self.todo if self.current[path][1] is None]
 
 
-def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
+def _plan(
+    ws: Workspace, config: Config, full: bool, settings_key: str, tree: WorkTree | None
+) -> _Plan:
     index_dir = ws.index_dir
     fp = fingerprint(config)
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or TagStore.stored_version(index_dir) is None:
         full = True  # settings changed, or derived state is missing or older: rebuild it all
-    tree = WorkTree.read(ws.root, config.index)
+    settings = ListingSettings.of(config.index)
+    if tree is None or tree.settings != settings:
+        tree = WorkTree.read(ws.root, settings)
     listing = tree.digest
     if not full and old is not None and old.full_text and old.listing == listing:
-        return _Plan(False, index_dir, old, {}, [], [], listing)  # no row read, no path parsed
+        # No row read, no path parsed.
+        return _Plan(False, index_dir, old, {}, [], [], listing, settings_key, settings)
     current = tree.ids()
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
@@ -200,7 +220,17 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
             todo.append((path, cid))
     removed = [p for p in files if p not in current]
     target = build_dir(index_dir) if full else index_dir
-    return _Plan(full, target, manifest, current, todo, removed, listing)
+    return _Plan(full, target, manifest, current, todo, removed, listing, settings_key, settings)
+
+
+def _record_listing(plan: _Plan) -> bool:
+    """Put the plan's listing and settings in its manifest; whether that changed anything."""
+    manifest = plan.manifest
+    recorded = (manifest.listing, manifest.settings_key, manifest.listing_settings)
+    manifest.listing = plan.listing
+    manifest.settings_key = plan.settings_key
+    manifest.listing_settings = plan.listing_settings.to_json()
+    return recorded != (manifest.listing, manifest.settings_key, manifest.listing_settings)
 
 
 def _write(
@@ -211,6 +241,8 @@ def _write(
     config: Config,
 ) -> None:
     """Feed every file of the plan to the writer, batch by batch, counting what changed."""
+    from codemem.code.batch_writer import PendingFiles  # the write path's: kept out of start-up
+
     summary.removed = len(plan.removed)
     pending = PendingFiles()
     for path, cid in plan.todo:
@@ -263,7 +295,7 @@ def _finish(
         manifest.runs_since_maintain = 0
         summary.compacted = True
     manifest.full_text = True
-    manifest.listing = plan.listing
+    _record_listing(plan)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
     manifest.save(plan.target)

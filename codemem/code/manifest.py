@@ -61,7 +61,16 @@ CREATE TABLE name_words (
 ) WITHOUT ROWID;
 """
 _ENTRY_COLUMNS = "path, content_id, status, language, symbols, chunks, syntax_errors"
-_META = ("fingerprint", "indexed_at", "runs_since_maintain", "seconds", "full_text", "listing")
+_META = (
+    "fingerprint",
+    "indexed_at",
+    "runs_since_maintain",
+    "seconds",
+    "full_text",
+    "listing",
+    "settings_key",
+    "listing_settings",
+)
 
 
 @dataclass(slots=True)
@@ -211,6 +220,10 @@ class Manifest:
         self.seconds = 0.0
         self.full_text = False
         self.listing = ""  # the digest of the work tree the last complete run saw
+        # That run's `codemem.config.layers_key` ("" when unknown) and the listing settings
+        # it validated to: a run whose layers have the same key reuses them unvalidated.
+        self.settings_key = ""
+        self.listing_settings = ""
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: _Entries | None = _Entries()
@@ -234,6 +247,8 @@ class Manifest:
             manifest.seconds = float(meta.get("seconds") or 0.0)
             manifest.full_text = bool(meta.get("full_text"))
             manifest.listing = str(meta.get("listing") or "")
+            manifest.settings_key = str(meta.get("settings_key") or "")
+            manifest.listing_settings = str(meta.get("listing_settings") or "")
             if isinstance(meta.get("totals"), str):
                 files, symbols, chunks = map(int, meta["totals"].split(","))
                 manifest._totals = files, symbols, chunks
@@ -253,7 +268,8 @@ class Manifest:
 
     def _state(self) -> tuple[Any, ...]:
         settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
-        return (*settings, self.full_text, self.listing, dict(self.files))
+        listing = (self.listing, self.settings_key, self.listing_settings)
+        return (*settings, self.full_text, *listing, dict(self.files))
 
     def close(self) -> None:
         if self._db is not None:
@@ -318,6 +334,8 @@ class Manifest:
             self.seconds,
             int(self.full_text),
             self.listing,
+            self.settings_key,
+            self.listing_settings,
         )
         meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
         if self._files is not None:  # else no row changed: the saved totals still hold

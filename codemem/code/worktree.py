@@ -10,8 +10,10 @@ only when something did change.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codemem.code.files import (
     GENERATED_NAMES,
@@ -24,7 +26,9 @@ from codemem.code.files import (
     read_repo_file,
     unvouched,
 )
-from codemem.config import IndexConfig
+
+if TYPE_CHECKING:
+    from codemem.config import IndexConfig
 
 # The rules that decide a file from its path: when they change, so does every digest.
 _RULES = repr((1, sorted(VENDOR_DIRS), GENERATED_NAMES.pattern, SECRET_NAMES.pattern))
@@ -32,23 +36,49 @@ _RULES = repr((1, sorted(VENDOR_DIRS), GENERATED_NAMES.pattern, SECRET_NAMES.pat
 FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
 
 
+@dataclass(frozen=True, slots=True)
+class ListingSettings:
+    """The settings that decide which files a listing offers and which are read."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = 1_000_000
+
+    @classmethod
+    def of(cls, settings: IndexConfig) -> ListingSettings:
+        return cls(tuple(settings.include), tuple(settings.exclude), settings.max_file_bytes)
+
+    def to_json(self) -> str:
+        return json.dumps([list(self.include), list(self.exclude), self.max_file_bytes])
+
+    @classmethod
+    def from_json(cls, text: str) -> ListingSettings | None:
+        """The settings `to_json` wrote, or None when `text` is not such a record."""
+        try:
+            include, exclude, max_file_bytes = json.loads(text)
+            made = cls(tuple(map(str, include)), tuple(map(str, exclude)), int(max_file_bytes))
+        except (ValueError, TypeError):
+            return None
+        return made
+
+
 @dataclass
 class WorkTree:
     """One listing of the work tree: `digest` to compare with the manifest's, `ids` to plan."""
 
     root: Path
-    settings: IndexConfig
+    settings: ListingSettings
     entries: list[bytes]  # read_listing's raw entries
     hashed: FileIds  # the files git cannot vouch for, with their ids
     digest: str
 
     @classmethod
-    def read(cls, root: Path, settings: IndexConfig) -> WorkTree:
+    def read(cls, root: Path, settings: ListingSettings) -> WorkTree:
         """List the work tree (one `git ls-files`) and hash what git cannot vouch for."""
         entries = read_listing(root, settings.include)
         hashed = _hash_files(root, settings, unvouched(entries))
         digest = hashlib.sha1(
-            repr((_RULES, settings.include, settings.exclude, sorted(hashed.items()))).encode(
+            repr((_RULES, settings, sorted(hashed.items()))).encode(
                 "utf-8", "surrogateescape"
             )
         )
@@ -69,7 +99,7 @@ class WorkTree:
         return out
 
 
-def _hash_files(root: Path, settings: IndexConfig, entries: list[bytes]) -> FileIds:
+def _hash_files(root: Path, settings: ListingSettings, entries: list[bytes]) -> FileIds:
     """The ids of the listed files git cannot vouch for, read from the work tree."""
     out: FileIds = {}
     for path, (cid, _tracked) in parse_listing(entries, settings.exclude).items():
