@@ -206,10 +206,12 @@ def _plan(
     if not full and old is not None and old.full_text and old.listing == listing:
         # No row read, no path parsed.
         return _Plan(False, index_dir, old, {}, [], [], listing, settings_key, settings)
-    current = tree.ids()
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
     files = manifest.files
+    # Rows recorded under these very settings need no second look at their paths.
+    same = not full and manifest.listing_settings == settings.to_json()
+    current = tree.ids(files if same else None)
     for path, (cid, reason) in current.items():
         entry = files.get(path)
         if reason is not None:

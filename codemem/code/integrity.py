@@ -176,15 +176,16 @@ def index_listing(index_dir: Path) -> list[list[Any]]:
     """[path, size, mtime_ns] of every file of the index (not the locks or the checked record):
     one walk of the folder, which a run takes once and passes on."""
     out: list[list[Any]] = []
-    for folder, dirs, files in os.walk(index_dir):
+    base = str(index_dir)
+    for folder, dirs, files in os.walk(base):
         dirs.sort()
+        prefix = "" if folder == base else folder[len(base) + 1 :].replace(os.sep, "/") + "/"
         for name in sorted(files):
-            path = Path(folder, name)
-            rel = path.relative_to(index_dir).as_posix()
+            rel = prefix + name
             if rel in KEPT or rel == CHECKED_FILE or name.endswith(".tmp"):
                 continue
             try:
-                stat = path.stat()
+                stat = os.stat(os.path.join(folder, name))
             except FileNotFoundError:
                 continue
             out.append([rel, stat.st_size, stat.st_mtime_ns])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,10 +29,14 @@ from codemem.code.files import (
 )
 
 if TYPE_CHECKING:
+    from codemem.code.manifest import FileEntry
     from codemem.config import IndexConfig
 
-# The rules that decide a file from its path: when they change, so does every digest.
-_RULES = repr((1, sorted(VENDOR_DIRS), GENERATED_NAMES.pattern, SECRET_NAMES.pattern))
+# The rules that decide a file from its path: when they change, so does every digest, and
+# the files the manifest knows are judged again.
+RULES = hashlib.sha1(
+    repr((1, sorted(VENDOR_DIRS), GENERATED_NAMES.pattern, SECRET_NAMES.pattern)).encode()
+).hexdigest()[:16]
 
 FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
 
@@ -43,23 +48,27 @@ class ListingSettings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     max_file_bytes: int = 1_000_000
+    rules: str = RULES
 
     @classmethod
     def of(cls, settings: IndexConfig) -> ListingSettings:
         return cls(tuple(settings.include), tuple(settings.exclude), settings.max_file_bytes)
 
     def to_json(self) -> str:
-        return json.dumps([list(self.include), list(self.exclude), self.max_file_bytes])
+        return json.dumps(
+            [list(self.include), list(self.exclude), self.max_file_bytes, self.rules]
+        )
 
     @classmethod
     def from_json(cls, text: str) -> ListingSettings | None:
         """The settings `to_json` wrote, or None when `text` is not such a record."""
         try:
-            include, exclude, max_file_bytes = json.loads(text)
-            made = cls(tuple(map(str, include)), tuple(map(str, exclude)), int(max_file_bytes))
+            include, exclude, max_file_bytes, rules = json.loads(text)
+            return cls(
+                tuple(map(str, include)), tuple(map(str, exclude)), int(max_file_bytes), str(rules)
+            )
         except (ValueError, TypeError):
             return None
-        return made
 
 
 @dataclass
@@ -78,24 +87,31 @@ class WorkTree:
         entries = read_listing(root, settings.include)
         hashed = _hash_files(root, settings, unvouched(entries))
         digest = hashlib.sha1(
-            repr((_RULES, settings, sorted(hashed.items()))).encode(
+            repr((settings, sorted(hashed.items()))).encode(
                 "utf-8", "surrogateescape"
             )
         )
         digest.update(b"\0".join(entries))
         return cls(root, settings, entries, hashed, digest.hexdigest())
 
-    def ids(self) -> FileIds:
+    def ids(self, known: Mapping[str, FileEntry] | None = None) -> FileIds:
         """path -> (content id, skip reason decided from the path or from reading the file)
         of every candidate file, in path order (a changed file deleted from the work tree but
-        not from git's index is left out)."""
+        not from git's index is left out).
+
+        A file `known` (the manifest's rows, recorded under these same settings) at the same
+        content id is not judged again: its reason is given as None, and its row holds what
+        the same rules decided.
+        """
         out: FileIds = {}
         for path, (cid, _tracked) in parse_listing(self.entries, self.settings.exclude).items():
             if cid is None:
                 if path in self.hashed:
                     out[path] = self.hashed[path]
-                continue
-            out[path] = (cid, path_skip_reason(path))
+            elif known is not None and (entry := known.get(path)) and entry.content_id == cid:
+                out[path] = (cid, None)
+            else:
+                out[path] = (cid, path_skip_reason(path))
         return out
 
 
