@@ -23,6 +23,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,26 +116,34 @@ def _str(value: str | bytes) -> str:
 
 
 class _Entries(dict[str, FileEntry]):
-    """path -> FileEntry that remembers which paths changed since the last save."""
+    """path -> FileEntry that remembers which paths changed since the last save, and what
+    they held then: the totals follow from those alone, not from a count of every row."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.changed: set[str] = set()
+        self.base: tuple[int, int, int] | None = None  # the totals at the last save
+        self._before: dict[str, FileEntry | None] = {}  # what changed paths held then
+
+    def _note(self, path: str) -> None:
+        if path not in self._before:
+            self._before[path] = self.get(path)
+        self.changed.add(path)
 
     def __setitem__(self, path: str, entry: FileEntry) -> None:
+        self._note(path)
         super().__setitem__(path, entry)
-        self.changed.add(path)
 
     def __delitem__(self, path: str) -> None:
+        self._note(path)
         super().__delitem__(path)
-        self.changed.add(path)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         for path, entry in dict(*args, **kwargs).items():
             self[path] = entry
 
     def pop(self, path: str, *default: Any) -> Any:
-        self.changed.add(path)
+        self._note(path)
         return super().pop(path, *default)
 
     def setdefault(self, path: str, entry: FileEntry) -> FileEntry:
@@ -143,8 +152,28 @@ class _Entries(dict[str, FileEntry]):
         return self[path]
 
     def clear(self) -> None:
-        self.changed.update(self)
+        for path in self:
+            self._note(path)
         super().clear()
+
+    def totals(self) -> tuple[int, int, int]:
+        """(files, symbols, chunks) indexed now."""
+        if self.base is None:
+            self.base, self._before = _count(self), {}
+        files, symbols, chunks = self.base
+        for path, old in self._before.items():
+            for entry, sign in ((old, -1), (self.get(path), 1)):
+                if entry is not None and entry.status == INDEXED:
+                    files += sign
+                    symbols += sign * entry.symbols
+                    chunks += sign * entry.chunks
+        return files, symbols, chunks
+
+    def saved(self) -> None:
+        """What is now was saved: changes count from here."""
+        self.base = self.totals()
+        self._before = {}
+        self.changed.clear()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -282,10 +311,19 @@ class Manifest:
     def files(self) -> dict[str, FileEntry]:
         """path -> FileEntry of every file, in path order as saved (read on first use)."""
         if self._files is None:
-            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
+            # The rows and their totals (saved with them) in one read: one consistent save.
+            self._query("BEGIN")
+            try:
+                rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
+                totals = self._query("SELECT value FROM meta WHERE key = 'totals'")
+            finally:
+                self._query("COMMIT")
             if any(isinstance(r[0], bytes) for r in rows):  # SQLite sorts them after all text
                 rows.sort(key=lambda r: _str(r[0]))
             self._files = _Entries({_str(r[0]): FileEntry(*r[1:]) for r in rows})
+            with suppress(IndexError, ValueError):  # none saved, or unreadable: counted later
+                files, symbols, chunks = map(int, str(totals[0][0]).split(","))
+                self._files.base = files, symbols, chunks
         return self._files
 
     def save(self, index_dir: Path) -> None:
@@ -323,7 +361,7 @@ class Manifest:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        files.changed.clear()
+        files.saved()
 
     def _meta(self) -> list[tuple[str, Any]]:
         self.indexed_at = self.indexed_at or time.time()
@@ -339,7 +377,7 @@ class Manifest:
         )
         meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
         if self._files is not None:  # else no row changed: the saved totals still hold
-            self._totals = _count(self._files)
+            self._totals = self._files.totals()
             meta.append(("totals", ",".join(map(str, self._totals))))
         return meta
 
@@ -372,7 +410,7 @@ class Manifest:
         self.close()
         self._path, self._db = path, _connect(path)
         if isinstance(files, _Entries):
-            files.changed.clear()
+            files.saved()
 
     # -- queries: only the rows asked for ----------------------------------------------------
 
@@ -412,7 +450,7 @@ class Manifest:
     def totals(self) -> tuple[int, int, int]:
         """(files, symbols, chunks) indexed (saved with each save: no row is read)."""
         if self._files is not None:
-            return _count(self._files)
+            return self._files.totals()
         if self._totals is None:
             [(files, symbols, chunks)] = self._query(
                 "SELECT count(*), total(symbols), total(chunks) FROM files WHERE status = ?",
