@@ -341,7 +341,7 @@ def compaction_due_after(config: Config, indexed_chunks: int) -> int:
     """How many incremental runs pass between compactions of an index this size.
 
     Compaction rewrites the tables and folds new rows into the full-text indexes: its cost
-    grows with the index (the Linux kernel's, 1.5 million chunks: 44 s of CPU and 2 GB),
+    grows with the index (the Linux kernel's, 3 million chunks: 44 s of CPU and 2 GB),
     while what it saves (one small fragment per table per run) does not. So `compact_every`
     runs apply up to COMPACT_UNIT_CHUNKS chunks, and a larger index waits proportionally
     longer; many rows waiting outside the full-text index bring it forward in any case.

@@ -91,5 +91,5 @@ def test_a_larger_index_is_compacted_after_proportionally_more_runs(tmp_path):
     config = load_config(tmp_path / "none.yml")
     every = config.index.compact_every
     assert [
-        compaction_due_after(config, chunks) for chunks in (0, 99_999, 100_000, 1_500_000)
-    ] == [every, every, every, 15 * every]
+        compaction_due_after(config, chunks) for chunks in (0, 99_999, 100_000, 3_019_177)
+    ] == [every, every, every, 30 * every]
