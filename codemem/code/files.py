@@ -140,32 +140,44 @@ def unvouched(entries: list[bytes]) -> list[bytes]:
     return [e for e in entries if e and e[:1] not in _VOUCHED]
 
 
+# A tracked entry git vouches for (not a symlink or submodule, not unmerged, not in codemem's
+# own folder, which is memory, not code): blob and path.
+_VOUCHED_ENTRY = re.compile(
+    r"(?:^|\0)[HS] (?!120000 |160000 )\d+ ([0-9a-f]+) 0\t(?!\.codemem/)([^\0]*)"
+)
+
+
 def parse_listing(
     entries: list[bytes], exclude: Sequence[str] = ()
 ) -> dict[str, tuple[str | None, bool]]:
     """path -> (blob id or None when it must be hashed, tracked) of the candidate files among
     `read_listing`'s entries, in path order."""
-    out: dict[str, tuple[str | None, bool]] = {}
-    for entry in entries:
+    # The many entries git vouches for in one pass over the text; the few others one by one.
+    text = b"\0".join(entries).decode("utf-8", "surrogateescape")
+    out: dict[str, tuple[str | None, bool]] = {
+        path: (blob, True) for blob, path in _VOUCHED_ENTRY.findall(text)
+    }
+    for entry in unvouched(entries):
         tag, rest = entry[:1], entry[2:]
         if tag == b"?":
             path = rest.decode("utf-8", "surrogateescape")
-            out.setdefault(path, (None, False))
+            if not path.startswith(".codemem/"):
+                out.setdefault(path, (None, False))
             continue
-        if tag not in (b"H", b"S", b"C", b"M"):
+        if tag not in (b"C", b"M"):
             continue
         meta, _, raw_path = rest.partition(b"\t")
-        mode, blob, stage = meta.split(b" ")
-        if mode in (b"120000", b"160000"):  # symlinks and submodules are never followed
-            continue
         path = raw_path.decode("utf-8", "surrogateescape")
+        if meta.startswith((b"120000 ", b"160000 ")) or path.startswith(".codemem/"):
+            continue  # symlinks and submodules are never followed
         # Unmerged, or changed in the work tree: hash the work tree version.
-        out[path] = (blob.decode() if tag in _VOUCHED and stage == b"0" else None, True)
-    # codemem's own folder is memory, not code: its index would otherwise index itself.
-    paths = sorted(p for p in out if not p.startswith(".codemem/"))
+        out[path] = (None, True)
+    paths = sorted(out)
     if exclude:
         patterns = list(exclude)
         paths = [p for p in paths if not matches_any(p, patterns)]
+    if paths == list(out):  # git's order, nothing left out: as it is
+        return out
     return {p: out[p] for p in paths}
 
 
