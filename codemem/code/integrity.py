@@ -21,7 +21,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from codemem.code.graph import graph_damage
 from codemem.code.manifest import LEGACY_NAME, MANIFEST_NAME, Manifest
 from codemem.code.manifest import damage as manifest_damage
 from codemem.code.tags import TAGS_FILE, TagStore
@@ -73,6 +72,8 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
         manifest.close()
     if files and not (index_dir / TAGS_FILE).exists():
         return f"{TAGS_FILE} is missing"
+    from codemem.code.graph import graph_damage  # not for a run whose index checked out
+
     damage = TagStore.damage(index_dir) or graph_damage(index_dir) or _footer_damage(index_dir)
     if damage or not deep:
         return damage
