@@ -10,7 +10,7 @@ from codemem.code.extract import INDEXED
 from codemem.code.indexer import fingerprint, skip_counts
 from codemem.code.integrity import inspect_index
 from codemem.code.manifest import MANIFEST_NAME, Manifest
-from codemem.code.worktree import WorkTree
+from codemem.code.worktree import ListingSettings, WorkTree
 from codemem.config import Config
 from codemem.workspace import Workspace
 
@@ -60,7 +60,7 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         row["symbols"] += entry.symbols
         row["chunks"] += entry.chunks
         syntax_files += entry.syntax_errors > 0
-    current = WorkTree.read(ws.root, config.index).ids()
+    current = WorkTree.read(ws.root, ListingSettings.of(config.index)).ids()
     stale = sum(
         1
         for path, (cid, reason) in current.items()
