@@ -131,7 +131,7 @@ def refresh_index(
             repair_index(ws.index_dir, deep=False, force=True, listing=listing)
         plan = _plan(ws, config, full, settings_key, tree)
         summary = _refresh(ws, config, plan, progress, started)
-        if not summary.up_to_date and (summary.full or checked):
+        if (not summary.up_to_date or plan.recorded) and (summary.full or checked):
             vouch_for_writes(ws.index_dir)  # a rebuild, or a checked index plus our writes
         summary.checked = summary.full or checked
     summary.seconds = round(time.perf_counter() - started, 3)
@@ -146,6 +146,7 @@ def _refresh(
         summary.up_to_date = True
         if _record_listing(plan):  # the next run can then skip the rows
             plan.manifest.save(plan.target)
+            plan.recorded = True
         _fill_totals(summary, plan.manifest)
         return summary
     # Parsing and writing load multiprocessing, tree-sitter and pyarrow: kept out of start-up.
@@ -182,6 +183,7 @@ class _Plan:
     listing: str  # the work tree's digest: recorded when the run completes
     settings_key: str  # refresh_index's, recorded with the listing settings
     listing_settings: ListingSettings
+    recorded: bool = False  # a run with nothing to do saved the listing in the manifest
 
     @property
     def nothing_to_do(self) -> bool:

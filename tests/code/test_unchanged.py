@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from codemem.code import CodeIndex
+from codemem.code.integrity import index_listing, still_checked, vouch_for_writes
 from codemem.code.manifest import Manifest
 from codemem.errors import ConfigError
 from codemem.workspace import Workspace
@@ -78,3 +79,15 @@ def test_an_unreadable_record_of_the_settings_only_costs_a_validation(repo_facto
     summary = CodeIndex(ws).refresh()  # validated, found nothing to do, recorded again
     assert summary.up_to_date
     assert Manifest.load(ws.index_dir).listing_settings.startswith("[[], [], 1000000")
+
+
+def test_a_run_that_only_records_the_listing_leaves_the_index_checked(repo_factory):
+    repo = repo_factory("shop")
+    ws = Workspace(repo)
+    CodeIndex(ws).refresh()
+    manifest = Manifest.load(ws.index_dir)
+    manifest.listing = "from another version"
+    manifest.save(ws.index_dir)
+    vouch_for_writes(ws.index_dir)  # a checked index whose listing another version recorded
+    assert CodeIndex(ws).refresh().up_to_date  # reads the rows, records its own listing
+    assert still_checked(ws.index_dir, index_listing(ws.index_dir))  # no deep check due
