@@ -137,7 +137,8 @@ def index_command(
 
     if full and source:
         raise click.UsageError("--full rebuilds from scratch; it cannot start --from a copy")
-    index = CodeIndex(app.workspace(), app.config())
+    # The index reads the settings itself: with nothing to do, it need not validate them.
+    index = CodeIndex(app.workspace())
     started = index.start_from(source) if source else None
     with prompt_interrupt(), progress_bar("Indexing") as progress:
         summary = index.refresh(full=full, progress=progress)

@@ -1,8 +1,9 @@
 """Which files the index sees, and how each one's content is identified.
 
-Tracked files come from `git ls-files -s` (their blob ids are free), untracked files that
-git does not ignore from `git ls-files --others --exclude-standard`; only files that differ
-from git's index are hashed, with git's own blob hash, so ids agree across both.
+One `git ls-files` per run lists the work tree (`read_listing`): tracked files with their
+blob ids (free), the ones changed in the work tree, and untracked files git does not ignore.
+Only files that differ from git's index are hashed, with git's own blob hash, so ids agree
+across both.
 """
 
 from __future__ import annotations
@@ -112,47 +113,84 @@ def matches_any(path: str, patterns: list[str]) -> bool:
     )
 
 
+# `-t` tags each entry: H tracked, S tracked but skipped by a sparse checkout, C changed in
+# the work tree (listed after its H entry), M unmerged, ? untracked. `-s` gives the tracked
+# entries' mode, blob id and stage; `-m` and `-o` add the changed and the untracked files.
+LISTING_COMMAND = ("ls-files", "-t", "-s", "-m", "-o", "--exclude-standard", "-z")
+_VOUCHED = (b"H", b"S")  # tags whose blob id is the work tree's content
+
+
+def read_listing(root: Path, include: Sequence[str] = ()) -> list[bytes]:
+    """The raw entries of the work tree's one `git ls-files` (plus, for `include`, ignored
+    files matching it, as untracked entries), in git's path order."""
+    entries = run_git(root, *LISTING_COMMAND).split(b"\0")
+    if include:
+        ignored = run_git(root, "ls-files", "-o", "-i", "--exclude-standard", "-z").split(b"\0")
+        patterns = list(include)
+        entries += [
+            b"? " + p
+            for p in ignored
+            if p and matches_any(p.decode("utf-8", "surrogateescape"), patterns)
+        ]
+    return entries
+
+
+def unvouched(entries: list[bytes]) -> list[bytes]:
+    """The entries whose content git cannot vouch for (changed, unmerged, untracked)."""
+    return [e for e in entries if e and e[:1] not in _VOUCHED]
+
+
+# A tracked entry git vouches for (not a symlink or submodule, not unmerged, not in codemem's
+# own folder, which is memory, not code): blob and path.
+_VOUCHED_ENTRY = re.compile(
+    r"(?:^|\0)[HS] (?!120000 |160000 )\d+ ([0-9a-f]+) 0\t(?!\.codemem/)([^\0]*)"
+)
+
+
+def parse_listing(
+    entries: list[bytes], exclude: Sequence[str] = ()
+) -> dict[str, tuple[str | None, bool]]:
+    """path -> (blob id or None when it must be hashed, tracked) of the candidate files among
+    `read_listing`'s entries, in path order."""
+    # The many entries git vouches for in one pass over the text; the few others one by one.
+    text = b"\0".join(entries).decode("utf-8", "surrogateescape")
+    out: dict[str, tuple[str | None, bool]] = {
+        path: (blob, True) for blob, path in _VOUCHED_ENTRY.findall(text)
+    }
+    for entry in unvouched(entries):
+        tag, rest = entry[:1], entry[2:]
+        if tag == b"?":
+            path = rest.decode("utf-8", "surrogateescape")
+            if not path.startswith(".codemem/"):
+                out.setdefault(path, (None, False))
+            continue
+        if tag not in (b"C", b"M"):
+            continue
+        meta, _, raw_path = rest.partition(b"\t")
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if meta.startswith((b"120000 ", b"160000 ")) or path.startswith(".codemem/"):
+            continue  # symlinks and submodules are never followed
+        # Unmerged, or changed in the work tree: hash the work tree version.
+        out[path] = (None, True)
+    paths = sorted(out)
+    if exclude:
+        patterns = list(exclude)
+        paths = [p for p in paths if not matches_any(p, patterns)]
+    if paths == list(out):  # git's order, nothing left out: as it is
+        return out
+    return {p: out[p] for p in paths}
+
+
 def list_candidates(
     root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()
 ) -> list[Candidate]:
     """Tracked and untracked-not-ignored files (plus ignored ones matching `include`).
 
     Content ids are filled in for tracked files that are unchanged in the work tree; the
-    others (modified, untracked) get None and are hashed by `content_id_of` when read.
+    others (modified, untracked) get None and are hashed when read.
     """
-    staged = run_git(root, "ls-files", "-s", "-z").split(b"\0")
-    modified = set(run_git(root, "ls-files", "-m", "-z").split(b"\0"))
-    others = run_git(root, "ls-files", "-o", "--exclude-standard", "-z").split(b"\0")
-    out: dict[str, Candidate] = {}
-    for entry in staged:
-        if not entry:
-            continue
-        meta, _, raw_path = entry.partition(b"\t")
-        mode, blob, stage = meta.split(b" ")
-        if mode in (b"120000", b"160000"):  # symlinks and submodules are never followed
-            continue
-        path = raw_path.decode("utf-8", "surrogateescape")
-        if stage != b"0":  # unmerged: hash the work tree version
-            out[path] = Candidate(path, None, True)
-            continue
-        blob_id = None if raw_path in modified else blob.decode()
-        out[path] = Candidate(path, blob_id, True)
-    extra = [o for o in others if o]
-    if include:
-        ignored = run_git(root, "ls-files", "-o", "-i", "--exclude-standard", "-z").split(b"\0")
-        extra += [
-            p
-            for p in ignored
-            if p and matches_any(p.decode("utf-8", "surrogateescape"), list(include))
-        ]
-    for raw_path in extra:
-        path = raw_path.decode("utf-8", "surrogateescape")
-        out.setdefault(path, Candidate(path, None, False))
-    # codemem's own folder is memory, not code: its index would otherwise index itself.
-    paths = sorted(p for p in out if not p.startswith(".codemem/"))
-    if exclude:
-        paths = [p for p in paths if not matches_any(p, list(exclude))]
-    return [out[p] for p in paths]
+    parsed = parse_listing(read_listing(root, include), exclude)
+    return [Candidate(path, cid, tracked) for path, (cid, tracked) in parsed.items()]
 
 
 def path_skip_reason(path: str) -> str | None:

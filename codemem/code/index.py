@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codemem.config.layers import layers_key, read_layers
 from codemem.errors import CodememError
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class CodeIndex:
     def __init__(self, ws: Workspace, config: Config | None = None) -> None:
         self.ws = ws
         self._config = config
+        self._settings_key = ""  # the `layers_key` of the settings, when loaded here
         self._stamp: tuple[int, int] | None = None  # of the tag store file last loaded
         self._tags: TagStore | None = None
         self._graph: RefGraph | None = None
@@ -86,9 +88,11 @@ class CodeIndex:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from codemem.config import load_config  # pydantic: only when settings are needed
+            from codemem.config import read_layers, validate_layers  # pydantic: when needed
 
-            self._config = load_config(self.ws.config_file)
+            layers = read_layers(self.ws.config_file)
+            self._config = validate_layers(layers)
+            self._settings_key = layers_key(layers)
         return self._config
 
     # -- the index as a whole ----------------------------------------------------------------
@@ -104,22 +108,36 @@ class CodeIndex:
         published there (`start_from`; what it took is in `started_from`).
         """
         from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
+        from codemem.code.unchanged import check_unchanged
 
         self.started_from = None
+        tree = None
+        if not full and self._config is None:
+            # Settings as an earlier run validated them, and no file changed: no pydantic.
+            unchanged = check_unchanged(self.ws, layers_key(read_layers(self.ws.config_file)))
+            if unchanged.summary is not None:
+                return unchanged.summary
+            tree = unchanged.tree
         if not full and self.config.index.shared and not self.exists():
             self.started_from = self.start_from(self.config.index.shared)
         try:
-            summary = refresh_index(self.ws, self.config, full=full, progress=progress)
+            summary = refresh_index(
+                self.ws,
+                self.config,
+                full=full,
+                progress=progress,
+                settings_key=self._settings_key,
+                tree=tree,
+            )
         except CodememError:
             raise
         except Exception:  # LanceDB failing under the write: a damaged index is rebuilt
             if self._repair(wait=True, force=True) is None:
                 raise
             return refresh_index(self.ws, self.config, full=True, progress=progress)
-        if not summary.full:
+        if not summary.checked:
             # The refresh checked the files without LanceDB (its parsers fork before the
-            # database loads); the tables are checked now (a walk of the folder when no
-            # file changed since they last checked out).
+            # database loads); the tables are checked now.
             damage = self._repair()
             if damage is not None:
                 summary = refresh_index(self.ws, self.config, full=True, progress=progress)

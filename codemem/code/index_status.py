@@ -7,9 +7,10 @@ from collections import defaultdict
 from typing import Any
 
 from codemem.code.extract import INDEXED
-from codemem.code.indexer import current_ids, fingerprint, skip_counts
+from codemem.code.indexer import fingerprint, skip_counts
 from codemem.code.integrity import inspect_index
 from codemem.code.manifest import MANIFEST_NAME, Manifest
+from codemem.code.worktree import ListingSettings, WorkTree
 from codemem.config import Config
 from codemem.workspace import Workspace
 
@@ -59,7 +60,7 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         row["symbols"] += entry.symbols
         row["chunks"] += entry.chunks
         syntax_files += entry.syntax_errors > 0
-    current = current_ids(ws.root, config)
+    current = WorkTree.read(ws.root, ListingSettings.of(config.index)).ids()
     stale = sum(
         1
         for path, (cid, reason) in current.items()

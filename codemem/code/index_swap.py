@@ -9,7 +9,6 @@ before each refresh) removes a half-built `index.next/` and finishes an interrup
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import logging
 import os
@@ -64,6 +63,8 @@ def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths atomically; False where the system cannot."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # a rebuild's swap alone needs it: kept out of start-up
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2

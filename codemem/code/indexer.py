@@ -25,21 +25,22 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
-from codemem.code.batch_writer import BatchWriter, PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
-from codemem.code.files import git_blob_id, list_candidates, path_skip_reason, read_repo_file
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
-from codemem.code.integrity import repair_index, still_checked, vouch_for_writes
-from codemem.code.manifest import Manifest, listing_digest
+from codemem.code.integrity import index_listing, repair_index, still_checked, vouch_for_writes
+from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
-from codemem.code.workers import parse_files
-from codemem.config import Config
+from codemem.code.worktree import FileIds, ListingSettings, WorkTree
 from codemem.infra import FileLock
 from codemem.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codemem.code.batch_writer import BatchWriter
+    from codemem.config import Config
 
 log = logging.getLogger("codemem")
 
@@ -48,6 +49,7 @@ INDEX_FORMAT = 4  # bump when rows or index settings change: existing indexes ar
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: scalar indexes and graph built one at a time
+COMPACT_UNIT_CHUNKS = 100_000  # index.compact_every runs per this many chunks indexed
 
 
 @dataclass
@@ -65,9 +67,14 @@ class IndexSummary:
     full: bool = False
     up_to_date: bool = False
     compacted: bool = False
+    # The index's files stand checked after the run (it found them as they last checked
+    # out and added only its own writes, or rebuilt them): no deep check is due.
+    checked: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["checked"]  # the index's business, not the run's report
+        return data
 
 
 def _settings(config: Config) -> ExtractSettings:
@@ -98,54 +105,53 @@ def index_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
         yield
 
 
-def current_ids(root: Path, config: Config) -> dict[str, tuple[str | None, str | None]]:
-    """path -> (content id or None, skip reason decided from the path alone)."""
-    idx = config.index
-    out: dict[str, tuple[str | None, str | None]] = {}
-    for cand in list_candidates(root, idx.include, idx.exclude):
-        reason = path_skip_reason(cand.path)
-        cid = cand.content_id
-        if cid is None and reason is None:
-            data, read_reason = read_repo_file(root, cand.path, idx.max_file_bytes)
-            if read_reason == "missing":  # deleted in the work tree, not yet in git's index
-                continue
-            if data is None:
-                reason = read_reason
-            else:
-                cid = git_blob_id(data)
-        out[cand.path] = (cid, reason)
-    return out
-
-
 def refresh_index(
-    ws: Workspace, config: Config, *, full: bool = False, progress: Progress | None = None
+    ws: Workspace,
+    config: Config,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    settings_key: str = "",
+    tree: WorkTree | None = None,
 ) -> IndexSummary:
-    """Bring the index of `ws` up to date with the work tree."""
+    """Bring the index of `ws` up to date with the work tree.
+
+    `settings_key` is the `layers_key` that `config` was validated from ("" when unknown:
+    no later run can then skip validating its settings); `tree`, a listing of the work tree
+    this run may use instead of reading its own.
+    """
     started = time.perf_counter()
     ws.ensure_local()
     with index_lock(ws.local_dir / LOCK_NAME):
         clear_leftovers(ws.index_dir)
-        repair_index(ws.index_dir, deep=False)  # damaged: removed, so this run rebuilds it
-        checked = still_checked(ws.index_dir)
-        summary = _refresh(ws, config, full, progress, started)
-        if not summary.up_to_date and (summary.full or checked):
+        listing = index_listing(ws.index_dir)  # the folder's one walk before the writes
+        checked = still_checked(ws.index_dir, listing)
+        if not checked:  # damaged: removed, so this run rebuilds it
+            repair_index(ws.index_dir, deep=False, force=True, listing=listing)
+        plan = _plan(ws, config, full, settings_key, tree)
+        summary = _refresh(ws, config, plan, progress, started)
+        if (not summary.up_to_date or plan.recorded) and (summary.full or checked):
             vouch_for_writes(ws.index_dir)  # a rebuild, or a checked index plus our writes
+        summary.checked = summary.full or checked
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
 
 def _refresh(
-    ws: Workspace, config: Config, full: bool, progress: Progress | None, started: float
+    ws: Workspace, config: Config, plan: _Plan, progress: Progress | None, started: float
 ) -> IndexSummary:
-    plan = _plan(ws, config, full)
     summary = IndexSummary(full=plan.full)
     if plan.nothing_to_do:
         summary.up_to_date = True
-        if plan.manifest.listing != plan.listing:  # the next run can then skip the rows
-            plan.manifest.listing = plan.listing
+        if _record_listing(plan):  # the next run can then skip the rows
             plan.manifest.save(plan.target)
+            plan.recorded = True
         _fill_totals(summary, plan.manifest)
         return summary
+    # Parsing and writing load multiprocessing, tree-sitter and pyarrow: kept out of start-up.
+    from codemem.code.batch_writer import BatchWriter
+    from codemem.code.workers import parse_files
+
     results = parse_files(
         ws.root, plan.to_parse(), _settings(config), config.index.workers, progress
     )
@@ -170,10 +176,13 @@ class _Plan:
     full: bool
     target: Path  # where rows go: the index itself, or the folder a rebuild fills beside it
     manifest: Manifest  # what `target` holds (empty for a rebuild); saved as batches commit
-    current: dict[str, tuple[str | None, str | None]]
+    current: FileIds  # every candidate file (empty when nothing changed)
     todo: list[tuple[str, str | None]]
     removed: list[str]
-    listing: str  # listing_digest(current): recorded when the run completes
+    listing: str  # the work tree's digest: recorded when the run completes
+    settings_key: str  # refresh_index's, recorded with the listing settings
+    listing_settings: ListingSettings
+    recorded: bool = False  # a run with nothing to do saved the listing in the manifest
 
     @property
     def nothing_to_do(self) -> bool:
@@ -183,19 +192,27 @@ class _Plan:
         return [(path, cid) for path, cid in self.todo if self.current[path][1] is None]
 
 
-def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
+def _plan(
+    ws: Workspace, config: Config, full: bool, settings_key: str, tree: WorkTree | None
+) -> _Plan:
     index_dir = ws.index_dir
     fp = fingerprint(config)
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or TagStore.stored_version(index_dir) is None:
         full = True  # settings changed, or derived state is missing or older: rebuild it all
-    current = current_ids(ws.root, config)
-    listing = listing_digest(current)
+    settings = ListingSettings.of(config.index)
+    if tree is None or tree.settings != settings:
+        tree = WorkTree.read(ws.root, settings)
+    listing = tree.digest
     if not full and old is not None and old.full_text and old.listing == listing:
-        return _Plan(False, index_dir, old, current, [], [], listing)  # no row read
+        # No row read, no path parsed.
+        return _Plan(False, index_dir, old, {}, [], [], listing, settings_key, settings)
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
     files = manifest.files
+    # Rows recorded under these very settings need no second look at their paths.
+    same = not full and manifest.listing_settings == settings.to_json()
+    current = tree.ids(files if same else None)
     for path, (cid, reason) in current.items():
         entry = files.get(path)
         if reason is not None:
@@ -206,7 +223,17 @@ def _plan(ws: Workspace, config: Config, full: bool) -> _Plan:
             todo.append((path, cid))
     removed = [p for p in files if p not in current]
     target = build_dir(index_dir) if full else index_dir
-    return _Plan(full, target, manifest, current, todo, removed, listing)
+    return _Plan(full, target, manifest, current, todo, removed, listing, settings_key, settings)
+
+
+def _record_listing(plan: _Plan) -> bool:
+    """Put the plan's listing and settings in its manifest; whether that changed anything."""
+    manifest = plan.manifest
+    recorded = (manifest.listing, manifest.settings_key, manifest.listing_settings)
+    manifest.listing = plan.listing
+    manifest.settings_key = plan.settings_key
+    manifest.listing_settings = plan.listing_settings.to_json()
+    return recorded != (manifest.listing, manifest.settings_key, manifest.listing_settings)
 
 
 def _write(
@@ -217,6 +244,8 @@ def _write(
     config: Config,
 ) -> None:
     """Feed every file of the plan to the writer, batch by batch, counting what changed."""
+    from codemem.code.batch_writer import PendingFiles  # the write path's: kept out of start-up
+
     summary.removed = len(plan.removed)
     pending = PendingFiles()
     for path, cid in plan.todo:
@@ -269,7 +298,7 @@ def _finish(
         manifest.runs_since_maintain = 0
         summary.compacted = True
     manifest.full_text = True
-    manifest.listing = plan.listing
+    _record_listing(plan)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
     manifest.save(plan.target)
@@ -298,8 +327,20 @@ def _stall_for_tests(point: str) -> None:
                 raise
 
 
+def compaction_due_after(config: Config, indexed_chunks: int) -> int:
+    """How many incremental runs pass between compactions of an index this size.
+
+    Compaction rewrites the tables: its cost grows with the index (the Linux kernel's,
+    3 million chunks: 44 s of CPU and 2 GB), while what it saves (one small fragment per
+    table per run) does not. So `compact_every` runs apply up to COMPACT_UNIT_CHUNKS chunks,
+    and a larger index waits proportionally longer.
+    """
+    return config.index.compact_every * max(1, indexed_chunks // COMPACT_UNIT_CHUNKS)
+
+
 def _needs_maintenance(manifest: Manifest, config: Config) -> bool:
-    return manifest.runs_since_maintain >= config.index.compact_every
+    indexed_chunks = manifest.totals()[2]
+    return manifest.runs_since_maintain >= compaction_due_after(config, indexed_chunks)
 
 
 def _update_tags(index_dir: Path, store: TagStore, full: bool) -> None:

@@ -21,7 +21,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from codemem.code.graph import graph_damage
 from codemem.code.manifest import LEGACY_NAME, MANIFEST_NAME, Manifest
 from codemem.code.manifest import damage as manifest_damage
 from codemem.code.tags import TAGS_FILE, TagStore
@@ -74,6 +73,8 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
         manifest.close()
     if files and not (index_dir / TAGS_FILE).exists():
         return f"{TAGS_FILE} is missing"
+    from codemem.code.graph import graph_damage  # not for a run whose index checked out
+
     damage = TagStore.damage(index_dir) or graph_damage(index_dir) or _footer_damage(index_dir)
     if not damage and (files or (index_dir / LEXICON_DIR).exists()):
         from codemem.code.lexicon import lexicon_damage  # numpy: not for a run with nothing to do
@@ -87,15 +88,21 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
     return probe_tables(index_dir, expected)
 
 
-def repair_index(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | None:
+def repair_index(
+    index_dir: Path,
+    *,
+    deep: bool = True,
+    force: bool = False,
+    listing: list[list[Any]] | None = None,
+) -> str | None:
     """Check the index and, when damaged, remove it so the caller's refresh rebuilds it.
 
     Returns what was damaged, and says so in one line (the log's warning). Skipped when no
     file changed since the index last passed the deep check, unless `force`. Without `deep`
     LanceDB is not loaded (the indexer forks its parsers before it opens the database).
-    Hold the index lock.
+    `listing` is the caller's `index_listing`, when it has one. Hold the index lock.
     """
-    damage = _check(index_dir, deep=deep, force=force)
+    damage = _check(index_dir, deep=deep, force=force, listing=listing)
     if damage is None:
         return None
     log.warning("the code index was damaged (%s); rebuilding it from the work tree", damage)
@@ -103,9 +110,15 @@ def repair_index(index_dir: Path, *, deep: bool = True, force: bool = False) -> 
     return damage
 
 
-def _check(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | None:
+def _check(
+    index_dir: Path,
+    *,
+    deep: bool = True,
+    force: bool = False,
+    listing: list[list[Any]] | None = None,
+) -> str | None:
     """`find_damage`, unless the files are as they were when the index last checked out."""
-    listing = _listing(index_dir)
+    listing = index_listing(index_dir) if listing is None else listing
     if not force and listing == _checked_listing(index_dir):
         return None
     damage = find_damage(index_dir, deep=deep)
@@ -114,9 +127,9 @@ def _check(index_dir: Path, *, deep: bool = True, force: bool = False) -> str | 
     return damage
 
 
-def still_checked(index_dir: Path) -> bool:
-    """Whether every file of the index is as it was when the index last passed the deep check."""
-    listing = _listing(index_dir)
+def still_checked(index_dir: Path, listing: list[list[Any]]) -> bool:
+    """Whether every file of the index (`listing`, from `index_listing`) is as it was when the
+    index last passed the deep check."""
     return bool(listing) and listing == _checked_listing(index_dir)
 
 
@@ -126,7 +139,7 @@ def vouch_for_writes(index_dir: Path) -> None:
     anybody else, and an edit to one file costs no scan of every table (seconds on a large
     repository). A write that went wrong raises in the writer; a read that fails later
     starts the deep check again (`CodeIndex.verify(again=True)`)."""
-    _record_checked(index_dir, _listing(index_dir))
+    _record_checked(index_dir, index_listing(index_dir))
 
 
 def _record_checked(index_dir: Path, listing: list[list[Any]]) -> None:
@@ -165,18 +178,20 @@ def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
         lock.release()
 
 
-def _listing(index_dir: Path) -> list[list[Any]]:
-    """[path, size, mtime_ns] of every file of the index (not the locks or this record)."""
+def index_listing(index_dir: Path) -> list[list[Any]]:
+    """[path, size, mtime_ns] of every file of the index (not the locks or the checked record):
+    one walk of the folder, which a run takes once and passes on."""
     out: list[list[Any]] = []
-    for folder, dirs, files in os.walk(index_dir):
+    base = str(index_dir)
+    for folder, dirs, files in os.walk(base):
         dirs.sort()
+        prefix = "" if folder == base else folder[len(base) + 1 :].replace(os.sep, "/") + "/"
         for name in sorted(files):
-            path = Path(folder, name)
-            rel = path.relative_to(index_dir).as_posix()
+            rel = prefix + name
             if rel in KEPT or rel == CHECKED_FILE or name.endswith(".tmp"):
                 continue
             try:
-                stat = path.stat()
+                stat = os.stat(os.path.join(folder, name))
             except FileNotFoundError:
                 continue
             out.append([rel, stat.st_size, stat.st_mtime_ns])

@@ -12,18 +12,18 @@ and renames it over. `full_text` says whether the full-text indexes were built a
 rows were written: a run stopped before that leaves it False, and the next run builds them.
 `name_words` holds the words of each indexed file's name (`file_name_words`), written and
 removed with its row, so that a query looks up only its own words. `listing` is a digest of
-the files the last complete run saw (`listing_digest`): when git reports the same listing, a
-refresh has nothing to do and reads no row. Reading needs no database but SQLite, which keeps
-`status` and no-op runs instant.
+the files the last complete run saw (`codemem.code.worktree`): when git reports the same
+listing, a refresh has nothing to do and reads no row. Reading needs no database but SQLite,
+which keeps `status` and no-op runs instant.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,16 @@ CREATE TABLE name_words (
 ) WITHOUT ROWID;
 """
 _ENTRY_COLUMNS = "path, content_id, status, language, symbols, chunks, syntax_errors"
-_META = ("fingerprint", "indexed_at", "runs_since_maintain", "seconds", "full_text", "listing")
+_META = (
+    "fingerprint",
+    "indexed_at",
+    "runs_since_maintain",
+    "seconds",
+    "full_text",
+    "listing",
+    "settings_key",
+    "listing_settings",
+)
 
 
 @dataclass(slots=True)
@@ -93,14 +102,6 @@ def file_stem(path: str) -> str:
     return path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
 
 
-def listing_digest(current: dict[str, tuple[str | None, str | None]]) -> str:
-    """A digest of path -> (content id, skip reason) for every candidate file."""
-    lines = "\n".join(
-        f"{path}\0{cid or ''}\0{reason or ''}" for path, (cid, reason) in sorted(current.items())
-    )
-    return hashlib.sha1(lines.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def _text(value: str) -> str | bytes:
     """A path as SQLite stores it: text, or its bytes when it is not valid UTF-8."""
     try:
@@ -115,26 +116,34 @@ def _str(value: str | bytes) -> str:
 
 
 class _Entries(dict[str, FileEntry]):
-    """path -> FileEntry that remembers which paths changed since the last save."""
+    """path -> FileEntry that remembers which paths changed since the last save, and what
+    they held then: the totals follow from those alone, not from a count of every row."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.changed: set[str] = set()
+        self.base: tuple[int, int, int] | None = None  # the totals at the last save
+        self._before: dict[str, FileEntry | None] = {}  # what changed paths held then
+
+    def _note(self, path: str) -> None:
+        if path not in self._before:
+            self._before[path] = self.get(path)
+        self.changed.add(path)
 
     def __setitem__(self, path: str, entry: FileEntry) -> None:
+        self._note(path)
         super().__setitem__(path, entry)
-        self.changed.add(path)
 
     def __delitem__(self, path: str) -> None:
+        self._note(path)
         super().__delitem__(path)
-        self.changed.add(path)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         for path, entry in dict(*args, **kwargs).items():
             self[path] = entry
 
     def pop(self, path: str, *default: Any) -> Any:
-        self.changed.add(path)
+        self._note(path)
         return super().pop(path, *default)
 
     def setdefault(self, path: str, entry: FileEntry) -> FileEntry:
@@ -143,8 +152,28 @@ class _Entries(dict[str, FileEntry]):
         return self[path]
 
     def clear(self) -> None:
-        self.changed.update(self)
+        for path in self:
+            self._note(path)
         super().clear()
+
+    def totals(self) -> tuple[int, int, int]:
+        """(files, symbols, chunks) indexed now."""
+        if self.base is None:
+            self.base, self._before = _count(self), {}
+        files, symbols, chunks = self.base
+        for path, old in self._before.items():
+            for entry, sign in ((old, -1), (self.get(path), 1)):
+                if entry is not None and entry.status == INDEXED:
+                    files += sign
+                    symbols += sign * entry.symbols
+                    chunks += sign * entry.chunks
+        return files, symbols, chunks
+
+    def saved(self) -> None:
+        """What is now was saved: changes count from here."""
+        self.base = self.totals()
+        self._before = {}
+        self.changed.clear()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -219,7 +248,11 @@ class Manifest:
         self.runs_since_maintain = 0
         self.seconds = 0.0
         self.full_text = False
-        self.listing = ""  # listing_digest of the files the last complete run saw
+        self.listing = ""  # the digest of the work tree the last complete run saw
+        # That run's `codemem.config.layers_key` ("" when unknown) and the listing settings
+        # it validated to: a run whose layers have the same key reuses them unvalidated.
+        self.settings_key = ""
+        self.listing_settings = ""
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: _Entries | None = _Entries()
@@ -243,6 +276,8 @@ class Manifest:
             manifest.seconds = float(meta.get("seconds") or 0.0)
             manifest.full_text = bool(meta.get("full_text"))
             manifest.listing = str(meta.get("listing") or "")
+            manifest.settings_key = str(meta.get("settings_key") or "")
+            manifest.listing_settings = str(meta.get("listing_settings") or "")
             if isinstance(meta.get("totals"), str):
                 files, symbols, chunks = map(int, meta["totals"].split(","))
                 manifest._totals = files, symbols, chunks
@@ -262,7 +297,8 @@ class Manifest:
 
     def _state(self) -> tuple[Any, ...]:
         settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
-        return (*settings, self.full_text, self.listing, dict(self.files))
+        listing = (self.listing, self.settings_key, self.listing_settings)
+        return (*settings, self.full_text, *listing, dict(self.files))
 
     def close(self) -> None:
         if self._db is not None:
@@ -275,10 +311,19 @@ class Manifest:
     def files(self) -> dict[str, FileEntry]:
         """path -> FileEntry of every file, in path order as saved (read on first use)."""
         if self._files is None:
-            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
+            # The rows and their totals (saved with them) in one read: one consistent save.
+            self._query("BEGIN")
+            try:
+                rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
+                totals = self._query("SELECT value FROM meta WHERE key = 'totals'")
+            finally:
+                self._query("COMMIT")
             if any(isinstance(r[0], bytes) for r in rows):  # SQLite sorts them after all text
                 rows.sort(key=lambda r: _str(r[0]))
             self._files = _Entries({_str(r[0]): FileEntry(*r[1:]) for r in rows})
+            with suppress(IndexError, ValueError):  # none saved, or unreadable: counted later
+                files, symbols, chunks = map(int, str(totals[0][0]).split(","))
+                self._files.base = files, symbols, chunks
         return self._files
 
     def save(self, index_dir: Path) -> None:
@@ -316,7 +361,7 @@ class Manifest:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        files.changed.clear()
+        files.saved()
 
     def _meta(self) -> list[tuple[str, Any]]:
         self.indexed_at = self.indexed_at or time.time()
@@ -327,10 +372,12 @@ class Manifest:
             self.seconds,
             int(self.full_text),
             self.listing,
+            self.settings_key,
+            self.listing_settings,
         )
         meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
         if self._files is not None:  # else no row changed: the saved totals still hold
-            self._totals = _count(self._files)
+            self._totals = self._files.totals()
             meta.append(("totals", ",".join(map(str, self._totals))))
         return meta
 
@@ -363,7 +410,7 @@ class Manifest:
         self.close()
         self._path, self._db = path, _connect(path)
         if isinstance(files, _Entries):
-            files.changed.clear()
+            files.saved()
 
     # -- queries: only the rows asked for ----------------------------------------------------
 
@@ -403,7 +450,7 @@ class Manifest:
     def totals(self) -> tuple[int, int, int]:
         """(files, symbols, chunks) indexed (saved with each save: no row is read)."""
         if self._files is not None:
-            return _count(self._files)
+            return self._files.totals()
         if self._totals is None:
             [(files, symbols, chunks)] = self._query(
                 "SELECT count(*), total(symbols), total(chunks) FROM files WHERE status = ?",

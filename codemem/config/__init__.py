@@ -5,34 +5,63 @@ every key is documented in `codemem/data/example.yml` (`codemem config example`)
 broken one is reported in one line that names the file, the key and what is wrong.
 """
 
-from codemem.config.agent import (
-    BUILTIN_PROVIDERS,
-    GATED_TOOLS,
-    AgentConfig,
-    ModelOverride,
-    PermissionMode,
-    PermissionsConfig,
-    ProviderConfig,
-    ProviderType,
-    parse_rule,
-    provider_settings,
-)
-from codemem.config.core import IndexConfig, MapConfig, SearchConfig, Section
-from codemem.config.loading import (
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from codemem.config.layers import (
     ENV_PREFIX,
     LAYERS,
     environment_overrides,
-    load_config,
+    layers_key,
     merge,
     read_layers,
     read_yaml_file,
     user_config_dir,
-    validate_layer,
-    validate_layers,
 )
-from codemem.config.review import ReviewConfig, Severity
-from codemem.config.schema import Config
-from codemem.config.sleep import SleepConfig
+
+if TYPE_CHECKING:
+    from codemem.config.agent import (
+        BUILTIN_PROVIDERS,
+        GATED_TOOLS,
+        AgentConfig,
+        ModelOverride,
+        PermissionMode,
+        PermissionsConfig,
+        ProviderConfig,
+        ProviderType,
+        parse_rule,
+        provider_settings,
+    )
+    from codemem.config.core import IndexConfig, MapConfig, SearchConfig, Section
+    from codemem.config.loading import load_config, validate_layer, validate_layers
+    from codemem.config.review import ReviewConfig, Severity
+    from codemem.config.schema import Config
+    from codemem.config.sleep import SleepConfig
+
+# The typed sections load pydantic (a third of a short command's start-up): imported on first
+# use, so that reading the layers alone (`layers_key`) stays cheap.
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "BUILTIN_PROVIDERS",
+            "GATED_TOOLS",
+            "AgentConfig",
+            "ModelOverride",
+            "PermissionMode",
+            "PermissionsConfig",
+            "ProviderConfig",
+            "ProviderType",
+            "parse_rule",
+            "provider_settings",
+        ],
+        "codemem.config.agent",
+    ),
+    **dict.fromkeys(["IndexConfig", "MapConfig", "SearchConfig", "Section"], "codemem.config.core"),
+    **dict.fromkeys(["load_config", "validate_layer", "validate_layers"], "codemem.config.loading"),
+    **dict.fromkeys(["ReviewConfig", "Severity"], "codemem.config.review"),
+    "Config": "codemem.config.schema",
+    "SleepConfig": "codemem.config.sleep",
+}
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -54,6 +83,7 @@ __all__ = [
     "Severity",
     "SleepConfig",
     "environment_overrides",
+    "layers_key",
     "load_config",
     "merge",
     "parse_rule",
@@ -64,3 +94,10 @@ __all__ = [
     "validate_layer",
     "validate_layers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'codemem.config' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

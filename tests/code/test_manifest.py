@@ -64,6 +64,27 @@ def test_a_saved_manifest_reads_back_row_by_row_and_whole(tmp_path):
     assert list(loaded.files) == sorted(PATHS)
 
 
+def test_the_totals_follow_every_change_without_counting_every_row(tmp_path):
+    saved(tmp_path)
+    manifest = Manifest.load(tmp_path)
+    files = manifest.files
+    assert manifest.totals() == (6, 11, 10)
+    files["web/app.js"] = FileEntry("c1", "indexed", "javascript", 9, 7, 0)  # was 4, 3
+    files["lib/mod.tar.gz"] = FileEntry("c2", "indexed", "text", 0, 2, 0)  # was binary
+    del files["docs/Mod.md"]
+    files.pop("src/pkg/__init__.py")
+    files["new.py"] = FileEntry("c3", "indexed", "python", 1, 1, 0)
+    files["new.py"] = FileEntry("c4", "binary", None, 0, 0, 0)
+    assert manifest.totals() == (5, 15, 14)
+    manifest.save(tmp_path)
+    files["tests/test_mod.py"] = FileEntry("c5", "too_large", None, 0, 0, 0)
+    assert manifest.totals() == (4, 13, 12)
+    manifest.save(tmp_path)
+    assert Manifest.load(tmp_path).totals() == (4, 13, 12)
+    files.clear()
+    assert manifest.totals() == (0, 0, 0)
+
+
 def test_an_incremental_save_writes_only_what_changed(tmp_path):
     saved(tmp_path)
     manifest = Manifest.load(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from codemem.code import store as store_module
-from codemem.code.indexer import refresh_index
+from codemem.code.indexer import compaction_due_after, refresh_index
 from codemem.code.store import CodeStore
 from codemem.config import load_config
 from codemem.workspace import Workspace
@@ -85,3 +85,11 @@ def test_a_store_open_for_reading_keeps_the_versions_it_may_read(tmp_path, monke
     writer.maintain(keep_versions_seconds=300)
     assert len(writer.table("chunks").list_versions()) == 1
     assert writer.table("chunks").search().where("path = 'pkg/stage0.py'").limit(5).to_list()
+
+
+def test_a_larger_index_is_compacted_after_proportionally_more_runs(tmp_path):
+    config = load_config(tmp_path / "none.yml")
+    every = config.index.compact_every
+    assert [
+        compaction_due_after(config, chunks) for chunks in (0, 99_999, 100_000, 3_019_177)
+    ] == [every, every, every, 30 * every]

@@ -1,0 +1,132 @@
+"""The work tree as one index run sees it: listed once, hashed only where git cannot vouch.
+
+`WorkTree.read` runs the run's one `git ls-files` (`codemem.code.files.read_listing`),
+hashes the few files git cannot vouch for (changed in the work tree, unmerged, untracked) and
+digests the whole listing. When the digest is the one the manifest recorded, nothing changed
+and no other entry is even parsed (a no-op run on 78,000 files); `ids` parses every entry
+only when something did change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codemem.code.files import (
+    GENERATED_NAMES,
+    SECRET_NAMES,
+    VENDOR_DIRS,
+    git_blob_id,
+    parse_listing,
+    path_skip_reason,
+    read_listing,
+    read_repo_file,
+    unvouched,
+)
+
+if TYPE_CHECKING:
+    from codemem.code.manifest import FileEntry
+    from codemem.config import IndexConfig
+
+# The rules that decide a file from its path: when they change, so does every digest, and
+# the files the manifest knows are judged again.
+RULES = hashlib.sha1(
+    repr((1, sorted(VENDOR_DIRS), GENERATED_NAMES.pattern, SECRET_NAMES.pattern)).encode()
+).hexdigest()[:16]
+
+FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingSettings:
+    """The settings that decide which files a listing offers and which are read."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = 1_000_000
+    rules: str = RULES
+
+    @classmethod
+    def of(cls, settings: IndexConfig) -> ListingSettings:
+        return cls(tuple(settings.include), tuple(settings.exclude), settings.max_file_bytes)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            [list(self.include), list(self.exclude), self.max_file_bytes, self.rules]
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ListingSettings | None:
+        """The settings `to_json` wrote, or None when `text` is not such a record."""
+        try:
+            include, exclude, max_file_bytes, rules = json.loads(text)
+            return cls(
+                tuple(map(str, include)), tuple(map(str, exclude)), int(max_file_bytes), str(rules)
+            )
+        except (ValueError, TypeError):
+            return None
+
+
+@dataclass
+class WorkTree:
+    """One listing of the work tree: `digest` to compare with the manifest's, `ids` to plan."""
+
+    root: Path
+    settings: ListingSettings
+    entries: list[bytes]  # read_listing's raw entries
+    hashed: FileIds  # the files git cannot vouch for, with their ids
+    digest: str
+
+    @classmethod
+    def read(cls, root: Path, settings: ListingSettings) -> WorkTree:
+        """List the work tree (one `git ls-files`) and hash what git cannot vouch for."""
+        entries = read_listing(root, settings.include)
+        hashed = _hash_files(root, settings, unvouched(entries))
+        digest = hashlib.sha1(
+            repr((settings, sorted(hashed.items()))).encode(
+                "utf-8", "surrogateescape"
+            )
+        )
+        digest.update(b"\0".join(entries))
+        return cls(root, settings, entries, hashed, digest.hexdigest())
+
+    def ids(self, known: Mapping[str, FileEntry] | None = None) -> FileIds:
+        """path -> (content id, skip reason decided from the path or from reading the file)
+        of every candidate file, in path order (a changed file deleted from the work tree but
+        not from git's index is left out).
+
+        A file `known` (the manifest's rows, recorded under these same settings) at the same
+        content id is not judged again: its reason is given as None, and its row holds what
+        the same rules decided.
+        """
+        out: FileIds = {}
+        for path, (cid, _tracked) in parse_listing(self.entries, self.settings.exclude).items():
+            if cid is None:
+                if path in self.hashed:
+                    out[path] = self.hashed[path]
+            elif known is not None and (entry := known.get(path)) and entry.content_id == cid:
+                out[path] = (cid, None)
+            else:
+                out[path] = (cid, path_skip_reason(path))
+        return out
+
+
+def _hash_files(root: Path, settings: ListingSettings, entries: list[bytes]) -> FileIds:
+    """The ids of the listed files git cannot vouch for, read from the work tree."""
+    out: FileIds = {}
+    for path, (cid, _tracked) in parse_listing(entries, settings.exclude).items():
+        reason = path_skip_reason(path)
+        if cid is None and reason is None:
+            data, read_reason = read_repo_file(root, path, settings.max_file_bytes)
+            if read_reason == "missing":  # deleted in the work tree, not yet in git's index
+                continue
+            if data is None:
+                reason = read_reason
+            else:
+                cid = git_blob_id(data)
+        out[path] = (cid, reason)
+    return out

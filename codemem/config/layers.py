@@ -1,0 +1,118 @@
+"""The layers of settings above the defaults, read and merged but not validated.
+
+Files, environment and flags are read here without pydantic, so that a run can tell from
+`layers_key` that its settings are the ones an earlier run validated (`codemem index` with
+nothing to do then needs no validation at all); `codemem.config.loading` validates them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from codemem import __version__
+from codemem.errors import ConfigError
+
+ENV_PREFIX = "CODEMEM_"
+
+
+def user_config_dir() -> Path:
+    """The user's codemem folder: $CODEMEM_HOME, else ~/.config/codemem."""
+    home = os.environ.get("CODEMEM_HOME")
+    if home:
+        return Path(home).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "codemem"
+
+
+def read_yaml_file(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; an empty file is an empty mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    import yaml  # PyYAML (a tenth of start-up): only when there is a file to read
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return data
+
+
+def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Map CODEMEM_MODEL and CODEMEM_<SECTION>__<KEY>[__<KEY>...] variables to config keys.
+
+    Values are read as YAML (`20`, `false`, `[a, b]`, `{base_url: ...}`); each `__` goes one
+    level down, so CODEMEM_PROVIDERS__GPU__BASE_URL sets `providers.gpu.base_url`.
+    """
+    variables = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for name, value in variables.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if rest == "MODEL":
+            out["model"] = value
+        elif "__" in rest:
+            *parents, key = rest.lower().split("__")
+            level = out
+            for part in parents:
+                level = level.setdefault(part, {})
+            level[key] = _yaml_value(value) if value else value
+    return out
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `over` into a copy of `base` (mappings merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+LAYERS = ("user", "project", "environment", "flags")  # above the defaults, later ones winning
+
+
+def read_layers(
+    project_file: Path | None = None,
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every layer above the defaults as (kind, where it came from, data), in `LAYERS` order."""
+    user_file = user_config_dir() / "config.yml"
+    layers = [("user", str(user_file), read_yaml_file(user_file))]
+    if project_file is not None:
+        layers.append(("project", str(project_file), read_yaml_file(project_file)))
+    layers.append(("environment", "environment", environment_overrides(environ)))
+    layers.append(("flags", "command-line flags", flags or {}))
+    return layers
+
+
+def _yaml_value(text: str) -> Any:
+    import yaml  # PyYAML: only when a variable sets a value
+
+    return yaml.safe_load(text)
+
+
+def layers_key(layers: list[tuple[str, str, dict[str, Any]]]) -> str:
+    """A digest of what `layers` set (and of codemem's version, whose defaults lie beneath):
+    equal keys validate to equal settings."""
+    values = [(kind, data) for kind, _source, data in layers]
+    text = json.dumps([__version__, values], sort_keys=True, default=repr)
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
