@@ -32,9 +32,11 @@ DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query 
 CENTRALITY_WEIGHT = 0.15
 # Companions (files that usually change with the best few) join below the kept top files.
 COMPANION_KEEP = 5  # the first files are never moved: Acc@1..5 stay what the stages gave
-COMPANION_ANCHORS = 3  # whose history is followed
-COMPANION_WEIGHT = 1.0  # × the top score × P(companion | anchor)
+COMPANION_ANCHORS = 2  # whose history is followed
+COMPANION_WEIGHT = 0.25  # × the top score × P(companion | anchor)
 COMPANION_LIMIT = 20  # the best companions considered (only a few slots are left)
+COMPANION_SURE = 0.5  # a companion this likely goes straight below the kept files...
+COMPANION_SLOTS = 1  # ...this many at most
 
 
 @dataclass
@@ -135,6 +137,8 @@ def add_companions(
     anchors: int = COMPANION_ANCHORS,
     weight: float = COMPANION_WEIGHT,
     limit: int = COMPANION_LIMIT,
+    sure: float = COMPANION_SURE,
+    slots: int = COMPANION_SLOTS,
 ) -> None:
     """Raise the files that usually changed with the best-ranked ones, in place, never
     above the `keep`-th file. `present` keeps those of the given paths that are indexed now
@@ -152,8 +156,14 @@ def add_companions(
     }
     found = dict(list(found.items())[: 3 * limit])  # some are gone since they changed
     indexed = present(found) if present is not None else found
-    for path in [p for p in found if p in indexed][:limit]:
-        share = found[path]
-        raised = scores.get(path, 0.0) + weight * top * share
-        # Past the ceiling, squeezed just under it, in the same order.
-        scores[path] = raised if raised < ceiling else ceiling * (1 - 0.01 * ceiling / raised)
+    chosen = [p for p in found if p in indexed][:limit]
+    sure_ones = [p for p in chosen if found[p] >= sure][:slots]
+    for place, path in enumerate(sure_ones):  # straight after the kept files, in order
+        scores[path] = ceiling * (1 - 0.001 * (place + 1))
+    floor = ceiling * (1 - 0.001 * (len(sure_ones) + 1))
+    for path in chosen:
+        if path in sure_ones:
+            continue
+        raised = scores.get(path, 0.0) + weight * top * found[path]
+        # Past the floor, squeezed under it (below the sure ones), in the same order.
+        scores[path] = raised if raised < floor else floor * (1 - 0.01 * floor / raised)

@@ -17,6 +17,8 @@ from tests.helpers import git, make_repo
 COMMITS = [
     ["src/zip.c", "src/zip.h", "CHANGELOG.md"],
     ["src/zip.c", "src/zip.h"],
+    ["src/zip.h", "src/zip.c"],
+    ["src/zip.c", "src/zip.h"],
     ["src/zip.c", "tests/test_zip.c"],
     ["src/zip.c"],  # a lone file has no partner
     ["README.md", "docs/intro.md"],
@@ -26,16 +28,16 @@ COMMITS = [
 
 def test_partners_are_conditional_shares_with_smoothing():
     cochange = CoChange.from_commits(COMMITS)
-    assert len(cochange.commits) == 4
+    assert len(cochange.commits) == 6
     assert cochange.partners("src/zip.c") == {
-        "src/zip.h": 2 / 5,
-        "CHANGELOG.md": 1 / 5,
-        "tests/test_zip.c": 1 / 5,
+        "src/zip.h": 4 / 7,
+        "CHANGELOG.md": 1 / 7,
+        "tests/test_zip.c": 1 / 7,
     }
     assert cochange.partners("gen/0.c") == {}
     assert companions(cochange, ["src/zip.c", "src/zip.h"]) == {
-        "CHANGELOG.md": 1 / 5 + 0.7 * 1 / 4,
-        "tests/test_zip.c": 1 / 5,
+        "CHANGELOG.md": 1 / 7 + 0.7 * 1 / 6,
+        "tests/test_zip.c": 1 / 7,
     }
 
 
@@ -45,9 +47,11 @@ def test_companions_join_below_the_kept_files_and_never_move_them():
     add_companions(scores, cochange, analyze_query("zip fails on empty input"))
     ranked = sorted(scores, key=lambda p: -scores[p])
     assert ranked[:5] == ["src/zip.c", "a.c", "b.c", "c.c", "d.c"]
-    # The header (2 of 3 commits) first, then the changelog; the test file stays out.
+    # The header (in 4 of the source's 5 commits: sure) straight after the kept files; the
+    # changelog (1 of 5) only raised a little; the test file stays out.
     assert ranked[5:] == ["src/zip.h", "e.c", "CHANGELOG.md"]
     assert scores["src/zip.h"] < scores["d.c"]
+    assert scores["CHANGELOG.md"] == 0.25 * 1.0 * (1 / 7)  # × the top score × its share
 
 
 def test_companions_must_be_indexed_and_tests_join_only_when_asked():
