@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 MAX_FILES_PER_COMMIT = 30  # a larger commit is a sweep (formatting, renames), not one change
 SMOOTHING = 2.0  # P(other | file) = together / (changes + SMOOTHING): one shared commit is weak
+MIN_TOGETHER = 2  # commits a pair must share: one shared commit is no evidence
 
 
 @dataclass
@@ -47,7 +48,9 @@ class CoChange:
             for other in self.commits[index]:
                 together[other] += 1
         together.pop(path, None)
-        return {other: n / (len(seen) + SMOOTHING) for other, n in together.items()}
+        return {
+            other: n / (len(seen) + SMOOTHING) for other, n in together.items() if n >= MIN_TOGETHER
+        }
 
 
 def companions(cochange: CoChange, anchors: list[str], *, decay: float = 0.7) -> dict[str, float]:

@@ -28,10 +28,16 @@ MAX_COMMITS = 2000  # recent history says which files go together; older adds co
 
 def read_commits(root: Path, rev: str = "HEAD", limit: int = MAX_COMMITS) -> list[list[str]]:
     """The changed files of the last `limit` non-merge commits reachable from `rev`, newest
-    first (renames as delete + add, so both names count)."""
-    args = ["log", f"-n{limit}", "--no-merges", "--no-renames", "--name-only", "--format=%x00"]
+    first (renames as delete + add, so both names count). A root commit is left out: an
+    initial import says nothing about which files go together."""
+    args = ["log", f"-n{limit}", "--no-merges", "--no-renames", "--name-only", "--format=%x00%P"]
     raw = run_git(root, *args, rev, "--").decode("utf-8", "replace")
-    return [[line for line in block.splitlines() if line] for block in raw.split("\0")[1:]]
+    commits = []
+    for block in raw.split("\0")[1:]:
+        parents, *paths = block.split("\n")
+        if parents.strip():
+            commits.append([path for path in paths if path])
+    return commits
 
 
 def load_cochange(ws: Workspace) -> CoChange | None:

@@ -16,10 +16,13 @@ from tests.helpers import git, make_repo
 
 COMMITS = [
     ["src/zip.c", "src/zip.h", "CHANGELOG.md"],
-    ["src/zip.c", "src/zip.h"],
+    ["src/zip.c", "src/zip.h", "CHANGELOG.md"],
     ["src/zip.h", "src/zip.c"],
     ["src/zip.c", "src/zip.h"],
+    ["src/zip.c", "src/zip.h"],
     ["src/zip.c", "tests/test_zip.c"],
+    ["src/zip.c", "tests/test_zip.c"],
+    ["src/zip.c", "README.md"],  # one shared commit is no evidence
     ["src/zip.c"],  # a lone file has no partner
     ["README.md", "docs/intro.md"],
     [f"gen/{i}.c" for i in range(MAX_FILES_PER_COMMIT + 1)],  # a sweep, left out
@@ -28,16 +31,16 @@ COMMITS = [
 
 def test_partners_are_conditional_shares_with_smoothing():
     cochange = CoChange.from_commits(COMMITS)
-    assert len(cochange.commits) == 6
+    assert len(cochange.commits) == 9
     assert cochange.partners("src/zip.c") == {
-        "src/zip.h": 4 / 7,
-        "CHANGELOG.md": 1 / 7,
-        "tests/test_zip.c": 1 / 7,
+        "src/zip.h": 5 / 10,
+        "CHANGELOG.md": 2 / 10,
+        "tests/test_zip.c": 2 / 10,
     }
     assert cochange.partners("gen/0.c") == {}
     assert companions(cochange, ["src/zip.c", "src/zip.h"]) == {
-        "CHANGELOG.md": 1 / 7 + 0.7 * 1 / 6,
-        "tests/test_zip.c": 1 / 7,
+        "CHANGELOG.md": 2 / 10 + 0.7 * 2 / 7,
+        "tests/test_zip.c": 2 / 10,
     }
 
 
@@ -47,11 +50,11 @@ def test_companions_join_below_the_kept_files_and_never_move_them():
     add_companions(scores, cochange, analyze_query("zip fails on empty input"))
     ranked = sorted(scores, key=lambda p: -scores[p])
     assert ranked[:5] == ["src/zip.c", "a.c", "b.c", "c.c", "d.c"]
-    # The header (in 4 of the source's 5 commits: sure) straight after the kept files; the
-    # changelog (1 of 5) only raised a little; the test file stays out.
+    # The header (in half the source's commits: sure) straight after the kept files; the
+    # changelog (2 in 10) only raised a little; the test file stays out.
     assert ranked[5:] == ["src/zip.h", "e.c", "CHANGELOG.md"]
     assert scores["src/zip.h"] < scores["d.c"]
-    assert scores["CHANGELOG.md"] == 0.25 * 1.0 * (1 / 7)  # × the top score × its share
+    assert scores["CHANGELOG.md"] == 0.25 * 1.0 * (2 / 10)  # × the top score × its share
 
 
 def test_companions_must_be_indexed_and_tests_join_only_when_asked():
@@ -84,7 +87,8 @@ def test_history_is_read_at_head_and_kept_in_a_derived_file(repo: Path, monkeypa
     ws = Workspace(repo)
     cochange = history.load_cochange(ws)
     assert cochange is not None
-    assert cochange.commits == [("CHANGELOG.md", "src/zip.c"), ("src/zip.c", "src/zip.h")]
+    # The root commit (an initial import) is left out.
+    assert cochange.commits == [("CHANGELOG.md", "src/zip.c")]
     stored = ws.local_dir / history.FILE_NAME
     assert json.loads(stored.read_text())["head"] == git(repo, "rev-parse", "HEAD").stdout.strip()
 
