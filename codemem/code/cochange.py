@@ -4,7 +4,8 @@ A fix rarely touches one file: the header of the source it changes, the changelo
 crate's manifest, the sibling platform file, the expected-output files of a test suite.
 No retrieval stage finds those from the issue's words, but the repository's past commits
 say which files go with which. `CoChange` holds the recent commits' changed-file lists and
-`companions` scores the files that usually changed with the best-ranked ones;
+`companions` scores the files that usually changed with the best-ranked ones
+(`fusion.add_companions` places them);
 `code/history.py` reads the commits from git and keeps them in a derived file.
 """
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from codemem.code import history
+from codemem.code import CodeIndex, history
 from codemem.code.cochange import MAX_FILES_PER_COMMIT, CoChange, companions
 from codemem.code.fusion import add_companions
 from codemem.code.query import analyze_query
+from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo
 
@@ -129,3 +130,22 @@ def test_a_new_commit_refreshes_the_history_and_no_git_means_no_companions(
     plain = tmp_path / "plain"
     plain.mkdir()
     assert history.load_cochange(Workspace(plain)) is None
+
+
+def test_file_search_lists_the_changelog_that_changes_with_the_fix(repo: Path, monkeypatch):
+    for n in range(3):
+        _commit(repo, {"src/zip.c": f"int zip_level_{n};\n", "CHANGELOG.md": f"- {n}\n"}, "fix")
+    ws = Workspace(repo)
+    index = CodeIndex(ws, load_config(ws.config_file))
+    index.refresh()
+    loads = []
+    real = history.load_cochange
+    monkeypatch.setattr(history, "load_cochange", lambda w: loads.append(1) or real(w))
+    paths = [hit.path for hit in index.search("zip_level_2", level="file")]
+    assert paths[0] == "src/zip.c" and "CHANGELOG.md" in paths
+    index.search("zip_level_1", level="file")
+    assert loads == [1]  # read once per index run, not per query
+    ws.config_file.parent.mkdir(parents=True, exist_ok=True)
+    ws.config_file.write_text("search:\n  cochange: false\n")
+    off = CodeIndex(ws, load_config(ws.config_file))
+    assert "CHANGELOG.md" not in [hit.path for hit in off.search("zip_level_2", level="file")]
