@@ -11,6 +11,7 @@ fusion or to the path/symbol stages is judged on all instances, never on one.
     python benchmarks/fusion_lab.py history            # add each instance's git history (seconds)
     python benchmarks/fusion_lab.py evaluate [--off STAGE]
     python benchmarks/fusion_lab.py ablation            # Markdown table, each stage off in turn
+    python benchmarks/fusion_lab.py companions          # Markdown table, companion settings
 """
 
 from __future__ import annotations
@@ -278,6 +279,40 @@ def ablation(args) -> None:
         )
 
 
+COMPANION_VARIANTS = (
+    {},  # the defaults in codemem.code.fusion
+    {"anchors": 1},
+    {"anchors": 3},
+    {"anchors": 5},
+    {"weight": 0.5},
+    {"weight": 1.0, "sure": 2.0},  # no sure slot, a stronger additive raise
+    {"sure": 0.3, "slots": 3},
+    {"keep": 3},  # lets companions move ranks 4 and 5
+)
+
+
+def companion_table(args) -> None:
+    """A Markdown table: companions off, the defaults, then each variant of their settings."""
+    records = load_recording()
+    print("| companions | SWE Acc@1/5/10 | Multi Acc@1/5/10 | Multi All@10 | All@10 by language |")
+    print("|:--|--:|--:|--:|:--|")
+    for label, off, options in (
+        ("off", "cochange", None),
+        *((str(v or "defaults"), None, v) for v in COMPANION_VARIANTS),
+    ):
+        table = score(records, off, companion=options)
+        swe, multi = table["all:swebench"], table["all:multiswe"]
+        langs = " ".join(
+            f"{group.split(':')[1]} {row['all10']:.0f}"
+            for group, row in sorted(table.items())
+            if group.startswith("multiswe:")
+        )
+        print(
+            f"| {label} | {swe[1]:.1f} / {swe[5]:.1f} / {swe[10]:.1f} "
+            f"| {multi[1]:.1f} / {multi[5]:.1f} / {multi[10]:.1f} | {multi['all10']:.1f} | {langs} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -292,12 +327,14 @@ def main() -> None:
     e.add_argument("--off", choices=ABLATIONS, help="replay with this stage or prior off")
     e.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("ablation")
+    sub.add_parser("companions")
     h = sub.add_parser("history")
     h.add_argument("--bench-dir", type=Path, default=ROOT.parent.parent / "shared" / "bench")
     h.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args()
     commands = {"collect": collect, "evaluate": evaluate, "ablation": ablation}
     commands["history"] = add_history
+    commands["companions"] = companion_table
     commands[args.command](args)
 
 
