@@ -8,8 +8,10 @@ file Acc@1/3/5/10 per suite and language in well under a second, so a change to 
 fusion or to the path/symbol stages is judged on all instances, never on one.
 
     python benchmarks/fusion_lab.py collect            # ~10 min, once per stage change
+    python benchmarks/fusion_lab.py history            # add each instance's git history (seconds)
     python benchmarks/fusion_lab.py evaluate [--off STAGE]
     python benchmarks/fusion_lab.py ablation            # Markdown table, each stage off in turn
+    python benchmarks/fusion_lab.py companions          # Markdown table, companion settings
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkout import WorkClone, find_mirror  # noqa: E402
 from localization import created, load_suite  # noqa: E402
 
-from codemem.code import followup, stages  # noqa: E402
+from codemem.code import followup, history, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
-from codemem.code.fusion import StageResults, rank_files  # noqa: E402
+from codemem.code.cochange import CoChange  # noqa: E402
+from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
 from codemem.code.search import Searcher  # noqa: E402
@@ -37,6 +40,7 @@ from codemem.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RECORDING = ROOT / "results" / "fusion_lab.pkl"
+_COCHANGE: dict[str, CoChange] = {}  # per instance, built once per process
 
 
 class RecordedSymbols:
@@ -70,9 +74,32 @@ def collect(args) -> None:
                 refresh_index(ws, config)
                 searcher = Searcher(ws, config)
                 records.append(record_instance(searcher, suite, repo, item))
+                records[-1]["commits"] = history.read_commits(clone.root)
+                pickle.dumps(records[-1])  # fail on the first instance, not after the last
                 print(
                     f"{item['instance_id']}: {time.perf_counter() - started:.1f}s", file=sys.stderr
                 )
+    save_recording(records)
+
+
+def add_history(args) -> None:
+    """Record each instance's commits (what `codemem.code.history` reads at the base commit)
+    into an existing recording, from the mirrors."""
+    records = load_recording()
+    items = {
+        item["instance_id"]: item
+        for suite in ("swebench", "multiswe")
+        for item in load_suite(args.bench_dir, suite)
+    }
+    for record in records:
+        mirror = find_mirror(args.mirrors, record["repo"])
+        if mirror is not None:
+            commit = items[record["id"]]["base_commit"]
+            record["commits"] = history.read_commits(mirror, commit)
+    save_recording(records)
+
+
+def save_recording(records: list[dict]) -> None:
     RECORDING.parent.mkdir(parents=True, exist_ok=True)
     with RECORDING.open("wb") as handle:
         pickle.dump(records, handle)
@@ -143,10 +170,13 @@ ABLATIONS = (
     "stems",
     "frame_weights",
     "trace_lines_out",
+    "cochange",
 )
 
 
-def replay(record: dict, off: str | None = None, **options) -> list[str]:
+def replay(
+    record: dict, off: str | None = None, companion: dict | None = None, **options
+) -> list[str]:
     """The file ranking codemem would give now from the recorded stage outputs, `off` ablated."""
     query = analyze_query(record["text"], enabled=off != "query_analysis")
     base = record["results"]
@@ -182,6 +212,17 @@ def replay(record: dict, off: str | None = None, **options) -> list[str]:
         graph_prior=off != "graph_prior",
         **options,
     )
+    if off != "cochange" and record.get("commits") is not None:
+        if record["id"] not in _COCHANGE:
+            _COCHANGE[record["id"]] = CoChange.from_commits(record["commits"])
+        indexed = set(record["indexed"])
+        add_companions(
+            scores,
+            _COCHANGE[record["id"]],
+            query,
+            lambda paths: indexed.intersection(paths),
+            **(companion or {}),
+        )
     return [p for p, _ in sorted(scores.items(), key=lambda kv: -kv[1])]
 
 
@@ -238,6 +279,40 @@ def ablation(args) -> None:
         )
 
 
+COMPANION_VARIANTS = (
+    {},  # the defaults in codemem.code.fusion
+    {"anchors": 1},
+    {"anchors": 3},
+    {"anchors": 5},
+    {"weight": 0.5},
+    {"weight": 1.0, "sure": 2.0},  # no sure slot, a stronger additive raise
+    {"sure": 0.3, "slots": 3},
+    {"keep": 3},  # lets companions move ranks 4 and 5
+)
+
+
+def companion_table(args) -> None:
+    """A Markdown table: companions off, the defaults, then each variant of their settings."""
+    records = load_recording()
+    print("| companions | SWE Acc@1/5/10 | Multi Acc@1/5/10 | Multi All@10 | All@10 by language |")
+    print("|:--|--:|--:|--:|:--|")
+    for label, off, options in (
+        ("off", "cochange", None),
+        *((str(v or "defaults"), None, v) for v in COMPANION_VARIANTS),
+    ):
+        table = score(records, off, companion=options)
+        swe, multi = table["all:swebench"], table["all:multiswe"]
+        langs = " ".join(
+            f"{group.split(':')[1]} {row['all10']:.0f}"
+            for group, row in sorted(table.items())
+            if group.startswith("multiswe:")
+        )
+        print(
+            f"| {label} | {swe[1]:.1f} / {swe[5]:.1f} / {swe[10]:.1f} "
+            f"| {multi[1]:.1f} / {multi[5]:.1f} / {multi[10]:.1f} | {multi['all10']:.1f} | {langs} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -252,8 +327,15 @@ def main() -> None:
     e.add_argument("--off", choices=ABLATIONS, help="replay with this stage or prior off")
     e.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("ablation")
+    sub.add_parser("companions")
+    h = sub.add_parser("history")
+    h.add_argument("--bench-dir", type=Path, default=ROOT.parent.parent / "shared" / "bench")
+    h.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args()
-    {"collect": collect, "evaluate": evaluate, "ablation": ablation}[args.command](args)
+    commands = {"collect": collect, "evaluate": evaluate, "ablation": ablation}
+    commands["history"] = add_history
+    commands["companions"] = companion_table
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ outputs and compare fusion methods on every instance in milliseconds.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from codemem.code.cochange import CoChange, companions
 from codemem.code.files import is_example_path, is_test_path
 from codemem.code.languages import is_prose
 from codemem.code.query import AnalyzedQuery
@@ -30,6 +31,13 @@ TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
+# Companions (files that usually change with the best few) join below the kept top files.
+COMPANION_KEEP = 5  # the first files are never moved: Acc@1..5 stay what the stages gave
+COMPANION_ANCHORS = 2  # whose history is followed
+COMPANION_WEIGHT = 0.25  # × the top score × P(companion | anchor)
+COMPANION_LIMIT = 20  # the best companions considered (only a few slots are left)
+COMPANION_SURE = 0.5  # a companion this likely goes straight below the kept files...
+COMPANION_SLOTS = 1  # ...this many at most
 
 
 @dataclass
@@ -131,9 +139,57 @@ def rank_files(
     rrf_k: int = 20,
     test_prior: bool = True,
     graph_prior: bool = True,
+    cochange: CoChange | None = None,
+    present: Callable[[Iterable[str]], Collection[str]] | None = None,
 ) -> dict[str, float]:
-    """File scores from every stage's proposals and the priors."""
+    """File scores from every stage's proposals, the priors and (given the repository's
+    history) the files that usually change with the best ones."""
     scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
-    return apply_priors(
+    scores = apply_priors(
         scores, query, languages, centrality, test_prior=test_prior, graph_prior=graph_prior
     )
+    if cochange is not None:
+        add_companions(scores, cochange, query, present)
+    return scores
+
+
+def add_companions(
+    scores: dict[str, float],
+    cochange: CoChange,
+    query: AnalyzedQuery,
+    present: Callable[[Iterable[str]], Collection[str]] | None = None,
+    *,
+    keep: int = COMPANION_KEEP,
+    anchors: int = COMPANION_ANCHORS,
+    weight: float = COMPANION_WEIGHT,
+    limit: int = COMPANION_LIMIT,
+    sure: float = COMPANION_SURE,
+    slots: int = COMPANION_SLOTS,
+) -> None:
+    """Raise the files that usually changed with the best-ranked ones, in place, never
+    above the `keep`-th file. `present` keeps those of the given paths that are indexed now
+    (history names deleted files too); tests join only when the query asks for them."""
+    ranked = sorted(scores, key=lambda p: -scores[p])
+    if not ranked:
+        return
+    kept = set(ranked[:keep])
+    top, ceiling = scores[ranked[0]], scores[ranked[len(kept) - 1]] * 0.999
+    proposed = companions(cochange, ranked[:anchors])
+    found = {
+        path: proposed[path]
+        for path in sorted(proposed, key=lambda p: (-proposed[p], p))
+        if path not in kept and (query.asks_for_tests or not is_test_path(path))
+    }
+    found = dict(list(found.items())[: 3 * limit])  # some are gone since they changed
+    indexed = present(found) if present is not None else found
+    chosen = [p for p in found if p in indexed][:limit]
+    sure_ones = [p for p in chosen if found[p] >= sure][:slots]
+    for place, path in enumerate(sure_ones):  # straight after the kept files, in order
+        scores[path] = ceiling * (1 - 0.001 * (place + 1))
+    floor = ceiling * (1 - 0.001 * (len(sure_ones) + 1))
+    for path in chosen:
+        if path in sure_ones:
+            continue
+        raised = scores.get(path, 0.0) + weight * top * found[path]
+        # Past the floor, squeezed under it (below the sure ones), in the same order.
+        scores[path] = raised if raised < floor else floor * (1 - 0.01 * floor / raised)

@@ -21,6 +21,7 @@ from codemem.config.layers import layers_key, read_layers
 from codemem.errors import CodememError
 
 if TYPE_CHECKING:
+    from codemem.code.cochange import CoChange
     from codemem.code.graph import RefGraph
     from codemem.code.indexer import IndexSummary
     from codemem.code.manifest import Manifest
@@ -82,6 +83,8 @@ class CodeIndex:
         self._graph: RefGraph | None = None
         self._maps: dict[tuple[int, tuple[str, ...]], RepoMap] = {}
         self._verified: tuple[int, int] | None = None  # the manifest last found undamaged
+        # Co-change data and the manifest it was loaded under (re-checked after an index run).
+        self._history: tuple[tuple[int, int] | None, CoChange | None] | None = None
         # What the last refresh took from the shared folder of `index.shared`, if it looked.
         self.started_from: SharedStart | None = None
 
@@ -183,16 +186,18 @@ class CodeIndex:
 
         self.verify()
         try:
-            searcher = Searcher(self.ws, self.config, centrality=self._centrality)
+            searcher = Searcher(
+                self.ws, self.config, centrality=self._centrality, cochange=self._cochange
+            )
             return searcher.search(query, k=k, level=level)
         except CodememError:
             raise
         except Exception:  # a segment (or LanceDB, for vectors) failing: damage, or a bug?
             if self.verify(wait=True, again=True) is None:
                 raise
-        return Searcher(self.ws, self.config, centrality=self._centrality).search(
-            query, k=k, level=level
-        )
+        return Searcher(
+            self.ws, self.config, centrality=self._centrality, cochange=self._cochange
+        ).search(query, k=k, level=level)
 
     def verify(self, *, wait: bool = False, again: bool = False) -> str | None:
         """Check the index and rebuild it if it is damaged; returns what was damaged, or None.
@@ -359,6 +364,16 @@ class CodeIndex:
             return prior
         loaded = self._map_data()
         return loaded[1].file_centrality() if loaded is not None else {}
+
+    def _cochange(self) -> CoChange | None:
+        """Which files changed together lately: read from git (or its derived file) once per
+        index run seen, so a long-lived process pays for it once, not per query."""
+        from codemem.code.history import load_cochange  # runs git
+
+        stamp = self._manifest_stamp()
+        if self._history is None or self._history[0] != stamp:
+            self._history = (stamp, load_cochange(self.ws))
+        return self._history[1]
 
     def _map_data(self) -> tuple[TagStore, RefGraph] | None:
         """The tag store and its reference graph (from the graph cache, built if missing)."""

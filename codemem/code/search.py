@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codemem.code import followup, stages
+from codemem.code import followup, history, stages
+from codemem.code.cochange import CoChange
 from codemem.code.files import is_example_path, is_test_path
 from codemem.code.fusion import (
     STAGE_WEIGHTS,
@@ -24,7 +25,7 @@ from codemem.code.fusion import (
     rank_files,
     rrf,
 )
-from codemem.code.manifest import Manifest
+from codemem.code.manifest import INDEXED, Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
 from codemem.errors import UsageError
@@ -77,6 +78,7 @@ class Searcher:
         manifest: Manifest | None = None,
         *,
         centrality: Callable[[], Mapping[str, float]] | None = None,
+        cochange: Callable[[], CoChange | None] | None = None,
     ):
         self.ws = ws
         self.config = config
@@ -88,6 +90,7 @@ class Searcher:
         self._tables: CodeStore | None = None
         self._centrality: Mapping[str, float] | None = None
         self._centrality_source = centrality or self._load_centrality
+        self._cochange_source = cochange or (lambda: history.load_cochange(ws))
 
     @property
     def store(self) -> Lexicon:
@@ -121,6 +124,17 @@ class Searcher:
                 log.debug("no graph prior: %s", exc)
                 self._centrality = {}
         return self._centrality
+
+    def cochange(self) -> CoChange | None:
+        """Which files changed together in the repository's recent commits (None without
+        history, or when the stage is off)."""
+        if not self.config.search.cochange:
+            return None
+        try:
+            return self._cochange_source()
+        except Exception as exc:  # the companions are optional; search works without them
+            log.debug("no co-change data: %s", exc)
+            return None
 
     def search(self, text: str, k: int = 10, level: str = "chunk") -> list[Hit]:
         if level not in LEVELS:
@@ -206,7 +220,13 @@ class Searcher:
             rrf_k=opts.rrf_k,
             test_prior=opts.test_prior,
             graph_prior=opts.graph_prior,
+            cochange=self.cochange(),
+            present=self._indexed,
         )
+
+    def _indexed(self, paths: Iterable[str]) -> set[str]:
+        """Those of `paths` the index holds now."""
+        return {p for p in paths if (e := self.manifest.entry(p)) and e.status == INDEXED}
 
     def _vector_stage(self, text: str, depth: int) -> list[stages.Candidate]:
         if self.config.index.embeddings == "none":

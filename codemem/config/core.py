@@ -41,6 +41,7 @@ class SearchConfig(Section):
     messages: bool = True
     callees: bool = True
     stems: bool = True
+    cochange: bool = True  # files that usually change with the best ones join the file list
     rrf_k: int = Field(default=20, ge=1)
 
 

@@ -1,0 +1,104 @@
+"""The repository's recent commits as changed-file lists, kept in a derived file.
+
+`load_cochange` answers from `.codemem/local/cochange.json` when it was made at the current
+HEAD, and otherwise reads `git log --name-only` (the last `MAX_COMMITS` commits, merges left
+out) and writes the file again. The file is derived: one that does not read, fails its
+checksum or has the wrong shape is rebuilt, and a workspace without git history simply has
+no co-change data. The counting itself is `code/cochange.py` (pure).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from codemem.code.cochange import CoChange
+from codemem.errors import GitError
+from codemem.infra import atomic_write, head_commit, run_git
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+FILE_NAME = "cochange.json"
+VERSION = 1
+MAX_COMMITS = 2000  # recent history says which files go together; older adds cost, not signal
+
+
+def read_commits(root: Path, rev: str = "HEAD", limit: int = MAX_COMMITS) -> list[list[str]]:
+    """The changed files of the last `limit` non-merge commits reachable from `rev`, newest
+    first (renames as delete + add, so both names count). A root commit is left out: an
+    initial import says nothing about which files go together."""
+    args = ["log", f"-n{limit}", "--no-merges", "--no-renames", "--name-only", "--format=%x00%P"]
+    raw = run_git(root, *args, rev, "--").decode("utf-8", "replace")
+    commits = []
+    for block in raw.split("\0")[1:]:
+        parents, *paths = block.split("\n")
+        if parents.strip():
+            commits.append([path for path in paths if path])
+    return commits
+
+
+def load_cochange(ws: Workspace) -> CoChange | None:
+    """Co-change data for the workspace at HEAD (rebuilt when stale or damaged), or None
+    when there is no history to learn from."""
+    try:
+        head = head_commit(ws.root)
+    except GitError as exc:
+        log.debug("no history for co-change: %s", exc)
+        return None
+    if head is None:
+        return None
+    path = ws.local_dir / FILE_NAME
+    commits = _read(path, head)
+    if commits is None:
+        try:
+            commits = read_commits(ws.root, head)
+        except GitError as exc:
+            log.debug("no history for co-change: %s", exc)
+            return None
+        _write(ws, head, commits)
+    return CoChange.from_commits(commits)
+
+
+def _digest(paths: list[str], commits: list[list[int]]) -> str:
+    body = json.dumps([paths, commits], separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest()
+
+
+def _write(ws: Workspace, head: str, commits: list[list[str]]) -> None:
+    """Paths once in a table, each commit as indexes into it, and a checksum over both."""
+    table: dict[str, int] = {}
+    encoded = [[table.setdefault(p, len(table)) for p in files] for files in commits]
+    paths = list(table)
+    record = {
+        "version": VERSION,
+        "head": head,
+        "sha256": _digest(paths, encoded),
+        "paths": paths,
+        "commits": encoded,
+    }
+    try:
+        path = ws.ensure_local() / FILE_NAME
+        atomic_write(path, json.dumps(record, separators=(",", ":")), durable=False)
+    except OSError as exc:  # a read-only workspace still searches, it only re-reads git
+        log.debug("cannot keep %s: %s", FILE_NAME, exc)
+
+
+def _read(path: Path, head: str) -> list[list[str]] | None:
+    """The stored commits if the file is whole and was made at `head`, else None."""
+    try:
+        record = json.loads(path.read_bytes())
+        if record["version"] != VERSION or record["head"] != head:
+            return None
+        paths, encoded = record["paths"], record["commits"]
+        if record["sha256"] != _digest(paths, encoded):
+            log.debug("%s fails its checksum: rebuilding it", path)
+            return None
+        return [[paths[i] for i in files] for files in encoded]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        log.debug("%s is damaged (%s): rebuilding it", path, exc)
+        return None

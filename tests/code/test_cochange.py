@@ -1,0 +1,151 @@
+"""Co-change companions (issue #13): files that usually change with the best-ranked ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codemem.code import CodeIndex, history
+from codemem.code.cochange import MAX_FILES_PER_COMMIT, CoChange, companions
+from codemem.code.fusion import add_companions
+from codemem.code.query import analyze_query
+from codemem.config import load_config
+from codemem.workspace import Workspace
+from tests.helpers import git, make_repo
+
+COMMITS = [
+    ["src/zip.c", "src/zip.h", "CHANGELOG.md"],
+    ["src/zip.c", "src/zip.h", "CHANGELOG.md"],
+    ["src/zip.h", "src/zip.c"],
+    ["src/zip.c", "src/zip.h"],
+    ["src/zip.c", "src/zip.h"],
+    ["src/zip.c", "tests/test_zip.c"],
+    ["src/zip.c", "tests/test_zip.c"],
+    ["src/zip.c", "README.md"],  # one shared commit is no evidence
+    ["src/zip.c"],  # a lone file has no partner
+    ["README.md", "docs/intro.md"],
+    [f"gen/{i}.c" for i in range(MAX_FILES_PER_COMMIT + 1)],  # a sweep, left out
+]
+
+
+def test_partners_are_conditional_shares_with_smoothing():
+    cochange = CoChange.from_commits(COMMITS)
+    assert len(cochange.commits) == 9
+    assert cochange.partners("src/zip.c") == {
+        "src/zip.h": 5 / 10,
+        "CHANGELOG.md": 2 / 10,
+        "tests/test_zip.c": 2 / 10,
+    }
+    assert cochange.partners("gen/0.c") == {}
+    assert companions(cochange, ["src/zip.c", "src/zip.h"]) == {
+        "CHANGELOG.md": 2 / 10 + 0.7 * 2 / 7,
+        "tests/test_zip.c": 2 / 10,
+    }
+
+
+def test_companions_join_below_the_kept_files_and_never_move_them():
+    cochange = CoChange.from_commits(COMMITS)
+    scores = {"src/zip.c": 1.0, "a.c": 0.9, "b.c": 0.8, "c.c": 0.7, "d.c": 0.6, "e.c": 0.5}
+    add_companions(scores, cochange, analyze_query("zip fails on empty input"))
+    ranked = sorted(scores, key=lambda p: -scores[p])
+    assert ranked[:5] == ["src/zip.c", "a.c", "b.c", "c.c", "d.c"]
+    # The header (in half the source's commits: sure) straight after the kept files; the
+    # changelog (2 in 10) only raised a little; the test file stays out.
+    assert ranked[5:] == ["src/zip.h", "e.c", "CHANGELOG.md"]
+    assert scores["src/zip.h"] < scores["d.c"]
+    assert scores["CHANGELOG.md"] == 0.25 * 1.0 * (2 / 10)  # × the top score × its share
+
+
+def test_companions_must_be_indexed_and_tests_join_only_when_asked():
+    cochange = CoChange.from_commits(COMMITS)
+    scores = {"src/zip.c": 1.0}
+    add_companions(scores, cochange, analyze_query("zip"), lambda paths: {"CHANGELOG.md"})
+    assert list(scores) == ["src/zip.c", "CHANGELOG.md"]
+    scores = {"src/zip.c": 1.0}
+    add_companions(scores, cochange, analyze_query("pytest tests for zip"))
+    assert "tests/test_zip.c" in scores
+
+
+def _commit(repo: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "add", "--", *files)
+    git(repo, "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = make_repo(tmp_path / "repo", commit=False)
+    _commit(root, {"src/zip.c": "int zip;\n", "src/zip.h": "int zip;\n"}, "zip")
+    _commit(root, {"src/zip.c": "int zip2;\n", "CHANGELOG.md": "- zip\n"}, "fix zip")
+    return root
+
+
+def test_history_is_read_at_head_and_kept_in_a_derived_file(repo: Path, monkeypatch):
+    ws = Workspace(repo)
+    cochange = history.load_cochange(ws)
+    assert cochange is not None
+    # The root commit (an initial import) is left out.
+    assert cochange.commits == [("CHANGELOG.md", "src/zip.c")]
+    stored = ws.local_dir / history.FILE_NAME
+    assert json.loads(stored.read_text())["head"] == git(repo, "rev-parse", "HEAD").stdout.strip()
+
+    def no_git(*args, **kwargs):
+        raise AssertionError("read git although the file was whole")
+
+    monkeypatch.setattr(history, "read_commits", no_git)
+    assert history.load_cochange(ws) == cochange
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # torn
+        lambda text: text.replace('"CHANGELOG.md"', '"CHANGELOG.mx"'),  # fails the checksum
+        lambda text: json.dumps({**json.loads(text), "commits": [[99]]}),  # bad shape
+        lambda text: "\x00\xff garbage",
+    ],
+)
+def test_a_damaged_history_file_is_rebuilt(repo: Path, damage):
+    ws = Workspace(repo)
+    whole = history.load_cochange(ws)
+    stored = ws.local_dir / history.FILE_NAME
+    good = stored.read_text()
+    stored.write_text(damage(good))
+    assert history.load_cochange(ws) == whole
+    assert stored.read_text() == good
+
+
+def test_a_new_commit_refreshes_the_history_and_no_git_means_no_companions(
+    repo: Path, tmp_path: Path
+):
+    ws = Workspace(repo)
+    history.load_cochange(ws)
+    _commit(repo, {"src/zip.h": "int zip3;\n", "CHANGELOG.md": "- zip3\n"}, "header")
+    cochange = history.load_cochange(ws)
+    assert cochange is not None and cochange.commits[0] == ("CHANGELOG.md", "src/zip.h")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert history.load_cochange(Workspace(plain)) is None
+
+
+def test_file_search_lists_the_changelog_that_changes_with_the_fix(repo: Path, monkeypatch):
+    for n in range(3):
+        _commit(repo, {"src/zip.c": f"int zip_level_{n};\n", "CHANGELOG.md": f"- {n}\n"}, "fix")
+    ws = Workspace(repo)
+    index = CodeIndex(ws, load_config(ws.config_file))
+    index.refresh()
+    loads = []
+    real = history.load_cochange
+    monkeypatch.setattr(history, "load_cochange", lambda w: loads.append(1) or real(w))
+    paths = [hit.path for hit in index.search("zip_level_2", level="file")]
+    assert paths[0] == "src/zip.c" and "CHANGELOG.md" in paths
+    index.search("zip_level_1", level="file")
+    assert loads == [1]  # read once per index run, not per query
+    ws.config_file.parent.mkdir(parents=True, exist_ok=True)
+    ws.config_file.write_text("search:\n  cochange: false\n")
+    off = CodeIndex(ws, load_config(ws.config_file))
+    assert "CHANGELOG.md" not in [hit.path for hit in off.search("zip_level_2", level="file")]
