@@ -87,7 +87,8 @@ def _parse_code(
         source = source[3:]
     tree = parser.parse(source)
     # A tree with errors gets the query that also counts them: one pass over it, not two.
-    query = get_query(language, with_errors=tree.root_node.has_error)
+    has_error = tree.root_node.has_error
+    query = get_query(language, with_errors=True) if has_error else get_query(language)
     if query is None:
         parsed.syntax_errors = count_errors(tree, language)
         parsed.chunks = text_windows(lines, 1, len(lines), chunk_lines, max_line_chars, "lines")
