@@ -23,6 +23,7 @@ from tree_sitter import Language, Parser, Query
 log = logging.getLogger("codemem")
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
+ERROR_PATTERNS = "(ERROR) @error (MISSING) @missing"  # what counts as a syntax error
 _local = threading.local()
 
 
@@ -398,8 +399,12 @@ def get_parser(language: str) -> Parser | None:
 
 
 @cache
-def get_query(language: str) -> Query | None:
-    """The compiled tag query of a code language, or None if missing or incompatible."""
+def get_query(language: str, *, with_errors: bool = False) -> Query | None:
+    """The compiled tag query of a code language, or None if missing or incompatible.
+
+    `with_errors` adds the patterns `(ERROR) @error` and `(MISSING) @missing`: the one pass
+    over a tree that has errors then also counts them.
+    """
     lang = get_language(language)
     spec = _GRAMMAR_BY_NAME.get(language)
     if lang is None or spec is None:
@@ -407,6 +412,8 @@ def get_query(language: str) -> Query | None:
     names = spec.queries or (f"{spec.name}.scm",)
     try:
         text = "\n".join((QUERIES_DIR / name).read_text(encoding="utf-8") for name in names)
+        if with_errors:
+            text += f"\n{ERROR_PATTERNS}\n"
         query: Query = Query(lang, text)  # annotated: on Python 3.10 the stub's `Self` is Any
         return query
     except Exception as exc:  # grammar version drift: still chunk the file, without symbols

@@ -80,19 +80,22 @@ def _parse_code(
 ) -> None:
     language = parsed.language
     parser = get_parser(language)
-    query = get_query(language) if parser is not None else None
     if parser is None:  # grammar wheel missing: the file is still searchable as text
         parsed.chunks = text_windows(lines, 1, len(lines), chunk_lines, max_line_chars, "lines")
         return
     if source.startswith(_BOM):
         source = source[3:]
     tree = parser.parse(source)
-    parsed.syntax_errors = count_errors(tree, language)
+    # A tree with errors gets the query that also counts them: one pass over it, not two.
+    has_error = tree.root_node.has_error
+    query = get_query(language, with_errors=True) if has_error else get_query(language)
     if query is None:
+        parsed.syntax_errors = count_errors(tree, language)
         parsed.chunks = text_windows(lines, 1, len(lines), chunk_lines, max_line_chars, "lines")
         return
     spec = grammar(language)
     tags = extract_tags(tree, query, source, lines, spec.comments if spec else "c")
+    parsed.syntax_errors = tags.errors
     parsed.symbols = [d.symbol for d in tags.definitions]
     parsed.references = tags.references
     parsed.imports = tags.imports

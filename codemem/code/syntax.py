@@ -14,7 +14,7 @@ from functools import cache
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from codemem.code.languages import get_language
+from codemem.code.languages import ERROR_PATTERNS, get_language
 from codemem.code.model import Import, Reference, Symbol
 
 # One definition match: (kind, node, name node, body, doc and scope captures).
@@ -39,6 +39,7 @@ _ONE_CHILD_WRAPPERS = frozenset({"type_declaration", "const_declaration", "var_d
 CLASS_KINDS = frozenset({"class", "struct", "interface", "enum", "trait", "impl", "type"})
 _DATA_KINDS = frozenset({"variable", "constant", "field"})
 _REFERENCE_KINDS = {f"reference.{kind}": kind for kind in ("call", "type", "ref")}
+_ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]\Z")
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _SCOPE_NOISE = re.compile(r"[\s*&<>]")
@@ -68,17 +69,20 @@ class Tags:
     definitions: list[Definition]  # source order (outer before inner)
     references: list[Reference]
     imports: list[Import]
+    errors: int = 0  # ERROR and MISSING nodes, when the query had their patterns
 
 
 @cache
 def error_query(language: str) -> Query | None:
     """A query matching ERROR and MISSING nodes."""
     lang = get_language(language)
-    return Query(lang, "(ERROR) @error (MISSING) @missing") if lang is not None else None
+    return Query(lang, ERROR_PATTERNS) if lang is not None else None
 
 
 def count_errors(tree: Tree, language: str) -> int:
-    """The number of ERROR and MISSING nodes (0 without running a query on clean trees)."""
+    """The number of ERROR and MISSING nodes (0 without running a query on clean trees).
+
+    `extract_tags` counts them too, in its own pass, given a query `with_errors`."""
     root = tree.root_node
     if not root.has_error:
         return 0
@@ -90,13 +94,15 @@ def count_errors(tree: Tree, language: str) -> int:
 
 
 def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comments: str) -> Tags:
-    """Run the tag query once and turn its matches into definitions, references and imports."""
+    """Run the tag query once and turn its matches into definitions, references and imports
+    (and the count of syntax errors, when the query has `ERROR_PATTERNS`)."""
     found: dict[
         int, DefinitionCapture
     ] = {}  # name start byte -> definition capture (dedupes patterns)
     raw_refs: list[tuple[Node, str]] = []
     add_ref = raw_refs.append
     imports: list[Import] = []
+    errors = 0
     ref_kind = _REFERENCE_KINDS.get
     for _, caps in QueryCursor(query).matches(tree.root_node):
         if "name" not in caps:
@@ -109,6 +115,8 @@ def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comm
                     imports += [
                         Import(_import_target(n.text or b""), n.start_point[0] + 1) for n in nodes
                     ]
+                elif cname in _ERROR_CAPTURES:
+                    errors += len(nodes)
             continue
         definition: tuple[str, Node] | None = None
         for cname, nodes in caps.items():
@@ -124,7 +132,8 @@ def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comm
             found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
     above: dict[int, tuple[str, int]] = {}  # row -> comment block above it (rows repeat)
     definitions = _nest([_definition(d, source, lines, comments, above) for d in found.values()])
-    return Tags(definitions, _references(raw_refs, found), imports)
+    errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
+    return Tags(definitions, _references(raw_refs, found), imports, errors)
 
 
 def _references(

@@ -51,7 +51,12 @@ _BRACKET_SPACE = re.compile(r"([(\[{])\s+|,?\s+([)\]}])")
 
 def one_line(signature: str) -> str:
     """A multi-line header on one line: `def f(\n    a,\n)` becomes `def f(a)`."""
-    return _BRACKET_SPACE.sub(r"\1\2", " ".join(signature.split()))
+    text = " ".join(signature.split())
+    # Spaces are single now: the pattern can only match one of these pairs, which most headers
+    # lack (the indexer calls this for every definition).
+    if "( " in text or "[ " in text or "{ " in text or " )" in text or " ]" in text or " }" in text:
+        return _BRACKET_SPACE.sub(r"\1\2", text)
+    return text
 
 
 @dataclass(slots=True)

@@ -14,6 +14,8 @@ IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+[A-Za-z_][A-Za-z0-9_]*")
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+")
 # Sub-word boundaries: lower→Upper, Upper→Upper+lower (HTTPServer → HTTP Server), digits.
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+# `_CAMEL_RE`'s sub-words of a word with no case change in it, once lower-cased.
+_RUNS_RE = re.compile(r"[a-z]+|[0-9]+")
 MIN_TOKEN = 2
 MAX_TOKEN = 40
 
@@ -73,10 +75,14 @@ def identifier_tokens(word: str) -> tuple[str, ...]:
 def _split_tokens(word: str) -> tuple[str, ...]:
     if word.isalpha() and (word.islower() or word.isupper()):  # one sub-word: itself
         return (word.lower(),) if MIN_TOKEN <= len(word) <= MAX_TOKEN else ()
-    whole = word.lower().strip("_")
+    lower = word.lower()
+    whole = lower.strip("_")
     out: list[str] = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
     if whole:
-        parts = split_identifier(word)
+        # In one case (`snake_case`, `SCREAMING_CASE`, `i2c_dev`, `0x1f`) the sub-words are
+        # the runs of letters and of digits: a simpler pattern than `split_identifier`'s.
+        one_case = lower == word or word.isupper()
+        parts = _RUNS_RE.findall(whole) if one_case else split_identifier(word)
         if len(parts) > 1:
             out.extend(p for p in parts if len(p) >= MIN_TOKEN and p != whole)
     return tuple(out)
@@ -92,11 +98,13 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-class _JoinedTokens(dict[str, str]):
-    """word -> its tokens joined by spaces ("" for none, and for a number), filled on use."""
+class _JoinedTokens(dict[bytes, str]):
+    """word (ASCII bytes) -> its tokens joined by spaces ("" for none, and for a number),
+    filled on use."""
 
-    def __missing__(self, word: str) -> str:
-        joined = "" if word.isdigit() else " ".join(_split_tokens(word))
+    def __missing__(self, word: bytes) -> str:
+        text = word.decode("ascii")
+        joined = "" if text.isdigit() else " ".join(_split_tokens(text))
         if len(self) >= _TOKENS_MAX:
             self.clear()
         self[word] = joined
@@ -104,11 +112,17 @@ class _JoinedTokens(dict[str, str]):
 
 
 _JOINED = _JoinedTokens()
+# Every byte but `_WORD_RE`'s characters becomes a space; UTF-8 encodes any other character
+# in bytes above 127, so the words of the translated bytes are `_WORD_RE`'s words.
+_SEPARATORS = bytes(
+    c if c < 128 and (chr(c).isalnum() or c == ord("_")) else 32 for c in range(256)
+)
 
 
 def token_text(text: str) -> str:
     """`" ".join(tokenize(text))`, without a Python step per word (the indexer's hot path)."""
-    return " ".join(filter(None, map(_JOINED.__getitem__, _WORD_RE.findall(text))))
+    words = text.encode("utf-8", "surrogatepass").translate(_SEPARATORS).split()
+    return " ".join(filter(None, map(_JOINED.__getitem__, words)))
 
 
 def path_tokens(path: str) -> list[str]:

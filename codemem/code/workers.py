@@ -33,7 +33,9 @@ PARALLEL_MIN_FILES = 48
 MAX_WORKERS = 8
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 1.0
-IN_FLIGHT_PER_WORKER = 4  # chunks of files submitted ahead per worker
+# Chunks of files submitted ahead per worker: enough to keep parsing while the writer
+# commits a batch (about a second).
+IN_FLIGHT_PER_WORKER = 8
 
 
 def _worker(args: tuple[Path, str, str | None, ExtractSettings]) -> FileResult:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from codemem.code import parse as parse_module
+from codemem.code.languages import get_parser, language_for_path
 from codemem.code.parse import parse_file, split_source
+from codemem.code.syntax import count_errors
 
 
 def spans(parsed):
@@ -80,6 +82,22 @@ def test_syntax_errors_are_counted_and_the_rest_still_indexed():
 
 def test_clean_file_has_no_syntax_errors():
     assert parse_file("a.rs", b"fn main() {}\n").syntax_errors == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("a.py", b"def bad(:\n    pass\n\nx = [1, 2\nclass C(:\n    y = )\n"),
+        ("a.c", b"int f( {\n  return 1;\n}\nstruct S { int a; \nvoid g(void) { h(; }\n"),
+        ("a.ts", b"function f(: number {\n  return 1\n}\nclass C { m( { } }\n"),
+        ("a.go", b"package main\nfunc f( {\n}\ntype T struct { a int\n"),
+    ],
+)
+def test_syntax_errors_counted_in_the_tag_pass_match_a_separate_count(path, source):
+    language = language_for_path(path, source)
+    expected = count_errors(get_parser(language).parse(source), language)
+    assert expected > 1
+    assert parse_file(path, source).syntax_errors == expected
 
 
 def test_lone_carriage_returns_do_not_break_spans():
