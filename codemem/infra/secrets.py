@@ -179,12 +179,14 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     ),
 }
 _BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
-_ALL_ANCHORS = sorted({anchor for anchors in ANCHORS.values() for anchor in anchors}, key=len)
-# An anchor that starts with a shorter one ("sk-ant-", "private key"), and that one.
+# An anchor that starts with a shorter anchor ("sk-ant-") or with a common prefix of several
+# ("gh" of "ghp_", "gho_"...), and that one: it is looked for only where the shorter one is,
+# so each text is scanned once for all of them (a prefix rare in code, or its hits cost more).
+_PREFIXES = sorted({a for anchors in ANCHORS.values() for a in anchors} | {"gh"}, key=len)
 _SHORTER = {
     anchor: shorter
-    for anchor in _ALL_ANCHORS
-    for shorter in reversed(_ALL_ANCHORS)
+    for anchor in _PREFIXES
+    for shorter in reversed(_PREFIXES)
     if len(shorter) < len(anchor) and anchor.startswith(shorter)
 }
 
@@ -283,8 +285,7 @@ def first_secret(
 
 
 def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
-    """Where `anchor` is in `lowered`; an anchor that starts with a shorter one is looked for
-    only where that one is (`seen` keeps what one text's scans found)."""
+    """Where `anchor` is in `lowered` (`seen` keeps what one text's scans found)."""
     if anchor not in seen:
         shorter = _SHORTER.get(anchor)
         if shorter:
