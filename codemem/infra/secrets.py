@@ -127,7 +127,7 @@ _ASSIGNED_BARE = re.compile(
 )
 # What every match of `_ASSIGNED` / `_ASSIGNED_BARE` holds from its quote / operator on: a
 # window of text without it is not searched with them (case-sensitive, so much faster).
-_QUOTED_VALUE = re.compile(r"['\"][^'\"\s]{12,}['\"]")
+_QUOTED_VALUE = re.compile(r"(?i)[=>:]\s*[rbf]?['\"][^'\"\s]{12,}['\"]")
 _BARE_VALUE = re.compile(r"[=>:][ \t]*[^\s'\"`,;(){}\[\]<>]{6,}[ \t]*(?:#.*)?$", re.MULTILINE)
 _IDENTIFIER = re.compile(
     r"[A-Za-z_][A-Za-z_.]*|[0-9.]+"
