@@ -125,8 +125,9 @@ _ASSIGNED_BARE = re.compile(
     _SECRET_NAME + r"[ \t]*(?::=|=>|[:=])[ \t]*([^\s'\"`,;(){}\[\]<>]{6,})[ \t]*(?:#.*)?$",
     re.MULTILINE,
 )
-# What every match of `_ASSIGNED` / `_ASSIGNED_BARE` holds from its quote / operator on: a
-# window of text without it is not searched with them (case-sensitive, so much faster).
+# What every match of `_ASSIGNED` / `_ASSIGNED_BARE` holds from its operator on: a window of
+# text without it is not searched with them (these start at a rare character, not at every
+# letter that could begin a secret-like name, so they are much faster).
 _QUOTED_VALUE = re.compile(r"(?i)[=>:]\s*[rbf]?['\"][^'\"\s]{12,}['\"]")
 _BARE_VALUE = re.compile(r"[=>:][ \t]*[^\s'\"`,;(){}\[\]<>]{6,}[ \t]*(?:#.*)?$", re.MULTILINE)
 _IDENTIFIER = re.compile(
@@ -179,9 +180,9 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     ),
 }
 _BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
-# An anchor that starts with a shorter anchor ("sk-ant-") or with a common prefix of several
-# ("gh" of "ghp_", "gho_"...), and that one: it is looked for only where the shorter one is,
-# so each text is scanned once for all of them (a prefix rare in code, or its hits cost more).
+# Anchor -> a shorter anchor it starts with ("sk-ant-" -> "sk-") or a prefix common to several
+# ("ghp_", "gho_"... -> "gh", rare enough in code): it is looked for only where that one is,
+# instead of in another scan of the whole text.
 _PREFIXES = sorted({a for anchors in ANCHORS.values() for a in anchors} | {"gh"}, key=len)
 _SHORTER = {
     anchor: shorter
