@@ -125,6 +125,11 @@ _ASSIGNED_BARE = re.compile(
     _SECRET_NAME + r"[ \t]*(?::=|=>|[:=])[ \t]*([^\s'\"`,;(){}\[\]<>]{6,})[ \t]*(?:#.*)?$",
     re.MULTILINE,
 )
+# What every match of `_ASSIGNED` / `_ASSIGNED_BARE` holds from its operator on: a window of
+# text without it is not searched with them (these start at a rare character, not at every
+# letter that could begin a secret-like name, so they are much faster).
+_QUOTED_VALUE = re.compile(r"(?i)[=>:]\s*[rbf]?['\"][^'\"\s]{12,}['\"]")
+_BARE_VALUE = re.compile(r"[=>:][ \t]*[^\s'\"`,;(){}\[\]<>]{6,}[ \t]*(?:#.*)?$", re.MULTILINE)
 _IDENTIFIER = re.compile(
     r"[A-Za-z_][A-Za-z_.]*|[0-9.]+"
 )  # `os.environ`, `none`, `3600`: not a secret
@@ -175,6 +180,16 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     ),
 }
 _BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
+# Anchor -> a shorter anchor it starts with ("sk-ant-" -> "sk-") or a prefix common to several
+# ("ghp_", "gho_"... -> "gh", rare enough in code): it is looked for only where that one is,
+# instead of in another scan of the whole text.
+_PREFIXES = sorted({a for anchors in ANCHORS.values() for a in anchors} | {"gh"}, key=len)
+_SHORTER = {
+    anchor: shorter
+    for anchor in _PREFIXES
+    for shorter in reversed(_PREFIXES)
+    if len(shorter) < len(anchor) and anchor.startswith(shorter)
+}
 
 
 @dataclass(frozen=True)
@@ -270,14 +285,29 @@ def first_secret(
     return None
 
 
-def _spans(lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, int]]:
+def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
+    """Where `anchor` is in `lowered` (`seen` keeps what one text's scans found)."""
+    if anchor not in seen:
+        shorter = _SHORTER.get(anchor)
+        if shorter:
+            seen[anchor] = [
+                at for at in _occurrences(lowered, shorter, seen) if lowered.startswith(anchor, at)
+            ]
+        else:
+            found = []
+            at = lowered.find(anchor)
+            while at >= 0:
+                found.append(at)
+                at = lowered.find(anchor, at + 1)
+            seen[anchor] = found
+    return seen[anchor]
+
+
+def _spans(
+    lowered: str, anchors: tuple[str, ...], seen: dict[str, list[int]]
+) -> list[tuple[int, int]]:
     """Merged windows around every occurrence of the anchors."""
-    starts = []
-    for anchor in anchors:
-        at = lowered.find(anchor)
-        while at >= 0:
-            starts.append(at)
-            at = lowered.find(anchor, at + 1)
+    starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
     spans: list[tuple[int, int]] = []
     for at in sorted(starts):
         start, end = max(0, at - _BEFORE), at + _AFTER
@@ -297,21 +327,24 @@ def find_secrets(
     With `bare`, unquoted values assigned to a secret-like name count too.
     """
     lowered = text.lower()
+    seen: dict[str, list[int]] = {}
     known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
-        for start, end in _spans(lowered, ANCHORS[rule]):
+        for start, end in _spans(lowered, ANCHORS[rule], seen):
             for match in pattern.finditer(text, start, end):
                 found = _found(rule, severity, what, match)
                 if not placeholder(found.value):
                     known.add(found.value)
                     yield found
-    assignments: list[tuple[re.Pattern[str], Callable[[str], bool]]] = [
-        (_ASSIGNED, lambda value: _assigned(value, min_entropy))
+    assignments: list[tuple[re.Pattern[str], re.Pattern[str], Callable[[str], bool]]] = [
+        (_ASSIGNED, _QUOTED_VALUE, lambda value: _assigned(value, min_entropy))
     ]
     if bare:
-        assignments.append((_ASSIGNED_BARE, _bare))
-    for start, end in _spans(lowered, ANCHORS["secrets/assigned-secret"]):
-        for assignment, secret_like in assignments:
+        assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
+    for start, end in _spans(lowered, ANCHORS["secrets/assigned-secret"], seen):
+        for assignment, value_like, secret_like in assignments:
+            if not value_like.search(text, start, end):
+                continue
             for match in assignment.finditer(text, start, end):
                 value = match.group(1)
                 if not any(key in value for key in known) and secret_like(value):
