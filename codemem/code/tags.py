@@ -391,6 +391,17 @@ class _Stored:
 def _open(path: Path) -> _Stored:
     """The opened store whose top file is `path`; ValueError when it is not a whole one of
     this format (its base file missing or damaged included)."""
+    try:
+        return _open_once(path)
+    except _BaseGone:  # replaced (and the old base deleted) between our two opens: again
+        return _open_once(path)
+
+
+class _BaseGone(ValueError):
+    """The base file a top file names is not there."""
+
+
+def _open_once(path: Path) -> _Stored:
     top = _open_whole(path, formats=(_FORMAT, _BASE_FORMAT))
     if top.meta["format"] == _BASE_FORMAT:
         return _Stored(top, top, None)
@@ -402,7 +413,7 @@ def _open(path: Path) -> _Stored:
     try:
         base = _open_whole(path.parent / name)
     except FileNotFoundError:
-        raise ValueError(f"its base file {name} is missing") from None
+        raise _BaseGone(f"its base file {name} is missing") from None
     except ValueError as exc:
         raise ValueError(f"its base file {name}: {exc}") from None
     rows = top.view("base_rows")
