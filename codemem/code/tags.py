@@ -104,6 +104,7 @@ class TagStore:
         self._meta: dict[str, tuple[str, list[Definition], list[str]]] = {}  # decoded
         self._files: dict[str, FileTags] | None = None  # every file decoded, until a change
         self._held = 0  # bytes of the records held in memory (about)
+        self._stored_paths: list[str] = []  # the paths of `_stored`, in order
 
     @property
     def path(self) -> Path:
@@ -149,10 +150,13 @@ class TagStore:
         except (OSError, ValueError) as exc:
             return f"{TAGS_FILE} is unreadable: {exc}"
 
-    def _adopt(self, stored: _Stored) -> None:
+    def _adopt(self, stored: _Stored, paths: list[str] | None = None) -> None:
+        """Read from `stored` from now on; `paths`, its paths when the caller knows them."""
         top = stored.top
         self._stored, self.version, self.exists = stored, int(top.meta["version"]), True
-        paths = Strings(top.bytes("paths"), top.view("paths_offsets")).tolist()
+        if paths is None:
+            paths = Strings(top.bytes("paths"), top.view("paths_offsets")).tolist()
+        self._stored_paths = paths
         if stored.rows is None:
             self._records = dict(zip(paths, range(len(paths)), strict=True))
         else:
@@ -309,6 +313,14 @@ class TagStore:
                 stat = None
             if stat is not None and (stat.st_dev, stat.st_ino) == stored.top.identity:
                 return
+        paths = list(self._records)
+        if stored is not None and paths == self._stored_paths:  # as written: no re-encoding
+            names: tuple[Column, Column] = (
+                ("B", stored.top.bytes("paths")),
+                ("q", stored.top.bytes("paths_offsets")),
+            )
+        else:
+            names = string_columns(paths)
         own = [r for r in self._records.values() if isinstance(r, tuple)]
         own_bytes = sum(len(meta) + len(refs) for meta, refs in own)
         base_rows = len(stored.base.view("paths_offsets")) - 1 if stored is not None else 0
@@ -318,12 +330,12 @@ class TagStore:
             or own_bytes > self._stored_bytes() // COMPACT_SHARE
             or (base_rows - (len(self._records) - len(own))) * COMPACT_SHARE > base_rows
         ):
-            base = self._write_base()
+            base = self._write_base(names)
             own = []  # every record is a row of the new base file
         else:
             base = stored.base
         columns: dict[str, Column] = {}
-        columns["paths"], columns["paths_offsets"] = string_columns(self._records)
+        columns["paths"], columns["paths_offsets"] = names
         rows, k = array("q"), 0
         for record in self._records.values():
             if isinstance(record, tuple):
@@ -339,18 +351,18 @@ class TagStore:
         meta = {"kind": _MAGIC, "format": _FORMAT, "version": self.version, "base": base.path.name}
         write_columns(self.path, meta, columns)
         decoded = self._meta
-        self._adopt(_open(self.path))
+        self._adopt(_open(self.path), paths)
         self._meta = decoded  # the definitions decoded so far are still right
         for path in self.index_dir.glob(f"{_BASE_PREFIX}*.bin"):
             if path.name != base.path.name:  # replaced: readers still map it, unlinked
                 path.unlink(missing_ok=True)
 
-    def _write_base(self) -> Columns:
+    def _write_base(self, names: tuple[Column, Column]) -> Columns:
         """Write every record to a new base file (`tags.base.<version>.bin`, the whole-store
         layout) and point the records at its rows."""
         stored = self._stored
         columns: dict[str, Column] = {}
-        columns["paths"], columns["paths_offsets"] = string_columns(self._records)
+        columns["paths"], columns["paths_offsets"] = names
         fd = _reopen(stored.base) if stored is not None else None
         base = stored.base if stored is not None else None
         try:
