@@ -431,9 +431,10 @@ def _open_once(path: Path) -> _Stored:
     rows = top.view("base_rows")
     count = len(top.view("paths_offsets")) - 1
     base_count = len(base.view("paths_offsets")) - 1
-    own = sum(1 for row in rows if row < 0)
-    if len(rows) != count or own != len(top.view("meta_offsets")) - 1:
+    own = len(top.view("meta_offsets")) - 1
+    if len(rows) != count:
         raise ValueError("base_rows does not match the paths")
+    # Bounds (what reading needs): a base row, or -k for one of the top file's own records.
     if count and (max(rows) >= base_count or min(rows) < -own):
         raise ValueError("base_rows out of bounds")
     return _Stored(top, base, rows)
