@@ -67,7 +67,8 @@ def main() -> int:
     index_dir = args.index_dir
     if args.copy:
         args.copy.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(index_dir / "tags.bin", args.copy / "tags.bin")
+        for part in [index_dir / "tags.bin", *index_dir.glob("tags.base.*.bin")]:
+            shutil.copy2(part, args.copy / part.name)
         index_dir = args.copy
     for stale in index_dir.glob("graph.*"):
         stale.unlink()

@@ -38,7 +38,10 @@ log = logging.getLogger("codemem")
 
 TAGS_FILE = "tags.bin"
 _MAGIC = "codemem-tags"
-_FORMAT = 4
+_FORMAT = 5  # the top file; a base file (and a whole store, as earlier versions wrote it) is 4
+_BASE_FORMAT = 4
+_BASE_PREFIX = "tags.base."
+COMPACT_SHARE = 8  # a new base file once 1/8 of the base's bytes, or rows, are elsewhere/stale
 SPILL_BYTES = 32 << 20  # records a streaming writer holds in memory before the first save
 RELEASE_BYTES = 64 << 20  # of the mapped file read by a scan before its pages are let go
 
@@ -98,13 +101,15 @@ class TagStore:
         self.index_dir = Path(index_dir)
         self.version = version
         self.exists = exists
-        self._opened: Columns | None = None  # the file as last read or written
-        # path -> its row in the opened file, or its encoded record: (pickled (language,
-        # defs, imports), pickled refs). In the order files were added.
+        self._stored: _Stored | None = None  # the files as last read or written
+        # path -> its row in the base file, or its encoded record: (pickled (language, defs,
+        # imports), pickled refs), in memory or views of the top file. In the order files were
+        # added.
         self._records: dict[str, int | tuple[bytes, bytes]] = {}
         self._meta: dict[str, tuple[str, list[Definition], list[str]]] = {}  # decoded
         self._files: dict[str, FileTags] | None = None  # every file decoded, until a change
         self._held = 0  # bytes of the records held in memory (about)
+        self._stored_paths: list[str] = []  # the paths of `_stored`, in order
 
     @property
     def path(self) -> Path:
@@ -131,7 +136,7 @@ class TagStore:
     def stored_version(index_dir: Path | str) -> int | None:
         """The version of the stored file (reads only its header), or None when unreadable."""
         try:
-            return int(_open(Path(index_dir) / TAGS_FILE).meta["version"])
+            return int(_open(Path(index_dir) / TAGS_FILE).top.meta["version"])
         except (OSError, ValueError):
             return None
 
@@ -141,7 +146,8 @@ class TagStore:
         or None; a missing file, or one an older codemem wrote, is not damage here."""
         path = Path(index_dir) / TAGS_FILE
         try:
-            return _open(path).verify()
+            stored = _open(path)
+            return stored.top.verify() or (stored.base.verify() if stored.rows else None)
         except FileNotFoundError:
             return None
         except _OlderFormat:
@@ -149,10 +155,20 @@ class TagStore:
         except (OSError, ValueError) as exc:
             return f"{TAGS_FILE} is unreadable: {exc}"
 
-    def _adopt(self, opened: Columns) -> None:
-        self._opened, self.version, self.exists = opened, int(opened.meta["version"]), True
-        paths = Strings(opened.bytes("paths"), opened.view("paths_offsets")).tolist()
-        self._records = dict(zip(paths, range(len(paths)), strict=True))
+    def _adopt(self, stored: _Stored, paths: list[str] | None = None) -> None:
+        """Read from `stored` from now on; `paths`, its paths when the caller knows them."""
+        top = stored.top
+        self._stored, self.version, self.exists = stored, int(top.meta["version"]), True
+        if paths is None:
+            paths = Strings(top.bytes("paths"), top.view("paths_offsets")).tolist()
+        self._stored_paths = paths
+        if stored.rows is None:
+            self._records = dict(zip(paths, range(len(paths)), strict=True))
+        else:
+            self._records = dict(zip(paths, stored.rows.tolist(), strict=True))
+            for path, row in self._records.items():
+                if row < 0:  # a record kept in the top file itself: held as views of it
+                    self._records[path] = (_row(top, "meta", -row - 1), _row(top, "refs", -row - 1))
         self._meta, self._files, self._held = {}, None, 0
 
     @property
@@ -171,8 +187,9 @@ class TagStore:
         record = self._records.get(path)
         if record is None or isinstance(record, tuple):
             return record
-        assert self._opened is not None
-        return _row(self._opened, "meta", record), _row(self._opened, "refs", record)
+        assert self._stored is not None
+        base = self._stored.base
+        return _row(base, "meta", record), _row(base, "refs", record)
 
     def definitions(self, path: str) -> list[Definition]:
         """One file's definitions in source order (decodes only that file's definitions)."""
@@ -208,11 +225,11 @@ class TagStore:
                 read += len(record[0])
             yield defs, _decode(record[1]) if references else {}
             read += len(record[1]) if references else 0
-            if read > RELEASE_BYTES and self._opened is not None:
-                self._opened.release()  # a pass over a large store keeps little resident
+            if read > RELEASE_BYTES and self._stored is not None:
+                self._stored.base.release()  # a pass over a large store keeps little resident
                 read = 0
-        if read and self._opened is not None:
-            self._opened.release()
+        if read and self._stored is not None:
+            self._stored.base.release()
 
     def get(self, path: str) -> FileTags | None:
         """One file's tags, or None."""
@@ -275,37 +292,98 @@ class TagStore:
     def spill(self) -> None:
         """Save once the records held in memory weigh as much as those already on disk: a
         store streamed in stays small in memory, and each byte is copied a few times at most."""
-        opened = self._opened
-        stored = len(opened.bytes("meta")) + len(opened.bytes("refs")) if opened else 0
-        if self._held >= max(stored, SPILL_BYTES):
+        if self._held >= max(self._stored_bytes(), SPILL_BYTES):
             self.save()
 
+    def _stored_bytes(self) -> int:
+        if self._stored is None:
+            return 0
+        base = self._stored.base
+        return len(base.bytes("meta")) + len(base.bytes("refs"))
+
     def save(self) -> None:
-        """Write the store atomically (temp file in the same folder, then rename), then read
+        """Write the store atomically (temp files in the same folder, then rename), then read
         it from there: the records written are no longer held in memory. A store unchanged
-        since it was read or written is not written again."""
-        if self._opened is not None and self._opened.meta.get("version") == self.version:
+        since it was read or written is not written again.
+
+        Only the top file is rewritten while the records not in the base file stay small
+        (an edit writes a few megabytes, not the whole store); past that, or once many base
+        records are stale, the whole store goes into a new base file.
+        """
+        stored = self._stored
+        if stored is not None and stored.top.meta.get("version") == self.version:
             try:
                 stat = self.path.stat()
             except OSError:
                 stat = None
-            if stat is not None and (stat.st_dev, stat.st_ino) == self._opened.identity:
+            if stat is not None and (stat.st_dev, stat.st_ino) == stored.top.identity:
                 return
+        paths = list(self._records)
+        if stored is not None and paths == self._stored_paths:  # as written: no re-encoding
+            names: tuple[Column, Column] = (
+                ("B", stored.top.bytes("paths")),
+                ("q", stored.top.bytes("paths_offsets")),
+            )
+        else:
+            names = string_columns(paths)
+        own = [r for r in self._records.values() if isinstance(r, tuple)]
+        own_bytes = sum(len(meta) + len(refs) for meta, refs in own)
+        base_rows = len(stored.base.view("paths_offsets")) - 1 if stored is not None else 0
+        if (
+            stored is None
+            or stored.rows is None  # the whole store is in the top file: it is replaced
+            or own_bytes > self._stored_bytes() // COMPACT_SHARE
+            or (base_rows - (len(self._records) - len(own))) * COMPACT_SHARE > base_rows
+        ):
+            base = self._write_base(names)
+            own = []  # every record is a row of the new base file
+        else:
+            base = stored.base
         columns: dict[str, Column] = {}
-        columns["paths"], columns["paths_offsets"] = string_columns(self._records)
-        fd = _reopen(self._opened)
+        columns["paths"], columns["paths_offsets"] = names
+        rows, k = array("q"), 0
+        for record in self._records.values():
+            if isinstance(record, tuple):
+                k += 1
+                rows.append(-k)
+            else:
+                rows.append(record)
+        columns["base_rows"] = ("q", memoryview(rows).cast("B"))
+        for which, part in enumerate(("meta", "refs")):
+            pieces, offsets = _pieces(None, None, own, part, which)
+            columns[part], columns[f"{part}_offsets"] = ("B", pieces), ("q", offsets)
+        assert base.path.name.startswith(_BASE_PREFIX)
+        meta = {"kind": _MAGIC, "format": _FORMAT, "version": self.version, "base": base.path.name}
+        write_columns(self.path, meta, columns)
+        decoded = self._meta
+        self._adopt(_open(self.path), paths)
+        self._meta = decoded  # the definitions decoded so far are still right
+        for path in self.index_dir.glob(f"{_BASE_PREFIX}*.bin"):
+            if path.name != base.path.name:  # replaced: readers still map it, unlinked
+                path.unlink(missing_ok=True)
+
+    def _write_base(self, names: tuple[Column, Column]) -> Columns:
+        """Write every record to a new base file (`tags.base.<version>.bin`, the whole-store
+        layout) and point the records at its rows."""
+        stored = self._stored
+        columns: dict[str, Column] = {}
+        columns["paths"], columns["paths_offsets"] = names
+        fd = _reopen(stored.base) if stored is not None else None
+        base = stored.base if stored is not None else None
         try:
             for which, part in enumerate(("meta", "refs")):
-                pieces, offsets = _pieces(self._opened, fd, self._records.values(), part, which)
+                pieces, offsets = _pieces(base, fd, self._records.values(), part, which)
                 columns[part], columns[f"{part}_offsets"] = ("B", pieces), ("q", offsets)
-            meta = {"kind": _MAGIC, "format": _FORMAT, "version": self.version}
-            write_columns(self.path, meta, columns)
+            meta = {"kind": _MAGIC, "format": _BASE_FORMAT, "version": self.version}
+            path = self.index_dir / f"{_BASE_PREFIX}{self.version}.bin"
+            write_columns(path, meta, columns)
         finally:
             if fd is not None:
                 os.close(fd)
-        decoded = self._meta
-        self._adopt(_open(self.path))
-        self._meta = decoded  # the definitions decoded so far are still right
+        opened = _open_whole(path)
+        self._records = dict(zip(self._records, range(len(self._records)), strict=True))
+        self._held = 0
+        return opened
 
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -315,8 +393,61 @@ class _OlderFormat(ValueError):
     """A tag store written by an older codemem (a pickle, or another format number)."""
 
 
-def _open(path: Path) -> Columns:
-    """The opened tag file; ValueError when it is not a whole one of this format."""
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """The opened store: the top file (`tags.bin`: paths in order, and the records not in the
+    base file) and the base file its other records are rows of. `rows` (type "q") gives each
+    path's base row, or -k for the top file's own k-th record (from 1); None when the top file
+    is a whole store in the base layout (then `base` is `top`)."""
+
+    top: Columns
+    base: Columns
+    rows: memoryview | None
+
+
+def _open(path: Path) -> _Stored:
+    """The opened store whose top file is `path`; ValueError when it is not a whole one of
+    this format (its base file missing or damaged included)."""
+    try:
+        return _open_once(path)
+    except _BaseGone:  # replaced (and the old base deleted) between our two opens: again
+        return _open_once(path)
+
+
+class _BaseGone(ValueError):
+    """The base file a top file names is not there."""
+
+
+def _open_once(path: Path) -> _Stored:
+    top = _open_whole(path, formats=(_FORMAT, _BASE_FORMAT))
+    if top.meta["format"] == _BASE_FORMAT:
+        return _Stored(top, top, None)
+    if "base_rows" not in top:
+        raise ValueError("no base_rows column")
+    name = top.meta.get("base")
+    if not isinstance(name, str) or not name.startswith(_BASE_PREFIX) or "/" in name:
+        raise ValueError(f"bad base file name {name!r}")
+    try:
+        base = _open_whole(path.parent / name)
+    except FileNotFoundError:
+        raise _BaseGone(f"its base file {name} is missing") from None
+    except ValueError as exc:
+        raise ValueError(f"its base file {name}: {exc}") from None
+    rows = top.view("base_rows")
+    count = len(top.view("paths_offsets")) - 1
+    base_count = len(base.view("paths_offsets")) - 1
+    own = len(top.view("meta_offsets")) - 1
+    if len(rows) != count:
+        raise ValueError("base_rows does not match the paths")
+    # Bounds (what reading needs): a base row, or -k for one of the top file's own records.
+    if count and (max(rows) >= base_count or min(rows) < -own):
+        raise ValueError("base_rows out of bounds")
+    return _Stored(top, base, rows)
+
+
+def _open_whole(path: Path, formats: tuple[int, ...] = (_BASE_FORMAT,)) -> Columns:
+    """One tag file (a whole store, a base file, or a top file if `formats` allows); ValueError
+    when it is not a whole one of `formats`."""
     try:
         opened = Columns.open(path)
     except ValueError:
@@ -327,17 +458,20 @@ def _open(path: Path) -> Columns:
     kind, fmt = opened.meta.get("kind"), opened.meta.get("format")
     if kind != _MAGIC:
         raise ValueError(f"unknown format {kind!r}")
-    if fmt != _FORMAT:
+    if fmt not in formats:
         raise _OlderFormat(f"format {fmt!r}, not {_FORMAT}")
     for part in ("paths", "paths_offsets", "meta", "meta_offsets", "refs", "refs_offsets"):
         if part not in opened:
             raise ValueError(f"no {part} column")
-    rows = len(opened.view("paths_offsets")) - 1
-    if rows < 0 or any(len(opened.view(f"{p}_offsets")) != rows + 1 for p in ("meta", "refs")):
+    rows = {part: len(opened.view(f"{part}_offsets")) - 1 for part in ("paths", "meta", "refs")}
+    whole = fmt == _BASE_FORMAT  # a top file holds fewer records than paths
+    if min(rows.values()) < 0 or rows["meta"] != rows["refs"] or (
+        whole and rows["meta"] != rows["paths"]
+    ):
         raise ValueError("columns of different lengths")
-    for part in ("paths", "meta", "refs"):
+    for part, count in rows.items():
         offsets = opened.view(f"{part}_offsets")
-        if offsets[0] != 0 or offsets[rows] != len(opened.bytes(part)):
+        if offsets[0] != 0 or offsets[count] != len(opened.bytes(part)):
             raise ValueError(f"{part} offsets do not match their data")
     return opened
 
@@ -345,12 +479,13 @@ def _open(path: Path) -> Columns:
 def encoded_records(path: Path) -> Iterator[bytes]:
     """Every pickled record of the tag file at `path`, undecoded: what a check of untrusted
     input (a shared index) inspects before anything unpickles them. Nothing when the file is
-    not a tag file of this format."""
+    not a tag file of this format. A top file gives only its own records: its base file, in
+    the same folder, is checked as a tag file of its own."""
     try:
-        opened = _open(path)
+        opened = _open_whole(path, formats=(_FORMAT, _BASE_FORMAT))
     except (OSError, ValueError):
         return
-    rows = len(opened.view("paths_offsets")) - 1
+    rows = len(opened.view("meta_offsets")) - 1
     for part in ("meta", "refs"):
         for row in range(rows):
             yield _row(opened, part, row).tobytes()

@@ -107,6 +107,41 @@ def test_store_round_trip_and_lazy_sections(tmp_path):
     assert TagStore.load(tmp_path).files == loaded.files
 
 
+def test_an_edit_rewrites_only_the_top_file_until_the_base_goes_stale(tmp_path):
+    many = [FileTags(f"f{i}.py", "python", [fn(f"f{i}", 1)], {"g": i}) for i in range(40)]
+    store = TagStore(tmp_path)
+    store.update(many, [])
+    store.save()
+    [base] = tmp_path.glob("tags.base.*.bin")
+    written = base.stat().st_mtime_ns, base.stat().st_ino
+    # One file changed, one removed, one added (then re-added after a removal: it moves last).
+    store.update([FileTags("f3.py", "python", [fn("g3", 2)], {})], ["f5.py", "f7.py"])
+    store.update([FileTags("new.py", "python", [], {"f3": 1}), many[7]], [])
+    store.save()
+    assert (base.stat().st_mtime_ns, base.stat().st_ino) == written
+    assert list(tmp_path.glob("tags.base.*.bin")) == [base]
+    loaded = TagStore.load(tmp_path)
+    order = [f"f{i}.py" for i in range(40) if i not in (5, 7)] + ["new.py", "f7.py"]
+    assert loaded.paths == store.paths == order
+    assert loaded.files == store.files and loaded.version == store.version
+    assert loaded.definitions("f3.py") == [fn("g3", 2)]
+    assert TagStore.damage(tmp_path) is None
+    # Past an eighth of the base's rows stale or elsewhere, the whole store is written anew.
+    loaded.update([], [f"f{i}.py" for i in range(10, 20)])
+    loaded.save()
+    [rewritten] = tmp_path.glob("tags.base.*.bin")
+    assert rewritten != base
+    assert TagStore.load(tmp_path).files == loaded.files
+    # A damaged or missing base file makes the store unreadable, which the indexer rebuilds.
+    with rewritten.open("r+b") as handle:
+        handle.truncate(rewritten.stat().st_size - 8)
+    assert "unreadable" in TagStore.damage(tmp_path)
+    assert TagStore.load(tmp_path).exists is False
+    rewritten.unlink()
+    assert "base file" in TagStore.damage(tmp_path)
+    assert TagStore.stored_version(tmp_path) is None
+
+
 def test_update_bumps_the_version_only_when_tags_change(tmp_path):
     store = make_store(tmp_path)
     first = store.version

@@ -30,6 +30,7 @@ REPAIR_LINE = "codemem: WARNING: the code index was damaged ("
 KINDS = [
     ("manifest", "manifest.db", True),
     ("tag store", "tags.bin", True),
+    ("tag store base", "tags.base.*.bin", True),
     ("graph and search prior", "graph.*.bin", False),
     ("chunk rows", "chunks.lance/data/*.lance", True),
     ("file rows", "files.lance/data/*.lance", True),
@@ -118,6 +119,7 @@ def test_search_after_damage_rebuilds_once_and_answers_the_same(
     ("pattern", "how"),
     [
         ("tags.bin", "truncate"),
+        ("tags.base.*.bin", "delete"),
         ("chunks.lance/data/*.lance", "truncate"),
         ("lexicon/seg-*.bin", "truncate"),
         ("symbols.lance/data/*.lance", "delete"),  # seen only by opening the tables
