@@ -37,6 +37,8 @@ from codemem.errors import IndexingError
 log = logging.getLogger("codemem")
 
 TAGS_FILE = "tags.bin"
+# A path's record: its row in the base file, or (meta, refs) bytes held in memory or the top file.
+Record = int | tuple[bytes | memoryview, bytes | memoryview]
 _MAGIC = "codemem-tags"
 _FORMAT = 5  # the top file; a base file (and a whole store, as earlier versions wrote it) is 4
 _BASE_FORMAT = 4
@@ -105,7 +107,7 @@ class TagStore:
         # path -> its row in the base file, or its encoded record: (pickled (language, defs,
         # imports), pickled refs), in memory or views of the top file. In the order files were
         # added.
-        self._records: dict[str, int | tuple[bytes, bytes]] = {}
+        self._records: dict[str, Record] = {}
         self._meta: dict[str, tuple[str, list[Definition], list[str]]] = {}  # decoded
         self._files: dict[str, FileTags] | None = None  # every file decoded, until a change
         self._held = 0  # bytes of the records held in memory (about)
@@ -166,8 +168,8 @@ class TagStore:
             self._records = dict(zip(paths, range(len(paths)), strict=True))
         else:
             self._records = dict(zip(paths, stored.rows.tolist(), strict=True))
-            for path, row in self._records.items():
-                if row < 0:  # a record kept in the top file itself: held as views of it
+            for path, row in list(self._records.items()):
+                if isinstance(row, int) and row < 0:  # a record kept in the top file: views of it
                     self._records[path] = (_row(top, "meta", -row - 1), _row(top, "refs", -row - 1))
         self._meta, self._files, self._held = {}, None, 0
 
@@ -514,7 +516,7 @@ def _reopen(opened: Columns | None) -> int | None:
 def _pieces(
     opened: Columns | None,
     fd: int | None,
-    records: Iterable[int | tuple[bytes, bytes]],
+    records: Iterable[Record],
     part: str,
     which: int,
 ) -> tuple[list[Any], memoryview]:
