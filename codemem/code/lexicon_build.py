@@ -132,6 +132,39 @@ def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.
                     tf.astype(np.uint32), lengths)  # fmt: skip
 
 
+class RawStrings:
+    """A string column copied from segments as byte ranges of theirs, never decoded (what a
+    merge writes instead of a list of `str`)."""
+
+    def __init__(self) -> None:
+        self.parts: list[memoryview] = []
+        self.offsets: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self.size = 0  # bytes so far
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def extend(self, seg: Any, column: str, runs: Iterable[tuple[int, int]]) -> None:
+        """Append the strings of rows a:b of `column` of the segment `seg` for each (a, b)."""
+        blob, offsets = seg.cols.bytes(column), seg.array(f"{column}_offsets")
+        for a, b in runs:
+            if a == b:
+                continue
+            low, high = int(offsets[a]), int(offsets[b])
+            self.parts.append(blob[low:high])
+            self.offsets.append(offsets[a + 1 : b + 1] - low + self.size)
+            self.size += high - low
+            self.count += b - a
+
+    def columns(self, name: str) -> dict[str, Column]:
+        return {name: ("B", self.parts), f"{name}_offsets": ("q", np.concatenate(self.offsets))}
+
+    def encoded(self) -> list[bytes]:
+        """Each string's UTF-8 bytes."""
+        return b"".join(self.parts).split(b"\0")[:-1]
+
+
 @dataclass
 class SegmentData:
     """The rows and postings of one segment, before they are written."""
@@ -156,7 +189,9 @@ class SegmentData:
         def coded(values: Iterable[str | None]) -> np.ndarray:
             return np.array([codes.setdefault(v or "", len(codes)) for v in values], np.uint32)
 
-        def strings(name: str, values: Iterable[str | None]) -> dict[str, Column]:
+        def strings(name: str, values: Iterable[str | None] | RawStrings) -> dict[str, Column]:
+            if isinstance(values, RawStrings):
+                return values.columns(name)
             blob, offsets = string_columns((v or "").replace("\0", "") for v in values)
             return {name: blob, f"{name}_offsets": offsets}
 
@@ -196,8 +231,13 @@ class SegmentData:
             "s_end": ("i", np.asarray(s["end"], np.int32)),
             "s_null": ("B", np.asarray(s["null"], np.uint8)),
         }
-        width = max([len(n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES]) for n in s["name"]] or [1])
-        keys = np.array([n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in s["name"]], f"S{max(width, 1)}")
+        names = s["name"]
+        encoded = names.encoded() if isinstance(names, RawStrings) else [
+            n.encode("utf-8", "surrogateescape") for n in names]  # fmt: skip
+        cut = [n[:NAME_KEY_BYTES] for n in encoded]
+        del encoded
+        width = max([len(n) for n in cut] or [1])
+        keys = np.array(cut, f"S{max(width, 1)}")
         by_name = np.argsort(keys, kind="stable")
         cols["sn_keys"] = ("B", keys[by_name].tobytes())
         cols["sn_rows"] = ("I", by_name.astype(np.uint32))
