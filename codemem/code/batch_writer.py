@@ -153,6 +153,7 @@ class BatchWriter:
         if not self.full:
             manifest.save(self.target)
         pending.clear()
+        self.lexicon.merge_tail()  # with the batch's rows let go: their memory peaks never add up
 
 
 def _embedder(ws: Workspace, config: Config) -> Embedder | None:

@@ -83,6 +83,7 @@ def build_postings(texts: Sequence[str]) -> Postings:
     lists = pc.split_pattern(pa.array(texts, pa.large_string()), " ")
     counts = np.diff(np.asarray(lists.offsets))
     encoded = pc.dictionary_encode(lists.flatten())
+    del lists
     terms = encoded.dictionary.cast(pa.large_binary()).to_pylist()  # distinct, first seen order
     if not terms:
         return Postings.empty(len(texts))
@@ -90,36 +91,29 @@ def build_postings(texts: Sequence[str]) -> Postings:
     keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)
     width = int(sizes[keep].max()) if keep.any() else 1
     table = np.array([t if k else b"" for t, k in zip(terms, keep.tolist(), strict=True)], f"S{width}")
+    del terms
     order = np.argsort(table, kind="stable")
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     rank[~keep] = -1
-    ids = rank[np.asarray(encoded.indices)]
+    # One int64 per token, built and sorted in place: a batch's tokens are its largest array.
+    key = rank[np.asarray(encoded.indices)]
+    del encoded
     docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
     if not keep.all():
-        kept = ids >= 0
-        ids, docs = ids[kept], docs[kept]
+        kept = key >= 0
+        key, docs = key[kept], docs[kept]
+        del kept
     lengths = np.bincount(docs, minlength=len(texts)).astype(np.uint32)
-    key = np.sort((ids << 32) | docs)  # each token once: a (term, document) run is its tf
+    key <<= 32
+    key |= docs
+    del docs
+    key.sort()  # each token once: a (term, document) run is its tf
     if not len(key):
         return Postings.empty(len(texts))
-    firsts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
+    firsts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     tf = np.diff(np.append(firsts, len(key)))
     return _postings(table[order], key[firsts], tf, lengths)
-
-
-def _from_pairs(
-    table: np.ndarray, ids: np.ndarray, docs: np.ndarray, tfs: np.ndarray, documents: int
-) -> Postings:
-    """Postings from distinct (term id into sorted `table`, document) pairs with their tf."""
-    lengths = np.bincount(docs, weights=tfs, minlength=documents).astype(np.uint32)
-    key = (ids.astype(np.int64) << 32) | docs
-    del ids, docs
-    if not len(key):
-        return Postings.empty(documents)
-    order = np.argsort(key)
-    key = key[order]
-    return _postings(table, key, tfs[order], lengths)
 
 
 def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:
