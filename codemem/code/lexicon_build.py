@@ -61,10 +61,10 @@ class Postings:
     def columns(self, prefix: str) -> dict[str, Column]:
         return {
             f"{prefix}_terms": ("B", self.terms.tobytes() or b""),
-            f"{prefix}_starts": ("q", self.starts.astype(np.int64)),
-            f"{prefix}_docs": ("I", self.docs.astype(np.uint32)),
-            f"{prefix}_tfs": ("I", self.tfs.astype(np.uint32)),
-            f"{prefix}_lengths": ("I", self.lengths.astype(np.uint32)),
+            f"{prefix}_starts": ("q", self.starts.astype(np.int64, copy=False)),
+            f"{prefix}_docs": ("I", self.docs.astype(np.uint32, copy=False)),  # no copy: the largest
+            f"{prefix}_tfs": ("I", self.tfs.astype(np.uint32, copy=False)),
+            f"{prefix}_lengths": ("I", self.lengths.astype(np.uint32, copy=False)),
         }
 
 
