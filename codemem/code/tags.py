@@ -40,6 +40,7 @@ TAGS_FILE = "tags.bin"
 _MAGIC = "codemem-tags"
 _FORMAT = 4
 SPILL_BYTES = 32 << 20  # records a streaming writer holds in memory before the first save
+SPILL_MAX_BYTES = 64 << 20  # and at most, however large the store (a kernel's is ~400 MB)
 RELEASE_BYTES = 64 << 20  # of the mapped file read by a scan before its pages are let go
 
 # (name, qualname, kind, start_line, end_line, signature)
@@ -268,11 +269,12 @@ class TagStore:
         return dirty
 
     def spill(self) -> None:
-        """Save once the records held in memory weigh as much as those already on disk: a
-        store streamed in stays small in memory, and each byte is copied a few times at most."""
+        """Save once the records held in memory weigh as much as those already on disk, or
+        `SPILL_MAX_BYTES`: a store streamed in stays small in memory, and each byte is copied
+        a few times at most (the stored part in the kernel, never through this process)."""
         opened = self._opened
         stored = len(opened.bytes("meta")) + len(opened.bytes("refs")) if opened else 0
-        if self._held >= max(stored, SPILL_BYTES):
+        if self._held >= min(max(stored, SPILL_BYTES), SPILL_MAX_BYTES):
             self.save()
 
     def save(self) -> None:
