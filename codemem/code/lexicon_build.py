@@ -80,11 +80,14 @@ def build_postings(texts: Sequence[str]) -> Postings:
 
     # `codemem.code.text` joins the tokens with single spaces: splitting on " " (twice as
     # fast as on any whitespace) gives the same tokens, and "" where spaces meet (dropped).
-    lists = pc.split_pattern(pa.array(texts, pa.large_string()), " ")
+    # From malloc, not Arrow's default pool (mimalloc), which keeps what it frees: the
+    # writer hands the C heap's free pages back after each batch (`trim_heap`).
+    pool = pa.system_memory_pool()
+    lists = pc.split_pattern(pa.array(texts, pa.large_string(), memory_pool=pool), " ", memory_pool=pool)
     counts = np.diff(np.asarray(lists.offsets))
-    encoded = pc.dictionary_encode(lists.flatten())
+    encoded = pc.dictionary_encode(lists.flatten(), memory_pool=pool)
     del lists
-    terms = encoded.dictionary.cast(pa.large_binary()).to_pylist()  # distinct, first seen order
+    terms = encoded.dictionary.cast(pa.large_binary(), memory_pool=pool).to_pylist()  # distinct, first seen order
     if not terms:
         return Postings.empty(len(texts))
     sizes = np.fromiter(map(len, terms), np.int64, len(terms))
