@@ -18,6 +18,7 @@ from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch
 from codemem.config import Config
+from codemem.infra import trim_heap
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -153,6 +154,8 @@ class BatchWriter:
         if not self.full:
             manifest.save(self.target)
         pending.clear()
+        self.lexicon.merge_tail()  # with the batch's rows let go: their memory peaks never add up
+        trim_heap()  # what the batch and the merge freed leaves the process (`trim_heap`)
 
 
 def _embedder(ws: Workspace, config: Config) -> Embedder | None:

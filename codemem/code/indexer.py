@@ -35,7 +35,7 @@ from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
 from codemem.code.worktree import FileIds, ListingSettings, WorkTree
-from codemem.infra import FileLock
+from codemem.infra import FileLock, trim_heap
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -291,6 +291,7 @@ def _finish(
         for future in built:
             future.result()
     if not beside:
+        trim_heap()  # what the scalar indexes freed leaves before the graph takes its own
         _update_tags(plan.target, writer.tags, plan.full)
     manifest.runs_since_maintain += 1
     if not plan.full and _needs_maintenance(manifest, config):

@@ -61,10 +61,10 @@ class Postings:
     def columns(self, prefix: str) -> dict[str, Column]:
         return {
             f"{prefix}_terms": ("B", self.terms.tobytes() or b""),
-            f"{prefix}_starts": ("q", self.starts.astype(np.int64)),
-            f"{prefix}_docs": ("I", self.docs.astype(np.uint32)),
-            f"{prefix}_tfs": ("I", self.tfs.astype(np.uint32)),
-            f"{prefix}_lengths": ("I", self.lengths.astype(np.uint32)),
+            f"{prefix}_starts": ("q", self.starts.astype(np.int64, copy=False)),
+            f"{prefix}_docs": ("I", self.docs.astype(np.uint32, copy=False)),  # no copy: the largest
+            f"{prefix}_tfs": ("I", self.tfs.astype(np.uint32, copy=False)),
+            f"{prefix}_lengths": ("I", self.lengths.astype(np.uint32, copy=False)),
         }
 
 
@@ -80,46 +80,43 @@ def build_postings(texts: Sequence[str]) -> Postings:
 
     # `codemem.code.text` joins the tokens with single spaces: splitting on " " (twice as
     # fast as on any whitespace) gives the same tokens, and "" where spaces meet (dropped).
-    lists = pc.split_pattern(pa.array(texts, pa.large_string()), " ")
+    # From malloc, not Arrow's default pool (mimalloc), which keeps what it frees: the
+    # writer hands the C heap's free pages back after each batch (`trim_heap`).
+    pool = pa.system_memory_pool()
+    lists = pc.split_pattern(pa.array(texts, pa.large_string(), memory_pool=pool), " ", memory_pool=pool)
     counts = np.diff(np.asarray(lists.offsets))
-    encoded = pc.dictionary_encode(lists.flatten())
-    terms = encoded.dictionary.cast(pa.large_binary()).to_pylist()  # distinct, first seen order
+    encoded = pc.dictionary_encode(lists.flatten(), memory_pool=pool)
+    del lists
+    terms = encoded.dictionary.cast(pa.large_binary(), memory_pool=pool).to_pylist()  # distinct, first seen order
     if not terms:
         return Postings.empty(len(texts))
     sizes = np.fromiter(map(len, terms), np.int64, len(terms))
     keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)
     width = int(sizes[keep].max()) if keep.any() else 1
     table = np.array([t if k else b"" for t, k in zip(terms, keep.tolist(), strict=True)], f"S{width}")
+    del terms
     order = np.argsort(table, kind="stable")
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     rank[~keep] = -1
-    ids = rank[np.asarray(encoded.indices)]
+    # One int64 per token, built and sorted in place: a batch's tokens are its largest array.
+    key = rank[np.asarray(encoded.indices)]
+    del encoded
     docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
     if not keep.all():
-        kept = ids >= 0
-        ids, docs = ids[kept], docs[kept]
+        kept = key >= 0
+        key, docs = key[kept], docs[kept]
+        del kept
     lengths = np.bincount(docs, minlength=len(texts)).astype(np.uint32)
-    key = np.sort((ids << 32) | docs)  # each token once: a (term, document) run is its tf
+    key <<= 32
+    key |= docs
+    del docs
+    key.sort()  # each token once: a (term, document) run is its tf
     if not len(key):
         return Postings.empty(len(texts))
-    firsts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
+    firsts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     tf = np.diff(np.append(firsts, len(key)))
     return _postings(table[order], key[firsts], tf, lengths)
-
-
-def _from_pairs(
-    table: np.ndarray, ids: np.ndarray, docs: np.ndarray, tfs: np.ndarray, documents: int
-) -> Postings:
-    """Postings from distinct (term id into sorted `table`, document) pairs with their tf."""
-    lengths = np.bincount(docs, weights=tfs, minlength=documents).astype(np.uint32)
-    key = (ids.astype(np.int64) << 32) | docs
-    del ids, docs
-    if not len(key):
-        return Postings.empty(documents)
-    order = np.argsort(key)
-    key = key[order]
-    return _postings(table, key, tfs[order], lengths)
 
 
 def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:
@@ -130,6 +127,39 @@ def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.
     starts = np.concatenate(([0], np.cumsum(df[present])))
     return Postings(table[present], starts, (pairs & 0xFFFFFFFF).astype(np.uint32),
                     tf.astype(np.uint32), lengths)  # fmt: skip
+
+
+class RawStrings:
+    """A string column copied from segments as byte ranges of theirs, never decoded (what a
+    merge writes instead of a list of `str`)."""
+
+    def __init__(self) -> None:
+        self.parts: list[memoryview] = []
+        self.offsets: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self.size = 0  # bytes so far
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def extend(self, seg: Any, column: str, runs: Iterable[tuple[int, int]]) -> None:
+        """Append the strings of rows a:b of `column` of the segment `seg` for each (a, b)."""
+        blob, offsets = seg.cols.bytes(column), seg.array(f"{column}_offsets")
+        for a, b in runs:
+            if a == b:
+                continue
+            low, high = int(offsets[a]), int(offsets[b])
+            self.parts.append(blob[low:high])
+            self.offsets.append(offsets[a + 1 : b + 1] - low + self.size)
+            self.size += high - low
+            self.count += b - a
+
+    def columns(self, name: str) -> dict[str, Column]:
+        return {name: ("B", self.parts), f"{name}_offsets": ("q", np.concatenate(self.offsets))}
+
+    def encoded(self) -> list[bytes]:
+        """Each string's UTF-8 bytes."""
+        return b"".join(self.parts).split(b"\0")[:-1]
 
 
 @dataclass
@@ -156,7 +186,9 @@ class SegmentData:
         def coded(values: Iterable[str | None]) -> np.ndarray:
             return np.array([codes.setdefault(v or "", len(codes)) for v in values], np.uint32)
 
-        def strings(name: str, values: Iterable[str | None]) -> dict[str, Column]:
+        def strings(name: str, values: Iterable[str | None] | RawStrings) -> dict[str, Column]:
+            if isinstance(values, RawStrings):
+                return values.columns(name)
             blob, offsets = string_columns((v or "").replace("\0", "") for v in values)
             return {name: blob, f"{name}_offsets": offsets}
 
@@ -196,8 +228,13 @@ class SegmentData:
             "s_end": ("i", np.asarray(s["end"], np.int32)),
             "s_null": ("B", np.asarray(s["null"], np.uint8)),
         }
-        width = max([len(n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES]) for n in s["name"]] or [1])
-        keys = np.array([n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in s["name"]], f"S{max(width, 1)}")
+        names = s["name"]
+        encoded = names.encoded() if isinstance(names, RawStrings) else [
+            n.encode("utf-8", "surrogateescape") for n in names]  # fmt: skip
+        cut = [n[:NAME_KEY_BYTES] for n in encoded]
+        del encoded
+        width = max([len(n) for n in cut] or [1])
+        keys = np.array(cut, f"S{max(width, 1)}")
         by_name = np.argsort(keys, kind="stable")
         cols["sn_keys"] = ("B", keys[by_name].tobytes())
         cols["sn_rows"] = ("I", by_name.astype(np.uint32))

@@ -2,6 +2,13 @@
 
 Only the newest segments of one size tier are merged (`codemem.code.lexicon_writer`): adjacent, so the
 merged segment takes their place in the order and covers what they covered.
+
+A merge runs in the index process beside the parse workers, so it holds little: strings are
+copied as byte ranges of the mapped segments (never decoded), and the postings are placed
+straight into the merged arrays, a segment at a time. A term's postings in a segment are
+sorted by document and every document of a segment comes after those of the older ones, so
+laying each term's postings out segment after segment is already the merged order: no sort,
+and nothing per posting but the merged documents and term frequencies themselves.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codemem.code.lexicon_build import Postings, SegmentData, _from_pairs
+from codemem.code.lexicon_build import Postings, RawStrings, SegmentData
 
 if TYPE_CHECKING:
     from codemem.code.lexicon import Segment
@@ -24,39 +31,46 @@ def merge_segments(segments: list[Segment]) -> SegmentData:
     merged = SegmentData(
         paths=[], languages=[], tests=[],
         covers=np.concatenate([seg.array("covers") for seg in segments]),
-        chunks={k: [] for k in ("path", "id", "start", "end", "kind", "symbol", "symbol_kind", "null")},
-        symbols={k: [] for k in ("path", "name", "qualname", "kind", "start", "end", "signature",
-                                 "docstring", "parent", "null")},
+        chunks={k: [] for k in ("path", "start", "end", "kind", "symbol_kind", "null")},
+        symbols={k: [] for k in ("path", "kind", "start", "end", "null")},
         chunk_postings=Postings.empty(), file_postings=Postings.empty(),
     )  # fmt: skip
-    chunk_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    file_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    chunk_base = 0
+    merged.chunks.update({key: RawStrings() for key in _CHUNK_STRINGS})
+    merged.symbols.update({key: RawStrings() for key in _SYMBOL_STRINGS})
+    chunk_live: list[np.ndarray] = []
+    file_live: list[np.ndarray] = []
     for seg in segments:
         codes = seg.strings("codes").tolist()
-        live = np.flatnonzero(~seg.dead)
+        live_paths = ~seg.dead
+        live = np.flatnonzero(live_paths)
         path_map = np.full(len(seg.paths), -1, np.int64)
         path_map[live] = len(merged.paths) + np.arange(len(live))
-        path_base = len(merged.paths)
         merged.paths += [seg.paths[i] for i in live.tolist()]
         merged.languages += [codes[c] for c in seg.array("p_language")[live].tolist()]
         merged.tests += [bool(t) for t in seg.array("p_test")[live].tolist()]
-        c_live = ~seg.dead[seg.array("c_path")]
+        c_live = live_paths[seg.array("c_path")]
         _rows(merged.chunks, seg, "c", c_live, path_map, codes, _CHUNK_STRINGS, "symbol_kind")
-        s_live = ~seg.dead[seg.array("s_path")]
+        s_live = live_paths[seg.array("s_path")]
         _rows(merged.symbols, seg, "s", s_live, path_map, codes, _SYMBOL_STRINGS, None)
-        doc_map = np.cumsum(c_live) - 1 + chunk_base
-        chunk_parts.append(_pairs(seg, "cp", c_live, doc_map))
-        file_map = np.cumsum(~seg.dead) - 1 + path_base
-        file_parts.append(_pairs(seg, "fp", ~seg.dead, file_map))
-        chunk_base += int(c_live.sum())
+        chunk_live.append(c_live)
+        file_live.append(live_paths)
         seg.cols.release()  # its pages stay in the page cache, out of this process
     for key in ("path", "start", "end", "null"):
         merged.chunks[key] = np.concatenate(merged.chunks[key]) if merged.chunks[key] else np.zeros(0, np.int64)
         merged.symbols[key] = np.concatenate(merged.symbols[key]) if merged.symbols[key] else np.zeros(0, np.int64)
-    merged.chunk_postings = _union(chunk_parts, chunk_base)
-    merged.file_postings = _union(file_parts, len(merged.paths))
+    merged.chunk_postings = _merge_postings(segments, "cp", chunk_live)
+    merged.file_postings = _merge_postings(segments, "fp", file_live)
     return merged
+
+
+def _runs(live: np.ndarray, bounds: np.ndarray) -> list[tuple[int, int]]:
+    """The row ranges of the live groups: group i is rows bounds[i]:bounds[i + 1]; adjacent live
+    groups make one range."""
+    if live.all():
+        return [(int(bounds[0]), int(bounds[-1]))] if len(bounds) else []
+    edges = np.diff(np.concatenate(([0], live.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return list(zip(bounds[starts].tolist(), bounds[ends].tolist(), strict=True))
 
 
 def _rows(out: dict[str, Any], seg: Segment, prefix: str, live: np.ndarray, path_map: np.ndarray,
@@ -70,33 +84,56 @@ def _rows(out: dict[str, Any], seg: Segment, prefix: str, live: np.ndarray, path
     out["kind"] += [codes[c] for c in seg.array(f"{prefix}_kind")[rows].tolist()]
     if second_kind:
         out[second_kind] += [codes[c] for c in seg.array(f"{prefix}_symbol_kind")[rows].tolist()]
-    whole = bool(live.all())
-    picked = rows.tolist()
+    # Rows are grouped by path: the live ones are a few ranges (one when nothing died).
+    groups = seg.array("p_chunks" if prefix == "c" else "p_symbols")
+    runs = _runs(~seg.dead, groups)
     for key, column in strings.items():
-        values = seg.strings(column).tolist()
-        out[key] += values if whole else [values[i] for i in picked]
+        out[key].extend(seg, column, runs)
 
 
-def _pairs(seg: Segment, prefix: str, live: np.ndarray, doc_map: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(terms, term of each posting, new document, tf) of the live postings."""
-    terms, starts = seg.terms(prefix), seg.array(f"{prefix}_starts")
-    docs, tfs = seg.array(f"{prefix}_docs"), seg.array(f"{prefix}_tfs")
-    term_of = np.repeat(np.arange(len(terms), dtype=np.int32), np.diff(starts))
-    if live.all():
-        return terms, term_of, doc_map[docs].astype(np.uint32), np.array(tfs)
-    keep = live[docs]
-    return terms, term_of[keep], doc_map[docs[keep]].astype(np.uint32), tfs[keep]
-
-
-def _union(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], documents: int) -> Postings:
-    tables = [p[0] for p in parts if len(p[0])]
-    if not tables:
-        return Postings.empty(documents)
-    table = np.unique(np.concatenate(tables))
-    ids = np.concatenate([np.searchsorted(table, t.astype(table.dtype)).astype(np.int32)[term_of]
-                          for t, term_of, _, _ in parts])  # fmt: skip
-    docs = np.concatenate([p[2] for p in parts])
-    tfs = np.concatenate([p[3] for p in parts])
-    parts.clear()  # the caller's list: its arrays go as soon as they are joined
-    return _from_pairs(table, ids, docs, tfs, documents)
+def _merge_postings(segments: list[Segment], prefix: str, lives: list[np.ndarray]) -> Postings:
+    """The postings of the live documents of `segments`, renumbered in order (lives[i]: which
+    documents of segments[i] stay)."""
+    lengths = np.concatenate([seg.array(f"{prefix}_lengths")[live] for seg, live in zip(segments, lives, strict=True)])
+    tables = [seg.terms(prefix) for seg in segments]
+    if not any(len(t) for t in tables):
+        return Postings.empty(len(lengths))
+    table = np.unique(np.concatenate([t for t in tables if len(t)]))
+    # Each segment's terms in the merged table, and how many live postings each has there.
+    ids, counts = [], []
+    df = np.zeros(len(table), np.int64)
+    for seg, terms, live in zip(segments, tables, lives, strict=True):
+        seg_ids = np.searchsorted(table, terms.astype(table.dtype))
+        starts = seg.array(f"{prefix}_starts")
+        if live.all():
+            seg_counts = np.diff(starts)
+        else:
+            kept = np.concatenate(([0], np.cumsum(live[seg.array(f"{prefix}_docs")])))
+            seg_counts = kept[starts[1:]] - kept[starts[:-1]]
+        df[seg_ids] += seg_counts  # a segment's terms are distinct
+        ids.append(seg_ids)
+        counts.append(seg_counts)
+    del tables
+    present = df > 0  # terms only dead documents held go
+    renumber = np.cumsum(present) - 1
+    starts = np.concatenate(([0], np.cumsum(df[present])))
+    docs = np.empty(int(starts[-1]), np.uint32)
+    tfs = np.empty(int(starts[-1]), np.uint32)
+    cursor = starts[:-1].copy()  # where each merged term's next postings go
+    base = 0
+    for seg, live, seg_ids, seg_counts in zip(segments, lives, ids, counts, strict=True):
+        seg_docs, seg_tfs = seg.array(f"{prefix}_docs"), seg.array(f"{prefix}_tfs")
+        doc_map = np.cumsum(live, dtype=np.int64) - 1 + base
+        if not live.all():
+            keep = live[seg_docs]
+            seg_docs, seg_tfs = seg_docs[keep], seg_tfs[keep]
+        slots = cursor[renumber[seg_ids]]
+        first = np.concatenate(([0], np.cumsum(seg_counts)[:-1]))
+        to = np.repeat(slots - first, seg_counts) + np.arange(len(seg_docs))
+        docs[to] = doc_map[seg_docs]
+        tfs[to] = seg_tfs
+        held = seg_counts > 0  # a term with no live posting here may share a merged id
+        cursor[renumber[seg_ids[held]]] += seg_counts[held]
+        base += int(live.sum())
+        seg.cols.release()
+    return Postings(table[present], starts, docs, tfs, lengths)

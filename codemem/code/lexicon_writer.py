@@ -51,7 +51,11 @@ class LexiconWriter:
         return name
 
     def add(self, batch: Batch, removed: Iterable[str] = ()) -> None:
-        """One segment for the batch's rows that replaces the rows of `removed` files too."""
+        """One segment for the batch's rows that replaces the rows of `removed` files too.
+
+        Call `merge_tail` next, once the batch is let go: a merge's arrays then never sit
+        beside a batch's rows in memory.
+        """
         removed = list(removed)
         if not len(batch) and not removed:
             return
@@ -59,13 +63,12 @@ class LexiconWriter:
         from_batch(batch, removed).write(self.folder / name)
         self.names.append(name)
         write_list(self.folder, self.names)
-        self._merge_tail()
 
     def _tier(self, name: str) -> int:
         docs = len(Columns.open(self.folder / name).view("c_path"))
         return next((t for t, cap in enumerate(TIER_DOCS) if docs < cap), len(TIER_DOCS))
 
-    def _merge_tail(self) -> None:
+    def merge_tail(self) -> None:
         """Merge the newest `MERGE_AT` segments while they are of one tier below the top.
 
         The merged segment is written, listed in their place, and only then are they removed

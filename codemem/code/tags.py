@@ -45,6 +45,7 @@ _BASE_FORMAT = 4
 _BASE_PREFIX = "tags.base."
 COMPACT_SHARE = 8  # a new base file once 1/8 of the base's bytes, or rows, are elsewhere/stale
 SPILL_BYTES = 32 << 20  # records a streaming writer holds in memory before the first save
+SPILL_MAX_BYTES = 64 << 20  # and at most, however large the store (a kernel's is ~400 MB)
 RELEASE_BYTES = 64 << 20  # of the mapped file read by a scan before its pages are let go
 
 # (name, qualname, kind, start_line, end_line, signature)
@@ -292,9 +293,10 @@ class TagStore:
         return dirty
 
     def spill(self) -> None:
-        """Save once the records held in memory weigh as much as those already on disk: a
-        store streamed in stays small in memory, and each byte is copied a few times at most."""
-        if self._held >= max(self._stored_bytes(), SPILL_BYTES):
+        """Save once the records held in memory weigh as much as those already on disk, or
+        `SPILL_MAX_BYTES`: a store streamed in stays small in memory, and each byte is copied
+        a few times at most (the stored part in the kernel, never through this process)."""
+        if self._held >= min(max(self._stored_bytes(), SPILL_BYTES), SPILL_MAX_BYTES):
             self.save()
 
     def _stored_bytes(self) -> int:

@@ -45,6 +45,7 @@ from codemem.infra.locks import (
     locked,
     read_holder,
 )
+from codemem.infra.memory import trim_heap
 from codemem.infra.quoting import (
     MAX_QUOTED_CHARS,
     bounded,
@@ -102,6 +103,7 @@ __all__ = [
     "resolve_commit",
     "run_git",
     "today",
+    "trim_heap",
     "update_text",
     "utc_date",
     "utc_now",

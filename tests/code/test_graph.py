@@ -473,6 +473,18 @@ def test_a_streamed_store_spills_to_disk_and_reads_back_the_same(tmp_path, monke
     assert loaded.references("pkg/app.py") == FILES["pkg/app.py"][1]
 
 
+def test_a_streamed_store_holds_at_most_the_spill_cap(tmp_path, monkeypatch):
+    from codemem.code import tags as tags_module
+
+    monkeypatch.setattr(tags_module, "SPILL_MAX_BYTES", 1)  # below what is stored: caps it
+    store = TagStore(tmp_path)
+    for saved, (path, (defs, refs)) in enumerate(FILES.items(), 1):
+        store.update([FileTags(path, "python", list(defs), dict(refs))], [], cache=False)
+        store.spill()
+        assert store._held == 0 and len(TagStore.load(tmp_path)) == saved
+    assert TagStore.load(tmp_path).files == make_store(tmp_path / "other", FILES).files
+
+
 @pytest.mark.parametrize(
     ("how", "damage"),
     [

@@ -1,0 +1,32 @@
+"""Handing the C heap's free memory back to the operating system."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+from functools import cache
+from typing import Any
+
+
+@cache
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl)
+    except OSError:
+        return None
+
+
+def trim_heap() -> None:
+    """Return the free pages of every malloc arena to the system (glibc's `malloc_trim`).
+
+    A long index run frees each batch's rows and buffers, many of them in the arenas of
+    LanceDB's threads; glibc keeps those pages otherwise, and the process's resident memory
+    only grows. A no-op where there is no glibc.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
