@@ -93,7 +93,9 @@ def main() -> None:
     os.environ.setdefault("CODEMEM_HOME", str(args.repos / "_home"))
     source = sb.BenchSource(None, sb.find_semble_git(args.mirrors), SEMBLE_REV)
     specs, tasks = sb.load_benchmark(source)
-    print("| switched off | chunk NDCG@10 | file NDCG@10 | chunk arch / sem / sym | file arch / sem / sym |")
+    print(
+        "| switched off | chunk NDCG@10 | file NDCG@10 | chunk arch / sem / sym | file arch / sem / sym |"
+    )
     print("|:--|--:|--:|--:|--:|")
     for off in (None, *ABLATIONS) if args.ablation else (args.off,):
         r = evaluate(sb, specs, tasks, args.repos, off, None if args.ablation else args.dump)

@@ -52,7 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "codemem.cli.recall:recall_command",
         "Search archival notes and past conversations.",
     ),
-    "sessions": ("codemem.cli.sessions:sessions_group", "List, show and export past conversations."),
+    "sessions": (
+        "codemem.cli.sessions:sessions_group",
+        "List, show and export past conversations.",
+    ),
     "chat": ("codemem.cli.chat:chat_command", "Talk with the agent in this repository (a REPL)."),
     "ask": ("codemem.cli.agent:ask_command", "Answer one question about the code (read-only)."),
     "run": (

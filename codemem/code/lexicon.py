@@ -94,7 +94,9 @@ class Segment:
     def strings(self, name: str) -> Strings:
         found = self._strings.get(name)
         if found is None:
-            found = self._strings[name] = Strings(self.cols.bytes(name), self.cols.view(f"{name}_offsets"))
+            found = self._strings[name] = Strings(
+                self.cols.bytes(name), self.cols.view(f"{name}_offsets")
+            )
         return found
 
     def array(self, name: str) -> np.ndarray:
@@ -149,7 +151,9 @@ class Lexicon:
                 break
             except FileNotFoundError:
                 if attempt or read_list(folder) == names:
-                    raise LexiconDamage(f"a segment listed in {LEXICON_DIR}/{LIST_NAME} is missing") from None
+                    raise LexiconDamage(
+                        f"a segment listed in {LEXICON_DIR}/{LIST_NAME} is missing"
+                    ) from None
         # A large lexicon's pages are let go segment by segment as a search reads them.
         self._release = sum(seg.size for seg in self.segments) > RELEASE_BYTES
         self._mark_dead()
@@ -229,7 +233,9 @@ class Lexicon:
             a, b = starts[pos[hit]], starts[pos[hit] + 1]
             if seg.dead.any():
                 live = ~self._doc_dead(seg, prefix, seg.array(f"{prefix}_docs")[_spans(a, b)])
-                np.add.at(df, which, np.add.reduceat(live.astype(np.int64), np.cumsum(b - a) - (b - a)))
+                np.add.at(
+                    df, which, np.add.reduceat(live.astype(np.int64), np.cumsum(b - a) - (b - a))
+                )
             else:
                 np.add.at(df, which, b - a)
             found.append((s, which, a, b))
@@ -244,7 +250,9 @@ class Lexicon:
             docs = seg.array(f"{prefix}_docs")[idx].astype(np.int64)
             tf = seg.array(f"{prefix}_tfs")[idx].astype(np.float64)
             dl = seg.array(f"{prefix}_lengths")[docs]
-            weight = np.repeat(idf[which], b - a) * (K1 + 1) * tf / (tf + K1 * (1 - B + B * dl / avgdl))
+            weight = (
+                np.repeat(idf[which], b - a) * (K1 + 1) * tf / (tf + K1 * (1 - B + B * dl / avgdl))
+            )
             summed = np.bincount(docs, weights=weight)
             hits = np.flatnonzero(summed)
             if seg.dead.any():
@@ -259,7 +267,11 @@ class Lexicon:
                 seg.cols.release()
         if not scores:
             return []
-        score, owner, doc = np.concatenate(scores), np.concatenate(owners), np.concatenate(documents)
+        score, owner, doc = (
+            np.concatenate(scores),
+            np.concatenate(owners),
+            np.concatenate(documents),
+        )
         order = np.argsort(-score, kind="stable")
         if len(order) > limit:  # keep every tie of the last one: broken by name below
             order = order[score[order] >= score[order[limit - 1]]]

@@ -62,7 +62,10 @@ class Postings:
         return {
             f"{prefix}_terms": ("B", self.terms.tobytes() or b""),
             f"{prefix}_starts": ("q", self.starts.astype(np.int64, copy=False)),
-            f"{prefix}_docs": ("I", self.docs.astype(np.uint32, copy=False)),  # no copy: the largest
+            f"{prefix}_docs": (
+                "I",
+                self.docs.astype(np.uint32, copy=False),
+            ),  # no copy: the largest
             f"{prefix}_tfs": ("I", self.tfs.astype(np.uint32, copy=False)),
             f"{prefix}_lengths": ("I", self.lengths.astype(np.uint32, copy=False)),
         }
@@ -83,17 +86,23 @@ def build_postings(texts: Sequence[str]) -> Postings:
     # From malloc, not Arrow's default pool (mimalloc), which keeps what it frees: the
     # writer hands the C heap's free pages back after each batch (`trim_heap`).
     pool = pa.system_memory_pool()
-    lists = pc.split_pattern(pa.array(texts, pa.large_string(), memory_pool=pool), " ", memory_pool=pool)
+    lists = pc.split_pattern(
+        pa.array(texts, pa.large_string(), memory_pool=pool), " ", memory_pool=pool
+    )
     counts = np.diff(np.asarray(lists.offsets))
     encoded = pc.dictionary_encode(lists.flatten(), memory_pool=pool)
     del lists
-    terms = encoded.dictionary.cast(pa.large_binary(), memory_pool=pool).to_pylist()  # distinct, first seen order
+    terms = encoded.dictionary.cast(
+        pa.large_binary(), memory_pool=pool
+    ).to_pylist()  # distinct, first seen order
     if not terms:
         return Postings.empty(len(texts))
     sizes = np.fromiter(map(len, terms), np.int64, len(terms))
     keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)
     width = int(sizes[keep].max()) if keep.any() else 1
-    table = np.array([t if k else b"" for t, k in zip(terms, keep.tolist(), strict=True)], f"S{width}")
+    table = np.array(
+        [t if k else b"" for t, k in zip(terms, keep.tolist(), strict=True)], f"S{width}"
+    )
     del terms
     order = np.argsort(table, kind="stable")
     rank = np.empty(len(order), np.int64)
@@ -119,7 +128,9 @@ def build_postings(texts: Sequence[str]) -> Postings:
     return _postings(table[order], key[firsts], tf, lengths)
 
 
-def _postings(table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:
+def _postings(
+    table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray
+) -> Postings:
     """Postings from sorted (term << 32 | document) pairs, dropping terms no document holds."""
     term_of = pairs >> 32
     df = np.bincount(term_of, minlength=len(table))
@@ -205,8 +216,12 @@ class SegmentData:
             "p_test": ("B", np.array(self.tests, np.uint8)),
             "p_chunks": ("q", _offsets(c["path"], len(self.paths))),
             "p_symbols": ("q", _offsets(s["path"], len(self.paths))),
-            "p_chunk_tokens": ("q", np.bincount(c["path"], weights=self.chunk_postings.lengths,
-                                                minlength=len(self.paths)).astype(np.int64)),  # fmt: skip
+            "p_chunk_tokens": (
+                "q",
+                np.bincount(
+                    c["path"], weights=self.chunk_postings.lengths, minlength=len(self.paths)
+                ).astype(np.int64),
+            ),  # fmt: skip
             **strings("c_id", c["id"]),
             **strings("c_symbol", c["symbol"]),
             "c_path": ("I", c["path"].astype(np.uint32)),
@@ -244,7 +259,9 @@ class SegmentData:
 
 def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:
     """Where each path's rows start (rows are grouped by path, in path order)."""
-    return np.concatenate(([0], np.cumsum(np.bincount(row_paths, minlength=paths)))).astype(np.int64)
+    return np.concatenate(([0], np.cumsum(np.bincount(row_paths, minlength=paths)))).astype(
+        np.int64
+    )
 
 
 def _null_flags(*columns: tuple[Sequence[Any], int]) -> np.ndarray:
@@ -269,8 +286,13 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
         values = columns.get(name, [])
         return [values[i] for i in order.tolist()]
 
-    chunk_symbol, chunk_symbol_kind = pick(chunks, "symbol", c_order), pick(chunks, "symbol_kind", c_order)
-    parent, docstring, signature = (pick(symbols, n, s_order) for n in ("parent", "docstring", "signature"))
+    chunk_symbol, chunk_symbol_kind = (
+        pick(chunks, "symbol", c_order),
+        pick(chunks, "symbol_kind", c_order),
+    )
+    parent, docstring, signature = (
+        pick(symbols, n, s_order) for n in ("parent", "docstring", "signature")
+    )
     return SegmentData(
         paths=paths,
         languages=list(files.get("language", [])),

@@ -56,8 +56,12 @@ def merge_segments(segments: list[Segment]) -> SegmentData:
         file_live.append(live_paths)
         seg.cols.release()  # its pages stay in the page cache, out of this process
     for key in ("path", "start", "end", "null"):
-        merged.chunks[key] = np.concatenate(merged.chunks[key]) if merged.chunks[key] else np.zeros(0, np.int64)
-        merged.symbols[key] = np.concatenate(merged.symbols[key]) if merged.symbols[key] else np.zeros(0, np.int64)
+        merged.chunks[key] = (
+            np.concatenate(merged.chunks[key]) if merged.chunks[key] else np.zeros(0, np.int64)
+        )
+        merged.symbols[key] = (
+            np.concatenate(merged.symbols[key]) if merged.symbols[key] else np.zeros(0, np.int64)
+        )
     merged.chunk_postings = _merge_postings(segments, "cp", chunk_live)
     merged.file_postings = _merge_postings(segments, "fp", file_live)
     return merged
@@ -94,7 +98,9 @@ def _rows(out: dict[str, Any], seg: Segment, prefix: str, live: np.ndarray, path
 def _merge_postings(segments: list[Segment], prefix: str, lives: list[np.ndarray]) -> Postings:
     """The postings of the live documents of `segments`, renumbered in order (lives[i]: which
     documents of segments[i] stay)."""
-    lengths = np.concatenate([seg.array(f"{prefix}_lengths")[live] for seg, live in zip(segments, lives, strict=True)])
+    lengths = np.concatenate(
+        [seg.array(f"{prefix}_lengths")[live] for seg, live in zip(segments, lives, strict=True)]
+    )
     tables = [seg.terms(prefix) for seg in segments]
     if not any(len(t) for t in tables):
         return Postings.empty(len(lengths))

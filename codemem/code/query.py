@@ -248,9 +248,7 @@ def prose_text(text: str) -> str:
     return "\n".join(kept)
 
 
-def _focuses_on(
-    text: str, words: frozenset[str], stop_words: frozenset[str] = STOP_WORDS
-) -> bool:
+def _focuses_on(text: str, words: frozenset[str], stop_words: frozenset[str] = STOP_WORDS) -> bool:
     """True when `words` occur and the query is short or keeps using them."""
     content = [w for w in (w.lower() for w in IDENT_RE.findall(text)) if w not in stop_words]
     hits = sum(w in words for w in content)

@@ -469,8 +469,10 @@ def _open_whole(path: Path, formats: tuple[int, ...] = (_BASE_FORMAT,)) -> Colum
             raise ValueError(f"no {part} column")
     rows = {part: len(opened.view(f"{part}_offsets")) - 1 for part in ("paths", "meta", "refs")}
     whole = fmt == _BASE_FORMAT  # a top file holds fewer records than paths
-    if min(rows.values()) < 0 or rows["meta"] != rows["refs"] or (
-        whole and rows["meta"] != rows["paths"]
+    if (
+        min(rows.values()) < 0
+        or rows["meta"] != rows["refs"]
+        or (whole and rows["meta"] != rows["paths"])
     ):
         raise ValueError("columns of different lengths")
     for part, count in rows.items():

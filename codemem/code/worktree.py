@@ -55,9 +55,7 @@ class ListingSettings:
         return cls(tuple(settings.include), tuple(settings.exclude), settings.max_file_bytes)
 
     def to_json(self) -> str:
-        return json.dumps(
-            [list(self.include), list(self.exclude), self.max_file_bytes, self.rules]
-        )
+        return json.dumps([list(self.include), list(self.exclude), self.max_file_bytes, self.rules])
 
     @classmethod
     def from_json(cls, text: str) -> ListingSettings | None:
@@ -87,9 +85,7 @@ class WorkTree:
         entries = read_listing(root, settings.include)
         hashed = _hash_files(root, settings, unvouched(entries))
         digest = hashlib.sha1(
-            repr((settings, sorted(hashed.items()))).encode(
-                "utf-8", "surrogateescape"
-            )
+            repr((settings, sorted(hashed.items()))).encode("utf-8", "surrogateescape")
         )
         digest.update(b"\0".join(entries))
         return cls(root, settings, entries, hashed, digest.hexdigest())

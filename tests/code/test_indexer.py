@@ -52,7 +52,9 @@ def lexicon_answers(index_dir, paths: list[str]) -> dict[str, list]:
     out["spans"] = sorted(lexicon.chunk_spans(paths), key=lambda r: r["id"])
     names = sorted({r["name"] for r in out["symbols"]})
     out["named"] = lexicon.symbols_named(names)
-    out["by id"] = sorted(lexicon.chunks_by_id([r["id"] for r in out["spans"]]), key=lambda r: r["id"])
+    out["by id"] = sorted(
+        lexicon.chunks_by_id([r["id"] for r in out["spans"]]), key=lambda r: r["id"]
+    )
     return out
 
 

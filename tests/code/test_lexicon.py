@@ -55,7 +55,10 @@ def test_a_search_process_never_loads_lancedb_or_pyarrow(repo_factory):
     repo = repo_factory("shop")
     index(repo)
     CodeIndex(Workspace(repo)).verify()  # the deep check (LanceDB) ran once, for this index
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     result = subprocess.run(
         [sys.executable, "-c", SEARCH_AND_REPORT_MODULES, str(repo)],
         capture_output=True, text=True, env=env, timeout=120,
@@ -104,7 +107,11 @@ def test_a_segment_written_but_never_listed_is_ignored_then_removed(repo_factory
     cart.write_text(cart.read_text() + "\n\ndef order_total_v2():\n    return 2\n")
     index(repo)
     assert read_list(folder) == ["seg-000001.bin", "seg-000002.bin"]  # the stray one replaced
-    assert sorted(p.name for p in folder.iterdir()) == ["seg-000001.bin", "seg-000002.bin", LIST_NAME]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "seg-000001.bin",
+        "seg-000002.bin",
+        LIST_NAME,
+    ]
     assert answers(repo) == full_rebuild_answers(repo, tmp_path)
 
 
@@ -116,7 +123,9 @@ def test_merged_segments_answer_as_a_full_rebuild(repo_factory, tmp_path, monkey
     cart, payments = repo / "shop" / "cart.py", repo / "shop" / "payments.py"
     for n in range(7):
         target = cart if n % 2 else payments
-        target.write_text(target.read_text() + f"\n\ndef helper_{n}(order):\n    return order.total\n")
+        target.write_text(
+            target.read_text() + f"\n\ndef helper_{n}(order):\n    return order.total\n"
+        )
         if n == 4:
             (repo / "shop" / "inventory.py").unlink()
         index(repo)

@@ -296,7 +296,9 @@ def test_check_pickles_reads_every_record_of_a_column_tag_store(tmp_path):
     store._records["b.py"] = (pickle.dumps(("python", [], [])), pickle.dumps(Path("x")))
     store.version += 1
     store.save()
-    with pytest.raises(Refused, match=r"tags(\.base\.\d+)?\.bin: a pickle in the index names pathlib"):
+    with pytest.raises(
+        Refused, match=r"tags(\.base\.\d+)?\.bin: a pickle in the index names pathlib"
+    ):
         check_pickles(tmp_path)
 
 

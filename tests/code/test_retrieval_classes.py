@@ -330,7 +330,9 @@ def test_a_short_query_word_naming_a_file_proposes_it():
 def test_a_query_word_finds_the_file_named_by_its_uncut_form():
     from codemem.code.stages import stem_matches
 
-    names = NameIndex(["middleware/throttle.go", "middleware/strip.go", "lib/stat.c", "src/state.c"])
+    names = NameIndex(
+        ["middleware/throttle.go", "middleware/strip.go", "lib/stat.c", "src/state.c"]
+    )
     found = stem_matches(names, analyze_query("request throttling and path stripping"))
     assert sorted(c.path for c in found) == ["middleware/strip.go", "middleware/throttle.go"]
     # an uncut word keeps its own form: `stat` is not `state`

@@ -178,7 +178,9 @@ def test_examples_rank_below_the_library_unless_asked_for():
     q = analyze_query("request throttling middleware")
     assert not q.asks_for_examples
     go = {"middleware/throttle.go": "go", "_examples/limits/main.go": "go"}
-    scores = apply_priors({"middleware/throttle.go": 1.0, "_examples/limits/main.go": 1.0}, q, go, {})
+    scores = apply_priors(
+        {"middleware/throttle.go": 1.0, "_examples/limits/main.go": 1.0}, q, go, {}
+    )
     assert scores == {"middleware/throttle.go": 1.0, "_examples/limits/main.go": 0.6}
     asked = analyze_query("example of a throttled router")
     assert asked.asks_for_examples

@@ -90,6 +90,9 @@ def test_a_store_open_for_reading_keeps_the_versions_it_may_read(tmp_path, monke
 def test_a_larger_index_is_compacted_after_proportionally_more_runs(tmp_path):
     config = load_config(tmp_path / "none.yml")
     every = config.index.compact_every
-    assert [
-        compaction_due_after(config, chunks) for chunks in (0, 99_999, 100_000, 3_019_177)
-    ] == [every, every, every, 30 * every]
+    assert [compaction_due_after(config, chunks) for chunks in (0, 99_999, 100_000, 3_019_177)] == [
+        every,
+        every,
+        every,
+        30 * every,
+    ]

@@ -24,8 +24,7 @@ def test_every_operator_and_anchor_is_still_searched():
     github = "gh" + "s_" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5"
     quoted = "aB3dE5" + "fG7hJ9kL1mN3pQ"
     text = (
-        f"x = 1\napi_token := '{quoted}'\nPASSWORD => hunter2xyz\n"
-        f"sk-ant is no key; ci: {github}\n"
+        f"x = 1\napi_token := '{quoted}'\nPASSWORD => hunter2xyz\nsk-ant is no key; ci: {github}\n"
     )
     found = [(s.rule, s.value) for s in find_secrets(text, bare=True)]
     assert found == [
