@@ -5,9 +5,14 @@ would otherwise print a traceback from the middle of an import; until the CLI's 
 boundary is loaded it ends the run with one line and exit 130 instead.
 """
 
-import signal
 import sys
-from types import FrameType
+
+try:  # building the signal module's enums takes a moment: a Ctrl-C then is quiet too
+    import signal
+    from types import FrameType
+except KeyboardInterrupt:
+    sys.stderr.write("codemem: interrupted\n")
+    raise SystemExit(130) from None
 
 
 def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:

@@ -77,3 +77,32 @@ def test_ctrl_c_while_python_loads_the_cli_is_one_line(world):
         timeout=TIMEOUT,
     )
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "codemem: interrupted\n")
+
+
+# A Ctrl-C before the entry point's handler is in place: while `import signal` builds its enums.
+SIGNAL_IMPORT_INTERRUPTED = """
+import builtins, runpy, sys
+sys.modules.pop("signal", None)
+real = builtins.__import__
+def interrupting(name, *args, **kwargs):
+    if name == "signal":
+        builtins.__import__ = real
+        raise KeyboardInterrupt
+    return real(name, *args, **kwargs)
+builtins.__import__ = interrupting
+sys.argv = ["codemem", "status"]
+runpy.run_module("codemem.__main__", run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_the_entry_point_imports_signal_is_one_line(world):
+    codemem, template, work = world
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_IMPORT_INTERRUPTED],
+        env=codemem.env,
+        cwd=template.repo,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "codemem: interrupted\n")
