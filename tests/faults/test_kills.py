@@ -66,19 +66,6 @@ entry.run()
 """
 
 
-def test_ctrl_c_while_python_loads_the_cli_is_one_line(world):
-    codemem, template, work = world
-    done = subprocess.run(
-        [sys.executable, "-c", LOADING_INTERRUPTED],
-        env=codemem.env,
-        cwd=template.repo,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert (done.returncode, done.stdout, done.stderr) == (130, "", "codemem: interrupted\n")
-
-
 # A Ctrl-C before the entry point's handler is in place: while `import signal` builds its enums.
 SIGNAL_IMPORT_INTERRUPTED = """
 import builtins, runpy, sys
@@ -95,10 +82,15 @@ runpy.run_module("codemem.__main__", run_name="__main__")
 """
 
 
-def test_ctrl_c_while_the_entry_point_imports_signal_is_one_line(world):
+@pytest.mark.parametrize(
+    "script",
+    [LOADING_INTERRUPTED, SIGNAL_IMPORT_INTERRUPTED],
+    ids=["while-python-loads-the-cli", "while-the-entry-point-imports-signal"],
+)
+def test_ctrl_c_at_start_up_is_one_line(world, script):
     codemem, template, work = world
     done = subprocess.run(
-        [sys.executable, "-c", SIGNAL_IMPORT_INTERRUPTED],
+        [sys.executable, "-c", script],
         env=codemem.env,
         cwd=template.repo,
         capture_output=True,
