@@ -9,7 +9,9 @@ full rebuild writes into a fresh folder nobody reads and saves its manifest at t
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import signal
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,6 +95,7 @@ class BatchWriter:
         self.lexicon = LexiconWriter(target, fresh=full)  # what search reads
         self._removed = list(removed or [])  # replaced in the lexicon by the first segment
         self._saved_tags: int | None = None  # the tag-store version last written
+        self._held: HeldInterrupt | None = None  # a Ctrl-C held back while the store opens
 
     @classmethod
     def open(
@@ -109,9 +112,14 @@ class BatchWriter:
 
         embedder = _embedder(ws, config)
         dimensions = embedder.dimensions if embedder is not None else None
-        opener = ThreadPoolExecutor(max_workers=1)
-        store = opener.submit(_open_store, target, removed, dimensions)
-        opener.shutdown(wait=False)
+        store: Future[CodeStore] = Future()
+        held = HeldInterrupt(store)
+        threading.Thread(
+            target=_open_store_into,
+            args=(store, target, removed, dimensions),
+            name="codemem-open-store",
+            daemon=True,  # never joined at exit (see `_open_store_into`)
+        ).start()
         if full:
             tags = TagStore(target)
         else:
@@ -119,11 +127,17 @@ class BatchWriter:
             tags.update([], removed)
         for path in removed:
             del manifest.files[path]  # saved only after the store deleted their rows
-        return cls(target, manifest, full, store, embedder, tags, removed)
+        writer = cls(target, manifest, full, store, embedder, tags, removed)
+        writer._held = held
+        return writer
 
     @property
     def store(self) -> Any:
-        return self._store.result()
+        opened = self._store.result()
+        if self._held is not None:
+            self._held.restore()
+            self._held = None
+        return opened
 
     def commit(self, pending: PendingFiles) -> None:
         store, manifest = self.store, self.manifest
@@ -176,6 +190,62 @@ def _embed_rows(embedder: Embedder, chunks: dict[str, list[Any]]) -> None:
         for path, symbol, text in zip(chunks["path"], chunks["symbol"], chunks["text"], strict=True)
     ]
     chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
+
+
+class HeldInterrupt:
+    """Holds a Ctrl-C back while the store opens in another thread, then delivers it.
+
+    Python runs a signal handler between any two bytecodes of the main thread, also inside
+    the import system's own callbacks: a KeyboardInterrupt raised there is swallowed and
+    leaves the import lock held, and a thread importing at the same time then waits for it
+    forever (found by the kill tests). So while the store opens, a Ctrl-C is only noted;
+    once it is open the main thread is signalled again and stops as usual. Only the main
+    thread can set handlers: opened from another thread, nothing is held.
+    """
+
+    def __init__(self, opened: Future[Any]) -> None:
+        self.opened, self.pending = opened, False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._note)
+            opened.add_done_callback(self._deliver)
+
+    def _note(self, signum: int, frame: Any) -> None:
+        if not self.opened.done():
+            self.pending = True
+            return
+        previous = self.previous
+        self.restore()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    def _deliver(self, _opened: Future[Any]) -> None:
+        if self.pending:  # in the opening thread, now that it imports nothing more
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    def restore(self) -> None:
+        """Put the previous handler back (main thread only)."""
+        if self.previous is not None and threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) == self._note:
+                signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
+def _open_store_into(
+    store: Future[CodeStore], index_dir: Path, removed: list[str], dimensions: int | None
+) -> None:
+    """Open the store into `store`, in a daemon thread.
+
+    Not an executor's thread: Python joins those at exit, and a Ctrl-C that stops the main
+    thread in the middle of an import both of them make can leave this one waiting for an
+    import lock forever, so the interrupted run would never exit (found by the kill tests).
+    """
+    try:
+        store.set_result(_open_store(index_dir, removed, dimensions))
+    except BaseException as exc:  # handed to whoever asks for the store
+        store.set_exception(exc)
 
 
 def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None) -> CodeStore:

@@ -253,3 +253,30 @@ def test_rebuild_without_an_atomic_exchange_and_a_swap_stopped_halfway(indexed_r
     assert index(indexed_repo).up_to_date
     assert Manifest.load(index_dir) == before
     assert file_hits(indexed_repo, "zebra_marker")[0] == "pkg/mod3.py"
+
+
+def test_a_ctrl_c_while_the_store_opens_is_held_then_delivered():
+    import os
+    import signal
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    from codemem.code.batch_writer import HeldInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are set in the main thread only")
+    before = signal.getsignal(signal.SIGINT)
+    opened: Future[int] = Future()
+    held = HeldInterrupt(opened)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)  # noted, not raised: another thread may be importing
+        time.sleep(0.05)
+        assert held.pending
+        with pytest.raises(KeyboardInterrupt):
+            threading.Thread(target=opened.set_result, args=(1,)).start()
+            time.sleep(2)  # the opener signals the main thread again once it is done
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        held.restore()
+        signal.signal(signal.SIGINT, before)
