@@ -151,14 +151,16 @@ def test_the_name_words_follow_files_added_changed_and_removed(tmp_path):
     assert stem_matches(again, query)[0].path == "lib/HashCodeBuilder.java"
 
 
+def tracked_paths() -> list[str]:
+    """This repository's tracked files: a real tree for the path stages."""
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return sorted(set(listed.splitlines()))
+
+
 def test_frames_and_file_name_words_read_the_same_from_the_manifest_as_from_a_list(tmp_path):
-    paths = sorted(
-        set(
-            subprocess.run(
-                ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-            ).stdout.splitlines()
-        )
-    )
+    paths = tracked_paths()
     saved(tmp_path, {p: FileEntry("x", "indexed", "python") for p in paths})
     loaded, listed = Manifest.load(tmp_path), NameIndex(paths)
     for text in [*QUERIES, "how the lockfile checks the manifest", "stages fusion ranking"]:
@@ -440,13 +442,7 @@ QUERIES = [
 
 @pytest.mark.parametrize("text", QUERIES)
 def test_the_path_stage_finds_what_a_scan_of_every_path_found(tmp_path, text):
-    paths = sorted(
-        set(
-            subprocess.run(
-                ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-            ).stdout.splitlines()
-        )
-    )
+    paths = tracked_paths()
     saved(tmp_path, {p: FileEntry("x", "indexed", "python") for p in paths})
     query = analyze_query(text)
     found = [(c.path, c.score, c.start_line) for c in path_matches(Manifest.load(tmp_path), query)]
