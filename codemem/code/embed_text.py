@@ -1,9 +1,14 @@
-"""The text an embedder sees for a code chunk or a query (deterministic)."""
+"""What an embedder sees and gives back: the text of a code chunk or a query (deterministic),
+and vectors scaled to unit length."""
 
 from __future__ import annotations
 
 import re
 import textwrap
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_MAX_CHARS = 8_000  # one prepared chunk; ~2-4k tokens of code
 
@@ -45,3 +50,13 @@ def embedding_text(
     header = header[: max_chars // 2]
     body = clean_text(text, max_chars - len(header) - 1)
     return f"{header}\n{body}" if body else header
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to length 1 (an all-zero row stays zero)."""
+    import numpy as np
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: np.ndarray = vectors / np.maximum(norms, np.float32(1e-12))
+    return unit
