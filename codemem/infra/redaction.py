@@ -13,8 +13,11 @@ same.
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
-from codemem.infra.secrets import DEFAULT_ENTROPY, find_secrets
+from codemem.infra.secrets import DEFAULT_ENTROPY, anchor_near, find_secrets
+
+KEY_RULE = "secrets/private-key"  # the one redaction reaching past its secret: the key's lines
 
 _KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 # After a private key's BEGIN marker on its line: base64 and `\n` escapes, maybe its END marker.
@@ -51,7 +54,7 @@ def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
             continue
         spans = (
             _key_spans(text, secret.start, secret.end)
-            if secret.rule == "secrets/private-key"
+            if secret.rule == KEY_RULE
             else [(secret.start, secret.end)]
         )
         for start, end in spans:
@@ -59,6 +62,44 @@ def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
             done = end
     out.append(text[done:])
     return "".join(out)
+
+
+class RedactedLines:
+    """A text's lines as `redact_text(text).splitlines()` has them, the whole text redacted only
+    when a secret could be in the lines asked for (search snippets of long files).
+
+    A secret is found only near an anchor of its rule (`anchor_near`), and every redaction
+    but a private key's stays inside the secret's own line, keeping every line where it was;
+    so with no private key's anchor in the text and no anchor near the lines asked for, they
+    are the text's own.
+    """
+
+    def __init__(self, text: str, min_entropy: float = DEFAULT_ENTROPY):
+        self._text = text
+        self._min_entropy = min_entropy
+        self._lines = text.splitlines(keepends=True)
+        self._starts = list(accumulate(map(len, self._lines), initial=0))
+        lowered = text.lower()
+        # Anchors are looked for in the lowered text: its positions must be the text's.
+        self._lowered: str | None = (
+            lowered
+            if len(lowered) == len(text) and not anchor_near(lowered, 0, len(text), [KEY_RULE])
+            else None
+        )
+        self._redacted: list[str] | None = None
+
+    def lines(self, first: int, last: int) -> list[str]:
+        """Lines `first`..`last`, counted from 1: `redact_text(text).splitlines()[first - 1 : last]`."""
+        start, end, _ = slice(first - 1, last).indices(len(self._lines))
+        if end <= start:
+            return []
+        if self._lowered is not None and not anchor_near(
+            self._lowered, self._starts[start], self._starts[end]
+        ):
+            return "".join(self._lines[start:end]).splitlines()
+        if self._redacted is None:
+            self._redacted = redact_text(self._text, self._min_entropy).splitlines()
+        return self._redacted[first - 1 : last]
 
 
 def _key_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

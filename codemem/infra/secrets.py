@@ -180,6 +180,7 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     ),
 }
 _BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
+_LONGEST = max(len(anchor) for anchors in ANCHORS.values() for anchor in anchors)
 # Anchor -> a shorter anchor it starts with ("sk-ant-" -> "sk-") or a prefix common to several
 # ("ghp_", "gho_"... -> "gh", rare enough in code): it is looked for only where that one is,
 # instead of in another scan of the whole text.
@@ -316,6 +317,18 @@ def _spans(
         else:
             spans.append((start, end))
     return spans
+
+
+def anchor_near(
+    lowered: str, start: int, end: int, rules: Iterable[str] = tuple(ANCHORS)
+) -> bool:
+    """Whether an anchor of `rules` starts close enough to `start`..`end` of a text whose
+    `.lower()` is `lowered` (as long as the text) for `find_secrets` to find there a secret of
+    one of them. Its patterns run only in windows reaching `_BEFORE` characters before and
+    `_AFTER` after an anchor, so False means no secret of theirs has a character in that span.
+    """
+    lo, hi = max(0, start - _AFTER), end + _BEFORE + _LONGEST
+    return any(lowered.find(anchor, lo, hi) >= 0 for rule in rules for anchor in ANCHORS[rule])
 
 
 def find_secrets(
