@@ -13,9 +13,16 @@ same.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import accumulate
 
-from codemem.infra.secrets import DEFAULT_ENTROPY, anchor_near, find_secrets
+from codemem.infra.secrets import (
+    ASSIGNED_RULE,
+    DEFAULT_ENTROPY,
+    Secret,
+    find_secrets,
+    rules_near,
+)
 
 KEY_RULE = "secrets/private-key"  # the one redaction reaching past its secret: the key's lines
 
@@ -44,7 +51,12 @@ def redact_line(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
 def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
     """`redact_line` for a text of many lines: every line stays where it was; a private key's
     markers and the key material between them are redacted line by line."""
-    found = sorted(find_secrets(text, min_entropy, bare=True), key=lambda s: (s.start, -s.end))
+    return _redact(text, find_secrets(text, min_entropy, bare=True))
+
+
+def _redact(text: str, secrets: Iterable[Secret]) -> str:
+    """`text` with `secrets` (found in it) redacted."""
+    found = sorted(secrets, key=lambda s: (s.start, -s.end))
     if not found:
         return text
     out: list[str] = []
@@ -65,13 +77,15 @@ def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
 
 
 class RedactedLines:
-    """A text's lines as `redact_text(text).splitlines()` has them, the whole text redacted only
-    when a secret could be in the lines asked for (search snippets of long files).
+    """A text's lines as `redact_text(text).splitlines()` has them, for search snippets of long
+    files: lines far from every secret's anchor are not redacted at all, lines near only a
+    few rules' anchors are redacted by those rules alone.
 
-    A secret is found only near an anchor of its rule (`anchor_near`), and every redaction
-    but a private key's stays inside the secret's own line, keeping every line where it was;
-    so with no private key's anchor in the text and no anchor near the lines asked for, they
-    are the text's own.
+    Why that is the same: a secret is found only near an anchor of its rule (`rules_near`);
+    every redaction but a private key's stays inside its secret's line and keeps every line
+    where it was (a text with a private key's anchor is always redacted whole); and which
+    secrets are found does not depend on other rules, but for an assignment, which a key of
+    another rule can keep from being one (where one is, the text is redacted whole).
     """
 
     def __init__(self, text: str, min_entropy: float = DEFAULT_ENTROPY):
@@ -83,9 +97,10 @@ class RedactedLines:
         # Anchors are looked for in the lowered text: its positions must be the text's.
         self._lowered: str | None = (
             lowered
-            if len(lowered) == len(text) and not anchor_near(lowered, 0, len(text), [KEY_RULE])
+            if len(lowered) == len(text) and not rules_near(lowered, 0, len(text), [KEY_RULE])
             else None
         )
+        self._by_rules: dict[frozenset[str], tuple[list[Secret], list[str]]] = {}
         self._redacted: list[str] | None = None
 
     def lines(self, first: int, last: int) -> list[str]:
@@ -93,13 +108,24 @@ class RedactedLines:
         start, end, _ = slice(first - 1, last).indices(len(self._lines))
         if end <= start:
             return []
-        if self._lowered is not None and not anchor_near(
-            self._lowered, self._starts[start], self._starts[end]
-        ):
-            return "".join(self._lines[start:end]).splitlines()
+        if self._lowered is not None:
+            lo, hi = self._starts[start], self._starts[end]
+            near = rules_near(self._lowered, lo, hi)
+            if not near:
+                return "".join(self._lines[start:end]).splitlines()
+            secrets, lines = self._redacted_by(frozenset(near))
+            if not any(s.rule == ASSIGNED_RULE and s.start < hi and lo < s.end for s in secrets):
+                return lines[first - 1 : last]
         if self._redacted is None:
             self._redacted = redact_text(self._text, self._min_entropy).splitlines()
         return self._redacted[first - 1 : last]
+
+    def _redacted_by(self, rules: frozenset[str]) -> tuple[list[Secret], list[str]]:
+        """The secrets of `rules` and the text's lines with them redacted."""
+        if rules not in self._by_rules:
+            secrets = list(find_secrets(self._text, self._min_entropy, bare=True, rules=rules))
+            self._by_rules[rules] = (secrets, _redact(self._text, secrets).splitlines())
+        return self._by_rules[rules]
 
 
 def _key_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

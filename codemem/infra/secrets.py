@@ -16,11 +16,12 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 DEFAULT_ENTROPY = 3.5  # bits per character of a value assigned to a secret-like name
 HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywhere
+ASSIGNED_RULE = "secrets/assigned-secret"  # a secret-looking value assigned to a secret-like name
 
 # (rule, severity, pattern, what it is); group 1, when present, is the secret itself.
 KNOWN: list[tuple[str, str, re.Pattern[str], str]] = [
@@ -319,30 +320,38 @@ def _spans(
     return spans
 
 
-def anchor_near(
+def rules_near(
     lowered: str, start: int, end: int, rules: Iterable[str] = tuple(ANCHORS)
-) -> bool:
-    """Whether an anchor of `rules` starts close enough to `start`..`end` of a text whose
-    `.lower()` is `lowered` (as long as the text) for `find_secrets` to find there a secret of
-    one of them. Its patterns run only in windows reaching `_BEFORE` characters before and
-    `_AFTER` after an anchor, so False means no secret of theirs has a character in that span.
+) -> list[str]:
+    """Those of `rules` with an anchor close enough to `start`..`end` of a text whose
+    `.lower()` is `lowered` (as long as the text) for `find_secrets` to find a secret of
+    theirs there. Patterns run only in windows reaching `_BEFORE` characters before and
+    `_AFTER` after an anchor, so no secret of another rule has a character in that span.
     """
     lo, hi = max(0, start - _AFTER), end + _BEFORE + _LONGEST
-    return any(lowered.find(anchor, lo, hi) >= 0 for rule in rules for anchor in ANCHORS[rule])
+    return [rule for rule in rules if any(lowered.find(a, lo, hi) >= 0 for a in ANCHORS[rule])]
 
 
 def find_secrets(
-    text: str, min_entropy: float = DEFAULT_ENTROPY, *, bare: bool = False
+    text: str,
+    min_entropy: float = DEFAULT_ENTROPY,
+    *,
+    bare: bool = False,
+    rules: Collection[str] | None = None,
 ) -> Iterator[Secret]:
     """Every known key and secret-like assignment in a text (of any length).
 
     Patterns run only near their anchors (`ANCHORS`), so a long text costs a few `find`s.
-    With `bare`, unquoted values assigned to a secret-like name count too.
+    With `bare`, unquoted values assigned to a secret-like name count too. With `rules`,
+    only theirs: the same secrets of each, but for assignments, which a key of a rule left
+    out no longer keeps from being reported.
     """
     lowered = text.lower()
     seen: dict[str, list[int]] = {}
     known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
+        if rules is not None and rule not in rules:
+            continue
         for start, end in _spans(lowered, ANCHORS[rule], seen):
             for match in pattern.finditer(text, start, end):
                 found = _found(rule, severity, what, match)
@@ -354,7 +363,9 @@ def find_secrets(
     ]
     if bare:
         assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
-    for start, end in _spans(lowered, ANCHORS["secrets/assigned-secret"], seen):
+    if rules is not None and ASSIGNED_RULE not in rules:
+        return
+    for start, end in _spans(lowered, ANCHORS[ASSIGNED_RULE], seen):
         for assignment, value_like, secret_like in assignments:
             if not value_like.search(text, start, end):
                 continue
@@ -362,7 +373,7 @@ def find_secrets(
                 value = match.group(1)
                 if not any(key in value for key in known) and secret_like(value):
                     yield _found(
-                        "secrets/assigned-secret",
+                        ASSIGNED_RULE,
                         "error",
                         "a secret-looking value assigned to a secret-like name",
                         match,

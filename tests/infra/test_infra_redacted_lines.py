@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 AWS_KEY = "AKIA" + "Q7XZ2KJH4MPL9WRT"
 GITHUB = "gh" + "p_" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5"
 QUOTED = "aB3dE5" + "fG7hJ9kL1mN3pQ"
+AWS_SECRET = "wJalrXUtnFEMI" + "K7MDENGbPxRfiCYzQ8aB3dE5fG7"
 BODY = "MIIEowIBAAKCAQEA" + "7bq3Xz9vQ2k1Lm8pR4sT6uW0yA2cE4gI6kM8oQ0sU2wY4"
 BEGIN, END = "-----BEGIN RSA " + "PRIVATE KEY-----", "-----END RSA " + "PRIVATE KEY-----"
 FILLER = "def f(x):\n    return x + 1  # plain code, no anchor at all\n"
@@ -68,6 +69,14 @@ ADVERSARIAL = [
     _far(20) + "a\x0cb\x1cc\x85d\u2028e\n" + f"KEY = '{AWS_KEY}'\n" + _far(20),  # other line breaks
     "İstanbul İzmir\n" * 30 + f"KEY = '{AWS_KEY}'\n" + _far(30),  # lowering makes it longer
     "ünïcode ∑ ok\n" * 30 + f"auth_key = '{QUOTED}'\n" + _far(30),  # lowering keeps its length
+    # A key found far away keeps an assignment of the same value from being one: the lines
+    # near the assignment, where only its rule's anchor is, must not redact it.
+    f"aws_secret = '{AWS_SECRET}'\n" + _far(60) + f"token = '{AWS_SECRET}'\n" + _far(30),
+    _far(30) + f"token = 'x{AWS_KEY}'\n" + _far(30) + f"KEY = '{AWS_KEY}'\n",
+    # Near only some rules' anchors: a URL, a URL with a password, a key beside them.
+    _far(30) + "# https://example.org/docs\n" + _far(2) + f"KEY = '{AWS_KEY}'\n" + _far(30),
+    _far(30) + f"u = 'https://me:hunter2x@example.org' + '{GITHUB}'\n" + _far(30),
+    _far(30) + "# https://example.org\n" + f"api_key = '{QUOTED}' # {GITHUB}\n" + _far(30),
 ]
 
 
@@ -97,6 +106,19 @@ def test_lines_far_from_every_anchor_are_never_redacted(monkeypatch):
     lines = RedactedLines(text)
     assert lines.lines(1, 10) == expected[:10] == text.splitlines()[:10]
     assert lines.lines(75, 81) == expected[74:81]
+
+
+def test_lines_near_a_few_rules_anchors_are_redacted_by_those_rules(monkeypatch):
+    text = _far(30) + "# https://example.org/docs\n" + _far(30) + f"KEY = '{AWS_KEY}'\n" + _far(30)
+    expected = redact_text(text).splitlines()
+
+    def fail(*args: object) -> str:
+        raise AssertionError("the whole text was redacted")
+
+    monkeypatch.setattr(redaction_module, "redact_text", fail)
+    lines = RedactedLines(text)
+    assert lines.lines(25, 40) == expected[24:40] == text.splitlines()[24:40]
+    assert lines.lines(60, 62) == expected[59:62] != text.splitlines()[59:62]
 
 
 def test_lines_near_a_secret_are_redacted():
