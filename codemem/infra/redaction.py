@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from itertools import accumulate
 
 from codemem.infra.secrets import (
@@ -78,21 +79,22 @@ def _redact(text: str, secrets: Iterable[Secret]) -> str:
 
 class RedactedLines:
     """A text's lines as `redact_text(text).splitlines()` has them, for search snippets of long
-    files: lines far from every secret's anchor are not redacted at all, lines near only a
-    few rules' anchors are redacted by those rules alone.
+    files: lines far from every secret's anchor are not redacted at all, lines near a few
+    rules' anchors only by those rules, in their windows reaching into the lines.
 
-    Why that is the same: a secret is found only near an anchor of its rule (`rules_near`);
-    every redaction but a private key's stays inside its secret's line and keeps every line
-    where it was (a text with a private key's anchor is always redacted whole); and which
-    secrets are found does not depend on other rules, but for an assignment, which a key of
-    another rule can keep from being one (where one is, the text is redacted whole).
+    Why that is the same: a secret is found only in a window around an anchor of its rule
+    (`rules_near`); every redaction but a private key's stays inside its secret's line and
+    keeps every line where it was (a text with a private key's anchor is redacted whole);
+    and which secrets a rule finds in a window does not depend on other rules or windows,
+    but for an assignment, which a key found elsewhere can keep from being one (where one
+    is in the lines, the text is redacted whole).
     """
 
     def __init__(self, text: str, min_entropy: float = DEFAULT_ENTROPY):
         self._text = text
         self._min_entropy = min_entropy
-        self._lines = text.splitlines(keepends=True)
-        self._starts = list(accumulate(map(len, self._lines), initial=0))
+        # Where each line starts, and where the last one ends.
+        self._starts = list(accumulate(map(len, text.splitlines(keepends=True)), initial=0))
         lowered = text.lower()
         # Anchors are looked for in the lowered text: its positions must be the text's.
         self._lowered: str | None = (
@@ -100,32 +102,28 @@ class RedactedLines:
             if len(lowered) == len(text) and not rules_near(lowered, 0, len(text), [KEY_RULE])
             else None
         )
-        self._by_rules: dict[frozenset[str], tuple[list[Secret], list[str]]] = {}
         self._redacted: list[str] | None = None
 
     def lines(self, first: int, last: int) -> list[str]:
         """Lines `first`..`last`, counted from 1: `redact_text(text).splitlines()[first - 1 : last]`."""
-        start, end, _ = slice(first - 1, last).indices(len(self._lines))
+        start, end, _ = slice(first - 1, last).indices(len(self._starts) - 1)
         if end <= start:
             return []
         if self._lowered is not None:
             lo, hi = self._starts[start], self._starts[end]
             near = rules_near(self._lowered, lo, hi)
             if not near:
-                return "".join(self._lines[start:end]).splitlines()
-            secrets, lines = self._redacted_by(frozenset(near))
-            if not any(s.rule == ASSIGNED_RULE and s.start < hi and lo < s.end for s in secrets):
-                return lines[first - 1 : last]
+                return self._text[lo:hi].splitlines()
+            secrets = list(
+                find_secrets(self._text, self._min_entropy, bare=True, rules=near, around=(lo, hi))
+            )
+            meeting = [s for s in secrets if s.start < hi and lo < s.end]
+            if all(lo <= s.start and s.end <= hi and s.rule != ASSIGNED_RULE for s in meeting):
+                moved = [replace(s, start=s.start - lo, end=s.end - lo) for s in meeting]
+                return _redact(self._text[lo:hi], moved).splitlines()
         if self._redacted is None:
             self._redacted = redact_text(self._text, self._min_entropy).splitlines()
         return self._redacted[first - 1 : last]
-
-    def _redacted_by(self, rules: frozenset[str]) -> tuple[list[Secret], list[str]]:
-        """The secrets of `rules` and the text's lines with them redacted."""
-        if rules not in self._by_rules:
-            secrets = list(find_secrets(self._text, self._min_entropy, bare=True, rules=rules))
-            self._by_rules[rules] = (secrets, _redact(self._text, secrets).splitlines())
-        return self._by_rules[rules]
 
 
 def _key_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

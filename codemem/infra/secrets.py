@@ -306,9 +306,12 @@ def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[
 
 
 def _spans(
-    lowered: str, anchors: tuple[str, ...], seen: dict[str, list[int]]
+    lowered: str,
+    anchors: tuple[str, ...],
+    seen: dict[str, list[int]],
+    around: tuple[int, int] | None = None,
 ) -> list[tuple[int, int]]:
-    """Merged windows around every occurrence of the anchors."""
+    """Merged windows around every occurrence of the anchors (those reaching into `around`)."""
     starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
     spans: list[tuple[int, int]] = []
     for at in sorted(starts):
@@ -317,6 +320,8 @@ def _spans(
             spans[-1] = (spans[-1][0], max(spans[-1][1], end))
         else:
             spans.append((start, end))
+    if around is not None:
+        return [(start, end) for start, end in spans if start < around[1] and around[0] < end]
     return spans
 
 
@@ -338,13 +343,15 @@ def find_secrets(
     *,
     bare: bool = False,
     rules: Collection[str] | None = None,
+    around: tuple[int, int] | None = None,
 ) -> Iterator[Secret]:
     """Every known key and secret-like assignment in a text (of any length).
 
     Patterns run only near their anchors (`ANCHORS`), so a long text costs a few `find`s.
     With `bare`, unquoted values assigned to a secret-like name count too. With `rules`,
-    only theirs: the same secrets of each, but for assignments, which a key of a rule left
-    out no longer keeps from being reported.
+    only theirs; with `around` (start, end), only in the windows reaching into that span.
+    Either way, the same secrets there, but for assignments, which a key left out no
+    longer keeps from being reported.
     """
     lowered = text.lower()
     seen: dict[str, list[int]] = {}
@@ -352,7 +359,7 @@ def find_secrets(
     for rule, severity, pattern, what in KNOWN:
         if rules is not None and rule not in rules:
             continue
-        for start, end in _spans(lowered, ANCHORS[rule], seen):
+        for start, end in _spans(lowered, ANCHORS[rule], seen, around):
             for match in pattern.finditer(text, start, end):
                 found = _found(rule, severity, what, match)
                 if not placeholder(found.value):
@@ -365,7 +372,7 @@ def find_secrets(
         assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
     if rules is not None and ASSIGNED_RULE not in rules:
         return
-    for start, end in _spans(lowered, ANCHORS[ASSIGNED_RULE], seen):
+    for start, end in _spans(lowered, ANCHORS[ASSIGNED_RULE], seen, around):
         for assignment, value_like, secret_like in assignments:
             if not value_like.search(text, start, end):
                 continue

@@ -77,6 +77,10 @@ ADVERSARIAL = [
     _far(30) + "# https://example.org/docs\n" + _far(2) + f"KEY = '{AWS_KEY}'\n" + _far(30),
     _far(30) + f"u = 'https://me:hunter2x@example.org' + '{GITHUB}'\n" + _far(30),
     _far(30) + "# https://example.org\n" + f"api_key = '{QUOTED}' # {GITHUB}\n" + _far(30),
+    # Anchors every few lines chain their windows into one from the start to the end.
+    ("# https://example.org\n" + _far(5)) * 20
+    + "u = 'https://me:hunter2x@example.org'\n"
+    + (f"# token\n{_far(3)}KEY = '{AWS_KEY}'\n{_far(2)}access = '{QUOTED}'\n") * 10,
 ]
 
 
