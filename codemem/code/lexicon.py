@@ -276,8 +276,25 @@ class Lexicon:
         if len(order) > limit:  # keep every tie of the last one: broken by name below
             order = order[score[order] >= score[order[limit - 1]]]
         ranked = [(float(score[i]), int(owner[i]), int(doc[i])) for i in order.tolist()]
-        ranked.sort(key=lambda r: (-r[0], self._name(prefix, r[1], r[2])))
-        return ranked[:limit]
+        return self._by_name_in_ties(prefix, ranked)[:limit]
+
+    def _by_name_in_ties(
+        self, prefix: str, ranked: list[tuple[float, int, int]]
+    ) -> list[tuple[float, int, int]]:
+        """`ranked` (best first) with each run of equal scores ordered by name: names are
+        read only for ties."""
+        out: list[tuple[float, int, int]] = []
+        at = 0
+        while at < len(ranked):
+            end = at + 1
+            while end < len(ranked) and ranked[end][0] == ranked[at][0]:
+                end += 1
+            tied = ranked[at:end]
+            if len(tied) > 1:
+                tied.sort(key=lambda r: self._name(prefix, r[1], r[2]))
+            out += tied
+            at = end
+        return out
 
     def _name(self, prefix: str, s: int, doc: int) -> str:
         seg = self.segments[s]
