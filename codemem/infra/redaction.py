@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from itertools import accumulate
 
 from codemem.infra.secrets import (
     ASSIGNED_RULE,
@@ -93,8 +92,7 @@ class RedactedLines:
     def __init__(self, text: str, min_entropy: float = DEFAULT_ENTROPY):
         self._text = text
         self._min_entropy = min_entropy
-        # Where each line starts, and where the last one ends.
-        self._starts = list(accumulate(map(len, text.splitlines(keepends=True)), initial=0))
+        self._lines = text.splitlines(keepends=True)
         lowered = text.lower()
         # Anchors are looked for in the lowered text: its positions must be the text's.
         self._lowered: str | None = (
@@ -106,16 +104,24 @@ class RedactedLines:
 
     def lines(self, first: int, last: int) -> list[str]:
         """Lines `first`..`last`, counted from 1: `redact_text(text).splitlines()[first - 1 : last]`."""
-        start, end, _ = slice(first - 1, last).indices(len(self._starts) - 1)
+        start, end, _ = slice(first - 1, last).indices(len(self._lines))
         if end <= start:
             return []
         if self._lowered is not None:
-            lo, hi = self._starts[start], self._starts[end]
+            lo = sum(map(len, self._lines[:start]))
+            hi = lo + sum(map(len, self._lines[start:end]))
             near = rules_near(self._lowered, lo, hi)
             if not near:
                 return self._text[lo:hi].splitlines()
             secrets = list(
-                find_secrets(self._text, self._min_entropy, bare=True, rules=near, around=(lo, hi))
+                find_secrets(
+                    self._text,
+                    self._min_entropy,
+                    bare=True,
+                    rules=near,
+                    around=(lo, hi),
+                    lowered=self._lowered,
+                )
             )
             meeting = [s for s in secrets if s.start < hi and lo < s.end]
             if all(lo <= s.start and s.end <= hi and s.rule != ASSIGNED_RULE for s in meeting):

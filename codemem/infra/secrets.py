@@ -344,6 +344,7 @@ def find_secrets(
     bare: bool = False,
     rules: Collection[str] | None = None,
     around: tuple[int, int] | None = None,
+    lowered: str | None = None,
 ) -> Iterator[Secret]:
     """Every known key and secret-like assignment in a text (of any length).
 
@@ -351,9 +352,9 @@ def find_secrets(
     With `bare`, unquoted values assigned to a secret-like name count too. With `rules`,
     only theirs; with `around` (start, end), only in the windows reaching into that span.
     Either way, the same secrets there, but for assignments, which a key left out no
-    longer keeps from being reported.
+    longer keeps from being reported. `lowered` is `text.lower()` when the caller has it.
     """
-    lowered = text.lower()
+    lowered = text.lower() if lowered is None else lowered
     seen: dict[str, list[int]] = {}
     known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
