@@ -312,7 +312,9 @@ def _spans(
     around: tuple[int, int] | None = None,
 ) -> list[tuple[int, int]]:
     """Merged windows around every occurrence of the anchors (those reaching into `around`)."""
-    starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
+    starts = _chained(lowered, anchors, around) if around is not None else None
+    if starts is None:
+        starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
     spans: list[tuple[int, int]] = []
     for at in sorted(starts):
         start, end = max(0, at - _BEFORE), at + _AFTER
@@ -323,6 +325,52 @@ def _spans(
     if around is not None:
         return [(start, end) for start, end in spans if start < around[1] and around[0] < end]
     return spans
+
+
+def _chained(
+    lowered: str, anchors: tuple[str, ...], around: tuple[int, int], steps: int = 32
+) -> list[int] | None:
+    """The occurrences of the anchors whose windows merge into those reaching into `around`
+    (found near it, then from one to the next while they are close enough to merge), or None
+    after `steps` of them: then the whole text is searched instead."""
+    reach = _BEFORE + _AFTER  # two occurrences this far apart or closer have merged windows
+    lo, hi = max(0, around[0] - _AFTER + 1), around[1] + _BEFORE
+    starts = [at for anchor in anchors for at in _all_in(lowered, anchor, lo, hi)]
+    if not starts:
+        return []
+    first, last = min(starts), max(starts)
+    for _ in range(steps):
+        before = [
+            lowered.rfind(anchor, max(0, first - reach), first - 1 + len(anchor))
+            for anchor in anchors
+        ]
+        if max(before) < 0:
+            break
+        first = max(before)
+        starts.append(first)
+    else:
+        return None
+    for _ in range(steps):
+        after = [
+            at
+            for anchor in anchors
+            if (at := lowered.find(anchor, last + 1, last + reach + len(anchor))) >= 0
+        ]
+        if not after:
+            return starts
+        last = min(after)
+        starts.append(last)
+    return None
+
+
+def _all_in(lowered: str, anchor: str, start: int, end: int) -> list[int]:
+    """Where `anchor` starts in `lowered` from `start` to `end` (inclusive)."""
+    found = []
+    at = lowered.find(anchor, start, end + len(anchor))
+    while at >= 0:
+        found.append(at)
+        at = lowered.find(anchor, at + 1, end + len(anchor))
+    return found
 
 
 def rules_near(
