@@ -283,12 +283,13 @@ class Strings(Sequence[str]):
         return max(len(self._offsets) - 1, 0)
 
     def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        offsets = self._offsets  # read once per string: searches read thousands
+        count = len(offsets) - 1
         if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
+            i += count
+        if not 0 <= i < count:
             raise IndexError(i)
-        start, end = self._offsets[i], self._offsets[i + 1] - 1
-        return bytes(self._blob[start:end]).decode("utf-8", "surrogateescape")
+        return str(self._blob[offsets[i] : offsets[i + 1] - 1], "utf-8", "surrogateescape")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.tolist())

@@ -284,11 +284,13 @@ _EXAMPLE_DIRS = frozenset(
 )
 
 
+@lru_cache(maxsize=16384)  # a search asks again for the same candidates' paths
 def is_example_path(path: str) -> bool:
     """Whether a path is example or demo code: it shows the library in use, it is not it."""
     return any(p.lower() in _EXAMPLE_DIRS for p in path.split("/")[:-1])
 
 
+@lru_cache(maxsize=16384)  # a search asks again for the same candidates' paths
 def is_test_path(path: str) -> bool:
     """Whether a path looks like test code: in a test directory, or named as its language
     names tests."""

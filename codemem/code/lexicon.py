@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +190,15 @@ class Lexicon:
 
     def fts_chunks(self, text: str, limit: int) -> list[dict[str, Any]]:
         """Chunk rows ranked by BM25 over their search text, with `_score`."""
-        return [self._chunk_row(s, d, score) for score, s, d in self._bm25("cp", text, limit)]
+        readers: dict[int, Callable[[int], dict[str, Any]]] = {}
+        out = []
+        for score, s, d in self._bm25("cp", text, limit):
+            if s not in readers:
+                readers[s] = self._chunk_reader(s)
+            row = readers[s](d)
+            row["_score"] = score
+            out.append(row)
+        return out
 
     def fts_files(self, text: str, limit: int) -> list[dict[str, Any]]:
         """File rows (path, language, is_test) ranked by BM25, with `_score`."""
@@ -276,8 +284,25 @@ class Lexicon:
         if len(order) > limit:  # keep every tie of the last one: broken by name below
             order = order[score[order] >= score[order[limit - 1]]]
         ranked = [(float(score[i]), int(owner[i]), int(doc[i])) for i in order.tolist()]
-        ranked.sort(key=lambda r: (-r[0], self._name(prefix, r[1], r[2])))
-        return ranked[:limit]
+        return self._by_name_in_ties(prefix, ranked)[:limit]
+
+    def _by_name_in_ties(
+        self, prefix: str, ranked: list[tuple[float, int, int]]
+    ) -> list[tuple[float, int, int]]:
+        """`ranked` (best first) with each run of equal scores ordered by name: names are
+        read only for ties."""
+        out: list[tuple[float, int, int]] = []
+        at = 0
+        while at < len(ranked):
+            end = at + 1
+            while end < len(ranked) and ranked[end][0] == ranked[at][0]:
+                end += 1
+            tied = ranked[at:end]
+            if len(tied) > 1:
+                tied.sort(key=lambda r: self._name(prefix, r[1], r[2]))
+            out += tied
+            at = end
+        return out
 
     def _name(self, prefix: str, s: int, doc: int) -> str:
         seg = self.segments[s]
@@ -299,23 +324,29 @@ class Lexicon:
 
     # -- rows --------------------------------------------------------------------------------
 
-    def _chunk_row(self, s: int, doc: int, score: float | None = None) -> dict[str, Any]:
+    def _chunk_reader(self, s: int) -> Callable[[int], dict[str, Any]]:
+        """Reads chunk rows of segment `s` (its columns looked up once: a query reads hundreds)."""
         seg, codes, value = self.segments[s], self.codes[s], self.segments[s].values
-        path = value("c_path")[doc]
-        null = value("c_null")[doc]
-        row = {
-            "id": seg.strings("c_id")[doc],
-            "path": seg.paths[path],
-            "language": codes[value("p_language")[path]],
-            "start_line": value("c_start")[doc],
-            "end_line": value("c_end")[doc],
-            "kind": codes[value("c_kind")[doc]],
-            "symbol": None if null & NULL_SYMBOL else seg.strings("c_symbol")[doc],
-            "symbol_kind": None if null & NULL_SYMBOL_KIND else codes[value("c_symbol_kind")[doc]],
-            "is_test": bool(value("p_test")[path]),
-        }
-        if score is not None:
-            row["_score"] = score
+        c_path, c_null, c_start, c_end = (value(n) for n in ("c_path", "c_null", "c_start", "c_end"))
+        c_kind, c_symbol_kind = value("c_kind"), value("c_symbol_kind")
+        p_language, p_test = value("p_language"), value("p_test")
+        ids, symbols, paths = seg.strings("c_id"), seg.strings("c_symbol"), seg.paths
+
+        def row(doc: int) -> dict[str, Any]:
+            path = c_path[doc]
+            null = c_null[doc]
+            return {
+                "id": ids[doc],
+                "path": paths[path],
+                "language": codes[p_language[path]],
+                "start_line": c_start[doc],
+                "end_line": c_end[doc],
+                "kind": codes[c_kind[doc]],
+                "symbol": None if null & NULL_SYMBOL else symbols[doc],
+                "symbol_kind": None if null & NULL_SYMBOL_KIND else codes[c_symbol_kind[doc]],
+                "is_test": bool(p_test[path]),
+            }
+
         return row
 
     def _symbol_row(self, s: int, row: int) -> dict[str, Any]:
@@ -390,10 +421,15 @@ class Lexicon:
         out: list[dict[str, Any]] = []
         for s, seg in self._each():
             offsets, chunk_ids = seg.values("p_chunks"), seg.strings("c_id")
-            for _, i in seg.find_paths(by_path):
-                for doc in range(offsets[i], offsets[i + 1]):
-                    if chunk_ids[doc] in wanted:
-                        out.append(self._chunk_row(s, doc))
+            found = [
+                doc
+                for _, i in seg.find_paths(by_path)
+                for doc in range(offsets[i], offsets[i + 1])
+                if chunk_ids[doc] in wanted
+            ]
+            if found:
+                row = self._chunk_reader(s)
+                out.extend(row(doc) for doc in found)
         return out
 
 

@@ -29,7 +29,7 @@ from codemem.code.manifest import INDEXED, Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.config import Config
 from codemem.errors import UsageError
-from codemem.infra import redact_text
+from codemem.infra import RedactedLines
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -194,13 +194,16 @@ class Searcher:
             out[key] = "\n".join(files[cand.path][max(0, cand.start_line - 1) : cand.end_line])
         return out
 
-    def _lines(self, path: str, *, redact: bool = False) -> list[str]:
-        """A work-tree file's lines (none when it cannot be read), secrets redacted if asked."""
+    def _lines(self, path: str) -> list[str]:
+        """A work-tree file's lines (none when it cannot be read)."""
+        return self._read(path).splitlines()
+
+    def _read(self, path: str) -> str:
+        """A work-tree file's text (empty when it cannot be read)."""
         try:
-            text = (self.ws.root / path).read_text("utf-8", "replace")
+            return (self.ws.root / path).read_text("utf-8", "replace")
         except OSError:
-            return []
-        return (redact_text(text) if redact else text).splitlines()
+            return ""
 
     def languages(self, paths: Iterable[str] | None = None) -> dict[str, str | None]:
         """path -> language of `paths` (default: of every file; a search asks only for its
@@ -372,11 +375,11 @@ class Searcher:
 
     def _attach_text(self, hits: list[Hit]) -> None:
         """Read each hit's lines from the work tree for snippets, secrets redacted as in the index."""
-        cache: dict[str, list[str]] = {}
+        files: dict[str, RedactedLines] = {}
         for hit in hits:
-            if hit.path not in cache:
-                cache[hit.path] = self._lines(hit.path, redact=True)
-            hit.text = "\n".join(cache[hit.path][hit.start_line - 1 : hit.end_line])
+            if hit.path not in files:
+                files[hit.path] = RedactedLines(self._read(hit.path))
+            hit.text = "\n".join(files[hit.path].lines(hit.start_line, hit.end_line))
 
 
 def span_prior(cand: stages.Candidate, query: AnalyzedQuery) -> float:

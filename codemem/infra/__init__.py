@@ -54,7 +54,7 @@ from codemem.infra.quoting import (
     one_line,
     quote_block,
 )
-from codemem.infra.redaction import redact_line, redact_source, redact_text
+from codemem.infra.redaction import RedactedLines, redact_line, redact_source, redact_text
 from codemem.infra.secrets import (
     DEFAULT_ENTROPY,
     Secret,
@@ -73,6 +73,7 @@ __all__ = [
     "BlobReader",
     "FileLock",
     "LockHolder",
+    "RedactedLines",
     "RepoPath",
     "SharedLock",
     "as_utc",

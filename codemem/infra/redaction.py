@@ -13,8 +13,18 @@ same.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import replace
 
-from codemem.infra.secrets import DEFAULT_ENTROPY, find_secrets
+from codemem.infra.secrets import (
+    ASSIGNED_RULE,
+    DEFAULT_ENTROPY,
+    Secret,
+    find_secrets,
+    rules_near,
+)
+
+KEY_RULE = "secrets/private-key"  # the one redaction reaching past its secret: the key's lines
 
 _KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 # After a private key's BEGIN marker on its line: base64 and `\n` escapes, maybe its END marker.
@@ -41,7 +51,12 @@ def redact_line(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
 def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
     """`redact_line` for a text of many lines: every line stays where it was; a private key's
     markers and the key material between them are redacted line by line."""
-    found = sorted(find_secrets(text, min_entropy, bare=True), key=lambda s: (s.start, -s.end))
+    return _redact(text, find_secrets(text, min_entropy, bare=True))
+
+
+def _redact(text: str, secrets: Iterable[Secret]) -> str:
+    """`text` with `secrets` (found in it) redacted."""
+    found = sorted(secrets, key=lambda s: (s.start, -s.end))
     if not found:
         return text
     out: list[str] = []
@@ -51,7 +66,7 @@ def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
             continue
         spans = (
             _key_spans(text, secret.start, secret.end)
-            if secret.rule == "secrets/private-key"
+            if secret.rule == KEY_RULE
             else [(secret.start, secret.end)]
         )
         for start, end in spans:
@@ -59,6 +74,62 @@ def redact_text(text: str, min_entropy: float = DEFAULT_ENTROPY) -> str:
             done = end
     out.append(text[done:])
     return "".join(out)
+
+
+class RedactedLines:
+    """A text's lines as `redact_text(text).splitlines()` has them, for search snippets of long
+    files: lines far from every secret's anchor are not redacted at all, lines near a few
+    rules' anchors only by those rules, in their windows reaching into the lines.
+
+    Why that is the same: a secret is found only in a window around an anchor of its rule
+    (`rules_near`); every redaction but a private key's stays inside its secret's line and
+    keeps every line where it was (a text with a private key's anchor is redacted whole);
+    and which secrets a rule finds in a window does not depend on other rules or windows,
+    but for an assignment, which a key found elsewhere can keep from being one (where one
+    is in the lines, the text is redacted whole).
+    """
+
+    def __init__(self, text: str, min_entropy: float = DEFAULT_ENTROPY):
+        self._text = text
+        self._min_entropy = min_entropy
+        self._lines = text.splitlines(keepends=True)
+        lowered = text.lower()
+        # Anchors are looked for in the lowered text: its positions must be the text's.
+        self._lowered: str | None = (
+            lowered
+            if len(lowered) == len(text) and not rules_near(lowered, 0, len(text), [KEY_RULE])
+            else None
+        )
+        self._redacted: list[str] | None = None
+
+    def lines(self, first: int, last: int) -> list[str]:
+        """Lines `first`..`last`, counted from 1: `redact_text(text).splitlines()[first - 1 : last]`."""
+        start, end, _ = slice(first - 1, last).indices(len(self._lines))
+        if end <= start:
+            return []
+        if self._lowered is not None:
+            lo = sum(map(len, self._lines[:start]))
+            hi = lo + sum(map(len, self._lines[start:end]))
+            near = rules_near(self._lowered, lo, hi)
+            if not near:
+                return self._text[lo:hi].splitlines()
+            secrets = list(
+                find_secrets(
+                    self._text,
+                    self._min_entropy,
+                    bare=True,
+                    rules=near,
+                    around=(lo, hi),
+                    lowered=self._lowered,
+                )
+            )
+            meeting = [s for s in secrets if s.start < hi and lo < s.end]
+            if all(lo <= s.start and s.end <= hi and s.rule != ASSIGNED_RULE for s in meeting):
+                moved = [replace(s, start=s.start - lo, end=s.end - lo) for s in meeting]
+                return _redact(self._text[lo:hi], moved).splitlines()
+        if self._redacted is None:
+            self._redacted = redact_text(self._text, self._min_entropy).splitlines()
+        return self._redacted[first - 1 : last]
 
 
 def _key_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -16,11 +16,12 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 DEFAULT_ENTROPY = 3.5  # bits per character of a value assigned to a secret-like name
 HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywhere
+ASSIGNED_RULE = "secrets/assigned-secret"  # a secret-looking value assigned to a secret-like name
 
 # (rule, severity, pattern, what it is); group 1, when present, is the secret itself.
 KNOWN: list[tuple[str, str, re.Pattern[str], str]] = [
@@ -180,6 +181,7 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     ),
 }
 _BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
+_LONGEST = max(len(anchor) for anchors in ANCHORS.values() for anchor in anchors)
 # Anchor -> a shorter anchor it starts with ("sk-ant-" -> "sk-") or a prefix common to several
 # ("ghp_", "gho_"... -> "gh", rare enough in code): it is looked for only where that one is,
 # instead of in another scan of the whole text.
@@ -304,10 +306,15 @@ def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[
 
 
 def _spans(
-    lowered: str, anchors: tuple[str, ...], seen: dict[str, list[int]]
+    lowered: str,
+    anchors: tuple[str, ...],
+    seen: dict[str, list[int]],
+    around: tuple[int, int] | None = None,
 ) -> list[tuple[int, int]]:
-    """Merged windows around every occurrence of the anchors."""
-    starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
+    """Merged windows around every occurrence of the anchors (those reaching into `around`)."""
+    starts = _chained(lowered, anchors, around) if around is not None else None
+    if starts is None:
+        starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
     spans: list[tuple[int, int]] = []
     for at in sorted(starts):
         start, end = max(0, at - _BEFORE), at + _AFTER
@@ -315,22 +322,93 @@ def _spans(
             spans[-1] = (spans[-1][0], max(spans[-1][1], end))
         else:
             spans.append((start, end))
+    if around is not None:
+        return [(start, end) for start, end in spans if start < around[1] and around[0] < end]
     return spans
 
 
+def _chained(
+    lowered: str, anchors: tuple[str, ...], around: tuple[int, int], steps: int = 32
+) -> list[int] | None:
+    """The occurrences of the anchors whose windows merge into those reaching into `around`
+    (found near it, then from one to the next while they are close enough to merge), or None
+    after `steps` of them: then the whole text is searched instead."""
+    reach = _BEFORE + _AFTER  # two occurrences this far apart or closer have merged windows
+    lo, hi = max(0, around[0] - _AFTER + 1), around[1] + _BEFORE
+    starts = [at for anchor in anchors for at in _all_in(lowered, anchor, lo, hi)]
+    if not starts:
+        return []
+    first, last = min(starts), max(starts)
+    for _ in range(steps):
+        before = [
+            lowered.rfind(anchor, max(0, first - reach), first - 1 + len(anchor))
+            for anchor in anchors
+        ]
+        if max(before) < 0:
+            break
+        first = max(before)
+        starts.append(first)
+    else:
+        return None
+    for _ in range(steps):
+        after = [
+            at
+            for anchor in anchors
+            if (at := lowered.find(anchor, last + 1, last + reach + len(anchor))) >= 0
+        ]
+        if not after:
+            return starts
+        last = min(after)
+        starts.append(last)
+    return None
+
+
+def _all_in(lowered: str, anchor: str, start: int, end: int) -> list[int]:
+    """Where `anchor` starts in `lowered` from `start` to `end` (inclusive)."""
+    found = []
+    at = lowered.find(anchor, start, end + len(anchor))
+    while at >= 0:
+        found.append(at)
+        at = lowered.find(anchor, at + 1, end + len(anchor))
+    return found
+
+
+def rules_near(
+    lowered: str, start: int, end: int, rules: Iterable[str] = tuple(ANCHORS)
+) -> list[str]:
+    """Those of `rules` with an anchor close enough to `start`..`end` of a text whose
+    `.lower()` is `lowered` (as long as the text) for `find_secrets` to find a secret of
+    theirs there. Patterns run only in windows reaching `_BEFORE` characters before and
+    `_AFTER` after an anchor, so no secret of another rule has a character in that span.
+    """
+    lo, hi = max(0, start - _AFTER), end + _BEFORE + _LONGEST
+    return [rule for rule in rules if any(lowered.find(a, lo, hi) >= 0 for a in ANCHORS[rule])]
+
+
 def find_secrets(
-    text: str, min_entropy: float = DEFAULT_ENTROPY, *, bare: bool = False
+    text: str,
+    min_entropy: float = DEFAULT_ENTROPY,
+    *,
+    bare: bool = False,
+    rules: Collection[str] | None = None,
+    around: tuple[int, int] | None = None,
+    lowered: str | None = None,
 ) -> Iterator[Secret]:
     """Every known key and secret-like assignment in a text (of any length).
 
     Patterns run only near their anchors (`ANCHORS`), so a long text costs a few `find`s.
-    With `bare`, unquoted values assigned to a secret-like name count too.
+    With `bare`, unquoted values assigned to a secret-like name count too. With `rules`,
+    only theirs; with `around` (start, end), only in the windows reaching into that span.
+    Either way, the same secrets there, but for assignments, which a key left out no
+    longer keeps from being reported. `lowered` is `text.lower()` when the caller has it.
     """
-    lowered = text.lower()
+    lowered = text.lower() if lowered is None else lowered
     seen: dict[str, list[int]] = {}
     known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
-        for start, end in _spans(lowered, ANCHORS[rule], seen):
+        if rules is not None and rule not in rules:
+            continue
+        for start, end in _spans(lowered, ANCHORS[rule], seen, around):
             for match in pattern.finditer(text, start, end):
                 found = _found(rule, severity, what, match)
                 if not placeholder(found.value):
@@ -341,7 +419,9 @@ def find_secrets(
     ]
     if bare:
         assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
-    for start, end in _spans(lowered, ANCHORS["secrets/assigned-secret"], seen):
+    if rules is not None and ASSIGNED_RULE not in rules:
+        return
+    for start, end in _spans(lowered, ANCHORS[ASSIGNED_RULE], seen, around):
         for assignment, value_like, secret_like in assignments:
             if not value_like.search(text, start, end):
                 continue
@@ -349,7 +429,7 @@ def find_secrets(
                 value = match.group(1)
                 if not any(key in value for key in known) and secret_like(value):
                     yield _found(
-                        "secrets/assigned-secret",
+                        ASSIGNED_RULE,
                         "error",
                         "a secret-looking value assigned to a secret-like name",
                         match,
