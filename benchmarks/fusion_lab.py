@@ -164,6 +164,7 @@ ABLATIONS = (
     "paths",
     "graph_prior",
     "test_prior",
+    "depth_prior",
     "query_analysis",
     "messages",
     "callees",
@@ -210,6 +211,7 @@ def replay(
         record["centrality"],
         test_prior=off != "test_prior",
         graph_prior=off != "graph_prior",
+        depth_prior=off != "depth_prior",
         **options,
     )
     if off != "cochange" and record.get("commits") is not None:

@@ -25,6 +25,7 @@ ABLATIONS = (
     "paths",
     "graph_prior",
     "test_prior",
+    "depth_prior",
     "query_analysis",
     "messages",
     "callees",

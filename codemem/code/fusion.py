@@ -31,6 +31,7 @@ TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
+DEPTH_WEIGHT = 0.03  # each folder level a file lies below the root costs about this share
 # Companions (files that usually change with the best few) join below the kept top files.
 COMPANION_KEEP = 5  # the first files are never moved: Acc@1..5 stay what the stages gave
 COMPANION_ANCHORS = 2  # whose history is followed
@@ -106,8 +107,10 @@ def apply_priors(
     *,
     test_prior: bool = True,
     graph_prior: bool = True,
+    depth_prior: bool = True,
 ) -> dict[str, float]:
-    """Light priors: tests, examples and prose below code unless asked for; central files up."""
+    """Light priors: tests, examples and prose below code unless asked for; central files up;
+    of two files the stages rank alike, the one nearer the root first."""
     if test_prior:
         factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
         doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
@@ -122,6 +125,9 @@ def apply_priors(
         top = max(centrality.values()) or 1.0
         for path in scores:
             scores[path] *= 1.0 + CENTRALITY_WEIGHT * (centrality.get(path, 0.0) / top) ** 0.5
+    if depth_prior:
+        for path in scores:
+            scores[path] /= 1.0 + DEPTH_WEIGHT * path.count("/")
     return scores
 
 
@@ -139,6 +145,7 @@ def rank_files(
     rrf_k: int = 20,
     test_prior: bool = True,
     graph_prior: bool = True,
+    depth_prior: bool = True,
     cochange: CoChange | None = None,
     present: Callable[[Iterable[str]], Collection[str]] | None = None,
 ) -> dict[str, float]:
@@ -146,7 +153,13 @@ def rank_files(
     history) the files that usually change with the best ones."""
     scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
     scores = apply_priors(
-        scores, query, languages, centrality, test_prior=test_prior, graph_prior=graph_prior
+        scores,
+        query,
+        languages,
+        centrality,
+        test_prior=test_prior,
+        graph_prior=graph_prior,
+        depth_prior=depth_prior,
     )
     if cochange is not None:
         add_companions(scores, cochange, query, present)

@@ -220,6 +220,7 @@ class Searcher:
             rrf_k=opts.rrf_k,
             test_prior=opts.test_prior,
             graph_prior=opts.graph_prior,
+            depth_prior=opts.depth_prior,
             cochange=self.cochange(),
             present=self._indexed,
         )

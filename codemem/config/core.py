@@ -37,6 +37,7 @@ class SearchConfig(Section):
     vectors: bool = True
     graph_prior: bool = True
     test_prior: bool = True
+    depth_prior: bool = True  # of files ranked alike, the one nearer the root first
     query_analysis: bool = True
     messages: bool = True
     callees: bool = True
