@@ -40,6 +40,7 @@ from codemem.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RECORDING = ROOT / "results" / "fusion_lab.pkl"
+USES_RECORDED = 20  # the files whose uses are recorded: the best of today's ranking
 _COCHANGE: dict[str, CoChange] = {}  # per instance, built once per process
 
 
@@ -111,6 +112,9 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     text = item["problem_statement"]
     query = analyze_query(text)
     results = searcher.collect(query, depth=300)
+    uses = searcher.uses()
+    ranked = searcher.rank_files(results, query)
+    top = sorted(ranked, key=lambda p: -ranked[p])[:USES_RECORDED]
     words = sorted(set(IDENT_RE.findall(text)))
     symbol_rows = searcher.store.symbols_named(words, limit=100_000) if words else []
     # Alternatives that change the full-text query, for the ablation and the variants.
@@ -155,6 +159,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         "languages": searcher.languages(),
         "centrality": dict(searcher.centrality()),  # a view of a memory-mapped column
         "symbols": symbol_rows,
+        "uses": {p: uses(p) for p in top} if uses is not None else {},
     }
 
 
@@ -172,6 +177,7 @@ ABLATIONS = (
     "frame_weights",
     "trace_lines_out",
     "cochange",
+    "uses",
 )
 
 
@@ -212,6 +218,7 @@ def replay(
         test_prior=off != "test_prior",
         graph_prior=off != "graph_prior",
         depth_prior=off != "depth_prior",
+        uses=(lambda p: record["uses"].get(p, [])) if off != "uses" and "uses" in record else None,
         **options,
     )
     if off != "cochange" and record.get("commits") is not None:

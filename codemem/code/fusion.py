@@ -39,6 +39,9 @@ COMPANION_WEIGHT = 0.25  # × the top score × P(companion | anchor)
 COMPANION_LIMIT = 20  # the best companions considered (only a few slots are left)
 COMPANION_SURE = 0.5  # a companion this likely goes straight below the kept files...
 COMPANION_SLOTS = 1  # ...this many at most
+# Used files: what the best two take names from (reference graph), raised below the kept files.
+USED_ANCHORS = 2
+USED_WEIGHT = 0.5  # × the top score × the used file's share of the anchor's uses
 
 
 @dataclass
@@ -146,11 +149,13 @@ def rank_files(
     test_prior: bool = True,
     graph_prior: bool = True,
     depth_prior: bool = True,
+    uses: Callable[[str], list[tuple[str, float]]] | None = None,
     cochange: CoChange | None = None,
     present: Callable[[Iterable[str]], Collection[str]] | None = None,
 ) -> dict[str, float]:
-    """File scores from every stage's proposals, the priors and (given the repository's
-    history) the files that usually change with the best ones."""
+    """File scores from every stage's proposals, the priors, the files the best ones use
+    (given the reference graph's `uses`) and (given the repository's history) the files that
+    usually change with the best ones."""
     scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
     scores = apply_priors(
         scores,
@@ -161,9 +166,40 @@ def rank_files(
         graph_prior=graph_prior,
         depth_prior=depth_prior,
     )
+    if uses is not None:
+        add_used(scores, uses, query)
     if cochange is not None:
         add_companions(scores, cochange, query, present)
     return scores
+
+
+def add_used(
+    scores: dict[str, float],
+    uses: Callable[[str], list[tuple[str, float]]],
+    query: AnalyzedQuery,
+    *,
+    keep: int = COMPANION_KEEP,
+    anchors: int = USED_ANCHORS,
+    weight: float = USED_WEIGHT,
+) -> None:
+    """Raise, in place and never above the `keep`-th file, the candidates the best-ranked files
+    use: a fix that spans files often reaches into what its entry point calls. Only files some
+    stage proposed (they match the query too) move; tests only when the query asks for them."""
+    ranked = sorted(scores, key=lambda p: -scores[p])
+    if len(ranked) <= keep:
+        return
+    kept = set(ranked[:keep])
+    top, ceiling = scores[ranked[0]], scores[ranked[keep - 1]] * 0.999
+    share: dict[str, float] = defaultdict(float)
+    for anchor in ranked[:anchors]:
+        used = uses(anchor)
+        total = sum(w for _, w in used) or 1.0
+        for path, w in used:
+            wanted = query.asks_for_tests or not is_test_path(path)
+            if path in scores and path not in kept and wanted:
+                share[path] += w / total
+    for path, part in share.items():
+        scores[path] = min(ceiling, scores[path] + weight * top * part)
 
 
 def add_companions(

@@ -33,6 +33,7 @@ from codemem.infra import redact_text
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.code.graph_uses import FileUses
     from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
 
@@ -79,6 +80,7 @@ class Searcher:
         *,
         centrality: Callable[[], Mapping[str, float]] | None = None,
         cochange: Callable[[], CoChange | None] | None = None,
+        uses: Callable[[], FileUses | None] | None = None,
     ):
         self.ws = ws
         self.config = config
@@ -91,6 +93,7 @@ class Searcher:
         self._centrality: Mapping[str, float] | None = None
         self._centrality_source = centrality or self._load_centrality
         self._cochange_source = cochange or (lambda: history.load_cochange(ws))
+        self._uses_source = uses or self._load_uses
 
     @property
     def store(self) -> Lexicon:
@@ -116,6 +119,11 @@ class Searcher:
         prior = read_prior(self.ws.index_dir)
         return prior if prior is not None else load_graph(self.ws.index_dir).file_centrality()
 
+    def _load_uses(self) -> FileUses | None:
+        from codemem.code.graph_uses import read_uses  # the graph modules: once a search ranks
+
+        return read_uses(self.ws.index_dir)
+
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
             try:
@@ -134,6 +142,17 @@ class Searcher:
             return self._cochange_source()
         except Exception as exc:  # the companions are optional; search works without them
             log.debug("no co-change data: %s", exc)
+            return None
+
+    def uses(self) -> FileUses | None:
+        """Which files each file uses, from the reference graph (None without a graph, or
+        when the stage is off)."""
+        if not self.config.search.uses:
+            return None
+        try:
+            return self._uses_source()
+        except Exception as exc:  # optional, as the prior is; search works without it
+            log.debug("no file uses: %s", exc)
             return None
 
     def search(self, text: str, k: int = 10, level: str = "chunk") -> list[Hit]:
@@ -221,6 +240,7 @@ class Searcher:
             test_prior=opts.test_prior,
             graph_prior=opts.graph_prior,
             depth_prior=opts.depth_prior,
+            uses=self.uses(),
             cochange=self.cochange(),
             present=self._indexed,
         )
