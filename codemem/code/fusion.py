@@ -6,6 +6,7 @@ outputs and compare fusion methods on every instance in milliseconds.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -185,18 +186,19 @@ def add_used(
     """Raise, in place and never above the `keep`-th file, the candidates the best-ranked files
     use: a fix that spans files often reaches into what its entry point calls. Only files some
     stage proposed (they match the query too) move; tests only when the query asks for them."""
-    ranked = sorted(scores, key=lambda p: -scores[p])
-    if len(ranked) <= keep:
+    if len(scores) <= keep:
         return
-    kept = set(ranked[:keep])
-    top, ceiling = scores[ranked[0]], scores[ranked[keep - 1]] * 0.999
+    ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
+    kept = set(ranked)
+    top, ceiling = scores[ranked[0]], scores[ranked[-1]] * 0.999
     share: dict[str, float] = defaultdict(float)
     for anchor in ranked[:anchors]:
         used = uses(anchor)
         total = sum(w for _, w in used) or 1.0
         for path, w in used:
-            wanted = query.asks_for_tests or not is_test_path(path)
-            if path in scores and path not in kept and wanted:
+            if path not in scores or path in kept:
+                continue
+            if query.asks_for_tests or not is_test_path(path):
                 share[path] += w / total
     for path, part in share.items():
         scores[path] = min(ceiling, scores[path] + weight * top * part)
