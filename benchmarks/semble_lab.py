@@ -30,6 +30,7 @@ ABLATIONS = (
     "messages",
     "callees",
     "stems",
+    "uses",
 )
 SEMBLE_REV = "8d737aba127b76f3c729ef6925b2b17fd769d646"
 
