@@ -36,11 +36,13 @@ from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
 from codemem.code.search import Searcher  # noqa: E402
 from codemem.config import load_config  # noqa: E402
+from codemem.config.core import SearchConfig  # noqa: E402
 from codemem.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RECORDING = ROOT / "results" / "fusion_lab.pkl"
 USES_RECORDED = 20  # the files whose uses are recorded: the best of today's ranking
+USES = SearchConfig().uses  # replayed as codemem's default has it (set True to try the stage)
 _COCHANGE: dict[str, CoChange] = {}  # per instance, built once per process
 
 
@@ -218,7 +220,7 @@ def replay(
         test_prior=off != "test_prior",
         graph_prior=off != "graph_prior",
         depth_prior=off != "depth_prior",
-        uses=(lambda p: record["uses"].get(p, [])) if off != "uses" and "uses" in record else None,
+        uses=(lambda p: record["uses"].get(p, [])) if USES and off != "uses" and "uses" in record else None,
         **options,
     )
     if off != "cochange" and record.get("commits") is not None:

@@ -32,7 +32,7 @@ TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
-DEPTH_WEIGHT = 0.03  # each folder level a file lies below the root costs about this share
+DEEPER_TWIN_FACTOR = 0.95  # a file deeper than another of the same name, both candidates
 # Companions (files that usually change with the best few) join below the kept top files.
 COMPANION_KEEP = 5  # the first files are never moved: Acc@1..5 stay what the stages gave
 COMPANION_ANCHORS = 2  # whose history is followed
@@ -114,7 +114,7 @@ def apply_priors(
     depth_prior: bool = True,
 ) -> dict[str, float]:
     """Light priors: tests, examples and prose below code unless asked for; central files up;
-    of two files the stages rank alike, the one nearer the root first."""
+    of two files of the same name ranked alike, the one nearer the root first."""
     if test_prior:
         factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
         doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
@@ -130,9 +130,26 @@ def apply_priors(
         for path in scores:
             scores[path] *= 1.0 + CENTRALITY_WEIGHT * (centrality.get(path, 0.0) / top) ** 0.5
     if depth_prior:
-        for path in scores:
-            scores[path] /= 1.0 + DEPTH_WEIGHT * path.count("/")
+        deeper_twins_down(scores)
     return scores
+
+
+def deeper_twins_down(scores: dict[str, float]) -> None:
+    """Files that share their name with a candidate nearer the root count a little less: the
+    shallower one is the general one (`lib/ecto/schema.ex` before `lib/ecto/repo/schema.ex`,
+    `hash/hash.h` before `hash/internal/hash.h`). Only when one twin is the shallowest."""
+    twins: dict[str, list[str]] = defaultdict(list)
+    for path in scores:
+        twins[path.rsplit("/", 1)[-1]].append(path)
+    for paths in twins.values():
+        if len(paths) < 2:
+            continue
+        depths = [p.count("/") for p in paths]
+        least = min(depths)
+        if depths.count(least) == 1:
+            for path, depth in zip(paths, depths, strict=True):
+                if depth > least:
+                    scores[path] *= DEEPER_TWIN_FACTOR
 
 
 def example_prior(query: AnalyzedQuery) -> float:

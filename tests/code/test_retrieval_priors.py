@@ -35,12 +35,15 @@ def test_a_short_query_about_tests_puts_tests_first():
     assert scores["tests/test_schema.py"] > 1.6 > scores["src/schema.py"]
 
 
-def test_of_two_files_ranked_alike_the_one_nearer_the_root_comes_first():
+def test_of_two_files_of_one_name_ranked_alike_the_one_nearer_the_root_comes_first():
     q = analyze_query("Schema")
-    twins = {"lib/ecto/repo/schema.ex": 1.0, "lib/ecto/schema.ex": 1.0}
+    twins = {"lib/ecto/repo/schema.ex": 1.0, "lib/ecto/schema.ex": 1.0, "lib/ecto/a/b/c.ex": 1.0}
     scores = apply_priors(dict(twins), q, {}, {}, test_prior=False)
     assert 0.9 < scores["lib/ecto/repo/schema.ex"] < scores["lib/ecto/schema.ex"]  # a nudge
+    assert scores["lib/ecto/a/b/c.ex"] == 1.0  # depth alone says nothing
     assert apply_priors(dict(twins), q, {}, {}, test_prior=False, depth_prior=False) == twins
+    level = {"src/unix/fs.c": 1.0, "src/win/fs.c": 1.0}  # no twin is nearer the root
+    assert apply_priors(dict(level), q, {}, {}, test_prior=False) == level
 
 
 def test_docs_only_when_the_query_is_about_them():
