@@ -32,6 +32,7 @@ from codemem.code import followup, history, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
 from codemem.code.cochange import CoChange  # noqa: E402
 from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa: E402
+from codemem.code.graph_uses import read_uses  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
 from codemem.code.search import Searcher  # noqa: E402
@@ -114,7 +115,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     text = item["problem_statement"]
     query = analyze_query(text)
     results = searcher.collect(query, depth=300)
-    uses = searcher.uses()
+    uses = read_uses(searcher.ws.index_dir)  # recorded whether or not the stage is on
     ranked = searcher.rank_files(results, query)
     top = sorted(ranked, key=lambda p: -ranked[p])[:USES_RECORDED]
     words = sorted(set(IDENT_RE.findall(text)))
