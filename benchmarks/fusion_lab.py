@@ -32,14 +32,18 @@ from codemem.code import followup, history, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
 from codemem.code.cochange import CoChange  # noqa: E402
 from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa: E402
+from codemem.code.graph_uses import read_uses  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
 from codemem.code.search import Searcher  # noqa: E402
 from codemem.config import load_config  # noqa: E402
+from codemem.config.core import SearchConfig  # noqa: E402
 from codemem.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RECORDING = ROOT / "results" / "fusion_lab.pkl"
+USES_RECORDED = 20  # the files whose uses are recorded: the best of today's ranking
+USES = SearchConfig().uses  # replayed as codemem's default has it (set True to try the stage)
 _COCHANGE: dict[str, CoChange] = {}  # per instance, built once per process
 
 
@@ -111,6 +115,9 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     text = item["problem_statement"]
     query = analyze_query(text)
     results = searcher.collect(query, depth=300)
+    uses = read_uses(searcher.ws.index_dir)  # recorded whether or not the stage is on
+    ranked = searcher.rank_files(results, query)
+    top = sorted(ranked, key=lambda p: -ranked[p])[:USES_RECORDED]
     words = sorted(set(IDENT_RE.findall(text)))
     symbol_rows = searcher.store.symbols_named(words, limit=100_000) if words else []
     # Alternatives that change the full-text query, for the ablation and the variants.
@@ -155,6 +162,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         "languages": searcher.languages(),
         "centrality": dict(searcher.centrality()),  # a view of a memory-mapped column
         "symbols": symbol_rows,
+        "uses": {p: uses(p) for p in top} if uses is not None else {},
     }
 
 
@@ -164,6 +172,7 @@ ABLATIONS = (
     "paths",
     "graph_prior",
     "test_prior",
+    "depth_prior",
     "query_analysis",
     "messages",
     "callees",
@@ -171,6 +180,7 @@ ABLATIONS = (
     "frame_weights",
     "trace_lines_out",
     "cochange",
+    "uses",
 )
 
 
@@ -210,6 +220,8 @@ def replay(
         record["centrality"],
         test_prior=off != "test_prior",
         graph_prior=off != "graph_prior",
+        depth_prior=off != "depth_prior",
+        uses=(lambda p: record["uses"].get(p, [])) if USES and off != "uses" and "uses" in record else None,
         **options,
     )
     if off != "cochange" and record.get("commits") is not None:

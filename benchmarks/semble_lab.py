@@ -25,10 +25,12 @@ ABLATIONS = (
     "paths",
     "graph_prior",
     "test_prior",
+    "depth_prior",
     "query_analysis",
     "messages",
     "callees",
     "stems",
+    "uses",
 )
 SEMBLE_REV = "8d737aba127b76f3c729ef6925b2b17fd769d646"
 

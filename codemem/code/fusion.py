@@ -6,6 +6,7 @@ outputs and compare fusion methods on every instance in milliseconds.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
 CENTRALITY_WEIGHT = 0.15
+DEEPER_TWIN_FACTOR = 0.95  # a file deeper than another of the same name, both candidates
 # Companions (files that usually change with the best few) join below the kept top files.
 COMPANION_KEEP = 5  # the first files are never moved: Acc@1..5 stay what the stages gave
 COMPANION_ANCHORS = 2  # whose history is followed
@@ -38,6 +40,9 @@ COMPANION_WEIGHT = 0.25  # × the top score × P(companion | anchor)
 COMPANION_LIMIT = 20  # the best companions considered (only a few slots are left)
 COMPANION_SURE = 0.5  # a companion this likely goes straight below the kept files...
 COMPANION_SLOTS = 1  # ...this many at most
+# Used files: what the best two take names from (reference graph), raised below the kept files.
+USED_ANCHORS = 2
+USED_WEIGHT = 0.5  # × the top score × the used file's share of the anchor's uses
 
 
 @dataclass
@@ -106,8 +111,10 @@ def apply_priors(
     *,
     test_prior: bool = True,
     graph_prior: bool = True,
+    depth_prior: bool = True,
 ) -> dict[str, float]:
-    """Light priors: tests, examples and prose below code unless asked for; central files up."""
+    """Light priors: tests, examples and prose below code unless asked for; central files up;
+    of two files of the same name ranked alike, the one nearer the root first."""
     if test_prior:
         factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
         doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
@@ -122,7 +129,27 @@ def apply_priors(
         top = max(centrality.values()) or 1.0
         for path in scores:
             scores[path] *= 1.0 + CENTRALITY_WEIGHT * (centrality.get(path, 0.0) / top) ** 0.5
+    if depth_prior:
+        deeper_twins_down(scores)
     return scores
+
+
+def deeper_twins_down(scores: dict[str, float]) -> None:
+    """Files that share their name with a candidate nearer the root count a little less: the
+    shallower one is the general one (`lib/ecto/schema.ex` before `lib/ecto/repo/schema.ex`,
+    `hash/hash.h` before `hash/internal/hash.h`). Only when one twin is the shallowest."""
+    twins: dict[str, list[str]] = defaultdict(list)
+    for path in scores:
+        twins[path.rsplit("/", 1)[-1]].append(path)
+    for paths in twins.values():
+        if len(paths) < 2:
+            continue
+        depths = [p.count("/") for p in paths]
+        least = min(depths)
+        if depths.count(least) == 1:
+            for path, depth in zip(paths, depths, strict=True):
+                if depth > least:
+                    scores[path] *= DEEPER_TWIN_FACTOR
 
 
 def example_prior(query: AnalyzedQuery) -> float:
@@ -139,18 +166,59 @@ def rank_files(
     rrf_k: int = 20,
     test_prior: bool = True,
     graph_prior: bool = True,
+    depth_prior: bool = True,
+    uses: Callable[[str], list[tuple[str, float]]] | None = None,
     cochange: CoChange | None = None,
     present: Callable[[Iterable[str]], Collection[str]] | None = None,
 ) -> dict[str, float]:
-    """File scores from every stage's proposals, the priors and (given the repository's
-    history) the files that usually change with the best ones."""
+    """File scores from every stage's proposals, the priors, the files the best ones use
+    (given the reference graph's `uses`) and (given the repository's history) the files that
+    usually change with the best ones."""
     scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
     scores = apply_priors(
-        scores, query, languages, centrality, test_prior=test_prior, graph_prior=graph_prior
+        scores,
+        query,
+        languages,
+        centrality,
+        test_prior=test_prior,
+        graph_prior=graph_prior,
+        depth_prior=depth_prior,
     )
+    if uses is not None:
+        add_used(scores, uses, query)
     if cochange is not None:
         add_companions(scores, cochange, query, present)
     return scores
+
+
+def add_used(
+    scores: dict[str, float],
+    uses: Callable[[str], list[tuple[str, float]]],
+    query: AnalyzedQuery,
+    *,
+    keep: int = COMPANION_KEEP,
+    anchors: int = USED_ANCHORS,
+    weight: float = USED_WEIGHT,
+) -> None:
+    """Raise, in place and never above the `keep`-th file, the candidates the best-ranked files
+    use: a fix that spans files often reaches into what its entry point calls. Only files some
+    stage proposed (they match the query too) move; tests only when the query asks for them."""
+    if len(scores) <= keep:
+        return
+    ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
+    kept = set(ranked)
+    top, ceiling = scores[ranked[0]], scores[ranked[-1]] * 0.999
+    share: dict[str, float] = defaultdict(float)
+    for anchor in ranked[:anchors]:
+        used = uses(anchor)
+        total = sum(w for _, w in used) or 1.0
+        for path, w in used:
+            if path not in scores or path in kept:
+                continue
+            if query.asks_for_tests or not is_test_path(path):
+                share[path] += w / total
+    for path, part in share.items():
+        scores[path] = min(ceiling, scores[path] + weight * top * part)
 
 
 def add_companions(

@@ -396,6 +396,16 @@ def read_prior(index_dir: Path | str) -> FilePrior | None:
     current tag store, else from the newest older one (an incremental index run leaves the
     graph to the next repo map; a prior one run behind is still a fine prior). None when no
     graph is built, or none reads."""
+    opened = open_graph_file(index_dir)
+    if opened is None:
+        return None
+    paths = Strings(opened.bytes("paths"), opened.view("paths_offsets"))
+    return FilePrior(paths, opened.view("centrality"))
+
+
+def open_graph_file(index_dir: Path | str) -> Columns | None:
+    """The cached graph file of the current tag store, else the newest older one that reads
+    (what search reads its columns from, without loading the tags); None when there is none."""
     index_dir = Path(index_dir)
     version = TagStore.stored_version(index_dir)
     if version is None:
@@ -413,8 +423,8 @@ def read_prior(index_dir: Path | str) -> FilePrior | None:
             meta = opened.meta
             if (meta.get("kind"), meta.get("build")) != (GRAPH_KIND, BUILD_KEY):
                 continue
-            paths = Strings(opened.bytes("paths"), opened.view("paths_offsets"))
-            return FilePrior(paths, opened.view("centrality"))
+            opened.view("paths_offsets"), opened.view("centrality")  # the columns are there
+            return opened
         except (OSError, ValueError, KeyError):
             continue
     return None

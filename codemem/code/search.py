@@ -2,7 +2,8 @@
 
 query analysis → candidates (BM25 over chunks and files, exact symbols, paths, optional
 vectors) → weighted reciprocal-rank fusion → aggregation to file, symbol or chunk →
-light priors (reference-graph centrality; tests below the code they test).
+light priors (reference-graph centrality; tests below the code they test; files nearer the
+root first) → below the top five, the files the best ones use and usually change with.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from codemem.infra import RedactedLines
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.code.graph_uses import FileUses
     from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
 
@@ -79,6 +81,7 @@ class Searcher:
         *,
         centrality: Callable[[], Mapping[str, float]] | None = None,
         cochange: Callable[[], CoChange | None] | None = None,
+        uses: Callable[[], FileUses | None] | None = None,
     ):
         self.ws = ws
         self.config = config
@@ -91,6 +94,7 @@ class Searcher:
         self._centrality: Mapping[str, float] | None = None
         self._centrality_source = centrality or self._load_centrality
         self._cochange_source = cochange or (lambda: history.load_cochange(ws))
+        self._uses_source = uses or self._load_uses
 
     @property
     def store(self) -> Lexicon:
@@ -116,6 +120,11 @@ class Searcher:
         prior = read_prior(self.ws.index_dir)
         return prior if prior is not None else load_graph(self.ws.index_dir).file_centrality()
 
+    def _load_uses(self) -> FileUses | None:
+        from codemem.code.graph_uses import read_uses  # the graph modules: once a search ranks
+
+        return read_uses(self.ws.index_dir)
+
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
             try:
@@ -134,6 +143,17 @@ class Searcher:
             return self._cochange_source()
         except Exception as exc:  # the companions are optional; search works without them
             log.debug("no co-change data: %s", exc)
+            return None
+
+    def uses(self) -> FileUses | None:
+        """Which files each file uses, from the reference graph (None without a graph, or
+        when the stage is off)."""
+        if not self.config.search.uses:
+            return None
+        try:
+            return self._uses_source()
+        except Exception as exc:  # optional, as the prior is; search works without it
+            log.debug("no file uses: %s", exc)
             return None
 
     def search(self, text: str, k: int = 10, level: str = "chunk") -> list[Hit]:
@@ -223,6 +243,8 @@ class Searcher:
             rrf_k=opts.rrf_k,
             test_prior=opts.test_prior,
             graph_prior=opts.graph_prior,
+            depth_prior=opts.depth_prior,
+            uses=self.uses(),
             cochange=self.cochange(),
             present=self._indexed,
         )

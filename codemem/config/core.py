@@ -37,11 +37,13 @@ class SearchConfig(Section):
     vectors: bool = True
     graph_prior: bool = True
     test_prior: bool = True
+    depth_prior: bool = True  # of two files of one name, the one nearer the root first
     query_analysis: bool = True
     messages: bool = True
     callees: bool = True
     stems: bool = True
     cochange: bool = True  # files that usually change with the best ones join the file list
+    uses: bool = False  # files the best two use (reference graph) join the file list
     rrf_k: int = Field(default=20, ge=1)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from codemem.code import CodeIndex, history
 from codemem.code.cochange import MAX_FILES_PER_COMMIT, CoChange, companions
-from codemem.code.fusion import add_companions
+from codemem.code.fusion import add_companions, add_used
 from codemem.code.query import analyze_query
 from codemem.config import load_config
 from codemem.workspace import Workspace
@@ -66,6 +66,18 @@ def test_companions_must_be_indexed_and_tests_join_only_when_asked():
     scores = {"src/zip.c": 1.0}
     add_companions(scores, cochange, analyze_query("pytest tests for zip"))
     assert "tests/test_zip.c" in scores
+
+
+def test_files_the_best_two_use_join_below_the_kept_files():
+    scores = {"api.js": 1.0, "a.js": 0.9, "b.js": 0.8, "c.js": 0.7, "d.js": 0.6}
+    scores |= {"e.js": 0.35, "utils.js": 0.1, "test/utils.test.js": 0.2}
+    uses = {"api.js": [("utils.js", 3.0), ("lib.js", 1.0), ("test/utils.test.js", 1.0)]}
+    add_used(scores, lambda path: uses.get(path, []), analyze_query("card colour is wrong"))
+    ranked = sorted(scores, key=lambda p: -scores[p])
+    assert ranked[:5] == ["api.js", "a.js", "b.js", "c.js", "d.js"]  # never moved
+    assert ranked[5:] == ["utils.js", "e.js", "test/utils.test.js"]  # tests not raised
+    assert scores["utils.js"] == 0.1 + 0.5 * 1.0 * 3 / 5  # × the top score × its share
+    assert "lib.js" not in scores  # only what a stage proposed moves
 
 
 def _commit(repo: Path, files: dict[str, str], message: str) -> None:

@@ -20,15 +20,30 @@ ISSUE = (
 def test_a_test_word_in_passing_keeps_tests_below_code():
     q = analyze_query(ISSUE)
     assert (q.mentions_tests, q.asks_for_tests) == (True, False)
-    scores = apply_priors({"src/schema.py": 1.0, "tests/test_schema.py": 1.0}, q, {}, {})
+    scores = apply_priors(
+        {"src/schema.py": 1.0, "tests/test_schema.py": 1.0}, q, {}, {}, depth_prior=False
+    )
     assert scores == {"src/schema.py": 0.5, "tests/test_schema.py": 0.6}
 
 
 def test_a_short_query_about_tests_puts_tests_first():
     q = analyze_query("pytest fixtures for the schema")
     assert q.asks_for_tests
-    scores = apply_priors({"src/schema.py": 1.0, "tests/test_schema.py": 1.0}, q, {}, {})
+    scores = apply_priors(
+        {"src/schema.py": 1.0, "tests/test_schema.py": 1.0}, q, {}, {}, depth_prior=False
+    )
     assert scores["tests/test_schema.py"] > 1.6 > scores["src/schema.py"]
+
+
+def test_of_two_files_of_one_name_ranked_alike_the_one_nearer_the_root_comes_first():
+    q = analyze_query("Schema")
+    twins = {"lib/ecto/repo/schema.ex": 1.0, "lib/ecto/schema.ex": 1.0, "lib/ecto/a/b/c.ex": 1.0}
+    scores = apply_priors(dict(twins), q, {}, {}, test_prior=False)
+    assert 0.9 < scores["lib/ecto/repo/schema.ex"] < scores["lib/ecto/schema.ex"]  # a nudge
+    assert scores["lib/ecto/a/b/c.ex"] == 1.0  # depth alone says nothing
+    assert apply_priors(dict(twins), q, {}, {}, test_prior=False, depth_prior=False) == twins
+    level = {"src/unix/fs.c": 1.0, "src/win/fs.c": 1.0}  # no twin is nearer the root
+    assert apply_priors(dict(level), q, {}, {}, test_prior=False) == level
 
 
 def test_docs_only_when_the_query_is_about_them():
@@ -58,6 +73,7 @@ def test_grammarless_source_ranks_as_source_and_prose_as_prose():
         analyze_query("repo loading"),
         {"lib/a.ex": "text", "README.md": "markdown"},
         {},
+        depth_prior=False,
     )
     assert scores == {"lib/a.ex": 1.0, "README.md": 0.5}
 
@@ -179,12 +195,16 @@ def test_examples_rank_below_the_library_unless_asked_for():
     assert not q.asks_for_examples
     go = {"middleware/throttle.go": "go", "_examples/limits/main.go": "go"}
     scores = apply_priors(
-        {"middleware/throttle.go": 1.0, "_examples/limits/main.go": 1.0}, q, go, {}
+        {"middleware/throttle.go": 1.0, "_examples/limits/main.go": 1.0},
+        q,
+        go,
+        {},
+        depth_prior=False,
     )
     assert scores == {"middleware/throttle.go": 1.0, "_examples/limits/main.go": 0.6}
     asked = analyze_query("example of a throttled router")
     assert asked.asks_for_examples
-    assert apply_priors({"_examples/limits/main.go": 1.0}, asked, go, {}) == {
+    assert apply_priors({"_examples/limits/main.go": 1.0}, asked, go, {}, depth_prior=False) == {
         "_examples/limits/main.go": 1.0
     }
     assert not analyze_query(ISSUE + " For example, with partial=True.").asks_for_examples
