@@ -5,7 +5,12 @@ would otherwise print a traceback from the middle of an import; until the CLI's 
 boundary is loaded it ends the run with one line and exit 130 instead.
 """
 
+import os
 import sys
+
+# numpy's OpenBLAS starts a thread per core when numpy is imported (search, the index), which
+# costs a short command more than the import itself; codemem does no large matrix products.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 try:  # building the signal module's enums takes a moment: a Ctrl-C then is quiet too
     import signal
