@@ -288,7 +288,18 @@ class CodeStore:
         for name in (CHUNKS, SYMBOLS, FILES):
             if batch.count(name):
                 table = pa.Table.from_pydict(getattr(batch, name), schema=schemas[name])
-                self.table(name).add(table)
+                if replace or name in self._tables:
+                    self.table(name).add(table)
+                else:
+                    self._create_with(name, table)
+
+    def _create_with(self, name: str, rows: pa.Table) -> None:
+        """A new folder's first write: the table is created holding `rows` (one commit, where
+        opening, creating it empty and adding take three round trips)."""
+        try:
+            self._tables[name] = self.db.create_table(name, data=rows, schema=rows.schema)
+        except ValueError:  # it exists after all (a folder written before)
+            self.table(name).add(rows)
 
     def ensure_scalar(self, name: str | None = None) -> None:
         """Build the scalar indexes that do not exist yet (of table `name`, default all).
