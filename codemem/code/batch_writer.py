@@ -189,9 +189,11 @@ def _beside(call: Callable[..., None], *args: Any, **kwargs: Any) -> Future[None
 
     def run() -> None:
         try:
-            done.set_result(call(*args, **kwargs))
+            call(*args, **kwargs)
         except BaseException as exc:  # handed to whoever waits for it
             done.set_exception(exc)
+        else:
+            done.set_result(None)
 
     threading.Thread(target=run, name="codemem-write", daemon=True).start()
     return done

@@ -2,8 +2,9 @@
 
 `load_cochange` answers from `.codemem/local/cochange.json` when it was made at the current
 HEAD, and otherwise reads `git log --name-only` (the last `MAX_COMMITS` commits, merges left
-out) and writes the file again. An index run that has work to do brings the file up to date
-beside its own work (`refresh_beside`), so the first search after it does not wait for git.
+out) and writes the file again. An index run that builds the index (from scratch, or with no
+such file yet) brings the file up to date beside its own work (`refresh_beside`), so the first
+search after it does not wait for git.
 The file is derived: one that does not read, fails its checksum or has the wrong shape is
 rebuilt, and a workspace without git history simply has no co-change data. The counting
 itself is `code/cochange.py` (pure).
@@ -48,6 +49,11 @@ def load_cochange(ws: Workspace) -> CoChange | None:
     when there is no history to learn from."""
     commits = _current_commits(ws)
     return None if commits is None else CoChange.from_commits(commits)
+
+
+def has_history(ws: Workspace) -> bool:
+    """Whether the derived file exists (at whatever HEAD, whole or not)."""
+    return (ws.local_dir / FILE_NAME).exists()
 
 
 def refresh_beside(ws: Workspace) -> threading.Thread:
