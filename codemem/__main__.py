@@ -28,10 +28,14 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
 def run() -> None:
     """Load the command line with Ctrl-C quiet, then hand it the usual KeyboardInterrupt."""
     previous = signal.signal(signal.SIGINT, _interrupted_while_loading)
-    from codemem.cli import main  # imported here, once the handler is in place
+    from codemem.cli import end_if_asked, main  # imported here, once the handler is in place
 
     signal.signal(signal.SIGINT, previous)
-    main()
+    try:
+        main()
+    except SystemExit as exc:
+        end_if_asked(exc.code)  # `index` and `search`: without the interpreter's teardown
+        raise
 
 
 if __name__ == "__main__":  # worker processes re-import this module; only run the CLI once

@@ -258,26 +258,24 @@ def end_without_teardown() -> None:
     module, what it loaded (LanceDB, Arrow, numpy, pydantic) costs a fresh process a sixth of
     its time and does nothing the operating system does not do at once. Output is flushed and
     exit handlers run as usual; a thread that is not a daemon is still joined (then the
-    process ends the ordinary way). Only the console entry point acts on it, never a test's
-    in-process runner.
+    process ends the ordinary way). Only the console entry point (`codemem.__main__.run`)
+    acts on it, never `main` or a test's in-process runner.
     """
     _ENDING.quick = True
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        cli(prog_name="codemem")
-    except SystemExit as exc:
-        if _ENDING.quick and (exc.code is None or isinstance(exc.code, int)):
-            _end_now(exc.code or 0)
-        raise
+    """The command line (the console script, `codemem.__main__.run`, calls it)."""
+    cli(prog_name="codemem")
 
 
-def _end_now(code: int) -> None:
-    """`os._exit(code)` after what an ordinary exit does that matters; returns (and the
-    caller exits the ordinary way) when a thread must be joined or the output cannot be
+def end_if_asked(code: object) -> None:
+    """End the process now with exit `code` if the command asked to (`end_without_teardown`):
+    `os._exit` after what an ordinary exit does that matters. Returns (and the caller exits
+    the ordinary way) otherwise, or when a thread must be joined or the output cannot be
     flushed."""
+    if not _ENDING.quick or not (code is None or isinstance(code, int)):
+        return
     if any(
         thread.is_alive() and not thread.daemon
         for thread in threading.enumerate()
@@ -293,4 +291,4 @@ def _end_now(code: int) -> None:
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
         sys.stderr.flush()
-    os._exit(code)
+    os._exit(code or 0)
