@@ -5,7 +5,12 @@ would otherwise print a traceback from the middle of an import; until the CLI's 
 boundary is loaded it ends the run with one line and exit 130 instead.
 """
 
+import os
 import sys
+
+# numpy's OpenBLAS starts a thread per core when numpy is imported (search, the index), which
+# costs a short command more than the import itself; codemem does no large matrix products.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 try:  # building the signal module's enums takes a moment: a Ctrl-C then is quiet too
     import signal
@@ -23,10 +28,14 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
 def run() -> None:
     """Load the command line with Ctrl-C quiet, then hand it the usual KeyboardInterrupt."""
     previous = signal.signal(signal.SIGINT, _interrupted_while_loading)
-    from codemem.cli import main  # imported here, once the handler is in place
+    from codemem.cli import end_if_asked, main  # imported here, once the handler is in place
 
     signal.signal(signal.SIGINT, previous)
-    main()
+    try:
+        main()
+    except SystemExit as exc:
+        end_if_asked(exc.code)  # `index` and `search`: without the interpreter's teardown
+        raise
 
 
 if __name__ == "__main__":  # worker processes re-import this module; only run the CLI once

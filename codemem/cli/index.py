@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from codemem.cli import AppContext
+from codemem.cli import AppContext, end_without_teardown
 from codemem.cli.progress import progress_bar
 
 if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
@@ -144,6 +144,7 @@ def index_command(
         summary = index.refresh(full=full, progress=progress)
     started = started or index.started_from
     published = index.publish(target) if target else None
+    end_without_teardown()  # everything is saved
     if as_json:
         payload = summary.to_json()
         payload["started_from"] = started.to_json() if started else None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from codemem.cli import AppContext
+from codemem.cli import AppContext, end_without_teardown
 from codemem.daemon.query_client import ask_daemon
 from codemem.infra import printable
 
@@ -151,6 +151,7 @@ def search_command(
         hits = [hit for hit in hits if _kept(hit, path_globs, languages)][:wanted]
     else:
         hits = _search(app, ws, text, k, level, no_refresh)
+    end_without_teardown()  # a search writes nothing but derived files, already saved
     ctx = click.get_current_context()
     if as_json:
         keys = ("path", "score", "start_line", "end_line", "symbol", "kind", "language")

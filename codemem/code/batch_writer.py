@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from concurrent.futures import Future
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,8 +145,12 @@ class BatchWriter:
         manifest.listing = ""  # the files change: recorded again when the run completes
         if self.embedder is not None and pending.rows.count(CHUNKS):
             _embed_rows(self.embedder, pending.rows.chunks)
+        written: Future[None] | None = None
         if self.full:
-            store.write(pending.rows, replace=False)  # a new folder: nobody reads it yet
+            # A new folder nobody reads yet, so no order to keep between the two: LanceDB
+            # writes the rows in its own threads, without the GIL, while this one builds the
+            # lexicon segment.
+            written = _beside(store.write, pending.rows, replace=False)
         else:
             store.delete_paths(pending.stale)  # still listed: a stop here redoes them
             replaced = [path for path in pending.entries if path in manifest.files]
@@ -154,8 +159,14 @@ class BatchWriter:
                     del manifest.files[path]
                 manifest.save(self.target)
             store.write(pending.rows, replace=True)
-        # After the tables, before the tags and the manifest (see `codemem.code.lexicon`).
-        self.lexicon.add(pending.rows, [*self._removed, *pending.stale])
+        try:
+            # After the tables, before the tags and the manifest (see `codemem.code.lexicon`).
+            self.lexicon.add(pending.rows, [*self._removed, *pending.stale])
+        finally:
+            if written is not None:
+                wait([written])  # never still writing into a folder a retry clears
+        if written is not None:
+            written.result()
         self._removed = []
         self.tags.update(pending.tags, pending.stale, cache=False)
         if self.full:
@@ -170,6 +181,22 @@ class BatchWriter:
         pending.clear()
         self.lexicon.merge_tail()  # with the batch's rows let go: their memory peaks never add up
         trim_heap()  # what the batch and the merge freed leaves the process (`trim_heap`)
+
+
+def _beside(call: Callable[..., None], *args: Any, **kwargs: Any) -> Future[None]:
+    """Run `call` in a daemon thread (never joined at exit, like `_open_store_into`)."""
+    done: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            call(*args, **kwargs)
+        except BaseException as exc:  # handed to whoever waits for it
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    threading.Thread(target=run, name="codemem-write", daemon=True).start()
+    return done
 
 
 def _embedder(ws: Workspace, config: Config) -> Embedder | None:

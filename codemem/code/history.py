@@ -2,9 +2,12 @@
 
 `load_cochange` answers from `.codemem/local/cochange.json` when it was made at the current
 HEAD, and otherwise reads `git log --name-only` (the last `MAX_COMMITS` commits, merges left
-out) and writes the file again. The file is derived: one that does not read, fails its
-checksum or has the wrong shape is rebuilt, and a workspace without git history simply has
-no co-change data. The counting itself is `code/cochange.py` (pure).
+out) and writes the file again. An index run that builds the index (from scratch, or with no
+such file yet) brings the file up to date beside its own work (`refresh_beside`), so the first
+search after it does not wait for git.
+The file is derived: one that does not read, fails its checksum or has the wrong shape is
+rebuilt, and a workspace without git history simply has no co-change data. The counting
+itself is `code/cochange.py` (pure).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from pathlib import Path
 
 from codemem.code.cochange import CoChange
@@ -43,6 +47,32 @@ def read_commits(root: Path, rev: str = "HEAD", limit: int = MAX_COMMITS) -> lis
 def load_cochange(ws: Workspace) -> CoChange | None:
     """Co-change data for the workspace at HEAD (rebuilt when stale or damaged), or None
     when there is no history to learn from."""
+    commits = _current_commits(ws)
+    return None if commits is None else CoChange.from_commits(commits)
+
+
+def has_history(ws: Workspace) -> bool:
+    """Whether the derived file exists (at whatever HEAD, whole or not)."""
+    return (ws.local_dir / FILE_NAME).exists()
+
+
+def refresh_beside(ws: Workspace) -> threading.Thread:
+    """Bring the derived file up to date with HEAD in a daemon thread; join it when done.
+
+    The thread mostly waits for git, on the other core, while the caller works (an index
+    run loads its settings meanwhile); a process that exits without joining it leaves at
+    worst no file or the previous one (written atomically), rebuilt when next needed.
+    """
+    ws.ensure_local()  # here, not beside the caller's own
+    thread = threading.Thread(
+        target=_current_commits, args=(ws,), name="codemem-history", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _current_commits(ws: Workspace) -> list[list[str]] | None:
+    """The commits at HEAD, from the derived file or else from git (then stored)."""
     try:
         head = head_commit(ws.root)
     except GitError as exc:
@@ -59,7 +89,7 @@ def load_cochange(ws: Workspace) -> CoChange | None:
             log.debug("no history for co-change: %s", exc)
             return None
         _write(ws, head, commits)
-    return CoChange.from_commits(commits)
+    return commits
 
 
 def _digest(paths: list[str], commits: list[list[int]]) -> str:

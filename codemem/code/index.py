@@ -110,6 +110,7 @@ class CodeIndex:
         With `index.shared` set and no local index yet, it first starts from the index
         published there (`start_from`; what it took is in `started_from`).
         """
+        from codemem.code.history import has_history, refresh_beside
         from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
         from codemem.code.unchanged import check_unchanged
 
@@ -121,6 +122,9 @@ class CodeIndex:
             if unchanged.summary is not None:
                 return unchanged.summary
             tree = unchanged.tree
+        # The co-change history a search reads, from git on the other core meanwhile: for a
+        # new or rebuilt index (later runs leave a moved HEAD to the next search).
+        history = refresh_beside(self.ws) if full or not has_history(self.ws) else None
         if not full and self.config.index.shared and not self.exists():
             self.started_from = self.start_from(self.config.index.shared)
         try:
@@ -144,6 +148,8 @@ class CodeIndex:
             damage = self._repair()
             if damage is not None:
                 summary = refresh_index(self.ws, self.config, full=True, progress=progress)
+        if history is not None:
+            history.join()
         return summary
 
     def publish(self, target: str) -> Published:

@@ -16,6 +16,7 @@ neither slow search nor grow the disk without bound.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import os
@@ -80,7 +81,7 @@ def import_lancedb() -> Any:
             sys.modules[_SKIPPED_INIT] = package
             stubbed = True
     try:
-        with _without_override_checks(), _models_built_on_first_use():
+        with _without_override_checks(), _models_built_on_first_use(), _no_collections():
             import lancedb
     except ImportError:
         if not stubbed:
@@ -101,6 +102,24 @@ def _marked_override(method: Any = None, **_checks: Any) -> Any:
     with suppress(AttributeError, TypeError):
         method.__override__ = True
     return method
+
+
+@contextmanager
+def _no_collections() -> Iterator[None]:
+    """No cyclic garbage collection while lancedb is imported.
+
+    The import creates a few hundred thousand objects that live as long as the process, and
+    the collector, triggered by their count, traverses them over and over for nothing (a
+    full collection among them): a tenth of the import's time. The collector is back on
+    (unless it was off before) as soon as the import ends.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 @contextmanager
@@ -288,7 +307,18 @@ class CodeStore:
         for name in (CHUNKS, SYMBOLS, FILES):
             if batch.count(name):
                 table = pa.Table.from_pydict(getattr(batch, name), schema=schemas[name])
-                self.table(name).add(table)
+                if replace or name in self._tables:
+                    self.table(name).add(table)
+                else:
+                    self._create_with(name, table)
+
+    def _create_with(self, name: str, rows: pa.Table) -> None:
+        """A new folder's first write: the table is created holding `rows` (one commit, where
+        opening, creating it empty and adding take three round trips)."""
+        try:
+            self._tables[name] = self.db.create_table(name, data=rows, schema=rows.schema)
+        except ValueError:  # it exists after all (a folder written before)
+            self.table(name).add(rows)
 
     def ensure_scalar(self, name: str | None = None) -> None:
         """Build the scalar indexes that do not exist yet (of table `name`, default all).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from functools import cache
 from typing import Any
@@ -14,7 +13,11 @@ def _libc() -> Any:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's own symbols hold libc's; `ctypes.util.find_library` would run
+        # `ldconfig -p` to find it (a subprocess, on the index run's critical path).
+        libc = ctypes.CDLL(None)
+        if not hasattr(libc, "malloc_trim"):
+            libc = ctypes.CDLL("libc.so.6")
         return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl)
     except OSError:
         return None

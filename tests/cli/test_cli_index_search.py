@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -203,3 +207,48 @@ def test_human_output_escapes_a_newline_in_a_file_name(repo_factory):
     result = run(repo, "search", "frobnicate_widget", "--level", "file")
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r" 1\. evil\\ninjected\.py:1  file  \(\d\.\d{3}\)\n", result.stdout)
+
+
+ENDS_QUICKLY = """
+import atexit, sys
+
+class TornDown:
+    def __del__(self):
+        print("torn down", flush=True)  # only when the interpreter frees its modules
+
+kept = TornDown()
+atexit.register(print, "exit handlers ran", flush=True)
+sys.argv = ["codemem", "--repo", sys.argv[1], *sys.argv[2:]]
+from codemem.__main__ import run
+run()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["index", "--json"], 0),
+        (["search", "--json", "charge_card"], 0),
+        (["search", "--json", "qqqzzzxxxwww"], 1),
+    ],
+)
+def test_index_and_search_end_without_teardown_yet_flush_and_run_exit_handlers(
+    repo_factory, args, code
+):
+    repo = repo_factory("shop")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", ENDS_QUICKLY, str(repo), *args],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    *printed, last = done.stdout.splitlines()
+    assert last == "exit handlers ran"
+    assert isinstance(json.loads("\n".join(printed)), dict if args[0] == "index" else list)
+    # An ordinary command still tears down.
+    usage = subprocess.run(
+        [sys.executable, "-c", ENDS_QUICKLY, str(repo), "search"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert (usage.returncode, usage.stdout) == (2, "exit handlers ran\ntorn down\n")

@@ -161,3 +161,18 @@ def test_file_search_lists_the_changelog_that_changes_with_the_fix(repo: Path, m
     ws.config_file.write_text("search:\n  cochange: false\n")
     off = CodeIndex(ws, load_config(ws.config_file))
     assert "CHANGELOG.md" not in [hit.path for hit in off.search("zip_level_2", level="file")]
+
+
+def test_an_index_run_leaves_the_history_current_so_the_first_search_reads_no_git(
+    repo: Path, monkeypatch
+):
+    ws = Workspace(repo)
+    CodeIndex(ws).refresh()
+    stored = json.loads((ws.local_dir / history.FILE_NAME).read_text())
+    assert stored["head"] == git(repo, "rev-parse", "HEAD").stdout.strip()
+
+    def no_git(*args, **kwargs):
+        raise AssertionError("the first search read git although the index run had")
+
+    monkeypatch.setattr(history, "read_commits", no_git)
+    assert history.load_cochange(ws) is not None

@@ -71,3 +71,28 @@ def test_a_process_that_loaded_overrides_keeps_it(tmp_path):
         tmp_path,
     )
     assert out == "True lancedb\n"
+
+
+def test_the_collector_is_off_only_during_the_import(tmp_path):
+    out = run(
+        """
+        import gc
+        from codemem.code import store
+
+        store.import_lancedb()
+        print(gc.isenabled())
+        """,
+        tmp_path,
+    )
+    kept_off = run(
+        """
+        import gc
+        from codemem.code import store
+
+        gc.disable()
+        store.import_lancedb()
+        print(gc.isenabled())
+        """,
+        tmp_path,
+    )
+    assert (out, kept_off) == ("True\n", "False\n")
