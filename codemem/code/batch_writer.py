@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 # enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit
 # adds a fragment to every table, so not much smaller.
 BATCH_CHUNKS = 20_000
+# The smallest batch a full rebuild commits before its last one (see `PendingFiles.is_large`).
+TAIL_BATCH_FILES = 128
 
 
 @dataclass
@@ -62,8 +64,19 @@ class PendingFiles:
             result.syntax_errors,
         )
 
-    def is_large(self, config: Config) -> bool:
-        return len(self.rows) >= config.index.batch_files or self.rows.count(CHUNKS) >= BATCH_CHUNKS
+    def is_large(self, config: Config, left: int | None = None) -> bool:
+        """Whether to commit these files now; `left`: how many files are still to come
+        (a full rebuild says, an incremental run, whose commits also save the manifest
+        and the tags, does not).
+
+        Once as many files are pending as are left, they are committed: the last batches
+        shrink by half each, so the commit after the last file is parsed (which nothing
+        overlaps) is a small one and the larger ones overlap the parsing of the rest.
+        """
+        files = len(self.rows)
+        if files >= config.index.batch_files or self.rows.count(CHUNKS) >= BATCH_CHUNKS:
+            return True
+        return left is not None and files >= max(TAIL_BATCH_FILES, left)
 
     def clear(self) -> None:
         self.rows, self.entries, self.tags, self.stale = Batch(), {}, [], []

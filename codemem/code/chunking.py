@@ -26,7 +26,7 @@ def span_text(lines: list[str], start: int, end: int, max_line_chars: int) -> st
     """The text of lines start..end (1-based, inclusive), long lines truncated, size capped."""
     segment = lines[start - 1 : end]
     text = "\n".join(segment)
-    if len(text) > max_line_chars and any(len(line) > max_line_chars for line in segment):
+    if len(text) > max_line_chars and max(map(len, segment)) > max_line_chars:
         text = "\n".join(line[:max_line_chars] for line in segment)
     return text[:MAX_CHUNK_CHARS]
 

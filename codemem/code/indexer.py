@@ -248,7 +248,9 @@ def _write(
 
     summary.removed = len(plan.removed)
     pending = PendingFiles()
+    left = len(plan.todo)
     for path, cid in plan.todo:
+        left -= 1
         reason = plan.current[path][1]
         result = FileResult(path, cid, reason) if reason is not None else next(results)
         previous = plan.manifest.files.get(path)
@@ -261,7 +263,7 @@ def _write(
         else:
             summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
         pending.add(result, had_rows=was_indexed)
-        if pending.is_large(config):
+        if pending.is_large(config, left if plan.full else None):
             writer.commit(pending)
             _stall_for_tests("batch")
     writer.commit(pending)

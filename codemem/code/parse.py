@@ -94,7 +94,7 @@ def _parse_code(
         parsed.chunks = text_windows(lines, 1, len(lines), chunk_lines, max_line_chars, "lines")
         return
     spec = grammar(language)
-    tags = extract_tags(tree, query, source, lines, spec.comments if spec else "c")
+    tags = extract_tags(tree, query, source, lines, spec.comments if spec else "c", language)
     parsed.syntax_errors = tags.errors
     parsed.symbols = [d.symbol for d in tags.definitions]
     parsed.references = tags.references

@@ -11,6 +11,8 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter
+from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
@@ -40,6 +42,16 @@ CLASS_KINDS = frozenset({"class", "struct", "interface", "enum", "trait", "impl"
 _DATA_KINDS = frozenset({"variable", "constant", "field"})
 _REFERENCE_KINDS = {f"reference.{kind}": kind for kind in ("call", "type", "ref")}
 _ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
+# Languages whose tag query is read with one `captures` call (the nodes of each capture
+# name) instead of `matches`, for which the Python binding builds a dict and lists per match
+# (sympy: 0.4 s of its 7 s of parsing), the matches rebuilt from the tree. Listed only once
+# their query is checked to give the very same tags both ways (tests/code/
+# test_parse_captures.py): captures hold a node once however many patterns capture it alike,
+# so no two patterns of a listed query may. A file whose matches cannot be rebuilt, or whose
+# tree has errors, is read by matches.
+CAPTURE_LANGUAGES = frozenset({"python"})
+_PARTS = ("name", "body", "doc", "scope")  # a definition match's other captures
+_START_BYTE = attrgetter("start_byte")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]\Z")
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _SCOPE_NOISE = re.compile(r"[\s*&<>]")
@@ -93,9 +105,20 @@ def count_errors(tree: Tree, language: str) -> int:
     return sum(len(nodes) for nodes in captures.values()) or 1
 
 
-def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comments: str) -> Tags:
+def extract_tags(
+    tree: Tree,
+    query: Query,
+    source: bytes,
+    lines: list[str],
+    comments: str,
+    language: str | None = None,
+) -> Tags:
     """Run the tag query once and turn its matches into definitions, references and imports
     (and the count of syntax errors, when the query has `ERROR_PATTERNS`)."""
+    if language in CAPTURE_LANGUAGES and not tree.root_node.has_error:
+        tags = _tags_from_captures(tree, query, source, lines, comments)
+        if tags is not None:
+            return tags
     found: dict[
         int, DefinitionCapture
     ] = {}  # name start byte -> definition capture (dedupes patterns)
@@ -134,6 +157,85 @@ def extract_tags(tree: Tree, query: Query, source: bytes, lines: list[str], comm
     definitions = _nest([_definition(d, source, lines, comments, above) for d in found.values()])
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
     return Tags(definitions, _references(raw_refs, found), imports, errors)
+
+
+def _tags_from_captures(
+    tree: Tree, query: Query, source: bytes, lines: list[str], comments: str
+) -> Tags | None:
+    """`extract_tags` from the query's captures, or None when its matches cannot be rebuilt
+    from them (see `CAPTURE_LANGUAGES`).
+
+    A match is rebuilt from its definition node: its name, body, doc and scope are the
+    captured nodes whose nearest captured definition above them it is. Each definition node
+    must get one name, no name two definitions, no part two owners, and no two definitions,
+    references or imports one span (their order in the matches would decide between them).
+    """
+    captures = QueryCursor(query).captures(tree.root_node)
+    # definition node id -> [kind, node, name, body, doc, scope], as a match would capture them
+    owners: dict[int, list[Any]] = {}
+    for cname, nodes in captures.items():
+        if cname.startswith("definition."):
+            for node in nodes:
+                if node.id in owners:
+                    return None
+                owners[node.id] = [cname[11:], node, None, None, None, None]
+    for slot, role in enumerate(_PARTS, 2):
+        for node in captures.get(role, ()):
+            owner = _owner(node, owners)
+            if owner is None or owner[slot] is not None:
+                return None
+            owner[slot] = node if role == "name" else [node]
+    found: dict[int, DefinitionCapture] = {}
+    for kind, node, name, body, doc, scope in owners.values():
+        if name is None:
+            return None
+        found[name.start_byte] = (kind, node, name, body, doc, scope)
+    if len(found) != len(owners):
+        return None
+    ref_nodes: list[Node] = []
+    ref_kinds: list[str] = []
+    for cname, nodes in captures.items():
+        kind = _REFERENCE_KINDS.get(cname)
+        if kind is not None:
+            ref_nodes += nodes
+            ref_kinds += [kind] * len(nodes)
+    import_nodes = captures.get("import", [])
+    # Matches come in the order of their captured nodes: references and imports are sorted so
+    # (by where they start: two that start together would need the matches to order them).
+    refs, imports = _by_start(ref_nodes), _by_start(import_nodes)
+    if refs is None or imports is None:
+        return None
+    above: dict[int, tuple[str, int]] = {}
+    definitions = [_definition(d, source, lines, comments, above) for d in found.values()]
+    if len({(d.start_byte, d.end_byte) for d in definitions}) != len(definitions):
+        return None
+    return Tags(
+        _nest(definitions),
+        _references([(ref_nodes[i], ref_kinds[i]) for i in refs], found),
+        [
+            Import(_import_target(n.text or b""), n.start_point[0] + 1)
+            for n in map(import_nodes.__getitem__, imports)
+        ],
+    )
+
+
+def _by_start(nodes: list[Node]) -> list[int] | None:
+    """The positions of `nodes` in the order they start, or None if two start together."""
+    where = dict(zip(map(_START_BYTE, nodes), range(len(nodes)), strict=True))
+    if len(where) != len(nodes):
+        return None
+    return [where[start] for start in sorted(where)]
+
+
+def _owner(node: Node, owners: dict[int, list[Any]]) -> list[Any] | None:
+    """The nearest captured definition above `node`, or None."""
+    parent = node.parent
+    while parent is not None:
+        owner = owners.get(parent.id)
+        if owner is not None:
+            return owner
+        parent = parent.parent
+    return None
 
 
 def _references(

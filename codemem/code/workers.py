@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from itertools import pairwise
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -38,11 +39,14 @@ PARENT_POLL_SECONDS = 1.0
 IN_FLIGHT_PER_WORKER = 8
 
 
-def _worker(args: tuple[Path, str, str | None, ExtractSettings]) -> FileResult:
+_Args = tuple[Path, str, str | None, ExtractSettings]  # one file's `extract_file` arguments
+
+
+def _worker(args: _Args) -> FileResult:
     return extract_file(*args)
 
 
-def _worker_chunk(chunk: list[tuple[Path, str, str | None, ExtractSettings]]) -> list[FileResult]:
+def _worker_chunk(chunk: list[_Args]) -> list[FileResult]:
     return [extract_file(*args) for args in chunk]
 
 
@@ -99,7 +103,7 @@ def parse_files(
         initargs=(os.getpid() if method == "fork" else None,),
     )
     size = max(1, min(32, total // (workers * 8) or 1))
-    chunks = [args[start : start + size] for start in range(0, total, size)]
+    chunks = _chunked(args, size, min(workers, MAX_WORKERS))
     # Only a few chunks are in flight: results wait in this process only as long as the
     # writer needs, whatever the repository's size.
     window = min(workers, MAX_WORKERS) * IN_FLIGHT_PER_WORKER
@@ -131,6 +135,15 @@ def parse_files(
             _stop(pool, finished=done == total)
 
     return _with_progress(drain(), total, progress)
+
+
+def _chunked(args: list[_Args], size: int, workers: int) -> list[list[_Args]]:
+    """`args` in chunks of `size`; the last few quarter that size, so that no worker idles
+    long while another parses the run's last chunk."""
+    small = max(1, size // 4)
+    head = max(0, len(args) - 2 * workers * size)
+    starts = [*range(0, head, size), *range(head, len(args), small)]
+    return [args[a:b] for a, b in pairwise([*starts, len(args)])]
 
 
 def _stop(pool: ProcessPoolExecutor, finished: bool) -> None:

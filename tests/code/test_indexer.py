@@ -11,12 +11,14 @@ import time
 
 import pytest
 
+from codemem.code.batch_writer import PendingFiles
+from codemem.code.extract import INDEXED, FileResult
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.lexicon import Lexicon
 from codemem.code.lexicon_writer import MERGE_AT
 from codemem.code.manifest import Manifest
-from codemem.code.rows import SCALAR_INDEXES
+from codemem.code.rows import SCALAR_INDEXES, Batch
 from codemem.code.store import CodeStore
 from codemem.config import load_config
 from codemem.workspace import Workspace
@@ -292,3 +294,20 @@ def test_rows_added_after_the_scalar_indexes_are_found_and_compaction_folds_them
     assert store.table("chunks").index_stats("path_idx").num_unindexed_rows == 0
     names = [r["name"] for r in rows_of(store, "symbols", "shop/payments.py")]
     assert {"late_helper", "later_helper"} <= set(names)
+
+
+def test_a_full_rebuild_commits_ever_smaller_batches_at_its_end():
+    """The commit after the last file is parsed overlaps nothing: it is kept small."""
+    config = load_config(None)
+    result = FileResult("a.py", "0" * 40, INDEXED, "python", Batch(files={"path": ["a.py"]}))
+    pending = PendingFiles()
+    sizes, size = [], 0
+    for left in reversed(range(1000)):  # 1000 files of a full rebuild, `left` still to come
+        pending.add(result, had_rows=False)
+        size += 1
+        if pending.is_large(config, left):
+            sizes.append(size)
+            pending.clear()
+            size = 0
+    assert sizes == [500, 250, 128]  # then the last 122 files in the final commit
+    assert not pending.is_large(config)  # an incremental run: only the size limits count

@@ -37,3 +37,10 @@ def test_parallel_results_are_in_order_and_equal_one_process(tmp_path, monkeypat
     assert seen == list(range(1, 151))
     assert max(in_flight) < 2 * workers.IN_FLIGHT_PER_WORKER  # never every chunk at once
     assert len(in_flight) > 2 * workers.IN_FLIGHT_PER_WORKER
+
+
+def test_the_last_files_go_in_smaller_chunks():
+    files = list(range(300))
+    chunks = workers._chunked(files, 8, 2)  # type: ignore[arg-type]
+    assert [f for chunk in chunks for f in chunk] == files
+    assert [len(chunk) for chunk in chunks] == [8] * 33 + [4] + [2] * 16
