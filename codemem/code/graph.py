@@ -43,6 +43,7 @@ MENTIONED_MULTIPLIER = 10.0
 SELF_FLOW = 0.1
 SELF_WEIGHT = 0.1  # a file using its own names says little about what matters
 UNREFERENCED_WEIGHT = 0.1  # self-edge keeping an unused or ignored definition rankable
+SPREAD_BATCH = 1 << 20  # edges whose flow is worked out per step
 MAX_DEFINERS = 20  # a name defined in more files than this (`eval`, `run`) links nothing
 # Keyword-like names, builtins and the methods of builtin containers and strings: every file
 # uses them and a few files happen to define them, so as links they are noise.
@@ -157,10 +158,19 @@ def spread(
     src, key, key_file = arrays["edge_src"], arrays["edge_key"], arrays["key_file"]
     if not len(edge_weight):
         return np.zeros(len(key_file))
-    out = np.bincount(src, weights=edge_weight, minlength=len(rank))
-    flow = rank[src] * edge_weight / out[src]
-    flow[src == key_file[key]] *= SELF_FLOW
-    return np.bincount(key, weights=flow, minlength=len(key_file))
+    # Sums taken a batch of edges at a time, in edge order: the very sums one `bincount` over
+    # every edge makes, with small temporaries.
+    out = np.zeros(len(rank))
+    for lo in range(0, len(src), SPREAD_BATCH):
+        np.add.at(out, src[lo : lo + SPREAD_BATCH], edge_weight[lo : lo + SPREAD_BATCH])
+    scores = np.zeros(len(key_file))
+    for lo in range(0, len(src), SPREAD_BATCH):
+        hi = lo + SPREAD_BATCH
+        some = src[lo:hi]
+        flow = rank[some] * edge_weight[lo:hi] / out[some]
+        flow[some == key_file[key[lo:hi]]] *= SELF_FLOW
+        np.add.at(scores, key[lo:hi], flow)
+    return scores
 
 
 class RefGraph:

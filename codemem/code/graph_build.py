@@ -39,6 +39,7 @@ from codemem.code.graph import (
 )
 from codemem.code.graph_names import defined_names, name_rules
 from codemem.code.tags import TagStore
+from codemem.infra import trim_heap
 
 EDGE_CHUNK = 1 << 20  # edges laid out per step: bounds the temporaries
 MATCH_BATCH = 1 << 20  # references matched against the defined names per step
@@ -63,6 +64,7 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     linking_by_hash = linking[names.id_of_hash]
     link_hash, link_id = names.hashes[linking_by_hash], names.id_of_hash[linking_by_hash]
     del names, linking_by_hash
+    trim_heap()  # the name sorting's temporaries leave before the edges take their own
 
     # Who uses what, for the names that link files (matched by hash, in batches).
     use_name, use_file, use_count = _uses(store, paths, link_hash, link_id)
@@ -113,11 +115,13 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     del u_name, u_file, u_count, use_start, owners, key_start, base
     spool.put("name_offsets", "q", name_offsets)
     del name_offsets
+    trim_heap()
 
     n = max(len(paths), 1)
     edge_pair, pairs, pair_weight = _pairs(edge_src, key_file[edge_key], edge_weight, n)
     spool.put("edge_pair", "i", edge_pair)
     del edge_pair
+    trim_heap()
     pair_src, pair_dst = (pairs // n).astype(np.int32), (pairs % n).astype(np.int32)
     del pairs
     rank = pagerank(len(paths), pair_src, pair_dst, pair_weight)

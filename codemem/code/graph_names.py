@@ -23,8 +23,10 @@ import numpy as np
 from codemem.code.columns import Strings
 from codemem.code.graph import STOP_NAMES, is_ignored_name, name_weight
 from codemem.code.tags import TagStore
+from codemem.infra import trim_heap
 
-GATHER_BYTES = 1 << 22  # bytes of names copied into sorted order per step
+GATHER_BYTES = 1 << 20  # bytes of names copied into sorted order per step
+WORD_BATCH = 1 << 20  # names whose next 8 bytes are read per step
 
 # Byte classes of ASCII text, one bit each; any byte from 0x80 up is NON_ASCII.
 ALPHA, UPPER, LOWER, UNDERSCORE, DASH, NON_ASCII = 1, 2, 4, 8, 16, 32
@@ -75,7 +77,8 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     ends = np.flatnonzero(data[:-8] == 0)  # each definition's NUL
     starts = np.where(first > 0, ends[first - 1] + 1, 0)
     lengths = ends[first] - starts
-    del ends
+    del ends, first
+    trim_heap()  # what the hashes' sort freed goes back before the names' sort takes its own
     order = _byte_order(data, starts, lengths)
     blob, offsets = _gather(data, starts[order], lengths[order])
     del text, data, starts, lengths
@@ -115,9 +118,13 @@ def _byte_order(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np
     words = np.ndarray((len(data) - 7,), dtype=">u8", buffer=data, strides=(1,))
 
     def word(items: np.ndarray, w: int) -> np.ndarray:
-        left = np.clip(lengths[items] - 8 * w, 0, 8)
-        at = np.minimum(starts[items] + 8 * w, len(words) - 1)
-        out: np.ndarray = words[at].astype(np.uint64) & _MASKS[left]
+        """Bytes 8w to 8w + 8 of each name in `items` (zeros past its end), big-endian."""
+        out = np.empty(len(items), dtype=np.uint64)
+        for lo in range(0, len(items), WORD_BATCH):  # in batches: small temporaries
+            some = items[lo : lo + WORD_BATCH]
+            left = np.clip(lengths[some] - 8 * w, 0, 8)
+            at = np.minimum(starts[some] + 8 * w, len(words) - 1)
+            np.bitwise_and(words[at].astype(np.uint64), _MASKS[left], out=out[lo : lo + WORD_BATCH])
         return out
 
     everything = np.arange(len(starts))
