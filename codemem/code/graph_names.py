@@ -64,7 +64,7 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     """Every name defined in `paths` (file ids are positions in `paths`)."""
     def_hash, def_file, text = array("q"), array("i"), bytearray()
     for i, (defs, _) in enumerate(store.scan(paths, references=False)):
-        names = list(dict.fromkeys([d[0] for d in defs if d[0]]))
+        names = dict.fromkeys([d[0] for d in defs if d[0]])
         if names:
             def_hash.extend(map(hash, names))
             def_file.extend(repeat(i, len(names)))
@@ -97,13 +97,15 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distinct values ascending, where each first occurs, each value's distinct index)."""
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(values)
     ordered = values[order]
     new = np.empty(len(values), dtype=bool)
     new[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    distinct, first = ordered[new], order[new]
+    distinct = ordered[new]
     del ordered
+    # The earliest of equal values, whatever order the sort left them in.
+    first = np.minimum.reduceat(order, np.flatnonzero(new)) if len(order) else order
     inverse = np.empty(len(values), dtype=np.int32)
     inverse[order] = np.cumsum(new, dtype=np.int32) - 1
     return distinct, first, inverse
@@ -129,7 +131,7 @@ def _byte_order(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np
 
     everything = np.arange(len(starts))
     keys = word(everything, 0)
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # any order among ties: the next words decide
     keys = keys[order]
     tied = np.zeros(len(order), dtype=bool)  # tied with the name before, on the words so far
     np.equal(keys[1:], keys[:-1], out=tied[1:])
