@@ -1,6 +1,6 @@
 """Building the reference graph from the tag store, streaming, and its cache file.
 
-Edges follow the rules in `codemem.code.graph`: a file using a name points at every file
+Edges follow the rules in `codemem.code.graph_rank`: a file using a name points at every file
 defining it, weighted by `name_weight(name) * sqrt(uses)`; names that link everything to
 everything only keep their definitions rankable through a weak self-edge, as do definitions
 nobody uses.
@@ -25,19 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from codemem.code.columns import ColumnSpool, string_columns, write_columns
-from codemem.code.graph import (
-    ARRAY_NAMES,
+from codemem.code.graph import ARRAY_NAMES, GRAPH_KIND, RefGraph, cache_path
+from codemem.code.graph_names import defined_names, name_rules
+from codemem.code.graph_rank import (
     BUILD_KEY,
-    GRAPH_KIND,
     MAX_DEFINERS,
     SELF_WEIGHT,
     UNREFERENCED_WEIGHT,
-    RefGraph,
-    cache_path,
     pagerank,
     spread,
 )
-from codemem.code.graph_names import defined_names, name_rules
 from codemem.code.tags import TagStore
 from codemem.infra import trim_heap
 

@@ -7,7 +7,7 @@ names are told apart by hash (two names sharing one, odds of about one in a mill
 Linux kernel's 2.7 million names, count as one). The distinct names are sorted on their bytes
 (8 at a time, only ties going on to the next 8), which is Python's string order for valid
 UTF-8; a name with undecodable bytes (kept as lone surrogates) sorts another way, so then
-the names are sorted as strings. `is_ignored_name` and `name_weight` (`codemem.code.graph`)
+the names are sorted as strings. `is_ignored_name` and `name_weight` (`codemem.code.graph_rank`)
 are evaluated on byte classes for ASCII names, and called as they are on the others: the
 results are the same as calling them on every name.
 """
@@ -21,7 +21,7 @@ from itertools import repeat
 import numpy as np
 
 from codemem.code.columns import Strings
-from codemem.code.graph import STOP_NAMES, is_ignored_name, name_weight
+from codemem.code.graph_rank import STOP_NAMES, is_ignored_name, name_weight
 from codemem.code.tags import TagStore
 from codemem.infra import trim_heap
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from codemem.code.columns import Strings
-from codemem.code.graph import (
+from codemem.code.graph_build import build_graph
+from codemem.code.graph_rank import (
     MAX_DEFINERS,
     SELF_FLOW,
     SELF_WEIGHT,
@@ -19,7 +20,6 @@ from codemem.code.graph import (
     name_weight,
     pagerank,
 )
-from codemem.code.graph_build import build_graph
 from codemem.code.tags import FileTags, TagStore
 
 # Names that exercise each rule: stop names, dunders, one letter, leading digit or `$`,
