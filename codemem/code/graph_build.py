@@ -18,7 +18,6 @@ every name, use and definer.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
 from itertools import repeat
 from pathlib import Path
 
@@ -38,9 +37,9 @@ from codemem.code.graph_rank import (
 from codemem.code.tags import TagStore
 from codemem.infra import trim_heap
 
-EDGE_CHUNK = 1 << 20  # edges laid out per step: bounds the temporaries
+EDGE_CHUNK = 1 << 19  # edges laid out per step: bounds the temporaries
 MATCH_BATCH = 1 << 20  # references matched against the defined names per step
-PAIR_RANGES = 8  # ranges of using files whose edges are paired at a time
+PAIR_RANGES = 16  # ranges of using files whose edges are paired at a time
 _TYPECODES = {"int32": "i", "int64": "q", "float64": "d"}
 
 
@@ -63,12 +62,8 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     del names, linking_by_hash
     trim_heap()  # the name sorting's temporaries leave before the edges take their own
 
-    # Who uses what, for the names that link files (matched by hash, in batches).
-    use_name, use_file, use_count = _uses(store, paths, link_hash, link_id)
+    u_name, u_file, u_count = _uses(store, paths, link_hash, link_id)
     del link_hash, link_id
-    use_order = np.lexsort((use_file, use_name))
-    u_name, u_file, u_count = use_name[use_order], use_file[use_order], use_count[use_order]
-    del use_name, use_file, use_count, use_order
     uses = np.bincount(u_name, minlength=count).astype(np.int64)
     linked = linking & (uses > 0)
     del linking
@@ -78,50 +73,26 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     del rules, linked_ids
     name_offsets = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.where(linked, uses * owners, owners), out=name_offsets[1:])
-    key_start = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(owners, out=key_start[1:])
-    total = int(name_offsets[-1])
-
-    edge_src = np.empty(total, dtype=np.int32)
-    edge_key = np.empty(total, dtype=np.int32)
-    edge_weight = np.empty(total, dtype=np.float64)
-    # Names that link nothing: one weak self-edge per definition.
-    lone = np.flatnonzero(~linked)
-    for lo, hi in _chunks(owners[lone], EDGE_CHUNK):
-        some = lone[lo:hi]
-        lone_keys = _ranges(key_start[some], owners[some])
-        at = np.repeat(name_offsets[some] - key_start[some], owners[some]) + lone_keys
-        edge_src[at] = key_file[lone_keys]
-        edge_key[at] = lone_keys
-        edge_weight[at] = UNREFERENCED_WEIGHT
-    del lone, linked
-    # Uses: each points at every definer of its name, in the definers' order.
     use_start = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(uses, out=use_start[1:])
     del uses
-    for lo, hi in _chunks(owners[u_name], EDGE_CHUNK):
-        used, definers = u_name[lo:hi], owners[u_name[lo:hi]]
-        rank_in_name = np.arange(lo, hi, dtype=np.int64) - use_start[used]
-        first = name_offsets[used] + rank_in_name * definers
-        at = _ranges(first, definers)
-        keys_at = _ranges(key_start[used], definers)
-        src = np.repeat(u_file[lo:hi], definers)
-        weight = np.repeat(base[used] * np.sqrt(u_count[lo:hi]), definers)
-        weight[src == key_file[keys_at]] *= SELF_WEIGHT
-        edge_src[at], edge_key[at], edge_weight[at] = src, keys_at, weight
-    del u_name, u_file, u_count, use_start, owners, key_start, base
+    trim_heap()  # what sorting the uses freed goes back before the edges take their own
+    edge_src, edge_key, edge_weight = _lay_out(
+        name_offsets, owners, key_file, linked, (u_name, u_file, u_count), use_start, base
+    )
+    del u_name, u_file, u_count, use_start, owners, base, linked
     spool.put("name_offsets", "q", name_offsets)
     del name_offsets
     trim_heap()
 
-    n = max(len(paths), 1)
-    edge_pair, pairs, pair_weight = _pairs(edge_src, key_file[edge_key], edge_weight, n)
+    edge_pair, pair_src, pair_dst, pair_weight = _pairs(
+        edge_src, edge_key, key_file, edge_weight, max(len(paths), 1)
+    )
     spool.put("edge_pair", "i", edge_pair)
     del edge_pair
     trim_heap()
-    pair_src, pair_dst = (pairs // n).astype(np.int32), (pairs % n).astype(np.int32)
-    del pairs
     rank = pagerank(len(paths), pair_src, pair_dst, pair_weight)
+    trim_heap()
     for name, values in (("pair_src", pair_src), ("pair_dst", pair_dst), ("pair_weight", pair_weight)):
         spool.put(name, _TYPECODES[values.dtype.name], values)
     del pair_src, pair_dst, pair_weight
@@ -143,70 +114,121 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     return {"kind": GRAPH_KIND, "build": BUILD_KEY, "version": store.version}
 
 
-def _pairs(
-    src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int
+def _lay_out(
+    name_offsets: np.ndarray,
+    owners: np.ndarray,
+    key_file: np.ndarray,
+    linked: np.ndarray,
+    uses: tuple[np.ndarray, np.ndarray, np.ndarray],
+    use_start: np.ndarray,
+    base: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(each edge's file pair, the pairs as `src * n + dst` in order, each pair's weight).
+    """(using file, definition key, weight) of every edge, in the order of a plain loop over
+    every name, its uses (by file) and its definers (by file), laid out a chunk at a time."""
+    total = int(name_offsets[-1])
+    edge_src = np.empty(total, dtype=np.int32)
+    edge_key = np.empty(total, dtype=np.int32)
+    edge_weight = np.empty(total, dtype=np.float64)
+    key_start = np.zeros(len(owners) + 1, dtype=np.int64)
+    np.cumsum(owners, out=key_start[1:])
+    # Names that link nothing: one weak self-edge per definition; names taken in ranges
+    # holding about EDGE_CHUNK definitions.
+    steps = np.arange(0, max(int(key_start[-1]), 1), EDGE_CHUNK)
+    bounds = np.searchsorted(key_start, steps).tolist()
+    for lo, hi in zip(bounds, [*bounds[1:], len(owners)], strict=True):
+        some = lo + np.flatnonzero(~linked[lo:hi])
+        lone_keys = _ranges(key_start[some], owners[some])
+        at = np.repeat(name_offsets[some] - key_start[some], owners[some]) + lone_keys
+        edge_src[at] = key_file[lone_keys]
+        edge_key[at] = lone_keys
+        edge_weight[at] = UNREFERENCED_WEIGHT
+    # Uses: each points at every definer of its name, in the definers' order; a linking name
+    # has at most MAX_DEFINERS of them.
+    u_name, u_file, u_count = uses
+    for lo in range(0, len(u_name), EDGE_CHUNK // MAX_DEFINERS):
+        hi = min(lo + EDGE_CHUNK // MAX_DEFINERS, len(u_name))
+        used = u_name[lo:hi]
+        definers = owners[used]
+        rank_in_name = np.arange(lo, hi, dtype=np.int64) - use_start[used]
+        first = name_offsets[used] + rank_in_name * definers
+        at = _ranges(first, definers)
+        keys_at = _ranges(key_start[used], definers)
+        src = np.repeat(u_file[lo:hi], definers)
+        weight = np.repeat(base[used] * np.sqrt(u_count[lo:hi]), definers)
+        weight[src == key_file[keys_at]] *= SELF_WEIGHT
+        edge_src[at], edge_key[at], edge_weight[at] = src, keys_at, weight
+    return edge_src, edge_key, edge_weight
+
+
+def _pairs(
+    src: np.ndarray, key: np.ndarray, key_file: np.ndarray, weight: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(each edge's file pair, the pairs' using and defining files, sorted, each pair's weight).
 
     Done a range of using files at a time, so the sort's temporaries stay a fraction of the
     edges: pairs of a lower range sort first anyway. A pair's weight is the sum of its edges'
     in edge order, as one `bincount` over all edges would add them.
     """
     edge_pair = np.empty(len(src), dtype=np.int32)
-    pairs: list[np.ndarray] = []
+    pair_src: list[np.ndarray] = []
+    pair_dst: list[np.ndarray] = []
     weights: list[np.ndarray] = []
     done = 0
     per_range = max(n // PAIR_RANGES + 1, 1)
     for first in range(0, n, per_range):
         edges = np.flatnonzero((src >= first) & (src < first + per_range))
-        codes = src[edges].astype(np.int64) * n + dst[edges]
+        codes = src[edges].astype(np.int64) * n + key_file[key[edges]]
         order = np.argsort(codes, kind="stable")
+        edges = edges[order]
         codes = codes[order]
+        del order
         starts = np.concatenate(([True], codes[1:] != codes[:-1])) if len(codes) else codes > 0
         pair_of_sorted = np.cumsum(starts, dtype=np.intp) - 1
-        edge_pair[edges[order]] = pair_of_sorted + done
-        pairs.append(codes[starts])
-        weights.append(np.bincount(pair_of_sorted, weights=weight[edges[order]]))
-        done += len(pairs[-1])
-    empty = np.zeros(0)
-    return (
-        edge_pair,
-        np.concatenate(pairs) if pairs else empty.astype(np.int64),
-        np.concatenate(weights) if weights else empty,
-    )
+        edge_pair[edges] = pair_of_sorted + done
+        codes = codes[starts]
+        pair_src.append((codes // n).astype(np.int32))
+        pair_dst.append((codes % n).astype(np.int32))
+        weights.append(np.bincount(pair_of_sorted, weights=weight[edges]))
+        done += len(codes)
+    if not weights:
+        return edge_pair, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+    return edge_pair, np.concatenate(pair_src), np.concatenate(pair_dst), np.concatenate(weights)
 
 
 def _uses(
     store: TagStore, paths: list[str], link_hash: np.ndarray, link_id: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(name id, using file, number of uses) of every reference to a linking name."""
+    """(name id, using file, number of uses) of every reference to a linking name, sorted by
+    name, then file."""
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     last = max(len(link_hash) - 1, 0)
 
-    def match(hashes: array[int], files: array[int], counts: array[float]) -> None:
+    def match(hashes: array[int], files: array[int], counts: array[int]) -> None:
         h = np.frombuffer(hashes, dtype=np.int64)
         at = np.minimum(np.searchsorted(link_hash, h), last)
         hit = link_hash[at] == h if len(link_hash) else np.zeros(len(h), dtype=bool)
         found.append((
             link_id[at[hit]],
             np.frombuffer(files, dtype=np.int32)[hit],
-            np.frombuffer(counts, dtype=np.float64)[hit],
+            np.frombuffer(counts, dtype=np.int32)[hit],
         ))  # fmt: skip
 
-    hashes, files, counts = array("q"), array("i"), array("d")
+    hashes, files, counts = array("q"), array("i"), array("i")
     for i, (_, refs) in enumerate(store.scan(paths, definitions=False)):
         hashes.extend(map(hash, refs))
         files.extend(repeat(i, len(refs)))
         counts.extend(refs.values())
         if len(hashes) >= MATCH_BATCH:
             match(hashes, files, counts)
-            hashes, files, counts = array("q"), array("i"), array("d")
+            hashes, files, counts = array("q"), array("i"), array("i")
     match(hashes, files, counts)
-    return (
-        np.concatenate([f[0] for f in found]),
-        np.concatenate([f[1] for f in found]),
-        np.concatenate([f[2] for f in found]),
-    )
+    del hashes, files, counts
+    names = np.concatenate([f[0] for f in found])
+    files_of = np.concatenate([f[1] for f in found])
+    order = np.lexsort((files_of, names))
+    names, files_of = names[order], files_of[order]
+    counts_of = np.concatenate([f[2] for f in found])[order]
+    return names, files_of, counts_of
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -218,17 +240,6 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     shift = np.repeat(starts - (ends - counts), counts)
     out: np.ndarray = np.arange(total, dtype=np.int64) + shift
     return out
-
-
-def _chunks(counts: np.ndarray, limit: int) -> Iterator[tuple[int, int]]:
-    """[lo, hi) ranges of `counts` each summing to about `limit` (at least one item)."""
-    ends = np.cumsum(counts)
-    lo = 0
-    while lo < len(counts):
-        before = int(ends[lo - 1]) if lo else 0
-        hi = max(int(np.searchsorted(ends, before + limit, side="right")), lo + 1)
-        yield lo, hi
-        lo = hi
 
 
 COLUMN_ORDER = (

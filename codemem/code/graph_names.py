@@ -75,12 +75,14 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     hashes, first, inverse = _distinct(np.frombuffer(def_hash, dtype=np.int64))
     del def_hash
     ends = np.flatnonzero(data[:-8] == 0)  # each definition's NUL
-    starts = np.where(first > 0, ends[first - 1] + 1, 0)
-    lengths = ends[first] - starts
+    position = np.int32 if len(data) < 1 << 31 else np.int64
+    starts = np.where(first > 0, ends[first - 1] + 1, 0).astype(position)
+    lengths = (ends[first] - starts).astype(position)
     del ends, first
     trim_heap()  # what the hashes' sort freed goes back before the names' sort takes its own
     order = _byte_order(data, starts, lengths)
-    blob, offsets = _gather(data, starts[order], lengths[order])
+    starts, lengths = starts[order], lengths[order]
+    blob, offsets = _gather(data, starts, lengths)
     del text, data, starts, lengths
     if not _bytes_sort_as_strings(blob, offsets):
         order, blob, offsets = _sort_as_strings(blob, offsets, order)
@@ -125,7 +127,7 @@ def _byte_order(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np
         for lo in range(0, len(items), WORD_BATCH):  # in batches: small temporaries
             some = items[lo : lo + WORD_BATCH]
             left = np.clip(lengths[some] - 8 * w, 0, 8)
-            at = np.minimum(starts[some] + 8 * w, len(words) - 1)
+            at = np.minimum(starts[some].astype(np.int64) + 8 * w, len(words) - 1)
             np.bitwise_and(words[at].astype(np.uint64), _MASKS[left], out=out[lo : lo + WORD_BATCH])
         return out
 

@@ -112,13 +112,20 @@ def pagerank(
         teleport = np.full(n, 1.0 / n)
     else:
         teleport = personalization / personalization.sum()
-    out = np.bincount(src, weights=weight, minlength=n)
+    # `np.add.at` adds in index order, as `np.bincount` would, without an index copy per call.
+    out = np.zeros(n)
+    np.add.at(out, src, weight)
     share = weight / out[src]
+    del weight
     dangling = out == 0
     rank = np.full(n, 1.0 / n)
     for _ in range(MAX_ITERATIONS):
         previous = rank
-        flow = np.bincount(dst, weights=previous[src] * share, minlength=n)
+        moved = previous[src]
+        moved *= share
+        flow = np.zeros(n)
+        np.add.at(flow, dst, moved)
+        del moved
         rank = DAMPING * (flow + previous[dangling].sum() * teleport) + (1 - DAMPING) * teleport
         if np.abs(rank - previous).sum() < n * TOLERANCE:
             break
