@@ -88,8 +88,11 @@ class ColumnSpool:
     passing through memory again. Without a folder the columns are simply kept."""
 
     def __init__(self, folder: Path | None) -> None:
-        # Closed by __exit__: the spool lives as long as the build that fills it.
-        self._file = tempfile.TemporaryFile(dir=folder) if folder is not None else None  # noqa: SIM115
+        self._file = None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            # Closed by __exit__: the spool lives as long as the build that fills it.
+            self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         self._columns: dict[str, Column] = {}
         self._size = 0
 

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from codemem.code.columns import Strings
+from codemem.code.columns import ColumnSpool, Strings, write_columns
 from codemem.code.graph_build import build_graph
 from codemem.code.graph_rank import (
     MAX_DEFINERS,
@@ -171,3 +171,27 @@ def test_an_empty_store_builds_an_empty_graph(tmp_path):
     graph = build_graph(TagStore.load(tmp_path), tmp_path)
     assert graph.paths == ["a.py"] and len(graph.names) == 0
     assert all(len(values) == 0 for name, values in graph.arrays.items() if name != "name_offsets")
+
+
+def test_a_spooled_column_file_is_the_one_written_from_memory(tmp_path):
+    columns = {
+        "a": ("i", np.arange(5, dtype=np.int32)),
+        "b": ("B", b"xyz"),
+        "c": ("d", np.array([1.5, -2.0])),
+        "empty": ("q", np.zeros(0, dtype=np.int64)),
+    }
+    write_columns(tmp_path / "direct.bin", {"k": 1}, columns)
+    spool_dir = tmp_path / "spool"
+    with ColumnSpool(spool_dir) as spool:
+        for name in ("c", "empty", "a", "b"):  # put in any order, as they are done
+            spool.put(name, *columns[name])
+        write_columns(tmp_path / "spooled.bin", {"k": 1}, spool.columns(list(columns)))
+        assert list(spool_dir.iterdir()) == []  # the spool has no name: nothing to leave behind
+    assert (tmp_path / "spooled.bin").read_bytes() == (tmp_path / "direct.bin").read_bytes()
+
+
+def test_the_build_leaves_only_the_graph_file_behind(tmp_path):
+    store = random_store(tmp_path, VOCABULARY, 6)
+    before = {p.name for p in tmp_path.iterdir()}
+    build_graph(store, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} - before == {f"graph.{store.version}.bin"}
