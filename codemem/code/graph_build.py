@@ -205,7 +205,10 @@ def _uses(
 
     def match(hashes: array[int], files: array[int], counts: array[int]) -> None:
         h = np.frombuffer(hashes, dtype=np.int64)
-        at = np.minimum(np.searchsorted(link_hash, h), last)
+        by = np.argsort(h)  # looked up in order, the binary searches stay in cache
+        at = np.empty(len(h), dtype=np.intp)
+        at[by] = np.searchsorted(link_hash, h[by])
+        np.minimum(at, last, out=at)
         hit = link_hash[at] == h if len(link_hash) else np.zeros(len(h), dtype=bool)
         found.append((
             link_id[at[hit]],
