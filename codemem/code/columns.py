@@ -103,9 +103,10 @@ class ColumnSpool:
         if self._file is not None:
             self._file.close()
 
-    def put(self, name: str, typecode: str, data: Buffer) -> None:
-        """Add column `name` (its data may be let go of once this returns)."""
-        if self._file is None:
+    def put(self, name: str, typecode: str, data: Buffer, *, keep: bool = False) -> None:
+        """Add column `name` (its data may be let go of once this returns, unless `keep`:
+        a column done last is written from memory, not copied through the spool)."""
+        if self._file is None or keep:
             self._columns[name] = (typecode, data)
             return
         view = memoryview(data).cast("B")  # type: ignore[arg-type]

@@ -104,13 +104,15 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     del edges, edge_src, edge_weight, edge_key
     order = np.lexsort((key_name, key_file, -scores))
     top = float(rank.max()) if len(rank) else 0.0
-    spool.put("file_rank", "d", rank)
-    spool.put("centrality", "d", rank / top if top > 0 else np.zeros(len(rank)))
-    spool.put("order_score", "d", scores[order])
-    spool.put("order_file", "i", key_file[order])
-    spool.put("order_name", "i", key_name[order])
-    spool.put("key_file", "i", key_file)
-    spool.put("key_name", "i", key_name)
+    # The last columns, held anyway, are written from memory.
+    spool.put("file_rank", "d", rank, keep=True)
+    spool.put("centrality", "d", rank / top if top > 0 else np.zeros(len(rank)), keep=True)
+    spool.put("order_score", "d", scores[order], keep=True)
+    spool.put("order_file", "i", key_file[order], keep=True)
+    spool.put("order_name", "i", key_name[order], keep=True)
+    spool.put("key_file", "i", key_file, keep=True)
+    spool.put("key_name", "i", key_name, keep=True)
+    del scores, order
     return {"kind": GRAPH_KIND, "build": BUILD_KEY, "version": store.version}
 
 
