@@ -10,9 +10,11 @@ the defined names as one sorted blob), then references. It holds flat numpy arra
 writes each one ahead to a temporary file as soon as it is final (`ColumnSpool`), so memory
 grows with the numbers of edges and names, never with the Python objects of every file's tags,
 and the whole graph is never in memory at once (the Linux kernel: 7.8 million edges, 2.7 million
-names, a 390 MB file). Edges are laid out by arithmetic, a chunk at a time: each name's edges
-start at a known offset. The arrays and their order are exactly those of a plain loop over
-every name, use and definer.
+names, a 390 MB file, built in about 10 s of CPU at a peak of about 380 MB). The C heap's free
+pages are handed back between phases (`trim_heap`), so one phase's temporaries do not stay
+resident through the next. Edges are laid out by arithmetic, a chunk at a time: each name's
+edges start at a known offset. The arrays and their order are exactly those of a plain loop
+over every name, use and definer (`tests/code/test_graph_build.py` holds that loop).
 """
 
 from __future__ import annotations
