@@ -48,9 +48,7 @@ Progress = Callable[[int, int], None]
 INDEX_FORMAT = 4  # bump when rows or index settings change: existing indexes are rebuilt
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
-# Larger: scalar indexes and graph built one at a time. The Linux kernel (78k files) fits: its
-# graph beside the scalar indexes takes ~510 MB at the end, less than the graph alone once did.
-SIDE_BY_SIDE_MAX_FILES = 100_000
+SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: scalar indexes and graph built one at a time
 COMPACT_UNIT_CHUNKS = 100_000  # index.compact_every runs per this many chunks indexed
 
 
