@@ -20,6 +20,7 @@ import json
 import mmap
 import os
 import struct
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,46 @@ class FileRange:
 # One column to write: its type and its data (one buffer, or parts written one after another).
 Buffer = Union[bytes, bytearray, memoryview, "np.ndarray"]
 Column = tuple[str, Buffer | Sequence[Buffer | FileRange]]
+
+
+class ColumnSpool:
+    """Columns of a file being built, each written ahead as soon as it is done, so the builder
+    lets go of it at once: to an unnamed temporary file in `folder` (gone with the process,
+    however it ends), copied from there into the column file by `write_columns` without
+    passing through memory again. Without a folder the columns are simply kept."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self._file = None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            # Closed by __exit__: the spool lives as long as the build that fills it.
+            self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+        self._columns: dict[str, Column] = {}
+        self._size = 0
+
+    def __enter__(self) -> ColumnSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def put(self, name: str, typecode: str, data: Buffer, *, keep: bool = False) -> None:
+        """Add column `name` (its data may be let go of once this returns, unless `keep`:
+        a column done last is written from memory, not copied through the spool)."""
+        if self._file is None or keep:
+            self._columns[name] = (typecode, data)
+            return
+        view = memoryview(data).cast("B")  # type: ignore[arg-type]
+        self._file.write(view)
+        self._columns[name] = (typecode, [FileRange(self._file.fileno(), self._size, len(view))])
+        self._size += len(view)
+
+    def columns(self, names: Iterable[str]) -> dict[str, Column]:
+        """The columns put, in the order of `names` (the order they are written in)."""
+        if self._file is not None:
+            self._file.flush()
+        return {name: self._columns[name] for name in names}
 
 
 def _align(n: int) -> int:

@@ -1,29 +1,24 @@
-"""The reference graph: files linked through the identifiers they define and use.
-
-An edge goes from a file that uses a name to every file that defines it, weighted the way
-Aider's repo map does (long compound names count more, private and widely defined names
-less, repeated uses with diminishing returns). Files are ranked by personalized PageRank,
-computed by power iteration over edge arrays with `np.bincount`, and each file's rank is then
-spread over the definitions it points at, which ranks definitions.
+"""The reference graph as stored: files linked through the identifiers they define and use.
 
 The graph is cached per tag-store version in one column file of the index folder
 (`graph.<version>.bin`, `codemem.code.columns`), opened by memory map: the static ranking and
 each file's search prior are read from it as plain arrays (an unpersonalized map or a search
 prior does not even import numpy), the edge arrays only by a personalized query. This module
-holds the rules and the queries; building is in `codemem.code.graph_build`.
+reads the file and answers the queries; the rules and the ranking are in
+`codemem.code.graph_rank`, building is in `codemem.code.graph_build`.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, ValuesView
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemem.code.columns import Column, Columns, Strings
+from codemem.code.graph_rank import BUILD_KEY, MENTIONED_MULTIPLIER, pagerank, spread
 from codemem.code.tags import Definition, TagStore
 
 if TYPE_CHECKING:
@@ -34,133 +29,12 @@ log = logging.getLogger("codemem")
 # A personalized query in node and name ids: ((file id, weight), ...), (mentioned name ids).
 GraphQuery = tuple[tuple[tuple[int, float], ...], tuple[int, ...]]
 
-DAMPING = 0.85
-MAX_ITERATIONS = 50
-TOLERANCE = 1e-6  # per node, on the L1 change between iterations (as networkx does)
-MENTIONED_MULTIPLIER = 10.0
-# Rank a file passes to its own definitions counts this much of rank from other files, so an
-# unused helper in a central file does not outrank what other files actually use.
-SELF_FLOW = 0.1
-SELF_WEIGHT = 0.1  # a file using its own names says little about what matters
-UNREFERENCED_WEIGHT = 0.1  # self-edge keeping an unused or ignored definition rankable
-MAX_DEFINERS = 20  # a name defined in more files than this (`eval`, `run`) links nothing
-# Keyword-like names, builtins and the methods of builtin containers and strings: every file
-# uses them and a few files happen to define them, so as links they are noise.
-STOP_NAMES = frozenset(
-    """
-    self cls this super None True False null nil undefined NULL nullptr true false args kwargs
-    new delete return yield await async print len str int float bool list dict set tuple
-    object type range isinstance issubclass getattr setattr hasattr repr hash iter next
-    sorted reversed enumerate zip map filter sum min max abs any all open format round
-    append extend insert pop remove clear copy update get keys values items add discard
-    join split strip replace startswith endswith lower upper encode decode read write close
-    index count sort push length forEach toString valueOf then catch
-    """.split()
-)
-_CACHE_FORMAT = 4  # bump whenever the rules below change
-# Changes with anything that shapes the graph, so a cache built by other rules is rebuilt.
-BUILD_KEY = zlib.crc32(
-    repr(
-        (
-            _CACHE_FORMAT,
-            sorted(STOP_NAMES),
-            MAX_DEFINERS,
-            SELF_WEIGHT,
-            UNREFERENCED_WEIGHT,
-            SELF_FLOW,
-        )
-    ).encode()
-)
-
-
-def is_ignored_name(name: str) -> bool:
-    """Names that would link every file to every other: keywords-like, one letter, dunders."""
-    return (
-        len(name) < 2
-        or name in STOP_NAMES
-        or (name.startswith("__") and name.endswith("__"))
-        or not (name[0].isalpha() or name[0] in "_$")
-    )
-
-
-def name_weight(name: str, definers: int) -> float:
-    """Aider's identifier weight: how much one use of `name` says about its definer.
-
-    Long compound names (snake, kebab, camel; 8+ characters) are specific, and so, beyond
-    Aider, are capitalized type-like names (`Symbol`, `Expr`): x10. Private names and names
-    defined in more than five files: x0.1.
-    """
-    weight = 1.0
-    has_alpha = any(c.isalpha() for c in name)
-    is_snake = "_" in name and has_alpha
-    is_kebab = "-" in name and has_alpha
-    is_camel = any(c.isupper() for c in name) and any(c.islower() for c in name)
-    is_type_like = name[:1].isupper() and is_camel and len(name) >= 4
-    if ((is_snake or is_kebab or is_camel) and len(name) >= 8) or is_type_like:
-        weight *= 10
-    if name.startswith("_"):
-        weight *= 0.1
-    if definers > 5:
-        weight *= 0.1
-    return weight
-
-
 GRAPH_KIND = "codemem-graph"
 ARRAY_NAMES = (
     "edge_src", "edge_pair", "edge_weight", "edge_key", "name_offsets", "pair_src", "pair_dst",
     "pair_weight", "key_file", "key_name",
 )  # fmt: skip
 
-
-def pagerank(
-    n: int,
-    src: np.ndarray,
-    dst: np.ndarray,
-    weight: np.ndarray,
-    personalization: np.ndarray | None = None,
-) -> np.ndarray:
-    """Weighted PageRank of `n` nodes by power iteration; dangling rank goes to the teleport set.
-
-    Self-loops are left out: a file using its own names says nothing about its importance,
-    and a self-loop would make its node a sink that hoards rank.
-    """
-    import numpy as np
-
-    if n == 0:
-        return np.zeros(0)
-    cross = src != dst
-    src, dst, weight = src[cross], dst[cross], weight[cross]
-    if personalization is None or personalization.sum() <= 0:
-        teleport = np.full(n, 1.0 / n)
-    else:
-        teleport = personalization / personalization.sum()
-    out = np.bincount(src, weights=weight, minlength=n)
-    share = weight / out[src]
-    dangling = out == 0
-    rank = np.full(n, 1.0 / n)
-    for _ in range(MAX_ITERATIONS):
-        previous = rank
-        flow = np.bincount(dst, weights=previous[src] * share, minlength=n)
-        rank = DAMPING * (flow + previous[dangling].sum() * teleport) + (1 - DAMPING) * teleport
-        if np.abs(rank - previous).sum() < n * TOLERANCE:
-            break
-    normalized: np.ndarray = rank / rank.sum()
-    return normalized
-
-
-def spread(
-    arrays: Mapping[str, np.ndarray], rank: np.ndarray, edge_weight: np.ndarray
-) -> np.ndarray:
-    """Each file's rank split over its out-edges, summed per definition key (file, name)."""
-    import numpy as np
-
-    src, key, key_file = arrays["edge_src"], arrays["edge_key"], arrays["key_file"]
-    if not len(edge_weight):
-        return np.zeros(len(key_file))
-    out = np.bincount(src, weights=edge_weight, minlength=len(rank))
-    flow = rank[src] * edge_weight / out[src]
-    flow[src == key_file[key]] *= SELF_FLOW
-    return np.bincount(key, weights=flow, minlength=len(key_file))
 
 
 class RefGraph:

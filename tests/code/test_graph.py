@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from codemem.code import graph_build
-from codemem.code.graph import cache_path, is_ignored_name, load_graph, name_weight, pagerank
+from codemem.code.graph import cache_path, load_graph
 from codemem.code.graph_build import build_graph
+from codemem.code.graph_rank import is_ignored_name, name_weight, pagerank
 from codemem.code.model import Import, ParsedFile, Reference, Symbol
 from codemem.code.tags import FileTags, TagStore, one_line
 
