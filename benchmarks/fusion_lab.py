@@ -221,7 +221,9 @@ def replay(
         test_prior=off != "test_prior",
         graph_prior=off != "graph_prior",
         depth_prior=off != "depth_prior",
-        uses=(lambda p: record["uses"].get(p, [])) if USES and off != "uses" and "uses" in record else None,
+        uses=(lambda p: record["uses"].get(p, []))
+        if USES and off != "uses" and "uses" in record
+        else None,
         **options,
     )
     if off != "cochange" and record.get("commits") is not None:

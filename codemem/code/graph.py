@@ -36,7 +36,6 @@ ARRAY_NAMES = (
 )  # fmt: skip
 
 
-
 class RefGraph:
     """Files as nodes; edges per (using file, defining file, name), kept as flat arrays.
 

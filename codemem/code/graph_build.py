@@ -95,7 +95,11 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     trim_heap()
     rank = pagerank(len(paths), pair_src, pair_dst, pair_weight)
     trim_heap()
-    for name, values in (("pair_src", pair_src), ("pair_dst", pair_dst), ("pair_weight", pair_weight)):
+    for name, values in (
+        ("pair_src", pair_src),
+        ("pair_dst", pair_dst),
+        ("pair_weight", pair_weight),
+    ):
         spool.put(name, _TYPECODES[values.dtype.name], values)
     del pair_src, pair_dst, pair_weight
     edges = {"edge_src": edge_src, "edge_key": edge_key, "key_file": key_file}

@@ -156,7 +156,9 @@ def _byte_order(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np
     return order
 
 
-def _gather(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gather(
+    data: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The names at `starts` copied one after another, each with its NUL: (blob, offsets)."""
     sizes = lengths + 1
     offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
@@ -164,7 +166,9 @@ def _gather(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[
     blob = np.empty(int(offsets[-1]), dtype=np.uint8)
     lo = 0
     while lo < len(sizes):
-        hi = max(int(np.searchsorted(offsets, offsets[lo] + GATHER_BYTES, side="right")) - 1, lo + 1)
+        hi = max(
+            int(np.searchsorted(offsets, offsets[lo] + GATHER_BYTES, side="right")) - 1, lo + 1
+        )
         count = sizes[lo:hi]
         shift = np.repeat(starts[lo:hi] - offsets[lo:hi], count)
         positions = np.arange(offsets[lo], offsets[hi], dtype=np.int64)

@@ -89,7 +89,6 @@ def name_weight(name: str, definers: int) -> float:
     return weight
 
 
-
 def pagerank(
     n: int,
     src: np.ndarray,

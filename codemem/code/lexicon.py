@@ -327,7 +327,9 @@ class Lexicon:
     def _chunk_reader(self, s: int) -> Callable[[int], dict[str, Any]]:
         """Reads chunk rows of segment `s` (its columns looked up once: a query reads hundreds)."""
         seg, codes, value = self.segments[s], self.codes[s], self.segments[s].values
-        c_path, c_null, c_start, c_end = (value(n) for n in ("c_path", "c_null", "c_start", "c_end"))
+        c_path, c_null, c_start, c_end = (
+            value(n) for n in ("c_path", "c_null", "c_start", "c_end")
+        )
         c_kind, c_symbol_kind = value("c_kind"), value("c_symbol_kind")
         p_language, p_test = value("p_language"), value("p_test")
         ids, symbols, paths = seg.strings("c_id"), seg.strings("c_symbol"), seg.paths

@@ -237,7 +237,10 @@ def test_index_and_search_end_without_teardown_yet_flush_and_run_exit_handlers(
 ):
     repo = repo_factory("shop")
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
     done = subprocess.run(
         [sys.executable, "-c", ENDS_QUICKLY, str(repo), *args],
         capture_output=True, text=True, env=env, check=False,

@@ -52,7 +52,11 @@ def test_windows_around_a_span_are_the_windows_of_the_whole_text_reaching_into_i
         if rng.random() < 0.1:  # a chain too long to follow: the whole text is searched
             lowered = ("x" * 500 + "token") * 100
         full = secrets_module._spans(lowered, anchors, {})
-        starts = [at for anchor in anchors for at in secrets_module._all_in(lowered, anchor, 0, len(lowered))]
+        starts = [
+            at
+            for anchor in anchors
+            for at in secrets_module._all_in(lowered, anchor, 0, len(lowered))
+        ]
         for _ in range(20):
             width, shift = rng.choice([1, 40, 2000]), rng.randrange(-2, 3)
             if starts and rng.random() < 0.7:  # just within or beyond an anchor's window
