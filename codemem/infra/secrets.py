@@ -18,6 +18,8 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 DEFAULT_ENTROPY = 3.5  # bits per character of a value assigned to a secret-like name
 HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywhere
@@ -192,6 +194,16 @@ _SHORTER = {
     for shorter in reversed(_PREFIXES)
     if len(shorter) < len(anchor) and anchor.startswith(shorter)
 }
+# The anchors looked for in the whole text (the others are found where these are); none starts
+# another, so at most one starts at any place. In a long ASCII text they are all found in one
+# pass (`_roots_in`, instead of a `find` for each, over the whole text): a place is a candidate
+# when its first two characters (and its third, for anchors that long) begin one of them, then
+# checked. Every anchor has two characters at least, all ASCII.
+_ROOTS = tuple(anchor for anchor in _PREFIXES if anchor not in _SHORTER)
+_BY_PAIR: dict[str, tuple[str, ...]] = {
+    pair: tuple(root for root in _ROOTS if root[:2] == pair) for pair in {r[:2] for r in _ROOTS}
+}
+_ONE_PASS = 4096  # characters from which one pass costs less than a `find` for each anchor
 
 
 @dataclass(frozen=True)
@@ -305,6 +317,47 @@ def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[
     return seen[anchor]
 
 
+def _roots_in(lowered: str) -> dict[str, list[int]] | None:
+    """Where each of `_ROOTS` is in `lowered`, as `_occurrences` finds them, in one pass; None
+    when the text is short or not ASCII (then each is found by its own `find`s)."""
+    if len(lowered) < _ONE_PASS or not lowered.isascii():
+        return None
+    import numpy as np  # here, not at the top: the review hook's start-up does not pay for it
+
+    pair_of, third_ok = _tables()
+    # Two padding bytes, so every place has a third character (one no anchor holds).
+    chars = np.frombuffer(lowered.encode("ascii") + b"\0\0", dtype=np.uint8)
+    pairs = (chars[:-2].astype(np.uint16) << 8) | chars[1:-1]
+    pair = pair_of[pairs]  # the number of the anchors' first two characters there, 0: none
+    candidates = np.flatnonzero(pair)
+    candidates = candidates[third_ok[pair[candidates], chars[candidates + 2]]]
+    found: dict[str, list[int]] = {root: [] for root in _ROOTS}
+    for at in candidates.tolist():
+        for root in _BY_PAIR[lowered[at : at + 2]]:
+            if lowered.startswith(root, at):
+                found[root].append(at)
+    return found
+
+
+@cache
+def _tables() -> tuple[Any, Any]:
+    """For `_roots_in`: the number (from 1) of the anchors' first two characters, by their
+    character codes (`first << 8 | second`); whether a third character (by its code) after
+    them may be an anchor's, by that number."""
+    import numpy as np  # as in `_roots_in`
+
+    pair_of = np.zeros(1 << 16, dtype=np.uint8)
+    third_ok = np.zeros((len(_BY_PAIR) + 1, 256), dtype=bool)
+    for number, (pair, roots) in enumerate(sorted(_BY_PAIR.items()), start=1):
+        pair_of[ord(pair[0]) << 8 | ord(pair[1])] = number
+        for root in roots:
+            if len(root) == 2:
+                third_ok[number, :] = True
+            else:
+                third_ok[number, ord(root[2])] = True
+    return pair_of, third_ok
+
+
 def _spans(
     lowered: str,
     anchors: tuple[str, ...],
@@ -396,14 +449,15 @@ def find_secrets(
 ) -> Iterator[Secret]:
     """Every known key and secret-like assignment in a text (of any length).
 
-    Patterns run only near their anchors (`ANCHORS`), so a long text costs a few `find`s.
+    Patterns run only near their anchors (`ANCHORS`), so a long text costs one pass over
+    it to find them (a few `find`s if it is not ASCII).
     With `bare`, unquoted values assigned to a secret-like name count too. With `rules`,
     only theirs; with `around` (start, end), only in the windows reaching into that span.
     Either way, the same secrets there, but for assignments, which a key left out no
     longer keeps from being reported. `lowered` is `text.lower()` when the caller has it.
     """
     lowered = text.lower() if lowered is None else lowered
-    seen: dict[str, list[int]] = {}
+    seen: dict[str, list[int]] = (around is None and _roots_in(lowered)) or {}
     known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
         if rules is not None and rule not in rules:

@@ -67,3 +67,49 @@ def test_windows_around_a_span_are_the_windows_of_the_whole_text_reaching_into_i
             around = (max(0, edge), max(0, edge) + width)
             near = [(a, b) for a, b in full if a < around[1] and around[0] < b]
             assert secrets_module._spans(lowered, anchors, {}, around) == near, (lowered, around)
+
+
+def test_one_pass_finds_every_anchor_where_a_find_for_each_finds_it():
+    """Every rule's anchors, repeated, overlapping, in any case, at the start and the end of a
+    text long enough for the one pass: each anchor is where its own `find`s have it."""
+    anchors = sorted({a for rule in secrets_module.ANCHORS.values() for a in rule})
+    assert all(len(a) >= 2 and a.isascii() for a in anchors)
+    rng = random.Random(14)
+    for _ in range(50):
+        pieces = [rng.choice(anchors) for _ in range(200)]
+        pieces += [a + a[1:] for a in anchors]  # "acca" + "cca": two of them overlapping
+        pieces += ["x" * rng.randrange(0, 40) for _ in range(200)]
+        rng.shuffle(pieces)
+        text = "".join(p.upper() if rng.random() < 0.3 else p for p in pieces)
+        text = rng.choice(anchors) + text + "y" * secrets_module._ONE_PASS + rng.choice(anchors)
+        lowered = text.lower()
+        one_pass = secrets_module._roots_in(lowered)
+        assert one_pass is not None
+        for anchor in anchors:
+            each = [at for at in range(len(lowered)) if lowered.startswith(anchor, at)]
+            assert secrets_module._occurrences(lowered, anchor, dict(one_pass)) == each, anchor
+
+
+def test_secrets_found_with_one_pass_are_those_found_without_it(monkeypatch):
+    key = "AKIA" + "Q7XZ2KJH4MPL9WRT"
+    github = "gh" + "p_" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5"
+    lines = [
+        f"{key} at the start",
+        "accakia " + "x" * 300,
+        f'api_token = "{"aB3dE5" + "fG7hJ9kL1mN3pQ"}"',
+        f"ghghgh {github}",
+        "PASSWORD=hunter2xyz",
+        "y" * secrets_module._ONE_PASS,
+        f"AWS_KEY={key}",
+    ]
+    text = "\n".join(lines)
+    found = [
+        ("secrets/aws-access-key", 0, 20),
+        ("secrets/aws-access-key", 4551, 4571),
+        ("secrets/github-token", 385, 425),
+        ("secrets/assigned-secret", 356, 376),
+        ("secrets/assigned-secret", 435, 445),
+    ]
+    assert [(s.rule, s.start, s.end) for s in find_secrets(text, bare=True)] == found
+    monkeypatch.setattr(secrets_module, "_ONE_PASS", len(text) + 1)  # a `find` for each anchor
+    assert [(s.rule, s.start, s.end) for s in find_secrets(text, bare=True)] == found
