@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -204,6 +205,11 @@ _BY_PAIR: dict[str, tuple[str, ...]] = {
     pair: tuple(root for root in _ROOTS if root[:2] == pair) for pair in {r[:2] for r in _ROOTS}
 }
 _ONE_PASS = 4096  # characters from which one pass costs less than a `find` for each anchor
+# The pass needs numpy: a process without it imports it (about 70 ms) only once it has searched
+# this many characters of long texts anchor by anchor (a `find` for each costs ~15 ns a
+# character, the pass ~5), so a small repository's index workers never pay for the import.
+_IMPORT_PAYS = 4_000_000
+_searched = 0  # characters of long ASCII texts this process searched anchor by anchor
 
 
 @dataclass(frozen=True)
@@ -319,8 +325,13 @@ def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[
 
 def _roots_in(lowered: str) -> dict[str, list[int]] | None:
     """Where each of `_ROOTS` is in `lowered`, as `_occurrences` finds them, in one pass; None
-    when the text is short or not ASCII (then each is found by its own `find`s)."""
+    when the text is short or not ASCII, or numpy is not worth importing yet (then each is
+    found by its own `find`s)."""
+    global _searched
     if len(lowered) < _ONE_PASS or not lowered.isascii():
+        return None
+    if "numpy" not in sys.modules and _searched < _IMPORT_PAYS:
+        _searched += len(lowered)
         return None
     import numpy as np  # here, not at the top: the review hook's start-up does not pay for it
 

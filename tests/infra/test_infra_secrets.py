@@ -6,6 +6,7 @@ Every secret here is assembled at run time, so this file holds none of them.
 from __future__ import annotations
 
 import random
+import sys
 
 from codemem.infra import find_secrets
 from codemem.infra import secrets as secrets_module
@@ -69,9 +70,10 @@ def test_windows_around_a_span_are_the_windows_of_the_whole_text_reaching_into_i
             assert secrets_module._spans(lowered, anchors, {}, around) == near, (lowered, around)
 
 
-def test_one_pass_finds_every_anchor_where_a_find_for_each_finds_it():
+def test_one_pass_finds_every_anchor_where_a_find_for_each_finds_it(monkeypatch):
     """Every rule's anchors, repeated, overlapping, in any case, at the start and the end of a
     text long enough for the one pass: each anchor is where its own `find`s have it."""
+    monkeypatch.setattr(secrets_module, "_IMPORT_PAYS", 0)  # numpy may not be loaded yet
     anchors = sorted({a for rule in secrets_module.ANCHORS.values() for a in rule})
     assert all(len(a) >= 2 and a.isascii() for a in anchors)
     rng = random.Random(14)
@@ -91,6 +93,7 @@ def test_one_pass_finds_every_anchor_where_a_find_for_each_finds_it():
 
 
 def test_secrets_found_with_one_pass_are_those_found_without_it(monkeypatch):
+    monkeypatch.setattr(secrets_module, "_IMPORT_PAYS", 0)
     key = "AKIA" + "Q7XZ2KJH4MPL9WRT"
     github = "gh" + "p_" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5"
     lines = [
@@ -113,3 +116,13 @@ def test_secrets_found_with_one_pass_are_those_found_without_it(monkeypatch):
     assert [(s.rule, s.start, s.end) for s in find_secrets(text, bare=True)] == found
     monkeypatch.setattr(secrets_module, "_ONE_PASS", len(text) + 1)  # a `find` for each anchor
     assert [(s.rule, s.start, s.end) for s in find_secrets(text, bare=True)] == found
+
+
+def test_numpy_is_imported_for_the_one_pass_only_once_it_pays(monkeypatch):
+    monkeypatch.setattr(secrets_module, "_IMPORT_PAYS", 2 * secrets_module._ONE_PASS)
+    monkeypatch.setattr(secrets_module, "_searched", 0)
+    text = ("token " * secrets_module._ONE_PASS)[: secrets_module._ONE_PASS]
+    with monkeypatch.context() as fresh:  # as in an index worker that has not loaded numpy
+        fresh.delitem(sys.modules, "numpy", raising=False)
+        assert [secrets_module._roots_in(text) for _ in range(2)] == [None, None]
+    assert secrets_module._roots_in(text) is not None  # enough searched: numpy pays
