@@ -25,6 +25,10 @@ from itertools import pairwise
 from multiprocessing import get_context
 from pathlib import Path
 
+# Loaded before the workers fork, so none imports it again: their secret scan finds anchors
+# in long files with it (`codemem.infra.secrets`); the indexer loads it anyway with LanceDB.
+import numpy  # noqa: F401
+
 from codemem.code.extract import ExtractSettings, FileResult, extract_file
 
 log = logging.getLogger("codemem")
@@ -95,7 +99,7 @@ def parse_files(
     method = "forkserver" if "lancedb" in sys.modules else "fork"
     context = get_context(method)
     if method == "forkserver":
-        context.set_forkserver_preload(["codemem.code.extract"])
+        context.set_forkserver_preload(["codemem.code.extract", "numpy"])
     pool = ProcessPoolExecutor(
         max_workers=min(workers, MAX_WORKERS),
         mp_context=context,
