@@ -16,13 +16,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from codemem.infra.secrets import (
-    ASSIGNED_RULE,
-    DEFAULT_ENTROPY,
-    Secret,
-    find_secrets,
-    rules_near,
-)
+from codemem.infra.secret_windows import rules_near
+from codemem.infra.secrets import ASSIGNED_RULE, DEFAULT_ENTROPY, Secret, find_secrets
 
 KEY_RULE = "secrets/private-key"  # the one redaction reaching past its secret: the key's lines
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+
+from codemem.infra.secret_windows import ANCHORS, anchor_places, windows
 
 DEFAULT_ENTROPY = 3.5  # bits per character of a value assigned to a secret-like name
 HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywhere
@@ -152,65 +151,6 @@ _RUNS = bytes(ord("p") if b in _TEXT_BYTES else 0 for b in range(256))
 _MIN_RUN = b"p" * 10  # no key is shorter
 OVERLAP = 4096  # bytes of one chunk searched again with the next, so no key is cut in two
 
-# Texts every match of a rule holds (lower case: searched in the lowered text), so a long
-# text is searched by each pattern only around them instead of over megabytes.
-ANCHORS: dict[str, tuple[str, ...]] = {
-    "secrets/private-key": ("private key",),
-    "secrets/aws-access-key": ("akia", "asia", "abia", "acca"),
-    "secrets/aws-secret-key": ("aws",),
-    "secrets/github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-    "secrets/gitlab-token": ("glpat-",),
-    "secrets/slack-token": ("xox",),
-    "secrets/slack-webhook": ("hooks.slack.com",),
-    "secrets/stripe-key": ("k_live_",),
-    "secrets/google-api-key": ("aiza",),
-    "secrets/anthropic-key": ("sk-ant-",),
-    "secrets/openai-key": ("sk-",),
-    "secrets/npm-token": ("npm_",),
-    "secrets/pypi-token": ("pypi-",),
-    "secrets/sendgrid-key": ("sg.",),
-    "secrets/jwt": ("eyj",),
-    "secrets/url-password": ("://",),
-    "secrets/assigned-secret": (
-        "secret",
-        "token",
-        "passw",
-        "pwd",
-        "api",
-        "access",
-        "private",
-        "auth",
-        "credential",
-    ),
-}
-_BEFORE, _AFTER = 256, 1024  # characters around an anchor where its pattern is run
-_LONGEST = max(len(anchor) for anchors in ANCHORS.values() for anchor in anchors)
-# Anchor -> a shorter anchor it starts with ("sk-ant-" -> "sk-") or a prefix common to several
-# ("ghp_", "gho_"... -> "gh", rare enough in code): it is looked for only where that one is,
-# instead of in another scan of the whole text.
-_PREFIXES = sorted({a for anchors in ANCHORS.values() for a in anchors} | {"gh"}, key=len)
-_SHORTER = {
-    anchor: shorter
-    for anchor in _PREFIXES
-    for shorter in reversed(_PREFIXES)
-    if len(shorter) < len(anchor) and anchor.startswith(shorter)
-}
-# The anchors looked for in the whole text (the others are found where these are); none starts
-# another, so at most one starts at any place. In a long ASCII text they are all found in one
-# pass (`_roots_in`, instead of a `find` for each, over the whole text): a place is a candidate
-# when its first two characters (and its third, for anchors that long) begin one of them, then
-# checked. Every anchor has two characters at least, all ASCII.
-_ROOTS = tuple(anchor for anchor in _PREFIXES if anchor not in _SHORTER)
-_BY_PAIR: dict[str, tuple[str, ...]] = {
-    pair: tuple(root for root in _ROOTS if root[:2] == pair) for pair in {r[:2] for r in _ROOTS}
-}
-_ONE_PASS = 4096  # characters from which one pass costs less than a `find` for each anchor
-# The pass needs numpy: a process without it imports it (about 70 ms) only once it has searched
-# this many characters of long texts anchor by anchor (a `find` for each costs ~15 ns a
-# character, the pass ~5), so a small repository's index workers never pay for the import.
-_IMPORT_PAYS = 4_000_000
-_searched = 0  # characters of long ASCII texts this process searched anchor by anchor
-
 
 @dataclass(frozen=True)
 class Secret:
@@ -305,150 +245,6 @@ def first_secret(
     return None
 
 
-def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
-    """Where `anchor` is in `lowered` (`seen` keeps what one text's scans found)."""
-    if anchor not in seen:
-        shorter = _SHORTER.get(anchor)
-        if shorter:
-            seen[anchor] = [
-                at for at in _occurrences(lowered, shorter, seen) if lowered.startswith(anchor, at)
-            ]
-        else:
-            found = []
-            at = lowered.find(anchor)
-            while at >= 0:
-                found.append(at)
-                at = lowered.find(anchor, at + 1)
-            seen[anchor] = found
-    return seen[anchor]
-
-
-def _roots_in(lowered: str) -> dict[str, list[int]] | None:
-    """Where each of `_ROOTS` is in `lowered`, as `_occurrences` finds them, in one pass; None
-    when the text is short or not ASCII, or numpy is not worth importing yet (then each is
-    found by its own `find`s)."""
-    global _searched
-    if len(lowered) < _ONE_PASS or not lowered.isascii():
-        return None
-    if "numpy" not in sys.modules and _searched < _IMPORT_PAYS:
-        _searched += len(lowered)
-        return None
-    import numpy as np  # here, not at the top: the review hook's start-up does not pay for it
-
-    pair_of, third_ok = _tables()
-    # Two padding bytes, so every place has a third character (one no anchor holds).
-    chars = np.frombuffer(lowered.encode("ascii") + b"\0\0", dtype=np.uint8)
-    pairs = (chars[:-2].astype(np.uint16) << 8) | chars[1:-1]
-    pair = pair_of[pairs]  # the number of the anchors' first two characters there, 0: none
-    candidates = np.flatnonzero(pair)
-    candidates = candidates[third_ok[pair[candidates], chars[candidates + 2]]]
-    found: dict[str, list[int]] = {root: [] for root in _ROOTS}
-    for at in candidates.tolist():
-        for root in _BY_PAIR[lowered[at : at + 2]]:
-            if lowered.startswith(root, at):
-                found[root].append(at)
-    return found
-
-
-@cache
-def _tables() -> tuple[Any, Any]:
-    """For `_roots_in`: the number (from 1) of the anchors' first two characters, by their
-    character codes (`first << 8 | second`); whether a third character (by its code) after
-    them may be an anchor's, by that number."""
-    import numpy as np  # as in `_roots_in`
-
-    pair_of = np.zeros(1 << 16, dtype=np.uint8)
-    third_ok = np.zeros((len(_BY_PAIR) + 1, 256), dtype=bool)
-    for number, (pair, roots) in enumerate(sorted(_BY_PAIR.items()), start=1):
-        pair_of[ord(pair[0]) << 8 | ord(pair[1])] = number
-        for root in roots:
-            if len(root) == 2:
-                third_ok[number, :] = True
-            else:
-                third_ok[number, ord(root[2])] = True
-    return pair_of, third_ok
-
-
-def _spans(
-    lowered: str,
-    anchors: tuple[str, ...],
-    seen: dict[str, list[int]],
-    around: tuple[int, int] | None = None,
-) -> list[tuple[int, int]]:
-    """Merged windows around every occurrence of the anchors (those reaching into `around`)."""
-    starts = _chained(lowered, anchors, around) if around is not None else None
-    if starts is None:
-        starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
-    spans: list[tuple[int, int]] = []
-    for at in sorted(starts):
-        start, end = max(0, at - _BEFORE), at + _AFTER
-        if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
-        else:
-            spans.append((start, end))
-    if around is not None:
-        return [(start, end) for start, end in spans if start < around[1] and around[0] < end]
-    return spans
-
-
-def _chained(
-    lowered: str, anchors: tuple[str, ...], around: tuple[int, int], steps: int = 32
-) -> list[int] | None:
-    """The occurrences of the anchors whose windows merge into those reaching into `around`
-    (found near it, then from one to the next while they are close enough to merge), or None
-    after `steps` of them: then the whole text is searched instead."""
-    reach = _BEFORE + _AFTER  # two occurrences this far apart or closer have merged windows
-    lo, hi = max(0, around[0] - _AFTER + 1), around[1] + _BEFORE
-    starts = [at for anchor in anchors for at in _all_in(lowered, anchor, lo, hi)]
-    if not starts:
-        return []
-    first, last = min(starts), max(starts)
-    for _ in range(steps):
-        before = [
-            lowered.rfind(anchor, max(0, first - reach), first - 1 + len(anchor))
-            for anchor in anchors
-        ]
-        if max(before) < 0:
-            break
-        first = max(before)
-        starts.append(first)
-    else:
-        return None
-    for _ in range(steps):
-        after = [
-            at
-            for anchor in anchors
-            if (at := lowered.find(anchor, last + 1, last + reach + len(anchor))) >= 0
-        ]
-        if not after:
-            return starts
-        last = min(after)
-        starts.append(last)
-    return None
-
-
-def _all_in(lowered: str, anchor: str, start: int, end: int) -> list[int]:
-    """Where `anchor` starts in `lowered` from `start` to `end` (inclusive)."""
-    found = []
-    at = lowered.find(anchor, start, end + len(anchor))
-    while at >= 0:
-        found.append(at)
-        at = lowered.find(anchor, at + 1, end + len(anchor))
-    return found
-
-
-def rules_near(
-    lowered: str, start: int, end: int, rules: Iterable[str] = tuple(ANCHORS)
-) -> list[str]:
-    """Those of `rules` with an anchor close enough to `start`..`end` of a text whose
-    `.lower()` is `lowered` (as long as the text) for `find_secrets` to find a secret of
-    theirs there. Patterns run only in windows reaching `_BEFORE` characters before and
-    `_AFTER` after an anchor, so no secret of another rule has a character in that span.
-    """
-    lo, hi = max(0, start - _AFTER), end + _BEFORE + _LONGEST
-    return [rule for rule in rules if any(lowered.find(a, lo, hi) >= 0 for a in ANCHORS[rule])]
-
-
 def find_secrets(
     text: str,
     min_entropy: float = DEFAULT_ENTROPY,
@@ -468,12 +264,12 @@ def find_secrets(
     longer keeps from being reported. `lowered` is `text.lower()` when the caller has it.
     """
     lowered = text.lower() if lowered is None else lowered
-    seen: dict[str, list[int]] = (around is None and _roots_in(lowered)) or {}
+    seen: dict[str, list[int]] = (around is None and anchor_places(lowered)) or {}
     known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
         if rules is not None and rule not in rules:
             continue
-        for start, end in _spans(lowered, ANCHORS[rule], seen, around):
+        for start, end in windows(lowered, ANCHORS[rule], seen, around):
             for match in pattern.finditer(text, start, end):
                 found = _found(rule, severity, what, match)
                 if not placeholder(found.value):
@@ -486,7 +282,7 @@ def find_secrets(
         assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
     if rules is not None and ASSIGNED_RULE not in rules:
         return
-    for start, end in _spans(lowered, ANCHORS[ASSIGNED_RULE], seen, around):
+    for start, end in windows(lowered, ANCHORS[ASSIGNED_RULE], seen, around):
         for assignment, value_like, secret_like in assignments:
             if not value_like.search(text, start, end):
                 continue

@@ -17,7 +17,8 @@ import pytest
 from codemem.infra import RedactedLines, redact_text
 from codemem.infra import redaction as redaction_module
 from codemem.infra.redaction import KEY_RULE, redaction
-from codemem.infra.secrets import _ASSIGNED, _ASSIGNED_BARE, ANCHORS, KNOWN
+from codemem.infra.secret_windows import ANCHORS
+from codemem.infra.secrets import _ASSIGNED, _ASSIGNED_BARE, KNOWN
 
 # The regular-expression parser, to check the patterns' structure below (named so from 3.11).
 sre_parse = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")

@@ -9,7 +9,7 @@ import random
 import sys
 
 from codemem.infra import find_secrets
-from codemem.infra import secrets as secrets_module
+from codemem.infra import secret_windows as windows_module
 
 AWS_KEY = "AKIA" + "Q7XZ2KJH4MPL9WRT"
 
@@ -52,11 +52,11 @@ def test_windows_around_a_span_are_the_windows_of_the_whole_text_reaching_into_i
         lowered = "".join(pieces) + "x" * rng.choice([0, 300, 2000])
         if rng.random() < 0.1:  # a chain too long to follow: the whole text is searched
             lowered = ("x" * 500 + "token") * 100
-        full = secrets_module._spans(lowered, anchors, {})
+        full = windows_module.windows(lowered, anchors, {})
         starts = [
             at
             for anchor in anchors
-            for at in secrets_module._all_in(lowered, anchor, 0, len(lowered))
+            for at in windows_module._all_in(lowered, anchor, 0, len(lowered))
         ]
         for _ in range(20):
             width, shift = rng.choice([1, 40, 2000]), rng.randrange(-2, 3)
@@ -67,14 +67,14 @@ def test_windows_around_a_span_are_the_windows_of_the_whole_text_reaching_into_i
                 edge = rng.randrange(0, len(lowered) + 1)
             around = (max(0, edge), max(0, edge) + width)
             near = [(a, b) for a, b in full if a < around[1] and around[0] < b]
-            assert secrets_module._spans(lowered, anchors, {}, around) == near, (lowered, around)
+            assert windows_module.windows(lowered, anchors, {}, around) == near, (lowered, around)
 
 
 def test_one_pass_finds_every_anchor_where_a_find_for_each_finds_it(monkeypatch):
     """Every rule's anchors, repeated, overlapping, in any case, at the start and the end of a
     text long enough for the one pass: each anchor is where its own `find`s have it."""
-    monkeypatch.setattr(secrets_module, "_IMPORT_PAYS", 0)  # numpy may not be loaded yet
-    anchors = sorted({a for rule in secrets_module.ANCHORS.values() for a in rule})
+    monkeypatch.setattr(windows_module, "_IMPORT_PAYS", 0)  # numpy may not be loaded yet
+    anchors = sorted({a for rule in windows_module.ANCHORS.values() for a in rule})
     assert all(len(a) >= 2 and a.isascii() for a in anchors)
     rng = random.Random(14)
     for _ in range(50):
@@ -83,17 +83,17 @@ def test_one_pass_finds_every_anchor_where_a_find_for_each_finds_it(monkeypatch)
         pieces += ["x" * rng.randrange(0, 40) for _ in range(200)]
         rng.shuffle(pieces)
         text = "".join(p.upper() if rng.random() < 0.3 else p for p in pieces)
-        text = rng.choice(anchors) + text + "y" * secrets_module._ONE_PASS + rng.choice(anchors)
+        text = rng.choice(anchors) + text + "y" * windows_module._ONE_PASS + rng.choice(anchors)
         lowered = text.lower()
-        one_pass = secrets_module._roots_in(lowered)
+        one_pass = windows_module.anchor_places(lowered)
         assert one_pass is not None
         for anchor in anchors:
             each = [at for at in range(len(lowered)) if lowered.startswith(anchor, at)]
-            assert secrets_module._occurrences(lowered, anchor, dict(one_pass)) == each, anchor
+            assert windows_module._occurrences(lowered, anchor, dict(one_pass)) == each, anchor
 
 
 def test_secrets_found_with_one_pass_are_those_found_without_it(monkeypatch):
-    monkeypatch.setattr(secrets_module, "_IMPORT_PAYS", 0)
+    monkeypatch.setattr(windows_module, "_IMPORT_PAYS", 0)
     key = "AKIA" + "Q7XZ2KJH4MPL9WRT"
     github = "gh" + "p_" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5"
     lines = [
@@ -102,7 +102,7 @@ def test_secrets_found_with_one_pass_are_those_found_without_it(monkeypatch):
         f'api_token = "{"aB3dE5" + "fG7hJ9kL1mN3pQ"}"',
         f"ghghgh {github}",
         "PASSWORD=hunter2xyz",
-        "y" * secrets_module._ONE_PASS,
+        "y" * windows_module._ONE_PASS,
         f"AWS_KEY={key}",
     ]
     text = "\n".join(lines)
@@ -114,15 +114,15 @@ def test_secrets_found_with_one_pass_are_those_found_without_it(monkeypatch):
         ("secrets/assigned-secret", 435, 445),
     ]
     assert [(s.rule, s.start, s.end) for s in find_secrets(text, bare=True)] == found
-    monkeypatch.setattr(secrets_module, "_ONE_PASS", len(text) + 1)  # a `find` for each anchor
+    monkeypatch.setattr(windows_module, "_ONE_PASS", len(text) + 1)  # a `find` for each anchor
     assert [(s.rule, s.start, s.end) for s in find_secrets(text, bare=True)] == found
 
 
 def test_numpy_is_imported_for_the_one_pass_only_once_it_pays(monkeypatch):
-    monkeypatch.setattr(secrets_module, "_IMPORT_PAYS", 2 * secrets_module._ONE_PASS)
-    monkeypatch.setattr(secrets_module, "_searched", 0)
-    text = ("token " * secrets_module._ONE_PASS)[: secrets_module._ONE_PASS]
+    monkeypatch.setattr(windows_module, "_IMPORT_PAYS", 2 * windows_module._ONE_PASS)
+    monkeypatch.setattr(windows_module, "_searched", 0)
+    text = ("token " * windows_module._ONE_PASS)[: windows_module._ONE_PASS]
     with monkeypatch.context() as fresh:  # as in an index worker that has not loaded numpy
         fresh.delitem(sys.modules, "numpy", raising=False)
-        assert [secrets_module._roots_in(text) for _ in range(2)] == [None, None]
-    assert secrets_module._roots_in(text) is not None  # enough searched: numpy pays
+        assert [windows_module.anchor_places(text) for _ in range(2)] == [None, None]
+    assert windows_module.anchor_places(text) is not None  # enough searched: numpy pays
