@@ -123,6 +123,12 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
         search=[
             search_text_of(path_text, c.symbol, b) for c, b in zip(chunks, bodies, strict=True)
         ],
+        # The last tokens of `search` (its body's) that its file's search text holds too.
+        # An outline repeats its members' signatures: the file's text leaves it out.
+        file_tokens=[
+            0 if c.kind == "outline" or not b else b.count(" ") + 1
+            for c, b in zip(chunks, bodies, strict=True)
+        ],
     )
     batch.symbols.update(
         path=[path] * m,
@@ -138,8 +144,6 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
         parent=[s.parent for s in symbols],
         is_test=[test] * m,
     )
-    # An outline repeats its members' signatures: the file's text leaves it out.
-    body = (b for c, b in zip(chunks, bodies, strict=True) if c.kind != "outline")
     batch.files.update(
         path=[path],
         language=[language],
@@ -150,6 +154,8 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
         chunks=[n],
         syntax_errors=[parsed.syntax_errors],
         is_test=[test],
-        search=[" ".join(filter(None, [path_text, path_text, *body]))],
+        # The file's search text is this followed by its chunks' `file_tokens` last tokens
+        # (`codemem.code.lexicon_build` counts them there: the text itself is never built).
+        search=[" ".join(filter(None, [path_text, path_text]))],
     )
     return batch

@@ -72,7 +72,48 @@ class Postings:
 
 
 def build_postings(texts: Sequence[str]) -> Postings:
-    """BM25 postings of whitespace-tokenized `texts` (document i is texts[i]).
+    """BM25 postings of whitespace-tokenized `texts` (document i is texts[i])."""
+    table, key, counts = _tokens(texts)
+    docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+    return _postings_of(table, key, docs, len(texts))
+
+
+def build_chunk_and_file_postings(
+    chunk_texts: Sequence[str],
+    chunk_files: np.ndarray,
+    chunk_tails: np.ndarray,
+    file_texts: Sequence[str],
+) -> tuple[Postings, Postings]:
+    """The postings of the chunks (document j is chunk_texts[j]) and of the files, whose
+    document i is file_texts[i] followed by the last chunk_tails[j] tokens of each chunk j
+    of that file (chunk_files[j] == i).
+
+    A file's text repeats its chunks' bodies (`codemem.code.extract.rows_for`): counted
+    from the chunks' tokens, it is neither sent by the workers nor split again.
+    """
+    n = len(chunk_texts)
+    table, key, counts = _tokens([*chunk_texts, *file_texts])
+    chunk_counts = counts[:n]
+    split = int(chunk_counts.sum())
+    chunk_docs = np.repeat(np.arange(n, dtype=np.int64), chunk_counts)
+    # Each chunk token's place counted from its chunk's end (1 for the last).
+    from_end = np.repeat(np.cumsum(chunk_counts), chunk_counts) - np.arange(split)
+    tail = from_end <= np.repeat(np.asarray(chunk_tails, np.int64), chunk_counts)
+    del from_end
+    file_key = np.concatenate((key[split:], key[:split][tail]))
+    file_docs = np.concatenate((
+        np.repeat(np.arange(len(file_texts), dtype=np.int64), counts[n:]),
+        np.asarray(chunk_files, np.int64)[chunk_docs[tail]],
+    ))  # fmt: skip
+    del tail
+    files = _postings_of(table, file_key, file_docs, len(file_texts))
+    del file_key, file_docs
+    return _postings_of(table, key[:split], chunk_docs, n), files
+
+
+def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The whitespace-split tokens of `texts`: the sorted table of their distinct terms,
+    each token's row in it (-1: dropped, empty or too long), and the tokens of each text.
 
     Arrow splits and dictionary-encodes the tokens in C++ (an index run has pyarrow loaded
     for the tables anyway; search never builds postings): the Python work is per distinct
@@ -96,7 +137,7 @@ def build_postings(texts: Sequence[str]) -> Postings:
         pa.large_binary(), memory_pool=pool
     ).to_pylist()  # distinct, first seen order
     if not terms:
-        return Postings.empty(len(texts))
+        return np.zeros(0, "S1"), np.zeros(0, np.int64), counts
     sizes = np.fromiter(map(len, terms), np.int64, len(terms))
     keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)
     width = int(sizes[keep].max()) if keep.any() else 1
@@ -108,35 +149,41 @@ def build_postings(texts: Sequence[str]) -> Postings:
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     rank[~keep] = -1
-    # One int64 per token, built and sorted in place: a batch's tokens are its largest array.
-    key = rank[np.asarray(encoded.indices)]
-    del encoded
-    docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-    if not keep.all():
-        kept = key >= 0
+    # One int64 per token: a batch's tokens are its largest array.
+    return table[order], rank[np.asarray(encoded.indices)], counts
+
+
+def _postings_of(table: np.ndarray, key: np.ndarray, docs: np.ndarray, documents: int) -> Postings:
+    """Postings from each token's row in `table` (`key`, -1: dropped; overwritten) and its
+    document."""
+    kept = key >= 0
+    if not kept.all():
         key, docs = key[kept], docs[kept]
-        del kept
-    lengths = np.bincount(docs, minlength=len(texts)).astype(np.uint32)
+    del kept
+    lengths = np.bincount(docs, minlength=documents).astype(np.uint32)
     key <<= 32
     key |= docs
     del docs
     key.sort()  # each token once: a (term, document) run is its tf
     if not len(key):
-        return Postings.empty(len(texts))
+        return Postings.empty(documents)
     firsts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     tf = np.diff(np.append(firsts, len(key)))
-    return _postings(table[order], key[firsts], tf, lengths)
+    return _postings(table, key[firsts], tf, lengths)
 
 
 def _postings(
     table: np.ndarray, pairs: np.ndarray, tf: np.ndarray, lengths: np.ndarray
 ) -> Postings:
-    """Postings from sorted (term << 32 | document) pairs, dropping terms no document holds."""
+    """Postings from sorted (term << 32 | document) pairs, dropping terms no document holds
+    (the terms' width is the longest kept one's)."""
     term_of = pairs >> 32
     df = np.bincount(term_of, minlength=len(table))
     present = df > 0
     starts = np.concatenate(([0], np.cumsum(df[present])))
-    return Postings(table[present], starts, (pairs & 0xFFFFFFFF).astype(np.uint32),
+    terms = table[present]
+    terms = terms.astype(f"S{max(1, int(np.char.str_len(terms).max()))}")
+    return Postings(terms, starts, (pairs & 0xFFFFFFFF).astype(np.uint32),
                     tf.astype(np.uint32), lengths)  # fmt: skip
 
 
@@ -293,6 +340,12 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
     parent, docstring, signature = (
         pick(symbols, n, s_order) for n in ("parent", "docstring", "signature")
     )
+    chunk_postings, file_postings = build_chunk_and_file_postings(
+        pick(chunks, "search", c_order),
+        c_path[c_order],
+        np.array(pick(chunks, "file_tokens", c_order), np.int64),
+        files.get("search", []),
+    )
     return SegmentData(
         paths=paths,
         languages=list(files.get("language", [])),
@@ -312,6 +365,6 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
             "signature": signature, "docstring": docstring, "parent": parent,
             "null": _null_flags((parent, NULL_PARENT), (docstring, NULL_DOCSTRING), (signature, NULL_SIGNATURE)),
         },
-        chunk_postings=build_postings(pick(chunks, "search", c_order)),
-        file_postings=build_postings(files.get("search", [])),
+        chunk_postings=chunk_postings,
+        file_postings=file_postings,
     )  # fmt: skip
