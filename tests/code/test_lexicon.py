@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 import codemem.code.lexicon_writer as writer_module
 from codemem.code import CodeIndex
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.lexicon import LEXICON_DIR, LIST_NAME, Lexicon, read_list
+from codemem.code.lexicon_build import build_chunk_and_file_postings, build_postings
 from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.code.test_indexer import lexicon_answers
@@ -145,3 +148,19 @@ def test_an_index_run_rebuilds_an_index_whose_segment_list_is_damaged(repo_facto
     cart.write_text(cart.read_text() + "\n\ndef order_total_v2():\n    return 2\n")
     assert index(repo).full
     assert answers(repo) == full_rebuild_answers(repo, tmp_path)
+
+
+def test_file_postings_counted_from_chunk_tokens_are_those_of_the_whole_file_text():
+    chunks = ["a b a b get x", "a b a b y z", "", "a b a b " + "q" * 41 + " get get"]
+    chunk_files = np.array([0, 0, 1, 2])
+    tails = np.array([2, 0, 0, 3])  # the second chunk is an outline: its file text skips it
+    heads = ["a b a b", "c c", "a b a b"]
+    chunk_postings, file_postings = build_chunk_and_file_postings(chunks, chunk_files, tails, heads)
+    texts = ["a b a b get x", "c c", "a b a b " + "q" * 41 + " get get"]
+    for got, want in (
+        (chunk_postings, build_postings(chunks)),
+        (file_postings, build_postings(texts)),
+    ):
+        assert got.terms.dtype == want.terms.dtype
+        for name in ("terms", "starts", "docs", "tfs", "lengths"):
+            assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
