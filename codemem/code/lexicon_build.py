@@ -96,10 +96,10 @@ def build_chunk_and_file_postings(
     chunk_counts = counts[:n]
     split = int(chunk_counts.sum())
     chunk_docs = np.repeat(np.arange(n, dtype=np.int64), chunk_counts)
-    # Each chunk token's place counted from its chunk's end (1 for the last).
-    from_end = np.repeat(np.cumsum(chunk_counts), chunk_counts) - np.arange(split)
-    tail = from_end <= np.repeat(np.asarray(chunk_tails, np.int64), chunk_counts)
-    del from_end
+    # Where each chunk's tail starts, for each of its tokens (int32: a batch's tokens are
+    # its largest arrays, and far fewer than 2**31).
+    tail_starts = np.cumsum(chunk_counts) - np.asarray(chunk_tails, np.int64)
+    tail = np.arange(split, dtype=np.int32) >= np.repeat(tail_starts.astype(np.int32), chunk_counts)
     file_key = np.concatenate((key[split:], key[:split][tail]))
     file_docs = np.concatenate((
         np.repeat(np.arange(len(file_texts), dtype=np.int64), counts[n:]),
