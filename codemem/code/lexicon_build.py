@@ -71,22 +71,15 @@ class Postings:
         }
 
 
-def build_postings(texts: Sequence[str]) -> Postings:
-    """BM25 postings of whitespace-tokenized `texts` (document i is texts[i])."""
-    table, key, counts = _tokens(texts)
-    docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-    return _postings_of(table, key, docs, len(texts))
-
-
 def build_chunk_and_file_postings(
     chunk_texts: Sequence[str],
     chunk_files: np.ndarray,
     chunk_tails: np.ndarray,
     file_texts: Sequence[str],
 ) -> tuple[Postings, Postings]:
-    """The postings of the chunks (document j is chunk_texts[j]) and of the files, whose
-    document i is file_texts[i] followed by the last chunk_tails[j] tokens of each chunk j
-    of that file (chunk_files[j] == i).
+    """The BM25 postings of whitespace-tokenized texts: of the chunks (document j is
+    chunk_texts[j]) and of the files (document i is file_texts[i] followed by the last
+    chunk_tails[j] tokens of each chunk j of that file: chunk_files[j] == i).
 
     A file's text repeats its chunks' bodies (`codemem.code.extract.rows_for`): counted
     from the chunks' tokens, it is neither sent by the workers nor split again.

@@ -16,7 +16,7 @@ from codemem.code import CodeIndex
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.lexicon import LEXICON_DIR, LIST_NAME, Lexicon, read_list
-from codemem.code.lexicon_build import build_chunk_and_file_postings, build_postings
+from codemem.code.lexicon_build import build_chunk_and_file_postings
 from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.code.test_indexer import lexicon_answers
@@ -157,9 +157,10 @@ def test_file_postings_counted_from_chunk_tokens_are_those_of_the_whole_file_tex
     heads = ["a b a b", "c c", "a b a b"]
     chunk_postings, file_postings = build_chunk_and_file_postings(chunks, chunk_files, tails, heads)
     texts = ["a b a b get x", "c c", "a b a b " + "q" * 41 + " get get"]
-    for got, want in (
-        (chunk_postings, build_postings(chunks)),
-        (file_postings, build_postings(texts)),
+    zeros = np.zeros(len(texts), np.int64)
+    for got, want in (  # each text whole, as the chunks' texts are
+        (chunk_postings, build_chunk_and_file_postings(chunks, chunk_files, tails * 0, [])[0]),
+        (file_postings, build_chunk_and_file_postings(texts, zeros, zeros, [])[0]),
     ):
         assert got.terms.dtype == want.terms.dtype
         for name in ("terms", "starts", "docs", "tfs", "lengths"):
