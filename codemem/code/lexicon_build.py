@@ -88,19 +88,20 @@ def build_chunk_and_file_postings(
     table, key, counts = _tokens([*chunk_texts, *file_texts])
     chunk_counts = counts[:n]
     split = int(chunk_counts.sum())
-    chunk_docs = np.repeat(np.arange(n, dtype=np.int64), chunk_counts)
+    tails = np.asarray(chunk_tails, np.int64)
     # Where each chunk's tail starts, for each of its tokens (int32: a batch's tokens are
     # its largest arrays, and far fewer than 2**31).
-    tail_starts = np.cumsum(chunk_counts) - np.asarray(chunk_tails, np.int64)
-    tail = np.arange(split, dtype=np.int32) >= np.repeat(tail_starts.astype(np.int32), chunk_counts)
+    tail_starts = (np.cumsum(chunk_counts) - tails).astype(np.int32)
+    tail = np.arange(split, dtype=np.int32) >= np.repeat(tail_starts, chunk_counts)
     file_key = np.concatenate((key[split:], key[:split][tail]))
+    del tail
     file_docs = np.concatenate((
         np.repeat(np.arange(len(file_texts), dtype=np.int64), counts[n:]),
-        np.asarray(chunk_files, np.int64)[chunk_docs[tail]],
+        np.repeat(np.asarray(chunk_files, np.int64), tails),  # the tails, chunk by chunk
     ))  # fmt: skip
-    del tail
     files = _postings_of(table, file_key, file_docs, len(file_texts))
     del file_key, file_docs
+    chunk_docs = np.repeat(np.arange(n, dtype=np.int64), chunk_counts)
     return _postings_of(table, key[:split], chunk_docs, n), files
 
 
