@@ -191,6 +191,13 @@ def rank_files(
     return scores
 
 
+def kept_files(scores: dict[str, float], keep: int) -> tuple[list[str], float, float]:
+    """The `keep` best files (ties in the order scored), the top score, and the ceiling a file
+    raised below them may reach (just under the last of them)."""
+    ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
+    return ranked, scores[ranked[0]], scores[ranked[-1]] * 0.999
+
+
 def add_used(
     scores: dict[str, float],
     uses: Callable[[str], list[tuple[str, float]]],
@@ -205,9 +212,8 @@ def add_used(
     stage proposed (they match the query too) move; tests only when the query asks for them."""
     if len(scores) <= keep:
         return
-    ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
+    ranked, top, ceiling = kept_files(scores, keep)
     kept = set(ranked)
-    top, ceiling = scores[ranked[0]], scores[ranked[-1]] * 0.999
     share: dict[str, float] = defaultdict(float)
     for anchor in ranked[:anchors]:
         used = uses(anchor)
@@ -237,11 +243,11 @@ def add_companions(
     """Raise the files that usually changed with the best-ranked ones, in place, never
     above the `keep`-th file. `present` keeps those of the given paths that are indexed now
     (history names deleted files too); tests join only when the query asks for them."""
-    ranked = sorted(scores, key=lambda p: -scores[p])
-    if not ranked:
+    if not scores:
         return
+    ranked, top, _ = kept_files(scores, max(keep, anchors))
     kept = set(ranked[:keep])
-    top, ceiling = scores[ranked[0]], scores[ranked[len(kept) - 1]] * 0.999
+    ceiling = scores[ranked[len(kept) - 1]] * 0.999
     proposed = companions(cochange, ranked[:anchors])
     found = {
         path: proposed[path]
