@@ -45,7 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
-INDEX_FORMAT = 4  # bump when rows or index settings change: existing indexes are rebuilt
+# Bump when rows, index settings or the tables' file format (store.TABLE_OPTIONS) change:
+# existing indexes are rebuilt.
+INDEX_FORMAT = 5
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: scalar indexes and graph built one at a time

@@ -227,10 +227,18 @@ def warm_up() -> None:
     import lancedb.index  # noqa: F401  (the scalar index refresh after each write)
 
 
+# New tables are written in Lance's 2.0 file format. The default (2.2 in lancedb 0.40)
+# compresses strings, which makes writing about four times the CPU (sympy's three tables:
+# 0.28 s instead of 0.08 s; flask's: 34 ms instead of 10 ms of a 0.6 s cold index) to save
+# a third of the index's size on disk (sympy: 53 MB of tables instead of 28, beside a 41 MB
+# lexicon). Reads are as fast. Changing it means bumping the indexer's INDEX_FORMAT.
+TABLE_OPTIONS = {"new_table_data_storage_version": "2.0"}
+
+
 def connect(index_dir: Path) -> Any:
     """A LanceDB connection to `index_dir` (created if missing)."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    return import_lancedb().connect(str(index_dir))
+    return import_lancedb().connect(str(index_dir), storage_options=TABLE_OPTIONS)
 
 
 READERS_LOCK = "readers.lock"
