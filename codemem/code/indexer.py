@@ -272,7 +272,10 @@ def _write(
         else:
             summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
         pending.add(result, had_rows=was_indexed)
-        if pending.is_large(config, left if plan.full else None):
+        # A rebuild's tail rule overlaps commits with parsing; while the store is still
+        # opening, such a commit would only wait for it, so the files keep coming in instead
+        # (a small repository then commits once). The size rule holds regardless.
+        if pending.is_large(config, left if plan.full and writer.opened else None):
             writer.commit(pending)
             _stall_for_tests("batch")
     writer.commit(pending)
