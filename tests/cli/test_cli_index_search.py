@@ -305,3 +305,23 @@ def test_unreadable_recorded_search_settings_are_validated_again(shop, recorded)
     assert search_json(shop, "refresh access token") == expected
     (shop / ".codemem" / "config.yml").unlink()
     assert search_json(shop, "refresh access token") == expected
+
+
+def test_recorded_search_settings_are_read_back_only_from_the_same_code(shop):
+    db_path = shop / ".codemem" / "local" / "index" / "manifest.db"
+    with sqlite3.connect(db_path) as db:
+        (text,) = db.execute("SELECT value FROM meta WHERE key = 'search_settings'").fetchone()
+    recorded = json.loads(text)
+    assert set(recorded) == {"sections", "search", "embeddings"}
+    assert recorded["embeddings"] == "none" and recorded["search"]["k"] == 10
+
+    def record(**changes):
+        with sqlite3.connect(db_path) as db:
+            value = json.dumps({**recorded, **changes})
+            db.execute("UPDATE meta SET value = ? WHERE key = 'search_settings'", (value,))
+
+    record(search={**recorded["search"], "k": 1})  # read back: k is what was recorded
+    assert len(search_json(shop, "refresh access token")) == 1
+    # Recorded by other code (another `search:` section): validated, so k is the default.
+    record(search={**recorded["search"], "k": 1}, sections="other code")
+    assert len(search_json(shop, "refresh access token")) == 4
