@@ -197,13 +197,13 @@ def _search(
         return hits
     from codemem.code import CodeIndex
 
-    config = app.config()
-    index = CodeIndex(ws, config)
+    index = CodeIndex(ws)  # validates the settings unless the index recorded them validated
+    settings = index.search_settings()
     if not index.exists() and not no_refresh:
         from codemem.cli.index import run_index
 
         run_index(app, full=False)
-    found = index.search(text, k=k or config.search.k, level=level)
+    found = index.search(text, k=k or settings.search.k, level=level)
     return [{**hit.to_json(), "text": hit.text} for hit in found]
 
 

@@ -146,6 +146,11 @@ class BatchWriter:
         return writer
 
     @property
+    def opened(self) -> bool:
+        """Whether the store is open (or failed to open): `store` will not wait."""
+        return self._store.done()
+
+    @property
     def store(self) -> Any:
         opened = self._store.result()
         if self._held is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.config.layers import layers_key, read_layers
+from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError
 
 if TYPE_CHECKING:
@@ -97,6 +98,23 @@ class CodeIndex:
             self._config = validate_layers(layers)
             self._settings_key = layers_key(layers)
         return self._config
+
+    def search_settings(self) -> Config | SearchSettings:
+        """The settings a search reads: without `config`, those the last complete index run
+        validated from the same layers (recorded in the manifest; no pydantic, a third of a
+        fresh search), else the configuration, validated as usual."""
+        if self._config is None:
+            manifest = self._manifest()
+            if manifest is not None:
+                try:
+                    key = manifest.settings_key
+                    if key and key == layers_key(read_layers(self.ws.config_file)):
+                        recorded = read_search_snapshot(manifest.search_settings)
+                        if recorded is not None:
+                            return recorded
+                finally:
+                    manifest.close()
+        return self.config
 
     # -- the index as a whole ----------------------------------------------------------------
 
@@ -191,9 +209,10 @@ class CodeIndex:
         from codemem.code.search import Searcher  # maps the lexicon on first query
 
         self.verify()
+        settings = self.search_settings()
         try:
             searcher = Searcher(
-                self.ws, self.config, centrality=self._centrality, cochange=self._cochange
+                self.ws, settings, centrality=self._centrality, cochange=self._cochange
             )
             return searcher.search(query, k=k, level=level)
         except CodememError:
@@ -202,7 +221,7 @@ class CodeIndex:
             if self.verify(wait=True, again=True) is None:
                 raise
         return Searcher(
-            self.ws, self.config, centrality=self._centrality, cochange=self._cochange
+            self.ws, settings, centrality=self._centrality, cochange=self._cochange
         ).search(query, k=k, level=level)
 
     def verify(self, *, wait: bool = False, again: bool = False) -> str | None:

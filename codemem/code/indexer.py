@@ -35,6 +35,7 @@ from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
 from codemem.code.worktree import FileIds, ListingSettings, WorkTree
+from codemem.config.snapshot import search_snapshot
 from codemem.infra import FileLock, trim_heap
 from codemem.workspace import Workspace
 
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
-INDEX_FORMAT = 4  # bump when rows or index settings change: existing indexes are rebuilt
+# Bump when rows, index settings or the tables' file format (store.TABLE_OPTIONS) change:
+# existing indexes are rebuilt.
+INDEX_FORMAT = 5
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: scalar indexes and graph built one at a time
@@ -182,6 +185,7 @@ class _Plan:
     listing: str  # the work tree's digest: recorded when the run completes
     settings_key: str  # refresh_index's, recorded with the listing settings
     listing_settings: ListingSettings
+    search_settings: str  # what a search reads of them (`codemem.config.snapshot`)
     recorded: bool = False  # a run with nothing to do saved the listing in the manifest
 
     @property
@@ -197,6 +201,7 @@ def _plan(
 ) -> _Plan:
     index_dir = ws.index_dir
     fp = fingerprint(config)
+    search = search_snapshot(config) if settings_key else ""
     old = Manifest.load(index_dir)
     if old is None or old.fingerprint != fp or TagStore.stored_version(index_dir) is None:
         full = True  # settings changed, or derived state is missing or older: rebuild it all
@@ -206,7 +211,7 @@ def _plan(
     listing = tree.digest
     if not full and old is not None and old.full_text and old.listing == listing:
         # No row read, no path parsed.
-        return _Plan(False, index_dir, old, {}, [], [], listing, settings_key, settings)
+        return _Plan(False, index_dir, old, {}, [], [], listing, settings_key, settings, search)
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
     files = manifest.files
@@ -223,17 +228,21 @@ def _plan(
             todo.append((path, cid))
     removed = [p for p in files if p not in current]
     target = build_dir(index_dir) if full else index_dir
-    return _Plan(full, target, manifest, current, todo, removed, listing, settings_key, settings)
+    return _Plan(
+        full, target, manifest, current, todo, removed, listing, settings_key, settings, search
+    )
 
 
 def _record_listing(plan: _Plan) -> bool:
     """Put the plan's listing and settings in its manifest; whether that changed anything."""
     manifest = plan.manifest
-    recorded = (manifest.listing, manifest.settings_key, manifest.listing_settings)
+    fields = ("listing", "settings_key", "listing_settings", "search_settings")
+    recorded = [getattr(manifest, name) for name in fields]
     manifest.listing = plan.listing
     manifest.settings_key = plan.settings_key
     manifest.listing_settings = plan.listing_settings.to_json()
-    return recorded != (manifest.listing, manifest.settings_key, manifest.listing_settings)
+    manifest.search_settings = plan.search_settings
+    return recorded != [getattr(manifest, name) for name in fields]
 
 
 def _write(
@@ -263,7 +272,10 @@ def _write(
         else:
             summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
         pending.add(result, had_rows=was_indexed)
-        if pending.is_large(config, left if plan.full else None):
+        # A rebuild's tail rule overlaps commits with parsing; while the store is still
+        # opening, such a commit would only wait for it, so the files keep coming in instead
+        # (a small repository then commits once). The size rule holds regardless.
+        if pending.is_large(config, left if plan.full and writer.opened else None):
             writer.commit(pending)
             _stall_for_tests("batch")
     writer.commit(pending)

@@ -71,6 +71,7 @@ _META = (
     "listing",
     "settings_key",
     "listing_settings",
+    "search_settings",
 )
 
 
@@ -253,6 +254,9 @@ class Manifest:
         # it validated to: a run whose layers have the same key reuses them unvalidated.
         self.settings_key = ""
         self.listing_settings = ""
+        # And what a search reads of those settings (`codemem.config.snapshot`), so that a
+        # search with the same key needs no validation either.
+        self.search_settings = ""
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: _Entries | None = _Entries()
@@ -278,6 +282,7 @@ class Manifest:
             manifest.listing = str(meta.get("listing") or "")
             manifest.settings_key = str(meta.get("settings_key") or "")
             manifest.listing_settings = str(meta.get("listing_settings") or "")
+            manifest.search_settings = str(meta.get("search_settings") or "")
             if isinstance(meta.get("totals"), str):
                 files, symbols, chunks = map(int, meta["totals"].split(","))
                 manifest._totals = files, symbols, chunks
@@ -297,7 +302,7 @@ class Manifest:
 
     def _state(self) -> tuple[Any, ...]:
         settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
-        listing = (self.listing, self.settings_key, self.listing_settings)
+        listing = (self.listing, self.settings_key, self.listing_settings, self.search_settings)
         return (*settings, self.full_text, *listing, dict(self.files))
 
     def close(self) -> None:
@@ -374,6 +379,7 @@ class Manifest:
             self.listing,
             self.settings_key,
             self.listing_settings,
+            self.search_settings,
         )
         meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
         if self._files is not None:  # else no row changed: the saved totals still hold

@@ -28,7 +28,6 @@ from codemem.code.fusion import (
 )
 from codemem.code.manifest import INDEXED, Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
-from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.infra import RedactedLines
 from codemem.workspace import Workspace
@@ -37,6 +36,8 @@ if TYPE_CHECKING:
     from codemem.code.graph_uses import FileUses
     from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
+    from codemem.config import Config
+    from codemem.config.snapshot import SearchSettings
 
 log = logging.getLogger("codemem")
 
@@ -76,7 +77,7 @@ class Searcher:
     def __init__(
         self,
         ws: Workspace,
-        config: Config,
+        config: Config | SearchSettings,
         manifest: Manifest | None = None,
         *,
         centrality: Callable[[], Mapping[str, float]] | None = None,

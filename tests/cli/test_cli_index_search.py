@@ -255,3 +255,73 @@ def test_index_and_search_end_without_teardown_yet_flush_and_run_exit_handlers(
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert (usage.returncode, usage.stdout) == (2, "exit handlers ran\ntorn down\n")
+
+
+LOADS_NO_PYDANTIC = """
+import sys
+from codemem.cli import main
+
+sys.argv = ["codemem", "--repo", sys.argv[1], "search", "--json", "charge card"]
+try:
+    main()
+except SystemExit as exc:
+    print(exc.code, "pydantic" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_a_search_after_index_reads_the_settings_it_validated_without_pydantic(shop):
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LOADS_NO_PYDANTIC, str(shop)],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.stderr.splitlines()[-1] == "0 False"
+    assert json.loads(done.stdout) == search_json(shop, "charge card")
+
+
+def test_settings_changed_since_the_index_are_validated_by_the_search(shop, monkeypatch):
+    assert len(search_json(shop, "refresh access token")) == 4  # all it finds
+    (shop / ".codemem" / "config.yml").write_text("search:\n  k: 2\n")
+    assert len(search_json(shop, "refresh access token")) == 2
+    monkeypatch.setenv("CODEMEM_SEARCH__K", "1")
+    assert len(search_json(shop, "refresh access token")) == 1
+    (shop / ".codemem" / "config.yml").write_text("search:\n  k: many\n")
+    monkeypatch.delenv("CODEMEM_SEARCH__K")
+    result = run(shop, "search", "x")
+    assert result.exit_code == 2
+    assert ".codemem/config.yml: search.k: Input should be a valid integer" in result.output
+
+
+@pytest.mark.parametrize("recorded", ["{not json", '{"search": [1], "embeddings": "none"}', ""])
+def test_unreadable_recorded_search_settings_are_validated_again(shop, recorded):
+    expected = search_json(shop, "refresh access token")
+    with sqlite3.connect(shop / ".codemem" / "local" / "index" / "manifest.db") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'search_settings'", (recorded,))
+    (shop / ".codemem" / "config.yml").write_text("search:\n  k: 10\n")  # same values, new key
+    assert search_json(shop, "refresh access token") == expected
+    (shop / ".codemem" / "config.yml").unlink()
+    assert search_json(shop, "refresh access token") == expected
+
+
+def test_recorded_search_settings_are_read_back_only_from_the_same_code(shop):
+    db_path = shop / ".codemem" / "local" / "index" / "manifest.db"
+    with sqlite3.connect(db_path) as db:
+        (text,) = db.execute("SELECT value FROM meta WHERE key = 'search_settings'").fetchone()
+    recorded = json.loads(text)
+    assert set(recorded) == {"sections", "search", "embeddings"}
+    assert recorded["embeddings"] == "none" and recorded["search"]["k"] == 10
+
+    def record(**changes):
+        with sqlite3.connect(db_path) as db:
+            value = json.dumps({**recorded, **changes})
+            db.execute("UPDATE meta SET value = ? WHERE key = 'search_settings'", (value,))
+
+    record(search={**recorded["search"], "k": 1})  # read back: k is what was recorded
+    assert len(search_json(shop, "refresh access token")) == 1
+    # Recorded by other code (another `search:` section): validated, so k is the default.
+    record(search={**recorded["search"], "k": 1}, sections="other code")
+    assert len(search_json(shop, "refresh access token")) == 4

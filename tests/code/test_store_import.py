@@ -38,9 +38,13 @@ def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tm
         from pydantic import BaseModel
         import lance_namespace
 
-        built = lance_namespace.ListTablesResponse.__pydantic_complete__
+        home = "lance_namespace_urllib3_client.models.list_tables_response"
+        loaded = home in sys.modules
         answer = lance_namespace.ListTablesResponse.model_validate({"tables": ["t"]})
-        print(BaseModel.model_config, built, answer.tables)
+        made = lance_namespace.ListTablesResponse(tables=["u"])
+        real = sys.modules[home].ListTablesResponse
+        print(BaseModel.model_config, loaded, answer.tables, made.tables, type(made) is real)
+        print(isinstance(made, lance_namespace.ListTablesResponse), real.__pydantic_complete__)
         import overrides  # anyone importing it later gets the real package
 
         print(Path(overrides.__file__).parent.name, hasattr(overrides, "EnforceOverrides"))
@@ -53,9 +57,11 @@ def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tm
         """,
         tmp_path,
     )
-    # lancedb's models are built when first used, then validate as usual; later models are not
-    # touched.
-    assert out == "False False\n{} False ['t']\noverrides True\n['a.py']\n"
+    # The REST client's models that lance_namespace names are imported when first used, then
+    # validate and construct as usual; later models are not touched.
+    assert out == (
+        "False False\n{} False ['t'] ['u'] True\nTrue True\noverrides True\n['a.py']\n"
+    )
 
 
 def test_a_process_that_loaded_overrides_keeps_it(tmp_path):

@@ -96,3 +96,16 @@ def test_a_larger_index_is_compacted_after_proportionally_more_runs(tmp_path):
         every,
         30 * every,
     ]
+
+
+def test_every_table_is_written_in_the_2_0_file_format_also_after_compaction(tmp_path):
+    repo = synthetic_repo(tmp_path)
+    index(repo, full=True)
+    store = CodeStore(Workspace(repo).index_dir)
+    store.maintain(keep_versions_seconds=0)
+    store.close()
+    data = sorted(Workspace(repo).index_dir.glob("*.lance/data/*.lance"))
+    # A Lance file ends with its format version (major, minor: 0.3 is 2.0) and b"LANC".
+    footers = {path.read_bytes()[-8:] for path in data}
+    assert len(data) >= 3
+    assert footers == {b"\x00\x00\x03\x00LANC"}
