@@ -34,7 +34,7 @@ from codemem.infra import RedactedLines
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
-    from codemem.code.graph_uses import FileUses
+    from codemem.code.file_uses import FileUses
     from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
 
@@ -121,9 +121,11 @@ class Searcher:
         return prior if prior is not None else load_graph(self.ws.index_dir).file_centrality()
 
     def _load_uses(self) -> FileUses | None:
-        from codemem.code.graph_uses import read_uses  # the graph modules: once a search ranks
+        from codemem.code.file_uses import FileUses  # the tag store: once a search ranks
+        from codemem.code.tags import TagStore
 
-        return read_uses(self.ws.index_dir)
+        tags = TagStore.load(self.ws.index_dir)
+        return FileUses(tags.references, self.store.definers) if tags.exists else None
 
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
@@ -146,8 +148,8 @@ class Searcher:
             return None
 
     def uses(self) -> FileUses | None:
-        """Which files each file uses, from the reference graph (None without a graph, or
-        when the stage is off)."""
+        """Which files each file uses, from the tag store and the lexicon (None without a
+        tag store, or when the stage is off)."""
         if not self.config.search.uses:
             return None
         try:
