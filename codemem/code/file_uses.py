@@ -14,8 +14,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from math import sqrt
+from pathlib import Path
 
 from codemem.code.graph_rank import MAX_DEFINERS, is_ignored_name, name_weight
+from codemem.code.tags import TagStore
 
 References = Callable[[str], Mapping[str, int]]  # path -> name -> number of uses
 Definers = Callable[[Iterable[str]], Mapping[str, Iterable[str]]]  # names -> name -> files
@@ -48,3 +50,16 @@ class FileUses:
     def __call__(self, path: str) -> list[tuple[str, float]]:
         names = {n: c for n, c in self._references(path).items() if not is_ignored_name(n)}
         return used_files(path, names, self._definers(names) if names else {})
+
+
+def tag_references(index_dir: Path) -> References:
+    """A file's references, from the tag store opened on the first call (a search whose
+    stage does not run never opens it)."""
+    opened: list[TagStore] = []
+
+    def references(path: str) -> Mapping[str, int]:
+        if not opened:
+            opened.append(TagStore.load(index_dir))
+        return opened[0].references(path)
+
+    return references

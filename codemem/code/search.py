@@ -121,11 +121,9 @@ class Searcher:
         return prior if prior is not None else load_graph(self.ws.index_dir).file_centrality()
 
     def _load_uses(self) -> FileUses | None:
-        from codemem.code.file_uses import FileUses  # the tag store: once a search ranks
-        from codemem.code.tags import TagStore
+        from codemem.code.file_uses import FileUses, tag_references  # once a search ranks
 
-        tags = TagStore.load(self.ws.index_dir)
-        return FileUses(tags.references, self.store.definers) if tags.exists else None
+        return FileUses(tag_references(self.ws.index_dir), self.store.definers)
 
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
@@ -148,8 +146,8 @@ class Searcher:
             return None
 
     def uses(self) -> FileUses | None:
-        """Which files each file uses, from the tag store and the lexicon (None without a
-        tag store, or when the stage is off)."""
+        """Which files each file uses, from the tag store and the lexicon (None when the
+        stage is off)."""
         if not self.config.search.uses:
             return None
         try:
