@@ -3,7 +3,8 @@
 query analysis → candidates (BM25 over chunks and files, exact symbols, paths, optional
 vectors) → weighted reciprocal-rank fusion → aggregation to file, symbol or chunk →
 light priors (reference-graph centrality; tests below the code they test; files nearer the
-root first) → below the top five, the files the best ones use and usually change with.
+root first) → below the top five, the files the best one uses (for an issue report) and the
+files the best ones usually change with.
 """
 
 from __future__ import annotations
