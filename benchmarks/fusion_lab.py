@@ -31,7 +31,7 @@ from localization import created, load_suite  # noqa: E402
 from codemem.code import followup, history, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
 from codemem.code.cochange import CoChange  # noqa: E402
-from codemem.code.file_uses import used_files  # noqa: E402
+from codemem.code.file_uses import strongest_names, used_files  # noqa: E402
 from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa: E402
 from codemem.code.graph_rank import is_ignored_name  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
@@ -250,7 +250,7 @@ def replay(
 def recorded_uses(record: dict):
     """`FileUses` over the recorded references and definers (`USED_FILES` may be a variant)."""
     refs, definers = record["use_refs"], record["use_definers"]
-    return lambda path: USED_FILES(path, refs.get(path, {}), definers)
+    return lambda path: USED_FILES(path, strongest_names(refs.get(path, {})), definers)
 
 
 USED_FILES = used_files

@@ -193,7 +193,11 @@ class CodeIndex:
         self.verify()
         try:
             searcher = Searcher(
-                self.ws, self.config, centrality=self._centrality, cochange=self._cochange
+                self.ws,
+                self.config,
+                centrality=self._centrality,
+                cochange=self._cochange,
+                tags=self._tag_store,
             )
             return searcher.search(query, k=k, level=level)
         except CodememError:
@@ -202,7 +206,11 @@ class CodeIndex:
             if self.verify(wait=True, again=True) is None:
                 raise
         return Searcher(
-            self.ws, self.config, centrality=self._centrality, cochange=self._cochange
+            self.ws,
+            self.config,
+            centrality=self._centrality,
+            cochange=self._cochange,
+            tags=self._tag_store,
         ).search(query, k=k, level=level)
 
     def verify(self, *, wait: bool = False, again: bool = False) -> str | None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from codemem.code.file_uses import FileUses
     from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
+    from codemem.code.tags import TagStore
 
 log = logging.getLogger("codemem")
 
@@ -83,6 +84,7 @@ class Searcher:
         centrality: Callable[[], Mapping[str, float]] | None = None,
         cochange: Callable[[], CoChange | None] | None = None,
         uses: Callable[[], FileUses | None] | None = None,
+        tags: Callable[[], TagStore | None] | None = None,
     ):
         self.ws = ws
         self.config = config
@@ -96,6 +98,7 @@ class Searcher:
         self._centrality_source = centrality or self._load_centrality
         self._cochange_source = cochange or (lambda: history.load_cochange(ws))
         self._uses_source = uses or self._load_uses
+        self._tags_source = tags or self._load_tags  # the tag store, for the used files
 
     @property
     def store(self) -> Lexicon:
@@ -122,9 +125,15 @@ class Searcher:
         return prior if prior is not None else load_graph(self.ws.index_dir).file_centrality()
 
     def _load_uses(self) -> FileUses | None:
-        from codemem.code.file_uses import FileUses, tag_references  # once a search ranks
+        from codemem.code.file_uses import FileUses  # once a search ranks
 
-        return FileUses(tag_references(self.ws.index_dir), self.store.definers)
+        return FileUses(self._tags_source, self.store.definers)
+
+    def _load_tags(self) -> TagStore | None:
+        from codemem.code.tags import TagStore
+
+        tags = TagStore.load(self.ws.index_dir)
+        return tags if tags.exists else None
 
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codemem.code.file_uses import FileUses, used_files
+from codemem.code.file_uses import FileUses, strongest_names, used_files
 from codemem.code.graph_rank import MAX_DEFINERS
 from codemem.code.indexer import refresh_index
 from codemem.code.lexicon import Lexicon
@@ -33,6 +33,13 @@ def test_a_use_counts_its_name_weight_split_over_the_files_defining_it():
     ]
 
 
+def test_only_the_strongest_references_are_looked_up():
+    refs = {"parse_config": 1, "x1": 9, "Loader": 4, "_private_helper": 1, "run": 1}
+    assert strongest_names(refs, limit=2) == {"Loader": 4, "parse_config": 1}  # 20, 10
+    assert strongest_names(refs, limit=3) == {"Loader": 4, "parse_config": 1, "x1": 9}
+    assert strongest_names(refs) == refs
+
+
 def index(root: Path) -> Workspace:
     ws = Workspace(root)
     refresh_index(ws, load_config(ws.config_file))
@@ -40,7 +47,7 @@ def index(root: Path) -> Workspace:
 
 
 def file_uses(ws: Workspace) -> FileUses:
-    return FileUses(TagStore.load(ws.index_dir).references, Lexicon(ws.index_dir).definers)
+    return FileUses(lambda: TagStore.load(ws.index_dir), Lexicon(ws.index_dir).definers)
 
 
 def test_the_definers_are_those_of_the_symbol_rows_after_incremental_runs(repo_factory):
