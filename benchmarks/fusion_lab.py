@@ -44,8 +44,8 @@ from codemem.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RECORDING = ROOT / "results" / "fusion_lab.pkl"  # or --recording
-USES_RECORDED = 20  # the files whose uses are recorded: the best of today's ranking
-USES = SearchConfig().uses  # replayed as codemem's default has it (set True to try the stage)
+USES_RECORDED = 20  # the files whose references are recorded: the best of the ranking
+USES = SearchConfig().uses  # replayed as codemem's default has it
 _COCHANGE: dict[str, CoChange] = {}  # per instance, built once per process
 
 
