@@ -31,19 +31,21 @@ from localization import created, load_suite  # noqa: E402
 from codemem.code import followup, history, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
 from codemem.code.cochange import CoChange  # noqa: E402
+from codemem.code.file_uses import strongest_names, used_files  # noqa: E402
 from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa: E402
-from codemem.code.graph_uses import read_uses  # noqa: E402
+from codemem.code.graph_rank import is_ignored_name  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
 from codemem.code.search import Searcher  # noqa: E402
+from codemem.code.tags import TagStore  # noqa: E402
 from codemem.config import load_config  # noqa: E402
 from codemem.config.core import SearchConfig  # noqa: E402
 from codemem.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
-RECORDING = ROOT / "results" / "fusion_lab.pkl"
-USES_RECORDED = 20  # the files whose uses are recorded: the best of today's ranking
-USES = SearchConfig().uses  # replayed as codemem's default has it (set True to try the stage)
+RECORDING = ROOT / "results" / "fusion_lab.pkl"  # or --recording
+USES_RECORDED = 20  # the files whose references are recorded: the best of the ranking
+USES = SearchConfig().uses  # replayed as codemem's default has it
 _COCHANGE: dict[str, CoChange] = {}  # per instance, built once per process
 
 
@@ -115,9 +117,15 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     text = item["problem_statement"]
     query = analyze_query(text)
     results = searcher.collect(query, depth=300)
-    uses = read_uses(searcher.ws.index_dir)  # recorded whether or not the stage is on
     ranked = searcher.rank_files(results, query)
     top = sorted(ranked, key=lambda p: -ranked[p])[:USES_RECORDED]
+    # What the used files are derived from, recorded whether or not the stage is on.
+    tags = TagStore.load(searcher.ws.index_dir)
+    use_refs = {
+        p: {n: c for n, c in tags.references(p).items() if not is_ignored_name(n)} for p in top
+    }
+    use_names = sorted({n for refs in use_refs.values() for n in refs})
+    definers = searcher.store.definers(use_names) if use_names else {}
     words = sorted(set(IDENT_RE.findall(text)))
     symbol_rows = searcher.store.symbols_named(words, limit=100_000) if words else []
     # Alternatives that change the full-text query, for the ablation and the variants.
@@ -162,7 +170,8 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         "languages": searcher.languages(),
         "centrality": dict(searcher.centrality()),  # a view of a memory-mapped column
         "symbols": symbol_rows,
-        "uses": {p: uses(p) for p in top} if uses is not None else {},
+        "use_refs": use_refs,
+        "use_definers": {n: sorted(files) for n, files in definers.items()},
     }
 
 
@@ -221,9 +230,7 @@ def replay(
         test_prior=off != "test_prior",
         graph_prior=off != "graph_prior",
         depth_prior=off != "depth_prior",
-        uses=(lambda p: record["uses"].get(p, []))
-        if USES and off != "uses" and "uses" in record
-        else None,
+        uses=recorded_uses(record) if USES and off != "uses" and "use_refs" in record else None,
         **options,
     )
     if off != "cochange" and record.get("commits") is not None:
@@ -238,6 +245,15 @@ def replay(
             **(companion or {}),
         )
     return [p for p, _ in sorted(scores.items(), key=lambda kv: -kv[1])]
+
+
+def recorded_uses(record: dict):
+    """`FileUses` over the recorded references and definers (`USED_FILES` may be a variant)."""
+    refs, definers = record["use_refs"], record["use_definers"]
+    return lambda path: USED_FILES(path, strongest_names(refs.get(path, {})), definers)
+
+
+USED_FILES = used_files
 
 
 def load_recording() -> list[dict]:
@@ -328,6 +344,7 @@ def companion_table(args) -> None:
 
 
 def main() -> None:
+    global RECORDING
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -345,7 +362,9 @@ def main() -> None:
     h = sub.add_parser("history")
     h.add_argument("--bench-dir", type=Path, default=ROOT.parent.parent / "shared" / "bench")
     h.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    parser.add_argument("--recording", type=Path, default=RECORDING, help="the recording file")
     args = parser.parse_args()
+    RECORDING = args.recording
     commands = {"collect": collect, "evaluate": evaluate, "ablation": ablation}
     commands["history"] = add_history
     commands["companions"] = companion_table

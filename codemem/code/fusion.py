@@ -40,9 +40,10 @@ COMPANION_WEIGHT = 0.25  # × the top score × P(companion | anchor)
 COMPANION_LIMIT = 20  # the best companions considered (only a few slots are left)
 COMPANION_SURE = 0.5  # a companion this likely goes straight below the kept files...
 COMPANION_SLOTS = 1  # ...this many at most
-# Used files: what the best two take names from (reference graph), raised below the kept files.
-USED_ANCHORS = 2
-USED_WEIGHT = 0.5  # × the top score × the used file's share of the anchor's uses
+# Used files: what the best file takes names from, raised below the kept files, for issue
+# reports only (a question asks for one place; a reported problem's fix often spans files).
+USED_ANCHORS = 1
+USED_WEIGHT = 1.0  # × the top score × the used file's share of the anchor's uses
 
 
 @dataclass
@@ -171,8 +172,8 @@ def rank_files(
     cochange: CoChange | None = None,
     present: Callable[[Iterable[str]], Collection[str]] | None = None,
 ) -> dict[str, float]:
-    """File scores from every stage's proposals, the priors, the files the best ones use
-    (given the reference graph's `uses`) and (given the repository's history) the files that
+    """File scores from every stage's proposals, the priors, the files the best one uses
+    (given `uses`, for an issue report) and (given the repository's history) the files that
     usually change with the best ones."""
     scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
     scores = apply_priors(
@@ -184,7 +185,7 @@ def rank_files(
         graph_prior=graph_prior,
         depth_prior=depth_prior,
     )
-    if uses is not None:
+    if uses is not None and query.is_report:
         add_used(scores, uses, query)
     if cochange is not None:
         add_companions(scores, cochange, query, present)

@@ -212,7 +212,11 @@ class CodeIndex:
         settings = self.search_settings()
         try:
             searcher = Searcher(
-                self.ws, settings, centrality=self._centrality, cochange=self._cochange
+                self.ws,
+                settings,
+                centrality=self._centrality,
+                cochange=self._cochange,
+                tags=self._tag_store,
             )
             return searcher.search(query, k=k, level=level)
         except CodememError:
@@ -221,7 +225,11 @@ class CodeIndex:
             if self.verify(wait=True, again=True) is None:
                 raise
         return Searcher(
-            self.ws, settings, centrality=self._centrality, cochange=self._cochange
+            self.ws,
+            settings,
+            centrality=self._centrality,
+            cochange=self._cochange,
+            tags=self._tag_store,
         ).search(query, k=k, level=level)
 
     def verify(self, *, wait: bool = False, again: bool = False) -> str | None:

@@ -391,6 +391,40 @@ class Lexicon:
                     out.append(self._symbol_row(s, row))
         return _ordered(out)[:limit]
 
+    def definers(self, names: Iterable[str]) -> dict[str, set[str]]:
+        """name -> the live files defining it, for those of `names` some file defines (reads
+        only the name index and the symbols' paths, no rows)."""
+        wanted = list(dict.fromkeys(names))
+        encoded = [n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in wanted]
+        out: dict[str, set[str]] = {}
+        for _, seg in self._each():
+            raw, rows = seg.cols.bytes("sn_keys"), seg.array("sn_rows")
+            if not len(rows) or not encoded:
+                continue
+            keys = np.frombuffer(raw, f"S{len(raw) // len(rows)}")
+            fits = [i for i, e in enumerate(encoded) if len(e) <= keys.dtype.itemsize]
+            if not fits:
+                continue
+            query = np.array([encoded[i] for i in fits], keys.dtype)
+            lo, hi = np.searchsorted(keys, query, "left"), np.searchsorted(keys, query, "right")
+            found = rows[_spans(lo, hi)]
+            name_of = np.repeat(np.array(fits, np.int64), hi - lo)
+            file_of = seg.array("s_path")[found].astype(np.int64)
+            live = ~seg.dead[file_of]
+            cut = np.array([len(encoded[i]) == NAME_KEY_BYTES for i in fits])
+            if cut.any():  # a longer name cut to the same key: check the whole name
+                names_here = seg.strings("s_name")
+                cut_rows = np.flatnonzero(np.repeat(cut, hi - lo) & live)
+                for k in cut_rows.tolist():
+                    live[k] = names_here[int(found[k])] == wanted[int(name_of[k])]
+            width = len(seg.paths)
+            pairs = np.unique(name_of[live] * width + file_of[live])
+            files = np.unique(pairs % width).tolist()
+            decoded = dict(zip(files, map(seg.paths.__getitem__, files), strict=True))
+            for i, file in zip((pairs // width).tolist(), (pairs % width).tolist(), strict=True):
+                out.setdefault(wanted[i], set()).add(decoded[file])
+        return out
+
     def symbols_in(self, paths: Iterable[str], limit: int = 200_000) -> list[dict[str, Any]]:
         """Symbol rows of these files."""
         wanted = list(dict.fromkeys(paths))

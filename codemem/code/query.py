@@ -63,6 +63,9 @@ EXAMPLE_WORDS = frozenset({"example", "examples", "demo", "demos", "sample", "sa
 # an issue that mentions "a test" in passing still asks for the code.
 FOCUS_MAX_WORDS = 12
 FOCUS_SHARE = 0.1
+# A query this long reports a problem (an issue's text) rather than asks where something is;
+# the change it calls for often spans files. semble's questions run to 14 words at most.
+REPORT_MIN_WORDS = 25
 
 
 @dataclass
@@ -101,6 +104,7 @@ class AnalyzedQuery:
     asks_for_tests: bool = False  # the query is about tests, not merely mentioning one
     asks_for_docs: bool = False
     asks_for_examples: bool = False
+    is_report: bool = False  # long enough to be an issue report (`REPORT_MIN_WORDS`)
 
     def fts_query(self, limit: int = 96) -> str:
         """The strongest terms, most weighted first, as a whitespace query."""
@@ -125,6 +129,7 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
     """Analyze a query; with `enabled=False` it is only tokenized (for ablations)."""
     q = AnalyzedQuery(text=text)
     q.words = {w.lower() for w in IDENT_RE.findall(text)}
+    q.is_report = len(text.split()) >= REPORT_MIN_WORDS
     if not enabled:
         q.terms = Counter(tokenize(text))
         return q

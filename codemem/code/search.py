@@ -3,7 +3,8 @@
 query analysis → candidates (BM25 over chunks and files, exact symbols, paths, optional
 vectors) → weighted reciprocal-rank fusion → aggregation to file, symbol or chunk →
 light priors (reference-graph centrality; tests below the code they test; files nearer the
-root first) → below the top five, the files the best ones use and usually change with.
+root first) → below the top five, the files the best one uses (for an issue report) and the
+files the best ones usually change with.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from codemem.infra import RedactedLines
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
-    from codemem.code.graph_uses import FileUses
+    from codemem.code.file_uses import FileUses
     from codemem.code.lexicon import Lexicon
     from codemem.code.store import CodeStore
+    from codemem.code.tags import TagStore
     from codemem.config import Config
     from codemem.config.snapshot import SearchSettings
 
@@ -83,6 +85,7 @@ class Searcher:
         centrality: Callable[[], Mapping[str, float]] | None = None,
         cochange: Callable[[], CoChange | None] | None = None,
         uses: Callable[[], FileUses | None] | None = None,
+        tags: Callable[[], TagStore | None] | None = None,
     ):
         self.ws = ws
         self.config = config
@@ -96,6 +99,7 @@ class Searcher:
         self._centrality_source = centrality or self._load_centrality
         self._cochange_source = cochange or (lambda: history.load_cochange(ws))
         self._uses_source = uses or self._load_uses
+        self._tags_source = tags or self._load_tags  # the tag store, for the used files
 
     @property
     def store(self) -> Lexicon:
@@ -122,9 +126,15 @@ class Searcher:
         return prior if prior is not None else load_graph(self.ws.index_dir).file_centrality()
 
     def _load_uses(self) -> FileUses | None:
-        from codemem.code.graph_uses import read_uses  # the graph modules: once a search ranks
+        from codemem.code.file_uses import FileUses  # once a search ranks
 
-        return read_uses(self.ws.index_dir)
+        return FileUses(self._tags_source, self.store.definers)
+
+    def _load_tags(self) -> TagStore | None:
+        from codemem.code.tags import TagStore
+
+        tags = TagStore.load(self.ws.index_dir)
+        return tags if tags.exists else None
 
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
@@ -147,8 +157,8 @@ class Searcher:
             return None
 
     def uses(self) -> FileUses | None:
-        """Which files each file uses, from the reference graph (None without a graph, or
-        when the stage is off)."""
+        """Which files each file uses, from the tag store and the lexicon (None when the
+        stage is off)."""
         if not self.config.search.uses:
             return None
         try:

@@ -43,7 +43,7 @@ class SearchConfig(Section):
     callees: bool = True
     stems: bool = True
     cochange: bool = True  # files that usually change with the best ones join the file list
-    uses: bool = False  # files the best two use (reference graph) join the file list
+    uses: bool = True  # files the best one takes names from join an issue's file list
     rrf_k: int = Field(default=20, ge=1)
 
 

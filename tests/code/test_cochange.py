@@ -9,8 +9,9 @@ import pytest
 
 from codemem.code import CodeIndex, history
 from codemem.code.cochange import MAX_FILES_PER_COMMIT, CoChange, companions
-from codemem.code.fusion import add_companions, add_used
+from codemem.code.fusion import StageResults, add_companions, add_used, rank_files
 from codemem.code.query import analyze_query
+from codemem.code.stages import Candidate
 from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo
@@ -68,16 +69,36 @@ def test_companions_must_be_indexed_and_tests_join_only_when_asked():
     assert "tests/test_zip.c" in scores
 
 
-def test_files_the_best_two_use_join_below_the_kept_files():
+def test_files_the_best_one_uses_join_below_the_kept_files():
     scores = {"api.js": 1.0, "a.js": 0.9, "b.js": 0.8, "c.js": 0.7, "d.js": 0.6}
     scores |= {"e.js": 0.35, "utils.js": 0.1, "test/utils.test.js": 0.2}
     uses = {"api.js": [("utils.js", 3.0), ("lib.js", 1.0), ("test/utils.test.js", 1.0)]}
-    add_used(scores, lambda path: uses.get(path, []), analyze_query("card colour is wrong"))
+    used = lambda path: uses.get(path, [])  # noqa: E731
+    add_used(scores, used, analyze_query("card colour is wrong"), weight=0.5)
     ranked = sorted(scores, key=lambda p: -scores[p])
     assert ranked[:5] == ["api.js", "a.js", "b.js", "c.js", "d.js"]  # never moved
     assert ranked[5:] == ["utils.js", "e.js", "test/utils.test.js"]  # tests not raised
     assert scores["utils.js"] == 0.1 + 0.5 * 1.0 * 3 / 5  # × the top score × its share
     assert "lib.js" not in scores  # only what a stage proposed moves
+
+
+def test_used_files_join_an_issue_reports_ranking_only():
+    results = StageResults(files=[Candidate(p, 1.0) for p in ("api.js", *"abcde", "utils.js")])
+    uses = {"api.js": [("utils.js", 3.0)]}
+    question = analyze_query("where is the card colour chosen")
+    report = analyze_query("The card colour is wrong " * 6)  # 30 words: an issue's text
+    assert not question.is_report and report.is_report
+    asked: list[str] = []
+
+    def used(path: str) -> list[tuple[str, float]]:
+        asked.append(path)
+        return uses.get(path, [])
+
+    for query, raised in ((question, False), (report, True)):
+        asked.clear()
+        ranked = rank_files(results, query, {}, {}, uses=used)
+        assert asked == (["api.js"] if raised else [])
+        assert (sorted(ranked, key=lambda p: -ranked[p]).index("utils.js") == 5) is raised
 
 
 def _commit(repo: Path, files: dict[str, str], message: str) -> None:

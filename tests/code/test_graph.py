@@ -532,25 +532,3 @@ def test_the_search_prior_is_read_without_the_tags_or_the_graph(tmp_path):
     for path in tmp_path.glob("graph.*.bin"):
         path.write_bytes(b"garbage")
     assert read_prior(tmp_path) is None
-
-
-def test_file_uses_are_read_from_the_graph_file(tmp_path):
-    from codemem.code.graph_uses import read_uses
-
-    store = make_store(tmp_path)
-    assert read_uses(tmp_path) is None  # no graph built yet
-    graph = load_graph(tmp_path)
-    uses = read_uses(tmp_path)
-    assert uses is not None
-    used = dict(uses("pkg/app.py"))
-    assert sorted(used) == ["pkg/config.py", "pkg/util.py"]  # what it takes names from
-    assert used["pkg/config.py"] > used["pkg/util.py"]  # `parse_config` 4 times
-    for (src, dst, _), weight in edges(graph).items():
-        if src == "pkg/cli.py" and dst != src:
-            assert dict(uses("pkg/cli.py"))[dst] >= weight
-    assert uses("pkg/config.py") == [] and uses("nowhere.py") == []
-    store.update([FileTags("pkg/extra.py", "python", [], {"run_app": 1})], [])
-    store.save()  # the tags moved on: the last graph serves until the next one
-    assert read_uses(tmp_path)("pkg/extra.py") == []
-    load_graph(tmp_path)
-    assert [p for p, _ in read_uses(tmp_path)("pkg/extra.py")] == ["pkg/app.py"]
