@@ -7,6 +7,7 @@ can be switched off in config (`search.<stage>: false`) for ablations.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
@@ -349,7 +350,12 @@ def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:
     """Files whose name is made of words of a short query, compared after light stemming:
     `state.lua` for "plugin state", `lock.lua` for "the lockfile", `HashCodeBuilder.java` for
     "hash code builder". A word shared by many file names says nothing; a file counts by the
-    share of its name's words the query holds."""
+    share of its name's words the query holds.
+
+    Two more ways a query names a file: two of its words in a row may be one word of the name
+    (`threadpool.c` for "thread pool"), and a name the query spells whole counts even when
+    each of its words is common (`ArrayUtils.java` for "array utility operations", where
+    `array` and `util` each name many files)."""
     if not is_short(query):
         return []
     words = [w.lower() for w in IDENT_RE.findall(query.text)]
@@ -360,25 +366,56 @@ def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:
         if w not in STOP_WORDS and len(w) >= 3 and w.isalpha()
     }
     keys = list(forms)
+    joined = _joined_words(words)
     # A word no file name holds may still begin one (`lockfile` → `lock`): its prefixes too.
     prefixes = [k[:n] for k in keys for n in range(len(k) - 1, 3, -1)]
-    files = names.with_name_words([*(f for fs in forms.values() for f in fs), *prefixes])
+    looked_up = [f for fs in (*forms.values(), *joined.values()) for f in fs]
+    files = names.with_name_words([*looked_up, *prefixes])
     scores: dict[str, float] = defaultdict(float)
     matched: dict[str, int] = defaultdict(int)
     name_words: dict[str, int] = {}
+    spelled: dict[str, set[str]] = defaultdict(set)  # file -> the query's keys its name holds
+
+    def count(hits: list[tuple[str, int]], words_matched: int) -> None:
+        if 0 < len(hits) <= MAX_STEM_FILES:
+            for path, size in hits:
+                scores[path] += 1.0 / len(hits)
+                matched[path] += words_matched
+                name_words[path] = size
+
     for key in keys:
         hits = next((files[f] for f in forms[key] if f in files), None) or next(
             (files[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in files), []
         )
-        if 0 < len(hits) <= MAX_STEM_FILES:
-            for path, count in hits:
-                scores[path] += 1.0 / len(hits)
-                matched[path] += 1
-                name_words[path] = count
+        count(hits, 1)
+        for path, size in hits:
+            spelled[path].add(key)
+            name_words.setdefault(path, size)
+    for key in joined:
+        count(next((files[f] for f in joined[key] if f in files), []), 2)
     for path in scores:
         scores[path] *= min(1.0, matched[path] / name_words[path])
+    whole = [
+        path
+        for path, found in spelled.items()
+        if 2 <= name_words[path] <= len(found) and matched[path] < name_words[path]
+    ]
+    if 0 < len(whole) <= MAX_STEM_FILES:
+        for path in whole:
+            scores[path] = max(scores.get(path, 0.0), 1.0 / len(whole))
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return [Candidate(path=p, score=s) for p, s in ranked]
+
+
+def _joined_words(words: list[str]) -> dict[str, list[str]]:
+    """Two words of the query in a row, written as one (`thread pool` → `threadpool`), none
+    a stop word: light stem → the forms a file name's word may have."""
+    out: dict[str, list[str]] = {}
+    for first, second in itertools.pairwise(words):
+        if first in STOP_WORDS or second in STOP_WORDS or not (first + second).isalpha():
+            continue
+        out.setdefault(light_stem(first + second), _stem_forms(first + second))
+    return out
 
 
 def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:

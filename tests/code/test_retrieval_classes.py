@@ -339,6 +339,32 @@ def test_a_query_word_finds_the_file_named_by_its_uncut_form():
     assert [c.path for c in stem_matches(names, analyze_query("file stat"))] == ["lib/stat.c"]
 
 
+def test_two_query_words_in_a_row_may_be_one_word_of_a_file_name():
+    from codemem.code.stages import stem_matches
+
+    names = NameIndex(["src/threadpool.c", "src/unix/thread.c", "src/win/thread.c", "src/pool.c"])
+    found = stem_matches(names, analyze_query("thread pool and work queue"))
+    assert [(c.path, c.score) for c in found][:2] == [
+        ("src/pool.c", 1.0),
+        ("src/threadpool.c", 1.0),
+    ]
+    # not across a stop word
+    found = stem_matches(names, analyze_query("the thread of a pool"))
+    assert "src/threadpool.c" not in [c.path for c in found]
+
+
+def test_a_name_the_query_spells_whole_counts_though_its_words_are_common():
+    from codemem.code.stages import stem_matches
+
+    paths = [f"lang/Array{n}.java" for n in ("Utils", "Sorter", "Fill", "Builder")]
+    paths += [f"lang/{n}Utils.java" for n in ("Class", "String", "Char", "Number")]
+    names = NameIndex(paths)
+    found = stem_matches(names, analyze_query("array utility operations and safe conversion"))
+    assert [(c.path, c.score) for c in found] == [("lang/ArrayUtils.java", 1.0)]
+    # one common word alone still says nothing
+    assert stem_matches(names, analyze_query("array operations")) == []
+
+
 def test_a_short_query_may_spell_a_name_in_words():
     from codemem.code.stages import phrase_names, symbol_matches
 
