@@ -335,15 +335,28 @@ def is_short(query: AnalyzedQuery) -> bool:
 
 
 def _stem_forms(word: str) -> list[str]:
-    """A query word's light stem and, when a suffix was cut, the other forms the word of a
-    file name may have: `throttling` → `throttl`, `throttle`; `stripping` → `stripp`, `strip`."""
+    """A query word's light stem and the other forms the word of a file name may have. When a
+    suffix was cut: `throttling` → `throttl`, `throttle`; `stripping` → `stripp`, `strip`. A
+    name's word that doubled its last letter before the suffix cut from it: `format` →
+    `formatt` (`formatter`). The agent noun, which keeps its suffix: `validates` →
+    `validator`, and back, `validator` → `validat`, `validate`."""
     stem = light_stem(word)
-    if stem == word:
-        return [stem]
-    forms = [stem, stem + "e"]
-    if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiosl":
-        forms.append(stem[:-1])
-    return forms
+    forms = [stem]
+    if stem != word:
+        forms.append(stem + "e")
+        if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiosl":
+            forms.append(stem[:-1])
+    vowels = "aeiou"
+    ends_cvc = len(stem) >= 3 and stem[-3] not in vowels and stem[-2] in vowels
+    if ends_cvc and stem[-1] not in vowels + "wxys":
+        forms.append(stem + stem[-1])
+    if word.endswith("or") and len(word) > 5:
+        forms += [word[:-2], word[:-2] + "e"]
+    else:
+        base = stem[:-1] if stem.endswith("e") else stem
+        if len(base) >= 4:
+            forms.append(base + "or")
+    return list(dict.fromkeys(forms))
 
 
 def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:

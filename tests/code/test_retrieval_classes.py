@@ -339,6 +339,19 @@ def test_a_query_word_finds_the_file_named_by_its_uncut_form():
     assert [c.path for c in stem_matches(names, analyze_query("file stat"))] == ["lib/stat.c"]
 
 
+def test_a_query_verb_finds_the_file_named_by_its_doer():
+    from codemem.code.stages import stem_matches
+
+    names = NameIndex(["lib/formatter.bash", "lib/validator.bash", "lib/x.sh"])
+    found = stem_matches(names, analyze_query("how bats formats test output"))
+    assert [c.path for c in found] == ["lib/formatter.bash"]
+    found = stem_matches(names, analyze_query("what validates the count"))
+    assert [c.path for c in found] == ["lib/validator.bash"]
+    # and back: the doer finds the file named by the verb
+    found = stem_matches(NameIndex(["lib/validate.py"]), analyze_query("the count validator"))
+    assert [c.path for c in found] == ["lib/validate.py"]
+
+
 def test_two_query_words_in_a_row_may_be_one_word_of_a_file_name():
     from codemem.code.stages import stem_matches
 
