@@ -23,6 +23,7 @@ from codemem.code.fusion import (
     TEST_FACTOR,
     StageResults,
     example_prior,
+    files_by_chunks,
     rank_files,
     rrf,
 )
@@ -180,6 +181,13 @@ class Searcher:
             stems=stages.stem_matches(self.manifest, query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
+        if opts.stems:  # files named by the documentation pages the query finds
+            best = files_by_chunks(results.chunks)[: stages.DOC_PAGES]
+            best += [c.path for c in results.files[: stages.DOC_PAGES]]
+            named = {c.path for c in results.stems}
+            results.stems += [
+                c for c in stages.doc_subjects(self.manifest, query, best) if c.path not in named
+            ]
         self._follow_up_stages(results, query)
         return results
 

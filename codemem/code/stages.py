@@ -45,6 +45,12 @@ TEST_DEFINITION_WEIGHT = 0.5
 # File names as query words (`stem_matches`).
 MAX_STEM_FILES = 3
 STEM_MAX_WORDS = 24
+# Documentation pages among the best full-text files speak for the code named like them.
+DOC_PAGES = 5  # how many of the best files of each full-text list are looked at
+DOC_PAGE_SUFFIXES = (".md", ".mdx", ".markdown", ".rst")
+PACKAGE_FILES = frozenset(
+    {"mod.rs", "__init__.py", "index.ts", "index.tsx", "index.js", "index.jsx", "init.lua"}
+)
 PHRASE_NAMES = True  # a short query's words in a row may spell a definition's name
 # Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
 BOUNDARY_FRAME_WEIGHT = 0.5
@@ -429,6 +435,38 @@ def _joined_words(words: list[str]) -> dict[str, list[str]]:
             continue
         out.setdefault(light_stem(first + second), _stem_forms(first + second))
     return out
+
+
+def doc_subjects(names: NameLookup, query: AnalyzedQuery, best: list[str]) -> list[Candidate]:
+    """Code that a documentation page among `best` (the best full-text files) is named after:
+    `docs/extract.md` → `src/extract/mod.rs` (a package's own file is named by its folder),
+    `docs/routing.rst` → `routing.py`. The page explains that code (a Rust crate includes
+    such pages as its modules' documentation), and pages rank below code, so a query the
+    page answers points at the code instead. Short queries only, as `stem_matches`; a name
+    more than `MAX_STEM_FILES` files share says nothing."""
+    pages = [p for p in dict.fromkeys(best) if p.lower().endswith(DOC_PAGE_SUFFIXES)]
+    if not pages or not is_short(query):
+        return []
+    subjects = [p.rsplit("/", 1)[-1].split(".", 1)[0].lower() for p in pages]
+    found = names.with_name_words([*map(light_stem, subjects), "init", "mod", "index"])
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for word in ("init", "mod", "index"):
+        for path, _ in found.get(word, []):
+            parts = path.split("/")
+            if parts[-1] in PACKAGE_FILES and len(parts) > 1:
+                by_folder[parts[-2].lower()].append(path)
+    out: dict[str, float] = {}
+    for subject in dict.fromkeys(subjects):
+        named = [p for p, words in found.get(light_stem(subject), []) if words == 1]
+        code = [
+            p
+            for p in dict.fromkeys(named + by_folder.get(subject, []))
+            if not p.lower().endswith((*DOC_PAGE_SUFFIXES, ".txt")) and not is_test_path(p)
+        ]
+        if 0 < len(code) <= MAX_STEM_FILES:
+            for path in code:
+                out.setdefault(path, 1.0 / len(code))
+    return [Candidate(path=p, score=s) for p, s in out.items()]
 
 
 def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:

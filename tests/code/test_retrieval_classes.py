@@ -378,6 +378,24 @@ def test_a_name_the_query_spells_whole_counts_though_its_words_are_common():
     assert stem_matches(names, analyze_query("array operations")) == []
 
 
+def test_a_documentation_page_the_query_finds_proposes_the_code_named_like_it():
+    from codemem.code.stages import doc_subjects
+
+    paths = ["src/docs/extract.md", "src/extract/mod.rs", "src/extract/query.rs", "src/lib.rs"]
+    paths += ["docs/routing.rst", "pkg/routing.py", "tests/routing.py", "src/docs/other.md"]
+    names = NameIndex(paths)
+    q = analyze_query("how extractors implement FromRequest")
+    best = ["src/lib.rs", "src/docs/extract.md", "docs/routing.rst", "src/docs/other.md"]
+    found = doc_subjects(names, q, best)
+    assert [(c.path, c.score) for c in found] == [
+        ("src/extract/mod.rs", 1.0),
+        ("pkg/routing.py", 1.0),
+    ]
+    assert doc_subjects(names, q, ["src/lib.rs"]) == []
+    long_report = analyze_query("extract " + "word " * 30)
+    assert doc_subjects(names, long_report, best) == []
+
+
 def test_a_short_query_may_spell_a_name_in_words():
     from codemem.code.stages import phrase_names, symbol_matches
 
