@@ -345,7 +345,9 @@ def _stem_forms(word: str) -> list[str]:
     suffix was cut: `throttling` → `throttl`, `throttle`; `stripping` → `stripp`, `strip`. A
     name's word that doubled its last letter before the suffix cut from it: `format` →
     `formatt` (`formatter`). The agent noun, which keeps its suffix: `validates` →
-    `validator`, and back, `validator` → `validat`, `validate`."""
+    `validator`, and back, `validator` → `validat`, `validate`. The verb of a noun in -ion:
+    `composition` → `compose`, `creation` → `create`, `extraction` → `extract`. Only the first
+    form some file name holds is looked up, so these come after the word's own forms."""
     stem = light_stem(word)
     forms = [stem]
     if stem != word:
@@ -362,6 +364,12 @@ def _stem_forms(word: str) -> list[str]:
         base = stem[:-1] if stem.endswith("e") else stem
         if len(base) >= 4:
             forms.append(base + "or")
+    if word.endswith("ition") and len(word) > 7:
+        forms.append(word[:-5] + "e")
+    if word.endswith("ation") and len(word) > 7:
+        forms += [word[:-5] + "ate", word[:-5] + "e", word[:-5]]
+    elif word.endswith("ion") and len(word) > 6:
+        forms += [word[:-3], word[:-3] + "e"]
     return list(dict.fromkeys(forms))
 
 

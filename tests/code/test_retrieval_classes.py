@@ -352,6 +352,20 @@ def test_a_query_verb_finds_the_file_named_by_its_doer():
     assert [c.path for c in found] == ["lib/validate.py"]
 
 
+def test_a_noun_in_ion_finds_the_file_named_by_its_verb():
+    from codemem.code.stages import stem_matches
+
+    names = NameIndex(["src/compose.ts", "src/createStore.ts", "src/extract.rs", "src/a.ts"])
+    found = stem_matches(names, analyze_query("function composition utility"))
+    assert [c.path for c in found] == ["src/compose.ts"]
+    found = stem_matches(names, analyze_query("store creation and extraction"))
+    # createStore.ts: "store" and "create", its whole name
+    assert [(c.path, c.score) for c in found] == [
+        ("src/createStore.ts", 2.0),
+        ("src/extract.rs", 1.0),
+    ]
+
+
 def test_two_query_words_in_a_row_may_be_one_word_of_a_file_name():
     from codemem.code.stages import stem_matches
 
