@@ -23,9 +23,9 @@ from codemem.code.fusion import (
     TEST_FACTOR,
     StageResults,
     example_prior,
-    files_by_chunks,
     rank_files,
     rrf,
+    unique_paths,
 )
 from codemem.code.manifest import INDEXED, Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
@@ -96,6 +96,7 @@ class Searcher:
         self._centrality_source = centrality or self._load_centrality
         self._cochange_source = cochange or (lambda: history.load_cochange(ws))
         self._uses_source = uses or self._load_uses
+        self._packages: dict[str, list[str]] | None = None
 
     @property
     def store(self) -> Lexicon:
@@ -125,6 +126,12 @@ class Searcher:
         from codemem.code.graph_uses import read_uses  # the graph modules: once a search ranks
 
         return read_uses(self.ws.index_dir)
+
+    def package_files(self) -> dict[str, list[str]]:
+        """Folder name → the package files it names (`stages.package_files`), read once."""
+        if self._packages is None:
+            self._packages = stages.package_files(self.manifest)
+        return self._packages
 
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
@@ -182,11 +189,14 @@ class Searcher:
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         if opts.stems:  # files named by the documentation pages the query finds
-            best = files_by_chunks(results.chunks)[: stages.DOC_PAGES]
-            best += [c.path for c in results.files[: stages.DOC_PAGES]]
+            best = [c.path for c in results.chunks[: 4 * stages.DOC_PAGES]]
+            best = list(dict.fromkeys(best))[: stages.DOC_PAGES]
+            best += unique_paths(results.files)[: stages.DOC_PAGES]
             named = {c.path for c in results.stems}
             results.stems += [
-                c for c in stages.doc_subjects(self.manifest, query, best) if c.path not in named
+                c
+                for c in stages.doc_subjects(self.manifest, query, best, self.package_files)
+                if c.path not in named
             ]
         self._follow_up_stages(results, query)
         return results

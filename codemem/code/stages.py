@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -445,30 +445,43 @@ def _joined_words(words: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def doc_subjects(names: NameLookup, query: AnalyzedQuery, best: list[str]) -> list[Candidate]:
-    """Code that a documentation page among `best` (the best full-text files) is named after:
-    `docs/extract.md` → `src/extract/mod.rs` (a package's own file is named by its folder),
-    `docs/routing.rst` → `routing.py`. The page explains that code (a Rust crate includes
-    such pages as its modules' documentation), and pages rank below code, so a query the
-    page answers points at the code instead. Short queries only, as `stem_matches`; a name
-    more than `MAX_STEM_FILES` files share says nothing."""
-    pages = [p for p in dict.fromkeys(best) if p.lower().endswith(DOC_PAGE_SUFFIXES)]
-    if not pages or not is_short(query):
-        return []
-    subjects = [p.rsplit("/", 1)[-1].split(".", 1)[0].lower() for p in pages]
-    found = names.with_name_words([*map(light_stem, subjects), "init", "mod", "index"])
+def package_files(names: NameLookup) -> dict[str, list[str]]:
+    """Folder name → the package files it names: `extract` → `src/extract/mod.rs`."""
+    found = names.with_name_words(["init", "mod", "index"])
     by_folder: dict[str, list[str]] = defaultdict(list)
     for word in ("init", "mod", "index"):
         for path, _ in found.get(word, []):
             parts = path.split("/")
             if parts[-1] in PACKAGE_FILES and len(parts) > 1:
                 by_folder[parts[-2].lower()].append(path)
+    return dict(by_folder)
+
+
+def doc_subjects(
+    names: NameLookup,
+    query: AnalyzedQuery,
+    best: list[str],
+    packages: Callable[[], Mapping[str, list[str]]] | None = None,
+) -> list[Candidate]:
+    """Code that a documentation page among `best` (the best full-text files) is named after:
+    `docs/extract.md` → `src/extract/mod.rs` (a package's own file is named by its folder,
+    `packages` gives them: by default `package_files`), `docs/routing.rst` → `routing.py`.
+    The page explains that code (a Rust crate includes such pages as its modules'
+    documentation), and pages rank below code, so a query the page answers points at the
+    code instead. Short queries only, as `stem_matches`; a name more than `MAX_STEM_FILES`
+    files share says nothing."""
+    pages = [p for p in dict.fromkeys(best) if p.lower().endswith(DOC_PAGE_SUFFIXES)]
+    if not pages or not is_short(query):
+        return []
+    subjects = [p.rsplit("/", 1)[-1].split(".", 1)[0].lower() for p in pages]
+    found = names.with_name_words([light_stem(s) for s in subjects])
+    folders = packages() if packages is not None else package_files(names)
     out: dict[str, float] = {}
     for subject in dict.fromkeys(subjects):
         named = [p for p, words in found.get(light_stem(subject), []) if words == 1]
         code = [
             p
-            for p in dict.fromkeys(named + by_folder.get(subject, []))
+            for p in dict.fromkeys(named + folders.get(subject, []))
             if not p.lower().endswith((*DOC_PAGE_SUFFIXES, ".txt")) and not is_test_path(p)
         ]
         if 0 < len(code) <= MAX_STEM_FILES:
