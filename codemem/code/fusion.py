@@ -31,6 +31,9 @@ STAGE_WEIGHTS = {
 TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
+# A file name the query matches this well (`stages.stem_matches`: half its words, or all of
+# them by words a few files share) gets the name stage's whole vote; a weaker match a share.
+STEM_FULL_MATCH = 0.5
 CENTRALITY_WEIGHT = 0.15
 DEEPER_TWIN_FACTOR = 0.95  # a file deeper than another of the same name, both candidates
 # Companions (files that usually change with the best few) join below the kept top files.
@@ -175,7 +178,12 @@ def rank_files(
     """File scores from every stage's proposals, the priors, the files the best one uses
     (given `uses`, for an issue report) and (given the repository's history) the files that
     usually change with the best ones."""
-    scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k)
+    lists = results.file_lists()
+    del lists["stems"]  # voted below, each by how well the query names the file
+    scores = rrf(lists, STAGE_WEIGHTS, rrf_k)
+    for rank, cand in enumerate(results.stems):
+        share = min(1.0, cand.score / STEM_FULL_MATCH)
+        scores[cand.path] += STAGE_WEIGHTS["stems"] * share / (rrf_k + rank + 1)
     scores = apply_priors(
         scores,
         query,

@@ -26,6 +26,7 @@ from codemem.code.fusion import (
     example_prior,
     rank_files,
     rrf,
+    unique_paths,
 )
 from codemem.code.manifest import INDEXED, Manifest
 from codemem.code.query import AnalyzedQuery, analyze_query
@@ -100,6 +101,7 @@ class Searcher:
         self._cochange_source = cochange or (lambda: history.load_cochange(ws))
         self._uses_source = uses or self._load_uses
         self._tags_source = tags or self._load_tags  # the tag store, for the used files
+        self._packages: dict[str, list[str]] | None = None
 
     @property
     def store(self) -> Lexicon:
@@ -135,6 +137,12 @@ class Searcher:
 
         tags = TagStore.load(self.ws.index_dir)
         return tags if tags.exists else None
+
+    def package_files(self) -> dict[str, list[str]]:
+        """Folder name → the package files it names (`stages.package_files`), read once."""
+        if self._packages is None:
+            self._packages = stages.package_files(self.manifest)
+        return self._packages
 
     def centrality(self) -> Mapping[str, float]:
         if self._centrality is None:
@@ -191,6 +199,16 @@ class Searcher:
             stems=stages.stem_matches(self.manifest, query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
+        if opts.stems:  # files named by the documentation pages the query finds
+            best = [c.path for c in results.chunks[: 4 * stages.DOC_PAGES]]
+            best = list(dict.fromkeys(best))[: stages.DOC_PAGES]
+            best += unique_paths(results.files)[: stages.DOC_PAGES]
+            named = {c.path for c in results.stems}
+            results.stems += [
+                c
+                for c in stages.doc_subjects(self.manifest, query, best, self.package_files)
+                if c.path not in named
+            ]
         self._follow_up_stages(results, query)
         return results
 

@@ -7,9 +7,10 @@ can be switched off in config (`search.<stage>: false`) for ablations.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,6 +45,12 @@ TEST_DEFINITION_WEIGHT = 0.5
 # File names as query words (`stem_matches`).
 MAX_STEM_FILES = 3
 STEM_MAX_WORDS = 24
+# Documentation pages among the best full-text files speak for the code named like them.
+DOC_PAGES = 5  # how many of the best files of each full-text list are looked at
+DOC_PAGE_SUFFIXES = (".md", ".mdx", ".markdown", ".rst")
+PACKAGE_FILES = frozenset(
+    {"mod.rs", "__init__.py", "index.ts", "index.tsx", "index.js", "index.jsx", "init.lua"}
+)
 PHRASE_NAMES = True  # a short query's words in a row may spell a definition's name
 # Traceback frames (see `weigh_frames`): the innermost project frame counts 1.
 BOUNDARY_FRAME_WEIGHT = 0.5
@@ -334,22 +341,48 @@ def is_short(query: AnalyzedQuery) -> bool:
 
 
 def _stem_forms(word: str) -> list[str]:
-    """A query word's light stem and, when a suffix was cut, the other forms the word of a
-    file name may have: `throttling` → `throttl`, `throttle`; `stripping` → `stripp`, `strip`."""
+    """A query word's light stem and the other forms the word of a file name may have. When a
+    suffix was cut: `throttling` → `throttl`, `throttle`; `stripping` → `stripp`, `strip`. A
+    name's word that doubled its last letter before the suffix cut from it: `format` →
+    `formatt` (`formatter`). The agent noun, which keeps its suffix: `validates` →
+    `validator`, and back, `validator` → `validat`, `validate`. The verb of a noun in -ion:
+    `composition` → `compose`, `creation` → `create`, `extraction` → `extract`. Only the first
+    form some file name holds is looked up, so these come after the word's own forms."""
     stem = light_stem(word)
-    if stem == word:
-        return [stem]
-    forms = [stem, stem + "e"]
-    if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiosl":
-        forms.append(stem[:-1])
-    return forms
+    forms = [stem]
+    if stem != word:
+        forms.append(stem + "e")
+        if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiosl":
+            forms.append(stem[:-1])
+    vowels = "aeiou"
+    ends_cvc = len(stem) >= 3 and stem[-3] not in vowels and stem[-2] in vowels
+    if ends_cvc and stem[-1] not in vowels + "wxys":
+        forms.append(stem + stem[-1])
+    if word.endswith("or") and len(word) > 5:
+        forms += [word[:-2], word[:-2] + "e"]
+    else:
+        base = stem[:-1] if stem.endswith("e") else stem
+        if len(base) >= 4:
+            forms.append(base + "or")
+    if word.endswith("ition") and len(word) > 7:
+        forms.append(word[:-5] + "e")
+    if word.endswith("ation") and len(word) > 7:
+        forms += [word[:-5] + "ate", word[:-5] + "e", word[:-5]]
+    elif word.endswith("ion") and len(word) > 6:
+        forms += [word[:-3], word[:-3] + "e"]
+    return list(dict.fromkeys(forms))
 
 
 def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:
     """Files whose name is made of words of a short query, compared after light stemming:
     `state.lua` for "plugin state", `lock.lua` for "the lockfile", `HashCodeBuilder.java` for
     "hash code builder". A word shared by many file names says nothing; a file counts by the
-    share of its name's words the query holds."""
+    share of its name's words the query holds.
+
+    Two more ways a query names a file: two of its words in a row may be one word of the name
+    (`threadpool.c` for "thread pool"), and a name the query spells whole counts even when
+    each of its words is common (`ArrayUtils.java` for "array utility operations", where
+    `array` and `util` each name many files)."""
     if not is_short(query):
         return []
     words = [w.lower() for w in IDENT_RE.findall(query.text)]
@@ -360,25 +393,101 @@ def stem_matches(names: NameLookup, query: AnalyzedQuery) -> list[Candidate]:
         if w not in STOP_WORDS and len(w) >= 3 and w.isalpha()
     }
     keys = list(forms)
+    joined = _joined_words(words)
     # A word no file name holds may still begin one (`lockfile` → `lock`): its prefixes too.
     prefixes = [k[:n] for k in keys for n in range(len(k) - 1, 3, -1)]
-    files = names.with_name_words([*(f for fs in forms.values() for f in fs), *prefixes])
+    looked_up = [f for fs in (*forms.values(), *joined.values()) for f in fs]
+    files = names.with_name_words([*looked_up, *prefixes])
     scores: dict[str, float] = defaultdict(float)
     matched: dict[str, int] = defaultdict(int)
     name_words: dict[str, int] = {}
+    spelled: dict[str, set[str]] = defaultdict(set)  # file -> the query's keys its name holds
+
+    def count(hits: list[tuple[str, int]], words_matched: int) -> None:
+        if 0 < len(hits) <= MAX_STEM_FILES:
+            for path, size in hits:
+                scores[path] += 1.0 / len(hits)
+                matched[path] += words_matched
+                name_words[path] = size
+
     for key in keys:
         hits = next((files[f] for f in forms[key] if f in files), None) or next(
             (files[key[:n]] for n in range(len(key) - 1, 3, -1) if key[:n] in files), []
         )
-        if 0 < len(hits) <= MAX_STEM_FILES:
-            for path, count in hits:
-                scores[path] += 1.0 / len(hits)
-                matched[path] += 1
-                name_words[path] = count
+        count(hits, 1)
+        for path, size in hits:
+            spelled[path].add(key)
+            name_words.setdefault(path, size)
+    for key in joined:
+        count(next((files[f] for f in joined[key] if f in files), []), 2)
     for path in scores:
         scores[path] *= min(1.0, matched[path] / name_words[path])
+    whole = [
+        path
+        for path, found in spelled.items()
+        if 2 <= name_words[path] <= len(found) and matched[path] < name_words[path]
+    ]
+    if 0 < len(whole) <= MAX_STEM_FILES:
+        for path in whole:
+            scores[path] = max(scores.get(path, 0.0), 1.0 / len(whole))
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return [Candidate(path=p, score=s) for p, s in ranked]
+
+
+def _joined_words(words: list[str]) -> dict[str, list[str]]:
+    """Two words of the query in a row, written as one (`thread pool` → `threadpool`), none
+    a stop word: light stem → the forms a file name's word may have."""
+    out: dict[str, list[str]] = {}
+    for first, second in itertools.pairwise(words):
+        if first in STOP_WORDS or second in STOP_WORDS or not (first + second).isalpha():
+            continue
+        out.setdefault(light_stem(first + second), _stem_forms(first + second))
+    return out
+
+
+def package_files(names: NameLookup) -> dict[str, list[str]]:
+    """Folder name → the package files it names: `extract` → `src/extract/mod.rs`."""
+    found = names.with_name_words(["init", "mod", "index"])
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for word in ("init", "mod", "index"):
+        for path, _ in found.get(word, []):
+            parts = path.split("/")
+            if parts[-1] in PACKAGE_FILES and len(parts) > 1:
+                by_folder[parts[-2].lower()].append(path)
+    return dict(by_folder)
+
+
+def doc_subjects(
+    names: NameLookup,
+    query: AnalyzedQuery,
+    best: list[str],
+    packages: Callable[[], Mapping[str, list[str]]] | None = None,
+) -> list[Candidate]:
+    """Code that a documentation page among `best` (the best full-text files) is named after:
+    `docs/extract.md` → `src/extract/mod.rs` (a package's own file is named by its folder,
+    `packages` gives them: by default `package_files`), `docs/routing.rst` → `routing.py`.
+    The page explains that code (a Rust crate includes such pages as its modules'
+    documentation), and pages rank below code, so a query the page answers points at the
+    code instead. Short queries only, as `stem_matches`; a name more than `MAX_STEM_FILES`
+    files share says nothing."""
+    pages = [p for p in dict.fromkeys(best) if p.lower().endswith(DOC_PAGE_SUFFIXES)]
+    if not pages or not is_short(query):
+        return []
+    subjects = [p.rsplit("/", 1)[-1].split(".", 1)[0].lower() for p in pages]
+    found = names.with_name_words([light_stem(s) for s in subjects])
+    folders = packages() if packages is not None else package_files(names)
+    out: dict[str, float] = {}
+    for subject in dict.fromkeys(subjects):
+        named = [p for p, words in found.get(light_stem(subject), []) if words == 1]
+        code = [
+            p
+            for p in dict.fromkeys(named + folders.get(subject, []))
+            if not p.lower().endswith((*DOC_PAGE_SUFFIXES, ".txt")) and not is_test_path(p)
+        ]
+        if 0 < len(code) <= MAX_STEM_FILES:
+            for path in code:
+                out.setdefault(path, 1.0 / len(code))
+    return [Candidate(path=p, score=s) for p, s in out.items()]
 
 
 def vector_chunks(store: CodeStore, vector: np.ndarray, limit: int) -> list[Candidate]:

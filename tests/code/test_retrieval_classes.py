@@ -339,6 +339,77 @@ def test_a_query_word_finds_the_file_named_by_its_uncut_form():
     assert [c.path for c in stem_matches(names, analyze_query("file stat"))] == ["lib/stat.c"]
 
 
+def test_a_query_verb_finds_the_file_named_by_its_doer():
+    from codemem.code.stages import stem_matches
+
+    names = NameIndex(["lib/formatter.bash", "lib/validator.bash", "lib/x.sh"])
+    found = stem_matches(names, analyze_query("how bats formats test output"))
+    assert [c.path for c in found] == ["lib/formatter.bash"]
+    found = stem_matches(names, analyze_query("what validates the count"))
+    assert [c.path for c in found] == ["lib/validator.bash"]
+    # and back: the doer finds the file named by the verb
+    found = stem_matches(NameIndex(["lib/validate.py"]), analyze_query("the count validator"))
+    assert [c.path for c in found] == ["lib/validate.py"]
+
+
+def test_a_noun_in_ion_finds_the_file_named_by_its_verb():
+    from codemem.code.stages import stem_matches
+
+    names = NameIndex(["src/compose.ts", "src/createStore.ts", "src/extract.rs", "src/a.ts"])
+    found = stem_matches(names, analyze_query("function composition utility"))
+    assert [c.path for c in found] == ["src/compose.ts"]
+    found = stem_matches(names, analyze_query("store creation and extraction"))
+    # createStore.ts: "store" and "create", its whole name
+    assert [(c.path, c.score) for c in found] == [
+        ("src/createStore.ts", 2.0),
+        ("src/extract.rs", 1.0),
+    ]
+
+
+def test_two_query_words_in_a_row_may_be_one_word_of_a_file_name():
+    from codemem.code.stages import stem_matches
+
+    names = NameIndex(["src/threadpool.c", "src/unix/thread.c", "src/win/thread.c", "src/pool.c"])
+    found = stem_matches(names, analyze_query("thread pool and work queue"))
+    assert [(c.path, c.score) for c in found][:2] == [
+        ("src/pool.c", 1.0),
+        ("src/threadpool.c", 1.0),
+    ]
+    # not across a stop word
+    found = stem_matches(names, analyze_query("the thread of a pool"))
+    assert "src/threadpool.c" not in [c.path for c in found]
+
+
+def test_a_name_the_query_spells_whole_counts_though_its_words_are_common():
+    from codemem.code.stages import stem_matches
+
+    paths = [f"lang/Array{n}.java" for n in ("Utils", "Sorter", "Fill", "Builder")]
+    paths += [f"lang/{n}Utils.java" for n in ("Class", "String", "Char", "Number")]
+    names = NameIndex(paths)
+    found = stem_matches(names, analyze_query("array utility operations and safe conversion"))
+    assert [(c.path, c.score) for c in found] == [("lang/ArrayUtils.java", 1.0)]
+    # one common word alone still says nothing
+    assert stem_matches(names, analyze_query("array operations")) == []
+
+
+def test_a_documentation_page_the_query_finds_proposes_the_code_named_like_it():
+    from codemem.code.stages import doc_subjects
+
+    paths = ["src/docs/extract.md", "src/extract/mod.rs", "src/extract/query.rs", "src/lib.rs"]
+    paths += ["docs/routing.rst", "pkg/routing.py", "tests/routing.py", "src/docs/other.md"]
+    names = NameIndex(paths)
+    q = analyze_query("how extractors implement FromRequest")
+    best = ["src/lib.rs", "src/docs/extract.md", "docs/routing.rst", "src/docs/other.md"]
+    found = doc_subjects(names, q, best)
+    assert [(c.path, c.score) for c in found] == [
+        ("src/extract/mod.rs", 1.0),
+        ("pkg/routing.py", 1.0),
+    ]
+    assert doc_subjects(names, q, ["src/lib.rs"]) == []
+    long_report = analyze_query("extract " + "word " * 30)
+    assert doc_subjects(names, long_report, best) == []
+
+
 def test_a_short_query_may_spell_a_name_in_words():
     from codemem.code.stages import phrase_names, symbol_matches
 

@@ -176,6 +176,20 @@ def test_a_file_matching_in_several_chunks_passes_one_matching_in_one():
     assert files_by_chunks(chunks) == ["many.py", "one_hit.py", "other.py"]
 
 
+def test_a_file_name_votes_by_how_well_the_query_names_it():
+    from codemem.code.fusion import StageResults, rank_files
+    from codemem.code.stages import Candidate
+
+    q = analyze_query("store creation")
+    results = StageResults(
+        chunks=[Candidate("a.ts", 2.0), Candidate("b.ts", 1.0)],
+        stems=[Candidate("b.ts", 1.0), Candidate("a.ts", 0.25)],
+    )
+    scores = rank_files(results, q, dict.fromkeys(["a.ts", "b.ts"], "typescript"), {}, rrf_k=20)
+    # b.ts: 1/22 + 0.5/21 (a full name match, the stage's whole vote); a.ts: 1/21 + half of 0.5/22
+    assert scores == {"a.ts": 1 / 21 + 0.5 * 0.5 / 22, "b.ts": 1 / 22 + 0.5 / 21}
+
+
 def test_a_span_in_a_stale_index_is_judged_by_todays_test_rule():
     from codemem.code.search import span_prior
     from codemem.code.stages import Candidate
