@@ -57,6 +57,9 @@ GENERATED_MARKERS = re.compile(
     rb"(do not|don'?t) edit (it|this file) directly|Generated: \d{4}-\d\d-\d\d)",
     re.IGNORECASE | re.MULTILINE,
 )
+# Texts one of which (lower-cased) every match of GENERATED_MARKERS holds: a file's head without
+# any is not searched with it (a pattern tried at every line start costs ~60 µs a file).
+_GENERATED_WORDS = (b"generated", b"edit", b"amalgamation of", b"merged from multiple")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +243,9 @@ def content_skip_reason(data: bytes) -> str | None:
     head = data[:8192]
     if b"\0" in head:
         return "binary"
-    if GENERATED_MARKERS.search(data[:2048]):
+    top = data[:2048]
+    lowered = top.lower()
+    if any(word in lowered for word in _GENERATED_WORDS) and GENERATED_MARKERS.search(top):
         return "generated"
     if len(data) > 20_000:
         newlines = data.count(b"\n")
