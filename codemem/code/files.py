@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -221,8 +222,10 @@ def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None,
         return None, "missing"
     except OSError:
         return None, "unreadable"
-    if not os.path.isfile(full) or os.path.islink(full):
-        return None, "symlink" if os.path.islink(full) else "not_a_file"
+    if stat.S_ISLNK(st.st_mode):  # `lstat` told: no more calls to ask again
+        return None, "symlink"
+    if not stat.S_ISREG(st.st_mode):
+        return None, "not_a_file"
     real = os.path.realpath(full)
     if not real.startswith(str(root.resolve()) + os.sep):
         return None, "outside_repo"
