@@ -277,6 +277,12 @@ _CPP_HINT = re.compile(
     rb"\bclass\s+\w|\bnamespace\b|\btemplate\s*<|\bstd::|::|\bpublic:|\bprivate:|"
     rb"\bvirtual\b|#include\s*<(?:iostream|string|vector|memory|map)>"
 )
+# Texts one of which every match of _CPP_HINT holds: a C header's head without any is not
+# searched with it (the pattern is tried at every character: ~130 µs a header, ~30 this way).
+_CPP_WORDS = (
+    b"::", b"class", b"namespace", b"template", b"public:", b"private:", b"virtual",
+    b"iostream>", b"string>", b"vector>", b"memory>", b"map>",
+)  # fmt: skip
 _SHEBANG = re.compile(rb"^#!\s*(?:/usr)?(?:/local)?/bin/(?:env\s+(?:-S\s+)?)?([\w.+-]+)")
 _SHEBANG_LANGS = {
     "python": "python",
@@ -319,7 +325,7 @@ def language_for_path(path: str, head: bytes | None = None) -> str | None:
         if suffix in _EXTENSION_MAP:
             return _EXTENSION_MAP[suffix]
         if suffix == ".h":
-            return "cpp" if head and _CPP_HINT.search(head) else "c"
+            return "cpp" if head and _is_cpp(head) else "c"
         dot = lower.find(".", dot + 1)
     if head and head.startswith(b"#!"):
         match = _SHEBANG.match(head)
@@ -329,6 +335,10 @@ def language_for_path(path: str, head: bytes | None = None) -> str | None:
                 interpreter.rstrip("0123456789.")
             )
     return None
+
+
+def _is_cpp(head: bytes) -> bool:
+    return any(word in head for word in _CPP_WORDS) and _CPP_HINT.search(head) is not None
 
 
 def is_prose(path: str, language: str | None) -> bool:

@@ -142,6 +142,10 @@ _PLACEHOLDER = re.compile(
     r"x{4,}|\*{3,}|\.{3}|<[^>]*>|\{[^}]*\}|%\(|\$[A-Z_]+|^(?:pass(?:word)?|user(?:name)?|secret|token)$"
 )
 _URL = re.compile(r"://")
+# A character every match of a rule holds beside its anchor: a window without it is not
+# searched (the URL pattern, with no literal to start at, is tried at every letter; URLs in
+# docstrings and comments rarely hold a password's `@`).
+_HOLDS = {"secrets/url-password": "@"}
 
 # Printable ASCII and tab are text; in text every other byte becomes a line break (no pattern
 # crosses one); in binary content, runs of ten printable bytes ("p" in the mask) are looked at.
@@ -269,7 +273,10 @@ def find_secrets(
     for rule, severity, pattern, what in KNOWN:
         if rules is not None and rule not in rules:
             continue
+        holds = _HOLDS.get(rule)
         for start, end in windows(lowered, ANCHORS[rule], seen, around):
+            if holds and text.find(holds, start, end) < 0:
+                continue
             for match in pattern.finditer(text, start, end):
                 found = _found(rule, severity, what, match)
                 if not placeholder(found.value):
