@@ -23,7 +23,7 @@ from contextlib import closing
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from codemem.code.tags import encoded_records
+from codemem.code.tags_file import encoded_records
 from codemem.infra import fsync_dir
 
 RECORD_NAME = "published.json"  # in each published folder, beside index/
