@@ -95,6 +95,17 @@ def _rows(out: dict[str, Any], seg: Segment, prefix: str, live: np.ndarray, path
         out[key].extend(seg, column, runs)
 
 
+def _sorted_union(tables: list[np.ndarray]) -> np.ndarray:
+    """The distinct terms of sorted term tables, sorted. Their concatenation is a few sorted
+    runs, which a stable sort (timsort) merges; `np.unique` would hash every term first (ten
+    times slower on a merge's fixed-width byte strings)."""
+    terms = np.sort(np.concatenate(tables), kind="stable")
+    first = np.empty(len(terms), bool)
+    first[:1] = True
+    np.not_equal(terms[1:], terms[:-1], out=first[1:])
+    return terms[first]
+
+
 def _merge_postings(segments: list[Segment], prefix: str, lives: list[np.ndarray]) -> Postings:
     """The postings of the live documents of `segments`, renumbered in order (lives[i]: which
     documents of segments[i] stay)."""
@@ -104,7 +115,7 @@ def _merge_postings(segments: list[Segment], prefix: str, lives: list[np.ndarray
     tables = [seg.terms(prefix) for seg in segments]
     if not any(len(t) for t in tables):
         return Postings.empty(len(lengths))
-    table = np.unique(np.concatenate([t for t in tables if len(t)]))
+    table = _sorted_union([t for t in tables if len(t)])
     # Each segment's terms in the merged table, and how many live postings each has there.
     ids, counts = [], []
     df = np.zeros(len(table), np.int64)
