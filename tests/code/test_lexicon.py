@@ -196,8 +196,10 @@ def test_a_merge_unites_the_sorted_term_tables_as_a_sort_of_all_would():
     rng = np.random.default_rng(3)
     words = np.array([f"w{n}".encode() * rng.integers(1, 4) for n in range(400)])
     tables = [np.unique(rng.choice(words, size)).astype(f"S{width}")
-              for size, width in ((50, 9), (300, 12), (1, 40), (120, 20))]  # fmt: skip
-    united = _sorted_union(tables)
+              for size, width in ((50, 9), (300, 12), (1, 40), (0, 1), (120, 20))]  # fmt: skip
+    united, rows = _sorted_union(tables)
     expected = np.unique(np.concatenate(tables))
     assert united.dtype == expected.dtype
     assert united.tolist() == expected.tolist()
+    for table, found in zip(tables, rows, strict=True):
+        assert found.tolist() == np.searchsorted(united, table.astype(united.dtype)).tolist()
