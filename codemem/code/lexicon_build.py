@@ -28,6 +28,7 @@ SEGMENT_KIND = "codemem-lexicon"
 SEGMENT_FORMAT = 1
 # LanceDB's full-text tokenizer drops tokens longer than this (bytes); so do the segments.
 MAX_TOKEN_BYTES = 40
+SMALL_TEXTS_CHARS = 1 << 29  # texts this long in all fit 32-bit Arrow offsets (2 GB)
 NAME_KEY_BYTES = 48  # a symbol name's key in the name index: longer names are checked whole
 # Null flags of the optional string columns (None is not "").
 NULL_SYMBOL, NULL_SYMBOL_KIND = 1, 2
@@ -122,8 +123,13 @@ def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # From malloc, not Arrow's default pool (mimalloc), which keeps what it frees: the
     # writer hands the C heap's free pages back after each batch (`trim_heap`).
     pool = pa.system_memory_pool()
+    # 32-bit offsets (a tenth faster to split and encode) whenever the texts surely fit them:
+    # at most 4 UTF-8 bytes a character.
+    small = sum(map(len, texts)) < SMALL_TEXTS_CHARS
     lists = pc.split_pattern(
-        pa.array(texts, pa.large_string(), memory_pool=pool), " ", memory_pool=pool
+        pa.array(texts, pa.string() if small else pa.large_string(), memory_pool=pool),
+        " ",
+        memory_pool=pool,
     )
     counts = np.diff(np.asarray(lists.offsets))
     encoded = pc.dictionary_encode(lists.flatten(), memory_pool=pool)

@@ -192,6 +192,19 @@ def test_a_segment_groups_rows_by_file_and_keeps_nul_and_none_apart(tmp_path):
     assert cols.view("c_symbol_kind").tolist() == [1, 1, 2]
 
 
+def test_texts_too_long_for_32_bit_offsets_are_split_into_the_same_tokens(monkeypatch):
+    import codemem.code.lexicon_build as build
+
+    texts = ["a b a", "", "x  y", " ünï cödé ", "q" * 41 + " b"]
+    small = build._tokens(texts)
+    monkeypatch.setattr(build, "SMALL_TEXTS_CHARS", 0)  # 64-bit offsets
+    large = build._tokens(texts)
+    for got, want in zip(large, small, strict=True):
+        assert got.dtype == want.dtype
+        assert got.tolist() == want.tolist()
+    assert small[2].tolist() == [3, 1, 3, 4, 2]
+
+
 def test_a_merge_unites_the_sorted_term_tables_as_a_sort_of_all_would():
     rng = np.random.default_rng(3)
     words = np.array([f"w{n}".encode() * rng.integers(1, 4) for n in range(400)])
