@@ -302,6 +302,20 @@ class Columns:
 def string_columns(strings: Iterable[str]) -> tuple[Column, Column]:
     """(blob, offsets) columns holding `strings` (none may contain NUL): NUL-joined UTF-8,
     and where each one starts (one more offset than strings)."""
+    import numpy as np  # writers only: a reader of column files needs no numpy
+
+    texts = strings if isinstance(strings, list) else list(strings)
+    # One join and one encode, the offsets found in the bytes: no Python work per string.
+    blob = ("\0".join(texts) + "\0").encode("utf-8", "surrogateescape") if texts else b""
+    ends = np.flatnonzero(np.frombuffer(blob, np.uint8) == 0)
+    if len(ends) != len(texts):  # a string holds NUL after all: its own end is the next one
+        return _string_columns_one_by_one(texts)
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    offsets[1:] = ends + 1
+    return ("B", blob), ("q", offsets)
+
+
+def _string_columns_one_by_one(strings: Iterable[str]) -> tuple[Column, Column]:
     from array import array
 
     blob = bytearray()

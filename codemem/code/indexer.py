@@ -36,7 +36,7 @@ from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
 from codemem.code.worktree import FileIds, ListingSettings, WorkTree
 from codemem.config.snapshot import search_snapshot
-from codemem.infra import FileLock, trim_heap
+from codemem.infra import FileLock
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ Progress = Callable[[int, int], None]
 INDEX_FORMAT = 5
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
-SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: scalar indexes and graph built one at a time
+SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: the scalar indexes built one at a time
 COMPACT_UNIT_CHUNKS = 100_000  # index.compact_every runs per this many chunks indexed
 
 
@@ -293,20 +293,17 @@ def _finish(
     complete."""
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
-    # Both cores: LanceDB builds each table's scalar indexes in a thread of its own without
-    # the GIL while this thread saves the tags and builds the reference graph. In a large
-    # repository they take turns instead, so their memory peaks do not add up.
-    beside = len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES
-    threads = len(SCALAR_INDEXES) if beside else 1
+    # Both cores: LanceDB builds the scalar indexes without the GIL while this thread saves
+    # the tags and builds the reference graph. A large repository builds them one after the
+    # other in one thread, so that only one index's memory adds to the graph's (the Linux
+    # kernel: about 110 MB more at the end, still well under the parsing's peak; both
+    # indexes at once would add 285 MB).
+    threads = len(SCALAR_INDEXES) if len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES else 1
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexes") as pool:
         built = [pool.submit(store.ensure_scalar, name) for name in SCALAR_INDEXES]
-        if beside:
-            _update_tags(plan.target, writer.tags, plan.full)
+        _update_tags(plan.target, writer.tags, plan.full)
         for future in built:
             future.result()
-    if not beside:
-        trim_heap()  # what the scalar indexes freed leaves before the graph takes its own
-        _update_tags(plan.target, writer.tags, plan.full)
     manifest.runs_since_maintain += 1
     if not plan.full and _needs_maintenance(manifest, config):
         store.maintain(config.index.keep_versions_seconds)

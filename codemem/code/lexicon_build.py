@@ -12,9 +12,10 @@ loops run over a batch's distinct terms and rows, never over its tokens twice.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ SEGMENT_KIND = "codemem-lexicon"
 SEGMENT_FORMAT = 1
 # LanceDB's full-text tokenizer drops tokens longer than this (bytes); so do the segments.
 MAX_TOKEN_BYTES = 40
+SMALL_TEXTS_CHARS = 1 << 29  # texts this long in all fit 32-bit Arrow offsets (2 GB)
 NAME_KEY_BYTES = 48  # a symbol name's key in the name index: longer names are checked whole
 # Null flags of the optional string columns (None is not "").
 NULL_SYMBOL, NULL_SYMBOL_KIND = 1, 2
@@ -121,8 +123,13 @@ def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # From malloc, not Arrow's default pool (mimalloc), which keeps what it frees: the
     # writer hands the C heap's free pages back after each batch (`trim_heap`).
     pool = pa.system_memory_pool()
+    # 32-bit offsets (a tenth faster to split and encode) whenever the texts surely fit them:
+    # at most 4 UTF-8 bytes a character.
+    small = sum(map(len, texts)) < SMALL_TEXTS_CHARS
     lists = pc.split_pattern(
-        pa.array(texts, pa.large_string(), memory_pool=pool), " ", memory_pool=pool
+        pa.array(texts, pa.string() if small else pa.large_string(), memory_pool=pool),
+        " ",
+        memory_pool=pool,
     )
     counts = np.diff(np.asarray(lists.offsets))
     encoded = pc.dictionary_encode(lists.flatten(), memory_pool=pool)
@@ -235,13 +242,15 @@ class SegmentData:
 
         codes: dict[str, int] = {}
 
-        def coded(values: Iterable[str | None]) -> np.ndarray:
-            return np.array([codes.setdefault(v or "", len(codes)) for v in values], np.uint32)
+        def coded(values: Sequence[str | None]) -> np.ndarray:
+            # Codes in the order values are first seen; the rows looked up in C, not in a loop.
+            own = {v: codes.setdefault(v or "", len(codes)) for v in dict.fromkeys(values)}
+            return np.fromiter(map(own.__getitem__, values), np.uint32, len(values))
 
-        def strings(name: str, values: Iterable[str | None] | RawStrings) -> dict[str, Column]:
+        def strings(name: str, values: Sequence[str | None] | RawStrings) -> dict[str, Column]:
             if isinstance(values, RawStrings):
                 return values.columns(name)
-            blob, offsets = string_columns((v or "").replace("\0", "") for v in values)
+            blob, offsets = string_columns(_without_nul(values))
             return {name: blob, f"{name}_offsets": offsets}
 
         c, s = self.chunks, self.symbols
@@ -298,6 +307,14 @@ class SegmentData:
         return cols
 
 
+def _without_nul(values: Sequence[str | None]) -> list[str]:
+    """`values` with None as "" and NUL characters (which end a stored string) left out."""
+    texts = [v or "" for v in values]
+    if "\0" in "".join(texts):
+        return [t.replace("\0", "") for t in texts]
+    return texts
+
+
 def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:
     """Where each path's rows start (rows are grouped by path, in path order)."""
     return np.concatenate(([0], np.cumsum(np.bincount(row_paths, minlength=paths)))).astype(
@@ -309,8 +326,15 @@ def _null_flags(*columns: tuple[Sequence[Any], int]) -> np.ndarray:
     size = len(columns[0][0]) if columns else 0
     flags = np.zeros(size, np.uint8)
     for values, bit in columns:
-        flags |= np.fromiter((bit if v is None else 0 for v in values), np.uint8, size)
+        flags[np.fromiter(map(operator.is_, values, repeat(None)), bool, size)] |= bit
     return flags
+
+
+def _grouping(row_paths: np.ndarray) -> np.ndarray | None:
+    """The order that groups rows by file (stable), or None when they already are."""
+    if not (row_paths[1:] < row_paths[:-1]).any():
+        return None
+    return np.argsort(row_paths, kind="stable")
 
 
 def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
@@ -320,12 +344,15 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
     index = {path: i for i, path in enumerate(paths)}
     c_path = np.array([index[p] for p in chunks.get("path", [])], np.int64)
     s_path = np.array([index[p] for p in symbols.get("path", [])], np.int64)
-    c_order = np.argsort(c_path, kind="stable")  # rows grouped by file (they already are)
-    s_order = np.argsort(s_path, kind="stable")
+    c_order, s_order = _grouping(c_path), _grouping(s_path)
+    if c_order is not None:
+        c_path = c_path[c_order]
+    if s_order is not None:
+        s_path = s_path[s_order]
 
-    def pick(columns: dict[str, list[Any]], name: str, order: np.ndarray) -> list[Any]:
+    def pick(columns: dict[str, list[Any]], name: str, order: np.ndarray | None) -> list[Any]:
         values = columns.get(name, [])
-        return [values[i] for i in order.tolist()]
+        return values if order is None else [values[i] for i in order.tolist()]
 
     chunk_symbol, chunk_symbol_kind = (
         pick(chunks, "symbol", c_order),
@@ -336,7 +363,7 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
     )
     chunk_postings, file_postings = build_chunk_and_file_postings(
         pick(chunks, "search", c_order),
-        c_path[c_order],
+        c_path,
         np.array(pick(chunks, "file_tokens", c_order), np.int64),
         files.get("search", []),
     )
@@ -346,14 +373,14 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
         tests=[bool(t) for t in files.get("is_test", [])],
         covers=hashes(chain(paths, removed)),
         chunks={
-            "path": c_path[c_order], "id": pick(chunks, "id", c_order),
+            "path": c_path, "id": pick(chunks, "id", c_order),
             "start": pick(chunks, "start_line", c_order), "end": pick(chunks, "end_line", c_order),
             "kind": pick(chunks, "kind", c_order), "symbol": chunk_symbol,
             "symbol_kind": chunk_symbol_kind,
             "null": _null_flags((chunk_symbol, NULL_SYMBOL), (chunk_symbol_kind, NULL_SYMBOL_KIND)),
         },
         symbols={
-            "path": s_path[s_order], "name": pick(symbols, "name", s_order),
+            "path": s_path, "name": pick(symbols, "name", s_order),
             "qualname": pick(symbols, "qualname", s_order), "kind": pick(symbols, "kind", s_order),
             "start": pick(symbols, "start_line", s_order), "end": pick(symbols, "end_line", s_order),
             "signature": signature, "docstring": docstring, "parent": parent,

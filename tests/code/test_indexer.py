@@ -220,10 +220,10 @@ def test_many_incremental_runs_keep_disk_and_fragments_bounded(repo_factory, mon
     assert len(lexicon.segments) <= MERGE_AT  # the newest small segments are merged
 
 
-def test_a_large_repository_builds_its_scalar_indexes_and_graph_in_turn(
+def test_a_large_repository_builds_its_scalar_indexes_one_after_the_other(
     repo_factory, tmp_path, monkeypatch
 ):
-    """Above SIDE_BY_SIDE_MAX_FILES the finish runs one step at a time: the same index."""
+    """Above SIDE_BY_SIDE_MAX_FILES the scalar indexes are built in turn: the same index."""
     import codemem.code.indexer as indexer
 
     repo = repo_factory("shop")

@@ -13,10 +13,13 @@ import numpy as np
 
 import codemem.code.lexicon_writer as writer_module
 from codemem.code import CodeIndex
+from codemem.code.columns import Columns
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.lexicon import LEXICON_DIR, LIST_NAME, Lexicon, read_list
-from codemem.code.lexicon_build import build_chunk_and_file_postings
+from codemem.code.lexicon_build import build_chunk_and_file_postings, from_batch
+from codemem.code.lexicon_merge import _sorted_union
+from codemem.code.rows import Batch
 from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.code.test_indexer import lexicon_answers
@@ -165,3 +168,51 @@ def test_file_postings_counted_from_chunk_tokens_are_those_of_the_whole_file_tex
         assert got.terms.dtype == want.terms.dtype
         for name in ("terms", "starts", "docs", "tfs", "lengths"):
             assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
+
+
+def test_a_segment_groups_rows_by_file_and_keeps_nul_and_none_apart(tmp_path):
+    batch = Batch(
+        files={"path": ["a.c", "b.c"], "language": ["c", "c"], "is_test": [False, True],
+               "search": ["a c", "b c"]},
+        chunks={"path": ["b.c", "a.c", "b.c"], "id": ["b1", "a1", "b2"], "start_line": [1, 1, 5],
+                "end_line": [4, 9, 8], "kind": ["function", None, "function"],
+                "symbol": ["f\0g", None, ""], "symbol_kind": [None, None, "function"],
+                "search": ["x", "y", "z"], "file_tokens": [1, 1, 1]},
+        symbols={key: [] for key in ("path", "name", "qualname", "kind", "start_line",
+                                     "end_line", "signature", "docstring", "parent")},
+    )  # fmt: skip
+    from_batch(batch).write(tmp_path / "seg.bin")
+    cols = Columns.open(tmp_path / "seg.bin")
+    assert cols.view("c_path").tolist() == [0, 1, 1]  # a.c's row first, b.c's in their order
+    assert bytes(cols.bytes("c_id")) == b"a1\0b1\0b2\0"
+    assert bytes(cols.bytes("c_symbol")) == b"\0fg\0\0"  # NUL left out, None stored as ""
+    assert cols.view("c_null").tolist() == [3, 2, 0]  # None, not "", is null
+    assert bytes(cols.bytes("codes")) == b"c\0\0function\0"  # in the order first seen
+    assert cols.view("c_kind").tolist() == [1, 2, 2]
+    assert cols.view("c_symbol_kind").tolist() == [1, 1, 2]
+
+
+def test_texts_too_long_for_32_bit_offsets_are_split_into_the_same_tokens(monkeypatch):
+    import codemem.code.lexicon_build as build
+
+    texts = ["a b a", "", "x  y", " ünï cödé ", "q" * 41 + " b"]
+    small = build._tokens(texts)
+    monkeypatch.setattr(build, "SMALL_TEXTS_CHARS", 0)  # 64-bit offsets
+    large = build._tokens(texts)
+    for got, want in zip(large, small, strict=True):
+        assert got.dtype == want.dtype
+        assert got.tolist() == want.tolist()
+    assert small[2].tolist() == [3, 1, 3, 4, 2]
+
+
+def test_a_merge_unites_the_sorted_term_tables_as_a_sort_of_all_would():
+    rng = np.random.default_rng(3)
+    words = np.array([f"w{n}".encode() * rng.integers(1, 4) for n in range(400)])
+    tables = [np.unique(rng.choice(words, size)).astype(f"S{width}")
+              for size, width in ((50, 9), (300, 12), (1, 40), (0, 1), (120, 20))]  # fmt: skip
+    united, rows = _sorted_union(tables)
+    expected = np.unique(np.concatenate(tables))
+    assert united.dtype == expected.dtype
+    assert united.tolist() == expected.tolist()
+    for table, found in zip(tables, rows, strict=True):
+        assert found.tolist() == np.searchsorted(united, table.astype(united.dtype)).tolist()

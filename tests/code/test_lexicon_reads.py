@@ -25,6 +25,19 @@ def test_strings_read_one_at_a_time_as_all_at_once():
         empty[0]
 
 
+def test_string_columns_are_nul_joined_utf8_and_where_each_string_starts():
+    (_, blob), (_, offsets) = string_columns(["a", "", "é", "bad \udcff"])
+    assert bytes(blob) == b"a\0\0\xc3\xa9\0bad \xff\0"
+    assert memoryview(bytes(offsets)).cast("q").tolist() == [0, 2, 3, 6, 12]
+    # A string holding NUL after all keeps its own end: the next string starts after it.
+    (_, blob), (_, offsets) = string_columns(["a\0b", "c"])
+    assert bytes(blob) == b"a\0b\0c\0"
+    assert memoryview(bytes(offsets)).cast("q").tolist() == [0, 4, 6]
+    (_, blob), (_, offsets) = string_columns([])
+    assert bytes(blob) == b""
+    assert memoryview(bytes(offsets)).cast("q").tolist() == [0]
+
+
 def test_ties_are_ordered_by_name_as_a_full_sort_orders_them():
     rng = random.Random(7)
     names = {(s, d): f"n{rng.randrange(30)}" for s in range(3) for d in range(200)}
