@@ -59,9 +59,7 @@ def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tm
     )
     # The REST client's models that lance_namespace names are imported when first used, then
     # validate and construct as usual; later models are not touched.
-    assert out == (
-        "False False\n{} False ['t'] ['u'] True\nTrue True\noverrides True\n['a.py']\n"
-    )
+    assert out == ("False False\n{} False ['t'] ['u'] True\nTrue True\noverrides True\n['a.py']\n")
 
 
 def test_a_process_that_loaded_overrides_keeps_it(tmp_path):
