@@ -150,6 +150,12 @@ class BatchWriter:
         """Whether the store is open (or failed to open): `store` will not wait."""
         return self._store.done()
 
+    def release_interrupts(self) -> None:
+        """The run stops before it asked for the store: Ctrl-C goes back to its handler."""
+        if self._held is not None:
+            self._held.release()
+            self._held = None
+
     @property
     def store(self) -> Any:
         opened = self._store.result()
@@ -269,6 +275,13 @@ class HeldInterrupt:
     def _deliver(self, _opened: Future[Any]) -> None:
         if self.pending:  # in the opening thread, now that it imports nothing more
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    def release(self) -> None:
+        """The run ends early (an error): the previous handler is back at once, and a Ctrl-C
+        noted meanwhile is dropped, never delivered later into whatever the process does next
+        (the error is already on its way)."""
+        self.pending = False
+        self.restore()
 
     def restore(self) -> None:
         """Put the previous handler back (main thread only)."""

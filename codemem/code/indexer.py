@@ -162,6 +162,9 @@ def _refresh(
     writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
     try:
         _write(plan, results, writer, summary, config)
+    except BaseException:
+        writer.release_interrupts()  # a long-lived process (watch, chat) keeps its Ctrl-C
+        raise
     finally:
         results.close()  # stop the workers now, not whenever GC gets to it
     _finish(ws, config, plan, writer, summary, started)

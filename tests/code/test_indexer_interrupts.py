@@ -280,3 +280,34 @@ def test_a_ctrl_c_while_the_store_opens_is_held_then_delivered():
     finally:
         held.restore()
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_run_that_fails_before_it_writes_gives_ctrl_c_back(indexed_repo, monkeypatch):
+    """An index run in a long-lived process (watch, chat) that fails while the store is still
+    opening puts the Ctrl-C handler back, and a Ctrl-C noted meanwhile is not delivered later."""
+    import threading
+
+    from codemem.code import batch_writer
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are set in the main thread only")
+    opening = threading.Event()
+    open_store = batch_writer._open_store
+
+    def slow_open(*args, **kwargs):
+        opening.wait(10)
+        return open_store(*args, **kwargs)
+
+    def fail(*_args, **_kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # noted by the held handler, not raised
+        time.sleep(0.05)
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(batch_writer, "_open_store", slow_open)
+    monkeypatch.setattr(indexer, "_write", fail)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(OSError, match="disk gone"):
+        index(indexed_repo)
+    assert signal.getsignal(signal.SIGINT) is before
+    opening.set()  # the store opens now: the Ctrl-C noted earlier is not delivered
+    time.sleep(0.5)
