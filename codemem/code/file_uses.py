@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from math import sqrt
 from typing import TYPE_CHECKING
 
@@ -50,13 +50,14 @@ class FileUses:
 
     def __init__(self, tags: Callable[[], TagStore | None], definers: Definers) -> None:
         self._tags_source = tags
-        self._tags: list[TagStore | None] = []
         self._definers = definers
 
+    @cached_property
+    def _tags(self) -> TagStore | None:
+        return self._tags_source()
+
     def __call__(self, path: str) -> list[tuple[str, float]]:
-        if not self._tags:
-            self._tags.append(self._tags_source())
-        tags = self._tags[0]
+        tags = self._tags
         refs = tags.references(path) if tags is not None else {}
         names = strongest_names({n: c for n, c in refs.items() if not is_ignored_name(n)})
         return used_files(path, names, self._definers(names) if names else {})

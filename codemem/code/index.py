@@ -79,6 +79,7 @@ class CodeIndex:
         self.ws = ws
         self._config = config
         self._settings_key = ""  # the `layers_key` of the settings, when loaded here
+        self._recorded: SearchSettings | None = None  # what `search_settings` read back
         self._stamp: tuple[int, int] | None = None  # of the tag store file last loaded
         self._tags: TagStore | None = None
         self._graph: RefGraph | None = None
@@ -102,19 +103,17 @@ class CodeIndex:
     def search_settings(self) -> Config | SearchSettings:
         """The settings a search reads: without `config`, those the last complete index run
         validated from the same layers (recorded in the manifest; no pydantic, a third of a
-        fresh search), else the configuration, validated as usual."""
-        if self._config is None:
+        fresh search), else the configuration, validated as usual. Read once, as `config`."""
+        if self._config is None and self._recorded is None:
             manifest = self._manifest()
             if manifest is not None:
                 try:
                     key = manifest.settings_key
                     if key and key == layers_key(read_layers(self.ws.config_file)):
-                        recorded = read_search_snapshot(manifest.search_settings)
-                        if recorded is not None:
-                            return recorded
+                        self._recorded = read_search_snapshot(manifest.search_settings)
                 finally:
                     manifest.close()
-        return self.config
+        return self._recorded or self.config
 
     # -- the index as a whole ----------------------------------------------------------------
 

@@ -373,20 +373,14 @@ class Lexicon:
         """Symbol rows whose name is one of `names`."""
         wanted = set(names)
         out: list[dict[str, Any]] = []
-        encoded = [n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in wanted]
+        encoded = _name_keys(wanted)
         for s, seg in self._each():
-            raw, rows = seg.cols.bytes("sn_keys"), seg.array("sn_rows")
-            if not len(rows) or not encoded:
+            found, _ = _named_rows(seg, encoded)
+            if not len(found):
                 continue
-            keys = np.frombuffer(raw, f"S{len(raw) // len(rows)}")
-            fits = [e for e in encoded if len(e) <= keys.dtype.itemsize]
-            if not fits:
-                continue
-            query = np.array(fits, keys.dtype)
-            lo, hi = np.searchsorted(keys, query, "left"), np.searchsorted(keys, query, "right")
             names_here = seg.strings("s_name")
             paths_of = seg.values("s_path")
-            for row in rows[_spans(lo, hi)].tolist():
+            for row in found.tolist():
                 if not seg.dead[paths_of[row]] and names_here[row] in wanted:
                     out.append(self._symbol_row(s, row))
         return _ordered(out)[:limit]
@@ -395,26 +389,18 @@ class Lexicon:
         """name -> the live files defining it, for those of `names` some file defines (reads
         only the name index and the symbols' paths, no rows)."""
         wanted = list(dict.fromkeys(names))
-        encoded = [n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in wanted]
+        encoded = _name_keys(wanted)
+        cut = np.array([len(e) == NAME_KEY_BYTES for e in encoded], bool)
         out: dict[str, set[str]] = {}
         for _, seg in self._each():
-            raw, rows = seg.cols.bytes("sn_keys"), seg.array("sn_rows")
-            if not len(rows) or not encoded:
+            found, name_of = _named_rows(seg, encoded)
+            if not len(found):
                 continue
-            keys = np.frombuffer(raw, f"S{len(raw) // len(rows)}")
-            fits = [i for i, e in enumerate(encoded) if len(e) <= keys.dtype.itemsize]
-            if not fits:
-                continue
-            query = np.array([encoded[i] for i in fits], keys.dtype)
-            lo, hi = np.searchsorted(keys, query, "left"), np.searchsorted(keys, query, "right")
-            found = rows[_spans(lo, hi)]
-            name_of = np.repeat(np.array(fits, np.int64), hi - lo)
             file_of = seg.array("s_path")[found].astype(np.int64)
             live = ~seg.dead[file_of]
-            cut = np.array([len(encoded[i]) == NAME_KEY_BYTES for i in fits])
-            if cut.any():  # a longer name cut to the same key: check the whole name
+            cut_rows = np.flatnonzero(cut[name_of] & live)
+            if len(cut_rows):  # a longer name cut to the same key: check the whole name
                 names_here = seg.strings("s_name")
-                cut_rows = np.flatnonzero(np.repeat(cut, hi - lo) & live)
                 for k in cut_rows.tolist():
                     live[k] = names_here[int(found[k])] == wanted[int(name_of[k])]
             width = len(seg.paths)
@@ -467,6 +453,27 @@ class Lexicon:
                 row = self._chunk_reader(s)
                 out.extend(row(doc) for doc in found)
         return out
+
+
+def _name_keys(names: Iterable[str]) -> list[bytes]:
+    """Each name's key in the name index: its first `NAME_KEY_BYTES` bytes."""
+    return [n.encode("utf-8", "surrogateescape")[:NAME_KEY_BYTES] for n in names]
+
+
+def _named_rows(seg: Segment, keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """The symbol rows of `seg` whose name key is one of `keys`, and for each row the index of
+    its key in `keys` (a cut key also finds the longer names it begins: check those whole)."""
+    raw, rows = seg.cols.bytes("sn_keys"), seg.array("sn_rows")
+    none = np.empty(0, np.int64)
+    if not len(rows) or not keys:
+        return none, none
+    stored = np.frombuffer(raw, f"S{len(raw) // len(rows)}")
+    fits = [i for i, key in enumerate(keys) if len(key) <= stored.dtype.itemsize]
+    if not fits:
+        return none, none
+    query = np.array([keys[i] for i in fits], stored.dtype)
+    lo, hi = np.searchsorted(stored, query, "left"), np.searchsorted(stored, query, "right")
+    return rows[_spans(lo, hi)], np.repeat(np.array(fits, np.int64), hi - lo)
 
 
 def _spans(a: np.ndarray, b: np.ndarray) -> np.ndarray:
