@@ -47,6 +47,9 @@ COMPANION_SLOTS = 1  # ...this many at most
 # reports only (a question asks for one place; a reported problem's fix often spans files).
 USED_ANCHORS = 1
 USED_WEIGHT = 1.0  # × the top score × the used file's share of the anchor's uses
+# Below the kept files of an issue report, the slots go to the code a fix spans: tests there
+# count this much more (in the dev sets no test below the fifth file was ever a gold file).
+LATER_TEST_FACTOR = 0.5
 
 
 @dataclass
@@ -193,6 +196,8 @@ def rank_files(
         graph_prior=graph_prior,
         depth_prior=depth_prior,
     )
+    if test_prior and query.is_report and not query.asks_for_tests:
+        later_tests_down(scores)
     if uses is not None and query.is_report:
         add_used(scores, uses, query)
     if cochange is not None:
@@ -205,6 +210,20 @@ def kept_files(scores: dict[str, float], keep: int) -> tuple[list[str], float, f
     raised below them may reach (just under the last of them)."""
     ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
     return ranked, scores[ranked[0]], scores[ranked[-1]] * 0.999
+
+
+def later_tests_down(
+    scores: dict[str, float], *, keep: int = COMPANION_KEEP, factor: float = LATER_TEST_FACTOR
+) -> None:
+    """Tests below the `keep` best files count `factor` less, in place: past the entry points
+    an issue report's fix spans code (the files it uses, those that change with it), and a
+    test there takes a slot from one. The kept files stay what the stages and priors gave."""
+    if len(scores) <= keep:
+        return
+    kept = set(kept_files(scores, keep)[0])
+    for path in scores:
+        if path not in kept and is_test_path(path):
+            scores[path] *= factor
 
 
 def add_used(
