@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch
-from codemem.config import Config
 from codemem.infra import trim_heap
 from codemem.workspace import Workspace
 
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from codemem.code.embed import Embedder
     from codemem.code.store import CodeStore
     from codemem.code.tags import FileTags, TagStore
+    from codemem.config import Config
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
 # enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codemem.config.defaults import defaults_if_unset
 from codemem.config.layers import layers_key, read_layers
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError
@@ -72,7 +73,9 @@ class CodeIndex:
 
     Keep one per workspace: the repo map's tag store and graph stay loaded between calls and
     are reloaded only when an index run changed them. Without `config` the workspace's
-    settings are loaded when first needed (the repo map and the rows need none).
+    settings are loaded when first needed (the repo map and the rows need none); when no
+    layer sets anything, they are the defaults of the two sections the code index reads,
+    read without pydantic (`codemem.config.defaults`).
     """
 
     def __init__(self, ws: Workspace, config: Config | None = None) -> None:
@@ -93,10 +96,13 @@ class CodeIndex:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from codemem.config import read_layers, validate_layers  # pydantic: when needed
-
             layers = read_layers(self.ws.config_file)
-            self._config = validate_layers(layers)
+            # No layer sets anything: the defaults, read without pydantic.
+            self._config = defaults_if_unset(layers)
+            if self._config is None:
+                from codemem.config import validate_layers  # pydantic: when needed
+
+                self._config = validate_layers(layers)
             self._settings_key = layers_key(layers)
         return self._config
 
