@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel
+import pydantic.dataclasses
+from pydantic import BaseModel, ConfigDict
 
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
 from codemem.infra import SharedLock
@@ -69,8 +70,9 @@ _MODEL_IMPORT = re.compile(rf"^from {re.escape(_MODELS)}\.(\w+) import (\w+)$", 
 
 def import_lancedb() -> Any:
     """Import lancedb, skipping the eager import of its REST client package and the
-    developers' override checks (`_without_override_checks`), its models built when first
-    used (`_models_built_on_first_use`)."""
+    developers' override checks (`_without_override_checks`), its models and pydantic
+    dataclasses built when first used (`_models_built_on_first_use`,
+    `_dataclasses_built_on_first_use`)."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
     # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
@@ -86,7 +88,12 @@ def import_lancedb() -> Any:
             if models is not None and models.origin and models.submodule_search_locations:
                 sys.modules[_MODELS] = _deferred_models(models)
     try:
-        with _without_override_checks(), _models_built_on_first_use(), _no_collections():
+        with (
+            _without_override_checks(),
+            _models_built_on_first_use(),
+            _dataclasses_built_on_first_use(),
+            _no_collections(),
+        ):
             import lancedb
     except ImportError:
         if not stubbed:
@@ -195,6 +202,32 @@ def _models_built_on_first_use() -> Iterator[None]:
         yield
     finally:
         BaseModel.model_config = saved
+
+
+@contextmanager
+def _dataclasses_built_on_first_use() -> Iterator[None]:
+    """While lancedb is imported, pydantic dataclasses are built when first used too.
+
+    `defer_build` on `BaseModel` does not reach pydantic dataclasses, which take their config
+    from the decorator or the class: lancedb's full-text query classes (`MatchQuery`...),
+    which codemem never uses, would build their validators at import (a twelfth of it). A
+    class given no config of its own gets `defer_build`; the decorator is restored after.
+    """
+    real = pydantic.dataclasses.dataclass
+
+    def deferred(_cls: Any = None, **options: Any) -> Any:
+        def build(cls: Any) -> Any:
+            if options.get("config") is None and getattr(cls, "__pydantic_config__", None) is None:
+                return real(cls, **{**options, "config": ConfigDict(defer_build=True)})
+            return real(cls, **options)
+
+        return build if _cls is None else build(_cls)
+
+    pydantic.dataclasses.dataclass = deferred
+    try:
+        yield
+    finally:
+        pydantic.dataclasses.dataclass = real
 
 
 @contextmanager

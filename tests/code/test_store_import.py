@@ -100,3 +100,34 @@ def test_the_collector_is_off_only_during_the_import(tmp_path):
         tmp_path,
     )
     assert (out, kept_off) == ("True\n", "False\n")
+
+
+def test_lancedbs_pydantic_dataclasses_are_built_when_first_used(tmp_path):
+    out = run(
+        """
+        import pydantic
+        import pydantic.dataclasses
+        from codemem.code import store
+
+        real = pydantic.dataclasses.dataclass
+        store.import_lancedb()
+        from lancedb.query import MatchQuery
+
+        print(pydantic.dataclasses.dataclass is real, MatchQuery.__pydantic_complete__)
+        query = MatchQuery("needle", "text", boost=2)
+        print(MatchQuery.__pydantic_complete__, query.query, query.boost, query.fuzziness)
+        try:
+            MatchQuery("needle", "text", fuzziness="many")
+        except pydantic.ValidationError as exc:
+            print(exc.errors()[0]["loc"])
+
+        @pydantic.dataclasses.dataclass
+        class Later:
+            n: int
+
+        print(Later.__pydantic_complete__, Later(n="3").n)
+        """,
+        tmp_path,
+    )
+    # Built on first use, then they validate as usual; later dataclasses are built at once.
+    assert out == "True False\nTrue needle 2.0 0\n('fuzziness',)\nTrue 3\n"
