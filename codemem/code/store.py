@@ -16,6 +16,7 @@ neither slow search nor grow the disk without bound.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import importlib.machinery
@@ -34,6 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 import pydantic.dataclasses
+from pyarrow.vendored import docscrape  # pyarrow's copy of numpydoc's docstring parser
 from pydantic import BaseModel, ConfigDict
 
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
@@ -72,7 +74,8 @@ def import_lancedb() -> Any:
     """Import lancedb, skipping the eager import of its REST client package and the
     developers' override checks (`_without_override_checks`), its models and pydantic
     dataclasses built when first used (`_models_built_on_first_use`,
-    `_dataclasses_built_on_first_use`)."""
+    `_dataclasses_built_on_first_use`), pyarrow's compute docs parsed once per options class
+    (`_options_docs_parsed_once`)."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
     # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
@@ -92,6 +95,7 @@ def import_lancedb() -> Any:
             _without_override_checks(),
             _models_built_on_first_use(),
             _dataclasses_built_on_first_use(),
+            _options_docs_parsed_once(),
             _no_collections(),
         ):
             import lancedb
@@ -228,6 +232,23 @@ def _dataclasses_built_on_first_use() -> Iterator[None]:
         yield
     finally:
         pydantic.dataclasses.dataclass = real
+
+
+@contextmanager
+def _options_docs_parsed_once() -> Iterator[None]:
+    """While lancedb (and with it `pyarrow.compute`) is imported, each docstring is parsed once.
+
+    `pyarrow.compute` writes the help of its 280-odd functions as it loads, parsing the
+    docstring of each one's options class with numpydoc's parser: 109 parses of 57 distinct
+    docstrings, a third of the module's import. The parser's results are kept for the
+    import (they are only read), then the parser is put back.
+    """
+    real = docscrape.NumpyDocString
+    docscrape.NumpyDocString = functools.cache(real)
+    try:
+        yield
+    finally:
+        docscrape.NumpyDocString = real
 
 
 @contextmanager

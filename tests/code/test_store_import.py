@@ -131,3 +131,24 @@ def test_lancedbs_pydantic_dataclasses_are_built_when_first_used(tmp_path):
     )
     # Built on first use, then they validate as usual; later dataclasses are built at once.
     assert out == "True False\nTrue needle 2.0 0\n('fuzziness',)\nTrue 3\n"
+
+
+def test_pyarrow_compute_loaded_with_lancedb_has_its_usual_help(tmp_path):
+    code = """
+        from pyarrow.vendored import docscrape
+
+        real = docscrape.NumpyDocString
+        if WITH_LANCEDB:
+            from codemem.code import store
+
+            store.import_lancedb()
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        print(docscrape.NumpyDocString is real, pc.count_distinct(pa.array([1, 1, 2])).as_py())
+        print(pc.count.__doc__ + pc.cast.__doc__ + pc.utf8_slice_codeunits.__doc__)
+        """
+    fast = run(code.replace("WITH_LANCEDB", "True"), tmp_path)
+    plain = run(code.replace("WITH_LANCEDB", "False"), tmp_path)
+    assert fast == plain
+    assert fast.startswith("True 2\n") and 'mode : str, default "only_valid"' in fast
