@@ -92,6 +92,7 @@ def import_lancedb() -> Any:
                 sys.modules[_MODELS] = _deferred_models(models)
     try:
         with (
+            _model_modules_deferred(),
             _without_override_checks(),
             _models_built_on_first_use(),
             _dataclasses_built_on_first_use(),
@@ -137,7 +138,41 @@ def _deferred_models(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         return deferred
 
     package.__getattr__ = stand_in  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
+    package._homes = homes  # type: ignore[attr-defined]  # for `_model_modules_deferred`
     return package
+
+
+_STAND_IN_MODULES: dict[str, types.ModuleType] = {}  # the model modules' stand-ins, by name
+
+
+@contextmanager
+def _model_modules_deferred() -> Iterator[None]:
+    """While lancedb is imported, each model module of the REST client is a stand-in too.
+
+    `lancedb.namespace` imports eight of those models from their own modules (a tenth of the
+    import) and uses them only inside functions: each module is a stand-in that hands out the
+    same `_DeferredModel`s as the package. None is left in `sys.modules` once lancedb is
+    imported, nor once a real model is imported (`_drop_stand_in_modules`), so a real model
+    module never imports a stand-in.
+    """
+    package = sys.modules.get(_MODELS)
+    homes: dict[str, str] = getattr(package, "_homes", {})
+    for home in sorted(set(homes.values()) - set(sys.modules)):
+        module = types.ModuleType(home)
+        for name in (n for n, h in homes.items() if h == home):
+            setattr(module, name, _DeferredModel(name, (), {"_home": home, "__module__": home}))
+        sys.modules[home] = _STAND_IN_MODULES[home] = module
+    try:
+        yield
+    finally:
+        _drop_stand_in_modules()
+
+
+def _drop_stand_in_modules() -> None:
+    for home, module in _STAND_IN_MODULES.items():
+        if sys.modules.get(home) is module:
+            del sys.modules[home]
+    _STAND_IN_MODULES.clear()
 
 
 class _DeferredModel(type):
@@ -147,6 +182,7 @@ class _DeferredModel(type):
     _home: str
 
     def _model(cls) -> type:
+        _drop_stand_in_modules()  # the real module imports the real ones
         real: type = getattr(importlib.import_module(cls._home), cls.__name__)
         return real
 

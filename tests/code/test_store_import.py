@@ -152,3 +152,34 @@ def test_pyarrow_compute_loaded_with_lancedb_has_its_usual_help(tmp_path):
     plain = run(code.replace("WITH_LANCEDB", "False"), tmp_path)
     assert fast == plain
     assert fast.startswith("True 2\n") and 'mode : str, default "only_valid"' in fast
+
+
+def test_the_models_lancedb_takes_from_their_modules_are_imported_when_first_used(tmp_path):
+    out = run(
+        """
+        import sys
+        import pyarrow as pa
+        from codemem.code import store
+
+        def loaded():
+            prefix = "lance_namespace_urllib3_client.models."
+            return sorted(m[len(prefix) :] for m in sys.modules if m.startswith(prefix))
+
+        store.import_lancedb()
+        print(loaded())
+        import lancedb.namespace as namespace
+
+        schema = namespace._convert_pyarrow_schema_to_json(pa.schema([("a", pa.string())]))
+        print(type(schema).__name__, schema.fields[0].name, schema.fields[0].type.type)
+        print(isinstance(schema, namespace.JsonArrowSchema), loaded())
+        from lance_namespace_urllib3_client.models.json_arrow_field import JsonArrowField
+
+        print(JsonArrowField is type(schema.fields[0]), JsonArrowField.__pydantic_complete__)
+        """,
+        tmp_path,
+    )
+    # None is loaded by the import; the first use loads the real ones (and what they import).
+    assert out == (
+        "[]\nJsonArrowSchema a utf8\n"
+        "True ['json_arrow_data_type', 'json_arrow_field', 'json_arrow_schema']\nTrue True\n"
+    )
