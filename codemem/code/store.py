@@ -68,10 +68,22 @@ PATHS_PER_FILTER = 500
 _SKIPPED_INIT = "lance_namespace_urllib3_client"
 _MODELS = f"{_SKIPPED_INIT}.models"
 _MODEL_IMPORT = re.compile(rf"^from {re.escape(_MODELS)}\.(\w+) import (\w+)$", re.MULTILINE)
+# lancedb's `embeddings` package imports a dozen providers (OpenAI, Cohere, open_clip and its
+# tqdm...) that codemem never uses (it embeds with its own `codemem.code.embed`); lancedb
+# itself takes only these names from it, so they are all the package loads until another is
+# asked for (`_embeddings_without_providers`).
+_EMBEDDINGS = "lancedb.embeddings"
+_EMBEDDING_BASICS = {
+    **dict.fromkeys(
+        ["EmbeddingFunction", "EmbeddingFunctionConfig", "TextEmbeddingFunction"], "base"
+    ),
+    **dict.fromkeys(["EmbeddingFunctionRegistry", "get_registry", "register"], "registry"),
+}
 
 
 def import_lancedb() -> Any:
-    """Import lancedb, skipping the eager import of its REST client package and the
+    """Import lancedb, skipping the eager import of its REST client package, of its
+    embedding providers (`_embeddings_without_providers`) and the
     developers' override checks (`_without_override_checks`), its models and pydantic
     dataclasses built when first used (`_models_built_on_first_use`,
     `_dataclasses_built_on_first_use`), pyarrow's compute docs parsed once per options class
@@ -90,6 +102,9 @@ def import_lancedb() -> Any:
             models = importlib.util.find_spec(_MODELS)
             if models is not None and models.origin and models.submodule_search_locations:
                 sys.modules[_MODELS] = _deferred_models(models)
+            embeddings = _embeddings_without_providers()
+            if embeddings is not None and _EMBEDDINGS not in sys.modules:
+                sys.modules[_EMBEDDINGS] = embeddings
     try:
         with (
             _model_modules_deferred(),
@@ -139,6 +154,38 @@ def _deferred_models(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
 
     package.__getattr__ = stand_in  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
     package._homes = homes  # type: ignore[attr-defined]  # for `_model_modules_deferred`
+    return package
+
+
+def _embeddings_without_providers() -> types.ModuleType | None:
+    """lancedb's `embeddings` package with only its base classes and registry loaded: any
+    other name runs the package's `__init__` first (every provider, registered as usual).
+    None when the package is not where lancedb's is."""
+    lancedb_spec = importlib.util.find_spec("lancedb")
+    if lancedb_spec is None or not lancedb_spec.submodule_search_locations:
+        return None
+    spec = importlib.machinery.PathFinder.find_spec(
+        _EMBEDDINGS, list(lancedb_spec.submodule_search_locations)
+    )
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return None
+    package = _package_without_init(spec)
+    loaded: list[bool] = []
+
+    def attribute(name: str) -> Any:
+        if name in _EMBEDDING_BASICS:
+            home = importlib.import_module(f"{_EMBEDDINGS}.{_EMBEDDING_BASICS[name]}")
+            value = getattr(home, name)
+        elif not loaded:
+            loaded.append(True)
+            spec.loader.exec_module(package)  # type: ignore[union-attr]  # the whole package
+            return getattr(package, name)
+        else:
+            raise AttributeError(f"module {_EMBEDDINGS!r} has no attribute {name!r}")
+        setattr(package, name, value)
+        return value
+
+    package.__getattr__ = attribute  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
     return package
 
 

@@ -183,3 +183,28 @@ def test_the_models_lancedb_takes_from_their_modules_are_imported_when_first_use
         "[]\nJsonArrowSchema a utf8\n"
         "True ['json_arrow_data_type', 'json_arrow_field', 'json_arrow_schema']\nTrue True\n"
     )
+
+
+def test_lancedbs_embedding_providers_load_when_one_is_asked_for(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import store
+
+        store.import_lancedb()
+        import lancedb.embeddings as embeddings
+
+        print("lancedb.embeddings.openai" in sys.modules, "tqdm" in sys.modules)
+        registry = embeddings.get_registry()
+        print(registry is embeddings.EmbeddingFunctionRegistry.get_instance())
+        print(embeddings.OpenAIEmbeddings.__name__, registry.get("openai").__name__)
+        from lancedb.embeddings import SentenceTransformerEmbeddings
+
+        print(SentenceTransformerEmbeddings.__module__, hasattr(embeddings, "no_such_name"))
+        """,
+        tmp_path,
+    )
+    assert out == (
+        "False False\nTrue\nOpenAIEmbeddings OpenAIEmbeddings\n"
+        "lancedb.embeddings.sentence_transformers False\n"
+    )
