@@ -21,6 +21,7 @@ from codemem.config.defaults import defaults_if_unset
 from codemem.config.layers import layers_key, read_layers
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError
+from codemem.infra import imports_uncollected
 
 if TYPE_CHECKING:
     from codemem.code.cochange import CoChange
@@ -133,9 +134,10 @@ class CodeIndex:
         With `index.shared` set and no local index yet, it first starts from the index
         published there (`start_from`; what it took is in `started_from`).
         """
-        from codemem.code.history import has_history, refresh_beside
-        from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
-        from codemem.code.unchanged import check_unchanged
+        with imports_uncollected():
+            from codemem.code.history import has_history, refresh_beside
+            from codemem.code.indexer import refresh_index  # tree-sitter, workers: on first use
+            from codemem.code.unchanged import check_unchanged
 
         self.started_from = None
         tree = None
@@ -211,7 +213,8 @@ class CodeIndex:
 
         Raises UsageError when there is no index yet or the level is unknown.
         """
-        from codemem.code.search import Searcher  # maps the lexicon on first query
+        with imports_uncollected():
+            from codemem.code.search import Searcher
 
         self.verify()
         settings = self.search_settings()
@@ -223,7 +226,8 @@ class CodeIndex:
                 cochange=self._cochange,
                 tags=self._tag_store,
             )
-            return searcher.search(query, k=k, level=level)
+            with imports_uncollected():  # the first query loads numpy and the lexicon
+                return searcher.search(query, k=k, level=level)
         except CodememError:
             raise
         except Exception:  # a segment (or LanceDB, for vectors) failing: damage, or a bug?

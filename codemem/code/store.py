@@ -17,7 +17,6 @@ neither slow search nor grow the disk without bound.
 from __future__ import annotations
 
 import functools
-import gc
 import importlib
 import importlib.machinery
 import importlib.util
@@ -39,7 +38,7 @@ from pyarrow.vendored import docscrape  # pyarrow's copy of numpydoc's docstring
 from pydantic import BaseModel, ConfigDict
 
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
-from codemem.infra import SharedLock
+from codemem.infra import SharedLock, imports_uncollected
 
 log = logging.getLogger("codemem")
 
@@ -112,7 +111,7 @@ def import_lancedb() -> Any:
             _models_built_on_first_use(),
             _dataclasses_built_on_first_use(),
             _options_docs_parsed_once(),
-            _no_collections(),
+            imports_uncollected(),  # a tenth of the import's time, and its first collection's
         ):
             import lancedb
     except ImportError:
@@ -253,27 +252,6 @@ def _marked_override(method: Any = None, **_checks: Any) -> Any:
     with suppress(AttributeError, TypeError):
         method.__override__ = True
     return method
-
-
-@contextmanager
-def _no_collections() -> Iterator[None]:
-    """No cyclic garbage collection while lancedb is imported.
-
-    The import creates a few hundred thousand objects that live as long as the process, and
-    the collector, triggered by their count, traverses them over and over for nothing (a
-    full collection among them): a tenth of the import's time. Once it ends, they are moved
-    out of the collector's reach (`gc.freeze`), or its first collection would still traverse
-    them all (6 ms), and so would every full one after; then the collector is back on
-    (unless it was off before). Plain garbage is freed by its reference count as ever.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_on:
-            gc.enable()
 
 
 @contextmanager
