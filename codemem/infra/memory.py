@@ -49,12 +49,12 @@ def imports_uncollected() -> Iterator[None]:
     block (unless it was off before); garbage is freed by its reference count meanwhile.
 
     A process that set its start-up aside from the collector (`gc.freeze`: the console
-    entry, `codemem.__main__`, whose process ends with its command) sets aside what such a
-    block imported too, so that no later collection traverses it either; a block that
-    imported nothing new sets nothing aside.
+    entry, `codemem.__main__`, whose process ends with its command) before its first such
+    block sets aside what each block imported too, so that no later collection traverses it
+    either; a block that imported nothing new sets nothing aside.
     """
     loaded = len(sys.modules)
-    set_aside = gc.get_freeze_count() > 0
+    set_aside = _sets_start_up_aside()
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -64,3 +64,10 @@ def imports_uncollected() -> Iterator[None]:
             gc.freeze()
         if was_on:
             gc.enable()
+
+
+@cache
+def _sets_start_up_aside() -> bool:
+    """Whether the process set its start-up aside, decided at its first heavy import (counting
+    what is set aside walks it all: once)."""
+    return gc.get_freeze_count() > 0
