@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch
-from codemem.config import Config
-from codemem.infra import trim_heap
+from codemem.infra import imports_uncollected, trim_heap
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
     from codemem.code.store import CodeStore
     from codemem.code.tags import FileTags, TagStore
+    from codemem.config import Config
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
 # enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit
@@ -307,7 +307,8 @@ def _open_store_into(
 
 
 def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None) -> CodeStore:
-    from codemem.code.store import CodeStore
+    with imports_uncollected():  # pyarrow and pydantic, then lancedb (`store.import_lancedb`)
+        from codemem.code.store import CodeStore
 
     store = CodeStore(index_dir, dimensions=dimensions)
     if removed:
