@@ -17,12 +17,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from codemem.code.columns import Column, write_columns
 from codemem.code.rows import Batch
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SEGMENT_KIND = "codemem-lexicon"
 SEGMENT_FORMAT = 1
@@ -33,6 +36,8 @@ NAME_KEY_BYTES = 48  # a symbol name's key in the name index: longer names are c
 # Null flags of the optional string columns (None is not "").
 NULL_SYMBOL, NULL_SYMBOL_KIND = 1, 2
 NULL_PARENT, NULL_DOCSTRING, NULL_SIGNATURE = 1, 2, 4
+# Texts to tokenize: `str`s, or an Arrow string array (how a batch's texts may come).
+Texts = Union[Sequence[str], "pa.Array", "pa.ChunkedArray"]
 
 
 def key_hash(text: str) -> int:
@@ -74,10 +79,10 @@ class Postings:
 
 
 def build_chunk_and_file_postings(
-    chunk_texts: Sequence[str],
+    chunk_texts: Texts,
     chunk_files: np.ndarray,
     chunk_tails: np.ndarray,
-    file_texts: Sequence[str],
+    file_texts: Texts,
 ) -> tuple[Postings, Postings]:
     """The BM25 postings of whitespace-tokenized texts: of the chunks (document j is
     chunk_texts[j]) and of the files (document i is file_texts[i] followed by the last
@@ -87,7 +92,7 @@ def build_chunk_and_file_postings(
     from the chunks' tokens, it is neither sent by the workers nor split again.
     """
     n = len(chunk_texts)
-    table, key, counts = _tokens([*chunk_texts, *file_texts])
+    table, key, counts = _tokens(_concatenated(chunk_texts, file_texts))
     chunk_counts = counts[:n]
     split = int(chunk_counts.sum())
     tails = np.asarray(chunk_tails, np.int64)
@@ -107,51 +112,99 @@ def build_chunk_and_file_postings(
     return _postings_of(table, key[:split], chunk_docs, n), files
 
 
-def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The whitespace-split tokens of `texts`: the sorted table of their distinct terms,
-    each token's row in it (-1: dropped, empty or too long), and the tokens of each text.
+def _tokens(texts: Texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens of `texts` split on " ": the sorted table of their distinct terms, each
+    token's row in it (-1: dropped, empty or too long), and the tokens of each text.
 
-    Arrow splits and dictionary-encodes the tokens in C++ (an index run has pyarrow loaded
-    for the tables anyway; search never builds postings): the Python work is per distinct
-    term, never per token.
+    `texts` is a list of `str` or an Arrow string array. Arrow dictionary-encodes the tokens
+    in C++ (an index run has pyarrow loaded for the tables anyway; search never builds
+    postings): the Python work is per distinct term, never per token.
     """
     import pyarrow as pa  # index time only (see above)
     import pyarrow.compute as pc
 
-    # `codemem.code.text` joins the tokens with single spaces: splitting on " " (twice as
-    # fast as on any whitespace) gives the same tokens, and "" where spaces meet (dropped).
     # From malloc, not Arrow's default pool (mimalloc), which keeps what it frees: the
     # writer hands the C heap's free pages back after each batch (`trim_heap`).
     pool = pa.system_memory_pool()
-    # 32-bit offsets (a tenth faster to split and encode) whenever the texts surely fit them:
-    # at most 4 UTF-8 bytes a character.
-    small = sum(map(len, texts)) < SMALL_TEXTS_CHARS
-    lists = pc.split_pattern(
-        pa.array(texts, pa.string() if small else pa.large_string(), memory_pool=pool),
-        " ",
-        memory_pool=pool,
-    )
-    counts = np.diff(np.asarray(lists.offsets))
-    encoded = pc.dictionary_encode(lists.flatten(), memory_pool=pool)
-    del lists
-    terms = encoded.dictionary.cast(
-        pa.large_binary(), memory_pool=pool
-    ).to_pylist()  # distinct, first seen order
-    if not terms:
-        return np.zeros(0, "S1"), np.zeros(0, np.int64), counts
-    sizes = np.fromiter(map(len, terms), np.int64, len(terms))
+    # Each text followed by a space: then every token, the last of a text too, ends at a
+    # space, and the tokens are the values of one binary array over those bytes whose
+    # offsets are the spaces' positions (found by numpy), with nothing copied or split.
+    arrow = _arrow_texts(texts, pool)
+    space, nothing = pa.scalar(" ", arrow.type), pa.scalar("", arrow.type)
+    spaced = pc.binary_join_element_wise(arrow, space, nothing, memory_pool=pool)
+    offset_type = np.int32 if pa.types.is_string(spaced.type) else np.int64
+    text_offsets = np.frombuffer(spaced.buffers()[1], offset_type, len(spaced) + 1)
+    data = spaced.buffers()[2]
+    size = int(text_offsets[-1])
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8, size) == 32) if size else np.zeros(0, np.int64)
+    counts = np.diff(np.searchsorted(ends, text_offsets))
+    token_offsets = np.empty(len(ends) + 1, offset_type)
+    token_offsets[0] = 0
+    np.add(ends, 1, out=token_offsets[1:], casting="unsafe")
+    binary = pa.binary() if offset_type is np.int32 else pa.large_binary()
+    tokens = pa.Array.from_buffers(binary, len(ends), [None, pa.py_buffer(token_offsets), data])
+    encoded = pc.dictionary_encode(tokens, memory_pool=pool)
+    del tokens, token_offsets, ends, spaced
+    table, rank = _term_table(encoded.dictionary, offset_type)
+    # One int64 per token: a batch's tokens are its largest array.
+    return table, rank[np.asarray(encoded.indices)], counts
+
+
+def _concatenated(first: Texts, second: Texts) -> Texts:
+    """`first`'s texts, then `second`'s (in one Arrow array if either is one)."""
+    import pyarrow as pa  # index time only (see `_tokens`)
+
+    arrow = (pa.Array, pa.ChunkedArray)
+    if not isinstance(first, arrow) and not isinstance(second, arrow):
+        return [*first, *second]
+    pool = pa.system_memory_pool()
+    parts = [_arrow_texts(texts, pool) for texts in (first, second)]
+    if parts[0].type != parts[1].type or sum(p.nbytes + len(p) for p in parts) >= SMALL_TEXTS_CHARS:
+        parts = [p.cast(pa.large_string(), memory_pool=pool) for p in parts]
+    return pa.concat_arrays(parts, memory_pool=pool)
+
+
+def _arrow_texts(texts: Texts, pool: Any) -> Any:
+    """`texts` as an Arrow string array whose bytes, with a space after each text, fit its
+    offsets (32-bit whenever they surely do: a tenth faster)."""
+    import pyarrow as pa  # index time only (see `_tokens`)
+
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks(memory_pool=pool)
+    if isinstance(texts, pa.Array):
+        if pa.types.is_string(texts.type) and texts.nbytes + len(texts) >= SMALL_TEXTS_CHARS:
+            return texts.cast(pa.large_string(), memory_pool=pool)
+        return texts
+    # At most 4 UTF-8 bytes a character, and one space a text.
+    small = sum(map(len, texts)) + len(texts) < SMALL_TEXTS_CHARS
+    return pa.array(texts, pa.string() if small else pa.large_string(), memory_pool=pool)
+
+
+def _term_table(dictionary: Any, offset_type: type) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted fixed-width table of the distinct tokens (each followed by its space in
+    `dictionary`), and each one's row in it (-1: empty or longer than MAX_TOKEN_BYTES)."""
+    if not len(dictionary):
+        return np.zeros(0, "S1"), np.zeros(0, np.int64)
+    offsets = np.frombuffer(dictionary.buffers()[1], offset_type, len(dictionary) + 1)
+    offsets = offsets.astype(np.int64)
+    sizes = np.diff(offsets) - 1  # without the space
     keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)
     width = int(sizes[keep].max()) if keep.any() else 1
-    table = np.array(
-        [t if k else b"" for t, k in zip(terms, keep.tolist(), strict=True)], f"S{width}"
-    )
-    del terms
+    table = np.zeros(len(sizes), f"S{width}")
+    # Each kept term's bytes copied into its row of the table, all at once.
+    kept_sizes = sizes[keep]
+    total = int(kept_sizes.sum())
+    before = np.cumsum(kept_sizes) - kept_sizes  # bytes of the kept terms before each one
+    step = np.arange(total, dtype=np.int64)
+    source = np.repeat(offsets[:-1][keep] - before, kept_sizes) + step
+    target = np.repeat(np.flatnonzero(keep) * width - before, kept_sizes) + step
+    data = np.frombuffer(dictionary.buffers()[2], np.uint8, int(offsets[-1]))
+    table.view(np.uint8)[target] = data[source]
     order = np.argsort(table, kind="stable")
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     rank[~keep] = -1
-    # One int64 per token: a batch's tokens are its largest array.
-    return table[order], rank[np.asarray(encoded.indices)], counts
+    return table[order], rank
 
 
 def _postings_of(table: np.ndarray, key: np.ndarray, docs: np.ndarray, documents: int) -> Postings:
@@ -350,9 +403,13 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
     if s_order is not None:
         s_path = s_path[s_order]
 
-    def pick(columns: dict[str, list[Any]], name: str, order: np.ndarray | None) -> list[Any]:
+    def pick(columns: dict[str, Any], name: str, order: np.ndarray | None) -> Any:
         values = columns.get(name, [])
-        return values if order is None else [values[i] for i in order.tolist()]
+        if order is None:
+            return values
+        if isinstance(values, list):
+            return [values[i] for i in order.tolist()]
+        return values.take(order)  # an Arrow column
 
     chunk_symbol, chunk_symbol_kind = (
         pick(chunks, "symbol", c_order),
