@@ -90,31 +90,94 @@ def build_chunk_and_file_postings(
 
     A file's text repeats its chunks' bodies (`codemem.code.extract.rows_for`): counted
     from the chunks' tokens, it is neither sent by the workers nor split again.
+
+    The chunks' tokens are sorted once, by term, chunk and whether the token is in the
+    chunk's tail: a run of equal keys is a chunk's occurrences of a term in or out of its
+    tail. The tail runs, their chunks mapped to files (in the same order), give the files'
+    postings, so the tails' tokens are never copied or sorted again.
     """
-    n = len(chunk_texts)
-    table, key, counts = _tokens(_concatenated(chunk_texts, file_texts))
-    chunk_counts = counts[:n]
+    n, documents = len(chunk_texts), len(file_texts)
+    table, rank, indices, counts = _tokens(_concatenated(chunk_texts, file_texts))
+    dropped = np.uint64(len(table))  # the rank of a dropped term: its tokens sort last
+    ranks = rank.astype(np.uint64)
+    chunk_counts, own_counts = counts[:n], counts[n:]
     split = int(chunk_counts.sum())
     tails = np.asarray(chunk_tails, np.int64)
-    # Where each chunk's tail starts, for each of its tokens (int32: a batch's tokens are
-    # its largest arrays, and far fewer than 2**31).
-    tail_starts = (np.cumsum(chunk_counts) - tails).astype(np.int32)
-    tail = np.arange(split, dtype=np.int32) >= np.repeat(tail_starts, chunk_counts)
-    file_key = np.concatenate((key[split:], key[:split][tail]))
-    del tail
-    file_docs = np.concatenate((
-        np.repeat(np.arange(len(file_texts), dtype=np.int64), counts[n:]),
-        np.repeat(np.asarray(chunk_files, np.int64), tails),  # the tails, chunk by chunk
-    ))  # fmt: skip
-    files = _postings_of(table, file_key, file_docs, len(file_texts))
-    del file_key, file_docs
-    chunk_docs = np.repeat(np.arange(n, dtype=np.int64), chunk_counts)
-    return _postings_of(table, key[:split], chunk_docs, n), files
+    chunk_files = np.asarray(chunk_files, np.int64)
+
+    # term << 33 | chunk << 1 | in the tail: a chunk is two spans, its head's tokens then its
+    # tail's (uint64: a batch has fewer than 2**31 terms and 2**32 chunks).
+    marks = np.empty(2 * n, np.uint64)
+    marks[0::2] = np.arange(n, dtype=np.uint64) << np.uint64(1)
+    marks[1::2] = marks[0::2] | np.uint64(1)
+    spans = np.empty(2 * n, np.int64)
+    spans[0::2], spans[1::2] = chunk_counts - tails, tails
+    key = (ranks << np.uint64(33))[indices[:split]]
+    key |= np.repeat(marks, spans)
+    del marks, spans
+    key.sort()
+    cut = int(np.searchsorted(key, dropped << np.uint64(33)))
+    lost_chunks = ((key[cut:] >> np.uint64(1)) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    lost_tails = lost_chunks[(key[cut:] & np.uint64(1)).astype(bool)]
+    runs, sizes = _tally(key[:cut])  # (term, chunk, in tail), and how many tokens
+    del key
+    pairs = runs >> np.uint64(1)  # term << 32 | chunk
+    in_tail = (runs & np.uint64(1)).astype(bool)
+    del runs
+    chunk_pairs, chunk_tf = _tally(pairs, sizes)
+    chunk_lengths = chunk_counts - np.bincount(lost_chunks, minlength=n)
+    chunk_postings = _postings(table, chunk_pairs, chunk_tf, chunk_lengths)
+    del chunk_pairs, chunk_tf
+
+    # The files: their tails' runs, each chunk replaced by its file, and their own texts.
+    pairs, sizes = pairs[in_tail], sizes[in_tail]
+    del in_tail
+    file_of = chunk_files[(pairs & np.uint64(0xFFFFFFFF)).astype(np.intp)].astype(np.uint64)
+    pairs >>= np.uint64(32)
+    pairs <<= np.uint64(32)
+    pairs |= file_of
+    del file_of
+    if (chunk_files[1:] < chunk_files[:-1]).any():  # chunks not grouped by file
+        order = np.argsort(pairs, kind="stable")
+        pairs, sizes = pairs[order], sizes[order]
+    file_pairs, file_tf = _tally(pairs, sizes)
+    del pairs, sizes
+    own = (ranks << np.uint64(32))[indices[split:]]
+    own |= np.repeat(np.arange(documents, dtype=np.uint64), own_counts)
+    own.sort()
+    own_cut = int(np.searchsorted(own, dropped << np.uint64(32)))
+    own_lost = (own[own_cut:] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    own_pairs, own_tf = _tally(own[:own_cut])
+    at = np.searchsorted(file_pairs, own_pairs)
+    file_pairs, file_tf = _tally(
+        np.insert(file_pairs, at, own_pairs), np.insert(file_tf, at, own_tf)
+    )
+    tailed = tails > 0  # (a chunk with no tail may name no file: no `file_texts` given)
+    file_lengths = np.bincount(chunk_files[tailed], tails[tailed], documents).astype(np.int64)
+    file_lengths -= np.bincount(chunk_files[lost_tails], minlength=len(file_lengths))
+    file_lengths[:documents] += own_counts - np.bincount(own_lost, minlength=documents)
+    return chunk_postings, _postings(table, file_pairs, file_tf, file_lengths)
 
 
-def _tokens(texts: Texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The tokens of `texts` split on " ": the sorted table of their distinct terms, each
-    token's row in it (-1: dropped, empty or too long), and the tokens of each text.
+def _tally(keys: np.ndarray, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of the sorted `keys` and how many times each occurs (or, given
+    `sizes`, the sum of the sizes of its occurrences)."""
+    if not len(keys):
+        return keys, np.zeros(0, np.int64)
+    new = np.empty(len(keys), bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    firsts = np.flatnonzero(new)
+    del new
+    if sizes is None:
+        return keys[firsts], np.diff(firsts, append=len(keys))
+    return keys[firsts], np.add.reduceat(sizes, firsts)
+
+
+def _tokens(texts: Texts) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens of `texts` split on " ": the sorted table of their distinct terms (empty
+    and too long ones dropped), each distinct token's row in it (len(table): dropped), each
+    token's distinct token, and the tokens of each text.
 
     `texts` is a list of `str` or an Arrow string array. Arrow dictionary-encodes the tokens
     in C++ (an index run has pyarrow loaded for the tables anyway; search never builds
@@ -146,8 +209,7 @@ def _tokens(texts: Texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     encoded = pc.dictionary_encode(tokens, memory_pool=pool)
     del tokens, token_offsets, ends, spaced
     table, rank = _term_table(encoded.dictionary, offset_type)
-    # One int64 per token: a batch's tokens are its largest array.
-    return table, rank[np.asarray(encoded.indices)], counts
+    return table, rank, np.asarray(encoded.indices), counts
 
 
 def _concatenated(first: Texts, second: Texts) -> Texts:
@@ -182,48 +244,26 @@ def _arrow_texts(texts: Texts, pool: Any) -> Any:
 
 def _term_table(dictionary: Any, offset_type: type) -> tuple[np.ndarray, np.ndarray]:
     """The sorted fixed-width table of the distinct tokens (each followed by its space in
-    `dictionary`), and each one's row in it (-1: empty or longer than MAX_TOKEN_BYTES)."""
-    if not len(dictionary):
-        return np.zeros(0, "S1"), np.zeros(0, np.int64)
+    `dictionary`) but empty ones and those longer than MAX_TOKEN_BYTES, and each distinct
+    token's row in it (len(table) for a dropped one)."""
     offsets = np.frombuffer(dictionary.buffers()[1], offset_type, len(dictionary) + 1)
     offsets = offsets.astype(np.int64)
     sizes = np.diff(offsets) - 1  # without the space
-    keep = (sizes > 0) & (sizes <= MAX_TOKEN_BYTES)
-    width = int(sizes[keep].max()) if keep.any() else 1
-    table = np.zeros(len(sizes), f"S{width}")
+    kept = np.flatnonzero((sizes > 0) & (sizes <= MAX_TOKEN_BYTES))
+    sizes = sizes[kept]
+    width = int(sizes.max()) if len(kept) else 1
+    table = np.zeros(len(kept), f"S{width}")
     # Each kept term's bytes copied into its row of the table, all at once.
-    kept_sizes = sizes[keep]
-    total = int(kept_sizes.sum())
-    before = np.cumsum(kept_sizes) - kept_sizes  # bytes of the kept terms before each one
-    step = np.arange(total, dtype=np.int64)
-    source = np.repeat(offsets[:-1][keep] - before, kept_sizes) + step
-    target = np.repeat(np.flatnonzero(keep) * width - before, kept_sizes) + step
+    before = np.cumsum(sizes) - sizes  # bytes of the kept terms before each one
+    step = np.arange(int(sizes.sum()), dtype=np.int64)
+    source = np.repeat(offsets[kept] - before, sizes) + step
+    target = np.repeat(np.arange(len(kept), dtype=np.int64) * width - before, sizes) + step
     data = np.frombuffer(dictionary.buffers()[2], np.uint8, int(offsets[-1]))
     table.view(np.uint8)[target] = data[source]
     order = np.argsort(table, kind="stable")
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    rank[~keep] = -1
+    rank = np.full(len(dictionary), len(kept), np.int64)
+    rank[kept[order]] = np.arange(len(kept))
     return table[order], rank
-
-
-def _postings_of(table: np.ndarray, key: np.ndarray, docs: np.ndarray, documents: int) -> Postings:
-    """Postings from each token's row in `table` (`key`, -1: dropped; overwritten) and its
-    document."""
-    kept = key >= 0
-    if not kept.all():
-        key, docs = key[kept], docs[kept]
-    del kept
-    lengths = np.bincount(docs, minlength=documents).astype(np.uint32)
-    key <<= 32
-    key |= docs
-    del docs
-    key.sort()  # each token once: a (term, document) run is its tf
-    if not len(key):
-        return Postings.empty(documents)
-    firsts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    tf = np.diff(np.append(firsts, len(key)))
-    return _postings(table, key[firsts], tf, lengths)
 
 
 def _postings(
@@ -231,6 +271,9 @@ def _postings(
 ) -> Postings:
     """Postings from sorted (term << 32 | document) pairs, dropping terms no document holds
     (the terms' width is the longest kept one's)."""
+    if not len(pairs):
+        return Postings.empty(len(lengths))
+    pairs = pairs.view(np.int64)  # from uint64: a term is below 2**31
     term_of = pairs >> 32
     df = np.bincount(term_of, minlength=len(table))
     present = df > 0
@@ -238,7 +281,7 @@ def _postings(
     terms = table[present]
     terms = terms.astype(f"S{max(1, int(np.char.str_len(terms).max()))}")
     return Postings(terms, starts, (pairs & 0xFFFFFFFF).astype(np.uint32),
-                    tf.astype(np.uint32), lengths)  # fmt: skip
+                    tf.astype(np.uint32), lengths.astype(np.uint32))  # fmt: skip
 
 
 class RawStrings:
