@@ -246,20 +246,12 @@ def _term_table(dictionary: Any, offset_type: type) -> tuple[np.ndarray, np.ndar
     """The sorted fixed-width table of the distinct tokens (each followed by its space in
     `dictionary`) but empty ones and those longer than MAX_TOKEN_BYTES, and each distinct
     token's row in it (len(table) for a dropped one)."""
-    offsets = np.frombuffer(dictionary.buffers()[1], offset_type, len(dictionary) + 1)
+    offsets: np.ndarray = np.frombuffer(dictionary.buffers()[1], offset_type, len(dictionary) + 1)
     offsets = offsets.astype(np.int64)
     sizes = np.diff(offsets) - 1  # without the space
     kept = np.flatnonzero((sizes > 0) & (sizes <= MAX_TOKEN_BYTES))
-    sizes = sizes[kept]
-    width = int(sizes.max()) if len(kept) else 1
-    table = np.zeros(len(kept), f"S{width}")
-    # Each kept term's bytes copied into its row of the table, all at once.
-    before = np.cumsum(sizes) - sizes  # bytes of the kept terms before each one
-    step = np.arange(int(sizes.sum()), dtype=np.int64)
-    source = np.repeat(offsets[kept] - before, sizes) + step
-    target = np.repeat(np.arange(len(kept), dtype=np.int64) * width - before, sizes) + step
     data = np.frombuffer(dictionary.buffers()[2], np.uint8, int(offsets[-1]))
-    table.view(np.uint8)[target] = data[source]
+    table = _fixed_width(data, offsets[kept], sizes[kept])
     order = np.argsort(table, kind="stable")
     rank = np.full(len(dictionary), len(kept), np.int64)
     rank[kept[order]] = np.arange(len(kept))
@@ -312,10 +304,6 @@ class RawStrings:
     def columns(self, name: str) -> dict[str, Column]:
         return {name: ("B", self.parts), f"{name}_offsets": ("q", np.concatenate(self.offsets))}
 
-    def encoded(self) -> list[bytes]:
-        """Each string's UTF-8 bytes."""
-        return b"".join(self.parts).split(b"\0")[:-1]
-
 
 @dataclass
 class SegmentData:
@@ -346,7 +334,7 @@ class SegmentData:
         def strings(name: str, values: Sequence[str | None] | RawStrings) -> dict[str, Column]:
             if isinstance(values, RawStrings):
                 return values.columns(name)
-            blob, offsets = string_columns(_without_nul(values))
+            blob, offsets = string_columns(values, clean=True)
             return {name: blob, f"{name}_offsets": offsets}
 
         c, s = self.chunks, self.symbols
@@ -389,13 +377,7 @@ class SegmentData:
             "s_end": ("i", np.asarray(s["end"], np.int32)),
             "s_null": ("B", np.asarray(s["null"], np.uint8)),
         }
-        names = s["name"]
-        encoded = names.encoded() if isinstance(names, RawStrings) else [
-            n.encode("utf-8", "surrogateescape") for n in names]  # fmt: skip
-        cut = [n[:NAME_KEY_BYTES] for n in encoded]
-        del encoded
-        width = max([len(n) for n in cut] or [1])
-        keys = np.array(cut, f"S{max(width, 1)}")
+        keys = _name_keys(cols["s_name"][1], cols["s_name_offsets"][1])
         by_name = np.argsort(keys, kind="stable")
         cols["sn_keys"] = ("B", keys[by_name].tobytes())
         cols["sn_rows"] = ("I", by_name.astype(np.uint32))
@@ -403,12 +385,31 @@ class SegmentData:
         return cols
 
 
-def _without_nul(values: Sequence[str | None]) -> list[str]:
-    """`values` with None as "" and NUL characters (which end a stored string) left out."""
-    texts = [v or "" for v in values]
-    if "\0" in "".join(texts):
-        return [t.replace("\0", "") for t in texts]
-    return texts
+def _name_keys(blob: Any, offsets: Any) -> np.ndarray:
+    """Each name's first NAME_KEY_BYTES bytes, as fixed-width keys (`blob`: the names, each
+    followed by a NUL, in one buffer or parts; `offsets`: where each one starts, int64)."""
+    data = np.frombuffer(blob if _is_buffer(blob) else b"".join(blob), np.uint8)
+    offsets = np.frombuffer(offsets, np.int64)
+    sizes = np.minimum(np.diff(offsets) - 1, NAME_KEY_BYTES)
+    return _fixed_width(data, offsets[:-1], sizes)
+
+
+def _is_buffer(blob: Any) -> bool:
+    return isinstance(blob, bytes | bytearray | memoryview | np.ndarray)
+
+
+def _fixed_width(data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The byte strings data[starts[i]:starts[i] + sizes[i]] in a fixed-width array, as wide
+    as the longest (at least 1), copied all at once."""
+    width = max(int(sizes.max()) if len(sizes) else 1, 1)
+    strings = np.zeros(len(sizes), f"S{width}")
+    before = np.cumsum(sizes) - sizes  # bytes of the strings before each one
+    step = np.arange(int(sizes.sum()), dtype=np.int64)
+    rows = np.arange(len(sizes), dtype=np.int64) * width
+    strings.view(np.uint8)[np.repeat(rows - before, sizes) + step] = data[
+        np.repeat(starts - before, sizes) + step
+    ]
+    return strings
 
 
 def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import codemem.code.lexicon_build as build
-from codemem.code.columns import Columns
+from codemem.code.columns import Columns, string_columns
 from codemem.code.lexicon_build import MAX_TOKEN_BYTES, build_chunk_and_file_postings, from_batch
 from codemem.code.rows import Batch
 
@@ -128,3 +128,25 @@ def test_a_batch_with_no_rows_but_removed_files_writes_a_segment_covering_them(t
     assert cols.view("covers").tolist() == [build.key_hash("gone.py")]
     assert len(cols.view("p_hash")) == len(cols.view("c_path")) == len(cols.view("cp_docs")) == 0
     assert cols.view("cp_starts").tolist() == cols.view("fp_starts").tolist() == [0]
+
+
+def test_the_name_index_keys_are_the_names_first_bytes_sorted_stably(tmp_path):
+    names = ["b", "é" * 30, "a", "b", "x\0y"]  # 60 bytes: the key is the first 48
+    symbols = {"path": ["a.c"] * 5, "name": names, "qualname": names, "kind": ["function"] * 5,
+               "start_line": [1] * 5, "end_line": [2] * 5, "signature": [None] * 5,
+               "docstring": [None] * 5, "parent": [None] * 5}  # fmt: skip
+    batch = Batch(files={"path": ["a.c"], "language": ["c"], "is_test": [False], "search": [""]},
+                  chunks={"path": [], "search": [], "file_tokens": []}, symbols=symbols)  # fmt: skip
+    from_batch(batch).write(tmp_path / "seg.bin")
+    cols = Columns.open(tmp_path / "seg.bin")
+    keys = np.frombuffer(cols.bytes("sn_keys"), "S48").tolist()
+    assert keys == [b"a", b"b", b"b", b"xy", "é".encode() * 24]  # NUL left out, as stored
+    assert cols.view("sn_rows").tolist() == [2, 0, 3, 4, 1]
+
+
+def test_clean_string_columns_store_none_as_empty_and_leave_nul_out():
+    (_, blob), (_, offsets) = string_columns(["a\0b", None, "c"], clean=True)
+    assert bytes(blob) == b"ab\0\0c\0"
+    assert np.asarray(offsets).tolist() == [0, 3, 4, 6]
+    with pytest.raises(TypeError):
+        string_columns(["a", None])
