@@ -400,16 +400,14 @@ def _is_buffer(blob: Any) -> bool:
 
 def _fixed_width(data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The byte strings data[starts[i]:starts[i] + sizes[i]] in a fixed-width array, as wide
-    as the longest (at least 1), copied all at once."""
+    as the longest (at least 1): each row copied whole from a sliding window over `data`,
+    then the bytes past its size cleared."""
     width = max(int(sizes.max()) if len(sizes) else 1, 1)
-    strings = np.zeros(len(sizes), f"S{width}")
-    before = np.cumsum(sizes) - sizes  # bytes of the strings before each one
-    step = np.arange(int(sizes.sum()), dtype=np.int64)
-    rows = np.arange(len(sizes), dtype=np.int64) * width
-    strings.view(np.uint8)[np.repeat(rows - before, sizes) + step] = data[
-        np.repeat(starts - before, sizes) + step
-    ]
-    return strings
+    padded = np.zeros(len(data) + width, np.uint8)  # every window is whole
+    padded[: len(data)] = data
+    rows = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
+    rows *= np.arange(width) < sizes[:, None]
+    return rows.view(f"S{width}").ravel()
 
 
 def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:
