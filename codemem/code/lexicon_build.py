@@ -405,7 +405,7 @@ def _fixed_width(data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.
     width = max(int(sizes.max()) if len(sizes) else 1, 1)
     padded = np.zeros(len(data) + width, np.uint8)  # every window is whole
     padded[: len(data)] = data
-    rows = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
+    rows: np.ndarray = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
     rows *= np.arange(width) < sizes[:, None]
     return rows.view(f"S{width}").ravel()
 
