@@ -437,8 +437,10 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
     files, chunks, symbols = batch.files, batch.chunks, batch.symbols
     paths: list[str] = list(files.get("path", []))
     index = {path: i for i, path in enumerate(paths)}
-    c_path = np.array([index[p] for p in chunks.get("path", [])], np.int64)
-    s_path = np.array([index[p] for p in symbols.get("path", [])], np.int64)
+    c_path, s_path = (
+        np.fromiter(map(index.__getitem__, rows), np.int64, len(rows))  # looked up in C
+        for rows in (chunks.get("path", []), symbols.get("path", []))
+    )
     c_order, s_order = _grouping(c_path), _grouping(s_path)
     if c_order is not None:
         c_path = c_path[c_order]
