@@ -102,7 +102,7 @@ def _sorted_union(tables: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray
     would hash every term first (ten times slower on fixed-width byte strings), and looking
     each table's terms up again would cost a binary search per term.
     """
-    terms = _widened(tables)
+    terms = np.concatenate(tables)
     order = np.argsort(terms, kind="stable")
     terms = terms[order]
     first = np.empty(len(terms), bool)
@@ -111,19 +111,6 @@ def _sorted_union(tables: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray
     rows = np.empty(len(terms), np.int64)
     rows[order] = np.cumsum(first) - 1
     return terms[first], np.split(rows, np.cumsum([len(t) for t in tables])[:-1])
-
-
-def _widened(tables: list[np.ndarray]) -> np.ndarray:
-    """The fixed-width byte strings of `tables` in one array as wide as the widest, each
-    table's bytes copied as a block (`np.concatenate` would convert every string)."""
-    width = max(t.dtype.itemsize for t in tables)
-    out = np.zeros((sum(len(t) for t in tables), width), np.uint8)
-    row = 0
-    for table in tables:
-        size = table.dtype.itemsize
-        out[row : row + len(table), :size] = table.view(np.uint8).reshape(len(table), size)
-        row += len(table)
-    return out.view(f"S{width}").ravel()
 
 
 def _merge_postings(segments: list[Segment], prefix: str, lives: list[np.ndarray]) -> Postings:
