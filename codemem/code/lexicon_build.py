@@ -305,12 +305,37 @@ class RawStrings:
         return {name: ("B", self.parts), f"{name}_offsets": ("q", np.concatenate(self.offsets))}
 
 
+class CodedStrings:
+    """A coded string column copied from segments as their codes, never decoded row by row
+    (what a merge writes instead of a list of `str`): row i's value is names[ids[i]]."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}  # each name's id, in the order first added
+        self._parts: list[np.ndarray] = []
+
+    def extend(self, names: list[str], codes: np.ndarray) -> None:
+        """Append rows whose values are names[codes[i]]."""
+        ids = [self._ids.setdefault(name, len(self._ids)) for name in names]
+        self._parts.append(np.array(ids or [0], np.int64)[codes])
+
+    def coded(self, into: dict[str, int]) -> np.ndarray:
+        """The rows' codes in `into` (each value not yet there added in the order the rows
+        first hold it, as for a list of `str`)."""
+        ids = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int64)
+        names = list(self._ids)
+        distinct, first = np.unique(ids, return_index=True)
+        lookup = np.zeros(len(names), np.uint32)
+        for i in distinct[np.argsort(first)].tolist():
+            lookup[i] = into.setdefault(names[i], len(into))
+        return lookup[ids]
+
+
 @dataclass
 class SegmentData:
     """The rows and postings of one segment, before they are written."""
 
     paths: list[str]
-    languages: list[str]
+    languages: list[str] | CodedStrings
     tests: list[bool]
     covers: np.ndarray  # uint64 hashes of the paths whose older rows this segment replaces
     chunks: dict[str, Any]  # path (int array), id, start, end, kind, symbol, symbol_kind, null
@@ -326,7 +351,9 @@ class SegmentData:
 
         codes: dict[str, int] = {}
 
-        def coded(values: Sequence[str | None]) -> np.ndarray:
+        def coded(values: Sequence[str | None] | CodedStrings) -> np.ndarray:
+            if isinstance(values, CodedStrings):
+                return values.coded(codes)
             # Codes in the order values are first seen; the rows looked up in C, not in a loop.
             own = {v: codes.setdefault(v or "", len(codes)) for v in dict.fromkeys(values)}
             return np.fromiter(map(own.__getitem__, values), np.uint32, len(values))

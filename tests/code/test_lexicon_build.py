@@ -150,3 +150,13 @@ def test_clean_string_columns_store_none_as_empty_and_leave_nul_out():
     assert np.asarray(offsets).tolist() == [0, 3, 4, 6]
     with pytest.raises(TypeError):
         string_columns(["a", None])
+
+
+def test_coded_strings_take_codes_as_a_list_of_their_values_would():
+    column = build.CodedStrings()
+    column.extend(["x", "y"], np.array([1, 0, 1]))
+    column.extend(["y", "z", ""], np.array([1, 0, 2]))
+    codes = {"c": 0}
+    assert column.coded(codes).tolist() == [1, 2, 1, 3, 1, 4]  # y x y z y ""
+    assert codes == {"c": 0, "y": 1, "x": 2, "z": 3, "": 4}  # in the order first held
+    assert build.CodedStrings().coded(codes).tolist() == []
