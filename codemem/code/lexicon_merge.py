@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codemem.code.lexicon_build import CodedStrings, Postings, RawStrings, SegmentData
+from codemem.code.lexicon_build import CodedStrings, RawStrings, SegmentData
+from codemem.code.lexicon_postings import Postings
 
 if TYPE_CHECKING:
     from codemem.code.lexicon import Segment

@@ -11,8 +11,10 @@ import pyarrow as pa
 import pytest
 
 import codemem.code.lexicon_build as build
+import codemem.code.lexicon_postings as postings_module
 from codemem.code.columns import Columns, string_columns
-from codemem.code.lexicon_build import MAX_TOKEN_BYTES, build_chunk_and_file_postings, from_batch
+from codemem.code.lexicon_build import from_batch
+from codemem.code.lexicon_postings import MAX_TOKEN_BYTES, build_chunk_and_file_postings
 from codemem.code.rows import Batch
 
 
@@ -116,7 +118,7 @@ def test_texts_from_arrow_give_what_strings_give(monkeypatch):
         got = build_chunk_and_file_postings(pa.array(chunks, kind), np.array(chunk_files),
                                             np.array(tails), pa.chunked_array([heads]))  # fmt: skip
         assert [as_lists(p) for p in got] == want
-    monkeypatch.setattr(build, "SMALL_TEXTS_CHARS", 0)  # 64-bit offsets throughout
+    monkeypatch.setattr(postings_module, "SMALL_TEXTS_CHARS", 0)  # 64-bit offsets throughout
     for texts in (chunks, pa.array(chunks)):
         got = build_chunk_and_file_postings(texts, np.array(chunk_files), np.array(tails), heads)
         assert [as_lists(p) for p in got] == want
