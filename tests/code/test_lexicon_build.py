@@ -162,3 +162,22 @@ def test_coded_strings_take_codes_as_a_list_of_their_values_would():
     assert column.coded(codes).tolist() == [1, 2, 1, 3, 1, 4]  # y x y z y ""
     assert codes == {"c": 0, "y": 1, "x": 2, "z": 3, "": 4}  # in the order first held
     assert build.CodedStrings().coded(codes).tolist() == []
+
+
+def test_a_batch_whose_search_texts_are_arrow_arrays_writes_the_same_segment(tmp_path):
+    def batch(texts):
+        return Batch(
+            files={"path": ["a.c", "b.c"], "language": ["c", "c"], "is_test": [False, False],
+                   "search": texts(["a c", "b c"])},
+            chunks={"path": ["b.c", "a.c", "b.c"], "id": ["b1", "a1", "b2"],
+                    "start_line": [1, 1, 5], "end_line": [4, 9, 8], "kind": ["f", "f", "f"],
+                    "symbol": ["g", None, "h"], "symbol_kind": [None, None, "f"],
+                    "search": texts(["b c g g x y", "a c y", "b c h h z"]),
+                    "file_tokens": [2, 1, 1]},
+            symbols={key: [] for key in ("path", "name", "qualname", "kind", "start_line",
+                                         "end_line", "signature", "docstring", "parent")},
+        )  # fmt: skip
+
+    from_batch(batch(list)).write(tmp_path / "strings.bin")
+    from_batch(batch(pa.array)).write(tmp_path / "arrow.bin")  # rows regrouped by `take`
+    assert (tmp_path / "arrow.bin").read_bytes() == (tmp_path / "strings.bin").read_bytes()
