@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from codemem.code.lexicon import Lexicon
 from codemem.code.store import connect
 
 TABLES = ("files", "chunks", "symbols")
@@ -29,14 +30,12 @@ def table_rows(index_dir: Path, name: str) -> list[str]:
 
 
 def top_chunks(index_dir: Path, query: str) -> list[tuple[Any, float]]:
-    table = connect(index_dir).open_table("chunks")
-    rows = (
-        table.search(query, query_type="fts", fts_columns="search")
-        .limit(10)
-        .select(["id", "_score"])
-        .to_list()
-    )
-    return [(row["id"], round(row["_score"], 4)) for row in rows]
+    """The ids and BM25 scores of the query's top chunks and top files, as search reads them
+    (from the lexicon)."""
+    lexicon = Lexicon(index_dir)
+    chunks = [(row["id"], round(row["_score"], 4)) for row in lexicon.fts_chunks(query, 10)]
+    files = [(row["path"], round(row["_score"], 4)) for row in lexicon.fts_files(query, 10)]
+    return chunks + files
 
 
 def main(argv: list[str] | None = None) -> int:

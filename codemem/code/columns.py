@@ -299,16 +299,24 @@ class Columns:
 # -- strings ---------------------------------------------------------------------------------
 
 
-def string_columns(strings: Iterable[str]) -> tuple[Column, Column]:
-    """(blob, offsets) columns holding `strings` (none may contain NUL): NUL-joined UTF-8,
-    and where each one starts (one more offset than strings)."""
+def string_columns(strings: Iterable[str | None], *, clean: bool = False) -> tuple[Column, Column]:
+    """(blob, offsets) columns holding `strings`: NUL-joined UTF-8, and where each one starts
+    (one more offset than strings). A string should hold no NUL (`Strings.tolist` splits on
+    it); `clean`: None is stored as "" and NUL characters are left out."""
     import numpy as np  # writers only: a reader of column files needs no numpy
 
-    texts = strings if isinstance(strings, list) else list(strings)
+    texts: list[Any] = strings if isinstance(strings, list) else list(strings)
     # One join and one encode, the offsets found in the bytes: no Python work per string.
-    blob = ("\0".join(texts) + "\0").encode("utf-8", "surrogateescape") if texts else b""
+    try:
+        blob = ("\0".join(texts) + "\0").encode("utf-8", "surrogateescape") if texts else b""
+    except TypeError:  # a None among them
+        if not clean:
+            raise
+        return string_columns([text or "" for text in texts], clean=True)
     ends = np.flatnonzero(np.frombuffer(blob, np.uint8) == 0)
     if len(ends) != len(texts):  # a string holds NUL after all: its own end is the next one
+        if clean:
+            return string_columns([text.replace("\0", "") for text in texts])
         return _string_columns_one_by_one(texts)
     offsets = np.zeros(len(texts) + 1, np.int64)
     offsets[1:] = ends + 1

@@ -30,7 +30,6 @@ import numpy as np
 
 from codemem.code.columns import Columns, Strings
 from codemem.code.lexicon_build import (
-    MAX_TOKEN_BYTES,
     NAME_KEY_BYTES,
     NULL_DOCSTRING,
     NULL_PARENT,
@@ -42,6 +41,7 @@ from codemem.code.lexicon_build import (
     hashes,
     key_hash,
 )
+from codemem.code.lexicon_postings import MAX_TOKEN_BYTES
 
 LEXICON_DIR = "lexicon"
 LIST_NAME = "segments.json"

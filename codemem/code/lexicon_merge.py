@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codemem.code.lexicon_build import Postings, RawStrings, SegmentData
+from codemem.code.lexicon_build import CodedStrings, RawStrings, SegmentData
+from codemem.code.lexicon_postings import Postings
 
 if TYPE_CHECKING:
     from codemem.code.lexicon import Segment
@@ -28,11 +29,13 @@ _SYMBOL_STRINGS = {n: f"s_{n}" for n in ("name", "qualname", "signature", "docst
 
 def merge_segments(segments: list[Segment]) -> SegmentData:
     """One segment holding the live rows of `segments` (oldest first)."""
+    languages = CodedStrings()
     merged = SegmentData(
-        paths=[], languages=[], tests=[],
+        paths=[], languages=languages, tests=[],
         covers=np.concatenate([seg.array("covers") for seg in segments]),
-        chunks={k: [] for k in ("path", "start", "end", "kind", "symbol_kind", "null")},
-        symbols={k: [] for k in ("path", "kind", "start", "end", "null")},
+        chunks={"path": [], "start": [], "end": [], "null": [],
+                "kind": CodedStrings(), "symbol_kind": CodedStrings()},
+        symbols={"path": [], "start": [], "end": [], "null": [], "kind": CodedStrings()},
         chunk_postings=Postings.empty(), file_postings=Postings.empty(),
     )  # fmt: skip
     merged.chunks.update({key: RawStrings() for key in _CHUNK_STRINGS})
@@ -46,7 +49,7 @@ def merge_segments(segments: list[Segment]) -> SegmentData:
         path_map = np.full(len(seg.paths), -1, np.int64)
         path_map[live] = len(merged.paths) + np.arange(len(live))
         merged.paths += [seg.paths[i] for i in live.tolist()]
-        merged.languages += [codes[c] for c in seg.array("p_language")[live].tolist()]
+        languages.extend(codes, seg.array("p_language")[live])
         merged.tests += [bool(t) for t in seg.array("p_test")[live].tolist()]
         c_live = live_paths[seg.array("c_path")]
         _rows(merged.chunks, seg, "c", c_live, path_map, codes, _CHUNK_STRINGS, "symbol_kind")
@@ -85,9 +88,9 @@ def _rows(out: dict[str, Any], seg: Segment, prefix: str, live: np.ndarray, path
     out["start"].append(seg.array(f"{prefix}_start")[rows].astype(np.int64))
     out["end"].append(seg.array(f"{prefix}_end")[rows].astype(np.int64))
     out["null"].append(seg.array(f"{prefix}_null")[rows].astype(np.uint8))
-    out["kind"] += [codes[c] for c in seg.array(f"{prefix}_kind")[rows].tolist()]
+    out["kind"].extend(codes, seg.array(f"{prefix}_kind")[rows])
     if second_kind:
-        out[second_kind] += [codes[c] for c in seg.array(f"{prefix}_symbol_kind")[rows].tolist()]
+        out[second_kind].extend(codes, seg.array(f"{prefix}_symbol_kind")[rows])
     # Rows are grouped by path: the live ones are a few ranges (one when nothing died).
     groups = seg.array("p_chunks" if prefix == "c" else "p_symbols")
     runs = _runs(~seg.dead, groups)

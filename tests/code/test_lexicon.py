@@ -17,8 +17,9 @@ from codemem.code.columns import Columns
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.lexicon import LEXICON_DIR, LIST_NAME, Lexicon, read_list
-from codemem.code.lexicon_build import build_chunk_and_file_postings, from_batch
+from codemem.code.lexicon_build import from_batch
 from codemem.code.lexicon_merge import _sorted_union
+from codemem.code.lexicon_postings import build_chunk_and_file_postings
 from codemem.code.rows import Batch
 from codemem.config import load_config
 from codemem.workspace import Workspace
@@ -193,7 +194,7 @@ def test_a_segment_groups_rows_by_file_and_keeps_nul_and_none_apart(tmp_path):
 
 
 def test_texts_too_long_for_32_bit_offsets_are_split_into_the_same_tokens(monkeypatch):
-    import codemem.code.lexicon_build as build
+    import codemem.code.lexicon_postings as build
 
     texts = ["a b a", "", "x  y", " ünï cödé ", "q" * 41 + " b"]
     small = build._tokens(texts)
@@ -202,7 +203,7 @@ def test_texts_too_long_for_32_bit_offsets_are_split_into_the_same_tokens(monkey
     for got, want in zip(large, small, strict=True):
         assert got.dtype == want.dtype
         assert got.tolist() == want.tolist()
-    assert small[2].tolist() == [3, 1, 3, 4, 2]
+    assert small[3].tolist() == [3, 1, 3, 4, 2]  # tokens per text
 
 
 def test_a_merge_unites_the_sorted_term_tables_as_a_sort_of_all_would():
