@@ -27,7 +27,7 @@ from codemem.workspace import Workspace
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
     from codemem.code.store import CodeStore
-    from codemem.code.tags import FileTags, TagStore
+    from codemem.code.tags import EncodedTags, FileTags, TagStore
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
 # enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit
@@ -43,9 +43,8 @@ class PendingFiles:
 
     rows: Batch = field(default_factory=Batch)
     entries: dict[str, FileEntry] = field(default_factory=dict)
-    tags: list[FileTags] = field(
-        default_factory=list
-    )  # streamed into the tag store, never all held
+    # Streamed into the tag store, never all held; encoded by the workers.
+    tags: list[FileTags | EncodedTags] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # files now skipped that had rows
 
     def add(self, result: FileResult, had_rows: bool) -> None:
