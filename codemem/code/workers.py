@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy  # noqa: F401
 
 from codemem.code.extract import ExtractSettings, FileResult, extract_file
+from codemem.code.packed_rows import pack_results
 
 log = logging.getLogger("codemem")
 
@@ -57,7 +58,10 @@ def _worker(args: _Args) -> FileResult:
 
 
 def _worker_chunk(chunk: list[_Args]) -> list[FileResult]:
-    return [_worker(args) for args in chunk]
+    """A chunk's results, their rows packed together (`codemem.code.packed_rows`)."""
+    results = [_worker(args) for args in chunk]
+    pack_results(results)
+    return results
 
 
 def _init_worker(parent: int | None) -> None:
