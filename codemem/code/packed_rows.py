@@ -84,7 +84,7 @@ def pack_batches(batches: Sequence[Batch]) -> PackedRows:
         names = list(dict.fromkeys(chain.from_iterable(per_file)))
         columns[table] = names
         packed[table] = {
-            name: _pack_column(table, name, [rows.get(name, []) for rows in per_file])
+            name: _pack_column(table, name, [rows.get(name, []) for rows in per_file], starts[table])
             for name in names
             if not (name in REPEATED and name in files)
         }
@@ -102,7 +102,7 @@ def pack_results(results: Iterable[Any]) -> None:
         result.batch = FileRows(rows, i, result.batch.count(CHUNKS), result.batch.count(SYMBOLS))
 
 
-def _pack_column(table: str, name: str, per_file: list[list[Any]]) -> Packed:
+def _pack_column(table: str, name: str, per_file: list[list[Any]], row_starts: np.ndarray) -> Packed:
     values = list(chain.from_iterable(per_file))
     if name in NUMBERS.get(table, ()):
         try:
@@ -111,31 +111,34 @@ def _pack_column(table: str, name: str, per_file: list[list[Any]]) -> Packed:
             return values
     if name in ARROW_ONLY.get(table, ()):
         return _arrow_strings(values) or values
-    return _joined_strings(values, per_file) or values  # a list when not all strings
+    return _joined_strings(values, row_starts) or values
 
 
-def _joined_strings(values: list[Any], per_file: list[list[Any]]) -> JoinedStrings | None:
+def _joined_strings(values: list[Any], row_starts: np.ndarray) -> JoinedStrings | None:
+    """`values` joined, each followed by NUL (None if they cannot be: not all strings or
+    None, a value holding NUL or a lone surrogate); `row_starts`: each file's first row."""
     nulls = None
     try:
-        pieces = ["\0".join(rows) + "\0" if rows else "" for rows in per_file]
+        text = "\0".join(values)
     except TypeError:  # None among them (or something that is not a string)
         nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
+        values = ["" if v is None else v for v in values]
         try:
-            pieces = [
-                "\0".join(["" if v is None else v for v in rows]) + "\0" if rows else ""
-                for rows in per_file
-            ]
+            text = "\0".join(values)
         except TypeError:
             return None
+    if text.count("\0") != len(values) - 1:  # a value holds NUL
+        return None
     try:
-        encoded = [piece.encode("utf-8") for piece in pieces]
-    except UnicodeEncodeError:  # a lone surrogate: Arrow would refuse it as before
+        data = text.encode("utf-8") + b"\0"
+    except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it, as it did before
         return None
-    data = b"".join(encoded)
-    if data.count(0) != len(values):  # a value holds NUL
-        return None
-    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-    return JoinedStrings(data, np.concatenate(([0], np.cumsum(lengths))), nulls)
+    if len(data) == len(text) + 1:  # ASCII: a byte a character, the lengths are the strings'
+        ends = np.fromiter(map(len, values), np.int64, len(values)) + 1
+        np.cumsum(ends, out=ends)
+    else:  # where each value ends, from the NUL bytes
+        ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0) + 1
+    return JoinedStrings(data, np.concatenate(([0], ends))[row_starts], nulls)
 
 
 def _arrow_strings(values: list[Any]) -> ArrowStrings | None:
@@ -247,16 +250,20 @@ def _as_list(packed: Packed | None, rows: PackedRows, a: int, b: int, lo: int, h
 def _decode_joined(
     parts: list[tuple[Any, PackedRows, int, int]], spans: list[tuple[Any, int, int]]
 ) -> list[Any]:
-    """The values of NUL-joined ranges (files a:b; rows lo:hi in `spans`): one decode and
-    one split for them all, then the None values put back."""
-    data = b"".join(p.data[int(p.file_starts[a]) : int(p.file_starts[b])] for p, _, a, b in parts)
-    values: list[Any] = data[:-1].decode("utf-8").split("\0") if data else []
-    offset = 0
-    for packed, lo, hi in spans:
-        if packed.nulls is not None:
-            for i in np.flatnonzero(packed.nulls[lo:hi]).tolist():
-                values[offset + i] = None
-        offset += hi - lo
+    """The values of NUL-joined ranges (files a:b; rows lo:hi in `spans`): a decode and a
+    split per range, then the None values put back."""
+    values: list[Any] = []
+    for (packed, _, a, b), (_, lo, hi) in zip(parts, spans, strict=True):
+        if lo == hi:
+            continue
+        first, last = int(packed.file_starts[a]), int(packed.file_starts[b])
+        strings = str(memoryview(packed.data)[first : last - 1], "utf-8").split("\0")
+        nulls = packed.nulls[lo:hi] if packed.nulls is not None else None
+        if nulls is not None and nulls.any():
+            column = np.array(strings, object)
+            column[nulls] = None
+            strings = column.tolist()
+        values += strings
     return values
 
 
