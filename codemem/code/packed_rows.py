@@ -183,8 +183,9 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
         for name in names:
             parts_of = [(rows.packed[table].get(name), rows, a, b) for rows, a, b in ranges]
             if name in REPEATED and name in lists.files and all(p is None for p, *_ in parts_of):
-                values = _repeated(lists.files[name], counts)
-                getattr(lists, table)[name] = getattr(arrow, table)[name] = values
+                file_values = lists.files[name]
+                getattr(lists, table)[name] = _repeated(file_values, counts)
+                getattr(arrow, table)[name] = _repeated_array(file_values, counts)
                 continue
             as_list, as_arrow = _joined_column(table, parts_of)
             if as_list is not None:
@@ -208,6 +209,15 @@ def _ranges(parts: Sequence[FileRows]) -> list[tuple[PackedRows, int, int]]:
 def _repeated(file_values: list[Any], counts: list[np.ndarray]) -> list[Any]:
     per_file = np.concatenate(counts).tolist() if counts else []
     return list(chain.from_iterable(map(repeat, file_values, per_file)))
+
+
+def _repeated_array(file_values: list[Any], counts: list[np.ndarray]) -> Any:
+    """Each file's value once per row of its, as an Arrow array (taken in C)."""
+    import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
+
+    per_file = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    rows = np.repeat(np.arange(len(per_file)), per_file)
+    return pa.array(file_values).take(pa.array(rows))
 
 
 def _joined_column(
