@@ -177,7 +177,7 @@ class BatchWriter:
         # arrays (the chunk texts never made Python strings) for the store.
         rows, tables = joined_batches(pending.rows)
         if self.embedder is not None and tables.count(CHUNKS):
-            _embed_rows(self.embedder, tables.chunks)
+            _embed_rows(self.embedder, rows, tables)
         written: Future[None] | None = None
         if self.full:
             # A new folder nobody reads yet, so no order to keep between the two: LanceDB
@@ -242,18 +242,20 @@ def _embedder(ws: Workspace, config: Config) -> Embedder | None:
     return make_embedder(config.index, root=ws.root)
 
 
-def _embed_rows(embedder: Embedder, chunks: dict[str, Any]) -> None:
-    """Add a `vector` column to the chunk columns (the text embedded is `embedding_text`)."""
+def _embed_rows(embedder: Embedder, rows: Batch, tables: Batch) -> None:
+    """Add a `vector` column to the store's chunk columns (the text embedded is
+    `embedding_text`); `rows`: the same rows as lists (`packed_rows.joined_batches`)."""
     from codemem.code.embed import embedding_text
 
-    bodies = chunks["text"]
-    if not isinstance(bodies, list):  # an Arrow array (`codemem.code.packed_rows`)
+    bodies = tables.chunks["text"]
+    if not isinstance(bodies, list):  # an Arrow array
         bodies = bodies.to_pylist()
+    chunks = rows.chunks
     texts = [
         embedding_text(path, symbol, text)
         for path, symbol, text in zip(chunks["path"], chunks["symbol"], bodies, strict=True)
     ]
-    chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
+    tables.chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
 
 
 class HeldInterrupt:
