@@ -119,21 +119,21 @@ def _joined_strings(values: list[Any], row_starts: np.ndarray) -> JoinedStrings 
     None, a value holding NUL or a lone surrogate); `row_starts`: each file's first row."""
     nulls = None
     try:
-        text = "\0".join(values)
+        text = "\0".join([*values, ""])  # the "" puts a NUL after the last value too
     except TypeError:  # None among them (or something that is not a string)
         nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
         values = ["" if v is None else v for v in values]
         try:
-            text = "\0".join(values)
+            text = "\0".join([*values, ""])
         except TypeError:
             return None
-    if text.count("\0") != len(values) - 1:  # a value holds NUL
+    if text.count("\0") != len(values):  # a value holds NUL
         return None
     try:
-        data = text.encode("utf-8") + b"\0"
+        data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it, as it did before
         return None
-    if len(data) == len(text) + 1:  # ASCII: a byte a character, the lengths are the strings'
+    if len(data) == len(text):  # ASCII: a byte a character, the lengths are the strings'
         ends = np.fromiter(map(len, values), np.int64, len(values)) + 1
         np.cumsum(ends, out=ends)
     else:  # where each value ends, from the NUL bytes
