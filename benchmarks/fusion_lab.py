@@ -190,6 +190,7 @@ ABLATIONS = (
     "trace_lines_out",
     "cochange",
     "uses",
+    "counterparts",
 )
 
 
@@ -231,6 +232,7 @@ def replay(
         graph_prior=off != "graph_prior",
         depth_prior=off != "depth_prior",
         uses=recorded_uses(record) if USES and off != "uses" and "use_refs" in record else None,
+        with_stem=stages.PathList(record["indexed"]).with_stem if off != "counterparts" else None,
         **options,
     )
     if off != "cochange" and record.get("commits") is not None:

@@ -5,6 +5,7 @@ would otherwise print a traceback from the middle of an import; until the CLI's 
 boundary is loaded it ends the run with one line and exit 130 instead.
 """
 
+import gc
 import os
 import sys
 
@@ -28,13 +29,20 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
 def run() -> None:
     """Load the command line with Ctrl-C quiet, then hand it the usual KeyboardInterrupt."""
     previous = signal.signal(signal.SIGINT, _interrupted_while_loading)
+    # What the import makes lives as long as the process: set aside from the cyclic collector
+    # rather than traversed again and again, as later heavy imports are
+    # (`codemem.infra.imports_uncollected`).
+    gc.disable()
     from codemem.cli import end_if_asked, main  # imported here, once the handler is in place
 
+    gc.freeze()
+    gc.enable()
     signal.signal(signal.SIGINT, previous)
     try:
         main()
     except SystemExit as exc:
         end_if_asked(exc.code)  # `index` and `search`: without the interpreter's teardown
+        gc.unfreeze()  # the teardown finalizes everything, as it would have
         raise
 
 

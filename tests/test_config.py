@@ -1,3 +1,4 @@
+import json
 import re
 from pathlib import Path
 
@@ -5,14 +6,19 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from codemem.code.indexer import fingerprint
+from codemem.code.worktree import ListingSettings
 from codemem.config import (
     Config,
     ModelOverride,
     ProviderConfig,
+    defaults,
     environment_overrides,
     load_config,
     provider_settings,
 )
+from codemem.config.layers import read_layers
+from codemem.config.snapshot import search_snapshot, sections_key
 from codemem.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "codemem" / "data" / "example.yml"
@@ -290,3 +296,59 @@ def test_flags_override_every_section(tmp_path):
     assert (config.agent.stream, config.permissions.mode) == (False, "deny")
     with pytest.raises(ConfigError, match=r"^command-line flags: review\.fail_on: Input should be"):
         load_config(project, flags={"review": {"fail_on": "never"}})
+
+
+def test_the_recorded_defaults_are_the_models_defaults():
+    config = Config()
+    expected = {
+        "sections": sections_key(),
+        **{s: getattr(config, s).model_dump() for s in defaults.SECTIONS},
+    }
+    assert json.loads(defaults.DEFAULTS_FILE.read_text()) == expected, (
+        "codemem/data/defaults.json is out of date: write it again with "
+        '`python -c "from codemem.config.defaults import write_defaults; write_defaults()"`'
+    )
+
+
+def test_no_layer_at_all_reads_the_defaults_the_code_index_would_validate(tmp_path):
+    write(tmp_path / "config.yml", "# only comments: nothing set\n")
+    settings = defaults.defaults_if_unset(read_layers(tmp_path / "config.yml"))
+    config = Config()
+    assert settings is not None
+    assert settings.index.model_dump() == config.index.model_dump()
+    assert settings.search.model_dump() == config.search.model_dump()
+    assert fingerprint(settings) == fingerprint(config)  # no rebuild between the two
+    assert search_snapshot(settings) == search_snapshot(config)
+    assert ListingSettings.of(settings.index) == ListingSettings.of(config.index)
+
+
+def test_any_layer_or_an_unusable_record_leaves_the_settings_to_validation(
+    tmp_path, isolated_home, monkeypatch
+):
+
+    project = write(tmp_path / "config.yml", "search:\n  k: 5\n")
+    assert defaults.defaults_if_unset(read_layers(project)) is None
+    write(isolated_home / "codemem" / "config.yml", "model: anthropic/user\n")
+    assert defaults.defaults_if_unset(read_layers(None)) is None
+    (isolated_home / "codemem" / "config.yml").unlink()
+    assert defaults.defaults_if_unset(read_layers(None, flags={"index": {"workers": 1}})) is None
+    monkeypatch.setenv("CODEMEM_INDEX__WORKERS", "1")
+    assert defaults.defaults_if_unset(read_layers(None)) is None
+    monkeypatch.delenv("CODEMEM_INDEX__WORKERS")
+    assert defaults.defaults_if_unset(read_layers(None)) is not None
+
+    record = json.loads(defaults.DEFAULTS_FILE.read_text())
+    written = tmp_path / "defaults.json"
+    monkeypatch.setattr(defaults, "DEFAULTS_FILE", written)
+    for text in [
+        json.dumps({**record, "sections": "0" * 40}),  # written for another core.py
+        json.dumps({**record, "index": ["not", "a", "section"]}),
+        json.dumps({k: v for k, v in record.items() if k != "search"}),
+        "{torn",
+    ]:
+        written.write_text(text)
+        assert defaults.defaults_if_unset(read_layers(None)) is None
+    written.unlink()
+    assert defaults.defaults_if_unset(read_layers(None)) is None
+    defaults.write_defaults(written)
+    assert json.loads(written.read_text()) == record

@@ -21,14 +21,14 @@ from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
 from codemem.code.packed_rows import joined_batches, pack_results
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
-from codemem.config import Config
-from codemem.infra import trim_heap
+from codemem.infra import imports_uncollected, trim_heap
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
     from codemem.code.store import CodeStore
     from codemem.code.tags import EncodedTags, FileTags, TagStore
+    from codemem.config import Config
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
 # enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit
@@ -322,7 +322,8 @@ def _open_store_into(
 
 
 def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None) -> CodeStore:
-    from codemem.code.store import CodeStore
+    with imports_uncollected():  # pyarrow and pydantic, then lancedb (`store.import_lancedb`)
+        from codemem.code.store import CodeStore
 
     store = CodeStore(index_dir, dimensions=dimensions)
     if removed:

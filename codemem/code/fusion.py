@@ -47,6 +47,14 @@ COMPANION_SLOTS = 1  # ...this many at most
 # reports only (a question asks for one place; a reported problem's fix often spans files).
 USED_ANCHORS = 1
 USED_WEIGHT = 1.0  # × the top score × the used file's share of the anchor's uses
+# Below the kept files of an issue report, the slots go to the code a fix spans: tests there
+# count this much more (in the dev sets no test below the fifth file was ever a gold file).
+LATER_TEST_FACTOR = 0.5
+# C-family counterparts: a header and its implementation are one module, and a fix to one of
+# the kept files of an issue report often edits the other; it joins below the kept files.
+HEADER_SUFFIXES = frozenset({"h", "hh", "hpp", "hxx"})
+SOURCE_SUFFIXES = frozenset({"c", "cc", "cpp", "cxx", "m", "mm"})
+COUNTERPART_WEIGHT = 0.5  # × the top score
 
 
 @dataclass
@@ -174,10 +182,12 @@ def rank_files(
     uses: Callable[[str], list[tuple[str, float]]] | None = None,
     cochange: CoChange | None = None,
     present: Callable[[Iterable[str]], Collection[str]] | None = None,
+    with_stem: Callable[[str], list[str]] | None = None,
 ) -> dict[str, float]:
     """File scores from every stage's proposals, the priors, the files the best one uses
-    (given `uses`, for an issue report) and (given the repository's history) the files that
-    usually change with the best ones."""
+    (given `uses`, for an issue report), the headers and sources of the best ones (given
+    `with_stem`, the indexed files by `file_stem`, for an issue report) and (given the
+    repository's history) the files that usually change with the best ones."""
     lists = results.file_lists()
     del lists["stems"]  # voted below, each by how well the query names the file
     scores = rrf(lists, STAGE_WEIGHTS, rrf_k)
@@ -193,8 +203,12 @@ def rank_files(
         graph_prior=graph_prior,
         depth_prior=depth_prior,
     )
+    if test_prior and query.is_report and not query.asks_for_tests:
+        later_tests_down(scores)
     if uses is not None and query.is_report:
         add_used(scores, uses, query)
+    if with_stem is not None and query.is_report:
+        add_counterparts(scores, with_stem)
     if cochange is not None:
         add_companions(scores, cochange, query, present)
     return scores
@@ -205,6 +219,58 @@ def kept_files(scores: dict[str, float], keep: int) -> tuple[list[str], float, f
     raised below them may reach (just under the last of them)."""
     ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
     return ranked, scores[ranked[0]], scores[ranked[-1]] * 0.999
+
+
+def later_tests_down(
+    scores: dict[str, float], *, keep: int = COMPANION_KEEP, factor: float = LATER_TEST_FACTOR
+) -> None:
+    """Tests below the `keep` best files count `factor` less, in place: past the entry points
+    an issue report's fix spans code (the files it uses, those that change with it), and a
+    test there takes a slot from one. The kept files stay what the stages and priors gave."""
+    if len(scores) <= keep:
+        return
+    kept = set(kept_files(scores, keep)[0])
+    for path in scores:
+        if path not in kept and is_test_path(path):
+            scores[path] *= factor
+
+
+def counterparts(path: str, with_stem: Callable[[str], list[str]]) -> list[str]:
+    """The headers of a C-family source file, or the sources of a header: the indexed files of
+    its stem with the other kind of suffix (`lib/lazy.c` → `lib/lazy.h`), those in its own
+    folder if any, else at most two elsewhere (`include/x.hpp` → `src/x.cpp`)."""
+    folder, _, name = path.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    suffix = suffix.lower()
+    if not dot or not stem or suffix not in HEADER_SUFFIXES | SOURCE_SUFFIXES:
+        return []
+    others = HEADER_SUFFIXES if suffix in SOURCE_SUFFIXES else SOURCE_SUFFIXES
+    found = [
+        p
+        for p in with_stem(stem.lower())
+        if p.rsplit(".", 1)[-1].lower() in others and p.rsplit("/", 1)[-1][: len(stem)] == stem
+    ]
+    near = [p for p in found if p.rpartition("/")[0] == folder]
+    return near or (found if len(found) <= 2 else [])
+
+
+def add_counterparts(
+    scores: dict[str, float],
+    with_stem: Callable[[str], list[str]],
+    *,
+    keep: int = COMPANION_KEEP,
+    weight: float = COUNTERPART_WEIGHT,
+) -> None:
+    """Raise, in place and never above the `keep`-th file, the header or source of each kept
+    C-family file (`counterparts`), proposed by a stage or not; tests are left where they are."""
+    if len(scores) <= keep:
+        return
+    ranked, top, ceiling = kept_files(scores, keep)
+    kept = set(ranked)
+    for anchor in ranked:
+        for path in counterparts(anchor, with_stem):
+            if path not in kept and not is_test_path(path):
+                scores[path] = min(ceiling, scores.get(path, 0.0) + weight * top)
 
 
 def add_used(

@@ -17,9 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codemem.config.defaults import defaults_if_unset
 from codemem.config.layers import layers_key, read_layers
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError
+from codemem.infra import imports_uncollected
 
 if TYPE_CHECKING:
     from codemem.code.cochange import CoChange
@@ -72,7 +74,9 @@ class CodeIndex:
 
     Keep one per workspace: the repo map's tag store and graph stay loaded between calls and
     are reloaded only when an index run changed them. Without `config` the workspace's
-    settings are loaded when first needed (the repo map and the rows need none).
+    settings are loaded when first needed (the repo map and the rows need none); when no
+    layer sets anything, they are the defaults of the two sections the code index reads,
+    read without pydantic (`codemem.config.defaults`).
     """
 
     def __init__(self, ws: Workspace, config: Config | None = None) -> None:
@@ -93,10 +97,13 @@ class CodeIndex:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from codemem.config import read_layers, validate_layers  # pydantic: when needed
-
             layers = read_layers(self.ws.config_file)
-            self._config = validate_layers(layers)
+            # No layer sets anything: the defaults, read without pydantic.
+            self._config = defaults_if_unset(layers)
+            if self._config is None:
+                from codemem.config import validate_layers  # pydantic: when needed
+
+                self._config = validate_layers(layers)
             self._settings_key = layers_key(layers)
         return self._config
 
@@ -127,9 +134,10 @@ class CodeIndex:
         With `index.shared` set and no local index yet, it first starts from the index
         published there (`start_from`; what it took is in `started_from`).
         """
-        from codemem.code.history import has_history, refresh_beside
-        from codemem.code.indexer import refresh_index  # tree-sitter and workers: on first use
-        from codemem.code.unchanged import check_unchanged
+        with imports_uncollected():
+            from codemem.code.history import has_history, refresh_beside
+            from codemem.code.indexer import refresh_index  # tree-sitter, workers: on first use
+            from codemem.code.unchanged import check_unchanged
 
         self.started_from = None
         tree = None
@@ -205,7 +213,8 @@ class CodeIndex:
 
         Raises UsageError when there is no index yet or the level is unknown.
         """
-        from codemem.code.search import Searcher  # maps the lexicon on first query
+        with imports_uncollected():
+            from codemem.code.search import Searcher
 
         self.verify()
         settings = self.search_settings()
@@ -217,7 +226,8 @@ class CodeIndex:
                 cochange=self._cochange,
                 tags=self._tag_store,
             )
-            return searcher.search(query, k=k, level=level)
+            with imports_uncollected():  # the first query loads numpy and the lexicon
+                return searcher.search(query, k=k, level=level)
         except CodememError:
             raise
         except Exception:  # a segment (or LanceDB, for vectors) failing: damage, or a bug?

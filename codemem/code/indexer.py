@@ -36,7 +36,7 @@ from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
 from codemem.code.worktree import FileIds, ListingSettings, WorkTree
 from codemem.config.snapshot import search_snapshot
-from codemem.infra import FileLock
+from codemem.infra import FileLock, imports_uncollected
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -152,8 +152,9 @@ def _refresh(
         _fill_totals(summary, plan.manifest)
         return summary
     # Parsing and writing load multiprocessing, tree-sitter and pyarrow: kept out of start-up.
-    from codemem.code.batch_writer import BatchWriter
-    from codemem.code.workers import parse_files
+    with imports_uncollected():
+        from codemem.code.batch_writer import BatchWriter
+        from codemem.code.workers import parse_files  # and numpy
 
     results = parse_files(
         ws.root, plan.to_parse(), _settings(config), config.index.workers, progress

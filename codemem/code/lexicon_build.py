@@ -261,7 +261,7 @@ class SegmentData:
             "p_hash": ("Q", path_hashes),
             "p_sorted": ("Q", path_hashes[order]),
             "p_order": ("I", order.astype(np.uint32)),
-            "covers": ("Q", np.unique(self.covers.astype(np.uint64))),
+            "covers": ("Q", _distinct(self.covers.astype(np.uint64))),
             "p_language": ("I", coded(self.languages)),
             "p_test": ("B", np.array(self.tests, np.uint8)),
             "p_chunks": ("q", _offsets(c["path"], len(self.paths))),
@@ -313,6 +313,16 @@ def _without_nul(values: Sequence[str | None]) -> list[str]:
     if "\0" in "".join(texts):
         return [t.replace("\0", "") for t in texts]
     return texts
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """`np.unique(values)` of a 1-d integer array, without the `numpy.ma` import (20 ms, a
+    fifth of a small repository's lexicon build) that `np.unique` makes to rule out a
+    masked array."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:

@@ -276,6 +276,7 @@ class Searcher:
             uses=self.uses(),
             cochange=self.cochange(),
             present=self._indexed,
+            with_stem=self.manifest.with_stem,
         )
 
     def _indexed(self, paths: Iterable[str]) -> set[str]:

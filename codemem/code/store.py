@@ -16,25 +16,19 @@ neither slow search nor grow the disk without bound.
 
 from __future__ import annotations
 
-import gc
-import importlib
-import importlib.machinery
-import importlib.util
 import logging
 import os
 import re
 import sys
-import types
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel
 
+from codemem.code import lancedb_loading
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
 from codemem.infra import SharedLock
 
@@ -57,168 +51,26 @@ SYMBOL_COLUMNS = [
 ]  # fmt: skip
 FILE_COLUMNS = ["path", "language", "lines", "symbols", "chunks", "syntax_errors", "is_test"]
 PATHS_PER_FILTER = 500
-# `import lancedb` costs about a second, much of it in the generated REST-namespace client
-# that codemem never uses: that package is loaded without running its eager `__init__` (its
-# submodules still import normally on demand), and its `models` package, from which
-# `lance_namespace` takes a hundred-odd classes by name, hands out stand-ins that import
-# their class when first used (`_DeferredModel`).
-_SKIPPED_INIT = "lance_namespace_urllib3_client"
-_MODELS = f"{_SKIPPED_INIT}.models"
-_MODEL_IMPORT = re.compile(rf"^from {re.escape(_MODELS)}\.(\w+) import (\w+)$", re.MULTILINE)
 
 
 def import_lancedb() -> Any:
-    """Import lancedb, skipping the eager import of its REST client package and the
-    developers' override checks (`_without_override_checks`), its models built when first
-    used (`_models_built_on_first_use`)."""
+    """Import lancedb the fast way (`codemem.code.lancedb_loading`), or the ordinary way when
+    this lancedb version needs what that skips."""
     if "lancedb" in sys.modules:
         return sys.modules["lancedb"]
     # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
     # terminal beside codemem's one line about the same failure.
     os.environ.setdefault("LANCEDB_LOG", "error")
-    stubbed = False
-    if _SKIPPED_INIT not in sys.modules:
-        spec = importlib.util.find_spec(_SKIPPED_INIT)
-        if spec is not None and spec.submodule_search_locations:
-            sys.modules[_SKIPPED_INIT] = _package_without_init(spec)
-            stubbed = True
-            models = importlib.util.find_spec(_MODELS)
-            if models is not None and models.origin and models.submodule_search_locations:
-                sys.modules[_MODELS] = _deferred_models(models)
+    stubbed = lancedb_loading.install_stand_ins()
     try:
-        with _without_override_checks(), _models_built_on_first_use(), _no_collections():
+        with lancedb_loading.loading_lancedb():
             import lancedb
     except ImportError:
         if not stubbed:
             raise
-        # A lancedb version that needs the whole client: import it the ordinary way.
-        for name in [
-            m for m in sys.modules if m.startswith((_SKIPPED_INIT, "lance_namespace", "lancedb"))
-        ]:
-            del sys.modules[name]
+        lancedb_loading.drop_stand_ins()
         import lancedb
     return lancedb
-
-
-def _package_without_init(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-    """The package of `spec` in `sys.modules`' way, its `__init__` not run: its submodules
-    import as usual."""
-    package = types.ModuleType(spec.name)
-    package.__path__ = list(spec.submodule_search_locations or [])
-    package.__spec__ = spec
-    package.__file__ = spec.origin
-    return package
-
-
-def _deferred_models(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-    """The REST client's `models` package with a stand-in for each class its `__init__`
-    imports (read from that file's `from .models.<module> import <Class>` lines): a name it
-    does not list is missing, so `import lancedb` fails and is done the ordinary way."""
-    package = _package_without_init(spec)
-    with open(spec.origin or "", encoding="utf-8") as fh:
-        homes = {name: f"{_MODELS}.{module}" for module, name in _MODEL_IMPORT.findall(fh.read())}
-
-    def stand_in(name: str) -> type:
-        if name not in homes:
-            raise AttributeError(f"module {_MODELS!r} has no attribute {name!r}")
-        deferred = _DeferredModel(name, (), {"_home": homes[name], "__module__": homes[name]})
-        setattr(package, name, deferred)
-        return deferred
-
-    package.__getattr__ = stand_in  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
-    return package
-
-
-class _DeferredModel(type):
-    """Stands for one model class of the REST client until it is used (called, asked for an
-    attribute, or in `isinstance`): then the class is imported and the use goes to it."""
-
-    _home: str
-
-    def _model(cls) -> type:
-        real: type = getattr(importlib.import_module(cls._home), cls.__name__)
-        return real
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        return cls._model()(*args, **kwargs)
-
-    def __getattr__(cls, name: str) -> Any:
-        return getattr(cls._model(), name)
-
-    def __instancecheck__(cls, instance: Any) -> bool:
-        return isinstance(instance, cls._model())
-
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, cls._model())
-
-
-def _marked_override(method: Any = None, **_checks: Any) -> Any:
-    """`typing.override` (Python 3.12), also callable with the `overrides` package's options."""
-    if method is None:
-        return _marked_override
-    with suppress(AttributeError, TypeError):
-        method.__override__ = True
-    return method
-
-
-@contextmanager
-def _no_collections() -> Iterator[None]:
-    """No cyclic garbage collection while lancedb is imported.
-
-    The import creates a few hundred thousand objects that live as long as the process, and
-    the collector, triggered by their count, traverses them over and over for nothing (a
-    full collection among them): a tenth of the import's time. The collector is back on
-    (unless it was off before) as soon as the import ends.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
-@contextmanager
-def _models_built_on_first_use() -> Iterator[None]:
-    """While lancedb is imported, pydantic models are built when first used (`defer_build`).
-
-    lancedb imports the REST namespace client's hundred-odd request and response models,
-    which codemem never uses; pydantic builds each one's validator as its class is defined
-    (a tenth of lancedb's import). Defined while `BaseModel`'s own config defers that, they
-    inherit it and are built on first use, which pydantic documents as the same behaviour.
-    The config is restored before anything else runs.
-    """
-    saved = BaseModel.model_config
-    BaseModel.model_config = {**saved, "defer_build": True}
-    try:
-        yield
-    finally:
-        BaseModel.model_config = saved
-
-
-@contextmanager
-def _without_override_checks() -> Iterator[None]:
-    """While lancedb is imported, `overrides` is what lancedb uses on Python 3.12 and later.
-
-    There lancedb decorates with `typing.override` and its `EnforceOverrides` is an empty
-    class; below 3.12 it imports the `overrides` package, whose decorator disassembles the
-    module being imported for each of about a hundred methods (a tenth of a second) to check
-    signatures, a check for lancedb's own developers. A process that already loaded the real
-    package keeps it, and the stand-in leaves `sys.modules` once lancedb is imported.
-    """
-    if sys.version_info >= (3, 12) or "overrides" in sys.modules:
-        yield
-        return
-    stand_in = types.ModuleType("overrides")
-    stand_in.override = stand_in.overrides = _marked_override  # type: ignore[attr-defined]
-    stand_in.EnforceOverrides = type("EnforceOverrides", (), {})  # type: ignore[attr-defined]
-    sys.modules["overrides"] = stand_in
-    try:
-        yield
-    finally:
-        if sys.modules.get("overrides") is stand_in:
-            del sys.modules["overrides"]
 
 
 def warm_up() -> None:

@@ -41,7 +41,7 @@ class SearchSettings:
 def search_snapshot(config: Config) -> str:
     """The settings of `config` a search reads, as JSON to record beside the layers' key."""
     data = {
-        "sections": _sections_key(),
+        "sections": sections_key(),
         "search": config.search.model_dump(),
         "embeddings": config.index.embeddings,
     }
@@ -59,14 +59,16 @@ def read_search_snapshot(text: str) -> SearchSettings | None:
         return None
     if embeddings != NO_EMBEDDINGS or not isinstance(search, dict):
         return None
-    if not sections or sections != _sections_key():
+    if not sections or sections != sections_key():
         return None
     if not all(isinstance(name, str) and name.isidentifier() for name in search):
         return None
     return SearchSettings(SimpleNamespace(**search), SimpleNamespace(embeddings=embeddings))
 
 
-def _sections_key() -> str:
+def sections_key() -> str:
+    """A digest of the module that defines `search:` and `index:` ("" when it cannot be read):
+    what was recorded under another is not read back."""
     try:
         return hashlib.sha1(SECTIONS_SOURCE.read_bytes()).hexdigest()
     except OSError:  # no source beside (a frozen build): nothing is read back

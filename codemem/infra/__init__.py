@@ -45,7 +45,7 @@ from codemem.infra.locks import (
     locked,
     read_holder,
 )
-from codemem.infra.memory import trim_heap
+from codemem.infra.memory import imports_uncollected, trim_heap
 from codemem.infra.quoting import (
     MAX_QUOTED_CHARS,
     bounded,
@@ -105,6 +105,7 @@ __all__ = [
     "run_git",
     "today",
     "trim_heap",
+    "imports_uncollected",
     "update_text",
     "utc_date",
     "utc_now",

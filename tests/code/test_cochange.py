@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from codemem.code import CodeIndex, history
+from codemem.code import CodeIndex, history, stages
 from codemem.code.cochange import MAX_FILES_PER_COMMIT, CoChange, companions
-from codemem.code.fusion import StageResults, add_companions, add_used, rank_files
+from codemem.code.fusion import (
+    StageResults,
+    add_companions,
+    add_counterparts,
+    add_used,
+    counterparts,
+    rank_files,
+)
 from codemem.code.query import analyze_query
 from codemem.code.stages import Candidate
 from codemem.config import load_config
@@ -197,3 +204,24 @@ def test_an_index_run_leaves_the_history_current_so_the_first_search_reads_no_gi
 
     monkeypatch.setattr(history, "read_commits", no_git)
     assert history.load_cochange(ws) is not None
+
+
+def test_a_kept_c_file_brings_its_header_below_the_kept_files():
+    indexed = stages.PathList(
+        ["lib/lazy.c", "lib/lazy.h", "lib/fast.c", "include/x.hpp", "src/x.cpp", "a/y.h"]
+        + ["b/y.h", "c/y.h", "lib/Lazy.h", "tests/fast.h"]
+    )
+    assert counterparts("lib/lazy.c", indexed.with_stem) == ["lib/lazy.h"]  # its own folder
+    assert counterparts("include/x.hpp", indexed.with_stem) == ["src/x.cpp"]  # one elsewhere
+    assert counterparts("src/y.c", indexed.with_stem) == []  # three elsewhere: none is it
+    assert counterparts("lib/fast.py", indexed.with_stem) == []  # not a C-family file
+    scores = {"lib/lazy.c": 1.0, "a.c": 0.9, "b.c": 0.8, "c.c": 0.7, "lib/fast.c": 0.6}
+    scores |= {"d.c": 0.5, "lib/lazy.h": 0.1}
+    add_counterparts(scores, indexed.with_stem)
+    assert scores["lib/lazy.h"] == 0.6 * 0.999  # + half the top score, under the kept files
+    assert "tests/fast.h" not in scores  # a test stays where it was
+    results = StageResults(files=[Candidate(p, 1.0) for p in scores if p != "lib/lazy.h"])
+    report = analyze_query("The lazy matcher reads past the end of the window " * 3)
+    question = analyze_query("where does the lazy matcher read the window")
+    assert "lib/lazy.h" in rank_files(results, report, {}, {}, with_stem=indexed.with_stem)
+    assert "lib/lazy.h" not in rank_files(results, question, {}, {}, with_stem=indexed.with_stem)

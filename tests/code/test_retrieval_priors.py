@@ -6,9 +6,16 @@ from pathlib import Path
 
 from codemem.code.extract import ExtractSettings, extract_file
 from codemem.code.files import path_skip_reason
-from codemem.code.fusion import apply_priors
+from codemem.code.fusion import (
+    LATER_TEST_FACTOR,
+    StageResults,
+    apply_priors,
+    later_tests_down,
+    rank_files,
+)
 from codemem.code.languages import is_prose
 from codemem.code.query import analyze_query
+from codemem.code.stages import Candidate
 
 ISSUE = (
     "Serializer drops nested fields when partial loading is enabled. Loading a schema with "
@@ -33,6 +40,28 @@ def test_a_short_query_about_tests_puts_tests_first():
         {"src/schema.py": 1.0, "tests/test_schema.py": 1.0}, q, {}, {}, depth_prior=False
     )
     assert scores["tests/test_schema.py"] > 1.6 > scores["src/schema.py"]
+
+
+def test_below_the_kept_files_of_an_issue_report_tests_count_less():
+    scores = {"src/a.py": 1.0, "tests/test_a.py": 0.9, "src/b.py": 0.8, "src/c.py": 0.7}
+    scores |= {"src/d.py": 0.6, "tests/test_b.py": 0.5, "src/e.py": 0.4}
+    later_tests_down(scores)
+    assert scores["tests/test_a.py"] == 0.9  # among the kept five: never moved
+    assert scores["tests/test_b.py"] == 0.25  # below them: under the code ranked after it
+    assert [scores[p] for p in ("src/a.py", "src/e.py")] == [1.0, 0.4]
+
+    paths = [p for p in scores if p != "tests/test_a.py"] + ["tests/test_c.py"]
+    results = StageResults(files=[Candidate(p, 1.0) for p in paths])
+    languages = dict.fromkeys(paths, "python")
+    by_query = {}
+    about_tests = ISSUE + " The test fixture in the tests skips the nested test cases."
+    for text in (ISSUE, "partial loading of nested fields", about_tests):
+        q = analyze_query(text)
+        ranked = rank_files(results, q, languages, {}, depth_prior=False)
+        by_query[(q.is_report, q.asks_for_tests)] = ranked["tests/test_c.py"]
+    question, report = by_query[(False, False)], by_query[(True, False)]
+    assert report == question * LATER_TEST_FACTOR  # a report, not about tests
+    assert by_query[(True, True)] > question  # a report about tests: the test prior's raise
 
 
 def test_of_two_files_of_one_name_ranked_alike_the_one_nearer_the_root_comes_first():

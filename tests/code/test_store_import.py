@@ -84,7 +84,25 @@ def test_the_collector_is_off_only_during_the_import(tmp_path):
         from codemem.code import store
 
         store.import_lancedb()
-        print(gc.isenabled())
+        print(gc.isenabled(), gc.get_freeze_count())
+        """,
+        tmp_path,
+    )
+    # A process that set its start-up aside (the console entry) sets the import's objects
+    # aside too; what comes after is collected as ever.
+    set_aside = run(
+        """
+        import gc
+        from codemem.code import store
+
+        gc.freeze()
+        before = gc.get_freeze_count()
+        store.import_lancedb()
+        print(gc.isenabled(), gc.get_freeze_count() - before > 10_000)
+        cycle = []
+        cycle.append(cycle)
+        del cycle
+        print(gc.collect() >= 1)
         """,
         tmp_path,
     )
@@ -99,4 +117,112 @@ def test_the_collector_is_off_only_during_the_import(tmp_path):
         """,
         tmp_path,
     )
-    assert (out, kept_off) == ("True\n", "False\n")
+    assert (out, set_aside, kept_off) == ("True 0\n", "True True\nTrue\n", "False\n")
+
+
+def test_lancedbs_pydantic_dataclasses_are_built_when_first_used(tmp_path):
+    out = run(
+        """
+        import pydantic
+        import pydantic.dataclasses
+        from codemem.code import store
+
+        real = pydantic.dataclasses.dataclass
+        store.import_lancedb()
+        from lancedb.query import MatchQuery
+
+        print(pydantic.dataclasses.dataclass is real, MatchQuery.__pydantic_complete__)
+        query = MatchQuery("needle", "text", boost=2)
+        print(MatchQuery.__pydantic_complete__, query.query, query.boost, query.fuzziness)
+        try:
+            MatchQuery("needle", "text", fuzziness="many")
+        except pydantic.ValidationError as exc:
+            print(exc.errors()[0]["loc"])
+
+        @pydantic.dataclasses.dataclass
+        class Later:
+            n: int
+
+        print(Later.__pydantic_complete__, Later(n="3").n)
+        """,
+        tmp_path,
+    )
+    # Built on first use, then they validate as usual; later dataclasses are built at once.
+    assert out == "True False\nTrue needle 2.0 0\n('fuzziness',)\nTrue 3\n"
+
+
+def test_pyarrow_compute_loaded_with_lancedb_has_its_usual_help(tmp_path):
+    code = """
+        from pyarrow.vendored import docscrape
+
+        real = docscrape.NumpyDocString
+        if WITH_LANCEDB:
+            from codemem.code import store
+
+            store.import_lancedb()
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        print(docscrape.NumpyDocString is real, pc.count_distinct(pa.array([1, 1, 2])).as_py())
+        print(pc.count.__doc__ + pc.cast.__doc__ + pc.utf8_slice_codeunits.__doc__)
+        """
+    fast = run(code.replace("WITH_LANCEDB", "True"), tmp_path)
+    plain = run(code.replace("WITH_LANCEDB", "False"), tmp_path)
+    assert fast == plain
+    assert fast.startswith("True 2\n") and 'mode : str, default "only_valid"' in fast
+
+
+def test_the_models_lancedb_takes_from_their_modules_are_imported_when_first_used(tmp_path):
+    out = run(
+        """
+        import sys
+        import pyarrow as pa
+        from codemem.code import store
+
+        def loaded():
+            prefix = "lance_namespace_urllib3_client.models."
+            return sorted(m[len(prefix) :] for m in sys.modules if m.startswith(prefix))
+
+        store.import_lancedb()
+        print(loaded())
+        import lancedb.namespace as namespace
+
+        schema = namespace._convert_pyarrow_schema_to_json(pa.schema([("a", pa.string())]))
+        print(type(schema).__name__, schema.fields[0].name, schema.fields[0].type.type)
+        print(isinstance(schema, namespace.JsonArrowSchema), loaded())
+        from lance_namespace_urllib3_client.models.json_arrow_field import JsonArrowField
+
+        print(JsonArrowField is type(schema.fields[0]), JsonArrowField.__pydantic_complete__)
+        """,
+        tmp_path,
+    )
+    # None is loaded by the import; the first use loads the real ones (and what they import).
+    assert out == (
+        "[]\nJsonArrowSchema a utf8\n"
+        "True ['json_arrow_data_type', 'json_arrow_field', 'json_arrow_schema']\nTrue True\n"
+    )
+
+
+def test_lancedbs_embedding_providers_load_when_one_is_asked_for(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import store
+
+        store.import_lancedb()
+        import lancedb.embeddings as embeddings
+
+        print("lancedb.embeddings.openai" in sys.modules, "tqdm" in sys.modules)
+        registry = embeddings.get_registry()
+        print(registry is embeddings.EmbeddingFunctionRegistry.get_instance())
+        print(embeddings.OpenAIEmbeddings.__name__, registry.get("openai").__name__)
+        from lancedb.embeddings import SentenceTransformerEmbeddings
+
+        print(SentenceTransformerEmbeddings.__module__, hasattr(embeddings, "no_such_name"))
+        """,
+        tmp_path,
+    )
+    assert out == (
+        "False False\nTrue\nOpenAIEmbeddings OpenAIEmbeddings\n"
+        "lancedb.embeddings.sentence_transformers False\n"
+    )
