@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
-from codemem.code.rows import CHUNKS, SYMBOLS, Batch
+from codemem.code.packed_rows import joined_batches, pack_results
+from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 from codemem.infra import imports_uncollected, trim_heap
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
     from codemem.code.store import CodeStore
-    from codemem.code.tags import FileTags, TagStore
+    from codemem.code.tags import EncodedTags, FileTags, TagStore
     from codemem.config import Config
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
@@ -39,18 +40,23 @@ TAIL_BATCH_FILES = 128
 
 @dataclass
 class PendingFiles:
-    """Parsed files not yet committed: their rows, manifest entries and tags."""
+    """Parsed files not yet committed: their rows (as the workers packed them, joined only
+    when committed), manifest entries and tags."""
 
-    rows: Batch = field(default_factory=Batch)
+    rows: list[FileRows] = field(default_factory=list)  # one per file with rows
+    chunks: int = 0  # their chunk rows
     entries: dict[str, FileEntry] = field(default_factory=dict)
-    tags: list[FileTags] = field(
-        default_factory=list
-    )  # streamed into the tag store, never all held
+    # Streamed into the tag store, never all held; encoded by the workers.
+    tags: list[FileTags | EncodedTags] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # files now skipped that had rows
 
     def add(self, result: FileResult, had_rows: bool) -> None:
         if result.status == INDEXED:
-            self.rows.extend(result.batch)
+            if isinstance(result.batch, Batch):  # parsed in this process
+                pack_results([result])
+            if isinstance(result.batch, FileRows):
+                self.rows.append(result.batch)
+                self.chunks += result.batch.count(CHUNKS)
             if result.tags is not None:
                 self.tags.append(result.tags)
         elif had_rows:
@@ -74,12 +80,12 @@ class PendingFiles:
         overlaps) is a small one and the larger ones overlap the parsing of the rest.
         """
         files = len(self.rows)
-        if files >= config.index.batch_files or self.rows.count(CHUNKS) >= BATCH_CHUNKS:
+        if files >= config.index.batch_files or self.chunks >= BATCH_CHUNKS:
             return True
         return left is not None and files >= max(TAIL_BATCH_FILES, left)
 
     def clear(self) -> None:
-        self.rows, self.entries, self.tags, self.stale = Batch(), {}, [], []
+        self.rows, self.chunks, self.entries, self.tags, self.stale = [], 0, {}, [], []
 
 
 class BatchWriter:
@@ -167,14 +173,17 @@ class BatchWriter:
     def commit(self, pending: PendingFiles) -> None:
         store, manifest = self.store, self.manifest
         manifest.listing = ""  # the files change: recorded again when the run completes
-        if self.embedder is not None and pending.rows.count(CHUNKS):
-            _embed_rows(self.embedder, pending.rows.chunks)
+        # The same rows twice over the same buffers: Python lists for the lexicon, Arrow
+        # arrays (the chunk texts never made Python strings) for the store.
+        rows, tables = joined_batches(pending.rows)
+        if self.embedder is not None and tables.count(CHUNKS):
+            _embed_rows(self.embedder, rows, tables)
         written: Future[None] | None = None
         if self.full:
             # A new folder nobody reads yet, so no order to keep between the two: LanceDB
             # writes the rows in its own threads, without the GIL, while this one builds the
             # lexicon segment.
-            written = _beside(store.write, pending.rows, replace=False)
+            written = _beside(store.write, tables, replace=False)
         else:
             store.delete_paths(pending.stale)  # still listed: a stop here redoes them
             replaced = [path for path in pending.entries if path in manifest.files]
@@ -182,10 +191,10 @@ class BatchWriter:
                 for path in replaced:
                     del manifest.files[path]
                 manifest.save(self.target)
-            store.write(pending.rows, replace=True)
+            store.write(tables, replace=True)
         try:
             # After the tables, before the tags and the manifest (see `codemem.code.lexicon`).
-            self.lexicon.add(pending.rows, [*self._removed, *pending.stale])
+            self.lexicon.add(rows, [*self._removed, *pending.stale])
         finally:
             if written is not None:
                 wait([written])  # never still writing into a folder a retry clears
@@ -203,6 +212,7 @@ class BatchWriter:
         if not self.full:
             manifest.save(self.target)
         pending.clear()
+        del rows, tables
         self.lexicon.merge_tail()  # with the batch's rows let go: their memory peaks never add up
         trim_heap()  # what the batch and the merge freed leaves the process (`trim_heap`)
 
@@ -232,15 +242,20 @@ def _embedder(ws: Workspace, config: Config) -> Embedder | None:
     return make_embedder(config.index, root=ws.root)
 
 
-def _embed_rows(embedder: Embedder, chunks: dict[str, list[Any]]) -> None:
-    """Add a `vector` column to the chunk columns (the text embedded is `embedding_text`)."""
+def _embed_rows(embedder: Embedder, rows: Batch, tables: Batch) -> None:
+    """Add a `vector` column to the store's chunk columns (the text embedded is
+    `embedding_text`); `rows`: the same rows as lists (`packed_rows.joined_batches`)."""
     from codemem.code.embed import embedding_text
 
+    bodies = tables.chunks["text"]
+    if not isinstance(bodies, list):  # an Arrow array
+        bodies = bodies.to_pylist()
+    chunks = rows.chunks
     texts = [
         embedding_text(path, symbol, text)
-        for path, symbol, text in zip(chunks["path"], chunks["symbol"], chunks["text"], strict=True)
+        for path, symbol, text in zip(chunks["path"], chunks["symbol"], bodies, strict=True)
     ]
-    chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
+    tables.chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
 
 
 class HeldInterrupt:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
-from codemem.code.rows import Batch
+from codemem.code.rows import Batch, FileRows
 from codemem.code.text import search_text_of, token_text
 from codemem.infra import redact_source
 
@@ -32,7 +32,7 @@ class FileResult:
     content_id: str | None
     status: str  # "indexed" or a skip reason
     language: str | None = None
-    batch: Batch = field(default_factory=Batch)
+    batch: Batch | FileRows = field(default_factory=Batch)  # FileRows: as a worker sends it
     tags: Any = None  # codemem.code.tags.FileTags for indexed code files
     syntax_errors: int = 0
 

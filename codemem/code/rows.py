@@ -48,3 +48,22 @@ class Batch:
         columns: Columns = getattr(self, table)
         values = zip(*columns.values(), strict=True)
         return [dict(zip(columns, row, strict=True)) for row in values]
+
+
+@dataclass(slots=True)
+class FileRows:
+    """One file's rows inside rows packed for a group of files
+    (`codemem.code.packed_rows.PackedRows`): what a parser worker sends in place of its
+    `Batch`."""
+
+    rows: Any  # the PackedRows
+    index: int  # the file's position among them
+    chunks: int
+    symbols: int
+
+    def __len__(self) -> int:
+        return 1
+
+    def count(self, table: str) -> int:
+        """The number of rows for `table`."""
+        return {FILES: 1, CHUNKS: self.chunks, SYMBOLS: self.symbols}[table]

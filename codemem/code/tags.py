@@ -88,6 +88,36 @@ class FileTags:
     def _row(self) -> tuple[str, list[Definition], dict[str, int], list[str]]:
         return (self.language, self.defs, self.refs, self.imports)
 
+    def encoded(self) -> EncodedTags:
+        """The record the store keeps for this file (what a parser worker sends instead)."""
+        # The very bytes the indexer made when it pickled tags that came to it through a
+        # pipe: unpickled, every one-character string ("c", a language or a name) is
+        # Python's cached object for that character, one object pickled once.
+        defs = [
+            d if 1 not in (len(d[0]), len(d[1]), len(d[2]), len(d[5])) else tuple(map(_cached, d))
+            for d in self.defs
+        ]
+        return EncodedTags(
+            self.path,
+            pickle.dumps((_cached(self.language), defs, list(map(_cached, self.imports))), _PROTOCOL),
+            pickle.dumps(self.refs, _PROTOCOL),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedTags:
+    """One file's tags as the store keeps them: pickled (language, defs, imports) and
+    pickled refs. A parser worker encodes them, so the indexer neither unpickles the
+    definitions' many small tuples nor pickles them again."""
+
+    path: str
+    meta: bytes
+    refs: bytes
+
+    def decoded(self) -> FileTags:
+        language, defs, imports = _decode(self.meta)
+        return FileTags(self.path, language, defs, _decode(self.refs), imports)
+
 
 class TagStore:
     """All files' tags, persisted under the index folder (`tags.bin`, and its base file).
@@ -246,13 +276,18 @@ class TagStore:
         return self._files
 
     def update(
-        self, changed: Iterable[FileTags], removed: Iterable[str], *, cache: bool = True
+        self,
+        changed: Iterable[FileTags | EncodedTags],
+        removed: Iterable[str],
+        *,
+        cache: bool = True,
     ) -> bool:
         """Replace the tags of `changed` files and drop `removed` paths.
 
         Returns whether anything differs; only then is `version` bumped, so an edit that
         leaves every name in place keeps the cached graph valid. With `cache=False` only the
-        compact encoded form is kept (the indexer streams a whole repository through here).
+        compact encoded form is kept (the indexer streams a whole repository through here,
+        encoded by the parser workers).
         """
         dirty = False
         for path in removed:
@@ -261,18 +296,20 @@ class TagStore:
                 dirty = True
         for tags in changed:
             old = self.get(tags.path)
-            if old is not None and old._row() == tags._row():
-                continue
-            record = (
-                pickle.dumps((tags.language, tags.defs, tags.imports), _PROTOCOL),
-                pickle.dumps(tags.refs, _PROTOCOL),
-            )
-            self._records[tags.path] = record
-            self._held += len(record[0]) + len(record[1])
-            if cache:
-                self._meta[tags.path] = (tags.language, tags.defs, tags.imports)
+            if isinstance(tags, EncodedTags):
+                encoded = tags
+                # A new file's record is kept as the worker encoded it, never decoded here.
+                decoded = tags.decoded() if old is not None or cache else None
             else:
-                self._meta.pop(tags.path, None)
+                encoded, decoded = tags.encoded(), tags
+            if old is not None and decoded is not None and old._row() == decoded._row():
+                continue
+            self._records[encoded.path] = (encoded.meta, encoded.refs)
+            self._held += len(encoded.meta) + len(encoded.refs)
+            if cache and decoded is not None:
+                self._meta[encoded.path] = (decoded.language, decoded.defs, decoded.imports)
+            else:
+                self._meta.pop(encoded.path, None)
             dirty = True
         if dirty:
             self._files = None
@@ -335,6 +372,14 @@ class TagStore:
 
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def _cached(value: Any) -> Any:
+    """A one-character string of the first 256 code points as unpickling makes it: Python's
+    cached object for that character (anything else as it is)."""
+    if type(value) is str and len(value) == 1 and ord(value) < 256:
+        return chr(ord(value))
+    return value
 
 
 def _decode(blob: bytes | memoryview) -> Any:  # what was pickled; the caller knows its shape

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy  # noqa: F401
 
 from codemem.code.extract import ExtractSettings, FileResult, extract_file
+from codemem.code.packed_rows import pack_results
 
 log = logging.getLogger("codemem")
 
@@ -47,11 +48,20 @@ _Args = tuple[Path, str, str | None, ExtractSettings]  # one file's `extract_fil
 
 
 def _worker(args: _Args) -> FileResult:
-    return extract_file(*args)
+    """One file's result as the indexer takes it: its tags encoded as the tag store keeps
+    them (`EncodedTags`), a few bytes objects to send instead of many small tuples that the
+    indexer would unpickle only to pickle them again."""
+    result = extract_file(*args)
+    if result.tags is not None:
+        result.tags = result.tags.encoded()
+    return result
 
 
 def _worker_chunk(chunk: list[_Args]) -> list[FileResult]:
-    return [extract_file(*args) for args in chunk]
+    """A chunk's results, their rows packed together (`codemem.code.packed_rows`)."""
+    results = [_worker(args) for args in chunk]
+    pack_results(results)
+    return results
 
 
 def _init_worker(parent: int | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from itertools import islice
 
 import numpy as np
@@ -155,6 +156,34 @@ def test_update_bumps_the_version_only_when_tags_change(tmp_path):
     assert second > first
     assert store.update([], ["pkg/cli.py"]) is True
     assert store.version > second and "pkg/cli.py" not in store.files
+
+
+def test_encoded_tags_are_kept_as_sent_and_compared_by_value(tmp_path):
+    store = make_store(tmp_path)
+    first = store.version
+    same = FileTags("pkg/util.py", "python", [fn("format_output", 1)], {}).encoded()
+    assert store.update([same], []) is False
+    assert store.version == first
+    moved = FileTags("pkg/util.py", "python", [fn("format_output", 2)], {"x": 1}).encoded()
+    assert store.update([moved], [], cache=False) is True
+    assert store._record("pkg/util.py") == (moved.meta, moved.refs)
+    assert store.get("pkg/util.py") == moved.decoded()
+    assert store.references("pkg/util.py") == {"x": 1}
+
+
+def test_encoded_tags_are_the_bytes_of_tags_sent_through_pickle():
+    # A worker encodes the tags; the indexer once pickled them after they came through a
+    # pipe, where a one-character language is Python's cached string for that character.
+    language = "".join(["c", ""])  # "c", but not the cached object
+    assert language is not chr(ord("c"))
+    tags = FileTags("a.c", language, [fn("c", 1)], {"c": 2})
+    sent = pickle.loads(pickle.dumps(tags))
+    expected = (
+        pickle.dumps((sent.language, sent.defs, sent.imports), pickle.HIGHEST_PROTOCOL),
+        pickle.dumps(sent.refs, pickle.HIGHEST_PROTOCOL),
+    )
+    encoded = tags.encoded()
+    assert (encoded.meta, encoded.refs) == expected
 
 
 def test_missing_or_corrupt_store_loads_empty(tmp_path):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
+
 from codemem.code import workers
-from codemem.code.extract import ExtractSettings, extract_file
+from codemem.code.batch_writer import PendingFiles
+from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
+from codemem.code.packed_rows import joined_batches
 
 SETTINGS = ExtractSettings(max_file_bytes=100_000, chunk_lines=80, max_line_chars=2000)
 
@@ -31,12 +35,34 @@ def test_parallel_results_are_in_order_and_equal_one_process(tmp_path, monkeypat
     )
     expected = [extract_file(tmp_path, path, None, SETTINGS) for path, _ in items]
     assert [r.path for r in results] == [path for path, _ in items]
-    assert [(r.status, r.batch, r.tags) for r in results] == [
-        (e.status, e.batch, e.tags) for e in expected
+    # The tags come encoded as the tag store keeps them, the very bytes this process makes,
+    # and the rows packed: joined, they are this process's rows.
+    assert [(r.status, r.tags) for r in results] == [
+        (e.status, e.tags.encoded()) for e in expected
     ]
+    assert [(r.batch.count("chunks"), r.batch.count("symbols")) for r in results] == [
+        (e.batch.count("chunks"), e.batch.count("symbols")) for e in expected
+    ]
+    assert joined_rows([r.batch for r in results]) == joined_rows([e.batch for e in expected])
     assert seen == list(range(1, 151))
     assert max(in_flight) < 2 * workers.IN_FLIGHT_PER_WORKER  # never every chunk at once
     assert len(in_flight) > 2 * workers.IN_FLIGHT_PER_WORKER
+
+
+def joined_rows(batches: list) -> dict:
+    """The rows of these files' batches (packed or not), table by table, as lists."""
+    pending = PendingFiles()
+    for n, batch in enumerate(batches):
+        pending.add(FileResult(f"f{n}", "0" * 40, INDEXED, "python", batch), had_rows=False)
+    lists, tables = joined_batches(pending.rows)
+    return {
+        table: {
+            name: values if isinstance(values, list) else values.tolist()
+            if isinstance(values, np.ndarray) else values.to_pylist()
+            for name, values in getattr(tables, table).items()
+        } | getattr(lists, table)
+        for table in ("files", "chunks", "symbols")
+    }
 
 
 def test_the_last_files_go_in_smaller_chunks():

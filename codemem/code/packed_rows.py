@@ -1,0 +1,297 @@
+"""Index rows packed for the trip from a parser worker to the indexer.
+
+A worker sends the rows of a chunk of files as one `PackedRows`, column by column: each
+string column as one UTF-8 buffer, numbers as one numpy array each. Pickling that is a few
+large copies, not an object per value, and the indexer neither unpickles a `Batch` per file
+nor extends its pending lists file by file. Two layouts of strings:
+
+- columns the lexicon build reads as Python lists (`codemem.code.lexicon_build`): each value
+  followed by NUL, so that one decode and one split give them all back;
+- columns only the tables store (`ARROW_ONLY`: the chunk texts, the largest column, and
+  the lower-case names): Arrow's own layout (the values back to back and their offsets),
+  handed to Arrow as they are; they never become Python strings in the indexer.
+
+The chunk and symbol columns that repeat their file's value (`REPEATED`) are not sent:
+they are rebuilt from the file rows. A string column that cannot be packed (a value holds
+NUL, or is not valid Unicode) travels as the list it was, and its table is built from it
+as before: the rows are the same whichever way they travelled.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain, repeat
+from typing import Any
+
+import numpy as np
+
+from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
+
+# Row columns that hold their file's own value in every row: (file column, its row column).
+REPEATED = ("path", "language", "is_test")
+# String columns that only the tables store (not the lexicon): packed in Arrow's layout.
+ARROW_ONLY = {CHUNKS: ("text",), SYMBOLS: ("name_lower",)}
+NUMBERS = {CHUNKS: ("start_line", "end_line", "file_tokens"), SYMBOLS: ("start_line", "end_line")}
+ROW_TABLES = (CHUNKS, SYMBOLS)
+
+
+@dataclass(slots=True)
+class JoinedStrings:
+    """Strings each followed by NUL, in UTF-8; None values are stored as "" and flagged."""
+
+    data: bytes
+    file_starts: np.ndarray  # int64, files + 1: where each file's first value starts in `data`
+    nulls: np.ndarray | None  # bool per row: the value is None
+
+
+@dataclass(slots=True)
+class ArrowStrings:
+    """Strings back to back in UTF-8 and where each one starts (one more offset than values):
+    an Arrow string array's buffers."""
+
+    data: bytes
+    offsets: np.ndarray  # int64, rows + 1
+
+
+Packed = JoinedStrings | ArrowStrings | np.ndarray | list[Any]
+
+
+@dataclass(slots=True)
+class PackedRows:
+    """The rows of a group of files (their indexed ones, in order), packed by a worker."""
+
+    files: dict[str, list[Any]]
+    columns: dict[str, list[str]]  # table -> its column names, in their order
+    packed: dict[str, dict[str, Packed]]  # table -> column -> values (`REPEATED` left out)
+    starts: dict[str, np.ndarray]  # table -> int64, files + 1: each file's first row
+
+
+def pack_batches(batches: Sequence[Batch]) -> PackedRows:
+    """Pack the rows of these files' batches (one file row each) into one `PackedRows`."""
+    files: dict[str, list[Any]] = {}
+    for batch in batches:
+        for column, values in batch.files.items():
+            files.setdefault(column, []).extend(values)
+    columns: dict[str, list[str]] = {}
+    packed: dict[str, dict[str, Packed]] = {}
+    starts: dict[str, np.ndarray] = {}
+    for table in ROW_TABLES:
+        per_file: list[dict[str, list[Any]]] = [getattr(batch, table) for batch in batches]
+        counts = [len(rows.get("path", ())) for rows in per_file]
+        starts[table] = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+        names = list(dict.fromkeys(chain.from_iterable(per_file)))
+        columns[table] = names
+        packed[table] = {
+            name: _pack_column(table, name, [rows.get(name, []) for rows in per_file], starts[table])
+            for name in names
+            if not (name in REPEATED and name in files)
+        }
+    return PackedRows(files, columns, packed, starts)
+
+
+def pack_results(results: Iterable[Any]) -> None:
+    """Replace each indexed result's `batch` (`codemem.code.extract.FileResult`) by its
+    `FileRows` in one `PackedRows` for them all (in a worker, before they are sent)."""
+    indexed = [r for r in results if len(r.batch)]
+    if not indexed:
+        return
+    rows = pack_batches([r.batch for r in indexed])
+    for i, result in enumerate(indexed):
+        result.batch = FileRows(rows, i, result.batch.count(CHUNKS), result.batch.count(SYMBOLS))
+
+
+def _pack_column(table: str, name: str, per_file: list[list[Any]], row_starts: np.ndarray) -> Packed:
+    values = list(chain.from_iterable(per_file))
+    if name in NUMBERS.get(table, ()):
+        try:
+            return np.array(values, np.int64)
+        except (TypeError, ValueError, OverflowError):
+            return values
+    if name in ARROW_ONLY.get(table, ()):
+        return _arrow_strings(values) or values
+    return _joined_strings(values, row_starts) or values
+
+
+def _joined_strings(values: list[Any], row_starts: np.ndarray) -> JoinedStrings | None:
+    """`values` joined, each followed by NUL (None if they cannot be: not all strings or
+    None, a value holding NUL or a lone surrogate); `row_starts`: each file's first row."""
+    nulls = None
+    try:
+        text = "\0".join([*values, ""])  # the "" puts a NUL after the last value too
+    except TypeError:  # None among them (or something that is not a string)
+        nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
+        values = ["" if v is None else v for v in values]
+        try:
+            text = "\0".join([*values, ""])
+        except TypeError:
+            return None
+    if text.count("\0") != len(values):  # a value holds NUL
+        return None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it, as it did before
+        return None
+    if len(data) == len(text):  # ASCII: a byte a character, the lengths are the strings'
+        ends = np.fromiter(map(len, values), np.int64, len(values)) + 1
+        np.cumsum(ends, out=ends)
+    else:  # where each value ends, from the NUL bytes
+        ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0) + 1
+    return JoinedStrings(data, np.concatenate(([0], ends))[row_starts], nulls)
+
+
+def _arrow_strings(values: list[Any]) -> ArrowStrings | None:
+    try:
+        text = "".join(values)
+    except TypeError:  # None among them
+        return None
+    if text.isascii():  # one byte a character: the lengths are the strings' own
+        data = text.encode("ascii")
+        lengths = np.fromiter(map(len, values), np.int64, len(values))
+    else:
+        try:
+            encoded = [v.encode("utf-8") for v in values]
+        except UnicodeEncodeError:
+            return None
+        data = b"".join(encoded)
+        lengths = np.fromiter(map(len, encoded), np.int64, len(values))
+    offsets = np.zeros(len(values) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return ArrowStrings(data, offsets)
+
+
+# -- in the indexer -------------------------------------------------------------------------
+
+
+def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
+    """The rows of these files, in order, as two batches: one of Python lists (what the
+    lexicon build reads; without the `ARROW_ONLY` columns) and one whose columns are Arrow
+    arrays, numpy arrays or those lists (what the store writes; its file columns are the
+    lists' own)."""
+    ranges = _ranges(parts)
+    lists, arrow = Batch(), Batch()
+    for rows, a, b in ranges:
+        for column, values in rows.files.items():
+            lists.files.setdefault(column, []).extend(values[a:b])
+    arrow.files = lists.files
+    for table in ROW_TABLES:
+        names: list[str] = list(
+            dict.fromkeys(chain.from_iterable(rows.columns[table] for rows, _, _ in ranges))
+        )
+        counts = [rows.starts[table][a + 1 : b + 1] - rows.starts[table][a:b] for rows, a, b in ranges]
+        for name in names:
+            parts_of = [(rows.packed[table].get(name), rows, a, b) for rows, a, b in ranges]
+            if name in REPEATED and name in lists.files and all(p is None for p, *_ in parts_of):
+                file_values = lists.files[name]
+                getattr(lists, table)[name] = _repeated(file_values, counts)
+                getattr(arrow, table)[name] = _repeated_array(file_values, counts)
+                continue
+            as_list, as_arrow = _joined_column(table, parts_of)
+            if as_list is not None:
+                getattr(lists, table)[name] = as_list
+            getattr(arrow, table)[name] = as_arrow
+    return lists, arrow
+
+
+def _ranges(parts: Sequence[FileRows]) -> list[tuple[PackedRows, int, int]]:
+    """Runs of consecutive files of one `PackedRows`: (rows, first file, end)."""
+    ranges: list[tuple[PackedRows, int, int]] = []
+    for part in parts:
+        if ranges and ranges[-1][0] is part.rows and ranges[-1][2] == part.index:
+            rows, a, _ = ranges[-1]
+            ranges[-1] = (rows, a, part.index + 1)
+        else:
+            ranges.append((part.rows, part.index, part.index + 1))
+    return ranges
+
+
+def _repeated(file_values: list[Any], counts: list[np.ndarray]) -> list[Any]:
+    per_file = np.concatenate(counts).tolist() if counts else []
+    return list(chain.from_iterable(map(repeat, file_values, per_file)))
+
+
+def _repeated_array(file_values: list[Any], counts: list[np.ndarray]) -> Any:
+    """Each file's value once per row of its, as an Arrow array (taken in C)."""
+    import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
+
+    per_file = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    rows = np.repeat(np.arange(len(per_file)), per_file)
+    return pa.array(file_values).take(pa.array(rows))
+
+
+def _joined_column(
+    table: str, parts: list[tuple[Packed | None, PackedRows, int, int]]
+) -> tuple[Any, Any]:
+    """A column's values over the ranges: (a list or None for `ARROW_ONLY` columns, what
+    the store takes)."""
+    spans = [(p, int(rows.starts[table][a]), int(rows.starts[table][b])) for p, rows, a, b in parts]
+    kinds = {type(p) for p, _, _ in spans}
+    if kinds == {ArrowStrings}:
+        return None, _arrow_array(spans)
+    if kinds == {JoinedStrings}:
+        values = _decode_joined([(p, rows, a, b) for p, rows, a, b in parts], spans)
+        return values, values
+    if kinds == {np.ndarray}:
+        array = np.concatenate([p[lo:hi] for p, lo, hi in spans])  # type: ignore[index]
+        return array.tolist(), array
+    values = list(chain.from_iterable(
+        _as_list(packed, rows, a, b, lo, hi)
+        for (packed, rows, a, b), (_, lo, hi) in zip(parts, spans, strict=True)
+    ))  # fmt: skip
+    return values, values
+
+
+def _as_list(packed: Packed | None, rows: PackedRows, a: int, b: int, lo: int, hi: int) -> list[Any]:
+    """One range's values of a column as a list, whatever its layout: files a:b, rows lo:hi."""
+    if packed is None:
+        return [None] * (hi - lo)
+    if isinstance(packed, JoinedStrings):
+        return _decode_joined([(packed, rows, a, b)], [(packed, lo, hi)])
+    if isinstance(packed, ArrowStrings):
+        data, offsets = packed.data, packed.offsets.tolist()
+        return [data[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(lo, hi)]
+    if isinstance(packed, np.ndarray):
+        result: list[Any] = packed[lo:hi].tolist()
+        return result
+    return packed[lo:hi]
+
+
+def _decode_joined(
+    parts: list[tuple[Any, PackedRows, int, int]], spans: list[tuple[Any, int, int]]
+) -> list[Any]:
+    """The values of NUL-joined ranges (files a:b; rows lo:hi in `spans`): a decode and a
+    split per range, then the None values put back."""
+    values: list[Any] = []
+    for (packed, _, a, b), (_, lo, hi) in zip(parts, spans, strict=True):
+        if lo == hi:
+            continue
+        first, last = int(packed.file_starts[a]), int(packed.file_starts[b])
+        strings = str(memoryview(packed.data)[first : last - 1], "utf-8").split("\0")
+        nulls = packed.nulls[lo:hi] if packed.nulls is not None else None
+        if nulls is not None and nulls.any():
+            column = np.array(strings, object)
+            column[nulls] = None
+            strings = column.tolist()
+        values += strings
+    return values
+
+
+def _arrow_array(spans: list[tuple[Any, int, int]]) -> Any:
+    """One Arrow string array from the ranges' buffers (copied once, no Python strings)."""
+    import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
+
+    datas, offsets, size = [], [], 0
+    for packed, lo, hi in spans:
+        first, last = int(packed.offsets[lo]), int(packed.offsets[hi])
+        datas.append(packed.data[first:last])
+        offsets.append(packed.offsets[lo:hi] - first + size)
+        size += last - first
+    offsets.append(np.array([size], np.int64))
+    joined = np.concatenate(offsets)
+    kind, width = (pa.string(), np.int32) if size < 2**31 else (pa.large_string(), np.int64)
+    return pa.Array.from_buffers(
+        kind,
+        len(joined) - 1,
+        [None, pa.py_buffer(joined.astype(width)), pa.py_buffer(b"".join(datas))],
+    )
