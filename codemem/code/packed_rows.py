@@ -7,9 +7,11 @@ nor extends its pending lists file by file. Two layouts of strings:
 
 - columns the lexicon build reads as Python lists (`codemem.code.lexicon_build`): each value
   followed by NUL, so that one decode and one split give them all back;
-- columns only the tables store (`ARROW_ONLY`: the chunk texts, the largest column, and
-  the lower-case names): Arrow's own layout (the values back to back and their offsets),
-  handed to Arrow as they are; they never become Python strings in the indexer.
+- columns read as Arrow arrays (`ARROW_ONLY`: the chunk texts, the largest column, and the
+  lower-case names, which only the tables store; the chunks' search texts, which the
+  lexicon build tokenises as Arrow too): Arrow's own layout (the values back to back and
+  their offsets), handed to Arrow as they are; they never become Python strings in the
+  indexer.
 
 The chunk and symbol columns that repeat their file's value (`REPEATED`) are not sent:
 they are rebuilt from the file rows. A string column that cannot be packed (a value holds
@@ -31,8 +33,8 @@ from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 
 # Row columns that hold their file's own value in every row: (file column, its row column).
 REPEATED = ("path", "language", "is_test")
-# String columns that only the tables store (not the lexicon): packed in Arrow's layout.
-ARROW_ONLY = {CHUNKS: ("text",), SYMBOLS: ("name_lower",)}
+# String columns never needed as Python strings in the indexer: packed in Arrow's layout.
+ARROW_ONLY = {CHUNKS: ("text", "search"), SYMBOLS: ("name_lower",)}
 NUMBERS = {CHUNKS: ("start_line", "end_line", "file_tokens"), SYMBOLS: ("start_line", "end_line")}
 ROW_TABLES = (CHUNKS, SYMBOLS)
 
@@ -166,7 +168,8 @@ def _arrow_strings(values: list[Any]) -> ArrowStrings | None:
 
 def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
     """The rows of these files, in order, as two batches: one of Python lists (what the
-    lexicon build reads; without the `ARROW_ONLY` columns) and one whose columns are Arrow
+    lexicon build reads; without the `ARROW_ONLY` columns but the chunks' search texts, which
+    it reads as their Arrow array) and one whose columns are Arrow
     arrays, numpy arrays or those lists (what the store writes; its file columns are the
     lists' own)."""
     ranges = _ranges(parts)
@@ -190,6 +193,8 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
             as_list, as_arrow = _joined_column(table, parts_of)
             if as_list is not None:
                 getattr(lists, table)[name] = as_list
+            elif (table, name) == (CHUNKS, "search"):  # the lexicon build reads Arrow texts
+                lists.chunks[name] = as_arrow
             getattr(arrow, table)[name] = as_arrow
     return lists, arrow
 

@@ -9,7 +9,6 @@ import pyarrow as pa
 
 from codemem.code.packed_rows import (
     ArrowStrings,
-    JoinedStrings,
     joined_batches,
     pack_batches,
     pack_results,
@@ -129,7 +128,7 @@ def test_columns_that_cannot_be_packed_travel_as_lists():
     rows = pack_batches(batches)
     assert isinstance(rows.packed["chunks"]["id"], list)  # NUL inside: as it was
     assert isinstance(rows.packed["chunks"]["text"], ArrowStrings)  # NUL is fine in Arrow
-    assert isinstance(rows.packed["chunks"]["search"], JoinedStrings)
+    assert isinstance(rows.packed["chunks"]["search"], ArrowStrings)  # the lexicon reads Arrow
     assert isinstance(rows.packed["symbols"]["name"], list)  # a lone surrogate
     assert isinstance(rows.packed["symbols"]["name_lower"], list)
     assert "path" not in rows.packed["chunks"]  # rebuilt from the file rows
