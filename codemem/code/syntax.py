@@ -45,13 +45,16 @@ _REFERENCE_KINDS = {f"reference.{kind}": kind for kind in ("call", "type", "ref"
 _ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
 # Languages whose tag query is read with one `captures` call (the nodes of each capture
 # name) instead of `matches`, for which the Python binding builds a dict and lists per match
-# (sympy: 0.4 s of its 7 s of parsing), the matches rebuilt from the tree. Listed only once
-# their query is checked to give the very same tags both ways (tests/code/
-# test_parse_captures.py): captures hold a node once however many patterns capture it alike,
-# so no two patterns of a listed query may. A file whose matches cannot be rebuilt, or whose
-# tree has errors, is read by matches.
-CAPTURE_LANGUAGES = frozenset({"python"})
-_PARTS = ("name", "body", "doc", "scope")  # a definition match's other captures
+# (sympy: 0.4 s of its 7 s of parsing; the kernel's C about as much), the matches rebuilt from
+# the tree. Listed only once their query is checked to give the very same tags both ways
+# (tests/code/test_parse_captures.py). Captures hold a node once however many patterns or
+# matches capture it alike, so a listed query must have: no node captured alike by two
+# patterns (C++'s `new T` is a type reference twice); no node both a definition and a part of
+# another definition's match; no match holding a name and a reference, import or error; and
+# for a definition with several names (`int a, b;`: a match per name), the same other parts
+# in each of its matches. A file whose matches cannot be rebuilt is read by matches.
+CAPTURE_LANGUAGES = frozenset({"python", "c"})
+_PARTS = ("body", "doc", "scope")  # a definition match's captures besides its name
 _START_BYTE = attrgetter("start_byte")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]\Z")
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
@@ -116,7 +119,7 @@ def extract_tags(
 ) -> Tags:
     """Run the tag query once and turn its matches into definitions, references and imports
     (and the count of syntax errors, when the query has `ERROR_PATTERNS`)."""
-    if language in CAPTURE_LANGUAGES and not tree.root_node.has_error:
+    if language in CAPTURE_LANGUAGES:
         tags = _tags_from_captures(tree, query, source, lines, comments)
         if tags is not None:
             return tags
@@ -166,32 +169,47 @@ def _tags_from_captures(
     """`extract_tags` from the query's captures, or None when its matches cannot be rebuilt
     from them (see `CAPTURE_LANGUAGES`).
 
-    A match is rebuilt from its definition node: its name, body, doc and scope are the
-    captured nodes whose nearest captured definition above them it is. Each definition node
-    must get one name, no name two definitions, no part two owners, and no two definitions,
-    references or imports one span (their order in the matches would decide between them).
+    A match is rebuilt from its definition node: its name is a captured name that is the node
+    itself or whose nearest captured definition above it the node is, and its body, doc and
+    scope likewise; a node with several names was several matches, in the order of their
+    names. Each definition node must get a name, no name two definitions, no other part two
+    owners, and no two definition nodes, references or imports one span (their order in the
+    matches would decide between them).
     """
     captures = QueryCursor(query).captures(tree.root_node)
-    # definition node id -> [kind, node, name, body, doc, scope], as a match would capture them
+    # definition node id -> [kind, node, names, body, doc, scope], as its matches capture them
     owners: dict[int, list[Any]] = {}
+    errors = 0
     for cname, nodes in captures.items():
         if cname.startswith("definition."):
             for node in nodes:
                 if node.id in owners:
                     return None
-                owners[node.id] = [cname[11:], node, None, None, None, None]
-    for slot, role in enumerate(_PARTS, 2):
+                owners[node.id] = [cname[11:], node, [], None, None, None]
+        elif cname in _ERROR_CAPTURES:
+            errors += len(nodes)
+    for node in captures.get("name", ()):
+        owner = owners.get(node.id) or _owner(node, owners)
+        if owner is None:
+            return None
+        owner[2].append(node)
+    for slot, role in enumerate(_PARTS, 3):
         for node in captures.get(role, ()):
             owner = _owner(node, owners)
             if owner is None or owner[slot] is not None:
                 return None
-            owner[slot] = node if role == "name" else [node]
+            owner[slot] = [node]
     found: dict[int, DefinitionCapture] = {}
-    for kind, node, name, body, doc, scope in owners.values():
-        if name is None:
+    named = 0
+    for kind, node, names, body, doc, scope in owners.values():
+        if not names:
             return None
-        found[name.start_byte] = (kind, node, name, body, doc, scope)
-    if len(found) != len(owners):
+        if len(names) > 1:
+            names.sort(key=_START_BYTE)
+        for name in names:
+            found[name.start_byte] = (kind, node, name, body, doc, scope)
+        named += len(names)
+    if len(found) != named:
         return None
     ref_nodes: list[Node] = []
     ref_kinds: list[str] = []
@@ -208,7 +226,8 @@ def _tags_from_captures(
         return None
     above: dict[int, tuple[str, int]] = {}
     definitions = [_definition(d, source, lines, comments, above) for d in found.values()]
-    if len({(d.start_byte, d.end_byte) for d in definitions}) != len(definitions):
+    spans = {(d.start_byte, d.end_byte) for d in definitions}
+    if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
     return Tags(
         _nest(definitions),
@@ -221,6 +240,7 @@ def _tags_from_captures(
             Import(_import_target(n.text or b""), n.start_point[0] + 1)
             for n in map(import_nodes.__getitem__, imports)
         ],
+        errors or int(tree.root_node.has_error),
     )
 
 
