@@ -17,6 +17,7 @@ from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
+from codemem.code.comments import DOCSTRING_CHARS, CommentsAbove
 from codemem.code.languages import ERROR_PATTERNS, get_language
 from codemem.code.model import Import, Reference, Symbol
 
@@ -24,9 +25,7 @@ from codemem.code.model import Import, Reference, Symbol
 DefinitionCapture = tuple[str, Node, Node, list[Node] | None, list[Node] | None, list[Node] | None]
 
 SIGNATURE_CHARS = 200
-DOCSTRING_CHARS = 500
 _HEADER_BYTES = 1000  # never decode more than this for a signature
-_MAX_COMMENT_LINES = 200
 
 # Nodes that wrap a definition and belong to its span: decorators, `export`, `template<...>`,
 # Go's single-spec `type X struct`. The value says whether the signature starts at the wrapper.
@@ -60,9 +59,6 @@ _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]\Z")
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _SCOPE_NOISE = re.compile(r"[\s*&<>]")
 _STRING_PREFIX = re.compile(r"^[rRuUbBfF]{0,2}")
-_COMMENT_MARK = re.compile(r"^(?:/{2,}!?|/\*+!?|\*+(?!/)|#+!?|--)\s?")
-_COMMENT_END = re.compile(r"\s*\*+/\s*$")
-_XML_DOC_TAG = re.compile(r"</?(?:summary|remarks|returns|value|para|example)\b[^>]*>")
 
 
 @dataclass(slots=True)
@@ -157,8 +153,8 @@ def extract_tags(
         previous = found.get(key)
         if previous is None or (previous[0] in _DATA_KINDS and kind not in _DATA_KINDS):
             found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
-    above: dict[int, tuple[str, int]] = {}  # row -> comment block above it (rows repeat)
-    definitions = _nest([_definition(d, source, lines, comments, above) for d in found.values()])
+    above = CommentsAbove(lines, comments)
+    definitions = _nest([_definition(d, source, lines, above) for d in found.values()])
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
     return Tags(definitions, _references(raw_refs, found, source), imports, errors)
 
@@ -224,8 +220,8 @@ def _tags_from_captures(
     refs, imports = _by_start(ref_nodes), _by_start(import_nodes)
     if refs is None or imports is None:
         return None
-    above: dict[int, tuple[str, int]] = {}
-    definitions = [_definition(d, source, lines, comments, above) for d in found.values()]
+    above = CommentsAbove(lines, comments)
+    definitions = [_definition(d, source, lines, above) for d in found.values()]
     spans = {(d.start_byte, d.end_byte) for d in definitions}
     if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
@@ -287,8 +283,7 @@ def _definition(
     capture: DefinitionCapture,
     source: bytes,
     lines: list[str],
-    comments: str,
-    above: dict[int, tuple[str, int]],
+    above: CommentsAbove,
 ) -> Definition:
     kind, node, name_node, body, doc, scope = capture
     start_byte, end_byte = node.start_byte, node.end_byte
@@ -325,9 +320,7 @@ def _definition(
         body_row, body_col = body_node.start_point
         before = lines[body_row][:body_col] if body_row < len(lines) else ""
         head_end = max(start_row + 1, body_row + 1 if before.strip() else body_row)
-    attached = above.get(start_row)
-    if attached is None:
-        attached = above[start_row] = _attached_start(lines, start_row, comments)
+    attached = above.above(start_row)
     symbol.docstring = _python_docstring(doc[0].text or b"") if doc else attached[0]
     chunk_start = attached[1] + 1
     return Definition(symbol, start_byte, end_byte, head_end, chunk_start)
@@ -399,60 +392,6 @@ def _python_docstring(raw: bytes) -> str:
                 text = text[: -len(quote)]
             break
     return inspect.cleandoc(text.replace("\r", ""))[:DOCSTRING_CHARS]
-
-
-def _doc_block_above(lines: list[str], end: int) -> bool:
-    """Whether a `/** ... */` documentation block ends on row `end`."""
-    if not lines[end].strip().endswith("*/"):
-        return False
-    for i in range(end, max(-1, end - _MAX_COMMENT_LINES), -1):
-        text = lines[i].strip()
-        if "/*" in text:
-            return text.startswith("/**")
-    return False
-
-
-def _attached_start(lines: list[str], row: int, style: str) -> tuple[str, int]:
-    """The comment block right above `row` (markers stripped) and its first row.
-
-    Attribute lines (`#[derive]`, `@Annotation`) between the comment and the definition are
-    part of the definition's chunk but not of its docstring.
-    """
-    hash_comments = style in ("hash", "php")
-    slash_comments = style != "hash"
-    first = row
-    comment: list[str] = []
-    i = row - 1
-    if slash_comments and i > 0 and not lines[i].strip() and _doc_block_above(lines, i - 1):
-        i -= 1  # a JSDoc/Javadoc block may stand one blank line above what it documents
-    while i >= 0:
-        text = lines[i].strip()
-        if not text:
-            break
-        if slash_comments and text.endswith("*/"):
-            block = [text]
-            while "/*" not in block[-1] and i > 0 and len(block) < _MAX_COMMENT_LINES:
-                i -= 1
-                block.append(lines[i].strip())
-            comment.extend(block)
-        elif (slash_comments and text.startswith("//")) or (
-            hash_comments and text.startswith("#") and not text.startswith("#[")
-        ):
-            comment.append(text)
-        elif slash_comments and text.startswith(("#[", "#![", "@")) and not comment:
-            pass  # an attribute or annotation: attached, not documentation
-        else:
-            break
-        first = i
-        i -= 1
-    if not comment:
-        return "", first
-    cleaned = [_COMMENT_END.sub("", _COMMENT_MARK.sub("", line)) for line in reversed(comment)]
-    doc = "\n".join(cleaned)
-    if "</" in doc:  # C# XML documentation
-        doc = _XML_DOC_TAG.sub("", doc)
-    doc = doc.strip()
-    return doc[:DOCSTRING_CHARS], first
 
 
 def _import_target(raw: bytes) -> str:
