@@ -15,7 +15,7 @@ from functools import cache
 from operator import attrgetter
 from typing import Any
 
-from tree_sitter import Node, Query, QueryCursor, Tree
+from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
 from codemem.code.comments import DOCSTRING_CHARS, CommentsAbove
 from codemem.code.languages import ERROR_PATTERNS, get_language
@@ -153,8 +153,8 @@ def extract_tags(
         previous = found.get(key)
         if previous is None or (previous[0] in _DATA_KINDS and kind not in _DATA_KINDS):
             found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
-    above = CommentsAbove(lines, comments)
-    definitions = _nest([_definition(d, source, lines, above) for d in found.values()])
+    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
+    definitions = _nest([_definition(d, source, lines, above, wrappers) for d in found.values()])
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
     return Tags(definitions, _references(raw_refs, found, source), imports, errors)
 
@@ -220,8 +220,8 @@ def _tags_from_captures(
     refs, imports = _by_start(ref_nodes), _by_start(import_nodes)
     if refs is None or imports is None:
         return None
-    above = CommentsAbove(lines, comments)
-    definitions = [_definition(d, source, lines, above) for d in found.values()]
+    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
+    definitions = [_definition(d, source, lines, above, wrappers) for d in found.values()]
     spans = {(d.start_byte, d.end_byte) for d in definitions}
     if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
@@ -284,12 +284,13 @@ def _definition(
     source: bytes,
     lines: list[str],
     above: CommentsAbove,
+    wrappers: frozenset[int],
 ) -> Definition:
     kind, node, name_node, body, doc, scope = capture
     start_byte, end_byte = node.start_byte, node.end_byte
     sig_start = start_byte
-    parent = node.parent
-    while parent is not None and parent.type in _WRAPPERS:
+    parent = node.parent if wrappers else None  # no wrapper in the grammar: none to look for
+    while parent is not None and parent.kind_id in wrappers:
         if parent.type in _ONE_CHILD_WRAPPERS and parent.named_child_count != 1:
             break
         start_byte = parent.start_byte
@@ -301,7 +302,7 @@ def _definition(
     end_row, end_col = node.end_point
     if end_col == 0 and end_row > start_row:  # the node swallowed its trailing newline
         end_row -= 1
-    name = (name_node.text or b"").decode("utf-8", "replace")
+    name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
     if kind == "variable" and _CONSTANT_NAME.match(name):
         kind = "constant"
     body_node = body[0] if body else None
@@ -324,6 +325,17 @@ def _definition(
     symbol.docstring = _python_docstring(doc[0].text or b"") if doc else attached[0]
     chunk_start = attached[1] + 1
     return Definition(symbol, start_byte, end_byte, head_end, chunk_start)
+
+
+@cache
+def _wrapper_kinds(language: Language) -> frozenset[int]:
+    """The ids of `_WRAPPERS`' node kinds in a grammar (C has none): a node's `kind_id` is
+    one of them exactly when its `type` is one of `_WRAPPERS`."""
+    return frozenset(
+        kind
+        for kind in range(language.node_kind_count)
+        if language.node_kind_for_id(kind) in _WRAPPERS
+    )
 
 
 def _nest(definitions: list[Definition]) -> list[Definition]:
