@@ -79,7 +79,8 @@ class Tags:
     """Everything one query run yields for a file."""
 
     definitions: list[Definition]  # source order (outer before inner)
-    references: list[Reference]
+    references: list[Reference]  # empty unless asked for (see `extract_tags`)
+    reference_names: list[str]  # the references' names, in order
     imports: list[Import]
     errors: int = 0  # ERROR and MISSING nodes, when the query had their patterns
 
@@ -112,11 +113,15 @@ def extract_tags(
     lines: list[str],
     comments: str,
     language: str | None = None,
+    *,
+    references: bool = True,
 ) -> Tags:
     """Run the tag query once and turn its matches into definitions, references and imports
-    (and the count of syntax errors, when the query has `ERROR_PATTERNS`)."""
+    (and the count of syntax errors, when the query has `ERROR_PATTERNS`). Without
+    `references`, only the references' names are kept (what the index needs of them): no
+    line or `Reference` is made for each."""
     if language in CAPTURE_LANGUAGES:
-        tags = _tags_from_captures(tree, query, source, lines, comments)
+        tags = _tags_from_captures(tree, query, source, lines, comments, references=references)
         if tags is not None:
             return tags
     found: dict[
@@ -156,11 +161,18 @@ def extract_tags(
     above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
     definitions = _nest([_definition(d, source, lines, above, wrappers) for d in found.values()])
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
-    return Tags(definitions, _references(raw_refs, found, source), imports, errors)
+    names, refs = _references(raw_refs, found, source, references)
+    return Tags(definitions, refs, names, imports, errors)
 
 
 def _tags_from_captures(
-    tree: Tree, query: Query, source: bytes, lines: list[str], comments: str
+    tree: Tree,
+    query: Query,
+    source: bytes,
+    lines: list[str],
+    comments: str,
+    *,
+    references: bool = True,
 ) -> Tags | None:
     """`extract_tags` from the query's captures, or None when its matches cannot be rebuilt
     from them (see `CAPTURE_LANGUAGES`).
@@ -225,13 +237,16 @@ def _tags_from_captures(
     spans = {(d.start_byte, d.end_byte) for d in definitions}
     if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
+    names, found_refs = _references(
+        zip(map(ref_nodes.__getitem__, refs), map(ref_kinds.__getitem__, refs), strict=True),
+        found,
+        source,
+        references,
+    )
     return Tags(
         _nest(definitions),
-        _references(
-            zip(map(ref_nodes.__getitem__, refs), map(ref_kinds.__getitem__, refs), strict=True),
-            found,
-            source,
-        ),
+        found_refs,
+        names,
         [
             Import(_import_target(n.text or b""), n.start_point[0] + 1)
             for n in map(import_nodes.__getitem__, imports)
@@ -260,13 +275,18 @@ def _owner(node: Node, owners: dict[int, list[Any]]) -> list[Any] | None:
 
 
 def _references(
-    raw: Iterable[tuple[Node, str]], definition_names: dict[int, DefinitionCapture], source: bytes
-) -> list[Reference]:
-    """Reference values, minus captures that are a definition's own name. `source` is the
-    parsed text: a name sliced from it costs less than its node's `text`."""
+    raw: Iterable[tuple[Node, str]],
+    definition_names: dict[int, DefinitionCapture],
+    source: bytes,
+    full: bool,
+) -> tuple[list[str], list[Reference]]:
+    """The references' names and, when `full`, their values, minus captures that are a
+    definition's own name. `source` is the parsed text: a name sliced from it costs less
+    than its node's `text`."""
     decoded: dict[bytes, str] = {}
+    names: list[str] = []
     references: list[Reference] = []
-    add = references.append
+    add = names.append
     for node, kind in raw:
         start, end = node.byte_range
         if kind != "call" and start in definition_names:
@@ -275,8 +295,10 @@ def _references(
         name = decoded.get(text)
         if name is None:
             name = decoded[text] = text.decode("utf-8", "replace")
-        add(Reference(name, node.start_point[0] + 1, kind))
-    return references
+        add(name)
+        if full:
+            references.append(Reference(name, node.start_point[0] + 1, kind))
+    return names, references
 
 
 def _definition(
