@@ -44,7 +44,7 @@ _REFERENCE_KINDS = {f"reference.{kind}": kind for kind in ("call", "type", "ref"
 _ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
 # Languages whose tag query is read with one `captures` call (the nodes of each capture
 # name) instead of `matches`, for which the Python binding builds a dict and lists per match
-# (sympy: 0.4 s of its 7 s of parsing; the kernel's C about as much), the matches rebuilt from
+# (sympy: 0.4 s of its 7 s of parsing; C's matches a few per cent of its tags), rebuilt from
 # the tree. Listed only once their query is checked to give the very same tags both ways
 # (tests/code/test_parse_captures.py). Captures hold a node once however many patterns or
 # matches capture it alike, so a listed query must have: no node captured alike by two
