@@ -55,7 +55,8 @@ class ParsedFile:
     path: str  # repository-relative, "/" separators
     language: str
     symbols: list[Symbol] = field(default_factory=list)
-    references: list[Reference] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)  # unless parsed without them
+    reference_names: list[str] = field(default_factory=list)  # the references' names, in order
     imports: list[Import] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     syntax_errors: int = 0  # number of ERROR/MISSING nodes; the file is still indexed

@@ -47,12 +47,14 @@ def parse_file(
     *,
     chunk_lines: int = 80,
     max_line_chars: int = 2000,
+    references: bool = True,
 ) -> ParsedFile:
     """Parse and chunk one file; `language` defaults to `language_for_path(path, source)`.
 
     Code files get symbols (qualified names, spans, signatures, docstrings), references,
     imports, a syntax-error count and AST-aware chunks; text files get section symbols and
     section or line chunks; unknown files get line chunks. Never raises on any input.
+    Without `references`, only their names are kept (`reference_names`: what the index needs).
     """
     language = language or language_for_path(path, source[:4096]) or "text"
     chunk_lines = max(1, chunk_lines)
@@ -61,7 +63,7 @@ def parse_file(
     try:
         lines = split_source(source)
         if grammar(language) is not None:
-            _parse_code(parsed, source, lines, chunk_lines, max_line_chars)
+            _parse_code(parsed, source, lines, chunk_lines, max_line_chars, references)
         else:
             parsed.symbols, parsed.chunks = chunk_text(language, lines, chunk_lines, max_line_chars)
     except Exception:  # a parser bug must never stop indexing: keep the text searchable
@@ -76,7 +78,12 @@ def parse_file(
 
 
 def _parse_code(
-    parsed: ParsedFile, source: bytes, lines: list[str], chunk_lines: int, max_line_chars: int
+    parsed: ParsedFile,
+    source: bytes,
+    lines: list[str],
+    chunk_lines: int,
+    max_line_chars: int,
+    references: bool,
 ) -> None:
     language = parsed.language
     parser = get_parser(language)
@@ -94,9 +101,11 @@ def _parse_code(
         parsed.chunks = text_windows(lines, 1, len(lines), chunk_lines, max_line_chars, "lines")
         return
     spec = grammar(language)
-    tags = extract_tags(tree, query, source, lines, spec.comments if spec else "c", language)
+    comments = spec.comments if spec else "c"
+    tags = extract_tags(tree, query, source, lines, comments, language, references=references)
     parsed.syntax_errors = tags.errors
     parsed.symbols = [d.symbol for d in tags.definitions]
     parsed.references = tags.references
+    parsed.reference_names = tags.reference_names
     parsed.imports = tags.imports
     parsed.chunks = chunk_code(tags.definitions, lines, chunk_lines, max_line_chars)

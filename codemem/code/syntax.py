@@ -15,8 +15,9 @@ from functools import cache
 from operator import attrgetter
 from typing import Any
 
-from tree_sitter import Node, Query, QueryCursor, Tree
+from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
+from codemem.code.comments import DOCSTRING_CHARS, CommentsAbove
 from codemem.code.languages import ERROR_PATTERNS, get_language
 from codemem.code.model import Import, Reference, Symbol
 
@@ -24,9 +25,7 @@ from codemem.code.model import Import, Reference, Symbol
 DefinitionCapture = tuple[str, Node, Node, list[Node] | None, list[Node] | None, list[Node] | None]
 
 SIGNATURE_CHARS = 200
-DOCSTRING_CHARS = 500
 _HEADER_BYTES = 1000  # never decode more than this for a signature
-_MAX_COMMENT_LINES = 200
 
 # Nodes that wrap a definition and belong to its span: decorators, `export`, `template<...>`,
 # Go's single-spec `type X struct`. The value says whether the signature starts at the wrapper.
@@ -45,21 +44,21 @@ _REFERENCE_KINDS = {f"reference.{kind}": kind for kind in ("call", "type", "ref"
 _ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
 # Languages whose tag query is read with one `captures` call (the nodes of each capture
 # name) instead of `matches`, for which the Python binding builds a dict and lists per match
-# (sympy: 0.4 s of its 7 s of parsing), the matches rebuilt from the tree. Listed only once
-# their query is checked to give the very same tags both ways (tests/code/
-# test_parse_captures.py): captures hold a node once however many patterns capture it alike,
-# so no two patterns of a listed query may. A file whose matches cannot be rebuilt, or whose
-# tree has errors, is read by matches.
-CAPTURE_LANGUAGES = frozenset({"python"})
-_PARTS = ("name", "body", "doc", "scope")  # a definition match's other captures
+# (sympy: 0.4 s of its 7 s of parsing; C's matches a few per cent of its tags), rebuilt from
+# the tree. Listed only once their query is checked to give the very same tags both ways
+# (tests/code/test_parse_captures.py). Captures hold a node once however many patterns or
+# matches capture it alike, so a listed query must have: no node captured alike by two
+# patterns (C++'s `new T` is a type reference twice); no node both a definition and a part of
+# another definition's match; no match holding a name and a reference, import or error; and
+# for a definition with several names (`int a, b;`: a match per name), the same other parts
+# in each of its matches. A file whose matches cannot be rebuilt is read by matches.
+CAPTURE_LANGUAGES = frozenset({"python", "c"})
+_PARTS = ("body", "doc", "scope")  # a definition match's captures besides its name
 _START_BYTE = attrgetter("start_byte")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]\Z")
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _SCOPE_NOISE = re.compile(r"[\s*&<>]")
 _STRING_PREFIX = re.compile(r"^[rRuUbBfF]{0,2}")
-_COMMENT_MARK = re.compile(r"^(?:/{2,}!?|/\*+!?|\*+(?!/)|#+!?|--)\s?")
-_COMMENT_END = re.compile(r"\s*\*+/\s*$")
-_XML_DOC_TAG = re.compile(r"</?(?:summary|remarks|returns|value|para|example)\b[^>]*>")
 
 
 @dataclass(slots=True)
@@ -80,7 +79,8 @@ class Tags:
     """Everything one query run yields for a file."""
 
     definitions: list[Definition]  # source order (outer before inner)
-    references: list[Reference]
+    references: list[Reference]  # empty unless asked for (see `extract_tags`)
+    reference_names: list[str]  # the references' names, in order
     imports: list[Import]
     errors: int = 0  # ERROR and MISSING nodes, when the query had their patterns
 
@@ -113,11 +113,15 @@ def extract_tags(
     lines: list[str],
     comments: str,
     language: str | None = None,
+    *,
+    references: bool = True,
 ) -> Tags:
     """Run the tag query once and turn its matches into definitions, references and imports
-    (and the count of syntax errors, when the query has `ERROR_PATTERNS`)."""
-    if language in CAPTURE_LANGUAGES and not tree.root_node.has_error:
-        tags = _tags_from_captures(tree, query, source, lines, comments)
+    (and the count of syntax errors, when the query has `ERROR_PATTERNS`). Without
+    `references`, only the references' names are kept (what the index needs of them): no
+    line or `Reference` is made for each."""
+    if language in CAPTURE_LANGUAGES:
+        tags = _tags_from_captures(tree, query, source, lines, comments, references=references)
         if tags is not None:
             return tags
     found: dict[
@@ -154,44 +158,66 @@ def extract_tags(
         previous = found.get(key)
         if previous is None or (previous[0] in _DATA_KINDS and kind not in _DATA_KINDS):
             found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
-    above: dict[int, tuple[str, int]] = {}  # row -> comment block above it (rows repeat)
-    definitions = _nest([_definition(d, source, lines, comments, above) for d in found.values()])
+    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
+    definitions = _nest([_definition(d, source, lines, above, wrappers) for d in found.values()])
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
-    return Tags(definitions, _references(raw_refs, found, source), imports, errors)
+    names, refs = _references(raw_refs, found, source, references)
+    return Tags(definitions, refs, names, imports, errors)
 
 
 def _tags_from_captures(
-    tree: Tree, query: Query, source: bytes, lines: list[str], comments: str
+    tree: Tree,
+    query: Query,
+    source: bytes,
+    lines: list[str],
+    comments: str,
+    *,
+    references: bool = True,
 ) -> Tags | None:
     """`extract_tags` from the query's captures, or None when its matches cannot be rebuilt
     from them (see `CAPTURE_LANGUAGES`).
 
-    A match is rebuilt from its definition node: its name, body, doc and scope are the
-    captured nodes whose nearest captured definition above them it is. Each definition node
-    must get one name, no name two definitions, no part two owners, and no two definitions,
-    references or imports one span (their order in the matches would decide between them).
+    A match is rebuilt from its definition node: its name is a captured name that is the node
+    itself or whose nearest captured definition above it the node is, and its body, doc and
+    scope likewise; a node with several names was several matches, in the order of their
+    names. Each definition node must get a name, no name two definitions, no other part two
+    owners, and no two definition nodes, references or imports one span (their order in the
+    matches would decide between them).
     """
     captures = QueryCursor(query).captures(tree.root_node)
-    # definition node id -> [kind, node, name, body, doc, scope], as a match would capture them
+    # definition node id -> [kind, node, names, body, doc, scope], as its matches capture them
     owners: dict[int, list[Any]] = {}
+    errors = 0
     for cname, nodes in captures.items():
         if cname.startswith("definition."):
             for node in nodes:
                 if node.id in owners:
                     return None
-                owners[node.id] = [cname[11:], node, None, None, None, None]
-    for slot, role in enumerate(_PARTS, 2):
+                owners[node.id] = [cname[11:], node, [], None, None, None]
+        elif cname in _ERROR_CAPTURES:
+            errors += len(nodes)
+    for node in captures.get("name", ()):
+        owner = owners.get(node.id) or _owner(node, owners)
+        if owner is None:
+            return None
+        owner[2].append(node)
+    for slot, role in enumerate(_PARTS, 3):
         for node in captures.get(role, ()):
             owner = _owner(node, owners)
             if owner is None or owner[slot] is not None:
                 return None
-            owner[slot] = node if role == "name" else [node]
+            owner[slot] = [node]
     found: dict[int, DefinitionCapture] = {}
-    for kind, node, name, body, doc, scope in owners.values():
-        if name is None:
+    named = 0
+    for kind, node, names, body, doc, scope in owners.values():
+        if not names:
             return None
-        found[name.start_byte] = (kind, node, name, body, doc, scope)
-    if len(found) != len(owners):
+        if len(names) > 1:
+            names.sort(key=_START_BYTE)
+        for name in names:
+            found[name.start_byte] = (kind, node, name, body, doc, scope)
+        named += len(names)
+    if len(found) != named:
         return None
     ref_nodes: list[Node] = []
     ref_kinds: list[str] = []
@@ -206,21 +232,26 @@ def _tags_from_captures(
     refs, imports = _by_start(ref_nodes), _by_start(import_nodes)
     if refs is None or imports is None:
         return None
-    above: dict[int, tuple[str, int]] = {}
-    definitions = [_definition(d, source, lines, comments, above) for d in found.values()]
-    if len({(d.start_byte, d.end_byte) for d in definitions}) != len(definitions):
+    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
+    definitions = [_definition(d, source, lines, above, wrappers) for d in found.values()]
+    spans = {(d.start_byte, d.end_byte) for d in definitions}
+    if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
+    names, found_refs = _references(
+        zip(map(ref_nodes.__getitem__, refs), map(ref_kinds.__getitem__, refs), strict=True),
+        found,
+        source,
+        references,
+    )
     return Tags(
         _nest(definitions),
-        _references(
-            zip(map(ref_nodes.__getitem__, refs), map(ref_kinds.__getitem__, refs), strict=True),
-            found,
-            source,
-        ),
+        found_refs,
+        names,
         [
             Import(_import_target(n.text or b""), n.start_point[0] + 1)
             for n in map(import_nodes.__getitem__, imports)
         ],
+        errors or int(tree.root_node.has_error),
     )
 
 
@@ -244,13 +275,18 @@ def _owner(node: Node, owners: dict[int, list[Any]]) -> list[Any] | None:
 
 
 def _references(
-    raw: Iterable[tuple[Node, str]], definition_names: dict[int, DefinitionCapture], source: bytes
-) -> list[Reference]:
-    """Reference values, minus captures that are a definition's own name. `source` is the
-    parsed text: a name sliced from it costs less than its node's `text`."""
+    raw: Iterable[tuple[Node, str]],
+    definition_names: dict[int, DefinitionCapture],
+    source: bytes,
+    full: bool,
+) -> tuple[list[str], list[Reference]]:
+    """The references' names and, when `full`, their values, minus captures that are a
+    definition's own name. `source` is the parsed text: a name sliced from it costs less
+    than its node's `text`."""
     decoded: dict[bytes, str] = {}
+    names: list[str] = []
     references: list[Reference] = []
-    add = references.append
+    add = names.append
     for node, kind in raw:
         start, end = node.byte_range
         if kind != "call" and start in definition_names:
@@ -259,22 +295,24 @@ def _references(
         name = decoded.get(text)
         if name is None:
             name = decoded[text] = text.decode("utf-8", "replace")
-        add(Reference(name, node.start_point[0] + 1, kind))
-    return references
+        add(name)
+        if full:
+            references.append(Reference(name, node.start_point[0] + 1, kind))
+    return names, references
 
 
 def _definition(
     capture: DefinitionCapture,
     source: bytes,
     lines: list[str],
-    comments: str,
-    above: dict[int, tuple[str, int]],
+    above: CommentsAbove,
+    wrappers: frozenset[int],
 ) -> Definition:
     kind, node, name_node, body, doc, scope = capture
     start_byte, end_byte = node.start_byte, node.end_byte
     sig_start = start_byte
-    parent = node.parent
-    while parent is not None and parent.type in _WRAPPERS:
+    parent = node.parent if wrappers else None  # no wrapper in the grammar: none to look for
+    while parent is not None and parent.kind_id in wrappers:
         if parent.type in _ONE_CHILD_WRAPPERS and parent.named_child_count != 1:
             break
         start_byte = parent.start_byte
@@ -286,7 +324,7 @@ def _definition(
     end_row, end_col = node.end_point
     if end_col == 0 and end_row > start_row:  # the node swallowed its trailing newline
         end_row -= 1
-    name = (name_node.text or b"").decode("utf-8", "replace")
+    name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
     if kind == "variable" and _CONSTANT_NAME.match(name):
         kind = "constant"
     body_node = body[0] if body else None
@@ -305,12 +343,21 @@ def _definition(
         body_row, body_col = body_node.start_point
         before = lines[body_row][:body_col] if body_row < len(lines) else ""
         head_end = max(start_row + 1, body_row + 1 if before.strip() else body_row)
-    attached = above.get(start_row)
-    if attached is None:
-        attached = above[start_row] = _attached_start(lines, start_row, comments)
+    attached = above.above(start_row)
     symbol.docstring = _python_docstring(doc[0].text or b"") if doc else attached[0]
     chunk_start = attached[1] + 1
     return Definition(symbol, start_byte, end_byte, head_end, chunk_start)
+
+
+@cache
+def _wrapper_kinds(language: Language) -> frozenset[int]:
+    """The ids of `_WRAPPERS`' node kinds in a grammar (C has none): a node's `kind_id` is
+    one of them exactly when its `type` is one of `_WRAPPERS`."""
+    return frozenset(
+        kind
+        for kind in range(language.node_kind_count)
+        if language.node_kind_for_id(kind) in _WRAPPERS
+    )
 
 
 def _nest(definitions: list[Definition]) -> list[Definition]:
@@ -379,60 +426,6 @@ def _python_docstring(raw: bytes) -> str:
                 text = text[: -len(quote)]
             break
     return inspect.cleandoc(text.replace("\r", ""))[:DOCSTRING_CHARS]
-
-
-def _doc_block_above(lines: list[str], end: int) -> bool:
-    """Whether a `/** ... */` documentation block ends on row `end`."""
-    if not lines[end].strip().endswith("*/"):
-        return False
-    for i in range(end, max(-1, end - _MAX_COMMENT_LINES), -1):
-        text = lines[i].strip()
-        if "/*" in text:
-            return text.startswith("/**")
-    return False
-
-
-def _attached_start(lines: list[str], row: int, style: str) -> tuple[str, int]:
-    """The comment block right above `row` (markers stripped) and its first row.
-
-    Attribute lines (`#[derive]`, `@Annotation`) between the comment and the definition are
-    part of the definition's chunk but not of its docstring.
-    """
-    hash_comments = style in ("hash", "php")
-    slash_comments = style != "hash"
-    first = row
-    comment: list[str] = []
-    i = row - 1
-    if slash_comments and i > 0 and not lines[i].strip() and _doc_block_above(lines, i - 1):
-        i -= 1  # a JSDoc/Javadoc block may stand one blank line above what it documents
-    while i >= 0:
-        text = lines[i].strip()
-        if not text:
-            break
-        if slash_comments and text.endswith("*/"):
-            block = [text]
-            while "/*" not in block[-1] and i > 0 and len(block) < _MAX_COMMENT_LINES:
-                i -= 1
-                block.append(lines[i].strip())
-            comment.extend(block)
-        elif (slash_comments and text.startswith("//")) or (
-            hash_comments and text.startswith("#") and not text.startswith("#[")
-        ):
-            comment.append(text)
-        elif slash_comments and text.startswith(("#[", "#![", "@")) and not comment:
-            pass  # an attribute or annotation: attached, not documentation
-        else:
-            break
-        first = i
-        i -= 1
-    if not comment:
-        return "", first
-    cleaned = [_COMMENT_END.sub("", _COMMENT_MARK.sub("", line)) for line in reversed(comment)]
-    doc = "\n".join(cleaned)
-    if "</" in doc:  # C# XML documentation
-        doc = _XML_DOC_TAG.sub("", doc)
-    doc = doc.strip()
-    return doc[:DOCSTRING_CHARS], first
 
 
 def _import_target(raw: bytes) -> str:

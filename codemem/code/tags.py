@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,6 @@ RELEASE_BYTES = 64 << 20  # of the mapped file read by a scan before its pages a
 Definition = tuple[str, str, str, int, int, str]
 
 
-_NAME = attrgetter("name")
 _BRACKET_SPACE = re.compile(r"([(\[{])\s+|,?\s+([)\]}])")
 
 
@@ -81,7 +79,7 @@ class FileTags:
             for s in parsed.symbols
         ]
         defs.sort(key=lambda d: (d[3], d[4]))
-        refs = dict(Counter(map(_NAME, parsed.references)))
+        refs = dict(Counter(parsed.reference_names))
         imports = list(dict.fromkeys(i.target for i in parsed.imports))
         return cls(parsed.path, parsed.language, defs, refs, imports)
 

@@ -11,6 +11,7 @@ lock, which it inherited with the fork, forever.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -78,6 +79,11 @@ def _init_worker(parent: int | None) -> None:
     if os.getppid() != parent:  # the parent died before the death signal was armed
         os._exit(1)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    # What a worker inherited is never garbage, and what it makes for a file is freed by
+    # reference counting (parse results hold no cycles): the collector leaves the inherited
+    # objects alone and runs far less often (it took about 4 % of a worker's CPU).
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _exit_when_orphaned(parent: int) -> None:

@@ -72,6 +72,7 @@ def test_file_tags_from_parsed_counts_references_and_keeps_source_order():
             Symbol("A", "A", "class", 1, 6, signature="class A:"),
         ],
         references=[Reference("f", 2), Reference("g", 3), Reference("f", 4, "call")],
+        reference_names=["f", "g", "f"],
         imports=[Import("os", 1), Import("sys", 1), Import("os", 2)],
     )
     assert FileTags.from_parsed(parsed) == FileTags(

@@ -48,17 +48,17 @@ def top(*args, **kwargs):
 '''
 
 
-def tags_both_ways(path: str, source: bytes):
-    language = language_for_path(path, source)
+def tags_both_ways(path: str, source: bytes, language: str | None = None):
+    language = language or language_for_path(path, source)
     assert language in CAPTURE_LANGUAGES
     tree = get_parser(language).parse(source)
-    assert not tree.root_node.has_error
+    query = get_query(language, with_errors=tree.root_node.has_error)  # as parse.py picks it
     lines = split_source(source)
     comments = grammar(language).comments
-    by_matches = extract_tags(tree, get_query(language), source, lines, comments)
-    by_captures = extract_tags(tree, get_query(language), source, lines, comments, language)
+    by_matches = extract_tags(tree, query, source, lines, comments)
+    by_captures = extract_tags(tree, query, source, lines, comments, language)
     # read from the captures indeed, not by matches after all
-    assert _tags_from_captures(tree, get_query(language), source, lines, comments) is not None
+    assert _tags_from_captures(tree, query, source, lines, comments) is not None
     return by_matches, by_captures
 
 
@@ -73,7 +73,11 @@ def as_values(tags):
 
 @pytest.mark.parametrize(
     "path",
-    [str(p.relative_to(ROOT)) for p in sorted((ROOT / "fixtures").rglob("*.py"))],
+    [
+        str(p.relative_to(ROOT))
+        for pattern in ("*.py", "*.c", "*.h")
+        for p in sorted((ROOT / "fixtures").rglob(pattern))
+    ],
 )
 def test_fixtures_get_the_same_tags_from_captures_as_from_matches(path):
     by_matches, by_captures = tags_both_ways(path, (ROOT / path).read_bytes())
@@ -92,3 +96,120 @@ def test_the_codemem_sources_get_the_same_tags_both_ways():
     for path in sorted((ROOT / "codemem").rglob("*.py")):
         by_matches, by_captures = tags_both_ways(path.name, path.read_bytes())
         assert as_values(by_captures) == as_values(by_matches), path
+
+
+def test_a_python_file_with_syntax_errors_gets_the_same_tags_both_ways():
+    source = TRICKY_PYTHON.replace(b"return inner(self.sides)", b"return inner(self.sides")
+    by_matches, by_captures = tags_both_ways("broken.py", source)
+    assert as_values(by_captures) == as_values(by_matches)
+    assert by_matches.errors > 0
+
+
+TRICKY_C = b"""#include <stdio.h>
+#include "local.h"
+
+#define LIMIT 10
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Two names in one declaration: one match per name, one definition node. */
+int first, *second, third[4];
+static const char *names[] = { "a", "b" };
+
+#ifdef CONFIG_THING
+int guarded, also_guarded = 2;
+#endif
+
+typedef int count_t, *count_ptr;
+typedef struct { int x, y; } point_t, other_point_t;
+typedef struct node { struct node *next; } node_t;
+typedef enum { RED, GREEN = 2 } colour_t;
+typedef void (*handler_t)(int);
+typedef struct opaque opaque_t;
+
+/**
+ * struct box - a box
+ * @w: width
+ */
+struct box {
+	int w, h;		/* two fields */
+	unsigned int flags : 3;
+	char label[16];
+	struct box *inner;
+	union {
+		long l;
+		double d;
+	} u;
+	void (*callback)(struct box *b, T value);
+};
+
+union number { int i; float f; };
+
+enum mode { MODE_A, MODE_B = 4, MODE_C };
+
+// A pointer-returning function.
+static struct box **make_boxes(int n, size_t size)
+{
+	struct box **boxes = calloc(n, size);
+	boxes[0]->inner = lookup(boxes, MAX(n, LIMIT));
+	return boxes;
+}
+
+int main(void)
+{
+	typedef int local_t, local2_t;
+	struct box b = { 0 };
+	printf("%d\\n", b.w);
+	b.callback(&b, 1);
+	return count(first, second);
+}
+"""
+
+
+def test_a_c_file_with_every_c_tag_gets_the_same_tags_both_ways():
+    by_matches, by_captures = tags_both_ways("tricky.c", TRICKY_C)
+    assert as_values(by_captures) == as_values(by_matches)
+    names = [d.symbol.qualname for d in by_matches.definitions]
+    assert names == [
+        "LIMIT", "MAX", "first", "guarded", "also_guarded", "count_t", "count_ptr",
+        "point_t", "other_point_t", "other_point_t.x", "other_point_t.y", "node", "node.next",
+        "node_t", "colour_t", "colour_t.RED", "colour_t.GREEN", "handler_t", "opaque_t", "box",
+        "box.w", "box.h", "box.flags", "box.label", "box.inner", "box.u", "box.u.l", "box.u.d",
+        "number", "number.i", "number.f", "mode", "mode.MODE_A", "mode.MODE_B", "mode.MODE_C",
+        "make_boxes", "main", "main.local_t", "main.local2_t",
+    ]  # fmt: skip
+    assert by_matches.errors == 0
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        TRICKY_C.replace(b"int w, h;", b"int w, h"),  # a missing `;`
+        TRICKY_C.replace(b"return boxes;\n}", b"return boxes;\n"),  # an unclosed body
+        TRICKY_C.replace(b"#ifdef CONFIG_THING", b"#ifdef CONFIG_THING\n{"),
+        TRICKY_C[: len(TRICKY_C) // 2],  # cut in the middle
+        b"#define DECLARE(x) int x\nDECLARE(a);\nstruct s { int a, b; } DECLARE(c) = {1};\n"
+        b"static int __init f(void) __attribute__((x)) { return g(); }\n",  # macros as code
+    ],
+)
+def test_a_c_file_with_syntax_errors_gets_the_same_tags_both_ways(broken):
+    by_matches, by_captures = tags_both_ways("broken.c", broken)
+    assert as_values(by_captures) == as_values(by_matches)
+    assert by_matches.errors > 0
+
+
+def test_cpp_is_read_by_matches_a_type_in_new_is_two_references():
+    """C++'s query captures `T` of `new T` as a type twice (c.scm's and cpp.scm's patterns):
+    its captures would hold it once, so C++ is not in `CAPTURE_LANGUAGES`."""
+    assert "cpp" not in CAPTURE_LANGUAGES
+    source = b"class Box { int w; };\nBox *make() { return new Box(); }\n"
+    tree = get_parser("cpp").parse(source)
+    lines = split_source(source)
+    tags = extract_tags(tree, get_query("cpp"), source, lines, "c", "cpp")
+    assert [(r.name, r.line) for r in tags.references if r.kind == "type"] == [
+        ("Box", 2),
+        ("Box", 2),
+        ("Box", 2),
+    ]
+    by_captures = _tags_from_captures(tree, get_query("cpp"), source, lines, "c")
+    assert by_captures is not None
+    assert len(by_captures.references) == len(tags.references) - 1

@@ -241,6 +241,17 @@ def test_reference_values():
     assert first == Reference("OrderedDict", 11, "call")
 
 
+@pytest.mark.parametrize(
+    "name", sorted(str(p.relative_to(LANGS)) for p in LANGS.rglob("*") if p.is_file())
+)
+def test_without_references_only_their_names_are_kept(name):
+    full, names_only = parse_fixture(name), parse_fixture(name, references=False)
+    assert full.reference_names == [r.name for r in full.references]
+    assert names_only.reference_names == full.reference_names
+    assert names_only.references == []
+    assert (names_only.symbols, names_only.chunks) == (full.symbols, full.chunks)
+
+
 def test_members_on_their_containers_line_do_not_inherit_its_comment():
     parsed = parse_file("e.c", b"/* Colors. */\nenum color { RED, GREEN };\n")
     assert [(s.qualname, s.docstring) for s in parsed.symbols] == [
