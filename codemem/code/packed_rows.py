@@ -86,7 +86,9 @@ def pack_batches(batches: Sequence[Batch]) -> PackedRows:
         names = list(dict.fromkeys(chain.from_iterable(per_file)))
         columns[table] = names
         packed[table] = {
-            name: _pack_column(table, name, [rows.get(name, []) for rows in per_file], starts[table])
+            name: _pack_column(
+                table, name, [rows.get(name, []) for rows in per_file], starts[table]
+            )
             for name in names
             if not (name in REPEATED and name in files)
         }
@@ -104,7 +106,9 @@ def pack_results(results: Iterable[Any]) -> None:
         result.batch = FileRows(rows, i, result.batch.count(CHUNKS), result.batch.count(SYMBOLS))
 
 
-def _pack_column(table: str, name: str, per_file: list[list[Any]], row_starts: np.ndarray) -> Packed:
+def _pack_column(
+    table: str, name: str, per_file: list[list[Any]], row_starts: np.ndarray
+) -> Packed:
     values = list(chain.from_iterable(per_file))
     if name in NUMBERS.get(table, ()):
         try:
@@ -182,7 +186,9 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
         names: list[str] = list(
             dict.fromkeys(chain.from_iterable(rows.columns[table] for rows, _, _ in ranges))
         )
-        counts = [rows.starts[table][a + 1 : b + 1] - rows.starts[table][a:b] for rows, a, b in ranges]
+        counts = [
+            rows.starts[table][a + 1 : b + 1] - rows.starts[table][a:b] for rows, a, b in ranges
+        ]
         for name in names:
             parts_of = [(rows.packed[table].get(name), rows, a, b) for rows, a, b in ranges]
             if name in REPEATED and name in lists.files and all(p is None for p, *_ in parts_of):
@@ -247,7 +253,9 @@ def _joined_column(
     return values, values
 
 
-def _as_list(packed: Packed | None, rows: PackedRows, a: int, b: int, lo: int, hi: int) -> list[Any]:
+def _as_list(
+    packed: Packed | None, rows: PackedRows, a: int, b: int, lo: int, hi: int
+) -> list[Any]:
     """One range's values of a column as a list, whatever its layout: files a:b, rows lo:hi."""
     if packed is None:
         return [None] * (hi - lo)

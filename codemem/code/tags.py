@@ -97,7 +97,9 @@ class FileTags:
         ]
         return EncodedTags(
             self.path,
-            pickle.dumps((_cached(self.language), defs, list(map(_cached, self.imports))), _PROTOCOL),
+            pickle.dumps(
+                (_cached(self.language), defs, list(map(_cached, self.imports))), _PROTOCOL
+            ),
             pickle.dumps(self.refs, _PROTOCOL),
         )
 

@@ -97,8 +97,11 @@ def test_packed_rows_join_back_to_the_rows_as_lists_and_as_arrow_arrays():
     assert as_lists(tables) == want
     # The lexicon's lists: every column but the ones only the tables store.
     assert as_lists(lists) == {
-        table: {k: v for k, v in columns.items() if (table, k) not in
-                {("chunks", "text"), ("symbols", "name_lower")}}  # fmt: skip
+        table: {
+            k: v
+            for k, v in columns.items()
+            if (table, k) not in {("chunks", "text"), ("symbols", "name_lower")}
+        }  # fmt: skip
         for table, columns in want.items()
     }
     assert tables.chunks["text"].type == pa.string()

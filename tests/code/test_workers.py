@@ -37,9 +37,7 @@ def test_parallel_results_are_in_order_and_equal_one_process(tmp_path, monkeypat
     assert [r.path for r in results] == [path for path, _ in items]
     # The tags come encoded as the tag store keeps them, the very bytes this process makes,
     # and the rows packed: joined, they are this process's rows.
-    assert [(r.status, r.tags) for r in results] == [
-        (e.status, e.tags.encoded()) for e in expected
-    ]
+    assert [(r.status, r.tags) for r in results] == [(e.status, e.tags.encoded()) for e in expected]
     assert [(r.batch.count("chunks"), r.batch.count("symbols")) for r in results] == [
         (e.batch.count("chunks"), e.batch.count("symbols")) for e in expected
     ]
@@ -57,10 +55,14 @@ def joined_rows(batches: list) -> dict:
     lists, tables = joined_batches(pending.rows)
     return {
         table: {
-            name: values if isinstance(values, list) else values.tolist()
-            if isinstance(values, np.ndarray) else values.to_pylist()
+            name: values
+            if isinstance(values, list)
+            else values.tolist()
+            if isinstance(values, np.ndarray)
+            else values.to_pylist()
             for name, values in getattr(tables, table).items()
-        } | getattr(lists, table)
+        }
+        | getattr(lists, table)
         for table in ("files", "chunks", "symbols")
     }
 
