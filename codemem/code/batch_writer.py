@@ -134,20 +134,24 @@ class BatchWriter:
         dimensions = embedder.dimensions if embedder is not None else None
         store: Future[CodeStore] = Future()
         held = HeldInterrupt(store)
-        threading.Thread(
-            target=_open_store_into,
-            args=(store, target, removed, dimensions),
-            name="codemem-open-store",
-            daemon=True,  # never joined at exit (see `_open_store_into`)
-        ).start()
-        if full:
-            tags = TagStore(target)
-        else:
-            tags = TagStore.load(target)
-            tags.update([], removed)
-        for path in removed:
-            del manifest.files[path]  # saved only after the store deleted their rows
-        writer = cls(target, manifest, full, store, embedder, tags, removed)
+        try:
+            threading.Thread(
+                target=_open_store_into,
+                args=(store, target, removed, dimensions),
+                name="codemem-open-store",
+                daemon=True,  # never joined at exit (see `_open_store_into`)
+            ).start()
+            if full:
+                tags = TagStore(target)
+            else:
+                tags = TagStore.load(target)
+                tags.update([], removed)
+            for path in removed:
+                del manifest.files[path]  # saved only after the store deleted their rows
+            writer = cls(target, manifest, full, store, embedder, tags, removed)
+        except BaseException:
+            held.release()  # no writer to give Ctrl-C back later
+            raise
         writer._held = held
         return writer
 
@@ -164,11 +168,12 @@ class BatchWriter:
 
     @property
     def store(self) -> Any:
-        opened = self._store.result()
-        if self._held is not None:
-            self._held.restore()
-            self._held = None
-        return opened
+        try:
+            return self._store.result()
+        finally:  # open or failed to: Ctrl-C goes back to its handler either way
+            if self._held is not None:
+                self._held.restore()
+                self._held = None
 
     def commit(self, pending: PendingFiles) -> None:
         store, manifest = self.store, self.manifest

@@ -162,13 +162,14 @@ def _refresh(
     # The workers are forked; opening the database (a second of imports) overlaps parsing.
     writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
     try:
-        _write(plan, results, writer, summary, config)
+        try:
+            _write(plan, results, writer, summary, config)
+        finally:
+            results.close()  # stop the workers now, not whenever GC gets to it
+        _finish(ws, config, plan, writer, summary, started)
     except BaseException:
         writer.release_interrupts()  # a long-lived process (watch, chat) keeps its Ctrl-C
         raise
-    finally:
-        results.close()  # stop the workers now, not whenever GC gets to it
-    _finish(ws, config, plan, writer, summary, started)
     # Its readers lock now, not whenever a reference cycle (a LanceDB error caught while
     # opening a table keeps frames alive) is collected: `maintain` waits for that lock.
     writer.store.close()

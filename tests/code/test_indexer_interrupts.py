@@ -267,6 +267,9 @@ def test_a_ctrl_c_while_the_store_opens_is_held_then_delivered():
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signal handlers are set in the main thread only")
     before = signal.getsignal(signal.SIGINT)
+    assert getattr(before, "__self__", None).__class__ is not HeldInterrupt, (
+        "an earlier test in this process left a held Ctrl-C handler installed"
+    )
     opened: Future[int] = Future()
     held = HeldInterrupt(opened)
     try:
@@ -275,7 +278,7 @@ def test_a_ctrl_c_while_the_store_opens_is_held_then_delivered():
         assert held.pending
         with pytest.raises(KeyboardInterrupt):
             threading.Thread(target=opened.set_result, args=(1,)).start()
-            time.sleep(2)  # the opener signals the main thread again once it is done
+            time.sleep(10)  # the opener signals the main thread again once it is done
         assert signal.getsignal(signal.SIGINT) is before
     finally:
         held.restore()
@@ -311,3 +314,28 @@ def test_a_run_that_fails_before_it_writes_gives_ctrl_c_back(indexed_repo, monke
     assert signal.getsignal(signal.SIGINT) is before
     opening.set()  # the store opens now: the Ctrl-C noted earlier is not delivered
     time.sleep(0.5)
+
+
+def test_a_store_that_fails_to_open_gives_ctrl_c_back(indexed_repo, monkeypatch):
+    """A run whose store cannot be opened, or whose writer cannot be set up (its tag store
+    unreadable), fails with that error and leaves the Ctrl-C handler as it found it."""
+    import threading
+
+    from codemem.code import batch_writer, tags
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are set in the main thread only")
+
+    def broken(*_args, **_kwargs):
+        raise OSError("store unreadable")
+
+    before = signal.getsignal(signal.SIGINT)
+    with monkeypatch.context() as patch:
+        patch.setattr(batch_writer, "_open_store", broken)
+        with pytest.raises(OSError, match="store unreadable"):
+            index(indexed_repo)
+    assert signal.getsignal(signal.SIGINT) is before
+    monkeypatch.setattr(tags.TagStore, "load", broken)
+    with pytest.raises(OSError, match="store unreadable"):
+        index(indexed_repo)
+    assert signal.getsignal(signal.SIGINT) is before
