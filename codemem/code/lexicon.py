@@ -41,7 +41,7 @@ from codemem.code.lexicon_build import (
     hashes,
     key_hash,
 )
-from codemem.code.lexicon_postings import MAX_TOKEN_BYTES
+from codemem.code.lexicon_postings import MAX_TOKEN_BYTES, distinct
 
 LEXICON_DIR = "lexicon"
 LIST_NAME = "segments.json"
@@ -404,10 +404,11 @@ class Lexicon:
                 for k in cut_rows.tolist():
                     live[k] = names_here[int(found[k])] == wanted[int(name_of[k])]
             width = len(seg.paths)
-            pairs = np.unique(name_of[live] * width + file_of[live])
-            files = np.unique(pairs % width).tolist()
+            pairs = distinct(name_of[live] * width + file_of[live])
+            file_ids = pairs % width
+            files = distinct(file_ids).tolist()
             decoded = dict(zip(files, map(seg.paths.__getitem__, files), strict=True))
-            for i, file in zip((pairs // width).tolist(), (pairs % width).tolist(), strict=True):
+            for i, file in zip((pairs // width).tolist(), file_ids.tolist(), strict=True):
                 out.setdefault(wanted[i], set()).add(decoded[file])
         return out
 

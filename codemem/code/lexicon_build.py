@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 
 from codemem.code.columns import Column, write_columns
-from codemem.code.lexicon_postings import Postings, build_chunk_and_file_postings, fixed_width
+from codemem.code.lexicon_postings import (
+    Postings,
+    build_chunk_and_file_postings,
+    distinct,
+    fixed_width,
+)
 from codemem.code.rows import Batch
 
 SEGMENT_KIND = "codemem-lexicon"
@@ -139,7 +144,7 @@ class SegmentData:
             "p_hash": ("Q", path_hashes),
             "p_sorted": ("Q", path_hashes[order]),
             "p_order": ("I", order.astype(np.uint32)),
-            "covers": ("Q", _distinct(self.covers.astype(np.uint64))),
+            "covers": ("Q", distinct(self.covers.astype(np.uint64))),
             "p_language": ("I", coded(self.languages)),
             "p_test": ("B", np.array(self.tests, np.uint8)),
             "p_chunks": ("q", _offsets(c["path"], len(self.paths))),
@@ -190,16 +195,6 @@ def _name_keys(blob: Any, offsets: Any) -> np.ndarray:
 
 def _is_buffer(blob: Any) -> bool:
     return isinstance(blob, bytes | bytearray | memoryview | np.ndarray)
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """`np.unique(values)` of a 1-d integer array, without the `numpy.ma` import (20 ms, a
-    fifth of a small repository's lexicon build) that `np.unique` makes to rule out a
-    masked array."""
-    ordered = np.sort(values)
-    if len(ordered) < 2:
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:

@@ -136,6 +136,13 @@ def build_chunk_and_file_postings(
     return chunk_postings, _postings(table, file_pairs, file_tf, file_lengths)
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """`np.unique(values)` of a 1-d integer array, without the `numpy.ma` import (20 ms: a
+    fifth of a small repository's lexicon build, or of a search that ranks used files) that
+    `np.unique` makes to rule out a masked array."""
+    return _tally(np.sort(values))[0]
+
+
 def _tally(keys: np.ndarray, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values of the sorted `keys` and how many times each occurs (or, given
     `sizes`, the sum of the sizes of its occurrences)."""
