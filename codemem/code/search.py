@@ -200,8 +200,7 @@ class Searcher:
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         if opts.stems:  # files named by the documentation pages the query finds
-            best = [c.path for c in results.chunks[: 4 * stages.DOC_PAGES]]
-            best = list(dict.fromkeys(best))[: stages.DOC_PAGES]
+            best = unique_paths(results.chunks[: 4 * stages.DOC_PAGES])[: stages.DOC_PAGES]
             best += unique_paths(results.files)[: stages.DOC_PAGES]
             named = {c.path for c in results.stems}
             results.stems += [

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ def read_search_snapshot(text: str) -> SearchSettings | None:
     return SearchSettings(SimpleNamespace(**search), SimpleNamespace(embeddings=embeddings))
 
 
+@cache  # the module does not change under a running process; a run asks up to three times
 def sections_key() -> str:
     """A digest of the module that defines `search:` and `index:` ("" when it cannot be read):
     what was recorded under another is not read back."""
