@@ -176,7 +176,7 @@ def _model_modules_deferred() -> Iterator[None]:
     for home in sorted(set(homes.values()) - set(sys.modules)):
         module = types.ModuleType(home)
         for name in (n for n, h in homes.items() if h == home):
-            setattr(module, name, _DeferredModel(name, (), {"_home": home, "__module__": home}))
+            setattr(module, name, getattr(package, name))  # the package's stand-in, kept there
         sys.modules[home] = _STAND_IN_MODULES[home] = module
     try:
         yield
