@@ -227,7 +227,7 @@ def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None,
     if not stat.S_ISREG(st.st_mode):
         return None, "not_a_file"
     real = os.path.realpath(full)
-    if not real.startswith(str(root.resolve()) + os.sep):
+    if not real.startswith(_resolved_root(root)):
         return None, "outside_repo"
     if st.st_size > max_bytes:
         return None, "too_large"
@@ -239,6 +239,12 @@ def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None,
     if len(data) > max_bytes:
         return None, "too_large"
     return data, None
+
+
+@lru_cache(maxsize=8)
+def _resolved_root(root: Path) -> str:
+    """The repository's real path and a separator: resolved once, not once per file read."""
+    return str(root.resolve()) + os.sep
 
 
 def content_skip_reason(data: bytes) -> str | None:

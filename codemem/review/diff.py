@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -165,7 +166,7 @@ def _read_disk(root: Path, path: str, max_bytes: int) -> tuple[int | None, bytes
         st = os.lstat(full)
     except OSError:
         return None, None
-    if not os.path.isfile(full) or os.path.islink(full):
+    if not stat.S_ISREG(st.st_mode):  # `lstat`: a symlink is not a regular file here
         return None, None
     if st.st_size > max_bytes:
         return st.st_size, None
