@@ -158,8 +158,7 @@ def extract_tags(
         previous = found.get(key)
         if previous is None or (previous[0] in _DATA_KINDS and kind not in _DATA_KINDS):
             found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
-    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
-    definitions = _nest([_definition(d, source, lines, above, wrappers) for d in found.values()])
+    definitions = _nest(_definitions(found, tree, source, lines, comments))
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
     names, refs = _references(raw_refs, found, source, references)
     return Tags(definitions, refs, names, imports, errors)
@@ -232,16 +231,12 @@ def _tags_from_captures(
     refs, imports = _by_start(ref_nodes), _by_start(import_nodes)
     if refs is None or imports is None:
         return None
-    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
-    definitions = [_definition(d, source, lines, above, wrappers) for d in found.values()]
+    definitions = _definitions(found, tree, source, lines, comments)
     spans = {(d.start_byte, d.end_byte) for d in definitions}
     if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
     names, found_refs = _references(
-        zip(map(ref_nodes.__getitem__, refs), map(ref_kinds.__getitem__, refs), strict=True),
-        found,
-        source,
-        references,
+        [(ref_nodes[i], ref_kinds[i]) for i in refs], found, source, references
     )
     return Tags(
         _nest(definitions),
@@ -253,6 +248,14 @@ def _tags_from_captures(
         ],
         errors or int(tree.root_node.has_error),
     )
+
+
+def _definitions(
+    found: dict[int, DefinitionCapture], tree: Tree, source: bytes, lines: list[str], comments: str
+) -> list[Definition]:
+    """The definitions of these captures, in their order (not yet nested)."""
+    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
+    return [_definition(d, source, lines, above, wrappers) for d in found.values()]
 
 
 def _by_start(nodes: list[Node]) -> list[int] | None:
