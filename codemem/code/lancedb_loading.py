@@ -346,7 +346,7 @@ def _version_without_metadata() -> Iterator[None]:
     stand_in.version = known_version  # type: ignore[attr-defined]
     stand_in.__getattr__ = lambda name: getattr(real(), name)  # type: ignore[method-assign]
     sys.modules[_METADATA] = stand_in
-    importlib.metadata = stand_in  # type: ignore[attr-defined]  # what `import a.b` then reads
+    importlib.metadata = stand_in  # what `import importlib.metadata` then reads
     try:
         yield
     finally:
@@ -354,9 +354,9 @@ def _version_without_metadata() -> Iterator[None]:
             del sys.modules[_METADATA]
         if getattr(importlib, "metadata", None) is stand_in:
             if _METADATA in sys.modules:  # the real one, loaded meanwhile
-                importlib.metadata = sys.modules[_METADATA]  # type: ignore[attr-defined]
+                importlib.metadata = sys.modules[_METADATA]
             elif not had:
-                del importlib.metadata  # type: ignore[attr-defined]
+                del importlib.metadata
 
 
 def _installed_version(package: str) -> str | None:
