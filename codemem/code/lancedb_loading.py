@@ -4,7 +4,8 @@
 codemem never runs: the generated REST-namespace client (its package, its hundred-odd models),
 the embedding providers, pydantic validators of classes nobody instantiates, pyarrow's
 compute help, the override checks meant for lancedb's developers, the package-metadata
-machinery that only reads lancedb's version, and the garbage collector traversing all of it. Each is skipped or deferred to first use here, with the ordinary import
+machinery that only reads lancedb's version, the HTTP client that downloads embedding
+models, and the garbage collector traversing all of it. Each is skipped or deferred to first use here, with the ordinary import
 as the fallback when a lancedb version needs more (`install_stand_ins`, `loading_lancedb`,
 `drop_stand_ins`). This module never imports lancedb itself: only the store does.
 """
@@ -74,7 +75,8 @@ def install_stand_ins() -> bool:
 def loading_lancedb() -> Iterator[None]:
     """What holds while lancedb is imported: the REST client's model modules stand in
     (`_model_modules_deferred`), no override checks (`_without_override_checks`), lancedb's
-    version read from its installed folder's name (`_version_without_metadata`), pydantic
+    version read from its installed metadata file (`_version_without_metadata`), the HTTP
+    client imported when first used (`_downloads_deferred`), pydantic
     models and dataclasses built when first used (`_models_built_on_first_use`,
     `_dataclasses_built_on_first_use`), pyarrow's compute docs parsed once per options class
     (`_options_docs_parsed_once`), and no garbage collection (`imports_uncollected`: a tenth
@@ -83,6 +85,7 @@ def loading_lancedb() -> Iterator[None]:
         _model_modules_deferred(),
         _without_override_checks(),
         _version_without_metadata(),
+        _downloads_deferred(),
         _models_built_on_first_use(),
         _dataclasses_built_on_first_use(),
         _options_docs_parsed_once(),
@@ -322,9 +325,9 @@ def _version_without_metadata() -> Iterator[None]:
 
     lancedb's `__init__` imports `importlib.metadata` (its email, zip and CSV parsers: about
     9 ms) and asks it for lancedb's version, the only use lancedb makes of it while loading;
-    the index pays that on its critical path. The stand-in answers from the name of the one
-    `lancedb-<version>.dist-info` folder beside the package, the record that `version` reads;
-    asked anything else, or when that folder is not found, it hands over to the real module.
+    the index pays that on its critical path. The stand-in answers from the `Version` of the
+    `METADATA` file in the one `lancedb-*.dist-info` folder beside the package, what `version`
+    reads; asked anything else, or when that is not found, it hands over to the real module.
     A process that already loaded the real module keeps it, and the stand-in leaves
     `sys.modules` and the `importlib` package once lancedb is imported.
     """
@@ -381,3 +384,40 @@ def _installed_version(package: str) -> str | None:
     except OSError:
         pass
     return None
+
+
+_HTTP_CLIENT = "urllib.request"
+
+
+@contextmanager
+def _downloads_deferred() -> Iterator[None]:
+    """While lancedb is imported, `urllib.request` is a stand-in that imports the real module
+    when first used.
+
+    lancedb's embedding utilities import it (and with it `http.client`, the email parser and
+    `ssl`: about 10 ms of the index's critical path) to download models, which codemem never
+    asks for. The stand-in leaves `sys.modules` once lancedb is imported; a module that bound
+    it (`urllib.request.urlopen`) reaches the real one through it, and a later
+    `import urllib.request` imports the real one as usual. A process that already loaded it
+    keeps it.
+    """
+    if _HTTP_CLIENT in sys.modules:
+        yield
+        return
+    import urllib
+
+    stand_in = types.ModuleType(_HTTP_CLIENT)
+
+    def real() -> types.ModuleType:
+        if sys.modules.get(_HTTP_CLIENT) is stand_in:
+            del sys.modules[_HTTP_CLIENT]
+        return importlib.import_module(_HTTP_CLIENT)  # and `urllib.request` is the real one
+
+    stand_in.__getattr__ = lambda name: getattr(real(), name)  # type: ignore[method-assign]
+    sys.modules[_HTTP_CLIENT] = stand_in
+    urllib.request = stand_in  # type: ignore[attr-defined]  # what `import urllib.request` reads
+    try:
+        yield
+    finally:
+        if sys.modules.get(_HTTP_CLIENT) is stand_in:
+            del sys.modules[_HTTP_CLIENT]

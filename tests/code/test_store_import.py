@@ -263,3 +263,23 @@ def test_a_process_that_loaded_the_metadata_machinery_keeps_it(tmp_path):
         tmp_path,
     )
     assert out == "True True\nTrue\n"
+
+
+def test_the_http_client_lancedb_imports_is_loaded_when_first_used(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import store
+
+        store.import_lancedb()
+        print("urllib.request" in sys.modules, "http.client" in sys.modules)
+        import lancedb.embeddings.utils as utils
+
+        urlopen = utils.urllib.request.urlopen  # through the stand-in lancedb bound
+        import urllib.request
+
+        print(urlopen is urllib.request.urlopen, sys.modules["urllib.request"] is urllib.request)
+        """,
+        tmp_path,
+    )
+    assert out == "False False\nTrue True\n"
