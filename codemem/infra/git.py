@@ -135,6 +135,11 @@ def head_commit(root: Path) -> str | None:
 
 
 _OBJECT_ID = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256
+# A branch ref as git would write it, in plain ASCII: no `..`, no part starting with a dot
+# or ending in `.lock`. Any other name is git's to resolve.
+_PLAIN_BRANCH = re.compile(
+    rb"refs/heads/(?!.*\.\.)(?:[A-Za-z0-9_\-][A-Za-z0-9_.\-]*/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(?<!\.lock)"
+)
 _GIT_ENV = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY")
 
 
@@ -160,9 +165,10 @@ def _head_from_files(root: Path) -> str | None:
         head = (git_path / "HEAD").read_bytes().strip()
         if _OBJECT_ID.fullmatch(head):
             return head.decode()
-        if not head.startswith(b"ref: refs/heads/"):
-            return None
-        ref = head[len(b"ref: ") :].decode("utf-8")
+        ref_bytes = head[len(b"ref: ") :]
+        if not head.startswith(b"ref: ") or not _PLAIN_BRANCH.fullmatch(ref_bytes):
+            return None  # a hostile `ref: refs/heads/../../x` never reaches the disk
+        ref = ref_bytes.decode("ascii")
         loose = common / ref
         if loose.is_file():
             value = loose.read_bytes().strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -142,3 +143,14 @@ def test_a_head_the_files_do_not_say_plainly_is_asked_of_git(repo, monkeypatch):
     monkeypatch.setattr(git_layer, "resolve_commit", lambda *a: asked.append(a) or real(*a))
     (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     assert git_layer.head_commit(repo) == head and asked == []
+
+
+def test_a_hostile_head_never_reads_outside_the_refs(repo, tmp_path):
+    from codemem.infra.git import _head_from_files
+
+    planted = tmp_path / "planted"
+    planted.write_text("1" * 40 + "\n")  # an object id in a file outside the repository
+    escape = os.path.relpath(planted, repo / ".git" / "refs" / "heads")
+    for ref in (f"refs/heads/{escape}", "refs/heads/x/../../../planted", "refs/heads/a.lock"):
+        (repo / ".git" / "HEAD").write_text(f"ref: {ref}\n")
+        assert _head_from_files(repo) is None, ref  # git is asked instead
