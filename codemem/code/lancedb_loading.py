@@ -3,8 +3,9 @@
 `import lancedb` costs a fresh process about a second without these, most of it in code that
 codemem never runs: the generated REST-namespace client (its package, its hundred-odd models),
 the embedding providers, pydantic validators of classes nobody instantiates, pyarrow's
-compute help, the override checks meant for lancedb's developers, and the garbage collector
-traversing all of it. Each is skipped or deferred to first use here, with the ordinary import
+compute help, the override checks meant for lancedb's developers, the package-metadata
+machinery that only reads lancedb's version, the HTTP client that downloads embedding
+models, and the garbage collector traversing all of it. Each is skipped or deferred to first use here, with the ordinary import
 as the fallback when a lancedb version needs more (`install_stand_ins`, `loading_lancedb`,
 `drop_stand_ins`). This module never imports lancedb itself: only the store does.
 """
@@ -15,11 +16,13 @@ import functools
 import importlib
 import importlib.machinery
 import importlib.util
+import os
 import re
 import sys
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import pydantic.dataclasses
@@ -71,7 +74,9 @@ def install_stand_ins() -> bool:
 @contextmanager
 def loading_lancedb() -> Iterator[None]:
     """What holds while lancedb is imported: the REST client's model modules stand in
-    (`_model_modules_deferred`), no override checks (`_without_override_checks`), pydantic
+    (`_model_modules_deferred`), no override checks (`_without_override_checks`), lancedb's
+    version read from its installed metadata file (`_version_without_metadata`), the HTTP
+    client imported when first used (`_downloads_deferred`), pydantic
     models and dataclasses built when first used (`_models_built_on_first_use`,
     `_dataclasses_built_on_first_use`), pyarrow's compute docs parsed once per options class
     (`_options_docs_parsed_once`), and no garbage collection (`imports_uncollected`: a tenth
@@ -79,6 +84,8 @@ def loading_lancedb() -> Iterator[None]:
     with (
         _model_modules_deferred(),
         _without_override_checks(),
+        _version_without_metadata(),
+        _downloads_deferred(),
         _models_built_on_first_use(),
         _dataclasses_built_on_first_use(),
         _options_docs_parsed_once(),
@@ -307,3 +314,110 @@ def _without_override_checks() -> Iterator[None]:
     finally:
         if sys.modules.get("overrides") is stand_in:
             del sys.modules["overrides"]
+
+
+_METADATA = "importlib.metadata"
+
+
+@contextmanager
+def _version_without_metadata() -> Iterator[None]:
+    """While lancedb is imported, `importlib.metadata` is a stand-in that knows its version.
+
+    lancedb's `__init__` imports `importlib.metadata` (its email, zip and CSV parsers: about
+    9 ms) and asks it for lancedb's version, the only use lancedb makes of it while loading;
+    the index pays that on its critical path. The stand-in answers from the `Version` of the
+    `METADATA` file in the one `lancedb-*.dist-info` folder beside the package, what `version`
+    reads; asked anything else, or when that is not found, it hands over to the real module.
+    A process that already loaded the real module keeps it, and the stand-in leaves
+    `sys.modules` and the `importlib` package once lancedb is imported.
+    """
+    version = _installed_version("lancedb")
+    if _METADATA in sys.modules or version is None:
+        yield
+        return
+    had = hasattr(importlib, "metadata")
+    stand_in = types.ModuleType(_METADATA)
+
+    def real() -> types.ModuleType:
+        if sys.modules.get(_METADATA) is stand_in:
+            del sys.modules[_METADATA]
+        return importlib.import_module(_METADATA)
+
+    def known_version(name: str) -> str:
+        return version if name == "lancedb" else str(real().version(name))
+
+    stand_in.version = known_version  # type: ignore[attr-defined]
+    stand_in.__getattr__ = lambda name: getattr(real(), name)  # type: ignore[method-assign]
+    sys.modules[_METADATA] = stand_in
+    importlib.metadata = stand_in  # what `import importlib.metadata` then reads
+    try:
+        yield
+    finally:
+        if sys.modules.get(_METADATA) is stand_in:
+            del sys.modules[_METADATA]
+        if getattr(importlib, "metadata", None) is stand_in:
+            if _METADATA in sys.modules:  # the real one, loaded meanwhile
+                importlib.metadata = sys.modules[_METADATA]
+            elif not had:
+                del importlib.metadata
+
+
+def _installed_version(package: str) -> str | None:
+    """The `Version` its metadata records, read from the one `<package>-*.dist-info` folder
+    beside the installed package; None when there is no such folder, or several."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))).parent
+    found = [
+        n for n in os.listdir(folder) if n.startswith(f"{package}-") and n.endswith(".dist-info")
+    ]
+    if len(found) != 1:
+        return None
+    try:
+        with open(folder / found[0] / "METADATA", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("Version:"):
+                    return line[len("Version:") :].strip()
+                if not line.strip():  # the headers end here
+                    break
+    except OSError:
+        pass
+    return None
+
+
+_HTTP_CLIENT = "urllib.request"
+
+
+@contextmanager
+def _downloads_deferred() -> Iterator[None]:
+    """While lancedb is imported, `urllib.request` is a stand-in that imports the real module
+    when first used.
+
+    lancedb's embedding utilities import it (and with it `http.client`, the email parser and
+    `ssl`: about 10 ms of the index's critical path) to download models, which codemem never
+    asks for. The stand-in leaves `sys.modules` once lancedb is imported; a module that bound
+    it (`urllib.request.urlopen`) reaches the real one through it, and a later
+    `import urllib.request` imports the real one as usual. A process that already loaded it
+    keeps it.
+    """
+    if _HTTP_CLIENT in sys.modules:
+        yield
+        return
+    import urllib
+
+    stand_in = types.ModuleType(_HTTP_CLIENT)
+
+    def real() -> types.ModuleType:
+        if sys.modules.get(_HTTP_CLIENT) is stand_in:
+            del sys.modules[_HTTP_CLIENT]
+        return importlib.import_module(_HTTP_CLIENT)  # and `urllib.request` is the real one
+
+    stand_in.__getattr__ = lambda name: getattr(real(), name)  # type: ignore[method-assign]
+    sys.modules[_HTTP_CLIENT] = stand_in
+    urllib.request = stand_in  # type: ignore[attr-defined]  # what `import urllib.request` reads
+    try:
+        yield
+    finally:
+        if sys.modules.get(_HTTP_CLIENT) is stand_in:
+            del sys.modules[_HTTP_CLIENT]

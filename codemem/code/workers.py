@@ -167,12 +167,17 @@ def _chunked(args: list[_Args], size: int, workers: int) -> list[list[_Args]]:
 
 
 def _stop(pool: ProcessPoolExecutor, finished: bool) -> None:
-    """Shut the pool down; kill the workers first when their work is no longer wanted."""
+    """Shut the pool down; kill the workers first when their work is no longer wanted.
+
+    Workers that finished are told to exit and not waited for (a few milliseconds at the
+    end of every run): the pool's own thread reaps them, and they hold nothing the caller
+    needs (the index lock they inherited is released with `flock`'s unlock, not by a close).
+    """
     if not finished:
         # Python 3.11 has no public way to terminate a pool's workers (3.14 adds one).
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=not finished, cancel_futures=True)
 
 
 def _with_progress(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,6 +86,8 @@ def ask_daemon(
     if path is None or not path.exists():
         return None
     request = {"op": "search", "query": query, "k": k, "level": level, "env": settings_env()}
+    import socket  # here, not at the top: a search with no daemon running never loads it
+
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(0.5)

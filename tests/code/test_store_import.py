@@ -226,3 +226,60 @@ def test_lancedbs_embedding_providers_load_when_one_is_asked_for(tmp_path):
         "False False\nTrue\nOpenAIEmbeddings OpenAIEmbeddings\n"
         "lancedb.embeddings.sentence_transformers False\n"
     )
+
+
+def test_lancedb_knows_its_version_without_loading_the_metadata_machinery(tmp_path):
+    out = run(
+        """
+        import importlib
+        import sys
+        from codemem.code import store
+
+        lancedb = store.import_lancedb()
+        print("importlib.metadata" in sys.modules, hasattr(importlib, "metadata"))
+        import importlib.metadata
+
+        print(lancedb.__version__ == importlib.metadata.version("lancedb"))
+        print(importlib.metadata.version("pyarrow") == __import__("pyarrow").__version__)
+        """,
+        tmp_path,
+    )
+    # Nothing of the stand-in is left: a later import gets the real module.
+    assert out == "False False\nTrue\nTrue\n"
+
+
+def test_a_process_that_loaded_the_metadata_machinery_keeps_it(tmp_path):
+    out = run(
+        """
+        import importlib.metadata
+        import sys
+        from codemem.code import store
+
+        real = importlib.metadata
+        lancedb = store.import_lancedb()
+        print(sys.modules["importlib.metadata"] is real, importlib.metadata is real)
+        print(lancedb.__version__ == real.version("lancedb"))
+        """,
+        tmp_path,
+    )
+    assert out == "True True\nTrue\n"
+
+
+def test_the_http_client_lancedb_imports_is_loaded_when_first_used(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import store
+
+        store.import_lancedb()
+        print("urllib.request" in sys.modules, "http.client" in sys.modules)
+        import lancedb.embeddings.utils as utils
+
+        urlopen = utils.urllib.request.urlopen  # through the stand-in lancedb bound
+        import urllib.request
+
+        print(urlopen is urllib.request.urlopen, sys.modules["urllib.request"] is urllib.request)
+        """,
+        tmp_path,
+    )
+    assert out == "False False\nTrue True\n"

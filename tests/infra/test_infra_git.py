@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -104,3 +105,52 @@ def test_importing_infra_does_not_import_gitpython():
     code = "import sys, codemem.infra; print('git' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "False\n"
+
+
+def test_head_is_read_from_the_ref_files_as_git_resolves_it(repo, tmp_path, monkeypatch):
+    from codemem.infra.git import _head_from_files
+
+    first = git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert _head_from_files(repo) == head_commit(repo) == first  # a loose branch ref
+    git(repo, "pack-refs", "--all")
+    assert not (repo / ".git" / "refs" / "heads" / "main").exists()
+    assert _head_from_files(repo) == first  # from packed-refs
+    (repo / "a.txt").write_text("beta\n")
+    git(repo, "commit", "-q", "-am", "second")
+    second = git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert _head_from_files(repo) == second  # the loose ref wins over the packed one
+    git(repo, "checkout", "-q", "--detach", first)
+    assert _head_from_files(repo) == head_commit(repo) == first  # detached
+    git(repo, "checkout", "-q", "main")
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked), first)
+    assert _head_from_files(linked) == head_commit(linked) == first  # a linked worktree
+    git(repo, "checkout", "-q", "--orphan", "unborn")
+    assert _head_from_files(repo) is None and head_commit(repo) is None  # git answers
+    git(repo, "checkout", "-q", "main")
+    monkeypatch.setenv("GIT_DIR", str(repo / ".git"))
+    assert _head_from_files(repo) is None  # git's environment: git answers
+
+
+def test_a_head_the_files_do_not_say_plainly_is_asked_of_git(repo, monkeypatch):
+    from codemem.infra import git as git_layer
+
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/.invalid\n")  # as reftable has it
+    assert git_layer._head_from_files(repo) is None
+    asked = []
+    real = git_layer.resolve_commit
+    monkeypatch.setattr(git_layer, "resolve_commit", lambda *a: asked.append(a) or real(*a))
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    assert git_layer.head_commit(repo) == head and asked == []
+
+
+def test_a_hostile_head_never_reads_outside_the_refs(repo, tmp_path):
+    from codemem.infra.git import _head_from_files
+
+    planted = tmp_path / "planted"
+    planted.write_text("1" * 40 + "\n")  # an object id in a file outside the repository
+    escape = os.path.relpath(planted, repo / ".git" / "refs" / "heads")
+    for ref in (f"refs/heads/{escape}", "refs/heads/x/../../../planted", "refs/heads/a.lock"):
+        (repo / ".git" / "HEAD").write_text(f"ref: {ref}\n")
+        assert _head_from_files(repo) is None, ref  # git is asked instead
