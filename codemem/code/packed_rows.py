@@ -5,8 +5,10 @@ string column as one UTF-8 buffer, numbers as one numpy array each. Pickling tha
 large copies, not an object per value, and the indexer neither unpickles a `Batch` per file
 nor extends its pending lists file by file. Two layouts of strings:
 
-- columns the lexicon build reads as Python lists (`codemem.code.lexicon_build`): each value
-  followed by NUL, so that one decode and one split give them all back;
+- columns the lexicon build reads (`codemem.code.lexicon_build`): each value followed by
+  NUL, the layout of a lexicon segment's string columns, so that a batch's values reach the
+  segment as bytes (`JoinedColumn`) and the store as an Arrow array, never decoded (and one
+  decode and one split give them all back where Python strings are wanted);
 - columns read as Arrow arrays (`ARROW_ONLY`: the chunk texts, the largest column, and the
   lower-case names, which only the tables store; the chunks' search texts, which the
   lexicon build tokenises as Arrow too): Arrow's own layout (the values back to back and
@@ -207,9 +209,9 @@ def _arrow_strings(values: list[Any]) -> ArrowStrings | None:
 
 
 def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
-    """The rows of these files, in order, as two batches: one of Python lists (what the
-    lexicon build reads; without the `ARROW_ONLY` columns but the chunks' search texts, which
-    it reads as their Arrow array) and one whose columns are Arrow
+    """The rows of these files, in order, as two batches: one of Python lists and
+    `JoinedColumn`s (what the lexicon build reads; without the `ARROW_ONLY` columns but the
+    chunks' search texts, which it reads as their Arrow array) and one whose columns are Arrow
     arrays, numpy arrays or those lists (what the store writes; its file columns are the
     lists' own)."""
     ranges = _ranges(parts)
