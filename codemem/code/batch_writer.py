@@ -256,9 +256,12 @@ def _embed_rows(embedder: Embedder, rows: Batch, tables: Batch) -> None:
     if not isinstance(bodies, list):  # an Arrow array
         bodies = bodies.to_pylist()
     chunks = rows.chunks
+    symbols = chunks["symbol"]
+    if not isinstance(symbols, list):  # a `packed_rows.JoinedColumn`
+        symbols = symbols.tolist()
     texts = [
         embedding_text(path, symbol, text)
-        for path, symbol, text in zip(chunks["path"], chunks["symbol"], bodies, strict=True)
+        for path, symbol, text in zip(chunks["path"], symbols, bodies, strict=True)
     ]
     tables.chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
 

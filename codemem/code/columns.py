@@ -37,6 +37,9 @@ _PREFIX = struct.Struct("<8sII")
 ITEM_SIZES = {"b": 1, "B": 1, "i": 4, "I": 4, "q": 8, "Q": 8, "f": 4, "d": 8}
 
 COPY_BLOCK = 1 << 20
+# Parts of a column smaller than SMALL_PART are joined, up to JOIN_BYTES at a time (`_parts`).
+SMALL_PART = 1 << 16
+JOIN_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +129,36 @@ def _align(n: int) -> int:
 
 
 def _parts(data: Buffer | Sequence[Buffer | FileRange]) -> list[memoryview | FileRange]:
+    """The column's data as byte views and file ranges, written one after another.
+
+    Runs of small parts (the tag store's column is a record per file) are joined into
+    buffers of up to `JOIN_BYTES`: one checksum and one write each, not one per record.
+    """
     if isinstance(data, bytes | bytearray | memoryview) or hasattr(data, "__array_interface__"):
         return [memoryview(data).cast("B")]  # type: ignore[arg-type]
-    return [
-        part if isinstance(part, FileRange) else memoryview(part).cast("B")  # type: ignore[arg-type]
-        for part in data
-    ]
+    parts: list[memoryview | FileRange] = []
+    small: list[memoryview] = []
+    size = 0
+    for part in data:
+        view = part if isinstance(part, FileRange) else memoryview(part).cast("B")  # type: ignore[arg-type]
+        if isinstance(view, FileRange) or len(view) >= SMALL_PART:
+            if small:
+                parts.append(_joined(small))
+                small, size = [], 0
+            parts.append(view)
+            continue
+        small.append(view)
+        size += len(view)
+        if size >= JOIN_BYTES:
+            parts.append(_joined(small))
+            small, size = [], 0
+    if small:
+        parts.append(_joined(small))
+    return parts
+
+
+def _joined(views: list[memoryview]) -> memoryview:
+    return views[0] if len(views) == 1 else memoryview(b"".join(views))
 
 
 def _crc(part: memoryview | FileRange, crc: int) -> int:

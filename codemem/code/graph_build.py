@@ -20,7 +20,6 @@ over every name, use and definer (`tests/code/test_graph_build.py` holds that lo
 from __future__ import annotations
 
 from array import array
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +210,9 @@ def _uses(
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     last = max(len(link_hash) - 1, 0)
 
-    def match(hashes: array[int], files: array[int], counts: array[int]) -> None:
+    def match(hashes: array[int], users: array[int], uses: array[int], counts: array[int]) -> None:
+        """Match the references of the files `users` (uses[k] of file users[k])."""
+        files = np.repeat(np.frombuffer(users, dtype=np.int32), np.frombuffer(uses, np.int64))
         h = np.frombuffer(hashes, dtype=np.int64)
         by = np.argsort(h)  # looked up in order, the binary searches stay in cache
         at = np.empty(len(h), dtype=np.intp)
@@ -220,20 +221,23 @@ def _uses(
         hit = link_hash[at] == h if len(link_hash) else np.zeros(len(h), dtype=bool)
         found.append((
             link_id[at[hit]],
-            np.frombuffer(files, dtype=np.int32)[hit],
+            files[hit],
             np.frombuffer(counts, dtype=np.int32)[hit],
         ))  # fmt: skip
 
-    hashes, files, counts = array("q"), array("i"), array("i")
+    hashes, users, uses, counts = array("q"), array("i"), array("q"), array("i")
     for i, (_, refs) in enumerate(store.scan(paths, definitions=False)):
+        if not refs:
+            continue
         hashes.extend(map(hash, refs))
-        files.extend(repeat(i, len(refs)))
+        users.append(i)
+        uses.append(len(refs))
         counts.extend(refs.values())
         if len(hashes) >= MATCH_BATCH:
-            match(hashes, files, counts)
-            hashes, files, counts = array("q"), array("i"), array("i")
-    match(hashes, files, counts)
-    del hashes, files, counts
+            match(hashes, users, uses, counts)
+            hashes, users, uses, counts = array("q"), array("i"), array("q"), array("i")
+    match(hashes, users, uses, counts)
+    del hashes, users, uses, counts
     names = np.concatenate([f[0] for f in found])
     files_of = np.concatenate([f[1] for f in found])
     order = np.lexsort((files_of, names))

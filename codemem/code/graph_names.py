@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 
@@ -62,12 +61,12 @@ class DefinedNames:
 
 def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     """Every name defined in `paths` (file ids are positions in `paths`)."""
-    def_hash, def_file, text = array("q"), array("i"), bytearray()
-    for i, (defs, _) in enumerate(store.scan(paths, references=False)):
+    def_hash, per_file, text = array("q"), array("q"), bytearray()
+    for defs, _ in store.scan(paths, references=False):
         names = dict.fromkeys([d[0] for d in defs if d[0]])
+        per_file.append(len(names))  # each file's names: their file ids come from these at once
         if names:
             def_hash.extend(map(hash, names))
-            def_file.extend(repeat(i, len(names)))
             text += "\0".join(names).encode("utf-8", "surrogateescape")
             text += b"\0"
     text += bytes(8)  # so an 8-byte word can be read at any name's start
@@ -91,7 +90,8 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     del order
     defined = id_of_hash[inverse]
     del inverse
-    files = np.frombuffer(def_file, dtype=np.int32)
+    files = np.repeat(np.arange(len(per_file), dtype=np.int32), np.frombuffer(per_file, np.int64))
+    del per_file
     by_key = np.lexsort((files, defined))
     key_name, key_file = defined[by_key], files[by_key]
     return DefinedNames(blob, offsets, key_name, key_file, hashes, id_of_hash)

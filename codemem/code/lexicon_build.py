@@ -28,6 +28,7 @@ from codemem.code.lexicon_postings import (
     distinct,
     fixed_width,
 )
+from codemem.code.packed_rows import JoinedColumn
 from codemem.code.rows import Batch
 
 SEGMENT_KIND = "codemem-lexicon"
@@ -123,16 +124,22 @@ class SegmentData:
 
         codes: dict[str, int] = {}
 
-        def coded(values: Sequence[str | None] | CodedStrings) -> np.ndarray:
+        def coded(values: Sequence[str | None] | CodedStrings | JoinedColumn) -> np.ndarray:
             if isinstance(values, CodedStrings):
                 return values.coded(codes)
+            if isinstance(values, JoinedColumn):
+                values = values.tolist()
             # Codes in the order values are first seen; the rows looked up in C, not in a loop.
             own = {v: codes.setdefault(v or "", len(codes)) for v in dict.fromkeys(values)}
             return np.fromiter(map(own.__getitem__, values), np.uint32, len(values))
 
-        def strings(name: str, values: Sequence[str | None] | RawStrings) -> dict[str, Column]:
+        def strings(
+            name: str, values: Sequence[str | None] | RawStrings | JoinedColumn
+        ) -> dict[str, Column]:
             if isinstance(values, RawStrings):
                 return values.columns(name)
+            if isinstance(values, JoinedColumn):  # already as `string_columns` makes them
+                return {name: ("B", values.data), f"{name}_offsets": ("q", values.offsets)}
             blob, offsets = string_columns(values, clean=True)
             return {name: blob, f"{name}_offsets": offsets}
 
@@ -204,10 +211,14 @@ def _offsets(row_paths: np.ndarray, paths: int) -> np.ndarray:
     )
 
 
-def _null_flags(*columns: tuple[Sequence[Any], int]) -> np.ndarray:
+def _null_flags(*columns: tuple[Sequence[Any] | JoinedColumn, int]) -> np.ndarray:
     size = len(columns[0][0]) if columns else 0
     flags = np.zeros(size, np.uint8)
     for values, bit in columns:
+        if isinstance(values, JoinedColumn):
+            if values.nulls is not None:
+                flags[values.nulls] |= bit
+            continue
         flags[np.fromiter(map(operator.is_, values, repeat(None)), bool, size)] |= bit
     return flags
 
@@ -238,6 +249,8 @@ def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
         values = columns.get(name, [])
         if order is None:
             return values
+        if isinstance(values, JoinedColumn):  # rows not grouped by file: rare
+            values = values.tolist()
         if isinstance(values, list):
             return [values[i] for i in order.tolist()]
         return values.take(order)  # an Arrow column

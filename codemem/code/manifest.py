@@ -105,6 +105,8 @@ def file_stem(path: str) -> str:
 
 def _text(value: str) -> str | bytes:
     """A path as SQLite stores it: text, or its bytes when it is not valid UTF-8."""
+    if value.isascii():  # nearly every path: no encoding needed to know
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a file name git gave as undecodable bytes (surrogateescape)
@@ -214,10 +216,17 @@ def _row(path: str, entry: FileEntry) -> tuple[Any, ...]:
 
 def _name_words(paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
     """(word, path, words in the name) for each `file_name_words` word of `paths`."""
+    known: dict[str, tuple[list[str | bytes], int]] = {}  # many files share a name
     for path in paths:
-        words, count = file_name_words(path.rsplit("/", 1)[-1])
-        for word in sorted(words):
-            yield _text(word), _text(path), count
+        name = path.rsplit("/", 1)[-1]
+        found = known.get(name)
+        if found is None:
+            words, count = file_name_words(name)
+            found = known[name] = ([_text(word) for word in sorted(words)], count)
+        stored, count = found
+        text = _text(path)
+        for word in stored:
+            yield word, text, count
 
 
 def _indexed(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[str]:

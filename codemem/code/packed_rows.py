@@ -5,8 +5,10 @@ string column as one UTF-8 buffer, numbers as one numpy array each. Pickling tha
 large copies, not an object per value, and the indexer neither unpickles a `Batch` per file
 nor extends its pending lists file by file. Two layouts of strings:
 
-- columns the lexicon build reads as Python lists (`codemem.code.lexicon_build`): each value
-  followed by NUL, so that one decode and one split give them all back;
+- columns the lexicon build reads (`codemem.code.lexicon_build`): each value followed by
+  NUL, the layout of a lexicon segment's string columns, so that a batch's values reach the
+  segment as bytes (`JoinedColumn`) and the store as an Arrow array, never decoded (and one
+  decode and one split give them all back where Python strings are wanted);
 - columns read as Arrow arrays (`ARROW_ONLY`: the chunk texts, the largest column, and the
   lower-case names, which only the tables store; the chunks' search texts, which the
   lexicon build tokenises as Arrow too): Arrow's own layout (the values back to back and
@@ -58,6 +60,42 @@ class ArrowStrings:
 
 
 Packed = JoinedStrings | ArrowStrings | np.ndarray | list[Any]
+
+
+@dataclass(slots=True)
+class JoinedColumn:
+    """A string column of joined rows as the lexicon writes it (`codemem.code.columns.
+    string_columns`): each value followed by NUL, in UTF-8, None stored as "" and flagged.
+    What `joined_batches` hands the lexicon build in place of a list, never decoded."""
+
+    data: bytes
+    offsets: np.ndarray  # int64, rows + 1: where each value starts, then the end
+    nulls: np.ndarray | None  # bool per row: the value is None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def tolist(self) -> list[Any]:
+        """The values as Python strings (and None)."""
+        return _decode_joined(self.data, 0, len(self.data), self.nulls)
+
+    to_pylist = tolist
+
+    def arrow(self) -> Any:
+        """The values as an Arrow string array (the NULs dropped in C, no Python strings)."""
+        import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
+
+        rows = len(self)
+        data = np.frombuffer(self.data, np.uint8)
+        data = data[data != 0]  # no value holds NUL (`_joined_strings`): only the ends go
+        offsets = self.offsets - np.arange(rows + 1)  # each value's start, less the NULs before
+        kind, width = (pa.string(), np.int32) if len(data) < 2**31 else (pa.large_string(), np.int64)
+        validity, nulls = None, 0
+        if self.nulls is not None and self.nulls.any():
+            validity = pa.py_buffer(np.packbits(~self.nulls, bitorder="little"))
+            nulls = int(self.nulls.sum())
+        buffers = [validity, pa.py_buffer(offsets.astype(width)), pa.py_buffer(data)]
+        return pa.Array.from_buffers(kind, rows, buffers, null_count=nulls)
 
 
 @dataclass(slots=True)
@@ -171,9 +209,9 @@ def _arrow_strings(values: list[Any]) -> ArrowStrings | None:
 
 
 def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
-    """The rows of these files, in order, as two batches: one of Python lists (what the
-    lexicon build reads; without the `ARROW_ONLY` columns but the chunks' search texts, which
-    it reads as their Arrow array) and one whose columns are Arrow
+    """The rows of these files, in order, as two batches: one of Python lists and
+    `JoinedColumn`s (what the lexicon build reads; without the `ARROW_ONLY` columns but the
+    chunks' search texts, which it reads as their Arrow array) and one whose columns are Arrow
     arrays, numpy arrays or those lists (what the store writes; its file columns are the
     lists' own)."""
     ranges = _ranges(parts)
@@ -241,8 +279,8 @@ def _joined_column(
     if kinds == {ArrowStrings}:
         return None, _arrow_array(spans)
     if kinds == {JoinedStrings}:
-        values = _decode_joined([(p, rows, a, b) for p, rows, a, b in parts], spans)
-        return values, values
+        column = _joined_strings_column([(p, rows, a, b) for p, rows, a, b in parts], spans)
+        return column, column.arrow()
     if kinds == {np.ndarray}:
         array = np.concatenate([p[lo:hi] for p, lo, hi in spans])  # type: ignore[index]
         return array.tolist(), array
@@ -260,7 +298,9 @@ def _as_list(
     if packed is None:
         return [None] * (hi - lo)
     if isinstance(packed, JoinedStrings):
-        return _decode_joined([(packed, rows, a, b)], [(packed, lo, hi)])
+        first, last = int(packed.file_starts[a]), int(packed.file_starts[b])
+        nulls = packed.nulls[lo:hi] if packed.nulls is not None else None
+        return _decode_joined(packed.data, first, last, nulls) if lo < hi else []
     if isinstance(packed, ArrowStrings):
         data, offsets = packed.data, packed.offsets.tolist()
         return [data[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(lo, hi)]
@@ -270,24 +310,37 @@ def _as_list(
     return packed[lo:hi]
 
 
-def _decode_joined(
+def _joined_strings_column(
     parts: list[tuple[Any, PackedRows, int, int]], spans: list[tuple[Any, int, int]]
-) -> list[Any]:
-    """The values of NUL-joined ranges (files a:b; rows lo:hi in `spans`): a decode and a
-    split per range, then the None values put back."""
-    values: list[Any] = []
+) -> JoinedColumn:
+    """The NUL-joined ranges (files a:b; rows lo:hi in `spans`) as one column: their bytes
+    copied once, each value's start found from the NULs, no Python strings."""
+    datas, nulls, any_null = [], [], False
     for (packed, _, a, b), (_, lo, hi) in zip(parts, spans, strict=True):
-        if lo == hi:
-            continue
         first, last = int(packed.file_starts[a]), int(packed.file_starts[b])
-        strings = str(memoryview(packed.data)[first : last - 1], "utf-8").split("\0")
-        nulls = packed.nulls[lo:hi] if packed.nulls is not None else None
-        if nulls is not None and nulls.any():
-            column = np.array(strings, object)
-            column[nulls] = None
-            strings = column.tolist()
-        values += strings
-    return values
+        datas.append(memoryview(packed.data)[first:last])
+        some = packed.nulls[lo:hi] if packed.nulls is not None else None
+        any_null = any_null or (some is not None and bool(some.any()))
+        nulls.append(some if some is not None else np.zeros(hi - lo, bool))
+    data = b"".join(datas)
+    offsets = np.zeros(1, np.int64)
+    if data:
+        ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0) + 1
+        offsets = np.concatenate((offsets, ends))
+    return JoinedColumn(data, offsets, np.concatenate(nulls) if any_null else None)
+
+
+def _decode_joined(data: bytes, first: int, last: int, nulls: np.ndarray | None) -> list[Any]:
+    """The NUL-joined values in data[first:last] (each followed by NUL): a decode and a split,
+    then the None values (`nulls`) put back."""
+    if first == last:
+        return []
+    strings = str(memoryview(data)[first : last - 1], "utf-8").split("\0")
+    if nulls is not None and nulls.any():
+        column = np.array(strings, object)
+        column[nulls] = None
+        strings = column.tolist()
+    return strings
 
 
 def _arrow_array(spans: list[tuple[Any, int, int]]) -> Any:

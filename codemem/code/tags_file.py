@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,11 @@ class Stored:
     top: Columns
     base: Columns
     rows: memoryview | None
+    # The base file's (blob, offsets) of each part, taken once: a pass over every path
+    # (the graph's) reads two records a file.
+    _base_parts: dict[str, tuple[memoryview, memoryview]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def version(self) -> int:
@@ -116,7 +121,12 @@ class Stored:
 
     def base_record(self, row: int) -> tuple[memoryview, memoryview]:
         """The (meta, refs) of the base file's `row`: views of the mapping."""
-        return _row(self.base, "meta", row), _row(self.base, "refs", row)
+        parts = self._base_parts
+        if not parts:
+            for part in _PARTS:
+                parts[part] = (self.base.bytes(part), self.base.view(f"{part}_offsets"))
+        (meta, meta_at), (refs, refs_at) = parts["meta"], parts["refs"]
+        return meta[meta_at[row] : meta_at[row + 1]], refs[refs_at[row] : refs_at[row + 1]]
 
     def release(self) -> None:
         """Let go of the base file's pages read so far (a pass over a large store)."""

@@ -145,3 +145,22 @@ def test_a_plain_batch_of_one_file_row_packs_alone():
     lists, tables = joined_batches([part, part])
     assert lists.files == {"path": ["a.py", "a.py"]}
     assert lists.count("chunks") == 0
+
+
+def test_joined_string_columns_reach_the_lexicon_as_bytes_and_the_store_as_arrow():
+    from codemem.code.columns import string_columns
+    from codemem.code.packed_rows import JoinedColumn
+
+    lists, tables = joined_batches(parts_of(BATCHES))
+    want = expected(BATCHES)
+    for table, name in (("chunks", "id"), ("chunks", "symbol"), ("symbols", "docstring")):
+        column = getattr(lists, table)[name]
+        assert isinstance(column, JoinedColumn)
+        values = want[table][name]
+        (_, blob), (_, offsets) = string_columns(values, clean=True)  # the segment's layout
+        assert column.data == blob
+        assert column.offsets.tolist() == offsets.tolist()
+        assert column.tolist() == values
+        stored = getattr(tables, table)[name]
+        assert stored.type == pa.string()
+        assert stored.equals(pa.array(values, pa.string()))

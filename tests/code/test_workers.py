@@ -53,16 +53,19 @@ def joined_rows(batches: list) -> dict:
     for n, batch in enumerate(batches):
         pending.add(FileResult(f"f{n}", "0" * 40, INDEXED, "python", batch), had_rows=False)
     lists, tables = joined_batches(pending.rows)
-    return {
-        table: {
+
+    def plain(columns: dict) -> dict:
+        return {
             name: values
             if isinstance(values, list)
             else values.tolist()
             if isinstance(values, np.ndarray)
-            else values.to_pylist()
-            for name, values in getattr(tables, table).items()
+            else values.to_pylist()  # an Arrow array or a `JoinedColumn`
+            for name, values in columns.items()
         }
-        | getattr(lists, table)
+
+    return {
+        table: plain(getattr(tables, table)) | plain(getattr(lists, table))
         for table in ("files", "chunks", "symbols")
     }
 
