@@ -283,3 +283,80 @@ def test_the_http_client_lancedb_imports_is_loaded_when_first_used(tmp_path):
         tmp_path,
     )
     assert out == "False False\nTrue True\n"
+
+
+def test_lancedb_loads_without_pydantic_and_a_later_import_gets_the_real_one(tmp_path):
+    out = run(
+        """
+        import sys
+        from pathlib import Path
+        import pyarrow as pa
+        from codemem.code import store
+
+        store.warm_up()
+        print(sorted(m for m in sys.modules if m.startswith("pydantic")))
+        db = store.CodeStore(Path(sys.argv[1]), dimensions=2)
+        row = {"id": "1", "path": "a.py", "vector": [1.0, 0.0]}
+        db.table("chunks").add(pa.Table.from_pylist([row], schema=store.chunks_schema(2)))
+        db.table("files").add(pa.Table.from_pylist([{"path": "a.py"}], schema=store.files_schema()))
+        db.ensure_scalar()
+        db.maintain()
+        print([r["path"] for r in db.all_rows("files")], db.nearest_chunks([1.0, 0.0], 1)[0]["id"])
+        print(store.probe_tables(Path(sys.argv[1]), {"files": 1, "chunks": 1}))
+        import pydantic
+
+        class Point(pydantic.BaseModel):
+            x: int
+
+        print(pydantic.BaseModel.__module__, Point.model_validate({"x": "3"}).x)
+        """,
+        tmp_path,
+    )
+    # LanceDB's reads build their query without pydantic; nothing of the stand-in is left.
+    assert out == "[]\n['a.py'] 1\nNone\npydantic.main 3\n"
+
+
+def test_a_process_that_loaded_pydantic_keeps_it_for_lancedb(tmp_path):
+    out = run(
+        """
+        import pydantic
+        from codemem.code import store
+
+        store.import_lancedb()
+        from lancedb.query import Query
+
+        print(issubclass(Query, pydantic.BaseModel), Query(limit="3").limit)
+        """,
+        tmp_path,
+    )
+    assert out == "True 3\n"
+
+
+def test_a_lancedb_that_needs_more_of_pydantic_is_imported_the_ordinary_way(tmp_path):
+    out = run(
+        """
+        import sys
+        from pathlib import Path
+        import pyarrow as pa
+        from codemem.code import pydantic_stand_in, store
+
+        made = pydantic_stand_in.stand_ins
+
+        def lacking():  # a name lancedb takes from pydantic after its Rust core has loaded
+            modules = made()
+            del modules["pydantic"].conint
+            return modules
+
+        pydantic_stand_in.stand_ins = lacking
+        lancedb = store.import_lancedb()
+        import pydantic
+        from lancedb.query import Query
+
+        print(issubclass(Query, pydantic.BaseModel), "lancedb._lancedb" in sys.modules)
+        db = store.CodeStore(Path(sys.argv[1]))
+        db.table("files").add(pa.Table.from_pylist([{"path": "a.py"}], schema=store.files_schema()))
+        print([r["path"] for r in db.all_rows("files")])
+        """,
+        tmp_path,
+    )
+    assert out == "True True\n['a.py']\n"
