@@ -12,6 +12,7 @@ pydantic dataclasses, validators and types are left undecorated or inert. The st
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -72,10 +73,36 @@ def _inert(*_args: Any, **_options: Any) -> Any:
     return _inert
 
 
-def _module(name: str, **attributes: Any) -> types.ModuleType:
+def _module(name: str, **names: Any) -> types.ModuleType:
+    """A stand-in module: its names go to lancedb's modules only (`_asked_by_lancedb`). Any
+    other asker (another thread's import meanwhile, a REST client model lancedb loads) gets
+    the real module's, the stand-ins leaving `sys.modules` first, so its models validate."""
     module = types.ModuleType(name)
-    module.__dict__.update(attributes)
+
+    def attribute(attr: str) -> Any:
+        if attr.startswith("__"):  # what tools scanning `sys.modules` ask
+            raise AttributeError(attr)
+        if _asked_by_lancedb():
+            if attr in names:
+                return names[attr]
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        for stand_in, held in list(sys.modules.items()):
+            if stand_in in MODULES and getattr(held, "_stand_in", False):
+                del sys.modules[stand_in]
+        return getattr(importlib.import_module(name), attr)
+
+    module.__getattr__ = attribute  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
+    module._stand_in = True  # type: ignore[attr-defined]
     return module
+
+
+def _asked_by_lancedb() -> bool:
+    """Whether the code asking for a name (past the import machinery) is lancedb's."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
+        frame = frame.f_back
+    asker = frame.f_globals.get("__name__", "") if frame is not None else ""
+    return asker.partition(".")[0] == "lancedb"
 
 
 def stand_ins() -> dict[str, types.ModuleType]:
@@ -96,9 +123,10 @@ def stand_ins() -> dict[str, types.ModuleType]:
         GetCoreSchemaHandler=object,
         dataclasses=dataclasses,
         fields=fields,
-        __path__=[],  # a package: `import pydantic.dataclasses` finds the stand-in above
     )
-    core = _module("pydantic_core", CoreSchema=dict, core_schema=_module("core_schema"))
+    pydantic.__path__ = []  # a package: `import pydantic.dataclasses` finds the stand-in
+    schema = _module("pydantic_core.core_schema")
+    core = _module("pydantic_core", CoreSchema=dict, core_schema=schema)
     return dict(zip(MODULES, (pydantic, dataclasses, fields, core), strict=True))
 
 

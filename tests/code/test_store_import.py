@@ -360,3 +360,24 @@ def test_a_lancedb_that_needs_more_of_pydantic_is_imported_the_ordinary_way(tmp_
         tmp_path,
     )
     assert out == "True True\n['a.py']\n"
+
+
+def test_pydantic_asked_for_by_others_while_lancedb_loads_is_the_real_one(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import pydantic_stand_in
+
+        with pydantic_stand_in.pydantic_stood_in():
+            import pydantic  # as another thread's import would meanwhile: the stand-in
+
+            print(pydantic.BaseModel.__module__)  # asked by a module not lancedb's
+            print(sys.modules["pydantic"] is not pydantic, "pydantic.dataclasses" in sys.modules)
+            from pydantic import Field
+
+            print(Field.__module__)
+        print(sys.modules["pydantic"].BaseModel is pydantic.BaseModel)
+        """,
+        tmp_path,
+    )
+    assert out == "pydantic.main\nTrue False\npydantic.fields\nTrue\n"
