@@ -98,10 +98,10 @@ def _module(name: str, **names: Any) -> types.ModuleType:
 
 def _asked_by_lancedb() -> bool:
     """Whether the code asking for a name (past the import machinery) is lancedb's."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
         frame = frame.f_back
-    asker = frame.f_globals.get("__name__", "") if frame is not None else ""
+    asker = str(frame.f_globals.get("__name__", "")) if frame is not None else ""
     return asker.partition(".")[0] == "lancedb"
 
 
