@@ -1,6 +1,6 @@
 """A stand-in for pydantic while lancedb is imported (`codemem.code.lancedb_loading`).
 
-lancedb defines about fifty pydantic models and dataclasses as it loads (function and
+lancedb defines dozens of pydantic models and dataclasses as it loads (function and
 embedding configs, full-text queries, its `LanceModel`), so `import lancedb` imports pydantic
 and pydantic_core: 40-70 ms of the index's critical path. codemem runs none of them but one:
 every read (`to_arrow`, `search`) builds a `Query` from keyword arguments the query builder
