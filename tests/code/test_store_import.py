@@ -290,6 +290,7 @@ def test_lancedb_loads_without_pydantic_and_a_later_import_gets_the_real_one(tmp
         """
         import sys
         from pathlib import Path
+        import numpy as np
         import pyarrow as pa
         from codemem.code import store
 
@@ -301,7 +302,8 @@ def test_lancedb_loads_without_pydantic_and_a_later_import_gets_the_real_one(tmp
         db.table("files").add(pa.Table.from_pylist([{"path": "a.py"}], schema=store.files_schema()))
         db.ensure_scalar()
         db.maintain()
-        print([r["path"] for r in db.all_rows("files")], db.nearest_chunks([1.0, 0.0], 1)[0]["id"])
+        nearest = db.nearest_chunks(np.array([1.0, 0.0], dtype=np.float32), 1)
+        print([r["path"] for r in db.all_rows("files")], nearest[0]["id"])
         print(store.probe_tables(Path(sys.argv[1]), {"files": 1, "chunks": 1}))
         import pydantic
 
