@@ -27,7 +27,7 @@ from typing import Any
 
 from pyarrow.vendored import docscrape  # pyarrow's copy of numpydoc's docstring parser
 
-from codemem.code.pydantic_stand_in import pydantic_stood_in
+from codemem.code.pydantic_stand_in import fits, pydantic_stood_in
 from codemem.infra import imports_uncollected
 
 # `import lancedb` costs about a second, much of it in the generated REST-namespace client
@@ -233,17 +233,25 @@ def _marked_override(method: Any = None, **_checks: Any) -> Any:
     return method
 
 
+def stands_in_for_pydantic() -> bool:
+    """Whether lancedb loads with the pydantic stand-in in a process that has not imported
+    pydantic: the installed lancedb is a release the stand-in was checked against."""
+    return fits(_installed_version("lancedb"))
+
+
 @contextmanager
 def _pydantic_for_lancedb() -> Iterator[None]:
     """While lancedb is imported, pydantic is a stand-in (`codemem.code.pydantic_stand_in`):
     its import is 40-70 ms of the index's critical path. A process that already imported
     pydantic (a config layer needed it) keeps it, its models and dataclasses built when first
     used (`_models_built_on_first_use`, `_dataclasses_built_on_first_use`); so does one
-    whose real `overrides` checks will import the REST client's models."""
+    whose real `overrides` checks will import the REST client's models, and one whose lancedb
+    is a release the stand-in was not checked against (`pydantic_stand_in.fits`)."""
     # The real `overrides` checks lancedb's namespace methods against the REST client's
     # models, which then import (with real pydantic).
     overrides_checks = sys.version_info < (3, 12) and "overrides" in sys.modules
-    if "pydantic" in sys.modules or "pydantic_core" in sys.modules or overrides_checks:
+    loaded = "pydantic" in sys.modules or "pydantic_core" in sys.modules
+    if loaded or overrides_checks or not stands_in_for_pydantic():
         with _models_built_on_first_use(), _dataclasses_built_on_first_use():
             yield
     else:

@@ -20,6 +20,15 @@ from contextlib import contextmanager
 from typing import Any
 
 MODULES = ("pydantic", "pydantic.dataclasses", "pydantic.fields", "pydantic_core")
+# The lancedb releases whose use of pydantic, as it loads and on codemem's calls, this
+# stand-in was checked against (tests/code/test_store_import.py). Another release could
+# validate or convert a value on a path codemem runs: it imports the real pydantic.
+CHECKED_RELEASES = ("0.40.",)
+
+
+def fits(lancedb_version: str | None) -> bool:
+    """Whether the stand-in was checked against this lancedb release."""
+    return lancedb_version is not None and lancedb_version.startswith(CHECKED_RELEASES)
 
 
 class FieldInfo:

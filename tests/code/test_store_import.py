@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from codemem.code.lancedb_loading import stands_in_for_pydantic
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -295,7 +297,7 @@ def test_lancedb_loads_without_pydantic_and_a_later_import_gets_the_real_one(tmp
         from codemem.code import store
 
         store.warm_up()
-        print(sorted(m for m in sys.modules if m.startswith("pydantic")))
+        print(any(m.startswith("pydantic") for m in sys.modules))
         db = store.CodeStore(Path(sys.argv[1]), dimensions=2)
         row = {"id": "1", "path": "a.py", "vector": [1.0, 0.0]}
         db.table("chunks").add(pa.Table.from_pylist([row], schema=store.chunks_schema(2)))
@@ -315,7 +317,8 @@ def test_lancedb_loads_without_pydantic_and_a_later_import_gets_the_real_one(tmp
         tmp_path,
     )
     # LanceDB's reads build their query without pydantic; nothing of the stand-in is left.
-    assert out == "[]\n['a.py'] 1\nNone\npydantic.main 3\n"
+    loaded = not stands_in_for_pydantic()  # a release the stand-in was not checked against
+    assert out == f"{loaded}\n['a.py'] 1\nNone\npydantic.main 3\n"
 
 
 def test_a_process_that_loaded_pydantic_keeps_it_for_lancedb(tmp_path):
@@ -383,3 +386,21 @@ def test_pydantic_asked_for_by_others_while_lancedb_loads_is_the_real_one(tmp_pa
         tmp_path,
     )
     assert out == "pydantic.main\nTrue False\npydantic.fields\nTrue\n"
+
+
+def test_a_lancedb_release_the_stand_in_was_not_checked_against_gets_the_real_pydantic(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import lancedb_loading, store
+
+        lancedb_loading._installed_version = lambda package: "99.0.0"
+        store.import_lancedb()
+        from lancedb.query import Query
+        import pydantic
+
+        print(issubclass(Query, pydantic.BaseModel), Query(limit="3").limit)
+        """,
+        tmp_path,
+    )
+    assert out == "True 3\n"
