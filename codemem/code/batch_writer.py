@@ -330,7 +330,7 @@ def _open_store_into(
 
 
 def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = None) -> CodeStore:
-    with imports_uncollected():  # pyarrow and pydantic, then lancedb (`store.import_lancedb`)
+    with imports_uncollected():  # pyarrow, then lancedb (`store.import_lancedb`)
         from codemem.code.store import CodeStore
 
     store = CodeStore(index_dir, dimensions=dimensions)

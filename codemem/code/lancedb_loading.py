@@ -25,10 +25,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import pydantic.dataclasses
 from pyarrow.vendored import docscrape  # pyarrow's copy of numpydoc's docstring parser
-from pydantic import BaseModel, ConfigDict
 
+from codemem.code.pydantic_stand_in import fits, pydantic_stood_in
 from codemem.infra import imports_uncollected
 
 # `import lancedb` costs about a second, much of it in the generated REST-namespace client
@@ -76,18 +75,16 @@ def loading_lancedb() -> Iterator[None]:
     """What holds while lancedb is imported: the REST client's model modules stand in
     (`_model_modules_deferred`), no override checks (`_without_override_checks`), lancedb's
     version read from its installed metadata file (`_version_without_metadata`), the HTTP
-    client imported when first used (`_downloads_deferred`), pydantic
-    models and dataclasses built when first used (`_models_built_on_first_use`,
-    `_dataclasses_built_on_first_use`), pyarrow's compute docs parsed once per options class
+    client imported when first used (`_downloads_deferred`), pydantic not imported at all
+    (`_pydantic_for_lancedb`), pyarrow's compute docs parsed once per options class
     (`_options_docs_parsed_once`), and no garbage collection (`imports_uncollected`: a tenth
     of the import's time, and its first collection's)."""
     with (
+        _pydantic_for_lancedb(),  # first: it asks whether the real `overrides` is loaded
         _model_modules_deferred(),
         _without_override_checks(),
         _version_without_metadata(),
         _downloads_deferred(),
-        _models_built_on_first_use(),
-        _dataclasses_built_on_first_use(),
         _options_docs_parsed_once(),
         imports_uncollected(),
     ):
@@ -96,11 +93,16 @@ def loading_lancedb() -> Iterator[None]:
 
 def drop_stand_ins() -> None:
     """Forget every module of lancedb and its REST client, stand-in or real (an import that
-    failed with the stand-ins is then done the ordinary way)."""
+    failed with the stand-ins is then done the ordinary way). A compiled extension stays: the
+    Rust core cannot be initialised twice in one process, and imports no Python module."""
     for name in [
         m for m in sys.modules if m.startswith((_SKIPPED_INIT, "lance_namespace", "lancedb"))
     ]:
-        del sys.modules[name]
+        if not str(getattr(sys.modules[name], "__file__", "")).endswith(_EXTENSIONS):
+            del sys.modules[name]
+
+
+_EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
 def _package_without_init(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
@@ -231,6 +233,32 @@ def _marked_override(method: Any = None, **_checks: Any) -> Any:
     return method
 
 
+def stands_in_for_pydantic() -> bool:
+    """Whether lancedb loads with the pydantic stand-in in a process that has not imported
+    pydantic: the installed lancedb is a release the stand-in was checked against."""
+    return fits(_installed_version("lancedb"))
+
+
+@contextmanager
+def _pydantic_for_lancedb() -> Iterator[None]:
+    """While lancedb is imported, pydantic is a stand-in (`codemem.code.pydantic_stand_in`):
+    its import is 40-70 ms of the index's critical path. A process that already imported
+    pydantic (a config layer needed it) keeps it, its models and dataclasses built when first
+    used (`_models_built_on_first_use`, `_dataclasses_built_on_first_use`); so does one
+    whose real `overrides` checks will import the REST client's models, and one whose lancedb
+    is a release the stand-in was not checked against (`pydantic_stand_in.fits`)."""
+    # The real `overrides` checks lancedb's namespace methods against the REST client's
+    # models, which then import (with real pydantic).
+    overrides_checks = sys.version_info < (3, 12) and "overrides" in sys.modules
+    loaded = "pydantic" in sys.modules or "pydantic_core" in sys.modules
+    if loaded or overrides_checks or not stands_in_for_pydantic():
+        with _models_built_on_first_use(), _dataclasses_built_on_first_use():
+            yield
+    else:
+        with pydantic_stood_in():
+            yield
+
+
 @contextmanager
 def _models_built_on_first_use() -> Iterator[None]:
     """While lancedb is imported, pydantic models are built when first used (`defer_build`).
@@ -241,6 +269,8 @@ def _models_built_on_first_use() -> Iterator[None]:
     inherit it and are built on first use, which pydantic documents as the same behaviour.
     The config is restored before anything else runs.
     """
+    from pydantic import BaseModel  # already imported: see `_pydantic_for_lancedb`
+
     saved = BaseModel.model_config
     BaseModel.model_config = {**saved, "defer_build": True}
     try:
@@ -258,6 +288,9 @@ def _dataclasses_built_on_first_use() -> Iterator[None]:
     which codemem never uses, would build their validators at import (a twelfth of it). A
     class given no config of its own gets `defer_build`; the decorator is restored after.
     """
+    import pydantic.dataclasses  # pydantic is already imported: see `_pydantic_for_lancedb`
+    from pydantic import ConfigDict
+
     real = pydantic.dataclasses.dataclass
 
     def deferred(_cls: Any = None, **options: Any) -> Any:

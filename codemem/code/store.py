@@ -61,13 +61,11 @@ def import_lancedb() -> Any:
     # LanceDB's own log lines (a warning per unreadable index file...) would reach the user's
     # terminal beside codemem's one line about the same failure.
     os.environ.setdefault("LANCEDB_LOG", "error")
-    stubbed = lancedb_loading.install_stand_ins()
+    lancedb_loading.install_stand_ins()
     try:
         with lancedb_loading.loading_lancedb():
             import lancedb
-    except ImportError:
-        if not stubbed:
-            raise
+    except (ImportError, AttributeError):  # a name a stand-in (pydantic's at least) lacks
         lancedb_loading.drop_stand_ins()
         import lancedb
     return lancedb

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from codemem.code.lancedb_loading import stands_in_for_pydantic
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -283,3 +285,122 @@ def test_the_http_client_lancedb_imports_is_loaded_when_first_used(tmp_path):
         tmp_path,
     )
     assert out == "False False\nTrue True\n"
+
+
+def test_lancedb_loads_without_pydantic_and_a_later_import_gets_the_real_one(tmp_path):
+    out = run(
+        """
+        import sys
+        from pathlib import Path
+        import numpy as np
+        import pyarrow as pa
+        from codemem.code import store
+
+        store.warm_up()
+        print(any(m.startswith("pydantic") for m in sys.modules))
+        db = store.CodeStore(Path(sys.argv[1]), dimensions=2)
+        row = {"id": "1", "path": "a.py", "vector": [1.0, 0.0]}
+        db.table("chunks").add(pa.Table.from_pylist([row], schema=store.chunks_schema(2)))
+        db.table("files").add(pa.Table.from_pylist([{"path": "a.py"}], schema=store.files_schema()))
+        db.ensure_scalar()
+        db.maintain()
+        nearest = db.nearest_chunks(np.array([1.0, 0.0], dtype=np.float32), 1)
+        print([r["path"] for r in db.all_rows("files")], nearest[0]["id"])
+        print(store.probe_tables(Path(sys.argv[1]), {"files": 1, "chunks": 1}))
+        import pydantic
+
+        class Point(pydantic.BaseModel):
+            x: int
+
+        print(pydantic.BaseModel.__module__, Point.model_validate({"x": "3"}).x)
+        """,
+        tmp_path,
+    )
+    # LanceDB's reads build their query without pydantic; nothing of the stand-in is left.
+    loaded = not stands_in_for_pydantic()  # a release the stand-in was not checked against
+    assert out == f"{loaded}\n['a.py'] 1\nNone\npydantic.main 3\n"
+
+
+def test_a_process_that_loaded_pydantic_keeps_it_for_lancedb(tmp_path):
+    out = run(
+        """
+        import pydantic
+        from codemem.code import store
+
+        store.import_lancedb()
+        from lancedb.query import Query
+
+        print(issubclass(Query, pydantic.BaseModel), Query(limit="3").limit)
+        """,
+        tmp_path,
+    )
+    assert out == "True 3\n"
+
+
+def test_a_lancedb_that_needs_more_of_pydantic_is_imported_the_ordinary_way(tmp_path):
+    out = run(
+        """
+        import sys
+        from pathlib import Path
+        import pyarrow as pa
+        from codemem.code import pydantic_stand_in, store
+
+        made = pydantic_stand_in.stand_ins
+
+        def lacking():  # a name lancedb takes from pydantic after its Rust core has loaded
+            modules = made()
+            del modules["pydantic"].conint
+            return modules
+
+        pydantic_stand_in.stand_ins = lacking
+        lancedb = store.import_lancedb()
+        import pydantic
+        from lancedb.query import Query
+
+        print(issubclass(Query, pydantic.BaseModel), "lancedb._lancedb" in sys.modules)
+        db = store.CodeStore(Path(sys.argv[1]))
+        db.table("files").add(pa.Table.from_pylist([{"path": "a.py"}], schema=store.files_schema()))
+        print([r["path"] for r in db.all_rows("files")])
+        """,
+        tmp_path,
+    )
+    assert out == "True True\n['a.py']\n"
+
+
+def test_pydantic_asked_for_by_others_while_lancedb_loads_is_the_real_one(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import pydantic_stand_in
+
+        with pydantic_stand_in.pydantic_stood_in():
+            import pydantic  # as another thread's import would meanwhile: the stand-in
+
+            print(pydantic.BaseModel.__module__)  # asked by a module not lancedb's
+            print(sys.modules["pydantic"] is not pydantic, "pydantic.dataclasses" in sys.modules)
+            from pydantic import Field
+
+            print(Field.__module__)
+        print(sys.modules["pydantic"].BaseModel is pydantic.BaseModel)
+        """,
+        tmp_path,
+    )
+    assert out == "pydantic.main\nTrue False\npydantic.fields\nTrue\n"
+
+
+def test_a_lancedb_release_the_stand_in_was_not_checked_against_gets_the_real_pydantic(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import lancedb_loading, store
+
+        lancedb_loading._installed_version = lambda package: "99.0.0"
+        store.import_lancedb()
+        from lancedb.query import Query
+        import pydantic
+
+        print(issubclass(Query, pydantic.BaseModel), Query(limit="3").limit)
+        """,
+        tmp_path,
+    )
+    assert out == "True 3\n"
