@@ -103,14 +103,44 @@ class _JoinedTokens(dict[bytes, str]):
     filled on use."""
 
     def __missing__(self, word: bytes) -> str:
-        text = word.decode("ascii")
-        joined = "" if text.isdigit() else " ".join(_split_tokens(text))
+        # Most new words are in one case (`snake_case`, `SCREAMING_CASE`, `i2c_dev`): their
+        # `_split_tokens` is worked out here on the bytes, without a regex when they hold no
+        # digit (their sub-words are then the parts between underscores).
+        lower = word.lower()
+        if word.isdigit():
+            joined = ""
+        elif lower != word and not word.isupper():  # mixed case: `split_identifier`'s rules
+            joined = " ".join(_split_tokens(word.decode("ascii")))
+        else:
+            whole = lower.strip(b"_")
+            if whole.isalpha():  # one sub-word: the word itself
+                joined = whole.decode("ascii") if MIN_TOKEN <= len(whole) <= MAX_TOKEN else ""
+            else:
+                joined = _one_case_tokens(whole)
         if len(self) >= _TOKENS_MAX:
             self.clear()
         self[word] = joined
         return joined
 
 
+def _one_case_tokens(whole: bytes) -> str:
+    """`_split_tokens` joined, for a word in one case, lower-cased and stripped of `_`: the
+    word, then its runs of letters and of digits (the parts between underscores, when it
+    holds no digit) if it has several."""
+    if whole.replace(b"_", b"").isalpha():
+        parts = whole.split(b"_")
+        if len(whole) <= MAX_TOKEN and min(map(len, parts)) >= MIN_TOKEN:  # all kept
+            return (whole + b" " + whole.replace(b"_", b" ")).decode("ascii")
+    else:
+        parts = _RUNS_BYTES.findall(whole)
+    text = whole.decode("ascii")
+    out = [text] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
+    if len(parts) > 1:
+        out += [p.decode("ascii") for p in parts if len(p) >= MIN_TOKEN and p != whole]
+    return " ".join(out)
+
+
+_RUNS_BYTES = re.compile(_RUNS_RE.pattern.encode("ascii"))
 _JOINED = _JoinedTokens()
 # Every byte but `_WORD_RE`'s characters becomes a space; UTF-8 encodes any other character
 # in bytes above 127, so the words of the translated bytes are `_WORD_RE`'s words.
