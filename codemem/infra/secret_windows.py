@@ -144,6 +144,12 @@ def _tables() -> tuple[Any, Any, Any]:
     return pair_of.astype(bool), pair_of, third_ok
 
 
+def occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
+    """Where `anchor` is in `lowered`, in order (`seen`, as for `windows`, keeps what one
+    text's scans found: `anchor_places`' result, or a dict to fill)."""
+    return _occurrences(lowered, anchor, seen)
+
+
 def windows(
     lowered: str,
     anchors: tuple[str, ...],
