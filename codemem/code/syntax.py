@@ -160,7 +160,17 @@ def extract_tags(
             found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
     definitions = _nest(_definitions(found, tree, source, lines, comments))
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
-    names, refs = _references(raw_refs, found, source, references)
+    ref_nodes = [node for node, _ in raw_refs]
+    ref_kinds = [kind for _, kind in raw_refs]
+    names, refs = _references(
+        ref_nodes,
+        ref_kinds,
+        list(map(_START_BYTE, ref_nodes)),
+        range(len(raw_refs)),
+        found,
+        source,
+        references,
+    )
     return Tags(definitions, refs, names, imports, errors)
 
 
@@ -228,7 +238,9 @@ def _tags_from_captures(
     import_nodes = captures.get("import", [])
     # Matches come in the order of their captured nodes: references and imports are sorted so
     # (by where they start: two that start together would need the matches to order them).
-    refs, imports = _by_start(ref_nodes), _by_start(import_nodes)
+    ref_starts = list(map(_START_BYTE, ref_nodes))
+    refs = _by_start(ref_starts)
+    imports = _by_start(list(map(_START_BYTE, import_nodes)))
     if refs is None or imports is None:
         return None
     definitions = _definitions(found, tree, source, lines, comments)
@@ -236,7 +248,7 @@ def _tags_from_captures(
     if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
     names, found_refs = _references(
-        [(ref_nodes[i], ref_kinds[i]) for i in refs], found, source, references
+        ref_nodes, ref_kinds, ref_starts, refs, found, source, references
     )
     return Tags(
         _nest(definitions),
@@ -258,10 +270,11 @@ def _definitions(
     return [_definition(d, source, lines, above, wrappers) for d in found.values()]
 
 
-def _by_start(nodes: list[Node]) -> list[int] | None:
-    """The positions of `nodes` in the order they start, or None if two start together."""
-    where = dict(zip(map(_START_BYTE, nodes), range(len(nodes)), strict=True))
-    if len(where) != len(nodes):
+def _by_start(starts: list[int]) -> list[int] | None:
+    """The positions of nodes that start at `starts`, in the order they start, or None if two
+    start together."""
+    where = dict(zip(starts, range(len(starts)), strict=True))
+    if len(where) != len(starts):
         return None
     return [where[start] for start in sorted(where)]
 
@@ -278,23 +291,26 @@ def _owner(node: Node, owners: dict[int, list[Any]]) -> list[Any] | None:
 
 
 def _references(
-    raw: Iterable[tuple[Node, str]],
+    nodes: list[Node],
+    kinds: list[str],
+    starts: list[int],
+    order: Iterable[int],
     definition_names: dict[int, DefinitionCapture],
     source: bytes,
     full: bool,
 ) -> tuple[list[str], list[Reference]]:
-    """The references' names and, when `full`, their values, minus captures that are a
-    definition's own name. `source` is the parsed text: a name sliced from it costs less
-    than its node's `text`."""
+    """The names and, when `full`, the values of the references `nodes` (of `kinds`, starting
+    at `starts`) taken in `order`, minus captures that are a definition's own name. `source`
+    is the parsed text: a name sliced from it costs less than its node's `text`."""
     decoded: dict[bytes, str] = {}
     names: list[str] = []
     references: list[Reference] = []
     add = names.append
-    for node, kind in raw:
-        start, end = node.byte_range
+    for i in order:
+        start, kind, node = starts[i], kinds[i], nodes[i]
         if kind != "call" and start in definition_names:
             continue
-        text = source[start:end]
+        text = source[start : node.end_byte]
         name = decoded.get(text)
         if name is None:
             name = decoded[text] = text.decode("utf-8", "replace")
