@@ -435,7 +435,9 @@ def _signature(source: bytes, start: int, body: int, end: int) -> str:
     if body > start:
         header = source[start : min(body, start + _HEADER_BYTES)]
     else:
-        header = source[start : min(end, start + _HEADER_BYTES)].split(b"\n", 1)[0]
+        stop = min(end, start + _HEADER_BYTES)
+        line_end = source.find(b"\n", start, stop)
+        header = source[start : stop if line_end < 0 else line_end]
         header = header.rstrip().rstrip(b"{").rstrip()
     text = " ".join(header.decode("utf-8", "replace").split())
     return text[:SIGNATURE_CHARS]

@@ -104,19 +104,21 @@ class _JoinedTokens(dict[bytes, str]):
 
     def __missing__(self, word: bytes) -> str:
         # Most new words are in one case (`snake_case`, `SCREAMING_CASE`, `i2c_dev`): their
-        # `_split_tokens` is worked out here on the bytes, without a regex when they hold no
-        # digit (their sub-words are then the parts between underscores).
+        # `_split_tokens` is worked out here on the bytes, in few steps (a new word costs as
+        # much as a few dozen known ones).
         lower = word.lower()
-        if word.isdigit():
-            joined = ""
-        elif lower != word and not word.isupper():  # mixed case: `split_identifier`'s rules
-            joined = " ".join(_split_tokens(word.decode("ascii")))
-        else:
+        if lower == word or word.isupper():
             whole = lower.strip(b"_")
             if whole.isalpha():  # one sub-word: the word itself
                 joined = whole.decode("ascii") if MIN_TOKEN <= len(whole) <= MAX_TOKEN else ""
+            elif _SNAKE.fullmatch(whole) and len(whole) <= MAX_TOKEN:  # all sub-words kept
+                joined = (whole + b" " + whole.replace(b"_", b" ")).decode("ascii")
+            elif word.isdigit():
+                joined = ""
             else:
                 joined = _one_case_tokens(whole)
+        else:  # mixed case: `split_identifier`'s rules
+            joined = " ".join(_split_tokens(word.decode("ascii")))
         if len(self) >= _TOKENS_MAX:
             self.clear()
         self[word] = joined
@@ -125,14 +127,8 @@ class _JoinedTokens(dict[bytes, str]):
 
 def _one_case_tokens(whole: bytes) -> str:
     """`_split_tokens` joined, for a word in one case, lower-cased and stripped of `_`: the
-    word, then its runs of letters and of digits (the parts between underscores, when it
-    holds no digit) if it has several."""
-    if whole.replace(b"_", b"").isalpha():
-        parts = whole.split(b"_")
-        if len(whole) <= MAX_TOKEN and min(map(len, parts)) >= MIN_TOKEN:  # all kept
-            return (whole + b" " + whole.replace(b"_", b" ")).decode("ascii")
-    else:
-        parts = _RUNS_BYTES.findall(whole)
+    word, then its runs of letters and of digits if it has several."""
+    parts = _RUNS_BYTES.findall(whole)
     text = whole.decode("ascii")
     out = [text] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
     if len(parts) > 1:
@@ -140,6 +136,8 @@ def _one_case_tokens(whole: bytes) -> str:
     return " ".join(out)
 
 
+# A lower-case `snake_case` word whose every part is a sub-word (two letters or more).
+_SNAKE = re.compile(rb"[a-z]{2,}(?:_[a-z]{2,})+")
 _RUNS_BYTES = re.compile(_RUNS_RE.pattern.encode("ascii"))
 _JOINED = _JoinedTokens()
 # Every byte but `_WORD_RE`'s characters becomes a space; UTF-8 encodes any other character
