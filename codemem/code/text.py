@@ -8,6 +8,7 @@ full-text index tokenizes on whitespace only, so index and query always agree.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+[A-Za-z_][A-Za-z0-9_]*")
 # The same identifiers plus bare numbers (which have no tokens): a simpler, faster pattern.
@@ -172,5 +173,21 @@ def search_text(path: str, symbol: str | None, body: str, *, boost: int = 2) -> 
 
 def search_text_of(path_text: str, symbol: str | None, body_text: str, *, boost: int = 2) -> str:
     """`search_text` from the path's and the body's `token_text`."""
-    head = " ".join(filter(None, (path_text, token_text(symbol)))) if symbol else path_text
-    return " ".join(filter(None, [head] * boost + [body_text]))
+    return search_texts(path_text, [symbol], [body_text], boost=boost)[0]
+
+
+def search_texts(
+    path_text: str, symbols: Iterable[str | None], bodies: Iterable[str], *, boost: int = 2
+) -> list[str]:
+    """`search_text_of` for the chunks of one file, by their symbols and bodies' `token_text`
+    (a symbol's part, repeated by most of its chunks, is made once)."""
+    heads: dict[str | None, str] = {}  # symbol -> the search text's start, `boost` times
+    texts: list[str] = []
+    add = texts.append
+    for symbol, body in zip(symbols, bodies, strict=True):
+        head = heads.get(symbol)
+        if head is None:
+            one = " ".join(filter(None, (path_text, token_text(symbol)))) if symbol else path_text
+            head = heads[symbol] = " ".join(filter(None, [one] * boost))
+        add(f"{head} {body}" if head and body else head or body)
+    return texts
