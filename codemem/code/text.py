@@ -23,11 +23,9 @@ MAX_TOKEN = 40
 
 def split_identifier(word: str) -> list[str]:
     """Sub-words of one identifier, lower-cased: `parseHTTPResponse_v2` → parse http response v2."""
-    parts: list[str] = []
-    for piece in word.split("_"):
-        if piece:
-            parts.extend(m.group(0).lower() for m in _CAMEL_RE.finditer(piece))
-    return parts
+    # No sub-word holds `_` or reaches past one (nor does the pattern's look-ahead): the
+    # word's matches are those of its pieces between underscores.
+    return [part.lower() for part in _CAMEL_RE.findall(word)]
 
 
 STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
