@@ -206,14 +206,22 @@ def _tags_from_captures(
                 owners[node.id] = [cname[11:], node, [], None, None, None]
         elif cname in _ERROR_CAPTURES:
             errors += len(nodes)
+    # Each node's owner: the node itself or the nearest captured definition above it (names),
+    # the nearest one above it (other parts); walked here, not by a call per node.
+    get = owners.get
+    above: Node | None
     for node in captures.get("name", ()):
-        owner = owners.get(node.id) or _owner(node, owners)
+        owner, above = get(node.id), node
+        while owner is None and (above := above.parent) is not None:
+            owner = get(above.id)
         if owner is None:
             return None
         owner[2].append(node)
     for slot, role in enumerate(_PARTS, 3):
         for node in captures.get(role, ()):
-            owner = _owner(node, owners)
+            owner, above = None, node
+            while owner is None and (above := above.parent) is not None:
+                owner = get(above.id)
             if owner is None or owner[slot] is not None:
                 return None
             owner[slot] = [node]
@@ -278,17 +286,6 @@ def _by_start(starts: list[int]) -> list[int] | None:
     if len(where) != len(starts):
         return None
     return [where[start] for start in sorted(where)]
-
-
-def _owner(node: Node, owners: dict[int, list[Any]]) -> list[Any] | None:
-    """The nearest captured definition above `node`, or None."""
-    parent = node.parent
-    while parent is not None:
-        owner = owners.get(parent.id)
-        if owner is not None:
-            return owner
-        parent = parent.parent
-    return None
 
 
 def _references(
