@@ -196,16 +196,13 @@ def search_texts(
 ) -> list[str]:
     """`search_text_of` for the chunks of one file, by their symbols and bodies' `token_text`
     (a symbol's part, repeated by most of its chunks, is made once)."""
-    symbols = list(symbols)
-    named = [symbol for symbol in dict.fromkeys(symbols) if symbol]
-    heads: dict[str | None, str] = {  # symbol -> the search text's start, `boost` times
-        symbol: " ".join(filter(None, [" ".join(filter(None, (path_text, tokens)))] * boost))
-        for symbol, tokens in zip(named, token_texts(named), strict=True)
-    }
-    plain = " ".join(filter(None, [path_text] * boost))  # a chunk without a symbol's
+    heads: dict[str | None, str] = {}  # symbol -> the search text's start, `boost` times
     texts: list[str] = []
     add = texts.append
     for symbol, body in zip(symbols, bodies, strict=True):
-        head = heads[symbol] if symbol else plain
+        head = heads.get(symbol)
+        if head is None:
+            one = " ".join(filter(None, (path_text, token_text(symbol)))) if symbol else path_text
+            head = heads[symbol] = " ".join(filter(None, [one] * boost))
         add(f"{head} {body}" if head and body else head or body)
     return texts
