@@ -8,7 +8,7 @@ from typing import Any
 
 from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
 from codemem.code.rows import Batch, FileRows
-from codemem.code.text import search_texts, token_text, token_texts
+from codemem.code.text import search_texts, token_text
 from codemem.infra import redact_source
 
 INDEXED = "indexed"
@@ -107,7 +107,7 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
     test = is_test_path(path)
     chunks, symbols = parsed.chunks, parsed.symbols
     path_text = token_text(path)
-    bodies = token_texts([c.text for c in chunks])
+    bodies = [token_text(c.text) for c in chunks]
     n, m = len(chunks), len(symbols)
     batch = Batch()
     batch.chunks.update(

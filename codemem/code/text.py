@@ -106,9 +106,7 @@ class _JoinedTokens(dict[bytes, str]):
         # `_split_tokens` is worked out here on the bytes, in few steps (a new word costs as
         # much as a few dozen known ones).
         lower = word.lower()
-        if word == _MARK:  # `token_texts`' mark between texts (never a word of a text)
-            joined = "\x01"
-        elif lower == word or word.isupper():
+        if lower == word or word.isupper():
             whole = lower.strip(b"_")
             if whole.isalpha():  # one sub-word: the word itself
                 joined = whole.decode("ascii") if MIN_TOKEN <= len(whole) <= MAX_TOKEN else ""
@@ -152,21 +150,6 @@ def token_text(text: str) -> str:
     """`" ".join(tokenize(text))`, without a Python step per word (the indexer's hot path)."""
     words = text.encode("utf-8", "surrogatepass").translate(_SEPARATORS).split()
     return " ".join(filter(None, map(_JOINED.__getitem__, words)))
-
-
-_MARK = b"\x01"  # a separator in `_SEPARATORS`, kept as a word of its own by `_MARKED`
-_MARKED = _SEPARATORS[:1] + _MARK + _SEPARATORS[2:]
-
-
-def token_texts(texts: list[str]) -> list[str]:
-    """`[token_text(text) for text in texts]` in one pass over them all (a file's chunks):
-    the texts are joined with a mark between them, whose token then cuts the result."""
-    joined = " \x01 ".join(texts)
-    if len(texts) < 2 or joined.count("\x01") != len(texts) - 1:  # a text holds the mark
-        return [token_text(text) for text in texts]
-    words = joined.encode("utf-8", "surrogatepass").translate(_MARKED).split()
-    tokens = " ".join(filter(None, map(_JOINED.__getitem__, words)))
-    return [part.strip(" ") for part in tokens.split("\x01")]
 
 
 def path_tokens(path: str) -> list[str]:

@@ -92,17 +92,3 @@ def test_search_texts_are_each_chunks_search_text():
     assert search_texts("", symbols, bodies, boost=1) == [
         search_text_of("", s, b, boost=1) for s, b in zip(symbols, bodies, strict=True)
     ]
-
-
-def test_token_texts_are_each_texts_token_text():
-    """A file's chunk texts are tokenised together, cut at a mark between them: empty texts,
-    texts without tokens, non-ASCII ones and a text holding the mark itself (then each is
-    tokenised alone) come out as `token_text` has them."""
-    from codemem.code.text import token_text, token_texts
-
-    texts = ["", "int x;", "  ", "getUserName(a_b)", "1 2 3", "naïve café", "\n", "x y z"]
-    assert token_texts(texts) == [token_text(t) for t in texts]
-    assert token_texts(["a", "b\x01c", "d"]) == ["", "", ""]
-    assert token_texts(["ab", "bc\x01cd", "de"]) == ["ab", "bc cd", "de"]
-    assert token_texts([]) == []
-    assert token_texts(["one_two"]) == ["one_two one two"]
