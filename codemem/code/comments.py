@@ -41,16 +41,20 @@ class CommentsAbove:
         found = self._found.get(row)
         if found is not None:
             return found
-        lines, slash = self._lines, self._slash
+        lines, slash, hash_ = self._lines, self._slash, self._hash
         found = ("", row)
         i = row - 1
-        if slash and i > 0 and not lines[i].strip() and self._doc_block_ends(i - 1):
-            i -= 1  # a JSDoc/Javadoc block may stand one blank line above what it documents
         while i >= 0:  # attribute lines, up to the lowest comment line
             text = lines[i].strip()
             if not text:
+                if i == row - 1 and slash and i > 0 and self._doc_block_ends(i - 1):
+                    i -= 1  # a JSDoc/Javadoc block may stand one blank line above what it documents
+                    continue
                 break
-            if self._is_comment(text):
+            # `_is_comment`, inlined: this runs for every definition
+            if (slash and (text.endswith("*/") or text.startswith("//"))) or (
+                hash_ and text.startswith("#") and not text.startswith("#[")
+            ):
                 top = self._top(i)
                 found = (self._docstring(top, i), top)
                 break

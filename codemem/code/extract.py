@@ -8,7 +8,7 @@ from typing import Any
 
 from codemem.code.files import content_skip_reason, git_blob_id, is_test_path, read_repo_file
 from codemem.code.rows import Batch, FileRows
-from codemem.code.text import search_text_of, token_text
+from codemem.code.text import search_texts, token_text
 from codemem.infra import redact_source
 
 INDEXED = "indexed"
@@ -121,9 +121,7 @@ def rows_for(parsed: Any, content_id: str, size: int, lines: int) -> Batch:
         symbol_kind=[c.symbol_kind for c in chunks],
         is_test=[test] * n,
         text=[c.text for c in chunks],
-        search=[
-            search_text_of(path_text, c.symbol, b) for c, b in zip(chunks, bodies, strict=True)
-        ],
+        search=search_texts(path_text, [c.symbol for c in chunks], bodies),
         # The last tokens of `search` (its body's) that its file's search text holds too.
         # An outline repeats its members' signatures: the file's text leaves it out.
         file_tokens=[

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from tree_sitter import Language, Node, Query, QueryCursor, Tree
@@ -55,6 +55,7 @@ _ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
 CAPTURE_LANGUAGES = frozenset({"python", "c"})
 _PARTS = ("body", "doc", "scope")  # a definition match's captures besides its name
 _START_BYTE = attrgetter("start_byte")
+_END_BYTE = attrgetter("end_byte")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]\Z")
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _SCOPE_NOISE = re.compile(r"[\s*&<>]")
@@ -160,7 +161,17 @@ def extract_tags(
             found[key] = (kind, node, name, caps.get("body"), caps.get("doc"), caps.get("scope"))
     definitions = _nest(_definitions(found, tree, source, lines, comments))
     errors = errors or int(tree.root_node.has_error)  # as `count_errors`: never 0 then
-    names, refs = _references(raw_refs, found, source, references)
+    ref_nodes = [node for node, _ in raw_refs]
+    ref_kinds = [kind for _, kind in raw_refs]
+    names, refs = _references(
+        ref_nodes,
+        ref_kinds,
+        list(map(_START_BYTE, ref_nodes)),
+        range(len(raw_refs)),
+        found,
+        source,
+        references,
+    )
     return Tags(definitions, refs, names, imports, errors)
 
 
@@ -195,14 +206,22 @@ def _tags_from_captures(
                 owners[node.id] = [cname[11:], node, [], None, None, None]
         elif cname in _ERROR_CAPTURES:
             errors += len(nodes)
+    # Each node's owner: the node itself or the nearest captured definition above it (names),
+    # the nearest one above it (other parts); walked here, not by a call per node.
+    get = owners.get
+    above: Node | None
     for node in captures.get("name", ()):
-        owner = owners.get(node.id) or _owner(node, owners)
+        owner, above = get(node.id), node
+        while owner is None and (above := above.parent) is not None:
+            owner = get(above.id)
         if owner is None:
             return None
         owner[2].append(node)
     for slot, role in enumerate(_PARTS, 3):
         for node in captures.get(role, ()):
-            owner = _owner(node, owners)
+            owner, above = None, node
+            while owner is None and (above := above.parent) is not None:
+                owner = get(above.id)
             if owner is None or owner[slot] is not None:
                 return None
             owner[slot] = [node]
@@ -228,7 +247,9 @@ def _tags_from_captures(
     import_nodes = captures.get("import", [])
     # Matches come in the order of their captured nodes: references and imports are sorted so
     # (by where they start: two that start together would need the matches to order them).
-    refs, imports = _by_start(ref_nodes), _by_start(import_nodes)
+    ref_starts = list(map(_START_BYTE, ref_nodes))
+    refs = _by_start(ref_starts)
+    imports = _by_start(list(map(_START_BYTE, import_nodes)))
     if refs is None or imports is None:
         return None
     definitions = _definitions(found, tree, source, lines, comments)
@@ -236,7 +257,7 @@ def _tags_from_captures(
     if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
     names, found_refs = _references(
-        [(ref_nodes[i], ref_kinds[i]) for i in refs], found, source, references
+        ref_nodes, ref_kinds, ref_starts, refs, found, source, references
     )
     return Tags(
         _nest(definitions),
@@ -254,66 +275,65 @@ def _definitions(
     found: dict[int, DefinitionCapture], tree: Tree, source: bytes, lines: list[str], comments: str
 ) -> list[Definition]:
     """The definitions of these captures, in their order (not yet nested)."""
-    above, wrappers = CommentsAbove(lines, comments), _wrapper_kinds(tree.language)
+    above, wrappers = CommentsAbove(lines, comments).above, _wrapper_kinds(tree.language)
     return [_definition(d, source, lines, above, wrappers) for d in found.values()]
 
 
-def _by_start(nodes: list[Node]) -> list[int] | None:
-    """The positions of `nodes` in the order they start, or None if two start together."""
-    where = dict(zip(map(_START_BYTE, nodes), range(len(nodes)), strict=True))
-    if len(where) != len(nodes):
+def _by_start(starts: list[int]) -> list[int] | None:
+    """The positions of nodes that start at `starts`, in the order they start, or None if two
+    start together."""
+    where = dict(zip(starts, range(len(starts)), strict=True))
+    if len(where) != len(starts):
         return None
     return [where[start] for start in sorted(where)]
 
 
-def _owner(node: Node, owners: dict[int, list[Any]]) -> list[Any] | None:
-    """The nearest captured definition above `node`, or None."""
-    parent = node.parent
-    while parent is not None:
-        owner = owners.get(parent.id)
-        if owner is not None:
-            return owner
-        parent = parent.parent
-    return None
-
-
 def _references(
-    raw: Iterable[tuple[Node, str]],
+    nodes: list[Node],
+    kinds: list[str],
+    starts: list[int],
+    order: Sequence[int],
     definition_names: dict[int, DefinitionCapture],
     source: bytes,
     full: bool,
 ) -> tuple[list[str], list[Reference]]:
-    """The references' names and, when `full`, their values, minus captures that are a
-    definition's own name. `source` is the parsed text: a name sliced from it costs less
-    than its node's `text`."""
-    decoded: dict[bytes, str] = {}
-    names: list[str] = []
-    references: list[Reference] = []
-    add = names.append
-    for node, kind in raw:
-        start, end = node.byte_range
-        if kind != "call" and start in definition_names:
-            continue
-        text = source[start:end]
-        name = decoded.get(text)
-        if name is None:
-            name = decoded[text] = text.decode("utf-8", "replace")
-        add(name)
-        if full:
-            references.append(Reference(name, node.start_point[0] + 1, kind))
-    return names, references
+    """The names and, when `full`, the values of the references `nodes` (of `kinds`, starting
+    at `starts`) taken in `order`, minus captures that are a definition's own name. `source`
+    is the parsed text: a name sliced from it costs less than its node's `text`. Each step
+    is one call over them all (a file has hundreds)."""
+    own = definition_names.keys() & set(starts)
+    if own:
+        order = [i for i in order if kinds[i] == "call" or starts[i] not in own]
+    picked = _pick(nodes, order)
+    texts = list(map(source.__getitem__, map(slice, _pick(starts, order), map(_END_BYTE, picked))))
+    decoded = {text: text.decode("utf-8", "replace") for text in set(texts)}
+    names = list(map(decoded.__getitem__, texts))
+    if not full:
+        return names, []
+    return names, [
+        Reference(name, node.start_point[0] + 1, kind)
+        for name, node, kind in zip(names, picked, _pick(kinds, order), strict=True)
+    ]
+
+
+def _pick(values: list[Any], order: Sequence[int]) -> list[Any]:
+    """`[values[i] for i in order]`, taken in one call."""
+    if len(order) < 2:
+        return [values[i] for i in order]
+    return list(itemgetter(*order)(values))
 
 
 def _definition(
     capture: DefinitionCapture,
     source: bytes,
     lines: list[str],
-    above: CommentsAbove,
+    above: Callable[[int], tuple[str, int]],
     wrappers: frozenset[int],
 ) -> Definition:
+    """One definition; `above` is the file's `CommentsAbove.above`."""
     kind, node, name_node, body, doc, scope = capture
-    start_byte, end_byte = node.start_byte, node.end_byte
-    sig_start = start_byte
+    start_byte = sig_start = node.start_byte
+    end_byte = node.end_byte
     parent = node.parent if wrappers else None  # no wrapper in the grammar: none to look for
     while parent is not None and parent.kind_id in wrappers:
         if parent.type in _ONE_CHILD_WRAPPERS and parent.named_child_count != 1:
@@ -330,26 +350,22 @@ def _definition(
     name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
     if kind == "variable" and _CONSTANT_NAME.match(name):
         kind = "constant"
-    body_node = body[0] if body else None
-    symbol = Symbol(
-        name=name,
-        qualname=name,
-        kind=kind,
-        start_line=start_row + 1,
-        end_line=end_row + 1,
-        signature=_signature(source, sig_start, body_node, end_byte),
-    )
-    if scope:
-        symbol.parent = _scope_name(scope[0].text or b"")
     head_end = start_row + 1
-    if body_node is not None:
+    if body:
+        body_node = body[0]
+        signature = _signature(source, sig_start, body_node.start_byte, end_byte)
         body_row, body_col = body_node.start_point
         before = lines[body_row][:body_col] if body_row < len(lines) else ""
-        head_end = max(start_row + 1, body_row + 1 if before.strip() else body_row)
-    attached = above.above(start_row)
-    symbol.docstring = _python_docstring(doc[0].text or b"") if doc else attached[0]
-    chunk_start = attached[1] + 1
-    return Definition(symbol, start_byte, end_byte, head_end, chunk_start)
+        head_end = max(head_end, body_row + 1 if before.strip() else body_row)
+    else:
+        signature = _signature(source, sig_start, -1, end_byte)
+    docstring, chunk_start = above(start_row)
+    if doc:
+        docstring = _python_docstring(doc[0].text or b"")
+    symbol = Symbol(name, name, kind, start_row + 1, end_row + 1, signature, docstring)
+    if scope:
+        symbol.parent = _scope_name(scope[0].text or b"")
+    return Definition(symbol, start_byte, end_byte, head_end, chunk_start + 1)
 
 
 @cache
@@ -410,11 +426,15 @@ def _scope_name(raw: bytes) -> str:
     return _SCOPE_NOISE.sub("", text).replace("::", ".")
 
 
-def _signature(source: bytes, start: int, body: Node | None, end: int) -> str:
-    if body is not None and body.start_byte > start:
-        header = source[start : min(body.start_byte, start + _HEADER_BYTES)]
+def _signature(source: bytes, start: int, body: int, end: int) -> str:
+    """The header from `start` to the body (starting at byte `body`, -1 for none) on one line,
+    else the definition's first line up to `end` without a trailing `{`."""
+    if body > start:
+        header = source[start : min(body, start + _HEADER_BYTES)]
     else:
-        header = source[start : min(end, start + _HEADER_BYTES)].split(b"\n", 1)[0]
+        stop = min(end, start + _HEADER_BYTES)
+        line_end = source.find(b"\n", start, stop)
+        header = source[start : stop if line_end < 0 else line_end]
         header = header.rstrip().rstrip(b"{").rstrip()
     text = " ".join(header.decode("utf-8", "replace").split())
     return text[:SIGNATURE_CHARS]

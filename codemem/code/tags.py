@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ RELEASE_BYTES = 64 << 20  # of the mapped file read by a scan before its pages a
 Definition = tuple[str, str, str, int, int, str]
 
 
+_LINES = itemgetter(3, 4)  # a definition's (start_line, end_line)
 _BRACKET_SPACE = re.compile(r"([(\[{])\s+|,?\s+([)\]}])")
 
 
@@ -78,7 +80,7 @@ class FileTags:
             (s.name, s.qualname, s.kind, s.start_line, s.end_line, one_line(s.signature))
             for s in parsed.symbols
         ]
-        defs.sort(key=lambda d: (d[3], d[4]))
+        defs.sort(key=_LINES)
         refs = dict(Counter(parsed.reference_names))
         imports = list(dict.fromkeys(i.target for i in parsed.imports))
         return cls(parsed.path, parsed.language, defs, refs, imports)

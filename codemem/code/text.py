@@ -8,6 +8,7 @@ full-text index tokenizes on whitespace only, so index and query always agree.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+[A-Za-z_][A-Za-z0-9_]*")
 # The same identifiers plus bare numbers (which have no tokens): a simpler, faster pattern.
@@ -22,11 +23,9 @@ MAX_TOKEN = 40
 
 def split_identifier(word: str) -> list[str]:
     """Sub-words of one identifier, lower-cased: `parseHTTPResponse_v2` → parse http response v2."""
-    parts: list[str] = []
-    for piece in word.split("_"):
-        if piece:
-            parts.extend(m.group(0).lower() for m in _CAMEL_RE.finditer(piece))
-    return parts
+    # No sub-word holds `_` or reaches past one (nor does the pattern's look-ahead): the
+    # word's matches are those of its pieces between underscores.
+    return [part.lower() for part in _CAMEL_RE.findall(word)]
 
 
 STEM_SUFFIXES = ("ing", "ers", "er", "ed", "es", "s")
@@ -103,14 +102,42 @@ class _JoinedTokens(dict[bytes, str]):
     filled on use."""
 
     def __missing__(self, word: bytes) -> str:
-        text = word.decode("ascii")
-        joined = "" if text.isdigit() else " ".join(_split_tokens(text))
+        # Most new words are in one case (`snake_case`, `SCREAMING_CASE`, `i2c_dev`): their
+        # `_split_tokens` is worked out here on the bytes, in few steps (a new word costs as
+        # much as a few dozen known ones).
+        lower = word.lower()
+        if lower == word or word.isupper():
+            whole = lower.strip(b"_")
+            if whole.isalpha():  # one sub-word: the word itself
+                joined = whole.decode("ascii") if MIN_TOKEN <= len(whole) <= MAX_TOKEN else ""
+            elif _SNAKE.fullmatch(whole) and len(whole) <= MAX_TOKEN:  # all sub-words kept
+                joined = (whole + b" " + whole.replace(b"_", b" ")).decode("ascii")
+            elif word.isdigit():
+                joined = ""
+            else:
+                joined = _one_case_tokens(whole)
+        else:  # mixed case: `split_identifier`'s rules
+            joined = " ".join(_split_tokens(word.decode("ascii")))
         if len(self) >= _TOKENS_MAX:
             self.clear()
         self[word] = joined
         return joined
 
 
+def _one_case_tokens(whole: bytes) -> str:
+    """`_split_tokens` joined, for a word in one case, lower-cased and stripped of `_`: the
+    word, then its runs of letters and of digits if it has several."""
+    parts = _RUNS_BYTES.findall(whole)
+    text = whole.decode("ascii")
+    out = [text] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
+    if len(parts) > 1:
+        out += [p.decode("ascii") for p in parts if len(p) >= MIN_TOKEN and p != whole]
+    return " ".join(out)
+
+
+# A lower-case `snake_case` word whose every part is a sub-word (two letters or more).
+_SNAKE = re.compile(rb"[a-z]{2,}(?:_[a-z]{2,})+")
+_RUNS_BYTES = re.compile(_RUNS_RE.pattern.encode("ascii"))
 _JOINED = _JoinedTokens()
 # Every byte but `_WORD_RE`'s characters becomes a space; UTF-8 encodes any other character
 # in bytes above 127, so the words of the translated bytes are `_WORD_RE`'s words.
@@ -144,5 +171,21 @@ def search_text(path: str, symbol: str | None, body: str, *, boost: int = 2) -> 
 
 def search_text_of(path_text: str, symbol: str | None, body_text: str, *, boost: int = 2) -> str:
     """`search_text` from the path's and the body's `token_text`."""
-    head = " ".join(filter(None, (path_text, token_text(symbol)))) if symbol else path_text
-    return " ".join(filter(None, [head] * boost + [body_text]))
+    return search_texts(path_text, [symbol], [body_text], boost=boost)[0]
+
+
+def search_texts(
+    path_text: str, symbols: Iterable[str | None], bodies: Iterable[str], *, boost: int = 2
+) -> list[str]:
+    """`search_text_of` for the chunks of one file, by their symbols and bodies' `token_text`
+    (a symbol's part, repeated by most of its chunks, is made once)."""
+    heads: dict[str | None, str] = {}  # symbol -> the search text's start, `boost` times
+    texts: list[str] = []
+    add = texts.append
+    for symbol, body in zip(symbols, bodies, strict=True):
+        head = heads.get(symbol)
+        if head is None:
+            one = " ".join(filter(None, (path_text, token_text(symbol)))) if symbol else path_text
+            head = heads[symbol] = " ".join(filter(None, [one] * boost))
+        add(f"{head} {body}" if head and body else head or body)
+    return texts

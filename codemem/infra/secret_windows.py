@@ -103,13 +103,20 @@ def anchor_places(lowered: str) -> dict[str, list[int]] | None:
         return None
     import numpy as np  # here, not at the top: the review hook's start-up does not pay for it
 
-    pair_of, third_ok = _tables()
-    # Two padding bytes, so every place has a third character (one no anchor holds).
-    chars = np.frombuffer(lowered.encode("ascii") + b"\0\0", dtype=np.uint8)
-    pairs = (chars[:-2].astype(np.uint16) << 8) | chars[1:-1]
-    pair = pair_of[pairs]  # the number of the anchors' first two characters there, 0: none
-    candidates = np.flatnonzero(pair)
-    candidates = candidates[third_ok[pair[candidates], chars[candidates + 2]]]
+    is_pair, pair_of, third_ok = _tables()
+    # Padding bytes, so every place has a third character (one no anchor holds). The text's
+    # bytes read as little-endian 16-bit numbers are the pairs at its even places, read from
+    # its second byte those at its odd places: no array of pairs is computed.
+    size = len(lowered)
+    data = lowered.encode("ascii") + b"\0\0\0"
+    even = np.frombuffer(data, "<u2", (size + 1) // 2)
+    odd = np.frombuffer(data, "<u2", size // 2, 1)
+    at_even, at_odd = np.flatnonzero(is_pair.take(even)), np.flatnonzero(is_pair.take(odd))
+    # the number of the anchors' first two characters at each candidate place
+    pair = pair_of.take(np.concatenate((even[at_even], odd[at_odd])))
+    places = np.concatenate((at_even * 2, at_odd * 2 + 1))
+    third = np.frombuffer(data, np.uint8)[places + 2]
+    candidates = np.sort(places[third_ok[pair, third]])
     found: dict[str, list[int]] = {root: [] for root in _ROOTS}
     for at in candidates.tolist():
         for root in _BY_PAIR[lowered[at : at + 2]]:
@@ -119,22 +126,28 @@ def anchor_places(lowered: str) -> dict[str, list[int]] | None:
 
 
 @cache
-def _tables() -> tuple[Any, Any]:
-    """For `anchor_places`: the number (from 1) of the anchors' first two characters, by their
-    character codes (`first << 8 | second`); whether a third character (by its code) after
-    them may be an anchor's, by that number."""
+def _tables() -> tuple[Any, Any, Any]:
+    """For `anchor_places`: whether two characters begin an anchor and their number (from 1),
+    by their character codes as a little-endian pair (`second << 8 | first`); whether a third
+    character (by its code) after them may be an anchor's, by that number."""
     import numpy as np  # as in `anchor_places`
 
     pair_of = np.zeros(1 << 16, dtype=np.uint8)
     third_ok = np.zeros((len(_BY_PAIR) + 1, 256), dtype=bool)
     for number, (pair, roots) in enumerate(sorted(_BY_PAIR.items()), start=1):
-        pair_of[ord(pair[0]) << 8 | ord(pair[1])] = number
+        pair_of[ord(pair[1]) << 8 | ord(pair[0])] = number
         for root in roots:
             if len(root) == 2:
                 third_ok[number, :] = True
             else:
                 third_ok[number, ord(root[2])] = True
-    return pair_of, third_ok
+    return pair_of.astype(bool), pair_of, third_ok
+
+
+def occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
+    """Where `anchor` is in `lowered`, in order (`seen`, as for `windows`, keeps what one
+    text's scans found: `anchor_places`' result, or a dict to fill)."""
+    return _occurrences(lowered, anchor, seen)
 
 
 def windows(

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
-from codemem.infra.secret_windows import ANCHORS, anchor_places, windows
+from codemem.infra.secret_windows import ANCHORS, anchor_places, occurrences, windows
 
 DEFAULT_ENTROPY = 3.5  # bits per character of a value assigned to a secret-like name
 HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywhere
@@ -289,11 +289,19 @@ def find_secrets(
         assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
     if rules is not None and ASSIGNED_RULE not in rules:
         return
+    # In an ASCII text, a secret-like name is where the lowered text has it: only there is
+    # an assignment tried, instead of at every character of its windows.
+    names = _name_places(lowered, seen) if around is None and text.isascii() else None
     for start, end in windows(lowered, ANCHORS[ASSIGNED_RULE], seen, around):
         for assignment, value_like, secret_like in assignments:
             if not value_like.search(text, start, end):
                 continue
-            for match in assignment.finditer(text, start, end):
+            matches = (
+                assignment.finditer(text, start, end)
+                if names is None
+                else _matches_at(assignment, text, names, start, end)
+            )
+            for match in matches:
                 value = match.group(1)
                 if not any(key in value for key in known) and secret_like(value):
                     yield _found(
@@ -302,6 +310,33 @@ def find_secrets(
                         "a secret-looking value assigned to a secret-like name",
                         match,
                     )
+
+
+def _name_places(lowered: str, seen: dict[str, list[int]]) -> list[int]:
+    """Where a secret-like name (`_SECRET_NAME`) may start in an ASCII text: where it has
+    one of `ASSIGNED_RULE`'s anchors (every name but `client_secret` starts with one), and
+    six or seven characters before a `secret` (`clientsecret`, `client_secret`)."""
+    places: set[int] = set()
+    for anchor in ANCHORS[ASSIGNED_RULE]:
+        found = occurrences(lowered, anchor, seen)
+        places.update(found)
+        if anchor == "secret":
+            places.update(at - back for at in found for back in (6, 7) if at >= back)
+    return sorted(places)
+
+
+def _matches_at(
+    pattern: re.Pattern[str], text: str, places: list[int], start: int, end: int
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text, start, end)` for a pattern that matches only at `places`
+    (sorted): it is tried there alone, from the end of the match before."""
+    at_least = start
+    for at in places[bisect_left(places, start) : bisect_left(places, end)]:
+        if at >= at_least:
+            match = pattern.match(text, at, end)
+            if match is not None:
+                yield match
+                at_least = max(match.end(), at + 1)
 
 
 def _in_runs(buf: bytes, min_entropy: float) -> Iterator[Secret]:

@@ -66,3 +66,29 @@ def test_analyze_query_finds_frames_paths_identifiers_and_messages():
     assert "the" not in q.terms
     assert not q.mentions_tests
     assert analyze_query("the test for foo fails").mentions_tests
+
+
+def test_token_text_is_tokenize_joined_for_every_kind_of_word():
+    words = [
+        "x", "ab", "AB", "getX", "get_x", "GET_X", "__init__", "_", "__", "42", "0x1f", "0X1F",
+        "i2c_dev", "I2C_DEV", "u32", "a__b", "spin_lock_irqsave", "SPIN_LOCK", "ab_c", "a" * 41,
+        "ab_" + "c" * 39, "parseHTTPResponse_v2", "HTTPServer", "Foo_Bar", "_9_", "9lives",
+    ]  # fmt: skip
+    text = " ".join(words) + "\nnaïve café ⁂ done"
+    from codemem.code.text import token_text
+
+    assert token_text(text) == " ".join(tokenize(text))
+    assert [token_text(w) for w in words] == [" ".join(tokenize(w)) for w in words]
+
+
+def test_search_texts_are_each_chunks_search_text():
+    from codemem.code.text import search_text_of, search_texts, token_text
+
+    path = token_text("src/io_util.py")
+    symbols = [None, "Reader.read", "Reader.read", "", "x", None, "Reader.read"]
+    bodies = ["return 1", "", "a b", "c", "", "", "d"]
+    expected = [search_text_of(path, s, b) for s, b in zip(symbols, bodies, strict=True)]
+    assert search_texts(path, symbols, bodies) == expected
+    assert search_texts("", symbols, bodies, boost=1) == [
+        search_text_of("", s, b, boost=1) for s, b in zip(symbols, bodies, strict=True)
+    ]

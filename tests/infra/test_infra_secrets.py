@@ -126,3 +126,28 @@ def test_numpy_is_imported_for_the_one_pass_only_once_it_pays(monkeypatch):
         fresh.delitem(sys.modules, "numpy", raising=False)
         assert [windows_module.anchor_places(text) for _ in range(2)] == [None, None]
     assert windows_module.anchor_places(text) is not None  # enough searched: numpy pays
+
+
+def test_assignments_in_an_ascii_text_are_those_a_search_at_every_character_finds():
+    """In an ASCII text an assignment is tried only where a secret-like name starts (its
+    anchors, and `client` before `secret`); a non-ASCII text is searched at every character
+    of the windows: both find the same secrets."""
+    value = "aB3dE5" + "fG7hJ9kL1mN3pQ"
+    names = [
+        "client_secret", "clientSecret", "CLIENT-SECRET", "clientsecret", "secret_token",
+        "api_key", "apikey", "API-KEY", "access_key", "private_key", "auth_key", "password",
+        "passwd", "pwd", "credentials", "my_token", "tokentoken", "xsecret",
+    ]  # fmt: skip
+    rng = random.Random(3)
+    for _ in range(30):
+        lines = []
+        for _ in range(40):
+            name = rng.choice(names)
+            op = rng.choice([" = ", ": ", "=", " => ", ":="])
+            quoted = rng.choice([f'"{value}"', f"'{value}'", "hunter2xyz", value])
+            lines.append(rng.choice([f"{name}{op}{quoted}", "x" * rng.randrange(400), "token"]))
+        text = "\n".join(lines)
+        found = [(s.rule, s.start, s.end, s.at) for s in find_secrets(text, bare=True)]
+        assert any(rule == "secrets/assigned-secret" for rule, *_ in found)
+        searched = [(s.rule, s.start, s.end, s.at) for s in find_secrets(text + "\né", bare=True)]
+        assert found == searched
