@@ -89,7 +89,9 @@ class JoinedColumn:
         data = np.frombuffer(self.data, np.uint8)
         data = data[data != 0]  # no value holds NUL (`_joined_strings`): only the ends go
         offsets = self.offsets - np.arange(rows + 1)  # each value's start, less the NULs before
-        kind, width = (pa.string(), np.int32) if len(data) < 2**31 else (pa.large_string(), np.int64)
+        kind, width = (
+            (pa.string(), np.int32) if len(data) < 2**31 else (pa.large_string(), np.int64)
+        )
         validity, nulls = None, 0
         if self.nulls is not None and self.nulls.any():
             validity = pa.py_buffer(np.packbits(~self.nulls, bitorder="little"))
