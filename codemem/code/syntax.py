@@ -206,25 +206,24 @@ def _tags_from_captures(
                 owners[node.id] = [cname[11:], node, [], None, None, None]
         elif cname in _ERROR_CAPTURES:
             errors += len(nodes)
-    # Each node's owner: the node itself or the nearest captured definition above it (names),
-    # the nearest one above it (other parts); walked here, not by a call per node.
+    # Each node's owner: the nearest captured definition above it, or (a name) the node
+    # itself; walked here, not by a call per node. A name is one of its owner's names
+    # (slot 2); each other part is its owner's only one.
     get = owners.get
     above: Node | None
-    for node in captures.get("name", ()):
-        owner, above = get(node.id), node
-        while owner is None and (above := above.parent) is not None:
-            owner = get(above.id)
-        if owner is None:
-            return None
-        owner[2].append(node)
-    for slot, role in enumerate(_PARTS, 3):
+    for slot, role in enumerate(("name", *_PARTS), 2):
         for node in captures.get(role, ()):
-            owner, above = None, node
+            owner, above = get(node.id) if slot == 2 else None, node
             while owner is None and (above := above.parent) is not None:
                 owner = get(above.id)
-            if owner is None or owner[slot] is not None:
+            if owner is None:
                 return None
-            owner[slot] = [node]
+            if slot == 2:
+                owner[2].append(node)
+            elif owner[slot] is not None:
+                return None
+            else:
+                owner[slot] = [node]
     found: dict[int, DefinitionCapture] = {}
     named = 0
     for kind, node, names, body, doc, scope in owners.values():

@@ -73,13 +73,14 @@ _IMPORT_PAYS = 4_000_000
 _searched = 0  # characters of long ASCII texts this process searched anchor by anchor
 
 
-def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
-    """Where `anchor` is in `lowered` (`seen` keeps what one text's scans found)."""
+def occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
+    """Where `anchor` is in `lowered`, in order (`seen`, as for `windows`, keeps what one
+    text's scans found: `anchor_places`' result, or a dict to fill)."""
     if anchor not in seen:
         shorter = _SHORTER.get(anchor)
         if shorter:
             seen[anchor] = [
-                at for at in _occurrences(lowered, shorter, seen) if lowered.startswith(anchor, at)
+                at for at in occurrences(lowered, shorter, seen) if lowered.startswith(anchor, at)
             ]
         else:
             found = []
@@ -92,7 +93,7 @@ def _occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[
 
 
 def anchor_places(lowered: str) -> dict[str, list[int]] | None:
-    """Where each of `_ROOTS` is in `lowered`, as `_occurrences` finds them, in one pass; None
+    """Where each of `_ROOTS` is in `lowered`, as `occurrences` finds them, in one pass; None
     when the text is short or not ASCII, or numpy is not worth importing yet (then each is
     found by its own `find`s)."""
     global _searched
@@ -144,12 +145,6 @@ def _tables() -> tuple[Any, Any, Any]:
     return pair_of.astype(bool), pair_of, third_ok
 
 
-def occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[int]:
-    """Where `anchor` is in `lowered`, in order (`seen`, as for `windows`, keeps what one
-    text's scans found: `anchor_places`' result, or a dict to fill)."""
-    return _occurrences(lowered, anchor, seen)
-
-
 def windows(
     lowered: str,
     anchors: tuple[str, ...],
@@ -159,7 +154,7 @@ def windows(
     """Merged windows around every occurrence of the anchors (those reaching into `around`)."""
     starts = _chained(lowered, anchors, around) if around is not None else None
     if starts is None:
-        starts = [at for anchor in anchors for at in _occurrences(lowered, anchor, seen)]
+        starts = [at for anchor in anchors for at in occurrences(lowered, anchor, seen)]
     spans: list[tuple[int, int]] = []
     for at in sorted(starts):
         start, end = max(0, at - _BEFORE), at + _AFTER

@@ -89,7 +89,7 @@ def test_one_pass_finds_every_anchor_where_a_find_for_each_finds_it(monkeypatch)
         assert one_pass is not None
         for anchor in anchors:
             each = [at for at in range(len(lowered)) if lowered.startswith(anchor, at)]
-            assert windows_module._occurrences(lowered, anchor, dict(one_pass)) == each, anchor
+            assert windows_module.occurrences(lowered, anchor, dict(one_pass)) == each, anchor
 
 
 def test_secrets_found_with_one_pass_are_those_found_without_it(monkeypatch):
