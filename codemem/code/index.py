@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codemem.config.defaults import defaults_if_unset
-from codemem.config.layers import layers_key, read_layers
+from codemem.config.layers import LayersReader
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError
 from codemem.infra import imports_uncollected
@@ -81,9 +81,12 @@ class CodeIndex:
 
     def __init__(self, ws: Workspace, config: Config | None = None) -> None:
         self.ws = ws
-        self._config = config
-        self._settings_key = ""  # the `layers_key` of the settings, when loaded here
-        self._recorded: SearchSettings | None = None  # what `search_settings` read back
+        self._config = config  # given: these settings, whatever the files say
+        self._layers = LayersReader(ws.config_file)  # else the files', read again when edited
+        # The settings loaded here and what `search_settings` read back, each with the
+        # `layers_key` they came from.
+        self._loaded: tuple[str, Config] | None = None
+        self._recorded: tuple[str, SearchSettings] | None = None
         self._stamp: tuple[int, int] | None = None  # of the tag store file last loaded
         self._tags: TagStore | None = None
         self._graph: RefGraph | None = None
@@ -96,31 +99,50 @@ class CodeIndex:
 
     @property
     def config(self) -> Config:
-        if self._config is None:
-            layers = read_layers(self.ws.config_file)
+        """The given settings, else the workspace's, validated again only once a settings
+        file changed."""
+        return self._settings()[0]
+
+    def _settings(self) -> tuple[Config, str]:
+        """`config` and the `layers_key` it was validated from ("" for given settings)."""
+        if self._config is not None:
+            return self._config, ""
+        layers, key = self._layers.read()
+        if self._loaded is None or self._loaded[0] != key:
             # No layer sets anything: the defaults, read without pydantic.
-            self._config = defaults_if_unset(layers)
-            if self._config is None:
+            config = defaults_if_unset(layers)
+            if config is None:
                 from codemem.config import validate_layers  # pydantic: when needed
 
-                self._config = validate_layers(layers)
-            self._settings_key = layers_key(layers)
-        return self._config
+                config = validate_layers(layers)
+            self._loaded = (key, config)
+        return self._loaded[1], key
+
+    @property
+    def _settings_key(self) -> str:
+        """The `layers_key` of the workspace's settings (read again once a file changed)."""
+        return self._layers.read()[1]
 
     def search_settings(self) -> Config | SearchSettings:
         """The settings a search reads: without `config`, those the last complete index run
         validated from the same layers (recorded in the manifest; no pydantic, a third of a
-        fresh search), else the configuration, validated as usual. Read once, as `config`."""
-        if self._config is None and self._recorded is None:
+        fresh search), else the configuration, validated as usual. Read again only once a
+        settings file changed, as `config`."""
+        if self._config is not None:
+            return self._config
+        key = self._settings_key
+        if self._recorded is None or self._recorded[0] != key:
+            self._recorded = None
             manifest = self._manifest()
             if manifest is not None:
                 try:
-                    key = manifest.settings_key
-                    if key and key == layers_key(read_layers(self.ws.config_file)):
-                        self._recorded = read_search_snapshot(manifest.search_settings)
+                    if manifest.settings_key == key:
+                        recorded = read_search_snapshot(manifest.search_settings)
+                        if recorded is not None:
+                            self._recorded = (key, recorded)
                 finally:
                     manifest.close()
-        return self._recorded or self.config
+        return self._recorded[1] if self._recorded is not None else self.config
 
     # -- the index as a whole ----------------------------------------------------------------
 
@@ -143,36 +165,36 @@ class CodeIndex:
         tree = None
         if not full and self._config is None:
             # Settings as an earlier run validated them, and no file changed: no pydantic.
-            unchanged = check_unchanged(self.ws, layers_key(read_layers(self.ws.config_file)))
+            unchanged = check_unchanged(self.ws, self._settings_key)
             if unchanged.summary is not None:
                 return unchanged.summary
             tree = unchanged.tree
         # The co-change history a search reads, from git on the other core meanwhile: for a
         # new or rebuilt index (later runs leave a moved HEAD to the next search).
         history = refresh_beside(self.ws) if full or not has_history(self.ws) else None
-        if not full and self.config.index.shared and not self.exists():
-            self.started_from = self.start_from(self.config.index.shared)
+        config, settings_key = self._settings()
+        if not full and config.index.shared and not self.exists():
+            self.started_from = self.start_from(config.index.shared)
         try:
             summary = refresh_index(
-                self.ws,
-                self.config,
-                full=full,
-                progress=progress,
-                settings_key=self._settings_key,
-                tree=tree,
+                self.ws, config, full=full, progress=progress, settings_key=settings_key, tree=tree
             )
         except CodememError:
             raise
         except Exception:  # LanceDB failing under the write: a damaged index is rebuilt
             if self._repair(wait=True, force=True) is None:
                 raise
-            return refresh_index(self.ws, self.config, full=True, progress=progress)
+            return refresh_index(
+                self.ws, config, full=True, progress=progress, settings_key=settings_key
+            )
         if not summary.checked:
             # The refresh checked the files without LanceDB (its parsers fork before the
             # database loads); the tables are checked now.
             damage = self._repair()
             if damage is not None:
-                summary = refresh_index(self.ws, self.config, full=True, progress=progress)
+                summary = refresh_index(
+                    self.ws, config, full=True, progress=progress, settings_key=settings_key
+                )
         if history is not None:
             history.join()
         return summary

@@ -104,6 +104,59 @@ def read_layers(
     return layers
 
 
+Stamp = tuple[int, int, int] | None  # a file's (mtime_ns, size, inode); None: no such file
+
+
+def file_stamp(path: Path) -> Stamp:
+    """What tells an edited settings file from the one read before."""
+    try:
+        stat = path.stat()
+    except OSError:  # missing (or unreadable: reading it says why)
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+class LayersReader:
+    """The layers of one workspace (`read_layers`) and their `layers_key`, each file parsed
+    again only when its stamp (mtime_ns, size, inode) changed.
+
+    A run asks several times (is anything to do, the settings, the search's settings) but
+    parses each file once; a long-lived reader (the watch daemon's index) still sees an
+    edited config.yml. The environment is read on every call: it costs nothing to read.
+    """
+
+    def __init__(self, project_file: Path | None = None) -> None:
+        self.project_file = project_file
+        self._files: dict[Path, tuple[Stamp, dict[str, Any]]] = {}
+        self._key: tuple[Any, str] | None = None  # (what the key was made from, the key)
+
+    def read(self) -> tuple[list[tuple[str, str, dict[str, Any]]], str]:
+        """The layers as `read_layers` gives them (no flags), and their key; the mappings are
+        the reader's own, to read, never to change."""
+        files = [("user", user_config_dir() / "config.yml")]
+        if self.project_file is not None:
+            files.append(("project", self.project_file))
+        read = [(kind, path, *self._file(path)) for kind, path in files]
+        environment = environment_overrides()
+        layers = [(kind, str(path), data) for kind, path, _stamp, data in read]
+        layers.append(("environment", "environment", environment))
+        layers.append(("flags", "command-line flags", {}))
+        made_from = ([(path, stamp) for _kind, path, stamp, _data in read], environment)
+        if self._key is None or self._key[0] != made_from:
+            self._key = (made_from, layers_key(layers))
+        return layers, self._key[1]
+
+    def _file(self, path: Path) -> tuple[Stamp, dict[str, Any]]:
+        stamp = file_stamp(path)
+        known = self._files.get(path)
+        if stamp is None or known is None or known[0] != stamp:
+            # Stamped before the read: a write meanwhile leaves a stamp that differs next time.
+            known = (stamp, read_yaml_file(path))
+            if stamp is not None:  # a missing file costs nothing to look for again
+                self._files[path] = known
+        return known
+
+
 def _yaml_value(text: str) -> Any:
     import yaml  # PyYAML: only when a variable sets a value
 

@@ -94,3 +94,36 @@ def test_a_run_that_only_records_the_listing_leaves_the_index_checked(repo_facto
     vouch_for_writes(ws.index_dir)  # a checked index whose listing another version recorded
     assert CodeIndex(ws).refresh().up_to_date  # reads the rows, records its own listing
     assert still_checked(ws.index_dir, index_listing(ws.index_dir))  # no deep check due
+
+
+def test_a_long_lived_index_follows_an_edited_settings_file(repo_factory):
+    repo = repo_factory("shop")
+    ws = Workspace(repo)
+    index = CodeIndex(ws)  # as the watch daemon keeps one
+    assert index.refresh().full
+    assert index.search_settings().search.k == 10  # recorded by the run, not validated
+    ws.config_file.parent.mkdir(exist_ok=True)
+    ws.config_file.write_text("index:\n  exclude: ['web/**']\nsearch:\n  k: 7\n")
+    summary = index.refresh()
+    assert (summary.up_to_date, summary.removed) == (False, 2)  # web/static/*.js
+    assert (index.config.search.k, index.search_settings().search.k) == (7, 7)
+    ws.config_file.write_text("index:\n  exclude: ['web/**']\nsearch:\n  k: 9\n")  # same size
+    assert index.search_settings().search.k == 9
+    assert index.refresh().up_to_date
+
+
+def test_a_run_parses_each_settings_file_once(repo_factory, monkeypatch):
+    from codemem.config import layers
+
+    repo = repo_factory("shop")
+    ws = Workspace(repo)
+    ws.config_file.parent.mkdir(exist_ok=True)
+    ws.config_file.write_text("search:\n  k: 7\n")
+    read: list[Path] = []
+    real = layers.read_yaml_file
+    monkeypatch.setattr(layers, "read_yaml_file", lambda path: read.append(path) or real(path))
+    index = CodeIndex(ws)
+    index.refresh()
+    assert index.search("cart")[0].path
+    assert read.count(ws.config_file) == 1  # parsed once, though asked for three times
+    assert len(read) == 4  # the user's file, missing, is looked for each time
