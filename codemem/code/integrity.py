@@ -150,7 +150,14 @@ def _record_checked(index_dir: Path, listing: list[list[Any]]) -> None:
 
 def repair_unless_busy(index_dir: Path, *, wait: bool = False, force: bool = False) -> str | None:
     """`repair_index` under the index lock; None at once when another process holds the lock
-    (a writer checks for itself) unless `wait`. Returns what was damaged."""
+    (a writer checks for itself) unless `wait`. Returns what was damaged.
+
+    Files that are as they last checked out need neither the check nor the lock (taking it
+    writes the holder into the lock file): a writer at work meanwhile changes the listing,
+    which then does not match, and the check waits its turn as usual.
+    """
+    if not force and still_checked(index_dir, index_listing(index_dir)):
+        return None
     with _index_lock(index_dir, wait) as held:
         return repair_index(index_dir, force=force) if held else None
 

@@ -199,3 +199,15 @@ def test_status_reports_a_manifest_damaged_in_the_middle(repo):
     assert found["message"].startswith("the code index is damaged (manifest.db ")
     assert codemem(repo, "index").returncode == 0
     assert json.loads(codemem(repo, "status", "--json").stdout)["damage"] == []
+
+
+def test_a_checked_index_is_verified_without_taking_the_writers_lock(repo):
+    ws = Workspace(repo)
+    assert CodeIndex(ws).verify(again=True) is None  # the copy is checked as it stands
+    lock = ws.local_dir / "index.lock"
+    before = (lock.stat().st_mtime_ns, lock.read_bytes())
+    assert CodeIndex(ws).verify() is None  # as a search does first
+    assert (lock.stat().st_mtime_ns, lock.read_bytes()) == before
+    damage(repo, "lexicon/seg-*.bin", "truncate")
+    assert CodeIndex(ws).verify() is not None  # changed files: checked under the lock
+    assert lock.stat().st_mtime_ns != before[0]
