@@ -26,6 +26,10 @@ from codemem.infra import trim_heap
 
 GATHER_BYTES = 1 << 20  # bytes of names copied into sorted order per step
 WORD_BATCH = 1 << 20  # names whose next 8 bytes are read per step
+# Fewer defined names than this: the build's temporaries are a few MB at most, and handing
+# their pages back (`trim_heap`, a walk of every malloc arena: a millisecond or two each
+# time, beside LanceDB's threads) would only lengthen the end of a small index run.
+TRIM_MIN_NAMES = 100_000
 
 # Byte classes of ASCII text, one bit each; any byte from 0x80 up is NON_ASCII.
 ALPHA, UPPER, LOWER, UNDERSCORE, DASH, NON_ASCII = 1, 2, 4, 8, 16, 32
@@ -78,7 +82,8 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     starts = np.where(first > 0, ends[first - 1] + 1, 0).astype(position)
     lengths = (ends[first] - starts).astype(position)
     del ends, first
-    trim_heap()  # what the hashes' sort freed goes back before the names' sort takes its own
+    if len(hashes) >= TRIM_MIN_NAMES:
+        trim_heap()  # what the hashes' sort freed goes back before the names' sort takes its own
     order = _byte_order(data, starts, lengths)
     starts, lengths = starts[order], lengths[order]
     blob, offsets = _gather(data, starts, lengths)
