@@ -294,10 +294,11 @@ def _finish(
     summary: IndexSummary,
     started: float,
 ) -> None:
-    """Scalar indexes, compaction, tags, notes; then the manifest says it is
-    complete."""
+    """Scalar indexes, compaction, tags, the graph; then the manifest says it is complete
+    (a rebuild's, written while its graph is built, is live once swapped in, last)."""
     store, manifest = writer.store, plan.manifest
     _stall_for_tests("full_text")
+    manifest.runs_since_maintain += 1
     # Both cores: LanceDB builds the scalar indexes without the GIL while this thread saves
     # the tags and builds the reference graph. A large repository builds them one after the
     # other in one thread, so that only one index's memory adds to the graph's (the Linux
@@ -306,21 +307,32 @@ def _finish(
     threads = len(SCALAR_INDEXES) if len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES else 1
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexes") as pool:
         built = [pool.submit(store.ensure_scalar, name) for name in SCALAR_INDEXES]
-        _update_tags(plan.target, writer.tags, plan.full)
+        writer.tags.save()
+        if plan.full:
+            # Nobody reads a rebuild's folder before the swap below: its manifest is written
+            # beside the graph (SQLite and numpy, much of both without the GIL).
+            _complete(manifest, plan, started)
+            built.append(pool.submit(manifest.save, plan.target))
+            _warm_graph(plan.target, writer.tags)
         for future in built:
             future.result()
-    manifest.runs_since_maintain += 1
-    if not plan.full and _needs_maintenance(manifest, config):
+    if plan.full:
+        swap_in(plan.target, ws.index_dir)
+        return
+    if _needs_maintenance(manifest, config):
         store.maintain(config.index.keep_versions_seconds)
         manifest.runs_since_maintain = 0
         summary.compacted = True
+    _complete(manifest, plan, started)
+    manifest.save(plan.target)
+
+
+def _complete(manifest: Manifest, plan: _Plan, started: float) -> None:
+    """Mark the manifest as that of a finished run (saved by the caller)."""
     manifest.full_text = True
     _record_listing(plan)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
-    manifest.save(plan.target)
-    if plan.full:
-        swap_in(plan.target, ws.index_dir)
 
 
 def _stall_for_tests(point: str) -> None:
@@ -360,12 +372,11 @@ def _needs_maintenance(manifest: Manifest, config: Config) -> bool:
     return manifest.runs_since_maintain >= compaction_due_after(config, indexed_chunks)
 
 
-def _update_tags(index_dir: Path, store: TagStore, full: bool) -> None:
+def _warm_graph(index_dir: Path, store: TagStore) -> None:
+    """Build the graph cache now, so the first map or search after a rebuild is fast."""
     from codemem.code.graph import load_graph
 
-    store.save()
-    if full:  # warm the graph cache so the first map or search after a rebuild is fast
-        load_graph(index_dir, store)
+    load_graph(index_dir, store)
 
 
 def _fill_totals(summary: IndexSummary, manifest: Manifest) -> None:
