@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -212,7 +213,7 @@ def _plan(
         full = True  # settings changed, or derived state is missing or older: rebuild it all
     settings = ListingSettings.of(config.index)
     if tree is None or tree.settings != settings:
-        tree = WorkTree.read(ws.root, settings)
+        tree = _listing_beside_imports(ws.root, settings) if full else WorkTree.read(ws.root, settings)
     listing = tree.digest
     if not full and old is not None and old.full_text and old.listing == listing:
         # No row read, no path parsed.
@@ -236,6 +237,25 @@ def _plan(
     return _Plan(
         full, target, manifest, current, todo, removed, listing, settings_key, settings, search
     )
+
+
+def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
+    """The work tree's listing, read in a thread while this one loads what a rebuild parses
+    and writes with (numpy, the worker pool): git stats every file on the other core
+    meanwhile (sympy: 60 ms). The thread imports nothing, so a Ctrl-C in the middle of
+    these imports leaves it no import lock to wait for."""
+    listed: Future[WorkTree] = Future()
+
+    def read() -> None:
+        try:
+            listed.set_result(WorkTree.read(root, settings))
+        except BaseException as exc:  # handed to the caller, waiting below
+            listed.set_exception(exc)
+
+    threading.Thread(target=read, name="codemem-listing", daemon=True).start()
+    with imports_uncollected():
+        from codemem.code import batch_writer, workers  # noqa: F401  (see `_refresh`)
+    return listed.result()
 
 
 def _record_listing(plan: _Plan) -> bool:
