@@ -213,7 +213,8 @@ def _plan(
         full = True  # settings changed, or derived state is missing or older: rebuild it all
     settings = ListingSettings.of(config.index)
     if tree is None or tree.settings != settings:
-        tree = _listing_beside_imports(ws.root, settings) if full else WorkTree.read(ws.root, settings)
+        read = _listing_beside_imports if full else WorkTree.read
+        tree = read(ws.root, settings)
     listing = tree.digest
     if not full and old is not None and old.full_text and old.listing == listing:
         # No row read, no path parsed.
