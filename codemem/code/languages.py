@@ -17,8 +17,10 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from tree_sitter import Language, Parser, Query
+if TYPE_CHECKING:  # tree-sitter loads with the first grammar: a search reads only the tables
+    from tree_sitter import Language, Parser, Query
 
 log = logging.getLogger("codemem")
 
@@ -386,6 +388,8 @@ def get_language(language: str) -> Language | None:
     spec = _GRAMMAR_BY_NAME.get(language)
     if spec is None:
         return None
+    from tree_sitter import Language  # the parsers' alone: kept out of a search's start-up
+
     try:
         module = importlib.import_module(spec.module)
         return Language(getattr(module, spec.loader)())
@@ -403,6 +407,8 @@ def get_parser(language: str) -> Parser | None:
     if parsers is None:
         parsers = _local.parsers = {}
     if language not in parsers:
+        from tree_sitter import Parser  # loaded by `get_language` already
+
         lang = get_language(language)
         parsers[language] = Parser(lang) if lang is not None else None
     return parsers[language]
@@ -415,6 +421,8 @@ def get_query(language: str, *, with_errors: bool = False) -> Query | None:
     `with_errors` adds the patterns `(ERROR) @error` and `(MISSING) @missing`: the one pass
     over a tree that has errors then also counts them.
     """
+    from tree_sitter import Query  # loaded by `get_language` already
+
     lang = get_language(language)
     spec = _GRAMMAR_BY_NAME.get(language)
     if lang is None or spec is None:
