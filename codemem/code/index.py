@@ -86,7 +86,7 @@ class CodeIndex:
         # The settings loaded here and what `search_settings` read back, each with the
         # `layers_key` they came from.
         self._loaded: tuple[str, Config] | None = None
-        self._recorded: tuple[str, SearchSettings] | None = None
+        self._recorded: tuple[str, SearchSettings | None] | None = None
         self._stamp: tuple[int, int] | None = None  # of the tag store file last loaded
         self._tags: TagStore | None = None
         self._graph: RefGraph | None = None
@@ -132,17 +132,16 @@ class CodeIndex:
             return self._config
         key = self._settings_key
         if self._recorded is None or self._recorded[0] != key:
-            self._recorded = None
+            recorded = None
             manifest = self._manifest()
             if manifest is not None:
                 try:
                     if manifest.settings_key == key:
                         recorded = read_search_snapshot(manifest.search_settings)
-                        if recorded is not None:
-                            self._recorded = (key, recorded)
                 finally:
                     manifest.close()
-        return self._recorded[1] if self._recorded is not None else self.config
+            self._recorded = (key, recorded)  # None: validated (`config`) while the key holds
+        return self._recorded[1] or self.config
 
     # -- the index as a whole ----------------------------------------------------------------
 
