@@ -12,6 +12,7 @@ from codemem.code.fusion import (
     apply_priors,
     later_tests_down,
     rank_files,
+    rrf,
 )
 from codemem.code.languages import is_prose
 from codemem.code.query import analyze_query
@@ -251,3 +252,22 @@ def test_examples_rank_below_the_library_unless_asked_for():
         "_examples/limits/main.go": 1.0
     }
     assert not analyze_query(ISSUE + " For example, with partial=True.").asks_for_examples
+
+
+def test_a_list_given_shares_votes_each_entry_by_its_share():
+    lists = {"paths": ["a.py", "b.py"], "stems": ["b.py", "c.py"]}
+    scores = rrf(lists, {"paths": 1.0, "stems": 0.5}, 20, {"stems": [1.0, 0.25]})
+    assert scores == {
+        "a.py": 1.0 / 21,
+        "b.py": 1.0 / 22 + 0.5 / 21,
+        "c.py": 0.5 * 0.25 / 22,
+    }
+
+
+def test_a_file_name_the_query_only_partly_holds_votes_a_share():
+    query = analyze_query("plugin state")
+    results = StageResults(
+        stems=[Candidate("lua/state.lua", 0.5), Candidate("lua/plugin.lua", 0.25)]
+    )
+    scores = rank_files(results, query, {}, {}, test_prior=False, depth_prior=False)
+    assert scores == {"lua/state.lua": 0.5 / 21, "lua/plugin.lua": 0.5 * 0.5 / 22}
