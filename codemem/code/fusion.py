@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from codemem.code.cochange import CoChange, companions
-from codemem.code.files import is_example_path, is_test_path
+from codemem.code.files import is_borrowed_path, is_example_path, is_test_path
 from codemem.code.languages import is_prose
 from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
@@ -31,6 +31,9 @@ STAGE_WEIGHTS = {
 TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
+# An issue report's fix is rarely in vendored, third-party or legacy copies (`is_borrowed_path`):
+# they repeat the words of the code they copy. A question may ask about them, so only reports.
+BORROWED_FACTOR = 0.5
 # A file name the query matches this well (`stages.stem_matches`: half its words, or all of
 # them by words a few files share) gets the name stage's whole vote; a weaker match a share.
 STEM_FULL_MATCH = 0.5
@@ -134,8 +137,9 @@ def apply_priors(
     graph_prior: bool = True,
     depth_prior: bool = True,
 ) -> dict[str, float]:
-    """Light priors: tests, examples and prose below code unless asked for; central files up;
-    of two files of the same name ranked alike, the one nearer the root first."""
+    """Light priors: tests, examples and prose below code unless asked for, and, for an issue
+    report, vendored and legacy code; central files up; of two files of the same name ranked
+    alike, the one nearer the root first."""
     if test_prior:
         factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
         doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
@@ -146,6 +150,8 @@ def apply_priors(
                 scores[path] *= doc_factor
             if is_example_path(path):
                 scores[path] *= example_prior(query)
+            if query.is_report and is_borrowed_path(path):
+                scores[path] *= BORROWED_FACTOR
     if graph_prior and centrality:
         top = max(centrality.values()) or 1.0
         for path in scores:

@@ -7,6 +7,7 @@ from pathlib import Path
 from codemem.code.extract import ExtractSettings, extract_file
 from codemem.code.files import path_skip_reason
 from codemem.code.fusion import (
+    BORROWED_FACTOR,
     LATER_TEST_FACTOR,
     StageResults,
     apply_priors,
@@ -271,3 +272,16 @@ def test_a_file_name_the_query_only_partly_holds_votes_a_share():
     )
     scores = rank_files(results, query, {}, {}, test_prior=False, depth_prior=False)
     assert scores == {"lua/state.lua": 0.5 / 21, "lua/plugin.lua": 0.5 * 0.5 / 22}
+
+
+def test_an_issue_report_puts_vendored_and_legacy_copies_below_the_code():
+    paths = ["lib/compress.c", "contrib/linux/compress.c", "lib/legacy/v01.c", "third_party/z.c"]
+    languages = dict.fromkeys(paths, "c")
+    report = apply_priors(
+        dict.fromkeys(paths, 1.0), analyze_query(ISSUE), languages, {}, depth_prior=False
+    )
+    assert report == {"lib/compress.c": 1.0} | dict.fromkeys(paths[1:], BORROWED_FACTOR)
+    question = apply_priors(
+        dict.fromkeys(paths, 1.0), analyze_query("zlib compress"), languages, {}, depth_prior=False
+    )
+    assert question == dict.fromkeys(paths, 1.0)  # a question may be about the copy
