@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from codemem.code.cochange import CoChange, companions
 from codemem.code.files import is_borrowed_path, is_example_path, is_test_path
-from codemem.code.languages import is_prose
+from codemem.code.languages import is_prose, language_for_path
 from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
 
@@ -46,6 +46,10 @@ COMPANION_WEIGHT = 0.25  # × the top score × P(companion | anchor)
 COMPANION_LIMIT = 20  # the best companions considered (only a few slots are left)
 COMPANION_SURE = 0.5  # a companion this likely goes straight below the kept files...
 COMPANION_SLOTS = 1  # ...this many at most
+# An issue report's documentation, changelog or manifest that changed with the best files:
+# only the history finds them, and in the dev sets such a companion was a fixed file about
+# twice as often as a source file as likely to change; its odds count this much more.
+PROSE_COMPANION_FACTOR = 1.5
 # Used files: what the best file takes names from, raised below the kept files, for issue
 # reports only (a question asks for one place; a reported problem's fix often spans files).
 USED_ANCHORS = 1
@@ -351,13 +355,18 @@ def add_companions(
     """Raise the files that usually changed with the best-ranked ones, in place, never
     above the `keep`-th file (`kept`, when the caller has them); the anchors are the first of
     those. `present` keeps those of the given paths that are indexed now (history names
-    deleted files too); tests join only when the query asks for them."""
+    deleted files too); tests join only when the query asks for them; for an issue report,
+    prose (docs, changelogs, manifests) counts `PROSE_COMPANION_FACTOR` more."""
     if not scores:
         return
     kept = kept or kept_files(scores, keep)
     top, ceiling = kept.top, kept.ceiling
     kept_set = set(kept.files)
     proposed = companions(cochange, kept.files[:anchors])
+    if query.is_report:
+        for path in proposed:
+            if is_prose(path, language_for_path(path)):
+                proposed[path] *= PROSE_COMPANION_FACTOR
     found = {
         path: proposed[path]
         for path in sorted(proposed, key=lambda p: (-proposed[p], p))
