@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemem")
 
 LEVELS = ("file", "symbol", "chunk")
+# Full-text chunks a search ranks files from: a file's rank counts its best few chunks, and a
+# deeper list finds more of them (in the dev sets 300 put more fixed files first than 200;
+# `benchmarks/fusion_lab.py` records this depth).
+CHUNK_DEPTH = 300
 FILE_REPEAT_DECAY = 0.5  # each further span of an already listed file counts this much less
 FILE_RANK_WEIGHT = 6.0  # how much a span's file's rank counts, against its own stage ranks
 
@@ -180,13 +184,13 @@ class Searcher:
             raise UsageError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
         opts = self.config.search
         query = analyze_query(text, enabled=opts.query_analysis)
-        results = self.collect(query, depth=max(200, k * 20))
+        results = self.collect(query, depth=max(CHUNK_DEPTH, k * 20))
         file_scores = self.rank_files(results, query)
         if level == "file":
             return self._file_hits(file_scores, k)
         return self._span_hits(file_scores, results, k, level, query)
 
-    def collect(self, query: AnalyzedQuery, depth: int = 200) -> StageResults:
+    def collect(self, query: AnalyzedQuery, depth: int = CHUNK_DEPTH) -> StageResults:
         """Run every enabled stage for one query."""
         opts = self.config.search
         if query.frames:
