@@ -36,7 +36,7 @@ from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa
 from codemem.code.graph_rank import is_ignored_name  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
-from codemem.code.search import CHUNK_DEPTH, Searcher  # noqa: E402
+from codemem.code.search import Searcher, chunk_depth  # noqa: E402
 from codemem.code.tags import TagStore  # noqa: E402
 from codemem.config import load_config  # noqa: E402
 from codemem.config.core import SearchConfig  # noqa: E402
@@ -134,12 +134,12 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     prose = analyze_query(text)
     query_module.TRACE_LINES_AS_PROSE = False
     bm25_plain = (
-        stages.bm25_chunks(searcher.store, plain, CHUNK_DEPTH),
+        stages.bm25_chunks(searcher.store, plain, chunk_depth(plain)),
         stages.bm25_files(searcher.store, plain, 100),
     )
     bm25_prose = (
         (
-            stages.bm25_chunks(searcher.store, prose, CHUNK_DEPTH),
+            stages.bm25_chunks(searcher.store, prose, chunk_depth(prose)),
             stages.bm25_files(searcher.store, prose, 100),
         )
         if prose.fts_query() != query.fts_query()

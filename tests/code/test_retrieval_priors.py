@@ -17,6 +17,7 @@ from codemem.code.fusion import (
 )
 from codemem.code.languages import is_prose
 from codemem.code.query import analyze_query
+from codemem.code.search import CHUNK_DEPTH, REPORT_CHUNK_DEPTH, chunk_depth
 from codemem.code.stages import Candidate
 
 ISSUE = (
@@ -285,3 +286,9 @@ def test_an_issue_report_puts_vendored_and_legacy_copies_below_the_code():
         dict.fromkeys(paths, 1.0), analyze_query("zlib compress"), languages, {}, depth_prior=False
     )
     assert question == dict.fromkeys(paths, 1.0)  # a question may be about the copy
+
+
+def test_an_issue_report_ranks_files_from_a_deeper_chunk_list():
+    assert chunk_depth(analyze_query(ISSUE)) == REPORT_CHUNK_DEPTH == 300
+    assert chunk_depth(analyze_query("partial loading of nested fields")) == CHUNK_DEPTH == 200
+    assert chunk_depth(analyze_query("nested fields"), k=50) == 1000  # k * 20 when more
