@@ -36,7 +36,7 @@ from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa
 from codemem.code.graph_rank import is_ignored_name  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
-from codemem.code.search import Searcher  # noqa: E402
+from codemem.code.search import Searcher, chunk_depth  # noqa: E402
 from codemem.code.tags import TagStore  # noqa: E402
 from codemem.config import load_config  # noqa: E402
 from codemem.config.core import SearchConfig  # noqa: E402
@@ -116,7 +116,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     """Every stage's output for one instance, and what the offline stages need to rerun."""
     text = item["problem_statement"]
     query = analyze_query(text)
-    results = searcher.collect(query, depth=300)
+    results = searcher.collect(query)  # at the depth a search uses
     ranked = searcher.rank_files(results, query)
     top = sorted(ranked, key=lambda p: -ranked[p])[:USES_RECORDED]
     # What the used files are derived from, recorded whether or not the stage is on.
@@ -134,12 +134,12 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     prose = analyze_query(text)
     query_module.TRACE_LINES_AS_PROSE = False
     bm25_plain = (
-        stages.bm25_chunks(searcher.store, plain, 300),
+        stages.bm25_chunks(searcher.store, plain, chunk_depth(plain)),
         stages.bm25_files(searcher.store, plain, 100),
     )
     bm25_prose = (
         (
-            stages.bm25_chunks(searcher.store, prose, 300),
+            stages.bm25_chunks(searcher.store, prose, chunk_depth(prose)),
             stages.bm25_files(searcher.store, prose, 100),
         )
         if prose.fts_query() != query.fts_query()

@@ -3,21 +3,20 @@
 Read at search time from the tag store (the file's references) and the lexicon's name index
 (who defines each name), both of which every index run keeps current, full or incremental;
 the reference graph is rebuilt by full runs only, so its file pairs lack new and renamed
-files. A name links the way it does in the graph (`graph_rank`): ignored names and names
-defined in more than `MAX_DEFINERS` files link nothing, and a use counts
-`name_weight(name, definers) * sqrt(uses)`, split over the files defining it. Only a file's
-strongest references are looked up (`USED_NAMES`), so a large file costs what a small one does.
+files. A name links the way it does in the graph, by `graph_rank.use_weight` (ignored names
+and names defined in more than `MAX_DEFINERS` files link nothing), here split over the files
+defining it. Only a file's strongest references are looked up (`USED_NAMES`), so a large
+file costs what a small one does.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from functools import cached_property, lru_cache
-from math import sqrt
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from codemem.code.graph_rank import MAX_DEFINERS, is_ignored_name, name_weight
+from codemem.code.graph_rank import is_ignored_name, use_weight
 
 if TYPE_CHECKING:
     from codemem.code.tags import TagStore
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 Definers = Callable[[Iterable[str]], Mapping[str, Iterable[str]]]  # names -> name -> files
 
 USED_NAMES = 64  # a file's references looked up (the strongest); more changed no ranking
-
-_name_weight = lru_cache(maxsize=1 << 16)(name_weight)  # a session's searches meet the same names
 
 
 def used_files(
@@ -36,9 +33,10 @@ def used_files(
     weights: dict[str, float] = defaultdict(float)
     for name, count in references.items():
         files = set(definers.get(name, ()))
-        if not files or len(files) > MAX_DEFINERS:
+        weight = use_weight(name, len(files), count)
+        if not weight:
             continue
-        share = _name_weight(name, len(files)) * sqrt(count) / len(files)
+        share = weight / len(files)
         for file in files - {path}:
             weights[file] += share
     return sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -68,6 +66,6 @@ def strongest_names(references: Mapping[str, int], limit: int = USED_NAMES) -> d
     large file costs no more lookups than a small one; ties by name."""
     if len(references) <= limit:
         return dict(references)
-    strength = {n: _name_weight(n, 1) * sqrt(c) for n, c in references.items()}
+    strength = {n: use_weight(n, 1, c) for n, c in references.items()}
     kept = sorted(references, key=lambda n: (-strength[n], n))[:limit]
     return {n: references[n] for n in kept}

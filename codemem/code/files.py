@@ -298,6 +298,30 @@ _EXAMPLE_DIRS = frozenset(
 )
 
 
+# Code a project carries but does not write: vendored and third-party copies, old versions.
+_BORROWED_DIRS = frozenset(
+    {
+        "contrib",
+        "vendor",
+        "vendored",
+        "third_party",
+        "third-party",
+        "thirdparty",
+        "external",
+        "deps",
+        "dependencies",
+        "legacy",
+    }
+)
+
+
+@lru_cache(maxsize=16384)  # a search asks again for the same candidates' paths
+def is_borrowed_path(path: str) -> bool:
+    """Whether a path is in a folder of vendored, third-party or legacy code (`contrib/`,
+    `third_party/`, `lib/legacy/`): a copy of something kept elsewhere, rarely what a fix edits."""
+    return any(p.lower() in _BORROWED_DIRS for p in path.split("/")[:-1])
+
+
 @lru_cache(maxsize=16384)  # a search asks again for the same candidates' paths
 def is_example_path(path: str) -> bool:
     """Whether a path is example or demo code: it shows the library in use, it is not it."""

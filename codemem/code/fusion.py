@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from codemem.code.cochange import CoChange, companions
-from codemem.code.files import is_example_path, is_test_path
-from codemem.code.languages import is_prose
+from codemem.code.files import is_borrowed_path, is_example_path, is_test_path
+from codemem.code.languages import is_prose, language_for_path
 from codemem.code.query import AnalyzedQuery
 from codemem.code.stages import Candidate
 
@@ -31,6 +31,9 @@ STAGE_WEIGHTS = {
 TEST_FACTOR = 0.6  # tests below the code they test...
 EXAMPLE_FACTOR = 0.6  # ...examples below the code they use...
 DOC_FACTOR = 0.5  # ...and prose and configuration below code, unless the query asks for them
+# An issue report's fix is rarely in vendored, third-party or legacy copies (`is_borrowed_path`):
+# they repeat the words of the code they copy. A question may ask about them, so only reports.
+BORROWED_FACTOR = 0.5
 # A file name the query matches this well (`stages.stem_matches`: half its words, or all of
 # them by words a few files share) gets the name stage's whole vote; a weaker match a share.
 STEM_FULL_MATCH = 0.5
@@ -43,6 +46,10 @@ COMPANION_WEIGHT = 0.25  # × the top score × P(companion | anchor)
 COMPANION_LIMIT = 20  # the best companions considered (only a few slots are left)
 COMPANION_SURE = 0.5  # a companion this likely goes straight below the kept files...
 COMPANION_SLOTS = 1  # ...this many at most
+# An issue report's documentation, changelog or manifest that changed with the best files:
+# only the history finds them, and in the dev sets such a companion was a fixed file about
+# twice as often as a source file as likely to change; its odds count this much more.
+PROSE_COMPANION_FACTOR = 1.5
 # Used files: what the best file takes names from, raised below the kept files, for issue
 # reports only (a question asks for one place; a reported problem's fix often spans files).
 USED_ANCHORS = 1
@@ -105,13 +112,22 @@ def files_by_chunks(chunks: list[Candidate]) -> list[str]:
     return sorted(scores, key=lambda p: -scores[p])
 
 
-def rrf(lists: dict[str, list[str]], weights: dict[str, float], k: int) -> dict[str, float]:
-    """Weighted reciprocal-rank fusion: each list votes w / (k + rank)."""
+def rrf(
+    lists: dict[str, list[str]],
+    weights: dict[str, float],
+    k: int,
+    shares: Mapping[str, Sequence[float]] | None = None,
+) -> dict[str, float]:
+    """Weighted reciprocal-rank fusion: each list votes w / (k + rank), an entry of a list
+    given `shares` that share of it (a file name the query only partly holds)."""
     scores: dict[str, float] = defaultdict(float)
+    shares = shares or {}
     for stage, keys in lists.items():
         w = weights.get(stage, 1.0)
+        part = shares.get(stage)
         for rank, key in enumerate(keys):
-            scores[key] += w / (k + rank + 1)
+            vote = w if part is None else w * part[rank]
+            scores[key] += vote / (k + rank + 1)
     return scores
 
 
@@ -125,8 +141,9 @@ def apply_priors(
     graph_prior: bool = True,
     depth_prior: bool = True,
 ) -> dict[str, float]:
-    """Light priors: tests, examples and prose below code unless asked for; central files up;
-    of two files of the same name ranked alike, the one nearer the root first."""
+    """Light priors: tests, examples and prose below code unless asked for, and, for an issue
+    report, vendored and legacy code; central files up; of two files of the same name ranked
+    alike, the one nearer the root first."""
     if test_prior:
         factor = 1 / TEST_FACTOR if query.asks_for_tests else TEST_FACTOR
         doc_factor = 1.0 if query.asks_for_docs else DOC_FACTOR
@@ -137,6 +154,8 @@ def apply_priors(
                 scores[path] *= doc_factor
             if is_example_path(path):
                 scores[path] *= example_prior(query)
+            if query.is_report and is_borrowed_path(path):
+                scores[path] *= BORROWED_FACTOR
     if graph_prior and centrality:
         top = max(centrality.values()) or 1.0
         for path in scores:
@@ -188,12 +207,9 @@ def rank_files(
     (given `uses`, for an issue report), the headers and sources of the best ones (given
     `with_stem`, the indexed files by `file_stem`, for an issue report) and (given the
     repository's history) the files that usually change with the best ones."""
-    lists = results.file_lists()
-    del lists["stems"]  # voted below, each by how well the query names the file
-    scores = rrf(lists, STAGE_WEIGHTS, rrf_k)
-    for rank, cand in enumerate(results.stems):
-        share = min(1.0, cand.score / STEM_FULL_MATCH)
-        scores[cand.path] += STAGE_WEIGHTS["stems"] * share / (rrf_k + rank + 1)
+    # A file name votes by how well the query names the file (one candidate per file).
+    stem_shares = [min(1.0, cand.score / STEM_FULL_MATCH) for cand in results.stems]
+    scores = rrf(results.file_lists(), STAGE_WEIGHTS, rrf_k, {"stems": stem_shares})
     scores = apply_priors(
         scores,
         query,
@@ -203,35 +219,53 @@ def rank_files(
         graph_prior=graph_prior,
         depth_prior=depth_prior,
     )
+    if not scores:
+        return scores
+    # Every step below moves files under the kept ones only, so these stay what they are.
+    kept = kept_files(scores, COMPANION_KEEP)
     if test_prior and query.is_report and not query.asks_for_tests:
-        later_tests_down(scores)
+        later_tests_down(scores, kept=kept)
     if uses is not None and query.is_report:
-        add_used(scores, uses, query)
+        add_used(scores, uses, query, kept=kept)
     if with_stem is not None and query.is_report:
-        add_counterparts(scores, with_stem)
+        add_counterparts(scores, with_stem, kept=kept)
     if cochange is not None:
-        add_companions(scores, cochange, query, present)
+        add_companions(scores, cochange, query, present, kept=kept)
     return scores
 
 
-def kept_files(scores: dict[str, float], keep: int) -> tuple[list[str], float, float]:
-    """The `keep` best files (ties in the order scored), the top score, and the ceiling a file
-    raised below them may reach (just under the last of them)."""
+@dataclass(frozen=True)
+class Kept:
+    """The best files of a ranking, which the steps after the priors never move."""
+
+    files: list[str]  # best first (ties in the order scored)
+    top: float  # the best score
+    ceiling: float  # what a file raised below them may reach: just under the last of them
+
+
+def kept_files(scores: dict[str, float], keep: int) -> Kept:
+    """The `keep` best files of `scores` (which is not empty), the top score and the ceiling."""
     ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
-    return ranked, scores[ranked[0]], scores[ranked[-1]] * 0.999
+    return Kept(ranked, scores[ranked[0]], scores[ranked[-1]] * 0.999)
 
 
 def later_tests_down(
-    scores: dict[str, float], *, keep: int = COMPANION_KEEP, factor: float = LATER_TEST_FACTOR
+    scores: dict[str, float],
+    *,
+    keep: int = COMPANION_KEEP,
+    factor: float = LATER_TEST_FACTOR,
+    kept: Kept | None = None,
 ) -> None:
-    """Tests below the `keep` best files count `factor` less, in place: past the entry points
-    an issue report's fix spans code (the files it uses, those that change with it), and a
-    test there takes a slot from one. The kept files stay what the stages and priors gave."""
+    """Tests below the `keep` best files (`kept`, when the caller has them) count `factor`
+    less, in place: past the entry points an issue report's fix spans code (the files it uses,
+    those that change with it), and a test there takes a slot from one. The kept files stay
+    what the stages and priors gave."""
     if len(scores) <= keep:
         return
-    kept = set(kept_files(scores, keep)[0])
+    kept = kept or kept_files(scores, keep)
+    kept_set = set(kept.files)
     for path in scores:
-        if path not in kept and is_test_path(path):
+        if path not in kept_set and is_test_path(path):
             scores[path] *= factor
 
 
@@ -260,17 +294,18 @@ def add_counterparts(
     *,
     keep: int = COMPANION_KEEP,
     weight: float = COUNTERPART_WEIGHT,
+    kept: Kept | None = None,
 ) -> None:
     """Raise, in place and never above the `keep`-th file, the header or source of each kept
     C-family file (`counterparts`), proposed by a stage or not; tests are left where they are."""
     if len(scores) <= keep:
         return
-    ranked, top, ceiling = kept_files(scores, keep)
-    kept = set(ranked)
-    for anchor in ranked:
+    kept = kept or kept_files(scores, keep)
+    kept_set = set(kept.files)
+    for anchor in kept.files:
         for path in counterparts(anchor, with_stem):
-            if path not in kept and not is_test_path(path):
-                scores[path] = min(ceiling, scores.get(path, 0.0) + weight * top)
+            if path not in kept_set and not is_test_path(path):
+                scores[path] = min(kept.ceiling, scores.get(path, 0.0) + weight * kept.top)
 
 
 def add_used(
@@ -281,25 +316,26 @@ def add_used(
     keep: int = COMPANION_KEEP,
     anchors: int = USED_ANCHORS,
     weight: float = USED_WEIGHT,
+    kept: Kept | None = None,
 ) -> None:
     """Raise, in place and never above the `keep`-th file, the candidates the best-ranked files
     use: a fix that spans files often reaches into what its entry point calls. Only files some
     stage proposed (they match the query too) move; tests only when the query asks for them."""
     if len(scores) <= keep:
         return
-    ranked, top, ceiling = kept_files(scores, keep)
-    kept = set(ranked)
+    kept = kept or kept_files(scores, keep)
+    kept_set = set(kept.files)
     share: dict[str, float] = defaultdict(float)
-    for anchor in ranked[:anchors]:
+    for anchor in kept.files[:anchors]:
         used = uses(anchor)
         total = sum(w for _, w in used) or 1.0
         for path, w in used:
-            if path not in scores or path in kept:
+            if path not in scores or path in kept_set:
                 continue
             if query.asks_for_tests or not is_test_path(path):
                 share[path] += w / total
     for path, part in share.items():
-        scores[path] = min(ceiling, scores[path] + weight * top * part)
+        scores[path] = min(kept.ceiling, scores[path] + weight * kept.top * part)
 
 
 def add_companions(
@@ -314,20 +350,27 @@ def add_companions(
     limit: int = COMPANION_LIMIT,
     sure: float = COMPANION_SURE,
     slots: int = COMPANION_SLOTS,
+    kept: Kept | None = None,
 ) -> None:
     """Raise the files that usually changed with the best-ranked ones, in place, never
-    above the `keep`-th file. `present` keeps those of the given paths that are indexed now
-    (history names deleted files too); tests join only when the query asks for them."""
+    above the `keep`-th file (`kept`, when the caller has them); the anchors are the first of
+    those. `present` keeps those of the given paths that are indexed now (history names
+    deleted files too); tests join only when the query asks for them; for an issue report,
+    prose (docs, changelogs, manifests) counts `PROSE_COMPANION_FACTOR` more."""
     if not scores:
         return
-    ranked, top, _ = kept_files(scores, max(keep, anchors))
-    kept = set(ranked[:keep])
-    ceiling = scores[ranked[len(kept) - 1]] * 0.999
-    proposed = companions(cochange, ranked[:anchors])
+    kept = kept or kept_files(scores, keep)
+    top, ceiling = kept.top, kept.ceiling
+    kept_set = set(kept.files)
+    proposed = companions(cochange, kept.files[:anchors])
+    if query.is_report:
+        for path in proposed:
+            if is_prose(path, language_for_path(path)):
+                proposed[path] *= PROSE_COMPANION_FACTOR
     found = {
         path: proposed[path]
         for path in sorted(proposed, key=lambda p: (-proposed[p], p))
-        if path not in kept and (query.asks_for_tests or not is_test_path(path))
+        if path not in kept_set and (query.asks_for_tests or not is_test_path(path))
     }
     found = dict(list(found.items())[: 3 * limit])  # some are gone since they changed
     indexed = present(found) if present is not None else found

@@ -156,7 +156,7 @@ def _lay_out(
         edge_key[at] = lone_keys
         edge_weight[at] = UNREFERENCED_WEIGHT
     # Uses: each points at every definer of its name, in the definers' order; a linking name
-    # has at most MAX_DEFINERS of them.
+    # has at most MAX_DEFINERS of them. The weight is `graph_rank.use_weight`, over arrays.
     u_name, u_file, u_count = uses
     for lo in range(0, len(u_name), EDGE_CHUNK // MAX_DEFINERS):
         hi = min(lo + EDGE_CHUNK // MAX_DEFINERS, len(u_name))

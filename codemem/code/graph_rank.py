@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from functools import lru_cache
+from math import sqrt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -87,6 +89,19 @@ def name_weight(name: str, definers: int) -> float:
     if definers > 5:
         weight *= 0.1
     return weight
+
+
+_cached_name_weight = lru_cache(maxsize=1 << 16)(name_weight)  # searches meet the same names
+
+
+def use_weight(name: str, definers: int, uses: int) -> float:
+    """The weight of the edge from a file using `name` `uses` times to each of the `definers`
+    files defining it: `name_weight` × √uses, and 0 for a name that links nothing (ignored, or
+    defined in no file or in more than `MAX_DEFINERS`). `graph_build` computes the same over
+    arrays; `file_uses` per file at search time."""
+    if not 0 < definers <= MAX_DEFINERS or is_ignored_name(name):
+        return 0.0
+    return _cached_name_weight(name, definers) * sqrt(uses)
 
 
 def pagerank(

@@ -45,6 +45,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemem")
 
 LEVELS = ("file", "symbol", "chunk")
+# Full-text chunks a search ranks files from: a file's rank counts its best few chunks. An issue
+# report's many words match many chunks a little, so it needs a deeper list to find a file's
+# several chunks (in the dev sets 300 put more fixed files first than 200, 400 or 600; a short
+# query's files, in semble's, did best at 200).
+CHUNK_DEPTH = 200
+REPORT_CHUNK_DEPTH = 300
 FILE_REPEAT_DECAY = 0.5  # each further span of an already listed file counts this much less
 FILE_RANK_WEIGHT = 6.0  # how much a span's file's rank counts, against its own stage ranks
 
@@ -72,6 +78,11 @@ class Hit:
             "kind": self.kind,
             "language": self.language,
         }
+
+
+def chunk_depth(query: AnalyzedQuery, k: int = 10) -> int:
+    """How many full-text chunks a search for the best `k` hits ranks files from."""
+    return max(REPORT_CHUNK_DEPTH if query.is_report else CHUNK_DEPTH, k * 20)
 
 
 class Searcher:
@@ -180,15 +191,16 @@ class Searcher:
             raise UsageError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
         opts = self.config.search
         query = analyze_query(text, enabled=opts.query_analysis)
-        results = self.collect(query, depth=max(200, k * 20))
+        results = self.collect(query, depth=chunk_depth(query, k))
         file_scores = self.rank_files(results, query)
         if level == "file":
             return self._file_hits(file_scores, k)
         return self._span_hits(file_scores, results, k, level, query)
 
-    def collect(self, query: AnalyzedQuery, depth: int = 200) -> StageResults:
-        """Run every enabled stage for one query."""
+    def collect(self, query: AnalyzedQuery, depth: int | None = None) -> StageResults:
+        """Run every enabled stage for one query (`depth` chunks: `chunk_depth` by default)."""
         opts = self.config.search
+        depth = depth or chunk_depth(query)
         if query.frames:
             stages.weigh_frames(query.frames, self.manifest)
         results = StageResults(

@@ -66,6 +66,17 @@ def test_companions_join_below_the_kept_files_and_never_move_them():
     assert scores["CHANGELOG.md"] == 0.25 * 1.0 * (2 / 10)  # × the top score × its share
 
 
+def test_an_issue_reports_prose_companions_count_more():
+    cochange = CoChange.from_commits(COMMITS)
+    report = analyze_query(" ".join(["zip fails on empty input and drops the header."] * 4))
+    assert report.is_report
+    for query, changelog in ((analyze_query("zip"), 2 / 10), (report, 1.5 * 2 / 10)):
+        scores = {"src/zip.c": 1.0, "a.c": 0.9, "b.c": 0.8, "c.c": 0.7, "d.c": 0.6}
+        add_companions(scores, cochange, query)
+        assert scores["CHANGELOG.md"] == pytest.approx(0.25 * 1.0 * changelog)
+        assert scores["src/zip.h"] < scores["d.c"]  # a source file's odds as they are
+
+
 def test_companions_must_be_indexed_and_tests_join_only_when_asked():
     cochange = CoChange.from_commits(COMMITS)
     scores = {"src/zip.c": 1.0}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from codemem.code.file_uses import FileUses, strongest_names, used_files
-from codemem.code.graph_rank import MAX_DEFINERS
+from codemem.code.graph_rank import MAX_DEFINERS, use_weight
 from codemem.code.indexer import refresh_index
 from codemem.code.lexicon import Lexicon
 from codemem.code.manifest import Manifest
@@ -95,3 +95,11 @@ def test_a_search_with_the_stage_on_reads_the_used_files(repo_factory):
     assert uses is not None and "shop/inventory.py" in dict(uses("shop/cart.py"))
     config.search.uses = False
     assert Searcher(ws, config).uses() is None
+
+
+def test_a_use_weighs_what_the_graph_gives_its_edge():
+    assert use_weight("parse_config", 1, 4) == 20.0  # specific: x10, sqrt(4) uses
+    assert use_weight("run", 6, 1) == 0.1  # defined in more than five files: x0.1
+    assert use_weight("helper", MAX_DEFINERS + 1, 3) == 0.0  # defined everywhere: no link
+    assert use_weight("self", 1, 9) == 0.0  # an ignored name links nothing
+    assert use_weight("missing", 0, 2) == 0.0  # defined nowhere

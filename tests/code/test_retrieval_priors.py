@@ -7,14 +7,17 @@ from pathlib import Path
 from codemem.code.extract import ExtractSettings, extract_file
 from codemem.code.files import path_skip_reason
 from codemem.code.fusion import (
+    BORROWED_FACTOR,
     LATER_TEST_FACTOR,
     StageResults,
     apply_priors,
     later_tests_down,
     rank_files,
+    rrf,
 )
 from codemem.code.languages import is_prose
 from codemem.code.query import analyze_query
+from codemem.code.search import CHUNK_DEPTH, REPORT_CHUNK_DEPTH, chunk_depth
 from codemem.code.stages import Candidate
 
 ISSUE = (
@@ -251,3 +254,41 @@ def test_examples_rank_below_the_library_unless_asked_for():
         "_examples/limits/main.go": 1.0
     }
     assert not analyze_query(ISSUE + " For example, with partial=True.").asks_for_examples
+
+
+def test_a_list_given_shares_votes_each_entry_by_its_share():
+    lists = {"paths": ["a.py", "b.py"], "stems": ["b.py", "c.py"]}
+    scores = rrf(lists, {"paths": 1.0, "stems": 0.5}, 20, {"stems": [1.0, 0.25]})
+    assert scores == {
+        "a.py": 1.0 / 21,
+        "b.py": 1.0 / 22 + 0.5 / 21,
+        "c.py": 0.5 * 0.25 / 22,
+    }
+
+
+def test_a_file_name_the_query_only_partly_holds_votes_a_share():
+    query = analyze_query("plugin state")
+    results = StageResults(
+        stems=[Candidate("lua/state.lua", 0.5), Candidate("lua/plugin.lua", 0.25)]
+    )
+    scores = rank_files(results, query, {}, {}, test_prior=False, depth_prior=False)
+    assert scores == {"lua/state.lua": 0.5 / 21, "lua/plugin.lua": 0.5 * 0.5 / 22}
+
+
+def test_an_issue_report_puts_vendored_and_legacy_copies_below_the_code():
+    paths = ["lib/compress.c", "contrib/linux/compress.c", "lib/legacy/v01.c", "third_party/z.c"]
+    languages = dict.fromkeys(paths, "c")
+    report = apply_priors(
+        dict.fromkeys(paths, 1.0), analyze_query(ISSUE), languages, {}, depth_prior=False
+    )
+    assert report == {"lib/compress.c": 1.0} | dict.fromkeys(paths[1:], BORROWED_FACTOR)
+    question = apply_priors(
+        dict.fromkeys(paths, 1.0), analyze_query("zlib compress"), languages, {}, depth_prior=False
+    )
+    assert question == dict.fromkeys(paths, 1.0)  # a question may be about the copy
+
+
+def test_an_issue_report_ranks_files_from_a_deeper_chunk_list():
+    assert chunk_depth(analyze_query(ISSUE)) == REPORT_CHUNK_DEPTH == 300
+    assert chunk_depth(analyze_query("partial loading of nested fields")) == CHUNK_DEPTH == 200
+    assert chunk_depth(analyze_query("nested fields"), k=50) == 1000  # k * 20 when more
