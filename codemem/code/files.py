@@ -299,9 +299,9 @@ _EXAMPLE_DIRS = frozenset(
 
 
 # Code a project carries but does not write: vendored and third-party copies, old versions.
+# Not `contrib/`: in many projects (Django's `django/contrib/`, Celery's) it is first-party code.
 _BORROWED_DIRS = frozenset(
     {
-        "contrib",
         "vendor",
         "vendored",
         "third_party",
@@ -317,7 +317,7 @@ _BORROWED_DIRS = frozenset(
 
 @lru_cache(maxsize=16384)  # a search asks again for the same candidates' paths
 def is_borrowed_path(path: str) -> bool:
-    """Whether a path is in a folder of vendored, third-party or legacy code (`contrib/`,
+    """Whether a path is in a folder of vendored, third-party or legacy code (`vendor/`,
     `third_party/`, `lib/legacy/`): a copy of something kept elsewhere, rarely what a fix edits."""
     return any(p.lower() in _BORROWED_DIRS for p in path.split("/")[:-1])
 

@@ -276,7 +276,7 @@ def test_a_file_name_the_query_only_partly_holds_votes_a_share():
 
 
 def test_an_issue_report_puts_vendored_and_legacy_copies_below_the_code():
-    paths = ["lib/compress.c", "contrib/linux/compress.c", "lib/legacy/v01.c", "third_party/z.c"]
+    paths = ["lib/compress.c", "vendor/linux/compress.c", "lib/legacy/v01.c", "third_party/z.c"]
     languages = dict.fromkeys(paths, "c")
     report = apply_priors(
         dict.fromkeys(paths, 1.0), analyze_query(ISSUE), languages, {}, depth_prior=False
@@ -286,6 +286,15 @@ def test_an_issue_report_puts_vendored_and_legacy_copies_below_the_code():
         dict.fromkeys(paths, 1.0), analyze_query("zlib compress"), languages, {}, depth_prior=False
     )
     assert question == dict.fromkeys(paths, 1.0)  # a question may be about the copy
+    first_party = ["django/contrib/admin/options.py", "django/db/models/query.py"]
+    kept = apply_priors(
+        dict.fromkeys(first_party, 1.0),
+        analyze_query(ISSUE),
+        dict.fromkeys(first_party, "python"),
+        {},
+        depth_prior=False,
+    )
+    assert kept == dict.fromkeys(first_party, 1.0)  # `contrib/` is often the project's own
 
 
 def test_an_issue_report_ranks_files_from_a_deeper_chunk_list():
