@@ -35,6 +35,8 @@ from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 
 # Row columns that hold their file's own value in every row: (file column, its row column).
 REPEATED = ("path", "language", "is_test")
+# The lexicon's row column in their place: each row's file, by its number in the batch.
+FILE_NUMBER = "file"
 # String columns never needed as Python strings in the indexer: packed in Arrow's layout.
 ARROW_ONLY = {CHUNKS: ("text", "search"), SYMBOLS: ("name_lower",)}
 NUMBERS = {CHUNKS: ("start_line", "end_line", "file_tokens"), SYMBOLS: ("start_line", "end_line")}
@@ -215,7 +217,11 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
     `JoinedColumn`s (what the lexicon build reads; without the `ARROW_ONLY` columns but the
     chunks' search texts, which it reads as their Arrow array) and one whose columns are Arrow
     arrays, numpy arrays or those lists (what the store writes; its file columns are the
-    lists' own)."""
+    lists' own).
+
+    The lexicon's chunk and symbol rows hold their file's number in the batch (`FILE_NUMBER`,
+    an int64 array) in place of the columns that repeat their file's value (`REPEATED`):
+    their file rows say those once."""
     ranges = _ranges(parts)
     lists, arrow = Batch(), Batch()
     for rows, a, b in ranges:
@@ -229,12 +235,14 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
         counts = [
             rows.starts[table][a + 1 : b + 1] - rows.starts[table][a:b] for rows, a, b in ranges
         ]
+        per_file = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+        file_numbers = np.repeat(np.arange(len(per_file)), per_file)
+        if names:
+            getattr(lists, table)[FILE_NUMBER] = file_numbers
         for name in names:
             parts_of = [(rows.packed[table].get(name), rows, a, b) for rows, a, b in ranges]
             if name in REPEATED and name in lists.files and all(p is None for p, *_ in parts_of):
-                file_values = lists.files[name]
-                getattr(lists, table)[name] = _repeated(file_values, counts)
-                getattr(arrow, table)[name] = _repeated_array(file_values, counts)
+                getattr(arrow, table)[name] = _repeated_array(lists.files[name], file_numbers)
                 continue
             as_list, as_arrow = _joined_column(table, parts_of)
             if as_list is not None:
@@ -257,18 +265,11 @@ def _ranges(parts: Sequence[FileRows]) -> list[tuple[PackedRows, int, int]]:
     return ranges
 
 
-def _repeated(file_values: list[Any], counts: list[np.ndarray]) -> list[Any]:
-    per_file = np.concatenate(counts).tolist() if counts else []
-    return list(chain.from_iterable(map(repeat, file_values, per_file)))
-
-
-def _repeated_array(file_values: list[Any], counts: list[np.ndarray]) -> Any:
-    """Each file's value once per row of its, as an Arrow array (taken in C)."""
+def _repeated_array(file_values: list[Any], file_numbers: np.ndarray) -> Any:
+    """Each row's file's value, as an Arrow array (taken in C)."""
     import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
 
-    per_file = np.concatenate(counts) if counts else np.zeros(0, np.int64)
-    rows = np.repeat(np.arange(len(per_file)), per_file)
-    return pa.array(file_values).take(pa.array(rows))
+    return pa.array(file_values).take(pa.array(file_numbers))
 
 
 def _joined_column(
