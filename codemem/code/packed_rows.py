@@ -347,20 +347,18 @@ def _decode_joined(data: bytes, first: int, last: int, nulls: np.ndarray | None)
 
 
 def _arrow_array(spans: list[tuple[Any, int, int]]) -> Any:
-    """One Arrow string array from the ranges' buffers (copied once, no Python strings)."""
+    """One Arrow string column over the ranges' buffers: a chunked array, a chunk a range,
+    each chunk's values the range's own bytes (nothing copied, no Python strings)."""
     import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
 
-    datas, offsets, size = [], [], 0
+    chunks = []
     for packed, lo, hi in spans:
+        if lo == hi:
+            continue
         first, last = int(packed.offsets[lo]), int(packed.offsets[hi])
-        datas.append(packed.data[first:last])
-        offsets.append(packed.offsets[lo:hi] - first + size)
-        size += last - first
-    offsets.append(np.array([size], np.int64))
-    joined = np.concatenate(offsets)
-    kind, width = (pa.string(), np.int32) if size < 2**31 else (pa.large_string(), np.int64)
-    return pa.Array.from_buffers(
-        kind,
-        len(joined) - 1,
-        [None, pa.py_buffer(joined.astype(width)), pa.py_buffer(b"".join(datas))],
-    )
+        # One worker's chunk of files: far below 2 GB, so 32-bit offsets always fit.
+        offsets = (packed.offsets[lo : hi + 1] - first).astype(np.int32)
+        data = memoryview(packed.data)[first:last]
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        chunks.append(pa.Array.from_buffers(pa.string(), hi - lo, buffers))
+    return pa.chunked_array(chunks, pa.string())
