@@ -23,14 +23,14 @@ as before: the rows are the same whichever way they travelled.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from codemem.code.columns import joined_strings
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 
 # Row columns that hold their file's own value in every row: (file column, its row column).
@@ -163,30 +163,13 @@ def _pack_column(
 
 
 def _joined_strings(values: list[Any], row_starts: np.ndarray) -> JoinedStrings | None:
-    """`values` joined, each followed by NUL (None if they cannot be: not all strings or
-    None, a value holding NUL or a lone surrogate); `row_starts`: each file's first row."""
-    nulls = None
-    try:
-        text = "\0".join([*values, ""])  # the "" puts a NUL after the last value too
-    except TypeError:  # None among them (or something that is not a string)
-        nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
-        values = ["" if v is None else v for v in values]
-        try:
-            text = "\0".join([*values, ""])
-        except TypeError:
-            return None
-    if text.count("\0") != len(values):  # a value holds NUL
+    """`values` joined, each followed by NUL (`columns.joined_strings`; None if they cannot
+    be: Arrow refuses a lone surrogate too); `row_starts`: each file's first row."""
+    joined = joined_strings(values)
+    if joined is None:
         return None
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it, as it did before
-        return None
-    if len(data) == len(text):  # ASCII: a byte a character, the lengths are the strings'
-        ends = np.fromiter(map(len, values), np.int64, len(values)) + 1
-        np.cumsum(ends, out=ends)
-    else:  # where each value ends, from the NUL bytes
-        ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0) + 1
-    return JoinedStrings(data, np.concatenate(([0], ends))[row_starts], nulls)
+    data, offsets, nulls = joined
+    return JoinedStrings(data, offsets[row_starts], nulls)
 
 
 def _arrow_strings(values: list[Any]) -> ArrowStrings | None:
