@@ -39,6 +39,8 @@ REPEATED = ("path", "language", "is_test")
 FILE_NUMBER = "file"
 # String columns never needed as Python strings in the indexer: packed in Arrow's layout.
 ARROW_ONLY = {CHUNKS: ("text", "search"), SYMBOLS: ("name_lower",)}
+# Of those, the columns only the lexicon build reads (the tables do not store them).
+LEXICON_ONLY = {(CHUNKS, "search")}
 NUMBERS = {CHUNKS: ("start_line", "end_line", "file_tokens"), SYMBOLS: ("start_line", "end_line")}
 ROW_TABLES = (CHUNKS, SYMBOLS)
 
@@ -227,7 +229,7 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
             if name in REPEATED and name in lists.files and all(p is None for p, *_ in parts_of):
                 getattr(arrow, table)[name] = _repeated_array(lists.files[name], file_numbers)
                 continue
-            as_list, as_arrow = _joined_column(table, parts_of)
+            as_list, as_arrow = _joined_column(table, name, parts_of)
             if as_list is not None:
                 getattr(lists, table)[name] = as_list
             elif (table, name) == (CHUNKS, "search"):  # the lexicon build reads Arrow texts
@@ -256,14 +258,16 @@ def _repeated_array(file_values: list[Any], file_numbers: np.ndarray) -> Any:
 
 
 def _joined_column(
-    table: str, parts: list[tuple[Packed | None, PackedRows, int, int]]
+    table: str, name: str, parts: list[tuple[Packed | None, PackedRows, int, int]]
 ) -> tuple[Any, Any]:
     """A column's values over the ranges: (a list or None for `ARROW_ONLY` columns, what
     the store takes)."""
     spans = [(p, int(rows.starts[table][a]), int(rows.starts[table][b])) for p, rows, a, b in parts]
     kinds = {type(p) for p, _, _ in spans}
     if kinds == {ArrowStrings}:
-        return None, _arrow_array(spans)
+        if (table, name) in LEXICON_ONLY:  # the lexicon build copies them once, together
+            return None, _arrow_chunks(spans)
+        return None, _arrow_array(spans)  # LanceDB writes one array faster than chunks
     if kinds == {JoinedStrings}:
         column = _joined_strings_column([(p, rows, a, b) for p, rows, a, b in parts], spans)
         return column, column.arrow()
@@ -330,7 +334,27 @@ def _decode_joined(data: bytes, first: int, last: int, nulls: np.ndarray | None)
 
 
 def _arrow_array(spans: list[tuple[Any, int, int]]) -> Any:
-    """One Arrow string column over the ranges' buffers: a chunked array, a chunk a range,
+    """One Arrow string array from the ranges' buffers (copied once, no Python strings)."""
+    import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
+
+    datas, offsets, size = [], [], 0
+    for packed, lo, hi in spans:
+        first, last = int(packed.offsets[lo]), int(packed.offsets[hi])
+        datas.append(packed.data[first:last])
+        offsets.append(packed.offsets[lo:hi] - first + size)
+        size += last - first
+    offsets.append(np.array([size], np.int64))
+    joined = np.concatenate(offsets)
+    kind, width = (pa.string(), np.int32) if size < 2**31 else (pa.large_string(), np.int64)
+    return pa.Array.from_buffers(
+        kind,
+        len(joined) - 1,
+        [None, pa.py_buffer(joined.astype(width)), pa.py_buffer(b"".join(datas))],
+    )
+
+
+def _arrow_chunks(spans: list[tuple[Any, int, int]]) -> Any:
+    """An Arrow string column over the ranges' buffers: a chunked array, a chunk a range,
     each chunk's values the range's own bytes (nothing copied, no Python strings)."""
     import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
 
