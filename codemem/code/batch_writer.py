@@ -182,7 +182,7 @@ class BatchWriter:
         # arrays (the chunk texts never made Python strings) for the store.
         rows, tables = joined_batches(pending.rows)
         if self.embedder is not None and tables.count(CHUNKS):
-            _embed_rows(self.embedder, rows, tables)
+            _embed_rows(self.embedder, tables)
         written: Future[None] | None = None
         if self.full:
             # A new folder nobody reads yet, so no order to keep between the two: LanceDB
@@ -247,21 +247,19 @@ def _embedder(ws: Workspace, config: Config) -> Embedder | None:
     return make_embedder(config.index, root=ws.root)
 
 
-def _embed_rows(embedder: Embedder, rows: Batch, tables: Batch) -> None:
+def _embed_rows(embedder: Embedder, tables: Batch) -> None:
     """Add a `vector` column to the store's chunk columns (the text embedded is
-    `embedding_text`); `rows`: the same rows as lists (`packed_rows.joined_batches`)."""
+    `embedding_text`)."""
     from codemem.code.embed import embedding_text
 
-    bodies = tables.chunks["text"]
-    if not isinstance(bodies, list):  # an Arrow array
-        bodies = bodies.to_pylist()
-    chunks = rows.chunks
-    symbols = chunks["symbol"]
-    if not isinstance(symbols, list):  # a `packed_rows.JoinedColumn`
-        symbols = symbols.tolist()
+    chunks = tables.chunks
+    paths, symbols, bodies = (
+        values if isinstance(values, list) else values.to_pylist()  # Arrow arrays
+        for values in (chunks["path"], chunks["symbol"], chunks["text"])
+    )
     texts = [
         embedding_text(path, symbol, text)
-        for path, symbol, text in zip(chunks["path"], symbols, bodies, strict=True)
+        for path, symbol, text in zip(paths, symbols, bodies, strict=True)
     ]
     tables.chunks["vector"] = [vector.tolist() for vector in embedder.embed_documents(texts)]
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 import io
 import json
 import mmap
+import operator
 import os
 import struct
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
@@ -330,10 +332,16 @@ def string_columns(strings: Iterable[str | None], *, clean: bool = False) -> tup
     """(blob, offsets) columns holding `strings`: NUL-joined UTF-8, and where each one starts
     (one more offset than strings). A string should hold no NUL (`Strings.tolist` splits on
     it); `clean`: None is stored as "" and NUL characters are left out."""
+    texts: list[Any] = strings if isinstance(strings, list) else list(strings)
+    joined = joined_strings(texts)
+    if joined is not None:
+        blob, offsets, nulls = joined
+        if nulls is not None and not clean:
+            raise TypeError("None among the strings")
+        return ("B", blob), ("q", offsets)
     import numpy as np  # writers only: a reader of column files needs no numpy
 
-    texts: list[Any] = strings if isinstance(strings, list) else list(strings)
-    # One join and one encode, the offsets found in the bytes: no Python work per string.
+    # A lone surrogate (kept as surrogateescape does), None, or NUL inside.
     try:
         blob = ("\0".join(texts) + "\0").encode("utf-8", "surrogateescape") if texts else b""
     except TypeError:  # a None among them
@@ -348,6 +356,42 @@ def string_columns(strings: Iterable[str | None], *, clean: bool = False) -> tup
     offsets = np.zeros(len(texts) + 1, np.int64)
     offsets[1:] = ends + 1
     return ("B", blob), ("q", offsets)
+
+
+def joined_strings(values: list[Any]) -> tuple[bytes, Any, Any] | None:
+    """`values`, strings or None, each followed by NUL in one UTF-8 buffer; where each one
+    starts (int64, one more offset than values); which are None (a bool array, None when
+    none is; they are stored as ""). None when they cannot be so: a value holds NUL, is
+    neither a string nor None, or holds a lone surrogate (which UTF-8 cannot encode).
+
+    One join and one encode, the offsets found from the lengths (ASCII) or the NUL bytes:
+    no Python work per string. The layout of a column file's string column, of a lexicon
+    segment's and of the strings a parser worker packs (`codemem.code.packed_rows`)."""
+    import numpy as np  # writers only: a reader of column files needs no numpy
+
+    nulls = None
+    try:
+        text = "\0".join([*values, ""])  # the "" puts a NUL after the last value too
+    except TypeError:  # None among them (or something that is not a string)
+        nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
+        values = ["" if v is None else v for v in values]
+        try:
+            text = "\0".join([*values, ""])
+        except TypeError:
+            return None
+    if text.count("\0") != len(values):  # a value holds NUL
+        return None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    offsets = np.zeros(len(values) + 1, np.int64)
+    if len(data) == len(text):  # ASCII: a byte a character, the lengths are the strings'
+        lengths = np.fromiter(map(len, values), np.int64, len(values))
+        np.cumsum(lengths + 1, out=offsets[1:])
+    else:  # where each value ends, from the NUL bytes
+        offsets[1:] = np.flatnonzero(np.frombuffer(data, np.uint8) == 0) + 1
+    return data, offsets, nulls
 
 
 def _string_columns_one_by_one(strings: Iterable[str]) -> tuple[Column, Column]:

@@ -28,7 +28,7 @@ from codemem.code.lexicon_postings import (
     distinct,
     fixed_width,
 )
-from codemem.code.packed_rows import JoinedColumn
+from codemem.code.packed_rows import FILE_NUMBER, JoinedColumn
 from codemem.code.rows import Batch
 
 SEGMENT_KIND = "codemem-lexicon"
@@ -230,15 +230,21 @@ def _grouping(row_paths: np.ndarray) -> np.ndarray | None:
     return np.argsort(row_paths, kind="stable")
 
 
+def _file_numbers(rows: dict[str, Any], paths: list[str]) -> np.ndarray:
+    """Each row's file, by its number in `paths`: given (`packed_rows.FILE_NUMBER`), or looked
+    up from the rows' paths."""
+    if FILE_NUMBER in rows:
+        return np.asarray(rows[FILE_NUMBER], np.int64)
+    index = {path: i for i, path in enumerate(paths)}
+    row_paths = rows.get("path", [])
+    return np.fromiter(map(index.__getitem__, row_paths), np.int64, len(row_paths))  # in C
+
+
 def from_batch(batch: Batch, removed: Iterable[str] = ()) -> SegmentData:
     """The segment of one batch's rows; `removed`: files whose older rows go, with no new ones."""
     files, chunks, symbols = batch.files, batch.chunks, batch.symbols
     paths: list[str] = list(files.get("path", []))
-    index = {path: i for i, path in enumerate(paths)}
-    c_path, s_path = (
-        np.fromiter(map(index.__getitem__, rows), np.int64, len(rows))  # looked up in C
-        for rows in (chunks.get("path", []), symbols.get("path", []))
-    )
+    c_path, s_path = (_file_numbers(rows, paths) for rows in (chunks, symbols))
     c_order, s_order = _grouping(c_path), _grouping(s_path)
     if c_order is not None:
         c_path = c_path[c_order]

@@ -206,8 +206,14 @@ def _concatenated(first: Texts, second: Texts) -> Texts:
     if not isinstance(first, arrow) and not isinstance(second, arrow):
         return [*first, *second]
     pool = pa.system_memory_pool()
-    parts = [_arrow_texts(texts, pool) for texts in (first, second)]
-    if parts[0].type != parts[1].type or sum(p.nbytes + len(p) for p in parts) >= SMALL_TEXTS_CHARS:
+    # A chunked array's chunks go in as they are: its texts are copied once, here.
+    parts = [
+        part
+        for texts in (first, second)
+        for part in (texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts])
+    ]
+    parts = [_arrow_texts(part, pool) for part in parts]
+    if len({p.type for p in parts}) > 1 or sum(p.nbytes + len(p) for p in parts) >= SMALL_TEXTS_CHARS:
         parts = [p.cast(pa.large_string(), memory_pool=pool) for p in parts]
     return pa.concat_arrays(parts, memory_pool=pool)
 

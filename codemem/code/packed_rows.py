@@ -23,20 +23,24 @@ as before: the rows are the same whichever way they travelled.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from codemem.code.columns import joined_strings
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 
 # Row columns that hold their file's own value in every row: (file column, its row column).
 REPEATED = ("path", "language", "is_test")
+# The lexicon's row column in their place: each row's file, by its number in the batch.
+FILE_NUMBER = "file"
 # String columns never needed as Python strings in the indexer: packed in Arrow's layout.
 ARROW_ONLY = {CHUNKS: ("text", "search"), SYMBOLS: ("name_lower",)}
+# Of those, the columns only the lexicon build reads (the tables do not store them).
+LEXICON_ONLY = {(CHUNKS, "search")}
 NUMBERS = {CHUNKS: ("start_line", "end_line", "file_tokens"), SYMBOLS: ("start_line", "end_line")}
 ROW_TABLES = (CHUNKS, SYMBOLS)
 
@@ -161,30 +165,13 @@ def _pack_column(
 
 
 def _joined_strings(values: list[Any], row_starts: np.ndarray) -> JoinedStrings | None:
-    """`values` joined, each followed by NUL (None if they cannot be: not all strings or
-    None, a value holding NUL or a lone surrogate); `row_starts`: each file's first row."""
-    nulls = None
-    try:
-        text = "\0".join([*values, ""])  # the "" puts a NUL after the last value too
-    except TypeError:  # None among them (or something that is not a string)
-        nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
-        values = ["" if v is None else v for v in values]
-        try:
-            text = "\0".join([*values, ""])
-        except TypeError:
-            return None
-    if text.count("\0") != len(values):  # a value holds NUL
+    """`values` joined, each followed by NUL (`columns.joined_strings`; None if they cannot
+    be: Arrow refuses a lone surrogate too); `row_starts`: each file's first row."""
+    joined = joined_strings(values)
+    if joined is None:
         return None
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it, as it did before
-        return None
-    if len(data) == len(text):  # ASCII: a byte a character, the lengths are the strings'
-        ends = np.fromiter(map(len, values), np.int64, len(values)) + 1
-        np.cumsum(ends, out=ends)
-    else:  # where each value ends, from the NUL bytes
-        ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0) + 1
-    return JoinedStrings(data, np.concatenate(([0], ends))[row_starts], nulls)
+    data, offsets, nulls = joined
+    return JoinedStrings(data, offsets[row_starts], nulls)
 
 
 def _arrow_strings(values: list[Any]) -> ArrowStrings | None:
@@ -215,7 +202,11 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
     `JoinedColumn`s (what the lexicon build reads; without the `ARROW_ONLY` columns but the
     chunks' search texts, which it reads as their Arrow array) and one whose columns are Arrow
     arrays, numpy arrays or those lists (what the store writes; its file columns are the
-    lists' own)."""
+    lists' own).
+
+    The lexicon's chunk and symbol rows hold their file's number in the batch (`FILE_NUMBER`,
+    an int64 array) in place of the columns that repeat their file's value (`REPEATED`):
+    their file rows say those once."""
     ranges = _ranges(parts)
     lists, arrow = Batch(), Batch()
     for rows, a, b in ranges:
@@ -229,14 +220,16 @@ def joined_batches(parts: Sequence[FileRows]) -> tuple[Batch, Batch]:
         counts = [
             rows.starts[table][a + 1 : b + 1] - rows.starts[table][a:b] for rows, a, b in ranges
         ]
+        per_file = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+        file_numbers = np.repeat(np.arange(len(per_file)), per_file)
+        if names:
+            getattr(lists, table)[FILE_NUMBER] = file_numbers
         for name in names:
             parts_of = [(rows.packed[table].get(name), rows, a, b) for rows, a, b in ranges]
             if name in REPEATED and name in lists.files and all(p is None for p, *_ in parts_of):
-                file_values = lists.files[name]
-                getattr(lists, table)[name] = _repeated(file_values, counts)
-                getattr(arrow, table)[name] = _repeated_array(file_values, counts)
+                getattr(arrow, table)[name] = _repeated_array(lists.files[name], file_numbers)
                 continue
-            as_list, as_arrow = _joined_column(table, parts_of)
+            as_list, as_arrow = _joined_column(table, name, parts_of)
             if as_list is not None:
                 getattr(lists, table)[name] = as_list
             elif (table, name) == (CHUNKS, "search"):  # the lexicon build reads Arrow texts
@@ -257,29 +250,24 @@ def _ranges(parts: Sequence[FileRows]) -> list[tuple[PackedRows, int, int]]:
     return ranges
 
 
-def _repeated(file_values: list[Any], counts: list[np.ndarray]) -> list[Any]:
-    per_file = np.concatenate(counts).tolist() if counts else []
-    return list(chain.from_iterable(map(repeat, file_values, per_file)))
-
-
-def _repeated_array(file_values: list[Any], counts: list[np.ndarray]) -> Any:
-    """Each file's value once per row of its, as an Arrow array (taken in C)."""
+def _repeated_array(file_values: list[Any], file_numbers: np.ndarray) -> Any:
+    """Each row's file's value, as an Arrow array (taken in C)."""
     import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
 
-    per_file = np.concatenate(counts) if counts else np.zeros(0, np.int64)
-    rows = np.repeat(np.arange(len(per_file)), per_file)
-    return pa.array(file_values).take(pa.array(rows))
+    return pa.array(file_values).take(pa.array(file_numbers))
 
 
 def _joined_column(
-    table: str, parts: list[tuple[Packed | None, PackedRows, int, int]]
+    table: str, name: str, parts: list[tuple[Packed | None, PackedRows, int, int]]
 ) -> tuple[Any, Any]:
     """A column's values over the ranges: (a list or None for `ARROW_ONLY` columns, what
     the store takes)."""
     spans = [(p, int(rows.starts[table][a]), int(rows.starts[table][b])) for p, rows, a, b in parts]
     kinds = {type(p) for p, _, _ in spans}
     if kinds == {ArrowStrings}:
-        return None, _arrow_array(spans)
+        if (table, name) in LEXICON_ONLY:  # the lexicon build copies them once, together
+            return None, _arrow_chunks(spans)
+        return None, _arrow_array(spans)  # LanceDB writes one array faster than chunks
     if kinds == {JoinedStrings}:
         column = _joined_strings_column([(p, rows, a, b) for p, rows, a, b in parts], spans)
         return column, column.arrow()
@@ -363,3 +351,21 @@ def _arrow_array(spans: list[tuple[Any, int, int]]) -> Any:
         len(joined) - 1,
         [None, pa.py_buffer(joined.astype(width)), pa.py_buffer(b"".join(datas))],
     )
+
+
+def _arrow_chunks(spans: list[tuple[Any, int, int]]) -> Any:
+    """An Arrow string column over the ranges' buffers: a chunked array, a chunk a range,
+    each chunk's values the range's own bytes (nothing copied, no Python strings)."""
+    import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
+
+    chunks = []
+    for packed, lo, hi in spans:
+        if lo == hi:
+            continue
+        first, last = int(packed.offsets[lo]), int(packed.offsets[hi])
+        # One worker's chunk of files: far below 2 GB, so 32-bit offsets always fit.
+        offsets = (packed.offsets[lo : hi + 1] - first).astype(np.int32)
+        data = memoryview(packed.data)[first:last]
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        chunks.append(pa.Array.from_buffers(pa.string(), hi - lo, buffers))
+    return pa.chunked_array(chunks, pa.string())

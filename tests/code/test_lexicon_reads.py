@@ -51,3 +51,17 @@ def test_ties_are_ordered_by_name_as_a_full_sort_orders_them():
         )
         expected = sorted(ranked, key=lambda r: (-r[0], names[(r[1], r[2])]))
         assert Lexicon._by_name_in_ties(reader, "cp", ranked) == expected  # type: ignore[arg-type]
+
+
+def test_joined_strings_flag_none_and_refuse_what_utf8_or_nul_cannot_hold():
+    from codemem.code.columns import joined_strings
+
+    data, offsets, nulls = joined_strings(["a", None, "é", ""])
+    assert data == b"a\0\0\xc3\xa9\0\0"
+    assert offsets.tolist() == [0, 2, 3, 6, 7]
+    assert nulls.tolist() == [False, True, False, False]
+    data, offsets, nulls = joined_strings(["ab", "c"])
+    assert (data, offsets.tolist(), nulls) == (b"ab\0c\0", [0, 3, 5], None)
+    assert joined_strings(["a\0b"]) is None
+    assert joined_strings(["bad \udcff"]) is None
+    assert joined_strings([1]) is None

@@ -95,17 +95,29 @@ def test_packed_rows_join_back_to_the_rows_as_lists_and_as_arrow_arrays():
     lists, tables = joined_batches(parts)
     want = expected(BATCHES)
     assert as_lists(tables) == want
-    # The lexicon's lists: every column but the ones only the tables store.
-    assert as_lists(lists) == {
+    # The lexicon's lists: every column but the ones only the tables store, and each row's
+    # file by its number in place of the columns that repeat its file's value.
+    only_stored = {("chunks", "text"), ("symbols", "name_lower")}
+    repeated = {"path", "language", "is_test"}
+    lexicon = {
         table: {
             k: v
             for k, v in columns.items()
-            if (table, k) not in {("chunks", "text"), ("symbols", "name_lower")}
-        }  # fmt: skip
+            if (table, k) not in only_stored and (table == "files" or k not in repeated)
+        }
         for table, columns in want.items()
     }
+    lexicon["chunks"]["file"] = [0, 2, 2, 3]
+    lexicon["symbols"]["file"] = [0, 2, 2, 2, 3]
+    assert as_lists(lists) == lexicon
+    assert lists.chunks["file"].dtype == np.int64
     assert tables.chunks["text"].type == pa.string()
     assert tables.chunks["text"].equals(pa.array(want["chunks"]["text"], pa.string()))
+    # The search texts only the lexicon reads: a chunk a pack's range of files, over the
+    # bytes the worker sent (nothing copied).
+    search = lists.chunks["search"]
+    assert isinstance(search, pa.ChunkedArray)
+    assert search.equals(pa.chunked_array([want["chunks"]["search"]], pa.string()))
     assert isinstance(tables.chunks["start_line"], np.ndarray)
 
 
@@ -164,3 +176,25 @@ def test_joined_string_columns_reach_the_lexicon_as_bytes_and_the_store_as_arrow
         stored = getattr(tables, table)[name]
         assert stored.type == pa.string()
         assert stored.equals(pa.array(values, pa.string()))
+
+
+def test_the_lexicon_segment_of_joined_rows_is_the_one_of_the_plain_rows(tmp_path):
+    from codemem.code.lexicon_build import from_batch
+
+    def with_every_column(batch: Batch) -> Batch:
+        n, m = batch.count("chunks"), batch.count("symbols")
+        batch.chunks.update(end_line=[9] * n, kind=["function"] * n, symbol_kind=["f"] * n,
+                            file_tokens=[1] * n)  # fmt: skip
+        batch.symbols.update(qualname=batch.symbols["name"], kind=["function"] * m,
+                             start_line=[1] * m, end_line=[2] * m, signature=["()"] * m,
+                             parent=[None] * m)  # fmt: skip
+        return batch
+
+    batches = [with_every_column(b) for b in pickle.loads(pickle.dumps(BATCHES))]
+    whole = Batch()
+    for batch in batches:
+        whole.extend(batch)
+    lists, _ = joined_batches(parts_of(batches))
+    from_batch(lists, ["gone.py"]).write(tmp_path / "joined.bin")
+    from_batch(whole, ["gone.py"]).write(tmp_path / "plain.bin")
+    assert (tmp_path / "joined.bin").read_bytes() == (tmp_path / "plain.bin").read_bytes()
