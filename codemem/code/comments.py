@@ -10,7 +10,6 @@ lines) costs a line each, not the whole run each. A docstring keeps its first
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 
 DOCSTRING_CHARS = 500
 _MAX_COMMENT_LINES = 200  # a `*/` without its `/*` within this many lines ends there
@@ -36,7 +35,9 @@ class CommentsAbove:
         # a region's first row -> (row, docstring): every block from it down to that row or
         # further has this docstring (its first `DOCSTRING_CHARS` characters are reached)
         self._full: dict[int, tuple[int, str]] = {}
-        self._tags: list[int] | None = None  # the rows holding "</", once asked
+        # a region's first row -> (the last row searched for `</` from it, the first row
+        # holding one, or -1)
+        self._tags: dict[int, tuple[int, int]] = {}
 
     def above(self, row: int) -> tuple[str, int]:
         """The comment block right above `row` (markers stripped) and the first row of the
@@ -132,16 +133,16 @@ class CommentsAbove:
         return "\n".join(parts).strip()
 
     def _has_tag(self, top: int, lowest: int) -> bool:
-        """Whether a row from `top` to `lowest` holds `</` (the file is searched once)."""
-        rows = self._tags
-        if rows is None:
-            lines = self._lines
-            rows = self._tags = (
-                [i for i, line in enumerate(lines) if "</" in line]
-                if "</" in "\n".join(lines)
-                else []
-            )
-        return bool(rows) and bisect_left(rows, top) < bisect_right(rows, lowest)
+        """Whether a row from `top` to `lowest` holds `</` (each row of a region is searched
+        once, however many definitions it is above)."""
+        scanned, found = self._tags.get(top, (top - 1, -1))
+        if found >= 0 or lowest <= scanned:
+            return 0 <= found <= lowest
+        lines = self._lines
+        if "</" in "\n".join(lines[scanned + 1 : lowest + 1]):
+            found = next(i for i in range(scanned + 1, lowest + 1) if "</" in lines[i])
+        self._tags[top] = (lowest, found)
+        return found >= 0
 
     def _doc_block_ends(self, end: int) -> bool:
         """Whether a `/** ... */` documentation block ends on row `end`."""
