@@ -32,7 +32,7 @@ def run(sources: list[tuple[str, bytes]]) -> dict[str, float]:
         parsed = parse_file(path, data, "python")
         totals["files"] += 1
         totals["symbols"] += len(parsed.symbols)
-        totals["references"] += len(parsed.references)
+        totals["references"] += len(parsed.reference_names)
         totals["chunks"] += len(parsed.chunks)
         totals["errors"] += parsed.syntax_errors
     totals["seconds"] = round(time.perf_counter() - start, 2)

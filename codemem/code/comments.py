@@ -32,6 +32,12 @@ class CommentsAbove:
         # row -> the first row of the comment region that a scan reaching `row` (past a
         # comment line below it) ends at
         self._tops: dict[int, int] = {}
+        # a region's first row -> (row, docstring): every block from it down to that row or
+        # further has this docstring (its first `DOCSTRING_CHARS` characters are reached)
+        self._full: dict[int, tuple[int, str]] = {}
+        # a region's first row -> (the last row searched for `</` from it, the first row
+        # holding one, or -1)
+        self._tags: dict[int, tuple[int, int]] = {}
 
     def above(self, row: int) -> tuple[str, int]:
         """The comment block right above `row` (markers stripped) and the first row of the
@@ -104,13 +110,17 @@ class CommentsAbove:
         `DOCSTRING_CHARS` characters (the lines past those are not cleaned)."""
         lines = self._lines
         # A cleaned line is part of its line: no `</` in the lines, none in the docstring.
-        if "</" in "\n".join(lines[top : lowest + 1]):
+        if self._has_tag(top, lowest):
             doc = _cleaned(lines, top, lowest + 1)
             if "</" in doc:  # C# XML documentation
                 doc = _XML_DOC_TAG.sub("", doc)
             return doc.strip()[:DOCSTRING_CHARS]
+        full = self._full.get(top)
+        if full is not None and lowest >= full[0]:
+            return full[1]  # a run of definitions under one long region (commented macros)
         # Lines are cleaned in batches until the text has a docstring's worth of characters
-        # (after leading blanks): the rest could not change what is kept.
+        # (after leading blanks): the rest could not change what is kept, nor can more
+        # lines below.
         parts: list[str] = []
         end = top
         while end <= lowest:
@@ -118,8 +128,21 @@ class CommentsAbove:
             parts.append(_cleaned(lines, start, end))
             doc = "\n".join(parts).strip()
             if len(doc) >= DOCSTRING_CHARS:
+                self._full[top] = (end - 1, doc[:DOCSTRING_CHARS])
                 return doc[:DOCSTRING_CHARS]
         return "\n".join(parts).strip()
+
+    def _has_tag(self, top: int, lowest: int) -> bool:
+        """Whether a row from `top` to `lowest` holds `</` (each row of a region is searched
+        once, however many definitions it is above)."""
+        scanned, found = self._tags.get(top, (top - 1, -1))
+        if found >= 0 or lowest <= scanned:
+            return 0 <= found <= lowest
+        lines = self._lines
+        if "</" in "\n".join(lines[scanned + 1 : lowest + 1]):
+            found = next(i for i in range(scanned + 1, lowest + 1) if "</" in lines[i])
+        self._tags[top] = (lowest, found)
+        return found >= 0
 
     def _doc_block_ends(self, end: int) -> bool:
         """Whether a `/** ... */` documentation block ends on row `end`."""

@@ -67,7 +67,6 @@ def extract_file(
             language,
             chunk_lines=settings.chunk_lines,
             max_line_chars=settings.max_line_chars,
-            references=False,  # the tags count their names; lines and kinds are not kept
         )
     except Exception as exc:  # a parser bug must not stop the whole index
         return FileResult(path, content_id, f"parse_failed: {type(exc).__name__}")

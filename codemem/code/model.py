@@ -55,7 +55,7 @@ class ParsedFile:
     path: str  # repository-relative, "/" separators
     language: str
     symbols: list[Symbol] = field(default_factory=list)
-    references: list[Reference] = field(default_factory=list)  # unless parsed without them
+    references: list[Reference] = field(default_factory=list)  # when parsed with them
     reference_names: list[str] = field(default_factory=list)  # the references' names, in order
     imports: list[Import] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)

@@ -47,14 +47,15 @@ def parse_file(
     *,
     chunk_lines: int = 80,
     max_line_chars: int = 2000,
-    references: bool = True,
+    references: bool = False,
 ) -> ParsedFile:
     """Parse and chunk one file; `language` defaults to `language_for_path(path, source)`.
 
-    Code files get symbols (qualified names, spans, signatures, docstrings), references,
-    imports, a syntax-error count and AST-aware chunks; text files get section symbols and
+    Code files get symbols (qualified names, spans, signatures, docstrings), referenced
+    names, imports, a syntax-error count and AST-aware chunks; text files get section symbols and
     section or line chunks; unknown files get line chunks. Never raises on any input.
-    Without `references`, only their names are kept (`reference_names`: what the index needs).
+    References are kept as their names only (`reference_names`: what the index needs);
+    `references=True` also makes a `Reference` (name, line, kind) for each use.
     """
     language = language or language_for_path(path, source[:4096]) or "text"
     chunk_lines = max(1, chunk_lines)

@@ -115,12 +115,12 @@ def extract_tags(
     comments: str,
     language: str | None = None,
     *,
-    references: bool = True,
+    references: bool = False,
 ) -> Tags:
     """Run the tag query once and turn its matches into definitions, references and imports
-    (and the count of syntax errors, when the query has `ERROR_PATTERNS`). Without
-    `references`, only the references' names are kept (what the index needs of them): no
-    line or `Reference` is made for each."""
+    (and the count of syntax errors, when the query has `ERROR_PATTERNS`). References are
+    kept as their names (what the index needs of them); with `references`, a `Reference`
+    (name, line, kind) is made for each too."""
     if language in CAPTURE_LANGUAGES:
         tags = _tags_from_captures(tree, query, source, lines, comments, references=references)
         if tags is not None:
@@ -182,7 +182,7 @@ def _tags_from_captures(
     lines: list[str],
     comments: str,
     *,
-    references: bool = True,
+    references: bool = False,
 ) -> Tags | None:
     """`extract_tags` from the query's captures, or None when its matches cannot be rebuilt
     from them (see `CAPTURE_LANGUAGES`).

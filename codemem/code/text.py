@@ -126,18 +126,22 @@ class _JoinedTokens(dict[bytes, str]):
 
 def _one_case_tokens(whole: bytes) -> str:
     """`_split_tokens` joined, for a word in one case, lower-cased and stripped of `_`: the
-    word, then its runs of letters and of digits if it has several."""
-    parts = _RUNS_BYTES.findall(whole)
-    text = whole.decode("ascii")
-    out = [text] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
-    if len(parts) > 1:
-        out += [p.decode("ascii") for p in parts if len(p) >= MIN_TOKEN and p != whole]
-    return " ".join(out)
+    word, then its runs of letters and of digits if it has several.
+
+    Its characters are letters, digits and `_`, and all letters is `__missing__`'s case: it
+    has one run only when all digits. Several runs are each shorter than the word, and those
+    `MIN_TOKEN` long are what `_LONG_RUNS` finds (runs end where the pattern's matches do).
+    """
+    parts = [whole] if MIN_TOKEN <= len(whole) <= MAX_TOKEN else []
+    if not whole.isdigit():
+        parts += _LONG_RUNS.findall(whole)
+    return b" ".join(parts).decode("ascii")
 
 
 # A lower-case `snake_case` word whose every part is a sub-word (two letters or more).
 _SNAKE = re.compile(rb"[a-z]{2,}(?:_[a-z]{2,})+")
-_RUNS_BYTES = re.compile(_RUNS_RE.pattern.encode("ascii"))
+# `_RUNS_RE`'s runs of a lower-case word that are `MIN_TOKEN` long or longer.
+_LONG_RUNS = re.compile(rb"[a-z]{%d,}|[0-9]{%d,}" % (MIN_TOKEN, MIN_TOKEN))
 _JOINED = _JoinedTokens()
 # Every byte but `_WORD_RE`'s characters becomes a space; UTF-8 encodes any other character
 # in bytes above 127, so the words of the translated bytes are `_WORD_RE`'s words.

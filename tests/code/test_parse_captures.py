@@ -55,8 +55,8 @@ def tags_both_ways(path: str, source: bytes, language: str | None = None):
     query = get_query(language, with_errors=tree.root_node.has_error)  # as parse.py picks it
     lines = split_source(source)
     comments = grammar(language).comments
-    by_matches = extract_tags(tree, query, source, lines, comments)
-    by_captures = extract_tags(tree, query, source, lines, comments, language)
+    by_matches = extract_tags(tree, query, source, lines, comments, references=True)
+    by_captures = extract_tags(tree, query, source, lines, comments, language, references=True)
     # read from the captures indeed, not by matches after all
     assert _tags_from_captures(tree, query, source, lines, comments) is not None
     return by_matches, by_captures
@@ -204,12 +204,12 @@ def test_cpp_is_read_by_matches_a_type_in_new_is_two_references():
     source = b"class Box { int w; };\nBox *make() { return new Box(); }\n"
     tree = get_parser("cpp").parse(source)
     lines = split_source(source)
-    tags = extract_tags(tree, get_query("cpp"), source, lines, "c", "cpp")
+    tags = extract_tags(tree, get_query("cpp"), source, lines, "c", "cpp", references=True)
     assert [(r.name, r.line) for r in tags.references if r.kind == "type"] == [
         ("Box", 2),
         ("Box", 2),
         ("Box", 2),
     ]
-    by_captures = _tags_from_captures(tree, get_query("cpp"), source, lines, "c")
+    by_captures = _tags_from_captures(tree, get_query("cpp"), source, lines, "c", references=True)
     assert by_captures is not None
     assert len(by_captures.references) == len(tags.references) - 1

@@ -141,7 +141,7 @@ def test_signatures_and_docstrings(name, qualname, signature, docstring):
 
 
 def _refs(name):
-    return [(r.name, r.line, r.kind) for r in parse_fixture(name).references]
+    return [(r.name, r.line, r.kind) for r in parse_fixture(name, references=True).references]
 
 
 def test_python_references():
@@ -231,21 +231,21 @@ def test_references_include(name, expected):
     ],
 )
 def test_references_leave_out_noise(name, absent):
-    refs = parse_fixture(name).references
+    refs = parse_fixture(name, references=True).references
     names = {r.name for r in refs} | {f"{r.name}@{r.line}" for r in refs}
     assert names & absent == set()
 
 
 def test_reference_values():
-    first = parse_fixture("python/shapes.py").references[0]
+    first = parse_fixture("python/shapes.py", references=True).references[0]
     assert first == Reference("OrderedDict", 11, "call")
 
 
 @pytest.mark.parametrize(
     "name", sorted(str(p.relative_to(LANGS)) for p in LANGS.rglob("*") if p.is_file())
 )
-def test_without_references_only_their_names_are_kept(name):
-    full, names_only = parse_fixture(name), parse_fixture(name, references=False)
+def test_by_default_only_the_references_names_are_kept(name):
+    full, names_only = parse_fixture(name, references=True), parse_fixture(name)
     assert full.reference_names == [r.name for r in full.references]
     assert names_only.reference_names == full.reference_names
     assert names_only.references == []

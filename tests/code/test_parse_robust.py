@@ -26,7 +26,7 @@ def test_bom_is_dropped_and_line_numbers_stay_right():
 
 def test_crlf_lines():
     source = b"import os\r\n\r\ndef f():\r\n    '''Doc.'''\r\n    return g()\r\n"
-    parsed = parse_file("a.py", source)
+    parsed = parse_file("a.py", source, references=True)
     assert spans(parsed) == [("f", 3, 5)]
     assert parsed.symbols[0].docstring == "Doc."
     assert parsed.symbols[0].signature == "def f():"
@@ -58,7 +58,7 @@ def test_nul_bytes():
 @pytest.mark.parametrize("source", [b"", b"\n", b"\n\n\n", b"\xef\xbb\xbf", b"   \n\t\n"])
 def test_empty_and_blank_files(name, source):
     parsed = parse_file(name, source)
-    assert parsed.symbols == [] and parsed.chunks == [] and parsed.references == []
+    assert parsed.symbols == [] and parsed.chunks == [] and parsed.reference_names == []
 
 
 @pytest.mark.parametrize(
