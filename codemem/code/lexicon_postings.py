@@ -207,15 +207,15 @@ def _concatenated(first: Texts, second: Texts) -> Texts:
         return [*first, *second]
     pool = pa.system_memory_pool()
     # A chunked array's chunks go in as they are: its texts are copied once, here.
-    parts = [
-        part
+    arrays: list[Any] = [
+        _arrow_texts(part, pool)
         for texts in (first, second)
         for part in (texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts])
     ]
-    parts = [_arrow_texts(part, pool) for part in parts]
-    if len({p.type for p in parts}) > 1 or sum(p.nbytes + len(p) for p in parts) >= SMALL_TEXTS_CHARS:
-        parts = [p.cast(pa.large_string(), memory_pool=pool) for p in parts]
-    return pa.concat_arrays(parts, memory_pool=pool)
+    size = sum(a.nbytes + len(a) for a in arrays)
+    if len({a.type for a in arrays}) > 1 or size >= SMALL_TEXTS_CHARS:
+        arrays = [a.cast(pa.large_string(), memory_pool=pool) for a in arrays]
+    return pa.concat_arrays(arrays, memory_pool=pool)
 
 
 def _arrow_texts(texts: Texts, pool: Any) -> Any:
