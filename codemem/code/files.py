@@ -298,27 +298,16 @@ _EXAMPLE_DIRS = frozenset(
 )
 
 
-# Code a project carries but does not write: vendored and third-party copies, old versions.
-# Not `contrib/`: in many projects (Django's `django/contrib/`, Celery's) it is first-party code.
-_BORROWED_DIRS = frozenset(
-    {
-        "vendor",
-        "vendored",
-        "third_party",
-        "third-party",
-        "thirdparty",
-        "external",
-        "deps",
-        "dependencies",
-        "legacy",
-    }
-)
+# Code a project carries but does not write, among the folders it indexes (`VENDOR_DIRS` never
+# are): copies kept under other names, old versions. Not `contrib/`: in many projects (Django's
+# `django/contrib/`, Celery's) it is first-party code.
+_BORROWED_DIRS = frozenset({"vendored", "external", "deps", "dependencies", "legacy"})
 
 
 @lru_cache(maxsize=16384)  # a search asks again for the same candidates' paths
 def is_borrowed_path(path: str) -> bool:
-    """Whether a path is in a folder of vendored, third-party or legacy code (`vendor/`,
-    `third_party/`, `lib/legacy/`): a copy of something kept elsewhere, rarely what a fix edits."""
+    """Whether a path is in a folder of vendored, third-party or legacy code (`vendored/`,
+    `deps/`, `lib/legacy/`): a copy of something kept elsewhere, rarely what a fix edits."""
     return any(p.lower() in _BORROWED_DIRS for p in path.split("/")[:-1])
 
 

@@ -276,7 +276,7 @@ def test_a_file_name_the_query_only_partly_holds_votes_a_share():
 
 
 def test_an_issue_report_puts_vendored_and_legacy_copies_below_the_code():
-    paths = ["lib/compress.c", "vendor/linux/compress.c", "lib/legacy/v01.c", "third_party/z.c"]
+    paths = ["lib/compress.c", "vendored/linux/compress.c", "lib/legacy/v01.c", "deps/z.c"]
     languages = dict.fromkeys(paths, "c")
     report = apply_priors(
         dict.fromkeys(paths, 1.0), analyze_query(ISSUE), languages, {}, depth_prior=False
