@@ -12,9 +12,9 @@ grows with the numbers of edges and names, never with the Python objects of ever
 and the whole graph is never in memory at once (the Linux kernel: 7.8 million edges, 2.7 million
 names, a 390 MB file, built in about 10 s of CPU at a peak of about 380 MB). The C heap's free
 pages are handed back between phases (`trim_heap`), so one phase's temporaries do not stay
-resident through the next (in a graph of at least `TRIM_MIN_NAMES` names: a small one's are
-not worth the walk of every arena). Edges are laid out by arithmetic, a chunk at a time: each name's
-edges start at a known offset. The arrays and their order are exactly those of a plain loop
+resident through the next (`graph_names.trim_for`: in a graph of at least `TRIM_MIN_NAMES`
+names; a small one's are not worth the walk of every arena). Edges are laid out by
+arithmetic, a chunk at a time: each name's edges start at a known offset. The arrays and their order are exactly those of a plain loop
 over every name, use and definer (`tests/code/test_graph_build.py` holds that loop).
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from codemem.code.columns import ColumnSpool, string_columns, write_columns
 from codemem.code.graph import ARRAY_NAMES, GRAPH_KIND, RefGraph, cache_path
-from codemem.code.graph_names import TRIM_MIN_NAMES, defined_names, name_rules
+from codemem.code.graph_names import defined_names, name_rules, trim_for
 from codemem.code.graph_rank import (
     BUILD_KEY,
     MAX_DEFINERS,
@@ -37,16 +37,11 @@ from codemem.code.graph_rank import (
     spread,
 )
 from codemem.code.tags import TagStore
-from codemem.infra import trim_heap
 
 EDGE_CHUNK = 1 << 19  # edges laid out per step: bounds the temporaries
 MATCH_BATCH = 1 << 20  # references matched against the defined names per step
 PAIR_RANGES = 16  # ranges of using files whose edges are paired at a time
 _TYPECODES = {"int32": "i", "int64": "q", "float64": "d"}
-
-
-def _keep_heap() -> None:
-    """A small graph's temporaries: not worth handing back (`TRIM_MIN_NAMES`)."""
 
 
 def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
@@ -61,13 +56,12 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     spool.put("names", "B", names.blob)
     spool.put("names_offsets", "q", names.offsets)
     key_name, key_file, count = names.key_name, names.key_file, len(names)
-    trim = trim_heap if count >= TRIM_MIN_NAMES else _keep_heap
     owners = np.bincount(key_name, minlength=count).astype(np.int64)
     linking = (owners <= MAX_DEFINERS) & ~rules.ignored
     linking_by_hash = linking[names.id_of_hash]
     link_hash, link_id = names.hashes[linking_by_hash], names.id_of_hash[linking_by_hash]
     del names, linking_by_hash
-    trim()  # the name sorting's temporaries leave before the edges take their own
+    trim_for(count)  # the name sorting's temporaries leave before the edges take their own
 
     u_name, u_file, u_count = _uses(store, paths, link_hash, link_id)
     del link_hash, link_id
@@ -83,23 +77,23 @@ def build_columns(store: TagStore, spool: ColumnSpool) -> dict[str, object]:
     use_start = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(uses, out=use_start[1:])
     del uses
-    trim()  # what sorting the uses freed goes back before the edges take their own
+    trim_for(count)  # what sorting the uses freed goes back before the edges take their own
     edge_src, edge_key, edge_weight = _lay_out(
         name_offsets, owners, key_file, linked, (u_name, u_file, u_count), use_start, base
     )
     del u_name, u_file, u_count, use_start, owners, base, linked
     spool.put("name_offsets", "q", name_offsets)
     del name_offsets
-    trim()
+    trim_for(count)
 
     edge_pair, pair_src, pair_dst, pair_weight = _pairs(
         edge_src, edge_key, key_file, edge_weight, max(len(paths), 1)
     )
     spool.put("edge_pair", "i", edge_pair)
     del edge_pair
-    trim()
+    trim_for(count)
     rank = pagerank(len(paths), pair_src, pair_dst, pair_weight)
-    trim()
+    trim_for(count)
     for name, values in (
         ("pair_src", pair_src),
         ("pair_dst", pair_dst),

@@ -31,6 +31,13 @@ WORD_BATCH = 1 << 20  # names whose next 8 bytes are read per step
 # time, beside LanceDB's threads) would only lengthen the end of a small index run.
 TRIM_MIN_NAMES = 100_000
 
+
+def trim_for(names: int) -> None:
+    """`trim_heap` in a graph build of `names` defined names, when it has `TRIM_MIN_NAMES`."""
+    if names >= TRIM_MIN_NAMES:
+        trim_heap()
+
+
 # Byte classes of ASCII text, one bit each; any byte from 0x80 up is NON_ASCII.
 ALPHA, UPPER, LOWER, UNDERSCORE, DASH, NON_ASCII = 1, 2, 4, 8, 16, 32
 _CLASSES = np.zeros(256, dtype=np.uint8)
@@ -82,8 +89,7 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     starts = np.where(first > 0, ends[first - 1] + 1, 0).astype(position)
     lengths = (ends[first] - starts).astype(position)
     del ends, first
-    if len(hashes) >= TRIM_MIN_NAMES:
-        trim_heap()  # what the hashes' sort freed goes back before the names' sort takes its own
+    trim_for(len(hashes))  # what the hashes' sort freed goes back before the names' sort's
     order = _byte_order(data, starts, lengths)
     starts, lengths = starts[order], lengths[order]
     blob, offsets = _gather(data, starts, lengths)
