@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,15 @@ def read_layers(
     project_file: Path | None = None,
     flags: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
+    *,
+    read_file: Callable[[Path], dict[str, Any]] = read_yaml_file,
 ) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every layer above the defaults as (kind, where it came from, data), in `LAYERS` order."""
+    """Every layer above the defaults as (kind, where it came from, data), in `LAYERS` order;
+    `read_file` reads a settings file (`LayersReader` passes its own, which remembers)."""
     user_file = user_config_dir() / "config.yml"
-    layers = [("user", str(user_file), read_yaml_file(user_file))]
+    layers = [("user", str(user_file), read_file(user_file))]
     if project_file is not None:
-        layers.append(("project", str(project_file), read_yaml_file(project_file)))
+        layers.append(("project", str(project_file), read_file(project_file)))
     layers.append(("environment", "environment", environment_overrides(environ)))
     layers.append(("flags", "command-line flags", flags or {}))
     return layers
@@ -133,15 +137,16 @@ class LayersReader:
     def read(self) -> tuple[list[tuple[str, str, dict[str, Any]]], str]:
         """The layers as `read_layers` gives them (no flags), and their key; the mappings are
         the reader's own, to read, never to change."""
-        files = [("user", user_config_dir() / "config.yml")]
-        if self.project_file is not None:
-            files.append(("project", self.project_file))
-        read = [(kind, path, *self._file(path)) for kind, path in files]
-        environment = environment_overrides()
-        layers = [(kind, str(path), data) for kind, path, _stamp, data in read]
-        layers.append(("environment", "environment", environment))
-        layers.append(("flags", "command-line flags", {}))
-        made_from = ([(path, stamp) for _kind, path, stamp, _data in read], environment)
+        stamps: list[tuple[Path, Stamp]] = []
+
+        def read_file(path: Path) -> dict[str, Any]:
+            stamp, data = self._file(path)
+            stamps.append((path, stamp))
+            return data
+
+        layers = read_layers(self.project_file, read_file=read_file)
+        environment = next(data for kind, _, data in layers if kind == "environment")
+        made_from = (stamps, environment)
         if self._key is None or self._key[0] != made_from:
             self._key = (made_from, layers_key(layers))
         return layers, self._key[1]
