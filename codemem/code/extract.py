@@ -55,7 +55,7 @@ def extract_file(
     reason = content_skip_reason(data)
     if reason:
         return FileResult(path, content_id, reason)
-    language = language_for_path(path, data[:4096])
+    language = language_for_path(path, data)
     if language is None:  # any other text file is searchable as plain text
         if not _is_utf8_text(data[:8192]):
             return FileResult(path, content_id, "unsupported")

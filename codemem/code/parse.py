@@ -57,7 +57,7 @@ def parse_file(
     References are kept as their names only (`reference_names`: what the index needs);
     `references=True` also makes a `Reference` (name, line, kind) for each use.
     """
-    language = language or language_for_path(path, source[:4096]) or "text"
+    language = language or language_for_path(path, source) or "text"
     chunk_lines = max(1, chunk_lines)
     max_line_chars = max(1, max_line_chars)
     parsed = ParsedFile(path=path, language=language)

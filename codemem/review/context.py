@@ -112,13 +112,13 @@ class ReviewContext:
 
     def language(self, file: ChangedFile) -> str | None:
         """The file's language family (`tsx` counts as TypeScript), or its text kind."""
-        language = language_for_path(file.path, file.data[:4096] if file.data else None)
+        language = language_for_path(file.path, file.data or None)
         return language_family(language) if language else None
 
     def code_files(self) -> Iterator[tuple[ChangedFile, str]]:
         """Source files in a language with a grammar, with that language's family."""
         for f in self.source_files():
-            raw = language_for_path(f.path, f.data[:4096] if f.data else None)
+            raw = language_for_path(f.path, f.data or None)
             if raw and is_code(raw):
                 yield f, language_family(raw)
 

@@ -94,7 +94,7 @@ def _own_texts(
 
 
 def _language(change: FileChange, data: bytes | None) -> str | None:
-    language = language_for_path(change.path, data[:4096] if data else None)
+    language = language_for_path(change.path, data or None)
     return language if is_code(language) else None
 
 

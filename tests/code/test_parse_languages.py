@@ -92,11 +92,31 @@ def test_language_for_path(path, expected):
         (b"class Shape {\npublic:\n  virtual ~Shape();\n};\n", "cpp"),
         (b"template<typename T> T max(T a, T b);\n", "cpp"),
         (b"#include <vector>\nstd::vector<int> v;\n", "cpp"),
+        (b"#include <cstdint>\nint f(int);\n", "cpp"),
+        (b"namespace {\nint hidden;\n}\n", "cpp"),
         (None, "c"),
+        # C whose comments, strings or identifiers hold C++ words (the Linux kernel's headers)
+        (b"/* Max rate that can be set to a scheduling class is 100 Gbps */\nint r;\n", "c"),
+        (b"/*\n * fixmap.h: compile-time virtual memory allocation\n */\n#define N 1\n", "c"),
+        (b"/**\n * hw_perf_event::flag values\n */\n#define PERF_F 1\n", "c"),
+        (b'static inline void w(long v)\n{ asm("mov %0, %%db0" :: "r" (v)); }\n', "c"),
+        (b"#error Page table parameters do not cover virtual address space\n", "c"),
+        (b"extern struct class net_class;\nstatic struct class my_class;\n", "c"),
+        (b"static int f(int namespace)\n{ return namespace == 1; }\n", "c"),
+        (b"// class Foo would be C++, in a comment it is not\nint x;\n", "c"),
     ],
 )
 def test_header_is_sniffed_for_cpp(head, expected):
     assert language_for_path("include/list.h", head) == expected
+
+
+def test_header_sniffed_past_its_licence_comment():
+    licence = (
+        b"/*\n" + b" * Licensed under the terms of the licence, see LICENSE.\n" * 120 + b" */\n"
+    )
+    assert len(licence) > 4096
+    assert language_for_path("include/box.h", licence + b"class Box {\npublic:\n};\n") == "cpp"
+    assert language_for_path("include/box.h", licence + b"struct box { int w; };\n") == "c"
 
 
 @pytest.mark.parametrize(
