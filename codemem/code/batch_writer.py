@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
-from codemem.code.packed_rows import joined_batches, pack_results
+from codemem.code.packed_rows import joined_batches
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 from codemem.infra import imports_uncollected, trim_heap
 from codemem.workspace import Workspace
@@ -52,9 +52,7 @@ class PendingFiles:
 
     def add(self, result: FileResult, had_rows: bool) -> None:
         if result.status == INDEXED:
-            if isinstance(result.batch, Batch):  # parsed in this process
-                pack_results([result])
-            if isinstance(result.batch, FileRows):
+            if isinstance(result.batch, FileRows):  # `parse_files` packs every indexed file's
                 self.rows.append(result.batch)
                 self.chunks += result.batch.count(CHUNKS)
             if result.tags is not None:
