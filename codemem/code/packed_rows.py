@@ -83,8 +83,6 @@ class JoinedColumn:
         """The values as Python strings (and None)."""
         return _decode_joined(self.data, 0, len(self.data), self.nulls)
 
-    to_pylist = tolist
-
     def arrow(self) -> Any:
         """The values as an Arrow string array (the NULs dropped in C, no Python strings)."""
         import pyarrow as pa  # the indexer's write path only: workers never load pyarrow

@@ -9,7 +9,7 @@ import numpy as np
 from codemem.code import workers
 from codemem.code.batch_writer import PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
-from codemem.code.packed_rows import joined_batches, pack_results
+from codemem.code.packed_rows import JoinedColumn, joined_batches, pack_results
 from codemem.code.rows import Batch, FileRows
 
 SETTINGS = ExtractSettings(max_file_bytes=100_000, chunk_lines=80, max_line_chars=2000)
@@ -63,8 +63,8 @@ def joined_rows(batches: list) -> dict:
             name: values
             if isinstance(values, list)
             else values.tolist()
-            if isinstance(values, np.ndarray)
-            else values.to_pylist()  # an Arrow array or a `JoinedColumn`
+            if isinstance(values, np.ndarray | JoinedColumn)
+            else values.to_pylist()  # an Arrow array
             for name, values in columns.items()
         }
 
