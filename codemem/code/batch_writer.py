@@ -27,7 +27,7 @@ from codemem.workspace import Workspace
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
     from codemem.code.store import CodeStore
-    from codemem.code.tags import EncodedTags, FileTags, TagStore
+    from codemem.code.tags import EncodedTags, TagStore
     from codemem.config import Config
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
@@ -47,7 +47,7 @@ class PendingFiles:
     chunks: int = 0  # their chunk rows
     entries: dict[str, FileEntry] = field(default_factory=dict)
     # Streamed into the tag store, never all held; encoded by the workers.
-    tags: list[FileTags | EncodedTags] = field(default_factory=list)
+    tags: list[EncodedTags] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # files now skipped that had rows
 
     def add(self, result: FileResult, had_rows: bool) -> None:
