@@ -145,7 +145,7 @@ def pack_results(results: Iterable[Any]) -> None:
         return
     rows = pack_batches([r.batch for r in indexed])
     for i, result in enumerate(indexed):
-        result.batch = FileRows(rows, i, result.batch.count(CHUNKS), result.batch.count(SYMBOLS))
+        result.batch = FileRows(rows, i)
 
 
 def _pack_column(
