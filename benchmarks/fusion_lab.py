@@ -32,7 +32,13 @@ from codemem.code import followup, history, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
 from codemem.code.cochange import CoChange  # noqa: E402
 from codemem.code.file_uses import strongest_names, used_files  # noqa: E402
-from codemem.code.fusion import StageResults, add_companions, rank_files  # noqa: E402
+from codemem.code.fusion import (  # noqa: E402
+    COMPANION_KEEP,
+    StageResults,
+    add_companions,
+    kept_files,
+    rank_files,
+)
 from codemem.code.graph_rank import is_ignored_name  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
 from codemem.code.query import IDENT_RE, analyze_query  # noqa: E402
@@ -235,16 +241,18 @@ def replay(
         with_stem=stages.PathList(record["indexed"]).with_stem if off != "counterparts" else None,
         **options,
     )
-    if off != "cochange" and record.get("commits") is not None:
+    if off != "cochange" and record.get("commits") is not None and scores:
         if record["id"] not in _COCHANGE:
             _COCHANGE[record["id"]] = CoChange.from_commits(record["commits"])
         indexed = set(record["indexed"])
+        settings = dict(companion or {})
         add_companions(
             scores,
+            kept_files(scores, settings.pop("keep", COMPANION_KEEP)),
             _COCHANGE[record["id"]],
             query,
             lambda paths: indexed.intersection(paths),
-            **(companion or {}),
+            **settings,
         )
     return [p for p, _ in sorted(scores.items(), key=lambda kv: -kv[1])]
 

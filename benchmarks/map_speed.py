@@ -66,7 +66,7 @@ def prepare(folder: Path, work: Path, reparse: bool) -> Path:
         tags = parse_tree(folder)
         parsed = time.perf_counter() - start
         store = TagStore(index_dir)
-        store.update(tags, [])
+        store.update([t.encoded() for t in tags], [])
         store.save()
         print(f"parsed {len(tags)} files in {parsed:.1f} s", file=sys.stderr)
     return index_dir
@@ -101,7 +101,8 @@ def main() -> None:
 
     def index_update() -> None:  # what the indexer does after a run that changed one file
         s = TagStore.load(index_dir)
-        s.update([FileTags(some.path, some.language, some.defs, dict(some.refs), some.imports)], [])
+        changed = FileTags(some.path, some.language, some.defs, dict(some.refs), some.imports)
+        s.update([changed.encoded()], [])
         s.save()
 
     row("store: load + update 1 file + save", index_update)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.manifest import FileEntry, Manifest
-from codemem.code.packed_rows import joined_batches, pack_results
+from codemem.code.packed_rows import joined_batches
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 from codemem.infra import imports_uncollected, trim_heap
 from codemem.workspace import Workspace
@@ -27,7 +27,7 @@ from codemem.workspace import Workspace
 if TYPE_CHECKING:
     from codemem.code.embed import Embedder
     from codemem.code.store import CodeStore
-    from codemem.code.tags import EncodedTags, FileTags, TagStore
+    from codemem.code.tags import EncodedTags, TagStore
     from codemem.config import Config
 
 # A batch is written once it holds this many chunks (or `index.batch_files` files): small
@@ -47,14 +47,12 @@ class PendingFiles:
     chunks: int = 0  # their chunk rows
     entries: dict[str, FileEntry] = field(default_factory=dict)
     # Streamed into the tag store, never all held; encoded by the workers.
-    tags: list[FileTags | EncodedTags] = field(default_factory=list)
+    tags: list[EncodedTags] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # files now skipped that had rows
 
     def add(self, result: FileResult, had_rows: bool) -> None:
         if result.status == INDEXED:
-            if isinstance(result.batch, Batch):  # parsed in this process
-                pack_results([result])
-            if isinstance(result.batch, FileRows):
+            if isinstance(result.batch, FileRows):  # `parse_files` packs every indexed file's
                 self.rows.append(result.batch)
                 self.chunks += result.batch.count(CHUNKS)
             if result.tags is not None:

@@ -224,13 +224,13 @@ def rank_files(
     # Every step below moves files under the kept ones only, so these stay what they are.
     kept = kept_files(scores, COMPANION_KEEP)
     if test_prior and query.is_report and not query.asks_for_tests:
-        later_tests_down(scores, kept=kept)
+        later_tests_down(scores, kept)
     if uses is not None and query.is_report:
-        add_used(scores, uses, query, kept=kept)
+        add_used(scores, kept, uses, query)
     if with_stem is not None and query.is_report:
-        add_counterparts(scores, with_stem, kept=kept)
+        add_counterparts(scores, kept, with_stem)
     if cochange is not None:
-        add_companions(scores, cochange, query, present, kept=kept)
+        add_companions(scores, kept, cochange, query, present)
     return scores
 
 
@@ -241,31 +241,27 @@ class Kept:
     files: list[str]  # best first (ties in the order scored)
     top: float  # the best score
     ceiling: float  # what a file raised below them may reach: just under the last of them
+    whole: bool  # every scored file is among them: none lies below
+    members: frozenset[str]  # `files`, to look up
 
 
-def kept_files(scores: dict[str, float], keep: int) -> Kept:
+def kept_files(scores: dict[str, float], keep: int = COMPANION_KEEP) -> Kept:
     """The `keep` best files of `scores` (which is not empty), the top score and the ceiling."""
     ranked = heapq.nlargest(keep, scores, key=scores.__getitem__)
-    return Kept(ranked, scores[ranked[0]], scores[ranked[-1]] * 0.999)
+    whole = len(ranked) == len(scores)
+    return Kept(ranked, scores[ranked[0]], scores[ranked[-1]] * 0.999, whole, frozenset(ranked))
 
 
 def later_tests_down(
-    scores: dict[str, float],
-    *,
-    keep: int = COMPANION_KEEP,
-    factor: float = LATER_TEST_FACTOR,
-    kept: Kept | None = None,
+    scores: dict[str, float], kept: Kept, *, factor: float = LATER_TEST_FACTOR
 ) -> None:
-    """Tests below the `keep` best files (`kept`, when the caller has them) count `factor`
-    less, in place: past the entry points an issue report's fix spans code (the files it uses,
-    those that change with it), and a test there takes a slot from one. The kept files stay
-    what the stages and priors gave."""
-    if len(scores) <= keep:
+    """Tests below the `kept` files count `factor` less, in place: past the entry points an
+    issue report's fix spans code (the files it uses, those that change with it), and a test
+    there takes a slot from one. The kept files stay what the stages and priors gave."""
+    if kept.whole:
         return
-    kept = kept or kept_files(scores, keep)
-    kept_set = set(kept.files)
     for path in scores:
-        if path not in kept_set and is_test_path(path):
+        if path not in kept.members and is_test_path(path):
             scores[path] *= factor
 
 
@@ -290,47 +286,41 @@ def counterparts(path: str, with_stem: Callable[[str], list[str]]) -> list[str]:
 
 def add_counterparts(
     scores: dict[str, float],
+    kept: Kept,
     with_stem: Callable[[str], list[str]],
     *,
-    keep: int = COMPANION_KEEP,
     weight: float = COUNTERPART_WEIGHT,
-    kept: Kept | None = None,
 ) -> None:
-    """Raise, in place and never above the `keep`-th file, the header or source of each kept
+    """Raise, in place and never above the `kept` files, the header or source of each kept
     C-family file (`counterparts`), proposed by a stage or not; tests are left where they are."""
-    if len(scores) <= keep:
+    if kept.whole:
         return
-    kept = kept or kept_files(scores, keep)
-    kept_set = set(kept.files)
     for anchor in kept.files:
         for path in counterparts(anchor, with_stem):
-            if path not in kept_set and not is_test_path(path):
+            if path not in kept.members and not is_test_path(path):
                 scores[path] = min(kept.ceiling, scores.get(path, 0.0) + weight * kept.top)
 
 
 def add_used(
     scores: dict[str, float],
+    kept: Kept,
     uses: Callable[[str], list[tuple[str, float]]],
     query: AnalyzedQuery,
     *,
-    keep: int = COMPANION_KEEP,
     anchors: int = USED_ANCHORS,
     weight: float = USED_WEIGHT,
-    kept: Kept | None = None,
 ) -> None:
-    """Raise, in place and never above the `keep`-th file, the candidates the best-ranked files
+    """Raise, in place and never above the `kept` files, the candidates the best-ranked files
     use: a fix that spans files often reaches into what its entry point calls. Only files some
     stage proposed (they match the query too) move; tests only when the query asks for them."""
-    if len(scores) <= keep:
+    if kept.whole:
         return
-    kept = kept or kept_files(scores, keep)
-    kept_set = set(kept.files)
     share: dict[str, float] = defaultdict(float)
     for anchor in kept.files[:anchors]:
         used = uses(anchor)
         total = sum(w for _, w in used) or 1.0
         for path, w in used:
-            if path not in scores or path in kept_set:
+            if path not in scores or path in kept.members:
                 continue
             if query.asks_for_tests or not is_test_path(path):
                 share[path] += w / total
@@ -340,28 +330,23 @@ def add_used(
 
 def add_companions(
     scores: dict[str, float],
+    kept: Kept,
     cochange: CoChange,
     query: AnalyzedQuery,
     present: Callable[[Iterable[str]], Collection[str]] | None = None,
     *,
-    keep: int = COMPANION_KEEP,
     anchors: int = COMPANION_ANCHORS,
     weight: float = COMPANION_WEIGHT,
     limit: int = COMPANION_LIMIT,
     sure: float = COMPANION_SURE,
     slots: int = COMPANION_SLOTS,
-    kept: Kept | None = None,
 ) -> None:
     """Raise the files that usually changed with the best-ranked ones, in place, never
-    above the `keep`-th file (`kept`, when the caller has them); the anchors are the first of
-    those. `present` keeps those of the given paths that are indexed now (history names
-    deleted files too); tests join only when the query asks for them; for an issue report,
-    prose (docs, changelogs, manifests) counts `PROSE_COMPANION_FACTOR` more."""
-    if not scores:
-        return
-    kept = kept or kept_files(scores, keep)
+    above the `kept` files; the anchors are the first of those. `present` keeps those of the
+    given paths that are indexed now (history names deleted files too); tests join only when
+    the query asks for them; for an issue report, prose (docs, changelogs, manifests) counts
+    `PROSE_COMPANION_FACTOR` more."""
     top, ceiling = kept.top, kept.ceiling
-    kept_set = set(kept.files)
     proposed = companions(cochange, kept.files[:anchors])
     if query.is_report:
         for path in proposed:
@@ -370,7 +355,7 @@ def add_companions(
     found = {
         path: proposed[path]
         for path in sorted(proposed, key=lambda p: (-proposed[p], p))
-        if path not in kept_set and (query.asks_for_tests or not is_test_path(path))
+        if path not in kept.members and (query.asks_for_tests or not is_test_path(path))
     }
     found = dict(list(found.items())[: 3 * limit])  # some are gone since they changed
     indexed = present(found) if present is not None else found

@@ -21,6 +21,7 @@ import numpy as np
 
 from codemem.code.columns import Strings
 from codemem.code.graph_rank import STOP_NAMES, is_ignored_name, name_weight
+from codemem.code.lexicon_postings import distinct_indexed
 from codemem.code.tags import TagStore
 from codemem.infra import trim_heap
 
@@ -82,7 +83,7 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
             text += b"\0"
     text += bytes(8)  # so an 8-byte word can be read at any name's start
     data = np.frombuffer(text, dtype=np.uint8)
-    hashes, first, inverse = _distinct(np.frombuffer(def_hash, dtype=np.int64))
+    hashes, first, inverse = distinct_indexed(np.frombuffer(def_hash, dtype=np.int64))
     del def_hash
     ends = np.flatnonzero(data[:-8] == 0)  # each definition's NUL
     position = np.int32 if len(data) < 1 << 31 else np.int64
@@ -106,22 +107,6 @@ def defined_names(store: TagStore, paths: list[str]) -> DefinedNames:
     by_key = np.lexsort((files, defined))
     key_name, key_file = defined[by_key], files[by_key]
     return DefinedNames(blob, offsets, key_name, key_file, hashes, id_of_hash)
-
-
-def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct values ascending, where each first occurs, each value's distinct index)."""
-    order = np.argsort(values)
-    ordered = values[order]
-    new = np.empty(len(values), dtype=bool)
-    new[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    distinct = ordered[new]
-    del ordered
-    # The earliest of equal values, whatever order the sort left them in.
-    first = np.minimum.reduceat(order, np.flatnonzero(new)) if len(order) else order
-    inverse = np.empty(len(values), dtype=np.int32)
-    inverse[order] = np.cumsum(new, dtype=np.int32) - 1
-    return distinct, first, inverse
 
 
 def _byte_order(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

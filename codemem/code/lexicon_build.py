@@ -26,6 +26,7 @@ from codemem.code.lexicon_postings import (
     Postings,
     build_chunk_and_file_postings,
     distinct,
+    distinct_indexed,
     fixed_width,
 )
 from codemem.code.packed_rows import FILE_NUMBER, JoinedColumn
@@ -96,9 +97,9 @@ class CodedStrings:
         first hold it, as for a list of `str`)."""
         ids = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int64)
         names = list(self._ids)
-        distinct, first = np.unique(ids, return_index=True)
+        used, first, _ = distinct_indexed(ids)
         lookup = np.zeros(len(names), np.uint32)
-        for i in distinct[np.argsort(first)].tolist():
+        for i in used[np.argsort(first)].tolist():
             lookup[i] = into.setdefault(names[i], len(into))
         return lookup[ids]
 

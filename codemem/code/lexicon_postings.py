@@ -143,6 +143,24 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return _tally(np.sort(values))[0]
 
 
+def distinct_indexed(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct values ascending, where each first occurs, each value's distinct index) of a
+    1-d integer array: `np.unique(values, return_index=True, return_inverse=True)` without the
+    `numpy.ma` import (see `distinct`, which a caller wanting only the values sorts less for)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    new = np.empty(len(values), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    values_once = ordered[new]
+    del ordered
+    # The earliest of equal values, whatever order the sort left them in.
+    first = np.minimum.reduceat(order, np.flatnonzero(new)) if len(order) else order
+    inverse = np.empty(len(values), dtype=np.int32)
+    inverse[order] = np.cumsum(new, dtype=np.int32) - 1
+    return values_once, first, inverse
+
+
 def _tally(keys: np.ndarray, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values of the sorted `keys` and how many times each occurs (or, given
     `sizes`, the sum of the sizes of its occurrences)."""

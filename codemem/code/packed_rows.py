@@ -83,8 +83,6 @@ class JoinedColumn:
         """The values as Python strings (and None)."""
         return _decode_joined(self.data, 0, len(self.data), self.nulls)
 
-    to_pylist = tolist
-
     def arrow(self) -> Any:
         """The values as an Arrow string array (the NULs dropped in C, no Python strings)."""
         import pyarrow as pa  # the indexer's write path only: workers never load pyarrow
@@ -147,7 +145,7 @@ def pack_results(results: Iterable[Any]) -> None:
         return
     rows = pack_batches([r.batch for r in indexed])
     for i, result in enumerate(indexed):
-        result.batch = FileRows(rows, i, result.batch.count(CHUNKS), result.batch.count(SYMBOLS))
+        result.batch = FileRows(rows, i)
 
 
 def _pack_column(

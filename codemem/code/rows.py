@@ -58,12 +58,13 @@ class FileRows:
 
     rows: Any  # the PackedRows
     index: int  # the file's position among them
-    chunks: int
-    symbols: int
 
     def __len__(self) -> int:
         return 1
 
     def count(self, table: str) -> int:
-        """The number of rows for `table`."""
-        return {FILES: 1, CHUNKS: self.chunks, SYMBOLS: self.symbols}[table]
+        """The number of rows for `table` (the packed rows' starts say it)."""
+        if table == FILES:
+            return 1
+        starts = self.rows.starts[table]
+        return int(starts[self.index + 1] - starts[self.index])

@@ -279,12 +279,13 @@ class TagStore:
 
     def update(
         self,
-        changed: Iterable[FileTags | EncodedTags],
+        changed: Iterable[EncodedTags],
         removed: Iterable[str],
         *,
         cache: bool = True,
     ) -> bool:
-        """Replace the tags of `changed` files and drop `removed` paths.
+        """Replace the tags of `changed` files (encoded, as the parser workers send them:
+        `FileTags.encoded`) and drop `removed` paths.
 
         Returns whether anything differs; only then is `version` bumped, so an edit that
         leaves every name in place keeps the cached graph valid. With `cache=False` only the
@@ -298,20 +299,16 @@ class TagStore:
                 dirty = True
         for tags in changed:
             old = self.get(tags.path)
-            if isinstance(tags, EncodedTags):
-                encoded = tags
-                # A new file's record is kept as the worker encoded it, never decoded here.
-                decoded = tags.decoded() if old is not None or cache else None
-            else:
-                encoded, decoded = tags.encoded(), tags
+            # A new file's record is kept as the worker encoded it, never decoded here.
+            decoded = tags.decoded() if old is not None or cache else None
             if old is not None and decoded is not None and old._row() == decoded._row():
                 continue
-            self._records[encoded.path] = (encoded.meta, encoded.refs)
-            self._held += len(encoded.meta) + len(encoded.refs)
+            self._records[tags.path] = (tags.meta, tags.refs)
+            self._held += len(tags.meta) + len(tags.refs)
             if cache and decoded is not None:
-                self._meta[encoded.path] = (decoded.language, decoded.defs, decoded.imports)
+                self._meta[tags.path] = (decoded.language, decoded.defs, decoded.imports)
             else:
-                self._meta.pop(encoded.path, None)
+                self._meta.pop(tags.path, None)
             dirty = True
         if dirty:
             self._files = None

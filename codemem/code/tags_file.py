@@ -65,7 +65,7 @@ class Stored:
     top: Columns
     base: Columns
     rows: memoryview | None
-    # The base file's (blob, offsets) of each part, taken once: a pass over every path
+    # The base file's (blob, offsets) of each part (`_part`), taken once: a pass over every path
     # (the graph's) reads two records a file.
     _base_parts: dict[str, tuple[memoryview, memoryview]] = field(
         default_factory=dict, repr=False, compare=False
@@ -113,9 +113,9 @@ class Stored:
         """Each path's record, in order: its base row, or (meta, refs) views of the top file."""
         if self.rows is None:
             return list(range(self.base_count))
-        top = self.top
+        meta, refs = _part(self.top, "meta"), _part(self.top, "refs")
         return [
-            row if row >= 0 else (_row(top, "meta", -row - 1), _row(top, "refs", -row - 1))
+            row if row >= 0 else (_row(meta, -row - 1), _row(refs, -row - 1))
             for row in self.rows.tolist()
         ]
 
@@ -124,9 +124,8 @@ class Stored:
         parts = self._base_parts
         if not parts:
             for part in _PARTS:
-                parts[part] = (self.base.bytes(part), self.base.view(f"{part}_offsets"))
-        (meta, meta_at), (refs, refs_at) = parts["meta"], parts["refs"]
-        return meta[meta_at[row] : meta_at[row + 1]], refs[refs_at[row] : refs_at[row + 1]]
+                parts[part] = _part(self.base, part)
+        return _row(parts["meta"], row), _row(parts["refs"], row)
 
     def release(self) -> None:
         """Let go of the base file's pages read so far (a pass over a large store)."""
@@ -225,8 +224,9 @@ def encoded_records(path: Path) -> Iterator[bytes]:
         return
     rows = len(opened.view("meta_offsets")) - 1
     for part in _PARTS:
+        blob_offsets = _part(opened, part)
         for row in range(rows):
-            yield _row(opened, part, row).tobytes()
+            yield _row(blob_offsets, row).tobytes()
 
 
 def _open_once(path: Path) -> Stored:
@@ -289,9 +289,15 @@ def _open_whole(path: Path, formats: tuple[int, ...] = (_BASE_FORMAT,)) -> Colum
     return opened
 
 
-def _row(opened: Columns, part: str, row: int) -> memoryview:
-    offsets = opened.view(f"{part}_offsets")
-    return opened.bytes(part)[offsets[row] : offsets[row + 1]]
+def _part(opened: Columns, part: str) -> tuple[memoryview, memoryview]:
+    """A record part's (blob, offsets) in `opened`: its rows are the blob cut at the offsets."""
+    return opened.bytes(part), opened.view(f"{part}_offsets")
+
+
+def _row(part: tuple[memoryview, memoryview], row: int) -> memoryview:
+    """Row `row` of a record part (`_part`): a view of the mapping."""
+    blob, offsets = part
+    return blob[offsets[row] : offsets[row + 1]]
 
 
 def _reopen(opened: Columns | None) -> int | None:

@@ -65,6 +65,12 @@ def _worker_chunk(chunk: list[_Args]) -> list[FileResult]:
     return results
 
 
+def _packed_worker(args: _Args) -> FileResult:
+    """One file's result parsed in this process, its rows packed as a worker's are: the
+    writer takes every file's rows in that one shape."""
+    return _worker_chunk([args])[0]
+
+
 def _init_worker(parent: int | None) -> None:
     """Runs first in every worker: ignore Ctrl-C and die with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -100,7 +106,8 @@ def parse_files(
     workers: int,
     progress: Progress | None,
 ) -> Generator[FileResult, None, None]:
-    """Results in the order of `items`; parallel when there is enough work.
+    """Results in the order of `items`, their rows packed (`FileRows`); parallel when there
+    is enough work.
 
     The workers are forked when this is called (before the caller opens the database);
     close the returned iterator to stop them.
@@ -109,7 +116,7 @@ def parse_files(
     workers = workers or os.cpu_count() or 1
     args = [(root, path, cid, settings) for path, cid in items]
     if total < PARALLEL_MIN_FILES or workers < 2:
-        return _with_progress(map(_worker, args), total, progress)
+        return _with_progress(map(_packed_worker, args), total, progress)
     # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
     # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
     method = "forkserver" if "lancedb" in sys.modules else "fork"
@@ -150,7 +157,7 @@ def parse_files(
         except (BrokenProcessPool, OSError) as exc:
             # A worker died (out of memory, killed): finish the rest in this process.
             log.warning("parser workers failed (%s); continuing in one process", exc)
-            yield from map(_worker, args[done:])
+            yield from map(_packed_worker, args[done:])
         finally:
             _stop(pool, finished=done == total)
 

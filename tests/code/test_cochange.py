@@ -15,6 +15,7 @@ from codemem.code.fusion import (
     add_counterparts,
     add_used,
     counterparts,
+    kept_files,
     rank_files,
 )
 from codemem.code.query import analyze_query
@@ -56,7 +57,7 @@ def test_partners_are_conditional_shares_with_smoothing():
 def test_companions_join_below_the_kept_files_and_never_move_them():
     cochange = CoChange.from_commits(COMMITS)
     scores = {"src/zip.c": 1.0, "a.c": 0.9, "b.c": 0.8, "c.c": 0.7, "d.c": 0.6, "e.c": 0.5}
-    add_companions(scores, cochange, analyze_query("zip fails on empty input"))
+    add_companions(scores, kept_files(scores), cochange, analyze_query("zip fails on empty input"))
     ranked = sorted(scores, key=lambda p: -scores[p])
     assert ranked[:5] == ["src/zip.c", "a.c", "b.c", "c.c", "d.c"]
     # The header (in half the source's commits: sure) straight after the kept files; the
@@ -72,7 +73,7 @@ def test_an_issue_reports_prose_companions_count_more():
     assert report.is_report
     for query, changelog in ((analyze_query("zip"), 2 / 10), (report, 1.5 * 2 / 10)):
         scores = {"src/zip.c": 1.0, "a.c": 0.9, "b.c": 0.8, "c.c": 0.7, "d.c": 0.6}
-        add_companions(scores, cochange, query)
+        add_companions(scores, kept_files(scores), cochange, query)
         assert scores["CHANGELOG.md"] == pytest.approx(0.25 * 1.0 * changelog)
         assert scores["src/zip.h"] < scores["d.c"]  # a source file's odds as they are
 
@@ -80,10 +81,12 @@ def test_an_issue_reports_prose_companions_count_more():
 def test_companions_must_be_indexed_and_tests_join_only_when_asked():
     cochange = CoChange.from_commits(COMMITS)
     scores = {"src/zip.c": 1.0}
-    add_companions(scores, cochange, analyze_query("zip"), lambda paths: {"CHANGELOG.md"})
+    add_companions(
+        scores, kept_files(scores), cochange, analyze_query("zip"), lambda paths: {"CHANGELOG.md"}
+    )
     assert list(scores) == ["src/zip.c", "CHANGELOG.md"]
     scores = {"src/zip.c": 1.0}
-    add_companions(scores, cochange, analyze_query("pytest tests for zip"))
+    add_companions(scores, kept_files(scores), cochange, analyze_query("pytest tests for zip"))
     assert "tests/test_zip.c" in scores
 
 
@@ -92,7 +95,7 @@ def test_files_the_best_one_uses_join_below_the_kept_files():
     scores |= {"e.js": 0.35, "utils.js": 0.1, "test/utils.test.js": 0.2}
     uses = {"api.js": [("utils.js", 3.0), ("lib.js", 1.0), ("test/utils.test.js", 1.0)]}
     used = lambda path: uses.get(path, [])  # noqa: E731
-    add_used(scores, used, analyze_query("card colour is wrong"), weight=0.5)
+    add_used(scores, kept_files(scores), used, analyze_query("card colour is wrong"), weight=0.5)
     ranked = sorted(scores, key=lambda p: -scores[p])
     assert ranked[:5] == ["api.js", "a.js", "b.js", "c.js", "d.js"]  # never moved
     assert ranked[5:] == ["utils.js", "e.js", "test/utils.test.js"]  # tests not raised
@@ -228,7 +231,7 @@ def test_a_kept_c_file_brings_its_header_below_the_kept_files():
     assert counterparts("lib/fast.py", indexed.with_stem) == []  # not a C-family file
     scores = {"lib/lazy.c": 1.0, "a.c": 0.9, "b.c": 0.8, "c.c": 0.7, "lib/fast.c": 0.6}
     scores |= {"d.c": 0.5, "lib/lazy.h": 0.1}
-    add_counterparts(scores, indexed.with_stem)
+    add_counterparts(scores, kept_files(scores), indexed.with_stem)
     assert scores["lib/lazy.h"] == 0.6 * 0.999  # + half the top score, under the kept files
     assert "tests/fast.h" not in scores  # a test stays where it was
     results = StageResults(files=[Candidate(p, 1.0) for p in scores if p != "lib/lazy.h"])

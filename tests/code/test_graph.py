@@ -36,7 +36,10 @@ FILES: dict[str, tuple[list[tuple], dict[str, int]]] = {
 def make_store(index_dir, files=FILES, save: bool = True) -> TagStore:
     store = TagStore.load(index_dir)
     store.update(
-        [FileTags(path, "python", list(defs), dict(refs)) for path, (defs, refs) in files.items()],
+        [
+            FileTags(path, "python", list(defs), dict(refs)).encoded()
+            for path, (defs, refs) in files.items()
+        ],
         [],
     )
     if save:
@@ -113,13 +116,13 @@ def test_store_round_trip_and_lazy_sections(tmp_path):
 def test_an_edit_rewrites_only_the_top_file_until_the_base_goes_stale(tmp_path):
     many = [FileTags(f"f{i}.py", "python", [fn(f"f{i}", 1)], {"g": i}) for i in range(40)]
     store = TagStore(tmp_path)
-    store.update(many, [])
+    store.update([tags.encoded() for tags in many], [])
     store.save()
     [base] = tmp_path.glob("tags.base.*.bin")
     written = base.stat().st_mtime_ns, base.stat().st_ino
     # One file changed, one removed, one added (then re-added after a removal: it moves last).
-    store.update([FileTags("f3.py", "python", [fn("g3", 2)], {})], ["f5.py", "f7.py"])
-    store.update([FileTags("new.py", "python", [], {"f3": 1}), many[7]], [])
+    store.update([FileTags("f3.py", "python", [fn("g3", 2)], {}).encoded()], ["f5.py", "f7.py"])
+    store.update([FileTags("new.py", "python", [], {"f3": 1}).encoded(), many[7].encoded()], [])
     store.save()
     assert (base.stat().st_mtime_ns, base.stat().st_ino) == written
     assert list(tmp_path.glob("tags.base.*.bin")) == [base]
@@ -149,10 +152,10 @@ def test_update_bumps_the_version_only_when_tags_change(tmp_path):
     store = make_store(tmp_path)
     first = store.version
     same = FileTags("pkg/util.py", "python", [fn("format_output", 1)], {})
-    assert store.update([same], ["not/there.py"]) is False
+    assert store.update([same.encoded()], ["not/there.py"]) is False
     assert store.version == first
     moved = FileTags("pkg/util.py", "python", [fn("format_output", 2)], {})
-    assert store.update([moved], []) is True
+    assert store.update([moved.encoded()], []) is True
     second = store.version
     assert second > first
     assert store.update([], ["pkg/cli.py"]) is True
@@ -405,7 +408,7 @@ def test_graph_is_cached_per_store_version(tmp_path, monkeypatch):
     assert warm.rank_files({"pkg/cli.py": 1}) == first.rank_files({"pkg/cli.py": 1})
     assert warm._arrays is not None and built == [1]
 
-    store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1})], [])
+    store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1}).encoded()], [])
     store.save()
     stale = load_graph(tmp_path)
     assert built == [1, 1]
@@ -490,7 +493,7 @@ def test_a_streamed_store_spills_to_disk_and_reads_back_the_same(tmp_path, monke
     monkeypatch.setattr(tags_module, "SPILL_BYTES", 1)
     store = TagStore(tmp_path)
     for path, (defs, refs) in FILES.items():  # one file per batch, as the indexer streams
-        store.update([FileTags(path, "python", list(defs), dict(refs))], [], cache=False)
+        store.update([FileTags(path, "python", list(defs), dict(refs)).encoded()], [], cache=False)
         store.spill()  # saved when what it holds outweighs what is stored
     assert TagStore.stored_version(tmp_path) is not None
     assert store._held > 0 and len(TagStore.load(tmp_path)) < len(FILES)
@@ -510,7 +513,7 @@ def test_a_streamed_store_holds_at_most_the_spill_cap(tmp_path, monkeypatch):
     monkeypatch.setattr(tags_module, "SPILL_MAX_BYTES", 1)  # below what is stored: caps it
     store = TagStore(tmp_path)
     for saved, (path, (defs, refs)) in enumerate(FILES.items(), 1):
-        store.update([FileTags(path, "python", list(defs), dict(refs))], [], cache=False)
+        store.update([FileTags(path, "python", list(defs), dict(refs)).encoded()], [], cache=False)
         store.spill()
         assert store._held == 0 and len(TagStore.load(tmp_path)) == saved
     assert TagStore.load(tmp_path).files == make_store(tmp_path / "other", FILES).files
@@ -554,7 +557,7 @@ def test_the_search_prior_is_read_without_the_tags_or_the_graph(tmp_path):
     assert prior["pkg/config.py"] == 1.0 and max(prior.values()) == 1.0
     assert prior.get("nowhere.py", 0.0) == 0.0 and len(prior) == 5
     assert order(dict(prior)) == order(graph.rank_files())
-    store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1})], [])
+    store.update([FileTags("pkg/extra.py", "python", [], {"parse_config": 1}).encoded()], [])
     store.save()  # the tags moved on: the last graph's prior serves until the next graph
     assert dict(read_prior(tmp_path)) == dict(prior)
     load_graph(tmp_path)

@@ -51,7 +51,7 @@ def random_store(tmp_path, vocabulary: list[str], seed: int) -> TagStore:
         refs = {n: rng.randint(1, 9) for n in rng.sample(words, rng.randint(0, 12))}
         files.append(FileTags(f"src/m{rng.randint(0, 999):03d}_{i}.py", "python", defs, refs))
     store = TagStore(tmp_path)
-    store.update(files, [])
+    store.update([tags.encoded() for tags in files], [])
     store.save()
     return TagStore.load(tmp_path)
 
@@ -166,7 +166,7 @@ def test_names_are_stored_in_string_order_with_their_bytes(tmp_path):
 
 def test_an_empty_store_builds_an_empty_graph(tmp_path):
     store = TagStore(tmp_path)
-    store.update([FileTags("a.py", "python", [], {"x": 1})], [])
+    store.update([FileTags("a.py", "python", [], {"x": 1}).encoded()], [])
     store.save()
     graph = build_graph(TagStore.load(tmp_path), tmp_path)
     assert graph.paths == ["a.py"] and len(graph.names) == 0

@@ -18,6 +18,7 @@ from codemem.code.integrity import find_damage
 from codemem.code.lexicon import Lexicon
 from codemem.code.lexicon_writer import MERGE_AT
 from codemem.code.manifest import Manifest
+from codemem.code.packed_rows import pack_results
 from codemem.code.rows import SCALAR_INDEXES, Batch
 from codemem.code.store import CodeStore
 from codemem.config import load_config
@@ -300,6 +301,7 @@ def test_a_full_rebuild_commits_ever_smaller_batches_at_its_end():
     """The commit after the last file is parsed overlaps nothing: it is kept small."""
     config = load_config(None)
     result = FileResult("a.py", "0" * 40, INDEXED, "python", Batch(files={"path": ["a.py"]}))
+    pack_results([result])  # as `parse_files` hands it to the writer
     pending = PendingFiles()
     sizes, size = [], 0
     for left in reversed(range(1000)):  # 1000 files of a full rebuild, `left` still to come

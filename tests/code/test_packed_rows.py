@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from codemem.code.packed_rows import (
     ArrowStrings,
+    JoinedColumn,
     joined_batches,
     pack_batches,
     pack_results,
@@ -63,9 +64,9 @@ BATCHES = [
 
 def as_lists(batch: Batch) -> dict[str, dict[str, list]]:
     def plain(values):
-        if isinstance(values, np.ndarray):
+        if isinstance(values, np.ndarray | JoinedColumn):
             return values.tolist()
-        return values if isinstance(values, list) else values.to_pylist()
+        return values if isinstance(values, list) else values.to_pylist()  # an Arrow array
 
     return {
         table: {name: plain(values) for name, values in getattr(batch, table).items()}

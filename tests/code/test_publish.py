@@ -289,7 +289,8 @@ def test_check_pickles_reads_every_record_of_a_column_tag_store(tmp_path):
 
     store = TagStore(tmp_path)
     store.update(
-        [FileTags("a.py", "python", [("f", "f", "function", 1, 2, "def f()")], {"g": 1})], []
+        [FileTags("a.py", "python", [("f", "f", "function", 1, 2, "def f()")], {"g": 1}).encoded()],
+        [],
     )
     store.save()
     check_pickles(tmp_path)

@@ -11,6 +11,7 @@ from codemem.code.fusion import (
     LATER_TEST_FACTOR,
     StageResults,
     apply_priors,
+    kept_files,
     later_tests_down,
     rank_files,
     rrf,
@@ -48,7 +49,7 @@ def test_a_short_query_about_tests_puts_tests_first():
 def test_below_the_kept_files_of_an_issue_report_tests_count_less():
     scores = {"src/a.py": 1.0, "tests/test_a.py": 0.9, "src/b.py": 0.8, "src/c.py": 0.7}
     scores |= {"src/d.py": 0.6, "tests/test_b.py": 0.5, "src/e.py": 0.4}
-    later_tests_down(scores)
+    later_tests_down(scores, kept_files(scores))
     assert scores["tests/test_a.py"] == 0.9  # among the kept five: never moved
     assert scores["tests/test_b.py"] == 0.25  # below them: under the code ranked after it
     assert [scores[p] for p in ("src/a.py", "src/e.py")] == [1.0, 0.4]

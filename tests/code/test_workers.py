@@ -9,7 +9,8 @@ import numpy as np
 from codemem.code import workers
 from codemem.code.batch_writer import PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
-from codemem.code.packed_rows import joined_batches
+from codemem.code.packed_rows import JoinedColumn, joined_batches, pack_results
+from codemem.code.rows import Batch, FileRows
 
 SETTINGS = ExtractSettings(max_file_bytes=100_000, chunk_lines=80, max_line_chars=2000)
 
@@ -51,7 +52,10 @@ def joined_rows(batches: list) -> dict:
     """The rows of these files' batches (packed or not), table by table, as lists."""
     pending = PendingFiles()
     for n, batch in enumerate(batches):
-        pending.add(FileResult(f"f{n}", "0" * 40, INDEXED, "python", batch), had_rows=False)
+        result = FileResult(f"f{n}", "0" * 40, INDEXED, "python", batch)
+        if isinstance(batch, Batch):  # this process's rows, packed as the writer takes them
+            pack_results([result])
+        pending.add(result, had_rows=False)
     lists, tables = joined_batches(pending.rows)
 
     def plain(columns: dict) -> dict:
@@ -59,8 +63,8 @@ def joined_rows(batches: list) -> dict:
             name: values
             if isinstance(values, list)
             else values.tolist()
-            if isinstance(values, np.ndarray)
-            else values.to_pylist()  # an Arrow array or a `JoinedColumn`
+            if isinstance(values, np.ndarray | JoinedColumn)
+            else values.to_pylist()  # an Arrow array
             for name, values in columns.items()
         }
 
@@ -75,3 +79,11 @@ def test_the_last_files_go_in_smaller_chunks():
     chunks = workers._chunked(files, 8, 2)  # type: ignore[arg-type]
     assert [f for chunk in chunks for f in chunk] == files
     assert [len(chunk) for chunk in chunks] == [8] * 33 + [4] + [2] * 16
+
+
+def test_one_process_packs_the_rows_as_the_workers_do(tmp_path):
+    (tmp_path / "a.py").write_text("def f(x):\n    return x\n\n\nclass C:\n    pass\n")
+    (result,) = workers.parse_files(tmp_path, [("a.py", None)], SETTINGS, 1, None)
+    expected = extract_file(tmp_path, "a.py", None, SETTINGS)
+    assert isinstance(result.batch, FileRows)
+    assert joined_rows([result.batch]) == joined_rows([expected.batch])
