@@ -1,8 +1,10 @@
-"""`codemem config show|get|set|path|example`: the settings in effect and where each came from.
+"""`codemem config show|get|set|trust|path|example`: the settings in effect and where each
+came from.
 
 Sources, later ones winning: default < user (~/.config/codemem/config.yml) < project
 (.codemem/config.yml) < environment (CODEMEM_*) < flags. `set` edits the project file only,
-validating the result before it is written (atomically).
+validating the result before it is written (atomically). `trust` lets the project file choose
+what only the user may (`codemem.config.trust`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,25 @@ def settings_with_sources(app: AppContext) -> list[tuple[str, Any, str]]:
         # A layer may set a whole mapping (`providers: {gpu: {...}}`): its leaves are its own.
         source = next((origin[part] for part in _prefixes(key) if part in origin), "default")
         rows.append((key, value, source))
+    withheld, trusted = _withheld(app)
+    if not trusted:
+        rows += [(key, value, UNTRUSTED) for key, value in flatten(withheld).items()]
     return rows
+
+
+UNTRUSTED = "project, not trusted: ignored"
+
+
+def _withheld(app: AppContext) -> tuple[dict[str, Any], bool]:
+    """The project file's settings that need trust (`codemem.config.trust`), by dotted key,
+    and whether they are trusted as they are."""
+    from codemem.config import read_yaml_file, user_config_dir
+    from codemem.config.trust import fingerprint, project_key, read_trusted, withheld_settings
+
+    path = app.workspace().config_file
+    withheld = withheld_settings(read_yaml_file(path))
+    stored = read_trusted(user_config_dir()).get(project_key(path))
+    return withheld, not withheld or stored == fingerprint(withheld)
 
 
 def _prefixes(key: str) -> list[str]:
@@ -104,9 +124,7 @@ def show_command(app: AppContext, as_json: bool = False) -> None:
     """Every setting in effect, validated, with its source."""
     rows = settings_with_sources(app)
     if as_json:
-        click.echo(
-            json.dumps({key: {"value": value, "source": source} for key, value, source in rows})
-        )
+        click.echo(json.dumps(_json_rows(rows)))
         return
     width = max(len(key) for key, _, _ in rows)
     for key, value, source in rows:
@@ -124,18 +142,33 @@ def get_command(app: AppContext, key: str, as_json: bool) -> None:
     found = [(k, v, s) for k, v, s in rows if k == key or k.startswith(key + ".")]
     if not found:
         raise _unknown(key, sorted({k for k, _, _ in rows} | {k.split(".")[0] for k, _, _ in rows}))
-    if len(found) == 1 and found[0][0] == key:
-        _, value, source = found[0]
+    effective = [row for row in found if row[2] != UNTRUSTED]
+    if all(k == key for k, _, _ in found) and len(effective) <= 1:
+        _, value, source = effective[0] if effective else (key, None, "default")
         if as_json:
-            click.echo(json.dumps({"key": key, "value": value, "source": source}))
-        else:
-            click.echo(_shown(value))
+            click.echo(json.dumps(_json_rows([(key, value, source), *found])[key] | {"key": key}))
+            return
+        click.echo(_shown(value))
+        for _, ignored, _ in found[len(effective) :]:
+            click.echo(f"{key}: {_shown(ignored)} is ignored until you trust it", err=True)
         return
     if as_json:
-        click.echo(json.dumps({k: {"value": v, "source": s} for k, v, s in found}))
+        click.echo(json.dumps(_json_rows(found)))
         return
     for k, v, s in found:
         click.echo(f"{k}  {_shown(v)}  " + click.style(f"({s})", dim=True))
+
+
+def _json_rows(rows: list[tuple[str, Any, str]]) -> dict[str, dict[str, Any]]:
+    """{key: {value, source}}; a setting the project sets but may not yet (not trusted) also
+    has {untrusted: its value there}."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value, source in rows:
+        if source == UNTRUSTED:
+            out.setdefault(key, {"value": None, "source": "default"})["untrusted"] = value
+        else:
+            out[key] = {"value": value, "source": source} | out.get(key, {})
+    return out
 
 
 @config_group.command("set")
@@ -148,7 +181,8 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     VALUE is read as YAML: 20, false, "[a, b]", null. The file is validated with the new
     value before it is written; the comments at its top are kept, others are not.
     """
-    from codemem.config import read_layers, validate_layers
+    from codemem.config import read_layers, read_yaml_file, user_config_dir, validate_layers
+    from codemem.config.trust import record_trust, withheld_settings
     from codemem.infra import atomic_write
 
     ws = app.workspace()
@@ -156,19 +190,28 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
     layers = read_layers(path)
-    data = next(data for kind, _, data in layers if kind == "project")
     try:
         parsed = yaml.safe_load(value) if value.strip() else value
     except yaml.YAMLError:
         parsed = value  # not YAML: the text as it is
+    _, trusted = _withheld(app)
+    data = read_yaml_file(path)  # whole: the layer above lacks what is not trusted
     _assign(data, key, parsed)
     try:
-        validate_layers(layers)
+        validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
     except ConfigError as exc:
         raise ConfigError(f"{key} not set: {exc}") from None
     text = _header(path) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     atomic_write(path, text)
     click.echo(f"Set {key} = {_shown(parsed)} in {ws.relative(path)}.")
+    withheld = withheld_settings(data)
+    if withheld and trusted:  # you chose this value, and trusted the others already
+        record_trust(path, withheld, user_config_dir())
+    elif withheld:
+        click.echo(
+            f"{ws.relative(path)} holds settings you have not trusted yet "
+            f"({', '.join(withheld)}): they apply once you run `codemem config trust`."
+        )
 
 
 def _assign(data: dict[str, Any], key: str, value: Any) -> None:
@@ -195,6 +238,46 @@ def _header(path: Path) -> str:
         header.append(line)
     text = "".join(header)
     return text if not text or text.endswith("\n\n") else text.rstrip("\n") + "\n\n"
+
+
+@config_group.command("trust")
+@click.option("--revoke", is_flag=True, help="Withdraw the trust: ignore those settings again.")
+@click.option("--json", "as_json", is_flag=True, help="Print {file, trusted, settings} as JSON.")
+@click.pass_obj
+def trust_command(app: AppContext, revoke: bool, as_json: bool) -> None:
+    """Let this repository's .codemem/config.yml choose what only you may choose.
+
+    \b
+    A committed config comes with the code, from anyone who can push to the repository.
+    Until you trust it, codemem ignores (with a warning) the settings that decide where
+    your credentials and your code are sent (providers' endpoints, keys and headers,
+    embeddings), what the agent may do without asking (permissions: mode allow, allow
+    rules), the model in the pre-commit hook or `watch` (review.hook_llm,
+    sleep.watch_llm) and what spending limits count (max_cost, model prices). Trust
+    covers those settings exactly as they are now: when a pull changes one, they are
+    ignored again until you trust them again.
+    """
+    from codemem.config import read_yaml_file, user_config_dir
+    from codemem.config.trust import record_trust, withheld_settings
+
+    ws = app.workspace()
+    path = ws.config_file
+    withheld = withheld_settings(read_yaml_file(path))
+    trusted = bool(withheld) and not revoke
+    record_trust(path, withheld if trusted else None, user_config_dir())
+    if as_json:
+        click.echo(
+            json.dumps({"file": str(path), "trusted": trusted, "settings": flatten(withheld)})
+        )
+        return
+    shown = ws.relative(path)
+    if not withheld:
+        click.echo(f"{shown} sets nothing that needs trust: every setting in it applies.")
+        return
+    verb = "No longer trusted; ignored again" if revoke else "Trusted; these now apply"
+    click.echo(f"{verb} ({shown}):")
+    for key, value in flatten(withheld).items():
+        click.echo(f"  {key} = {_shown(value)}")
 
 
 @config_group.command("path")

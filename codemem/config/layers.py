@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem import __version__
+from codemem.config.trust import trust_path, trusted_part
 from codemem.errors import ConfigError
 
 ENV_PREFIX = "CODEMEM_"
@@ -99,10 +100,14 @@ def read_layers(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """Every layer above the defaults as (kind, where it came from, data), in `LAYERS` order;
     `read_file` reads a settings file (`LayersReader` passes its own, which remembers)."""
-    user_file = user_config_dir() / "config.yml"
+    user_dir = user_config_dir()
+    user_file = user_dir / "config.yml"
     layers = [("user", str(user_file), read_file(user_file))]
     if project_file is not None:
-        layers.append(("project", str(project_file), read_file(project_file)))
+        # What came with the repository chooses no endpoint, credential or permission of
+        # yours until you trust it (`codemem.config.trust`).
+        data = trusted_part(project_file, read_file(project_file), user_dir)
+        layers.append(("project", str(project_file), data))
     layers.append(("environment", "environment", environment_overrides(environ)))
     layers.append(("flags", "command-line flags", flags or {}))
     return layers
@@ -146,7 +151,8 @@ class LayersReader:
 
         layers = read_layers(self.project_file, read_file=read_file)
         environment = next(data for kind, _, data in layers if kind == "environment")
-        made_from = (stamps, environment)
+        # Trusting the project's settings (or withdrawing it) changes the project layer.
+        made_from = (stamps, environment, file_stamp(trust_path(user_config_dir())))
         if self._key is None or self._key[0] != made_from:
             self._key = (made_from, layers_key(layers))
         return layers, self._key[1]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from codemem.config.agent import provider_settings
 from codemem.config.layers import merge, read_layers
 from codemem.config.schema import Config
+from codemem.config.trust import WithheldLayer, as_written
 from codemem.errors import ConfigError
 
 
@@ -73,8 +74,16 @@ def load_config(
 
 
 def validate_layers(read: list[tuple[str, str, dict[str, Any]]]) -> Config:
-    """Validate each layer alone (the error names its file), then their merge."""
-    layers = [(source, data) for _kind, source, data in read if data]
+    """Validate each layer alone (the error names its file), then their merge: first as the
+    files have them, settings not yet trusted included (`codemem.config.trust`), then as
+    they apply."""
+    if any(isinstance(data, WithheldLayer) for _kind, _source, data in read):
+        _validated([(source, as_written(data)) for _kind, source, data in read])
+    return _validated([(source, data) for _kind, source, data in read])
+
+
+def _validated(layers: list[tuple[str, dict[str, Any]]]) -> Config:
+    layers = [(source, data) for source, data in layers if data]
     merged: dict[str, Any] = {}
     for source, data in layers:
         validate_layer(data, source)

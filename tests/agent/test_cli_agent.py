@@ -203,9 +203,20 @@ def test_run_with_yes_edits(ws, script):
 
 def test_run_follows_allow_rules_in_config(ws, script):
     (ws.config_file).write_text("permissions:\n  allow: ['edit_file:shop/**']\n")
+    assert invoke(ws, "config", "trust").exit_code == 0
     result = invoke(ws, "run", "comment the total", "--model", script(EDIT_SCRIPT))
     assert result.exit_code == 0, result.output
     assert NEW + "\n" in (ws.root / CART).read_text()
+
+
+def test_run_ignores_allow_rules_of_an_untrusted_project_config(ws, script, caplog):
+    # A clone's committed config may not let the agent act without asking (codemem.config.trust).
+    (ws.config_file).write_text("permissions:\n  mode: allow\n  allow: ['edit_file:**']\n")
+    before = (ws.root / CART).read_text()
+    result = invoke(ws, "run", "comment the total", "--model", script(EDIT_SCRIPT))
+    assert result.exit_code == 1, result.output
+    assert (ws.root / CART).read_text() == before
+    assert "sets permissions.allow, permissions.mode: ignored until you trust them" in caplog.text
 
 
 def test_run_step_limit(ws, script):

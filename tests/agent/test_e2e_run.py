@@ -192,8 +192,16 @@ def test_run_streams_through_a_named_openai_compatible_provider(ws, server):
     ws.config_file.write_text(
         "providers:\n"
         f"  local:\n    type: openai-compatible\n    base_url: {server.openai_url}\n"
+        "    api_key_env: OPENAI_API_KEY\n"
         "agent:\n  models:\n    local/qwen-coder:\n      context_window: 65536\n"
     )
+    # Until trusted, the committed endpoint gets nothing: not a request, not the key.
+    refused = run_codemem(ws, server, "run", "What is this?", "--model", "local/qwen-coder")
+    assert refused.returncode == 2
+    assert "sets providers.local: ignored until you trust them" in refused.stderr
+    assert "unknown provider 'local'" in refused.stderr
+    assert server.requests_to("/chat/completions") == []
+    assert run_codemem(ws, server, "config", "trust").returncode == 0
     server.push(
         Turn(tool_calls=[Call("read_file", {"path": "README.md"}, id="call_1")]),
         Turn(text="The shop is a **demo** store; see `README.md:1`."),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
 from review_helpers import append, brief, cli_review, review, stage
 
 from codemem.agent.providers import ProviderFailure, ScriptedProvider
+from codemem.cli import cli
 from codemem.config import load_config
 from codemem.review.diff import Target
 from codemem.review.llm import InvalidReply, parse_reply
@@ -243,6 +245,10 @@ def test_when_the_model_runs(committed, tmp_path):
     (committed / ".codemem/config.yml").write_text(
         f"model: scripted/{script}\nreview:\n  hook_llm: true\n"
     )
+    # A committed config may not turn the model on in the hook until it is trusted.
+    hooked = cli_review(committed, "--staged", "--format", "json")
+    assert json.loads(hooked.stdout)["model"] is None
+    assert CliRunner().invoke(cli, ["--repo", str(committed), "config", "trust"]).exit_code == 0
     hooked = cli_review(committed, "--staged", "--format", "json")
     assert json.loads(hooked.stdout)["model"]["status"] == "ok"
 
