@@ -13,6 +13,9 @@ Effects:
   (`rule_confidence`); each halving lowers the rule's findings one severity level, and once
   a finding's confidence is under `review.min_confidence` it is no longer shown. The
   sleep-time pass reads the same numbers to mark learned conventions that reviews reject.
+  Not the secret scan's findings: dismissing the fake keys of test fixtures says nothing
+  about the next key, so each one is shown until it is itself dismissed (or marked
+  `codemem: ignore` on its line).
 
 To find a finding by id, every review keeps what it reported in
 `.codemem/local/review/findings.json` (not committed; the newest 2,000 findings).
@@ -31,6 +34,7 @@ from codemem.review.findings import Finding, demote
 from codemem.workspace import Workspace
 
 CACHE_LIMIT = 2_000
+SECRETS = "secrets/"  # the secret scan's rules: never lowered by other findings' dismissals
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ def apply_feedback(
     for finding in findings:
         if finding.id in dismissed:
             dropped += 1
+            continue
+        if finding.rule.startswith(SECRETS):
+            kept.append(finding)
             continue
         factor = confidence.get(finding.rule, 1.0)
         if factor < 1.0:

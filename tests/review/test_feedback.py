@@ -101,6 +101,27 @@ def test_apply_feedback_and_confidence():
     assert apply_feedback([finding, other], gone, 3, 0.3) == ([other], 1)
 
 
+def test_dismissed_fixture_keys_never_quiet_the_next_secret(shop):
+    # Six fake keys of a test fixture dismissed one by one (two halvings of any other rule):
+    # a real key committed next is still an error that blocks the hook.
+    fakes = {f"tests/fixtures/key{n}.py": f'KEY = "AKIA{n}BCDEFGHIJKLMNOP"\n' for n in range(6)}
+    stage(shop, fakes)
+    ws = Workspace(shop)
+    findings = review(shop).findings
+    assert [f.rule for f in findings] == ["secrets/aws-access-key"] * 6
+    for f in findings:
+        dismiss(ws, f.id, "fixture", by="bob", now=NOW)
+    git(shop, "commit", "-qm", "fixtures")
+    stage(shop, {"shop/settings.py": 'AWS_KEY = "AKIAZXCVBNMLKJHGFDSA"\n'})
+    result = review(shop)
+    assert [(f.rule, f.severity, f.file) for f in result.findings] == [
+        ("secrets/aws-access-key", "error", "shop/settings.py")
+    ]
+    # Each fake stays dismissed by its own id.
+    stage(shop, {"tests/fixtures/key0.py": fakes["tests/fixtures/key0.py"] + "# touched\n"})
+    assert [f.file for f in review(shop).findings] == ["shop/settings.py"]
+
+
 def test_dismiss_from_the_command_line(shop):
     camel(shop, "applyDiscount")
     stage(shop)
