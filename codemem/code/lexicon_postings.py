@@ -281,7 +281,10 @@ def _postings(
     present = df > 0
     starts = np.concatenate(([0], np.cumsum(df[present])))
     terms = table[present]
-    terms = terms.astype(f"S{max(1, int(np.char.str_len(terms).max()))}")
+    # As wide as the longest kept term: the last byte column any of them uses (`np.char`'s
+    # lengths would import numpy.char for this one line).
+    used = np.flatnonzero(terms.view(np.uint8).reshape(len(terms), -1).any(axis=0))
+    terms = terms.astype(f"S{int(used[-1]) + 1 if len(used) else 1}")
     return Postings(terms, starts, (pairs & 0xFFFFFFFF).astype(np.uint32),
                     tf.astype(np.uint32), lengths.astype(np.uint32))  # fmt: skip
 

@@ -3,6 +3,7 @@ leave the answers of a full rebuild."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -46,33 +47,50 @@ def full_rebuild_answers(root: Path, tmp_path: Path) -> dict[str, list]:
     return answers(clone)
 
 
-SEARCH_AND_REPORT_MODULES = """
+RUN_AND_REPORT_MODULES = """
 import sys
 from codemem.cli import main
-sys.argv = ["codemem", "--repo", sys.argv[1], "search", "order total", "-k", "3"]
+repo, *args, modules = sys.argv[1:]
+sys.argv = ["codemem", "--repo", repo, *args]
 try:
     main()
 except SystemExit as exit:
     assert not exit.code, exit.code
-print("lancedb" in sys.modules, "pyarrow" in sys.modules, file=sys.stderr)
+print(sorted(m for m in modules.split(",") if m in sys.modules), file=sys.stderr)
 """
+
+
+def modules_loaded(repo: Path, modules: list[str], *args: str) -> tuple[str, list[str]]:
+    """`codemem ARGS` in a fresh process: its output, and which of `modules` it loaded."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_AND_REPORT_MODULES, str(repo), *args, ",".join(modules)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout, ast.literal_eval(result.stderr.splitlines()[-1])
 
 
 def test_a_search_process_never_loads_lancedb_or_pyarrow(repo_factory):
     repo = repo_factory("shop")
     index(repo)
     CodeIndex(Workspace(repo)).verify()  # the deep check (LanceDB) ran once, for this index
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", SEARCH_AND_REPORT_MODULES, str(repo)],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "shop/" in result.stdout
-    assert result.stderr.splitlines()[-1] == "False False"
+    output, loaded = modules_loaded(
+        repo, ["lancedb", "pyarrow"], "search", "order total", "-k", "3"
+    )
+    assert "shop/" in output
+    assert loaded == []
+
+
+def test_a_cold_index_process_never_loads_numpy_ma_or_numpy_char(repo_factory):
+    # 20-30 ms of a small repository's first index, for nothing it needs: `pa.array` of a
+    # numpy array and `np.char` load them.
+    output, loaded = modules_loaded(repo_factory("shop"), ["numpy.ma", "numpy.char"], "index")
+    assert "symbols" in output
+    assert loaded == []
 
 
 def test_a_flipped_byte_in_a_segment_is_found_and_the_index_rebuilt(repo_factory):
