@@ -165,15 +165,8 @@ class Archive:
                 text = read_memory_file(self.ws, path)
                 if text is not None:
                     notes.append(parse_note(text, path, source))
-            except BlockFormatError as exc:
+            except BlockFormatError as exc:  # also too large, or not UTF-8 (read_memory_file)
                 problems.append(exc)
-            except UnicodeDecodeError as exc:
-                problems.append(
-                    BlockFormatError(
-                        f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
-                        f"UTF-8, or restore it with `git checkout -- {source}`"
-                    )
-                )
         notes.sort(key=lambda note: (note.created, note.id))
         return notes, problems
 

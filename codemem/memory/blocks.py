@@ -43,7 +43,7 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.files import check_memory_write, read_memory_file
+from codemem.memory.files import check_memory_size, check_memory_write, read_memory_file
 from codemem.memory.labels import (
     DEFAULT_LIMIT,
     LABEL_RE,
@@ -204,7 +204,9 @@ class MemoryStore:
     def _read(self, label: str, path: Path) -> Block:
         try:
             text = self._text(label, path)
-        except UnicodeDecodeError as exc:
+        except (
+            UnicodeDecodeError
+        ) as exc:  # the personal block (in the memory folder: read_memory_file)
             source = self._source(path)
             raise BlockFormatError(
                 f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
@@ -278,6 +280,8 @@ class MemoryStore:
         validate_label(label)
         path = self.path_for(label)
         self._writable(label, path)
+        if label != PERSONAL_LABEL:
+            check_memory_size(self.ws, path)  # the edit reads it whole
         if label == self.user_label and not path.exists():
             self.ensure_user_block()
         result: list[Block] = []
@@ -403,7 +407,10 @@ class MemoryStore:
         path = self.path_for(label)
         self._writable(label, path)
         with FileLock(self._lock_for(label)):
-            text = self._text(label, path)
+            try:
+                text = self._text(label, path)
+            except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
+                text = "" if path.is_file() else None
             if text is None:
                 raise self._unknown(label)
             try:
