@@ -215,6 +215,20 @@ def printable(name: str) -> str:
     return _CONTROL.sub(_escape, name)
 
 
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+def printable_text(text: str) -> str:
+    r"""`text` with its lines kept but every other control character escaped (``, `
+    `...).
+
+        For text from the repository (a cloned memory block) printed to a person's terminal: its
+        lines stay lines, but it cannot move the cursor, clear the screen, retitle the window or
+        write the clipboard.
+    """
+    return _CONTROL_IN_TEXT.sub(_escape, text)
+
+
 @dataclass(frozen=True)
 class RepoPath:
     """A checked path: `full` on disk and `rel` as the repository names it (`/`-separated)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, utc_now
+from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, printable, utc_now
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockFormatError,
@@ -160,7 +160,7 @@ class Archive:
         if not self.dir.is_dir():
             return notes, problems
         for path in sorted(self.dir.glob("*.md")):
-            source = path.relative_to(self.ws.root).as_posix()
+            source = printable(path.relative_to(self.ws.root).as_posix())
             try:
                 text = read_memory_file(self.ws, path)
                 if text is not None:

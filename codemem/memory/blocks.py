@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.infra import FileLock, locked, read_text, update_text
+from codemem.infra import FileLock, locked, printable, read_text, update_text
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockExistsError,
@@ -156,10 +156,11 @@ class MemoryStore:
         return self.ws.ensure_local() / "locks" / "blocks" / f"{label}.md.lock"
 
     def _source(self, path: Path) -> str:
+        """The file's name for messages: one line, no terminal codes (a clone names the files)."""
         try:
-            return path.relative_to(self.ws.root).as_posix()
+            return printable(path.relative_to(self.ws.root).as_posix())
         except ValueError:
-            return str(path)
+            return printable(str(path))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ class MemoryStore:
                 if label == PERSONAL_LABEL or not LABEL_RE.fullmatch(label):
                     problems.append(
                         BlockFormatError(
-                            f"{self._source(path)}: '{label}' cannot be a block label: rename the file "
+                            f"{self._source(path)}: '{printable(label)}' cannot be a block label: rename the file "
                             "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
                         )
                     )

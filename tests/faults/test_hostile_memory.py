@@ -261,3 +261,29 @@ def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
         "skipped .codemem/review/dismissed/a.json: not a dismissal ('list' object has no "
         "attribute 'get')"
     ) in [record.getMessage() for record in caplog.records]
+
+
+# -- terminal codes ---------------------------------------------------------------------------
+
+
+def test_memory_list_and_show_print_no_terminal_codes_from_a_clone(origin, tmp_path):
+    (origin / ".codemem" / "blocks" / "esc.md").write_text(
+        '---\ndescription: "\\e]0;PWNED\\a"\n---\nbody \x1b]52;c;ZXZpbA==\x07\x1b[2J\n',
+        encoding="utf-8",
+    )
+    (origin / ".codemem" / "blocks" / "e\x1b[31m.md").write_text("x\n", encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    listed = run(ws, "memory", "list", color=True)
+    shown = run(ws, "memory", "show", "esc", color=True)
+    rendered = run(ws, "memory", "show", color=True)
+    status = run(ws, "status", color=True)
+    for result in (listed, shown, rendered, status):  # codemem's own colours are CSI "m" codes
+        assert result.exit_code == 0, result.output
+        assert all(code not in result.output for code in ("\x1b]", "\x1b[2J", "\x1b[31m"))
+    assert "  \\x1b]0;PWNED\\x07\n" in listed.stdout
+    assert "body \\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\n" in shown.stdout
+    assert (
+        "  - .codemem/blocks/e\\x1b[31m.md: 'e\\x1b[31m' cannot be a block label" in status.stdout
+    )
+    raw = run(ws, "memory", "show", "esc", "--raw", color=True)
+    assert raw.stdout == "body \x1b]52;c;ZXZpbA==\x07\x1b[2J\n"  # --raw is the value, exactly
