@@ -263,6 +263,33 @@ def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
     ) in [record.getMessage() for record in caplog.records]
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (
+            "1" + "0" * 5000,
+            "Exceeds the limit (4300 digits) for integer string conversion: value has 5001 digits",
+        ),
+        ("2025-02-30", "day is out of range for month"),
+        ("!!int x", "invalid literal for int() with base 10: 'x'"),
+        ("[" * 5000 + "]" * 5000, "maximum recursion depth exceeded while calling a Python object"),
+    ],
+    ids=["huge number", "no such day", "wrong tag", "nested deep"],
+)
+def test_frontmatter_values_that_cannot_be_built_are_named(origin, tmp_path, value, problem):
+    block = origin / ".codemem" / "blocks" / "odd.md"
+    block.write_text(f"---\nstamp: {value}\n---\nx\n", encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    blocks, problems = MemoryStore(ws, user="dev").scan()
+    assert [block.label for block in blocks] == ["conventions", "project", "users/dev"]
+    assert [str(problem) for problem in problems] == [
+        f".codemem/blocks/odd.md:2: invalid frontmatter (a value that cannot be read: {problem}): "
+        "fix the YAML between the '---' lines"
+    ]
+    result = run(ws, "memory", "list")
+    assert result.exit_code == 0, result.output
+
+
 # -- terminal codes ---------------------------------------------------------------------------
 
 
