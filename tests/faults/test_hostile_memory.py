@@ -314,3 +314,19 @@ def test_memory_list_and_show_print_no_terminal_codes_from_a_clone(origin, tmp_p
     )
     raw = run(ws, "memory", "show", "esc", "--raw", color=True)
     assert raw.stdout == "body \x1b]52;c;ZXZpbA==\x07\x1b[2J\n"  # --raw is the value, exactly
+
+
+def test_recall_prints_a_cloned_notes_text_without_terminal_codes(origin, tmp_path):
+    archive = origin / ".codemem" / "archive"
+    archive.mkdir()
+    (archive / "20250301-120000-abcdef12.md").write_text(
+        "---\nid: 20250301-120000-abcdef12\ncreated: 2025-03-01T12:00:00+00:00\n"
+        'tags: ["b\\e]0;T\\a"]\n---\nhello \x1b]52;c;ZXZpbA==\x07 world\n',
+        encoding="utf-8",
+    )
+    ws = clone(origin, tmp_path)
+    result = run(ws, "recall", "hello", "--archive", color=True)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "note 20250301-120000-abcdef12 [b\\x1b]0;t\\x07]: hello \\x1b]52;c;ZXZpbA==\\x07 world\n"
+    )
