@@ -76,3 +76,9 @@ class NotARegularFile(CodememError):
     """A file codemem reads from the repository is a symlink, a folder or a device, not a file."""
 
     exit_code = 2
+
+
+class FileTooLarge(CodememError):
+    """A file codemem reads whole (a memory file, a record) is larger than it may be."""
+
+    exit_code = 2

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from codemem.errors import GitError, NotARepositoryError
-from codemem.infra import git_config, git_dir, owner_only, private_dir, run_git
+from codemem.errors import (
+    CodememError,
+    FileTooLarge,
+    GitError,
+    NotARegularFile,
+    NotARepositoryError,
+    PathOutsideRepository,
+)
+from codemem.infra import (
+    confine,
+    git_config,
+    git_dir,
+    owner_only,
+    private_dir,
+    read_regular,
+    run_git,
+)
 
 log = logging.getLogger("codemem")
 
@@ -23,7 +39,10 @@ GITATTRIBUTES = """\
 .gitignore -merge
 """
 MERGE_DRIVER_KEY = "merge.codemem.driver"
-LOCAL_FOLDERS = ("locks", "sessions")  # made 0700 up front: their creators use plain mkdir
+LOCAL_FOLDERS = ("locks", "sessions")
+ATTRIBUTES_MAX_BYTES = (
+    64 * 1024
+)  # init writes four lines  # made 0700 up front: their creators use plain mkdir
 
 
 def find_repo_root(start: Path) -> Path:
@@ -82,14 +101,27 @@ class Workspace:
     def local_dir(self) -> Path:
         return self.dir / "local"
 
+    def check_inside(self) -> Path:
+        """`.codemem/` itself, refused (`PathOutsideRepository`) when it is a link that leads out
+        of the repository: a cloned `.codemem -> ~/somewhere` must not make codemem write there."""
+        try:
+            confine(self.root, CODEMEM_DIR)
+        except PathOutsideRepository:
+            raise PathOutsideRepository(
+                f"{CODEMEM_DIR} is a link out of the repository: codemem keeps memory only "
+                f"inside it; remove the link (`git rm {CODEMEM_DIR}`) and run the command again"
+            ) from None
+        return self.dir
+
     def ensure_local(self) -> Path:
         """Create `.codemem/local/`, making sure git ignores it (even before `codemem init`).
 
         It holds every conversation and the index: the folder and its subfolders are the
         owner's alone (0700), created so and tightened here if an older codemem left them open.
         """
+        self.check_inside()
         ignore = self.dir / ".gitignore"
-        if not ignore.exists():
+        if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
             self.dir.mkdir(parents=True, exist_ok=True)
             ignore.write_text("local/\n", encoding="utf-8")
         private_dir(self.local_dir)
@@ -127,6 +159,28 @@ def merge_driver_command() -> str:
     return f"{shlex.quote(sys.executable)} -m codemem merge-file %O %A %B %P"
 
 
+def read_attributes(ws: Workspace) -> str:
+    """The text of `.codemem/.gitattributes`, read as git reads it: never through a link.
+
+    `CodememError` (one line naming the file and the fix) when it is a link, not a file, too
+    large or not UTF-8 text, so a cloned link to `/dev/zero` or to a file outside the
+    repository is never read; `OSError` (`FileNotFoundError`) when it cannot be opened.
+    """
+    path = ws.dir / ".gitattributes"
+    where = f"{CODEMEM_DIR}/.gitattributes"
+    fix = f"restore it with `git checkout -- {where}` (it names the merge driver)"
+    try:
+        return read_regular(path, max_bytes=ATTRIBUTES_MAX_BYTES)
+    except NotARegularFile:
+        raise CodememError(f"{where}: not a regular file (a link?), ignored: {fix}") from None
+    except FileTooLarge:
+        raise CodememError(
+            f"{where}: larger than {ATTRIBUTES_MAX_BYTES:,} bytes, ignored: {fix}"
+        ) from None
+    except UnicodeDecodeError:
+        raise CodememError(f"{where}: not UTF-8 text, ignored: {fix}") from None
+
+
 def configure_merge_driver(ws: Workspace) -> bool:
     """Register `codemem merge-file` as this clone's `merge=codemem` driver if it is not yet.
 
@@ -137,14 +191,9 @@ def configure_merge_driver(ws: Workspace) -> bool:
     plain clone). Returns whether it was set now.
     """
     try:
-        attributes = (ws.dir / ".gitattributes").read_bytes().decode("utf-8")
-        wanted = "merge=codemem" in attributes
-    except UnicodeDecodeError:  # damaged: it must not stop every command, and is named once
-        log.warning(
-            "%s/.gitattributes is not UTF-8 text: restore it with `git checkout -- %s/.gitattributes`",
-            CODEMEM_DIR,
-            CODEMEM_DIR,
-        )
+        wanted = "merge=codemem" in read_attributes(ws)
+    except CodememError as exc:  # damaged: it must not stop every command, and is named once
+        log.warning("%s", exc)
         return False
     except OSError:
         return False

@@ -12,6 +12,7 @@ from codemem.cli import AppContext
 from codemem.cli.output import echo_json, warn_problems
 from codemem.cli.stores import open_archive, open_store
 from codemem.errors import UsageError
+from codemem.infra import printable, printable_text
 
 if TYPE_CHECKING:  # the workspace is imported when a command runs, not for `--help`
     from codemem.workspace import Workspace
@@ -68,8 +69,8 @@ def list_command(app: AppContext, as_json: bool) -> None:
         flags = " read-only" if block.read_only else ""
         active = " (you)" if block.label == store.user_label else ""
         click.echo(f"{block.label:<{width}}  {usage_bar(block.chars, block.limit)}{flags}{active}")
-        if block.description:
-            click.echo(f"{'':<{width}}  {block.description}")
+        if block.description:  # a clone's text: no terminal codes, one line
+            click.echo(f"{'':<{width}}  {printable(block.description)}")
 
 
 @memory_group.command("show")
@@ -85,7 +86,7 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
         if as_json:
             echo_json([block.to_json() for block in store.context_blocks()], indent=2)
         else:
-            click.echo(store.render_blocks())
+            click.echo(printable_text(store.render_blocks()))
         return
     block = store.get(label)
     if as_json:
@@ -95,10 +96,10 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
     else:
         flags = "  read-only" if block.read_only else ""
         click.echo(f"{block.label}  {usage_bar(block.chars, block.limit)}{flags}")
-        if block.description:
-            click.echo(block.description)
+        if block.description:  # a clone's text: no terminal codes (--raw and --json are exact)
+            click.echo(printable(block.description))
         click.echo("-" * 40)
-        click.echo(block.value)
+        click.echo(printable_text(block.value))
 
 
 @memory_group.command("edit")

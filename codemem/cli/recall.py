@@ -11,6 +11,7 @@ from codemem.cli import AppContext
 from codemem.cli.output import echo_json, warn_problems
 from codemem.cli.stores import open_archive, open_recall, open_store
 from codemem.errors import UsageError
+from codemem.infra import printable
 
 
 @click.command("remember")
@@ -133,10 +134,11 @@ def recall_command(
     if as_json:
         echo_json(out, indent=2)
         return
-    for hit in out.get("archive", []):
+    for hit in out.get("archive", []):  # a cloned note's text: one line, no terminal codes
         tags_text = f" [{', '.join(hit['tags'])}]" if hit["tags"] else ""
-        click.echo(f"note {hit['id']}{tags_text}: {_line(hit['content'])}")
+        click.echo(printable(f"note {hit['id']}{tags_text}: {_line(hit['content'])}"))
     for hit in out.get("conversations", []):
-        click.echo(f"session {hit['session']} #{hit['seq']} {hit['role']}: {_line(hit['snippet'])}")
+        line = f"session {hit['session']} #{hit['seq']} {hit['role']}: {_line(hit['snippet'])}"
+        click.echo(printable(line))
     if not any(out.values()):
         click.echo("Nothing found.")

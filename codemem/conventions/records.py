@@ -29,6 +29,7 @@ from pathlib import Path
 from codemem.conventions.conflicts import has_conflict, ours_side
 from codemem.conventions.rules import Rule
 from codemem.conventions.stable import stable_rules
+from codemem.memory import BlockFormatError, read_memory_file
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -68,10 +69,13 @@ def records_damage(ws: Workspace) -> str | None:
     """One line naming a damaged records file and the fix, or None (also when there is none)."""
     path = records_path(ws)
     try:
-        parse_records(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
+        text = read_memory_file(ws, path)  # a link or a path out: skipped, with a warning
+        if text is None:
+            return None
+        parse_records(text)
+    except BlockFormatError as exc:  # too large, or not UTF-8: the message names the file
+        return f"{exc}; or delete it and run `codemem digest` to learn the conventions again"
+    except (OSError, ValueError, RecursionError) as exc:
         return (
             f"{ws.relative(path)}: unreadable ({exc}): fix it, or delete it and run "
             "`codemem digest` to learn the conventions again"
@@ -83,13 +87,13 @@ def read_records(ws: Workspace) -> list[Rule] | None:
     """The rules the last digest learned; None when there are none (no digest yet, or unreadable)."""
     path = records_path(ws)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_memory_file(ws, path)  # a link or a path out: skipped, with a warning
+        if text is None:
+            return None
         # A merge conflict (two clones' digests): our side is whole records; the next digest
         # rewrites the file from the code anyway.
         return parse_records(ours_side(text) if has_conflict(text) else text)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError, BlockFormatError) as exc:
         log.warning(
             "%s: cannot read the learned conventions, ignored (%s): fix it, or delete it and run "
             "`codemem digest` to learn them again",

@@ -24,6 +24,9 @@ else:  # pragma: no cover - Python 3.10 reads no TOML
     tomllib = None
 
 MAX_CONFIG_BYTES = 1_000_000
+# What a parser raises for a file it reads but cannot build: values YAML cannot construct
+# (2025-02-30, a 5,000-digit number), arrays nested thousands deep in any of the three
+UNBUILDABLE = (ValueError, TypeError, AttributeError, OverflowError, RecursionError)
 
 
 class RepoFiles:
@@ -75,7 +78,7 @@ class RepoFiles:
             return {}
         try:
             return tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, ValueError):
+        except (tomllib.TOMLDecodeError, *UNBUILDABLE):
             return {}
 
     def json(self, path: str | None) -> dict[str, Any]:
@@ -84,10 +87,12 @@ class RepoFiles:
             return {}
         try:
             data = json.loads(text)
+        except RecursionError:
+            return {}
         except ValueError:
             try:  # tsconfig.json and friends allow comments and trailing commas
                 data = json.loads(_strip_json_comments(text))
-            except ValueError:
+            except UNBUILDABLE:
                 return {}
         return data if isinstance(data, dict) else {}
 
@@ -97,7 +102,7 @@ class RepoFiles:
             return None
         try:
             return yaml.safe_load(text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, *UNBUILDABLE):
             return None
 
     def ini(self, path: str | None) -> dict[str, dict[str, str]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from codemem.errors import NotARegularFile, PathOutsideRepository, WriteConflict
+from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
@@ -128,12 +128,13 @@ def update_text(
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
-def read_regular(path: Path) -> str:
+def read_regular(path: Path, *, max_bytes: int | None = None) -> str:
     """The UTF-8 text of `path`, which must be a regular file reached without a final symlink.
 
     Opened with `O_NOFOLLOW` (a link is refused, not followed, even if it appears after a check)
     and `O_NONBLOCK` (a FIFO cannot hang the reader); `NotARegularFile` for a link, a folder or
-    a device, `FileNotFoundError` if it does not exist.
+    a device, `FileNotFoundError` if it does not exist. With `max_bytes`, a longer file is
+    `FileTooLarge` and never more than `max_bytes + 1` bytes of it are read.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -144,7 +145,9 @@ def read_regular(path: Path) -> str:
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise NotARegularFile(f"{path} is not a regular file")
-        data = fh.read()
+        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise FileTooLarge(f"{path} is larger than {max_bytes:,} bytes")
     return data.decode("utf-8").replace("\r\n", "\n")
 
 
@@ -210,6 +213,20 @@ def printable(name: str) -> str:
     a file named `a<newline>b` shows as `a\nb` and cannot add a line to a repo map or a listing.
     """
     return _CONTROL.sub(_escape, name)
+
+
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+def printable_text(text: str) -> str:
+    r"""`text` with its lines kept but every other control character escaped (``, `
+    `...).
+
+        For text from the repository (a cloned memory block) printed to a person's terminal: its
+        lines stay lines, but it cannot move the cursor, clear the screen, retitle the window or
+        write the clipboard.
+    """
+    return _CONTROL_IN_TEXT.sub(_escape, text)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.files import memory_file, read_memory_file
+from codemem.memory.files import check_memory_write, memory_file, read_memory_file
 from codemem.memory.frontmatter import FENCE as FRONTMATTER_FENCE
 from codemem.memory.frontmatter import Document as FrontmatterDocument
 from codemem.memory.frontmatter import dump as dump_frontmatter
@@ -76,6 +76,7 @@ __all__ = [
     "Session",
     "Transcript",
     "UnknownLabelError",
+    "check_memory_write",
     "default_description",
     "default_limit",
     "export_instructions",

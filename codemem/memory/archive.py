@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, utc_now
+from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, printable, utc_now
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockFormatError,
@@ -160,20 +160,13 @@ class Archive:
         if not self.dir.is_dir():
             return notes, problems
         for path in sorted(self.dir.glob("*.md")):
-            source = path.relative_to(self.ws.root).as_posix()
+            source = printable(path.relative_to(self.ws.root).as_posix())
             try:
                 text = read_memory_file(self.ws, path)
                 if text is not None:
                     notes.append(parse_note(text, path, source))
-            except BlockFormatError as exc:
+            except BlockFormatError as exc:  # also too large, or not UTF-8 (read_memory_file)
                 problems.append(exc)
-            except UnicodeDecodeError as exc:
-                problems.append(
-                    BlockFormatError(
-                        f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
-                        f"UTF-8, or restore it with `git checkout -- {source}`"
-                    )
-                )
         notes.sort(key=lambda note: (note.created, note.id))
         return notes, problems
 

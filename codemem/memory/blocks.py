@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.infra import FileLock, locked, read_text, update_text
+from codemem.infra import FileLock, locked, printable, read_text, update_text
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockExistsError,
@@ -43,7 +43,7 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.files import check_memory_write, read_memory_file
+from codemem.memory.files import check_memory_size, check_memory_write, read_memory_file
 from codemem.memory.labels import (
     DEFAULT_LIMIT,
     LABEL_RE,
@@ -156,10 +156,11 @@ class MemoryStore:
         return self.ws.ensure_local() / "locks" / "blocks" / f"{label}.md.lock"
 
     def _source(self, path: Path) -> str:
+        """The file's name for messages: one line, no terminal codes (a clone names the files)."""
         try:
-            return path.relative_to(self.ws.root).as_posix()
+            return printable(path.relative_to(self.ws.root).as_posix())
         except ValueError:
-            return str(path)
+            return printable(str(path))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ class MemoryStore:
                 if label == PERSONAL_LABEL or not LABEL_RE.fullmatch(label):
                     problems.append(
                         BlockFormatError(
-                            f"{self._source(path)}: '{label}' cannot be a block label: rename the file "
+                            f"{self._source(path)}: '{printable(label)}' cannot be a block label: rename the file "
                             "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
                         )
                     )
@@ -204,7 +205,9 @@ class MemoryStore:
     def _read(self, label: str, path: Path) -> Block:
         try:
             text = self._text(label, path)
-        except UnicodeDecodeError as exc:
+        except (
+            UnicodeDecodeError
+        ) as exc:  # the personal block (in the memory folder: read_memory_file)
             source = self._source(path)
             raise BlockFormatError(
                 f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
@@ -278,6 +281,8 @@ class MemoryStore:
         validate_label(label)
         path = self.path_for(label)
         self._writable(label, path)
+        if label != PERSONAL_LABEL:
+            check_memory_size(self.ws, path)  # the edit reads it whole
         if label == self.user_label and not path.exists():
             self.ensure_user_block()
         result: list[Block] = []
@@ -403,7 +408,10 @@ class MemoryStore:
         path = self.path_for(label)
         self._writable(label, path)
         with FileLock(self._lock_for(label)):
-            text = self._text(label, path)
+            try:
+                text = self._text(label, path)
+            except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
+                text = "" if path.is_file() else None
             if text is None:
                 raise self._unknown(label)
             try:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from codemem.errors import CodememError
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.recall_schema import recall_damage
-from codemem.workspace import Workspace
+from codemem.workspace import Workspace, read_attributes
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,10 @@ def memory_damage(ws: Workspace) -> list[Damage]:
                 "moves it aside and starts a new one",
             )
         )
-    attributes = ws.dir / ".gitattributes"
     try:
-        attributes.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        found.append(
-            Damage(
-                "gitattributes",
-                f"{ws.relative(attributes)}: not UTF-8 text (it names the merge driver): restore it "
-                f"with `git checkout -- {ws.relative(attributes)}`",
-            )
-        )
+        read_attributes(ws)
+    except CodememError as exc:
+        found.append(Damage("gitattributes", str(exc)))
     except OSError:  # none: a repository that never asked for the merge driver
         pass
     return found

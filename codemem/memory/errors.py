@@ -53,7 +53,8 @@ class LineOutOfRangeError(MemoryEditError):
 
 
 class BlockFormatError(MemoryEditError):
-    """A block or note file whose frontmatter cannot be read."""
+    """A memory file (block, note, digest, record) that cannot be read: its frontmatter, too
+    large, not UTF-8 text."""
 
 
 class ConflictError(MemoryEditError):

@@ -5,6 +5,8 @@ naively, the target would land in the agent's context, in `codemem memory show` 
 MCP client. So a memory file is read only if it is a regular file whose real path lies inside
 the repository: a link (or a folder, a FIFO, a path leading out) is skipped, never followed,
 with one warning line naming it. Writes refuse the same paths with a `MemoryEditError`.
+A file is read whole, so one larger than `MAX_MEMORY_BYTES` (far beyond any block's limit) or
+not UTF-8 text is a `BlockFormatError` naming it: a 500 MB block cannot fill the memory.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import os
 import stat
 from pathlib import Path
 
-from codemem.errors import NotARegularFile, PathOutsideRepository
+from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra import confine, printable, read_regular
-from codemem.memory.errors import MemoryEditError
+from codemem.memory.errors import BlockFormatError, MemoryEditError
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
+MAX_MEMORY_BYTES = 4 * 1024 * 1024  # blocks hold thousands of characters, digests a few pages
 _warned: set[str] = set()  # one warning per file and process, however often it is scanned
 
 
@@ -75,6 +78,9 @@ def memory_file(ws: Workspace, path: Path) -> Path | None:
 def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) -> str | None:
     """The text of a memory file, or None if it is missing or may not be read (see `memory_file`).
 
+    `BlockFormatError` (one line naming the file and the fix) when it is larger than
+    `MAX_MEMORY_BYTES` or not UTF-8 text.
+
     With `inner_links`, a link to a file inside the repository is read (`CLAUDE.md -> AGENTS.md`
     is common for instruction files); one that leads out is still skipped.
     """
@@ -88,12 +94,40 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
     if memory_file(ws, path) is None:
         return None
     try:
-        return read_regular(path)  # O_NOFOLLOW: a link swapped in after the check is refused too
+        # O_NOFOLLOW: a link swapped in after the check is refused too
+        return read_regular(path, max_bytes=MAX_MEMORY_BYTES)
+    except FileTooLarge:
+        raise _too_large(ws, path) from None
+    except UnicodeDecodeError as exc:
+        where = _shown(ws, path)
+        raise BlockFormatError(
+            f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
+            f"UTF-8, or restore it with `git checkout -- {where}`"
+        ) from None
     except FileNotFoundError:
         return None
     except NotARegularFile:  # replaced by a link or a FIFO since the check
         _skip(ws, path, "it is not a regular file")
         return None
+
+
+def _too_large(ws: Workspace, path: Path) -> BlockFormatError:
+    where = _shown(ws, path)
+    return BlockFormatError(
+        f"{where}: larger than {MAX_MEMORY_BYTES:,} bytes, too large for a memory file: "
+        f"shorten it, or restore it with `git checkout -- {where}`"
+    )
+
+
+def check_memory_size(ws: Workspace, path: Path) -> None:
+    """Refuse (`BlockFormatError`) to edit a memory file too large to read (see `read_memory_file`):
+    an edit reads the whole file first."""
+    try:
+        size = os.lstat(path).st_size
+    except FileNotFoundError:
+        return
+    if size > MAX_MEMORY_BYTES:
+        raise _too_large(ws, path)
 
 
 def check_memory_write(ws: Workspace, path: Path) -> None:

@@ -69,6 +69,14 @@ def _load(yaml_text: str, source: str) -> dict[str, Any]:
         raise BlockFormatError(
             f"{source}:{line}: invalid frontmatter ({problem}): fix the YAML between the '---' lines"
         ) from None
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+        # YAML that parses but whose values do not construct: a 5,000-digit number, the date
+        # 2025-02-30, `!!int x`, lists nested thousands deep
+        problem = str(exc).split(";")[0] or type(exc).__name__
+        raise BlockFormatError(
+            f"{source}:2: invalid frontmatter (a value that cannot be read: {problem}): fix the "
+            "YAML between the '---' lines"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -41,6 +41,7 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
     """
     store = store or MemoryStore(ws)
     created: list[Path] = []
+    ws.check_inside()
     ws.dir.mkdir(parents=True, exist_ok=True)
     _create(ws.config_file, CONFIG_TEMPLATE, created)
     _create(ws.dir / ".gitignore", GITIGNORE, created)

@@ -24,15 +24,18 @@ To find a finding by id, every review keeps what it reported in
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 from codemem.errors import UsageError
-from codemem.infra import atomic_write, iso_utc, utc_now
+from codemem.infra import atomic_write, iso_utc, printable, utc_now
+from codemem.memory import BlockFormatError, check_memory_write, read_memory_file
 from codemem.review.findings import Finding, demote
 from codemem.workspace import Workspace
 
+log = logging.getLogger("codemem")
 CACHE_LIMIT = 2_000
 SECRETS = "secrets/"  # the secret scan's rules: never lowered by other findings' dismissals
 
@@ -67,12 +70,18 @@ def load_dismissals(ws: Workspace) -> list[Dismissal]:
     out = []
     for path in sorted(folder.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            text = read_memory_file(ws, path)  # a link or a path out: skipped, with a warning
+            if text is None:
+                continue
+            data = json.loads(text)
             out.append(
                 Dismissal(**{k: str(data.get(k) or "") for k in Dismissal.__dataclass_fields__})
             )
-        except (OSError, ValueError, TypeError):
-            continue
+        except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+            where = printable(path.relative_to(ws.root).as_posix())
+            log.warning("skipped %s: not a dismissal (%s)", where, exc)
+        except BlockFormatError as exc:  # too large, or not UTF-8
+            log.warning("skipped %s", exc)
     return out
 
 
@@ -198,6 +207,7 @@ def dismiss(
         iso_utc(now or utc_now()),
     )
     path = dismissed_dir(ws) / f"{full_id}.json"
+    check_memory_write(ws, path)  # not through a cloned link to a folder out of the repository
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(asdict(item), indent=2, ensure_ascii=False) + "\n")
     count = sum(1 for d in load_dismissals(ws) if d.rule == item.rule)

@@ -27,6 +27,7 @@ from typing import Any
 
 from codemem.errors import CodememError
 from codemem.infra import read_text, update_text
+from codemem.memory import memory_file, read_memory_file
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -34,6 +35,7 @@ log = logging.getLogger("codemem")
 LEGACY_KEY = "sleep"
 LOCAL_STATE = "sleep.json"
 FRONTMATTER_LINES = 12
+LINE_MAX = 4096  # a frontmatter line longer than this is not one the digest wrote
 
 
 @dataclass
@@ -95,7 +97,7 @@ def state_file_damage(ws: Workspace) -> str | None:
     what happens about it, or None."""
     for path, key in ((ws.local_dir / LOCAL_STATE, None), (ws.state_file, LEGACY_KEY)):
         try:
-            data = _load(path)
+            data = _load(ws, path)
         except CodememError as exc:
             return str(exc)
         section = data.get(key) if key else data
@@ -115,16 +117,19 @@ def state_file_damage(ws: Workspace) -> str | None:
     return None
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(ws: Workspace, path: Path) -> dict[str, Any]:
     try:
-        text = read_text(path)
+        if path.is_relative_to(ws.local_dir):  # this clone's own file
+            text = read_text(path)
+        else:  # committed: bounded, and a link (to /dev/zero?) is skipped with a warning
+            text = read_memory_file(ws, path)
     except (OSError, UnicodeDecodeError) as exc:
         raise CodememError(f"{path}: cannot read: {exc}") from None
     if not text or not text.strip():
         return {}
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise CodememError(f"{path}: not valid JSON ({exc}); fix it or delete it") from None
     return data if isinstance(data, dict) else {}
 
@@ -133,11 +138,14 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def digest_head(path: Path) -> str | None:
-    """The `head:` of a digest file's frontmatter (None when it has none)."""
+def digest_head(ws: Workspace, path: Path) -> str | None:
+    """The `head:` of a digest file's frontmatter (None when it has none, or when the file is a
+    link, which is skipped with a warning: a cloned one may lead to /dev/zero)."""
+    if memory_file(ws, path) is None:
+        return None
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
-            lines = [handle.readline() for _ in range(FRONTMATTER_LINES)]
+            lines = [handle.readline(LINE_MAX) for _ in range(FRONTMATTER_LINES)]
     except OSError:
         return None
     if not lines or lines[0].strip() != "---":
@@ -155,13 +163,13 @@ def digest_heads(ws: Workspace) -> list[tuple[str, str]]:
     """(file name, head) of every digest, oldest name first (names start with the date)."""
     folder = ws.digests_dir
     files = sorted(folder.glob("*.md")) if folder.is_dir() else []
-    return [(path.name, head) for path in files if (head := digest_head(path)) is not None]
+    return [(path.name, head) for path in files if (head := digest_head(ws, path)) is not None]
 
 
 def legacy_last_commit(ws: Workspace) -> str | None:
     """The last digested commit of an old `.codemem/state.json` (read, never written)."""
     try:
-        data = _load(ws.state_file).get(LEGACY_KEY)
+        data = _load(ws, ws.state_file).get(LEGACY_KEY)
     except CodememError as exc:  # a conflicted old file: the digests say the same
         log.debug("ignored: %s", exc)
         return None
@@ -192,7 +200,7 @@ def read_local_state(ws: Workspace) -> LocalState:
     """This clone's sleep state."""
     try:
         path = ws.local_dir / LOCAL_STATE
-        return LocalState.from_json(_load(path), ws.relative(path))
+        return LocalState.from_json(_load(ws, path), ws.relative(path))
     except CodememError as exc:
         log.warning("%s; starting afresh", exc)
         return LocalState()

@@ -33,9 +33,11 @@ from codemem.memory import (
     Note,
     NotFoundError,
     UnknownLabelError,
+    check_memory_write,
     default_description,
     default_limit,
     normalize,
+    read_memory_file,
 )
 from codemem.workspace import Workspace
 
@@ -206,13 +208,12 @@ class MemoryWriter:
     def write_file(self, path: Path, text: str, kind: str) -> bool:
         """Write a file atomically unless it already holds exactly `text` (a damaged file, one
         that is not UTF-8 text, is written again: everything written here is derived)."""
+        check_memory_write(self.ws, path)  # never through a cloned link, nor out of the repository
         try:
-            if read_text(path) == text:
+            if read_memory_file(self.ws, path) == text:
                 return False
-        except UnicodeDecodeError:
-            self.warnings.append(
-                f"{path.relative_to(self.ws.root).as_posix()} was not UTF-8 text: written again"
-            )
+        except BlockFormatError as exc:  # not UTF-8 text, or too large
+            self.warnings.append(f"{exc}: written again")
         if not self.dry_run:
             atomic_write(path, text)
         self.changes.append(Change(kind, path.relative_to(self.ws.root).as_posix()))

@@ -279,3 +279,31 @@ def test_tool_settings_from_config_files(tmp_path):
         "c": (100, ".clang-format ColumnLimit"),
         "cpp": (100, ".clang-format ColumnLimit"),
     }
+
+
+def test_config_files_that_parse_but_cannot_be_built_read_as_empty(tmp_path):
+    """A cloned repository's tool configs may hold values no parser can build: each reads as
+    empty (the miner's contract), where they used to stop the digest with an internal error."""
+    deep = "[" * 5000 + "]" * 5000
+    files = {
+        ".pre-commit-config.yaml": "repos: 2025-02-30\n",
+        ".prettierrc.yml": "printWidth: 1" + "0" * 5000 + "\n",
+        "deep.yml": f"a: {deep}\n",
+        "tsconfig.json": deep,
+        "commented.json": "// x\n" + deep,
+        "pyproject.toml": f"a = {deep}\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    repo = RepoFiles(tmp_path, paths=list(files))
+    assert [
+        repo.yaml(name) for name in (".pre-commit-config.yaml", ".prettierrc.yml", "deep.yml")
+    ] == [None] * 3
+    assert [
+        repo.json("tsconfig.json"),
+        repo.json("commented.json"),
+        repo.toml("pyproject.toml"),
+    ] == [{}] * 3
+    assert [rule.statement for rule in tool_rules(repo, {"python", "javascript"})] == [
+        "TypeScript is formatted with Prettier"  # the file is there; its options read as none
+    ]

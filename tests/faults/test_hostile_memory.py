@@ -1,0 +1,332 @@
+"""A clone whose committed `.codemem/` was written to hurt: links out of the repository (to a
+file, a folder, /dev/zero), files too large or too deeply nested to read whole, JSON of the
+wrong shape, and names and texts holding terminal codes.
+
+Every committed file codemem reads is read as a memory file (`codemem.memory.read_memory_file`:
+no link followed, bounded, UTF-8 or a one-line error naming it), every file it writes under
+`.codemem/` is refused when a link would carry the write out of the repository, and what it
+prints of a block cannot drive the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codemem.cli import cli
+from codemem.conventions import read_records, records_damage
+from codemem.errors import PathOutsideRepository
+from codemem.memory import BlockFormatError, MemoryStore, initialize_memory
+from codemem.review.feedback import load_dismissals
+from codemem.sleep.state import digest_heads, read_state
+from codemem.workspace import Workspace, configure_merge_driver
+from tests.helpers import git
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_MEMORY_BYTES = 4 * 1024 * 1024
+RULES = {
+    "version": 2,
+    "rules": [
+        {
+            "band": "almost-all",
+            "evidence": {"detail": "", "examples": [], "exceptions": [], "sources": []},
+            "kind": "naming",
+            "language": "python",
+            "statement": "SECRET statement from outside",
+            "subject": "function",
+            "topic": "naming",
+            "value": "snake_case",
+        }
+    ],
+}
+DISMISSAL = {"id": "abcdef123456", "rule": "style/x", "file": "a.py", "reason": "", "by": "mallory"}
+
+
+def clone(origin: Path, tmp_path: Path, name: str = "clone") -> Workspace:
+    """Commit everything in `origin` and clone it, as a teammate would."""
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "memory")
+    target = tmp_path / name
+    git(tmp_path, "clone", "-q", str(origin), str(target))
+    git(target, "config", "user.email", "dev@example.com")
+    git(target, "config", "user.name", "Dev")
+    return Workspace(target)
+
+
+@pytest.fixture
+def origin(repo_factory) -> Path:
+    root = repo_factory()
+    (root / "a.py").write_text("def f():\n    return 1\n", encoding="utf-8")
+    initialize_memory(Workspace(root))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    return root
+
+
+@pytest.fixture
+def outside(tmp_path) -> Path:
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    return folder
+
+
+def link(origin: Path, rel: str, target: Path | str) -> None:
+    path = origin / ".codemem" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.symlink_to(target)
+
+
+def run(ws: Workspace, *args: str, color: bool = False):
+    return CliRunner().invoke(cli, ["--repo", str(ws.root), *args], color=color)
+
+
+# -- links out: nothing outside the repository is read ----------------------------------------
+
+
+def test_linked_records_dismissals_state_and_digests_are_not_read(origin, outside, tmp_path):
+    (outside / "conventions.json").write_text(json.dumps(RULES), encoding="utf-8")
+    (outside / "dismissal.json").write_text(json.dumps(DISMISSAL), encoding="utf-8")
+    (outside / "state.json").write_text(
+        json.dumps({"sleep": {"last_commit": "0123456789abcdef"}}), encoding="utf-8"
+    )
+    (outside / "digest.md").write_text("---\nhead: fedcba9876543210\n---\nx\n", encoding="utf-8")
+    link(origin, "conventions.json", outside / "conventions.json")
+    link(origin, "review/dismissed/abcdef123456.json", outside / "dismissal.json")
+    link(origin, "state.json", outside / "state.json")
+    link(origin, "digests/2026-01-01-root-fedcba9.md", outside / "digest.md")
+    ws = clone(origin, tmp_path)
+    assert read_records(ws) is None
+    assert records_damage(ws) is None
+    assert load_dismissals(ws) == []
+    assert digest_heads(ws) == []
+    state = read_state(ws)
+    assert (state.last_commit, state.digested) == (None, [])
+
+
+def test_a_linked_gitattributes_is_not_read_and_named_once(origin, outside, tmp_path):
+    (outside / "attributes").write_text("* merge=codemem\n", encoding="utf-8")
+    link(origin, ".gitattributes", outside / "attributes")
+    ws = clone(origin, tmp_path)
+    git(ws.root, "config", "--unset", "merge.codemem.driver", check=False)
+    assert configure_merge_driver(ws) is False
+    assert git(ws.root, "config", "merge.codemem.driver", check=False).stdout == ""
+    result = run(ws, "status")
+    assert result.exit_code == 0, result.output
+    assert (
+        "  - .codemem/.gitattributes: not a regular file (a link?), ignored: restore it with "
+        "`git checkout -- .codemem/.gitattributes` (it names the merge driver)\n"
+    ) in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("rel", "args"),
+    [
+        (".gitattributes", ("status",)),
+        ("conventions.json", ("status",)),
+        ("state.json", ("status",)),
+        ("review/dismissed/abcdef123456.json", ("review", "--staged")),
+        ("conventions.json", ("review", "--staged")),
+        ("digests/2026-01-01-root-fedcba9.md", ("digest", "--no-llm", "--dry-run")),
+    ],
+    ids=lambda value: value if isinstance(value, str) else " ".join(value),
+)
+def test_a_link_to_dev_zero_neither_hangs_nor_fills_the_memory(origin, tmp_path, rel, args):
+    """Read whole, /dev/zero never ends: the old reader died of MemoryError (or the OOM killer)."""
+    link(origin, rel, "/dev/zero")
+    ws = clone(origin, tmp_path)
+
+    def small_address_space() -> None:
+        limit = 1536 * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "codemem", "--repo", str(ws.root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        preexec_fn=small_address_space,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert "Error" not in result.stderr and "error" not in result.stderr, result.stderr
+    assert f".codemem/{rel}" in result.stderr  # named in one warning line
+
+
+# -- links out: nothing is written through one --------------------------------------------------
+
+
+def test_a_dangling_gitignore_link_is_not_written_through(origin, outside, tmp_path):
+    target = outside / "created-by-codemem"
+    link(origin, ".gitignore", target)
+    ws = clone(origin, tmp_path)
+    ws.ensure_local()
+    assert not target.exists()
+    assert (ws.dir / ".gitignore").is_symlink()
+
+
+def test_a_codemem_folder_linked_out_of_the_repository_is_refused(repo_factory, outside):
+    root = repo_factory()
+    (root / ".codemem").symlink_to(outside)
+    ws = Workspace(root)
+    message = (
+        ".codemem is a link out of the repository: codemem keeps memory only inside it; remove "
+        "the link (`git rm .codemem`) and run the command again"
+    )
+    with pytest.raises(PathOutsideRepository) as caught:
+        ws.ensure_local()
+    assert str(caught.value) == message
+    result = run(ws, "init")
+    assert result.exit_code == 2
+    assert result.stderr == f"codemem: error: {message}\n"
+    assert list(outside.iterdir()) == []
+
+
+def test_the_digest_does_not_write_into_a_linked_folder(origin, outside, tmp_path):
+    link(origin, "digests", outside)
+    ws = clone(origin, tmp_path)
+    (ws.root / "b.py").write_text("def g():\n    return 2\n", encoding="utf-8")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-q", "-m", "feat: g")
+    result = run(ws, "digest", "--no-llm")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("codemem: error: .codemem/digests/")
+    assert result.stderr.endswith(
+        ": it leads outside the repository; codemem does not write memory through links: "
+        "replace it with a regular file first\n"
+    )
+    assert list(outside.iterdir()) == []
+
+
+# -- too large, too deep, the wrong shape -------------------------------------------------------
+
+
+def test_a_block_too_large_to_read_is_named_and_the_others_load(origin, tmp_path):
+    big = origin / ".codemem" / "blocks" / "big.md"
+    big.write_text("---\nlimit: 1000000000000\n---\n" + "a" * MAX_MEMORY_BYTES, encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    blocks, problems = MemoryStore(ws, user="dev").scan()
+    assert [block.label for block in blocks] == ["conventions", "project", "users/dev"]
+    assert [str(problem) for problem in problems] == [
+        ".codemem/blocks/big.md: larger than 4,194,304 bytes, too large for a memory file: "
+        "shorten it, or restore it with `git checkout -- .codemem/blocks/big.md`"
+    ]
+    result = run(ws, "memory", "show")
+    assert result.exit_code == 0
+    assert "aaaa" not in result.stdout
+    store = MemoryStore(ws, user="dev")
+    with pytest.raises(BlockFormatError) as caught:  # an edit would read it whole
+        store.append("big", "more")
+    assert str(caught.value) == str(problems[0])
+    assert store.delete("big").label == "big"  # but it can be deleted
+    assert not (ws.blocks_dir / "big.md").exists()
+
+
+def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
+    origin, tmp_path, caplog
+):
+    deep = "[" * 100_000 + "]" * 100_000
+    (origin / ".codemem" / "conventions.json").write_text(deep, encoding="utf-8")
+    (origin / ".codemem" / "state.json").write_text(deep, encoding="utf-8")
+    dismissed = origin / ".codemem" / "review" / "dismissed"
+    dismissed.mkdir(parents=True)
+    (dismissed / "a.json").write_text("[]\n", encoding="utf-8")
+    (dismissed / "b.json").write_text(deep, encoding="utf-8")
+    (dismissed / "c.json").write_text(json.dumps(DISMISSAL), encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    assert [item.id for item in load_dismissals(ws)] == ["abcdef123456"]
+    assert read_records(ws) is None
+    result = run(ws, "status")
+    assert result.exit_code == 0, result.output
+    assert (
+        "  - .codemem/conventions.json: unreadable (maximum recursion depth exceeded while "
+        "decoding a JSON array from a unicode string): fix it, or delete it and run "
+        "`codemem digest` to learn the conventions again\n"
+    ) in result.stdout
+    caplog.clear()
+    result = run(ws, "review", "--staged")
+    assert result.exit_code == 0, result.output
+    assert (
+        "skipped .codemem/review/dismissed/a.json: not a dismissal ('list' object has no "
+        "attribute 'get')"
+    ) in [record.getMessage() for record in caplog.records]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (
+            "1" + "0" * 5000,
+            "Exceeds the limit (4300 digits) for integer string conversion: value has 5001 digits",
+        ),
+        ("2025-02-30", "day is out of range for month"),
+        ("!!int x", "invalid literal for int() with base 10: 'x'"),
+        ("[" * 5000 + "]" * 5000, "maximum recursion depth exceeded while calling a Python object"),
+    ],
+    ids=["huge number", "no such day", "wrong tag", "nested deep"],
+)
+def test_frontmatter_values_that_cannot_be_built_are_named(origin, tmp_path, value, problem):
+    block = origin / ".codemem" / "blocks" / "odd.md"
+    block.write_text(f"---\nstamp: {value}\n---\nx\n", encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    blocks, problems = MemoryStore(ws, user="dev").scan()
+    assert [block.label for block in blocks] == ["conventions", "project", "users/dev"]
+    assert [str(problem) for problem in problems] == [
+        f".codemem/blocks/odd.md:2: invalid frontmatter (a value that cannot be read: {problem}): "
+        "fix the YAML between the '---' lines"
+    ]
+    result = run(ws, "memory", "list")
+    assert result.exit_code == 0, result.output
+
+
+# -- terminal codes ---------------------------------------------------------------------------
+
+
+def test_memory_list_and_show_print_no_terminal_codes_from_a_clone(origin, tmp_path):
+    (origin / ".codemem" / "blocks" / "esc.md").write_text(
+        '---\ndescription: "\\e]0;PWNED\\a"\n---\nbody \x1b]52;c;ZXZpbA==\x07\x1b[2J\n',
+        encoding="utf-8",
+    )
+    (origin / ".codemem" / "blocks" / "e\x1b[31m.md").write_text("x\n", encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    listed = run(ws, "memory", "list", color=True)
+    shown = run(ws, "memory", "show", "esc", color=True)
+    rendered = run(ws, "memory", "show", color=True)
+    status = run(ws, "status", color=True)
+    for result in (listed, shown, rendered, status):  # codemem's own colours are CSI "m" codes
+        assert result.exit_code == 0, result.output
+        assert all(code not in result.output for code in ("\x1b]", "\x1b[2J", "\x1b[31m"))
+    assert "  \\x1b]0;PWNED\\x07\n" in listed.stdout
+    assert "body \\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\n" in shown.stdout
+    assert (
+        "  - .codemem/blocks/e\\x1b[31m.md: 'e\\x1b[31m' cannot be a block label" in status.stdout
+    )
+    raw = run(ws, "memory", "show", "esc", "--raw", color=True)
+    assert raw.stdout == "body \x1b]52;c;ZXZpbA==\x07\x1b[2J\n"  # --raw is the value, exactly
+
+
+def test_recall_prints_a_cloned_notes_text_without_terminal_codes(origin, tmp_path):
+    archive = origin / ".codemem" / "archive"
+    archive.mkdir()
+    (archive / "20250301-120000-abcdef12.md").write_text(
+        "---\nid: 20250301-120000-abcdef12\ncreated: 2025-03-01T12:00:00+00:00\n"
+        'tags: ["b\\e]0;T\\a"]\n---\nhello \x1b]52;c;ZXZpbA==\x07 world\n',
+        encoding="utf-8",
+    )
+    ws = clone(origin, tmp_path)
+    result = run(ws, "recall", "hello", "--archive", color=True)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "note 20250301-120000-abcdef12 [b\\x1b]0;t\\x07]: hello \\x1b]52;c;ZXZpbA==\\x07 world\n"
+    )
