@@ -1,4 +1,5 @@
 import json
+import os
 import re
 from pathlib import Path
 
@@ -352,3 +353,34 @@ def test_any_layer_or_an_unusable_record_leaves_the_settings_to_validation(
     assert defaults.defaults_if_unset(read_layers(None)) is None
     defaults.write_defaults(written)
     assert json.loads(written.read_text()) == record
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: p.symlink_to("/dev/zero"), "cannot read: not a regular file"),
+        (lambda p: os.mkfifo(p), "cannot read: not a regular file"),  # never waited on
+        (lambda p: p.write_text("# " + "x" * 2_000_000 + "\n"), "larger than 1,048,576 bytes"),
+        (lambda p: p.write_bytes(b"model: caf\xe9\n"), "cannot read: not UTF-8"),
+        (lambda p: p.write_text("model: 2025-02-30\n"), "invalid YAML: day is out of range"),
+        (lambda p: p.write_text("search:\n  k: !!int x\n"), "invalid YAML: invalid literal"),
+        (lambda p: p.write_text("index:\n  exclude: " + "[" * 5000 + "]" * 5000 + "\n"), None),
+        (lambda p: p.write_text("index:\n  exclude: " + "[" * 40 + "]" * 40 + "\n"), "nested"),
+    ],
+)
+def test_a_settings_file_that_is_no_settings_file_is_one_line_naming_it(tmp_path, make, problem):
+    # A cloned repository commits its .codemem/config.yml: whatever it is, one line, no hang.
+    project = tmp_path / "config.yml"
+    make(project)
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    message = str(err.value)
+    assert message.startswith(f"{project}:") and "\n" not in message
+    assert problem is None or problem in message
+
+
+def test_a_variable_that_is_no_yaml_value_is_one_line_naming_it():
+    for value in ("[unclosed", "2025-02-30", "[" * 50 + "]" * 50):
+        with pytest.raises(ConfigError) as err:
+            environment_overrides({"CODEMEM_SEARCH__K": value})
+        assert str(err.value).startswith("CODEMEM_SEARCH__K: ")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,22 @@ def user_config_dir() -> Path:
     return Path(base) / "codemem"
 
 
+MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few KB; a link to /dev/zero is not one
+MAX_SETTINGS_DEPTH = 32  # the deepest key is four levels down: deeper is not settings
+# What PyYAML raises for text that parses but whose values cannot be built (`2025-02-30`, an
+# integer of 5,000 digits, `!!int x`) or are nested beyond Python's recursion limit.
+_UNBUILDABLE = (ValueError, TypeError, AttributeError, OverflowError, RecursionError)
+
+
 def read_yaml_file(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping; an empty file is an empty mapping."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    """Read a YAML mapping; an empty file is an empty mapping.
+
+    A file larger than `MAX_SETTINGS_BYTES`, not a regular file (a FIFO, a device), not UTF-8,
+    not YAML or nested deeper than `MAX_SETTINGS_DEPTH` is a `ConfigError` naming it.
+    """
+    text = _settings_text(path)
+    if text is None:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
     import yaml  # PyYAML (a tenth of start-up): only when there is a file to read
 
     try:
@@ -47,11 +56,59 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    except _UNBUILDABLE as exc:
+        raise ConfigError(f"{path}: invalid YAML: {_first_line(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    if _deeper_than(data, MAX_SETTINGS_DEPTH):
+        raise ConfigError(f"{path}: nested deeper than {MAX_SETTINGS_DEPTH} levels")
     return data
+
+
+def _settings_text(path: Path) -> str | None:
+    """The file's text (None: no such file), read without hanging on a FIFO and never past
+    `MAX_SETTINGS_BYTES`. Links are followed: a dotfiles manager links the user's file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: cannot read: not a regular file")
+        try:
+            data = handle.read(MAX_SETTINGS_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_SETTINGS_BYTES:,} bytes: not a settings file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: cannot read: not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether `data` nests mappings and lists more than `limit` levels (walked, not recursed)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = (
+            value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -73,7 +130,7 @@ def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, An
             level = out
             for part in parents:
                 level = level.setdefault(part, {})
-            level[key] = _yaml_value(value) if value else value
+            level[key] = _yaml_value(name, value) if value else value
     return out
 
 
@@ -168,10 +225,17 @@ class LayersReader:
         return known
 
 
-def _yaml_value(text: str) -> Any:
+def _yaml_value(name: str, text: str) -> Any:
     import yaml  # PyYAML: only when a variable sets a value
 
-    return yaml.safe_load(text)
+    try:
+        value = yaml.safe_load(text)
+    except (yaml.YAMLError, *_UNBUILDABLE) as exc:
+        problem = getattr(exc, "problem", None) or _first_line(exc)
+        raise ConfigError(f"{name}: invalid YAML value: {problem}") from None
+    if _deeper_than(value, MAX_SETTINGS_DEPTH):
+        raise ConfigError(f"{name}: nested deeper than {MAX_SETTINGS_DEPTH} levels")
+    return value
 
 
 def layers_key(layers: list[tuple[str, str, dict[str, Any]]]) -> str:

@@ -219,12 +219,11 @@ _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab a
 
 
 def printable_text(text: str) -> str:
-    r"""`text` with its lines kept but every other control character escaped (``, `
-    `...).
+    """`text` with its lines kept but every other control character escaped (ESC as `\\x1b`).
 
-        For text from the repository (a cloned memory block) printed to a person's terminal: its
-        lines stay lines, but it cannot move the cursor, clear the screen, retitle the window or
-        write the clipboard.
+    For text from the repository (a cloned memory block) printed to a person's terminal: its
+    lines stay lines, but it cannot move the cursor, clear the screen, retitle the window or
+    write the clipboard.
     """
     return _CONTROL_IN_TEXT.sub(_escape, text)
 
