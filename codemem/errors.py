@@ -76,3 +76,9 @@ class NotARegularFile(CodememError):
     """A file codemem reads from the repository is a symlink, a folder or a device, not a file."""
 
     exit_code = 2
+
+
+class FileTooLarge(CodememError):
+    """A file is larger than the caller reads whole."""
+
+    exit_code = 2

@@ -19,6 +19,7 @@ from codemem.infra.files import (
     printable,
     private_dir,
     read_regular,
+    read_regular_bytes,
     read_text,
     update_text,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "read_blobs",
     "read_holder",
     "read_regular",
+    "read_regular_bytes",
     "read_text",
     "resolve_commit",
     "run_git",
