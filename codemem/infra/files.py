@@ -225,6 +225,17 @@ def printable(name: str) -> str:
     return _CONTROL.sub(_escape, name)
 
 
+# The same, less the tab, the line feed and a carriage return that ends a line (CRLF).
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")
+
+
+def printable_text(text: str) -> str:
+    r"""`text` with its lines and tabs kept and every other control character escaped as in
+    `printable`: what a person is shown to approve (a command, a diff) cannot hide part of
+    itself with terminal codes (`\x1b[2K` erasing a line, a lone `\r` writing over it)."""
+    return _CONTROL_IN_TEXT.sub(_escape, text)
+
+
 @dataclass(frozen=True)
 class RepoPath:
     """A checked path: `full` on disk and `rel` as the repository names it (`/`-separated)."""
