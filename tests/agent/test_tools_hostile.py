@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -151,3 +153,32 @@ def test_a_file_created_while_waiting_for_approval_is_not_overwritten(ws, config
         True,
     )
     assert new.read_text() == "y\n"
+
+
+GREP_IN_A_CHILD = """
+import sys
+from pathlib import Path
+from codemem.agent.tools import ToolContext, build_tools, file_tools
+from codemem.workspace import Workspace
+file_tools.GREP_SECONDS = 1.0
+result = build_tools(ToolContext(Workspace(Path(sys.argv[1])))).call("grep", {"pattern": sys.argv[2]})
+print(result.content)
+"""
+
+
+def test_a_pattern_that_backtracks_without_end_is_stopped(ws):
+    # Python's re cannot be interrupted (not even by Ctrl-C) while it backtracks: in a
+    # child process, so that the old code fails this test instead of hanging it.
+    (ws.root / "long.txt").write_text("a" * 60 + "!\n")
+    child = subprocess.run(
+        [sys.executable, "-c", GREP_IN_A_CHILD, str(ws.root), "(a|aa)+$"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (child.stdout, child.returncode) == (
+        "grep: the pattern '(a|aa)+$' took over 1 seconds: nested repetition like (a|aa)+ can "
+        "backtrack without end on a long line; simplify it\n",
+        0,
+    )

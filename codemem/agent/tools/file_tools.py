@@ -7,7 +7,8 @@ showing the unified diff they would make, and are atomic (temp file and rename, 
 Like any `.git` folder, the memory blocks, `.codemem/config.yml` (which holds these
 permissions) and codemem's private `.codemem/local/` are never written here: blocks change
 through the memory tools, which honour `read_only`. Files are opened so that a FIFO or a device
-is refused rather than waited on, and none over `MAX_READ_BYTES` is read whole. A write checks,
+is refused rather than waited on, and none over `MAX_READ_BYTES` is read whole. `grep` matches
+with the `regex` engine, whose timeout stops a pattern that would backtrack for ever. A write checks,
 just before its rename, that the file still holds what the diff was made from: a change saved
 while the person looked at the diff is never overwritten. Paths printed into results go
 through `codemem.infra.printable` (a newline in a name shows as `\n`).
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 from typing import TYPE_CHECKING
+
+import regex
 
 from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.permissions import Request
@@ -36,6 +40,7 @@ MAX_READ_LINES = 600
 MAX_LIST = 500
 MAX_MATCHES = 200
 MAX_GREP_BYTES = 2_000_000
+GREP_SECONDS = 20.0  # for one grep call: a pattern that backtracks without end is stopped
 MAX_READ_BYTES = 10_000_000  # read_file, edit_file and write_file read a file whole
 _WILDCARDS = re.compile(r"[*?\[]")
 _BLOCKS = f"{CODEMEM_DIR}/blocks/"
@@ -173,10 +178,27 @@ def grep(ctx: ToolContext, pattern: str, glob: str | None = None) -> str:
         glob: Only files matching this glob, e.g. *.py or src/**.
     """
     try:
-        regex = re.compile(pattern)
-        anywhere = re.compile(pattern, re.MULTILINE)  # a quick test of the whole file first
-    except re.error as exc:
+        line_regex = regex.compile(pattern)
+        anywhere = regex.compile(pattern, regex.MULTILINE)  # a quick test of the whole file first
+    except regex.error as exc:
         raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
+    try:
+        return _grep(ctx, pattern, glob, line_regex, anywhere, time.monotonic() + GREP_SECONDS)
+    except TimeoutError:  # the `regex` engine stops a search past its timeout; `re` never does
+        raise ToolError(
+            f"the pattern {pattern!r} took over {GREP_SECONDS:g} seconds: nested repetition "
+            "like (a|aa)+ can backtrack without end on a long line; simplify it"
+        ) from None
+
+
+def _grep(
+    ctx: ToolContext,
+    pattern: str,
+    glob: str | None,
+    line_regex: regex.Pattern[str],
+    anywhere: regex.Pattern[str],
+    deadline: float,
+) -> str:
     matches: list[str] = []
     more = 0
     files_with_more: set[str] = set()
@@ -193,10 +215,10 @@ def grep(ctx: ToolContext, pattern: str, glob: str | None = None) -> str:
         if b"\0" in data[:8192]:
             continue
         text = data.decode("utf-8", "replace")
-        if not anywhere.search(text):
+        if not anywhere.search(text, timeout=max(deadline - time.monotonic(), 0.001)):
             continue
         for number, line in enumerate(text.splitlines(), 1):
-            if not regex.search(line):
+            if not line_regex.search(line, timeout=max(deadline - time.monotonic(), 0.001)):
                 continue
             entry = f"{printable(rel)}:{number}: {cut_line(line.strip(), 300)}"
             if len(matches) >= MAX_MATCHES or used + len(entry) > budget:
