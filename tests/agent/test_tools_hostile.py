@@ -114,6 +114,15 @@ def test_no_write_into_codemems_private_state(ws, tools, path):
     assert not (ws.root / ".codemem/local/index/tags.bin").exists()
 
 
+CHANGE = {"edit_file": {"old_string": OLD, "new_string": NEW}, "write_file": {"content": "x = 1\n"}}
+
+
+def asking(ws, config, prompter):
+    """The tools, with every write asked of `prompter`."""
+    policy = PermissionPolicy(PermissionsConfig(mode="ask"), prompter=prompter)
+    return build_tools(ToolContext(ws, config, policy))
+
+
 class EditsWhileAsked:
     """A person who, while the diff is on screen, saves their own change to the file."""
 
@@ -129,12 +138,8 @@ class EditsWhileAsked:
 def test_a_change_made_while_waiting_for_approval_is_not_overwritten(ws, config, tool):
     cart = ws.root / CART
     theirs = cart.read_text().replace('"""The shopping cart."""', '"""Their docstring."""')
-    policy = PermissionPolicy(PermissionsConfig(mode="ask"), prompter=EditsWhileAsked(cart, theirs))
-    tools = build_tools(ToolContext(ws, config, policy))
-    arguments = (
-        {"old_string": OLD, "new_string": NEW} if tool == "edit_file" else {"content": "x = 1\n"}
-    )
-    assert call(tools, tool, path=CART, **arguments) == (
+    tools = asking(ws, config, EditsWhileAsked(cart, theirs))
+    assert call(tools, tool, path=CART, **CHANGE[tool]) == (
         f"{tool}: {CART} changed after it was read (while the change waited for approval?); "
         "nothing was written: read it again and redo the change",
         True,
@@ -145,8 +150,7 @@ def test_a_change_made_while_waiting_for_approval_is_not_overwritten(ws, config,
 
 def test_a_file_created_while_waiting_for_approval_is_not_overwritten(ws, config):
     new = ws.root / "shop/new.py"
-    policy = PermissionPolicy(PermissionsConfig(mode="ask"), prompter=EditsWhileAsked(new, "y\n"))
-    tools = build_tools(ToolContext(ws, config, policy))
+    tools = asking(ws, config, EditsWhileAsked(new, "y\n"))
     content, error = call(tools, "write_file", path="shop/new.py", content="x = 1\n")
     assert (content.split(" (")[0], error) == (
         "write_file: shop/new.py changed after it was read",
@@ -182,3 +186,32 @@ def test_a_pattern_that_backtracks_without_end_is_stopped(ws):
         "backtrack without end on a long line; simplify it\n",
         0,
     )
+
+
+class SwapsFolderForLink:
+    """While the diff is on screen, something replaces a folder on the path by a symlink."""
+
+    def __init__(self, folder, target):
+        self.folder, self.target = folder, target
+
+    def approve(self, request):
+        self.folder.rename(self.folder.with_name("shop-old"))
+        self.folder.symlink_to(self.target)
+        return "yes"
+
+
+@pytest.mark.parametrize("tool", ["edit_file", "write_file"])
+def test_a_folder_replaced_by_a_link_while_waiting_for_approval_is_not_written_through(
+    ws, config, tmp_path, tool
+):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "cart.py").write_text((ws.root / CART).read_text())
+    tools = asking(ws, config, SwapsFolderForLink(ws.root / "shop", outside))
+    assert call(tools, tool, path=CART, **CHANGE[tool]) == (
+        f"{tool}: {CART} no longer leads where it did when it was read (a folder on its path "
+        "was replaced, perhaps by a symbolic link); nothing was written",
+        True,
+    )
+    assert (outside / "cart.py").read_text() == (ws.root / "shop-old/cart.py").read_text()
+    assert sorted(p.name for p in outside.iterdir()) == ["cart.py"]

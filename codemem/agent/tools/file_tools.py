@@ -9,8 +9,9 @@ permissions) and codemem's private `.codemem/local/` are never written here: blo
 through the memory tools, which honour `read_only`. Files are opened so that a FIFO or a device
 is refused rather than waited on, and none over `MAX_READ_BYTES` is read whole. `grep` matches
 with the `regex` engine, whose timeout stops a pattern that would backtrack for ever. A write checks,
-just before its rename, that the file still holds what the diff was made from: a change saved
-while the person looked at the diff is never overwritten. Paths printed into results go
+just before its rename, that the file still holds what the diff was made from (a change saved
+while the person looked at the diff is never overwritten) and, before that, that its path still
+resolves to the same place (a folder swapped for a symlink meanwhile is not written through). Paths printed into results go
 through `codemem.infra.printable` (a newline in a name shows as `\n`).
 """
 
@@ -27,7 +28,7 @@ from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolFunction, ToolResult
 from codemem.code import matches_any
-from codemem.errors import FileTooLarge, NotARegularFile
+from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra import RepoPath, atomic_file, confine, git_text, printable, read_regular_bytes
 from codemem.workspace import CODEMEM_DIR
 
@@ -294,10 +295,21 @@ class _Changed(Exception):
     """The file no longer holds what the diff was made from."""
 
 
-def _write_unchanged(where: RepoPath, before: str | None, after: str) -> None:
+def _write_unchanged(ctx: ToolContext, where: RepoPath, before: str | None, after: str) -> None:
     """Replace the file with `after` atomically, unless it no longer holds `before` (None: it
     did not exist): someone changed it after it was read, perhaps while the person looked at
-    the diff, and writing would silently undo their change."""
+    the diff, and writing would silently undo their change. The path is checked again first:
+    a folder on it that became a symlink meanwhile (a pull, another program) would lead the
+    write somewhere else, perhaps out of the repository."""
+    try:
+        moved = confine(ctx.ws.root, where.rel, for_write=True) != where
+    except PathOutsideRepository:
+        moved = True
+    if moved:
+        raise ToolError(
+            f"{printable(where.rel)} no longer leads where it did when it was read (a folder on "
+            "its path was replaced, perhaps by a symbolic link); nothing was written"
+        )
     try:
         with atomic_file(where.full) as handle:
             handle.write(after.encode("utf-8"))
@@ -358,7 +370,7 @@ def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> 
     after = before[:at] + new + before[at + len(old) :]
     diff = unified_diff(rel, before, after)
     ctx.permissions.check(Request("edit_file", where.rel, f"edit {rel}", diff))
-    _write_unchanged(where, before, after)
+    _write_unchanged(ctx, where, before, after)
     ctx.file_changed(where.rel)
     first = _line_of(after, at)
     last = first + new.count("\n")
@@ -385,7 +397,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
     action = "overwrite" if before is not None else "create"
     summary = f"{action} {rel} ({lines} lines)"
     ctx.permissions.check(Request("write_file", where.rel, summary, diff))
-    _write_unchanged(where, before, content)
+    _write_unchanged(ctx, where, before, content)
     ctx.file_changed(where.rel)
     done = "Overwrote" if before is not None else "Created"
     text = f"{done} {rel} ({lines} lines)."
