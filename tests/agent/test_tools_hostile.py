@@ -215,3 +215,11 @@ def test_a_folder_replaced_by_a_link_while_waiting_for_approval_is_not_written_t
     )
     assert (outside / "cart.py").read_text() == (ws.root / "shop-old/cart.py").read_text()
     assert sorted(p.name for p in outside.iterdir()) == ["cart.py"]
+
+
+def test_a_glob_or_revision_no_path_can_hold_is_a_plain_answer(tools):
+    assert call(tools, "list_files", glob="x" * 5000) == (f"No files match {'x' * 5000!r}.", False)
+    assert call(tools, "git_diff", rev="HEAD\0") == (
+        "git_diff: invalid revision 'HEAD\\x00': give a commit, branch or range like HEAD~1",
+        True,
+    )

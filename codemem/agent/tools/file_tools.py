@@ -18,6 +18,7 @@ through `codemem.infra.printable` (a newline in a name shows as `\n`).
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import time
 from typing import TYPE_CHECKING
@@ -149,7 +150,8 @@ def _filter(ctx: ToolContext, files: list[str], glob: str | None) -> list[str]:
     if not glob or glob in ("**", "**/*", "*"):
         return files
     pattern = glob.strip().removeprefix("./")
-    if not _WILDCARDS.search(pattern) and (ctx.ws.root / pattern).is_dir():
+    # os.path.isdir: a glob too long or with a NUL for a path is simply not a folder
+    if not _WILDCARDS.search(pattern) and os.path.isdir(ctx.ws.root / pattern):
         pattern = pattern.rstrip("/") + "/**"
     return [p for p in files if matches_any(p, [pattern])]
 
