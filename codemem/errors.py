@@ -79,6 +79,6 @@ class NotARegularFile(CodememError):
 
 
 class FileTooLarge(CodememError):
-    """A file codemem reads whole (a memory file, a record) is larger than it may be."""
+    """A file is larger than codemem reads whole (a memory file, a record, a file a tool edits)."""
 
     exit_code = 2

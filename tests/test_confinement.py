@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from codemem.errors import PathOutsideRepository
-from codemem.infra import create_private, printable, private_dir
+from codemem.infra import create_private, printable, printable_text, private_dir
 from codemem.workspace import Workspace
 
 
@@ -112,3 +112,8 @@ def test_the_digest_escapes_a_crafted_file_name(repo_factory):
         "Added: `evil\\n## Injected heading.py`: function `evil`",
     ]
     assert "\n## Injected heading" not in text
+
+
+def test_printable_text_keeps_lines_tabs_and_crlf_and_escapes_the_rest():
+    text = "a\tb\r\nc\x1b[2K\rd\x07\u2028e\n"
+    assert printable_text(text) == "a\tb\r\nc\\x1b[2K\\rd\\x07\\u2028e\n"

@@ -22,7 +22,7 @@ from rich.markdown import Markdown
 from rich.syntax import Syntax
 from rich.text import Text
 
-from codemem.infra import create_private, private_dir
+from codemem.infra import create_private, printable_text, private_dir
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -163,7 +163,7 @@ class ChatObserver:
     def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error:
             first = result.content.splitlines()[0] if result.content else ""
-            self.console.print(Text(f"  ✗ {first[:300]}", style="red"))
+            self.console.print(Text(f"  ✗ {printable_text(first[:300])}", style="red"))
             return
         diff = result.data.get("diff")
         if diff and diff != self.approved_diff:
@@ -173,6 +173,7 @@ class ChatObserver:
             self.console.print(Text(f"  exit code {code}", style="dim"))
 
     def show_diff(self, diff: str) -> None:
+        diff = printable_text(diff)  # file content may hold terminal codes that hide lines
         if self.interactive:
             self.console.print(
                 Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
@@ -202,9 +203,10 @@ class ChatPrompter:
 
     def approve(self, request: Request) -> Answer:
         self.observer.end_stream()
-        self.console.print(Text(f"Allow {request.summary}?", style="bold yellow"))
+        # Escaped: a command or a name with terminal codes must not show something else.
+        self.console.print(Text(f"Allow {printable_text(request.summary)}?", style="bold yellow"))
         if request.tool == "run_command":
-            self.console.print(Text(f"  $ {request.detail}", style="bold"))
+            self.console.print(Text(f"  $ {printable_text(request.detail)}", style="bold"))
         elif request.detail:
             self.observer.show_diff(request.detail)
             self.observer.approved_diff = request.detail

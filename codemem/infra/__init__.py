@@ -20,6 +20,7 @@ from codemem.infra.files import (
     printable_text,
     private_dir,
     read_regular,
+    read_regular_bytes,
     read_text,
     update_text,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "read_blobs",
     "read_holder",
     "read_regular",
+    "read_regular_bytes",
     "read_text",
     "resolve_commit",
     "run_git",

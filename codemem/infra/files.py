@@ -128,13 +128,13 @@ def update_text(
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
-def read_regular(path: Path, *, max_bytes: int | None = None) -> str:
-    """The UTF-8 text of `path`, which must be a regular file reached without a final symlink.
+def read_regular_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of `path`, which must be a regular file reached without a final symlink.
 
     Opened with `O_NOFOLLOW` (a link is refused, not followed, even if it appears after a check)
-    and `O_NONBLOCK` (a FIFO cannot hang the reader); `NotARegularFile` for a link, a folder or
-    a device, `FileNotFoundError` if it does not exist. With `max_bytes`, a longer file is
-    `FileTooLarge` and never more than `max_bytes + 1` bytes of it are read.
+    and `O_NONBLOCK` (a FIFO cannot hang the reader); `NotARegularFile` for a link, a folder,
+    a FIFO or a device, `FileTooLarge` for a file over `max_bytes` (nothing of it is read),
+    `FileNotFoundError` if it does not exist.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -142,13 +142,23 @@ def read_regular(path: Path, *, max_bytes: int | None = None) -> str:
         if exc.errno == errno.ELOOP:
             raise NotARegularFile(f"{path} is a symbolic link") from None
         raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # before fdopen, which refuses a folder on its own terms
+        os.close(fd)
+        raise NotARegularFile(f"{path} is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotARegularFile(f"{path} is not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise FileTooLarge(f"{path} has {info.st_size:,} bytes, over the {max_bytes:,} read")
+        # Read one byte past the limit: a file that grew since the fstat is still refused.
         data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     if max_bytes is not None and len(data) > max_bytes:
-        raise FileTooLarge(f"{path} is larger than {max_bytes:,} bytes")
-    return data.decode("utf-8").replace("\r\n", "\n")
+        raise FileTooLarge(f"{path} has over {max_bytes:,} bytes")
+    return data
+
+
+def read_regular(path: Path, *, max_bytes: int | None = None) -> str:
+    """The UTF-8 text of `path` (`\\n` line ends), read as `read_regular_bytes` reads it."""
+    return read_regular_bytes(path, max_bytes).decode("utf-8").replace("\r\n", "\n")
 
 
 def private_dir(path: Path) -> Path:
@@ -215,16 +225,16 @@ def printable(name: str) -> str:
     return _CONTROL.sub(_escape, name)
 
 
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+# The same, less the tab, the line feed and a carriage return that ends a line (CRLF).
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")
 
 
 def printable_text(text: str) -> str:
-    """`text` with its lines kept but every other control character escaped (ESC as `\\x1b`).
-
-    For text from the repository (a cloned memory block) printed to a person's terminal: its
-    lines stay lines, but it cannot move the cursor, clear the screen, retitle the window or
-    write the clipboard.
-    """
+    r"""`text` with its lines and tabs kept and every other control character escaped as in
+    `printable`: what a person is shown to approve (a command, a diff) or reads from the
+    repository (a cloned memory block) cannot hide part of itself, move the cursor, retitle
+    the window or write the clipboard with terminal codes (`\x1b[2K` erasing a line, a lone
+    `\r` writing over it)."""
     return _CONTROL_IN_TEXT.sub(_escape, text)
 
 
@@ -236,12 +246,18 @@ class RepoPath:
     rel: str
 
 
+MAX_NAME_BYTES = 255  # one file or folder name, on every common file system
+
+
 def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
     """Check `path` against the repository `root`; `PathOutsideRepository` if it escapes.
 
     A path is taken relative to the root (an absolute path only if it points inside it),
     resolved through symlinks, and refused if the result lies outside the root: `..` cannot
-    climb out and a symlink cannot point out. With `for_write`, `.git/` and folders are refused.
+    climb out and a symlink cannot point out. A symlink loop or a name too long for any file
+    system is refused in one line too. With `for_write`, folders are refused, and so is any
+    path through a folder named `.git` (in any case: `.GIT` is `.git` on a case-insensitive
+    disk), the repository's or a nested one's: git's config and hooks are code git runs.
     """
     if not isinstance(path, str) or not path.strip():
         raise PathOutsideRepository(
@@ -249,18 +265,29 @@ def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
         )
     if "\0" in path:
         raise PathOutsideRepository(f"invalid path {path!r}: it contains a NUL character")
-    real_root = root.resolve()
+    shown = printable(path if len(path) <= 200 else path[:200] + "...")
     candidate = Path(os.path.expanduser(path)) if path.startswith("~") else Path(path)
+    if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in candidate.parts):
+        raise PathOutsideRepository(
+            f"invalid path {shown}: a name in it is longer than {MAX_NAME_BYTES} bytes"
+        )
+    real_root = root.resolve()
     full = candidate if candidate.is_absolute() else real_root / candidate
-    resolved = full.resolve()  # follows symlinks, also through not-yet-existing tails
+    try:
+        resolved = full.resolve()  # follows symlinks, also through not-yet-existing tails
+    except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
+        why = "a symbolic link in it loops back on itself"
+        if isinstance(exc, OSError) and exc.errno != errno.ELOOP:
+            why = exc.strerror or type(exc).__name__
+        raise PathOutsideRepository(f"{shown} cannot be resolved: {why}") from None
     if resolved != real_root and real_root not in resolved.parents:
         raise PathOutsideRepository(
-            f"{path} is outside the repository: paths are relative to its root ({real_root.name}/)"
+            f"{shown} is outside the repository: paths are relative to its root ({real_root.name}/)"
         )
     rel = resolved.relative_to(real_root).as_posix() if resolved != real_root else "."
     if for_write:
-        if rel == "." or rel == ".git" or rel.startswith(".git/"):
-            raise PathOutsideRepository(f"{path}: writing there is not allowed (git's own files)")
+        if rel == "." or ".git" in rel.lower().split("/"):
+            raise PathOutsideRepository(f"{shown}: writing there is not allowed (git's own files)")
         if resolved.is_dir():
-            raise PathOutsideRepository(f"{path} is a directory: give a file path")
+            raise PathOutsideRepository(f"{shown} is a directory: give a file path")
     return RepoPath(resolved, rel)

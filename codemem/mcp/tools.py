@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from codemem.agent.tools import Tool, ToolRegistry, build_tools
-from codemem.agent.tools.memory_tools import refuse_duplicate
+from codemem.agent.tools.memory_tools import refuse_duplicate, refuse_secret
 from codemem.errors import MemoryEditError
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ def remember(ctx: ToolContext, text: str, block: str | None = None, tags: list[s
         block: Append to this core memory block instead (e.g. project or conventions).
         tags: A few lower-case tags for the note, like ["build", "payments"] (notes only).
     """
+    refuse_secret(text)
     if block is not None:
         if tags:
             raise MemoryEditError("tags apply to archival notes, not to blocks: leave them out")

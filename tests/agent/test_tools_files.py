@@ -139,7 +139,7 @@ def test_grep(tools):
     assert call(tools, "grep", pattern="NoSuchThing") == ("No matches for 'NoSuchThing'.", False)
     text, error = call(tools, "grep", pattern="(unclosed")
     assert error and text.startswith(
-        "grep: invalid regular expression '(unclosed': missing ), unterminated subpattern"
+        "grep: invalid regular expression '(unclosed': missing ) at position 9"
     )
 
 

@@ -272,3 +272,78 @@ def test_the_refusal_says_the_command_writes_files():
         "out); the user can re-run with --yes or add 'run_command:git log --output=x' to "
         "permissions.allow"
     )
+
+
+# -- spellings a hostile repository may steer the model to ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "pytest --co <(rm -rf ~/work)",  # bash (/bin/sh on Fedora, Arch) runs it
+        "pytest --basetemp=/home/dev/other-project",  # pytest deletes that folder first
+    ],
+)
+def test_an_allow_rule_never_covers_process_substitution_or_basetemp(command):
+    assert policy(mode="ask", allow=["run_command:pytest*"]).decide(run(command)) == "ask"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git  push",
+        "/usr/bin/git push",
+        "'git' push",
+        "g\\it push",
+        "command git push",
+        "env -i GIT_TRACE=1 git push",
+        "FOO=1 git push --force",
+        "GIT push",
+        "sh -c 'git push origin main'",
+        "bash -lc 'git push'",
+        "eval git push",
+    ],
+)
+def test_a_deny_rule_holds_however_the_command_is_spelled(command):
+    p = policy(mode="allow", deny=["run_command:git push*"])
+    assert p.decide(run(command)) == "deny"
+    with pytest.raises(
+        PermissionDenied, match="the permissions.deny rule 'run_command:git push\\*'"
+    ):
+        p.check(run(command))
+
+
+@pytest.mark.parametrize("path", ["SECRETS/key.pem", "Secrets/key.pem", "secrets/KEY.pem"])
+def test_a_deny_rule_on_paths_ignores_case(path):
+    # On a case-insensitive disk (macOS, Windows) these are secrets/key.pem.
+    p = policy(mode="allow", allow=["edit_file:src/**"], deny=["edit_file:secrets/**"])
+    assert p.decide(edit(path)) == "deny"
+    assert p.decide(edit("Src/app.py")) == "allow"  # the mode; an allow rule never folds case
+    assert policy(mode="ask", allow=["edit_file:src/**"]).decide(edit("Src/app.py")) == "ask"
+
+
+@pytest.mark.parametrize(
+    "rule", ["edit_file:./secrets/**", "edit_file:/secrets/**", "edit_file:secrets/"]
+)
+def test_a_path_rule_written_with_a_leading_dot_slash_or_slash_still_matches(rule):
+    assert policy(mode="allow", deny=[rule]).decide(edit("secrets/key.pem")) == "deny"
+
+
+@pytest.mark.parametrize(
+    ("path", "rel"),
+    [("./secrets/key.pem", "secrets/key.pem"), ("shop//../secrets/key.pem", "secrets/key.pem")],
+)
+def test_file_tools_match_rules_on_the_resolved_path(ws, config, path, rel):
+    (ws.root / "secrets").mkdir()
+    (ws.root / "secrets/key.pem").write_text("k\n")
+    (ws.root / "shop/alias").symlink_to(ws.root / "secrets")  # a link inside the repository
+    p = policy(mode="allow", deny=["write_file:secrets/**"])
+    tools = build_tools(ToolContext(ws, config, p))
+    for spelled in (path, "shop/alias/key.pem"):
+        result = tools.call("write_file", {"path": spelled, "content": "x\n"})
+        assert (result.content, result.is_error) == (
+            f"write_file: permission denied (overwrite {rel} (1 lines)): the permissions.deny "
+            "rule 'write_file:secrets/**' forbids it",
+            True,
+        )
+    assert (ws.root / "secrets/key.pem").read_text() == "k\n"

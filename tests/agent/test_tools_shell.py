@@ -97,6 +97,9 @@ def test_invalid_timeout_and_empty_command(tools):
     assert (
         tools.call("run_command", {"command": "  "}).content == "run_command: the command is empty"
     )
+    assert tools.call("run_command", {"command": "pytest\0-q"}).content == (
+        "run_command: the command contains a NUL character: no shell can run it"
+    )
 
 
 def test_refused_without_permission(ws, config):

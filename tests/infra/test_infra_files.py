@@ -11,8 +11,15 @@ import time
 
 import pytest
 
-from codemem.errors import PathOutsideRepository, WriteConflict
-from codemem.infra import RepoPath, atomic_write, confine, read_text, update_text
+from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
+from codemem.infra import (
+    RepoPath,
+    atomic_write,
+    confine,
+    read_regular_bytes,
+    read_text,
+    update_text,
+)
 
 
 def test_atomic_write_replaces_and_keeps_the_mode(tmp_path):
@@ -170,3 +177,16 @@ def test_writes_to_git_folders_and_directories_are_refused(root):
         confine(root, "src", for_write=True)
     with pytest.raises(PathOutsideRepository, match="^a path is required"):
         confine(root, "  ")
+
+
+def test_read_regular_bytes_refuses_what_is_not_a_regular_file_and_what_is_too_large(tmp_path):
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "link").symlink_to(tmp_path / "small")
+    (tmp_path / "small").write_bytes(b"12345")
+    for name in ("folder", "pipe", "link"):  # not IsADirectoryError, no wait for a writer
+        with pytest.raises(NotARegularFile):
+            read_regular_bytes(tmp_path / name)
+    assert read_regular_bytes(tmp_path / "small", max_bytes=5) == b"12345"
+    with pytest.raises(FileTooLarge, match="small has 5 bytes, over the 4 read$"):
+        read_regular_bytes(tmp_path / "small", max_bytes=4)

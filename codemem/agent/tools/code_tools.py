@@ -155,7 +155,7 @@ def git_diff(ctx: ToolContext, rev: str | None = None) -> str:
     Args:
         rev: A commit, branch or range (HEAD~3, main, abc123..def456); default: every change not committed yet, new files included.
     """
-    if rev is not None and (not rev.strip() or rev.strip().startswith("-")):
+    if rev is not None and (not rev.strip() or rev.strip().startswith("-") or "\0" in rev):
         raise ToolError(f"invalid revision {rev!r}: give a commit, branch or range like HEAD~1")
     root = ctx.ws.root
     if rev:

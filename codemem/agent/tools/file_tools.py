@@ -4,22 +4,33 @@ Files are the repository's tracked and untracked-not-ignored files, as git sees 
 path goes through `codemem.infra.confine`, and no tool follows a symlink out of the repository
 (a link that leads out is neither listed nor searched). Writes ask the permission policy first,
 showing the unified diff they would make, and are atomic (temp file and rename, mode kept).
-Like `.git/`, the memory blocks and `.codemem/config.yml` (which holds these permissions) are
-never written here: blocks change through the memory tools, which honour `read_only`. Paths
-printed into results go through `codemem.infra.printable` (a newline in a name shows as `\n`).
+Like any `.git` folder, the memory blocks, `.codemem/config.yml` (which holds these
+permissions) and codemem's private `.codemem/local/` are never written here: blocks change
+through the memory tools, which honour `read_only`. Files are opened so that a FIFO or a device
+is refused rather than waited on, and none over `MAX_READ_BYTES` is read whole. `grep` matches
+with the `regex` engine, whose timeout stops a pattern that would backtrack for ever. A write checks,
+just before its rename, that the file still holds what the diff was made from (a change saved
+while the person looked at the diff is never overwritten) and, before that, that its path still
+resolves to the same place (a folder swapped for a symlink meanwhile is not written through). Paths printed into results go
+through `codemem.infra.printable` (a newline in a name shows as `\n`).
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import time
 from typing import TYPE_CHECKING
+
+import regex
 
 from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolFunction, ToolResult
 from codemem.code import matches_any
-from codemem.infra import RepoPath, atomic_write, confine, git_text, printable
+from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
+from codemem.infra import RepoPath, atomic_file, confine, git_text, printable, read_regular_bytes
 from codemem.workspace import CODEMEM_DIR
 
 if TYPE_CHECKING:
@@ -31,20 +42,38 @@ MAX_READ_LINES = 600
 MAX_LIST = 500
 MAX_MATCHES = 200
 MAX_GREP_BYTES = 2_000_000
+GREP_SECONDS = 20.0  # for one grep call: a pattern that backtracks without end is stopped
+MAX_READ_BYTES = 10_000_000  # read_file, edit_file and write_file read a file whole
 _WILDCARDS = re.compile(r"[*?\[]")
 _BLOCKS = f"{CODEMEM_DIR}/blocks/"
 _CONFIG = f"{CODEMEM_DIR}/config.yml"
+_LOCAL = f"{CODEMEM_DIR}/local/"
+_IGNORE = f"{CODEMEM_DIR}/.gitignore"
 
 
-def _read_text(full: Path, rel: str, for_edit: bool = False) -> str:
+def _read_bytes(full: Path, rel: str) -> bytes:
+    """The file's bytes, opened so that a FIFO or a device is refused, never waited on."""
     try:
-        data = full.read_bytes()
+        return read_regular_bytes(full, MAX_READ_BYTES)
     except FileNotFoundError:
         raise ToolError(
             f"no such file: {rel}; use list_files or search_code to find the right path"
         ) from None
-    except IsADirectoryError:
-        raise ToolError(f'{rel} is a directory: use list_files(glob="{rel}/**")') from None
+    except FileTooLarge:
+        raise ToolError(
+            f"{rel} is over {MAX_READ_BYTES // 1_000_000} MB: too large to read whole; use grep, "
+            "or run_command with head or sed -n to see parts of it"
+        ) from None
+    except NotARegularFile:
+        if full.is_dir():
+            raise ToolError(f'{rel} is a directory: use list_files(glob="{rel}/**")') from None
+        raise ToolError(
+            f"{rel} is not a regular file (a FIFO, a device or a link); it cannot be read"
+        ) from None
+
+
+def _read_text(full: Path, rel: str, for_edit: bool = False) -> str:
+    data = _read_bytes(full, rel)
     if b"\0" in data[:8192]:
         raise ToolError(f"{rel} is a binary file ({len(data):,} bytes); it cannot be shown as text")
     try:
@@ -69,10 +98,6 @@ def read_file(
     """
     where = confine(ctx.ws.root, path)
     rel = printable(where.rel)
-    if where.full.is_dir():
-        raise ToolError(f'{rel} is a directory: use list_files(glob="{rel}/**")')
-    if where.full.exists() and not where.full.is_file():
-        raise ToolError(f"{rel} is not a regular file (a FIFO or a device); it cannot be read")
     lines = _read_text(where.full, rel).splitlines()
     total = len(lines)
     if total == 0:
@@ -125,7 +150,8 @@ def _filter(ctx: ToolContext, files: list[str], glob: str | None) -> list[str]:
     if not glob or glob in ("**", "**/*", "*"):
         return files
     pattern = glob.strip().removeprefix("./")
-    if not _WILDCARDS.search(pattern) and (ctx.ws.root / pattern).is_dir():
+    # os.path.isdir: a glob too long or with a NUL for a path is simply not a folder
+    if not _WILDCARDS.search(pattern) and os.path.isdir(ctx.ws.root / pattern):
         pattern = pattern.rstrip("/") + "/**"
     return [p for p in files if matches_any(p, [pattern])]
 
@@ -155,10 +181,27 @@ def grep(ctx: ToolContext, pattern: str, glob: str | None = None) -> str:
         glob: Only files matching this glob, e.g. *.py or src/**.
     """
     try:
-        regex = re.compile(pattern)
-        anywhere = re.compile(pattern, re.MULTILINE)  # a quick test of the whole file first
-    except re.error as exc:
+        line_regex = regex.compile(pattern)
+        anywhere = regex.compile(pattern, regex.MULTILINE)  # a quick test of the whole file first
+    except regex.error as exc:
         raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
+    try:
+        return _grep(ctx, pattern, glob, line_regex, anywhere, time.monotonic() + GREP_SECONDS)
+    except TimeoutError:  # the `regex` engine stops a search past its timeout; `re` never does
+        raise ToolError(
+            f"the pattern {pattern!r} took over {GREP_SECONDS:g} seconds: nested repetition "
+            "like (a|aa)+ can backtrack without end on a long line; simplify it"
+        ) from None
+
+
+def _grep(
+    ctx: ToolContext,
+    pattern: str,
+    glob: str | None,
+    line_regex: regex.Pattern[str],
+    anywhere: regex.Pattern[str],
+    deadline: float,
+) -> str:
     matches: list[str] = []
     more = 0
     files_with_more: set[str] = set()
@@ -175,10 +218,10 @@ def grep(ctx: ToolContext, pattern: str, glob: str | None = None) -> str:
         if b"\0" in data[:8192]:
             continue
         text = data.decode("utf-8", "replace")
-        if not anywhere.search(text):
+        if not anywhere.search(text, timeout=max(deadline - time.monotonic(), 0.001)):
             continue
         for number, line in enumerate(text.splitlines(), 1):
-            if not regex.search(line):
+            if not line_regex.search(line, timeout=max(deadline - time.monotonic(), 0.001)):
                 continue
             entry = f"{printable(rel)}:{number}: {cut_line(line.strip(), 300)}"
             if len(matches) >= MAX_MATCHES or used + len(entry) > budget:
@@ -218,7 +261,9 @@ def _line_of(text: str, offset: int) -> int:
 
 
 def _confine_write(ctx: ToolContext, path: str) -> RepoPath:
-    """`confine(..., for_write=True)`, also refusing memory blocks and codemem's config."""
+    """`confine(..., for_write=True)`, also refusing memory blocks, codemem's config and its
+    private state (`.codemem/local/`, whose index holds pickles codemem loads, and the
+    `.codemem/.gitignore` that keeps it out of git)."""
     where = confine(ctx.ws.root, path, for_write=True)
     blocks, config = ctx.ws.blocks_dir.resolve(), ctx.ws.config_file.resolve()
     rel = where.rel.lower()  # .codemem/Blocks is the same folder on a case-insensitive disk
@@ -228,12 +273,56 @@ def _confine_write(ctx: ToolContext, path: str) -> RepoPath:
             "blocks; use the memory tools (memory_append, memory_replace, memory_insert, "
             "memory_rethink), which keep each block's limit and its read_only setting"
         )
+    if rel.startswith(_LOCAL) or rel == _IGNORE:
+        raise ToolError(
+            f"{printable(where.rel)}: codemem's private state (its index, conversations and "
+            "locks, kept out of git by .codemem/.gitignore) is not written by the file tools"
+        )
     if where.full == config or rel == _CONFIG:
         raise ToolError(
             f"{printable(where.rel)} is codemem's configuration, including the permissions that "
             "govern these tools: the agent cannot change it; tell the user what to change"
         )
     return where
+
+
+def _current_text(where: RepoPath) -> str | None:
+    """The file's text as an edit reads it, or None if there is no file (nor a link) there."""
+    if not where.full.exists() and not where.full.is_symlink():
+        return None
+    return _read_text(where.full, printable(where.rel), for_edit=True)
+
+
+class _Changed(Exception):
+    """The file no longer holds what the diff was made from."""
+
+
+def _write_unchanged(ctx: ToolContext, where: RepoPath, before: str | None, after: str) -> None:
+    """Replace the file with `after` atomically, unless it no longer holds `before` (None: it
+    did not exist): someone changed it after it was read, perhaps while the person looked at
+    the diff, and writing would silently undo their change. The path is checked again first:
+    a folder on it that became a symlink meanwhile (a pull, another program) would lead the
+    write somewhere else, perhaps out of the repository."""
+    try:
+        moved = confine(ctx.ws.root, where.rel, for_write=True) != where
+    except PathOutsideRepository:
+        moved = True
+    if moved:
+        raise ToolError(
+            f"{printable(where.rel)} no longer leads where it did when it was read (a folder on "
+            "its path was replaced, perhaps by a symbolic link); nothing was written"
+        )
+    try:
+        with atomic_file(where.full) as handle:
+            handle.write(after.encode("utf-8"))
+            handle.flush()
+            if _current_text(where) != before:  # checked just before the rename
+                raise _Changed
+    except _Changed:
+        raise ToolError(
+            f"{printable(where.rel)} changed after it was read (while the change waited for "
+            "approval?); nothing was written: read it again and redo the change"
+        ) from None
 
 
 def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> ToolResult:
@@ -283,7 +372,7 @@ def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> 
     after = before[:at] + new + before[at + len(old) :]
     diff = unified_diff(rel, before, after)
     ctx.permissions.check(Request("edit_file", where.rel, f"edit {rel}", diff))
-    atomic_write(where.full, after.encode("utf-8"))
+    _write_unchanged(ctx, where, before, after)
     ctx.file_changed(where.rel)
     first = _line_of(after, at)
     last = first + new.count("\n")
@@ -302,7 +391,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
     """
     where = _confine_write(ctx, path)
     rel = printable(where.rel)
-    before = _read_text(where.full, rel, for_edit=True) if where.full.exists() else None
+    before = _current_text(where)
     if before == content:
         return ToolResult(f"{rel} already has exactly this content; nothing changed.")
     diff = unified_diff(rel, before or "", content)
@@ -310,7 +399,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
     action = "overwrite" if before is not None else "create"
     summary = f"{action} {rel} ({lines} lines)"
     ctx.permissions.check(Request("write_file", where.rel, summary, diff))
-    atomic_write(where.full, content.encode("utf-8"))
+    _write_unchanged(ctx, where, before, content)
     ctx.file_changed(where.rel)
     done = "Overwrote" if before is not None else "Created"
     text = f"{done} {rel} ({lines} lines)."

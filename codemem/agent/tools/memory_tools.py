@@ -2,7 +2,9 @@
 
 The names and parameters are a contract shared with the MCP server and external scripts.
 Every refusal of the memory layer (unknown label, over the limit, read-only, old text not
-found exactly once...) is a `MemoryEditError` whose message goes back to the model as is.
+found exactly once...) is a `MemoryEditError` whose message goes back to the model as is. Text
+holding a recognised secret is refused before anything is written (`refuse_secret`): memory is
+committed and shared.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from codemem.agent.tools.registry import ToolFunction
 from codemem.errors import MemoryEditError
+from codemem.infra import find_secrets, secret_hint
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -38,6 +41,21 @@ def refuse_duplicate(ctx: ToolContext, label: str, text: str) -> None:
         )
 
 
+def refuse_secret(*texts: str) -> None:
+    """Raise `MemoryEditError` when the text holds a recognised secret (a known key format, a
+    secret-looking value assigned to a secret-like name, a private key): memory is committed
+    and shared with everyone who clones the repository, and a repository's own text may have
+    steered the model to copy a key from `.env` into it."""
+    for text in texts:
+        found = next((s for s in find_secrets(text) if s.severity == "error"), None)
+        if found is not None:
+            raise MemoryEditError(
+                f"the text holds what looks like a secret ({found.what}, "
+                f"{secret_hint(found.value)}): memory is committed and shared with the team, so "
+                "nothing was saved; leave the secret out and say where it is kept instead"
+            )
+
+
 def _stripped_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -54,6 +72,7 @@ def memory_append(ctx: ToolContext, label: str, content: str) -> str:
         label: The block's label, e.g. project, conventions or users/alice.
         content: The text to add.
     """
+    refuse_secret(content)
     refuse_duplicate(ctx, label, content)
     return _saved("Appended to", ctx.store.append(label, content))
 
@@ -66,6 +85,7 @@ def memory_replace(ctx: ToolContext, label: str, old_string: str, new_string: st
         old_string: Text that occurs exactly once in the block, copied exactly.
         new_string: The replacement; an empty string deletes the old text.
     """
+    refuse_secret(new_string)
     return _saved("Updated", ctx.store.replace(label, old_string, new_string))
 
 
@@ -77,6 +97,7 @@ def memory_insert(ctx: ToolContext, label: str, text: str, line: int = -1) -> st
         text: The text to insert (one or more lines).
         line: Insert after this many lines: 0 puts it first, -1 (the default) at the end.
     """
+    refuse_secret(text)
     refuse_duplicate(ctx, label, text)
     return _saved("Inserted into", ctx.store.insert(label, text, line))
 
@@ -88,6 +109,7 @@ def memory_rethink(ctx: ToolContext, label: str, new_value: str) -> str:
         label: The block's label.
         new_value: The block's complete new text (everything not in it is removed).
     """
+    refuse_secret(new_value)
     return _saved("Rewrote", ctx.store.rethink(label, new_value))
 
 
@@ -99,6 +121,7 @@ def memory_create(ctx: ToolContext, label: str, description: str, value: str) ->
         description: One sentence saying what belongs in the block.
         value: The block's first text (may be empty).
     """
+    refuse_secret(description, value)
     return _saved("Created", ctx.store.create(label, description, value))
 
 
@@ -113,6 +136,7 @@ def archival_insert(ctx: ToolContext, content: str, tags: list[str] = []) -> str
         tags: A few lower-case tags, like ["build", "payments"].
     """
     source = f"session {ctx.session_id}" if ctx.session_id else None
+    refuse_secret(content)
     result = ctx.archive.insert(content, tags=tags, source=source)
     ctx.memory_changed()
     text = f"Saved archival note {result.id}."

@@ -9,17 +9,26 @@ Config (`permissions:` in .codemem/config.yml or the user's config):
 
 A rule is `TOOL` or `TOOL:PATTERN`; TOOL may use `*` (`*_file:docs/**` covers both file
 tools). For the file tools PATTERN is a gitignore-style glob over the repository-relative
-path (`**/` spans folders; a bare name matches anywhere). For `run_command` it is a glob over
-the command (`*` matches anything): a command chained with `;`, `&&`, `||`, `|` or `&` is
-allowed only if every part is allowed, denied if any part is denied, and a command with `$(`
-or backticks is never matched by an allow rule.
+path as resolved (`./x`, `a/../x` and a link inside the repository name the file they lead
+to; `**/` spans folders; a bare name matches anywhere; a leading `./` or `/` is dropped). For
+`run_command` it is a glob over the command (`*` matches anything): a command chained with
+`;`, `&&`, `||`, `|` or `&` is allowed only if every part is allowed, denied if any part is
+denied, and a command with `$(`, backticks or process substitution (`<(`, `>(`) is never
+matched by an allow rule.
+
+A deny rule ignores case (`SECRETS/key` is `secrets/key` on a case-insensitive disk) and is
+tried on each command as written and as its plain words (`spellings`: quotes and escapes
+removed, `VAR=value`, `sudo`/`env`/`command`... dropped, `/usr/bin/git` read as `git`, and the
+line given to `sh -c` or `eval`), so `'git'  push` is `git push`. It is a guard against the
+usual spellings, not a sandbox (`git -C . push` is not `git push*`): the strict setup is
+`mode: deny` (or `ask`) with allow rules, which match the command exactly as written.
 
 An allow rule never covers a command that writes files unless the rule spells that out:
 `run_command:pytest*` allows `pytest -q` but not `pytest > ~/.bashrc`, and `run_command:git log*`
 not `git log --output=x`. What counts as writing (see `file_writes`): an output redirection
 (`>`, `>>`, `2>`, `&>`, `>|`, `>(...)`; not `2>&1` or `> /dev/null`), `tee`, `dd of=`, and
 options that name an output file or edit in place (`--output`, `--output-file`, `--log-file`,
-`--junitxml`, `--in-place`..., `-o` for git, curl, wget and sort, `-i` for sed and perl). Spelling it out means the rule's pattern contains a `>`
+`--junitxml`, `--in-place`, pytest's `--basetemp`, which empties that folder..., `-o` for git, curl, wget and sort, `-i` for sed and perl). Spelling it out means the rule's pattern contains a `>`
 for a redirection, or a word starting with the option (`--output*`) or `tee`.
 
 Order: a deny rule refuses; else an allow rule (or an "always" answer this session) allows;
@@ -44,7 +53,9 @@ from codemem.errors import PermissionDenied
 Answer = Literal["yes", "no", "always"]
 # `&` and `|` that belong to a redirection (`2>&1`, `&>`, `>|`) do not split a command.
 _CHAIN = re.compile(r"&&|\|\||(?<![>&])&(?![>&])|(?<!>)\||[;\n]")
-_SUBSHELL = re.compile(r"\$\(|`")
+# Command substitution, and process substitution (`<(...)`, `>(...)`: bash runs them, and
+# /bin/sh is bash on Fedora and Arch): a command inside is never matched by an allow rule.
+_SUBSHELL = re.compile(r"\$\(|`|[<>]\(")
 _QUOTED = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|\\.""", re.DOTALL)
 _REDIRECT = re.compile(r"(?:\d+|&)?>>?[|&]?\s*(?P<target>[^\s;&|<>]*)")
 REDIRECT = ">"
@@ -65,12 +76,15 @@ _WRITE_OPTIONS = {
     "--resultlog",
     "--report-log",
     "--in-place",
+    "--basetemp",  # pytest empties and removes that folder first
 }
 # Short options that write, per program: `-o` of git format-patch and git archive, curl's
 # `-o`/`-O`, wget's `-O`/`-o`, sort's `-o`, sed's and perl's `-i` (alone, with a value
 # attached, or among other flags).
 _WRITE_FLAGS = {"git": "o", "curl": "oO", "wget": "oO", "sort": "o", "sed": "i", "perl": "i"}
-_WRAPPERS = {"sudo", "env", "command", "nice", "nohup", "time", "exec"}
+_WRAPPERS = {"sudo", "env", "command", "nice", "nohup", "time", "exec", "builtin"}
+_SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
+_SHELL_C = re.compile(r"-[a-z]*c[a-z]*")
 
 
 @dataclass(frozen=True)
@@ -98,15 +112,21 @@ class Rule:
             for how in writes
         )
 
-    def matches(self, request: Request, part: str | None = None) -> bool:
+    def matches(self, request: Request, part: str | None = None, fold: bool = False) -> bool:
+        """Whether the rule covers the request (or `part` of its command); `fold` ignores case,
+        as a deny rule does: `SECRETS/key` is `secrets/key` on a case-insensitive disk."""
         if not fnmatch.fnmatchcase(request.tool, self.tool):
             return False
         if self.pattern is None:
             return True
         target = request.target if part is None else part
+        pattern = self.pattern
+        if fold:
+            target, pattern = target.lower(), pattern.lower()
         if request.tool == "run_command":
-            return fnmatch.fnmatchcase(target, self.pattern)
-        return matches_any(target, [self.pattern])
+            return fnmatch.fnmatchcase(target, pattern)
+        # `./secrets/**` and `/secrets/**` name the same files as `secrets/**`
+        return matches_any(target, [pattern.removeprefix("./").lstrip("/") or pattern])
 
 
 @dataclass
@@ -132,6 +152,43 @@ def command_parts(command: str) -> list[str]:
     return [part.strip() for part in _CHAIN.split(command) if part.strip()]
 
 
+def command_words(part: str) -> list[str]:
+    """The words of the simple command `part` as the shell would run it: quotes and escapes
+    removed, leading `VAR=value` assignments and wrappers (`sudo`, `env`, `command`, `nice`...
+    with their flags) dropped, and the program named without its folder (`/usr/bin/git` is
+    `git`)."""
+    try:
+        words = shlex.split(part)
+    except ValueError:  # unbalanced quotes: the shell would refuse it; judge the plain words
+        words = part.split()
+    while words and ("=" in words[0] and not words[0].startswith("-") or words[0] in _WRAPPERS):
+        words = words[1:]  # `FOO=1 sudo git ...` runs git
+        if words and words[0] in _WRAPPERS:
+            continue
+        while words[:1] and words[0].startswith("-") and words[0] != "-":  # `env -i`, `nice -5`
+            words = words[1:]
+    if words:
+        words[0] = words[0].rsplit("/", 1)[-1]
+    return words
+
+
+def spellings(command: str) -> list[str]:
+    """Every form of `command` a deny rule is tried on: the whole line, each simple command,
+    and each as its plain words (see `command_words`), the command lines that `sh -c`,
+    `bash -c` and `eval` are given included."""
+    forms = [command]
+    for part in command_parts(command) or [command]:
+        words = command_words(part)
+        forms += [part, " ".join(words)]
+        if words[:1] == ["eval"]:
+            forms += spellings(" ".join(words[1:]))
+        elif words[:1] and words[0] in _SHELLS:  # `sh -c LINE`, `bash -lc LINE`
+            flags = [n for n, w in enumerate(words[:-1]) if _SHELL_C.fullmatch(w)]
+            if flags:
+                forms += spellings(words[flags[0] + 1])
+    return list(dict.fromkeys(form for form in forms if form))
+
+
 def file_writes(part: str) -> list[str]:
     """How the simple command `part` writes files: `>` for a redirection, else the option or
     program (`--output`, `-o`, `tee`, `of=`); empty if it writes none (its program aside)."""
@@ -143,15 +200,10 @@ def file_writes(part: str) -> list[str]:
         if not harmless:
             writes.append(REDIRECT)
             break
-    try:
-        words = shlex.split(part)
-    except ValueError:  # unbalanced quotes: the shell would refuse it; judge the plain words
-        words = part.split()
-    while words and ("=" in words[0] and not words[0].startswith("-") or words[0] in _WRAPPERS):
-        words = words[1:]  # `FOO=1 sudo git ...` runs git
+    words = command_words(part)
     if not words:
         return writes
-    program, args = words[0].rsplit("/", 1)[-1], words[1:]
+    program, args = words[0], words[1:]
     if program == "tee":
         writes.append("tee")
     if program == "dd" and any(arg.startswith("of=") for arg in args):
@@ -189,7 +241,9 @@ class PermissionPolicy:
     def _matching(self, rules: Iterable[Rule], request: Request, every_part: bool) -> Rule | None:
         rules = list(rules)
         if request.tool != "run_command":
-            return next((rule for rule in rules if rule.matches(request)), None)
+            return next(
+                (rule for rule in rules if rule.matches(request, fold=not every_part)), None
+            )
         parts = command_parts(request.target) or [request.target]
         if every_part:  # allow: every part must be allowed, and no command substitution
             if _SUBSHELL.search(request.target):
@@ -202,8 +256,8 @@ class PermissionPolicy:
                 for part in parts
             ]
             return found[0] if all(found) else None
-        for part in [request.target, *parts]:  # deny: the whole line or any part
-            rule = next((r for r in rules if r.matches(request, part)), None)
+        for form in spellings(request.target):  # deny: the whole line or any part, as spelled
+            rule = next((r for r in rules if r.matches(request, form, fold=True)), None)
             if rule:
                 return rule
         return None

@@ -144,6 +144,8 @@ def run_command(ctx: ToolContext, command: str, timeout: int = 120) -> ToolResul
     """
     if not command.strip():
         raise ToolError("the command is empty")
+    if "\0" in command:  # no shell can be given one; say so before asking anyone
+        raise ToolError("the command contains a NUL character: no shell can run it")
     limit = ctx.settings.max_command_timeout
     if not 1 <= timeout <= limit:
         raise ToolError(f"timeout must be between 1 and {limit:g} seconds, not {timeout}")
