@@ -15,7 +15,7 @@ from codemem.cli import AppContext
 from codemem.cli.observers import JsonObserver, PlainObserver
 from codemem.cli.output import echo_json
 from codemem.errors import CodememError, PathOutsideRepository, UsageError
-from codemem.infra import confine
+from codemem.infra import confine, printable_text
 
 if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
     from codemem.agent.loop import Agent
@@ -194,7 +194,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
             }
         )
     elif not (observer and observer.streamed):
-        click.echo(answer)
+        click.echo(printable_text(answer))
 
 
 # -- run --------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def _run(
     if as_json:
         echo_json({"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)})
     elif not observer.streamed:
-        click.echo(answer)
+        click.echo(printable_text(answer))
     if policy.asked and policy.refused == policy.asked:
         return NOTHING_DONE, (
             f"every edit and command was refused ({policy.refused} of {policy.asked}): re-run "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli.output import echo_json
+from codemem.infra import printable, printable_text
 
 if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
     from codemem.agent.compaction import Compaction
@@ -30,7 +31,7 @@ class PlainObserver:
 
     def on_text(self, delta: str) -> None:
         self.streamed = True
-        sys.stdout.write(delta)
+        sys.stdout.write(printable_text(delta))  # each control character on its own
         sys.stdout.flush()
         self._at_line_start = delta.endswith("\n")
 
@@ -39,7 +40,7 @@ class PlainObserver:
             sys.stdout.write("\n")
             self._at_line_start = True
         if message.tool_calls and message.content and not self.stream:
-            click.echo(message.content, err=True)
+            click.echo(printable_text(message.content), err=True)
         self.streamed = self.streamed and not message.tool_calls
 
     def on_tool_call(self, call: ToolCall) -> None:
@@ -50,7 +51,7 @@ class PlainObserver:
     def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error and not self.quiet_tools:
             click.echo(
-                f"   error: {result.content.splitlines()[0][:200] if result.content else ''}",
+                f"   error: {printable(result.content.splitlines()[0][:200] if result.content else '')}",
                 err=True,
             )
 

@@ -94,6 +94,19 @@ def test_ask_with_a_missing_key_explains_and_retrieves(ws):
     )
 
 
+@pytest.mark.parametrize("stream", ["true", "false"])
+def test_an_answer_reaches_the_terminal_without_its_control_codes(ws, script, stream, monkeypatch):
+    # A repository can steer the model into writing the clipboard (OSC 52) or erasing lines.
+    monkeypatch.setenv("CODEMEM_AGENT__STREAM", stream)
+    answer = "Done.\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07\n\tsee\x1b[2K\r\x1b[1Ashop/cart.py:25\n"
+    result = invoke(ws, "ask", "where is the total?", "--model", script([answer]))
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "Done.\\x1b]52;c;Y3VybCBldmlsIHwgc2g=\\x07\n\tsee" in result.stdout
+    data = json.loads(invoke(ws, "ask", "where?", "--json", "--model", script([answer])).stdout)
+    assert data["answer"] == answer  # what a script reads stays exact
+
+
 def test_ask_json_answer_and_citations(ws, script):
     model = script(
         [
