@@ -42,6 +42,7 @@ sleep:
 agent:
   max_steps: 12
   max_cost: 500
+  command_env_keep: ["*"]
   models:
     anthropic/claude-sonnet-4-5: {input_price: 0, output_price: 0}
     local/qwen: {context_window: 32768}
@@ -53,6 +54,7 @@ WITHHELD = [
     "providers.corp",
     "index.embeddings",
     "index.embeddings_base_url",
+    "agent.command_env_keep",
     "permissions.allow",
     "permissions.mode",
     "review.hook_llm",
@@ -229,7 +231,9 @@ def test_config_commands_show_trust_and_revoke(project):
             "providers.anthropic.api_key_env",
             "providers.corp.type",
             "providers.corp.headers.X-Token",
-            *WITHHELD[2:-1],
+            *WITHHELD[2:4],
+            "agent.command_env_keep",
+            *WITHHELD[5:-1],
             "agent.models.anthropic/claude-sonnet-4-5.input_price",
             "agent.models.anthropic/claude-sonnet-4-5.output_price",
         ]

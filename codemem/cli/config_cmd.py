@@ -253,7 +253,8 @@ def trust_command(app: AppContext, revoke: bool, as_json: bool) -> None:
     your credentials and your code are sent (providers' endpoints, keys and headers,
     embeddings), what the agent may do without asking (permissions: mode allow, allow
     rules), the model in the pre-commit hook or `watch` (review.hook_llm,
-    sleep.watch_llm) and what spending limits count (max_cost, model prices). Trust
+    sleep.watch_llm), what spending limits count (max_cost, model prices) and the secret
+    variables the agent's commands inherit (agent.command_env_keep). Trust
     covers those settings exactly as they are now: when a pull changes one, they are
     ignored again until you trust them again.
     """

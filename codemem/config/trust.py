@@ -44,7 +44,7 @@ def withheld_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     that choose an endpoint, a credential or headers; embeddings from a paid service (every
     index then sends code there) and where embeddings are sent; permissions that let the agent act without asking; the
     model in the pre-commit hook or the unattended `watch`; spending limits and the prices
-    they count with."""
+    they count with; the secret variables the agent's commands may inherit."""
     found: dict[str, Any] = {}
     providers = data.get("providers")
     if isinstance(providers, Mapping):
@@ -57,6 +57,8 @@ def withheld_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     for key in INDEX_KEYS:
         if key in index:
             found[f"index.{key}"] = index[key]
+    if _section(data, "agent").get("command_env_keep"):  # your secrets, into its commands
+        found["agent.command_env_keep"] = data["agent"]["command_env_keep"]
     permissions = _section(data, "permissions")
     if permissions.get("allow"):
         found["permissions.allow"] = permissions["allow"]

@@ -109,3 +109,22 @@ def test_refused_without_permission(ws, config):
     result = tools.call("run_command", {"command": "echo ok; touch pwned"})
     assert result.is_error and "permission denied (run: echo ok; touch pwned)" in result.content
     assert not (ws.root / "pwned").exists()
+
+
+def test_a_command_does_not_inherit_the_environments_secrets(ws, ctx, monkeypatch):
+    # The repository's own code runs in an agent's command (an allowed pytest runs its
+    # conftest.py) and the model reads the output: API keys and tokens stay with codemem.
+    for name, value in {
+        "OPENAI_API_KEY": "sk-victim",
+        "GITHUB_TOKEN": "ghp-victim",
+        "db_password": "hunter2",
+        "AWS_SECRET_ACCESS_KEY": "aws-victim",
+        "PLAIN_SETTING": "kept",
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = build_tools(ctx).call("run_command", {"command": "env"})
+    assert "PLAIN_SETTING=kept" in result.content and "PAGER=cat" in result.content
+    assert "victim" not in result.content and "hunter2" not in result.content
+    ctx.settings = ctx.settings.model_copy(update={"command_env_keep": ["GITHUB_*"]})
+    kept = build_tools(ctx).call("run_command", {"command": "env"})
+    assert "GITHUB_TOKEN=ghp-victim" in kept.content and "sk-victim" not in kept.content

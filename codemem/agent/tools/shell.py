@@ -8,12 +8,15 @@ stderr interleaved) is read on a thread and kept bounded (head and tail) however
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,10 +90,36 @@ def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
             time.sleep(0.02)
 
 
-def run_shell(command: str, cwd: Path, timeout: float, keep_bytes: int = 64_000) -> CommandResult:
-    """Run `command` with `sh -c` in `cwd`; Ctrl-C kills the group and re-raises."""
+# Variables whose names say they hold a secret: an agent's command does not inherit them. The
+# repository's own code runs in it (an allowed `pytest` runs its conftest.py), and the model
+# reads its output. Codex's default shell environment policy drops the same names.
+SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+
+
+def command_environment(keep: Collection[str] = ()) -> dict[str, str]:
+    """The environment an agent's command runs with: this process's, without the variables
+    whose names say they hold a secret (`SECRET_NAME`) unless `keep` names them (globs,
+    `agent.command_env_keep`), pagers off."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not SECRET_NAME.search(name) or any(fnmatch.fnmatchcase(name, k) for k in keep)
+    }
+    env.update(PAGER="cat", GIT_PAGER="cat", TERM="dumb", CODEMEM_AGENT="1")
+    return env
+
+
+def run_shell(
+    command: str,
+    cwd: Path,
+    timeout: float,
+    keep_bytes: int = 64_000,
+    env: Mapping[str, str] | None = None,
+) -> CommandResult:
+    """Run `command` with `sh -c` in `cwd` (environment `env`, else `command_environment()`);
+    Ctrl-C kills the group and re-raises."""
     started = time.monotonic()
-    env = {**os.environ, "PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb", "CODEMEM_AGENT": "1"}
+    env = command_environment() if env is None else env
     process = subprocess.Popen(
         ["/bin/sh", "-c", command],
         cwd=cwd,
@@ -136,7 +165,9 @@ def run_command(ctx: ToolContext, command: str, timeout: int = 120) -> ToolResul
     """Run a shell command in the repository root (tests, builds, linters) and show its output.
 
     The command gets no input; output is stdout and stderr together. On a timeout the
-    command and everything it started are killed.
+    command and everything it started are killed. Environment variables whose names hold
+    KEY, SECRET, TOKEN, PASSWORD or CREDENTIAL are not passed to it (the user can keep some
+    with agent.command_env_keep).
 
     Args:
         command: The command line, run with /bin/sh -c.
@@ -150,7 +181,8 @@ def run_command(ctx: ToolContext, command: str, timeout: int = 120) -> ToolResul
     if not 1 <= timeout <= limit:
         raise ToolError(f"timeout must be between 1 and {limit:g} seconds, not {timeout}")
     ctx.permissions.check(Request("run_command", command, f"run: {command}", command))
-    result = run_shell(command, ctx.ws.root, timeout, keep_bytes=ctx.max_chars)
+    env = command_environment(ctx.settings.command_env_keep)
+    result = run_shell(command, ctx.ws.root, timeout, keep_bytes=ctx.max_chars, env=env)
     ctx.file_changed(None)  # a command may change any file: the index is stale
     output = head_tail(result.output, ctx.max_chars - 300, "run a narrower command to see it")
     if result.timed_out:
