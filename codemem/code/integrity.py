@@ -75,7 +75,12 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
         return f"{TAGS_FILE} is missing"
     from codemem.code.graph import graph_damage  # not for a run whose index checked out
 
-    damage = TagStore.damage(index_dir) or graph_damage(index_dir) or _footer_damage(index_dir)
+    damage = (
+        TagStore.damage(index_dir)
+        or graph_damage(index_dir)
+        or _footer_damage(index_dir)
+        or _code_in_pickles(index_dir)
+    )
     if not damage and (files or (index_dir / LEXICON_DIR).exists()):
         from codemem.code.lexicon import lexicon_damage  # numpy: not for a run with nothing to do
 
@@ -86,6 +91,19 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
 
     expected = {"files": files, "chunks": chunks, "symbols": symbols}
     return probe_tables(index_dir, expected)
+
+
+def _code_in_pickles(index_dir: Path) -> str | None:
+    """A pickle in the index that names code: not one codemem wrote. The folder is derived and
+    local, but a clone can commit it (`git add -f .codemem/local`): its files then fail the
+    quick check (their times are the checkout's), and this finds what they would run."""
+    from codemem.code.shared_copy import Refused, check_pickles  # only when the files changed
+
+    try:
+        check_pickles(index_dir)
+    except Refused as exc:
+        return str(exc)
+    return None
 
 
 def repair_index(

@@ -23,6 +23,7 @@ from contextlib import closing
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from codemem.code.tags import SAFE_GLOBALS  # the callables the index's pickles may name
 from codemem.code.tags_file import encoded_records
 from codemem.infra import fsync_dir
 
@@ -31,8 +32,6 @@ CHUNK = 1 << 20
 RECORD_MAX_BYTES = 256 << 20  # a record lists every file: about 100 bytes per file
 MAX_FILES = 2_000_000
 MAX_DEPTH = 8  # folders deep inside an index (LanceDB uses three)
-# Pickled callables the index's own pickles use: `array.array` values in the graph cache.
-SAFE_GLOBALS = {("array", "_array_reconstructor"), ("array", "array")}
 PICKLE_SUFFIXES = (".bin", ".pkl")  # the tag store, and graph caches of older versions
 NESTED_DEPTH = 4  # pickles inside pickles (the tag store keeps each file's tags pickled)
 SQLITE_HEADER = b"SQLite format 3\x00"

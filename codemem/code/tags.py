@@ -11,6 +11,7 @@ changed. Its `version` changes whenever any file's tags do; the graph cache is k
 from __future__ import annotations
 
 import gc
+import io
 import logging
 import pickle
 import re
@@ -381,9 +382,24 @@ def _cached(value: Any) -> Any:
     return value
 
 
+# The only callables a record's pickle may name (none today; `array` for older graph caches).
+SAFE_GLOBALS = frozenset({("array", "_array_reconstructor"), ("array", "array")})
+
+
+class _PlainData(pickle.Unpickler):
+    """Unpickles plain data only: a pickle that names any other callable is refused before it
+    runs. The index is derived and local, but a clone can commit `.codemem/local/` (`git add
+    -f`): a record naming `os.system` would otherwise run on the next `codemem map`."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a record names {module}.{name}")
+
+
 def _decode(blob: bytes | memoryview) -> Any:  # what was pickled; the caller knows its shape
     try:
-        return pickle.loads(blob)
+        return _PlainData(io.BytesIO(blob)).load()
     except (pickle.UnpicklingError, ValueError, EOFError, TypeError) as exc:
         raise IndexingError(
             f"the repo-map tags are corrupt ({exc}): run `codemem index --full`"

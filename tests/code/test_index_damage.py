@@ -211,3 +211,36 @@ def test_a_checked_index_is_verified_without_taking_the_writers_lock(repo):
     damage(repo, "lexicon/seg-*.bin", "truncate")
     assert CodeIndex(ws).verify() is not None  # changed files: checked under the lock
     assert lock.stat().st_mtime_ns != before[0]
+
+
+class _Runs:
+    """Pickles to a call of `touch MARKER`: what a hostile record would do when unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_committed_index_never_runs_code_from_its_tag_store(repo_factory, tmp_path):
+    # `.codemem/local/` is derived and ignored, but a clone can commit it (`git add -f`).
+    import pickle
+
+    from codemem.code.tags import TagStore
+
+    repo = repo_factory("shop")
+    codemem = [sys.executable, "-m", "codemem", "--repo", str(repo)]
+    subprocess.run([*codemem, "index"], check=True, capture_output=True, timeout=120)
+    index_dir = Workspace(repo).index_dir
+    marker = tmp_path / "owned"
+    store = TagStore.load(index_dir)
+    path = next(iter(store._records))
+    store._records[path] = (pickle.dumps(_Runs(marker)), pickle.dumps(_Runs(marker)))
+    store.version += 1
+    store.save()
+    for args in (["map"], ["search", "cart total"], ["index"], ["map"]):
+        result = subprocess.run([*codemem, *args], capture_output=True, text=True, timeout=120)
+        assert not marker.exists(), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert result.returncode == 0 and "shop/cart.py" in result.stdout  # rebuilt by `index`
