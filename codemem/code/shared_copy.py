@@ -16,14 +16,13 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import sqlite3
 import stat
 from contextlib import closing
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from codemem.code.tags import SAFE_GLOBALS  # the callables the index's pickles may name
+from codemem.code.tags import NamesCode, PlainData
 from codemem.code.tags_file import encoded_records
 from codemem.infra import fsync_dir
 
@@ -190,17 +189,10 @@ def check_databases(index_dir: Path) -> None:
             raise Refused(f"{path.name} fails its check: {checked[0][0]}")
 
 
-class _DataOnly(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in SAFE_GLOBALS:
-            return super().find_class(module, name)
-        raise Refused(f"a pickle in the index names {module}.{name}")
-
-
 def _check_pickle(name: str, data: bytes, depth: int) -> None:
     try:
-        value = _DataOnly(io.BytesIO(data)).load()
-    except Refused as exc:
+        value = PlainData(io.BytesIO(data)).load()
+    except NamesCode as exc:
         raise Refused(f"{name}: {exc}") from None
     except Exception:  # not a pickle, or a torn one: unpickling it later simply fails
         return

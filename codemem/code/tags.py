@@ -386,20 +386,25 @@ def _cached(value: Any) -> Any:
 SAFE_GLOBALS = frozenset({("array", "_array_reconstructor"), ("array", "array")})
 
 
-class _PlainData(pickle.Unpickler):
-    """Unpickles plain data only: a pickle that names any other callable is refused before it
-    runs. The index is derived and local, but a clone can commit `.codemem/local/` (`git add
-    -f`): a record naming `os.system` would otherwise run on the next `codemem map`."""
+class NamesCode(pickle.UnpicklingError):
+    """A pickle names a callable that plain data never needs (`os.system`...)."""
+
+
+class PlainData(pickle.Unpickler):
+    """Unpickles plain data only: a pickle that names any other callable than `SAFE_GLOBALS`
+    is refused (`NamesCode`) before it runs. The index is derived and local, but a clone can
+    commit `.codemem/local/` (`git add -f`), and a published index is anyone's: a record
+    naming `os.system` would otherwise run on the next `codemem map`."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in SAFE_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"a record names {module}.{name}")
+        raise NamesCode(f"a pickle in the index names {module}.{name}")
 
 
 def _decode(blob: bytes | memoryview) -> Any:  # what was pickled; the caller knows its shape
     try:
-        return _PlainData(io.BytesIO(blob)).load()
+        return PlainData(io.BytesIO(blob)).load()
     except (pickle.UnpicklingError, ValueError, EOFError, TypeError) as exc:
         raise IndexingError(
             f"the repo-map tags are corrupt ({exc}): run `codemem index --full`"

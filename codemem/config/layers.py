@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from codemem import __version__
 from codemem.config.trust import trust_path, trusted_part
-from codemem.errors import ConfigError
+from codemem.errors import ConfigError, FileTooLarge, NotARegularFile
+from codemem.infra import read_regular_bytes
 
 ENV_PREFIX = "CODEMEM_"
 
@@ -71,20 +71,17 @@ def _settings_text(path: Path) -> str | None:
     """The file's text (None: no such file), read without hanging on a FIFO and never past
     `MAX_SETTINGS_BYTES`. Links are followed: a dotfiles manager links the user's file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        data = read_regular_bytes(path, MAX_SETTINGS_BYTES, follow_links=True)
     except FileNotFoundError:
         return None
+    except NotARegularFile:
+        raise ConfigError(f"{path}: cannot read: not a regular file") from None
+    except FileTooLarge:
+        raise ConfigError(
+            f"{path}: larger than {MAX_SETTINGS_BYTES:,} bytes: not a settings file"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ConfigError(f"{path}: cannot read: not a regular file")
-        try:
-            data = handle.read(MAX_SETTINGS_BYTES + 1)
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
-    if len(data) > MAX_SETTINGS_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_SETTINGS_BYTES:,} bytes: not a settings file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -128,16 +128,20 @@ def update_text(
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
-def read_regular_bytes(path: Path, max_bytes: int | None = None) -> bytes:
-    """The bytes of `path`, which must be a regular file reached without a final symlink.
+def read_regular_bytes(
+    path: Path, max_bytes: int | None = None, *, follow_links: bool = False
+) -> bytes:
+    """The bytes of `path`, which must be a regular file reached without a final symlink
+    (with `follow_links`, through one: the user's own settings file may be a dotfile link).
 
     Opened with `O_NOFOLLOW` (a link is refused, not followed, even if it appears after a check)
     and `O_NONBLOCK` (a FIFO cannot hang the reader); `NotARegularFile` for a link, a folder,
     a FIFO or a device, `FileTooLarge` for a file over `max_bytes` (nothing of it is read),
     `FileNotFoundError` if it does not exist.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise NotARegularFile(f"{path} is a symbolic link") from None
