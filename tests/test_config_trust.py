@@ -146,6 +146,17 @@ def test_settings_that_send_nothing_anywhere_need_no_trust(tmp_path, text):
     assert withheld_settings(load_raw(write(tmp_path / "config.yml", text))) == {}
 
 
+def test_names_with_dots_are_withheld_whole(tmp_path):
+    # A model or provider name holds dots (`openai/gpt-4.1`): they are names, not paths.
+    project = write(
+        tmp_path / "config.yml",
+        "agent:\n  models:\n    openai/gpt-4.1: {input_price: 0}\n"
+        "providers:\n  corp.internal: {type: openai-compatible, base_url: http://x/v1}\n",
+    )
+    config = load_config(project)
+    assert (config.agent.models, config.providers) == ({}, {})
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -18,7 +18,7 @@ import copy
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,50 +39,60 @@ log = logging.getLogger("codemem.config")
 _warned: set[tuple[str, str]] = set()  # (project file, fingerprint): one warning per run
 
 
-def withheld_settings(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings of a project layer that need your trust, by dotted key: provider entries
+def withheld_paths(data: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """The settings of a project layer that need your trust, by path of keys: provider entries
     that choose an endpoint, a credential or headers; embeddings from a paid service (every
-    index then sends code there) and where embeddings are sent; permissions that let the agent act without asking; the
-    model in the pre-commit hook or the unattended `watch`; spending limits and the prices
-    they count with; the secret variables the agent's commands may inherit."""
-    found: dict[str, Any] = {}
+    index then sends code there) and where embeddings are sent; permissions that let the
+    agent act without asking; the model in the pre-commit hook or the unattended `watch`;
+    spending limits and the prices they count with; the secret variables the agent's
+    commands may inherit."""
+    found: dict[tuple[str, ...], Any] = {}
     providers = data.get("providers")
     if isinstance(providers, Mapping):
         for name, entry in providers.items():
             if isinstance(entry, Mapping) and any(key in entry for key in PROVIDER_KEYS):
-                found[f"providers.{name}"] = entry
+                found["providers", name] = entry
     index = _section(data, "index")
     if "embeddings" in index and _scheme(index["embeddings"]) not in LOCAL_EMBEDDINGS:
-        found["index.embeddings"] = index["embeddings"]
+        found["index", "embeddings"] = index["embeddings"]
     for key in INDEX_KEYS:
         if key in index:
-            found[f"index.{key}"] = index[key]
+            found["index", key] = index[key]
     if _section(data, "agent").get("command_env_keep"):  # your secrets, into its commands
-        found["agent.command_env_keep"] = data["agent"]["command_env_keep"]
+        found["agent", "command_env_keep"] = data["agent"]["command_env_keep"]
     permissions = _section(data, "permissions")
     if permissions.get("allow"):
-        found["permissions.allow"] = permissions["allow"]
+        found["permissions", "allow"] = permissions["allow"]
     if permissions.get("mode", "ask") not in ("ask", "deny"):
-        found["permissions.mode"] = permissions["mode"]
+        found["permissions", "mode"] = permissions["mode"]
     for section, key in (("review", "hook_llm"), ("sleep", "watch_llm")):
         if _section(data, section).get(key, False) is not False:  # `1` and `yes` are true too
-            found[f"{section}.{key}"] = data[section][key]
+            found[section, key] = data[section][key]
     # What the spending limits count: the limits themselves (yours lie below the project's)
     # and the prices they count with.
     for section in ("agent", "sleep"):
         if "max_cost" in _section(data, section):
-            found[f"{section}.max_cost"] = data[section]["max_cost"]
+            found[section, "max_cost"] = data[section]["max_cost"]
     models = _section(data, "agent").get("models")
     if isinstance(models, Mapping):
         for name, entry in models.items():
             if isinstance(entry, Mapping) and any(key.endswith("_price") for key in entry):
-                found[f"agent.models.{name}"] = entry
+                found["agent", "models", name] = entry
     return found
 
 
 def _scheme(embeddings: Any) -> str:
     """`openai` of ` OpenAI/text-embedding-3-small`, as the index reads it."""
     return str(embeddings).strip().partition("/")[0].lower()
+
+
+def withheld_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`withheld_paths` by dotted key, as they are shown and fingerprinted."""
+    return _dotted(withheld_paths(data))
+
+
+def _dotted(paths: Mapping[tuple[str, ...], Any]) -> dict[str, Any]:
+    return {".".join(map(str, path)): value for path, value in paths.items()}
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -96,21 +106,18 @@ def fingerprint(withheld: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def without(data: Mapping[str, Any], keys: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of `data` without the dotted `keys` (an emptied section is left out too)."""
+def without(data: Mapping[str, Any], paths: Iterable[tuple[str, ...]]) -> dict[str, Any]:
+    """A copy of `data` without the settings at `paths` (a section they empty goes too)."""
     out = copy.deepcopy(dict(data))
-    for key in keys:
-        *parents, last = key.split(".")
-        level = out
-        for part in parents:
-            level = level[part]
-        del level[last]
-        for depth in range(len(parents), 0, -1):  # `providers: {}` and the like left behind
-            level = out
-            for part in parents[: depth - 1]:
-                level = level[part]
-            if not level[parents[depth - 1]]:
-                del level[parents[depth - 1]]
+    for path in paths:
+        levels = [out]
+        for part in path[:-1]:
+            levels.append(levels[-1][part])
+        del levels[-1][path[-1]]
+        for level, part in zip(reversed(levels[:-1]), reversed(path[:-1]), strict=True):
+            if level[part]:  # `providers: {}` and the like are not left behind
+                break
+            del level[part]
     return out
 
 
@@ -155,9 +162,10 @@ def trusted_part(project_file: Path, data: dict[str, Any], user_dir: Path) -> di
     """The project layer as it applies: `data` whole when nothing in it needs trust or you
     trusted exactly these settings, else a `WithheldLayer` without them (warning once per
     run)."""
-    withheld = withheld_settings(data)
-    if not withheld:
+    paths = withheld_paths(data)
+    if not paths:
         return data
+    withheld = _dotted(paths)
     digest = fingerprint(withheld)
     key = project_key(project_file)
     if read_trusted(user_dir).get(key) == digest:
@@ -170,7 +178,7 @@ def trusted_part(project_file: Path, data: dict[str, Any], user_dir: Path) -> di
             project_file,
             ", ".join(withheld),
         )
-    return WithheldLayer(without(data, withheld), data)
+    return WithheldLayer(without(data, paths), data)
 
 
 def record_trust(project_file: Path, withheld: Mapping[str, Any] | None, user_dir: Path) -> None:
