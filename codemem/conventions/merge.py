@@ -10,6 +10,12 @@ marks the file conflicted. By kind of file:
   lists appended to at one place become their union in a deterministic order, and conflict
   markers are left only where two people wrote different text in one place;
 - anything else is merged line by line as git would.
+
+A file outside `.codemem/` is never merged by these rules, whatever a `.gitattributes` says:
+a repository that names the driver for `*.json` would otherwise make every conflict in its
+`package.json` resolve silently to our side. Such a file is merged exactly as git's own
+text merge does (conflict markers where the sides differ; a binary file keeps our side and
+is conflicted).
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
         return Merged(ours)
     if ours == base:
         return Merged(theirs)
+    if PurePosixPath(path).parts[:1] != (".codemem",):
+        if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted
+            return Merged(ours, 1)
+        return _merge_lines(base, ours, theirs, memory=False)
     parts = PurePosixPath(path).parts
     if "digests" in parts or path.endswith(".json"):
         return Merged(ours)
@@ -75,7 +85,7 @@ def _merge_markdown(base: str, ours: str, theirs: str, path: str) -> Merged:
     except CodememError:  # a broken header: merge the file as plain lines
         return _merge_lines(base, ours, theirs)
     header, header_conflicts = _merge_header(*docs)
-    body = _merge_lines(*(doc.body for doc in docs))
+    body = _merge_lines(docs[0].body, docs[1].body, docs[2].body)
     return Merged(header + body.text, header_conflicts + body.conflicts)
 
 
@@ -119,8 +129,9 @@ def _key_lines(key: str, value: Any) -> list[str]:
     return text[len(FENCE) + 1 : -(len(FENCE) + 1)].rstrip("\n").split("\n")
 
 
-def _merge_lines(base: str, ours: str, theirs: str) -> Merged:
-    """`git merge-file --diff3`, then codemem's own resolutions (learned regions, lists)."""
+def _merge_lines(base: str, ours: str, theirs: str, *, memory: bool = True) -> Merged:
+    """`git merge-file --diff3`, then (a memory file) codemem's own resolutions (learned
+    regions, lists)."""
     with tempfile.TemporaryDirectory(prefix="codemem-merge-") as folder:
         files = []
         for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
@@ -141,5 +152,8 @@ def _merge_lines(base: str, ours: str, theirs: str) -> Merged:
             *files,
             ok=tuple(range(128)),
         )
-    resolved = resolve_memory_conflicts(out.decode("utf-8", "surrogateescape"))
+    text = out.decode("utf-8", "surrogateescape")
+    if not memory:
+        return Merged(text, sum(line.startswith("<<<<<<< ours") for line in text.split("\n")))
+    resolved = resolve_memory_conflicts(text)
     return Merged(resolved.text, resolved.left)

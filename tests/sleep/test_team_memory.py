@@ -277,11 +277,14 @@ def test_the_merge_driver_merges_by_kind_of_file():
     )  # lists in one order; region ours
     # Two people, one place: markers, and a non-zero count (git's conflict).
     prose = merge_memory_file(
-        base, base.replace("Intro.", "Deploy."), base.replace("Intro.", "Never deploy."), "x.md"
+        base,
+        base.replace("Intro.", "Deploy."),
+        base.replace("Intro.", "Never deploy."),
+        ".codemem/blocks/x.md",
     )
     assert prose.conflicts == 1 and "<<<<<<< ours\nDeploy.\n" in prose.text
     key = merge_memory_file(
-        base, base.replace("4000", "5000"), base.replace("4000", "6000"), "x.md"
+        base, base.replace("4000", "5000"), base.replace("4000", "6000"), ".codemem/blocks/x.md"
     )
     assert (
         key.conflicts == 1
@@ -402,6 +405,44 @@ def test_digest_push_on_the_command_line(team, tmp_path):
     log = sh(bot.root, "log", "-3", "--format=%s", "origin/main").stdout.splitlines()
     assert log == ["codemem: update memory [skip ci]", "Add gifts", "Add labels"]
     assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
+
+
+def test_the_driver_merges_a_file_outside_codemem_as_git_would():
+    # A .gitattributes naming the driver for `*.json` or `*.md` must not make conflicts in the
+    # project's own files resolve silently to one side, nor unite its lists.
+    json = merge_memory_file(
+        '{"version": "1"}\n', '{"version": "2"}\n', '{"version": "3"}\n', "package.json"
+    )
+    assert json.conflicts == 1
+    assert json.text == (
+        '<<<<<<< ours\n{"version": "2"}\n||||||| base\n{"version": "1"}\n=======\n'
+        '{"version": "3"}\n>>>>>>> theirs\n'
+    )
+    notes = merge_memory_file("- a\n", "- a\n- mine\n", "- a\n- yours\n", "docs/digests/x.md")
+    assert notes.conflicts == 1 and "<<<<<<< ours\n- mine\n" in notes.text
+    assert merge_memory_file("a\nb\nc\n", "A\nb\nc\n", "a\nb\nC\n", "x.md").text == "A\nb\nC\n"
+    binary = merge_memory_file("\0a", "\0b", "\0c", "logo.png")
+    assert (binary.text, binary.conflicts) == ("\0b", 1)
+
+
+def test_a_merge_through_a_hostile_gitattributes_still_stops_on_the_conflict(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    assert codemem(init(repo), "memory", "list").returncode == 0  # registers the driver
+    assert sh(repo, "config", "merge.codemem.driver").stdout.strip()
+    (repo / ".gitattributes").write_text("*.json merge=codemem\n")
+    (repo / "package.json").write_text('{\n  "version": "1.0.0"\n}\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "attributes")
+    git(repo, "checkout", "-qb", "theirs")
+    (repo / "package.json").write_text('{\n  "version": "2.0.0"\n}\n')
+    git(repo, "commit", "-qam", "theirs")
+    git(repo, "checkout", "-q", "-")
+    (repo / "package.json").write_text('{\n  "version": "1.5.0"\n}\n')
+    git(repo, "commit", "-qam", "ours")
+    merged = sh(repo, "merge", "theirs", check=False)
+    assert merged.returncode == 1, merged.stdout
+    text = (repo / "package.json").read_text()
+    assert '"version": "2.0.0"' in text and '"version": "1.5.0"' in text
 
 
 def test_merge_file_writes_ours_and_exits_1_on_a_conflict(tmp_path):
