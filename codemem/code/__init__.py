@@ -26,10 +26,10 @@ from codemem.code.files import (
     content_skip_reason,
     is_test_path,
     list_candidates,
-    matches_any,
     path_skip_reason,
     read_repo_file,
 )
+from codemem.code.globs import matches_any
 from codemem.code.index import CodeIndex, FileFacts, SymbolRow
 from codemem.code.model import Symbol
 from codemem.code.text import tokenize

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from codemem.code.globs import matches_any
 from codemem.infra import run_git
 
 # Path segments that mark third-party code copied into a repository.
@@ -77,44 +78,6 @@ def git_blob_id(data: bytes) -> str:
     digest = hashlib.sha1(b"blob %d\0" % len(data))
     digest.update(data)
     return digest.hexdigest()
-
-
-@lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a gitignore-style glob: `**/` spans directories, `*` stays in one."""
-    if "/" not in pattern:
-        pattern = "**/" + pattern  # a bare name matches anywhere, as in .gitignore
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def matches_any(path: str, patterns: list[str]) -> bool:
-    """Whether a repository path matches one of the glob patterns."""
-    return any(
-        _glob_regex(p.rstrip("/") + ("/**" if p.endswith("/") else "")).match(path)
-        for p in patterns
-    )
 
 
 # `-t` tags each entry: H tracked, S tracked but skipped by a sparse checkout, C changed in

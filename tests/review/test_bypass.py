@@ -6,12 +6,14 @@ Every secret-shaped value here is assembled at run time, so this file holds none
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from review_helpers import append, brief, fake_aws_key, review, stage, write
+from review_helpers import append, brief, fake_aws_key, json_findings, review, stage, write
 
 from codemem.cli import cli
 from codemem.config import load_config
@@ -153,6 +155,31 @@ def test_a_slow_rule_is_a_warning_naming_it_and_the_review_still_blocks_the_secr
             + FOOTER.format(n="2 findings", them="them")
         ),
     )
+
+
+def test_a_rule_scoped_by_a_glob_that_would_backtrack_never_stalls_the_review(shop):
+    # A committed rule's `in` glob was a regular expression: `**/` twenty times against a
+    # file forty folders deep backtracked for hours, so `codemem review` (CI's, which has no
+    # time limit) hung and never reported the secret (the hook's limit cut the rule short).
+    scope = "**/" * 20 + "*.py"
+    append(shop, ".codemem/blocks/conventions.md", f"- never: `print(` in `{scope}`\n")
+    git(shop, "add", "-A")
+    git(shop, "commit", "-q", "-m", "rules")
+    deep = "/".join(["d"] * 40)
+    stage(shop, {f"{deep}/m.js": TOKEN_LINE + "\n", f"{deep}/m.py": "print(1)\n"})
+    result = subprocess.run(
+        [sys.executable, "-m", "codemem", "review", "--staged", "--format", "json"],
+        cwd=shop,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert {(f[0], f[3]) for f in json_findings(result.stdout)} == {
+        (f"{deep}/m.js", "secrets/github-token"),
+        (f"{deep}/m.py", "conventions/never-print-2"),  # the shop has a never-print
+    }
 
 
 def bytes_report(path: str, what: str, secret: str, offset: int) -> str:
