@@ -14,6 +14,7 @@ import click
 
 from codemem.cli import AppContext
 from codemem.errors import CodememError
+from codemem.infra import printable
 from codemem.review.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_TIMEOUT
 
 if TYPE_CHECKING:  # only for the type checker: the hook's start-up stays cheap
@@ -109,7 +110,7 @@ def _review(
             err=True,
         )
     for warning in result.warnings:
-        click.echo(f"codemem: warning: {warning}", err=True)
+        click.echo(f"codemem: warning: {printable(warning)}", err=True)
     blocking = result.blocking(fail_on)
     if fmt == "json":
         _emit(render_json(result, fail_on), output)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import click
 
 from codemem import __version__
+from codemem.infra import printable
 from codemem.review.engine import ReviewResult
 from codemem.review.findings import SEVERITIES, Finding, count_by_severity, severity_rank
 
@@ -60,11 +61,14 @@ def render_text(result: ReviewResult, color: bool = True) -> str:
     """Findings grouped by file, each with its line, severity, message, fix and id.
 
     With `color`, file names are bold and severities coloured (`click.echo` drops the styles
-    when the output is not a terminal).
+    when the output is not a terminal). Names and texts come from the repository (a file
+    named with `ESC[2J`, a model's message), so their control characters are shown escaped,
+    never sent to the terminal.
     """
     lines: list[str] = []
     width = max((len(str(f.line or "-")) for f in result.findings), default=1)
-    for path, group in groupby(result.findings, key=lambda f: f.file):
+    for file, group in groupby(result.findings, key=lambda f: f.file):
+        path = printable(file)
         lines.append(click.style(path, bold=True) if color else path)
         for f in group:
             where = str(f.line or "-").rjust(width)
@@ -73,9 +77,9 @@ def render_text(result: ReviewResult, color: bool = True) -> str:
                 if color
                 else f.severity.ljust(7)
             )
-            lines.append(f"  {where}  {severity}  {f.message} [{f.rule}]")
+            lines.append(f"  {where}  {severity}  {printable(f.message)} [{printable(f.rule)}]")
             pad = " " * (width + 4)
-            fix = f"fix: {f.suggestion} · " if f.suggestion else ""
+            fix = f"fix: {printable(f.suggestion)} · " if f.suggestion else ""
             lines.append(f"{pad}{fix}id {f.id}")
         lines.append("")
     lines.append(summary(result))

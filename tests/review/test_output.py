@@ -9,6 +9,9 @@ import pytest
 from review_helpers import CAMEL_FUNCTION, append, cli_review, fake_aws_key, review, stage
 
 from codemem import __version__
+from codemem.review.diff import Target
+from codemem.review.engine import ReviewResult
+from codemem.review.findings import Finding
 from codemem.review.output import render_text, sarif_log
 from tests.helpers import FIXTURES
 
@@ -166,3 +169,21 @@ def test_the_schema_is_strict():
     log["runs"][0]["results"][0]["region"] = {}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(SCHEMA).validate(log)
+
+
+def test_names_and_texts_from_the_repository_never_reach_the_terminal_as_codes():
+    # A file named `e3<ESC>[2J.py` cleared the screen of whoever's commit the hook reviewed
+    # (with colour on, as on a terminal), and a model's message could do the same.
+    finding = Finding(
+        "secrets/aws-access-key",
+        "error",
+        "src/e3\x1b[2J.py",
+        1,
+        "AWS access key ID\x1b]0;title\x07 in the change",
+        "remove it\x1b[1A\x1b[2K",
+    )
+    result = ReviewResult(Target("staged"), files=[finding.file], findings=[finding])
+    text = render_text(result, color=True)
+    assert "\x1b[2J" not in text and "\x07" not in text and "\x1b[1A" not in text
+    assert "src/e3\\x1b[2J.py" in text
+    assert "AWS access key ID\\x1b]0;title\\x07 in the change" in text
