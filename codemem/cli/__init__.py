@@ -149,7 +149,7 @@ class LazyGroup(click.Group):
         except CodememError as exc:
             if os.environ.get("CODEMEM_DEBUG"):
                 raise
-            click.echo(f"codemem: error: {exc}", err=True)
+            click.echo(f"codemem: error: {_printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if os.environ.get("CODEMEM_DEBUG"):
@@ -164,7 +164,7 @@ class LazyGroup(click.Group):
         except Exception as exc:  # one line and codemem's own exit code, never a traceback
             if os.environ.get("CODEMEM_DEBUG"):
                 raise
-            click.echo(f"codemem: {describe_failure(exc)}", err=True)
+            click.echo(f"codemem: {_printable(describe_failure(exc))}", err=True)
             ctx.exit(INTERNAL_ERROR)
 
 
@@ -235,10 +235,23 @@ def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None
     """
     ctx.color = color_choice(color)
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, format="codemem: %(levelname)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PrintableFormatter("codemem: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     ctx.obj = AppContext(repo=repo, verbose=verbose)
+
+
+def _printable(text: str) -> str:
+    """An error or log line, which may name a file or quote text from the repository, with
+    its control characters escaped: a file named `x<ESC>[2J` cannot clear the terminal."""
+    from codemem.infra import printable_text  # on first use: every command's start stays light
+
+    return printable_text(text)
+
+
+class _PrintableFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _printable(super().format(record))
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from click.testing import CliRunner
 
 from codemem.agent.providers import resolve_provider
 from codemem.agent.providers.models import lookup_model
-from codemem.cli import cli
+from codemem.cli import _PrintableFormatter, cli
 from codemem.cli.agent import CONFIGURE_HELP
 from codemem.config import Config
 from codemem.errors import UsageError
@@ -63,3 +65,22 @@ def test_digest_takes_the_model_its_message_suggests(repo_factory):
     )
     help_text = CliRunner().invoke(cli, ["digest", "--help"]).stdout
     assert "--model" in help_text
+
+
+def test_an_error_or_log_line_never_sends_terminal_codes(tmp_path):
+    # Error and log lines name files and quote text from the repository; with colour on (a
+    # terminal) a folder named `x<ESC>[2J` cleared the screen.
+    folder = tmp_path / "x\x1b[2J"
+    folder.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "codemem", "--color", "always", "--repo", str(folder), "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "\x1b" not in done.stderr and "x\\x1b[2J is not inside a git repository" in done.stderr
+    record = logging.LogRecord(
+        "codemem", logging.WARNING, __file__, 1, "parsing %s failed", ("a\x1b]0;t\x07.py",), None
+    )
+    assert _PrintableFormatter("%(message)s").format(record) == "parsing a\\x1b]0;t\\x07.py failed"
