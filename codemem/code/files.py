@@ -8,6 +8,7 @@ across both.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -176,7 +177,9 @@ def path_skip_reason(path: str) -> str | None:
 def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     """The bytes of a repository file, or None and the reason it is skipped.
 
-    Never follows a symlink and never reads outside the repository.
+    Never follows a symlink, never reads outside the repository, and never waits on a FIFO
+    or reads a device: a file swapped for one since it was listed (a pull, a checkout) is
+    opened without following a final link and without blocking, and checked again once open.
     """
     full = root / path
     try:
@@ -195,10 +198,16 @@ def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None,
     if st.st_size > max_bytes:
         return None, "too_large"
     try:
-        with open(full, "rb") as handle:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, "symlink" if exc.errno == errno.ELOOP else "unreadable"
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, "not_a_file"
+        try:
             data = handle.read(max_bytes + 1)
-    except OSError:
-        return None, "unreadable"
+        except OSError:
+            return None, "unreadable"
     if len(data) > max_bytes:
         return None, "too_large"
     return data, None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code import followup, history, stages
 from codemem.code.cochange import CoChange
-from codemem.code.files import is_example_path, is_test_path
+from codemem.code.files import is_example_path, is_test_path, read_repo_file
 from codemem.code.fusion import (
     STAGE_WEIGHTS,
     TEST_FACTOR,
@@ -53,6 +53,7 @@ CHUNK_DEPTH = 200
 REPORT_CHUNK_DEPTH = 300
 FILE_REPEAT_DECAY = 0.5  # each further span of an already listed file counts this much less
 FILE_RANK_WEIGHT = 6.0  # how much a span's file's rank counts, against its own stage ranks
+SHOWN_FILE_BYTES = 16 << 20  # the most of a work-tree file read for snippets (the index takes 1 MB)
 
 
 @dataclass(slots=True)
@@ -259,11 +260,9 @@ class Searcher:
         return self._read(path).splitlines()
 
     def _read(self, path: str) -> str:
-        """A work-tree file's text (empty when it cannot be read)."""
-        try:
-            return (self.ws.root / path).read_text("utf-8", "replace")
-        except OSError:
-            return ""
+        """A work-tree file's text (empty when it cannot be read, or is no longer a regular
+        file of the repository: a pull may have made it a link to /dev/zero or a FIFO)."""
+        return _read_worktree(self.ws, path).decode("utf-8", "replace")
 
     def languages(self, paths: Iterable[str] | None = None) -> dict[str, str | None]:
         """path -> language of `paths` (default: of every file; a search asks only for its
@@ -478,8 +477,11 @@ def spread_over_files(
 
 
 def _line_count(ws: Workspace, path: str) -> int:
-    try:
-        with open(ws.root / path, "rb") as handle:
-            return max(1, sum(1 for _ in handle))
-    except OSError:
-        return 1
+    data = _read_worktree(ws, path)
+    return max(1, data.count(b"\n") + (not data.endswith(b"\n")))
+
+
+def _read_worktree(ws: Workspace, path: str) -> bytes:
+    """A file's bytes as the index reads them (`read_repo_file`), empty if it cannot be."""
+    data, _ = read_repo_file(ws.root, path, SHOWN_FILE_BYTES)
+    return data or b""

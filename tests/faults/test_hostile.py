@@ -9,13 +9,51 @@ would block forever, and must show up as a hang, not hang the suite.
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import subprocess
 import sys
 
 from fault_env import hostile_cell
 from fault_world import Codemem
+
+from tests.helpers import git
 
 
 def test_hostile_repository_is_indexed_safely(tmp_path):
     codemem = Codemem(tmp_path / "home", [sys.executable, "-m", "codemem"])
     outcome = hostile_cell(codemem, tmp_path, huge_mb=1)
     assert (outcome.faults, outcome.problems) == (3, [])
+
+
+def test_search_reads_no_file_a_pull_swapped_for_a_device_or_a_pipe(repo_factory):
+    # Search reads its hits' lines from the work tree. After `codemem index`, a pull (or a
+    # checkout) may turn a file into a link to /dev/zero or a named pipe: search read the
+    # link until memory ran out (killed after 60 s here) and waited on the pipe forever.
+    repo = repo_factory(commit=False)
+    (repo / "a.py").write_text("def walrus_token():\n    return 1\n")
+    (repo / "b.py").write_text('def other():\n    """walrus_token here too"""\n    return 2\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two files")
+    run = [sys.executable, "-m", "codemem", "--repo", str(repo)]
+    assert subprocess.run([*run, "index"], capture_output=True, check=False).returncode == 0
+    (repo / "a.py").unlink()
+    (repo / "a.py").symlink_to("/dev/zero")
+    (repo / "b.py").unlink()
+    os.mkfifo(repo / "b.py")
+    for level in ("chunk", "file"):
+        done = subprocess.run(
+            [*run, "search", "--level", level, "--json", "walrus_token"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=_at_most_4_gb,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert [hit["path"] for hit in json.loads(done.stdout)] == ["a.py", "b.py"]
+
+
+def _at_most_4_gb() -> None:  # the old search's read of /dev/zero fails fast, not the machine
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
