@@ -34,11 +34,17 @@ os.umask(_UMASK)
 
 def read_text(path: Path) -> str | None:
     """The file's UTF-8 text with `\\n` line ends, or None when it does not exist."""
+    return _read_text_and_ends(path)[0]
+
+
+def _read_text_and_ends(path: Path) -> tuple[str | None, str]:
+    """`read_text`, and the line end the file mostly uses (`\\r\\n` or `\\n`)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return None
-    return data.decode("utf-8").replace("\r\n", "\n")
+        return None, "\n"
+    ends = "\r\n" if 2 * data.count(b"\r\n") > data.count(b"\n") else "\n"
+    return data.decode("utf-8").replace("\r\n", "\n"), ends
 
 
 def fsync_dir(folder: Path) -> None:
@@ -107,19 +113,22 @@ def update_text(
 ) -> tuple[str | None, str]:
     """Apply `edit` to the text of `path` (None if missing) and write the result atomically.
 
-    Returns (text read, text written). `edit` may raise to refuse; it may be called more than
-    once, on fresh text, if the file changes under it (compare-and-swap on the text read).
-    Raises `LockTimeout` when `lock` stays held, `WriteConflict` when the file never settles.
+    Returns (text read, text written), both with `\\n` line ends; a file written with `\\r\\n`
+    keeps them, so an edit of one line is one changed line in its diff, not every line. `edit`
+    may raise to refuse; it may be called more than once, on fresh text, if the file changes
+    under it (compare-and-swap on the text read). Raises `LockTimeout` when `lock` stays held,
+    `WriteConflict` when the file never settles.
     """
     with FileLock(lock, timeout):
         for _ in range(attempts):
-            before = read_text(path)
+            before, ends = _read_text_and_ends(path)
             after = edit(before)
             if after == before:
                 return before, after
+            written = after.replace("\r\n", "\n")
             try:
                 with atomic_file(path) as handle:
-                    handle.write(after.encode("utf-8"))
+                    handle.write(written.replace("\n", ends).encode("utf-8"))
                     if read_text(path) != before:  # changed by a writer that took no lock
                         raise _Changed
             except _Changed:

@@ -190,3 +190,19 @@ def test_read_regular_bytes_refuses_what_is_not_a_regular_file_and_what_is_too_l
     assert read_regular_bytes(tmp_path / "small", max_bytes=5) == b"12345"
     with pytest.raises(FileTooLarge, match="small has 5 bytes, over the 4 read$"):
         read_regular_bytes(tmp_path / "small", max_bytes=4)
+
+
+def test_update_text_keeps_a_files_crlf_line_ends(tmp_path):
+    # A block committed from Windows with CRLF: appending one line rewrote every line with
+    # LF, so the pull request showed the whole file changed.
+    path, lock = tmp_path / "block.md", tmp_path / "block.lock"
+    path.write_bytes(b"---\r\nlimit: 8000\r\n---\r\nOne.   \r\n")
+    assert update_text(path, lambda text: (text or "") + "Two.\n", lock) == (
+        "---\nlimit: 8000\n---\nOne.   \n",
+        "---\nlimit: 8000\n---\nOne.   \nTwo.\n",
+    )
+    assert path.read_bytes() == b"---\r\nlimit: 8000\r\n---\r\nOne.   \r\nTwo.\r\n"
+    plain = tmp_path / "plain.md"
+    plain.write_bytes(b"One.\n")
+    update_text(plain, lambda text: (text or "") + "Two.\r\n", lock)
+    assert plain.read_bytes() == b"One.\nTwo.\n"
