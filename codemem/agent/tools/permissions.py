@@ -18,10 +18,14 @@ matched by an allow rule.
 
 A deny rule ignores case (`SECRETS/key` is `secrets/key` on a case-insensitive disk) and is
 tried on each command as written and as its plain words (`spellings`: quotes and escapes
-removed, `VAR=value`, `sudo`/`env`/`command`... dropped, `/usr/bin/git` read as `git`, and the
-line given to `sh -c` or `eval`), so `'git'  push` is `git push`. It is a guard against the
-usual spellings, not a sandbox (`git -C . push` is not `git push*`): the strict setup is
-`mode: deny` (or `ask`) with allow rules, which match the command exactly as written.
+removed, `VAR=value` dropped, wrappers dropped with their options and operands (`sudo -u bob`,
+`timeout 10`, `nice -n 5`, `xargs -n 1`, `stdbuf -oL`, `env -u X`; `env -S LINE` runs LINE),
+`/usr/bin/git` read as `git`, git's own options dropped (`git -C . --no-pager push` is `git
+push`), and the line given to `sh -c` or `eval`), so `'git'  push` is `git push`. It is a
+guard against the usual spellings, not a sandbox: a git alias, a script or Makefile target
+that pushes, `python -c`, a variable (`$G push`) or a wrapper it does not know (`strace`,
+`watch`, `flock`) still runs what no rule names. The strict setup is `mode: deny` (or `ask`)
+with allow rules, which match the command exactly as written.
 
 An allow rule never covers a command that writes files unless the rule spells that out:
 `run_command:pytest*` allows `pytest -q` but not `pytest > ~/.bashrc`, and `run_command:git log*`
@@ -82,7 +86,57 @@ _WRITE_OPTIONS = {
 # `-o`/`-O`, wget's `-O`/`-o`, sort's `-o`, sed's and perl's `-i` (alone, with a value
 # attached, or among other flags).
 _WRITE_FLAGS = {"git": "o", "curl": "oO", "wget": "oO", "sort": "o", "sed": "i", "perl": "i"}
-_WRAPPERS = {"sudo", "env", "command", "nice", "nohup", "time", "exec", "builtin"}
+
+
+@dataclass(frozen=True)
+class _Wrapper:
+    """A program that runs the command after it: its options that take an argument (short
+    letters, `-u bob` or `-ubob`; long names, `--user bob` or `--user=bob`), those whose
+    argument is itself a command line (`env -S LINE`), and how many operands come before
+    the command (timeout's duration)."""
+
+    short: str = ""
+    long: frozenset[str] = frozenset()
+    line: frozenset[str] = frozenset()
+    operands: int = 0
+
+
+_WRAPPERS = {
+    "sudo": _Wrapper(
+        "aCcDgpRrTtUu",  # not -h: its host is only ever attached (`-hhost`)
+        frozenset(
+            "--chdir --chroot --close-from --command-timeout --group --host --login-class"
+            " --other-user --prompt --role --type --user".split()
+        ),
+    ),
+    "doas": _Wrapper("aCu"),
+    "env": _Wrapper(
+        "CPSu",
+        frozenset({"--chdir", "--split-string", "--unset"}),
+        line=frozenset({"-S", "--split-string"}),
+    ),
+    "command": _Wrapper(),
+    "builtin": _Wrapper(),
+    "exec": _Wrapper("a"),
+    "nice": _Wrapper("n", frozenset({"--adjustment"})),
+    "nohup": _Wrapper(),
+    "chronic": _Wrapper(),
+    "setsid": _Wrapper(),
+    "busybox": _Wrapper(),
+    "time": _Wrapper("fo", frozenset({"--format", "--output"})),
+    "timeout": _Wrapper("ks", frozenset({"--kill-after", "--signal"}), operands=1),
+    "ionice": _Wrapper("cnPpu", frozenset({"--class", "--classdata", "--pgid", "--pid", "--uid"})),
+    "stdbuf": _Wrapper("eio", frozenset({"--error", "--input", "--output"})),
+    "xargs": _Wrapper(  # not -e, -i, -l: their argument is only ever attached
+        "adEILnPs",
+        frozenset(
+            "--arg-file --delimiter --max-args --max-chars --max-procs --process-slot-var".split()
+        ),
+    ),
+}
+# git's own options before its command, and those of them that take an argument.
+_GIT_VALUED = {"-C", "-c", "--attr-source", "--config-env", "--git-dir", "--namespace"}
+_GIT_VALUED |= {"--super-prefix", "--work-tree"}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
 _SHELL_C = re.compile(r"-[a-z]*c[a-z]*")
 
@@ -152,24 +206,66 @@ def command_parts(command: str) -> list[str]:
     return [part.strip() for part in _CHAIN.split(command) if part.strip()]
 
 
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError:  # unbalanced quotes: the shell would refuse it; judge the plain words
+        return line.split()
+
+
+def _program(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
+def _unwrapped(words: list[str]) -> list[str]:
+    """The command a wrapper runs: `words` without the wrapper (`sudo`), its options and
+    their arguments (`-u bob`), and its operands (`timeout 10`); `env -S LINE` runs LINE."""
+    wrapper, words = _WRAPPERS[_program(words[0]).lower()], words[1:]
+    while words and words[0].startswith("-") and words[0] != "-":
+        word, words = words[0], words[1:]
+        if word == "--":
+            break
+        name, value = word, None
+        if word.startswith("--"):
+            name, eq, value = word.partition("=")
+            if not eq:
+                value = words.pop(0) if name in wrapper.long and words else None
+        else:  # `-Eu bob`, `-ubob`, `-oL`, `-5`
+            at = next((n for n, c in enumerate(word[1:], 1) if c in wrapper.short), None)
+            if at is not None:
+                name = f"-{word[at]}"
+                value = word[at + 1 :] or (words.pop(0) if words else "")
+        if value and name in wrapper.line:
+            words = _split(value) + words
+    return words[wrapper.operands :]
+
+
 def command_words(part: str) -> list[str]:
     """The words of the simple command `part` as the shell would run it: quotes and escapes
-    removed, leading `VAR=value` assignments and wrappers (`sudo`, `env`, `command`, `nice`...
-    with their flags) dropped, and the program named without its folder (`/usr/bin/git` is
-    `git`)."""
-    try:
-        words = shlex.split(part)
-    except ValueError:  # unbalanced quotes: the shell would refuse it; judge the plain words
-        words = part.split()
-    while words and ("=" in words[0] and not words[0].startswith("-") or words[0] in _WRAPPERS):
-        words = words[1:]  # `FOO=1 sudo git ...` runs git
-        if words and words[0] in _WRAPPERS:
-            continue
-        while words[:1] and words[0].startswith("-") and words[0] != "-":  # `env -i`, `nice -5`
-            words = words[1:]
+    removed, leading `VAR=value` assignments and wrappers (`sudo`, `env`, `timeout`, `xargs`...
+    with their options, the options' arguments and their operands) dropped, and the program
+    named without its folder (`/usr/bin/git` is `git`)."""
+    words = _split(part)
+    while words:
+        if _program(words[0]).lower() in _WRAPPERS:
+            words = _unwrapped(words)
+        elif "=" in words[0] and not words[0].startswith("-"):
+            words = words[1:]  # `FOO=1 sudo git ...` runs git
+        else:
+            break
     if words:
-        words[0] = words[0].rsplit("/", 1)[-1]
+        words[0] = _program(words[0])
     return words
+
+
+def git_words(words: list[str]) -> list[str]:
+    """The words of a git command without git's own options before its command:
+    `git -C . -c k=v --no-pager push` is `git push`."""
+    rest = words[1:]
+    while rest and rest[0].startswith("-"):
+        if rest.pop(0) in _GIT_VALUED and rest:
+            rest.pop(0)
+    return [words[0], *rest]
 
 
 def spellings(command: str) -> list[str]:
@@ -180,6 +276,8 @@ def spellings(command: str) -> list[str]:
     for part in command_parts(command) or [command]:
         words = command_words(part)
         forms += [part, " ".join(words)]
+        if words[:1] and words[0].lower() == "git":
+            forms.append(" ".join(git_words(words)))
         if words[:1] == ["eval"]:
             forms += spellings(" ".join(words[1:]))
         elif words[:1] and words[0] in _SHELLS:  # `sh -c LINE`, `bash -lc LINE`
