@@ -159,6 +159,7 @@ ORDINARY_VALUES = {
     "SETUP_DOCS": "https://docs.example.com/setup?token=<your-token>",  # a placeholder
     "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus",
     "MAKEFLAGS": "-j4 --jobserver-auth=3,4",
+    "CFLAGS": "-O2 -DKEYSIZE=4096 -DTOKEN_BITS=1.5",  # a number is not a secret
 }
 
 

@@ -101,8 +101,10 @@ SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.IGNO
 # letters and digits, eight or more (`git@`, `postgres@` are names).
 _URL_USER = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]+)@")
 _KEY_LIKE = re.compile(r"(?=.*[0-9])(?=.*[a-zA-Z])[\w.~-]{8,}")
-# A parameter: `?token=...` or `&api_key=...` in a URL, `password=...` in a connection string.
+# A parameter: `?token=...` or `&api_key=...` in a URL, `password=...` in a connection string;
+# a number is not a secret (`CFLAGS=-DKEYSIZE=4096`).
 _PARAMETER = re.compile(r"(?:^|[?&\s])([\w.-]+)=([^&#\s]+)")
+_NUMBER = re.compile(r"[0-9.]+")
 
 
 def secret_variables(env: Mapping[str, str]) -> set[str]:
@@ -120,7 +122,7 @@ def secret_variables(env: Mapping[str, str]) -> set[str]:
     places += [
         m.start(2)
         for m in _PARAMETER.finditer(text)
-        if SECRET_NAME.search(m[1]) and not placeholder(m[2])
+        if SECRET_NAME.search(m[1]) and not placeholder(m[2]) and not _NUMBER.fullmatch(m[2])
     ]
     return {names[bisect_right(starts, at) - 1] for at in places}
 
