@@ -350,6 +350,18 @@ def test_an_allow_rule_never_covers_process_substitution_or_basetemp(command):
         "git --config-env user.name=NAME push",
         "sudo -u bob git -C . -c k=v --no-pager push",
         "bash -c 'git -C . push'",
+        "env - git push",
+        # the shell's own grouping, conditions and substitutions
+        "{ git push; }",
+        "(git push)",
+        "( cd sub && git push )",
+        "if true; then git push; fi",
+        "while :; do git push; done",
+        "! git push",
+        "echo $(git push)",
+        'echo "$(git -C . push)"',
+        "x=`git push`",
+        "cat <(git push)",
     ],
 )
 def test_a_deny_rule_holds_however_the_command_is_spelled(command):
@@ -373,6 +385,8 @@ def test_a_deny_rule_holds_however_the_command_is_spelled(command):
         "timeout 10 git pull",
         "xargs -I git echo git",
         "env -u git status",
+        "echo '(git push)'",
+        'git commit -m "fix (git push docs)"',
     ],
 )
 def test_a_deny_rule_does_not_catch_other_commands(command):

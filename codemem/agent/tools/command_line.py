@@ -94,6 +94,11 @@ _GIT_VALUED = {"-C", "-c", "--attr-source", "--config-env", "--git-dir", "--name
 _GIT_VALUED |= {"--super-prefix", "--work-tree"}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
 _SHELL_C = re.compile(r"-[a-z]*c[a-z]*")
+# Words that open a group or a condition: the command after them runs (`{ git push; }`,
+# `then git push`, `! git push`).
+_OPENERS = {"!", "{", "(", "if", "then", "else", "elif", "do", "while", "until"}
+# The command line in `$(...)`, backticks, `<(...)` or `>(...)` (the innermost, if nested).
+_INNER = re.compile(r"\$\(([^()]*)\)|`([^`]*)`|[<>]\(([^()]*)\)")
 
 
 def command_parts(command: str) -> list[str]:
@@ -116,7 +121,7 @@ def _unwrapped(words: list[str]) -> list[str]:
     """The command a wrapper runs: `words` without the wrapper (`sudo`), its options and
     their arguments (`-u bob`), and its operands (`timeout 10`); `env -S LINE` runs LINE."""
     wrapper, words = _WRAPPERS[_program(words[0]).lower()], words[1:]
-    while words and words[0].startswith("-") and words[0] != "-":
+    while words and words[0].startswith("-"):  # `env -` too
         word, words = words[0], words[1:]
         if word == "--":
             break
@@ -137,13 +142,17 @@ def _unwrapped(words: list[str]) -> list[str]:
 
 def command_words(part: str) -> list[str]:
     """The words of the simple command `part` as the shell would run it: quotes and escapes
-    removed, leading `VAR=value` assignments and wrappers (`sudo`, `env`, `timeout`, `xargs`...
-    with their options, the options' arguments and their operands) dropped, and the program
-    named without its folder (`/usr/bin/git` is `git`)."""
+    removed, leading `VAR=value` assignments, `{`, `(`, `!`, `then`... and wrappers (`sudo`,
+    `env`, `timeout`, `xargs`... with their options, the options' arguments and their
+    operands) dropped, and the program named without its folder (`/usr/bin/git` is `git`)."""
     words = _split(part)
     while words:
         if _program(words[0]).lower() in _WRAPPERS:
             words = _unwrapped(words)
+        elif words[0] in _OPENERS:
+            words = words[1:]
+        elif words[0].startswith("("):  # `(git push)`
+            words[0] = words[0][1:]
         elif "=" in words[0] and not words[0].startswith("-"):
             words = words[1:]  # `FOO=1 sudo git ...` runs git
         else:
@@ -166,8 +175,10 @@ def git_words(words: list[str]) -> list[str]:
 def spellings(command: str) -> list[str]:
     """Every form of `command` a deny rule is tried on: the whole line, each simple command,
     and each as its plain words (see `command_words`), the command lines that `sh -c`,
-    `bash -c` and `eval` are given included."""
+    `bash -c` and `eval` are given, and those in `$(...)`, backticks and `<(...)`, included."""
     forms = [command]
+    for inner in _INNER.finditer(command):  # `echo $(git push)` runs git push
+        forms += spellings("".join(filter(None, inner.groups())))
     for part in command_parts(command) or [command]:
         words = command_words(part)
         forms += [part, " ".join(words)]

@@ -21,7 +21,8 @@ tried on each command as written and as its plain words (`spellings`: quotes and
 removed, `VAR=value` dropped, wrappers dropped with their options and operands (`sudo -u bob`,
 `timeout 10`, `nice -n 5`, `xargs -n 1`, `stdbuf -oL`, `env -u X`; `env -S LINE` runs LINE),
 `/usr/bin/git` read as `git`, git's own options dropped (`git -C . --no-pager push` is `git
-push`), and the line given to `sh -c` or `eval`), so `'git'  push` is `git push`. It is a
+push`), what follows `{`, `(`, `!`, `then` or `do`, and the line given to `sh -c` or `eval`
+or run in `$(...)`, backticks or `<(...)`), so `'git'  push` is `git push`. It is a
 guard against the usual spellings, not a sandbox: a git alias, a script or Makefile target
 that pushes, `python -c`, a variable (`$G push`) or a wrapper it does not know (`strace`,
 `watch`, `flock`) still runs what no rule names. The strict setup is `mode: deny` (or `ask`)
