@@ -37,7 +37,8 @@ class AgentConfig(Section):
     map_tokens: int | None = Field(default=None, ge=0)  # repo map in context; null: map.tokens
     tool_output_chars: int = Field(default=20_000, ge=1000)  # longest tool result
     max_command_timeout: float = Field(default=1800, gt=0)  # the most a call may ask for
-    # Secret-looking variables (KEY, SECRET, TOKEN...) run_command keeps anyway (globs).
+    # Variables with secret-looking names (KEY, SECRET, TOKEN...) or values (a key, a URL's
+    # password) that run_command passes anyway (globs).
     command_env_keep: list[str] = Field(default_factory=list)
     refresh_index: bool = True  # bring the code index up to date when a session starts
     stream: bool = True  # show answers as they are written

@@ -180,6 +180,8 @@ def test_tools_consult_the_policy(ws, config):
         "sed -ni.bak p x",
         "sed --in-place=.bak p x",
         "perl -pi -e 's/a/b/' x",
+        "nice -n 5 sed -i s/a/b/ x",  # the program is sed, not 5
+        "sudo -u bob tee /etc/hosts",
     ],
 )
 def test_allow_rules_never_cover_a_command_that_writes_files(command):
@@ -302,6 +304,64 @@ def test_an_allow_rule_never_covers_process_substitution_or_basetemp(command):
         "sh -c 'git push origin main'",
         "bash -lc 'git push'",
         "eval git push",
+        # wrappers, with the arguments of their options and their operands
+        "sudo -u bob git push",
+        "sudo -ubob -E git push",
+        "sudo --user=bob --chdir /tmp git push",
+        "/usr/bin/sudo git push",
+        "doas -u bob git push",
+        "timeout 10 git push",
+        "timeout -s KILL -k 5 10s git push",
+        "nice -n 5 git push",
+        "nice -5 git push",
+        "nohup git push",
+        "chronic git push",
+        "setsid git push",
+        "time -f %e git push",
+        "exec -a name git push",
+        "xargs git push",
+        "xargs -n 1 -P 4 git push",
+        "xargs -I{} git push {}",
+        "xargs -0 -a refs.txt git push origin",
+        "stdbuf -oL git push",
+        "stdbuf -o L -e 0 git push",
+        "ionice -c3 git push",
+        "ionice -c 2 -n 7 git push",
+        "command -p git push",
+        "env -u X git push",
+        "env -C /tmp --unset X git push",
+        "env -S 'git push'",
+        "env -S'FOO=1 git push --force'",
+        "env --split-string='git push'",
+        "busybox sh -c 'git push'",
+        "/bin/bash -c 'git push'",
+        "nohup nice -n 5 timeout 10 sudo -u bob env -u X git push",
+        # git's own options before the command
+        "git -C . push",
+        "git -c k=v push",
+        "git --git-dir=.git push",
+        "git --git-dir .git --work-tree . push",
+        "git --namespace=ns push",
+        "git --no-pager push",
+        "git -P push",
+        "git -p --paginate --bare --no-replace-objects --literal-pathspecs push",
+        "git --exec-path=/usr/lib/git-core push",
+        "git --config-env=user.name=NAME push",
+        "git --config-env user.name=NAME push",
+        "sudo -u bob git -C . -c k=v --no-pager push",
+        "bash -c 'git -C . push'",
+        "env - git push",
+        # the shell's own grouping, conditions and substitutions
+        "{ git push; }",
+        "(git push)",
+        "( cd sub && git push )",
+        "if true; then git push; fi",
+        "while :; do git push; done",
+        "! git push",
+        "echo $(git push)",
+        'echo "$(git -C . push)"',
+        "x=`git push`",
+        "cat <(git push)",
     ],
 )
 def test_a_deny_rule_holds_however_the_command_is_spelled(command):
@@ -311,6 +371,33 @@ def test_a_deny_rule_holds_however_the_command_is_spelled(command):
         PermissionDenied, match="the permissions.deny rule 'run_command:git push\\*'"
     ):
         p.check(run(command))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git log",
+        "git -C . status",
+        "git -c push.default=current status",  # an option's value is not the command
+        "git --git-dir=push status",
+        "echo git push",  # git is an argument here, not the program
+        "sudo -u git status",
+        "timeout 10 git pull",
+        "xargs -I git echo git",
+        "env -u git status",
+        "echo '(git push)'",
+        'git commit -m "fix (git push docs)"',
+    ],
+)
+def test_a_deny_rule_does_not_catch_other_commands(command):
+    assert policy(mode="allow", deny=["run_command:git push*"]).decide(run(command)) == "allow"
+
+
+@pytest.mark.parametrize("command", ["git -C . push", "sudo -u bob git push", "timeout 5 pytest"])
+def test_allow_rules_still_match_the_command_only_as_written(command):
+    # Only deny rules are tried on the plain spellings: an allow rule is never looser.
+    rules = ["run_command:git push*", "run_command:pytest*"]
+    assert policy(mode="ask", allow=rules).decide(run(command)) == "ask"
 
 
 @pytest.mark.parametrize("path", ["SECRETS/key.pem", "Secrets/key.pem", "secrets/KEY.pem"])

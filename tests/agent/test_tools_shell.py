@@ -10,7 +10,7 @@ import time
 import pytest
 
 from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
-from codemem.agent.tools.shell import run_shell
+from codemem.agent.tools.shell import command_environment, run_shell
 from codemem.config import PermissionsConfig
 
 
@@ -128,3 +128,46 @@ def test_a_command_does_not_inherit_the_environments_secrets(ws, ctx, monkeypatc
     ctx.settings = ctx.settings.model_copy(update={"command_env_keep": ["GITHUB_*"]})
     kept = build_tools(ctx).call("run_command", {"command": "env"})
     assert "GITHUB_TOKEN=ghp-victim" in kept.content and "sk-victim" not in kept.content
+
+
+# Made up, in the formats of a GitHub token and an AWS access key ID.
+GITHUB_TOKEN = "ghp_" + "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL"
+AWS_KEY = "AKIA" + "Q3EGRT5ZQWJ7XK2M"
+SECRET_VALUES = {
+    "DATABASE_URL": "postgres://app:hunter2pass@db/prod",
+    "SENTRY_DSN": "https://9f3c2a7b5e1d4c8a9b6e3f2a1d0c7b8e@o1.ingest.sentry.io/1",
+    "MY_CFG": GITHUB_TOKEN,
+    "AWS_ACCESS": AWS_KEY,
+    "HOOK": "https://api.example.com/hook?team=7&token=Zt8qW3xL9pR2",
+    "UPLOAD_URL": "https://storage.example.com/b?api_key=Zt8qW3xL9pR2",
+    "PGCONN": "host=db user=app password=hunter2pass",
+    "SESSION": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+}
+ORDINARY_VALUES = {
+    "PATH": "/home/dev/.venv/bin:/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/home/dev",
+    "LANG": "en_US.UTF-8",
+    "PS1": "\\u@\\h:\\w\\$ ",
+    "LS_COLORS": "rs=0:di=01;34:ln=01;36:mh=00:pi=40;33:so=01;35:*.tar=01;31:*.pem=00;33",
+    "PYTHONPATH": "/home/dev/src:/opt/lib/python",
+    "VIRTUAL_ENV": "/home/dev/.venv",
+    "BUILD_SHA": "3f9c2a7b5e1d4c8a9b6e3f2a1d0c7b8e9f0a1b2c",
+    "RUN_ID": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d",
+    "REPO_URL": "https://github.com/acme/shop.git",
+    "GIT_REMOTE": "ssh://git@github.com/acme/shop.git",
+    "http_proxy": "http://proxy.internal:3128",
+    "SETUP_DOCS": "https://docs.example.com/setup?token=<your-token>",  # a placeholder
+    "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus",
+    "MAKEFLAGS": "-j4 --jobserver-auth=3,4",
+    "CFLAGS": "-O2 -DKEYSIZE=4096 -DTOKEN_BITS=1.5",  # a number is not a secret
+}
+
+
+def test_a_variable_whose_value_holds_a_secret_is_not_passed_whatever_its_name(monkeypatch):
+    for name, value in {**SECRET_VALUES, **ORDINARY_VALUES}.items():
+        monkeypatch.setenv(name, value)
+    env = command_environment()
+    assert [name for name in SECRET_VALUES if name in env] == []
+    assert {name: env.get(name) for name in ORDINARY_VALUES} == ORDINARY_VALUES
+    kept = command_environment(["DATABASE_URL", "SENTRY_*"])
+    assert [name for name in SECRET_VALUES if name in kept] == ["DATABASE_URL", "SENTRY_DSN"]

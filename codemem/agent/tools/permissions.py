@@ -18,10 +18,15 @@ matched by an allow rule.
 
 A deny rule ignores case (`SECRETS/key` is `secrets/key` on a case-insensitive disk) and is
 tried on each command as written and as its plain words (`spellings`: quotes and escapes
-removed, `VAR=value`, `sudo`/`env`/`command`... dropped, `/usr/bin/git` read as `git`, and the
-line given to `sh -c` or `eval`), so `'git'  push` is `git push`. It is a guard against the
-usual spellings, not a sandbox (`git -C . push` is not `git push*`): the strict setup is
-`mode: deny` (or `ask`) with allow rules, which match the command exactly as written.
+removed, `VAR=value` dropped, wrappers dropped with their options and operands (`sudo -u bob`,
+`timeout 10`, `nice -n 5`, `xargs -n 1`, `stdbuf -oL`, `env -u X`; `env -S LINE` runs LINE),
+`/usr/bin/git` read as `git`, git's own options dropped (`git -C . --no-pager push` is `git
+push`), what follows `{`, `(`, `!`, `then` or `do`, and the line given to `sh -c` or `eval`
+or run in `$(...)`, backticks or `<(...)`), so `'git'  push` is `git push`. It is a
+guard against the usual spellings, not a sandbox: a git alias, a script or Makefile target
+that pushes, `python -c`, a variable (`$G push`) or a wrapper it does not know (`strace`,
+`watch`, `flock`) still runs what no rule names. The strict setup is `mode: deny` (or `ask`)
+with allow rules, which match the command exactly as written.
 
 An allow rule never covers a command that writes files unless the rule spells that out:
 `run_command:pytest*` allows `pytest -q` but not `pytest > ~/.bashrc`, and `run_command:git log*`
@@ -41,50 +46,22 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from codemem.agent.tools.command_line import (
+    REDIRECT,
+    SUBSTITUTION,
+    command_parts,
+    file_writes,
+    spellings,
+)
 from codemem.code import matches_any
 from codemem.config import PermissionMode, PermissionsConfig, parse_rule
 from codemem.errors import PermissionDenied
 
 Answer = Literal["yes", "no", "always"]
-# `&` and `|` that belong to a redirection (`2>&1`, `&>`, `>|`) do not split a command.
-_CHAIN = re.compile(r"&&|\|\||(?<![>&])&(?![>&])|(?<!>)\||[;\n]")
-# Command substitution, and process substitution (`<(...)`, `>(...)`: bash runs them, and
-# /bin/sh is bash on Fedora and Arch): a command inside is never matched by an allow rule.
-_SUBSHELL = re.compile(r"\$\(|`|[<>]\(")
-_QUOTED = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|\\.""", re.DOTALL)
-_REDIRECT = re.compile(r"(?:\d+|&)?>>?[|&]?\s*(?P<target>[^\s;&|<>]*)")
-REDIRECT = ">"
-# Options that name a file to write, for any program (`--output x` or `--output=x`).
-_WRITE_OPTIONS = {
-    "--output",
-    "--output-file",
-    "--output-dir",
-    "--output-directory",
-    "--output-document",
-    "--out",
-    "--outfile",
-    "--out-file",
-    "--log-file",
-    "--logfile",
-    "--junitxml",
-    "--junit-xml",
-    "--resultlog",
-    "--report-log",
-    "--in-place",
-    "--basetemp",  # pytest empties and removes that folder first
-}
-# Short options that write, per program: `-o` of git format-patch and git archive, curl's
-# `-o`/`-O`, wget's `-O`/`-o`, sort's `-o`, sed's and perl's `-i` (alone, with a value
-# attached, or among other flags).
-_WRITE_FLAGS = {"git": "o", "curl": "oO", "wget": "oO", "sort": "o", "sed": "i", "perl": "i"}
-_WRAPPERS = {"sudo", "env", "command", "nice", "nohup", "time", "exec", "builtin"}
-_SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
-_SHELL_C = re.compile(r"-[a-z]*c[a-z]*")
 
 
 @dataclass(frozen=True)
@@ -147,80 +124,6 @@ class Prompter(Protocol):
         ...
 
 
-def command_parts(command: str) -> list[str]:
-    """The simple commands of a shell command line (split at ; && || | & and newlines)."""
-    return [part.strip() for part in _CHAIN.split(command) if part.strip()]
-
-
-def command_words(part: str) -> list[str]:
-    """The words of the simple command `part` as the shell would run it: quotes and escapes
-    removed, leading `VAR=value` assignments and wrappers (`sudo`, `env`, `command`, `nice`...
-    with their flags) dropped, and the program named without its folder (`/usr/bin/git` is
-    `git`)."""
-    try:
-        words = shlex.split(part)
-    except ValueError:  # unbalanced quotes: the shell would refuse it; judge the plain words
-        words = part.split()
-    while words and ("=" in words[0] and not words[0].startswith("-") or words[0] in _WRAPPERS):
-        words = words[1:]  # `FOO=1 sudo git ...` runs git
-        if words and words[0] in _WRAPPERS:
-            continue
-        while words[:1] and words[0].startswith("-") and words[0] != "-":  # `env -i`, `nice -5`
-            words = words[1:]
-    if words:
-        words[0] = words[0].rsplit("/", 1)[-1]
-    return words
-
-
-def spellings(command: str) -> list[str]:
-    """Every form of `command` a deny rule is tried on: the whole line, each simple command,
-    and each as its plain words (see `command_words`), the command lines that `sh -c`,
-    `bash -c` and `eval` are given included."""
-    forms = [command]
-    for part in command_parts(command) or [command]:
-        words = command_words(part)
-        forms += [part, " ".join(words)]
-        if words[:1] == ["eval"]:
-            forms += spellings(" ".join(words[1:]))
-        elif words[:1] and words[0] in _SHELLS:  # `sh -c LINE`, `bash -lc LINE`
-            flags = [n for n, w in enumerate(words[:-1]) if _SHELL_C.fullmatch(w)]
-            if flags:
-                forms += spellings(words[flags[0] + 1])
-    return list(dict.fromkeys(form for form in forms if form))
-
-
-def file_writes(part: str) -> list[str]:
-    """How the simple command `part` writes files: `>` for a redirection, else the option or
-    program (`--output`, `-o`, `tee`, `of=`); empty if it writes none (its program aside)."""
-    writes: list[str] = []
-    bare = _QUOTED.sub(lambda m: "_" * len(m[0]), part)  # quoted `>` is text, not a redirection
-    for found in _REDIRECT.finditer(bare):
-        target, op = found["target"], found[0]
-        harmless = target == "/dev/null" or (">&" in op and (target.isdigit() or target == "-"))
-        if not harmless:
-            writes.append(REDIRECT)
-            break
-    words = command_words(part)
-    if not words:
-        return writes
-    program, args = words[0], words[1:]
-    if program == "tee":
-        writes.append("tee")
-    if program == "dd" and any(arg.startswith("of=") for arg in args):
-        writes.append("of=")
-    flags = (
-        "" if args[:1] == ["grep"] else _WRITE_FLAGS.get(program, "")
-    )  # git grep -o: --only-matching
-    for arg in args:
-        option = arg.split("=", 1)[0]
-        if option in _WRITE_OPTIONS:
-            writes.append(option)
-        elif arg[:1] == "-" and arg[1:2] != "-":
-            given = arg[1:2] if program == "git" else arg[1:]  # git: -o<dir>; others: -so file
-            writes.extend(f"-{flag}" for flag in flags if flag in given)
-    return list(dict.fromkeys(writes))
-
-
 @dataclass
 class PermissionPolicy:
     """Decides each gated call; raises `PermissionDenied` with a message for the model."""
@@ -246,7 +149,7 @@ class PermissionPolicy:
             )
         parts = command_parts(request.target) or [request.target]
         if every_part:  # allow: every part must be allowed, and no command substitution
-            if _SUBSHELL.search(request.target):
+            if SUBSTITUTION.search(request.target):
                 return None
             found = [
                 next(

@@ -16,14 +16,17 @@ import signal
 import subprocess
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemem.agent.tools.budget import head_tail
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolResult
+from codemem.infra import find_secrets, placeholder
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -94,16 +97,47 @@ def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
 # repository's own code runs in it (an allowed `pytest` runs its conftest.py), and the model
 # reads its output. Codex's default shell environment policy drops the same names.
 SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+# A URL's user part (`https://<key>@o1.ingest.sentry.io/1` is a Sentry DSN); a key there has
+# letters and digits, eight or more (`git@`, `postgres@` are names).
+_URL_USER = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]+)@")
+_KEY_LIKE = re.compile(r"(?=.*[0-9])(?=.*[a-zA-Z])[\w.~-]{8,}")
+# A parameter: `?token=...` or `&api_key=...` in a URL, `password=...` in a connection string;
+# a number is not a secret (`CFLAGS=-DKEYSIZE=4096`).
+_PARAMETER = re.compile(r"(?:^|[?&\s])([\w.-]+)=([^&#\s]+)")
+_NUMBER = re.compile(r"[0-9.]+")
+
+
+def secret_variables(env: Mapping[str, str]) -> set[str]:
+    """The names of the variables whose values hold a secret: anything `find_secrets`
+    recognises (a key of a known format, a password in a URL, a token), a key as a URL's user
+    (a Sentry DSN), or a parameter whose name says it is secret (`?token=...`, `password=...`).
+
+    The values are searched as one text: it runs for every command, and a usual environment
+    (60 variables) then costs ~0.4 ms, a tenth of what a search of each value would."""
+    names, values = list(env), list(env.values())
+    starts = list(accumulate((len(value) + 1 for value in values), initial=0))
+    text = "\n".join(values)
+    places = [found.start for found in find_secrets(text)]
+    places += [m.start(1) for m in _URL_USER.finditer(text) if _KEY_LIKE.fullmatch(m[1])]
+    places += [
+        m.start(2)
+        for m in _PARAMETER.finditer(text)
+        if SECRET_NAME.search(m[1]) and not placeholder(m[2]) and not _NUMBER.fullmatch(m[2])
+    ]
+    return {names[bisect_right(starts, at) - 1] for at in places}
 
 
 def command_environment(keep: Collection[str] = ()) -> dict[str, str]:
     """The environment an agent's command runs with: this process's, without the variables
-    whose names say they hold a secret (`SECRET_NAME`) unless `keep` names them (globs,
-    `agent.command_env_keep`), pagers off."""
+    whose names say they hold a secret (`SECRET_NAME`) or whose values hold one
+    (`secret_variables`: `DATABASE_URL=postgres://app:pw@db/prod`) unless `keep` names them
+    (globs, `agent.command_env_keep`), pagers off."""
+    env = dict(os.environ)
+    secret = {name for name in env if SECRET_NAME.search(name)} | secret_variables(env)
     env = {
         name: value
-        for name, value in os.environ.items()
-        if not SECRET_NAME.search(name) or any(fnmatch.fnmatchcase(name, k) for k in keep)
+        for name, value in env.items()
+        if name not in secret or any(fnmatch.fnmatchcase(name, k) for k in keep)
     }
     env.update(PAGER="cat", GIT_PAGER="cat", TERM="dumb", CODEMEM_AGENT="1")
     return env
@@ -166,8 +200,9 @@ def run_command(ctx: ToolContext, command: str, timeout: int = 120) -> ToolResul
 
     The command gets no input; output is stdout and stderr together. On a timeout the
     command and everything it started are killed. Environment variables whose names hold
-    KEY, SECRET, TOKEN, PASSWORD or CREDENTIAL are not passed to it (the user can keep some
-    with agent.command_env_keep).
+    KEY, SECRET, TOKEN, PASSWORD or CREDENTIAL, or whose values hold a secret (a key, a
+    password or token in a URL), are not passed to it (the user can keep some with
+    agent.command_env_keep).
 
     Args:
         command: The command line, run with /bin/sh -c.
