@@ -19,12 +19,14 @@ from codemem.errors import (
     PathOutsideRepository,
 )
 from codemem.infra import (
+    atomic_write,
     confine,
     git_config,
     git_dir,
     owner_only,
     private_dir,
     read_regular,
+    read_regular_bytes,
     run_git,
 )
 
@@ -40,6 +42,7 @@ GITATTRIBUTES = """\
 """
 MERGE_DRIVER_KEY = "merge.codemem.driver"
 LOCAL_FOLDERS = ("locks", "sessions")
+LOCAL_IGNORE = b"*\n"  # local/.gitignore: git ignores everything in the folder
 ATTRIBUTES_MAX_BYTES = (
     64 * 1024
 )  # init writes four lines  # made 0700 up front: their creators use plain mkdir
@@ -125,12 +128,28 @@ class Workspace:
             self.dir.mkdir(parents=True, exist_ok=True)
             ignore.write_text("local/\n", encoding="utf-8")
         private_dir(self.local_dir)
+        self._ignore_local()
         for name in LOCAL_FOLDERS:
             private_dir(self.local_dir / name)
         for entry in self.local_dir.iterdir():  # folders others made (index/, review/...)
             if entry.is_dir() and not entry.is_symlink():
                 owner_only(entry)  # never re-creates one removed meanwhile (an index swap)
         return self.local_dir
+
+    def _ignore_local(self) -> None:
+        """`local/.gitignore` holding `*`: git ignores the folder (conversations, the index)
+        whatever `.codemem/.gitignore` says, even after a commit that dropped `local/` from it
+        (then `git add -A` would have committed every conversation)."""
+        ignore = self.local_dir / ".gitignore"
+        try:
+            intact = read_regular_bytes(ignore, 64) == LOCAL_IGNORE
+        except (OSError, CodememError):  # missing, a link, a folder, too large: written anew
+            intact = False
+        if not intact:
+            try:
+                atomic_write(ignore, LOCAL_IGNORE, durable=False)
+            except OSError as exc:  # a folder in its place: .codemem/.gitignore still holds
+                log.warning("could not write %s: %s", ignore, exc)
 
     @property
     def index_dir(self) -> Path:

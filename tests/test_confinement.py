@@ -12,6 +12,7 @@ import pytest
 from codemem.errors import PathOutsideRepository
 from codemem.infra import create_private, printable, printable_text, private_dir
 from codemem.workspace import Workspace
+from tests.helpers import git
 
 
 def mode(path) -> int:
@@ -117,3 +118,20 @@ def test_the_digest_escapes_a_crafted_file_name(repo_factory):
 def test_printable_text_keeps_lines_tabs_and_crlf_and_escapes_the_rest():
     text = "a\tb\r\nc\x1b[2K\rd\x07\u2028e\n"
     assert printable_text(text) == "a\tb\r\nc\\x1b[2K\\rd\\x07\\u2028e\n"
+
+
+def test_local_stays_ignored_after_a_commit_that_drops_it_from_the_gitignore(repo_factory):
+    # A commit (a teammate's mistake, or a clone's trick) that empties .codemem/.gitignore
+    # showed .codemem/local/ as untracked, so the next `git add -A` committed every
+    # conversation in recall.sqlite and the index. local/ ignores itself now.
+    repo = repo_factory()
+    ws = Workspace(repo)
+    ws.ensure_local()
+    (ws.local_dir / "recall.sqlite").write_bytes(b"conversations")
+    (ws.dir / ".gitignore").write_text("# nothing ignored here\n")
+    git(repo, "add", ".codemem/.gitignore")
+    git(repo, "commit", "-qm", "a .gitignore that ignores nothing")
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    (ws.local_dir / ".gitignore").write_text("!*\n")  # damaged: derived, so written again
+    ws.ensure_local()
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").stdout == ""
