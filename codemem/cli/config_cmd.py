@@ -10,6 +10,7 @@ what only the user may (`codemem.config.trust`).
 from __future__ import annotations
 
 import difflib
+import io
 import json
 from importlib import resources
 from pathlib import Path
@@ -179,7 +180,8 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     """Set KEY to VALUE in the project config (.codemem/config.yml).
 
     VALUE is read as YAML: 20, false, "[a, b]", null. The file is validated with the new
-    value before it is written; the comments at its top are kept, others are not.
+    value before it is written, and only that value changes in it: comments, order, quoting
+    and line ends are kept (the file is committed; its diff shows what you set).
     """
     from codemem.config import read_layers, read_yaml_file, user_config_dir, validate_layers
     from codemem.config.trust import record_trust, withheld_settings
@@ -201,8 +203,7 @@ def set_command(app: AppContext, key: str, value: str) -> None:
         validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
     except ConfigError as exc:
         raise ConfigError(f"{key} not set: {exc}") from None
-    text = _header(path) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    atomic_write(path, text)
+    atomic_write(path, _edited(path, data, key, parsed))
     click.echo(f"Set {key} = {_shown(parsed)} in {ws.relative(path)}.")
     withheld = withheld_settings(data)
     if withheld and trusted:  # you chose this value, and trusted the others already
@@ -223,6 +224,45 @@ def _assign(data: dict[str, Any], key: str, value: Any) -> None:
             child = level[part] = {}
         level = child
     level[last] = value
+
+
+def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
+    """The text of the project config with `key` set to `value` and nothing else changed
+    (a round trip through ruamel.yaml keeps comments, order, flow lists and quotes); a file
+    it cannot keep so (not a mapping, or only comments) gets `data` written below its
+    leading comments."""
+    # Imported here: only `config set` edits YAML in place.
+    from ruamel.yaml import YAML, YAMLError
+    from ruamel.yaml.comments import CommentedMap
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = b""
+    ends = "\r\n" if 2 * raw.count(b"\r\n") > raw.count(b"\n") else "\n"
+    text = raw.decode("utf-8").replace("\r\n", "\n")
+    editor = YAML()
+    editor.preserve_quotes = True
+    editor.width = 4096  # long values stay on their line
+    editor.indent(mapping=2, sequence=2, offset=0)
+    try:
+        doc = editor.load(text)
+    except YAMLError:
+        doc = None
+    if not isinstance(doc, CommentedMap):
+        edited = _header(path) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    else:
+        *parents, last = key.split(".")
+        level = doc
+        for part in parents:
+            if not isinstance(level.get(part), CommentedMap):
+                level[part] = CommentedMap()
+            level = level[part]
+        level[last] = value
+        out = io.StringIO()
+        editor.dump(doc, out)
+        edited = out.getvalue()
+    return edited.replace("\n", ends)
 
 
 def _header(path: Path) -> str:

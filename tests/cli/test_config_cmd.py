@@ -80,6 +80,25 @@ def test_set_validates_then_writes_the_project_file(repo):
     assert config.read_text() == "# team settings\n\nsleep:\n  idle_minutes: 5\nsearch:\n  k: 20\n"
 
 
+def test_set_changes_only_the_value_it_sets(repo):
+    # The file is committed: `config set` rewrote it whole, dropping the team's comments
+    # beside keys ("ticket #123", "reviewed by Ana"), reflowing lists and line ends.
+    config = repo / ".codemem" / "config.yml"
+    before = (
+        "# team settings\r\n\r\nindex:\r\n"
+        "  # generated protobufs drown the search (ticket #123)\r\n"
+        "  exclude: [\"gen/**\", '*.pb.go']   # reviewed by Ana\r\n"
+        "search:\r\n  k: 10  # enough for the agent\r\n"
+    )
+    config.write_bytes(before.encode())
+    assert run(repo, "config", "set", "search.k", "12").exit_code == 0
+    assert config.read_bytes().decode() == before.replace("k: 10 ", "k: 12 ")
+    assert run(repo, "config", "set", "review.hook_timeout", "20").exit_code == 0
+    assert config.read_bytes().decode() == (
+        before.replace("k: 10 ", "k: 12 ") + "review:\r\n  hook_timeout: 20\r\n"
+    )
+
+
 def test_set_needs_codemem_init_first(repo_factory):
     result = run(repo_factory(), "config", "set", "search.k", "3")
     assert result.exit_code == 2 and result.stderr.endswith("run `codemem init` first\n")
