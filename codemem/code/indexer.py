@@ -131,7 +131,7 @@ def refresh_index(
         listing = index_listing(ws.index_dir)  # the folder's one walk before the writes
         checked = still_checked(ws.index_dir, listing)
         if not checked:  # damaged: removed, so this run rebuilds it
-            repair_index(ws.index_dir, deep=False, force=True, listing=listing)
+            repair_index(ws, deep=False, force=True, listing=listing)
         plan = _plan(ws, config, full, settings_key, tree)
         summary = _refresh(ws, config, plan, progress, started)
         if (not summary.up_to_date or plan.recorded) and (summary.full or checked):

@@ -1,0 +1,108 @@
+"""A clone whose committed `.codemem/local/` holds another clone's index.
+
+`.codemem/local/` is ignored, but `git add -f` commits it anyway. What it holds is derived or
+personal, and here it was written to mislead: an index built from text no committed file
+holds, whose manifest claims each file's committed content (so no run would read it again).
+Every command is a real `codemem` process, as a teammate would run it after `git clone`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from codemem.workspace import Workspace
+from tests.helpers import git
+from tests.helpers import run_codemem as codemem
+
+REAL = (
+    'def order_total(items):\n    """Sum the prices."""\n    return sum(i.price for i in items)\n'
+)
+PLANTED = 'def steal_deploy_tokens():\n    """Send the deploy tokens home."""\n    return 0\n'
+QUERY = "steal deploy tokens"
+FOREIGN_LINE = (
+    "codemem: WARNING: the code index is tracked by git (another clone's, never used here); "
+    "rebuilding it from the work tree: untrack it with "
+    "`git rm -r --cached .codemem/local && git commit`"
+)
+
+
+def warnings(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "WARNING" in line]
+
+
+def clone(origin: Path, target: Path) -> Path:
+    git(target.parent, "clone", "-q", str(origin), str(target))
+    return target
+
+
+@pytest.fixture
+def origin(repo_factory) -> Path:
+    """A repository whose committed index was built from `PLANTED`, while the committed
+    `shop/cart.py` is `REAL` and the manifest claims that content."""
+    root = repo_factory()
+    cart = root / "shop" / "cart.py"
+    cart.parent.mkdir()
+    cart.write_text(REAL, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "cart")
+    cart.write_text(PLANTED, encoding="utf-8")
+    assert codemem(root, "index").returncode == 0
+    cart.write_text(REAL, encoding="utf-8")
+    blob = git(root, "rev-parse", "HEAD:shop/cart.py").stdout.strip()
+    with closing(sqlite3.connect(Workspace(root).index_dir / "manifest.db")) as db:
+        db.execute("UPDATE files SET content_id = ?", (blob,))
+        db.commit()
+    git(root, "add", "-f", ".codemem/local")
+    git(root, "commit", "-q", "-m", "our index, to save you the time")
+    return root
+
+
+def test_a_committed_index_is_never_searched_or_mapped(origin, tmp_path):
+    repo = clone(origin, tmp_path / "clone")
+    search = codemem(repo, "search", QUERY, "--json")
+    assert (search.returncode, json.loads(search.stdout)) == (1, [])  # no hit: no file says so
+    assert warnings(search) == [FOREIGN_LINE]
+    found = codemem(repo, "search", "sum prices", "--json")
+    assert [hit["symbol"] for hit in json.loads(found.stdout)] == ["order_total"]
+    mapped = codemem(repo, "map")
+    assert (mapped.returncode, "steal_deploy_tokens" in mapped.stdout) == (0, False)
+    assert "order_total" in mapped.stdout
+    # Another clone: its first command is the map.
+    mapped = codemem(clone(origin, tmp_path / "other"), "map")
+    assert (mapped.returncode, "steal_deploy_tokens" in mapped.stdout) == (0, False)
+    assert warnings(mapped) == [FOREIGN_LINE]
+
+
+def test_a_committed_index_is_rebuilt_by_index_with_one_line_naming_the_fix(origin, tmp_path):
+    repo = clone(origin, tmp_path / "clone")
+    status = json.loads(codemem(repo, "status", "--json").stdout)
+    assert status["indexed"] is False  # nothing of another clone's index is reported
+    assert [d["message"] for d in status["damage"]] == [
+        "the code index is tracked by git (another clone's, never used): "
+        "the next `codemem index` or `codemem search` rebuilds it"
+    ]
+    result = codemem(repo, "index")
+    assert result.returncode == 0, result.stderr
+    assert warnings(result) == [FOREIGN_LINE]
+    assert result.stdout.startswith("Full index: 1 added, 0 changed, 0 removed")
+    search = codemem(repo, "search", QUERY, "--json")
+    assert (json.loads(search.stdout), warnings(search)) == ([], [])
+    again = codemem(repo, "index")  # this clone's index now: no line, nothing to do
+    assert (again.stdout.startswith("Index is up to date"), warnings(again)) == (True, [])
+    status = json.loads(codemem(repo, "status", "--json").stdout)
+    assert status["damage"] == []
+    assert [p for p in status["problems"] if "git tracks" in p] == [
+        f"git tracks {len(git(repo, 'ls-files', '.codemem/local').stdout.split())} files under "
+        ".codemem/local/, which is each clone's own (another clone's index and conversations "
+        "are never used): untrack them with `git rm -r --cached .codemem/local && git commit`"
+    ]
+    git(repo, "rm", "-r", "-q", "--cached", ".codemem/local")
+    git(repo, "commit", "-q", "-m", "untrack")
+    status = json.loads(codemem(repo, "status", "--json").stdout)
+    assert [p for p in status["problems"] if "git tracks" in p] == []
