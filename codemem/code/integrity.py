@@ -70,7 +70,7 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
         if LEGACY_NAME in parts:
             return None  # an earlier codemem's index: the indexer rebuilds it
         return f"{MANIFEST_NAME} is missing" if derived else None
-    damage = manifest_damage(index_dir)
+    damage = manifest_damage(index_dir) or _code_in_databases(index_dir)
     if damage:
         return damage
     manifest = Manifest.load(index_dir)
@@ -113,6 +113,19 @@ def _code_in_pickles(index_dir: Path) -> str | None:
 
     try:
         check_pickles(index_dir)
+    except Refused as exc:
+        return str(exc)
+    return None
+
+
+def _code_in_databases(index_dir: Path) -> str | None:
+    """An SQLite file in the index (the manifest) that holds a trigger or a view: SQL that
+    would run, or be trusted, when codemem writes or reads it; codemem writes neither. Found
+    before anything but the check opens the manifest."""
+    from codemem.code.shared_copy import Refused, check_databases
+
+    try:
+        check_databases(index_dir)
     except Refused as exc:
         return str(exc)
     return None

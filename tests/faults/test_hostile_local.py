@@ -2,8 +2,9 @@
 
 `.codemem/local/` is ignored, but `git add -f` commits it anyway. What it holds is derived or
 personal, and here it was written to mislead: an index built from text no committed file
-holds, whose manifest claims each file's committed content (so no run would read it again).
-Every command is a real `codemem` process, as a teammate would run it after `git clone`.
+holds, whose manifest claims each file's committed content (so no run would read it again);
+and a copied index with a trigger in its manifest. Every command is a real `codemem` process,
+as a teammate would run it after `git clone`.
 """
 
 from __future__ import annotations
@@ -106,3 +107,31 @@ def test_a_committed_index_is_rebuilt_by_index_with_one_line_naming_the_fix(orig
     git(repo, "commit", "-q", "-m", "untrack")
     status = json.loads(codemem(repo, "status", "--json").stdout)
     assert [p for p in status["problems"] if "git tracks" in p] == []
+
+
+def test_a_trigger_in_a_copied_manifest_is_refused_and_the_index_rebuilt(repo_factory):
+    # Not committed, copied: the check that runs on files this clone did not write finds it.
+    repo = repo_factory()
+    (repo / "cart.py").write_text(REAL, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "cart")
+    assert codemem(repo, "index").returncode == 0
+    manifest = Workspace(repo).index_dir / "manifest.db"
+    with closing(sqlite3.connect(manifest)) as db:
+        db.execute(
+            "CREATE TRIGGER planted AFTER INSERT ON files BEGIN "
+            "UPDATE files SET content_id = 'forged'; END"
+        )
+        db.commit()
+    (repo / "cart.py").write_text(REAL + "\n\ndef refund():\n    return 1\n", encoding="utf-8")
+    result = codemem(repo, "index")
+    assert result.returncode == 0, result.stderr
+    assert warnings(result) == [
+        "codemem: WARNING: the code index was damaged (manifest.db holds a trigger (planted)); "
+        "rebuilding it from the work tree"
+    ]
+    with closing(sqlite3.connect(manifest)) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
+        assert db.execute("SELECT count(*) FROM files WHERE content_id = 'forged'").fetchone() == (
+            0,
+        )
