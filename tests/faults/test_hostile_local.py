@@ -1,10 +1,11 @@
-"""A clone whose committed `.codemem/local/` holds another clone's index.
+"""A clone whose committed `.codemem/local/` holds another clone's index or conversations.
 
 `.codemem/local/` is ignored, but `git add -f` commits it anyway. What it holds is derived or
 personal, and here it was written to mislead: an index built from text no committed file
 holds, whose manifest claims each file's committed content (so no run would read it again);
-and a copied index with a trigger in its manifest. Every command is a real `codemem` process,
-as a teammate would run it after `git clone`.
+a copied index with a trigger in its manifest; a recall database of someone else's
+conversations with a trigger of its own. Every command is a real `codemem` process, as a
+teammate would run it after `git clone`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from codemem.memory import Recall
 from codemem.workspace import Workspace
 from tests.helpers import git
 from tests.helpers import run_codemem as codemem
@@ -135,3 +137,46 @@ def test_a_trigger_in_a_copied_manifest_is_refused_and_the_index_rebuilt(repo_fa
         assert db.execute("SELECT count(*) FROM files WHERE content_id = 'forged'").fetchone() == (
             0,
         )
+
+
+def test_a_committed_recall_database_is_neither_read_nor_written(repo_factory, tmp_path):
+    origin = repo_factory()
+    with Recall(Workspace(origin)) as recall:
+        session = recall.start_session(title="theirs")
+        recall.add_message(session, "user", "the staging password is hunter2")
+        recall.conn.execute(  # SQL that would run on this clone's next message
+            "CREATE TRIGGER planted AFTER INSERT ON messages BEGIN "
+            "UPDATE messages SET content = 'owned'; END"
+        )
+    git(origin, "add", "-f", ".codemem/local/recall.sqlite")
+    git(origin, "commit", "-q", "-m", "our conversations")
+    repo = clone(origin, tmp_path / "clone")
+    committed = (repo / ".codemem/local/recall.sqlite").read_bytes()
+
+    result = codemem(repo, "recall", "hunter2", "--conversations", "--json")
+    assert (result.returncode, json.loads(result.stdout)) == (0, {"conversations": []})
+    [line] = warnings(result)
+    assert line.startswith(
+        "codemem: WARNING: .codemem/local/recall.sqlite is tracked by git (another clone's "
+        "conversations, moved aside to recall.sqlite.committed-"
+    )
+    assert line.endswith(
+        "unread); this session's are kept in memory only until it is untracked: "
+        "`git rm -r --cached .codemem/local && git commit`"
+    )
+    local = Workspace(repo).local_dir
+    [aside] = local.glob("recall.sqlite.committed-*")
+    assert aside.read_bytes() == committed  # never opened: no SQL of it ran
+    with Recall(Workspace(repo)) as recall:  # a chat meanwhile: kept, but not in a tracked file
+        session = recall.start_session(title="mine")
+        recall.add_message(session, "user", "my own words")
+        assert [s.title for s in recall.list_sessions()] == ["mine"]
+    assert sorted(p.name for p in local.glob("recall.sqlite*")) == [aside.name]
+
+    git(repo, "rm", "-r", "-q", "--cached", ".codemem/local")
+    git(repo, "commit", "-q", "-m", "untrack")
+    with Recall(Workspace(repo)) as recall:
+        session = recall.start_session(title="mine")
+        recall.add_message(session, "user", "my own words")
+        assert [s.title for s in recall.list_sessions()] == ["mine"]
+        assert [m.content for m in recall.get_session(session).messages] == ["my own words"]
