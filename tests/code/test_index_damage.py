@@ -175,6 +175,11 @@ def test_damage_from_outside_is_still_found_after_an_edit(built, repo, monkeypat
     assert find_damage(Workspace(repo).index_dir) is None
 
 
+def test_an_index_named_by_a_relative_path_checks_out(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    assert find_damage(Path(".codemem/local/index")) is None
+
+
 def test_status_reports_a_manifest_damaged_in_the_middle(repo):
     manifest = repo / ".codemem" / "local" / "index" / "manifest.db"
     data = manifest.read_bytes()
