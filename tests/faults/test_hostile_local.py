@@ -11,9 +11,13 @@ teammate would run it after `git clone`.
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import sqlite3
 import subprocess
-from contextlib import closing
+import tempfile
+import threading
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
@@ -180,3 +184,30 @@ def test_a_committed_recall_database_is_neither_read_nor_written(repo_factory, t
         recall.add_message(session, "user", "my own words")
         assert [s.title for s in recall.list_sessions()] == ["mine"]
         assert [m.content for m in recall.get_session(session).messages] == ["my own words"]
+
+
+def test_a_committed_watch_status_sends_no_query_to_its_socket(origin, tmp_path):
+    # `watch.json` names the daemon's socket; a committed one names somebody else's listener.
+    folder = Path(tempfile.mkdtemp(prefix="cm-", dir="/tmp"))  # a socket path is short
+    heard: list[bytes] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(folder / "listener.sock"))
+        server.listen(1)
+        server.settimeout(30)
+
+        def answer() -> None:
+            with suppress(OSError), server.accept()[0] as conn:
+                heard.append(conn.recv(1 << 16))
+                conn.sendall(b'{"hits": []}\n')
+
+        listener = threading.Thread(target=answer, daemon=True)
+        listener.start()
+        status = Workspace(origin).local_dir / "watch.json"
+        status.write_text(json.dumps({"socket": str(folder / "listener.sock")}), encoding="utf-8")
+        git(origin, "add", "-f", str(status))
+        git(origin, "commit", "-q", "-m", "watch status")
+        repo = clone(origin, tmp_path / "clone")
+        result = codemem(repo, "search", "sum prices", "--json")
+        assert [hit["symbol"] for hit in json.loads(result.stdout)] == ["order_total"]
+        assert heard == []
+    shutil.rmtree(folder)
