@@ -9,12 +9,13 @@ under the index lock at the start of every refresh; `CodeIndex.search` runs it o
 manifest it sees, and again when a search fails.
 
 An index is trusted only as this clone built it. Before the check, git is asked whether it
-tracks any file under `.codemem/local/` (`git add -f` commits it anyway): a clone then holds
-another clone's index, whose manifest can lie about what each file holds and whose lexicon
-can answer with text no file has. Such an index is never used: it is removed and built again
-from the work tree, and one line names the fix. The question costs one `git ls-files`, asked
-only when the index's files are not as this clone last checked or wrote them (a checkout
-writes them anew), so a search of an index that checks out runs no git at all.
+tracks any file under `.codemem/local/index/` (`git add -f` commits it anyway): a clone then
+holds another clone's index, whose manifest can lie about what each file holds and whose
+lexicon can answer with text no file has. Such an index is never used: it is removed and
+built again from the work tree, and one line names the fix. The question costs one
+`git ls-files`, asked only when the index's files are not as this clone last checked or
+wrote them (a checkout writes them anew), so it adds no git process to a search or a no-op
+refresh of an index that checks out.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ LEXICON_DIR = "lexicon"  # `codemem.code.lexicon.LEXICON_DIR` (that module loads
 # The files of the index as they were when it last checked out: while none changed (a no-op
 # refresh, the next search), the check costs one walk of the folder and LanceDB stays closed.
 CHECKED_FILE = "checked.json"  # the locks outlive a rebuild
-# What the check finds of an index that git tracks (`foreign`).
-FOREIGN = f"git tracks {LOCAL_DIR}/: another clone's index, never used here"
+# What `_check` finds of an index that git tracks: another clone's.
+FOREIGN = f"git tracks {LOCAL_DIR}/index: another clone's index, never used here"
 
 
 def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
