@@ -100,19 +100,26 @@ def test_a_committed_index_is_rebuilt_by_index_with_one_line_naming_the_fix(orig
     assert result.stdout.startswith("Full index: 1 added, 0 changed, 0 removed")
     search = codemem(repo, "search", QUERY, "--json")
     assert (json.loads(search.stdout), warnings(search)) == ([], [])
-    again = codemem(repo, "index")  # this clone's index now: no line, nothing to do
-    assert (again.stdout.startswith("Index is up to date"), warnings(again)) == (True, [])
+    again = codemem(repo, "index")  # this clone's index now: nothing to do, and a reminder
+    tracked = len(git(repo, "ls-files", ".codemem/local").stdout.split())
+    assert again.stdout.startswith("Index is up to date"), again.stdout
+    assert warnings(again) == [
+        f"codemem: WARNING: git tracks {tracked} files under .codemem/local/, each clone's own "
+        "(a commit would carry this clone's index and conversations): untrack them with "
+        "`git rm -r --cached .codemem/local && git commit`"
+    ]
     status = json.loads(codemem(repo, "status", "--json").stdout)
     assert status["damage"] == []
     assert [p for p in status["problems"] if "git tracks" in p] == [
-        f"git tracks {len(git(repo, 'ls-files', '.codemem/local').stdout.split())} files under "
-        ".codemem/local/, which is each clone's own (another clone's index and conversations "
-        "are never used): untrack them with `git rm -r --cached .codemem/local && git commit`"
+        f"git tracks {tracked} files under .codemem/local/, which is each clone's own (another "
+        "clone's index and conversations are never used): untrack them with "
+        "`git rm -r --cached .codemem/local && git commit`"
     ]
     git(repo, "rm", "-r", "-q", "--cached", ".codemem/local")
     git(repo, "commit", "-q", "-m", "untrack")
     status = json.loads(codemem(repo, "status", "--json").stdout)
     assert [p for p in status["problems"] if "git tracks" in p] == []
+    assert warnings(codemem(repo, "index")) == []
 
 
 def test_a_trigger_in_a_copied_manifest_is_refused_and_the_index_rebuilt(repo_factory):
