@@ -35,7 +35,7 @@ from codemem.memory.recall_schema import (
     recall_damage,
     stamp,
 )
-from codemem.workspace import UNTRACK_LOCAL, Workspace
+from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
 
@@ -134,7 +134,7 @@ class Recall:
         )  # one connection, shared by threads: one transaction at a time
         self._lock = self.path.parent / "locks" / "recall.migrate.lock"
         if isinstance(where, Workspace) and where.tracked_local(*_names(self.path)):
-            self.conn = self._in_memory(where)
+            self.conn = self._in_memory()
             return
         try:
             self.conn = self._open()
@@ -161,7 +161,7 @@ class Recall:
             raise
         return conn
 
-    def _in_memory(self, ws: Workspace) -> sqlite3.Connection:
+    def _in_memory(self) -> sqlite3.Connection:
         """Conversations for this process only, while git tracks the database: the tracked
         files are moved aside unopened, and one line says why and names the fix."""
         with FileLock(self._lock):
@@ -170,7 +170,7 @@ class Recall:
         log.warning(
             "%s is tracked by git (another clone's conversations%s); this session's are kept "
             "in memory only until it is untracked: `%s`",
-            ws.relative(self.path),
+            f"{LOCAL_DIR}/{self.path.name}",
             moved,
             UNTRACK_LOCAL,
         )

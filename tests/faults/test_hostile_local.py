@@ -178,7 +178,8 @@ def test_a_committed_recall_database_is_neither_read_nor_written(repo_factory, t
     local = Workspace(repo).local_dir
     [aside] = local.glob("recall.sqlite.committed-*")
     assert aside.read_bytes() == committed  # never opened: no SQL of it ran
-    with Recall(Workspace(repo)) as recall:  # a chat meanwhile: kept, but not in a tracked file
+    (tmp_path / "link").symlink_to(repo)  # a workspace named through a link works the same
+    with Recall(Workspace(tmp_path / "link")) as recall:  # a chat: kept, not in a tracked file
         session = recall.start_session(title="mine")
         recall.add_message(session, "user", "my own words")
         assert [s.title for s in recall.list_sessions()] == ["mine"]
