@@ -219,3 +219,24 @@ def test_a_committed_watch_status_sends_no_query_to_its_socket(origin, tmp_path)
         assert [hit["symbol"] for hit in json.loads(result.stdout)] == ["order_total"]
         assert heard == []
     shutil.rmtree(folder)
+
+
+def test_a_trigger_in_a_copied_recall_database_is_set_aside_unrun(repo_factory):
+    # Not committed, copied in: the triggers and views in it must be the migrations' own.
+    repo = repo_factory()
+    ws = Workspace(repo)
+    with Recall(ws) as recall:
+        recall.start_session(title="before")
+        recall.conn.execute(
+            "CREATE TRIGGER planted AFTER INSERT ON messages BEGIN "
+            "UPDATE messages SET content = 'owned'; END"
+        )
+    with Recall(ws) as recall:
+        session = recall.start_session(title="mine")
+        recall.add_message(session, "user", "my own words")
+        assert [m.content for m in recall.get_session(session).messages] == ["my own words"]
+        assert [s.title for s in recall.list_sessions()] == ["mine"]
+    [aside] = [p for p in ws.local_dir.glob("recall.sqlite.damaged-*") if p.name[-1].isdigit()]
+    with closing(sqlite3.connect(f"{aside.as_uri()}?mode=ro", uri=True)) as db:
+        triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    assert ("planted",) in triggers  # kept for whoever wants it, never run
