@@ -43,6 +43,10 @@ GITATTRIBUTES = """\
 MERGE_DRIVER_KEY = "merge.codemem.driver"
 LOCAL_FOLDERS = ("locks", "sessions")
 LOCAL_IGNORE = b"*\n"  # local/.gitignore: git ignores everything in the folder
+# `.codemem/local/` is this clone's own, but `git add -f` commits it anyway: a clone then
+# checks out another clone's index and conversations, which codemem never trusts.
+LOCAL_DIR = f"{CODEMEM_DIR}/local"
+UNTRACK_LOCAL = f"git rm -r --cached {LOCAL_DIR} && git commit"
 ATTRIBUTES_MAX_BYTES = (
     64 * 1024
 )  # init writes four lines  # made 0700 up front: their creators use plain mkdir
@@ -162,6 +166,19 @@ class Workspace:
     @property
     def sessions_dir(self) -> Path:
         return self.local_dir / "sessions"
+
+    def tracked_local(self, *names: str) -> list[str]:
+        """The files under `.codemem/local/` (or only those `names` in it) that git tracks,
+        from one `git ls-files`: another clone's, never this one's (fix: `UNTRACK_LOCAL`).
+
+        Empty when git cannot say (no repository): nothing is tracked then.
+        """
+        specs = [f"{LOCAL_DIR}/{name}" for name in names] or [LOCAL_DIR]
+        try:
+            out = run_git(self.root, "ls-files", "-z", "--", *specs)
+        except GitError:
+            return []
+        return [path.decode("utf-8", "surrogateescape") for path in out.split(b"\0") if path]
 
     @cached_property
     def git_dir(self) -> Path:

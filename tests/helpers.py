@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -39,3 +40,16 @@ def make_repo(path: Path, fixture: str | None = None, commit: bool = True) -> Pa
         git(path, "add", "-A")
         git(path, "commit", "-q", "--allow-empty", "-m", "initial")
     return path
+
+
+def run_codemem(repo: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m codemem --repo REPO ARGS` in a subprocess, running this checkout's codemem."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(FIXTURES.parent), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )

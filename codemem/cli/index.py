@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,12 +17,15 @@ import click
 
 from codemem.cli import AppContext, end_without_teardown
 from codemem.cli.progress import progress_bar
+from codemem.workspace import UNTRACK_LOCAL
 
 if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
     from codemem.code import IndexSummary, Published
     from codemem.config import Config
     from codemem.sleep.writer import Change
     from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
 
 INTERRUPT_GRACE_SECONDS = 0.8  # after Ctrl-C, how long the index may take to stop cleanly
 
@@ -143,6 +147,13 @@ def index_command(
     with prompt_interrupt(), progress_bar("Indexing") as progress:
         summary = index.refresh(full=full, progress=progress)
     started = started or index.started_from
+    if summary.tracked_local:  # said on every run until fixed: a `git commit -a` takes it all
+        log.warning(
+            "git tracks %d files under .codemem/local/, each clone's own (a commit would "
+            "carry this clone's index and conversations): untrack them with `%s`",
+            summary.tracked_local,
+            UNTRACK_LOCAL,
+        )
     published = index.publish(target) if target else None
     end_without_teardown()  # everything is saved
     if as_json:

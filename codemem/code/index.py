@@ -284,7 +284,7 @@ class CodeIndex:
         """The deep check; a damaged index is removed (the caller rebuilds it)."""
         from codemem.code.integrity import repair_unless_busy
 
-        damage = repair_unless_busy(self.ws.index_dir, wait=wait, force=force)
+        damage = repair_unless_busy(self.ws, wait=wait, force=force)
         if damage is not None:
             self._stamp = None  # the tag store and graph will be new
         return damage
@@ -398,6 +398,7 @@ class CodeIndex:
         """The tag store, reloaded when an index run rewrote it; None when there is none."""
         from codemem.code.tags import TAGS_FILE, TagStore
 
+        self.verify()  # as a search does: a damaged or another clone's index is rebuilt first
         try:
             stat = (self.ws.index_dir / TAGS_FILE).stat()
         except OSError:

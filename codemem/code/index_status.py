@@ -8,11 +8,11 @@ from typing import Any
 
 from codemem.code.extract import INDEXED
 from codemem.code.indexer import fingerprint, skip_counts
-from codemem.code.integrity import inspect_index
+from codemem.code.integrity import FOREIGN, inspect_index
 from codemem.code.manifest import MANIFEST_NAME, Manifest
 from codemem.code.worktree import ListingSettings, WorkTree
 from codemem.config import Config
-from codemem.workspace import Workspace
+from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
 
 REBUILT = "the next `codemem index` or `codemem search` rebuilds it"
 
@@ -22,14 +22,27 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
     problems: list[str] = []
     if not ws.dir.exists():
         problems.append("no .codemem/ folder: run `codemem init` to create memory and config")
-    damage = inspect_index(ws.index_dir)
-    manifest = Manifest.load(ws.index_dir)
+    tracked = ws.tracked_local()
+    if tracked:
+        problems.append(
+            f"git tracks {len(tracked)} files under {LOCAL_DIR}/, which is each clone's own "
+            f"(another clone's index and conversations are never used): untrack them with "
+            f"`{UNTRACK_LOCAL}`"
+        )
+    damage = inspect_index(ws)
+    # Another clone's index: nothing in it is reported as this one's.
+    manifest = None if damage == FOREIGN else Manifest.load(ws.index_dir)
     report: dict[str, Any] = {
         "root": str(ws.root),
         "indexed": manifest is not None,
         "problems": problems,
         "damage": [],
     }
+    if damage == FOREIGN:
+        message = f"the code index is tracked by git (another clone's, never used): {REBUILT}"
+        report["damage"].append({"kind": "index", "message": message})
+        problems.append(message)
+        return report
     if damage is not None:
         message = f"the code index is damaged ({damage}): {REBUILT}"
         report["damage"].append({"kind": "index", "message": message})

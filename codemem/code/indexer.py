@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 from codemem import __version__
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
-from codemem.code.integrity import index_listing, repair_index, still_checked, vouch_for_writes
+from codemem.code.integrity import (
+    FOREIGN,
+    index_listing,
+    repair_index,
+    still_checked,
+    vouch_for_writes,
+)
 from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
@@ -74,10 +80,13 @@ class IndexSummary:
     # The index's files stand checked after the run (it found them as they last checked
     # out and added only its own writes, or rebuilt them): no deep check is due.
     checked: bool = False
+    # Files under .codemem/local/ that git tracks, from the run's listing, when the run did
+    # not just rebuild the index for it (and said so): the caller reminds the user.
+    tracked_local: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["checked"]  # the index's business, not the run's report
+        del data["checked"], data["tracked_local"]  # the index's business, and a warning
         return data
 
 
@@ -130,10 +139,12 @@ def refresh_index(
         clear_leftovers(ws.index_dir)
         listing = index_listing(ws.index_dir)  # the folder's one walk before the writes
         checked = still_checked(ws.index_dir, listing)
-        if not checked:  # damaged: removed, so this run rebuilds it
-            repair_index(ws.index_dir, deep=False, force=True, listing=listing)
+        # Damaged, or tracked by git: removed, so this run rebuilds it.
+        found = None if checked else repair_index(ws, deep=False, force=True, listing=listing)
         plan = _plan(ws, config, full, settings_key, tree)
         summary = _refresh(ws, config, plan, progress, started)
+        if found != FOREIGN:
+            summary.tracked_local = plan.tracked_local
         if (not summary.up_to_date or plan.recorded) and (summary.full or checked):
             vouch_for_writes(ws.index_dir)  # a rebuild, or a checked index plus our writes
         summary.checked = summary.full or checked
@@ -193,6 +204,7 @@ class _Plan:
     listing_settings: ListingSettings
     search_settings: str  # what a search reads of them (`codemem.config.snapshot`)
     recorded: bool = False  # a run with nothing to do saved the listing in the manifest
+    tracked_local: int = 0  # `WorkTree.tracked_local` of the listing
 
     @property
     def nothing_to_do(self) -> bool:
@@ -216,9 +228,22 @@ def _plan(
         read = _listing_beside_imports if full else WorkTree.read
         tree = read(ws.root, settings)
     listing = tree.digest
+    tracked = tree.tracked_local()
     if not full and old is not None and old.full_text and old.listing == listing:
         # No row read, no path parsed.
-        return _Plan(False, index_dir, old, {}, [], [], listing, settings_key, settings, search)
+        return _Plan(
+            False,
+            index_dir,
+            old,
+            {},
+            [],
+            [],
+            listing,
+            settings_key,
+            settings,
+            search,
+            tracked_local=tracked,
+        )
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
     files = manifest.files
@@ -236,7 +261,17 @@ def _plan(
     removed = [p for p in files if p not in current]
     target = build_dir(index_dir) if full else index_dir
     return _Plan(
-        full, target, manifest, current, todo, removed, listing, settings_key, settings, search
+        full,
+        target,
+        manifest,
+        current,
+        todo,
+        removed,
+        listing,
+        settings_key,
+        settings,
+        search,
+        tracked_local=tracked,
     )
 
 

@@ -7,6 +7,15 @@ index and building it again. `find_damage` is the check: cheap file-level checks
 list and segment headers), then, with `deep`, every lexicon column's checksum and the tables (`codemem.code.store.probe_tables`). `repair_index` runs it
 under the index lock at the start of every refresh; `CodeIndex.search` runs it once per
 manifest it sees, and again when a search fails.
+
+An index is trusted only as this clone built it. Before the check, git is asked whether it
+tracks any file under `.codemem/local/index/` (`git add -f` commits it anyway): a clone then
+holds another clone's index, whose manifest can lie about what each file holds and whose
+lexicon can answer with text no file has. Such an index is never used: it is removed and
+built again from the work tree, and one line names the fix. The question costs one
+`git ls-files`, asked only when the index's files are not as this clone last checked or
+wrote them (a checkout writes them anew), so it adds no git process to a search or a no-op
+refresh of an index that checks out.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from codemem.code.manifest import damage as manifest_damage
 from codemem.code.tags import TAGS_FILE, TagStore
 from codemem.errors import LockTimeout
 from codemem.infra import FileLock, atomic_write
+from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
 
@@ -41,6 +51,8 @@ LEXICON_DIR = "lexicon"  # `codemem.code.lexicon.LEXICON_DIR` (that module loads
 # The files of the index as they were when it last checked out: while none changed (a no-op
 # refresh, the next search), the check costs one walk of the folder and LanceDB stays closed.
 CHECKED_FILE = "checked.json"  # the locks outlive a rebuild
+# What `_check` finds of an index that git tracks: another clone's.
+FOREIGN = f"git tracks {LOCAL_DIR}/index: another clone's index, never used here"
 
 
 def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
@@ -59,7 +71,7 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
         if LEGACY_NAME in parts:
             return None  # an earlier codemem's index: the indexer rebuilds it
         return f"{MANIFEST_NAME} is missing" if derived else None
-    damage = manifest_damage(index_dir)
+    damage = manifest_damage(index_dir) or _code_in_databases(index_dir)
     if damage:
         return damage
     manifest = Manifest.load(index_dir)
@@ -95,8 +107,9 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
 
 def _code_in_pickles(index_dir: Path) -> str | None:
     """A pickle in the index that names code: not one codemem wrote. The folder is derived and
-    local, but a clone can commit it (`git add -f .codemem/local`): its files then fail the
-    quick check (their times are the checkout's), and this finds what they would run."""
+    local, but its files can come from elsewhere (a copied folder; a committed one is refused
+    first, as `FOREIGN`): they then fail the quick check (their times are not the ones last
+    checked), and this finds what they would run."""
     from codemem.code.shared_copy import Refused, check_pickles  # only when the files changed
 
     try:
@@ -106,39 +119,64 @@ def _code_in_pickles(index_dir: Path) -> str | None:
     return None
 
 
+def _code_in_databases(index_dir: Path) -> str | None:
+    """An SQLite file in the index (the manifest) that holds a trigger or a view: SQL that
+    would run, or be trusted, when codemem writes or reads it; codemem writes neither. Found
+    before anything but the check opens the manifest."""
+    from codemem.code.shared_copy import Refused, check_databases
+
+    try:
+        check_databases(index_dir)
+    except Refused as exc:
+        return str(exc)
+    return None
+
+
 def repair_index(
-    index_dir: Path,
+    ws: Workspace,
     *,
     deep: bool = True,
     force: bool = False,
     listing: list[list[Any]] | None = None,
 ) -> str | None:
-    """Check the index and, when damaged, remove it so the caller's refresh rebuilds it.
+    """Check the index of `ws` and, when damaged or tracked by git (`FOREIGN`), remove it so
+    the caller's refresh rebuilds it.
 
     Returns what was damaged, and says so in one line (the log's warning). Skipped when no
     file changed since the index last passed the deep check, unless `force`. Without `deep`
     LanceDB is not loaded (the indexer forks its parsers before it opens the database).
     `listing` is the caller's `index_listing`, when it has one. Hold the index lock.
     """
-    damage = _check(index_dir, deep=deep, force=force, listing=listing)
+    damage = _check(ws, deep=deep, force=force, listing=listing)
     if damage is None:
         return None
-    log.warning("the code index was damaged (%s); rebuilding it from the work tree", damage)
-    clear_index(index_dir)
+    if damage == FOREIGN:
+        log.warning(
+            "the code index is tracked by git (another clone's, never used here); rebuilding "
+            "it from the work tree: untrack it with `%s`",
+            UNTRACK_LOCAL,
+        )
+    else:
+        log.warning("the code index was damaged (%s); rebuilding it from the work tree", damage)
+    clear_index(ws.index_dir)
     return damage
 
 
 def _check(
-    index_dir: Path,
+    ws: Workspace,
     *,
     deep: bool = True,
     force: bool = False,
     listing: list[list[Any]] | None = None,
 ) -> str | None:
-    """`find_damage`, unless the files are as they were when the index last checked out."""
+    """`FOREIGN` or `find_damage`, unless the files are as they were when the index last
+    checked out."""
+    index_dir = ws.index_dir
     listing = index_listing(index_dir) if listing is None else listing
     if not force and listing == _checked_listing(index_dir):
         return None
+    if listing and ws.tracked_local("index"):  # files this clone did not write, or check
+        return FOREIGN
     damage = find_damage(index_dir, deep=deep)
     if damage is None and deep:
         _record_checked(index_dir, listing)
@@ -166,7 +204,7 @@ def _record_checked(index_dir: Path, listing: list[list[Any]]) -> None:
             atomic_write(index_dir / CHECKED_FILE, json.dumps(listing, separators=(",", ":")))
 
 
-def repair_unless_busy(index_dir: Path, *, wait: bool = False, force: bool = False) -> str | None:
+def repair_unless_busy(ws: Workspace, *, wait: bool = False, force: bool = False) -> str | None:
     """`repair_index` under the index lock; None at once when another process holds the lock
     (a writer checks for itself) unless `wait`. Returns what was damaged.
 
@@ -174,18 +212,19 @@ def repair_unless_busy(index_dir: Path, *, wait: bool = False, force: bool = Fal
     writes the holder into the lock file): a writer at work meanwhile changes the listing,
     which then does not match, and the check waits its turn as usual.
     """
-    if not force and still_checked(index_dir, index_listing(index_dir)):
+    if not force and still_checked(ws.index_dir, index_listing(ws.index_dir)):
         return None
-    with _index_lock(index_dir, wait) as held:
-        return repair_index(index_dir, force=force) if held else None
+    with _index_lock(ws.index_dir, wait) as held:
+        return repair_index(ws, force=force) if held else None
 
 
-def inspect_index(index_dir: Path) -> str | None:
-    """What is damaged (deep check, nothing repaired), or None; None too while a writer runs."""
-    if not index_dir.is_dir():
+def inspect_index(ws: Workspace) -> str | None:
+    """What is damaged (deep check, nothing repaired) or `FOREIGN`, or None; None too while a
+    writer runs."""
+    if not ws.index_dir.is_dir():
         return None
-    with _index_lock(index_dir, wait=False) as held:
-        return _check(index_dir) if held else None
+    with _index_lock(ws.index_dir, wait=False) as held:
+        return _check(ws) if held else None
 
 
 @contextmanager

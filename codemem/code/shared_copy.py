@@ -175,7 +175,7 @@ def check_databases(index_dir: Path) -> None:
             if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
                 continue
         try:
-            with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
                 db.execute("PRAGMA trusted_schema = OFF")
                 code = db.execute(
                     "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"

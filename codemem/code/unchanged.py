@@ -55,7 +55,9 @@ def check_unchanged(ws: Workspace, settings_key: str) -> Unchanged:
             tree = WorkTree.read(ws.root, settings)
             if tree.digest != manifest.listing:
                 return Unchanged(tree=tree)
-            summary = IndexSummary(up_to_date=True, checked=True)
+            summary = IndexSummary(
+                up_to_date=True, checked=True, tracked_local=tree.tracked_local()
+            )
             summary.files, summary.symbols, summary.chunks = manifest.totals()
         finally:
             manifest.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ RULES = hashlib.sha1(
 ).hexdigest()[:16]
 
 FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
+# A tracked entry (in git's index, changed or not, unmerged) under `.codemem/local/`.
+_TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,14 @@ class WorkTree:
         )
         digest.update(b"\0".join(entries))
         return cls(root, settings, entries, hashed, digest.hexdigest())
+
+    def tracked_local(self) -> int:
+        """How many files under `.codemem/local/` git tracks (each clone's own: see
+        `codemem.workspace.UNTRACK_LOCAL`), read from the listing, no git run."""
+        text = b"\0".join(self.entries)
+        if b"\t.codemem/local/" not in text:
+            return 0
+        return len(set(_TRACKED_LOCAL.findall(text)))
 
     def ids(self, known: Mapping[str, FileEntry] | None = None) -> FileIds:
         """path -> (content id, skip reason decided from the path or from reading the file)

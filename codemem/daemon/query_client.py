@@ -63,13 +63,34 @@ def private_dir(directory: Path) -> Path:
 
 
 def recorded_socket(ws_root: Path) -> Path | None:
-    """The socket the running daemon recorded in its status file (None: none recorded)."""
+    """The socket the running daemon recorded in its status file, when it is one this user's
+    daemon of this repository bound (None: none recorded, or not such a socket).
+
+    The status file is under `.codemem/local/`, which a clone can commit (`git add -f`): the
+    path it names is taken only with this repository's socket name, as a socket this user
+    owns in a folder only this user can enter, so no query (nor the CODEMEM_* settings sent
+    with it) reaches anybody else's listener.
+    """
     try:
         data = json.loads((ws_root / ".codemem" / "local" / STATUS_FILE).read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    path = data.get("socket") if isinstance(data, dict) else None
-    return Path(path) if isinstance(path, str) and path else None
+    recorded = data.get("socket") if isinstance(data, dict) else None
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    path = Path(recorded)
+    if path.name != socket_path(ws_root).name:
+        return None
+    try:
+        info, folder = path.lstat(), path.parent.lstat()
+    except OSError:
+        return None
+    uid = os.getuid()
+    if not (stat.S_ISSOCK(info.st_mode) and info.st_uid == uid):
+        return None
+    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != uid or folder.st_mode & 0o077:
+        return None
+    return path
 
 
 def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -83,7 +104,7 @@ def ask_daemon(
 ) -> list[dict] | None:
     """Hits from a running watch daemon, or None (no daemon, or it declined): search locally."""
     path = recorded_socket(ws_root)
-    if path is None or not path.exists():
+    if path is None:
         return None
     request = {"op": "search", "query": query, "k": k, "level": level, "env": settings_env()}
     import socket  # here, not at the top: a search with no daemon running never loads it

@@ -3,6 +3,12 @@
 SQLite in WAL mode (readers never wait for the writer) with an FTS5 index over message text;
 the schema, its migrations and the damage check are in `recall_schema.py`. A damaged
 database is moved aside and a new one started.
+
+Conversations are each clone's own. When git tracks the database (`git add -f` commits
+`.codemem/local/` anyway), the file is another clone's history, or this one's about to be
+published: it is moved aside unopened (none of its SQL runs, none of it is read as this
+user's), and until it is untracked this process keeps conversations in memory only, so no
+`git commit -a` carries them off. One line says so and names the fix.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from codemem.memory.recall_schema import (
     recall_damage,
     stamp,
 )
-from codemem.workspace import Workspace
+from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
 
@@ -87,6 +93,11 @@ class Transcript:
     messages: list[Message]
 
 
+def _names(path: Path) -> tuple[str, str, str]:
+    """The database's file names: itself, its WAL and its shared-memory file."""
+    return path.name, f"{path.name}-wal", f"{path.name}-shm"
+
+
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -122,6 +133,9 @@ class Recall:
             threading.Lock()
         )  # one connection, shared by threads: one transaction at a time
         self._lock = self.path.parent / "locks" / "recall.migrate.lock"
+        if isinstance(where, Workspace) and where.tracked_local(*_names(self.path)):
+            self.conn = self._in_memory()
+            return
         try:
             self.conn = self._open()
         except sqlite3.DatabaseError as exc:
@@ -147,6 +161,25 @@ class Recall:
             raise
         return conn
 
+    def _in_memory(self) -> sqlite3.Connection:
+        """Conversations for this process only, while git tracks the database: the tracked
+        files are moved aside unopened, and one line says why and names the fix."""
+        with FileLock(self._lock):
+            aside = self._move_aside("committed")
+        moved = f", moved aside to {aside.name} unread" if aside else ""
+        log.warning(
+            "%s is tracked by git (another clone's conversations%s); this session's are kept "
+            "in memory only until it is untracked: `%s`",
+            f"{LOCAL_DIR}/{self.path.name}",
+            moved,
+            UNTRACK_LOCAL,
+        )
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys=ON")
+        apply_migrations(conn, self.clock())
+        return conn
+
     def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
         """Move a damaged database aside (with its WAL) so a new one starts; says so once.
 
@@ -157,16 +190,26 @@ class Recall:
         with FileLock(self._lock):
             if recall_damage(self.path) is None:
                 return  # another process already set it aside
-            aside = self.path.with_name(
-                f"{self.path.name}.damaged-{as_utc(self.clock()):%Y%m%d-%H%M%S}"
+            aside = self._move_aside("damaged")
+        if aside is not None:
+            log.warning(
+                "%s was damaged (%s); moved it to %s and started a new one",
+                self.path,
+                exc,
+                aside.name,
             )
-            for suffix in ("", "-wal", "-shm"):
-                source = Path(f"{self.path}{suffix}")
-                if source.exists():
-                    source.replace(f"{aside}{suffix}")
-        log.warning(
-            "%s was damaged (%s); moved it to %s and started a new one", self.path, exc, aside.name
-        )
+
+    def _move_aside(self, why: str) -> Path | None:
+        """Rename the database and its WAL and SHM files to `<name>.<why>-<time>`; None when
+        there was nothing to move. Hold the migration lock."""
+        aside = self.path.with_name(f"{self.path.name}.{why}-{as_utc(self.clock()):%Y%m%d-%H%M%S}")
+        moved = False
+        for name in _names(self.path):
+            source = self.path.with_name(name)
+            if source.exists():
+                source.replace(f"{aside}{name[len(self.path.name) :]}")
+                moved = True
+        return aside if moved else None
 
     def close(self) -> None:
         self.conn.close()

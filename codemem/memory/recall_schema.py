@@ -8,7 +8,9 @@ up to date when opened. Times are stored as ISO 8601 in UTC, to the second (`sta
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 
 from codemem.infra import as_utc
@@ -117,10 +119,27 @@ def is_damage(exc: sqlite3.DatabaseError) -> bool:
 
 
 def check_database(conn: sqlite3.Connection) -> None:
-    """Raise `sqlite3.DatabaseError` when SQLite's quick check finds the file damaged."""
+    """Raise `sqlite3.DatabaseError` when SQLite's quick check finds the file damaged, or when
+    it holds a trigger or view the migrations did not create (a database copied in from
+    elsewhere: SQL that would run on this user's next message). Before any write."""
     result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
     if result != "ok":
         raise sqlite3.DatabaseError(f"quick check: {result}")
+    for kind, name, sql in conn.execute(_SQL_OBJECTS).fetchall():
+        if (kind, name, " ".join((sql or "").split())) not in _created():
+            raise sqlite3.DatabaseError(f"it holds a {kind} codemem did not create ({name})")
+
+
+_SQL_OBJECTS = "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')"
+
+
+@cache
+def _created() -> frozenset[tuple[str, str, str]]:
+    """The triggers and views the migrations create, their SQL with spaces collapsed."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        apply_migrations(conn, datetime.now(timezone.utc))
+        rows = conn.execute(_SQL_OBJECTS).fetchall()
+    return frozenset((kind, name, " ".join(sql.split())) for kind, name, sql in rows)
 
 
 def recall_damage(path: Path) -> str | None:

@@ -19,6 +19,7 @@ from codemem.code import CodeIndex
 from codemem.code.integrity import find_damage
 from codemem.workspace import Workspace
 from tests.helpers import make_repo
+from tests.helpers import run_codemem as codemem
 
 QUERY = "order total"
 REPAIR_LINE = "codemem: WARNING: the code index was damaged ("
@@ -46,20 +47,6 @@ KINDS = [
     ("transaction", "chunks.lance/_transactions/*.txn", False),
 ]
 NOT_READ = {"version hint", "transaction"}
-
-
-def codemem(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def top_hit(result: subprocess.CompletedProcess) -> str:
@@ -186,6 +173,11 @@ def test_damage_from_outside_is_still_found_after_an_edit(built, repo, monkeypat
     assert seen  # not vouched for: the tables were scanned
     assert summary.full  # the damage was found and the index rebuilt
     assert find_damage(Workspace(repo).index_dir) is None
+
+
+def test_an_index_named_by_a_relative_path_checks_out(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    assert find_damage(Path(".codemem/local/index")) is None
 
 
 def test_status_reports_a_manifest_damaged_in_the_middle(repo):
