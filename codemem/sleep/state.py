@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,9 +29,10 @@ from typing import Any
 from codemem.errors import CodememError
 from codemem.infra import read_text, update_text
 from codemem.memory import memory_file, read_memory_file
-from codemem.workspace import Workspace
+from codemem.workspace import UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
+_FOREIGN_SAID: set[Path] = set()
 
 LEGACY_KEY = "sleep"
 LOCAL_STATE = "sleep.json"
@@ -197,9 +199,20 @@ def _lock(ws: Workspace, name: str) -> Path:
 
 
 def read_local_state(ws: Workspace) -> LocalState:
-    """This clone's sleep state."""
+    """This clone's sleep state; none when git tracks its file: another clone's `last_head`
+    would make this clone's digest pass over commits it never read (and its
+    `sessions_until`, over this user's chat sessions)."""
+    path = ws.local_dir / LOCAL_STATE
+    if os.path.lexists(path) and ws.tracked_local(LOCAL_STATE):
+        if path not in _FOREIGN_SAID:  # once a process: watch asks again and again
+            _FOREIGN_SAID.add(path)
+            log.warning(
+                "%s is tracked by git (another clone's sleep state): ignored; untrack it: `%s`",
+                ws.relative(path),
+                UNTRACK_LOCAL,
+            )
+        return LocalState()
     try:
-        path = ws.local_dir / LOCAL_STATE
         return LocalState.from_json(_load(ws, path), ws.relative(path))
     except CodememError as exc:
         log.warning("%s; starting afresh", exc)

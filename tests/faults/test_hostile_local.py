@@ -240,3 +240,28 @@ def test_a_trigger_in_a_copied_recall_database_is_set_aside_unrun(repo_factory):
     with closing(sqlite3.connect(f"{aside.as_uri()}?mode=ro", uri=True)) as db:
         triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
     assert ("planted",) in triggers  # kept for whoever wants it, never run
+
+
+def test_a_committed_sleep_state_never_makes_the_digest_pass_over_commits(repo_factory, tmp_path):
+    # Another clone's sleep.json names the HEAD it reached; committed with `git add -f`, its
+    # `last_head` made this clone's digest take every commit up to there as read.
+    origin = repo_factory()
+    (origin / "billing.py").write_text("def charge_card(amount):\n    return amount\n")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "feat: charge cards")
+    head = git(origin, "rev-parse", "HEAD").stdout.strip()
+    local = Workspace(origin).ensure_local()
+    (local / "sleep.json").write_text(json.dumps({"last_head": head}) + "\n")
+    git(origin, "add", "-f", ".codemem/local/sleep.json")
+    git(origin, "commit", "-q", "-m", "our sleep state")
+    repo = clone(origin, tmp_path / "clone")
+
+    result = codemem(repo, "digest", "--no-llm", "--json")
+    assert result.returncode == 0, result.stderr
+    digested = [commit["subject"] for commit in json.loads(result.stdout)["commits"]]
+    assert "feat: charge cards" in digested
+    [line] = warnings(result)
+    assert line == (
+        "codemem: WARNING: .codemem/local/sleep.json is tracked by git (another clone's sleep "
+        "state): ignored; untrack it: `git rm -r --cached .codemem/local && git commit`"
+    )
