@@ -37,6 +37,7 @@ from codemem.infra.git import (
     read_blobs,
     resolve_commit,
     run_git,
+    worktree_exclusions,
 )
 from codemem.infra.locks import (
     DEFAULT_TIMEOUT,
@@ -113,6 +114,7 @@ __all__ = [
     "update_text",
     "utc_date",
     "utc_now",
+    "worktree_exclusions",
     "Secret",
     "entropy",
     "find_secrets",

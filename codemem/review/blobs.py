@@ -8,6 +8,8 @@ work-tree files from here. Memory stays at one chunk per file, however large the
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,15 @@ from codemem.infra import STREAM_CHUNK
 
 
 def disk_chunks(path: Path, size: int = STREAM_CHUNK) -> Iterator[bytes]:
-    """A work-tree file's content, `size` bytes at a time."""
-    with open(path, "rb") as handle:
+    """A work-tree file's content, `size` bytes at a time; nothing if it is not a regular file
+    (a link, a FIFO or a device swapped in since it was listed is neither followed nor waited on).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
         while chunk := handle.read(size):
             yield chunk

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 
+import pytest
 from fault_env import hostile_cell
 from fault_world import Codemem
 
@@ -57,3 +59,66 @@ def test_search_reads_no_file_a_pull_swapped_for_a_device_or_a_pipe(repo_factory
 
 def _at_most_4_gb() -> None:  # the old search's read of /dev/zero fails fast, not the machine
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+@pytest.mark.parametrize("swap", ["fifo", "sparse"])
+def test_review_of_the_work_tree_diffs_no_file_a_pull_swapped_for_a_pipe_or_a_sparse_giant(
+    repo_factory, swap
+):
+    # `codemem review` diffs the work tree with git, which reads each changed file whole: a
+    # file a pull made a 1 TB sparse file kept it reading for minutes (killed after 25 s here),
+    # and a FIFO failed the whole review ("git diff failed: fatal: cannot hash a.py", exit 3).
+    repo = repo_factory(commit=False)
+    (repo / "a.py").write_text("def walrus_token():\n    return 1\n")
+    (repo / "b.py").write_text("def other():\n    return 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two files")
+    (repo / "a.py").unlink()
+    if swap == "fifo":
+        os.mkfifo(repo / "a.py")
+    else:
+        os.truncate(_created(repo / "a.py"), 1 << 40)
+    (repo / "b.py").write_text("def other():\n    return 3\n")
+    done = _bounded(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), "review", "--format", "json"]
+    )
+    report = json.loads(done.stdout)
+    assert report["files"] == ["a.py", "b.py"]
+    assert [(f["file"], f["rule"], f["message"]) for f in report["findings"]] == (
+        []
+        if swap == "fifo"
+        else [
+            (
+                "a.py",
+                "secrets/not-scanned",
+                "not scanned for secrets: 1,048,576.0 MB is more than the 256.0 MB it reads "
+                "in one review",
+            )
+        ]
+    )
+    assert done.returncode == (0 if swap == "fifo" else 1), done.stderr
+
+
+def _created(path):
+    path.touch()
+    return path
+
+
+def _bounded(args: list[str], seconds: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `args` under 4 GB in a process group of its own; past `seconds` the whole group
+    (git included) is killed and the test fails, so nothing is left reading a huge file."""
+    with subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_at_most_4_gb,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"{args[3:]} still running after {seconds:g} s")
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
