@@ -223,3 +223,24 @@ def test_a_glob_or_revision_no_path_can_hold_is_a_plain_answer(tools):
         "git_diff: invalid revision 'HEAD\\x00': give a commit, branch or range like HEAD~1",
         True,
     )
+
+
+@pytest.mark.parametrize("rev", [None, "HEAD"])
+def test_git_diff_leaves_out_a_pipe_and_a_sparse_giant_a_pull_left_in_the_work_tree(
+    ws, tools, deadline, rev
+):
+    # git reads a changed work-tree file whole to diff it: on a FIFO the whole diff failed
+    # ("git diff failed: fatal: cannot hash shop/cart.py") and a 50 GB sparse file kept the
+    # tool reading for minutes (past the five seconds here).
+    (ws.root / CART).unlink()
+    os.mkfifo(ws.root / CART)
+    with (ws.root / "README.md").open("r+b") as readme:
+        readme.truncate(50 << 30)
+    (ws.root / "shop" / "__init__.py").write_text('"""Changed."""\n')
+    text, is_error = call(tools, "git_diff", **({"rev": rev} if rev else {}))
+    assert is_error is False
+    assert text.startswith("diff --git a/shop/__init__.py b/shop/__init__.py\n")
+    assert '+"""Changed."""\n' in text
+    assert text.endswith(
+        "\nLeft out (not a regular file, or over 10 MB): README.md, shop/cart.py\n"
+    )
