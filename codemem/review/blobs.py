@@ -8,12 +8,11 @@ work-tree files from here. Memory stays at one chunk per file, however large the
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from codemem.infra import STREAM_CHUNK
+from codemem.errors import NotARegularFile
+from codemem.infra import STREAM_CHUNK, open_regular
 
 
 def disk_chunks(path: Path, size: int = STREAM_CHUNK) -> Iterator[bytes]:
@@ -21,11 +20,9 @@ def disk_chunks(path: Path, size: int = STREAM_CHUNK) -> Iterator[bytes]:
     (a link, a FIFO or a device swapped in since it was listed is neither followed nor waited on).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+        handle = open_regular(path)
+    except (OSError, NotARegularFile):
         return
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
+    with handle:
         while chunk := handle.read(size):
             yield chunk
