@@ -122,3 +122,18 @@ def _bounded(args: list[str], seconds: float = 60) -> subprocess.CompletedProces
             proc.communicate()
             pytest.fail(f"{args[3:]} still running after {seconds:g} s")
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def test_search_shows_no_snippet_of_a_file_a_pull_grew_past_what_the_index_reads(repo_factory):
+    # Snippets came from up to 16 MiB of a work-tree file, redacted for secrets line by line:
+    # a pull that made a.py one 10 MB line cost every search that showed it 7 s here. The
+    # index takes files up to index.max_file_bytes (1 MB); a snippet now reads no more.
+    repo = repo_factory(commit=False)
+    (repo / "a.py").write_text("def walrus_token():\n    return 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one file")
+    run = [sys.executable, "-m", "codemem", "--repo", str(repo)]
+    assert subprocess.run([*run, "index"], capture_output=True, check=False).returncode == 0
+    (repo / "a.py").write_text("x = '" + "walrus_token " * 100_000 + "'\n")  # 1.3 MB
+    done = _bounded([*run, "search", "--no-refresh", "--level", "symbol", "walrus_token"])
+    assert (done.returncode, done.stdout) == (0, " 1. a.py:1  function walrus_token  (0.381)\n")
