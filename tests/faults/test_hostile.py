@@ -137,3 +137,21 @@ def test_search_shows_no_snippet_of_a_file_a_pull_grew_past_what_the_index_reads
     (repo / "a.py").write_text("x = '" + "walrus_token " * 100_000 + "'\n")  # 1.3 MB
     done = _bounded([*run, "search", "--no-refresh", "--level", "symbol", "walrus_token"])
     assert (done.returncode, done.stdout) == (0, " 1. a.py:1  function walrus_token  (0.381)\n")
+
+
+def test_review_greps_no_work_tree_file_a_pull_made_a_sparse_giant(repo_factory):
+    # The tests and naming checks `git grep` the work tree, and git allocates a file's whole
+    # size to grep it: with a 1 TB sparse file under tests/ the tests check failed ("git grep
+    # failed: fatal: Out of memory, malloc failed"); an 8 GB one on a 23 GB machine without a
+    # limit would take 8 GB. Such a file is now left out of the grep, as of the diff.
+    repo = repo_factory("review/shop")
+    with (repo / "shop" / "cart.py").open("a") as cart:
+        cart.write("\n\ndef compute_discount_total(items):\n    return 0\n")
+    os.truncate(_created(repo / "tests" / "big_data.py"), 1 << 40)
+    done = _bounded([sys.executable, "-m", "codemem", "--repo", str(repo), "review"])
+    assert done.stderr == ""
+    assert [line.split("[")[-1] for line in done.stdout.splitlines() if "[" in line] == [
+        "docstrings/python]",
+        "tests/python]",
+        "secrets/not-scanned]",
+    ]
