@@ -110,6 +110,14 @@ def worktree_exclusions(root: Path, paths: Iterable[str], max_bytes: int) -> lis
     return out
 
 
+def grep_exclusions(root: Path, pathspecs: tuple[str, ...], max_bytes: int) -> list[str]:
+    """`worktree_exclusions` for a `git grep --untracked` over `pathspecs`: the tracked and
+    untracked-not-ignored files there (git allocates a file's whole size to grep it)."""
+    listed = run_git(root, "ls-files", "-z", "-co", "--exclude-standard", "--", *pathspecs)
+    paths = [p.decode("utf-8", "surrogateescape") for p in listed.split(b"\0") if p]
+    return worktree_exclusions(root, paths, max_bytes)
+
+
 def git_text(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     """Run `git <args>` in `root` and return its stdout as text (bad UTF-8 replaced)."""
     return run_git(root, *args, ok=ok).decode("utf-8", "replace")

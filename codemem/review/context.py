@@ -22,7 +22,7 @@ from codemem.code import (
 )
 from codemem.config import Config, ReviewConfig
 from codemem.conventions import is_public
-from codemem.infra import read_blobs, run_git, worktree_exclusions
+from codemem.infra import grep_exclusions, read_blobs, run_git
 from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet
 from codemem.workspace import Workspace
@@ -237,20 +237,11 @@ class ReviewContext:
             if target.kind == "range"
             else []
         )
-        if "--untracked" in head:  # the work tree: git reads each file whole, however large
-            pathspecs = (*pathspecs, *self._unreadable(pathspecs))
+        if "--untracked" in head:  # the work tree: a 50 GB sparse file would be 50 GB read
+            max_bytes = self.config.index.max_file_bytes
+            pathspecs = (*pathspecs, *grep_exclusions(self.ws.root, pathspecs, max_bytes))
         out = run_git(self.ws.root, *head, *args, *tail, "--", *pathspecs, ok=(0, 1))
         return out.decode("utf-8", "replace")
-
-    def _unreadable(self, pathspecs: tuple[str, ...]) -> list[str]:
-        """Pathspecs leaving out the work-tree files under `pathspecs` that `git grep` would
-        read whole (over `index.max_file_bytes`: a 50 GB sparse file a pull left is a 50 GB
-        allocation) or cannot read (a FIFO): `infra.worktree_exclusions`."""
-        listed = run_git(
-            self.ws.root, "ls-files", "-z", "-co", "--exclude-standard", "--", *pathspecs
-        )
-        paths = [p.decode("utf-8", "surrogateescape") for p in listed.split(b"\0") if p]
-        return worktree_exclusions(self.ws.root, paths, self.config.index.max_file_bytes)
 
     def names_with_prefix(
         self, prefixes: set[str], pathspecs: tuple[str, ...] = ()

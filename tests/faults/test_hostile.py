@@ -155,3 +155,30 @@ def test_review_greps_no_work_tree_file_a_pull_made_a_sparse_giant(repo_factory)
         "tests/python]",
         "secrets/not-scanned]",
     ]
+
+
+REFERENCES_IN_A_CHILD = """
+import resource, sys
+from pathlib import Path
+from codemem.code import CodeIndex
+from codemem.config import load_config
+from codemem.review.related import referencing_files
+from codemem.workspace import Workspace
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+root = Path(sys.argv[1])
+index = CodeIndex(Workspace(root), load_config(None))  # never built: `git grep` is asked
+print(referencing_files(root, index, {"walrus_token"}, 1_000_000))
+"""
+
+
+def test_the_model_reviews_grep_for_callers_leaves_out_a_sparse_giant(repo_factory):
+    # Without an index, the model review finds the callers of changed functions with `git
+    # grep --untracked`, which allocates a file's whole size: with a 1 TB sparse file in the
+    # tree it failed ("Out of memory, malloc failed") and no related code was sent.
+    repo = repo_factory(commit=False)
+    (repo / "b.py").write_text("from a import walrus_token\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one file")
+    os.truncate(_created(repo / "big.py"), 1 << 40)
+    done = _bounded([sys.executable, "-c", REFERENCES_IN_A_CHILD, str(repo)])
+    assert (done.stdout, done.stderr) == ("{'b.py': {'walrus_token'}}\n", "")
