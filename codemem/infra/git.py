@@ -90,12 +90,12 @@ def run_git(
 
 
 def worktree_exclusions(root: Path, paths: Iterable[str], max_bytes: int) -> list[str]:
-    """Pathspecs that leave out of a `git diff` against the work tree each of `paths` that is
-    not a regular file or is over `max_bytes`.
+    """Pathspecs that leave out of a `git diff` (or `git grep`) of the work tree each of
+    `paths` that is not a regular file or is over `max_bytes`.
 
     git reads a changed work-tree file whole to diff it: a pull that made one a 50 GB sparse
-    file keeps it reading for minutes, and on a FIFO the whole diff fails (`cannot hash`).
-    Such files are reported by the caller, not diffed.
+    file keeps it reading for minutes, and on a FIFO the whole diff fails (`cannot hash`);
+    `git grep` allocates a file's whole size. Such files are reported by the caller, not read.
     """
     out = []
     for path in paths:
