@@ -384,3 +384,25 @@ def test_a_variable_that_is_no_yaml_value_is_one_line_naming_it():
         with pytest.raises(ConfigError) as err:
             environment_overrides({"CODEMEM_SEARCH__K": value})
         assert str(err.value).startswith("CODEMEM_SEARCH__K: ")
+
+
+def test_a_project_settings_file_linked_out_of_its_repository_is_refused(tmp_path):
+    # A cloned repository may commit .codemem/config.yml as a link to a file elsewhere (another
+    # file of yours, a secret in /tmp): it was read as the project's settings. A link to a
+    # file inside the repository is still read.
+    (tmp_path / "elsewhere.yml").write_text("search:\n  k: 3\n")
+    repo = tmp_path / "repo"
+    (repo / ".codemem").mkdir(parents=True)
+    (repo / "shared.yml").write_text("search:\n  k: 4\n")
+    project = repo / ".codemem" / "config.yml"
+    project.symlink_to(repo / "shared.yml")
+    assert load_config(project).search.k == 4
+    project.unlink()
+    project.symlink_to(tmp_path / "elsewhere.yml")
+    with pytest.raises(ConfigError) as err:
+        load_config(project)
+    assert str(err.value) == (
+        f"{project}: a link to {(tmp_path / 'elsewhere.yml').resolve()}, outside the "
+        "repository: the project's settings are read only from inside it; replace the link "
+        "by the file"
+    )

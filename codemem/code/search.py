@@ -53,7 +53,6 @@ CHUNK_DEPTH = 200
 REPORT_CHUNK_DEPTH = 300
 FILE_REPEAT_DECAY = 0.5  # each further span of an already listed file counts this much less
 FILE_RANK_WEIGHT = 6.0  # how much a span's file's rank counts, against its own stage ranks
-SHOWN_FILE_BYTES = 16 << 20  # the most of a work-tree file read for snippets (the index takes 1 MB)
 
 
 @dataclass(slots=True)
@@ -262,7 +261,18 @@ class Searcher:
     def _read(self, path: str) -> str:
         """A work-tree file's text (empty when it cannot be read, or is no longer a regular
         file of the repository: a pull may have made it a link to /dev/zero or a FIFO)."""
-        return _read_worktree(self.ws, path).decode("utf-8", "replace")
+        return self._read_worktree(path).decode("utf-8", "replace")
+
+    def _line_count(self, path: str) -> int:
+        data = self._read_worktree(path)
+        return max(1, data.count(b"\n") + (not data.endswith(b"\n")))
+
+    def _read_worktree(self, path: str) -> bytes:
+        """A file's bytes as the index reads them (`read_repo_file`, within the index's
+        `max_file_bytes`), empty if it cannot be: a file grown past what the index takes (a
+        10 MB line a pull brought) gives no snippet, rather than seconds of secret redaction."""
+        data, _ = read_repo_file(self.ws.root, path, self.config.index.max_file_bytes)
+        return data or b""
 
     def languages(self, paths: Iterable[str] | None = None) -> dict[str, str | None]:
         """path -> language of `paths` (default: of every file; a search asks only for its
@@ -307,7 +317,7 @@ class Searcher:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
         languages = self.languages(path for path, _ in ranked)
         return [
-            Hit(path, score, 1, _line_count(self.ws, path), None, "file", languages.get(path))
+            Hit(path, score, 1, self._line_count(path), None, "file", languages.get(path))
             for path, score in ranked
         ]
 
@@ -474,14 +484,3 @@ def spread_over_files(
         out.append((cand, -neg))
         shown[cand.path] += 1
     return out
-
-
-def _line_count(ws: Workspace, path: str) -> int:
-    data = _read_worktree(ws, path)
-    return max(1, data.count(b"\n") + (not data.endswith(b"\n")))
-
-
-def _read_worktree(ws: Workspace, path: str) -> bytes:
-    """A file's bytes as the index reads them (`read_repo_file`), empty if it cannot be."""
-    data, _ = read_repo_file(ws.root, path, SHOWN_FILE_BYTES)
-    return data or b""

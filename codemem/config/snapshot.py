@@ -5,8 +5,9 @@ process. `codemem index` validates them anyway; it records, with their `layers_k
 search reads (`search_snapshot`), and a later process whose layers have the same key reads
 that back (`read_search_snapshot`) instead of validating again: equal keys validate to equal
 settings, so the errors are still those of the layers themselves (a changed file has another
-key and is validated). Only the `search:` section and `index.embeddings` are kept: nothing
-that names a key or an address, and with embeddings on, the settings are validated as usual.
+key and is validated). Only the `search:` section, `index.embeddings` and
+`index.max_file_bytes` (how much of a file a snippet reads) are kept: nothing that names a key
+or an address, and with embeddings on, the settings are validated as usual.
 A record made by other code (a field added to `search:`, a default changed: the module that
 defines those sections differs) is not read back either.
 """
@@ -32,8 +33,8 @@ SECTIONS_SOURCE = Path(__file__).with_name("core.py")
 @dataclass(frozen=True)
 class SearchSettings:
     """What a search reads of `Config`, as recorded: `search` (the section's fields as
-    attributes) and `index.embeddings` (always "none": with vectors the settings are
-    validated, since the embedder reads the whole `index:` section)."""
+    attributes), `index.embeddings` (always "none": with vectors the settings are
+    validated, since the embedder reads the whole `index:` section) and `index.max_file_bytes`."""
 
     search: Any
     index: Any
@@ -45,6 +46,7 @@ def search_snapshot(config: Config) -> str:
         "sections": sections_key(),
         "search": config.search.model_dump(),
         "embeddings": config.index.embeddings,
+        "max_file_bytes": config.index.max_file_bytes,
     }
     return json.dumps(data, sort_keys=True)
 
@@ -56,7 +58,10 @@ def read_search_snapshot(text: str) -> SearchSettings | None:
     try:
         data = json.loads(text or "null")
         sections, search, embeddings = data["sections"], data["search"], data["embeddings"]
+        max_file_bytes = data["max_file_bytes"]
     except (ValueError, TypeError, KeyError):  # nothing recorded (null), or not this shape
+        return None
+    if not isinstance(max_file_bytes, int) or max_file_bytes <= 0:
         return None
     if embeddings != NO_EMBEDDINGS or not isinstance(search, dict):
         return None
@@ -64,7 +69,10 @@ def read_search_snapshot(text: str) -> SearchSettings | None:
         return None
     if not all(isinstance(name, str) and name.isidentifier() for name in search):
         return None
-    return SearchSettings(SimpleNamespace(**search), SimpleNamespace(embeddings=embeddings))
+    return SearchSettings(
+        SimpleNamespace(**search),
+        SimpleNamespace(embeddings=embeddings, max_file_bytes=max_file_bytes),
+    )
 
 
 @cache  # the module does not change under a running process; a run asks up to three times

@@ -34,7 +34,8 @@ from codemem.conventions.source_style import (
 from codemem.conventions.stable import stable_rules
 from codemem.conventions.testsuite import framework_rules, layout_rules
 from codemem.conventions.tooling import configured_line_limits, tool_rules
-from codemem.infra import git_text
+from codemem.errors import NotARegularFile
+from codemem.infra import git_text, open_regular
 from codemem.workspace import Workspace
 
 LABEL = REGION = "conventions"
@@ -91,11 +92,15 @@ HEAD_BYTES = 1_500
 
 
 def generated(root: Path, path: str) -> bool:
-    """Whether a file says at its top that a tool generated it (`Code generated ... DO NOT EDIT`)."""
+    """Whether a file says at its top that a tool generated it (`Code generated ... DO NOT EDIT`).
+
+    The path comes from the index: a checkout since may have made it a link or a FIFO, which is
+    neither followed nor waited on (`open_regular`).
+    """
     try:
-        with (root / path).open("rb") as handle:
+        with open_regular(root / path) as handle:
             return bool(GENERATED_MARK.search(handle.read(HEAD_BYTES)))
-    except OSError:
+    except (OSError, NotARegularFile):
         return False
 
 

@@ -137,6 +137,26 @@ def update_text(
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
+def open_regular(path: Path, *, follow_links: bool = False) -> BinaryIO:
+    """`path` opened for reading, as `read_regular_bytes` opens it: `NotARegularFile` for a
+    link (unless `follow_links`), a folder, a FIFO or a device, never waiting on a FIFO.
+
+    For reading a part of a file (its head, or chunk by chunk) that a pull or a checkout may
+    have swapped for one of those since it was listed.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotARegularFile(f"{path} is a symbolic link") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder itself
+        os.close(fd)
+        raise NotARegularFile(f"{path} is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
 def read_regular_bytes(
     path: Path, max_bytes: int | None = None, *, follow_links: bool = False
 ) -> bytes:
@@ -148,18 +168,8 @@ def read_regular_bytes(
     a FIFO or a device, `FileTooLarge` for a file over `max_bytes` (nothing of it is read),
     `FileNotFoundError` if it does not exist.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise NotARegularFile(f"{path} is a symbolic link") from None
-        raise
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):  # before fdopen, which refuses a folder on its own terms
-        os.close(fd)
-        raise NotARegularFile(f"{path} is not a regular file")
-    with os.fdopen(fd, "rb") as fh:
+    with open_regular(path, follow_links=follow_links) as fh:
+        info = os.fstat(fh.fileno())
         if max_bytes is not None and info.st_size > max_bytes:
             raise FileTooLarge(f"{path} has {info.st_size:,} bytes, over the {max_bytes:,} read")
         # Read one byte past the limit: a file that grew since the fstat is still refused.

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -86,6 +87,35 @@ def run_git(
     if proc.returncode not in ok:
         raise _failure(args, proc.returncode, proc.stderr)
     return proc.stdout
+
+
+def worktree_exclusions(root: Path, paths: Iterable[str], max_bytes: int) -> list[str]:
+    """Pathspecs that leave out of a `git diff` (or `git grep`) of the work tree each of
+    `paths` that is not a regular file or is over `max_bytes`.
+
+    git reads a changed work-tree file whole to diff it: a pull that made one a 50 GB sparse
+    file keeps it reading for minutes, and on a FIFO the whole diff fails (`cannot hash`);
+    `git grep` allocates a file's whole size. Such files are reported by the caller, not read.
+    """
+    out = []
+    for path in paths:
+        try:
+            info = os.lstat(root / path)
+        except OSError:
+            continue  # gone: git lists it as deleted, nothing to read
+        if stat.S_ISLNK(info.st_mode) or stat.S_ISDIR(info.st_mode):
+            continue  # git diffs a link's target text, and a folder as the file deleted
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            out.append(f":(top,exclude,literal){path}")
+    return out
+
+
+def grep_exclusions(root: Path, pathspecs: tuple[str, ...], max_bytes: int) -> list[str]:
+    """`worktree_exclusions` for a `git grep --untracked` over `pathspecs`: the tracked and
+    untracked-not-ignored files there (git allocates a file's whole size to grep it)."""
+    listed = run_git(root, "ls-files", "-z", "-co", "--exclude-standard", "--", *pathspecs)
+    paths = [p.decode("utf-8", "surrogateescape") for p in listed.split(b"\0") if p]
+    return worktree_exclusions(root, paths, max_bytes)
 
 
 def git_text(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:

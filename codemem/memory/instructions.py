@@ -18,6 +18,7 @@ nothing writes nothing: import and export round-trip without duplicating anythin
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from codemem.memory.files import read_memory_file
 from codemem.memory.labels import default_description
 from codemem.memory.ranking import normalize
 from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
 
 INSTRUCTION_FILES = (
     "CLAUDE.md",
@@ -147,12 +150,17 @@ def read_parts(ws: Workspace) -> list[Part]:
 
     Like memory files, an instruction file is read only if it lies inside the repository: a
     committed `CLAUDE.md -> ~/.ssh/id_rsa` is skipped with a warning (`CLAUDE.md -> AGENTS.md`
-    is read).
+    is read). One too large or not UTF-8 is skipped with a warning too: the setup that imports
+    them (`codemem init`, the first `chat`, `run` or `mcp`) goes on with the others.
     """
     parts = []
     for path in instruction_files(ws.root):
         source = path.relative_to(ws.root).as_posix()
-        text = strip_region(read_memory_file(ws, path, inner_links=True) or "")
+        try:
+            text = strip_region(read_memory_file(ws, path, inner_links=True) or "")
+        except BlockFormatError as exc:  # too large, not UTF-8: the other files still count
+            log.warning("%s; not imported", exc)
+            continue
         title = ""
         if path.suffix == ".mdc":
             try:

@@ -11,11 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from codemem.infra import STREAM_CHUNK
+from codemem.errors import NotARegularFile
+from codemem.infra import STREAM_CHUNK, open_regular
 
 
 def disk_chunks(path: Path, size: int = STREAM_CHUNK) -> Iterator[bytes]:
-    """A work-tree file's content, `size` bytes at a time."""
-    with open(path, "rb") as handle:
+    """A work-tree file's content, `size` bytes at a time; nothing if it is not a regular file
+    (a link, a FIFO or a device swapped in since it was listed is neither followed nor waited on).
+    """
+    try:
+        handle = open_regular(path)
+    except (OSError, NotARegularFile):
+        return
+    with handle:
         while chunk := handle.read(size):
             yield chunk

@@ -22,7 +22,7 @@ from codemem.code import (
 )
 from codemem.config import Config, ReviewConfig
 from codemem.conventions import is_public
-from codemem.infra import read_blobs, run_git
+from codemem.infra import grep_exclusions, read_blobs, run_git
 from codemem.review.conventions import Conventions, load_conventions
 from codemem.review.diff import ChangedFile, ChangeSet
 from codemem.workspace import Workspace
@@ -237,6 +237,9 @@ class ReviewContext:
             if target.kind == "range"
             else []
         )
+        if "--untracked" in head:  # the work tree: a 50 GB sparse file would be 50 GB read
+            max_bytes = self.config.index.max_file_bytes
+            pathspecs = (*pathspecs, *grep_exclusions(self.ws.root, pathspecs, max_bytes))
         out = run_git(self.ws.root, *head, *args, *tail, "--", *pathspecs, ok=(0, 1))
         return out.decode("utf-8", "replace")
 

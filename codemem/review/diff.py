@@ -11,6 +11,9 @@ Targets (`Target`):
 
 Deleted files, symlinks and submodules are left out. A file is `binary` when git says so
 (its attributes) or its first 8000 bytes hold a NUL; contents over `max_bytes` are not read.
+In the work tree, a file over `max_bytes` or not a regular file (a pull may leave a 50 GB sparse
+file or a FIFO) is left out of git's patch too, since git reads a file whole to diff it, and
+files are read as the index reads them (`read_repo_file`: no link, no FIFO waited on).
 Everything is read with a handful of git processes, whatever the number of files.
 """
 
@@ -23,8 +26,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from codemem.code import read_repo_file
 from codemem.errors import UsageError
-from codemem.infra import empty_tree, has_head, read_blobs, resolve_commit, run_git
+from codemem.infra import (
+    empty_tree,
+    has_head,
+    read_blobs,
+    resolve_commit,
+    run_git,
+    worktree_exclusions,
+)
 from codemem.review.patch import Hunk, parse_patch
 
 ZERO = "0" * 40
@@ -168,12 +179,9 @@ def _read_disk(root: Path, path: str, max_bytes: int) -> tuple[int | None, bytes
         return None, None
     if not stat.S_ISREG(st.st_mode):  # `lstat`: a symlink is not a regular file here
         return None, None
-    if st.st_size > max_bytes:
-        return st.st_size, None
-    try:
-        return st.st_size, full.read_bytes()
-    except OSError:
-        return st.st_size, None
+    # Read as the index reads: a FIFO or a link swapped in since the `lstat` is not waited on
+    # or followed.
+    return st.st_size, read_repo_file(root, path, max_bytes)[0]
 
 
 def _load_contents(root: Path, files: list[ChangedFile], max_bytes: int) -> None:
@@ -233,6 +241,9 @@ def read_changes(root: Path, target: Target, max_bytes: int) -> ChangeSet:
     sides = diff_args(root, target)
     raw = run_git(root, "diff", "--raw", "-z", "--abbrev=40", *_COMMON, *sides, "--")
     entries = parse_raw(raw)
+    # Work-tree files git would read whole or fail on (a FIFO, a 50 GB sparse file) are left
+    # out of the patch: their entries count every line as new, and their content is not read.
+    on_disk = [e.path for e in entries if e.new_blob is None] if target.kind == "worktree" else []
     patch = run_git(
         root,
         "diff",
@@ -244,6 +255,7 @@ def read_changes(root: Path, target: Target, max_bytes: int) -> ChangeSet:
         *_COMMON,
         *sides,
         "--",
+        *worktree_exclusions(root, on_disk, max_bytes),
     )
     blocks = parse_patch(patch)
     files = []

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from codemem.code import CodeIndex, is_code, is_test_path, language_for_path, read_repo_file
-from codemem.infra import run_git
+from codemem.infra import grep_exclusions, run_git
 from codemem.review.context import ReviewContext
 
 log = logging.getLogger("codemem")
@@ -34,8 +34,11 @@ def changed_names(ctx: ReviewContext) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def referencing_files(root: Path, index: CodeIndex, names: set[str]) -> dict[str, set[str]]:
-    """path -> the names it uses, from the index's tags if there are any, else `git grep`."""
+def referencing_files(
+    root: Path, index: CodeIndex, names: set[str], max_bytes: int
+) -> dict[str, set[str]]:
+    """path -> the names it uses, from the index's tags if there are any, else `git grep`
+    (which would read a file over `max_bytes` whole, a 50 GB sparse one too: left out)."""
     try:
         found = index.files_using(names)
     except Exception as exc:  # a broken store only means the slower path
@@ -47,6 +50,7 @@ def referencing_files(root: Path, index: CodeIndex, names: set[str]) -> dict[str
     args = ["grep", "-I", "-l", "-w", "-F", "--untracked"]
     for name in sorted(names):
         args += ["-e", name]
+    args += ["--", *grep_exclusions(root, (), max_bytes)]
     for line in run_git(root, *args, ok=(0, 1)).decode("utf-8", "replace").splitlines():
         out[line] = set(names)  # refined when the file's lines are read
     return out
@@ -81,7 +85,9 @@ def related_code(ctx: ReviewContext, budget_chars: int) -> str:
     changed = {f.path for f in ctx.files}
     files = {
         p: used
-        for p, used in referencing_files(ctx.ws.root, CodeIndex(ctx.ws, ctx.config), names).items()
+        for p, used in referencing_files(
+            ctx.ws.root, CodeIndex(ctx.ws, ctx.config), names, ctx.config.index.max_file_bytes
+        ).items()
         if p not in changed and is_code(language_for_path(p)) and not p.startswith(".codemem/")
     }
     order = sorted(files, key=lambda p: (is_test_path(p), -len(files[p]), p))[:MAX_FILES]

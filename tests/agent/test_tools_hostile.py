@@ -223,3 +223,59 @@ def test_a_glob_or_revision_no_path_can_hold_is_a_plain_answer(tools):
         "git_diff: invalid revision 'HEAD\\x00': give a commit, branch or range like HEAD~1",
         True,
     )
+
+
+@pytest.mark.parametrize("rev", [None, "HEAD"])
+def test_git_diff_leaves_out_a_pipe_and_a_sparse_giant_a_pull_left_in_the_work_tree(
+    ws, tools, deadline, rev
+):
+    # git reads a changed work-tree file whole to diff it: on a FIFO the whole diff failed
+    # ("git diff failed: fatal: cannot hash shop/cart.py") and a 50 GB sparse file kept the
+    # tool reading for minutes (past the five seconds here).
+    (ws.root / CART).unlink()
+    os.mkfifo(ws.root / CART)
+    with (ws.root / "README.md").open("r+b") as readme:
+        readme.truncate(50 << 30)
+    (ws.root / "shop" / "__init__.py").write_text('"""Changed."""\n')
+    text, is_error = call(tools, "git_diff", **({"rev": rev} if rev else {}))
+    assert is_error is False
+    assert text.startswith("diff --git a/shop/__init__.py b/shop/__init__.py\n")
+    assert '+"""Changed."""\n' in text
+    assert text.endswith(
+        "\nLeft out (not a regular file, or over 10 MB): README.md, shop/cart.py\n"
+    )
+
+
+GREP_AFTER_A_SWAP = """
+import os, resource, sys
+from pathlib import Path
+from codemem.agent.tools import ToolContext, build_tools, file_tools
+from codemem.workspace import Workspace
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))  # /dev/zero fails fast, not the machine
+ctx = ToolContext(Workspace(Path(sys.argv[1])))
+listed = file_tools.repo_files(ctx)
+file_tools.repo_files = lambda ctx: listed  # the listing taken before a checkout swapped:
+root = ctx.ws.root
+(root / "shop" / "cart.py").unlink()
+os.mkfifo(root / "shop" / "cart.py")
+(root / "shop" / "inventory.py").unlink()
+(root / "shop" / "inventory.py").symlink_to("/dev/zero")
+print(build_tools(ctx).call("grep", {"pattern": "A tiny shop"}).content)
+"""
+
+
+def test_grep_reads_no_file_swapped_for_a_pipe_or_a_link_to_a_device_after_listing(ws):
+    # grep lists the files, then reads each: a checkout in between that made one a FIFO
+    # left the call waiting for a writer, one made a link to /dev/zero was read until memory
+    # ran out. In a child process under 4 GB, so the old code fails instead of hanging.
+    child = subprocess.run(
+        [sys.executable, "-c", GREP_AFTER_A_SWAP, str(ws.root)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (child.stdout, child.returncode) == (
+        "README.md:3: A tiny shop: cart, inventory, payments and auth tokens.\n",
+        0,
+    )

@@ -312,8 +312,9 @@ def test_recorded_search_settings_are_read_back_only_from_the_same_code(shop):
     with sqlite3.connect(db_path) as db:
         (text,) = db.execute("SELECT value FROM meta WHERE key = 'search_settings'").fetchone()
     recorded = json.loads(text)
-    assert set(recorded) == {"sections", "search", "embeddings"}
+    assert set(recorded) == {"sections", "search", "embeddings", "max_file_bytes"}
     assert recorded["embeddings"] == "none" and recorded["search"]["k"] == 10
+    assert recorded["max_file_bytes"] == 1_000_000
 
     def record(**changes):
         with sqlite3.connect(db_path) as db:

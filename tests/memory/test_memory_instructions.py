@@ -285,3 +285,23 @@ def test_export_through_a_link_inside_the_repository_writes_its_target(small):
     assert export_instructions(small, "claude-md") == (agents, True)
     assert (small.ws.root / "CLAUDE.md").is_symlink()
     assert agents.read_text() == "# Agents\n\n" + REGION
+
+
+def test_an_instruction_file_too_large_or_not_utf8_is_skipped_and_the_others_imported(
+    small, caplog
+):
+    # The first `codemem chat`, `run` or `mcp` sets memory up and imports instruction files:
+    # a CLAUDE.md a pull made a 50 GB sparse file (or a Latin-1 one) stopped it with exit 2,
+    # after the blocks were made, so the next start skipped the import of every file.
+    with (small.ws.root / "CLAUDE.md").open("wb") as claude:
+        claude.truncate(50 << 30)
+    (small.ws.root / "CONVENTIONS.md").write_bytes(b"# Style\n\n## Names\n\nCaf\xe9 style.\n")
+    (small.ws.root / "AGENTS.md").write_text("# Shop\n\n## Build\n\nRun make.\n")
+    parts = import_instructions(small, Archive(small.ws))
+    assert [(p.source, p.heading, p.status) for p in parts] == [("AGENTS.md", "Build", "imported")]
+    assert [r.getMessage() for r in caplog.records] == [
+        "CLAUDE.md: larger than 4,194,304 bytes, too large for a memory file: shorten it, or "
+        "restore it with `git checkout -- CLAUDE.md`; not imported",
+        "CONVENTIONS.md: not UTF-8 text (invalid continuation byte at byte 22): re-save it as "
+        "UTF-8, or restore it with `git checkout -- CONVENTIONS.md`; not imported",
+    ]

@@ -6,6 +6,7 @@ Every secret-shaped value here is assembled at run time, so this file holds none
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from review_helpers import append, brief, fake_aws_key, json_findings, review, s
 from codemem.cli import cli
 from codemem.config import load_config
 from codemem.infra import BlobReader
+from codemem.review import diff as diff_module
 from codemem.review.blobs import disk_chunks
 from codemem.review.checks import leftovers, run_checks, secrets
 from codemem.review.context import ReviewContext
@@ -314,3 +316,28 @@ def test_a_secret_scan_that_fails_on_a_file_blocks_it_as_not_scanned(small, monk
     assert (
         result.findings[0].message == "not scanned for secrets: the scan failed (ValueError: boom)"
     )
+
+
+def test_a_file_swapped_for_a_pipe_after_its_check_is_not_waited_on(small, monkeypatch):
+    # The work tree is read after `lstat` says "regular file" (the diff's contents, the secret
+    # scan's stream): a pull swapping in a FIFO between the two left the review waiting for
+    # a writer forever, the pre-commit hook with it.
+    os.mkfifo(small / "pipe.py")
+    regular = os.lstat(small / "b.py")
+    monkeypatch.setattr(diff_module.os, "lstat", lambda path: regular)  # as before the swap
+    previous = signal.signal(signal.SIGALRM, _waited)
+    signal.alarm(5)
+    try:
+        assert list(disk_chunks(small / "pipe.py")) == []
+        assert diff_module._read_disk(small, "pipe.py", 1_000_000) == (regular.st_size, None)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Waited(Exception):  # not an OSError, which the code under test may catch
+    """The code waited for a FIFO's writer."""
+
+
+def _waited(signum, frame):
+    raise Waited

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from sleep_helpers import config
 
@@ -307,3 +310,36 @@ def test_config_files_that_parse_but_cannot_be_built_read_as_empty(tmp_path):
     assert [rule.statement for rule in tool_rules(repo, {"python", "javascript"})] == [
         "TypeScript is formatted with Prettier"  # the file is there; its options read as none
     ]
+
+
+def test_a_file_a_checkout_swapped_for_a_pipe_or_a_link_since_the_index_is_not_read(
+    repo_factory,
+):
+    # The miner asks each indexed code file whether a tool generated it. A checkout after the
+    # index may have made one a FIFO (the digest then waited for a writer forever) or a link
+    # to /dev/zero: neither is opened as a file now.
+    repo = repo_factory("sleep/pyshop")
+    ws = Workspace(repo)
+    cfg = config(min_samples=3)
+    CodeIndex(ws, cfg).refresh()
+    (repo / "shop" / "cart.py").unlink()
+    os.mkfifo(repo / "shop" / "cart.py")
+    (repo / "shop" / "prices.py").unlink()
+    (repo / "shop" / "prices.py").symlink_to("/dev/zero")
+    previous = signal.signal(signal.SIGALRM, _waited)
+    signal.alarm(5)
+    try:
+        facts = gather_facts(ws, cfg, cfg.sleep)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert "shop/cart.py" in facts.code_paths  # indexed: the miner counts its symbols
+    assert "shop/cart.py" not in facts.sources and "shop/prices.py" not in facts.sources
+
+
+class Waited(Exception):  # not an OSError, which the code under test may catch
+    """The code waited for a FIFO's writer."""
+
+
+def _waited(signum, frame):
+    raise Waited

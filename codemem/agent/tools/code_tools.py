@@ -1,7 +1,9 @@
 """Code tools over the index and git: `search_code`, `repo_map`, `git_diff`, `git_log`.
 
 The repo map is shared with the context (the map the agent always sees): both ask the
-context's `CodeIndex`, which keeps the tag store and graph loaded between calls.
+context's `CodeIndex`, which keeps the tag store and graph loaded between calls. `git_diff`
+names, rather than diffs, a changed work-tree file git would read whole or fail on (over
+`MAX_DIFF_BYTES`, or a FIFO or a device).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from codemem.agent.tools.budget import cut_line, number_lines
 from codemem.agent.tools.registry import ToolError, ToolFunction
-from codemem.infra import git_text, has_head, printable
+from codemem.infra import git_text, has_head, printable, run_git, worktree_exclusions
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -23,6 +25,7 @@ MATCH_LINES = 3  # lines shown per hit in the compact view: those with a query w
 MATCH_LINE_CHARS = 160
 SPANS_PER_FILE = 2  # in the compact view, while other files have hits too
 MAX_MAP_TOKENS = 8_192
+MAX_DIFF_BYTES = 10_000_000  # a changed work-tree file git_diff diffs (read_file reads as much)
 _WORD = re.compile(r"[A-Za-z0-9_]{3,}")
 
 
@@ -159,10 +162,23 @@ def git_diff(ctx: ToolContext, rev: str | None = None) -> str:
         raise ToolError(f"invalid revision {rev!r}: give a commit, branch or range like HEAD~1")
     root = ctx.ws.root
     if rev:
-        diff = git_text(root, "diff", "--no-color", "--no-ext-diff", rev.strip(), "--")
+        base = [rev.strip()]
+        if ".." in rev:  # two commits: the work tree is not read
+            diff = git_text(root, "diff", "--no-color", "--no-ext-diff", *base, "--")
+            return diff or f"No differences against {rev}."
+    else:
+        base = ["HEAD"] if has_head(root) else ["--cached"]
+    left_out = _unreadable(ctx, base)
+    diff = git_text(root, "diff", "--no-color", "--no-ext-diff", *base, "--", *left_out)
+    if left_out:
+        diff += (
+            ("\n" if diff else "")
+            + f"Left out (not a regular file, or over {MAX_DIFF_BYTES // 1_000_000} MB): "
+            + ", ".join(printable(spec.partition(")")[2]) for spec in left_out)
+            + "\n"
+        )
+    if rev:
         return diff or f"No differences against {rev}."
-    base = ["HEAD"] if has_head(root) else ["--cached"]
-    diff = git_text(root, "diff", "--no-color", "--no-ext-diff", *base, "--")
     untracked = [
         p for p in git_text(root, "ls-files", "-o", "--exclude-standard").splitlines() if p
     ]
@@ -171,6 +187,16 @@ def git_diff(ctx: ToolContext, rev: str | None = None) -> str:
             "\nNew files not yet tracked by git:\n" + "\n".join(f"  {p}" for p in untracked) + "\n"
         )
     return diff or "No uncommitted changes."
+
+
+def _unreadable(ctx: ToolContext, base: list[str]) -> list[str]:
+    """Pathspecs leaving out the changed work-tree files git would read whole or fail on (a
+    50 GB sparse file, a FIFO a pull left behind): `infra.worktree_exclusions`."""
+    if base == ["--cached"]:
+        return []
+    names = run_git(ctx.ws.root, "diff", "--name-only", "-z", "--no-renames", *base, "--")
+    paths = [p.decode("utf-8", "surrogateescape") for p in names.split(b"\0") if p]
+    return worktree_exclusions(ctx.ws.root, paths, MAX_DIFF_BYTES)
 
 
 def git_log(ctx: ToolContext, n: int = 20) -> str:

@@ -208,12 +208,11 @@ def _grep(
     budget = ctx.max_chars - 300
     used = 0
     for rel in _filter(ctx, repo_files(ctx), glob):
-        full = ctx.ws.root / rel
         try:
-            if full.stat().st_size > MAX_GREP_BYTES:
-                continue
-            data = full.read_bytes()
-        except OSError:
+            # Listed as a regular file (or a link to one inside the repository), but a checkout
+            # since may have made it a FIFO or a link to /dev/zero: never waited on nor read.
+            data = read_regular_bytes(ctx.ws.root / rel, MAX_GREP_BYTES, follow_links=True)
+        except (OSError, NotARegularFile, FileTooLarge):
             continue
         if b"\0" in data[:8192]:
             continue
