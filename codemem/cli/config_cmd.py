@@ -235,11 +235,13 @@ def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
     from ruamel.yaml import YAML, YAMLError
     from ruamel.yaml.comments import CommentedMap
 
+    from codemem.infra import line_ends
+
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raw = b""
-    ends = "\r\n" if 2 * raw.count(b"\r\n") > raw.count(b"\n") else "\n"
+    ends = line_ends(raw)
     text = raw.decode("utf-8").replace("\r\n", "\n")
     editor = YAML()
     editor.preserve_quotes = True

@@ -43,8 +43,13 @@ def _read_text_and_ends(path: Path) -> tuple[str | None, str]:
         data = path.read_bytes()
     except FileNotFoundError:
         return None, "\n"
-    ends = "\r\n" if 2 * data.count(b"\r\n") > data.count(b"\n") else "\n"
-    return data.decode("utf-8").replace("\r\n", "\n"), ends
+    return data.decode("utf-8").replace("\r\n", "\n"), line_ends(data)
+
+
+def line_ends(data: bytes) -> str:
+    """The line end `data` mostly uses, `\\r\\n` or `\\n`: what an edit writes back, so that
+    changing one line of a file from Windows changes one line of its diff."""
+    return "\r\n" if 2 * data.count(b"\r\n") > data.count(b"\n") else "\n"
 
 
 def fsync_dir(folder: Path) -> None:
