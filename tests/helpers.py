@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -42,14 +43,26 @@ def make_repo(path: Path, fixture: str | None = None, commit: bool = True) -> Pa
     return path
 
 
-def run_codemem(repo: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`python -m codemem --repo REPO ARGS` in a subprocess, running this checkout's codemem."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(FIXTURES.parent), env.get("PYTHONPATH", "")])
+def run_codemem(
+    repo: Path,
+    *args: str,
+    timeout: float = 300,
+    env: Mapping[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m codemem --repo REPO ARGS` in a subprocess, running this checkout's codemem,
+    with `env` added to this process's environment (and `preexec_fn` run in the child first,
+    to limit its memory, say)."""
+    environment = {**os.environ, **(env or {})}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(FIXTURES.parent), os.environ.get("PYTHONPATH", "")]
+    )
     return subprocess.run(
         [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment,
         timeout=timeout,
+        preexec_fn=preexec_fn,
+        check=False,
     )

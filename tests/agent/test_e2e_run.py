@@ -8,14 +8,14 @@ the memory block are asserted exactly, and so is what the model was sent back.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from agent_helpers import recall_rows
 from fakeserver import Call, FakeServer, Turn
+
+from tests.helpers import run_codemem as run_codemem_in
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CART_BEFORE = '    def total(self) -> float:\n        """The price of everything in the cart."""\n'
@@ -32,19 +32,11 @@ def server():
 
 def run_codemem(ws, server, *args: str) -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
         "OPENAI_BASE_URL": server.openai_url,
         "OPENAI_API_KEY": "sk-test",
         "CODEMEM_MODEL": "openai/gpt-4.1",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "codemem", "--repo", str(ws.root), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return run_codemem_in(ws.root, *args, timeout=120, env=env)
 
 
 def test_run_searches_reads_edits_and_remembers(ws, server):

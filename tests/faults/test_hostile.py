@@ -20,7 +20,7 @@ import pytest
 from fault_env import hostile_cell
 from fault_world import Codemem
 
-from tests.helpers import git
+from tests.helpers import git, run_codemem
 
 
 def test_hostile_repository_is_indexed_safely(tmp_path):
@@ -38,20 +38,17 @@ def test_search_reads_no_file_a_pull_swapped_for_a_device_or_a_pipe(repo_factory
     (repo / "b.py").write_text('def other():\n    """walrus_token here too"""\n    return 2\n')
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "two files")
-    run = [sys.executable, "-m", "codemem", "--repo", str(repo)]
-    assert subprocess.run([*run, "index"], capture_output=True, check=False).returncode == 0
+    assert run_codemem(repo, "index").returncode == 0
     (repo / "a.py").unlink()
     (repo / "a.py").symlink_to("/dev/zero")
     (repo / "b.py").unlink()
     os.mkfifo(repo / "b.py")
     for level in ("chunk", "file"):
-        done = subprocess.run(
-            [*run, "search", "--level", level, "--json", "walrus_token"],
-            capture_output=True,
-            text=True,
+        done = run_codemem(
+            repo,
+            *("search", "--level", level, "--json", "walrus_token"),
             timeout=60,
             preexec_fn=_at_most_4_gb,
-            check=False,
         )
         assert done.returncode == 0, done.stderr
         assert [hit["path"] for hit in json.loads(done.stdout)] == ["a.py", "b.py"]
@@ -132,10 +129,10 @@ def test_search_shows_no_snippet_of_a_file_a_pull_grew_past_what_the_index_reads
     (repo / "a.py").write_text("def walrus_token():\n    return 1\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "one file")
-    run = [sys.executable, "-m", "codemem", "--repo", str(repo)]
-    assert subprocess.run([*run, "index"], capture_output=True, check=False).returncode == 0
+    assert run_codemem(repo, "index").returncode == 0
     (repo / "a.py").write_text("x = '" + "walrus_token " * 100_000 + "'\n")  # 1.3 MB
-    done = _bounded([*run, "search", "--no-refresh", "--level", "symbol", "walrus_token"])
+    search = ["search", "--no-refresh", "--level", "symbol", "walrus_token"]
+    done = _bounded([sys.executable, "-m", "codemem", "--repo", str(repo), *search])
     assert (done.returncode, done.stdout) == (0, " 1. a.py:1  function walrus_token  (0.381)\n")
 
 

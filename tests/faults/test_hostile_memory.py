@@ -11,10 +11,7 @@ prints of a block cannot drive the terminal.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +24,7 @@ from codemem.memory import BlockFormatError, MemoryStore, initialize_memory
 from codemem.review.feedback import load_dismissals
 from codemem.sleep.state import digest_heads, read_state
 from codemem.workspace import Workspace, configure_merge_driver
-from tests.helpers import git
+from tests.helpers import git, run_codemem
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_MEMORY_BYTES = 4 * 1024 * 1024
@@ -147,18 +144,7 @@ def test_a_link_to_dev_zero_neither_hangs_nor_fills_the_memory(origin, tmp_path,
         limit = 1536 * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "codemem", "--repo", str(ws.root), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        preexec_fn=small_address_space,
-    )
+    result = run_codemem(ws.root, *args, timeout=120, preexec_fn=small_address_space)
     assert result.returncode in (0, 1), result.stderr
     assert "Error" not in result.stderr and "error" not in result.stderr, result.stderr
     assert f".codemem/{rel}" in result.stderr  # named in one warning line
