@@ -108,8 +108,8 @@ def find_damage(index_dir: Path, *, deep: bool = True) -> str | None:
 def _code_in_pickles(index_dir: Path) -> str | None:
     """A pickle in the index that names code: not one codemem wrote. The folder is derived and
     local, but its files can come from elsewhere (a copied folder; a committed one is refused
-    first, as `FOREIGN`): they then fail the quick check (their times are not the ones last
-    checked), and this finds what they would run."""
+    first, as `FOREIGN`): they then fail the quick check (their change times are not the ones
+    last checked, whatever other times a copy keeps), and this finds what they would run."""
     from codemem.code.shared_copy import Refused, check_pickles  # only when the files changed
 
     try:
@@ -243,8 +243,13 @@ def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
 
 
 def index_listing(index_dir: Path) -> list[list[Any]]:
-    """[path, size, mtime_ns] of every file of the index (not the locks or the checked record):
-    one walk of the folder, which a run takes once and passes on."""
+    """[path, size, mtime_ns, ctime_ns] of every file of the index (not the locks or the
+    checked record): one walk of the folder, which a run takes once and passes on.
+
+    The change time is the kernel's: a copy that keeps file times (`cp -a`, a tar or zip
+    extracted, a CI cache restored) keeps sizes and modification times, the record in
+    `CHECKED_FILE` with them, but not it, so files that came from elsewhere always get the
+    full check (pickles, SQL, checksums) before anything reads them."""
     out: list[list[Any]] = []
     base = str(index_dir)
     for folder, dirs, files in os.walk(base):
@@ -258,7 +263,7 @@ def index_listing(index_dir: Path) -> list[list[Any]]:
                 stat = os.stat(os.path.join(folder, name))
             except FileNotFoundError:
                 continue
-            out.append([rel, stat.st_size, stat.st_mtime_ns])
+            out.append([rel, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns])
     return out
 
 

@@ -215,24 +215,49 @@ class _Runs:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_a_committed_index_never_runs_code_from_its_tag_store(repo_factory, tmp_path):
-    # `.codemem/local/` is derived and ignored, but a clone can commit it (`git add -f`).
+def plant_hostile_tags(index_dir: Path, marker: Path) -> None:
+    """Replace one file's tag record with pickles that would `touch` `marker` when read."""
     import pickle
 
     from codemem.code.tags import TagStore
 
-    repo = repo_factory("shop")
-    codemem = [sys.executable, "-m", "codemem", "--repo", str(repo)]
-    subprocess.run([*codemem, "index"], check=True, capture_output=True, timeout=120)
-    index_dir = Workspace(repo).index_dir
-    marker = tmp_path / "owned"
     store = TagStore.load(index_dir)
     path = next(iter(store._records))
     store._records[path] = (pickle.dumps(_Runs(marker)), pickle.dumps(_Runs(marker)))
     store.version += 1
     store.save()
+
+
+def test_a_committed_index_never_runs_code_from_its_tag_store(repo_factory, tmp_path):
+    # `.codemem/local/` is derived and ignored, but a clone can commit it (`git add -f`).
+    repo = repo_factory("shop")
+    codemem = [sys.executable, "-m", "codemem", "--repo", str(repo)]
+    subprocess.run([*codemem, "index"], check=True, capture_output=True, timeout=120)
+    marker = tmp_path / "owned"
+    plant_hostile_tags(Workspace(repo).index_dir, marker)
     for args in (["map"], ["search", "cart total"], ["index"], ["map"]):
         result = subprocess.run([*codemem, *args], capture_output=True, text=True, timeout=120)
         assert not marker.exists(), (args, result.stderr)
         assert "Traceback" not in result.stderr
     assert result.returncode == 0 and "shop/cart.py" in result.stdout  # rebuilt by `index`
+
+
+def test_an_index_copied_with_its_times_is_checked_before_it_is_read(repo_factory, tmp_path):
+    # A tar or zip of a project, or a CI cache, carries `.codemem/local/` with the file times
+    # and the record of the last check (`checked.json`) that match them.
+    from codemem.code.integrity import vouch_for_writes
+
+    repo = repo_factory("shop")
+    assert codemem(repo, "index").returncode == 0
+    index_dir = Workspace(repo).index_dir
+    marker = tmp_path / "owned"
+    plant_hostile_tags(index_dir, marker)
+    vouch_for_writes(index_dir)  # the record matches the hostile files' sizes and times
+    copy = tmp_path / "unpacked" / "shop"
+    shutil.copytree(repo, copy, symlinks=True)  # `cp -a`: modification times kept to the ns
+
+    result = codemem(copy, "map")
+    assert not marker.exists()
+    assert result.returncode == 0, result.stderr
+    assert "shop/cart.py" in result.stdout
+    assert REPAIR_LINE in result.stderr and "posix.system" in result.stderr
