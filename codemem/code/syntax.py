@@ -26,6 +26,11 @@ DefinitionCapture = tuple[str, Node, Node, list[Node] | None, list[Node] | None,
 
 SIGNATURE_CHARS = 200
 _HEADER_BYTES = 1000  # never decode more than this for a signature
+# A name is cut at NAME_BYTES and a qualified name keeps its last QUALNAME_CHARS: without
+# them a file of nested definitions with long names held every outer name in each inner
+# one's (a 2.5 MB file of 250 nested namespaces took 1.6 GB to parse).
+NAME_BYTES = 256
+QUALNAME_CHARS = 1024
 
 # Nodes that wrap a definition and belong to its span: decorators, `export`, `template<...>`,
 # Go's single-spec `type X struct`. The value says whether the signature starts at the wrapper.
@@ -53,6 +58,12 @@ _ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
 # for a definition with several names (`int a, b;`: a match per name), the same other parts
 # in each of its matches. A file whose matches cannot be rebuilt is read by matches.
 CAPTURE_LANGUAGES = frozenset({"python", "c"})
+# The tag queries start no match deeper than this in the tree. Each level of nesting kept a
+# match in progress and made every `Node.parent` (which tree-sitter walks down from the root)
+# longer: a 320 KB file of 20,000 nested C++ namespaces took 31 s and 4.8 GB to index, and
+# a few such files could stall a hook or exhaust a laptop. Real code stays far below it: the
+# deepest tree in samples of the kernel, sympy and the dev sets' repositories is 55 levels.
+MAX_START_DEPTH = 512
 _PARTS = ("body", "doc", "scope")  # a definition match's captures besides its name
 _START_BYTE = attrgetter("start_byte")
 _END_BYTE = attrgetter("end_byte")
@@ -86,6 +97,13 @@ class Tags:
     errors: int = 0  # ERROR and MISSING nodes, when the query had their patterns
 
 
+def _cursor(query: Query) -> QueryCursor:
+    """A cursor for a tag or error query, bounded by `MAX_START_DEPTH`."""
+    cursor = QueryCursor(query)
+    cursor.set_max_start_depth(MAX_START_DEPTH)
+    return cursor
+
+
 @cache
 def error_query(language: str) -> Query | None:
     """A query matching ERROR and MISSING nodes."""
@@ -103,7 +121,7 @@ def count_errors(tree: Tree, language: str) -> int:
     query = error_query(language)
     if query is None:
         return 1
-    captures = QueryCursor(query).captures(root)
+    captures = _cursor(query).captures(root)
     return sum(len(nodes) for nodes in captures.values()) or 1
 
 
@@ -133,7 +151,7 @@ def extract_tags(
     imports: list[Import] = []
     errors = 0
     ref_kind = _REFERENCE_KINDS.get
-    for _, caps in QueryCursor(query).matches(tree.root_node):
+    for _, caps in _cursor(query).matches(tree.root_node):
         if "name" not in caps:
             for cname, nodes in caps.items():
                 kind = ref_kind(cname)
@@ -194,7 +212,7 @@ def _tags_from_captures(
     owners, and no two definition nodes, references or imports one span (their order in the
     matches would decide between them).
     """
-    captures = QueryCursor(query).captures(tree.root_node)
+    captures = _cursor(query).captures(tree.root_node)
     # definition node id -> [kind, node, names, body, doc, scope], as its matches capture them
     owners: dict[int, list[Any]] = {}
     errors = 0
@@ -346,7 +364,9 @@ def _definition(
     end_row, end_col = node.end_point
     if end_col == 0 and end_row > start_row:  # the node swallowed its trailing newline
         end_row -= 1
-    name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
+    name_start = name_node.start_byte
+    name_end = min(name_node.end_byte, name_start + NAME_BYTES)
+    name = source[name_start:name_end].decode("utf-8", "replace")
     if kind == "variable" and _CONSTANT_NAME.match(name):
         kind = "constant"
     head_end = start_row + 1
@@ -363,7 +383,10 @@ def _definition(
         docstring = _python_docstring(doc[0].text or b"")
     symbol = Symbol(name, name, kind, start_row + 1, end_row + 1, signature, docstring)
     if scope:
-        symbol.parent = _scope_name(scope[0].text or b"")
+        scope_node = scope[0]
+        symbol.parent = _scope_name(
+            source[scope_node.start_byte : scope_node.end_byte][:_HEADER_BYTES]
+        )
     return Definition(symbol, start_byte, end_byte, head_end, chunk_start + 1)
 
 
@@ -403,7 +426,7 @@ def _nest(definitions: list[Definition]) -> list[Definition]:
             ):
                 sym.docstring = ""  # `enum E { A, B }`: the comment above documents E only
         if prefix:
-            sym.qualname = f"{prefix}.{sym.name}"
+            sym.qualname = f"{prefix}.{sym.name}"[-QUALNAME_CHARS:]
             sym.parent = prefix
         if sym.kind == "function" and (
             scope or (outer is not None and outer.symbol.kind in CLASS_KINDS)

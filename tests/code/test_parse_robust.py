@@ -7,7 +7,7 @@ import pytest
 from codemem.code import parse as parse_module
 from codemem.code.languages import get_parser, language_for_path
 from codemem.code.parse import parse_file, split_source
-from codemem.code.syntax import count_errors
+from codemem.code.syntax import MAX_START_DEPTH, NAME_BYTES, QUALNAME_CHARS, count_errors
 
 
 def spans(parsed):
@@ -142,6 +142,22 @@ def test_deeply_nested_definitions_have_long_qualnames_without_recursion():
     parsed = parse_file("deep.py", source.encode(), chunk_lines=5)
     assert len(parsed.symbols) >= 100
     assert parsed.symbols[99].qualname == ".".join(f"C{i}" for i in range(100))
+    assert all(c.start_line <= c.end_line for c in parsed.chunks)
+
+
+def test_nesting_deeper_than_real_code_costs_no_more_than_its_bytes():
+    # Each level used to keep a query match open, make every parent lookup longer and hold
+    # every outer name in each inner one's qualified name: a 320 KB file of 20,000 nested
+    # namespaces took 31 s and 4.8 GB to index.
+    depth = 600
+    names = [f"ns{i}_" + "x" * 300 for i in range(depth)]
+    source = "".join(f"namespace {name} {{\n" for name in names) + "int x;\n" + "}\n" * depth
+    parsed = parse_file("deep.cpp", source.encode())
+    assert 100 <= len(parsed.symbols) <= MAX_START_DEPTH // 2  # two tree levels a namespace
+    assert parsed.symbols[0].name == names[0][:NAME_BYTES]
+    assert all(len(s.name) <= NAME_BYTES for s in parsed.symbols)
+    assert all(len(s.qualname) <= QUALNAME_CHARS for s in parsed.symbols)
+    assert parsed.symbols[1].qualname == f"{names[0][:NAME_BYTES]}.{names[1][:NAME_BYTES]}"
     assert all(c.start_line <= c.end_line for c in parsed.chunks)
 
 
