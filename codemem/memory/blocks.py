@@ -36,6 +36,7 @@ from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
     ConflictError,
+    GitBusyError,
     LimitExceededError,
     LineOutOfRangeError,
     MemoryEditError,
@@ -252,6 +253,8 @@ class MemoryStore:
             return self.create(label, default_description(label))
         except BlockExistsError:  # created meanwhile by another process
             return self.get(label)
+        except GitBusyError:  # created once the merge or rebase ends, not swept into it
+            return None
 
     def _unknown(self, label: str) -> UnknownLabelError:
         labels = ", ".join(self.labels()) or "none yet"

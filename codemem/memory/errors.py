@@ -13,6 +13,7 @@ __all__ = [
     "BlockFormatError",
     "ConflictError",
     "DuplicateNoteError",
+    "GitBusyError",
     "InvalidLabelError",
     "LimitExceededError",
     "LineOutOfRangeError",
@@ -67,3 +68,7 @@ class DuplicateNoteError(MemoryEditError):
 
 class NotFoundError(MemoryEditError):
     """No note or session with that id."""
+
+
+class GitBusyError(MemoryEditError):
+    """A committed memory file not written while a git operation waits for the user."""
