@@ -25,11 +25,6 @@ class Resolved:
     left: int = 0
 
 
-def has_conflict(text: str) -> bool:
-    """Whether `text` holds git conflict markers."""
-    return any(line.startswith("<<<<<<< ") or line == "<<<<<<<" for line in text.split("\n"))
-
-
 def resolve_learned_conflicts(text: str) -> Resolved:
     """Resolve the conflicts inside learned regions (keeping our side); leave the others.
 

@@ -19,6 +19,7 @@ from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
     ConflictError,
+    ConflictMarkersError,
     DuplicateNoteError,
     GitBusyError,
     InvalidLabelError,
@@ -38,6 +39,7 @@ from codemem.memory.history import Change, file_history
 from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
 from codemem.memory.labels import default_description, default_limit, validate_label
+from codemem.memory.markers import has_conflict
 from codemem.memory.ranking import normalize
 from codemem.memory.recall import Message, MessageHit, Recall, Session, Transcript
 from codemem.memory.render import render_blocks
@@ -58,6 +60,7 @@ __all__ = [
     "Blocks",
     "Change",
     "ConflictError",
+    "ConflictMarkersError",
     "Damage",
     "DuplicateNoteError",
     "GitBusyError",
@@ -79,6 +82,7 @@ __all__ = [
     "Transcript",
     "UnknownLabelError",
     "check_memory_write",
+    "has_conflict",
     "default_description",
     "default_limit",
     "export_instructions",

@@ -19,6 +19,8 @@ limit, and keeps the frontmatter exactly as written):
 - `create`, `delete`, `rename`: whole files.
 
 Every write goes through `codemem.infra.update_text` (lock + compare-and-swap + atomic rename).
+No edit leaves git's conflict markers in a block: a block a merge left them in is read as it
+is, and edited again once people resolved them (see `markers`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
     ConflictError,
+    ConflictMarkersError,
     GitBusyError,
     LimitExceededError,
     LineOutOfRangeError,
@@ -52,6 +55,7 @@ from codemem.memory.labels import (
     default_limit,
     validate_label,
 )
+from codemem.memory.markers import has_conflict
 from codemem.memory.render import render_blocks
 from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
 from codemem.workspace import Workspace
@@ -118,6 +122,9 @@ def parse_block(label: str, text: str, source: str) -> Block:
         extra=meta,
         header=doc.header,
     )
+
+
+CONFLICTED = "holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
 
 
 def limit_message(label: str, chars: int, limit: int) -> str:
@@ -280,7 +287,34 @@ class MemoryStore:
 
     # -- edits ------------------------------------------------------------------------------
 
-    def _edit(self, label: str, change: Callable[[Block], str]) -> Block:
+    def conflicts(self, blocks: Iterable[Block]) -> builtins.list[str]:
+        """One line per block of `blocks` holding git's conflict markers, naming its file and
+        the fix (`codemem status`, `memory list` and `memory show` print them)."""
+        return [
+            f"{self._source(block.path or self.path_for(block.label))}: {CONFLICTED}: resolve "
+            "them in that file, keeping what each side should still say (an edit that keeps "
+            "them is refused)"
+            for block in blocks
+            if has_conflict(block.value)
+        ]
+
+    def _check_markers(self, label: str, old: str | None, new: str) -> None:
+        """Refuse a value that keeps git's conflict markers (or brings new ones)."""
+        if not has_conflict(new):
+            return
+        if old is not None and has_conflict(old):
+            raise ConflictMarkersError(
+                f"{label} not changed: {self._source(self.path_for(label))} {CONFLICTED}: "
+                "resolve them in that file first (or rewrite the whole value without them)"
+            )
+        raise ConflictMarkersError(
+            f"{label} not changed: the new text holds git conflict markers (<<<<<<<, =======, "
+            ">>>>>>>): write it without them"
+        )
+
+    def _edit(
+        self, label: str, change: Callable[[Block], str], *, keep_conflicts: bool = False
+    ) -> Block:
         validate_label(label)
         path = self.path_for(label)
         self._writable(label, path)
@@ -296,6 +330,8 @@ class MemoryStore:
             block = parse_block(label, text, self._source(path))
             self._check_writable(block)
             value = change(block)
+            if not keep_conflicts:
+                self._check_markers(label, block.value, value)
             if len(value) > block.limit:
                 raise LimitExceededError(limit_message(label, len(value), block.limit))
             block.value, block.path = value, path
@@ -364,8 +400,19 @@ class MemoryStore:
 
         return self._edit(label, change)
 
-    def rethink(self, label: str, new_value: str, expected: str | None = None) -> Block:
-        """Replace the whole value; with `expected`, only if the value is still `expected`."""
+    def rethink(
+        self,
+        label: str,
+        new_value: str,
+        expected: str | None = None,
+        *,
+        keep_conflicts: bool = False,
+    ) -> Block:
+        """Replace the whole value; with `expected`, only if the value is still `expected`.
+
+        A value holding git's conflict markers is refused (`ConflictMarkersError`) unless
+        `keep_conflicts` (the sleep-time pass, which rewrites only its learned regions).
+        """
 
         def change(block: Block) -> str:
             if expected is not None and block.value != expected:
@@ -374,7 +421,7 @@ class MemoryStore:
                 )
             return new_value
 
-        return self._edit(label, change)
+        return self._edit(label, change, keep_conflicts=keep_conflicts)
 
     def create(
         self,
@@ -391,6 +438,7 @@ class MemoryStore:
             raise MemoryEditError(f"limit must be a positive number of characters, not {limit!r}")
         if len(value) > limit:
             raise LimitExceededError(limit_message(label, len(value), limit))
+        self._check_markers(label, None, value)
         path = self.path_for(label)
         self._writable(label, path)
         block = Block(label, value, description or "", limit, read_only, path)

@@ -12,6 +12,7 @@ __all__ = [
     "BlockExistsError",
     "BlockFormatError",
     "ConflictError",
+    "ConflictMarkersError",
     "DuplicateNoteError",
     "GitBusyError",
     "InvalidLabelError",
@@ -60,6 +61,10 @@ class BlockFormatError(MemoryEditError):
 
 class ConflictError(MemoryEditError):
     """Someone else changed the content between the read and the write."""
+
+
+class ConflictMarkersError(MemoryEditError):
+    """An edit that would keep git's conflict markers in a block (or write new ones)."""
 
 
 class DuplicateNoteError(MemoryEditError):

@@ -31,6 +31,7 @@ from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import (
     BlockFormatError,
+    ConflictMarkersError,
     DuplicateNoteError,
     LimitExceededError,
     ReadOnlyError,
@@ -220,6 +221,8 @@ def render_region(store: MemoryStore, exclude: Sequence[Part] = ()) -> str:
     for block in store.context_blocks():
         if block.label == "personal" or block.label.startswith("users/"):
             continue
+        for conflict in store.conflicts([block]):  # never copied on to other agents' files
+            raise ConflictMarkersError(f"nothing exported: {conflict}")
         value = block.value
         for entry in entries:
             if entry in value:

@@ -4,12 +4,14 @@ stopped for the user while codemem would write `.codemem/`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from memory_helpers import run_cli
 
-from codemem.memory import MemoryStore
+from codemem.memory import ConflictMarkersError, MemoryStore, has_conflict
+from codemem.memory.render import CONFLICT_NOTE
 from codemem.workspace import Workspace
 from tests.helpers import git
 
@@ -94,3 +96,63 @@ def test_no_memory_is_written_while_a_merge_waits(merging):
     assert MemoryStore(Workspace(merging), user="alice").ensure_user_block() is None
     git(merging, "merge", "--abort")
     assert run_cli(merging, "remember", "Prices are in cents.").exit_code == 0
+
+
+@pytest.fixture
+def conflicted(merging) -> Path:
+    """The merge committed with git's markers in `blocks/project.md`, as a hurried pull does."""
+    git(merging, "commit", "-q", "-a", "--no-edit")
+    return merging
+
+
+MARKED = ".codemem/blocks/project.md: holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
+NAMED = f"{MARKED}: resolve them in that file, keeping what each side should still say (an edit that keeps them is refused)"
+
+
+def test_no_edit_builds_on_a_blocks_conflict_markers(conflicted):
+    before = (conflicted / ".codemem" / "blocks" / "project.md").read_bytes()
+    assert b"\n<<<<<<< HEAD\nBuild with tox.\n=======\nBuild with make.\n>>>>>>> other\n" in before
+    result = run_cli(conflicted, "remember", "--block", "project", "Run tests with pytest.")
+    assert (result.exit_code, result.output) == (
+        2,
+        "codemem: error: project not changed: .codemem/blocks/project.md holds git conflict "
+        "markers (<<<<<<<, =======, >>>>>>>) from a merge: resolve them in that file first (or "
+        "rewrite the whole value without them)\n",
+    )
+    store = MemoryStore(Workspace(conflicted), user="alice")
+    value = store.get("project").value
+    with pytest.raises(ConflictMarkersError):
+        store.rethink("project", value.replace("A shop.", "A bookshop."))
+    with pytest.raises(ConflictMarkersError, match="the new text holds git conflict markers"):
+        store.create("notes", "Notes.", "<<<<<<< a\nx\n=======\ny\n>>>>>>> b")
+    assert (conflicted / ".codemem" / "blocks" / "project.md").read_bytes() == before
+    # the person (or the agent, told so) writes what it should say: that resolves it
+    store.rethink("project", "A shop.\nBuild with tox; make wraps it.")
+    assert store.conflicts(store.list()) == []
+    assert run_cli(conflicted, "remember", "--block", "project", "Pytest.").exit_code == 0
+
+
+def test_a_conflicted_block_is_named_wherever_it_is_read_and_never_exported(conflicted):
+    listed = run_cli(conflicted, "memory", "list")
+    assert listed.exit_code == 0 and listed.stderr == f"codemem: warning: {NAMED}\n"
+    shown = run_cli(conflicted, "memory", "show", "project", "--raw")
+    assert shown.stderr == f"codemem: warning: {NAMED}\n"
+    assert "=======\nBuild with make.\n>>>>>>> other" in shown.stdout  # both sides, as written
+    status = run_cli(conflicted, "status", "--json")
+    assert {"kind": "block", "message": NAMED} in json.loads(status.stdout)["damage"]
+    context = MemoryStore(Workspace(conflicted), user="alice").render_blocks()
+    assert f'</block>\n<merge_conflict label="project">{CONFLICT_NOTE}</merge_conflict>' in context
+    exported = run_cli(conflicted, "memory", "export", "--format", "agents-md")
+    assert (exported.exit_code, exported.output) == (
+        2,
+        f"codemem: error: nothing exported: {NAMED}\n",
+    )
+    assert not (conflicted / "AGENTS.md").exists()
+
+
+def test_only_markers_as_git_writes_them_are_a_conflict():
+    assert has_conflict("a\r\n<<<<<<< HEAD\r\nx\r\n=======\r\ny\r\n>>>>>>> b\r\n")
+    assert has_conflict("<<<<<<<\nx\n|||||||\nw\n=======\ny\n>>>>>>>")
+    assert not has_conflict("Resolve `<<<<<<<` lines by hand.\n=======\n")
+    assert not has_conflict("<<<<<<< HEAD\nx\n>>>>>>> b\n=======\n")
+    assert not has_conflict("Title\n=======\n")
