@@ -218,6 +218,8 @@ def render_region(store: MemoryStore, exclude: Sequence[Part] = ()) -> str:
     without the entries imported from `exclude` (parts the target file still holds)."""
     entries = [f"{part.marker}\n{part.text}" for part in exclude]
     sections = []
+    for problem in store.problems():  # left out, it would vanish from the exported file
+        raise BlockFormatError(f"nothing exported: {problem}")
     for block in store.context_blocks():
         if block.label == "personal" or block.label.startswith("users/"):
             continue

@@ -156,3 +156,27 @@ def test_only_markers_as_git_writes_them_are_a_conflict():
     assert not has_conflict("Resolve `<<<<<<<` lines by hand.\n=======\n")
     assert not has_conflict("<<<<<<< HEAD\nx\n>>>>>>> b\n=======\n")
     assert not has_conflict("Title\n=======\n")
+
+
+def test_markers_in_the_frontmatter_are_named_as_such_and_stop_an_export(repo_factory):
+    root = repo_factory()
+    two_sides(root)
+    for branch, words in (("other", "The shop."), ("main", "Our shop.")):
+        git(root, "checkout", "-q", branch)
+        path = root / ".codemem" / "blocks" / "project.md"
+        path.write_text(path.read_text().replace("The project.", words), encoding="utf-8")
+        git(root, "commit", "-q", "-am", words)
+    assert git(root, "merge", "other", check=False).returncode == 1
+    git(root, "commit", "-q", "-a", "--no-edit")
+    named = (
+        ".codemem/blocks/project.md:2: git conflict markers (<<<<<<<, =======, >>>>>>>) from a "
+        "merge in the frontmatter: keep one value of each key between the '---' lines and "
+        "remove the markers"
+    )
+    assert run_cli(root, "memory", "list").stderr == f"codemem: warning: {named}\n"
+    exported = run_cli(root, "memory", "export", "--format", "claude-md")
+    assert (exported.exit_code, exported.output) == (
+        2,
+        f"codemem: error: nothing exported: {named}\n",
+    )  # left out, the block would silently vanish from CLAUDE.md
+    assert not (root / "CLAUDE.md").exists()
