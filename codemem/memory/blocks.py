@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,12 +182,7 @@ class MemoryStore:
             for path in sorted(self.ws.blocks_dir.rglob("*.md")):
                 label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
                 if label == PERSONAL_LABEL or not LABEL_RE.fullmatch(label):
-                    problems.append(
-                        BlockFormatError(
-                            f"{self._source(path)}: '{printable(label)}' cannot be a block label: rename the file "
-                            "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
-                        )
-                    )
+                    problems.append(self._bad_label(label, path))
                     continue
                 found.append((label, path))
         if self.personal_path.is_file():
@@ -199,6 +195,30 @@ class MemoryStore:
             except FileNotFoundError:
                 continue  # deleted while scanning
         return blocks, problems
+
+    def _bad_label(self, label: str, path: Path) -> BlockFormatError:
+        """Why a file under blocks/ is not a block, and the fix. A teammate's `Project.md`
+        (or `café.md` written in another Unicode form) beside the block it was meant to be is
+        merged into that block, never renamed over it."""
+        # two names that look alike (NFC and NFD) are told apart by their code points
+        shown = printable(label) if label.isascii() else label.encode("unicode_escape").decode()
+        folded = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower()
+        target = self.ws.blocks_dir / f"{folded}.md"
+        if folded not in (label, PERSONAL_LABEL) and LABEL_RE.fullmatch(folded):
+            try:  # a case-insensitive file system has one file under both names
+                beside = target.is_file() and not target.samefile(path)
+            except OSError:
+                beside = False
+            if beside:
+                return BlockFormatError(
+                    f"{self._source(path)}: '{shown}' cannot be a block label, and the block "
+                    f"'{folded}' exists: move this file's text into {self._source(target)} and "
+                    "delete this file (renamed, it would replace that block)"
+                )
+        return BlockFormatError(
+            f"{self._source(path)}: '{shown}' cannot be a block label: rename the file "
+            "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
+        )
 
     def _text(self, label: str, path: Path) -> str | None:
         """The file's text; a link or a path out of the repository reads as missing (and warns)."""

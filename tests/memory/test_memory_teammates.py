@@ -5,6 +5,7 @@ stopped for the user while codemem would write `.codemem/`."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,24 @@ def test_markers_in_the_frontmatter_are_named_as_such_and_stop_an_export(repo_fa
         f"codemem: error: nothing exported: {named}\n",
     )  # left out, the block would silently vanish from CLAUDE.md
     assert not (root / "CLAUDE.md").exists()
+
+
+def test_names_that_collide_elsewhere_are_told_apart_and_never_renamed_over_a_block(repo):
+    blocks = repo / ".codemem" / "blocks"
+    (blocks / "Project.md").write_text("---\ndescription: Mac.\n---\nFrom a Mac.\n")
+    for form in ("NFC", "NFD"):  # one name, as two teammates' systems wrote it
+        (blocks / f"{unicodedata.normalize(form, 'café')}.md").write_text(f"{form}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "teammates")
+    listed = run_cli(repo, "memory", "list")
+    assert listed.exit_code == 0
+    nfd = unicodedata.normalize("NFD", "café")  # shown as the NFC name is, told apart after it
+    rename = "rename the file to lower-case words, digits, '-' and '_' ('personal' is reserved)"
+    assert sorted(listed.stderr.splitlines()) == [
+        "codemem: warning: .codemem/blocks/Project.md: 'Project' cannot be a block label, and "
+        "the block 'project' exists: move this file's text into .codemem/blocks/project.md and "
+        "delete this file (renamed, it would replace that block)",
+        f"codemem: warning: .codemem/blocks/{nfd}.md: 'cafe\\u0301' cannot be a block label: {rename}",
+        f"codemem: warning: .codemem/blocks/café.md: 'caf\\xe9' cannot be a block label: {rename}",
+    ]
+    assert MemoryStore(Workspace(repo)).get("project").value == "A shop."
