@@ -318,6 +318,19 @@ class MemoryStore:
             if has_conflict(block.value)
         ]
 
+    def over_limit(self, blocks: Iterable[Block]) -> builtins.list[str]:
+        """One line per shared block of `blocks` past its limit: edits never put it there, a
+        merge of two teammates' additions (or a hand edit) can (`codemem status` lists them)."""
+        return [
+            f"{self._source(block.path)}: {block.chars:,} / {block.limit:,} characters, over its "
+            "limit (two teammates' additions merged?): shorten it or move detail to archival "
+            "memory, since no edit that leaves it over is saved"
+            for block in blocks
+            if block.chars > block.limit
+            and block.path is not None
+            and block.label != PERSONAL_LABEL
+        ]
+
     def _check_markers(self, label: str, old: str | None, new: str) -> None:
         """Refuse a value that keeps git's conflict markers (or brings new ones)."""
         if not has_conflict(new):

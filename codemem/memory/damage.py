@@ -35,6 +35,7 @@ def memory_damage(ws: Workspace) -> list[Damage]:
     blocks, problems = store.scan()
     found = [Damage("block", str(problem)) for problem in problems]
     found += [Damage("block", conflict) for conflict in store.conflicts(blocks)]
+    found += [Damage("block", over) for over in store.over_limit(blocks)]
     found += [Damage("note", str(problem)) for problem in Archive(ws).scan()[1]]
     damage = recall_damage(ws.recall_db)
     if damage is not None:

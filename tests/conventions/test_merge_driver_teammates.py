@@ -4,12 +4,15 @@ under one name, and the driver run by hand with a file missing."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from codemem.cli import cli
 from codemem.workspace import GITATTRIBUTES
 from tests.helpers import FIXTURES, git, make_repo
 
@@ -124,3 +127,21 @@ def test_the_driver_run_by_hand_with_a_side_missing_is_refused(tmp_path):
     )
     assert done.returncode == 2 and "'THEIRS': File 'gone' does not exist" in done.stderr
     assert (tmp_path / "ours").read_text() == HEADER + "Deploys:\n"  # before: its header dropped
+
+
+def test_a_block_past_its_limit_after_a_merge_is_a_problem_status_names(repo):
+    small = HEADER.replace("limit: 4000", "limit: 40")
+    done = teammates(
+        repo,
+        "merge",
+        small + "Deploys:\n- Alice: the blue button\n",
+        small + "Deploys:\n- Bob: tag\n",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # both kept: 44 characters
+    status = CliRunner().invoke(cli, ["--repo", str(repo), "status", "--json"])
+    assert {
+        "kind": "block",
+        "message": ".codemem/blocks/notes.md: 44 / 40 characters, over its limit (two teammates' "
+        "additions merged?): shorten it or move detail to archival memory, since no edit that "
+        "leaves it over is saved",
+    } in json.loads(status.stdout)["damage"]
