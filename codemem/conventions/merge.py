@@ -26,6 +26,7 @@ is conflicted).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -39,6 +40,7 @@ from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
 from codemem.memory import split_frontmatter as split
 
+log = logging.getLogger("codemem")
 _MISSING = object()
 
 
@@ -79,8 +81,17 @@ def _lf(text: str) -> str:
 
 
 def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
-    """Run the driver on git's three files: the result goes to `ours`; returns the conflicts."""
-    merged = merge_memory_file(_read(base), _read(ours), _read(theirs), path)
+    """Run the driver on git's three files: the result goes to `ours`; returns the conflicts.
+
+    An ancestor that is missing or cannot be read is none: the file is merged as one both
+    sides added, so whatever differs is left conflicted, never taken from one side.
+    """
+    try:
+        ancestor = _read(base)
+    except OSError as exc:
+        log.warning("%s: cannot read the common ancestor (%s): merged as without one", path, exc)
+        ancestor = ""
+    merged = merge_memory_file(ancestor, _read(ours), _read(theirs), path)
     with ours.open(
         "w", encoding="utf-8", errors="surrogateescape", newline=""
     ) as out:  # line endings as they came

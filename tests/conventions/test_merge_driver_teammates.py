@@ -129,6 +129,26 @@ def test_the_driver_run_by_hand_with_a_side_missing_is_refused(tmp_path):
     assert (tmp_path / "ours").read_text() == HEADER + "Deploys:\n"  # before: its header dropped
 
 
+def test_an_ancestor_that_cannot_be_read_is_merged_as_none(tmp_path):
+    (tmp_path / "base").mkdir()  # read, it fails (as an unreadable file does)
+    (tmp_path / "ours").write_text(HEADER + "Deploys:\n- Alice\n")
+    (tmp_path / "theirs").write_text(HEADER + "Deploys:\n- Bob\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "codemem", "merge-file", "base", "ours", "theirs", ".codemem/x.md"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(FIXTURES.parent), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 1, done.stderr  # before: 2, and ours left as it was: Bob lost
+    assert "cannot read the common ancestor" in done.stderr
+    assert (tmp_path / "ours").read_text() == (
+        HEADER + "<<<<<<< ours\nDeploys:\n- Alice\n||||||| base\n=======\nDeploys:\n- Bob\n"
+        ">>>>>>> theirs\n"
+    )
+
+
 def test_a_block_past_its_limit_after_a_merge_is_a_problem_status_names(repo):
     small = HEADER.replace("limit: 4000", "limit: 40")
     done = teammates(
