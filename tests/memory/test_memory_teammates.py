@@ -95,6 +95,11 @@ def test_no_memory_is_written_while_a_merge_waits(merging):
     assert status == "UU .codemem/blocks/project.md\n"
     # the user's own block is created once the merge ends, not swept into it
     assert MemoryStore(Workspace(merging), user="alice").ensure_user_block() is None
+    result = run_cli(merging, "init", "--no-index")
+    assert (
+        result.output == f"codemem: error: nothing set up: {busy}, then run `codemem init` again\n"
+    )
+    assert not (merging / ".codemem" / "config.yml").exists()
     git(merging, "merge", "--abort")
     assert run_cli(merging, "remember", "Prices are in cents.").exit_code == 0
 
