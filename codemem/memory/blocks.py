@@ -350,7 +350,13 @@ class MemoryStore:
     ) -> Block:
         validate_label(label)
         path = self.path_for(label)
-        self._writable(label, path)
+        busy: GitBusyError | None = None
+        try:
+            self._writable(label, path)
+        except GitBusyError as exc:  # mid-merge, only the edit that resolves this block's markers
+            busy = exc
+        if busy is not None and (keep_conflicts or not path.exists()):
+            raise busy
         if label != PERSONAL_LABEL:
             check_memory_size(self.ws, path)  # the edit reads it whole
         if label == self.user_label and not path.exists():
@@ -365,6 +371,8 @@ class MemoryStore:
             value = change(block)
             if not keep_conflicts:
                 self._check_markers(label, block.value, value)
+            if busy is not None and not has_conflict(block.value):
+                raise busy
             if len(value) > block.limit:
                 raise LimitExceededError(limit_message(label, len(value), block.limit))
             block.value, block.path = value, path

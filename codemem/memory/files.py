@@ -134,7 +134,8 @@ def check_memory_write(ws: Workspace, path: Path) -> None:
     """Refuse (`MemoryEditError`) to write a memory file that is a link or leads out of the
     repository, and (`GitBusyError`) any while a git merge, rebase, cherry-pick, revert or
     bisect waits for the user: the file would be swept into that operation's commit, or stop
-    its `--continue`."""
+    its `--continue` (`MemoryStore` lets through the one edit that is the merge's own work,
+    a block's conflict markers resolved)."""
     why = _problem(ws, path)
     if why is not None:
         raise MemoryEditError(
