@@ -23,6 +23,7 @@ from codemem.infra import (
     confine,
     git_config,
     git_dir,
+    git_operation,
     owner_only,
     private_dir,
     read_regular,
@@ -184,6 +185,11 @@ class Workspace:
     def git_dir(self) -> Path:
         """The real git directory (a worktree's `.git` may be a file pointing elsewhere)."""
         return git_dir(self.root) or self.root / ".git"
+
+    def git_operation(self) -> str | None:
+        """The git operation under way in this clone (a merge, rebase, cherry-pick, revert or
+        bisect waiting for the user), as a phrase naming how to end it; None when there is none."""
+        return git_operation(self.git_dir)
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""

@@ -57,7 +57,7 @@ def list_command(app: AppContext, as_json: bool) -> None:
     """List the blocks with how full each one is (characters used / limit)."""
     store = open_store(app)
     blocks, problems = store.scan()
-    warn_problems(problems)
+    warn_problems([*problems, *store.conflicts(blocks)])
     if as_json:
         echo_json([block.to_json() for block in blocks], indent=2)
         return
@@ -82,13 +82,15 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
     """Show one block, or with no LABEL the text the agent sees for all of them."""
     store = open_store(app)
     if label is None:
-        warn_problems(store.problems())
+        blocks, problems = store.scan()
+        warn_problems([*problems, *store.conflicts(blocks)])
         if as_json:
             echo_json([block.to_json() for block in store.context_blocks()], indent=2)
         else:
             click.echo(printable_text(store.render_blocks()))
         return
     block = store.get(label)
+    warn_problems(store.conflicts([block]))
     if as_json:
         echo_json(block.to_json(), indent=2)
     elif raw:

@@ -31,7 +31,6 @@ from codemem.conventions.commit_style import (
 )
 from codemem.conventions.conflicts import (
     Resolved,
-    has_conflict,
     ours_side,
     resolve_learned_conflicts,
 )
@@ -67,6 +66,7 @@ from codemem.conventions.regions import (
 from codemem.conventions.repo_files import RepoFiles, dig
 from codemem.conventions.rules import BANDS, BANDS_BY_KEY, TOPICS, Band, Evidence, Rule, band_of
 from codemem.conventions.stable import stable_rules
+from codemem.memory import has_conflict  # one reading of git's markers, kept here for callers
 
 __all__ = [
     "merge_files",

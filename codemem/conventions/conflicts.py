@@ -25,11 +25,6 @@ class Resolved:
     left: int = 0
 
 
-def has_conflict(text: str) -> bool:
-    """Whether `text` holds git conflict markers."""
-    return any(line.startswith("<<<<<<< ") or line == "<<<<<<<" for line in text.split("\n"))
-
-
 def resolve_learned_conflicts(text: str) -> Resolved:
     """Resolve the conflicts inside learned regions (keeping our side); leave the others.
 
@@ -103,16 +98,20 @@ def _union(ours: list[str], base: list[str], theirs: list[str], at_end: bool) ->
     """Both sides' lines appended after the common `base` lines, or None if not that case.
 
     Appended means at the end of the file (how memory_append and `remember --block` add) or
-    list items added to the same list.
+    list items added to the same list. An item both sides added is kept once; other lines are
+    kept whole (both wrote `- check the logs`, under `Staging:` and under `Production:`).
     """
     if ours[: len(base)] != base or theirs[: len(base)] != base:
         return None
     added = [ours[len(base) :], theirs[len(base) :]]
-    if not at_end and not all(
-        _LIST_ITEM.match(line) for group in added for line in group if line.strip()
-    ):
+    items = all(_LIST_ITEM.match(line) for group in added for line in group if line.strip())
+    if not at_end and not items:
         return None
     first, second = sorted(added, key="\n".join)
+    if first == second:
+        return base + first
+    if not items:  # text whose lines belong together: a line both wrote can mean two things
+        return base + first + second
     return base + first + [line for line in second if line not in first]
 
 

@@ -8,8 +8,14 @@ marks the file conflicted. By kind of file:
 - Markdown (blocks, archive notes): the frontmatter is merged key by key, the body line by
   line; a conflict in a learned region keeps our side (the next digest re-derives it), two
   lists appended to at one place become their union in a deterministic order, and conflict
-  markers are left only where two people wrote different text in one place;
+  markers are left only where two people wrote different text in one place (a file both
+  sides added, with no ancestor, is that too);
 - anything else is merged line by line as git would.
+
+Line ends are not text: when a side saved the file with Windows line ends, the three versions
+are merged as lines and the result takes the line end our side mostly uses (else a side
+converted whole would change every line, and a learned region's conflict would take our
+side's text for all of them, dropping the other side's edits).
 
 A file outside `.codemem/` is never merged by these rules, whatever a `.gitattributes` says:
 a repository that names the driver for `*.json` would otherwise make every conflict in its
@@ -20,19 +26,21 @@ is conflicted).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from codemem.conventions.conflicts import resolve_memory_conflicts
+from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_memory_conflicts
 from codemem.errors import CodememError
-from codemem.infra import run_git
+from codemem.infra import line_ends, run_git
 from codemem.memory import FRONTMATTER_FENCE as FENCE
 from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
 from codemem.memory import split_frontmatter as split
 
+log = logging.getLogger("codemem")
 _MISSING = object()
 
 
@@ -57,14 +65,33 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
     parts = PurePosixPath(path).parts
     if "digests" in parts or path.endswith(".json"):
         return Merged(ours)
+    if "\r\n" in base + ours + theirs:  # saved from Windows: merge the lines, not their ends
+        end = line_ends(ours.encode("utf-8", "surrogateescape"))
+        merged = merge_memory_file(_lf(base), _lf(ours), _lf(theirs), path)
+        return Merged(
+            merged.text.replace("\n", end) if end != "\n" else merged.text, merged.conflicts
+        )
     if path.endswith(".md"):
         return _merge_markdown(base, ours, theirs, path)
-    return _merge_lines(base, ours, theirs)
+    return _merge_lines(base, ours, theirs, added=not base)
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n")
 
 
 def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
-    """Run the driver on git's three files: the result goes to `ours`; returns the conflicts."""
-    merged = merge_memory_file(_read(base), _read(ours), _read(theirs), path)
+    """Run the driver on git's three files: the result goes to `ours`; returns the conflicts.
+
+    An ancestor that is missing or cannot be read is none: the file is merged as one both
+    sides added, so whatever differs is left conflicted, never taken from one side.
+    """
+    try:
+        ancestor = _read(base)
+    except OSError as exc:
+        log.warning("%s: cannot read the common ancestor (%s): merged as without one", path, exc)
+        ancestor = ""
+    merged = merge_memory_file(ancestor, _read(ours), _read(theirs), path)
     with ours.open(
         "w", encoding="utf-8", errors="surrogateescape", newline=""
     ) as out:  # line endings as they came
@@ -85,7 +112,7 @@ def _merge_markdown(base: str, ours: str, theirs: str, path: str) -> Merged:
     except CodememError:  # a broken header: merge the file as plain lines
         return _merge_lines(base, ours, theirs)
     header, header_conflicts = _merge_header(*docs)
-    body = _merge_lines(docs[0].body, docs[1].body, docs[2].body)
+    body = _merge_lines(docs[0].body, docs[1].body, docs[2].body, added=not base)
     return Merged(header + body.text, header_conflicts + body.conflicts)
 
 
@@ -129,9 +156,12 @@ def _key_lines(key: str, value: Any) -> list[str]:
     return text[len(FENCE) + 1 : -(len(FENCE) + 1)].rstrip("\n").split("\n")
 
 
-def _merge_lines(base: str, ours: str, theirs: str, *, memory: bool = True) -> Merged:
+def _merge_lines(
+    base: str, ours: str, theirs: str, *, memory: bool = True, added: bool = False
+) -> Merged:
     """`git merge-file --diff3`, then (a memory file) codemem's own resolutions (learned
-    regions, lists)."""
+    regions; lists, unless the file was `added` on both sides: two people who each created a
+    block of one name wrote different text in one place, not two appends)."""
     with tempfile.TemporaryDirectory(prefix="codemem-merge-") as folder:
         files = []
         for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
@@ -155,5 +185,5 @@ def _merge_lines(base: str, ours: str, theirs: str, *, memory: bool = True) -> M
     text = out.decode("utf-8", "surrogateescape")
     if not memory:
         return Merged(text, sum(line.startswith("<<<<<<< ours") for line in text.split("\n")))
-    resolved = resolve_memory_conflicts(text)
+    resolved = resolve_learned_conflicts(text) if added else resolve_memory_conflicts(text)
     return Merged(resolved.text, resolved.left)

@@ -26,10 +26,10 @@ import json
 import logging
 from pathlib import Path
 
-from codemem.conventions.conflicts import has_conflict, ours_side
+from codemem.conventions.conflicts import ours_side
 from codemem.conventions.rules import Rule
 from codemem.conventions.stable import stable_rules
-from codemem.memory import BlockFormatError, read_memory_file
+from codemem.memory import BlockFormatError, has_conflict, read_memory_file
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")

@@ -6,7 +6,9 @@ settles it drops what cannot change the index (`.git/`, `.codemem/`, ignored fil
 one `CodeIndex.refresh`. Every index write and every digest runs in this one thread, never two at
 once.
 
-Idle means no relevant file event for `sleep.idle_minutes` and no `codemem chat` running. Then,
+Idle means no relevant file event for `sleep.idle_minutes`, no `codemem chat` running and no
+git merge, rebase, cherry-pick, revert or bisect waiting for the user (its commit would sweep
+up what the pass writes). Then,
 if something is new since the last pass (HEAD moved past the commit the last pass reached,
 or recall has a session newer than the last one seen), it runs one `run_digest`. A pass that
 fails is not retried until something new appears again.
@@ -96,6 +98,7 @@ class Watcher:
         self._last_activity = clock()
         self._last_check = float("-inf")
         self._chat_waited: str | None = None
+        self._git_waited: str | None = None  # the git operation the digest last waited for
         self._lock: DaemonLock | None = None
         self.state_lost = False  # .codemem/local/ was removed or replaced under the daemon
         self._guarded = False  # lifeline armed: what this process forks dies with it
@@ -312,6 +315,13 @@ class Watcher:
             return None
         if reason is None:
             return None
+        busy = self.ws.git_operation()
+        if busy is not None:  # the pass would write into that operation's commit
+            if self._git_waited != busy:
+                log.info("watch: %s, but %s; the digest waits", reason, busy)
+                self._git_waited = busy
+            return None
+        self._git_waited = None
         if chatting:
             if self._chat_waited != reason:  # once, not at every look during a long chat
                 log.info("watch: %s, but a chat is running; the digest waits", reason)

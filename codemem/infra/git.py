@@ -224,6 +224,28 @@ def git_dir(root: Path) -> Path | None:
     return Path(out.decode("utf-8", "surrogateescape").strip())
 
 
+# What git leaves in its directory while an operation waits for the user, and how to end it.
+_OPERATIONS = (
+    ("rebase-merge", "a rebase", "`git rebase --continue` or `git rebase --abort`"),
+    ("rebase-apply", "a rebase (or `git am`)", "`git rebase --continue` or `git rebase --abort`"),
+    ("MERGE_HEAD", "a merge", "`git commit` once it is resolved, or `git merge --abort`"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "`git cherry-pick --continue` or `--abort`"),
+    ("REVERT_HEAD", "a revert", "`git revert --continue` or `--abort`"),
+    ("BISECT_LOG", "a bisect", "`git bisect reset`"),
+)
+
+
+def git_operation(folder: Path) -> str | None:
+    """The git operation under way in the git directory `folder` (a merge or rebase stopped
+    on a conflict, a cherry-pick, a revert, a bisect), as one phrase naming how to end it;
+    None when there is none. Files written into the work tree meanwhile would go into the
+    operation's commit, or stop `--continue`."""
+    for name, what, end in _OPERATIONS:
+        if os.path.lexists(folder / name):
+            return f"git is in the middle of {what} (end it with {end})"
+    return None
+
+
 def git_config(root: Path, key: str) -> str | None:
     """The value of git config `key` as seen from `root`, or None when unset."""
     try:

@@ -19,7 +19,9 @@ from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
     ConflictError,
+    ConflictMarkersError,
     DuplicateNoteError,
+    GitBusyError,
     InvalidLabelError,
     LimitExceededError,
     LineOutOfRangeError,
@@ -37,6 +39,7 @@ from codemem.memory.history import Change, file_history
 from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
 from codemem.memory.labels import default_description, default_limit, validate_label
+from codemem.memory.markers import has_conflict
 from codemem.memory.ranking import normalize
 from codemem.memory.recall import Message, MessageHit, Recall, Session, Transcript
 from codemem.memory.render import render_blocks
@@ -57,8 +60,10 @@ __all__ = [
     "Blocks",
     "Change",
     "ConflictError",
+    "ConflictMarkersError",
     "Damage",
     "DuplicateNoteError",
+    "GitBusyError",
     "InsertResult",
     "InvalidLabelError",
     "LimitExceededError",
@@ -77,6 +82,7 @@ __all__ = [
     "Transcript",
     "UnknownLabelError",
     "check_memory_write",
+    "has_conflict",
     "default_description",
     "default_limit",
     "export_instructions",

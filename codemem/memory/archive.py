@@ -262,5 +262,6 @@ class Archive:
         with FileLock(self._lock):
             note = self.get(id)
             assert note.path is not None
+            check_memory_write(self.ws, note.path)
             note.path.unlink()
         return note

@@ -19,12 +19,15 @@ limit, and keeps the frontmatter exactly as written):
 - `create`, `delete`, `rename`: whole files.
 
 Every write goes through `codemem.infra.update_text` (lock + compare-and-swap + atomic rename).
+No edit leaves git's conflict markers in a block: a block a merge left them in is read as it
+is, and edited again once people resolved them (see `markers`).
 """
 
 from __future__ import annotations
 
 import builtins
 import os
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +39,8 @@ from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
     ConflictError,
+    ConflictMarkersError,
+    GitBusyError,
     LimitExceededError,
     LineOutOfRangeError,
     MemoryEditError,
@@ -51,6 +56,7 @@ from codemem.memory.labels import (
     default_limit,
     validate_label,
 )
+from codemem.memory.markers import has_conflict
 from codemem.memory.render import render_blocks
 from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
 from codemem.workspace import Workspace
@@ -119,6 +125,9 @@ def parse_block(label: str, text: str, source: str) -> Block:
     )
 
 
+CONFLICTED = "holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
+
+
 def limit_message(label: str, chars: int, limit: int) -> str:
     return (
         f"{label} would be {chars:,} / {limit:,} characters: "
@@ -173,12 +182,7 @@ class MemoryStore:
             for path in sorted(self.ws.blocks_dir.rglob("*.md")):
                 label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
                 if label == PERSONAL_LABEL or not LABEL_RE.fullmatch(label):
-                    problems.append(
-                        BlockFormatError(
-                            f"{self._source(path)}: '{printable(label)}' cannot be a block label: rename the file "
-                            "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
-                        )
-                    )
+                    problems.append(self._bad_label(label, path))
                     continue
                 found.append((label, path))
         if self.personal_path.is_file():
@@ -191,6 +195,30 @@ class MemoryStore:
             except FileNotFoundError:
                 continue  # deleted while scanning
         return blocks, problems
+
+    def _bad_label(self, label: str, path: Path) -> BlockFormatError:
+        """Why a file under blocks/ is not a block, and the fix. A teammate's `Project.md`
+        (or `café.md` written in another Unicode form) beside the block it was meant to be is
+        merged into that block, never renamed over it."""
+        # two names that look alike (NFC and NFD) are told apart by their code points
+        shown = printable(label) if label.isascii() else label.encode("unicode_escape").decode()
+        folded = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower()
+        target = self.ws.blocks_dir / f"{folded}.md"
+        if folded not in (label, PERSONAL_LABEL) and LABEL_RE.fullmatch(folded):
+            try:  # a case-insensitive file system has one file under both names
+                beside = target.is_file() and not target.samefile(path)
+            except OSError:
+                beside = False
+            if beside:
+                return BlockFormatError(
+                    f"{self._source(path)}: '{shown}' cannot be a block label, and the block "
+                    f"'{folded}' exists: move this file's text into {self._source(target)} and "
+                    "delete this file (renamed, it would replace that block)"
+                )
+        return BlockFormatError(
+            f"{self._source(path)}: '{shown}' cannot be a block label: rename the file "
+            "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
+        )
 
     def _text(self, label: str, path: Path) -> str | None:
         """The file's text; a link or a path out of the repository reads as missing (and warns)."""
@@ -252,6 +280,8 @@ class MemoryStore:
             return self.create(label, default_description(label))
         except BlockExistsError:  # created meanwhile by another process
             return self.get(label)
+        except GitBusyError:  # created once the merge or rebase ends, not swept into it
+            return None
 
     def _unknown(self, label: str) -> UnknownLabelError:
         labels = ", ".join(self.labels()) or "none yet"
@@ -277,10 +307,56 @@ class MemoryStore:
 
     # -- edits ------------------------------------------------------------------------------
 
-    def _edit(self, label: str, change: Callable[[Block], str]) -> Block:
+    def conflicts(self, blocks: Iterable[Block]) -> builtins.list[str]:
+        """One line per block of `blocks` holding git's conflict markers, naming its file and
+        the fix (`codemem status`, `memory list` and `memory show` print them)."""
+        return [
+            f"{self._source(block.path or self.path_for(block.label))}: {CONFLICTED}: resolve "
+            "them in that file, keeping what each side should still say (an edit that keeps "
+            "them is refused)"
+            for block in blocks
+            if has_conflict(block.value)
+        ]
+
+    def over_limit(self, blocks: Iterable[Block]) -> builtins.list[str]:
+        """One line per shared block of `blocks` past its limit: edits never put it there, a
+        merge of two teammates' additions (or a hand edit) can (`codemem status` lists them)."""
+        return [
+            f"{self._source(block.path)}: {block.chars:,} / {block.limit:,} characters, over its "
+            "limit (two teammates' additions merged?): shorten it or move detail to archival "
+            "memory, since no edit that leaves it over is saved"
+            for block in blocks
+            if block.chars > block.limit
+            and block.path is not None
+            and block.label != PERSONAL_LABEL
+        ]
+
+    def _check_markers(self, label: str, old: str | None, new: str) -> None:
+        """Refuse a value that keeps git's conflict markers (or brings new ones)."""
+        if not has_conflict(new):
+            return
+        if old is not None and has_conflict(old):
+            raise ConflictMarkersError(
+                f"{label} not changed: {self._source(self.path_for(label))} {CONFLICTED}: "
+                "resolve them in that file first (or rewrite the whole value without them)"
+            )
+        raise ConflictMarkersError(
+            f"{label} not changed: the new text holds git conflict markers (<<<<<<<, =======, "
+            ">>>>>>>): write it without them"
+        )
+
+    def _edit(
+        self, label: str, change: Callable[[Block], str], *, keep_conflicts: bool = False
+    ) -> Block:
         validate_label(label)
         path = self.path_for(label)
-        self._writable(label, path)
+        busy: GitBusyError | None = None
+        try:
+            self._writable(label, path)
+        except GitBusyError as exc:  # mid-merge, only the edit that resolves this block's markers
+            busy = exc
+        if busy is not None and (keep_conflicts or not path.exists()):
+            raise busy
         if label != PERSONAL_LABEL:
             check_memory_size(self.ws, path)  # the edit reads it whole
         if label == self.user_label and not path.exists():
@@ -293,6 +369,10 @@ class MemoryStore:
             block = parse_block(label, text, self._source(path))
             self._check_writable(block)
             value = change(block)
+            if not keep_conflicts:
+                self._check_markers(label, block.value, value)
+            if busy is not None and not has_conflict(block.value):
+                raise busy
             if len(value) > block.limit:
                 raise LimitExceededError(limit_message(label, len(value), block.limit))
             block.value, block.path = value, path
@@ -361,8 +441,19 @@ class MemoryStore:
 
         return self._edit(label, change)
 
-    def rethink(self, label: str, new_value: str, expected: str | None = None) -> Block:
-        """Replace the whole value; with `expected`, only if the value is still `expected`."""
+    def rethink(
+        self,
+        label: str,
+        new_value: str,
+        expected: str | None = None,
+        *,
+        keep_conflicts: bool = False,
+    ) -> Block:
+        """Replace the whole value; with `expected`, only if the value is still `expected`.
+
+        A value holding git's conflict markers is refused (`ConflictMarkersError`) unless
+        `keep_conflicts` (the sleep-time pass, which rewrites only its learned regions).
+        """
 
         def change(block: Block) -> str:
             if expected is not None and block.value != expected:
@@ -371,7 +462,7 @@ class MemoryStore:
                 )
             return new_value
 
-        return self._edit(label, change)
+        return self._edit(label, change, keep_conflicts=keep_conflicts)
 
     def create(
         self,
@@ -388,6 +479,7 @@ class MemoryStore:
             raise MemoryEditError(f"limit must be a positive number of characters, not {limit!r}")
         if len(value) > limit:
             raise LimitExceededError(limit_message(label, len(value), limit))
+        self._check_markers(label, None, value)
         path = self.path_for(label)
         self._writable(label, path)
         block = Block(label, value, description or "", limit, read_only, path)

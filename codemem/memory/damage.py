@@ -31,7 +31,11 @@ class Damage:
 
 def memory_damage(ws: Workspace) -> list[Damage]:
     """Every damaged block, archival note and recall database of `ws`."""
-    found = [Damage("block", str(problem)) for problem in MemoryStore(ws).scan()[1]]
+    store = MemoryStore(ws)
+    blocks, problems = store.scan()
+    found = [Damage("block", str(problem)) for problem in problems]
+    found += [Damage("block", conflict) for conflict in store.conflicts(blocks)]
+    found += [Damage("block", over) for over in store.over_limit(blocks)]
     found += [Damage("note", str(problem)) for problem in Archive(ws).scan()[1]]
     damage = recall_damage(ws.recall_db)
     if damage is not None:

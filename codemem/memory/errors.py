@@ -12,7 +12,9 @@ __all__ = [
     "BlockExistsError",
     "BlockFormatError",
     "ConflictError",
+    "ConflictMarkersError",
     "DuplicateNoteError",
+    "GitBusyError",
     "InvalidLabelError",
     "LimitExceededError",
     "LineOutOfRangeError",
@@ -61,9 +63,17 @@ class ConflictError(MemoryEditError):
     """Someone else changed the content between the read and the write."""
 
 
+class ConflictMarkersError(MemoryEditError):
+    """An edit that would keep git's conflict markers in a block (or write new ones)."""
+
+
 class DuplicateNoteError(MemoryEditError):
     """An archival note with exactly this content already exists."""
 
 
 class NotFoundError(MemoryEditError):
     """No note or session with that id."""
+
+
+class GitBusyError(MemoryEditError):
+    """A committed memory file not written while a git operation waits for the user."""

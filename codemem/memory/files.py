@@ -18,7 +18,7 @@ from pathlib import Path
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra import confine, printable, read_regular
-from codemem.memory.errors import BlockFormatError, MemoryEditError
+from codemem.memory.errors import BlockFormatError, GitBusyError, MemoryEditError
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -131,10 +131,20 @@ def check_memory_size(ws: Workspace, path: Path) -> None:
 
 
 def check_memory_write(ws: Workspace, path: Path) -> None:
-    """Refuse (`MemoryEditError`) to write a memory file that is a link or leads out of the repository."""
+    """Refuse (`MemoryEditError`) to write a memory file that is a link or leads out of the
+    repository, and (`GitBusyError`) any while a git merge, rebase, cherry-pick, revert or
+    bisect waits for the user: the file would be swept into that operation's commit, or stop
+    its `--continue` (`MemoryStore` lets through the one edit that is the merge's own work,
+    a block's conflict markers resolved)."""
     why = _problem(ws, path)
     if why is not None:
         raise MemoryEditError(
             f"{_shown(ws, path)}: {why}; codemem does not write memory through links: "
             "replace it with a regular file first"
+        )
+    busy = ws.git_operation()
+    if busy is not None:
+        raise GitBusyError(
+            f"{_shown(ws, path)} not written: {busy}; try again once it ends (memory written "
+            "now would go into that operation's commit)"
         )

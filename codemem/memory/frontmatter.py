@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from codemem.memory.errors import BlockFormatError
+from codemem.memory.markers import has_conflict
 
 FENCE = "---"
 
@@ -50,7 +51,17 @@ def split(text: str, source: str) -> Document:
             header = "".join(lines[: index + 1])
             if not header.endswith("\n"):
                 header += "\n"
-            meta = _load("".join(lines[1:index]), source)
+            try:
+                meta = _load("".join(lines[1:index]), source)
+            except BlockFormatError:
+                if has_conflict(text):  # a merge without codemem's driver: say so, not YAML
+                    line = next(n for n, x in enumerate(lines, 1) if x.startswith("<<<<<<<"))
+                    raise BlockFormatError(
+                        f"{source}:{line}: git conflict markers (<<<<<<<, =======, >>>>>>>) "
+                        "from a merge in the frontmatter: keep one value of each key between "
+                        "the '---' lines and remove the markers"
+                    ) from None
+                raise
             return Document(
                 meta=meta, header=header, body="".join(lines[index + 1 :]), source=source
             )

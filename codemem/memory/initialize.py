@@ -7,7 +7,7 @@ from pathlib import Path
 from codemem.infra import atomic_write
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
-from codemem.memory.errors import BlockExistsError
+from codemem.memory.errors import BlockExistsError, GitBusyError
 from codemem.memory.instructions import import_instructions
 from codemem.memory.labels import default_description
 from codemem.workspace import GITATTRIBUTES, Workspace
@@ -37,8 +37,12 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
     Creates `config.yml` (commented), `.gitignore` (`local/`), `.gitattributes` (memory
     merged by `codemem merge-file`, see `configure_merge_driver`), the blocks
     `project`, `conventions` and `users/<slug>`, then imports CLAUDE.md, AGENTS.md and the
-    other instruction files into them. A second call creates nothing.
+    other instruction files into them. A second call creates nothing. Nothing is created
+    while a git merge, rebase, cherry-pick, revert or bisect waits for the user.
     """
+    busy = ws.git_operation()
+    if busy is not None:  # what it creates would go into that operation's commit
+        raise GitBusyError(f"nothing set up: {busy}, then run `codemem init` again")
     store = store or MemoryStore(ws)
     created: list[Path] = []
     ws.check_inside()

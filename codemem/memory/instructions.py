@@ -31,6 +31,7 @@ from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import (
     BlockFormatError,
+    ConflictMarkersError,
     DuplicateNoteError,
     LimitExceededError,
     ReadOnlyError,
@@ -217,9 +218,13 @@ def render_region(store: MemoryStore, exclude: Sequence[Part] = ()) -> str:
     without the entries imported from `exclude` (parts the target file still holds)."""
     entries = [f"{part.marker}\n{part.text}" for part in exclude]
     sections = []
+    for problem in store.problems():  # left out, it would vanish from the exported file
+        raise BlockFormatError(f"nothing exported: {problem}")
     for block in store.context_blocks():
         if block.label == "personal" or block.label.startswith("users/"):
             continue
+        for conflict in store.conflicts([block]):  # never copied on to other agents' files
+            raise ConflictMarkersError(f"nothing exported: {conflict}")
         value = block.value
         for entry in entries:
             if entry in value:

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from codemem.memory.markers import has_conflict
+
 if TYPE_CHECKING:
     from codemem.memory.blocks import Block
     from codemem.memory.errors import BlockFormatError
+
+
+CONFLICT_NOTE = (
+    "this block holds git conflict markers: two teammates wrote different text in one place and "
+    "both sides are shown; ask the user which holds before relying on either. An edit that "
+    "keeps the markers is refused; a memory_rethink of the whole value without them, once the "
+    "user says what it should hold, resolves it"
+)
 
 
 def render_blocks(blocks: Iterable[Block], problems: Iterable[BlockFormatError] = ()) -> str:
@@ -20,6 +30,8 @@ def render_blocks(blocks: Iterable[Block], problems: Iterable[BlockFormatError] 
             f"<description>{block.description}</description>\n"
             f"<value>\n{block.value}\n</value>\n</block>"
         )
+        if has_conflict(block.value):
+            parts.append(f'<merge_conflict label="{block.label}">{CONFLICT_NOTE}</merge_conflict>')
     for problem in problems:
         parts.append(f"<unreadable_block>{problem}</unreadable_block>")
     parts.append("</memory_blocks>")

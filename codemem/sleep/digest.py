@@ -12,6 +12,10 @@
    project overview of `blocks/project.md`; consolidate; last, note in `.codemem/local/`
    the HEAD this clone reached, so an interrupted pass is simply redone.
 
+No pass runs while a git merge, rebase, cherry-pick, revert or bisect waits for the user
+(`GitBusyError`; `codemem watch` waits for it to end): what it wrote would go into that
+operation's commit, or stop its `--continue`.
+
 Committed files change only when what they say changes: the learned regions hold no
 counts, dates or moving example lists (see `codemem.conventions.stable`), and a conflicted
 memory file is not refused: the learned regions are re-derived and the other conflicts are
@@ -38,6 +42,7 @@ from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
 from codemem.errors import UsageError
 from codemem.infra import BlobReader, git_text, resolve_commit, utc_now
+from codemem.memory import GitBusyError
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commits import (
@@ -376,6 +381,9 @@ def run_digest(
     settings = config.sleep
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
+    busy = None if options.dry_run else ws.git_operation()
+    if busy is not None:  # its files would go into that operation's commit, or stop it
+        raise GitBusyError(f"nothing digested: {busy}, then run it again")
     result = DigestResult(dry_run=options.dry_run)
     model = None
     if options.llm and not options.dry_run:

@@ -106,7 +106,9 @@ def regions(value: str) -> list[str]:
 class GuardedStore(MemoryStore):
     """A `MemoryStore` whose edits may not change, add or remove codemem's marked regions."""
 
-    def _edit(self, label: str, change: Callable[[Block], str]) -> Block:
+    def _edit(
+        self, label: str, change: Callable[[Block], str], *, keep_conflicts: bool = False
+    ) -> Block:
         def guarded(block: Block) -> str:
             new = change(block)
             if regions(new) != regions(block.value) or new.count(MARKER) != block.value.count(
@@ -119,7 +121,7 @@ class GuardedStore(MemoryStore):
                 )
             return new
 
-        return super()._edit(label, guarded)
+        return super()._edit(label, guarded, keep_conflicts=keep_conflicts)
 
     def create(
         self,

@@ -110,7 +110,7 @@ class MemoryWriter:
                 if block.path is None:
                     self.store.create(label, block.description, new, block.limit)
                 else:
-                    self.store.rethink(label, new, expected=block.value)
+                    self.store.rethink(label, new, expected=block.value, keep_conflicts=True)
             except (ConflictError, BlockExistsError):
                 continue  # edited or created meanwhile: recompute on the fresh value
             self.changes.append(Change("block", label, detail))

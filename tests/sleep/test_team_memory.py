@@ -21,7 +21,7 @@ from codemem.conventions.merge import merge_memory_file
 from codemem.memory import MemoryStore
 from codemem.sleep import push_memory
 from codemem.workspace import Workspace
-from tests.helpers import git, make_repo
+from tests.helpers import git, make_repo, run_codemem
 
 COUPONS = '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'
 GIFTS = '"""Gift cards."""\n\n\ndef gift_card_value(cents: int) -> int:\n    """What a card is worth."""\n    return cents\n'
@@ -170,6 +170,13 @@ def test_a_conflicted_block_never_stops_a_digest(team):
         git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode != 0
     )  # conflicts
     assert set(markers(bob)) == {"blocks/project.md", "blocks/conventions.md"}
+    # the merge waits for bob: nothing goes into its commit
+    refused = run_codemem(bob.root, "digest")
+    assert refused.returncode == 2 and "nothing digested: git is in the middle of a merge" in (
+        refused.stderr
+    )
+    assert set(markers(bob)) == {"blocks/project.md", "blocks/conventions.md"}
+    git(bob.root, "commit", "-q", "-a", "--no-edit")  # markers and all, as a hurried pull does
     result = digest(bob, cfg())
     assert markers(bob) == {"blocks/project.md": 1}  # the learned region is derived again
     assert "## Learned conventions\n" in (bob.blocks_dir / "conventions.md").read_text()

@@ -250,3 +250,25 @@ def test_the_idle_digest_is_reported_as_uncommitted_and_can_be_turned_off(tmp_pa
         "(sleep.watch_digest: false stops the idle digest)."
     ]
     watcher.debouncer.close()
+
+
+def test_the_idle_digest_waits_while_a_cherry_pick_waits_for_the_user(tmp_path, caplog):
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00", {"NOTES.md": "one\n"})
+    git(repo, "checkout", "-q", "-b", "other")
+    picked = commit(repo, "Two", "2025-03-02T10:00:00+00:00", {"NOTES.md": "two\n"})
+    git(repo, "checkout", "-q", "main")
+    head = commit(repo, "Three", "2025-03-03T10:00:00+00:00", {"NOTES.md": "three\n"})
+    watcher = Watcher(init(repo), config())
+    assert git(repo, "cherry-pick", picked, check=False).returncode != 0
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() is None and watcher.on_idle() is None
+    assert watcher.status.last_digest is None  # not run, so not marked as done either
+    waits = [r.getMessage() for r in caplog.records if "the digest waits" in r.getMessage()]
+    assert waits == [
+        f"watch: new commits up to {head[:7]}, but git is in the middle of a cherry-pick (end "
+        "it with `git cherry-pick --continue` or `--abort`); the digest waits"
+    ]
+    git(repo, "cherry-pick", "--abort")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    watcher.debouncer.close()

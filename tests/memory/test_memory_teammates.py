@@ -1,0 +1,217 @@
+"""Two teammates editing memory at once, as a clone without the merge driver meets it: git's
+conflict markers in a block, and git operations (merge, rebase, cherry-pick, revert, bisect)
+stopped for the user while codemem would write `.codemem/`."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+from memory_helpers import run_cli
+
+from codemem.memory import ConflictMarkersError, MemoryStore, has_conflict
+from codemem.memory.render import CONFLICT_NOTE
+from codemem.workspace import Workspace
+from tests.helpers import git
+
+BLOCK = "---\ndescription: The project.\nlimit: 2000\nread_only: false\n---\nA shop.\n"
+
+
+def two_sides(root: Path) -> None:
+    """`blocks/project.md` committed, then changed in one place on `main` and on `other`."""
+    (root / ".codemem" / "blocks").mkdir(parents=True, exist_ok=True)
+    (root / ".codemem" / "blocks" / "project.md").write_text(BLOCK, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "memory")
+    git(root, "checkout", "-q", "-b", "other")
+    with (root / ".codemem" / "blocks" / "project.md").open("a", encoding="utf-8") as file:
+        file.write("Build with make.\n")
+    git(root, "commit", "-q", "-am", "make")
+    git(root, "checkout", "-q", "main")
+    with (root / ".codemem" / "blocks" / "project.md").open("a", encoding="utf-8") as file:
+        file.write("Build with tox.\n")
+    git(root, "commit", "-q", "-am", "tox")
+
+
+@pytest.fixture
+def merging(repo_factory) -> Path:
+    """A clone that never ran `codemem init` (no merge driver) in the middle of a merge that
+    stopped on a conflict in `blocks/project.md`."""
+    root = repo_factory()
+    two_sides(root)
+    assert git(root, "merge", "other", check=False).returncode == 1
+    return root
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "says"),
+    [
+        (("merge", "other"), ("merge", "--abort"), "a merge (end it with `git commit`"),
+        (("rebase", "other"), ("rebase", "--abort"), "a rebase (end it with `git rebase"),
+        (("cherry-pick", "other"), ("cherry-pick", "--abort"), "a cherry-pick (end it"),
+        (("revert", "--no-edit", "HEAD"), ("revert", "--abort"), "a revert (end it"),
+        (("bisect", "start"), ("bisect", "reset"), "a bisect (end it with `git bisect reset`"),
+    ],
+)
+def test_the_git_operation_waiting_for_the_user_is_named(repo_factory, start, end, says):
+    root = repo_factory()
+    two_sides(root)
+    if start[0] == "revert":  # a revert conflicts with a later edit of the same line
+        with (root / ".codemem" / "blocks" / "project.md").open("a", encoding="utf-8") as file:
+            file.write("Deploy on Fridays.\n")
+        git(root, "commit", "-q", "-am", "later")
+        start = ("revert", "--no-edit", "HEAD~1")
+    ws = Workspace(root)
+    assert ws.git_operation() is None
+    git(root, *start, check=False)
+    busy = ws.git_operation()
+    assert busy is not None and busy.startswith(f"git is in the middle of {says}")
+    git(root, *end)
+    assert ws.git_operation() is None
+
+
+def test_no_memory_is_written_while_a_merge_waits(merging):
+    before = (merging / ".codemem" / "blocks" / "project.md").read_bytes()
+    busy = (
+        "git is in the middle of a merge (end it with `git commit` once it is resolved, or "
+        "`git merge --abort`)"
+    )
+    result = run_cli(merging, "remember", "--block", "project", "Run tests with pytest.")
+    assert result.exit_code == 2 and "holds git conflict markers" in result.output
+    assert (merging / ".codemem" / "blocks" / "project.md").read_bytes() == before
+    result = run_cli(merging, "remember", "Prices are in cents.")
+    assert result.exit_code == 2 and "not written: git is in the middle of a merge" in result.output
+    assert not (merging / ".codemem" / "archive").exists()
+    result = run_cli(merging, "digest")
+    assert result.exit_code == 2
+    assert result.output == f"codemem: error: nothing digested: {busy}, then run it again\n"
+    status = git(merging, "status", "--porcelain", "--untracked-files=no").stdout
+    assert status == "UU .codemem/blocks/project.md\n"
+    # the user's own block is created once the merge ends, not swept into it
+    assert MemoryStore(Workspace(merging), user="alice").ensure_user_block() is None
+    # the edit that resolves the block's markers is the merge's own work: it may go on
+    resolved = "A shop.\nBuild with tox; make wraps it."
+    assert run_cli(merging, "memory", "set", "project", "--value", resolved).exit_code == 0
+    assert (merging / ".codemem" / "blocks" / "project.md").read_text() == (
+        BLOCK.replace("A shop.\n", resolved + "\n")
+    )
+    result = run_cli(merging, "remember", "--block", "project", "Run tests with pytest.")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"codemem: error: .codemem/blocks/project.md not written: {busy}; try again once it "
+        "ends (memory written now would go into that operation's commit)\n"
+    )
+    result = run_cli(merging, "init", "--no-index")
+    assert (
+        result.output == f"codemem: error: nothing set up: {busy}, then run `codemem init` again\n"
+    )
+    assert not (merging / ".codemem" / "config.yml").exists()
+    git(merging, "merge", "--abort")
+    assert run_cli(merging, "remember", "Prices are in cents.").exit_code == 0
+
+
+@pytest.fixture
+def conflicted(merging) -> Path:
+    """The merge committed with git's markers in `blocks/project.md`, as a hurried pull does."""
+    git(merging, "commit", "-q", "-a", "--no-edit")
+    return merging
+
+
+MARKED = ".codemem/blocks/project.md: holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
+NAMED = f"{MARKED}: resolve them in that file, keeping what each side should still say (an edit that keeps them is refused)"
+
+
+def test_no_edit_builds_on_a_blocks_conflict_markers(conflicted):
+    before = (conflicted / ".codemem" / "blocks" / "project.md").read_bytes()
+    assert b"\n<<<<<<< HEAD\nBuild with tox.\n=======\nBuild with make.\n>>>>>>> other\n" in before
+    result = run_cli(conflicted, "remember", "--block", "project", "Run tests with pytest.")
+    assert (result.exit_code, result.output) == (
+        2,
+        "codemem: error: project not changed: .codemem/blocks/project.md holds git conflict "
+        "markers (<<<<<<<, =======, >>>>>>>) from a merge: resolve them in that file first (or "
+        "rewrite the whole value without them)\n",
+    )
+    store = MemoryStore(Workspace(conflicted), user="alice")
+    value = store.get("project").value
+    with pytest.raises(ConflictMarkersError):
+        store.rethink("project", value.replace("A shop.", "A bookshop."))
+    with pytest.raises(ConflictMarkersError, match="the new text holds git conflict markers"):
+        store.create("notes", "Notes.", "<<<<<<< a\nx\n=======\ny\n>>>>>>> b")
+    assert (conflicted / ".codemem" / "blocks" / "project.md").read_bytes() == before
+    # the person (or the agent, told so) writes what it should say: that resolves it
+    store.rethink("project", "A shop.\nBuild with tox; make wraps it.")
+    assert store.conflicts(store.list()) == []
+    assert run_cli(conflicted, "remember", "--block", "project", "Pytest.").exit_code == 0
+
+
+def test_a_conflicted_block_is_named_wherever_it_is_read_and_never_exported(conflicted):
+    listed = run_cli(conflicted, "memory", "list")
+    assert listed.exit_code == 0 and listed.stderr == f"codemem: warning: {NAMED}\n"
+    shown = run_cli(conflicted, "memory", "show", "project", "--raw")
+    assert shown.stderr == f"codemem: warning: {NAMED}\n"
+    assert "=======\nBuild with make.\n>>>>>>> other" in shown.stdout  # both sides, as written
+    status = run_cli(conflicted, "status", "--json")
+    assert {"kind": "block", "message": NAMED} in json.loads(status.stdout)["damage"]
+    context = MemoryStore(Workspace(conflicted), user="alice").render_blocks()
+    assert f'</block>\n<merge_conflict label="project">{CONFLICT_NOTE}</merge_conflict>' in context
+    exported = run_cli(conflicted, "memory", "export", "--format", "agents-md")
+    assert (exported.exit_code, exported.output) == (
+        2,
+        f"codemem: error: nothing exported: {NAMED}\n",
+    )
+    assert not (conflicted / "AGENTS.md").exists()
+
+
+def test_only_markers_as_git_writes_them_are_a_conflict():
+    assert has_conflict("a\r\n<<<<<<< HEAD\r\nx\r\n=======\r\ny\r\n>>>>>>> b\r\n")
+    assert has_conflict("<<<<<<<\nx\n|||||||\nw\n=======\ny\n>>>>>>>")
+    assert not has_conflict("Resolve `<<<<<<<` lines by hand.\n=======\n")
+    assert not has_conflict("<<<<<<< HEAD\nx\n>>>>>>> b\n=======\n")
+    assert not has_conflict("Title\n=======\n")
+
+
+def test_markers_in_the_frontmatter_are_named_as_such_and_stop_an_export(repo_factory):
+    root = repo_factory()
+    two_sides(root)
+    for branch, words in (("other", "The shop."), ("main", "Our shop.")):
+        git(root, "checkout", "-q", branch)
+        path = root / ".codemem" / "blocks" / "project.md"
+        path.write_text(path.read_text().replace("The project.", words), encoding="utf-8")
+        git(root, "commit", "-q", "-am", words)
+    assert git(root, "merge", "other", check=False).returncode == 1
+    git(root, "commit", "-q", "-a", "--no-edit")
+    named = (
+        ".codemem/blocks/project.md:2: git conflict markers (<<<<<<<, =======, >>>>>>>) from a "
+        "merge in the frontmatter: keep one value of each key between the '---' lines and "
+        "remove the markers"
+    )
+    assert run_cli(root, "memory", "list").stderr == f"codemem: warning: {named}\n"
+    exported = run_cli(root, "memory", "export", "--format", "claude-md")
+    assert (exported.exit_code, exported.output) == (
+        2,
+        f"codemem: error: nothing exported: {named}\n",
+    )  # left out, the block would silently vanish from CLAUDE.md
+    assert not (root / "CLAUDE.md").exists()
+
+
+def test_names_that_collide_elsewhere_are_told_apart_and_never_renamed_over_a_block(repo):
+    blocks = repo / ".codemem" / "blocks"
+    (blocks / "Project.md").write_text("---\ndescription: Mac.\n---\nFrom a Mac.\n")
+    for form in ("NFC", "NFD"):  # one name, as two teammates' systems wrote it
+        (blocks / f"{unicodedata.normalize(form, 'café')}.md").write_text(f"{form}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "teammates")
+    listed = run_cli(repo, "memory", "list")
+    assert listed.exit_code == 0
+    nfd = unicodedata.normalize("NFD", "café")  # shown as the NFC name is, told apart after it
+    rename = "rename the file to lower-case words, digits, '-' and '_' ('personal' is reserved)"
+    assert sorted(listed.stderr.splitlines()) == [
+        "codemem: warning: .codemem/blocks/Project.md: 'Project' cannot be a block label, and "
+        "the block 'project' exists: move this file's text into .codemem/blocks/project.md and "
+        "delete this file (renamed, it would replace that block)",
+        f"codemem: warning: .codemem/blocks/{nfd}.md: 'cafe\\u0301' cannot be a block label: {rename}",
+        f"codemem: warning: .codemem/blocks/café.md: 'caf\\xe9' cannot be a block label: {rename}",
+    ]
+    assert MemoryStore(Workspace(repo)).get("project").value == "A shop."
