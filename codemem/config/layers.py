@@ -17,7 +17,7 @@ from typing import Any
 from codemem import __version__
 from codemem.config.trust import trust_path, trusted_part
 from codemem.errors import ConfigError, FileTooLarge, NotARegularFile
-from codemem.infra import read_regular_bytes
+from codemem.infra import load_yaml, read_regular_bytes
 
 ENV_PREFIX = "CODEMEM_"
 
@@ -50,7 +50,7 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
     import yaml  # PyYAML (a tenth of start-up): only when there is a file to read
 
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -242,7 +242,7 @@ def _yaml_value(name: str, text: str) -> Any:
     import yaml  # PyYAML: only when a variable sets a value
 
     try:
-        value = yaml.safe_load(text)
+        value = load_yaml(text)
     except (yaml.YAMLError, *_UNBUILDABLE) as exc:
         problem = getattr(exc, "problem", None) or _first_line(exc)
         raise ConfigError(f"{name}: invalid YAML value: {problem}") from None

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from codemem.code import list_candidates, matches_any, read_repo_file
+from codemem.infra import load_yaml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,7 +102,7 @@ class RepoFiles:
         if not text:
             return None
         try:
-            return yaml.safe_load(text)
+            return load_yaml(text)
         except (yaml.YAMLError, *UNBUILDABLE):
             return None
 

@@ -72,10 +72,12 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
+from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [
     "DEFAULT_ENTROPY",
     "DEFAULT_TIMEOUT",
+    "MAX_EXPANDED",
     "STREAM_CHUNK",
     "BlobReader",
     "FileLock",
@@ -113,6 +115,7 @@ __all__ = [
     "read_regular",
     "read_regular_bytes",
     "line_ends",
+    "load_yaml",
     "read_text",
     "resolve_commit",
     "run_git",

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from codemem.infra import load_yaml
 from codemem.memory.errors import BlockFormatError
 from codemem.memory.markers import has_conflict
 
@@ -72,7 +73,7 @@ def split(text: str, source: str) -> Document:
 
 def _load(yaml_text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(yaml_text)
+        data = load_yaml(yaml_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2  # +1 for 1-based, +1 for the fence
