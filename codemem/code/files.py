@@ -163,6 +163,8 @@ def list_candidates(
 
 def path_skip_reason(path: str) -> str | None:
     """Why a path is never indexed, judged from its name alone (None: look inside)."""
+    if not path.isascii() and not is_utf8(path):
+        return "name_not_utf8"  # no index table or search result can hold the name
     parts = path.split("/")
     name = parts[-1]
     if SECRET_NAMES.search(name):
@@ -172,6 +174,15 @@ def path_skip_reason(path: str) -> str | None:
     if GENERATED_NAMES.search(name):
         return "generated"
     return None
+
+
+def is_utf8(path: str) -> bool:
+    """Whether a path git listed is UTF-8 (undecodable bytes are kept as lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None, str | None]:

@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from codemem.code import lancedb_loading
+from codemem.code.files import is_utf8
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
 from codemem.infra import SharedLock
 
@@ -207,6 +208,9 @@ class CodeStore:
 
     def delete_paths(self, paths: list[str]) -> None:
         """Delete every row of these files from every table."""
+        # A name that is not UTF-8 (lone surrogates) has no rows (`path_skip_reason`), and no
+        # filter can spell it.
+        paths = [p for p in paths if p.isascii() or is_utf8(p)]
         for start in range(0, len(paths), PATHS_PER_FILTER):
             where = path_filter(paths[start : start + PATHS_PER_FILTER])
             for name in (CHUNKS, SYMBOLS, FILES):

@@ -157,6 +157,26 @@ def test_bad_input_is_skipped_and_counted(repo_factory):
     assert texts == []
 
 
+def test_a_file_whose_name_is_not_utf8_is_skipped_and_counted(repo_factory, tmp_path):
+    # git lists the name as bytes, read as lone surrogates that no table or lexicon column
+    # can hold: the run once failed as a whole (exit 3), so nothing else was indexed either.
+    repo = repo_factory("shop")
+    index(repo)
+    name = os.fsdecode(b"shop/caf\xe9.py")
+    (repo / name).write_text("def cafe():\n    return 1\n")
+    (repo / "shop/fresh.py").write_text("def fresh():\n    return 2\n")
+    summary = index(repo)
+    assert (summary.added, summary.skipped) == (1, {"name_not_utf8": 1})
+    assert Manifest.load(Workspace(repo).index_dir).files[name].status == "name_not_utf8"
+    assert_equals_full_rebuild(repo, tmp_path)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "names")
+    git(repo, "rm", "-q", name)
+    assert index(repo).skipped == {}
+    assert name not in Manifest.load(Workspace(repo).index_dir).files
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
 def test_config_change_triggers_rebuild(repo_factory):
     repo = repo_factory("shop")
     index(repo)
