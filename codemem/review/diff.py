@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -206,6 +207,17 @@ def _untracked(root: Path) -> list[ChangedFile]:
     ]
 
 
+def _nested_repository(root: Path, folder: Path) -> Path | None:
+    """The top of the repository of its own (a submodule, a clone inside) that holds
+    `folder`, a folder inside `root` (both resolved), or None when it is `root`'s."""
+    for candidate in (folder, *folder.parents):
+        if candidate == root or root not in candidate.parents:
+            return None
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return None
+
+
 def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
     out: dict[str, ChangedFile] = {}
     for given in paths:
@@ -219,10 +231,17 @@ def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
         except ValueError:
             raise UsageError(f"{given}: not inside the repository {root}") from None
         if full.is_dir():
+            nested = _nested_repository(root.resolve(), full)
+            if nested is not None:  # git lists none of its files here: "0 files reviewed"
+                inner = nested.relative_to(root.resolve()).as_posix()
+                raise UsageError(
+                    f"{given}: inside {inner}, a repository of its own (a submodule?): "
+                    f"review it there: codemem --repo {shlex.quote(str(nested))} review ..."
+                )
             listed = run_git(root, "ls-files", "-co", "--exclude-standard", "-z", "--", rel or ".")
             for p in listed.split(b"\0"):
-                if p:
-                    path = p.decode("utf-8", "surrogateescape")
+                path = p.decode("utf-8", "surrogateescape")
+                if p and not os.path.isdir(root / path):  # a submodule or a clone inside
                     out.setdefault(path, ChangedFile(path, "added", whole=True))
         elif full.is_file():
             out.setdefault(rel, ChangedFile(rel, "added", whole=True))
