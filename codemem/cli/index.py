@@ -216,11 +216,13 @@ def init_command(
     README, manifests, CI files and repo map and writes a project summary at the top of
     blocks/project.md, which later digests keep current.
     """
+    from codemem.infra import run_git
     from codemem.memory import initialize_memory
     from codemem.sleep.project_init import open_init_model, write_project_summary
     from codemem.workspace import configure_merge_driver
 
     ws = app.workspace()
+    run_git(ws.root, "rev-parse", "--git-dir")  # nothing written where git refuses to work
     config = app.config({"sleep": {"model": model}} if model else None)
     writer, warnings = open_init_model(ws, config, explicit=llm or model is not None)
     created = initialize_memory(ws)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -27,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from codemem.errors import GitError
+from codemem.errors import GitError, RepositoryRefused
 
 if TYPE_CHECKING:
     import git as gitpython
@@ -84,9 +85,29 @@ def run_git(
         if exc.filename == str(root):  # the folder, not git, is missing
             raise GitError(f"git {args[0]} failed: no such folder {root}") from None
         raise GitError("git is not installed or not on PATH") from None
+    if proc.returncode != 0:
+        _check_refusal(root, proc.stderr)
     if proc.returncode not in ok:
+        if b"--no-index" in proc.stderr:  # `git diff` found no repository it works in: why?
+            run_git(root, "rev-parse", "--git-dir")
         raise _failure(args, proc.returncode, proc.stderr)
     return proc.stdout
+
+
+_DUBIOUS = re.compile(rb"detected dubious ownership in repository at '([^\n]*)'")
+
+
+def _check_refusal(root: Path, stderr: bytes) -> None:
+    """`RepositoryRefused` when git's message says it refuses the repository (whatever exit
+    code the caller accepts: `rev-parse --verify` exits 128 then, as for a bad revision)."""
+    found = _DUBIOUS.search(stderr)
+    if found is None:
+        return
+    where = found[1].decode("utf-8", "surrogateescape")
+    raise RepositoryRefused(
+        f"git refuses to work in {where}: another user owns it (git's safe.directory check); "
+        f"if you trust it, run `git config --global --add safe.directory {shlex.quote(where)}`"
+    )
 
 
 def worktree_exclusions(root: Path, paths: Iterable[str], max_bytes: int) -> list[str]:
