@@ -170,6 +170,12 @@ def has_head(root: Path) -> bool:
     return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).strip())
 
 
+def is_shallow(root: Path) -> bool:
+    """Whether this clone is shallow (`git clone --depth`, as CI checks out): commits older
+    than its graft, and their merge bases, are not in it."""
+    return run_git(root, "rev-parse", "--is-shallow-repository").strip() == b"true"
+
+
 def resolve_commit(root: Path, rev: str) -> str | None:
     """The full id of the commit `rev` names, or None when it names no commit."""
     out = run_git(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", ok=(0, 1, 128))

@@ -4,6 +4,8 @@ fix and its exit code, never git's raw words or a result about nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.helpers import git, make_repo, run_codemem
@@ -44,3 +46,39 @@ def test_a_repository_git_refuses_is_one_line_with_the_fix(history, args):
     )
     if args == ("init",):
         assert not (history / ".codemem").exists()
+
+
+SHALLOW = (
+    " (a shallow clone: fetch the history it needs, e.g. `git fetch --unshallow`, "
+    "or `fetch-depth: 0` in actions/checkout)"
+)
+
+
+def shallow_clone(origin, target, *args: str):
+    git(origin.parent, "clone", "-q", "--depth", "1", *args, f"file://{origin}", str(target))
+    return target
+
+
+def test_a_range_reaching_past_a_shallow_clone_says_so_and_how_to_fetch(history, tmp_path):
+    # CI checks out one commit: a base outside it was "names no commit" with no word of why,
+    # and a three-dot range with no merge base in the clone git's own "fatal" line (exit 3).
+    git(history, "checkout", "-q", "-b", "feature", "HEAD~1")
+    (history / "leak.py").write_text("x = 3\n")
+    git(history, "add", "-A")
+    git(history, "commit", "-q", "-m", "feature")
+    clone = shallow_clone(history, tmp_path / "ci", "--branch", "feature")
+    git(clone, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    old = run_codemem(clone, "review", "--range", "HEAD~1..HEAD")
+    assert (old.returncode, old.stderr) == (
+        2,
+        f"codemem: error: --range HEAD~1..HEAD: 'HEAD~1' names no commit{SHALLOW}\n",
+    )
+    apart = run_codemem(clone, "review", "--range", "origin/main...HEAD")
+    assert (apart.returncode, apart.stderr) == (
+        2,
+        "codemem: error: --range origin/main...HEAD: the two sides have no common commit in "
+        f"this clone{SHALLOW}\n",
+    )
+    git(clone, "fetch", "-q", "--deepen", "2", "origin", "main", "feature")
+    deep = run_codemem(clone, "review", "--range", "origin/main...HEAD", "--format", "json")
+    assert (deep.returncode, json.loads(deep.stdout)["files"]) == (0, ["leak.py"])
