@@ -82,3 +82,41 @@ def test_a_range_reaching_past_a_shallow_clone_says_so_and_how_to_fetch(history,
     git(clone, "fetch", "-q", "--deepen", "2", "origin", "main", "feature")
     deep = run_codemem(clone, "review", "--range", "origin/main...HEAD", "--format", "json")
     assert (deep.returncode, json.loads(deep.stdout)["files"]) == (0, ["leak.py"])
+
+
+def test_a_work_tree_git_finds_through_git_dir_is_the_repository_hook_included(history, tmp_path):
+    # A bare repository checked out with GIT_DIR/GIT_WORK_TREE (`git --git-dir --work-tree`,
+    # the dotfiles set-up; git runs hooks with GIT_DIR set): codemem looked for a `.git`,
+    # found none, and the hook let every commit through ("not inside a git repository").
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(history), str(bare))
+    work = tmp_path / "work"
+    work.mkdir()
+    location = {"GIT_DIR": str(bare), "GIT_WORK_TREE": str(work)}
+    git(work, "checkout", "-q", "main", "--", ".", env=location)
+    installed = run_codemem(work, "hook", "install", env=location)
+    assert (
+        installed.stdout == f"Installed the codemem pre-commit hook at {bare}/hooks/pre-commit.\n"
+    )
+    (work / "key.py").write_text('KEY = "AKIA' + 'Q7XZ2KJH4MPL9WRT"\n')
+    outside = (f"--git-dir={bare}", f"--work-tree={work}")
+    git(tmp_path, *outside, "add", "key.py")
+    result = git(tmp_path, *outside, "commit", "-q", "-m", "key", check=False)
+    assert result.returncode == 1
+    assert "1 finding (1 error) in 1 of 1 file reviewed." in result.stderr
+    assert git(tmp_path, f"--git-dir={bare}", "log", "-1", "--format=%s").stdout == "add m2\n"
+    (work / "docs").mkdir()
+    found = run_codemem(work / "docs", "status", env=location)
+    assert found.stdout.splitlines()[0] == f"Repository: {work}"
+
+
+def test_a_bare_repository_says_it_has_no_work_tree(history, tmp_path):
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(history), str(bare))
+    expected = (
+        f"codemem: error: {bare} is a bare repository, with no work tree for codemem to read: "
+        "run it in a checkout (`git worktree add DIR`, or a clone)\n"
+    )
+    for env in ({}, {"GIT_DIR": str(bare)}):
+        result = run_codemem(bare, "index", env=env)
+        assert (result.returncode, result.stderr) == (2, expected)
