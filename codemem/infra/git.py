@@ -251,6 +251,14 @@ def git_dir(root: Path) -> Path | None:
     return Path(out.decode("utf-8", "surrogateescape").strip())
 
 
+def git_path(root: Path, name: str) -> Path:
+    """Where git keeps `name` of its directory (`hooks`, `shallow`...): in a linked worktree
+    or a submodule, the shared one git resolves it to, not the worktree's own `.git` folder."""
+    out = run_git(root, "rev-parse", "--git-path", name)
+    path = Path(out.decode("utf-8", "surrogateescape").rstrip("\n"))
+    return path if path.is_absolute() else root / path
+
+
 def git_config(root: Path, key: str) -> str | None:
     """The value of git config `key` as seen from `root`, or None when unset."""
     try:

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codemem.code import path_skip_reason
+from codemem.errors import GitError
 from codemem.infra import (
-    git_dir,
     git_head,
+    git_path,
     git_text,
     head_commit,
     run_git,
@@ -105,13 +106,14 @@ class CommitRange:
 
 
 def shallow_commits(root: Path) -> set[str]:
-    """The boundary commits of a shallow clone (their parents are not in the repository)."""
-    folder = git_dir(root)
-    if folder is None:
-        return set()
+    """The boundary commits of a shallow clone (their parents are not in the repository).
+
+    Read from the file git names: a linked worktree shares its clone's, which is not in the
+    worktree's own git folder (there, every boundary commit read as adding the whole tree).
+    """
     try:
-        return set((folder / "shallow").read_text(encoding="ascii").split())
-    except OSError:
+        return set(git_path(root, "shallow").read_text(encoding="ascii").split())
+    except (GitError, OSError):
         return set()
 
 

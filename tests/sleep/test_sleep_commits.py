@@ -83,6 +83,23 @@ def test_a_shallow_clone_marks_its_boundary(tmp_path):
     assert "shallow clone" in result.warnings[0]
 
 
+def test_a_linked_worktree_of_a_shallow_clone_marks_its_boundary_too(tmp_path):
+    # The clone's `shallow` file is not in a linked worktree's own git folder: read from there,
+    # the boundary commit's diff against nothing was digested as adding the whole tree.
+    repo = make_repo(tmp_path / "r", commit=False)
+    for n in range(1, 4):
+        commit(repo, f"c{n}", f"2025-03-0{n}T10:00:00+00:00", {f"f{n}.txt": str(n)})
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo}", str(clone)], check=True)
+    linked = tmp_path / "linked"
+    subprocess.run(["git", "-C", str(clone), "worktree", "add", "-q", str(linked)], check=True)
+    result = commits_since(linked, None, first_run_limit=10, max_commits=10)
+    assert [c.truncated_history for c in result.commits] == [True, False]
+    for c in result.commits:
+        load_files(linked, c)
+    assert [[f.path for f in c.files] for c in result.commits] == [[], ["f3.txt"]]
+
+
 def change(path="m.py"):
     return FileChange("M", path)
 
