@@ -61,11 +61,12 @@ def find_repo_root(start: Path) -> Path:
     here = start.resolve()
     if here.is_file():
         here = here.parent
+    if not os.environ.get("GIT_WORK_TREE"):
+        for candidate in (here, *here.parents):
+            if (candidate / ".git").exists():
+                return candidate
     if any(os.environ.get(name) for name in GIT_LOCATION):
         return _git_top(here)  # git's choice: every git command codemem runs makes the same
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
     if _git_says(here, "--is-bare-repository") == "true":
         raise NotARepositoryError(_bare(here))
     raise NotARepositoryError(
@@ -75,7 +76,7 @@ def find_repo_root(start: Path) -> Path:
 
 
 # Set in a hook git runs (`GIT_DIR` in a linked worktree, both with `git --git-dir --work-tree`)
-# or by hand: then git's work tree is not found by looking for `.git`.
+# or by hand: a work tree given so, or a git folder found by no `.git`, is git's to name.
 GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE")
 
 
