@@ -39,10 +39,10 @@ from codemem.infra.git import (
     grep_exclusions,
     has_head,
     head_commit,
-    is_shallow,
     read_blobs,
     resolve_commit,
     run_git,
+    shallow_hint,
     worktree_exclusions,
 )
 from codemem.infra.locks import (
@@ -101,7 +101,6 @@ __all__ = [
     "has_head",
     "head_commit",
     "in_range",
-    "is_shallow",
     "iso_utc",
     "json_text",
     "lock_held",
@@ -120,6 +119,7 @@ __all__ = [
     "read_text",
     "resolve_commit",
     "run_git",
+    "shallow_hint",
     "today",
     "trim_heap",
     "imports_uncollected",

@@ -170,10 +170,16 @@ def has_head(root: Path) -> bool:
     return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).strip())
 
 
-def is_shallow(root: Path) -> bool:
-    """Whether this clone is shallow (`git clone --depth`, as CI checks out): commits older
-    than its graft, and their merge bases, are not in it."""
-    return run_git(root, "rev-parse", "--is-shallow-repository").strip() == b"true"
+def shallow_hint(root: Path) -> str:
+    """Why a commit may be missing here and the fix, to add to an error, when this clone is
+    shallow (`git clone --depth`, as CI checks out: commits older than its graft are not in
+    it); empty otherwise."""
+    if run_git(root, "rev-parse", "--is-shallow-repository").strip() != b"true":
+        return ""
+    return (
+        " (a shallow clone: fetch the history it needs, e.g. `git fetch --unshallow`, "
+        "or `fetch-depth: 0` in actions/checkout)"
+    )
 
 
 def resolve_commit(root: Path, rev: str) -> str | None:

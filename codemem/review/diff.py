@@ -32,10 +32,10 @@ from codemem.errors import UsageError
 from codemem.infra import (
     empty_tree,
     has_head,
-    is_shallow,
     read_blobs,
     resolve_commit,
     run_git,
+    shallow_hint,
     worktree_exclusions,
 )
 from codemem.review.patch import Hunk, parse_patch
@@ -140,26 +140,16 @@ def diff_args(root: Path, target: Target) -> list[str]:
         sides = re.split(r"\.{2,3}", spec, maxsplit=1)
         for rev in sides:
             if rev and resolve_commit(root, rev) is None:  # an empty side is HEAD, as in git
-                raise UsageError(f"--range {spec}: {rev!r} names no commit{_shallow_hint(root)}")
+                raise UsageError(f"--range {spec}: {rev!r} names no commit{shallow_hint(root)}")
         if "..." in spec:
             base = run_git(root, "merge-base", *(rev or "HEAD" for rev in sides), ok=(0, 1))
             if not base.strip():  # git diff would fail: "no merge base"
                 raise UsageError(
                     f"--range {spec}: the two sides have no common commit in this clone"
-                    f"{_shallow_hint(root)}"
+                    f"{shallow_hint(root)}"
                 )
         return [spec]
     return ["HEAD" if has_head(root) else empty_tree(root)]
-
-
-def _shallow_hint(root: Path) -> str:
-    """Why a commit may be missing here, and the fix, when this clone is shallow."""
-    if not is_shallow(root):
-        return ""
-    return (
-        " (a shallow clone: fetch the history it needs, e.g. `git fetch --unshallow`, "
-        "or `fetch-depth: 0` in actions/checkout)"
-    )
 
 
 _COMMON = ["-M", "--no-ext-diff", "--diff-filter=ACMRT", "--ignore-submodules"]

@@ -27,6 +27,7 @@ from codemem.infra import (
     git_text,
     head_commit,
     run_git,
+    shallow_hint,
     utc_date,
 )
 from codemem.workspace import CODEMEM_DIR
@@ -153,13 +154,9 @@ def commits_since(
     wanted = [digested] if isinstance(digested, str) else list(digested or ())
     known = existing_commits(root, wanted)
     if wanted and not known:
-        hint = (
-            " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)"
-            if shallow_commits(root)
-            else ""
-        )
         result.warnings.append(
-            f"the last digested commit {wanted[-1][:12]} is not in this repository{hint}; "
+            f"the last digested commit {wanted[-1][:12]} is not in this repository"
+            f"{shallow_hint(root)}; "
             "digesting the most recent commits instead"
         )
     limit = max_commits if known else min(first_run_limit, max_commits)

@@ -120,3 +120,13 @@ def test_a_bare_repository_says_it_has_no_work_tree(history, tmp_path):
     for env in ({}, {"GIT_DIR": str(bare)}):
         result = run_codemem(bare, "index", env=env)
         assert (result.returncode, result.stderr) == (2, expected)
+
+
+def test_a_digest_since_a_commit_past_a_shallow_clone_says_so(history, tmp_path):
+    clone = shallow_clone(history, tmp_path / "ci")
+    assert run_codemem(clone, "init", "--no-index").returncode == 0
+    result = run_codemem(clone, "digest", "--since", "HEAD~2", "--dry-run")
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"codemem: error: --since HEAD~2: no such commit in this repository{SHALLOW}\n",
+    )
