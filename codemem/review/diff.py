@@ -227,6 +227,15 @@ def _nested_repository(root: Path, folder: Path) -> Path | None:
     return None
 
 
+def _on_disk(path: Path) -> bool:
+    """Whether a path git lists is a file here to review: not a submodule or a clone inside
+    (a folder), nor a tracked file missing (deleted, or outside a sparse checkout)."""
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
     out: dict[str, ChangedFile] = {}
     for given in paths:
@@ -250,7 +259,7 @@ def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
             listed = run_git(root, "ls-files", "-co", "--exclude-standard", "-z", "--", rel or ".")
             for p in listed.split(b"\0"):
                 path = p.decode("utf-8", "surrogateescape")
-                if p and not os.path.isdir(root / path):  # a submodule or a clone inside
+                if p and _on_disk(root / path):
                     out.setdefault(path, ChangedFile(path, "added", whole=True))
         elif full.is_file():
             out.setdefault(rel, ChangedFile(rel, "added", whole=True))

@@ -155,6 +155,16 @@ def test_a_folder_of_a_submodule_is_refused_not_reviewed_as_empty(repo, repo_fac
     assert [(f.path, f.added) for f in one.files] == [("lib/src/key.py", {1: "y = 2"})]
 
 
+def test_a_folder_lists_only_files_on_disk_sparse_checkout_included(repo):
+    # A tracked file outside a sparse checkout, or deleted, was counted as reviewed unread.
+    stage(repo, {"docs/guide.md": "guide\n", "src/m.py": "x = 1\n"})
+    git(repo, "commit", "-q", "-m", "more")
+    git(repo, "sparse-checkout", "set", "src")  # top-level files stay (cone mode)
+    (repo / "a.py").unlink()
+    changes = read_changes(repo, Target("paths", paths=(str(repo),)), MAX)
+    assert [f.path for f in changes.files] == ["gone.txt", "old name.txt", "src/m.py"]
+
+
 def test_symlinks_are_left_out(repo):
     (repo / "link.py").symlink_to("a.py")
     git(repo, "add", "-A")
