@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from codemem.code.files import (
     GENERATED_NAMES,
+    MISSING,
     SECRET_NAMES,
     VENDOR_DIRS,
     git_blob_id,
@@ -129,7 +130,7 @@ def _hash_files(root: Path, settings: ListingSettings, entries: list[bytes]) -> 
         reason = path_skip_reason(path)
         if cid is None and reason is None:
             data, read_reason = read_repo_file(root, path, settings.max_file_bytes)
-            if read_reason == "missing":  # deleted in the work tree, not yet in git's index
+            if read_reason == MISSING:  # deleted in the work tree, not yet in git's index
                 continue
             if data is None:
                 reason = read_reason

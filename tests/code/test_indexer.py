@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -175,6 +176,40 @@ def test_a_file_whose_name_is_not_utf8_is_skipped_and_counted(repo_factory, tmp_
     assert index(repo).skipped == {}
     assert name not in Manifest.load(Workspace(repo).index_dir).files
     assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_files_a_sparse_checkout_brings_in_are_indexed(repo_factory, tmp_path):
+    # Files outside a sparse checkout were recorded as missing, under their blob id: once the
+    # checkout took them in, the same id said nothing had changed, and they were never read.
+    repo = repo_factory("shop")
+    git(repo, "sparse-checkout", "set", "shop")
+    first = index(repo)
+    assert (
+        first.skipped,
+        "web/static/cart.js" in Manifest.load(Workspace(repo).index_dir).files,
+    ) == (
+        {},
+        False,
+    )
+    git(repo, "sparse-checkout", "add", "web")
+    again = index(repo)
+    assert (again.added, again.changed, again.removed) == (2, 0, 0)
+    entry = Manifest.load(Workspace(repo).index_dir).files["web/static/cart.js"]
+    assert (entry.status, entry.symbols) == ("indexed", 4)
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_a_file_recorded_missing_is_read_again_when_the_work_tree_changes(repo_factory):
+    repo = repo_factory("shop")
+    index(repo)
+    ws = Workspace(repo)
+    manifest = Manifest.load(ws.index_dir)
+    entry = manifest.files["shop/cart.py"]
+    manifest.files["shop/cart.py"] = replace(entry, status="missing")  # gone while read
+    manifest.save(ws.index_dir)
+    (repo / "shop/new.py").write_text("def new():\n    return 1\n")
+    index(repo)
+    assert Manifest.load(ws.index_dir).files["shop/cart.py"] == entry
 
 
 def test_config_change_triggers_rebuild(repo_factory):
