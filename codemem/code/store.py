@@ -31,7 +31,8 @@ import pyarrow as pa
 from codemem.code import lancedb_loading
 from codemem.code.files import is_utf8
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
-from codemem.infra import SharedLock
+from codemem.errors import UsageError
+from codemem.infra import SharedLock, printable
 
 log = logging.getLogger("codemem")
 
@@ -88,6 +89,11 @@ TABLE_OPTIONS = {"new_table_data_storage_version": "2.0"}
 
 def connect(index_dir: Path) -> Any:
     """A LanceDB connection to `index_dir` (created if missing)."""
+    if not is_utf8(str(index_dir)):  # LanceDB takes its paths as UTF-8 only
+        raise UsageError(
+            f"{printable(str(index_dir))}: the code index cannot be kept under a path that is not "
+            "UTF-8: rename the folder that holds the repository (or clone it again) to a UTF-8 name"
+        )
     index_dir.mkdir(parents=True, exist_ok=True)
     return import_lancedb().connect(str(index_dir), storage_options=TABLE_OPTIONS)
 

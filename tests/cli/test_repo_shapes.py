@@ -5,6 +5,7 @@ fix and its exit code, never git's raw words or a result about nothing."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -129,4 +130,17 @@ def test_a_digest_since_a_commit_past_a_shallow_clone_says_so(history, tmp_path)
     assert (result.returncode, result.stderr) == (
         2,
         f"codemem: error: --since HEAD~2: no such commit in this repository{SHALLOW}\n",
+    )
+
+
+def test_a_repository_under_a_path_that_is_not_utf8_says_how_to_index_it(tmp_path):
+    # LanceDB refuses such a path: `index`, `search` and `map` ended in an internal error.
+    repo = make_repo(tmp_path / os.fsdecode(b"caf\xe9"))
+    (repo / "m.py").write_text("def f():\n    return 1\n")
+    result = run_codemem(repo, "index")
+    shown = str(tmp_path).replace("\\", "\\\\") + "/caf\\xe9/.codemem/local/index.next"
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"codemem: error: {shown}: the code index cannot be kept under a path that is not "
+        "UTF-8: rename the folder that holds the repository (or clone it again) to a UTF-8 name\n",
     )
