@@ -17,6 +17,7 @@ import click
 
 from codemem.cli import AppContext, end_without_teardown
 from codemem.cli.progress import progress_bar
+from codemem.infra import printable
 from codemem.workspace import UNTRACK_LOCAL
 
 if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
@@ -337,9 +338,14 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
             for reason, n in report["skipped"].items():
                 click.echo(f"  {reason:<24} {n:>7,}")
                 for path in (path for path, why in skipped.items() if why == reason):
-                    click.echo(f"      {path}")
+                    click.echo(f"      {printable(path)}")
         elif list_skipped:
             click.echo("Skipped: nothing.")
+    if report.get("submodules"):
+        click.echo(
+            "Submodules (repositories of their own, not indexed here: run codemem in each): "
+            + ", ".join(printable(path) for path in report["submodules"])
+        )
     if report["problems"]:
         click.echo("Problems:")
         for problem in report["problems"]:

@@ -43,6 +43,8 @@ RULES = hashlib.sha1(
 FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
 # A tracked entry (in git's index, changed or not, unmerged) under `.codemem/local/`.
 _TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)")
+# A submodule: a tracked entry of mode 160000 (a commit of another repository).
+_SUBMODULE = re.compile(rb"(?:^|\0)[HS] 160000 [0-9a-f]+ 0\t([^\0]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,14 @@ class WorkTree:
         )
         digest.update(b"\0".join(entries))
         return cls(root, settings, entries, hashed, digest.hexdigest())
+
+    def submodules(self) -> list[str]:
+        """The submodules git lists here (repositories of their own: none of their files is a
+        candidate), read from the listing, no git run."""
+        text = b"\0".join(self.entries)
+        if b" 160000 " not in text:
+            return []
+        return [p.decode("utf-8", "surrogateescape") for p in _SUBMODULE.findall(text)]
 
     def tracked_local(self) -> int:
         """How many files under `.codemem/local/` git tracks (each clone's own: see
