@@ -184,9 +184,22 @@ def commits_since(
         commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
         commit.truncated_history = sha in shallow
         result.commits.append(commit)
-    if result.commits and result.commits[0].parents:
-        result.base = result.commits[0].parents[0]
+    if result.commits:
+        result.base = first_parent(root, result.commits[0])
     return result
+
+
+def first_parent(root: Path, commit: Commit) -> str | None:
+    """The commit's first parent (None for a root commit). At the edge of a shallow clone git
+    lists no parents (it has none of them), so it is read from the commit itself: a digest
+    starting there is named from it, never `root`, as a clone with the history names it."""
+    if commit.parents or not commit.truncated_history:
+        return commit.parents[0] if commit.parents else None
+    header = run_git(root, "cat-file", "commit", commit.sha).split(b"\n\n", 1)[0]
+    for line in header.split(b"\n"):
+        if line.startswith(b"parent "):
+            return line[len(b"parent ") :].decode("ascii").strip()
+    return None
 
 
 def is_bot(author: str) -> bool:
@@ -237,7 +250,7 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
             shown.append(commit)
     commit_range.commits = kept
     if shown:
-        commit_range.base = shown[0].parents[0] if shown[0].parents else None
+        commit_range.base = first_parent(root, shown[0])
 
 
 def load_files(root: Path, commit: Commit) -> None:

@@ -7,7 +7,13 @@ import subprocess
 from sleep_helpers import commit
 
 from codemem.sleep.changes import compare_file
-from codemem.sleep.commits import FileChange, commits_since, load_diff, load_files
+from codemem.sleep.commits import (
+    FileChange,
+    commits_since,
+    load_diff,
+    load_files,
+    split_skipped,
+)
 from tests.helpers import make_repo
 
 PARSE = {"chunk_lines": 80, "max_line_chars": 2000}
@@ -74,13 +80,20 @@ def test_commit_ranges(tmp_path):
 
 def test_a_shallow_clone_marks_its_boundary(tmp_path):
     repo = make_repo(tmp_path / "r", commit=False)
-    for n in range(1, 4):
+    shas = [
         commit(repo, f"c{n}", f"2025-03-0{n}T10:00:00+00:00", {"f.txt": str(n)})
+        for n in range(1, 4)
+    ]
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo}", str(clone)], check=True)
     result = commits_since(clone, "0" * 40, first_run_limit=10, max_commits=10)
     assert [c.truncated_history for c in result.commits] == [True, False]
     assert "shallow clone" in result.warnings[0]
+    # The range starts after the boundary's parent, as in a clone with the history: its
+    # digest was named `root..` and said `base: null`, as if the boundary were the first commit.
+    assert result.base == shas[0]
+    split_skipped(clone, result)
+    assert result.base == shas[0]
 
 
 def test_a_linked_worktree_of_a_shallow_clone_marks_its_boundary_too(tmp_path):
