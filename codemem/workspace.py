@@ -213,11 +213,14 @@ class Workspace:
         """The files under `.codemem/local/` (or only those `names` in it) that git tracks,
         from one `git ls-files`: another clone's, never this one's (fix: `UNTRACK_LOCAL`).
 
-        Empty when git cannot say (no repository): nothing is tracked then.
+        Empty when git cannot say (no repository): nothing is tracked then. A repository git
+        refuses (another user's) is `RepositoryRefused`: whose files these are is unknown.
         """
         specs = [f"{LOCAL_DIR}/{name}" for name in names] or [LOCAL_DIR]
         try:
             out = run_git(self.root, "ls-files", "-z", "--", *specs)
+        except RepositoryRefused:
+            raise
         except GitError:
             return []
         return [path.decode("utf-8", "surrogateescape") for path in out.split(b"\0") if path]

@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from codemem.memory import Recall
+from codemem.workspace import Workspace
 from tests.helpers import git, make_repo, run_codemem
 
 REFUSED = "git's safe.directory check"
@@ -47,6 +49,20 @@ def test_a_repository_git_refuses_is_one_line_with_the_fix(history, args):
     )
     if args == ("init",):
         assert not (history / ".codemem").exists()
+
+
+def test_conversations_are_not_opened_where_git_cannot_say_whose_they_are(history):
+    # Whether git tracks recall.sqlite (another clone's, committed) is asked each time it is
+    # opened: a refusal was taken as "not tracked", and the database opened as this user's.
+    Recall(Workspace(history)).close()
+    result = run_codemem(
+        history, "recall", "--conversations", "x", env={"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"codemem: error: git refuses to work in {history}: another user owns it ({REFUSED}); "
+        f"if you trust it, run `git config --global --add safe.directory {history}`\n",
+    )
 
 
 SHALLOW = (
