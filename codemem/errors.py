@@ -58,6 +58,13 @@ class GitError(CodememError):
     """A git command failed, or git is not installed."""
 
 
+class RepositoryRefused(GitError):
+    """git refuses to work in the repository: another user owns it (its `safe.directory`
+    check). A step for the user to take, with git's fix."""
+
+    exit_code = 2
+
+
 class LockTimeout(CodememError):
     """A file lock was held by another process for longer than the caller would wait."""
 

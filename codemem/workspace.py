@@ -17,6 +17,7 @@ from codemem.errors import (
     NotARegularFile,
     NotARepositoryError,
     PathOutsideRepository,
+    RepositoryRefused,
 )
 from codemem.infra import (
     atomic_write,
@@ -61,13 +62,54 @@ def find_repo_root(start: Path) -> Path:
     here = start.resolve()
     if here.is_file():
         here = here.parent
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
+    if not os.environ.get("GIT_WORK_TREE"):
+        for candidate in (here, *here.parents):
+            if (candidate / ".git").exists():
+                return candidate
+    if any(os.environ.get(name) for name in GIT_LOCATION):
+        return _git_top(here)  # git's choice: every git command codemem runs makes the same
+    if _git_says(here, "--is-bare-repository") == "true":
+        raise NotARepositoryError(_bare(here))
     raise NotARepositoryError(
         f"{start} is not inside a git repository: run `git init` there first, "
         "or pass --repo DIR pointing at one"
     )
+
+
+# Set in a hook git runs (`GIT_DIR` in a linked worktree, both with `git --git-dir --work-tree`)
+# or by hand: a work tree given so, or a git folder found by no `.git`, is git's to name.
+GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE")
+
+
+def _git_says(here: Path, *args: str) -> str | None:
+    """`git rev-parse ARGS` run in `here`, or None when git says it is no repository."""
+    try:
+        return run_git(here, "rev-parse", *args).decode("utf-8", "surrogateescape").strip()
+    except RepositoryRefused:
+        raise
+    except GitError:
+        return None
+
+
+def _bare(where: Path | str) -> str:
+    return (
+        f"{where} is a bare repository, with no work tree for codemem to read: run it in a "
+        "checkout (`git worktree add DIR`, or a clone)"
+    )
+
+
+def _git_top(here: Path) -> Path:
+    """The work tree git takes from `GIT_DIR`/`GIT_WORK_TREE` and `here`."""
+    git_dir = os.environ.get("GIT_DIR", "")
+    if _git_says(here, "--is-bare-repository") == "true":
+        raise NotARepositoryError(_bare(git_dir or here))
+    top = _git_says(here, "--show-toplevel")
+    if not top:
+        raise NotARepositoryError(
+            f"git finds no repository from {here} with GIT_DIR={git_dir!r} and "
+            f"GIT_WORK_TREE={os.environ.get('GIT_WORK_TREE', '')!r}: fix or unset them"
+        )
+    return Path(top)
 
 
 @dataclass(frozen=True)
@@ -172,11 +214,14 @@ class Workspace:
         """The files under `.codemem/local/` (or only those `names` in it) that git tracks,
         from one `git ls-files`: another clone's, never this one's (fix: `UNTRACK_LOCAL`).
 
-        Empty when git cannot say (no repository): nothing is tracked then.
+        Empty when git cannot say (no repository): nothing is tracked then. A repository git
+        refuses (another user's) is `RepositoryRefused`: whose files these are is unknown.
         """
         specs = [f"{LOCAL_DIR}/{name}" for name in names] or [LOCAL_DIR]
         try:
             out = run_git(self.root, "ls-files", "-z", "--", *specs)
+        except RepositoryRefused:
+            raise
         except GitError:
             return []
         return [path.decode("utf-8", "surrogateescape") for path in out.split(b"\0") if path]

@@ -17,6 +17,9 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CODEMEM_HOME", str(home / "codemem"))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # A hook git runs starts `python -m codemem`: this checkout's, not the one installed.
+    checkout = str(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([checkout, os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")

@@ -17,6 +17,7 @@ import click
 
 from codemem.cli import AppContext, end_without_teardown
 from codemem.cli.progress import progress_bar
+from codemem.infra import printable
 from codemem.workspace import UNTRACK_LOCAL
 
 if TYPE_CHECKING:  # the code index and the sleep pass are imported when a command runs
@@ -216,11 +217,13 @@ def init_command(
     README, manifests, CI files and repo map and writes a project summary at the top of
     blocks/project.md, which later digests keep current.
     """
+    from codemem.infra import run_git
     from codemem.memory import initialize_memory
     from codemem.sleep.project_init import open_init_model, write_project_summary
     from codemem.workspace import configure_merge_driver
 
     ws = app.workspace()
+    run_git(ws.root, "rev-parse", "--git-dir")  # nothing written where git refuses to work
     config = app.config({"sleep": {"model": model}} if model else None)
     writer, warnings = open_init_model(ws, config, explicit=llm or model is not None)
     created = initialize_memory(ws)
@@ -335,9 +338,14 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
             for reason, n in report["skipped"].items():
                 click.echo(f"  {reason:<24} {n:>7,}")
                 for path in (path for path, why in skipped.items() if why == reason):
-                    click.echo(f"      {path}")
+                    click.echo(f"      {printable(path)}")
         elif list_skipped:
             click.echo("Skipped: nothing.")
+    if report.get("submodules"):
+        click.echo(
+            "Submodules (repositories of their own, not indexed here: run codemem in each): "
+            + ", ".join(printable(path) for path in report["submodules"])
+        )
     if report["problems"]:
         click.echo("Problems:")
         for problem in report["problems"]:

@@ -10,7 +10,6 @@ rich is imported inside `console()` so commands that never draw do not pay for i
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable
@@ -64,8 +63,10 @@ def console(*, stderr: bool = False, file: TextIO | None = None, **options: Any)
 
 
 def echo_json(data: Any, *, indent: int | None = None) -> None:
-    """`data` as JSON on stdout (one line unless `indent`), non-ASCII kept as it is."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=indent))
+    """`data` as JSON on stdout (one line unless `indent`), non-ASCII kept as it is (`json_text`)."""
+    from codemem.infra import json_text  # on first use: every command's start stays light
+
+    click.echo(json_text(data, indent=indent))
 
 
 def warn_problems(problems: Iterable[object]) -> None:

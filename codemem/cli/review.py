@@ -143,7 +143,9 @@ def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
     settings = app.config().review
     item, count = dismiss(ws, finding_id, reason)
     confidence = 0.5 ** (count // settings.dismiss_after)
-    click.echo(f"Dismissed {item.id} ({item.rule} in {item.file}); it will not be reported again.")
+    click.echo(
+        f"Dismissed {item.id} ({printable(item.rule)} in {printable(item.file)}); it will not be reported again."
+    )
     click.echo(
         f"{item.rule} has been dismissed {count} time{'s' if count != 1 else ''}; "
         f"its confidence is {confidence:.0%}."

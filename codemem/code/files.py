@@ -85,7 +85,12 @@ def git_blob_id(data: bytes) -> str:
 # the work tree (listed after its H entry), M unmerged, ? untracked. `-s` gives the tracked
 # entries' mode, blob id and stage; `-m` and `-o` add the changed and the untracked files.
 LISTING_COMMAND = ("ls-files", "-t", "-s", "-m", "-o", "--exclude-standard", "-z")
-_VOUCHED = (b"H", b"S")  # tags whose blob id is the work tree's content
+MISSING = "missing"  # `read_repo_file`'s reason for a listed file gone from the work tree
+
+# Tags that need no hashing: an H entry's blob id is the work tree's content, and an S file is
+# not in the work tree (outside a sparse checkout), so not a candidate: once it is checked out
+# it is listed as H, and indexed (recorded as missing, its unchanged id kept it unread).
+_VOUCHED = (b"H", b"S")
 
 
 def read_listing(root: Path, include: Sequence[str] = ()) -> list[bytes]:
@@ -108,10 +113,10 @@ def unvouched(entries: list[bytes]) -> list[bytes]:
     return [e for e in entries if e and e[:1] not in _VOUCHED]
 
 
-# A tracked entry git vouches for (not a symlink or submodule, not unmerged, not in codemem's
-# own folder, which is memory, not code): blob and path.
+# A tracked entry git vouches for (in the work tree, not a symlink or submodule, not unmerged,
+# not in codemem's own folder, which is memory, not code): blob and path.
 _VOUCHED_ENTRY = re.compile(
-    r"(?:^|\0)[HS] (?!120000 |160000 )\d+ ([0-9a-f]+) 0\t(?!\.codemem/)([^\0]*)"
+    r"(?:^|\0)H (?!120000 |160000 )\d+ ([0-9a-f]+) 0\t(?!\.codemem/)([^\0]*)"
 )
 
 
@@ -163,6 +168,8 @@ def list_candidates(
 
 def path_skip_reason(path: str) -> str | None:
     """Why a path is never indexed, judged from its name alone (None: look inside)."""
+    if not path.isascii() and not is_utf8(path):
+        return "name_not_utf8"  # no index table or search result can hold the name
     parts = path.split("/")
     name = parts[-1]
     if SECRET_NAMES.search(name):
@@ -172,6 +179,15 @@ def path_skip_reason(path: str) -> str | None:
     if GENERATED_NAMES.search(name):
         return "generated"
     return None
+
+
+def is_utf8(path: str) -> bool:
+    """Whether a path git listed is UTF-8 (undecodable bytes are kept as lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
@@ -185,7 +201,7 @@ def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None,
     try:
         st = os.lstat(full)
     except FileNotFoundError:
-        return None, "missing"
+        return None, MISSING
     except OSError:
         return None, "unreadable"
     if stat.S_ISLNK(st.st_mode):  # `lstat` told: no more calls to ask again

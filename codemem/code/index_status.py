@@ -73,7 +73,9 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         row["symbols"] += entry.symbols
         row["chunks"] += entry.chunks
         syntax_files += entry.syntax_errors > 0
-    current = WorkTree.read(ws.root, ListingSettings.of(config.index)).ids()
+    tree = WorkTree.read(ws.root, ListingSettings.of(config.index))
+    current = tree.ids()
+    report["submodules"] = tree.submodules()
     stale = sum(
         1
         for path, (cid, reason) in current.items()

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
+from codemem.code.files import MISSING
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import (
     FOREIGN,
@@ -256,8 +257,8 @@ def _plan(
             if entry is None or entry.status != reason or entry.content_id != cid:
                 todo.append((path, cid))  # recorded as skipped, rows removed if any
             continue
-        if entry is None or entry.content_id != cid or cid is None:
-            todo.append((path, cid))
+        if entry is None or entry.content_id != cid or cid is None or entry.status == MISSING:
+            todo.append((path, cid))  # a file missing when last read (gone meanwhile) is read again
     removed = [p for p in files if p not in current]
     target = build_dir(index_dir) if full else index_dir
     return _Plan(

@@ -29,8 +29,10 @@ from typing import Any
 import pyarrow as pa
 
 from codemem.code import lancedb_loading
+from codemem.code.files import is_utf8
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
-from codemem.infra import SharedLock
+from codemem.errors import UsageError
+from codemem.infra import SharedLock, printable
 
 log = logging.getLogger("codemem")
 
@@ -87,6 +89,11 @@ TABLE_OPTIONS = {"new_table_data_storage_version": "2.0"}
 
 def connect(index_dir: Path) -> Any:
     """A LanceDB connection to `index_dir` (created if missing)."""
+    if not is_utf8(str(index_dir)):  # LanceDB takes its paths as UTF-8 only
+        raise UsageError(
+            f"{printable(str(index_dir))}: the code index cannot be kept under a path that is not "
+            "UTF-8: rename the folder that holds the repository (or clone it again) to a UTF-8 name"
+        )
     index_dir.mkdir(parents=True, exist_ok=True)
     return import_lancedb().connect(str(index_dir), storage_options=TABLE_OPTIONS)
 
@@ -207,6 +214,9 @@ class CodeStore:
 
     def delete_paths(self, paths: list[str]) -> None:
         """Delete every row of these files from every table."""
+        # A name that is not UTF-8 (lone surrogates) has no rows (`path_skip_reason`), and no
+        # filter can spell it.
+        paths = [p for p in paths if p.isascii() or is_utf8(p)]
         for start in range(0, len(paths), PATHS_PER_FILTER):
             where = path_filter(paths[start : start + PATHS_PER_FILTER])
             for name in (CHUNKS, SYMBOLS, FILES):

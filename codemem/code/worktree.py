@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from codemem.code.files import (
     GENERATED_NAMES,
+    MISSING,
     SECRET_NAMES,
     VENDOR_DIRS,
     git_blob_id,
@@ -42,6 +43,8 @@ RULES = hashlib.sha1(
 FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
 # A tracked entry (in git's index, changed or not, unmerged) under `.codemem/local/`.
 _TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)")
+# A submodule: a tracked entry of mode 160000 (a commit of another repository).
+_SUBMODULE = re.compile(rb"(?:^|\0)[HS] 160000 [0-9a-f]+ 0\t([^\0]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,14 @@ class WorkTree:
         digest.update(b"\0".join(entries))
         return cls(root, settings, entries, hashed, digest.hexdigest())
 
+    def submodules(self) -> list[str]:
+        """The submodules git lists here (repositories of their own: none of their files is a
+        candidate), read from the listing, no git run."""
+        text = b"\0".join(self.entries)
+        if b" 160000 " not in text:
+            return []
+        return [p.decode("utf-8", "surrogateescape") for p in _SUBMODULE.findall(text)]
+
     def tracked_local(self) -> int:
         """How many files under `.codemem/local/` git tracks (each clone's own: see
         `codemem.workspace.UNTRACK_LOCAL`), read from the listing, no git run."""
@@ -129,7 +140,7 @@ def _hash_files(root: Path, settings: ListingSettings, entries: list[bytes]) -> 
         reason = path_skip_reason(path)
         if cid is None and reason is None:
             data, read_reason = read_repo_file(root, path, settings.max_file_bytes)
-            if read_reason == "missing":  # deleted in the work tree, not yet in git's index
+            if read_reason == MISSING:  # deleted in the work tree, not yet in git's index
                 continue
             if data is None:
                 reason = read_reason

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import stat
@@ -232,8 +233,10 @@ def _tighten(path: Path) -> None:
         os.chmod(path, stat.S_IMODE(mode) & 0o700)
 
 
-# C0 and C1 controls, DEL, and Unicode's own line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls, DEL, Unicode's own line and paragraph separators, and the lone
+# surrogates that stand for the bytes of a name git gave that are not UTF-8 (`surrogateescape`):
+# shown as the byte, `\xe9`, never written raw nor refused by an encoder.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
 _NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
 
 
@@ -241,6 +244,8 @@ def _escape(match: re.Match[str]) -> str:
     char = match[0]
     if char in _NAMED:
         return _NAMED[char]
+    if "\udc80" <= char <= "\udcff":
+        return f"\\x{ord(char) - 0xDC00:02x}"
     return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
@@ -253,8 +258,24 @@ def printable(name: str) -> str:
     return _CONTROL.sub(_escape, name)
 
 
+def json_text(value: object, indent: int | None = None) -> str:
+    r"""`value` as JSON, non-ASCII kept as it is, except when a lone surrogate (a file name git
+    gave as bytes that are not UTF-8) would make the text unencodable: then every non-ASCII
+    character is escaped (`\udce9`), which any JSON reader takes back."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent)
+    return text
+
+
 # The same, less the tab, the line feed and a carriage return that ends a line (CRLF).
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")
+_CONTROL_IN_TEXT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]|\r(?!\n)"
+)
 
 
 def printable_text(text: str) -> str:

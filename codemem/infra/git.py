@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -27,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from codemem.errors import GitError
+from codemem.errors import GitError, RepositoryRefused
 
 if TYPE_CHECKING:
     import git as gitpython
@@ -84,9 +85,29 @@ def run_git(
         if exc.filename == str(root):  # the folder, not git, is missing
             raise GitError(f"git {args[0]} failed: no such folder {root}") from None
         raise GitError("git is not installed or not on PATH") from None
+    if proc.returncode != 0:
+        _check_refusal(root, proc.stderr)
     if proc.returncode not in ok:
+        if b"--no-index" in proc.stderr:  # `git diff` found no repository it works in: why?
+            run_git(root, "rev-parse", "--git-dir")
         raise _failure(args, proc.returncode, proc.stderr)
     return proc.stdout
+
+
+_DUBIOUS = re.compile(rb"detected dubious ownership in repository at '([^\n]*)'")
+
+
+def _check_refusal(root: Path, stderr: bytes) -> None:
+    """`RepositoryRefused` when git's message says it refuses the repository (whatever exit
+    code the caller accepts: `rev-parse --verify` exits 128 then, as for a bad revision)."""
+    found = _DUBIOUS.search(stderr)
+    if found is None:
+        return
+    where = found[1].decode("utf-8", "surrogateescape")
+    raise RepositoryRefused(
+        f"git refuses to work in {where}: another user owns it (git's safe.directory check); "
+        f"if you trust it, run `git config --global --add safe.directory {shlex.quote(where)}`"
+    )
 
 
 def worktree_exclusions(root: Path, paths: Iterable[str], max_bytes: int) -> list[str]:
@@ -147,6 +168,18 @@ def git_head(root: Path, *args: str, max_bytes: int) -> tuple[bytes, int]:
 def has_head(root: Path) -> bool:
     """Whether the repository has a commit yet."""
     return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).strip())
+
+
+def shallow_hint(root: Path) -> str:
+    """Why a commit may be missing here and the fix, to add to an error, when this clone is
+    shallow (`git clone --depth`, as CI checks out: commits older than its graft are not in
+    it); empty otherwise."""
+    if run_git(root, "rev-parse", "--is-shallow-repository").strip() != b"true":
+        return ""
+    return (
+        " (a shallow clone: fetch the history it needs, e.g. `git fetch --unshallow`, "
+        "or `fetch-depth: 0` in actions/checkout)"
+    )
 
 
 def resolve_commit(root: Path, rev: str) -> str | None:
@@ -244,6 +277,14 @@ def git_operation(folder: Path) -> str | None:
         if os.path.lexists(folder / name):
             return f"git is in the middle of {what} (end it with {end})"
     return None
+
+
+def git_path(root: Path, name: str) -> Path:
+    """Where git keeps `name` of its directory (`hooks`, `shallow`...): in a linked worktree
+    or a submodule, the shared one git resolves it to, not the worktree's own `.git` folder."""
+    out = run_git(root, "rev-parse", "--git-path", name)
+    path = Path(out.decode("utf-8", "surrogateescape").rstrip("\n"))
+    return path if path.is_absolute() else root / path
 
 
 def git_config(root: Path, key: str) -> str | None:

@@ -106,7 +106,9 @@ class FileLock:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n{_own_command()}\n".encode(), 0)
+        # An argument that is not UTF-8 (`--repo` a folder so named) is written as its bytes.
+        holder = f"{os.getpid()}\n{_own_command()}\n".encode("utf-8", "surrogateescape")
+        os.pwrite(fd, holder, 0)
         self._fd = fd
 
     def is_current(self) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +35,7 @@ from codemem.infra import (
     read_blobs,
     resolve_commit,
     run_git,
+    shallow_hint,
     worktree_exclusions,
 )
 from codemem.review.patch import Hunk, parse_patch
@@ -135,9 +137,17 @@ def diff_args(root: Path, target: Target) -> list[str]:
         spec = target.rev_range or ""
         if ".." not in spec:
             raise UsageError(f"--range {spec}: expected A..B or A...B")
-        for rev in re.split(r"\.{2,3}", spec, maxsplit=1):
+        sides = re.split(r"\.{2,3}", spec, maxsplit=1)
+        for rev in sides:
             if rev and resolve_commit(root, rev) is None:  # an empty side is HEAD, as in git
-                raise UsageError(f"--range {spec}: {rev!r} names no commit")
+                raise UsageError(f"--range {spec}: {rev!r} names no commit{shallow_hint(root)}")
+        if "..." in spec:
+            base = run_git(root, "merge-base", *(rev or "HEAD" for rev in sides), ok=(0, 1))
+            if not base.strip():  # git diff would fail: "no merge base"
+                raise UsageError(
+                    f"--range {spec}: the two sides have no common commit in this clone"
+                    f"{shallow_hint(root)}"
+                )
         return [spec]
     return ["HEAD" if has_head(root) else empty_tree(root)]
 
@@ -206,6 +216,26 @@ def _untracked(root: Path) -> list[ChangedFile]:
     ]
 
 
+def _nested_repository(root: Path, folder: Path) -> Path | None:
+    """The top of the repository of its own (a submodule, a clone inside) that holds
+    `folder`, a folder inside `root` (both resolved), or None when it is `root`'s."""
+    for candidate in (folder, *folder.parents):
+        if candidate == root or root not in candidate.parents:
+            return None
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return None
+
+
+def _on_disk(path: Path) -> bool:
+    """Whether a path git lists is a file here to review: not a submodule or a clone inside
+    (a folder), nor a tracked file missing (deleted, or outside a sparse checkout)."""
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
     out: dict[str, ChangedFile] = {}
     for given in paths:
@@ -219,10 +249,17 @@ def _expand_paths(root: Path, paths: tuple[str, ...]) -> list[ChangedFile]:
         except ValueError:
             raise UsageError(f"{given}: not inside the repository {root}") from None
         if full.is_dir():
+            nested = _nested_repository(root.resolve(), full)
+            if nested is not None:  # git lists none of its files here: "0 files reviewed"
+                inner = nested.relative_to(root.resolve()).as_posix()
+                raise UsageError(
+                    f"{given}: inside {inner}, a repository of its own (a submodule?): "
+                    f"review it there: codemem --repo {shlex.quote(str(nested))} review ..."
+                )
             listed = run_git(root, "ls-files", "-co", "--exclude-standard", "-z", "--", rel or ".")
             for p in listed.split(b"\0"):
-                if p:
-                    path = p.decode("utf-8", "surrogateescape")
+                path = p.decode("utf-8", "surrogateescape")
+                if p and _on_disk(root / path):
                     out.setdefault(path, ChangedFile(path, "added", whole=True))
         elif full.is_file():
             out.setdefault(rel, ChangedFile(rel, "added", whole=True))

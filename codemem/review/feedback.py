@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from codemem.errors import UsageError
-from codemem.infra import atomic_write, iso_utc, printable, utc_now
+from codemem.infra import atomic_write, iso_utc, json_text, printable, utc_now
 from codemem.memory import BlockFormatError, check_memory_write, read_memory_file
 from codemem.review.findings import Finding, demote
 from codemem.workspace import Workspace
@@ -152,7 +152,7 @@ def remember_findings(ws: Workspace, findings: list[Finding]) -> None:
         cached = dict(list(cached.items())[-CACHE_LIMIT:])
     ws.ensure_local()
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps({"findings": cached}, ensure_ascii=False) + "\n")
+    atomic_write(path, json_text({"findings": cached}) + "\n")
 
 
 def _read_cache(path: Path) -> dict[str, dict]:
@@ -209,6 +209,6 @@ def dismiss(
     path = dismissed_dir(ws) / f"{full_id}.json"
     check_memory_write(ws, path)  # not through a cloned link to a folder out of the repository
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(asdict(item), indent=2, ensure_ascii=False) + "\n")
+    atomic_write(path, json_text(asdict(item), indent=2) + "\n")
     count = sum(1 for d in load_dismissals(ws) if d.rule == item.rule)
     return item, count

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.infra import atomic_write, run_git
+from codemem.infra import atomic_write, git_path
 from codemem.review.errors import HookError
 from codemem.workspace import Workspace
 
@@ -146,9 +146,7 @@ class HookChange:
 
 def hooks_dir(ws: Workspace) -> Path:
     """Where git runs hooks from in this repository (`core.hooksPath` respected)."""
-    out = run_git(ws.root, "rev-parse", "--git-path", "hooks").decode().strip()
-    path = Path(out)
-    return path if path.is_absolute() else ws.root / path
+    return git_path(ws.root, "hooks")
 
 
 def hook_script(python: str | None = None, timeout: float = 10.0) -> str:

@@ -8,7 +8,6 @@ a partial fingerprint, so code-scanning dashboards track a finding across line s
 
 from __future__ import annotations
 
-import json
 from itertools import groupby
 from pathlib import Path
 from urllib.parse import quote
@@ -16,7 +15,7 @@ from urllib.parse import quote
 import click
 
 from codemem import __version__
-from codemem.infra import printable
+from codemem.infra import json_text, printable
 from codemem.review.engine import ReviewResult
 from codemem.review.findings import SEVERITIES, Finding, count_by_severity, severity_rank
 
@@ -88,7 +87,7 @@ def render_text(result: ReviewResult, color: bool = True) -> str:
 
 def render_json(result: ReviewResult, fail_on: str) -> str:
     """The review as indented JSON (see `ReviewResult.to_json`)."""
-    return json.dumps(result.to_json(fail_on), ensure_ascii=False, indent=2)
+    return json_text(result.to_json(fail_on), indent=2)
 
 
 def _rule_entry(rule: str, findings: list[Finding]) -> dict:
@@ -104,7 +103,12 @@ def _rule_entry(rule: str, findings: list[Finding]) -> dict:
 
 def _result_entry(f: Finding, index: int) -> dict:
     text = f.message + (f" Fix: {f.suggestion}" if f.suggestion else "")
-    location: dict = {"artifactLocation": {"uri": quote(f.file), "uriBaseId": "%SRCROOT%"}}
+    location: dict = {
+        "artifactLocation": {
+            "uri": quote(f.file.encode("utf-8", "surrogateescape")),
+            "uriBaseId": "%SRCROOT%",
+        }
+    }
     if f.line is not None:
         location["region"] = {"startLine": f.line}
     return {
@@ -154,4 +158,4 @@ def sarif_log(result: ReviewResult, root: Path) -> dict:
 
 def render_sarif(result: ReviewResult, root: Path) -> str:
     """The review as an indented SARIF 2.1.0 log."""
-    return json.dumps(sarif_log(result, root), ensure_ascii=False, indent=2)
+    return json_text(sarif_log(result, root), indent=2)

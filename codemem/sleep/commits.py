@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codemem.code import path_skip_reason
+from codemem.errors import GitError
 from codemem.infra import (
-    git_dir,
     git_head,
+    git_path,
     git_text,
     head_commit,
     run_git,
+    shallow_hint,
     utc_date,
 )
 from codemem.workspace import CODEMEM_DIR
@@ -105,13 +107,14 @@ class CommitRange:
 
 
 def shallow_commits(root: Path) -> set[str]:
-    """The boundary commits of a shallow clone (their parents are not in the repository)."""
-    folder = git_dir(root)
-    if folder is None:
-        return set()
+    """The boundary commits of a shallow clone (their parents are not in the repository).
+
+    Read from the file git names: a linked worktree shares its clone's, which is not in the
+    worktree's own git folder (there, every boundary commit read as adding the whole tree).
+    """
     try:
-        return set((folder / "shallow").read_text(encoding="ascii").split())
-    except OSError:
+        return set(git_path(root, "shallow").read_text(encoding="ascii").split())
+    except (GitError, OSError):
         return set()
 
 
@@ -151,13 +154,9 @@ def commits_since(
     wanted = [digested] if isinstance(digested, str) else list(digested or ())
     known = existing_commits(root, wanted)
     if wanted and not known:
-        hint = (
-            " (a shallow clone: fetch the full history, e.g. fetch-depth: 0)"
-            if shallow_commits(root)
-            else ""
-        )
         result.warnings.append(
-            f"the last digested commit {wanted[-1][:12]} is not in this repository{hint}; "
+            f"the last digested commit {wanted[-1][:12]} is not in this repository"
+            f"{shallow_hint(root)}; "
             "digesting the most recent commits instead"
         )
     limit = max_commits if known else min(first_run_limit, max_commits)
@@ -185,9 +184,22 @@ def commits_since(
         commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
         commit.truncated_history = sha in shallow
         result.commits.append(commit)
-    if result.commits and result.commits[0].parents:
-        result.base = result.commits[0].parents[0]
+    if result.commits:
+        result.base = first_parent(root, result.commits[0])
     return result
+
+
+def first_parent(root: Path, commit: Commit) -> str | None:
+    """The commit's first parent (None for a root commit). At the edge of a shallow clone git
+    lists no parents (it has none of them), so it is read from the commit itself: a digest
+    starting there is named from it, never `root`, as a clone with the history names it."""
+    if commit.parents or not commit.truncated_history:
+        return commit.parents[0] if commit.parents else None
+    header = run_git(root, "cat-file", "commit", commit.sha).split(b"\n\n", 1)[0]
+    for line in header.split(b"\n"):
+        if line.startswith(b"parent "):
+            return line[len(b"parent ") :].decode("ascii").strip()
+    return None
 
 
 def is_bot(author: str) -> bool:
@@ -238,7 +250,7 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
             shown.append(commit)
     commit_range.commits = kept
     if shown:
-        commit_range.base = shown[0].parents[0] if shown[0].parents else None
+        commit_range.base = first_parent(root, shown[0])
 
 
 def load_files(root: Path, commit: Commit) -> None:

@@ -41,7 +41,7 @@ from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
 from codemem.errors import UsageError
-from codemem.infra import BlobReader, git_text, resolve_commit, utc_now
+from codemem.infra import BlobReader, git_text, resolve_commit, shallow_hint, utc_now
 from codemem.memory import GitBusyError
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
@@ -215,7 +215,9 @@ def read_commits(run: DigestRun) -> None:
     ws, options, settings, result = run.ws, run.options, run.settings, run.result
     run.state = read_state(ws)
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
-        raise UsageError(f"--since {options.since}: no such commit in this repository")
+        raise UsageError(
+            f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
+        )
     run.commit_range = commit_range = commits_since(
         ws.root,
         options.since or run.state.digested,

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -155,6 +156,60 @@ def test_bad_input_is_skipped_and_counted(repo_factory):
     assert [(r["name"], r["start_line"], r["end_line"]) for r in rows] == [("with_bom", 1, 2)]
     texts = store.table("chunks").search().where("path = '.env' OR path = 'id_rsa'").to_list()
     assert texts == []
+
+
+def test_a_file_whose_name_is_not_utf8_is_skipped_and_counted(repo_factory, tmp_path):
+    # git lists the name as bytes, read as lone surrogates that no table or lexicon column
+    # can hold: the run once failed as a whole (exit 3), so nothing else was indexed either.
+    repo = repo_factory("shop")
+    index(repo)
+    name = os.fsdecode(b"shop/caf\xe9.py")
+    (repo / name).write_text("def cafe():\n    return 1\n")
+    (repo / "shop/fresh.py").write_text("def fresh():\n    return 2\n")
+    summary = index(repo)
+    assert (summary.added, summary.skipped) == (1, {"name_not_utf8": 1})
+    assert Manifest.load(Workspace(repo).index_dir).files[name].status == "name_not_utf8"
+    assert_equals_full_rebuild(repo, tmp_path)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "names")
+    git(repo, "rm", "-q", name)
+    assert index(repo).skipped == {}
+    assert name not in Manifest.load(Workspace(repo).index_dir).files
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_files_a_sparse_checkout_brings_in_are_indexed(repo_factory, tmp_path):
+    # Files outside a sparse checkout were recorded as missing, under their blob id: once the
+    # checkout took them in, the same id said nothing had changed, and they were never read.
+    repo = repo_factory("shop")
+    git(repo, "sparse-checkout", "set", "shop")
+    first = index(repo)
+    assert (
+        first.skipped,
+        "web/static/cart.js" in Manifest.load(Workspace(repo).index_dir).files,
+    ) == (
+        {},
+        False,
+    )
+    git(repo, "sparse-checkout", "add", "web")
+    again = index(repo)
+    assert (again.added, again.changed, again.removed) == (2, 0, 0)
+    entry = Manifest.load(Workspace(repo).index_dir).files["web/static/cart.js"]
+    assert (entry.status, entry.symbols) == ("indexed", 4)
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_a_file_recorded_missing_is_read_again_when_the_work_tree_changes(repo_factory):
+    repo = repo_factory("shop")
+    index(repo)
+    ws = Workspace(repo)
+    manifest = Manifest.load(ws.index_dir)
+    entry = manifest.files["shop/cart.py"]
+    manifest.files["shop/cart.py"] = replace(entry, status="missing")  # gone while read
+    manifest.save(ws.index_dir)
+    (repo / "shop/new.py").write_text("def new():\n    return 1\n")
+    index(repo)
+    assert Manifest.load(ws.index_dir).files["shop/cart.py"] == entry
 
 
 def test_config_change_triggers_rebuild(repo_factory):

@@ -341,3 +341,23 @@ class Waited(Exception):  # not an OSError, which the code under test may catch
 
 def _waited(signum, frame):
     raise Waited
+
+
+def test_a_key_in_a_file_whose_name_is_not_utf8_stops_the_commit(shop):
+    # git gives such a name as bytes, read as lone surrogates: the findings remembered for
+    # `--dismiss` could not be written with one (exit 3), and the hook let the commit through.
+    install(shop)
+    name = os.fsdecode(b"shop/caf\xe9.py")
+    (shop / name).write_text(TOKEN_LINE + "\n", encoding="utf-8")
+    git(shop, "add", "-A")
+    result = subprocess.run(["git", "commit", "-q", "-m", "change"], cwd=shop, capture_output=True)
+    fid = finding_id("secrets/github-token", name, TOKEN_LINE)
+    assert (result.returncode, result.stderr.decode("utf-8", "replace")) == (
+        1,
+        "shop/caf\\xe9.py\n"
+        "  1  error    GitHub token (ghp_…, 40 characters) in the change [secrets/github-token]\n"
+        f"     fix: {FIX} · id {fid}\n"
+        "\n"
+        "1 finding (1 error) in 1 of 1 file reviewed.\n" + ONE,
+    )
+    assert git(shop, "log", "-1", "--format=%s").stdout.strip() == "initial"

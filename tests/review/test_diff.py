@@ -134,6 +134,37 @@ def test_paths_review_whole_files_and_folders(repo):
         read_changes(repo, Target("paths", paths=(os.path.dirname(repo),)), MAX)
 
 
+def test_a_folder_of_a_submodule_is_refused_not_reviewed_as_empty(repo, repo_factory):
+    # git lists none of a submodule's files in the superproject: the review of its folder once
+    # said "No findings in 1 file reviewed" (the submodule's own entry), whatever it held.
+    lib = repo_factory()
+    stage(lib, {"src/m.py": "x = 1\n"})
+    git(lib, "commit", "-q", "-m", "lib")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    write(repo, {"lib/src/key.py": "y = 2\n"})
+    for given in ("lib", "lib/src"):
+        with pytest.raises(UsageError) as refused:
+            read_changes(repo, Target("paths", paths=(str(repo / given),)), MAX)
+        assert str(refused.value) == (
+            f"{repo / given}: inside lib, a repository of its own (a submodule?): "
+            f"review it there: codemem --repo {repo / 'lib'} review ..."
+        )
+    changes = read_changes(repo, Target("paths", paths=(str(repo),)), MAX)
+    assert [f.path for f in changes.files] == [".gitmodules", "a.py", "gone.txt", "old name.txt"]
+    one = read_changes(repo, Target("paths", paths=(str(repo / "lib/src/key.py"),)), MAX)
+    assert [(f.path, f.added) for f in one.files] == [("lib/src/key.py", {1: "y = 2"})]
+
+
+def test_a_folder_lists_only_files_on_disk_sparse_checkout_included(repo):
+    # A tracked file outside a sparse checkout, or deleted, was counted as reviewed unread.
+    stage(repo, {"docs/guide.md": "guide\n", "src/m.py": "x = 1\n"})
+    git(repo, "commit", "-q", "-m", "more")
+    git(repo, "sparse-checkout", "set", "src")  # top-level files stay (cone mode)
+    (repo / "a.py").unlink()
+    changes = read_changes(repo, Target("paths", paths=(str(repo),)), MAX)
+    assert [f.path for f in changes.files] == ["gone.txt", "old name.txt", "src/m.py"]
+
+
 def test_symlinks_are_left_out(repo):
     (repo / "link.py").symlink_to("a.py")
     git(repo, "add", "-A")

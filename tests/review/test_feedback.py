@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 
 from review_helpers import CAMEL_FUNCTION, append, brief, cli_review, review, stage, write
@@ -162,3 +163,21 @@ def test_the_dismissals_are_committed_files(shop):
     assert ".codemem/local" not in status
     write(shop, {".codemem/review/dismissed/broken.json": "{not json"})
     assert brief(review(shop)) == []
+
+
+def test_a_finding_in_a_file_whose_name_is_not_utf8_is_remembered_and_dismissed(shop):
+    # git gives such a name as bytes, kept as lone surrogates, which UTF-8 cannot encode:
+    # the review's cache of findings and the dismissal once failed to be written (exit 3).
+    name = os.fsdecode(b"shop/caf\xe9.py")
+    stage(shop, {name: 'AWS_KEY = "AKIAZXCVBNMLKJHGFDSA"\n'})
+    first = cli_review(shop, "--staged", "--format", "json")
+    assert first.exit_code == 1
+    [finding] = json.loads(first.stdout)["findings"]
+    assert finding["file"] == name
+    result = cli_review(shop, "--dismiss", finding["id"], "--reason", "fixture")
+    assert result.exit_code == 0
+    saved = shop / ".codemem/review/dismissed" / f"{finding['id']}.json"
+    assert json.loads(saved.read_text(encoding="ascii"))["file"] == name
+    assert cli_review(shop, "--staged").stdout == (
+        "No findings in 1 file reviewed. 1 dismissed or low-confidence not shown.\n"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jsonschema
 import pytest
@@ -150,6 +151,26 @@ def test_sarif_from_the_command_line_with_notes_and_warnings(shop, tmp_path):
         note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         == ".codemem/blocks/conventions.md"
     )
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_a_file_whose_name_is_not_utf8_in_a_report_written_for_ci(shop, tmp_path, fmt):
+    # git gives the name as bytes, kept as lone surrogates: the report once failed (exit 3).
+    name = os.fsdecode(b"shop/caf\xe9.py")
+    stage(shop, {name: f'KEY = "{fake_aws_key()}"\n'})
+    out = tmp_path / f"review.{fmt}"
+    result = cli_review(shop, "--staged", "--format", fmt, "--output", str(out))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "1 finding (1 error) in 1 of 1 file reviewed.\n",
+    )
+    log = json.loads(out.read_text(encoding="utf-8"))
+    if fmt == "json":
+        assert [f["file"] for f in log["findings"]] == [name]
+        return
+    jsonschema.Draft7Validator(SCHEMA).validate(log)
+    [found] = log["runs"][0]["results"]
+    assert found["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "shop/caf%E9.py"
 
 
 def test_the_schema_is_strict():

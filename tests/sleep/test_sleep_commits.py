@@ -7,7 +7,13 @@ import subprocess
 from sleep_helpers import commit
 
 from codemem.sleep.changes import compare_file
-from codemem.sleep.commits import FileChange, commits_since, load_diff, load_files
+from codemem.sleep.commits import (
+    FileChange,
+    commits_since,
+    load_diff,
+    load_files,
+    split_skipped,
+)
 from tests.helpers import make_repo
 
 PARSE = {"chunk_lines": 80, "max_line_chars": 2000}
@@ -74,13 +80,37 @@ def test_commit_ranges(tmp_path):
 
 def test_a_shallow_clone_marks_its_boundary(tmp_path):
     repo = make_repo(tmp_path / "r", commit=False)
-    for n in range(1, 4):
+    shas = [
         commit(repo, f"c{n}", f"2025-03-0{n}T10:00:00+00:00", {"f.txt": str(n)})
+        for n in range(1, 4)
+    ]
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo}", str(clone)], check=True)
     result = commits_since(clone, "0" * 40, first_run_limit=10, max_commits=10)
     assert [c.truncated_history for c in result.commits] == [True, False]
     assert "shallow clone" in result.warnings[0]
+    # The range starts after the boundary's parent, as in a clone with the history: its
+    # digest was named `root..` and said `base: null`, as if the boundary were the first commit.
+    assert result.base == shas[0]
+    split_skipped(clone, result)
+    assert result.base == shas[0]
+
+
+def test_a_linked_worktree_of_a_shallow_clone_marks_its_boundary_too(tmp_path):
+    # The clone's `shallow` file is not in a linked worktree's own git folder: read from there,
+    # the boundary commit's diff against nothing was digested as adding the whole tree.
+    repo = make_repo(tmp_path / "r", commit=False)
+    for n in range(1, 4):
+        commit(repo, f"c{n}", f"2025-03-0{n}T10:00:00+00:00", {f"f{n}.txt": str(n)})
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo}", str(clone)], check=True)
+    linked = tmp_path / "linked"
+    subprocess.run(["git", "-C", str(clone), "worktree", "add", "-q", str(linked)], check=True)
+    result = commits_since(linked, None, first_run_limit=10, max_commits=10)
+    assert [c.truncated_history for c in result.commits] == [True, False]
+    for c in result.commits:
+        load_files(linked, c)
+    assert [[f.path for f in c.files] for c in result.commits] == [[], ["f3.txt"]]
 
 
 def change(path="m.py"):

@@ -1,0 +1,162 @@
+"""Repositories of the shapes CI and teams have: another user's, shallow, linked worktrees,
+a `.git` given by the environment. Each command gives the right answer or one line with the
+fix and its exit code, never git's raw words or a result about nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from codemem.memory import Recall
+from codemem.workspace import Workspace
+from tests.helpers import git, make_repo, run_codemem
+
+REFUSED = "git's safe.directory check"
+
+
+@pytest.fixture
+def history(tmp_path):
+    """A repository with three commits."""
+    repo = make_repo(tmp_path / "origin")
+    for n in (1, 2):
+        (repo / f"m{n}.py").write_text(f"def f{n}():\n    return {n}\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"add m{n}")
+    return repo
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("index",),
+        ("review", "--staged"),
+        ("review", "--range", "HEAD~1..HEAD"),
+        ("hook", "install"),
+        ("init",),
+    ],
+)
+def test_a_repository_git_refuses_is_one_line_with_the_fix(history, args):
+    # git refuses a repository another user owns; its words were passed on as the last line
+    # of its message, a `git diff` usage text, or "'HEAD~1' names no commit" (exit 3 or 2).
+    result = run_codemem(history, *args, env={"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"})
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"codemem: error: git refuses to work in {history}: another user owns it ({REFUSED}); "
+        f"if you trust it, run `git config --global --add safe.directory {history}`\n",
+    )
+    if args == ("init",):
+        assert not (history / ".codemem").exists()
+
+
+def test_conversations_are_not_opened_where_git_cannot_say_whose_they_are(history):
+    # Whether git tracks recall.sqlite (another clone's, committed) is asked each time it is
+    # opened: a refusal was taken as "not tracked", and the database opened as this user's.
+    Recall(Workspace(history)).close()
+    result = run_codemem(
+        history, "recall", "--conversations", "x", env={"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"codemem: error: git refuses to work in {history}: another user owns it ({REFUSED}); "
+        f"if you trust it, run `git config --global --add safe.directory {history}`\n",
+    )
+
+
+SHALLOW = (
+    " (a shallow clone: fetch the history it needs, e.g. `git fetch --unshallow`, "
+    "or `fetch-depth: 0` in actions/checkout)"
+)
+
+
+def shallow_clone(origin, target, *args: str):
+    git(origin.parent, "clone", "-q", "--depth", "1", *args, f"file://{origin}", str(target))
+    return target
+
+
+def test_a_range_reaching_past_a_shallow_clone_says_so_and_how_to_fetch(history, tmp_path):
+    # CI checks out one commit: a base outside it was "names no commit" with no word of why,
+    # and a three-dot range with no merge base in the clone git's own "fatal" line (exit 3).
+    git(history, "checkout", "-q", "-b", "feature", "HEAD~1")
+    (history / "leak.py").write_text("x = 3\n")
+    git(history, "add", "-A")
+    git(history, "commit", "-q", "-m", "feature")
+    clone = shallow_clone(history, tmp_path / "ci", "--branch", "feature")
+    git(clone, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    old = run_codemem(clone, "review", "--range", "HEAD~1..HEAD")
+    assert (old.returncode, old.stderr) == (
+        2,
+        f"codemem: error: --range HEAD~1..HEAD: 'HEAD~1' names no commit{SHALLOW}\n",
+    )
+    apart = run_codemem(clone, "review", "--range", "origin/main...HEAD")
+    assert (apart.returncode, apart.stderr) == (
+        2,
+        "codemem: error: --range origin/main...HEAD: the two sides have no common commit in "
+        f"this clone{SHALLOW}\n",
+    )
+    git(clone, "fetch", "-q", "--deepen", "2", "origin", "main", "feature")
+    deep = run_codemem(clone, "review", "--range", "origin/main...HEAD", "--format", "json")
+    assert (deep.returncode, json.loads(deep.stdout)["files"]) == (0, ["leak.py"])
+
+
+def test_a_work_tree_git_finds_through_git_dir_is_the_repository_hook_included(history, tmp_path):
+    # A bare repository checked out with GIT_DIR/GIT_WORK_TREE (`git --git-dir --work-tree`,
+    # the dotfiles set-up; git runs hooks with GIT_DIR set): codemem looked for a `.git`,
+    # found none, and the hook let every commit through ("not inside a git repository").
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(history), str(bare))
+    work = tmp_path / "work"
+    work.mkdir()
+    location = {"GIT_DIR": str(bare), "GIT_WORK_TREE": str(work)}
+    git(work, "checkout", "-q", "main", "--", ".", env=location)
+    installed = run_codemem(work, "hook", "install", env=location)
+    assert (
+        installed.stdout == f"Installed the codemem pre-commit hook at {bare}/hooks/pre-commit.\n"
+    )
+    (work / "key.py").write_text('KEY = "AKIA' + 'Q7XZ2KJH4MPL9WRT"\n')
+    outside = (f"--git-dir={bare}", f"--work-tree={work}")
+    git(tmp_path, *outside, "add", "key.py")
+    result = git(tmp_path, *outside, "commit", "-q", "-m", "key", check=False)
+    assert result.returncode == 1
+    assert "1 finding (1 error) in 1 of 1 file reviewed." in result.stderr
+    assert git(tmp_path, f"--git-dir={bare}", "log", "-1", "--format=%s").stdout == "add m2\n"
+    (work / "docs").mkdir()
+    found = run_codemem(work / "docs", "status", env=location)
+    assert found.stdout.splitlines()[0] == f"Repository: {work}"
+
+
+def test_a_bare_repository_says_it_has_no_work_tree(history, tmp_path):
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(history), str(bare))
+    expected = (
+        f"codemem: error: {bare} is a bare repository, with no work tree for codemem to read: "
+        "run it in a checkout (`git worktree add DIR`, or a clone)\n"
+    )
+    for env in ({}, {"GIT_DIR": str(bare)}):
+        result = run_codemem(bare, "index", env=env)
+        assert (result.returncode, result.stderr) == (2, expected)
+
+
+def test_a_digest_since_a_commit_past_a_shallow_clone_says_so(history, tmp_path):
+    clone = shallow_clone(history, tmp_path / "ci")
+    assert run_codemem(clone, "init", "--no-index").returncode == 0
+    result = run_codemem(clone, "digest", "--since", "HEAD~2", "--dry-run")
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"codemem: error: --since HEAD~2: no such commit in this repository{SHALLOW}\n",
+    )
+
+
+def test_a_repository_under_a_path_that_is_not_utf8_says_how_to_index_it(tmp_path):
+    # LanceDB refuses such a path: `index`, `search` and `map` ended in an internal error.
+    repo = make_repo(tmp_path / os.fsdecode(b"caf\xe9"))
+    (repo / "m.py").write_text("def f():\n    return 1\n")
+    result = run_codemem(repo, "index")
+    shown = str(tmp_path).replace("\\", "\\\\") + "/caf\\xe9/.codemem/local/index.next"
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"codemem: error: {shown}: the code index cannot be kept under a path that is not "
+        "UTF-8: rename the folder that holds the repository (or clone it again) to a UTF-8 name\n",
+    )
