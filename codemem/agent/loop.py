@@ -6,7 +6,8 @@
 `step()` is one model call and the tool calls it asks for. Limits (model calls, dollars,
 wall time) are checked in one place before each step and end the run with `LimitsExceeded`;
 Ctrl-C ends the current step with `Interrupted`, every open tool call answered so the
-conversation stays valid. The transcript is written to recall memory after every step, in
+conversation stays valid; SIGTERM or SIGHUP (`Terminated`, raised by the command line) does
+the same and ends the session. The transcript is written to recall memory after every step, in
 `finally`, so a crash loses nothing.
 """
 
@@ -25,7 +26,7 @@ from codemem.agent.providers.errors import ContextOverflow
 from codemem.agent.tools.registry import ToolRegistry, ToolResult
 from codemem.agent.transcript import TranscriptWriter, repair
 from codemem.config import AgentConfig
-from codemem.errors import CodememError
+from codemem.errors import CodememError, Terminated
 
 log = logging.getLogger("codemem")
 
@@ -173,6 +174,9 @@ class Agent:
             self.observer.on_message(response.message, response)
             self.execute(response.message.tool_calls)
             return response
+        except Terminated:  # SIGTERM or SIGHUP: the session ends, with its calls answered
+            repair(self.messages, INTERRUPTED)
+            raise
         except KeyboardInterrupt:
             repair(self.messages, INTERRUPTED)
             raise Interrupted(

@@ -245,7 +245,7 @@ def chat_command(
     from codemem.agent.providers import resolve_provider
     from codemem.agent.session import ChatLock, create_agent, latest_session
     from codemem.agent.tools.permissions import PermissionPolicy
-    from codemem.cli.agent import load_agent_settings, refresh_index_quietly
+    from codemem.cli.agent import load_agent_settings, refresh_index_quietly, terminated_unwinds
     from codemem.cli.chat_ui import ChatObserver, ChatPrompter, LineInput, TerminalInput
 
     if resume_last and session_id:
@@ -266,7 +266,7 @@ def chat_command(
     policy = PermissionPolicy(config.permissions, prompter=prompter)
     resume = latest_session(ws) if resume_last else session_id
     refresh_index_quietly(ws, config, settings)
-    with ChatLock(ws):
+    with terminated_unwinds(), ChatLock(ws):
         agent = create_agent(
             ws, config, provider, permissions=policy, observer=observer, resume=resume
         )

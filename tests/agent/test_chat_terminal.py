@@ -92,3 +92,22 @@ def test_ctrl_c_at_an_approval_stops_the_turn(ws, spawn_chat):
     assert [role for role, _ in rows] == ["user", "assistant", "tool", "user", "assistant"]
     assert rows[2][1] == "interrupted by the user before this tool call finished"
     assert rows[4][1] == "Hello again."
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_kill_at_the_prompt_gives_the_terminal_back(ws, spawn_chat, signame):
+    import signal
+    import termios
+    import time
+
+    signum = signal.Signals[signame]
+    child = spawn_chat(["Hello."])
+    time.sleep(0.3)  # the prompt is drawn: the terminal is in raw mode, bracketed paste on
+    os.kill(child.pid, signum)
+    child.expect(pexpect.EOF)
+    modes = termios.tcgetattr(child.child_fd)[3]
+    child.close()
+    assert (child.exitstatus, child.signalstatus) == (128 + signum, None)
+    assert child.before.endswith(f"\x1b[?2004lcodemem: terminated ({signame})\r\n")
+    assert modes & termios.ECHO and modes & termios.ICANON  # typing shows again
+    assert list(ws.sessions_dir.glob("chat.*.lock")) == []

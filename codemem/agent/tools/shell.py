@@ -1,13 +1,15 @@
 """Running a shell command for the agent: captured, time-limited, and killed as a group.
 
 The command runs in its own session (`start_new_session`), so it and everything it starts
-form one process group. On a timeout or Ctrl-C the whole group gets SIGTERM, then SIGKILL
-after a grace period: a test runner's workers or a dev server die with it. Output (stdout and
+form one process group. On a timeout, a Ctrl-C or a SIGTERM (`codemem.errors.Terminated`) the
+whole group gets SIGTERM, then SIGKILL after a grace period (at once on a second Ctrl-C): a
+test runner's workers or a dev server die with it. Output (stdout and
 stderr interleaved) is read on a thread and kept bounded (head and tail) however much comes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import os
@@ -76,21 +78,34 @@ class _Collector:
 
 
 def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left of it after `grace` seconds."""
+    """SIGTERM the process group, then SIGKILL whatever is left of it after `grace` seconds,
+    or at once when a second Ctrl-C (or a signal) cuts the grace short."""
+    try:
+        gone = _signal_group(process, signal.SIGTERM, grace)
+    except BaseException:  # the person will not wait: nothing may outlive codemem still
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
+    if not gone:
+        _signal_group(process, signal.SIGKILL, 5.0)
+
+
+def _signal_group(process: subprocess.Popen, sig: int, wait: float) -> bool:
+    """Send `sig` to the group `process` leads and wait up to `wait` seconds for it to be gone."""
     pgid = process.pid  # the leader of its own session: its pid is the group id
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        process.poll()  # reap the leader so it does not linger as a zombie
         try:
-            os.killpg(pgid, sig)
+            os.killpg(pgid, 0)
         except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader so it does not linger as a zombie
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.02)
+            return True
+        time.sleep(0.02)
+    return False
 
 
 # Variables whose names say they hold a secret: an agent's command does not inherit them. The
@@ -179,7 +194,7 @@ def run_shell(
     except subprocess.TimeoutExpired:
         timed_out = True
         kill_group(process)
-    except BaseException:  # Ctrl-C: nothing may outlive the step
+    except BaseException:  # Ctrl-C, SIGTERM: nothing may outlive the step
         kill_group(process)
         reader.join(timeout=1.0)
         raise
