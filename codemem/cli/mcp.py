@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -46,6 +49,8 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
     session = McpSession(ws, config, read_only=read_only)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_now)
+    with contextlib.suppress(OSError, ValueError):  # a stdout with no descriptor: no pipe
+        _exit_when_unread(os.dup(sys.stdout.fileno()))  # before the SDK points fd 1 at stderr
     if not anyio.run(serve_stdio, session):
         # The warm-up is still indexing: leave as a signal would (see `_exit_now`).
         sys.stdout.flush()
@@ -63,6 +68,28 @@ def _exit_now(signum: int, frame: object) -> None:
     """
     sys.stderr.flush()
     os._exit(128 + signum)
+
+
+def _exit_when_unread(fd: int) -> None:
+    """Leave at once (exit 141, as `codemem search | head` does) when the client closes its
+    end of our stdout, watched through `fd`, a copy of it.
+
+    A host that died may leave our stdin open (a process it started holds it): the server
+    would wait on it for good, and the first reply it wrote would end in an "internal error"
+    once stdin closed. A pipe whose reader is gone polls as an error; a terminal or a file
+    never does, and then this daemon thread just waits with the process.
+    """
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # no event asked for: only POLLERR and POLLHUP wake it
+        while not poller.poll():
+            pass
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
+        os._exit(141)
+
+    threading.Thread(target=watch, name="codemem-client-watch", daemon=True).start()
 
 
 def _require_sdk() -> None:

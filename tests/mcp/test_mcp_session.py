@@ -20,6 +20,17 @@ from codemem.mcp.resources import latest_digest
 from codemem.mcp.server import McpSession
 from codemem.workspace import Workspace
 
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"},
+    },
+}
+
 
 def _env() -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], **child_env()}
@@ -105,16 +116,7 @@ def test_start_up_imports_neither_lancedb_nor_pyarrow(repo):
 
 def test_stdout_carries_only_protocol_messages(repo):
     requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        },
+        INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {
             "jsonrpc": "2.0",
@@ -233,16 +235,6 @@ def test_warm_up_opens_an_existing_index_and_builds_none(repo):
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_server_while_stdin_stays_open(repo, signum, code):
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "0"},
-        },
-    }
     server = subprocess.Popen(
         [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
         stdin=subprocess.PIPE,
@@ -252,13 +244,40 @@ def test_a_signal_stops_the_server_while_stdin_stays_open(repo, signum, code):
         env=_env(),
     )
     try:
-        server.stdin.write(json.dumps(initialize) + "\n")
+        server.stdin.write(json.dumps(INITIALIZE) + "\n")
         server.stdin.flush()
         assert json.loads(server.stdout.readline())["id"] == 1  # serving, stdin still open
         server.send_signal(signum)
         assert server.wait(timeout=10) == code
     finally:
         server.kill()
+
+
+def test_a_client_that_stops_reading_ends_the_server_quietly(repo, tmp_path):
+    """The host closed its end of the server's stdout (it died; its stdin may be held open by
+    something else): the first reply breaks the pipe and the server leaves at once, without
+    an "internal error" line and without waiting for a stdin that may never close."""
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as err:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=_env(),
+        )
+    try:
+        server.stdin.write(json.dumps(INITIALIZE) + "\n")
+        server.stdin.flush()
+        assert json.loads(server.stdout.readline())["id"] == 1
+        server.stdout.close()
+        server.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n")
+        server.stdin.flush()
+        assert server.wait(timeout=10) == 141  # 128 + SIGPIPE, as the command line's rule
+    finally:
+        server.kill()
+    assert stderr.read_text() == ""
 
 
 def test_search_code_and_repo_map_never_show_a_secret(repo):
