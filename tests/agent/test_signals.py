@@ -112,3 +112,20 @@ def test_under_nohup_a_hangup_changes_nothing(ws, tmp_path):
     out, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["status"] == "done"
+
+
+def test_a_killed_codemem_takes_the_command_and_its_children_with_it(ws, tmp_path):
+    pid_file, child_file = tmp_path / "command.pid", tmp_path / "child.pid"
+    command = (
+        f"sleep 120 & echo $! > {child_file}; echo $$ > {pid_file}; while :; do sleep 0.1; done"
+    )
+    process = start_run(ws, tmp_path, command)
+    shell = wait_for_pid(pid_file, process)
+    child = int(child_file.read_text())
+    process.kill()  # SIGKILL: no handler, no finally
+    process.communicate(timeout=TIMEOUT)
+    try:
+        assert wait_gone(shell) and wait_gone(child), "the agent's command outlived codemem"
+    finally:
+        if alive(shell) or alive(child):
+            os.killpg(shell, signal.SIGKILL)

@@ -3,7 +3,8 @@
 The command runs in its own session (`start_new_session`), so it and everything it starts
 form one process group. On a timeout, a Ctrl-C or a SIGTERM (`codemem.errors.Terminated`) the
 whole group gets SIGTERM, then SIGKILL after a grace period (at once on a second Ctrl-C): a
-test runner's workers or a dev server die with it. Output (stdout and
+test runner's workers or a dev server die with it. If codemem itself is killed (SIGKILL),
+`GroupWatchdog` kills the group. Output (stdout and
 stderr interleaved) is read on a thread and kept bounded (head and tail) however much comes.
 """
 
@@ -158,6 +159,39 @@ def command_environment(keep: Collection[str] = ()) -> dict[str, str]:
     return env
 
 
+class GroupWatchdog:
+    """Kills a command's process group if codemem dies without doing it (SIGKILL, the OOM
+    killer): a small shell in a session of its own waits on a pipe only codemem writes to;
+    end of file without the all-clear line means codemem is gone."""
+
+    SCRIPT = 'read line || kill -9 "-$1"'  # dash's kill takes no `--`
+
+    def __init__(self, pgid: int) -> None:
+        read_end, self._write_end = os.pipe()  # neither end inherited by the command
+        try:
+            self._process = subprocess.Popen(
+                ["/bin/sh", "-c", self.SCRIPT, "codemem-watchdog", str(pgid)],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C or a closed terminal is not for it
+            )
+        except BaseException:
+            os.close(self._write_end)
+            raise
+        finally:
+            os.close(read_end)
+
+    def stand_down(self) -> None:
+        """The command's group is dealt with: let the watchdog end without killing."""
+        try:
+            with contextlib.suppress(OSError):  # a watchdog someone killed: nothing to tell
+                os.write(self._write_end, b"done\n")
+        finally:
+            os.close(self._write_end)
+            self._process.wait()
+
+
 def run_shell(
     command: str,
     cwd: Path,
@@ -178,6 +212,17 @@ def run_shell(
         start_new_session=True,
         env=env,
     )
+    watchdog = GroupWatchdog(process.pid)
+    try:
+        return _collect(command, process, timeout, keep_bytes, started)
+    finally:
+        watchdog.stand_down()
+
+
+def _collect(
+    command: str, process: subprocess.Popen, timeout: float, keep_bytes: int, started: float
+) -> CommandResult:
+    """Wait for `process` (up to `timeout` seconds), reading its output as it comes."""
     collector = _Collector(keep_bytes)
     assert isinstance(process.stdout, io.BufferedReader)  # a pipe with the default buffering
     stream = process.stdout
