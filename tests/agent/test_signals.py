@@ -129,3 +129,30 @@ def test_a_killed_codemem_takes_the_command_and_its_children_with_it(ws, tmp_pat
     finally:
         if alive(shell) or alive(child):
             os.killpg(shell, signal.SIGKILL)
+
+
+KILLED_WRITING = """
+import os, signal, sys
+import codemem.__main__ as entry
+os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # killed while the file is written
+sys.argv = ["codemem", *sys.argv[1:]]
+entry.run()
+"""
+
+
+def test_a_codemem_killed_mid_write_leaves_no_torn_file_in_the_work_tree(ws, tmp_path):
+    script = tmp_path / "script.yml"
+    write = {"name": "write_file", "arguments": {"path": "notes.md", "content": "n\n" * 100_000}}
+    script.write_text(yaml.safe_dump([{"tool_calls": [write]}, "Done."]))
+    before = sorted(p.name for p in ws.root.iterdir())
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent), "CODEMEM_AGENT__REFRESH_INDEX": "0"}
+    argv = ["--repo", str(ws.root), "run", "-m", f"scripted/{script}", "--yes", "write notes"]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITING, *argv],
+        env=env,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in ws.root.iterdir()) == before
