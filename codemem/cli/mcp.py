@@ -41,12 +41,16 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
     import anyio
 
     from codemem.cli.agent import load_agent_settings
+    from codemem.daemon import lifeline
     from codemem.mcp.server import McpSession, serve_stdio
 
     if repo is not None:
         app.repo = repo  # before anything asked for the workspace
     ws, config, _settings = load_agent_settings(app, None)
     session = McpSession(ws, config, read_only=read_only)
+    # A search may index with parser workers forked by multiprocessing's fork server: they
+    # die with this process however it ends (a host's SIGTERM or SIGKILL, `_exit_now`).
+    lifeline.arm()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_now)
     with contextlib.suppress(OSError, ValueError):  # a stdout with no descriptor: no pipe

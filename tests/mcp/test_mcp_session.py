@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -34,6 +36,19 @@ INITIALIZE = {
 
 def _env() -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], **child_env()}
+
+
+def start_server(repo, stderr, env=None, **popen) -> subprocess.Popen:
+    """`codemem --repo REPO mcp` in a subprocess, its stdin and stdout pipes of text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=env or _env(),
+        **popen,
+    )
 
 
 def test_each_search_refreshes_the_index_incrementally(repo):
@@ -133,14 +148,7 @@ def test_stdout_carries_only_protocol_messages(repo):
         {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "nope"}},
         {"jsonrpc": "2.0", "id": 5, "method": "resources/read", "params": {}},
     ]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
+    server = start_server(repo, stderr=subprocess.PIPE)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(
         target=lambda: [lines.put(line) for line in server.stdout], daemon=True
@@ -235,14 +243,7 @@ def test_warm_up_opens_an_existing_index_and_builds_none(repo):
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_server_while_stdin_stays_open(repo, signum, code):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(),
-    )
+    server = start_server(repo, stderr=subprocess.DEVNULL)
     try:
         server.stdin.write(json.dumps(INITIALIZE) + "\n")
         server.stdin.flush()
@@ -259,14 +260,7 @@ def test_a_client_that_stops_reading_ends_the_server_quietly(repo, tmp_path):
     an "internal error" line and without waiting for a stdin that may never close."""
     stderr = tmp_path / "stderr.txt"
     with stderr.open("w") as err:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=_env(),
-        )
+        server = start_server(repo, stderr=err)
     try:
         server.stdin.write(json.dumps(INITIALIZE) + "\n")
         server.stdin.flush()
@@ -278,6 +272,52 @@ def test_a_client_that_stops_reading_ends_the_server_quietly(repo, tmp_path):
     finally:
         server.kill()
     assert stderr.read_text() == ""
+
+
+def group_gone(pgid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_server_killed_while_indexing_leaves_no_parser_behind(repo, tmp_path, signum):
+    """The first search builds the index with parser workers forked by multiprocessing's fork
+    server; the server stopped then (the host quits) must take them all with it."""
+    for n in range(120):
+        (repo / f"module_{n}.py").write_text(f"def func_{n}(x):\n    return x + {n}\n")
+    stall = tmp_path / "stalled"
+    env = {
+        **_env(),
+        "CODEMEM_TEST_STALL_AT": "batch",  # after the first batch, with the workers parsing
+        "CODEMEM_TEST_STALL_FILE": str(stall),
+        "CODEMEM_INDEX__WORKERS": "2",
+        "CODEMEM_INDEX__BATCH_FILES": "10",
+    }
+    server = start_server(repo, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        search = {"name": "search_code", "arguments": {"query": "func_7"}}
+        for request in (
+            INITIALIZE,
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": search},
+        ):
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not stall.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stall.exists(), "the index build never reached its first batch"
+        server.send_signal(signum)
+        server.wait(timeout=10)
+        assert group_gone(server.pid), "a parser worker or the fork server outlived the server"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 def test_search_code_and_repo_map_never_show_a_secret(repo):
