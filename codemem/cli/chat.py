@@ -38,8 +38,9 @@ HELP = """\
 /clear                    start a new conversation (memory stays)
 /exit                     leave (Ctrl-D works too)
 Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's turn
-(also at an approval prompt)."""
+(also at an approval prompt) or a slash command."""
 STOPPED = "Stopped (Ctrl-C): the turn ended here; the conversation so far is kept."
+STOPPED_COMMAND = "Stopped (Ctrl-C)."
 SEARCH_K = 5  # results per source shown by /search
 
 
@@ -76,11 +77,15 @@ class Repl:
             text = text.strip()
             if not text:
                 continue
-            if text.startswith("/"):
-                if self.command(text) is False:
-                    return
-                continue
-            self.send(text)
+            try:
+                if text.startswith("/"):
+                    if self.command(text) is False:
+                        return
+                    continue
+                self.send(text)
+            except KeyboardInterrupt:  # a slow /search or /map, not only the agent's turn
+                self.observer.end_stream()
+                self.console.print(Text(STOPPED_COMMAND, style="yellow"))
 
     def send(self, text: str) -> None:
         from codemem.agent.loop import Interrupted
