@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from codemem.cli import AppContext
-from codemem.errors import CodememError
+from codemem.errors import CodememError, UsageError
 
 SDK_REQUIREMENT = "mcp>=2.3,<3"
 
@@ -38,6 +38,8 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
         claude mcp add codemem -- codemem --repo /path/to/repo mcp
     """
     _require_sdk()
+    if sys.stdin is None or sys.stdout is None:  # started with fd 0 or 1 closed
+        raise UsageError("codemem mcp speaks over stdin and stdout: start it with both open")
     import anyio
 
     from codemem.cli.agent import load_agent_settings

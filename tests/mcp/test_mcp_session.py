@@ -21,6 +21,7 @@ from codemem.config import load_config
 from codemem.mcp.resources import latest_digest
 from codemem.mcp.server import McpSession
 from codemem.workspace import Workspace
+from tests.helpers import run_codemem
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -212,6 +213,15 @@ def test_outside_a_repository_the_command_fails_before_serving(tmp_path):
     assert result.stderr == (
         f"codemem: error: {tmp_path} is not inside a git repository: run `git init` there first, "
         "or pass --repo DIR pointing at one\n"
+    )
+
+
+@pytest.mark.parametrize("closed", [0, 1], ids=["stdin", "stdout"])
+def test_a_server_started_without_its_pipes_says_so(repo, closed):
+    done = run_codemem(repo, "mcp", timeout=60, preexec_fn=lambda: os.close(closed))
+    assert (done.returncode, done.stderr) == (
+        2,
+        "codemem: error: codemem mcp speaks over stdin and stdout: start it with both open\n",
     )
 
 
