@@ -198,7 +198,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
     try:
         with terminated_unwinds():
             answer = agent.run(question)
-    except CodememError as exc:
+    except (CodememError, Terminated) as exc:
         if as_json:  # a machine reader still gets one object; the exit code says it failed
             echo_json(
                 {

@@ -156,3 +156,34 @@ def test_a_codemem_killed_mid_write_leaves_no_torn_file_in_the_work_tree(ws, tmp
     )
     assert killed.returncode == -signal.SIGKILL
     assert sorted(p.name for p in ws.root.iterdir()) == before
+
+
+def test_ask_json_stopped_by_sigterm_still_prints_its_object(ws, tmp_path):
+    script, stall = tmp_path / "script.yml", tmp_path / "stalled"
+    search = {"name": "search_code", "arguments": {"query": "cart total"}}
+    script.write_text(yaml.safe_dump([{"tool_calls": [search]}, "Done."]))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FIXTURES.parent),
+        "CODEMEM_AGENT__REFRESH_INDEX": "0",  # the search builds the index, and stalls there
+        "CODEMEM_TEST_STALL_AT": "batch",
+        "CODEMEM_TEST_STALL_FILE": str(stall),
+        "CODEMEM_INDEX__BATCH_FILES": "2",
+    }
+    argv = ["--repo", str(ws.root), "ask", "-m", f"scripted/{script}", "--json", "what?"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codemem", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not stall.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert stall.exists(), process.communicate()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=TIMEOUT)
+    assert (process.returncode, err) == (143, "codemem: terminated (SIGTERM)\n")
+    answer = json.loads(out)
+    assert (answer["answer"], answer["error"]) == (None, "terminated (SIGTERM)")
