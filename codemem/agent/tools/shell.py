@@ -212,11 +212,16 @@ def run_shell(
         start_new_session=True,
         env=env,
     )
-    watchdog = GroupWatchdog(process.pid)
+    watchdog = None
     try:
+        watchdog = GroupWatchdog(process.pid)
         return _collect(command, process, timeout, keep_bytes, started)
+    except BaseException:  # a Ctrl-C at any moment once the command started, even this one
+        kill_group(process)
+        raise
     finally:
-        watchdog.stand_down()
+        if watchdog is not None:
+            watchdog.stand_down()
 
 
 def _collect(
