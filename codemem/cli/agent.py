@@ -71,9 +71,10 @@ def refresh_index_quietly(ws: Workspace, config: Config, settings: AgentConfig) 
 
 @contextlib.contextmanager
 def terminated_unwinds() -> Iterator[None]:
-    """While an agent session runs, SIGTERM and SIGHUP raise `Terminated` (unless ignored, as
-    under `nohup`): their default ends the process on the spot, which left the agent's command
-    running in its own session, the step unsaved and a chat's terminal in raw mode."""
+    """While an agent command runs (`ask`, `run`, `chat`; a decorator too), SIGTERM and SIGHUP
+    raise `Terminated` (unless ignored, as under `nohup`): their default ends the process on
+    the spot, which left the agent's command running in its own session, the step unsaved, a
+    chat's terminal in raw mode and `run --json` without its end event."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread receives signals (a test's runner in a thread)
         return
@@ -170,6 +171,7 @@ def _retrieval_only(
     "--json", "as_json", is_flag=True, help="Print {answer, citations, files, session, usage}."
 )
 @click.pass_obj
+@terminated_unwinds()
 def ask_command(app: AppContext, question: str, model: str | None, as_json: bool) -> None:
     """Answer one QUESTION about the code, with read-only tools.
 
@@ -196,8 +198,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
     observer = None if as_json else PlainObserver(stream=settings.stream and not as_json)
     agent = create_agent(ws, config, provider, read_only=True, observer=observer)
     try:
-        with terminated_unwinds():
-            answer = agent.run(question)
+        answer = agent.run(question)
     except (CodememError, Terminated) as exc:
         if as_json:  # a machine reader still gets one object; the exit code says it failed
             echo_json(
@@ -256,6 +257,7 @@ def end_event(code: int, error: str | None = None) -> dict[str, Any]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.pass_obj
+@terminated_unwinds()
 def run_command(
     app: AppContext,
     task: str,
@@ -334,8 +336,7 @@ def _run(
         session = agent.transcript.start(task)
         echo_json({"type": "session", "id": session, "model": getattr(provider, "model", None)})
     try:
-        with terminated_unwinds():
-            answer = agent.run(task)
+        answer = agent.run(task)
     except (CodememError, KeyboardInterrupt, Terminated) as exc:
         if as_json:
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)

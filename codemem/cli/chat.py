@@ -18,6 +18,7 @@ from rich.text import Text
 
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
 from codemem.cli import AppContext, output
+from codemem.cli.agent import terminated_unwinds
 from codemem.errors import CodememError
 
 if TYPE_CHECKING:  # the agent is imported when the command runs
@@ -238,6 +239,7 @@ class Repl:
     "--session", "session_id", metavar="ID", help="Resume this session (an id or a unique prefix)."
 )
 @click.pass_obj
+@terminated_unwinds()
 def chat_command(
     app: AppContext, model: str | None, resume_last: bool, session_id: str | None
 ) -> None:
@@ -250,7 +252,7 @@ def chat_command(
     from codemem.agent.providers import resolve_provider
     from codemem.agent.session import ChatLock, create_agent, latest_session
     from codemem.agent.tools.permissions import PermissionPolicy
-    from codemem.cli.agent import load_agent_settings, refresh_index_quietly, terminated_unwinds
+    from codemem.cli.agent import load_agent_settings, refresh_index_quietly
     from codemem.cli.chat_ui import ChatObserver, ChatPrompter, LineInput, TerminalInput
 
     if resume_last and session_id:
@@ -271,7 +273,7 @@ def chat_command(
     policy = PermissionPolicy(config.permissions, prompter=prompter)
     resume = latest_session(ws) if resume_last else session_id
     refresh_index_quietly(ws, config, settings)
-    with terminated_unwinds(), ChatLock(ws):
+    with ChatLock(ws):
         agent = create_agent(
             ws, config, provider, permissions=policy, observer=observer, resume=resume
         )

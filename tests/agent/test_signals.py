@@ -187,3 +187,34 @@ def test_ask_json_stopped_by_sigterm_still_prints_its_object(ws, tmp_path):
     assert (process.returncode, err) == (143, "codemem: terminated (SIGTERM)\n")
     answer = json.loads(out)
     assert (answer["answer"], answer["error"]) == (None, "terminated (SIGTERM)")
+
+
+def test_run_json_stopped_by_sigterm_while_indexing_at_start_ends_with_its_end_event(ws, tmp_path):
+    stall = tmp_path / "stalled"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FIXTURES.parent),
+        "CODEMEM_TEST_STALL_AT": "batch",  # the index brought up to date before the session
+        "CODEMEM_TEST_STALL_FILE": str(stall),
+        "CODEMEM_INDEX__BATCH_FILES": "2",
+    }
+    script = tmp_path / "script.yml"
+    script.write_text(yaml.safe_dump(["Done."]))
+    argv = ["--repo", str(ws.root), "run", "-m", f"scripted/{script}", "--json", "tidy up"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codemem", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not stall.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert stall.exists(), process.communicate()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=TIMEOUT)
+    assert (process.returncode, err) == (143, "codemem: terminated (SIGTERM)\n")
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"type": "end", "status": "interrupted", "exit_code": 143, "error": "terminated (SIGTERM)"}
+    ]
