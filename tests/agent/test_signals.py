@@ -158,21 +158,22 @@ def test_a_codemem_killed_mid_write_leaves_no_torn_file_in_the_work_tree(ws, tmp
     assert sorted(p.name for p in ws.root.iterdir()) == before
 
 
-def test_ask_json_stopped_by_sigterm_still_prints_its_object(ws, tmp_path):
-    script, stall = tmp_path / "script.yml", tmp_path / "stalled"
-    search = {"name": "search_code", "arguments": {"query": "cart total"}}
-    script.write_text(yaml.safe_dump([{"tool_calls": [search]}, "Done."]))
+def terminated_while_indexing(ws, tmp_path, script, *args: str, **env: str):
+    """(stdout, stderr) of `codemem ARGS -m scripted/SCRIPT`, stopped by SIGTERM once an index
+    build reaches its first batch (codemem's test hook stalls it there)."""
+    stall, script_file = tmp_path / "stalled", tmp_path / "script.yml"
+    script_file.write_text(yaml.safe_dump(script))
     env = {
         **os.environ,
         "PYTHONPATH": str(FIXTURES.parent),
-        "CODEMEM_AGENT__REFRESH_INDEX": "0",  # the search builds the index, and stalls there
         "CODEMEM_TEST_STALL_AT": "batch",
         "CODEMEM_TEST_STALL_FILE": str(stall),
         "CODEMEM_INDEX__BATCH_FILES": "2",
+        **env,
     }
-    argv = ["--repo", str(ws.root), "ask", "-m", f"scripted/{script}", "--json", "what?"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "codemem", *argv],
+        [sys.executable, "-m", "codemem", "--repo", str(ws.root), *args]
+        + ["-m", f"scripted/{script_file}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -185,36 +186,27 @@ def test_ask_json_stopped_by_sigterm_still_prints_its_object(ws, tmp_path):
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=TIMEOUT)
     assert (process.returncode, err) == (143, "codemem: terminated (SIGTERM)\n")
+    return out
+
+
+def test_ask_json_stopped_by_sigterm_still_prints_its_object(ws, tmp_path):
+    search = {"name": "search_code", "arguments": {"query": "cart total"}}
+    out = terminated_while_indexing(  # the search builds the index
+        ws,
+        tmp_path,
+        [{"tool_calls": [search]}, "Done."],
+        "ask",
+        "--json",
+        "what?",
+        CODEMEM_AGENT__REFRESH_INDEX="0",
+    )
     answer = json.loads(out)
     assert (answer["answer"], answer["error"]) == (None, "terminated (SIGTERM)")
 
 
 def test_run_json_stopped_by_sigterm_while_indexing_at_start_ends_with_its_end_event(ws, tmp_path):
-    stall = tmp_path / "stalled"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(FIXTURES.parent),
-        "CODEMEM_TEST_STALL_AT": "batch",  # the index brought up to date before the session
-        "CODEMEM_TEST_STALL_FILE": str(stall),
-        "CODEMEM_INDEX__BATCH_FILES": "2",
-    }
-    script = tmp_path / "script.yml"
-    script.write_text(yaml.safe_dump(["Done."]))
-    argv = ["--repo", str(ws.root), "run", "-m", f"scripted/{script}", "--json", "tidy up"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "codemem", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + TIMEOUT
-    while not stall.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert stall.exists(), process.communicate()
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=TIMEOUT)
-    assert (process.returncode, err) == (143, "codemem: terminated (SIGTERM)\n")
+    # the index is brought up to date before the session starts
+    out = terminated_while_indexing(ws, tmp_path, ["Done."], "run", "--json", "tidy up")
     assert [json.loads(line) for line in out.splitlines()] == [
         {"type": "end", "status": "interrupted", "exit_code": 143, "error": "terminated (SIGTERM)"}
     ]
