@@ -123,12 +123,15 @@ def test_a_killed_codemem_takes_the_command_and_its_children_with_it(ws, tmp_pat
     shell = wait_for_pid(pid_file, process)
     child = int(child_file.read_text())
     process.kill()  # SIGKILL: no handler, no finally
-    process.communicate(timeout=TIMEOUT)
+    out, _ = process.communicate(timeout=TIMEOUT)
     try:
         assert wait_gone(shell) and wait_gone(child), "the agent's command outlived codemem"
     finally:
         if alive(shell) or alive(child):
             os.killpg(shell, signal.SIGKILL)
+    # The task and the call in flight were saved before the command ran: resumable.
+    session = json.loads(out.splitlines()[0])["id"]
+    assert [role for role, _ in recall_rows(ws, session)] == ["user", "assistant"]
 
 
 KILLED_WRITING = """
