@@ -58,7 +58,7 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
     with contextlib.suppress(OSError, ValueError):  # a stdout with no descriptor: no pipe
         _exit_when_unread(os.dup(sys.stdout.fileno()))  # before the SDK points fd 1 at stderr
     if not anyio.run(serve_stdio, session):
-        # The warm-up is still indexing: leave as a signal would (see `_exit_now`).
+        # A call or the warm-up is still indexing: leave as a signal would (see `_exit_now`).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -295,16 +296,17 @@ def group_gone(pgid: int, seconds: float = 10.0) -> bool:
     return False
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_a_server_killed_while_indexing_leaves_no_parser_behind(repo, tmp_path, signum):
-    """The first search builds the index with parser workers forked by multiprocessing's fork
-    server; the server stopped then (the host quits) must take them all with it."""
+@contextlib.contextmanager
+def searching_while_indexing(repo, tmp_path) -> Iterator[subprocess.Popen]:
+    """A server (in its own process group) whose first search is building the index with
+    parser workers forked by multiprocessing's fork server, stalled after its first batch;
+    the group is killed on the way out."""
     for n in range(120):
         (repo / f"module_{n}.py").write_text(f"def func_{n}(x):\n    return x + {n}\n")
     stall = tmp_path / "stalled"
     env = {
         **_env(),
-        "CODEMEM_TEST_STALL_AT": "batch",  # after the first batch, with the workers parsing
+        "CODEMEM_TEST_STALL_AT": "batch",
         "CODEMEM_TEST_STALL_FILE": str(stall),
         "CODEMEM_INDEX__WORKERS": "2",
         "CODEMEM_INDEX__BATCH_FILES": "10",
@@ -322,12 +324,28 @@ def test_a_server_killed_while_indexing_leaves_no_parser_behind(repo, tmp_path, 
         while not stall.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert stall.exists(), "the index build never reached its first batch"
-        server.send_signal(signum)
-        server.wait(timeout=10)
-        assert group_gone(server.pid), "a parser worker or the fork server outlived the server"
+        yield server
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_server_killed_while_indexing_leaves_no_parser_behind(repo, tmp_path, signum):
+    """The host quits: the server, stopped, must take the fork server and workers with it."""
+    with searching_while_indexing(repo, tmp_path) as server:
+        server.send_signal(signum)
+        server.wait(timeout=10)
+        assert group_gone(server.pid), "a parser worker or the fork server outlived the server"
+
+
+def test_a_client_that_leaves_mid_search_does_not_wait_for_the_index(repo, tmp_path):
+    """The host closes stdin while a search builds the index (minutes, in a large repository):
+    the server leaves at once, its workers with it, as it would on a signal."""
+    with searching_while_indexing(repo, tmp_path) as server:
+        server.stdin.close()
+        assert server.wait(timeout=20) == 0
+        assert group_gone(server.pid), "a parser worker or the fork server outlived the server"
 
 
 def test_search_code_and_repo_map_never_show_a_secret(repo):
