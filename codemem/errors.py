@@ -6,10 +6,13 @@ an exit code (see `codemem.cli`). Library code never prints; it raises one of th
 Exit codes, one rule for every command: 0 ok; 1 findings, or nothing found where a script
 needs to know (a command documents when it uses 1); 2 a usage mistake (a bad option, a
 revision that does not exist, a broken config, a step to run first); 3 and up codemem's own
-failures (3 by default, 4 out of time or steps, 130 interrupted).
+failures (3 by default, 4 out of time or steps, 130 interrupted; 128 + signum when an agent
+session is `Terminated`).
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class CodememError(Exception):
@@ -89,3 +92,18 @@ class FileTooLarge(CodememError):
     """A file is larger than codemem reads whole (a memory file, a record, a file a tool edits)."""
 
     exit_code = 2
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (a `kill`, a closed terminal) asked an agent session to end.
+
+    Not an `Exception`: like Ctrl-C's `KeyboardInterrupt` it passes every `except Exception`
+    (a tool's failure goes back to the model; this must not), so each `finally` on the way
+    out runs: the command's process group is killed, the conversation saved, the terminal
+    restored. Unlike Ctrl-C it never just ends a turn: the command line exits 128 + signum.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"terminated ({signal.Signals(signum).name})")

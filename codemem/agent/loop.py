@@ -6,8 +6,10 @@
 `step()` is one model call and the tool calls it asks for. Limits (model calls, dollars,
 wall time) are checked in one place before each step and end the run with `LimitsExceeded`;
 Ctrl-C ends the current step with `Interrupted`, every open tool call answered so the
-conversation stays valid. The transcript is written to recall memory after every step, in
-`finally`, so a crash loses nothing.
+conversation stays valid; SIGTERM or SIGHUP (`Terminated`, raised by the command line) does
+the same and ends the session. The transcript is written to recall memory as it grows (the
+task, each model turn before its tools run, each result) and again in `finally`, so a kill
+loses at most the step in progress's unanswered calls, which a resumed session answers.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from codemem.agent.providers.errors import ContextOverflow
 from codemem.agent.tools.registry import ToolRegistry, ToolResult
 from codemem.agent.transcript import TranscriptWriter, repair
 from codemem.config import AgentConfig
-from codemem.errors import CodememError
+from codemem.errors import CodememError, Terminated
 
 log = logging.getLogger("codemem")
 
@@ -135,6 +137,7 @@ class Agent:
         self.context.ctx.session_id = session
         repair(self.messages)  # a resumed session may end in unanswered calls
         self.messages.append(Message.user(task))
+        self.save()  # the task is on record before any work starts
         try:
             while True:
                 self.check_limits()
@@ -170,9 +173,13 @@ class Agent:
             response = self.query()
             self.steps += 1
             self.messages.append(response.message)
+            self.save()  # what the tools are about to do is on record before they do it
             self.observer.on_message(response.message, response)
             self.execute(response.message.tool_calls)
             return response
+        except Terminated:  # SIGTERM or SIGHUP: the session ends, with its calls answered
+            repair(self.messages, INTERRUPTED)
+            raise
         except KeyboardInterrupt:
             repair(self.messages, INTERRUPTED)
             raise Interrupted(
@@ -214,6 +221,7 @@ class Agent:
             self.messages.append(
                 Message.tool_result(call.id, result.content, is_error=result.is_error)
             )
+            self.save()
             self.observer.on_tool_result(call, result)
 
     # -- housekeeping ---------------------------------------------------------------------

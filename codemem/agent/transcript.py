@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from codemem.memory import Recall
 
 SUMMARY_ROLE = "summary"
-NOT_RUN = "not run: the session stopped before this tool call ran"
+# The call is on record before it runs (`Agent.step`), so a session killed meanwhile cannot
+# tell whether it ran: the model is told to look before it tries again.
+NOT_RUN = (
+    "no result: the session stopped while this tool call ran or before it started; "
+    "check what it did before running it again"
+)
 
 
 def repair(history: list[Message], note: str = NOT_RUN) -> list[Message]:

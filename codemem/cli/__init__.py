@@ -25,7 +25,7 @@ import click
 
 from codemem import __version__
 from codemem.cli.output import COLOR_MODES, color_choice
-from codemem.errors import CodememError
+from codemem.errors import CodememError, Terminated
 
 if TYPE_CHECKING:  # imported by the commands that need them, to keep `--help` fast
     from codemem.config import Config
@@ -156,6 +156,10 @@ class LazyGroup(click.Group):
                 raise
             click.echo("codemem: interrupted", err=True)
             ctx.exit(130)
+        except Terminated as exc:  # SIGTERM, SIGHUP: an agent session unwound (cli.agent)
+            with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) takes no line
+                click.echo(f"codemem: {exc}", err=True)
+            ctx.exit(exc.exit_code)
         except BrokenPipeError:  # `codemem search ... | head`: the reader has all it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
             ctx.exit(141)  # 128 + SIGPIPE, as a command killed by the closed pipe would

@@ -6,7 +6,11 @@ the index fresh) is here.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -14,7 +18,7 @@ import click
 from codemem.cli import AppContext
 from codemem.cli.observers import JsonObserver, PlainObserver
 from codemem.cli.output import echo_json
-from codemem.errors import CodememError, PathOutsideRepository, UsageError
+from codemem.errors import CodememError, PathOutsideRepository, Terminated, UsageError
 from codemem.infra import confine, printable_text
 
 if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
@@ -63,6 +67,31 @@ def refresh_index_quietly(ws: Workspace, config: Config, settings: AgentConfig) 
     changed = summary.added + summary.changed + summary.removed
     if changed:
         click.echo(f"codemem: indexed {changed} changed files", err=True)
+
+
+@contextlib.contextmanager
+def terminated_unwinds() -> Iterator[None]:
+    """While an agent command runs (`ask`, `run`, `chat`; a decorator too), SIGTERM and SIGHUP
+    raise `Terminated` (unless ignored, as under `nohup`): their default ends the process on
+    the spot, which left the agent's command running in its own session, the step unsaved, a
+    chat's terminal in raw mode and `run --json` without its end event."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals (a test's runner in a thread)
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {
+        signum: signal.signal(signum, raise_terminated)
+        for signum in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def citations(ws: Workspace, text: str) -> list[dict[str, Any]]:
@@ -142,6 +171,7 @@ def _retrieval_only(
     "--json", "as_json", is_flag=True, help="Print {answer, citations, files, session, usage}."
 )
 @click.pass_obj
+@terminated_unwinds()
 def ask_command(app: AppContext, question: str, model: str | None, as_json: bool) -> None:
     """Answer one QUESTION about the code, with read-only tools.
 
@@ -169,7 +199,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
     agent = create_agent(ws, config, provider, read_only=True, observer=observer)
     try:
         answer = agent.run(question)
-    except CodememError as exc:
+    except (CodememError, Terminated) as exc:
         if as_json:  # a machine reader still gets one object; the exit code says it failed
             echo_json(
                 {
@@ -205,7 +235,8 @@ NOTHING_DONE = 1  # every edit and command the run tried was refused
 
 def end_event(code: int, error: str | None = None) -> dict[str, Any]:
     """The last line of `codemem run --json`, whatever happened."""
-    status = {0: "done", NOTHING_DONE: "refused", 130: "interrupted"}.get(code, "failed")
+    status = {0: "done", NOTHING_DONE: "refused"}.get(code)
+    status = status or ("interrupted" if code > 128 else "failed")  # 128 + a signal's number
     return {"type": "end", "status": status, "exit_code": code, "error": error}
 
 
@@ -226,6 +257,7 @@ def end_event(code: int, error: str | None = None) -> dict[str, Any]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.pass_obj
+@terminated_unwinds()
 def run_command(
     app: AppContext,
     task: str,
@@ -247,11 +279,11 @@ def run_command(
     """
     try:
         code, error = _run(app, task, model, assume_yes, max_steps, as_json)
-    except (CodememError, KeyboardInterrupt) as exc:
+    except (CodememError, KeyboardInterrupt, Terminated) as exc:
         if as_json:
-            failed = isinstance(exc, CodememError)
-            code = exc.exit_code if isinstance(exc, CodememError) else 130
-            echo_json(end_event(code, str(exc) if failed else "interrupted"))
+            said = not isinstance(exc, KeyboardInterrupt)
+            code = 130 if isinstance(exc, KeyboardInterrupt) else exc.exit_code
+            echo_json(end_event(code, str(exc) if said else "interrupted"))
         raise
     if as_json:
         echo_json(end_event(code, error))
@@ -305,9 +337,9 @@ def _run(
         echo_json({"type": "session", "id": session, "model": getattr(provider, "model", None)})
     try:
         answer = agent.run(task)
-    except (CodememError, KeyboardInterrupt) as exc:
+    except (CodememError, KeyboardInterrupt, Terminated) as exc:
         if as_json:
-            message = str(exc) if isinstance(exc, CodememError) else "interrupted"
+            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             echo_json({"type": "error", "message": message})
             echo_json(
                 {"type": "usage", "session": agent.transcript.session_id, **usage_json(agent)}

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from codemem.agent.chatlock import chat_running  # noqa: F401  (re-exported for the daemon)
 from codemem.cli import AppContext, output
+from codemem.cli.agent import terminated_unwinds
 from codemem.errors import CodememError
 
 if TYPE_CHECKING:  # the agent is imported when the command runs
@@ -38,8 +39,9 @@ HELP = """\
 /clear                    start a new conversation (memory stays)
 /exit                     leave (Ctrl-D works too)
 Enter sends; Alt+Enter or Ctrl+J starts a new line; Ctrl-C stops the agent's turn
-(also at an approval prompt)."""
+(also at an approval prompt) or a slash command."""
 STOPPED = "Stopped (Ctrl-C): the turn ended here; the conversation so far is kept."
+STOPPED_COMMAND = "Stopped (Ctrl-C)."
 SEARCH_K = 5  # results per source shown by /search
 
 
@@ -76,11 +78,15 @@ class Repl:
             text = text.strip()
             if not text:
                 continue
-            if text.startswith("/"):
-                if self.command(text) is False:
-                    return
-                continue
-            self.send(text)
+            try:
+                if text.startswith("/"):
+                    if self.command(text) is False:
+                        return
+                    continue
+                self.send(text)
+            except KeyboardInterrupt:  # a slow /search or /map, not only the agent's turn
+                self.observer.end_stream()
+                self.console.print(Text(STOPPED_COMMAND, style="yellow"))
 
     def send(self, text: str) -> None:
         from codemem.agent.loop import Interrupted
@@ -233,6 +239,7 @@ class Repl:
     "--session", "session_id", metavar="ID", help="Resume this session (an id or a unique prefix)."
 )
 @click.pass_obj
+@terminated_unwinds()
 def chat_command(
     app: AppContext, model: str | None, resume_last: bool, session_id: str | None
 ) -> None:

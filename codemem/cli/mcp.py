@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from codemem.cli import AppContext
-from codemem.errors import CodememError
+from codemem.errors import CodememError, UsageError
 
 SDK_REQUIREMENT = "mcp>=2.3,<3"
 
@@ -35,19 +38,27 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
         claude mcp add codemem -- codemem --repo /path/to/repo mcp
     """
     _require_sdk()
+    if sys.stdin is None or sys.stdout is None:  # started with fd 0 or 1 closed
+        raise UsageError("codemem mcp speaks over stdin and stdout: start it with both open")
     import anyio
 
     from codemem.cli.agent import load_agent_settings
+    from codemem.daemon import lifeline
     from codemem.mcp.server import McpSession, serve_stdio
 
     if repo is not None:
         app.repo = repo  # before anything asked for the workspace
     ws, config, _settings = load_agent_settings(app, None)
     session = McpSession(ws, config, read_only=read_only)
+    # A search may index with parser workers forked by multiprocessing's fork server: they
+    # die with this process however it ends (a host's SIGTERM or SIGKILL, `_exit_now`).
+    lifeline.arm()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_now)
+    with contextlib.suppress(OSError, ValueError):  # a stdout with no descriptor: no pipe
+        _exit_when_unread(os.dup(sys.stdout.fileno()))  # before the SDK points fd 1 at stderr
     if not anyio.run(serve_stdio, session):
-        # The warm-up is still indexing: leave as a signal would (see `_exit_now`).
+        # A call or the warm-up is still indexing: leave as a signal would (see `_exit_now`).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
@@ -63,6 +74,28 @@ def _exit_now(signum: int, frame: object) -> None:
     """
     sys.stderr.flush()
     os._exit(128 + signum)
+
+
+def _exit_when_unread(fd: int) -> None:
+    """Leave at once (exit 141, as `codemem search | head` does) when the client closes its
+    end of our stdout, watched through `fd`, a copy of it.
+
+    A host that died may leave our stdin open (a process it started holds it): the server
+    would wait on it for good, and the first reply it wrote would end in an "internal error"
+    once stdin closed. A pipe whose reader is gone polls as an error; a terminal or a file
+    never does, and then this daemon thread just waits with the process.
+    """
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # no event asked for: only POLLERR and POLLHUP wake it
+        while not poller.poll():
+            pass
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
+        os._exit(141)
+
+    threading.Thread(target=watch, name="codemem-client-watch", daemon=True).start()
 
 
 def _require_sdk() -> None:

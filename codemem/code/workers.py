@@ -1,7 +1,9 @@
 """Parser worker processes that never outlive the indexer.
 
 Workers die with their parent: on Linux the kernel kills them when the process that forked
-them ends (`PR_SET_PDEATHSIG`), elsewhere a thread notices that they were re-parented. They
+them ends (`PR_SET_PDEATHSIG`), elsewhere a thread notices that they were re-parented; the
+same thread ends a fork server's worker within a second of the indexer's death (a SIGKILLed
+`chat` or `run` left the fork server, its workers and the resource tracker running for good). They
 ignore SIGINT (Ctrl-C reaches the whole process group; the indexer alone handles it), and
 when the indexer stops early (Ctrl-C, an error) they are killed at once instead of being
 left to finish their chunk of files. An orphaned worker would otherwise hold the index
@@ -71,8 +73,8 @@ def _packed_worker(args: _Args) -> FileResult:
     return _worker_chunk([args])[0]
 
 
-def _init_worker(parent: int | None) -> None:
-    """Runs first in every worker: ignore Ctrl-C and die with the parent."""
+def _init_worker(parent: int | None, indexer: int) -> None:
+    """Runs first in every worker: ignore Ctrl-C and die with the parent (and the indexer)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while forking
     if sys.platform.startswith("linux"):
@@ -84,7 +86,7 @@ def _init_worker(parent: int | None) -> None:
     parent = parent or os.getppid()  # a forkserver's child knows its parent only now
     if os.getppid() != parent:  # the parent died before the death signal was armed
         os._exit(1)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    threading.Thread(target=_exit_when_orphaned, args=(parent, indexer), daemon=True).start()
     # What a worker inherited is never garbage, and what it makes for a file is freed by
     # reference counting (parse results hold no cycles): the collector leaves the inherited
     # objects alone and runs far less often (it took about 4 % of a worker's CPU).
@@ -92,11 +94,23 @@ def _init_worker(parent: int | None) -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def _exit_when_orphaned(parent: int) -> None:
+def _exit_when_orphaned(parent: int, indexer: int) -> None:
+    """Exit once the parent is gone, or the indexer: a fork server's child outlives a killed
+    indexer otherwise, and keeps the fork server (whose pipe it holds) alive with it."""
     while True:
         time.sleep(PARENT_POLL_SECONDS)
-        if os.getppid() != parent:
+        if os.getppid() != parent or not _alive(indexer):
             os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's (the pid was reused)
+        return True
+    return True
 
 
 def parse_files(
@@ -127,7 +141,7 @@ def parse_files(
         max_workers=min(workers, MAX_WORKERS),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(os.getpid() if method == "fork" else None,),
+        initargs=(os.getpid() if method == "fork" else None, os.getpid()),
     )
     size = max(1, min(32, total // (workers * 8) or 1))
     chunks = _chunked(args, size, min(workers, MAX_WORKERS))

@@ -1,5 +1,6 @@
-"""Imported only inside the watch daemon's multiprocessing fork server, as a preload module
-(see `lifeline`): the server dies with the daemon, and every worker it forks with the server.
+"""Imported only inside the multiprocessing fork server of the watch daemon or the MCP server,
+as a preload module (see `lifeline`): the fork server dies with its parent, and every worker
+it forks with the fork server.
 
 Importing it anywhere else would tie that process's life to its parent's: nothing else
 imports it.

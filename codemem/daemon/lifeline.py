@@ -1,4 +1,5 @@
-"""Every process the watch daemon starts dies with it, however the daemon dies (SIGKILL too).
+"""Every process the watch daemon (or `codemem mcp`) starts dies with it, however it dies
+(SIGKILL too).
 
 The index's parser workers come from multiprocessing. Once LanceDB is loaded (always, in the
 daemon) they are forked by multiprocessing's fork server, not by the daemon: each worker holds
@@ -12,6 +13,8 @@ index run):
   which sets the same death signal for the server and for every worker it forks.
 
 The resource tracker then exits by itself: its pipe closes when the last of them is gone.
+The MCP server arms it too: a host that stops it mid-index (SIGTERM, SIGKILL) left the same
+processes behind.
 Linux only; elsewhere these are no-ops.
 """
 

@@ -70,31 +70,86 @@ def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) ->
     The new file gets `mode` when given, else the old file's permissions, else the umask's
     default.
     `durable=False` skips the fsyncs, for derived files that are rebuilt when lost.
+    On Linux the temp file has no name until it is written (`O_TMPFILE`): a process killed
+    meanwhile (SIGKILL mid-edit) leaves no half-written `.name.*.tmp` beside the target.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
+    fd = _unnamed_file(path.parent)
+    tmp = None
+    if fd is None:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle:  # write-only handle, even on a descriptor opened O_RDWR
             yield handle
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        if mode is None:
-            try:
-                mode = path.stat().st_mode & 0o7777
-            except FileNotFoundError:
-                mode = 0o666 & ~_UMASK
-        os.chmod(tmp, mode)
+            if mode is None:
+                try:
+                    mode = path.stat().st_mode & 0o7777
+                except FileNotFoundError:
+                    mode = 0o666 & ~_UMASK
+            os.fchmod(handle.fileno(), mode)
+            if tmp is None:
+                tmp = _link_unnamed(handle.fileno(), path)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
     if durable:
         # The new file is in place: a failed folder fsync must not report the write as failed
         # (a caller would redo an edit that was applied).
         with contextlib.suppress(OSError):
             fsync_dir(path.parent)
+
+
+def _unnamed_file(folder: Path) -> int | None:
+    """A new file in `folder` with no name yet, open for writing; None where the system or
+    the file system cannot make one (then `atomic_file` names its temp file at once)."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):  # linked in through /proc
+        return None
+    try:
+        return os.open(folder, flag | os.O_RDWR, 0o600)  # read back if it cannot be linked
+    except OSError:  # EOPNOTSUPP: the file system has none; EISDIR: an old kernel
+        return None
+
+
+def _link_unnamed(fd: int, path: Path) -> Path:
+    """Give the unnamed file `fd` (written whole by now) a temp name beside `path`; where
+    that is refused, copy it to a named temp file instead."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            name = f".{path.name}.{os.urandom(4).hex()}.tmp"
+            try:  # through a folder descriptor, so that it is linkat(AT_SYMLINK_FOLLOW)
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder, follow_symlinks=True)
+            except FileExistsError:
+                continue
+            except OSError:
+                return _copy_unnamed(fd, path)
+            return path.parent / name
+    finally:
+        os.close(folder)
+
+
+def _copy_unnamed(fd: int, path: Path) -> Path:
+    """A named temp file beside `path` holding what the unnamed file `fd` holds."""
+    out, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        while chunk := os.read(fd, 1 << 20):
+            os.write(out, chunk)
+        os.fchmod(out, os.fstat(fd).st_mode & 0o7777)
+        os.fsync(out)
+    except BaseException:
+        os.unlink(name)
+        raise
+    finally:
+        os.close(out)
+    return Path(name)
 
 
 def atomic_write(

@@ -78,6 +78,24 @@ class McpSession:
         # between threads); memory stays usable while a first search builds the index.
         self._code_lock = threading.Lock()
         self._memory_lock = threading.Lock()
+        self._running = 0  # calls in worker threads (`run`), guarded by `_counting`
+        self._counting = threading.Lock()
+
+    def run(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)`, counted in `busy` while it runs (the server's worker threads call it)."""
+        with self._counting:
+            self._running += 1
+        try:
+            return fn(*args)
+        finally:
+            with self._counting:
+                self._running -= 1
+
+    @property
+    def busy(self) -> bool:
+        """Whether a call is still running (in a thread the server no longer waits for)."""
+        with self._counting:
+            return self._running > 0
 
     def specs(self) -> list[ToolSpec]:
         return self.tools.specs()
@@ -150,7 +168,10 @@ def build_server(session: McpSession) -> Server:
     from mcp.shared.exceptions import MCPError
 
     async def in_thread(fn: Callable[..., T], *args: object) -> T:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+        # Abandoned, not awaited, when the client leaves: a search building the index of a
+        # large repository would keep the server for minutes (`serve_stdio` then exits).
+        call = functools.partial(session.run, fn, *args)
+        return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
 
     def invalid(exc: CodememError, **data: Any) -> MCPError:
         return MCPError(code=types.INVALID_PARAMS, message=str(exc), data=data or None)
@@ -252,8 +273,9 @@ WARM_UP_GRACE_SECONDS = 10.0
 async def serve_stdio(session: McpSession) -> bool:
     """Serve `session` on stdin/stdout until the client closes the connection.
 
-    Returns False if the warm-up was still running after `WARM_UP_GRACE_SECONDS`: the caller
-    should then leave without finalising the interpreter.
+    Returns False if a call the client left behind is still running, or the warm-up after
+    `WARM_UP_GRACE_SECONDS`: the caller should then leave without finalising the interpreter
+    (an index build stops as a killed one does: what it committed stays, the rest is redone).
     """
     from mcp.server.stdio import stdio_server
 
@@ -262,5 +284,7 @@ async def serve_stdio(session: McpSession) -> bool:
     warm_up.start()
     async with stdio_server() as (read_stream, write_stream):
         await server.run(read_stream, write_stream, server.create_initialization_options())
+    if session.busy:  # a call the client left behind: nobody waits for its answer
+        return False
     warm_up.join(WARM_UP_GRACE_SECONDS)
     return not warm_up.is_alive()

@@ -276,7 +276,8 @@ class Recall:
             )
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # not after COMMIT: a Ctrl-C then stays a Ctrl-C
+                self.conn.execute("ROLLBACK")
             raise
         return int(cursor.lastrowid or 0)
 

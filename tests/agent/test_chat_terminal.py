@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import termios
+import time
 
 import pytest
 import yaml
@@ -28,10 +31,10 @@ TIMEOUT = 60  # start-up imports on a busy machine
 def spawn_chat(ws, tmp_path):
     children = []
 
-    def spawn(items):
+    def spawn(items, **variables):
         script = tmp_path / f"script{len(children)}.yml"
         script.write_text(yaml.safe_dump(items, sort_keys=False))
-        env = dict(os.environ, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+        env = dict(os.environ, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", **variables)
         env["CODEMEM_AGENT__REFRESH_INDEX"] = "false"
         child = pexpect.spawn(
             sys.executable,
@@ -92,3 +95,38 @@ def test_ctrl_c_at_an_approval_stops_the_turn(ws, spawn_chat):
     assert [role for role, _ in rows] == ["user", "assistant", "tool", "user", "assistant"]
     assert rows[2][1] == "interrupted by the user before this tool call finished"
     assert rows[4][1] == "Hello again."
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_kill_at_the_prompt_gives_the_terminal_back(ws, spawn_chat, signame):
+    signum = signal.Signals[signame]
+    child = spawn_chat(["Hello."])
+    time.sleep(0.3)  # the prompt is drawn: the terminal is in raw mode, bracketed paste on
+    os.kill(child.pid, signum)
+    child.expect(pexpect.EOF)
+    modes = termios.tcgetattr(child.child_fd)[3]
+    child.close()
+    assert (child.exitstatus, child.signalstatus) == (128 + signum, None)
+    assert child.before.endswith(f"\x1b[?2004lcodemem: terminated ({signame})\r\n")
+    assert modes & termios.ECHO and modes & termios.ICANON  # typing shows again
+    assert list(ws.sessions_dir.glob("chat.*.lock")) == []
+
+
+def test_ctrl_c_stops_a_slow_slash_command_not_the_chat(ws, spawn_chat, tmp_path):
+    stall = tmp_path / "stalled"
+    child = spawn_chat(  # /search builds the index, and stalls after its first batch
+        ["Hello."],
+        CODEMEM_TEST_STALL_AT="batch",
+        CODEMEM_TEST_STALL_FILE=str(stall),
+        CODEMEM_INDEX__BATCH_FILES="2",
+    )
+    enter(child, "/search cart total")
+    deadline = time.monotonic() + TIMEOUT
+    while not stall.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stall.exists(), "the search never reached its first batch"
+    child.sendcontrol("c")
+    child.expect_exact("Stopped (Ctrl-C).")
+    enter(child, "hello?")
+    child.expect_exact("Hello.")
+    leave(child)

@@ -11,7 +11,6 @@ from codemem.agent.loop import Interrupted, Limits, LimitsExceeded
 from codemem.agent.messages import Message, Response, ToolCall, Usage
 from codemem.agent.providers import ProviderFailure, ScriptedProvider, tool_call, tool_call_response
 from codemem.agent.providers.models import ModelInfo
-from codemem.agent.transcript import NOT_RUN
 
 
 def test_run_until_the_model_answers_without_tools(make_agent):
@@ -213,7 +212,12 @@ def test_resume_answers_calls_left_open_by_a_crash(make_agent, ws):
     assert [(m.role, m.tool_call_id, m.content) for m in sent] == [
         ("user", None, "do it"),
         ("assistant", None, ""),
-        ("tool", "c9", NOT_RUN),
+        (
+            "tool",
+            "c9",
+            "no result: the session stopped while this tool call ran or before it started; "
+            "check what it did before running it again",
+        ),
         ("user", None, "again"),
     ]
 

@@ -82,6 +82,23 @@ def test_ctrl_c_kills_the_group_and_propagates(ws, tmp_path):
     assert wait_gone(int(pid_file.read_text()))
 
 
+def test_a_ctrl_c_as_soon_as_the_command_started_kills_its_group(ws, tmp_path, monkeypatch):
+    from codemem.agent.tools import shell
+
+    pid_file = tmp_path / "command.pid"
+
+    def interrupted(pgid: int):  # Ctrl-C while the watchdog is being started
+        deadline = time.monotonic() + 30
+        while not pid_file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shell, "GroupWatchdog", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_shell(f"echo $$ > {pid_file}; while :; do sleep 0.1; done", ws.root, timeout=30)
+    assert wait_gone(int(pid_file.read_text()))
+
+
 def test_huge_output_keeps_head_and_tail(ws):
     result = run_shell("seq 1 200000", ws.root, timeout=30, keep_bytes=1000)
     assert result.output.startswith("1\n2\n3\n")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -87,3 +94,42 @@ def test_one_process_packs_the_rows_as_the_workers_do(tmp_path):
     expected = extract_file(tmp_path, "a.py", None, SETTINGS)
     assert isinstance(result.batch, FileRows)
     assert joined_rows([result.batch]) == joined_rows([expected.batch])
+
+
+KILLED_WHILE_PARSING = """
+import os, signal, sys
+from pathlib import Path
+import lancedb  # loaded: the workers come from multiprocessing's fork server, as in chat or MCP
+from codemem.code import workers
+from codemem.code.extract import ExtractSettings
+
+settings = ExtractSettings(max_file_bytes=100_000, chunk_lines=80, max_line_chars=2000)
+items = [(f"m{n}.py", None) for n in range(400)]
+results = workers.parse_files(Path(sys.argv[1]), items, settings, 2, None)
+next(results)  # the workers are parsing
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_indexer_takes_a_fork_servers_workers_with_it(tmp_path):
+    for n in range(400):
+        (tmp_path / f"m{n}.py").write_text(f"def f{n}(x):\n    return x + {n}\n")
+    killed = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WHILE_PARSING, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        start_new_session=True,
+    )
+    try:
+        assert killed.wait(timeout=120) == -signal.SIGKILL
+        deadline = time.monotonic() + 10  # a worker looks for the indexer once a second
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(killed.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the fork server or a worker outlived the indexer")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)

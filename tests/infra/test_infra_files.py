@@ -72,8 +72,28 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(tmp_path, where):
     killed = subprocess.run([sys.executable, "-c", KILLED_AT, str(target), where], check=False)
     assert killed.returncode == -signal.SIGKILL
     assert target.read_text() == "old content\n"
+    left = sorted(p.name for p in tmp_path.iterdir() if p != target)
+    if where == "fsync" and sys.platform.startswith("linux"):  # still writing: no name yet
+        assert left == []
+    else:  # named (whole) only for the rename
+        assert [(name[:10], name[-4:]) for name in left] == [(".file.txt.", ".tmp")]
     atomic_write(target, "next\n")  # a stray temp file does not get in the way
     assert target.read_text() == "next\n"
+
+
+def test_where_the_unnamed_temp_file_cannot_be_linked_it_is_copied(tmp_path, monkeypatch):
+    target = tmp_path / "file.txt"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("linkat refused")
+
+    monkeypatch.setattr(os, "link", refuse)
+    atomic_write(target, "new\n" * 500_000)
+    assert target.read_text() == "new\n" * 500_000
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
 def test_read_text_normalizes_line_ends_and_reports_a_missing_file(tmp_path):

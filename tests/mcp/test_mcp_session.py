@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -19,10 +22,35 @@ from codemem.config import load_config
 from codemem.mcp.resources import latest_digest
 from codemem.mcp.server import McpSession
 from codemem.workspace import Workspace
+from tests.helpers import run_codemem
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"},
+    },
+}
 
 
 def _env() -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], **child_env()}
+
+
+def start_server(repo, stderr, env=None, **popen) -> subprocess.Popen:
+    """`codemem --repo REPO mcp` in a subprocess, its stdin and stdout pipes of text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=env or _env(),
+        **popen,
+    )
 
 
 def test_each_search_refreshes_the_index_incrementally(repo):
@@ -105,16 +133,7 @@ def test_start_up_imports_neither_lancedb_nor_pyarrow(repo):
 
 def test_stdout_carries_only_protocol_messages(repo):
     requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        },
+        INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {
             "jsonrpc": "2.0",
@@ -131,14 +150,7 @@ def test_stdout_carries_only_protocol_messages(repo):
         {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "nope"}},
         {"jsonrpc": "2.0", "id": 5, "method": "resources/read", "params": {}},
     ]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
+    server = start_server(repo, stderr=subprocess.PIPE)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(
         target=lambda: [lines.put(line) for line in server.stdout], daemon=True
@@ -205,6 +217,15 @@ def test_outside_a_repository_the_command_fails_before_serving(tmp_path):
     )
 
 
+@pytest.mark.parametrize("closed", [0, 1], ids=["stdin", "stdout"])
+def test_a_server_started_without_its_pipes_says_so(repo, closed):
+    done = run_codemem(repo, "mcp", timeout=60, preexec_fn=lambda: os.close(closed))
+    assert (done.returncode, done.stderr) == (
+        2,
+        "codemem: error: codemem mcp speaks over stdin and stdout: start it with both open\n",
+    )
+
+
 def test_latest_digest_is_the_last_by_name(repo):
     ws = Workspace(repo)
     assert latest_digest(ws) is None
@@ -233,32 +254,98 @@ def test_warm_up_opens_an_existing_index_and_builds_none(repo):
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_server_while_stdin_stays_open(repo, signum, code):
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "0"},
-        },
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(),
-    )
+    server = start_server(repo, stderr=subprocess.DEVNULL)
     try:
-        server.stdin.write(json.dumps(initialize) + "\n")
+        server.stdin.write(json.dumps(INITIALIZE) + "\n")
         server.stdin.flush()
         assert json.loads(server.stdout.readline())["id"] == 1  # serving, stdin still open
         server.send_signal(signum)
         assert server.wait(timeout=10) == code
     finally:
         server.kill()
+
+
+def test_a_client_that_stops_reading_ends_the_server_quietly(repo, tmp_path):
+    """The host closed its end of the server's stdout (it died; its stdin may be held open by
+    something else): the first reply breaks the pipe and the server leaves at once, without
+    an "internal error" line and without waiting for a stdin that may never close."""
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as err:
+        server = start_server(repo, stderr=err)
+    try:
+        server.stdin.write(json.dumps(INITIALIZE) + "\n")
+        server.stdin.flush()
+        assert json.loads(server.stdout.readline())["id"] == 1
+        server.stdout.close()
+        server.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n")
+        server.stdin.flush()
+        assert server.wait(timeout=10) == 141  # 128 + SIGPIPE, as the command line's rule
+    finally:
+        server.kill()
+    assert stderr.read_text() == ""
+
+
+def group_gone(pgid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@contextlib.contextmanager
+def searching_while_indexing(repo, tmp_path) -> Iterator[subprocess.Popen]:
+    """A server (in its own process group) whose first search is building the index with
+    parser workers forked by multiprocessing's fork server, stalled after its first batch;
+    the group is killed on the way out."""
+    for n in range(120):
+        (repo / f"module_{n}.py").write_text(f"def func_{n}(x):\n    return x + {n}\n")
+    stall = tmp_path / "stalled"
+    env = {
+        **_env(),
+        "CODEMEM_TEST_STALL_AT": "batch",
+        "CODEMEM_TEST_STALL_FILE": str(stall),
+        "CODEMEM_INDEX__WORKERS": "2",
+        "CODEMEM_INDEX__BATCH_FILES": "10",
+    }
+    server = start_server(repo, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        search = {"name": "search_code", "arguments": {"query": "func_7"}}
+        for request in (
+            INITIALIZE,
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": search},
+        ):
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not stall.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stall.exists(), "the index build never reached its first batch"
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_server_killed_while_indexing_leaves_no_parser_behind(repo, tmp_path, signum):
+    """The host quits: the server, stopped, must take the fork server and workers with it."""
+    with searching_while_indexing(repo, tmp_path) as server:
+        server.send_signal(signum)
+        server.wait(timeout=10)
+        assert group_gone(server.pid), "a parser worker or the fork server outlived the server"
+
+
+def test_a_client_that_leaves_mid_search_does_not_wait_for_the_index(repo, tmp_path):
+    """The host closes stdin while a search builds the index (minutes, in a large repository):
+    the server leaves at once, its workers with it, as it would on a signal."""
+    with searching_while_indexing(repo, tmp_path) as server:
+        server.stdin.close()
+        assert server.wait(timeout=20) == 0
+        assert group_gone(server.pid), "a parser worker or the fork server outlived the server"
 
 
 def test_search_code_and_repo_map_never_show_a_secret(repo):

@@ -305,3 +305,29 @@ def test_processes_sharing_the_database_keep_every_message(recall, ws):
     messages = recall.get_session(session).messages
     assert [m.seq for m in messages] == list(range(1, 151))
     assert len({m.content for m in messages}) == 150
+
+
+def test_a_ctrl_c_just_after_a_message_is_committed_is_not_lost(ws):
+    """The interrupt lands between COMMIT and the return: it must reach the caller as the
+    interrupt (the agent stops), not as "cannot rollback" (which the agent logs and goes on)."""
+
+    class InterruptedAfterCommit:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __getattr__(self, name: str):
+            return getattr(self.conn, name)
+
+        def execute(self, sql: str, *args):
+            cursor = self.conn.execute(sql, *args)
+            if sql == "COMMIT":
+                raise KeyboardInterrupt
+            return cursor
+
+    with Recall(ws) as recall:
+        session = recall.start_session("m", "t")
+        real, recall.conn = recall.conn, InterruptedAfterCommit(recall.conn)
+        with pytest.raises(KeyboardInterrupt):
+            recall.add_message(session, "user", "hello")
+        recall.conn = real
+        assert [m.content for m in recall.get_session(session).messages] == ["hello"]

@@ -1,13 +1,16 @@
 """Running a shell command for the agent: captured, time-limited, and killed as a group.
 
 The command runs in its own session (`start_new_session`), so it and everything it starts
-form one process group. On a timeout or Ctrl-C the whole group gets SIGTERM, then SIGKILL
-after a grace period: a test runner's workers or a dev server die with it. Output (stdout and
+form one process group. On a timeout, a Ctrl-C or a SIGTERM (`codemem.errors.Terminated`) the
+whole group gets SIGTERM, then SIGKILL after a grace period (at once on a second Ctrl-C): a
+test runner's workers or a dev server die with it. If codemem itself is killed (SIGKILL),
+`GroupWatchdog` kills the group. Output (stdout and
 stderr interleaved) is read on a thread and kept bounded (head and tail) however much comes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import os
@@ -76,21 +79,34 @@ class _Collector:
 
 
 def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left of it after `grace` seconds."""
+    """SIGTERM the process group, then SIGKILL whatever is left of it after `grace` seconds,
+    or at once when a second Ctrl-C (or a signal) cuts the grace short."""
+    try:
+        gone = _signal_group(process, signal.SIGTERM, grace)
+    except BaseException:  # the person will not wait: nothing may outlive codemem still
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
+    if not gone:
+        _signal_group(process, signal.SIGKILL, 5.0)
+
+
+def _signal_group(process: subprocess.Popen, sig: int, wait: float) -> bool:
+    """Send `sig` to the group `process` leads and wait up to `wait` seconds for it to be gone."""
     pgid = process.pid  # the leader of its own session: its pid is the group id
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        process.poll()  # reap the leader so it does not linger as a zombie
         try:
-            os.killpg(pgid, sig)
+            os.killpg(pgid, 0)
         except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader so it does not linger as a zombie
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.02)
+            return True
+        time.sleep(0.02)
+    return False
 
 
 # Variables whose names say they hold a secret: an agent's command does not inherit them. The
@@ -143,6 +159,39 @@ def command_environment(keep: Collection[str] = ()) -> dict[str, str]:
     return env
 
 
+class GroupWatchdog:
+    """Kills a command's process group if codemem dies without doing it (SIGKILL, the OOM
+    killer): a small shell in a session of its own waits on a pipe only codemem writes to;
+    end of file without the all-clear line means codemem is gone."""
+
+    SCRIPT = 'read line || kill -9 "-$1"'  # dash's kill takes no `--`
+
+    def __init__(self, pgid: int) -> None:
+        read_end, self._write_end = os.pipe()  # neither end inherited by the command
+        try:
+            self._process = subprocess.Popen(
+                ["/bin/sh", "-c", self.SCRIPT, "codemem-watchdog", str(pgid)],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C or a closed terminal is not for it
+            )
+        except BaseException:
+            os.close(self._write_end)
+            raise
+        finally:
+            os.close(read_end)
+
+    def stand_down(self) -> None:
+        """The command's group is dealt with: let the watchdog end without killing."""
+        try:
+            with contextlib.suppress(OSError):  # a watchdog someone killed: nothing to tell
+                os.write(self._write_end, b"done\n")
+        finally:
+            os.close(self._write_end)
+            self._process.wait()
+
+
 def run_shell(
     command: str,
     cwd: Path,
@@ -163,6 +212,22 @@ def run_shell(
         start_new_session=True,
         env=env,
     )
+    watchdog = None
+    try:
+        watchdog = GroupWatchdog(process.pid)
+        return _collect(command, process, timeout, keep_bytes, started)
+    except BaseException:  # a Ctrl-C at any moment once the command started, even this one
+        kill_group(process)
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.stand_down()
+
+
+def _collect(
+    command: str, process: subprocess.Popen, timeout: float, keep_bytes: int, started: float
+) -> CommandResult:
+    """Wait for `process` (up to `timeout` seconds), reading its output as it comes."""
     collector = _Collector(keep_bytes)
     assert isinstance(process.stdout, io.BufferedReader)  # a pipe with the default buffering
     stream = process.stdout
@@ -179,7 +244,7 @@ def run_shell(
     except subprocess.TimeoutExpired:
         timed_out = True
         kill_group(process)
-    except BaseException:  # Ctrl-C: nothing may outlive the step
+    except BaseException:  # Ctrl-C, SIGTERM: nothing may outlive the step
         kill_group(process)
         reader.join(timeout=1.0)
         raise
