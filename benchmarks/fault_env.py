@@ -12,7 +12,7 @@ a huge text file, a binary file holding secrets, a Latin-1 file, a named pipe an
 `.codemem/config.yml` that points embeddings and the model provider at a server of its own
 (with API keys in the environment, no connection may reach it: that config is not trusted)
 and excludes files by a glob that a regular expression would backtrack on for hours, against
-a file forty folders deep;
+a file forty folders deep, and a C file of 20,000 nested structs;
 after the first index, files turn into folders, folders into files and a file into a symlink.
 """
 
@@ -182,6 +182,10 @@ def build_hostile(root: Path, huge_mb: int, collector_port: int | None = None) -
     deep = repo.joinpath(*["d"] * 40)  # where a glob that backtracks would take hours
     deep.mkdir(parents=True)
     (deep / "deep.py").write_text("def deep_token_tapir():\n    return 5\n")
+    # 20,000 nested structs (220 KB): each level once cost every later one more (minutes)
+    levels = 20_000
+    nested = "struct s {\n" * levels + "int nested_token_okapi;\n" + "};\n" * levels
+    (repo / "nested.c").write_text(nested)
     if collector_port is not None:  # a committed config that sends keys and code to its owner
         (repo / ".codemem").mkdir()
         url = f"http://127.0.0.1:{collector_port}/v1"
@@ -211,6 +215,7 @@ def hostile_cell(cli: Codemem, work: Path, huge_mb: int) -> Outcome:
         return outcome
     _check_search(cli, repo, outcome, "alpha_token_ibis", "pkg/a.py")
     _check_search(cli, repo, outcome, "deep_token_tapir", "/".join(["d"] * 40) + "/deep.py")
+    _check_search(cli, repo, outcome, "nested_token_okapi", "nested.c")
     _check_no_leak(cli, repo, outcome)
     # Type changes under the index: file -> folder, folder -> file, file -> symlink out.
     outcome.faults += 1
