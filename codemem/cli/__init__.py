@@ -283,6 +283,13 @@ def end_without_teardown() -> None:
 
 def main() -> None:
     """The command line (the console script, `codemem.__main__.run`, calls it)."""
+    if sys.stdout is None:  # started with descriptor 1 closed (`codemem ... >&-`): Python's None
+        if sys.stderr is not None:
+            sys.stderr.write(
+                "codemem: error: standard output is closed: run codemem with it open "
+                "(`>/dev/null` discards what it prints)\n"
+            )
+        raise SystemExit(2)
     cli(prog_name="codemem")
 
 

@@ -38,7 +38,7 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
         claude mcp add codemem -- codemem --repo /path/to/repo mcp
     """
     _require_sdk()
-    if sys.stdin is None or sys.stdout is None:  # started with fd 0 or 1 closed
+    if sys.stdin is None or sys.stdout is None:  # fd 0 closed (fd 1: `cli.main` says so first)
         raise UsageError("codemem mcp speaks over stdin and stdout: start it with both open")
     import anyio
 

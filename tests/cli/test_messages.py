@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from codemem.cli.agent import CONFIGURE_HELP
 from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.memory.initialize import CONFIG_TEMPLATE
+from tests.helpers import make_repo
+from tests.helpers import run_codemem as codemem
 
 ROOT = Path(__file__).resolve().parents[2]
 SUGGESTING = [CONFIGURE_HELP, CONFIG_TEMPLATE, (ROOT / "README.md").read_text(encoding="utf-8")]
@@ -84,3 +87,15 @@ def test_an_error_or_log_line_never_sends_terminal_codes(tmp_path):
         "codemem", logging.WARNING, __file__, 1, "parsing %s failed", ("a\x1b]0;t\x07.py",), None
     )
     assert _PrintableFormatter("%(message)s").format(record) == "parsing a\\x1b]0;t\\x07.py failed"
+
+
+@pytest.mark.parametrize("args", [["status"], ["search", "order total"]])
+def test_a_command_started_with_its_output_closed_says_so(tmp_path, args):
+    # `codemem status >&-` printed nothing and exited 0; `search` ended on an AttributeError.
+    repo = make_repo(tmp_path / "shop", "shop")
+    result = codemem(repo, *args, preexec_fn=lambda: os.close(1), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "codemem: error: standard output is closed: run codemem with it open "
+        "(`>/dev/null` discards what it prints)\n"
+    )

@@ -217,13 +217,20 @@ def test_outside_a_repository_the_command_fails_before_serving(tmp_path):
     )
 
 
-@pytest.mark.parametrize("closed", [0, 1], ids=["stdin", "stdout"])
-def test_a_server_started_without_its_pipes_says_so(repo, closed):
+@pytest.mark.parametrize(
+    ("closed", "said"),
+    [
+        (0, "codemem mcp speaks over stdin and stdout: start it with both open"),
+        (
+            1,
+            "standard output is closed: run codemem with it open (`>/dev/null` discards what it prints)",
+        ),
+    ],
+    ids=["stdin", "stdout"],
+)
+def test_a_server_started_without_its_pipes_says_so(repo, closed, said):
     done = run_codemem(repo, "mcp", timeout=60, preexec_fn=lambda: os.close(closed))
-    assert (done.returncode, done.stderr) == (
-        2,
-        "codemem: error: codemem mcp speaks over stdin and stdout: start it with both open\n",
-    )
+    assert (done.returncode, done.stderr) == (2, f"codemem: error: {said}\n")
 
 
 def test_latest_digest_is_the_last_by_name(repo):
