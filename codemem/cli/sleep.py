@@ -171,7 +171,7 @@ def digest_command(
     """
     from codemem.cli.progress import progress_bar
     from codemem.errors import UsageError
-    from codemem.sleep import DigestOptions, push_memory, run_digest
+    from codemem.sleep import DigestOptions, push_branch, push_memory, run_digest
 
     if push and dry_run:
         raise UsageError(
@@ -180,6 +180,8 @@ def digest_command(
     if (branch or remote != "origin") and not push:
         raise UsageError("--branch and --remote only go with --push")
     ws = app.workspace()
+    if push:
+        branch = push_branch(ws, branch)  # a detached HEAD without --branch: before any work
     config = app.config({"sleep": {"model": model}} if model else None)
     options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
     with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codemem.errors import CodememError, GitError
+from codemem.errors import CodememError, GitError, UsageError
 from codemem.infra import git_config, git_text, run_git
 from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
 
@@ -36,7 +36,7 @@ def push_memory(
     ws: Workspace, remote: str = "origin", branch: str | None = None, attempts: int = 5
 ) -> Pushed:
     """Commit `.codemem/` changes and push them to `remote`'s `branch` (default: the current one)."""
-    branch = branch or _current_branch(ws)
+    branch = push_branch(ws, branch)
     configure_merge_driver(ws)
     identity = _identity(ws)
     if not git_text(ws.root, "status", "--porcelain", "--", CODEMEM_DIR).strip():
@@ -68,10 +68,15 @@ def _pull_rebase(ws: Workspace, identity: list[str], remote: str, branch: str) -
         raise PushError(f"pulling {remote}/{branch} before pushing memory failed: {exc}") from None
 
 
-def _current_branch(ws: Workspace) -> str:
+def push_branch(ws: Workspace, branch: str | None = None) -> str:
+    """The branch `push_memory` pushes to: `branch`, else the current one. A detached HEAD
+    (a CI checkout of a commit) is a `UsageError` naming the fix, asked before the digest
+    runs, so a job that lacks `--branch` writes nothing it cannot push."""
+    if branch:
+        return branch
     name = git_text(ws.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
     if name in ("", "HEAD"):
-        raise PushError(
+        raise UsageError(
             "HEAD is detached: name the branch to push with --branch (e.g. $CI_COMMIT_BRANCH)"
         )
     return name

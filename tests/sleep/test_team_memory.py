@@ -414,6 +414,28 @@ def test_digest_push_on_the_command_line(team, tmp_path):
     assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
 
 
+def test_a_push_from_a_detached_head_without_a_branch_stops_before_the_digest(team, tmp_path):
+    # A CI checkout of a commit: the digest used to be written, then the push failed (exit 3).
+    remote, alice, _bob = team
+    bot = clone(remote, tmp_path / "bot", None)
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    sh(bot.root, "pull", "-q", "--no-edit", "origin", "main")
+    sh(bot.root, "checkout", "-q", "--detach", "HEAD")
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == (
+        "codemem: error: HEAD is detached: name the branch to push with --branch "
+        "(e.g. $CI_COMMIT_BRANCH)\n"
+    )
+    assert not sh(bot.root, "status", "--porcelain").stdout  # no digest written to push later
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push", "--branch", "main")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sh(bot.root, "log", "-1", "--format=%s", "origin/main").stdout.strip() == (
+        "codemem: update memory [skip ci]"
+    )
+
+
 def test_the_driver_merges_a_file_outside_codemem_as_git_would():
     # A .gitattributes naming the driver for `*.json` or `*.md` must not make conflicts in the
     # project's own files resolve silently to one side, nor unite its lists.
