@@ -168,7 +168,7 @@ def list_candidates(
 
 def path_skip_reason(path: str) -> str | None:
     """Why a path is never indexed, judged from its name alone (None: look inside)."""
-    if not path.isascii() and not is_utf8(path):
+    if not is_utf8(path):
         return "name_not_utf8"  # no index table or search result can hold the name
     parts = path.split("/")
     name = parts[-1]
@@ -183,6 +183,8 @@ def path_skip_reason(path: str) -> str | None:
 
 def is_utf8(path: str) -> bool:
     """Whether a path git listed is UTF-8 (undecodable bytes are kept as lone surrogates)."""
+    if path.isascii():  # nearly every path: nothing to encode
+        return True
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

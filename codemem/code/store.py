@@ -216,7 +216,7 @@ class CodeStore:
         """Delete every row of these files from every table."""
         # A name that is not UTF-8 (lone surrogates) has no rows (`path_skip_reason`), and no
         # filter can spell it.
-        paths = [p for p in paths if p.isascii() or is_utf8(p)]
+        paths = [p for p in paths if is_utf8(p)]
         for start in range(0, len(paths), PATHS_PER_FILTER):
             where = path_filter(paths[start : start + PATHS_PER_FILTER])
             for name in (CHUNKS, SYMBOLS, FILES):
