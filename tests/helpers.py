@@ -102,6 +102,7 @@ def arm_git_config(repo: Path, marks: Path) -> None:
     of `ARMED_CONFIG` names a program that marks `marks/<name>` when it runs, as do `gpg.program`
     (with `log.showSignature`) and the hooks of `core.hooksPath`; `.git/info/attributes` puts
     every file under the marked diff and filter drivers (`.md` files under `x=y`)."""
+    info = Path(git(repo, "rev-parse", "--absolute-git-dir").stdout.strip()) / "info"
     marks.mkdir(parents=True, exist_ok=True)
     program = marks / "program"
     program.write_text(_MARKING.format(marks=marks))
@@ -119,7 +120,6 @@ def arm_git_config(repo: Path, marks: Path) -> None:
         (hooks / hook).write_text(f'#!/bin/sh\n"{program}" hook-{hook}\nexit 0\n')
         (hooks / hook).chmod(0o755)
     git(repo, "config", "core.hooksPath", str(hooks))
-    info = repo / ".git" / "info"
     info.mkdir(exist_ok=True)
     (info / "attributes").write_text("* diff=marked filter=marked\n*.md filter=x=y\n")
 

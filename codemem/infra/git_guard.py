@@ -6,8 +6,9 @@ command that reads the index (`ls-files`, `diff --cached`), `filter.<driver>.cle
 file whose stat information is stale (`ls-files -m`, `diff`, `status`, `blame`), `smudge` and
 `diff.<driver>.textconv` on `log -p` and `blame`, `diff.external` and `diff.<driver>.command` on
 `diff`, `gpg.program` on `log` with `log.showSignature`, hooks (`post-index-change` when `diff`
-or `status` writes back the index it refreshed), and `core.sshCommand` or a local remote's
-`uploadpack` on a partial clone's lazy fetch of a missing object. codemem runs git from the watch
+or `status` writes back the index it refreshed), a submodule's own filters when `diff` or
+`status` runs `git status` in it, and `core.sshCommand` or a local remote's `uploadpack` on a
+partial clone's lazy fetch of a missing object. codemem runs git from the watch
 daemon, an editor's MCP server and the commit hook, so none of these may run because codemem
 looked at the code.
 
@@ -48,12 +49,16 @@ READ_ENV = {
 }
 # Options of a subcommand that keep it from running `diff.external`, `diff.<driver>.command` or
 # `diff.<driver>.textconv` (an empty value would not do: git tries to run the empty command).
-# `blame` and `log -p` run textconv by default, `diff` both.
+# `blame` and `log -p` run textconv by default, `diff` both. `diff` and `status` of the work
+# tree also run `git status` in each submodule, where the submodule's own config (its filters)
+# counts: `--ignore-submodules=dirty` looks only at the commit a submodule is at (a caller's
+# own `--ignore-submodules` comes later, and wins).
 _SUBCOMMAND = {
-    "diff": ("--no-ext-diff", "--no-textconv"),
+    "diff": ("--no-ext-diff", "--no-textconv", "--ignore-submodules=dirty"),
     "log": ("--no-ext-diff", "--no-textconv"),
     "show": ("--no-ext-diff", "--no-textconv"),
     "blame": ("--no-textconv",),
+    "status": ("--ignore-submodules=dirty",),
 }
 _FILTER_KEYS = ("clean", "smudge", "process")
 # Values of `core.fsmonitor` that name git's own daemon, not a command (git's boolean spellings).

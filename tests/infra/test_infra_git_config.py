@@ -132,3 +132,21 @@ def test_a_partial_clones_read_of_a_missing_blob_fetches_nothing_and_says_how(tm
         "them all once with `git fetch --refetch --no-filter`)"
     )
     assert marked(marks) == []
+
+
+def test_a_submodules_own_filter_does_not_run_on_a_diff_or_status(repo, repo_factory, tmp_path):
+    # git looks into each submodule with `git status` there, under the submodule's config.
+    inner = repo_factory()
+    (inner / "f.txt").write_text("inner\n")
+    git(inner, "add", "f.txt")
+    git(inner, "commit", "-qm", "inner")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "-q", "add", str(inner), "sub")
+    git(repo, "commit", "-qm", "a submodule")
+    marks = tmp_path / "marks"
+    arm_git_config(repo / "sub", marks)
+    stale_stat(repo / "sub", "f.txt")
+    assert git_text(repo, "diff", "--") == ""
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert marked(marks) == []
+    git(repo / "sub", "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "x")
+    assert git_text(repo, "status", "--porcelain") == " M sub\n"  # its commit still counts
