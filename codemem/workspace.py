@@ -30,6 +30,7 @@ from codemem.infra import (
     read_regular,
     read_regular_bytes,
     run_git,
+    unmerged_operation,
 )
 
 log = logging.getLogger("codemem")
@@ -233,8 +234,18 @@ class Workspace:
 
     def git_operation(self) -> str | None:
         """The git operation under way in this clone (a merge, rebase, cherry-pick, revert or
-        bisect waiting for the user), as a phrase naming how to end it; None when there is none."""
-        return git_operation(self.git_dir)
+        bisect waiting for the user, or memory files left unmerged by a conflicted `git stash
+        pop`, `stash apply` or `checkout -m`), as a phrase naming how to end it; None when
+        there is none."""
+        busy = git_operation(self.git_dir)
+        if busy is not None:
+            return busy
+        try:  # no marker file for these: the index says so (a stat while it is unchanged)
+            return unmerged_operation(self.root, self.git_dir, CODEMEM_DIR)
+        except RepositoryRefused:
+            raise
+        except GitError:
+            return None  # no repository: nothing is under way
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""

@@ -44,6 +44,8 @@ from codemem.infra.git import (
     resolve_commit,
     run_git,
     shallow_hint,
+    unmerged_operation,
+    unmerged_paths,
     worktree_exclusions,
 )
 from codemem.infra.locks import (
@@ -125,6 +127,8 @@ __all__ = [
     "resolve_commit",
     "run_git",
     "shallow_hint",
+    "unmerged_operation",
+    "unmerged_paths",
     "today",
     "trim_heap",
     "imports_uncollected",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from memory_helpers import run_cli
 
+from codemem.infra import git as infra_git
 from codemem.memory import ConflictMarkersError, MemoryStore, has_conflict
 from codemem.memory.render import CONFLICT_NOTE
 from codemem.workspace import Workspace
@@ -110,6 +111,92 @@ def test_no_memory_is_written_while_a_merge_waits(merging):
     assert not (merging / ".codemem" / "config.yml").exists()
     git(merging, "merge", "--abort")
     assert run_cli(merging, "remember", "Prices are in cents.").exit_code == 0
+
+
+UNMERGED = (
+    "git holds .codemem/blocks/project.md unmerged (a `git stash pop`, `git stash apply` or "
+    "`git checkout -m` stopped on a conflict; end it with `git add` once it is resolved)"
+)
+
+
+@pytest.mark.parametrize("how", ["stash pop", "stash apply", "checkout -m"])
+def test_no_memory_is_written_while_a_stash_or_checkout_leaves_memory_unmerged(repo_factory, how):
+    # These leave unmerged index entries but no file in .git naming an operation.
+    root = repo_factory()
+    two_sides(root)
+    block = root / ".codemem" / "blocks" / "project.md"
+    if how == "checkout -m":
+        with block.open("a", encoding="utf-8") as file:
+            file.write("Deploy on Fridays.\n")
+        git(root, "checkout", "-m", "other")  # exits 0, the conflict left in the index
+    else:  # the throwaway repository's own stash
+        git(root, "checkout", "-q", "other")
+        with block.open("a", encoding="utf-8") as file:
+            file.write("Deploy on Fridays.\n")
+        git(root, "stash", "-q")
+        git(root, "checkout", "-q", "main")
+        assert git(root, "stash", *how.split()[1:], check=False).returncode == 1
+    assert git(root, "status", "--porcelain", "--untracked-files=no").stdout == (
+        "UU .codemem/blocks/project.md\n"
+    )
+    assert has_conflict(block.read_text(encoding="utf-8"))
+    ws = Workspace(root)
+    assert ws.git_operation() == UNMERGED
+    result = run_cli(root, "remember", "Prices are in cents.")
+    note, said = result.output.removeprefix("codemem: error: .codemem/archive/").split(" ", 1)
+    assert (result.exit_code, note.endswith(".md"), said) == (
+        2,
+        True,
+        f"not written: {UNMERGED}; try again once it ends (memory written now would go into "
+        "that operation's commit)\n",
+    )
+    assert not (root / ".codemem" / "archive").exists()
+    result = run_cli(root, "digest")
+    assert (result.exit_code, result.output) == (
+        2,
+        f"codemem: error: nothing digested: {UNMERGED}, then run it again\n",
+    )
+    assert MemoryStore(ws, user="alice").ensure_user_block() is None
+    # the person resolves the block and tells git so: memory is written again
+    block.write_text(BLOCK + "Build with tox.\n", encoding="utf-8")
+    git(root, "add", ".codemem/blocks/project.md")
+    assert ws.git_operation() is None
+    assert run_cli(root, "remember", "Prices are in cents.").exit_code == 0
+
+
+def test_unmerged_files_elsewhere_hold_no_memory_write_back(repo_factory):
+    root = repo_factory()
+    (root / "app.py").write_text("x = 1\n", encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "app")
+    (root / "app.py").write_text("x = 2\n", encoding="utf-8")
+    git(root, "stash", "-q")
+    (root / "app.py").write_text("x = 3\n", encoding="utf-8")
+    git(root, "commit", "-q", "-am", "three")
+    assert git(root, "stash", "pop", check=False).returncode == 1
+    assert Workspace(root).git_operation() is None
+    assert run_cli(root, "remember", "Prices are in cents.").exit_code == 0
+
+
+def test_unmerged_paths_are_read_from_git_once_per_index(repo_factory, monkeypatch):
+    root = repo_factory()
+    two_sides(root)
+    ws = Workspace(root)
+    assert ws.git_dir == root / ".git"  # found once, before counting
+    runs: list[tuple[str, ...]] = []
+    real = infra_git.run_git
+
+    def counted(where, *args, **kwargs):
+        runs.append(args)
+        return real(where, *args, **kwargs)
+
+    monkeypatch.setattr(infra_git, "run_git", counted)
+    for _ in range(3):
+        assert ws.git_operation() is None
+    assert [args[:2] for args in runs] == [("ls-files", "-u")]
+    git(root, "checkout", "-q", "other")  # a new index: git is asked again
+    assert ws.git_operation() is None
+    assert [args[:2] for args in runs] == [("ls-files", "-u")] * 2
 
 
 @pytest.fixture
