@@ -12,7 +12,7 @@ import pytest
 from memory_helpers import run_cli
 
 from codemem.infra import git as infra_git
-from codemem.memory import ConflictMarkersError, MemoryStore, has_conflict
+from codemem.memory import Archive, ConflictMarkersError, MemoryStore, has_conflict
 from codemem.memory.render import CONFLICT_NOTE
 from codemem.workspace import Workspace
 from tests.helpers import git
@@ -206,7 +206,8 @@ def conflicted(merging) -> Path:
     return merging
 
 
-MARKED = ".codemem/blocks/project.md: holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
+CONFLICTED_TEXT = "holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
+MARKED = f".codemem/blocks/project.md: {CONFLICTED_TEXT}"
 NAMED = f"{MARKED}: resolve them in that file, keeping what each side should still say (an edit that keeps them is refused)"
 
 
@@ -249,6 +250,66 @@ def test_a_conflicted_block_is_named_wherever_it_is_read_and_never_exported(conf
         f"codemem: error: nothing exported: {NAMED}\n",
     )
     assert not (conflicted / "AGENTS.md").exists()
+
+
+NOTE = "---\nid: n1\ncreated: 2026-01-01T00:00:00+00:00\ntags: []\n---\nDeploys run on Fridays.\n"
+
+
+@pytest.fixture
+def conflicted_note(repo_factory) -> Path:
+    """Two clones edited one archival note; a clone without the merge driver merged and
+    committed git's markers in it."""
+    root = repo_factory()
+    note = root / ".codemem" / "archive" / "n1.md"
+    note.parent.mkdir(parents=True)
+    note.write_text(NOTE, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "note")
+    for branch, day in (("other", "Mondays."), ("main", "Tuesdays since yesterday.")):
+        git(root, "checkout", "-q", *(("-b",) if branch == "other" else ()), branch)
+        note.write_text(NOTE.replace("Fridays.", day), encoding="utf-8")
+        git(root, "commit", "-q", "-am", day)
+    assert git(root, "merge", "other", check=False).returncode == 1
+    git(root, "commit", "-q", "-a", "--no-edit")
+    return root
+
+
+NOTE_NAMED = (
+    f".codemem/archive/n1.md: {CONFLICTED_TEXT}: resolve them in that file, keeping what each "
+    "side should still say (the digest leaves the note alone until then)"
+)
+
+
+def test_a_conflicted_note_is_named_and_left_alone(conflicted_note):
+    path = conflicted_note / ".codemem" / "archive" / "n1.md"
+    before = path.read_bytes()
+    assert b"<<<<<<< HEAD\nDeploys run on Tuesdays since yesterday.\n=======\n" in before
+    status = run_cli(conflicted_note, "status", "--json")
+    assert {"kind": "note", "message": NOTE_NAMED} in json.loads(status.stdout)["damage"]
+    found = run_cli(conflicted_note, "recall", "--archive", "deploys")
+    assert found.exit_code == 0 and found.stderr == f"codemem: warning: {NOTE_NAMED}\n"
+    # one side of it, saved again as its own note, is not folded into the conflicted one
+    assert run_cli(conflicted_note, "remember", "Deploys run on Mondays.").exit_code == 0
+    result = run_cli(conflicted_note, "digest")
+    assert result.exit_code == 0 and f"codemem: warning: {NOTE_NAMED}\n" in result.stderr
+    assert path.read_bytes() == before  # "yesterday" left as written, on both sides
+    notes = Archive(Workspace(conflicted_note)).notes()
+    assert [(note.id, has_conflict(note.content)) for note in notes][0] == ("n1", True)
+    assert [note.content for note in notes][1:] == ["Deploys run on Mondays."]
+
+
+def test_no_note_is_saved_holding_conflict_markers(repo_factory):
+    root = repo_factory()
+    marked = "Deploys:\n<<<<<<< HEAD\nFridays\n=======\nMondays\n>>>>>>> other"
+    result = run_cli(root, "remember", marked)
+    assert (result.exit_code, result.output) == (
+        2,
+        "codemem: error: note not saved: the text holds git conflict markers (<<<<<<<, "
+        "=======, >>>>>>>): write it without them\n",
+    )
+    with pytest.raises(ConflictMarkersError):
+        Archive(Workspace(root)).insert(marked)
+    assert not (root / ".codemem" / "archive").exists()
 
 
 def test_only_markers_as_git_writes_them_are_a_conflict():
