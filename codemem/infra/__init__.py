@@ -30,6 +30,7 @@ from codemem.infra.files import (
 from codemem.infra.git import (
     STREAM_CHUNK,
     BlobReader,
+    check_git_link,
     empty_tree,
     git_config,
     git_dir,
@@ -85,6 +86,7 @@ __all__ = [
     "MAX_EXPANDED",
     "STREAM_CHUNK",
     "BlobReader",
+    "check_git_link",
     "FileLock",
     "LockHolder",
     "RedactedLines",

@@ -88,6 +88,11 @@ def run_git(
         raise GitError("git is not installed or not on PATH") from None
     if proc.returncode != 0:
         _check_refusal(root, proc.stderr)
+        if b"not a git repository: " in proc.stderr:  # a worktree's link to a moved repository?
+            for top in (root, *root.parents):
+                if os.path.lexists(top / ".git"):
+                    check_git_link(top)
+                    break
     if proc.returncode not in ok:
         if b"--no-index" in proc.stderr:  # `git diff` found no repository it works in: why?
             run_git(root, "rev-parse", "--git-dir")
@@ -108,6 +113,34 @@ def _check_refusal(root: Path, stderr: bytes) -> None:
     raise RepositoryRefused(
         f"git refuses to work in {where}: another user owns it (git's safe.directory check); "
         f"if you trust it, run `git config --global --add safe.directory {shlex.quote(where)}`"
+    )
+
+
+_GITDIR_LINE = re.compile(rb"gitdir: ?([^\r\n]+)")
+
+
+def check_git_link(top: Path) -> None:
+    """`RepositoryRefused` when `top/.git` is a file (a linked worktree's or a submodule's)
+    naming a git directory that is not there: the repository moved, and git's own words
+    ("not a git repository: <path>") say nothing of the fix."""
+    link = top / ".git"
+    try:
+        if not stat.S_ISREG(os.lstat(link).st_mode):
+            return
+        with open(link, "rb") as file:
+            found = _GITDIR_LINE.match(file.read(4096))
+    except OSError:
+        return
+    if found is None:
+        return  # not a link git writes: git's own message stands
+    target = Path(os.fsdecode(found[1]).rstrip())
+    target = target if target.is_absolute() else top / target
+    if target.is_dir():
+        return
+    raise RepositoryRefused(
+        f"{printable(str(link))} points at {printable(str(target))}, which is gone (the "
+        "repository moved?): run `git worktree repair "
+        f"{printable(shlex.quote(str(top)))}` in the repository it belongs to"
     )
 
 

@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from codemem.errors import RepositoryRefused
+from codemem.infra import run_git
 from codemem.memory import Recall
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo, run_codemem
@@ -63,6 +65,37 @@ def test_conversations_are_not_opened_where_git_cannot_say_whose_they_are(histor
         f"codemem: error: git refuses to work in {history}: another user owns it ({REFUSED}); "
         f"if you trust it, run `git config --global --add safe.directory {history}`\n",
     )
+
+
+@pytest.mark.parametrize(
+    "args", [("status",), ("index",), ("search", "f1"), ("remember", "x"), ("memory", "list")]
+)
+def test_a_worktree_of_a_moved_repository_is_one_line_with_the_fix(history, tmp_path, args):
+    # Its `.git` file names the old place: git's raw "not a git repository: <path>" came out
+    # (exit 3), or memory commands went on as if the folder were a repository of its own.
+    work = tmp_path / "work"
+    git(history, "worktree", "add", "-q", str(work))
+    moved = history.rename(tmp_path / "moved")
+    result = run_codemem(work, *args)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"codemem: error: {work}/.git points at {history}/.git/worktrees/work, which is gone "
+        f"(the repository moved?): run `git worktree repair {work}` in the repository it "
+        "belongs to\n",
+    )
+    assert not (work / ".codemem").exists()
+    git(moved, "worktree", "repair", str(work))  # the fix it names
+    assert run_codemem(work, *args).returncode in (0, 1)
+
+
+def test_git_run_in_a_worktree_of_a_moved_repository_names_the_fix(history, tmp_path):
+    work = tmp_path / "work"
+    git(history, "worktree", "add", "-q", str(work))
+    history.rename(tmp_path / "moved")
+    (work / "pkg").mkdir()  # git run below the top finds the same link
+    with pytest.raises(RepositoryRefused, match=r"\(the repository moved\?\): run `git worktree"):
+        run_git(work / "pkg", "status")
 
 
 SHALLOW = (
