@@ -21,7 +21,7 @@ from codemem.errors import (
 )
 from codemem.infra import (
     atomic_write,
-    check_git_link,
+    check_repository,
     confine,
     git_config,
     git_dir,
@@ -67,8 +67,10 @@ def find_repo_root(start: Path) -> Path:
     if not os.environ.get("GIT_WORK_TREE"):
         for candidate in (here, *here.parents):
             if (candidate / ".git").exists():
-                if not os.environ.get("GIT_DIR"):
-                    check_git_link(candidate)  # a linked worktree of a moved repository
+                if not os.environ.get("GIT_DIR"):  # else git's own rev-parse below decides
+                    # another user's repository, or a linked worktree of a moved one: no
+                    # command runs there, memory-only ones included (whose identity is it?)
+                    check_repository(candidate)
                 return candidate
     if any(os.environ.get(name) for name in GIT_LOCATION):
         return _git_top(here)  # git's choice: every git command codemem runs makes the same

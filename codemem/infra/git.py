@@ -119,24 +119,50 @@ def _check_refusal(root: Path, stderr: bytes) -> None:
 _GITDIR_LINE = re.compile(rb"gitdir: ?([^\r\n]+)")
 
 
-def check_git_link(top: Path) -> None:
-    """`RepositoryRefused` when `top/.git` is a file (a linked worktree's or a submodule's)
-    naming a git directory that is not there: the repository moved, and git's own words
-    ("not a git repository: <path>") say nothing of the fix."""
+def check_repository(top: Path) -> None:
+    """`RepositoryRefused` when git would refuse the work tree `top`: its `.git` file links to
+    a git directory that is gone (`check_git_link`), or another user owns it (git's
+    safe.directory check). git is asked only when an owner of the work tree or its git
+    directory is not this user: otherwise three stats decide, so no command pays a git
+    process for it (a search of a fresh index runs none)."""
+    folder = check_git_link(top)
+    try:
+        owners = {os.stat(path).st_uid for path in (top, top / ".git", folder)}
+    except OSError:
+        return  # gone meanwhile: the command's own git run says what is wrong
+    if owners == {os.geteuid()} and os.environ.get("GIT_TEST_ASSUME_DIFFERENT_OWNER", "") in (
+        "",
+        "0",
+        "false",
+    ):
+        return
+    try:  # git's own rules decide (safe.directory entries, `*`, sudo's SUDO_UID)
+        run_git(top, "rev-parse", "--git-dir")
+    except RepositoryRefused:
+        raise
+    except GitError:
+        return  # not a repository git can read: the command's own git run says so
+
+
+def check_git_link(top: Path) -> Path:
+    """The git directory of the work tree `top`; `RepositoryRefused` when `top/.git` is a file
+    (a linked worktree's or a submodule's) naming a git directory that is not there: the
+    repository moved, and git's own words ("not a git repository: <path>") say nothing of
+    the fix."""
     link = top / ".git"
     try:
         if not stat.S_ISREG(os.lstat(link).st_mode):
-            return
+            return link
         with open(link, "rb") as file:
             found = _GITDIR_LINE.match(file.read(4096))
     except OSError:
-        return
+        return link
     if found is None:
-        return  # not a link git writes: git's own message stands
+        return link  # not a link git writes: git's own message stands
     target = Path(os.fsdecode(found[1]).rstrip())
     target = target if target.is_absolute() else top / target
     if target.is_dir():
-        return
+        return target
     raise RepositoryRefused(
         f"{printable(str(link))} points at {printable(str(target))}, which is gone (the "
         "repository moved?): run `git worktree repair "
