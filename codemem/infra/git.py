@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from codemem.errors import GitError, RepositoryRefused
-from codemem.infra.files import printable
+from codemem.infra.files import printable, read_at_most
 
 if TYPE_CHECKING:
     import git as gitpython
@@ -217,7 +217,7 @@ def git_head(root: Path, *args: str, max_bytes: int) -> tuple[bytes, int]:
         raise GitError("git is not installed or not on PATH") from None
     process = proc.proc
     assert process is not None and process.stdout is not None  # as_process=True pipes stdout
-    data = process.stdout.read(max_bytes + 1)
+    data = read_at_most(process.stdout, max_bytes + 1)
     rest = 0
     while chunk := process.stdout.read(65536):
         rest += len(chunk)
