@@ -31,6 +31,8 @@ from codemem.infra.files import (
 from codemem.infra.git import (
     STREAM_CHUNK,
     BlobReader,
+    check_git_link,
+    check_repository,
     empty_tree,
     git_config,
     git_dir,
@@ -45,6 +47,8 @@ from codemem.infra.git import (
     resolve_commit,
     run_git,
     shallow_hint,
+    unmerged_operation,
+    unmerged_paths,
     worktree_exclusions,
 )
 from codemem.infra.locks import (
@@ -84,6 +88,8 @@ __all__ = [
     "MAX_EXPANDED",
     "STREAM_CHUNK",
     "BlobReader",
+    "check_git_link",
+    "check_repository",
     "FileLock",
     "LockHolder",
     "RedactedLines",
@@ -127,6 +133,8 @@ __all__ = [
     "resolve_commit",
     "run_git",
     "shallow_hint",
+    "unmerged_operation",
+    "unmerged_paths",
     "today",
     "trim_heap",
     "imports_uncollected",

@@ -57,7 +57,7 @@ from codemem.memory.labels import (
     default_limit,
     validate_label,
 )
-from codemem.memory.markers import has_conflict
+from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.render import render_blocks
 from codemem.memory.users import (
     OWNER_KEY,
@@ -132,9 +132,6 @@ def parse_block(label: str, text: str, source: str) -> Block:
         extra=meta,
         header=doc.header,
     )
-
-
-CONFLICTED = "holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
 
 
 def limit_message(label: str, chars: int, limit: int) -> str:

@@ -57,7 +57,7 @@ def consolidate(writer: MemoryWriter, now: datetime) -> ConsolidationReport:
 
 def merge_duplicate_notes(writer: MemoryWriter, report: ConsolidationReport) -> None:
     """Fold notes whose text equals or is contained in another note's text into that note."""
-    notes = writer.archive.notes()  # oldest first
+    notes = writer.settled_notes()  # oldest first
     texts = {note.id: normalize(note.content).lower() for note in notes}
     absorbed: dict[str, list] = {}
     gone: set[str] = set()
@@ -97,7 +97,7 @@ def _every_line(day: date) -> Callable[[int], date]:
 
 
 def date_notes(writer: MemoryWriter, report: ConsolidationReport) -> None:
-    for note in writer.archive.notes():
+    for note in writer.settled_notes():
         if not RELATIVE.search(note.content):
             continue
         content = absolute_dates(note.content, _every_line(note.created.date()))
