@@ -63,7 +63,8 @@ class GitError(CodememError):
 
 class RepositoryRefused(GitError):
     """git refuses to work in the repository: another user owns it (its `safe.directory`
-    check). A step for the user to take, with git's fix."""
+    check), or its `.git` file links to a git directory that is gone (a moved repository).
+    A step for the user to take, with the fix."""
 
     exit_code = 2
 

@@ -21,6 +21,7 @@ from codemem.errors import (
 )
 from codemem.infra import (
     atomic_write,
+    check_repository,
     confine,
     git_config,
     git_dir,
@@ -30,6 +31,7 @@ from codemem.infra import (
     read_regular,
     read_regular_bytes,
     run_git,
+    unmerged_operation,
 )
 
 log = logging.getLogger("codemem")
@@ -65,6 +67,10 @@ def find_repo_root(start: Path) -> Path:
     if not os.environ.get("GIT_WORK_TREE"):
         for candidate in (here, *here.parents):
             if (candidate / ".git").exists():
+                if not os.environ.get("GIT_DIR"):  # else git's own rev-parse below decides
+                    # another user's repository, or a linked worktree of a moved one: no
+                    # command runs there, memory-only ones included (whose identity is it?)
+                    check_repository(candidate)
                 return candidate
     if any(os.environ.get(name) for name in GIT_LOCATION):
         return _git_top(here)  # git's choice: every git command codemem runs makes the same
@@ -233,8 +239,18 @@ class Workspace:
 
     def git_operation(self) -> str | None:
         """The git operation under way in this clone (a merge, rebase, cherry-pick, revert or
-        bisect waiting for the user), as a phrase naming how to end it; None when there is none."""
-        return git_operation(self.git_dir)
+        bisect waiting for the user, or memory files left unmerged by a conflicted `git stash
+        pop`, `stash apply` or `checkout -m`), as a phrase naming how to end it; None when
+        there is none."""
+        busy = git_operation(self.git_dir)
+        if busy is not None:
+            return busy
+        try:  # no marker file for these: the index says so (a stat while it is unchanged)
+            return unmerged_operation(self.root, self.git_dir, CODEMEM_DIR)
+        except RepositoryRefused:
+            raise
+        except GitError:
+            return None  # no repository: nothing is under way
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""

@@ -6,8 +6,9 @@
 `step()` is one model call and the tool calls it asks for. Limits (model calls, dollars,
 wall time) are checked in one place before each step and end the run with `LimitsExceeded`;
 Ctrl-C ends the current step with `Interrupted`, every open tool call answered so the
-conversation stays valid; SIGTERM or SIGHUP (`Terminated`, raised by the command line) does
-the same and ends the session. The transcript is written to recall memory as it grows (the
+conversation stays valid and the text of an answer cut off mid-stream kept, marked as
+interrupted (`Message.cut_off`); SIGTERM or SIGHUP (`Terminated`, raised by the command
+line) does the same and ends the session. The transcript is written to recall memory as it grows (the
 task, each model turn before its tools run, each result) and again in `finally`, so a kill
 loses at most the step in progress's unanswered calls, which a resumed session answers.
 """
@@ -114,6 +115,7 @@ class Agent:
         self._started = time.monotonic()
         self._cost_start = 0.0
         self.spent = 0.0  # dollars of providers used earlier in this session (/model)
+        self._streamed: list[str] = []  # the text of the answer streaming now
 
     @property
     def conversation(self) -> Conversation:
@@ -178,9 +180,11 @@ class Agent:
             self.execute(response.message.tool_calls)
             return response
         except Terminated:  # SIGTERM or SIGHUP: the session ends, with its calls answered
+            self.keep_cut_off()
             repair(self.messages, INTERRUPTED)
             raise
         except KeyboardInterrupt:
+            self.keep_cut_off()
             repair(self.messages, INTERRUPTED)
             raise Interrupted(
                 "interrupted: the step was stopped; the conversation is saved"
@@ -204,14 +208,27 @@ class Agent:
             return self._complete(compacted)
 
     def _complete(self, prompt: Prompt) -> Response:
-        on_text = self.observer.on_text if self.observer.stream else None
-        return self.provider.complete(
+        self._streamed = []
+        on_text = self._on_text if self.observer.stream else None
+        response = self.provider.complete(
             prompt.system,
             prompt.messages,
             prompt.tools,
             max_tokens=self.context.settings.max_output_tokens,
             on_text=on_text,
         )
+        self._streamed = []  # the answer is whole: nothing is cut off any more
+        return response
+
+    def _on_text(self, delta: str) -> None:
+        self._streamed.append(delta)  # kept before it is shown: a Ctrl-C may land in the show
+        self.observer.on_text(delta)
+
+    def keep_cut_off(self) -> None:
+        """Add the answer a Ctrl-C or a signal stopped mid-stream, as far as it came."""
+        partial, self._streamed = "".join(self._streamed), []
+        if partial.strip():
+            self.messages.append(Message.cut_off(partial))
 
     def execute(self, calls: list[ToolCall]) -> None:
         """Run each tool call; its result (or its error) goes back to the model."""

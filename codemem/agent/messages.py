@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Role = Literal["user", "assistant", "tool"]
+# Ends an answer cut off mid-stream, so the model resuming the session and anyone reading
+# or searching recall sees that it stopped there.
+CUT_OFF = "[interrupted: the answer was cut off here]"
 
 
 @dataclass
@@ -33,8 +36,9 @@ class Message:
     """One turn of the conversation.
 
     `role="tool"` carries a tool result: `tool_call_id` names the call it answers and
-    `is_error` says the tool failed. The system prompt is not a message; it is passed to
-    `Provider.complete` separately.
+    `is_error` says the tool failed. `interrupted` marks an assistant turn cut off while it
+    streamed (Ctrl-C, SIGTERM): its content is the text that arrived, then `CUT_OFF`. The
+    system prompt is not a message; it is passed to `Provider.complete` separately.
     """
 
     role: Role
@@ -42,6 +46,7 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     is_error: bool = False
+    interrupted: bool = False
 
     @classmethod
     def user(cls, text: str) -> Message:
@@ -52,6 +57,11 @@ class Message:
     def assistant(cls, text: str = "", tool_calls: list[ToolCall] | None = None) -> Message:
         """An assistant turn, optionally with tool calls."""
         return cls("assistant", text, list(tool_calls or []))
+
+    @classmethod
+    def cut_off(cls, partial: str) -> Message:
+        """The assistant turn a Ctrl-C or a signal stopped mid-stream: the text so far, marked."""
+        return cls("assistant", f"{partial.rstrip()}\n\n{CUT_OFF}", interrupted=True)
 
     @classmethod
     def tool_result(cls, tool_call_id: str, content: str, *, is_error: bool = False) -> Message:
@@ -72,6 +82,7 @@ class Message:
             tool_calls=calls,
             tool_call_id=data.get("tool_call_id"),
             is_error=bool(data.get("is_error", False)),
+            interrupted=bool(data.get("interrupted", False)),
         )
 
 

@@ -1,7 +1,8 @@
 """The conversation in recall memory: saved after every step, and loaded to resume.
 
 Each message becomes one recall row: `user`, `assistant` (tool calls as JSON) or `tool`
-(`tool_results` holds `{"tool_call_id", "is_error"}`). A compaction adds a `summary` row
+(`tool_results` holds `{"tool_call_id", "is_error"}`); an answer cut off mid-stream is an
+`assistant` row whose `tool_results` is `{"interrupted": true}`. A compaction adds a `summary` row
 whose `tool_results` is `{"evicted": N}`: the first N messages of the session left the
 context and this summary stands for them. Resuming replays exactly that.
 """
@@ -75,6 +76,8 @@ class TranscriptWriter:
             results = None
             if message.role == "tool":
                 results = {"tool_call_id": message.tool_call_id, "is_error": message.is_error}
+            elif message.interrupted:
+                results = {"interrupted": True}
             self.recall.add_message(self.session_id, message.role, message.content, calls, results)
             self.saved += 1
             written += 1
@@ -112,6 +115,7 @@ def to_message(
         tool_calls=calls,
         tool_call_id=results.get("tool_call_id"),
         is_error=bool(results.get("is_error", False)),
+        interrupted=results.get("interrupted") is True,
     )
 
 

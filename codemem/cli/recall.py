@@ -113,7 +113,8 @@ def recall_command(
     out: dict[str, list[dict[str, Any]]] = {}
     if not only_conversations:
         archive = open_archive(app)
-        warn_problems(archive.scan()[1])
+        every, problems = archive.scan()
+        warn_problems([*problems, *archive.conflicts(every)])
         notes = archive.search(
             query,
             tags=tags or None,

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from codemem.code.globs import matches_any
-from codemem.infra import run_git
+from codemem.infra import read_at_most, run_git
 
 # Path segments that mark third-party code copied into a repository.
 VENDOR_DIRS = frozenset(
@@ -223,7 +223,7 @@ def read_repo_file(root: Path, path: str, max_bytes: int) -> tuple[bytes | None,
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None, "not_a_file"
         try:
-            data = handle.read(max_bytes + 1)
+            data = read_at_most(handle, max_bytes + 1, st.st_size)
         except OSError:
             return None, "unreadable"
     if len(data) > max_bytes:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
@@ -218,6 +218,29 @@ def open_regular(path: Path, *, follow_links: bool = False) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+READ_PIECE = 1 << 20  # past what a file's size promised, read a megabyte at a time
+
+
+def read_at_most(stream: IO[bytes], limit: int, expected: int | None = None) -> bytes:
+    """Up to `limit` bytes of `stream` (a buffered file or pipe, whose `read(n)` returns less
+    than `n` only at its end), asking for `expected + 1` bytes first (a file's size: one
+    read, and its end seen) and then a megabyte at a time.
+
+    A limit is never asked for whole: `read(limit)` allocates `limit` bytes before reading
+    one, and a limit can come from settings a clone committed (`max_file_bytes: 1e15`)."""
+    want = min(limit, READ_PIECE if expected is None else expected + 1)
+    pieces: list[bytes] = []
+    have = 0
+    while want > 0:
+        piece = stream.read(want)
+        pieces.append(piece)
+        have += len(piece)
+        if len(piece) < want:
+            break
+        want = min(limit - have, READ_PIECE)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
 def read_regular_bytes(
     path: Path, max_bytes: int | None = None, *, follow_links: bool = False
 ) -> bytes:
@@ -234,7 +257,7 @@ def read_regular_bytes(
         if max_bytes is not None and info.st_size > max_bytes:
             raise FileTooLarge(f"{path} has {info.st_size:,} bytes, over the {max_bytes:,} read")
         # Read one byte past the limit: a file that grew since the fstat is still refused.
-        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        data = fh.read() if max_bytes is None else read_at_most(fh, max_bytes + 1, info.st_size)
     if max_bytes is not None and len(data) > max_bytes:
         raise FileTooLarge(f"{path} has over {max_bytes:,} bytes")
     return data

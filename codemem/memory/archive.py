@@ -7,6 +7,11 @@ branches adding notes never conflict. The files are the source of truth and the 
 Search ranks with BM25 over content and tags in Python (archives are small) and filters by
 tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplicate (same text
 up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing.
+
+Two clones that edit one note (a digest's consolidation, a hand edit) merge it as text where
+the merge driver is not set, and a conflict leaves git's markers in it: such a note is read
+with both sides, named by `conflicts` (`codemem status`, `recall`), flagged to the agent, and
+left alone by the digest until people resolve it; no new note may hold markers.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, 
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockFormatError,
+    ConflictMarkersError,
     DuplicateNoteError,
     MemoryEditError,
     NotFoundError,
 )
 from codemem.memory.files import check_memory_write, read_memory_file
+from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
 
@@ -174,6 +181,20 @@ class Archive:
         """The readable notes, oldest first."""
         return self.scan()[0]
 
+    def conflicts(self, notes: Iterable[Note]) -> list[str]:
+        """One line per note of `notes` holding git's conflict markers, naming its file and
+        the fix (`codemem status` and `codemem recall` print them)."""
+        return [
+            f"{self._source(note)}: {CONFLICTED}: resolve them in that file, keeping what each "
+            "side should still say (the digest leaves the note alone until then)"
+            for note in notes
+            if has_conflict(note.content)
+        ]
+
+    def _source(self, note: Note) -> str:
+        path = note.path or self.dir / f"{note.id}.md"
+        return printable(path.relative_to(self.ws.root).as_posix())
+
     def get(self, id: str) -> Note:
         """The note with this id."""
         for note in self.notes():
@@ -194,6 +215,11 @@ class Archive:
         content = content.strip("\n")
         if not content.strip():
             raise MemoryEditError("the note is empty: give the text to remember")
+        if has_conflict(content):
+            raise ConflictMarkersError(
+                "note not saved: the text holds git conflict markers (<<<<<<<, =======, "
+                ">>>>>>>): write it without them"
+            )
         with FileLock(self._lock):
             existing = self.notes()
             for note in existing:

@@ -3,7 +3,8 @@
 A block is `blocks/<label>.md`: YAML frontmatter (`description`, `limit` in characters,
 `read_only`) and a body. The block's *value* is the body without the one newline that ends
 the file, so the value `a\\nb` is stored as the body `a\\nb\\n` and the empty value as no body.
-The label `personal` is the user's personal block in their home folder (see `users`).
+The label `personal` is the user's personal block in their home folder; the block codemem
+creates for the active user says whose it is (`owner`; see `users`).
 
 Edits (exact semantics; each refuses unknown labels, read-only blocks and results past the
 limit, and keeps the frontmatter exactly as written):
@@ -56,9 +57,17 @@ from codemem.memory.labels import (
     default_limit,
     validate_label,
 )
-from codemem.memory.markers import has_conflict
+from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.render import render_blocks
-from codemem.memory.users import PERSONAL_LABEL, personal_block_path, user_label, user_slug
+from codemem.memory.users import (
+    OWNER_KEY,
+    PERSONAL_LABEL,
+    find_user_slug,
+    owns,
+    personal_block_path,
+    user_identity,
+    user_label,
+)
 from codemem.workspace import Workspace
 
 
@@ -125,9 +134,6 @@ def parse_block(label: str, text: str, source: str) -> Block:
     )
 
 
-CONFLICTED = "holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
-
-
 def limit_message(label: str, chars: int, limit: int) -> str:
     return (
         f"{label} would be {chars:,} / {limit:,} characters: "
@@ -140,11 +146,17 @@ def _lines(value: str) -> list[str]:
 
 
 class MemoryStore:
-    """The core memory blocks of one workspace (plus the user's personal block)."""
+    """The core memory blocks of one workspace (plus the user's personal block).
+
+    `user` fixes the active user's slug; without it the slug is found from who is at the
+    keyboard (`identity`, see `users`), and the block codemem creates for them records it as
+    its owner.
+    """
 
     def __init__(self, ws: Workspace, user: str | None = None, home: Path | None = None) -> None:
         self.ws = ws
-        self.user = user or user_slug(ws.root)
+        self.identity = "" if user else user_identity(ws.root)
+        self.user = user or find_user_slug(ws, self.identity)
         self.personal_path = personal_block_path(home)
 
     @property
@@ -268,20 +280,32 @@ class MemoryStore:
 
     def ensure_user_block(self) -> Block | None:
         """The active user's block, created empty on first use (a teammate who cloned a
-        repository with `.codemem/` committed has none yet); None without `.codemem/`."""
+        repository with `.codemem/` committed has none yet); None without `.codemem/`.
+
+        A block found under the user's label that is someone else's (created meanwhile by a
+        teammate's process, or brought by a pull) is left alone: the user's slug is found
+        again, past it.
+        """
         if not self.ws.dir.is_dir():
             return None
-        label = self.user_label
-        try:
-            return self.get(label)
-        except UnknownLabelError:
-            pass
-        try:
-            return self.create(label, default_description(label))
-        except BlockExistsError:  # created meanwhile by another process
-            return self.get(label)
-        except GitBusyError:  # created once the merge or rebase ends, not swept into it
-            return None
+        for _ in range(5):  # each pass moves past one block; two or three exist at most
+            label = self.user_label
+            try:
+                block = self.get(label)
+            except UnknownLabelError:
+                try:
+                    return self.create(label, default_description(label))
+                except BlockExistsError:  # created meanwhile by another process
+                    block = self.get(label)
+                except GitBusyError:  # created once the merge or rebase ends, not swept into it
+                    return None
+            if not self.identity or owns(block.extra, self.identity, self.user):
+                return block
+            self.user = find_user_slug(self.ws, self.identity)  # never this label again
+        raise MemoryEditError(
+            f"no block of your own for {self.identity}: the users/ blocks changed while codemem "
+            "looked for yours; run the command again"
+        )
 
     def _unknown(self, label: str) -> UnknownLabelError:
         labels = ", ".join(self.labels()) or "none yet"
@@ -483,6 +507,8 @@ class MemoryStore:
         path = self.path_for(label)
         self._writable(label, path)
         block = Block(label, value, description or "", limit, read_only, path)
+        if label == self.user_label and self.identity:  # whose it is: see `users`
+            block.extra[OWNER_KEY] = self.identity
 
         def apply(text: str | None) -> str:
             if text is not None:

@@ -36,7 +36,10 @@ def memory_damage(ws: Workspace) -> list[Damage]:
     found = [Damage("block", str(problem)) for problem in problems]
     found += [Damage("block", conflict) for conflict in store.conflicts(blocks)]
     found += [Damage("block", over) for over in store.over_limit(blocks)]
-    found += [Damage("note", str(problem)) for problem in Archive(ws).scan()[1]]
+    archive = Archive(ws)
+    notes, note_problems = archive.scan()
+    found += [Damage("note", str(problem)) for problem in note_problems]
+    found += [Damage("note", conflict) for conflict in archive.conflicts(notes)]
     damage = recall_damage(ws.recall_db)
     if damage is not None:
         found.append(

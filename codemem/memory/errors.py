@@ -64,7 +64,8 @@ class ConflictError(MemoryEditError):
 
 
 class ConflictMarkersError(MemoryEditError):
-    """An edit that would keep git's conflict markers in a block (or write new ones)."""
+    """An edit that would keep git's conflict markers in a block (or write new ones, in a
+    block or a note)."""
 
 
 class DuplicateNoteError(MemoryEditError):

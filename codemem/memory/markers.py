@@ -2,11 +2,14 @@
 
 A clone without codemem's merge driver (one that has not yet run a codemem command) merges a
 block as plain text, and a conflict leaves `<<<<<<<`, `=======` and `>>>>>>>` lines in it.
-Such a block is still read (both sides are the team's text), but no edit keeps the markers
-and builds on them: people resolve them first.
+Such a block, or an archival note (two clones that edited one note), is still read (both
+sides are the team's text), but no edit keeps the markers and builds on them: people resolve
+them first.
 """
 
 from __future__ import annotations
+
+CONFLICTED = "holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
 
 
 def has_conflict(text: str) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from codemem.infra import git_text
+from codemem.infra import git_path, git_text
 from codemem.memory import Block, normalize
 from codemem.sleep.dates import RELATIVE, absolute_dates
 from codemem.sleep.writer import MemoryWriter
@@ -57,7 +57,7 @@ def consolidate(writer: MemoryWriter, now: datetime) -> ConsolidationReport:
 
 def merge_duplicate_notes(writer: MemoryWriter, report: ConsolidationReport) -> None:
     """Fold notes whose text equals or is contained in another note's text into that note."""
-    notes = writer.archive.notes()  # oldest first
+    notes = writer.settled_notes()  # oldest first
     texts = {note.id: normalize(note.content).lower() for note in notes}
     absorbed: dict[str, list] = {}
     gone: set[str] = set()
@@ -97,7 +97,7 @@ def _every_line(day: date) -> Callable[[int], date]:
 
 
 def date_notes(writer: MemoryWriter, report: ConsolidationReport) -> None:
-    for note in writer.archive.notes():
+    for note in writer.settled_notes():
         if not RELATIVE.search(note.content):
             continue
         content = absolute_dates(note.content, _every_line(note.created.date()))
@@ -109,8 +109,11 @@ def date_notes(writer: MemoryWriter, report: ConsolidationReport) -> None:
 # -- blocks -------------------------------------------------------------------------------------
 
 
-def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[int], date]:
-    """For each line of the block's value, the day it was written (git blame; uncommitted: now)."""
+def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[int], date | None]:
+    """For each line of the block's value, the day it was written (git blame; uncommitted:
+    now), or None for a line blamed on a shallow clone's boundary commit: it is at least as
+    old as that commit, by how much nobody here knows (CI's checkouts are often one commit
+    deep)."""
     today = now.date()
     if block.path is None:
         return lambda _i: today
@@ -124,14 +127,16 @@ def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[i
         block.path.relative_to(writer.ws.root).as_posix(),
         ok=(0, 128),
     )
-    days: dict[int, date] = {}
+    days: dict[int, date | None] = {}
     if out:
-        commit_day: dict[str, date] = {}
+        shallow = git_path(writer.ws.root, "shallow")  # the commits whose parents are not here
+        grafts = set(shallow.read_text().split()) if shallow.is_file() else set()
+        commit_day: dict[str, date | None] = {}
         commit_stamp: dict[str, int] = {}
         current, line_no = "", 0
         for line in out.splitlines():
             parts = line.split(" ")
-            if len(parts) >= 3 and len(parts[0]) == 40 and parts[1].isdigit():
+            if len(parts) >= 3 and len(parts[0]) in (40, 64) and parts[1].isdigit():
                 current, line_no = parts[0], int(parts[2])
             elif line.startswith("author-time "):
                 commit_stamp[current] = int(line.split(" ")[1])
@@ -139,9 +144,8 @@ def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[i
                 tz = line.split(" ")[1]
                 sign = -1 if tz.startswith("-") else 1
                 shift = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * sign
-                commit_day[current] = datetime.fromtimestamp(
-                    commit_stamp[current], timezone(shift)
-                ).date()
+                day = datetime.fromtimestamp(commit_stamp[current], timezone(shift)).date()
+                commit_day[current] = None if current in grafts else day
             elif line.startswith("\t"):
                 days[line_no] = today if set(current) == {"0"} else commit_day.get(current, today)
     return lambda i: days.get(i + 1 + offset, today)

@@ -97,8 +97,9 @@ def _replace_line(line: str, today: date) -> str:
     return "".join(pieces)
 
 
-def absolute_dates(text: str, date_of_line: Callable[[int], date]) -> str:
-    """`text` with relative dates rewritten; `date_of_line(i)` is when line i was written."""
+def absolute_dates(text: str, date_of_line: Callable[[int], date | None]) -> str:
+    """`text` with relative dates rewritten; `date_of_line(i)` is when line i was written
+    (None when nobody knows: its relative dates stay as they are)."""
     protected: set[int] = set()
     for region in _REGION.finditer(text):
         first = text.count("\n", 0, region.start())
@@ -111,5 +112,6 @@ def absolute_dates(text: str, date_of_line: Callable[[int], date]) -> str:
         elif fenced or i in protected or not RELATIVE.search(line):
             out.append(line)
         else:
-            out.append(_replace_line(line, date_of_line(i)))
+            day = date_of_line(i)
+            out.append(line if day is None else _replace_line(line, day))
     return "\n".join(out)

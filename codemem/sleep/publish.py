@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codemem.errors import CodememError, GitError, UsageError
-from codemem.infra import git_config, git_text, run_git
+from codemem.infra import git_config, git_text, printable, run_git
 from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
 
 COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
@@ -52,7 +52,7 @@ def push_memory(
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
         try:
-            run_git(ws.root, "push", "-q", remote, f"HEAD:refs/heads/{branch}", as_user=True)
+            run_git(ws.root, "push", "-q", "--", remote, f"HEAD:refs/heads/{branch}", as_user=True)
         except GitError as exc:
             if attempt == attempts:
                 raise PushError(
@@ -68,7 +68,16 @@ def push_memory(
 def _pull_rebase(ws: Workspace, identity: list[str], remote: str, branch: str) -> None:
     try:
         run_git(
-            ws.root, *identity, "pull", "-q", "--rebase", "--no-edit", remote, branch, as_user=True
+            ws.root,
+            *identity,
+            "pull",
+            "-q",
+            "--rebase",
+            "--no-edit",
+            "--",
+            remote,
+            branch,
+            as_user=True,
         )
     except GitError as exc:
         run_git(ws.root, "rebase", "--abort", ok=(0, 1, 128), as_user=True)
@@ -78,9 +87,13 @@ def _pull_rebase(ws: Workspace, identity: list[str], remote: str, branch: str) -
 def push_branch(ws: Workspace, branch: str | None = None) -> str:
     """The branch `push_memory` pushes to: `branch`, else the current one. A detached HEAD
     (a CI checkout of a commit) is a `UsageError` naming the fix, asked before the digest
-    runs, so a job that lacks `--branch` writes nothing it cannot push."""
+    runs, so a job that lacks `--branch` writes nothing it cannot push; so is a name git
+    would not give a branch (`$CI_COMMIT_BRANCH` is whatever a pushed ref was called, and
+    a ref may begin with `-`: git would read it as an option)."""
     if branch:
-        return branch
+        if run_git(ws.root, "check-ref-format", "--branch", branch, ok=(0, 128)).strip():
+            return branch
+        raise UsageError(f"--branch {printable(branch)!r} is not a name git gives a branch")
     name = git_text(ws.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
     if name in ("", "HEAD"):
         raise UsageError(

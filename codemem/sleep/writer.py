@@ -143,6 +143,17 @@ class MemoryWriter:
 
     # -- archival notes -----------------------------------------------------------------------
 
+    def settled_notes(self) -> list[Note]:
+        """The notes an edit may build on: a note holding git's conflict markers is left as
+        written and reported once (people resolve it; a rewrite, or a duplicate folded into
+        it, would build on both sides)."""
+        notes = self.archive.notes()
+        for line in self.archive.conflicts(notes):
+            if line not in self._conflicts_reported:
+                self._conflicts_reported.add(line)
+                self.warnings.append(line)
+        return [note for note in notes if not has_conflict(note.content)]
+
     def find_note(self, content: str) -> Note | None:
         wanted = normalize(content)
         return next((n for n in self.archive.notes() if normalize(n.content) == wanted), None)

@@ -11,6 +11,9 @@ from codemem.agent.loop import Interrupted, Limits, LimitsExceeded
 from codemem.agent.messages import Message, Response, ToolCall, Usage
 from codemem.agent.providers import ProviderFailure, ScriptedProvider, tool_call, tool_call_response
 from codemem.agent.providers.models import ModelInfo
+from codemem.agent.transcript import load_conversation
+from codemem.errors import Terminated
+from codemem.memory import Recall
 
 
 def test_run_until_the_model_answers_without_tools(make_agent):
@@ -228,6 +231,69 @@ def test_streaming_reaches_the_observer(make_agent):
     agent.run("stream please")
     assert "".join(recorder.text) == "Streaming works fine."
     assert provider.calls[0].streamed
+
+
+class CutOff(Recorder):
+    """Streams, and a Ctrl-C (or a SIGTERM) lands while the third piece is shown."""
+
+    def __init__(self, signal: BaseException) -> None:
+        super().__init__(stream=True)
+        self.signal = signal
+
+    def on_text(self, delta: str) -> None:
+        super().on_text(delta)
+        if len(self.text) == 3:
+            raise self.signal
+
+
+@pytest.mark.parametrize(
+    ("signal", "raised"),
+    [(KeyboardInterrupt(), Interrupted), (Terminated(15), Terminated)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_an_answer_cut_off_mid_stream_is_saved_marked(make_agent, ws, signal, raised):
+    answer = "The checkout fails because the cart total ignores discounts."
+    agent, provider, _ = make_agent([answer, "Carry on."], observer=CutOff(signal))
+    with pytest.raises(raised):
+        agent.run("why does checkout fail?")
+    cut = "The checkout fails\n\n[interrupted: the answer was cut off here]"
+    session = agent.transcript.session_id
+    assert recall_rows(ws, session) == [("user", "why does checkout fail?"), ("assistant", cut)]
+    with Recall(ws) as recall:
+        hits = recall.search("checkout fails", roles=["assistant"])
+        assert [(hit.message.content, hit.message.tool_results) for hit in hits] == [
+            (cut, {"interrupted": True})
+        ]
+        _, conversation, saved = load_conversation(recall, session)
+    assert saved == 2
+    assert conversation.history[-1] == Message("assistant", cut, interrupted=True)
+    # The next turn goes on after the cut-off answer.
+    agent.observer = Recorder(stream=True)
+    assert agent.run("go on") == "Carry on."
+    assert [(m.role, m.content) for m in provider.calls[-1].messages] == [
+        ("user", "why does checkout fail?"),
+        ("assistant", cut),
+        ("user", "go on"),
+    ]
+
+
+def test_an_interrupt_after_the_answer_streamed_keeps_it_once(make_agent, ws, monkeypatch):
+    agent, _, _ = make_agent(
+        [tool_call_response(tool_call("list_files", id="c1"), text="Listing.")],
+        observer=Recorder(stream=True),
+    )
+
+    def execute(call):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agent.tools, "execute", execute)
+    with pytest.raises(Interrupted):
+        agent.run("list")
+    assert [(m.role, m.content, m.interrupted) for m in agent.messages] == [
+        ("user", "list", False),
+        ("assistant", "Listing.", False),
+        ("tool", "interrupted by the user before this tool call finished", False),
+    ]
 
 
 def test_blocks_are_reread_at_every_step(make_agent, ws):

@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 from agent_helpers import recall_rows
-from test_tools_shell import alive, wait_gone
+from test_tools_shell import alive, escaping_command, wait_gone
 
 from tests.helpers import FIXTURES
 
@@ -132,6 +132,24 @@ def test_a_killed_codemem_takes_the_command_and_its_children_with_it(ws, tmp_pat
     # The task and the call in flight were saved before the command ran: resumable.
     session = json.loads(out.splitlines()[0])["id"]
     assert [role for role, _ in recall_rows(ws, session)] == ["user", "assistant"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="marked processes are found in /proc")
+def test_a_killed_codemem_takes_what_left_the_group_with_it(ws, tmp_path):
+    pid_file, escaped_file = tmp_path / "command.pid", tmp_path / "escaped.pid"
+    command = escaping_command(escaped_file, f"echo $$ > {pid_file}; while :; do sleep 0.1; done")
+    process = start_run(ws, tmp_path, command)
+    shell = wait_for_pid(pid_file, process)
+    escaped = int(escaped_file.read_text())
+    process.kill()  # SIGKILL: the watchdog alone is left to act
+    process.communicate(timeout=TIMEOUT)
+    try:
+        assert wait_gone(shell), "the agent's command outlived codemem"
+        assert wait_gone(escaped), "a process in a session of its own outlived codemem"
+    finally:
+        for pid in (shell, escaped):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 KILLED_WRITING = """

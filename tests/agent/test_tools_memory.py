@@ -120,6 +120,28 @@ def test_archival_insert_and_search(ws, tools, ctx):
     assert f"similar to {note_id}" in text
 
 
+def test_a_note_holding_conflict_markers_is_flagged_to_the_model(ws, tools):
+    ws.archive_dir.mkdir(exist_ok=True)
+    (ws.archive_dir / "n1.md").write_text(
+        "---\nid: n1\ncreated: 2026-01-01T00:00:00+00:00\ntags: []\n---\n"
+        "<<<<<<< HEAD\nDeploys run on Tuesdays.\n=======\nDeploys run on Mondays.\n>>>>>>> other\n"
+    )
+    text, error = call(tools, "archival_search", query="deploys")
+    assert not error
+    assert text.splitlines()[:3] == [
+        "## note n1 (2026-01-01)",
+        "[this note holds git conflict markers: two teammates wrote different text in one place "
+        "and both sides are shown; ask the user which holds before relying on either]",
+        "<<<<<<< HEAD",
+    ]
+    text, error = call(tools, "archival_insert", content=text)
+    assert (text, error) == (
+        "archival_insert: note not saved: the text holds git conflict markers (<<<<<<<, "
+        "=======, >>>>>>>): write it without them",
+        True,
+    )
+
+
 def test_conversation_search(ws, tools):
     assert call(tools, "conversation_search", query="cart") == (
         "No conversations have been recorded yet.",

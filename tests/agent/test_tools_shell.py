@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -58,6 +59,45 @@ def test_timeout_kills_the_whole_group(ws, tools, tmp_path):
     assert wait_gone(child), "the background child outlived the timeout"
 
 
+def escaping_command(pid_file, then: str) -> str:
+    """A command that starts a process in a session of its own (out of the command's group,
+    as `setsid` or a daemon's double fork leaves it), waits for it to write its pid, then
+    runs `then`."""
+    escape = (
+        "import os, sys, time; os.setsid(); "
+        "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
+    )
+    return (
+        f'{sys.executable} -c "{escape}" {pid_file} </dev/null >/dev/null 2>&1 & '
+        f"while [ ! -s {pid_file} ]; do sleep 0.05; done; {then}"
+    )
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="marked processes are found in /proc")
+def test_a_timeout_kills_what_left_the_group_too(ws, tmp_path):
+    pid_file = tmp_path / "escaped.pid"
+    result = run_shell(escaping_command(pid_file, "sleep 120"), ws.root, timeout=10)
+    assert result.timed_out
+    escaped = int(pid_file.read_text())
+    try:
+        assert wait_gone(escaped), "a process in a session of its own outlived the timeout"
+    finally:
+        if alive(escaped):
+            os.kill(escaped, signal.SIGKILL)
+
+
+def test_what_left_the_group_may_outlive_a_command_that_ended(ws, tmp_path):
+    # A server started on purpose (`setsid server &`) by a command that then ended normally.
+    pid_file = tmp_path / "escaped.pid"
+    result = run_shell(escaping_command(pid_file, "echo started"), ws.root, timeout=30)
+    escaped = int(pid_file.read_text())
+    try:
+        assert (result.exit_code, result.output) == (0, "started\n")
+        assert alive(escaped)
+    finally:
+        os.kill(escaped, signal.SIGKILL)
+
+
 def test_background_children_do_not_hang_the_call(ws, tmp_path):
     pid_file = tmp_path / "bg.pid"
     started = time.monotonic()
@@ -87,7 +127,7 @@ def test_a_ctrl_c_as_soon_as_the_command_started_kills_its_group(ws, tmp_path, m
 
     pid_file = tmp_path / "command.pid"
 
-    def interrupted(pgid: int):  # Ctrl-C while the watchdog is being started
+    def interrupted(pgid: int, mark: str = ""):  # Ctrl-C while the watchdog is being started
         deadline = time.monotonic() + 30
         while not pid_file.is_file() and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -9,6 +9,9 @@ import os
 
 import pytest
 
+from codemem.errors import RepositoryRefused
+from codemem.infra import git as infra_git
+from codemem.infra import run_git
 from codemem.memory import Recall
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo, run_codemem
@@ -51,6 +54,48 @@ def test_a_repository_git_refuses_is_one_line_with_the_fix(history, args):
         assert not (history / ".codemem").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("remember", "--block", "users/mallory", "Tabs, not spaces."),
+        ("remember", "Prices are in cents."),
+        ("memory", "list"),
+        ("memory", "show", "project"),
+        ("recall", "--archive", "prices"),
+    ],
+)
+def test_memory_commands_do_not_run_in_a_repository_git_refuses(history, tmp_path, args):
+    # They ran no git, so they went on in another user's repository under this user's
+    # global identity: `remember --block users/<me>` created that user's block there.
+    assert run_codemem(history, "init", "--no-index").returncode == 0
+    git(history, "add", "-A")
+    git(history, "commit", "-q", "-m", "memory")
+    identity = tmp_path / "gitconfig"
+    identity.write_text("[user]\n\tname = Mallory\n\temail = mallory@example.com\n")
+    env = {"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1", "GIT_CONFIG_GLOBAL": str(identity)}
+    result = run_codemem(history, *args, env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"codemem: error: git refuses to work in {history}: another user owns it ({REFUSED}); "
+        f"if you trust it, run `git config --global --add safe.directory {history}`\n",
+    )
+    assert git(history, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    trusted = {**env, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory"}
+    trusted["GIT_CONFIG_VALUE_0"] = str(history)  # the fix it names: then it runs
+    assert run_codemem(history, "memory", "list", env=trusted).returncode == 0
+
+
+def test_finding_the_repository_asks_git_nothing_when_this_user_owns_it(history, monkeypatch):
+    runs = []
+    monkeypatch.setattr(infra_git, "run_git", lambda *args, **kwargs: runs.append(args))
+    assert Workspace.discover(history).root == history
+    assert runs == []
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")  # an owner git may refuse
+    assert Workspace.discover(history).root == history
+    assert runs == [(history, "rev-parse", "--git-dir")]
+
+
 def test_conversations_are_not_opened_where_git_cannot_say_whose_they_are(history):
     # Whether git tracks recall.sqlite (another clone's, committed) is asked each time it is
     # opened: a refusal was taken as "not tracked", and the database opened as this user's.
@@ -63,6 +108,37 @@ def test_conversations_are_not_opened_where_git_cannot_say_whose_they_are(histor
         f"codemem: error: git refuses to work in {history}: another user owns it ({REFUSED}); "
         f"if you trust it, run `git config --global --add safe.directory {history}`\n",
     )
+
+
+@pytest.mark.parametrize(
+    "args", [("status",), ("index",), ("search", "f1"), ("remember", "x"), ("memory", "list")]
+)
+def test_a_worktree_of_a_moved_repository_is_one_line_with_the_fix(history, tmp_path, args):
+    # Its `.git` file names the old place: git's raw "not a git repository: <path>" came out
+    # (exit 3), or memory commands went on as if the folder were a repository of its own.
+    work = tmp_path / "work"
+    git(history, "worktree", "add", "-q", str(work))
+    moved = history.rename(tmp_path / "moved")
+    result = run_codemem(work, *args)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"codemem: error: {work}/.git points at {history}/.git/worktrees/work, which is gone "
+        f"(the repository moved?): run `git worktree repair {work}` in the repository it "
+        "belongs to\n",
+    )
+    assert not (work / ".codemem").exists()
+    git(moved, "worktree", "repair", str(work))  # the fix it names
+    assert run_codemem(work, *args).returncode in (0, 1)
+
+
+def test_git_run_in_a_worktree_of_a_moved_repository_names_the_fix(history, tmp_path):
+    work = tmp_path / "work"
+    git(history, "worktree", "add", "-q", str(work))
+    history.rename(tmp_path / "moved")
+    (work / "pkg").mkdir()  # git run below the top finds the same link
+    with pytest.raises(RepositoryRefused, match=r"\(the repository moved\?\): run `git worktree"):
+        run_git(work / "pkg", "status")
 
 
 SHALLOW = (

@@ -1,3 +1,4 @@
+import json
 import os
 
 from codemem.code.files import (
@@ -9,7 +10,32 @@ from codemem.code.files import (
     path_skip_reason,
     read_repo_file,
 )
-from tests.helpers import git
+from tests.helpers import git, run_codemem
+
+# A limit no memory holds: asked for whole, `read` fails with MemoryError before reading.
+UNHELD = 2**62
+
+
+def test_a_limit_from_a_committed_config_is_never_allocated_whole(repo_factory):
+    repo = repo_factory(commit=False)
+    (repo / "a.py").write_text("x = 1\n")
+    assert read_repo_file(repo, "a.py", UNHELD) == (b"x = 1\n", None)
+
+
+def test_a_committed_max_file_bytes_past_any_memory_still_indexes(repo_factory):
+    repo = repo_factory(commit=False)
+    (repo / "a.py").write_text("def greet():\n    return 1\n")
+    (repo / ".codemem").mkdir()
+    (repo / ".codemem" / "config.yml").write_text(f"index:\n  max_file_bytes: {UNHELD}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    result = run_codemem(repo, "index", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["added"] == 1
+    (repo / "a.py").write_text("def greet():\n    return 2\n")
+    git(repo, "add", "a.py")
+    staged = run_codemem(repo, "review", "--staged", "--no-llm")  # reads blobs through git
+    assert "Error" not in staged.stderr and staged.returncode in (0, 1), staged.stderr
 
 
 def test_candidates_tracked_untracked_ignored_modified(repo_factory):

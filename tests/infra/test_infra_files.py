@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -16,10 +17,12 @@ from codemem.infra import (
     RepoPath,
     atomic_write,
     confine,
+    read_at_most,
     read_regular_bytes,
     read_text,
     update_text,
 )
+from codemem.infra.files import READ_PIECE
 
 
 def test_atomic_write_replaces_and_keeps_the_mode(tmp_path):
@@ -210,6 +213,27 @@ def test_read_regular_bytes_refuses_what_is_not_a_regular_file_and_what_is_too_l
     assert read_regular_bytes(tmp_path / "small", max_bytes=5) == b"12345"
     with pytest.raises(FileTooLarge, match="small has 5 bytes, over the 4 read$"):
         read_regular_bytes(tmp_path / "small", max_bytes=4)
+
+
+def test_read_at_most_reads_up_to_its_limit_in_pieces_and_never_asks_for_it_whole(tmp_path):
+    data = bytes(range(256)) * 12_000  # 3 MB: more than one piece past the first
+    asked: list[int] = []
+
+    class Recorded(io.BytesIO):
+        def read(self, size=-1):
+            asked.append(size)
+            return super().read(size)
+
+    assert read_at_most(Recorded(data), 2**62, expected=100) == data  # grew since its stat
+    assert asked == [101, READ_PIECE, READ_PIECE, READ_PIECE]  # the last one short: the end
+    asked.clear()
+    assert read_at_most(Recorded(data), 2_500_000, expected=len(data)) == data[:2_500_000]
+    assert asked == [2_500_000]
+    assert read_at_most(Recorded(b""), 10, expected=0) == b""
+    assert read_at_most(Recorded(data), 5) == data[:5]
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"abc")
+    assert read_regular_bytes(path, 2**62) == b"abc"
 
 
 def test_update_text_keeps_a_files_crlf_line_ends(tmp_path):

@@ -99,6 +99,8 @@ def test_git_head_keeps_the_first_bytes_and_counts_the_rest(repo):
         len(whole) - 10,
     )
     assert git_head(repo, "show", "--format=%s", "HEAD", max_bytes=10_000) == (whole, 0)
+    # A limit from settings is not allocated before reading (`read(2**62)` fails at once).
+    assert git_head(repo, "show", "--format=%s", "HEAD", max_bytes=2**62) == (whole, 0)
 
 
 def test_importing_infra_does_not_import_gitpython():

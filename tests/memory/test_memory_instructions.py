@@ -98,7 +98,7 @@ def test_initialize_memory_creates_the_layout_and_imports(shop):
     assert read_block(shop, "conventions") == CONVENTIONS
     assert read_block(shop, "users/alice") == (
         "---\ndescription: Preferences and working style of alice; shown only when they are "
-        "the active user.\nlimit: 4000\nread_only: false\n---\n"
+        "the active user.\nlimit: 4000\nread_only: false\nowner: alice\n---\n"
     )
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from memory_helpers import run_cli
 
-from codemem.memory import ConflictMarkersError, MemoryStore, has_conflict
+from codemem.infra import git as infra_git
+from codemem.memory import Archive, ConflictMarkersError, MemoryStore, has_conflict
 from codemem.memory.render import CONFLICT_NOTE
 from codemem.workspace import Workspace
 from tests.helpers import git
@@ -112,6 +113,92 @@ def test_no_memory_is_written_while_a_merge_waits(merging):
     assert run_cli(merging, "remember", "Prices are in cents.").exit_code == 0
 
 
+UNMERGED = (
+    "git holds .codemem/blocks/project.md unmerged (a `git stash pop`, `git stash apply` or "
+    "`git checkout -m` stopped on a conflict; end it with `git add` once it is resolved)"
+)
+
+
+@pytest.mark.parametrize("how", ["stash pop", "stash apply", "checkout -m"])
+def test_no_memory_is_written_while_a_stash_or_checkout_leaves_memory_unmerged(repo_factory, how):
+    # These leave unmerged index entries but no file in .git naming an operation.
+    root = repo_factory()
+    two_sides(root)
+    block = root / ".codemem" / "blocks" / "project.md"
+    if how == "checkout -m":
+        with block.open("a", encoding="utf-8") as file:
+            file.write("Deploy on Fridays.\n")
+        git(root, "checkout", "-m", "other")  # exits 0, the conflict left in the index
+    else:  # the throwaway repository's own stash
+        git(root, "checkout", "-q", "other")
+        with block.open("a", encoding="utf-8") as file:
+            file.write("Deploy on Fridays.\n")
+        git(root, "stash", "-q")
+        git(root, "checkout", "-q", "main")
+        assert git(root, "stash", *how.split()[1:], check=False).returncode == 1
+    assert git(root, "status", "--porcelain", "--untracked-files=no").stdout == (
+        "UU .codemem/blocks/project.md\n"
+    )
+    assert has_conflict(block.read_text(encoding="utf-8"))
+    ws = Workspace(root)
+    assert ws.git_operation() == UNMERGED
+    result = run_cli(root, "remember", "Prices are in cents.")
+    note, said = result.output.removeprefix("codemem: error: .codemem/archive/").split(" ", 1)
+    assert (result.exit_code, note.endswith(".md"), said) == (
+        2,
+        True,
+        f"not written: {UNMERGED}; try again once it ends (memory written now would go into "
+        "that operation's commit)\n",
+    )
+    assert not (root / ".codemem" / "archive").exists()
+    result = run_cli(root, "digest")
+    assert (result.exit_code, result.output) == (
+        2,
+        f"codemem: error: nothing digested: {UNMERGED}, then run it again\n",
+    )
+    assert MemoryStore(ws, user="alice").ensure_user_block() is None
+    # the person resolves the block and tells git so: memory is written again
+    block.write_text(BLOCK + "Build with tox.\n", encoding="utf-8")
+    git(root, "add", ".codemem/blocks/project.md")
+    assert ws.git_operation() is None
+    assert run_cli(root, "remember", "Prices are in cents.").exit_code == 0
+
+
+def test_unmerged_files_elsewhere_hold_no_memory_write_back(repo_factory):
+    root = repo_factory()
+    (root / "app.py").write_text("x = 1\n", encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "app")
+    (root / "app.py").write_text("x = 2\n", encoding="utf-8")
+    git(root, "stash", "-q")
+    (root / "app.py").write_text("x = 3\n", encoding="utf-8")
+    git(root, "commit", "-q", "-am", "three")
+    assert git(root, "stash", "pop", check=False).returncode == 1
+    assert Workspace(root).git_operation() is None
+    assert run_cli(root, "remember", "Prices are in cents.").exit_code == 0
+
+
+def test_unmerged_paths_are_read_from_git_once_per_index(repo_factory, monkeypatch):
+    root = repo_factory()
+    two_sides(root)
+    ws = Workspace(root)
+    assert ws.git_dir == root / ".git"  # found once, before counting
+    runs: list[tuple[str, ...]] = []
+    real = infra_git.run_git
+
+    def counted(where, *args, **kwargs):
+        runs.append(args)
+        return real(where, *args, **kwargs)
+
+    monkeypatch.setattr(infra_git, "run_git", counted)
+    for _ in range(3):
+        assert ws.git_operation() is None
+    assert [args[:2] for args in runs] == [("ls-files", "-u")]
+    git(root, "checkout", "-q", "other")  # a new index: git is asked again
+    assert ws.git_operation() is None
+    assert [args[:2] for args in runs] == [("ls-files", "-u")] * 2
+
+
 @pytest.fixture
 def conflicted(merging) -> Path:
     """The merge committed with git's markers in `blocks/project.md`, as a hurried pull does."""
@@ -119,7 +206,8 @@ def conflicted(merging) -> Path:
     return merging
 
 
-MARKED = ".codemem/blocks/project.md: holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
+CONFLICTED_TEXT = "holds git conflict markers (<<<<<<<, =======, >>>>>>>) from a merge"
+MARKED = f".codemem/blocks/project.md: {CONFLICTED_TEXT}"
 NAMED = f"{MARKED}: resolve them in that file, keeping what each side should still say (an edit that keeps them is refused)"
 
 
@@ -162,6 +250,66 @@ def test_a_conflicted_block_is_named_wherever_it_is_read_and_never_exported(conf
         f"codemem: error: nothing exported: {NAMED}\n",
     )
     assert not (conflicted / "AGENTS.md").exists()
+
+
+NOTE = "---\nid: n1\ncreated: 2026-01-01T00:00:00+00:00\ntags: []\n---\nDeploys run on Fridays.\n"
+
+
+@pytest.fixture
+def conflicted_note(repo_factory) -> Path:
+    """Two clones edited one archival note; a clone without the merge driver merged and
+    committed git's markers in it."""
+    root = repo_factory()
+    note = root / ".codemem" / "archive" / "n1.md"
+    note.parent.mkdir(parents=True)
+    note.write_text(NOTE, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "note")
+    for branch, day in (("other", "Mondays."), ("main", "Tuesdays since yesterday.")):
+        git(root, "checkout", "-q", *(("-b",) if branch == "other" else ()), branch)
+        note.write_text(NOTE.replace("Fridays.", day), encoding="utf-8")
+        git(root, "commit", "-q", "-am", day)
+    assert git(root, "merge", "other", check=False).returncode == 1
+    git(root, "commit", "-q", "-a", "--no-edit")
+    return root
+
+
+NOTE_NAMED = (
+    f".codemem/archive/n1.md: {CONFLICTED_TEXT}: resolve them in that file, keeping what each "
+    "side should still say (the digest leaves the note alone until then)"
+)
+
+
+def test_a_conflicted_note_is_named_and_left_alone(conflicted_note):
+    path = conflicted_note / ".codemem" / "archive" / "n1.md"
+    before = path.read_bytes()
+    assert b"<<<<<<< HEAD\nDeploys run on Tuesdays since yesterday.\n=======\n" in before
+    status = run_cli(conflicted_note, "status", "--json")
+    assert {"kind": "note", "message": NOTE_NAMED} in json.loads(status.stdout)["damage"]
+    found = run_cli(conflicted_note, "recall", "--archive", "deploys")
+    assert found.exit_code == 0 and found.stderr == f"codemem: warning: {NOTE_NAMED}\n"
+    # one side of it, saved again as its own note, is not folded into the conflicted one
+    assert run_cli(conflicted_note, "remember", "Deploys run on Mondays.").exit_code == 0
+    result = run_cli(conflicted_note, "digest")
+    assert result.exit_code == 0 and f"codemem: warning: {NOTE_NAMED}\n" in result.stderr
+    assert path.read_bytes() == before  # "yesterday" left as written, on both sides
+    notes = Archive(Workspace(conflicted_note)).notes()
+    assert [(note.id, has_conflict(note.content)) for note in notes][0] == ("n1", True)
+    assert [note.content for note in notes][1:] == ["Deploys run on Mondays."]
+
+
+def test_no_note_is_saved_holding_conflict_markers(repo_factory):
+    root = repo_factory()
+    marked = "Deploys:\n<<<<<<< HEAD\nFridays\n=======\nMondays\n>>>>>>> other"
+    result = run_cli(root, "remember", marked)
+    assert (result.exit_code, result.output) == (
+        2,
+        "codemem: error: note not saved: the text holds git conflict markers (<<<<<<<, "
+        "=======, >>>>>>>): write it without them\n",
+    )
+    with pytest.raises(ConflictMarkersError):
+        Archive(Workspace(root)).insert(marked)
+    assert not (root / ".codemem" / "archive").exists()
 
 
 def test_only_markers_as_git_writes_them_are_a_conflict():

@@ -15,7 +15,8 @@ from codemem.sleep.consolidate import (
     sections,
 )
 from codemem.sleep.writer import MemoryWriter
-from tests.helpers import make_repo
+from codemem.workspace import Workspace
+from tests.helpers import git, make_repo
 
 
 def writer_for(ws, dry_run=False):
@@ -112,6 +113,30 @@ def test_relative_dates_become_absolute_in_notes_and_blocks(tmp_path):
     assert note.content == "Since the week of 2025-02-10 the staging database is read-only."
     assert report.dated == [note.id, "team"]
     assert consolidate(writer_for(ws), now=NOW).dated == []  # nothing relative is left
+
+
+def test_a_shallow_clone_leaves_dates_older_than_its_history_alone(tmp_path):
+    # CI checks out one commit: git blames every older line on that boundary commit, whose
+    # date is not the line's. Its relative dates stay; a line of a commit it has is dated.
+    repo = make_repo(tmp_path / "r", commit=False)
+    ws = init(repo)
+    MemoryStore(ws, user="tester").create("team", "Team notes.", "Last week we moved to pytest.")
+    commit(repo, "Team notes", "2024-06-05T09:00:00+00:00")
+    commit(repo, "More code", "2025-03-07T09:00:00+00:00", {"app.py": "print(1)\n"})
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", repo.resolve().as_uri(), str(clone))
+    shallow = Workspace(clone)
+    store = MemoryStore(shallow, user="tester")
+    store.append("team", "The flaky test was fixed yesterday.")
+    commit(clone, "Flaky test", "2025-03-09T09:00:00+00:00")
+    report = consolidate(writer_for(shallow), now=NOW)
+    assert read_value(shallow, "team") == (
+        "Last week we moved to pytest.\nThe flaky test was fixed on 2025-03-08."
+    )
+    assert report.dated == ["team"]
+    # The full history dates the first line by its own commit.
+    consolidate(writer_for(ws), now=NOW)
+    assert read_value(ws, "team") == "In the week of 2024-05-27 we moved to pytest."
 
 
 def test_digest_consolidates_and_reports_it(repo_factory):

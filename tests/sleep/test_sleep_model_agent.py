@@ -23,7 +23,7 @@ from tests.helpers import make_repo
 MARCH_9 = datetime(2025, 3, 9, 15, 30, tzinfo=timezone.utc)
 USER_HEADER = (
     "---\ndescription: Preferences and working style of tester; shown only when they are the "
-    "active user.\nlimit: 4000\nread_only: false\n---\n"
+    "active user.\nlimit: 4000\nread_only: false\nowner: tester\n---\n"
 )
 RECEIPTS = [
     (

@@ -18,8 +18,10 @@ from sleep_helpers import PEOPLE, commit, config, digest, init, scripted_history
 from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
 from codemem.config import Config, PermissionsConfig
 from codemem.conventions.merge import merge_memory_file
+from codemem.errors import UsageError
 from codemem.memory import MemoryStore
-from codemem.sleep import push_memory
+from codemem.sleep import publish, push_memory
+from codemem.sleep.publish import PushError
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo, run_codemem
 
@@ -434,6 +436,29 @@ def test_a_push_from_a_detached_head_without_a_branch_stops_before_the_digest(te
     assert sh(bot.root, "log", "-1", "--format=%s", "origin/main").stdout.strip() == (
         "codemem: update memory [skip ci]"
     )
+
+
+def test_a_branch_named_like_an_option_is_refused_before_git_reads_it(team, tmp_path, monkeypatch):
+    # A ref may begin with `-` (`git push origin HEAD:refs/heads/--upload-pack=...` makes
+    # one), and `$CI_COMMIT_BRANCH` names it: `git pull origin <it>` would run its program.
+    remote, alice, _bob = team
+    bot = clone(remote, tmp_path / "bot", None)
+    marker = tmp_path / "ran"
+    branch = f"--upload-pack=touch {marker}; git-upload-pack"
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push", "--branch", branch)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == (
+        f"codemem: error: --branch {branch!r} is not a name git gives a branch\n"
+    )
+    assert not marker.exists() and not sh(bot.root, "status", "--porcelain").stdout
+    with pytest.raises(UsageError):
+        push_memory(bot, "origin", branch)
+    # Past the check, git still reads it as a name, never an option.
+    monkeypatch.setattr(publish, "push_branch", lambda _ws, name: name)
+    MemoryStore(bot, user="bot").append("project", "Labels print at the till.")
+    with pytest.raises(PushError):
+        push_memory(bot, "origin", branch, attempts=2)
+    assert not marker.exists()
 
 
 def test_the_driver_merges_a_file_outside_codemem_as_git_would():

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from codemem.agent.tools.registry import ToolFunction
 from codemem.errors import MemoryEditError
 from codemem.infra import find_secrets, secret_hint
+from codemem.memory import has_conflict
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 
 NOTE_PREVIEW_CHARS = 2_000
 MESSAGE_PREVIEW_CHARS = 600
+NOTE_CONFLICT = (
+    "[this note holds git conflict markers: two teammates wrote different text in one place "
+    "and both sides are shown; ask the user which holds before relying on either]"
+)
 
 
 def _saved(action: str, block: Block) -> str:
@@ -171,7 +176,10 @@ def archival_search(
                 content[:NOTE_PREVIEW_CHARS]
                 + f"… [{len(note.content) - NOTE_PREVIEW_CHARS:,} more characters]"
             )
-        parts.append(f"## note {note.id} ({note.created.date().isoformat()}){tag_text}\n{content}")
+        flag = f"\n{NOTE_CONFLICT}" if has_conflict(note.content) else ""
+        parts.append(
+            f"## note {note.id} ({note.created.date().isoformat()}){tag_text}{flag}\n{content}"
+        )
     return "\n\n".join(parts)
 
 

@@ -3,8 +3,11 @@
 The command runs in its own session (`start_new_session`), so it and everything it starts
 form one process group. On a timeout, a Ctrl-C or a SIGTERM (`codemem.errors.Terminated`) the
 whole group gets SIGTERM, then SIGKILL after a grace period (at once on a second Ctrl-C): a
-test runner's workers or a dev server die with it. If codemem itself is killed (SIGKILL),
-`GroupWatchdog` kills the group. Output (stdout and
+test runner's workers or a dev server die with it. A process that left the group (`setsid`, a
+daemon's double fork) still carries the command's mark in its environment
+(`CODEMEM_COMMAND`), inherited and never shown to it as anything else, and is signalled
+with the group wherever `/proc` lists environments (Linux). If codemem itself is killed
+(SIGKILL), `GroupWatchdog` kills the group and the marked processes. Output (stdout and
 stderr interleaved) is read on a thread and kept bounded (head and tail) however much comes.
 """
 
@@ -15,6 +18,7 @@ import fnmatch
 import io
 import os
 import re
+import secrets
 import signal
 import subprocess
 import threading
@@ -78,35 +82,80 @@ class _Collector:
         return head + tail
 
 
-def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left of it after `grace` seconds,
-    or at once when a second Ctrl-C (or a signal) cuts the grace short."""
+MARK = "CODEMEM_COMMAND"  # names the command whose process set it: see the module's text
+_PROC = Path("/proc")
+
+
+def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS, mark: str = "") -> None:
+    """SIGTERM the process group, and the processes that left it but carry `mark`
+    (`marked_processes`), then SIGKILL whatever is left of them after `grace` seconds, or at
+    once when a second Ctrl-C (or a signal) cuts the grace short."""
     try:
-        gone = _signal_group(process, signal.SIGTERM, grace)
+        gone = _signal_group(process, signal.SIGTERM, grace, mark)
     except BaseException:  # the person will not wait: nothing may outlive codemem still
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+        _signal_marked(mark, signal.SIGKILL)
         raise
     if not gone:
-        _signal_group(process, signal.SIGKILL, 5.0)
+        _signal_group(process, signal.SIGKILL, 5.0, mark)
 
 
-def _signal_group(process: subprocess.Popen, sig: int, wait: float) -> bool:
-    """Send `sig` to the group `process` leads and wait up to `wait` seconds for it to be gone."""
+def _signal_group(process: subprocess.Popen, sig: int, wait: float, mark: str) -> bool:
+    """Send `sig` to the group `process` leads and the processes marked `mark`, and wait up
+    to `wait` seconds for them to be gone."""
     pgid = process.pid  # the leader of its own session: its pid is the group id
     try:
         os.killpg(pgid, sig)
+        group = True
     except ProcessLookupError:
-        return True
+        group = False
+    marked = _signal_marked(mark, sig)
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
+    while group or marked:
         process.poll()  # reap the leader so it does not linger as a zombie
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
+        if group:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                group = False
+        if marked:  # a marked process forked meanwhile: its child is signalled too
+            marked = _signal_marked(mark, sig)
+        if time.monotonic() >= deadline:
+            return not (group or marked)
         time.sleep(0.02)
-    return False
+    return True
+
+
+def _signal_marked(mark: str, sig: int) -> bool:
+    """Send `sig` to every process marked `mark`; whether one still ran (zombies aside)."""
+    found = False
+    for pid in marked_processes(mark):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+            found = True
+    return found
+
+
+def marked_processes(mark: str) -> list[int]:
+    """The live processes whose environment holds `CODEMEM_COMMAND=<mark>`: those a command
+    started, in its group or not (none where `/proc` shows no environments)."""
+    if not mark:
+        return []
+    entry = f"{MARK}={mark}".encode()
+    try:
+        pids = [int(name) for name in os.listdir(_PROC) if name.isdigit()]
+    except OSError:
+        return []
+    found = []
+    for pid in pids:
+        try:
+            environ = (_PROC / str(pid) / "environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        if entry in environ.split(b"\0"):  # a zombie's reads empty
+            found.append(pid)
+    return found
 
 
 # Variables whose names say they hold a secret: an agent's command does not inherit them. The
@@ -166,17 +215,24 @@ def command_environment(keep: Collection[str] = ()) -> dict[str, str]:
 
 
 class GroupWatchdog:
-    """Kills a command's process group if codemem dies without doing it (SIGKILL, the OOM
-    killer): a small shell in a session of its own waits on a pipe only codemem writes to;
-    end of file without the all-clear line means codemem is gone."""
+    """Kills a command's process group, and the processes marked as its own, if codemem dies
+    without doing it (SIGKILL, the OOM killer): a small shell in a session of its own waits on
+    a pipe only codemem writes to; end of file without the all-clear line means codemem is
+    gone."""
 
-    SCRIPT = 'read line || kill -9 "-$1"'  # dash's kill takes no `--`
+    # dash's kill takes no `--`; grep -z reads the NUL-separated environments (GNU, busybox).
+    SCRIPT = (
+        'read line && exit; kill -9 "-$1"; [ -n "$2" ] || exit; '
+        'for f in $(grep -lzxF "$2" /proc/[0-9]*/environ 2>/dev/null); do '
+        'p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null; done'
+    )
 
-    def __init__(self, pgid: int) -> None:
+    def __init__(self, pgid: int, mark: str = "") -> None:
         read_end, self._write_end = os.pipe()  # neither end inherited by the command
+        entry = f"{MARK}={mark}" if mark else ""
         try:
             self._process = subprocess.Popen(
-                ["/bin/sh", "-c", self.SCRIPT, "codemem-watchdog", str(pgid)],
+                ["/bin/sh", "-c", self.SCRIPT, "codemem-watchdog", str(pgid), entry],
                 stdin=read_end,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -205,10 +261,11 @@ def run_shell(
     keep_bytes: int = 64_000,
     env: Mapping[str, str] | None = None,
 ) -> CommandResult:
-    """Run `command` with `sh -c` in `cwd` (environment `env`, else `command_environment()`);
-    Ctrl-C kills the group and re-raises."""
+    """Run `command` with `sh -c` in `cwd` (environment `env`, else `command_environment()`,
+    plus this run's `MARK`); Ctrl-C kills the group and re-raises."""
     started = time.monotonic()
-    env = command_environment() if env is None else env
+    mark = secrets.token_hex(8)
+    env = {**(command_environment() if env is None else env), MARK: mark}
     process = subprocess.Popen(
         ["/bin/sh", "-c", command],
         cwd=cwd,
@@ -220,10 +277,10 @@ def run_shell(
     )
     watchdog = None
     try:
-        watchdog = GroupWatchdog(process.pid)
-        return _collect(command, process, timeout, keep_bytes, started)
+        watchdog = GroupWatchdog(process.pid, mark)
+        return _collect(command, process, timeout, keep_bytes, started, mark)
     except BaseException:  # a Ctrl-C at any moment once the command started, even this one
-        kill_group(process)
+        kill_group(process, mark=mark)
         raise
     finally:
         if watchdog is not None:
@@ -231,7 +288,12 @@ def run_shell(
 
 
 def _collect(
-    command: str, process: subprocess.Popen, timeout: float, keep_bytes: int, started: float
+    command: str,
+    process: subprocess.Popen,
+    timeout: float,
+    keep_bytes: int,
+    started: float,
+    mark: str,
 ) -> CommandResult:
     """Wait for `process` (up to `timeout` seconds), reading its output as it comes."""
     collector = _Collector(keep_bytes)
@@ -249,15 +311,15 @@ def _collect(
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        kill_group(process)
+        kill_group(process, mark=mark)
     except BaseException:  # Ctrl-C, SIGTERM: nothing may outlive the step
-        kill_group(process)
+        kill_group(process, mark=mark)
         reader.join(timeout=1.0)
         raise
     # A background child may hold the pipe open after the leader exits: do not wait forever.
     reader.join(timeout=1.0 if not timed_out else 5.0)
     if reader.is_alive():
-        kill_group(process, grace=0.5)
+        kill_group(process, grace=0.5, mark=mark)
         reader.join(timeout=2.0)
     stream.close()
     code = None if timed_out else process.returncode

@@ -1,0 +1,245 @@
+"""Whose `users/<slug>` block is whose: two teammates never share one by accident, and a block
+written before owners were recorded keeps its user and its text."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+from memory_helpers import cli_ok, read_block, run_cli
+
+from codemem.memory import MemoryStore, user_slug
+from codemem.workspace import Workspace
+from tests.helpers import git
+
+HEADER = "---\ndescription: Preferences of {name}.\nlimit: 4000\nread_only: false\n{owner}---\n"
+
+
+def header(name: str, owner: str | None = None) -> str:
+    return HEADER.format(name=name, owner=f"owner: {owner}\n" if owner else "")
+
+
+def active(root: Path) -> str:
+    """The label `codemem memory list` marks as the user's own."""
+    lines = cli_ok(root, "memory", "list").stdout.splitlines()
+    return " ".join(line.split()[0] for line in lines if line.endswith("(you)"))
+
+
+def owner_of(root: Path, label: str) -> object:
+    shown = json.loads(cli_ok(root, "memory", "show", label, "--json").stdout)
+    text = Path(shown["path"]).read_text(encoding="utf-8")
+    lines = [line for line in text.split("---\n")[1].splitlines() if line.startswith("owner:")]
+    return lines[0].removeprefix("owner: ") if lines else None
+
+
+@pytest.fixture
+def team(repo_factory) -> Path:
+    """A repository with `.codemem/` set up, for whoever `git config user.email` names."""
+    root = repo_factory()
+    git(root, "config", "user.email", "alice@a.com")
+    cli_ok(root, "init", "--no-index")
+    return root
+
+
+def test_two_people_whose_emails_share_a_name_get_a_block_each(team):
+    assert active(team) == "users/alice"
+    cli_ok(team, "remember", "--block", "users/alice", "Prefers tabs.")
+    git(team, "config", "user.email", "alice@b.org")
+    assert active(team) == ""  # not the other Alice's block
+    cli_ok(team, "init", "--no-index")
+    assert active(team) == "users/alice-b-org"
+    assert read_block(Workspace(team), "users/alice-b-org").endswith("owner: alice@b.org\n---\n")
+    context = cli_ok(team, "memory", "show").stdout
+    assert 'label="users/alice-b-org"' in context and "Prefers tabs." not in context
+    git(team, "config", "user.email", "Alice@A.com")  # an address's case is no other person
+    assert active(team) == "users/alice"
+    assert owner_of(team, "users/alice") == "alice@a.com"
+    assert "Prefers tabs." in cli_ok(team, "memory", "show").stdout
+
+
+@pytest.mark.parametrize(
+    ("emails", "labels"),
+    [
+        (["zoë@x.org", "zoé@x.org"], ["users/zoe", "users/zoe-x-org"]),
+        (["李@x.org", "王@x.org"], ["users/xn-7qv", "users/xn-qby"]),
+        (["søren@x.org", "straße@x.org"], ["users/soren", "users/strasse"]),
+    ],
+)
+def test_names_beyond_ascii_get_readable_blocks_of_their_own(repo_factory, emails, labels):
+    root = repo_factory()
+    cli_ok(root, "init", "--no-index")  # as dev@example.com
+    for email, label in zip(emails, labels, strict=True):
+        git(root, "config", "user.email", email)
+        cli_ok(root, "init", "--no-index")
+        assert (active(root), owner_of(root, label)) == (label, email)
+    assert sorted(p.name for p in (root / ".codemem/blocks/users").iterdir()) == sorted(
+        [f"{label[6:]}.md" for label in labels] + ["dev.md"]
+    )
+
+
+def test_codemem_user_wins_and_two_names_alike_still_get_two_blocks(team, monkeypatch):
+    for typed in ("Zoë", unicodedata.normalize("NFD", "Zoë")):  # one name however it is typed
+        monkeypatch.setenv("CODEMEM_USER", typed)
+        cli_ok(team, "init", "--no-index")
+        assert active(team) == "users/zoe"
+    monkeypatch.setenv("CODEMEM_USER", "Zoé")
+    cli_ok(team, "init", "--no-index")
+    hashed = hashlib.sha256("zoé".encode()).hexdigest()[:8]
+    assert (active(team), owner_of(team, f"users/zoe-{hashed}")) == (f"users/zoe-{hashed}", "zoé")
+    monkeypatch.setenv("CODEMEM_USER", "alice@a.com")  # as that address, whatever git says
+    git(team, "config", "user.email", "bob@b.org")
+    assert active(team) == "users/alice"
+
+
+def test_a_block_written_before_owners_keeps_its_user_and_is_not_rewritten(repo_factory):
+    root = repo_factory()
+    ws = Workspace(root)
+    users = ws.blocks_dir / "users"
+    users.mkdir(parents=True)
+    (users / "alice.md").write_text(header("alice") + "Prefers tabs.\n", encoding="utf-8")
+    (users / "zo.md").write_text(header("zo") + "Likes rust.\n", encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "memory from an older codemem")
+    git(root, "config", "user.email", "alice@a.com")
+    assert active(root) == "users/alice"
+    cli_ok(root, "remember", "--block", "users/alice", "Short answers.")
+    assert read_block(ws, "users/alice") == header("alice") + "Prefers tabs.\nShort answers.\n"
+    git(root, "config", "user.email", "zoë@x.org")  # the old slug dropped the ë: still hers
+    assert active(root) == "users/zo"
+    assert MemoryStore(ws).ensure_user_block().value == "Likes rust."  # type: ignore[union-attr]
+    assert not (users / "zoe.md").exists()
+    changed = git(root, "status", "--porcelain", "--", ".codemem/blocks").stdout
+    assert changed == " M .codemem/blocks/users/alice.md\n"
+    # an unowned block is never someone's whose old slug differed: 'zoe' was no Zoë's
+    (users / "zoe.md").write_text(header("zoe"), encoding="utf-8")
+    (users / "zo.md").unlink()
+    assert user_slug(root) == "zoe-x-org"
+
+
+def test_an_owner_list_names_one_person_with_several_addresses(team):
+    path = Workspace(team).blocks_dir / "users/alice.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("owner: alice@a.com", "owner: [alice@a.com, Al@Home.net]"))
+    git(team, "config", "user.email", "al@home.net")
+    assert active(team) == ""  # 'al' has no block yet, and alice's is named only by its list
+    assert user_slug(team) == "al"
+    git(team, "config", "user.email", "alice@home.net")
+    assert user_slug(team) == "alice-home-net"
+    path.write_text(text.replace("owner: alice@a.com", "owner: [alice@a.com, alice@home.net]"))
+    assert user_slug(team) == "alice"
+
+
+def test_a_block_another_process_gives_someone_else_meanwhile_is_left_to_them(team):
+    ws = Workspace(team)
+    (ws.blocks_dir / "users/alice.md").unlink()
+    git(team, "config", "user.email", "alice@b.org")
+    late = MemoryStore(ws)  # finds 'alice' free
+    assert late.user_label == "users/alice"
+    git(team, "config", "user.email", "alice@a.com")
+    first = MemoryStore(ws).ensure_user_block()  # a teammate's process, or a pull, makes it
+    assert first is not None and first.extra == {"owner": "alice@a.com"}
+    block = late.ensure_user_block()
+    assert block is not None
+    assert (block.label, block.extra, late.user_label) == (
+        "users/alice-b-org",
+        {"owner": "alice@b.org"},
+        "users/alice-b-org",
+    )
+    late.append(late.user_label, "Mine.")
+    assert MemoryStore(ws).get("users/alice").value == ""
+
+
+RACER = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    root, token, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    while time.time() < start:
+        time.sleep(0.001)
+    store = MemoryStore(Workspace(root))
+    store.ensure_user_block()
+    store.append(store.user_label, token)
+    print(store.user_label)
+    """
+)
+
+
+def test_processes_of_two_people_racing_for_one_slug_make_one_block_each(team):
+    (Workspace(team).blocks_dir / "users/alice.md").unlink()
+    start = f"{time.time() + 2.0}"
+    people = ["alice@a.com", "alice@b.org"] * 3
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(team), f"<{n}>", start],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CODEMEM_USER": person},
+        )
+        for n, person in enumerate(people)
+    ]
+    labels = [racer.communicate(timeout=120)[0].strip() for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * len(people)
+    mine = {
+        person: {label for p, label in zip(people, labels, strict=True) if p == person}
+        for person in people
+    }
+    assert len(mine["alice@a.com"]) == len(mine["alice@b.org"]) == 1
+    assert mine["alice@a.com"] | mine["alice@b.org"] <= {
+        "users/alice",
+        "users/alice-a-com",
+        "users/alice-b-org",
+    }
+    assert len(mine["alice@a.com"] | mine["alice@b.org"]) == 2
+    store = MemoryStore(Workspace(team), user="reader")
+    for person, (label,) in mine.items():
+        block = store.get(label)
+        assert block.extra == {"owner": person}
+        tokens = sorted(f"<{n}>" for n, p in enumerate(people) if p == person)
+        assert sorted(block.value.splitlines()) == tokens
+    assert len(list((Workspace(team).blocks_dir / "users").iterdir())) == 2
+
+
+def test_when_every_slug_is_someone_elses_one_line_says_what_to_do(team):
+    git(team, "config", "user.email", "alice@b.org")
+    hashed = hashlib.sha256(b"alice@b.org").hexdigest()[:8]
+    users = Workspace(team).blocks_dir / "users"
+    for slug in ("alice-b-org", f"alice-{hashed}"):
+        (users / f"{slug}.md").write_text(header(slug, "mallory@m.net"), encoding="utf-8")
+    result = run_cli(team, "memory", "list")
+    assert (result.exit_code, result.output) == (
+        2,
+        f"codemem: error: no block of your own for alice@b.org: users/alice, users/alice-b-org, "
+        f"users/alice-{hashed} belong to other people (their `owner:` says so); set "
+        "CODEMEM_USER to another name, or add yours to the owner of your block\n",
+    )
+
+
+def test_slugs_are_readable_ascii():
+    from codemem.memory.users import name_slug, slugify
+
+    assert [slugify(name) for name in ("Zoë", "José María", "Straße", "Øyvind", "Łukasz")] == [
+        "zoe",
+        "jose-maria",
+        "strasse",
+        "oyvind",
+        "lukasz",
+    ]
+    assert [name_slug(name) for name in ("李", "李.明", "Иван", "alice.smith", "--")] == [
+        "xn-7qv",
+        "xn-7qv-2hv",
+        "xn-80adrw",
+        "alice-smith",
+        "",
+    ]
+    assert len(name_slug("x" * 300)) == 40
