@@ -66,3 +66,89 @@ def run_codemem(
         preexec_fn=preexec_fn,
         check=False,
     )
+
+
+# Each thing git can run from a repository's own `.git/config`, as `git config` sets it: the
+# program `arm_git_config` writes records its first argument as a file in the marks folder.
+# The filters and textconv pass the content through and the external diffs print nothing, so
+# git's answers stay what they were; the others fail (git then does without them). A
+# `filter.<driver>.process` that fails stops git, so tests arm that one themselves.
+ARMED_CONFIG = {
+    "core.fsmonitor": "fsmonitor",
+    "diff.external": "diff-external",
+    "diff.marked.command": "diff-command",
+    "diff.marked.textconv": "textconv",
+    "filter.marked.clean": "clean",
+    "filter.marked.smudge": "smudge",
+    "filter.x=y.clean": "clean-of-a-driver-named-with-equals",  # no `-c` can name it
+    "core.pager": "pager",
+    "pager.log": "pager-log",
+    "core.editor": "editor",
+    "core.sshCommand": "ssh",
+    "credential.helper": "credential",
+    "core.askPass": "askpass",
+}
+ARMED_HOOKS = ("post-index-change", "reference-transaction", "pre-commit", "post-commit")
+_MARKING = """#!/bin/sh
+what=$1; shift
+: > "{marks}/$what"
+case $what in clean*|smudge) exec cat ;; textconv) exec cat "$1" ;; diff-*) exit 0 ;; esac
+exit 1
+"""
+
+
+def arm_git_config(repo: Path, marks: Path) -> None:
+    """Give `repo` the `.git/config` a repository arriving with its `.git` can carry: every key
+    of `ARMED_CONFIG` names a program that marks `marks/<name>` when it runs, as do `gpg.program`
+    (with `log.showSignature`) and the hooks of `core.hooksPath`; `.git/info/attributes` puts
+    every file under the marked diff and filter drivers (`.md` files under `x=y`)."""
+    info = Path(git(repo, "rev-parse", "--absolute-git-dir").stdout.strip()) / "info"
+    marks.mkdir(parents=True, exist_ok=True)
+    program = marks / "program"
+    program.write_text(_MARKING.format(marks=marks))
+    program.chmod(0o755)
+    for key, name in ARMED_CONFIG.items():
+        git(repo, "config", key, f"{program} {name}")
+    gpg = marks / "gpg"
+    gpg.write_text(f'#!/bin/sh\n: > "{marks}/gpg"\nexit 1\n')
+    gpg.chmod(0o755)
+    git(repo, "config", "gpg.program", str(gpg))
+    git(repo, "config", "log.showSignature", "true")
+    hooks = marks / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for hook in ARMED_HOOKS:
+        (hooks / hook).write_text(f'#!/bin/sh\n"{program}" hook-{hook}\nexit 0\n')
+        (hooks / hook).chmod(0o755)
+    git(repo, "config", "core.hooksPath", str(hooks))
+    info.mkdir(exist_ok=True)
+    (info / "attributes").write_text("* diff=marked filter=marked\n*.md filter=x=y\n")
+
+
+def marked(marks: Path) -> list[str]:
+    """What the programs `arm_git_config` named have marked, sorted."""
+    return sorted(p.name for p in marks.iterdir() if p.name not in ("program", "gpg", "hooks"))
+
+
+def stale_stat(repo: Path, *paths: str) -> None:
+    """Make git's recorded stat information of `paths` stale (their content unchanged), so git
+    must read them, through their clean filter, to know whether they changed."""
+    for path in paths:
+        info = os.stat(repo / path)
+        os.utime(repo / path, ns=(info.st_atime_ns, info.st_mtime_ns + 5_000_000_000))
+
+
+def forge_signature(repo: Path) -> None:
+    """Give HEAD's commit a (bogus) signature header, as anyone can in a repository they hand
+    out: `git log` with `log.showSignature` then runs `gpg.program` to check it."""
+    body = git(repo, "cat-file", "commit", "HEAD").stdout
+    head, _, message = body.partition("\n\n")
+    signature = "gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAAB\n -----END PGP SIGNATURE-----"
+    signed = subprocess.run(
+        ["git", "hash-object", "-t", "commit", "-w", "--stdin"],
+        cwd=repo,
+        input=f"{head}\n{signature}\n\n{message}",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    git(repo, "update-ref", "HEAD", signed)

@@ -5,6 +5,11 @@ exit code checked here, messages in the C locale as GitPython would ask), blobs 
 GitPython's persistent `git cat-file --batch` (`BlobReader`).
 A failure reads `git <command> failed: <git's last line of stderr>`.
 
+Every command is a read that runs no program the repository's git config names (hooks, filters,
+fsmonitor, textconv, external diffs, signature checks, transports: `git_guard`), but for the
+writes a person asked for (`as_user=True`: `digest --push`'s commit, pull and push), which keep
+all but an fsmonitor command.
+
 Measured here (2 shared cores, load 5-8):
 
 - Start-up: `python -X importtime -c 'import git'` 70-165 ms (GitPython also runs `git version`
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from codemem.errors import GitError, RepositoryRefused
 from codemem.infra.files import printable, read_at_most
+from codemem.infra.git_guard import READ_ENV, guarded, unfetched_hint
 
 if TYPE_CHECKING:
     import git as gitpython
@@ -51,18 +57,26 @@ def _gitpython() -> ModuleType:
 
 
 def _command(root: Path) -> gitpython.Git:
+    """GitPython's runner in `root`, for reads: its `cat-file --batch` fetches no missing object
+    (a partial clone's lazy fetch runs the transport the repository's config names)."""
     command: gitpython.Git = _gitpython().Git(str(root))
+    command.update_environment(**READ_ENV)
     return command
 
 
 def _failure(args: tuple[str, ...], status: int | str | None, stderr: bytes | str) -> GitError:
     text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
     lines = text.strip().splitlines()
-    return GitError(f"git {args[0]} failed: {lines[-1] if lines else f'exit code {status}'}")
+    last = lines[-1] if lines else f"exit code {status}"
+    return GitError(f"git {args[0]} failed: {last}{unfetched_hint(text)}")
 
 
 def run_git(
-    root: Path, *args: str, input: bytes | None = None, ok: tuple[int, ...] = (0,)
+    root: Path,
+    *args: str,
+    input: bytes | None = None,
+    ok: tuple[int, ...] = (0,),
+    as_user: bool = False,
 ) -> bytes:
     """Run `git <args>` in `root` and return its stdout as bytes.
 
@@ -71,15 +85,20 @@ def run_git(
         args: The git command and its arguments.
         input: Bytes for git's stdin (for `--stdin`/`--batch` commands).
         ok: Exit codes that are not failures (e.g. `(0, 1)` for `rev-parse --verify -q`).
+        as_user: A write the person asked for, run as their own `git` would be: with the
+            repository's hooks, filters (git-lfs), signing and transports (but no fsmonitor
+            command). Otherwise a read that runs none of the programs the repository's git
+            config names (`git_guard`).
     """
+    command, extra = guarded(root, args, as_user)
     try:
         proc = subprocess.run(
-            ["git", *_OPTIONS, *args],
+            ["git", *_OPTIONS, *command],
             cwd=root,
             input=input,
             stdin=subprocess.DEVNULL if input is None else None,
             capture_output=True,
-            env={**os.environ, **_C_LOCALE},
+            env={**os.environ, **_C_LOCALE, **extra},
             check=False,
         )
     except FileNotFoundError as exc:
@@ -211,8 +230,11 @@ def git_head(root: Path, *args: str, max_bytes: int) -> tuple[bytes, int]:
     git's stderr) are not reported: the output so far is what there is.
     """
     gitpython = _gitpython()
+    command, extra = guarded(root, args)
+    git = _command(root)
+    git.update_environment(**extra)
     try:
-        proc = _command(root).execute(["git", *_OPTIONS, *args], as_process=True)
+        proc = git.execute(["git", *_OPTIONS, *command], as_process=True)
     except gitpython.GitCommandNotFound:
         raise GitError("git is not installed or not on PATH") from None
     process = proc.proc

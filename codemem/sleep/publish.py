@@ -5,6 +5,9 @@ The CI job digests a branch and pushes its memory while developers push too. It 
 merge driver configured, so memory files merge without markers) and tries again, a bounded
 number of times. It never re-digests: which commits are digested comes from the committed
 digests, so a developer's digest of the same range is taken as done.
+
+These writes are the user's (`--push`), so git runs them as it runs the user's own (`as_user`):
+with the repository's hooks, filters (git-lfs), commit signing, merge driver and transports.
 """
 
 from __future__ import annotations
@@ -41,13 +44,15 @@ def push_memory(
     identity = _identity(ws)
     if not git_text(ws.root, "status", "--porcelain", "--", CODEMEM_DIR).strip():
         return Pushed(branch=branch)
-    run_git(ws.root, "add", "-A", "--", CODEMEM_DIR)
-    run_git(ws.root, *identity, "commit", "-q", "-m", COMMIT_MESSAGE, "--", CODEMEM_DIR)
+    run_git(ws.root, "add", "-A", "--", CODEMEM_DIR, as_user=True)
+    run_git(
+        ws.root, *identity, "commit", "-q", "-m", COMMIT_MESSAGE, "--", CODEMEM_DIR, as_user=True
+    )
     result = Pushed(branch=branch)
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
         try:
-            run_git(ws.root, "push", "-q", "--", remote, f"HEAD:refs/heads/{branch}")
+            run_git(ws.root, "push", "-q", "--", remote, f"HEAD:refs/heads/{branch}", as_user=True)
         except GitError as exc:
             if attempt == attempts:
                 raise PushError(
@@ -62,9 +67,20 @@ def push_memory(
 
 def _pull_rebase(ws: Workspace, identity: list[str], remote: str, branch: str) -> None:
     try:
-        run_git(ws.root, *identity, "pull", "-q", "--rebase", "--no-edit", "--", remote, branch)
+        run_git(
+            ws.root,
+            *identity,
+            "pull",
+            "-q",
+            "--rebase",
+            "--no-edit",
+            "--",
+            remote,
+            branch,
+            as_user=True,
+        )
     except GitError as exc:
-        run_git(ws.root, "rebase", "--abort", ok=(0, 1, 128))
+        run_git(ws.root, "rebase", "--abort", ok=(0, 1, 128), as_user=True)
         raise PushError(f"pulling {remote}/{branch} before pushing memory failed: {exc}") from None
 
 

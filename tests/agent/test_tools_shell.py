@@ -198,6 +198,10 @@ SECRET_VALUES = {
     "HOOK": "https://api.example.com/hook?team=7&token=Zt8qW3xL9pR2",
     "UPLOAD_URL": "https://storage.example.com/b?api_key=Zt8qW3xL9pR2",
     "PGCONN": "host=db user=app password=hunter2pass",
+    "PG_OPTIONS": "host=db user=app password=48151623",  # a password may be all digits
+    "JDBC_URL": "jdbc:mysql://db/shop?user=app&password=123456",
+    "ODBC": "Driver={ODBC 18};Server=db;Uid=app;Pwd=90210;",  # parameters split by `;`
+    "MSSQL": "Server=db;User Id=app;Password=hunter2pass;",
     "SESSION": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
 }
 ORDINARY_VALUES = {
@@ -217,6 +221,7 @@ ORDINARY_VALUES = {
     "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus",
     "MAKEFLAGS": "-j4 --jobserver-auth=3,4",
     "CFLAGS": "-O2 -DKEYSIZE=4096 -DTOKEN_BITS=1.5",  # a number is not a secret
+    "APP_FLAGS": "-DPASSWORD_MIN=8 --cache-bypass=1 --pass=2",  # nor a password's setting
 }
 
 

@@ -166,10 +166,12 @@ SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.IGNO
 # letters and digits, eight or more (`git@`, `postgres@` are names).
 _URL_USER = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s:@]+)@")
 _KEY_LIKE = re.compile(r"(?=.*[0-9])(?=.*[a-zA-Z])[\w.~-]{8,}")
-# A parameter: `?token=...` or `&api_key=...` in a URL, `password=...` in a connection string;
-# a number is not a secret (`CFLAGS=-DKEYSIZE=4096`).
-_PARAMETER = re.compile(r"(?:^|[?&\s])([\w.-]+)=([^&#\s]+)")
+# A parameter: `?token=...` or `&api_key=...` in a URL, `password=...` in a connection string
+# (`;` between them in ODBC's and ADO.NET's); a number is not a secret (`CFLAGS=-DKEYSIZE=4096`)
+# unless the name is a password's (`password=48151623`, `Pwd=90210`; `PASSWORD_MIN=8` is not).
+_PARAMETER = re.compile(r"(?:^|[?&;\s])([\w.-]+)=([^&#;\s]+)")
 _NUMBER = re.compile(r"[0-9.]+")
+_PASSWORD = re.compile(r"(?:passw(?:or)?d|(?:^|[_.-])pwd)$", re.IGNORECASE)
 
 
 def secret_variables(env: Mapping[str, str]) -> set[str]:
@@ -184,12 +186,16 @@ def secret_variables(env: Mapping[str, str]) -> set[str]:
     text = "\n".join(values)
     places = [found.start for found in find_secrets(text)]
     places += [m.start(1) for m in _URL_USER.finditer(text) if _KEY_LIKE.fullmatch(m[1])]
-    places += [
-        m.start(2)
-        for m in _PARAMETER.finditer(text)
-        if SECRET_NAME.search(m[1]) and not placeholder(m[2]) and not _NUMBER.fullmatch(m[2])
-    ]
+    places += [m.start(2) for m in _PARAMETER.finditer(text) if _secret_parameter(m[1], m[2])]
     return {names[bisect_right(starts, at) - 1] for at in places}
+
+
+def _secret_parameter(name: str, value: str) -> bool:
+    if placeholder(value):
+        return False
+    if _PASSWORD.search(name):
+        return True
+    return bool(SECRET_NAME.search(name)) and not _NUMBER.fullmatch(value)
 
 
 def command_environment(keep: Collection[str] = ()) -> dict[str, str]:

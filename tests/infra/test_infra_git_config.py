@@ -1,0 +1,152 @@
+"""A repository that arrives with its own `.git` carries its `.git/config`, and git runs the
+programs named there (fsmonitor, filters, textconv, external diffs, gpg, hooks, transports).
+codemem's reads through the git layer run none of them and answer as before; the writes a
+person asks for (`as_user`) keep the hooks and filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from codemem.errors import GitError
+from codemem.infra import BlobReader, git_config, git_head, git_text, run_git
+from tests.helpers import arm_git_config, forge_signature, git, make_repo, marked, stale_stat
+
+
+@pytest.fixture
+def repo(repo_factory):
+    repo = repo_factory(commit=False)
+    (repo / "a.py").write_text("def alpha():\n    return 1\n")
+    (repo / "notes.md").write_text("# Notes\nFixed yesterday.\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "first")
+    (repo / "a.py").write_text("def alpha():\n    return 2\n")
+    git(repo, "commit", "-qam", "second")
+    forge_signature(repo)
+    return repo
+
+
+def test_reads_run_no_program_the_repository_config_names(repo, tmp_path):
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    patch = git(repo, "diff", "HEAD~1", "HEAD").stdout
+    blame = git(repo, "blame", "--porcelain", "--", "notes.md").stdout
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    stale_stat(repo, "a.py", "notes.md")  # git must read them again: through the clean filter
+    listing = run_git(repo, "ls-files", "-t", "-s", "-m", "-o", "--exclude-standard", "-z")
+    assert [entry[:2] for entry in listing.split(b"\0") if entry] == [b"H ", b"H "]
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert git_text(repo, "diff", "HEAD", "--") == ""
+    assert git_text(repo, "diff", "--cached") == ""
+    assert git_text(repo, "diff", "HEAD~1", "HEAD") == patch
+    assert git_text(repo, "blame", "--porcelain", "--", "notes.md") == blame
+    assert git_text(repo, "log", "-1", "--format=%H") == f"{head}\n"
+    assert "-    return 1\n+    return 2\n" in git_text(repo, "log", "-p", "-1", "--format=")
+    shown, left = git_head(repo, "show", "--format=%H", "HEAD", max_bytes=100_000)
+    assert (shown.decode().partition("\n")[0], left) == (head, 0)
+    assert marked(marks) == []
+
+
+def test_a_long_running_filter_process_is_not_started(repo, tmp_path):
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    git(repo, "config", "filter.marked.process", f"{marks / 'program'} process")
+    stale_stat(repo, "a.py")
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert marked(marks) == []
+
+
+def test_a_partial_clone_fetches_no_missing_object(repo, tmp_path):
+    # A lazy fetch runs the transport the config names: here `core.sshCommand`.
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    for key, value in (
+        ("core.repositoryFormatVersion", "1"),
+        ("extensions.partialClone", "origin"),
+        ("remote.origin.url", "ssh://example.invalid/repo"),
+        ("remote.origin.promisor", "true"),
+        ("protocol.ssh.allow", "always"),
+    ):
+        git(repo, "config", key, value)
+    missing = "1" * 40
+    with BlobReader(repo) as reader:
+        assert reader.size(missing) is None
+    assert run_git(repo, "cat-file", "-e", missing, ok=(0, 1, 128)) == b""
+    assert marked(marks) == []
+
+
+def test_a_config_armed_while_a_process_runs_is_read_again(repo, tmp_path):
+    # `watch` and `mcp` run for hours: the config read before (no drivers) is not kept.
+    assert git_text(repo, "status", "--porcelain") == ""
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    stale_stat(repo, "a.py", "notes.md")
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert marked(marks) == []
+
+
+def test_a_write_the_user_asked_for_keeps_hooks_and_filters_but_no_fsmonitor(repo, tmp_path):
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    (repo / "b.py").write_text("b = 1\n")
+    run_git(repo, "add", "b.py", as_user=True)
+    run_git(repo, "commit", "-qm", "third", as_user=True)
+    assert marked(marks) == [
+        "clean",
+        "clean-of-a-driver-named-with-equals",  # notes.md: the commit refreshes the index
+        "hook-post-commit",
+        "hook-post-index-change",
+        "hook-pre-commit",
+        "hook-reference-transaction",
+    ]
+
+
+def test_the_users_own_config_in_the_environment_still_counts(repo, tmp_path, monkeypatch):
+    arm_git_config(repo, tmp_path / "marks")
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.name")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "From The Environment")
+    assert git_config(repo, "user.name") == "From The Environment"
+    stale_stat(repo, "a.py")
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert marked(tmp_path / "marks") == []
+
+
+def test_a_partial_clones_read_of_a_missing_blob_fetches_nothing_and_says_how(tmp_path):
+    # A fetch from a local remote runs `remote.<name>.uploadpack`: a command of the config's.
+    source = make_repo(tmp_path / "source")
+    for n in (1, 2):
+        (source / "m.py").write_text(f"x = {n}\n")
+        git(source, "add", "m.py")
+        git(source, "commit", "-qm", f"version {n}")
+    git(source, "config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{source}", str(clone))
+    marks = tmp_path / "marks"
+    arm_git_config(clone, marks)
+    git(clone, "config", "remote.origin.uploadpack", f"{marks / 'program'} upload-pack")
+    with pytest.raises(GitError) as caught:
+        run_git(clone, "diff-tree", "--numstat", "HEAD~1", "HEAD")
+    assert str(caught.value).endswith(
+        "from promisor remote (a partial clone without that object: codemem fetches nothing "
+        "while it reads, since a fetch runs programs the repository's git config names; fetch "
+        "them all once with `git fetch --refetch --no-filter`)"
+    )
+    assert marked(marks) == []
+
+
+def test_a_submodules_own_filter_does_not_run_on_a_diff_or_status(repo, repo_factory, tmp_path):
+    # git looks into each submodule with `git status` there, under the submodule's config.
+    inner = repo_factory()
+    (inner / "f.txt").write_text("inner\n")
+    git(inner, "add", "f.txt")
+    git(inner, "commit", "-qm", "inner")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "-q", "add", str(inner), "sub")
+    git(repo, "commit", "-qm", "a submodule")
+    marks = tmp_path / "marks"
+    arm_git_config(repo / "sub", marks)
+    stale_stat(repo / "sub", "f.txt")
+    assert git_text(repo, "diff", "--") == ""
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert marked(marks) == []
+    git(repo / "sub", "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "x")
+    assert git_text(repo, "status", "--porcelain") == " M sub\n"  # its commit still counts
