@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from codemem.errors import GitError, RepositoryRefused
 from codemem.infra.files import printable, read_at_most
-from codemem.infra.git_guard import READ_ENV, guarded, unfetched_hint
+from codemem.infra.git_guard import guarded, read_environment, unfetched_hint
 
 if TYPE_CHECKING:
     import git as gitpython
@@ -57,10 +57,11 @@ def _gitpython() -> ModuleType:
 
 
 def _command(root: Path) -> gitpython.Git:
-    """GitPython's runner in `root`, for reads: its `cat-file --batch` fetches no missing object
-    (a partial clone's lazy fetch runs the transport the repository's config names)."""
+    """GitPython's runner in `root`, for reads: its `cat-file --batch` fetches a missing object
+    only as `git_guard` allows (over git's own transports, where the repository's config names
+    no program a fetch would run)."""
     command: gitpython.Git = _gitpython().Git(str(root))
-    command.update_environment(**READ_ENV)
+    command.update_environment(**read_environment(root))
     return command
 
 

@@ -12,14 +12,18 @@ partial clone's lazy fetch of a missing object. codemem runs git from the watch
 daemon, an editor's MCP server and the commit hook, so none of these may run because codemem
 looked at the code.
 
+Only the repository's own config (`local` and `worktree` scope: what came with it) is
+distrusted: the user's (`~/.gitconfig`, where `git lfs install` puts its filter; the system's;
+`-c`) is theirs, and its filters, credential helper and ssh command run as git runs them.
+
 Measured with git 2.39 on a repository whose config names each of them (tests/infra and
 tests/faults/test_hostile_git_config.py): with these options none runs, and the output of every
-read codemem makes is the same, but for two cases. A file under a filter driver whose stat
-information is stale is compared byte for byte, not through the filter: a git-lfs file touched
-since git last looked is listed as changed (`ls-files -m`, a diff of the work tree), and codemem
-then hashes and reads it itself, as it does any changed file; the user's own git commands (and
-`digest --push`'s commit, run `as_user`) still run git-lfs. And a partial clone's read of an
-object it lacks fails (`git.py` names the fetch that brings them) instead of fetching it.
+read codemem makes is the same, but for two cases. A file under a filter driver the
+repository's config defines, whose stat information is stale, is compared byte for byte, not
+through the filter: it is listed as changed (`ls-files -m`, a diff of the work tree), and codemem
+then hashes and reads it itself, as it does any changed file. And a partial clone whose config
+names a program a fetch would run fetches nothing: a read of an object it lacks fails (`git.py`
+names the fetch that brings them); one that names none fetches over git's own transports.
 """
 
 from __future__ import annotations
@@ -36,17 +40,16 @@ _ALWAYS = ("--no-pager", "-c", "log.showSignature=false")
 # `GIT_OPTIONAL_LOCKS` says, and runs `post-index-change`), but for `rev-parse`, which runs none
 # and answers `--git-path hooks` with `core.hooksPath`: where `codemem hook` puts its own.
 _NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
-# `GIT_ALLOW_PROTOCOL` empty: no transport at all, whatever `protocol.<name>.allow` the repository
-# sets (a partial clone's lazy fetch runs `core.sshCommand`, or `remote.<name>.uploadpack` for a
-# local remote); `GIT_NO_LAZY_FETCH` says the same to git 2.44 and later. `GIT_OPTIONAL_LOCKS=0`:
-# `status` does not write the index it refreshed (no lock taken behind the user's back). No read
-# asks for a password.
-READ_ENV = {
-    "GIT_ALLOW_PROTOCOL": "",
-    "GIT_NO_LAZY_FETCH": "1",
-    "GIT_OPTIONAL_LOCKS": "0",
-    "GIT_TERMINAL_PROMPT": "0",
-}
+# `GIT_OPTIONAL_LOCKS=0`: `status` does not write the index it refreshed (no lock taken behind
+# the user's back). No read asks for a password.
+READ_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+# A partial clone's lazy fetch of an object it lacks runs programs the config may name
+# (`core.sshCommand`, a local remote's `uploadpack`, a credential helper, `core.askPass`,
+# `core.gitProxy`). Where the repository's own config names none, git fetches over its own
+# transports only (whatever `protocol.<name>.allow` it sets: no `ext::`); where it names one,
+# nothing at all (`GIT_NO_LAZY_FETCH` says the same to git 2.44 and later).
+_OWN_TRANSPORTS = {"GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh"}
+NO_FETCH = {"GIT_ALLOW_PROTOCOL": "", "GIT_NO_LAZY_FETCH": "1"}
 # Options of a subcommand that keep it from running `diff.external`, `diff.<driver>.command` or
 # `diff.<driver>.textconv` (an empty value would not do: git tries to run the empty command).
 # `blame` and `log -p` run textconv by default, `diff` both. `diff` and `status` of the work
@@ -63,7 +66,13 @@ _SUBCOMMAND = {
 _FILTER_KEYS = ("clean", "smudge", "process")
 # Values of `core.fsmonitor` that name git's own daemon, not a command (git's boolean spellings).
 _BUILT_IN_MONITOR = frozenset({"true", "yes", "on", "1", ""})
-_CONFIGURED = r"^(filter\..+\.(clean|smudge|process|required)|core\.fsmonitor)$"
+_CONFIGURED = (
+    r"^(filter\..+\.(clean|smudge|process|required)|core\.fsmonitor"
+    r"|core\.(sshcommand|askpass|gitproxy)|credential\..+|remote\..+\.(uploadpack|receivepack))$"
+)
+# Where the repository's own config is (it came with the repository); the user's own
+# (`global`, `system`, `command`: git-lfs's filter, a credential helper) is kept.
+_REPOSITORY_SCOPES = frozenset({"local", "worktree"})
 
 
 def guarded(
@@ -73,7 +82,7 @@ def guarded(
     read runs no program the repository's git config names; a write the person asked for
     (`as_user`) runs as their own `git` would, with the hooks, filters, signing and transports,
     only the fsmonitor (a speed hint, which no write needs) kept to git's own."""
-    monitor, drivers = _configured(root, _config_stamp(root))
+    monitor, drivers, fetch = _configured(root, _config_stamp(root))
     if as_user:
         return ["-c", f"core.fsmonitor={monitor}", *args], {}
     at = 0
@@ -84,7 +93,14 @@ def guarded(
     if command != "rev-parse":
         options += _NO_HOOKS
     extra = _SUBCOMMAND.get(command, ())
-    return [*options, *args[: at + 1], *extra, *args[at + 1 :]], {**READ_ENV, **_emptied(drivers)}
+    env = {**READ_ENV, **fetch, **_emptied(drivers)}
+    return [*options, *args[: at + 1], *extra, *args[at + 1 :]], env
+
+
+def read_environment(root: Path) -> dict[str, str]:
+    """The variables a read in `root` runs with when only its environment can be set
+    (GitPython's `cat-file --batch`: no hooks, diffs or filters run there)."""
+    return {**READ_ENV, **_configured(root, _config_stamp(root))[2]}
 
 
 def unfetched_hint(stderr: str) -> str:
@@ -93,8 +109,8 @@ def unfetched_hint(stderr: str) -> str:
     if "from promisor remote" not in stderr:
         return ""
     return (
-        " (a partial clone without that object: codemem fetches nothing while it reads, since a "
-        "fetch runs programs the repository's git config names; fetch them all once with "
+        " (a partial clone without that object, whose own git config names a program a fetch "
+        "would run: codemem fetches nothing then; fetch them all once with "
         "`git fetch --refetch --no-filter`)"
     )
 
@@ -134,29 +150,51 @@ def _config_stamp(root: Path) -> tuple[int, int, int] | None:
 
 
 @lru_cache(maxsize=16)
-def _configured(root: Path, stamp: tuple[int, int, int] | None) -> tuple[str, tuple[str, ...]]:
+def _configured(
+    root: Path, stamp: tuple[int, int, int] | None
+) -> tuple[str, tuple[str, ...], dict[str, str]]:
     """The `core.fsmonitor` a read may keep (`true`, git's own daemon, runs no command; any other
-    value names one, so `false`), and the names of the filter drivers the config defines.
+    value names one, so `false`), the filter drivers the repository's own config defines (or
+    redefines: an empty command there is no filter), and the variables a lazy fetch runs with.
 
     Read with one `git config` (which runs nothing), once per process and version of the config
     file: the drivers' names are the config's to choose, so they cannot be listed in advance."""
     del stamp  # part of the cache's key only
+    found = _config_entries(root, "--show-scope")
+    scoped = found is not None
+    if found is None:  # git before 2.26: every entry counts as the repository's
+        found = _config_entries(root) or []
+    monitor, drivers, fetch = "false", set(), _OWN_TRANSPORTS
+    for fields in found:
+        scope, item = (fields[0], fields[1]) if scoped else ("local", fields[0])
+        key, _, value = item.partition("\n")
+        if key == "core.fsmonitor":
+            monitor = "true" if value.strip().lower() in _BUILT_IN_MONITOR else "false"
+        elif scope not in _REPOSITORY_SCOPES:
+            continue
+        elif key.startswith("filter."):
+            drivers.add(key[len("filter.") : key.rindex(".")])
+        else:  # a program a fetch would run
+            fetch = NO_FETCH
+    return monitor, tuple(sorted(drivers)), fetch
+
+
+def _config_entries(root: Path, *options: str) -> list[list[str]] | None:
+    """`git config --get-regexp _CONFIGURED` in `root`, each entry's fields (the scope with
+    `--show-scope`, then "key\\nvalue"); None when git refuses the options."""
     try:
         proc = subprocess.run(
-            ["git", "--no-pager", "config", "-z", "--get-regexp", _CONFIGURED],
+            ["git", "--no-pager", "config", "-z", *options, "--get-regexp", _CONFIGURED],
             cwd=root,
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            env={**os.environ, **READ_ENV, "LC_ALL": "C"},
+            env={**os.environ, **READ_ENV, **NO_FETCH, "LC_ALL": "C"},
             check=False,
         )
     except OSError:  # no git, no such folder: the command itself will say so
-        return "false", ()
-    monitor, drivers = "false", set()
-    for item in proc.stdout.split(b"\0"):
-        key, _, value = item.decode("utf-8", "surrogateescape").partition("\n")
-        if key == "core.fsmonitor":
-            monitor = "true" if value.strip().lower() in _BUILT_IN_MONITOR else "false"
-        elif key.startswith("filter."):
-            drivers.add(key[len("filter.") : key.rindex(".")])
-    return monitor, tuple(sorted(drivers))
+        return []
+    if proc.returncode not in (0, 1):  # 1: nothing matched
+        return None if options else []
+    fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]  # each ends in NUL
+    width = len(options) + 1
+    return [fields[at : at + width] for at in range(0, len(fields), width)]

@@ -111,8 +111,9 @@ def test_the_users_own_config_in_the_environment_still_counts(repo, tmp_path, mo
     assert marked(tmp_path / "marks") == []
 
 
-def test_a_partial_clones_read_of_a_missing_blob_fetches_nothing_and_says_how(tmp_path):
-    # A fetch from a local remote runs `remote.<name>.uploadpack`: a command of the config's.
+def blobless_clone(tmp_path):
+    """A partial clone (`--filter=blob:none`) of a two-commit repository: the first version of
+    `m.py` is not in it."""
     source = make_repo(tmp_path / "source")
     for n in (1, 2):
         (source / "m.py").write_text(f"x = {n}\n")
@@ -121,17 +122,46 @@ def test_a_partial_clones_read_of_a_missing_blob_fetches_nothing_and_says_how(tm
     git(source, "config", "uploadpack.allowFilter", "true")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{source}", str(clone))
+    return clone
+
+
+def test_a_partial_clones_read_of_a_missing_blob_fetches_it_over_gits_own_transport(tmp_path):
+    # A partial clone as `git clone --filter` or scalar makes it: its config names no program.
+    clone = blobless_clone(tmp_path)
+    assert run_git(clone, "diff-tree", "--numstat", "HEAD~1", "HEAD").endswith(b"1\t1\tm.py\n")
+    with BlobReader(clone) as reader:  # fetched by the read above: present now
+        blob = git(clone, "rev-parse", "HEAD~1:m.py").stdout.strip()
+        assert reader.read(blob, max_bytes=100) == b"x = 1\n"
+
+
+def test_a_partial_clone_whose_config_names_a_program_fetches_nothing_and_says_how(tmp_path):
+    # A fetch from a local remote runs `remote.<name>.uploadpack`: a command of the config's.
+    clone = blobless_clone(tmp_path)
     marks = tmp_path / "marks"
     arm_git_config(clone, marks)
     git(clone, "config", "remote.origin.uploadpack", f"{marks / 'program'} upload-pack")
     with pytest.raises(GitError) as caught:
         run_git(clone, "diff-tree", "--numstat", "HEAD~1", "HEAD")
     assert str(caught.value).endswith(
-        "from promisor remote (a partial clone without that object: codemem fetches nothing "
-        "while it reads, since a fetch runs programs the repository's git config names; fetch "
-        "them all once with `git fetch --refetch --no-filter`)"
+        "from promisor remote (a partial clone without that object, whose own git config names "
+        "a program a fetch would run: codemem fetches nothing then; fetch them all once with "
+        "`git fetch --refetch --no-filter`)"
     )
     assert marked(marks) == []
+
+
+def test_the_users_own_filters_still_run(repo, tmp_path, monkeypatch):
+    # git-lfs installs its filter in the user's global config: a read compares through it.
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    for section in ("filter.marked", "filter.x=y"):  # the repository's own: none left
+        git(repo, "config", "--remove-section", section)
+    own = tmp_path / "gitconfig"
+    own.write_text(f'[filter "marked"]\n\tclean = "{marks / "program"}" own-clean\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(own))
+    stale_stat(repo, "a.py")
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert marked(marks) == ["own-clean"]
 
 
 def test_a_submodules_own_filter_does_not_run_on_a_diff_or_status(repo, repo_factory, tmp_path):
