@@ -30,27 +30,24 @@ from codemem.infra.files import (
 )
 from codemem.infra.git import (
     STREAM_CHUNK,
-    BlobReader,
     check_git_link,
     check_repository,
     empty_tree,
     git_config,
     git_dir,
     git_head,
-    git_operation,
     git_path,
     git_text,
     grep_exclusions,
     has_head,
     head_commit,
-    read_blobs,
     resolve_commit,
     run_git,
     shallow_hint,
-    unmerged_operation,
-    unmerged_paths,
     worktree_exclusions,
 )
+from codemem.infra.git_blobs import BlobReader, read_blobs
+from codemem.infra.git_state import git_operation, unmerged_operation, unmerged_paths
 from codemem.infra.locks import (
     DEFAULT_TIMEOUT,
     FileLock,

@@ -2,7 +2,8 @@
 
 Commands run as plain processes (`subprocess.run`: one process each, output as bytes, the
 exit code checked here, messages in the C locale as GitPython would ask), blobs through
-GitPython's persistent `git cat-file --batch` (`BlobReader`).
+GitPython's persistent `git cat-file --batch` (`git_blobs.BlobReader`, built on `_command`);
+`git_state` says whether git is in the middle of an operation.
 A failure reads `git <command> failed: <git's last line of stderr>`.
 
 Every command is a read that runs no program the repository's git config names (hooks, filters,
@@ -27,7 +28,7 @@ import re
 import shlex
 import stat
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -340,72 +341,6 @@ def git_dir(root: Path) -> Path | None:
     return Path(out.decode("utf-8", "surrogateescape").strip())
 
 
-# What git leaves in its directory while an operation waits for the user, and how to end it.
-_OPERATIONS = (
-    ("rebase-merge", "a rebase", "`git rebase --continue` or `git rebase --abort`"),
-    ("rebase-apply", "a rebase (or `git am`)", "`git rebase --continue` or `git rebase --abort`"),
-    ("MERGE_HEAD", "a merge", "`git commit` once it is resolved, or `git merge --abort`"),
-    ("CHERRY_PICK_HEAD", "a cherry-pick", "`git cherry-pick --continue` or `--abort`"),
-    ("REVERT_HEAD", "a revert", "`git revert --continue` or `--abort`"),
-    ("BISECT_LOG", "a bisect", "`git bisect reset`"),
-)
-
-
-def git_operation(folder: Path) -> str | None:
-    """The git operation under way in the git directory `folder` (a merge or rebase stopped
-    on a conflict, a cherry-pick, a revert, a bisect), as one phrase naming how to end it;
-    None when there is none. Files written into the work tree meanwhile would go into the
-    operation's commit, or stop `--continue`."""
-    for name, what, end in _OPERATIONS:
-        if os.path.lexists(folder / name):
-            return f"git is in the middle of {what} (end it with {end})"
-    return None
-
-
-# The index's (inode, size, mtime, ctime) at the last look, and the unmerged paths then, per
-# index and pathspec: git replaces the index by a rename at every change, so the same stamp
-# is the same index, and each memory write costs a stat instead of a git process (10-11 ms
-# over an index of 100,000 entries, which `git ls-files -u` reads whole).
-_unmerged_seen: dict[tuple[Path, str], tuple[tuple[int, int, int, int], list[str]]] = {}
-
-
-def unmerged_paths(root: Path, folder: Path, pathspec: str) -> list[str]:
-    """The paths under `pathspec` that the index of git directory `folder` holds unmerged:
-    what a conflicted `git stash pop`, `git stash apply` or `git checkout -m` leaves, with no
-    file in `folder` to say so."""
-    index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")
-    try:
-        info = os.stat(root / index)  # a relative GIT_INDEX_FILE is the work tree's
-    except OSError:
-        return []  # no index yet: nothing is unmerged
-    key = (index, pathspec)
-    stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    seen = _unmerged_seen.get(key)
-    if seen is not None and seen[0] == stamp:
-        return seen[1]
-    out = run_git(root, "ls-files", "-u", "-z", "--", f":(top,literal){pathspec}")
-    paths: list[str] = []
-    for entry in out.split(b"\0"):  # "<mode> <id> <stage>\t<path>", one per unmerged stage
-        path = entry.partition(b"\t")[2].decode("utf-8", "surrogateescape")
-        if path and path not in paths:
-            paths.append(path)
-    _unmerged_seen[key] = (stamp, paths)
-    return paths
-
-
-def unmerged_operation(root: Path, folder: Path, pathspec: str) -> str | None:
-    """`git_operation`'s phrase for unmerged paths under `pathspec` (`unmerged_paths`);
-    None when there are none."""
-    paths = unmerged_paths(root, folder, pathspec)
-    if not paths:
-        return None
-    named = printable(paths[0]) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-    return (
-        f"git holds {named} unmerged (a `git stash pop`, `git stash apply` or `git checkout -m` "
-        "stopped on a conflict; end it with `git add` once it is resolved)"
-    )
-
-
 def git_path(root: Path, name: str) -> Path:
     """Where git keeps `name` of its directory (`hooks`, `shallow`...): in a linked worktree
     or a submodule, the shared one git resolves it to, not the worktree's own `.git` folder."""
@@ -426,88 +361,3 @@ def git_config(root: Path, key: str) -> str | None:
 def empty_tree(root: Path) -> str:
     """The id of the empty tree in this repository's hash (sha1 or sha256)."""
     return run_git(root, "hash-object", "-t", "tree", "--stdin", input=b"").decode().strip()
-
-
-class BlobReader:
-    """Reads blobs through GitPython's long-running `git cat-file --batch(-check)` processes."""
-
-    def __init__(self, root: Path) -> None:
-        self._git = _command(root)
-        self._stream: object | None = None  # the stream `open` returned last
-
-    def size(self, blob: str) -> int | None:
-        """The blob's size in bytes, or None when git has no such blob."""
-        try:
-            _sha, kind, size = self._git.get_object_header(blob)
-        except ValueError:  # "<sha> missing"
-            return None
-        except _gitpython().GitCommandNotFound:
-            raise GitError("git is not installed or not on PATH") from None
-        return size if kind in (b"blob", "blob") else None  # GitPython gives bytes
-
-    def read(self, blob: str, max_bytes: int) -> bytes | None:
-        """The blob's bytes, or None when it is missing or larger than `max_bytes`."""
-        size = self.size(blob)
-        if size is None or size > max_bytes:
-            return None
-        return self.data(blob)
-
-    def data(self, blob: str) -> bytes:
-        """The whole content of a blob known to exist (see `size`)."""
-        return self._git.get_object_data(blob)[3]
-
-    def open(self, blob: str, size: int = STREAM_CHUNK) -> tuple[int, Iterator[bytes]]:
-        """The blob's size, and its content `size` bytes at a time (memory stays at one chunk,
-        however large the blob). Read it to its end, or `skip` it, before the next request."""
-        try:
-            _sha, kind, total, stream = self._git.stream_object_data(blob)
-        except ValueError:  # "<sha> missing"
-            raise GitError(f"git cat-file: cannot read blob {blob}") from None
-        except _gitpython().GitCommandNotFound:
-            raise GitError("git is not installed or not on PATH") from None
-        if kind not in (b"blob", "blob"):
-            self._stream = stream
-            self.skip()
-            raise GitError(f"git cat-file: {blob} is not a blob")
-        self._stream = stream
-
-        def chunks() -> Iterator[bytes]:
-            left = total
-            while left:
-                data = stream.read(min(size, left))
-                if not data:
-                    raise GitError(f"git cat-file: blob {blob} ended early")
-                left -= len(data)
-                yield data
-
-        return total, chunks()
-
-    def skip(self) -> None:
-        """Give up on the blob just opened, unread (its process is stopped, not drained)."""
-        stream, self._stream = self._stream, None
-        self.close()
-        if stream is not None and hasattr(stream, "_nbr") and hasattr(stream, "_size"):
-            # GitPython drains an unfinished stream when it is collected, which fails once its
-            # process is gone: mark it finished (nothing is left to read from a dead process).
-            stream._nbr = stream._size  # both checked above
-
-    def close(self) -> None:
-        """Stop the cat-file processes."""
-        self._git.clear_cache()
-
-    def __enter__(self) -> BlobReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def read_blobs(root: Path, blobs: list[str], max_bytes: int) -> dict[str, tuple[int, bytes | None]]:
-    """Size and content of each blob git has (content None when larger than `max_bytes`)."""
-    out: dict[str, tuple[int, bytes | None]] = {}
-    with BlobReader(root) as reader:
-        for blob in dict.fromkeys(b for b in blobs if b):
-            size = reader.size(blob)
-            if size is not None:
-                out[blob] = (size, reader.data(blob) if size <= max_bytes else None)
-    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from memory_helpers import run_cli
 
-from codemem.infra import git as infra_git
+from codemem.infra import git_state
 from codemem.memory import Archive, ConflictMarkersError, MemoryStore, has_conflict
 from codemem.memory.render import CONFLICT_NOTE
 from codemem.workspace import Workspace
@@ -184,13 +184,13 @@ def test_unmerged_paths_are_read_from_git_once_per_index(repo_factory, monkeypat
     ws = Workspace(root)
     assert ws.git_dir == root / ".git"  # found once, before counting
     runs: list[tuple[str, ...]] = []
-    real = infra_git.run_git
+    real = git_state.run_git
 
     def counted(where, *args, **kwargs):
         runs.append(args)
         return real(where, *args, **kwargs)
 
-    monkeypatch.setattr(infra_git, "run_git", counted)
+    monkeypatch.setattr(git_state, "run_git", counted)
     for _ in range(3):
         assert ws.git_operation() is None
     assert [args[:2] for args in runs] == [("ls-files", "-u")]

@@ -1,0 +1,77 @@
+"""Whether git is in the middle of something in a clone: an operation waiting for the user (a
+merge, rebase, cherry-pick, revert or bisect, from the files git keeps in its directory
+meanwhile), or files its index holds unmerged (a conflicted `git stash pop`, which leaves no
+such file). Memory is not written meanwhile (`Workspace.git_operation`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from codemem.infra.files import printable
+from codemem.infra.git import run_git
+
+# What git leaves in its directory while an operation waits for the user, and how to end it.
+_OPERATIONS = (
+    ("rebase-merge", "a rebase", "`git rebase --continue` or `git rebase --abort`"),
+    ("rebase-apply", "a rebase (or `git am`)", "`git rebase --continue` or `git rebase --abort`"),
+    ("MERGE_HEAD", "a merge", "`git commit` once it is resolved, or `git merge --abort`"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "`git cherry-pick --continue` or `--abort`"),
+    ("REVERT_HEAD", "a revert", "`git revert --continue` or `--abort`"),
+    ("BISECT_LOG", "a bisect", "`git bisect reset`"),
+)
+
+
+def git_operation(folder: Path) -> str | None:
+    """The git operation under way in the git directory `folder` (a merge or rebase stopped
+    on a conflict, a cherry-pick, a revert, a bisect), as one phrase naming how to end it;
+    None when there is none. Files written into the work tree meanwhile would go into the
+    operation's commit, or stop `--continue`."""
+    for name, what, end in _OPERATIONS:
+        if os.path.lexists(folder / name):
+            return f"git is in the middle of {what} (end it with {end})"
+    return None
+
+
+# The index's (inode, size, mtime, ctime) at the last look, and the unmerged paths then, per
+# index and pathspec: git replaces the index by a rename at every change, so the same stamp
+# is the same index, and each memory write costs a stat instead of a git process (10-11 ms
+# over an index of 100,000 entries, which `git ls-files -u` reads whole).
+_unmerged_seen: dict[tuple[Path, str], tuple[tuple[int, int, int, int], list[str]]] = {}
+
+
+def unmerged_paths(root: Path, folder: Path, pathspec: str) -> list[str]:
+    """The paths under `pathspec` that the index of git directory `folder` holds unmerged:
+    what a conflicted `git stash pop`, `git stash apply` or `git checkout -m` leaves, with no
+    file in `folder` to say so."""
+    index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")
+    try:
+        info = os.stat(root / index)  # a relative GIT_INDEX_FILE is the work tree's
+    except OSError:
+        return []  # no index yet: nothing is unmerged
+    key = (index, pathspec)
+    stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    seen = _unmerged_seen.get(key)
+    if seen is not None and seen[0] == stamp:
+        return seen[1]
+    out = run_git(root, "ls-files", "-u", "-z", "--", f":(top,literal){pathspec}")
+    paths: list[str] = []
+    for entry in out.split(b"\0"):  # "<mode> <id> <stage>\t<path>", one per unmerged stage
+        path = entry.partition(b"\t")[2].decode("utf-8", "surrogateescape")
+        if path and path not in paths:
+            paths.append(path)
+    _unmerged_seen[key] = (stamp, paths)
+    return paths
+
+
+def unmerged_operation(root: Path, folder: Path, pathspec: str) -> str | None:
+    """`git_operation`'s phrase for unmerged paths under `pathspec` (`unmerged_paths`);
+    None when there are none."""
+    paths = unmerged_paths(root, folder, pathspec)
+    if not paths:
+        return None
+    named = printable(paths[0]) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+    return (
+        f"git holds {named} unmerged (a `git stash pop`, `git stash apply` or `git checkout -m` "
+        "stopped on a conflict; end it with `git add` once it is resolved)"
+    )
