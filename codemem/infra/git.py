@@ -171,17 +171,9 @@ def check_git_link(top: Path) -> Path:
     repository moved, and git's own words ("not a git repository: <path>") say nothing of
     the fix."""
     link = top / ".git"
-    try:
-        if not stat.S_ISREG(os.lstat(link).st_mode):
-            return link
-        with open(link, "rb") as file:
-            found = _GITDIR_LINE.match(file.read(4096))
-    except OSError:
-        return link
-    if found is None:
-        return link  # not a link git writes: git's own message stands
-    target = Path(os.fsdecode(found[1]).rstrip())
-    target = target if target.is_absolute() else top / target
+    target = _linked_git_dir(top)
+    if target is None:
+        return link  # a folder, or not a link git writes: git's own message stands
     if target.is_dir():
         return target
     raise RepositoryRefused(
@@ -189,6 +181,23 @@ def check_git_link(top: Path) -> Path:
         "repository moved?): run `git worktree repair "
         f"{printable(shlex.quote(str(top)))}` in the repository it belongs to"
     )
+
+
+def _linked_git_dir(top: Path) -> Path | None:
+    """The git directory `top/.git` names when it is a file (a linked worktree's or a
+    submodule's `gitdir: <path>`, relative to `top` or absolute); None for a folder, a link,
+    or a file git did not write."""
+    try:
+        if not stat.S_ISREG(os.lstat(top / ".git").st_mode):
+            return None
+        with open(top / ".git", "rb") as file:
+            found = _GITDIR_LINE.match(file.read(4096))
+    except OSError:
+        return None
+    if found is None:
+        return None
+    target = Path(os.fsdecode(found[1]).rstrip())
+    return target if target.is_absolute() else top / target
 
 
 def worktree_exclusions(root: Path, paths: Iterable[str], max_bytes: int) -> list[str]:
@@ -300,10 +309,10 @@ def _head_from_files(root: Path) -> str | None:
     try:
         git_path = root / ".git"
         if git_path.is_file():  # a linked worktree or a submodule
-            line = git_path.read_bytes().strip()
-            if not line.startswith(b"gitdir: "):
+            linked = _linked_git_dir(root)
+            if linked is None:
                 return None
-            git_path = (root / os.fsdecode(line[len(b"gitdir: ") :])).resolve()
+            git_path = linked.resolve()
         common = git_path
         if (git_path / "commondir").is_file():  # a linked worktree: refs are shared
             common = (

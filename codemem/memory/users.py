@@ -152,10 +152,15 @@ def _block_owners(ws: Workspace, slug: str) -> object:
 
 def owns(meta: Mapping[str, Any], identity: str, slug: str) -> bool:
     """Whether the block `users/<slug>` with frontmatter `meta` is `identity`'s."""
-    names = owners(meta)
+    return _theirs(owners(meta), identity, slug)
+
+
+def _theirs(names: object, identity: str, slug: str) -> bool:
+    """Whether a block `users/<slug>` whose owners are `names` (`_block_owners`) is
+    `identity`'s: it names them, or it names nobody and the rule before owners put them there."""
     if names is None:
         return slug == old_slugify(_name_part(identity))
-    return identity in names
+    return isinstance(names, list) and identity in names
 
 
 def find_user_slug(ws: Workspace, identity: str) -> str:
@@ -169,15 +174,11 @@ def find_user_slug(ws: Workspace, identity: str) -> str:
     tried = slug_candidates(identity)
     if legacy and legacy != tried[0]:
         found = _block_owners(ws, legacy)
-        if found is _UNREADABLE or found is None or (isinstance(found, list) and identity in found):
+        if found is _UNREADABLE or _theirs(found, identity, legacy):
             return legacy
     for slug in tried:
         found = _block_owners(ws, slug)
-        if found is _MISSING or found is _UNREADABLE:
-            return slug
-        if found is None and slug == legacy:
-            return slug
-        if isinstance(found, list) and identity in found:
+        if found is _MISSING or found is _UNREADABLE or _theirs(found, identity, slug):
             return slug
     taken = ", ".join(f"users/{slug}" for slug in tried)
     raise MemoryEditError(
