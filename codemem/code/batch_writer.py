@@ -145,7 +145,7 @@ class BatchWriter:
                 tags = TagStore.load(target)
                 tags.update([], removed)
             for path in removed:
-                del manifest.files[path]  # saved only after the store deleted their rows
+                del manifest.rows[path]  # saved only after the store deleted their rows
             writer = cls(target, manifest, full, store, embedder, tags, removed)
         except BaseException:
             held.release()  # no writer to give Ctrl-C back later
@@ -189,10 +189,10 @@ class BatchWriter:
             written = _beside(store.write, tables, replace=False)
         else:
             store.delete_paths(pending.stale)  # still listed: a stop here redoes them
-            replaced = [path for path in pending.entries if path in manifest.files]
+            replaced = [path for path in pending.entries if path in manifest.rows]
             if replaced:  # forget them before their rows change, so a stop redoes them
                 for path in replaced:
-                    del manifest.files[path]
+                    del manifest.rows[path]
                 manifest.save(self.target)
             store.write(tables, replace=True)
         try:
@@ -210,7 +210,7 @@ class BatchWriter:
         elif self.tags.version != self._saved_tags:
             self.tags.save()  # before the manifest: it never claims a file the tags lack
             self._saved_tags = self.tags.version
-        manifest.files.update(pending.entries)
+        manifest.rows.update(pending.entries)
         manifest.full_text = False  # until the run finishes (scalar indexes, tags, graph)
         if not self.full:
             manifest.save(self.target)

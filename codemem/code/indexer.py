@@ -42,7 +42,13 @@ from codemem.code.integrity import (
 from codemem.code.manifest import Manifest
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
-from codemem.code.worktree import FileIds, ListingSettings, WorkTree
+from codemem.code.worktree import (
+    FileIds,
+    ListingSettings,
+    WorkTree,
+    load_listing,
+    save_listing,
+)
 from codemem.config.snapshot import search_snapshot
 from codemem.infra import FileLock, imports_uncollected
 from codemem.workspace import Workspace
@@ -160,6 +166,7 @@ def _refresh(
     if plan.nothing_to_do:
         summary.up_to_date = True
         if _record_listing(plan):  # the next run can then skip the rows
+            save_listing(plan.target, plan.tree)
             plan.manifest.save(plan.target)
             plan.recorded = True
         _fill_totals(summary, plan.manifest)
@@ -201,6 +208,7 @@ class _Plan:
     todo: list[tuple[str, str | None]]
     removed: list[str]
     listing: str  # the work tree's digest: recorded when the run completes
+    tree: WorkTree  # that listing's entries, kept beside it (`save_listing`)
     settings_key: str  # refresh_index's, recorded with the listing settings
     listing_settings: ListingSettings
     search_settings: str  # what a search reads of them (`codemem.config.snapshot`)
@@ -240,6 +248,7 @@ def _plan(
             [],
             [],
             listing,
+            tree,
             settings_key,
             settings,
             search,
@@ -247,10 +256,17 @@ def _plan(
         )
     manifest = Manifest(fingerprint=fp) if full or old is None else old
     todo: list[tuple[str, str | None]] = []
-    files = manifest.files
     # Rows recorded under these very settings need no second look at their paths.
     same = not full and manifest.listing_settings == settings.to_json()
-    current = tree.ids(files if same else None)
+    before = load_listing(index_dir, manifest.listing) if same and manifest.full_text else None
+    if before is not None:  # only what changed since the listing the manifest completed
+        # A file missing when last read (gone meanwhile) is read again, listed as before.
+        touched = tree.touched_since(before, also=manifest.paths_with_status(MISSING))
+        files = manifest.read_rows(touched)
+        current = tree.ids(files, only=touched)
+    else:
+        files = manifest.files
+        current = tree.ids(files if same else None)
     for path, (cid, reason) in current.items():
         entry = files.get(path)
         if reason is not None:
@@ -269,6 +285,7 @@ def _plan(
         todo,
         removed,
         listing,
+        tree,
         settings_key,
         settings,
         search,
@@ -324,7 +341,7 @@ def _write(
         left -= 1
         reason = plan.current[path][1]
         result = FileResult(path, cid, reason) if reason is not None else next(results)
-        previous = plan.manifest.files.get(path)
+        previous = plan.manifest.rows.get(path)
         was_indexed = previous is not None and previous.status == INDEXED
         if result.status == INDEXED:
             if was_indexed:
@@ -361,7 +378,7 @@ def _finish(
     # other in one thread, so that only one index's memory adds to the graph's (the Linux
     # kernel: about 110 MB more at the end, still well under the parsing's peak; both
     # indexes at once would add 285 MB).
-    threads = len(SCALAR_INDEXES) if len(manifest.files) <= SIDE_BY_SIDE_MAX_FILES else 1
+    threads = len(SCALAR_INDEXES) if manifest.totals()[0] <= SIDE_BY_SIDE_MAX_FILES else 1
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexes") as pool:
         built = [pool.submit(store.ensure_scalar, name) for name in SCALAR_INDEXES]
         writer.tags.save()
@@ -385,9 +402,11 @@ def _finish(
 
 
 def _complete(manifest: Manifest, plan: _Plan, started: float) -> None:
-    """Mark the manifest as that of a finished run (saved by the caller)."""
+    """Mark the manifest as that of a finished run (saved by the caller), and keep the
+    listing it records for the next run."""
     manifest.full_text = True
     _record_listing(plan)
+    save_listing(plan.target, plan.tree)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
 

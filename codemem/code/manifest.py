@@ -172,6 +172,10 @@ class _Entries(dict[str, FileEntry]):
                     chunks += sign * entry.chunks
         return files, symbols, chunks
 
+    def adopt_changes(self, other: _Entries) -> None:
+        """Take over `other`'s record of changes: these rows hold its rows, and more."""
+        self.changed, self.base, self._before = set(other.changed), other.base, other._before
+
     def saved(self) -> None:
         """What is now was saved: changes count from here."""
         self.base = self.totals()
@@ -248,8 +252,9 @@ class Manifest:
     """The manifest of one index folder: settings read at once, file rows read when asked.
 
     `Manifest(fingerprint)` is a new, empty one (a rebuild's); `Manifest.load` opens a saved
-    one. `files` (every row, loaded on first use) is what the indexer edits and `save`
-    writes back; the queries (`entry`, `languages`, `with_stem`, ...) read only what they need.
+    one. `rows` is what the indexer edits and `save` writes back: every row (`files`, loaded
+    on first use), or only those of the paths a refresh touches (`read_rows`); the queries
+    (`entry`, `languages`, `with_stem`, ...) read only what they need.
     """
 
     def __init__(self, fingerprint: str = "") -> None:
@@ -269,6 +274,7 @@ class Manifest:
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: _Entries | None = _Entries()
+        self._partial = False  # `_files` holds only the rows `read_rows` read
         self._totals: tuple[int, int, int] | None = None  # as saved, while no row is read
 
     @classmethod
@@ -323,22 +329,63 @@ class Manifest:
 
     @property
     def files(self) -> dict[str, FileEntry]:
-        """path -> FileEntry of every file, in path order as saved (read on first use)."""
-        if self._files is None:
-            # The rows and their totals (saved with them) in one read: one consistent save.
-            self._query("BEGIN")
-            try:
-                rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
-                totals = self._query("SELECT value FROM meta WHERE key = 'totals'")
-            finally:
-                self._query("COMMIT")
-            if any(isinstance(r[0], bytes) for r in rows):  # SQLite sorts them after all text
-                rows.sort(key=lambda r: _str(r[0]))
-            self._files = _Entries({_str(r[0]): FileEntry(*r[1:]) for r in rows})
+        """path -> FileEntry of every file, in path order as saved (read on first use; after
+        `read_rows`, the other rows are read now)."""
+        if self._files is None or self._partial:
+            self._read_all()
+        assert self._files is not None
+        return self._files
+
+    @property
+    def rows(self) -> dict[str, FileEntry]:
+        """The rows a run edits: those `read_rows` read, or else every row (`files`)."""
+        return self._files if self._files is not None else self.files
+
+    def read_rows(self, paths: Iterable[str]) -> dict[str, FileEntry]:
+        """The rows of those of `paths` the manifest has, read alone: a run that changes only
+        them needs no other (`rows` is then these; `files` still reads every row)."""
+        wanted = list(dict.fromkeys(paths))
+        if self._files is not None or self._totals is None:  # read, or no totals to start from
+            return {p: e for p in wanted if (e := self.files.get(p)) is not None}
+        found = self._select(wanted, _ENTRY_COLUMNS.partition(", ")[2])
+        entries = _Entries({p: FileEntry(*found[p]) for p in sorted(found)})
+        entries.base = self._totals  # the saved totals, that the edits to these adjust
+        self._files, self._partial = entries, True
+        return dict(entries)
+
+    def paths_with_status(self, status: str) -> list[str]:
+        """Every file recorded with `status` (one indexed read: no row is kept)."""
+        if self._files is not None and not self._partial:
+            return [p for p, e in self._files.items() if e.status == status]
+        rows = self._query("SELECT path FROM files WHERE status = ?", (status,))
+        return sorted(_str(r[0]) for r in rows)
+
+    def _read_all(self) -> None:
+        """Every row, in path order; rows `read_rows` read (and maybe edited) are kept."""
+        # The rows and their totals (saved with them) in one read: one consistent save.
+        self._query("BEGIN")
+        try:
+            rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files ORDER BY path")
+            totals = self._query("SELECT value FROM meta WHERE key = 'totals'")
+        finally:
+            self._query("COMMIT")
+        if any(isinstance(r[0], bytes) for r in rows):  # SQLite sorts them after all text
+            rows.sort(key=lambda r: _str(r[0]))
+        read = {_str(r[0]): FileEntry(*r[1:]) for r in rows}
+        partial = self._files if self._partial else None
+        self._partial = False
+        if partial is None:
+            self._files = _Entries(read)
             with suppress(IndexError, ValueError):  # none saved, or unreadable: counted later
                 files, symbols, chunks = map(int, str(totals[0][0]).split(","))
                 self._files.base = files, symbols, chunks
-        return self._files
+            return
+        # What the run edited wins over what is saved; a row it deleted stays deleted.
+        for path in partial.changed - partial.keys():
+            read.pop(path, None)
+        read.update(partial)
+        self._files = _Entries({path: read[path] for path in sorted(read)})
+        self._files.adopt_changes(partial)
 
     def save(self, index_dir: Path) -> None:
         """Write what changed since the last save in one transaction (durable at commit).
@@ -439,7 +486,7 @@ class Manifest:
         return self._db.execute(sql, tuple(params)).fetchall()
 
     def entry(self, path: str) -> FileEntry | None:
-        if self._files is not None:
+        if self._files is not None and self._knows(path):
             return self._files.get(path)
         rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files WHERE path = ?", (_text(path),))
         return FileEntry(*rows[0][1:]) if rows else None
@@ -447,21 +494,34 @@ class Manifest:
     def languages(self, paths: Iterable[str]) -> dict[str, str | None]:
         """path -> language of those of `paths` the manifest lists."""
         wanted = list(dict.fromkeys(paths))
-        if self._files is not None:
-            return {p: e.language for p in wanted if (e := self._files.get(p)) is not None}
         out: dict[str, str | None] = {}
-        for start in range(0, len(wanted), PER_QUERY):
-            part = [_text(p) for p in wanted[start : start + PER_QUERY]]
+        if self._files is not None:  # what it holds; with `read_rows`, the rest is read
+            known = self._files
+            out = {p: e.language for p in wanted if self._knows(p) and (e := known.get(p))}
+            wanted = [p for p in wanted if not self._knows(p)]
+        out.update((p, row[0]) for p, row in self._select(wanted, "language").items())
+        return out
+
+    def _knows(self, path: str) -> bool:
+        """Whether `_files` answers for `path`: it holds every row, or read or edited this one."""
+        assert self._files is not None
+        return not self._partial or path in self._files or path in self._files.changed
+
+    def _select(self, paths: list[str], columns: str) -> dict[str, tuple[Any, ...]]:
+        """path -> the saved `columns` of those of `paths` that are saved."""
+        out: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(paths), PER_QUERY):
+            part = [_text(p) for p in paths[start : start + PER_QUERY]]
             marks = ",".join("?" * len(part))
-            for path, language in self._query(
-                f"SELECT path, language FROM files WHERE path IN ({marks})", part
+            for path, *values in self._query(
+                f"SELECT path, {columns} FROM files WHERE path IN ({marks})", part
             ):
-                out[_str(path)] = language
+                out[_str(path)] = tuple(values)
         return out
 
     def indexed_paths(self) -> list[str]:
         """Every indexed file, in path order."""
-        if self._files is not None:
+        if self._files is not None and not self._partial:
             return [p for p, e in self._files.items() if e.status == INDEXED]
         rows = self._query("SELECT path FROM files WHERE status = ?", (INDEXED,))
         return sorted(_str(r[0]) for r in rows)

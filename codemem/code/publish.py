@@ -51,6 +51,7 @@ from codemem.code.shared_copy import (
     read_record,
     record_files,
 )
+from codemem.code.worktree import LISTING_FILE
 from codemem.config import Config
 from codemem.errors import UsageError
 from codemem.infra import atomic_write, git_text, head_commit
@@ -62,7 +63,9 @@ RECORD_FORMAT = 1
 TEMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 24 * 3600  # a publish folder this old was abandoned (killed, crashed)
 SEARCH_DEPTH = 5000  # how far back HEAD's history is searched for a published commit
-LEFT_OUT = {READERS_LOCK, CHECKED_FILE}  # per-clone files, not part of the index
+# Per-clone files, not part of the index: the locks, what this clone checked, and its work
+# tree's last listing (a clone lists its own; one from the shared folder is never read).
+LEFT_OUT = {READERS_LOCK, CHECKED_FILE, LISTING_FILE}
 OBJECT_STORES = ("s3", "gs", "az", "abfs", "gcs")
 DESIGN_PAGE = "docs/shared-index.md"
 
@@ -178,6 +181,7 @@ def start_from_shared(ws: Workspace, config: Config, target: str) -> SharedStart
             clear_leftovers(ws.index_dir)
             try:
                 copy_in(root / commit / "index", files, build)
+                (build / LISTING_FILE).unlink(missing_ok=True)  # another work tree's
                 check_pickles(build)  # before anything unpickles the tag store or graph
                 check_databases(build)  # before anything opens an SQLite file in it
                 _check_index(build, fp)

@@ -1,0 +1,167 @@
+"""A refresh reads only the manifest rows of paths whose listing entries changed since the
+listing the manifest completed (`codemem.code.worktree.save_listing`): the index must still
+equal a full rebuild after every kind of change, a damaged record, and a stopped run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+from dataclasses import replace
+
+import pytest
+
+from codemem.code.manifest import Manifest
+from codemem.code.worktree import LISTING_FILE, ListingSettings, WorkTree, save_listing
+from codemem.config import load_config
+from codemem.workspace import Workspace
+from tests.code.test_indexer import assert_equals_full_rebuild, index
+from tests.code.test_indexer_interrupts import add_modules, start_index
+from tests.code.test_publish import clone, commit_edit, index_json, symbol_paths
+from tests.helpers import git
+
+
+@pytest.fixture
+def whole_reads(monkeypatch) -> list[int]:
+    """Counts the reads of every manifest row (one per run that cannot use the record)."""
+    reads: list[int] = []
+    read_all = Manifest._read_all
+
+    def counted(self: Manifest) -> None:
+        reads.append(1)
+        read_all(self)
+
+    monkeypatch.setattr(Manifest, "_read_all", counted)
+    return reads
+
+
+def test_a_one_file_edit_reads_only_the_rows_it_touches(repo_factory, tmp_path, whole_reads):
+    repo = repo_factory("shop")
+    index(repo)
+    assert (Workspace(repo).index_dir / LISTING_FILE).is_file()
+    whole_reads.clear()
+    cart = repo / "shop" / "cart.py"
+    cart.write_text(cart.read_text() + "\n\ndef checkout(cart):\n    return cart.total()\n")
+    summary = index(repo)
+    assert (summary.added, summary.changed, summary.removed) == (0, 1, 0)
+    assert summary.files == 12
+    assert whole_reads == []
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_every_kind_of_change_through_the_record_equals_a_full_rebuild(
+    repo_factory, tmp_path, whole_reads
+):
+    repo = repo_factory("shop")
+    index(repo)
+    cart = repo / "shop" / "cart.py"
+    original = cart.read_text()
+    steps = [
+        lambda: cart.write_text(original + "\n\ndef later():\n    return 1\n"),  # C entry
+        lambda: cart.write_text(original),  # the C entry gone: back to git's blob
+        lambda: (repo / "shop" / "fresh.py").write_text("def fresh():\n    return 1\n"),
+        lambda: (repo / "shop" / "fresh.py").write_text("def fresher():\n    return 2\n"),
+        lambda: git(repo, "add", "shop/fresh.py"),  # untracked to tracked, same content
+        lambda: (repo / "shop" / "fresh.py").unlink(),  # still in git's index
+        lambda: git(repo, "rm", "-q", "--cached", "shop/fresh.py"),
+        lambda: git(repo, "mv", "shop/payments.py", "shop/billing.py"),
+        lambda: os.chmod(repo / "shop" / "billing.py", 0o755),  # the mode alone changes
+        lambda: git(repo, "commit", "-qam", "billing"),
+        lambda: git(repo, "checkout", "-q", "HEAD~1"),
+        lambda: git(repo, "checkout", "-q", "-"),
+    ]
+    for step in steps:
+        step()
+        index(repo)
+        assert_equals_full_rebuild(repo, tmp_path)
+    # `assert_equals_full_rebuild` reads the whole manifest twice a step; the runs never did.
+    assert len(whole_reads) == 2 * len(steps)
+
+
+def test_a_file_recorded_missing_is_read_again_with_its_entry_unchanged(repo_factory, tmp_path):
+    repo = repo_factory("shop")
+    index(repo)
+    ws = Workspace(repo)
+    manifest = Manifest.load(ws.index_dir)
+    entry = manifest.files["shop/cart.py"]
+    manifest.files["shop/cart.py"] = type(entry)(entry.content_id, "missing")  # gone while read
+    manifest.save(ws.index_dir)
+    (repo / "shop" / "new.py").write_text("def new():\n    return 1\n")
+    index(repo)
+    assert Manifest.load(ws.index_dir).files["shop/cart.py"] == entry
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: data[:-40] + b"x" * 40,  # the entries changed, the checksum not
+        lambda data: b"",
+        lambda data: b"\xff" * 100,
+    ],
+)
+def test_a_damaged_record_costs_the_shortcut_and_is_written_again(
+    repo_factory, tmp_path, whole_reads, damage
+):
+    repo = repo_factory("shop")
+    index(repo)
+    record = Workspace(repo).index_dir / LISTING_FILE
+    record.write_bytes(damage(record.read_bytes()))
+    (repo / "shop" / "cart.py").write_text("def only():\n    return 0\n")
+    whole_reads.clear()
+    assert index(repo).changed == 1
+    assert whole_reads == [1]  # every row compared, as without a record
+    assert_equals_full_rebuild(repo, tmp_path)
+    whole_reads.clear()
+    (repo / "shop" / "cart.py").write_text("def again():\n    return 0\n")
+    index(repo)
+    assert whole_reads == []  # the record was written anew
+
+
+def test_a_run_stopped_after_a_batch_leaves_no_record_to_trust(repo_factory, tmp_path):
+    # The stopped run committed the edited file's rows; the edit is then undone, so the work
+    # tree lists exactly what the record holds. Trusting it would keep the edit's rows.
+    repo = repo_factory("shop")
+    add_modules(repo)
+    index(repo)
+    target = repo / "pkg" / "mod3.py"
+    original = target.read_text()
+    for n in range(40):
+        (repo / "pkg" / f"mod{n}.py").write_text(f"def edited_{n}():\n    return {n}\n")
+    proc = start_index(repo, tmp_path, "batch")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    git(repo, "checkout", "-q", "--", "pkg")
+    assert target.read_text() == original
+    index(repo)
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_the_record_is_never_published_nor_taken_from_a_shared_folder(repo_factory, tmp_path):
+    origin = repo_factory("shop")
+    commit_edit(origin, "in_both")
+    shared = tmp_path / "shared"
+    index_json(origin, "--publish", str(shared))
+    [folder] = list(shared.iterdir())
+    record = json.loads((folder / "published.json").read_text())
+    assert LISTING_FILE not in [rel for rel, *_ in record["files"]]
+    assert not (folder / "index" / LISTING_FILE).exists()
+
+    # A publisher plants a record that claims the clone's own listing was indexed: trusted,
+    # the clone's commit would never be read.
+    other = clone(origin, tmp_path / "clone")
+    commit_edit(other, "only_in_the_clone")
+    settings = ListingSettings.of(load_config(Workspace(other).config_file).index)
+    published_listing = Manifest.load(folder / "index").listing
+    lie = replace(WorkTree.read(other, settings), digest=published_listing)
+    save_listing(folder / "index", lie)
+    data = (folder / "index" / LISTING_FILE).read_bytes()
+    record["files"].append([LISTING_FILE, len(data), hashlib.sha256(data).hexdigest()])
+    (folder / "published.json").write_text(json.dumps(record))
+
+    out = index_json(other, "--from", str(shared))
+    assert out["started_from"]["used"] is True
+    assert out["changed"] == 1
+    assert symbol_paths(other, "only_in_the_clone")[0] == "shop/edits.py"
