@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,11 +35,14 @@ from codemem.code.files import (
     read_repo_file,
     unvouched,
 )
-from codemem.infra import atomic_file
+from codemem.errors import FileTooLarge, NotARegularFile
+from codemem.infra import atomic_file, read_regular_bytes
 
 if TYPE_CHECKING:
     from codemem.code.manifest import FileEntry
     from codemem.config import IndexConfig
+
+log = logging.getLogger("codemem")
 
 # The rules that decide a file from its path: when they change, so does every digest, and
 # the files the manifest knows are judged again.
@@ -53,6 +57,7 @@ _TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)"
 # only when its digest is the manifest's and its checksum holds, so a damaged one costs the
 # run its shortcut, never a wrong plan.
 LISTING_FILE = "listing.bin"
+MAX_LISTING_BYTES = 1 << 29  # about 100 bytes a file: a listing of 5 million files
 _LISTING_FORMAT = b"codemem-listing 1"
 # A submodule: a tracked entry of mode 160000 (a commit of another repository).
 _SUBMODULE = re.compile(rb"(?:^|\0)[HS] 160000 [0-9a-f]+ 0\t([^\0]*)")
@@ -174,9 +179,12 @@ def save_listing(index_dir: Path, tree: WorkTree) -> None:
     payload = b"\0".join(tree.entries)
     checksum = hashlib.sha1(payload).hexdigest()
     head = b"%s %s %s\n" % (_LISTING_FORMAT, tree.digest.encode(), checksum.encode())
-    with atomic_file(index_dir / LISTING_FILE, durable=False) as handle:
-        handle.write(head)
-        handle.write(payload)
+    try:
+        with atomic_file(index_dir / LISTING_FILE, durable=False) as handle:
+            handle.write(head)
+            handle.write(payload)
+    except OSError as exc:  # a full disk: the next run compares every row, as without it
+        log.debug("the listing was not kept: %s", exc)
 
 
 def load_listing(index_dir: Path, digest: str) -> list[bytes] | None:
@@ -185,8 +193,8 @@ def load_listing(index_dir: Path, digest: str) -> list[bytes] | None:
     if not digest:
         return None
     try:
-        data = (index_dir / LISTING_FILE).read_bytes()
-    except OSError:
+        data = read_regular_bytes(index_dir / LISTING_FILE, MAX_LISTING_BYTES)
+    except (OSError, FileTooLarge, NotARegularFile):
         return None
     head, _, payload = data.partition(b"\n")
     if head != b"%s %s %s" % (

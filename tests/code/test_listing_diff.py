@@ -26,14 +26,18 @@ from tests.helpers import git
 def whole_reads(monkeypatch) -> list[int]:
     """Counts the reads of every manifest row (one per run that cannot use the record)."""
     reads: list[int] = []
+    monkeypatch.setattr(Manifest, "_read_all", counted_reads(reads))
+    return reads
+
+
+def counted_reads(reads: list[int]):
     read_all = Manifest._read_all
 
     def counted(self: Manifest) -> None:
         reads.append(1)
         read_all(self)
 
-    monkeypatch.setattr(Manifest, "_read_all", counted)
-    return reads
+    return counted
 
 
 def test_a_one_file_edit_reads_only_the_rows_it_touches(repo_factory, tmp_path, whole_reads):
@@ -118,6 +122,46 @@ def test_a_damaged_record_costs_the_shortcut_and_is_written_again(
     (repo / "shop" / "cart.py").write_text("def again():\n    return 0\n")
     index(repo)
     assert whole_reads == []  # the record was written anew
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "symlink"])
+def test_a_record_that_is_no_regular_file_is_passed_over_without_hanging(
+    repo_factory, tmp_path, whole_reads, kind
+):
+    repo = repo_factory("shop")
+    index(repo)
+    record = Workspace(repo).index_dir / LISTING_FILE
+    real = tmp_path / "elsewhere.bin"
+    real.write_bytes(record.read_bytes())  # what a followed link would find: a valid record
+    record.unlink()
+    {"fifo": os.mkfifo, "folder": os.mkdir, "symlink": lambda p: os.symlink(real, p)}[kind](record)
+    (repo / "shop" / "cart.py").write_text("def only():\n    return 0\n")
+    whole_reads.clear()
+    index(repo)
+    assert whole_reads == [1]
+    assert_equals_full_rebuild(repo, tmp_path)
+
+
+def test_a_record_that_cannot_be_written_costs_only_the_next_shortcut(
+    repo_factory, tmp_path, whole_reads, monkeypatch
+):
+    import codemem.code.worktree as worktree
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    repo = repo_factory("shop")
+    index(repo)
+    monkeypatch.setattr(worktree, "atomic_file", full_disk)
+    (repo / "shop" / "cart.py").write_text("def first():\n    return 0\n")
+    assert index(repo).changed == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(Manifest, "_read_all", counted_reads(whole_reads))
+    whole_reads.clear()
+    (repo / "shop" / "cart.py").write_text("def second():\n    return 0\n")
+    assert index(repo).changed == 1
+    assert whole_reads == [1]  # the record kept names the listing before: not used
+    assert_equals_full_rebuild(repo, tmp_path)
 
 
 def test_a_run_stopped_after_a_batch_leaves_no_record_to_trust(repo_factory, tmp_path):
