@@ -1,13 +1,13 @@
-"""What `codemem status` reports, computed without opening the database."""
+"""What `codemem status` reports, computed without opening the database: SQLite sums the
+manifest's rows, and the work tree is compared as `codemem index` would compare it (only the
+paths whose listing entries changed, when the last run's listing is kept)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from typing import Any
 
-from codemem.code.extract import INDEXED
-from codemem.code.indexer import fingerprint, skip_counts
+from codemem.code.indexer import changes_since, fingerprint, skip_counts
 from codemem.code.integrity import FOREIGN, inspect_index
 from codemem.code.manifest import MANIFEST_NAME, Manifest
 from codemem.code.worktree import ListingSettings, WorkTree
@@ -51,7 +51,15 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         problems.append("no index: run `codemem index`")
         return report
     try:
-        files = manifest.files  # every row, read once: a damaged page shows now, not mid-report
+        # SQLite sums every row (a damaged page shows now, not mid-report); no row is kept.
+        by_language = manifest.language_totals()
+        skipped = skip_counts(manifest)
+        tree = WorkTree.read(ws.root, ListingSettings.of(config.index))
+        if manifest.full_text and manifest.listing == tree.digest:
+            stale = 0  # the listing the last complete run recorded: `index` has nothing to do
+        else:  # what `index` would read again or remove
+            _, todo, removed = changes_since(manifest, tree, ws.index_dir)
+            stale = len(todo) + len(removed)
     except sqlite3.Error as exc:
         manifest.close()
         report["indexed"] = False
@@ -61,41 +69,25 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
             problems.append(message)
         return report
 
-    languages: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"files": 0, "symbols": 0, "chunks": 0}
-    )
+    languages: dict[str, dict[str, int]] = {}
     syntax_files = 0
-    for entry in files.values():
-        if entry.status != INDEXED:
-            continue
-        row = languages[entry.language or "unknown"]
-        row["files"] += 1
-        row["symbols"] += entry.symbols
-        row["chunks"] += entry.chunks
-        syntax_files += entry.syntax_errors > 0
-    tree = WorkTree.read(ws.root, ListingSettings.of(config.index))
-    current = tree.ids()
+    for language, (files, symbols, chunks, with_errors) in by_language.items():
+        row = languages.setdefault(language or "unknown", {"files": 0, "symbols": 0, "chunks": 0})
+        row["files"] += files
+        row["symbols"] += symbols
+        row["chunks"] += chunks
+        syntax_files += with_errors
     report["submodules"] = tree.submodules()
-    stale = sum(
-        1
-        for path, (cid, reason) in current.items()
-        if (known := files.get(path)) is None
-        or known.content_id != cid
-        or (reason is not None and known.status != reason)
-    )
-    stale += sum(1 for path in files if path not in current)
-    indexed = [e for e in files.values() if e.status == INDEXED]
     report["index"] = {
-        "files": len(indexed),
-        "symbols": sum(e.symbols for e in indexed),
-        "chunks": sum(e.chunks for e in indexed),
+        "files": sum(row["files"] for row in languages.values()),
+        "symbols": sum(row["symbols"] for row in languages.values()),
+        "chunks": sum(row["chunks"] for row in languages.values()),
         "indexed_at": manifest.indexed_at,
         "seconds": manifest.seconds,
         "path": str(ws.index_dir),
     }
     report["freshness"] = {"stale_files": stale}
     report["languages"] = dict(sorted(languages.items(), key=lambda kv: -kv[1]["files"]))
-    skipped = skip_counts(manifest)
     report["skipped"] = dict(sorted(skipped.items(), key=lambda kv: -kv[1]))
     if manifest.fingerprint != fingerprint(config):
         problems.append(

@@ -20,7 +20,6 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -238,44 +237,14 @@ def _plan(
         tree = read(ws.root, settings)
     listing = tree.digest
     tracked = tree.tracked_local()
-    if not full and old is not None and old.full_text and old.listing == listing:
-        # No row read, no path parsed.
-        return _Plan(
-            False,
-            index_dir,
-            old,
-            {},
-            [],
-            [],
-            listing,
-            tree,
-            settings_key,
-            settings,
-            search,
-            tracked_local=tracked,
-        )
-    manifest = Manifest(fingerprint=fp) if full or old is None else old
+    current: FileIds = {}
     todo: list[tuple[str, str | None]] = []
-    # Rows recorded under these very settings need no second look at their paths.
-    same = not full and manifest.listing_settings == settings.to_json()
-    before = load_listing(index_dir, manifest.listing) if same and manifest.full_text else None
-    if before is not None:  # only what changed since the listing the manifest completed
-        # A file missing when last read (gone meanwhile) is read again, listed as before.
-        touched = tree.touched_since(before, also=manifest.paths_with_status(MISSING))
-        files = manifest.read_rows(touched)
-        current = tree.ids(files, only=touched)
+    removed: list[str] = []
+    if not full and old is not None and old.full_text and old.listing == listing:
+        manifest = old  # no row read, no path parsed
     else:
-        files = manifest.files
-        current = tree.ids(files if same else None)
-    for path, (cid, reason) in current.items():
-        entry = files.get(path)
-        if reason is not None:
-            if entry is None or entry.status != reason or entry.content_id != cid:
-                todo.append((path, cid))  # recorded as skipped, rows removed if any
-            continue
-        if entry is None or entry.content_id != cid or cid is None or entry.status == MISSING:
-            todo.append((path, cid))  # a file missing when last read (gone meanwhile) is read again
-    removed = [p for p in files if p not in current]
+        manifest = Manifest(fingerprint=fp) if full or old is None else old
+        current, todo, removed = changes_since(manifest, tree, index_dir, full)
     target = build_dir(index_dir) if full else index_dir
     return _Plan(
         full,
@@ -291,6 +260,37 @@ def _plan(
         search,
         tracked_local=tracked,
     )
+
+
+def changes_since(
+    manifest: Manifest, tree: WorkTree, index_dir: Path, full: bool = False
+) -> tuple[FileIds, list[tuple[str, str | None]], list[str]]:
+    """What a refresh of the index `manifest` describes (in `index_dir`) would do for the work
+    tree `tree`: the ids of the paths it looked at, the files to read (path, content id), and
+    the paths to remove. Reads only the rows of paths whose listing entries changed when the
+    listing the manifest completed is kept (`load_listing`)."""
+    # Rows recorded under these very settings need no second look at their paths.
+    same = not full and manifest.listing_settings == tree.settings.to_json()
+    before = load_listing(index_dir, manifest.listing) if same and manifest.full_text else None
+    if before is not None:  # only what changed since the listing the manifest completed
+        # A file missing when last read (gone meanwhile) is read again, listed as before.
+        touched = tree.touched_since(before, also=manifest.paths_with_status(MISSING))
+        files = manifest.read_rows(touched)
+        current = tree.ids(files, only=touched)
+    else:
+        files = manifest.files
+        current = tree.ids(files if same else None)
+    todo: list[tuple[str, str | None]] = []
+    for path, (cid, reason) in current.items():
+        entry = files.get(path)
+        if reason is not None:
+            if entry is None or entry.status != reason or entry.content_id != cid:
+                todo.append((path, cid))  # recorded as skipped, rows removed if any
+            continue
+        if entry is None or entry.content_id != cid or cid is None or entry.status == MISSING:
+            todo.append((path, cid))  # a file missing when last read (gone meanwhile) is read again
+    removed = [p for p in files if p not in current]
+    return current, todo, removed
 
 
 def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
@@ -461,4 +461,4 @@ def _fill_totals(summary: IndexSummary, manifest: Manifest) -> None:
 
 def skip_counts(manifest: Manifest) -> dict[str, int]:
     """How many files the index leaves out, by reason."""
-    return dict(Counter(e.status for e in manifest.files.values() if e.status != INDEXED))
+    return {s: n for s, n in manifest.status_counts().items() if s != INDEXED}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -525,6 +526,36 @@ class Manifest:
             return [p for p, e in self._files.items() if e.status == INDEXED]
         rows = self._query("SELECT path FROM files WHERE status = ?", (INDEXED,))
         return sorted(_str(r[0]) for r in rows)
+
+    def status_counts(self) -> dict[str, int]:
+        """status -> how many files have it, in the path order of each status's first file
+        (counted by SQLite when no row is read)."""
+        if self._files is not None:
+            return dict(Counter(e.status for e in self.files.values()))
+        rows = self._query("SELECT status, count(*) FROM files GROUP BY 1 ORDER BY min(path)")
+        return {str(status): count for status, count in rows}
+
+    def language_totals(self) -> dict[str | None, tuple[int, int, int, int]]:
+        """language -> (files, symbols, chunks, files with syntax errors) of the indexed files,
+        in the path order of each language's first file (summed by SQLite when no row is read)."""
+        if self._files is not None:
+            out: dict[str | None, tuple[int, int, int, int]] = {}
+            for e in self.files.values():
+                if e.status == INDEXED:
+                    f, s, c, x = out.get(e.language, (0, 0, 0, 0))
+                    out[e.language] = (
+                        f + 1,
+                        s + e.symbols,
+                        c + e.chunks,
+                        x + (e.syntax_errors > 0),
+                    )
+            return out
+        rows = self._query(
+            "SELECT language, count(*), total(symbols), total(chunks), total(syntax_errors > 0)"
+            " FROM files WHERE status = ? GROUP BY 1 ORDER BY min(path)",
+            (INDEXED,),
+        )
+        return {lang: (int(f), int(s), int(c), int(x)) for lang, f, s, c, x in rows}
 
     def totals(self) -> tuple[int, int, int]:
         """(files, symbols, chunks) indexed (saved with each save: no row is read)."""

@@ -8,10 +8,12 @@ import hashlib
 import json
 import os
 import signal
+from collections import Counter
 from dataclasses import replace
 
 import pytest
 
+from codemem.code.index_status import collect_status
 from codemem.code.manifest import Manifest
 from codemem.code.worktree import LISTING_FILE, ListingSettings, WorkTree, save_listing
 from codemem.config import load_config
@@ -209,3 +211,28 @@ def test_the_record_is_never_published_nor_taken_from_a_shared_folder(repo_facto
     assert out["started_from"]["used"] is True
     assert out["changed"] == 1
     assert symbol_paths(other, "only_in_the_clone")[0] == "shop/edits.py"
+
+
+def test_status_counts_what_index_would_do_and_reads_no_row_itself(repo_factory, whole_reads):
+    repo = repo_factory("shop")
+    index(repo)
+    ws = Workspace(repo)
+    config = load_config(ws.config_file)
+    (repo / "shop" / "cart.py").write_text("def changed():\n    return 0\n")
+    (repo / "shop" / "new.py").write_text("def added():\n    return 1\n")
+    (repo / "web" / "static" / "format.js").unlink()
+    whole_reads.clear()
+    report = collect_status(ws, config)
+    assert report["freshness"] == {"stale_files": 3}
+    assert whole_reads == []  # SQLite summed the rows; only the touched ones were read
+    summary = index(repo)
+    assert (summary.added, summary.changed, summary.removed) == (1, 1, 1)
+    report = collect_status(ws, config)
+    assert report["freshness"] == {"stale_files": 0}
+    rows = Manifest.load(ws.index_dir).files
+    indexed = [e for e in rows.values() if e.status == "indexed"]
+    assert report["index"]["files"] == len(indexed) == summary.files
+    assert report["index"]["symbols"] == sum(e.symbols for e in indexed)
+    assert {lang: row["files"] for lang, row in report["languages"].items()} == dict(
+        Counter(e.language for e in indexed)
+    )
