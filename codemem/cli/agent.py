@@ -17,9 +17,9 @@ import click
 
 from codemem.cli import AppContext
 from codemem.cli.observers import JsonObserver, PlainObserver
-from codemem.cli.output import echo_json
+from codemem.cli.output import echo_json, warn_problems
 from codemem.errors import CodememError, PathOutsideRepository, Terminated, UsageError
-from codemem.infra import confine, printable_text
+from codemem.infra import confine, printable, printable_text
 
 if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
     from codemem.agent.loop import Agent
@@ -131,7 +131,8 @@ def _retrieval_only(
     ws: Workspace, config: Config, question: str, reason: str, as_json: bool
 ) -> None:
     """No model: say how to configure one, and show what retrieval finds for the question."""
-    from codemem.agent.tools.toolbox import ToolContext
+    from codemem.agent.tools.toolbox import ToolContext  # the agent loads when a command runs
+    from codemem.memory import has_conflict
 
     ctx = ToolContext(ws, config)
     try:
@@ -140,6 +141,8 @@ def _retrieval_only(
     except CodememError as exc:
         click.echo(f"codemem: warning: code search failed: {exc}", err=True)
         hits = []
+    every, problems = ctx.archive.scan()
+    warn_problems([*problems, *ctx.archive.conflicts(every)])  # as `recall` names them
     notes = ctx.archive.search(question, k=5)
     if as_json:
         echo_json(
@@ -157,9 +160,11 @@ def _retrieval_only(
         click.echo("\nWhat retrieval found:" if hits or notes else "\nRetrieval found nothing.")
         for hit in hits:
             what = f"  {hit.kind} {hit.symbol}" if hit.symbol else ""
-            click.echo(f"  {hit.path}:{hit.start_line}{what}")
+            click.echo(printable(f"  {hit.path}:{hit.start_line}{what}"))
         for found in notes:
-            click.echo(f"  note {found.note.id}: {' '.join(found.note.content.split())[:100]}")
+            flag = " (git conflict markers)" if has_conflict(found.note.content) else ""
+            text = " ".join(found.note.content.split())[:100]
+            click.echo(f"  note {printable(found.note.id)}{flag}: {printable(text)}")
 
 
 @click.command("ask")

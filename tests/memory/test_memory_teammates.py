@@ -298,6 +298,22 @@ def test_a_conflicted_note_is_named_and_left_alone(conflicted_note):
     assert [note.content for note in notes][1:] == ["Deploys run on Mondays."]
 
 
+def test_ask_without_a_model_names_a_conflicted_note_it_shows(conflicted_note, monkeypatch):
+    monkeypatch.setenv("CODEMEM_AGENT__REFRESH_INDEX", "false")
+    for args in (("deploys",), ("deploys", "--json")):
+        found = run_cli(conflicted_note, "ask", *args)
+        assert found.exit_code == 0, found.output
+        assert f"codemem: warning: {NOTE_NAMED}\n" in found.stderr
+    assert run_cli(conflicted_note, "ask", "deploys").stdout == (
+        "\nWhat retrieval found:\n  note n1 (git conflict markers): <<<<<<< HEAD Deploys run on "
+        "Tuesdays since yesterday. ======= Deploys run on Mondays. >>>>>>> other\n"
+    )
+    # a cloned note's terminal codes are shown escaped, as `recall` shows them
+    Archive(Workspace(conflicted_note)).insert("Deploys \x1b]52;c;cm0gLXJmIH4=\x07 on demand.")
+    shown = run_cli(conflicted_note, "ask", "deploys on demand").stdout
+    assert "Deploys \\x1b]52;c;cm0gLXJmIH4=\\x07 on demand." in shown and "\x1b" not in shown
+
+
 def test_no_note_is_saved_holding_conflict_markers(repo_factory):
     root = repo_factory()
     marked = "Deploys:\n<<<<<<< HEAD\nFridays\n=======\nMondays\n>>>>>>> other"
