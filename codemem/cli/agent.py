@@ -276,7 +276,8 @@ def run_command(
     Nobody is asked anything: edits and commands not allowed by the `permissions:` config
     are refused (the agent is told why) unless --yes is given. With --json, stdout carries
     one event per line: session, message, tool_call, tool_result, compaction, final, usage
-    (and error on failure), and always last an end event:
+    (and error on failure: an answer a Ctrl-C or a signal cut off mid-stream is first a message
+    event with "interrupted": true), and always last an end event:
     {"type": "end", "status": "done|refused|failed|interrupted", "exit_code": N, "error": ...}.
 
     Exit status: 0 done; 1 when every edit and command the agent tried was refused;
@@ -335,7 +336,8 @@ def _run(
     limits = Limits.from_settings(settings)
     if max_steps:
         limits.max_steps = max_steps
-    observer = JsonObserver() if as_json else PlainObserver(stream=settings.stream)
+    events = JsonObserver(stream=settings.stream) if as_json else None
+    observer = events or PlainObserver(stream=settings.stream)
     agent = create_agent(ws, config, provider, permissions=policy, observer=observer, limits=limits)
     if as_json:
         session = agent.transcript.start(task)
@@ -343,7 +345,9 @@ def _run(
     try:
         answer = agent.run(task)
     except (CodememError, KeyboardInterrupt, Terminated) as exc:
-        if as_json:
+        if events is not None:
+            if agent.messages and agent.messages[-1].interrupted:  # see Agent.keep_cut_off
+                events.on_cut_off(agent.messages[-1])
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             echo_json({"type": "error", "message": message})
             echo_json(
