@@ -202,8 +202,8 @@ def test_a_block_too_large_to_read_is_named_and_the_others_load(origin, tmp_path
     big = origin / ".codemem" / "blocks" / "big.md"
     big.write_text("---\nlimit: 1000000000000\n---\n" + "a" * MAX_MEMORY_BYTES, encoding="utf-8")
     ws = clone(origin, tmp_path)
-    blocks, problems = MemoryStore(ws, user="dev").scan()
-    assert [block.label for block in blocks] == ["conventions", "project", "users/dev"]
+    blocks, problems = MemoryStore(ws, user="dev-example-com").scan()
+    assert [block.label for block in blocks] == ["conventions", "project", "users/dev-example-com"]
     assert [str(problem) for problem in problems] == [
         ".codemem/blocks/big.md: larger than 4,194,304 bytes, too large for a memory file: "
         "shorten it, or restore it with `git checkout -- .codemem/blocks/big.md`"
@@ -211,7 +211,7 @@ def test_a_block_too_large_to_read_is_named_and_the_others_load(origin, tmp_path
     result = run(ws, "memory", "show")
     assert result.exit_code == 0
     assert "aaaa" not in result.stdout
-    store = MemoryStore(ws, user="dev")
+    store = MemoryStore(ws, user="dev-example-com")
     with pytest.raises(BlockFormatError) as caught:  # an edit would read it whole
         store.append("big", "more")
     assert str(caught.value) == str(problems[0])
@@ -266,8 +266,8 @@ def test_frontmatter_values_that_cannot_be_built_are_named(origin, tmp_path, val
     block = origin / ".codemem" / "blocks" / "odd.md"
     block.write_text(f"---\nstamp: {value}\n---\nx\n", encoding="utf-8")
     ws = clone(origin, tmp_path)
-    blocks, problems = MemoryStore(ws, user="dev").scan()
-    assert [block.label for block in blocks] == ["conventions", "project", "users/dev"]
+    blocks, problems = MemoryStore(ws, user="dev-example-com").scan()
+    assert [block.label for block in blocks] == ["conventions", "project", "users/dev-example-com"]
     assert [str(problem) for problem in problems] == [
         f".codemem/blocks/odd.md:2: invalid frontmatter (a value that cannot be read: {problem}): "
         "fix the YAML between the '---' lines"
