@@ -307,6 +307,31 @@ def test_the_merge_driver_merges_by_kind_of_file():
     assert merge_memory_file("", "ours\n", "theirs\n", ".codemem/digests/x.md").conflicts == 0
 
 
+def test_frontmatter_both_sides_changed_keeps_what_people_wrote_in_it():
+    base = (
+        "---\n# the team's block: ask in #infra before raising the limit\n"
+        "description: >\n  What the project is.\nlimit: 8000  # tokens are dear\n"
+        "read_only: false\ntags: [a, b]\n---\nBody.\n"
+    )
+    ours = base.replace("limit: 8000", "limit: 9000")
+    theirs = base.replace("  What the project is.", "  What the shop is.").replace(
+        "tags: [a, b]\n", "owner: x@y.z  # Xavier\n"
+    )
+    merged = merge_memory_file(base, ours, theirs, ".codemem/blocks/project.md")
+    assert (merged.conflicts, merged.text) == (
+        0,
+        "---\n# the team's block: ask in #infra before raising the limit\n"
+        "description: >\n  What the shop is.\nlimit: 9000  # tokens are dear\n"
+        "read_only: false\nowner: x@y.z  # Xavier\n---\nBody.\n",
+    )
+    # a header whose lines cannot be told apart by key is still merged by its values
+    odd = "---\n{description: Notes., limit: 4000}\n---\n"
+    merged = merge_memory_file(
+        odd, odd.replace("4000", "5000"), odd.replace("Notes.", "All."), ".codemem/blocks/x.md"
+    )
+    assert merged.text == "---\ndescription: All.\nlimit: 5000\n---\n"
+
+
 def agent_append(ws: Workspace, label: str, content: str) -> None:
     """The agent's memory tool, as a chat calls it."""
     context = ToolContext(ws, Config(), PermissionPolicy(PermissionsConfig(mode="allow")))
