@@ -219,6 +219,35 @@ def test_a_block_too_large_to_read_is_named_and_the_others_load(origin, tmp_path
     assert not (ws.blocks_dir / "big.md").exists()
 
 
+def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(origin, tmp_path):
+    for folder in ("blocks/users", "archive"):
+        path = origin / ".codemem" / folder
+        if path.is_dir():
+            for child in path.iterdir():
+                child.unlink()
+            path.rmdir()
+        path.write_text("not a folder\n", encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    fix = "is a file, not a folder; move that file away first\n"
+    for args, said in (
+        (("remember", "--block", "users/x", "Tabs."), ".codemem/blocks/users/x.md: "),
+        (("memory", "create", "users/x", "--description", "X."), ".codemem/blocks/users/x.md: "),
+        (("memory", "mv", "project", "users/x"), ".codemem/blocks/users/x.md: "),
+    ):
+        result = run(ws, *args)
+        assert (result.exit_code, result.stderr) == (
+            2,
+            f"codemem: error: {said}.codemem/blocks/users {fix}",
+        )
+    result = run(ws, "remember", "Deploys on Fridays.")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("codemem: error: .codemem/archive/")
+    assert result.stderr.endswith(f": .codemem/archive {fix}")
+    shown = run(ws, "memory", "show", "users/x")
+    assert shown.exit_code == 2 and "Errno" not in shown.output
+    assert git(ws.root, "status", "--porcelain").stdout == ""
+
+
 def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
     origin, tmp_path, caplog
 ):
