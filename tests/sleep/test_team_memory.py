@@ -260,6 +260,33 @@ def test_a_clone_gets_the_merge_driver_on_its_first_codemem_command(team):
     assert "merge driver" not in codemem(alice, "-v", "memory", "list").stderr  # once
 
 
+def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
+    _remote, alice, _bob = team
+    gone = f"{tmp_path}/old-venv/bin/python -m codemem merge-file %O %A %B %P"
+    sh(alice.root, "config", "merge.codemem.driver", gone)  # the venv it was set from removed
+    assert codemem(alice, "memory", "list").returncode == 0
+    driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
+    assert driver == f"{sys.executable} -m codemem merge-file %O %A %B %P"
+    # two people's additions to one block merge: git ran the driver
+    sh(alice.root, "checkout", "-q", "-b", "other")
+    MemoryStore(alice, user="a").append("project", "Build with make.")
+    sh(alice.root, "commit", "-q", "-am", "make")
+    sh(alice.root, "checkout", "-q", "-")
+    MemoryStore(alice, user="a").append("project", "Deploy with fly.")
+    sh(alice.root, "commit", "-q", "-am", "fly")
+    merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    value = MemoryStore(alice, user="a").get("project").value
+    assert value.endswith("Build with make.\nDeploy with fly.") or value.endswith(
+        "Deploy with fly.\nBuild with make."
+    )
+    # a driver of the user's own, or one whose program is there, is theirs to keep
+    for own in ("my-merge %O %A %B", f"{sys.executable} -m codemem merge-file %O %A %B %P -v"):
+        sh(alice.root, "config", "merge.codemem.driver", own)
+        assert codemem(alice, "memory", "list").returncode == 0
+        assert sh(alice.root, "config", "merge.codemem.driver").stdout.strip() == own
+
+
 def test_the_merge_driver_merges_by_kind_of_file():
     base = "---\ndescription: Notes.\nlimit: 4000\n---\nIntro.\n\n- one\n\n<!-- codemem:c:start -->\nold\n<!-- codemem:c:end -->\n"
     ours = (
