@@ -285,7 +285,9 @@ class MemoryStore:
 
         A block found under the user's label that is someone else's (created meanwhile by a
         teammate's process, or brought by a pull) is left alone: the user's slug is found
-        again, past it.
+        again, past it. One that cannot be read (a merge's markers in its frontmatter, not
+        UTF-8) is None too: it is named wherever blocks are read, and a session goes on
+        without it.
         """
         if not self.ws.dir.is_dir():
             return None
@@ -297,9 +299,11 @@ class MemoryStore:
                 try:
                     return self.create(label, default_description(label))
                 except BlockExistsError:  # created meanwhile by another process
-                    block = self.get(label)
+                    continue
                 except GitBusyError:  # created once the merge or rebase ends, not swept into it
                     return None
+            except BlockFormatError:
+                return None
             if not self.identity or owns(block.extra, self.identity, self.user):
                 return block
             self.user = find_user_slug(self.ws, self.identity)  # never this label again

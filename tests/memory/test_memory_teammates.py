@@ -360,6 +360,26 @@ def test_markers_in_the_frontmatter_are_named_as_such_and_stop_an_export(repo_fa
     assert not (root / "CLAUDE.md").exists()
 
 
+def test_a_session_goes_on_when_the_users_own_block_cannot_be_read(repo_factory, tmp_path):
+    root = repo_factory()
+    assert run_cli(root, "init", "--no-index").exit_code == 0
+    store = MemoryStore(Workspace(root))
+    own = store.path_for(store.user_label)
+    own.write_text(  # a merge left its markers in the frontmatter
+        "---\ndescription: Mine.\n<<<<<<< HEAD\nowner: dev@example.com\n=======\n"
+        "owner: [dev@example.com, dev@home.net]\n>>>>>>> other\n---\nTabs.\n",
+        encoding="utf-8",
+    )
+    before = own.read_bytes()
+    script = tmp_path / "script.yml"
+    script.write_text('- "The answer."\n', encoding="utf-8")
+    asked = run_cli(root, "ask", "-m", f"scripted/{script}", "what is it?")
+    assert (asked.exit_code, asked.stdout) == (0, "The answer.\n"), asked.output
+    assert own.read_bytes() == before
+    # the agent is told, where its block would be
+    assert "users/dev-example-com.md:3: git conflict markers" in store.render_blocks()
+
+
 def test_names_that_collide_elsewhere_are_told_apart_and_never_renamed_over_a_block(repo):
     blocks = repo / ".codemem" / "blocks"
     (blocks / "Project.md").write_text("---\ndescription: Mac.\n---\nFrom a Mac.\n")
