@@ -140,6 +140,9 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         if value is not _MISSING:
             merged[key] = value
     if not clashes:
+        by_lines = _merge_lines(base.header, ours.header, theirs.header, memory=False)
+        if not by_lines.conflicts and _reads_as(by_lines.text, merged):  # a comment edit too
+            return by_lines.text, 0
         return _as_written(ours, theirs, merged) or dump(merged), 0
     lines = dump(merged).split("\n")
     for key, (mine, other) in clashes.items():
@@ -202,12 +205,15 @@ def _as_written(ours: Document, theirs: Document, merged: dict[str, Any]) -> str
                 return None
             out.extend(theirs_lines[slice(*theirs_spans[key])])
     text = "".join(out) + lines[-1]
+    return text if _reads_as(text, merged) else None
+
+
+def _reads_as(header: str, meta: dict[str, Any]) -> bool:
+    """Whether the frontmatter `header` holds exactly `meta`."""
     try:
-        if split(text, "").meta != merged:
-            return None
+        return split(header, "").meta == meta
     except CodememError:
-        return None
-    return text
+        return False
 
 
 def _key_lines(key: str, value: Any) -> list[str]:

@@ -351,6 +351,16 @@ def test_frontmatter_both_sides_changed_keeps_what_people_wrote_in_it():
         "description: >\n  What the shop is.\nlimit: 9000  # tokens are dear\n"
         "read_only: false\nowner: x@y.z  # Xavier\n---\nBody.\n",
     )
+    # a comment the other side edited is kept with our side's key
+    edited = merge_memory_file(
+        base,
+        base.replace("read_only: false", "read_only: true"),
+        base.replace("in #infra", "in #platform"),
+        ".codemem/blocks/project.md",
+    )
+    assert edited.text == base.replace("in #infra", "in #platform").replace(
+        "read_only: false", "read_only: true"
+    )
     # a header whose lines cannot be told apart by key is still merged by its values
     odd = "---\n{description: Notes., limit: 4000}\n---\n"
     merged = merge_memory_file(
