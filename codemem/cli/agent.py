@@ -182,9 +182,11 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
 
     The agent searches memory and the code index and reads files; it changes nothing.
     With --json, prints one object: the answer, the files it cites (path:line), the
-    session id and the token usage. Without a configured model, it says how to configure
+    session id and the token usage (on failure, the error, and an answer cut off mid-stream
+    as `partial`). Without a configured model, it says how to configure
     one and shows what retrieval found.
     """
+    from codemem.agent.loop import AgentObserver
     from codemem.agent.providers import MissingAPIKey, resolve_provider
     from codemem.agent.session import create_agent
 
@@ -200,15 +202,19 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
         _retrieval_only(ws, config, question, str(exc), as_json)
         return
     refresh_index_quietly(ws, config, settings)
-    observer = None if as_json else PlainObserver(stream=settings.stream and not as_json)
-    agent = create_agent(ws, config, provider, read_only=True, observer=observer)
+    plain = None if as_json else PlainObserver(stream=settings.stream)
+    quiet = AgentObserver()  # --json: streamed, nothing shown, so a cut-off answer is kept
+    quiet.stream = settings.stream
+    agent = create_agent(ws, config, provider, read_only=True, observer=plain or quiet)
     try:
         answer = agent.run(question)
     except (CodememError, Terminated) as exc:
         if as_json:  # a machine reader still gets one object; the exit code says it failed
+            cut = agent.messages[-1] if agent.messages else None  # see Agent.keep_cut_off
             echo_json(
                 {
                     "answer": None,
+                    "partial": cut.content if cut and cut.interrupted else None,
                     "error": str(exc),
                     "citations": [],
                     "files": [],
@@ -228,7 +234,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
                 "usage": usage_json(agent),
             }
         )
-    elif not (observer and observer.streamed):
+    elif not (plain and plain.streamed):
         click.echo(printable_text(answer))
 
 

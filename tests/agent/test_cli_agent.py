@@ -412,3 +412,21 @@ def test_run_json_shows_an_answer_cut_off_mid_stream(ws, monkeypatch, signal, co
         ("user", "why does checkout fail?"),
         ("assistant", cut),
     ]
+
+
+def test_ask_json_keeps_an_answer_cut_off_mid_stream(ws, monkeypatch):
+    from codemem.agent import providers
+
+    answer = "The checkout fails because the cart total ignores discounts."
+    provider = CutOffProvider([answer], Terminated(15))
+    monkeypatch.setattr(providers, "resolve_provider", lambda model, config: provider)
+    result = invoke(ws, "ask", "why does checkout fail?", "--json", "--model", "scripted/x")
+    assert result.exit_code == 143
+    data = json.loads(result.stdout)  # one object, nothing else on stdout
+    cut = "The checkout fails\n\n[interrupted: the answer was cut off here]"
+    assert (data["answer"], data["partial"], data["error"]) == (
+        None,
+        cut,
+        "terminated (SIGTERM)",
+    )
+    assert recall_rows(ws, data["session"])[-1] == ("assistant", cut)
