@@ -11,7 +11,8 @@ marks the file conflicted. By kind of file:
   lists appended to at one place become their union in a deterministic order, and conflict
   markers are left only where two people wrote different text in one place (a file both
   sides added, with no ancestor, is that too);
-- anything else is merged line by line as git would.
+- anything else (`config.yml`) is merged line by line as git would: two settings both sides
+  added at one place are a conflict (united, the second `model:` would silently win).
 
 Line ends are not text: when a side saved the file with Windows line ends, the three versions
 are merged as lines and the result takes the line end our side mostly uses (else a side
@@ -75,7 +76,8 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
         )
     if path.endswith(".md"):
         return _merge_markdown(base, ours, theirs, path)
-    return _merge_lines(base, ours, theirs, added=not base)
+    # config.yml: two keys appended at one place are two settings, not a list to unite
+    return _merge_lines(base, ours, theirs, memory=False)
 
 
 def _lf(text: str) -> str:

@@ -369,6 +369,25 @@ def test_frontmatter_both_sides_changed_keeps_what_people_wrote_in_it():
     assert merged.text == "---\ndescription: All.\nlimit: 5000\n---\n"
 
 
+def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():
+    base = "index:\n  include: []\n"
+    merged = merge_memory_file(
+        base,
+        base + "model: anthropic/claude-sonnet-4-6\n",
+        base + "model: ollama/qwen2.5-coder\n",
+        ".codemem/config.yml",
+    )  # united, the second `model:` would silently win
+    assert (merged.conflicts, merged.text) == (
+        1,
+        "index:\n  include: []\n<<<<<<< ours\nmodel: anthropic/claude-sonnet-4-6\n"
+        "||||||| base\n=======\nmodel: ollama/qwen2.5-coder\n>>>>>>> theirs\n",
+    )
+    apart = merge_memory_file(
+        base, "model: x\n" + base, base + "sleep:\n  model: y\n", ".codemem/config.yml"
+    )
+    assert (apart.conflicts, apart.text) == (0, "model: x\n" + base + "sleep:\n  model: y\n")
+
+
 def agent_append(ws: Workspace, label: str, content: str) -> None:
     """The agent's memory tool, as a chat calls it."""
     context = ToolContext(ws, Config(), PermissionPolicy(PermissionsConfig(mode="allow")))
