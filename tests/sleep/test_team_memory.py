@@ -7,6 +7,7 @@ no conflict markers in `.codemem/` unless two people wrote different text in one
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -260,6 +261,16 @@ def test_a_clone_gets_the_merge_driver_on_its_first_codemem_command(team):
     assert "merge driver" not in codemem(alice, "-v", "memory", "list").stderr  # once
 
 
+def two_additions(ws: Workspace) -> None:
+    """`blocks/project.md` added to at its end on branch `other` and on the branch checked out."""
+    sh(ws.root, "checkout", "-q", "-b", "other")
+    MemoryStore(ws, user="a").append("project", "Build with make.")
+    sh(ws.root, "commit", "-q", "-am", "make")
+    sh(ws.root, "checkout", "-q", "-")
+    MemoryStore(ws, user="a").append("project", "Deploy with fly.")
+    sh(ws.root, "commit", "-q", "-am", "fly")
+
+
 def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
     _remote, alice, _bob = team
     gone = f"{tmp_path}/old-venv/bin/python -m codemem merge-file %O %A %B %P"
@@ -267,13 +278,7 @@ def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
     assert codemem(alice, "memory", "list").returncode == 0
     driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
     assert driver == f"{sys.executable} -m codemem merge-file %O %A %B %P"
-    # two people's additions to one block merge: git ran the driver
-    sh(alice.root, "checkout", "-q", "-b", "other")
-    MemoryStore(alice, user="a").append("project", "Build with make.")
-    sh(alice.root, "commit", "-q", "-am", "make")
-    sh(alice.root, "checkout", "-q", "-")
-    MemoryStore(alice, user="a").append("project", "Deploy with fly.")
-    sh(alice.root, "commit", "-q", "-am", "fly")
+    two_additions(alice)  # two people's additions to one block merge: git ran the driver
     merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
     assert merged.returncode == 0, merged.stdout + merged.stderr
     value = MemoryStore(alice, user="a").get("project").value
@@ -285,6 +290,34 @@ def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
         sh(alice.root, "config", "merge.codemem.driver", own)
         assert codemem(alice, "memory", "list").returncode == 0
         assert sh(alice.root, "config", "merge.codemem.driver").stdout.strip() == own
+
+
+def test_a_file_the_driver_could_not_merge_is_named_with_the_way_back(team):
+    _remote, alice, _bob = team
+    assert codemem(alice, "memory", "list").returncode == 0  # the driver set
+    two_additions(alice)
+    sh(alice.root, "config", "merge.codemem.driver", "false")  # a Python without codemem, say
+    assert sh(alice.root, "merge", "-q", "--no-edit", "other", check=False).returncode == 1
+    block = alice.blocks_dir / "project.md"
+    assert "Build with make." not in block.read_text()  # theirs is nowhere in the file
+    rel = ".codemem/blocks/project.md"
+    status = codemem(alice, "status", "--json")
+    assert {
+        "kind": "merge",
+        "message": f"{rel}: unmerged, and it holds our side only, no conflict markers: if git "
+        "could not run the merge driver, `git config --unset merge.codemem.driver`, run any "
+        f"codemem command to set it again, then `git checkout -m -- {rel}` merges both sides; "
+        "if our side is what you chose, `git add` it",
+    } in json.loads(status.stdout)["damage"]
+    sh(alice.root, "config", "--unset", "merge.codemem.driver")
+    assert codemem(alice, "memory", "list").returncode == 0
+    sh(alice.root, "checkout", "-m", "--", rel)
+    assert block.read_text().endswith("Build with make.\nDeploy with fly.\n") or (
+        block.read_text().endswith("Deploy with fly.\nBuild with make.\n")
+    )
+    assert "merge" not in [
+        d["kind"] for d in json.loads(codemem(alice, "status", "--json").stdout)["damage"]
+    ]
 
 
 def test_the_merge_driver_merges_by_kind_of_file():
