@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -284,14 +285,30 @@ def read_attributes(ws: Workspace) -> str:
         raise CodememError(f"{where}: not UTF-8 text, ignored: {fix}") from None
 
 
+_DRIVER_LINE = re.compile(r'^\[merge "codemem"\][^\[]*?^\s*driver\s*=\s*(.+)$', re.M)
+
+
+def _gone(command: str) -> bool:
+    """Whether `command` is codemem's driver run by a Python that is gone (a virtualenv
+    removed, a Python upgraded under it): git could not run it, and would leave every memory
+    file both sides changed conflicted, holding only our side and no markers."""
+    try:
+        program, *rest = shlex.split(command)
+    except ValueError:
+        return False
+    ours = rest[:2] == ["-m", "codemem"] or program.endswith("codemem")
+    return ours and os.path.isabs(program) and not os.path.exists(program)
+
+
 def configure_merge_driver(ws: Workspace) -> bool:
     """Register `codemem merge-file` as this clone's `merge=codemem` driver if it is not yet.
 
     Git keeps drivers in the clone's own config (never in a committed file), so each clone
     sets it once: `codemem init`, `digest --push`, and the first command of any codemem
     run in a clone that lacks it. Only a repository whose `.codemem/.gitattributes` asks
-    for the driver is changed. Cheap when there is nothing to do (no git process for a
-    plain clone). Returns whether it was set now.
+    for the driver is changed; a driver of codemem's whose Python is gone is set again, to
+    the Python running now. Cheap when there is nothing to do (no git process for a plain
+    clone). Returns whether it was set now.
     """
     try:
         wanted = "merge=codemem" in read_attributes(ws)
@@ -304,13 +321,12 @@ def configure_merge_driver(ws: Workspace) -> bool:
         return False
     config = ws.root / ".git" / "config"  # a plain clone; a worktree's .git is a file: ask git
     try:
-        if config.is_file() and '[merge "codemem"]' in config.read_text(
-            encoding="utf-8", errors="replace"
-        ):
-            return False
+        text = config.read_text(encoding="utf-8", errors="replace") if config.is_file() else ""
     except OSError:
-        pass
-    if git_config(ws.root, MERGE_DRIVER_KEY) is not None:
+        text = ""
+    set_here = _DRIVER_LINE.search(text)
+    command = set_here.group(1).strip() if set_here else git_config(ws.root, MERGE_DRIVER_KEY)
+    if command is not None and not _gone(command):
         return False
     try:
         # the command first: a driver with a name but no command is a fatal error to git

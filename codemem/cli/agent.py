@@ -17,9 +17,9 @@ import click
 
 from codemem.cli import AppContext
 from codemem.cli.observers import JsonObserver, PlainObserver
-from codemem.cli.output import echo_json
+from codemem.cli.output import echo_json, warn_problems
 from codemem.errors import CodememError, PathOutsideRepository, Terminated, UsageError
-from codemem.infra import confine, printable_text
+from codemem.infra import confine, printable, printable_text
 
 if TYPE_CHECKING:  # the agent is imported when a command runs, not for `--help`
     from codemem.agent.loop import Agent
@@ -131,7 +131,8 @@ def _retrieval_only(
     ws: Workspace, config: Config, question: str, reason: str, as_json: bool
 ) -> None:
     """No model: say how to configure one, and show what retrieval finds for the question."""
-    from codemem.agent.tools.toolbox import ToolContext
+    from codemem.agent.tools.toolbox import ToolContext  # the agent loads when a command runs
+    from codemem.memory import has_conflict
 
     ctx = ToolContext(ws, config)
     try:
@@ -140,6 +141,8 @@ def _retrieval_only(
     except CodememError as exc:
         click.echo(f"codemem: warning: code search failed: {exc}", err=True)
         hits = []
+    every, problems = ctx.archive.scan()
+    warn_problems([*problems, *ctx.archive.conflicts(every)])  # as `recall` names them
     notes = ctx.archive.search(question, k=5)
     if as_json:
         echo_json(
@@ -157,9 +160,11 @@ def _retrieval_only(
         click.echo("\nWhat retrieval found:" if hits or notes else "\nRetrieval found nothing.")
         for hit in hits:
             what = f"  {hit.kind} {hit.symbol}" if hit.symbol else ""
-            click.echo(f"  {hit.path}:{hit.start_line}{what}")
+            click.echo(printable(f"  {hit.path}:{hit.start_line}{what}"))
         for found in notes:
-            click.echo(f"  note {found.note.id}: {' '.join(found.note.content.split())[:100]}")
+            flag = " (git conflict markers)" if has_conflict(found.note.content) else ""
+            text = " ".join(found.note.content.split())[:100]
+            click.echo(f"  note {printable(found.note.id)}{flag}: {printable(text)}")
 
 
 @click.command("ask")
@@ -177,9 +182,11 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
 
     The agent searches memory and the code index and reads files; it changes nothing.
     With --json, prints one object: the answer, the files it cites (path:line), the
-    session id and the token usage. Without a configured model, it says how to configure
+    session id and the token usage (on failure, the error, and an answer cut off mid-stream
+    as `partial`). Without a configured model, it says how to configure
     one and shows what retrieval found.
     """
+    from codemem.agent.loop import AgentObserver
     from codemem.agent.providers import MissingAPIKey, resolve_provider
     from codemem.agent.session import create_agent
 
@@ -195,15 +202,19 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
         _retrieval_only(ws, config, question, str(exc), as_json)
         return
     refresh_index_quietly(ws, config, settings)
-    observer = None if as_json else PlainObserver(stream=settings.stream and not as_json)
-    agent = create_agent(ws, config, provider, read_only=True, observer=observer)
+    plain = None if as_json else PlainObserver(stream=settings.stream)
+    quiet = AgentObserver()  # --json: streamed, nothing shown, so a cut-off answer is kept
+    quiet.stream = settings.stream
+    agent = create_agent(ws, config, provider, read_only=True, observer=plain or quiet)
     try:
         answer = agent.run(question)
     except (CodememError, Terminated) as exc:
         if as_json:  # a machine reader still gets one object; the exit code says it failed
+            cut = agent.messages[-1] if agent.messages else None  # see Agent.keep_cut_off
             echo_json(
                 {
                     "answer": None,
+                    "partial": cut.content if cut and cut.interrupted else None,
                     "error": str(exc),
                     "citations": [],
                     "files": [],
@@ -223,7 +234,7 @@ def ask_command(app: AppContext, question: str, model: str | None, as_json: bool
                 "usage": usage_json(agent),
             }
         )
-    elif not (observer and observer.streamed):
+    elif not (plain and plain.streamed):
         click.echo(printable_text(answer))
 
 
@@ -271,7 +282,8 @@ def run_command(
     Nobody is asked anything: edits and commands not allowed by the `permissions:` config
     are refused (the agent is told why) unless --yes is given. With --json, stdout carries
     one event per line: session, message, tool_call, tool_result, compaction, final, usage
-    (and error on failure), and always last an end event:
+    (and error on failure: an answer a Ctrl-C or a signal cut off mid-stream is first a message
+    event with "interrupted": true), and always last an end event:
     {"type": "end", "status": "done|refused|failed|interrupted", "exit_code": N, "error": ...}.
 
     Exit status: 0 done; 1 when every edit and command the agent tried was refused;
@@ -330,7 +342,8 @@ def _run(
     limits = Limits.from_settings(settings)
     if max_steps:
         limits.max_steps = max_steps
-    observer = JsonObserver() if as_json else PlainObserver(stream=settings.stream)
+    events = JsonObserver(stream=settings.stream) if as_json else None
+    observer = events or PlainObserver(stream=settings.stream)
     agent = create_agent(ws, config, provider, permissions=policy, observer=observer, limits=limits)
     if as_json:
         session = agent.transcript.start(task)
@@ -338,7 +351,9 @@ def _run(
     try:
         answer = agent.run(task)
     except (CodememError, KeyboardInterrupt, Terminated) as exc:
-        if as_json:
+        if events is not None:
+            if agent.messages and agent.messages[-1].interrupted:  # see Agent.keep_cut_off
+                events.on_cut_off(agent.messages[-1])
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             echo_json({"type": "error", "message": message})
             echo_json(

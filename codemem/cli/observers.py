@@ -64,12 +64,30 @@ class PlainObserver:
 
 
 class JsonObserver:
-    """One JSON object per line on stdout for every event (`codemem run --json`)."""
+    """One JSON object per line on stdout for every event (`codemem run --json`).
 
-    stream = False
+    With `stream`, the provider streams the answer (its pieces are no events), so that one cut
+    off by Ctrl-C or a signal is kept as far as it came; `on_cut_off` prints it.
+    """
+
     streamed = False  # the answer is printed as a JSON event, never streamed as text
 
+    def __init__(self, stream: bool = False) -> None:
+        self.stream = stream
+
     def on_text(self, delta: str) -> None: ...
+
+    def on_cut_off(self, message: Message) -> None:
+        """The answer a Ctrl-C or a signal stopped mid-stream, as recall keeps it (its text so
+        far, then the `[interrupted: ...]` line)."""
+        echo_json(
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": message.content,
+                "interrupted": True,
+            }
+        )
 
     def on_message(self, message: Message, response: Response) -> None:
         if message.tool_calls:

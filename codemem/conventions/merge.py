@@ -5,12 +5,14 @@ marks the file conflicted. By kind of file:
 
 - files codemem derives whole (digests, one per commit range; `*.json` learned records) keep
   our side: the same inputs give the same bytes, and the next digest derives them again;
-- Markdown (blocks, archive notes): the frontmatter is merged key by key, the body line by
-  line; a conflict in a learned region keeps our side (the next digest re-derives it), two
+- Markdown (blocks, archive notes): the frontmatter is merged key by key (each key's lines
+  kept as the side whose value wins wrote them, comments and all, when the lines can be told
+  apart by key), the body line by line; a conflict in a learned region keeps our side (the next digest re-derives it), two
   lists appended to at one place become their union in a deterministic order, and conflict
   markers are left only where two people wrote different text in one place (a file both
   sides added, with no ancestor, is that too);
-- anything else is merged line by line as git would.
+- anything else (`config.yml`) is merged line by line as git would: two settings both sides
+  added at one place are a conflict (united, the second `model:` would silently win).
 
 Line ends are not text: when a side saved the file with Windows line ends, the three versions
 are merged as lines and the result takes the line end our side mostly uses (else a side
@@ -27,6 +29,7 @@ is conflicted).
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -73,7 +76,8 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
         )
     if path.endswith(".md"):
         return _merge_markdown(base, ours, theirs, path)
-    return _merge_lines(base, ours, theirs, added=not base)
+    # config.yml: two keys appended at one place are two settings, not a list to unite
+    return _merge_lines(base, ours, theirs, memory=False)
 
 
 def _lf(text: str) -> str:
@@ -138,7 +142,10 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         if value is not _MISSING:
             merged[key] = value
     if not clashes:
-        return dump(merged), 0
+        by_lines = _merge_lines(base.header, ours.header, theirs.header, memory=False)
+        if not by_lines.conflicts and _reads_as(by_lines.text, merged):  # a comment edit too
+            return by_lines.text, 0
+        return _as_written(ours, theirs, merged) or dump(merged), 0
     lines = dump(merged).split("\n")
     for key, (mine, other) in clashes.items():
         ours_lines = _key_lines(key, mine)
@@ -146,6 +153,69 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         hunk = ["<<<<<<< ours", *ours_lines, "=======", *_key_lines(key, other), ">>>>>>> theirs"]
         lines[at : at + len(ours_lines)] = hunk
     return "\n".join(lines), len(clashes)
+
+
+_TOP_KEY = re.compile(r"([^\s#\-'\"][^:#]*?)\s*:(?:\s|$)")
+
+
+def _key_spans(header: str) -> dict[str, tuple[int, int]]:
+    """Where each top-level key's lines are in `header` (its lines, fences included): from the
+    key's line up to the next key, comment or fence line."""
+    lines = header.splitlines(keepends=True)
+    spans: dict[str, tuple[int, int]] = {}
+    key, start = None, 0
+    for index in range(1, len(lines)):
+        line = lines[index]
+        found = _TOP_KEY.match(line)
+        if found or line.startswith("#") or index == len(lines) - 1:
+            if key is not None:
+                spans[key] = (start, index)
+            key, start = (found.group(1), index) if found else (None, index)
+    return spans
+
+
+def _as_written(ours: Document, theirs: Document, merged: dict[str, Any]) -> str | None:
+    """Our header as written (comments, quoting, order) with each key whose merged value is
+    theirs written as they wrote it; None when its lines cannot be told apart by key (the
+    result must read back as exactly `merged`)."""
+    lines = ours.header.splitlines(keepends=True)
+    if not lines:  # our side has no frontmatter: nothing of ours to keep
+        return None
+    theirs_lines = theirs.header.splitlines(keepends=True)
+    spans, theirs_spans = _key_spans(ours.header), _key_spans(theirs.header)
+    if set(spans) != set(map(str, ours.meta)):
+        return None
+    starts = {start: (key, end) for key, (start, end) in spans.items()}
+    out: list[str] = []
+    index = 0
+    while index < len(lines) - 1:
+        if index not in starts:
+            out.append(lines[index])
+            index += 1
+            continue
+        key, end = starts[index]
+        if key in merged and merged[key] == ours.meta.get(key, _MISSING):
+            out.extend(lines[index:end])
+        elif key in merged:
+            if key not in theirs_spans:
+                return None
+            out.extend(theirs_lines[slice(*theirs_spans[key])])
+        index = end
+    for key in merged:
+        if key not in ours.meta:
+            if key not in theirs_spans:
+                return None
+            out.extend(theirs_lines[slice(*theirs_spans[key])])
+    text = "".join(out) + lines[-1]
+    return text if _reads_as(text, merged) else None
+
+
+def _reads_as(header: str, meta: dict[str, Any]) -> bool:
+    """Whether the frontmatter `header` holds exactly `meta`."""
+    try:
+        return split(header, "").meta == meta
+    except CodememError:
+        return False
 
 
 def _key_lines(key: str, value: Any) -> list[str]:

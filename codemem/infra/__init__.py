@@ -47,7 +47,12 @@ from codemem.infra.git import (
     worktree_exclusions,
 )
 from codemem.infra.git_blobs import BlobReader, read_blobs
-from codemem.infra.git_state import git_operation, unmerged_operation, unmerged_paths
+from codemem.infra.git_state import (
+    git_operation,
+    unmerged_both_sides,
+    unmerged_operation,
+    unmerged_paths,
+)
 from codemem.infra.locks import (
     DEFAULT_TIMEOUT,
     FileLock,
@@ -130,6 +135,7 @@ __all__ = [
     "resolve_commit",
     "run_git",
     "shallow_hint",
+    "unmerged_both_sides",
     "unmerged_operation",
     "unmerged_paths",
     "today",

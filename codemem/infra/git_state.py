@@ -37,29 +37,41 @@ def git_operation(folder: Path) -> str | None:
 # index and pathspec: git replaces the index by a rename at every change, so the same stamp
 # is the same index, and each memory write costs a stat instead of a git process (10-11 ms
 # over an index of 100,000 entries, which `git ls-files -u` reads whole).
-_unmerged_seen: dict[tuple[Path, str], tuple[tuple[int, int, int, int], list[str]]] = {}
+_unmerged_seen: dict[tuple[Path, str], tuple[tuple[int, int, int, int], dict[str, set[int]]]] = {}
 
 
 def unmerged_paths(root: Path, folder: Path, pathspec: str) -> list[str]:
     """The paths under `pathspec` that the index of git directory `folder` holds unmerged:
     what a conflicted `git stash pop`, `git stash apply` or `git checkout -m` leaves, with no
     file in `folder` to say so."""
+    return list(_unmerged(root, folder, pathspec))
+
+
+def unmerged_both_sides(root: Path, folder: Path, pathspec: str) -> list[str]:
+    """The unmerged paths under `pathspec` that both sides have (no side deleted them): the
+    ones git handed to a merge driver, if one is set for them."""
+    return [path for path, stages in _unmerged(root, folder, pathspec).items() if {2, 3} <= stages]
+
+
+def _unmerged(root: Path, folder: Path, pathspec: str) -> dict[str, set[int]]:
+    """Each unmerged path under `pathspec`, with the stages the index holds for it."""
     index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")
     try:
         info = os.stat(root / index)  # a relative GIT_INDEX_FILE is the work tree's
     except OSError:
-        return []  # no index yet: nothing is unmerged
+        return {}  # no index yet: nothing is unmerged
     key = (index, pathspec)
     stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
     seen = _unmerged_seen.get(key)
     if seen is not None and seen[0] == stamp:
         return seen[1]
     out = run_git(root, "ls-files", "-u", "-z", "--", f":(top,literal){pathspec}")
-    paths: list[str] = []
+    paths: dict[str, set[int]] = {}
     for entry in out.split(b"\0"):  # "<mode> <id> <stage>\t<path>", one per unmerged stage
-        path = entry.partition(b"\t")[2].decode("utf-8", "surrogateescape")
-        if path and path not in paths:
-            paths.append(path)
+        info_part, _, name = entry.partition(b"\t")
+        path = name.decode("utf-8", "surrogateescape")
+        if path:
+            paths.setdefault(path, set()).add(int(info_part.rsplit(b" ", 1)[-1]))
     _unmerged_seen[key] = (stamp, paths)
     return paths
 

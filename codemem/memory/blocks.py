@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.infra import FileLock, locked, printable, read_text, update_text
+from codemem.infra import FileLock, atomic_write, locked, printable, read_text, update_text
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockExistsError,
@@ -63,6 +63,7 @@ from codemem.memory.users import (
     OWNER_KEY,
     PERSONAL_LABEL,
     find_user_slug,
+    owners,
     owns,
     personal_block_path,
     user_identity,
@@ -284,7 +285,9 @@ class MemoryStore:
 
         A block found under the user's label that is someone else's (created meanwhile by a
         teammate's process, or brought by a pull) is left alone: the user's slug is found
-        again, past it.
+        again, past it. One that cannot be read (a merge's markers in its frontmatter, not
+        UTF-8) is None too: it is named wherever blocks are read, and a session goes on
+        without it.
         """
         if not self.ws.dir.is_dir():
             return None
@@ -296,9 +299,11 @@ class MemoryStore:
                 try:
                     return self.create(label, default_description(label))
                 except BlockExistsError:  # created meanwhile by another process
-                    block = self.get(label)
+                    continue
                 except GitBusyError:  # created once the merge or rebase ends, not swept into it
                     return None
+            except BlockFormatError:
+                return None
             if not self.identity or owns(block.extra, self.identity, self.user):
                 return block
             self.user = find_user_slug(self.ws, self.identity)  # never this label again
@@ -542,7 +547,12 @@ class MemoryStore:
         return block
 
     def rename(self, old: str, new: str) -> Block:
-        """Give a block a new label (its file moves; the content is unchanged)."""
+        """Give a block a new label (its file moves; the content is unchanged).
+
+        A `users/` block keeps its user under any name by its `owner:` (see `users`); one
+        written before owners, which is its user's only by its name, gets the active user as
+        owner when it is theirs, and is refused a new `users/` name when it is not.
+        """
         validate_label(old)
         validate_label(new)
         if PERSONAL_LABEL in (old, new):
@@ -561,10 +571,30 @@ class MemoryStore:
                 raise BlockExistsError(
                     f"a block labelled '{new}' already exists: delete or rename it first"
                 )
+            if new.startswith("users/") and owners(block.extra) is None:
+                self._own_before_moving(block, old, new)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, target)
             self._prune(source.parent)
         return self.get(new)
+
+    def _own_before_moving(self, block: Block, old: str, new: str) -> None:
+        """Write the active user in as the owner of `block`, theirs by its name `old` alone,
+        before it moves to `new` (a kill between the two leaves it theirs where it was)."""
+        if not (
+            self.identity
+            and old.startswith("users/")
+            and owns(block.extra, self.identity, old.removeprefix("users/"))
+        ):
+            raise MemoryEditError(
+                f"{old} names no owner, so as {new} it would be nobody's block: add "
+                f"`owner: <their email>` to the frontmatter of {self._source(self.path_for(old))} "
+                "first"
+            )
+        path = self.path_for(old)
+        text = self._text(old, path)
+        assert text is not None  # read under this lock a moment ago
+        atomic_write(path, frontmatter.add_key(text, OWNER_KEY, self.identity))
 
     def _prune(self, folder: Path) -> None:
         """Remove folders left empty under blocks/ (users/ is kept)."""

@@ -4,7 +4,8 @@ A cloned repository can commit a symlink such as `.codemem/blocks/x.md -> /etc/p
 naively, the target would land in the agent's context, in `codemem memory show` and in every
 MCP client. So a memory file is read only if it is a regular file whose real path lies inside
 the repository: a link (or a folder, a FIFO, a path leading out) is skipped, never followed,
-with one warning line naming it. Writes refuse the same paths with a `MemoryEditError`.
+with one warning line naming it. Writes refuse the same paths with a `MemoryEditError`, and
+so a path under a memory folder committed as a file (`blocks/users`), naming that file.
 A file is read whole, so one larger than `MAX_MEMORY_BYTES` (far beyond any block's limit) or
 not UTF-8 text is a `BlockFormatError` naming it: a 500 MB block cannot fill the memory.
 """
@@ -37,11 +38,21 @@ def _problem(ws: Workspace, path: Path) -> str | None:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return None
+    except NotADirectoryError:  # `blocks/users` committed as a file: no block can be under it
+        return f"{_shown(ws, _file_in_the_way(path))} is a file, not a folder"
     if stat.S_ISLNK(mode):
         return "it is a symbolic link"
     if not stat.S_ISREG(mode):
         return "it is not a regular file"
     return None
+
+
+def _file_in_the_way(path: Path) -> Path:
+    """The nearest folder of `path` that is something else (a file, a FIFO)."""
+    for folder in reversed(path.parents):
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            return folder
+    return path.parent
 
 
 def _shown(ws: Workspace, path: Path) -> str:
@@ -138,10 +149,12 @@ def check_memory_write(ws: Workspace, path: Path) -> None:
     a block's conflict markers resolved)."""
     why = _problem(ws, path)
     if why is not None:
-        raise MemoryEditError(
-            f"{_shown(ws, path)}: {why}; codemem does not write memory through links: "
-            "replace it with a regular file first"
+        fix = (
+            "move that file away first"
+            if why.endswith("not a folder")
+            else "codemem does not write memory through links: replace it with a regular file first"
         )
+        raise MemoryEditError(f"{_shown(ws, path)}: {why}; {fix}")
     busy = ws.git_operation()
     if busy is not None:
         raise GitBusyError(

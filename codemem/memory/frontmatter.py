@@ -120,6 +120,21 @@ def dump(meta: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def add_key(text: str, key: str, value: Any) -> str:
+    """`text` with `key: value` as the last line of its frontmatter (one made if it has none),
+    every other byte as it was: a person's header, comments and line ends kept."""
+    line = dump({key: value})[len(FENCE) + 1 : -(len(FENCE) + 1)]
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n").rstrip() != FENCE:
+        return f"{FENCE}\n{line}{FENCE}\n{text}"
+    for index in range(1, len(lines)):
+        if lines[index].rstrip("\r\n").rstrip() in (FENCE, "..."):
+            end = lines[0][len(lines[0].rstrip("\r\n")) :] or "\n"
+            lines.insert(index, line.replace("\n", end))
+            return "".join(lines)
+    raise BlockFormatError("the frontmatter opened by '---' is never closed")  # split says so
+
+
 def body_to_value(body: str) -> str:
     """A body without the one newline that ends the file."""
     return body[:-1] if body.endswith("\n") else body

@@ -10,23 +10,28 @@ spelled out (`ß` -> `ss`, `ø` -> `o`), anything else one `-` (`alice.smith@exa
 Two people can have one slug (`alice@a.com` and `alice@b.org`; `Zoë` and `Zoé`), so the block
 says whose it is: a user block codemem creates records `owner: <identity>` in its frontmatter
 (a list of identities is allowed, for one person with several addresses). The active user's
-block is the first of these that is theirs:
+block is the first that is theirs of:
 
-1. the slug the codemem before owners gave them (accents dropped, `Zoë` -> `zo`), if that
-   block exists and has no owner or names them: their block from before keeps its name;
-2. `users/<slug>`;
-3. `users/<slug>-<email domain>` (`users/alice-b-org`), for an email;
-4. `users/<slug>-<8 hex digits of the identity's sha256>`.
+1. the slug the codemem before owners gave them (accents dropped, `Zoë` -> `zo`), then
+   `users/<slug>`, `users/<slug>-<email domain>` and `users/<slug>-<8 hex digits of the
+   identity's sha256>`;
+2. any other `users/` block whose owner names them (one renamed by hand or by `memory mv`,
+   which writes the user in as the owner of a block that was theirs by its name alone).
 
-A missing block is theirs (it is created with their identity as owner); a block whose owner
-names them is theirs; a block with no owner (written before owners were recorded) is theirs
-only where the old rule put them (step 1, or step 2 for a plain ASCII name), and is never
-rewritten to add one: from its file alone codemem cannot tell which of two people who shared
-it wrote it, and a read must not change a committed file. Adding `owner:` to it by hand
-settles that. A block that cannot be read stops the search there, as before, so its error is
-what the user sees; when every step is someone else's, a one-line error says what to do. The
-block is created on
-first use (`MemoryStore.ensure_user_block`, called wherever a prompt or tool names it), so a
+A block whose owner names them is theirs; a block with no owner (written before owners were
+recorded) is theirs only where the old rule put them (the old slug, or `users/<slug>` for a
+plain ASCII name), and is never rewritten to add one: from its file alone codemem cannot tell
+which of two people who shared it wrote it, and a read must not change a committed file.
+Adding `owner:` to it by hand settles that. A block that cannot be read stops the search there,
+as before, so its error is what the user sees.
+
+When none is theirs, their block is created under the first free name of `users/<slug>-<email
+domain>` (`users/alice-a-com`) and the hashed one; an identity that is no email, under
+`users/<slug>` when the slug is the identity itself (`bob`), else the hashed one. A new block's
+name comes from the whole identity, never from which blocks exist: two teammates whose names
+slug alike who each start on their own branch create two files, and the branches merge without
+a conflict (under `users/alice` both, each with their own `owner:`, they would not). When every
+name is someone else's, a one-line error says what to do. The block is created on first use (`MemoryStore.ensure_user_block`, called wherever a prompt or tool names it), so a
 teammate who clones a repository with `.codemem/` committed has theirs without running
 `codemem init`.
 
@@ -50,6 +55,7 @@ from codemem.infra import git_config
 from codemem.memory import frontmatter
 from codemem.memory.errors import BlockFormatError, MemoryEditError
 from codemem.memory.files import read_memory_file
+from codemem.memory.labels import LABEL_RE
 from codemem.workspace import Workspace
 
 PERSONAL_LABEL = "personal"
@@ -123,7 +129,8 @@ def owners(meta: Mapping[str, Any]) -> list[str] | None:
 
 
 def slug_candidates(identity: str) -> list[str]:
-    """The slugs `identity` may have, in the order they are tried (steps 2 to 4)."""
+    """The slugs `identity`'s block may have, in the order they are looked at (step 1 but the
+    old slug): `<slug>`, `<slug>-<domain>` for an email, `<slug>-<hash>`."""
     name, _, domain = identity.partition("@")
     base = name_slug(name)
     tried = [base]
@@ -131,6 +138,15 @@ def slug_candidates(identity: str) -> list[str]:
         tried.append(f"{base}-{name_slug(domain)}")
     tried.append(f"{base}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}")
     return list(dict.fromkeys(tried))
+
+
+def new_slugs(identity: str) -> list[str]:
+    """Where a new block for `identity` may go, in order: names that only it gives (see the
+    module's docstring), so that no other person's new block takes the same one on a branch."""
+    tried = slug_candidates(identity)
+    if tried[0] == identity:  # a plain ASCII name: no other identity has this slug
+        return tried
+    return tried[1:]
 
 
 _MISSING, _UNREADABLE = object(), object()
@@ -163,24 +179,44 @@ def _theirs(names: object, identity: str, slug: str) -> bool:
     return isinstance(names, list) and identity in names
 
 
+def _renamed(ws: Workspace, identity: str, skip: list[str]) -> str | None:
+    """The slug of a `users/` block outside `skip` whose owner names `identity` (step 2)."""
+    folder = ws.blocks_dir / "users"
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder) if entry.name.endswith(".md"))
+    except OSError:  # no users/ folder yet, or not a folder: nothing renamed there
+        return None
+    for name in names:
+        slug = name[: -len(".md")]
+        if slug not in skip and LABEL_RE.fullmatch(f"users/{slug}"):
+            found = _block_owners(ws, slug)
+            if isinstance(found, list) and identity in found:
+                return slug
+    return None
+
+
 def find_user_slug(ws: Workspace, identity: str) -> str:
     """The slug of `identity`'s block (see the module's docstring); `default` for no identity.
 
-    `MemoryEditError` when every slug it may have is another person's block.
+    `MemoryEditError` when they have none and every name a new one may take is another
+    person's block.
     """
     if not identity:
         return "default"
     legacy = old_slugify(_name_part(identity))
-    tried = slug_candidates(identity)
-    if legacy and legacy != tried[0]:
-        found = _block_owners(ws, legacy)
-        if found is _UNREADABLE or _theirs(found, identity, legacy):
-            return legacy
+    tried = list(dict.fromkeys([*([legacy] if legacy else []), *slug_candidates(identity)]))
     for slug in tried:
         found = _block_owners(ws, slug)
-        if found is _MISSING or found is _UNREADABLE or _theirs(found, identity, slug):
+        if found is _UNREADABLE or (found is not _MISSING and _theirs(found, identity, slug)):
             return slug
-    taken = ", ".join(f"users/{slug}" for slug in tried)
+    renamed = _renamed(ws, identity, tried)
+    if renamed is not None:
+        return renamed
+    fresh = new_slugs(identity)
+    for slug in fresh:
+        if _block_owners(ws, slug) is _MISSING:
+            return slug
+    taken = ", ".join(f"users/{slug}" for slug in fresh)
     raise MemoryEditError(
         f"no block of your own for {identity}: {taken} belong to other people (their `owner:` "
         "says so); set CODEMEM_USER to another name, or add yours to the owner of your block"

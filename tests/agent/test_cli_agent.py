@@ -6,11 +6,13 @@ import json
 
 import pytest
 import yaml
-from agent_helpers import block_value
+from agent_helpers import block_value, recall_rows
 from click.testing import CliRunner
 
+from codemem.agent.providers.scripted import ScriptedProvider
 from codemem.cli import cli
 from codemem.cli.agent import CONFIGURE_HELP
+from codemem.errors import Terminated
 from tests.helpers import git
 
 CART = "shop/cart.py"
@@ -316,7 +318,7 @@ def _teammate(ws, monkeypatch) -> None:
     """Someone else at the keyboard of a clone with .codemem/ committed, who never ran init."""
     git(ws.root, "config", "user.email", "carol.ng@example.com")
     monkeypatch.delenv("CODEMEM_USER", raising=False)
-    assert not (ws.blocks_dir / "users/carol-ng.md").exists()
+    assert not (ws.blocks_dir / "users/carol-ng-example-com.md").exists()
 
 
 SAVE_PREFERENCE = [
@@ -324,7 +326,10 @@ SAVE_PREFERENCE = [
         "tool_calls": [
             {
                 "name": "memory_append",
-                "arguments": {"label": "users/carol-ng", "content": "Prefers short answers."},
+                "arguments": {
+                    "label": "users/carol-ng-example-com",
+                    "content": "Prefers short answers.",
+                },
             }
         ]
     },
@@ -340,10 +345,10 @@ def test_a_teammates_first_session_creates_their_block(ws, script, monkeypatch, 
     )
     assert result.exit_code == 0, result.output
     if command == "ask":  # read-only: no memory edits, but the block the prompt names exists
-        assert block_value(ws, "users/carol-ng") == ""
+        assert block_value(ws, "users/carol-ng-example-com") == ""
     else:
         assert events(result.stdout)[2]["is_error"] is False
-        assert block_value(ws, "users/carol-ng") == "Prefers short answers."
+        assert block_value(ws, "users/carol-ng-example-com") == "Prefers short answers."
 
 
 def test_a_teammates_first_chat_creates_their_block(ws, script, monkeypatch):
@@ -351,4 +356,77 @@ def test_a_teammates_first_chat_creates_their_block(ws, script, monkeypatch):
     result = invoke(ws, "chat", "--model", script(SAVE_PREFERENCE), input="remember this\n")
     assert result.exit_code == 0, result.output
     assert "unknown block" not in result.output
-    assert block_value(ws, "users/carol-ng") == "Prefers short answers."
+    assert block_value(ws, "users/carol-ng-example-com") == "Prefers short answers."
+
+
+class CutOffProvider(ScriptedProvider):
+    """Streams its answer, and a Ctrl-C (or a SIGTERM) lands while the third piece arrives."""
+
+    def __init__(self, script, signal: BaseException) -> None:
+        super().__init__(script)
+        self.signal = signal
+
+    def complete(self, system, messages, tools=(), *, max_tokens=None, on_text=None):
+        pieces: list[str] = []
+
+        def cut(delta: str) -> None:
+            pieces.append(delta)
+            assert on_text is not None
+            on_text(delta)
+            if len(pieces) == 3:
+                raise self.signal
+
+        return super().complete(
+            system, messages, tools, max_tokens=max_tokens, on_text=cut if on_text else None
+        )
+
+
+@pytest.mark.parametrize(
+    ("signal", "code", "error"),
+    [
+        (KeyboardInterrupt(), 130, "interrupted: the step was stopped; the conversation is saved"),
+        (Terminated(15), 143, "terminated (SIGTERM)"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_run_json_shows_an_answer_cut_off_mid_stream(ws, monkeypatch, signal, code, error):
+    from codemem.agent import providers
+
+    answer = "The checkout fails because the cart total ignores discounts."
+    provider = CutOffProvider([answer], signal)
+    monkeypatch.setattr(providers, "resolve_provider", lambda model, config: provider)
+    result = invoke(ws, "run", "why does checkout fail?", "--json", "--model", "scripted/x")
+    assert result.exit_code == code
+    stream = events(result.stdout)
+    assert [e["type"] for e in stream] == ["session", "message", "error", "usage", "end"]
+    cut = "The checkout fails\n\n[interrupted: the answer was cut off here]"
+    assert stream[1] == {
+        "type": "message",
+        "role": "assistant",
+        "content": cut,
+        "interrupted": True,
+    }
+    assert stream[2] == {"type": "error", "message": error}
+    assert stream[-1]["status"] == "interrupted"
+    assert recall_rows(ws, stream[0]["id"]) == [
+        ("user", "why does checkout fail?"),
+        ("assistant", cut),
+    ]
+
+
+def test_ask_json_keeps_an_answer_cut_off_mid_stream(ws, monkeypatch):
+    from codemem.agent import providers
+
+    answer = "The checkout fails because the cart total ignores discounts."
+    provider = CutOffProvider([answer], Terminated(15))
+    monkeypatch.setattr(providers, "resolve_provider", lambda model, config: provider)
+    result = invoke(ws, "ask", "why does checkout fail?", "--json", "--model", "scripted/x")
+    assert result.exit_code == 143
+    data = json.loads(result.stdout)  # one object, nothing else on stdout
+    cut = "The checkout fails\n\n[interrupted: the answer was cut off here]"
+    assert (data["answer"], data["partial"], data["error"]) == (
+        None,
+        cut,
+        "terminated (SIGTERM)",
+    )
+    assert recall_rows(ws, data["session"])[-1] == ("assistant", cut)

@@ -127,7 +127,9 @@ def test_slash_commands(ws, script):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.startswith("/help                     this list\n")
-    assert "project      [░░░░░░░░░░░░░░░░░░░░]      0 / 8,000\n" in out
+    assert (
+        f"{'project':<21}  [░░░░░░░░░░░░░░░░░░░░]      0 / 8,000\n" in out
+    )  # users/dev-example-com
     assert "Added to project: 21 / 8,000 characters.\n" in out
     assert "project (21 / 8,000): What this project is" in out
     assert block_value(ws, "project") == "The shop sells fruit."

@@ -41,7 +41,7 @@ def test_parts_in_order_most_stable_first(make_agent, ws):
         f"You are codemem, a coding agent working in the git repository `{ws.root.name}`."
     )
     assert (
-        "`users/dev`: the preferences and working style of the person you are working with."
+        "`users/dev-example-com`: the preferences and working style of the person you are working with."
         in system[0]
     )
     assert system[1].startswith(

@@ -110,7 +110,7 @@ def test_list_files(ws, tools):
     assert call(tools, "list_files", glob="*.md")[0].splitlines() == [
         ".codemem/blocks/conventions.md",
         ".codemem/blocks/project.md",
-        ".codemem/blocks/users/dev.md",
+        ".codemem/blocks/users/dev-example-com.md",
         "README.md",
         "docs/payments.md",
         "notes.md",
@@ -288,7 +288,7 @@ CONFIG_REFUSAL = (
     "path",
     [
         ".codemem/blocks/project.md",
-        ".codemem/blocks/users/dev.md",
+        ".codemem/blocks/users/dev-example-com.md",
         ".codemem/blocks/new.md",
         "./.codemem/blocks/../blocks/project.md",
     ],

@@ -87,7 +87,7 @@ def test_unknown_label_message(tools):
     text, error = call(tools, "memory_append", label="nope", content="x")
     assert error
     assert text == (
-        "memory_append: unknown block 'nope': the blocks are conventions, project, users/dev; "
+        "memory_append: unknown block 'nope': the blocks are conventions, project, users/dev-example-com; "
         "create it first to use a new label"
     )
 

@@ -202,8 +202,8 @@ def test_a_block_too_large_to_read_is_named_and_the_others_load(origin, tmp_path
     big = origin / ".codemem" / "blocks" / "big.md"
     big.write_text("---\nlimit: 1000000000000\n---\n" + "a" * MAX_MEMORY_BYTES, encoding="utf-8")
     ws = clone(origin, tmp_path)
-    blocks, problems = MemoryStore(ws, user="dev").scan()
-    assert [block.label for block in blocks] == ["conventions", "project", "users/dev"]
+    blocks, problems = MemoryStore(ws, user="dev-example-com").scan()
+    assert [block.label for block in blocks] == ["conventions", "project", "users/dev-example-com"]
     assert [str(problem) for problem in problems] == [
         ".codemem/blocks/big.md: larger than 4,194,304 bytes, too large for a memory file: "
         "shorten it, or restore it with `git checkout -- .codemem/blocks/big.md`"
@@ -211,12 +211,41 @@ def test_a_block_too_large_to_read_is_named_and_the_others_load(origin, tmp_path
     result = run(ws, "memory", "show")
     assert result.exit_code == 0
     assert "aaaa" not in result.stdout
-    store = MemoryStore(ws, user="dev")
+    store = MemoryStore(ws, user="dev-example-com")
     with pytest.raises(BlockFormatError) as caught:  # an edit would read it whole
         store.append("big", "more")
     assert str(caught.value) == str(problems[0])
     assert store.delete("big").label == "big"  # but it can be deleted
     assert not (ws.blocks_dir / "big.md").exists()
+
+
+def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(origin, tmp_path):
+    for folder in ("blocks/users", "archive"):
+        path = origin / ".codemem" / folder
+        if path.is_dir():
+            for child in path.iterdir():
+                child.unlink()
+            path.rmdir()
+        path.write_text("not a folder\n", encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    fix = "is a file, not a folder; move that file away first\n"
+    for args, said in (
+        (("remember", "--block", "users/x", "Tabs."), ".codemem/blocks/users/x.md: "),
+        (("memory", "create", "users/x", "--description", "X."), ".codemem/blocks/users/x.md: "),
+        (("memory", "mv", "project", "users/x"), ".codemem/blocks/users/x.md: "),
+    ):
+        result = run(ws, *args)
+        assert (result.exit_code, result.stderr) == (
+            2,
+            f"codemem: error: {said}.codemem/blocks/users {fix}",
+        )
+    result = run(ws, "remember", "Deploys on Fridays.")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("codemem: error: .codemem/archive/")
+    assert result.stderr.endswith(f": .codemem/archive {fix}")
+    shown = run(ws, "memory", "show", "users/x")
+    assert shown.exit_code == 2 and "Errno" not in shown.output
+    assert git(ws.root, "status", "--porcelain").stdout == ""
 
 
 def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
@@ -266,8 +295,8 @@ def test_frontmatter_values_that_cannot_be_built_are_named(origin, tmp_path, val
     block = origin / ".codemem" / "blocks" / "odd.md"
     block.write_text(f"---\nstamp: {value}\n---\nx\n", encoding="utf-8")
     ws = clone(origin, tmp_path)
-    blocks, problems = MemoryStore(ws, user="dev").scan()
-    assert [block.label for block in blocks] == ["conventions", "project", "users/dev"]
+    blocks, problems = MemoryStore(ws, user="dev-example-com").scan()
+    assert [block.label for block in blocks] == ["conventions", "project", "users/dev-example-com"]
     assert [str(problem) for problem in problems] == [
         f".codemem/blocks/odd.md:2: invalid frontmatter (a value that cannot be read: {problem}): "
         "fix the YAML between the '---' lines"

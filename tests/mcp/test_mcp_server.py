@@ -75,7 +75,7 @@ def test_lists_the_agents_tools_with_their_schemas_resources_and_the_prompt(repo
     assert [(r.uri, r.name, r.mime_type) for r in resources.resources] == [
         ("codemem://blocks/conventions", "block conventions", "text/markdown"),
         ("codemem://blocks/project", "block project", "text/markdown"),
-        ("codemem://blocks/users/dev", "block users/dev", "text/markdown"),
+        ("codemem://blocks/users/dev-example-com", "block users/dev-example-com", "text/markdown"),
         ("codemem://repo-map", "repo map", "text/plain"),
     ]
     assert resources.resources[1].description == (
@@ -230,7 +230,7 @@ def test_bad_calls_are_tool_errors_with_the_cli_messages(repo):
     unknown = cli_error(repo, "remember", "--block", "nope", "x")
     over = cli_error(repo, "memory", "set", "project", "--value", "x" * 8001)
     assert unknown == (
-        "unknown block 'nope': the blocks are conventions, project, users/dev; create it first "
+        "unknown block 'nope': the blocks are conventions, project, users/dev-example-com; create it first "
         "to use a new label"
     )
     calls = [
@@ -294,7 +294,7 @@ def test_bad_calls_are_tool_errors_with_the_cli_messages(repo):
 
     async def script(session):
         results = [await session.call_tool(name, arguments) for name, arguments, _ in calls]
-        alive = await session.call_tool("memory_read", {"label": "users/dev"})
+        alive = await session.call_tool("memory_read", {"label": "users/dev-example-com"})
         return results, alive
 
     results, alive = run_session(repo, script)
@@ -320,7 +320,7 @@ def test_resource_and_prompt_errors_are_invalid_params(repo):
     assert run_session(repo, script) == [
         (
             types.INVALID_PARAMS,
-            "unknown block 'nope': the blocks are conventions, project, users/dev; "
+            "unknown block 'nope': the blocks are conventions, project, users/dev-example-com; "
             "create it first to use a new label",
         ),
         (types.INVALID_PARAMS, "no digest yet: `codemem digest` (or `codemem watch`) writes one"),
@@ -397,7 +397,7 @@ def test_links_out_of_the_repository_are_never_served(repo, tmp_path):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a hostile link")
     unknown = (
-        "unknown block 'x': the blocks are conventions, project, users/dev; create it first to "
+        "unknown block 'x': the blocks are conventions, project, users/dev-example-com; create it first to "
         "use a new label"
     )
 

@@ -200,7 +200,7 @@ def test_memory_is_set_up_when_the_repository_has_none(repo_factory):
     assert run_session(root, script) == [
         "codemem://blocks/conventions",
         "codemem://blocks/project",
-        "codemem://blocks/users/dev",
+        "codemem://blocks/users/dev-example-com",
         "codemem://repo-map",
     ]
     assert (root.parent / "server-stderr.txt").read_text() == (

@@ -298,6 +298,22 @@ def test_a_conflicted_note_is_named_and_left_alone(conflicted_note):
     assert [note.content for note in notes][1:] == ["Deploys run on Mondays."]
 
 
+def test_ask_without_a_model_names_a_conflicted_note_it_shows(conflicted_note, monkeypatch):
+    monkeypatch.setenv("CODEMEM_AGENT__REFRESH_INDEX", "false")
+    for args in (("deploys",), ("deploys", "--json")):
+        found = run_cli(conflicted_note, "ask", *args)
+        assert found.exit_code == 0, found.output
+        assert f"codemem: warning: {NOTE_NAMED}\n" in found.stderr
+    assert run_cli(conflicted_note, "ask", "deploys").stdout == (
+        "\nWhat retrieval found:\n  note n1 (git conflict markers): <<<<<<< HEAD Deploys run on "
+        "Tuesdays since yesterday. ======= Deploys run on Mondays. >>>>>>> other\n"
+    )
+    # a cloned note's terminal codes are shown escaped, as `recall` shows them
+    Archive(Workspace(conflicted_note)).insert("Deploys \x1b]52;c;cm0gLXJmIH4=\x07 on demand.")
+    shown = run_cli(conflicted_note, "ask", "deploys on demand").stdout
+    assert "Deploys \\x1b]52;c;cm0gLXJmIH4=\\x07 on demand." in shown and "\x1b" not in shown
+
+
 def test_no_note_is_saved_holding_conflict_markers(repo_factory):
     root = repo_factory()
     marked = "Deploys:\n<<<<<<< HEAD\nFridays\n=======\nMondays\n>>>>>>> other"
@@ -342,6 +358,26 @@ def test_markers_in_the_frontmatter_are_named_as_such_and_stop_an_export(repo_fa
         f"codemem: error: nothing exported: {named}\n",
     )  # left out, the block would silently vanish from CLAUDE.md
     assert not (root / "CLAUDE.md").exists()
+
+
+def test_a_session_goes_on_when_the_users_own_block_cannot_be_read(repo_factory, tmp_path):
+    root = repo_factory()
+    assert run_cli(root, "init", "--no-index").exit_code == 0
+    store = MemoryStore(Workspace(root))
+    own = store.path_for(store.user_label)
+    own.write_text(  # a merge left its markers in the frontmatter
+        "---\ndescription: Mine.\n<<<<<<< HEAD\nowner: dev@example.com\n=======\n"
+        "owner: [dev@example.com, dev@home.net]\n>>>>>>> other\n---\nTabs.\n",
+        encoding="utf-8",
+    )
+    before = own.read_bytes()
+    script = tmp_path / "script.yml"
+    script.write_text('- "The answer."\n', encoding="utf-8")
+    asked = run_cli(root, "ask", "-m", f"scripted/{script}", "what is it?")
+    assert (asked.exit_code, asked.stdout) == (0, "The answer.\n"), asked.output
+    assert own.read_bytes() == before
+    # the agent is told, where its block would be
+    assert "users/dev-example-com.md:3: git conflict markers" in store.render_blocks()
 
 
 def test_names_that_collide_elsewhere_are_told_apart_and_never_renamed_over_a_block(repo):

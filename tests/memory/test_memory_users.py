@@ -23,6 +23,11 @@ from tests.helpers import git
 HEADER = "---\ndescription: Preferences of {name}.\nlimit: 4000\nread_only: false\n{owner}---\n"
 
 
+def sha(identity: str) -> str:
+    """The 8 hex digits a hashed slug ends with."""
+    return hashlib.sha256(identity.encode()).hexdigest()[:8]
+
+
 def header(name: str, owner: str | None = None) -> str:
     return HEADER.format(name=name, owner=f"owner: {owner}\n" if owner else "")
 
@@ -50,8 +55,8 @@ def team(repo_factory) -> Path:
 
 
 def test_two_people_whose_emails_share_a_name_get_a_block_each(team):
-    assert active(team) == "users/alice"
-    cli_ok(team, "remember", "--block", "users/alice", "Prefers tabs.")
+    assert active(team) == "users/alice-a-com"
+    cli_ok(team, "remember", "--block", "users/alice-a-com", "Prefers tabs.")
     git(team, "config", "user.email", "alice@b.org")
     assert active(team) == ""  # not the other Alice's block
     cli_ok(team, "init", "--no-index")
@@ -60,17 +65,17 @@ def test_two_people_whose_emails_share_a_name_get_a_block_each(team):
     context = cli_ok(team, "memory", "show").stdout
     assert 'label="users/alice-b-org"' in context and "Prefers tabs." not in context
     git(team, "config", "user.email", "Alice@A.com")  # an address's case is no other person
-    assert active(team) == "users/alice"
-    assert owner_of(team, "users/alice") == "alice@a.com"
+    assert active(team) == "users/alice-a-com"
+    assert owner_of(team, "users/alice-a-com") == "alice@a.com"
     assert "Prefers tabs." in cli_ok(team, "memory", "show").stdout
 
 
 @pytest.mark.parametrize(
     ("emails", "labels"),
     [
-        (["zoë@x.org", "zoé@x.org"], ["users/zoe", "users/zoe-x-org"]),
-        (["李@x.org", "王@x.org"], ["users/xn-7qv", "users/xn-qby"]),
-        (["søren@x.org", "straße@x.org"], ["users/soren", "users/strasse"]),
+        (["zoë@x.org", "zoé@x.org"], ["users/zoe-x-org", f"users/zoe-{sha('zoé@x.org')}"]),
+        (["李@x.org", "王@x.org"], ["users/xn-7qv-x-org", "users/xn-qby-x-org"]),
+        (["søren@x.org", "straße@x.org"], ["users/soren-x-org", "users/strasse-x-org"]),
     ],
 )
 def test_names_beyond_ascii_get_readable_blocks_of_their_own(repo_factory, emails, labels):
@@ -81,7 +86,7 @@ def test_names_beyond_ascii_get_readable_blocks_of_their_own(repo_factory, email
         cli_ok(root, "init", "--no-index")
         assert (active(root), owner_of(root, label)) == (label, email)
     assert sorted(p.name for p in (root / ".codemem/blocks/users").iterdir()) == sorted(
-        [f"{label[6:]}.md" for label in labels] + ["dev.md"]
+        [f"{label[6:]}.md" for label in labels] + ["dev-example-com.md"]
     )
 
 
@@ -89,14 +94,44 @@ def test_codemem_user_wins_and_two_names_alike_still_get_two_blocks(team, monkey
     for typed in ("Zoë", unicodedata.normalize("NFD", "Zoë")):  # one name however it is typed
         monkeypatch.setenv("CODEMEM_USER", typed)
         cli_ok(team, "init", "--no-index")
-        assert active(team) == "users/zoe"
+        assert active(team) == f"users/zoe-{sha('zoë')}"  # 'zoe' is no name only Zoë gives
     monkeypatch.setenv("CODEMEM_USER", "Zoé")
     cli_ok(team, "init", "--no-index")
-    hashed = hashlib.sha256("zoé".encode()).hexdigest()[:8]
-    assert (active(team), owner_of(team, f"users/zoe-{hashed}")) == (f"users/zoe-{hashed}", "zoé")
+    hashed = f"users/zoe-{sha('zoé')}"
+    assert (active(team), owner_of(team, hashed)) == (hashed, "zoé")
+    monkeypatch.setenv("CODEMEM_USER", "zoe")  # a plain name is its own slug
+    cli_ok(team, "init", "--no-index")
+    assert (active(team), owner_of(team, "users/zoe")) == ("users/zoe", "zoe")
     monkeypatch.setenv("CODEMEM_USER", "alice@a.com")  # as that address, whatever git says
     git(team, "config", "user.email", "bob@b.org")
-    assert active(team) == "users/alice"
+    assert active(team) == "users/alice-a-com"
+
+
+def test_two_people_whose_names_slug_alike_start_on_two_branches_and_merge_cleanly(team):
+    ws = Workspace(team)
+    for path in (ws.blocks_dir / "users").iterdir():  # the users/ blocks are made on branches
+        path.unlink()
+    git(team, "add", "-A")
+    git(team, "commit", "-q", "-m", "memory")
+    for branch, email, text in (
+        ("other", "alice@b.org", "Tabs."),
+        ("main", "alice@a.com", "Spaces."),
+    ):
+        git(team, "checkout", "-q", *(["-b"] if branch == "other" else []), branch)
+        git(team, "config", "user.email", email)
+        store = MemoryStore(ws)  # each one's first command makes their block, on their branch
+        store.append(store.user_label, text)
+        git(team, "add", "-A")
+        git(team, "commit", "-q", "-m", f"{email} prefers {text}")
+    merged = git(team, "merge", "-q", "--no-edit", "other", check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    for email, text in (("alice@a.com", "Spaces."), ("alice@b.org", "Tabs.")):
+        git(team, "config", "user.email", email)
+        store = MemoryStore(ws)
+        assert (store.get(store.user_label).value, owner_of(team, store.user_label)) == (
+            text,
+            email,
+        )
 
 
 def test_a_block_written_before_owners_keeps_its_user_and_is_not_rewritten(repo_factory):
@@ -124,37 +159,58 @@ def test_a_block_written_before_owners_keeps_its_user_and_is_not_rewritten(repo_
     assert user_slug(root) == "zoe-x-org"
 
 
+def test_a_renamed_user_block_stays_its_users(repo_factory):
+    root = repo_factory()
+    users = Workspace(root).blocks_dir / "users"
+    users.mkdir(parents=True)
+    (users / "zo.md").write_text(header("zo") + "Likes rust.\n", encoding="utf-8")
+    (users / "al.md").write_text(header("al") + "Tabs.\n", encoding="utf-8")
+    git(root, "config", "user.email", "zoë@x.org")
+    assert active(root) == "users/zo"
+    cli_ok(root, "memory", "mv", "users/zo", "users/zoe")  # the name the old slug cut short
+    assert active(root) == "users/zoe"
+    assert read_block(Workspace(root), "users/zoe") == (header("zo", "zoë@x.org") + "Likes rust.\n")
+    cli_ok(root, "memory", "mv", "users/zoe", "users/zoe-rust")  # any name: its owner says whose
+    assert active(root) == "users/zoe-rust"
+    # a block with no owner that is someone else's would be nobody's under a new name
+    result = run_cli(root, "memory", "mv", "users/al", "users/alice")
+    assert (result.exit_code, result.output) == (
+        2,
+        "codemem: error: users/al names no owner, so as users/alice it would be nobody's block: "
+        "add `owner: <their email>` to the frontmatter of .codemem/blocks/users/al.md first\n",
+    )
+    assert sorted(path.name for path in users.iterdir()) == ["al.md", "zoe-rust.md"]
+
+
 def test_an_owner_list_names_one_person_with_several_addresses(team):
-    path = Workspace(team).blocks_dir / "users/alice.md"
+    path = Workspace(team).blocks_dir / "users/alice-a-com.md"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("owner: alice@a.com", "owner: [alice@a.com, Al@Home.net]"))
     git(team, "config", "user.email", "al@home.net")
-    assert active(team) == ""  # 'al' has no block yet, and alice's is named only by its list
-    assert user_slug(team) == "al"
+    assert active(team) == "users/alice-a-com"  # named by its list, under any name
     git(team, "config", "user.email", "alice@home.net")
     assert user_slug(team) == "alice-home-net"
     path.write_text(text.replace("owner: alice@a.com", "owner: [alice@a.com, alice@home.net]"))
-    assert user_slug(team) == "alice"
+    assert user_slug(team) == "alice-a-com"
 
 
 def test_a_block_another_process_gives_someone_else_meanwhile_is_left_to_them(team):
     ws = Workspace(team)
-    (ws.blocks_dir / "users/alice.md").unlink()
     git(team, "config", "user.email", "alice@b.org")
-    late = MemoryStore(ws)  # finds 'alice' free
-    assert late.user_label == "users/alice"
-    git(team, "config", "user.email", "alice@a.com")
-    first = MemoryStore(ws).ensure_user_block()  # a teammate's process, or a pull, makes it
-    assert first is not None and first.extra == {"owner": "alice@a.com"}
+    late = MemoryStore(ws)  # finds 'alice-b-org' free
+    assert late.user_label == "users/alice-b-org"
+    theirs = header("alice", "mallory@m.net")  # a pull brings someone's block by that name
+    (ws.blocks_dir / "users/alice-b-org.md").write_text(theirs, encoding="utf-8")
     block = late.ensure_user_block()
     assert block is not None
+    hashed = f"users/alice-{sha('alice@b.org')}"
     assert (block.label, block.extra, late.user_label) == (
-        "users/alice-b-org",
+        hashed,
         {"owner": "alice@b.org"},
-        "users/alice-b-org",
+        hashed,
     )
     late.append(late.user_label, "Mine.")
-    assert MemoryStore(ws).get("users/alice").value == ""
+    assert read_block(ws, "users/alice-b-org") == theirs
 
 
 RACER = textwrap.dedent(
@@ -176,7 +232,7 @@ RACER = textwrap.dedent(
 
 
 def test_processes_of_two_people_racing_for_one_slug_make_one_block_each(team):
-    (Workspace(team).blocks_dir / "users/alice.md").unlink()
+    (Workspace(team).blocks_dir / "users/alice-a-com.md").unlink()
     start = f"{time.time() + 2.0}"
     people = ["alice@a.com", "alice@b.org"] * 3
     racers = [
@@ -219,7 +275,7 @@ def test_when_every_slug_is_someone_elses_one_line_says_what_to_do(team):
     result = run_cli(team, "memory", "list")
     assert (result.exit_code, result.output) == (
         2,
-        f"codemem: error: no block of your own for alice@b.org: users/alice, users/alice-b-org, "
+        f"codemem: error: no block of your own for alice@b.org: users/alice-b-org, "
         f"users/alice-{hashed} belong to other people (their `owner:` says so); set "
         "CODEMEM_USER to another name, or add yours to the owner of your block\n",
     )
@@ -243,3 +299,13 @@ def test_slugs_are_readable_ascii():
         "",
     ]
     assert len(name_slug("x" * 300)) == 40
+
+
+def test_an_owner_is_added_as_one_line_the_rest_kept_byte_for_byte():
+    from codemem.memory.frontmatter import add_key
+
+    crlf = "---\r\ndescription: Zo.  # mine\r\n---\r\nLikes rust.\r\n"
+    assert add_key(crlf, "owner", "zoë@x.org") == (
+        "---\r\ndescription: Zo.  # mine\r\nowner: zoë@x.org\r\n---\r\nLikes rust.\r\n"
+    )
+    assert add_key("Likes rust.\n", "owner", "a: b") == "---\nowner: 'a: b'\n---\nLikes rust.\n"

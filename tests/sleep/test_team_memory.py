@@ -7,6 +7,7 @@ no conflict markers in `.codemem/` unless two people wrote different text in one
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -260,6 +261,65 @@ def test_a_clone_gets_the_merge_driver_on_its_first_codemem_command(team):
     assert "merge driver" not in codemem(alice, "-v", "memory", "list").stderr  # once
 
 
+def two_additions(ws: Workspace) -> None:
+    """`blocks/project.md` added to at its end on branch `other` and on the branch checked out."""
+    sh(ws.root, "checkout", "-q", "-b", "other")
+    MemoryStore(ws, user="a").append("project", "Build with make.")
+    sh(ws.root, "commit", "-q", "-am", "make")
+    sh(ws.root, "checkout", "-q", "-")
+    MemoryStore(ws, user="a").append("project", "Deploy with fly.")
+    sh(ws.root, "commit", "-q", "-am", "fly")
+
+
+def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
+    _remote, alice, _bob = team
+    gone = f"{tmp_path}/old-venv/bin/python -m codemem merge-file %O %A %B %P"
+    sh(alice.root, "config", "merge.codemem.driver", gone)  # the venv it was set from removed
+    assert codemem(alice, "memory", "list").returncode == 0
+    driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
+    assert driver == f"{sys.executable} -m codemem merge-file %O %A %B %P"
+    two_additions(alice)  # two people's additions to one block merge: git ran the driver
+    merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    value = MemoryStore(alice, user="a").get("project").value
+    assert value.endswith("Build with make.\nDeploy with fly.") or value.endswith(
+        "Deploy with fly.\nBuild with make."
+    )
+    # a driver of the user's own, or one whose program is there, is theirs to keep
+    for own in ("my-merge %O %A %B", f"{sys.executable} -m codemem merge-file %O %A %B %P -v"):
+        sh(alice.root, "config", "merge.codemem.driver", own)
+        assert codemem(alice, "memory", "list").returncode == 0
+        assert sh(alice.root, "config", "merge.codemem.driver").stdout.strip() == own
+
+
+def test_a_file_the_driver_could_not_merge_is_named_with_the_way_back(team):
+    _remote, alice, _bob = team
+    assert codemem(alice, "memory", "list").returncode == 0  # the driver set
+    two_additions(alice)
+    sh(alice.root, "config", "merge.codemem.driver", "false")  # a Python without codemem, say
+    assert sh(alice.root, "merge", "-q", "--no-edit", "other", check=False).returncode == 1
+    block = alice.blocks_dir / "project.md"
+    assert "Build with make." not in block.read_text()  # theirs is nowhere in the file
+    rel = ".codemem/blocks/project.md"
+    status = codemem(alice, "status", "--json")
+    assert {
+        "kind": "merge",
+        "message": f"{rel}: unmerged, and it holds our side only, no conflict markers: if git "
+        "could not run the merge driver, `git config --unset merge.codemem.driver`, run any "
+        f"codemem command to set it again, then `git checkout -m -- {rel}` merges both sides; "
+        "if our side is what you chose, `git add` it",
+    } in json.loads(status.stdout)["damage"]
+    sh(alice.root, "config", "--unset", "merge.codemem.driver")
+    assert codemem(alice, "memory", "list").returncode == 0
+    sh(alice.root, "checkout", "-m", "--", rel)
+    assert block.read_text().endswith("Build with make.\nDeploy with fly.\n") or (
+        block.read_text().endswith("Deploy with fly.\nBuild with make.\n")
+    )
+    assert "merge" not in [
+        d["kind"] for d in json.loads(codemem(alice, "status", "--json").stdout)["damage"]
+    ]
+
+
 def test_the_merge_driver_merges_by_kind_of_file():
     base = "---\ndescription: Notes.\nlimit: 4000\n---\nIntro.\n\n- one\n\n<!-- codemem:c:start -->\nold\n<!-- codemem:c:end -->\n"
     ours = (
@@ -305,6 +365,60 @@ def test_the_merge_driver_merges_by_kind_of_file():
         == '{"a": 1}'
     )
     assert merge_memory_file("", "ours\n", "theirs\n", ".codemem/digests/x.md").conflicts == 0
+
+
+def test_frontmatter_both_sides_changed_keeps_what_people_wrote_in_it():
+    base = (
+        "---\n# the team's block: ask in #infra before raising the limit\n"
+        "description: >\n  What the project is.\nlimit: 8000  # tokens are dear\n"
+        "read_only: false\ntags: [a, b]\n---\nBody.\n"
+    )
+    ours = base.replace("limit: 8000", "limit: 9000")
+    theirs = base.replace("  What the project is.", "  What the shop is.").replace(
+        "tags: [a, b]\n", "owner: x@y.z  # Xavier\n"
+    )
+    merged = merge_memory_file(base, ours, theirs, ".codemem/blocks/project.md")
+    assert (merged.conflicts, merged.text) == (
+        0,
+        "---\n# the team's block: ask in #infra before raising the limit\n"
+        "description: >\n  What the shop is.\nlimit: 9000  # tokens are dear\n"
+        "read_only: false\nowner: x@y.z  # Xavier\n---\nBody.\n",
+    )
+    # a comment the other side edited is kept with our side's key
+    edited = merge_memory_file(
+        base,
+        base.replace("read_only: false", "read_only: true"),
+        base.replace("in #infra", "in #platform"),
+        ".codemem/blocks/project.md",
+    )
+    assert edited.text == base.replace("in #infra", "in #platform").replace(
+        "read_only: false", "read_only: true"
+    )
+    # a header whose lines cannot be told apart by key is still merged by its values
+    odd = "---\n{description: Notes., limit: 4000}\n---\n"
+    merged = merge_memory_file(
+        odd, odd.replace("4000", "5000"), odd.replace("Notes.", "All."), ".codemem/blocks/x.md"
+    )
+    assert merged.text == "---\ndescription: All.\nlimit: 5000\n---\n"
+
+
+def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():
+    base = "index:\n  include: []\n"
+    merged = merge_memory_file(
+        base,
+        base + "model: anthropic/claude-sonnet-4-6\n",
+        base + "model: ollama/qwen2.5-coder\n",
+        ".codemem/config.yml",
+    )  # united, the second `model:` would silently win
+    assert (merged.conflicts, merged.text) == (
+        1,
+        "index:\n  include: []\n<<<<<<< ours\nmodel: anthropic/claude-sonnet-4-6\n"
+        "||||||| base\n=======\nmodel: ollama/qwen2.5-coder\n>>>>>>> theirs\n",
+    )
+    apart = merge_memory_file(
+        base, "model: x\n" + base, base + "sleep:\n  model: y\n", ".codemem/config.yml"
+    )
+    assert (apart.conflicts, apart.text) == (0, "model: x\n" + base + "sleep:\n  model: y\n")
 
 
 def agent_append(ws: Workspace, label: str, content: str) -> None:
