@@ -10,6 +10,7 @@ import sys
 
 from codemem.infra import find_secrets
 from codemem.infra import secret_windows as windows_module
+from codemem.infra import secrets as secrets_module
 
 AWS_KEY = "AKIA" + "Q7XZ2KJH4MPL9WRT"
 
@@ -151,3 +152,29 @@ def test_assignments_in_an_ascii_text_are_those_a_search_at_every_character_find
         assert any(rule == "secrets/assigned-secret" for rule, *_ in found)
         searched = [(s.rule, s.start, s.end, s.at) for s in find_secrets(text + "\né", bare=True)]
         assert found == searched
+
+
+def test_a_key_is_found_in_a_window_holding_its_text_and_its_lowered_anchor_elsewhere():
+    """A window is searched by a rule only when it holds one of the texts every match of the
+    rule holds, in their case (`_HOLDS`): each form of each such key is still found, beside
+    the common words that hold its lowered anchor (`disk-`, `msg.`, `asian`)."""
+    tail = "aB3dE5fG7hJ9kL1mN3pQ" * 4  # random-looking: no placeholder
+    keys = {
+        "secrets/private-key": "-----BEGIN RSA " + "PRIVATE KEY-----",
+        "secrets/aws-access-key": "ASIA" + "Q7XZ2KJH4MPL9WRT",
+        "secrets/google-api-key": "AIza" + tail[:35],
+        "secrets/openai-key": "sk-" + tail[:20] + "T3Blbk" + "FJ" + tail[:20],
+        "secrets/pypi-token": "pypi-" + "AgEIcHlwaS5vcmc" + tail[:50],
+        "secrets/sendgrid-key": "SG" + "." + tail[:22] + "." + tail[:43],
+        "secrets/jwt": "eyJ" + tail[:12] + ".eyJ" + tail[:12] + "." + tail[:12],
+        "secrets/url-password": "https://bob:" + tail[:10] + "@example.org",
+    }
+    keys_too = {"secrets/openai-key": "sk-proj-" + tail[:40]}  # its other form
+    assert set(keys) == set(secrets_module._HOLDS)
+    noise = "disk-io msg.len asian eyjafjallajokull aiza pypi-ish -----begin"
+    for found_keys in (keys, keys_too):
+        for rule, key in found_keys.items():
+            text = f"{noise}\n{'x' * 300}\nvalue {key} here\n{noise}\n"
+            found = [(s.rule, s.value) for s in find_secrets(text)]
+            value = key.removeprefix("https://bob:").removesuffix("@example.org")
+            assert found == [(rule, value)], rule
