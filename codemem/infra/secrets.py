@@ -142,6 +142,11 @@ _PLACEHOLDER = re.compile(
     r"x{4,}|\*{3,}|\.{3}|<[^>]*>|\{[^}]*\}|%\(|\$[A-Z_]+|^(?:pass(?:word)?|user(?:name)?|secret|token)$"
 )
 _URL = re.compile(r"://")
+# The characters that a case-insensitive pattern matches to an ASCII letter though their
+# `lower()` is not that letter (ı, ſ), or whose `lower()` is two characters (İ): found by
+# trying every character. In a text without them, a name is where the lowered text has its
+# anchor (the Kelvin sign K, which matches `k`, lowers to it).
+_UNLIKE_CASES = "\u0130\u0131\u017f"
 # Texts every match of a rule holds, one of them at least, in their case: a window without
 # any is not searched. The URL pattern, with no literal to start at, is tried at every
 # letter, and URLs in docstrings and comments rarely hold a password's `@`; the lowered
@@ -299,9 +304,10 @@ def find_secrets(
         assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
     if rules is not None and ASSIGNED_RULE not in rules:
         return
-    # In an ASCII text, a secret-like name is where the lowered text has it: only there is
-    # an assignment tried, instead of at every character of its windows.
-    names = _name_places(lowered, seen) if around is None and text.isascii() else None
+    # A secret-like name is where the lowered text has it (but in a text holding one of
+    # `_UNLIKE_CASES`): only there is an assignment tried, instead of at every character of
+    # its windows.
+    names = _name_places(lowered, seen) if around is None and _like_cases(text) else None
     for start, end in windows(lowered, ANCHORS[ASSIGNED_RULE], seen, around):
         for assignment, value_like, secret_like in assignments:
             if names is not None:
@@ -323,8 +329,14 @@ def find_secrets(
                     )
 
 
+def _like_cases(text: str) -> bool:
+    """Whether `_SECRET_NAME` matches only where `text.lower()` has the name lower-cased, at
+    the same place: none of `_UNLIKE_CASES` is in the text."""
+    return text.isascii() or not any(char in text for char in _UNLIKE_CASES)
+
+
 def _name_places(lowered: str, seen: dict[str, list[int]]) -> list[int]:
-    """Where a secret-like name (`_SECRET_NAME`) may start in an ASCII text: where it has
+    """Where a secret-like name (`_SECRET_NAME`) may start in a text `_like_cases`: where it has
     one of `ASSIGNED_RULE`'s anchors (every name but `client_secret` starts with one), and
     six or seven characters before a `secret` (`clientsecret`, `client_secret`)."""
     places: set[int] = set()
