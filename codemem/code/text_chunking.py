@@ -17,6 +17,8 @@ _SCAN_CHARS = 1000  # keys are looked for only this far into a line (minified fi
 _SETEXT = re.compile(r"^ {0,3}(=+|-{2,})[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _RST_ADORNMENT = re.compile(r"^([=\-`:'\"~^_*+#<>.])\1{2,}\s*$")
+# How every line `_RST_ADORNMENT` matches starts: a line starting otherwise underlines nothing.
+_RST_RUNS = frozenset(char * 3 for char in "=-`:'\"~^_*+#<>.")
 _JSON_KEY = re.compile(r'^([ \t]*)"((?:[^"\\]|\\.)*)"[ \t]*:')
 
 Heading = tuple[int, int, str, str]  # (line, level, title, heading line text)
@@ -80,6 +82,9 @@ def _rst_headings(lines: list[str]) -> list[Heading]:
     i = 0
     while i + 1 < len(lines):
         title, under = lines[i], lines[i + 1]
+        if under[:3] not in _RST_RUNS:  # a slice and a set, not a regex, for most lines
+            i += 1
+            continue
         stripped = title.strip()
         if (
             stripped

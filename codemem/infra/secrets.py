@@ -129,8 +129,8 @@ _ASSIGNED_BARE = re.compile(
     re.MULTILINE,
 )
 # What every match of `_ASSIGNED` / `_ASSIGNED_BARE` holds from its operator on: a window of
-# text without it is not searched with them (these start at a rare character, not at every
-# letter that could begin a secret-like name, so they are much faster).
+# a non-ASCII text without it is not searched with them (these start at a rare character,
+# not at every letter that could begin a secret-like name, so they are much faster).
 _QUOTED_VALUE = re.compile(r"(?i)[=>:]\s*[rbf]?['\"][^'\"\s]{12,}['\"]")
 _BARE_VALUE = re.compile(r"[=>:][ \t]*[^\s'\"`,;(){}\[\]<>]{6,}[ \t]*(?:#.*)?$", re.MULTILINE)
 _IDENTIFIER = re.compile(
@@ -142,10 +142,25 @@ _PLACEHOLDER = re.compile(
     r"x{4,}|\*{3,}|\.{3}|<[^>]*>|\{[^}]*\}|%\(|\$[A-Z_]+|^(?:pass(?:word)?|user(?:name)?|secret|token)$"
 )
 _URL = re.compile(r"://")
-# A character every match of a rule holds beside its anchor: a window without it is not
-# searched (the URL pattern, with no literal to start at, is tried at every letter; URLs in
-# docstrings and comments rarely hold a password's `@`).
-_HOLDS = {"secrets/url-password": "@"}
+# The characters that a case-insensitive pattern matches to an ASCII letter though their
+# `lower()` is not that letter (ı, ſ), or whose `lower()` is two characters (İ): found by
+# trying every character. In a text without them, a name is where the lowered text has its
+# anchor (the Kelvin sign K, which matches `k`, lowers to it).
+_UNLIKE_CASES = "\u0130\u0131\u017f"
+# Texts every match of a rule holds, one of them at least, in their case: a window without
+# any is not searched. The URL pattern, with no literal to start at, is tried at every
+# letter, and URLs in docstrings and comments rarely hold a password's `@`; the lowered
+# anchors of others are common words (`disk-`, `msg.`) where the key's case is not.
+_HOLDS = {
+    "secrets/private-key": ("-----BEGIN ",),
+    "secrets/aws-access-key": ("AKIA", "ASIA", "ABIA", "ACCA"),
+    "secrets/google-api-key": ("AIza",),
+    "secrets/openai-key": ("T3BlbkFJ", "sk-proj-"),
+    "secrets/pypi-token": ("pypi-AgEIcHlwaS5vcmc",),
+    "secrets/sendgrid-key": ("SG.",),
+    "secrets/jwt": ("eyJ",),
+    "secrets/url-password": ("@",),
+}
 
 # Printable ASCII and tab are text; in text every other byte becomes a line break (no pattern
 # crosses one); in binary content, runs of ten printable bytes ("p" in the mask) are looked at.
@@ -273,9 +288,9 @@ def find_secrets(
     for rule, severity, pattern, what in KNOWN:
         if rules is not None and rule not in rules:
             continue
-        holds = _HOLDS.get(rule)
+        holds = _HOLDS.get(rule, ())
         for start, end in windows(lowered, ANCHORS[rule], seen, around):
-            if holds and text.find(holds, start, end) < 0:
+            if holds and all(text.find(held, start, end) < 0 for held in holds):
                 continue
             for match in pattern.finditer(text, start, end):
                 found = _found(rule, severity, what, match)
@@ -289,18 +304,20 @@ def find_secrets(
         assignments.append((_ASSIGNED_BARE, _BARE_VALUE, _bare))
     if rules is not None and ASSIGNED_RULE not in rules:
         return
-    # In an ASCII text, a secret-like name is where the lowered text has it: only there is
-    # an assignment tried, instead of at every character of its windows.
-    names = _name_places(lowered, seen) if around is None and text.isascii() else None
+    # A secret-like name is where the lowered text has it (but in a text holding one of
+    # `_UNLIKE_CASES`): only there is an assignment tried, instead of at every character of
+    # its windows.
+    names = _name_places(lowered, seen) if around is None and _like_cases(text) else None
     for start, end in windows(lowered, ANCHORS[ASSIGNED_RULE], seen, around):
         for assignment, value_like, secret_like in assignments:
-            if not value_like.search(text, start, end):
+            if names is not None:
+                # A few `match`es where names start cost less than a search of the window
+                # for `value_like` (which only ever rules windows out: every match holds it).
+                matches = _matches_at(assignment, text, names, start, end)
+            elif value_like.search(text, start, end):
+                matches = assignment.finditer(text, start, end)
+            else:
                 continue
-            matches = (
-                assignment.finditer(text, start, end)
-                if names is None
-                else _matches_at(assignment, text, names, start, end)
-            )
             for match in matches:
                 value = match.group(1)
                 if not any(key in value for key in known) and secret_like(value):
@@ -312,8 +329,14 @@ def find_secrets(
                     )
 
 
+def _like_cases(text: str) -> bool:
+    """Whether `_SECRET_NAME` matches only where `text.lower()` has the name lower-cased, at
+    the same place: none of `_UNLIKE_CASES` is in the text."""
+    return text.isascii() or not any(char in text for char in _UNLIKE_CASES)
+
+
 def _name_places(lowered: str, seen: dict[str, list[int]]) -> list[int]:
-    """Where a secret-like name (`_SECRET_NAME`) may start in an ASCII text: where it has
+    """Where a secret-like name (`_SECRET_NAME`) may start in a text `_like_cases`: where it has
     one of `ASSIGNED_RULE`'s anchors (every name but `client_secret` starts with one), and
     six or seven characters before a `secret` (`clientsecret`, `client_secret`)."""
     places: set[int] = set()

@@ -214,6 +214,18 @@ def test_rst_sections_by_adornment_levels():
     ]
 
 
+def test_every_adornment_character_underlines_a_rst_section():
+    """Lines that do not start with three like adornment characters are ruled out before
+    the adornment pattern runs: each character, and a run with blanks after it, still
+    underlines; two characters or a mixed run do not."""
+    underlines = [c * n for c in "=-`:'\"~^_*+#<>." for n in (3, 7)] + ["===  \t"]
+    for under in [*underlines, "==", "=-=", " ===", "=== x"]:
+        text = f"Intro\n\nTitle\n{under}\n\nbody\n"
+        parsed = parse_file("doc.rst", text.encode())
+        expected = [("Title", 3)] if under in underlines else []
+        assert [(s.name, s.start_line) for s in parsed.symbols] == expected, under
+
+
 def test_yaml_top_level_keys_grouped_up_to_chunk_lines():
     parsed = parse_file("config.yml", (LANGS / "yaml/config.yml").read_bytes(), chunk_lines=4)
     assert [(s.qualname, s.start_line, s.end_line) for s in parsed.symbols] == [

@@ -6,10 +6,12 @@ Every secret here is assembled at run time, so this file holds none of them.
 from __future__ import annotations
 
 import random
+import re
 import sys
 
 from codemem.infra import find_secrets
 from codemem.infra import secret_windows as windows_module
+from codemem.infra import secrets as secrets_module
 
 AWS_KEY = "AKIA" + "Q7XZ2KJH4MPL9WRT"
 
@@ -129,9 +131,10 @@ def test_numpy_is_imported_for_the_one_pass_only_once_it_pays(monkeypatch):
 
 
 def test_assignments_in_an_ascii_text_are_those_a_search_at_every_character_finds():
-    """In an ASCII text an assignment is tried only where a secret-like name starts (its
-    anchors, and `client` before `secret`); a non-ASCII text is searched at every character
-    of the windows: both find the same secrets."""
+    """An assignment is tried only where a secret-like name starts (its anchors, and
+    `client` before `secret`); a text holding a character such as `ſ` (which matches `s`
+    case-insensitively) is searched at every character of the windows: both find the same
+    secrets, and so does a non-ASCII text without such a character."""
     value = "aB3dE5" + "fG7hJ9kL1mN3pQ"
     names = [
         "client_secret", "clientSecret", "CLIENT-SECRET", "clientsecret", "secret_token",
@@ -149,5 +152,56 @@ def test_assignments_in_an_ascii_text_are_those_a_search_at_every_character_find
         text = "\n".join(lines)
         found = [(s.rule, s.start, s.end, s.at) for s in find_secrets(text, bare=True)]
         assert any(rule == "secrets/assigned-secret" for rule, *_ in found)
-        searched = [(s.rule, s.start, s.end, s.at) for s in find_secrets(text + "\né", bare=True)]
+        searched = [(s.rule, s.start, s.end, s.at) for s in find_secrets(text + "\nſ", bare=True)]
         assert found == searched
+        accented = [(s.rule, s.start, s.end, s.at) for s in find_secrets(text + "\né", bare=True)]
+        assert found == accented
+
+
+def test_a_name_spelled_with_a_character_that_folds_to_ascii_is_found():
+    """`ſecret` and `prıvate_key` match a secret-like name case-insensitively though the
+    lowered text has no anchor there, and a dotted `İ` lowers to two characters (the lowered
+    text's places are not the text's): in a text holding them, assignments are searched for
+    at every character of the windows. `toKen` (the Kelvin sign) lowers to `token`."""
+    value = "aB3dE5" + "fG7hJ9kL1mN3pQ"
+    for name in ("\u017fecret", "to\u212aen", "pr\u0131vate_key", "\u0130\napi_key"):
+        text = f"token\n{name} = '{value}'\n"  # the anchor above makes a window
+        found = [(s.rule, text[s.start : s.end]) for s in find_secrets(text, bare=True)]
+        assert found == [("secrets/assigned-secret", value)], name
+
+
+def test_a_key_is_found_in_a_window_holding_its_text_and_its_lowered_anchor_elsewhere():
+    """A window is searched by a rule only when it holds one of the texts every match of the
+    rule holds, in their case (`_HOLDS`): each form of each such key is still found, beside
+    the common words that hold its lowered anchor (`disk-`, `msg.`, `asian`)."""
+    tail = "aB3dE5fG7hJ9kL1mN3pQ" * 4  # random-looking: no placeholder
+    keys = {
+        "secrets/private-key": "-----BEGIN RSA " + "PRIVATE KEY-----",
+        "secrets/aws-access-key": "ASIA" + "Q7XZ2KJH4MPL9WRT",
+        "secrets/google-api-key": "AIza" + tail[:35],
+        "secrets/openai-key": "sk-" + tail[:20] + "T3Blbk" + "FJ" + tail[:20],
+        "secrets/pypi-token": "pypi-" + "AgEIcHlwaS5vcmc" + tail[:50],
+        "secrets/sendgrid-key": "SG" + "." + tail[:22] + "." + tail[:43],
+        "secrets/jwt": "eyJ" + tail[:12] + ".eyJ" + tail[:12] + "." + tail[:12],
+        "secrets/url-password": "https://bob:" + tail[:10] + "@example.org",
+    }
+    keys_too = {"secrets/openai-key": "sk-proj-" + tail[:40]}  # its other form
+    assert set(keys) == set(secrets_module._HOLDS)
+    noise = "disk-io msg.len asian eyjafjallajokull aiza pypi-ish -----begin"
+    for found_keys in (keys, keys_too):
+        for rule, key in found_keys.items():
+            text = f"{noise}\n{'x' * 300}\nvalue {key} here\n{noise}\n"
+            found = [(s.rule, s.value) for s in find_secrets(text)]
+            value = key.removeprefix("https://bob:").removesuffix("@example.org")
+            assert found == [(rule, value)], rule
+
+
+def test_the_unlike_cases_are_every_character_that_needs_them():
+    """Tried on every character (of this Python's Unicode tables)."""
+    letter = re.compile("(?i)[a-z]")
+    unlike = {
+        char
+        for char in map(chr, range(128, sys.maxunicode + 1))
+        if len(char.lower()) != 1 or (letter.match(char) and not char.lower().isascii())
+    }
+    assert unlike == set(secrets_module._UNLIKE_CASES)
