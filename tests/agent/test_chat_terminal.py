@@ -43,6 +43,9 @@ def spawn_chat(ws, tmp_path):
             encoding="utf-8",
             timeout=TIMEOUT,
             dimensions=(40, 200),
+            # A suite started under `nohup` would hand its SIGHUP-ignored on: codemem keeps
+            # it so (as `nohup codemem chat` should), and a closed terminal would end nothing.
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
         )
         children.append(child)
         child.expect_exact(PROMPT)

@@ -40,7 +40,11 @@ def start_run(ws, tmp_path, command: str, nohup: bool = False) -> subprocess.Pop
         text=True,
         env=env,
         start_new_session=True,
-        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None,
+        # SIGHUP ignored as `nohup` starts a process, or else as a terminal does, whatever
+        # the suite itself was started under.
+        preexec_fn=lambda: signal.signal(
+            signal.SIGHUP, signal.SIG_IGN if nohup else signal.SIG_DFL
+        ),
     )
 
 
