@@ -165,7 +165,6 @@ def _refresh(
     if plan.nothing_to_do:
         summary.up_to_date = True
         if _record_listing(plan):  # the next run can then skip the rows
-            save_listing(plan.target, plan.tree)
             plan.manifest.save(plan.target)
             plan.recorded = True
         _fill_totals(summary, plan.manifest)
@@ -207,7 +206,6 @@ class _Plan:
     todo: list[tuple[str, str | None]]
     removed: list[str]
     listing: str  # the work tree's digest: recorded when the run completes
-    tree: WorkTree  # that listing's entries, kept beside it (`save_listing`)
     settings_key: str  # refresh_index's, recorded with the listing settings
     listing_settings: ListingSettings
     search_settings: str  # what a search reads of them (`codemem.config.snapshot`)
@@ -237,6 +235,7 @@ def _plan(
         tree = read(ws.root, settings)
     listing = tree.digest
     tracked = tree.tracked_local()
+    target = build_dir(index_dir) if full else index_dir
     current: FileIds = {}
     todo: list[tuple[str, str | None]] = []
     removed: list[str] = []
@@ -245,7 +244,9 @@ def _plan(
     else:
         manifest = Manifest(fingerprint=fp) if full or old is None else old
         current, todo, removed = changes_since(manifest, tree, index_dir, full)
-    target = build_dir(index_dir) if full else index_dir
+        # Kept now, not held until the run completes (the kernel's: 78,000 entries, in every
+        # worker forked after): it is used only once the manifest records its digest.
+        save_listing(target, tree)
     return _Plan(
         full,
         target,
@@ -254,7 +255,6 @@ def _plan(
         todo,
         removed,
         listing,
-        tree,
         settings_key,
         settings,
         search,
@@ -402,11 +402,10 @@ def _finish(
 
 
 def _complete(manifest: Manifest, plan: _Plan, started: float) -> None:
-    """Mark the manifest as that of a finished run (saved by the caller), and keep the
-    listing it records for the next run."""
+    """Mark the manifest as that of a finished run (saved by the caller): the listing it
+    records (kept by `_plan`) is the next run's to compare with."""
     manifest.full_text = True
     _record_listing(plan)
-    save_listing(plan.target, plan.tree)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
 

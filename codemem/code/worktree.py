@@ -174,12 +174,14 @@ def _entry_path(entry: bytes) -> bytes:
 
 
 def save_listing(index_dir: Path, tree: WorkTree) -> None:
-    """Keep `tree`'s entries in `index_dir` for the next run's `touched_since`: written as the
-    manifest records `tree.digest` (the pair is used only while both agree)."""
+    """Keep `tree`'s entries in `index_dir` for the next run's `touched_since` (used only once
+    the manifest there records `tree.digest`: a run that stops before it completes leaves a
+    record of a listing no manifest names)."""
     payload = b"\0".join(tree.entries)
     checksum = hashlib.sha1(payload).hexdigest()
     head = b"%s %s %s\n" % (_LISTING_FORMAT, tree.digest.encode(), checksum.encode())
     try:
+        index_dir.mkdir(parents=True, exist_ok=True)  # a rebuild's folder, before its rows
         with atomic_file(index_dir / LISTING_FILE, durable=False) as handle:
             handle.write(head)
             handle.write(payload)
