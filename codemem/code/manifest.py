@@ -355,7 +355,7 @@ class Manifest:
         return dict(entries)
 
     def paths_with_status(self, status: str) -> list[str]:
-        """Every file recorded with `status` (one indexed read: no row is kept)."""
+        """Every file recorded with `status`, in path order (one read: no row is kept)."""
         if self._files is not None and not self._partial:
             return [p for p, e in self._files.items() if e.status == status]
         rows = self._query("SELECT path FROM files WHERE status = ?", (status,))
@@ -522,10 +522,7 @@ class Manifest:
 
     def indexed_paths(self) -> list[str]:
         """Every indexed file, in path order."""
-        if self._files is not None and not self._partial:
-            return [p for p, e in self._files.items() if e.status == INDEXED]
-        rows = self._query("SELECT path FROM files WHERE status = ?", (INDEXED,))
-        return sorted(_str(r[0]) for r in rows)
+        return self.paths_with_status(INDEXED)
 
     def status_counts(self) -> dict[str, int]:
         """status -> how many files have it, in the path order of each status's first file
