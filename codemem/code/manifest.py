@@ -14,7 +14,8 @@ rows were written: a run stopped before that leaves it False, and the next run b
 removed with its row, so that a query looks up only its own words. `listing` is a digest of
 the files the last complete run saw (`codemem.code.worktree`): when git reports the same
 listing, a refresh has nothing to do and reads no row. Reading needs no database but SQLite,
-which keeps `status` and no-op runs instant.
+which keeps `status` and no-op runs instant. The rows as a run edits them, and what changed
+since the last save, are `codemem.code.manifest_rows`.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemem.code.manifest_rows import INDEXED, Entries, FileEntry
 from codemem.code.text import file_name_words
 
 MANIFEST_NAME = "manifest.db"
 LEGACY_NAME = "manifest.json"  # written by earlier versions: such an index is rebuilt
 SCHEMA_VERSION = 3  # 3: the words of file names (`name_words`)
-INDEXED = "indexed"
 BUSY_SECONDS = 30.0  # how long a reader waits for a save in progress (saves take milliseconds)
 PER_QUERY = 500  # paths per `IN (...)` list
 
@@ -76,16 +76,6 @@ _META = (
 )
 
 
-@dataclass(slots=True)
-class FileEntry:
-    content_id: str | None
-    status: str  # "indexed" or a skip reason
-    language: str | None = None
-    symbols: int = 0
-    chunks: int = 0
-    syntax_errors: int = 0
-
-
 def module_name(path: str) -> str:
     """The dotted name a query may use for a file (`pkg/mod.py` → `pkg.mod`)."""
     return path.rsplit(".", 1)[0].replace("/", ".")
@@ -117,71 +107,6 @@ def _text(value: str) -> str | bytes:
 
 def _str(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
-
-
-class _Entries(dict[str, FileEntry]):
-    """path -> FileEntry that remembers which paths changed since the last save, and what
-    they held then: the totals follow from those alone, not from a count of every row."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.changed: set[str] = set()
-        self.base: tuple[int, int, int] | None = None  # the totals at the last save
-        self._before: dict[str, FileEntry | None] = {}  # what changed paths held then
-
-    def _note(self, path: str) -> None:
-        if path not in self._before:
-            self._before[path] = self.get(path)
-        self.changed.add(path)
-
-    def __setitem__(self, path: str, entry: FileEntry) -> None:
-        self._note(path)
-        super().__setitem__(path, entry)
-
-    def __delitem__(self, path: str) -> None:
-        self._note(path)
-        super().__delitem__(path)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        for path, entry in dict(*args, **kwargs).items():
-            self[path] = entry
-
-    def pop(self, path: str, *default: Any) -> Any:
-        self._note(path)
-        return super().pop(path, *default)
-
-    def setdefault(self, path: str, entry: FileEntry) -> FileEntry:
-        if path not in self:
-            self[path] = entry
-        return self[path]
-
-    def clear(self) -> None:
-        for path in self:
-            self._note(path)
-        super().clear()
-
-    def totals(self) -> tuple[int, int, int]:
-        """(files, symbols, chunks) indexed now."""
-        if self.base is None:
-            self.base, self._before = _count(self), {}
-        files, symbols, chunks = self.base
-        for path, old in self._before.items():
-            for entry, sign in ((old, -1), (self.get(path), 1)):
-                if entry is not None and entry.status == INDEXED:
-                    files += sign
-                    symbols += sign * entry.symbols
-                    chunks += sign * entry.chunks
-        return files, symbols, chunks
-
-    def adopt_changes(self, other: _Entries) -> None:
-        """Take over `other`'s record of changes: these rows hold its rows, and more."""
-        self.changed, self.base, self._before = set(other.changed), other.base, other._before
-
-    def saved(self) -> None:
-        """What is now was saved: changes count from here."""
-        self.base = self.totals()
-        self._before = {}
-        self.changed.clear()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -238,12 +163,6 @@ def _indexed(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[str]
     return (p for p in paths if files[p].status == INDEXED)
 
 
-def _count(files: dict[str, FileEntry]) -> tuple[int, int, int]:
-    """(files, symbols, chunks) indexed."""
-    indexed = [e for e in files.values() if e.status == INDEXED]
-    return len(indexed), sum(e.symbols for e in indexed), sum(e.chunks for e in indexed)
-
-
 def _rows(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
     for path in paths:
         yield _row(path, files[path])
@@ -274,7 +193,7 @@ class Manifest:
         self.search_settings = ""
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
-        self._files: _Entries | None = _Entries()
+        self._files: Entries | None = Entries()
         self._partial = False  # `_files` holds only the rows `read_rows` read
         self._totals: tuple[int, int, int] | None = None  # as saved, while no row is read
 
@@ -349,7 +268,7 @@ class Manifest:
         if self._files is not None or self._totals is None:  # read, or no totals to start from
             return {p: e for p in wanted if (e := self.files.get(p)) is not None}
         found = self._select(wanted, _ENTRY_COLUMNS.partition(", ")[2])
-        entries = _Entries({p: FileEntry(*found[p]) for p in sorted(found)})
+        entries = Entries({p: FileEntry(*found[p]) for p in sorted(found)})
         entries.base = self._totals  # the saved totals, that the edits to these adjust
         self._files, self._partial = entries, True
         return dict(entries)
@@ -376,7 +295,7 @@ class Manifest:
         partial = self._files if self._partial else None
         self._partial = False
         if partial is None:
-            self._files = _Entries(read)
+            self._files = Entries(read)
             with suppress(IndexError, ValueError):  # none saved, or unreadable: counted later
                 files, symbols, chunks = map(int, str(totals[0][0]).split(","))
                 self._files.base = files, symbols, chunks
@@ -385,7 +304,7 @@ class Manifest:
         for path in partial.changed - partial.keys():
             read.pop(path, None)
         read.update(partial)
-        self._files = _Entries({path: read[path] for path in sorted(read)})
+        self._files = Entries({path: read[path] for path in sorted(read)})
         self._files.adopt_changes(partial)
 
     def save(self, index_dir: Path) -> None:
@@ -398,7 +317,7 @@ class Manifest:
         if self._path != path or self._db is None:
             self._write_new(path, self.files)
             return
-        files = self._files if self._files is not None else _Entries()  # none read: none changed
+        files = self._files if self._files is not None else Entries()  # none read: none changed
         changed = sorted(files.changed)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -476,7 +395,7 @@ class Manifest:
         _sync_dir(path.parent)
         self.close()
         self._path, self._db = path, _connect(path)
-        if isinstance(files, _Entries):
+        if isinstance(files, Entries):
             files.saved()
 
     # -- queries: only the rows asked for ----------------------------------------------------

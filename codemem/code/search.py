@@ -28,7 +28,8 @@ from codemem.code.fusion import (
     rrf,
     unique_paths,
 )
-from codemem.code.manifest import INDEXED, Manifest
+from codemem.code.manifest import Manifest
+from codemem.code.manifest_rows import INDEXED
 from codemem.code.query import AnalyzedQuery, analyze_query
 from codemem.errors import UsageError
 from codemem.infra import RedactedLines

@@ -39,7 +39,7 @@ from codemem.errors import FileTooLarge, NotARegularFile
 from codemem.infra import atomic_file, read_regular_bytes
 
 if TYPE_CHECKING:
-    from codemem.code.manifest import FileEntry
+    from codemem.code.manifest_rows import FileEntry
     from codemem.config import IndexConfig
 
 log = logging.getLogger("codemem")
