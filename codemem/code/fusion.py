@@ -61,6 +61,10 @@ LATER_TEST_FACTOR = 0.5
 # the kept files of an issue report often edits the other; it joins below the kept files.
 HEADER_SUFFIXES = frozenset({"h", "hh", "hpp", "hxx"})
 SOURCE_SUFFIXES = frozenset({"c", "cc", "cpp", "cxx", "m", "mm"})
+# A header's inline or template implementation, kept beside it: `array-inl.h` (or `_inl`,
+# `-impl`, `_impl`) and `array.ipp` (or `.inl`, `.tpp`, `.tcc`) are `array.h`'s.
+INLINE_MARKS = ("-inl", "_inl", "-impl", "_impl")
+INLINE_SUFFIXES = frozenset({"inl", "ipp", "tpp", "tcc"})
 COUNTERPART_WEIGHT = 0.5  # × the top score
 
 
@@ -268,12 +272,17 @@ def later_tests_down(
 def counterparts(path: str, with_stem: Callable[[str], list[str]]) -> list[str]:
     """The headers of a C-family source file, or the sources of a header: the indexed files of
     its stem with the other kind of suffix (`lib/lazy.c` → `lib/lazy.h`), those in its own
-    folder if any, else at most two elsewhere (`include/x.hpp` → `src/x.cpp`)."""
+    folder if any, else at most two elsewhere (`include/x.hpp` → `src/x.cpp`); then the
+    header's inline implementation beside it, or the header an inline file implements
+    (`inline_counterparts`)."""
     folder, _, name = path.rpartition("/")
     stem, dot, suffix = name.rpartition(".")
     suffix = suffix.lower()
-    if not dot or not stem or suffix not in HEADER_SUFFIXES | SOURCE_SUFFIXES:
+    if not dot or not stem:
         return []
+    inline = inline_counterparts(folder, stem, suffix, with_stem)
+    if suffix not in HEADER_SUFFIXES | SOURCE_SUFFIXES:
+        return inline
     others = HEADER_SUFFIXES if suffix in SOURCE_SUFFIXES else SOURCE_SUFFIXES
     found = [
         p
@@ -281,7 +290,33 @@ def counterparts(path: str, with_stem: Callable[[str], list[str]]) -> list[str]:
         if p.rsplit(".", 1)[-1].lower() in others and p.rsplit("/", 1)[-1][: len(stem)] == stem
     ]
     near = [p for p in found if p.rpartition("/")[0] == folder]
-    return near or (found if len(found) <= 2 else [])
+    return [*(near or (found if len(found) <= 2 else [])), *inline]
+
+
+def inline_counterparts(
+    folder: str, stem: str, suffix: str, with_stem: Callable[[str], list[str]]
+) -> list[str]:
+    """In `folder`: the header a C++ inline implementation file `<stem>.<suffix>` implements
+    (`array-inl.h`, `array.ipp` → `array.h`), or a header's inline implementations (the
+    reverse); in that order of `INLINE_MARKS` and file names."""
+    mark = next((m for m in INLINE_MARKS if stem.lower().endswith(m)), "")
+    if suffix in INLINE_SUFFIXES or (mark and suffix in HEADER_SUFFIXES):
+        base = stem[: len(stem) - len(mark)]
+        wanted: list[tuple[str, frozenset[str]]] = [(base, HEADER_SUFFIXES)]
+    elif suffix in HEADER_SUFFIXES and not mark:
+        wanted = [(stem + m, HEADER_SUFFIXES) for m in INLINE_MARKS]
+        wanted.append((stem, INLINE_SUFFIXES))
+    else:
+        return []
+    found: list[str] = []
+    for name, suffixes in wanted:
+        for p in with_stem(name.lower()):
+            other_folder, _, other = p.rpartition("/")
+            other_stem, _, other_suffix = other.rpartition(".")
+            same = other_folder == folder and other_stem == name
+            if same and other_suffix.lower() in suffixes and p not in found:
+                found.append(p)
+    return found
 
 
 def add_counterparts(

@@ -239,3 +239,22 @@ def test_a_kept_c_file_brings_its_header_below_the_kept_files():
     question = analyze_query("where does the lazy matcher read the window")
     assert "lib/lazy.h" in rank_files(results, report, {}, {}, with_stem=indexed.with_stem)
     assert "lib/lazy.h" not in rank_files(results, question, {}, {}, with_stem=indexed.with_stem)
+
+
+def test_a_header_and_its_inline_implementation_are_counterparts():
+    indexed = stages.PathList(
+        ["ondemand/array.h", "ondemand/array-inl.h", "ondemand/object.h", "ondemand/object_impl.h"]
+        + ["ondemand/value.h", "ondemand/value.ipp", "other/array.h", "ondemand/array-inl.cpp"]
+        + ["src/lazy.cpp", "src/lazy.h", "src/lazy.tpp", "ondemand/parser-inl.h"]
+    )
+    inline_header = counterparts("ondemand/array-inl.h", indexed.with_stem)
+    assert inline_header == ["ondemand/array-inl.cpp", "ondemand/array.h"]  # its source too
+    assert counterparts("ondemand/array.h", indexed.with_stem) == ["ondemand/array-inl.h"]
+    assert counterparts("ondemand/object_impl.h", indexed.with_stem) == ["ondemand/object.h"]
+    assert counterparts("ondemand/value.h", indexed.with_stem) == ["ondemand/value.ipp"]
+    assert counterparts("ondemand/value.ipp", indexed.with_stem) == ["ondemand/value.h"]
+    # a source keeps its header; the header gains its template file beside it
+    assert counterparts("src/lazy.cpp", indexed.with_stem) == ["src/lazy.h"]
+    assert counterparts("src/lazy.h", indexed.with_stem) == ["src/lazy.cpp", "src/lazy.tpp"]
+    assert counterparts("ondemand/parser-inl.h", indexed.with_stem) == []  # no parser.h
+    assert counterparts("lib/array-inl.py", indexed.with_stem) == []  # not a C-family file
