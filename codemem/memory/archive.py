@@ -44,7 +44,12 @@ from codemem.memory.errors import (
     MemoryEditError,
     NotFoundError,
 )
-from codemem.memory.files import check_memory_size, check_memory_write, read_memory_file
+from codemem.memory.files import (
+    check_memory_size,
+    check_memory_write,
+    folder_in_the_way,
+    read_memory_file,
+)
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
@@ -175,7 +180,8 @@ class Archive:
         notes: list[Note] = []
         problems: list[BlockFormatError] = []
         if not self.dir.is_dir():
-            return notes, problems
+            in_the_way = folder_in_the_way(self.ws, self.dir)
+            return notes, [in_the_way] if in_the_way else problems
         for path in sorted(self.dir.glob("*.md")):
             source = printable(path.relative_to(self.ws.root).as_posix())
             try:

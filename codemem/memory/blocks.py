@@ -49,7 +49,12 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.files import check_memory_size, check_memory_write, read_memory_file
+from codemem.memory.files import (
+    check_memory_size,
+    check_memory_write,
+    folder_in_the_way,
+    read_memory_file,
+)
 from codemem.memory.labels import (
     DEFAULT_LIMIT,
     LABEL_RE,
@@ -191,6 +196,10 @@ class MemoryStore:
         blocks: list[Block] = []
         problems: list[BlockFormatError] = []
         found: list[tuple[str, Path]] = []
+        for folder in (self.ws.blocks_dir, self.ws.blocks_dir / "users"):
+            if in_the_way := folder_in_the_way(self.ws, folder):
+                problems.append(in_the_way)
+                break
         if self.ws.blocks_dir.is_dir():
             for path in sorted(self.ws.blocks_dir.rglob("*.md")):
                 label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()

@@ -5,7 +5,8 @@ naively, the target would land in the agent's context, in `codemem memory show` 
 MCP client. So a memory file is read only if it is a regular file whose real path lies inside
 the repository: a link (or a folder, a FIFO, a path leading out) is skipped, never followed,
 with one warning line naming it. Writes refuse the same paths with a `MemoryEditError`, and
-so a path under a memory folder committed as a file (`blocks/users`), naming that file.
+so a path under a memory folder committed as a file (`blocks/users`), naming that file;
+listing a folder that is a file names it too (`folder_in_the_way`).
 A file is read whole, so one larger than `MAX_MEMORY_BYTES` (far beyond any block's limit) or
 not UTF-8 text is a `BlockFormatError` naming it: a 500 MB block cannot fill the memory.
 """
@@ -45,6 +46,18 @@ def _problem(ws: Workspace, path: Path) -> str | None:
     if not stat.S_ISREG(mode):
         return "it is not a regular file"
     return None
+
+
+def folder_in_the_way(ws: Workspace, folder: Path) -> BlockFormatError | None:
+    """One line naming a memory folder a clone committed as a file (`archive`, `blocks/users`,
+    `digests`): nothing under it can be read or written. None when it is a folder, or missing
+    (then nothing is there yet)."""
+    if not os.path.lexists(folder) or os.path.isdir(folder):
+        return None
+    return BlockFormatError(
+        f"{_shown(ws, folder)} is a file, not a folder: nothing under it can be read or "
+        "written; move that file away (`git mv` it aside keeps its text)"
+    )
 
 
 def _file_in_the_way(path: Path) -> Path:
