@@ -74,7 +74,7 @@ def split(text: str, source: str) -> Document:
 
 def _load(yaml_text: str, source: str) -> dict[str, Any]:
     try:
-        data = load_yaml(yaml_text)
+        data = load_yaml(yaml_text, unique_keys=True, first_line=2)  # the fence is line 1
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2  # +1 for 1-based, +1 for the fence
