@@ -241,9 +241,9 @@ class MemoryWriter:
         its note deleted (the block now holds all of it).
         """
         source = f"codemem digest ({region} region)"
-        old = [note.id for note in self.archive.notes() if note.source == source]
+        old = [note for note in self.archive.notes() if note.source == source]
         note_id = self.insert_note(content, tags, source) if content is not None else None
         for stale in old:
-            if stale != note_id:
-                self.delete_note(stale)
+            if stale.id != note_id:  # a person's edit to it since: kept, and said
+                self.delete_note(stale.id, stale, "replacing it")
         return note_id

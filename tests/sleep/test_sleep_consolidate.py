@@ -325,3 +325,28 @@ def test_a_teammates_header_comment_merges_with_the_digests_rewrite(repo_factory
         0,
         alices.replace("Since last week", "Since the week of 2025-02-10"),
     )
+
+
+def test_a_region_note_edited_by_hand_is_not_deleted_when_the_region_moves_on(
+    repo_factory, monkeypatch
+):
+    ws = init(repo_factory())
+    writer = writer_for(ws)
+    old_id = writer.sync_overflow("conventions", "Old overflow.", ["conventions"])
+    old = ws.archive_dir / f"{old_id}.md"
+    edited = old.read_text().replace("Old overflow.", "Old overflow. Dana: keep this one!")
+    real = MemoryWriter.insert_note
+
+    def insert_then_edit(self, *args):  # the new note is saved, then the person's edit
+        done = real(self, *args)
+        old.write_text(edited)
+        return done
+
+    monkeypatch.setattr(MemoryWriter, "insert_note", insert_then_edit)
+    new_id = writer.sync_overflow("conventions", "New overflow.", ["conventions"])
+    assert new_id != old_id
+    assert old.read_text() == edited
+    assert writer.warnings == [
+        f".codemem/archive/{old_id}.md changed while the digest was replacing it: left as it "
+        "is now (the next digest looks at it again)"
+    ]
