@@ -12,7 +12,8 @@ marks the file conflicted. By kind of file:
   markers are left only where two people wrote different text in one place (a file both
   sides added, with no ancestor, is that too);
 - anything else (`config.yml`) is merged line by line as git would: two settings both sides
-  added at one place are a conflict (united, the second `model:` would silently win).
+  added at one place are a conflict (united, the second `model:` would silently win), and so
+  is one key both added at two places (no markers: the file names both lines when read).
 
 Line ends are not text: when a side saved the file with Windows line ends, the three versions
 are merged as lines and the result takes the line end our side mostly uses (else a side
@@ -36,7 +37,7 @@ from typing import Any
 
 from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_memory_conflicts
 from codemem.errors import CodememError
-from codemem.infra import line_ends, run_git
+from codemem.infra import line_ends, load_yaml, run_git
 from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
 from codemem.memory import frontmatter_key_lines as key_lines
@@ -78,7 +79,24 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
     if path.endswith(".md"):
         return _merge_markdown(base, ours, theirs, path)
     # config.yml: two keys appended at one place are two settings, not a list to unite
-    return _merge_lines(base, ours, theirs, memory=False)
+    merged = _merge_lines(base, ours, theirs, memory=False)
+    if not merged.conflicts and _sets_a_key_twice(merged.text):
+        return Merged(merged.text, 1)  # one key added at two places: git stops for the person
+    return merged
+
+
+def _sets_a_key_twice(text: str) -> bool:
+    """Whether the YAML `text` sets one key twice in a mapping (a line merge clean, since the
+    sides added it at two places, whose second value would silently win)."""
+    import yaml  # PyYAML: only for a config.yml both sides changed
+
+    try:
+        load_yaml(text, unique_keys=True)
+    except yaml.YAMLError as exc:
+        return getattr(exc, "duplicate_key", None) is not None
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
+        return False  # values YAML cannot build: the settings' own check names them
+    return False
 
 
 def _lf(text: str) -> str:

@@ -23,8 +23,9 @@ def load_yaml(text: str, *, unique_keys: bool = False, first_line: int = 1) -> A
 
     With `unique_keys` (codemem's own files: `config.yml`, a memory file's frontmatter), a key
     given twice in one mapping raises too, at its second place, naming the key (dotted from the
-    top) and both lines, counted from `first_line`: PyYAML keeps the last silently, so of two
-    settings a person wrote, one would be dropped without a word.
+    top) and both lines, counted from `first_line` (the error's `duplicate_key` is that name):
+    PyYAML keeps the last silently, so of two settings a person wrote, one would be dropped
+    without a word.
     """
     loader = _loader_class()(text)
     loader.unique_keys, loader.first_line = unique_keys, first_line
@@ -94,13 +95,15 @@ def _loader_class() -> type:
         if twice:
             key = min(twice, key=lambda k: k.start_mark.index)
             one, two = (k.start_mark.line + first_line for k in (firsts[id(key)], key))
-            raise ConstructorError(
+            error = ConstructorError(
                 None,
                 None,
                 f"duplicate key '{names[id(key)]}' on lines {one} and {two}: keep one of them (YAML "
                 "would take the last silently)",
                 key.start_mark,
             )
+            error.duplicate_key = names[id(key)]  # for a caller that acts on it (the merge driver)
+            raise error
 
     def _children(node: Node) -> list[Node]:
         if isinstance(node, SequenceNode):

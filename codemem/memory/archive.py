@@ -7,6 +7,9 @@ branches adding notes never conflict. The files are the source of truth and the 
 Search ranks with BM25 over content and tags in Python (archives are small) and filters by
 tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplicate (same text
 up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing.
+`update` (the digest's consolidation) changes a note only if its file still says what was
+read, and only in the lines that change: a person's header comments, key order and quoting
+stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`).
 
 Two clones that edit one note (a digest's consolidation, a hand edit) merge it as text where
 the merge driver is not set, and a conflict leaves git's markers in it: such a note is read

@@ -419,6 +419,11 @@ def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():
         base, "model: x\n" + base, base + "sleep:\n  model: y\n", ".codemem/config.yml"
     )
     assert (apart.conflicts, apart.text) == (0, "model: x\n" + base + "sleep:\n  model: y\n")
+    # one key added at two places: git's merge is clean, the file sets it twice
+    twice = merge_memory_file(
+        base, "model: x\n" + base, base + "model: y\n", ".codemem/config.yml"
+    )  # before: merged clean, and the second `model:` silently won
+    assert (twice.conflicts, twice.text) == (1, "model: x\n" + base + "model: y\n")
 
 
 def agent_append(ws: Workspace, label: str, content: str) -> None:
