@@ -37,7 +37,7 @@ from typing import Any
 
 from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_memory_conflicts
 from codemem.errors import CodememError
-from codemem.infra import line_ends, load_yaml, run_git
+from codemem.infra import atomic_write, line_ends, load_yaml, run_git
 from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
 from codemem.memory import frontmatter_key_lines as key_lines
@@ -115,10 +115,9 @@ def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
         log.warning("%s: cannot read the common ancestor (%s): merged as without one", path, exc)
         ancestor = ""
     merged = merge_memory_file(ancestor, _read(ours), _read(theirs), path)
-    with ours.open(
-        "w", encoding="utf-8", errors="surrogateescape", newline=""
-    ) as out:  # line endings as they came
-        out.write(merged.text)
+    # replaced whole (line endings as they came): a driver killed while writing leaves our
+    # side as it was, never a torn file that git would take for the merge
+    atomic_write(ours, merged.text.encode("utf-8", "surrogateescape"))
     return merged.conflicts
 
 
