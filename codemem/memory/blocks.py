@@ -283,9 +283,14 @@ class MemoryStore:
     def get(self, label: str) -> Block:
         """The block with this label; `UnknownLabelError` lists the labels that exist."""
         validate_label(label)
+        path = self.path_for(label)
         try:
-            return self._read(label, self.path_for(label))
+            return self._read(label, path)
         except FileNotFoundError:
+            folders = [p for p in path.parents if p.is_relative_to(self.ws.blocks_dir)]
+            for folder in reversed(folders):  # `blocks/users` a clone committed as a file
+                if in_the_way := folder_in_the_way(self.ws, folder):
+                    raise in_the_way from None
             raise self._unknown(label) from None
 
     def ensure_user_block(self) -> Block | None:

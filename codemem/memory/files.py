@@ -79,12 +79,13 @@ def _skip(ws: Workspace, path: Path, why: str) -> None:
     if str(path) not in _warned:
         _warned.add(str(path))
         where = _shown(ws, path)
-        log.warning(
-            "skipped %s: %s; codemem reads memory only from regular files in the "
-            "repository and never follows links",
-            where,
-            why,
+        rule = (
+            "move that file away (`git mv` it aside keeps its text)"
+            if why.endswith("not a folder")
+            else "codemem reads memory only from regular files in the repository and never "
+            "follows links"
         )
+        log.warning("skipped %s: %s; %s", where, why, rule)
 
 
 def memory_file(ws: Workspace, path: Path) -> Path | None:

@@ -230,7 +230,9 @@ def file_for_folders(origin: Path, *folders: str) -> None:
         path.write_text("not a folder\n", encoding="utf-8")
 
 
-def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(origin, tmp_path):
+def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(
+    origin, tmp_path, caplog
+):
     file_for_folders(origin, "blocks/users", "archive")
     ws = clone(origin, tmp_path)
     fix = "is a file, not a folder; move that file away first\n"
@@ -249,7 +251,15 @@ def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(
     assert result.stderr.startswith("codemem: error: .codemem/archive/")
     assert result.stderr.endswith(f": .codemem/archive {fix}")
     shown = run(ws, "memory", "show", "users/x")
-    assert shown.exit_code == 2 and "Errno" not in shown.output
+    assert (shown.exit_code, shown.stderr) == (
+        2,
+        "codemem: error: .codemem/blocks/users is a file, not a folder: nothing under it can be "
+        "read or written; move that file away (`git mv` it aside keeps its text)\n",
+    )  # before: "unknown block 'users/x': the blocks are conventions, project; create it first"
+    assert caplog.messages[0] == (
+        "skipped .codemem/blocks/users/x.md: .codemem/blocks/users is a file, not a folder; move "
+        "that file away (`git mv` it aside keeps its text)"
+    )  # before: "...; codemem reads memory only from regular files ... never follows links"
     assert git(ws.root, "status", "--porcelain").stdout == ""
 
 
