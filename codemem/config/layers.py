@@ -50,7 +50,7 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
     import yaml  # PyYAML (a tenth of start-up): only when there is a file to read
 
     try:
-        data = load_yaml(text)
+        data = load_yaml(text, unique_keys=True)  # a person's two settings: never one dropped
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -242,7 +242,7 @@ def _yaml_value(name: str, text: str) -> Any:
     import yaml  # PyYAML: only when a variable sets a value
 
     try:
-        value = load_yaml(text)
+        value = load_yaml(text, unique_keys=True)
     except (yaml.YAMLError, *_UNBUILDABLE) as exc:
         problem = getattr(exc, "problem", None) or _first_line(exc)
         raise ConfigError(f"{name}: invalid YAML value: {problem}") from None

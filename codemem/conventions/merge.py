@@ -12,7 +12,8 @@ marks the file conflicted. By kind of file:
   markers are left only where two people wrote different text in one place (a file both
   sides added, with no ancestor, is that too);
 - anything else (`config.yml`) is merged line by line as git would: two settings both sides
-  added at one place are a conflict (united, the second `model:` would silently win).
+  added at one place are a conflict (united, the second `model:` would silently win), and so
+  is one key both added at two places (no markers: the file names both lines when read).
 
 Line ends are not text: when a side saved the file with Windows line ends, the three versions
 are merged as lines and the result takes the line end our side mostly uses (else a side
@@ -29,7 +30,6 @@ is conflicted).
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -37,10 +37,12 @@ from typing import Any
 
 from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_memory_conflicts
 from codemem.errors import CodememError
-from codemem.infra import line_ends, run_git
-from codemem.memory import FRONTMATTER_FENCE as FENCE
+from codemem.infra import atomic_write, line_ends, load_yaml, run_git
 from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
+from codemem.memory import frontmatter_key_lines as key_lines
+from codemem.memory import frontmatter_key_spans as key_spans
+from codemem.memory import frontmatter_with_values as with_values
 from codemem.memory import split_frontmatter as split
 
 log = logging.getLogger("codemem")
@@ -77,7 +79,24 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
     if path.endswith(".md"):
         return _merge_markdown(base, ours, theirs, path)
     # config.yml: two keys appended at one place are two settings, not a list to unite
-    return _merge_lines(base, ours, theirs, memory=False)
+    merged = _merge_lines(base, ours, theirs, memory=False)
+    if not merged.conflicts and _sets_a_key_twice(merged.text):
+        return Merged(merged.text, 1)  # one key added at two places: git stops for the person
+    return merged
+
+
+def _sets_a_key_twice(text: str) -> bool:
+    """Whether the YAML `text` sets one key twice in a mapping (a line merge clean, since the
+    sides added it at two places, whose second value would silently win)."""
+    import yaml  # PyYAML: only for a config.yml both sides changed
+
+    try:
+        load_yaml(text, unique_keys=True)
+    except yaml.YAMLError as exc:
+        return getattr(exc, "duplicate_key", None) is not None
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
+        return False  # values YAML cannot build: the settings' own check names them
+    return False
 
 
 def _lf(text: str) -> str:
@@ -96,10 +115,9 @@ def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
         log.warning("%s: cannot read the common ancestor (%s): merged as without one", path, exc)
         ancestor = ""
     merged = merge_memory_file(ancestor, _read(ours), _read(theirs), path)
-    with ours.open(
-        "w", encoding="utf-8", errors="surrogateescape", newline=""
-    ) as out:  # line endings as they came
-        out.write(merged.text)
+    # replaced whole (line endings as they came): a driver killed while writing leaves our
+    # side as it was, never a torn file that git would take for the merge
+    atomic_write(ours, merged.text.encode("utf-8", "surrogateescape"))
     return merged.conflicts
 
 
@@ -146,7 +164,10 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         if not by_lines.conflicts and _reads_as(by_lines.text, merged):  # a comment edit too
             return by_lines.text, 0
         return _as_written(ours, theirs, merged) or dump(merged), 0
-    lines = dump(merged).split("\n")
+    as_written = _with_conflicts(ours, theirs, merged, clashes)
+    if as_written is not None:
+        return as_written, len(clashes)
+    lines = dump(merged).split("\n")  # lines not told apart by key: the values, written afresh
     for key, (mine, other) in clashes.items():
         ours_lines = _key_lines(key, mine)
         at = lines.index(ours_lines[0]) if ours_lines and ours_lines[0] in lines else len(lines) - 2
@@ -155,59 +176,41 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
     return "\n".join(lines), len(clashes)
 
 
-_TOP_KEY = re.compile(r"([^\s#\-'\"][^:#]*?)\s*:(?:\s|$)")
-
-
-def _key_spans(header: str) -> dict[str, tuple[int, int]]:
-    """Where each top-level key's lines are in `header` (its lines, fences included): from the
-    key's line up to the next key, comment or fence line."""
-    lines = header.splitlines(keepends=True)
-    spans: dict[str, tuple[int, int]] = {}
-    key, start = None, 0
-    for index in range(1, len(lines)):
-        line = lines[index]
-        found = _TOP_KEY.match(line)
-        if found or line.startswith("#") or index == len(lines) - 1:
-            if key is not None:
-                spans[key] = (start, index)
-            key, start = (found.group(1), index) if found else (None, index)
-    return spans
-
-
 def _as_written(ours: Document, theirs: Document, merged: dict[str, Any]) -> str | None:
     """Our header as written (comments, quoting, order) with each key whose merged value is
     theirs written as they wrote it; None when its lines cannot be told apart by key (the
     result must read back as exactly `merged`)."""
-    lines = ours.header.splitlines(keepends=True)
-    if not lines:  # our side has no frontmatter: nothing of ours to keep
-        return None
     theirs_lines = theirs.header.splitlines(keepends=True)
-    spans, theirs_spans = _key_spans(ours.header), _key_spans(theirs.header)
-    if set(spans) != set(map(str, ours.meta)):
+    theirs_spans = key_spans(theirs.header)
+
+    def written(key: str) -> list[str] | None:
+        return theirs_lines[slice(*theirs_spans[key])] if key in theirs_spans else None
+
+    return with_values(ours, merged, written)
+
+
+def _with_conflicts(
+    ours: Document, theirs: Document, merged: dict[str, Any], clashes: dict[str, tuple[Any, Any]]
+) -> str | None:
+    """Our header as `_as_written` keeps it, each clashing key's lines (ours as written, theirs
+    as they wrote them) between conflict markers in its place (one only theirs still has, after
+    the others); None when the lines cannot be told apart by key."""
+    resolved = _as_written(ours, theirs, merged)  # a clashing key holds our value here
+    theirs_spans = key_spans(theirs.header)
+    if resolved is None or set(theirs_spans) != set(map(str, theirs.meta)):
         return None
-    starts = {start: (key, end) for key, (start, end) in spans.items()}
-    out: list[str] = []
-    index = 0
-    while index < len(lines) - 1:
-        if index not in starts:
-            out.append(lines[index])
-            index += 1
-            continue
-        key, end = starts[index]
-        if key in merged and merged[key] == ours.meta.get(key, _MISSING):
-            out.extend(lines[index:end])
-        elif key in merged:
-            if key not in theirs_spans:
-                return None
-            out.extend(theirs_lines[slice(*theirs_spans[key])])
-        index = end
-    for key in merged:
-        if key not in ours.meta:
-            if key not in theirs_spans:
-                return None
-            out.extend(theirs_lines[slice(*theirs_spans[key])])
-    text = "".join(out) + lines[-1]
-    return text if _reads_as(text, merged) else None
+    lines = resolved.splitlines(keepends=True)
+    theirs_lines = theirs.header.splitlines(keepends=True)
+    spans = key_spans(resolved)
+    hunks: list[tuple[int, int, list[str]]] = []
+    for key, (mine, other) in clashes.items():
+        at = spans[key] if mine is not _MISSING else (len(lines) - 1, len(lines) - 1)
+        other_lines = theirs_lines[slice(*theirs_spans[key])] if other is not _MISSING else []
+        hunk = ["<<<<<<< ours\n", *lines[slice(*at)], "=======\n", *other_lines, ">>>>>>> theirs\n"]
+        hunks.append((*at, hunk))
+    for start, end, hunk in reversed(sorted(hunks, key=lambda h: h[0])):  # stable: clash order
+        lines[start:end] = hunk
+    return "".join(lines)
 
 
 def _reads_as(header: str, meta: dict[str, Any]) -> bool:
@@ -222,8 +225,7 @@ def _key_lines(key: str, value: Any) -> list[str]:
     """The frontmatter lines of one key (none for a missing key)."""
     if value is _MISSING:
         return []
-    text = dump({key: value})
-    return text[len(FENCE) + 1 : -(len(FENCE) + 1)].rstrip("\n").split("\n")
+    return [line.rstrip("\n") for line in key_lines(key, value)]
 
 
 def _merge_lines(

@@ -17,10 +17,18 @@ from typing import Any
 MAX_EXPANDED = 100_000  # values a document may reach through its aliases
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str, *, unique_keys: bool = False, first_line: int = 1) -> Any:
     """`yaml.safe_load(text)`, but a document whose aliases expand past `MAX_EXPANDED` values,
-    or hold themselves, raises `yaml.YAMLError` (a `ConstructorError` with the alias's place)."""
+    or hold themselves, raises `yaml.YAMLError` (a `ConstructorError` with the alias's place).
+
+    With `unique_keys` (codemem's own files: `config.yml`, a memory file's frontmatter), a key
+    given twice in one mapping raises too, at its second place, naming the key (dotted from the
+    top) and both lines, counted from `first_line` (the error's `duplicate_key` is that name):
+    PyYAML keeps the last silently, so of two settings a person wrote, one would be dropped
+    without a word.
+    """
     loader = _loader_class()(text)
+    loader.unique_keys, loader.first_line = unique_keys, first_line
     try:
         return loader.get_single_data()
     finally:
@@ -31,7 +39,7 @@ def load_yaml(text: str) -> Any:
 def _loader_class() -> type:
     import yaml
     from yaml.constructor import ConstructorError
-    from yaml.nodes import MappingNode, Node, SequenceNode
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
     def expanded(root: Node) -> tuple[int, int]:
         """(values reached through every alias, distinct values) under `root`."""
@@ -57,6 +65,46 @@ def _loader_class() -> type:
             stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
         return sizes[id(root)], len(sizes)
 
+    def check_unique_keys(root: Node, first_line: int) -> None:
+        """Raise at the first key (in the file's order) a mapping under `root` holds twice."""
+        twice: list[Node] = []  # each key a mapping already held, with the one it repeats
+        firsts: dict[int, Node] = {}  # by the repeat's id: the key it repeats
+        names: dict[int, str] = {}  # by the repeat's id: its dotted name
+        seen: set[int] = set()
+        stack: list[tuple[Node, str]] = [(root, "")]
+        while stack:
+            node, where = stack.pop()
+            if id(node) in seen:  # an alias's node, checked where it was defined
+                continue
+            seen.add(id(node))
+            children: list[tuple[Node, str]] = []
+            if isinstance(node, MappingNode):
+                keys: dict[tuple[str, str], Node] = {}
+                for key, value in node.value:
+                    name = where
+                    if isinstance(key, ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                        name = f"{where}.{key.value}" if where else key.value
+                        first = keys.setdefault((key.tag, key.value), key)
+                        if first is not key:
+                            twice.append(key)
+                            firsts[id(key)], names[id(key)] = first, name
+                    children.append((value, name))
+            elif isinstance(node, SequenceNode):
+                children = [(item, where) for item in node.value]
+            stack.extend(reversed(children))
+        if twice:
+            key = min(twice, key=lambda k: k.start_mark.index)
+            one, two = (k.start_mark.line + first_line for k in (firsts[id(key)], key))
+            error = ConstructorError(
+                None,
+                None,
+                f"duplicate key '{names[id(key)]}' on lines {one} and {two}: keep one of them (YAML "
+                "would take the last silently)",
+                key.start_mark,
+            )
+            error.duplicate_key = names[id(key)]  # for a caller that acts on it (the merge driver)
+            raise error
+
     def _children(node: Node) -> list[Node]:
         if isinstance(node, SequenceNode):
             return list(node.value)
@@ -67,6 +115,8 @@ def _loader_class() -> type:
     class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types here
         def compose_document(self) -> Node | None:
             node: Node | None = super().compose_document()
+            if node is not None and self.unique_keys:
+                check_unique_keys(node, self.first_line)
             if node is not None and self.anchors_used:
                 total, distinct = expanded(node)
                 if total > max(MAX_EXPANDED, 10 * distinct):
@@ -85,5 +135,7 @@ def _loader_class() -> type:
             return super().compose_node(parent, index)
 
         anchors_used = False
+        unique_keys = False
+        first_line = 1
 
     return BoundedLoader

@@ -34,7 +34,10 @@ from codemem.memory.files import check_memory_write, memory_file, read_memory_fi
 from codemem.memory.frontmatter import FENCE as FRONTMATTER_FENCE
 from codemem.memory.frontmatter import Document as FrontmatterDocument
 from codemem.memory.frontmatter import dump as dump_frontmatter
+from codemem.memory.frontmatter import key_lines as frontmatter_key_lines
+from codemem.memory.frontmatter import key_spans as frontmatter_key_spans
 from codemem.memory.frontmatter import split as split_frontmatter
+from codemem.memory.frontmatter import with_values as frontmatter_with_values
 from codemem.memory.history import Change, file_history
 from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
@@ -52,6 +55,9 @@ __all__ = [
     "FRONTMATTER_FENCE",
     "FrontmatterDocument",
     "dump_frontmatter",
+    "frontmatter_key_lines",
+    "frontmatter_key_spans",
+    "frontmatter_with_values",
     "split_frontmatter",
     "Archive",
     "Block",

@@ -7,6 +7,9 @@ branches adding notes never conflict. The files are the source of truth and the 
 Search ranks with BM25 over content and tags in Python (archives are small) and filters by
 tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplicate (same text
 up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing.
+`update` (the digest's consolidation) changes a note only if its file still says what was
+read, and only in the lines that change: a person's header comments, key order and quoting
+stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`).
 
 Two clones that edit one note (a digest's consolidation, a hand edit) merge it as text where
 the merge driver is not set, and a conflict leaves git's markers in it: such a note is read
@@ -25,16 +28,31 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, atomic_write, in_range, parse_when, printable, utc_now
+from codemem.infra import (
+    FileLock,
+    as_utc,
+    atomic_write,
+    in_range,
+    parse_when,
+    printable,
+    update_text,
+    utc_now,
+)
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockFormatError,
+    ConflictError,
     ConflictMarkersError,
     DuplicateNoteError,
     MemoryEditError,
     NotFoundError,
 )
-from codemem.memory.files import check_memory_write, read_memory_file
+from codemem.memory.files import (
+    check_memory_size,
+    check_memory_write,
+    folder_in_the_way,
+    read_memory_file,
+)
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
@@ -165,7 +183,8 @@ class Archive:
         notes: list[Note] = []
         problems: list[BlockFormatError] = []
         if not self.dir.is_dir():
-            return notes, problems
+            in_the_way = folder_in_the_way(self.ws, self.dir)
+            return notes, [in_the_way] if in_the_way else problems
         for path in sorted(self.dir.glob("*.md")):
             source = printable(path.relative_to(self.ws.root).as_posix())
             try:
@@ -281,13 +300,65 @@ class Archive:
         hits.sort(key=lambda hit: (-hit.score, -hit.note.created.timestamp(), hit.note.id))
         return hits[:k]
 
-    def delete(self, id: str) -> Note:
-        """Remove the note with this id; returns it."""
+    def update(
+        self, note: Note, content: str, tags: list[str], extra: dict[str, Any] | None = None
+    ) -> Note:
+        """Set the text, tags and `extra` keys of `note` in its file, if the file still says
+        exactly what `note` says; returns the note as written.
+
+        Only what changed is rewritten: every frontmatter line of a key whose value is the
+        same stays as the person wrote it (comments, order, quoting); a note without
+        `created:` gets the time it was read with (the file's time, which this write moves).
+        Under the archive's lock with `update_text`'s compare-and-swap, so an edit made since
+        `note` was read, one saved just before the rename included, is never overwritten:
+        `ConflictError`, and the file is left as it is now.
+        """
+        if has_conflict(content):
+            raise ConflictMarkersError(
+                f"{note.id} not changed: the new text holds git conflict markers (<<<<<<<, "
+                "=======, >>>>>>>): write it without them"
+            )
+        path = note.path or self.dir / f"{note.id}.md"
+        source = self._source(note)
+        check_memory_write(self.ws, path)
+        check_memory_size(self.ws, path)  # the compare-and-swap reads it whole
+        changed = ConflictError(
+            f"{source} changed since it was read: left as it is now; read it again"
+        )
+        written: list[Note] = []
+
+        def edit(text: str | None) -> str:
+            if text is None or parse_note(text, path, source) != note:
+                raise changed
+            doc = frontmatter.split(text, source)
+            meta = dict(doc.meta)
+            meta.setdefault("created", note.created)
+            if tags != note.tags:
+                meta["tags"] = tags
+            meta.update(extra or {})
+            header = frontmatter.with_values(doc, meta) or frontmatter.dump(meta)
+            body = doc.body if content == note.content else frontmatter.value_to_body(content)
+            written[:] = [parse_note(header + body, path, source)]
+            return header + body
+
+        try:
+            update_text(path, edit, self._lock)
+        except UnicodeDecodeError:  # replaced by a file that is not text since it was read
+            raise changed from None
+        return written[0]
+
+    def delete(self, id: str, expected: Note | None = None) -> Note:
+        """Remove the note with this id; returns it. With `expected`, only if its file still
+        says exactly that (else `ConflictError`, and the file is left as it is)."""
         if not _ID_RE.fullmatch(id or ""):
             raise NotFoundError(f"'{id}' is not a note id: ids look like 20250301-142233-1a2b3c4d")
         with FileLock(self._lock):
             note = self.get(id)
             assert note.path is not None
             check_memory_write(self.ws, note.path)
+            if expected is not None and note != expected:
+                raise ConflictError(
+                    f"{self._source(note)} changed since it was read: left as it is now"
+                )
             note.path.unlink()
         return note

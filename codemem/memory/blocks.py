@@ -49,7 +49,12 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.files import check_memory_size, check_memory_write, read_memory_file
+from codemem.memory.files import (
+    check_memory_size,
+    check_memory_write,
+    folder_in_the_way,
+    read_memory_file,
+)
 from codemem.memory.labels import (
     DEFAULT_LIMIT,
     LABEL_RE,
@@ -191,6 +196,10 @@ class MemoryStore:
         blocks: list[Block] = []
         problems: list[BlockFormatError] = []
         found: list[tuple[str, Path]] = []
+        for folder in (self.ws.blocks_dir, self.ws.blocks_dir / "users"):
+            if in_the_way := folder_in_the_way(self.ws, folder):
+                problems.append(in_the_way)
+                break
         if self.ws.blocks_dir.is_dir():
             for path in sorted(self.ws.blocks_dir.rglob("*.md")):
                 label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
@@ -274,9 +283,14 @@ class MemoryStore:
     def get(self, label: str) -> Block:
         """The block with this label; `UnknownLabelError` lists the labels that exist."""
         validate_label(label)
+        path = self.path_for(label)
         try:
-            return self._read(label, self.path_for(label))
+            return self._read(label, path)
         except FileNotFoundError:
+            folders = [p for p in path.parents if p.is_relative_to(self.ws.blocks_dir)]
+            for folder in reversed(folders):  # `blocks/users` a clone committed as a file
+                if in_the_way := folder_in_the_way(self.ws, folder):
+                    raise in_the_way from None
             raise self._unknown(label) from None
 
     def ensure_user_block(self) -> Block | None:

@@ -13,7 +13,7 @@ from codemem.errors import CodememError
 from codemem.infra import printable, run_git, unmerged_both_sides
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
-from codemem.memory.files import read_memory_file
+from codemem.memory.files import folder_in_the_way, read_memory_file
 from codemem.memory.markers import has_conflict
 from codemem.memory.recall_schema import recall_damage
 from codemem.workspace import CODEMEM_DIR, Workspace, read_attributes
@@ -23,7 +23,7 @@ from codemem.workspace import CODEMEM_DIR, Workspace, read_attributes
 class Damage:
     """One damaged file: which kind of file, and one line naming it and the fix."""
 
-    kind: str  # "index", "recall", "block", "note", "state", "conventions", "config", "gitattributes", "merge"
+    kind: str  # "index", "recall", "block", "note", "digest", "state", "conventions", "config", "gitattributes", "merge"
     message: str
 
     def to_json(self) -> dict[str, str]:
@@ -41,6 +41,8 @@ def memory_damage(ws: Workspace) -> list[Damage]:
     notes, note_problems = archive.scan()
     found += [Damage("note", str(problem)) for problem in note_problems]
     found += [Damage("note", conflict) for conflict in archive.conflicts(notes)]
+    if in_the_way := folder_in_the_way(ws, ws.digests_dir):
+        found.append(Damage("digest", str(in_the_way)))
     damage = recall_damage(ws.recall_db)
     if damage is not None:
         found.append(

@@ -5,7 +5,8 @@ naively, the target would land in the agent's context, in `codemem memory show` 
 MCP client. So a memory file is read only if it is a regular file whose real path lies inside
 the repository: a link (or a folder, a FIFO, a path leading out) is skipped, never followed,
 with one warning line naming it. Writes refuse the same paths with a `MemoryEditError`, and
-so a path under a memory folder committed as a file (`blocks/users`), naming that file.
+so a path under a memory folder committed as a file (`blocks/users`), naming that file;
+listing a folder that is a file names it too (`folder_in_the_way`).
 A file is read whole, so one larger than `MAX_MEMORY_BYTES` (far beyond any block's limit) or
 not UTF-8 text is a `BlockFormatError` naming it: a 500 MB block cannot fill the memory.
 """
@@ -47,6 +48,18 @@ def _problem(ws: Workspace, path: Path) -> str | None:
     return None
 
 
+def folder_in_the_way(ws: Workspace, folder: Path) -> BlockFormatError | None:
+    """One line naming a memory folder a clone committed as a file (`archive`, `blocks/users`,
+    `digests`): nothing under it can be read or written. None when it is a folder, or missing
+    (then nothing is there yet)."""
+    if not os.path.lexists(folder) or os.path.isdir(folder):
+        return None
+    return BlockFormatError(
+        f"{_shown(ws, folder)} is a file, not a folder: nothing under it can be read or "
+        "written; move that file away (`git mv` it aside keeps its text)"
+    )
+
+
 def _file_in_the_way(path: Path) -> Path:
     """The nearest folder of `path` that is something else (a file, a FIFO)."""
     for folder in reversed(path.parents):
@@ -66,12 +79,13 @@ def _skip(ws: Workspace, path: Path, why: str) -> None:
     if str(path) not in _warned:
         _warned.add(str(path))
         where = _shown(ws, path)
-        log.warning(
-            "skipped %s: %s; codemem reads memory only from regular files in the "
-            "repository and never follows links",
-            where,
-            why,
+        rule = (
+            "move that file away (`git mv` it aside keeps its text)"
+            if why.endswith("not a folder")
+            else "codemem reads memory only from regular files in the repository and never "
+            "follows links"
         )
+        log.warning("skipped %s: %s; %s", where, why, rule)
 
 
 def memory_file(ws: Workspace, path: Path) -> Path | None:

@@ -8,6 +8,7 @@ body never rewrites a person's header. Errors name the file and the line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,7 +74,7 @@ def split(text: str, source: str) -> Document:
 
 def _load(yaml_text: str, source: str) -> dict[str, Any]:
     try:
-        data = load_yaml(yaml_text)
+        data = load_yaml(yaml_text, unique_keys=True, first_line=2)  # the fence is line 1
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2  # +1 for 1-based, +1 for the fence
@@ -118,6 +119,97 @@ def dump(meta: dict[str, Any]) -> str:
             )
     out.append(FENCE + "\n")
     return "".join(out)
+
+
+_TOP_KEY = re.compile(r"([^\s#\-'\"][^:#]*?)\s*:(?:\s|$)")
+
+
+def key_spans(header: str) -> dict[str, tuple[int, int]]:
+    """Where each top-level key's lines are in `header` (its lines, fences included): from the
+    key's line up to the next key, comment or fence line."""
+    lines = header.splitlines(keepends=True)
+    spans: dict[str, tuple[int, int]] = {}
+    key, start = None, 0
+    for index in range(1, len(lines)):
+        line = lines[index]
+        found = _TOP_KEY.match(line)
+        if found or line.startswith("#") or index == len(lines) - 1:
+            if key is not None:
+                spans[key] = (start, index)
+            key, start = (found.group(1), index) if found else (None, index)
+    return spans
+
+
+def key_lines(key: str, value: Any) -> list[str]:
+    """The frontmatter lines `dump` writes for one key, each ending in a newline."""
+    return dump({key: value})[len(FENCE) + 1 : -(len(FENCE) + 1)].splitlines(keepends=True)
+
+
+def with_values(
+    doc: Document, meta: dict[str, Any], written: Callable[[str], list[str] | None] | None = None
+) -> str | None:
+    """`doc.header` holding exactly `meta`, changed only where a value changed.
+
+    A key whose value is unchanged keeps its lines as written (comments, quoting, folded
+    text), and so does every line that is no key's (a comment line, the fences); a key with a
+    new value, or a new key (after the others), is written as `written(key)` gives it (by
+    default a fresh `dump` of it); a key not in `meta` is dropped. None when the header's lines
+    cannot be told apart by key, or `written` has no lines for a key, or the result would not
+    read back as exactly `meta` (the caller then writes a fresh header).
+    """
+    lines = doc.header.splitlines(keepends=True)
+    if not lines:  # no frontmatter: nothing to keep
+        return None
+    spans = key_spans(doc.header)
+    if set(spans) != set(map(str, doc.meta)):
+        return None
+
+    def new_lines(key: str) -> list[str] | None:
+        return key_lines(key, meta[key]) if written is None else written(key)
+
+    starts = {start: (key, end) for key, (start, end) in spans.items()}
+    out: list[str] = []
+    index = 0
+    while index < len(lines) - 1:
+        if index not in starts:
+            out.append(lines[index])
+            index += 1
+            continue
+        key, end = starts[index]
+        if key in meta and _same(meta[key], doc.meta.get(key, _MISSING)):
+            out.extend(lines[index:end])
+        elif key in meta:
+            fresh = new_lines(key)
+            if fresh is None:
+                return None
+            out.extend(fresh)
+        index = end
+    for key in meta:
+        if key not in doc.meta:
+            fresh = new_lines(key)
+            if fresh is None:
+                return None
+            out.extend(fresh)
+    text = "".join(out) + lines[-1]
+    try:
+        same = _same(split(text, doc.source).meta, meta)
+    except BlockFormatError:
+        same = False
+    return text if same else None
+
+
+_MISSING = object()
+
+
+def _same(one: Any, other: Any) -> bool:
+    """Equal values of equal types (`1` and `True`, `1` and `1.0` are not one value here)."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, dict):
+        return one.keys() == other.keys() and all(_same(v, other[k]) for k, v in one.items())
+    if isinstance(one, (list, tuple)):
+        return len(one) == len(other) and all(map(_same, one, other))
+    return bool(one == other)
 
 
 def add_key(text: str, key: str, value: Any) -> str:

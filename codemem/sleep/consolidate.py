@@ -85,10 +85,12 @@ def merge_duplicate_notes(writer: MemoryWriter, report: ConsolidationReport) -> 
         extra = {"merged": sorted([*keeper.extra.get("merged", []), *(n.id for n in merged)])}
         if sources:
             extra["merged_sources"] = sources
-        writer.rewrite_note(keeper, keeper.content, tags, extra)
+        if not writer.rewrite_note(keeper, keeper.content, tags, extra):
+            continue  # edited meanwhile: what it holds now may no longer hold the others
         for note in merged:
-            writer.delete_note(note.id)
-            report.merged.append(f"{note.id} into {keeper_id}")
+            # a duplicate edited since it was read says something new: it stays
+            if writer.delete_note(note.id, note, "folding it into another note"):
+                report.merged.append(f"{note.id} into {keeper_id}")
 
 
 def _every_line(day: date) -> Callable[[int], date]:
@@ -101,8 +103,7 @@ def date_notes(writer: MemoryWriter, report: ConsolidationReport) -> None:
         if not RELATIVE.search(note.content):
             continue
         content = absolute_dates(note.content, _every_line(note.created.date()))
-        if content != note.content:
-            writer.rewrite_note(note, content, note.tags)
+        if content != note.content and writer.rewrite_note(note, content, note.tags):
             report.dated.append(note.id)
 
 

@@ -21,7 +21,7 @@ from codemem.conventions import (
     resolve_learned_conflicts,
     with_region,
 )
-from codemem.infra import FileLock, atomic_write, read_text
+from codemem.infra import atomic_write, printable
 from codemem.memory import (
     Archive,
     Block,
@@ -176,43 +176,46 @@ class MemoryWriter:
         self.changes.append(Change("note-added", note.id, ", ".join(tags)))
         return note.id
 
-    def delete_note(self, note_id: str) -> None:
+    def delete_note(self, note_id: str, expected: Note | None = None, why: str = "") -> bool:
+        """Delete a note (with `expected`, only if its file still says that; else a warning
+        naming the note, and nothing deleted); True if it is gone."""
         if self.dry_run:
             self.changes.append(Change("note-deleted", note_id))
-            return
+            return True
         try:
-            self.archive.delete(note_id)
+            self.archive.delete(note_id, expected)
         except NotFoundError:
-            return
+            return True
+        except ConflictError:
+            self._left_alone(expected, why or "deleting it")
+            return False
         self.changes.append(Change("note-deleted", note_id))
+        return True
 
     def rewrite_note(
         self, note: Note, content: str, tags: list[str], extra: dict | None = None
-    ) -> None:
-        """Change a note's text and tags in place.
-
-        The archive has no update operation yet, so this takes the archive's lock and
-        rewrites the file atomically, exactly as `Archive.insert` writes one.
-        """
+    ) -> bool:
+        """Change a note's text, tags and `extra` keys in place (`Archive.update`: only the
+        lines that change, and never over an edit made since the pass read it: then a
+        warning, and the note is left for the next pass); True if it was written."""
         if self.dry_run:
             self.changes.append(Change("note-updated", note.id))
-            return
-        lock = self.ws.local_dir / "locks" / "archive.lock"  # the lock Archive itself takes
-        with FileLock(lock):
-            assert note.path is not None
-            if read_text(note.path) is None:
-                return
-            updated = Note(
-                note.id,
-                content,
-                note.created,
-                tags,
-                note.source,
-                note.path,
-                {**note.extra, **(extra or {})},
-            )
-            atomic_write(note.path, updated.to_text())
+            return True
+        try:
+            self.archive.update(note, content, tags, extra)
+        except (ConflictError, BlockFormatError):  # edited meanwhile, or now unreadable
+            self._left_alone(note, "rewriting it")
+            return False
         self.changes.append(Change("note-updated", note.id))
+        return True
+
+    def _left_alone(self, note: Note | None, doing: str) -> None:
+        where = note.path if note is not None and note.path else None
+        name = where.relative_to(self.ws.root).as_posix() if where else "a note"
+        self.warnings.append(
+            f"{printable(name)} changed while the digest was {doing}: left as it is now (the "
+            "next digest looks at it again)"
+        )
 
     # -- files --------------------------------------------------------------------------------
 
@@ -238,9 +241,9 @@ class MemoryWriter:
         its note deleted (the block now holds all of it).
         """
         source = f"codemem digest ({region} region)"
-        old = [note.id for note in self.archive.notes() if note.source == source]
+        old = [note for note in self.archive.notes() if note.source == source]
         note_id = self.insert_note(content, tags, source) if content is not None else None
         for stale in old:
-            if stale != note_id:
-                self.delete_note(stale)
+            if stale.id != note_id:  # a person's edit to it since: kept, and said
+                self.delete_note(stale.id, stale, "replacing it")
         return note_id

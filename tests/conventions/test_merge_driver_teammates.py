@@ -165,3 +165,36 @@ def test_a_block_past_its_limit_after_a_merge_is_a_problem_status_names(repo):
         "additions merged?): shorten it or move detail to archival memory, since no edit that "
         "leaves it over is saved",
     } in json.loads(status.stdout)["damage"]
+
+
+COMMENTED = (
+    "---\n"
+    "# the team's block: ask in #infra before raising the limit\n"
+    "description: >\n  What the project is.\n"
+    "limit: 4000  # tokens are dear\n"
+    "read_only: false\n"
+    "---\n"
+    "Deploys:\n"
+)
+
+
+@pytest.mark.parametrize("flow", ["merge", "rebase"])
+def test_a_key_both_sides_changed_is_the_only_conflict_and_the_header_stays_as_written(repo, flow):
+    ours = COMMENTED.replace("limit: 4000", "limit: 5000").replace("Deploys:", "Deploys: Fridays")
+    theirs = COMMENTED.replace("limit: 4000  # tokens are dear", "limit: 6000  # Bob's agent")
+    theirs = theirs.replace("read_only: false", "read_only: true")
+    (repo / ".codemem" / "blocks" / "notes.md").write_text(COMMENTED)
+    git(repo, "commit", "-qam", "commented")
+    done = teammates(repo, flow, ours, theirs)
+    assert done.returncode != 0  # one conflict: git stops for the person
+    first, second = ("ours", "theirs") if flow == "merge" else ("theirs", "ours")
+    wrote = {"ours": "limit: 5000  # tokens are dear\n", "theirs": "limit: 6000  # Bob's agent\n"}
+    assert block(repo).decode() == (
+        "---\n"
+        "# the team's block: ask in #infra before raising the limit\n"
+        "description: >\n  What the project is.\n"
+        f"<<<<<<< ours\n{wrote[first]}=======\n{wrote[second]}>>>>>>> theirs\n"
+        "read_only: true\n"
+        "---\n"
+        "Deploys: Fridays\n"
+    )  # before: the header dumped afresh around the markers, its comments and `>` text gone

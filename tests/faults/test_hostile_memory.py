@@ -219,14 +219,21 @@ def test_a_block_too_large_to_read_is_named_and_the_others_load(origin, tmp_path
     assert not (ws.blocks_dir / "big.md").exists()
 
 
-def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(origin, tmp_path):
-    for folder in ("blocks/users", "archive"):
+def file_for_folders(origin: Path, *folders: str) -> None:
+    """A file committed where each memory folder belongs (its files gone)."""
+    for folder in folders:
         path = origin / ".codemem" / folder
         if path.is_dir():
             for child in path.iterdir():
                 child.unlink()
             path.rmdir()
         path.write_text("not a folder\n", encoding="utf-8")
+
+
+def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(
+    origin, tmp_path, caplog
+):
+    file_for_folders(origin, "blocks/users", "archive")
     ws = clone(origin, tmp_path)
     fix = "is a file, not a folder; move that file away first\n"
     for args, said in (
@@ -244,7 +251,42 @@ def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(
     assert result.stderr.startswith("codemem: error: .codemem/archive/")
     assert result.stderr.endswith(f": .codemem/archive {fix}")
     shown = run(ws, "memory", "show", "users/x")
-    assert shown.exit_code == 2 and "Errno" not in shown.output
+    assert (shown.exit_code, shown.stderr) == (
+        2,
+        "codemem: error: .codemem/blocks/users is a file, not a folder: nothing under it can be "
+        "read or written; move that file away (`git mv` it aside keeps its text)\n",
+    )  # before: "unknown block 'users/x': the blocks are conventions, project; create it first"
+    assert caplog.messages[0] == (
+        "skipped .codemem/blocks/users/x.md: .codemem/blocks/users is a file, not a folder; move "
+        "that file away (`git mv` it aside keeps its text)"
+    )  # before: "...; codemem reads memory only from regular files ... never follows links"
+    assert git(ws.root, "status", "--porcelain").stdout == ""
+
+
+def test_a_memory_folder_committed_as_a_file_is_named_by_every_command_that_lists_memory(
+    origin, tmp_path
+):
+    file_for_folders(origin, "blocks/users", "archive", "digests")
+    ws = clone(origin, tmp_path)
+    said = {
+        folder: f".codemem/{folder} is a file, not a folder: nothing under it can be read or "
+        "written; move that file away (`git mv` it aside keeps its text)"
+        for folder in ("blocks/users", "archive", "digests")
+    }
+    status = run(ws, "status")
+    assert status.exit_code == 0, status.output
+    assert [line for line in status.stdout.splitlines() if "not a folder" in line] == [
+        f"  - {said['blocks/users']}",
+        f"  - {said['archive']}",
+        f"  - {said['digests']}",
+    ]  # before: "Problems: none."
+    recall = run(ws, "recall", "")
+    assert (recall.exit_code, recall.stderr) == (0, f"codemem: warning: {said['archive']}\n")
+    listed = run(ws, "memory", "list")
+    assert (listed.exit_code, listed.stderr) == (
+        0,
+        f"codemem: warning: {said['blocks/users']}\n",
+    )
     assert git(ws.root, "status", "--porcelain").stdout == ""
 
 

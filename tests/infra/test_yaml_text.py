@@ -49,3 +49,44 @@ def test_a_committed_config_of_laughs_is_one_line_not_a_hang(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1
     assert "config.yml: line 1: invalid YAML: its aliases expand to" in result.stderr
+
+
+def test_a_key_given_twice_is_refused_at_its_second_line_naming_both():
+    text = "model: a  # mine\nindex:\n  include: []\n  exclude: [x]\n  include: [src]\nmodel: b\n"
+    assert load_yaml(text) == yaml.safe_load(text)  # the repository's own files: as PyYAML
+    with pytest.raises(yaml.YAMLError) as caught:
+        load_yaml(text, unique_keys=True)
+    assert caught.value.problem == (  # type: ignore[attr-defined]
+        "duplicate key 'index.include' on lines 3 and 5: keep one of them (YAML would take "
+        "the last silently)"
+    )
+    assert caught.value.problem_mark.line == 4  # type: ignore[attr-defined]
+    with pytest.raises(yaml.YAMLError, match="'model' on lines 11 and 12") as top:
+        load_yaml("model: a\nmodel: b\n", unique_keys=True, first_line=11)
+    assert top.value.problem_mark.line == 1  # type: ignore[attr-defined]
+    # a merge key, keys in two mappings, an alias's mapping used twice: no duplicates
+    fine = "base: &b {k: 1}\nover:\n  <<: *b\n  k: 2\nlist: [{k: 1}, {k: 2}]\nagain: *b\n"
+    assert load_yaml(fine, unique_keys=True) == yaml.safe_load(fine)
+
+
+def test_a_committed_config_that_sets_a_key_twice_is_one_line_naming_both(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".codemem").mkdir()
+    config = repo / ".codemem" / "config.yml"
+    config.write_text("sleep:\n  model: ollama/qwen2.5-coder\n  consolidate: true\n  model: x/y\n")
+    result = codemem(repo, "index", timeout=60)
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"codemem: error: {config}: line 4: invalid YAML: duplicate key 'sleep.model' on lines "
+        "2 and 4: keep one of them (YAML would take the last silently)\n",
+    )  # before: the second model silently won
+    status = codemem(repo, "status", timeout=60)
+    assert status.returncode == 0
+    assert (
+        f"  - {config}: line 4: invalid YAML: duplicate key 'sleep.model' on lines 2 and 4: keep "
+        "one of them (YAML would take the last silently) (status below uses the default settings)"
+    ) in status.stdout.splitlines()
+    before = config.read_bytes()
+    edit = codemem(repo, "config", "set", "search.k", "3", timeout=60)
+    assert edit.returncode == 2 and edit.stderr.count("\n") == 1, edit.stderr
+    assert config.read_bytes() == before  # before: rewritten from the values, one model gone

@@ -173,3 +173,34 @@ def test_status_lists_each_damage(repo):
     text = run(repo, "status").stdout
     assert "Problems: none" not in text
     assert ".codemem/local/recall.sqlite: damaged (file is not a database)" in text
+
+
+def test_a_key_given_twice_in_frontmatter_is_named_and_nothing_rewrites_the_file(repo):
+    ws = Workspace(repo)
+    ws.archive_dir.mkdir(parents=True, exist_ok=True)
+    note = ws.archive_dir / "twice.md"
+    note.write_text(
+        "---\nid: twice\ntags: [ops]\ncreated: 2025-02-20T08:00:00+00:00\ntags: [billing]\n---\n"
+        "Since last week the billing job runs at night.\n"
+    )
+    block = ws.blocks_dir / "conventions.md"
+    block.write_text(block.read_text().replace("---\n", "---\nlimit: 100\n", 1))
+    before = {path: path.read_bytes() for path in (note, block)}
+    said = {
+        note: ".codemem/archive/twice.md:5: invalid frontmatter (duplicate key 'tags' on lines 3 "
+        "and 5: keep one of them (YAML would take the last silently)): fix the YAML between the "
+        "'---' lines",
+        block: ".codemem/blocks/conventions.md:4: invalid frontmatter (duplicate key 'limit' on "
+        "lines 2 and 4: keep one of them (YAML would take the last silently)): fix the YAML "
+        "between the '---' lines",
+    }
+    status = run(repo, "status")
+    assert status.exit_code == 0
+    assert f"  - {said[block]}" in status.stdout.splitlines()
+    assert f"  - {said[note]}" in status.stdout.splitlines()
+    edit = run(repo, "remember", "--block", "conventions", "Spaces.")
+    assert (edit.exit_code, edit.stderr) == (2, f"codemem: error: {said[block]}\n")
+    digest = run(repo, "digest")
+    assert digest.exit_code == 0, digest.output
+    # before: the last `tags:` won, and the digest's rewrite of the note dropped [ops]
+    assert {path: path.read_bytes() for path in (note, block)} == before

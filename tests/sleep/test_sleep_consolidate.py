@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
+import pytest
 from sleep_helpers import NOW, commit, digest, init, read_value
 
+import codemem.infra.files as files_module
+import codemem.sleep.consolidate as consolidate_module
+from codemem.conventions.merge import merge_memory_file
 from codemem.memory import Archive, MemoryStore
 from codemem.sleep.consolidate import (
     ConsolidationReport,
@@ -167,3 +173,180 @@ def test_a_dry_run_consolidation_changes_nothing(repo_factory):
         "note-added",
         "block",
     }
+
+
+# -- a person's edit while the pass runs, and the header they wrote ------------------------------
+
+HAND_NOTE = (
+    "---\n"
+    "# why: the staging outage of February\n"
+    "tags: [ops]   # keep ops first\n"
+    "id: hand\n"
+    "created: '2025-02-20T08:00:00+00:00'\n"
+    "---\n"
+    "Since last week the staging database is read-only.\n"
+)
+HAND_EDIT = HAND_NOTE.replace("read-only.", "read-only; ask Dana before writing to it.")
+
+
+def hand_written(ws, name, text):
+    """A note a person wrote in the archive folder."""
+    ws.archive_dir.mkdir(parents=True, exist_ok=True)
+    path = ws.archive_dir / name
+    path.write_text(text)
+    return path
+
+
+def test_a_rewritten_note_keeps_the_header_lines_it_did_not_change(repo_factory):
+    ws = init(repo_factory())
+    path = hand_written(ws, "hand.md", HAND_NOTE)
+    report = consolidate(writer_for(ws), now=NOW)
+    assert report.dated == ["hand"]
+    assert path.read_text() == HAND_NOTE.replace("Since last week", "Since the week of 2025-02-10")
+
+
+def test_a_merged_note_changes_only_its_tag_line_and_adds_what_it_merged(repo_factory):
+    ws = init(repo_factory())
+    keeper = hand_written(ws, "hand.md", HAND_NOTE.replace("last week", "March"))
+    (ws.archive_dir / "copy.md").write_text(
+        "---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\ntags: [dup]\n---\n"
+        "the staging database is read-only.\n"
+    )
+    merge_duplicate_notes(writer_for(ws), ConsolidationReport())
+    assert keeper.read_text() == (
+        "---\n"
+        "# why: the staging outage of February\n"
+        "tags: [ops, dup]\n"
+        "id: hand\n"
+        "created: '2025-02-20T08:00:00+00:00'\n"
+        "merged: [copy]\n"
+        "---\n"
+        "Since March the staging database is read-only.\n"
+    )
+
+
+def test_a_hand_edit_between_the_read_and_the_rewrite_is_kept(repo_factory, monkeypatch):
+    ws = init(repo_factory())
+    path = hand_written(ws, "hand.md", HAND_NOTE)
+    real = consolidate_module.absolute_dates
+
+    def edit_meanwhile(text, when):  # the pass has read the note and computes its new text
+        path.write_text(HAND_EDIT)
+        return real(text, when)
+
+    monkeypatch.setattr(consolidate_module, "absolute_dates", edit_meanwhile)
+    writer = writer_for(ws)
+    report = consolidate(writer, now=NOW)
+    assert path.read_text() == HAND_EDIT
+    assert report.dated == []
+    assert writer.changes == []
+    assert writer.warnings == [
+        ".codemem/archive/hand.md changed while the digest was rewriting it: left as it is "
+        "now (the next digest looks at it again)"
+    ]
+
+
+def test_a_hand_edit_just_before_the_replace_is_kept(repo_factory, monkeypatch):
+    """The editor saves after the pass checked the file, before its rename: the check made
+    just before the rename sees it, and the edit is re-read, not overwritten."""
+    ws = init(repo_factory())
+    path = hand_written(ws, "hand.md", HAND_NOTE)
+    real = files_module.atomic_file
+    saved = []
+
+    @contextmanager
+    def editor_saves_meanwhile(target, *args, **kwargs):
+        if target == path and not saved:  # the pass's new text is being written
+            saved.append(target)
+            path.write_text(HAND_EDIT)
+        with real(target, *args, **kwargs) as handle:
+            yield handle
+
+    monkeypatch.setattr(files_module, "atomic_file", editor_saves_meanwhile)
+    writer = writer_for(ws)
+    consolidate(writer, now=NOW)
+    assert saved == [path]
+    assert path.read_text() == HAND_EDIT
+    assert writer.changes == []
+    assert [w.split(" changed while")[0] for w in writer.warnings] == [".codemem/archive/hand.md"]
+
+
+def test_a_duplicate_edited_before_it_is_folded_in_is_not_deleted(repo_factory, monkeypatch):
+    ws = init(repo_factory())
+    Archive(ws).insert("Run the tests with pytest -q; integration tests need Docker", ["ci"])
+    copy = ws.archive_dir / "copy.md"
+    copy.write_text(
+        "---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\n---\nrun the tests with pytest -q\n"
+    )
+    edited = copy.read_text().replace("pytest -q", "pytest -q -n 4 (Dana's laptop)")
+    real = MemoryWriter.rewrite_note
+
+    def rewrite_then_edit(self, *args, **kwargs):  # the survivor is written, then the edit
+        done = real(self, *args, **kwargs)
+        copy.write_text(edited)
+        return done
+
+    monkeypatch.setattr(MemoryWriter, "rewrite_note", rewrite_then_edit)
+    writer = writer_for(ws)
+    report = ConsolidationReport()
+    merge_duplicate_notes(writer, report)
+    assert copy.read_text() == edited
+    assert report.merged == []
+    assert writer.warnings == [
+        ".codemem/archive/copy.md changed while the digest was folding it into another note: "
+        "left as it is now (the next digest looks at it again)"
+    ]
+
+
+def test_a_kill_during_the_rewrite_leaves_the_note_whole(repo_factory, monkeypatch):
+    ws = init(repo_factory())
+    path = hand_written(ws, "hand.md", HAND_NOTE)
+
+    def killed(*_args):
+        raise KeyboardInterrupt  # as a signal lands: after the temp file, before the rename
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        consolidate(writer_for(ws), now=NOW)
+    monkeypatch.undo()
+    assert path.read_text() == HAND_NOTE
+    assert sorted(p.name for p in ws.archive_dir.iterdir()) == ["hand.md"]
+
+
+def test_a_teammates_header_comment_merges_with_the_digests_rewrite(repo_factory):
+    """Bob's digest dates a note while Alice comments its header: the driver keeps both."""
+    ws = init(repo_factory())
+    path = hand_written(ws, "hand.md", HAND_NOTE)
+    consolidate(writer_for(ws), now=NOW)
+    bobs = path.read_text()
+    alices = HAND_NOTE.replace("id: hand\n", "id: hand  # Alice: linked from the runbook\n")
+    merged = merge_memory_file(HAND_NOTE, bobs, alices, ".codemem/archive/hand.md")
+    assert (merged.conflicts, merged.text) == (
+        0,
+        alices.replace("Since last week", "Since the week of 2025-02-10"),
+    )
+
+
+def test_a_region_note_edited_by_hand_is_not_deleted_when_the_region_moves_on(
+    repo_factory, monkeypatch
+):
+    ws = init(repo_factory())
+    writer = writer_for(ws)
+    old_id = writer.sync_overflow("conventions", "Old overflow.", ["conventions"])
+    old = ws.archive_dir / f"{old_id}.md"
+    edited = old.read_text().replace("Old overflow.", "Old overflow. Dana: keep this one!")
+    real = MemoryWriter.insert_note
+
+    def insert_then_edit(self, *args):  # the new note is saved, then the person's edit
+        done = real(self, *args)
+        old.write_text(edited)
+        return done
+
+    monkeypatch.setattr(MemoryWriter, "insert_note", insert_then_edit)
+    new_id = writer.sync_overflow("conventions", "New overflow.", ["conventions"])
+    assert new_id != old_id
+    assert old.read_text() == edited
+    assert writer.warnings == [
+        f".codemem/archive/{old_id}.md changed while the digest was replacing it: left as it "
+        "is now (the next digest looks at it again)"
+    ]

@@ -419,6 +419,11 @@ def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():
         base, "model: x\n" + base, base + "sleep:\n  model: y\n", ".codemem/config.yml"
     )
     assert (apart.conflicts, apart.text) == (0, "model: x\n" + base + "sleep:\n  model: y\n")
+    # one key added at two places: git's merge is clean, the file sets it twice
+    twice = merge_memory_file(
+        base, "model: x\n" + base, base + "model: y\n", ".codemem/config.yml"
+    )  # before: merged clean, and the second `model:` silently won
+    assert (twice.conflicts, twice.text) == (1, "model: x\n" + base + "model: y\n")
 
 
 def agent_append(ws: Workspace, label: str, content: str) -> None:
@@ -635,3 +640,22 @@ def test_merge_file_writes_ours_and_exits_1_on_a_conflict(tmp_path):
         check=False,
     )
     assert (done.returncode, files["ours"].read_text()) == (0, "Intro.\n- added\n- mine\n")
+
+
+def test_a_merge_driver_killed_while_writing_leaves_our_side_whole(tmp_path, monkeypatch):
+    from codemem.conventions.merge import merge_files
+
+    files = {name: tmp_path / name for name in ("base", "ours", "theirs")}
+    for name, text in (("base", "Intro.\n"), ("ours", "Intro.\nMine.\n"), ("theirs", "Theirs.\n")):
+        files[name].write_text(text)
+
+    def killed(*_args):
+        raise KeyboardInterrupt  # as a signal lands: the merged text written, not yet in place
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        merge_files(files["base"], files["ours"], files["theirs"], ".codemem/blocks/project.md")
+    # before: OURS was opened for writing in place, so emptied first; git then reads it as
+    # the merge's result
+    assert files["ours"].read_text() == "Intro.\nMine.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "ours", "theirs"]
