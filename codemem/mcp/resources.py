@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemem.errors import UsageError
-from codemem.memory import memory_file, read_memory_file
+from codemem.memory import folder_in_the_way, memory_file, read_memory_file
 
 if TYPE_CHECKING:
     from codemem.agent.tools import ToolContext
@@ -97,6 +97,8 @@ def read_resource(ctx: ToolContext, uri: str) -> ResourceText:
     if uri == DIGEST_URI:
         path = latest_digest(ctx.ws)
         text = read_memory_file(ctx.ws, path) if path is not None else None
+        if text is None and (in_the_way := folder_in_the_way(ctx.ws, ctx.ws.digests_dir)):
+            raise UsageError(str(in_the_way))  # not "no digest yet": one may be in that file
         if text is None:
             raise UsageError("no digest yet: `codemem digest` (or `codemem watch`) writes one")
         return ResourceText(uri, text, "text/markdown")

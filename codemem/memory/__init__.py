@@ -30,7 +30,12 @@ from codemem.memory.errors import (
     ReadOnlyError,
     UnknownLabelError,
 )
-from codemem.memory.files import check_memory_write, memory_file, read_memory_file
+from codemem.memory.files import (
+    check_memory_write,
+    folder_in_the_way,
+    memory_file,
+    read_memory_file,
+)
 from codemem.memory.frontmatter import FENCE as FRONTMATTER_FENCE
 from codemem.memory.frontmatter import Document as FrontmatterDocument
 from codemem.memory.frontmatter import dump as dump_frontmatter
@@ -93,6 +98,7 @@ __all__ = [
     "default_limit",
     "export_instructions",
     "file_history",
+    "folder_in_the_way",
     "import_instructions",
     "initialize_memory",
     "memory_damage",

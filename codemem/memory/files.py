@@ -76,15 +76,15 @@ def _shown(ws: Workspace, path: Path) -> str:
 
 
 def _skip(ws: Workspace, path: Path, why: str) -> None:
-    if str(path) not in _warned:
-        _warned.add(str(path))
-        where = _shown(ws, path)
-        rule = (
-            "move that file away (`git mv` it aside keeps its text)"
-            if why.endswith("not a folder")
-            else "codemem reads memory only from regular files in the repository and never "
-            "follows links"
-        )
+    if why.endswith("not a folder"):  # once for the folder, not once per file it holds
+        key, where = why, f"what is under {why.partition(' is a file')[0]}"
+        rule = "move that file away (`git mv` it aside keeps its text)"
+    else:
+        key, where = str(path), _shown(ws, path)
+        rule = "codemem reads memory only from regular files in the repository and never "
+        rule += "follows links"
+    if key not in _warned:
+        _warned.add(key)
         log.warning("skipped %s: %s; %s", where, why, rule)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from click.testing import CliRunner
 
 from codemem.cli import cli
 from codemem.conventions import read_records, records_damage
-from codemem.errors import PathOutsideRepository
+from codemem.errors import PathOutsideRepository, UsageError
+from codemem.mcp.resources import DIGEST_URI, read_resource
 from codemem.memory import BlockFormatError, MemoryStore, initialize_memory
 from codemem.review.feedback import load_dismissals
 from codemem.sleep.state import digest_heads, read_state
@@ -257,8 +259,8 @@ def test_a_memory_folder_committed_as_a_file_is_one_line_and_nothing_is_written(
         "read or written; move that file away (`git mv` it aside keeps its text)\n",
     )  # before: "unknown block 'users/x': the blocks are conventions, project; create it first"
     assert caplog.messages[0] == (
-        "skipped .codemem/blocks/users/x.md: .codemem/blocks/users is a file, not a folder; move "
-        "that file away (`git mv` it aside keeps its text)"
+        "skipped what is under .codemem/blocks/users: .codemem/blocks/users is a file, not a "
+        "folder; move that file away (`git mv` it aside keeps its text)"
     )  # before: "...; codemem reads memory only from regular files ... never follows links"
     assert git(ws.root, "status", "--porcelain").stdout == ""
 
@@ -287,7 +289,36 @@ def test_a_memory_folder_committed_as_a_file_is_named_by_every_command_that_list
         0,
         f"codemem: warning: {said['blocks/users']}\n",
     )
+
+    class Ctx:
+        pass
+
+    ctx = Ctx()
+    ctx.ws = ws
+    with pytest.raises(UsageError) as raised:
+        read_resource(ctx, DIGEST_URI)  # an MCP client's read of the latest digest
+    assert str(raised.value) == said["digests"]  # before: "no digest yet: `codemem digest`..."
     assert git(ws.root, "status", "--porcelain").stdout == ""
+
+
+def test_the_files_under_a_folder_committed_as_a_file_are_skipped_in_one_warning(
+    origin, tmp_path, caplog
+):
+    blocks = origin / ".codemem" / "blocks"
+    shutil.rmtree(blocks)
+    blocks.write_text("not a folder\n", encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    result = run(ws, "memory", "show", "project")
+    assert result.exit_code == 2
+    store = MemoryStore(ws, user="codemem")
+    for label in ("project", "conventions", "project"):
+        with pytest.raises(BlockFormatError):
+            store.get(label)
+    skipped = [m for m in caplog.messages if m.startswith("skipped")]
+    assert skipped == [
+        "skipped what is under .codemem/blocks: .codemem/blocks is a file, not a folder; move "
+        "that file away (`git mv` it aside keeps its text)"
+    ]  # before: one line for each block looked for
 
 
 def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
