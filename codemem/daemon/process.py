@@ -34,7 +34,7 @@ from codemem.daemon.query_client import STATUS_FILE
 from codemem.errors import CodememError, LockTimeout
 from codemem.infra import FileLock, atomic_write, create_private, git_text
 from codemem.infra import lock_held as file_lock_held
-from codemem.workspace import Workspace
+from codemem.workspace import Workspace, codemem_argv
 
 log = logging.getLogger("codemem")
 
@@ -255,7 +255,7 @@ def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int
     with open(logfile, "ab") as out:
         start = out.tell()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "codemem", "--repo", str(ws.root), "watch", *argv, "--daemon"],
+            [*codemem_argv(), "--repo", str(ws.root), "watch", *argv, "--daemon"],
             cwd=ws.root,
             stdin=subprocess.DEVNULL,
             stdout=out,
