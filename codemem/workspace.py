@@ -177,9 +177,13 @@ class Workspace:
         owner's alone (0700), created so and tightened here if an older codemem left them open.
         """
         self.check_inside()
+        if not self.root.is_dir():  # deleted or moved (under `codemem watch`): never made again
+            raise CodememError(
+                f"{self.root}: the repository is no longer there (deleted or moved?)"
+            )
         ignore = self.dir / ".gitignore"
         if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
-            self.dir.mkdir(parents=True, exist_ok=True)
+            self.dir.mkdir(exist_ok=True)
             ignore.write_text("local/\n", encoding="utf-8")
         private_dir(self.local_dir)
         self._ignore_local()
