@@ -330,8 +330,11 @@ def _slow_python(tmp_path: Path) -> tuple[Path, Path]:
     site = tmp_path / "slow-site"
     site.mkdir()
     pid_file = tmp_path / "review.pid"
-    (site / "sitecustomize.py").write_text(
-        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(30)\n"
+    (site / "sitecustomize.py").write_text(  # the pid file appears whole (renamed into place)
+        "import os, time\n"
+        f"open({str(pid_file)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
+        f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r})\n"
+        "time.sleep(30)\n"
     )
     python = tmp_path / "slow-python"
     python.write_text(f'#!/bin/sh\nPYTHONPATH={site}:"$PYTHONPATH" exec {sys.executable} "$@"\n')
