@@ -56,6 +56,20 @@ def test_install_writes_an_executable_script_for_this_python(hooked):
     )
 
 
+def test_status_names_a_hook_an_older_codemem_wrote(hooked):
+    path = hooked / ".git/hooks/pre-commit"
+    path.write_text(path.read_text().replace(" -P -m codemem", " -m codemem"))  # as 0.2.0 wrote
+    assert hook(hooked, "status").output == (
+        "Installed at .git/hooks/pre-commit; written by another codemem version: "
+        "`codemem hook install` updates it.\n"
+    )
+    assert (
+        hook(hooked, "install").output
+        == "Updated the codemem pre-commit hook at .git/hooks/pre-commit.\n"
+    )
+    assert hook(hooked, "status").output == "Installed at .git/hooks/pre-commit.\n"
+
+
 def test_a_clean_commit_goes_through_quietly(hooked):
     append(
         hooked,
