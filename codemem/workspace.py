@@ -177,9 +177,13 @@ class Workspace:
         owner's alone (0700), created so and tightened here if an older codemem left them open.
         """
         self.check_inside()
+        if not self.root.is_dir():  # deleted or moved (under `codemem watch`): never made again
+            raise CodememError(
+                f"{self.root}: the repository is no longer there (deleted or moved?)"
+            )
         ignore = self.dir / ".gitignore"
         if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
-            self.dir.mkdir(parents=True, exist_ok=True)
+            self.dir.mkdir(exist_ok=True)
             ignore.write_text("local/\n", encoding="utf-8")
         private_dir(self.local_dir)
         self._ignore_local()
@@ -258,9 +262,29 @@ class Workspace:
         return Path(path).resolve().relative_to(self.root).as_posix()
 
 
+# `python -m codemem` puts the current folder first on the import path, and git runs hooks and
+# merge drivers in the work tree: a repository holding a `codemem/` package (or a `click.py`,
+# a `yaml.py`...) would have its own code run instead. `-P` (3.11) leaves that folder out; 3.10
+# has no such flag, so the entry point drops it itself before importing anything.
+# (One expression: no `;` or `#`, which git's config file would take for a comment.)
+_SAFE_START_310 = (
+    "[__import__('sys').path.pop(0), __import__('runpy')"
+    ".run_module('codemem', run_name='__main__', alter_sys=True)]"
+)
+
+
+def codemem_argv(python: str | None = None) -> list[str]:
+    """The command that starts codemem with `python` (default: this one), importing it from
+    where that Python installed it, never from the current folder."""
+    interpreter = python or sys.executable
+    if sys.version_info >= (3, 11):
+        return [interpreter, "-P", "-m", "codemem"]
+    return [interpreter, "-c", _SAFE_START_310]
+
+
 def merge_driver_command() -> str:
     """The driver line for this clone: the Python running codemem now, so no PATH is needed."""
-    return f"{shlex.quote(sys.executable)} -m codemem merge-file %O %A %B %P"
+    return f"{shlex.join(codemem_argv())} merge-file %O %A %B %P"
 
 
 def read_attributes(ws: Workspace) -> str:
@@ -296,8 +320,29 @@ def _gone(command: str) -> bool:
         program, *rest = shlex.split(command)
     except ValueError:
         return False
-    ours = rest[:2] == ["-m", "codemem"] or program.endswith("codemem")
+    ours = _is_ours(program, rest)
     return ours and os.path.isabs(program) and not os.path.exists(program)
+
+
+def _is_ours(program: str, rest: list[str]) -> bool:
+    """Whether a driver command runs codemem (any form an install of codemem ever wrote)."""
+    return (
+        rest[:2] == ["-m", "codemem"]
+        or rest[:3] == ["-P", "-m", "codemem"]
+        or rest[:2] == ["-c", _SAFE_START_310]
+        or program.endswith("codemem")
+    )
+
+
+def _unsafe(command: str) -> bool:
+    """Whether `command` is the driver line older versions wrote, `python -m codemem ...`,
+    which git runs in the work tree: it imports a `codemem/` folder of the repository being
+    merged before codemem itself. (A line the user changed is theirs to keep.)"""
+    try:
+        _program, *rest = shlex.split(command)
+    except ValueError:
+        return False
+    return rest == ["-m", "codemem", "merge-file", "%O", "%A", "%B", "%P"]
 
 
 def configure_merge_driver(ws: Workspace) -> bool:
@@ -308,7 +353,8 @@ def configure_merge_driver(ws: Workspace) -> bool:
     run in a clone that lacks it. Only a repository whose `.codemem/.gitattributes` asks
     for the driver is changed; a driver of codemem's whose Python is gone is set again, to
     the Python running now. Cheap when there is nothing to do (no git process for a plain
-    clone). Returns whether it was set now.
+    clone). A driver line as older versions wrote it (`python -m codemem`, see `_unsafe`) is
+    set again too. Returns whether it was set now.
     """
     try:
         wanted = "merge=codemem" in read_attributes(ws)
@@ -326,7 +372,7 @@ def configure_merge_driver(ws: Workspace) -> bool:
         text = ""
     set_here = _DRIVER_LINE.search(text)
     command = set_here.group(1).strip() if set_here else git_config(ws.root, MERGE_DRIVER_KEY)
-    if command is not None and not _gone(command):
+    if command is not None and not _gone(command) and not _unsafe(command):
         return False
     try:
         # the command first: a driver with a name but no command is a fatal error to git

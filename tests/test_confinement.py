@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from codemem.errors import PathOutsideRepository
 from codemem.infra import create_private, printable, printable_text, private_dir
-from codemem.workspace import Workspace
+from codemem.workspace import _SAFE_START_310, Workspace, codemem_argv
 from tests.helpers import git
 
 
@@ -135,3 +137,18 @@ def test_local_stays_ignored_after_a_commit_that_drops_it_from_the_gitignore(rep
     (ws.local_dir / ".gitignore").write_text("!*\n")  # damaged: derived, so written again
     ws.ensure_local()
     assert git(repo, "status", "--porcelain", "--untracked-files=all").stdout == ""
+
+
+@pytest.mark.parametrize("form", ["this Python's", "3.10's"])
+def test_codemem_started_in_a_repository_never_imports_its_codemem_folder(tmp_path, form):
+    # The hooks, the merge driver and `watch --detach` run codemem in the work tree, and
+    # `python -m` looks in the current folder first.
+    package = tmp_path / "codemem"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text("print('not codemem')\n")
+    argv = codemem_argv() if form == "this Python's" else [sys.executable, "-c", _SAFE_START_310]
+    done = subprocess.run(
+        [*argv, "--version"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("codemem, version ")

@@ -111,7 +111,7 @@ def hook_uninstall_command(app: AppContext, commit_msg: bool) -> None:
 @click.pass_obj
 def hook_status_command(app: AppContext) -> None:
     """Say whether the pre-commit hook is installed, and what it chains."""
-    from codemem.review.hook import PRE_COMMIT, hooks_dir, is_ours
+    from codemem.review.hook import PRE_COMMIT, hook_script, hooks_dir, is_ours
 
     ws = app.workspace()
     folder = hooks_dir(ws)
@@ -120,6 +120,11 @@ def hook_status_command(app: AppContext) -> None:
         click.echo(f"Not installed (no pre-commit hook at {_shown(ws, hook)}).")
     elif is_ours(hook):
         extra = f"; it runs {_shown(ws, chained)} first" if chained.exists() else ""
+        # One written by an older codemem (or for another Python, or time limit) lacks what
+        # this one's script does: `python -P`, a Ctrl-C that reaches the review.
+        current = hook_script(timeout=app.config().review.hook_timeout)
+        if hook.read_text(encoding="utf-8", errors="replace") != current:
+            extra += "; written by another codemem version: `codemem hook install` updates it"
         click.echo(f"Installed at {_shown(ws, hook)}{extra}.")
     else:
         click.echo(

@@ -225,10 +225,11 @@ def history_command(
         return
     if not changes:
         click.echo(f"No commits touch {label} yet.")
-    for change in changes:
-        click.echo(f"{change.commit[:10]}  {change.date[:10]}  {change.author}: {change.subject}")
+    for change in changes:  # names, subjects and patches are anyone's: no terminal codes
+        author, subject = printable(change.author), printable(change.subject)
+        click.echo(f"{change.commit[:10]}  {change.date[:10]}  {author}: {subject}")
         if patch and change.patch:
-            click.echo(change.patch + "\n")
+            click.echo(printable_text(change.patch) + "\n")
 
 
 @memory_group.command("import")

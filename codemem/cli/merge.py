@@ -20,7 +20,7 @@ def merge_file_command(base: Path, ours: Path, theirs: Path, path: str) -> None:
     markers are left only where two people wrote different text in one place, and then
     the exit code is 1. A missing or unreadable BASE means the file has no common ancestor
     (both sides added it); OURS and THEIRS must exist. `codemem init`, and any codemem
-    command in a clone that lacks it, registers the driver: `git config merge.codemem.driver "<python> -m codemem merge-file
+    command in a clone that lacks it, registers the driver: `git config merge.codemem.driver "<python> -P -m codemem merge-file
     %O %A %B %P"`, with `.codemem/.gitattributes` naming the files.
     """
     from codemem.conventions import merge_files  # on first use: start-up stays light

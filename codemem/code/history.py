@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 
 from codemem.code.cochange import CoChange
-from codemem.errors import GitError
-from codemem.infra import atomic_write, head_commit, run_git
+from codemem.errors import GitError, NotARegularFile
+from codemem.infra import atomic_write, head_commit, read_regular_bytes, run_git
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -119,7 +119,7 @@ def _write(ws: Workspace, head: str, commits: list[list[str]]) -> None:
 def _read(path: Path, head: str) -> list[list[str]] | None:
     """The stored commits if the file is whole and was made at `head`, else None."""
     try:
-        record = json.loads(path.read_bytes())
+        record = json.loads(read_regular_bytes(path))  # never through a link, nor from a FIFO
         if record["version"] != VERSION or record["head"] != head:
             return None
         paths, encoded = record["paths"], record["commits"]
@@ -129,6 +129,6 @@ def _read(path: Path, head: str) -> list[list[str]] | None:
         return [[paths[i] for i in files] for files in encoded]
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, NotARegularFile) as exc:
         log.debug("%s is damaged (%s): rebuilding it", path, exc)
         return None

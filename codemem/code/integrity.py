@@ -33,8 +33,8 @@ from typing import Any
 from codemem.code.manifest import LEGACY_NAME, MANIFEST_NAME, Manifest
 from codemem.code.manifest import damage as manifest_damage
 from codemem.code.tags import TAGS_FILE, TagStore
-from codemem.errors import LockTimeout
-from codemem.infra import FileLock, atomic_write
+from codemem.errors import LockTimeout, NotARegularFile
+from codemem.infra import FileLock, atomic_write, read_regular_bytes
 from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
@@ -268,9 +268,9 @@ def index_listing(index_dir: Path) -> list[list[Any]]:
 
 
 def _checked_listing(index_dir: Path) -> list[list[Any]] | None:
-    try:
-        listing = json.loads((index_dir / CHECKED_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    try:  # an index can come from a commit: a link (to /dev/zero) is not followed
+        listing = json.loads(read_regular_bytes(index_dir / CHECKED_FILE))
+    except (OSError, ValueError, NotARegularFile):
         return None
     return listing if isinstance(listing, list) else None
 

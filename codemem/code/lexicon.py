@@ -42,6 +42,8 @@ from codemem.code.lexicon_build import (
     key_hash,
 )
 from codemem.code.lexicon_postings import MAX_TOKEN_BYTES, distinct
+from codemem.errors import NotARegularFile
+from codemem.infra import read_regular_bytes
 
 LEXICON_DIR = "lexicon"
 LIST_NAME = "segments.json"
@@ -61,10 +63,12 @@ def list_check(names: list[str]) -> int:
 
 def read_list(folder: Path) -> list[str] | None:
     """The listed segments, oldest first; None when there is no list; LexiconDamage if bad."""
-    try:
-        raw = (folder / LIST_NAME).read_bytes()
+    try:  # an index can come from a commit: a link (to /dev/zero) is not followed
+        raw = read_regular_bytes(folder / LIST_NAME)
     except FileNotFoundError:
         return None
+    except NotARegularFile:
+        raise LexiconDamage(f"{LEXICON_DIR}/{LIST_NAME} is not a regular file") from None
     try:
         record = json.loads(raw)
         names = [str(n) for n in record["segments"]]

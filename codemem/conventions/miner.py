@@ -133,18 +133,17 @@ def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
         ws.root,
         "log",
         "--no-merges",
+        "-z",  # NUL after each field and commit: no message can hold one (`sleep/commits.py`)
         f"--max-count={limit}",
-        "--format=%s%x1f%b%x1e",
+        "--format=%s%x00%b",
         "HEAD",
         ok=(0, 128),
     )
-    messages = []
-    for record in out.split("\x1e"):
-        record = record.strip("\n")
-        if record:
-            subject, _, body = record.partition("\x1f")
-            messages.append(CommitMessage(subject.strip(), bool(body.strip())))
-    return messages
+    fields = out.split("\0")
+    return [
+        CommitMessage(fields[n].strip(), bool(fields[n + 1].strip()))
+        for n in range(0, len(fields) - 1, 2)
+    ]
 
 
 def gather_facts(

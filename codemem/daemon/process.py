@@ -31,10 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from codemem.daemon.query_client import STATUS_FILE
-from codemem.errors import CodememError, LockTimeout
-from codemem.infra import FileLock, atomic_write, create_private, git_text
+from codemem.errors import CodememError, FileTooLarge, LockTimeout, NotARegularFile
+from codemem.infra import (
+    FileLock,
+    atomic_write,
+    create_private,
+    git_text,
+    read_regular,
+    read_regular_bytes,
+)
 from codemem.infra import lock_held as file_lock_held
-from codemem.workspace import Workspace
+from codemem.workspace import Workspace, codemem_argv
 
 log = logging.getLogger("codemem")
 
@@ -111,9 +118,9 @@ class DaemonLock:
 
 
 def read_pid(ws: Workspace) -> int | None:
-    try:
-        text = local_path(ws, PID_FILE).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+    try:  # read as every file under local/ is: no link followed, no FIFO waited on, bounded
+        text = read_regular(local_path(ws, PID_FILE), max_bytes=64).strip()
+    except (OSError, UnicodeDecodeError, NotARegularFile, FileTooLarge):
         return None
     return int(text) if text.isdigit() else None
 
@@ -159,8 +166,8 @@ class WatchStatus:
 
 def read_status(ws: Workspace) -> WatchStatus:
     try:
-        return WatchStatus.from_json(json.loads(local_path(ws, STATUS_FILE).read_text("utf-8")))
-    except (OSError, ValueError):
+        return WatchStatus.from_json(json.loads(read_regular_bytes(local_path(ws, STATUS_FILE))))
+    except (OSError, ValueError, NotARegularFile):
         return WatchStatus()
 
 
@@ -255,7 +262,7 @@ def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int
     with open(logfile, "ab") as out:
         start = out.tell()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "codemem", "--repo", str(ws.root), "watch", *argv, "--daemon"],
+            [*codemem_argv(), "--repo", str(ws.root), "watch", *argv, "--daemon"],
             cwd=ws.root,
             stdin=subprocess.DEVNULL,
             stdout=out,

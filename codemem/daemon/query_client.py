@@ -18,7 +18,8 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from codemem.errors import CodememError, UsageError
+from codemem.errors import CodememError, NotARegularFile, UsageError
+from codemem.infra import read_regular_bytes
 
 STATUS_FILE = "watch.json"
 # A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS, with the NUL).
@@ -71,9 +72,9 @@ def recorded_socket(ws_root: Path) -> Path | None:
     owns in a folder only this user can enter, so no query (nor the CODEMEM_* settings sent
     with it) reaches anybody else's listener.
     """
-    try:
-        data = json.loads((ws_root / ".codemem" / "local" / STATUS_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
+    try:  # no link followed, no FIFO waited on: a committed one may lead to /dev/zero
+        data = json.loads(read_regular_bytes(ws_root / ".codemem" / "local" / STATUS_FILE))
+    except (OSError, ValueError, NotARegularFile):
         return None
     recorded = data.get("socket") if isinstance(data, dict) else None
     if not isinstance(recorded, str) or not recorded:

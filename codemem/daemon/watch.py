@@ -22,7 +22,9 @@ leaves no torn file and is simply redone by the next one.
 State gone: at least every `STATE_CHECK_SECONDS`, and before each status write, the daemon
 checks that `.codemem/local/watch.lock` is still the file it locked; if that folder was removed
 or replaced it stops (leaving the new folder alone), so a daemon started next never runs
-beside one that `--stop` can no longer find.
+beside one that `--stop` can no longer find. A pass checks too, at its safe points (at most
+every `STATE_CHECK_IN_PASS_SECONDS`): the repository deleted or moved mid-pass stops it there,
+rather than have it make `.codemem/local/` again where the repository was.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ log = logging.getLogger("codemem")
 STOP_GRACE_SECONDS = 10.0
 MAX_RECHECK_SECONDS = 60.0
 STATE_CHECK_SECONDS = 1.0
+STATE_CHECK_IN_PASS_SECONDS = 0.2
 
 
 class StopRequested(BaseException):
@@ -101,6 +104,7 @@ class Watcher:
         self._git_waited: str | None = None  # the git operation the digest last waited for
         self._lock: DaemonLock | None = None
         self.state_lost = False  # .codemem/local/ was removed or replaced under the daemon
+        self._state_checked = float("-inf")  # when a pass last looked (`_checkpoint`)
         self._guarded = False  # lifeline armed: what this process forks dies with it
         self.observer = TreeObserver(
             ws.root, self.debouncer, self.filter, watch_ignored=bool(config.index.include)
@@ -241,9 +245,18 @@ class Watcher:
             raise StopRequested
 
     def _checkpoint(self, *_args: object) -> None:
-        """A safe point inside a pass: stop here if asked to."""
+        """A safe point inside a pass: stop here if asked to, or if the repository's state
+        folder is gone (the repository deleted or moved: the pass would make its folders
+        again, under a path nobody uses, and a long one would outlast the `rm -rf`)."""
         if self.stopping:
             raise StopRequested
+        now = (
+            time.monotonic()
+        )  # the real clock: a pass checks each file, the disk at most this often
+        if now - self._state_checked >= STATE_CHECK_IN_PASS_SECONDS:
+            self._state_checked = now
+            if not self._state_intact():
+                raise StopRequested
 
     def _now(self) -> datetime:
         self._checkpoint()

@@ -17,10 +17,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.errors import LockTimeout
+from codemem.errors import LockTimeout, PathOutsideRepository
 
 DEFAULT_TIMEOUT = 30.0
 _COMMAND_CHARS = 200
+# A lock file is never opened through a link: `git add -f` commits `.codemem/local/` links
+# and all, and a holder truncates its lock file and writes itself into it, which through a
+# link would be any file this user can write.
+_NO_LINK = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_lock(path: Path, flags: int) -> int:
+    """`os.open` of a lock file, never through a link (`PathOutsideRepository`)."""
+    try:
+        return os.open(path, flags | _NO_LINK, 0o644)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise PathOutsideRepository(
+                f"{path} is a symbolic link: codemem keeps its locks only in a real file; "
+                "remove the link and run the command again"
+            ) from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -53,9 +70,16 @@ def _alive(pid: int) -> bool:
 def read_holder(path: Path) -> LockHolder | None:
     """Who wrote itself into the lock file last (it may have died since), or None."""
     try:
-        first, _, rest = path.read_text(encoding="utf-8", errors="replace").partition("\n")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NO_LINK)
     except OSError:
         return None
+    try:
+        text = os.read(fd, 4096).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    first, _, rest = text.partition("\n")
     first = first.strip()
     return LockHolder(int(first), rest.strip()) if first.isdigit() else None
 
@@ -63,7 +87,7 @@ def read_holder(path: Path) -> LockHolder | None:
 def lock_held(path: Path) -> bool:
     """Whether some process holds the lock on `path` right now (probes without waiting)."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | _NO_LINK)
     except OSError:
         return False
     try:
@@ -92,7 +116,7 @@ class FileLock:
     def acquire(self) -> None:
         """Take the lock, waiting up to `timeout` seconds, and write this process into it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:
@@ -169,7 +193,8 @@ class SharedLock:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd: int | None = None
+        self._fd = _open_lock(path, os.O_RDWR | os.O_CREAT)
         fcntl.flock(self._fd, fcntl.LOCK_SH)
 
     def exclusive(self, timeout: float) -> bool:

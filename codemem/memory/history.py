@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.infra import git_text, has_head
 from codemem.memory.errors import MemoryEditError
-
-_FIELDS = "%x1e%H%x1f%an%x1f%aI%x1f%s"
 
 
 @dataclass
@@ -34,15 +33,20 @@ def file_history(
         ) from None
     if not has_head(root):
         return []
-    args = ["log", "--follow", f"--format={_FIELDS}"]
+    # Records and fields are told apart by marks no commit can hold: a subject or a patch can
+    # hold any byte a person types, but not this run's random token.
+    token = secrets.token_hex(8)
+    record_mark, field_mark = f"\x1e{token}", f"\x1f{token}"
+    fields = field_mark.join(("%H", "%an", "%aI", "%s"))
+    args = ["log", "--follow", f"--format={record_mark}{fields}"]
     if limit:
         args.append(f"-n{limit}")
     if patch:
         args.append("-p")
     out = git_text(root, *args, "--", relative)
     changes = []
-    for record in out.split("\x1e")[1:]:
-        head, _, diff = record.partition("\n")
-        commit, author, date, subject = head.split("\x1f", 3)
+    for record in out.split(record_mark)[1:]:
+        commit, author, date, rest = record.split(field_mark, 3)
+        subject, _, diff = rest.partition("\n")
         changes.append(Change(commit, author, date, subject, diff.strip("\n")))
     return changes

@@ -29,9 +29,11 @@ from codemem.infra import FileLock, as_utc, create_private, owner_only, parse_wh
 from codemem.memory.errors import NotFoundError
 from codemem.memory.ranking import tokenize
 from codemem.memory.recall_schema import (
+    NOT_A_FILE,
     apply_migrations,
     check_database,
     is_damage,
+    not_a_file,
     recall_damage,
     stamp,
 )
@@ -146,6 +148,8 @@ class Recall:
 
     def _open(self) -> sqlite3.Connection:
         create_private(self.path)  # every conversation: SQLite gives the WAL and SHM its mode
+        if not_a_file(self.path):  # a folder or a FIFO in its place: damage, set aside
+            raise sqlite3.DatabaseError(NOT_A_FILE)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             conn.row_factory = sqlite3.Row

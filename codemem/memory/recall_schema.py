@@ -7,7 +7,9 @@ up to date when opened. Times are stored as ISO 8601 in UTC, to the second (`sta
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from contextlib import closing
 from datetime import datetime, timezone
 from functools import cache
@@ -124,7 +126,8 @@ def check_database(conn: sqlite3.Connection) -> None:
     elsewhere: SQL that would run on this user's next message). Before any write."""
     result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
     if result != "ok":
-        raise sqlite3.DatabaseError(f"quick check: {result}")
+        # SQLite's report is several lines (`*** in database main ***\nPage 7: ...`): one here
+        raise sqlite3.DatabaseError(f"quick check: {' '.join(str(result).split())}")
     for kind, name, sql in conn.execute(_SQL_OBJECTS).fetchall():
         if (kind, name, " ".join((sql or "").split())) not in _created():
             raise sqlite3.DatabaseError(f"it holds a {kind} codemem did not create ({name})")
@@ -142,10 +145,25 @@ def _created() -> frozenset[tuple[str, str, str]]:
     return frozenset((kind, name, " ".join(sql.split())) for kind, name, sql in rows)
 
 
+NOT_A_FILE = "not a regular file"
+
+
+def not_a_file(path: Path) -> bool:
+    """Whether `path` is there as a folder, a FIFO, a socket or a device (a link is refused
+    elsewhere, `create_private`): SQLite cannot open it, or would wait on it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISLNK(mode))
+
+
 def recall_damage(path: Path) -> str | None:
     """What is wrong with the recall database at `path` (read only), or None (also if missing)."""
     if not path.exists():
         return None
+    if not_a_file(path):
+        return NOT_A_FILE
     try:
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
     except sqlite3.DatabaseError as exc:

@@ -29,14 +29,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from codemem.errors import UsageError
-from codemem.infra import atomic_write, iso_utc, json_text, printable, utc_now
+from codemem.errors import FileTooLarge, NotARegularFile, UsageError
+from codemem.infra import atomic_write, iso_utc, json_text, printable, read_regular, utc_now
 from codemem.memory import BlockFormatError, check_memory_write, read_memory_file
 from codemem.review.findings import Finding, demote
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 CACHE_LIMIT = 2_000
+CACHE_MAX_BYTES = 16 * 1024 * 1024  # far above CACHE_LIMIT findings
 SECRETS = "secrets/"  # the secret scan's rules: never lowered by other findings' dismissals
 
 
@@ -156,11 +157,14 @@ def remember_findings(ws: Workspace, findings: list[Finding]) -> None:
 
 
 def _read_cache(path: Path) -> dict[str, dict]:
+    # Derived, and `git add -f` commits it anyway: a link (to `/dev/zero`, to a key) or a FIFO
+    # in its place is neither followed nor waited on, and what is read is bounded, else a
+    # review that found something would never end, and the hook would let the commit through.
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path, max_bytes=CACHE_MAX_BYTES))
         findings = data.get("findings", {})
         return findings if isinstance(findings, dict) else {}
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, NotARegularFile, FileTooLarge):
         return {}
 
 

@@ -7,7 +7,8 @@ POSIX sh script written from one template (`HookScript`) that
 
 - honours `SKIP=codemem` (comma-separated, as in the pre-commit framework); git itself
   honours `git commit --no-verify`;
-- runs codemem with the Python that installed it (else `codemem` on PATH);
+- runs codemem with the Python that installed it (else `codemem` on PATH), never a
+  `codemem/` folder of the repository it runs in (`workspace.codemem_argv`);
 - stops the commit only when codemem reports findings: it writes `findings` to the file
   named by `$CODEMEM_HOOK_RESULT` before exiting 1, so any other failure (a crash, an import
   error, a kill) warns and lets the commit through.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from codemem.infra import atomic_write, git_path
 from codemem.review.errors import HookError
-from codemem.workspace import Workspace
+from codemem.workspace import Workspace, codemem_argv
 
 _TEMPLATE = """\
 #!/bin/sh
@@ -46,7 +47,7 @@ esac
 
 __SETUP__python=__PYTHON__
 if [ -x "$python" ]; then
-    set -- "$python" -m codemem
+    set -- "$python" __PYTHON_ARGS__
 elif command -v codemem >/dev/null 2>&1; then
     set -- codemem
 else
@@ -104,6 +105,7 @@ class HookScript:
             ("COMMAND", self.command),
             ("FAILED", self.failed),
             ("PYTHON", shlex.quote(python or sys.executable)),
+            ("PYTHON_ARGS", shlex.join(codemem_argv(python)[1:])),
             *values.items(),
         ):
             text = text.replace(f"__{key.upper()}__", value)
@@ -125,8 +127,13 @@ PRE_COMMIT = HookScript(
     on_missing=(
         'echo "codemem: warning: codemem is not installed; committing without review" >&2\n    '
     ),
+    # GNU timeout runs the command in a process group of its own unless `--foreground`, and a
+    # Ctrl-C reaches only the terminal's: git would end while the review (and the model call
+    # it may make) went on in the background, writing over the prompt.
     wrap=(
-        "if timeout -k 1 5 true >/dev/null 2>&1; then\n"
+        "if timeout --foreground -k 1 5 true >/dev/null 2>&1; then\n"
+        '    set -- timeout --foreground -k 5 __OUTER_TIMEOUT__ "$@"\n'
+        "elif timeout -k 1 5 true >/dev/null 2>&1; then\n"
         '    set -- timeout -k 5 __OUTER_TIMEOUT__ "$@"\n'
         "fi\n"
     ),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from codemem.code import path_skip_reason
@@ -32,7 +33,13 @@ from codemem.infra import (
 )
 from codemem.workspace import CODEMEM_DIR
 
-_FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%cI%x1f%s%x1f%b%x1e"
+# Fields and commits end in NUL (`-z`): the one byte no field can hold (git prints a message
+# up to its first NUL), where any other separator can be typed into a commit message.
+_FIELDS = ("%H", "%P", "%an", "%aI", "%cI", "%s", "%b")
+_FORMAT = "%x00".join(_FIELDS)
+# What a commit whose author or committer line git cannot parse is dated: git prints the
+# placeholder itself (`%aI`) for its date.
+NO_DATE = "1970-01-01T00:00:00+00:00"
 NULL_SHA = "0" * 40
 _BOT = re.compile(r"\[bot\]\Z|\A(dependabot|renovate)\b", re.I)
 MEMORY_ONLY, MERGE, BOT = "memory only", "merge", "bot"
@@ -169,6 +176,7 @@ def commits_since(
     log = git_text(
         root,
         "log",
+        "-z",
         f"--max-count={limit}",
         "--reverse",
         "--date-order",
@@ -176,17 +184,26 @@ def commits_since(
         *span,
     )
     shallow = shallow_commits(root)
-    for record in log.split("\x1e"):
-        record = record.strip("\n")
-        if not record:
-            continue
-        sha, parents, author, authored, committed, subject, body = record.split("\x1f", 6)
+    fields = log.split("\0")
+    width = len(_FIELDS)
+    for start in range(0, len(fields) - width + 1, width):
+        sha, parents, author, authored, committed, subject, body = fields[start : start + width]
+        committed = git_date(committed)
+        authored = git_date(authored, committed)
         commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
         commit.truncated_history = sha in shallow
         result.commits.append(commit)
     if result.commits:
         result.base = first_parent(root, result.commits[0])
     return result
+
+
+def git_date(text: str, fallback: str = NO_DATE) -> str:
+    """`text` if it is a date with an offset as git prints one (`%aI`), else `fallback`."""
+    try:
+        return text if datetime.fromisoformat(text).tzinfo is not None else fallback
+    except ValueError:
+        return fallback
 
 
 def first_parent(root: Path, commit: Commit) -> str | None:

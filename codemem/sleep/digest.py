@@ -50,6 +50,7 @@ from codemem.sleep.commits import (
     Commit,
     CommitRange,
     commits_since,
+    git_date,
     load_diff,
     split_skipped,
 )
@@ -242,7 +243,7 @@ def read_commits(run: DigestRun) -> None:
     # Block lines and notes are dated by HEAD's commit date (git's), not by the clock or by
     # how far this clone had got, so a pass gives the same files on every clone at one HEAD.
     head_date = (
-        git_text(ws.root, "log", "-1", "--format=%cI", "HEAD", ok=(0, 128)).strip()
+        git_date(git_text(ws.root, "log", "-1", "--format=%cI", "HEAD", ok=(0, 128)).strip())
         if commit_range.head
         else ""
     )

@@ -11,6 +11,7 @@ teammate would run it after `git clone`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -265,3 +266,57 @@ def test_a_committed_sleep_state_never_makes_the_digest_pass_over_commits(repo_f
         "codemem: WARNING: .codemem/local/sleep.json is tracked by git (another clone's sleep "
         "state): ignored; untrack it: `git rm -r --cached .codemem/local && git commit`"
     )
+
+
+@pytest.mark.parametrize("kind", ["link to a pipe", "pipe"])
+def test_a_findings_cache_that_is_no_file_never_holds_up_the_review(repo_factory, tmp_path, kind):
+    # `local/review/findings.json` is read after every review that found something: read
+    # through a link or from a FIFO it hung the review (a link to /dev/zero filled the
+    # memory), and the hook then let the commit through unreviewed.
+    root = repo_factory()
+    cache = Workspace(root).local_dir / "review" / "findings.json"
+    cache.parent.mkdir(parents=True)
+    pipe = tmp_path / "pipe" if kind == "link to a pipe" else cache
+    os.mkfifo(pipe)
+    if kind == "link to a pipe":
+        cache.symlink_to(pipe)
+    key = "AKIA" + "Q7XZ2KJH4MPL9WRT"  # AWS-shaped, built so that this file holds none
+    (root / "deploy.py").write_text(f'AWS_KEY = "{key}"\n', encoding="utf-8")
+    git(root, "add", "deploy.py")
+    result = codemem(root, "review", "--staged", timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "[secrets/aws-access-key]" in result.stdout
+    assert cache.is_file() and not cache.is_symlink()  # the cache written again, as a file
+
+
+ISSUE = (  # long enough to be read as an issue report: the search reads the co-change file
+    "when the cart holds an item twice the order total counts it once and the receipt shows "
+    "the wrong sum to the customer at checkout time in the shop today"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("watch.json", ("search", "order total")),
+        ("watch.pid", ("watch", "--status")),
+        ("cochange.json", ("search", ISSUE)),
+        ("index/checked.json", ("search", "order total")),
+        ("index/lexicon/segments.json", ("search", "order total")),
+    ],
+)
+def test_a_local_file_that_leads_to_a_pipe_is_not_read(repo_factory, tmp_path, name, args):
+    # `git add -f` commits `.codemem/local/`, links included (or a link is left there): one
+    # to /dev/zero filled the memory, one to a FIFO hung the command.
+    root = repo_factory()
+    (root / "cart.py").write_text(REAL, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "cart")
+    assert codemem(root, "index").returncode == 0
+    target = Workspace(root).local_dir / name
+    target.unlink(missing_ok=True)
+    os.mkfifo(tmp_path / "pipe")
+    target.symlink_to(tmp_path / "pipe")
+    result = codemem(root, *args, timeout=60)
+    assert result.returncode in (0, 1), result.stderr
+    assert "internal error" not in result.stderr

@@ -110,3 +110,24 @@ def test_locked_takes_several_locks_and_releases_them(tmp_path):
         assert (lock_held(a), lock_held(b)) == (True, True)
     assert (lock_held(a), lock_held(b)) == (False, False)
     assert lock_held(tmp_path / "never.lock") is False
+
+
+def test_a_lock_file_that_is_a_link_is_never_written_through(tmp_path):
+    # `git add -f` commits `.codemem/local/` links and all; a holder truncates its lock file
+    # and writes itself into it: through a link, that was any file this user can write.
+    from codemem.errors import PathOutsideRepository
+    from codemem.infra import SharedLock
+
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n")
+    link = tmp_path / "index.lock"
+    link.symlink_to(precious)
+    with pytest.raises(PathOutsideRepository, match="index.lock is a symbolic link"):
+        FileLock(link, timeout=0).acquire()
+    assert precious.read_text() == "keep me\n"
+    assert lock_held(link) is False
+    dangling = tmp_path / "readers.lock"
+    dangling.symlink_to(tmp_path / "made-through-the-link")
+    with pytest.raises(PathOutsideRepository, match="readers.lock is a symbolic link"):
+        SharedLock(dangling)
+    assert not (tmp_path / "made-through-the-link").exists()

@@ -226,3 +226,19 @@ def test_every_command_has_help(repo):
     ):
         result = ok(repo, *args, "--help")
         assert "Usage:" in result.stdout and len(result.stdout.splitlines()) > 3
+
+
+def test_memory_history_of_commits_holding_separators_and_terminal_codes(repo):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Add memory")
+    ok(repo, "memory", "set", "project", "--value", "A \x1e shop \x1b]52;c;cHduZWQ=\x07.")
+    git(repo, "commit", "-q", "-am", "Grow \x1e the \x1f shop \x1b]0;owned\x07")
+    data = json.loads(ok(repo, "memory", "history", "project", "--json", "--patch").stdout)
+    assert [c["subject"] for c in data] == [
+        "Grow \x1e the \x1f shop \x1b]0;owned\x07",
+        "Add memory",
+    ]
+    text = ok(repo, "memory", "history", "project", "-n", "1", "--patch").stdout
+    assert "\x1b" not in text and "\x1e" not in text
+    assert "Test Author: Grow \\x1e the \\x1f shop \\x1b]0;owned\\x07\n" in text
+    assert "+A \\x1e shop \\x1b]52;c;cHduZWQ=\\x07.\n" in text

@@ -68,12 +68,18 @@ def test_a_corrupt_recall_database_is_set_aside_once_and_commands_work(repo, cap
         assert recall.list_sessions() == []
 
 
-def test_a_truncated_recall_database_is_set_aside(repo, caplog):
+def long_conversation(repo) -> Workspace:
+    """The repository's workspace, its recall holding one conversation of 200 messages."""
     ws = Workspace(repo)
     with Recall(ws) as recall:
         session = recall.start_session(title="long")
         for _ in range(200):
             recall.add_message(session, "user", "words " * 100)
+    return ws
+
+
+def test_a_truncated_recall_database_is_set_aside(repo, caplog):
+    ws = long_conversation(repo)
     data = ws.recall_db.read_bytes()
     for suffix in ("-wal", "-shm"):
         (ws.local_dir / f"recall.sqlite{suffix}").unlink(missing_ok=True)
@@ -82,6 +88,38 @@ def test_a_truncated_recall_database_is_set_aside(repo, caplog):
     result = run(repo, "sessions", "list")
     assert result.exit_code == 0, result.output
     assert len(damaged_lines(caplog)) == 1
+
+
+def test_a_recall_database_damaged_inside_is_named_in_one_line(repo, caplog):
+    ws = long_conversation(repo)
+    with open(ws.recall_db, "r+b") as handle:  # one page in the middle overwritten
+        handle.seek(4096 * 20)
+        handle.write(b"\xff" * 4096)
+    caplog.set_level(logging.WARNING, logger="codemem")
+    result = run(repo, "sessions", "list")
+    assert (result.exit_code, result.stdout) == (0, "No sessions yet.\n")
+    [line] = damaged_lines(caplog)
+    assert line.startswith(f"{ws.recall_db} was damaged (quick check: *** in database main *** ")
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_recall_database_that_is_not_a_file_is_set_aside(repo, caplog, kind):
+    ws = Workspace(repo)
+    ws.ensure_local()
+    if kind == "folder":
+        ws.recall_db.mkdir()
+    else:
+        os.mkfifo(ws.recall_db)
+    caplog.set_level(logging.WARNING, logger="codemem")
+    for args in (["sessions", "list"], ["recall", "hello"]):
+        result = run(repo, *args)
+        assert result.exit_code in (0, 1), result.output
+        assert "internal error" not in result.output
+    [line] = damaged_lines(caplog)
+    assert "recall.sqlite was damaged (not a regular file); moved it to" in line
+    with Recall(ws) as recall:
+        assert recall.list_sessions() == []
 
 
 def test_disk_full_is_one_line_exit_3_and_the_old_file_is_intact(repo, monkeypatch):

@@ -56,6 +56,20 @@ def test_install_writes_an_executable_script_for_this_python(hooked):
     )
 
 
+def test_status_names_a_hook_an_older_codemem_wrote(hooked):
+    path = hooked / ".git/hooks/pre-commit"
+    path.write_text(path.read_text().replace(" -P -m codemem", " -m codemem"))  # as 0.2.0 wrote
+    assert hook(hooked, "status").output == (
+        "Installed at .git/hooks/pre-commit; written by another codemem version: "
+        "`codemem hook install` updates it.\n"
+    )
+    assert (
+        hook(hooked, "install").output
+        == "Updated the codemem pre-commit hook at .git/hooks/pre-commit.\n"
+    )
+    assert hook(hooked, "status").output == "Installed at .git/hooks/pre-commit.\n"
+
+
 def test_a_clean_commit_goes_through_quietly(hooked):
     append(
         hooked,
@@ -305,4 +319,69 @@ def test_commit_all_and_commit_paths_review_what_git_is_about_to_record(hooked):
     )  # nothing staged in the real index
     assert commit(hooked, "-a").returncode == 1
     assert commit(hooked, "--", "shop/cart.py").returncode == 1
+    assert head_subject(hooked) == "initial"
+
+
+def test_a_codemem_folder_in_the_repository_is_never_run_by_the_hook(hooked):
+    # git runs the hook in the work tree, and `python -m codemem` imports from there first.
+    marker = hooked.parent / "ran-the-repository's-codemem"
+    write(
+        hooked,
+        {
+            "codemem/__init__.py": "",
+            "codemem/__main__.py": f"open({str(marker)!r}, 'w').close()\n",
+        },
+    )
+    stage(hooked, {"shop/settings.py": f'AWS_KEY = "{fake_aws_key()}"\n'})
+    result = commit(hooked)
+    assert (result.returncode, marker.exists()) == (1, False)
+    assert "[secrets/aws-access-key]" in result.stderr
+    assert head_subject(hooked) == "initial"
+
+
+def _slow_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A Python for the hook whose review starts only after 30 s, and the file of its pid."""
+    site = tmp_path / "slow-site"
+    site.mkdir()
+    pid_file = tmp_path / "review.pid"
+    (site / "sitecustomize.py").write_text(  # the pid file appears whole (renamed into place)
+        "import os, time\n"
+        f"open({str(pid_file)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
+        f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r})\n"
+        "time.sleep(30)\n"
+    )
+    python = tmp_path / "slow-python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={site}:"$PYTHONPATH" exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    return python, pid_file
+
+
+def test_ctrl_c_during_the_hook_ends_the_review_with_the_commit(hooked, tmp_path):
+    import pty
+    import select
+    import signal
+    import time
+
+    python, pid_file = _slow_python(tmp_path)
+    (hooked / ".git/hooks/pre-commit").write_text(hook_script(str(python), 10.0))
+    stage(hooked, {"notes.md": "hello\n"})
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: git at a terminal, as a person runs it
+        os.chdir(hooked)
+        os.execvp("git", ["git", "commit", "-q", "-m", "change"])
+    try:
+        deadline = time.monotonic() + 20
+        while not pid_file.exists() and time.monotonic() < deadline:
+            select.select([terminal], [], [], 0.1)
+        review = int(pid_file.read_text())
+        os.write(terminal, b"\x03")  # Ctrl-C, typed at the terminal
+        assert os.waitpid(pid, 0)[1] != 0
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{review}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{review}").exists(), "the review went on after the commit ended"
+    finally:
+        if pid_file.exists() and Path(f"/proc/{pid_file.read_text()}").exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        os.close(terminal)
     assert head_subject(hooked) == "initial"

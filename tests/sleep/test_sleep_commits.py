@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from sleep_helpers import commit
+from sleep_helpers import commit, digest, init
 
 from codemem.sleep.changes import compare_file
 from codemem.sleep.commits import (
@@ -14,7 +14,7 @@ from codemem.sleep.commits import (
     load_files,
     split_skipped,
 )
-from tests.helpers import make_repo
+from tests.helpers import git, make_repo
 
 PARSE = {"chunk_lines": 80, "max_line_chars": 2000}
 
@@ -143,3 +143,66 @@ def test_nested_helpers_and_fields_are_not_reported():
 
 def test_text_files_have_no_definitions():
     assert not compare_file(change("README.md"), b"# A\n", b"# B\n", PARSE)
+
+
+def literal_commit(repo, header: str, message: str) -> str:
+    """A commit of the index's tree on HEAD whose author and committer lines are `header`
+    as written, parsable or not (a commit made by a broken tool, or by hand)."""
+    tree = git(repo, "write-tree").stdout.strip()
+    parent = git(repo, "rev-parse", "HEAD").stdout.strip()
+    body = f"tree {tree}\nparent {parent}\n{header}\n\n{message}\n"
+    sha = (
+        subprocess.run(
+            ["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
+            cwd=repo,
+            input=body.encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    git(repo, "update-ref", "HEAD", sha)
+    return sha
+
+
+def test_messages_holding_any_separator_and_lines_git_cannot_parse(tmp_path):
+    repo = make_repo(tmp_path / "r", commit=False)
+    commit(repo, "start", "2025-03-01T10:00:00+00:00", {"a.py": "x = 1\n"})
+    typed = commit(
+        repo,
+        "fix \x1e the \x1f parser\n\nbody \x1f with \x1e marks",
+        "2025-03-02T10:00:00+00:00",
+        {"b.py": "y = 1\n"},
+    )
+    git(repo, "add", "-A")
+    broken = literal_commit(
+        repo,
+        "author Broken <no-end 12x +0000\ncommitter Broken <x@y.z> 1740909600 +0000",
+        "by hand",
+    )
+    worse = literal_commit(repo, "author <\ncommitter <", "nothing parses")
+    result = commits_since(repo, None, first_run_limit=10, max_commits=10)
+    assert [(c.sha, c.subject, c.body, c.authored, c.committed) for c in result.commits[1:]] == [
+        (
+            typed,
+            "fix \x1e the \x1f parser",
+            "body \x1f with \x1e marks",
+            "2025-03-02T10:00:00+00:00",
+            "2025-03-02T10:00:00+00:00",
+        ),
+        (broken, "by hand", "", "2025-03-02T10:00:00+00:00", "2025-03-02T10:00:00+00:00"),
+        (worse, "nothing parses", "", "1970-01-01T00:00:00+00:00", "1970-01-01T00:00:00+00:00"),
+    ]
+
+
+def test_a_digest_at_a_head_git_cannot_date(tmp_path):
+    repo = make_repo(tmp_path / "r", commit=False)
+    commit(repo, "start", "2025-03-01T10:00:00+00:00", {"a.py": "x = 1\n"})
+    ws = init(repo)
+    (repo / "b.py").write_text("y = 2\n")
+    git(repo, "add", "-A")
+    head = literal_commit(repo, "author <\ncommitter <", "fix it")
+    result = digest(ws)
+    assert result.digest_path == f".codemem/digests/1970-01-01-root-{head[:7]}.md"
+    assert "`fix it`" in (repo / result.digest_path).read_text()

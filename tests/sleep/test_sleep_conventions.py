@@ -343,3 +343,17 @@ class Waited(Exception):  # not an OSError, which the code under test may catch
 
 def _waited(signum, frame):
     raise Waited
+
+
+def test_commit_messages_are_read_whole_whatever_marks_they_hold(tmp_path):
+    from codemem.conventions.miner import read_commit_messages
+    from tests.helpers import git, make_repo
+
+    repo = make_repo(tmp_path / "r", commit=False)
+    for message in ("fix: one \x1e two", "feat: a \x1f b\n\nbody \x1e here", "docs: plain"):
+        git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    assert read_commit_messages(Workspace(repo), 10) == [
+        CommitMessage("docs: plain", has_body=False),
+        CommitMessage("feat: a \x1f b", has_body=True),
+        CommitMessage("fix: one \x1e two", has_body=False),
+    ]

@@ -277,7 +277,7 @@ def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
     sh(alice.root, "config", "merge.codemem.driver", gone)  # the venv it was set from removed
     assert codemem(alice, "memory", "list").returncode == 0
     driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
-    assert driver == f"{sys.executable} -m codemem merge-file %O %A %B %P"
+    assert driver == f"{sys.executable} -P -m codemem merge-file %O %A %B %P"
     two_additions(alice)  # two people's additions to one block merge: git ran the driver
     merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
     assert merged.returncode == 0, merged.stdout + merged.stderr
@@ -290,6 +290,30 @@ def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
         sh(alice.root, "config", "merge.codemem.driver", own)
         assert codemem(alice, "memory", "list").returncode == 0
         assert sh(alice.root, "config", "merge.codemem.driver").stdout.strip() == own
+
+
+def test_a_driver_line_that_imports_the_repositorys_codemem_folder_is_set_again(team, tmp_path):
+    # Git runs the driver in the work tree, where `python -m codemem` finds a `codemem/`
+    # folder of the repository before codemem: a pulled branch could run its own code.
+    _remote, alice, _bob = team
+    assert codemem(alice, "memory", "list").returncode == 0  # the driver set
+    old = f"{sys.executable} -m codemem merge-file %O %A %B %P"  # as codemem 0.2.0 set it
+    sh(alice.root, "config", "merge.codemem.driver", old)
+    assert codemem(alice, "memory", "list").returncode == 0
+    driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
+    assert driver == f"{sys.executable} -P -m codemem merge-file %O %A %B %P"
+    marker = tmp_path / "ran-the-repository's-codemem"
+    package = alice.root / "codemem"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    sh(alice.root, "add", "codemem")
+    sh(alice.root, "commit", "-q", "-m", "a codemem folder")
+    two_additions(alice)
+    merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
+    assert (merged.returncode, marker.exists()) == (0, False), merged.stdout + merged.stderr
+    value = MemoryStore(alice, user="a").get("project").value
+    assert "Build with make." in value and "Deploy with fly." in value
 
 
 def test_a_file_the_driver_could_not_merge_is_named_with_the_way_back(team):

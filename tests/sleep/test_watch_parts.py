@@ -272,3 +272,30 @@ def test_the_idle_digest_waits_while_a_cherry_pick_waits_for_the_user(tmp_path, 
     git(repo, "cherry-pick", "--abort")
     assert watcher.on_idle() == f"new commits up to {head[:7]}"
     watcher.debouncer.close()
+
+
+def test_a_pass_stops_at_its_next_safe_point_once_the_repository_is_gone(tmp_path):
+    import shutil
+    import time
+
+    from codemem.daemon.process import DaemonLock
+    from codemem.daemon.watch import STATE_CHECK_IN_PASS_SECONDS, StopRequested
+    from codemem.errors import CodememError
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    ws = init(repo)
+    watcher = Watcher(ws, config())
+    with DaemonLock(ws) as lock:
+        watcher._lock = lock
+        watcher._checkpoint(1, 10)  # between two files of a pass: nothing to stop for
+        shutil.rmtree(repo)  # deleted (or moved) in the middle of an index run or a digest
+        time.sleep(STATE_CHECK_IN_PASS_SECONDS)  # a pass looks at the disk this often
+        with pytest.raises(StopRequested):
+            watcher._checkpoint(2, 10)
+    assert watcher.state_lost
+    # What the pass does next makes no `.codemem/` where the repository was.
+    with pytest.raises(CodememError, match="the repository is no longer there"):
+        ws.ensure_local()
+    assert not repo.exists()
+    watcher.debouncer.close()
