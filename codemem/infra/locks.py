@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.errors import LockTimeout, PathOutsideRepository
+from codemem.errors import LockTimeout, NotARegularFile, PathOutsideRepository
 
 DEFAULT_TIMEOUT = 30.0
 _COMMAND_CHARS = 200
@@ -28,16 +29,30 @@ _NO_LINK = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _open_lock(path: Path, flags: int) -> int:
-    """`os.open` of a lock file, never through a link (`PathOutsideRepository`)."""
+    """`os.open` of a lock file, never through a link (`PathOutsideRepository`), and only a
+    regular file (`NotARegularFile`: a FIFO or a device cannot hold a holder's pid)."""
     try:
-        return os.open(path, flags | _NO_LINK, 0o644)
+        fd = os.open(path, flags | _NO_LINK | os.O_NONBLOCK, 0o644)  # a FIFO: no wait
     except OSError as exc:
         if os.path.islink(path):
             raise PathOutsideRepository(
                 f"{path} is a symbolic link: codemem keeps its locks only in a real file; "
                 "remove the link and run the command again"
             ) from exc
+        if isinstance(exc, IsADirectoryError):
+            raise _not_regular(path) from None
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_regular(path)
+    return fd
+
+
+def _not_regular(path: Path) -> NotARegularFile:
+    return NotARegularFile(
+        f"{path} is not a regular file: codemem keeps its locks only in a real file; "
+        "remove it and run the command again"
+    )
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,19 @@ def test_a_lock_file_that_is_a_link_is_never_written_through(tmp_path):
     with pytest.raises(PathOutsideRepository, match="readers.lock is a symbolic link"):
         SharedLock(dangling)
     assert not (tmp_path / "made-through-the-link").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_lock_file_that_is_no_regular_file_is_one_line(tmp_path, kind):
+    from codemem.errors import NotARegularFile
+    from codemem.infra import SharedLock
+
+    path = tmp_path / "index.lock"
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    # before: a FIFO's holder record failed in ftruncate (`[Errno 22] Invalid argument`)
+    # a folder's was `[Errno 21] Is a directory`
+    with pytest.raises(NotARegularFile, match="index.lock is not a regular file"):
+        FileLock(path, timeout=0).acquire()
+    with pytest.raises(NotARegularFile, match="index.lock is not a regular file"):
+        SharedLock(path)
+    assert lock_held(path) is False
