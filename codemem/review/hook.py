@@ -55,10 +55,13 @@ else
 fi
 __WRAP__
 verdict=$(mktemp 2>/dev/null) || verdict="${TMPDIR:-/tmp}/__TEMP_NAME__.$$"
+trap 'rm -f "$verdict"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 CODEMEM_HOOK_RESULT=$verdict "$@" __COMMAND__
 status=$?
 result=$(cat "$verdict" 2>/dev/null)
-rm -f "$verdict"
 if [ "$status" -eq 1 ] && [ "$result" = findings ]; then
     exit 1
 fi

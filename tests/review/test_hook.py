@@ -365,9 +365,12 @@ def test_ctrl_c_during_the_hook_ends_the_review_with_the_commit(hooked, tmp_path
     python, pid_file = _slow_python(tmp_path)
     (hooked / ".git/hooks/pre-commit").write_text(hook_script(str(python), 10.0))
     stage(hooked, {"notes.md": "hello\n"})
+    temp = tmp_path / "temp"
+    temp.mkdir()
     pid, terminal = pty.fork()
     if pid == 0:  # the child: git at a terminal, as a person runs it
         os.chdir(hooked)
+        os.environ["TMPDIR"] = str(temp)  # where the hook keeps the review's verdict
         os.execvp("git", ["git", "commit", "-q", "-m", "change"])
     try:
         deadline = time.monotonic() + 20
@@ -380,6 +383,9 @@ def test_ctrl_c_during_the_hook_ends_the_review_with_the_commit(hooked, tmp_path
         while Path(f"/proc/{review}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not Path(f"/proc/{review}").exists(), "the review went on after the commit ended"
+        while any(temp.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(temp.iterdir()), "the verdict's temp file was left behind"
     finally:
         if pid_file.exists() and Path(f"/proc/{pid_file.read_text()}").exists():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
