@@ -58,7 +58,10 @@ class PermissionDenied(CodememError):
 
 
 class GitError(CodememError):
-    """A git command failed, or git is not installed."""
+    """A git command failed, or git is not installed. `output`: what the command printed on
+    stdout before it failed (a `push --porcelain`'s status of each ref), when it ran."""
+
+    output: bytes = b""
 
 
 class RepositoryRefused(GitError):

@@ -117,7 +117,9 @@ def run_git(
     if proc.returncode not in ok:
         if b"--no-index" in proc.stderr:  # `git diff` found no repository it works in: why?
             run_git(root, "rev-parse", "--git-dir")
-        raise _failure(args, proc.returncode, proc.stderr)
+        error = _failure(args, proc.returncode, proc.stderr)
+        error.output = proc.stdout
+        raise error
     return proc.stdout
 
 

@@ -19,6 +19,8 @@ from codemem.infra import git_config, git_text, printable, run_git
 from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
 
 COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
+# How git says the branch moved since it was fetched: a pull with --rebase and a new try fix it.
+_MOVED = ("(fetch first)", "(non-fast-forward)")
 BOT_NAME, BOT_EMAIL = "codemem[bot]", "codemem-bot@users.noreply.github.com"
 
 
@@ -49,20 +51,39 @@ def push_memory(
         ws.root, *identity, "commit", "-q", "-m", COMMIT_MESSAGE, "--", CODEMEM_DIR, as_user=True
     )
     result = Pushed(branch=branch)
+    ref = f"HEAD:refs/heads/{branch}"
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
         try:
-            run_git(ws.root, "push", "-q", "--", remote, f"HEAD:refs/heads/{branch}", as_user=True)
+            run_git(ws.root, "push", "--porcelain", "--", remote, ref, as_user=True)
         except GitError as exc:
-            if attempt == attempts:
+            refused = _refusal(exc.output)
+            if refused is not None and not refused.endswith(_MOVED):
+                # a protected or checked-out branch, a hook: no pull makes the next try pass
                 raise PushError(
-                    f"could not push memory to {remote}/{branch} after {attempts} tries: {exc}"
+                    f"{remote} refused the memory pushed to {branch}: {refused}"
+                ) from None
+            if refused is None or attempt == attempts:
+                tries = f" after {attempts} tries" if refused is not None else ""
+                raise PushError(
+                    f"could not push memory to {remote}/{branch}{tries}: {exc}"
                 ) from None
             _pull_rebase(ws, identity, remote, branch)
             continue
         result.commit = git_text(ws.root, "rev-parse", "HEAD").strip()
         return result
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _refusal(porcelain: bytes) -> str | None:
+    """What the remote said of the refused ref in `git push --porcelain`'s output
+    (`[rejected] (fetch first)`, `[remote rejected] (protected branch hook declined)`); None
+    when no ref was refused (the push failed before: the network, a pre-push hook)."""
+    for line in porcelain.decode("utf-8", "replace").splitlines():
+        flag, _, rest = line.partition("\t")
+        if flag == "!":
+            return printable(rest.partition("\t")[2].strip() or "[rejected]")
+    return None
 
 
 def _pull_rebase(ws: Workspace, identity: list[str], remote: str, branch: str) -> None:

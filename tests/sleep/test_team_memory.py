@@ -604,6 +604,40 @@ def test_a_branch_named_like_an_option_is_refused_before_git_reads_it(team, tmp_
     assert not marker.exists()
 
 
+def test_a_push_the_remote_refuses_for_good_is_tried_once_and_says_why(team, tmp_path):
+    # A protected branch (a server hook declining it): no pull makes the next try pass. It was
+    # pulled and tried five times, and the error said only "failed to push some refs".
+    remote, _alice, _bob = team
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    bot = clone(remote, tmp_path / "bot", None)
+    MemoryStore(bot, user="bot").append("project", "Labels print at the till.")
+    pulls = []
+    original = publish._pull_rebase
+    publish._pull_rebase = lambda *args: pulls.append(args) or original(*args)
+    try:
+        with pytest.raises(PushError) as raised:
+            push_memory(bot, "origin", "main")
+    finally:
+        publish._pull_rebase = original
+    assert str(raised.value) == (
+        "origin refused the memory pushed to main: [remote rejected] (pre-receive hook declined)"
+    )
+    assert pulls == []
+    # A push that fails before any ref is refused (the local pre-push hook) says git's reason.
+    hook.unlink()
+    local = bot.root / ".git" / "hooks" / "pre-push"
+    local.write_text("#!/bin/sh\nexit 1\n")
+    local.chmod(0o755)
+    MemoryStore(bot, user="bot").append("project", "Gifts are wrapped at the till.")
+    with pytest.raises(PushError, match="could not push memory to origin/main: git push failed"):
+        push_memory(bot, "origin", "main")
+    local.unlink()
+    MemoryStore(bot, user="bot").append("project", "Coupons are checked at the till.")
+    assert push_memory(bot, "origin", "main").attempts == 1
+
+
 def test_the_driver_merges_a_file_outside_codemem_as_git_would():
     # A .gitattributes naming the driver for `*.json` or `*.md` must not make conflicts in the
     # project's own files resolve silently to one side, nor unite its lists.
