@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code import followup, history, stages
 from codemem.code.cochange import CoChange
-from codemem.code.file_symbols import FileSymbols
+from codemem.code.file_rows import FileRows
 from codemem.code.files import is_example_path, is_test_path, read_repo_file
 from codemem.code.fusion import (
     STAGE_WEIGHTS,
@@ -389,12 +389,16 @@ class Searcher:
         wanted = {(c.path, c.start_line) for c in cands if c.start_line}
         if not wanted:
             return {}
-        rows = self.store.chunk_spans({p for p, _ in wanted})
+        by_path: dict[str, FileRows] = defaultdict(FileRows)
+        for row in self.store.chunk_spans({p for p, _ in wanted}):
+            by_path[row["path"]].add(row)
+        lines: defaultdict[str, list[int]] = defaultdict(list)
+        for path, line in wanted:
+            lines[path].append(line)
+        holding = {path: rows.holding(lines[path]) for path, rows in by_path.items()}
         out: dict[tuple[str, int], str] = {}
         for path, line in wanted:
-            inside = [
-                r for r in rows if r["path"] == path and r["start_line"] <= line <= r["end_line"]
-            ]
+            inside = holding[path][line] if path in holding else []
             if inside:  # the narrowest chunk: a method rather than its class outline
                 best = min(
                     inside, key=lambda r: (r["kind"] == "outline", r["end_line"] - r["start_line"])
@@ -417,7 +421,7 @@ class Searcher:
         if not hits:
             return
         rows = self.store.symbols_in({h.path for h in hits})
-        by_path: dict[str, FileSymbols] = defaultdict(FileSymbols)
+        by_path: dict[str, FileRows] = defaultdict(FileRows)
         for row in rows:
             by_path[row["path"]].add(row)
         frame_lines: defaultdict[str, set[int]] = defaultdict(set)
@@ -425,7 +429,7 @@ class Searcher:
             frame_lines[frame.path.rsplit("/", 1)[-1]].add(frame.line)
         names = set(query.identifiers)
         for hit in hits:
-            symbols = by_path.get(hit.path) or FileSymbols()
+            symbols = by_path.get(hit.path) or FileRows()
             inside = symbols.within(hit.start_line, hit.end_line)
             lines = frame_lines.get(hit.path.rsplit("/", 1)[-1], set())
             pointed = [

@@ -1,15 +1,17 @@
-"""A symbol search refines each hit to the definition it points at: by the file's symbols
-within the hit's lines, or of its qualified name, found without a pass over every symbol of
-the file for each hit (a file can hold 300,000 one-line definitions)."""
+"""A search finds a file's rows by their lines without a pass over every row of the file for
+each hit or traceback frame (a file can hold 300,000 one-line definitions): the chunk holding
+a frame's line, and for a symbol search the definition each hit points at, by the symbols
+within the hit's lines or of its qualified name."""
 
 from __future__ import annotations
 
 import random
 from types import SimpleNamespace
 
-from codemem.code.file_symbols import FileSymbols
+from codemem.code.file_rows import FileRows
 from codemem.code.query import analyze_query
 from codemem.code.search import Hit, Searcher
+from codemem.code.stages import Candidate
 
 
 class CountedRow(dict):
@@ -33,9 +35,9 @@ def _row(path: str, name: str, start: int, end: int, qualname: str | None = None
     )
 
 
-def test_rows_within_lines_are_the_ones_a_pass_over_them_all_finds_in_the_same_order():
+def test_rows_within_or_holding_lines_are_the_ones_a_pass_over_them_all_finds_in_order():
     rng = random.Random(3)
-    symbols = FileSymbols()
+    symbols = FileRows()
     rows = []
     for n in range(400):
         start = rng.randint(1, 300)
@@ -48,6 +50,11 @@ def test_rows_within_lines_are_the_ones_a_pass_over_them_all_finds_in_the_same_o
         assert symbols.within(start, end) == [
             r for r in rows if start <= r["start_line"] and r["end_line"] <= end
         ]
+    holding = symbols.holding(range(360, -1, -3))
+    assert holding == {
+        line: [r for r in rows if r["start_line"] <= line <= r["end_line"]]
+        for line in range(0, 361, 3)
+    }
     assert symbols.first_named("f7") is rows[7]
     assert symbols.first_named("nothing") is None
 
@@ -70,3 +77,20 @@ def test_refining_symbol_hits_reads_a_files_rows_a_few_times_not_once_a_hit():
         "function",
         30,
     )
+
+
+def test_the_chunk_at_each_frames_line_is_found_reading_a_files_rows_a_few_times():
+    rows = [CountedRow(id=f"c{n}", path="big.py", start_line=n, end_line=n, kind="definition")
+            for n in range(1, 20_001)]  # fmt: skip
+    rows.append(
+        CountedRow(id="outline", path="big.py", start_line=1, end_line=20_000, kind="outline")
+    )
+    rows.append(CountedRow(id="other", path="other.py", start_line=1, end_line=9, kind="module"))
+    searcher = SimpleNamespace(store=SimpleNamespace(chunk_spans=lambda paths: rows))
+    frames = [Candidate("big.py", 0, n, n) for n in range(100, 20_001, 100)]
+    CountedRow.reads = 0
+    located = Searcher._chunks_at(searcher, [*frames, Candidate("other.py", 0, 5, 5)])  # type: ignore[arg-type]
+    assert CountedRow.reads < 5 * len(rows) + 10 * len(frames)
+    assert located == {("big.py", n): f"c{n}" for n in range(100, 20_001, 100)} | {
+        ("other.py", 5): "other"
+    }
