@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from codemem.errors import GitError, RepositoryRefused
 from codemem.infra.files import printable, read_at_most
+from codemem.infra.git_config_files import linked_git_dir
 from codemem.infra.git_guard import guarded, read_environment, unfetched_hint
 
 if TYPE_CHECKING:
@@ -139,9 +140,6 @@ def _check_refusal(root: Path, stderr: bytes) -> None:
     )
 
 
-_GITDIR_LINE = re.compile(rb"gitdir: ?([^\r\n]+)")
-
-
 def check_repository(top: Path) -> None:
     """`RepositoryRefused` when git would refuse the work tree `top`: its `.git` file links to
     a git directory that is gone (`check_git_link`), or another user owns it (git's
@@ -173,7 +171,7 @@ def check_git_link(top: Path) -> Path:
     repository moved, and git's own words ("not a git repository: <path>") say nothing of
     the fix."""
     link = top / ".git"
-    target = _linked_git_dir(top)
+    target = linked_git_dir(top)
     if target is None:
         return link  # a folder, or not a link git writes: git's own message stands
     if target.is_dir():
@@ -183,23 +181,6 @@ def check_git_link(top: Path) -> Path:
         "repository moved?): run `git worktree repair "
         f"{printable(shlex.quote(str(top)))}` in the repository it belongs to"
     )
-
-
-def _linked_git_dir(top: Path) -> Path | None:
-    """The git directory `top/.git` names when it is a file (a linked worktree's or a
-    submodule's `gitdir: <path>`, relative to `top` or absolute); None for a folder, a link,
-    or a file git did not write."""
-    try:
-        if not stat.S_ISREG(os.lstat(top / ".git").st_mode):
-            return None
-        with open(top / ".git", "rb") as file:
-            found = _GITDIR_LINE.match(file.read(4096))
-    except OSError:
-        return None
-    if found is None:
-        return None
-    target = Path(os.fsdecode(found[1]).rstrip())
-    return target if target.is_absolute() else top / target
 
 
 def worktree_exclusions(root: Path, paths: Iterable[str], max_bytes: int) -> list[str]:
@@ -311,7 +292,7 @@ def _head_from_files(root: Path) -> str | None:
     try:
         git_path = root / ".git"
         if git_path.is_file():  # a linked worktree or a submodule
-            linked = _linked_git_dir(root)
+            linked = linked_git_dir(root)
             if linked is None:
                 return None
             git_path = linked.resolve()

@@ -33,6 +33,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from codemem.infra.git_config_files import Stamp, config_stamp
+
 # For every read: no pager; no signature check in `git log` (`log.showSignature` runs
 # `gpg.program`).
 _ALWAYS = ("--no-pager", "-c", "log.showSignature=false")
@@ -82,7 +84,7 @@ def guarded(
     read runs no program the repository's git config names; a write the person asked for
     (`as_user`) runs as their own `git` would, with the hooks, filters, signing and transports,
     only the fsmonitor (a speed hint, which no write needs) kept to git's own."""
-    monitor, drivers, fetch = _configured(root, _config_stamp(root))
+    monitor, drivers, fetch = _configured(root, config_stamp(root))
     if as_user:
         return ["-c", f"core.fsmonitor={monitor}", *args], {}
     at = 0
@@ -100,7 +102,7 @@ def guarded(
 def read_environment(root: Path) -> dict[str, str]:
     """The variables a read in `root` runs with when only its environment can be set
     (GitPython's `cat-file --batch`: no hooks, diffs or filters run there)."""
-    return {**READ_ENV, **_configured(root, _config_stamp(root))[2]}
+    return {**READ_ENV, **_configured(root, config_stamp(root))[2]}
 
 
 def unfetched_hint(stderr: str) -> str:
@@ -139,26 +141,18 @@ def _emptied(drivers: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
-def _config_stamp(root: Path) -> tuple[int, int, int] | None:
-    """When `root/.git/config` last changed, so a long-running process (`watch`, `mcp`) reads
-    it again after an edit; None when there is no such file (git finds the config elsewhere)."""
-    try:
-        info = os.stat(root / ".git" / "config")
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size, info.st_ino
-
-
 @lru_cache(maxsize=16)
 def _configured(
-    root: Path, stamp: tuple[int, int, int] | None
+    root: Path, stamp: tuple[tuple[str, Stamp], ...]
 ) -> tuple[str, tuple[str, ...], dict[str, str]]:
     """The `core.fsmonitor` a read may keep (`true`, git's own daemon, runs no command; any other
     value names one, so `false`), the filter drivers the repository's own config defines (or
     redefines: an empty command there is no filter), and the variables a lazy fetch runs with.
 
     Read with one `git config` (which runs nothing), once per process and version of the config
-    file: the drivers' names are the config's to choose, so they cannot be listed in advance."""
+    files git reads there (`config_stamp`: a linked worktree's shared config and its
+    `config.worktree`, every file they include, the user's): the drivers' names are the
+    config's to choose, so they cannot be listed in advance."""
     del stamp  # part of the cache's key only
     found = _config_entries(root, "--show-scope")
     scoped = found is not None

@@ -13,8 +13,10 @@ same.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterable
 from dataclasses import replace
+from itertools import accumulate
 
 from codemem.infra.secret_windows import rules_near
 from codemem.infra.secrets import ASSIGNED_RULE, DEFAULT_ENTROPY, Secret, find_secrets
@@ -96,6 +98,9 @@ class RedactedLines:
             else None
         )
         self._redacted: list[str] | None = None
+        # Where each line starts in the text, counted once a snippet asks (a search of a long
+        # file reads k snippets from it: summing the lines before each was k times the file).
+        self._starts: array[int] | None = None
 
     def lines(self, first: int, last: int) -> list[str]:
         """Lines `first`..`last`, counted from 1: `redact_text(text).splitlines()[first - 1 : last]`."""
@@ -103,8 +108,9 @@ class RedactedLines:
         if end <= start:
             return []
         if self._lowered is not None:
-            lo = sum(map(len, self._lines[:start]))
-            hi = lo + sum(map(len, self._lines[start:end]))
+            if self._starts is None:
+                self._starts = array("q", accumulate(map(len, self._lines), initial=0))
+            lo, hi = self._starts[start], self._starts[end]
             near = rules_near(self._lowered, lo, hi)
             if not near:
                 return self._text[lo:hi].splitlines()

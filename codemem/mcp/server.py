@@ -12,7 +12,9 @@ usable while a first search indexes a large repository.
 
 A tool that fails returns `isError` with the registry's message; a resource or prompt that
 cannot be read is a JSON-RPC error (invalid params) with the CLI's message. Nothing but the
-protocol is written to stdout: the SDK points fd 1 at stderr while it serves.
+protocol is written to stdout: the SDK points fd 1 at stderr while it serves. The client's
+frames are read by `frames.py`, which refuses one over `MAX_FRAME_BYTES` without holding it;
+`serve_stdio` answers it with JSON-RPC's Invalid Request error.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 from codemem import __version__
 from codemem.agent.tools import ToolContext, ToolResult
 from codemem.errors import CodememError
+from codemem.mcp.frames import Refused, claimed_stdin, log_refused, read_frame, refusal
 from codemem.mcp.freshness import INDEX_TOOLS, IndexFreshness
 from codemem.mcp.resources import (
     BLOCK_TEMPLATE,
@@ -41,8 +44,10 @@ from codemem.mcp.resources import (
 from codemem.mcp.tools import WRITE_TOOLS, build_mcp_tools
 
 if TYPE_CHECKING:  # the MCP SDK is imported when the server starts
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
     from mcp.server.context import ServerRequestContext
     from mcp.server.lowlevel import Server
+    from mcp.shared.message import SessionMessage
     from mcp.types import PaginatedRequestParams, ToolAnnotations
 
     RequestContext = ServerRequestContext[Any]
@@ -277,14 +282,60 @@ async def serve_stdio(session: McpSession) -> bool:
     `WARM_UP_GRACE_SECONDS`: the caller should then leave without finalising the interpreter
     (an index build stops as a killed one does: what it committed stays, the rest is redone).
     """
+    import anyio
     from mcp.server.stdio import stdio_server
 
     server = build_server(session)
     warm_up = threading.Thread(target=session.warm_up, name="codemem-warm-up", daemon=True)
     warm_up.start()
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    refused_in, refused_out = anyio.create_memory_object_stream[Refused](16)
+    with claimed_stdin() as source:
+        frames = cast("anyio.AsyncFile[str]", ClientFrames(source, refused_in))
+        async with (
+            stdio_server(stdin=frames) as (read_stream, write_stream),
+            anyio.create_task_group() as answering,
+        ):
+            answering.start_soon(_answer_refused, refused_out, write_stream.send)
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+            answering.cancel_scope.cancel()
     if session.busy:  # a call the client left behind: nobody waits for its answer
         return False
     warm_up.join(WARM_UP_GRACE_SECONDS)
     return not warm_up.is_alive()
+
+
+class ClientFrames:
+    """The client's frames as the SDK's stdio transport reads lines (`async for line in
+    stdin`), each at most `MAX_FRAME_BYTES`; a longer one is dropped and handed to `refused`
+    for an answer (`frames.read_frame`)."""
+
+    def __init__(self, source: BinaryIO, refused: MemoryObjectSendStream[Refused]) -> None:
+        self.source = source
+        self.refused = refused
+
+    def __aiter__(self) -> ClientFrames:
+        return self
+
+    async def __anext__(self) -> str:
+        import anyio
+
+        while True:
+            frame = await anyio.to_thread.run_sync(read_frame, self.source, abandon_on_cancel=True)
+            if frame is None:
+                raise StopAsyncIteration
+            if isinstance(frame, bytes):  # the SDK's reader decodes as this does
+                return frame.decode("utf-8", "replace")
+            log_refused(frame)
+            await self.refused.send(frame)
+
+
+async def _answer_refused(
+    refused: MemoryObjectReceiveStream[Refused], send: Callable[[SessionMessage], Awaitable[None]]
+) -> None:
+    """Answer each refused frame with JSON-RPC's Invalid Request error."""
+    from mcp.shared.message import SessionMessage
+    from mcp_types import jsonrpc_message_adapter
+
+    async for frame in refused:
+        message = jsonrpc_message_adapter.validate_python(refusal(frame))
+        await send(SessionMessage(message))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+import random
+from collections import Counter
 from pathlib import Path
 
 from codemem.code.extract import ExtractSettings, extract_file
@@ -18,8 +21,16 @@ from codemem.code.fusion import (
 )
 from codemem.code.languages import is_prose
 from codemem.code.query import analyze_query
-from codemem.code.search import CHUNK_DEPTH, REPORT_CHUNK_DEPTH, chunk_depth
+from codemem.code.search import (
+    CHUNK_DEPTH,
+    FILE_REPEAT_DECAY,
+    REPORT_CHUNK_DEPTH,
+    chunk_depth,
+    spread_over_files,
+)
 from codemem.code.stages import Candidate
+
+_heappop = heapq.heappop
 
 ISSUE = (
     "Serializer drops nested fields when partial loading is enabled. Loading a schema with "
@@ -192,6 +203,49 @@ def test_spans_spread_over_files_and_test_chunks_count_less():
     q = analyze_query("parse the header")
     assert span_prior(Candidate("tests/test_a.py", 0, 1, 10), q) == 0.6
     assert span_prior(Candidate("a.py", 0, 3, 3), q) == 1.0
+
+
+def _spread_by_lowering_every_span(ranked, k):
+    """`spread_over_files` as a heap of every span, each lowered when its file is listed
+    again: the rule itself, slowly (k times the best file's spans)."""
+    heap = [(-score, n, 0) for n, (_, score) in enumerate(ranked)]
+    heapq.heapify(heap)
+    shown: Counter[str] = Counter()
+    out = []
+    while heap and len(out) < k:
+        neg, n, seen_then = heapq.heappop(heap)
+        path = ranked[n][0].path
+        if shown[path] != seen_then:
+            heapq.heappush(heap, (-ranked[n][1] * FILE_REPEAT_DECAY ** shown[path], n, shown[path]))
+            continue
+        out.append((ranked[n][0], -neg))
+        shown[path] += 1
+    return out
+
+
+def test_spreading_spans_pops_once_a_listed_span_and_lists_what_the_rule_says(monkeypatch):
+    rng = random.Random(5)
+    for _ in range(300):  # scores with ties, best first, over a few files
+        scores = sorted(rng.choice([1.0, 0.5, 0.3, 0.25, rng.random()]) for _ in range(40))
+        ranked = [
+            (Candidate(f"{rng.choice('abcd')}.py", 0, n, n), score)
+            for n, score in enumerate(reversed(scores))
+        ]
+        k = rng.randint(1, 45)
+        assert spread_over_files(ranked, k) == _spread_by_lowering_every_span(ranked, k)
+    # One file holding most spans (100,000 one-line definitions): a pop per span listed.
+    ranked = [(Candidate("big.py", 0, n, n), 1 / (n + 1)) for n in range(1, 3001)]
+    ranked.insert(5, (Candidate("other.py", 0, 1, 1), 0.15))  # between 1/6 and 1/7
+    pops = []
+    monkeypatch.setattr(heapq, "heappop", lambda heap: pops.append(1) or _heappop(heap))
+    listed = spread_over_files(ranked, 1000)
+    assert len(pops) == 1000
+    assert [(c.path, c.start_line, score) for c, score in listed[:4]] == [
+        ("big.py", 1, 1 / 2),
+        ("big.py", 2, 1 / 3 * 0.5),
+        ("other.py", 1, 0.15),
+        ("big.py", 3, 1 / 4 * 0.25),
+    ]
 
 
 def test_a_file_matching_in_several_chunks_passes_one_matching_in_one():

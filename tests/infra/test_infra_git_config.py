@@ -9,6 +9,7 @@ import pytest
 
 from codemem.errors import GitError
 from codemem.infra import BlobReader, git_config, git_head, git_text, run_git
+from codemem.infra.git_config_files import config_stamp
 from tests.helpers import arm_git_config, forge_signature, git, make_repo, marked, stale_stat
 
 
@@ -74,13 +75,23 @@ def test_a_partial_clone_fetches_no_missing_object(repo, tmp_path):
     assert marked(marks) == []
 
 
-def test_a_config_armed_while_a_process_runs_is_read_again(repo, tmp_path):
+def linked_worktree(repo, tmp_path):
+    """A worktree of `repo` made by `git worktree add`: its `.git` is a file naming its own
+    git directory, whose `commondir` names `repo/.git`, where the config is."""
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", str(linked))
+    return linked
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["work tree", "linked worktree"])
+def test_a_config_armed_while_a_process_runs_is_read_again(repo, tmp_path, linked):
     # `watch` and `mcp` run for hours: the config read before (no drivers) is not kept.
-    assert git_text(repo, "status", "--porcelain") == ""
+    tree = linked_worktree(repo, tmp_path) if linked else repo
+    assert git_text(tree, "status", "--porcelain") == ""
     marks = tmp_path / "marks"
     arm_git_config(repo, marks)
-    stale_stat(repo, "a.py", "notes.md")
-    assert git_text(repo, "status", "--porcelain") == ""
+    stale_stat(tree, "a.py", "notes.md")
+    assert git_text(tree, "status", "--porcelain") == ""
     assert marked(marks) == []
 
 
@@ -180,3 +191,62 @@ def test_a_submodules_own_filter_does_not_run_on_a_diff_or_status(repo, repo_fac
     assert marked(marks) == []
     git(repo / "sub", "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "x")
     assert git_text(repo, "status", "--porcelain") == " M sub\n"  # its commit still counts
+
+
+def test_a_filter_added_to_an_included_file_is_seen_without_a_restart(repo, tmp_path):
+    # `watch` and `mcp` keep what the config said until one of its files changes: the ones
+    # `.git/config` includes (conditionally, nested, by a relative path) count too.
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    for section in ("filter.marked", "filter.x=y"):
+        git(repo, "config", "--remove-section", section)
+    nested = tmp_path / "nested.config"
+    nested.write_text("")
+    included = tmp_path / "included.config"
+    included.write_text(f'[includeIf "gitdir:{repo}/"]\n\tpath = nested.config\n')
+    git(repo, "config", "include.path", str(included))
+    assert git_text(repo, "status", "--porcelain") == ""  # no filter anywhere yet
+    nested.write_text(f'[filter "marked"]\n\tclean = "{marks / "program"}" clean\n')
+    stale_stat(repo, "a.py")
+    assert git_text(repo, "status", "--porcelain") == ""
+    assert marked(marks) == []
+
+
+def test_a_linked_worktrees_own_config_worktree_is_read_again(repo, tmp_path):
+    # With `extensions.worktreeConfig` on, a worktree's own `config.worktree` counts too.
+    linked = linked_worktree(repo, tmp_path)
+    marks = tmp_path / "marks"
+    arm_git_config(repo, marks)
+    for section in ("filter.marked", "filter.x=y"):
+        git(repo, "config", "--remove-section", section)
+    git(repo, "config", "extensions.worktreeConfig", "true")
+    assert git_text(linked, "status", "--porcelain") == ""
+    program = marks / "program"
+    git(linked, "config", "--worktree", "filter.marked.clean", f"{program} worktree-clean")
+    assert git(linked, "config", "--show-scope", "filter.marked.clean").stdout.split("\t") == [
+        "worktree",
+        f"{program} worktree-clean\n",
+    ]
+    stale_stat(linked, "a.py")
+    assert git_text(linked, "status", "--porcelain") == ""
+    assert marked(marks) == []
+
+
+def test_the_stamp_covers_nested_includes_once_and_the_branch_when_a_condition_names_it(
+    repo, tmp_path
+):
+    loop = tmp_path / "loop.config"  # includes itself (git gives up then): stamped once
+    loop.write_text("[include]\n\tpath = loop.config\n")
+    with (repo / ".git" / "config").open("a") as config:
+        config.write(
+            f'[include]\n\tpath = {loop}\n[includeIf "onbranch:main"]\n\tpath = missing.config\n'
+        )
+    stamped = [path for path, _ in config_stamp(repo)]
+    git_dir = str(repo / ".git")
+    assert stamped[-5:] == [
+        f"{git_dir}/config",
+        f"{git_dir}/config.worktree",
+        str(loop),
+        f"{git_dir}/missing.config",
+        f"{git_dir}/HEAD",
+    ]

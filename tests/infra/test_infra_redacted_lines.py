@@ -126,6 +126,18 @@ def test_lines_near_a_few_rules_anchors_are_redacted_by_those_rules(monkeypatch)
     assert lines.lines(60, 62) == expected[59:62] != text.splitlines()[59:62]
 
 
+def test_a_long_texts_lines_are_measured_once_for_all_its_snippets(monkeypatch):
+    # A search reads k snippets of one long file (300,000 one-line definitions): where each
+    # starts is counted once, not by summing the lines before it for each.
+    text = "".join(f"def f{n}(): pass\n" for n in range(20_000))
+    lines = RedactedLines(text)
+    measured = []
+    monkeypatch.setattr(redaction_module, "len", lambda s: measured.append(1) or len(s), False)
+    snippets = [lines.lines(n, n) for n in range(19_900, 20_001)]
+    assert snippets == [[f"def f{n - 1}(): pass"] for n in range(19_900, 20_001)]
+    assert len(measured) <= 20_000 + 2 * len(snippets)
+
+
 def test_lines_near_a_secret_are_redacted():
     text = _far(40) + f"KEY = '{AWS_KEY}'\n" + _far(40)
     assert RedactedLines(text).lines(40, 42) == [

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from mcp_helpers import child_env, run_session
+from mcp_helpers import INITIALIZE, child_env, run_session
 
 from codemem.cli import cli
 from codemem.config import load_config
@@ -23,17 +23,6 @@ from codemem.mcp.resources import latest_digest
 from codemem.mcp.server import McpSession
 from codemem.workspace import Workspace
 from tests.helpers import run_codemem
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
 
 
 def _env() -> dict[str, str]:

@@ -1,0 +1,176 @@
+"""The config files git reads for a repository, and one stamp of them all.
+
+A process that runs for hours (`watch`, `mcp`) keeps what it learned from a repository's git
+config (`git_guard.py`) until the config changes. The config is more than `.git/config`: in a
+linked worktree (`git worktree add`) `.git` is a file naming the worktree's git directory,
+whose `commondir` names the shared one holding `config`, and the worktree's own
+`config.worktree` counts once `extensions.worktreeConfig` is on; any of them can `[include]`
+or `[includeIf]` other files, which can include more; and the user's and the system's files
+count too. `config_stamp` stats every one of them (each include listed by git itself, once per
+version of the file naming it), so an edit to any is seen by the next command.
+
+Each include is stamped whatever its condition says (a file git would skip costs a stat), and
+where a condition depends on the branch (`onbranch:`), so is `HEAD`. The system file is taken
+to be `/etc/gitconfig` (or `GIT_CONFIG_SYSTEM`): a git built with another prefix reads its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+# git's own limit on nested includes; and a bound on the files stamped, whatever a config says.
+MAX_INCLUDE_DEPTH = 10
+MAX_CONFIG_FILES = 64
+
+_GITDIR_LINE = re.compile(rb"gitdir: ?([^\r\n]+)")
+_INCLUDE_KEYS = r"^include(if\..*)?\.path$"
+_FALSE = ("", "0", "false", "no", "off")
+
+Stamp = tuple[int, int, int, int] | None  # mtime, change time, size, inode; None: no such file
+
+
+def linked_git_dir(top: Path) -> Path | None:
+    """The git directory `top/.git` names when it is a file (a linked worktree's or a
+    submodule's `gitdir: <path>`, relative to `top` or absolute); None for a folder, a link,
+    or a file git did not write."""
+    linked = _linked(os.path.join(top, ".git"))
+    return None if linked is None else Path(linked)
+
+
+def _linked(dot_git: str) -> str | None:
+    try:
+        if not stat.S_ISREG(os.lstat(dot_git).st_mode):
+            return None
+        with open(dot_git, "rb") as file:
+            found = _GITDIR_LINE.match(file.read(4096))
+    except OSError:
+        return None
+    if found is None:
+        return None
+    return os.path.join(os.path.dirname(dot_git), os.fsdecode(found[1]).rstrip())
+
+
+def _common_dir(git_dir: str) -> str:
+    """The folder holding what a linked worktree shares with the main one (refs, `config`):
+    the one its `commondir` file names, else `git_dir` itself."""
+    try:
+        with open(os.path.join(git_dir, "commondir"), "rb") as file:
+            named = file.read(4096).strip()
+    except OSError:
+        return git_dir
+    return os.path.join(git_dir, os.fsdecode(named)) if named else git_dir
+
+
+def config_stamp(root: Path) -> tuple[tuple[str, Stamp], ...]:
+    """Each config file git reads for the repository at `root` (those that could be read: a
+    missing one too, so creating it counts) with its stamp, in the order they were found.
+
+    Paths are plain strings here: this runs before every git command (a few stats, ~20 µs)."""
+    stamps: list[tuple[str, Stamp]] = []
+    seen: set[str] = set()
+    git_dir = _git_dir(os.fspath(root))
+    pending = [(path, 0) for path in _first_files(os.fspath(root), git_dir)]
+    while pending and len(seen) < MAX_CONFIG_FILES:
+        path, depth = pending.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        info = _stamp(path)
+        stamps.append((path, info))
+        if info is None or depth >= MAX_INCLUDE_DEPTH:
+            continue
+        included, on_branch = _included(path, info)
+        pending += [(target, depth + 1) for target in included]
+        if on_branch and git_dir is not None:  # stamped, never read
+            pending.append((os.path.join(git_dir, "HEAD"), MAX_INCLUDE_DEPTH))
+    return tuple(stamps)
+
+
+def _git_dir(root: str) -> str | None:
+    if "GIT_DIR" in os.environ:  # git runs in `root`: a relative one is relative to it
+        return os.path.join(root, os.environ["GIT_DIR"])
+    dot_git = os.path.join(root, ".git")
+    if os.path.isdir(dot_git):
+        return dot_git
+    return _linked(dot_git)
+
+
+def _first_files(root: str, git_dir: str | None) -> list[str]:
+    """The files git reads before any include: the system's, the user's, the repository's."""
+    env = os.environ
+    files = list(
+        _users_files(
+            env.get("GIT_CONFIG_NOSYSTEM"),
+            env.get("GIT_CONFIG_SYSTEM"),
+            env.get("GIT_CONFIG_GLOBAL"),
+            env.get("HOME"),
+            env.get("XDG_CONFIG_HOME"),
+        )
+    )
+    if git_dir is not None:
+        if "GIT_COMMON_DIR" in env:
+            common = os.path.join(root, env["GIT_COMMON_DIR"])
+        else:
+            common = _common_dir(git_dir)
+        files += [os.path.join(common, "config"), os.path.join(git_dir, "config.worktree")]
+    return files
+
+
+@lru_cache(maxsize=8)
+def _users_files(
+    no_system: str | None,
+    system: str | None,
+    global_: str | None,
+    home: str | None,
+    xdg: str | None,
+) -> tuple[str, ...]:
+    """The system's config file and the user's, as git finds them from these variables."""
+    files = []
+    if (no_system or "").lower() in _FALSE:
+        files.append(system or "/etc/gitconfig")
+    if global_ is not None:
+        files.append(global_)
+    else:
+        xdg = xdg or os.path.join(home or "/", ".config")
+        files += [os.path.join(xdg, "git", "config"), os.path.join(home or "/", ".gitconfig")]
+    return tuple(path for path in files if path and path != os.devnull)
+
+
+def _stamp(path: str) -> Stamp:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino
+
+
+@lru_cache(maxsize=64)
+def _included(path: str, stamp: Stamp) -> tuple[tuple[str, ...], bool]:
+    """The files `path` includes (`include.path`, `includeIf.<condition>.path`, resolved as
+    git resolves them: `~` at the start is a home folder, a relative path is relative to
+    `path`'s folder), and whether a condition depends on the branch. Listed by git itself (one
+    `git config --file`, which runs nothing), once per version of the file."""
+    del stamp  # part of the cache's key only
+    try:
+        proc = subprocess.run(
+            ["git", "--no-pager", "config", "-z", "--file", path] + ["--get-regexp", _INCLUDE_KEYS],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**os.environ, "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"},
+            check=False,
+        )
+    except OSError:
+        return (), False
+    found, on_branch = [], False
+    for entry in proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]:
+        key, _, value = entry.partition("\n")
+        on_branch = on_branch or key.startswith("includeif.onbranch:")
+        if not value:
+            continue
+        found.append(os.path.join(os.path.dirname(path), os.path.expanduser(value)))
+    return tuple(found), on_branch

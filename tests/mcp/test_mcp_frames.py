@@ -1,0 +1,115 @@
+"""Frames over the size limit: refused with JSON-RPC's Invalid Request, dropped unbuffered, and
+the next frame served."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import threading
+
+from mcp_helpers import INITIALIZE, child_env
+
+from codemem.mcp.frames import MAX_FRAME_BYTES, Refused, frame_id, read_frame
+
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+def call_frame(request_id: object, size: int, id_first: bool) -> bytes:
+    """A `tools/call` of `size` bytes or more, its id first (as the Python SDK writes it) or
+    last (as the TypeScript SDK does)."""
+    content = "a" * size
+    params = {"name": "memory_read", "arguments": {"label": content}}
+    if id_first:
+        message = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+    else:
+        message = {"method": "tools/call", "params": params, "jsonrpc": "2.0", "id": request_id}
+    return json.dumps(message).encode() + b"\n"
+
+
+def test_a_frame_over_the_limit_is_refused_with_its_id_and_the_next_one_served(repo):
+    server = subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp", "--read-only"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**child_env(), "PATH": "/usr/bin:/bin", "HOME": str(repo.parent)},
+        cwd=repo.parent,
+    )
+    replies: dict[object, dict] = {}
+    answered = threading.Event()
+
+    def read_replies() -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            reply = json.loads(line)
+            replies[reply.get("id")] = reply
+            if {3, "ping"} <= replies.keys():
+                answered.set()
+        answered.set()
+
+    threading.Thread(target=read_replies, daemon=True).start()
+    assert server.stdin is not None
+    frames = [
+        json.dumps(INITIALIZE).encode() + b"\n",
+        json.dumps(INITIALIZED).encode() + b"\n",
+        call_frame(2, MAX_FRAME_BYTES, id_first=True),
+        call_frame("last", MAX_FRAME_BYTES, id_first=False),
+        # No id where it can be read: answered with a null id.
+        b'{"params": {"big": [' + b"1," * (MAX_FRAME_BYTES // 2) + b"1]}}\n",
+        call_frame(3, 1000, id_first=True),  # under the limit: served
+        json.dumps({"jsonrpc": "2.0", "id": "ping", "method": "ping"}).encode() + b"\n",
+    ]
+    try:
+        for frame in frames:
+            server.stdin.write(frame)
+        server.stdin.flush()
+        assert answered.wait(60)
+    finally:
+        server.stdin.close()
+        server.wait(60)
+        assert server.stderr is not None
+        stderr = server.stderr.read().decode()
+    assert set(replies) == {1, 2, 3, "last", None, "ping"}
+    for request_id, size in ((2, len(frames[2])), ("last", len(frames[3])), (None, len(frames[4]))):
+        assert replies[request_id]["error"] == {
+            "code": -32600,
+            "message": f"request of {size - 1:,} bytes refused: codemem's MCP server reads "
+            f"requests of at most {MAX_FRAME_BYTES:,} bytes",
+        }
+    assert replies[3]["result"]["isError"] is True  # an unknown block, but read and answered
+    assert replies["ping"]["result"] == {}
+    assert stderr.count("refused an MCP request") == 3
+
+
+def test_read_frame_drops_what_is_over_the_limit():
+    source = io.BytesIO(
+        b'{"id": 1}\n'
+        + b'{"jsonrpc": "2.0", "id": 7, "params": "'
+        + b"x" * 100
+        + b'"}\n'
+        + b"0123456789\n"  # exactly the limit, newline not counted
+        + b'{"id": "t", "x": "'
+        + b"y" * 50  # over the limit and never ended
+    )
+    read = [read_frame(source, limit=10) for _ in range(5)]
+    assert read == [
+        b'{"id": 1}\n',
+        Refused(141, 7),
+        b"0123456789\n",
+        Refused(68, "t"),
+        None,
+    ]
+
+
+def test_frame_id_reads_only_a_member_of_the_top_level_object():
+    assert frame_id(b'{"jsonrpc":"2.0","id":42,"method":"x","params":{', b"") == 42
+    assert frame_id(b' { "id" : "a-b" , ', b"") == "a-b"
+    assert frame_id(b"", b'aaa"}},"jsonrpc":"2.0","id":-3}\n') == -3
+    assert frame_id(b"", b'aaa"}},"id":"q","jsonrpc":"2.0"}') == "q"
+    # Nested ids, an id after a nested value at the start, one inside a string: not read.
+    assert frame_id(b'{"params":{"id":5},"id":6', b"") is None
+    assert frame_id(b"", b'{"a":{"id":7}}') is None
+    assert frame_id(b"", b'"x":"\\",\\"id\\":8}"}') is None
+    assert frame_id(b"", b'[{"id":9}]') is None
