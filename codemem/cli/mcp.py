@@ -57,11 +57,29 @@ def mcp_command(app: AppContext, repo: Path | None, read_only: bool) -> None:
         signal.signal(signum, _exit_now)
     with contextlib.suppress(OSError, ValueError):  # a stdout with no descriptor: no pipe
         _exit_when_unread(os.dup(sys.stdout.fileno()))  # before the SDK points fd 1 at stderr
-    if not anyio.run(serve_stdio, session):
+    try:
+        served = anyio.run(serve_stdio, session)
+    except Exception as exc:
+        if not _client_gone(exc):
+            raise
+        # The client closed our stdout and a reply met the closed pipe before the watch
+        # thread (`_exit_when_unread`) woke: leave as it would have.
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
+        os._exit(141)
+    if not served:
         # A call or the warm-up is still indexing: leave as a signal would (see `_exit_now`).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _client_gone(exc: BaseException) -> bool:
+    """Whether `exc` is a broken pipe, alone or as every error of the SDK's task groups."""
+    if isinstance(exc, BrokenPipeError):
+        return True
+    leaves = getattr(exc, "exceptions", None) or ()  # an ExceptionGroup's (or the backport's)
+    return bool(leaves) and all(_client_gone(leaf) for leaf in leaves)
 
 
 def _exit_now(signum: int, frame: object) -> None:

@@ -261,13 +261,31 @@ def test_a_signal_stops_the_server_while_stdin_stays_open(repo, signum, code):
         server.kill()
 
 
-def test_a_client_that_stops_reading_ends_the_server_quietly(repo, tmp_path):
+UNWATCHED = (  # the server without the thread that watches its stdout (`_exit_when_unread`)
+    "import sys, codemem.cli.mcp as m; m._exit_when_unread = lambda fd: None; "
+    "from codemem.cli import main; sys.argv[0] = 'codemem'; main()"
+)
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["watched", "reply-first"])
+def test_a_client_that_stops_reading_ends_the_server_quietly(repo, tmp_path, watched):
     """The host closed its end of the server's stdout (it died; its stdin may be held open by
     something else): the first reply breaks the pipe and the server leaves at once, without
-    an "internal error" line and without waiting for a stdin that may never close."""
+    an "internal error" line and without waiting for a stdin that may never close.
+
+    Unwatched, the reply always meets the closed pipe before the watch thread would wake, as
+    it once did on a loaded machine ("internal error: ExceptionGroup: unhandled errors in a
+    TaskGroup"; the code before that fix hung there instead)."""
     stderr = tmp_path / "stderr.txt"
     with stderr.open("w") as err:
-        server = start_server(repo, stderr=err)
+        if watched:
+            server = start_server(repo, stderr=err)
+        else:
+            command = [sys.executable, "-c", UNWATCHED, "--repo", str(repo), "mcp"]
+            server = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+                env=_env(),
+            )  # fmt: skip
     try:
         server.stdin.write(json.dumps(INITIALIZE) + "\n")
         server.stdin.flush()
