@@ -335,7 +335,7 @@ class Recall:
         rows = self.conn.execute(
             "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
             "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id "
-            "ORDER BY s.started DESC, s.id DESC"
+            "ORDER BY s.started DESC, s.rowid DESC"  # in one second: the later one first
         ).fetchall()
         return [self._session(row) for row in rows]
 

@@ -50,6 +50,15 @@ def test_sessions_are_recorded_in_order(recall, history):
     assert sessions[1].last_message == datetime(2025, 3, 1, 12, 3, tzinfo=timezone.utc)
 
 
+def test_sessions_started_in_one_second_are_listed_latest_first(recall):
+    # `chat --continue` resumes the first listed: it took the one whose random id suffix
+    # sorted last, so of two sessions started in one second it could resume the older.
+    recall.clock = lambda: START
+    started = [recall.start_session("m", f"session {n}") for n in range(8)]
+    assert len({s[:15] for s in started}) == 1  # one second
+    assert [s.id for s in recall.list_sessions()] == started[::-1]
+
+
 def test_get_session_returns_every_field(recall, history):
     transcript = recall.get_session(history[0])
     assert [(m.seq, m.role) for m in transcript.messages] == [
