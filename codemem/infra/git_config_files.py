@@ -31,6 +31,7 @@ _GITDIR_LINE = re.compile(rb"gitdir: ?([^\r\n]+)")
 _INCLUDE_KEYS = r"^include(if\..*)?\.path$"
 _FALSE = ("", "0", "false", "no", "off")
 
+_SCANNED_BYTES = 1 << 20  # a config file larger than this is listed by git, unread here
 Stamp = tuple[int, int, int, int] | None  # mtime, change time, size, inode; None: no such file
 
 
@@ -156,6 +157,8 @@ def _included(path: str, stamp: Stamp) -> tuple[tuple[str, ...], bool]:
     `path`'s folder), and whether a condition depends on the branch. Listed by git itself (one
     `git config --file`, which runs nothing), once per version of the file."""
     del stamp  # part of the cache's key only
+    if not _may_include(path):
+        return (), False
     try:
         proc = subprocess.run(
             ["git", "--no-pager", "config", "-z", "--file", path] + ["--get-regexp", _INCLUDE_KEYS],
@@ -174,3 +177,23 @@ def _included(path: str, stamp: Stamp) -> tuple[tuple[str, ...], bool]:
             continue
         found.append(os.path.join(os.path.dirname(path), os.path.expanduser(value)))
     return tuple(found), on_branch
+
+
+def _may_include(path: str) -> bool:
+    """False only for a regular file without the word `include` in any case: no line of it
+    can include another file (a section's name is ASCII and read case-insensitively, so an
+    `[include]` or `[includeIf ...]` header always spells it). Most config files include
+    nothing, and then no git process is started to list what they include."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO: no wait
+    except OSError:
+        return True  # git's own listing says what it can
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return True
+        data = os.read(fd, _SCANNED_BYTES + 1)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return len(data) > _SCANNED_BYTES or b"include" in data.lower()

@@ -250,3 +250,32 @@ def test_the_stamp_covers_nested_includes_once_and_the_branch_when_a_condition_n
         f"{git_dir}/missing.config",
         f"{git_dir}/HEAD",
     ]
+
+
+def test_a_config_file_that_includes_nothing_is_not_listed_by_git(repo, tmp_path, monkeypatch):
+    # Most config files include nothing: stamping them must not start a `git config` each,
+    # three processes before every command's first git call (the system's, the user's, the
+    # repository's). A header that spells the word in any case still is listed by git.
+    import subprocess
+
+    from codemem.infra import git_config_files
+
+    listed: list[str] = []
+    run = subprocess.run
+
+    def counted(args, *rest, **kwargs):
+        if "--file" in args:
+            listed.append(args[args.index("--file") + 1])
+        return run(args, *rest, **kwargs)
+
+    monkeypatch.setattr(git_config_files.subprocess, "run", counted)
+    git_config_files._included.cache_clear()
+    plain = tmp_path / "plain.config"
+    plain.write_text("[core]\n\tautocrlf = false\n")
+    shouted = tmp_path / "shouted.config"
+    shouted.write_text(f"[InClUdE]\n\tpath = {plain}\n")
+    git(repo, "config", "include.path", str(shouted))
+    stamped = [path for path, _ in config_stamp(repo)]
+    assert str(shouted) in stamped and str(plain) in stamped  # found through the odd case
+    assert str(plain) not in listed  # before: every stamped file was listed by git
+    assert str(repo / ".git" / "config") in listed and str(shouted) in listed
