@@ -44,12 +44,14 @@ def push_memory(
     branch = push_branch(ws, branch)
     configure_merge_driver(ws)
     identity = _identity(ws)
-    if not git_text(ws.root, "status", "--porcelain", "--", CODEMEM_DIR).strip():
+    if git_text(ws.root, "status", "--porcelain", "--", CODEMEM_DIR).strip():
+        run_git(ws.root, "add", "-A", "--", CODEMEM_DIR, as_user=True)
+        run_git(
+            ws.root, *identity, "commit", "-q", "-m", COMMIT_MESSAGE, "--", CODEMEM_DIR,
+            as_user=True,
+        )  # fmt: skip
+    elif not _unpushed_memory_commit(ws, remote, branch):
         return Pushed(branch=branch)
-    run_git(ws.root, "add", "-A", "--", CODEMEM_DIR, as_user=True)
-    run_git(
-        ws.root, *identity, "commit", "-q", "-m", COMMIT_MESSAGE, "--", CODEMEM_DIR, as_user=True
-    )
     result = Pushed(branch=branch)
     ref = f"HEAD:refs/heads/{branch}"
     for attempt in range(1, attempts + 1):
@@ -73,6 +75,31 @@ def push_memory(
         result.commit = git_text(ws.root, "rev-parse", "HEAD").strip()
         return result
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _unpushed_memory_commit(ws: Workspace, remote: str, branch: str) -> bool:
+    """Whether HEAD is a memory commit of this module's that `remote`'s `branch` (as last
+    fetched) does not hold: an earlier run committed it and its push failed. That run said so;
+    this one pushes it instead of finding nothing to commit."""
+    head = git_text(ws.root, "log", "-1", "--format=%s", "HEAD", ok=(0, 128)).strip()
+    if head != COMMIT_MESSAGE:
+        return False
+    touched = git_text(ws.root, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD")
+    if any(not path.startswith(f"{CODEMEM_DIR}/") for path in touched.splitlines()):
+        return False  # a commit of that name holding other files is a person's
+    tracking = f"refs/remotes/{remote}/{branch}"
+    if not run_git(ws.root, "rev-parse", "-q", "--verify", tracking, ok=(0, 1)).strip():
+        return True  # never fetched: the push says whether the remote has it
+    return not _is_ancestor(ws, tracking)
+
+
+def _is_ancestor(ws: Workspace, tracking: str) -> bool:
+    """Whether HEAD is contained in `tracking` (`merge-base --is-ancestor` says it by exit code)."""
+    try:
+        run_git(ws.root, "merge-base", "--is-ancestor", "HEAD", tracking)
+    except GitError:
+        return False
+    return True
 
 
 def _refusal(porcelain: bytes) -> str | None:

@@ -634,8 +634,17 @@ def test_a_push_the_remote_refuses_for_good_is_tried_once_and_says_why(team, tmp
     with pytest.raises(PushError, match="could not push memory to origin/main: git push failed"):
         push_memory(bot, "origin", "main")
     local.unlink()
-    MemoryStore(bot, user="bot").append("project", "Coupons are checked at the till.")
-    assert push_memory(bot, "origin", "main").attempts == 1
+    # The next run finds nothing new to commit: it pushes what the failed run committed
+    # (before: "nothing to commit", and the memory stayed in this clone).
+    pushed = push_memory(bot, "origin", "main")
+    assert (pushed.commit, pushed.attempts) == (sh(bot.root, "rev-parse", "HEAD").stdout.strip(), 1)
+    assert sh(bot.root, "rev-parse", "HEAD").stdout == sh(remote, "rev-parse", "main").stdout
+    assert push_memory(bot, "origin", "main").commit is None  # pushed: nothing to do again
+    commit(bot.root, "Not memory", "2025-03-08T10:00:00+00:00", {"shop/x.py": "X = 1\n"})
+    assert push_memory(bot, "origin", "main").commit is None  # a person's commit: never pushed
+    assert sh(remote, "log", "-1", "--format=%s", "main").stdout.strip() == (
+        "codemem: update memory [skip ci]"
+    )
 
 
 def test_the_driver_merges_a_file_outside_codemem_as_git_would():
