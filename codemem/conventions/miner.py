@@ -35,7 +35,7 @@ from codemem.conventions.stable import stable_rules
 from codemem.conventions.testsuite import framework_rules, layout_rules
 from codemem.conventions.tooling import configured_line_limits, tool_rules
 from codemem.errors import NotARegularFile
-from codemem.infra import git_text, open_regular
+from codemem.infra import git_text, log_records, open_regular
 from codemem.workspace import Workspace
 
 LABEL = REGION = "conventions"
@@ -139,10 +139,8 @@ def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
         "HEAD",
         ok=(0, 128),
     )
-    fields = out.split("\0")
     return [
-        CommitMessage(fields[n].strip(), bool(fields[n + 1].strip()))
-        for n in range(0, len(fields) - 1, 2)
+        CommitMessage(subject.strip(), bool(body.strip())) for subject, body in log_records(out, 2)
     ]
 
 

@@ -250,9 +250,7 @@ class Watcher:
         again, under a path nobody uses, and a long one would outlast the `rm -rf`)."""
         if self.stopping:
             raise StopRequested
-        now = (
-            time.monotonic()
-        )  # the real clock: a pass checks each file, the disk at most this often
+        now = time.monotonic()  # the real clock: a pass checks each file, the disk less often
         if now - self._state_checked >= STATE_CHECK_IN_PASS_SECONDS:
             self._state_checked = now
             if not self._state_intact():

@@ -212,6 +212,13 @@ def grep_exclusions(root: Path, pathspecs: tuple[str, ...], max_bytes: int) -> l
     return worktree_exclusions(root, paths, max_bytes)
 
 
+def log_records(out: str, fields: int) -> list[list[str]]:
+    """The records of `git log -z` whose `--format` joins `fields` fields with `%x00`: git ends
+    each field and each commit in NUL, the one byte no message can hold (git cuts it there)."""
+    parts = out.split("\0")
+    return [parts[at : at + fields] for at in range(0, len(parts) - fields + 1, fields)]
+
+
 def git_text(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     """Run `git <args>` in `root` and return its stdout as text (bad UTF-8 replaced)."""
     return run_git(root, *args, ok=ok).decode("utf-8", "replace")

@@ -27,6 +27,7 @@ from codemem.infra import (
     git_path,
     git_text,
     head_commit,
+    log_records,
     run_git,
     shallow_hint,
     utc_date,
@@ -184,10 +185,7 @@ def commits_since(
         *span,
     )
     shallow = shallow_commits(root)
-    fields = log.split("\0")
-    width = len(_FIELDS)
-    for start in range(0, len(fields) - width + 1, width):
-        sha, parents, author, authored, committed, subject, body = fields[start : start + width]
+    for sha, parents, author, authored, committed, subject, body in log_records(log, len(_FIELDS)):
         committed = git_date(committed)
         authored = git_date(authored, committed)
         commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
