@@ -66,6 +66,14 @@ FOCUS_SHARE = 0.1
 # A query this long reports a problem (an issue's text) rather than asks where something is;
 # the change it calls for often spans files. semble's questions run to 14 words at most.
 REPORT_MIN_WORDS = 25
+# Words that ask where or what a name is rather than naming anything: in "where is Router
+# defined" or "what is g" the one word left is the name, however it is spelled.
+LOOKUP_WORDS = frozenset(
+    """defined define defines definition declared declaration implemented implementation
+    class function method struct variable constant type module find show explain mean means
+    meaning called""".split()
+)
+LOOKUP_MAX_WORDS = 8
 
 
 @dataclass
@@ -186,6 +194,10 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
     words = IDENT_RE.findall(text)
     if len(words) == 1:  # a bare name is a name, however it is spelled (`g`, `Router`)
         in_code.add(words[0])
+    elif len(words) <= LOOKUP_MAX_WORDS and not q.paths:
+        named = {w for w in words if w.lower() not in STOP_WORDS | LOOKUP_WORDS}
+        if len(named) == 1:  # "what is g", "where is Router defined"
+            in_code |= named
     q.exact = set(in_code)
     seen: set[str] = set()
     for word in IDENT_RE.findall(text):

@@ -145,6 +145,15 @@ def test_a_capitalised_word_may_name_a_type():
     assert analyze_query("Rack::Response").dotted == ["Rack.Response"]
 
 
+def test_a_short_question_about_one_name_looks_that_name_up():
+    assert analyze_query("what is g?").exact == {"g"}
+    assert analyze_query("where is the Router class defined").identifiers == ["Router"]
+    # Two words that could be names, or a longer question: no guess.
+    assert analyze_query("what is g in flask").exact == set()
+    assert analyze_query("how does the Router dispatch").exact == set()
+    assert analyze_query("see app/g.py: what is in there").exact == set()
+
+
 class _Symbols:
     def __init__(self, rows):
         self.rows = rows
