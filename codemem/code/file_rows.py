@@ -1,12 +1,11 @@
-"""One file's symbol or chunk rows, found by their lines (or a symbol's by its qualified name)
-without a pass over them all: a file can hold 300,000 one-line definitions, and a search looks
-up each of its k hits, or each frame of a traceback, in it."""
+"""One file's symbol rows, found by their lines (or by their qualified name) without a pass
+over them all: a file can hold 300,000 one-line definitions, and a symbol search looks up
+each of its k hits in it. (The chunk holding a traceback frame's line is the lexicon's
+`chunks_holding`.)"""
 
 from __future__ import annotations
 
 import bisect
-import heapq
-from collections.abc import Iterable
 from typing import Any
 
 
@@ -31,23 +30,6 @@ class FileRows:
         last = bisect.bisect_right(starts, (end, len(self.rows)))
         places = sorted(n for _, n in starts[first:last])
         return [self.rows[n] for n in places if self.rows[n]["end_line"] <= end]
-
-    def holding(self, lines: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-        """For each of `lines`, the rows whose lines hold it: one sweep down the file, keeping
-        the rows begun and not yet ended (a class outline and the chunk inside it)."""
-        starts = self._sorted()
-        begun: list[tuple[int, int]] = []  # (end line, place), a heap
-        out: dict[int, list[dict[str, Any]]] = {}
-        at = 0
-        for line in sorted(set(lines)):
-            while at < len(starts) and starts[at][0] <= line:
-                place = starts[at][1]
-                heapq.heappush(begun, (self.rows[place]["end_line"], place))
-                at += 1
-            while begun and begun[0][0] < line:
-                heapq.heappop(begun)
-            out[line] = [self.rows[place] for place in sorted(place for _, place in begun)]
-        return out
 
     def first_named(self, qualname: str | None) -> dict[str, Any] | None:
         """The first row of this qualified name."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -416,30 +416,38 @@ class Lexicon:
                 out.setdefault(wanted[i], set()).add(decoded[file])
         return out
 
-    def symbols_in(self, paths: Iterable[str], limit: int = 200_000) -> list[dict[str, Any]]:
-        """Symbol rows of these files."""
+    def symbols_in(self, paths: Iterable[str]) -> list[dict[str, Any]]:
+        """Symbol rows of these files, every one (a file's bytes bound them)."""
         wanted = list(dict.fromkeys(paths))
         out: list[dict[str, Any]] = []
         for s, seg in self._each():
             offsets = seg.values("p_symbols")
             for _, i in seg.find_paths(wanted):
                 out.extend(self._symbol_row(s, r) for r in range(offsets[i], offsets[i + 1]))
-        return _ordered(out)[:limit]
+        return _ordered(out)
 
-    def chunk_spans(self, paths: Iterable[str], limit: int = 100_000) -> list[dict[str, Any]]:
-        """(id, path, start_line, end_line, kind) of every chunk of these files."""
-        wanted = list(dict.fromkeys(paths))
-        out: list[dict[str, Any]] = []
+    def chunks_holding(
+        self, lines: Mapping[str, Iterable[int]]
+    ) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        """(path, line) -> (id, path, start_line, end_line, kind) of each chunk of that file
+        whose lines hold that line, in the index's order. Only the holders are made rows, so a
+        file of any number of chunks costs one pass of numpy over its line columns per line."""
+        wanted = {path: sorted(set(held)) for path, held in lines.items()}
+        out: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for s, seg in self._each():
             offsets, ids, codes = seg.values("p_chunks"), seg.strings("c_id"), self.codes[s]
-            starts, ends, kinds = seg.values("c_start"), seg.values("c_end"), seg.values("c_kind")
+            starts, ends, kinds = seg.array("c_start"), seg.array("c_end"), seg.values("c_kind")
             for path, i in seg.find_paths(wanted):
-                out.extend(
-                    {"id": ids[doc], "path": path, "start_line": starts[doc],
-                     "end_line": ends[doc], "kind": codes[kinds[doc]]}
-                    for doc in range(offsets[i], offsets[i + 1])
-                )  # fmt: skip
-        return out[:limit]
+                first, last = offsets[i], offsets[i + 1]
+                here_starts, here_ends = starts[first:last], ends[first:last]
+                for line in wanted[path]:
+                    docs = first + np.flatnonzero((here_starts <= line) & (here_ends >= line))
+                    out[(path, line)] = [
+                        {"id": ids[doc], "path": path, "start_line": int(starts[doc]),
+                         "end_line": int(ends[doc]), "kind": codes[kinds[doc]]}
+                        for doc in docs.tolist()
+                    ]  # fmt: skip
+        return out
 
     def chunks_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
         """Chunk rows with these ids (an id starts with its file's path: `path#lines#n`)."""

@@ -390,16 +390,13 @@ class Searcher:
         wanted = {(c.path, c.start_line) for c in cands if c.start_line}
         if not wanted:
             return {}
-        by_path: dict[str, FileRows] = defaultdict(FileRows)
-        for row in self.store.chunk_spans({p for p, _ in wanted}):
-            by_path[row["path"]].add(row)
         lines: defaultdict[str, list[int]] = defaultdict(list)
         for path, line in wanted:
             lines[path].append(line)
-        holding = {path: rows.holding(lines[path]) for path, rows in by_path.items()}
+        holding = self.store.chunks_holding(lines)
         out: dict[tuple[str, int], str] = {}
         for path, line in wanted:
-            inside = holding[path][line] if path in holding else []
+            inside = holding.get((path, line))
             if inside:  # the narrowest chunk: a method rather than its class outline
                 best = min(
                     inside, key=lambda r: (r["kind"] == "outline", r["end_line"] - r["start_line"])

@@ -1,7 +1,8 @@
 """A search finds a file's rows by their lines without a pass over every row of the file for
 each hit or traceback frame (a file can hold 300,000 one-line definitions): the chunk holding
 a frame's line, and for a symbol search the definition each hit points at, by the symbols
-within the hit's lines or of its qualified name."""
+within the hit's lines or of its qualified name; however many rows the file holds, none is
+left out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import random
 from types import SimpleNamespace
 
 from codemem.code.file_rows import FileRows
+from codemem.code.lexicon import LEXICON_DIR, Lexicon
+from codemem.code.lexicon_build import from_batch
+from codemem.code.lexicon_writer import write_list
 from codemem.code.query import analyze_query
+from codemem.code.rows import Batch
 from codemem.code.search import Hit, Searcher
 from codemem.code.stages import Candidate
 
@@ -35,7 +40,7 @@ def _row(path: str, name: str, start: int, end: int, qualname: str | None = None
     )
 
 
-def test_rows_within_or_holding_lines_are_the_ones_a_pass_over_them_all_finds_in_order():
+def test_rows_within_lines_are_the_ones_a_pass_over_them_all_finds_in_order():
     rng = random.Random(3)
     symbols = FileRows()
     rows = []
@@ -50,11 +55,6 @@ def test_rows_within_or_holding_lines_are_the_ones_a_pass_over_them_all_finds_in
         assert symbols.within(start, end) == [
             r for r in rows if start <= r["start_line"] and r["end_line"] <= end
         ]
-    holding = symbols.holding(range(360, -1, -3))
-    assert holding == {
-        line: [r for r in rows if r["start_line"] <= line <= r["end_line"]]
-        for line in range(0, 361, 3)
-    }
     assert symbols.first_named("f7") is rows[7]
     assert symbols.first_named("nothing") is None
 
@@ -79,18 +79,64 @@ def test_refining_symbol_hits_reads_a_files_rows_a_few_times_not_once_a_hit():
     )
 
 
-def test_the_chunk_at_each_frames_line_is_found_reading_a_files_rows_a_few_times():
-    rows = [CountedRow(id=f"c{n}", path="big.py", start_line=n, end_line=n, kind="definition")
-            for n in range(1, 20_001)]  # fmt: skip
-    rows.append(
-        CountedRow(id="outline", path="big.py", start_line=1, end_line=20_000, kind="outline")
-    )
-    rows.append(CountedRow(id="other", path="other.py", start_line=1, end_line=9, kind="module"))
-    searcher = SimpleNamespace(store=SimpleNamespace(chunk_spans=lambda paths: rows))
-    frames = [Candidate("big.py", 0, n, n) for n in range(100, 20_001, 100)]
-    CountedRow.reads = 0
+def _lexicon_of(tmp_path, files, chunks, symbols) -> Lexicon:
+    """A lexicon of one segment holding these rows."""
+    folder = tmp_path / LEXICON_DIR
+    folder.mkdir()
+    from_batch(Batch(files, chunks, symbols)).write(folder / "seg-1.bin")
+    write_list(folder, ["seg-1.bin"])
+    return Lexicon(tmp_path)
+
+
+FILES = {"path": ["big.py", "other.py"], "language": ["python"] * 2, "is_test": [False] * 2,
+         "search": ["big", "other"]}  # fmt: skip
+NO_SYMBOLS = {key: [] for key in ("path", "name", "qualname", "kind", "start_line", "end_line",
+                                  "signature", "docstring", "parent")}  # fmt: skip
+
+
+def test_the_chunk_at_a_frames_line_is_found_past_the_hundred_thousandth_chunk(tmp_path):
+    # A generated file of 100,010 one-line definitions under a class outline: a frame past
+    # the 100,000th chunk names its definition, not nothing (a cap once dropped the rest).
+    count = 100_010
+    lines = list(range(1, count + 1))
+    chunks = {
+        "path": ["big.py"] * (count + 1) + ["other.py"],
+        "id": [f"c{n}" for n in lines] + ["outline", "other"],
+        "start_line": [*lines, 1, 1],
+        "end_line": [*lines, count, 9],
+        "kind": ["definition"] * count + ["outline", "module"],
+        "symbol": [None] * (count + 2),
+        "symbol_kind": [None] * (count + 2),
+        "search": ["f"] * (count + 2),
+        "file_tokens": [0] * (count + 2),
+    }
+    searcher = SimpleNamespace(store=_lexicon_of(tmp_path, FILES, chunks, NO_SYMBOLS))
+    frames = [Candidate("big.py", 0, n, n) for n in (1, 99_999, 100_000, 100_001, count)]
     located = Searcher._chunks_at(searcher, [*frames, Candidate("other.py", 0, 5, 5)])  # type: ignore[arg-type]
-    assert CountedRow.reads < 5 * len(rows) + 10 * len(frames)
-    assert located == {("big.py", n): f"c{n}" for n in range(100, 20_001, 100)} | {
+    assert located == {("big.py", f.start_line): f"c{f.start_line}" for f in frames} | {
         ("other.py", 5): "other"
     }
+    outside = [Candidate("big.py", 0, count + 1, count + 1), Candidate("gone.py", 0, 3, 3)]
+    assert Searcher._chunks_at(searcher, outside) == {}  # type: ignore[arg-type]
+
+
+def test_a_symbol_hit_is_refined_past_the_two_hundred_thousandth_definition(tmp_path):
+    count = 200_010  # one-line functions, then a class whose method the query names
+    names = [f"f{n}" for n in range(1, count + 1)] + ["C", "parse_header"]
+    symbols = {
+        "path": ["big.py"] * len(names),
+        "name": names,
+        "qualname": names[:-1] + ["C.parse_header"],
+        "kind": ["function"] * count + ["class", "function"],
+        "start_line": [*range(1, count + 1), count + 1, count + 2],
+        "end_line": [*range(1, count + 1), count + 4, count + 3],
+        **{key: [None] * len(names) for key in ("signature", "docstring", "parent")},
+    }
+    chunks = {key: [] for key in ("path", "id", "start_line", "end_line", "kind", "symbol",
+                                  "symbol_kind", "search", "file_tokens")}  # fmt: skip
+    searcher = SimpleNamespace(store=_lexicon_of(tmp_path, FILES, chunks, symbols))
+    hits = [Hit("big.py", 1.0, count + 1, count + 4, "C", "class", "python")]
+    Searcher._refine_symbols(searcher, hits, analyze_query("where is parse_header"))  # type: ignore[arg-type]
+    assert [(h.symbol, h.kind, h.start_line, h.end_line) for h in hits] == [
+        ("C.parse_header", "function", count + 2, count + 3)
+    ]
