@@ -101,15 +101,16 @@ def refusal(refused: Refused, limit: int = MAX_FRAME_BYTES) -> dict[str, object]
     return _error(refused.request_id, INVALID_REQUEST, message)
 
 
-def malformed(text: str, *, parses: bool) -> dict[str, object]:
+def malformed(text: str, *, parse_error: str | None) -> dict[str, object]:
     """The JSON-RPC error that answers a frame the SDK cannot take (which it drops unanswered,
-    leaving the client waiting): Parse error, id null, for one that is not JSON
-    (`parses=False`), else Invalid Request with the frame's id when it has a plain one."""
-    if not parses:
-        return _error(None, PARSE_ERROR, "Parse error: the frame is not JSON")
+    leaving the client waiting): Parse error, id null, for one its JSON parser refused (with
+    the parser's reason, `parse_error`), else Invalid Request with the frame's id when it has
+    a plain one."""
+    if parse_error is not None:
+        return _error(None, PARSE_ERROR, f"Parse error: {parse_error}")
     try:
         value = json.loads(text)
-    except ValueError:  # JSON to the SDK's parser (pydantic's), not to Python's: NaN, depth
+    except (ValueError, RecursionError):  # JSON to the SDK's parser, not to Python's: NaN
         value = None
     request_id = value.get("id") if isinstance(value, dict) else None
     if isinstance(request_id, bool) or not isinstance(request_id, int | str):

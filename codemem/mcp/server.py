@@ -358,9 +358,9 @@ def _next_frame(source: BinaryIO) -> str | dict[str, object] | None:
         try:  # as the SDK's reader does; it drops a frame that fails, answering nothing
             jsonrpc_message_adapter.validate_json(text, by_name=False)
         except ValidationError as exc:
-            parses = all(e["type"] != "json_invalid" for e in exc.errors())
-            log.warning("answered an MCP frame that is not %s", "JSON-RPC" if parses else "JSON")
-            return malformed(text, parses=parses)
+            unparsed = [e["msg"] for e in exc.errors() if e["type"] == "json_invalid"]
+            log.warning("answered an MCP frame that is not %s", "JSON" if unparsed else "JSON-RPC")
+            return malformed(text, parse_error=unparsed[0] if unparsed else None)
         return text
 
 
