@@ -20,6 +20,7 @@ exactly as after a full rebuild.
 
 from __future__ import annotations
 
+import heapq
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from codemem.code.columns import Columns, Strings
+from codemem.code.files import is_test_path
 from codemem.code.lexicon_build import (
     NAME_KEY_BYTES,
     NULL_DOCSTRING,
@@ -373,42 +375,76 @@ class Lexicon:
             "is_test": bool(value("p_test")[path]),
         }
 
-    def symbols_named(self, names: Iterable[str], limit: int = 20_000) -> list[dict[str, Any]]:
-        """Symbol rows whose name is one of `names`."""
-        wanted = set(names)
+    def symbols_named(
+        self, names: Iterable[str], *, most: int | None = None, pinned: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Symbol rows whose name is one of `names`. With `most`, a name defined in more places
+        than that (which a search skips: it says little) gives `most + 1` of its rows, those
+        outside tests first (enough to tell, even counting those alone), and those whose
+        qualified name ends with one of `pinned` (`Class.method`): its other rows, however
+        many, are never built."""
+        wanted = list(dict.fromkeys(names))
+        live = [(s, seg, *self._live_named(seg, wanted)) for s, seg in self._each()]
+        counts = np.zeros(len(wanted), np.int64)
+        for *_, name_of, _ in live:
+            counts += np.bincount(name_of, minlength=len(wanted))
+        crowded = counts > most if most is not None else np.zeros(len(wanted), bool)
+        endings: dict[str, tuple[str, ...]] = {}
+        for ending in pinned:
+            last = ending.rsplit(".", 1)[-1]
+            endings[last] = (*endings.get(last, ()), ending)
         out: list[dict[str, Any]] = []
-        encoded = _name_keys(wanted)
-        for s, seg in self._each():
-            found, _ = _named_rows(seg, encoded)
-            if not len(found):
+        spare: dict[int, list[tuple[bool, int, int]]] = {}  # crowded name -> (test, seg, row)
+        for s, seg, found, name_of, file_of in live:
+            out.extend(self._symbol_row(s, row) for row in found[~crowded[name_of]].tolist())
+            many = np.flatnonzero(crowded[name_of])
+            if not len(many):
                 continue
-            names_here = seg.strings("s_name")
-            paths_of = seg.values("s_path")
-            for row in found.tolist():
-                if not seg.dead[paths_of[row]] and names_here[row] in wanted:
+            files = distinct(file_of[many])
+            tests = {f: is_test_path(seg.paths[f]) for f in files.tolist()}
+            qualnames = seg.strings("s_qualname")
+            for k in many.tolist():
+                row, name = int(found[k]), int(name_of[k])
+                pins = endings.get(wanted[name])
+                if pins and (qualnames[row] or "").endswith(pins):
                     out.append(self._symbol_row(s, row))
-        return _ordered(out)[:limit]
+                else:
+                    spare.setdefault(name, []).append((tests[int(file_of[k])], s, row))
+        for rows in spare.values():  # none of them pinned: the first few, tests last
+            first = heapq.nsmallest(int(most or 0) + 1, rows)
+            out.extend(self._symbol_row(s, row) for _, s, row in first)
+        return _ordered(out)
+
+    def _live_named(
+        self, seg: Segment, wanted: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The live symbol rows of `seg` named one of `wanted`: rows, each one's name (its index
+        in `wanted`) and file (its number in `seg`)."""
+        encoded = _name_keys(wanted)
+        found, name_of = _named_rows(seg, encoded)
+        if not len(found):
+            return found, name_of, found
+        file_of = seg.array("s_path")[found].astype(np.int64)
+        live = ~seg.dead[file_of]
+        cut = np.array([len(e) == NAME_KEY_BYTES for e in encoded], bool)
+        cut_rows = np.flatnonzero(cut[name_of] & live)
+        if len(cut_rows):  # a longer name cut to the same key: check the whole name
+            names_here = seg.strings("s_name")
+            for k in cut_rows.tolist():
+                live[k] = names_here[int(found[k])] == wanted[int(name_of[k])]
+        return found[live], name_of[live], file_of[live]
 
     def definers(self, names: Iterable[str]) -> dict[str, set[str]]:
         """name -> the live files defining it, for those of `names` some file defines (reads
         only the name index and the symbols' paths, no rows)."""
         wanted = list(dict.fromkeys(names))
-        encoded = _name_keys(wanted)
-        cut = np.array([len(e) == NAME_KEY_BYTES for e in encoded], bool)
         out: dict[str, set[str]] = {}
         for _, seg in self._each():
-            found, name_of = _named_rows(seg, encoded)
+            found, name_of, file_of = self._live_named(seg, wanted)
             if not len(found):
                 continue
-            file_of = seg.array("s_path")[found].astype(np.int64)
-            live = ~seg.dead[file_of]
-            cut_rows = np.flatnonzero(cut[name_of] & live)
-            if len(cut_rows):  # a longer name cut to the same key: check the whole name
-                names_here = seg.strings("s_name")
-                for k in cut_rows.tolist():
-                    live[k] = names_here[int(found[k])] == wanted[int(name_of[k])]
             width = len(seg.paths)
-            pairs = distinct(name_of[live] * width + file_of[live])
+            pairs = distinct(name_of * width + file_of)
             file_ids = pairs % width
             files = distinct(file_ids).tolist()
             decoded = dict(zip(files, map(seg.paths.__getitem__, files), strict=True))

@@ -235,7 +235,8 @@ class Searcher:
             sources = self.callee_sources(results.symbols)
             bodies = self.chunk_texts(sources, by_line=True)
             names = {n for body in bodies.values() for n in followup.called_names(body)}
-            rows = self.store.symbols_named(sorted(names)) if names else []
+            most = followup.MAX_CALLEE_DEFINITIONS
+            rows = self.store.symbols_named(sorted(names), most=most) if names else []
             results.callees = followup.callee_matches(sources, bodies, rows)
 
     @staticmethod

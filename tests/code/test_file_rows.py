@@ -16,7 +16,7 @@ from codemem.code.lexicon_writer import write_list
 from codemem.code.query import analyze_query
 from codemem.code.rows import Batch
 from codemem.code.search import Hit, Searcher
-from codemem.code.stages import Candidate
+from codemem.code.stages import Candidate, symbol_matches
 
 
 class CountedRow(dict):
@@ -140,3 +140,43 @@ def test_a_symbol_hit_is_refined_past_the_two_hundred_thousandth_definition(tmp_
     assert [(h.symbol, h.kind, h.start_line, h.end_line) for h in hits] == [
         ("C.parse_header", "function", count + 2, count + 3)
     ]
+
+
+def test_a_name_defined_everywhere_neither_hides_a_rare_one_nor_builds_its_rows(
+    tmp_path, monkeypatch
+):
+    # 20,010 methods `handle_event` (a few in tests) before `rare_thing` in zzz.py: the search skips a
+    # name that common, and once read them all only to cut the list at 20,000, `rare_thing` with it.
+    count = 20_010
+    paths = ["a.py"] * (count - 3) + ["tests/test_a.py"] * 3 + ["zzz.py"]
+    names = ["handle_event"] * count + ["rare_thing"]
+    qualnames = [f"H{n}.handle_event" for n in range(count)] + ["rare_thing"]
+    symbols = {
+        "path": paths,
+        "name": names,
+        "qualname": qualnames,
+        "kind": ["method"] * count + ["function"],
+        "start_line": list(range(1, count + 2)),
+        "end_line": list(range(1, count + 2)),
+        **{key: [None] * len(names) for key in ("signature", "docstring", "parent")},
+    }
+    files = {"path": ["a.py", "tests/test_a.py", "zzz.py"], "language": ["python"] * 3,
+             "is_test": [False, True, False], "search": ["a", "test a", "zzz"]}  # fmt: skip
+    chunks = {key: [] for key in ("path", "id", "start_line", "end_line", "kind", "symbol",
+                                  "symbol_kind", "search", "file_tokens")}  # fmt: skip
+    lexicon = _lexicon_of(tmp_path, files, chunks, symbols)
+    built = []
+    row_of = Lexicon._symbol_row
+    monkeypatch.setattr(
+        Lexicon, "_symbol_row", lambda self, s, r: built.append(r) or row_of(self, s, r)
+    )
+    found = symbol_matches(lexicon, analyze_query("handle_event rare_thing H7.handle_event"))
+    assert [(c.path, c.symbol, c.start_line) for c in found] == [
+        ("a.py", "H7.handle_event", 8),
+        ("zzz.py", "rare_thing", count + 1),
+    ]
+    assert len(built) < 40  # the rare row, the pinned one, 26 to say `handle_event` is common
+    rows = lexicon.symbols_named(["handle_event"], most=3)  # tests last
+    assert [r["qualname"] for r in rows] == [f"H{n}.handle_event" for n in range(4)]
+    everything = lexicon.symbols_named(["handle_event", "rare_thing"])
+    assert len(everything) == count + 1 and everything[-1]["name"] == "rare_thing"
