@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 from types import SimpleNamespace
 
-from codemem.code.file_rows import FileRows
 from codemem.code.lexicon import LEXICON_DIR, Lexicon
 from codemem.code.lexicon_build import from_batch
 from codemem.code.lexicon_writer import write_list
@@ -19,64 +18,59 @@ from codemem.code.search import Hit, Searcher
 from codemem.code.stages import Candidate, symbol_matches
 
 
-class CountedRow(dict):
-    """A symbol row that counts how often its fields are read."""
-
-    reads = 0
-
-    def __getitem__(self, key):
-        CountedRow.reads += 1
-        return super().__getitem__(key)
-
-
-def _row(path: str, name: str, start: int, end: int, qualname: str | None = None) -> CountedRow:
-    return CountedRow(
-        path=path,
-        name=name,
-        qualname=qualname or name,
-        kind="function",
-        start_line=start,
-        end_line=end,
-    )
-
-
-def test_rows_within_lines_are_the_ones_a_pass_over_them_all_finds_in_order():
-    rng = random.Random(3)
-    symbols = FileRows()
-    rows = []
-    for n in range(400):
-        start = rng.randint(1, 300)
-        row = _row("a.py", f"f{n}", start, start + rng.choice([0, 0, 1, 5, 40]))
-        rows.append(row)
-        symbols.add(row)
-    for _ in range(300):
-        start = rng.randint(0, 320)
-        end = start + rng.randint(0, 60)
-        assert symbols.within(start, end) == [
-            r for r in rows if start <= r["start_line"] and r["end_line"] <= end
-        ]
-    assert symbols.first_named("f7") is rows[7]
-    assert symbols.first_named("nothing") is None
-
-
-def test_refining_symbol_hits_reads_a_files_rows_a_few_times_not_once_a_hit():
-    rows = [_row("big.py", f"f{n}", n, n) for n in range(1, 20_001)]
-    rows += [
-        _row("big.py", "parse_header", 30, 31, "C.parse_header"),
-        _row("big.py", "parse_header", 40, 40, "D.parse_header"),
+def old_choice(rows, hit, names, lines):
+    """The definition a symbol hit pointed at when search built every row of its file: the
+    narrowest of the rows within its lines named in the query or holding a frame's line, the
+    first in line order on a tie; else the file's first row of the hit's qualified name."""
+    ordered = sorted(rows, key=lambda r: (r["start_line"], r["end_line"], r["qualname"]))
+    inside = [
+        r for r in ordered if hit.start_line <= r["start_line"] and r["end_line"] <= hit.end_line
     ]
-    hits = [Hit("big.py", 1.0, n, n, f"f{n}", "function", "python") for n in range(1, 1001)]
-    hits += [Hit("big.py", 0.5, 29, 32, "C", "class", "python")]
-    searcher = SimpleNamespace(store=SimpleNamespace(symbols_in=lambda paths: rows))
-    CountedRow.reads = 0
-    Searcher._refine_symbols(searcher, hits, analyze_query("where is parse_header"))  # type: ignore[arg-type]
-    assert CountedRow.reads < 5 * len(rows)
-    assert [(h.symbol, h.start_line, h.end_line) for h in hits[:2]] == [("f1", 1, 1), ("f2", 2, 2)]
-    assert (hits[-1].symbol, hits[-1].kind, hits[-1].start_line) == (
-        "C.parse_header",
-        "function",
-        30,
-    )
+    pointed = [
+        r for r in inside
+        if r["name"] in names or any(r["start_line"] <= n <= r["end_line"] for n in lines)
+    ]  # fmt: skip
+    if pointed:
+        return min(pointed, key=lambda r: r["end_line"] - r["start_line"])
+    return next((r for r in ordered if r["qualname"] == hit.symbol), None)
+
+
+def test_a_hit_points_at_the_definition_it_did_when_every_row_was_built(tmp_path):
+    rng = random.Random(3)
+    paths, symbols = ["a.py", "b/a.py", "c.py"], {}
+    rows = []
+    for n in range(1500):
+        start = rng.randint(1, 300)
+        name = rng.choice(["parse", "run", "ünï", "f" * 40, "f" * 41, f"g{n}"])
+        rows.append({
+            "path": rng.choice(paths), "name": name,
+            "qualname": rng.choice([name, f"C.{name}", f"C.D.{name}"]),
+            "kind": "function", "start_line": start,
+            "end_line": start + rng.choice([0, 0, 1, 5, 40]),
+        })  # fmt: skip
+    for key in rows[0]:
+        symbols[key] = [r[key] for r in rows]
+    for key in ("signature", "docstring", "parent"):
+        symbols[key] = [None] * len(rows)
+    files = {"path": paths, "language": ["python"] * 3, "is_test": [False] * 3,
+             "search": ["a", "b a", "c"]}  # fmt: skip
+    chunks = {key: [] for key in ("path", "id", "start_line", "end_line", "kind", "symbol",
+                                  "symbol_kind", "search", "file_tokens")}  # fmt: skip
+    lexicon = _lexicon_of(tmp_path, files, chunks, symbols)
+    hits = []
+    for _ in range(600):
+        start = rng.randint(0, 320)
+        symbol = rng.choice([None, "C.parse", "run", "ünï", "C.D." + "f" * 41, "missing"])
+        hits.append(Hit(rng.choice([*paths, "gone.py"]), 1.0, start, start + rng.randint(0, 60),
+                        symbol, "function", "python"))  # fmt: skip
+    for names in ([], ["parse"], ["run", "f" * 41, "ünï"]):
+        spans = [(h.path, h.start_line, h.end_line, h.symbol, ()) for h in hits]
+        spans[:50] = [(*span[:4], tuple(rng.sample(range(1, 340), 3))) for span in spans[:50]]
+        got = lexicon.definitions_at(spans, names)
+        for span, hit, choice in zip(spans, hits, got, strict=True):
+            mine = [r for r in rows if r["path"] == hit.path]
+            expected = old_choice(mine, hit, set(names), span[4])
+            assert (choice and {k: choice[k] for k in rows[0]}) == expected
 
 
 def _lexicon_of(tmp_path, files, chunks, symbols) -> Lexicon:
@@ -120,7 +114,7 @@ def test_the_chunk_at_a_frames_line_is_found_past_the_hundred_thousandth_chunk(t
     assert Searcher._chunks_at(searcher, outside) == {}  # type: ignore[arg-type]
 
 
-def test_a_symbol_hit_is_refined_past_the_two_hundred_thousandth_definition(tmp_path):
+def test_a_symbol_hit_is_refined_past_the_two_hundred_thousandth_definition(tmp_path, monkeypatch):
     count = 200_010  # one-line functions, then a class whose method the query names
     names = [f"f{n}" for n in range(1, count + 1)] + ["C", "parse_header"]
     symbols = {
@@ -135,11 +129,21 @@ def test_a_symbol_hit_is_refined_past_the_two_hundred_thousandth_definition(tmp_
     chunks = {key: [] for key in ("path", "id", "start_line", "end_line", "kind", "symbol",
                                   "symbol_kind", "search", "file_tokens")}  # fmt: skip
     searcher = SimpleNamespace(store=_lexicon_of(tmp_path, FILES, chunks, symbols))
-    hits = [Hit("big.py", 1.0, count + 1, count + 4, "C", "class", "python")]
+    built = []
+    row_of = Lexicon._symbol_row
+    monkeypatch.setattr(
+        Lexicon, "_symbol_row", lambda self, s, r: built.append(r) or row_of(self, s, r)
+    )
+    hits = [
+        Hit("big.py", 1.0, count + 1, count + 4, "C", "class", "python"),
+        Hit("big.py", 1.0, count - 9, count, "f200001", "function", "python"),  # by its name
+    ]
     Searcher._refine_symbols(searcher, hits, analyze_query("where is parse_header"))  # type: ignore[arg-type]
     assert [(h.symbol, h.kind, h.start_line, h.end_line) for h in hits] == [
-        ("C.parse_header", "function", count + 2, count + 3)
+        ("C.parse_header", "function", count + 2, count + 3),
+        ("f200001", "function", 200_001, 200_001),
     ]
+    assert len(built) == 2  # no row built for each definition of the file
 
 
 def test_a_name_defined_everywhere_neither_hides_a_rare_one_nor_builds_its_rows(
