@@ -445,37 +445,41 @@ class Lexicon:
                 here_starts, here_ends = starts[first:last], ends[first:last]
                 named = np.zeros(last - first, bool)
                 named[named_rows[(named_rows >= first) & (named_rows < last)] - first] = True
+                by_start = np.argsort(here_starts, kind="stable")  # once per file, not per hit
+                sorted_starts = here_starts[by_start]
+                first_of: dict[str, int] | None = None
                 for k in by_path[path]:
                     _, start, end, qualname, lines = hits[k]
-                    pointed = named.copy()
+                    lo = int(np.searchsorted(sorted_starts, start, "left"))
+                    hi = int(np.searchsorted(sorted_starts, end, "right"))
+                    begun = by_start[lo:hi]  # the rows starting within the hit's lines
+                    begun = begun[here_ends[begun] <= end]
+                    pointed = named[begun]
                     for line in lines:
-                        pointed |= (here_starts <= line) & (here_ends >= line)
-                    pointed &= (here_starts >= start) & (here_ends <= end)
-                    found = np.flatnonzero(pointed)
+                        pointed |= (here_starts[begun] <= line) & (here_ends[begun] >= line)
+                    found = begun[pointed]
                     if len(found):  # the narrowest, then the first: they end on one line
                         spans = here_ends[found] - here_starts[found]
                         found = found[spans == spans.min()]
                         found = found[here_starts[found] == here_starts[found].min()]
-                    else:
-                        found = self._qualified(seg, first, last, qualname)
+                    elif qualname is not None:  # worked out for the file once, if ever
+                        if first_of is None:
+                            first_of = self._first_of_each(seg, first, last, here_starts, here_ends)
+                        found = np.array([first_of[qualname]] if qualname in first_of else [])
                     rows = [self._symbol_row(s, first + int(f)) for f in found.tolist()]
                     out[k] = min(rows, key=_line_order, default=None)
         return out
 
-    def _qualified(self, seg: Segment, first: int, last: int, qualname: str | None) -> np.ndarray:
-        """The rows first..last-1 of `seg` (their places among them) of this qualified name,
-        compared as bytes in the column: only rows of its length are looked at."""
-        if qualname is None:
-            return np.zeros(0, np.int64)
-        target = qualname.encode("utf-8", "surrogateescape")
-        blob, offsets = seg.cols.bytes("s_qualname"), seg.array("s_qualname_offsets")
-        lengths = np.diff(offsets[first : last + 1]) - 1  # each string ends with a NUL
-        same = np.flatnonzero(lengths == len(target))
-        begins = offsets[first + same].tolist()
-        return np.array(
-            [p for p, at in zip(same.tolist(), begins, strict=True)
-             if blob[at : at + len(target)] == target], np.int64
-        )  # fmt: skip
+    def _first_of_each(
+        self, seg: Segment, first: int, last: int, starts: np.ndarray, ends: np.ndarray
+    ) -> dict[str, int]:
+        """qualified name -> the first of the rows first..last-1 of `seg` (their places among
+        them, with these lines) so named, in line order: one decode of the column, one pass."""
+        qualnames = seg.strings("s_qualname").tolist()[first:last]
+        out: dict[str, int] = {}
+        for place in np.lexsort((ends, starts)).tolist():
+            out.setdefault(qualnames[place], place)
+        return out
 
     def _live_named(
         self, seg: Segment, wanted: list[str]
