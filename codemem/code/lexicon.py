@@ -552,22 +552,32 @@ class Lexicon:
         return out
 
     def chunks_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
-        """Chunk rows with these ids (an id starts with its file's path: `path#lines#n`)."""
-        wanted = set(ids)
-        by_path = list(dict.fromkeys(i.rsplit("#", 2)[0] for i in ids))
+        """Chunk rows with these ids. An id is `path#lines#n`, the file's `n`th chunk (from 0),
+        read there alone; a file's ids are read one by one only for an id of another shape."""
+        by_path: dict[str, set[str]] = {}
+        for chunk_id in ids:
+            by_path.setdefault(chunk_id.rsplit("#", 2)[0], set()).add(chunk_id)
         out: list[dict[str, Any]] = []
         for s, seg in self._each():
             offsets, chunk_ids = seg.values("p_chunks"), seg.strings("c_id")
-            found = [
-                doc
-                for _, i in seg.find_paths(by_path)
-                for doc in range(offsets[i], offsets[i + 1])
-                if chunk_ids[doc] in wanted
-            ]
+            found: list[int] = []
+            for path, i in seg.find_paths(by_path):
+                first, last = offsets[i], offsets[i + 1]
+                wanted = by_path[path]
+                places = {first + _ordinal(c) for c in wanted}
+                if first - 1 in places:  # an id of another shape: read the file's ids
+                    places = set(range(first, last))
+                found += sorted(d for d in places if first <= d < last and chunk_ids[d] in wanted)
             if found:
                 row = self._chunk_reader(s)
                 out.extend(row(doc) for doc in found)
         return out
+
+
+def _ordinal(chunk_id: str) -> int:
+    """The `n` of a chunk id `path#lines#n`: its place among its file's chunks (-1: none)."""
+    tail = chunk_id.rsplit("#", 1)[-1]
+    return int(tail) if tail.isascii() and tail.isdigit() else -1
 
 
 def _name_keys(names: Iterable[str]) -> list[bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from types import SimpleNamespace
 
+from codemem.code.columns import Strings
 from codemem.code.lexicon import LEXICON_DIR, Lexicon
 from codemem.code.lexicon_build import from_batch
 from codemem.code.lexicon_writer import write_list
@@ -184,3 +185,30 @@ def test_a_name_defined_everywhere_neither_hides_a_rare_one_nor_builds_its_rows(
     assert [r["qualname"] for r in rows] == [f"H{n}.handle_event" for n in range(4)]
     everything = lexicon.symbols_named(["handle_event", "rare_thing"])
     assert len(everything) == count + 1 and everything[-1]["name"] == "rare_thing"
+
+
+def test_chunks_are_read_by_id_without_reading_every_id_of_their_file(tmp_path, monkeypatch):
+    count = 100_010
+    ids = [f"big.py#{n}-{n}#{n - 1}" for n in range(1, count + 1)]
+    chunks = {
+        "path": ["big.py"] * count + ["other.py"],
+        "id": [*ids, "other.py#1-9#odd"],  # an id of another shape: found all the same
+        "start_line": [*range(1, count + 1), 1],
+        "end_line": [*range(1, count + 1), 9],
+        "kind": ["definition"] * count + ["module"],
+        "symbol": [None] * (count + 1),
+        "symbol_kind": [None] * (count + 1),
+        "search": ["f"] * (count + 1),
+        "file_tokens": [0] * (count + 1),
+    }
+    lexicon = _lexicon_of(tmp_path, FILES, chunks, NO_SYMBOLS)
+    reads = []
+    read = Strings.__getitem__
+    monkeypatch.setattr(Strings, "__getitem__", lambda self, i: reads.append(i) or read(self, i))
+    wanted = [ids[0], ids[99_999], ids[-1], "big.py#5-5#3", "gone.py#1-1#0"]
+    rows = lexicon.chunks_by_id(wanted)
+    assert sorted((r["id"], r["start_line"]) for r in rows) == [
+        (ids[0], 1), (ids[99_999], 100_000), (ids[-1], count)
+    ]  # fmt: skip
+    assert len(reads) < 100
+    assert [r["id"] for r in lexicon.chunks_by_id(["other.py#1-9#odd"])] == ["other.py#1-9#odd"]
