@@ -52,6 +52,8 @@ LEXICON_DIR = "lexicon"
 # first and last line, the chunk's symbol, and the lines of the traceback frames in a file of
 # its name. (A tuple: search builds them without loading this module's numpy.)
 SymbolHit = tuple[str, int, int, str | None, tuple[int, ...]]
+# Ties of more documents than this read the names of the segment at once, not one by one.
+BULK_NAMES = 256
 LIST_NAME = "segments.json"
 LIST_FORMAT = 1
 K1, B = 1.2, 0.75
@@ -302,17 +304,27 @@ class Lexicon:
         """`ranked` (best first) with each run of equal scores ordered by name: names are
         read only for ties."""
         out: list[tuple[float, int, int]] = []
+        every: dict[int, list[str]] = {}  # a segment's names, decoded at once for a large tie
         at = 0
         while at < len(ranked):
             end = at + 1
             while end < len(ranked) and ranked[end][0] == ranked[at][0]:
                 end += 1
             tied = ranked[at:end]
-            if len(tied) > 1:
+            if len(tied) > BULK_NAMES:  # a generated file's chunks: thousands score alike
+                for s in {r[1] for r in tied} - every.keys():
+                    every[s] = self._names(prefix, s)
+                tied.sort(key=lambda r: every[r[1]][r[2]])
+            elif len(tied) > 1:
                 tied.sort(key=lambda r: self._name(prefix, r[1], r[2]))
             out += tied
             at = end
         return out
+
+    def _names(self, prefix: str, s: int) -> list[str]:
+        """Every document's name in segment `s` (one decode of the column)."""
+        seg = self.segments[s]
+        return (seg.strings("c_id") if prefix == "cp" else seg.paths).tolist()
 
     def _name(self, prefix: str, s: int, doc: int) -> str:
         seg = self.segments[s]

@@ -212,3 +212,23 @@ def test_chunks_are_read_by_id_without_reading_every_id_of_their_file(tmp_path, 
     ]  # fmt: skip
     assert len(reads) < 100
     assert [r["id"] for r in lexicon.chunks_by_id(["other.py#1-9#odd"])] == ["other.py#1-9#odd"]
+
+
+def test_thousands_of_chunks_scoring_alike_are_ordered_by_id_read_at_once(tmp_path, monkeypatch):
+    # Every chunk of a generated file holds its path's words: a query naming the file scores
+    # them all alike, and the ties are ordered by id, once read one id at a time.
+    count = 20_000
+    ids = [f"gen.py#{n}-{n}#{n - 1}" for n in range(1, count + 1)]
+    chunks = {
+        "path": ["big.py"] * count, "id": ids,
+        "start_line": list(range(1, count + 1)), "end_line": list(range(1, count + 1)),
+        "kind": ["definition"] * count, "symbol": [None] * count, "symbol_kind": [None] * count,
+        "search": ["gen py"] * count, "file_tokens": [0] * count,
+    }  # fmt: skip
+    lexicon = _lexicon_of(tmp_path, FILES, chunks, NO_SYMBOLS)
+    reads = []
+    read = Strings.__getitem__
+    monkeypatch.setattr(Strings, "__getitem__", lambda self, i: reads.append(i) or read(self, i))
+    found = lexicon.fts_chunks("gen", 5)
+    assert [row["id"] for row in found] == sorted(ids)[:5]
+    assert len(reads) < 1_000
