@@ -167,8 +167,11 @@ def analyze_query(text: str, *, enabled: bool = True) -> AnalyzedQuery:
         if path not in seen_paths and PATH_RE.fullmatch(path.rsplit("/", 1)[-1]):
             seen_paths.add(path)
             q.paths.append((path, int(match.group(2)) if match.group(2) else None))
+    lineless = {path: n for n, (path, line) in enumerate(q.paths) if line is None}
     for frame in q.frames:
-        if frame.path not in seen_paths:
+        if frame.path in lineless:  # `File "src/mod.py"` matched as a path first: its line
+            q.paths[lineless.pop(frame.path)] = (frame.path, frame.line)
+        elif frame.path not in seen_paths:
             seen_paths.add(frame.path)
             q.paths.append((frame.path, frame.line))
 

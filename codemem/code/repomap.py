@@ -2,7 +2,7 @@
 
 Definitions are ranked by the reference graph (personalized toward the focus, if any), the
 best ones are laid out file by file as signatures with line numbers, and the number shown is
-binary-searched so the text fits the token budget:
+the most whose text, counted in one pass as they are added, fits the token budget:
 
     codemem/code/graph.py:
       98│ class RefGraph:
@@ -25,6 +25,7 @@ TEST_WEIGHT = 0.1  # test files rank below the code they test, unless focused
 FOCUS_WEIGHT = 10.0  # a focused file's own definitions outrank what it merely uses
 MAX_SIGNATURE_CHARS = 120
 INDENT = "    "
+NUMBER_MARK = "│ "  # between a definition's line number and its signature
 
 
 def estimate_tokens(text: str) -> int:
@@ -33,7 +34,12 @@ def estimate_tokens(text: str) -> int:
     A rough, model-independent estimate (real tokenizers give 3 to 5 characters per token
     on code); every budget decision in the map goes through this one function.
     """
-    return (len(text) + 3) // 4
+    return tokens_of_chars(len(text))
+
+
+def tokens_of_chars(chars: int) -> int:
+    """`estimate_tokens` of a text this many characters long."""
+    return (chars + 3) // 4
 
 
 @dataclass(slots=True)
@@ -189,14 +195,7 @@ def render_repo_map(
         bare = sorted((p for p in graph.paths if p not in with_defs), key=lambda p: -file_rank[p])
         entries.extend((path, None) for path in bare)
 
-    lo, hi = 0, len(entries)  # the largest prefix whose text fits
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if estimate_tokens(_layout(entries[:mid], file_rank)[0]) <= tokens:
-            lo = mid
-        else:
-            hi = mid - 1
-    text, items = _layout(entries[:lo], file_rank)
+    text, items = _layout(entries[: _fitting_prefix(entries, tokens)], file_rank)
     return RepoMap(text, items, tokens, focused.unmatched)
 
 
@@ -226,6 +225,33 @@ def _candidates(
                 return entries, False
             check_at *= 2
     return entries, True
+
+
+def _fitting_prefix(entries: Sequence[tuple[str, Definition | None]], tokens: int) -> int:
+    """The length of the largest prefix of `entries` whose `_layout` text fits `tokens`.
+
+    The text's length is counted as the prefix grows, never laid out: a file's heading line,
+    and per definition its line less the width of its line number, which is the file's widest
+    number shown so far (every line of a file is padded to it). One pass, so a file of 100,000
+    definitions is not laid out again at each step of a search for the cut.
+    """
+    chars = 0  # of the text: each line and its newline
+    shown: dict[str, tuple[int, int]] = {}  # path -> (definitions shown, their width)
+    for n, (path, d) in enumerate(entries):
+        count, width = shown.get(path, (0, 0))
+        if path not in shown:
+            chars += len(printable(path)) + 1
+        if d is not None:
+            if not count:
+                chars += 1  # the heading's colon
+            wider = max(width, 4, len(str(d[3])))
+            chars += (wider - width) * count  # the file's earlier lines padded further
+            chars += wider + len(NUMBER_MARK) + len(_definition_body(d)) + 1
+            count, width = count + 1, wider
+        shown[path] = (count, width)
+        if tokens_of_chars(chars) > tokens:
+            return n
+    return len(entries)
 
 
 def _layout(
@@ -258,7 +284,12 @@ def _layout(
 
 def _definition_line(d: Definition, width: int) -> str:
     """`  12│     def name(args):` (nested definitions indented by their depth)."""
-    return f"{d[3]:>{width}}│ {INDENT * d[1].count('.')}{_signature(d)}"
+    return f"{d[3]:>{width}}{NUMBER_MARK}{_definition_body(d)}"
+
+
+def _definition_body(d: Definition) -> str:
+    """A definition's line after its number: its signature, indented by its depth."""
+    return f"{INDENT * d[1].count('.')}{_signature(d)}"
 
 
 def _signature(d: Definition) -> str:

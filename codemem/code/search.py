@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.code import followup, history, stages
 from codemem.code.cochange import CoChange
-from codemem.code.file_rows import FileRows
 from codemem.code.files import is_example_path, is_test_path, read_repo_file
 from codemem.code.fusion import (
     STAGE_WEIGHTS,
@@ -235,7 +234,8 @@ class Searcher:
             sources = self.callee_sources(results.symbols)
             bodies = self.chunk_texts(sources, by_line=True)
             names = {n for body in bodies.values() for n in followup.called_names(body)}
-            rows = self.store.symbols_named(sorted(names)) if names else []
+            most = followup.MAX_CALLEE_DEFINITIONS
+            rows = self.store.symbols_named(sorted(names), most=most) if names else []
             results.callees = followup.callee_matches(sources, bodies, rows)
 
     @staticmethod
@@ -390,16 +390,13 @@ class Searcher:
         wanted = {(c.path, c.start_line) for c in cands if c.start_line}
         if not wanted:
             return {}
-        by_path: dict[str, FileRows] = defaultdict(FileRows)
-        for row in self.store.chunk_spans({p for p, _ in wanted}):
-            by_path[row["path"]].add(row)
         lines: defaultdict[str, list[int]] = defaultdict(list)
         for path, line in wanted:
             lines[path].append(line)
-        holding = {path: rows.holding(lines[path]) for path, rows in by_path.items()}
+        holding = self.store.chunks_holding(lines)
         out: dict[tuple[str, int], str] = {}
         for path, line in wanted:
-            inside = holding[path][line] if path in holding else []
+            inside = holding.get((path, line))
             if inside:  # the narrowest chunk: a method rather than its class outline
                 best = min(
                     inside, key=lambda r: (r["kind"] == "outline", r["end_line"] - r["start_line"])
@@ -421,28 +418,17 @@ class Searcher:
         """
         if not hits:
             return
-        rows = self.store.symbols_in({h.path for h in hits})
-        by_path: dict[str, FileRows] = defaultdict(FileRows)
-        for row in rows:
-            by_path[row["path"]].add(row)
         frame_lines: defaultdict[str, set[int]] = defaultdict(set)
         for frame in query.frames:
             frame_lines[frame.path.rsplit("/", 1)[-1]].add(frame.line)
-        names = set(query.identifiers)
-        for hit in hits:
-            symbols = by_path.get(hit.path) or FileRows()
-            inside = symbols.within(hit.start_line, hit.end_line)
-            lines = frame_lines.get(hit.path.rsplit("/", 1)[-1], set())
-            pointed = [
-                r
-                for r in inside
-                if r["name"] in names or any(r["start_line"] <= n <= r["end_line"] for n in lines)
-            ]
-            choice = (
-                min(pointed, key=lambda r: r["end_line"] - r["start_line"])
-                if pointed
-                else symbols.first_named(hit.symbol)
-            )
+        spans = [
+            (h.path, h.start_line, h.end_line, h.symbol,
+             tuple(sorted(frame_lines.get(h.path.rsplit("/", 1)[-1], ()))))
+            for h in hits
+        ]  # fmt: skip
+        for hit, choice in zip(
+            hits, self.store.definitions_at(spans, query.identifiers), strict=True
+        ):
             if choice:
                 hit.symbol, hit.kind = choice["qualname"], choice["kind"]
                 hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]

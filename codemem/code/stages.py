@@ -118,7 +118,8 @@ def symbol_matches(store: Lexicon, query: AnalyzedQuery, limit: int = 200) -> li
     names += [n for n in phrase_names(query) if n not in names] if PHRASE_NAMES else []
     if not names:
         return []
-    rows = store.symbols_named(names)
+    pins = [".".join(d.split(".")[-2:]) for d in query.dotted if "." in d]
+    rows = store.symbols_named(names, most=MAX_DEFINITIONS, pinned=pins)
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_name[row["name"]].append(row)

@@ -205,6 +205,8 @@ def _with_progress(
     results: Iterator[FileResult], total: int, progress: Progress | None
 ) -> Generator[FileResult, None, None]:
     try:
+        if progress:  # begun: the first file can take a while (a 6 MB one, many seconds)
+            progress(0, total)
         for done, result in enumerate(results, 1):
             if progress:
                 progress(done, total)

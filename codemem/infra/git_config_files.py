@@ -10,8 +10,10 @@ count too. `config_stamp` stats every one of them (each include listed by git it
 version of the file naming it), so an edit to any is seen by the next command.
 
 Each include is stamped whatever its condition says (a file git would skip costs a stat), and
-where a condition depends on the branch (`onbranch:`), so is `HEAD`. The system file is taken
-to be `/etc/gitconfig` (or `GIT_CONFIG_SYSTEM`): a git built with another prefix reads its own.
+where a condition depends on the branch (`onbranch:`), so is `HEAD`. The system file is the
+one git names (`system_config_file`): `GIT_CONFIG_SYSTEM`, none under `GIT_CONFIG_NOSYSTEM`, else
+the one git was built to read (`/etc/gitconfig` for a git in `/usr`, `<prefix>/etc/gitconfig`
+for one built elsewhere), asked once per process outside every repository.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ _GITDIR_LINE = re.compile(rb"gitdir: ?([^\r\n]+)")
 _INCLUDE_KEYS = r"^include(if\..*)?\.path$"
 _FALSE = ("", "0", "false", "no", "off")
 
+# What would point git at a repository, or add settings to what it reads: left out when git is
+# asked where its system config is.
+_REPOSITORY_VARIABLES = frozenset(
+    {"GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_NAMESPACE",
+     "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_DISCOVERY_ACROSS_FILESYSTEM"}
+)  # fmt: skip
+_UNREADABLE = re.compile(rb"unable to read config file '([^'\n]+)'")
+_ASK_SECONDS = 10.0
 _SCANNED_BYTES = 1 << 20  # a config file larger than this is listed by git, unread here
 Stamp = tuple[int, int, int, int] | None  # mtime, change time, size, inode; None: no such file
 
@@ -111,6 +121,7 @@ def _first_files(root: str, git_dir: str | None) -> list[str]:
             env.get("GIT_CONFIG_GLOBAL"),
             env.get("HOME"),
             env.get("XDG_CONFIG_HOME"),
+            env.get("PATH"),  # which git answers: where its system file is
         )
     )
     if git_dir is not None:
@@ -129,17 +140,61 @@ def _users_files(
     global_: str | None,
     home: str | None,
     xdg: str | None,
+    search_path: str | None,
 ) -> tuple[str, ...]:
     """The system's config file and the user's, as git finds them from these variables."""
+    del search_path  # part of the cache's key only
     files = []
     if (no_system or "").lower() in _FALSE:
-        files.append(system or "/etc/gitconfig")
+        files.append(system or system_config_file())
     if global_ is not None:
         files.append(global_)
     else:
         xdg = xdg or os.path.join(home or "/", ".config")
         files += [os.path.join(xdg, "git", "config"), os.path.join(home or "/", ".gitconfig")]
     return tuple(path for path in files if path and path != os.devnull)
+
+
+def system_config_file() -> str:
+    """The system config file of the `git` on PATH, as git itself names it (its build prefix
+    decides: a git built in `/usr/local` reads `/usr/local/etc/gitconfig`).
+
+    git 2.42 and later say it (`git var GIT_CONFIG_SYSTEM`); an older one names it as the origin
+    of its settings (`git config --system --show-origin --list`), or in its complaint when
+    there is no such file. Both only read config files and run no program, and they run in
+    `/` with every variable that would point git at a repository removed, so no repository's
+    config is read. `/etc/gitconfig` when git names none (an older git's empty system file).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
+    env["LC_ALL"] = "C"  # git's complaint, read below, in English
+    env.pop("GIT_CONFIG_NOSYSTEM", None)  # asked only when the system file counts
+    said = _ask_git(["var", "GIT_CONFIG_SYSTEM"], env)
+    if said is not None and said.returncode == 0 and said.stdout.strip():
+        return os.fsdecode(said.stdout.rstrip(b"\n"))
+    listed = _ask_git(["config", "--system", "--show-origin", "--list", "-z"], env)
+    if listed is not None:
+        origin = listed.stdout.split(b"\0", 1)[0]
+        if listed.returncode == 0 and origin.startswith(b"file:"):
+            return os.fsdecode(origin[len(b"file:") :])
+        missing = _UNREADABLE.search(listed.stderr)
+        if missing is not None:
+            return os.fsdecode(missing[1])
+    return "/etc/gitconfig"
+
+
+def _ask_git(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes] | None:
+    try:
+        return subprocess.run(
+            ["git", "--no-pager", *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            cwd="/",
+            env=env,
+            check=False,
+            timeout=_ASK_SECONDS,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _stamp(path: str) -> Stamp:

@@ -7,13 +7,16 @@ the server over a gigabyte, and a frame that never ends, all the memory there is
 of more than `MAX_FRAME_BYTES` is refused: the rest of it is read in small pieces and dropped,
 keeping only its first and last few KiB, from which its request id is read when it can be
 (`frame_id`), and the server answers that id with an Invalid Request error
-(`refusal`) and goes on with the next frame.
+(`refusal`) and goes on with the next frame. A frame that is not JSON, or not a JSON-RPC
+message, which the SDK would drop unanswered, is answered Parse error or Invalid Request
+(`malformed`), as JSON-RPC asks; a blank line is skipped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
@@ -33,6 +36,8 @@ _DROP_CHUNK = 64 * 1024
 _EDGE_BYTES = 4096
 # JSON-RPC's "Invalid Request" (the JSON sent is not a valid Request object).
 INVALID_REQUEST = -32600
+# JSON-RPC's "Parse error" (the frame is not JSON).
+PARSE_ERROR = -32700
 
 # A member whose value is a plain string or an integer (no escapes, no nesting), and a request
 # id. Only a member of the top-level object is ever read as the id: the ones right after its
@@ -93,11 +98,28 @@ def refusal(refused: Refused, limit: int = MAX_FRAME_BYTES) -> dict[str, object]
         f"request of {refused.size:,} bytes refused: codemem's MCP server reads requests "
         f"of at most {limit:,} bytes"
     )
-    return {
-        "jsonrpc": "2.0",
-        "id": refused.request_id,
-        "error": {"code": INVALID_REQUEST, "message": message},
-    }
+    return _error(refused.request_id, INVALID_REQUEST, message)
+
+
+def malformed(text: str, *, parse_error: str | None) -> dict[str, object]:
+    """The JSON-RPC error that answers a frame the SDK cannot take (which it drops unanswered,
+    leaving the client waiting): Parse error, id null, for one its JSON parser refused (with
+    the parser's reason, `parse_error`), else Invalid Request with the frame's id when it has
+    a plain one."""
+    if parse_error is not None:
+        return _error(None, PARSE_ERROR, f"Parse error: {parse_error}")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # JSON to the SDK's parser, not to Python's: NaN
+        value = None
+    request_id = value.get("id") if isinstance(value, dict) else None
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+        request_id = None
+    return _error(request_id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+
+
+def _error(request_id: int | str | None, code: int, message: str) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
 @contextlib.contextmanager

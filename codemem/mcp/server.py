@@ -14,7 +14,8 @@ A tool that fails returns `isError` with the registry's message; a resource or p
 cannot be read is a JSON-RPC error (invalid params) with the CLI's message. Nothing but the
 protocol is written to stdout: the SDK points fd 1 at stderr while it serves. The client's
 frames are read by `frames.py`, which refuses one over `MAX_FRAME_BYTES` without holding it;
-`serve_stdio` answers it with JSON-RPC's Invalid Request error.
+`serve_stdio` answers it with JSON-RPC's Invalid Request error, and a frame that is not JSON
+(Parse error) or not JSON-RPC (Invalid Request), which the SDK drops unanswered, likewise.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 from codemem import __version__
 from codemem.agent.tools import ToolContext, ToolResult
 from codemem.errors import CodememError
-from codemem.mcp.frames import Refused, claimed_stdin, log_refused, read_frame, refusal
+from codemem.mcp.frames import (
+    Refused,
+    claimed_stdin,
+    log_refused,
+    malformed,
+    read_frame,
+    refusal,
+)
 from codemem.mcp.freshness import INDEX_TOOLS, IndexFreshness
 from codemem.mcp.resources import (
     BLOCK_TEMPLATE,
@@ -288,14 +296,14 @@ async def serve_stdio(session: McpSession) -> bool:
     server = build_server(session)
     warm_up = threading.Thread(target=session.warm_up, name="codemem-warm-up", daemon=True)
     warm_up.start()
-    refused_in, refused_out = anyio.create_memory_object_stream[Refused](16)
+    answers_in, answers_out = anyio.create_memory_object_stream[dict[str, object]](16)
     with claimed_stdin() as source:
-        frames = cast("anyio.AsyncFile[str]", ClientFrames(source, refused_in))
+        frames = cast("anyio.AsyncFile[str]", ClientFrames(source, answers_in))
         async with (
             stdio_server(stdin=frames) as (read_stream, write_stream),
             anyio.create_task_group() as answering,
         ):
-            answering.start_soon(_answer_refused, refused_out, write_stream.send)
+            answering.start_soon(_send_answers, answers_out, write_stream.send)
             await server.run(read_stream, write_stream, server.create_initialization_options())
             answering.cancel_scope.cancel()
     if session.busy:  # a call the client left behind: nobody waits for its answer
@@ -306,12 +314,15 @@ async def serve_stdio(session: McpSession) -> bool:
 
 class ClientFrames:
     """The client's frames as the SDK's stdio transport reads lines (`async for line in
-    stdin`), each at most `MAX_FRAME_BYTES`; a longer one is dropped and handed to `refused`
-    for an answer (`frames.read_frame`)."""
+    stdin`), each at most `MAX_FRAME_BYTES` and each one the SDK can take: the answer to one
+    it would drop unanswered (over the limit, not JSON, not JSON-RPC) is handed to `answers`
+    (`frames.refusal`, `frames.malformed`), and the next frame read."""
 
-    def __init__(self, source: BinaryIO, refused: MemoryObjectSendStream[Refused]) -> None:
+    def __init__(
+        self, source: BinaryIO, answers: MemoryObjectSendStream[dict[str, object]]
+    ) -> None:
         self.source = source
-        self.refused = refused
+        self.answers = answers
 
     def __aiter__(self) -> ClientFrames:
         return self
@@ -320,22 +331,46 @@ class ClientFrames:
         import anyio
 
         while True:
-            frame = await anyio.to_thread.run_sync(read_frame, self.source, abandon_on_cancel=True)
+            frame = await anyio.to_thread.run_sync(_next_frame, self.source, abandon_on_cancel=True)
             if frame is None:
                 raise StopAsyncIteration
-            if isinstance(frame, bytes):  # the SDK's reader decodes as this does
-                return frame.decode("utf-8", "replace")
+            if isinstance(frame, str):
+                return frame
+            await self.answers.send(frame)
+
+
+def _next_frame(source: BinaryIO) -> str | dict[str, object] | None:
+    """The next frame the SDK can take, as its reader decodes it; or the error answering one
+    it cannot; None at the end of input. Blank lines are skipped."""
+    from mcp_types import jsonrpc_message_adapter
+    from pydantic import ValidationError
+
+    while True:
+        frame = read_frame(source)
+        if frame is None:
+            return None
+        if isinstance(frame, Refused):
             log_refused(frame)
-            await self.refused.send(frame)
+            return refusal(frame)
+        if not frame.strip():
+            continue
+        text = frame.decode("utf-8", "replace")
+        try:  # as the SDK's reader does; it drops a frame that fails, answering nothing
+            jsonrpc_message_adapter.validate_json(text, by_name=False)
+        except ValidationError as exc:
+            unparsed = [e["msg"] for e in exc.errors() if e["type"] == "json_invalid"]
+            log.warning("answered an MCP frame that is not %s", "JSON" if unparsed else "JSON-RPC")
+            return malformed(text, parse_error=unparsed[0] if unparsed else None)
+        return text
 
 
-async def _answer_refused(
-    refused: MemoryObjectReceiveStream[Refused], send: Callable[[SessionMessage], Awaitable[None]]
+async def _send_answers(
+    answers: MemoryObjectReceiveStream[dict[str, object]],
+    send: Callable[[SessionMessage], Awaitable[None]],
 ) -> None:
-    """Answer each refused frame with JSON-RPC's Invalid Request error."""
+    """Send each error the frames' reader made (`ClientFrames`)."""
     from mcp.shared.message import SessionMessage
     from mcp_types import jsonrpc_message_adapter
 
-    async for frame in refused:
-        message = jsonrpc_message_adapter.validate_python(refusal(frame))
-        await send(SessionMessage(message))
+    async for answer in answers:
+        await send(SessionMessage(jsonrpc_message_adapter.validate_python(answer)))

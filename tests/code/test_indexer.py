@@ -53,7 +53,10 @@ def lexicon_answers(index_dir, paths: list[str]) -> dict[str, list]:
         out[f"chunks {query}"] = lexicon.fts_chunks(query, 50)
         out[f"files {query}"] = lexicon.fts_files(query, 50)
     out["symbols"] = lexicon.symbols_in(paths)
-    out["spans"] = sorted(lexicon.chunk_spans(paths), key=lambda r: r["id"])
+    root = index_dir.parents[2]  # <root>/.codemem/local/index
+    every_line = {p: range(1, len((root / p).read_bytes().splitlines()) + 2) for p in paths}
+    spans = {r["id"]: r for held in lexicon.chunks_holding(every_line).values() for r in held}
+    out["spans"] = sorted(spans.values(), key=lambda r: r["id"])
     names = sorted({r["name"] for r in out["symbols"]})
     out["named"] = lexicon.symbols_named(names)
     out["by id"] = sorted(

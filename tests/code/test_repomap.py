@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 import sys
 
 import pytest
 from click.testing import CliRunner
 
 from codemem.cli import cli
+from codemem.code import repomap
 from codemem.code.graph import load_graph
-from codemem.code.repomap import estimate_tokens, render_repo_map
+from codemem.code.repomap import _fitting_prefix, _layout, estimate_tokens, render_repo_map
 from codemem.code.tags import TagStore
 from codemem.workspace import Workspace
 from tests.code.test_graph import FILES, fn, make_store
@@ -213,6 +215,41 @@ def test_json_items(tmp_path):
         "signature": "def parse_config():",
     }
     assert data["files"][0]["rank"] > data["files"][1]["rank"] > 0
+
+
+def test_the_cut_is_the_largest_prefix_whose_layout_fits_counted_without_laying_it_out():
+    rng = random.Random(5)
+    paths = ["a.py", "pkg/b.py", "ünï/c.py", "d\nname.py"]
+    entries = []
+    for n in range(300):
+        line = rng.choice([1, 7, 99, 1234, 99_999, 1_000_001])
+        qualname = rng.choice(["f", "C.m", "C.D.n"]) + str(n)
+        signature = rng.choice(["", "def f(x):", "déf " + "y" * rng.randint(100, 130)])
+        d = (qualname.rsplit(".", 1)[-1], qualname, "function", line, line + 1, signature)
+        entries.append((rng.choice(paths), None if rng.random() < 0.1 else d))
+    file_rank = {path: rng.random() for path in paths}
+    sizes = [estimate_tokens(_layout(entries[:k], file_rank)[0]) for k in range(len(entries) + 1)]
+    for tokens in [0, 1, 5, 17, 40, *range(100, sizes[-1] + 2, 97)]:
+        expected = max(k for k, size in enumerate(sizes) if size <= tokens)
+        assert _fitting_prefix(entries, tokens) == expected
+
+
+def test_a_file_of_many_definitions_is_laid_out_once(tmp_path, monkeypatch):
+    # A generated file of 20,000 definitions: the map's cut was binary-searched, laying out
+    # (and sorting) every candidate again at each of its ~15 steps.
+    count = 20_000
+    files = {"gen.py": ([fn(f"f{n}", 2 * n + 1) for n in range(count)], {})}
+    store = make_store(tmp_path, files)
+    graph = load_graph(tmp_path, store)
+    layouts = []
+    real_layout = repomap._layout
+    monkeypatch.setattr(
+        repomap, "_layout", lambda e, r: layouts.append(len(e)) or real_layout(e, r)
+    )
+    result = render_repo_map(store, graph, tokens=100_000)
+    assert len(layouts) == 1
+    assert result.tokens <= 100_000 < result.tokens + 8  # one more line would not fit
+    assert len(result.items[0].definitions) == layouts[0] == result.text.count("\n") - 1
 
 
 def test_empty_store_gives_an_empty_map(tmp_path):

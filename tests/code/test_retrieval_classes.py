@@ -423,7 +423,7 @@ def test_a_short_query_may_spell_a_name_in_words():
     ]  # fmt: skip
 
     class Store:
-        def symbols_named(self, names, limit=20_000):
+        def symbols_named(self, names, **_bounds):
             return [r for r in rows if r["name"] in set(names)]
 
     assert [c.path for c in symbol_matches(Store(), q)] == ["builder/HashCodeBuilder.java"]

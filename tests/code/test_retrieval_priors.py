@@ -158,7 +158,7 @@ class _Symbols:
     def __init__(self, rows):
         self.rows = rows
 
-    def symbols_named(self, names, limit=20_000):
+    def symbols_named(self, names, **_bounds):
         return [r for r in self.rows if r["name"] in set(names)]
 
 

@@ -68,6 +68,24 @@ def test_analyze_query_finds_frames_paths_identifiers_and_messages():
     assert analyze_query("the test for foo fails").mentions_tests
 
 
+def test_a_frames_relative_path_keeps_the_frames_line():
+    # `File "src/app/run.py", line 7` is also a plain path mention (without a line): the frame
+    # is what says where, as it does for an absolute path.
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "src/app/run.py", line 7, in main\n'
+        '  File "/usr/lib/python3/x.py", line 3, in go\n'
+        '  File "src/app/run.py", line 99, in helper\n'
+        "See also docs/notes.md and src/app/run.py.\n"
+    )
+    q = analyze_query(text)
+    assert q.paths == [
+        ("src/app/run.py", 7),
+        ("docs/notes.md", None),
+        ("/usr/lib/python3/x.py", 3),
+    ]
+
+
 def test_token_text_is_tokenize_joined_for_every_kind_of_word():
     words = [
         "x", "ab", "AB", "getX", "get_x", "GET_X", "__init__", "_", "__", "42", "0x1f", "0X1F",

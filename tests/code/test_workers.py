@@ -50,7 +50,7 @@ def test_parallel_results_are_in_order_and_equal_one_process(tmp_path, monkeypat
         (e.batch.count("chunks"), e.batch.count("symbols")) for e in expected
     ]
     assert joined_rows([r.batch for r in results]) == joined_rows([e.batch for e in expected])
-    assert seen == list(range(1, 151))
+    assert seen == list(range(0, 151))  # 0: begun
     assert max(in_flight) < 2 * workers.IN_FLIGHT_PER_WORKER  # never every chunk at once
     assert len(in_flight) > 2 * workers.IN_FLIGHT_PER_WORKER
 
@@ -79,6 +79,19 @@ def joined_rows(batches: list) -> dict:
         table: plain(getattr(tables, table)) | plain(getattr(lists, table))
         for table in ("files", "chunks", "symbols")
     }
+
+
+def test_progress_says_the_work_has_begun_before_the_first_file_is_parsed(tmp_path, monkeypatch):
+    # One large file parses for many seconds before its step: `index` shows a bar meanwhile.
+    (tmp_path / "big.py").write_text("def f():\n    pass\n")
+    events: list[object] = []
+    monkeypatch.setattr(
+        workers, "extract_file", lambda *args: events.append("parse") or extract_file(*args)
+    )
+    items = [("big.py", None)]
+    results = workers.parse_files(tmp_path, items, SETTINGS, 1, lambda *step: events.append(step))
+    assert [r.status for r in results] == [INDEXED]
+    assert events == [(0, 1), "parse", (1, 1)]
 
 
 def test_the_last_files_go_in_smaller_chunks():

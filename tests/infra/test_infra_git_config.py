@@ -5,6 +5,8 @@ person asks for (`as_user`) keep the hooks and filters."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from codemem.errors import GitError
@@ -279,3 +281,28 @@ def test_a_config_file_that_includes_nothing_is_not_listed_by_git(repo, tmp_path
     assert str(shouted) in stamped and str(plain) in stamped  # found through the odd case
     assert str(plain) not in listed  # before: every stamped file was listed by git
     assert str(repo / ".git" / "config") in listed and str(shouted) in listed
+
+
+def test_the_system_config_stamped_is_the_one_git_reads(repo, tmp_path, monkeypatch):
+    # A git built with another prefix reads its own system file (`/usr/local/etc/gitconfig`):
+    # this one is told another by a wrapper, as such a git would say it, and an edit to that
+    # file is seen where it once was taken to be `/etc/gitconfig`.
+    import shutil
+
+    from codemem.infra import git_config_files
+
+    system = tmp_path / "prefix" / "etc" / "gitconfig"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nGIT_CONFIG_SYSTEM={system} exec {shutil.which("git")} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+    monkeypatch.delenv("GIT_CONFIG_NOSYSTEM")
+    missing = dict(config_stamp(repo))  # named by git's complaint that it cannot read it
+    assert missing[str(system)] is None and "/etc/gitconfig" not in missing
+    system.parent.mkdir(parents=True)
+    system.write_text("[core]\n\tquotePath = false\n")
+    assert dict(config_stamp(repo))[str(system)] is not None
+    assert git_config_files.system_config_file() == str(system)  # named as its entries' origin
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    assert str(system) not in dict(config_stamp(repo))

@@ -11,7 +11,7 @@ import threading
 
 from mcp_helpers import INITIALIZE, child_env
 
-from codemem.mcp.frames import MAX_FRAME_BYTES, Refused, frame_id, read_frame
+from codemem.mcp.frames import MAX_FRAME_BYTES, Refused, frame_id, malformed, read_frame
 
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 
@@ -28,7 +28,9 @@ def call_frame(request_id: object, size: int, id_first: bool) -> bytes:
     return json.dumps(message).encode() + b"\n"
 
 
-def test_a_frame_over_the_limit_is_refused_with_its_id_and_the_next_one_served(repo):
+def exchange(repo, frames: list[bytes], until: set[object]) -> tuple[dict[object, dict], str]:
+    """Send `frames` to `codemem mcp` and read its replies (by id) until those to the ids
+    `until` have come; with its stderr."""
     server = subprocess.Popen(
         [sys.executable, "-m", "codemem", "--repo", str(repo), "mcp", "--read-only"],
         stdin=subprocess.PIPE,
@@ -44,23 +46,13 @@ def test_a_frame_over_the_limit_is_refused_with_its_id_and_the_next_one_served(r
         assert server.stdout is not None
         for line in server.stdout:
             reply = json.loads(line)
-            replies[reply.get("id")] = reply
-            if {3, "ping"} <= replies.keys():
+            replies.setdefault(reply.get("id"), reply)
+            if until <= replies.keys():
                 answered.set()
         answered.set()
 
     threading.Thread(target=read_replies, daemon=True).start()
     assert server.stdin is not None
-    frames = [
-        json.dumps(INITIALIZE).encode() + b"\n",
-        json.dumps(INITIALIZED).encode() + b"\n",
-        call_frame(2, MAX_FRAME_BYTES, id_first=True),
-        call_frame("last", MAX_FRAME_BYTES, id_first=False),
-        # No id where it can be read: answered with a null id.
-        b'{"params": {"big": [' + b"1," * (MAX_FRAME_BYTES // 2) + b"1]}}\n",
-        call_frame(3, 1000, id_first=True),  # under the limit: served
-        json.dumps({"jsonrpc": "2.0", "id": "ping", "method": "ping"}).encode() + b"\n",
-    ]
     try:
         for frame in frames:
             server.stdin.write(frame)
@@ -71,6 +63,21 @@ def test_a_frame_over_the_limit_is_refused_with_its_id_and_the_next_one_served(r
         server.wait(60)
         assert server.stderr is not None
         stderr = server.stderr.read().decode()
+    return replies, stderr
+
+
+def test_a_frame_over_the_limit_is_refused_with_its_id_and_the_next_one_served(repo):
+    frames = [
+        json.dumps(INITIALIZE).encode() + b"\n",
+        json.dumps(INITIALIZED).encode() + b"\n",
+        call_frame(2, MAX_FRAME_BYTES, id_first=True),
+        call_frame("last", MAX_FRAME_BYTES, id_first=False),
+        # No id where it can be read: answered with a null id.
+        b'{"params": {"big": [' + b"1," * (MAX_FRAME_BYTES // 2) + b"1]}}\n",
+        call_frame(3, 1000, id_first=True),  # under the limit: served
+        json.dumps({"jsonrpc": "2.0", "id": "ping", "method": "ping"}).encode() + b"\n",
+    ]
+    replies, stderr = exchange(repo, frames, {3, "ping"})
     assert set(replies) == {1, 2, 3, "last", None, "ping"}
     for request_id, size in ((2, len(frames[2])), ("last", len(frames[3])), (None, len(frames[4]))):
         assert replies[request_id]["error"] == {
@@ -81,6 +88,57 @@ def test_a_frame_over_the_limit_is_refused_with_its_id_and_the_next_one_served(r
     assert replies[3]["result"]["isError"] is True  # an unknown block, but read and answered
     assert replies["ping"]["result"] == {}
     assert stderr.count("refused an MCP request") == 3
+
+
+def test_a_frame_that_is_not_json_or_not_json_rpc_is_answered_and_the_next_one_served(repo):
+    ping = json.dumps({"jsonrpc": "2.0", "id": "ping", "method": "ping"}).encode() + b"\n"
+    frames = [
+        json.dumps(INITIALIZE).encode() + b"\n",
+        json.dumps(INITIALIZED).encode() + b"\n",
+        b"this is not JSON\n",
+        b"\n",  # a blank line: skipped
+        b'{"jsonrpc": "2.0", "id": 7, "method": 5}\n',  # JSON, not a JSON-RPC request
+        b'{"jsonrpc": "2.0", "id": true, "method": 5}\n',  # no id JSON-RPC allows
+        b"[]\n",
+        ping,
+    ]
+    replies, stderr = exchange(repo, frames, {"ping"})
+    assert replies[None]["error"] == {
+        "code": -32700,
+        "message": "Parse error: Invalid JSON: expected ident at line 1 column 2",
+    }
+    assert replies[7] == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {"code": -32600, "message": "Invalid Request: not a JSON-RPC 2.0 message"},
+    }
+    assert set(replies) == {1, None, 7, "ping"} and replies["ping"]["result"] == {}
+    assert stderr.count("answered an MCP frame that is not JSON-RPC") == 3
+    assert stderr.count("answered an MCP frame that is not JSON\n") == 1
+
+
+def test_a_malformed_frame_is_answered_as_json_rpc_asks():
+    assert malformed("{oops", parse_error="Invalid JSON: key must be a string") == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": "Parse error: Invalid JSON: key must be a string"},
+    }
+    invalid = {"code": -32600, "message": "Invalid Request: not a JSON-RPC 2.0 message"}
+    for text, request_id in (
+        ('{"id": "a", "method": 1}', "a"),
+        ('{"id": 12, "result": 1, "error": {}}', 12),
+        ('{"id": 1.5}', None),
+        ('{"id": false}', None),
+        ('{"id": {"x": 1}}', None),
+        ("[1, 2]", None),
+        ("NaN", None),
+        ("[" * 100_000 + "]" * 100_000, None),  # deeper than Python's parser goes
+    ):
+        assert malformed(text, parse_error=None) == {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "error": invalid,
+        }
 
 
 def test_read_frame_drops_what_is_over_the_limit():

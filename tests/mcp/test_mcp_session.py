@@ -153,7 +153,9 @@ def test_stdout_carries_only_protocol_messages(repo):
                 reply = json.loads(lines.get(timeout=120))
                 assert reply["jsonrpc"] == "2.0"
                 replies[reply["id"]] = reply
-        server.stdin.write("this is not json\n")
+        server.stdin.write("this is not json\n")  # answered, as JSON-RPC asks
+        server.stdin.flush()
+        assert json.loads(lines.get(timeout=60))["error"]["code"] == -32700
         server.stdin.close()
         assert server.wait(timeout=60) == 0
     finally:
