@@ -159,18 +159,17 @@ def system_config_file() -> str:
     """The system config file of the `git` on PATH, as git itself names it (its build prefix
     decides: a git built in `/usr/local` reads `/usr/local/etc/gitconfig`).
 
-    git 2.42 and later say it (`git var GIT_CONFIG_SYSTEM`); an older one names it as the origin
-    of its settings (`git config --system --show-origin --list`), or in its complaint when
-    there is no such file. Both only read config files and run no program, and they run in
+    git names it as the origin of its settings (`git config --system --show-origin --list`), or
+    in its complaint when there is no such file; for an empty one, git 2.42 and later say it
+    (`git var GIT_CONFIG_SYSTEM`). Both only read config files and run no program, and they run in
     `/` with every variable that would point git at a repository removed, so no repository's
     config is read. `/etc/gitconfig` when git names none (an older git's empty system file).
     """
     env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
     env["LC_ALL"] = "C"  # git's complaint, read below, in English
     env.pop("GIT_CONFIG_NOSYSTEM", None)  # asked only when the system file counts
-    said = _ask_git(["var", "GIT_CONFIG_SYSTEM"], env)
-    if said is not None and said.returncode == 0 and said.stdout.strip():
-        return os.fsdecode(said.stdout.rstrip(b"\n"))
+    # One git run in the usual cases (a system file with settings, or none at all); `git var`
+    # only for an empty one.
     listed = _ask_git(["config", "--system", "--show-origin", "--list", "-z"], env)
     if listed is not None:
         origin = listed.stdout.split(b"\0", 1)[0]
@@ -179,6 +178,9 @@ def system_config_file() -> str:
         missing = _UNREADABLE.search(listed.stderr)
         if missing is not None:
             return os.fsdecode(missing[1])
+    said = _ask_git(["var", "GIT_CONFIG_SYSTEM"], env)
+    if said is not None and said.returncode == 0 and said.stdout.strip():
+        return os.fsdecode(said.stdout.rstrip(b"\n"))
     return "/etc/gitconfig"
 
 
