@@ -11,7 +11,8 @@ git merge, rebase, cherry-pick, revert or bisect waiting for the user (its commi
 up what the pass writes). Then,
 if something is new since the last pass (HEAD moved past the commit the last pass reached,
 or recall has a session newer than the last one seen), it runs one `run_digest`. A pass that
-fails is not retried until something new appears again.
+fails is not retried until something new appears again; one dropped because HEAD moved under
+it (`HeadMovedError`: it wrote nothing) is redone at the next idle moment.
 
 Stopping: SIGINT or SIGTERM sets a flag and wakes the loop. A pass in progress stops at its
 next safe point (between files of the re-index, before consolidation), or after
@@ -45,7 +46,7 @@ from codemem.daemon import lifeline
 from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
 from codemem.daemon.query_server import QueryServer
-from codemem.errors import UsageError
+from codemem.errors import HeadMovedError, UsageError
 from codemem.infra import head_commit, parse_when, utc_now
 from codemem.memory import Recall
 from codemem.sleep import DigestOptions, run_digest
@@ -380,6 +381,10 @@ class Watcher:
             )
         except StopRequested:
             raise
+        except HeadMovedError as exc:  # a checkout mid-pass: dropped, redone once idle again
+            log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
+            record["error"] = str(exc)
+            head, newest = self.status.digested_head, None  # neither counts as seen
         except Exception as exc:  # not retried until something new appears
             log.exception("watch: digest failed")
             record["error"] = str(exc)

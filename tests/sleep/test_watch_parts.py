@@ -299,3 +299,39 @@ def test_a_pass_stops_at_its_next_safe_point_once_the_repository_is_gone(tmp_pat
         ws.ensure_local()
     assert not repo.exists()
     watcher.debouncer.close()
+
+
+def test_a_checkout_in_the_middle_of_a_digest_writes_nothing_and_the_next_pass_redoes_it(
+    tmp_path, caplog
+):
+    from sleep_helpers import snapshot
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    git(repo, "checkout", "-q", "-b", "other")
+    other = commit(repo, "Other", "2025-03-02T10:00:00+00:00", {"OTHER.md": "other\n"})
+    git(repo, "checkout", "-q", "main")
+    head = commit(repo, "Add notes", "2025-03-03T10:00:00+00:00", {"NOTES.md": "# Notes\n"})
+    ws = init(repo)
+    before = snapshot(ws)
+    watcher = Watcher(ws, config())
+    dated = watcher._now
+
+    def checkout_then_now():  # the pass asks the time after its digest is decided
+        if git(repo, "branch", "--show-current").stdout.strip() == "main":
+            git(repo, "checkout", "-q", "other")
+        return dated()
+
+    watcher._now = checkout_then_now
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    # Nothing about main's commits landed in other's work tree, nor anything else.
+    assert snapshot(ws) == before
+    assert (
+        f"watch: digest dropped, nothing written: HEAD moved from main at {head[:7]} to other "
+        f"at {other[:7]} (redone once idle)"
+    ) in caplog.messages
+    assert watcher.status.digested_head is None
+    assert watcher.on_idle() == f"new commits up to {other[:7]}"
+    assert sorted(p.name for p in ws.digests_dir.iterdir()) == [f"2025-03-02-root-{other[:7]}.md"]
+    watcher.debouncer.close()
