@@ -25,7 +25,10 @@ checks that `.codemem/local/watch.lock` is still the file it locked; if that fol
 or replaced it stops (leaving the new folder alone), so a daemon started next never runs
 beside one that `--stop` can no longer find. A pass checks too, at its safe points (at most
 every `STATE_CHECK_IN_PASS_SECONDS`): the repository deleted or moved mid-pass stops it there,
-rather than have it make `.codemem/local/` again where the repository was.
+rather than have it make `.codemem/local/` again where the repository was. Between two safe
+points no write makes a missing `.codemem/local/`, `.codemem/` or repository folder
+(`infra.make_folder`; the index store checks its folder before each LanceDB write), and the
+parser workers a stop kills never hang the pool that waits on them (`code/workers.py`).
 """
 
 from __future__ import annotations
