@@ -17,11 +17,13 @@ lock file is no longer the one it holds, `DaemonLock.still_ours`) and stops: a d
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -72,21 +74,27 @@ class DaemonLock:
         self.lock_path = local_path(ws, LOCK_FILE)
         self.pid_path = local_path(ws, PID_FILE)
         self._lock: FileLock | None = None
+        self._folder: int | None = None  # `.codemem/local/` as locked, wherever it is now
         self.stale_pid: int | None = None  # the pid a crashed daemon left behind, if any
 
     def acquire(self) -> None:
         self.ws.ensure_local()
+        folder = os.open(self.ws.local_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         lock = FileLock(self.lock_path, ACQUIRE_SECONDS)
         try:
             lock.acquire()
         except LockTimeout:
+            os.close(folder)
             pid = read_pid(self.ws)
             who = f" (pid {pid})" if pid else ""
             raise WatchRunningError(
                 f"codemem watch is already running in {self.ws.root}{who}; "
                 "`codemem watch --status` shows it, `codemem watch --stop` stops it"
             ) from None
-        self._lock = lock
+        except BaseException:
+            os.close(folder)
+            raise
+        self._lock, self._folder = lock, folder
         self.stale_pid = read_pid(self.ws)
         atomic_write(self.pid_path, f"{os.getpid()}\n")
 
@@ -104,10 +112,32 @@ class DaemonLock:
     def release(self) -> None:
         if self._lock is None:
             return
-        if read_pid(self.ws) == os.getpid():
-            self.pid_path.unlink(missing_ok=True)
+        if self._folder is not None:
+            self._remove_own_pid(self._folder)
+            os.close(self._folder)
+            self._folder = None
         self._lock.release()
         self._lock = None
+
+    @staticmethod
+    def _remove_own_pid(folder: int) -> None:
+        """Remove the pid file if it names this process, in the folder this daemon locked,
+        found by its descriptor: a repository moved (`mv`) under the daemon keeps no pid file
+        that says it did not stop cleanly, and a folder removed and made anew for the daemon
+        started next is not touched."""
+        try:
+            fd = os.open(PID_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+        except OSError:
+            return
+        try:
+            ours = stat.S_ISREG(os.fstat(fd).st_mode) and os.read(fd, 64).strip() == (
+                str(os.getpid()).encode()
+            )
+        finally:
+            os.close(fd)
+        if ours:
+            with contextlib.suppress(OSError):
+                os.unlink(PID_FILE, dir_fd=folder)
 
     def __enter__(self) -> DaemonLock:
         self.acquire()
