@@ -62,6 +62,12 @@ class WatchRunningError(CodememError):
     exit_code = 2  # asked for what cannot be done now: a usage mistake, not a failure
 
 
+def already_running(ws: Workspace) -> WatchRunningError:
+    """What `--detach` says when a daemon holds the lock (found before it starts one, or by
+    the one it started, when another start won the race)."""
+    return WatchRunningError(f"codemem watch is already running in {ws.root} (pid {read_pid(ws)})")
+
+
 def local_path(ws: Workspace, name: str) -> Path:
     return ws.local_dir / name
 
@@ -303,6 +309,8 @@ def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = proc.poll()
+        if code == WatchRunningError.exit_code and lock_held(ws):  # another start won the race
+            raise already_running(ws)
         if code is not None:
             raise CodememError(
                 f"codemem watch stopped as it started (exit {code}): "

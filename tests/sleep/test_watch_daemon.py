@@ -473,3 +473,14 @@ def test_a_daemon_whose_repository_is_moved_stops_cleanly_and_status_says_so(sho
     assert status.stdout.splitlines()[0] == "codemem watch is not running."
     assert "did not stop cleanly" not in status.stdout
     assert "stale_pid" not in json.loads(codemem(moved, "watch", "--status", "--json").stdout)
+
+
+def test_detach_that_loses_the_race_to_another_start_says_it_is_already_running(shop):
+    from codemem.daemon.process import DaemonLock, WatchRunningError, start_detached
+
+    ws = Workspace(shop)
+    # Two `watch --detach` at once: both saw no daemon, and the other took the lock first.
+    with DaemonLock(ws), pytest.raises(WatchRunningError) as lost:
+        start_detached(ws, [])
+    assert lost.value.exit_code == 2
+    assert str(lost.value) == f"codemem watch is already running in {shop} (pid {os.getpid()})"
