@@ -54,6 +54,7 @@ LOG_BYTES = 512 * 1024
 LOG_BACKUPS = 2
 # A status probe holds the lock for microseconds; a starting daemon retries this long first.
 ACQUIRE_SECONDS = 1.0
+PID_REWRITE_SECONDS = 5.0  # a pid file removed alone is written again after this long
 
 
 class WatchRunningError(CodememError):
@@ -81,6 +82,7 @@ class DaemonLock:
         self.pid_path = local_path(ws, PID_FILE)
         self._lock: FileLock | None = None
         self._folder: int | None = None  # `.codemem/local/` as locked, wherever it is now
+        self._pid_missing_since: float | None = None  # when `still_ours` found no pid file
         self.stale_pid: int | None = None  # the pid a crashed daemon left behind, if any
 
     def acquire(self) -> None:
@@ -107,12 +109,20 @@ class DaemonLock:
     def still_ours(self) -> bool:
         """Whether the lock file is still the one this process holds (not removed or replaced).
 
-        A pid file removed alone is written again: whoever holds the lock owns it.
+        A pid file removed alone is written again, once it has stayed away for
+        `PID_REWRITE_SECONDS` with the lock in place: whoever holds the lock owns it. (Not at
+        once: an `rm -rf` of the folder that has reached the pid file but not yet the lock
+        would fail with "Directory not empty".)
         """
         if self._lock is None or not self._lock.is_current():
             return False
-        if read_pid(self.ws) != os.getpid():
+        if read_pid(self.ws) == os.getpid():
+            self._pid_missing_since = None
+        elif self._pid_missing_since is None:
+            self._pid_missing_since = time.monotonic()
+        elif time.monotonic() - self._pid_missing_since >= PID_REWRITE_SECONDS:
             atomic_write(self.pid_path, f"{os.getpid()}\n")
+            self._pid_missing_since = None
         return True
 
     def release(self) -> None:

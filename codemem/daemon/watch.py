@@ -260,6 +260,12 @@ class Watcher:
             if not self._state_intact():
                 raise StopRequested
 
+    def _stop_if_state_lost(self) -> None:
+        """A pass that failed because the repository went (a write refused to make its
+        folders again, `infra.make_folder`) stops, as at a safe point: no failure to report."""
+        if not self._state_intact():
+            raise StopRequested
+
     def _now(self) -> datetime:
         self._checkpoint()
         return utc_now()
@@ -288,6 +294,7 @@ class Watcher:
         except StopRequested:
             raise
         except Exception as exc:  # a daemon keeps running; the next change tries again
+            self._stop_if_state_lost()
             log.exception("watch: indexing failed")
             record["error"] = str(exc)
         else:
@@ -389,6 +396,7 @@ class Watcher:
             record["error"] = str(exc)
             head, newest = self.status.digested_head, None  # neither counts as seen
         except Exception as exc:  # not retried until something new appears
+            self._stop_if_state_lost()
             log.exception("watch: digest failed")
             record["error"] = str(exc)
         else:
