@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import warnings
+import weakref
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -88,15 +89,30 @@ def warm_up() -> None:
 TABLE_OPTIONS = {"new_table_data_storage_version": "2.0"}
 
 
-def connect(index_dir: Path) -> Any:
-    """A LanceDB connection to `index_dir` (created if missing)."""
+def connect(index_dir: Path, uri: str | None = None) -> Any:
+    """A LanceDB connection to `index_dir` (created if missing), reached by `uri` if given."""
     if not is_utf8(str(index_dir)):  # LanceDB takes its paths as UTF-8 only
         raise UsageError(
             f"{printable(str(index_dir))}: the code index cannot be kept under a path that is not "
             "UTF-8: rename the folder that holds the repository (or clone it again) to a UTF-8 name"
         )
     make_folder(index_dir)
-    return import_lancedb().connect(str(index_dir), storage_options=TABLE_OPTIONS)
+    return import_lancedb().connect(uri or str(index_dir), storage_options=TABLE_OPTIONS)
+
+
+OPEN_FOLDERS = Path("/proc/self/fd")  # Linux names each open descriptor here
+
+
+def anchored(index_dir: Path) -> tuple[int | None, str | None]:
+    """An open descriptor of `index_dir` and the path naming the folder through it, for a
+    writer: LanceDB makes every folder it writes to, so a commit in flight while the
+    repository is removed (`rm -rf` under `codemem watch`) would make the repository's
+    folders again by their path; through the descriptor it fails in the removed folder
+    instead. (None, None) where the system names no descriptor by path."""
+    if not OPEN_FOLDERS.is_dir():
+        return None, None
+    folder = os.open(index_dir, os.O_RDONLY | os.O_DIRECTORY)
+    return folder, f"{OPEN_FOLDERS}/{folder}"
 
 
 READERS_LOCK = "readers.lock"
@@ -179,13 +195,20 @@ def path_filter(paths: Iterable[str]) -> str:
 class CodeStore:
     """The code index tables in one LanceDB database."""
 
-    def __init__(self, index_dir: Path, dimensions: int | None = None):
+    def __init__(
+        self, index_dir: Path, dimensions: int | None = None, *, writer: bool = False
+    ) -> None:
         self.index_dir = index_dir
         self.dimensions = dimensions
         # Held shared from before anything opens: `maintain` prunes old versions only while it
         # holds it alone (LanceDB deletes the files of a pruned version under its readers).
         self.readers = SharedLock(index_dir / READERS_LOCK)
-        self.db = connect(index_dir)
+        make_folder(index_dir)
+        # A writer reaches its folder through a descriptor (`anchored`), open while it lives.
+        folder, uri = anchored(index_dir) if writer else (None, None)
+        if folder is not None:
+            weakref.finalize(self, os.close, folder)
+        self.db = connect(index_dir, uri)
         self._tables: dict[str, Any] = {}
 
     def close(self) -> None:

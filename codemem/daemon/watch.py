@@ -27,7 +27,8 @@ beside one that `--stop` can no longer find. A pass checks too, at its safe poin
 every `STATE_CHECK_IN_PASS_SECONDS`): the repository deleted or moved mid-pass stops it there,
 rather than have it make `.codemem/local/` again where the repository was. Between two safe
 points no write makes a missing `.codemem/local/`, `.codemem/` or repository folder
-(`infra.make_folder`; the index store checks its folder before each LanceDB write), and the
+(`infra.make_folder`; the index store checks its folder before each LanceDB write, and the
+index writer reaches it through a descriptor, `code/store.py`'s `anchored`), and the
 parser workers a stop kills never hang the pool that waits on them (`code/workers.py`).
 """
 

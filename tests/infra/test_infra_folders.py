@@ -81,3 +81,14 @@ def test_the_index_store_writes_nothing_once_its_folder_is_gone(repo):
         store.delete_paths(["a.py"])
     store.close()
     assert not repo.exists()
+
+
+def test_a_commit_in_flight_when_the_repository_goes_makes_nothing_again(repo):
+    import pyarrow as pa
+
+    store = CodeStore(repo / ".codemem" / "local" / "index.next", writer=True)
+    shutil.rmtree(repo)  # after the store looked at its folder, before LanceDB writes
+    with pytest.raises(Exception, match="No such file or directory"):
+        store.db.create_table("files", data=pa.table({"path": ["a.py"]}))
+    store.close()
+    assert not repo.exists()
