@@ -230,7 +230,8 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "running": running,
         "pid": pid,
-        "uptime_s": round(time.time() - status.started_at, 1)
+        # never below 0: the clock may have been set back since (a laptop resumed)
+        "uptime_s": max(0.0, round(time.time() - status.started_at, 1))
         if running and status.started_at and status.pid == pid
         else None,
         "activity": status.activity if running else "stopped",

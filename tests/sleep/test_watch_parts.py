@@ -383,3 +383,17 @@ def test_a_pid_file_removed_alone_comes_back_only_once_it_has_stayed_away(tmp_pa
         later = time.monotonic() + process.PID_REWRITE_SECONDS
         monkeypatch.setattr(process.time, "monotonic", lambda: later)
         assert lock.still_ours() and read_pid(ws) == os.getpid()  # removed alone: back
+
+
+def test_status_after_the_clock_went_back_shows_no_negative_uptime(tmp_path):
+    import os
+    import time
+
+    from codemem.daemon.process import DaemonLock, WatchStatus, describe_status, write_status
+
+    ws = init(shop_repo(tmp_path))
+    with DaemonLock(ws):  # a laptop resumed, and the clock set back an hour since the start
+        write_status(ws, WatchStatus(pid=os.getpid(), started_at=time.time() + 3600))
+        info = describe_status(ws)
+    assert info["uptime_s"] == 0.0
+    assert status_lines(info)[0] == f"codemem watch is running (pid {os.getpid()}, up 0s, stopped)."
