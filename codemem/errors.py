@@ -111,3 +111,13 @@ class Terminated(BaseException):
         self.signum = signum
         self.exit_code = 128 + signum
         super().__init__(f"terminated ({signal.Signals(signum).name})")
+
+
+class HeadMovedError(CodememError):
+    """HEAD moved (a checkout, a commit, a reset) while a sleep-time pass ran: the pass is
+    dropped, nothing written, and the next one digests where HEAD is then. `moved`: from
+    where to where."""
+
+    def __init__(self, moved: str) -> None:
+        super().__init__(f"nothing digested: {moved} while the digest ran; run it again")
+        self.moved = moved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -183,8 +184,10 @@ class Workspace:
             )
         ignore = self.dir / ".gitignore"
         if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
-            self.dir.mkdir(exist_ok=True)
+            self.dir.mkdir(exist_ok=True)  # never its parents: the repository is there
             ignore.write_text("local/\n", encoding="utf-8")
+        with contextlib.suppress(FileExistsError):  # made here alone (`infra.make_folder`)
+            self.local_dir.mkdir(mode=0o700)
         private_dir(self.local_dir)
         self._ignore_local()
         for name in LOCAL_FOLDERS:

@@ -188,9 +188,7 @@ def _start_config(app: AppContext, ws: Workspace, idle: float | None) -> Config:
 def _detach(ws: Workspace, idle: float | None, as_json: bool) -> None:
     """`--detach`: start the daemon in the background and say where it logs."""
     if process.lock_held(ws):
-        raise process.WatchRunningError(
-            f"codemem watch is already running in {ws.root} (pid {process.read_pid(ws)})"
-        )
+        raise process.already_running(ws)
     argv = ["--idle", repr(idle)] if idle is not None else []
     pid = process.start_detached(ws, argv)
     log = process.local_path(ws, process.LOG_FILE)

@@ -330,7 +330,7 @@ def _open_store(index_dir: Path, removed: list[str], dimensions: int | None = No
     with imports_uncollected():  # pyarrow, then lancedb (`store.import_lancedb`)
         from codemem.code.store import CodeStore
 
-    store = CodeStore(index_dir, dimensions=dimensions)
+    store = CodeStore(index_dir, dimensions=dimensions, writer=True)
     if removed:
         store.delete_paths(removed)
     return store

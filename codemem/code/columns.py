@@ -29,7 +29,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
-from codemem.infra import atomic_file
+from codemem.infra import atomic_file, make_folder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,7 +95,7 @@ class ColumnSpool:
     def __init__(self, folder: Path | None) -> None:
         self._file = None
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
             # Closed by __exit__: the spool lives as long as the build that fills it.
             self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         self._columns: dict[str, Column] = {}

@@ -12,7 +12,7 @@ from codemem.code.columns import Columns
 from codemem.code.lexicon import LEXICON_DIR, LIST_FORMAT, LIST_NAME, Lexicon, list_check, read_list
 from codemem.code.lexicon_build import from_batch
 from codemem.code.rows import Batch
-from codemem.infra import atomic_write
+from codemem.infra import atomic_write, make_folder
 
 # Size tiers: a segment with fewer chunks than TIER_DOCS[t] is of tier t, a larger one of the
 # top tier, never merged again (a merge holds its segments' postings in memory). Whenever the
@@ -33,7 +33,7 @@ class LexiconWriter:
 
     def __init__(self, index_dir: Path, *, fresh: bool) -> None:
         self.folder = index_dir / LEXICON_DIR
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         # A damaged list raises: the refresh's integrity check should have found it, and the
         # caller rebuilds the index (`CodeIndex.refresh`) rather than lose its rows here.
         self.names = (None if fresh else read_list(self.folder)) or []

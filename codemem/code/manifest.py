@@ -31,6 +31,7 @@ from typing import Any
 
 from codemem.code.manifest_rows import INDEXED, Entries, FileEntry
 from codemem.code.text import file_name_words
+from codemem.infra import make_folder
 
 MANIFEST_NAME = "manifest.db"
 LEGACY_NAME = "manifest.json"  # written by earlier versions: such an index is rebuilt
@@ -364,7 +365,7 @@ class Manifest:
         return meta
 
     def _write_new(self, path: Path, files: dict[str, FileEntry]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:

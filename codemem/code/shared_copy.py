@@ -24,7 +24,7 @@ from typing import Any
 
 from codemem.code.tags import NamesCode, PlainData
 from codemem.code.tags_file import encoded_records
-from codemem.infra import fsync_dir
+from codemem.infra import fsync_dir, make_folder
 
 RECORD_NAME = "published.json"  # in each published folder, beside index/
 CHUNK = 1 << 20
@@ -49,7 +49,7 @@ def copy_out(src: Path, dst: Path, left_out: set[str]) -> list[FileRecord]:
         dirs.sort()
         here = Path(folder)
         rel_folder = here.relative_to(src)
-        (dst / rel_folder).mkdir(parents=True, exist_ok=True)
+        make_folder(dst / rel_folder)
         for name in sorted(names):
             rel = (rel_folder / name).as_posix()
             if rel in left_out or name.endswith(".tmp"):
@@ -137,10 +137,10 @@ def copy_in(src: Path, files: list[FileRecord], dst: Path) -> None:
     for rel in _walk_untrusted(src):
         if rel not in listed:
             raise Refused(f"{rel!r} is not in {RECORD_NAME}")
-    dst.mkdir(parents=True, exist_ok=True)
+    make_folder(dst)
     for rel, size, digest in files:
         target = dst.joinpath(*confined_parts(rel))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(target.parent)
         fd = _open_untrusted(src, rel)
         with os.fdopen(fd, "rb") as source:
             if os.fstat(source.fileno()).st_size != size:

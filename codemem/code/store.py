@@ -16,11 +16,13 @@ neither slow search nor grow the disk without bound.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import sys
 import warnings
+import weakref
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +34,7 @@ from codemem.code import lancedb_loading
 from codemem.code.files import is_utf8
 from codemem.code.rows import CHUNKS, FILES, SCALAR_INDEXES, SYMBOLS, Batch
 from codemem.errors import UsageError
-from codemem.infra import SharedLock, printable
+from codemem.infra import SharedLock, make_folder, printable
 
 log = logging.getLogger("codemem")
 
@@ -87,15 +89,30 @@ def warm_up() -> None:
 TABLE_OPTIONS = {"new_table_data_storage_version": "2.0"}
 
 
-def connect(index_dir: Path) -> Any:
-    """A LanceDB connection to `index_dir` (created if missing)."""
+def connect(index_dir: Path, uri: str | None = None) -> Any:
+    """A LanceDB connection to `index_dir` (created if missing), reached by `uri` if given."""
     if not is_utf8(str(index_dir)):  # LanceDB takes its paths as UTF-8 only
         raise UsageError(
             f"{printable(str(index_dir))}: the code index cannot be kept under a path that is not "
             "UTF-8: rename the folder that holds the repository (or clone it again) to a UTF-8 name"
         )
-    index_dir.mkdir(parents=True, exist_ok=True)
-    return import_lancedb().connect(str(index_dir), storage_options=TABLE_OPTIONS)
+    make_folder(index_dir)
+    return import_lancedb().connect(uri or str(index_dir), storage_options=TABLE_OPTIONS)
+
+
+OPEN_FOLDERS = Path("/proc/self/fd")  # Linux names each open descriptor here
+
+
+def anchored(index_dir: Path) -> tuple[int | None, str | None]:
+    """An open descriptor of `index_dir` and the path naming the folder through it, for a
+    writer: LanceDB makes every folder it writes to, so a commit in flight while the
+    repository is removed (`rm -rf` under `codemem watch`) would make the repository's
+    folders again by their path; through the descriptor it fails in the removed folder
+    instead. (None, None) where the system names no descriptor by path."""
+    if not OPEN_FOLDERS.is_dir():
+        return None, None
+    folder = os.open(index_dir, os.O_RDONLY | os.O_DIRECTORY)
+    return folder, f"{OPEN_FOLDERS}/{folder}"
 
 
 READERS_LOCK = "readers.lock"
@@ -178,13 +195,20 @@ def path_filter(paths: Iterable[str]) -> str:
 class CodeStore:
     """The code index tables in one LanceDB database."""
 
-    def __init__(self, index_dir: Path, dimensions: int | None = None):
+    def __init__(
+        self, index_dir: Path, dimensions: int | None = None, *, writer: bool = False
+    ) -> None:
         self.index_dir = index_dir
         self.dimensions = dimensions
         # Held shared from before anything opens: `maintain` prunes old versions only while it
         # holds it alone (LanceDB deletes the files of a pruned version under its readers).
         self.readers = SharedLock(index_dir / READERS_LOCK)
-        self.db = connect(index_dir)
+        make_folder(index_dir)
+        # A writer reaches its folder through a descriptor (`anchored`), open while it lives.
+        folder, uri = anchored(index_dir) if writer else (None, None)
+        if folder is not None:
+            weakref.finalize(self, os.close, folder)
+        self.db = connect(index_dir, uri)
         self._tables: dict[str, Any] = {}
 
     def close(self) -> None:
@@ -199,12 +223,19 @@ class CodeStore:
             SYMBOLS: symbols_schema(),
         }
 
+    def _still_there(self) -> None:
+        """Refuse a write once the index folder is gone (the repository removed under a
+        daemon): LanceDB makes every folder it writes to, the repository's included."""
+        if not self.index_dir.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "gone (deleted or moved?)", str(self.index_dir))
+
     def table(self, name: str) -> Any:
         """Open a table, creating it empty if missing."""
         if name not in self._tables:
             try:
                 self._tables[name] = self.db.open_table(name)
             except (FileNotFoundError, ValueError):
+                self._still_there()
                 self._tables[name] = self.db.create_table(name, schema=self._schemas()[name])
         return self._tables[name]
 
@@ -217,6 +248,7 @@ class CodeStore:
         # A name that is not UTF-8 (lone surrogates) has no rows (`path_skip_reason`), and no
         # filter can spell it.
         paths = [p for p in paths if is_utf8(p)]
+        self._still_there()
         for start in range(0, len(paths), PATHS_PER_FILTER):
             where = path_filter(paths[start : start + PATHS_PER_FILTER])
             for name in (CHUNKS, SYMBOLS, FILES):
@@ -226,6 +258,7 @@ class CodeStore:
         """Replace the rows of the batch's files with the batch's rows."""
         if not len(batch):
             return
+        self._still_there()
         if replace:
             self.delete_paths(batch.files["path"])
         schemas = self._schemas()
@@ -240,6 +273,7 @@ class CodeStore:
     def _create_with(self, name: str, rows: pa.Table) -> None:
         """A new folder's first write: the table is created holding `rows` (one commit, where
         opening, creating it empty and adding take three round trips)."""
+        self._still_there()
         try:
             self._tables[name] = self.db.create_table(name, data=rows, schema=rows.schema)
         except ValueError:  # it exists after all (a folder written before)
@@ -250,6 +284,7 @@ class CodeStore:
 
         Each only speeds reads up: every filter still answers without it.
         """
+        self._still_there()
         for table_name in SCALAR_INDEXES if name is None else (name,):
             table = self.table(table_name)
             indexed = {tuple(ix.columns) for ix in table.list_indices()}
@@ -274,6 +309,7 @@ class CodeStore:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*removes every version.*")
                 for name in (FILES, CHUNKS, SYMBOLS):
+                    self._still_there()
                     self.table(name).optimize(cleanup_older_than=keep)
         finally:
             if alone:

@@ -42,6 +42,7 @@ PARALLEL_MIN_FILES = 48
 MAX_WORKERS = 8
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 1.0
+WORKER_EXIT_SECONDS = 5.0  # how long a killed worker is waited for
 # Chunks of files submitted ahead per worker: enough to keep parsing while the writer
 # commits a batch (about a second).
 IN_FLIGHT_PER_WORKER = 8
@@ -196,8 +197,17 @@ def _stop(pool: ProcessPoolExecutor, finished: bool) -> None:
     """
     if not finished:
         # Python 3.11 has no public way to terminate a pool's workers (3.14 adds one).
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
             process.kill()
+        for process in processes:
+            process.join(WORKER_EXIT_SECONDS)
+        # A worker killed while it sent a result left half a message, and the pool's thread
+        # waits for the rest, which never comes while this process holds the pipe's other
+        # end (the pool never writes to it): closed, the read ends, and so does the thread.
+        writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+        if writer is not None:
+            writer.close()
     pool.shutdown(wait=not finished, cancel_futures=True)
 
 

@@ -36,7 +36,7 @@ from codemem.code.files import (
     unvouched,
 )
 from codemem.errors import FileTooLarge, NotARegularFile
-from codemem.infra import atomic_file, read_regular_bytes
+from codemem.infra import atomic_file, make_folder, read_regular_bytes
 
 if TYPE_CHECKING:
     from codemem.code.manifest_rows import FileEntry
@@ -181,7 +181,7 @@ def save_listing(index_dir: Path, tree: WorkTree) -> None:
     checksum = hashlib.sha1(payload).hexdigest()
     head = b"%s %s %s\n" % (_LISTING_FORMAT, tree.digest.encode(), checksum.encode())
     try:
-        index_dir.mkdir(parents=True, exist_ok=True)  # a rebuild's folder, before its rows
+        make_folder(index_dir)  # a rebuild's folder, before its rows
         with atomic_file(index_dir / LISTING_FILE, durable=False) as handle:
             handle.write(head)
             handle.write(payload)

@@ -17,11 +17,13 @@ lock file is no longer the one it holds, `DaemonLock.still_ours`) and stops: a d
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -52,12 +54,19 @@ LOG_BYTES = 512 * 1024
 LOG_BACKUPS = 2
 # A status probe holds the lock for microseconds; a starting daemon retries this long first.
 ACQUIRE_SECONDS = 1.0
+PID_REWRITE_SECONDS = 5.0  # a pid file removed alone is written again after this long
 
 
 class WatchRunningError(CodememError):
     """Another `codemem watch` already runs in this repository."""
 
     exit_code = 2  # asked for what cannot be done now: a usage mistake, not a failure
+
+
+def already_running(ws: Workspace) -> WatchRunningError:
+    """What `--detach` says when a daemon holds the lock (found before it starts one, or by
+    the one it started, when another start won the race)."""
+    return WatchRunningError(f"codemem watch is already running in {ws.root} (pid {read_pid(ws)})")
 
 
 def local_path(ws: Workspace, name: str) -> Path:
@@ -72,42 +81,79 @@ class DaemonLock:
         self.lock_path = local_path(ws, LOCK_FILE)
         self.pid_path = local_path(ws, PID_FILE)
         self._lock: FileLock | None = None
+        self._folder: int | None = None  # `.codemem/local/` as locked, wherever it is now
+        self._pid_missing_since: float | None = None  # when `still_ours` found no pid file
         self.stale_pid: int | None = None  # the pid a crashed daemon left behind, if any
 
     def acquire(self) -> None:
         self.ws.ensure_local()
+        folder = os.open(self.ws.local_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         lock = FileLock(self.lock_path, ACQUIRE_SECONDS)
         try:
             lock.acquire()
         except LockTimeout:
+            os.close(folder)
             pid = read_pid(self.ws)
             who = f" (pid {pid})" if pid else ""
             raise WatchRunningError(
                 f"codemem watch is already running in {self.ws.root}{who}; "
                 "`codemem watch --status` shows it, `codemem watch --stop` stops it"
             ) from None
-        self._lock = lock
+        except BaseException:
+            os.close(folder)
+            raise
+        self._lock, self._folder = lock, folder
         self.stale_pid = read_pid(self.ws)
         atomic_write(self.pid_path, f"{os.getpid()}\n")
 
     def still_ours(self) -> bool:
         """Whether the lock file is still the one this process holds (not removed or replaced).
 
-        A pid file removed alone is written again: whoever holds the lock owns it.
+        A pid file removed alone is written again, once it has stayed away for
+        `PID_REWRITE_SECONDS` with the lock in place: whoever holds the lock owns it. (Not at
+        once: an `rm -rf` of the folder that has reached the pid file but not yet the lock
+        would fail with "Directory not empty".)
         """
         if self._lock is None or not self._lock.is_current():
             return False
-        if read_pid(self.ws) != os.getpid():
+        if read_pid(self.ws) == os.getpid():
+            self._pid_missing_since = None
+        elif self._pid_missing_since is None:
+            self._pid_missing_since = time.monotonic()
+        elif time.monotonic() - self._pid_missing_since >= PID_REWRITE_SECONDS:
             atomic_write(self.pid_path, f"{os.getpid()}\n")
+            self._pid_missing_since = None
         return True
 
     def release(self) -> None:
         if self._lock is None:
             return
-        if read_pid(self.ws) == os.getpid():
-            self.pid_path.unlink(missing_ok=True)
+        if self._folder is not None:
+            self._remove_own_pid(self._folder)
+            os.close(self._folder)
+            self._folder = None
         self._lock.release()
         self._lock = None
+
+    @staticmethod
+    def _remove_own_pid(folder: int) -> None:
+        """Remove the pid file if it names this process, in the folder this daemon locked,
+        found by its descriptor: a repository moved (`mv`) under the daemon keeps no pid file
+        that says it did not stop cleanly, and a folder removed and made anew for the daemon
+        started next is not touched."""
+        try:
+            fd = os.open(PID_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+        except OSError:
+            return
+        try:
+            ours = stat.S_ISREG(os.fstat(fd).st_mode) and os.read(fd, 64).strip() == (
+                str(os.getpid()).encode()
+            )
+        finally:
+            os.close(fd)
+        if ours:
+            with contextlib.suppress(OSError):
+                os.unlink(PID_FILE, dir_fd=folder)
 
     def __enter__(self) -> DaemonLock:
         self.acquire()
@@ -184,7 +230,8 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "running": running,
         "pid": pid,
-        "uptime_s": round(time.time() - status.started_at, 1)
+        # never below 0: the clock may have been set back since (a laptop resumed)
+        "uptime_s": max(0.0, round(time.time() - status.started_at, 1))
         if running and status.started_at and status.pid == pid
         else None,
         "activity": status.activity if running else "stopped",
@@ -273,6 +320,8 @@ def start_detached(ws: Workspace, argv: list[str], timeout: float = 30.0) -> int
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = proc.poll()
+        if code == WatchRunningError.exit_code and lock_held(ws):  # another start won the race
+            raise already_running(ws)
         if code is not None:
             raise CodememError(
                 f"codemem watch stopped as it started (exit {code}): "

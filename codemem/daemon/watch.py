@@ -11,7 +11,8 @@ git merge, rebase, cherry-pick, revert or bisect waiting for the user (its commi
 up what the pass writes). Then,
 if something is new since the last pass (HEAD moved past the commit the last pass reached,
 or recall has a session newer than the last one seen), it runs one `run_digest`. A pass that
-fails is not retried until something new appears again.
+fails is not retried until something new appears again; one dropped because HEAD moved under
+it (`HeadMovedError`: it wrote nothing) is redone at the next idle moment.
 
 Stopping: SIGINT or SIGTERM sets a flag and wakes the loop. A pass in progress stops at its
 next safe point (between files of the re-index, before consolidation), or after
@@ -24,7 +25,11 @@ checks that `.codemem/local/watch.lock` is still the file it locked; if that fol
 or replaced it stops (leaving the new folder alone), so a daemon started next never runs
 beside one that `--stop` can no longer find. A pass checks too, at its safe points (at most
 every `STATE_CHECK_IN_PASS_SECONDS`): the repository deleted or moved mid-pass stops it there,
-rather than have it make `.codemem/local/` again where the repository was.
+rather than have it make `.codemem/local/` again where the repository was. Between two safe
+points no write makes a missing `.codemem/local/`, `.codemem/` or repository folder
+(`infra.make_folder`; the index store checks its folder before each LanceDB write, and the
+index writer reaches it through a descriptor, `code/store.py`'s `anchored`), and the
+parser workers a stop kills never hang the pool that waits on them (`code/workers.py`).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from codemem.daemon import lifeline
 from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
 from codemem.daemon.query_server import QueryServer
-from codemem.errors import UsageError
+from codemem.errors import HeadMovedError, UsageError
 from codemem.infra import head_commit, parse_when, utc_now
 from codemem.memory import Recall
 from codemem.sleep import DigestOptions, run_digest
@@ -256,6 +261,12 @@ class Watcher:
             if not self._state_intact():
                 raise StopRequested
 
+    def _stop_if_state_lost(self) -> None:
+        """A pass that failed because the repository went (a write refused to make its
+        folders again, `infra.make_folder`) stops, as at a safe point: no failure to report."""
+        if not self._state_intact():
+            raise StopRequested
+
     def _now(self) -> datetime:
         self._checkpoint()
         return utc_now()
@@ -284,6 +295,7 @@ class Watcher:
         except StopRequested:
             raise
         except Exception as exc:  # a daemon keeps running; the next change tries again
+            self._stop_if_state_lost()
             log.exception("watch: indexing failed")
             record["error"] = str(exc)
         else:
@@ -380,7 +392,12 @@ class Watcher:
             )
         except StopRequested:
             raise
+        except HeadMovedError as exc:  # a checkout mid-pass: dropped, redone once idle again
+            log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
+            record["error"] = str(exc)
+            head, newest = self.status.digested_head, None  # neither counts as seen
         except Exception as exc:  # not retried until something new appears
+            self._stop_if_state_lost()
             log.exception("watch: digest failed")
             record["error"] = str(exc)
         else:

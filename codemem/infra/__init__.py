@@ -28,6 +28,7 @@ from codemem.infra.files import (
     read_text,
     update_text,
 )
+from codemem.infra.folders import make_folder
 from codemem.infra.git import (
     STREAM_CHUNK,
     check_git_link,
@@ -40,6 +41,7 @@ from codemem.infra.git import (
     git_text,
     grep_exclusions,
     has_head,
+    head_branch,
     head_commit,
     log_records,
     resolve_commit,
@@ -114,6 +116,8 @@ __all__ = [
     "log_records",
     "grep_exclusions",
     "has_head",
+    "make_folder",
+    "head_branch",
     "head_commit",
     "in_range",
     "iso_utc",

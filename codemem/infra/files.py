@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
+from codemem.infra.folders import make_folder
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
@@ -73,7 +74,7 @@ def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) ->
     On Linux the temp file has no name until it is written (`O_TMPFILE`): a process killed
     meanwhile (SIGKILL mid-edit) leaves no half-written `.name.*.tmp` beside the target.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd = _unnamed_file(path.parent)
     tmp = None
     if fd is None:
@@ -278,7 +279,7 @@ def private_dir(path: Path) -> Path:
             f"{path} is a symbolic link: codemem keeps private data only in a real folder; "
             "remove the link and run the command again"
         )
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_folder(path, 0o700)
     _tighten(path)
     return path
 

@@ -280,6 +280,12 @@ def head_commit(root: Path) -> str | None:
     return _head_from_files(root) or resolve_commit(root, "HEAD")
 
 
+def head_branch(root: Path) -> str | None:
+    """The branch HEAD is on (`refs/heads/<name>`), or None when HEAD is detached."""
+    out = run_git(root, "symbolic-ref", "-q", "HEAD", ok=(0, 1, 128))
+    return out.decode("utf-8", "replace").strip() or None
+
+
 _OBJECT_ID = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256
 # A branch ref as git would write it, in plain ASCII: no `..`, no part starting with a dot
 # or ending in `.lock`. Any other name is git's to resolve.

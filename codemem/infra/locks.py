@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.errors import LockTimeout, NotARegularFile, PathOutsideRepository
+from codemem.infra.folders import make_folder
 
 DEFAULT_TIMEOUT = 30.0
 _COMMAND_CHARS = 200
@@ -130,7 +131,7 @@ class FileLock:
 
     def acquire(self) -> None:
         """Take the lock, waiting up to `timeout` seconds, and write this process into it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path.parent)
         fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
         deadline = time.monotonic() + self.timeout
         delay = 0.001
@@ -207,8 +208,8 @@ class SharedLock:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = None
+        make_folder(path.parent)
         self._fd = _open_lock(path, os.O_RDWR | os.O_CREAT)
         fcntl.flock(self._fd, fcntl.LOCK_SH)
 

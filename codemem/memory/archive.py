@@ -166,6 +166,19 @@ def parse_note(text: str, path: Path, source: str) -> Note:
     )
 
 
+def _note_text(content: str) -> str:
+    """A new note's text as saved, or the refusal of one that cannot be saved."""
+    content = content.strip("\n")
+    if not content.strip():
+        raise MemoryEditError("the note is empty: give the text to remember")
+    if has_conflict(content):
+        raise ConflictMarkersError(
+            "note not saved: the text holds git conflict markers (<<<<<<<, =======, "
+            ">>>>>>>): write it without them"
+        )
+    return content
+
+
 class Archive:
     """The archival notes of one workspace."""
 
@@ -227,18 +240,22 @@ class Archive:
         hits = [hit for hit in hits if hit.score >= threshold]
         return sorted(hits, key=lambda hit: (-hit.score, hit.note.id))
 
+    def draft(self, content: str, tags: Iterable[str] = (), source: str | None = None) -> Note:
+        """The note `insert` would save now, its text checked, its id and file named; nothing
+        is written (the sleep-time pass holds its notes until it writes them as one set)."""
+        return self._new(_note_text(content), tags, source)
+
+    def _new(self, content: str, tags: Iterable[str], source: str | None) -> Note:
+        created = as_utc(self.clock())
+        note = Note(note_id(created, content), content, created, normalize_tags(tags), source)
+        note.path = self.dir / f"{note.id}.md"
+        return note
+
     def insert(
         self, content: str, tags: Iterable[str] = (), source: str | None = None
     ) -> InsertResult:
         """Save a note; refuses an exact duplicate and reports near-duplicates."""
-        content = content.strip("\n")
-        if not content.strip():
-            raise MemoryEditError("the note is empty: give the text to remember")
-        if has_conflict(content):
-            raise ConflictMarkersError(
-                "note not saved: the text holds git conflict markers (<<<<<<<, =======, "
-                ">>>>>>>): write it without them"
-            )
+        content = _note_text(content)
         with FileLock(self._lock):
             existing = self.notes()
             for note in existing:
@@ -247,9 +264,8 @@ class Archive:
                         f"an identical note already exists: {note.id} (created "
                         f"{note.created.isoformat()}); nothing was saved"
                     )
-            created = as_utc(self.clock())
-            note = Note(note_id(created, content), content, created, normalize_tags(tags), source)
-            note.path = self.dir / f"{note.id}.md"
+            note = self._new(content, tags, source)
+            assert note.path is not None
             check_memory_write(self.ws, note.path)
             if note.path.exists():  # the same text saved, deleted and saved within a second
                 raise DuplicateNoteError(

@@ -34,7 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.infra import FileLock, atomic_write, locked, printable, read_text, update_text
+from codemem.infra import (
+    FileLock,
+    atomic_write,
+    locked,
+    make_folder,
+    printable,
+    read_text,
+    update_text,
+)
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockExistsError,
@@ -587,7 +595,7 @@ class MemoryStore:
                 )
             if new.startswith("users/") and owners(block.extra) is None:
                 self._own_before_moving(block, old, new)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(target.parent)
             os.rename(source, target)
             self._prune(source.parent)
         return self.get(new)

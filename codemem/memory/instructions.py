@@ -273,6 +273,6 @@ def export_instructions(
         return with_region(text or "", render_region(store, exclude=own))
 
     before, after = update_text(
-        path, change, store.ws.local_dir / "locks" / f"export-{path.name}.lock"
+        path, change, store.ws.ensure_local() / "locks" / f"export-{path.name}.lock"
     )
     return path, before != after

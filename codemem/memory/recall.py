@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import UsageError
-from codemem.infra import FileLock, as_utc, create_private, owner_only, parse_when, utc_now
+from codemem.infra import (
+    FileLock,
+    as_utc,
+    create_private,
+    make_folder,
+    owner_only,
+    parse_when,
+    utc_now,
+)
 from codemem.memory.errors import NotFoundError
 from codemem.memory.ranking import tokenize
 from codemem.memory.recall_schema import (
@@ -130,7 +138,7 @@ class Recall:
         self.clock = clock
         if isinstance(where, Workspace):
             where.ensure_local()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path.parent)
         self._write = (
             threading.Lock()
         )  # one connection, shared by threads: one transaction at a time

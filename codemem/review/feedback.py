@@ -30,7 +30,15 @@ from datetime import datetime
 from pathlib import Path
 
 from codemem.errors import FileTooLarge, NotARegularFile, UsageError
-from codemem.infra import atomic_write, iso_utc, json_text, printable, read_regular, utc_now
+from codemem.infra import (
+    atomic_write,
+    iso_utc,
+    json_text,
+    make_folder,
+    printable,
+    read_regular,
+    utc_now,
+)
 from codemem.memory import BlockFormatError, check_memory_write, read_memory_file
 from codemem.review.findings import Finding, demote
 from codemem.workspace import Workspace
@@ -152,7 +160,7 @@ def remember_findings(ws: Workspace, findings: list[Finding]) -> None:
     if len(cached) > CACHE_LIMIT:
         cached = dict(list(cached.items())[-CACHE_LIMIT:])
     ws.ensure_local()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     atomic_write(path, json_text({"findings": cached}) + "\n")
 
 
@@ -212,7 +220,7 @@ def dismiss(
     )
     path = dismissed_dir(ws) / f"{full_id}.json"
     check_memory_write(ws, path)  # not through a cloned link to a folder out of the repository
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     atomic_write(path, json_text(asdict(item), indent=2) + "\n")
     count = sum(1 for d in load_dismissals(ws) if d.rule == item.rule)
     return item, count

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from codemem.infra import git_path, git_text
+from codemem.infra import git_path, run_git
 from codemem.memory import Block, normalize
 from codemem.sleep.dates import RELATIVE, absolute_dates
 from codemem.sleep.writer import MemoryWriter
@@ -44,7 +44,7 @@ def consolidate(writer: MemoryWriter, now: datetime) -> ConsolidationReport:
     report = ConsolidationReport()
     merge_duplicate_notes(writer, report)
     date_notes(writer, report)
-    for block in writer.store.list():
+    for block in writer.blocks():
         if block.label == "personal" or block.read_only:
             continue
         date_block(writer, block, now, report)
@@ -119,15 +119,20 @@ def line_dates(writer: MemoryWriter, block: Block, now: datetime) -> Callable[[i
     if block.path is None:
         return lambda _i: today
     offset = block.header.count("\n")
+    # The text the pass holds for the file, when it changed the block: blamed as if written.
+    held = writer.held_text(block)
+    contents = ("--contents", "-") if held is not None else ()
     # 128: a block not committed yet (or no commits at all): every line is from today.
-    out = git_text(
+    out = run_git(
         writer.ws.root,
         "blame",
         "--porcelain",
+        *contents,
         "--",
         block.path.relative_to(writer.ws.root).as_posix(),
+        input=held.encode("utf-8") if held is not None else None,
         ok=(0, 128),
-    )
+    ).decode("utf-8", "replace")
     days: dict[int, date | None] = {}
     if out:
         shallow = git_path(writer.ws.root, "shallow")  # the commits whose parents are not here

@@ -9,8 +9,12 @@
    a summarizer, a bounded diff and a model's summary).
 3. Write the digest file, named after the range; mine conventions into
    `.codemem/conventions.json` and the marked region of `blocks/conventions.md`; rebuild the
-   project overview of `blocks/project.md`; consolidate; last, note in `.codemem/local/`
-   the HEAD this clone reached, so an interrupted pass is simply redone.
+   project overview of `blocks/project.md`; consolidate. All of it is held in memory
+   (`sleep/held.py`) and written as one set once the pass is done, and only if HEAD and its
+   branch are still what the pass read (`HeadMovedError` otherwise: a `git checkout`
+   meanwhile would get files about the other branch; nothing is written and the next pass
+   digests the new HEAD); last, note in `.codemem/local/` the HEAD this clone reached, so an
+   interrupted pass is simply redone.
 
 No pass runs while a git merge, rebase, cherry-pick, revert or bisect waits for the user
 (`GitBusyError`; `codemem watch` waits for it to end): what it wrote would go into that
@@ -40,8 +44,16 @@ from codemem.agent.providers import Provider
 from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
-from codemem.errors import UsageError
-from codemem.infra import BlobReader, git_text, resolve_commit, shallow_hint, utc_now
+from codemem.errors import HeadMovedError, UsageError
+from codemem.infra import (
+    BlobReader,
+    git_text,
+    head_branch,
+    head_commit,
+    resolve_commit,
+    shallow_hint,
+    utc_now,
+)
 from codemem.memory import GitBusyError
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
@@ -197,6 +209,7 @@ class DigestRun:
     as_of: datetime = field(init=False)  # when the pass's block lines are dated
     writer: MemoryWriter = field(init=False)
     files: RepoFiles = field(init=False)
+    branch: str | None = field(init=False)  # the branch HEAD was on as the pass read it
     digest_file: Path | None = None
 
     @property
@@ -215,6 +228,7 @@ def read_commits(run: DigestRun) -> None:
     (and summaries); the others set aside."""
     ws, options, settings, result = run.ws, run.options, run.settings, run.result
     run.state = read_state(ws)
+    run.branch = head_branch(ws.root)  # before HEAD is read: a checkout between is caught
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
         raise UsageError(
             f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
@@ -250,7 +264,7 @@ def read_commits(run: DigestRun) -> None:
     run.as_of = (
         datetime.fromisoformat(head_date).astimezone(timezone.utc) if head_date else run.now()
     )
-    run.writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: run.as_of)
+    run.writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: run.as_of, hold=True)
     run.files = RepoFiles(ws.root)
 
 
@@ -311,6 +325,28 @@ def consolidate_memory(run: DigestRun) -> None:
         run.result.consolidation = consolidate(run.writer, run.now())
 
 
+def write_memory(run: DigestRun) -> None:
+    """Write what the pass holds as one set, if HEAD and its branch are still what it read
+    (see the module docstring); a dry run writes nothing."""
+    if run.options.dry_run:
+        return
+    ws, read = run.ws, run.commit_range.head
+    branch, head = head_branch(ws.root), head_commit(ws.root)
+    if (branch, head) != (run.branch, read):
+        raise HeadMovedError(
+            f"HEAD moved from {_where(run.branch, read)} to {_where(branch, head)}"
+        )
+    busy = ws.git_operation()
+    if busy is not None:  # begun while the pass ran: its commit would sweep the set up
+        raise GitBusyError(f"nothing digested: {busy}, then run it again")
+    run.writer.write_held()
+
+
+def _where(branch: str | None, head: str | None) -> str:
+    at = head[:7] if head else "no commit"
+    return f"{branch.removeprefix('refs/heads/')} at {at}" if branch else f"{at} (detached)"
+
+
 def count_sessions(run: DigestRun) -> None:
     """How many recorded chat sessions are newer than the last ones learned from."""
     if run.settings.sessions:
@@ -347,6 +383,7 @@ STEPS: tuple[Step, ...] = (
     mine_conventions,
     update_project,
     consolidate_memory,
+    write_memory,
     count_sessions,
     save_state,
 )
@@ -359,6 +396,7 @@ MODEL_STEPS: tuple[Step, ...] = (
     mine_conventions,
     update_project,
     consolidate_memory,
+    write_memory,
     count_sessions,
     learn_from_sessions,
     save_state,

@@ -3,7 +3,9 @@
 Block edits are `MemoryStore.rethink(label, new, expected=old)`: a compare-and-swap under
 the block's lock, retried on fresh text when another process edited the block meanwhile.
 Notes go through `Archive`; digests and other files through `atomic_write`. In a dry run
-nothing is written and each would-be change is only recorded.
+nothing is written and each would-be change is only recorded. With `hold`, the digest's
+writer, every change is held in memory (`sleep/held.py`) and read back by the later steps,
+until `write_held` writes the whole set (a dry run never does).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from codemem.memory import (
     normalize,
     read_memory_file,
 )
+from codemem.sleep.held import HeldWrites
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -60,9 +63,12 @@ class Change:
 class MemoryWriter:
     """Applies (or, with `dry_run`, records) the pass's changes to `.codemem/`."""
 
-    def __init__(self, ws: Workspace, *, dry_run: bool, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, ws: Workspace, *, dry_run: bool, clock: Callable[[], datetime], hold: bool = False
+    ) -> None:
         self.ws = ws
         self.dry_run = dry_run
+        self.held = HeldWrites() if hold else None
         self.store = MemoryStore(ws, user="codemem")  # user blocks are not touched here
         self.archive = Archive(ws, clock=clock)
         self.changes: list[Change] = []
@@ -73,6 +79,8 @@ class MemoryWriter:
 
     def read_block(self, label: str) -> Block | None:
         """The block, a fresh empty one if it does not exist yet, or None if unreadable."""
+        if self.held is not None and (held := self.held.block(label)) is not None:
+            return held
         try:
             return self.store.get(label)
         except UnknownLabelError:
@@ -103,6 +111,10 @@ class MemoryWriter:
                     "learned region shortened): move some of its text to archival memory"
                 )
                 return False
+            if self.held is not None:
+                self.held.set_block(block, new)
+                self.changes.append(Change("block", label, detail))
+                return True
             if self.dry_run:
                 self.changes.append(Change("block", label, detail))
                 return True
@@ -132,6 +144,17 @@ class MemoryWriter:
             )
         return replace(block, value=fixed.text)
 
+    def blocks(self) -> list[Block]:
+        """The readable blocks, sorted by label (as the pass left them, when it holds them)."""
+        listed = self.store.list()
+        return listed if self.held is None else self.held.over_blocks(listed)
+
+    def held_text(self, block: Block) -> str | None:
+        """The file text the pass holds for `block`, or None when it holds none."""
+        if self.held is None or self.held.block(block.label) is None:
+            return None
+        return block.to_text()
+
     def update_region(self, label: str, name: str, build: Callable[[int], str]) -> bool:
         """Rewrite the marked region `name` of block `label` with `build(budget)`."""
 
@@ -143,11 +166,16 @@ class MemoryWriter:
 
     # -- archival notes -----------------------------------------------------------------------
 
+    def notes(self) -> list[Note]:
+        """The readable notes, oldest first (as the pass left them, when it holds them)."""
+        listed = self.archive.notes()
+        return listed if self.held is None else self.held.over_notes(listed)
+
     def settled_notes(self) -> list[Note]:
         """The notes an edit may build on: a note holding git's conflict markers is left as
         written and reported once (people resolve it; a rewrite, or a duplicate folded into
         it, would build on both sides)."""
-        notes = self.archive.notes()
+        notes = self.notes()
         for line in self.archive.conflicts(notes):
             if line not in self._conflicts_reported:
                 self._conflicts_reported.add(line)
@@ -156,13 +184,18 @@ class MemoryWriter:
 
     def find_note(self, content: str) -> Note | None:
         wanted = normalize(content)
-        return next((n for n in self.archive.notes() if normalize(n.content) == wanted), None)
+        return next((n for n in self.notes() if normalize(n.content) == wanted), None)
 
     def insert_note(self, content: str, tags: list[str], source: str) -> str:
         """Save a note (or reuse an identical one); returns its id."""
         existing = self.find_note(content)
         if existing is not None:
             return existing.id
+        if self.held is not None:
+            note = self.archive.draft(content, tags, source)
+            self.held.add_note(note)
+            self.changes.append(Change("note-added", note.id, ", ".join(tags)))
+            return note.id
         if self.dry_run:
             self.changes.append(Change("note-added", "(new note)", ", ".join(tags)))
             return "(new note)"
@@ -179,6 +212,13 @@ class MemoryWriter:
     def delete_note(self, note_id: str, expected: Note | None = None, why: str = "") -> bool:
         """Delete a note (with `expected`, only if its file still says that; else a warning
         naming the note, and nothing deleted); True if it is gone."""
+        if self.held is not None:
+            read = expected or next((n for n in self.notes() if n.id == note_id), None)
+            if read is None:
+                return True
+            self.held.delete_note(read)
+            self.changes.append(Change("note-deleted", note_id))
+            return True
         if self.dry_run:
             self.changes.append(Change("note-deleted", note_id))
             return True
@@ -198,6 +238,10 @@ class MemoryWriter:
         """Change a note's text, tags and `extra` keys in place (`Archive.update`: only the
         lines that change, and never over an edit made since the pass read it: then a
         warning, and the note is left for the next pass); True if it was written."""
+        if self.held is not None:
+            self.held.edit_note(note, content, tags, extra)
+            self.changes.append(Change("note-updated", note.id))
+            return True
         if self.dry_run:
             self.changes.append(Change("note-updated", note.id))
             return True
@@ -228,7 +272,9 @@ class MemoryWriter:
                 return False
         except BlockFormatError as exc:  # not UTF-8 text, or too large
             self.warnings.append(f"{exc}: written again")
-        if not self.dry_run:
+        if self.held is not None:
+            self.held.files[path] = text
+        elif not self.dry_run:
             atomic_write(path, text)
         self.changes.append(Change(kind, path.relative_to(self.ws.root).as_posix()))
         return True
@@ -241,9 +287,24 @@ class MemoryWriter:
         its note deleted (the block now holds all of it).
         """
         source = f"codemem digest ({region} region)"
-        old = [note for note in self.archive.notes() if note.source == source]
+        old = [note for note in self.notes() if note.source == source]
         note_id = self.insert_note(content, tags, source) if content is not None else None
         for stale in old:
             if stale.id != note_id:  # a person's edit to it since: kept, and said
                 self.delete_note(stale.id, stale, "replacing it")
         return note_id
+
+    # -- the held set -------------------------------------------------------------------------
+
+    def write_held(self) -> None:
+        """Write what the pass holds, as one set (`HeldWrites.write`); a change whose file
+        changed since the pass read it is left out of `changes` and said in `warnings`."""
+        if self.held is None or self.dry_run:
+            return
+        held, self.held = self.held, None  # what follows (the sleep-time agent) writes at once
+        for item in held.write(self.ws, self.store, self.archive):
+            self.changes = [c for c in self.changes if c.target != item.target]
+            self.warnings.append(
+                f"{printable(item.target)} changed while the digest was {item.why}: left as it "
+                "is now (the next digest looks at it again)"
+            )

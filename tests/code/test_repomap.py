@@ -267,7 +267,9 @@ def tagged_repo(repo_factory):
     for path in FILES:
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text("# stand-in\n")
-    make_store(Workspace(repo).index_dir)
+    ws = Workspace(repo)
+    ws.ensure_local()  # what any command does first; no write makes `.codemem/local/` itself
+    make_store(ws.index_dir)
     return repo
 
 

@@ -146,3 +146,44 @@ def test_a_killed_indexer_takes_a_fork_servers_workers_with_it(tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(killed.pid, signal.SIGKILL)
+
+
+HALF_SENT = """
+import os, struct, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from codemem.code.workers import _stop
+
+MARK = Path(sys.argv[1])
+
+def half_sent():
+    # What a worker killed in the middle of sending a large result leaves in the pipe: the
+    # message's length and its first bytes. (Found from the worker loop's frame.)
+    frame = sys._getframe()
+    while "result_queue" not in frame.f_locals:
+        frame = frame.f_back
+    os.write(frame.f_locals["result_queue"]._writer.fileno(), struct.pack("!i", 1 << 20) + b"x" * 16)
+    MARK.write_text("sent")
+    time.sleep(120)
+
+pool = ProcessPoolExecutor(1, mp_context=get_context("fork"))
+pool.submit(half_sent)
+while not MARK.exists():
+    time.sleep(0.01)
+time.sleep(0.2)  # the pool's thread reads the length and waits for the rest
+_stop(pool, finished=False)
+print("stopped")
+"""
+
+
+def test_stopping_workers_one_killed_half_way_through_a_result_does_not_hang(tmp_path):
+    # A stop (SIGTERM, the repository removed) kills the workers; the one killed while it
+    # sent a result left half a message, which the pool's thread then waited on for ever.
+    done = subprocess.run(
+        [sys.executable, "-c", HALF_SENT, str(tmp_path / "mark")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr

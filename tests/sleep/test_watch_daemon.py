@@ -459,3 +459,28 @@ def test_a_daemon_whose_state_folder_is_removed_stops_and_the_next_one_runs_alon
         if lock_held(ws):
             os.kill(pid, signal.SIGKILL)
     assert not lock_held(ws)
+
+
+def test_a_daemon_whose_repository_is_moved_stops_cleanly_and_status_says_so(shop, daemons):
+    daemon = daemons(shop)
+    moved = shop.with_name("moved")
+    shop.rename(moved)  # `mv` under the running daemon
+    assert daemon.proc.wait(timeout=TIMEOUT) == 0, daemon.stderr()
+    ws = Workspace(moved)
+    assert read_pid(ws) is None and not lock_held(ws)  # its pid file went with it
+    status = codemem(moved, "watch", "--status")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[0] == "codemem watch is not running."
+    assert "did not stop cleanly" not in status.stdout
+    assert "stale_pid" not in json.loads(codemem(moved, "watch", "--status", "--json").stdout)
+
+
+def test_detach_that_loses_the_race_to_another_start_says_it_is_already_running(shop):
+    from codemem.daemon.process import DaemonLock, WatchRunningError, start_detached
+
+    ws = Workspace(shop)
+    # Two `watch --detach` at once: both saw no daemon, and the other took the lock first.
+    with DaemonLock(ws), pytest.raises(WatchRunningError) as lost:
+        start_detached(ws, [])
+    assert lost.value.exit_code == 2
+    assert str(lost.value) == f"codemem watch is already running in {shop} (pid {os.getpid()})"

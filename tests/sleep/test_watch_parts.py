@@ -299,3 +299,101 @@ def test_a_pass_stops_at_its_next_safe_point_once_the_repository_is_gone(tmp_pat
         ws.ensure_local()
     assert not repo.exists()
     watcher.debouncer.close()
+
+
+def test_a_checkout_in_the_middle_of_a_digest_writes_nothing_and_the_next_pass_redoes_it(
+    tmp_path, caplog
+):
+    from sleep_helpers import snapshot
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    git(repo, "checkout", "-q", "-b", "other")
+    other = commit(repo, "Other", "2025-03-02T10:00:00+00:00", {"OTHER.md": "other\n"})
+    git(repo, "checkout", "-q", "main")
+    head = commit(repo, "Add notes", "2025-03-03T10:00:00+00:00", {"NOTES.md": "# Notes\n"})
+    ws = init(repo)
+    before = snapshot(ws)
+    watcher = Watcher(ws, config())
+    dated = watcher._now
+
+    def checkout_then_now():  # the pass asks the time after its digest is decided
+        if git(repo, "branch", "--show-current").stdout.strip() == "main":
+            git(repo, "checkout", "-q", "other")
+        return dated()
+
+    watcher._now = checkout_then_now
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    # Nothing about main's commits landed in other's work tree, nor anything else.
+    assert snapshot(ws) == before
+    assert (
+        f"watch: digest dropped, nothing written: HEAD moved from main at {head[:7]} to other "
+        f"at {other[:7]} (redone once idle)"
+    ) in caplog.messages
+    assert watcher.status.digested_head is None
+    assert watcher.on_idle() == f"new commits up to {other[:7]}"
+    assert sorted(p.name for p in ws.digests_dir.iterdir()) == [f"2025-03-02-root-{other[:7]}.md"]
+    watcher.debouncer.close()
+
+
+@pytest.mark.parametrize("step", ["_index", "_digest"])
+def test_a_pass_that_fails_because_the_repository_went_is_a_stop_not_a_failure(
+    tmp_path, monkeypatch, caplog, step
+):
+    import errno
+    import shutil
+
+    from codemem.code import CodeIndex
+    from codemem.daemon.process import DaemonLock
+    from codemem.daemon.watch import StopRequested
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    ws = init(repo)
+    watcher = Watcher(ws, config())
+
+    def removed_meanwhile(*_args, **_kwargs):  # `rm -rf` between two safe points of the pass
+        shutil.rmtree(repo)
+        raise FileNotFoundError(errno.ENOENT, "gone (deleted or moved?)", str(ws.local_dir))
+
+    monkeypatch.setattr(CodeIndex, "refresh", removed_meanwhile)
+    caplog.set_level("INFO", logger="codemem")
+    with DaemonLock(ws) as lock:
+        watcher._lock = lock
+        with pytest.raises(StopRequested):
+            getattr(watcher, step)("catch-up" if step == "_digest" else [])
+    assert [r.levelname for r in caplog.records if r.levelname != "INFO"] == ["WARNING"]
+    assert "was removed or replaced under the daemon; stopping" in caplog.records[-1].getMessage()
+    assert not repo.exists()
+    watcher.debouncer.close()
+
+
+def test_a_pid_file_removed_alone_comes_back_only_once_it_has_stayed_away(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from codemem.daemon import process
+    from codemem.daemon.process import DaemonLock, read_pid
+
+    ws = init(shop_repo(tmp_path))
+    with DaemonLock(ws) as lock:
+        (ws.local_dir / "watch.pid").unlink()  # perhaps an `rm -rf` of the folder, under way
+        assert lock.still_ours() and read_pid(ws) is None  # not written into it at once
+        later = time.monotonic() + process.PID_REWRITE_SECONDS
+        monkeypatch.setattr(process.time, "monotonic", lambda: later)
+        assert lock.still_ours() and read_pid(ws) == os.getpid()  # removed alone: back
+
+
+def test_status_after_the_clock_went_back_shows_no_negative_uptime(tmp_path):
+    import os
+    import time
+
+    from codemem.daemon.process import DaemonLock, WatchStatus, describe_status, write_status
+
+    ws = init(shop_repo(tmp_path))
+    with DaemonLock(ws):  # a laptop resumed, and the clock set back an hour since the start
+        write_status(ws, WatchStatus(pid=os.getpid(), started_at=time.time() + 3600))
+        info = describe_status(ws)
+    assert info["uptime_s"] == 0.0
+    assert status_lines(info)[0] == f"codemem watch is running (pid {os.getpid()}, up 0s, stopped)."

@@ -1,0 +1,165 @@
+"""What a sleep-time pass writes to committed memory, held until the pass has decided all of it.
+
+A pass reads HEAD, then computes its digest, learned regions and consolidation step by step;
+each step reads what the earlier ones changed. `HeldWrites` keeps those changes in memory and
+lays them over what is on disk (a block's new value, a note added, rewritten or deleted), so
+the steps read the pass's own state, while nothing reaches the work tree. At the end the pass
+checks that HEAD and its branch are still what it read (a `git checkout` meanwhile would get
+files about another branch) and `write` writes the set, each file by the memory layer's
+locked compare-and-swap against the text the pass read: a file a person edited meanwhile is
+left as it is now, and said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from codemem.infra import atomic_write
+from codemem.memory import (
+    Archive,
+    Block,
+    BlockExistsError,
+    BlockFormatError,
+    ConflictError,
+    DuplicateNoteError,
+    MemoryStore,
+    Note,
+    NotFoundError,
+    UnknownLabelError,
+    check_memory_write,
+    read_memory_file,
+)
+from codemem.workspace import Workspace
+
+
+@dataclass
+class NoteEdit:
+    """A note on disk the pass rewrote: as it read it, and as it left it."""
+
+    read: Note
+    now: Note
+    extra: dict[str, Any] = field(default_factory=dict)  # the frontmatter keys the pass set
+
+
+@dataclass
+class LeftAlone:
+    """A held write not made: its target changed since the pass read it."""
+
+    target: str  # as in the pass's `Change` (a path, a label or a note id)
+    why: str
+
+
+@dataclass
+class HeldWrites:
+    """The pass's writes, in memory (see the module docstring)."""
+
+    files: dict[Path, str] = field(default_factory=dict)
+    blocks: dict[str, tuple[Block, Block]] = field(default_factory=dict)  # as read, as left
+    added: dict[str, Note] = field(default_factory=dict)
+    edited: dict[str, NoteEdit] = field(default_factory=dict)
+    deleted: dict[str, Note] = field(default_factory=dict)  # as read
+
+    # -- reading through them -----------------------------------------------------------------
+
+    def block(self, label: str) -> Block | None:
+        """The block as the pass left it, or None when the pass has not changed it."""
+        held = self.blocks.get(label)
+        return held[1] if held is not None else None
+
+    def over_blocks(self, listed: Iterable[Block]) -> list[Block]:
+        """`listed` (the blocks on disk) as the pass left them, new ones included, by label."""
+        by_label = {block.label: block for block in listed}
+        by_label.update((label, now) for label, (_, now) in self.blocks.items())
+        return [by_label[label] for label in sorted(by_label)]
+
+    def over_notes(self, listed: Iterable[Note]) -> list[Note]:
+        """`listed` (the notes on disk) as the pass left them, oldest first."""
+        notes = [
+            self.edited[note.id].now if note.id in self.edited else note
+            for note in listed
+            if note.id not in self.deleted
+        ]
+        notes += self.added.values()
+        return sorted(notes, key=lambda note: (note.created, note.id))
+
+    # -- holding ------------------------------------------------------------------------------
+
+    def set_block(self, read: Block, value: str) -> None:
+        first = self.blocks[read.label][0] if read.label in self.blocks else read
+        self.blocks[read.label] = (first, replace(read, value=value))
+
+    def add_note(self, note: Note) -> None:
+        self.added[note.id] = note
+
+    def edit_note(
+        self, note: Note, content: str, tags: list[str], extra: dict[str, Any] | None
+    ) -> None:
+        now = replace(note, content=content, tags=tags, extra={**note.extra, **(extra or {})})
+        if note.id in self.added:
+            self.added[note.id] = now
+            return
+        held = self.edited.get(note.id)
+        before = held.extra if held is not None else {}
+        self.edited[note.id] = NoteEdit(
+            held.read if held is not None else note, now, {**before, **(extra or {})}
+        )
+
+    def delete_note(self, note: Note) -> None:
+        if self.added.pop(note.id, None) is not None:
+            return
+        held = self.edited.pop(note.id, None)
+        self.deleted[note.id] = held.read if held is not None else note
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, ws: Workspace, store: MemoryStore, archive: Archive) -> list[LeftAlone]:
+        """Write every held change; returns those left alone (their files changed meanwhile).
+
+        New notes go first, so a block's pointer never names a note not written yet; deletions
+        go last, and only when every note the set added or rewrote was written (a duplicate is
+        deleted only once the note it was folded into holds it).
+        """
+        left: list[LeftAlone] = []
+        for path, text in self.files.items():
+            check_memory_write(ws, path)
+            if read_memory_file(ws, path) != text:
+                atomic_write(path, text)
+        for note in self.added.values():
+            try:
+                # dated as drafted: the same id, which the pass's pointers may name
+                Archive(ws, clock=_at(note.created)).insert(note.content, note.tags, note.source)
+            except DuplicateNoteError:
+                left.append(LeftAlone(note.id, "saving it (the same text was saved meanwhile)"))
+        for label, (before, now) in self.blocks.items():
+            try:
+                if before.path is None:
+                    store.create(label, now.description, now.value, now.limit)
+                else:
+                    store.rethink(label, now.value, expected=before.value, keep_conflicts=True)
+            except (ConflictError, BlockExistsError, UnknownLabelError, BlockFormatError):
+                left.append(LeftAlone(label, "updating it"))
+        for edit in self.edited.values():
+            try:
+                archive.update(edit.read, edit.now.content, edit.now.tags, edit.extra)
+            except (ConflictError, BlockFormatError):
+                left.append(LeftAlone(edit.read.id, "rewriting it"))
+        notes_left = any(item.target in self.added or item.target in self.edited for item in left)
+        for note_id, read in self.deleted.items():
+            if notes_left:
+                left.append(LeftAlone(note_id, "deleting it (a note it went into was not written)"))
+                continue
+            try:
+                archive.delete(note_id, read)
+            except NotFoundError:
+                continue
+            except ConflictError:
+                left.append(LeftAlone(note_id, "deleting it"))
+        return left
+
+
+def _at(when: datetime) -> Callable[[], datetime]:
+    return lambda: when
