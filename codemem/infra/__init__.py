@@ -26,6 +26,7 @@ from codemem.infra.files import (
     read_regular,
     read_regular_bytes,
     read_text,
+    remove_file,
     update_text,
 )
 from codemem.infra.git import (
@@ -143,6 +144,7 @@ __all__ = [
     "today",
     "trim_heap",
     "imports_uncollected",
+    "remove_file",
     "update_text",
     "utc_date",
     "utc_now",

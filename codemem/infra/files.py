@@ -7,7 +7,8 @@ and fsyncs the folder, so a crash leaves the old file or the new one, never a to
 every write, so it cannot carry the lock) and a compare-and-swap: under the lock it reads,
 applies the edit and, just before the rename, checks the file still holds what it read; a
 writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
-text instead of overwriting that change.
+text instead of overwriting that change. `remove_file` removes a file only if it still holds
+what the caller expects, checking what it moved aside, so no save lands between check and removal.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, TypeVar
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
@@ -31,6 +32,7 @@ from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+T = TypeVar("T")
 
 
 def read_text(path: Path) -> str | None:
@@ -196,6 +198,43 @@ def update_text(
                 continue
             return before, after
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
+
+
+def remove_file(path: Path, check: Callable[[bytes], T], *, max_bytes: int | None = None) -> T:
+    """Remove `path` if `check` accepts the bytes it held; returns what `check` returned.
+
+    The file is first renamed aside (one atomic step) and only what was moved is checked, so
+    no save can land between the check and the removal: an editor's save, which replaces the
+    file by a rename (or writes a new one), lands either before the move (then it is what is
+    checked) or after it (then it is a new file at `path`, which stays). When `check` raises
+    (it refuses those bytes), or the moved file cannot be read (`NotARegularFile`,
+    `FileTooLarge` over `max_bytes`), the file is put back as it was, unless a newer save took
+    its place meanwhile: that one stays. `FileNotFoundError` when `path` does not exist.
+    """
+    aside = path.parent / f".{path.name}.{os.urandom(4).hex()}.removing"
+    os.rename(path, aside)
+    try:
+        result = check(read_regular_bytes(aside, max_bytes))
+    except BaseException:
+        _put_back(aside, path)
+        raise
+    aside.unlink()
+    with contextlib.suppress(OSError):
+        fsync_dir(path.parent)
+    return result
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
+    try:
+        os.link(aside, path, follow_symlinks=False)  # fails where a newer save is
+    except FileExistsError:
+        pass  # a save since the move replaced what was moved, as its rename would have
+    except OSError:  # a file system without hard links: a rename, unless a save is there
+        if not os.path.lexists(path):
+            os.rename(aside, path)
+            return
+    aside.unlink()
 
 
 def open_regular(path: Path, *, follow_links: bool = False) -> BinaryIO:

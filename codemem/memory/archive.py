@@ -20,6 +20,7 @@ left alone by the digest until people resolve it; no new note may hold markers.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import UsageError
+from codemem.errors import FileTooLarge, NotARegularFile, UsageError
 from codemem.infra import (
     FileLock,
     as_utc,
@@ -35,6 +36,7 @@ from codemem.infra import (
     in_range,
     parse_when,
     printable,
+    remove_file,
     update_text,
     utc_now,
 )
@@ -48,6 +50,7 @@ from codemem.memory.errors import (
     NotFoundError,
 )
 from codemem.memory.files import (
+    MAX_MEMORY_BYTES,
     check_memory_size,
     check_memory_write,
     folder_in_the_way,
@@ -133,8 +136,11 @@ def note_id(created: datetime, content: str) -> str:
     return f"{as_utc(created):%Y%m%d-%H%M%S}-{digest}"
 
 
-def parse_note(text: str, path: Path, source: str) -> Note:
-    """A note from its file; `BlockFormatError` naming the file and line if it is broken."""
+def parse_note(text: str, path: Path, source: str, mtime: float | None = None) -> Note:
+    """A note from its file; `BlockFormatError` naming the file and line if it is broken.
+
+    A note without `created:` is dated by the file's modification time (`mtime`, else read).
+    """
     doc = frontmatter.split(text, source)
     meta = dict(doc.meta)
     created = meta.pop("created", None)
@@ -148,7 +154,8 @@ def parse_note(text: str, path: Path, source: str) -> Note:
     elif isinstance(created, date) and not isinstance(created, datetime):
         created = datetime(created.year, created.month, created.day)
     elif created is None:  # a hand-written note: the file's time stands in
-        created = datetime.fromtimestamp(path.stat().st_mtime).astimezone().replace(microsecond=0)
+        when = path.stat().st_mtime if mtime is None else mtime
+        created = datetime.fromtimestamp(when).astimezone().replace(microsecond=0)
     if not isinstance(created, datetime):
         raise doc.error("created", f"created must be an ISO timestamp, not {created!r}")
     tags = meta.pop("tags", None)
@@ -348,17 +355,41 @@ class Archive:
         return written[0]
 
     def delete(self, id: str, expected: Note | None = None) -> Note:
-        """Remove the note with this id; returns it. With `expected`, only if its file still
-        says exactly that (else `ConflictError`, and the file is left as it is)."""
+        """Remove the note with this id; returns it. Only if its file still says exactly
+        `expected` (by default, what it said when it was found): else `ConflictError`, and the
+        file is left as it is now.
+
+        The file is moved aside before it is compared (`infra.remove_file`), so an editor's
+        save cannot land between the comparison and the removal: one saved before the move is
+        compared (and put back), one saved after it is a new file, which stays.
+        """
         if not _ID_RE.fullmatch(id or ""):
             raise NotFoundError(f"'{id}' is not a note id: ids look like 20250301-142233-1a2b3c4d")
         with FileLock(self._lock):
             note = self.get(id)
-            assert note.path is not None
-            check_memory_write(self.ws, note.path)
-            if expected is not None and note != expected:
-                raise ConflictError(
-                    f"{self._source(note)} changed since it was read: left as it is now"
-                )
-            note.path.unlink()
+            path = note.path
+            assert path is not None
+            check_memory_write(self.ws, path)
+            wanted = note if expected is None else expected
+            source = self._source(note)
+            changed = ConflictError(f"{source} changed since it was read: left as it is now")
+
+            def unchanged(data: bytes) -> None:
+                try:
+                    text = data.decode("utf-8").replace("\r\n", "\n")
+                    moved = parse_note(text, path, source, mtime)
+                except (UnicodeDecodeError, BlockFormatError):
+                    raise changed from None
+                if moved != wanted:
+                    raise changed
+
+            try:
+                mtime = path.stat().st_mtime  # a note without `created:` is dated by it
+                remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES)
+            except FileNotFoundError:  # removed by someone else meanwhile
+                raise NotFoundError(f"no archival note with id '{id}'") from None
+            except (NotARegularFile, FileTooLarge):
+                raise changed from None
+            if os.path.lexists(path):  # saved anew while it was being removed: that stays
+                raise changed
         return note

@@ -34,7 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.infra import FileLock, atomic_write, locked, printable, read_text, update_text
+from codemem.infra import (
+    FileLock,
+    atomic_write,
+    locked,
+    printable,
+    read_text,
+    remove_file,
+    update_text,
+)
 from codemem.memory import frontmatter
 from codemem.memory.errors import (
     BlockExistsError,
@@ -556,7 +564,22 @@ class MemoryStore:
             except BlockFormatError:
                 block = Block(label, text, path=path)
             self._check_writable(block)
-            path.unlink()
+            changed = ConflictError(
+                f"{self._source(path)} changed while it was being deleted: left as it is now; "
+                "read it again"
+            )
+
+            def unchanged(data: bytes) -> None:
+                # moved aside first (`remove_file`): an editor's save meanwhile is never deleted
+                if text and data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
+                    raise changed
+
+            try:
+                remove_file(path, unchanged)
+            except FileNotFoundError:  # deleted by someone else meanwhile
+                raise self._unknown(label) from None
+            if os.path.lexists(path):  # saved anew while it was being deleted: that stays
+                raise changed
             self._prune(path.parent)
         return block
 

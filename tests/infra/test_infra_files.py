@@ -20,6 +20,7 @@ from codemem.infra import (
     read_at_most,
     read_regular_bytes,
     read_text,
+    remove_file,
     update_text,
 )
 from codemem.infra.files import READ_PIECE
@@ -250,3 +251,37 @@ def test_update_text_keeps_a_files_crlf_line_ends(tmp_path):
     plain.write_bytes(b"One.\n")
     update_text(plain, lambda text: (text or "") + "Two.\r\n", lock)
     assert plain.read_bytes() == b"One.\nTwo.\n"
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("saved_again", "left"),
+    [(False, "edited by Dana\n"), (True, "edited again by Dana\n")],
+    ids=["put-back", "a-newer-save-stays"],
+)
+def test_remove_file_puts_back_what_the_check_refuses(tmp_path, saved_again, left):
+    path = tmp_path / "note.md"
+    path.write_text("edited by Dana\n")
+
+    def refuse(data: bytes) -> None:
+        assert data == b"edited by Dana\n"
+        if saved_again:  # her next save lands after the move: it is never overwritten
+            path.write_text("edited again by Dana\n")
+        raise Refused
+
+    with pytest.raises(Refused):
+        remove_file(path, refuse)
+    assert path.read_text() == left
+    assert [p.name for p in tmp_path.iterdir()] == ["note.md"]
+
+
+def test_remove_file_removes_what_the_check_accepts(tmp_path):
+    path = tmp_path / "note.md"
+    path.write_text("old\n")
+    assert remove_file(path, lambda data: data.decode()) == "old\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError):
+        remove_file(path, lambda data: None)

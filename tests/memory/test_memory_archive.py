@@ -6,10 +6,12 @@ import hashlib
 from datetime import date, datetime, timezone
 
 import pytest
+from memory_helpers import editor_saves_after_the_read
 
 from codemem.errors import UsageError
 from codemem.memory import (
     BlockFormatError,
+    ConflictError,
     DuplicateNoteError,
     MemoryEditError,
     NotFoundError,
@@ -168,3 +170,39 @@ def test_hand_written_and_broken_notes(archive, ws):
     assert [type(p) for p in problems] == [BlockFormatError]
     assert str(problems[0]).startswith(".codemem/archive/broken.md:3: invalid frontmatter")
     assert found(archive.search("gifts")) == ["dated"]
+
+
+def test_delete_never_removes_an_edit_saved_after_the_note_was_read(archive, ws, monkeypatch):
+    import codemem.memory.archive as archive_module
+
+    note = archive.insert("Deploys go through staging.").note
+    edited = note.path.read_text().replace("staging.", "staging, then canary (Dana).")
+    saved = editor_saves_after_the_read(monkeypatch, archive_module, note.path, edited)
+    with pytest.raises(ConflictError) as error:
+        archive.delete(note.id, note)
+    assert saved == [note.path]
+    assert note.path.read_text() == edited
+    assert str(error.value) == (
+        f".codemem/archive/{note.id}.md changed since it was read: left as it is now"
+    )
+    assert sorted(p.name for p in ws.archive_dir.iterdir()) == [f"{note.id}.md"]
+
+
+def test_delete_keeps_an_edit_saved_while_the_note_is_being_removed(archive, ws, monkeypatch):
+    """The save lands after the note was moved aside: the old text goes, the new file stays."""
+    import codemem.infra.files as files_module
+
+    note = archive.insert("Deploys go through staging.").note
+    edited = note.path.read_text().replace("staging.", "staging, then canary (Dana).")
+    real = files_module.read_regular_bytes
+
+    def save_then_read(path, *args, **kwargs):
+        if path != note.path and not note.path.exists():  # the note, moved aside
+            note.path.write_text(edited)  # the editor writes a new file where the note was
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(files_module, "read_regular_bytes", save_then_read)
+    with pytest.raises(ConflictError, match="changed since it was read: left as it is now"):
+        archive.delete(note.id, note)
+    assert note.path.read_text() == edited
+    assert sorted(p.name for p in ws.archive_dir.iterdir()) == [f"{note.id}.md"]

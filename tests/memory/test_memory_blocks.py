@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from memory_helpers import read_block, write_block
+from memory_helpers import editor_saves_after_the_read, read_block, write_block
 
 from codemem.memory import (
     BlockExistsError,
@@ -506,3 +506,21 @@ def test_the_active_users_block_is_created_on_first_use(store, ws):
     assert store.get("users/alice").value == "Likes tabs."
     with pytest.raises(UnknownLabelError):
         store.append("users/bob", "not mine")  # someone else's block is never made up
+
+
+def test_delete_never_removes_an_edit_saved_after_the_block_was_read(store, ws, monkeypatch):
+    import codemem.memory.blocks as blocks_module
+
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    edited = path.read_text().replace("Tuesdays.", "Tuesdays and Thursdays (Dana).")
+    saved = editor_saves_after_the_read(monkeypatch, blocks_module, path, edited)
+    with pytest.raises(ConflictError) as error:
+        store.delete("team")
+    assert saved == [path]
+    assert path.read_text() == edited
+    assert str(error.value) == (
+        ".codemem/blocks/team.md changed while it was being deleted: left as it is now; read it "
+        "again"
+    )
+    assert sorted(p.name for p in ws.blocks_dir.iterdir()) == ["team.md"]
