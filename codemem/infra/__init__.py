@@ -10,6 +10,7 @@ from __future__ import annotations
 from codemem.infra.clock import as_utc, in_range, iso_utc, parse_when, today, utc_date, utc_now
 from codemem.infra.files import (
     RepoPath,
+    SetAside,
     atomic_file,
     atomic_write,
     confine,
@@ -27,6 +28,7 @@ from codemem.infra.files import (
     read_regular_bytes,
     read_text,
     remove_file,
+    set_aside,
     update_text,
 )
 from codemem.infra.git import (
@@ -145,6 +147,8 @@ __all__ = [
     "trim_heap",
     "imports_uncollected",
     "remove_file",
+    "set_aside",
+    "SetAside",
     "update_text",
     "utc_date",
     "utc_now",

@@ -7,8 +7,8 @@ and fsyncs the folder, so a crash leaves the old file or the new one, never a to
 every write, so it cannot carry the lock) and a compare-and-swap: under the lock it reads,
 applies the edit and, just before the rename, checks the file still holds what it read; a
 writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
-text instead of overwriting that change. `remove_file` removes a file only if it still holds
-what the caller expects, checking what it moved aside, so no save lands between check and removal.
+text instead of overwriting that change. `set_aside` and `remove_file` move a file away only if it still holds
+what the caller expects, checking what they moved, so no save lands between check and move.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, TypeVar
+from typing import IO, BinaryIO, Generic, TypeVar
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
@@ -200,28 +200,54 @@ def update_text(
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
-def remove_file(path: Path, check: Callable[[bytes], T], *, max_bytes: int | None = None) -> T:
-    """Remove `path` if `check` accepts the bytes it held; returns what `check` returned.
+@dataclass(frozen=True)
+class SetAside(Generic[T]):
+    """A file moved aside by `set_aside`, and what its check returned: `remove` it for good, or
+    `restore` it where it was."""
 
-    The file is first renamed aside (one atomic step) and only what was moved is checked, so
-    no save can land between the check and the removal: an editor's save, which replaces the
-    file by a rename (or writes a new one), lands either before the move (then it is what is
-    checked) or after it (then it is a new file at `path`, which stays). When `check` raises
-    (it refuses those bytes), or the moved file cannot be read (`NotARegularFile`,
-    `FileTooLarge` over `max_bytes`), the file is put back as it was, unless a newer save took
-    its place meanwhile: that one stays. `FileNotFoundError` when `path` does not exist.
+    path: Path
+    aside: Path
+    value: T
+
+    def remove(self) -> None:
+        self.aside.unlink()
+        with contextlib.suppress(OSError):
+            fsync_dir(self.path.parent)
+
+    def restore(self) -> None:
+        _put_back(self.aside, self.path)
+
+
+def set_aside(
+    path: Path, check: Callable[[bytes], T], *, max_bytes: int | None = None
+) -> SetAside[T]:
+    """Move `path` aside (one atomic rename, to a hidden name in its folder) if `check` accepts
+    the bytes it held; else put it back and raise what `check` raised.
+
+    Only what was moved is checked, so no save can land between the check and the move: an
+    editor's save, which replaces the file by a rename (or writes a new one), lands either
+    before the move (then it is what is checked) or after it (then it is a new file at `path`,
+    which stays). When `check` raises (it refuses those bytes), or the moved file cannot be read
+    (`NotARegularFile`, `FileTooLarge` over `max_bytes`), the file is put back as it was, unless
+    a newer save took its place meanwhile: that one stays. `FileNotFoundError` when `path` does
+    not exist.
     """
     aside = path.parent / f".{path.name}.{os.urandom(4).hex()}.removing"
     os.rename(path, aside)
     try:
-        result = check(read_regular_bytes(aside, max_bytes))
+        value = check(read_regular_bytes(aside, max_bytes))
     except BaseException:
         _put_back(aside, path)
         raise
-    aside.unlink()
-    with contextlib.suppress(OSError):
-        fsync_dir(path.parent)
-    return result
+    return SetAside(path, aside, value)
+
+
+def remove_file(path: Path, check: Callable[[bytes], T], *, max_bytes: int | None = None) -> T:
+    """Remove `path` if `check` accepts the bytes it held (see `set_aside`); returns what
+    `check` returned."""
+    moved = set_aside(path, check, max_bytes=max_bytes)
+    moved.remove()
+    return moved.value
 
 
 def _put_back(aside: Path, path: Path) -> None:

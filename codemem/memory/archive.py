@@ -9,7 +9,10 @@ tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplic
 up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing.
 `update` (the digest's consolidation) changes a note only if its file still says what was
 read, and only in the lines that change: a person's header comments, key order and quoting
-stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`).
+stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`,
+which moves the file aside before it compares it). `fold` folds duplicates into a note: those
+still as read are moved aside, the note's header is written naming them, and only then are
+they removed (put back if the note cannot be written).
 
 Two clones that edit one note (a digest's consolidation, a hand edit) merge it as text where
 the merge driver is not set, and a conflict leaves git's markers in it: such a note is read
@@ -31,12 +34,13 @@ from typing import Any
 from codemem.errors import FileTooLarge, NotARegularFile, UsageError
 from codemem.infra import (
     FileLock,
+    SetAside,
     as_utc,
     atomic_write,
     in_range,
     parse_when,
     printable,
-    remove_file,
+    set_aside,
     update_text,
     utc_now,
 )
@@ -359,37 +363,93 @@ class Archive:
         `expected` (by default, what it said when it was found): else `ConflictError`, and the
         file is left as it is now.
 
-        The file is moved aside before it is compared (`infra.remove_file`), so an editor's
-        save cannot land between the comparison and the removal: one saved before the move is
+        The file is moved aside before it is compared (`infra.set_aside`), so an editor's save
+        cannot land between the comparison and the removal: one saved before the move is
         compared (and put back), one saved after it is a new file, which stays.
         """
-        if not _ID_RE.fullmatch(id or ""):
-            raise NotFoundError(f"'{id}' is not a note id: ids look like 20250301-142233-1a2b3c4d")
         with FileLock(self._lock):
-            note = self.get(id)
-            path = note.path
-            assert path is not None
-            check_memory_write(self.ws, path)
-            wanted = note if expected is None else expected
-            source = self._source(note)
-            changed = ConflictError(f"{source} changed since it was read: left as it is now")
-
-            def unchanged(data: bytes) -> None:
-                try:
-                    text = data.decode("utf-8").replace("\r\n", "\n")
-                    moved = parse_note(text, path, source, mtime)
-                except (UnicodeDecodeError, BlockFormatError):
-                    raise changed from None
-                if moved != wanted:
-                    raise changed
-
-            try:
-                mtime = path.stat().st_mtime  # a note without `created:` is dated by it
-                remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES)
-            except FileNotFoundError:  # removed by someone else meanwhile
-                raise NotFoundError(f"no archival note with id '{id}'") from None
-            except (NotARegularFile, FileTooLarge):
-                raise changed from None
-            if os.path.lexists(path):  # saved anew while it was being removed: that stays
-                raise changed
+            note = self.get(_checked_id(id))
+            moved = self._set_aside(note, note if expected is None else expected)
+            moved.remove()
+            self._check_gone(note)
         return note
+
+    def fold(
+        self,
+        keeper: Note,
+        duplicates: Iterable[Note],
+        values: Callable[[list[Note]], tuple[list[str], dict[str, Any]]],
+    ) -> tuple[Note, list[Note]]:
+        """Fold `duplicates` (notes whose text `keeper` holds) into `keeper`; returns the keeper
+        as written and the duplicates folded, each removed.
+
+        A duplicate whose file no longer says what it was read as (edited meanwhile) stays
+        as it is and is not folded. The others are moved aside first, then `keeper` is set to
+        the tags and `extra` keys `values(folded)` gives, by `update` (so its header names only
+        what was really folded), and only then are they removed: if the keeper cannot be
+        written (`ConflictError`: edited meanwhile), every one is put back. With nothing to
+        fold, nothing is written.
+        """
+        moved: list[SetAside[Note]] = []
+        with FileLock(self._lock):
+            for note in duplicates:
+                try:
+                    current = self.get(_checked_id(note.id))
+                    moved.append(self._set_aside(current, note))
+                except (NotFoundError, ConflictError):
+                    continue  # gone, or edited since it was read: it says something new
+        if not moved:
+            return keeper, []
+        folded = [aside.value for aside in moved]
+        try:
+            tags, extra = values(folded)
+            written = self.update(keeper, keeper.content, tags, extra)
+        except BaseException:
+            for aside in moved:
+                aside.restore()
+            raise
+        for aside in moved:
+            aside.remove()
+        return written, folded
+
+    def _set_aside(self, note: Note, expected: Note) -> SetAside[Note]:
+        """Move `note`'s file aside if it says exactly `expected` (`infra.set_aside`), else
+        `ConflictError` and the file left as it is now; `NotFoundError` if it is gone."""
+        path = note.path
+        assert path is not None
+        check_memory_write(self.ws, path)
+        source = self._source(note)
+        changed = ConflictError(f"{source} changed since it was read: left as it is now")
+        try:
+            mtime = path.stat().st_mtime  # a note without `created:` is dated by it
+        except FileNotFoundError:
+            raise NotFoundError(f"no archival note with id '{note.id}'") from None
+
+        def unchanged(data: bytes) -> Note:
+            try:
+                moved = parse_note(data.decode("utf-8").replace("\r\n", "\n"), path, source, mtime)
+            except (UnicodeDecodeError, BlockFormatError):
+                raise changed from None
+            if moved != expected:
+                raise changed
+            return moved
+
+        try:
+            return set_aside(path, unchanged, max_bytes=MAX_MEMORY_BYTES)
+        except FileNotFoundError:  # removed by someone else meanwhile
+            raise NotFoundError(f"no archival note with id '{note.id}'") from None
+        except (NotARegularFile, FileTooLarge):
+            raise changed from None
+
+    def _check_gone(self, note: Note) -> None:
+        """`ConflictError` when a file was saved anew where `note` was removed from: it stays."""
+        if note.path is not None and os.path.lexists(note.path):
+            raise ConflictError(
+                f"{self._source(note)} changed since it was read: left as it is now"
+            )
+
+
+def _checked_id(id: str) -> str:
+    if not _ID_RE.fullmatch(id or ""):
+        raise NotFoundError(f"'{id}' is not a note id: ids look like 20250301-142233-1a2b3c4d")
+    return id
