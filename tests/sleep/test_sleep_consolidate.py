@@ -293,9 +293,8 @@ def test_a_duplicate_edited_before_it_is_folded_in_is_not_deleted(repo_factory, 
     edited = copy.read_text().replace("pytest -q", "pytest -q -n 4 (Dana's laptop)")
     keeper = next(p for p in ws.archive_dir.iterdir() if p != copy)
     kept = keeper.read_text()
-    saved_after_the_read(
-        monkeypatch, copy, edited
-    )  # the pass reads the notes, then Dana saves her edit
+    # the pass reads the notes, then Dana saves her edit
+    saved_after_the_read(monkeypatch, copy, edited)
     writer = writer_for(ws)
     report = ConsolidationReport()
     merge_duplicate_notes(writer, report)
@@ -378,9 +377,8 @@ def test_the_survivor_names_only_the_duplicates_really_folded_into_it(repo_facto
         "---\nintegration tests need Docker\n"
     )
     edited = two.read_text().replace("need Docker", "need Docker or Podman (Dana)")
-    saved_after_the_read(
-        monkeypatch, two, edited
-    )  # the pass reads the notes, then Dana saves her edit of two
+    # the pass reads the notes, then Dana saves her edit of two
+    saved_after_the_read(monkeypatch, two, edited)
     writer = writer_for(ws)
     report = ConsolidationReport()
     merge_duplicate_notes(writer, report)
@@ -401,9 +399,8 @@ def test_a_survivor_edited_meanwhile_leaves_every_duplicate_in_place(repo_factor
     one.write_text("---\nid: one\ncreated: 2025-03-01T13:00:00+00:00\n---\nrun the tests\n")
     duplicate = one.read_text()
     edited = keeper.note.path.read_text().replace("need Docker", "need Docker (Dana)")
-    saved_after_the_read(
-        monkeypatch, keeper.note.path, edited
-    )  # the pass reads the notes, then Dana edits the survivor
+    # the pass reads the notes, then Dana edits the survivor
+    saved_after_the_read(monkeypatch, keeper.note.path, edited)
     writer = writer_for(ws)
     report = ConsolidationReport()
     merge_duplicate_notes(writer, report)
