@@ -42,7 +42,9 @@ from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
 from codemem.memory import frontmatter_key_lines as key_lines
 from codemem.memory import frontmatter_key_spans as key_spans
+from codemem.memory import frontmatter_reads_as as reads_as
 from codemem.memory import frontmatter_with_values as with_values
+from codemem.memory import same_frontmatter_value as same
 from codemem.memory import split_frontmatter as split
 
 log = logging.getLogger("codemem")
@@ -150,9 +152,9 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         mine = ours.meta.get(key, _MISSING)
         other = theirs.meta.get(key, _MISSING)
         was = base.meta.get(key, _MISSING)
-        if mine == other or other == was:
+        if same(mine, other) or same(other, was):
             value = mine
-        elif mine == was:
+        elif same(mine, was):
             value = other
         else:
             clashes[key] = (mine, other)
@@ -161,7 +163,7 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
             merged[key] = value
     if not clashes:
         by_lines = _merge_lines(base.header, ours.header, theirs.header, memory=False)
-        if not by_lines.conflicts and _reads_as(by_lines.text, merged):  # a comment edit too
+        if not by_lines.conflicts and reads_as(by_lines.text, merged):  # a comment edit too
             return by_lines.text, 0
         return _as_written(ours, theirs, merged) or dump(merged), 0
     as_written = _with_conflicts(ours, theirs, merged, clashes)
@@ -211,14 +213,6 @@ def _with_conflicts(
     for start, end, hunk in reversed(sorted(hunks, key=lambda h: h[0])):  # stable: clash order
         lines[start:end] = hunk
     return "".join(lines)
-
-
-def _reads_as(header: str, meta: dict[str, Any]) -> bool:
-    """Whether the frontmatter `header` holds exactly `meta`."""
-    try:
-        return split(header, "").meta == meta
-    except CodememError:
-        return False
 
 
 def _key_lines(key: str, value: Any) -> list[str]:

@@ -41,6 +41,8 @@ from codemem.memory.frontmatter import Document as FrontmatterDocument
 from codemem.memory.frontmatter import dump as dump_frontmatter
 from codemem.memory.frontmatter import key_lines as frontmatter_key_lines
 from codemem.memory.frontmatter import key_spans as frontmatter_key_spans
+from codemem.memory.frontmatter import reads_as as frontmatter_reads_as
+from codemem.memory.frontmatter import same_value as same_frontmatter_value
 from codemem.memory.frontmatter import split as split_frontmatter
 from codemem.memory.frontmatter import with_values as frontmatter_with_values
 from codemem.memory.history import Change, file_history
@@ -62,6 +64,8 @@ __all__ = [
     "dump_frontmatter",
     "frontmatter_key_lines",
     "frontmatter_key_spans",
+    "frontmatter_reads_as",
+    "same_frontmatter_value",
     "frontmatter_with_values",
     "split_frontmatter",
     "Archive",

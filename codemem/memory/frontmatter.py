@@ -2,11 +2,13 @@
 
 A file may start with a `---` line, YAML `key: value` lines and a closing `---` line; the rest
 is the body. The frontmatter is kept as written (comments included) so that an edit to the
-body never rewrites a person's header. Errors name the file and the line.
+body never rewrites a person's header. Errors name the file and the line. What counts as an
+unchanged value is `same_value`'s one rule, for a header edit here and the merge driver alike.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,7 +178,7 @@ def with_values(
             index += 1
             continue
         key, end = starts[index]
-        if key in meta and _same(meta[key], doc.meta.get(key, _MISSING)):
+        if key in meta and same_value(meta[key], doc.meta.get(key, _MISSING)):
             out.extend(lines[index:end])
         elif key in meta:
             fresh = new_lines(key)
@@ -191,25 +193,33 @@ def with_values(
                 return None
             out.extend(fresh)
     text = "".join(out) + lines[-1]
-    try:
-        same = _same(split(text, doc.source).meta, meta)
-    except BlockFormatError:
-        same = False
-    return text if same else None
+    return text if reads_as(text, meta, doc.source) else None
 
 
 _MISSING = object()
 
 
-def _same(one: Any, other: Any) -> bool:
-    """Equal values of equal types (`1` and `True`, `1` and `1.0` are not one value here)."""
+def same_value(one: Any, other: Any) -> bool:
+    """Whether two frontmatter values mean the same: equal values of equal types (`1`, `1.0`
+    and `true` are three values here, though Python's `==` takes them for one), `.nan` the
+    same as `.nan`. The one notion of "unchanged" for every header edit and merge."""
     if type(one) is not type(other):
         return False
     if isinstance(one, dict):
-        return one.keys() == other.keys() and all(_same(v, other[k]) for k, v in one.items())
+        return one.keys() == other.keys() and all(same_value(v, other[k]) for k, v in one.items())
     if isinstance(one, (list, tuple)):
-        return len(one) == len(other) and all(map(_same, one, other))
+        return len(one) == len(other) and all(map(same_value, one, other))
+    if isinstance(one, float) and math.isnan(one):
+        return math.isnan(other)
     return bool(one == other)
+
+
+def reads_as(header: str, meta: dict[str, Any], source: str = "") -> bool:
+    """Whether the frontmatter `header` (fences included) holds exactly `meta` (`same_value`)."""
+    try:
+        return same_value(split(header, source).meta, meta)
+    except BlockFormatError:
+        return False
 
 
 def add_key(text: str, key: str, value: Any) -> str:
