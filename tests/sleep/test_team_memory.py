@@ -426,27 +426,26 @@ def test_frontmatter_both_sides_changed_keeps_what_people_wrote_in_it():
     assert merged.text == "---\ndescription: All.\nlimit: 5000\n---\n"
 
 
-def test_a_value_one_side_rewrote_as_another_type_is_a_change_the_merge_keeps():
-    """`1` and `true` are one value to Python's `==`, two to the header edits: the driver
-    took them for one, kept our `1` and dropped their edit, when another key's lines clashed."""
-    base = "---\ndescription: Notes.\nread_only: 1\nlimit: 4000\n---\nBody.\n"
+@pytest.mark.parametrize(
+    ("value", "theirs_edit", "merged_value", "merged_description"),
+    [
+        # `1` and `true` are one value to Python's `==`, two to a header edit: the driver took
+        # them for one, kept our `1` and dropped their edit when another key's lines clashed
+        ("read_only: 1", ("read_only: 1", "read_only: true"), "read_only: true", "Notes."),
+        # `.nan` is not `==` itself: an unchanged one was a conflict
+        ("weight: .nan", ("Notes.", "All notes."), "weight: .nan", "All notes."),
+    ],
+    ids=["another-type", "nan"],
+)
+def test_a_header_value_is_compared_as_the_header_edits_compare_it(
+    value, theirs_edit, merged_value, merged_description
+):
+    base = f"---\ndescription: Notes.\n{value}\nlimit: 4000\n---\nBody.\n"
     ours = base.replace("limit: 4000", "limit: 5000")
-    theirs = base.replace("read_only: 1", "read_only: true")
-    merged = merge_memory_file(base, ours, theirs, ".codemem/blocks/x.md")
+    merged = merge_memory_file(base, ours, base.replace(*theirs_edit), ".codemem/blocks/x.md")
     assert (merged.conflicts, merged.text) == (
         0,
-        "---\ndescription: Notes.\nread_only: true\nlimit: 5000\n---\nBody.\n",
-    )
-
-
-def test_an_unchanged_nan_is_no_conflict():
-    base = "---\ndescription: Notes.\nweight: .nan\nlimit: 4000\n---\nBody.\n"
-    ours = base.replace("limit: 4000", "limit: 5000")
-    theirs = base.replace("Notes.", "All notes.")
-    merged = merge_memory_file(base, ours, theirs, ".codemem/blocks/x.md")
-    assert (merged.conflicts, merged.text) == (
-        0,
-        "---\ndescription: All notes.\nweight: .nan\nlimit: 5000\n---\nBody.\n",
+        f"---\ndescription: {merged_description}\n{merged_value}\nlimit: 5000\n---\nBody.\n",
     )
 
 
