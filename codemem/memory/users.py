@@ -26,11 +26,12 @@ Adding `owner:` to it by hand settles that. A block that cannot be read stops th
 as before, so its error is what the user sees.
 
 When none is theirs, their block is created under the first free name of the one it spells
-and the hashed one. The spelled name is one no other identity spells: `users/<name>-<domain>`
-(`users/alice-a-com`) for an email whose name is plain (lower-case letters, digits, `_`
-between them) and whose domain is such words between dots, `users/<name>` for a plain name
-(`bob`); any other identity (`a.b@x.com`, `zoë@x.org`: `a-b@x.com` and `zoe@x.org` would
-spell the same) goes under the hashed one (`users/a-b-1a2b3c4d`). A new block's name comes
+and the hashed one. The spelled name is one no other identity spells (`spelled_slug`): `users/<name>-<domain>`
+for an email whose name and domain are lower-case words between dots, a dot of the name
+written `_` and one of the domain `-` (`alice@a.com` -> `users/alice-a-com`,
+`carol.ng@example.com` -> `users/carol_ng-example-com`); `users/<name>` for a plain name
+(`bob`, `ann_lee`); any other identity (`a-b@x.com`, `zoë@x.org`, which spelled so would
+take `a.b@x.com`'s or `zoe@x.org`'s name) goes under the hashed one (`users/a-b-1a2b3c4d`). A new block's name comes
 from the whole identity, never from which blocks exist, and no two identities' names are one:
 two teammates whose names slug alike who each start on their own branch create two files, and
 the branches merge without a conflict (under `users/alice` both, each with their own `owner:`,
@@ -154,32 +155,34 @@ def new_slugs(identity: str) -> list[str]:
     return [spelled, hashed] if spelled else [hashed]
 
 
-_PLAIN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # its own slug, with no `-` in it
+_PLAIN = re.compile(r"[a-z0-9][a-z0-9_]*")  # a login name that is its own slug, no `-` in it
+_WORDS = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")  # an email's name or domain: words and dots
 _HASHED_END = re.compile(r"[0-9a-f]{8}")
 
 
 def spelled_slug(identity: str) -> str | None:
-    """The readable slug that no other identity spells, or None when `identity`'s readable slug
-    is one another identity can spell too (`a.b@x.com` and `a-b@x.com` both `a-b-x-com`).
+    """The readable slug no other identity spells, or None when `identity` has none.
 
-    A plain name (`bob`, `ann_lee`) is its own slug and holds no `-`; an email whose name is
-    such a name and whose domain is dot-separated letters and digits (`bob@x.co.uk`) is
-    `<name>-<domain with '-' for '.'>`: its first `-` is the `@` and every other a `.`, so
-    the slug spells the identity back. A hashed slug (`<slug>-<8 hex>`) ends as no spelled one
-    does (a domain ending in 8 hex digits is given none).
+    A plain name (`bob`, `ann_lee`) is its own slug, with no `-` in it. An email whose name and
+    domain are words between dots (`carol.ng@example.com`) is `<name, '_' for '.'>-<domain,
+    '-' for '.'>` (`carol_ng-example-com`): its first `-` is the `@`, every other a dot of the
+    domain, every `_` a dot of the name, so the slug spells the identity back. Any other
+    (`a-b@x.com`, `a_b@x.com`, `zoë@x.org`) has none: readably spelled, it would be another's
+    (`a.b@x.com`'s, `zoe@x.org`'s). A hashed slug (`<slug>-<8 hex>`) ends as no spelled one
+    does (a domain ending in 8 hex digits spells none).
     """
     name, at, domain = identity.partition("@")
-    if not _PLAIN.fullmatch(name) or len(name) > MAX_SLUG_CHARS:
-        return None
     if not at:
-        return name
-    parts = domain.split(".")
-    if len(parts) < 2 or not all(_PLAIN.fullmatch(part) and "_" not in part for part in parts):
+        slug = name if _PLAIN.fullmatch(name) else ""
+    elif _WORDS.fullmatch(name) and _WORDS.fullmatch(domain) and "." in domain:
+        slug = f"{name.replace('.', '_')}-{domain.replace('.', '-')}"
+        if _HASHED_END.fullmatch(domain.rsplit(".", 1)[1]):
+            slug = ""
+    else:
+        slug = ""
+    if not slug or len(name) > MAX_SLUG_CHARS or len(user_label(slug)) > MAX_LABEL_CHARS:
         return None
-    slug = f"{name}-{'-'.join(parts)}"
-    if _HASHED_END.fullmatch(parts[-1]) or not LABEL_RE.fullmatch(user_label(slug)):
-        return None
-    return slug if len(user_label(slug)) <= MAX_LABEL_CHARS else None
+    return slug
 
 
 _MISSING, _UNREADABLE = object(), object()

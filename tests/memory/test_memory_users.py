@@ -180,15 +180,18 @@ def test_new_block_names_are_one_per_identity_and_old_ones_stay_their_owners():
 
     people = [
         "a.b@x.com", "a-b@x.com", "a_b@x.com", "ab@x.com", "a@b.x.com", "a@b-x.com", "a-b-x-com",
-        "a-b", "a_b", "a.b", "ab", "bob@x.co.uk", "bob@x-co.uk", "zoe@x.org", "zoë@x.org",
+        "a-b", "a_b", "a.b", "ab", "a.b@x", "a@b.x", "a_b-x", "a.b-x@y.z", "a.b@x-y.z", "bob@x.co.uk", "bob@x-co.uk", "zoe@x.org", "zoë@x.org",
         "x@y.deadbeef", "x-y", f"x@y.{sha('x-y')}", "ann_", "_ann", "ann",
     ]  # fmt: skip
     first = [new_slugs(person)[0] for person in people]
     assert len(set(first)) == len(set(people))
-    assert [spelled_slug(p) for p in ("ab@x.com", "ann_lee", "bob@x.co.uk", "a.b@x.com")] == [
+    spelled = ("ab@x.com", "ann_lee", "bob@x.co.uk", "a.b@x.com", "a-b@x.com", "a_b@x.com")
+    assert [spelled_slug(p) for p in spelled] == [
         "ab-x-com",
         "ann_lee",
         "bob-x-co-uk",
+        "a_b-x-com",
+        None,
         None,
     ]
 
@@ -354,3 +357,7 @@ def test_an_owner_is_added_as_one_line_the_rest_kept_byte_for_byte():
         "---\r\ndescription: Zo.  # mine\r\nowner: zoë@x.org\r\n---\r\nLikes rust.\r\n"
     )
     assert add_key("Likes rust.\n", "owner", "a: b") == "---\nowner: 'a: b'\n---\nLikes rust.\n"
+    bom = "\ufeff---\ndescription: Zo.\n---\nLikes rust.\n"  # saved by Notepad
+    assert add_key(bom, "owner", "z@x.org") == (
+        "\ufeff---\ndescription: Zo.\nowner: z@x.org\n---\nLikes rust.\n"
+    )
