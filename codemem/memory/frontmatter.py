@@ -22,6 +22,7 @@ from codemem.memory.errors import BlockFormatError
 from codemem.memory.markers import has_conflict
 
 FENCE = "---"
+BOM = "\ufeff"
 
 
 @dataclass
@@ -46,9 +47,13 @@ class Document:
 
 
 def split(text: str, source: str) -> Document:
-    """Parse `text`; a file without a leading `---` line is all body."""
+    """Parse `text`; a file without a leading `---` line is all body.
+
+    A byte order mark before the `---` (Notepad saves UTF-8 with one) is part of the header
+    as written, so the header is read, and written back as it was.
+    """
     lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n").rstrip() != FENCE:
+    if not lines or not _is_opening_fence(lines[0]):
         return Document(body=text, source=source)
     for index in range(1, len(lines)):
         if lines[index].rstrip("\r\n").rstrip() in (FENCE, "..."):
@@ -72,6 +77,10 @@ def split(text: str, source: str) -> Document:
     raise BlockFormatError(
         f"{source}:1: the frontmatter opened by '---' is never closed: add a '---' line after it"
     )
+
+
+def _is_opening_fence(line: str) -> bool:
+    return line.removeprefix(BOM).rstrip("\r\n").rstrip() == FENCE
 
 
 def _load(yaml_text: str, source: str) -> dict[str, Any]:
@@ -227,7 +236,7 @@ def add_key(text: str, key: str, value: Any) -> str:
     every other byte as it was: a person's header, comments and line ends kept."""
     line = dump({key: value})[len(FENCE) + 1 : -(len(FENCE) + 1)]
     lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n").rstrip() != FENCE:
+    if not lines or not _is_opening_fence(lines[0]):
         return f"{FENCE}\n{line}{FENCE}\n{text}"
     for index in range(1, len(lines)):
         if lines[index].rstrip("\r\n").rstrip() in (FENCE, "..."):

@@ -374,6 +374,21 @@ def test_windows_line_endings_are_read_as_newlines(store, ws):
     assert store.get("facts").value == "a\nb"
 
 
+@pytest.mark.parametrize("ends", ["\n", "\r\n"])
+def test_a_block_saved_with_a_byte_order_mark_keeps_its_header(store, ws, ends):
+    """Notepad saves UTF-8 with a BOM: the header was read as body, its limit and description
+    ignored, and an edit wrote a fresh header over them."""
+    ws.blocks_dir.mkdir(parents=True)
+    text = "\ufeff---\ndescription: Facts.\nlimit: 100  # Dana\n---\na\nb\n".replace("\n", ends)
+    (ws.blocks_dir / "facts.md").write_bytes(text.encode("utf-8"))
+    block = store.get("facts")
+    assert (block.value, block.description, block.limit) == ("a\nb", "Facts.", 100)
+    store.rethink("facts", "c")
+    assert (ws.blocks_dir / "facts.md").read_bytes() == text.replace(
+        f"a{ends}b{ends}", f"c{ends}"
+    ).encode("utf-8")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
