@@ -16,7 +16,8 @@ limit, and keeps the frontmatter exactly as written):
   first `line` lines: 0 is the start, -1 (or the line count) the end. One trailing newline
   of `text` is ignored.
 - `rethink(label, new_value, expected=None)`: replaces the whole value; with `expected`, the
-  edit is refused if the value is no longer what the caller read.
+  edit is refused if the value is no longer what the caller read (the agent's tool passes the
+  value the store last showed it, `shown`, so a person's save since is never written over).
 - `create`, `delete`, `rename`: whole files.
 
 Every write goes through `codemem.infra.update_text` (lock + compare-and-swap + atomic rename).
@@ -172,6 +173,9 @@ class MemoryStore:
         self.identity = "" if user else user_identity(ws.root)
         self.user = user or find_user_slug(ws, self.identity)
         self.personal_path = personal_block_path(home)
+        # each block's value as this store last showed it (`render_blocks`) or wrote it: what
+        # an edit of the whole value, made on what was shown, expects it still to be
+        self.shown: dict[str, str] = {}
 
     @property
     def user_label(self) -> str:
@@ -353,8 +357,11 @@ class MemoryStore:
     def render_blocks(self, labels: Iterable[str] | None = None) -> str:
         """The text the agent sees for `labels` (default: `context_blocks()`)."""
         if labels is None:
-            return render_blocks(self.context_blocks(), self.problems())
-        return render_blocks([self.get(label) for label in labels])
+            blocks, problems = self.context_blocks(), self.problems()
+        else:
+            blocks, problems = [self.get(label) for label in labels], []
+        self.shown.update((block.label, block.value) for block in blocks)
+        return render_blocks(blocks, problems)
 
     # -- edits ------------------------------------------------------------------------------
 
@@ -431,6 +438,7 @@ class MemoryStore:
             return block.to_text()
 
         update_text(path, apply, self._lock_for(label))
+        self.shown[label] = result[0].value
         return result[0]
 
     def _check_writable(self, block: Block) -> None:
@@ -545,6 +553,7 @@ class MemoryStore:
             return block.to_text()
 
         update_text(path, apply, self._lock_for(label))
+        self.shown[label] = value
         return self.get(label)
 
     def delete(self, label: str) -> Block:
