@@ -15,6 +15,9 @@ marks the file conflicted. By kind of file:
   added at one place are a conflict (united, the second `model:` would silently win), and so
   is one key both added at two places (no markers: the file names both lines when read).
 
+A file holding a NUL byte (a block saved by a tool that wrote one) is binary to git, whose text
+merge refuses it: as git does, our side is kept and the file left conflicted for people.
+
 Line ends are not text: when a side saved the file with Windows line ends, the three versions
 are merged as lines and the result takes the line end our side mostly uses (else a side
 converted whole would change every line, and a learned region's conflict would take our
@@ -65,13 +68,14 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
         return Merged(ours)
     if ours == base:
         return Merged(theirs)
-    if PurePosixPath(path).parts[:1] != (".codemem",):
-        if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted
-            return Merged(ours, 1)
-        return _merge_lines(base, ours, theirs, memory=False)
     parts = PurePosixPath(path).parts
-    if "digests" in parts or path.endswith(".json"):
+    if parts[:1] == (".codemem",) and ("digests" in parts or path.endswith(".json")):
         return Merged(ours)
+    if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted
+        log.warning("%s holds a NUL byte: not merged as text; our side kept, conflicted", path)
+        return Merged(ours, 1)
+    if parts[:1] != (".codemem",):
+        return _merge_lines(base, ours, theirs, memory=False)
     if "\r\n" in base + ours + theirs:  # saved from Windows: merge the lines, not their ends
         end = line_ends(ours.encode("utf-8", "surrogateescape"))
         merged = merge_memory_file(_lf(base), _lf(ours), _lf(theirs), path)

@@ -18,7 +18,7 @@ from sleep_helpers import PEOPLE, commit, config, digest, init, scripted_history
 
 from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
 from codemem.config import Config, PermissionsConfig
-from codemem.conventions.merge import merge_memory_file
+from codemem.conventions.merge import Merged, merge_memory_file
 from codemem.errors import UsageError
 from codemem.memory import MemoryStore
 from codemem.sleep import publish, push_memory
@@ -447,6 +447,14 @@ def test_a_header_value_is_compared_as_the_header_edits_compare_it(
         0,
         f"---\ndescription: {merged_description}\n{merged_value}\nlimit: 5000\n---\nBody.\n",
     )
+
+
+@pytest.mark.parametrize("path", [".codemem/blocks/x.md", ".codemem/config.yml"])
+def test_a_memory_file_holding_a_nul_is_left_to_people_as_git_leaves_a_binary_file(path):
+    """git merge-file refuses such a file: the driver failed with a line naming a temp file."""
+    base = "---\nlimit: 100\n---\nline a\x00\nline b\nline c\n"
+    ours, theirs = base.replace("line a", "line A"), base.replace("line c", "line C")
+    assert merge_memory_file(base, ours, theirs, path) == Merged(ours, 1)
 
 
 def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():
