@@ -5,26 +5,32 @@ private folders and files, and printing names safely.
 and fsyncs the folder, so a crash leaves the old file or the new one, never a torn one.
 `update_text` adds a lock (`locks.FileLock` on a sidecar file: the target itself is replaced on
 every write, so it cannot carry the lock) and a compare-and-swap: under the lock it reads,
-applies the edit and, just before the rename, checks the file still holds what it read; a
-writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
-text instead of overwriting that change. `set_aside` and `remove_file` move a file away only if it still holds
+applies the edit and swaps the new file in (`renameat2(RENAME_EXCHANGE)`, one step), then
+checks that what it swapped out is what it read, swapping that back if not; a writer that does
+not take the lock (a person's editor) makes it re-apply the edit to the fresh text instead of
+overwriting that change, even one saved a moment before the rename (where the system cannot
+swap, the file is checked just before the rename). `set_aside` and `remove_file` move a file away only if it still holds
 what the caller expects, checking what they moved, so no save lands between check and move.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import json
 import os
 import re
+import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
-from typing import IO, BinaryIO, Generic, TypeVar
+from typing import IO, Any, BinaryIO, Generic, TypeVar
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
@@ -65,13 +71,21 @@ def fsync_dir(folder: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) -> Iterator[BinaryIO]:
+def atomic_file(
+    path: Path,
+    mode: int | None = None,
+    *,
+    durable: bool = True,
+    install: Callable[[Path, Path], None] | None = None,
+) -> Iterator[BinaryIO]:
     """Write `path` through a binary handle; it is replaced atomically when the block ends
     (temp file beside it, fsync, rename, fsync folder) and left untouched if the block raises.
 
     The new file gets `mode` when given, else the old file's permissions, else the umask's
     default.
     `durable=False` skips the fsyncs, for derived files that are rebuilt when lost.
+    `install(temp, path)` puts the written file in place (`os.replace`; `update_text` swaps it
+    in only if the file still holds what it read).
     On Linux the temp file has no name until it is written (`O_TMPFILE`): a process killed
     meanwhile (SIGKILL mid-edit) leaves no half-written `.name.*.tmp` beside the target.
     """
@@ -95,7 +109,7 @@ def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) ->
             os.fchmod(handle.fileno(), mode)
             if tmp is None:
                 tmp = _link_unnamed(handle.fileno(), path)
-        os.replace(tmp, path)
+        (install or os.replace)(tmp, path)
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -188,13 +202,11 @@ def update_text(
             after = edit(before)
             if after == before:
                 return before, after
-            written = after.replace("\r\n", "\n")
+            data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
             try:
-                with atomic_file(path) as handle:
-                    handle.write(written.replace("\n", ends).encode("utf-8"))
-                    if read_text(path) != before:  # changed by a writer that took no lock
-                        raise _Changed
-            except _Changed:
+                with atomic_file(path, install=partial(_install_over, before, data)) as handle:
+                    handle.write(data)
+            except _Changed:  # changed by a writer that took no lock: edit the fresh text
                 continue
             return before, after
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
@@ -240,6 +252,110 @@ def set_aside(
         _put_back(aside, path)
         raise
     return SetAside(path, aside, value)
+
+
+def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> None:
+    """Put `temp` (holding `data`) in `path`'s place only if `path` still holds `before` (None:
+    no file), else `_Changed` with `path` as a save left it.
+
+    The files are swapped in one step (`renameat2(RENAME_EXCHANGE)`) and what was swapped out
+    is compared, so a save cannot land between the comparison and the rename: one that landed
+    before the swap is swapped back; one after it replaced our text, as its own rename would.
+    Where the system cannot swap, the file is compared, then replaced (a moment's window)."""
+    if before is None:  # a new file: never over one created meanwhile
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise _Changed from None
+        except OSError:  # a file system without hard links
+            if os.path.lexists(path):
+                raise _Changed from None
+            os.replace(temp, path)
+            return
+        temp.unlink()
+        return
+    with _signals_held():  # a Ctrl-C between the swaps would leave a save out of place
+        try:
+            swapped = _exchange(temp, path)
+        except FileNotFoundError:  # deleted meanwhile
+            raise _Changed from None
+        if not swapped:
+            if _holds(path) != before:
+                raise _Changed
+            os.replace(temp, path)
+            return
+        if _holds(temp) == before:
+            temp.unlink()
+            return
+        _exchange(temp, path)  # a save landed before the swap: it goes back in place
+        if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
+            _exchange(temp, path)
+    raise _Changed  # `temp` (whatever it holds now, superseded) is removed by `atomic_file`
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP (in the main thread, where Python handles them) until
+    the block ends: their handlers then run, after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _holds(path: Path) -> str | None:
+    """The text of `path` as `update_text` compares it; None for no file or not UTF-8 text."""
+    try:
+        return read_text(path)
+    except UnicodeDecodeError:
+        return None
+
+
+def _holds_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(one: Path, other: Path) -> bool:
+    """Swap the files named `one` and `other` in one step; False where the system or the file
+    system cannot (then nothing moved)."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(error, os.strerror(error), str(other))
+
+
+@cache
+def _renameat2() -> Any:
+    """glibc's `renameat2`, or None (another libc, or one older than 2.28)."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function
 
 
 def remove_file(path: Path, check: Callable[[bytes], T], *, max_bytes: int | None = None) -> T:

@@ -64,6 +64,10 @@ KILLED_AT = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     setattr(os, where, kill)
+    if where == "replace":  # the rename that puts the file in place, or the swap that does
+        import codemem.infra.files
+
+        codemem.infra.files._exchange = kill
     atomic_write(target, "new content\\n")
     """
 )
@@ -107,7 +111,14 @@ def test_read_text_normalizes_line_ends_and_reports_a_missing_file(tmp_path):
     assert read_text(tmp_path / "missing.txt") is None
 
 
-def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(tmp_path):
+@pytest.mark.parametrize("swaps", [True, False], ids=["swapped-in", "no-swap-on-this-system"])
+def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(
+    tmp_path, monkeypatch, swaps
+):
+    import codemem.infra.files as files_module
+
+    if not swaps:
+        monkeypatch.setattr(files_module, "_exchange", lambda one, other: False)
     path, lock = tmp_path / "block.md", tmp_path / "locks" / "block.lock"
     path.write_text("base\n")
     seen = []
@@ -121,6 +132,39 @@ def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(tmp
     assert update_text(path, edit, lock) == ("base\neditor\n", "base\neditor\nagent\n")
     assert path.read_text() == "base\neditor\nagent\n"
     assert seen == ["base\n", "base\neditor\n"]
+
+
+@pytest.mark.parametrize("later_save", [False, True], ids=["save-before", "and-one-after"])
+def test_update_text_never_renames_over_a_save_made_after_its_last_check(
+    tmp_path, monkeypatch, later_save
+):
+    """The file was compared, then renamed over: a save between the two was lost."""
+    import codemem.infra.files as files_module
+
+    path, lock = tmp_path / "block.md", tmp_path / "block.lock"
+    path.write_text("base\n")
+    saves: list[str] = []
+    real_link, real_exchange = files_module._link_unnamed, getattr(files_module, "_exchange", None)
+
+    def save_before_the_rename(fd, target):  # the temp file is whole: the rename comes next
+        if not saves:
+            saves.append("base\neditor\n")
+            path.write_text(saves[-1])
+        return real_link(fd, target)
+
+    def exchange_then_save(one, other):
+        swapped = real_exchange(one, other)
+        if later_save and len(saves) == 1:  # and her next save lands right after the swap
+            saves.append("base\neditor\nagain\n")
+            path.write_text(saves[-1])
+        return swapped
+
+    monkeypatch.setattr(files_module, "_link_unnamed", save_before_the_rename)
+    monkeypatch.setattr(files_module, "_exchange", exchange_then_save, raising=False)
+    newest = "base\neditor\nagain\n" if later_save else "base\neditor\n"
+    assert update_text(path, lambda text: text + "agent\n", lock) == (newest, newest + "agent\n")
+    assert path.read_text() == newest + "agent\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "block.lock"] == ["block.md"]
 
 
 def test_update_text_writes_nothing_when_nothing_changes(tmp_path):
