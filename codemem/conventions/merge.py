@@ -7,7 +7,8 @@ marks the file conflicted. By kind of file:
   our side: the same inputs give the same bytes, and the next digest derives them again;
 - Markdown (blocks, archive notes): the frontmatter is merged key by key (each key's lines
   kept as the side whose value wins wrote them, comments and all, when the lines can be told
-  apart by key), the body line by line; a conflict in a learned region keeps our side (the next digest re-derives it), two
+  apart by key; a list both sides only added to, such as the `tags:` and `merged:` of a note
+  two clones' digests each folded a duplicate into, is their union), the body line by line; a conflict in a learned region keeps our side (the next digest re-derives it), two
   lists appended to at one place become their union in a deterministic order, and conflict
   markers are left only where two people wrote different text in one place (a file both
   sides added, with no ancestor, is that too);
@@ -156,10 +157,13 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         mine = ours.meta.get(key, _MISSING)
         other = theirs.meta.get(key, _MISSING)
         was = base.meta.get(key, _MISSING)
+        united = _united(was, mine, other)
         if same(mine, other) or same(other, was):
             value = mine
         elif same(mine, was):
             value = other
+        elif united is not None:  # both only added to a list (two digests' folds, tags)
+            value = united
         else:
             clashes[key] = (mine, other)
             value = mine
@@ -190,6 +194,8 @@ def _as_written(ours: Document, theirs: Document, merged: dict[str, Any]) -> str
     theirs_spans = key_spans(theirs.header)
 
     def written(key: str) -> list[str] | None:
+        if not same(merged[key], theirs.meta.get(key, _MISSING)):  # neither side's: afresh
+            return key_lines(key, merged[key])
         return theirs_lines[slice(*theirs_spans[key])] if key in theirs_spans else None
 
     return with_values(ours, merged, written)
@@ -217,6 +223,27 @@ def _with_conflicts(
     for start, end, hunk in reversed(sorted(hunks, key=lambda h: h[0])):  # stable: clash order
         lines[start:end] = hunk
     return "".join(lines)
+
+
+def _united(was: Any, mine: Any, other: Any) -> list[Any] | None:
+    """Both sides' items, when each side's list holds every item of the ancestor's (they only
+    added): ours, then what only theirs added, sorted when both sides were; else None."""
+    if not (isinstance(mine, list) and isinstance(other, list)):
+        return None
+    ancestor = was if isinstance(was, list) else [] if was is _MISSING else None
+    if ancestor is None or not all(_holds(mine, x) and _holds(other, x) for x in ancestor):
+        return None
+    united = [*mine, *(x for x in other if not _holds(mine, x))]
+    try:
+        if mine == sorted(mine) and other == sorted(other):
+            return sorted(united)
+    except TypeError:  # items that do not compare (a number and a word): as they came
+        pass
+    return united
+
+
+def _holds(items: list[Any], item: Any) -> bool:
+    return any(same(item, x) for x in items)
 
 
 def _key_lines(key: str, value: Any) -> list[str]:

@@ -457,6 +457,25 @@ def test_a_memory_file_holding_a_nul_is_left_to_people_as_git_leaves_a_binary_fi
     assert merge_memory_file(base, ours, theirs, path) == Merged(ours, 1)
 
 
+def test_two_clones_folding_duplicates_into_one_note_merge_their_header_lists():
+    """Each clone's digest folded another duplicate into the note: each side only added to
+    `tags:` and `merged:`, so the merge holds both, where it left conflict markers."""
+    base = "---\nid: k  # Dana\ncreated: 2025-03-01T12:00:00+00:00\ntags: [ci]\n---\nRun tests.\n"
+    ours = base.replace("tags: [ci]", "tags: [ci, tests]\nmerged: [a]")
+    theirs = base.replace("tags: [ci]", "tags: [ci, docker]\nmerged: [b]\nmerged_sources: [x]")
+    merged = merge_memory_file(base, ours, theirs, ".codemem/archive/k.md")
+    assert (merged.conflicts, merged.text) == (
+        0,
+        "---\nid: k  # Dana\ncreated: 2025-03-01T12:00:00+00:00\ntags: [ci, docker, tests]\n"
+        "merged: [a, b]\nmerged_sources: [x]\n---\nRun tests.\n",
+    )
+    # a side that took an item out is no addition: that is still for people to settle
+    removed = merge_memory_file(
+        base, ours, base.replace("tags: [ci]", "tags: []"), ".codemem/archive/k.md"
+    )
+    assert removed.conflicts == 1
+
+
 def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():
     base = "index:\n  include: []\n"
     merged = merge_memory_file(
