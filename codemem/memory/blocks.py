@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemem.errors import FileTooLarge, NotARegularFile
 from codemem.infra import (
     FileLock,
     atomic_write,
@@ -59,6 +60,7 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.files import (
+    MAX_MEMORY_BYTES,
     check_memory_size,
     check_memory_write,
     folder_in_the_way,
@@ -562,10 +564,11 @@ class MemoryStore:
         path = self.path_for(label)
         self._writable(label, path)
         with FileLock(self._lock_for(label)):
+            broken = False
             try:
                 text = self._text(label, path)
             except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
-                text = "" if path.is_file() else None
+                text, broken = ("", True) if path.is_file() else (None, False)
             if text is None:
                 raise self._unknown(label)
             try:
@@ -580,15 +583,22 @@ class MemoryStore:
 
             def unchanged(data: bytes) -> None:
                 # moved aside first (`remove_file`): an editor's save meanwhile is never deleted
-                if text and data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
+                if data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
                     raise changed
 
-            try:
-                remove_file(path, unchanged)
-            except FileNotFoundError:  # deleted by someone else meanwhile
-                raise self._unknown(label) from None
-            if os.path.lexists(path):  # saved anew while it was being deleted: that stays
-                raise changed
+            if broken or path.is_symlink():
+                # nothing to compare: a file too large or not text, or a link (a personal block
+                # kept in dotfiles: the link goes, never what it leads to)
+                path.unlink()
+            else:
+                try:
+                    remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES)
+                except FileNotFoundError:  # deleted by someone else meanwhile
+                    raise self._unknown(label) from None
+                except (NotARegularFile, FileTooLarge):  # replaced meanwhile: a save stays
+                    raise changed from None
+                if os.path.lexists(path):  # saved anew while it was being deleted: that stays
+                    raise changed
             self._prune(path.parent)
         return block
 

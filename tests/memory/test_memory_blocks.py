@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from memory_helpers import editor_saves_after_the_read, read_block, write_block
 
@@ -539,3 +541,28 @@ def test_delete_never_removes_an_edit_saved_after_the_block_was_read(store, ws, 
         "again"
     )
     assert sorted(p.name for p in ws.blocks_dir.iterdir()) == ["team.md"]
+
+
+def test_a_personal_block_kept_as_a_link_in_dotfiles_is_deleted_as_the_link(ws, isolated_home):
+    dotfiles = isolated_home / "dotfiles" / "personal.md"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text("---\ndescription: Mine.\n---\nShort answers.\n")
+    link = isolated_home / "codemem" / "personal.md"
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(dotfiles)
+    store = MemoryStore(ws, user="tester")
+    assert store.delete("personal").value == "Short answers."
+    assert (os.path.lexists(link), dotfiles.read_text()) == (
+        False,
+        "---\ndescription: Mine.\n---\nShort answers.\n",
+    )
+
+
+def test_a_block_too_large_to_read_can_still_be_deleted(store, ws, monkeypatch):
+    import codemem.memory.files as memory_files
+
+    monkeypatch.setattr(memory_files, "MAX_MEMORY_BYTES", 100)
+    ws.blocks_dir.mkdir(parents=True)
+    (ws.blocks_dir / "huge.md").write_text("x" * 500)
+    store.delete("huge")
+    assert not (ws.blocks_dir / "huge.md").exists()
