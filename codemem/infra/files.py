@@ -231,10 +231,15 @@ class SetAside(Generic[T]):
 
 
 def set_aside(
-    path: Path, check: Callable[[bytes], T], *, max_bytes: int | None = None
+    path: Path,
+    check: Callable[[bytes], T],
+    *,
+    max_bytes: int | None = None,
+    folder: Path | None = None,
 ) -> SetAside[T]:
-    """Move `path` aside (one atomic rename, to a hidden name in its folder) if `check` accepts
-    the bytes it held; else put it back and raise what `check` raised.
+    """Move `path` aside (one atomic rename, into `folder` as `<name>.<hex>.removing`, else
+    beside it as a hidden file: `folder` on another file system is the same) if `check`
+    accepts the bytes it held; else put it back and raise what `check` raised.
 
     Only what was moved is checked, so no save can land between the check and the move: an
     editor's save, which replaces the file by a rename (or writes a new one), lands either
@@ -244,8 +249,15 @@ def set_aside(
     a newer save took its place meanwhile: that one stays. `FileNotFoundError` when `path` does
     not exist.
     """
-    aside = path.parent / f".{path.name}.{os.urandom(4).hex()}.removing"
-    os.rename(path, aside)
+    name = f"{path.name}.{os.urandom(4).hex()}.removing"
+    aside = path.parent / f".{name}" if folder is None else folder / name
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        aside = path.parent / f".{name}"
+        os.rename(path, aside)
     try:
         value = check(read_regular_bytes(aside, max_bytes))
     except BaseException:
@@ -358,10 +370,16 @@ def _renameat2() -> Any:
     return function
 
 
-def remove_file(path: Path, check: Callable[[bytes], T], *, max_bytes: int | None = None) -> T:
+def remove_file(
+    path: Path,
+    check: Callable[[bytes], T],
+    *,
+    max_bytes: int | None = None,
+    folder: Path | None = None,
+) -> T:
     """Remove `path` if `check` accepts the bytes it held (see `set_aside`); returns what
     `check` returned."""
-    moved = set_aside(path, check, max_bytes=max_bytes)
+    moved = set_aside(path, check, max_bytes=max_bytes, folder=folder)
     moved.remove()
     return moved.value
 

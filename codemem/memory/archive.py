@@ -10,7 +10,8 @@ up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without 
 `update` (the digest's consolidation) changes a note only if its file still says what was
 read, and only in the lines that change: a person's header comments, key order and quoting
 stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`,
-which moves the file aside before it compares it). `fold` folds duplicates into a note: those
+which moves the file aside, into `.codemem/local/removing/`, before it compares it; one a kill
+left there is put back by the next removal). `fold` folds duplicates into a note: those
 still as read are moved aside, the note's header is written naming them, and only then are
 they removed (put back if the note cannot be written).
 
@@ -22,6 +23,7 @@ left alone by the digest until people resolve it; no new note may hold markers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -40,6 +42,7 @@ from codemem.infra import (
     in_range,
     parse_when,
     printable,
+    private_dir,
     set_aside,
     update_text,
     utc_now,
@@ -189,6 +192,30 @@ class Archive:
     def _lock(self) -> Path:
         return self.ws.ensure_local() / "locks" / "archive.lock"
 
+    @property
+    def _aside(self) -> Path:
+        """Where a note waits while it is removed: git ignores it there, and a note a crash
+        left there is put back by the next removal (`_put_back_leftovers`)."""
+        return private_dir(self.ws.ensure_local() / "removing")
+
+    def _put_back_leftovers(self) -> None:
+        """Put back in `archive/` each note a killed removal left set aside (under the lock):
+        one folded into another note comes back a duplicate, folded again by the next digest,
+        and one being deleted is there to delete again; none is lost. One whose name was taken
+        meanwhile stays where it is."""
+        folder = self.ws.local_dir / "removing"
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder))
+        except OSError:  # none yet
+            return
+        for name in names:
+            original, _, rest = name.rpartition(".md.")
+            if not (original and re.fullmatch(r"[0-9a-f]{8}\.removing", rest)):
+                continue
+            with contextlib.suppress(OSError):  # taken meanwhile: it waits there
+                os.link(folder / name, self.dir / f"{original}.md", follow_symlinks=False)
+                os.unlink(folder / name)
+
     def scan(self) -> tuple[list[Note], list[BlockFormatError]]:
         """Every readable note (oldest first) and one error per unreadable file."""
         notes: list[Note] = []
@@ -312,7 +339,13 @@ class Archive:
         return hits[:k]
 
     def update(
-        self, note: Note, content: str, tags: list[str], extra: dict[str, Any] | None = None
+        self,
+        note: Note,
+        content: str,
+        tags: list[str],
+        extra: dict[str, Any] | None = None,
+        *,
+        _locked: bool = False,
     ) -> Note:
         """Set the text, tags and `extra` keys of `note` in its file, if the file still says
         exactly what `note` says; returns the note as written.
@@ -353,7 +386,10 @@ class Archive:
             return header + body
 
         try:
-            update_text(path, edit, self._lock)
+            # `fold` holds the archive's lock already: the write then takes one of its own
+            update_text(
+                path, edit, self._lock.with_name("archive-fold.lock") if _locked else self._lock
+            )
         except UnicodeDecodeError:  # replaced by a file that is not text since it was read
             raise changed from None
         return written[0]
@@ -368,6 +404,7 @@ class Archive:
         compared (and put back), one saved after it is a new file, which stays.
         """
         with FileLock(self._lock):
+            self._put_back_leftovers()
             note = self.get(_checked_id(id))
             moved = self._set_aside(note, note if expected is None else expected)
             moved.remove()
@@ -391,25 +428,26 @@ class Archive:
         fold, nothing is written.
         """
         moved: list[SetAside[Note]] = []
-        with FileLock(self._lock):
+        with FileLock(self._lock):  # held throughout: no other removal puts these back
+            self._put_back_leftovers()
             for note in duplicates:
                 try:
                     current = self.get(_checked_id(note.id))
                     moved.append(self._set_aside(current, note))
                 except (NotFoundError, ConflictError):
                     continue  # gone, or edited since it was read: it says something new
-        if not moved:
-            return keeper, []
-        folded = [aside.value for aside in moved]
-        try:
-            tags, extra = values(folded)
-            written = self.update(keeper, keeper.content, tags, extra)
-        except BaseException:
+            if not moved:
+                return keeper, []
+            folded = [aside.value for aside in moved]
+            try:
+                tags, extra = values(folded)
+                written = self.update(keeper, keeper.content, tags, extra, _locked=True)
+            except BaseException:
+                for aside in moved:
+                    aside.restore()
+                raise
             for aside in moved:
-                aside.restore()
-            raise
-        for aside in moved:
-            aside.remove()
+                aside.remove()
         return written, folded
 
     def _set_aside(self, note: Note, expected: Note) -> SetAside[Note]:
@@ -435,7 +473,7 @@ class Archive:
             return moved
 
         try:
-            return set_aside(path, unchanged, max_bytes=MAX_MEMORY_BYTES)
+            return set_aside(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=self._aside)
         except FileNotFoundError:  # removed by someone else meanwhile
             raise NotFoundError(f"no archival note with id '{note.id}'") from None
         except (NotARegularFile, FileTooLarge):

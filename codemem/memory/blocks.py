@@ -41,6 +41,7 @@ from codemem.infra import (
     atomic_write,
     locked,
     printable,
+    private_dir,
     read_text,
     remove_file,
     update_text,
@@ -592,7 +593,11 @@ class MemoryStore:
                 path.unlink()
             else:
                 try:
-                    remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES)
+                    # set aside in local/, which git ignores, never beside the block
+                    aside = None if label == PERSONAL_LABEL else self.ws.ensure_local() / "removing"
+                    if aside is not None:
+                        private_dir(aside)
+                    remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=aside)
                 except FileNotFoundError:  # deleted by someone else meanwhile
                     raise self._unknown(label) from None
                 except (NotARegularFile, FileTooLarge):  # replaced meanwhile: a save stays

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import date, datetime, timezone
 
 import pytest
@@ -206,3 +207,35 @@ def test_delete_keeps_an_edit_saved_while_the_note_is_being_removed(archive, ws,
         archive.delete(note.id, note)
     assert note.path.read_text() == edited
     assert sorted(p.name for p in ws.archive_dir.iterdir()) == [f"{note.id}.md"]
+
+
+def test_a_note_a_killed_removal_left_set_aside_is_put_back_by_the_next(archive, ws):
+    """Set aside under .codemem/local/ (git ignores it: never committed as a stray file), and
+    back in archive/ at the next removal, so no kill between the two loses it."""
+    kept = archive.insert("Deploys go through staging.").note
+    other = archive.insert("Caches expire after five minutes.").note
+    aside = ws.local_dir / "removing" / f"{kept.path.name}.0123abcd.removing"
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(kept.path, aside)  # as a removal killed after its move
+    assert [note.id for note in archive.notes()] == [other.id]
+    archive.delete(other.id)
+    assert [note.id for note in archive.notes()] == [kept.id]
+    assert list(aside.parent.iterdir()) == []
+
+
+def test_fold_names_only_what_it_folds_and_keeps_its_duplicates_out_of_git_meanwhile(archive, ws):
+    keeper = archive.insert("Deploys go through staging, then canary.").note
+    dup = archive.insert("deploys go through staging").note
+    during: list[list[str]] = []
+
+    def values(folded):
+        during.append(sorted(p.name for p in ws.archive_dir.iterdir()))
+        during.append(
+            [p.name[: -len(".0123abcd.removing")] for p in (ws.local_dir / "removing").iterdir()]
+        )
+        return keeper.tags, {"merged": [n.id for n in folded]}
+
+    written, folded = archive.fold(keeper, [dup], values)
+    assert during == [[keeper.path.name], [dup.path.name]]
+    assert ([n.id for n in folded], written.extra) == ([dup.id], {"merged": [dup.id]})
+    assert [note.id for note in archive.notes()] == [keeper.id]
