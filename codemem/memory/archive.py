@@ -196,14 +196,14 @@ class Archive:
     def _aside(self) -> Path:
         """Where a note waits while it is removed: git ignores it there, and a note a crash
         left there is put back by the next removal (`_put_back_leftovers`)."""
-        return private_dir(self.ws.ensure_local() / "removing")
+        return private_dir(private_dir(self.ws.ensure_local() / "removing") / "archive")
 
     def _put_back_leftovers(self) -> None:
         """Put back in `archive/` each note a killed removal left set aside (under the lock):
         one folded into another note comes back a duplicate, folded again by the next digest,
         and one being deleted is there to delete again; none is lost. One whose name was taken
         meanwhile stays where it is."""
-        folder = self.ws.local_dir / "removing"
+        folder = self.ws.local_dir / "removing" / "archive"
         try:
             names = sorted(entry.name for entry in os.scandir(folder))
         except OSError:  # none yet

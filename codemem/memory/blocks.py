@@ -594,9 +594,10 @@ class MemoryStore:
             else:
                 try:
                     # set aside in local/, which git ignores, never beside the block
-                    aside = None if label == PERSONAL_LABEL else self.ws.ensure_local() / "removing"
-                    if aside is not None:
-                        private_dir(aside)
+                    aside = None
+                    if label != PERSONAL_LABEL:
+                        aside = private_dir(self.ws.ensure_local() / "removing")
+                        aside = private_dir(aside / "blocks")
                     remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=aside)
                 except FileNotFoundError:  # deleted by someone else meanwhile
                     raise self._unknown(label) from None

@@ -214,7 +214,7 @@ def test_a_note_a_killed_removal_left_set_aside_is_put_back_by_the_next(archive,
     back in archive/ at the next removal, so no kill between the two loses it."""
     kept = archive.insert("Deploys go through staging.").note
     other = archive.insert("Caches expire after five minutes.").note
-    aside = ws.local_dir / "removing" / f"{kept.path.name}.0123abcd.removing"
+    aside = ws.local_dir / "removing" / "archive" / f"{kept.path.name}.0123abcd.removing"
     aside.parent.mkdir(parents=True, exist_ok=True)
     os.rename(kept.path, aside)  # as a removal killed after its move
     assert [note.id for note in archive.notes()] == [other.id]
@@ -231,7 +231,10 @@ def test_fold_names_only_what_it_folds_and_keeps_its_duplicates_out_of_git_meanw
     def values(folded):
         during.append(sorted(p.name for p in ws.archive_dir.iterdir()))
         during.append(
-            [p.name[: -len(".0123abcd.removing")] for p in (ws.local_dir / "removing").iterdir()]
+            [
+                p.name[: -len(".0123abcd.removing")]
+                for p in (ws.local_dir / "removing" / "archive").iterdir()
+            ]
         )
         return keeper.tags, {"merged": [n.id for n in folded]}
 

@@ -566,3 +566,21 @@ def test_a_block_too_large_to_read_can_still_be_deleted(store, ws, monkeypatch):
     (ws.blocks_dir / "huge.md").write_text("x" * 500)
     store.delete("huge")
     assert not (ws.blocks_dir / "huge.md").exists()
+
+
+def test_a_block_whose_delete_was_killed_never_comes_back_as_a_note(store, ws, monkeypatch):
+    import codemem.infra.files as files_module
+    from codemem.memory import Archive
+
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+
+    def killed(self):
+        raise KeyboardInterrupt  # after the block was set aside, before it was removed
+
+    monkeypatch.setattr(files_module.SetAside, "remove", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.delete("team")
+    monkeypatch.undo()
+    archive = Archive(ws)
+    archive.delete(archive.insert("A note.").id)  # puts back the notes a kill left set aside
+    assert (archive.notes(), [p.name for p in ws.archive_dir.iterdir()]) == ([], [])
