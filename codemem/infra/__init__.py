@@ -28,6 +28,8 @@ from codemem.infra.files import (
     read_regular_bytes,
     read_text,
     remove_file,
+    rename_new,
+    replace_text,
     set_aside,
     update_text,
 )
@@ -147,6 +149,8 @@ __all__ = [
     "trim_heap",
     "imports_uncollected",
     "remove_file",
+    "rename_new",
+    "replace_text",
     "set_aside",
     "SetAside",
     "update_text",

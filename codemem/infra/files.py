@@ -203,12 +203,9 @@ def update_text(
             if after == before:
                 return before, after
             data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
-            try:
-                with atomic_file(path, install=partial(_install_over, before, data)) as handle:
-                    handle.write(data)
-            except _Changed:  # changed by a writer that took no lock: edit the fresh text
-                continue
-            return before, after
+            if _write_over(path, before, data):
+                return before, after
+            # else changed by a writer that took no lock: edit the fresh text
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
@@ -266,6 +263,29 @@ def set_aside(
     return SetAside(path, aside, value)
 
 
+def replace_text(path: Path, before: str, after: str) -> bool:
+    """Write `after` to `path` only if it still holds `before` (as `read_text` reads it), in
+    the line ends it mostly uses; False, and the file left as it is, if it does not. The
+    compare-and-swap of `update_text`, for a caller that holds the file's lock already."""
+    try:
+        current, ends = _read_text_and_ends(path)
+    except UnicodeDecodeError:
+        return False
+    if current != before:
+        return False
+    return _write_over(path, before, after.replace("\r\n", "\n").replace("\n", ends).encode())
+
+
+def _write_over(path: Path, before: str | None, data: bytes) -> bool:
+    """Write `data` to `path` atomically if it still holds `before`; False if it does not."""
+    try:
+        with atomic_file(path, install=partial(_install_over, before, data)) as handle:
+            handle.write(data)
+    except _Changed:
+        return False
+    return True
+
+
 def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> None:
     """Put `temp` (holding `data`) in `path`'s place only if `path` still holds `before` (None:
     no file), else `_Changed` with `path` as a save left it.
@@ -276,15 +296,9 @@ def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> No
     Where the system cannot swap, the file is compared, then replaced (a moment's window)."""
     if before is None:  # a new file: never over one created meanwhile
         try:
-            os.link(temp, path)
+            rename_new(temp, path)
         except FileExistsError:
             raise _Changed from None
-        except OSError:  # a file system without hard links
-            if os.path.lexists(path):
-                raise _Changed from None
-            os.replace(temp, path)
-            return
-        temp.unlink()
         return
     with _signals_held():  # a Ctrl-C between the swaps would leave a save out of place
         try:
@@ -387,14 +401,25 @@ def remove_file(
 def _put_back(aside: Path, path: Path) -> None:
     """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
     try:
-        os.link(aside, path, follow_symlinks=False)  # fails where a newer save is
+        rename_new(aside, path)
+    except FileExistsError:  # a save since the move replaced what was moved, as its rename would
+        aside.unlink()
+
+
+def rename_new(source: Path, target: Path) -> None:
+    """Move `source` to `target`, never over a file there, even one made a moment before
+    (`FileExistsError`): a hard link, then the old name unlinked (where the file system has no
+    hard links, a rename unless a file is there)."""
+    try:
+        os.link(source, target, follow_symlinks=False)
     except FileExistsError:
-        pass  # a save since the move replaced what was moved, as its rename would have
-    except OSError:  # a file system without hard links: a rename, unless a save is there
-        if not os.path.lexists(path):
-            os.rename(aside, path)
-            return
-    aside.unlink()
+        raise
+    except OSError:
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
+        os.rename(source, target)
+        return
+    os.unlink(source)
 
 
 def open_regular(path: Path, *, follow_links: bool = False) -> BinaryIO:

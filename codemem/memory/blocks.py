@@ -38,12 +38,13 @@ from typing import Any
 from codemem.errors import FileTooLarge, NotARegularFile
 from codemem.infra import (
     FileLock,
-    atomic_write,
     locked,
     printable,
     private_dir,
     read_text,
     remove_file,
+    rename_new,
+    replace_text,
     update_text,
 )
 from codemem.memory import frontmatter
@@ -629,14 +630,18 @@ class MemoryStore:
         with locked(self._lock_for(old), self._lock_for(new)):
             block = self.get(old)
             self._check_writable(block)
+            exists = BlockExistsError(
+                f"a block labelled '{new}' already exists: delete or rename it first"
+            )
             if target.exists():
-                raise BlockExistsError(
-                    f"a block labelled '{new}' already exists: delete or rename it first"
-                )
+                raise exists
             if new.startswith("users/") and owners(block.extra) is None:
                 self._own_before_moving(block, old, new)
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(source, target)
+            try:
+                rename_new(source, target)  # never over a block saved there meanwhile
+            except FileExistsError:
+                raise exists from None
             self._prune(source.parent)
         return self.get(new)
 
@@ -656,7 +661,12 @@ class MemoryStore:
         path = self.path_for(old)
         text = self._text(old, path)
         assert text is not None  # read under this lock a moment ago
-        atomic_write(path, frontmatter.add_key(text, OWNER_KEY, self.identity))
+        # only over what was read (a person's save since stays), in the file's line ends
+        if not replace_text(path, text, frontmatter.add_key(text, OWNER_KEY, self.identity)):
+            raise ConflictError(
+                f"{self._source(path)} changed while it was being renamed: left as it is now; "
+                "try again"
+            )
 
     def _prune(self, folder: Path) -> None:
         """Remove folders left empty under blocks/ (users/ is kept)."""

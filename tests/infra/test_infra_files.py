@@ -21,6 +21,7 @@ from codemem.infra import (
     read_regular_bytes,
     read_text,
     remove_file,
+    replace_text,
     update_text,
 )
 from codemem.infra.files import READ_PIECE
@@ -329,3 +330,12 @@ def test_remove_file_removes_what_the_check_accepts(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(FileNotFoundError):
         remove_file(path, lambda data: None)
+
+
+def test_replace_text_writes_only_over_what_was_read_in_the_files_line_ends(tmp_path):
+    path = tmp_path / "block.md"
+    path.write_bytes(b"one\r\ntwo\r\n")
+    assert replace_text(path, "one\ntwo\n", "one\nTWO\n") is True
+    assert path.read_bytes() == b"one\r\nTWO\r\n"
+    assert replace_text(path, "one\ntwo\n", "lost\n") is False  # it says TWO now
+    assert path.read_bytes() == b"one\r\nTWO\r\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from memory_helpers import editor_saves_after_the_read, read_block, write_block
@@ -325,6 +326,23 @@ def test_rename_refuses_an_existing_target(store, ws):
         store.rename("facts", "other")
     assert read_block(ws, "facts") == HEADER + "a\n"
     assert read_block(ws, "other") == HEADER + "b\n"
+
+
+def test_rename_never_moves_over_a_block_saved_at_the_new_label_meanwhile(store, ws, monkeypatch):
+    make(store, "mine")
+    target = ws.blocks_dir / "team" / "facts.md"
+    real_mkdir = Path.mkdir
+
+    def mkdir_then_save(self, *args, **kwargs):  # the rename's folder is made; then Dana saves
+        real_mkdir(self, *args, **kwargs)
+        if self == target.parent and not target.exists():
+            target.write_text("---\ndescription: Dana's.\n---\nhers\n")
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_save)
+    with pytest.raises(BlockExistsError, match="a block labelled 'team/facts' already exists"):
+        store.rename("facts", "team/facts")
+    assert target.read_text() == "---\ndescription: Dana's.\n---\nhers\n"
+    assert read_block(ws, "facts") == HEADER + "mine\n"
 
 
 def test_rename_refuses_bad_labels_and_the_same_label(store):

@@ -230,6 +230,21 @@ def test_a_renamed_user_block_stays_its_users(repo_factory):
     assert sorted(path.name for path in users.iterdir()) == ["al.md", "zoe-rust.md"]
 
 
+def test_a_renamed_block_saved_with_windows_line_ends_changes_by_its_owner_line_only(
+    repo_factory,
+):
+    root = repo_factory()
+    users = Workspace(root).blocks_dir / "users"
+    users.mkdir(parents=True)
+    text = (header("zo") + "Likes rust.\n").replace("\n", "\r\n")
+    (users / "zo.md").write_bytes(text.encode())
+    git(root, "config", "user.email", "zoë@x.org")
+    cli_ok(root, "memory", "mv", "users/zo", "users/zoe")
+    assert (users / "zoe.md").read_bytes() == text.replace(
+        "---\r\nLikes", "owner: zoë@x.org\r\n---\r\nLikes"
+    ).encode()
+
+
 def test_an_owner_list_names_one_person_with_several_addresses(team):
     path = Workspace(team).blocks_dir / "users/alice-a-com.md"
     text = path.read_text(encoding="utf-8")
