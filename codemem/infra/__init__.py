@@ -10,7 +10,6 @@ from __future__ import annotations
 from codemem.infra.clock import as_utc, in_range, iso_utc, parse_when, today, utc_date, utc_now
 from codemem.infra.files import (
     RepoPath,
-    SetAside,
     atomic_file,
     atomic_write,
     confine,
@@ -27,11 +26,6 @@ from codemem.infra.files import (
     read_regular,
     read_regular_bytes,
     read_text,
-    remove_file,
-    rename_new,
-    replace_text,
-    set_aside,
-    update_text,
 )
 from codemem.infra.git import (
     STREAM_CHUNK,
@@ -87,6 +81,14 @@ from codemem.infra.secrets import (
     placeholder,
     secret_hint,
     secrets_in_bytes,
+)
+from codemem.infra.swaps import (
+    SetAside,
+    remove_file,
+    rename_new,
+    replace_text,
+    set_aside,
+    update_text,
 )
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 

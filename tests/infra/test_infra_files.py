@@ -66,9 +66,9 @@ KILLED_AT = textwrap.dedent(
 
     setattr(os, where, kill)
     if where == "replace":  # the rename that puts the file in place, or the swap that does
-        import codemem.infra.files
+        import codemem.infra.swaps
 
-        codemem.infra.files._exchange = kill
+        codemem.infra.swaps._exchange = kill
     atomic_write(target, "new content\\n")
     """
 )
@@ -116,10 +116,10 @@ def test_read_text_normalizes_line_ends_and_reports_a_missing_file(tmp_path):
 def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(
     tmp_path, monkeypatch, swaps
 ):
-    import codemem.infra.files as files_module
+    import codemem.infra.swaps as swaps_module
 
     if not swaps:
-        monkeypatch.setattr(files_module, "_exchange", lambda one, other: False)
+        monkeypatch.setattr(swaps_module, "_exchange", lambda one, other: False)
     path, lock = tmp_path / "block.md", tmp_path / "locks" / "block.lock"
     path.write_text("base\n")
     seen = []
@@ -145,7 +145,9 @@ def test_update_text_never_renames_over_a_save_made_after_its_last_check(
     path, lock = tmp_path / "block.md", tmp_path / "block.lock"
     path.write_text("base\n")
     saves: list[str] = []
-    real_link, real_exchange = files_module._link_unnamed, getattr(files_module, "_exchange", None)
+    import codemem.infra.swaps as swaps_module
+
+    real_link, real_exchange = files_module._link_unnamed, swaps_module._exchange
 
     def save_before_the_rename(fd, target):  # the temp file is whole: the rename comes next
         if not saves:
@@ -161,7 +163,7 @@ def test_update_text_never_renames_over_a_save_made_after_its_last_check(
         return swapped
 
     monkeypatch.setattr(files_module, "_link_unnamed", save_before_the_rename)
-    monkeypatch.setattr(files_module, "_exchange", exchange_then_save, raising=False)
+    monkeypatch.setattr(swaps_module, "_exchange", exchange_then_save)
     newest = "base\neditor\nagain\n" if later_save else "base\neditor\n"
     assert update_text(path, lambda text: text + "agent\n", lock) == (newest, newest + "agent\n")
     assert path.read_text() == newest + "agent\n"

@@ -111,9 +111,9 @@ CRASH_AT = textwrap.dedent(
 
     setattr(os, where, crash)
     if where == "replace":  # the rename that puts the file in place, or the swap that does
-        import codemem.infra.files
+        import codemem.infra.swaps
 
-        codemem.infra.files._exchange = crash
+        codemem.infra.swaps._exchange = crash
     store.rethink("facts", "new value")
     """
 )

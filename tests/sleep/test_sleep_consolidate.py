@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from sleep_helpers import NOW, commit, digest, init, read_value
 
-import codemem.infra.files as files_module
+import codemem.infra.swaps as swaps_module
 import codemem.sleep.consolidate as consolidate_module
 from codemem.conventions.merge import merge_memory_file
 from codemem.memory import Archive, MemoryStore
@@ -251,7 +251,7 @@ def test_a_hand_edit_just_before_the_replace_is_kept(repo_factory, monkeypatch):
     just before the rename sees it, and the edit is re-read, not overwritten."""
     ws = init(repo_factory())
     path = hand_written(ws, "hand.md", HAND_NOTE)
-    real = files_module.atomic_file
+    real = swaps_module.atomic_file
     saved = []
 
     @contextmanager
@@ -262,7 +262,7 @@ def test_a_hand_edit_just_before_the_replace_is_kept(repo_factory, monkeypatch):
         with real(target, *args, **kwargs) as handle:
             yield handle
 
-    monkeypatch.setattr(files_module, "atomic_file", editor_saves_meanwhile)
+    monkeypatch.setattr(swaps_module, "atomic_file", editor_saves_meanwhile)
     writer = writer_for(ws)
     consolidate(writer, now=NOW)
     assert saved == [path]
@@ -316,7 +316,7 @@ def test_a_kill_during_the_rewrite_leaves_the_note_whole(repo_factory, monkeypat
         raise KeyboardInterrupt  # as a signal lands: after the temp file, before the rename
 
     monkeypatch.setattr(os, "replace", killed)
-    monkeypatch.setattr(files_module, "_exchange", killed)  # or the swap that renames it
+    monkeypatch.setattr(swaps_module, "_exchange", killed)  # or the swap that renames it
     with pytest.raises(KeyboardInterrupt):
         consolidate(writer_for(ws), now=NOW)
     monkeypatch.undo()
