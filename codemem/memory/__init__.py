@@ -12,7 +12,7 @@ message tells the agent (or the person) what to do instead.
 from __future__ import annotations
 
 from codemem.errors import MemoryEditError
-from codemem.memory.archive import Archive, InsertResult, Note, NoteHit
+from codemem.memory.archive import Archive
 from codemem.memory.blocks import Block, MemoryStore
 from codemem.memory.damage import Damage, memory_damage
 from codemem.memory.errors import (
@@ -50,6 +50,7 @@ from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import has_conflict
+from codemem.memory.notes import InsertResult, Note, NoteHit
 from codemem.memory.ranking import normalize
 from codemem.memory.recall import Message, MessageHit, Recall, Session, Transcript
 from codemem.memory.render import render_blocks
