@@ -7,13 +7,17 @@ marks the file conflicted. By kind of file:
   our side: the same inputs give the same bytes, and the next digest derives them again;
 - Markdown (blocks, archive notes): the frontmatter is merged key by key (each key's lines
   kept as the side whose value wins wrote them, comments and all, when the lines can be told
-  apart by key), the body line by line; a conflict in a learned region keeps our side (the next digest re-derives it), two
+  apart by key; a list both sides only added to, such as the `tags:` and `merged:` of a note
+  two clones' digests each folded a duplicate into, is their union), the body line by line; a conflict in a learned region keeps our side (the next digest re-derives it), two
   lists appended to at one place become their union in a deterministic order, and conflict
   markers are left only where two people wrote different text in one place (a file both
   sides added, with no ancestor, is that too);
 - anything else (`config.yml`) is merged line by line as git would: two settings both sides
   added at one place are a conflict (united, the second `model:` would silently win), and so
   is one key both added at two places (no markers: the file names both lines when read).
+
+A file holding a NUL byte (a block saved by a tool that wrote one) is binary to git, whose text
+merge refuses it: as git does, our side is kept and the file left conflicted for people.
 
 Line ends are not text: when a side saved the file with Windows line ends, the three versions
 are merged as lines and the result takes the line end our side mostly uses (else a side
@@ -42,7 +46,9 @@ from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
 from codemem.memory import frontmatter_key_lines as key_lines
 from codemem.memory import frontmatter_key_spans as key_spans
+from codemem.memory import frontmatter_reads_as as reads_as
 from codemem.memory import frontmatter_with_values as with_values
+from codemem.memory import same_frontmatter_value as same
 from codemem.memory import split_frontmatter as split
 
 log = logging.getLogger("codemem")
@@ -63,13 +69,14 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
         return Merged(ours)
     if ours == base:
         return Merged(theirs)
-    if PurePosixPath(path).parts[:1] != (".codemem",):
-        if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted
-            return Merged(ours, 1)
-        return _merge_lines(base, ours, theirs, memory=False)
     parts = PurePosixPath(path).parts
-    if "digests" in parts or path.endswith(".json"):
+    if parts[:1] == (".codemem",) and ("digests" in parts or path.endswith(".json")):
         return Merged(ours)
+    if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted
+        log.warning("%s holds a NUL byte: not merged as text; our side kept, conflicted", path)
+        return Merged(ours, 1)
+    if parts[:1] != (".codemem",):
+        return _merge_lines(base, ours, theirs, memory=False)
     if "\r\n" in base + ours + theirs:  # saved from Windows: merge the lines, not their ends
         end = line_ends(ours.encode("utf-8", "surrogateescape"))
         merged = merge_memory_file(_lf(base), _lf(ours), _lf(theirs), path)
@@ -150,10 +157,13 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         mine = ours.meta.get(key, _MISSING)
         other = theirs.meta.get(key, _MISSING)
         was = base.meta.get(key, _MISSING)
-        if mine == other or other == was:
+        united = _united(was, mine, other)
+        if same(mine, other) or same(other, was):
             value = mine
-        elif mine == was:
+        elif same(mine, was):
             value = other
+        elif united is not None:  # both only added to a list (two digests' folds, tags)
+            value = united
         else:
             clashes[key] = (mine, other)
             value = mine
@@ -161,7 +171,7 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
             merged[key] = value
     if not clashes:
         by_lines = _merge_lines(base.header, ours.header, theirs.header, memory=False)
-        if not by_lines.conflicts and _reads_as(by_lines.text, merged):  # a comment edit too
+        if not by_lines.conflicts and reads_as(by_lines.text, merged):  # a comment edit too
             return by_lines.text, 0
         return _as_written(ours, theirs, merged) or dump(merged), 0
     as_written = _with_conflicts(ours, theirs, merged, clashes)
@@ -184,6 +194,8 @@ def _as_written(ours: Document, theirs: Document, merged: dict[str, Any]) -> str
     theirs_spans = key_spans(theirs.header)
 
     def written(key: str) -> list[str] | None:
+        if not same(merged[key], theirs.meta.get(key, _MISSING)):  # neither side's: afresh
+            return key_lines(key, merged[key])
         return theirs_lines[slice(*theirs_spans[key])] if key in theirs_spans else None
 
     return with_values(ours, merged, written)
@@ -213,12 +225,25 @@ def _with_conflicts(
     return "".join(lines)
 
 
-def _reads_as(header: str, meta: dict[str, Any]) -> bool:
-    """Whether the frontmatter `header` holds exactly `meta`."""
+def _united(was: Any, mine: Any, other: Any) -> list[Any] | None:
+    """Both sides' items, when each side's list holds every item of the ancestor's (they only
+    added): ours, then what only theirs added, sorted when both sides were; else None."""
+    if not (isinstance(mine, list) and isinstance(other, list)):
+        return None
+    ancestor = was if isinstance(was, list) else [] if was is _MISSING else None
+    if ancestor is None or not all(_holds(mine, x) and _holds(other, x) for x in ancestor):
+        return None
+    united = [*mine, *(x for x in other if not _holds(mine, x))]
     try:
-        return split(header, "").meta == meta
-    except CodememError:
-        return False
+        if mine == sorted(mine) and other == sorted(other):
+            return sorted(united)
+    except TypeError:  # items that do not compare (a number and a word): as they came
+        pass
+    return united
+
+
+def _holds(items: list[Any], item: Any) -> bool:
+    return any(same(item, x) for x in items)
 
 
 def _key_lines(key: str, value: Any) -> list[str]:

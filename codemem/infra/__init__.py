@@ -26,7 +26,6 @@ from codemem.infra.files import (
     read_regular,
     read_regular_bytes,
     read_text,
-    update_text,
 )
 from codemem.infra.folders import make_folder
 from codemem.infra.git import (
@@ -84,6 +83,14 @@ from codemem.infra.secrets import (
     placeholder,
     secret_hint,
     secrets_in_bytes,
+)
+from codemem.infra.swaps import (
+    SetAside,
+    remove_file,
+    rename_new,
+    replace_text,
+    set_aside,
+    update_text,
 )
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
@@ -147,6 +154,11 @@ __all__ = [
     "today",
     "trim_heap",
     "imports_uncollected",
+    "remove_file",
+    "rename_new",
+    "replace_text",
+    "set_aside",
+    "SetAside",
     "update_text",
     "utc_date",
     "utc_now",

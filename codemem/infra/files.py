@@ -3,11 +3,8 @@ private folders and files, and printing names safely.
 
 `atomic_write` writes a temp file in the same folder, fsyncs it, renames it over the target
 and fsyncs the folder, so a crash leaves the old file or the new one, never a torn one.
-`update_text` adds a lock (`locks.FileLock` on a sidecar file: the target itself is replaced on
-every write, so it cannot carry the lock) and a compare-and-swap: under the lock it reads,
-applies the edit and, just before the rename, checks the file still holds what it read; a
-writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
-text instead of overwriting that change.
+`update_text`, `replace_text`, `set_aside`, `remove_file` and `rename_new` (`infra/swaps.py`)
+write, move or remove a file only over what the caller read.
 """
 
 from __future__ import annotations
@@ -25,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
+from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra.folders import make_folder
-from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
 _UMASK = os.umask(0)
@@ -64,13 +60,21 @@ def fsync_dir(folder: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) -> Iterator[BinaryIO]:
+def atomic_file(
+    path: Path,
+    mode: int | None = None,
+    *,
+    durable: bool = True,
+    install: Callable[[Path, Path], None] | None = None,
+) -> Iterator[BinaryIO]:
     """Write `path` through a binary handle; it is replaced atomically when the block ends
     (temp file beside it, fsync, rename, fsync folder) and left untouched if the block raises.
 
     The new file gets `mode` when given, else the old file's permissions, else the umask's
     default.
     `durable=False` skips the fsyncs, for derived files that are rebuilt when lost.
+    `install(temp, path)` puts the written file in place (`os.replace`; `update_text` swaps it
+    in only if the file still holds what it read).
     On Linux the temp file has no name until it is written (`O_TMPFILE`): a process killed
     meanwhile (SIGKILL mid-edit) leaves no half-written `.name.*.tmp` beside the target.
     """
@@ -94,7 +98,7 @@ def atomic_file(path: Path, mode: int | None = None, *, durable: bool = True) ->
             os.fchmod(handle.fileno(), mode)
             if tmp is None:
                 tmp = _link_unnamed(handle.fileno(), path)
-        os.replace(tmp, path)
+        (install or os.replace)(tmp, path)
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -159,44 +163,6 @@ def atomic_write(
     """Replace `path` with `data` atomically (temp file, fsync, rename, fsync folder)."""
     with atomic_file(path, mode, durable=durable) as handle:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-
-
-class _Changed(Exception):
-    """The file changed between reading it and replacing it: read and edit again."""
-
-
-def update_text(
-    path: Path,
-    edit: Callable[[str | None], str],
-    lock: Path,
-    *,
-    attempts: int = 5,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> tuple[str | None, str]:
-    """Apply `edit` to the text of `path` (None if missing) and write the result atomically.
-
-    Returns (text read, text written), both with `\\n` line ends; a file written with `\\r\\n`
-    keeps them, so an edit of one line is one changed line in its diff, not every line. `edit`
-    may raise to refuse; it may be called more than once, on fresh text, if the file changes
-    under it (compare-and-swap on the text read). Raises `LockTimeout` when `lock` stays held,
-    `WriteConflict` when the file never settles.
-    """
-    with FileLock(lock, timeout):
-        for _ in range(attempts):
-            before, ends = _read_text_and_ends(path)
-            after = edit(before)
-            if after == before:
-                return before, after
-            written = after.replace("\r\n", "\n")
-            try:
-                with atomic_file(path) as handle:
-                    handle.write(written.replace("\n", ends).encode("utf-8"))
-                    if read_text(path) != before:  # changed by a writer that took no lock
-                        raise _Changed
-            except _Changed:
-                continue
-            return before, after
-    raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
 def open_regular(path: Path, *, follow_links: bool = False) -> BinaryIO:

@@ -22,7 +22,8 @@ def load_yaml(text: str, *, unique_keys: bool = False, first_line: int = 1) -> A
     or hold themselves, raises `yaml.YAMLError` (a `ConstructorError` with the alias's place).
 
     With `unique_keys` (codemem's own files: `config.yml`, a memory file's frontmatter), a key
-    given twice in one mapping raises too, at its second place, naming the key (dotted from the
+    given twice in one mapping raises too (two keys that load as one value are one key given
+    twice: `yes` and `true`, `1` and `01`), at its second place, naming the key (dotted from the
     top) and both lines, counted from `first_line` (the error's `duplicate_key` is that name):
     PyYAML keeps the last silently, so of two settings a person wrote, one would be dropped
     without a word.
@@ -65,8 +66,19 @@ def _loader_class() -> type:
             stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
         return sizes[id(root)], len(sizes)
 
-    def check_unique_keys(root: Node, first_line: int) -> None:
-        """Raise at the first key (in the file's order) a mapping under `root` holds twice."""
+    def loaded_key(loader: yaml.SafeLoader, key: ScalarNode) -> object:
+        """What a scalar key loads as (`yes` and `true` as True, `01` and `1` as 1): two keys
+        that load equal are one key of the mapping PyYAML builds (`1`, `1.0` and `true` too,
+        as Python's dict has them); the key as written when its value does not construct."""
+        build = loader.yaml_constructors.get(key.tag)
+        try:
+            return build(loader, key) if build is not None else (key.tag, key.value)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            return (key.tag, key.value)  # an error of its own, raised when it is built
+
+    def check_unique_keys(loader: yaml.SafeLoader, root: Node, first_line: int) -> None:
+        """Raise at the first key (in the file's order) a mapping under `root` holds twice:
+        written twice, or written two ways that load as one value."""
         twice: list[Node] = []  # each key a mapping already held, with the one it repeats
         firsts: dict[int, Node] = {}  # by the repeat's id: the key it repeats
         names: dict[int, str] = {}  # by the repeat's id: its dotted name
@@ -79,12 +91,12 @@ def _loader_class() -> type:
             seen.add(id(node))
             children: list[tuple[Node, str]] = []
             if isinstance(node, MappingNode):
-                keys: dict[tuple[str, str], Node] = {}
+                keys: dict[object, Node] = {}
                 for key, value in node.value:
                     name = where
                     if isinstance(key, ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
                         name = f"{where}.{key.value}" if where else key.value
-                        first = keys.setdefault((key.tag, key.value), key)
+                        first = keys.setdefault(loaded_key(loader, key), key)
                         if first is not key:
                             twice.append(key)
                             firsts[id(key)], names[id(key)] = first, name
@@ -94,12 +106,16 @@ def _loader_class() -> type:
             stack.extend(reversed(children))
         if twice:
             key = min(twice, key=lambda k: k.start_mark.index)
-            one, two = (k.start_mark.line + first_line for k in (firsts[id(key)], key))
+            first = firsts[id(key)]
+            one, two = (k.start_mark.line + first_line for k in (first, key))
+            spelled = ""
+            if first.value != key.value:
+                spelled = f" ('{first.value}' and '{key.value}' read as one key)"
             error = ConstructorError(
                 None,
                 None,
-                f"duplicate key '{names[id(key)]}' on lines {one} and {two}: keep one of them (YAML "
-                "would take the last silently)",
+                f"duplicate key '{names[id(key)]}' on lines {one} and {two}{spelled}: keep one of "
+                "them (YAML would take the last silently)",
                 key.start_mark,
             )
             error.duplicate_key = names[id(key)]  # for a caller that acts on it (the merge driver)
@@ -116,7 +132,7 @@ def _loader_class() -> type:
         def compose_document(self) -> Node | None:
             node: Node | None = super().compose_document()
             if node is not None and self.unique_keys:
-                check_unique_keys(node, self.first_line)
+                check_unique_keys(self, node, self.first_line)
             if node is not None and self.anchors_used:
                 total, distinct = expanded(node)
                 if total > max(MAX_EXPANDED, 10 * distinct):

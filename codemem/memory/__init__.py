@@ -12,7 +12,7 @@ message tells the agent (or the person) what to do instead.
 from __future__ import annotations
 
 from codemem.errors import MemoryEditError
-from codemem.memory.archive import Archive, InsertResult, Note, NoteHit
+from codemem.memory.archive import Archive
 from codemem.memory.blocks import Block, MemoryStore
 from codemem.memory.damage import Damage, memory_damage
 from codemem.memory.errors import (
@@ -41,6 +41,8 @@ from codemem.memory.frontmatter import Document as FrontmatterDocument
 from codemem.memory.frontmatter import dump as dump_frontmatter
 from codemem.memory.frontmatter import key_lines as frontmatter_key_lines
 from codemem.memory.frontmatter import key_spans as frontmatter_key_spans
+from codemem.memory.frontmatter import reads_as as frontmatter_reads_as
+from codemem.memory.frontmatter import same_value as same_frontmatter_value
 from codemem.memory.frontmatter import split as split_frontmatter
 from codemem.memory.frontmatter import with_values as frontmatter_with_values
 from codemem.memory.history import Change, file_history
@@ -48,6 +50,7 @@ from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import has_conflict
+from codemem.memory.notes import InsertResult, Note, NoteHit
 from codemem.memory.ranking import normalize
 from codemem.memory.recall import Message, MessageHit, Recall, Session, Transcript
 from codemem.memory.render import render_blocks
@@ -62,6 +65,8 @@ __all__ = [
     "dump_frontmatter",
     "frontmatter_key_lines",
     "frontmatter_key_spans",
+    "frontmatter_reads_as",
+    "same_frontmatter_value",
     "frontmatter_with_values",
     "split_frontmatter",
     "Archive",

@@ -9,7 +9,11 @@ tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplic
 up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing.
 `update` (the digest's consolidation) changes a note only if its file still says what was
 read, and only in the lines that change: a person's header comments, key order and quoting
-stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`).
+stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`,
+which moves the file aside, into `.codemem/local/removing/`, before it compares it; one a kill
+left there is put back by the next removal). `fold` folds duplicates into a note: those
+still as read are moved aside, the note's header is written naming them, and only then are
+they removed (put back if the note cannot be written).
 
 Two clones that edit one note (a digest's consolidation, a hand edit) merge it as text where
 the merge driver is not set, and a conflict leaves git's markers in it: such a note is read
@@ -19,22 +23,25 @@ left alone by the digest until people resolve it; no new note may hold markers.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import UsageError
+from codemem.errors import FileTooLarge, NotARegularFile, UsageError
 from codemem.infra import (
     FileLock,
+    SetAside,
     as_utc,
     atomic_write,
     in_range,
     parse_when,
     printable,
+    private_dir,
+    set_aside,
     update_text,
     utc_now,
 )
@@ -48,122 +55,26 @@ from codemem.memory.errors import (
     NotFoundError,
 )
 from codemem.memory.files import (
+    MAX_MEMORY_BYTES,
     check_memory_size,
     check_memory_write,
     folder_in_the_way,
     read_memory_file,
 )
 from codemem.memory.markers import CONFLICTED, has_conflict
+from codemem.memory.notes import (
+    InsertResult,
+    Note,
+    NoteHit,
+    normalize_tags,
+    note_id,
+    parse_note,
+)
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
 from codemem.workspace import Workspace
 
 NEAR_DUPLICATE = 0.8
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-@dataclass
-class Note:
-    """One archival note."""
-
-    id: str
-    content: str
-    created: datetime
-    tags: list[str] = field(default_factory=list)
-    source: str | None = None
-    path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_text(self) -> str:
-        meta: dict[str, Any] = {"id": self.id, "created": self.created, "tags": self.tags}
-        if self.source:
-            meta["source"] = self.source
-        return frontmatter.dump(meta | self.extra) + frontmatter.value_to_body(self.content)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "created": self.created.isoformat(),
-            "tags": self.tags,
-            "source": self.source,
-            "content": self.content,
-            "path": str(self.path) if self.path else None,
-        }
-
-
-@dataclass
-class NoteHit:
-    """A note found by search (BM25 score) or by similarity (Jaccard)."""
-
-    note: Note
-    score: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {"score": self.score} | self.note.to_json()
-
-
-@dataclass
-class InsertResult:
-    """The saved note and the existing notes that say nearly the same thing."""
-
-    note: Note
-    near_duplicates: list[NoteHit] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return self.note.id
-
-
-def normalize_tags(tags: Iterable[str] | str | None) -> list[str]:
-    """Lower-case tags without `#`, spaces as `-`, duplicates dropped, order kept."""
-    if tags is None:
-        return []
-    if isinstance(tags, str):
-        tags = tags.split(",")
-    out: list[str] = []
-    for tag in tags:
-        clean = "-".join(str(tag).strip().lstrip("#").lower().split())
-        if clean and clean not in out:
-            out.append(clean)
-    return out
-
-
-def note_id(created: datetime, content: str) -> str:
-    """`YYYYMMDD-HHMMSS-<8 hex of the content>`: sortable, and stable for one text."""
-    digest = hashlib.sha1(normalize(content).encode("utf-8")).hexdigest()[:8]
-    return f"{as_utc(created):%Y%m%d-%H%M%S}-{digest}"
-
-
-def parse_note(text: str, path: Path, source: str) -> Note:
-    """A note from its file; `BlockFormatError` naming the file and line if it is broken."""
-    doc = frontmatter.split(text, source)
-    meta = dict(doc.meta)
-    created = meta.pop("created", None)
-    if isinstance(created, str):
-        try:
-            created = datetime.fromisoformat(created)
-        except ValueError:
-            raise doc.error(
-                "created", f"created must be an ISO timestamp, not {created!r}"
-            ) from None
-    elif isinstance(created, date) and not isinstance(created, datetime):
-        created = datetime(created.year, created.month, created.day)
-    elif created is None:  # a hand-written note: the file's time stands in
-        created = datetime.fromtimestamp(path.stat().st_mtime).astimezone().replace(microsecond=0)
-    if not isinstance(created, datetime):
-        raise doc.error("created", f"created must be an ISO timestamp, not {created!r}")
-    tags = meta.pop("tags", None)
-    if tags is not None and not isinstance(tags, (list, str)):
-        raise doc.error("tags", "tags must be a list like [build, ci]")
-    note_source = meta.pop("source", None)
-    return Note(
-        id=str(meta.pop("id", None) or path.stem),
-        content=frontmatter.body_to_value(doc.body),
-        created=as_utc(created),
-        tags=normalize_tags(tags),
-        source=None if note_source is None else str(note_source),
-        path=path,
-        extra=meta,
-    )
 
 
 def _note_text(content: str) -> str:
@@ -190,6 +101,30 @@ class Archive:
     @property
     def _lock(self) -> Path:
         return self.ws.ensure_local() / "locks" / "archive.lock"
+
+    @property
+    def _aside(self) -> Path:
+        """Where a note waits while it is removed: git ignores it there, and a note a crash
+        left there is put back by the next removal (`_put_back_leftovers`)."""
+        return private_dir(private_dir(self.ws.ensure_local() / "removing") / "archive")
+
+    def _put_back_leftovers(self) -> None:
+        """Put back in `archive/` each note a killed removal left set aside (under the lock):
+        one folded into another note comes back a duplicate, folded again by the next digest,
+        and one being deleted is there to delete again; none is lost. One whose name was taken
+        meanwhile stays where it is."""
+        folder = self.ws.local_dir / "removing" / "archive"
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder))
+        except OSError:  # none yet
+            return
+        for name in names:
+            original, _, rest = name.rpartition(".md.")
+            if not (original and re.fullmatch(r"[0-9a-f]{8}\.removing", rest)):
+                continue
+            with contextlib.suppress(OSError):  # taken meanwhile: it waits there
+                os.link(folder / name, self.dir / f"{original}.md", follow_symlinks=False)
+                os.unlink(folder / name)
 
     def scan(self) -> tuple[list[Note], list[BlockFormatError]]:
         """Every readable note (oldest first) and one error per unreadable file."""
@@ -317,7 +252,13 @@ class Archive:
         return hits[:k]
 
     def update(
-        self, note: Note, content: str, tags: list[str], extra: dict[str, Any] | None = None
+        self,
+        note: Note,
+        content: str,
+        tags: list[str],
+        extra: dict[str, Any] | None = None,
+        *,
+        _locked: bool = False,
     ) -> Note:
         """Set the text, tags and `extra` keys of `note` in its file, if the file still says
         exactly what `note` says; returns the note as written.
@@ -358,23 +299,108 @@ class Archive:
             return header + body
 
         try:
-            update_text(path, edit, self._lock)
+            # `fold` holds the archive's lock already: the write then takes one of its own
+            update_text(
+                path, edit, self._lock.with_name("archive-fold.lock") if _locked else self._lock
+            )
         except UnicodeDecodeError:  # replaced by a file that is not text since it was read
             raise changed from None
         return written[0]
 
     def delete(self, id: str, expected: Note | None = None) -> Note:
-        """Remove the note with this id; returns it. With `expected`, only if its file still
-        says exactly that (else `ConflictError`, and the file is left as it is)."""
-        if not _ID_RE.fullmatch(id or ""):
-            raise NotFoundError(f"'{id}' is not a note id: ids look like 20250301-142233-1a2b3c4d")
+        """Remove the note with this id; returns it. Only if its file still says exactly
+        `expected` (by default, what it said when it was found): else `ConflictError`, and the
+        file is left as it is now.
+
+        The file is moved aside before it is compared (`infra.set_aside`), so an editor's save
+        cannot land between the comparison and the removal: one saved before the move is
+        compared (and put back), one saved after it is a new file, which stays.
+        """
         with FileLock(self._lock):
-            note = self.get(id)
-            assert note.path is not None
-            check_memory_write(self.ws, note.path)
-            if expected is not None and note != expected:
-                raise ConflictError(
-                    f"{self._source(note)} changed since it was read: left as it is now"
-                )
-            note.path.unlink()
+            self._put_back_leftovers()
+            note = self.get(_checked_id(id))
+            moved = self._set_aside(note, note if expected is None else expected)
+            moved.remove()
+            self._check_gone(note)
         return note
+
+    def fold(
+        self,
+        keeper: Note,
+        duplicates: Iterable[Note],
+        values: Callable[[list[Note]], tuple[list[str], dict[str, Any]]],
+    ) -> tuple[Note, list[Note]]:
+        """Fold `duplicates` (notes whose text `keeper` holds) into `keeper`; returns the keeper
+        as written and the duplicates folded, each removed.
+
+        A duplicate whose file no longer says what it was read as (edited meanwhile) stays
+        as it is and is not folded. The others are moved aside first, then `keeper` is set to
+        the tags and `extra` keys `values(folded)` gives, by `update` (so its header names only
+        what was really folded), and only then are they removed: if the keeper cannot be
+        written (`ConflictError`: edited meanwhile), every one is put back. With nothing to
+        fold, nothing is written.
+        """
+        moved: list[SetAside[Note]] = []
+        with FileLock(self._lock):  # held throughout: no other removal puts these back
+            self._put_back_leftovers()
+            for note in duplicates:
+                try:
+                    current = self.get(_checked_id(note.id))
+                    moved.append(self._set_aside(current, note))
+                except (NotFoundError, ConflictError):
+                    continue  # gone, or edited since it was read: it says something new
+            if not moved:
+                return keeper, []
+            folded = [aside.value for aside in moved]
+            try:
+                tags, extra = values(folded)
+                written = self.update(keeper, keeper.content, tags, extra, _locked=True)
+            except BaseException:
+                for aside in moved:
+                    aside.restore()
+                raise
+            for aside in moved:
+                aside.remove()
+        return written, folded
+
+    def _set_aside(self, note: Note, expected: Note) -> SetAside[Note]:
+        """Move `note`'s file aside if it says exactly `expected` (`infra.set_aside`), else
+        `ConflictError` and the file left as it is now; `NotFoundError` if it is gone."""
+        path = note.path
+        assert path is not None
+        check_memory_write(self.ws, path)
+        source = self._source(note)
+        changed = ConflictError(f"{source} changed since it was read: left as it is now")
+        try:
+            mtime = path.stat().st_mtime  # a note without `created:` is dated by it
+        except FileNotFoundError:
+            raise NotFoundError(f"no archival note with id '{note.id}'") from None
+
+        def unchanged(data: bytes) -> Note:
+            try:
+                moved = parse_note(data.decode("utf-8").replace("\r\n", "\n"), path, source, mtime)
+            except (UnicodeDecodeError, BlockFormatError):
+                raise changed from None
+            if moved != expected:
+                raise changed
+            return moved
+
+        try:
+            return set_aside(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=self._aside)
+        except FileNotFoundError:  # removed by someone else meanwhile
+            raise NotFoundError(f"no archival note with id '{note.id}'") from None
+        except (NotARegularFile, FileTooLarge):
+            raise changed from None
+
+    def _check_gone(self, note: Note) -> None:
+        """`ConflictError` when a file was saved anew where `note` was removed from: it stays."""
+        if note.path is not None and os.path.lexists(note.path):
+            raise ConflictError(
+                f"{self._source(note)} changed since it was read: left as it is now"
+            )
+
+
+def _checked_id(id: str) -> str:
+    if not _ID_RE.fullmatch(id or ""):
+        raise NotFoundError(f"'{id}' is not a note id: ids look like 20250301-142233-1a2b3c4d")
+    return id

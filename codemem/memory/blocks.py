@@ -16,7 +16,8 @@ limit, and keeps the frontmatter exactly as written):
   first `line` lines: 0 is the start, -1 (or the line count) the end. One trailing newline
   of `text` is ignored.
 - `rethink(label, new_value, expected=None)`: replaces the whole value; with `expected`, the
-  edit is refused if the value is no longer what the caller read.
+  edit is refused if the value is no longer what the caller read (the agent's tool passes the
+  value the store last showed it, `shown`, so a person's save since is never written over).
 - `create`, `delete`, `rename`: whole files.
 
 Every write goes through `codemem.infra.update_text` (lock + compare-and-swap + atomic rename).
@@ -34,13 +35,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemem.errors import FileTooLarge, NotARegularFile
 from codemem.infra import (
     FileLock,
-    atomic_write,
     locked,
     make_folder,
     printable,
+    private_dir,
     read_text,
+    remove_file,
+    rename_new,
+    replace_text,
     update_text,
 )
 from codemem.memory import frontmatter
@@ -58,6 +63,7 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.files import (
+    MAX_MEMORY_BYTES,
     check_memory_size,
     check_memory_write,
     folder_in_the_way,
@@ -172,6 +178,9 @@ class MemoryStore:
         self.identity = "" if user else user_identity(ws.root)
         self.user = user or find_user_slug(ws, self.identity)
         self.personal_path = personal_block_path(home)
+        # each block's value as this store last showed it (`render_blocks`) or wrote it: what
+        # an edit of the whole value, made on what was shown, expects it still to be
+        self.shown: dict[str, str] = {}
 
     @property
     def user_label(self) -> str:
@@ -353,8 +362,11 @@ class MemoryStore:
     def render_blocks(self, labels: Iterable[str] | None = None) -> str:
         """The text the agent sees for `labels` (default: `context_blocks()`)."""
         if labels is None:
-            return render_blocks(self.context_blocks(), self.problems())
-        return render_blocks([self.get(label) for label in labels])
+            blocks, problems = self.context_blocks(), self.problems()
+        else:
+            blocks, problems = [self.get(label) for label in labels], []
+        self.shown.update((block.label, block.value) for block in blocks)
+        return render_blocks(blocks, problems)
 
     # -- edits ------------------------------------------------------------------------------
 
@@ -431,6 +443,7 @@ class MemoryStore:
             return block.to_text()
 
         update_text(path, apply, self._lock_for(label))
+        self.shown[label] = result[0].value
         return result[0]
 
     def _check_writable(self, block: Block) -> None:
@@ -545,6 +558,7 @@ class MemoryStore:
             return block.to_text()
 
         update_text(path, apply, self._lock_for(label))
+        self.shown[label] = value
         return self.get(label)
 
     def delete(self, label: str) -> Block:
@@ -553,10 +567,11 @@ class MemoryStore:
         path = self.path_for(label)
         self._writable(label, path)
         with FileLock(self._lock_for(label)):
+            broken = False
             try:
                 text = self._text(label, path)
             except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
-                text = "" if path.is_file() else None
+                text, broken = ("", True) if path.is_file() else (None, False)
             if text is None:
                 raise self._unknown(label)
             try:
@@ -564,7 +579,34 @@ class MemoryStore:
             except BlockFormatError:
                 block = Block(label, text, path=path)
             self._check_writable(block)
-            path.unlink()
+            changed = ConflictError(
+                f"{self._source(path)} changed while it was being deleted: left as it is now; "
+                "read it again"
+            )
+
+            def unchanged(data: bytes) -> None:
+                # moved aside first (`remove_file`): an editor's save meanwhile is never deleted
+                if data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
+                    raise changed
+
+            if broken or path.is_symlink():
+                # nothing to compare: a file too large or not text, or a link (a personal block
+                # kept in dotfiles: the link goes, never what it leads to)
+                path.unlink()
+            else:
+                try:
+                    # set aside in local/, which git ignores, never beside the block
+                    aside = None
+                    if label != PERSONAL_LABEL:
+                        aside = private_dir(self.ws.ensure_local() / "removing")
+                        aside = private_dir(aside / "blocks")
+                    remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=aside)
+                except FileNotFoundError:  # deleted by someone else meanwhile
+                    raise self._unknown(label) from None
+                except (NotARegularFile, FileTooLarge):  # replaced meanwhile: a save stays
+                    raise changed from None
+                if os.path.lexists(path):  # saved anew while it was being deleted: that stays
+                    raise changed
             self._prune(path.parent)
         return block
 
@@ -589,14 +631,18 @@ class MemoryStore:
         with locked(self._lock_for(old), self._lock_for(new)):
             block = self.get(old)
             self._check_writable(block)
+            exists = BlockExistsError(
+                f"a block labelled '{new}' already exists: delete or rename it first"
+            )
             if target.exists():
-                raise BlockExistsError(
-                    f"a block labelled '{new}' already exists: delete or rename it first"
-                )
+                raise exists
             if new.startswith("users/") and owners(block.extra) is None:
                 self._own_before_moving(block, old, new)
             make_folder(target.parent)
-            os.rename(source, target)
+            try:
+                rename_new(source, target)  # never over a block saved there meanwhile
+            except FileExistsError:
+                raise exists from None
             self._prune(source.parent)
         return self.get(new)
 
@@ -616,7 +662,12 @@ class MemoryStore:
         path = self.path_for(old)
         text = self._text(old, path)
         assert text is not None  # read under this lock a moment ago
-        atomic_write(path, frontmatter.add_key(text, OWNER_KEY, self.identity))
+        # only over what was read (a person's save since stays), in the file's line ends
+        if not replace_text(path, text, frontmatter.add_key(text, OWNER_KEY, self.identity)):
+            raise ConflictError(
+                f"{self._source(path)} changed while it was being renamed: left as it is now; "
+                "try again"
+            )
 
     def _prune(self, folder: Path) -> None:
         """Remove folders left empty under blocks/ (users/ is kept)."""

@@ -2,11 +2,13 @@
 
 A file may start with a `---` line, YAML `key: value` lines and a closing `---` line; the rest
 is the body. The frontmatter is kept as written (comments included) so that an edit to the
-body never rewrites a person's header. Errors name the file and the line.
+body never rewrites a person's header. Errors name the file and the line. What counts as an
+unchanged value is `same_value`'s one rule, for a header edit here and the merge driver alike.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from codemem.memory.errors import BlockFormatError
 from codemem.memory.markers import has_conflict
 
 FENCE = "---"
+BOM = "\ufeff"
 
 
 @dataclass
@@ -44,9 +47,13 @@ class Document:
 
 
 def split(text: str, source: str) -> Document:
-    """Parse `text`; a file without a leading `---` line is all body."""
+    """Parse `text`; a file without a leading `---` line is all body.
+
+    A byte order mark before the `---` (Notepad saves UTF-8 with one) is part of the header
+    as written, so the header is read, and written back as it was.
+    """
     lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n").rstrip() != FENCE:
+    if not lines or not _is_opening_fence(lines[0]):
         return Document(body=text, source=source)
     for index in range(1, len(lines)):
         if lines[index].rstrip("\r\n").rstrip() in (FENCE, "..."):
@@ -70,6 +77,10 @@ def split(text: str, source: str) -> Document:
     raise BlockFormatError(
         f"{source}:1: the frontmatter opened by '---' is never closed: add a '---' line after it"
     )
+
+
+def _is_opening_fence(line: str) -> bool:
+    return line.removeprefix(BOM).rstrip("\r\n").rstrip() == FENCE
 
 
 def _load(yaml_text: str, source: str) -> dict[str, Any]:
@@ -176,7 +187,7 @@ def with_values(
             index += 1
             continue
         key, end = starts[index]
-        if key in meta and _same(meta[key], doc.meta.get(key, _MISSING)):
+        if key in meta and same_value(meta[key], doc.meta.get(key, _MISSING)):
             out.extend(lines[index:end])
         elif key in meta:
             fresh = new_lines(key)
@@ -191,25 +202,33 @@ def with_values(
                 return None
             out.extend(fresh)
     text = "".join(out) + lines[-1]
-    try:
-        same = _same(split(text, doc.source).meta, meta)
-    except BlockFormatError:
-        same = False
-    return text if same else None
+    return text if reads_as(text, meta, doc.source) else None
 
 
 _MISSING = object()
 
 
-def _same(one: Any, other: Any) -> bool:
-    """Equal values of equal types (`1` and `True`, `1` and `1.0` are not one value here)."""
+def same_value(one: Any, other: Any) -> bool:
+    """Whether two frontmatter values mean the same: equal values of equal types (`1`, `1.0`
+    and `true` are three values here, though Python's `==` takes them for one), `.nan` the
+    same as `.nan`. The one notion of "unchanged" for every header edit and merge."""
     if type(one) is not type(other):
         return False
     if isinstance(one, dict):
-        return one.keys() == other.keys() and all(_same(v, other[k]) for k, v in one.items())
+        return one.keys() == other.keys() and all(same_value(v, other[k]) for k, v in one.items())
     if isinstance(one, (list, tuple)):
-        return len(one) == len(other) and all(map(_same, one, other))
+        return len(one) == len(other) and all(map(same_value, one, other))
+    if isinstance(one, float) and math.isnan(one):
+        return math.isnan(other)
     return bool(one == other)
+
+
+def reads_as(header: str, meta: dict[str, Any], source: str = "") -> bool:
+    """Whether the frontmatter `header` (fences included) holds exactly `meta` (`same_value`)."""
+    try:
+        return same_value(split(header, source).meta, meta)
+    except BlockFormatError:
+        return False
 
 
 def add_key(text: str, key: str, value: Any) -> str:
@@ -217,7 +236,7 @@ def add_key(text: str, key: str, value: Any) -> str:
     every other byte as it was: a person's header, comments and line ends kept."""
     line = dump({key: value})[len(FENCE) + 1 : -(len(FENCE) + 1)]
     lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n").rstrip() != FENCE:
+    if not lines or not _is_opening_fence(lines[0]):
         return f"{FENCE}\n{line}{FENCE}\n{text}"
     for index in range(1, len(lines)):
         if lines[index].rstrip("\r\n").rstrip() in (FENCE, "..."):

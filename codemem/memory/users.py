@@ -25,12 +25,18 @@ which of two people who shared it wrote it, and a read must not change a committ
 Adding `owner:` to it by hand settles that. A block that cannot be read stops the search there,
 as before, so its error is what the user sees.
 
-When none is theirs, their block is created under the first free name of `users/<slug>-<email
-domain>` (`users/alice-a-com`) and the hashed one; an identity that is no email, under
-`users/<slug>` when the slug is the identity itself (`bob`), else the hashed one. A new block's
-name comes from the whole identity, never from which blocks exist: two teammates whose names
-slug alike who each start on their own branch create two files, and the branches merge without
-a conflict (under `users/alice` both, each with their own `owner:`, they would not). When every
+When none is theirs, their block is created under the first free name of the one it spells
+and the hashed one. The spelled name is one no other identity spells (`spelled_slug`): `users/<name>-<domain>`
+for an email whose name and domain are lower-case words between dots, a dot of the name
+written `_` and one of the domain `-` (`alice@a.com` -> `users/alice-a-com`,
+`carol.ng@example.com` -> `users/carol_ng-example-com`); `users/<name>` for a plain name
+(`bob`, `ann_lee`); any other identity (`a-b@x.com`, `zoë@x.org`, which spelled so would
+take `a.b@x.com`'s or `zoe@x.org`'s name) goes under the hashed one (`users/a-b-1a2b3c4d`). A new block's name comes
+from the whole identity, never from which blocks exist, and no two identities' names are one:
+two teammates whose names slug alike who each start on their own branch create two files, and
+the branches merge without a conflict (under `users/alice` both, each with their own `owner:`,
+they would not). A block made under a name an older codemem gave (`users/zoe-x-org` for
+`zoë@x.org`) keeps it: it is found by its owner. When every
 name is someone else's, a one-line error says what to do. The block is created on first use (`MemoryStore.ensure_user_block`, called wherever a prompt or tool names it), so a
 teammate who clones a repository with `.codemem/` committed has theirs without running
 `codemem init`.
@@ -55,7 +61,7 @@ from codemem.infra import git_config
 from codemem.memory import frontmatter
 from codemem.memory.errors import BlockFormatError, MemoryEditError
 from codemem.memory.files import read_memory_file
-from codemem.memory.labels import LABEL_RE
+from codemem.memory.labels import LABEL_RE, MAX_LABEL_CHARS
 from codemem.workspace import Workspace
 
 PERSONAL_LABEL = "personal"
@@ -142,11 +148,41 @@ def slug_candidates(identity: str) -> list[str]:
 
 def new_slugs(identity: str) -> list[str]:
     """Where a new block for `identity` may go, in order: names that only it gives (see the
-    module's docstring), so that no other person's new block takes the same one on a branch."""
-    tried = slug_candidates(identity)
-    if tried[0] == identity:  # a plain ASCII name: no other identity has this slug
-        return tried
-    return tried[1:]
+    module's docstring), so that no other person's new block takes the same one on a branch:
+    the name it spells (`spelled_slug`), if it spells one, then the hashed one."""
+    hashed = slug_candidates(identity)[-1]
+    spelled = spelled_slug(identity)
+    return [spelled, hashed] if spelled else [hashed]
+
+
+_PLAIN = re.compile(r"[a-z0-9][a-z0-9_]*")  # a login name that is its own slug, no `-` in it
+_WORDS = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")  # an email's name or domain: words and dots
+_HASHED_END = re.compile(r"[0-9a-f]{8}")
+
+
+def spelled_slug(identity: str) -> str | None:
+    """The readable slug no other identity spells, or None when `identity` has none.
+
+    A plain name (`bob`, `ann_lee`) is its own slug, with no `-` in it. An email whose name and
+    domain are words between dots (`carol.ng@example.com`) is `<name, '_' for '.'>-<domain,
+    '-' for '.'>` (`carol_ng-example-com`): its first `-` is the `@`, every other a dot of the
+    domain, every `_` a dot of the name, so the slug spells the identity back. Any other
+    (`a-b@x.com`, `a_b@x.com`, `zoë@x.org`) has none: readably spelled, it would be another's
+    (`a.b@x.com`'s, `zoe@x.org`'s). A hashed slug (`<slug>-<8 hex>`) ends as no spelled one
+    does (a domain ending in 8 hex digits spells none).
+    """
+    name, at, domain = identity.partition("@")
+    if not at:
+        slug = name if _PLAIN.fullmatch(name) else ""
+    elif _WORDS.fullmatch(name) and _WORDS.fullmatch(domain) and "." in domain:
+        slug = f"{name.replace('.', '_')}-{domain.replace('.', '-')}"
+        if _HASHED_END.fullmatch(domain.rsplit(".", 1)[1]):
+            slug = ""
+    else:
+        slug = ""
+    if not slug or len(name) > MAX_SLUG_CHARS or len(user_label(slug)) > MAX_LABEL_CHARS:
+        return None
+    return slug
 
 
 _MISSING, _UNREADABLE = object(), object()

@@ -5,7 +5,8 @@
   regions are never moved (codemem sizes them itself).
 - Duplicate archival notes merge: notes with the same text (up to whitespace), or whose
   text is contained in another's, fold into the oldest/longest one; tags and sources are
-  kept on the survivor.
+  kept on the survivor, whose `merged:` names exactly the notes folded into it (a duplicate
+  edited since the pass read it stays, and is not named; `Archive.fold`).
 - Relative dates become absolute: in notes relative to when the note was created, in
   blocks relative to when git says each line was written (uncommitted lines: now).
 """
@@ -16,9 +17,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 
 from codemem.infra import git_path, run_git
-from codemem.memory import Block, normalize
+from codemem.memory import Block, Note, normalize
 from codemem.sleep.dates import RELATIVE, absolute_dates
 from codemem.sleep.writer import MemoryWriter
 
@@ -78,19 +80,27 @@ def merge_duplicate_notes(writer: MemoryWriter, report: ConsolidationReport) -> 
                 break
     by_id = {note.id: note for note in notes}
     for keeper_id in sorted(absorbed):
-        keeper = by_id[keeper_id]
-        merged = absorbed[keeper_id]
-        tags = list(dict.fromkeys([*keeper.tags, *(t for n in merged for t in n.tags)]))
-        sources = sorted({n.source for n in merged if n.source and n.source != keeper.source})
-        extra = {"merged": sorted([*keeper.extra.get("merged", []), *(n.id for n in merged)])}
-        if sources:
-            extra["merged_sources"] = sources
-        if not writer.rewrite_note(keeper, keeper.content, tags, extra):
-            continue  # edited meanwhile: what it holds now may no longer hold the others
-        for note in merged:
-            # a duplicate edited since it was read says something new: it stays
-            if writer.delete_note(note.id, note, "folding it into another note"):
-                report.merged.append(f"{note.id} into {keeper_id}")
+        values = partial(folded_values, by_id[keeper_id])
+        for note in writer.fold_notes(by_id[keeper_id], absorbed[keeper_id], values):
+            report.merged.append(f"{note.id} into {keeper_id}")
+
+
+def folded_values(keeper: Note, folded: list[Note]) -> tuple[list[str], dict[str, list[str]]]:
+    """The tags and `merged:`/`merged_sources:` of `keeper` once `folded` are in it: what it
+    named before (a hand-written single value as a list of one) and those, no others."""
+    tags = list(dict.fromkeys([*keeper.tags, *(t for n in folded for t in n.tags)]))
+    merged = {*_listed(keeper.extra.get("merged")), *(n.id for n in folded)}
+    extra = {"merged": sorted(merged)}
+    sources = {n.source for n in folded if n.source and n.source != keeper.source}
+    if sources:
+        extra["merged_sources"] = sorted({*_listed(keeper.extra.get("merged_sources")), *sources})
+    return tags, extra
+
+
+def _listed(value: object) -> list[str]:
+    if value is None:
+        return []
+    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
 def _every_line(day: date) -> Callable[[int], date]:

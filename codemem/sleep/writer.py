@@ -253,6 +253,33 @@ class MemoryWriter:
         self.changes.append(Change("note-updated", note.id))
         return True
 
+    def fold_notes(
+        self,
+        keeper: Note,
+        duplicates: list[Note],
+        values: Callable[[list[Note]], tuple[list[str], dict]],
+    ) -> list[Note]:
+        """Fold `duplicates` into `keeper` (`Archive.fold`: a duplicate edited since the pass
+        read it stays, with a warning, and the keeper names only what was folded; a keeper
+        edited meanwhile is left alone, and so is every duplicate); returns those folded."""
+        if self.dry_run:
+            self.changes.append(Change("note-updated", keeper.id))
+            self.changes.extend(Change("note-deleted", note.id) for note in duplicates)
+            return duplicates
+        try:
+            _written, folded = self.archive.fold(keeper, duplicates, values)
+        except (ConflictError, BlockFormatError):  # the keeper edited meanwhile, or unreadable
+            self._left_alone(keeper, "rewriting it")
+            return []
+        ids = {note.id for note in folded}
+        for note in duplicates:
+            if note.id not in ids:
+                self._left_alone(note, "folding it into another note")
+        if folded:
+            self.changes.append(Change("note-updated", keeper.id))
+            self.changes.extend(Change("note-deleted", note.id) for note in folded)
+        return folded
+
     def _left_alone(self, note: Note | None, doing: str) -> None:
         where = note.path if note is not None and note.path else None
         name = where.relative_to(self.ws.root).as_posix() if where else "a note"

@@ -318,7 +318,7 @@ def _teammate(ws, monkeypatch) -> None:
     """Someone else at the keyboard of a clone with .codemem/ committed, who never ran init."""
     git(ws.root, "config", "user.email", "carol.ng@example.com")
     monkeypatch.delenv("CODEMEM_USER", raising=False)
-    assert not (ws.blocks_dir / "users/carol-ng-example-com.md").exists()
+    assert not (ws.blocks_dir / "users/carol_ng-example-com.md").exists()
 
 
 SAVE_PREFERENCE = [
@@ -327,7 +327,7 @@ SAVE_PREFERENCE = [
             {
                 "name": "memory_append",
                 "arguments": {
-                    "label": "users/carol-ng-example-com",
+                    "label": "users/carol_ng-example-com",
                     "content": "Prefers short answers.",
                 },
             }
@@ -345,10 +345,10 @@ def test_a_teammates_first_session_creates_their_block(ws, script, monkeypatch, 
     )
     assert result.exit_code == 0, result.output
     if command == "ask":  # read-only: no memory edits, but the block the prompt names exists
-        assert block_value(ws, "users/carol-ng-example-com") == ""
+        assert block_value(ws, "users/carol_ng-example-com") == ""
     else:
         assert events(result.stdout)[2]["is_error"] is False
-        assert block_value(ws, "users/carol-ng-example-com") == "Prefers short answers."
+        assert block_value(ws, "users/carol_ng-example-com") == "Prefers short answers."
 
 
 def test_a_teammates_first_chat_creates_their_block(ws, script, monkeypatch):
@@ -356,7 +356,7 @@ def test_a_teammates_first_chat_creates_their_block(ws, script, monkeypatch):
     result = invoke(ws, "chat", "--model", script(SAVE_PREFERENCE), input="remember this\n")
     assert result.exit_code == 0, result.output
     assert "unknown block" not in result.output
-    assert block_value(ws, "users/carol-ng-example-com") == "Prefers short answers."
+    assert block_value(ws, "users/carol_ng-example-com") == "Prefers short answers."
 
 
 class CutOffProvider(ScriptedProvider):

@@ -201,3 +201,20 @@ def test_the_mcp_remember_tool_refuses_a_secret(ws, ctx):
             True,
         )
     assert AWS_KEY not in block_value(ws, "project")
+
+
+def test_a_rethink_never_overwrites_what_a_person_saved_since_the_agent_saw_the_block(
+    ws, ctx, tools
+):
+    call(tools, "memory_append", label="project", content="Build: make.")
+    ctx.store.render_blocks()  # the step's context: the model sees "Build: make."
+    path = ws.blocks_dir / "project.md"
+    path.write_text(path.read_text().replace("make.", "make. Deploy: Fridays (Dana)."))
+    assert call(tools, "memory_rethink", label="project", new_value="Build: uv build.") == (
+        "memory_rethink: project changed since you read it: read it again and redo the edit",
+        True,
+    )
+    assert block_value(ws, "project") == "Build: make. Deploy: Fridays (Dana)."
+    ctx.store.render_blocks()  # the next step shows the block as it is now
+    assert call(tools, "memory_rethink", label="project", new_value="Build: uv build.")[1] is False
+    assert block_value(ws, "project") == "Build: uv build."

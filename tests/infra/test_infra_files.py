@@ -20,6 +20,8 @@ from codemem.infra import (
     read_at_most,
     read_regular_bytes,
     read_text,
+    remove_file,
+    replace_text,
     update_text,
 )
 from codemem.infra.files import READ_PIECE
@@ -63,6 +65,10 @@ KILLED_AT = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     setattr(os, where, kill)
+    if where == "replace":  # the rename that puts the file in place, or the swap that does
+        import codemem.infra.swaps
+
+        codemem.infra.swaps._exchange = kill
     atomic_write(target, "new content\\n")
     """
 )
@@ -106,7 +112,14 @@ def test_read_text_normalizes_line_ends_and_reports_a_missing_file(tmp_path):
     assert read_text(tmp_path / "missing.txt") is None
 
 
-def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(tmp_path):
+@pytest.mark.parametrize("swaps", [True, False], ids=["swapped-in", "no-swap-on-this-system"])
+def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(
+    tmp_path, monkeypatch, swaps
+):
+    import codemem.infra.swaps as swaps_module
+
+    if not swaps:
+        monkeypatch.setattr(swaps_module, "_exchange", lambda one, other: False)
     path, lock = tmp_path / "block.md", tmp_path / "locks" / "block.lock"
     path.write_text("base\n")
     seen = []
@@ -120,6 +133,41 @@ def test_update_text_reapplies_the_edit_when_someone_writes_without_the_lock(tmp
     assert update_text(path, edit, lock) == ("base\neditor\n", "base\neditor\nagent\n")
     assert path.read_text() == "base\neditor\nagent\n"
     assert seen == ["base\n", "base\neditor\n"]
+
+
+@pytest.mark.parametrize("later_save", [False, True], ids=["save-before", "and-one-after"])
+def test_update_text_never_renames_over_a_save_made_after_its_last_check(
+    tmp_path, monkeypatch, later_save
+):
+    """The file was compared, then renamed over: a save between the two was lost."""
+    import codemem.infra.files as files_module
+
+    path, lock = tmp_path / "block.md", tmp_path / "block.lock"
+    path.write_text("base\n")
+    saves: list[str] = []
+    import codemem.infra.swaps as swaps_module
+
+    real_link, real_exchange = files_module._link_unnamed, swaps_module._exchange
+
+    def save_before_the_rename(fd, target):  # the temp file is whole: the rename comes next
+        if not saves:
+            saves.append("base\neditor\n")
+            path.write_text(saves[-1])
+        return real_link(fd, target)
+
+    def exchange_then_save(one, other):
+        swapped = real_exchange(one, other)
+        if later_save and len(saves) == 1:  # and her next save lands right after the swap
+            saves.append("base\neditor\nagain\n")
+            path.write_text(saves[-1])
+        return swapped
+
+    monkeypatch.setattr(files_module, "_link_unnamed", save_before_the_rename)
+    monkeypatch.setattr(swaps_module, "_exchange", exchange_then_save)
+    newest = "base\neditor\nagain\n" if later_save else "base\neditor\n"
+    assert update_text(path, lambda text: text + "agent\n", lock) == (newest, newest + "agent\n")
+    assert path.read_text() == newest + "agent\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "block.lock"] == ["block.md"]
 
 
 def test_update_text_writes_nothing_when_nothing_changes(tmp_path):
@@ -250,3 +298,46 @@ def test_update_text_keeps_a_files_crlf_line_ends(tmp_path):
     plain.write_bytes(b"One.\n")
     update_text(plain, lambda text: (text or "") + "Two.\r\n", lock)
     assert plain.read_bytes() == b"One.\nTwo.\n"
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("saved_again", "left"),
+    [(False, "edited by Dana\n"), (True, "edited again by Dana\n")],
+    ids=["put-back", "a-newer-save-stays"],
+)
+def test_remove_file_puts_back_what_the_check_refuses(tmp_path, saved_again, left):
+    path = tmp_path / "note.md"
+    path.write_text("edited by Dana\n")
+
+    def refuse(data: bytes) -> None:
+        assert data == b"edited by Dana\n"
+        if saved_again:  # her next save lands after the move: it is never overwritten
+            path.write_text("edited again by Dana\n")
+        raise Refused
+
+    with pytest.raises(Refused):
+        remove_file(path, refuse)
+    assert path.read_text() == left
+    assert [p.name for p in tmp_path.iterdir()] == ["note.md"]
+
+
+def test_remove_file_removes_what_the_check_accepts(tmp_path):
+    path = tmp_path / "note.md"
+    path.write_text("old\n")
+    assert remove_file(path, lambda data: data.decode()) == "old\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError):
+        remove_file(path, lambda data: None)
+
+
+def test_replace_text_writes_only_over_what_was_read_in_the_files_line_ends(tmp_path):
+    path = tmp_path / "block.md"
+    path.write_bytes(b"one\r\ntwo\r\n")
+    assert replace_text(path, "one\ntwo\n", "one\nTWO\n") is True
+    assert path.read_bytes() == b"one\r\nTWO\r\n"
+    assert replace_text(path, "one\ntwo\n", "lost\n") is False  # it says TWO now
+    assert path.read_bytes() == b"one\r\nTWO\r\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import yaml
 
@@ -90,3 +92,32 @@ def test_a_committed_config_that_sets_a_key_twice_is_one_line_naming_both(tmp_pa
     edit = codemem(repo, "config", "set", "search.k", "3", timeout=60)
     assert edit.returncode == 2 and edit.stderr.count("\n") == 1, edit.stderr
     assert config.read_bytes() == before  # before: rewritten from the values, one model gone
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("yes: a\ntrue: b\n", "duplicate key 'true' on lines 1 and 2 ('yes' and 'true' read"),
+        ("x:\n  1: a\n  01: b\n", "duplicate key 'x.01' on lines 2 and 3 ('1' and '01' read"),
+        ("0x1: a\n1.0: b\n", "duplicate key '1.0' on lines 1 and 2 ('0x1' and '1.0' read"),
+        ("~: a\nnull: b\n", "duplicate key 'null' on lines 1 and 2 ('~' and 'null' read"),
+        ("1: a\ntrue: b\n", "duplicate key 'true' on lines 1 and 2 ('1' and 'true' read"),
+        (".inf: a\n.Inf: b\n", "duplicate key '.Inf' on lines 1 and 2 ('.inf' and '.Inf' read"),
+    ],
+)
+def test_two_keys_that_load_as_one_are_a_key_given_twice(text, problem):
+    assert len(yaml.safe_load(text) or {"x": 0}) == 1  # PyYAML keeps the last silently
+    with pytest.raises(yaml.YAMLError) as caught:
+        load_yaml(text, unique_keys=True)
+    assert caught.value.problem.startswith(problem)  # type: ignore[attr-defined]
+
+
+def test_keys_that_only_look_alike_are_two_keys():
+    text = "'1': a\n1: b\n'yes': c\nno: d\n2025-1-1: e\n2025-01-01: f\n2025-02-30: g\n"
+    loaded = load_yaml(text.replace("2025-02-30", "x"), unique_keys=True)
+    assert loaded == {"1": "a", 1: "b", "yes": "c", False: "d", "2025-1-1": "e"} | {
+        date(2025, 1, 1): "f",
+        "x": "g",
+    }
+    with pytest.raises(ValueError, match="day is out of range"):  # as PyYAML: not a duplicate
+        load_yaml(text, unique_keys=True)

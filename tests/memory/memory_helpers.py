@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,3 +47,22 @@ def cli_ok(repo: Path, *args: str, input: str | None = None) -> Result:
     result = run_cli(repo, *args, input=input)
     assert result.exit_code == 0, result.output
     return result
+
+
+def editor_saves_after_the_read(monkeypatch, module, path, edited):
+    """Once codemem has read `path`, a person's editor saves `edited` there as editors do: a
+    new file renamed over the old one."""
+    real = module.read_memory_file
+
+    def read_then_save(ws, where, **kwargs):
+        text = real(ws, where, **kwargs)
+        if where == path and not saved:
+            saved.append(where)
+            temp = path.with_name(".editor-save.tmp")
+            temp.write_text(edited)
+            os.replace(temp, path)
+        return text
+
+    saved: list[Path] = []
+    monkeypatch.setattr(module, "read_memory_file", read_then_save)
+    return saved

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import date, datetime, timezone
 
 import pytest
+from memory_helpers import editor_saves_after_the_read
 
 from codemem.errors import UsageError
 from codemem.memory import (
     BlockFormatError,
+    ConflictError,
     DuplicateNoteError,
     MemoryEditError,
     NotFoundError,
@@ -168,3 +171,74 @@ def test_hand_written_and_broken_notes(archive, ws):
     assert [type(p) for p in problems] == [BlockFormatError]
     assert str(problems[0]).startswith(".codemem/archive/broken.md:3: invalid frontmatter")
     assert found(archive.search("gifts")) == ["dated"]
+
+
+def test_delete_never_removes_an_edit_saved_after_the_note_was_read(archive, ws, monkeypatch):
+    import codemem.memory.archive as archive_module
+
+    note = archive.insert("Deploys go through staging.").note
+    edited = note.path.read_text().replace("staging.", "staging, then canary (Dana).")
+    saved = editor_saves_after_the_read(monkeypatch, archive_module, note.path, edited)
+    with pytest.raises(ConflictError) as error:
+        archive.delete(note.id, note)
+    assert saved == [note.path]
+    assert note.path.read_text() == edited
+    assert str(error.value) == (
+        f".codemem/archive/{note.id}.md changed since it was read: left as it is now"
+    )
+    assert sorted(p.name for p in ws.archive_dir.iterdir()) == [f"{note.id}.md"]
+
+
+def test_delete_keeps_an_edit_saved_while_the_note_is_being_removed(archive, ws, monkeypatch):
+    """The save lands after the note was moved aside: the old text goes, the new file stays."""
+    import codemem.infra.swaps as swaps_module
+
+    note = archive.insert("Deploys go through staging.").note
+    edited = note.path.read_text().replace("staging.", "staging, then canary (Dana).")
+    real = swaps_module.read_regular_bytes
+
+    def save_then_read(path, *args, **kwargs):
+        if path != note.path and not note.path.exists():  # the note, moved aside
+            note.path.write_text(edited)  # the editor writes a new file where the note was
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(swaps_module, "read_regular_bytes", save_then_read)
+    with pytest.raises(ConflictError, match="changed since it was read: left as it is now"):
+        archive.delete(note.id, note)
+    assert note.path.read_text() == edited
+    assert sorted(p.name for p in ws.archive_dir.iterdir()) == [f"{note.id}.md"]
+
+
+def test_a_note_a_killed_removal_left_set_aside_is_put_back_by_the_next(archive, ws):
+    """Set aside under .codemem/local/ (git ignores it: never committed as a stray file), and
+    back in archive/ at the next removal, so no kill between the two loses it."""
+    kept = archive.insert("Deploys go through staging.").note
+    other = archive.insert("Caches expire after five minutes.").note
+    aside = ws.local_dir / "removing" / "archive" / f"{kept.path.name}.0123abcd.removing"
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(kept.path, aside)  # as a removal killed after its move
+    assert [note.id for note in archive.notes()] == [other.id]
+    archive.delete(other.id)
+    assert [note.id for note in archive.notes()] == [kept.id]
+    assert list(aside.parent.iterdir()) == []
+
+
+def test_fold_names_only_what_it_folds_and_keeps_its_duplicates_out_of_git_meanwhile(archive, ws):
+    keeper = archive.insert("Deploys go through staging, then canary.").note
+    dup = archive.insert("deploys go through staging").note
+    during: list[list[str]] = []
+
+    def values(folded):
+        during.append(sorted(p.name for p in ws.archive_dir.iterdir()))
+        during.append(
+            [
+                p.name[: -len(".0123abcd.removing")]
+                for p in (ws.local_dir / "removing" / "archive").iterdir()
+            ]
+        )
+        return keeper.tags, {"merged": [n.id for n in folded]}
+
+    written, folded = archive.fold(keeper, [dup], values)
+    assert during == [[keeper.path.name], [dup.path.name]]
+    assert ([n.id for n in folded], written.extra) == ([dup.id], {"merged": [dup.id]})
+    assert [note.id for note in archive.notes()] == [keeper.id]

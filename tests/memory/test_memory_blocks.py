@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
-from memory_helpers import read_block, write_block
+from memory_helpers import editor_saves_after_the_read, read_block, write_block
 
 from codemem.memory import (
     BlockExistsError,
@@ -325,6 +328,23 @@ def test_rename_refuses_an_existing_target(store, ws):
     assert read_block(ws, "other") == HEADER + "b\n"
 
 
+def test_rename_never_moves_over_a_block_saved_at_the_new_label_meanwhile(store, ws, monkeypatch):
+    make(store, "mine")
+    target = ws.blocks_dir / "team" / "facts.md"
+    real_mkdir = Path.mkdir
+
+    def mkdir_then_save(self, *args, **kwargs):  # the rename's folder is made; then Dana saves
+        real_mkdir(self, *args, **kwargs)
+        if self == target.parent and not target.exists():
+            target.write_text("---\ndescription: Dana's.\n---\nhers\n")
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_save)
+    with pytest.raises(BlockExistsError, match="a block labelled 'team/facts' already exists"):
+        store.rename("facts", "team/facts")
+    assert target.read_text() == "---\ndescription: Dana's.\n---\nhers\n"
+    assert read_block(ws, "facts") == HEADER + "mine\n"
+
+
 def test_rename_refuses_bad_labels_and_the_same_label(store):
     make(store)
     with pytest.raises(InvalidLabelError):
@@ -372,6 +392,21 @@ def test_windows_line_endings_are_read_as_newlines(store, ws):
         b"---\r\ndescription: Facts.\r\nlimit: 100\r\n---\r\na\r\nb\r\n"
     )
     assert store.get("facts").value == "a\nb"
+
+
+@pytest.mark.parametrize("ends", ["\n", "\r\n"])
+def test_a_block_saved_with_a_byte_order_mark_keeps_its_header(store, ws, ends):
+    """Notepad saves UTF-8 with a BOM: the header was read as body, its limit and description
+    ignored, and an edit wrote a fresh header over them."""
+    ws.blocks_dir.mkdir(parents=True)
+    text = "\ufeff---\ndescription: Facts.\nlimit: 100  # Dana\n---\na\nb\n".replace("\n", ends)
+    (ws.blocks_dir / "facts.md").write_bytes(text.encode("utf-8"))
+    block = store.get("facts")
+    assert (block.value, block.description, block.limit) == ("a\nb", "Facts.", 100)
+    store.rethink("facts", "c")
+    assert (ws.blocks_dir / "facts.md").read_bytes() == text.replace(
+        f"a{ends}b{ends}", f"c{ends}"
+    ).encode("utf-8")
 
 
 @pytest.mark.parametrize(
@@ -506,3 +541,64 @@ def test_the_active_users_block_is_created_on_first_use(store, ws):
     assert store.get("users/alice").value == "Likes tabs."
     with pytest.raises(UnknownLabelError):
         store.append("users/bob", "not mine")  # someone else's block is never made up
+
+
+def test_delete_never_removes_an_edit_saved_after_the_block_was_read(store, ws, monkeypatch):
+    import codemem.memory.blocks as blocks_module
+
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    edited = path.read_text().replace("Tuesdays.", "Tuesdays and Thursdays (Dana).")
+    saved = editor_saves_after_the_read(monkeypatch, blocks_module, path, edited)
+    with pytest.raises(ConflictError) as error:
+        store.delete("team")
+    assert saved == [path]
+    assert path.read_text() == edited
+    assert str(error.value) == (
+        ".codemem/blocks/team.md changed while it was being deleted: left as it is now; read it "
+        "again"
+    )
+    assert sorted(p.name for p in ws.blocks_dir.iterdir()) == ["team.md"]
+
+
+def test_a_personal_block_kept_as_a_link_in_dotfiles_is_deleted_as_the_link(ws, isolated_home):
+    dotfiles = isolated_home / "dotfiles" / "personal.md"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text("---\ndescription: Mine.\n---\nShort answers.\n")
+    link = isolated_home / "codemem" / "personal.md"
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(dotfiles)
+    store = MemoryStore(ws, user="tester")
+    assert store.delete("personal").value == "Short answers."
+    assert (os.path.lexists(link), dotfiles.read_text()) == (
+        False,
+        "---\ndescription: Mine.\n---\nShort answers.\n",
+    )
+
+
+def test_a_block_too_large_to_read_can_still_be_deleted(store, ws, monkeypatch):
+    import codemem.memory.files as memory_files
+
+    monkeypatch.setattr(memory_files, "MAX_MEMORY_BYTES", 100)
+    ws.blocks_dir.mkdir(parents=True)
+    (ws.blocks_dir / "huge.md").write_text("x" * 500)
+    store.delete("huge")
+    assert not (ws.blocks_dir / "huge.md").exists()
+
+
+def test_a_block_whose_delete_was_killed_never_comes_back_as_a_note(store, ws, monkeypatch):
+    import codemem.infra.swaps as swaps_module
+    from codemem.memory import Archive
+
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+
+    def killed(self):
+        raise KeyboardInterrupt  # after the block was set aside, before it was removed
+
+    monkeypatch.setattr(swaps_module.SetAside, "remove", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.delete("team")
+    monkeypatch.undo()
+    archive = Archive(ws)
+    archive.delete(archive.insert("A note.").id)  # puts back the notes a kill left set aside
+    assert (archive.notes(), [p.name for p in ws.archive_dir.iterdir()]) == ([], [])

@@ -110,6 +110,10 @@ CRASH_AT = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     setattr(os, where, crash)
+    if where == "replace":  # the rename that puts the file in place, or the swap that does
+        import codemem.infra.swaps
+
+        codemem.infra.swaps._exchange = crash
     store.rethink("facts", "new value")
     """
 )

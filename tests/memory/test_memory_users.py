@@ -73,9 +73,19 @@ def test_two_people_whose_emails_share_a_name_get_a_block_each(team):
 @pytest.mark.parametrize(
     ("emails", "labels"),
     [
-        (["zoë@x.org", "zoé@x.org"], ["users/zoe-x-org", f"users/zoe-{sha('zoé@x.org')}"]),
-        (["李@x.org", "王@x.org"], ["users/xn-7qv-x-org", "users/xn-qby-x-org"]),
-        (["søren@x.org", "straße@x.org"], ["users/soren-x-org", "users/strasse-x-org"]),
+        # `zoe-x-org` is zoe@x.org's: a name spelled otherwise takes its own hashed one
+        (
+            ["zoë@x.org", "zoé@x.org"],
+            [f"users/zoe-{sha('zoë@x.org')}", f"users/zoe-{sha('zoé@x.org')}"],
+        ),
+        (
+            ["李@x.org", "王@x.org"],
+            [f"users/xn-7qv-{sha('李@x.org')}", f"users/xn-qby-{sha('王@x.org')}"],
+        ),
+        (
+            ["søren@x.org", "straße@x.org"],
+            [f"users/soren-{sha('søren@x.org')}", f"users/strasse-{sha('straße@x.org')}"],
+        ),
     ],
 )
 def test_names_beyond_ascii_get_readable_blocks_of_their_own(repo_factory, emails, labels):
@@ -107,16 +117,22 @@ def test_codemem_user_wins_and_two_names_alike_still_get_two_blocks(team, monkey
     assert active(team) == "users/alice-a-com"
 
 
-def test_two_people_whose_names_slug_alike_start_on_two_branches_and_merge_cleanly(team):
+@pytest.mark.parametrize(
+    "emails",
+    [
+        ("alice@b.org", "alice@a.com"),
+        ("a.b@x.com", "a-b@x.com"),  # one slug, a-b-x-com, when spelled readably
+        ("bob@my-company.com", "bob@my.company.com"),
+        ("zoë@x.org", "zoe@x.org"),
+    ],
+)
+def test_two_people_whose_names_slug_alike_start_on_two_branches_and_merge_cleanly(team, emails):
     ws = Workspace(team)
     for path in (ws.blocks_dir / "users").iterdir():  # the users/ blocks are made on branches
         path.unlink()
     git(team, "add", "-A")
     git(team, "commit", "-q", "-m", "memory")
-    for branch, email, text in (
-        ("other", "alice@b.org", "Tabs."),
-        ("main", "alice@a.com", "Spaces."),
-    ):
+    for branch, email, text in (("other", emails[0], "Tabs."), ("main", emails[1], "Spaces.")):
         git(team, "checkout", "-q", *(["-b"] if branch == "other" else []), branch)
         git(team, "config", "user.email", email)
         store = MemoryStore(ws)  # each one's first command makes their block, on their branch
@@ -125,7 +141,7 @@ def test_two_people_whose_names_slug_alike_start_on_two_branches_and_merge_clean
         git(team, "commit", "-q", "-m", f"{email} prefers {text}")
     merged = git(team, "merge", "-q", "--no-edit", "other", check=False)
     assert merged.returncode == 0, merged.stdout + merged.stderr
-    for email, text in (("alice@a.com", "Spaces."), ("alice@b.org", "Tabs.")):
+    for email, text in ((emails[1], "Spaces."), (emails[0], "Tabs.")):
         git(team, "config", "user.email", email)
         store = MemoryStore(ws)
         assert (store.get(store.user_label).value, owner_of(team, store.user_label)) == (
@@ -156,7 +172,39 @@ def test_a_block_written_before_owners_keeps_its_user_and_is_not_rewritten(repo_
     # an unowned block is never someone's whose old slug differed: 'zoe' was no Zoë's
     (users / "zoe.md").write_text(header("zoe"), encoding="utf-8")
     (users / "zo.md").unlink()
-    assert user_slug(root) == "zoe-x-org"
+    assert user_slug(root) == f"zoe-{sha('zoë@x.org')}"
+
+
+def test_new_block_names_are_one_per_identity_and_old_ones_stay_their_owners():
+    from codemem.memory.users import new_slugs, spelled_slug
+
+    people = [
+        "a.b@x.com", "a-b@x.com", "a_b@x.com", "ab@x.com", "a@b.x.com", "a@b-x.com", "a-b-x-com",
+        "a-b", "a_b", "a.b", "ab", "a.b@x", "a@b.x", "a_b-x", "a.b-x@y.z", "a.b@x-y.z", "bob@x.co.uk", "bob@x-co.uk", "zoe@x.org", "zoë@x.org",
+        "x@y.deadbeef", "x-y", f"x@y.{sha('x-y')}", "ann_", "_ann", "ann",
+    ]  # fmt: skip
+    first = [new_slugs(person)[0] for person in people]
+    assert len(set(first)) == len(set(people))
+    spelled = ("ab@x.com", "ann_lee", "bob@x.co.uk", "a.b@x.com", "a-b@x.com", "a_b@x.com")
+    assert [spelled_slug(p) for p in spelled] == [
+        "ab-x-com",
+        "ann_lee",
+        "bob-x-co-uk",
+        "a_b-x-com",
+        None,
+        None,
+    ]
+
+
+def test_a_block_an_older_codemem_named_readably_stays_its_owners(repo_factory):
+    root = repo_factory()
+    users = Workspace(root).blocks_dir / "users"
+    users.mkdir(parents=True)
+    (users / "zoe-x-org.md").write_text(header("zoe", "zoë@x.org") + "Likes rust.\n")
+    git(root, "config", "user.email", "zoë@x.org")
+    assert active(root) == "users/zoe-x-org"
+    git(root, "config", "user.email", "zoe@x.org")  # the name now hers alone is taken: hashed
+    assert user_slug(root) == f"zoe-{sha('zoe@x.org')}"
 
 
 def test_a_renamed_user_block_stays_its_users(repo_factory):
@@ -180,6 +228,21 @@ def test_a_renamed_user_block_stays_its_users(repo_factory):
         "add `owner: <their email>` to the frontmatter of .codemem/blocks/users/al.md first\n",
     )
     assert sorted(path.name for path in users.iterdir()) == ["al.md", "zoe-rust.md"]
+
+
+def test_a_renamed_block_saved_with_windows_line_ends_changes_by_its_owner_line_only(
+    repo_factory,
+):
+    root = repo_factory()
+    users = Workspace(root).blocks_dir / "users"
+    users.mkdir(parents=True)
+    text = (header("zo") + "Likes rust.\n").replace("\n", "\r\n")
+    (users / "zo.md").write_bytes(text.encode())
+    git(root, "config", "user.email", "zoë@x.org")
+    cli_ok(root, "memory", "mv", "users/zo", "users/zoe")
+    assert (users / "zoe.md").read_bytes() == text.replace(
+        "---\r\nLikes", "owner: zoë@x.org\r\n---\r\nLikes"
+    ).encode()
 
 
 def test_an_owner_list_names_one_person_with_several_addresses(team):
@@ -309,3 +372,7 @@ def test_an_owner_is_added_as_one_line_the_rest_kept_byte_for_byte():
         "---\r\ndescription: Zo.  # mine\r\nowner: zoë@x.org\r\n---\r\nLikes rust.\r\n"
     )
     assert add_key("Likes rust.\n", "owner", "a: b") == "---\nowner: 'a: b'\n---\nLikes rust.\n"
+    bom = "\ufeff---\ndescription: Zo.\n---\nLikes rust.\n"  # saved by Notepad
+    assert add_key(bom, "owner", "z@x.org") == (
+        "\ufeff---\ndescription: Zo.\nowner: z@x.org\n---\nLikes rust.\n"
+    )

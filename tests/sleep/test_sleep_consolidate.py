@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from sleep_helpers import NOW, commit, digest, init, read_value
 
-import codemem.infra.files as files_module
+import codemem.infra.swaps as swaps_module
 import codemem.sleep.consolidate as consolidate_module
 from codemem.conventions.merge import merge_memory_file
 from codemem.memory import Archive, MemoryStore
@@ -251,7 +251,7 @@ def test_a_hand_edit_just_before_the_replace_is_kept(repo_factory, monkeypatch):
     just before the rename sees it, and the edit is re-read, not overwritten."""
     ws = init(repo_factory())
     path = hand_written(ws, "hand.md", HAND_NOTE)
-    real = files_module.atomic_file
+    real = swaps_module.atomic_file
     saved = []
 
     @contextmanager
@@ -262,13 +262,25 @@ def test_a_hand_edit_just_before_the_replace_is_kept(repo_factory, monkeypatch):
         with real(target, *args, **kwargs) as handle:
             yield handle
 
-    monkeypatch.setattr(files_module, "atomic_file", editor_saves_meanwhile)
+    monkeypatch.setattr(swaps_module, "atomic_file", editor_saves_meanwhile)
     writer = writer_for(ws)
     consolidate(writer, now=NOW)
     assert saved == [path]
     assert path.read_text() == HAND_EDIT
     assert writer.changes == []
     assert [w.split(" changed while")[0] for w in writer.warnings] == [".codemem/archive/hand.md"]
+
+
+def saved_after_the_read(monkeypatch, path, text):
+    """Once the pass has read the notes, a person saves `text` in `path`."""
+    real = MemoryWriter.settled_notes
+
+    def read_then_save(self):
+        notes = real(self)
+        path.write_text(text)
+        return notes
+
+    monkeypatch.setattr(MemoryWriter, "settled_notes", read_then_save)
 
 
 def test_a_duplicate_edited_before_it_is_folded_in_is_not_deleted(repo_factory, monkeypatch):
@@ -279,19 +291,17 @@ def test_a_duplicate_edited_before_it_is_folded_in_is_not_deleted(repo_factory, 
         "---\nid: copy\ncreated: 2025-03-01T13:00:00+00:00\n---\nrun the tests with pytest -q\n"
     )
     edited = copy.read_text().replace("pytest -q", "pytest -q -n 4 (Dana's laptop)")
-    real = MemoryWriter.rewrite_note
-
-    def rewrite_then_edit(self, *args, **kwargs):  # the survivor is written, then the edit
-        done = real(self, *args, **kwargs)
-        copy.write_text(edited)
-        return done
-
-    monkeypatch.setattr(MemoryWriter, "rewrite_note", rewrite_then_edit)
+    keeper = next(p for p in ws.archive_dir.iterdir() if p != copy)
+    kept = keeper.read_text()
+    # the pass reads the notes, then Dana saves her edit
+    saved_after_the_read(monkeypatch, copy, edited)
     writer = writer_for(ws)
     report = ConsolidationReport()
     merge_duplicate_notes(writer, report)
     assert copy.read_text() == edited
     assert report.merged == []
+    assert keeper.read_text() == kept  # it names no `merged: [copy]`: nothing was folded
+    assert writer.changes == []
     assert writer.warnings == [
         ".codemem/archive/copy.md changed while the digest was folding it into another note: "
         "left as it is now (the next digest looks at it again)"
@@ -306,6 +316,7 @@ def test_a_kill_during_the_rewrite_leaves_the_note_whole(repo_factory, monkeypat
         raise KeyboardInterrupt  # as a signal lands: after the temp file, before the rename
 
     monkeypatch.setattr(os, "replace", killed)
+    monkeypatch.setattr(swaps_module, "_exchange", killed)  # or the swap that renames it
     with pytest.raises(KeyboardInterrupt):
         consolidate(writer_for(ws), now=NOW)
     monkeypatch.undo()
@@ -350,3 +361,75 @@ def test_a_region_note_edited_by_hand_is_not_deleted_when_the_region_moves_on(
         f".codemem/archive/{old_id}.md changed while the digest was replacing it: left as it "
         "is now (the next digest looks at it again)"
     ]
+
+
+def test_the_survivor_names_only_the_duplicates_really_folded_into_it(repo_factory, monkeypatch):
+    ws = init(repo_factory())
+    keeper = Archive(ws, clock=lambda: NOW).insert(
+        "Run the tests with pytest -q; integration tests need Docker", ["ci"]
+    )
+    one, two = ws.archive_dir / "one.md", ws.archive_dir / "two.md"
+    one.write_text(
+        "---\nid: one\ncreated: 2025-03-01T13:00:00+00:00\ntags: [tests]\nsource: commit aaa\n"
+        "---\nrun the tests with pytest -q\n"
+    )
+    two.write_text(
+        "---\nid: two\ncreated: 2025-03-01T14:00:00+00:00\ntags: [docker]\nsource: commit bbb\n"
+        "---\nintegration tests need Docker\n"
+    )
+    edited = two.read_text().replace("need Docker", "need Docker or Podman (Dana)")
+    # the pass reads the notes, then Dana saves her edit of two
+    saved_after_the_read(monkeypatch, two, edited)
+    writer = writer_for(ws)
+    report = ConsolidationReport()
+    merge_duplicate_notes(writer, report)
+    assert report.merged == [f"one into {keeper.id}"]
+    assert not one.exists()
+    assert two.read_text() == edited
+    assert keeper.note.path.read_text() == (
+        f"---\nid: {keeper.id}\ncreated: {NOW.isoformat()}\ntags: [ci, tests]\n"
+        "merged: [one]\nmerged_sources: [commit aaa]\n---\n"
+        "Run the tests with pytest -q; integration tests need Docker\n"
+    )
+
+
+def test_a_survivor_edited_meanwhile_leaves_every_duplicate_in_place(repo_factory, monkeypatch):
+    ws = init(repo_factory())
+    keeper = Archive(ws).insert("Run the tests with pytest -q; integration tests need Docker")
+    one = ws.archive_dir / "one.md"
+    one.write_text("---\nid: one\ncreated: 2025-03-01T13:00:00+00:00\n---\nrun the tests\n")
+    duplicate = one.read_text()
+    edited = keeper.note.path.read_text().replace("need Docker", "need Docker (Dana)")
+    # the pass reads the notes, then Dana edits the survivor
+    saved_after_the_read(monkeypatch, keeper.note.path, edited)
+    writer = writer_for(ws)
+    report = ConsolidationReport()
+    merge_duplicate_notes(writer, report)
+    assert (report.merged, writer.changes) == ([], [])
+    assert keeper.note.path.read_text() == edited
+    assert one.read_text() == duplicate
+    assert sorted(p.name for p in ws.archive_dir.iterdir()) == sorted(
+        [one.name, keeper.note.path.name]
+    )
+
+
+def test_a_second_fold_keeps_what_the_survivor_named_before(repo_factory):
+    ws = init(repo_factory())
+    keeper = ws.archive_dir / "keeper.md"
+    ws.archive_dir.mkdir(parents=True, exist_ok=True)
+    keeper.write_text(
+        "---\nid: keeper\ncreated: 2025-03-01T12:00:00+00:00\nmerged: old-one\n"
+        "merged_sources: [commit zzz]\n---\nRun the tests with pytest -q; Docker needed\n"
+    )
+    (ws.archive_dir / "one.md").write_text(
+        "---\nid: one\ncreated: 2025-03-01T13:00:00+00:00\nsource: commit aaa\n---\n"
+        "run the tests with pytest -q\n"
+    )
+    report = ConsolidationReport()
+    merge_duplicate_notes(writer_for(ws), report)
+    assert report.merged == ["one into keeper"]
+    assert keeper.read_text() == (
+        "---\nid: keeper\ncreated: 2025-03-01T12:00:00+00:00\nmerged: [old-one, one]\n"
+        "merged_sources: [commit aaa, commit zzz]\n---\n"
+        "Run the tests with pytest -q; Docker needed\n"
+    )

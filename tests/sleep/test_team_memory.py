@@ -18,7 +18,7 @@ from sleep_helpers import PEOPLE, commit, config, digest, init, scripted_history
 
 from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
 from codemem.config import Config, PermissionsConfig
-from codemem.conventions.merge import merge_memory_file
+from codemem.conventions.merge import Merged, merge_memory_file
 from codemem.errors import UsageError
 from codemem.memory import MemoryStore
 from codemem.sleep import publish, push_memory
@@ -424,6 +424,56 @@ def test_frontmatter_both_sides_changed_keeps_what_people_wrote_in_it():
         odd, odd.replace("4000", "5000"), odd.replace("Notes.", "All."), ".codemem/blocks/x.md"
     )
     assert merged.text == "---\ndescription: All.\nlimit: 5000\n---\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "theirs_edit", "merged_value", "merged_description"),
+    [
+        # `1` and `true` are one value to Python's `==`, two to a header edit: the driver took
+        # them for one, kept our `1` and dropped their edit when another key's lines clashed
+        ("read_only: 1", ("read_only: 1", "read_only: true"), "read_only: true", "Notes."),
+        # `.nan` is not `==` itself: an unchanged one was a conflict
+        ("weight: .nan", ("Notes.", "All notes."), "weight: .nan", "All notes."),
+    ],
+    ids=["another-type", "nan"],
+)
+def test_a_header_value_is_compared_as_the_header_edits_compare_it(
+    value, theirs_edit, merged_value, merged_description
+):
+    base = f"---\ndescription: Notes.\n{value}\nlimit: 4000\n---\nBody.\n"
+    ours = base.replace("limit: 4000", "limit: 5000")
+    merged = merge_memory_file(base, ours, base.replace(*theirs_edit), ".codemem/blocks/x.md")
+    assert (merged.conflicts, merged.text) == (
+        0,
+        f"---\ndescription: {merged_description}\n{merged_value}\nlimit: 5000\n---\nBody.\n",
+    )
+
+
+@pytest.mark.parametrize("path", [".codemem/blocks/x.md", ".codemem/config.yml"])
+def test_a_memory_file_holding_a_nul_is_left_to_people_as_git_leaves_a_binary_file(path):
+    """git merge-file refuses such a file: the driver failed with a line naming a temp file."""
+    base = "---\nlimit: 100\n---\nline a\x00\nline b\nline c\n"
+    ours, theirs = base.replace("line a", "line A"), base.replace("line c", "line C")
+    assert merge_memory_file(base, ours, theirs, path) == Merged(ours, 1)
+
+
+def test_two_clones_folding_duplicates_into_one_note_merge_their_header_lists():
+    """Each clone's digest folded another duplicate into the note: each side only added to
+    `tags:` and `merged:`, so the merge holds both, where it left conflict markers."""
+    base = "---\nid: k  # Dana\ncreated: 2025-03-01T12:00:00+00:00\ntags: [ci]\n---\nRun tests.\n"
+    ours = base.replace("tags: [ci]", "tags: [ci, tests]\nmerged: [a]")
+    theirs = base.replace("tags: [ci]", "tags: [ci, docker]\nmerged: [b]\nmerged_sources: [x]")
+    merged = merge_memory_file(base, ours, theirs, ".codemem/archive/k.md")
+    assert (merged.conflicts, merged.text) == (
+        0,
+        "---\nid: k  # Dana\ncreated: 2025-03-01T12:00:00+00:00\ntags: [ci, docker, tests]\n"
+        "merged: [a, b]\nmerged_sources: [x]\n---\nRun tests.\n",
+    )
+    # a side that took an item out is no addition: that is still for people to settle
+    removed = merge_memory_file(
+        base, ours, base.replace("tags: [ci]", "tags: []"), ".codemem/archive/k.md"
+    )
+    assert removed.conflicts == 1
 
 
 def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():

@@ -115,7 +115,9 @@ def memory_rethink(ctx: ToolContext, label: str, new_value: str) -> str:
         new_value: The block's complete new text (everything not in it is removed).
     """
     refuse_secret(new_value)
-    return _saved("Rewrote", ctx.store.rethink(label, new_value))
+    # written over what the model saw, never over what a person saved since (`ConflictError`)
+    seen = ctx.store.shown.get(label)
+    return _saved("Rewrote", ctx.store.rethink(label, new_value, expected=seen))
 
 
 def memory_create(ctx: ToolContext, label: str, description: str, value: str) -> str:

@@ -1,0 +1,285 @@
+"""Compare-and-swap on files: written, moved aside or removed only over what the caller read.
+
+`update_text` adds a lock (`locks.FileLock` on a sidecar file: the target itself is replaced on
+every write, so it cannot carry the lock) and a compare-and-swap to `atomic_file`: under the
+lock it reads, applies the edit and swaps the new file in (`renameat2(RENAME_EXCHANGE)`, one
+step), then checks that what it swapped out is what it read, swapping that back if not; a
+writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
+text instead of overwriting that change, even one saved a moment before the rename (where the
+system cannot swap, the file is checked just before the rename). `replace_text` is the same
+for a caller that holds the lock. `set_aside` and `remove_file` move a file away only if it
+still holds what the caller expects, checking what they moved, so no save lands between check
+and move; `rename_new` moves a file, never over one there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from codemem.errors import WriteConflict
+from codemem.infra.files import (
+    _read_text_and_ends,
+    atomic_file,
+    fsync_dir,
+    read_regular_bytes,
+    read_text,
+)
+from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
+
+T = TypeVar("T")
+
+
+class _Changed(Exception):
+    """The file changed between reading it and replacing it: read and edit again."""
+
+
+def update_text(
+    path: Path,
+    edit: Callable[[str | None], str],
+    lock: Path,
+    *,
+    attempts: int = 5,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[str | None, str]:
+    """Apply `edit` to the text of `path` (None if missing) and write the result atomically.
+
+    Returns (text read, text written), both with `\\n` line ends; a file written with `\\r\\n`
+    keeps them, so an edit of one line is one changed line in its diff, not every line. `edit`
+    may raise to refuse; it may be called more than once, on fresh text, if the file changes
+    under it (compare-and-swap on the text read). Raises `LockTimeout` when `lock` stays held,
+    `WriteConflict` when the file never settles.
+    """
+    with FileLock(lock, timeout):
+        for _ in range(attempts):
+            before, ends = _read_text_and_ends(path)
+            after = edit(before)
+            if after == before:
+                return before, after
+            data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
+            if _write_over(path, before, data):
+                return before, after
+            # else changed by a writer that took no lock: edit the fresh text
+    raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
+
+
+@dataclass(frozen=True)
+class SetAside(Generic[T]):
+    """A file moved aside by `set_aside`, and what its check returned: `remove` it for good, or
+    `restore` it where it was."""
+
+    path: Path
+    aside: Path
+    value: T
+
+    def remove(self) -> None:
+        self.aside.unlink()
+        with suppress(OSError):
+            fsync_dir(self.path.parent)
+
+    def restore(self) -> None:
+        _put_back(self.aside, self.path)
+
+
+def set_aside(
+    path: Path,
+    check: Callable[[bytes], T],
+    *,
+    max_bytes: int | None = None,
+    folder: Path | None = None,
+) -> SetAside[T]:
+    """Move `path` aside (one atomic rename, into `folder` as `<name>.<hex>.removing`, else
+    beside it as a hidden file: `folder` on another file system is the same) if `check`
+    accepts the bytes it held; else put it back and raise what `check` raised.
+
+    Only what was moved is checked, so no save can land between the check and the move: an
+    editor's save, which replaces the file by a rename (or writes a new one), lands either
+    before the move (then it is what is checked) or after it (then it is a new file at `path`,
+    which stays). When `check` raises (it refuses those bytes), or the moved file cannot be read
+    (`NotARegularFile`, `FileTooLarge` over `max_bytes`), the file is put back as it was, unless
+    a newer save took its place meanwhile: that one stays. `FileNotFoundError` when `path` does
+    not exist.
+    """
+    name = f"{path.name}.{os.urandom(4).hex()}.removing"
+    aside = path.parent / f".{name}" if folder is None else folder / name
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        aside = path.parent / f".{name}"
+        os.rename(path, aside)
+    try:
+        value = check(read_regular_bytes(aside, max_bytes))
+    except BaseException:
+        _put_back(aside, path)
+        raise
+    return SetAside(path, aside, value)
+
+
+def replace_text(path: Path, before: str, after: str) -> bool:
+    """Write `after` to `path` only if it still holds `before` (as `read_text` reads it), in
+    the line ends it mostly uses; False, and the file left as it is, if it does not. The
+    compare-and-swap of `update_text`, for a caller that holds the file's lock already."""
+    try:
+        current, ends = _read_text_and_ends(path)
+    except UnicodeDecodeError:
+        return False
+    if current != before:
+        return False
+    return _write_over(path, before, after.replace("\r\n", "\n").replace("\n", ends).encode())
+
+
+def _write_over(path: Path, before: str | None, data: bytes) -> bool:
+    """Write `data` to `path` atomically if it still holds `before`; False if it does not."""
+    try:
+        with atomic_file(path, install=partial(_install_over, before, data)) as handle:
+            handle.write(data)
+    except _Changed:
+        return False
+    return True
+
+
+def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> None:
+    """Put `temp` (holding `data`) in `path`'s place only if `path` still holds `before` (None:
+    no file), else `_Changed` with `path` as a save left it.
+
+    The files are swapped in one step (`renameat2(RENAME_EXCHANGE)`) and what was swapped out
+    is compared, so a save cannot land between the comparison and the rename: one that landed
+    before the swap is swapped back; one after it replaced our text, as its own rename would.
+    Where the system cannot swap, the file is compared, then replaced (a moment's window)."""
+    if before is None:  # a new file: never over one created meanwhile
+        try:
+            rename_new(temp, path)
+        except FileExistsError:
+            raise _Changed from None
+        return
+    with _signals_held():  # a Ctrl-C between the swaps would leave a save out of place
+        try:
+            swapped = _exchange(temp, path)
+        except FileNotFoundError:  # deleted meanwhile
+            raise _Changed from None
+        if not swapped:
+            if _holds(path) != before:
+                raise _Changed
+            os.replace(temp, path)
+            return
+        if _holds(temp) == before:
+            temp.unlink()
+            return
+        _exchange(temp, path)  # a save landed before the swap: it goes back in place
+        if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
+            _exchange(temp, path)
+    raise _Changed  # `temp` (whatever it holds now, superseded) is removed by `atomic_file`
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP (in the main thread, where Python handles them) until
+    the block ends: their handlers then run, after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _holds(path: Path) -> str | None:
+    """The text of `path` as `update_text` compares it; None for no file or not UTF-8 text."""
+    try:
+        return read_text(path)
+    except UnicodeDecodeError:
+        return None
+
+
+def _holds_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(one: Path, other: Path) -> bool:
+    """Swap the files named `one` and `other` in one step; False where the system or the file
+    system cannot (then nothing moved)."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(error, os.strerror(error), str(other))
+
+
+@cache
+def _renameat2() -> Any:
+    """glibc's `renameat2`, or None (another libc, or one older than 2.28)."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function
+
+
+def remove_file(
+    path: Path,
+    check: Callable[[bytes], T],
+    *,
+    max_bytes: int | None = None,
+    folder: Path | None = None,
+) -> T:
+    """Remove `path` if `check` accepts the bytes it held (see `set_aside`); returns what
+    `check` returned."""
+    moved = set_aside(path, check, max_bytes=max_bytes, folder=folder)
+    moved.remove()
+    return moved.value
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
+    try:
+        rename_new(aside, path)
+    except FileExistsError:  # a save since the move replaced what was moved, as its rename would
+        aside.unlink()
+
+
+def rename_new(source: Path, target: Path) -> None:
+    """Move `source` to `target`, never over a file there, even one made a moment before
+    (`FileExistsError`): a hard link, then the old name unlinked (where the file system has no
+    hard links, a rename unless a file is there)."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
+        os.rename(source, target)
+        return
+    os.unlink(source)
