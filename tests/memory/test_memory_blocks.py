@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from memory_helpers import editor_saves_after_the_read, read_block, write_block
 
+import codemem.memory.blocks as blocks_module
 from codemem.memory import (
     BlockExistsError,
     BlockFormatError,
@@ -331,14 +331,15 @@ def test_rename_refuses_an_existing_target(store, ws):
 def test_rename_never_moves_over_a_block_saved_at_the_new_label_meanwhile(store, ws, monkeypatch):
     make(store, "mine")
     target = ws.blocks_dir / "team" / "facts.md"
-    real_mkdir = Path.mkdir
+    real_make_folder = blocks_module.make_folder
 
-    def mkdir_then_save(self, *args, **kwargs):  # the rename's folder is made; then Dana saves
-        real_mkdir(self, *args, **kwargs)
-        if self == target.parent and not target.exists():
+    def make_folder_then_save(path, *args, **kwargs):  # the rename's folder is made; Dana saves
+        made = real_make_folder(path, *args, **kwargs)
+        if path == target.parent and not target.exists():
             target.write_text("---\ndescription: Dana's.\n---\nhers\n")
+        return made
 
-    monkeypatch.setattr(Path, "mkdir", mkdir_then_save)
+    monkeypatch.setattr(blocks_module, "make_folder", make_folder_then_save)
     with pytest.raises(BlockExistsError, match="a block labelled 'team/facts' already exists"):
         store.rename("facts", "team/facts")
     assert target.read_text() == "---\ndescription: Dana's.\n---\nhers\n"
