@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codemem.errors import CodememError, GitError, UsageError
-from codemem.infra import git_config, git_text, printable, run_git
+from codemem.infra import git_config, git_text, head_branch, printable, run_git
 from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
 
 COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
@@ -142,12 +142,12 @@ def push_branch(ws: Workspace, branch: str | None = None) -> str:
         if run_git(ws.root, "check-ref-format", "--branch", branch, ok=(0, 128)).strip():
             return branch
         raise UsageError(f"--branch {printable(branch)!r} is not a name git gives a branch")
-    name = git_text(ws.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
-    if name in ("", "HEAD"):
+    ref = head_branch(ws.root)
+    if ref is None:
         raise UsageError(
             "HEAD is detached: name the branch to push with --branch (e.g. $CI_COMMIT_BRANCH)"
         )
-    return name
+    return ref.removeprefix("refs/heads/")
 
 
 def _identity(ws: Workspace) -> list[str]:
