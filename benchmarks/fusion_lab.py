@@ -131,9 +131,9 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         p: {n: c for n, c in tags.references(p).items() if not is_ignored_name(n)} for p in top
     }
     use_names = sorted({n for refs in use_refs.values() for n in refs})
-    definers = searcher.store.definers(use_names) if use_names else {}
+    definers = searcher.rows.definers(use_names) if use_names else {}
     words = sorted(set(IDENT_RE.findall(text)))
-    symbol_rows = searcher.store.symbols_named(words, limit=100_000) if words else []
+    symbol_rows = searcher.rows.symbols_named(words, limit=100_000) if words else []
     # Alternatives that change the full-text query, for the ablation and the variants.
     plain = analyze_query(text, enabled=False)
     query_module.TRACE_LINES_AS_PROSE = True
@@ -154,7 +154,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     # The message stage's candidates with their text, and the callee stage's inputs.
     message_cands = followup.message_candidates(searcher.store, query)
     callers = [
-        c for c in stages.symbol_matches(searcher.store, query) if c.kind in followup.CALLER_KINDS
+        c for c in stages.symbol_matches(searcher.rows, query) if c.kind in followup.CALLER_KINDS
     ][:20]
     bodies = searcher.chunk_texts(callers, by_line=True)
     names = sorted({n for body in bodies.values() for n in followup.called_names(body)})
@@ -171,7 +171,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         "message_cands": message_cands,
         "message_texts": searcher.chunk_texts(message_cands),
         "bodies": bodies,
-        "callee_rows": searcher.store.symbols_named(names, limit=100_000) if names else [],
+        "callee_rows": searcher.rows.symbols_named(names, limit=100_000) if names else [],
         "indexed": searcher.manifest.indexed_paths(),
         "languages": searcher.languages(),
         "centrality": dict(searcher.centrality()),  # a view of a memory-mapped column

@@ -38,6 +38,7 @@ from codemem.workspace import Workspace
 if TYPE_CHECKING:
     from codemem.code.file_uses import FileUses
     from codemem.code.lexicon import Lexicon
+    from codemem.code.lexicon_rows import LexiconRows
     from codemem.code.store import CodeStore
     from codemem.code.tags import TagStore
     from codemem.config import Config
@@ -107,6 +108,7 @@ class Searcher:
             raise UsageError("no index yet: run `codemem index` first")
         self.manifest: Manifest = loaded
         self._store: Lexicon | None = None
+        self._rows: LexiconRows | None = None
         self._tables: CodeStore | None = None
         self._centrality: Mapping[str, float] | None = None
         self._centrality_source = centrality or self._load_centrality
@@ -123,6 +125,15 @@ class Searcher:
 
             self._store = Lexicon(self.ws.index_dir)
         return self._store
+
+    @property
+    def rows(self) -> LexiconRows:
+        """The lexicon's rows looked up by name, file, line or id."""
+        if self._rows is None:
+            from codemem.code.lexicon_rows import LexiconRows  # numpy, as `store`
+
+            self._rows = LexiconRows(self.store)
+        return self._rows
 
     @property
     def tables(self) -> CodeStore:
@@ -142,7 +153,7 @@ class Searcher:
     def _load_uses(self) -> FileUses | None:
         from codemem.code.file_uses import FileUses  # once a search ranks
 
-        return FileUses(self._tags_source, self.store.definers)
+        return FileUses(self._tags_source, self.rows.definers)
 
     def _load_tags(self) -> TagStore | None:
         from codemem.code.tags import TagStore
@@ -207,7 +218,7 @@ class Searcher:
         results = StageResults(
             chunks=stages.bm25_chunks(self.store, query, depth) if opts.bm25 else [],
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
-            symbols=stages.symbol_matches(self.store, query) if opts.symbols else [],
+            symbols=stages.symbol_matches(self.rows, query) if opts.symbols else [],
             paths=stages.path_matches(self.manifest, query) if opts.paths else [],
             stems=stages.stem_matches(self.manifest, query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
@@ -235,7 +246,7 @@ class Searcher:
             bodies = self.chunk_texts(sources, by_line=True)
             names = {n for body in bodies.values() for n in followup.called_names(body)}
             most = followup.MAX_CALLEE_DEFINITIONS
-            rows = self.store.symbols_named(sorted(names), most=most) if names else []
+            rows = self.rows.symbols_named(sorted(names), most=most) if names else []
             results.callees = followup.callee_matches(sources, bodies, rows)
 
     @staticmethod
@@ -393,7 +404,7 @@ class Searcher:
         lines: defaultdict[str, list[int]] = defaultdict(list)
         for path, line in wanted:
             lines[path].append(line)
-        holding = self.store.chunks_holding(lines)
+        holding = self.rows.chunks_holding(lines)
         out: dict[tuple[str, int], str] = {}
         for path, line in wanted:
             inside = holding.get((path, line))
@@ -407,7 +418,7 @@ class Searcher:
     def _rows_by_id(self, ids: set[str]) -> dict[str, stages.Candidate]:
         if not ids:
             return {}
-        rows = self.store.chunks_by_id(sorted(ids))
+        rows = self.rows.chunks_by_id(sorted(ids))
         return {r["id"]: stages.candidate_from_row(r, 0.0) for r in rows}
 
     def _refine_symbols(self, hits: list[Hit], query: AnalyzedQuery) -> None:
@@ -427,7 +438,7 @@ class Searcher:
             for h in hits
         ]  # fmt: skip
         for hit, choice in zip(
-            hits, self.store.definitions_at(spans, query.identifiers), strict=True
+            hits, self.rows.definitions_at(spans, query.identifiers), strict=True
         ):
             if choice:
                 hit.symbol, hit.kind = choice["qualname"], choice["kind"]

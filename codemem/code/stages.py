@@ -1,8 +1,9 @@
 """Candidate generators for retrieval: full-text, symbols, paths, file names, vectors.
 
-Each stage asks the lexicon (`codemem.code.lexicon`; vectors: the LanceDB store) for rows
-and returns candidates best first; `codemem.code.search` fuses them. Every stage
-can be switched off in config (`search.<stage>: false`) for ablations.
+Each stage asks the lexicon (`codemem.code.lexicon` ranks, `codemem.code.lexicon_rows` looks
+definitions up; vectors: the LanceDB store) for rows and returns candidates best first;
+`codemem.code.search` fuses them. Every stage can be switched off in config
+(`search.<stage>: false`) for ablations.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from codemem.code.lexicon import Lexicon
+    from codemem.code.lexicon_rows import LexiconRows
     from codemem.code.store import CodeStore
 
 MAX_DEFINITIONS = 25  # a name defined in more places than this says little about where to look
@@ -103,7 +105,7 @@ def bm25_files(store: Lexicon, query: AnalyzedQuery, limit: int) -> list[Candida
     return [candidate_from_row(row, float(row["_score"])) for row in store.fts_files(text, limit)]
 
 
-def symbol_matches(store: Lexicon, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
+def symbol_matches(lookup: LexiconRows, query: AnalyzedQuery, limit: int = 200) -> list[Candidate]:
     """Definitions whose name is an identifier of the query, rarest names first."""
     names = list(
         dict.fromkeys(
@@ -119,7 +121,7 @@ def symbol_matches(store: Lexicon, query: AnalyzedQuery, limit: int = 200) -> li
     if not names:
         return []
     pins = [".".join(d.split(".")[-2:]) for d in query.dotted if "." in d]
-    rows = store.symbols_named(names, most=MAX_DEFINITIONS, pinned=pins)
+    rows = lookup.symbols_named(names, most=MAX_DEFINITIONS, pinned=pins)
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_name[row["name"]].append(row)

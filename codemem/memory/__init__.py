@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from codemem.errors import MemoryEditError
 from codemem.memory.archive import Archive
-from codemem.memory.blocks import Block, MemoryStore
+from codemem.memory.block_folder import Block
+from codemem.memory.blocks import MemoryStore
 from codemem.memory.damage import Damage, memory_damage
 from codemem.memory.errors import (
     BlockExistsError,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from codemem.memory.markers import has_conflict
 
 if TYPE_CHECKING:
-    from codemem.memory.blocks import Block
+    from codemem.memory.block_folder import Block
     from codemem.memory.errors import BlockFormatError
 
 

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from codemem.code.columns import Strings
 from codemem.code.lexicon import LEXICON_DIR, Lexicon
 from codemem.code.lexicon_build import from_batch
+from codemem.code.lexicon_rows import LexiconRows
 from codemem.code.lexicon_writer import write_list
 from codemem.code.query import analyze_query
 from codemem.code.rows import Batch
@@ -57,7 +58,7 @@ def test_a_hit_points_at_the_definition_it_did_when_every_row_was_built(tmp_path
              "search": ["a", "b a", "c"]}  # fmt: skip
     chunks = {key: [] for key in ("path", "id", "start_line", "end_line", "kind", "symbol",
                                   "symbol_kind", "search", "file_tokens")}  # fmt: skip
-    lexicon = _lexicon_of(tmp_path, files, chunks, symbols)
+    lexicon = _rows_of(tmp_path, files, chunks, symbols)
     hits = []
     for _ in range(600):
         start = rng.randint(0, 320)
@@ -83,6 +84,11 @@ def _lexicon_of(tmp_path, files, chunks, symbols) -> Lexicon:
     return Lexicon(tmp_path)
 
 
+def _rows_of(tmp_path, files, chunks, symbols) -> LexiconRows:
+    """The row lookups of a lexicon of one segment holding these rows."""
+    return LexiconRows(_lexicon_of(tmp_path, files, chunks, symbols))
+
+
 FILES = {"path": ["big.py", "other.py"], "language": ["python"] * 2, "is_test": [False] * 2,
          "search": ["big", "other"]}  # fmt: skip
 NO_SYMBOLS = {key: [] for key in ("path", "name", "qualname", "kind", "start_line", "end_line",
@@ -105,7 +111,7 @@ def test_the_chunk_at_a_frames_line_is_found_past_the_hundred_thousandth_chunk(t
         "search": ["f"] * (count + 2),
         "file_tokens": [0] * (count + 2),
     }
-    searcher = SimpleNamespace(store=_lexicon_of(tmp_path, FILES, chunks, NO_SYMBOLS))
+    searcher = SimpleNamespace(rows=_rows_of(tmp_path, FILES, chunks, NO_SYMBOLS))
     frames = [Candidate("big.py", 0, n, n) for n in (1, 99_999, 100_000, 100_001, count)]
     located = Searcher._chunks_at(searcher, [*frames, Candidate("other.py", 0, 5, 5)])  # type: ignore[arg-type]
     assert located == {("big.py", f.start_line): f"c{f.start_line}" for f in frames} | {
@@ -129,11 +135,11 @@ def test_a_symbol_hit_is_refined_past_the_two_hundred_thousandth_definition(tmp_
     }
     chunks = {key: [] for key in ("path", "id", "start_line", "end_line", "kind", "symbol",
                                   "symbol_kind", "search", "file_tokens")}  # fmt: skip
-    searcher = SimpleNamespace(store=_lexicon_of(tmp_path, FILES, chunks, symbols))
+    searcher = SimpleNamespace(rows=_rows_of(tmp_path, FILES, chunks, symbols))
     built = []
-    row_of = Lexicon._symbol_row
+    row_of = LexiconRows._symbol_row
     monkeypatch.setattr(
-        Lexicon, "_symbol_row", lambda self, s, r: built.append(r) or row_of(self, s, r)
+        LexiconRows, "_symbol_row", lambda self, s, r: built.append(r) or row_of(self, s, r)
     )
     hits = [
         Hit("big.py", 1.0, count + 1, count + 4, "C", "class", "python"),
@@ -169,11 +175,11 @@ def test_a_name_defined_everywhere_neither_hides_a_rare_one_nor_builds_its_rows(
              "is_test": [False, True, False], "search": ["a", "test a", "zzz"]}  # fmt: skip
     chunks = {key: [] for key in ("path", "id", "start_line", "end_line", "kind", "symbol",
                                   "symbol_kind", "search", "file_tokens")}  # fmt: skip
-    lexicon = _lexicon_of(tmp_path, files, chunks, symbols)
+    lexicon = _rows_of(tmp_path, files, chunks, symbols)
     built = []
-    row_of = Lexicon._symbol_row
+    row_of = LexiconRows._symbol_row
     monkeypatch.setattr(
-        Lexicon, "_symbol_row", lambda self, s, r: built.append(r) or row_of(self, s, r)
+        LexiconRows, "_symbol_row", lambda self, s, r: built.append(r) or row_of(self, s, r)
     )
     found = symbol_matches(lexicon, analyze_query("handle_event rare_thing H7.handle_event"))
     assert [(c.path, c.symbol, c.start_line) for c in found] == [
@@ -201,7 +207,7 @@ def test_chunks_are_read_by_id_without_reading_every_id_of_their_file(tmp_path, 
         "search": ["f"] * (count + 1),
         "file_tokens": [0] * (count + 1),
     }
-    lexicon = _lexicon_of(tmp_path, FILES, chunks, NO_SYMBOLS)
+    lexicon = _rows_of(tmp_path, FILES, chunks, NO_SYMBOLS)
     reads = []
     read = Strings.__getitem__
     monkeypatch.setattr(Strings, "__getitem__", lambda self, i: reads.append(i) or read(self, i))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lexicon_helpers import symbols_in
 
 from codemem.code.file_uses import FileUses, strongest_names, used_files
 from codemem.code.graph_rank import MAX_DEFINERS, use_weight
 from codemem.code.indexer import refresh_index
 from codemem.code.lexicon import Lexicon
+from codemem.code.lexicon_rows import LexiconRows
 from codemem.code.manifest import Manifest
 from codemem.code.search import Searcher
 from codemem.code.tags import TagStore
@@ -47,7 +49,9 @@ def index(root: Path) -> Workspace:
 
 
 def file_uses(ws: Workspace) -> FileUses:
-    return FileUses(lambda: TagStore.load(ws.index_dir), Lexicon(ws.index_dir).definers)
+    return FileUses(
+        lambda: TagStore.load(ws.index_dir), LexiconRows(Lexicon(ws.index_dir)).definers
+    )
 
 
 def test_the_definers_are_those_of_the_symbol_rows_after_incremental_runs(repo_factory):
@@ -59,12 +63,13 @@ def test_the_definers_are_those_of_the_symbol_rows_after_incremental_runs(repo_f
     (repo / "shop" / "payments.py").unlink()
     index(repo)  # incremental: a new file defining a name another file defines, one gone
     lexicon = Lexicon(ws.index_dir)
+    rows = LexiconRows(lexicon)
     paths = Manifest.load(ws.index_dir).indexed_paths()
-    names = sorted({r["name"] for r in lexicon.symbols_in(paths)}) + ["nowhere"]
+    names = sorted({r["name"] for r in symbols_in(lexicon, paths)}) + ["nowhere"]
     expected: dict[str, set[str]] = {}
-    for row in lexicon.symbols_named(names):
+    for row in rows.symbols_named(names):
         expected.setdefault(row["name"], set()).add(row["path"])
-    assert lexicon.definers(names) == expected
+    assert rows.definers(names) == expected
     assert expected["Inventory"] == {"shop/inventory.py", "shop/discounts.py"}
 
 

@@ -11,12 +11,14 @@ import time
 from dataclasses import replace
 
 import pytest
+from lexicon_helpers import symbols_in
 
 from codemem.code.batch_writer import PendingFiles
 from codemem.code.extract import INDEXED, FileResult
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.lexicon import Lexicon
+from codemem.code.lexicon_rows import LexiconRows
 from codemem.code.lexicon_writer import MERGE_AT
 from codemem.code.manifest import Manifest
 from codemem.code.packed_rows import pack_results
@@ -48,20 +50,19 @@ LEXICON_QUERIES = ["cart total", "order payment refund", "def return self", "che
 def lexicon_answers(index_dir, paths: list[str]) -> dict[str, list]:
     """What search reads from the lexicon: ranked rows with exact scores, rows by path."""
     lexicon = Lexicon(index_dir)
+    rows = LexiconRows(lexicon)
     out: dict[str, list] = {}
     for query in LEXICON_QUERIES:
         out[f"chunks {query}"] = lexicon.fts_chunks(query, 50)
         out[f"files {query}"] = lexicon.fts_files(query, 50)
-    out["symbols"] = lexicon.symbols_in(paths)
+    out["symbols"] = symbols_in(lexicon, paths)
     root = index_dir.parents[2]  # <root>/.codemem/local/index
     every_line = {p: range(1, len((root / p).read_bytes().splitlines()) + 2) for p in paths}
-    spans = {r["id"]: r for held in lexicon.chunks_holding(every_line).values() for r in held}
+    spans = {r["id"]: r for held in rows.chunks_holding(every_line).values() for r in held}
     out["spans"] = sorted(spans.values(), key=lambda r: r["id"])
     names = sorted({r["name"] for r in out["symbols"]})
-    out["named"] = lexicon.symbols_named(names)
-    out["by id"] = sorted(
-        lexicon.chunks_by_id([r["id"] for r in out["spans"]]), key=lambda r: r["id"]
-    )
+    out["named"] = rows.symbols_named(names)
+    out["by id"] = sorted(rows.chunks_by_id([r["id"] for r in out["spans"]]), key=lambda r: r["id"])
     return out
 
 

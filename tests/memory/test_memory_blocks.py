@@ -545,7 +545,7 @@ def test_the_active_users_block_is_created_on_first_use(store, ws):
 
 
 def test_delete_never_removes_an_edit_saved_after_the_block_was_read(store, ws, monkeypatch):
-    import codemem.memory.blocks as blocks_module
+    import codemem.memory.block_folder as blocks_module
 
     store.create("team", "Team notes.", "Deploy on Tuesdays.")
     path = ws.blocks_dir / "team.md"
