@@ -61,7 +61,7 @@ log = logging.getLogger("codemem")
 Progress = Callable[[int, int], None]
 # Bump when rows, index settings or the tables' file format (store.TABLE_OPTIONS) change:
 # existing indexes are rebuilt.
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6  # 6: object-like C macros are constants (data, not chunks of their own)
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: the scalar indexes built one at a time

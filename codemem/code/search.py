@@ -393,6 +393,8 @@ class Searcher:
         ]
         if level == "symbol":
             self._refine_symbols(out, query)
+        elif query.identifiers:
+            self._name_data(out, query)
         self._attach_text(out)
         return out
 
@@ -439,6 +441,21 @@ class Searcher:
         ]  # fmt: skip
         for hit, choice in zip(
             hits, self.rows.definitions_at(spans, query.identifiers), strict=True
+        ):
+            if choice:
+                hit.symbol, hit.kind = choice["qualname"], choice["kind"]
+                hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]
+
+    def _name_data(self, hits: list[Hit], query: AnalyzedQuery) -> None:
+        """A module chunk (constants, variables, `#define`s: data without chunks of their own)
+        that holds a definition the query names becomes that definition: its place, not the
+        first line of the 80 around it."""
+        module = [h for h in hits if h.symbol is None and h.kind == "module"]
+        if not module:
+            return
+        spans = [(h.path, h.start_line, h.end_line, None, ()) for h in module]
+        for hit, choice in zip(
+            module, self.rows.definitions_at(spans, query.identifiers), strict=True
         ):
             if choice:
                 hit.symbol, hit.kind = choice["qualname"], choice["kind"]

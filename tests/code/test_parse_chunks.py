@@ -316,3 +316,20 @@ def test_long_function_windows_overlap_and_keep_qualname():
         (17, 26, "definition", "big"),
         (25, 31, "definition", "big"),
     ]
+
+
+def test_object_like_macros_are_data_in_module_chunks_and_function_like_ones_are_chunks():
+    # A register header (the kernel's largest files) is thousands of `#define NAME value` lines:
+    # each is a constant symbol, and the lines are chunked as module code, not one chunk each.
+    header = "".join(f"#define REG_{i} 0x{i:04x}\n" for i in range(200))
+    header += "#define REG_MASK(x) ((x) & 0xff)\n"
+    parsed = parse_file("regs.h", header.encode(), chunk_lines=80)
+    symbols = {(s.name, s.kind, s.start_line) for s in parsed.symbols}
+    assert ("REG_0", "constant", 1) in symbols and ("REG_199", "constant", 200) in symbols
+    assert ("REG_MASK", "macro", 201) in symbols
+    assert [(c.start_line, c.end_line, c.kind, c.symbol) for c in parsed.chunks] == [
+        (1, 80, "module", None),
+        (81, 160, "module", None),
+        (161, 200, "module", None),
+        (201, 201, "definition", "REG_MASK"),
+    ]

@@ -125,7 +125,7 @@ SYMBOLS = {
         ("Inventory.Status", "enum", 45, 45, "Inventory"),
     ],
     "c/list.c": [
-        ("MAX_LEN", "macro", 4, 4, None),
+        ("MAX_LEN", "constant", 4, 4, None),
         ("counter", "variable", 6, 6, None),
         ("list_push", "function", 11, 18, None),
         ("list_length", "function", 21, 29, None),

@@ -428,3 +428,32 @@ def test_a_short_query_may_spell_a_name_in_words():
 
     assert [c.path for c in symbol_matches(Store(), q)] == ["builder/HashCodeBuilder.java"]
     assert phrase_names(analyze_query("word " * 30)) == []
+
+
+def test_a_named_constant_in_module_code_is_shown_at_its_line(tmp_path):
+    # Constants, variables and object-like `#define`s have no chunks of their own: they sit
+    # in module chunks of 80 lines. A chunk hit for a constant the query names is that
+    # constant's line, not the first line of the 80 around it.
+    header = "".join(f"#define GRBM_REG_{i} 0x{i:04x}\n" for i in range(120))
+    header += "#define GRBM_STATUS_BUSY 0x1234\n"
+    (tmp_path / "regs.h").write_text(header)
+    (tmp_path / "regs.py").write_text(
+        "".join(f"CP_REG_{i} = {i}\n" for i in range(120)) + "CP_IDLE = 7\n"
+    )
+    make_repo(tmp_path)
+    ws = Workspace(tmp_path)
+    config = load_config(ws.config_file)
+    refresh_index(ws, config)
+    searcher = Searcher(ws, config)
+    for query, path, line, name in (
+        ("GRBM_STATUS_BUSY", "regs.h", 121, "GRBM_STATUS_BUSY"),
+        ("where is CP_IDLE set", "regs.py", 121, "CP_IDLE"),
+    ):
+        hit = searcher.search(query, k=3, level="chunk")[0]
+        assert (hit.path, hit.start_line, hit.end_line, hit.symbol, hit.kind) == (
+            path, line, line, name, "constant",
+        )  # fmt: skip
+        assert hit.text == (tmp_path / path).read_text().splitlines()[line - 1]
+    # A module chunk the query names nothing in stays the chunk.
+    hit = searcher.search("GRBM_REG", k=1, level="chunk")[0]
+    assert (hit.symbol, hit.kind) == (None, "module") and hit.end_line > hit.start_line

@@ -40,7 +40,10 @@
                  declarator: (parenthesized_declarator
                    (pointer_declarator declarator: (type_identifier) @name)))]) @definition.type
 
-(preproc_def name: (identifier) @name value: (_)) @definition.macro
+; `#define NAME value` is a constant, as an enumerator is: data that stays in the module code
+; around it (chunking.py), not a one-line chunk of its own. A register header is thousands of them.
+; `#define NAME(args) body` is a macro: code, chunked like a function.
+(preproc_def name: (identifier) @name value: (_)) @definition.constant
 (preproc_function_def name: (identifier) @name) @definition.macro
 
 ; file-level variables (also inside include guards)
