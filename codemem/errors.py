@@ -114,10 +114,21 @@ class Terminated(BaseException):
 
 
 class HeadMovedError(CodememError):
-    """HEAD moved (a checkout, a commit, a reset) while a sleep-time pass ran: the pass is
-    dropped, nothing written, and the next one digests where HEAD is then. `moved`: from
-    where to where."""
+    """HEAD moved (a checkout, a commit, a reset) while a sleep-time pass ran, or is about to
+    (a merge, rebase, cherry-pick, revert or bisect begun, a git command holding the index's
+    lock): the pass is dropped, nothing written, and the next one digests where HEAD is then.
+    `moved`: what git did. Exit 2, as for a digest started mid-merge: not codemem's failure,
+    a pass to run again."""
 
-    def __init__(self, moved: str) -> None:
-        super().__init__(f"nothing digested: {moved} while the digest ran; run it again")
+    exit_code = 2
+
+    def __init__(self, moved: str, message: str | None = None) -> None:
+        super().__init__(message or f"nothing digested: {moved} while the digest ran; run it again")
         self.moved = moved
+
+    @classmethod
+    def began(cls, busy: str) -> HeadMovedError:
+        """The error for `busy` (a `git_operation` or `index_locked` phrase) found at the end
+        of a pass that began without it."""
+        moved = f"since the digest began, {busy}"
+        return cls(moved, f"nothing digested: {moved}; run it again once it ends")

@@ -11,14 +11,16 @@
    `.codemem/conventions.json` and the marked region of `blocks/conventions.md`; rebuild the
    project overview of `blocks/project.md`; consolidate. All of it is held in memory
    (`sleep/held.py`) and written as one set once the pass is done, and only if HEAD and its
-   branch are still what the pass read (`HeadMovedError` otherwise: a `git checkout`
-   meanwhile would get files about the other branch; nothing is written and the next pass
-   digests the new HEAD); last, note in `.codemem/local/` the HEAD this clone reached, so an
-   interrupted pass is simply redone.
+   branch are still what the pass read and no git operation began meanwhile (`HeadMovedError`
+   otherwise: a `git checkout` meanwhile would get files about the other branch, a merge's
+   commit would sweep them up; nothing is written and the next pass digests the new HEAD);
+   last, note in `.codemem/local/` the HEAD this clone reached, so an interrupted pass is
+   simply redone.
 
-No pass runs while a git merge, rebase, cherry-pick, revert or bisect waits for the user
-(`GitBusyError`; `codemem watch` waits for it to end): what it wrote would go into that
-operation's commit, or stop its `--continue`.
+No pass runs while a git merge, rebase, cherry-pick, revert or bisect waits for the user, or
+while a git command holds the index's lock (`GitBusyError`, at once; `codemem watch` waits
+for it to end): what it wrote would go into that operation's commit, or stop its
+`--continue`. Both errors exit 2: run the digest again once git is done.
 
 Committed files change only when what they say changes: the learned regions hold no
 counts, dates or moving example lists (see `codemem.conventions.stable`), and a conflicted
@@ -50,6 +52,7 @@ from codemem.infra import (
     git_text,
     head_branch,
     head_commit,
+    index_locked,
     resolve_commit,
     shallow_hint,
     utc_now,
@@ -331,14 +334,14 @@ def write_memory(run: DigestRun) -> None:
     if run.options.dry_run:
         return
     ws, read = run.ws, run.commit_range.head
+    busy = ws.git_operation() or index_locked(ws.root, ws.git_dir)
+    if busy is not None:  # begun while the pass ran (a rebase has moved HEAD too): HEAD moves
+        raise HeadMovedError.began(busy)  # when it ends, or its commit would sweep the set up
     branch, head = head_branch(ws.root), head_commit(ws.root)
     if (branch, head) != (run.branch, read):
         raise HeadMovedError(
             f"HEAD moved from {_where(run.branch, read)} to {_where(branch, head)}"
         )
-    busy = ws.git_operation()
-    if busy is not None:  # begun while the pass ran: its commit would sweep the set up
-        raise GitBusyError(f"nothing digested: {busy}, then run it again")
     run.writer.write_held()
 
 
@@ -422,7 +425,7 @@ def run_digest(
     settings = config.sleep
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
-    busy = None if options.dry_run else ws.git_operation()
+    busy = None if options.dry_run else ws.git_operation() or index_locked(ws.root, ws.git_dir)
     if busy is not None:  # its files would go into that operation's commit, or stop it
         raise GitBusyError(f"nothing digested: {busy}, then run it again")
     result = DigestResult(dry_run=options.dry_run)

@@ -337,6 +337,66 @@ def test_a_checkout_in_the_middle_of_a_digest_writes_nothing_and_the_next_pass_r
     watcher.debouncer.close()
 
 
+# A git operation begun in the middle of a digest: the command that starts it, the phrase the
+# log names it by, and the command that ends it (HEAD back where the pass found it).
+BEGUN = {
+    "merge": (["merge", "-q", "other"], "a merge", ["merge", "--abort"]),
+    "rebase": (["rebase", "-q", "other"], "a rebase", ["rebase", "--abort"]),
+    "cherry-pick": (["cherry-pick", "other"], "a cherry-pick", ["cherry-pick", "--abort"]),
+    "revert": (["revert", "--no-edit", "HEAD~1"], "a revert", ["revert", "--abort"]),
+    "bisect": (["bisect", "start"], "a bisect", ["bisect", "reset"]),
+}
+
+
+@pytest.mark.parametrize("operation", [*BEGUN, "index.lock"])
+def test_a_git_operation_begun_in_the_middle_of_a_digest_drops_it_like_a_checkout(
+    tmp_path, caplog, operation
+):
+    from sleep_helpers import snapshot
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00", {"NOTES.md": "one\n"})
+    git(repo, "checkout", "-q", "-b", "other")
+    commit(repo, "Other", "2025-03-02T10:00:00+00:00", {"NOTES.md": "other\n"})
+    git(repo, "checkout", "-q", "main")
+    commit(repo, "Two", "2025-03-03T10:00:00+00:00", {"NOTES.md": "two\n"})
+    head = commit(repo, "Three", "2025-03-04T10:00:00+00:00", {"NOTES.md": "three\n"})
+    ws = init(repo)
+    before = snapshot(ws)
+    watcher = Watcher(ws, config())
+    dated, lock = watcher._now, repo / ".git" / "index.lock"
+
+    def begin_then_now():  # the pass asks the time after its digest is decided
+        if operation == "index.lock":
+            lock.touch()  # a `git commit` or `git checkout` running
+        else:
+            git(repo, *BEGUN[operation][0], check=False)
+        return dated()
+
+    watcher._now = begin_then_now
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    assert snapshot(ws) == before  # nothing written, into the operation's commit or anywhere
+    assert [r.levelname for r in caplog.records] == ["INFO", "INFO"]  # no "digest failed"
+    what = "a git command holds " if operation == "index.lock" else "git is in the middle of "
+    what += str(lock) if operation == "index.lock" else BEGUN[operation][1] + " ("
+    assert caplog.messages[1].startswith(
+        f"watch: digest dropped, nothing written: since the digest began, {what}"
+    )
+    assert caplog.messages[1].endswith(" (redone once idle)")
+    assert watcher.status.digested_head is None
+    watcher._now = dated
+    assert watcher.on_idle() is None  # waits while the operation does
+    if operation == "index.lock":
+        lock.unlink()
+    else:
+        git(repo, *BEGUN[operation][2])
+    assert git(repo, "rev-parse", "HEAD").stdout.strip() == head
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"  # redone once it ended
+    assert snapshot(ws) != before
+    watcher.debouncer.close()
+
+
 @pytest.mark.parametrize("step", ["_index", "_digest"])
 def test_a_pass_that_fails_because_the_repository_went_is_a_stop_not_a_failure(
     tmp_path, monkeypatch, caplog, step
