@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from codemem.errors import MemoryEditError
 from codemem.memory.archive import Archive
-from codemem.memory.blocks import Block, MemoryStore
+from codemem.memory.blocks import Block, MemoryStore, parse_block
 from codemem.memory.damage import Damage, memory_damage
 from codemem.memory.errors import (
     BlockExistsError,
@@ -109,6 +109,7 @@ __all__ = [
     "memory_damage",
     "memory_file",
     "normalize",
+    "parse_block",
     "read_memory_file",
     "render_blocks",
     "session_dict",

@@ -9,7 +9,8 @@
    a summarizer, a bounded diff and a model's summary).
 3. Write the digest file, named after the range; mine conventions into
    `.codemem/conventions.json` and the marked region of `blocks/conventions.md`; rebuild the
-   project overview of `blocks/project.md`; consolidate. All of it is held in memory
+   project overview of `blocks/project.md`; consolidate; with a model, the sleep-time agent
+   learns from new sessions. All of it is held in memory
    (`sleep/held.py`) and written as one set once the pass is done, and only if HEAD and its
    branch are still what the pass read and no git operation began meanwhile (`HeadMovedError`
    otherwise: a `git checkout` meanwhile would get files about the other branch, a merge's
@@ -214,6 +215,7 @@ class DigestRun:
     files: RepoFiles = field(init=False)
     branch: str | None = field(init=False)  # the branch HEAD was on as the pass read it
     digest_file: Path | None = None
+    sessions_until: str | None = None  # the session cursor to save once the set is written
 
     @property
     def commits(self) -> list[Commit]:
@@ -357,12 +359,20 @@ def count_sessions(run: DigestRun) -> None:
 
 
 def learn_from_sessions(run: DigestRun) -> None:
-    """The model path: the sleep-time agent learns from new sessions; the model's report."""
+    """The model path: the sleep-time agent learns from new sessions, its edits held with the
+    pass's; the model's report."""
     model = run.model
     assert model is not None  # only in MODEL_STEPS
-    llm.learn(run.ws, run.config, model, run.writer, run.result, run.now)
+    run.sessions_until = llm.learn(run.ws, run.config, model, run.writer, run.result, run.now)
     run.result.model = model.finish()
     run.result.warnings += model.warnings
+
+
+def save_sessions_cursor(run: DigestRun) -> None:
+    """The model path, once the set is written: the sessions the agent learned from are done."""
+    until = run.sessions_until
+    if until is not None:
+        write_local_state(run.ws, lambda old: replace(old, sessions_until=until))
 
 
 def save_state(run: DigestRun) -> None:
@@ -399,9 +409,10 @@ MODEL_STEPS: tuple[Step, ...] = (
     mine_conventions,
     update_project,
     consolidate_memory,
-    write_memory,
-    count_sessions,
     learn_from_sessions,
+    write_memory,
+    save_sessions_cursor,
+    count_sessions,
     save_state,
 )
 

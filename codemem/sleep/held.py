@@ -92,6 +92,14 @@ class HeldWrites:
         first = self.blocks[read.label][0] if read.label in self.blocks else read
         self.blocks[read.label] = (first, replace(read, value=value))
 
+    def put_block(self, read: Block | None, now: Block) -> None:
+        """Hold `now` for its label; `read`: the block as the pass read it (None: new), kept
+        from the first change the pass made to it."""
+        if now.label not in self.blocks:
+            self.blocks[now.label] = (read or replace(now, value="", path=None), now)
+        else:
+            self.blocks[now.label] = (self.blocks[now.label][0], now)
+
     def add_note(self, note: Note) -> None:
         self.added[note.id] = note
 
@@ -137,7 +145,7 @@ class HeldWrites:
         for label, (before, now) in self.blocks.items():
             try:
                 if before.path is None:
-                    store.create(label, now.description, now.value, now.limit)
+                    store.create(label, now.description, now.value, now.limit, extra=now.extra)
                 else:
                     store.rethink(label, now.value, expected=before.value, keep_conflicts=True)
             except (ConflictError, BlockExistsError, UnknownLabelError, BlockFormatError):
