@@ -122,13 +122,6 @@ class HeadMovedError(CodememError):
 
     exit_code = 2
 
-    def __init__(self, moved: str, message: str | None = None) -> None:
-        super().__init__(message or f"nothing digested: {moved} while the digest ran; run it again")
+    def __init__(self, moved: str, message: str) -> None:
+        super().__init__(message)
         self.moved = moved
-
-    @classmethod
-    def began(cls, busy: str) -> HeadMovedError:
-        """The error for `busy` (a `git_operation` or `index_locked` phrase) found at the end
-        of a pass that began without it."""
-        moved = f"since the digest began, {busy}"
-        return cls(moved, f"nothing digested: {moved}; run it again once it ends")

@@ -47,12 +47,11 @@ from codemem.agent.providers import Provider
 from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
-from codemem.errors import HeadMovedError, UsageError
+from codemem.errors import UsageError
 from codemem.infra import (
     BlobReader,
     git_text,
     head_branch,
-    head_commit,
     index_locked,
     resolve_commit,
     shallow_hint,
@@ -72,6 +71,7 @@ from codemem.sleep.commits import (
 )
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
+from codemem.sleep.head import check_head
 from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.sessions import pending_sessions
 from codemem.sleep.state import SleepState, read_state, write_local_state
@@ -103,6 +103,7 @@ class DigestResult:
     index: dict | None = None
     base: str | None = None
     head: str | None = None
+    branch: str | None = None  # the branch HEAD was on as the pass read it (None: detached)
     commits: list[CommitDigest] = field(default_factory=list)
     omitted: int = 0
     digest_path: str | None = None
@@ -233,7 +234,7 @@ def read_commits(run: DigestRun) -> None:
     (and summaries); the others set aside."""
     ws, options, settings, result = run.ws, run.options, run.settings, run.result
     run.state = read_state(ws)
-    run.branch = head_branch(ws.root)  # before HEAD is read: a checkout between is caught
+    run.branch = result.branch = head_branch(ws.root)  # before HEAD: a checkout between is caught
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
         raise UsageError(
             f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
@@ -335,21 +336,8 @@ def write_memory(run: DigestRun) -> None:
     (see the module docstring); a dry run writes nothing."""
     if run.options.dry_run:
         return
-    ws, read = run.ws, run.commit_range.head
-    busy = ws.git_operation() or index_locked(ws.root, ws.git_dir)
-    if busy is not None:  # begun while the pass ran (a rebase has moved HEAD too): HEAD moves
-        raise HeadMovedError.began(busy)  # when it ends, or its commit would sweep the set up
-    branch, head = head_branch(ws.root), head_commit(ws.root)
-    if (branch, head) != (run.branch, read):
-        raise HeadMovedError(
-            f"HEAD moved from {_where(run.branch, read)} to {_where(branch, head)}"
-        )
+    check_head(run.ws, run.branch, run.commit_range.head)
     run.writer.write_held()
-
-
-def _where(branch: str | None, head: str | None) -> str:
-    at = head[:7] if head else "no commit"
-    return f"{branch.removeprefix('refs/heads/')} at {at}" if branch else f"{at} (detached)"
 
 
 def count_sessions(run: DigestRun) -> None:
