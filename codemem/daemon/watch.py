@@ -53,7 +53,7 @@ from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_s
 from codemem.daemon.query_server import QueryServer
 from codemem.errors import HeadMovedError, UsageError
 from codemem.infra import head_commit, index_locked, parse_when, utc_now
-from codemem.memory import Recall
+from codemem.memory import GitBusyError, Recall
 from codemem.sleep import DigestOptions, run_digest
 from codemem.sleep.state import read_local_state, read_state
 from codemem.workspace import Workspace
@@ -397,6 +397,10 @@ class Watcher:
             log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
             record["error"] = str(exc)
             head, newest = self.status.digested_head, None  # neither counts as seen
+        except GitBusyError as exc:  # begun since `on_idle` looked: it waits for it next time
+            log.info("watch: digest not run: %s (redone once idle)", exc)
+            record["error"] = str(exc)
+            head, newest = self.status.digested_head, None
         except Exception as exc:  # not retried until something new appears
             self._stop_if_state_lost()
             log.exception("watch: digest failed")

@@ -397,6 +397,36 @@ def test_a_git_operation_begun_in_the_middle_of_a_digest_drops_it_like_a_checkou
     watcher.debouncer.close()
 
 
+def test_a_git_command_begun_just_before_the_digest_starts_is_waited_for_not_a_failure(
+    tmp_path, caplog, monkeypatch
+):
+    from codemem.daemon import watch as watch_module
+
+    repo = shop_repo(tmp_path)
+    head = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    watcher = Watcher(init(repo), config())
+    lock = repo / ".git" / "index.lock"
+
+    def lock_then_look(_ws):  # after `on_idle` found git idle, before the pass starts
+        lock.touch()  # an editor's `git status`, a `git commit`
+        return None
+
+    monkeypatch.setattr(watch_module, "newest_session", lock_then_look)
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    assert caplog.messages[1:] == [
+        f"watch: digest not run: nothing digested: a git command holds {lock} (if none is "
+        "running, a git that crashed left it: remove that file), then run it again (redone "
+        "once idle)"
+    ]
+    assert watcher.status.digested_head is None
+    lock.unlink()
+    monkeypatch.undo()
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    assert watcher.status.digested_head == head
+    watcher.debouncer.close()
+
+
 @pytest.mark.parametrize("step", ["_index", "_digest"])
 def test_a_pass_that_fails_because_the_repository_went_is_a_stop_not_a_failure(
     tmp_path, monkeypatch, caplog, step
