@@ -3,11 +3,12 @@ the idle setting and the CLI's argument checks and status text."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sleep_helpers import commit, config, digest, init
+from sleep_helpers import NOW, commit, config, digest, init
 
 from codemem.cli import cli
 from codemem.cli.watch import status_lines
@@ -15,6 +16,7 @@ from codemem.config import Config
 from codemem.daemon.events import Debouncer, PathFilter, skipped_by_name
 from codemem.daemon.watch import Watcher
 from codemem.memory import Recall
+from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo
 
@@ -335,6 +337,39 @@ def test_a_checkout_in_the_middle_of_a_digest_writes_nothing_and_the_next_pass_r
     assert watcher.on_idle() == f"new commits up to {other[:7]}"
     assert sorted(p.name for p in ws.digests_dir.iterdir()) == [f"2025-03-02-root-{other[:7]}.md"]
     watcher.debouncer.close()
+
+
+def test_a_checkout_in_the_middle_of_a_digest_folds_no_duplicate_notes(tmp_path):
+    from sleep_helpers import snapshot
+
+    from codemem.errors import HeadMovedError
+    from codemem.memory import Archive
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    git(repo, "branch", "other")
+    ws = init(repo)
+    archive = Archive(ws)
+    archive.insert("Receipts are plain text.", ["receipts"])
+    archive.insert("Receipts are plain text. Decided in March.", ["decision"])
+    before = snapshot(ws)
+
+    def checkout_then_now():  # asked just before consolidation folds the two
+        git(repo, "checkout", "-q", "other")
+        return datetime(2025, 3, 10, tzinfo=timezone.utc)
+
+    with pytest.raises(HeadMovedError):
+        run_digest(ws, config(), DigestOptions(reindex=False), now=checkout_then_now)
+    assert snapshot(ws) == before  # the fold was held with the rest, and dropped with it
+    git(repo, "checkout", "-q", "main")
+    result = run_digest(ws, config(), DigestOptions(reindex=False), now=lambda: NOW)
+    assert [n.content for n in Archive(ws).notes()] == [
+        "Receipts are plain text. Decided in March."
+    ]
+    assert Archive(ws).notes()[0].tags == ["decision", "receipts"]
+    assert [note.split(" into ")[1] for note in result.consolidation.merged] == [
+        Archive(ws).notes()[0].id
+    ]
 
 
 # A git operation begun in the middle of a digest: the command that starts it, the phrase the
