@@ -5,7 +5,8 @@ an exit code (see `codemem.cli`). Library code never prints; it raises one of th
 
 Exit codes, one rule for every command: 0 ok; 1 findings, or nothing found where a script
 needs to know (a command documents when it uses 1); 2 a usage mistake (a bad option, a
-revision that does not exist, a broken config, a step to run first); 3 and up codemem's own
+revision that does not exist, a broken config, a step to run first, git to let finish: a digest
+that HEAD moved under); 3 and up codemem's own
 failures (3 by default, 4 out of time or steps, 130 interrupted; 128 + signum when an agent
 session is `Terminated`).
 """
