@@ -5,7 +5,8 @@ an exit code (see `codemem.cli`). Library code never prints; it raises one of th
 
 Exit codes, one rule for every command: 0 ok; 1 findings, or nothing found where a script
 needs to know (a command documents when it uses 1); 2 a usage mistake (a bad option, a
-revision that does not exist, a broken config, a step to run first); 3 and up codemem's own
+revision that does not exist, a broken config, a step to run first, git to let finish: a digest
+that HEAD moved under); 3 and up codemem's own
 failures (3 by default, 4 out of time or steps, 130 interrupted; 128 + signum when an agent
 session is `Terminated`).
 """
@@ -114,10 +115,14 @@ class Terminated(BaseException):
 
 
 class HeadMovedError(CodememError):
-    """HEAD moved (a checkout, a commit, a reset) while a sleep-time pass ran: the pass is
-    dropped, nothing written, and the next one digests where HEAD is then. `moved`: from
-    where to where."""
+    """HEAD moved (a checkout, a commit, a reset) while a sleep-time pass ran, or is about to
+    (a merge, rebase, cherry-pick, revert or bisect begun, a git command holding the index's
+    lock): the pass is dropped, nothing written, and the next one digests where HEAD is then.
+    `moved`: what git did. Exit 2, as for a digest started mid-merge: not codemem's failure,
+    a pass to run again."""
 
-    def __init__(self, moved: str) -> None:
-        super().__init__(f"nothing digested: {moved} while the digest ran; run it again")
+    exit_code = 2
+
+    def __init__(self, moved: str, message: str) -> None:
+        super().__init__(message)
         self.moved = moved

@@ -186,7 +186,7 @@ def digest_command(
     options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
     with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
         result = run_digest(ws, config, options, progress=progress)
-    pushed = push_memory(ws, remote, branch) if push else None
+    pushed = push_memory(ws, remote, branch, read=(result.branch, result.head)) if push else None
     if as_json:
         payload = result.to_json()
         if pushed is not None:

@@ -6,13 +6,14 @@ settles it drops what cannot change the index (`.git/`, `.codemem/`, ignored fil
 one `CodeIndex.refresh`. Every index write and every digest runs in this one thread, never two at
 once.
 
-Idle means no relevant file event for `sleep.idle_minutes`, no `codemem chat` running and no
+Idle means no relevant file event for `sleep.idle_minutes`, no `codemem chat` running, no
 git merge, rebase, cherry-pick, revert or bisect waiting for the user (its commit would sweep
-up what the pass writes). Then,
+up what the pass writes) and no git command holding the index's lock. Then,
 if something is new since the last pass (HEAD moved past the commit the last pass reached,
 or recall has a session newer than the last one seen), it runs one `run_digest`. A pass that
 fails is not retried until something new appears again; one dropped because HEAD moved under
-it (`HeadMovedError`: it wrote nothing) is redone at the next idle moment.
+it, or one of those git operations began (`HeadMovedError`: it wrote nothing), is redone at
+the next idle moment.
 
 Stopping: SIGINT or SIGTERM sets a flag and wakes the loop. A pass in progress stops at its
 next safe point (between files of the re-index, before consolidation), or after
@@ -51,8 +52,8 @@ from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
 from codemem.daemon.query_server import QueryServer
 from codemem.errors import HeadMovedError, UsageError
-from codemem.infra import head_commit, parse_when, utc_now
-from codemem.memory import Recall
+from codemem.infra import head_commit, index_locked, parse_when, utc_now
+from codemem.memory import GitBusyError, Recall
 from codemem.sleep import DigestOptions, run_digest
 from codemem.sleep.state import read_local_state, read_state
 from codemem.workspace import Workspace
@@ -338,7 +339,7 @@ class Watcher:
             return None
         if reason is None:
             return None
-        busy = self.ws.git_operation()
+        busy = self.ws.git_operation() or index_locked(self.ws.root, self.ws.git_dir)
         if busy is not None:  # the pass would write into that operation's commit
             if self._git_waited != busy:
                 log.info("watch: %s, but %s; the digest waits", reason, busy)
@@ -396,6 +397,10 @@ class Watcher:
             log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
             record["error"] = str(exc)
             head, newest = self.status.digested_head, None  # neither counts as seen
+        except GitBusyError as exc:  # begun since `on_idle` looked: it waits for it next time
+            log.info("watch: digest not run: %s (redone once idle)", exc)
+            record["error"] = str(exc)
+            head, newest = self.status.digested_head, None
         except Exception as exc:  # not retried until something new appears
             self._stop_if_state_lost()
             log.exception("watch: digest failed")

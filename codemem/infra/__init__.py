@@ -51,6 +51,7 @@ from codemem.infra.git import (
 from codemem.infra.git_blobs import BlobReader, read_blobs
 from codemem.infra.git_state import (
     git_operation,
+    index_locked,
     unmerged_both_sides,
     unmerged_operation,
     unmerged_paths,
@@ -118,6 +119,7 @@ __all__ = [
     "git_dir",
     "git_head",
     "git_operation",
+    "index_locked",
     "git_path",
     "git_text",
     "log_records",

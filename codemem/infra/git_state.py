@@ -18,6 +18,13 @@ _OPERATIONS = (
     ("MERGE_HEAD", "a merge", "`git commit` once it is resolved, or `git merge --abort`"),
     ("CHERRY_PICK_HEAD", "a cherry-pick", "`git cherry-pick --continue` or `--abort`"),
     ("REVERT_HEAD", "a revert", "`git revert --continue` or `--abort`"),
+    # a cherry-pick or revert of several commits, one of them committed by hand after a
+    # conflict: no CHERRY_PICK_HEAD then, but `git status` still says it is in progress
+    (
+        "sequencer",
+        "a cherry-pick or revert of several commits",
+        "`git cherry-pick --continue` or `--abort`, or `git revert`'s",
+    ),
     ("BISECT_LOG", "a bisect", "`git bisect reset`"),
 )
 
@@ -31,6 +38,21 @@ def git_operation(folder: Path) -> str | None:
         if os.path.lexists(folder / name):
             return f"git is in the middle of {what} (end it with {end})"
     return None
+
+
+def index_locked(root: Path, folder: Path) -> str | None:
+    """Whether a git command is writing the index of git directory `folder` now (a commit, a
+    checkout, a merge, a reset hold `index.lock` while they run, and move HEAD before they
+    let it go), as one phrase naming the lock; None when none is. A lock left by a git that
+    crashed stops every git write until it is removed, so the phrase says how."""
+    index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")
+    lock = root / index.with_name(index.name + ".lock")  # a relative one is the work tree's
+    if not os.path.lexists(lock):
+        return None
+    return (
+        f"a git command holds {printable(str(lock))} (if none is running, a git that "
+        "crashed left it: remove that file)"
+    )
 
 
 # The index's (inode, size, mtime, ctime) at the last look, and the unmerged paths then, per

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from codemem.errors import MemoryEditError
 from codemem.memory.archive import Archive
-from codemem.memory.block_folder import Block
+from codemem.memory.block_folder import Block, parse_block
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.damage import Damage, memory_damage
 from codemem.memory.errors import (
@@ -110,6 +110,7 @@ __all__ = [
     "memory_damage",
     "memory_file",
     "normalize",
+    "parse_block",
     "read_memory_file",
     "render_blocks",
     "session_dict",

@@ -202,17 +202,20 @@ class Archive:
             note = self._new(content, tags, source)
             assert note.path is not None
             check_memory_write(self.ws, note.path)
-            if note.path.exists():  # the same text saved, deleted and saved within a second
-                raise DuplicateNoteError(
-                    f"a note with id {note.id} already exists; nothing was saved"
-                )
-            near = [
-                NoteHit(other, score)
-                for other in existing
-                if (score := jaccard(content, other.content)) >= NEAR_DUPLICATE
-            ]
-            atomic_write(note.path, note.to_text())
+            self._save_new(note)
+        near = [
+            NoteHit(other, score)
+            for other in existing
+            if (score := jaccard(content, other.content)) >= NEAR_DUPLICATE
+        ]
         return InsertResult(note, sorted(near, key=lambda hit: (-hit.score, hit.note.id)))
+
+    def _save_new(self, note: Note) -> None:
+        """Write a new note's file (the sleep-time agent's archive holds it instead)."""
+        assert note.path is not None
+        if note.path.exists():  # the same text saved, deleted and saved within a second
+            raise DuplicateNoteError(f"a note with id {note.id} already exists; nothing was saved")
+        atomic_write(note.path, note.to_text())
 
     def search(
         self,

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from codemem.errors import FileTooLarge, NotARegularFile
 from codemem.infra import (
@@ -256,9 +257,15 @@ class MemoryStore(BlockFolder):
             result[:] = [block]
             return block.to_text()
 
-        update_text(path, apply, self._lock_for(label))
+        self._swap(label, path, apply)
         self.shown[label] = result[0].value
         return result[0]
+
+    def _swap(self, label: str, path: Path, apply: Callable[[str | None], str]) -> None:
+        """Write `apply(text)` over the block file's `text` (None: no file yet): every edit and
+        creation goes through here, under the block's lock with `update_text`'s compare-and-
+        swap (the sleep-time agent's store holds the text instead, `sleep/sleep_agent.py`)."""
+        update_text(path, apply, self._lock_for(label))
 
     def _check_writable(self, block: Block) -> None:
         if block.read_only:
@@ -349,8 +356,11 @@ class MemoryStore(BlockFolder):
         value: str = "",
         limit: int | None = None,
         read_only: bool = False,
+        *,
+        extra: Mapping[str, Any] | None = None,
     ) -> Block:
-        """A new block; `BlockExistsError` if the label is taken."""
+        """A new block; `BlockExistsError` if the label is taken. `extra`: more frontmatter keys
+        (a user's block created elsewhere keeps whose it is)."""
         validate_label(label)
         limit = default_limit(label) if limit is None else limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
@@ -361,6 +371,7 @@ class MemoryStore(BlockFolder):
         path = self.path_for(label)
         self._writable(label, path)
         block = Block(label, value, description or "", limit, read_only, path)
+        block.extra.update(extra or {})
         if label == self.user_label and self.identity:  # whose it is: see `users`
             block.extra[OWNER_KEY] = self.identity
 
@@ -371,7 +382,7 @@ class MemoryStore(BlockFolder):
                 )
             return block.to_text()
 
-        update_text(path, apply, self._lock_for(label))
+        self._swap(label, path, apply)
         self.shown[label] = value
         return self.get(label)
 

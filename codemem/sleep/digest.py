@@ -9,16 +9,19 @@
    a summarizer, a bounded diff and a model's summary).
 3. Write the digest file, named after the range; mine conventions into
    `.codemem/conventions.json` and the marked region of `blocks/conventions.md`; rebuild the
-   project overview of `blocks/project.md`; consolidate. All of it is held in memory
+   project overview of `blocks/project.md`; consolidate; with a model, the sleep-time agent
+   learns from new sessions. All of it is held in memory
    (`sleep/held.py`) and written as one set once the pass is done, and only if HEAD and its
-   branch are still what the pass read (`HeadMovedError` otherwise: a `git checkout`
-   meanwhile would get files about the other branch; nothing is written and the next pass
-   digests the new HEAD); last, note in `.codemem/local/` the HEAD this clone reached, so an
-   interrupted pass is simply redone.
+   branch are still what the pass read and no git operation began meanwhile (`HeadMovedError`
+   otherwise: a `git checkout` meanwhile would get files about the other branch, a merge's
+   commit would sweep them up; nothing is written and the next pass digests the new HEAD);
+   last, note in `.codemem/local/` the HEAD this clone reached, so an interrupted pass is
+   simply redone.
 
-No pass runs while a git merge, rebase, cherry-pick, revert or bisect waits for the user
-(`GitBusyError`; `codemem watch` waits for it to end): what it wrote would go into that
-operation's commit, or stop its `--continue`.
+No pass runs while a git merge, rebase, cherry-pick, revert or bisect waits for the user, or
+while a git command holds the index's lock (`GitBusyError`, at once; `codemem watch` waits
+for it to end): what it wrote would go into that operation's commit, or stop its
+`--continue`. Both errors exit 2: run the digest again once git is done.
 
 Committed files change only when what they say changes: the learned regions hold no
 counts, dates or moving example lists (see `codemem.conventions.stable`), and a conflicted
@@ -44,12 +47,12 @@ from codemem.agent.providers import Provider
 from codemem.code import CodeIndex
 from codemem.config import Config, SleepConfig
 from codemem.conventions import RepoFiles
-from codemem.errors import HeadMovedError, UsageError
+from codemem.errors import UsageError
 from codemem.infra import (
     BlobReader,
     git_text,
     head_branch,
-    head_commit,
+    index_locked,
     resolve_commit,
     shallow_hint,
     utc_now,
@@ -68,6 +71,7 @@ from codemem.sleep.commits import (
 )
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
+from codemem.sleep.head import check_head
 from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.sessions import pending_sessions
 from codemem.sleep.state import SleepState, read_state, write_local_state
@@ -99,6 +103,7 @@ class DigestResult:
     index: dict | None = None
     base: str | None = None
     head: str | None = None
+    branch: str | None = None  # the branch HEAD was on as the pass read it (None: detached)
     commits: list[CommitDigest] = field(default_factory=list)
     omitted: int = 0
     digest_path: str | None = None
@@ -211,6 +216,7 @@ class DigestRun:
     files: RepoFiles = field(init=False)
     branch: str | None = field(init=False)  # the branch HEAD was on as the pass read it
     digest_file: Path | None = None
+    sessions_until: str | None = None  # the session cursor to save once the set is written
 
     @property
     def commits(self) -> list[Commit]:
@@ -228,7 +234,7 @@ def read_commits(run: DigestRun) -> None:
     (and summaries); the others set aside."""
     ws, options, settings, result = run.ws, run.options, run.settings, run.result
     run.state = read_state(ws)
-    run.branch = head_branch(ws.root)  # before HEAD is read: a checkout between is caught
+    run.branch = result.branch = head_branch(ws.root)  # before HEAD: a checkout between is caught
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
         raise UsageError(
             f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
@@ -330,21 +336,8 @@ def write_memory(run: DigestRun) -> None:
     (see the module docstring); a dry run writes nothing."""
     if run.options.dry_run:
         return
-    ws, read = run.ws, run.commit_range.head
-    branch, head = head_branch(ws.root), head_commit(ws.root)
-    if (branch, head) != (run.branch, read):
-        raise HeadMovedError(
-            f"HEAD moved from {_where(run.branch, read)} to {_where(branch, head)}"
-        )
-    busy = ws.git_operation()
-    if busy is not None:  # begun while the pass ran: its commit would sweep the set up
-        raise GitBusyError(f"nothing digested: {busy}, then run it again")
+    check_head(run.ws, run.branch, run.commit_range.head)
     run.writer.write_held()
-
-
-def _where(branch: str | None, head: str | None) -> str:
-    at = head[:7] if head else "no commit"
-    return f"{branch.removeprefix('refs/heads/')} at {at}" if branch else f"{at} (detached)"
 
 
 def count_sessions(run: DigestRun) -> None:
@@ -354,12 +347,20 @@ def count_sessions(run: DigestRun) -> None:
 
 
 def learn_from_sessions(run: DigestRun) -> None:
-    """The model path: the sleep-time agent learns from new sessions; the model's report."""
+    """The model path: the sleep-time agent learns from new sessions, its edits held with the
+    pass's; the model's report."""
     model = run.model
     assert model is not None  # only in MODEL_STEPS
-    llm.learn(run.ws, run.config, model, run.writer, run.result, run.now)
+    run.sessions_until = llm.learn(run.ws, run.config, model, run.writer, run.result, run.now)
     run.result.model = model.finish()
     run.result.warnings += model.warnings
+
+
+def save_sessions_cursor(run: DigestRun) -> None:
+    """The model path, once the set is written: the sessions the agent learned from are done."""
+    until = run.sessions_until
+    if until is not None:
+        write_local_state(run.ws, lambda old: replace(old, sessions_until=until))
 
 
 def save_state(run: DigestRun) -> None:
@@ -396,9 +397,10 @@ MODEL_STEPS: tuple[Step, ...] = (
     mine_conventions,
     update_project,
     consolidate_memory,
-    write_memory,
-    count_sessions,
     learn_from_sessions,
+    write_memory,
+    save_sessions_cursor,
+    count_sessions,
     save_state,
 )
 
@@ -422,7 +424,7 @@ def run_digest(
     settings = config.sleep
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
-    busy = None if options.dry_run else ws.git_operation()
+    busy = None if options.dry_run else ws.git_operation() or index_locked(ws.root, ws.git_dir)
     if busy is not None:  # its files would go into that operation's commit, or stop it
         raise GitBusyError(f"nothing digested: {busy}, then run it again")
     result = DigestResult(dry_run=options.dry_run)

@@ -2,7 +2,8 @@
 
 A pass reads HEAD, then computes its digest, learned regions and consolidation step by step;
 each step reads what the earlier ones changed. `HeldWrites` keeps those changes in memory and
-lays them over what is on disk (a block's new value, a note added, rewritten or deleted), so
+lays them over what is on disk (a block's new value, a note added, rewritten, deleted or folded
+into another), so
 the steps read the pass's own state, while nothing reaches the work tree. At the end the pass
 checks that HEAD and its branch are still what it read (a `git checkout` meanwhile would get
 files about another branch) and `write` writes the set, each file by the memory layer's
@@ -46,6 +47,16 @@ class NoteEdit:
 
 
 @dataclass
+class Fold:
+    """Duplicates on disk the pass folds into a note on disk (`Archive.fold` at write time)."""
+
+    keeper: Note  # as read
+    duplicates: list[Note]  # as read
+    values: Callable[[list[Note]], tuple[list[str], dict[str, Any]]]
+    now: Note  # the keeper as the pass reads it after the fold
+
+
+@dataclass
 class LeftAlone:
     """A held write not made: its target changed since the pass read it."""
 
@@ -62,6 +73,7 @@ class HeldWrites:
     added: dict[str, Note] = field(default_factory=dict)
     edited: dict[str, NoteEdit] = field(default_factory=dict)
     deleted: dict[str, Note] = field(default_factory=dict)  # as read
+    folds: dict[str, Fold] = field(default_factory=dict)  # by the keeper's id
 
     # -- reading through them -----------------------------------------------------------------
 
@@ -78,10 +90,15 @@ class HeldWrites:
 
     def over_notes(self, listed: Iterable[Note]) -> list[Note]:
         """`listed` (the notes on disk) as the pass left them, oldest first."""
+        away = {note.id for fold in self.folds.values() for note in fold.duplicates}
         notes = [
-            self.edited[note.id].now if note.id in self.edited else note
+            self.edited[note.id].now
+            if note.id in self.edited
+            else self.folds[note.id].now
+            if note.id in self.folds
+            else note
             for note in listed
-            if note.id not in self.deleted
+            if note.id not in self.deleted and note.id not in away
         ]
         notes += self.added.values()
         return sorted(notes, key=lambda note: (note.created, note.id))
@@ -91,6 +108,14 @@ class HeldWrites:
     def set_block(self, read: Block, value: str) -> None:
         first = self.blocks[read.label][0] if read.label in self.blocks else read
         self.blocks[read.label] = (first, replace(read, value=value))
+
+    def put_block(self, read: Block | None, now: Block) -> None:
+        """Hold `now` for its label; `read`: the block as the pass read it (None: new), kept
+        from the first change the pass made to it."""
+        if now.label not in self.blocks:
+            self.blocks[now.label] = (read or replace(now, value="", path=None), now)
+        else:
+            self.blocks[now.label] = (self.blocks[now.label][0], now)
 
     def add_note(self, note: Note) -> None:
         self.added[note.id] = note
@@ -107,6 +132,25 @@ class HeldWrites:
         self.edited[note.id] = NoteEdit(
             held.read if held is not None else note, now, {**before, **(extra or {})}
         )
+
+    def fold(
+        self,
+        keeper: Note,
+        duplicates: list[Note],
+        values: Callable[[list[Note]], tuple[list[str], dict[str, Any]]],
+    ) -> None:
+        """Fold `duplicates` into `keeper`: written by `Archive.fold` (a duplicate edited
+        meanwhile stays, and the keeper names only what was folded), but where the pass drafted
+        or rewrote one of them, as a rewrite and deletions."""
+        tags, extra = values(duplicates)
+        mine = {*self.added, *self.edited}
+        if keeper.id in mine or any(note.id in mine for note in duplicates):
+            self.edit_note(keeper, keeper.content, tags, extra)
+            for note in duplicates:
+                self.delete_note(note)
+            return
+        now = replace(keeper, tags=tags, extra={**keeper.extra, **extra})
+        self.folds[keeper.id] = Fold(keeper, duplicates, values, now)
 
     def delete_note(self, note: Note) -> None:
         if self.added.pop(note.id, None) is not None:
@@ -134,10 +178,12 @@ class HeldWrites:
                 Archive(ws, clock=_at(note.created)).insert(note.content, note.tags, note.source)
             except DuplicateNoteError:
                 left.append(LeftAlone(note.id, "saving it (the same text was saved meanwhile)"))
+        for fold in self.folds.values():
+            left += _write_fold(archive, fold)
         for label, (before, now) in self.blocks.items():
             try:
                 if before.path is None:
-                    store.create(label, now.description, now.value, now.limit)
+                    store.create(label, now.description, now.value, now.limit, extra=now.extra)
                 else:
                     store.rethink(label, now.value, expected=before.value, keep_conflicts=True)
             except (ConflictError, BlockExistsError, UnknownLabelError, BlockFormatError):
@@ -159,6 +205,22 @@ class HeldWrites:
             except ConflictError:
                 left.append(LeftAlone(note_id, "deleting it"))
         return left
+
+
+def _write_fold(archive: Archive, fold: Fold) -> list[LeftAlone]:
+    """`Archive.fold` of a held fold; the notes it left as they are."""
+    try:
+        _written, folded = archive.fold(fold.keeper, fold.duplicates, fold.values)
+    except (ConflictError, BlockFormatError, NotFoundError):  # the keeper edited, or gone
+        folded = []
+    ids = {note.id for note in folded}
+    left = [] if folded else [LeftAlone(fold.keeper.id, "rewriting it")]
+    left += [
+        LeftAlone(note.id, "folding it into another note")
+        for note in fold.duplicates
+        if note.id not in ids
+    ]
+    return left
 
 
 def _at(when: datetime) -> Callable[[], datetime]:

@@ -11,8 +11,9 @@ It is taken when a model is configured (`sleep.model`, else `model` / `CODEMEM_M
    the new commits (`project_init.refresh_project`);
 3. after the extractive steps (`learn`): the sleep-time agent, which has only the memory
    tools, learns from the session transcripts recorded since the last pass and consolidates
-   memory (`sleep_agent`). The session cursor in `.codemem/local/sleep.json` moves only past
-   what the agent processed.
+   memory (`sleep_agent`), its edits held with the pass's and written with them. The session
+   cursor in `.codemem/local/sleep.json` moves only once they are, and only past what the
+   agent processed.
 
 A pass with nothing new makes no model call. `sleep.max_cost` bounds the dollars of a pass;
 once spent, the rest of the pass is extractive.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -36,8 +37,8 @@ from codemem.infra import clean_text, redact_text
 from codemem.sleep import sleep_agent
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import Commit
-from codemem.sleep.sessions import pending_sessions, read_new_sessions
-from codemem.sleep.state import read_local_state, write_local_state
+from codemem.sleep.sessions import read_new_sessions
+from codemem.sleep.state import read_local_state
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -278,9 +279,10 @@ def learn(
     writer: MemoryWriter,
     result: DigestResult,
     now: Callable[[], datetime],
-) -> None:
+) -> str | None:
     """After the extractive steps: the sleep-time agent learns from new sessions and
-    consolidates; the session cursor moves past what it processed.
+    consolidates, its edits held in `writer` with the pass's; returns the session cursor to
+    save once they are written (None: leave it), past what it processed.
 
     The agent runs when transcripts were recorded since the last pass, or when this pass
     digested commits and a block is nearly full; otherwise no model call is made.
@@ -293,13 +295,11 @@ def learn(
         else None
     )
     sessions = new.sessions if new else []
-    full = sleep_agent.full_blocks(ws) if result.commits else []
+    full = sleep_agent.full_blocks(writer) if result.commits else []
     if (sessions or full) and model.can_call():
         report = sleep_agent.run_sleep_agent(ws, config, model, writer, sessions, full, now())
         model.report.agent = report
         if new is not None and sessions and report.processed:
             model.report.sessions_learned = len(sessions)
-            until = new.until
-            write_local_state(ws, lambda old: replace(old, sessions_until=until))
-    if settings.sessions:
-        result.sessions_pending = pending_sessions(ws)
+            return new.until
+    return None

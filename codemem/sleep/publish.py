@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from codemem.errors import CodememError, GitError, UsageError
 from codemem.infra import git_config, git_text, head_branch, printable, run_git
+from codemem.sleep.head import check_head
 from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
 
 COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
@@ -38,9 +39,21 @@ class Pushed:
 
 
 def push_memory(
-    ws: Workspace, remote: str = "origin", branch: str | None = None, attempts: int = 5
+    ws: Workspace,
+    remote: str = "origin",
+    branch: str | None = None,
+    attempts: int = 5,
+    *,
+    read: tuple[str | None, str | None] | None = None,
 ) -> Pushed:
-    """Commit `.codemem/` changes and push them to `remote`'s `branch` (default: the current one)."""
+    """Commit `.codemem/` changes and push them to `remote`'s `branch` (default: the current one).
+
+    `read`: the branch and commit the digest read (`DigestResult.branch`, `.head`); when HEAD
+    is elsewhere now, or git began a merge or rebase since, nothing is committed or pushed
+    (`HeadMovedError`): HEAD would be another branch's work, pushed to `branch`.
+    """
+    if read is not None:
+        check_head(ws, *read, done="pushed")
     branch = push_branch(ws, branch)
     configure_merge_driver(ws)
     identity = _identity(ws)

@@ -6,18 +6,21 @@ since the last pass: the user's preferences go to their `users/<slug>` block, pr
 detail to archival notes, duplicates merged, absolute dates). It cannot read or change code or
 run commands (`build_tools(..., names=SLEEP_TOOLS)`: any other tool is refused as "not one of
 this agent's tools"), and its block edits may not change codemem's marked regions
-(`GuardedStore`). Its own conversation is not recorded in recall memory, so a pass never
-gives the next one a session to learn from.
+(`GuardedStore`). It reads memory as the pass left it and its edits are held with the pass's
+own (`HeldStore`, `HeldArchive`), written with them as one set once HEAD is checked: a
+checkout while the model thinks writes none of them. Its own conversation is not recorded in
+recall memory, so a pass never gives the next one a session to learn from.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from codemem.agent.context import Context
 from codemem.agent.loop import Agent, AgentObserver, Limits, LimitsExceeded, Observer
@@ -25,7 +28,8 @@ from codemem.agent.tools.toolbox import ToolContext, build_tools
 from codemem.agent.transcript import TranscriptWriter
 from codemem.config import Config
 from codemem.errors import MemoryEditError
-from codemem.memory import Archive, Block, MemoryStore
+from codemem.memory import Archive, Block, BlockFormatError, MemoryStore, Note, parse_block
+from codemem.sleep.held import HeldWrites
 from codemem.sleep.writer import Change
 from codemem.workspace import Workspace
 
@@ -130,18 +134,67 @@ class GuardedStore(MemoryStore):
         value: str = "",
         limit: int | None = None,
         read_only: bool = False,
+        *,
+        extra: Mapping[str, Any] | None = None,
     ) -> Block:
         if MARKER in value:
             raise MemoryEditError(f"{label}: a new block cannot contain codemem's region markers")
-        return super().create(label, description, value, limit, read_only)
+        return super().create(label, description, value, limit, read_only, extra=extra)
+
+
+class HeldStore(GuardedStore):
+    """A `GuardedStore` over the pass's held set (`MemoryWriter.held`): blocks read as the pass
+    left them, edits and new blocks held with the pass's own."""
+
+    def __init__(self, ws: Workspace, held: HeldWrites) -> None:
+        super().__init__(ws)
+        self.held = held
+
+    def _text(self, label: str, path: Path) -> str | None:
+        block = self.held.block(label)
+        return block.to_text() if block is not None else super()._text(label, path)
+
+    def scan(self) -> tuple[list[Block], list[BlockFormatError]]:
+        blocks, problems = super().scan()
+        return self.held.over_blocks(blocks), problems
+
+    def _swap(self, label: str, path: Path, apply: Callable[[str | None], str]) -> None:
+        text = self._text(label, path)
+        source = self._source(path)
+        read = None if text is None else replace(parse_block(label, text, source), path=path)
+        self.held.put_block(read, replace(parse_block(label, apply(text), source), path=path))
+
+
+class HeldArchive(Archive):
+    """The archive over the pass's held set: notes read as the pass left them, new ones held."""
+
+    def __init__(self, ws: Workspace, writer: MemoryWriter) -> None:
+        super().__init__(ws)
+        self.writer = writer
+
+    def notes(self) -> list[Note]:
+        return self.writer.notes()
+
+    def _save_new(self, note: Note) -> None:
+        assert self.writer.held is not None  # the agent runs before the pass writes its set
+        self.writer.held.add_note(note)
 
 
 class SleepToolContext(ToolContext):
-    """The tools' context, with the guarded store."""
+    """The tools' context: the guarded store and the archive, both over the held set."""
+
+    def __init__(self, ws: Workspace, config: Config, writer: MemoryWriter, **kwargs: Any) -> None:
+        super().__init__(ws, config, **kwargs)
+        self.writer = writer
 
     @cached_property
     def store(self) -> MemoryStore:
-        return GuardedStore(self.ws)
+        assert self.writer.held is not None  # the agent runs before the pass writes its set
+        return HeldStore(self.ws, self.writer.held)
+
+    @cached_property
+    def archive(self) -> Archive:
+        return HeldArchive(self.ws, self.writer)
 
 
 @dataclass
@@ -176,14 +229,16 @@ def build_sleep_agent(
     ws: Workspace,
     config: Config,
     provider: Provider,
+    writer: MemoryWriter,
     *,
     today: str,
     limits: Limits,
     observer: Observer | None = None,
 ) -> Agent:
-    """An agent with only `SLEEP_TOOLS`, the sleep-time prompt, and no recall transcript."""
+    """An agent with only `SLEEP_TOOLS`, the sleep-time prompt, and no recall transcript; its
+    memory is `writer`'s held set."""
     settings = config.agent.model_copy(update={"map_tokens": 0})
-    ctx = SleepToolContext(ws, config, settings=settings)
+    ctx = SleepToolContext(ws, config, writer, settings=settings)
     tools = build_tools(ctx, names=SLEEP_TOOLS)
     instructions = sleep_prompt(ws.root.name, ctx.store.user_label, today)
     context = Context(provider, tools, ctx, settings=settings, instructions=instructions)
@@ -191,10 +246,11 @@ def build_sleep_agent(
     return Agent(provider, tools, context, transcript=transcript, limits=limits, observer=observer)
 
 
-def full_blocks(ws: Workspace) -> list[Block]:
-    """Blocks over `FULL_RATIO` of their limit with much text outside codemem's regions."""
+def full_blocks(writer: MemoryWriter) -> list[Block]:
+    """Blocks over `FULL_RATIO` of their limit with much text outside codemem's regions (as
+    the pass left them)."""
     out = []
-    for block in MemoryStore(ws).list():
+    for block in writer.blocks():
         if block.label == "personal" or block.read_only:
             continue
         own = len(_REGION.sub("", block.value))
@@ -225,9 +281,9 @@ def agent_task(today: str, sessions: list[SessionText], full: list[Block]) -> st
 Snapshot = tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]
 
 
-def _snapshot(ws: Workspace) -> Snapshot:
-    blocks = {b.label: b.value for b in MemoryStore(ws).list() if b.label != "personal"}
-    notes = {n.id: (n.content, tuple(n.tags)) for n in Archive(ws).notes()}
+def _snapshot(writer: MemoryWriter) -> Snapshot:
+    blocks = {b.label: b.value for b in writer.blocks() if b.label != "personal"}
+    notes = {n.id: (n.content, tuple(n.tags)) for n in writer.notes()}
     return blocks, notes
 
 
@@ -257,7 +313,8 @@ def run_sleep_agent(
     full: list[Block],
     now: datetime,
 ) -> AgentReport:
-    """Run the agent once on `sessions` and `full`; its edits are added to `writer.changes`.
+    """Run the agent once on `sessions` and `full`; its edits are held in `writer` (written
+    with the pass's, `MemoryWriter.write_held`) and added to `writer.changes`.
 
     A provider failure or a limit ends the run with a warning, never the pass.
     """
@@ -266,9 +323,9 @@ def run_sleep_agent(
     today = now.date().isoformat()
     limits = Limits(settings.agent_max_steps, model.budget_left, settings.agent_max_seconds)
     agent = build_sleep_agent(
-        ws, config, model.provider, today=today, limits=limits, observer=_Recorder(report)
+        ws, config, model.provider, writer, today=today, limits=limits, observer=_Recorder(report)
     )
-    before = _snapshot(ws)
+    before = _snapshot(writer)
     try:
         report.answer = agent.run(agent_task(today, sessions, full))
         report.processed = True
@@ -286,5 +343,5 @@ def run_sleep_agent(
         report.steps = agent.steps
         if agent.context.ctx.recall_store is not None:
             agent.context.ctx.recall_store.close()
-        writer.changes += _changes(before, _snapshot(ws))
+        writer.changes += _changes(before, _snapshot(writer))
     return report

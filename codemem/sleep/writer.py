@@ -261,7 +261,13 @@ class MemoryWriter:
     ) -> list[Note]:
         """Fold `duplicates` into `keeper` (`Archive.fold`: a duplicate edited since the pass
         read it stays, with a warning, and the keeper names only what was folded; a keeper
-        edited meanwhile is left alone, and so is every duplicate); returns those folded."""
+        edited meanwhile is left alone, and so is every duplicate); returns those folded (held:
+        those it will fold)."""
+        if self.held is not None:
+            self.held.fold(keeper, duplicates, values)
+            self.changes.append(Change("note-updated", keeper.id))
+            self.changes.extend(Change("note-deleted", note.id) for note in duplicates)
+            return duplicates
         if self.dry_run:
             self.changes.append(Change("note-updated", keeper.id))
             self.changes.extend(Change("note-deleted", note.id) for note in duplicates)

@@ -73,6 +73,31 @@ def test_the_git_operation_waiting_for_the_user_is_named(repo_factory, start, en
     assert ws.git_operation() is None
 
 
+def test_a_cherry_pick_of_several_commits_is_under_way_after_its_conflict_is_committed(
+    repo_factory,
+):
+    root = repo_factory()
+    two_sides(root)
+    git(root, "checkout", "-q", "other")
+    (root / "NOTES.md").write_text("two\n", encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "notes")
+    git(root, "checkout", "-q", "main")
+    ws = Workspace(root)
+    assert git(root, "cherry-pick", "other~1", "other", check=False).returncode != 0
+    block = root / ".codemem" / "blocks" / "project.md"
+    block.write_text(BLOCK + "Build with tox or make.\n", encoding="utf-8")
+    git(root, "-c", "core.editor=true", "commit", "-q", "-a")  # no CHERRY_PICK_HEAD now
+    assert "Cherry-pick currently in progress." in git(root, "status").stdout
+    assert ws.git_operation() == (
+        "git is in the middle of a cherry-pick or revert of several commits (end it with "
+        "`git cherry-pick --continue` or `--abort`, or `git revert`'s)"
+    )
+    git(root, "cherry-pick", "--continue")  # the second pick, then done
+    assert (root / "NOTES.md").read_text(encoding="utf-8") == "two\n"
+    assert ws.git_operation() is None
+
+
 def test_no_memory_is_written_while_a_merge_waits(merging):
     before = (merging / ".codemem" / "blocks" / "project.md").read_bytes()
     busy = (

@@ -93,3 +93,56 @@ def test_ci_in_a_subprocess_with_no_terminal_and_no_model(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and "not inside a git repository" in proc.stderr
+
+
+def test_a_merge_begun_in_the_middle_of_a_digest_is_one_line_nothing_written_exit_2(
+    tmp_path, monkeypatch
+):
+    from sleep_helpers import commit, snapshot
+
+    from codemem.sleep import digest as digest_module
+    from codemem.workspace import Workspace
+    from tests.helpers import git
+
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    scripted_history(repo)
+    git(repo, "checkout", "-q", "-b", "other", "HEAD~1")
+    commit(repo, "Other", "2025-03-05T10:00:00+00:00", {"NOTES.md": "other\n"})
+    git(repo, "checkout", "-q", "main")
+    commit(repo, "Main", "2025-03-05T11:00:00+00:00", {"NOTES.md": "main\n"})
+    ws = init(repo)
+    before = snapshot(ws)
+    consolidate = digest_module.consolidate
+
+    def merge_then_consolidate(*args):  # the last step before the pass writes its set
+        git(repo, "merge", "-q", "other", check=False)
+        return consolidate(*args)
+
+    monkeypatch.setattr(digest_module, "consolidate", merge_then_consolidate)
+    result = CliRunner().invoke(cli, ["--repo", str(repo), "digest", "--ci", "--no-llm"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "codemem: error: nothing digested: since the digest began, git is in the middle of a "
+        "merge (end it with `git commit` once it is resolved, or `git merge --abort`); run it "
+        "again once it ends"
+    )
+    assert snapshot(Workspace(repo)) == before
+
+
+def test_a_digest_started_while_a_git_command_holds_the_index_lock_is_refused_at_once(
+    tmp_path,
+):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    scripted_history(repo)
+    init(repo)
+    lock = repo / ".git" / "index.lock"
+    lock.touch()
+    result = CliRunner().invoke(cli, ["--repo", str(repo), "digest", "--ci", "--no-llm"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"codemem: error: nothing digested: a git command holds {lock} (if none is running, a "
+        "git that crashed left it: remove that file), then run it again\n"
+    )
+    assert not (repo / ".codemem" / "digests").exists()
+    lock.unlink()
+    assert run(repo, "--ci", "--no-llm").exit_code == 0

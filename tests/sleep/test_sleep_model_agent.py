@@ -329,3 +329,46 @@ def test_the_json_report_of_a_pass(ws):
     data = json.loads(json.dumps(result.to_json()))
     assert data["model"]["agent"]["answer"] == "Nothing to change."
     assert data["sessions_pending"] == 0
+
+
+def test_a_checkout_during_the_agents_turn_writes_none_of_its_edits(ws):
+    from codemem.errors import HeadMovedError
+    from tests.helpers import git
+
+    add_session(ws, "Receipts", RECEIPTS, MARCH_9)
+    git(ws.root, "branch", "other")
+    before = {
+        p: p.read_bytes() for p in ws.dir.rglob("*") if p.is_file() and "local" not in p.parts
+    }
+
+    def checkout_then_edit(*_args):  # the person switches branches while the model thinks
+        git(ws.root, "checkout", "-q", "other")
+        return tool_call_response(
+            tool_call("memory_append", label="project", content="Receipts stay plain text."),
+            tool_call("archival_insert", content="Receipts stay plain text.", tags=["receipts"]),
+        )
+
+    provider = ScriptedProvider([checkout_then_edit, "Saved one decision."])
+    with pytest.raises(HeadMovedError, match="HEAD moved from main at .* to other at "):
+        model_digest(ws, provider, reindex=False)
+
+    assert len(provider.calls) == 2  # the agent ran to its end; its edits were held
+    assert {
+        p: p.read_bytes() for p in ws.dir.rglob("*") if p.is_file() and "local" not in p.parts
+    } == before
+    assert read_local_state(ws).sessions_until is None  # learned from again, on `other`
+    git(ws.root, "checkout", "-q", "main")
+    again = ScriptedProvider(
+        [
+            tool_call_response(
+                tool_call("memory_append", label="project", content="Receipts stay plain text.")
+            ),
+            "Saved one decision.",
+        ]
+    )
+    result = model_digest(ws, again, reindex=False)
+    assert [(c.kind, c.target, c.detail) for c in result.changes] == [
+        ("block", "project", "sleep-time agent")
+    ]
+    assert block_file(ws, "project").endswith("\nReceipts stay plain text.\n")
+    assert read_local_state(ws).sessions_until == "2025-03-09T15:30:00+00:00"

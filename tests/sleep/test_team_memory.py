@@ -609,6 +609,44 @@ def test_digest_push_on_the_command_line(team, tmp_path):
     assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
 
 
+def test_a_checkout_between_the_digest_and_its_push_commits_and_pushes_nothing(
+    team, tmp_path, monkeypatch
+):
+    # The push took HEAD as it was then: a feature branch checked out meanwhile had its
+    # unreviewed commit, and the memory committed on top, pushed to main.
+    from click.testing import CliRunner
+
+    from codemem.cli import cli
+    from codemem.sleep import digest as digest_module
+
+    remote, alice, _bob = team
+    bot = clone(remote, tmp_path / "bot", None)
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    sh(bot.root, "pull", "-q", "--no-edit", "origin", "main")
+    main = sh(bot.root, "rev-parse", "HEAD").stdout.strip()
+    sh(bot.root, "checkout", "-q", "-b", "feature")
+    feature = commit(bot.root, "Half-done gifts", "2025-03-08T12:00:00+00:00", {"shop/g.py": GIFTS})
+    sh(bot.root, "checkout", "-q", "main")
+    save = digest_module.write_local_state
+
+    def checkout_then_save(*args):  # the digest's last step: its set is written by now
+        sh(bot.root, "checkout", "-q", "feature")
+        return save(*args)
+
+    monkeypatch.setattr(digest_module, "write_local_state", checkout_then_save)
+    done = CliRunner().invoke(
+        cli, ["--repo", str(bot.root), "digest", "--ci", "--no-llm", "--push"]
+    )
+    assert done.exit_code == 2, done.output
+    assert done.output.splitlines()[-1] == (
+        f"codemem: error: nothing pushed: HEAD moved from main at {main[:7]} to feature at "
+        f"{feature[:7]} since the digest read it; run it again"
+    )
+    assert sh(bot.root, "rev-parse", "HEAD").stdout.strip() == feature  # nothing committed
+    assert sh(remote, "rev-parse", "main").stdout.strip() == main  # nor pushed
+
+
 def test_a_push_from_a_detached_head_without_a_branch_stops_before_the_digest(team, tmp_path):
     # A CI checkout of a commit: the digest used to be written, then the push failed (exit 3).
     remote, alice, _bob = team

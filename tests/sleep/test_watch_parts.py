@@ -3,11 +3,12 @@ the idle setting and the CLI's argument checks and status text."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sleep_helpers import commit, config, digest, init
+from sleep_helpers import NOW, commit, config, digest, init
 
 from codemem.cli import cli
 from codemem.cli.watch import status_lines
@@ -15,6 +16,7 @@ from codemem.config import Config
 from codemem.daemon.events import Debouncer, PathFilter, skipped_by_name
 from codemem.daemon.watch import Watcher
 from codemem.memory import Recall
+from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo
 
@@ -334,6 +336,129 @@ def test_a_checkout_in_the_middle_of_a_digest_writes_nothing_and_the_next_pass_r
     assert watcher.status.digested_head is None
     assert watcher.on_idle() == f"new commits up to {other[:7]}"
     assert sorted(p.name for p in ws.digests_dir.iterdir()) == [f"2025-03-02-root-{other[:7]}.md"]
+    watcher.debouncer.close()
+
+
+def test_a_checkout_in_the_middle_of_a_digest_folds_no_duplicate_notes(tmp_path):
+    from sleep_helpers import snapshot
+
+    from codemem.errors import HeadMovedError
+    from codemem.memory import Archive
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    git(repo, "branch", "other")
+    ws = init(repo)
+    archive = Archive(ws)
+    archive.insert("Receipts are plain text.", ["receipts"])
+    archive.insert("Receipts are plain text. Decided in March.", ["decision"])
+    before = snapshot(ws)
+
+    def checkout_then_now():  # asked just before consolidation folds the two
+        git(repo, "checkout", "-q", "other")
+        return datetime(2025, 3, 10, tzinfo=timezone.utc)
+
+    with pytest.raises(HeadMovedError):
+        run_digest(ws, config(), DigestOptions(reindex=False), now=checkout_then_now)
+    assert snapshot(ws) == before  # the fold was held with the rest, and dropped with it
+    git(repo, "checkout", "-q", "main")
+    result = run_digest(ws, config(), DigestOptions(reindex=False), now=lambda: NOW)
+    assert [n.content for n in Archive(ws).notes()] == [
+        "Receipts are plain text. Decided in March."
+    ]
+    assert Archive(ws).notes()[0].tags == ["decision", "receipts"]
+    assert [note.split(" into ")[1] for note in result.consolidation.merged] == [
+        Archive(ws).notes()[0].id
+    ]
+
+
+# A git operation begun in the middle of a digest: the command that starts it, the phrase the
+# log names it by, and the command that ends it (HEAD back where the pass found it).
+BEGUN = {
+    "merge": (["merge", "-q", "other"], "a merge", ["merge", "--abort"]),
+    "rebase": (["rebase", "-q", "other"], "a rebase", ["rebase", "--abort"]),
+    "cherry-pick": (["cherry-pick", "other"], "a cherry-pick", ["cherry-pick", "--abort"]),
+    "revert": (["revert", "--no-edit", "HEAD~1"], "a revert", ["revert", "--abort"]),
+    "bisect": (["bisect", "start"], "a bisect", ["bisect", "reset"]),
+}
+
+
+@pytest.mark.parametrize("operation", [*BEGUN, "index.lock"])
+def test_a_git_operation_begun_in_the_middle_of_a_digest_drops_it_like_a_checkout(
+    tmp_path, caplog, operation
+):
+    from sleep_helpers import snapshot
+
+    repo = shop_repo(tmp_path)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00", {"NOTES.md": "one\n"})
+    git(repo, "checkout", "-q", "-b", "other")
+    commit(repo, "Other", "2025-03-02T10:00:00+00:00", {"NOTES.md": "other\n"})
+    git(repo, "checkout", "-q", "main")
+    commit(repo, "Two", "2025-03-03T10:00:00+00:00", {"NOTES.md": "two\n"})
+    head = commit(repo, "Three", "2025-03-04T10:00:00+00:00", {"NOTES.md": "three\n"})
+    ws = init(repo)
+    before = snapshot(ws)
+    watcher = Watcher(ws, config())
+    dated, lock = watcher._now, repo / ".git" / "index.lock"
+
+    def begin_then_now():  # the pass asks the time after its digest is decided
+        if operation == "index.lock":
+            lock.touch()  # a `git commit` or `git checkout` running
+        else:
+            git(repo, *BEGUN[operation][0], check=False)
+        return dated()
+
+    watcher._now = begin_then_now
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    assert snapshot(ws) == before  # nothing written, into the operation's commit or anywhere
+    assert [r.levelname for r in caplog.records] == ["INFO", "INFO"]  # no "digest failed"
+    what = "a git command holds " if operation == "index.lock" else "git is in the middle of "
+    what += str(lock) if operation == "index.lock" else BEGUN[operation][1] + " ("
+    assert caplog.messages[1].startswith(
+        f"watch: digest dropped, nothing written: since the digest began, {what}"
+    )
+    assert caplog.messages[1].endswith(" (redone once idle)")
+    assert watcher.status.digested_head is None
+    watcher._now = dated
+    assert watcher.on_idle() is None  # waits while the operation does
+    if operation == "index.lock":
+        lock.unlink()
+    else:
+        git(repo, *BEGUN[operation][2])
+    assert git(repo, "rev-parse", "HEAD").stdout.strip() == head
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"  # redone once it ended
+    assert snapshot(ws) != before
+    watcher.debouncer.close()
+
+
+def test_a_git_command_begun_just_before_the_digest_starts_is_waited_for_not_a_failure(
+    tmp_path, caplog, monkeypatch
+):
+    from codemem.daemon import watch as watch_module
+
+    repo = shop_repo(tmp_path)
+    head = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    watcher = Watcher(init(repo), config())
+    lock = repo / ".git" / "index.lock"
+
+    def lock_then_look(_ws):  # after `on_idle` found git idle, before the pass starts
+        lock.touch()  # an editor's `git status`, a `git commit`
+        return None
+
+    monkeypatch.setattr(watch_module, "newest_session", lock_then_look)
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    assert caplog.messages[1:] == [
+        f"watch: digest not run: nothing digested: a git command holds {lock} (if none is "
+        "running, a git that crashed left it: remove that file), then run it again (redone "
+        "once idle)"
+    ]
+    assert watcher.status.digested_head is None
+    lock.unlink()
+    monkeypatch.undo()
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    assert watcher.status.digested_head == head
     watcher.debouncer.close()
 
 
