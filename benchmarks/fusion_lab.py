@@ -61,9 +61,23 @@ class RecordedSymbols:
     def __init__(self, rows: list[dict]):
         self.rows = rows
 
-    def symbols_named(self, names, limit: int = 20_000) -> list[dict]:
+    def symbols_named(self, names, *, most: int | None = None, pinned=()) -> list[dict]:
+        """As `LexiconRows.symbols_named`: with `most`, a name defined in more places gives
+        `most + 1` of its rows (outside tests first) and those `pinned` names end with."""
         wanted = set(names)
-        return [r for r in self.rows if r["name"] in wanted][:limit]
+        by_name: dict[str, list[dict]] = defaultdict(list)
+        for r in self.rows:
+            if r["name"] in wanted:
+                by_name[r["name"]].append(r)
+        pins = tuple(pinned)
+        out = []
+        for rows in by_name.values():
+            if most is not None and len(rows) > most:
+                kept = sorted(rows, key=lambda r: bool(r.get("is_test")))[: most + 1]
+                kept += [r for r in rows if r not in kept and r["qualname"].endswith(pins)]
+                rows = kept
+            out += rows
+        return out
 
 
 def collect(args) -> None:
@@ -133,7 +147,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
     use_names = sorted({n for refs in use_refs.values() for n in refs})
     definers = searcher.rows.definers(use_names) if use_names else {}
     words = sorted(set(IDENT_RE.findall(text)))
-    symbol_rows = searcher.rows.symbols_named(words, limit=100_000) if words else []
+    symbol_rows = searcher.rows.symbols_named(words) if words else []
     # Alternatives that change the full-text query, for the ablation and the variants.
     plain = analyze_query(text, enabled=False)
     query_module.TRACE_LINES_AS_PROSE = True
@@ -171,7 +185,7 @@ def record_instance(searcher: Searcher, suite: str, repo: str, item: dict) -> di
         "message_cands": message_cands,
         "message_texts": searcher.chunk_texts(message_cands),
         "bodies": bodies,
-        "callee_rows": searcher.rows.symbols_named(names, limit=100_000) if names else [],
+        "callee_rows": searcher.rows.symbols_named(names) if names else [],
         "indexed": searcher.manifest.indexed_paths(),
         "languages": searcher.languages(),
         "centrality": dict(searcher.centrality()),  # a view of a memory-mapped column
