@@ -26,7 +26,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from codemem.errors import WriteConflict
+from codemem.errors import FileTooLarge, NotARegularFile, WriteConflict
 from codemem.infra.files import (
     _read_text_and_ends,
     atomic_file,
@@ -66,7 +66,7 @@ def update_text(
             if after == before:
                 return before, after
             data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
-            if _write_over(path, before, data):
+            if _write_over(path, _holds_text(before), data):
                 return before, after
             # else changed by a writer that took no lock: edit the fresh text
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
@@ -136,28 +136,58 @@ def replace_text(path: Path, before: str, after: str) -> bool:
         return False
     if current != before:
         return False
-    return _write_over(path, before, after.replace("\r\n", "\n").replace("\n", ends).encode())
+    data = after.replace("\r\n", "\n").replace("\n", ends).encode()
+    return _write_over(path, _holds_text(before), data)
 
 
-def _write_over(path: Path, before: str | None, data: bytes) -> bool:
-    """Write `data` to `path` atomically if it still holds `before`; False if it does not."""
+def replace_bytes(path: Path, before: bytes | None, after: bytes) -> bool:
+    """Write `after` to `path` only if it still holds exactly the bytes `before` (None: no
+    file there); False, and the file left as a save made it, if it does not.
+
+    The compare-and-swap of `update_text` for a file compared as it is on disk, byte for byte
+    (a source file: a save that only changed its line ends is a change). A link in the file's
+    place is not the file. The new file keeps the old one's permission bits.
+    """
+    return _write_over(path, None if before is None else _holds_exactly(before), after)
+
+
+def _holds_text(before: str | None) -> Callable[[Path], bool] | None:
+    """Whether a file holds `before` as `update_text` compares it; None for no file."""
+    return None if before is None else lambda path: _holds(path) == before
+
+
+def _holds_exactly(before: bytes) -> Callable[[Path], bool]:
+    """Whether a file, a regular one reached without a link, holds exactly `before`."""
+
+    def holds(path: Path) -> bool:
+        try:
+            return read_regular_bytes(path, len(before)) == before
+        except (FileNotFoundError, NotARegularFile, FileTooLarge):
+            return False
+
+    return holds
+
+
+def _write_over(path: Path, same: Callable[[Path], bool] | None, data: bytes) -> bool:
+    """Write `data` to `path` atomically if `same(path)` (None: if there is no file); False
+    if not."""
     try:
-        with atomic_file(path, install=partial(_install_over, before, data)) as handle:
+        with atomic_file(path, install=partial(_install_over, same, data)) as handle:
             handle.write(data)
     except _Changed:
         return False
     return True
 
 
-def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> None:
-    """Put `temp` (holding `data`) in `path`'s place only if `path` still holds `before` (None:
-    no file), else `_Changed` with `path` as a save left it.
+def _install_over(same: Callable[[Path], bool] | None, data: bytes, temp: Path, path: Path) -> None:
+    """Put `temp` (holding `data`) in `path`'s place only if `same(path)`, that is if `path`
+    still holds what was read (None: no file), else `_Changed` with `path` as a save left it.
 
     The files are swapped in one step (`renameat2(RENAME_EXCHANGE)`) and what was swapped out
     is compared, so a save cannot land between the comparison and the rename: one that landed
     before the swap is swapped back; one after it replaced our text, as its own rename would.
     Where the system cannot swap, the file is compared, then replaced (a moment's window)."""
-    if before is None:  # a new file: never over one created meanwhile
+    if same is None:  # a new file: never over one created meanwhile
         try:
             rename_new(temp, path)
         except FileExistsError:
@@ -169,11 +199,11 @@ def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> No
         except FileNotFoundError:  # deleted meanwhile
             raise _Changed from None
         if not swapped:
-            if _holds(path) != before:
+            if not same(path):
                 raise _Changed
             os.replace(temp, path)
             return
-        if _holds(temp) == before:
+        if same(temp):
             temp.unlink()
             return
         _exchange(temp, path)  # a save landed before the swap: it goes back in place

@@ -21,6 +21,7 @@ from codemem.infra import (
     read_regular_bytes,
     read_text,
     remove_file,
+    replace_bytes,
     replace_text,
     update_text,
 )
@@ -168,6 +169,37 @@ def test_update_text_never_renames_over_a_save_made_after_its_last_check(
     assert update_text(path, lambda text: text + "agent\n", lock) == (newest, newest + "agent\n")
     assert path.read_text() == newest + "agent\n"
     assert [p.name for p in tmp_path.iterdir() if p.name != "block.lock"] == ["block.md"]
+
+
+@pytest.mark.parametrize("later_save", [False, True], ids=["save-before", "and-one-after"])
+def test_replace_bytes_compares_byte_for_byte_up_to_the_swap(tmp_path, monkeypatch, later_save):
+    import codemem.infra.swaps as swaps_module
+
+    path = tmp_path / "app.py"
+    path.write_bytes(b"x = 1\n")
+    os.chmod(path, 0o751)
+    saves = [b"x = 1\r\n", b"x = 2\r\n"]  # the first changes its line end only
+    real_exchange = swaps_module._exchange
+
+    def save_around_the_swap(one, other):
+        if len(saves) == 2:  # a save just before the swap
+            path.write_bytes(saves.pop(0))
+            swapped = real_exchange(one, other)
+            if later_save:  # and her next one right after it
+                path.write_bytes(saves.pop(0))
+            return swapped
+        return real_exchange(one, other)
+
+    monkeypatch.setattr(swaps_module, "_exchange", save_around_the_swap)
+    assert replace_bytes(path, b"x = 1\n", b"x = 3\n") is False
+    assert path.read_bytes() == (b"x = 2\r\n" if later_save else b"x = 1\r\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["app.py"]
+    monkeypatch.undo()
+    assert replace_bytes(path, path.read_bytes(), b"x = 3\n") is True
+    assert (path.read_bytes(), path.stat().st_mode & 0o777) == (b"x = 3\n", 0o751)
+    assert replace_bytes(tmp_path / "new.py", None, b"y\n") is True
+    assert replace_bytes(tmp_path / "new.py", None, b"z\n") is False
+    assert (tmp_path / "new.py").read_bytes() == b"y\n"
 
 
 def test_update_text_writes_nothing_when_nothing_changes(tmp_path):
