@@ -213,6 +213,13 @@ class Workspace:
                 log.warning("could not write %s: %s", ignore, exc)
 
     @property
+    def swap_dir(self) -> Path:
+        """Where a compare-and-swap write of a repository file (a memory file, one the agent
+        edits) writes its new file before swapping it in, so that what a kill leaves of one is
+        never beside the file for `git add -A` (`infra.update_text`'s `folder`)."""
+        return self.local_dir / "swapping"
+
+    @property
     def index_dir(self) -> Path:
         return self.local_dir / "index"
 

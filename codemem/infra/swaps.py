@@ -7,7 +7,10 @@ step), then checks that what it swapped out is what it read, swapping that back 
 writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
 text instead of overwriting that change, even one saved a moment before the rename (where the
 system cannot swap, the file is checked just before the rename). `replace_text` is the same
-for a caller that holds the lock. `set_aside` and `remove_file` move a file away only if it
+for a caller that holds the lock, `replace_bytes` the same compared byte for byte. The new
+file is written in a folder the caller names (git-ignored, `.codemem/local/swapping/`), named
+for the file and for what it replaces and writes: what a kill between the swaps leaves there
+is settled by the next write of that file, a person's save put back or kept, never lost. `set_aside` and `remove_file` move a file away only if it
 still holds what the caller expects, checking what they moved, so no save lands between check
 and move; `rename_new` moves a file, never over one there.
 """
@@ -16,7 +19,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
+import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -34,7 +40,10 @@ from codemem.infra.files import (
     read_regular_bytes,
     read_text,
 )
+from codemem.infra.folders import make_folder
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
+
+log = logging.getLogger("codemem")
 
 T = TypeVar("T")
 
@@ -50,6 +59,7 @@ def update_text(
     *,
     attempts: int = 5,
     timeout: float = DEFAULT_TIMEOUT,
+    folder: Path | None = None,
 ) -> tuple[str | None, str]:
     """Apply `edit` to the text of `path` (None if missing) and write the result atomically.
 
@@ -58,15 +68,20 @@ def update_text(
     may raise to refuse; it may be called more than once, on fresh text, if the file changes
     under it (compare-and-swap on the text read). Raises `LockTimeout` when `lock` stays held,
     `WriteConflict` when the file never settles.
+
+    The new file is written in `folder` (one git ignores, on the same file system; else beside
+    `path`) before it is swapped in: what a kill between the two swaps leaves there is settled
+    by the next write of `path` (`_settle_leftovers`).
     """
     with FileLock(lock, timeout):
+        _settle_leftovers(path, folder)
         for _ in range(attempts):
-            before, ends = _read_text_and_ends(path)
+            before, ends, raw = _read_text_and_ends(path)
             after = edit(before)
             if after == before:
                 return before, after
             data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
-            if _write_over(path, _holds_text(before), data):
+            if _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data)):
                 return before, after
             # else changed by a writer that took no lock: edit the fresh text
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
@@ -126,29 +141,42 @@ def set_aside(
     return SetAside(path, aside, value)
 
 
-def replace_text(path: Path, before: str, after: str) -> bool:
+def replace_text(path: Path, before: str, after: str, *, folder: Path | None = None) -> bool:
     """Write `after` to `path` only if it still holds `before` (as `read_text` reads it), in
     the line ends it mostly uses; False, and the file left as it is, if it does not. The
     compare-and-swap of `update_text`, for a caller that holds the file's lock already."""
+    _settle_leftovers(path, folder)
     try:
-        current, ends = _read_text_and_ends(path)
+        current, ends, raw = _read_text_and_ends(path)
     except UnicodeDecodeError:
         return False
     if current != before:
         return False
     data = after.replace("\r\n", "\n").replace("\n", ends).encode()
-    return _write_over(path, _holds_text(before), data)
+    return _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data))
 
 
-def replace_bytes(path: Path, before: bytes | None, after: bytes) -> bool:
-    """Write `after` to `path` only if it still holds exactly the bytes `before` (None: no
-    file there); False, and the file left as a save made it, if it does not.
+def replace_bytes(
+    path: Path,
+    before: bytes | None,
+    after: bytes,
+    lock: Path,
+    *,
+    folder: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bool:
+    """Under `lock`, write `after` to `path` only if it still holds exactly the bytes `before`
+    (None: no file there); False, and the file left as a save made it, if it does not.
 
     The compare-and-swap of `update_text` for a file compared as it is on disk, byte for byte
-    (a source file: a save that only changed its line ends is a change). A link in the file's
-    place is not the file. The new file keeps the old one's permission bits.
+    (a source file: a save that only changed its line ends is a change), its new file written
+    in `folder` alike. A link in the file's place is not the file. The new file keeps the old
+    one's permission bits.
     """
-    return _write_over(path, None if before is None else _holds_exactly(before), after)
+    same = None if before is None else _holds_exactly(before)
+    with FileLock(lock, timeout):
+        _settle_leftovers(path, folder)
+        return _write_over(path, same, after, _temp_prefix(path, folder, before, after))
 
 
 def _holds_text(before: str | None) -> Callable[[Path], bool] | None:
@@ -168,11 +196,12 @@ def _holds_exactly(before: bytes) -> Callable[[Path], bool]:
     return holds
 
 
-def _write_over(path: Path, same: Callable[[Path], bool] | None, data: bytes) -> bool:
-    """Write `data` to `path` atomically if `same(path)` (None: if there is no file); False
-    if not."""
+def _write_over(path: Path, same: Callable[[Path], bool] | None, data: bytes, prefix: Path) -> bool:
+    """Write `data` to `path` atomically, through a temp file named from `prefix`, if
+    `same(path)` (None: if there is no file); False if not."""
+    install = partial(_install_over, same, data)
     try:
-        with atomic_file(path, install=partial(_install_over, same, data)) as handle:
+        with atomic_file(path, install=install, temp_prefix=prefix) as handle:
             handle.write(data)
     except _Changed:
         return False
@@ -210,6 +239,104 @@ def _install_over(same: Callable[[Path], bool] | None, data: bytes, temp: Path, 
         if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
             _exchange(temp, path)
     raise _Changed  # `temp` (whatever it holds now, superseded) is removed by `atomic_file`
+
+
+def _temp_prefix(path: Path, folder: Path | None, before: bytes | None, after: bytes) -> Path:
+    """What the temp file of a write of `path` is named from: in `folder` (beside `path` if
+    None or on another file system), `.<name>.<key>.<before>.<after>`, the key naming `path`
+    and the digests what the write replaces and what it writes, so that the next write of
+    `path` tells what a kill left there (`_settle_leftovers`)."""
+    where = _temp_folder(path, folder, make=True)
+    return where / f".{path.name[:64]}.{_key(path, where)}.{_digest(before)}.{_digest(after)}"
+
+
+def _temp_folder(path: Path, folder: Path | None, *, make: bool = False) -> Path:
+    """`folder`, or `path`'s own where it is None or a rename cannot reach it (another file
+    system): `renameat2` swaps only within one."""
+    if folder is None:
+        return path.parent
+    try:
+        if make:
+            make_folder(path.parent)
+            make_folder(folder)
+        if os.stat(folder).st_dev == os.stat(path.parent).st_dev:
+            return folder
+    except OSError:
+        pass
+    return path.parent
+
+
+def _key(path: Path, where: Path) -> str:
+    """`path` named from the folder of its temp files (kept if the repository moves)."""
+    real = os.path.join(os.path.realpath(path.parent), path.name)
+    return _digest(os.fsencode(os.path.relpath(real, os.path.realpath(where))))
+
+
+def _digest(data: bytes | None) -> str:
+    return "-" * 16 if data is None else hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+_LEFTOVER = re.compile(
+    r"\.(?P<key>[0-9a-f]{16})\.(?P<before>[0-9a-f]{16}|-{16})\.(?P<after>[0-9a-f]{16})\.[^.]+\.tmp"
+)
+
+
+def _settle_leftovers(path: Path, folder: Path | None) -> None:
+    """Settle the temp files of writes of `path` that a kill interrupted (under its lock).
+
+    One holding what its write replaced (killed after the swap, before removing what it
+    swapped out), what it wrote (killed before the swap, or after swapping a save back) or
+    what `path` holds is removed. Any other holds a person's save that the first swap took
+    out of place, the kill coming before the comparison that would have put it back: while
+    `path` still holds codemem's text, the save goes back in place; else `path` holds a
+    newer save (or is gone), which stays. Either way what does not go in place is kept, as
+    `<temp name>.kept`, and a warning names it: neither side is dropped without a word.
+    """
+    where = _temp_folder(path, folder)
+    key = _key(path, where)
+    try:
+        names = sorted(name for name in os.listdir(where) if key in name)
+    except OSError:  # no folder yet
+        return
+    for name in names:
+        found = _LEFTOVER.search(name)
+        if found and found["key"] == key and name.startswith(f".{path.name[:64]}."):
+            _settle(path, where / name, found["before"], found["after"])
+
+
+def _settle(path: Path, left: Path, before: str, after: str) -> None:
+    try:
+        held = read_regular_bytes(left)
+    except (FileNotFoundError, NotARegularFile):
+        return
+    try:
+        current: bytes | None = read_regular_bytes(path)
+    except FileNotFoundError:
+        current = None
+    except NotARegularFile:  # a link or a folder in its place: not ours to settle
+        return
+    if _digest(held) in (before, after) or held == current:
+        left.unlink()
+        return
+    kept = left.with_name(f"{left.name}.kept")
+    with _signals_held():
+        if current is not None and _digest(current) == after and _exchange(left, path):
+            os.rename(left, kept)
+            log.warning(
+                "%s was left holding codemem's write, which a kill interrupted before it "
+                "compared what it replaced: the save it replaced is back in place, and "
+                "codemem's text is kept in %s",
+                path,
+                kept,
+            )
+            return
+        os.rename(left, kept)
+    log.warning(
+        "%s changed after a kill interrupted codemem's write of it: it stays as it is, and "
+        "the save the write had replaced is kept in %s",
+        path,
+        kept,
+    )
 
 
 @contextmanager

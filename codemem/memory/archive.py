@@ -300,9 +300,8 @@ class Archive:
 
         try:
             # `fold` holds the archive's lock already: the write then takes one of its own
-            update_text(
-                path, edit, self._lock.with_name("archive-fold.lock") if _locked else self._lock
-            )
+            lock = self._lock.with_name("archive-fold.lock") if _locked else self._lock
+            update_text(path, edit, lock, folder=self.ws.swap_dir)
         except UnicodeDecodeError:  # replaced by a file that is not text since it was read
             raise changed from None
         return written[0]

@@ -199,6 +199,11 @@ class MemoryStore:
             return self.personal_path.parent / "locks" / "personal.md.lock"
         return self.ws.ensure_local() / "locks" / "blocks" / f"{label}.md.lock"
 
+    def _swap_dir(self, label: str) -> Path | None:
+        """Where a write of the block swaps from (`Workspace.swap_dir`); the personal block's
+        own folder, outside any repository."""
+        return None if label == PERSONAL_LABEL else self.ws.swap_dir
+
     def _source(self, path: Path) -> str:
         """The file's name for messages: one line, no terminal codes (a clone names the files)."""
         try:
@@ -442,7 +447,7 @@ class MemoryStore:
             result[:] = [block]
             return block.to_text()
 
-        update_text(path, apply, self._lock_for(label))
+        update_text(path, apply, self._lock_for(label), folder=self._swap_dir(label))
         self.shown[label] = result[0].value
         return result[0]
 
@@ -557,7 +562,7 @@ class MemoryStore:
                 )
             return block.to_text()
 
-        update_text(path, apply, self._lock_for(label))
+        update_text(path, apply, self._lock_for(label), folder=self._swap_dir(label))
         self.shown[label] = value
         return self.get(label)
 
@@ -663,7 +668,8 @@ class MemoryStore:
         text = self._text(old, path)
         assert text is not None  # read under this lock a moment ago
         # only over what was read (a person's save since stays), in the file's line ends
-        if not replace_text(path, text, frontmatter.add_key(text, OWNER_KEY, self.identity)):
+        owned = frontmatter.add_key(text, OWNER_KEY, self.identity)
+        if not replace_text(path, text, owned, folder=self._swap_dir(old)):
             raise ConflictError(
                 f"{self._source(path)} changed while it was being renamed: left as it is now; "
                 "try again"

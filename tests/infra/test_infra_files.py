@@ -175,7 +175,8 @@ def test_update_text_never_renames_over_a_save_made_after_its_last_check(
 def test_replace_bytes_compares_byte_for_byte_up_to_the_swap(tmp_path, monkeypatch, later_save):
     import codemem.infra.swaps as swaps_module
 
-    path = tmp_path / "app.py"
+    path, lock = tmp_path / "src" / "app.py", tmp_path / "app.lock"
+    path.parent.mkdir()
     path.write_bytes(b"x = 1\n")
     os.chmod(path, 0o751)
     saves = [b"x = 1\r\n", b"x = 2\r\n"]  # the first changes its line end only
@@ -191,15 +192,69 @@ def test_replace_bytes_compares_byte_for_byte_up_to_the_swap(tmp_path, monkeypat
         return real_exchange(one, other)
 
     monkeypatch.setattr(swaps_module, "_exchange", save_around_the_swap)
-    assert replace_bytes(path, b"x = 1\n", b"x = 3\n") is False
+    assert replace_bytes(path, b"x = 1\n", b"x = 3\n", lock) is False
     assert path.read_bytes() == (b"x = 2\r\n" if later_save else b"x = 1\r\n")
-    assert [p.name for p in tmp_path.iterdir()] == ["app.py"]
+    assert [p.name for p in path.parent.iterdir()] == ["app.py"]
     monkeypatch.undo()
-    assert replace_bytes(path, path.read_bytes(), b"x = 3\n") is True
+    assert replace_bytes(path, path.read_bytes(), b"x = 3\n", lock) is True
     assert (path.read_bytes(), path.stat().st_mode & 0o777) == (b"x = 3\n", 0o751)
-    assert replace_bytes(tmp_path / "new.py", None, b"y\n") is True
-    assert replace_bytes(tmp_path / "new.py", None, b"z\n") is False
-    assert (tmp_path / "new.py").read_bytes() == b"y\n"
+    assert replace_bytes(path.with_name("new.py"), None, b"y\n", lock) is True
+    assert replace_bytes(path.with_name("new.py"), None, b"z\n", lock) is False
+    assert path.with_name("new.py").read_bytes() == b"y\n"
+
+
+KILLED_AT_THE_SWAP = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.swaps as swaps
+
+    path, folder, saved, when = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    real_exchange = swaps._exchange
+
+    def die_at_the_swap(one, other):
+        if saved:
+            path.write_text(saved)  # a person's save just before the swap
+        if when == "after":
+            real_exchange(one, other)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    swaps._exchange = die_at_the_swap
+    swaps.update_text(path, lambda text: text + "agent\\n", path.with_name("lock"), folder=folder)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("when", "saved", "saved_again", "left", "kept"),
+    [
+        ("before", "", "", "base\n", []),  # the temp held the new text: removed
+        ("after", "", "", "base\nagent\n", []),  # it held the old text, replaced: removed
+        ("after", "base\nmine\n", "", "base\nmine\n", ["base\nagent\n"]),
+        ("after", "base\nmine\n", "base\nmine\nmore\n", "base\nmine\nmore\n", ["base\nmine\n"]),
+    ],
+    ids=["before-the-swap", "between-the-swaps", "over-a-save", "over-a-save-saved-again"],
+)
+def test_what_a_kill_at_the_swap_leaves_is_settled_by_the_next_write(
+    tmp_path, caplog, when, saved, saved_again, left, kept
+):
+    path, folder = tmp_path / "work" / "block.md", tmp_path / "local" / "swapping"
+    path.parent.mkdir()
+    path.write_text("base\n")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_THE_SWAP, str(path), str(folder), saved, when],
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in path.parent.iterdir()) == ["block.md", "lock"]
+    assert len(list(folder.iterdir())) == 1
+    if saved_again:
+        path.write_text(saved_again)
+    assert update_text(path, lambda text: text, path.with_name("lock"), folder=folder)[0] == left
+    assert path.read_text() == left
+    assert [p.read_text() for p in folder.iterdir()] == kept
+    assert [p.name.endswith(".tmp.kept") for p in folder.iterdir()] == [True] * len(kept)
+    assert len(caplog.records) == len(kept)
 
 
 def test_update_text_writes_nothing_when_nothing_changes(tmp_path):

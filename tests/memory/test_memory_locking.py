@@ -129,3 +129,51 @@ def test_a_crash_before_the_rename_leaves_the_old_file(ws, where):
     assert (ws.blocks_dir / "facts.md").read_bytes() == before
     assert [block.label for block in store.list()] == ["facts"]  # the stray temp file is ignored
     assert store.rethink("facts", "next").value == "next"
+
+
+KILLED_BETWEEN_SWAPS = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.swaps as swaps
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    store = MemoryStore(Workspace(Path(sys.argv[1])), user="w")
+    path, saved = Path(sys.argv[2]), sys.argv[3]
+    real_exchange = swaps._exchange
+
+    def save_then_swap_then_die(one, other):
+        path.write_text(saved)  # a person's save lands just before the swap
+        real_exchange(one, other)
+        os.kill(os.getpid(), signal.SIGKILL)  # and codemem dies before it compares
+
+    swaps._exchange = save_then_swap_then_die
+    store.append("facts", "codemem's line")
+    """
+)
+
+
+def test_a_kill_between_the_swaps_leaves_no_stray_file_and_the_save_comes_back(ws, caplog):
+    """The save a kill left swapped out sat in `.facts.md.<hex>.tmp` beside the block: a file
+    `git add -A` would commit, and the block held codemem's text without the person's change."""
+    store = MemoryStore(ws, user="w")
+    store.create("facts", "Facts.", value="Deploy on Tuesdays.")
+    path = ws.blocks_dir / "facts.md"
+    saved = path.read_text().replace("Tuesdays.", "Tuesdays and Thursdays (Dana).")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BETWEEN_SWAPS, str(ws.root), str(path), saved], check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert store.get("facts").value == "Deploy on Tuesdays.\ncodemem's line"  # swapped in
+    assert sorted(p.name for p in ws.blocks_dir.iterdir()) == ["facts.md"]
+    assert store.append("facts", "Next.").value == "Deploy on Tuesdays and Thursdays (Dana).\nNext."
+    kept = sorted((ws.local_dir / "swapping").glob("*.kept"))
+    assert [p.read_text() for p in kept] == [
+        saved.replace("Tuesdays and Thursdays (Dana).", "Tuesdays.\ncodemem's line")
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path} was left holding codemem's write, which a kill interrupted before it compared "
+        f"what it replaced: the save it replaced is back in place, and codemem's text is kept "
+        f"in {kept[0]}"
+    ]

@@ -310,7 +310,10 @@ def _write_unchanged(ctx: ToolContext, where: RepoPath, before: str | None, afte
         )
     # swapped in, then compared byte for byte (`infra.replace_bytes`): a save up to the swap
     # itself is put back, never overwritten
-    if not replace_bytes(where.full, None if before is None else before.encode(), after.encode()):
+    # the new file waits in .codemem/local/swapping/, where a kill leaves nothing for git
+    lock = ctx.ws.ensure_local() / "locks" / "files.lock"
+    old = None if before is None else before.encode()
+    if not replace_bytes(where.full, old, after.encode(), lock, folder=ctx.ws.swap_dir):
         raise ToolError(
             f"{printable(where.rel)} changed after it was read (while the change waited for "
             "approval?); nothing was written: read it again and redo the change"
