@@ -74,6 +74,7 @@ from codemem.infra.quoting import (
     quote_block,
 )
 from codemem.infra.redaction import RedactedLines, redact_line, redact_source, redact_text
+from codemem.infra.removals import SetAside, put_back_set_aside, remove_file, set_aside
 from codemem.infra.secrets import (
     DEFAULT_ENTROPY,
     Secret,
@@ -84,15 +85,7 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
-from codemem.infra.swaps import (
-    SetAside,
-    remove_file,
-    rename_new,
-    replace_bytes,
-    replace_text,
-    set_aside,
-    update_text,
-)
+from codemem.infra.swaps import rename_new, replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [
@@ -137,6 +130,7 @@ __all__ = [
     "parse_when",
     "printable",
     "printable_text",
+    "put_back_set_aside",
     "private_dir",
     "read_blobs",
     "read_holder",

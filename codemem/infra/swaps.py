@@ -10,9 +10,8 @@ system cannot swap, the file is checked just before the rename). `replace_text` 
 for a caller that holds the lock, `replace_bytes` the same compared byte for byte. The new
 file is written in a folder the caller names (git-ignored, `.codemem/local/swapping/`), named
 for the file and for what it replaces and writes: what a kill between the swaps leaves there
-is settled by the next write of that file, a person's save put back or kept, never lost. `set_aside` and `remove_file` move a file away only if it
-still holds what the caller expects, checking what they moved, so no save lands between check
-and move; `rename_new` moves a file, never over one there.
+is settled by the next write of that file, a person's save put back or kept, never lost. `rename_new` moves a file, never over one there (the set-aside removals,
+`infra/removals.py`, build on it).
 """
 
 from __future__ import annotations
@@ -26,17 +25,15 @@ import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from codemem.errors import FileTooLarge, NotARegularFile, WriteConflict
 from codemem.infra.files import (
     _read_text_and_ends,
     atomic_file,
-    fsync_dir,
     read_regular_bytes,
     read_text,
 )
@@ -45,7 +42,6 @@ from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 
 log = logging.getLogger("codemem")
 
-T = TypeVar("T")
 
 
 class _Changed(Exception):
@@ -85,60 +81,6 @@ def update_text(
                 return before, after
             # else changed by a writer that took no lock: edit the fresh text
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
-
-
-@dataclass(frozen=True)
-class SetAside(Generic[T]):
-    """A file moved aside by `set_aside`, and what its check returned: `remove` it for good, or
-    `restore` it where it was."""
-
-    path: Path
-    aside: Path
-    value: T
-
-    def remove(self) -> None:
-        self.aside.unlink()
-        with suppress(OSError):
-            fsync_dir(self.path.parent)
-
-    def restore(self) -> None:
-        _put_back(self.aside, self.path)
-
-
-def set_aside(
-    path: Path,
-    check: Callable[[bytes], T],
-    *,
-    max_bytes: int | None = None,
-    folder: Path | None = None,
-) -> SetAside[T]:
-    """Move `path` aside (one atomic rename, into `folder` as `<name>.<hex>.removing`, else
-    beside it as a hidden file: `folder` on another file system is the same) if `check`
-    accepts the bytes it held; else put it back and raise what `check` raised.
-
-    Only what was moved is checked, so no save can land between the check and the move: an
-    editor's save, which replaces the file by a rename (or writes a new one), lands either
-    before the move (then it is what is checked) or after it (then it is a new file at `path`,
-    which stays). When `check` raises (it refuses those bytes), or the moved file cannot be read
-    (`NotARegularFile`, `FileTooLarge` over `max_bytes`), the file is put back as it was, unless
-    a newer save took its place meanwhile: that one stays. `FileNotFoundError` when `path` does
-    not exist.
-    """
-    name = f"{path.name}.{os.urandom(4).hex()}.removing"
-    aside = path.parent / f".{name}" if folder is None else folder / name
-    try:
-        os.rename(path, aside)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        aside = path.parent / f".{name}"
-        os.rename(path, aside)
-    try:
-        value = check(read_regular_bytes(aside, max_bytes))
-    except BaseException:
-        _put_back(aside, path)
-        raise
-    return SetAside(path, aside, value)
 
 
 def replace_text(path: Path, before: str, after: str, *, folder: Path | None = None) -> bool:
@@ -402,28 +344,6 @@ def _renameat2() -> Any:
     ]
     function.restype = ctypes.c_int
     return function
-
-
-def remove_file(
-    path: Path,
-    check: Callable[[bytes], T],
-    *,
-    max_bytes: int | None = None,
-    folder: Path | None = None,
-) -> T:
-    """Remove `path` if `check` accepts the bytes it held (see `set_aside`); returns what
-    `check` returned."""
-    moved = set_aside(path, check, max_bytes=max_bytes, folder=folder)
-    moved.remove()
-    return moved.value
-
-
-def _put_back(aside: Path, path: Path) -> None:
-    """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
-    try:
-        rename_new(aside, path)
-    except FileExistsError:  # a save since the move replaced what was moved, as its rename would
-        aside.unlink()
 
 
 def rename_new(source: Path, target: Path) -> None:

@@ -28,6 +28,7 @@ is, and edited again once people resolved them (see `markers`).
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -35,13 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import FileTooLarge, NotARegularFile
+from codemem.errors import CodememError, FileTooLarge, NotARegularFile
 from codemem.infra import (
     FileLock,
     locked,
     make_folder,
     printable,
     private_dir,
+    put_back_set_aside,
     read_text,
     remove_file,
     rename_new,
@@ -213,8 +215,27 @@ class MemoryStore:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def _put_back_leftovers(self) -> None:
+        """Put back in `blocks/` each block a killed delete left set aside in
+        `.codemem/local/removing/blocks/` (each under its label's lock): the delete never
+        finished, so the block is there to delete again. One whose label was taken meanwhile
+        waits there; none while a git operation waits for the user (`check_memory_write`)."""
+        folder = self.ws.local_dir / "removing" / "blocks"
+        if not folder.is_dir():
+            return
+
+        def hold(path: Path) -> FileLock:
+            check_memory_write(self.ws, path)
+            label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
+            return FileLock(self._lock_for(label))
+
+        with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
+            put_back_set_aside(folder, self.ws.blocks_dir, hold)
+
     def scan(self) -> tuple[list[Block], list[BlockFormatError]]:
-        """Every readable block (sorted by label) and one error per unreadable file."""
+        """Every readable block (sorted by label) and one error per unreadable file; first,
+        the blocks a killed delete left set aside are put back (`_put_back_leftovers`)."""
+        self._put_back_leftovers()
         blocks: list[Block] = []
         problems: list[BlockFormatError] = []
         found: list[tuple[str, Path]] = []
@@ -571,6 +592,7 @@ class MemoryStore:
         validate_label(label)
         path = self.path_for(label)
         self._writable(label, path)
+        self._put_back_leftovers()
         with FileLock(self._lock_for(label)):
             broken = False
             try:
@@ -600,11 +622,12 @@ class MemoryStore:
                 path.unlink()
             else:
                 try:
-                    # set aside in local/, which git ignores, never beside the block
+                    # set aside in local/, which git ignores, never beside the block, in the
+                    # label's own folder (`users/`): a kill's leftover is put back where it was
                     aside = None
                     if label != PERSONAL_LABEL:
                         aside = private_dir(self.ws.ensure_local() / "removing")
-                        aside = private_dir(aside / "blocks")
+                        aside = private_dir(aside / "blocks" / Path(label).parent)
                     remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=aside)
                 except FileNotFoundError:  # deleted by someone else meanwhile
                     raise self._unknown(label) from None

@@ -177,3 +177,40 @@ def test_a_kill_between_the_swaps_leaves_no_stray_file_and_the_save_comes_back(w
         f"what it replaced: the save it replaced is back in place, and codemem's text is kept "
         f"in {kept[0]}"
     ]
+
+
+KILLED_MID_DELETE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.removals as removals
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    def die(self):  # set aside, compared, and killed before it was removed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    removals.SetAside.remove = die
+    MemoryStore(Workspace(Path(sys.argv[1])), user="w").delete(sys.argv[2])
+    """
+)
+
+
+@pytest.mark.parametrize("label", ["team", "users/dana"])
+def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
+    """The block waited in `.codemem/local/removing/blocks/` for good: gone from memory, and
+    a `users/` block under its bare name, so nothing could tell where it came from."""
+    store = MemoryStore(ws, user="w")
+    store.create(label, "Team notes.", "Deploy on Tuesdays.")
+    path = store.path_for(label)
+    before = path.read_bytes()
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_DELETE, str(ws.root), label], check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert not path.exists()
+    assert [block.label for block in MemoryStore(ws, user="w").list()] == [label]
+    assert path.read_bytes() == before
+    assert [p for p in (ws.local_dir / "removing").rglob("*") if p.is_file()] == []
+    assert store.delete(label).value == "Deploy on Tuesdays."  # and it can be deleted again
+    assert store.list() == []
