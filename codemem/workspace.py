@@ -22,6 +22,7 @@ from codemem.errors import (
     RepositoryRefused,
 )
 from codemem.infra import (
+    SWAPS,
     atomic_write,
     check_repository,
     confine,
@@ -217,7 +218,7 @@ class Workspace:
         """Where a compare-and-swap write of a repository file (a memory file, one the agent
         edits) writes its new file before swapping it in, so that what a kill leaves of one is
         never beside the file for `git add -A` (`infra.update_text`'s `folder`)."""
-        return self.local_dir / "swapping"
+        return self.local_dir / SWAPS
 
     @property
     def index_dir(self) -> Path:

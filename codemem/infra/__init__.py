@@ -27,7 +27,7 @@ from codemem.infra.files import (
     read_regular_bytes,
     read_text,
 )
-from codemem.infra.folders import make_folder
+from codemem.infra.folders import SWAPS, make_folder
 from codemem.infra.git import (
     STREAM_CHUNK,
     check_git_link,
@@ -93,6 +93,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_EXPANDED",
     "STREAM_CHUNK",
+    "SWAPS",
     "BlobReader",
     "check_git_link",
     "check_repository",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
-from codemem.infra.folders import make_folder
+from codemem.infra.folders import LOCAL, STATE, SWAPS, floor_of, make_folder
 
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
 _UMASK = os.umask(0)
@@ -78,12 +78,13 @@ def atomic_file(
     in only if the file still holds what it read).
     `temp_prefix` names the temp file, `<temp_prefix>.<random>.tmp` (its folder on the same
     file system as `path`), for a caller that recognizes the ones a kill left; by default it is
-    `.<name>.<random>.tmp` beside `path`.
+    `.<name>.<random>.tmp` beside `path`, but for a committed file under `.codemem/`, which
+    waits in `.codemem/local/swapping/` (`_temp_prefix`).
     On Linux the temp file has no name until it is written (`O_TMPFILE`): a process killed
     meanwhile (SIGKILL mid-edit) leaves no half-written `.name.*.tmp` beside the target.
     """
     make_folder(path.parent)
-    prefix = path.parent / f".{path.name}" if temp_prefix is None else temp_prefix
+    prefix = _temp_prefix(path) if temp_prefix is None else temp_prefix
     fd = _unnamed_file(prefix.parent)
     tmp = None
     if fd is None:
@@ -113,6 +114,20 @@ def atomic_file(
         # (a caller would redo an edit that was applied).
         with contextlib.suppress(OSError):
             fsync_dir(path.parent)
+
+
+def _temp_prefix(path: Path) -> Path:
+    """`.<name>` beside `path`; for a file under a `.codemem/` but outside its `local/`, in
+    `.codemem/local/swapping/` when that folder exists on `path`'s file system: a temp file a
+    kill leaves there is never committed (`digest --push` runs `git add -A -- .codemem`)."""
+    floor = floor_of(path)
+    if floor is not None and floor.name == STATE:
+        local = floor / LOCAL
+        with contextlib.suppress(OSError):
+            same = os.lstat(local).st_dev == os.stat(path.parent).st_dev
+            if same and stat.S_ISDIR(os.lstat(local).st_mode):
+                return make_folder(local / SWAPS) / f".{path.name}"
+    return path.parent / f".{path.name}"
 
 
 def _unnamed_file(folder: Path) -> int | None:

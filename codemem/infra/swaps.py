@@ -43,7 +43,6 @@ from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 log = logging.getLogger("codemem")
 
 
-
 class _Changed(Exception):
     """The file changed between reading it and replacing it: read and edit again."""
 

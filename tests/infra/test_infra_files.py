@@ -428,3 +428,27 @@ def test_replace_text_writes_only_over_what_was_read_in_the_files_line_ends(tmp_
     assert path.read_bytes() == b"one\r\nTWO\r\n"
     assert replace_text(path, "one\ntwo\n", "lost\n") is False  # it says TWO now
     assert path.read_bytes() == b"one\r\nTWO\r\n"
+
+
+def test_a_writer_killed_before_the_rename_leaves_nothing_git_would_commit_in_codemem(repo_factory):
+    """Its temp file waited beside the memory file, where `digest --push` (`git add -A --
+    .codemem`) committed it."""
+    from codemem.workspace import Workspace
+    from tests.helpers import git
+
+    ws = Workspace(repo_factory())
+    ws.ensure_local()
+    target = ws.dir / "digests" / "2026-12-06-a-b.md"
+    target.parent.mkdir()
+    target.write_text("old content\n")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "digest")
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, str(target), "replace"], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert target.read_text() == "old content\n"
+    assert git(ws.root, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    atomic_write(target, "next\n")
+    assert (target.read_text(), sorted(p.name for p in target.parent.iterdir())) == (
+        "next\n",
+        ["2026-12-06-a-b.md"],
+    )
