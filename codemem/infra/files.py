@@ -122,12 +122,18 @@ def _temp_prefix(path: Path) -> Path:
     kill leaves there is never committed (`digest --push` runs `git add -A -- .codemem`)."""
     floor = floor_of(path)
     if floor is not None and floor.name == STATE:
-        local = floor / LOCAL
+        swaps = floor / LOCAL / SWAPS
         with contextlib.suppress(OSError):
-            same = os.lstat(local).st_dev == os.stat(path.parent).st_dev
-            if same and stat.S_ISDIR(os.lstat(local).st_mode):
-                return make_folder(local / SWAPS) / f".{path.name}"
+            if same_file_system(make_folder(swaps), path.parent):
+                return swaps / f".{path.name}"
     return path.parent / f".{path.name}"
+
+
+def same_file_system(folder: Path, other: Path) -> bool:
+    """Whether `folder` is a real folder (not a link: a clone can commit one) on the file
+    system of the folder `other`, so that a file renames from one to the other."""
+    info = os.lstat(folder)
+    return stat.S_ISDIR(info.st_mode) and info.st_dev == os.stat(other).st_dev
 
 
 def _unnamed_file(folder: Path) -> int | None:

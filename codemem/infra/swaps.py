@@ -10,8 +10,9 @@ system cannot swap, the file is checked just before the rename). `replace_text` 
 for a caller that holds the lock, `replace_bytes` the same compared byte for byte. The new
 file is written in a folder the caller names (git-ignored, `.codemem/local/swapping/`), named
 for the file and for what it replaces and writes: what a kill between the swaps leaves there
-is settled by the next write of that file, a person's save put back or kept, never lost. `rename_new` moves a file, never over one there (the set-aside removals,
-`infra/removals.py`, build on it).
+is settled by the next write of that file, a person's save kept and named, never lost.
+`rename_new` moves a file, never over one there (the set-aside removals, `infra/removals.py`,
+build on it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from codemem.infra.files import (
     atomic_file,
     read_regular_bytes,
     read_text,
+    same_file_system,
 )
 from codemem.infra.folders import make_folder
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
@@ -192,18 +194,17 @@ def _temp_prefix(path: Path, folder: Path | None, before: bytes | None, after: b
 
 
 def _temp_folder(path: Path, folder: Path | None, *, make: bool = False) -> Path:
-    """`folder`, or `path`'s own where it is None or a rename cannot reach it (another file
-    system): `renameat2` swaps only within one."""
+    """`folder`, or `path`'s own where it is None, not a real folder (a link a clone
+    committed) or out of a rename's reach (another file system: `renameat2` swaps only
+    within one)."""
     if folder is None:
         return path.parent
-    try:
+    with suppress(OSError):
         if make:
             make_folder(path.parent)
             make_folder(folder)
-        if os.stat(folder).st_dev == os.stat(path.parent).st_dev:
+        if same_file_system(folder, path.parent):
             return folder
-    except OSError:
-        pass
     return path.parent
 
 
@@ -228,10 +229,10 @@ def _settle_leftovers(path: Path, folder: Path | None) -> None:
     One holding what its write replaced (killed after the swap, before removing what it
     swapped out), what it wrote (killed before the swap, or after swapping a save back) or
     what `path` holds is removed. Any other holds a person's save that the first swap took
-    out of place, the kill coming before the comparison that would have put it back: while
-    `path` still holds codemem's text, the save goes back in place; else `path` holds a
-    newer save (or is gone), which stays. Either way what does not go in place is kept, as
-    `<temp name>.kept`, and a warning names it: neither side is dropped without a word.
+    out of place, the kill coming before the comparison that would have put it back: it is
+    kept, as `<temp name>.kept`, and a warning names it and `path`, never put in `path`'s
+    place unasked (the folder is `.codemem/local/`, which a clone can commit: what is in it is
+    never trusted to become a repository file's text).
     """
     where = _temp_folder(path, folder)
     key = _key(path, where)
@@ -260,21 +261,10 @@ def _settle(path: Path, left: Path, before: str, after: str) -> None:
         left.unlink()
         return
     kept = left.with_name(f"{left.name}.kept")
-    with _signals_held():
-        if current is not None and _digest(current) == after and _exchange(left, path):
-            os.rename(left, kept)
-            log.warning(
-                "%s was left holding codemem's write, which a kill interrupted before it "
-                "compared what it replaced: the save it replaced is back in place, and "
-                "codemem's text is kept in %s",
-                path,
-                kept,
-            )
-            return
-        os.rename(left, kept)
+    os.rename(left, kept)
     log.warning(
-        "%s changed after a kill interrupted codemem's write of it: it stays as it is, and "
-        "the save the write had replaced is kept in %s",
+        "%s: a save made just before codemem's write of it, which a kill interrupted before "
+        "it could put the save back, is kept in %s: compare the two and keep what you mean",
         path,
         kept,
     )

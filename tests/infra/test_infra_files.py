@@ -230,7 +230,7 @@ KILLED_AT_THE_SWAP = textwrap.dedent(
     [
         ("before", "", "", "base\n", []),  # the temp held the new text: removed
         ("after", "", "", "base\nagent\n", []),  # it held the old text, replaced: removed
-        ("after", "base\nmine\n", "", "base\nmine\n", ["base\nagent\n"]),
+        ("after", "base\nmine\n", "", "base\nagent\n", ["base\nmine\n"]),
         ("after", "base\nmine\n", "base\nmine\nmore\n", "base\nmine\nmore\n", ["base\nmine\n"]),
     ],
     ids=["before-the-swap", "between-the-swaps", "over-a-save", "over-a-save-saved-again"],
@@ -452,3 +452,49 @@ def test_a_writer_killed_before_the_rename_leaves_nothing_git_would_commit_in_co
         "next\n",
         ["2026-12-06-a-b.md"],
     )
+
+
+@pytest.mark.parametrize("write", ["atomic_write", "update_text"])
+def test_no_temp_file_goes_through_a_swapping_folder_a_clone_committed_as_a_link(
+    repo_factory, tmp_path, monkeypatch, write
+):
+    import codemem.infra.files as files_module
+    from codemem.workspace import Workspace
+
+    ws = Workspace(repo_factory())
+    ws.ensure_local()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ws.swap_dir.symlink_to(elsewhere)
+    target = ws.dir / "conventions.json"
+    real_link, prefixes = files_module._link_unnamed, []
+
+    def recorded(fd, prefix):
+        prefixes.append(prefix)
+        return real_link(fd, prefix)
+
+    monkeypatch.setattr(files_module, "_link_unnamed", recorded)
+    if write == "atomic_write":
+        atomic_write(target, "{}\n")
+    else:
+        update_text(target, lambda text: "{}\n", tmp_path / "lock", folder=ws.swap_dir)
+    assert target.read_text() == "{}\n"
+    assert [prefix.parent for prefix in prefixes] == [ws.dir]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_leftover_planted_in_the_swapping_folder_never_becomes_the_files_text(tmp_path):
+    """A clone can commit `.codemem/local/`: a leftover named for the file and for what it holds
+    now was swapped into its place by the next write."""
+    import codemem.infra.swaps as swaps_module
+
+    path, folder = tmp_path / "work" / "block.md", tmp_path / "swapping"
+    path.parent.mkdir()
+    folder.mkdir()
+    path.write_text("reviewed\n")
+    key, now = swaps_module._key(path, folder), swaps_module._digest(b"reviewed\n")
+    planted = folder / f".block.md.{key}.{'0' * 16}.{now}.abcd1234.tmp"
+    planted.write_text("planted\n")
+    update_text(path, lambda text: text + "agent\n", tmp_path / "lock", folder=folder)
+    assert path.read_text() == "reviewed\nagent\n"
+    assert [p.read_text() for p in folder.iterdir()] == ["planted\n"]  # kept, said, never used

@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 
 from codemem.memory import MemoryStore
+from tests.helpers import git
 
 WORKERS = 4
 EDITS = 120  # per worker: 480 interleaved edits over two blocks
@@ -154,28 +155,29 @@ KILLED_BETWEEN_SWAPS = textwrap.dedent(
 )
 
 
-def test_a_kill_between_the_swaps_leaves_no_stray_file_and_the_save_comes_back(ws, caplog):
+def test_a_kill_between_the_swaps_leaves_no_stray_file_and_the_save_is_kept(ws, caplog):
     """The save a kill left swapped out sat in `.facts.md.<hex>.tmp` beside the block: a file
-    `git add -A` would commit, and the block held codemem's text without the person's change."""
+    `git add -A` would commit, and nothing ever said the block had lost the person's change."""
     store = MemoryStore(ws, user="w")
     store.create("facts", "Facts.", value="Deploy on Tuesdays.")
     path = ws.blocks_dir / "facts.md"
     saved = path.read_text().replace("Tuesdays.", "Tuesdays and Thursdays (Dana).")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "facts")
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_BETWEEN_SWAPS, str(ws.root), str(path), saved], check=False
     )
     assert killed.returncode == -signal.SIGKILL
     assert store.get("facts").value == "Deploy on Tuesdays.\ncodemem's line"  # swapped in
-    assert sorted(p.name for p in ws.blocks_dir.iterdir()) == ["facts.md"]
-    assert store.append("facts", "Next.").value == "Deploy on Tuesdays and Thursdays (Dana).\nNext."
-    kept = sorted((ws.local_dir / "swapping").glob("*.kept"))
-    assert [p.read_text() for p in kept] == [
-        saved.replace("Tuesdays and Thursdays (Dana).", "Tuesdays.\ncodemem's line")
-    ]
+    status = git(ws.root, "status", "--porcelain", "--untracked-files=all").stdout
+    assert status == " M .codemem/blocks/facts.md\n"
+    assert store.append("facts", "Next.").value == "Deploy on Tuesdays.\ncodemem's line\nNext."
+    kept = sorted((ws.local_dir / "swapping").iterdir())
+    assert [p.read_text() for p in kept] == [saved]
     assert [r.getMessage() for r in caplog.records] == [
-        f"{path} was left holding codemem's write, which a kill interrupted before it compared "
-        f"what it replaced: the save it replaced is back in place, and codemem's text is kept "
-        f"in {kept[0]}"
+        f"{path}: a save made just before codemem's write of it, which a kill interrupted "
+        f"before it could put the save back, is kept in {kept[0]}: compare the two and keep "
+        "what you mean"
     ]
 
 
