@@ -22,6 +22,7 @@ from codemem.errors import (
     RepositoryRefused,
 )
 from codemem.infra import (
+    SWAPS,
     atomic_write,
     check_repository,
     confine,
@@ -211,6 +212,13 @@ class Workspace:
                 atomic_write(ignore, LOCAL_IGNORE, durable=False)
             except OSError as exc:  # a folder in its place: .codemem/.gitignore still holds
                 log.warning("could not write %s: %s", ignore, exc)
+
+    @property
+    def swap_dir(self) -> Path:
+        """Where a compare-and-swap write of a repository file (a memory file, one the agent
+        edits) writes its new file before swapping it in, so that what a kill leaves of one is
+        never beside the file for `git add -A` (`infra.update_text`'s `folder`)."""
+        return self.local_dir / SWAPS
 
     @property
     def index_dir(self) -> Path:

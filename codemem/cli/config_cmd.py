@@ -13,7 +13,6 @@ import difflib
 import io
 import json
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import click
@@ -185,12 +184,16 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     """
     from codemem.config import read_layers, read_yaml_file, user_config_dir, validate_layers
     from codemem.config.trust import record_trust, withheld_settings
-    from codemem.infra import atomic_write
+    from codemem.infra import replace_bytes
 
     ws = app.workspace()
     path = ws.config_file
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
+    try:
+        raw: bytes | None = path.read_bytes()  # written only over these bytes
+    except FileNotFoundError:
+        raw = None
     layers = read_layers(path)
     try:
         parsed = yaml.safe_load(value) if value.strip() else value
@@ -203,7 +206,13 @@ def set_command(app: AppContext, key: str, value: str) -> None:
         validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
     except ConfigError as exc:
         raise ConfigError(f"{key} not set: {exc}") from None
-    atomic_write(path, _edited(path, data, key, parsed))
+    # swapped in, then compared (`infra.replace_bytes`): a save meanwhile is never overwritten
+    lock = ws.ensure_local() / "locks" / "config.lock"
+    if not replace_bytes(path, raw, _edited(raw, data, key, parsed), lock, folder=ws.swap_dir):
+        raise ConfigError(
+            f"{key} not set: {ws.relative(path)} changed while it was being set (saved "
+            "meanwhile?); run the command again"
+        )
     click.echo(f"Set {key} = {_shown(parsed)} in {ws.relative(path)}.")
     withheld = withheld_settings(data)
     if withheld and trusted:  # you chose this value, and trusted the others already
@@ -226,7 +235,7 @@ def _assign(data: dict[str, Any], key: str, value: Any) -> None:
     level[last] = value
 
 
-def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
+def _edited(raw: bytes | None, data: dict[str, Any], key: str, value: Any) -> bytes:
     """The text of the project config with `key` set to `value` and nothing else changed
     (a round trip through ruamel.yaml keeps comments, order, flow lists and quotes); a file
     it cannot keep so (not a mapping, or only comments) gets `data` written below its
@@ -237,10 +246,7 @@ def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
 
     from codemem.infra import line_ends
 
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = b""
+    raw = raw or b""
     ends = line_ends(raw)
     text = raw.decode("utf-8").replace("\r\n", "\n")
     editor = YAML()
@@ -252,7 +258,7 @@ def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
     except YAMLError:
         doc = None
     if not isinstance(doc, CommentedMap):
-        edited = _header(path) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        edited = _header(text) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     else:
         *parents, last = key.split(".")
         level = doc
@@ -264,17 +270,13 @@ def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
         out = io.StringIO()
         editor.dump(doc, out)
         edited = out.getvalue()
-    return edited.replace("\n", ends)
+    return edited.replace("\n", ends).encode("utf-8")
 
 
-def _header(path: Path) -> str:
+def _header(text: str) -> str:
     """The comment lines at the top of the file (the template's explanations and examples)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    except FileNotFoundError:
-        return ""
     header = []
-    for line in lines:
+    for line in text.splitlines(keepends=True):
         if line.strip() and not line.lstrip().startswith("#"):
             break
         header.append(line)

@@ -27,7 +27,7 @@ from codemem.infra.files import (
     read_regular_bytes,
     read_text,
 )
-from codemem.infra.folders import make_folder
+from codemem.infra.folders import SWAPS, make_folder
 from codemem.infra.git import (
     STREAM_CHUNK,
     check_git_link,
@@ -75,6 +75,7 @@ from codemem.infra.quoting import (
     quote_block,
 )
 from codemem.infra.redaction import RedactedLines, redact_line, redact_source, redact_text
+from codemem.infra.removals import SetAside, put_back_set_aside, remove_file, set_aside
 from codemem.infra.secrets import (
     DEFAULT_ENTROPY,
     Secret,
@@ -85,14 +86,7 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
-from codemem.infra.swaps import (
-    SetAside,
-    remove_file,
-    rename_new,
-    replace_text,
-    set_aside,
-    update_text,
-)
+from codemem.infra.swaps import rename_new, replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [
@@ -100,6 +94,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_EXPANDED",
     "STREAM_CHUNK",
+    "SWAPS",
     "BlobReader",
     "check_git_link",
     "check_repository",
@@ -138,6 +133,7 @@ __all__ = [
     "parse_when",
     "printable",
     "printable_text",
+    "put_back_set_aside",
     "private_dir",
     "read_blobs",
     "read_holder",
@@ -158,6 +154,7 @@ __all__ = [
     "imports_uncollected",
     "remove_file",
     "rename_new",
+    "replace_bytes",
     "replace_text",
     "set_aside",
     "SetAside",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
-from codemem.infra.folders import make_folder
+from codemem.infra.folders import LOCAL, STATE, SWAPS, floor_of, make_folder
 
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
 _UMASK = os.umask(0)
@@ -35,13 +35,13 @@ def read_text(path: Path) -> str | None:
     return _read_text_and_ends(path)[0]
 
 
-def _read_text_and_ends(path: Path) -> tuple[str | None, str]:
-    """`read_text`, and the line end the file mostly uses (`\\r\\n` or `\\n`)."""
+def _read_text_and_ends(path: Path) -> tuple[str | None, str, bytes | None]:
+    """`read_text`, the line end the file mostly uses (`\\r\\n` or `\\n`) and its bytes."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return None, "\n"
-    return data.decode("utf-8").replace("\r\n", "\n"), line_ends(data)
+        return None, "\n", None
+    return data.decode("utf-8").replace("\r\n", "\n"), line_ends(data), data
 
 
 def line_ends(data: bytes) -> str:
@@ -66,6 +66,7 @@ def atomic_file(
     *,
     durable: bool = True,
     install: Callable[[Path, Path], None] | None = None,
+    temp_prefix: Path | None = None,
 ) -> Iterator[BinaryIO]:
     """Write `path` through a binary handle; it is replaced atomically when the block ends
     (temp file beside it, fsync, rename, fsync folder) and left untouched if the block raises.
@@ -75,14 +76,19 @@ def atomic_file(
     `durable=False` skips the fsyncs, for derived files that are rebuilt when lost.
     `install(temp, path)` puts the written file in place (`os.replace`; `update_text` swaps it
     in only if the file still holds what it read).
+    `temp_prefix` names the temp file, `<temp_prefix>.<random>.tmp` (its folder on the same
+    file system as `path`), for a caller that recognizes the ones a kill left; by default it is
+    `.<name>.<random>.tmp` beside `path`, but for a committed file under `.codemem/`, which
+    waits in `.codemem/local/swapping/` (`_temp_prefix`).
     On Linux the temp file has no name until it is written (`O_TMPFILE`): a process killed
     meanwhile (SIGKILL mid-edit) leaves no half-written `.name.*.tmp` beside the target.
     """
     make_folder(path.parent)
-    fd = _unnamed_file(path.parent)
+    prefix = _temp_prefix(path) if temp_prefix is None else temp_prefix
+    fd = _unnamed_file(prefix.parent)
     tmp = None
     if fd is None:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, name = tempfile.mkstemp(prefix=f"{prefix.name}.", suffix=".tmp", dir=prefix.parent)
         tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:  # write-only handle, even on a descriptor opened O_RDWR
@@ -97,7 +103,7 @@ def atomic_file(
                     mode = 0o666 & ~_UMASK
             os.fchmod(handle.fileno(), mode)
             if tmp is None:
-                tmp = _link_unnamed(handle.fileno(), path)
+                tmp = _link_unnamed(handle.fileno(), prefix)
         (install or os.replace)(tmp, path)
     except BaseException:
         if tmp is not None:
@@ -108,6 +114,26 @@ def atomic_file(
         # (a caller would redo an edit that was applied).
         with contextlib.suppress(OSError):
             fsync_dir(path.parent)
+
+
+def _temp_prefix(path: Path) -> Path:
+    """`.<name>` beside `path`; for a file under a `.codemem/` but outside its `local/`, in
+    `.codemem/local/swapping/` when that folder exists on `path`'s file system: a temp file a
+    kill leaves there is never committed (`digest --push` runs `git add -A -- .codemem`)."""
+    floor = floor_of(path)
+    if floor is not None and floor.name == STATE:
+        swaps = floor / LOCAL / SWAPS
+        with contextlib.suppress(OSError):
+            if same_file_system(make_folder(swaps), path.parent):
+                return swaps / f".{path.name}"
+    return path.parent / f".{path.name}"
+
+
+def same_file_system(folder: Path, other: Path) -> bool:
+    """Whether `folder` is a real folder (not a link: a clone can commit one) on the file
+    system of the folder `other`, so that a file renames from one to the other."""
+    info = os.lstat(folder)
+    return stat.S_ISDIR(info.st_mode) and info.st_dev == os.stat(other).st_dev
 
 
 def _unnamed_file(folder: Path) -> int | None:
@@ -122,27 +148,27 @@ def _unnamed_file(folder: Path) -> int | None:
         return None
 
 
-def _link_unnamed(fd: int, path: Path) -> Path:
-    """Give the unnamed file `fd` (written whole by now) a temp name beside `path`; where
-    that is refused, copy it to a named temp file instead."""
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+def _link_unnamed(fd: int, prefix: Path) -> Path:
+    """Give the unnamed file `fd` (written whole by now) a temp name, `<prefix>.<random>.tmp`;
+    where that is refused, copy it to a named temp file instead."""
+    folder = os.open(prefix.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         while True:
-            name = f".{path.name}.{os.urandom(4).hex()}.tmp"
+            name = f"{prefix.name}.{os.urandom(4).hex()}.tmp"
             try:  # through a folder descriptor, so that it is linkat(AT_SYMLINK_FOLLOW)
                 os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder, follow_symlinks=True)
             except FileExistsError:
                 continue
             except OSError:
-                return _copy_unnamed(fd, path)
-            return path.parent / name
+                return _copy_unnamed(fd, prefix)
+            return prefix.parent / name
     finally:
         os.close(folder)
 
 
-def _copy_unnamed(fd: int, path: Path) -> Path:
-    """A named temp file beside `path` holding what the unnamed file `fd` holds."""
-    out, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _copy_unnamed(fd: int, prefix: Path) -> Path:
+    """A named temp file, `<prefix>.<random>.tmp`, holding what the unnamed file `fd` holds."""
+    out, name = tempfile.mkstemp(prefix=f"{prefix.name}.", suffix=".tmp", dir=prefix.parent)
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         while chunk := os.read(fd, 1 << 20):

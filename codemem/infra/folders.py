@@ -16,6 +16,7 @@ from pathlib import Path
 
 STATE = ".codemem"
 LOCAL = "local"
+SWAPS = "swapping"  # in LOCAL: a write's temp file (`atomic_file`, `update_text`'s `folder`)
 
 
 def floor_of(path: Path) -> Path | None:

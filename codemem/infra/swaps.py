@@ -7,36 +7,42 @@ step), then checks that what it swapped out is what it read, swapping that back 
 writer that does not take the lock (a person's editor) makes it re-apply the edit to the fresh
 text instead of overwriting that change, even one saved a moment before the rename (where the
 system cannot swap, the file is checked just before the rename). `replace_text` is the same
-for a caller that holds the lock. `set_aside` and `remove_file` move a file away only if it
-still holds what the caller expects, checking what they moved, so no save lands between check
-and move; `rename_new` moves a file, never over one there.
+for a caller that holds the lock, `replace_bytes` the same compared byte for byte. The new
+file is written in a folder the caller names (git-ignored, `.codemem/local/swapping/`), named
+for the file and for what it replaces and writes: what a kill between the swaps leaves there
+is settled by the next write of that file, a person's save kept and named, never lost.
+`rename_new` moves a file, never over one there (the set-aside removals, `infra/removals.py`,
+build on it).
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
+import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from codemem.errors import WriteConflict
+from codemem.errors import FileTooLarge, NotARegularFile, WriteConflict
 from codemem.infra.files import (
     _read_text_and_ends,
     atomic_file,
-    fsync_dir,
     read_regular_bytes,
     read_text,
+    same_file_system,
 )
+from codemem.infra.folders import make_folder
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 
-T = TypeVar("T")
+log = logging.getLogger("codemem")
 
 
 class _Changed(Exception):
@@ -50,6 +56,7 @@ def update_text(
     *,
     attempts: int = 5,
     timeout: float = DEFAULT_TIMEOUT,
+    folder: Path | None = None,
 ) -> tuple[str | None, str]:
     """Apply `edit` to the text of `path` (None if missing) and write the result atomically.
 
@@ -58,106 +65,101 @@ def update_text(
     may raise to refuse; it may be called more than once, on fresh text, if the file changes
     under it (compare-and-swap on the text read). Raises `LockTimeout` when `lock` stays held,
     `WriteConflict` when the file never settles.
+
+    The new file is written in `folder` (one git ignores, on the same file system; else beside
+    `path`) before it is swapped in: what a kill between the two swaps leaves there is settled
+    by the next write of `path` (`_settle_leftovers`).
     """
     with FileLock(lock, timeout):
+        _settle_leftovers(path, folder)
         for _ in range(attempts):
-            before, ends = _read_text_and_ends(path)
+            before, ends, raw = _read_text_and_ends(path)
             after = edit(before)
             if after == before:
                 return before, after
             data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
-            if _write_over(path, before, data):
+            if _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data)):
                 return before, after
             # else changed by a writer that took no lock: edit the fresh text
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
 
 
-@dataclass(frozen=True)
-class SetAside(Generic[T]):
-    """A file moved aside by `set_aside`, and what its check returned: `remove` it for good, or
-    `restore` it where it was."""
-
-    path: Path
-    aside: Path
-    value: T
-
-    def remove(self) -> None:
-        self.aside.unlink()
-        with suppress(OSError):
-            fsync_dir(self.path.parent)
-
-    def restore(self) -> None:
-        _put_back(self.aside, self.path)
-
-
-def set_aside(
-    path: Path,
-    check: Callable[[bytes], T],
-    *,
-    max_bytes: int | None = None,
-    folder: Path | None = None,
-) -> SetAside[T]:
-    """Move `path` aside (one atomic rename, into `folder` as `<name>.<hex>.removing`, else
-    beside it as a hidden file: `folder` on another file system is the same) if `check`
-    accepts the bytes it held; else put it back and raise what `check` raised.
-
-    Only what was moved is checked, so no save can land between the check and the move: an
-    editor's save, which replaces the file by a rename (or writes a new one), lands either
-    before the move (then it is what is checked) or after it (then it is a new file at `path`,
-    which stays). When `check` raises (it refuses those bytes), or the moved file cannot be read
-    (`NotARegularFile`, `FileTooLarge` over `max_bytes`), the file is put back as it was, unless
-    a newer save took its place meanwhile: that one stays. `FileNotFoundError` when `path` does
-    not exist.
-    """
-    name = f"{path.name}.{os.urandom(4).hex()}.removing"
-    aside = path.parent / f".{name}" if folder is None else folder / name
-    try:
-        os.rename(path, aside)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        aside = path.parent / f".{name}"
-        os.rename(path, aside)
-    try:
-        value = check(read_regular_bytes(aside, max_bytes))
-    except BaseException:
-        _put_back(aside, path)
-        raise
-    return SetAside(path, aside, value)
-
-
-def replace_text(path: Path, before: str, after: str) -> bool:
+def replace_text(path: Path, before: str, after: str, *, folder: Path | None = None) -> bool:
     """Write `after` to `path` only if it still holds `before` (as `read_text` reads it), in
     the line ends it mostly uses; False, and the file left as it is, if it does not. The
     compare-and-swap of `update_text`, for a caller that holds the file's lock already."""
+    _settle_leftovers(path, folder)
     try:
-        current, ends = _read_text_and_ends(path)
+        current, ends, raw = _read_text_and_ends(path)
     except UnicodeDecodeError:
         return False
     if current != before:
         return False
-    return _write_over(path, before, after.replace("\r\n", "\n").replace("\n", ends).encode())
+    data = after.replace("\r\n", "\n").replace("\n", ends).encode()
+    return _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data))
 
 
-def _write_over(path: Path, before: str | None, data: bytes) -> bool:
-    """Write `data` to `path` atomically if it still holds `before`; False if it does not."""
+def replace_bytes(
+    path: Path,
+    before: bytes | None,
+    after: bytes,
+    lock: Path,
+    *,
+    folder: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bool:
+    """Under `lock`, write `after` to `path` only if it still holds exactly the bytes `before`
+    (None: no file there); False, and the file left as a save made it, if it does not.
+
+    The compare-and-swap of `update_text` for a file compared as it is on disk, byte for byte
+    (a source file: a save that only changed its line ends is a change), its new file written
+    in `folder` alike. A link in the file's place is not the file. The new file keeps the old
+    one's permission bits.
+    """
+    same = None if before is None else _holds_exactly(before)
+    with FileLock(lock, timeout):
+        _settle_leftovers(path, folder)
+        return _write_over(path, same, after, _temp_prefix(path, folder, before, after))
+
+
+def _holds_text(before: str | None) -> Callable[[Path], bool] | None:
+    """Whether a file holds `before` as `update_text` compares it; None for no file."""
+    return None if before is None else lambda path: _holds(path) == before
+
+
+def _holds_exactly(before: bytes) -> Callable[[Path], bool]:
+    """Whether a file, a regular one reached without a link, holds exactly `before`."""
+
+    def holds(path: Path) -> bool:
+        try:
+            return read_regular_bytes(path, len(before)) == before
+        except (FileNotFoundError, NotARegularFile, FileTooLarge):
+            return False
+
+    return holds
+
+
+def _write_over(path: Path, same: Callable[[Path], bool] | None, data: bytes, prefix: Path) -> bool:
+    """Write `data` to `path` atomically, through a temp file named from `prefix`, if
+    `same(path)` (None: if there is no file); False if not."""
+    install = partial(_install_over, same, data)
     try:
-        with atomic_file(path, install=partial(_install_over, before, data)) as handle:
+        with atomic_file(path, install=install, temp_prefix=prefix) as handle:
             handle.write(data)
     except _Changed:
         return False
     return True
 
 
-def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> None:
-    """Put `temp` (holding `data`) in `path`'s place only if `path` still holds `before` (None:
-    no file), else `_Changed` with `path` as a save left it.
+def _install_over(same: Callable[[Path], bool] | None, data: bytes, temp: Path, path: Path) -> None:
+    """Put `temp` (holding `data`) in `path`'s place only if `same(path)`, that is if `path`
+    still holds what was read (None: no file), else `_Changed` with `path` as a save left it.
 
     The files are swapped in one step (`renameat2(RENAME_EXCHANGE)`) and what was swapped out
     is compared, so a save cannot land between the comparison and the rename: one that landed
     before the swap is swapped back; one after it replaced our text, as its own rename would.
     Where the system cannot swap, the file is compared, then replaced (a moment's window)."""
-    if before is None:  # a new file: never over one created meanwhile
+    if same is None:  # a new file: never over one created meanwhile
         try:
             rename_new(temp, path)
         except FileExistsError:
@@ -169,17 +171,103 @@ def _install_over(before: str | None, data: bytes, temp: Path, path: Path) -> No
         except FileNotFoundError:  # deleted meanwhile
             raise _Changed from None
         if not swapped:
-            if _holds(path) != before:
+            if not same(path):
                 raise _Changed
             os.replace(temp, path)
             return
-        if _holds(temp) == before:
+        if same(temp):
             temp.unlink()
             return
         _exchange(temp, path)  # a save landed before the swap: it goes back in place
         if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
             _exchange(temp, path)
     raise _Changed  # `temp` (whatever it holds now, superseded) is removed by `atomic_file`
+
+
+def _temp_prefix(path: Path, folder: Path | None, before: bytes | None, after: bytes) -> Path:
+    """What the temp file of a write of `path` is named from: in `folder` (beside `path` if
+    None or on another file system), `.<name>.<key>.<before>.<after>`, the key naming `path`
+    and the digests what the write replaces and what it writes, so that the next write of
+    `path` tells what a kill left there (`_settle_leftovers`)."""
+    where = _temp_folder(path, folder, make=True)
+    return where / f".{path.name[:64]}.{_key(path, where)}.{_digest(before)}.{_digest(after)}"
+
+
+def _temp_folder(path: Path, folder: Path | None, *, make: bool = False) -> Path:
+    """`folder`, or `path`'s own where it is None, not a real folder (a link a clone
+    committed) or out of a rename's reach (another file system: `renameat2` swaps only
+    within one)."""
+    if folder is None:
+        return path.parent
+    with suppress(OSError):
+        if make:
+            make_folder(path.parent)
+            make_folder(folder)
+        if same_file_system(folder, path.parent):
+            return folder
+    return path.parent
+
+
+def _key(path: Path, where: Path) -> str:
+    """`path` named from the folder of its temp files (kept if the repository moves)."""
+    real = os.path.join(os.path.realpath(path.parent), path.name)
+    return _digest(os.fsencode(os.path.relpath(real, os.path.realpath(where))))
+
+
+def _digest(data: bytes | None) -> str:
+    return "-" * 16 if data is None else hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+_LEFTOVER = re.compile(
+    r"\.(?P<key>[0-9a-f]{16})\.(?P<before>[0-9a-f]{16}|-{16})\.(?P<after>[0-9a-f]{16})\.[^.]+\.tmp"
+)
+
+
+def _settle_leftovers(path: Path, folder: Path | None) -> None:
+    """Settle the temp files of writes of `path` that a kill interrupted (under its lock).
+
+    One holding what its write replaced (killed after the swap, before removing what it
+    swapped out), what it wrote (killed before the swap, or after swapping a save back) or
+    what `path` holds is removed. Any other holds a person's save that the first swap took
+    out of place, the kill coming before the comparison that would have put it back: it is
+    kept, as `<temp name>.kept`, and a warning names it and `path`, never put in `path`'s
+    place unasked (the folder is `.codemem/local/`, which a clone can commit: what is in it is
+    never trusted to become a repository file's text).
+    """
+    where = _temp_folder(path, folder)
+    key = _key(path, where)
+    try:
+        names = sorted(name for name in os.listdir(where) if key in name)
+    except OSError:  # no folder yet
+        return
+    for name in names:
+        found = _LEFTOVER.search(name)
+        if found and found["key"] == key and name.startswith(f".{path.name[:64]}."):
+            _settle(path, where / name, found["before"], found["after"])
+
+
+def _settle(path: Path, left: Path, before: str, after: str) -> None:
+    try:
+        held = read_regular_bytes(left)
+    except (FileNotFoundError, NotARegularFile):
+        return
+    try:
+        current: bytes | None = read_regular_bytes(path)
+    except FileNotFoundError:
+        current = None
+    except NotARegularFile:  # a link or a folder in its place: not ours to settle
+        return
+    if _digest(held) in (before, after) or held == current:
+        left.unlink()
+        return
+    kept = left.with_name(f"{left.name}.kept")
+    os.rename(left, kept)
+    log.warning(
+        "%s: a save made just before codemem's write of it, which a kill interrupted before "
+        "it could put the save back, is kept in %s: compare the two and keep what you mean",
+        path,
+        kept,
+    )
 
 
 @contextmanager
@@ -245,28 +333,6 @@ def _renameat2() -> Any:
     ]
     function.restype = ctypes.c_int
     return function
-
-
-def remove_file(
-    path: Path,
-    check: Callable[[bytes], T],
-    *,
-    max_bytes: int | None = None,
-    folder: Path | None = None,
-) -> T:
-    """Remove `path` if `check` accepts the bytes it held (see `set_aside`); returns what
-    `check` returned."""
-    moved = set_aside(path, check, max_bytes=max_bytes, folder=folder)
-    moved.remove()
-    return moved.value
-
-
-def _put_back(aside: Path, path: Path) -> None:
-    """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
-    try:
-        rename_new(aside, path)
-    except FileExistsError:  # a save since the move replaced what was moved, as its rename would
-        aside.unlink()
 
 
 def rename_new(source: Path, target: Path) -> None:

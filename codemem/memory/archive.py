@@ -23,7 +23,6 @@ left alone by the digest until people resolve it; no new note may hold markers.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -41,6 +40,7 @@ from codemem.infra import (
     parse_when,
     printable,
     private_dir,
+    put_back_set_aside,
     set_aside,
     update_text,
     utc_now,
@@ -113,18 +113,7 @@ class Archive:
         one folded into another note comes back a duplicate, folded again by the next digest,
         and one being deleted is there to delete again; none is lost. One whose name was taken
         meanwhile stays where it is."""
-        folder = self.ws.local_dir / "removing" / "archive"
-        try:
-            names = sorted(entry.name for entry in os.scandir(folder))
-        except OSError:  # none yet
-            return
-        for name in names:
-            original, _, rest = name.rpartition(".md.")
-            if not (original and re.fullmatch(r"[0-9a-f]{8}\.removing", rest)):
-                continue
-            with contextlib.suppress(OSError):  # taken meanwhile: it waits there
-                os.link(folder / name, self.dir / f"{original}.md", follow_symlinks=False)
-                os.unlink(folder / name)
+        put_back_set_aside(self.ws.local_dir / "removing" / "archive", self.dir)
 
     def scan(self) -> tuple[list[Note], list[BlockFormatError]]:
         """Every readable note (oldest first) and one error per unreadable file."""
@@ -303,9 +292,8 @@ class Archive:
 
         try:
             # `fold` holds the archive's lock already: the write then takes one of its own
-            update_text(
-                path, edit, self._lock.with_name("archive-fold.lock") if _locked else self._lock
-            )
+            lock = self._lock.with_name("archive-fold.lock") if _locked else self._lock
+            update_text(path, edit, lock, folder=self.ws.swap_dir)
         except UnicodeDecodeError:  # replaced by a file that is not text since it was read
             raise changed from None
         return written[0]

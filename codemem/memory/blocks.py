@@ -27,17 +27,19 @@ is, and edited again once people resolved them (see `markers`).
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import FileTooLarge, NotARegularFile
+from codemem.errors import CodememError, FileTooLarge, NotARegularFile
 from codemem.infra import (
     FileLock,
     locked,
     make_folder,
     private_dir,
+    put_back_set_aside,
     remove_file,
     rename_new,
     replace_text,
@@ -123,7 +125,35 @@ class MemoryStore(BlockFolder):
         if label != PERSONAL_LABEL:
             check_memory_write(self.ws, path)
 
+    def _swap_dir(self, label: str) -> Path | None:
+        """Where a write of the block swaps from (`Workspace.swap_dir`); the personal block's
+        own folder, outside any repository."""
+        return None if label == PERSONAL_LABEL else self.ws.swap_dir
+
     # -- reading ----------------------------------------------------------------------------
+
+    def _put_back_leftovers(self) -> None:
+        """Put back in `blocks/` each block a killed delete left set aside in
+        `.codemem/local/removing/blocks/` (each under its label's lock): the delete never
+        finished, so the block is there to delete again. One whose label was taken meanwhile
+        waits there; none while a git operation waits for the user (`check_memory_write`)."""
+        folder = self.ws.local_dir / "removing" / "blocks"
+        if not folder.is_dir():
+            return
+
+        def hold(path: Path) -> FileLock:
+            check_memory_write(self.ws, path)
+            label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
+            return FileLock(self._lock_for(label))
+
+        with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
+            put_back_set_aside(folder, self.ws.blocks_dir, hold)
+
+    def scan(self) -> tuple[builtins.list[Block], builtins.list[BlockFormatError]]:
+        """`BlockFolder.scan`, after putting back the blocks a killed delete left set aside
+        (`_put_back_leftovers`)."""
+        self._put_back_leftovers()
+        return super().scan()
 
     def list(self) -> list[Block]:
         """The readable blocks, sorted by label (broken files are in `problems()`)."""
@@ -265,7 +295,7 @@ class MemoryStore(BlockFolder):
         """Write `apply(text)` over the block file's `text` (None: no file yet): every edit and
         creation goes through here, under the block's lock with `update_text`'s compare-and-
         swap (the sleep-time agent's store holds the text instead, `sleep/sleep_agent.py`)."""
-        update_text(path, apply, self._lock_for(label))
+        update_text(path, apply, self._lock_for(label), folder=self._swap_dir(label))
 
     def _check_writable(self, block: Block) -> None:
         if block.read_only:
@@ -391,6 +421,7 @@ class MemoryStore(BlockFolder):
         validate_label(label)
         path = self.path_for(label)
         self._writable(label, path)
+        self._put_back_leftovers()
         with FileLock(self._lock_for(label)):
             broken = False
             try:
@@ -420,11 +451,12 @@ class MemoryStore(BlockFolder):
                 path.unlink()
             else:
                 try:
-                    # set aside in local/, which git ignores, never beside the block
+                    # set aside in local/, which git ignores, never beside the block, in the
+                    # label's own folder (`users/`): a kill's leftover is put back where it was
                     aside = None
                     if label != PERSONAL_LABEL:
                         aside = private_dir(self.ws.ensure_local() / "removing")
-                        aside = private_dir(aside / "blocks")
+                        aside = private_dir(aside / "blocks" / Path(label).parent)
                     remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=aside)
                 except FileNotFoundError:  # deleted by someone else meanwhile
                     raise self._unknown(label) from None
@@ -488,7 +520,8 @@ class MemoryStore(BlockFolder):
         text = self._text(old, path)
         assert text is not None  # read under this lock a moment ago
         # only over what was read (a person's save since stays), in the file's line ends
-        if not replace_text(path, text, frontmatter.add_key(text, OWNER_KEY, self.identity)):
+        owned = frontmatter.add_key(text, OWNER_KEY, self.identity)
+        if not replace_text(path, text, owned, folder=self._swap_dir(old)):
             raise ConflictError(
                 f"{self._source(path)} changed while it was being renamed: left as it is now; "
                 "try again"

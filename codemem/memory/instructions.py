@@ -272,7 +272,6 @@ def export_instructions(
         own = own_parts(text or "", source) if source else []
         return with_region(text or "", render_region(store, exclude=own))
 
-    before, after = update_text(
-        path, change, store.ws.ensure_local() / "locks" / f"export-{path.name}.lock"
-    )
+    lock = store.ws.ensure_local() / "locks" / f"export-{path.name}.lock"
+    before, after = update_text(path, change, lock, folder=store.ws.swap_dir)
     return path, before != after

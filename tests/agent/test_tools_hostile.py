@@ -15,6 +15,7 @@ import pytest
 
 from codemem.agent.tools import PermissionPolicy, ToolContext, build_tools
 from codemem.config import PermissionsConfig
+from tests.helpers import git
 
 MAX_READ_BYTES = 10_000_000  # file_tools.MAX_READ_BYTES
 CART = "shop/cart.py"
@@ -157,6 +158,62 @@ def test_a_file_created_while_waiting_for_approval_is_not_overwritten(ws, config
         True,
     )
     assert new.read_text() == "y\n"
+
+
+@pytest.mark.parametrize("tool", ["edit_file", "write_file"])
+@pytest.mark.parametrize("swaps", [True, False], ids=["swapped-in", "no-swap-on-this-system"])
+def test_a_save_just_before_the_rename_is_not_overwritten(ws, tools, monkeypatch, tool, swaps):
+    """The file was compared, then renamed over: a save between the two was lost."""
+    import codemem.infra.files as files_module
+    import codemem.infra.swaps as swaps_module
+
+    if not swaps:
+        monkeypatch.setattr(swaps_module, "_exchange", lambda one, other: False)
+    cart = ws.root / CART
+    os.chmod(cart, 0o640)
+    theirs = cart.read_bytes().replace(b"The shopping cart.", b"Their docstring.")
+    real_link = files_module._link_unnamed
+
+    def save_before_the_rename(fd, target):  # the temp file is whole: the rename comes next
+        cart.write_bytes(theirs)
+        return real_link(fd, target)
+
+    monkeypatch.setattr(files_module, "_link_unnamed", save_before_the_rename)
+    assert call(tools, tool, path=CART, **CHANGE[tool]) == (
+        f"{tool}: {CART} changed after it was read (while the change waited for approval?); "
+        "nothing was written: read it again and redo the change",
+        True,
+    )
+    assert cart.read_bytes() == theirs
+    assert cart.stat().st_mode & 0o777 == 0o640
+    assert git(ws.root, "status", "--porcelain").stdout == " M shop/cart.py\n"
+
+
+@pytest.mark.parametrize("tool", ["edit_file", "write_file"])
+def test_a_save_that_changes_only_line_ends_is_not_overwritten(ws, tools, monkeypatch, tool):
+    """Compared byte for byte: a save that only turned LF into CRLF is a change."""
+    import codemem.infra.files as files_module
+
+    cart = ws.root / CART
+    theirs = cart.read_bytes().replace(b"\n", b"\r\n")
+    real_link = files_module._link_unnamed
+
+    def save_before_the_rename(fd, target):
+        cart.write_bytes(theirs)
+        return real_link(fd, target)
+
+    monkeypatch.setattr(files_module, "_link_unnamed", save_before_the_rename)
+    content, error = call(tools, tool, path=CART, **CHANGE[tool])
+    assert (content.split(" (")[0], error) == (f"{tool}: {CART} changed after it was read", True)
+    assert cart.read_bytes() == theirs
+
+
+def test_a_write_keeps_the_files_mode(ws, tools):
+    cart = ws.root / CART
+    os.chmod(cart, 0o751)
+    call(tools, "edit_file", path=CART, **CHANGE["edit_file"])
+    assert NEW in cart.read_text()
+    assert cart.stat().st_mode & 0o777 == 0o751
 
 
 GREP_IN_A_CHILD = """

@@ -111,3 +111,26 @@ def test_path_and_example(repo, isolated_home):
         "project": {"path": str(repo / ".codemem" / "config.yml"), "exists": True},
     }
     assert run(repo, "config", "example").stdout == example_text()
+
+
+def test_set_never_writes_over_a_save_made_while_it_ran(repo, monkeypatch):
+    """The file was read, edited and renamed over: a save between the two was lost."""
+    import codemem.infra.files as files_module
+
+    config = repo / ".codemem" / "config.yml"
+    theirs = "# team settings\n\nsleep:\n  idle_minutes: 7  # Dana\n"
+    real_link = files_module._link_unnamed
+
+    def save_before_the_rename(fd, prefix):
+        if prefix.name.startswith(".config.yml"):
+            config.write_text(theirs)
+        return real_link(fd, prefix)
+
+    monkeypatch.setattr(files_module, "_link_unnamed", save_before_the_rename)
+    refused = run(repo, "config", "set", "search.k", "20")
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        "codemem: error: search.k not set: .codemem/config.yml changed while it was being set "
+        "(saved meanwhile?); run the command again\n",
+    )
+    assert config.read_text() == theirs

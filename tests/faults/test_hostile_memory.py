@@ -360,7 +360,9 @@ def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
         ),
         ("2025-02-30", "day is out of range for month"),
         ("!!int x", "invalid literal for int() with base 10: 'x'"),
-        ("[" * 5000 + "]" * 5000, "maximum recursion depth exceeded while calling a Python object"),
+        # where Python notices the depth ("… while calling a Python object") depends on the
+        # calls between the scan and the YAML loader: only the start of the message is ours
+        ("[" * 5000 + "]" * 5000, "maximum recursion depth exceeded"),
     ],
     ids=["huge number", "no such day", "wrong tag", "nested deep"],
 )
@@ -370,10 +372,11 @@ def test_frontmatter_values_that_cannot_be_built_are_named(origin, tmp_path, val
     ws = clone(origin, tmp_path)
     blocks, problems = MemoryStore(ws, user="dev-example-com").scan()
     assert [block.label for block in blocks] == ["conventions", "project", "users/dev-example-com"]
-    assert [str(problem) for problem in problems] == [
-        f".codemem/blocks/odd.md:2: invalid frontmatter (a value that cannot be read: {problem}): "
-        "fix the YAML between the '---' lines"
-    ]
+    [message] = [str(problem) for problem in problems]
+    head = f".codemem/blocks/odd.md:2: invalid frontmatter (a value that cannot be read: {problem}"
+    assert message.startswith(head), message
+    assert message.endswith("): fix the YAML between the '---' lines"), message
+    assert "\n" not in message
     result = run(ws, "memory", "list")
     assert result.exit_code == 0, result.output
 

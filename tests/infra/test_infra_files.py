@@ -21,6 +21,7 @@ from codemem.infra import (
     read_regular_bytes,
     read_text,
     remove_file,
+    replace_bytes,
     replace_text,
     update_text,
 )
@@ -168,6 +169,92 @@ def test_update_text_never_renames_over_a_save_made_after_its_last_check(
     assert update_text(path, lambda text: text + "agent\n", lock) == (newest, newest + "agent\n")
     assert path.read_text() == newest + "agent\n"
     assert [p.name for p in tmp_path.iterdir() if p.name != "block.lock"] == ["block.md"]
+
+
+@pytest.mark.parametrize("later_save", [False, True], ids=["save-before", "and-one-after"])
+def test_replace_bytes_compares_byte_for_byte_up_to_the_swap(tmp_path, monkeypatch, later_save):
+    import codemem.infra.swaps as swaps_module
+
+    path, lock = tmp_path / "src" / "app.py", tmp_path / "app.lock"
+    path.parent.mkdir()
+    path.write_bytes(b"x = 1\n")
+    os.chmod(path, 0o751)
+    saves = [b"x = 1\r\n", b"x = 2\r\n"]  # the first changes its line end only
+    real_exchange = swaps_module._exchange
+
+    def save_around_the_swap(one, other):
+        if len(saves) == 2:  # a save just before the swap
+            path.write_bytes(saves.pop(0))
+            swapped = real_exchange(one, other)
+            if later_save:  # and her next one right after it
+                path.write_bytes(saves.pop(0))
+            return swapped
+        return real_exchange(one, other)
+
+    monkeypatch.setattr(swaps_module, "_exchange", save_around_the_swap)
+    assert replace_bytes(path, b"x = 1\n", b"x = 3\n", lock) is False
+    assert path.read_bytes() == (b"x = 2\r\n" if later_save else b"x = 1\r\n")
+    assert [p.name for p in path.parent.iterdir()] == ["app.py"]
+    monkeypatch.undo()
+    assert replace_bytes(path, path.read_bytes(), b"x = 3\n", lock) is True
+    assert (path.read_bytes(), path.stat().st_mode & 0o777) == (b"x = 3\n", 0o751)
+    assert replace_bytes(path.with_name("new.py"), None, b"y\n", lock) is True
+    assert replace_bytes(path.with_name("new.py"), None, b"z\n", lock) is False
+    assert path.with_name("new.py").read_bytes() == b"y\n"
+
+
+KILLED_AT_THE_SWAP = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.swaps as swaps
+
+    path, folder, saved, when = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    real_exchange = swaps._exchange
+
+    def die_at_the_swap(one, other):
+        if saved:
+            path.write_text(saved)  # a person's save just before the swap
+        if when == "after":
+            real_exchange(one, other)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    swaps._exchange = die_at_the_swap
+    swaps.update_text(path, lambda text: text + "agent\\n", path.with_name("lock"), folder=folder)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("when", "saved", "saved_again", "left", "kept"),
+    [
+        ("before", "", "", "base\n", []),  # the temp held the new text: removed
+        ("after", "", "", "base\nagent\n", []),  # it held the old text, replaced: removed
+        ("after", "base\nmine\n", "", "base\nagent\n", ["base\nmine\n"]),
+        ("after", "base\nmine\n", "base\nmine\nmore\n", "base\nmine\nmore\n", ["base\nmine\n"]),
+    ],
+    ids=["before-the-swap", "between-the-swaps", "over-a-save", "over-a-save-saved-again"],
+)
+def test_what_a_kill_at_the_swap_leaves_is_settled_by_the_next_write(
+    tmp_path, caplog, when, saved, saved_again, left, kept
+):
+    path, folder = tmp_path / "work" / "block.md", tmp_path / "local" / "swapping"
+    path.parent.mkdir()
+    path.write_text("base\n")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_THE_SWAP, str(path), str(folder), saved, when],
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in path.parent.iterdir()) == ["block.md", "lock"]
+    assert len(list(folder.iterdir())) == 1
+    if saved_again:
+        path.write_text(saved_again)
+    assert update_text(path, lambda text: text, path.with_name("lock"), folder=folder)[0] == left
+    assert path.read_text() == left
+    assert [p.read_text() for p in folder.iterdir()] == kept
+    assert [p.name.endswith(".tmp.kept") for p in folder.iterdir()] == [True] * len(kept)
+    assert len(caplog.records) == len(kept)
 
 
 def test_update_text_writes_nothing_when_nothing_changes(tmp_path):
@@ -341,3 +428,73 @@ def test_replace_text_writes_only_over_what_was_read_in_the_files_line_ends(tmp_
     assert path.read_bytes() == b"one\r\nTWO\r\n"
     assert replace_text(path, "one\ntwo\n", "lost\n") is False  # it says TWO now
     assert path.read_bytes() == b"one\r\nTWO\r\n"
+
+
+def test_a_writer_killed_before_the_rename_leaves_nothing_git_would_commit_in_codemem(repo_factory):
+    """Its temp file waited beside the memory file, where `digest --push` (`git add -A --
+    .codemem`) committed it."""
+    from codemem.workspace import Workspace
+    from tests.helpers import git
+
+    ws = Workspace(repo_factory())
+    ws.ensure_local()
+    target = ws.dir / "digests" / "2026-12-06-a-b.md"
+    target.parent.mkdir()
+    target.write_text("old content\n")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "digest")
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, str(target), "replace"], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert target.read_text() == "old content\n"
+    assert git(ws.root, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    atomic_write(target, "next\n")
+    assert (target.read_text(), sorted(p.name for p in target.parent.iterdir())) == (
+        "next\n",
+        ["2026-12-06-a-b.md"],
+    )
+
+
+@pytest.mark.parametrize("write", ["atomic_write", "update_text"])
+def test_no_temp_file_goes_through_a_swapping_folder_a_clone_committed_as_a_link(
+    repo_factory, tmp_path, monkeypatch, write
+):
+    import codemem.infra.files as files_module
+    from codemem.workspace import Workspace
+
+    ws = Workspace(repo_factory())
+    ws.ensure_local()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ws.swap_dir.symlink_to(elsewhere)
+    target = ws.dir / "conventions.json"
+    real_link, prefixes = files_module._link_unnamed, []
+
+    def recorded(fd, prefix):
+        prefixes.append(prefix)
+        return real_link(fd, prefix)
+
+    monkeypatch.setattr(files_module, "_link_unnamed", recorded)
+    if write == "atomic_write":
+        atomic_write(target, "{}\n")
+    else:
+        update_text(target, lambda text: "{}\n", tmp_path / "lock", folder=ws.swap_dir)
+    assert target.read_text() == "{}\n"
+    assert [prefix.parent for prefix in prefixes] == [ws.dir]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_leftover_planted_in_the_swapping_folder_never_becomes_the_files_text(tmp_path):
+    """A clone can commit `.codemem/local/`: a leftover named for the file and for what it holds
+    now was swapped into its place by the next write."""
+    import codemem.infra.swaps as swaps_module
+
+    path, folder = tmp_path / "work" / "block.md", tmp_path / "swapping"
+    path.parent.mkdir()
+    folder.mkdir()
+    path.write_text("reviewed\n")
+    key, now = swaps_module._key(path, folder), swaps_module._digest(b"reviewed\n")
+    planted = folder / f".block.md.{key}.{'0' * 16}.{now}.abcd1234.tmp"
+    planted.write_text("planted\n")
+    update_text(path, lambda text: text + "agent\n", tmp_path / "lock", folder=folder)
+    assert path.read_text() == "reviewed\nagent\n"
+    assert [p.read_text() for p in folder.iterdir()] == ["planted\n"]  # kept, said, never used

@@ -191,18 +191,18 @@ def test_delete_never_removes_an_edit_saved_after_the_note_was_read(archive, ws,
 
 def test_delete_keeps_an_edit_saved_while_the_note_is_being_removed(archive, ws, monkeypatch):
     """The save lands after the note was moved aside: the old text goes, the new file stays."""
-    import codemem.infra.swaps as swaps_module
+    import codemem.infra.removals as removals_module
 
     note = archive.insert("Deploys go through staging.").note
     edited = note.path.read_text().replace("staging.", "staging, then canary (Dana).")
-    real = swaps_module.read_regular_bytes
+    real = removals_module.read_regular_bytes
 
     def save_then_read(path, *args, **kwargs):
         if path != note.path and not note.path.exists():  # the note, moved aside
             note.path.write_text(edited)  # the editor writes a new file where the note was
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(swaps_module, "read_regular_bytes", save_then_read)
+    monkeypatch.setattr(removals_module, "read_regular_bytes", save_then_read)
     with pytest.raises(ConflictError, match="changed since it was read: left as it is now"):
         archive.delete(note.id, note)
     assert note.path.read_text() == edited

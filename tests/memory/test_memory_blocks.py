@@ -588,7 +588,7 @@ def test_a_block_too_large_to_read_can_still_be_deleted(store, ws, monkeypatch):
 
 
 def test_a_block_whose_delete_was_killed_never_comes_back_as_a_note(store, ws, monkeypatch):
-    import codemem.infra.swaps as swaps_module
+    import codemem.infra.removals as removals_module
     from codemem.memory import Archive
 
     store.create("team", "Team notes.", "Deploy on Tuesdays.")
@@ -596,7 +596,7 @@ def test_a_block_whose_delete_was_killed_never_comes_back_as_a_note(store, ws, m
     def killed(self):
         raise KeyboardInterrupt  # after the block was set aside, before it was removed
 
-    monkeypatch.setattr(swaps_module.SetAside, "remove", killed)
+    monkeypatch.setattr(removals_module.SetAside, "remove", killed)
     with pytest.raises(KeyboardInterrupt):
         store.delete("team")
     monkeypatch.undo()

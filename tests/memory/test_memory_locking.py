@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 
 from codemem.memory import MemoryStore
+from tests.helpers import git
 
 WORKERS = 4
 EDITS = 120  # per worker: 480 interleaved edits over two blocks
@@ -129,3 +130,89 @@ def test_a_crash_before_the_rename_leaves_the_old_file(ws, where):
     assert (ws.blocks_dir / "facts.md").read_bytes() == before
     assert [block.label for block in store.list()] == ["facts"]  # the stray temp file is ignored
     assert store.rethink("facts", "next").value == "next"
+
+
+KILLED_BETWEEN_SWAPS = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.swaps as swaps
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    store = MemoryStore(Workspace(Path(sys.argv[1])), user="w")
+    path, saved = Path(sys.argv[2]), sys.argv[3]
+    real_exchange = swaps._exchange
+
+    def save_then_swap_then_die(one, other):
+        path.write_text(saved)  # a person's save lands just before the swap
+        real_exchange(one, other)
+        os.kill(os.getpid(), signal.SIGKILL)  # and codemem dies before it compares
+
+    swaps._exchange = save_then_swap_then_die
+    store.append("facts", "codemem's line")
+    """
+)
+
+
+def test_a_kill_between_the_swaps_leaves_no_stray_file_and_the_save_is_kept(ws, caplog):
+    """The save a kill left swapped out sat in `.facts.md.<hex>.tmp` beside the block: a file
+    `git add -A` would commit, and nothing ever said the block had lost the person's change."""
+    store = MemoryStore(ws, user="w")
+    store.create("facts", "Facts.", value="Deploy on Tuesdays.")
+    path = ws.blocks_dir / "facts.md"
+    saved = path.read_text().replace("Tuesdays.", "Tuesdays and Thursdays (Dana).")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "facts")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BETWEEN_SWAPS, str(ws.root), str(path), saved], check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert store.get("facts").value == "Deploy on Tuesdays.\ncodemem's line"  # swapped in
+    status = git(ws.root, "status", "--porcelain", "--untracked-files=all").stdout
+    assert status == " M .codemem/blocks/facts.md\n"
+    assert store.append("facts", "Next.").value == "Deploy on Tuesdays.\ncodemem's line\nNext."
+    kept = sorted((ws.local_dir / "swapping").iterdir())
+    assert [p.read_text() for p in kept] == [saved]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: a save made just before codemem's write of it, which a kill interrupted "
+        f"before it could put the save back, is kept in {kept[0]}: compare the two and keep "
+        "what you mean"
+    ]
+
+
+KILLED_MID_DELETE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.removals as removals
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    def die(self):  # set aside, compared, and killed before it was removed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    removals.SetAside.remove = die
+    MemoryStore(Workspace(Path(sys.argv[1])), user="w").delete(sys.argv[2])
+    """
+)
+
+
+@pytest.mark.parametrize("label", ["team", "users/dana"])
+def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
+    """The block waited in `.codemem/local/removing/blocks/` for good: gone from memory, and
+    a `users/` block under its bare name, so nothing could tell where it came from."""
+    store = MemoryStore(ws, user="w")
+    store.create(label, "Team notes.", "Deploy on Tuesdays.")
+    path = store.path_for(label)
+    before = path.read_bytes()
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_DELETE, str(ws.root), label], check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert not path.exists()
+    assert [block.label for block in MemoryStore(ws, user="w").list()] == [label]
+    assert path.read_bytes() == before
+    assert [p for p in (ws.local_dir / "removing").rglob("*") if p.is_file()] == []
+    assert store.delete(label).value == "Deploy on Tuesdays."  # and it can be deleted again
+    assert store.list() == []

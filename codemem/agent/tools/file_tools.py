@@ -8,9 +8,10 @@ Like any `.git` folder, the memory blocks, `.codemem/config.yml` (which holds th
 permissions) and codemem's private `.codemem/local/` are never written here: blocks change
 through the memory tools, which honour `read_only`. Files are opened so that a FIFO or a device
 is refused rather than waited on, and none over `MAX_READ_BYTES` is read whole. `grep` matches
-with the `regex` engine, whose timeout stops a pattern that would backtrack for ever. A write checks,
-just before its rename, that the file still holds what the diff was made from (a change saved
-while the person looked at the diff is never overwritten) and, before that, that its path still
+with the `regex` engine, whose timeout stops a pattern that would backtrack for ever. A write swaps
+the new file in and checks that what it swapped out is, byte for byte, what the diff was made
+from, else swaps it back (`infra.replace_bytes`: a change saved while the person looked at the
+diff, or a moment before the swap, is never overwritten) and, before that, that its path still
 resolves to the same place (a folder swapped for a symlink meanwhile is not written through). Paths printed into results go
 through `codemem.infra.printable` (a newline in a name shows as `\n`).
 """
@@ -30,7 +31,7 @@ from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolFunction, ToolResult
 from codemem.code import matches_any
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
-from codemem.infra import RepoPath, atomic_file, confine, git_text, printable, read_regular_bytes
+from codemem.infra import RepoPath, confine, git_text, printable, read_regular_bytes, replace_bytes
 from codemem.workspace import CODEMEM_DIR
 
 if TYPE_CHECKING:
@@ -292,10 +293,6 @@ def _current_text(where: RepoPath) -> str | None:
     return _read_text(where.full, printable(where.rel), for_edit=True)
 
 
-class _Changed(Exception):
-    """The file no longer holds what the diff was made from."""
-
-
 def _write_unchanged(ctx: ToolContext, where: RepoPath, before: str | None, after: str) -> None:
     """Replace the file with `after` atomically, unless it no longer holds `before` (None: it
     did not exist): someone changed it after it was read, perhaps while the person looked at
@@ -311,17 +308,16 @@ def _write_unchanged(ctx: ToolContext, where: RepoPath, before: str | None, afte
             f"{printable(where.rel)} no longer leads where it did when it was read (a folder on "
             "its path was replaced, perhaps by a symbolic link); nothing was written"
         )
-    try:
-        with atomic_file(where.full) as handle:
-            handle.write(after.encode("utf-8"))
-            handle.flush()
-            if _current_text(where) != before:  # checked just before the rename
-                raise _Changed
-    except _Changed:
+    # swapped in, then compared byte for byte (`infra.replace_bytes`): a save up to the swap
+    # itself is put back, never overwritten
+    # the new file waits in .codemem/local/swapping/, where a kill leaves nothing for git
+    lock = ctx.ws.ensure_local() / "locks" / "files.lock"
+    old = None if before is None else before.encode()
+    if not replace_bytes(where.full, old, after.encode(), lock, folder=ctx.ws.swap_dir):
         raise ToolError(
             f"{printable(where.rel)} changed after it was read (while the change waited for "
             "approval?); nothing was written: read it again and redo the change"
-        ) from None
+        )
 
 
 def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> ToolResult:

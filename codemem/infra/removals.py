@@ -1,0 +1,125 @@
+"""Removals that never delete a save: a file moved aside, checked, then removed or put back.
+
+`set_aside` and `remove_file` move a file away only if it still holds what the caller expects,
+checking what they moved, so no save lands between check and move. What a kill left set aside
+in a folder is put back by `put_back_set_aside`, never over a file saved there since.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from codemem.infra.files import fsync_dir, read_regular_bytes
+from codemem.infra.folders import make_folder
+from codemem.infra.swaps import rename_new
+
+T = TypeVar("T")
+_SET_ASIDE = re.compile(r"(?P<name>.+)\.[0-9a-f]{8}\.removing")
+
+
+@dataclass(frozen=True)
+class SetAside(Generic[T]):
+    """A file moved aside by `set_aside`, and what its check returned: `remove` it for good, or
+    `restore` it where it was."""
+
+    path: Path
+    aside: Path
+    value: T
+
+    def remove(self) -> None:
+        self.aside.unlink()
+        with suppress(OSError):
+            fsync_dir(self.path.parent)
+
+    def restore(self) -> None:
+        _put_back(self.aside, self.path)
+
+
+def set_aside(
+    path: Path,
+    check: Callable[[bytes], T],
+    *,
+    max_bytes: int | None = None,
+    folder: Path | None = None,
+) -> SetAside[T]:
+    """Move `path` aside (one atomic rename, into `folder` as `<name>.<hex>.removing`, else
+    beside it as a hidden file: `folder` on another file system is the same) if `check`
+    accepts the bytes it held; else put it back and raise what `check` raised.
+
+    Only what was moved is checked, so no save can land between the check and the move: an
+    editor's save, which replaces the file by a rename (or writes a new one), lands either
+    before the move (then it is what is checked) or after it (then it is a new file at `path`,
+    which stays). When `check` raises (it refuses those bytes), or the moved file cannot be read
+    (`NotARegularFile`, `FileTooLarge` over `max_bytes`), the file is put back as it was, unless
+    a newer save took its place meanwhile: that one stays. `FileNotFoundError` when `path` does
+    not exist.
+    """
+    name = f"{path.name}.{os.urandom(4).hex()}.removing"
+    aside = path.parent / f".{name}" if folder is None else folder / name
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        aside = path.parent / f".{name}"
+        os.rename(path, aside)
+    try:
+        value = check(read_regular_bytes(aside, max_bytes))
+    except BaseException:
+        _put_back(aside, path)
+        raise
+    return SetAside(path, aside, value)
+
+
+def remove_file(
+    path: Path,
+    check: Callable[[bytes], T],
+    *,
+    max_bytes: int | None = None,
+    folder: Path | None = None,
+) -> T:
+    """Remove `path` if `check` accepts the bytes it held (see `set_aside`); returns what
+    `check` returned."""
+    moved = set_aside(path, check, max_bytes=max_bytes, folder=folder)
+    moved.remove()
+    return moved.value
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
+    try:
+        rename_new(aside, path)
+    except FileExistsError:  # a save since the move replaced what was moved, as its rename would
+        aside.unlink()
+
+
+def put_back_set_aside(
+    folder: Path,
+    into: Path,
+    hold: Callable[[Path], AbstractContextManager[object]] | None = None,
+) -> list[Path]:
+    """Put back under `into` each file a kill left set aside in `folder` (`set_aside` into
+    `folder`, or into its subfolder named as the file's folder under `into`); returns the
+    paths put back. The removal never finished, so the file is there to remove again. One
+    whose name was taken meanwhile stays where it is, never over that file. `hold(path)`, if
+    given, is held around each one (the file's lock: no removal of it runs meanwhile).
+    """
+    back: list[Path] = []
+    for where, _, names in sorted(os.walk(folder)):  # no link followed
+        for name in sorted(names):
+            found = _SET_ASIDE.fullmatch(name)
+            if found is None:
+                continue
+            path = into / Path(where).relative_to(folder) / found["name"]
+            with hold(path) if hold else nullcontext(), suppress(OSError):  # else it waits
+                make_folder(path.parent)
+                rename_new(Path(where) / name, path)
+                back.append(path)
+    return back
