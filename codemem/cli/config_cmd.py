@@ -13,7 +13,6 @@ import difflib
 import io
 import json
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import click
@@ -183,27 +182,36 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     value before it is written, and only that value changes in it: comments, order, quoting
     and line ends are kept (the file is committed; its diff shows what you set).
     """
-    from codemem.config import read_layers, read_yaml_file, user_config_dir, validate_layers
+    from codemem.config import read_layers, settings_from_text, user_config_dir, validate_layers
     from codemem.config.trust import record_trust, withheld_settings
-    from codemem.infra import atomic_write
+    from codemem.infra import update_text
+    from codemem.memory import check_memory_write
 
     ws = app.workspace()
     path = ws.config_file
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
+    check_memory_write(ws, path)  # committed: not through a link, not while a merge waits
     layers = read_layers(path)
     try:
         parsed = yaml.safe_load(value) if value.strip() else value
     except yaml.YAMLError:
         parsed = value  # not YAML: the text as it is
     _, trusted = _withheld(app)
-    data = read_yaml_file(path)  # whole: the layer above lacks what is not trusted
-    _assign(data, key, parsed)
-    try:
-        validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
-    except ConfigError as exc:
-        raise ConfigError(f"{key} not set: {exc}") from None
-    atomic_write(path, _edited(path, data, key, parsed))
+    data: dict[str, Any] = {}
+
+    def edit(text: str | None) -> str:
+        # Under the lock, on the text as it is now: a save landing meanwhile is edited again.
+        data.clear()
+        data.update(settings_from_text(text or "", path))  # whole: the layer lacks untrusted
+        _assign(data, key, parsed)
+        try:
+            validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
+        except ConfigError as exc:
+            raise ConfigError(f"{key} not set: {exc}") from None
+        return _edited(text or "", data, key, parsed)
+
+    update_text(path, edit, ws.ensure_local() / "locks" / f"{path.name}.lock")
     click.echo(f"Set {key} = {_shown(parsed)} in {ws.relative(path)}.")
     withheld = withheld_settings(data)
     if withheld and trusted:  # you chose this value, and trusted the others already
@@ -226,23 +234,15 @@ def _assign(data: dict[str, Any], key: str, value: Any) -> None:
     level[last] = value
 
 
-def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
-    """The text of the project config with `key` set to `value` and nothing else changed
-    (a round trip through ruamel.yaml keeps comments, order, flow lists and quotes); a file
-    it cannot keep so (not a mapping, or only comments) gets `data` written below its
+def _edited(text: str, data: dict[str, Any], key: str, value: Any) -> str:
+    """`text` (the project config, `\\n` line ends) with `key` set to `value` and nothing else
+    changed (a round trip through ruamel.yaml keeps comments, order, flow lists and quotes); a
+    file it cannot keep so (not a mapping, or only comments) gets `data` written below its
     leading comments."""
     # Imported here: only `config set` edits YAML in place.
     from ruamel.yaml import YAML, YAMLError
     from ruamel.yaml.comments import CommentedMap
 
-    from codemem.infra import line_ends
-
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = b""
-    ends = line_ends(raw)
-    text = raw.decode("utf-8").replace("\r\n", "\n")
     editor = YAML()
     editor.preserve_quotes = True
     editor.width = 4096  # long values stay on their line
@@ -252,34 +252,28 @@ def _edited(path: Path, data: dict[str, Any], key: str, value: Any) -> str:
     except YAMLError:
         doc = None
     if not isinstance(doc, CommentedMap):
-        edited = _header(path) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    else:
-        *parents, last = key.split(".")
-        level = doc
-        for part in parents:
-            if not isinstance(level.get(part), CommentedMap):
-                level[part] = CommentedMap()
-            level = level[part]
-        level[last] = value
-        out = io.StringIO()
-        editor.dump(doc, out)
-        edited = out.getvalue()
-    return edited.replace("\n", ends)
+        return _header(text) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    *parents, last = key.split(".")
+    level = doc
+    for part in parents:
+        if not isinstance(level.get(part), CommentedMap):
+            level[part] = CommentedMap()
+        level = level[part]
+    level[last] = value
+    out = io.StringIO()
+    editor.dump(doc, out)
+    return out.getvalue()
 
 
-def _header(path: Path) -> str:
+def _header(text: str) -> str:
     """The comment lines at the top of the file (the template's explanations and examples)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    except FileNotFoundError:
-        return ""
     header = []
-    for line in lines:
+    for line in text.splitlines(keepends=True):
         if line.strip() and not line.lstrip().startswith("#"):
             break
         header.append(line)
-    text = "".join(header)
-    return text if not text or text.endswith("\n\n") else text.rstrip("\n") + "\n\n"
+    joined = "".join(header)
+    return joined if not joined or joined.endswith("\n\n") else joined.rstrip("\n") + "\n\n"
 
 
 @config_group.command("trust")

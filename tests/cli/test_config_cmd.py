@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import git
 
 from codemem.cli import cli
 from codemem.cli.config_cmd import example_text
@@ -97,6 +98,50 @@ def test_set_changes_only_the_value_it_sets(repo):
     assert config.read_bytes().decode() == (
         before.replace("k: 10 ", "k: 12 ") + "review:\r\n  hook_timeout: 20\r\n"
     )
+
+
+def test_set_keeps_a_save_that_lands_while_it_edits(repo, monkeypatch):
+    # Two `config set` at once (or an editor's save between the read and the write): the
+    # one that wrote last wrote back the text it had read, losing the other's value.
+    from ruamel.yaml import YAML
+
+    config = repo / ".codemem" / "config.yml"
+    dump = YAML.dump
+    saves = ["# team settings\n\nsleep:\n  idle_minutes: 7\n"]
+
+    def save_meanwhile(self, *args, **kwargs):
+        if saves:
+            config.write_text(saves.pop(), encoding="utf-8")
+        return dump(self, *args, **kwargs)
+
+    monkeypatch.setattr(YAML, "dump", save_meanwhile)
+    done = run(repo, "config", "set", "search.k", "20")
+    assert (done.exit_code, done.stdout) == (0, "Set search.k = 20 in .codemem/config.yml.\n")
+    assert config.read_text() == "# team settings\n\nsleep:\n  idle_minutes: 7\nsearch:\n  k: 20\n"
+
+
+def test_set_writes_nothing_while_a_merge_waits(repo):
+    # The committed config is memory too: written mid-merge, it goes into the merge's commit.
+    (repo / "app.py").write_text("x = 1\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "app")
+    git(repo, "checkout", "-q", "-b", "other")
+    (repo / "app.py").write_text("x = 2\n", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "two")
+    git(repo, "checkout", "-q", "-")
+    (repo / "app.py").write_text("x = 3\n", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "three")
+    git(repo, "merge", "other", check=False)
+    config = repo / ".codemem" / "config.yml"
+    before = config.read_bytes()
+    result = run(repo, "config", "set", "search.k", "20")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "codemem: error: .codemem/config.yml not written: git is in the middle of a merge (end "
+        "it with `git commit` once it is resolved, or `git merge --abort`); try again once it "
+        "ends (memory written now would go into that operation's commit)\n",
+    )
+    assert config.read_bytes() == before
 
 
 def test_set_needs_codemem_init_first(repo_factory):
