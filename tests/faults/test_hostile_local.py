@@ -320,3 +320,29 @@ def test_a_local_file_that_leads_to_a_pipe_is_not_read(repo_factory, tmp_path, n
     result = codemem(root, *args, timeout=60)
     assert result.returncode in (0, 1), result.stderr
     assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "holds"),
+    [
+        (".codemem", "its memory, index and conversations"),
+        (".codemem/local", "this clone's index and conversations"),
+    ],
+)
+def test_a_codemem_folder_committed_as_a_file_is_named_with_the_fix(repo_factory, name, holds):
+    # `codemem remember` said "[Errno 17] File exists", `codemem index` "[Errno 2] gone
+    # (deleted or moved?)", `search` "config.yml: cannot read: Not a directory".
+    root = repo_factory()
+    (root / name).parent.mkdir(exist_ok=True)
+    (root / name).write_text("a file in the folder's place\n", encoding="utf-8")
+    git(root, "add", "-f", name)
+    git(root, "commit", "-q", "-m", "a file")
+    line = (
+        f"codemem: error: {name} is a file, not a folder: codemem keeps {holds} in that "
+        f"folder; move the file away (`git mv {name} <elsewhere>` keeps its text) and run the "
+        "command again\n"
+    )
+    for args in (["remember", "a fact"], ["index"], ["search", "total"], ["sessions", "list"]):
+        result = codemem(root, *args)
+        assert (result.returncode, result.stderr) == (2, line), args
+    assert (root / name).read_text(encoding="utf-8") == "a file in the folder's place\n"
