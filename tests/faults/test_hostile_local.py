@@ -346,3 +346,26 @@ def test_a_codemem_folder_committed_as_a_file_is_named_with_the_fix(repo_factory
         result = codemem(root, *args)
         assert (result.returncode, result.stderr) == (2, line), args
     assert (root / name).read_text(encoding="utf-8") == "a file in the folder's place\n"
+
+
+@pytest.mark.parametrize("name", ["locks", "sessions", "locks/blocks"])
+def test_a_file_in_a_local_folders_place_is_set_aside_and_the_folder_made(repo_factory, name):
+    # `.codemem/local/` is derived: a file where a folder of it belongs is damage, rebuilt.
+    # Every command that took a lock said "[Errno 17] File exists" (exit 3), and kept saying it.
+    root = repo_factory()
+    assert codemem(root, "init").returncode == 0
+    local = root / ".codemem" / "local"
+    shutil.rmtree(local / name)
+    (local / name).write_text("not a folder\n", encoding="utf-8")
+    result = codemem(root, "remember", "--block", "project", "Run the tests with tox.")
+    assert (result.returncode, result.stdout.split(":")[0]) == (0, "Added to project"), (
+        result.stderr
+    )
+    [aside] = (local / name).parent.glob(f"{Path(name).name}.damaged-*")
+    assert aside.read_text(encoding="utf-8") == "not a folder\n"
+    assert (local / name).is_dir()
+    [line] = warnings(result)
+    assert line == (
+        f"codemem: WARNING: .codemem/local/{name} was not a folder; moved it to {aside.name} "
+        "and made the folder again"
+    )
