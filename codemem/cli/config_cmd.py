@@ -243,6 +243,7 @@ def _edited(text: str, data: dict[str, Any], key: str, value: Any) -> str:
     from ruamel.yaml import YAML, YAMLError
     from ruamel.yaml.comments import CommentedMap
 
+    bom, text = ("\ufeff", text[1:]) if text.startswith("\ufeff") else ("", text)  # Notepad's
     editor = YAML()
     editor.preserve_quotes = True
     editor.width = 4096  # long values stay on their line
@@ -252,7 +253,7 @@ def _edited(text: str, data: dict[str, Any], key: str, value: Any) -> str:
     except YAMLError:
         doc = None
     if not isinstance(doc, CommentedMap):
-        return _header(text) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return bom + _header(text) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     *parents, last = key.split(".")
     level = doc
     for part in parents:
@@ -262,7 +263,7 @@ def _edited(text: str, data: dict[str, Any], key: str, value: Any) -> str:
     level[last] = value
     out = io.StringIO()
     editor.dump(doc, out)
-    return out.getvalue()
+    return bom + out.getvalue()
 
 
 def _header(text: str) -> str:

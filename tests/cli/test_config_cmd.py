@@ -100,6 +100,17 @@ def test_set_changes_only_the_value_it_sets(repo):
     )
 
 
+def test_set_keeps_a_byte_order_mark(repo):
+    # A file saved by Notepad starts with one; `config set` dropped it, changing line 1 too.
+    config = repo / ".codemem" / "config.yml"
+    config.write_bytes(b"\xef\xbb\xbf# team settings\r\nsearch:\r\n  k: 5\r\n")
+    assert run(repo, "config", "set", "search.k", "6").exit_code == 0
+    assert config.read_bytes() == b"\xef\xbb\xbf# team settings\r\nsearch:\r\n  k: 6\r\n"
+    config.write_bytes(b"\xef\xbb\xbf# only comments\n")
+    assert run(repo, "config", "set", "search.k", "7").exit_code == 0
+    assert config.read_bytes() == b"\xef\xbb\xbf# only comments\n\nsearch:\n  k: 7\n"
+
+
 def test_set_keeps_a_save_that_lands_while_it_edits(repo, monkeypatch):
     # Two `config set` at once (or an editor's save between the read and the write): the
     # one that wrote last wrote back the text it had read, losing the other's value.
