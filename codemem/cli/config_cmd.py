@@ -96,9 +96,11 @@ def _unknown(key: str, known: list[str]) -> UsageError:
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+    """A value as one line of text, its control characters escaped (a committed config's
+    string can hold terminal codes: YAML writes ESC as `\\e`)."""
+    from codemem.infra import printable
+
+    return printable(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
 
 @click.group("config", invoke_without_command=True)
@@ -128,7 +130,7 @@ def show_command(app: AppContext, as_json: bool = False) -> None:
         return
     width = max(len(key) for key, _, _ in rows)
     for key, value, source in rows:
-        line = f"{key:<{width}}  {_shown(value)}"
+        line = f"{_shown(key):<{width}}  {_shown(value)}"
         click.echo(f"{line}  " + click.style(f"({source})", dim=True))
 
 
@@ -156,7 +158,7 @@ def get_command(app: AppContext, key: str, as_json: bool) -> None:
         click.echo(json.dumps(_json_rows(found)))
         return
     for k, v, s in found:
-        click.echo(f"{k}  {_shown(v)}  " + click.style(f"({s})", dim=True))
+        click.echo(f"{_shown(k)}  {_shown(v)}  " + click.style(f"({s})", dim=True))
 
 
 def _json_rows(rows: list[tuple[str, Any, str]]) -> dict[str, dict[str, Any]]:
@@ -219,7 +221,7 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     elif withheld:
         click.echo(
             f"{ws.relative(path)} holds settings you have not trusted yet "
-            f"({', '.join(withheld)}): they apply once you run `codemem config trust`."
+            f"({_shown(', '.join(withheld))}): they apply once you run `codemem config trust`."
         )
 
 
@@ -315,7 +317,7 @@ def trust_command(app: AppContext, revoke: bool, as_json: bool) -> None:
     verb = "No longer trusted; ignored again" if revoke else "Trusted; these now apply"
     click.echo(f"{verb} ({shown}):")
     for key, value in flatten(withheld).items():
-        click.echo(f"  {key} = {_shown(value)}")
+        click.echo(f"  {_shown(key)} = {_shown(value)}")
 
 
 @config_group.command("path")

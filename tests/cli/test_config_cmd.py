@@ -100,6 +100,20 @@ def test_set_changes_only_the_value_it_sets(repo):
     )
 
 
+def test_values_are_shown_without_terminal_codes(repo):
+    # YAML writes ESC as `\e`: a committed config's value retitled the window, or erased the
+    # line naming where it came from, as `config show` and `config get` printed it.
+    (repo / ".codemem" / "config.yml").write_text(
+        'model: "openai/x\\e]0;PWNED\\a\\e[2K"\nindex:\n  exclude: ["a\\u009b31m"]\n'
+    )
+    assert run(repo, "config", "get", "model").stdout == "openai/x\\x1b]0;PWNED\\x07\\x1b[2K\n"
+    shown = run(repo, "config", "show").stdout
+    assert "openai/x\\x1b]0;PWNED\\x07\\x1b[2K  (project)\n" in shown
+    assert '["a\\x9b31m"]  (project)\n' in shown
+    assert "\x1b" not in shown and "\x9b" not in shown
+    assert run(repo, "config", "get", "index.exclude").stdout == '["a\\x9b31m"]\n'
+
+
 def test_set_keeps_a_byte_order_mark(repo):
     # A file saved by Notepad starts with one; `config set` dropped it, changing line 1 too.
     config = repo / ".codemem" / "config.yml"
