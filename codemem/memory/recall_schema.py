@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
-from codemem.infra import FileLock, as_utc
+from codemem.infra import FileLock, as_utc, odd_sqlite_files
 from codemem.memory.errors import MemoryEditError
 
 log = logging.getLogger("codemem")
@@ -162,28 +162,12 @@ def not_a_file(path: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISLNK(mode))
 
 
-def odd_sidecars(path: Path) -> list[Path]:
-    """The WAL and SHM files of the database at `path` that are there but are no regular file
-    (a link, a folder, a FIFO): SQLite opens neither through a link nor a folder, so while one
-    is there no connection to the database opens."""
-    odd = []
-    for suffix in ("-wal", "-shm"):
-        sidecar = path.with_name(path.name + suffix)
-        try:
-            mode = os.lstat(sidecar).st_mode
-        except FileNotFoundError:
-            continue
-        if not stat.S_ISREG(mode):
-            odd.append(sidecar)
-    return odd
-
-
 def set_aside_sidecars(path: Path, lock: Path, clock: Callable[[], datetime]) -> None:
-    """Move each of `odd_sidecars` aside as `<name>.damaged-<time>`, saying so: nothing SQLite
+    """Move each of `infra.odd_sqlite_files` aside as `<name>.damaged-<time>`, saying so: nothing SQLite
     wrote is in one, and the database keeps its conversations."""
-    for sidecar in odd_sidecars(path):
+    for sidecar in odd_sqlite_files(path):
         with FileLock(lock):
-            if sidecar not in odd_sidecars(path):
+            if sidecar not in odd_sqlite_files(path):
                 continue  # another process set it aside meanwhile
             aside = sidecar.with_name(f"{sidecar.name}.damaged-{as_utc(clock()):%Y%m%d-%H%M%S}")
             sidecar.replace(aside)
