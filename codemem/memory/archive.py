@@ -57,6 +57,7 @@ from codemem.memory.errors import (
 from codemem.memory.files import (
     MAX_MEMORY_BYTES,
     check_memory_size,
+    check_memory_text,
     check_memory_write,
     folder_in_the_way,
     read_memory_file,
@@ -211,7 +212,9 @@ class Archive:
                 for other in existing
                 if (score := jaccard(content, other.content)) >= NEAR_DUPLICATE
             ]
-            atomic_write(note.path, note.to_text())
+            text = note.to_text()
+            check_memory_text(self.ws, note.path, text)
+            atomic_write(note.path, text)
         return InsertResult(note, sorted(near, key=lambda hit: (-hit.score, hit.note.id)))
 
     def search(
@@ -295,6 +298,7 @@ class Archive:
             meta.update(extra or {})
             header = frontmatter.with_values(doc, meta) or frontmatter.dump(meta)
             body = doc.body if content == note.content else frontmatter.value_to_body(content)
+            check_memory_text(self.ws, path, header + body)
             written[:] = [parse_note(header + body, path, source)]
             return header + body
 
