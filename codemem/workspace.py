@@ -129,9 +129,7 @@ class Workspace:
 
     @classmethod
     def discover(cls, start: Path | str | None = None) -> Workspace:
-        ws = cls(find_repo_root(Path(start) if start else Path.cwd()))
-        ws.check_folders()
-        return ws
+        return cls(find_repo_root(Path(start) if start else Path.cwd()))
 
     @property
     def dir(self) -> Path:
@@ -176,8 +174,8 @@ class Workspace:
 
     def check_folders(self) -> None:
         """Refuse (`UsageError`, naming the fix) a `.codemem` or `.codemem/local` that is there
-        but no folder (a file a clone committed in its place): nothing under it can be read or
-        made, and each command would fail on its own first read with an error of its own."""
+        but no folder (a file a clone committed in its place): nothing can be made under it.
+        Asked by `ensure_local`, so what needs no `local/` (the hook's review) still runs."""
         for folder, holds in (
             (self.dir, "its memory, index and conversations"),
             (self.local_dir, "this clone's index and conversations"),

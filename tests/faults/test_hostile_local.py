@@ -323,15 +323,21 @@ def test_a_local_file_that_leads_to_a_pipe_is_not_read(repo_factory, tmp_path, n
 
 
 @pytest.mark.parametrize(
-    ("name", "holds"),
+    ("name", "holds", "commands"),
     [
-        (".codemem", "its memory, index and conversations"),
-        (".codemem/local", "this clone's index and conversations"),
+        (".codemem", "its memory, index and conversations", [["remember", "a fact"]]),
+        (
+            ".codemem/local",
+            "this clone's index and conversations",
+            [["remember", "a fact"], ["index"], ["search", "total"]],
+        ),
     ],
 )
-def test_a_codemem_folder_committed_as_a_file_is_named_with_the_fix(repo_factory, name, holds):
-    # `codemem remember` said "[Errno 17] File exists", `codemem index` "[Errno 2] gone
-    # (deleted or moved?)", `search` "config.yml: cannot read: Not a directory".
+def test_a_codemem_folder_committed_as_a_file_is_named_with_the_fix(
+    repo_factory, name, holds, commands
+):
+    # `codemem remember` said "[Errno 17] File exists", `codemem index` and `search`
+    # "[Errno 2] gone (deleted or moved?)".
     root = repo_factory()
     (root / name).parent.mkdir(exist_ok=True)
     (root / name).write_text("a file in the folder's place\n", encoding="utf-8")
@@ -342,10 +348,16 @@ def test_a_codemem_folder_committed_as_a_file_is_named_with_the_fix(repo_factory
         f"folder; move the file away (`git mv {name} <elsewhere>` keeps its text) and run the "
         "command again\n"
     )
-    for args in (["remember", "a fact"], ["index"], ["search", "total"], ["sessions", "list"]):
+    for args in commands:
         result = codemem(root, *args)
         assert (result.returncode, result.stderr) == (2, line), args
     assert (root / name).read_text(encoding="utf-8") == "a file in the folder's place\n"
+    # what needs no local/ still runs: the pre-commit hook's review stops a secret
+    (root / "deploy.py").write_text('token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"\n')
+    git(root, "add", "deploy.py")
+    review = codemem(root, "review", "--staged", "--hook")
+    assert review.returncode == 1, review.stderr
+    assert "[secrets/github-token]" in review.stdout
 
 
 @pytest.mark.parametrize("name", ["locks", "sessions", "locks/blocks"])
