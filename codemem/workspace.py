@@ -20,6 +20,7 @@ from codemem.errors import (
     NotARepositoryError,
     PathOutsideRepository,
     RepositoryRefused,
+    UsageError,
 )
 from codemem.infra import (
     SWAPS,
@@ -172,6 +173,24 @@ class Workspace:
             ) from None
         return self.dir
 
+    def check_folders(self) -> None:
+        """Refuse (`UsageError`, naming the fix) a `.codemem` or `.codemem/local` that is there
+        but no folder (a file a clone committed in its place): nothing can be made under it.
+        Asked by `ensure_local`, so what needs no `local/` (the hook's review) still runs."""
+        for folder, holds in (
+            (self.dir, "its memory, index and conversations"),
+            (self.local_dir, "this clone's index and conversations"),
+        ):
+            if os.path.lexists(folder) and not os.path.isdir(folder):
+                name = folder.relative_to(self.root).as_posix()
+                raise UsageError(
+                    f"{name} is a file, not a folder: codemem keeps {holds} in that folder; "
+                    f"move the file away (`git mv {name} <elsewhere>` keeps its text) and run "
+                    "the command again"
+                )
+            if not os.path.isdir(folder):
+                return
+
     def ensure_local(self) -> Path:
         """Create `.codemem/local/`, making sure git ignores it (even before `codemem init`).
 
@@ -183,6 +202,7 @@ class Workspace:
             raise CodememError(
                 f"{self.root}: the repository is no longer there (deleted or moved?)"
             )
+        self.check_folders()
         ignore = self.dir / ".gitignore"
         if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
             self.dir.mkdir(exist_ok=True)  # never its parents: the repository is there

@@ -96,9 +96,11 @@ def _unknown(key: str, known: list[str]) -> UsageError:
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+    """A value as one line of text, its control characters escaped (a committed config's
+    string can hold terminal codes: YAML writes ESC as `\\e`)."""
+    from codemem.infra import printable
+
+    return printable(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
 
 @click.group("config", invoke_without_command=True)
@@ -128,7 +130,7 @@ def show_command(app: AppContext, as_json: bool = False) -> None:
         return
     width = max(len(key) for key, _, _ in rows)
     for key, value, source in rows:
-        line = f"{key:<{width}}  {_shown(value)}"
+        line = f"{_shown(key):<{width}}  {_shown(value)}"
         click.echo(f"{line}  " + click.style(f"({source})", dim=True))
 
 
@@ -156,7 +158,7 @@ def get_command(app: AppContext, key: str, as_json: bool) -> None:
         click.echo(json.dumps(_json_rows(found)))
         return
     for k, v, s in found:
-        click.echo(f"{k}  {_shown(v)}  " + click.style(f"({s})", dim=True))
+        click.echo(f"{_shown(k)}  {_shown(v)}  " + click.style(f"({s})", dim=True))
 
 
 def _json_rows(rows: list[tuple[str, Any, str]]) -> dict[str, dict[str, Any]]:
@@ -182,37 +184,36 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     value before it is written, and only that value changes in it: comments, order, quoting
     and line ends are kept (the file is committed; its diff shows what you set).
     """
-    from codemem.config import read_layers, read_yaml_file, user_config_dir, validate_layers
+    from codemem.config import read_layers, settings_from_text, user_config_dir, validate_layers
     from codemem.config.trust import record_trust, withheld_settings
-    from codemem.infra import replace_bytes
+    from codemem.infra import update_text
+    from codemem.memory import check_memory_write
 
     ws = app.workspace()
     path = ws.config_file
     if not ws.dir.is_dir():
         raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
-    try:
-        raw: bytes | None = path.read_bytes()  # written only over these bytes
-    except FileNotFoundError:
-        raw = None
+    check_memory_write(ws, path)  # committed: not through a link, not while a merge waits
     layers = read_layers(path)
     try:
         parsed = yaml.safe_load(value) if value.strip() else value
     except yaml.YAMLError:
         parsed = value  # not YAML: the text as it is
     _, trusted = _withheld(app)
-    data = read_yaml_file(path)  # whole: the layer above lacks what is not trusted
-    _assign(data, key, parsed)
-    try:
-        validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
-    except ConfigError as exc:
-        raise ConfigError(f"{key} not set: {exc}") from None
-    # swapped in, then compared (`infra.replace_bytes`): a save meanwhile is never overwritten
-    lock = ws.ensure_local() / "locks" / "config.lock"
-    if not replace_bytes(path, raw, _edited(raw, data, key, parsed), lock, folder=ws.swap_dir):
-        raise ConfigError(
-            f"{key} not set: {ws.relative(path)} changed while it was being set (saved "
-            "meanwhile?); run the command again"
-        )
+    data: dict[str, Any] = {}
+
+    def edit(text: str | None) -> str:
+        # Under the lock, on the text as it is now: a save landing meanwhile is edited again.
+        data.clear()
+        data.update(settings_from_text(text or "", path))  # whole: the layer lacks untrusted
+        _assign(data, key, parsed)
+        try:
+            validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
+        except ConfigError as exc:
+            raise ConfigError(f"{key} not set: {exc}") from None
+        return _edited(text or "", data, key, parsed)
+
+    update_text(path, edit, ws.ensure_local() / "locks" / f"{path.name}.lock", folder=ws.swap_dir)
     click.echo(f"Set {key} = {_shown(parsed)} in {ws.relative(path)}.")
     withheld = withheld_settings(data)
     if withheld and trusted:  # you chose this value, and trusted the others already
@@ -220,7 +221,7 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     elif withheld:
         click.echo(
             f"{ws.relative(path)} holds settings you have not trusted yet "
-            f"({', '.join(withheld)}): they apply once you run `codemem config trust`."
+            f"({_shown(', '.join(withheld))}): they apply once you run `codemem config trust`."
         )
 
 
@@ -235,20 +236,16 @@ def _assign(data: dict[str, Any], key: str, value: Any) -> None:
     level[last] = value
 
 
-def _edited(raw: bytes | None, data: dict[str, Any], key: str, value: Any) -> bytes:
-    """The text of the project config with `key` set to `value` and nothing else changed
-    (a round trip through ruamel.yaml keeps comments, order, flow lists and quotes); a file
-    it cannot keep so (not a mapping, or only comments) gets `data` written below its
+def _edited(text: str, data: dict[str, Any], key: str, value: Any) -> str:
+    """`text` (the project config, `\\n` line ends) with `key` set to `value` and nothing else
+    changed (a round trip through ruamel.yaml keeps comments, order, flow lists and quotes); a
+    file it cannot keep so (not a mapping, or only comments) gets `data` written below its
     leading comments."""
     # Imported here: only `config set` edits YAML in place.
     from ruamel.yaml import YAML, YAMLError
     from ruamel.yaml.comments import CommentedMap
 
-    from codemem.infra import line_ends
-
-    raw = raw or b""
-    ends = line_ends(raw)
-    text = raw.decode("utf-8").replace("\r\n", "\n")
+    bom, text = ("\ufeff", text[1:]) if text.startswith("\ufeff") else ("", text)  # Notepad's
     editor = YAML()
     editor.preserve_quotes = True
     editor.width = 4096  # long values stay on their line
@@ -258,19 +255,17 @@ def _edited(raw: bytes | None, data: dict[str, Any], key: str, value: Any) -> by
     except YAMLError:
         doc = None
     if not isinstance(doc, CommentedMap):
-        edited = _header(text) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    else:
-        *parents, last = key.split(".")
-        level = doc
-        for part in parents:
-            if not isinstance(level.get(part), CommentedMap):
-                level[part] = CommentedMap()
-            level = level[part]
-        level[last] = value
-        out = io.StringIO()
-        editor.dump(doc, out)
-        edited = out.getvalue()
-    return edited.replace("\n", ends).encode("utf-8")
+        return bom + _header(text) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    *parents, last = key.split(".")
+    level = doc
+    for part in parents:
+        if not isinstance(level.get(part), CommentedMap):
+            level[part] = CommentedMap()
+        level = level[part]
+    level[last] = value
+    out = io.StringIO()
+    editor.dump(doc, out)
+    return bom + out.getvalue()
 
 
 def _header(text: str) -> str:
@@ -280,8 +275,8 @@ def _header(text: str) -> str:
         if line.strip() and not line.lstrip().startswith("#"):
             break
         header.append(line)
-    text = "".join(header)
-    return text if not text or text.endswith("\n\n") else text.rstrip("\n") + "\n\n"
+    joined = "".join(header)
+    return joined if not joined or joined.endswith("\n\n") else joined.rstrip("\n") + "\n\n"
 
 
 @config_group.command("trust")
@@ -322,7 +317,7 @@ def trust_command(app: AppContext, revoke: bool, as_json: bool) -> None:
     verb = "No longer trusted; ignored again" if revoke else "Trusted; these now apply"
     click.echo(f"{verb} ({shown}):")
     for key, value in flatten(withheld).items():
-        click.echo(f"  {key} = {_shown(value)}")
+        click.echo(f"  {_shown(key)} = {_shown(value)}")
 
 
 @config_group.command("path")

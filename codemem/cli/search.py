@@ -33,8 +33,9 @@ def _read_query(query: str | None, query_file: str | None) -> str:
 
 
 def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
-    """The first lines of a hit that mention a query term (or simply its first lines)."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    """The first lines of a hit that mention a query term (or simply its first lines), each
+    with its control characters escaped (a cloned file's terminal codes, a lone `\\r`)."""
+    lines = [printable(line.strip()) for line in text.split("\n") if line.strip()]
     hits = [line for line in lines if any(t in line.lower() for t in terms)]
     return (hits or lines)[:max_lines]
 
@@ -162,7 +163,7 @@ def search_command(
         ctx.exit(NOTHING_FOUND)
     if paths_only:
         for path in dict.fromkeys(hit["path"] for hit in hits):
-            click.echo(path)
+            click.echo(printable(path))
         return
     from codemem.code import tokenize
 
@@ -170,11 +171,11 @@ def search_command(
     for n, hit in enumerate(hits, 1):
         where = click.style(f"{printable(hit['path'])}:{hit['start_line']}", fg="cyan", bold=True)
         kind, symbol = hit["kind"], hit["symbol"]
-        label = f"  {kind} {symbol}" if symbol else (f"  {kind}" if kind else "")
+        label = f"  {kind} {printable(symbol)}" if symbol else (f"  {kind}" if kind else "")
         click.echo(f"{n:>2}. {where}{label}  ({hit['score']:.3f})")
         if level != "file":
             for line in _snippet(hit["text"], terms):
-                click.echo("      " + _highlight(line.strip()[:160], terms))
+                click.echo("      " + _highlight(line[:160], terms))
 
 
 def _kept(hit: dict[str, Any], path_globs: tuple[str, ...], languages: tuple[str, ...]) -> bool:

@@ -10,7 +10,7 @@ from codemem.cli import AppContext
 from codemem.cli.output import echo_json
 from codemem.cli.stores import open_recall
 from codemem.errors import UsageError
-from codemem.infra import create_private
+from codemem.infra import create_private, printable, printable_text
 
 
 @click.group("sessions")
@@ -33,9 +33,8 @@ def sessions_list_command(app: AppContext, as_json: bool) -> None:
     if not sessions:
         click.echo("No sessions yet.")
     for session in sessions:
-        click.echo(
-            f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  {session.title or ''}".rstrip()
-        )
+        line = f"{session.id}  {session.message_count:>4} messages  {session.model or '-'}  "
+        click.echo(printable(line + (session.title or "")).rstrip())
 
 
 def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
@@ -51,7 +50,9 @@ def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
 @click.pass_obj
 def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> None:
     """Show a session's messages (an id or a unique prefix of one)."""
-    click.echo(_transcript_text(app, session_id, "json" if as_json else "markdown"), nl=False)
+    text = _transcript_text(app, session_id, "json" if as_json else "markdown")
+    # Tools' results are the repository's files and commands' output, terminal codes and all.
+    click.echo(text if as_json else printable_text(text), nl=False)
 
 
 @sessions_group.command("export")

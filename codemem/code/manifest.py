@@ -31,7 +31,7 @@ from typing import Any
 
 from codemem.code.manifest_rows import INDEXED, Entries, FileEntry
 from codemem.code.text import file_name_words
-from codemem.infra import make_folder
+from codemem.infra import make_folder, odd_sqlite_files
 
 MANIFEST_NAME = "manifest.db"
 LEGACY_NAME = "manifest.json"  # written by earlier versions: such an index is rebuilt
@@ -533,6 +533,8 @@ class Manifest:
 def damage(index_dir: Path) -> str | None:
     """What is wrong with the manifest file (one short phrase), or None: its pages check out
     and its settings read (another format is not damage: the indexer rebuilds it)."""
+    for odd in odd_sqlite_files(index_dir / MANIFEST_NAME):  # no save could write its journal
+        return f"{odd.name} is not a regular file"
     try:
         db = _connect(index_dir / MANIFEST_NAME)
         try:

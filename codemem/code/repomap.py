@@ -289,7 +289,8 @@ def _definition_line(d: Definition, width: int) -> str:
 
 def _definition_body(d: Definition) -> str:
     """A definition's line after its number: its signature, indented by its depth."""
-    return f"{INDENT * d[1].count('.')}{_signature(d)}"
+    signature = _signature(d)  # a cloned file's text: its terminal codes shown escaped
+    return f"{INDENT * d[1].count('.')}{signature if signature.isprintable() else printable(signature)}"
 
 
 def _signature(d: Definition) -> str:

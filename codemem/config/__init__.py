@@ -16,6 +16,7 @@ from codemem.config.layers import (
     merge,
     read_layers,
     read_yaml_file,
+    settings_from_text,
     user_config_dir,
 )
 
@@ -90,6 +91,7 @@ __all__ = [
     "provider_settings",
     "read_layers",
     "read_yaml_file",
+    "settings_from_text",
     "user_config_dir",
     "validate_layer",
     "validate_layers",

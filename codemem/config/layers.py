@@ -45,8 +45,12 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
     not YAML or nested deeper than `MAX_SETTINGS_DEPTH` is a `ConfigError` naming it.
     """
     text = _settings_text(path)
-    if text is None:
-        return {}
+    return {} if text is None else settings_from_text(text, path)
+
+
+def settings_from_text(text: str, path: Path) -> dict[str, Any]:
+    """The settings mapping `text` (read from `path`, named in errors) holds, as
+    `read_yaml_file` reads it."""
     import yaml  # PyYAML (a tenth of start-up): only when there is a file to read
 
     try:

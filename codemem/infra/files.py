@@ -261,6 +261,22 @@ def read_regular(path: Path, *, max_bytes: int | None = None) -> str:
     return read_regular_bytes(path, max_bytes).decode("utf-8").replace("\r\n", "\n")
 
 
+def odd_sqlite_files(database: Path) -> list[Path]:
+    """The journal, WAL and shared-memory files of the SQLite database at `database` that are
+    there but are no regular file (a link, a folder, a FIFO): SQLite opens none of them, so
+    while one is there the database cannot be written, or even opened."""
+    odd = []
+    for suffix in ("-journal", "-wal", "-shm"):
+        sidecar = database.with_name(database.name + suffix)
+        try:
+            mode = os.lstat(sidecar).st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(mode):
+            odd.append(sidecar)
+    return odd
+
+
 def private_dir(path: Path) -> Path:
     """Create the folder `path` readable by its owner only (0700), or tighten it if it exists.
 

@@ -5,13 +5,16 @@ below that folder, elsewhere under a `.codemem/` only what is below that one; th
 itself must exist. `codemem init` and `Workspace.ensure_local` are the only makers of those
 folders. So a write that races an `rm -rf` of the repository (a daemon between two safe
 points) fails instead of making `.codemem/local/…` again where the repository was, which
-would leave a folder behind or fail the `rm` with "Directory not empty".
+would leave a folder behind or fail the `rm` with "Directory not empty". Under `.codemem/local/`,
+which is derived, a file where a folder belongs is set aside and the folder made.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import time
 from pathlib import Path
 
 STATE = ".codemem"
@@ -48,10 +51,32 @@ def make_folder(path: Path, mode: int = 0o777) -> Path:
     for part in path.relative_to(floor).parts:
         folder = folder / part
         try:
-            os.mkdir(folder, mode)
-        except FileExistsError:
-            if not folder.is_dir():
-                raise
+            _make_one(folder, floor, mode)
         except FileNotFoundError:  # the floor went meanwhile
             raise FileNotFoundError(errno.ENOENT, "gone (deleted or moved?)", str(floor)) from None
     return path
+
+
+def _make_one(folder: Path, floor: Path, mode: int) -> None:
+    """`mkdir folder`, there already is fine. Under `.codemem/local/`, which is derived, a file
+    in its place (a FIFO, a link to no folder) is damage: set aside as `<name>.damaged-<time>`
+    with a warning, and the folder made; elsewhere it is a person's, and `FileExistsError`."""
+    for _ in range(3):  # another process may set the same file aside, or make the folder
+        try:
+            os.mkdir(folder, mode)
+            return
+        except FileExistsError:
+            if folder.is_dir():
+                return
+            if floor.name != LOCAL:
+                raise
+        aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(folder, aside)
+        except FileNotFoundError:
+            continue  # set aside by another process meanwhile
+        shown = Path(STATE, LOCAL, folder.relative_to(floor)).as_posix()
+        logging.getLogger("codemem").warning(
+            "%s was not a folder; moved it to %s and made the folder again", shown, aside.name
+        )
+    raise FileExistsError(errno.EEXIST, "not a folder, and kept coming back", str(folder))

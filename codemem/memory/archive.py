@@ -57,6 +57,7 @@ from codemem.memory.errors import (
 from codemem.memory.files import (
     MAX_MEMORY_BYTES,
     check_memory_size,
+    check_memory_text,
     check_memory_write,
     folder_in_the_way,
     read_memory_file,
@@ -191,6 +192,7 @@ class Archive:
             note = self._new(content, tags, source)
             assert note.path is not None
             check_memory_write(self.ws, note.path)
+            check_memory_text(self.ws, note.path, note.to_text())  # readable back
             self._save_new(note)
         near = [
             NoteHit(other, score)
@@ -287,6 +289,7 @@ class Archive:
             meta.update(extra or {})
             header = frontmatter.with_values(doc, meta) or frontmatter.dump(meta)
             body = doc.body if content == note.content else frontmatter.value_to_body(content)
+            check_memory_text(self.ws, path, header + body)
             written[:] = [parse_note(header + body, path, source)]
             return header + body
 

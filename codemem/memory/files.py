@@ -155,6 +155,18 @@ def check_memory_size(ws: Workspace, path: Path) -> None:
         raise _too_large(ws, path)
 
 
+def check_memory_text(ws: Workspace, path: Path, text: str) -> None:
+    """Refuse (`MemoryEditError`) to write `text` to a memory file when it is too large to be
+    read back (`read_memory_file`): every read after would skip the file with a warning."""
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > MAX_MEMORY_BYTES:
+        raise MemoryEditError(
+            f"{_shown(ws, path)} not written: {size:,} bytes, more than the "
+            f"{MAX_MEMORY_BYTES:,} a memory file may hold; save a shorter text (what matters, "
+            "and where the rest is)"
+        )
+
+
 def check_memory_write(ws: Workspace, path: Path) -> None:
     """Refuse (`MemoryEditError`) to write a memory file that is a link or leads out of the
     repository, and (`GitBusyError`) any while a git merge, rebase, cherry-pick, revert or

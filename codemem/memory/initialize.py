@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from codemem.infra import atomic_write
+from codemem.infra import atomic_file, rename_new
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import BlockExistsError, GitBusyError
@@ -26,9 +27,17 @@ GITIGNORE = "local/\n"
 
 
 def _create(path: Path, text: str, created: list[Path]) -> None:
-    if not path.exists():
-        atomic_write(path, text)
-        created.append(path)
+    """Write `path` only where nothing is: a link a clone committed (even one leading nowhere)
+    is left as it is, and a file made meanwhile (a second `init`, a `config set`) is never
+    written over."""
+    if os.path.lexists(path):
+        return
+    try:
+        with atomic_file(path, install=rename_new) as handle:
+            handle.write(text.encode("utf-8"))
+    except FileExistsError:
+        return
+    created.append(path)
 
 
 def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[Path]:

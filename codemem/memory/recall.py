@@ -43,6 +43,7 @@ from codemem.memory.recall_schema import (
     is_damage,
     not_a_file,
     recall_damage,
+    set_aside_sidecars,
     stamp,
 )
 from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
@@ -156,6 +157,7 @@ class Recall:
 
     def _open(self) -> sqlite3.Connection:
         create_private(self.path)  # every conversation: SQLite gives the WAL and SHM its mode
+        set_aside_sidecars(self.path, self._lock, self.clock)
         if not_a_file(self.path):  # a folder or a FIFO in its place: damage, set aside
             raise sqlite3.DatabaseError(NOT_A_FILE)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)

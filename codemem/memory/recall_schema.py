@@ -7,16 +7,20 @@ up to date when opened. Times are stored as ISO 8601 in UTC, to the second (`sta
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
-from codemem.infra import as_utc
+from codemem.infra import FileLock, as_utc, odd_sqlite_files
 from codemem.memory.errors import MemoryEditError
+
+log = logging.getLogger("codemem")
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -156,6 +160,20 @@ def not_a_file(path: Path) -> bool:
     except OSError:
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISLNK(mode))
+
+
+def set_aside_sidecars(path: Path, lock: Path, clock: Callable[[], datetime]) -> None:
+    """Move each of `infra.odd_sqlite_files` aside as `<name>.damaged-<time>`, saying so: nothing SQLite
+    wrote is in one, and the database keeps its conversations."""
+    for sidecar in odd_sqlite_files(path):
+        with FileLock(lock):
+            if sidecar not in odd_sqlite_files(path):
+                continue  # another process set it aside meanwhile
+            aside = sidecar.with_name(f"{sidecar.name}.damaged-{as_utc(clock()):%Y%m%d-%H%M%S}")
+            sidecar.replace(aside)
+        log.warning(
+            "%s is not a regular file: moved it to %s (SQLite cannot open it)", sidecar, aside.name
+        )
 
 
 def recall_damage(path: Path) -> str | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from codemem.config import Config, ReviewConfig
+from codemem.errors import CodememError
 from codemem.review.checks import CHECKS, SECRET_SCAN, run_checks
 from codemem.review.context import ReviewContext
 from codemem.review.diff import ChangeSet, Target, read_changes
@@ -175,7 +176,8 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
     ):  # never create .codemem/ just for this
         try:
             remember_findings(ws, result.findings)
-        except OSError as exc:  # a read-only checkout still gets its review
+        except (OSError, CodememError) as exc:  # a read-only checkout, a file in local/'s
+            # place: the review still stands (and the hook still stops a secret)
             log.debug("cannot cache the findings: %s", exc)
     return result
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -326,3 +327,22 @@ def test_recorded_search_settings_are_read_back_only_from_the_same_code(shop):
     # Recorded by other code (another `search:` section): validated, so k is the default.
     record(search={**recorded["search"], "k": 1}, sections="other code")
     assert len(search_json(shop, "refresh access token")) == 4
+
+
+def test_human_output_escapes_terminal_codes_in_the_repository_text(repo_factory):
+    # A cloned file's heading, text or signature printed raw by `search` and `map`: codes
+    # that retitle the window, erase a line or write the clipboard, run by the terminal.
+    repo = repo_factory()
+    (repo / "README.md").write_text(
+        "# Widgets \x1b]0;PWNED\x07\n\nThe widget frobnicator \x1b[2K\rexplained.\n"
+    )
+    (repo / "w.py").write_text('def frobnicate(mode="\x1b]52;c;eA==\x07"):\n    return mode\n')
+    found = run(repo, "search", "widget frobnicator")
+    assert found.exit_code == 0, found.output
+    assert "README.md:1  section Widgets \\x1b]0;PWNED\\x07  (" in found.stdout
+    assert "      The widget frobnicator \\x1b[2K\n" in click.unstyle(found.stdout)
+    mapped = run(repo, "map").stdout
+    assert '1│ def frobnicate(mode="\\x1b]52;c;eA==\\x07"):\n' in mapped
+    assert "# Widgets \\x1b]0;PWNED\\x07\n" in mapped
+    for text in (found.stdout, mapped):
+        assert "\x1b" not in text and "\x07" not in text and "\r" not in text

@@ -261,3 +261,24 @@ def test_an_index_copied_with_its_times_is_checked_before_it_is_read(repo_factor
     assert result.returncode == 0, result.stderr
     assert "shop/cart.py" in result.stdout
     assert REPAIR_LINE in result.stderr and "posix.system" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["dangling link", "folder"])
+def test_a_manifest_journal_that_is_no_file_is_damage_and_the_index_rebuilt(repo, tmp_path, kind):
+    # SQLite writes its journal through no link: with one in its place every save failed,
+    # `codemem index` said "internal error: OperationalError: unable to open database file"
+    # run after run, and searches kept answering from the index as it was.
+    journal = Workspace(repo).index_dir / "manifest.db-journal"
+    if kind == "folder":
+        journal.mkdir()
+    else:
+        journal.symlink_to(tmp_path / "nowhere")
+    (repo / "shop" / "refunds.py").write_text("def refund_order(order):\n    return order\n")
+    result = codemem(repo, "index")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{REPAIR_LINE}manifest.db-journal is not a regular file); rebuilding it from the work tree"
+    ]
+    assert result.stdout.startswith("Full index: 13 added")
+    assert not os.path.lexists(journal)
+    assert "refunds.py" in top_hit(codemem(repo, "search", "refund order", "-k", "1"))

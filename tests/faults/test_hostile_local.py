@@ -320,3 +320,64 @@ def test_a_local_file_that_leads_to_a_pipe_is_not_read(repo_factory, tmp_path, n
     result = codemem(root, *args, timeout=60)
     assert result.returncode in (0, 1), result.stderr
     assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "holds", "commands"),
+    [
+        (".codemem", "its memory, index and conversations", [["remember", "a fact"]]),
+        (
+            ".codemem/local",
+            "this clone's index and conversations",
+            [["remember", "a fact"], ["index"], ["search", "total"]],
+        ),
+    ],
+)
+def test_a_codemem_folder_committed_as_a_file_is_named_with_the_fix(
+    repo_factory, name, holds, commands
+):
+    # `codemem remember` said "[Errno 17] File exists", `codemem index` and `search`
+    # "[Errno 2] gone (deleted or moved?)".
+    root = repo_factory()
+    (root / name).parent.mkdir(exist_ok=True)
+    (root / name).write_text("a file in the folder's place\n", encoding="utf-8")
+    git(root, "add", "-f", name)
+    git(root, "commit", "-q", "-m", "a file")
+    line = (
+        f"codemem: error: {name} is a file, not a folder: codemem keeps {holds} in that "
+        f"folder; move the file away (`git mv {name} <elsewhere>` keeps its text) and run the "
+        "command again\n"
+    )
+    for args in commands:
+        result = codemem(root, *args)
+        assert (result.returncode, result.stderr) == (2, line), args
+    assert (root / name).read_text(encoding="utf-8") == "a file in the folder's place\n"
+    # what needs no local/ still runs: the pre-commit hook's review stops a secret
+    (root / "deploy.py").write_text('token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"\n')
+    git(root, "add", "deploy.py")
+    review = codemem(root, "review", "--staged", "--hook")
+    assert review.returncode == 1, review.stderr
+    assert "[secrets/github-token]" in review.stdout
+
+
+@pytest.mark.parametrize("name", ["locks", "sessions", "locks/blocks"])
+def test_a_file_in_a_local_folders_place_is_set_aside_and_the_folder_made(repo_factory, name):
+    # `.codemem/local/` is derived: a file where a folder of it belongs is damage, rebuilt.
+    # Every command that took a lock said "[Errno 17] File exists" (exit 3), and kept saying it.
+    root = repo_factory()
+    assert codemem(root, "init").returncode == 0
+    local = root / ".codemem" / "local"
+    shutil.rmtree(local / name)
+    (local / name).write_text("not a folder\n", encoding="utf-8")
+    result = codemem(root, "remember", "--block", "project", "Run the tests with tox.")
+    assert (result.returncode, result.stdout.split(":")[0]) == (0, "Added to project"), (
+        result.stderr
+    )
+    [aside] = (local / name).parent.glob(f"{Path(name).name}.damaged-*")
+    assert aside.read_text(encoding="utf-8") == "not a folder\n"
+    assert (local / name).is_dir()
+    [line] = warnings(result)
+    assert line == (
+        f"codemem: WARNING: .codemem/local/{name} was not a folder; moved it to {aside.name} "
+        "and made the folder again"
+    )

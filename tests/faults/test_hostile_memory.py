@@ -11,6 +11,7 @@ prints of a block cannot drive the terminal.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 from pathlib import Path
@@ -178,6 +179,19 @@ def test_a_codemem_folder_linked_out_of_the_repository_is_refused(repo_factory, 
     result = run(ws, "init")
     assert result.exit_code == 2
     assert result.stderr == f"codemem: error: {message}\n"
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["config.yml", ".gitattributes"])
+def test_init_leaves_a_committed_link_leading_nowhere_as_it_is(origin, outside, tmp_path, name):
+    # `init` checked `exists()`, which a link to nothing fails, then replaced the committed
+    # link with its template: a change to a committed file nobody asked for.
+    link(origin, name, outside / "gone")
+    ws = clone(origin, tmp_path)
+    assert run(ws, "init", "--no-index").exit_code == 0
+    assert (ws.dir / name).is_symlink()
+    assert os.readlink(ws.dir / name) == str(outside / "gone")
+    assert git(ws.root, "status", "--porcelain", "--", f".codemem/{name}").stdout == ""
     assert list(outside.iterdir()) == []
 
 

@@ -71,6 +71,26 @@ def test_insert_refuses_empty_text(archive):
         archive.insert("  \n ")
 
 
+def test_a_note_too_large_to_read_back_is_refused_and_nothing_written(archive, ws):
+    # `remember` over MCP took a note of 6 MB: saved, then skipped by every read as "larger
+    # than 4,194,304 bytes" (recall never found it, status named it for good).
+    huge = "word " * 900_000  # 4.5 MB
+    draft = archive.draft(huge)
+    with pytest.raises(MemoryEditError) as error:
+        archive.insert(huge)
+    where, said = str(error.value).split(".md ", 1)
+    assert (where.startswith(".codemem/archive/"), said) == (
+        True,
+        f"not written: {len(draft.to_text().encode()):,} bytes, more than the 4,194,304 a "
+        "memory file may hold; save a shorter text (what matters, and where the rest is)",
+    )
+    assert not ws.archive_dir.exists() or list(ws.archive_dir.glob("*.md")) == []
+    note = archive.insert("The release notes live in docs/releases.").note
+    with pytest.raises(MemoryEditError, match="more than the 4,194,304 a memory file may hold"):
+        archive.update(note, huge, note.tags)
+    assert archive.get(note.id) == note
+
+
 @pytest.fixture
 def filled(archive):
     """Five notes a minute apart from 2025-03-01T12:00Z, then two a day later."""

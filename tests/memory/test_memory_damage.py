@@ -122,6 +122,44 @@ def test_a_recall_database_that_is_not_a_file_is_set_aside(repo, caplog, kind):
         assert recall.list_sessions() == []
 
 
+@pytest.mark.parametrize("kind", ["folder", "dangling link", "link to a file"])
+def test_a_wal_or_shm_file_that_is_no_file_is_set_aside_and_the_sessions_kept(
+    repo, caplog, tmp_path, kind
+):
+    # SQLite opens neither through a link nor a folder: every command that read recall
+    # (`ask`, `chat`, `recall`, `sessions`) was "internal error: OperationalError: unable to
+    # open database file", for good.
+    ws = Workspace(repo)
+    with Recall(ws) as recall:
+        session = recall.start_session("m", "Fix CI")
+        recall.add_message(session, "user", "CI is red")
+    outside = tmp_path / "precious.txt"
+    outside.write_text("precious\n")
+    for suffix in ("-wal", "-shm"):
+        sidecar = ws.recall_db.with_name(ws.recall_db.name + suffix)
+        sidecar.unlink(missing_ok=True)
+        if kind == "folder":
+            sidecar.mkdir()
+        else:
+            sidecar.symlink_to(outside if kind == "link to a file" else tmp_path / "nowhere")
+    caplog.set_level(logging.WARNING, logger="codemem")
+    result = run(repo, "sessions", "list")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"{session}     1 messages  m  Fix CI\n",
+    ), result.output
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(" moved")[0] for line in lines] == [
+        f"{ws.recall_db}-wal is not a regular file:",
+        f"{ws.recall_db}-shm is not a regular file:",
+    ]
+    assert all(line.endswith(" (SQLite cannot open it)") for line in lines), lines
+    with Recall(ws) as recall:
+        recall.add_message(session, "assistant", "Fixed.")
+        assert len(recall.get_session(session).messages) == 2
+    assert outside.read_text() == "precious\n"
+
+
 def test_disk_full_is_one_line_exit_3_and_the_old_file_is_intact(repo, monkeypatch):
     block = repo / ".codemem" / "blocks" / "project.md"
     before = block.read_bytes()

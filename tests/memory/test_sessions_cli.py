@@ -36,3 +36,22 @@ def test_sessions_commands(repo, tmp_path):
         2,
         "codemem: error: no session 'nope': `codemem sessions list` shows the ids\n",
     )
+
+
+def test_sessions_are_shown_without_terminal_codes(repo):
+    # A tool's result is what a file or command of the repository printed, saved as it was:
+    # `sessions show` wrote its codes to the terminal (erase a line, retitle the window,
+    # write the clipboard), where `ask`, `recall` and `memory show` print them escaped.
+    with Recall(Workspace(repo)) as recall:
+        session = recall.start_session("m", "Read \x1b]52;c;cm0gLXJmIH4=\x07 it")
+        recall.add_message(session, "user", "What is in notes.txt?")
+        recall.add_message(session, "tool", "safe line\n\x1b[2K\rhidden\x9b31m line\tend")
+    assert ok(repo, "sessions", "list").stdout == (
+        f"{session}     2 messages  m  Read \\x1b]52;c;cm0gLXJmIH4=\\x07 it\n"
+    )
+    shown = ok(repo, "sessions", "show", session).stdout
+    assert shown.startswith(f"# Session {session}: Read \\x1b]52;c;cm0gLXJmIH4=\\x07 it\n")
+    assert "safe line\n\\x1b[2K\\rhidden\\x9b31m line\tend\n" in shown
+    assert "\x1b" not in shown and "\x9b" not in shown
+    exported = ok(repo, "sessions", "show", session, "--json").stdout  # data: escaped by JSON
+    assert json.loads(exported)["messages"][1]["content"].startswith("safe line\n\x1b[2K")
