@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 # enough that writing overlaps parsing and the pending rows stay under ~100 MB; each commit
 # adds a fragment to every table, so not much smaller.
 BATCH_CHUNKS = 20_000
+# Or this many symbol rows: a register header's thousands of `#define`s are symbols in a few
+# module chunks, so chunks alone would let a batch of such headers hold millions of them.
+BATCH_SYMBOLS = 50_000
 # The smallest batch a full rebuild commits before its last one (see `PendingFiles.is_large`).
 TAIL_BATCH_FILES = 128
 
@@ -46,6 +49,7 @@ class PendingFiles:
 
     rows: list[FileRows] = field(default_factory=list)  # one per file with rows
     chunks: int = 0  # their chunk rows
+    symbols: int = 0  # and symbol rows
     entries: dict[str, FileEntry] = field(default_factory=dict)
     # Streamed into the tag store, never all held; encoded by the workers.
     tags: list[EncodedTags] = field(default_factory=list)
@@ -56,6 +60,7 @@ class PendingFiles:
             if isinstance(result.batch, FileRows):  # `parse_files` packs every indexed file's
                 self.rows.append(result.batch)
                 self.chunks += result.batch.count(CHUNKS)
+                self.symbols += result.batch.count(SYMBOLS)
             if result.tags is not None:
                 self.tags.append(result.tags)
         elif had_rows:
@@ -79,12 +84,17 @@ class PendingFiles:
         overlaps) is a small one and the larger ones overlap the parsing of the rest.
         """
         files = len(self.rows)
-        if files >= config.index.batch_files or self.chunks >= BATCH_CHUNKS:
+        if (
+            files >= config.index.batch_files
+            or self.chunks >= BATCH_CHUNKS
+            or self.symbols >= BATCH_SYMBOLS
+        ):
             return True
         return left is not None and files >= max(TAIL_BATCH_FILES, left)
 
     def clear(self) -> None:
-        self.rows, self.chunks, self.entries, self.tags, self.stale = [], 0, {}, [], []
+        self.rows, self.entries, self.tags, self.stale = [], {}, [], []
+        self.chunks = self.symbols = 0
 
 
 class BatchWriter:

@@ -372,3 +372,33 @@ def test_a_full_rebuild_commits_ever_smaller_batches_at_its_end():
             size = 0
     assert sizes == [500, 250, 128]  # then the last 122 files in the final commit
     assert not pending.is_large(config)  # an incremental run: only the size limits count
+
+
+def test_a_batch_of_files_with_many_symbols_in_few_chunks_is_committed_by_its_symbols():
+    """A register header is thousands of `#define` constants in a few module chunks: counted
+    by chunks alone, a batch of them held millions of symbol rows (the kernel's index peaked
+    400 MB higher)."""
+    config = load_config(None)
+    defines = 5_000
+    result = FileResult(
+        "regs.h",
+        "0" * 40,
+        INDEXED,
+        "c",
+        Batch(
+            files={"path": ["regs.h"]},
+            chunks={"path": ["regs.h"] * 63},
+            symbols={"path": ["regs.h"] * defines},
+        ),
+    )
+    pack_results([result])
+    pending = PendingFiles()
+    added = 0
+    while not pending.is_large(config) and added < 1000:
+        pending.add(result, had_rows=False)
+        added += 1
+    # 50,000 symbol rows at most: well before 20,000 chunks (318 such files, 1.6 M symbols)
+    assert added * defines <= 50_000 < (added + 1) * defines
+    assert pending.chunks == 63 * added
+    pending.clear()
+    assert (pending.chunks, pending.symbols, pending.rows) == (0, 0, [])
