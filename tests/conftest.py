@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import make_repo
+
+
+def pytest_configure(config):
+    """Ctrl-C reaches the codemem processes the tests start, as a terminal delivers it.
+
+    A job started in the background by a shell without job control (`bash .ci/run &`, a CI
+    runner's script) runs with SIGINT ignored, and every process it starts inherits that: the
+    tests that stop a `codemem run` or `chat` with a Ctrl-C would wait on a signal their child
+    ignores. A handled signal is back to its default in a child that execs."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
