@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from codemem.workspace import Workspace
 if TYPE_CHECKING:
     from codemem.code.file_uses import FileUses
     from codemem.code.lexicon import Lexicon
-    from codemem.code.lexicon_rows import LexiconRows
+    from codemem.code.lexicon_rows import LexiconRows, SymbolHit
     from codemem.code.store import CodeStore
     from codemem.code.tags import TagStore
     from codemem.config import Config
@@ -439,12 +439,7 @@ class Searcher:
              tuple(sorted(frame_lines.get(h.path.rsplit("/", 1)[-1], ()))))
             for h in hits
         ]  # fmt: skip
-        for hit, choice in zip(
-            hits, self.rows.definitions_at(spans, query.identifiers), strict=True
-        ):
-            if choice:
-                hit.symbol, hit.kind = choice["qualname"], choice["kind"]
-                hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]
+        _point_at(self.rows, hits, spans, query.identifiers)
 
     def _name_data(self, hits: list[Hit], query: AnalyzedQuery) -> None:
         """A module chunk (constants, variables, `#define`s: data without chunks of their own)
@@ -454,12 +449,7 @@ class Searcher:
         if not module:
             return
         spans = [(h.path, h.start_line, h.end_line, None, ()) for h in module]
-        for hit, choice in zip(
-            module, self.rows.definitions_at(spans, query.identifiers), strict=True
-        ):
-            if choice:
-                hit.symbol, hit.kind = choice["qualname"], choice["kind"]
-                hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]
+        _point_at(self.rows, module, spans, query.identifiers)
 
     def _attach_text(self, hits: list[Hit]) -> None:
         """Read each hit's lines from the work tree for snippets, secrets redacted as in the index."""
@@ -468,6 +458,16 @@ class Searcher:
             if hit.path not in files:
                 files[hit.path] = RedactedLines(self._read(hit.path))
             hit.text = "\n".join(files[hit.path].lines(hit.start_line, hit.end_line))
+
+
+def _point_at(
+    rows: LexiconRows, hits: list[Hit], spans: Sequence[SymbolHit], names: Iterable[str]
+) -> None:
+    """Each hit becomes the definition `LexiconRows.definitions_at` finds for its span."""
+    for hit, choice in zip(hits, rows.definitions_at(spans, names), strict=True):
+        if choice:
+            hit.symbol, hit.kind = choice["qualname"], choice["kind"]
+            hit.start_line, hit.end_line = choice["start_line"], choice["end_line"]
 
 
 def span_prior(cand: stages.Candidate, query: AnalyzedQuery) -> float:
