@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkout import WorkClone, find_mirror  # noqa: E402
 from localization import created, load_suite  # noqa: E402
 
-from codemem.code import followup, history, stages  # noqa: E402
+from codemem.code import file_stages, followup, history, stages  # noqa: E402
 from codemem.code import query as query_module  # noqa: E402
 from codemem.code.cochange import CoChange  # noqa: E402
 from codemem.code.file_uses import strongest_names, used_files  # noqa: E402
@@ -227,13 +227,13 @@ def replay(
         results.chunks, results.files = record["bm25_prose"]
     if off == "bm25":
         results.chunks, results.files = [], []
-    names = stages.NameIndex(record["indexed"])
+    names = file_stages.NameIndex(record["indexed"])
     if query.frames and off != "frame_weights":
-        stages.weigh_frames(query.frames, names)
+        file_stages.weigh_frames(query.frames, names)
     if off != "paths":
-        results.paths = stages.path_matches(stages.PathList(record["indexed"]), query)
+        results.paths = file_stages.path_matches(file_stages.PathList(record["indexed"]), query)
     if off != "stems":
-        results.stems = stages.stem_matches(names, query)
+        results.stems = file_stages.stem_matches(names, query)
     if off != "symbols":
         results.symbols = stages.symbol_matches(RecordedSymbols(record["symbols"]), query)
     if off != "messages" and query.errors:
@@ -252,7 +252,9 @@ def replay(
         graph_prior=off != "graph_prior",
         depth_prior=off != "depth_prior",
         uses=recorded_uses(record) if USES and off != "uses" and "use_refs" in record else None,
-        with_stem=stages.PathList(record["indexed"]).with_stem if off != "counterparts" else None,
+        with_stem=file_stages.PathList(record["indexed"]).with_stem
+        if off != "counterparts"
+        else None,
         **options,
     )
     if off != "cochange" and record.get("commits") is not None and scores:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from codemem.code import followup, history, stages
+from codemem.code import file_stages, followup, history, stages
 from codemem.code.cochange import CoChange
 from codemem.code.files import is_example_path, is_test_path, read_repo_file
 from codemem.code.fusion import (
@@ -162,9 +162,9 @@ class Searcher:
         return tags if tags.exists else None
 
     def package_files(self) -> dict[str, list[str]]:
-        """Folder name → the package files it names (`stages.package_files`), read once."""
+        """Folder name → the package files it names (`file_stages.package_files`), read once."""
         if self._packages is None:
-            self._packages = stages.package_files(self.manifest)
+            self._packages = file_stages.package_files(self.manifest)
         return self._packages
 
     def centrality(self) -> Mapping[str, float]:
@@ -214,22 +214,24 @@ class Searcher:
         opts = self.config.search
         depth = depth or chunk_depth(query)
         if query.frames:
-            stages.weigh_frames(query.frames, self.manifest)
+            file_stages.weigh_frames(query.frames, self.manifest)
         results = StageResults(
             chunks=stages.bm25_chunks(self.store, query, depth) if opts.bm25 else [],
             files=stages.bm25_files(self.store, query, 100) if opts.bm25 else [],
             symbols=stages.symbol_matches(self.rows, query) if opts.symbols else [],
-            paths=stages.path_matches(self.manifest, query) if opts.paths else [],
-            stems=stages.stem_matches(self.manifest, query) if opts.stems else [],
+            paths=file_stages.path_matches(self.manifest, query) if opts.paths else [],
+            stems=file_stages.stem_matches(self.manifest, query) if opts.stems else [],
             vectors=self._vector_stage(query.text, depth) if opts.vectors else [],
         )
         if opts.stems:  # files named by the documentation pages the query finds
-            best = unique_paths(results.chunks[: 4 * stages.DOC_PAGES])[: stages.DOC_PAGES]
-            best += unique_paths(results.files)[: stages.DOC_PAGES]
+            best = unique_paths(results.chunks[: 4 * file_stages.DOC_PAGES])[
+                : file_stages.DOC_PAGES
+            ]
+            best += unique_paths(results.files)[: file_stages.DOC_PAGES]
             named = {c.path for c in results.stems}
             results.stems += [
                 c
-                for c in stages.doc_subjects(self.manifest, query, best, self.package_files)
+                for c in file_stages.doc_subjects(self.manifest, query, best, self.package_files)
                 if c.path not in named
             ]
         self._follow_up_stages(results, query)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codemem.code import CodeIndex, history, stages
+from codemem.code import CodeIndex, file_stages, history
 from codemem.code.cochange import MAX_FILES_PER_COMMIT, CoChange, companions
 from codemem.code.fusion import (
     StageResults,
@@ -221,7 +221,7 @@ def test_an_index_run_leaves_the_history_current_so_the_first_search_reads_no_gi
 
 
 def test_a_kept_c_file_brings_its_header_below_the_kept_files():
-    indexed = stages.PathList(
+    indexed = file_stages.PathList(
         ["lib/lazy.c", "lib/lazy.h", "lib/fast.c", "include/x.hpp", "src/x.cpp", "a/y.h"]
         + ["b/y.h", "c/y.h", "lib/Lazy.h", "tests/fast.h"]
     )
@@ -242,7 +242,7 @@ def test_a_kept_c_file_brings_its_header_below_the_kept_files():
 
 
 def test_a_header_and_its_inline_implementation_are_counterparts():
-    indexed = stages.PathList(
+    indexed = file_stages.PathList(
         ["ondemand/array.h", "ondemand/array-inl.h", "ondemand/object.h", "ondemand/object_impl.h"]
         + ["ondemand/value.h", "ondemand/value.ipp", "other/array.h", "ondemand/array-inl.cpp"]
         + ["src/lazy.cpp", "src/lazy.h", "src/lazy.tpp", "ondemand/parser-inl.h"]

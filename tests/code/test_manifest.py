@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from codemem.code import manifest as manifest_module
+from codemem.code.file_stages import NameIndex, PathList, path_matches, stem_matches, weigh_frames
 from codemem.code.indexer import refresh_index
 from codemem.code.integrity import find_damage
 from codemem.code.manifest import MANIFEST_NAME, Manifest, damage
 from codemem.code.manifest_rows import FileEntry
 from codemem.code.query import STOP_WORDS, analyze_query
-from codemem.code.stages import NameIndex, PathList, path_matches, stem_matches, weigh_frames
 from codemem.config import load_config
 from codemem.workspace import Workspace
 

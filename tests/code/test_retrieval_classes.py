@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from codemem.code.file_stages import NameIndex, PathList, path_matches, weigh_frames
 from codemem.code.followup import called_names, callee_matches, message_matches
 from codemem.code.indexer import refresh_index
 from codemem.code.query import analyze_query, prose_text
 from codemem.code.search import Searcher
-from codemem.code.stages import Candidate, NameIndex, PathList, path_matches, weigh_frames
+from codemem.code.stages import Candidate
 from codemem.config import load_config
 from codemem.workspace import Workspace
 from tests.helpers import make_repo
@@ -306,7 +307,8 @@ def test_a_link_to_a_source_file_names_that_file():
 
 
 def test_a_short_query_word_naming_a_file_proposes_it():
-    from codemem.code.stages import light_stem, stem_matches
+    from codemem.code.file_stages import stem_matches
+    from codemem.code.text import light_stem
 
     assert [light_stem(w) for w in ("checks", "checker", "loads", "loader", "floating")] == [
         "check",
@@ -328,7 +330,7 @@ def test_a_short_query_word_naming_a_file_proposes_it():
 
 
 def test_a_query_word_finds_the_file_named_by_its_uncut_form():
-    from codemem.code.stages import stem_matches
+    from codemem.code.file_stages import stem_matches
 
     names = NameIndex(
         ["middleware/throttle.go", "middleware/strip.go", "lib/stat.c", "src/state.c"]
@@ -340,7 +342,7 @@ def test_a_query_word_finds_the_file_named_by_its_uncut_form():
 
 
 def test_a_query_verb_finds_the_file_named_by_its_doer():
-    from codemem.code.stages import stem_matches
+    from codemem.code.file_stages import stem_matches
 
     names = NameIndex(["lib/formatter.bash", "lib/validator.bash", "lib/x.sh"])
     found = stem_matches(names, analyze_query("how bats formats test output"))
@@ -353,7 +355,7 @@ def test_a_query_verb_finds_the_file_named_by_its_doer():
 
 
 def test_a_noun_in_ion_finds_the_file_named_by_its_verb():
-    from codemem.code.stages import stem_matches
+    from codemem.code.file_stages import stem_matches
 
     names = NameIndex(["src/compose.ts", "src/createStore.ts", "src/extract.rs", "src/a.ts"])
     found = stem_matches(names, analyze_query("function composition utility"))
@@ -367,7 +369,7 @@ def test_a_noun_in_ion_finds_the_file_named_by_its_verb():
 
 
 def test_two_query_words_in_a_row_may_be_one_word_of_a_file_name():
-    from codemem.code.stages import stem_matches
+    from codemem.code.file_stages import stem_matches
 
     names = NameIndex(["src/threadpool.c", "src/unix/thread.c", "src/win/thread.c", "src/pool.c"])
     found = stem_matches(names, analyze_query("thread pool and work queue"))
@@ -381,7 +383,7 @@ def test_two_query_words_in_a_row_may_be_one_word_of_a_file_name():
 
 
 def test_a_name_the_query_spells_whole_counts_though_its_words_are_common():
-    from codemem.code.stages import stem_matches
+    from codemem.code.file_stages import stem_matches
 
     paths = [f"lang/Array{n}.java" for n in ("Utils", "Sorter", "Fill", "Builder")]
     paths += [f"lang/{n}Utils.java" for n in ("Class", "String", "Char", "Number")]
@@ -393,7 +395,7 @@ def test_a_name_the_query_spells_whole_counts_though_its_words_are_common():
 
 
 def test_a_documentation_page_the_query_finds_proposes_the_code_named_like_it():
-    from codemem.code.stages import doc_subjects
+    from codemem.code.file_stages import doc_subjects
 
     paths = ["src/docs/extract.md", "src/extract/mod.rs", "src/extract/query.rs", "src/lib.rs"]
     paths += ["docs/routing.rst", "pkg/routing.py", "tests/routing.py", "src/docs/other.md"]
