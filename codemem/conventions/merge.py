@@ -5,6 +5,9 @@ marks the file conflicted. By kind of file:
 
 - files codemem derives whole (digests, one per commit range; `*.json` learned records) keep
   our side: the same inputs give the same bytes, and the next digest derives them again;
+- a review dismissal (`review/dismissed/<id>.json`) two teammates each wrote keeps both
+  reasons (`dismissal_merge.merge_dismissals`); one that is not a dismissal's JSON on some
+  side is merged line by line, conflicted;
 - Markdown (blocks, archive notes): the frontmatter is merged key by key (each key's lines
   kept as the side whose value wins wrote them, comments and all, when the lines can be told
   apart by key; a list both sides only added to, such as the `tags:` and `merged:` of a note
@@ -44,6 +47,7 @@ from typing import Any
 
 from codemem.conventions.config_merge import merge_by_key
 from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_memory_conflicts
+from codemem.conventions.dismissal_merge import merge_dismissals
 from codemem.errors import CodememError
 from codemem.infra import atomic_write, line_ends, load_yaml, run_git
 from codemem.memory import FrontmatterDocument as Document
@@ -74,6 +78,9 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
     if ours == base:
         return Merged(theirs)
     parts = PurePosixPath(path).parts
+    if parts[:3] == (".codemem", "review", "dismissed") and path.endswith(".json"):
+        both = merge_dismissals(base, ours, theirs)  # both teammates' reasons kept
+        return Merged(both) if both is not None else _merge_lines(base, ours, theirs, memory=False)
     if parts[:1] == (".codemem",) and ("digests" in parts or path.endswith(".json")):
         return Merged(ours)
     if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted

@@ -1,9 +1,10 @@
-"""Two teammates' edits of `.codemem/config.yml`, brought together
+"""Two teammates' edits of `.codemem/config.yml` and of one review dismissal, brought together
 by a real `git merge` in a repository set up by `codemem init` (which writes the
 `.gitattributes` and registers the merge driver)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -147,3 +148,53 @@ def test_a_config_that_does_not_parse_is_merged_as_lines_losing_nothing(repo):
     assert text == CONFIG_TEMPLATE + SETTINGS + (
         "<<<<<<< ours\n  max_cost: [2.5\n||||||| base\n=======\n  command_timeout: 60\n>>>>>>> theirs\n"
     )
+
+
+def dismissal(reason: str, by: str, at: str) -> str:
+    """A dismissal file as `codemem review --dismiss` writes it."""
+    item = {"id": FINDING, "rule": "naming/python/function", "file": "shop/cart.py"}
+    return json.dumps({**item, "reason": reason, "by": by, "at": at}, indent=2) + "\n"
+
+
+FINDING = "3f9a2c41d0b7"
+DISMISSED = f".codemem/review/dismissed/{FINDING}.json"
+
+
+def test_one_finding_dismissed_by_two_teammates_keeps_both_reasons(repo):
+    alice = dismissal("public API name", "alice", "2026-03-02T10:00:00Z")
+    bob = dismissal("generated code", "bob", "2026-03-01T09:00:00Z")
+    done = teammates(repo, {DISMISSED: (alice, bob)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    both = json.loads((repo / DISMISSED).read_text())  # before: alice's reason alone
+    assert both == {
+        **json.loads(bob),
+        "also": [{"reason": "public API name", "by": "alice", "at": "2026-03-02T10:00:00Z"}],
+    }
+
+
+def test_a_dismissal_reworded_on_both_sides_keeps_both_new_reasons(repo):
+    (repo / DISMISSED).parent.mkdir(parents=True)
+    (repo / DISMISSED).write_text(dismissal("old", "carol", "2026-01-01T00:00:00Z"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "dismissed")
+    alice = dismissal("public API name", "alice", "2026-03-02T10:00:00Z")
+    bob = dismissal("generated code", "bob", "2026-03-01T09:00:00Z")
+    done = teammates(repo, {DISMISSED: (alice, bob)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [(d["by"], d["reason"]) for d in entries(repo)] == [
+        ("bob", "generated code"),
+        ("alice", "public API name"),
+    ]  # carol's, which both replaced, is gone
+
+
+def entries(repo: Path) -> list[dict]:
+    merged = json.loads((repo / DISMISSED).read_text())
+    return [merged, *merged.get("also", [])]
+
+
+def test_a_dismissal_that_is_no_json_on_one_side_is_a_conflict_keeping_both(repo):
+    alice = dismissal("public API name", "alice", "2026-03-02T10:00:00Z")
+    done = teammates(repo, {DISMISSED: (alice, "bob was here\n")})
+    assert done.returncode == 1
+    text = (repo / DISMISSED).read_text()
+    assert "public API name" in text and "bob was here" in text and "<<<<<<< ours" in text
