@@ -16,9 +16,9 @@ def merge_file_command(base: Path, ours: Path, theirs: Path, path: str) -> None:
     """Merge a .codemem/ file as git's merge driver: BASE OURS THEIRS PATH (%O %A %B %P).
 
     Learned regions and derived files keep our side (the next digest derives them again),
-    lists both sides appended to are united, frontmatter is merged key by key; conflict
-    markers are left only where two people wrote different text in one place, and then
-    the exit code is 1. A missing or unreadable BASE means the file has no common ancestor
+    lists both sides appended to are united, frontmatter and config.yml are merged key by
+    key; conflict markers are left only where two people wrote different text in one place
+    (set one key to two values), and then the exit code is 1. A missing or unreadable BASE means the file has no common ancestor
     (both sides added it); OURS and THEIRS must exist. `codemem init`, and any codemem
     command in a clone that lacks it, registers the driver: `git config merge.codemem.driver "<python> -P -m codemem merge-file
     %O %A %B %P"`, with `.codemem/.gitattributes` naming the files.

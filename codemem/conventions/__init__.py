@@ -34,6 +34,7 @@ from codemem.conventions.conflicts import (
     ours_side,
     resolve_learned_conflicts,
 )
+from codemem.conventions.dismissal_merge import dismissal_entries, dismissal_text
 from codemem.conventions.merge import merge_files
 from codemem.conventions.miner import (
     LABEL,
@@ -70,6 +71,8 @@ from codemem.memory import has_conflict  # one reading of git's markers, kept he
 
 __all__ = [
     "merge_files",
+    "dismissal_entries",
+    "dismissal_text",  # the dismissal file's layout, which the merge driver keeps
     "CONVENTIONAL",
     "ISSUE_REF",
     "PAST",

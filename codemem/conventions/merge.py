@@ -5,6 +5,9 @@ marks the file conflicted. By kind of file:
 
 - files codemem derives whole (digests, one per commit range; `*.json` learned records) keep
   our side: the same inputs give the same bytes, and the next digest derives them again;
+- a review dismissal (`review/dismissed/<id>.json`) two teammates each wrote keeps both
+  reasons (`dismissal_merge.merge_dismissals`); one that is not a dismissal's JSON on some
+  side is merged line by line, conflicted;
 - Markdown (blocks, archive notes): the frontmatter is merged key by key (each key's lines
   kept as the side whose value wins wrote them, comments and all, when the lines can be told
   apart by key; a list both sides only added to, such as the `tags:` and `merged:` of a note
@@ -12,9 +15,12 @@ marks the file conflicted. By kind of file:
   lists appended to at one place become their union in a deterministic order, and conflict
   markers are left only where two people wrote different text in one place (a file both
   sides added, with no ancestor, is that too);
-- anything else (`config.yml`) is merged line by line as git would: two settings both sides
-  added at one place are a conflict (united, the second `model:` would silently win), and so
-  is one key both added at two places (no markers: the file names both lines when read).
+- anything else (`config.yml`) is merged line by line as git would; where that conflicts (or
+  sets one key twice: both added it at two places), `config_merge.merge_by_key` merges the
+  parsed YAML key by key, and only a key both sides set to different values is left between
+  markers (united, the second `model:` would silently win); a config it cannot merge so (one
+  that does not parse) keeps the line merge, conflicted (one key set twice: no markers, the
+  file names both lines when read).
 
 A file holding a NUL byte (a block saved by a tool that wrote one) is binary to git, whose text
 merge refuses it: as git does, our side is kept and the file left conflicted for people.
@@ -39,7 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from codemem.conventions.config_merge import merge_by_key
 from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_memory_conflicts
+from codemem.conventions.dismissal_merge import merge_dismissals
 from codemem.errors import CodememError
 from codemem.infra import atomic_write, line_ends, load_yaml, run_git
 from codemem.memory import FrontmatterDocument as Document
@@ -70,6 +78,9 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
     if ours == base:
         return Merged(theirs)
     parts = PurePosixPath(path).parts
+    if parts[:3] == (".codemem", "review", "dismissed") and path.endswith(".json"):
+        both = merge_dismissals(base, ours, theirs)  # both teammates' reasons kept
+        return Merged(both) if both is not None else _merge_lines(base, ours, theirs, memory=False)
     if parts[:1] == (".codemem",) and ("digests" in parts or path.endswith(".json")):
         return Merged(ours)
     if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted
@@ -87,9 +98,18 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
         return _merge_markdown(base, ours, theirs, path)
     # config.yml: two keys appended at one place are two settings, not a list to unite
     merged = _merge_lines(base, ours, theirs, memory=False)
-    if not merged.conflicts and _sets_a_key_twice(merged.text):
-        return Merged(merged.text, 1)  # one key added at two places: git stops for the person
-    return merged
+    if not merged.conflicts and not _sets_a_key_twice(merged.text):
+        return merged
+    if path.endswith((".yml", ".yaml")):
+        by_key = merge_by_key(base, ours, theirs)
+        if by_key is not None and not by_key.clashes:
+            return Merged(by_key.resolved)
+        if by_key is not None:  # markers around the clashing keys alone, each in its place
+            clashed = _merge_lines(by_key.at_base, by_key.resolved, by_key.at_theirs, memory=False)
+            if clashed.conflicts:
+                return clashed
+    # one key added at two places (a clean line merge): git stops for the person
+    return merged if merged.conflicts else Merged(merged.text, 1)
 
 
 def _sets_a_key_twice(text: str) -> bool:

@@ -2,9 +2,11 @@
 
 `codemem review --dismiss ID [--reason TEXT]` writes one small JSON file per dismissed
 finding to `.codemem/review/dismissed/<id>.json` (committed, so the team shares it; one file
-per dismissal, so two people dismissing at once never conflict in a merge). It holds the
-finding's id, rule and file, the reason, who dismissed it and when, and never the line's
-text, which may be a secret.
+per dismissed finding, so two people dismissing different ones never meet in a merge). It
+holds the finding's id, rule and file, the reason, who dismissed it and when, and never the
+line's text, which may be a secret. Two teammates who dismiss one finding each keep their
+reason: the merge driver keeps the earliest dismissal at the top and the others in `also`
+(`conventions/dismissal_merge.py`), and a dismissal again replaces only one's own.
 
 Effects:
 
@@ -29,6 +31,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+from codemem.conventions import dismissal_entries, dismissal_text
 from codemem.errors import FileTooLarge, NotARegularFile, UsageError
 from codemem.infra import (
     atomic_write,
@@ -176,6 +179,16 @@ def _read_cache(path: Path) -> dict[str, dict]:
         return {}
 
 
+def _dismissals_in(ws: Workspace, path: Path) -> list[tuple[str, str, str]]:
+    """The dismissals (reason, by, at) the file at `path` holds already (teammates' ones merged
+    into it), none when there is no readable one."""
+    try:
+        text = read_memory_file(ws, path) if path.is_file() else None
+        return dismissal_entries(text) if text is not None else []
+    except (OSError, ValueError, RecursionError, BlockFormatError):
+        return []  # replaced, as it always was
+
+
 def find_cached(ws: Workspace, finding_id: str) -> tuple[str, dict]:
     """The cached finding whose id is `finding_id` or starts with it (at least 6 characters)."""
     wanted = finding_id.strip().lower()
@@ -220,7 +233,9 @@ def dismiss(
     )
     path = dismissed_dir(ws) / f"{full_id}.json"
     check_memory_write(ws, path)  # not through a cloned link to a folder out of the repository
+    others = [entry for entry in _dismissals_in(ws, path) if entry[1] != item.by]
     make_folder(path.parent)
-    atomic_write(path, json_text(asdict(item), indent=2) + "\n")
+    fields = asdict(item)
+    atomic_write(path, dismissal_text(fields, [*others, (item.reason, item.by, item.at)]))
     count = sum(1 for d in load_dismissals(ws) if d.rule == item.rule)
     return item, count

@@ -181,3 +181,28 @@ def test_a_finding_in_a_file_whose_name_is_not_utf8_is_remembered_and_dismissed(
     assert cli_review(shop, "--staged").stdout == (
         "No findings in 1 file reviewed. 1 dismissed or low-confidence not shown.\n"
     )
+
+
+def test_dismissing_again_replaces_ones_own_reason_and_keeps_a_teammates(shop):
+    camel(shop, "applyDiscount")
+    stage(shop)
+    [finding] = review(shop).findings
+    saved = shop / ".codemem/review/dismissed" / f"{finding.id}.json"
+    merged = {  # as the merge driver leaves two teammates' dismissals of one finding
+        "id": finding.id,
+        "rule": "naming/python/function",
+        "file": "shop/prices.py",
+        "reason": "generated",
+        "by": "bob",
+        "at": "2025-03-01T09:00:00Z",
+        "also": [{"reason": "first try", "by": "alice", "at": "2025-03-02T09:00:00Z"}],
+    }
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps(merged))
+    dismiss(Workspace(shop), finding.id, "mirrors the JavaScript API", by="alice", now=NOW)
+    assert json.loads(saved.read_text()) == {
+        **merged,
+        "also": [
+            {"reason": "mirrors the JavaScript API", "by": "alice", "at": "2025-03-10T12:00:00Z"}
+        ],
+    }  # before: alice's dismissal alone, bob's reason gone

@@ -497,7 +497,10 @@ def test_two_settings_added_to_the_config_are_a_conflict_not_a_duplicate_key():
     twice = merge_memory_file(
         base, "model: x\n" + base, base + "model: y\n", ".codemem/config.yml"
     )  # before: merged clean, and the second `model:` silently won
-    assert (twice.conflicts, twice.text) == (1, "model: x\n" + base + "model: y\n")
+    assert (twice.conflicts, twice.text) == (
+        1,
+        "<<<<<<< ours\nmodel: x\n||||||| base\n=======\nmodel: y\n>>>>>>> theirs\n" + base,
+    )  # the one key between markers, in our place
 
 
 def agent_append(ws: Workspace, label: str, content: str) -> None:
