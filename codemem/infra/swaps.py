@@ -325,16 +325,21 @@ def _holds_bytes(path: Path) -> bytes | None:
         return None
 
 
-_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+_AT_FDCWD, _NOREPLACE, _RENAME_EXCHANGE = -100, 1, 2
 
 
 def _exchange(one: Path, other: Path) -> bool:
     """Swap the files named `one` and `other` in one step; False where the system or the file
     system cannot (then nothing moved)."""
+    return _rename2(one, other, _RENAME_EXCHANGE)
+
+
+def _rename2(one: Path, other: Path, flags: int) -> bool:
+    """`renameat2(one, other, flags)`; False where the system or the file system cannot."""
     renameat2 = _renameat2()
     if renameat2 is None:
         return False
-    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), _RENAME_EXCHANGE) == 0:
+    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), flags) == 0:
         return True
     error = ctypes.get_errno()
     if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
@@ -362,15 +367,24 @@ def _renameat2() -> Any:
 
 def rename_new(source: Path, target: Path) -> None:
     """Move `source` to `target`, never over a file there, even one made a moment before
-    (`FileExistsError`): a hard link, then the old name unlinked (where the file system has no
-    hard links, a rename unless a file is there)."""
+    (`FileExistsError`): a hard link, then the old name unlinked; where the file system has no
+    hard links, one `renameat2(RENAME_NOREPLACE)` (only where the system has none of that
+    either, a rename unless a file is there, a moment's window)."""
     try:
         os.link(source, target, follow_symlinks=False)
     except FileExistsError:
         raise
     except OSError:
+        if _rename_no_replace(source, target):
+            return
         if os.path.lexists(target):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
         os.rename(source, target)
         return
     os.unlink(source)
+
+
+def _rename_no_replace(source: Path, target: Path) -> bool:
+    """Rename `source` to `target` in one step unless a file is there (`FileExistsError`);
+    False where the system or the file system cannot (then nothing moved)."""
+    return _rename2(source, target, _NOREPLACE)

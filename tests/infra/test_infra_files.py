@@ -500,3 +500,32 @@ def test_a_leftover_planted_in_the_swapping_folder_never_becomes_the_files_text(
     assert path.read_text() == "reviewed\nagent\n"
     kept = [p.read_text() for p in folder.iterdir() if p.name != "locks"]
     assert kept == ["planted\n"]  # kept, said, never used
+
+
+def test_rename_new_without_hard_links_never_moves_over_a_file_made_after_its_check(
+    tmp_path, monkeypatch
+):
+    # Where the file system has no hard links, `rename_new` looked for the target, then
+    # renamed over it: a file made between the two was replaced. The move is now one
+    # `renameat2(RENAME_NOREPLACE)`, which refuses any file there.
+    from codemem.infra import rename_new
+
+    source, target = tmp_path / "new.md", tmp_path / "note.md"
+    source.write_text("ours\n")
+
+    def no_hard_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    def saved_after_the_look(path):  # the target appears just after the check
+        target.write_text("theirs\n")
+        return False
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    monkeypatch.setattr(os.path, "lexists", saved_after_the_look)
+    target.write_text("theirs\n")
+    with pytest.raises(FileExistsError):
+        rename_new(source, target)
+    monkeypatch.undo()
+    assert (source.read_text(), target.read_text()) == ("ours\n", "theirs\n")
+    rename_new(source, tmp_path / "other.md")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["note.md", "other.md"]
