@@ -206,7 +206,9 @@ class Workspace:
         ignore = self.dir / ".gitignore"
         if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
             self.dir.mkdir(exist_ok=True)  # never its parents: the repository is there
-            ignore.write_text("local/\n", encoding="utf-8")
+            # created only where nothing is: one saved a moment ago is theirs, kept as it is
+            with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as new:
+                new.write("local/\n")
         with contextlib.suppress(FileExistsError):  # made here alone (`infra.make_folder`)
             self.local_dir.mkdir(mode=0o700)
         private_dir(self.local_dir)

@@ -10,7 +10,9 @@ system cannot swap, the file is checked just before the rename). `replace_text` 
 for a caller that holds the lock, `replace_bytes` the same compared byte for byte. The new
 file is written in a folder the caller names (git-ignored, `.codemem/local/swapping/`), named
 for the file and for what it replaces and writes: what a kill between the swaps leaves there
-is settled by the next write of that file, a person's save kept and named, never lost.
+is settled by the next write of that file, a person's save kept and named, never lost. Every
+write of one file through `folder` also holds that file's own lock, named from its path in
+`folder/locks/`, whatever lock its caller names (`_file_lock`).
 `rename_new` moves a file, never over one there (the set-aside removals, `infra/removals.py`,
 build on it).
 """
@@ -24,6 +26,7 @@ import logging
 import os
 import re
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -70,7 +73,7 @@ def update_text(
     `path`) before it is swapped in: what a kill between the two swaps leaves there is settled
     by the next write of `path` (`_settle_leftovers`).
     """
-    with FileLock(lock, timeout):
+    with FileLock(lock, timeout), _file_lock(path, folder, timeout):
         _settle_leftovers(path, folder)
         for _ in range(attempts):
             before, ends, raw = _read_text_and_ends(path)
@@ -88,15 +91,16 @@ def replace_text(path: Path, before: str, after: str, *, folder: Path | None = N
     """Write `after` to `path` only if it still holds `before` (as `read_text` reads it), in
     the line ends it mostly uses; False, and the file left as it is, if it does not. The
     compare-and-swap of `update_text`, for a caller that holds the file's lock already."""
-    _settle_leftovers(path, folder)
-    try:
-        current, ends, raw = _read_text_and_ends(path)
-    except UnicodeDecodeError:
-        return False
-    if current != before:
-        return False
-    data = after.replace("\r\n", "\n").replace("\n", ends).encode()
-    return _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data))
+    with _file_lock(path, folder, DEFAULT_TIMEOUT):
+        _settle_leftovers(path, folder)
+        try:
+            current, ends, raw = _read_text_and_ends(path)
+        except UnicodeDecodeError:
+            return False
+        if current != before:
+            return False
+        data = after.replace("\r\n", "\n").replace("\n", ends).encode()
+        return _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data))
 
 
 def replace_bytes(
@@ -117,9 +121,30 @@ def replace_bytes(
     one's permission bits.
     """
     same = None if before is None else _holds_exactly(before)
-    with FileLock(lock, timeout):
+    with FileLock(lock, timeout), _file_lock(path, folder, timeout):
         _settle_leftovers(path, folder)
         return _write_over(path, same, after, _temp_prefix(path, folder, before, after))
+
+
+@contextmanager
+def _file_lock(path: Path, folder: Path | None, timeout: float) -> Iterator[None]:
+    """Hold the lock of `path` itself while it is written through `folder`: callers lock a
+    file under names of their own (the file tools' `files.lock`, an export's, the archive's),
+    and two compare-and-swaps of one file must never run at once, since each settles what it
+    finds of the file's temp files in `folder` as a killed write's (`_settle_leftovers`),
+    the other's waiting to be compared included. Named from the file's real path, in
+    `folder/locks/`: `<name>.<key>.lock`. With no `folder` (or none that is a real folder,
+    which every writer of the file then finds alike), the caller's lock is the file's own."""
+    lock = None
+    if folder is not None:
+        with suppress(OSError):
+            if stat.S_ISDIR(os.lstat(make_folder(folder)).st_mode):
+                lock = folder / "locks" / f"{path.name[:64]}.{_key(path, folder)}.lock"
+    if lock is None:
+        yield
+        return
+    with FileLock(lock, timeout):
+        yield
 
 
 def _holds_text(before: str | None) -> Callable[[Path], bool] | None:
@@ -300,16 +325,21 @@ def _holds_bytes(path: Path) -> bytes | None:
         return None
 
 
-_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+_AT_FDCWD, _NOREPLACE, _RENAME_EXCHANGE = -100, 1, 2
 
 
 def _exchange(one: Path, other: Path) -> bool:
     """Swap the files named `one` and `other` in one step; False where the system or the file
     system cannot (then nothing moved)."""
+    return _rename2(one, other, _RENAME_EXCHANGE)
+
+
+def _rename2(one: Path, other: Path, flags: int) -> bool:
+    """`renameat2(one, other, flags)`; False where the system or the file system cannot."""
     renameat2 = _renameat2()
     if renameat2 is None:
         return False
-    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), _RENAME_EXCHANGE) == 0:
+    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), flags) == 0:
         return True
     error = ctypes.get_errno()
     if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
@@ -337,15 +367,24 @@ def _renameat2() -> Any:
 
 def rename_new(source: Path, target: Path) -> None:
     """Move `source` to `target`, never over a file there, even one made a moment before
-    (`FileExistsError`): a hard link, then the old name unlinked (where the file system has no
-    hard links, a rename unless a file is there)."""
+    (`FileExistsError`): a hard link, then the old name unlinked; where the file system has no
+    hard links, one `renameat2(RENAME_NOREPLACE)` (only where the system has none of that
+    either, a rename unless a file is there, a moment's window)."""
     try:
         os.link(source, target, follow_symlinks=False)
     except FileExistsError:
         raise
     except OSError:
+        if _rename_no_replace(source, target):
+            return
         if os.path.lexists(target):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
         os.rename(source, target)
         return
     os.unlink(source)
+
+
+def _rename_no_replace(source: Path, target: Path) -> bool:
+    """Rename `source` to `target` in one step unless a file is there (`FileExistsError`);
+    False where the system or the file system cannot (then nothing moved)."""
+    return _rename2(source, target, _NOREPLACE)

@@ -35,7 +35,9 @@ from codemem.memory.files import (
     check_memory_write,
     folder_in_the_way,
     memory_file,
+    read_memory_bytes,
     read_memory_file,
+    replace_memory_file,
 )
 from codemem.memory.frontmatter import FENCE as FRONTMATTER_FENCE
 from codemem.memory.frontmatter import Document as FrontmatterDocument
@@ -111,8 +113,10 @@ __all__ = [
     "memory_file",
     "normalize",
     "parse_block",
+    "read_memory_bytes",
     "read_memory_file",
     "render_blocks",
+    "replace_memory_file",
     "session_dict",
     "user_slug",
     "validate_label",

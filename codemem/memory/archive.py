@@ -6,7 +6,8 @@ branches adding notes never conflict. The files are the source of truth and the 
 
 Search ranks with BM25 over content and tags in Python (archives are small) and filters by
 tags (`any` / `all`) and an inclusive date range. Insert refuses an exact duplicate (same text
-up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing.
+up to whitespace) and reports near-duplicates (word-set Jaccard >= 0.8) without refusing; its
+file is linked in only where no file is (`infra.rename_new`), never over one saved meanwhile.
 `update` (the digest's consolidation) changes a note only if its file still says what was
 read, and only in the lines that change: a person's header comments, key order and quoting
 stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`,
@@ -35,12 +36,13 @@ from codemem.infra import (
     FileLock,
     SetAside,
     as_utc,
-    atomic_write,
+    atomic_file,
     in_range,
     parse_when,
     printable,
     private_dir,
     put_back_set_aside,
+    rename_new,
     set_aside,
     update_text,
     utc_now,
@@ -204,9 +206,13 @@ class Archive:
     def _save_new(self, note: Note) -> None:
         """Write a new note's file (the sleep-time agent's archive holds it instead)."""
         assert note.path is not None
-        if note.path.exists():  # the same text saved, deleted and saved within a second
-            raise DuplicateNoteError(f"a note with id {note.id} already exists; nothing was saved")
-        atomic_write(note.path, note.to_text())
+        try:  # linked in only where nothing is, never over a file made a moment before
+            with atomic_file(note.path, install=rename_new) as handle:
+                handle.write(note.to_text().encode("utf-8"))
+        except FileExistsError:  # the same text saved, deleted and saved within a second
+            raise DuplicateNoteError(
+                f"a note with id {note.id} already exists; nothing was saved"
+            ) from None
 
     def search(
         self,

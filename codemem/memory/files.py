@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
-from codemem.infra import confine, printable, read_regular
+from codemem.infra import confine, printable, read_regular, read_regular_bytes, replace_bytes
 from codemem.memory.errors import BlockFormatError, GitBusyError, MemoryEditError
 from codemem.workspace import Workspace
 
@@ -134,6 +134,31 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
     except NotARegularFile:  # replaced by a link or a FIFO since the check
         _skip(ws, path, "it is not a regular file")
         return None
+
+
+def read_memory_bytes(ws: Workspace, path: Path) -> bytes | None:
+    """The bytes of a memory file as they are on disk, for a write made only over them
+    (`replace_memory_file`); None if it is missing or may not be read (`memory_file`), and
+    `BlockFormatError` when it is larger than `MAX_MEMORY_BYTES`."""
+    if memory_file(ws, path) is None:
+        return None
+    try:
+        return read_regular_bytes(path, MAX_MEMORY_BYTES)  # no link, even one swapped in now
+    except FileTooLarge:
+        raise _too_large(ws, path) from None
+    except (FileNotFoundError, NotARegularFile):
+        return None
+
+
+def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: str) -> bool:
+    """Write `text` to a memory file only if it still holds exactly the bytes `before` (None:
+    only where no file is); False, and the file left as it is now, if it does not: a save
+    made since `before` was read is never written over (`infra.replace_bytes`, under the
+    file's lock, the new file waiting in `Workspace.swap_dir`)."""
+    check_memory_write(ws, path)
+    check_memory_text(ws, path, text)
+    lock = ws.ensure_local() / "locks" / "memory-files.lock"
+    return replace_bytes(path, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
 
 
 def _too_large(ws: Workspace, path: Path) -> BlockFormatError:

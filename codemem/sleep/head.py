@@ -3,17 +3,28 @@ held set (`digest.write_memory`) and before `digest --push` commits and pushes i
 
 from __future__ import annotations
 
+import time
+
 from codemem.errors import HeadMovedError
 from codemem.infra import head_branch, head_commit, index_locked
 from codemem.workspace import Workspace
+
+LOCK_WAIT = 2.0  # seconds: an editor's `git status` holds the index's lock for a moment
+LOCK_POLL = 0.05
 
 
 def check_head(ws: Workspace, branch: str | None, read: str | None, done: str = "digested") -> None:
     """Raise `HeadMovedError` ("nothing `done`") unless HEAD is still on `branch` at `read`,
     as a pass read it, and git began no operation since (a merge, rebase, cherry-pick,
     revert or bisect, or a command holding the index's lock): HEAD moves when it ends (a
-    rebase has moved it already), or its commit would sweep up what is written now."""
-    busy = ws.git_operation() or index_locked(ws.root, ws.git_dir)
+    rebase has moved it already), or its commit would sweep up what is written now.
+
+    A lock let go within `LOCK_WAIT` seconds (an editor's `git status` refreshing the index)
+    is waited for, not a reason to drop the pass; what the command did is then looked at
+    (a `git merge` that stopped on a conflict, HEAD moved by a commit)."""
+    busy = ws.git_operation()
+    if busy is None and index_locked(ws.root, ws.git_dir) is not None:
+        busy = _index_lock_kept(ws) or ws.git_operation()  # what the command left, if anything
     if busy is not None:
         moved = f"since the digest began, {busy}"
         raise HeadMovedError(moved, f"nothing {done}: {moved}; run it again once it ends")
@@ -23,6 +34,15 @@ def check_head(ws: Workspace, branch: str | None, read: str | None, done: str = 
         raise HeadMovedError(
             moved, f"nothing {done}: {moved} since the digest read it; run it again"
         )
+
+
+def _index_lock_kept(ws: Workspace) -> str | None:
+    """None once no git command holds the index's lock, waiting up to `LOCK_WAIT` seconds for
+    one to let it go; else the phrase naming the lock."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while (busy := index_locked(ws.root, ws.git_dir)) is not None and time.monotonic() < deadline:
+        time.sleep(LOCK_POLL)
+    return busy
 
 
 def _where(branch: str | None, head: str | None) -> str:

@@ -7,8 +7,9 @@ into another), so
 the steps read the pass's own state, while nothing reaches the work tree. At the end the pass
 checks that HEAD and its branch are still what it read (a `git checkout` meanwhile would get
 files about another branch) and `write` writes the set, each file by the memory layer's
-locked compare-and-swap against the text the pass read: a file a person edited meanwhile is
-left as it is now, and said.
+locked compare-and-swap against the text the pass read (a derived file, the digest's or
+`conventions.json`, against its bytes as read; one that was not there, only where none is): a
+file a person edited meanwhile is left as it is now, and said.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from codemem.infra import atomic_write
 from codemem.memory import (
     Archive,
     Block,
@@ -31,8 +31,8 @@ from codemem.memory import (
     Note,
     NotFoundError,
     UnknownLabelError,
-    check_memory_write,
     read_memory_file,
+    replace_memory_file,
 )
 from codemem.workspace import Workspace
 
@@ -57,6 +57,15 @@ class Fold:
 
 
 @dataclass
+class HeldFile:
+    """A derived file the pass writes (its digest, `conventions.json`): its bytes as the pass
+    read them (None: no file), and its new text."""
+
+    read: bytes | None
+    text: str
+
+
+@dataclass
 class LeftAlone:
     """A held write not made: its target changed since the pass read it."""
 
@@ -68,7 +77,7 @@ class LeftAlone:
 class HeldWrites:
     """The pass's writes, in memory (see the module docstring)."""
 
-    files: dict[Path, str] = field(default_factory=dict)
+    files: dict[Path, HeldFile] = field(default_factory=dict)
     blocks: dict[str, tuple[Block, Block]] = field(default_factory=dict)  # as read, as left
     added: dict[str, Note] = field(default_factory=dict)
     edited: dict[str, NoteEdit] = field(default_factory=dict)
@@ -116,6 +125,11 @@ class HeldWrites:
             self.blocks[now.label] = (read or replace(now, value="", path=None), now)
         else:
             self.blocks[now.label] = (self.blocks[now.label][0], now)
+
+    def put_file(self, path: Path, read: bytes | None, text: str) -> None:
+        """Hold `text` for `path`; `read`: its bytes as the pass first read them."""
+        first = self.files[path].read if path in self.files else read
+        self.files[path] = HeldFile(first, text)
 
     def add_note(self, note: Note) -> None:
         self.added[note.id] = note
@@ -168,10 +182,9 @@ class HeldWrites:
         deleted only once the note it was folded into holds it).
         """
         left: list[LeftAlone] = []
-        for path, text in self.files.items():
-            check_memory_write(ws, path)
-            if read_memory_file(ws, path) != text:
-                atomic_write(path, text)
+        for path, held in self.files.items():
+            if not write_derived(ws, path, held.read, held.text):
+                left.append(LeftAlone(path.relative_to(ws.root).as_posix(), "writing it"))
         for note in self.added.values():
             try:
                 # dated as drafted: the same id, which the pass's pointers may name
@@ -205,6 +218,18 @@ class HeldWrites:
             except ConflictError:
                 left.append(LeftAlone(note_id, "deleting it"))
         return left
+
+
+def write_derived(ws: Workspace, path: Path, read: bytes | None, text: str) -> bool:
+    """Write a derived file only over what the pass read of it (`read`, None: only where no
+    file is); True once it holds `text`, which another pass may have written meanwhile, False
+    when a save since the read holds something else (left as it is)."""
+    if replace_memory_file(ws, path, read, text):
+        return True
+    try:
+        return read_memory_file(ws, path) == text
+    except BlockFormatError:
+        return False
 
 
 def _write_fold(archive: Archive, fold: Fold) -> list[LeftAlone]:

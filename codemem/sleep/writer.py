@@ -2,7 +2,8 @@
 
 Block edits are `MemoryStore.rethink(label, new, expected=old)`: a compare-and-swap under
 the block's lock, retried on fresh text when another process edited the block meanwhile.
-Notes go through `Archive`; digests and other files through `atomic_write`. In a dry run
+Notes go through `Archive`; digests and other files through the memory layer's compare-and-swap
+(`replace_memory_file`: only over what the pass read of them). In a dry run
 nothing is written and each would-be change is only recorded. With `hold`, the digest's
 writer, every change is held in memory (`sleep/held.py`) and read back by the later steps,
 until `write_held` writes the whole set (a dry run never does).
@@ -23,7 +24,7 @@ from codemem.conventions import (
     resolve_learned_conflicts,
     with_region,
 )
-from codemem.infra import atomic_write, printable
+from codemem.infra import printable
 from codemem.memory import (
     Archive,
     Block,
@@ -39,9 +40,9 @@ from codemem.memory import (
     default_description,
     default_limit,
     normalize,
-    read_memory_file,
+    read_memory_bytes,
 )
-from codemem.sleep.held import HeldWrites
+from codemem.sleep.held import HeldWrites, write_derived
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -288,28 +289,41 @@ class MemoryWriter:
 
     def _left_alone(self, note: Note | None, doing: str) -> None:
         where = note.path if note is not None and note.path else None
-        name = where.relative_to(self.ws.root).as_posix() if where else "a note"
+        self._changed_meanwhile(
+            where.relative_to(self.ws.root).as_posix() if where else "a note", doing
+        )
+
+    def _changed_meanwhile(self, target: str, doing: str) -> None:
         self.warnings.append(
-            f"{printable(name)} changed while the digest was {doing}: left as it is now (the "
+            f"{printable(target)} changed while the digest was {doing}: left as it is now (the "
             "next digest looks at it again)"
         )
 
     # -- files --------------------------------------------------------------------------------
 
     def write_file(self, path: Path, text: str, kind: str) -> bool:
-        """Write a file atomically unless it already holds exactly `text` (a damaged file, one
-        that is not UTF-8 text, is written again: everything written here is derived)."""
+        """Write a file unless it already holds exactly `text` (a damaged file, one that is not
+        UTF-8 text, is written again: everything written here is derived), and only over what
+        was read of it now: a save made since is left as it is, and said (so is a file too
+        large to read, named with its fix)."""
         check_memory_write(self.ws, path)  # never through a cloned link, nor out of the repository
+        target = path.relative_to(self.ws.root).as_posix()
         try:
-            if read_memory_file(self.ws, path) == text:
+            read = read_memory_bytes(self.ws, path)
+        except BlockFormatError as exc:  # too large to compare with anything
+            self.warnings.append(f"{exc}; not written")
+            return False
+        try:
+            if read is not None and read.decode("utf-8").replace("\r\n", "\n") == text:
                 return False
-        except BlockFormatError as exc:  # not UTF-8 text, or too large
-            self.warnings.append(f"{exc}: written again")
+        except UnicodeDecodeError:
+            self.warnings.append(f"{printable(target)}: not UTF-8 text: written again")
         if self.held is not None:
-            self.held.files[path] = text
-        elif not self.dry_run:
-            atomic_write(path, text)
-        self.changes.append(Change(kind, path.relative_to(self.ws.root).as_posix()))
+            self.held.put_file(path, read, text)
+        elif not self.dry_run and not write_derived(self.ws, path, read, text):
+            self._changed_meanwhile(target, "writing it")
+            return False
+        self.changes.append(Change(kind, target))
         return True
 
     def sync_overflow(self, region: str, content: str | None, tags: list[str]) -> str | None:
@@ -337,7 +351,4 @@ class MemoryWriter:
         held, self.held = self.held, None  # what follows (the sleep-time agent) writes at once
         for item in held.write(self.ws, self.store, self.archive):
             self.changes = [c for c in self.changes if c.target != item.target]
-            self.warnings.append(
-                f"{printable(item.target)} changed while the digest was {item.why}: left as it "
-                "is now (the next digest looks at it again)"
-            )
+            self._changed_meanwhile(item.target, item.why)

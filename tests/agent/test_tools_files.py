@@ -340,3 +340,55 @@ def test_tool_results_escape_control_characters_in_names(ws, tools):
         "evil\\nshop/x\\x1b[2J.py (lines 1-1 of 1)\n   1\tmarker_42 = 1",
         False,
     )
+
+
+def test_an_agent_write_and_an_export_of_the_same_file_take_one_lock(ws, tools):
+    # The file tools locked `locks/files.lock` and `codemem memory export` locked
+    # `locks/export-AGENTS.md.lock`: both compare-and-swaps of AGENTS.md ran at once, and the
+    # export, settling what it took for a killed write's leftovers, removed the agent's file
+    # waiting to be compared (the write failed with an OSError, or its file was lost).
+    import threading
+
+    from codemem.agent.tools.file_tools import unified_diff
+    from codemem.infra import swaps as swaps_module
+    from codemem.memory import MemoryStore
+    from codemem.memory.instructions import export_instructions, render_region
+
+    agents = ws.root / "AGENTS.md"
+    agents.write_text("# Agents\n")
+    real_exchange = swaps_module._exchange
+    swapped, go_on = threading.Event(), threading.Event()
+
+    def pause_after_the_swap(one, other):
+        done = real_exchange(one, other)
+        if threading.current_thread().name == "agent" and not swapped.is_set():
+            swapped.set()  # the agent's text is in place, the old one waits to be compared
+            go_on.wait(10)
+        return done
+
+    results = {}
+
+    def write():
+        results["tool"] = call(tools, "write_file", path="AGENTS.md", content="# Agents\nmine\n")
+
+    def export():
+        results["export"] = export_instructions(MemoryStore(ws), "agents-md")[1]
+
+    swaps_module._exchange = pause_after_the_swap
+    try:
+        agent = threading.Thread(target=write, name="agent")
+        agent.start()
+        assert swapped.wait(10)
+        exporter = threading.Thread(target=export, name="export")
+        exporter.start()
+        exporter.join(1.0)  # waits for the agent's write: the same file, so the same lock
+        go_on.set()
+        agent.join(10)
+        exporter.join(30)
+    finally:
+        swaps_module._exchange = real_exchange
+        go_on.set()
+    diff = unified_diff("AGENTS.md", "# Agents\n", "# Agents\nmine\n")
+    assert results == {"tool": (f"Overwrote AGENTS.md (2 lines).\n{diff}", False), "export": True}
+    assert agents.read_text() == "# Agents\nmine\n\n" + render_region(MemoryStore(ws))
+    assert [name for name in os.listdir(ws.swap_dir) if name.endswith(".tmp")] == []

@@ -247,13 +247,14 @@ def test_what_a_kill_at_the_swap_leaves_is_settled_by_the_next_write(
     )
     assert killed.returncode == -signal.SIGKILL
     assert sorted(p.name for p in path.parent.iterdir()) == ["block.md", "lock"]
-    assert len(list(folder.iterdir())) == 1
+    temps = lambda: [p for p in folder.iterdir() if p.name != "locks"]  # noqa: E731
+    assert len(temps()) == 1
     if saved_again:
         path.write_text(saved_again)
     assert update_text(path, lambda text: text, path.with_name("lock"), folder=folder)[0] == left
     assert path.read_text() == left
-    assert [p.read_text() for p in folder.iterdir()] == kept
-    assert [p.name.endswith(".tmp.kept") for p in folder.iterdir()] == [True] * len(kept)
+    assert [p.read_text() for p in temps()] == kept
+    assert [p.name.endswith(".tmp.kept") for p in temps()] == [True] * len(kept)
     assert len(caplog.records) == len(kept)
 
 
@@ -497,4 +498,34 @@ def test_a_leftover_planted_in_the_swapping_folder_never_becomes_the_files_text(
     planted.write_text("planted\n")
     update_text(path, lambda text: text + "agent\n", tmp_path / "lock", folder=folder)
     assert path.read_text() == "reviewed\nagent\n"
-    assert [p.read_text() for p in folder.iterdir()] == ["planted\n"]  # kept, said, never used
+    kept = [p.read_text() for p in folder.iterdir() if p.name != "locks"]
+    assert kept == ["planted\n"]  # kept, said, never used
+
+
+def test_rename_new_without_hard_links_never_moves_over_a_file_made_after_its_check(
+    tmp_path, monkeypatch
+):
+    # Where the file system has no hard links, `rename_new` looked for the target, then
+    # renamed over it: a file made between the two was replaced. The move is now one
+    # `renameat2(RENAME_NOREPLACE)`, which refuses any file there.
+    from codemem.infra import rename_new
+
+    source, target = tmp_path / "new.md", tmp_path / "note.md"
+    source.write_text("ours\n")
+
+    def no_hard_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    def saved_after_the_look(path):  # the target appears just after the check
+        target.write_text("theirs\n")
+        return False
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    monkeypatch.setattr(os.path, "lexists", saved_after_the_look)
+    target.write_text("theirs\n")
+    with pytest.raises(FileExistsError):
+        rename_new(source, target)
+    monkeypatch.undo()
+    assert (source.read_text(), target.read_text()) == ("ours\n", "theirs\n")
+    rename_new(source, tmp_path / "other.md")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["note.md", "other.md"]

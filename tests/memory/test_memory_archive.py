@@ -262,3 +262,32 @@ def test_fold_names_only_what_it_folds_and_keeps_its_duplicates_out_of_git_meanw
     assert during == [[keeper.path.name], [dup.path.name]]
     assert ([n.id for n in folded], written.extra) == ([dup.id], {"merged": [dup.id]})
     assert [note.id for note in archive.notes()] == [keeper.id]
+
+
+def test_insert_never_writes_over_a_note_file_made_while_it_writes(ws, monkeypatch):
+    # `insert` checked that the note's file was not there, then renamed its new file over the
+    # name: a file saved there in between (a person, a `git pull`, another clone's codemem
+    # under another lock) was replaced. The new note is now linked in only where nothing is.
+    from codemem.infra import files as files_module
+    from codemem.memory import Archive
+
+    at = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+    archive = Archive(ws, clock=lambda: at)
+    path = archive.draft("Deploys go through staging first.").path
+    theirs = "---\nid: theirs\n---\nSaved by hand a moment ago.\n"
+    real_unnamed = files_module._unnamed_file
+    ws.ensure_local()
+    ws.archive_dir.mkdir(parents=True)
+
+    def saved_meanwhile(folder):
+        if not path.exists():
+            path.write_text(theirs)
+        return real_unnamed(folder)
+
+    monkeypatch.setattr(files_module, "_unnamed_file", saved_meanwhile)
+    with pytest.raises(DuplicateNoteError) as error:
+        archive.insert("Deploys go through staging first.")
+    assert str(error.value) == f"a note with id {path.stem} already exists; nothing was saved"
+    assert path.read_text() == theirs
+    assert sorted(os.listdir(ws.archive_dir)) == [path.name]
+    assert [name for name in os.listdir(ws.swap_dir) if name.endswith(".tmp")] == []

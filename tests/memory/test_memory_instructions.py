@@ -305,3 +305,22 @@ def test_an_instruction_file_too_large_or_not_utf8_is_skipped_and_the_others_imp
         "CONVENTIONS.md: not UTF-8 text (invalid continuation byte at byte 22): re-save it as "
         "UTF-8, or restore it with `git checkout -- CONVENTIONS.md`; not imported",
     ]
+
+
+def test_no_command_writes_over_a_codemem_gitignore_saved_while_it_sets_up(shop, monkeypatch):
+    # Any command's `ensure_local` checked that `.codemem/.gitignore` was missing, then wrote
+    # it: one a person (or a checkout) saved in between was truncated and rewritten.
+    from pathlib import Path
+
+    ignore = shop.dir / ".gitignore"
+    theirs = "local/\n*.bak\n"
+    real_mkdir = Path.mkdir
+
+    def saved_meanwhile(self, *args, **kwargs):
+        real_mkdir(self, *args, **kwargs)
+        if self == shop.dir and not ignore.exists():
+            ignore.write_text(theirs)
+
+    monkeypatch.setattr(Path, "mkdir", saved_meanwhile)
+    shop.ensure_local()  # what any command does first, `codemem init` included
+    assert ignore.read_text() == theirs

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from sleep_helpers import init, scripted_history
 
@@ -125,6 +126,92 @@ def test_a_merge_begun_in_the_middle_of_a_digest_is_one_line_nothing_written_exi
         "codemem: error: nothing digested: since the digest began, git is in the middle of a "
         "merge (end it with `git commit` once it is resolved, or `git merge --abort`); run it "
         "again once it ends"
+    )
+    assert snapshot(Workspace(repo)) == before
+
+
+def test_a_digest_leaves_conventions_and_its_digest_as_saved_while_the_pass_ran(
+    tmp_path, monkeypatch
+):
+    # The pass held conventions.json and its digest file, then, at the end, wrote each one
+    # over whatever was there unless it already held the pass's text: a hand edit of
+    # conventions.json, or a digest file of the same range written meanwhile (another clone's,
+    # pulled), made after the pass read them, was overwritten. Each is now written only over
+    # what the pass read (nothing: created only where no file is); else left, and said.
+    from sleep_helpers import commit, snapshot
+
+    from codemem.sleep import digest as digest_module
+    from codemem.workspace import Workspace
+
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    shas = scripted_history(repo)
+    init(repo)
+    assert run(repo, "--ci", "--no-llm").exit_code == 0
+    records = repo / ".codemem" / "conventions.json"
+    records.write_text(records.read_text().replace('"rules"', '"rules" ', 1))  # read as changed
+    head = commit(repo, "More", "2025-03-05T10:00:00+00:00", {"NOTES.md": "more\n"})
+    digest = repo / ".codemem" / "digests" / f"2025-03-05-{shas[3][:7]}-{head[:7]}.md"
+    mine, theirs = '{"rules": []}\n', "# Another clone's digest of the same range\n"
+    consolidate = digest_module.consolidate
+
+    def saved_then_consolidate(*args):  # the last step before the pass writes its set
+        records.write_text(mine)
+        digest.write_text(theirs)
+        return consolidate(*args)
+
+    monkeypatch.setattr(digest_module, "consolidate", saved_then_consolidate)
+    result = run(repo, "--ci", "--no-llm")
+    assert result.exit_code == 0, result.output
+    assert (records.read_text(), digest.read_text()) == (mine, theirs)
+    lines = result.output.splitlines()
+    assert not [line for line in lines if "Wrote .codemem/" in line]
+    assert lines[-2:] == [
+        f"codemem: warning: .codemem/{name} changed while the digest was writing it: left as it "
+        "is now (the next digest looks at it again)"
+        for name in (f"digests/{digest.name}", "conventions.json")
+    ]
+    assert snapshot(Workspace(repo))["conventions.json"] == mine.encode()
+
+
+@pytest.mark.parametrize("held_for", [0.3, None])
+def test_an_index_lock_let_go_soon_at_the_last_check_is_waited_for_one_that_stays_is_exit_2(
+    tmp_path, monkeypatch, held_for
+):
+    # An editor's `git status` holds `.git/index.lock` for a moment: seen at the check before
+    # the pass writes its set, it dropped the whole pass (exit 2). A lock let go within about
+    # 2 s is waited for; one that stays (a crashed git's) still drops the pass.
+    import threading
+
+    from sleep_helpers import snapshot
+
+    from codemem.sleep import digest as digest_module
+    from codemem.workspace import Workspace
+
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    scripted_history(repo)
+    ws = init(repo)
+    before = snapshot(ws)
+    lock = repo / ".git" / "index.lock"
+    consolidate = digest_module.consolidate
+
+    def lock_then_consolidate(*args):  # the last step before the pass writes its set
+        lock.touch()
+        if held_for is not None:
+            threading.Timer(held_for, lock.unlink).start()
+        return consolidate(*args)
+
+    monkeypatch.setattr(digest_module, "consolidate", lock_then_consolidate)
+    result = CliRunner().invoke(cli, ["--repo", str(repo), "digest", "--ci", "--no-llm"])
+    if held_for is not None:
+        assert result.exit_code == 0, result.output
+        assert "codemem digest: Commits: 4 digested" in result.output
+        assert snapshot(Workspace(repo)) != before
+        return
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        f"codemem: error: nothing digested: since the digest began, a git command holds {lock} "
+        "(if none is running, a git that crashed left it: remove that file); run it again once "
+        "it ends"
     )
     assert snapshot(Workspace(repo)) == before
 
