@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 
 from memory_helpers import cli_ok as ok
 from memory_helpers import run_cli as run
@@ -55,3 +57,73 @@ def test_sessions_are_shown_without_terminal_codes(repo):
     assert "\x1b" not in shown and "\x9b" not in shown
     exported = ok(repo, "sessions", "show", session, "--json").stdout  # data: escaped by JSON
     assert json.loads(exported)["messages"][1]["content"].startswith("safe line\n\x1b[2K")
+
+
+def test_odd_values_in_recall_rows_are_placeholders_told_once(repo, caplog):
+    # SQLite keeps any value in any column: a hand edit left a time that is no time, bytes
+    # where text belongs, a number that is no number, tool calls that are no JSON. `sessions`
+    # and `recall` failed with an internal error on the first such row.
+    with Recall(Workspace(repo)) as recall:
+        odd = recall.start_session("m", "Odd")
+        recall.add_message(odd, "user", "hello world")
+        recall.add_message(odd, "assistant", "hello there", tool_calls=[{"id": "1"}])
+        fine = recall.start_session("m", "Fine")
+        recall.add_message(fine, "user", "hello again")
+    conn = sqlite3.connect(Workspace(repo).recall_db)
+    conn.execute("UPDATE sessions SET started = 'garbage', model = X'00ff' WHERE id = ?", (odd,))
+    conn.execute(
+        "UPDATE messages SET created = 'garbage', seq = 'x', tokens = 'many', "
+        "tool_calls = '{bad' WHERE session_id = ? AND role = 'assistant'",
+        (odd,),
+    )
+    conn.execute(
+        "UPDATE messages SET content = CAST(X'68656c6c6f20ff' AS TEXT) WHERE role = 'user'"
+        " AND session_id = ?",
+        (odd,),
+    )
+    conn.execute("INSERT INTO sessions (id, started) VALUES (NULL, 'garbage')")
+    conn.commit()
+    conn.close()
+    before = Workspace(repo).recall_db.read_bytes()
+
+    def told() -> list[str]:
+        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        caplog.clear()
+        return said
+
+    listed = ok(repo, "sessions", "list")
+    assert listed.stdout == (  # 'garbage' sorts after every time
+        f"{odd}     2 messages  \\x00\ufffd  Odd\n{fine}     1 messages  m  Fine\n"
+    )
+    db = Workspace(repo).recall_db
+    assert told() == [
+        f"{db} holds values codemem cannot read (sessions.id None, "
+        "sessions.started 'garbage', sessions.model b'\\x00\\xff', messages.created 'garbage'): "
+        "shown as placeholders, 1 session(s) with no readable id left out; the file is left "
+        "as it is"
+    ]
+    assert [s["started"] for s in json.loads(ok(repo, "sessions", "list", "--json").stdout)][
+        0
+    ] is None
+    assert len(told()) == 1  # once per command
+    shown = ok(repo, "sessions", "show", odd)
+    assert "- Started: unknown time\n" in shown.stdout
+    assert "## 0. assistant (unknown time)\n\nhello there\n" in shown.stdout
+    assert "hello \ufffd\n" in shown.stdout
+    assert len(told()) == 1
+    data = json.loads(ok(repo, "sessions", "export", odd, "--format", "json").stdout)
+    assert [(m["seq"], m["tool_calls"], m["tokens"], m["created"]) for m in data["messages"]][
+        1
+    ] == (0, None, None, None)
+    assert len(told()) == 1
+    found = ok(repo, "recall", "hello", "--conversations")
+    assert sorted(found.stdout.splitlines()) == sorted(
+        [
+            f"session {odd} #1 user: [hello] \ufffd",
+            f"session {odd} #0 assistant: [hello] there",
+            f"session {fine} #1 user: [hello] again",
+        ]
+    )
+    assert len(told()) == 1
+
+    assert Workspace(repo).recall_db.read_bytes() == before  # nothing rewritten, nothing lost
