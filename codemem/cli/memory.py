@@ -213,13 +213,14 @@ def mv_command(app: AppContext, old: str, new: str) -> None:
 def history_command(
     app: AppContext, label: str, limit: int | None, patch: bool, as_json: bool
 ) -> None:
-    """Show the commits that changed a block, newest first (from git)."""
+    """Show the commits that changed a block, newest first (from git); a deleted block's too."""
     from codemem.memory import file_history, validate_label
 
     store = open_store(app)
-    changes = file_history(
-        app.workspace().root, store.path_for(validate_label(label)), limit, patch
-    )
+    path = store.path_for(validate_label(label))
+    changes = file_history(app.workspace().root, path, limit, patch)
+    if not changes and not path.exists():  # no block, and none deleted (git keeps those)
+        store.get(label)  # raises: unknown block, naming the blocks there are
     if as_json:
         echo_json([change.__dict__ for change in changes], indent=2)
         return
