@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext
-from codemem.cli.output import echo_json, warn_problems
+from codemem.cli.output import OUTPUT_HELP, echo_json, output_path, warn_problems
 from codemem.cli.stores import open_archive, open_store
 from codemem.errors import UsageError
 from codemem.infra import printable, printable_text
@@ -273,16 +273,18 @@ def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write this file instead (default: AGENTS.md or CLAUDE.md at the root).",
+    metavar="FILE",
+    help=f"Write this file instead (default: AGENTS.md or CLAUDE.md at the root); {OUTPUT_HELP}.",
 )
 @click.pass_obj
-def export_command(app: AppContext, fmt: str, output: Path | None) -> None:
+def export_command(app: AppContext, fmt: str, output: str | None) -> None:
     """Write the shared blocks into AGENTS.md or CLAUDE.md, inside a marked region.
 
     The rest of the file is left as it is; running it again with no change writes nothing.
     """
     from codemem.memory import export_instructions
 
-    path, changed = export_instructions(open_store(app), fmt, output)
+    name = "AGENTS.md" if fmt == "agents-md" else "CLAUDE.md"
+    target = None if output is None else output_path(output, name)
+    path, changed = export_instructions(open_store(app), fmt, target)
     click.echo(f"{'Updated' if changed else 'Unchanged:'} {path}")

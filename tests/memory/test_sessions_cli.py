@@ -127,3 +127,50 @@ def test_odd_values_in_recall_rows_are_placeholders_told_once(repo, caplog):
     assert len(told()) == 1
 
     assert Workspace(repo).recall_db.read_bytes() == before  # nothing rewritten, nothing lost
+
+
+def test_export_to_a_folder_writes_the_default_name_inside_it(repo, tmp_path):
+    # `--output out/` wrote a file named `out` beside where the folder was meant to be, and
+    # `--output out` (a folder there) was click's "is a directory" usage error.
+    with Recall(Workspace(repo)) as recall:
+        session = recall.start_session("m", "Fix CI")
+        recall.add_message(session, "user", "CI is red")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for given in (str(folder), f"{folder}/"):
+        wrote = ok(repo, "sessions", "export", session[:15], "--format", "json", "-o", given)
+        assert wrote.stderr == f"Wrote {folder / session}.json.\n"
+    assert json.loads((folder / f"{session}.json").read_text())["title"] == "Fix CI"
+    ok(repo, "sessions", "export", session, "-o", str(folder))
+    assert sorted(p.name for p in folder.iterdir()) == [f"{session}.json", f"{session}.md"]
+    for given, why in (
+        (
+            f"{tmp_path}/new/",
+            f"--output {tmp_path}/new/: no such folder; make it first or name a file",
+        ),
+        (
+            f"{tmp_path}/new/x.md",
+            f"--output {tmp_path}/new/x.md: no folder {tmp_path}/new; make it first",
+        ),
+    ):
+        refused = run(repo, "sessions", "export", session, "-o", given)
+        assert (refused.exit_code, refused.stderr) == (2, f"codemem: error: {why}\n")
+    assert not (tmp_path / "new").exists()
+
+
+def test_memory_export_and_review_to_a_folder(repo, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert ok(
+        repo, "memory", "export", "--format", "claude-md", "--output", f"{folder}/"
+    ).stdout == (f"Updated {folder}/CLAUDE.md\n")
+    assert "A shop." in (folder / "CLAUDE.md").read_text()
+    reviewed = run(repo, "review", "--format", "json", "-o", str(folder))
+    assert reviewed.exit_code == 0, reviewed.output
+    assert json.loads((folder / "review.json").read_text())["findings"] == []
+    refused = run(repo, "review", "-o", f"{tmp_path}/new/")
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        f"codemem: error: --output {tmp_path}/new/: no such folder; make it first or name a file\n",
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["CLAUDE.md", "review.json"]
