@@ -100,6 +100,12 @@ def _put_back(aside: Path, path: Path) -> None:
         aside.unlink()
 
 
+def set_aside_original(name: str) -> str | None:
+    """The name of the file `set_aside` moved aside under `name`, or None for another file."""
+    found = _SET_ASIDE.fullmatch(name)
+    return found["name"] if found else None
+
+
 def put_back_set_aside(
     folder: Path,
     into: Path,

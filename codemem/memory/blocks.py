@@ -68,6 +68,7 @@ from codemem.memory.files import (
 )
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
+from codemem.memory.removing import move_old_leftovers
 from codemem.memory.render import render_blocks
 from codemem.memory.users import (
     OWNER_KEY,
@@ -136,7 +137,11 @@ class MemoryStore(BlockFolder):
         """Put back in `blocks/` each block a killed delete left set aside in
         `.codemem/local/removing/blocks/` (each under its label's lock): the delete never
         finished, so the block is there to delete again. One whose label was taken meanwhile
-        waits there; none while a git operation waits for the user (`check_memory_write`)."""
+        waits there; none while a git operation waits for the user (`check_memory_write`).
+        What an older codemem set aside elsewhere is moved there first (`memory/removing.py`)."""
+        if not (self.ws.local_dir / "removing").is_dir():
+            return
+        move_old_leftovers(self.ws)
         folder = self.ws.local_dir / "removing" / "blocks"
         if not folder.is_dir():
             return
