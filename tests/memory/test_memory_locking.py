@@ -235,8 +235,8 @@ def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
 
 def test_what_an_older_codemem_set_aside_is_put_back_where_it_was(ws):
     """Older codemems set a block being deleted aside flat in `removing/blocks/` (a `users/`
-    block under its bare name: put back as the block `dana`) or in `removing/` itself, notes
-    and blocks alike, where nothing looked any more."""
+    block under its bare name: put back as the block `dana`), in `removing/` itself, notes
+    and blocks alike, or beside the block, where nothing looked any more."""
     store = MemoryStore(ws, user="w")
     store.create("users/dana", "Dana.", "Tabs, never spaces.")
     store.create("team", "Team notes.", "Deploy on Tuesdays.")
@@ -254,13 +254,19 @@ def test_what_an_older_codemem_set_aside_is_put_back_where_it_was(ws):
         path = store.path_for(label)
         texts[label] = path.read_bytes()
         path.rename(aside)
+    store.create("users/eve", "Eve.", "Spaces.")
+    eve = store.path_for("users/eve")
+    texts["users/eve"] = eve.read_bytes()
+    eve.rename(eve.with_name(".eve.md.4e5f6071.removing"))  # beside the block, the oldest way
     note = removing / "20260101-000000-0123abcd.md.3d4e5f60.removing"
     note.write_text("---\nid: 20260101-000000-0123abcd\n---\nA note.\n")
     assert [block.label for block in MemoryStore(ws, user="w").list()] == [
         "plan",
         "team",
         "users/dana",
+        "users/eve",
     ]
     assert {label: store.path_for(label).read_bytes() for label in texts} == texts
+    assert git(ws.root, "status", "--porcelain").stdout == "?? .codemem/blocks/users/eve.md\n"
     left = sorted(p.relative_to(removing).as_posix() for p in removing.rglob("*") if p.is_file())
     assert left == ["archive/20260101-000000-0123abcd.md.3d4e5f60.removing"]  # the archive's
