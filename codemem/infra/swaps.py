@@ -25,6 +25,7 @@ import os
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache, partial
@@ -223,6 +224,7 @@ _LEFTOVER = re.compile(
 )
 
 
+OLD_LEFTOVER_AGE = 60.0  # seconds
 _OLD_LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 _KEPT = re.compile(
     r"\.(?P<name>.+?)(?:\.[0-9a-f]{16}\.(?:[0-9a-f]{16}|-{16})\.[0-9a-f]{16}\.[^.]+"
@@ -273,15 +275,24 @@ def _settle_old_leftovers(path: Path, folder: Path | None) -> None:
     what it replaced or wrote. One holding what `path` holds is removed; any other may be a
     person's save the old swap took out of place, so it is kept in `where` (out of `git add
     -A`'s reach when that is the swap folder, `folder`) as `<its name>.kept`, with the
-    warning."""
+    warning. One written in the last `OLD_LEFTOVER_AGE` seconds is left alone: it may be
+    another program's write, in flight, under the same kind of name."""
     try:
         names = sorted(name for name in os.listdir(path.parent) if _OLD_LEFTOVER.fullmatch(name))
     except OSError:  # no folder
         return
     names = [name for name in names if name[1:].rsplit(".", 2)[0] == path.name]  # not `a.b`'s
+    names = [name for name in names if _older_than(path.parent / name, OLD_LEFTOVER_AGE)]
     where = _temp_folder(path, folder, make=True) if names else path.parent
     for name in names:
         _settle(path, path.parent / name, where, None)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - os.lstat(path).st_mtime > seconds
+    except OSError:
+        return False
 
 
 def _settle(path: Path, left: Path, where: Path, digests: tuple[str, str] | None) -> None:

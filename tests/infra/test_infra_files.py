@@ -270,9 +270,13 @@ def test_an_older_codemems_leftovers_beside_the_file_are_settled_by_the_next_wri
     (path.parent / ".block.md.0a1b2c3d.tmp").write_text("base\nmine\n")  # a save it took
     (path.parent / ".block.md.k3_9x2pq.tmp").write_text("base\n")  # what the file holds
     (path.parent / ".other.md.0a1b2c3d.tmp").write_text("other\n")  # another file's
+    for left in path.parent.iterdir():  # left by a killed process, a while ago
+        os.utime(left, (time.time() - 120, time.time() - 120))
+    (path.parent / ".block.md.fresh123.tmp").write_text("in flight\n")  # another program's
     assert update_text(path, lambda text: text + "agent\n", path.with_name("lock"), folder=folder)
     assert path.read_text() == "base\nagent\n"
     assert sorted(p.name for p in path.parent.iterdir()) == [
+        ".block.md.fresh123.tmp",
         ".other.md.0a1b2c3d.tmp",
         "block.md",
         "lock",
