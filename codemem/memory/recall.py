@@ -307,13 +307,15 @@ class Recall:
         return hits
 
     def list_sessions(self) -> list[Session]:
-        """Every session, newest first, with its message count and last message time."""
+        """Every session, newest first (one with no readable start last), with its message
+        count and last message time."""
         rows = self.conn.execute(
             "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
             "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id "
             "ORDER BY s.started DESC, s.rowid DESC"  # in one second: the later one first
         ).fetchall()
         sessions = [session for row in rows if (session := self._rows.session(row)) is not None]
+        sessions.sort(key=lambda session: session.started is None)  # no time: last, not newest
         self._rows.report()
         return sessions
 
