@@ -78,12 +78,10 @@ class RowReader:
         if value is None:
             return None
         if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value)
-            except ValueError:
+            try:  # `0001-01-01T00:00:00+01:00` reads, but is before the first UTC time
+                return as_utc(datetime.fromisoformat(value)).astimezone(timezone.utc)
+            except (ValueError, OverflowError):
                 pass
-            else:
-                return as_utc(moment).astimezone(timezone.utc)
         self._odd(column, value)
         return None
 
@@ -106,7 +104,7 @@ class RowReader:
             return None
         try:
             return json.loads(value) if isinstance(value, str | bytes) else self._bad(column, value)
-        except ValueError:  # json's own error is a ValueError; so is bytes that are no UTF-8
+        except (ValueError, RecursionError):  # bytes that are no UTF-8: a ValueError too
             return self._bad(column, value)
 
     def _bad(self, column: str, value: object) -> None:

@@ -82,6 +82,11 @@ def test_odd_values_in_recall_rows_are_placeholders_told_once(repo, caplog):
         (odd,),
     )
     conn.execute("INSERT INTO sessions (id, started) VALUES (NULL, 'garbage')")
+    conn.execute(
+        "UPDATE messages SET created = '0001-01-01T00:00:00+01:00', tool_results = ? "
+        "WHERE session_id = ?",
+        ("[" * 100_000, fine),
+    )
     conn.commit()
     conn.close()
     before = Workspace(repo).recall_db.read_bytes()
