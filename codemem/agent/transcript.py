@@ -98,15 +98,19 @@ class TranscriptWriter:
 def to_message(
     role: str,
     content: str,
-    tool_calls: list[dict[str, Any]] | None,
-    tool_results: dict[str, Any] | None,
+    tool_calls: Any,
+    tool_results: Any,
 ) -> Message:
     """A loop message from one recall row."""
-    calls = [
+    calls = [  # a recall row's calls of another shape (a hand edit) are left out
         ToolCall(
             **{key: value for key, value in call.items() if key in ToolCall.__dataclass_fields__}
         )
-        for call in tool_calls or []
+        for call in (tool_calls if isinstance(tool_calls, list) else [])
+        if isinstance(call, dict)
+        and isinstance(call.get("id"), str)
+        and isinstance(call.get("name"), str)
+        and isinstance(call.get("arguments", {}), dict)
     ]
     results = tool_results if isinstance(tool_results, dict) else {}
     return Message(
@@ -126,7 +130,9 @@ def load_conversation(recall: Recall, session_id: str) -> tuple[str, Conversatio
     for row in transcript.messages:
         if row.role == SUMMARY_ROLE:
             conversation.summary = row.content
-            conversation.evicted = int((row.tool_results or {}).get("evicted", 0))
+            results = row.tool_results if isinstance(row.tool_results, dict) else {}
+            evicted = results.get("evicted", 0)
+            conversation.evicted = evicted if isinstance(evicted, int) else 0
         elif row.role in ("user", "assistant", "tool"):
             conversation.history.append(
                 to_message(row.role, row.content, row.tool_calls, row.tool_results)

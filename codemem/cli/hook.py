@@ -141,14 +141,23 @@ def hook_status_command(app: AppContext) -> None:
 )
 @click.pass_obj
 def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -> None:
-    """Check a commit message (a file, or - for stdin) against the learned conventions.
+    """Check a commit message (a file, or - for stdin) for secrets and against the learned
+    conventions.
 
-    Exit codes: 0 it follows them; 1 it breaks one; 2 a usage mistake; 3 codemem failed
-    (with --hook: a warning and 0).
+    Exit codes: 0 it follows them; 1 it holds a secret or breaks one; 2 a usage mistake; 3
+    codemem failed (with --hook: a warning and 0).
     """
     ctx = click.get_current_context()
     try:
-        broken = _broken_conventions(app, message_file)
+        message = _message(message_file)
+        secrets = _secrets(app, message)
+        try:
+            broken = _broken_conventions(app, message)
+        except (CodememError, OSError) as exc:
+            if not secrets:
+                raise
+            click.echo(f"codemem: warning: {exc}; the conventions were not checked", err=True)
+            broken = []
     except (CodememError, OSError) as exc:
         if os.environ.get("CODEMEM_DEBUG"):
             raise
@@ -164,11 +173,22 @@ def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -
             err=True,
         )
         ctx.exit(0)
-    if not broken:
+    if not (broken or secrets):
         return
-    click.echo("codemem: the commit message does not follow the conventions in memory:", err=True)
-    for statement in broken:
-        click.echo(f"  - {statement}", err=True)
+    if secrets:
+        click.echo(
+            "codemem: the commit message holds a secret (remove it; rotate it if it was ever "
+            "pushed):",
+            err=True,
+        )
+        for line in secrets:
+            click.echo(f"  - {line}", err=True)
+    if broken:
+        click.echo(
+            "codemem: the commit message does not follow the conventions in memory:", err=True
+        )
+        for statement in broken:
+            click.echo(f"  - {statement}", err=True)
     if hook:
         verdict = os.environ.get("CODEMEM_HOOK_RESULT")
         if verdict:
@@ -181,14 +201,31 @@ def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -
     ctx.exit(EXIT_FINDINGS)
 
 
-def _broken_conventions(app: AppContext, message_file: str) -> list[str]:
+def _message(message_file: str) -> str:
+    if message_file == "-":
+        return sys.stdin.read()
+    return Path(message_file).read_text(encoding="utf-8", errors="replace")
+
+
+def _secrets(app: AppContext, message: str) -> list[str]:
+    """The secrets in the message; with the default settings when the configuration is
+    broken, as the pre-commit hook's scan: a broken file never opens the door to a secret."""
+    from codemem.errors import ConfigError
+    from codemem.review.commit_msg import message_secrets
+
+    try:
+        review = app.config().review
+    except ConfigError:
+        from codemem.config import ReviewConfig
+
+        review = ReviewConfig()
+    return message_secrets(message, review.secret_entropy)
+
+
+def _broken_conventions(app: AppContext, message: str) -> list[str]:
     from codemem.review.commit_msg import check_message, commit_conventions
 
     ws = app.workspace()
-    if message_file == "-":
-        message = sys.stdin.read()
-    else:
-        message = Path(message_file).read_text(encoding="utf-8", errors="replace")
     return check_message(message, commit_conventions(ws), app.config().review.min_share)
 
 

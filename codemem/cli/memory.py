@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext
-from codemem.cli.output import echo_json, warn_problems
+from codemem.cli.output import OUTPUT_HELP, echo_json, output_path, warn_problems
 from codemem.cli.stores import open_archive, open_store
 from codemem.errors import UsageError
 from codemem.infra import printable, printable_text
@@ -213,13 +213,14 @@ def mv_command(app: AppContext, old: str, new: str) -> None:
 def history_command(
     app: AppContext, label: str, limit: int | None, patch: bool, as_json: bool
 ) -> None:
-    """Show the commits that changed a block, newest first (from git)."""
+    """Show the commits that changed a block, newest first (from git); a deleted block's too."""
     from codemem.memory import file_history, validate_label
 
     store = open_store(app)
-    changes = file_history(
-        app.workspace().root, store.path_for(validate_label(label)), limit, patch
-    )
+    path = store.path_for(validate_label(label))
+    changes = file_history(app.workspace().root, path, limit, patch)
+    if not changes and not path.exists():  # no block, and none deleted (git keeps those)
+        store.get(label)  # raises: unknown block, naming the blocks there are
     if as_json:
         echo_json([change.__dict__ for change in changes], indent=2)
         return
@@ -272,16 +273,18 @@ def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write this file instead (default: AGENTS.md or CLAUDE.md at the root).",
+    metavar="FILE",
+    help=f"Write this file instead (default: AGENTS.md or CLAUDE.md at the root); {OUTPUT_HELP}.",
 )
 @click.pass_obj
-def export_command(app: AppContext, fmt: str, output: Path | None) -> None:
+def export_command(app: AppContext, fmt: str, output: str | None) -> None:
     """Write the shared blocks into AGENTS.md or CLAUDE.md, inside a marked region.
 
     The rest of the file is left as it is; running it again with no change writes nothing.
     """
     from codemem.memory import export_instructions
 
-    path, changed = export_instructions(open_store(app), fmt, output)
+    name = "AGENTS.md" if fmt == "agents-md" else "CLAUDE.md"
+    target = None if output is None else output_path(output, name)
+    path, changed = export_instructions(open_store(app), fmt, target)
     click.echo(f"{'Updated' if changed else 'Unchanged:'} {path}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -73,3 +74,25 @@ def warn_problems(problems: Iterable[object]) -> None:
     """One `codemem: warning: ...` line on stderr for each problem."""
     for problem in problems:
         click.echo(f"codemem: warning: {problem}", err=True)
+
+
+OUTPUT_HELP = "a folder (an existing one, or ending in '/') takes the default name"
+
+
+def output_path(given: str, default_name: str) -> Path:
+    """Where an `--output` writes: the file given, or `default_name` in the folder given.
+
+    A path naming a folder (one there, or written with a trailing '/') is that folder: the
+    file is not written under the folder's name beside it. A folder that is not there is a
+    usage error before any work, never an `OSError` after it.
+    """
+    from codemem.errors import UsageError  # on first use: every command's start stays light
+
+    path = Path(given)
+    if given.endswith(("/", os.sep)) or path.is_dir():
+        if not path.is_dir():
+            raise UsageError(f"--output {given}: no such folder; make it first or name a file")
+        return path / default_name
+    if not path.parent.is_dir():
+        raise UsageError(f"--output {given}: no folder {path.parent}; make it first")
+    return path

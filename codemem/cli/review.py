@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext
+from codemem.cli.output import OUTPUT_HELP, output_path
 from codemem.errors import CodememError
 from codemem.infra import printable
 from codemem.review.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_TIMEOUT
@@ -54,6 +55,9 @@ def _target(staged: bool, rev_range: str | None, paths: tuple[str, ...]) -> Targ
     if paths:
         return Target("paths", paths=paths)
     return Target("worktree")
+
+
+REPORT_NAMES = {"text": "review.txt", "json": "review.json", "sarif": "review.sarif"}
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -186,8 +190,8 @@ def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to FILE instead of stdout.",
+    metavar="FILE",
+    help=f"Write the report to FILE instead of stdout; {OUTPUT_HELP} (review.txt, .json, .sarif).",
 )
 @click.option(
     "--dismiss",
@@ -216,7 +220,7 @@ def review_command(
     fail_on: str | None,
     use_llm: bool | None,
     fmt: str,
-    output: Path | None,
+    output: str | None,
     dismiss_id: str | None,
     reason: str,
     hook: bool,
@@ -237,8 +241,9 @@ def review_command(
         return
     ctx = click.get_current_context()
     try:
+        report = None if output is None else output_path(output, REPORT_NAMES[fmt])
         code = _review(
-            app, _target(staged, rev_range, paths), fail_on, use_llm, fmt, output, hook, timeout
+            app, _target(staged, rev_range, paths), fail_on, use_llm, fmt, report, hook, timeout
         )
     except click.UsageError:
         if hook:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from codemem.cli import AppContext
-from codemem.cli.output import echo_json
+from codemem.cli.output import OUTPUT_HELP, echo_json, output_path
 from codemem.cli.stores import open_recall
 from codemem.errors import UsageError
 from codemem.infra import create_private, printable, printable_text
+
+if TYPE_CHECKING:
+    from codemem.memory import Recall
 
 
 @click.group("sessions")
@@ -37,11 +40,15 @@ def sessions_list_command(app: AppContext, as_json: bool) -> None:
         click.echo(printable(line + (session.title or "")).rstrip())
 
 
-def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
+def _recall(app: AppContext, session_id: str) -> Recall:
     recall = open_recall(app)
     if recall is None:
         raise UsageError(f"no session '{session_id}': no conversation has been recorded here yet")
-    return recall.export_session(session_id, fmt)
+    return recall
+
+
+def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
+    return _recall(app, session_id).export_session(session_id, fmt)
 
 
 @sessions_group.command("show")
@@ -65,17 +72,21 @@ def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> No
     show_default=True,
 )
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+    "--output",
+    "-o",
+    metavar="FILE",
+    help=f"Write to this file; {OUTPUT_HELP} (SESSION_ID.md or .json).",
 )
 @click.pass_obj
-def sessions_export_command(
-    app: AppContext, session_id: str, fmt: str, output: Path | None
-) -> None:
+def sessions_export_command(app: AppContext, session_id: str, fmt: str, output: str | None) -> None:
     """Export a session as Markdown or JSON (to stdout, or --output FILE)."""
-    text = _transcript_text(app, session_id, fmt)
+    recall = _recall(app, session_id)
+    session = recall.get_session(session_id).session
+    text = recall.export_session(session.id, fmt)
     if output is None:
         click.echo(text, nl=False)
-    else:
-        create_private(output)  # a whole conversation: the owner's alone, like recall.sqlite
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {output}.", err=True)
+        return
+    path = output_path(output, f"{session.id}.{'md' if fmt == 'markdown' else 'json'}")
+    create_private(path)  # a whole conversation: the owner's alone, like recall.sqlite
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {path}.", err=True)

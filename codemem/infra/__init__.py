@@ -76,7 +76,13 @@ from codemem.infra.quoting import (
     quote_block,
 )
 from codemem.infra.redaction import RedactedLines, redact_line, redact_source, redact_text
-from codemem.infra.removals import SetAside, put_back_set_aside, remove_file, set_aside
+from codemem.infra.removals import (
+    SetAside,
+    put_back_set_aside,
+    remove_file,
+    set_aside,
+    set_aside_original,
+)
 from codemem.infra.secrets import (
     DEFAULT_ENTROPY,
     Secret,
@@ -87,7 +93,7 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
-from codemem.infra.swaps import rename_new, replace_bytes, replace_text, update_text
+from codemem.infra.swaps import kept_saves, rename_new, replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [
@@ -155,10 +161,12 @@ __all__ = [
     "trim_heap",
     "imports_uncollected",
     "remove_file",
+    "kept_saves",
     "rename_new",
     "replace_bytes",
     "replace_text",
     "set_aside",
+    "set_aside_original",
     "SetAside",
     "update_text",
     "utc_date",

@@ -21,7 +21,8 @@ from codemem.infra.folders import make_folder
 from codemem.infra.swaps import rename_new
 
 T = TypeVar("T")
-_SET_ASIDE = re.compile(r"(?P<name>.+)\.[0-9a-f]{8}\.removing")
+# `<name>.<hex>.removing`, hidden (`.<name>…`) when set aside beside the file
+_SET_ASIDE = re.compile(r"\.?(?P<name>[^.].*)\.[0-9a-f]{8}\.removing")
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,20 @@ def _put_back(aside: Path, path: Path) -> None:
         aside.unlink()
 
 
+def set_aside_original(name: str) -> str | None:
+    """The name of the file `set_aside` moved aside under `name`, or None for another file."""
+    found = _SET_ASIDE.fullmatch(name)
+    return found["name"] if found else None
+
+
 def put_back_set_aside(
     folder: Path,
     into: Path,
     hold: Callable[[Path], AbstractContextManager[object]] | None = None,
 ) -> list[Path]:
     """Put back under `into` each file a kill left set aside in `folder` (`set_aside` into
-    `folder`, or into its subfolder named as the file's folder under `into`); returns the
+    `folder`, or into its subfolder named as the file's folder under `into`; with `folder`
+    `into` itself, those set aside beside their file, hidden); returns the
     paths put back. The removal never finished, so the file is there to remove again. One
     whose name was taken meanwhile stays where it is, never over that file. `hold(path)`, if
     given, is held around each one (the file's lock: no removal of it runs meanwhile).

@@ -28,6 +28,7 @@ import re
 import signal
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache, partial
@@ -248,6 +249,26 @@ _LEFTOVER = re.compile(
 )
 
 
+OLD_LEFTOVER_AGE = 60.0  # seconds
+_OLD_LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_KEPT = re.compile(
+    r"\.(?P<name>.+?)(?:\.[0-9a-f]{16}\.(?:[0-9a-f]{16}|-{16})\.[0-9a-f]{16}\.[^.]+"
+    r"|\.[a-z0-9_]{8})\.tmp\.kept"
+)
+
+
+def kept_saves(folder: Path, *, skip: Path | None = None) -> list[tuple[Path, str]]:
+    """The saves `update_text` kept under `folder` (`<temp name>.kept`, see `_settle`), each
+    with the name of the file it was a save of; no link followed, `skip` not entered."""
+    found = []
+    for where, folders, names in os.walk(folder):
+        folders[:] = sorted(name for name in folders if Path(where, name) != skip)
+        for name in sorted(names):
+            if match := _KEPT.fullmatch(name):
+                found.append((Path(where, name), match["name"]))
+    return found
+
+
 def _settle_leftovers(path: Path, folder: Path | None) -> None:
     """Settle the temp files of writes of `path` that a kill interrupted (under its lock).
 
@@ -257,21 +278,49 @@ def _settle_leftovers(path: Path, folder: Path | None) -> None:
     out of place, the kill coming before the comparison that would have put it back: it is
     kept, as `<temp name>.kept`, and a warning names it and `path`, never put in `path`'s
     place unasked (the folder is `.codemem/local/`, which a clone can commit: what is in it is
-    never trusted to become a repository file's text).
+    never trusted to become a repository file's text). An older codemem's leftovers beside
+    `path` are settled too (`_settle_old_leftovers`).
     """
     where = _temp_folder(path, folder)
     key = _key(path, where)
     try:
         names = sorted(name for name in os.listdir(where) if key in name)
     except OSError:  # no folder yet
-        return
+        names = []
     for name in names:
         found = _LEFTOVER.search(name)
         if found and found["key"] == key and name.startswith(f".{path.name[:64]}."):
-            _settle(path, where / name, found["before"], found["after"])
+            _settle(path, where / name, where, (found["before"], found["after"]))
+    _settle_old_leftovers(path, folder)
 
 
-def _settle(path: Path, left: Path, before: str, after: str) -> None:
+def _settle_old_leftovers(path: Path, folder: Path | None) -> None:
+    """Settle what a kill left of a write by a codemem from before the named temp files:
+    `.<name>.<random>.tmp` beside `path` (`atomic_file`'s own name), which carries no digest of
+    what it replaced or wrote. One holding what `path` holds is removed; any other may be a
+    person's save the old swap took out of place, so it is kept in `where` (out of `git add
+    -A`'s reach when that is the swap folder, `folder`) as `<its name>.kept`, with the
+    warning. One written in the last `OLD_LEFTOVER_AGE` seconds is left alone: it may be
+    another program's write, in flight, under the same kind of name."""
+    try:
+        names = sorted(name for name in os.listdir(path.parent) if _OLD_LEFTOVER.fullmatch(name))
+    except OSError:  # no folder
+        return
+    names = [name for name in names if name[1:].rsplit(".", 2)[0] == path.name]  # not `a.b`'s
+    names = [name for name in names if _older_than(path.parent / name, OLD_LEFTOVER_AGE)]
+    where = _temp_folder(path, folder, make=True) if names else path.parent
+    for name in names:
+        _settle(path, path.parent / name, where, None)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - os.lstat(path).st_mtime > seconds
+    except OSError:
+        return False
+
+
+def _settle(path: Path, left: Path, where: Path, digests: tuple[str, str] | None) -> None:
     try:
         held = read_regular_bytes(left)
     except (FileNotFoundError, NotARegularFile):
@@ -282,11 +331,24 @@ def _settle(path: Path, left: Path, before: str, after: str) -> None:
         current = None
     except NotARegularFile:  # a link or a folder in its place: not ours to settle
         return
-    if _digest(held) in (before, after) or held == current:
+    if held == current or (digests is not None and _digest(held) in digests):
         left.unlink()
         return
-    kept = left.with_name(f"{left.name}.kept")
-    os.rename(left, kept)
+    kept = where / f"{left.name}.kept"
+    try:
+        rename_new(left, kept)
+    except (FileExistsError, OSError):  # another file system, or a name taken: beside it
+        kept = left.with_name(f"{left.name}.kept")
+        os.rename(left, kept)
+    if digests is None:
+        log.warning(
+            "%s: what an older codemem's write of it left beside it when killed (a save it "
+            "took out of place, or the text it replaced) is kept in %s: compare the two and "
+            "keep what you mean",
+            path,
+            kept,
+        )
+        return
     log.warning(
         "%s: a save made just before codemem's write of it, which a kill interrupted before "
         "it could put the save back, is kept in %s: compare the two and keep what you mean",

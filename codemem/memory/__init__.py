@@ -55,7 +55,8 @@ from codemem.memory.labels import default_description, default_limit, validate_l
 from codemem.memory.markers import has_conflict
 from codemem.memory.notes import InsertResult, Note, NoteHit
 from codemem.memory.ranking import normalize
-from codemem.memory.recall import Message, MessageHit, Recall, Session, Transcript
+from codemem.memory.recall import MessageHit, Recall, Transcript
+from codemem.memory.recall_rows import Message, Session
 from codemem.memory.render import render_blocks
 from codemem.memory.transcripts import session_dict
 from codemem.memory.users import user_slug

@@ -68,6 +68,7 @@ from codemem.memory.files import (
 )
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
+from codemem.memory.removing import move_old_leftovers
 from codemem.memory.render import render_blocks
 from codemem.memory.users import (
     OWNER_KEY,
@@ -136,18 +137,24 @@ class MemoryStore(BlockFolder):
         """Put back in `blocks/` each block a killed delete left set aside in
         `.codemem/local/removing/blocks/` (each under its label's lock): the delete never
         finished, so the block is there to delete again. One whose label was taken meanwhile
-        waits there; none while a git operation waits for the user (`check_memory_write`)."""
-        folder = self.ws.local_dir / "removing" / "blocks"
-        if not folder.is_dir():
-            return
+        waits there; none while a git operation waits for the user (`check_memory_write`).
+        What an older codemem set aside elsewhere is moved there first (`memory/removing.py`),
+        and what one set aside beside the block (`.<name>.<hex>.removing`, which `git add -A`
+        would commit) is put back from there."""
+        folders = [self.ws.blocks_dir]
+        if (self.ws.local_dir / "removing").is_dir():
+            move_old_leftovers(self.ws)
+            folders.insert(0, self.ws.local_dir / "removing" / "blocks")
 
         def hold(path: Path) -> FileLock:
             check_memory_write(self.ws, path)
             label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
             return FileLock(self._lock_for(label))
 
-        with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
-            put_back_set_aside(folder, self.ws.blocks_dir, hold)
+        for folder in folders:
+            if folder.is_dir():
+                with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
+                    put_back_set_aside(folder, self.ws.blocks_dir, hold)
 
     def scan(self) -> tuple[builtins.list[Block], builtins.list[BlockFormatError]]:
         """`BlockFolder.scan`, after putting back the blocks a killed delete left set aside

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from codemem.errors import CodememError
-from codemem.infra import printable, run_git, unmerged_both_sides
+from codemem.infra import kept_saves, printable, run_git, unmerged_both_sides
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.files import folder_in_the_way, read_memory_file
@@ -23,7 +23,7 @@ from codemem.workspace import CODEMEM_DIR, Workspace, read_attributes
 class Damage:
     """One damaged file: which kind of file, and one line naming it and the fix."""
 
-    kind: str  # "index", "recall", "block", "note", "digest", "state", "conventions", "config", "gitattributes", "merge"
+    kind: str  # "index", "recall", "block", "note", "digest", "state", "conventions", "config", "gitattributes", "merge", "kept"
     message: str
 
     def to_json(self) -> dict[str, str]:
@@ -59,7 +59,21 @@ def memory_damage(ws: Workspace) -> list[Damage]:
     except OSError:  # none: a repository that never asked for the merge driver
         pass
     found += [Damage("merge", line) for line in unmerged_as_ours(ws)]
+    found += [Damage("kept", line) for line in kept_lines(ws)]
     return found
+
+
+def kept_lines(ws: Workspace) -> list[str]:
+    """One line per save a killed write took out of place and codemem kept (`<temp>.kept`, in
+    `local/swapping/` or, from an older codemem or another file system, beside the file): a
+    person's text nobody else will look for."""
+    kept = kept_saves(ws.swap_dir) + kept_saves(ws.dir, skip=ws.local_dir)
+    return [
+        f"{printable(ws.relative(path))}: a save of {printable(name)} that a killed write took "
+        f"out of place, kept: compare it with {printable(name)}, keep what you mean, then "
+        "delete it"
+        for path, name in kept
+    ]
 
 
 def unmerged_as_ours(ws: Workspace) -> list[str]:

@@ -36,6 +36,7 @@ from codemem.infra import (
 )
 from codemem.memory.errors import NotFoundError
 from codemem.memory.ranking import tokenize
+from codemem.memory.recall_rows import Message, RowReader, Session, text_or_bytes
 from codemem.memory.recall_schema import (
     NOT_A_FILE,
     apply_migrations,
@@ -49,33 +50,6 @@ from codemem.memory.recall_schema import (
 from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
-
-
-@dataclass
-class Session:
-    """One conversation."""
-
-    id: str
-    started: datetime
-    model: str | None = None
-    title: str | None = None
-    message_count: int = 0
-    last_message: datetime | None = None
-
-
-@dataclass
-class Message:
-    """One message of a conversation; tool calls and results are any JSON-able value."""
-
-    id: int
-    session_id: str
-    seq: int
-    role: str
-    content: str
-    created: datetime
-    tool_calls: Any = None
-    tool_results: Any = None
-    tokens: int | None = None
 
 
 @dataclass
@@ -109,26 +83,8 @@ def _names(path: Path) -> tuple[str, str, str]:
     return path.name, f"{path.name}-wal", f"{path.name}-shm"
 
 
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        id=row["id"],
-        session_id=row["session_id"],
-        seq=row["seq"],
-        role=row["role"],
-        content=row["content"],
-        created=datetime.fromisoformat(row["created"]),
-        tool_calls=None if row["tool_calls"] is None else json.loads(row["tool_calls"]),
-        tool_results=None if row["tool_results"] is None else json.loads(row["tool_results"]),
-        tokens=row["tokens"],
-    )
 
 
 class Recall:
@@ -144,6 +100,7 @@ class Recall:
             threading.Lock()
         )  # one connection, shared by threads: one transaction at a time
         self._lock = self.path.parent / "locks" / "recall.migrate.lock"
+        self._rows = RowReader(self.path)
         if isinstance(where, Workspace) and where.tracked_local(*_names(self.path)):
             self.conn = self._in_memory()
             return
@@ -163,6 +120,7 @@ class Recall:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             conn.row_factory = sqlite3.Row
+            conn.text_factory = text_or_bytes
             conn.execute("PRAGMA journal_mode=WAL")
             for suffix in ("-wal", "-shm"):  # left open by an older codemem
                 owner_only(self.path.with_name(self.path.name + suffix))
@@ -335,30 +293,31 @@ class Recall:
             order = "m.created DESC, m.id DESC"
         sql += "".join(f" AND {clause}" for clause in where) + f" ORDER BY {order} LIMIT ?"
         rows = self.conn.execute(sql, [*params, k]).fetchall()
-        return [
-            MessageHit(_message(row), -row["rank"], row["snip"], row["session_title"])
+        read = self._rows
+        hits = [
+            MessageHit(
+                read.message(row),
+                -row["rank"],
+                read.text(row["snip"], "messages.content", "") or "",
+                read.text(row["session_title"], "sessions.title"),
+            )
             for row in rows
         ]
+        read.report()
+        return hits
 
     def list_sessions(self) -> list[Session]:
-        """Every session, newest first, with its message count and last message time."""
+        """Every session, newest first (one with no readable start last), with its message
+        count and last message time."""
         rows = self.conn.execute(
             "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
             "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id "
             "ORDER BY s.started DESC, s.rowid DESC"  # in one second: the later one first
         ).fetchall()
-        return [self._session(row) for row in rows]
-
-    @staticmethod
-    def _session(row: sqlite3.Row) -> Session:
-        return Session(
-            row["id"],
-            datetime.fromisoformat(row["started"]),
-            row["model"],
-            row["title"],
-            row["n"],
-            _time(row["last"]),
-        )
+        sessions = [session for row in rows if (session := self._rows.session(row)) is not None]
+        sessions.sort(key=lambda session: session.started is None)  # no time: last, not newest
+        self._rows.report()
+        return sessions
 
     def _resolve(self, session_id: str) -> str:
         """The full id for an id or a unique prefix of one."""
@@ -366,7 +325,8 @@ class Recall:
         ids: list[str] = [
             row[0]
             for row in self.conn.execute(
-                "SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6",
+                "SELECT id FROM sessions WHERE typeof(id) = 'text' AND id LIKE ? ESCAPE '\\' "
+                "ORDER BY id LIMIT 6",
                 (pattern,),
             )
         ]
@@ -391,7 +351,12 @@ class Recall:
         messages = self.conn.execute(
             "SELECT * FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
         ).fetchall()
-        return Transcript(self._session(row), [_message(m) for m in messages])
+        session = self._rows.session(row)
+        if session is None:  # `_resolve` found it by its id: a text id, always read
+            raise NotFoundError(f"no session '{session_id}'")
+        transcript = Transcript(session, [self._rows.message(m) for m in messages])
+        self._rows.report()
+        return transcript
 
     def export_session(self, session_id: str, format: str = "markdown") -> str:
         """The session as Markdown (`markdown`/`md`) or JSON (`json`)."""

@@ -6,7 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from codemem.memory.recall import Message, Session, Transcript
+    from codemem.memory.recall import Transcript
+    from codemem.memory.recall_rows import Message, Session
 
 
 def _iso(moment: Any) -> str | None:
@@ -50,16 +51,21 @@ def _fenced(value: Any) -> str:
     return f"{fence}json\n{text}\n{fence}"
 
 
+def _when(moment: Any) -> str:
+    """A time for people; a row whose time is unreadable (see `recall_rows`) says so."""
+    return str(_iso(moment) or "unknown time")
+
+
 def transcript_markdown(transcript: Transcript) -> str:
     session = transcript.session
     title = f"Session {session.id}" + (f": {session.title}" if session.title else "")
-    lines = [f"# {title}", "", f"- Started: {_iso(session.started)}"]
+    lines = [f"# {title}", "", f"- Started: {_when(session.started)}"]
     if session.model:
         lines.append(f"- Model: {session.model}")
     lines += [f"- Messages: {len(transcript.messages)}", ""]
     for message in transcript.messages:
         tokens = f", {message.tokens} tokens" if message.tokens is not None else ""
-        lines += [f"## {message.seq}. {message.role} ({_iso(message.created)}{tokens})", ""]
+        lines += [f"## {message.seq}. {message.role} ({_when(message.created)}{tokens})", ""]
         if message.content:
             lines += [message.content, ""]
         if message.tool_calls is not None:

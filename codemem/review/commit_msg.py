@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from codemem.conventions import CONVENTIONAL, ISSUE_REF, PAST, THIRD, VERBS, Rule, read_records
+from codemem.infra import first_secret, secret_hint
 from codemem.review.hook import HookChange, HookScript, install_script, uninstall_script
 from codemem.workspace import Workspace
 
@@ -40,15 +41,42 @@ def commit_conventions(ws: Workspace) -> list[Rule]:
     return [rule for rule in read_records(ws) or [] if rule.topic == "commits"]
 
 
+SCISSORS = "# ------------------------ >8 ------------------------"
+
+
+def recorded_lines(message: str) -> list[tuple[int, str]]:
+    """(line number, line) of each line of a commit message git will record: not its comment
+    lines, nor what follows the scissors line (`git commit -v`'s diff)."""
+    lines = []
+    for number, line in enumerate(message.splitlines(), 1):
+        if line.startswith(SCISSORS):
+            break
+        if not line.startswith("#"):
+            lines.append((number, line))
+    return lines
+
+
 def subject_of(message: str) -> str | None:
     """The subject line of a commit message as git will record it (comments left out)."""
-    for line in message.splitlines():
-        if line.startswith("# ------------------------ >8 ------------------------"):
-            break
-        if line.startswith("#") or not line.strip():
-            continue
-        return line.strip()
+    for _, line in recorded_lines(message):
+        if line.strip():
+            return line.strip()
     return None
+
+
+def message_secrets(message: str, min_entropy: float) -> list[str]:
+    """One line per secret in what git will record of a message, naming its line and kind,
+    never the secret: the keys the review's secret scan stops a commit for (errors; a
+    high-entropy string alone, a warning there, is left alone). A message is pushed with the
+    commit, where no later commit takes it out."""
+    found = []
+    for number, line in recorded_lines(message):
+        secret = first_secret(line, min_entropy)
+        if secret is None or secret.severity != "error":
+            continue
+        hint = "" if secret.rule == "secrets/private-key" else f" ({secret_hint(secret.value)})"
+        found.append(f"line {number}: {secret.what}{hint}")
+    return found
 
 
 def check_message(message: str, rules: list[Rule], min_share: float) -> list[str]:

@@ -51,16 +51,17 @@ def _cut(text: str, limit: int) -> str:
 
 
 def render_message(
-    role: str, content: str, tool_calls: list[dict[str, Any]] | None, created: datetime
+    role: str, content: str, tool_calls: Any, created: datetime | None
 ) -> str | None:
     """One transcript line, or None for messages the agent does not need (tool results)."""
-    when = created.strftime("%Y-%m-%d %H:%M")
+    when = created.strftime("%Y-%m-%d %H:%M") if created else "unknown time"
     if role not in MESSAGE_CHARS:
         return None
     text = _cut(content, MESSAGE_CHARS[role]) if content.strip() else ""
-    names = [call.get("name") for call in tool_calls or [] if isinstance(call, dict)]
+    calls = tool_calls if isinstance(tool_calls, list) else []
+    names = [str(call.get("name")) for call in calls if isinstance(call, dict) and call.get("name")]
     if names:
-        text += (" " if text else "") + f"(called {', '.join(n for n in names if n)})"
+        text += (" " if text else "") + f"(called {', '.join(names)})"
     if not text:
         return None
     label = "summary of earlier messages" if role == "summary" else role
@@ -92,7 +93,8 @@ def read_new_sessions(ws: Workspace, since: str | None, max_chars: int) -> NewSe
             lines = [
                 line
                 for m in transcript.messages
-                if start is None or m.created > start
+                # a message whose time is unreadable is new only to a first pass
+                if start is None or (m.created is not None and m.created > start)
                 if (line := render_message(m.role, m.content, m.tool_calls, m.created)) is not None
             ]
             title = f": {session.title}" if session.title else ""

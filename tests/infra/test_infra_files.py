@@ -17,6 +17,7 @@ from codemem.infra import (
     RepoPath,
     atomic_write,
     confine,
+    kept_saves,
     read_at_most,
     read_regular_bytes,
     read_text,
@@ -256,6 +257,39 @@ def test_what_a_kill_at_the_swap_leaves_is_settled_by_the_next_write(
     assert [p.read_text() for p in temps()] == kept
     assert [p.name.endswith(".tmp.kept") for p in temps()] == [True] * len(kept)
     assert len(caplog.records) == len(kept)
+
+
+def test_an_older_codemems_leftovers_beside_the_file_are_settled_by_the_next_write(
+    tmp_path, caplog
+):
+    # Before writes waited in a swap folder under names holding their digests, a kill at the
+    # swap left `.<name>.<random>.tmp` beside the file, maybe holding a person's save: the
+    # next write left it there for `git add -A`, never named.
+    path, folder = tmp_path / "work" / "block.md", tmp_path / "local" / "swapping"
+    path.parent.mkdir()
+    path.write_text("base\n")
+    (path.parent / ".block.md.0a1b2c3d.tmp").write_text("base\nmine\n")  # a save it took
+    (path.parent / ".block.md.k3_9x2pq.tmp").write_text("base\n")  # what the file holds
+    (path.parent / ".other.md.0a1b2c3d.tmp").write_text("other\n")  # another file's
+    for left in path.parent.iterdir():  # left by a killed process, a while ago
+        os.utime(left, (time.time() - 120, time.time() - 120))
+    (path.parent / ".block.md.fresh123.tmp").write_text("in flight\n")  # another program's
+    assert update_text(path, lambda text: text + "agent\n", path.with_name("lock"), folder=folder)
+    assert path.read_text() == "base\nagent\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        ".block.md.fresh123.tmp",
+        ".other.md.0a1b2c3d.tmp",
+        "block.md",
+        "lock",
+    ]
+    kept = folder / ".block.md.0a1b2c3d.tmp.kept"
+    assert [(p, p.read_text()) for p in folder.iterdir()] == [(kept, "base\nmine\n")]
+    assert kept_saves(folder) == [(kept, "block.md")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: what an older codemem's write of it left beside it when killed (a save it "
+        f"took out of place, or the text it replaced) is kept in {kept}: compare the two and "
+        "keep what you mean"
+    ]
 
 
 def test_update_text_writes_nothing_when_nothing_changes(tmp_path):

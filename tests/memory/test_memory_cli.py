@@ -178,6 +178,28 @@ def test_memory_history_from_git(repo):
     assert text.endswith("Test Author: Rename project block\n")
 
 
+def test_memory_history_of_a_label_that_is_no_block_is_an_error(repo):
+    # It printed "No commits touch nope yet." and exited 0, as for a block not yet committed.
+    missing = run(repo, "memory", "history", "nope")
+    assert (missing.exit_code, missing.stdout, missing.stderr) == (
+        2,
+        "",
+        "codemem: error: unknown block 'nope': the blocks are conventions, project, "
+        "users/alice; create it first to use a new label\n",
+    )
+    assert run(repo, "memory", "history", "nope", "--json").exit_code == 2
+    assert ok(repo, "memory", "history", "project").stdout == "No commits touch project yet.\n"
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Add memory")
+    ok(repo, "memory", "rm", "project", "--yes")
+    git(repo, "commit", "-q", "-am", "Drop the project block")
+    gone = ok(repo, "memory", "history", "project").stdout  # git keeps a deleted block's
+    assert [line.split(": ", 1)[1] for line in gone.splitlines()] == [
+        "Drop the project block",
+        "Add memory",
+    ]
+
+
 def test_memory_import_and_export(repo_factory, monkeypatch):
     monkeypatch.setenv("CODEMEM_USER", "alice")
     root = repo_factory("memory/instructions")

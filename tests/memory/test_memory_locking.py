@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import signal
@@ -12,7 +13,9 @@ import time
 from collections import Counter
 
 import pytest
+from click.testing import CliRunner
 
+from codemem.cli import cli
 from codemem.memory import MemoryStore
 from tests.helpers import git
 
@@ -179,6 +182,18 @@ def test_a_kill_between_the_swaps_leaves_no_stray_file_and_the_save_is_kept(ws, 
         f"before it could put the save back, is kept in {kept[0]}: compare the two and keep "
         "what you mean"
     ]
+    # and `codemem status` names it for as long as it is there: the warning was said once
+    kept_line = (
+        f".codemem/local/swapping/{kept[0].name}: a save of facts.md that a killed write took "
+        "out of place, kept: compare it with facts.md, keep what you mean, then delete it"
+    )
+    status = CliRunner().invoke(cli, ["--repo", str(ws.root), "status", "--json"])
+    assert {"kind": "kept", "message": kept_line} in json.loads(status.stdout)["damage"]
+    assert (
+        f"  - {kept_line}\n" in CliRunner().invoke(cli, ["--repo", str(ws.root), "status"]).stdout
+    )
+    kept[0].unlink()
+    assert "kept" not in CliRunner().invoke(cli, ["--repo", str(ws.root), "status"]).stdout
 
 
 KILLED_MID_DELETE = textwrap.dedent(
@@ -216,3 +231,42 @@ def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
     assert [p for p in (ws.local_dir / "removing").rglob("*") if p.is_file()] == []
     assert store.delete(label).value == "Deploy on Tuesdays."  # and it can be deleted again
     assert store.list() == []
+
+
+def test_what_an_older_codemem_set_aside_is_put_back_where_it_was(ws):
+    """Older codemems set a block being deleted aside flat in `removing/blocks/` (a `users/`
+    block under its bare name: put back as the block `dana`), in `removing/` itself, notes
+    and blocks alike, or beside the block, where nothing looked any more."""
+    store = MemoryStore(ws, user="w")
+    store.create("users/dana", "Dana.", "Tabs, never spaces.")
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    store.create("plan", "The plan.", "Ship it.")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "blocks")
+    removing = ws.local_dir / "removing"
+    (removing / "blocks").mkdir(parents=True)
+    texts = {}
+    for label, aside in (
+        ("users/dana", removing / "blocks" / "dana.md.0a1b2c3d.removing"),  # flat
+        ("team", removing / "blocks" / "team.md.1b2c3d4e.removing"),  # flat, and where it goes
+        ("plan", removing / "plan.md.2c3d4e5f.removing"),  # in removing/ itself
+    ):
+        path = store.path_for(label)
+        texts[label] = path.read_bytes()
+        path.rename(aside)
+    store.create("users/eve", "Eve.", "Spaces.")
+    eve = store.path_for("users/eve")
+    texts["users/eve"] = eve.read_bytes()
+    eve.rename(eve.with_name(".eve.md.4e5f6071.removing"))  # beside the block, the oldest way
+    note = removing / "20260101-000000-0123abcd.md.3d4e5f60.removing"
+    note.write_text("---\nid: 20260101-000000-0123abcd\n---\nA note.\n")
+    assert [block.label for block in MemoryStore(ws, user="w").list()] == [
+        "plan",
+        "team",
+        "users/dana",
+        "users/eve",
+    ]
+    assert {label: store.path_for(label).read_bytes() for label in texts} == texts
+    assert git(ws.root, "status", "--porcelain").stdout == "?? .codemem/blocks/users/eve.md\n"
+    left = sorted(p.relative_to(removing).as_posix() for p in removing.rglob("*") if p.is_file())
+    assert left == ["archive/20260101-000000-0123abcd.md.3d4e5f60.removing"]  # the archive's

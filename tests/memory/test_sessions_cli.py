@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 
 from memory_helpers import cli_ok as ok
 from memory_helpers import run_cli as run
@@ -55,3 +57,125 @@ def test_sessions_are_shown_without_terminal_codes(repo):
     assert "\x1b" not in shown and "\x9b" not in shown
     exported = ok(repo, "sessions", "show", session, "--json").stdout  # data: escaped by JSON
     assert json.loads(exported)["messages"][1]["content"].startswith("safe line\n\x1b[2K")
+
+
+def test_odd_values_in_recall_rows_are_placeholders_told_once(repo, caplog):
+    # SQLite keeps any value in any column: a hand edit left a time that is no time, bytes
+    # where text belongs, a number that is no number, tool calls that are no JSON. `sessions`
+    # and `recall` failed with an internal error on the first such row.
+    with Recall(Workspace(repo)) as recall:
+        odd = recall.start_session("m", "Odd")
+        recall.add_message(odd, "user", "hello world")
+        recall.add_message(odd, "assistant", "hello there", tool_calls=[{"id": "1"}])
+        fine = recall.start_session("m", "Fine")
+        recall.add_message(fine, "user", "hello again")
+    conn = sqlite3.connect(Workspace(repo).recall_db)
+    conn.execute("UPDATE sessions SET started = 'garbage', model = X'00ff' WHERE id = ?", (odd,))
+    conn.execute(
+        "UPDATE messages SET created = 'garbage', seq = 'x', tokens = 'many', "
+        "tool_calls = '{bad' WHERE session_id = ? AND role = 'assistant'",
+        (odd,),
+    )
+    conn.execute(
+        "UPDATE messages SET content = CAST(X'68656c6c6f20ff' AS TEXT) WHERE role = 'user'"
+        " AND session_id = ?",
+        (odd,),
+    )
+    conn.execute("INSERT INTO sessions (id, started) VALUES (NULL, 'garbage')")
+    conn.execute(
+        "UPDATE messages SET created = '0001-01-01T00:00:00+01:00', tool_results = ? "
+        "WHERE session_id = ?",
+        ("[" * 100_000, fine),
+    )
+    conn.commit()
+    conn.close()
+    before = Workspace(repo).recall_db.read_bytes()
+
+    def told() -> list[str]:
+        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        caplog.clear()
+        return said
+
+    listed = ok(repo, "sessions", "list")
+    assert listed.stdout == (  # no start time: last, where SQLite sorts 'garbage' first
+        f"{fine}     1 messages  m  Fine\n{odd}     2 messages  \\x00\ufffd  Odd\n"
+    )
+    db = Workspace(repo).recall_db
+    assert told() == [
+        f"{db} holds values codemem cannot read (sessions.id None, "
+        "sessions.started 'garbage', sessions.model b'\\x00\\xff', messages.created 'garbage'): "
+        "shown as placeholders, 1 session(s) with no readable id left out; the file is left "
+        "as it is"
+    ]
+    assert [s["started"] for s in json.loads(ok(repo, "sessions", "list", "--json").stdout)][
+        1
+    ] is None
+    assert len(told()) == 1  # once per command
+    shown = ok(repo, "sessions", "show", odd)
+    assert "- Started: unknown time\n" in shown.stdout
+    assert "## 0. assistant (unknown time)\n\nhello there\n" in shown.stdout
+    assert "hello \ufffd\n" in shown.stdout
+    assert len(told()) == 1
+    data = json.loads(ok(repo, "sessions", "export", odd, "--format", "json").stdout)
+    assert [(m["seq"], m["tool_calls"], m["tokens"], m["created"]) for m in data["messages"]][
+        1
+    ] == (0, None, None, None)
+    assert len(told()) == 1
+    found = ok(repo, "recall", "hello", "--conversations")
+    assert sorted(found.stdout.splitlines()) == sorted(
+        [
+            f"session {odd} #1 user: [hello] \ufffd",
+            f"session {odd} #0 assistant: [hello] there",
+            f"session {fine} #1 user: [hello] again",
+        ]
+    )
+    assert len(told()) == 1
+
+    assert Workspace(repo).recall_db.read_bytes() == before  # nothing rewritten, nothing lost
+
+
+def test_export_to_a_folder_writes_the_default_name_inside_it(repo, tmp_path):
+    # `--output out/` wrote a file named `out` beside where the folder was meant to be, and
+    # `--output out` (a folder there) was click's "is a directory" usage error.
+    with Recall(Workspace(repo)) as recall:
+        session = recall.start_session("m", "Fix CI")
+        recall.add_message(session, "user", "CI is red")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for given in (str(folder), f"{folder}/"):
+        wrote = ok(repo, "sessions", "export", session[:15], "--format", "json", "-o", given)
+        assert wrote.stderr == f"Wrote {folder / session}.json.\n"
+    assert json.loads((folder / f"{session}.json").read_text())["title"] == "Fix CI"
+    ok(repo, "sessions", "export", session, "-o", str(folder))
+    assert sorted(p.name for p in folder.iterdir()) == [f"{session}.json", f"{session}.md"]
+    for given, why in (
+        (
+            f"{tmp_path}/new/",
+            f"--output {tmp_path}/new/: no such folder; make it first or name a file",
+        ),
+        (
+            f"{tmp_path}/new/x.md",
+            f"--output {tmp_path}/new/x.md: no folder {tmp_path}/new; make it first",
+        ),
+    ):
+        refused = run(repo, "sessions", "export", session, "-o", given)
+        assert (refused.exit_code, refused.stderr) == (2, f"codemem: error: {why}\n")
+    assert not (tmp_path / "new").exists()
+
+
+def test_memory_export_and_review_to_a_folder(repo, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert ok(
+        repo, "memory", "export", "--format", "claude-md", "--output", f"{folder}/"
+    ).stdout == (f"Updated {folder}/CLAUDE.md\n")
+    assert "A shop." in (folder / "CLAUDE.md").read_text()
+    reviewed = run(repo, "review", "--format", "json", "-o", str(folder))
+    assert reviewed.exit_code == 0, reviewed.output
+    assert json.loads((folder / "review.json").read_text())["findings"] == []
+    refused = run(repo, "review", "-o", f"{tmp_path}/new/")
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        f"codemem: error: --output {tmp_path}/new/: no such folder; make it first or name a file\n",
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["CLAUDE.md", "review.json"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from review_helpers import fake_aws_key
 
 from codemem.cli import cli
 from codemem.conventions import Rule, render_records
@@ -224,3 +225,38 @@ def test_a_leftover_chained_hook_is_kept_only_with_force(shop):
     ]
     assert (hooks / "commit-msg.codemem-chained").read_text() == "#!/bin/sh\nexit 0\n"
     assert (hooks / "commit-msg.codemem-chained.old").read_text() == "#!/bin/sh\n"
+
+
+def test_the_hook_stops_a_message_holding_a_secret(shop):
+    # The staged files were scanned for keys, the message that goes with them was not: a key
+    # pasted into a message went out with the commit, where no later commit takes it out.
+    CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install", "--commit-msg"])
+    key = fake_aws_key()
+    message = f"Add the deploy notes\n\nKey: {key}\n"
+    stopped = commit(shop, message)
+    assert stopped.returncode == 1
+    assert stopped.stderr == (
+        "codemem: the commit message holds a secret (remove it; rotate it if it was ever "
+        "pushed):\n"
+        "  - line 3: AWS access key ID (AKIA…, 20 characters)\n"
+        "Edit the message (git keeps it in .git/COMMIT_EDITMSG), or commit anyway: "
+        "SKIP=codemem git commit ... (or git commit --no-verify).\n"
+    )
+    assert key not in stopped.stderr
+    assert git(shop, "log", "-1", "--format=%s").stdout == "initial\n"  # nothing committed
+    # a broken configuration checks no conventions, and still stops the secret
+    (shop / ".codemem/config.yml").write_text("review:\n  min_share: lots\n")
+    again = commit(shop, message)
+    assert again.returncode == 1
+    assert "the conventions were not checked" in again.stderr
+    assert "  - line 3: AWS access key ID (AKIA…, 20 characters)\n" in again.stderr
+    # what git leaves out of the message (comments, `commit -v`'s diff) is not the message
+    (shop / ".codemem/config.yml").unlink()
+    checked = CliRunner().invoke(
+        cli,
+        ["--repo", str(shop), "hook", "check-message", "-"],
+        input=f"Add notes\n# {key}\n# ------------------------ >8 ------------------------\n"
+        f"+{key}\n",
+    )
+    assert (checked.exit_code, checked.output) == (0, "")
+    assert commit(shop, "Add the notes").returncode == 0

@@ -217,7 +217,7 @@ def conversation_search(
         content = " ".join(message.content.split())
         if len(content) > MESSAGE_PREVIEW_CHARS:
             content = content[:MESSAGE_PREVIEW_CHARS] + "…"
-        when = message.created.strftime("%Y-%m-%d %H:%M")
+        when = message.created.strftime("%Y-%m-%d %H:%M") if message.created else "unknown time"
         title = f" ({hit.session_title})" if hit.session_title else ""
         parts.append(
             f"- session {message.session_id}{title} #{message.seq} {message.role}, {when}: {content}"
