@@ -205,3 +205,50 @@ def test_the_unlike_cases_are_every_character_that_needs_them():
         if len(char.lower()) != 1 or (letter.match(char) and not char.lower().isascii())
     }
     assert unlike == set(secrets_module._UNLIKE_CASES)
+
+
+def _every_rule(lowered, seen):
+    return set(windows_module.ANCHORS)
+
+
+def test_the_rules_left_out_for_want_of_an_anchor_would_have_found_nothing(monkeypatch):
+    """Only rules with an anchor in the text are run (`rules_anchored`): texts made of the
+    review's samples of every rule, their anchors, characters that fold to ASCII and filler,
+    short and long, ASCII or not, give the same secrets as a run of every rule."""
+    from tests.review.test_secrets import SAMPLES
+
+    rng = random.Random(14)
+    anchors = [a for group in windows_module.ANCHORS.values() for a in group]
+    pieces = [
+        *SAMPLES.values(),
+        *anchors,
+        *(a.upper() for a in anchors),
+        "PASSWORD=hunter2xyz",
+        "ſecret = 'aB3dE5fG7hJ9kL1mN3pQ'",
+        "\u0130",
+        " é ",
+        "\n",
+        " = ",
+        "x" * 300,
+        "y" * windows_module._ONE_PASS,
+    ]
+    for case in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
+        bare = case % 2 == 0
+        rules = None if case % 3 else set(rng.sample(sorted(windows_module.ANCHORS), 5))
+        found = list(find_secrets(text, bare=bare, rules=rules))
+        with monkeypatch.context() as every:
+            every.setattr(secrets_module, "rules_anchored", _every_rule)
+            assert found == list(find_secrets(text, bare=bare, rules=rules)), text
+
+
+def test_a_text_without_anchors_runs_no_rule(monkeypatch):
+    """The index redacts every file it reads: one without an anchor (or empty) costs no
+    rule's windows."""
+    calls = []
+    monkeypatch.setattr(secrets_module, "windows", lambda *args: calls.append(args) or [])
+    for text in ("", "x = 1\n", "def f(a, b):\n    return a + b\n" * 300):
+        assert list(find_secrets(text, bare=True)) == []
+    assert calls == []
+    assert list(find_secrets(f"KEY = {AWS_KEY}")) == []  # only its rules (stubbed) ran
+    assert [args[1] for args in calls] == [windows_module.ANCHORS["secrets/aws-access-key"]]
