@@ -92,25 +92,30 @@ def occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[i
     return seen[anchor]
 
 
-# Each rule's anchors by the roots they are found at: a rule whose roots are all absent from a
-# text has no window there.
-_RULE_ROOTS = {
-    rule: tuple(dict.fromkeys(_SHORTER.get(anchor, anchor) for anchor in anchors))
-    for rule, anchors in ANCHORS.items()
+# The rules whose anchors are found at each root: a rule none of whose roots is in a text has
+# no window there.
+_RULES_AT: dict[str, frozenset[str]] = {
+    root: frozenset(
+        rule
+        for rule, anchors in ANCHORS.items()
+        if any(_SHORTER.get(anchor, anchor) == root for anchor in anchors)
+    )
+    for root in _ROOTS
 }
 
 
 def rules_anchored(lowered: str, seen: dict[str, list[int]]) -> set[str]:
-    """The rules whose roots occur in `lowered` (with `seen` as for `windows`): every other
-    rule has no window in the text, so its pattern has nowhere to run. One `in` a root in a
-    short text, instead of a `windows` call a rule (17 of them, on every file the index reads)."""
+    """The rules with a root of their anchors in `lowered` (with `seen` as for `windows`):
+    every other rule has no window in the text, so its pattern has nowhere to run. One `in` a
+    root in a short text, instead of a `windows` call a rule (17 of them, on every file the
+    index reads)."""
     if seen:  # `anchor_places` found every root already
-        present = {root for root in _ROOTS if seen.get(root)}
+        present = [root for root in _ROOTS if seen.get(root)]
     elif len(lowered) < _ONE_PASS:
-        present = {root for root in _ROOTS if root in lowered}
+        present = [root for root in _ROOTS if root in lowered]
     else:  # found as `windows` would find them, kept in `seen` for it
-        present = {root for root in _ROOTS if occurrences(lowered, root, seen)}
-    return {rule for rule, roots in _RULE_ROOTS.items() if not present.isdisjoint(roots)}
+        present = [root for root in _ROOTS if occurrences(lowered, root, seen)]
+    return set().union(*(_RULES_AT[root] for root in present))
 
 
 def anchor_places(lowered: str) -> dict[str, list[int]] | None:

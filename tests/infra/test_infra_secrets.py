@@ -207,6 +207,32 @@ def test_the_unlike_cases_are_every_character_that_needs_them():
     assert unlike == set(secrets_module._UNLIKE_CASES)
 
 
+RANDOM40 = "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL2mN4"
+# A secret of every rule (as tests/review/test_secrets.py has them), assembled here.
+SAMPLES = (
+    "-----BEGIN "
+    + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA"
+    + RANDOM40
+    + "\n-----END RSA PRIVATE KEY-----",
+    f'key = "{AWS_KEY}"',
+    f'aws_secret_access_key = "{RANDOM40}"',
+    "token: " + "ghp_" + RANDOM40[:36],
+    "glpat-" + RANDOM40[:20],
+    "xoxb-" + "1234567890-" + RANDOM40[:12],
+    "https://hooks.slack.com/services/" + "T0123ABCD/B0123ABCD/" + RANDOM40[:24],
+    "sk_" + "live_" + RANDOM40[:24],
+    "AIza" + RANDOM40[:35],
+    "sk-ant-" + "api03-" + RANDOM40 * 2,
+    "sk-proj-" + RANDOM40[:20] + "T3Blbk" + "FJ" + RANDOM40[:20],
+    "npm_" + RANDOM40[:36],
+    "pypi-" + "AgEIcHlwaS5vcmc" + RANDOM40 * 2,
+    "SG." + RANDOM40[:22] + "." + (RANDOM40 * 2)[:43],
+    "eyJ" + RANDOM40[:20] + ".eyJ" + RANDOM40[:20] + "." + RANDOM40[:20],
+    "DATABASE_URL=postgres://app:" + RANDOM40[:12] + "@db.internal/app",
+    'client_secret = "' + "9f8Ks!2mQp#4vL7x" + '"',
+)
+
+
 def _every_rule(lowered, seen):
     return set(windows_module.ANCHORS)
 
@@ -215,12 +241,10 @@ def test_the_rules_left_out_for_want_of_an_anchor_would_have_found_nothing(monke
     """Only rules with an anchor in the text are run (`rules_anchored`): texts made of the
     review's samples of every rule, their anchors, characters that fold to ASCII and filler,
     short and long, ASCII or not, give the same secrets as a run of every rule."""
-    from tests.review.test_secrets import SAMPLES
-
     rng = random.Random(14)
     anchors = [a for group in windows_module.ANCHORS.values() for a in group]
     pieces = [
-        *SAMPLES.values(),
+        *SAMPLES,
         *anchors,
         *(a.upper() for a in anchors),
         "PASSWORD=hunter2xyz",
