@@ -147,7 +147,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--kind", default="empty,mix", help="empty, mix or both (comma-separated)")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3, help="index runs (0: profile only)")
     ap.add_argument("--profile", action="store_true", help="cProfile extract_file in-process")
     ap.add_argument("--top", type=int, default=20)
     ap.add_argument(
@@ -161,9 +161,10 @@ def main() -> None:
     for kind in args.kind.split(","):
         repo = make_repo(args.work_dir, kind, args.files)
         print(f"{kind}: {repo}", file=sys.stderr)
-        timing = time_index(cli, repo, args.runs)
-        per_file = 1000 * timing["cpu_s"] / args.files
-        print(f"{kind} files={args.files} {timing} cpu_ms_per_file={per_file:.3f}")
+        if args.runs:
+            timing = time_index(cli, repo, args.runs)
+            per_file = 1000 * timing["cpu_s"] / args.files
+            print(f"{kind} files={args.files} {timing} cpu_ms_per_file={per_file:.3f}")
         if args.profile:
             profile_extract(repo, args.top)
 
