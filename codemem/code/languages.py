@@ -335,8 +335,7 @@ def language_for_path(path: str, head: bytes | None = None) -> str | None:
     content or at least its first 16 KB, shows C++ constructs in its code, else C), then a
     shebang line in `head`.
     """
-    name = PurePosixPath(path.replace("\\", "/")).name
-    lower = name.lower()
+    lower = _file_name(path).lower()
     if lower in _FILENAME_MAP:
         return _FILENAME_MAP[lower]
     if lower.startswith(("dockerfile.", "containerfile.", "makefile.")):
@@ -357,6 +356,14 @@ def language_for_path(path: str, head: bytes | None = None) -> str | None:
                 interpreter.rstrip("0123456789.")
             )
     return None
+
+
+def _file_name(path: str) -> str:
+    """`PurePosixPath(path).name` with `\\` read as `/`, without making a path object for
+    every file the index reads (but for a name such as `.` that one would drop)."""
+    path = path.replace("\\", "/")
+    name = path.rpartition("/")[2]
+    return name if name not in ("", ".") else PurePosixPath(path).name
 
 
 def _is_cpp(head: bytes) -> bool:

@@ -63,6 +63,8 @@ def parse_file(
     parsed = ParsedFile(path=path, language=language)
     try:
         lines = split_source(source)
+        if not lines:  # empty (a BOM at most): nothing to parse, as a parse would find
+            return parsed
         if grammar(language) is not None:
             _parse_code(parsed, source, lines, chunk_lines, max_line_chars, references)
         else:

@@ -51,6 +51,7 @@ RULES = hashlib.sha1(
 ).hexdigest()[:16]
 
 FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
+Touched = dict[str, list[bytes]]  # path -> its entries in a listing (`touched_since`)
 # A tracked entry (in git's index, changed or not, unmerged) under `.codemem/local/`.
 _TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)")
 # The last complete run's listing, beside its manifest (`save_listing`): a derived file, read
@@ -128,25 +129,47 @@ class WorkTree:
             return 0
         return len(set(_TRACKED_LOCAL.findall(text)))
 
-    def touched_since(self, before: list[bytes], also: Iterable[str] = ()) -> set[str]:
+    def touched_since(self, before: list[bytes], also: Iterable[str] = ()) -> Touched:
         """The paths whose entries differ between `before` (the listing of the run the
         manifest completed, under these settings) and this one, the paths whose content git
         cannot vouch for in either (their ids are read from the work tree, not listed), and
-        `also`. Every other path is listed as it was then: its manifest row still holds."""
+        `also`, each with its entries in this listing (none: gone). Every other path is listed
+        as it was then: its manifest row still holds.
+
+        The entries are found among those that changed and those git cannot vouch for (a C
+        entry repeats the fields of its path's H or S one, which is then looked up); the
+        listing is read again only for paths that have none there (gone, or changed back).
+        """
         old, new = set(before), set(self.entries)
+        # An unvouched entry of `before` is either gone (a change) or still listed (unvouched
+        # now): `before` is not read a second time for them.
+        fresh = unvouched(self.entries)
         changed = old.symmetric_difference(new)
-        changed.update(unvouched(before))
-        changed.update(unvouched(self.entries))
-        touched = {_entry_path(entry) for entry in changed if entry}
-        touched.discard(b"")
-        return {path.decode("utf-8", "surrogateescape") for path in touched} | set(also)
+        changed.update(fresh)
+        touched: dict[bytes, list[bytes]] = {_entry_path(entry): [] for entry in changed if entry}
+        touched.update((path.encode("utf-8", "surrogateescape"), []) for path in also)
+        touched.pop(b"", None)
+        listed = new.difference(old)
+        listed.update(fresh)
+        for entry in fresh:
+            if entry[:1] == b"C":
+                listed.update(e for tag in (b"H", b"S") if (e := tag + entry[1:]) in new)
+        listed.discard(b"")
+        for entry in listed:
+            touched[_entry_path(entry)].append(entry)
+        unsure = {path for path, entries in touched.items() if not entries}
+        if unsure:  # gone, or listed as before (changed back, `also`): only the listing tells
+            for entry in self.entries:
+                if entry and (path := _entry_path(entry)) in unsure:
+                    touched[path].append(entry)
+        return {path.decode("utf-8", "surrogateescape"): es for path, es in touched.items()}
 
     def ids(
-        self, known: Mapping[str, FileEntry] | None = None, only: set[str] | None = None
+        self, known: Mapping[str, FileEntry] | None = None, only: Touched | None = None
     ) -> FileIds:
         """path -> (content id, skip reason decided from the path or from reading the file)
         of every candidate file, in path order (a changed file deleted from the work tree but
-        not from git's index is left out); with `only`, of those paths alone.
+        not from git's index is left out); with `only` (`touched_since`), of those paths alone.
 
         A file `known` (the manifest's rows, recorded under these same settings) at the same
         content id is not judged again: its reason is given as None, and its row holds what
@@ -154,8 +177,7 @@ class WorkTree:
         """
         entries = self.entries
         if only is not None:
-            wanted = {path.encode("utf-8", "surrogateescape") for path in only}
-            entries = [entry for entry in entries if entry and _entry_path(entry) in wanted]
+            entries = [entry for listed in only.values() for entry in listed]
         out: FileIds = {}
         for path, (cid, _tracked) in parse_listing(entries, self.settings.exclude).items():
             if cid is None:

@@ -92,6 +92,32 @@ def occurrences(lowered: str, anchor: str, seen: dict[str, list[int]]) -> list[i
     return seen[anchor]
 
 
+# The rules whose anchors are found at each root: a rule none of whose roots is in a text has
+# no window there.
+_RULES_AT: dict[str, frozenset[str]] = {
+    root: frozenset(
+        rule
+        for rule, anchors in ANCHORS.items()
+        if any(_SHORTER.get(anchor, anchor) == root for anchor in anchors)
+    )
+    for root in _ROOTS
+}
+
+
+def rules_anchored(lowered: str, seen: dict[str, list[int]]) -> set[str]:
+    """The rules with a root of their anchors in `lowered` (with `seen` as for `windows`):
+    every other rule has no window in the text, so its pattern has nowhere to run. One `in` a
+    root in a short text, instead of a `windows` call a rule (17 of them, on every file the
+    index reads)."""
+    if seen:  # `anchor_places` found every root already
+        present = [root for root in _ROOTS if seen.get(root)]
+    elif len(lowered) < _ONE_PASS:
+        present = [root for root in _ROOTS if root in lowered]
+    else:  # found as `windows` would find them, kept in `seen` for it
+        present = [root for root in _ROOTS if occurrences(lowered, root, seen)]
+    return set().union(*(_RULES_AT[root] for root in present))
+
+
 def anchor_places(lowered: str) -> dict[str, list[int]] | None:
     """Where each of `_ROOTS` is in `lowered`, as `occurrences` finds them, in one pass; None
     when the text is short or not ASCII, or numpy is not worth importing yet (then each is

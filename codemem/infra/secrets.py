@@ -19,7 +19,13 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
-from codemem.infra.secret_windows import ANCHORS, anchor_places, occurrences, windows
+from codemem.infra.secret_windows import (
+    ANCHORS,
+    anchor_places,
+    occurrences,
+    rules_anchored,
+    windows,
+)
 
 DEFAULT_ENTROPY = 3.5  # bits per character of a value assigned to a secret-like name
 HIGH_ENTROPY = 4.3  # bits per character of a random-looking quoted string anywhere
@@ -284,6 +290,9 @@ def find_secrets(
     """
     lowered = text.lower() if lowered is None else lowered
     seen: dict[str, list[int]] = (around is None and anchor_places(lowered)) or {}
+    if around is None:  # only the rules with an anchor in the text can find anything
+        anchored = rules_anchored(lowered, seen)
+        rules = anchored if rules is None else anchored.intersection(rules)
     known: set[str] = set()  # a key of a known format is not reported again as an assignment
     for rule, severity, pattern, what in KNOWN:
         if rules is not None and rule not in rules:

@@ -119,6 +119,30 @@ def test_read_repo_file_never_leaves_the_repo(repo_factory, tmp_path):
     assert read_repo_file(repo, "big.txt", 5000) == (b"x" * 2000, None)
 
 
+def test_a_file_below_a_folder_link_is_read_only_where_the_link_stays_inside(
+    repo_factory, tmp_path, monkeypatch
+):
+    """Folders on the way to a file are looked at one by one; only a link among them is
+    resolved (and `realpath` is not run for every file), with the same outcome as before."""
+    repo = repo_factory()
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "src" / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "away").mkdir()
+    (tmp_path / "away" / "b.py").write_text("key\n")
+    os.symlink(repo / "src", repo / "inside")
+    os.symlink(tmp_path / "away", repo / "src" / "out")
+    assert read_repo_file(repo, "inside/pkg/a.py", 100) == (b"x = 1\n", None)
+    assert read_repo_file(repo, "src/out/b.py", 100) == (None, "outside_repo")
+    assert read_repo_file(repo, "inside/out/b.py", 100) == (None, "outside_repo")
+    assert read_repo_file(repo, "src/pkg/../out/b.py", 100) == (None, "outside_repo")
+
+    def no_realpath(path):
+        raise AssertionError(f"realpath({path})")
+
+    monkeypatch.setattr(os.path, "realpath", no_realpath)
+    assert read_repo_file(repo, "src/pkg/a.py", 100) == (b"x = 1\n", None)
+
+
 def test_is_test_path():
     assert is_test_path("tests/test_a.py")
     assert is_test_path("pkg/foo_test.go")

@@ -10,6 +10,7 @@ import os
 import signal
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -236,3 +237,80 @@ def test_status_counts_what_index_would_do_and_reads_no_row_itself(repo_factory,
     assert {lang: row["files"] for lang, row in report["languages"].items()} == dict(
         Counter(e.language for e in indexed)
     )
+
+
+def _listing(rng, paths):
+    """A random listing of `paths` as `read_listing` gives it: untracked first, then tracked
+    entries (a C after its H or S, unmerged stages), each path in some state or absent."""
+    untracked, tracked = [], []
+    for path in paths:
+        blob = b"%040x" % rng.randrange(3)
+        mode = rng.choice([b"100644", b"100644", b"120000", b"160000"])
+        state = rng.choice(["H", "H", "HC", "S", "SC", "M", "MC", "?", "gone"])
+        if state == "?":
+            untracked.append(b"? " + path)
+        elif state == "M":
+            tracked += [b"M %s %s %d\t%s" % (mode, blob, stage, path) for stage in (1, 2, 3)]
+        elif state == "MC":
+            tracked += [
+                b"M %s %s 2\t%s" % (mode, blob, path),
+                b"C %s %s 2\t%s" % (mode, blob, path),
+            ]
+        elif state != "gone":
+            tracked += [b"%s %s %s 0\t%s" % (tag.encode(), mode, blob, path) for tag in state]
+    return [*untracked, *tracked, b""]
+
+
+def test_the_entries_of_touched_paths_are_those_the_whole_listing_holds(monkeypatch):
+    """`touched_since` finds each touched path's entries without reading the listing again
+    where it can: the same entries, and the same ids, as a filter of the whole listing."""
+    from random import Random
+
+    from codemem.code.files import unvouched
+    from codemem.code.worktree import _entry_path
+
+    rng = Random(14)
+    names = [b"a.py", b"b/c.py", b".codemem/x", b"\xff.py", b"d.txt", b"e/f/g.c", b"h.md"]
+    for _ in range(500):
+        paths = rng.sample(names, rng.randrange(len(names) + 1))
+        before, entries = _listing(rng, paths), _listing(rng, paths)
+        if rng.random() < 0.3:
+            before = list(entries)
+        also = rng.sample(["a.py", "zz.py", "d.txt"], rng.randrange(2))
+        tree = WorkTree(Path("/r"), ListingSettings(), entries, {}, "x")
+        touched = tree.touched_since(before, also)
+        # as before: every entry of a changed or unvouched path, found by reading all of them
+        changed = set(before) ^ set(entries) | set(unvouched(before)) | set(unvouched(entries))
+        wanted = ({_entry_path(e) for e in changed if e} - {b""}) | {a.encode() for a in also}
+        whole = {p.decode("utf-8", "surrogateescape"): set() for p in wanted}
+        for entry in entries:
+            if entry and _entry_path(entry) in wanted:
+                whole[_entry_path(entry).decode("utf-8", "surrogateescape")].add(entry)
+        assert {path: set(found) for path, found in touched.items()} == whole
+        assert tree.ids({}, only=touched) == tree.ids(
+            {}, only={p: list(e) for p, e in whole.items()}
+        )
+
+
+def test_an_edited_file_is_found_without_reading_the_listing_again(monkeypatch):
+    """The common refresh (files edited, added, committed): the changed entries alone say
+    which paths and entries; the listing is not read a second time, entry by entry."""
+    from codemem.code import worktree
+
+    def entry(tag: bytes, i: int, blob: int) -> bytes:
+        return b"%s 100644 %040x 0\tf%d.py" % (tag, blob, i)
+
+    listing = [entry(b"H", i, i) for i in range(1000)] + [b""]
+    now = [b"? new.py", *listing[:11], entry(b"C", 10, 10), *listing[11:]]  # f10.py edited
+    now[now.index(entry(b"H", 500, 500))] = entry(b"H", 500, 7)  # f500.py committed
+    calls: list[bytes] = []
+    entry_path = worktree._entry_path
+    monkeypatch.setattr(worktree, "_entry_path", lambda e: calls.append(e) or entry_path(e))
+    tree = WorkTree(Path("/r"), ListingSettings(), now, {}, "x")
+    touched = tree.touched_since(listing)
+    assert {path: sorted(entries) for path, entries in touched.items()} == {
+        "f10.py": [entry(b"C", 10, 10), entry(b"H", 10, 10)],
+        "f500.py": [entry(b"H", 500, 7)],
+        "new.py": [b"? new.py"],
+    }
+    assert len(calls) < 10  # the changed entries', not the listing's 1,000

@@ -190,3 +190,18 @@ def test_query_that_does_not_compile_keeps_the_file_as_text(monkeypatch, tmp_pat
     finally:
         monkeypatch.undo()
         languages.clear_caches()
+
+
+def test_a_file_name_is_read_as_a_path_object_reads_it():
+    """`language_for_path` takes a path's last name without making a `PurePosixPath` for every
+    file: the same name, for any mix of separators, dots and names."""
+    from pathlib import PurePosixPath
+    from random import Random
+
+    from codemem.code.languages import _file_name
+
+    rng = Random(14)
+    pieces = ["a", "/", ".", "..", "\\", "b.py", "Makefile", ".h", " "]
+    paths = ["".join(rng.choices(pieces, k=rng.randrange(8))) for _ in range(3000)]
+    for path in paths:
+        assert _file_name(path) == PurePosixPath(path.replace("\\", "/")).name, path

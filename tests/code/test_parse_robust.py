@@ -197,3 +197,26 @@ def test_one_tag_query_a_language_is_compiled_for_files_with_and_without_errors(
         assert get_query.cache_info().currsize == 1
     finally:
         clear_caches()
+
+
+def test_an_empty_file_is_not_parsed_and_gets_what_a_parse_gives(monkeypatch):
+    """An empty file (or a BOM alone) costs no tree-sitter parse, and its result is what
+    parsing and chunking it would give, in every language and text kind."""
+    from codemem.code.languages import GRAMMARS, PROSE_KINDS
+    from codemem.code.model import ParsedFile
+    from codemem.code.text_chunking import chunk_text
+
+    expected = {}
+    for language in [g.name for g in GRAMMARS] + sorted(PROSE_KINDS) + ["text"]:
+        for source in (b"", b"\xef\xbb\xbf"):
+            parsed = ParsedFile(path="a", language=language)
+            if get_parser(language) is not None:
+                parse_module._parse_code(parsed, source, [], 80, 2000, False)
+            else:
+                parsed.symbols, parsed.chunks = chunk_text(language, [], 80, 2000)
+            expected[language, source] = parsed
+    calls: list[tuple] = []
+    monkeypatch.setattr(parse_module, "get_parser", lambda *a: calls.append(a))
+    monkeypatch.setattr(parse_module, "chunk_text", lambda *a: calls.append(a) or ([], []))
+    assert {(lang, src): parse_file("a", src, lang) for lang, src in expected} == expected
+    assert calls == []

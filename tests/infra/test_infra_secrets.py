@@ -205,3 +205,74 @@ def test_the_unlike_cases_are_every_character_that_needs_them():
         if len(char.lower()) != 1 or (letter.match(char) and not char.lower().isascii())
     }
     assert unlike == set(secrets_module._UNLIKE_CASES)
+
+
+RANDOM40 = "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1iJ0kL2mN4"
+# A secret of every rule (as tests/review/test_secrets.py has them), assembled here.
+SAMPLES = (
+    "-----BEGIN "
+    + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA"
+    + RANDOM40
+    + "\n-----END RSA PRIVATE KEY-----",
+    f'key = "{AWS_KEY}"',
+    f'aws_secret_access_key = "{RANDOM40}"',
+    "token: " + "ghp_" + RANDOM40[:36],
+    "glpat-" + RANDOM40[:20],
+    "xoxb-" + "1234567890-" + RANDOM40[:12],
+    "https://hooks.slack.com/services/" + "T0123ABCD/B0123ABCD/" + RANDOM40[:24],
+    "sk_" + "live_" + RANDOM40[:24],
+    "AIza" + RANDOM40[:35],
+    "sk-ant-" + "api03-" + RANDOM40 * 2,
+    "sk-proj-" + RANDOM40[:20] + "T3Blbk" + "FJ" + RANDOM40[:20],
+    "npm_" + RANDOM40[:36],
+    "pypi-" + "AgEIcHlwaS5vcmc" + RANDOM40 * 2,
+    "SG." + RANDOM40[:22] + "." + (RANDOM40 * 2)[:43],
+    "eyJ" + RANDOM40[:20] + ".eyJ" + RANDOM40[:20] + "." + RANDOM40[:20],
+    "DATABASE_URL=postgres://app:" + RANDOM40[:12] + "@db.internal/app",
+    'client_secret = "' + "9f8Ks!2mQp#4vL7x" + '"',
+)
+
+
+def _every_rule(lowered, seen):
+    return set(windows_module.ANCHORS)
+
+
+def test_the_rules_left_out_for_want_of_an_anchor_would_have_found_nothing(monkeypatch):
+    """Only rules with an anchor in the text are run (`rules_anchored`): texts made of the
+    review's samples of every rule, their anchors, characters that fold to ASCII and filler,
+    short and long, ASCII or not, give the same secrets as a run of every rule."""
+    rng = random.Random(14)
+    anchors = [a for group in windows_module.ANCHORS.values() for a in group]
+    pieces = [
+        *SAMPLES,
+        *anchors,
+        *(a.upper() for a in anchors),
+        "PASSWORD=hunter2xyz",
+        "ſecret = 'aB3dE5fG7hJ9kL1mN3pQ'",
+        "\u0130",
+        " é ",
+        "\n",
+        " = ",
+        "x" * 300,
+        "y" * windows_module._ONE_PASS,
+    ]
+    for case in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
+        bare = case % 2 == 0
+        rules = None if case % 3 else set(rng.sample(sorted(windows_module.ANCHORS), 5))
+        found = list(find_secrets(text, bare=bare, rules=rules))
+        with monkeypatch.context() as every:
+            every.setattr(secrets_module, "rules_anchored", _every_rule)
+            assert found == list(find_secrets(text, bare=bare, rules=rules)), text
+
+
+def test_a_text_without_anchors_runs_no_rule(monkeypatch):
+    """The index redacts every file it reads: one without an anchor (or empty) costs no
+    rule's windows."""
+    calls = []
+    monkeypatch.setattr(secrets_module, "windows", lambda *args: calls.append(args) or [])
+    for text in ("", "x = 1\n", "def f(a, b):\n    return a + b\n" * 300):
+        assert list(find_secrets(text, bare=True)) == []
+    assert calls == []
+    assert list(find_secrets(f"KEY = {AWS_KEY}")) == []  # only its rules (stubbed) ran
+    assert [args[1] for args in calls] == [windows_module.ANCHORS["secrets/aws-access-key"]]
