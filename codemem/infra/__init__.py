@@ -8,6 +8,7 @@ GitPython is imported only when a git command first runs (see `codemem.infra.git
 from __future__ import annotations
 
 from codemem.infra.clock import as_utc, in_range, iso_utc, parse_when, today, utc_date, utc_now
+from codemem.infra.discards import rename_new
 from codemem.infra.files import (
     RepoPath,
     atomic_file,
@@ -87,7 +88,7 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
-from codemem.infra.swaps import rename_new, replace_bytes, replace_text, update_text
+from codemem.infra.swaps import replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [

@@ -11,8 +11,8 @@ for a caller that holds the lock, `replace_bytes` the same compared byte for byt
 file is written in a folder the caller names (git-ignored, `.codemem/local/swapping/`), named
 for the file and for what it replaces and writes: what a kill between the swaps leaves there
 is settled by the next write of that file, a person's save kept and named, never lost.
-`rename_new` moves a file, never over one there (the set-aside removals, `infra/removals.py`,
-build on it).
+What was swapped out is removed by `discards.discard`: a save an editor made into it in place
+since the comparison is kept and named, never removed with it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from codemem.errors import FileTooLarge, NotARegularFile, WriteConflict
+from codemem.infra.discards import Held, discard, rename_new
 from codemem.infra.files import (
     _read_text_and_ends,
     atomic_file,
@@ -175,8 +176,9 @@ def _install_over(same: Callable[[Path], bool] | None, data: bytes, temp: Path, 
                 raise _Changed
             os.replace(temp, path)
             return
+        swapped_out = _holds_bytes(temp) or b""
         if same(temp):
-            temp.unlink()
+            discard(temp, Held.of(swapped_out), path)  # unless a save went into it since
             return
         _exchange(temp, path)  # a save landed before the swap: it goes back in place
         if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
@@ -219,8 +221,8 @@ def _digest(data: bytes | None) -> str:
 
 
 _LEFTOVER = re.compile(
-    r"\.(?P<key>[0-9a-f]{16})\.(?P<before>[0-9a-f]{16}|-{16})\.(?P<after>[0-9a-f]{16})\.[^.]+\.tmp"
-)
+    r"\.(?P<key>[0-9a-f]{16})\.(?P<before>[0-9a-f]{16}|-{16})\.(?P<after>[0-9a-f]{16})\.[^.]+\.tmp\Z"
+)  # `\Z`: a `.tmp.kept` is a person's save, kept: never settled again
 
 
 def _settle_leftovers(path: Path, folder: Path | None) -> None:
@@ -333,19 +335,3 @@ def _renameat2() -> Any:
     ]
     function.restype = ctypes.c_int
     return function
-
-
-def rename_new(source: Path, target: Path) -> None:
-    """Move `source` to `target`, never over a file there, even one made a moment before
-    (`FileExistsError`): a hard link, then the old name unlinked (where the file system has no
-    hard links, a rename unless a file is there)."""
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except FileExistsError:
-        raise
-    except OSError:
-        if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
-        os.rename(source, target)
-        return
-    os.unlink(source)
