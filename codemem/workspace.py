@@ -345,6 +345,39 @@ def read_attributes(ws: Workspace) -> str:
 _DRIVER_LINE = re.compile(r'^\[merge "codemem"\][^\[]*?^\s*driver\s*=\s*(.+)$', re.M)
 
 
+_CONFIG_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "b": "\b"}
+
+
+def _config_value(raw: str) -> str | None:
+    """A value as written in a git config file, read as git reads it: `"` quotes (removed),
+    `\\`, `\\"`, `\\n`, `\\t`, `\\b` escapes, a `#` or `;` outside quotes starting a comment,
+    white space outside quotes one space each, none at the ends. None for what one line cannot
+    say (a value continued on the next line, an unknown escape, an open quote): ask git.
+
+    Git writes a value holding `"` or `\\` escaped and one holding `#` or `;` quoted, as the
+    driver line is for a Python under a folder so named, or started by `-c '...'` (3.10)."""
+    value: list[str] = []
+    quoted, spaces, chars = False, 0, iter(raw.rstrip("\r\n"))
+    for char in chars:
+        if char.isspace() and not quoted:
+            spaces += bool(value)
+            continue
+        if char in "#;" and not quoted:
+            break
+        value.append(" " * spaces)
+        spaces = 0
+        if char == "\\":
+            escaped = _CONFIG_ESCAPES.get(next(chars, ""))
+            if escaped is None:
+                return None
+            value.append(escaped)
+        elif char == '"':
+            quoted = not quoted
+        else:
+            value.append(char)
+    return None if quoted else "".join(value)
+
+
 def _gone(command: str) -> bool:
     """Whether `command` is codemem's driver run by a Python that is gone (a virtualenv
     removed, a Python upgraded under it): git could not run it, and would leave every memory
@@ -404,7 +437,9 @@ def configure_merge_driver(ws: Workspace) -> bool:
     except OSError:
         text = ""
     set_here = _DRIVER_LINE.search(text)
-    command = set_here.group(1).strip() if set_here else git_config(ws.root, MERGE_DRIVER_KEY)
+    command = _config_value(set_here.group(1)) if set_here else None
+    if command is None:
+        command = git_config(ws.root, MERGE_DRIVER_KEY)
     if command is not None and not _gone(command) and not _unsafe(command):
         return False
     try:

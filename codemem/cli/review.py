@@ -21,6 +21,7 @@ from codemem.review.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_TIMEOUT
 if TYPE_CHECKING:  # only for the type checker: the hook's start-up stays cheap
     from codemem.config import Config, ReviewConfig
     from codemem.review.diff import Target
+    from codemem.review.feedback import Reason
 
 
 RULES_HELP = """\b
@@ -141,11 +142,13 @@ def _review(
 
 
 def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
+    from codemem.memory import user_slug
     from codemem.review.feedback import dismiss
 
     ws = app.workspace()
     settings = app.config().review
     item, count = dismiss(ws, finding_id, reason)
+    mine = user_slug(ws.root)  # the one `dismiss` recorded as
     confidence = 0.5 ** (count // settings.dismiss_after)
     click.echo(
         f"Dismissed {item.id} ({printable(item.rule)} in {printable(item.file)}); it will not be reported again."
@@ -154,7 +157,36 @@ def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
         f"{item.rule} has been dismissed {count} time{'s' if count != 1 else ''}; "
         f"its confidence is {confidence:.0%}."
     )
+    for earlier in (r for r in item.reasons if r.by != mine):  # teammates' dismissals of it
+        click.echo(f"Also dismissed {_reason_line(earlier)}")
     click.echo(f"Recorded in .codemem/review/dismissed/{item.id}.json (commit it to share it).")
+
+
+def _reason_line(reason: Reason) -> str:
+    """`by <who> at <when>: <why>`, as one printable line."""
+    why = printable(reason.reason) or "(no reason given)"
+    return (
+        f"by {printable(reason.by) or '(unknown)'} at {printable(reason.at) or '(unknown)'}: {why}"
+    )
+
+
+def _list_dismissals(app: AppContext, fmt: str, output: Path | None) -> None:
+    """Every dismissed finding, each with every teammate's reason, who and when."""
+    from codemem.review.feedback import load_dismissals
+
+    dismissals = load_dismissals(app.workspace())
+    if fmt == "sarif":
+        raise click.UsageError("--dismissed lists in text or json, not sarif")
+    if fmt == "json":
+        from codemem.infra import json_text
+
+        _emit(json_text({"dismissals": [d.to_json() for d in dismissals]}), output)
+        return
+    lines = []
+    for item in dismissals:
+        lines.append(f"{printable(item.id)} {printable(item.rule)} in {printable(item.file)}")
+        lines.extend(f"  dismissed {_reason_line(reason)}" for reason in item.reasons)
+    _emit("\n".join(lines) if lines else "No dismissed findings.", output)
 
 
 @click.command("review", epilog=RULES_HELP)
@@ -201,6 +233,12 @@ def _dismiss(app: AppContext, finding_id: str, reason: str) -> None:
 )
 @click.option("--reason", default="", help="Why the finding is dismissed (with --dismiss).")
 @click.option(
+    "--dismissed",
+    "list_dismissed",
+    is_flag=True,
+    help="List the dismissed findings, each with every reason given, who and when (--format text or json), and stop.",
+)
+@click.option(
     "--hook",
     is_flag=True,
     help="Run as the pre-commit hook: quiet when clean, time-limited, and never failing because of codemem itself.",
@@ -223,6 +261,7 @@ def review_command(
     output: str | None,
     dismiss_id: str | None,
     reason: str,
+    list_dismissed: bool,
     hook: bool,
     timeout: float | None,
 ) -> None:
@@ -238,6 +277,10 @@ def review_command(
     """
     if dismiss_id is not None:
         _dismiss(app, dismiss_id, reason)
+        return
+    if list_dismissed:
+        name = "dismissed.json" if fmt == "json" else "dismissed.txt"
+        _list_dismissals(app, fmt, None if output is None else output_path(output, name))
         return
     ctx = click.get_current_context()
     try:

@@ -79,8 +79,10 @@ def _read(text: str) -> dict[str, Any]:
 def _entries(doc: dict[str, Any]) -> list[Entry]:
     """The dismissals a file holds: its top-level one and those in `also`."""
     also = doc.get("also") or []
+    if not isinstance(also, list):  # checked before it is unpacked: `3` is no list
+        raise ValueError("`also` is not a list of dismissals")
     found = [doc, *also] if doc else []
-    if not isinstance(also, list) or not all(isinstance(item, dict) for item in found):
+    if not all(isinstance(item, dict) for item in found):
         raise ValueError("`also` holds something that is not a dismissal")
     return [(_field(item, "reason"), _field(item, "by"), _field(item, "at")) for item in found]
 

@@ -83,6 +83,7 @@ from codemem.infra.removals import (
     set_aside,
     set_aside_original,
 )
+from codemem.infra.renames import rename_new
 from codemem.infra.secrets import (
     DEFAULT_ENTROPY,
     Secret,
@@ -93,7 +94,7 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
-from codemem.infra.swaps import kept_saves, rename_new, replace_bytes, replace_text, update_text
+from codemem.infra.swaps import kept_saves, replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [

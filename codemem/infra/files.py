@@ -3,8 +3,8 @@ private folders and files, and printing names safely.
 
 `atomic_write` writes a temp file in the same folder, fsyncs it, renames it over the target
 and fsyncs the folder, so a crash leaves the old file or the new one, never a torn one.
-`update_text`, `replace_text`, `set_aside`, `remove_file` and `rename_new` (`infra/swaps.py`)
-write, move or remove a file only over what the caller read.
+`update_text`, `replace_text` (`infra/swaps.py`), `set_aside`, `remove_file` (`infra/removals.py`)
+and `rename_new` (`infra/discards.py`) write, move or remove a file only over what the caller read.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Removals that never delete a save: a file moved aside, checked, then removed or put back.
 
 `set_aside` and `remove_file` move a file away only if it still holds what the caller expects,
-checking what they moved, so no save lands between check and move. What a kill left set aside
+checking what they moved, so no save lands between check and move; what was moved is removed
+only while it holds what was checked (`discards.discard`: an editor that saves in place can
+write into it after the check, and that save is put back or kept). What a kill left set aside
 in a folder is put back by `put_back_set_aside`, never over a file saved there since.
 """
 
@@ -16,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from codemem.infra.discards import Held, discard
 from codemem.infra.files import fsync_dir, read_regular_bytes
 from codemem.infra.folders import make_folder
-from codemem.infra.swaps import rename_new
+from codemem.infra.renames import rename_new
 
 T = TypeVar("T")
 # `<name>.<hex>.removing`, hidden (`.<name>…`) when set aside beside the file
@@ -33,11 +36,15 @@ class SetAside(Generic[T]):
     path: Path
     aside: Path
     value: T
+    held: Held  # what the check read: removed only while the file holds it
 
     def remove(self) -> None:
-        self.aside.unlink()
+        """Remove the file, unless a save went into it since it was checked (an editor that
+        had it open and saves in place): that is put back, or kept (`discards.discard`)."""
+        discard(self.aside, self.held, self.path)
         with suppress(OSError):
             fsync_dir(self.path.parent)
+            fsync_dir(self.aside.parent)
 
     def restore(self) -> None:
         _put_back(self.aside, self.path)
@@ -72,11 +79,12 @@ def set_aside(
         aside = path.parent / f".{name}"
         os.rename(path, aside)
     try:
-        value = check(read_regular_bytes(aside, max_bytes))
+        data = read_regular_bytes(aside, max_bytes)
+        value = check(data)
     except BaseException:
         _put_back(aside, path)
         raise
-    return SetAside(path, aside, value)
+    return SetAside(path, aside, value, Held.of(data))
 
 
 def remove_file(

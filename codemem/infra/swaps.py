@@ -13,14 +13,12 @@ for the file and for what it replaces and writes: what a kill between the swaps 
 is settled by the next write of that file, a person's save kept and named, never lost. Every
 write of one file through `folder` also holds that file's own lock, named from its path in
 `folder/locks/`, whatever lock its caller names (`_file_lock`).
-`rename_new` moves a file, never over one there (the set-aside removals, `infra/removals.py`,
-build on it).
+What was swapped out is removed by `discards.discard`: a save an editor made into it in place
+since the comparison is kept and named, never removed with it.
 """
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import hashlib
 import logging
 import os
@@ -31,11 +29,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from codemem.errors import FileTooLarge, NotARegularFile, WriteConflict
+from codemem.infra.discards import Held, discard
 from codemem.infra.files import (
     _read_text_and_ends,
     atomic_file,
@@ -45,6 +43,8 @@ from codemem.infra.files import (
 )
 from codemem.infra.folders import make_folder
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
+from codemem.infra.renames import exchange as _exchange
+from codemem.infra.renames import rename_new
 
 log = logging.getLogger("codemem")
 
@@ -201,8 +201,9 @@ def _install_over(same: Callable[[Path], bool] | None, data: bytes, temp: Path, 
                 raise _Changed
             os.replace(temp, path)
             return
+        swapped_out = _holds_bytes(temp) or b""
         if same(temp):
-            temp.unlink()
+            discard(temp, Held.of(swapped_out), path)  # unless a save went into it since
             return
         _exchange(temp, path)  # a save landed before the swap: it goes back in place
         if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
@@ -245,8 +246,8 @@ def _digest(data: bytes | None) -> str:
 
 
 _LEFTOVER = re.compile(
-    r"\.(?P<key>[0-9a-f]{16})\.(?P<before>[0-9a-f]{16}|-{16})\.(?P<after>[0-9a-f]{16})\.[^.]+\.tmp"
-)
+    r"\.(?P<key>[0-9a-f]{16})\.(?P<before>[0-9a-f]{16}|-{16})\.(?P<after>[0-9a-f]{16})\.[^.]+\.tmp\Z"
+)  # `\Z`: a `.tmp.kept` is a person's save, kept: never settled again
 
 
 OLD_LEFTOVER_AGE = 60.0  # seconds
@@ -385,68 +386,3 @@ def _holds_bytes(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
-
-
-_AT_FDCWD, _NOREPLACE, _RENAME_EXCHANGE = -100, 1, 2
-
-
-def _exchange(one: Path, other: Path) -> bool:
-    """Swap the files named `one` and `other` in one step; False where the system or the file
-    system cannot (then nothing moved)."""
-    return _rename2(one, other, _RENAME_EXCHANGE)
-
-
-def _rename2(one: Path, other: Path, flags: int) -> bool:
-    """`renameat2(one, other, flags)`; False where the system or the file system cannot."""
-    renameat2 = _renameat2()
-    if renameat2 is None:
-        return False
-    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other), flags) == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
-        return False
-    raise OSError(error, os.strerror(error), str(other))
-
-
-@cache
-def _renameat2() -> Any:
-    """glibc's `renameat2`, or None (another libc, or one older than 2.28)."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
-    function.restype = ctypes.c_int
-    return function
-
-
-def rename_new(source: Path, target: Path) -> None:
-    """Move `source` to `target`, never over a file there, even one made a moment before
-    (`FileExistsError`): a hard link, then the old name unlinked; where the file system has no
-    hard links, one `renameat2(RENAME_NOREPLACE)` (only where the system has none of that
-    either, a rename unless a file is there, a moment's window)."""
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except FileExistsError:
-        raise
-    except OSError:
-        if _rename_no_replace(source, target):
-            return
-        if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
-        os.rename(source, target)
-        return
-    os.unlink(source)
-
-
-def _rename_no_replace(source: Path, target: Path) -> bool:
-    """Rename `source` to `target` in one step unless a file is there (`FileExistsError`);
-    False where the system or the file system cannot (then nothing moved)."""
-    return _rename2(source, target, _NOREPLACE)

@@ -53,8 +53,18 @@ SECRETS = "secrets/"  # the secret scan's rules: never lowered by other findings
 
 
 @dataclass(frozen=True)
+class Reason:
+    """One teammate's dismissal of a finding: why, who and when."""
+
+    reason: str
+    by: str
+    at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
 class Dismissal:
-    """One dismissed finding."""
+    """One dismissed finding: the first dismissal's reason, who and when, and in `also` the
+    other teammates' (merged into its file by the merge driver), by time."""
 
     id: str
     rule: str
@@ -62,6 +72,21 @@ class Dismissal:
     reason: str
     by: str
     at: str  # ISO 8601, UTC
+    also: tuple[Reason, ...] = ()
+
+    @property
+    def reasons(self) -> list[Reason]:
+        """Every dismissal of the finding, the first one first."""
+        return [Reason(self.reason, self.by, self.at), *self.also]
+
+    def to_json(self) -> dict[str, object]:
+        """The finding and every dismissal of it, for `review --dismissed --format json`."""
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "file": self.file,
+            "reasons": [asdict(reason) for reason in self.reasons],
+        }
 
 
 def dismissed_dir(ws: Workspace) -> Path:
@@ -86,15 +111,32 @@ def load_dismissals(ws: Workspace) -> list[Dismissal]:
             if text is None:
                 continue
             data = json.loads(text)
-            out.append(
-                Dismissal(**{k: str(data.get(k) or "") for k in Dismissal.__dataclass_fields__})
-            )
+            out.append(_dismissal(data, _entries(data, text, path.relative_to(ws.root))))
         except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
             where = printable(path.relative_to(ws.root).as_posix())
             log.warning("skipped %s: not a dismissal (%s)", where, exc)
         except BlockFormatError as exc:  # too large, or not UTF-8
             log.warning("skipped %s", exc)
     return out
+
+
+def _dismissal(data: dict, entries: list[tuple[str, str, str]]) -> Dismissal:
+    """The dismissal a file's JSON holds, with its `entries` (reason, by, at), first first."""
+    first, *others = entries or [("", "", "")]
+    fields = {k: str(data.get(k) or "") for k in ("id", "rule", "file")}
+    also = tuple(Reason(*entry) for entry in others)
+    return Dismissal(**fields, **asdict(Reason(*first)), also=also)
+
+
+def _entries(data: dict, text: str, where: Path) -> list[tuple[str, str, str]]:
+    """The dismissals (reason, by, at) of a file: the first alone, with a warning, when its
+    `also` is not a list of them (the finding stays dismissed)."""
+    try:
+        return dismissal_entries(text)
+    except ValueError:
+        log.warning("%s: `also` is not a list of dismissals: ignored", printable(where.as_posix()))
+        reason, by, at = (str(data.get(key) or "") for key in ("reason", "by", "at"))
+        return [(reason, by, at)]
 
 
 def confidence_from(dismissals: list[Dismissal], dismiss_after: int) -> dict[str, float]:
@@ -219,7 +261,8 @@ def dismiss(
     by: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Dismissal, int]:
-    """Record that a finding is not a problem; returns it and how often its rule was dismissed."""
+    """Record that a finding is not a problem; returns it as recorded (with teammates' earlier
+    dismissals of it, the earliest first) and how often its rule was dismissed."""
     from codemem.memory import user_slug
 
     full_id, data = find_cached(ws, finding_id)
@@ -236,6 +279,8 @@ def dismiss(
     others = [entry for entry in _dismissals_in(ws, path) if entry[1] != item.by]
     make_folder(path.parent)
     fields = asdict(item)
-    atomic_write(path, dismissal_text(fields, [*others, (item.reason, item.by, item.at)]))
+    del fields["also"]
+    text = dismissal_text(fields, [*others, (item.reason, item.by, item.at)])
+    atomic_write(path, text)
     count = sum(1 for d in load_dismissals(ws) if d.rule == item.rule)
-    return item, count
+    return _dismissal(fields, dismissal_entries(text)), count

@@ -198,3 +198,14 @@ def test_a_dismissal_that_is_no_json_on_one_side_is_a_conflict_keeping_both(repo
     assert done.returncode == 1
     text = (repo / DISMISSED).read_text()
     assert "public API name" in text and "bob was here" in text and "<<<<<<< ours" in text
+
+
+def test_a_dismissal_whose_also_is_no_list_is_a_conflict_not_a_crash():
+    from codemem.conventions.dismissal_merge import dismissal_entries, merge_dismissals
+
+    alice = dismissal("public API name", "alice", "2026-03-02T10:00:00Z")
+    damaged = json.dumps(json.loads(alice) | {"also": 3})  # once a TypeError out of the driver
+    bob = dismissal("generated code", "bob", "2026-03-01T09:00:00Z")
+    assert merge_dismissals("", damaged, bob) is None
+    with pytest.raises(ValueError, match="`also` is not a list of dismissals"):
+        dismissal_entries(damaged)

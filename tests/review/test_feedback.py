@@ -10,9 +10,11 @@ from review_helpers import CAMEL_FUNCTION, append, brief, cli_review, review, st
 
 from codemem.review.feedback import (
     Dismissal,
+    Reason,
     apply_feedback,
     confidence_from,
     dismiss,
+    load_dismissals,
     rule_confidence,
 )
 from codemem.review.findings import Finding
@@ -206,3 +208,72 @@ def test_dismissing_again_replaces_ones_own_reason_and_keeps_a_teammates(shop):
             {"reason": "mirrors the JavaScript API", "by": "alice", "at": "2025-03-10T12:00:00Z"}
         ],
     }  # before: alice's dismissal alone, bob's reason gone
+
+
+def test_every_teammates_reason_is_loaded_and_shown_with_who_and_when(shop):
+    # Two teammates' dismissals of one finding: the first at the top of its file, the other in
+    # `also` (as the merge driver keeps them); the listing and the loader once showed the first.
+    camel(shop, "applyDiscount")
+    stage(shop)
+    first = cli_review(shop, "--staged", "--format", "json")
+    finding_id = json.loads(first.stdout)["findings"][0]["id"]
+    ws = Workspace(shop)
+    dismiss(ws, finding_id, "mirrors the JavaScript API", by="alice", now=NOW)
+    later = datetime(2025, 3, 11, 9, 30, 0, tzinfo=timezone.utc)
+    recorded, _ = dismiss(ws, finding_id, "generated code", by="bob", now=later)
+    both = Dismissal(
+        finding_id,
+        "naming/python/function",
+        "shop/prices.py",
+        "mirrors the JavaScript API",
+        "alice",
+        "2025-03-10T12:00:00Z",
+        also=(Reason("generated code", "bob", "2025-03-11T09:30:00Z"),),
+    )
+    assert recorded == both
+    assert load_dismissals(ws) == [both]
+    listed = cli_review(shop, "--dismissed")
+    assert (listed.exit_code, listed.stdout) == (
+        0,
+        f"{finding_id} naming/python/function in shop/prices.py\n"
+        "  dismissed by alice at 2025-03-10T12:00:00Z: mirrors the JavaScript API\n"
+        "  dismissed by bob at 2025-03-11T09:30:00Z: generated code\n",
+    )
+    as_json = cli_review(shop, "--dismissed", "--format", "json")
+    assert json.loads(as_json.stdout) == {
+        "dismissals": [
+            {
+                "id": finding_id,
+                "rule": "naming/python/function",
+                "file": "shop/prices.py",
+                "reasons": [
+                    {
+                        "reason": "mirrors the JavaScript API",
+                        "by": "alice",
+                        "at": "2025-03-10T12:00:00Z",
+                    },
+                    {"reason": "generated code", "by": "bob", "at": "2025-03-11T09:30:00Z"},
+                ],
+            }
+        ]
+    }
+    # a third teammate's dismissal names the two before it
+    again = cli_review(shop, "--dismiss", finding_id[:8])
+    assert again.stdout.splitlines()[2:4] == [
+        "Also dismissed by alice at 2025-03-10T12:00:00Z: mirrors the JavaScript API",
+        "Also dismissed by bob at 2025-03-11T09:30:00Z: generated code",
+    ]
+    assert [len(d.reasons) for d in load_dismissals(ws)] == [3]
+
+
+def test_no_dismissals_and_a_damaged_also_are_listed_plainly(shop):
+    assert cli_review(shop, "--dismissed").stdout == "No dismissed findings.\n"
+    assert json.loads(cli_review(shop, "--dismissed", "--format", "json").stdout) == {
+        "dismissals": []
+    }
+    damaged = {"id": "a" * 12, "rule": "r", "file": "f.py", "reason": "ok", "by": "dana"}
+    write(shop, {".codemem/review/dismissed/aaaaaaaaaaaa.json": json.dumps(damaged | {"also": 3})})
+    assert load_dismissals(Workspace(shop)) == [Dismissal("a" * 12, "r", "f.py", "ok", "dana", "")]
+    assert cli_review(shop, "--dismissed").stdout == (
+        "aaaaaaaaaaaa r in f.py\n  dismissed by dana at (unknown): ok\n"
+    )

@@ -1,0 +1,171 @@
+"""An editor that saves in place (the same path opened and written over, its inode kept, as
+vim with `backupcopy=yes` and many IDEs do) while codemem removes or replaces that file.
+
+The editor opened the file before codemem moved it aside (or swapped it out): its save goes
+into the file codemem holds, after codemem compared it. That file was then removed, and the
+save with it. Now the last step checks that the file still holds what codemem compared: a save
+is put back where it was made, or kept beside as `.kept` when a file is there, named in one
+warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+import codemem.infra.removals as removals_module
+import codemem.infra.swaps as swaps_module
+from codemem.memory import ConflictError
+
+
+class Editor:
+    """An editor holding `path` open (since before codemem moved it) that saves in place."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY)
+        self.saves: list[str] = []
+
+    def save(self, text: str) -> None:
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, text.encode(), 0)
+        self.saves.append(text)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.fixture
+def editor_of():
+    opened: list[Editor] = []
+
+    def open_editor(path: Path) -> Editor:
+        opened.append(Editor(path))
+        return opened[-1]
+
+    yield open_editor
+    for editor in opened:
+        editor.close()
+
+
+def save_after_the_check(monkeypatch, editor: Editor, text: str) -> None:
+    """The editor saves right after codemem read the file it set aside (to compare it)."""
+    real = removals_module.read_regular_bytes
+
+    def read_then_save(path, *args, **kwargs):
+        data = real(path, *args, **kwargs)
+        if path.name.endswith(".removing") and not editor.saves:
+            editor.save(text)
+        return data
+
+    monkeypatch.setattr(removals_module, "read_regular_bytes", read_then_save)
+
+
+def test_a_block_saved_in_place_while_it_is_deleted_is_put_back(
+    store, ws, monkeypatch, editor_of, caplog
+):
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    edited = path.read_text().replace("Tuesdays.", "Tuesdays and Thursdays (Dana).")
+    save_after_the_check(monkeypatch, editor_of(path), edited)
+    with pytest.raises(ConflictError, match="changed while it was being deleted"):
+        store.delete("team")
+    assert path.read_text() == edited  # before: gone, with Dana's save
+    assert sorted(p.name for p in ws.blocks_dir.iterdir()) == ["team.md"]
+    assert list((ws.local_dir / "removing" / "blocks").iterdir()) == []
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"{path}: saved while codemem was removing it: the save is put back"
+    ]
+
+
+def test_a_note_saved_in_place_while_it_is_deleted_is_put_back(archive, ws, monkeypatch, editor_of):
+    note = archive.insert("Deploys go through staging.").note
+    edited = note.path.read_text().replace("staging.", "staging, then canary (Dana).")
+    save_after_the_check(monkeypatch, editor_of(note.path), edited)
+    with pytest.raises(ConflictError):
+        archive.delete(note.id, note)
+    assert note.path.read_text() == edited
+    assert sorted(p.name for p in ws.archive_dir.iterdir()) == [f"{note.id}.md"]
+
+
+def test_a_save_in_place_when_a_new_file_took_the_name_is_kept_beside(
+    store, ws, monkeypatch, editor_of, caplog
+):
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    edited = path.read_text().replace("Tuesdays.", "Tuesdays (Dana).")
+    editor = editor_of(path)
+    real = removals_module.read_regular_bytes
+
+    def read_then_save(where, *args, **kwargs):
+        data = real(where, *args, **kwargs)
+        if where.name.endswith(".removing") and not editor.saves:
+            editor.save(edited)  # into the file set aside
+            path.write_text("Written anew by Eve.\n")  # and a new file where it was
+        return data
+
+    monkeypatch.setattr(removals_module, "read_regular_bytes", read_then_save)
+    with pytest.raises(ConflictError):
+        store.delete("team")
+    assert path.read_text() == "Written anew by Eve.\n"
+    [kept] = (ws.local_dir / "removing" / "blocks").iterdir()
+    assert (kept.name.endswith(".removing.kept"), kept.read_text()) == (True, edited)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
+    ]
+    assert store.get("team").value == "Written anew by Eve."  # never put back by a later load
+
+
+def test_a_save_in_place_between_the_last_check_and_the_unlink_is_kept(
+    store, ws, monkeypatch, editor_of
+):
+    import codemem.infra.discards as discards_module
+
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    edited = path.read_text().replace("Tuesdays.", "Mondays (Dana).")
+    editor = editor_of(path)
+    real = discards_module.os.unlink
+
+    def save_then_unlink(where, *args, **kwargs):
+        if str(where).endswith(".removing") and not editor.saves:
+            editor.save(edited)  # after the file's last comparison, before it is gone
+        return real(where, *args, **kwargs)
+
+    monkeypatch.setattr(discards_module.os, "unlink", save_then_unlink)
+    with pytest.raises(ConflictError):
+        store.delete("team")
+    assert path.read_text() == edited
+
+
+def test_a_block_saved_in_place_while_codemem_writes_it_is_kept(
+    store, ws, monkeypatch, editor_of, caplog
+):
+    """`update_text` swaps its new file in, compares what it swapped out, then removes that:
+    a save into it after the comparison went with it."""
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    edited = path.read_text().replace("Tuesdays.", "Tuesdays (Dana).")
+    editor = editor_of(path)
+    real = swaps_module._holds
+
+    def compare_then_save(where):
+        text = real(where)
+        if where != path and not editor.saves:  # what was swapped out, compared
+            editor.save(edited)
+        return text
+
+    monkeypatch.setattr(swaps_module, "_holds", compare_then_save)
+    store.append("team", "Freeze on Fridays.")
+    assert store.get("team").value == "Deploy on Tuesdays.\nFreeze on Fridays."
+    [kept] = [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")]
+    assert kept.read_text() == edited
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
+    ]
+    caplog.clear()
+    store.append("team", "Tag releases.")  # the next write leaves it as it is, unnamed again
+    assert [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")] == [kept]
+    assert caplog.records == []
