@@ -51,7 +51,8 @@ def exchange(repo, frames: list[bytes], until: set[object]) -> tuple[dict[object
                 answered.set()
         answered.set()
 
-    threading.Thread(target=read_replies, daemon=True).start()
+    reader = threading.Thread(target=read_replies, daemon=True)
+    reader.start()
     assert server.stdin is not None
     try:
         for frame in frames:
@@ -61,6 +62,7 @@ def exchange(repo, frames: list[bytes], until: set[object]) -> tuple[dict[object
     finally:
         server.stdin.close()
         server.wait(60)
+        reader.join(60)  # replies the server wrote before `until`'s, still being read
         assert server.stderr is not None
         stderr = server.stderr.read().decode()
     return replies, stderr
