@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from codemem.conventions.three_way import CLASH, pick
 from codemem.infra import load_yaml
 from codemem.memory import same_frontmatter_value as same
 
@@ -174,13 +175,11 @@ def _merge_map(
                 _merge_key_comment(was, mine, other, out, key)
                 continue
         pa, pb, po = (_plain(v) if v is not _MISSING else _MISSING for v in (a, b, o))
-        if _same(pa, pb) or _same(pb, po):
-            value = a
-        elif _same(pa, po):
-            value = b
-        else:
+        picked = pick(po, pa, pb, _same)
+        if picked is CLASH:
             clashes.append((*path, key))
             continue  # `out` keeps ours (or lacks the key, as ours does)
+        value = a if picked is pa else b
         if value is _MISSING:
             out.pop(key, None)
         elif value is b and b is not a:

@@ -16,8 +16,10 @@ both sides changed one of the other fields differently.
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any
 
+from codemem.conventions.three_way import CLASH, pick
 from codemem.infra import json_text
 
 ENTRY = ("reason", "by", "at")  # one dismissal's own fields; the others are the finding's
@@ -40,11 +42,8 @@ def merge_dismissals(base: str, ours: str, theirs: str) -> str | None:
         if key in (*ENTRY, "also"):
             continue
         a, b, o = (doc.get(key, _MISSING) for doc in (mine, other, was))
-        if a == b or b == o:
-            value = a
-        elif a == o:
-            value = b
-        else:
+        value = pick(o, a, b, operator.eq)
+        if value is CLASH:
             return None
         if value is not _MISSING:
             merged[key] = value

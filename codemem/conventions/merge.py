@@ -48,6 +48,7 @@ from typing import Any
 from codemem.conventions.config_merge import merge_by_key
 from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_memory_conflicts
 from codemem.conventions.dismissal_merge import merge_dismissals
+from codemem.conventions.three_way import CLASH, pick
 from codemem.errors import CodememError
 from codemem.infra import atomic_write, line_ends, load_yaml, run_git
 from codemem.memory import FrontmatterDocument as Document
@@ -177,16 +178,12 @@ def _merge_header(base: Document, ours: Document, theirs: Document) -> tuple[str
         mine = ours.meta.get(key, _MISSING)
         other = theirs.meta.get(key, _MISSING)
         was = base.meta.get(key, _MISSING)
-        united = _united(was, mine, other)
-        if same(mine, other) or same(other, was):
-            value = mine
-        elif same(mine, was):
-            value = other
-        elif united is not None:  # both only added to a list (two digests' folds, tags)
-            value = united
-        else:
-            clashes[key] = (mine, other)
-            value = mine
+        value = pick(was, mine, other, same)
+        if value is CLASH:
+            value = _united(was, mine, other)  # both only added to a list (folds, tags)
+            if value is None:
+                clashes[key] = (mine, other)
+                value = mine
         if value is not _MISSING:
             merged[key] = value
     if not clashes:
