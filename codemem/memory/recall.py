@@ -51,6 +51,23 @@ from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
 
+# A time as codemem stores it (`stamp`: UTC, to the second). Only such text orders as the
+# moments it names; any other ('garbage' sorts after every date) has no place in a date filter
+# and comes after every readable time. A GLOB, not a date function: the index on `created`
+# still serves "newest first" and the filters.
+_STAMP_GLOB = "'[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]+00:00'"
+
+
+def _stamped(table: str) -> str:
+    """The SQL test that `table`'s `created` is a time as codemem stores it."""
+    return f"{table}.created GLOB {_STAMP_GLOB}"
+
+
+_LAST = (  # a session's newest message time that can be read: what `last` means
+    "(SELECT l.created FROM messages l WHERE l.session_id = s.id AND "
+    f"{_stamped('l')} ORDER BY l.created DESC LIMIT 1) AS last"
+)
+
 
 @dataclass
 class MessageHit:
@@ -268,6 +285,8 @@ class Recall:
             where.append(f"m.role IN ({', '.join('?' * len(roles))})")
             params += roles
         start, end = parse_when(since), parse_when(until, end=True)
+        if start or end:
+            where.append(_stamped("m"))
         if start:
             where.append("m.created >= ?")
             params.append(stamp(start))
@@ -291,8 +310,19 @@ class Recall:
                 "FROM messages m JOIN sessions s ON s.id = m.session_id WHERE 1"
             )
             order = "m.created DESC, m.id DESC"
-        sql += "".join(f" AND {clause}" for clause in where) + f" ORDER BY {order} LIMIT ?"
-        rows = self.conn.execute(sql, [*params, k]).fetchall()
+        if words or start or end:
+            sql += "".join(f" AND {clause}" for clause in where) + f" ORDER BY {order} LIMIT ?"
+            rows = self.conn.execute(sql, [*params, k]).fetchall()
+        else:  # newest first, then the times that cannot be read (each pass by the index)
+            stamped = _stamped("m")
+            rows = []
+            for clause, by in [(stamped, order), (f"NOT {stamped}", "m.id DESC")]:
+                clauses = "".join(f" AND {c}" for c in [*where, clause])
+                rows += self.conn.execute(
+                    f"{sql}{clauses} ORDER BY {by} LIMIT ?", [*params, k - len(rows)]
+                ).fetchall()
+                if len(rows) >= k:
+                    break
         read = self._rows
         hits = [
             MessageHit(
@@ -310,7 +340,7 @@ class Recall:
         """Every session, newest first (one with no readable start last), with its message
         count and last message time."""
         rows = self.conn.execute(
-            "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
+            f"SELECT s.*, count(m.id) AS n, {_LAST} FROM sessions s "
             "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id "
             "ORDER BY s.started DESC, s.rowid DESC"  # in one second: the later one first
         ).fetchall()
@@ -344,7 +374,7 @@ class Recall:
         """A session and all its messages in order (an id or a unique prefix)."""
         session_id = self._resolve(session_id)
         row = self.conn.execute(
-            "SELECT s.*, count(m.id) AS n, max(m.created) AS last FROM sessions s "
+            f"SELECT s.*, count(m.id) AS n, {_LAST} FROM sessions s "
             "LEFT JOIN messages m ON m.session_id = s.id WHERE s.id = ? GROUP BY s.id",
             (session_id,),
         ).fetchone()

@@ -103,7 +103,9 @@ def test_odd_values_in_recall_rows_are_placeholders_told_once(repo, caplog):
     db = Workspace(repo).recall_db
     assert told() == [
         f"{db} holds values codemem cannot read (sessions.id None, "
-        "sessions.started 'garbage', sessions.model b'\\x00\\xff', messages.created 'garbage'): "
+        # a session's last message time is its newest one stored as codemem stores times:
+        # neither 'garbage' nor the fine session's, in another offset than UTC's
+        "sessions.started 'garbage', sessions.model b'\\x00\\xff'): "
         "shown as placeholders, 1 session(s) with no readable id left out; the file is left "
         "as it is"
     ]
@@ -179,3 +181,47 @@ def test_memory_export_and_review_to_a_folder(repo, tmp_path):
         f"codemem: error: --output {tmp_path}/new/: no such folder; make it first or name a file\n",
     )
     assert sorted(p.name for p in folder.iterdir()) == ["CLAUDE.md", "review.json"]
+
+
+def test_a_message_whose_time_cannot_be_read_is_outside_every_date_filter(repo):
+    # `--since` and `--until` compared the stored text: 'garbage' sorts after every ISO time,
+    # so it was "since" any date and never "until" one, and the newest of all. Only a time
+    # as codemem stores it (UTC, to the second) orders as the moment it names.
+    with Recall(Workspace(repo)) as recall:
+        session = recall.start_session("m", "Dates")
+        for n in range(4):
+            recall.add_message(session, "user", f"deploy step {n}")
+    conn = sqlite3.connect(Workspace(repo).recall_db)
+    for content, created in [
+        ("deploy step 0", "2026-01-10T12:00:00+00:00"),
+        ("deploy step 1", "2026-03-10T12:00:00+00:00"),
+        ("deploy step 2", "garbage"),
+        ("deploy step 3", "2026-01-31T20:00:00+00:00"),
+    ]:
+        conn.execute("UPDATE messages SET created = ? WHERE content = ?", (created, content))
+    conn.commit()
+    conn.close()
+
+    def found(*bounds: str) -> list[str]:
+        out = json.loads(ok(repo, "recall", "deploy", "--conversations", "--json", *bounds).stdout)
+        return sorted(hit["content"] for hit in out["conversations"])
+
+    assert found("--since", "2026-02-01") == ["deploy step 1"]
+    assert found("--until", "2026-01-31") == ["deploy step 0", "deploy step 3"]
+    assert found("--since", "2026-01-01", "--until", "2026-12-31") == [
+        "deploy step 0",
+        "deploy step 1",
+        "deploy step 3",
+    ]
+    assert found() == [f"deploy step {n}" for n in range(4)]  # no filter: every message
+    listed = json.loads(ok(repo, "recall", "", "--conversations", "--json").stdout)
+    assert [hit["content"] for hit in listed["conversations"]][:3] == [
+        "deploy step 1",
+        "deploy step 3",
+        "deploy step 0",
+    ]  # newest first
+    assert [hit["content"] for hit in listed["conversations"]][3] == "deploy step 2"  # then it
+    # the session's last message is its newest readable one: `max` of the text took
+    # 'garbage', which reads as no time, and the sleep-time pass skipped such a session
+    (only,) = json.loads(ok(repo, "sessions", "list", "--json").stdout)
+    assert only["last_message"] == "2026-03-10T12:00:00+00:00"
