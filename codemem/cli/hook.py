@@ -150,7 +150,7 @@ def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -
     ctx = click.get_current_context()
     try:
         message = _message(message_file)
-        secrets = _secrets(app, message)
+        secrets, doubtful = _secrets(app, message)
         try:
             broken = _broken_conventions(app, message)
         except (CodememError, OSError) as exc:
@@ -173,6 +173,8 @@ def hook_check_message_command(app: AppContext, message_file: str, hook: bool) -
             err=True,
         )
         ctx.exit(0)
+    for line in doubtful:  # what the staged review reports below its threshold
+        click.echo(f"codemem: warning: the commit message may hold a secret: {line}", err=True)
     if not (broken or secrets):
         return
     if secrets:
@@ -207,11 +209,14 @@ def _message(message_file: str) -> str:
     return Path(message_file).read_text(encoding="utf-8", errors="replace")
 
 
-def _secrets(app: AppContext, message: str) -> list[str]:
-    """The secrets in the message; with the default settings when the configuration is
-    broken, as the pre-commit hook's scan: a broken file never opens the door to a secret."""
+def _secrets(app: AppContext, message: str) -> tuple[list[str], list[str]]:
+    """The secrets in the message that stop the commit and those only warned of, at the
+    levels and threshold of the staged review (`review.severity`, `review.fail_on`); with the
+    default settings when the configuration is broken, as the pre-commit hook's scan: a
+    broken file never opens the door to a secret."""
     from codemem.errors import ConfigError
     from codemem.review.commit_msg import message_secrets
+    from codemem.review.findings import severity_rank
 
     try:
         review = app.config().review
@@ -219,7 +224,10 @@ def _secrets(app: AppContext, message: str) -> list[str]:
         from codemem.config import ReviewConfig
 
         review = ReviewConfig()
-    return message_secrets(message, review.secret_entropy)
+    found = message_secrets(message, review.secret_entropy, review.severity)
+    threshold = severity_rank(review.fail_on)
+    stopping = [line for level, line in found if severity_rank(level) >= threshold]
+    return stopping, [line for level, line in found if severity_rank(level) < threshold]
 
 
 def _broken_conventions(app: AppContext, message: str) -> list[str]:

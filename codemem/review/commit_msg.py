@@ -10,10 +10,11 @@ hooks share: `codemem.review.hook`) chains a commit-msg hook that is already the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from codemem.conventions import CONVENTIONAL, ISSUE_REF, PAST, THIRD, VERBS, Rule, read_records
 from codemem.infra import first_secret, secret_hint
+from codemem.review.findings import configured_level
 from codemem.review.hook import HookChange, HookScript, install_script, uninstall_script
 from codemem.workspace import Workspace
 
@@ -64,18 +65,24 @@ def subject_of(message: str) -> str | None:
     return None
 
 
-def message_secrets(message: str, min_entropy: float) -> list[str]:
-    """One line per secret in what git will record of a message, naming its line and kind,
-    never the secret: the keys the review's secret scan stops a commit for (errors; a
-    high-entropy string alone, a warning there, is left alone). A message is pushed with the
-    commit, where no later commit takes it out."""
+def message_secrets(
+    message: str, min_entropy: float, severity: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """(level, line) per secret in what git will record of a message, the line naming its
+    number and kind, never the secret; at the levels the staged review gives the same find
+    (`review.severity` over the scan's own: a key is an error, a high-entropy string alone a
+    warning), those turned off left out. A message is pushed with the commit, where no later
+    commit takes it out."""
     found = []
     for number, line in recorded_lines(message):
         secret = first_secret(line, min_entropy)
-        if secret is None or secret.severity != "error":
+        if secret is None:
+            continue
+        level = configured_level(secret.rule, secret.severity, severity)
+        if level == "off":
             continue
         hint = "" if secret.rule == "secrets/private-key" else f" ({secret_hint(secret.value)})"
-        found.append(f"line {number}: {secret.what}{hint}")
+        found.append((level, f"line {number}: {secret.what}{hint}"))
     return found
 
 

@@ -28,7 +28,7 @@ from codemem.review.context import ReviewContext
 from codemem.review.diff import ChangeSet, Target, read_changes
 from codemem.review.errors import ReviewTimeout
 from codemem.review.feedback import apply_feedback, load_dismissals, remember_findings
-from codemem.review.findings import Finding, at_or_above, count_by_severity
+from codemem.review.findings import Finding, at_or_above, configured_level, count_by_severity
 from codemem.review.limits import Budget, time_limit
 from codemem.workspace import Workspace
 
@@ -114,15 +114,9 @@ def ignored(finding: Finding, changes: ChangeSet) -> bool:
 
 def override(finding: Finding, severity: Mapping[str, str]) -> Finding | None:
     """The finding at the level `review.severity` sets for its rule (longest prefix); None if off."""
-    best = None
-    for key in severity:
-        if (finding.rule == key or finding.rule.startswith(key.rstrip("/") + "/")) and (
-            best is None or len(key) > len(best)
-        ):
-            best = key
-    if best is None:
+    level = configured_level(finding.rule, finding.severity, severity)
+    if level == finding.severity:
         return finding
-    level = severity[best]
     return None if level == "off" else finding.with_changes(severity=level)
 
 

@@ -9,6 +9,7 @@ share an id; dismissing one dismisses both.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,18 @@ def severity_rank(severity: str) -> int:
 def demote(severity: str, steps: int = 1) -> str:
     """The severity `steps` levels lower (never below info)."""
     return SEVERITIES[max(0, severity_rank(severity) - steps)]
+
+
+def configured_level(rule: str, level: str, severity: Mapping[str, str]) -> str:
+    """The level `review.severity` sets for `rule` (its longest matching rule-id prefix), else
+    `level`; "off" for a rule turned off."""
+    best = None
+    for key in severity:
+        if (rule == key or rule.startswith(key.rstrip("/") + "/")) and (
+            best is None or len(key) > len(best)
+        ):
+            best = key
+    return level if best is None else severity[best]
 
 
 def normalize_line(text: str) -> str:

@@ -260,3 +260,35 @@ def test_the_hook_stops_a_message_holding_a_secret(shop):
     )
     assert (checked.exit_code, checked.output) == (0, "")
     assert commit(shop, "Add the notes").returncode == 0
+
+
+def test_a_message_secret_has_the_level_the_staged_review_gives_it(shop):
+    # The staged review gives a finding the level `review.severity` sets and stops at
+    # `review.fail_on`; the message check went by the scan's own levels alone: a team that
+    # made high-entropy strings errors, or stops at warnings, still let them into messages.
+    blob = "q7Xz2KjH4mPl9WrTa8VbN3cD5eF6gH1i"  # codemem: ignore[secrets]
+
+    def check(message: str):
+        return CliRunner().invoke(
+            cli, ["--repo", str(shop), "hook", "check-message", "-"], input=message
+        )
+
+    doubtful = f'Add the fixture\n\nSeed it with "{blob}".\n'
+    warned = check(doubtful)
+    assert (warned.exit_code, warned.output) == (
+        0,
+        "codemem: warning: the commit message may hold a secret: line 3: high-entropy string "
+        f"({blob[:4]}…, 32 characters)\n",
+    )
+    config = shop / ".codemem/config.yml"
+    config.write_text("review:\n  severity:\n    secrets/high-entropy: error\n")
+    assert check(doubtful).exit_code == 1
+    config.write_text("review:\n  fail_on: warning\n")
+    stopped = check(doubtful)
+    assert stopped.exit_code == 1
+    assert "  - line 3: high-entropy string" in stopped.output
+    config.write_text("review:\n  severity:\n    secrets: off\n")
+    key = f"Add the deploy notes\n\nKey: {fake_aws_key()}\n"
+    assert (check(key).exit_code, check(key).output) == (0, "")  # off, as in the review
+    config.write_text("review:\n  severity:\n    secrets/aws-access-key: warning\n")
+    assert check(key).exit_code == 0
