@@ -140,10 +140,11 @@ def _entries(data: dict, text: str, where: Path) -> list[tuple[str, str, str]]:
 
 
 def confidence_from(dismissals: list[Dismissal], dismiss_after: int) -> dict[str, float]:
-    """Rule id -> confidence in (0, 1]: halved for every `dismiss_after` dismissals."""
+    """Rule id -> confidence in (0, 1]: halved for every `dismiss_after` dismissals, each
+    teammate's dismissal of one finding counted (a finding's file holds them all)."""
     counts: dict[str, int] = {}
     for item in dismissals:
-        counts[item.rule] = counts.get(item.rule, 0) + 1
+        counts[item.rule] = counts.get(item.rule, 0) + len(item.reasons)
     return {rule: 0.5 ** (n // dismiss_after) for rule, n in sorted(counts.items())}
 
 

@@ -95,6 +95,9 @@ def test_apply_feedback_and_confidence():
     )
     dismissals = [Dismissal("x" * 12, "naming/python/function", "b.py", "", "a", "t")] * 2
     assert confidence_from(dismissals, 2) == {"naming/python/function": 0.5}
+    # two teammates who dismissed one finding are two dismissals of its rule (one file)
+    both = Dismissal("y" * 12, "tests/python", "c.py", "", "a", "t", also=(Reason("", "b", "u"),))
+    assert confidence_from([both], 2) == {"tests/python": 0.5}
     kept, dropped = apply_feedback(
         [finding, other], dismissals, dismiss_after=2, min_confidence=0.3
     )
