@@ -389,12 +389,15 @@ class Searcher:
                 picked.append((cand, score))
         if level == "chunk":  # a symbol list names definitions; a chunk list shows places
             picked = spread_over_files(picked, k)
+        # At symbol level a chunk may become a definition another one already is (a class's
+        # outline, the method the query names): twice the hits are refined for k distinct.
         out = [
             Hit(c.path, score, c.start_line, c.end_line, c.symbol, c.kind, c.language)
-            for c, score in picked[:k]
+            for c, score in picked[: 2 * k if level == "symbol" else k]
         ]
         if level == "symbol":
             self._refine_symbols(out, query)
+            out = _distinct(out)[:k]
         elif query.identifiers:
             self._name_data(out, query)
         self._attach_text(out)
@@ -460,6 +463,18 @@ class Searcher:
             if hit.path not in files:
                 files[hit.path] = RedactedLines(self._read(hit.path))
             hit.text = "\n".join(files[hit.path].lines(hit.start_line, hit.end_line))
+
+
+def _distinct(hits: list[Hit]) -> list[Hit]:
+    """The hits without those naming a definition an earlier one names (same place)."""
+    seen: set[tuple[str, int, int, str | None]] = set()
+    out = []
+    for hit in hits:
+        key = (hit.path, hit.start_line, hit.end_line, hit.symbol)
+        if key not in seen:
+            seen.add(key)
+            out.append(hit)
+    return out
 
 
 def _point_at(

@@ -459,3 +459,40 @@ def test_a_named_constant_in_module_code_is_shown_at_its_line(tmp_path):
     # A module chunk the query names nothing in stays the chunk.
     hit = searcher.search("GRBM_REG", k=1, level="chunk")[0]
     assert (hit.symbol, hit.kind) == (None, "module") and hit.end_line > hit.start_line
+
+
+def test_a_symbol_list_names_each_definition_once(tmp_path):
+    # A class too long for one chunk has an outline chunk; at symbol level a hit on it
+    # becomes the method the query names. When that method's own chunk was a hit too, the
+    # list named the method twice (`codemem ask` without a model showed `Flask.url_for` at
+    # first and seventh place) and held one definition fewer.
+    methods = "".join(
+        f"    def step_{i}(self, order):\n"
+        f'        """Step {i} of checking out an order."""\n'
+        + "".join(f"        order.total += {j}\n" for j in range(6))
+        + "        return order\n\n"
+        for i in range(12)
+    )
+    shop = (
+        "class Checkout:\n"
+        '    """Check out an order: apply discounts, then charge."""\n\n'
+        "    def apply_discount(self, order, rate):\n"
+        '        """Apply a discount rate to the order total."""\n'
+        + "".join(f"        order.total -= order.total * rate / {j + 2}\n" for j in range(8))
+        + "        return order\n\n"
+        + methods
+    )
+    (tmp_path / "shop.py").write_text(shop)
+    (tmp_path / "prices.py").write_text(
+        "def apply_discount(total, rate):\n"
+        '    """A discounted total."""\n'
+        "    return total - total * rate\n"
+    )
+    make_repo(tmp_path)
+    ws = Workspace(tmp_path)
+    config = load_config(ws.config_file)
+    refresh_index(ws, config)
+    hits = Searcher(ws, config).search("what does apply_discount do", k=5, level="symbol")
+    places = [(h.path, h.start_line, h.symbol) for h in hits]
+    assert len(places) == len(set(places))
+    assert ("shop.py", 4, "Checkout.apply_discount") in places
