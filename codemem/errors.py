@@ -118,14 +118,16 @@ class HeadMovedError(CodememError):
     """HEAD moved (a checkout, a commit, a reset) while a sleep-time pass ran, or is about to
     (a merge, rebase, cherry-pick, revert or bisect begun, a git command holding the index's
     lock): the pass is dropped, nothing written, and the next one digests where HEAD is then.
-    `moved`: what git did. Exit 2, as for a digest started mid-merge: not codemem's failure,
-    a pass to run again."""
+    `moved`: what git did; `writes`: how many writes the pass made before it saw it (0:
+    nothing written; else git moved as the pass wrote, and nothing was recorded as digested).
+    Exit 2, as for a digest started mid-merge: not codemem's failure, a pass to run again."""
 
     exit_code = 2
 
-    def __init__(self, moved: str, message: str) -> None:
+    def __init__(self, moved: str, message: str, *, writes: int = 0) -> None:
         super().__init__(message)
         self.moved = moved
+        self.writes = writes
 
 
 class DigestRunningError(CodememError):

@@ -408,7 +408,10 @@ class Watcher:
         except StopRequested:
             raise
         except HeadMovedError as exc:  # a checkout mid-pass: dropped, redone once idle again
-            log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
+            if exc.writes:  # git moved as the pass wrote: its files are there to look at
+                log.warning("watch: digest: %s (redone once idle)", exc)
+            else:
+                log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
             record["error"] = str(exc)
             head, newest = self.status.digested_head, None  # neither counts as seen
         except (GitBusyError, DigestRunningError) as exc:  # since `on_idle` looked: waited for

@@ -71,7 +71,7 @@ from codemem.sleep.commits import (
 )
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
-from codemem.sleep.head import check_head
+from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.pass_lock import check_initialized, digest_lock
 from codemem.sleep.sessions import pending_sessions
@@ -335,13 +335,16 @@ def consolidate_memory(run: DigestRun) -> None:
 
 def write_memory(run: DigestRun) -> None:
     """Write what the pass holds as one set, if HEAD and its branch are still what it read
-    (see the module docstring); a dry run writes nothing."""
+    (see the module docstring), and look again once it is written: a move in between is
+    `HeadMovedError` naming the writes, and the state is not saved; a dry run writes nothing."""
     if run.options.dry_run:
         return
     stall_for_tests("digest-check")
     check_head(run.ws, run.branch, run.commit_range.head)
     stall_for_tests("digest-write")
     run.writer.write_held()
+    # Git may have begun in between (see `sleep/head.py`): said, and the state not saved.
+    check_head_after(run.ws, run.branch, run.commit_range.head, len(run.writer.changes))
 
 
 def count_sessions(run: DigestRun) -> None:

@@ -170,3 +170,38 @@ def test_a_killed_pass_never_blocks_the_next_one(tmp_path):
     assert "codemem digest: Commits: 4 digested" in second.stdout
     assert digests(repo) == [f"2025-03-04-root-{shas[3][:7]}.md"]
     assert last_head(repo) == shas[3]
+
+
+@pytest.mark.parametrize("git_op", ["checkout", "commit"])
+def test_git_moving_head_as_the_pass_writes_is_said_and_the_range_not_marked_digested(
+    tmp_path, git_op
+):
+    # Between the pass's last HEAD check and its writes, a `git checkout` left its digest of
+    # main's range (and its block edits) in another branch's work tree, or a commit moved HEAD
+    # past what it read; the pass said "Wrote ..." and saved main's HEAD as digested, so the
+    # range was never digested again. Now the move is seen after the writes: one line, exit 2,
+    # and this clone's state is left as it was.
+    from tests.helpers import git
+
+    repo, _ = shop(tmp_path)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Add memory")
+    main = git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "branch", "other")
+    first = Stalled(repo, tmp_path, "digest-write")
+    if git_op == "checkout":
+        git(repo, "checkout", "-q", "other")
+        git(repo, "commit", "-q", "--allow-empty", "-m", "Other")
+        now = f"other at {git(repo, 'rev-parse', '--short=7', 'HEAD').stdout.strip()}"
+    else:
+        git(repo, "commit", "-q", "--allow-empty", "-m", "Meanwhile")
+        now = f"main at {git(repo, 'rev-parse', '--short=7', 'HEAD').stdout.strip()}"
+    code, out, err = first.go()
+    assert code == 2, out + err
+    assert err.splitlines()[-1] == (
+        f"codemem: error: HEAD moved from main at {main[:7]} to {now} while the digest wrote "
+        "its files (4 writes under .codemem/): see them with `git status -- .codemem`; "
+        "nothing recorded as digested, so the next digest reads the range again"
+    )
+    assert last_head(repo) is None
+    assert [name[11:] for name in digests(repo)] == [f"root-{main[:7]}.md"]  # left, said

@@ -18,6 +18,7 @@ from codemem.daemon.events import Debouncer, PathFilter, skipped_by_name
 from codemem.daemon.watch import Watcher
 from codemem.memory import Recall
 from codemem.sleep import DigestOptions, run_digest
+from codemem.sleep.state import read_local_state
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo
 
@@ -568,3 +569,35 @@ def _own_command() -> str:
     from codemem.infra.locks import _own_command as own
 
     return own()
+
+
+def test_git_moving_head_as_the_idle_digest_writes_is_a_warning_and_the_pass_redone(
+    tmp_path, caplog, monkeypatch
+):
+    from codemem.sleep.writer import MemoryWriter
+
+    repo = shop_repo(tmp_path)
+    head = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    ws = init(repo)
+    watcher = Watcher(ws, config())
+    write_held = MemoryWriter.write_held
+    moved: list[str] = []
+
+    def write_then_commit(self):  # a commit that lands as the pass writes its set
+        write_held(self)
+        moved.append(commit(repo, "Meanwhile", "2025-03-02T10:00:00+00:00", {"B.md": "b\n"}))
+
+    monkeypatch.setattr(MemoryWriter, "write_held", write_then_commit)
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and warned[0].startswith(
+        f"watch: digest: HEAD moved from main at {head[:7]} to main at {moved[0][:7]} while "
+        "the digest wrote its files ("
+    )
+    assert watcher.status.digested_head is None  # redone once idle
+    assert read_local_state(ws).last_head is None
+    monkeypatch.undo()
+    assert watcher.on_idle() == f"new commits up to {moved[0][:7]}"
+    assert read_local_state(ws).last_head == moved[0]
+    watcher.debouncer.close()
