@@ -6,7 +6,7 @@ an exit code (see `codemem.cli`). Library code never prints; it raises one of th
 Exit codes, one rule for every command: 0 ok; 1 findings, or nothing found where a script
 needs to know (a command documents when it uses 1); 2 a usage mistake (a bad option, a
 revision that does not exist, a broken config, a step to run first, git to let finish: a digest
-that HEAD moved under); 3 and up codemem's own
+that HEAD moved under; another digest to let finish); 3 and up codemem's own
 failures (3 by default, 4 out of time or steps, 130 interrupted; 128 + signum when an agent
 session is `Terminated`).
 """
@@ -118,11 +118,26 @@ class HeadMovedError(CodememError):
     """HEAD moved (a checkout, a commit, a reset) while a sleep-time pass ran, or is about to
     (a merge, rebase, cherry-pick, revert or bisect begun, a git command holding the index's
     lock): the pass is dropped, nothing written, and the next one digests where HEAD is then.
-    `moved`: what git did. Exit 2, as for a digest started mid-merge: not codemem's failure,
-    a pass to run again."""
+    `moved`: what git did; `writes`: how many writes the pass made before it saw it (0:
+    nothing written; else git moved as the pass wrote, and nothing was recorded as digested).
+    Exit 2, as for a digest started mid-merge: not codemem's failure, a pass to run again."""
 
     exit_code = 2
 
-    def __init__(self, moved: str, message: str) -> None:
+    def __init__(self, moved: str, message: str, *, writes: int = 0) -> None:
         super().__init__(message)
         self.moved = moved
+        self.writes = writes
+
+
+class DigestRunningError(CodememError):
+    """Another sleep-time pass holds this clone (`.codemem/local/digest.lock`): one pass at a
+    time, so nothing was digested. `lock`: the lock file, relative to the repository; `pid`
+    and `command`: the holder, as it wrote itself into the lock (None, "": it did not).
+    Exit 2, as for git to let finish: not codemem's failure, a pass to run again."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, lock: str, pid: int | None, command: str) -> None:
+        super().__init__(message)
+        self.lock, self.pid, self.command = lock, pid, command

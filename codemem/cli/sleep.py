@@ -117,6 +117,14 @@ def describe_model(report: ModelReport | None) -> list[str]:
     is_flag=True,
     help="Show what would change; write nothing under .codemem/ (the local index is still refreshed).",
 )
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    help="While another digest runs in this clone, wait up to SECONDS for it to end (default: "
+    "say who runs it and exit 2 at once).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option(
     "--push",
@@ -139,6 +147,7 @@ def digest_command(
     model: str | None,
     ci: bool,
     dry_run: bool,
+    wait: float,
     as_json: bool,
     push: bool,
     branch: str | None,
@@ -164,14 +173,20 @@ def digest_command(
     the model. With --ci it never prompts and exits non-zero only on a real failure; a
     missing API key then means an extractive pass with a warning, not an error.
 
+    One pass runs at a time in a clone: while another (`codemem watch`'s, a CI job's) runs,
+    this one says who runs it (pid, command) and exits 2 having done nothing (with --json, also
+    {"busy": {"lock", "pid", "command"}} on stdout); --wait SECONDS waits for it first.
+
     With --push (the CI job) the changes under .codemem/ are committed as "Update codemem
     memory" and pushed; if the branch moved meanwhile the job pulls with --rebase (memory
     merged by codemem's merge driver) and tries again, up to 5 times. What a developer
     already digested and pushed is never digested again.
     """
+    from contextlib import nullcontext
+
     from codemem.cli.progress import progress_bar
-    from codemem.errors import UsageError
-    from codemem.sleep import DigestOptions, push_branch, push_memory, run_digest
+    from codemem.errors import DigestRunningError, UsageError
+    from codemem.sleep import DigestOptions, digest_lock, push_branch, push_memory, run_digest
 
     if push and dry_run:
         raise UsageError(
@@ -184,9 +199,17 @@ def digest_command(
         branch = push_branch(ws, branch)  # a detached HEAD without --branch: before any work
     config = app.config({"sleep": {"model": model}} if model else None)
     options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
-    with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
-        result = run_digest(ws, config, options, progress=progress)
-    pushed = push_memory(ws, remote, branch, read=(result.branch, result.head)) if push else None
+    try:  # one pass at a time per clone, its push included
+        with nullcontext() if dry_run else digest_lock(ws, wait):
+            with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
+                result = run_digest(ws, config, options, progress=progress)
+            read = (result.branch, result.head)
+            pushed = push_memory(ws, remote, branch, read=read) if push else None
+    except DigestRunningError as exc:
+        if as_json:  # said on stdout too, for a script; the one line and exit 2 follow
+            holder = {"lock": exc.lock, "pid": exc.pid, "command": exc.command}
+            click.echo(json.dumps({"busy": holder}, ensure_ascii=False))
+        raise
     if as_json:
         payload = result.to_json()
         if pushed is not None:

@@ -8,12 +8,14 @@ once.
 
 Idle means no relevant file event for `sleep.idle_minutes`, no `codemem chat` running, no
 git merge, rebase, cherry-pick, revert or bisect waiting for the user (its commit would sweep
-up what the pass writes) and no git command holding the index's lock. Then,
+up what the pass writes), no git command holding the index's lock and no other digest
+running in the clone (`codemem digest`, a CI job: it does this pass's work). Then,
 if something is new since the last pass (HEAD moved past the commit the last pass reached,
 or recall has a session newer than the last one seen), it runs one `run_digest`. A pass that
 fails is not retried until something new appears again; one dropped because HEAD moved under
-it, or one of those git operations began (`HeadMovedError`: it wrote nothing), is redone at
-the next idle moment.
+it, or one of those git operations began (`HeadMovedError`: it wrote nothing), or another
+digest took the clone first (`DigestRunningError`), is redone at the next idle moment if
+still needed.
 
 Stopping: SIGINT or SIGTERM sets a flag and wakes the loop. A pass in progress stops at its
 next safe point (between files of the re-index, before consolidation), or after
@@ -51,10 +53,10 @@ from codemem.daemon import lifeline
 from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
 from codemem.daemon.query_server import QueryServer
-from codemem.errors import HeadMovedError, UsageError
-from codemem.infra import head_commit, index_locked, parse_when, utc_now
+from codemem.errors import DigestRunningError, HeadMovedError, UsageError
+from codemem.infra import LockHolder, head_commit, index_locked, parse_when, utc_now
 from codemem.memory import GitBusyError, Recall
-from codemem.sleep import DigestOptions, run_digest
+from codemem.sleep import DigestOptions, digest_running, run_digest
 from codemem.sleep.state import read_local_state, read_state
 from codemem.workspace import Workspace
 
@@ -108,6 +110,7 @@ class Watcher:
         self._last_check = float("-inf")
         self._chat_waited: str | None = None
         self._git_waited: str | None = None  # the git operation the digest last waited for
+        self._pass_waited: LockHolder | None = None  # the other pass the digest last waited for
         self._lock: DaemonLock | None = None
         self.state_lost = False  # .codemem/local/ was removed or replaced under the daemon
         self._state_checked = float("-inf")  # when a pass last looked (`_checkpoint`)
@@ -346,6 +349,17 @@ class Watcher:
                 self._git_waited = busy
             return None
         self._git_waited = None
+        holder = digest_running(self.ws)  # `codemem digest`, a CI job: its pass is this one's
+        if holder is not None:
+            if self._pass_waited != holder:
+                log.info(
+                    "watch: %s, but another digest is running (%s); the digest waits",
+                    reason,
+                    holder,
+                )
+                self._pass_waited = holder
+            return None
+        self._pass_waited = None
         if chatting:
             if self._chat_waited != reason:  # once, not at every look during a long chat
                 log.info("watch: %s, but a chat is running; the digest waits", reason)
@@ -394,10 +408,13 @@ class Watcher:
         except StopRequested:
             raise
         except HeadMovedError as exc:  # a checkout mid-pass: dropped, redone once idle again
-            log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
+            if exc.writes:  # git moved as the pass wrote: its files are there to look at
+                log.warning("watch: digest: %s (redone once idle)", exc)
+            else:
+                log.info("watch: digest dropped, nothing written: %s (redone once idle)", exc.moved)
             record["error"] = str(exc)
             head, newest = self.status.digested_head, None  # neither counts as seen
-        except GitBusyError as exc:  # begun since `on_idle` looked: it waits for it next time
+        except (GitBusyError, DigestRunningError) as exc:  # since `on_idle` looked: waited for
             log.info("watch: digest not run: %s (redone once idle)", exc)
             record["error"] = str(exc)
             head, newest = self.status.digested_head, None

@@ -71,9 +71,11 @@ from codemem.sleep.commits import (
 )
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
-from codemem.sleep.head import check_head
+from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
+from codemem.sleep.pass_lock import check_initialized, digest_lock
 from codemem.sleep.sessions import pending_sessions
+from codemem.sleep.stalls import stall_for_tests
 from codemem.sleep.state import SleepState, read_state, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
@@ -333,11 +335,16 @@ def consolidate_memory(run: DigestRun) -> None:
 
 def write_memory(run: DigestRun) -> None:
     """Write what the pass holds as one set, if HEAD and its branch are still what it read
-    (see the module docstring); a dry run writes nothing."""
+    (see the module docstring), and look again once it is written: a move in between is
+    `HeadMovedError` naming the writes, and the state is not saved; a dry run writes nothing."""
     if run.options.dry_run:
         return
+    stall_for_tests("digest-check")
     check_head(run.ws, run.branch, run.commit_range.head)
+    stall_for_tests("digest-write")
     run.writer.write_held()
+    # Git may have begun in between (see `sleep/head.py`): said, and the state not saved.
+    check_head_after(run.ws, run.branch, run.commit_range.head, len(run.writer.changes))
 
 
 def count_sessions(run: DigestRun) -> None:
@@ -419,11 +426,27 @@ def run_digest(
 
     `now` dates what git cannot (uncommitted block lines, a pass with no commits);
     `progress(done, total)` follows the re-index; `provider` replaces the configured model.
+    Holds the clone's digest lock throughout (`DigestRunningError` at once while another pass
+    holds it; a caller that holds it, `digest_lock`, holds it on), but for a dry run.
     """
     options = options or DigestOptions()
+    check_initialized(ws)
+    if options.dry_run:  # writes nothing: runs beside a pass
+        return _run_pass(ws, config, options, summarize, now, progress, provider)
+    with digest_lock(ws):  # one pass at a time per clone (held on if the caller holds it)
+        return _run_pass(ws, config, options, summarize, now, progress, provider)
+
+
+def _run_pass(
+    ws: Workspace,
+    config: Config,
+    options: DigestOptions,
+    summarize: Summarizer | None,
+    now: Callable[[], datetime],
+    progress: Callable[[int, int], None] | None,
+    provider: Provider | None,
+) -> DigestResult:
     settings = config.sleep
-    if not ws.dir.is_dir():
-        raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
     busy = None if options.dry_run else ws.git_operation() or index_locked(ws.root, ws.git_dir)
     if busy is not None:  # its files would go into that operation's commit, or stop it
         raise GitBusyError(f"nothing digested: {busy}, then run it again")

@@ -1,5 +1,14 @@
 """Whether HEAD is still where a sleep-time pass read it: the check before the pass writes its
-held set (`digest.write_memory`) and before `digest --push` commits and pushes it."""
+held set (`digest.write_memory`) and before `digest --push` commits and pushes it, and the
+check again once the set is written (`check_head_after`).
+
+Between the check and the writes a git command can begin: a checkout would get the pass's
+files in another branch's work tree, a commit could take some of them in. Git's own
+`index.lock` held over the writes would keep it out, but a pass killed by SIGKILL (the OOM
+killer, a CI timeout) while holding it would leave every git command of the user failing until
+the file is removed by hand, and no cleanup runs on SIGKILL. So the window is not closed but
+watched: each write is a compare-and-swap (none over a change made since the pass read the
+file), and a move seen after the writes is said, with nothing recorded as digested."""
 
 from __future__ import annotations
 
@@ -48,3 +57,19 @@ def _index_lock_kept(ws: Workspace) -> str | None:
 def _where(branch: str | None, head: str | None) -> str:
     at = head[:7] if head else "no commit"
     return f"{branch.removeprefix('refs/heads/')} at {at}" if branch else f"{at} (detached)"
+
+
+def check_head_after(ws: Workspace, branch: str | None, read: str | None, writes: int) -> None:
+    """Once the held set is written: raise `HeadMovedError` (naming its `writes`, so the user
+    can look at them) when HEAD or git moved since the last check, as `check_head` does."""
+    try:
+        check_head(ws, branch, read)
+    except HeadMovedError as exc:
+        made = f"{writes} write{'s' if writes != 1 else ''} under .codemem/"
+        raise HeadMovedError(
+            exc.moved,
+            f"{exc.moved} while the digest wrote its files ({made}): see them with "
+            "`git status -- .codemem`; nothing recorded as digested, so the next digest reads "
+            "the range again",
+            writes=writes,
+        ) from None

@@ -3,6 +3,7 @@ the idle setting and the CLI's argument checks and status text."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from codemem.daemon.events import Debouncer, PathFilter, skipped_by_name
 from codemem.daemon.watch import Watcher
 from codemem.memory import Recall
 from codemem.sleep import DigestOptions, run_digest
+from codemem.sleep.state import read_local_state
 from codemem.workspace import Workspace
 from tests.helpers import git, make_repo
 
@@ -432,30 +434,43 @@ def test_a_git_operation_begun_in_the_middle_of_a_digest_drops_it_like_a_checkou
     watcher.debouncer.close()
 
 
+@pytest.mark.parametrize("begun", ["git", "digest"])
 def test_a_git_command_begun_just_before_the_digest_starts_is_waited_for_not_a_failure(
-    tmp_path, caplog, monkeypatch
+    tmp_path, caplog, monkeypatch, begun
 ):
+    # "digest": another `codemem digest` took the clone's digest lock in that moment.
     from codemem.daemon import watch as watch_module
+    from codemem.infra import FileLock
+    from codemem.sleep.pass_lock import lock_path
 
     repo = shop_repo(tmp_path)
     head = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
-    watcher = Watcher(init(repo), config())
+    ws = init(repo)
+    watcher = Watcher(ws, config())
     lock = repo / ".git" / "index.lock"
+    other = FileLock(lock_path(ws), timeout=0)  # another process's, as far as flock goes
 
     def lock_then_look(_ws):  # after `on_idle` found git idle, before the pass starts
-        lock.touch()  # an editor's `git status`, a `git commit`
+        if begun == "digest":
+            other.acquire()
+        else:
+            lock.touch()  # an editor's `git status`, a `git commit`
         return None
 
     monkeypatch.setattr(watch_module, "newest_session", lock_then_look)
     caplog.set_level("INFO", logger="codemem")
     assert watcher.on_idle() == f"new commits up to {head[:7]}"
-    assert caplog.messages[1:] == [
-        f"watch: digest not run: nothing digested: a git command holds {lock} (if none is "
-        "running, a git that crashed left it: remove that file), then run it again (redone "
-        "once idle)"
-    ]
+    why = (
+        f"another digest is running in this clone: pid {os.getpid()} ({_own_command()}); "
+        "nothing digested: run it again once it ends (or wait for it: --wait SECONDS)"
+        if begun == "digest"
+        else f"nothing digested: a git command holds {lock} (if none is running, a git that "
+        "crashed left it: remove that file), then run it again"
+    )
+    assert caplog.messages[1:] == [f"watch: digest not run: {why} (redone once idle)"]
     assert watcher.status.digested_head is None
-    lock.unlink()
+    other.release()
+    lock.unlink(missing_ok=True)
     monkeypatch.undo()
     assert watcher.on_idle() == f"new commits up to {head[:7]}"
     assert watcher.status.digested_head == head
@@ -522,3 +537,67 @@ def test_status_after_the_clock_went_back_shows_no_negative_uptime(tmp_path):
         info = describe_status(ws)
     assert info["uptime_s"] == 0.0
     assert status_lines(info)[0] == f"codemem watch is running (pid {os.getpid()}, up 0s, stopped)."
+
+
+def test_the_idle_digest_waits_while_another_digest_runs_in_the_clone(tmp_path, caplog):
+    # `codemem digest` (or a CI job) running in the clone did the same pass as the daemon's
+    # idle digest, at the same time. The daemon now waits for it, and then has nothing to do.
+    from codemem.infra import FileLock
+    from codemem.sleep.pass_lock import lock_path
+
+    repo = shop_repo(tmp_path)
+    head = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    ws = init(repo)
+    watcher = Watcher(ws, config())
+    caplog.set_level("INFO", logger="codemem")
+    ws.ensure_local()
+    with FileLock(lock_path(ws), timeout=0):  # another process's pass, as far as flock goes
+        assert watcher.on_idle() is None and watcher.on_idle() is None
+        assert watcher.status.last_digest is None  # not run, so not marked as done either
+        assert not (repo / ".codemem" / "digests").exists()
+    digest(ws)  # that pass's work, done
+    waits = [m for m in caplog.messages if "the digest waits" in m]
+    assert waits == [
+        f"watch: new commits up to {head[:7]}, but another digest is running (pid {os.getpid()} "
+        f"({_own_command()})); the digest waits"
+    ]
+    assert watcher.on_idle() is None  # the other pass did the work
+    watcher.debouncer.close()
+
+
+def _own_command() -> str:
+    from codemem.infra.locks import _own_command as own
+
+    return own()
+
+
+def test_git_moving_head_as_the_idle_digest_writes_is_a_warning_and_the_pass_redone(
+    tmp_path, caplog, monkeypatch
+):
+    from codemem.sleep.writer import MemoryWriter
+
+    repo = shop_repo(tmp_path)
+    head = commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    ws = init(repo)
+    watcher = Watcher(ws, config())
+    write_held = MemoryWriter.write_held
+    moved: list[str] = []
+
+    def write_then_commit(self):  # a commit that lands as the pass writes its set
+        write_held(self)
+        moved.append(commit(repo, "Meanwhile", "2025-03-02T10:00:00+00:00", {"B.md": "b\n"}))
+
+    monkeypatch.setattr(MemoryWriter, "write_held", write_then_commit)
+    caplog.set_level("INFO", logger="codemem")
+    assert watcher.on_idle() == f"new commits up to {head[:7]}"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and warned[0].startswith(
+        f"watch: digest: HEAD moved from main at {head[:7]} to main at {moved[0][:7]} while "
+        "the digest wrote its files ("
+    )
+    assert watcher.status.digested_head is None  # redone once idle
+    assert read_local_state(ws).last_head is None
+    monkeypatch.undo()
+    assert watcher.on_idle() == f"new commits up to {moved[0][:7]}"
+    assert read_local_state(ws).last_head == moved[0]
+    watcher.debouncer.close()
