@@ -119,19 +119,24 @@ def put_back_set_aside(
     folder: Path,
     into: Path,
     hold: Callable[[Path], AbstractContextManager[object]] | None = None,
+    *,
+    only: str | None = None,
 ) -> list[Path]:
     """Put back under `into` each file a kill left set aside in `folder` (`set_aside` into
     `folder`, or into its subfolder named as the file's folder under `into`; with `folder`
     `into` itself, those set aside beside their file, hidden); returns the
     paths put back. The removal never finished, so the file is there to remove again. One
     whose name was taken meanwhile stays where it is, never over that file. `hold(path)`, if
-    given, is held around each one (the file's lock: no removal of it runs meanwhile).
+    given, is held around each one (the file's lock: no removal of it runs meanwhile). With
+    `only`, just the file of that name set aside at the top of `folder` (a folder holding
+    other things, such as the user's codemem home).
     """
     back: list[Path] = []
-    for where, _, names in sorted(os.walk(folder)):  # no link followed
+    walk = os.walk(folder) if only is None else _top(folder)
+    for where, _, names in sorted(walk):  # no link followed
         for name in sorted(names):
             found = _SET_ASIDE.fullmatch(name)
-            if found is None:
+            if found is None or only not in (None, found["name"]):
                 continue
             path = into / Path(where).relative_to(folder) / found["name"]
             with hold(path) if hold else nullcontext(), suppress(OSError):  # else it waits
@@ -139,3 +144,11 @@ def put_back_set_aside(
                 rename_new(Path(where) / name, path)
                 back.append(path)
     return back
+
+
+def _top(folder: Path) -> list[tuple[str, list[str], list[str]]]:
+    """The top of `folder` as `os.walk` gives it (no folder: nothing)."""
+    try:
+        return [(str(folder), [], os.listdir(folder))]
+    except OSError:
+        return []

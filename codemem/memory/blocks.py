@@ -140,7 +140,8 @@ class MemoryStore(BlockFolder):
         waits there; none while a git operation waits for the user (`check_memory_write`).
         What an older codemem set aside elsewhere is moved there first (`memory/removing.py`),
         and what one set aside beside the block (`.<name>.<hex>.removing`, which `git add -A`
-        would commit) is put back from there."""
+        would commit) is put back from there; so is the personal block, which a delete sets
+        aside beside itself in the home folder."""
         folders = [self.ws.blocks_dir]
         if (self.ws.local_dir / "removing").is_dir():
             move_old_leftovers(self.ws)
@@ -155,6 +156,15 @@ class MemoryStore(BlockFolder):
             if folder.is_dir():
                 with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
                     put_back_set_aside(folder, self.ws.blocks_dir, hold)
+        # the personal block is set aside beside itself, in the home folder (`delete`)
+        home = self.personal_path.parent
+        with contextlib.suppress(CodememError):
+            put_back_set_aside(
+                home,
+                home,
+                lambda _: FileLock(self._lock_for(PERSONAL_LABEL)),
+                only=self.personal_path.name,
+            )
 
     def scan(self) -> tuple[builtins.list[Block], builtins.list[BlockFormatError]]:
         """`BlockFolder.scan`, after putting back the blocks a killed delete left set aside

@@ -213,10 +213,11 @@ KILLED_MID_DELETE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("label", ["team", "users/dana"])
-def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
+@pytest.mark.parametrize("label", ["team", "users/dana", "personal"])
+def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label, isolated_home):
     """The block waited in `.codemem/local/removing/blocks/` for good: gone from memory, and
-    a `users/` block under its bare name, so nothing could tell where it came from."""
+    a `users/` block under its bare name, so nothing could tell where it came from. The
+    personal block, set aside beside itself in the home folder, waited there for good."""
     store = MemoryStore(ws, user="w")
     store.create(label, "Team notes.", "Deploy on Tuesdays.")
     path = store.path_for(label)
@@ -229,6 +230,7 @@ def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
     assert [block.label for block in MemoryStore(ws, user="w").list()] == [label]
     assert path.read_bytes() == before
     assert [p for p in (ws.local_dir / "removing").rglob("*") if p.is_file()] == []
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".removing")] == []
     assert store.delete(label).value == "Deploy on Tuesdays."  # and it can be deleted again
     assert store.list() == []
 
