@@ -135,7 +135,8 @@ def _file_lock(path: Path, folder: Path | None, timeout: float) -> Iterator[None
     finds of the file's temp files in `folder` as a killed write's (`_settle_leftovers`),
     the other's waiting to be compared included. Named from the file's real path, in
     `folder/locks/`: `<name>.<key>.lock`. With no `folder` (or none that is a real folder,
-    which every writer of the file then finds alike), the caller's lock is the file's own."""
+    which every writer of the file then finds alike), the caller's lock is the file's own.
+    The lock file is removed as the write ends, while still held (`FileLock.release`)."""
     lock = None
     if folder is not None:
         with suppress(OSError):
@@ -144,8 +145,12 @@ def _file_lock(path: Path, folder: Path | None, timeout: float) -> Iterator[None
     if lock is None:
         yield
         return
-    with FileLock(lock, timeout):
+    held = FileLock(lock, timeout)
+    held.acquire()
+    try:
         yield
+    finally:  # one lock per file ever written would pile up: removed while held
+        held.release(remove=True)
 
 
 def _holds_text(before: str | None) -> Callable[[Path], bool] | None:

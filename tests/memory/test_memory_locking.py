@@ -323,3 +323,14 @@ def test_an_uncommitted_users_block_an_older_codemem_set_aside_flat_comes_back_i
     store = MemoryStore(ws, user="w")
     assert [block.label for block in store.list()] == ["team", "users/dana"]
     assert (ws.blocks_dir / "users" / "dana.md").read_text() == text
+
+
+def test_a_write_leaves_no_lock_file_behind(ws):
+    """Every file written by compare-and-swap left its lock in `swapping/locks/` for good: one
+    per block, note and source file the agent ever wrote."""
+    store = MemoryStore(ws, user="w")
+    for n in range(3):
+        store.create(f"b{n}", "A block.", "Text.")
+        store.append(f"b{n}", "More.")
+    Archive(ws).insert("A note.")
+    assert list((ws.swap_dir / "locks").iterdir()) == []
