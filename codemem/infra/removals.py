@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 
 from codemem.infra.discards import Held, discard
 from codemem.infra.files import fsync_dir, read_regular_bytes
-from codemem.infra.folders import make_folder
+from codemem.infra.folders import files_at_top, make_folder
 from codemem.infra.renames import rename_new
 
 T = TypeVar("T")
@@ -132,7 +132,7 @@ def put_back_set_aside(
     other things, such as the user's codemem home).
     """
     back: list[Path] = []
-    walk = os.walk(folder) if only is None else _top(folder)
+    walk = os.walk(folder) if only is None else files_at_top(folder)
     for where, _, names in sorted(walk):  # no link followed
         for name in sorted(names):
             found = _SET_ASIDE.fullmatch(name)
@@ -144,11 +144,3 @@ def put_back_set_aside(
                 rename_new(Path(where) / name, path)
                 back.append(path)
     return back
-
-
-def _top(folder: Path) -> list[tuple[str, list[str], list[str]]]:
-    """The top of `folder` as `os.walk` gives it (no folder: nothing)."""
-    try:
-        return [(str(folder), [], os.listdir(folder))]
-    except OSError:
-        return []

@@ -10,14 +10,20 @@ warning.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 import codemem.infra.removals as removals_module
 import codemem.infra.swaps as swaps_module
+from codemem.infra import printable, replace_bytes
 from codemem.memory import ConflictError
 
 
@@ -169,3 +175,102 @@ def test_a_block_saved_in_place_while_codemem_writes_it_is_kept(
     store.append("team", "Tag releases.")  # the next write leaves it as it is, unnamed again
     assert [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")] == [kept]
     assert caplog.records == []
+
+
+def kept_in_status(ws) -> tuple[list[str], str]:
+    """The `kept` lines of `codemem status --json`, and its text."""
+    from click.testing import CliRunner
+
+    from codemem.cli import cli
+
+    runner = CliRunner()
+    status = runner.invoke(cli, ["--repo", str(ws.root), "status", "--json"])
+    lines = [d["message"] for d in json.loads(status.stdout)["damage"] if d["kind"] == "kept"]
+    return lines, runner.invoke(cli, ["--repo", str(ws.root), "status"]).stdout
+
+
+def new_file_and_save_in_place(monkeypatch, editor: Editor, path: Path, edited: str) -> None:
+    """The editor saves into the file set aside, and another file is written where it was."""
+    real = removals_module.read_regular_bytes
+
+    def read_then_save(where, *args, **kwargs):
+        data = real(where, *args, **kwargs)
+        if where.name.endswith(".removing") and not editor.saves:
+            editor.save(edited)
+            path.write_text("Written anew by Eve.\n")
+        return data
+
+    monkeypatch.setattr(removals_module, "read_regular_bytes", read_then_save)
+
+
+@pytest.mark.parametrize("label", ["team", "personal"])
+def test_status_names_a_save_kept_from_a_removal(
+    store, ws, monkeypatch, editor_of, isolated_home, label
+):
+    """Kept as `<name>.<hex>.removing.kept` in `local/removing/blocks/` (the personal block's
+    beside it, in the home folder), where `codemem status` never looked: a person's text
+    nobody would find."""
+    store.create(label, "Notes.", "Deploy on Tuesdays.")
+    path = store.path_for(label)
+    edited = path.read_text().replace("Tuesdays.", "Tuesdays (Dana).")
+    new_file_and_save_in_place(monkeypatch, editor_of(path), path, edited)
+    with pytest.raises(ConflictError):
+        store.delete(label)
+    [kept] = (
+        [p for p in path.parent.parent.rglob("*.kept")]
+        if label == "personal"
+        else [p for p in (ws.local_dir / "removing").rglob("*.kept")]
+    )
+    shown = printable(str(kept)) if label == "personal" else ws.relative(kept)
+    line = (
+        f"{shown}: a save of {path.name} made while codemem was removing it, kept: compare it "
+        f"with {path.name}, keep what you mean, then delete it"
+    )
+    lines, text = kept_in_status(ws)
+    assert (lines, f"  - {line}\n" in text) == ([line], True)
+
+
+KILLED_WRITING_A_SOURCE_FILE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.swaps as swaps
+    from codemem.infra import replace_bytes
+
+    source, lock, folder = (Path(arg) for arg in sys.argv[1:4])
+    swaps.same_file_system = lambda folder, other: False  # a source file under a mount point
+    real_exchange = swaps._exchange
+
+    def save_then_swap_then_die(one, other):
+        source.write_bytes(b"print('saved by Dana')\\n")  # a save lands just before the swap
+        real_exchange(one, other)
+        os.kill(os.getpid(), signal.SIGKILL)  # and codemem dies before it compares
+
+    swaps._exchange = save_then_swap_then_die
+    replace_bytes(source, b"print('old')\\n", b"print('new')\\n", lock, folder=folder)
+    """
+)
+
+
+def test_status_names_a_save_kept_beside_a_source_file(ws, monkeypatch):
+    """Where the swap folder is on another file system than the file (a source file under a
+    mount point), a write's new file is made beside the file, and so is the `.kept` of a
+    save a killed write took out of place: `codemem status` looked only in `.codemem/`."""
+    source = ws.root / "src" / "app.py"
+    source.parent.mkdir()
+    source.write_bytes(b"print('old')\n")
+    lock = ws.ensure_local() / "locks" / "files.lock"
+    args = [str(source), str(lock), str(ws.swap_dir)]
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITING_A_SOURCE_FILE, *args])
+    assert killed.returncode == -signal.SIGKILL
+    monkeypatch.setattr(swaps_module, "same_file_system", lambda folder, other: False)
+    assert replace_bytes(source, b"print('new')\n", b"print('next')\n", lock, folder=ws.swap_dir)
+    [kept] = source.parent.glob(".*.kept")
+    assert kept.read_bytes() == b"print('saved by Dana')\n"
+    line = (
+        f"src/{kept.name}: a save of app.py that a killed write took out of place, kept: "
+        "compare it with app.py, keep what you mean, then delete it"
+    )
+    assert kept_in_status(ws)[0] == [line]
+    kept.unlink()
+    assert kept_in_status(ws)[0] == []
