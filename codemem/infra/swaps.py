@@ -225,14 +225,22 @@ def _install_over(
             _discarded(temp, Held.of(swapped_out), path, folder)
             return
         _exchange(temp, path)  # a save landed before the swap: it goes back in place
+        superseded = data
         if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
             _exchange(temp, path)
-    raise _Changed  # `temp` (whatever it holds now, superseded) is removed by `atomic_file`
+            superseded = swapped_out
+        # what `temp` holds now is superseded, unless an editor that opened it while it was
+        # in place saves into it: removed only while it holds what was compared
+        _discarded(temp, Held.of(superseded), path, folder)
+    raise _Changed
 
 
 def _discarded(temp: Path, held: Held, path: Path, folder: Path | None) -> None:
     """`discard` what a write swapped out, recording a save kept outside `folder`."""
-    kept = discard(temp, held, path)
+    try:
+        kept = discard(temp, held, path)
+    except FileNotFoundError:  # removed by someone else
+        return
     if kept is not None and kept != path:
         record_kept(folder, kept)
 
@@ -345,7 +353,10 @@ def _settle(
     except NotARegularFile:  # a link or a folder in its place: not ours to settle
         return
     if held == current or (digests is not None and _digest(held) in digests):
-        left.unlink()
+        # unless an editor that had the file open since before the killed write saves into
+        # it in place meanwhile: then that save is put back, or kept (`discards.discard`)
+        with suppress(FileNotFoundError):
+            _discarded(left, Held.of(held), path, folder)
         return
     kept = where / f"{left.name}.kept"
     try:

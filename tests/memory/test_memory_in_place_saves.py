@@ -274,3 +274,90 @@ def test_status_names_a_save_kept_beside_a_source_file(ws, monkeypatch):
     assert kept_in_status(ws)[0] == [line]
     kept.unlink()
     assert kept_in_status(ws)[0] == []
+
+
+def test_a_save_in_place_into_the_new_file_a_write_swapped_back_out_is_kept(
+    store, ws, monkeypatch, editor_of, caplog
+):
+    """A save landed just before the swap, so the write swapped its own new file back out, and
+    `atomic_file` removed that file unchecked: an editor that opened the block while the new
+    file was in place saved into it, and the save went with it."""
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    before_swap = path.read_text().replace("Tuesdays.", "Tuesdays (Eve).")
+    in_place = path.read_text().replace("Tuesdays.", "Tuesdays (Dana).")
+    real_exchange, real_holds_bytes = swaps_module._exchange, swaps_module._holds_bytes
+    editors: list[Editor] = []
+
+    def save_then_swap(one, other):
+        if not editors and other == path:
+            path.write_text(before_swap)  # Eve's save, just before the swap: swapped back
+        return real_exchange(one, other)
+
+    def read_then_save(where):
+        held = real_holds_bytes(where)
+        if not editors:
+            editors.append(editor_of(path))  # opens the block: codemem's new file, for now
+        elif not editors[0].saves:
+            editors[0].save(in_place)  # saves into it, swapped back out meanwhile
+        return held
+
+    monkeypatch.setattr(swaps_module, "_exchange", save_then_swap)
+    monkeypatch.setattr(swaps_module, "_holds_bytes", read_then_save)
+    store.append("team", "Freeze on Fridays.")
+    assert store.get("team").value == "Deploy on Tuesdays (Eve).\nFreeze on Fridays."
+    [kept] = [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")]
+    assert kept.read_text() == in_place
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
+    ]
+
+
+KILLED_AFTER_THE_SWAP = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.swaps as swaps
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    real_exchange = swaps._exchange
+
+    def swap_then_die(one, other):
+        real_exchange(one, other)
+        os.kill(os.getpid(), signal.SIGKILL)  # before it compares what it swapped out
+
+    swaps._exchange = swap_then_die
+    MemoryStore(Workspace(Path(sys.argv[1])), user="w").append("team", "codemem's line")
+    """
+)
+
+
+def test_a_save_in_place_into_what_a_killed_write_swapped_out_is_kept(
+    store, ws, monkeypatch, editor_of, caplog
+):
+    """The next write removed what a killed write had swapped out once it held the text that
+    write replaced, unchecked: an editor that had the block open since before saved into it in
+    place, and the save went with it."""
+    store.create("team", "Team notes.", "Deploy on Tuesdays.")
+    path = ws.blocks_dir / "team.md"
+    edited = path.read_text().replace("Tuesdays.", "Tuesdays (Dana).")
+    editor = editor_of(path)  # open since before the write
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_SWAP, str(ws.root)])
+    assert killed.returncode == -signal.SIGKILL
+    real = swaps_module.read_regular_bytes
+
+    def read_then_save(where, *args, **kwargs):
+        held = real(where, *args, **kwargs)
+        if where.name.endswith(".tmp") and not editor.saves:
+            editor.save(edited)  # into the file the killed write swapped out
+        return held
+
+    monkeypatch.setattr(swaps_module, "read_regular_bytes", read_then_save)
+    store.append("team", "Next.")
+    assert store.get("team").value == "Deploy on Tuesdays.\ncodemem's line\nNext."
+    [kept] = [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")]
+    assert kept.read_text() == edited
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
+    ]
