@@ -56,17 +56,29 @@ def editor_of():
         editor.close()
 
 
-def save_after_the_check(monkeypatch, editor: Editor, text: str) -> None:
-    """The editor saves right after codemem read the file it set aside (to compare it)."""
-    real = removals_module.read_regular_bytes
+def the_kept_save(ws, path: Path, caplog) -> Path:
+    """The one save kept in the swap folder, named in the one warning."""
+    [kept] = [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
+    ]
+    return kept
+
+
+def save_after_the_check(
+    monkeypatch, editor: Editor, text: str, module=removals_module, suffix: str = ".removing"
+) -> None:
+    """The editor saves right after codemem read the file it set aside (to compare it), or
+    another file named `*<suffix>` that `module` reads."""
+    real = module.read_regular_bytes
 
     def read_then_save(path, *args, **kwargs):
         data = real(path, *args, **kwargs)
-        if path.name.endswith(".removing") and not editor.saves:
+        if path.name.endswith(suffix) and not editor.saves:
             editor.save(text)
         return data
 
-    monkeypatch.setattr(removals_module, "read_regular_bytes", read_then_save)
+    monkeypatch.setattr(module, "read_regular_bytes", read_then_save)
 
 
 def test_a_block_saved_in_place_while_it_is_deleted_is_put_back(
@@ -166,11 +178,8 @@ def test_a_block_saved_in_place_while_codemem_writes_it_is_kept(
     monkeypatch.setattr(swaps_module, "_holds", compare_then_save)
     store.append("team", "Freeze on Fridays.")
     assert store.get("team").value == "Deploy on Tuesdays.\nFreeze on Fridays."
-    [kept] = [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")]
+    kept = the_kept_save(ws, path, caplog)
     assert kept.read_text() == edited
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
-        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
-    ]
     caplog.clear()
     store.append("team", "Tag releases.")  # the next write leaves it as it is, unnamed again
     assert [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")] == [kept]
@@ -306,11 +315,8 @@ def test_a_save_in_place_into_the_new_file_a_write_swapped_back_out_is_kept(
     monkeypatch.setattr(swaps_module, "_holds_bytes", read_then_save)
     store.append("team", "Freeze on Fridays.")
     assert store.get("team").value == "Deploy on Tuesdays (Eve).\nFreeze on Fridays."
-    [kept] = [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")]
+    kept = the_kept_save(ws, path, caplog)
     assert kept.read_text() == in_place
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
-        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
-    ]
 
 
 KILLED_AFTER_THE_SWAP = textwrap.dedent(
@@ -345,19 +351,9 @@ def test_a_save_in_place_into_what_a_killed_write_swapped_out_is_kept(
     editor = editor_of(path)  # open since before the write
     killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_SWAP, str(ws.root)])
     assert killed.returncode == -signal.SIGKILL
-    real = swaps_module.read_regular_bytes
-
-    def read_then_save(where, *args, **kwargs):
-        held = real(where, *args, **kwargs)
-        if where.name.endswith(".tmp") and not editor.saves:
-            editor.save(edited)  # into the file the killed write swapped out
-        return held
-
-    monkeypatch.setattr(swaps_module, "read_regular_bytes", read_then_save)
+    # the save goes into the file the killed write swapped out, once it was compared
+    save_after_the_check(monkeypatch, editor, edited, swaps_module, ".tmp")
     store.append("team", "Next.")
     assert store.get("team").value == "Deploy on Tuesdays.\ncodemem's line\nNext."
-    [kept] = [p for p in ws.swap_dir.iterdir() if p.name.endswith(".kept")]
+    kept = the_kept_save(ws, path, caplog)
     assert kept.read_text() == edited
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
-        f"{path}: saved while codemem was removing it: the save is kept in {kept}"
-    ]
