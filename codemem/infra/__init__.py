@@ -81,6 +81,7 @@ from codemem.infra.removals import (
     SetAside,
     put_back_set_aside,
     remove_file,
+    remove_link,
     set_aside,
     set_aside_original,
 )
@@ -163,6 +164,7 @@ __all__ = [
     "trim_heap",
     "imports_uncollected",
     "remove_file",
+    "remove_link",
     "KeptSave",
     "kept_saves",
     "rename_new",

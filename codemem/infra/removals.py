@@ -101,6 +101,25 @@ def remove_file(
     return moved.value
 
 
+def remove_link(path: Path, target: str | None) -> bool:
+    """Remove the link at `path` (never what it leads to) if it still leads to `target`: moved
+    aside beside it first, then read, so a save that replaced the link (an editor writing a new
+    file over it) cannot land between the check and the removal. False, and what was moved put
+    back (never over a newer save), when it is no link to `target`; `FileNotFoundError` when
+    nothing is at `path`. A kill meanwhile leaves it set aside as `set_aside` would."""
+    aside = path.parent / f".{path.name}.{os.urandom(4).hex()}.removing"
+    os.rename(path, aside)
+    try:
+        now: str | None = os.readlink(aside)
+    except OSError:  # no link
+        now = None
+    if target is None or now != target:
+        _put_back(aside, path)
+        return False
+    os.unlink(aside)
+    return True
+
+
 def _put_back(aside: Path, path: Path) -> None:
     """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
     try:

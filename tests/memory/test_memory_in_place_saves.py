@@ -24,7 +24,7 @@ import pytest
 import codemem.infra.removals as removals_module
 import codemem.infra.swaps as swaps_module
 from codemem.infra import printable, replace_bytes
-from codemem.memory import ConflictError
+from codemem.memory import ConflictError, MemoryStore
 
 
 class Editor:
@@ -357,3 +357,54 @@ def test_a_save_in_place_into_what_a_killed_write_swapped_out_is_kept(
     assert store.get("team").value == "Deploy on Tuesdays.\ncodemem's line\nNext."
     kept = the_kept_save(ws, path, caplog)
     assert kept.read_text() == edited
+
+
+def test_a_personal_block_link_replaced_by_a_save_as_it_is_deleted_stays(
+    store, isolated_home, monkeypatch
+):
+    """A personal block kept in dotfiles is a link, and the delete removes the link, never what
+    it leads to; but it removed whatever was at the name once it had seen a link there, so an
+    editor that saves by writing a new file over the link lost that save."""
+    dotfile = isolated_home / "dotfiles-personal.md"
+    dotfile.write_text("---\ndescription: Mine.\n---\nShort answers.\n")
+    path = store.path_for("personal")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(dotfile)
+    saved = "---\ndescription: Mine.\n---\nShort answers, with sources.\n"
+    real = Path.is_symlink
+
+    def link_then_save(self):
+        found = real(self)
+        if self == path and found:
+            path.with_name("new.md").write_text(saved)
+            os.replace(path.with_name("new.md"), path)  # the editor's save, over the link
+        return found
+
+    monkeypatch.setattr(Path, "is_symlink", link_then_save)
+    with pytest.raises(ConflictError, match="changed while it was being deleted"):
+        store.delete("personal")
+    monkeypatch.setattr(Path, "is_symlink", real)
+    assert (path.is_symlink(), path.read_text()) == (False, saved)
+    assert dotfile.read_text() == "---\ndescription: Mine.\n---\nShort answers.\n"
+
+
+def test_a_broken_block_saved_anew_as_it_is_deleted_stays(store, ws, monkeypatch):
+    """A block that is not UTF-8 (or too large) could not be compared, so it was removed
+    unchecked: the save that repaired it, landing after codemem read it, went with it."""
+    path = ws.blocks_dir / "team.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"---\ndescription: Team.\n---\nD\xe9ploy on Tuesdays.\n")
+    saved = "---\ndescription: Team.\n---\nDéploy on Tuesdays.\n"
+    real = MemoryStore._text
+
+    def read_then_save(self, label, where):
+        try:
+            return real(self, label, where)
+        finally:
+            where.with_name("new.md").write_text(saved)
+            os.replace(where.with_name("new.md"), where)  # the repair, saved as a new file
+
+    monkeypatch.setattr(MemoryStore, "_text", read_then_save)
+    with pytest.raises(ConflictError, match="changed while it was being deleted"):
+        store.delete("team")
+    assert path.read_text() == saved
