@@ -82,7 +82,7 @@ def kept_lines(ws: Workspace) -> list[str]:
     lines = []
     for save in dict.fromkeys(kept):
         where = save.path.parent
-        if where != home and not where.is_relative_to(ws.root):
+        if where != home and not where.resolve().is_relative_to(ws.root.resolve()):
             continue  # a ledger a clone committed names files of no concern here
         shown = printable(str(save.path) if where == home else ws.relative(save.path))
         name = printable(save.name)
