@@ -57,6 +57,7 @@ from codemem.infra.git_state import (
     unmerged_operation,
     unmerged_paths,
 )
+from codemem.infra.kept import KeptSave, kept_saves
 from codemem.infra.locks import (
     DEFAULT_TIMEOUT,
     FileLock,
@@ -80,6 +81,7 @@ from codemem.infra.removals import (
     SetAside,
     put_back_set_aside,
     remove_file,
+    remove_link,
     set_aside,
     set_aside_original,
 )
@@ -94,7 +96,7 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
-from codemem.infra.swaps import kept_saves, replace_bytes, replace_text, update_text
+from codemem.infra.swaps import replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [
@@ -162,6 +164,8 @@ __all__ = [
     "trim_heap",
     "imports_uncollected",
     "remove_file",
+    "remove_link",
+    "KeptSave",
     "kept_saves",
     "rename_new",
     "replace_bytes",

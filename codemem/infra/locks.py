@@ -130,21 +130,31 @@ class FileLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock, waiting up to `timeout` seconds, and write this process into it."""
-        make_folder(self.path.parent)
-        fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
+        """Take the lock, waiting up to `timeout` seconds, and write this process into it.
+
+        The file locked is the one at `path` once the lock is taken: a holder may remove its
+        lock file (`release(remove=True)`), and a waiter that opened it before takes the lock
+        of a file no name leads to, while a newcomer locks a new file at `path`; so the
+        waiter, finding another file (or none) at `path`, opens `path` again and waits there.
+        """
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            make_folder(self.path.parent)
+            fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        os.close(fd)
+                        raise LockTimeout(self._timeout_message()) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            if _at(self.path, fd):
                 break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise LockTimeout(self._timeout_message()) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+            os.close(fd)  # removed by its holder while this waited: lock what is there now
         os.ftruncate(fd, 0)
         # An argument that is not UTF-8 (`--repo` a folder so named) is written as its bytes.
         holder = f"{os.getpid()}\n{_own_command()}\n".encode("utf-8", "surrogateescape")
@@ -154,14 +164,7 @@ class FileLock:
     def is_current(self) -> bool:
         """Whether this lock is held and its file on disk is still the one locked (a lock
         file removed or replaced under a holder no longer excludes anybody)."""
-        if self._fd is None:
-            return False
-        try:
-            on_disk = os.stat(self.path)
-        except OSError:
-            return False
-        held = os.fstat(self._fd)
-        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+        return self._fd is not None and _at(self.path, self._fd)
 
     def _timeout_message(self) -> str:
         holder = read_holder(self.path)
@@ -170,9 +173,14 @@ class FileLock:
             who += ", which has exited: a process it started still holds it"
         return f"{self.path} is {who}; gave up after {self.timeout:g} s"
 
-    def release(self) -> None:
-        """Let the lock go (the file stays: removing it would race with a new holder)."""
+    def release(self, *, remove: bool = False) -> None:
+        """Let the lock go; with `remove`, remove its file first, while it is held (a waiter
+        that opened it opens `path` again, `acquire`), so lock files named after what they
+        guard do not pile up. Nothing for a lock this object does not hold."""
         if self._fd is not None:
+            if remove and self.is_current():
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -188,6 +196,16 @@ class FileLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _at(path: Path, fd: int) -> bool:
+    """Whether `fd` is the file at `path` now."""
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
 
 
 @contextlib.contextmanager

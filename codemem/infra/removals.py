@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 
 from codemem.infra.discards import Held, discard
 from codemem.infra.files import fsync_dir, read_regular_bytes
-from codemem.infra.folders import make_folder
+from codemem.infra.folders import files_at_top, make_folder
 from codemem.infra.renames import rename_new
 
 T = TypeVar("T")
@@ -101,6 +101,25 @@ def remove_file(
     return moved.value
 
 
+def remove_link(path: Path, target: str | None) -> bool:
+    """Remove the link at `path` (never what it leads to) if it still leads to `target`: moved
+    aside beside it first, then read, so a save that replaced the link (an editor writing a new
+    file over it) cannot land between the check and the removal. False, and what was moved put
+    back (never over a newer save), when it is no link to `target`; `FileNotFoundError` when
+    nothing is at `path`. A kill meanwhile leaves it set aside as `set_aside` would."""
+    aside = path.parent / f".{path.name}.{os.urandom(4).hex()}.removing"
+    os.rename(path, aside)
+    try:
+        now: str | None = os.readlink(aside)
+    except OSError:  # no link
+        now = None
+    if target is None or now != target:
+        _put_back(aside, path)
+        return False
+    os.unlink(aside)
+    return True
+
+
 def _put_back(aside: Path, path: Path) -> None:
     """Move `aside` back to `path`, never over a file saved at `path` since it was moved."""
     try:
@@ -119,19 +138,24 @@ def put_back_set_aside(
     folder: Path,
     into: Path,
     hold: Callable[[Path], AbstractContextManager[object]] | None = None,
+    *,
+    only: str | None = None,
 ) -> list[Path]:
     """Put back under `into` each file a kill left set aside in `folder` (`set_aside` into
     `folder`, or into its subfolder named as the file's folder under `into`; with `folder`
     `into` itself, those set aside beside their file, hidden); returns the
     paths put back. The removal never finished, so the file is there to remove again. One
     whose name was taken meanwhile stays where it is, never over that file. `hold(path)`, if
-    given, is held around each one (the file's lock: no removal of it runs meanwhile).
+    given, is held around each one (the file's lock: no removal of it runs meanwhile). With
+    `only`, just the file of that name set aside at the top of `folder` (a folder holding
+    other things, such as the user's codemem home).
     """
     back: list[Path] = []
-    for where, _, names in sorted(os.walk(folder)):  # no link followed
+    walk = os.walk(folder) if only is None else files_at_top(folder)
+    for where, _, names in sorted(walk):  # no link followed
         for name in sorted(names):
             found = _SET_ASIDE.fullmatch(name)
-            if found is None:
+            if found is None or only not in (None, found["name"]):
                 continue
             path = into / Path(where).relative_to(folder) / found["name"]
             with hold(path) if hold else nullcontext(), suppress(OSError):  # else it waits

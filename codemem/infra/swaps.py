@@ -42,6 +42,7 @@ from codemem.infra.files import (
     same_file_system,
 )
 from codemem.infra.folders import make_folder
+from codemem.infra.kept import record_kept
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 from codemem.infra.renames import exchange as _exchange
 from codemem.infra.renames import rename_new
@@ -82,7 +83,8 @@ def update_text(
             if after == before:
                 return before, after
             data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
-            if _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data)):
+            prefix = _temp_prefix(path, folder, raw, data)
+            if _write_over(path, _holds_text(before), data, prefix, folder):
                 return before, after
             # else changed by a writer that took no lock: edit the fresh text
     raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
@@ -101,7 +103,8 @@ def replace_text(path: Path, before: str, after: str, *, folder: Path | None = N
         if current != before:
             return False
         data = after.replace("\r\n", "\n").replace("\n", ends).encode()
-        return _write_over(path, _holds_text(before), data, _temp_prefix(path, folder, raw, data))
+        prefix = _temp_prefix(path, folder, raw, data)
+        return _write_over(path, _holds_text(before), data, prefix, folder)
 
 
 def replace_bytes(
@@ -124,7 +127,8 @@ def replace_bytes(
     same = None if before is None else _holds_exactly(before)
     with FileLock(lock, timeout), _file_lock(path, folder, timeout):
         _settle_leftovers(path, folder)
-        return _write_over(path, same, after, _temp_prefix(path, folder, before, after))
+        prefix = _temp_prefix(path, folder, before, after)
+        return _write_over(path, same, after, prefix, folder)
 
 
 @contextmanager
@@ -135,7 +139,8 @@ def _file_lock(path: Path, folder: Path | None, timeout: float) -> Iterator[None
     finds of the file's temp files in `folder` as a killed write's (`_settle_leftovers`),
     the other's waiting to be compared included. Named from the file's real path, in
     `folder/locks/`: `<name>.<key>.lock`. With no `folder` (or none that is a real folder,
-    which every writer of the file then finds alike), the caller's lock is the file's own."""
+    which every writer of the file then finds alike), the caller's lock is the file's own.
+    The lock file is removed as the write ends, while still held (`FileLock.release`)."""
     lock = None
     if folder is not None:
         with suppress(OSError):
@@ -144,8 +149,12 @@ def _file_lock(path: Path, folder: Path | None, timeout: float) -> Iterator[None
     if lock is None:
         yield
         return
-    with FileLock(lock, timeout):
+    held = FileLock(lock, timeout)
+    held.acquire()
+    try:
         yield
+    finally:  # one lock per file ever written would pile up: removed while held
+        held.release(remove=True)
 
 
 def _holds_text(before: str | None) -> Callable[[Path], bool] | None:
@@ -165,10 +174,17 @@ def _holds_exactly(before: bytes) -> Callable[[Path], bool]:
     return holds
 
 
-def _write_over(path: Path, same: Callable[[Path], bool] | None, data: bytes, prefix: Path) -> bool:
+def _write_over(
+    path: Path,
+    same: Callable[[Path], bool] | None,
+    data: bytes,
+    prefix: Path,
+    folder: Path | None,
+) -> bool:
     """Write `data` to `path` atomically, through a temp file named from `prefix`, if
-    `same(path)` (None: if there is no file); False if not."""
-    install = partial(_install_over, same, data)
+    `same(path)` (None: if there is no file); False if not. A save kept outside the swap
+    `folder` is recorded there (`kept.record_kept`)."""
+    install = partial(_install_over, same, data, folder)
     try:
         with atomic_file(path, install=install, temp_prefix=prefix) as handle:
             handle.write(data)
@@ -177,7 +193,9 @@ def _write_over(path: Path, same: Callable[[Path], bool] | None, data: bytes, pr
     return True
 
 
-def _install_over(same: Callable[[Path], bool] | None, data: bytes, temp: Path, path: Path) -> None:
+def _install_over(
+    same: Callable[[Path], bool] | None, data: bytes, folder: Path | None, temp: Path, path: Path
+) -> None:
     """Put `temp` (holding `data`) in `path`'s place only if `same(path)`, that is if `path`
     still holds what was read (None: no file), else `_Changed` with `path` as a save left it.
 
@@ -203,12 +221,28 @@ def _install_over(same: Callable[[Path], bool] | None, data: bytes, temp: Path, 
             return
         swapped_out = _holds_bytes(temp) or b""
         if same(temp):
-            discard(temp, Held.of(swapped_out), path)  # unless a save went into it since
+            # unless a save went into it since
+            _discarded(temp, Held.of(swapped_out), path, folder)
             return
         _exchange(temp, path)  # a save landed before the swap: it goes back in place
+        superseded = data
         if _holds_bytes(temp) != data:  # and another after it, the newest: that one stays
             _exchange(temp, path)
-    raise _Changed  # `temp` (whatever it holds now, superseded) is removed by `atomic_file`
+            superseded = swapped_out
+        # what `temp` holds now is superseded, unless an editor that opened it while it was
+        # in place saves into it: removed only while it holds what was compared
+        _discarded(temp, Held.of(superseded), path, folder)
+    raise _Changed
+
+
+def _discarded(temp: Path, held: Held, path: Path, folder: Path | None) -> None:
+    """`discard` what a write swapped out, recording a save kept outside `folder`."""
+    try:
+        kept = discard(temp, held, path)
+    except FileNotFoundError:  # removed by someone else
+        return
+    if kept is not None and kept != path:
+        record_kept(folder, kept)
 
 
 def _temp_prefix(path: Path, folder: Path | None, before: bytes | None, after: bytes) -> Path:
@@ -252,22 +286,6 @@ _LEFTOVER = re.compile(
 
 OLD_LEFTOVER_AGE = 60.0  # seconds
 _OLD_LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
-_KEPT = re.compile(
-    r"\.(?P<name>.+?)(?:\.[0-9a-f]{16}\.(?:[0-9a-f]{16}|-{16})\.[0-9a-f]{16}\.[^.]+"
-    r"|\.[a-z0-9_]{8})\.tmp\.kept"
-)
-
-
-def kept_saves(folder: Path, *, skip: Path | None = None) -> list[tuple[Path, str]]:
-    """The saves `update_text` kept under `folder` (`<temp name>.kept`, see `_settle`), each
-    with the name of the file it was a save of; no link followed, `skip` not entered."""
-    found = []
-    for where, folders, names in os.walk(folder):
-        folders[:] = sorted(name for name in folders if Path(where, name) != skip)
-        for name in sorted(names):
-            if match := _KEPT.fullmatch(name):
-                found.append((Path(where, name), match["name"]))
-    return found
 
 
 def _settle_leftovers(path: Path, folder: Path | None) -> None:
@@ -291,7 +309,7 @@ def _settle_leftovers(path: Path, folder: Path | None) -> None:
     for name in names:
         found = _LEFTOVER.search(name)
         if found and found["key"] == key and name.startswith(f".{path.name[:64]}."):
-            _settle(path, where / name, where, (found["before"], found["after"]))
+            _settle(path, where / name, where, (found["before"], found["after"]), folder)
     _settle_old_leftovers(path, folder)
 
 
@@ -311,7 +329,7 @@ def _settle_old_leftovers(path: Path, folder: Path | None) -> None:
     names = [name for name in names if _older_than(path.parent / name, OLD_LEFTOVER_AGE)]
     where = _temp_folder(path, folder, make=True) if names else path.parent
     for name in names:
-        _settle(path, path.parent / name, where, None)
+        _settle(path, path.parent / name, where, None, folder)
 
 
 def _older_than(path: Path, seconds: float) -> bool:
@@ -321,7 +339,9 @@ def _older_than(path: Path, seconds: float) -> bool:
         return False
 
 
-def _settle(path: Path, left: Path, where: Path, digests: tuple[str, str] | None) -> None:
+def _settle(
+    path: Path, left: Path, where: Path, digests: tuple[str, str] | None, folder: Path | None
+) -> None:
     try:
         held = read_regular_bytes(left)
     except (FileNotFoundError, NotARegularFile):
@@ -333,7 +353,10 @@ def _settle(path: Path, left: Path, where: Path, digests: tuple[str, str] | None
     except NotARegularFile:  # a link or a folder in its place: not ours to settle
         return
     if held == current or (digests is not None and _digest(held) in digests):
-        left.unlink()
+        # unless an editor that had the file open since before the killed write saves into
+        # it in place meanwhile: then that save is put back, or kept (`discards.discard`)
+        with suppress(FileNotFoundError):
+            _discarded(left, Held.of(held), path, folder)
         return
     kept = where / f"{left.name}.kept"
     try:
@@ -341,6 +364,7 @@ def _settle(path: Path, left: Path, where: Path, digests: tuple[str, str] | None
     except (FileExistsError, OSError):  # another file system, or a name taken: beside it
         kept = left.with_name(f"{left.name}.kept")
         os.rename(left, kept)
+    record_kept(folder, kept)  # beside the file (`where` on another file system): listed
     if digests is None:
         log.warning(
             "%s: what an older codemem's write of it left beside it when killed (a save it "

@@ -12,7 +12,7 @@ file is linked in only where no file is (`infra.rename_new`), never over one sav
 read, and only in the lines that change: a person's header comments, key order and quoting
 stay, and an edit saved meanwhile is never overwritten (nor deleted: `delete(id, expected)`,
 which moves the file aside, into `.codemem/local/removing/`, before it compares it; one a kill
-left there is put back by the next removal). `fold` folds duplicates into a note: those
+left there is put back by the next load). `fold` folds duplicates into a note: those
 still as read are moved aside, the note's header is written naming them, and only then are
 they removed (put back if the note cannot be written).
 
@@ -24,6 +24,7 @@ left alone by the digest until people resolve it; no new note may hold markers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -31,7 +32,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import FileTooLarge, NotARegularFile, UsageError
+from codemem.errors import CodememError, FileTooLarge, NotARegularFile, UsageError
 from codemem.infra import (
     FileLock,
     SetAside,
@@ -74,6 +75,7 @@ from codemem.memory.notes import (
     parse_note,
 )
 from codemem.memory.ranking import bm25_scores, jaccard, normalize
+from codemem.memory.removing import move_old_leftovers
 from codemem.workspace import Workspace
 
 NEAR_DUPLICATE = 0.8
@@ -108,18 +110,36 @@ class Archive:
     @property
     def _aside(self) -> Path:
         """Where a note waits while it is removed: git ignores it there, and a note a crash
-        left there is put back by the next removal (`_put_back_leftovers`)."""
+        left there is put back by the next load or removal (`_put_back_leftovers`)."""
         return private_dir(private_dir(self.ws.ensure_local() / "removing") / "archive")
 
     def _put_back_leftovers(self) -> None:
         """Put back in `archive/` each note a killed removal left set aside (under the lock):
         one folded into another note comes back a duplicate, folded again by the next digest,
         and one being deleted is there to delete again; none is lost. One whose name was taken
-        meanwhile stays where it is."""
-        put_back_set_aside(self.ws.local_dir / "removing" / "archive", self.dir)
+        meanwhile stays where it is. What an older codemem set aside in `removing/` itself is
+        moved there first (`memory/removing.py`)."""
+        move_old_leftovers(self.ws)
+
+        def writable(path: Path) -> contextlib.nullcontext[None]:
+            check_memory_write(self.ws, path)
+            return contextlib.nullcontext()
+
+        put_back_set_aside(self.ws.local_dir / "removing" / "archive", self.dir, writable)
+
+    def _put_back_at_load(self) -> None:
+        """`_put_back_leftovers` before the notes are read, as the blocks' load does, when the
+        lock is free at once (its holder, a removal, puts them back itself) and no git operation
+        waits for the user (`check_memory_write`): else the next load."""
+        if not (self.ws.local_dir / "removing").is_dir():
+            return
+        with contextlib.suppress(CodememError), FileLock(self._lock, timeout=0):
+            self._put_back_leftovers()
 
     def scan(self) -> tuple[list[Note], list[BlockFormatError]]:
-        """Every readable note (oldest first) and one error per unreadable file."""
+        """Every readable note (oldest first) and one error per unreadable file, after putting
+        back the notes a killed removal left set aside (`_put_back_at_load`)."""
+        self._put_back_at_load()
         notes: list[Note] = []
         problems: list[BlockFormatError] = []
         if not self.dir.is_dir():

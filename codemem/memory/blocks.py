@@ -40,7 +40,9 @@ from codemem.infra import (
     make_folder,
     private_dir,
     put_back_set_aside,
+    read_regular_bytes,
     remove_file,
+    remove_link,
     rename_new,
     replace_text,
     update_text,
@@ -88,6 +90,22 @@ def limit_message(label: str, chars: int, limit: int) -> str:
         f"{label} would be {chars:,} / {limit:,} characters: "
         "shorten it or move detail to archival memory"
     )
+
+
+_MAX_BROKEN_BYTES = 16 * MAX_MEMORY_BYTES  # a block too large to read, read to be compared
+
+
+def _as_found(path: Path) -> tuple[str | None, bytes | None]:
+    """What is at `path` now: the target of a link (and no bytes), else the file's bytes (up
+    to `_MAX_BROKEN_BYTES`; None for no regular file, or one larger)."""
+    try:
+        return os.readlink(path), None
+    except OSError:  # no link
+        pass
+    try:
+        return None, read_regular_bytes(path, _MAX_BROKEN_BYTES)
+    except (OSError, CodememError):
+        return None, None
 
 
 def _lines(value: str) -> list[str]:
@@ -140,7 +158,8 @@ class MemoryStore(BlockFolder):
         waits there; none while a git operation waits for the user (`check_memory_write`).
         What an older codemem set aside elsewhere is moved there first (`memory/removing.py`),
         and what one set aside beside the block (`.<name>.<hex>.removing`, which `git add -A`
-        would commit) is put back from there."""
+        would commit) is put back from there; so is the personal block, which a delete sets
+        aside beside itself in the home folder."""
         folders = [self.ws.blocks_dir]
         if (self.ws.local_dir / "removing").is_dir():
             move_old_leftovers(self.ws)
@@ -155,6 +174,15 @@ class MemoryStore(BlockFolder):
             if folder.is_dir():
                 with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
                     put_back_set_aside(folder, self.ws.blocks_dir, hold)
+        # the personal block is set aside beside itself, in the home folder (`delete`)
+        home = self.personal_path.parent
+        with contextlib.suppress(CodememError):
+            put_back_set_aside(
+                home,
+                home,
+                lambda _: FileLock(self._lock_for(PERSONAL_LABEL)),
+                only=self.personal_path.name,
+            )
 
     def scan(self) -> tuple[builtins.list[Block], builtins.list[BlockFormatError]]:
         """`BlockFolder.scan`, after putting back the blocks a killed delete left set aside
@@ -430,11 +458,14 @@ class MemoryStore(BlockFolder):
         self._writable(label, path)
         self._put_back_leftovers()
         with FileLock(self._lock_for(label)):
+            # what is there as it is read: a link's target, or the file's bytes, the only
+            # comparison for a block that cannot be read as text
+            link, raw = _as_found(path)
             broken = False
             try:
                 text = self._text(label, path)
             except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
-                text, broken = ("", True) if path.is_file() else (None, False)
+                text, broken = ("", True) if raw is not None else (None, False)
             if text is None:
                 raise self._unknown(label)
             try:
@@ -449,13 +480,19 @@ class MemoryStore(BlockFolder):
 
             def unchanged(data: bytes) -> None:
                 # moved aside first (`remove_file`): an editor's save meanwhile is never deleted
-                if data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
+                if broken and data != raw:  # a file too large or not text: compared as bytes
+                    raise changed
+                if not broken and data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
                     raise changed
 
-            if broken or path.is_symlink():
-                # nothing to compare: a file too large or not text, or a link (a personal block
-                # kept in dotfiles: the link goes, never what it leads to)
-                path.unlink()
+            if path.is_symlink():
+                # a personal block kept in dotfiles: the link goes, never what it leads to,
+                # and only while it is the link that was read (a save over it stays)
+                try:
+                    if not remove_link(path, link):
+                        raise changed
+                except FileNotFoundError:
+                    raise self._unknown(label) from None
             else:
                 try:
                     # set aside in local/, which git ignores, never beside the block, in the
@@ -464,7 +501,8 @@ class MemoryStore(BlockFolder):
                     if label != PERSONAL_LABEL:
                         aside = private_dir(self.ws.ensure_local() / "removing")
                         aside = private_dir(aside / "blocks" / Path(label).parent)
-                    remove_file(path, unchanged, max_bytes=MAX_MEMORY_BYTES, folder=aside)
+                    limit = _MAX_BROKEN_BYTES if broken else MAX_MEMORY_BYTES
+                    remove_file(path, unchanged, max_bytes=limit, folder=aside)
                 except FileNotFoundError:  # deleted by someone else meanwhile
                     raise self._unknown(label) from None
                 except (NotARegularFile, FileTooLarge):  # replaced meanwhile: a save stays

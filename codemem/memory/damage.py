@@ -16,6 +16,7 @@ from codemem.memory.blocks import MemoryStore
 from codemem.memory.files import folder_in_the_way, read_memory_file
 from codemem.memory.markers import has_conflict
 from codemem.memory.recall_schema import recall_damage
+from codemem.memory.users import personal_block_path
 from codemem.workspace import CODEMEM_DIR, Workspace, read_attributes
 
 
@@ -64,16 +65,37 @@ def memory_damage(ws: Workspace) -> list[Damage]:
 
 
 def kept_lines(ws: Workspace) -> list[str]:
-    """One line per save a killed write took out of place and codemem kept (`<temp>.kept`, in
-    `local/swapping/` or, from an older codemem or another file system, beside the file): a
-    person's text nobody else will look for."""
-    kept = kept_saves(ws.swap_dir) + kept_saves(ws.dir, skip=ws.local_dir)
-    return [
-        f"{printable(ws.relative(path))}: a save of {printable(name)} that a killed write took "
-        f"out of place, kept: compare it with {printable(name)}, keep what you mean, then "
-        "delete it"
-        for path, name in kept
-    ]
+    """One line per save codemem kept rather than remove, a person's text nobody else will
+    look for: one a killed write took out of place (`<temp>.tmp.kept`) or one an editor made
+    in place into a file codemem was removing (`….removing.kept`). Looked for where codemem
+    keeps them, never in the whole repository: `local/swapping/` (and those its writes
+    recorded as kept beside a file, the swap folder being on another file system),
+    `local/removing/`, the rest of `.codemem/` (an older codemem's, another file system's),
+    and beside the personal block in the home folder."""
+    home = personal_block_path().parent
+    kept = (
+        kept_saves(ws.swap_dir)
+        + kept_saves(ws.local_dir / "removing")
+        + kept_saves(ws.dir, skip=ws.local_dir)
+        + kept_saves(home, walk=False)
+    )
+    lines = []
+    for save in dict.fromkeys(kept):
+        where = save.path.parent
+        if where != home and not where.resolve().is_relative_to(ws.root.resolve()):
+            continue  # a ledger a clone committed names files of no concern here
+        shown = printable(str(save.path) if where == home else ws.relative(save.path))
+        name = printable(save.name)
+        came = (
+            "made while codemem was removing it"
+            if save.removing
+            else "that a killed write took out of place"
+        )
+        lines.append(
+            f"{shown}: a save of {name} {came}, kept: compare it with {name}, keep what you "
+            "mean, then delete it"
+        )
+    return lines
 
 
 def unmerged_as_ours(ws: Workspace) -> list[str]:

@@ -10,7 +10,9 @@ set files aside elsewhere, where nothing looks now or where it reads wrong:
   got their folder; a note's name (`YYYYMMDD-HHMMSS-<hex>.md`) tells it from a block's;
 - in `removing/blocks/` flat, a `users/alice` block as `alice.md.<hex>.removing`: put back as
   the block `alice`. The folder is the one where HEAD holds a block of that file name, when
-  HEAD holds it in exactly one folder and not at the top; else it stays where it is.
+  HEAD holds it in exactly one folder and not at the top; where HEAD holds none (a block never
+  committed), `users/` when its `owner:` names someone a block of that name is given to
+  (`users.block_slugs`); else it stays where it is (the top).
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from contextlib import suppress
 from pathlib import Path
 
 from codemem.errors import CodememError
-from codemem.infra import private_dir, rename_new, run_git, set_aside_original
+from codemem.infra import (
+    private_dir,
+    read_regular_bytes,
+    rename_new,
+    run_git,
+    set_aside_original,
+)
+from codemem.memory import frontmatter
+from codemem.memory.files import MAX_MEMORY_BYTES
+from codemem.memory.labels import LABEL_RE
+from codemem.memory.users import block_slugs, owners, user_label
 from codemem.workspace import Workspace
 
 _NOTE_FILE = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.md")
@@ -43,6 +55,24 @@ def move_old_leftovers(ws: Workspace) -> None:
         folders = homes.get(original, set())
         if len(folders) == 1 and "" not in folders:
             _move(blocks / name, blocks / folders.pop())
+        elif not folders and _a_users_block(blocks / name, original):
+            _move(blocks / name, blocks / "users")
+
+
+def _a_users_block(left: Path, original: str) -> bool:
+    """Whether `left`, set aside from a file named `original`, is a `users/` block by its
+    frontmatter: its owner is someone whose block is given that name."""
+    if not original.endswith(".md"):
+        return False
+    try:
+        text = read_regular_bytes(left, MAX_MEMORY_BYTES).decode("utf-8")
+        named = owners(frontmatter.split(text, str(left)).meta) or []
+    except (CodememError, OSError, UnicodeDecodeError):
+        return False
+    slug = original.removesuffix(".md")
+    return LABEL_RE.fullmatch(user_label(slug)) is not None and any(
+        slug in block_slugs(identity) for identity in named
+    )
 
 
 def _leftovers(folder: Path) -> list[tuple[str, str]]:

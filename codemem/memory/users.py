@@ -155,6 +155,13 @@ def new_slugs(identity: str) -> list[str]:
     return [spelled, hashed] if spelled else [hashed]
 
 
+def block_slugs(identity: str) -> set[str]:
+    """Every slug a block of `identity`'s is created or found under (the old slug,
+    `slug_candidates`, `new_slugs`)."""
+    legacy = old_slugify(_name_part(identity))
+    return {*([legacy] if legacy else []), *slug_candidates(identity), *new_slugs(identity)}
+
+
 _PLAIN = re.compile(r"[a-z0-9][a-z0-9_]*")  # a login name that is its own slug, no `-` in it
 _WORDS = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")  # an email's name or domain: words and dots
 _HASHED_END = re.compile(r"[0-9a-f]{8}")

@@ -14,6 +14,7 @@ import pytest
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, WriteConflict
 from codemem.infra import (
+    KeptSave,
     RepoPath,
     atomic_write,
     confine,
@@ -290,7 +291,7 @@ def test_an_older_codemems_leftovers_beside_the_file_are_settled_by_the_next_wri
     kept = folder / ".block.md.0a1b2c3d.tmp.kept"
     left_there = [p for p in folder.iterdir() if p.name != "locks"]  # the swaps' own locks
     assert [(p, p.read_text()) for p in left_there] == [(kept, "base\nmine\n")]
-    assert kept_saves(folder) == [(kept, "block.md")]
+    assert kept_saves(folder) == [KeptSave(kept, "block.md", removing=False)]
     assert [r.getMessage() for r in caplog.records] == [
         f"{path}: what an older codemem's write of it left beside it when killed (a save it "
         f"took out of place, or the text it replaced) is kept in {kept}: compare the two and "

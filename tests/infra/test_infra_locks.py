@@ -147,3 +147,59 @@ def test_a_lock_file_that_is_no_regular_file_is_one_line(tmp_path, kind):
     with pytest.raises(NotARegularFile, match="index.lock is not a regular file"):
         SharedLock(path)
     assert lock_held(path) is False
+
+
+def test_a_lock_file_removed_by_its_holder_never_lets_two_holders_in(tmp_path):
+    """The classic race of removing an flock file: a waiter opened the old file, and takes its
+    lock once the holder lets go, while a newcomer takes the lock of a new file at the same
+    name: two holders. A waiter that finds its file no longer at the name opens it again."""
+    path = tmp_path / "f.lock"
+    first = FileLock(path)
+    first.acquire()
+    order: list[str] = []
+    opened = threading.Event()
+    real_open = os.open
+
+    def waiter() -> None:
+        with FileLock(path, timeout=10):
+            order.append("waiter in")
+            time.sleep(0.2)
+            order.append("waiter out")
+
+    def noting_open(*args, **kwargs):
+        fd = real_open(*args, **kwargs)
+        if threading.current_thread().name == "waiter":
+            opened.set()
+        return fd
+
+    os.open = noting_open
+    try:
+        thread = threading.Thread(target=waiter, name="waiter")
+        thread.start()
+        assert opened.wait(10)  # the waiter holds the old file open, waiting for its lock
+        first.release(remove=True)
+        with FileLock(path, timeout=10):  # the newcomer: a new file at the name
+            order.append("newcomer in")
+            time.sleep(0.2)
+            order.append("newcomer out")
+        thread.join(10)
+    finally:
+        os.open = real_open
+    assert order in (
+        ["newcomer in", "newcomer out", "waiter in", "waiter out"],
+        ["waiter in", "waiter out", "newcomer in", "newcomer out"],
+    )
+
+
+def test_a_lock_file_is_removed_only_by_its_holder(tmp_path):
+    path = tmp_path / "f.lock"
+    lock = FileLock(path)
+    lock.acquire()
+    lock.release(remove=True)
+    assert not path.exists()
+    lock.release(remove=True)  # not held: nothing to remove
+    other = FileLock(path)
+    other.acquire()
+    FileLock(path).release(remove=True)  # never held by this one: the holder's file stays
+    assert path.exists() and other.is_current()
+    other.release()

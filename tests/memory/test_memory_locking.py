@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from codemem.cli import cli
-from codemem.memory import MemoryStore
+from codemem.memory import Archive, MemoryStore
 from tests.helpers import git
 
 WORKERS = 4
@@ -213,10 +213,11 @@ KILLED_MID_DELETE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("label", ["team", "users/dana"])
-def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
+@pytest.mark.parametrize("label", ["team", "users/dana", "personal"])
+def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label, isolated_home):
     """The block waited in `.codemem/local/removing/blocks/` for good: gone from memory, and
-    a `users/` block under its bare name, so nothing could tell where it came from."""
+    a `users/` block under its bare name, so nothing could tell where it came from. The
+    personal block, set aside beside itself in the home folder, waited there for good."""
     store = MemoryStore(ws, user="w")
     store.create(label, "Team notes.", "Deploy on Tuesdays.")
     path = store.path_for(label)
@@ -229,6 +230,7 @@ def test_a_block_whose_delete_was_killed_is_back_at_the_next_load(ws, label):
     assert [block.label for block in MemoryStore(ws, user="w").list()] == [label]
     assert path.read_bytes() == before
     assert [p for p in (ws.local_dir / "removing").rglob("*") if p.is_file()] == []
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".removing")] == []
     assert store.delete(label).value == "Deploy on Tuesdays."  # and it can be deleted again
     assert store.list() == []
 
@@ -270,3 +272,65 @@ def test_what_an_older_codemem_set_aside_is_put_back_where_it_was(ws):
     assert git(ws.root, "status", "--porcelain").stdout == "?? .codemem/blocks/users/eve.md\n"
     left = sorted(p.relative_to(removing).as_posix() for p in removing.rglob("*") if p.is_file())
     assert left == ["archive/20260101-000000-0123abcd.md.3d4e5f60.removing"]  # the archive's
+
+
+KILLED_MID_NOTE_DELETE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.removals as removals
+    from codemem.memory import Archive
+    from codemem.workspace import Workspace
+
+    def die(self):  # set aside, compared, and killed before it was removed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    removals.SetAside.remove = die
+    Archive(Workspace(Path(sys.argv[1]))).delete(sys.argv[2])
+    """
+)
+
+
+def test_a_note_whose_delete_was_killed_is_back_at_the_next_load(ws):
+    """It waited in `.codemem/local/removing/archive/` until the next removal of a note, and
+    one an older codemem set aside in `removing/` itself until then too: gone from every
+    search and `status` meanwhile."""
+    archive = Archive(ws)
+    note = archive.insert("Deploys go through staging.").note
+    before = note.path.read_bytes()
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_NOTE_DELETE, str(ws.root), note.id], check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert not note.path.exists()
+    older = ws.local_dir / "removing" / "20260101-000000-0123abcd.md.3d4e5f60.removing"
+    older.write_text("---\nid: 20260101-000000-0123abcd\n---\nA note.\n")
+    assert sorted(n.id for n in Archive(ws).notes()) == ["20260101-000000-0123abcd", note.id]
+    assert note.path.read_bytes() == before
+    assert [p for p in (ws.local_dir / "removing").rglob("*") if p.is_file()] == []
+
+
+def test_an_uncommitted_users_block_an_older_codemem_set_aside_flat_comes_back_in_users(ws):
+    """HEAD has no block of its name, so nothing placed it: it came back as the block `dana`
+    beside `project`, in every teammate's context once committed, and no longer Dana's. Its
+    `owner:` says whose block it is, and its name is one a block of theirs is given."""
+    flat = ws.local_dir / "removing" / "blocks"
+    flat.mkdir(parents=True)
+    text = "---\ndescription: Dana.\nowner: dana@example.com\n---\nTabs, never spaces.\n"
+    (flat / "dana.md.0a1b2c3d.removing").write_text(text)
+    other = "---\ndescription: Team.\nowner: dana@example.com\n---\nDeploy on Tuesdays.\n"
+    (flat / "team.md.1b2c3d4e.removing").write_text(other)  # hers, renamed: not a user's name
+    store = MemoryStore(ws, user="w")
+    assert [block.label for block in store.list()] == ["team", "users/dana"]
+    assert (ws.blocks_dir / "users" / "dana.md").read_text() == text
+
+
+def test_a_write_leaves_no_lock_file_behind(ws):
+    """Every file written by compare-and-swap left its lock in `swapping/locks/` for good: one
+    per block, note and source file the agent ever wrote."""
+    store = MemoryStore(ws, user="w")
+    for n in range(3):
+        store.create(f"b{n}", "A block.", "Text.")
+        store.append(f"b{n}", "More.")
+    Archive(ws).insert("A note.")
+    assert list((ws.swap_dir / "locks").iterdir()) == []

@@ -1,0 +1,97 @@
+"""The saves codemem kept rather than remove, and where `codemem status` finds them.
+
+A person's save is never deleted with what codemem removes: a save a killed write took out of
+place is kept as `<temp name>.kept` (`swaps._settle`), one an editor made in place into a file
+codemem was removing as `<its name>.kept` (`discards.discard`), the temp file of a write
+(`….tmp.kept`) or a file set aside (`….removing.kept`). Most are kept in the swap folder or in
+`.codemem/local/removing/`; one is kept beside its file where the swap folder is on another
+file system (a source file under a mount point), and the write records it in its swap folder's
+`kept-elsewhere` (`record_kept`), so finding them never walks the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemem.infra.folders import files_at_top
+
+LEDGER = "kept-elsewhere"  # in a swap folder: NUL-ended paths of saves kept outside it
+_LEDGER_BYTES = 1 << 20  # read at most: a few thousand paths, more than any clone keeps
+
+_KEPT = re.compile(
+    r"\.(?P<name>.+?)(?:\.[0-9a-f]{16}\.(?:[0-9a-f]{16}|-{16})\.[0-9a-f]{16}\.[^.]+"
+    r"|\.[a-z0-9_]{8})\.tmp\.kept"
+)
+_KEPT_REMOVING = re.compile(r"\.?(?P<name>[^.].*)\.[0-9a-f]{8}\.removing\.kept")
+
+
+@dataclass(frozen=True)
+class KeptSave:
+    """A save codemem kept: where it is, the name of the file it was a save of, and whether
+    codemem was removing that file (else writing it) when the save came."""
+
+    path: Path
+    name: str
+    removing: bool
+
+
+def kept_save(path: Path) -> KeptSave | None:
+    """`path` as a kept save, or None when its name is no kept save's."""
+    if match := _KEPT.fullmatch(path.name):
+        return KeptSave(path, match["name"], removing=False)
+    if match := _KEPT_REMOVING.fullmatch(path.name):
+        return KeptSave(path, match["name"], removing=True)
+    return None
+
+
+def kept_saves(folder: Path, *, skip: Path | None = None, walk: bool = True) -> list[KeptSave]:
+    """The kept saves in `folder` (its subfolders too, with `walk`, but `skip`; no link
+    followed), then those its ledger records as kept elsewhere that are still there."""
+    found: list[KeptSave] = []
+    for where, folders, names in os.walk(folder) if walk else files_at_top(folder):
+        folders[:] = sorted(name for name in folders if Path(where, name) != skip)
+        found += filter(None, (kept_save(Path(where, name)) for name in sorted(names)))
+    return found + _recorded(folder)
+
+
+def record_kept(folder: Path | None, kept: Path) -> None:
+    """Record in `folder`'s ledger a save kept outside it (`kept_saves` finds the others)."""
+    if folder is None or kept.parent == folder or not folder.is_dir():
+        return
+    with suppress(OSError):  # a ledger not written loses a listing, never a save
+        fd = os.open(folder / LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, os.fsencode(os.path.abspath(kept)) + b"\0")  # one write: appended whole
+        finally:
+            os.close(fd)
+
+
+def _recorded(folder: Path) -> list[KeptSave]:
+    """The saves `folder`'s ledger names that are still there, each once."""
+    try:
+        fd = os.open(folder / LEDGER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return []
+    try:
+        data = os.read(fd, _LEDGER_BYTES)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    found = []
+    for raw in dict.fromkeys(data.split(b"\0")):
+        path = Path(os.fsdecode(raw))
+        if raw and path.is_absolute() and (kept := kept_save(path)) and _regular(path):
+            found.append(kept)
+    return found
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return os.path.isfile(path) and not os.path.islink(path)
+    except OSError:
+        return False
