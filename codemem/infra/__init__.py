@@ -96,6 +96,7 @@ from codemem.infra.secrets import (
     secret_hint,
     secrets_in_bytes,
 )
+from codemem.infra.signals import signals_held
 from codemem.infra.swaps import replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
@@ -171,6 +172,7 @@ __all__ = [
     "replace_bytes",
     "replace_text",
     "set_aside",
+    "signals_held",
     "set_aside_original",
     "SetAside",
     "update_text",

@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -46,8 +45,13 @@ from codemem.infra.kept import record_kept
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 from codemem.infra.renames import exchange as _exchange
 from codemem.infra.renames import rename_new
+from codemem.infra.signals import HELD, signals_held
 
 log = logging.getLogger("codemem")
+
+# Held between the swaps: what ends codemem, and the alarm that abandons a pass of the watch
+# daemon, run after the second swap, never between the two.
+SWAP_HELD = (*HELD, signal.SIGALRM)
 
 
 class _Changed(Exception):
@@ -209,7 +213,7 @@ def _install_over(
         except FileExistsError:
             raise _Changed from None
         return
-    with _signals_held():  # a Ctrl-C between the swaps would leave a save out of place
+    with signals_held(SWAP_HELD):  # a Ctrl-C between the swaps would leave a save out of place
         try:
             swapped = _exchange(temp, path)
         except FileNotFoundError:  # deleted meanwhile
@@ -380,21 +384,6 @@ def _settle(
         path,
         kept,
     )
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP (in the main thread, where Python handles them) until
-    the block ends: their handlers then run, after it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _holds(path: Path) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -107,10 +108,17 @@ def test_background_children_do_not_hang_the_call(ws, tmp_path):
     assert wait_gone(int(pid_file.read_text()))
 
 
-def test_ctrl_c_kills_the_group_and_propagates(ws, tmp_path):
-    pid_file = tmp_path / "child.pid"
-    # The suite may run as a background job, which inherits SIGINT ignored.
+@pytest.fixture
+def ctrl_c():
+    """SIGINT raises KeyboardInterrupt in the test (the suite may run as a background job,
+    which inherits SIGINT ignored)."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_kills_the_group_and_propagates(ws, tmp_path, ctrl_c):
+    pid_file = tmp_path / "child.pid"
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -118,25 +126,93 @@ def test_ctrl_c_kills_the_group_and_propagates(ws, tmp_path):
             run_shell(f"sleep 60 & echo $! > {pid_file}; wait", ws.root, timeout=30)
     finally:
         timer.cancel()
-        signal.signal(signal.SIGINT, previous)
     assert wait_gone(int(pid_file.read_text()))
+
+
+def written_pid(path, seconds: float = 30.0) -> int:
+    """The pid a command writes to `path` once it runs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.is_file() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.01)
+    raise AssertionError(f"the command never wrote {path}")
+
+
+def ctrl_c_as_the_watchdog_starts(pid_file):
+    """A stand-in for `GroupWatchdog`: a Ctrl-C while it is being started, once the command
+    runs (it wrote its pid to `pid_file`)."""
+
+    def interrupted(pgid: int, mark: str = ""):
+        written_pid(pid_file)
+        raise KeyboardInterrupt
+
+    return interrupted
 
 
 def test_a_ctrl_c_as_soon_as_the_command_started_kills_its_group(ws, tmp_path, monkeypatch):
     from codemem.agent.tools import shell
 
     pid_file = tmp_path / "command.pid"
-
-    def interrupted(pgid: int, mark: str = ""):  # Ctrl-C while the watchdog is being started
-        deadline = time.monotonic() + 30
-        while not pid_file.is_file() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(shell, "GroupWatchdog", interrupted)
+    monkeypatch.setattr(shell, "GroupWatchdog", ctrl_c_as_the_watchdog_starts(pid_file))
     with pytest.raises(KeyboardInterrupt):
         run_shell(f"echo $$ > {pid_file}; while :; do sleep 0.1; done", ws.root, timeout=30)
     assert wait_gone(int(pid_file.read_text()))
+
+
+def test_a_ctrl_c_while_popen_returns_kills_the_command_it_started(
+    ws, tmp_path, monkeypatch, ctrl_c
+):
+    # The command runs before `Popen` returns: on a loaded machine a Ctrl-C typed as it starts
+    # arrived while codemem was still inside `Popen`, and left it running unknown.
+    pid_file = tmp_path / "command.pid"
+    popen = subprocess.Popen
+    calls = []
+
+    def popen_then_ctrl_c(*args, **kwargs):
+        process = popen(*args, **kwargs)
+        calls.append(process)
+        if len(calls) == 1:  # the command's, not the watchdog's
+            written_pid(pid_file)
+            os.kill(os.getpid(), signal.SIGINT)  # handled before this returns
+        return process
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_shell(f"echo $$ > {pid_file}; while :; do sleep 0.1; done", ws.root, timeout=30)
+    monkeypatch.undo()
+    command = int(pid_file.read_text())
+    try:
+        assert wait_gone(command), "the command outlived the Ctrl-C"
+    finally:
+        if alive(command):
+            os.killpg(command, signal.SIGKILL)
+
+
+def test_a_second_ctrl_c_returns_only_once_the_command_is_gone(ws, tmp_path, monkeypatch):
+    from codemem.agent.tools import shell
+
+    pid_file = tmp_path / "command.pid"
+    running = True
+
+    def ctrl_c(signum, frame):  # one that came after the call is dropped, not raised in pytest
+        if running:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(shell, "GroupWatchdog", ctrl_c_as_the_watchdog_starts(pid_file))
+    previous = signal.signal(signal.SIGINT, ctrl_c)
+    # The command takes SIGTERM as the cue for the second Ctrl-C: it comes in the grace.
+    command = f"trap 'kill -INT $PPID' TERM; echo $$ > {pid_file}; while :; do sleep 0.1; done"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_shell(command, ws.root, timeout=30)
+        running = False
+        assert not alive(int(pid_file.read_text())), "run_shell returned before its command ended"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        leader = int(pid_file.read_text())
+        if alive(leader):
+            os.killpg(leader, signal.SIGKILL)
 
 
 def test_huge_output_keeps_head_and_tail(ws):

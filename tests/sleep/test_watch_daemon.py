@@ -70,14 +70,15 @@ class Daemon:
                 stderr=err,
             )
 
-    def wait_ready(self) -> Daemon:
+    def wait_ready(self, activity: str = "watching") -> Daemon:
+        """Wait until the daemon's status says `activity` (it runs), or it has exited."""
         wait_for(
             lambda: (
                 self.status().pid == self.proc.pid
-                and self.status().activity == "watching"
+                and self.status().activity == activity
                 or self.proc.poll() is not None
             ),
-            what="the daemon to start",
+            what=f"the daemon to start {activity}",
         )
         assert self.proc.poll() is None, self.stderr()
         return self
@@ -106,10 +107,10 @@ class Daemon:
 def daemons():
     started: list[Daemon] = []
 
-    def start(repo: Path, idle: str = IDLE) -> Daemon:
+    def start(repo: Path, idle: str = IDLE, activity: str = "watching") -> Daemon:
         daemon = Daemon(repo, idle)
         started.append(daemon)
-        return daemon.wait_ready()
+        return daemon.wait_ready(activity)
 
     yield start
     for daemon in started:
@@ -258,8 +259,9 @@ def long_history(tmp_path: Path) -> Path:
 def test_a_signal_in_the_middle_of_a_digest_stops_cleanly(tmp_path, daemons, sig, count):
     repo = long_history(tmp_path)
     ws = Workspace(repo)
-    daemon = daemons(repo)
-    wait_for(lambda: daemon.status().activity == "digesting", what="the digest to start")
+    # The digest starts as soon as the catch-up index is done, so the status may never say
+    # "watching" before it (and a wait for that would see it only once the digest is over).
+    daemon = daemons(repo, activity="digesting")
     for _ in range(count):
         daemon.proc.send_signal(sig)
     assert daemon.proc.wait(timeout=TIMEOUT) == 0, daemon.stderr()

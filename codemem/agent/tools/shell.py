@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from codemem.agent.tools.budget import head_tail
 from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolResult
-from codemem.infra import find_secrets, placeholder
+from codemem.infra import find_secrets, placeholder, signals_held
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -96,6 +96,10 @@ def kill_group(process: subprocess.Popen, grace: float = GRACE_SECONDS, mark: st
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         _signal_marked(mark, signal.SIGKILL)
+        # SIGKILL ends it once the kernel runs it: wait for that, or codemem could end
+        # first and leave it, for a moment, running (or unreaped) after codemem is gone.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5.0)
         raise
     if not gone:
         _signal_group(process, signal.SIGKILL, 5.0, mark)
@@ -266,21 +270,25 @@ def run_shell(
     started = time.monotonic()
     mark = secrets.token_hex(8)
     env = {**(command_environment() if env is None else env), MARK: mark}
-    process = subprocess.Popen(
-        ["/bin/sh", "-c", command],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env=env,
-    )
-    watchdog = None
+    process = watchdog = None
     try:
-        watchdog = GroupWatchdog(process.pid, mark)
+        # A Ctrl-C or a signal while the command starts (it may run before `Popen` returns)
+        # is held until codemem knows its process, then kills it like one a moment later.
+        with signals_held():
+            process = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
+            watchdog = GroupWatchdog(process.pid, mark)
         return _collect(command, process, timeout, keep_bytes, started, mark)
     except BaseException:  # a Ctrl-C at any moment once the command started, even this one
-        kill_group(process, mark=mark)
+        if process is not None:
+            kill_group(process, mark=mark)
         raise
     finally:
         if watchdog is not None:
