@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from codemem.errors import PathOutsideRepository
@@ -51,6 +51,16 @@ def held_path(root: Path, rel: str, *, make_folders: bool = False) -> Iterator[P
             yield _PROC_FDS / str(fd) / name
         else:  # no way to name a path through a descriptor: the walk was the check
             yield root.resolve() / rel
+
+
+def real_name(path: Path) -> Path:
+    """`path` as a person knows it: a path `held_path` handed out is named from where its
+    folder is now (what a warning or an error shows); any other path is itself."""
+    parts = path.parts
+    if len(parts) > 5 and parts[:4] == _PROC_FDS.parts:
+        with suppress(OSError):
+            return Path(os.readlink(Path(*parts[:5]))).joinpath(*parts[5:])
+    return path
 
 
 def _open_folder(name: str, at: int, above: str, make: bool, rel: str) -> int:

@@ -31,7 +31,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import FileTooLarge, NotARegularFile, UsageError
+from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository, UsageError
 from codemem.infra import (
     FileLock,
     SetAside,
@@ -62,6 +62,8 @@ from codemem.memory.files import (
     check_memory_text,
     check_memory_write,
     folder_in_the_way,
+    held_memory_path,
+    moved_meanwhile,
     read_memory_file,
 )
 from codemem.memory.markers import CONFLICTED, has_conflict
@@ -302,7 +304,10 @@ class Archive:
         try:
             # `fold` holds the archive's lock already: the write then takes one of its own
             lock = self._lock.with_name("archive-fold.lock") if _locked else self._lock
-            update_text(path, edit, lock, folder=self.ws.swap_dir)
+            with held_memory_path(self.ws, path, make_folders=True) as held:
+                update_text(held, edit, lock, folder=self.ws.swap_dir)
+        except PathOutsideRepository:  # a folder on it swapped for a link since the check
+            raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError:  # replaced by a file that is not text since it was read
             raise changed from None
         return written[0]
