@@ -350,7 +350,7 @@ class Archive:
             self._put_back_leftovers()
             for note in duplicates:
                 try:
-                    current = self.get(_checked_id(note.id))
+                    current = self._read_again(note)
                     moved.append(self._set_aside(current, note))
                 except (NotFoundError, ConflictError):
                     continue  # gone, or edited since it was read: it says something new
@@ -367,6 +367,17 @@ class Archive:
             for aside in moved:
                 aside.remove()
         return written, folded
+
+    def _read_again(self, note: Note) -> Note:
+        """`note` as its file says now: found by the file it was read from, not by its id,
+        which may be any name a person gave the file (`..`, one with a newline) or two files
+        may claim; `NotFoundError` when it is gone."""
+        if note.path is None:
+            return self.get(_checked_id(note.id))
+        for current in self.notes():
+            if current.path == note.path:
+                return current
+        raise NotFoundError(f"no archival note at {self._source(note)}")
 
     def _set_aside(self, note: Note, expected: Note) -> SetAside[Note]:
         """Move `note`'s file aside if it says exactly `expected` (`infra.set_aside`), else
