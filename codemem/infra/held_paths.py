@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
@@ -35,8 +36,8 @@ def held_path(root: Path, rel: str, *, make_folders: bool = False) -> Iterator[P
     repository `root`, as a path through its folder held open while the block runs.
 
     `PathOutsideRepository` when a folder on it is no longer a folder reached without a link
-    (swapped for a symbolic link since it was checked, or for a file); `FileNotFoundError` when
-    one is missing and `make_folders` is false. With `make_folders`, missing folders are made,
+    (swapped for a symbolic link since it was checked); `NotADirectoryError` when one is a
+    file; `FileNotFoundError` when one is missing and `make_folders` is false. With `make_folders`, missing folders are made,
     as `make_folder` makes them: never `.codemem/` nor its `local/`."""
     *folders, name = rel.split("/")
     with ExitStack() as held:
@@ -71,6 +72,8 @@ def _open_folder(name: str, at: int, above: str, make: bool, rel: str) -> int:
             if not make or name == STATE or (above == STATE and name == LOCAL):
                 raise
         except OSError as exc:
+            if exc.errno == errno.ENOTDIR and not _is_link(name, at):  # a file: no such path
+                raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", name) from None
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise PathOutsideRepository(
                     f"{rel}: the folder {name} on its path is no longer a folder (replaced, "
@@ -82,3 +85,10 @@ def _open_folder(name: str, at: int, above: str, make: bool, rel: str) -> int:
         except FileExistsError:
             continue
     raise FileNotFoundError(errno.ENOENT, "kept coming and going", rel)
+
+
+def _is_link(name: str, at: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=at).st_mode)
+    except OSError:
+        return False

@@ -306,7 +306,7 @@ class Archive:
             lock = self._lock.with_name("archive-fold.lock") if _locked else self._lock
             with held_memory_path(self.ws, path, make_folders=True) as held:
                 update_text(held, edit, lock, folder=self.ws.swap_dir)
-        except PathOutsideRepository:  # a folder on it swapped for a link since the check
+        except (PathOutsideRepository, NotADirectoryError):  # a folder on it swapped since
             raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError:  # replaced by a file that is not text since it was read
             raise changed from None

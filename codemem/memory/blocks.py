@@ -313,7 +313,7 @@ class MemoryStore(BlockFolder):
         try:
             with held_memory_path(self.ws, path, make_folders=True) as held:
                 update_text(held, apply, lock, folder=self._swap_dir(label))
-        except PathOutsideRepository:
+        except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
 
     def _check_writable(self, block: Block) -> None:
@@ -543,7 +543,7 @@ class MemoryStore(BlockFolder):
         try:
             with held_memory_path(self.ws, path) as held:
                 replaced = replace_text(held, text, owned, folder=self._swap_dir(old))
-        except PathOutsideRepository:
+        except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
         if not replaced:
             raise ConflictError(

@@ -125,7 +125,8 @@ def held_memory_path(ws: Workspace, path: Path, *, make_folders: bool = False) -
 
 
 def moved_meanwhile(ws: Workspace, path: Path) -> MemoryEditError:
-    """The error of a write whose path no longer leads where it was checked."""
+    """The error of a write whose path no longer leads where it was checked (a folder on it
+    replaced by a link, `PathOutsideRepository`, or by a file, `NotADirectoryError`)."""
     return MemoryEditError(
         f"{_shown(ws, path)}: a folder on its path is no longer a folder of the repository "
         "(replaced, perhaps by a symbolic link); nothing was written"
@@ -165,7 +166,7 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
             f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
             f"UTF-8, or restore it with `git checkout -- {where}`"
         ) from None
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # gone, or a folder of it made a file
         return None
     except NotARegularFile:  # replaced by a link or a FIFO since the check
         _skip(ws, path, "it is not a regular file")
@@ -183,7 +184,7 @@ def read_memory_bytes(ws: Workspace, path: Path) -> bytes | None:
             return read_regular_bytes(held, MAX_MEMORY_BYTES)
     except FileTooLarge:
         raise _too_large(ws, path) from None
-    except (FileNotFoundError, NotARegularFile, PathOutsideRepository):
+    except (FileNotFoundError, NotADirectoryError, NotARegularFile, PathOutsideRepository):
         return None
 
 
@@ -198,7 +199,7 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
     try:
         with held_memory_path(ws, path, make_folders=True) as held:
             return replace_bytes(held, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
-    except PathOutsideRepository:
+    except (PathOutsideRepository, NotADirectoryError):
         raise moved_meanwhile(ws, path) from None
 
 

@@ -405,3 +405,16 @@ def test_a_folder_replaced_by_a_link_after_the_check_is_not_read_through(
         True,
     )
     assert (outside / "cart.py").read_text() == "SECRET = 'outside the repository'\n"
+
+
+def test_a_path_through_a_file_is_one_plain_line(ws, tools):
+    assert call(tools, "read_file", path=f"{CART}/x.py") == (
+        f"read_file: no such file: {CART}/x.py; use list_files or search_code to find the right "
+        "path",
+        True,
+    )
+    assert call(tools, "write_file", path=f"{CART}/x.py", content="x = 1\n") == (
+        f"write_file: {CART}/x.py: cart.py on its path is a file, not a folder; nothing was "
+        "written",
+        True,
+    )

@@ -88,11 +88,11 @@ def _read_held(ctx: ToolContext, where: RepoPath, for_edit: bool = False) -> str
     try:
         with held_path(ctx.ws.root, where.rel) as full:
             return _read_text(full, rel, for_edit)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder of it would be
         raise ToolError(
             f"no such file: {rel}; use list_files or search_code to find the right path"
         ) from None
-    except (PathOutsideRepository, NotADirectoryError):
+    except PathOutsideRepository:
         raise ToolError(_MOVED.format(rel=rel, done="nothing was read")) from None
 
 
@@ -339,7 +339,12 @@ def _write_unchanged(ctx: ToolContext, where: RepoPath, before: str | None, afte
     try:
         with held_path(ctx.ws.root, where.rel, make_folders=True) as full:
             written = replace_bytes(full, old, after.encode(), lock, folder=ctx.ws.swap_dir)
-    except (PathOutsideRepository, NotADirectoryError, FileNotFoundError):
+    except NotADirectoryError as exc:
+        raise ToolError(
+            f"{rel}: {printable(str(exc.filename))} on its path is a file, not a folder; "
+            "nothing was written"
+        ) from None
+    except (PathOutsideRepository, FileNotFoundError):
         raise ToolError(_MOVED.format(rel=rel, done="nothing was written")) from None
     if not written:
         raise ToolError(
