@@ -22,9 +22,11 @@ from contextlib import closing
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from codemem.code.columns import MAGIC as COLUMN_FILE
 from codemem.code.tags import NamesCode, PlainData
 from codemem.code.tags_file import encoded_records
-from codemem.infra import fsync_dir, make_folder
+from codemem.code.worktree import LISTING_FORMAT
+from codemem.infra import fsync_dir, make_folder, printable
 
 RECORD_NAME = "published.json"  # in each published folder, beside index/
 CHUNK = 1 << 20
@@ -159,7 +161,12 @@ def check_pickles(index_dir: Path) -> None:
     """
     for path in sorted(index_dir.iterdir()):
         if path.suffix in PICKLE_SUFFIXES and path.is_file():
-            _check_pickle(path.name, path.read_bytes(), NESTED_DEPTH)
+            data = path.read_bytes()
+            # A column file or the work-tree listing is no pickle, and never unpickled; read
+            # as one, its bytes (file names: a clone's) could spell an opcode naming anything.
+            if not data.startswith((COLUMN_FILE, LISTING_FORMAT)):
+                _check_pickle(path.name, data, NESTED_DEPTH)
+            del data
             # The tag store is a column file of pickled records (the graph file holds none).
             for record in encoded_records(path):
                 _check_pickle(path.name, record, NESTED_DEPTH - 1)
@@ -192,8 +199,9 @@ def check_databases(index_dir: Path) -> None:
 def _check_pickle(name: str, data: bytes, depth: int) -> None:
     try:
         value = PlainData(io.BytesIO(data)).load()
-    except NamesCode as exc:
-        raise Refused(f"{name}: {exc}") from None
+    except NamesCode as exc:  # the names are the file's bytes: one line, escaped, bounded
+        shown = printable(str(exc))
+        raise Refused(f"{name}: {shown if len(shown) <= 200 else shown[:200] + '...'}") from None
     except Exception:  # not a pickle, or a torn one: unpickling it later simply fails
         return
     if depth:

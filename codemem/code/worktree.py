@@ -59,7 +59,7 @@ _TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)"
 # run its shortcut, never a wrong plan.
 LISTING_FILE = "listing.bin"
 MAX_LISTING_BYTES = 1 << 29  # about 100 bytes a file: a listing of 5 million files
-_LISTING_FORMAT = b"codemem-listing 1"
+LISTING_FORMAT = b"codemem-listing 1"
 # A submodule: a tracked entry of mode 160000 (a commit of another repository).
 _SUBMODULE = re.compile(rb"(?:^|\0)[HS] 160000 [0-9a-f]+ 0\t([^\0]*)")
 
@@ -201,7 +201,7 @@ def save_listing(index_dir: Path, tree: WorkTree) -> None:
     record of a listing no manifest names)."""
     payload = b"\0".join(tree.entries)
     checksum = hashlib.sha1(payload).hexdigest()
-    head = b"%s %s %s\n" % (_LISTING_FORMAT, tree.digest.encode(), checksum.encode())
+    head = b"%s %s %s\n" % (LISTING_FORMAT, tree.digest.encode(), checksum.encode())
     try:
         make_folder(index_dir)  # a rebuild's folder, before its rows
         with atomic_file(index_dir / LISTING_FILE, durable=False) as handle:
@@ -222,7 +222,7 @@ def load_listing(index_dir: Path, digest: str) -> list[bytes] | None:
         return None
     head, _, payload = data.partition(b"\n")
     if head != b"%s %s %s" % (
-        _LISTING_FORMAT,
+        LISTING_FORMAT,
         digest.encode(),
         hashlib.sha1(payload).hexdigest().encode(),
     ):

@@ -57,6 +57,7 @@ from codemem.infra.git_state import (
     unmerged_operation,
     unmerged_paths,
 )
+from codemem.infra.held_paths import held_path
 from codemem.infra.kept import KeptSave, kept_saves
 from codemem.infra.locks import (
     DEFAULT_TIMEOUT,
@@ -118,6 +119,7 @@ __all__ = [
     "atomic_file",
     "atomic_write",
     "confine",
+    "held_path",
     "create_private",
     "fsync_dir",
     "empty_tree",

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from codemem.infra.held_paths import real_name
 from codemem.infra.renames import rename_new
 
 log = logging.getLogger("codemem")
@@ -74,7 +75,11 @@ def _keep(aside: Path, home: Path) -> Path:
     except FileExistsError:
         kept = aside.with_name(f"{aside.name}.kept")
         os.rename(aside, kept)
-        log.warning("%s: saved while codemem was removing it: the save is kept in %s", home, kept)
+        log.warning(
+            "%s: saved while codemem was removing it: the save is kept in %s",
+            real_name(home),
+            real_name(kept),
+        )
         return kept
-    log.warning("%s: saved while codemem was removing it: the save is put back", home)
+    log.warning("%s: saved while codemem was removing it: the save is put back", real_name(home))
     return home

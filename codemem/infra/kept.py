@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.infra.folders import files_at_top
+from codemem.infra.held_paths import real_name
 
 LEDGER = "kept-elsewhere"  # in a swap folder: NUL-ended paths of saves kept outside it
 _LEDGER_BYTES = 1 << 20  # read at most: a few thousand paths, more than any clone keeps
@@ -59,7 +60,10 @@ def kept_saves(folder: Path, *, skip: Path | None = None, walk: bool = True) -> 
 
 
 def record_kept(folder: Path | None, kept: Path) -> None:
-    """Record in `folder`'s ledger a save kept outside it (`kept_saves` finds the others)."""
+    """Record in `folder`'s ledger a save kept outside it (`kept_saves` finds the others),
+    by its real path: one through a held folder (`held_path`) is named by a descriptor that
+    is gone once the write ends."""
+    kept = real_name(kept)
     if folder is None or kept.parent == folder or not folder.is_dir():
         return
     with suppress(OSError):  # a ledger not written loses a listing, never a save

@@ -41,6 +41,7 @@ from codemem.infra.files import (
     same_file_system,
 )
 from codemem.infra.folders import make_folder
+from codemem.infra.held_paths import real_name
 from codemem.infra.kept import record_kept
 from codemem.infra.locks import DEFAULT_TIMEOUT, FileLock
 from codemem.infra.renames import exchange as _exchange
@@ -91,7 +92,7 @@ def update_text(
             if _write_over(path, _holds_text(before), data, prefix, folder):
                 return before, after
             # else changed by a writer that took no lock: edit the fresh text
-    raise WriteConflict(f"{path} kept changing while codemem was writing it: try again")
+    raise WriteConflict(f"{real_name(path)} kept changing while codemem was writing it: try again")
 
 
 def replace_text(path: Path, before: str, after: str, *, folder: Path | None = None) -> bool:
@@ -374,15 +375,15 @@ def _settle(
             "%s: what an older codemem's write of it left beside it when killed (a save it "
             "took out of place, or the text it replaced) is kept in %s: compare the two and "
             "keep what you mean",
-            path,
-            kept,
+            real_name(path),
+            real_name(kept),
         )
         return
     log.warning(
         "%s: a save made just before codemem's write of it, which a kill interrupted before "
         "it could put the save back, is kept in %s: compare the two and keep what you mean",
-        path,
-        kept,
+        real_name(path),
+        real_name(kept),
     )
 
 

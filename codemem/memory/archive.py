@@ -32,7 +32,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import CodememError, FileTooLarge, NotARegularFile, UsageError
+from codemem.errors import (
+    CodememError,
+    FileTooLarge,
+    NotARegularFile,
+    PathOutsideRepository,
+    UsageError,
+)
 from codemem.infra import (
     FileLock,
     SetAside,
@@ -63,6 +69,8 @@ from codemem.memory.files import (
     check_memory_text,
     check_memory_write,
     folder_in_the_way,
+    held_memory_path,
+    moved_meanwhile,
     read_memory_file,
 )
 from codemem.memory.markers import CONFLICTED, has_conflict
@@ -322,7 +330,10 @@ class Archive:
         try:
             # `fold` holds the archive's lock already: the write then takes one of its own
             lock = self._lock.with_name("archive-fold.lock") if _locked else self._lock
-            update_text(path, edit, lock, folder=self.ws.swap_dir)
+            with held_memory_path(self.ws, path, make_folders=True) as held:
+                update_text(held, edit, lock, folder=self.ws.swap_dir)
+        except (PathOutsideRepository, NotADirectoryError):  # a folder on it swapped since
+            raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError:  # replaced by a file that is not text since it was read
             raise changed from None
         return written[0]
@@ -365,7 +376,7 @@ class Archive:
             self._put_back_leftovers()
             for note in duplicates:
                 try:
-                    current = self.get(_checked_id(note.id))
+                    current = self._read_again(note)
                     moved.append(self._set_aside(current, note))
                 except (NotFoundError, ConflictError):
                     continue  # gone, or edited since it was read: it says something new
@@ -382,6 +393,17 @@ class Archive:
             for aside in moved:
                 aside.remove()
         return written, folded
+
+    def _read_again(self, note: Note) -> Note:
+        """`note` as its file says now: found by the file it was read from, not by its id,
+        which may be any name a person gave the file (`..`, one with a newline) or two files
+        may claim; `NotFoundError` when it is gone."""
+        if note.path is None:
+            return self.get(_checked_id(note.id))
+        for current in self.notes():
+            if current.path == note.path:
+                return current
+        raise NotFoundError(f"no archival note at {self._source(note)}")
 
     def _set_aside(self, note: Note, expected: Note) -> SetAside[Note]:
         """Move `note`'s file aside if it says exactly `expected` (`infra.set_aside`), else

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import CodememError, FileTooLarge, NotARegularFile
+from codemem.errors import CodememError, FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra import (
     FileLock,
     locked,
@@ -67,6 +67,8 @@ from codemem.memory.files import (
     check_memory_size,
     check_memory_write,
     folder_in_the_way,
+    held_memory_path,
+    moved_meanwhile,
 )
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
@@ -329,8 +331,18 @@ class MemoryStore(BlockFolder):
     def _swap(self, label: str, path: Path, apply: Callable[[str | None], str]) -> None:
         """Write `apply(text)` over the block file's `text` (None: no file yet): every edit and
         creation goes through here, under the block's lock with `update_text`'s compare-and-
-        swap (the sleep-time agent's store holds the text instead, `sleep/sleep_agent.py`)."""
-        update_text(path, apply, self._lock_for(label), folder=self._swap_dir(label))
+        swap (the sleep-time agent's store holds the text instead, `sleep/sleep_agent.py`),
+        through the block's folders held open (`held_memory_path`: a folder swapped for a link
+        after the check is not written through)."""
+        lock = self._lock_for(label)  # first: it makes `.codemem/local/`, and `.codemem/`
+        if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
+            update_text(path, apply, lock, folder=self._swap_dir(label))
+            return
+        try:
+            with held_memory_path(self.ws, path, make_folders=True) as held:
+                update_text(held, apply, lock, folder=self._swap_dir(label))
+        except (PathOutsideRepository, NotADirectoryError):
+            raise moved_meanwhile(self.ws, path) from None
 
     def _check_writable(self, block: Block) -> None:
         if block.read_only:
@@ -566,7 +578,12 @@ class MemoryStore(BlockFolder):
         assert text is not None  # read under this lock a moment ago
         # only over what was read (a person's save since stays), in the file's line ends
         owned = frontmatter.add_key(text, OWNER_KEY, self.identity)
-        if not replace_text(path, text, owned, folder=self._swap_dir(old)):
+        try:
+            with held_memory_path(self.ws, path) as held:
+                replaced = replace_text(held, text, owned, folder=self._swap_dir(old))
+        except (PathOutsideRepository, NotADirectoryError):
+            raise moved_meanwhile(self.ws, path) from None
+        if not replaced:
             raise ConflictError(
                 f"{self._source(path)} changed while it was being renamed: left as it is now; "
                 "try again"

@@ -4,7 +4,10 @@ A cloned repository can commit a symlink such as `.codemem/blocks/x.md -> /etc/p
 naively, the target would land in the agent's context, in `codemem memory show` and in every
 MCP client. So a memory file is read only if it is a regular file whose real path lies inside
 the repository: a link (or a folder, a FIFO, a path leading out) is skipped, never followed,
-with one warning line naming it. Writes refuse the same paths with a `MemoryEditError`, and
+with one warning line naming it; the file is then read, and written, through its folders held
+open from the repository root (`held_memory_path`), so a folder on its path swapped for a link
+after that check (a checkout meanwhile) is not followed either. Writes refuse the same paths
+with a `MemoryEditError`, and
 so a path under a memory folder committed as a file (`blocks/users`), naming that file;
 listing a folder that is a file names it too (`folder_in_the_way`).
 A file is read whole, so one larger than `MAX_MEMORY_BYTES` (far beyond any block's limit) or
@@ -16,10 +19,19 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
-from codemem.infra import confine, printable, read_regular, read_regular_bytes, replace_bytes
+from codemem.infra import (
+    confine,
+    held_path,
+    printable,
+    read_regular,
+    read_regular_bytes,
+    replace_bytes,
+)
 from codemem.memory.errors import BlockFormatError, GitBusyError, MemoryEditError
 from codemem.workspace import Workspace
 
@@ -100,6 +112,27 @@ def memory_file(ws: Workspace, path: Path) -> Path | None:
     return path if path.exists() else None
 
 
+@contextmanager
+def held_memory_path(ws: Workspace, path: Path, *, make_folders: bool = False) -> Iterator[Path]:
+    """`path`, a memory file of the repository, as a path through its folders held open from
+    the root down (`infra.held_path`), along the path `confine` resolves (a link to a folder
+    inside the repository is followed there, once): a folder on it swapped for a symbolic
+    link since is `PathOutsideRepository`, never followed. (Missing folders are made with
+    `make_folders`.)"""
+    rel = confine(ws.root, path.relative_to(ws.root).as_posix()).rel
+    with held_path(ws.root, rel, make_folders=make_folders) as held:
+        yield held
+
+
+def moved_meanwhile(ws: Workspace, path: Path) -> MemoryEditError:
+    """The error of a write whose path no longer leads where it was checked (a folder on it
+    replaced by a link, `PathOutsideRepository`, or by a file, `NotADirectoryError`)."""
+    return MemoryEditError(
+        f"{_shown(ws, path)}: a folder on its path is no longer a folder of the repository "
+        "(replaced, perhaps by a symbolic link); nothing was written"
+    )
+
+
 def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) -> str | None:
     """The text of a memory file, or None if it is missing or may not be read (see `memory_file`).
 
@@ -119,8 +152,12 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
     if memory_file(ws, path) is None:
         return None
     try:
-        # O_NOFOLLOW: a link swapped in after the check is refused too
-        return read_regular(path, max_bytes=MAX_MEMORY_BYTES)
+        # O_NOFOLLOW, through the folders held: a link swapped in after the check is refused too
+        with held_memory_path(ws, path) as held:
+            return read_regular(held, max_bytes=MAX_MEMORY_BYTES)
+    except PathOutsideRepository:
+        _skip(ws, path, "it leads outside the repository")
+        return None
     except FileTooLarge:
         raise _too_large(ws, path) from None
     except UnicodeDecodeError as exc:
@@ -129,7 +166,7 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
             f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
             f"UTF-8, or restore it with `git checkout -- {where}`"
         ) from None
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # gone, or a folder of it made a file
         return None
     except NotARegularFile:  # replaced by a link or a FIFO since the check
         _skip(ws, path, "it is not a regular file")
@@ -143,10 +180,11 @@ def read_memory_bytes(ws: Workspace, path: Path) -> bytes | None:
     if memory_file(ws, path) is None:
         return None
     try:
-        return read_regular_bytes(path, MAX_MEMORY_BYTES)  # no link, even one swapped in now
+        with held_memory_path(ws, path) as held:  # no link, even one swapped in now
+            return read_regular_bytes(held, MAX_MEMORY_BYTES)
     except FileTooLarge:
         raise _too_large(ws, path) from None
-    except (FileNotFoundError, NotARegularFile):
+    except (FileNotFoundError, NotADirectoryError, NotARegularFile, PathOutsideRepository):
         return None
 
 
@@ -158,7 +196,11 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
     check_memory_write(ws, path)
     check_memory_text(ws, path, text)
     lock = ws.ensure_local() / "locks" / "memory-files.lock"
-    return replace_bytes(path, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
+    try:
+        with held_memory_path(ws, path, make_folders=True) as held:
+            return replace_bytes(held, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
+    except (PathOutsideRepository, NotADirectoryError):
+        raise moved_meanwhile(ws, path) from None
 
 
 def _too_large(ws: Workspace, path: Path) -> BlockFormatError:

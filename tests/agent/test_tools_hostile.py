@@ -336,3 +336,85 @@ def test_grep_reads_no_file_swapped_for_a_pipe_or_a_link_to_a_device_after_listi
         "README.md:3: A tiny shop: cart, inventory, payments and auth tokens.\n",
         0,
     )
+
+
+@pytest.mark.parametrize("tool", ["edit_file", "write_file"])
+@pytest.mark.parametrize("fresh", [False, True], ids=["existing-file", "new-file-in-new-folder"])
+def test_a_folder_replaced_by_a_link_after_the_last_check_is_not_written_through(
+    ws, tools, tmp_path, monkeypatch, tool, fresh
+):
+    """The path is checked again just before the write; a folder on it swapped for a link to
+    a folder outside between that check and the rename led the write out of the repository."""
+    import codemem.infra.swaps as swaps_module
+
+    if fresh and tool == "edit_file":
+        pytest.skip("edit_file edits only a file that exists")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    theirs = (ws.root / CART).read_text()  # the same text: a compare-and-swap cannot tell
+    (outside / "cart.py").write_text(theirs)
+    path = "shop/new/fresh.py" if fresh else CART
+    folder = ws.root / path.rsplit("/", 1)[0]
+    real_settle = swaps_module._settle_leftovers
+
+    def swap_then_settle(target, swap_folder):  # the write has begun: the check is behind it
+        moved = folder.with_name(folder.name + "-old")
+        if folder.is_dir() and not folder.is_symlink():
+            folder.rename(moved)
+        folder.symlink_to(outside)
+        return real_settle(target, swap_folder)
+
+    monkeypatch.setattr(swaps_module, "_settle_leftovers", swap_then_settle)
+    content, error = call(tools, tool, path=path, **CHANGE[tool])
+    assert sorted(p.name for p in outside.iterdir()) == ["cart.py"]
+    assert (outside / "cart.py").read_text() == theirs
+    written = folder.with_name(folder.name + "-old") / path.rsplit("/", 1)[1]
+    # written into the folder that was checked, wherever it went since: never through the link
+    expected = NEW in written.read_text() if tool == "edit_file" else written.read_text()
+    assert (error, expected) == (False, True if tool == "edit_file" else "x = 1\n")
+
+
+@pytest.mark.parametrize("tool", ["read_file", "edit_file", "write_file"])
+def test_a_folder_replaced_by_a_link_after_the_check_is_not_read_through(
+    ws, tools, tmp_path, monkeypatch, tool
+):
+    """Between `confine` and the read, a folder on the path becomes a link to a folder outside:
+    the file there (a key, say) was read into the tool's result, or into the diff."""
+    from codemem.agent.tools import file_tools
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "cart.py").write_text("SECRET = 'outside the repository'\n")
+    real_confine = file_tools.confine
+
+    def confine_then_swap(root, path, **kwargs):
+        where = real_confine(root, path, **kwargs)
+        shop = ws.root / "shop"
+        if not shop.is_symlink():
+            shop.rename(ws.root / "shop-old")
+            shop.symlink_to(outside)
+        return where
+
+    monkeypatch.setattr(file_tools, "confine", confine_then_swap)
+    arguments = {"old_string": "SECRET", "new_string": "X"} if tool == "edit_file" else {}
+    if tool == "write_file":
+        arguments = {"content": "x = 1\n"}
+    assert call(tools, tool, path=CART, **arguments) == (
+        f"{tool}: {CART} no longer leads where it did when it was read (a folder on its path "
+        "was replaced, perhaps by a symbolic link); nothing was read",
+        True,
+    )
+    assert (outside / "cart.py").read_text() == "SECRET = 'outside the repository'\n"
+
+
+def test_a_path_through_a_file_is_one_plain_line(ws, tools):
+    assert call(tools, "read_file", path=f"{CART}/x.py") == (
+        f"read_file: no such file: {CART}/x.py; use list_files or search_code to find the right "
+        "path",
+        True,
+    )
+    assert call(tools, "write_file", path=f"{CART}/x.py", content="x = 1\n") == (
+        f"write_file: {CART}/x.py: cart.py on its path is a file, not a folder; nothing was "
+        "written",
+        True,
+    )

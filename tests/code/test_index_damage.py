@@ -282,3 +282,20 @@ def test_a_manifest_journal_that_is_no_file_is_damage_and_the_index_rebuilt(repo
     assert result.stdout.startswith("Full index: 13 added")
     assert not os.path.lexists(journal)
     assert "refunds.py" in top_hit(codemem(repo, "search", "refund order", "-k", "1"))
+
+
+def test_a_copied_index_of_a_file_name_with_newlines_is_not_called_damaged(repo_factory, tmp_path):
+    # A copy (`cp -a`, a backup restored) makes the next run check the whole index. That check
+    # read the work-tree listing (`listing.bin`, plain bytes: `codemem-listing 1 …`) as a
+    # pickle: its `c` was pickle's GLOBAL, and two newlines in the listing (a file name holding
+    # one) completed it, so every such copy was "damaged", rebuilt, the listing dumped raw.
+    repo = repo_factory("shop")
+    (repo / "notes\nimport os\n.py").write_text("def noted():\n    return 1\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    assert codemem(repo, "index").returncode == 0
+    copy = tmp_path / "copied" / "shop"
+    shutil.copytree(repo, copy, symlinks=True)
+
+    result = codemem(copy, "index")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[0].startswith("Index is up to date")

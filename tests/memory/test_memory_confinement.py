@@ -225,3 +225,77 @@ def test_an_exported_transcript_is_private(ws, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert mode(out) == 0o600
     assert "hello" in out.read_text(encoding="utf-8")
+
+
+def swap_for_a_link(folder, outside_folder):
+    """`folder` replaced by a link to `outside_folder`, as a checkout of a commit that made it
+    one would, the folder itself kept beside it."""
+    folder.rename(folder.with_name(folder.name + "-old"))
+    folder.symlink_to(outside_folder, target_is_directory=True)
+
+
+def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_through(
+    ws, outside, monkeypatch, caplog
+):
+    # The check (no link, inside the repository) came first, then the read: a folder on the
+    # path swapped for a link in between led the read out, into the agent's prompt.
+    from codemem.memory import files as files_module
+
+    write_block(ws, "facts", BLOCK.format("Facts."))
+    (outside.parent / "facts.md").write_text(BLOCK.format("SECRET"), encoding="utf-8")
+    real_check = files_module.memory_file
+
+    def check_then_swap(ws_, path):
+        checked = real_check(ws_, path)
+        swap_for_a_link(ws.blocks_dir, outside.parent)
+        return checked
+
+    monkeypatch.setattr(files_module, "memory_file", check_then_swap)
+    assert files_module.read_memory_file(ws, ws.blocks_dir / "facts.md") is None
+    assert warnings(caplog) == [
+        "skipped .codemem/blocks/facts.md: it leads outside the repository; codemem reads "
+        "memory only from regular files in the repository and never follows links"
+    ]
+
+
+@pytest.mark.parametrize("edit", ["block", "note", "digest"])
+def test_a_folder_swapped_for_a_link_after_the_check_is_not_written_through(
+    ws, outside, monkeypatch, edit
+):
+    # The check came first, then the compare-and-swap: a folder swapped for a link in between
+    # led the write out of the repository, over a file there holding the same text.
+    from codemem.memory import archive as archive_module
+    from codemem.memory import blocks as blocks_module
+    from codemem.memory import files as files_module
+
+    store = MemoryStore(ws, user="alice")
+    store.create("facts", "Facts.", value="Old.")
+    archive = Archive(ws)
+    note = archive.insert("The build runs with make.").note
+    digest = ws.dir / "digests" / "2025-03-01-a-b.md"
+    digest.parent.mkdir()
+    digest.write_text("# A digest\n", encoding="utf-8")
+    path = {"block": ws.blocks_dir / "facts.md", "note": note.path, "digest": digest}[edit]
+    text = path.read_bytes()
+    (outside.parent / path.name).write_bytes(text)  # what the compare-and-swap expects
+    module = {"block": blocks_module, "note": archive_module, "digest": files_module}[edit]
+    real_check = module.check_memory_write
+
+    def check_then_swap(ws_, checked):
+        real_check(ws_, checked)
+        swap_for_a_link(path.parent, outside.parent)
+
+    monkeypatch.setattr(module, "check_memory_write", check_then_swap)
+    with pytest.raises(MemoryEditError) as caught:
+        if edit == "block":
+            store.append("facts", "New.")
+        elif edit == "note":
+            archive.update(note, "The build runs with ninja.", note.tags)
+        else:
+            files_module.replace_memory_file(ws, path, text, "# Another digest\n")
+    assert str(caught.value) == (
+        f"{path.relative_to(ws.root).as_posix()}: a folder on its path is no longer a folder "
+        "of the repository (replaced, perhaps by a symbolic link); nothing was written"
+    )
+    assert (outside.parent / path.name).read_bytes() == text
+    assert sorted(p.name for p in outside.parent.iterdir()) == sorted(["passwd", path.name])

@@ -17,13 +17,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
 import codemem.infra.removals as removals_module
 import codemem.infra.swaps as swaps_module
-from codemem.infra import printable, replace_bytes
+from codemem.infra import held_path, printable, replace_bytes
+from codemem.infra.held_paths import real_name
 from codemem.memory import ConflictError, MemoryStore
 
 
@@ -261,10 +263,13 @@ KILLED_WRITING_A_SOURCE_FILE = textwrap.dedent(
 )
 
 
-def test_status_names_a_save_kept_beside_a_source_file(ws, monkeypatch):
+@pytest.mark.parametrize("held", [False, True], ids=["by its path", "through its held folder"])
+def test_status_names_a_save_kept_beside_a_source_file(ws, monkeypatch, held):
     """Where the swap folder is on another file system than the file (a source file under a
     mount point), a write's new file is made beside the file, and so is the `.kept` of a
-    save a killed write took out of place: `codemem status` looked only in `.codemem/`."""
+    save a killed write took out of place: `codemem status` looked only in `.codemem/`. The
+    file tools write through the file's folder held open (`held_path`): the save is recorded
+    by its real path, not by the descriptor's (`/proc/self/fd/N/...`, gone with the write)."""
     source = ws.root / "src" / "app.py"
     source.parent.mkdir()
     source.write_bytes(b"print('old')\n")
@@ -273,7 +278,10 @@ def test_status_names_a_save_kept_beside_a_source_file(ws, monkeypatch):
     killed = subprocess.run([sys.executable, "-c", KILLED_WRITING_A_SOURCE_FILE, *args])
     assert killed.returncode == -signal.SIGKILL
     monkeypatch.setattr(swaps_module, "same_file_system", lambda folder, other: False)
-    assert replace_bytes(source, b"print('new')\n", b"print('next')\n", lock, folder=ws.swap_dir)
+    with held_path(ws.root, "src/app.py") if held else nullcontext(source) as target:
+        assert replace_bytes(
+            target, b"print('new')\n", b"print('next')\n", lock, folder=ws.swap_dir
+        )
     [kept] = source.parent.glob(".*.kept")
     assert kept.read_bytes() == b"print('saved by Dana')\n"
     line = (
@@ -299,7 +307,7 @@ def test_a_save_in_place_into_the_new_file_a_write_swapped_back_out_is_kept(
     editors: list[Editor] = []
 
     def save_then_swap(one, other):
-        if not editors and other == path:
+        if not editors and real_name(Path(other)) == path:  # through a held folder
             path.write_text(before_swap)  # Eve's save, just before the swap: swapped back
         return real_exchange(one, other)
 

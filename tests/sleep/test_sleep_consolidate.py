@@ -256,7 +256,8 @@ def test_a_hand_edit_just_before_the_replace_is_kept(repo_factory, monkeypatch):
 
     @contextmanager
     def editor_saves_meanwhile(target, *args, **kwargs):
-        if target == path and not saved:  # the pass's new text is being written
+        # the pass's new text is being written (through the note's folder held open)
+        if os.path.realpath(target) == str(path.resolve()) and not saved:
             saved.append(target)
             path.write_text(HAND_EDIT)
         with real(target, *args, **kwargs) as handle:
@@ -265,7 +266,7 @@ def test_a_hand_edit_just_before_the_replace_is_kept(repo_factory, monkeypatch):
     monkeypatch.setattr(swaps_module, "atomic_file", editor_saves_meanwhile)
     writer = writer_for(ws)
     consolidate(writer, now=NOW)
-    assert saved == [path]
+    assert len(saved) == 1
     assert path.read_text() == HAND_EDIT
     assert writer.changes == []
     assert [w.split(" changed while")[0] for w in writer.warnings] == [".codemem/archive/hand.md"]
@@ -433,3 +434,24 @@ def test_a_second_fold_keeps_what_the_survivor_named_before(repo_factory):
         "merged_sources: [commit aaa, commit zzz]\n---\n"
         "Run the tests with pytest -q; Docker needed\n"
     )
+
+
+@pytest.mark.parametrize("name", ["..md", "a\nb.md", "-rf.md"])
+def test_a_duplicate_whose_file_name_is_no_note_id_is_folded_in(repo_factory, name):
+    # A note named by hand (`..md`, a newline in its name) has the name for its id, which
+    # `codemem recall --delete` would refuse as typed: the fold asked for it by that id,
+    # found "no such note", folded nothing, and every digest after said both notes "changed
+    # while the digest was folding it".
+    ws = init(repo_factory())
+    keeper = hand_written(ws, "hand.md", HAND_NOTE.replace("last week", "March"))
+    odd = hand_written(
+        ws,
+        name,
+        "---\ncreated: 2025-03-01T13:00:00+00:00\n---\nthe staging database is read-only.\n",
+    )
+    writer = writer_for(ws)
+    report = ConsolidationReport()
+    merge_duplicate_notes(writer, report)
+    assert (writer.warnings, os.path.lexists(odd)) == ([], False)
+    notes = Archive(ws).notes()
+    assert [(n.path, n.extra["merged"]) for n in notes] == [(keeper, [name.removesuffix(".md")])]

@@ -31,7 +31,15 @@ from codemem.agent.tools.permissions import Request
 from codemem.agent.tools.registry import ToolError, ToolFunction, ToolResult
 from codemem.code import matches_any
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
-from codemem.infra import RepoPath, confine, git_text, printable, read_regular_bytes, replace_bytes
+from codemem.infra import (
+    RepoPath,
+    confine,
+    git_text,
+    held_path,
+    printable,
+    read_regular_bytes,
+    replace_bytes,
+)
 from codemem.workspace import CODEMEM_DIR
 
 if TYPE_CHECKING:
@@ -73,6 +81,21 @@ def _read_bytes(full: Path, rel: str) -> bytes:
         ) from None
 
 
+def _read_held(ctx: ToolContext, where: RepoPath, for_edit: bool = False) -> str:
+    """`_read_text` of a confined path, through its folders held open (`infra.held_path`):
+    a folder on it swapped for a link since `confine` checked it is not read through."""
+    rel = printable(where.rel)
+    try:
+        with held_path(ctx.ws.root, where.rel) as full:
+            return _read_text(full, rel, for_edit)
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder of it would be
+        raise ToolError(
+            f"no such file: {rel}; use list_files or search_code to find the right path"
+        ) from None
+    except PathOutsideRepository:
+        raise ToolError(_MOVED.format(rel=rel, done="nothing was read")) from None
+
+
 def _read_text(full: Path, rel: str, for_edit: bool = False) -> str:
     data = _read_bytes(full, rel)
     if b"\0" in data[:8192]:
@@ -99,7 +122,7 @@ def read_file(
     """
     where = confine(ctx.ws.root, path)
     rel = printable(where.rel)
-    lines = _read_text(where.full, rel).splitlines()
+    lines = _read_held(ctx, where).splitlines()
     total = len(lines)
     if total == 0:
         return f"{rel} is empty."
@@ -286,36 +309,46 @@ def _confine_write(ctx: ToolContext, path: str) -> RepoPath:
     return where
 
 
-def _current_text(where: RepoPath) -> str | None:
+def _current_text(ctx: ToolContext, where: RepoPath) -> str | None:
     """The file's text as an edit reads it, or None if there is no file (nor a link) there."""
     if not where.full.exists() and not where.full.is_symlink():
         return None
-    return _read_text(where.full, printable(where.rel), for_edit=True)
+    return _read_held(ctx, where, for_edit=True)
+
+
+_MOVED = (
+    "{rel} no longer leads where it did when it was read (a folder on its path was replaced, "
+    "perhaps by a symbolic link); {done}"
+)
 
 
 def _write_unchanged(ctx: ToolContext, where: RepoPath, before: str | None, after: str) -> None:
     """Replace the file with `after` atomically, unless it no longer holds `before` (None: it
     did not exist): someone changed it after it was read, perhaps while the person looked at
-    the diff, and writing would silently undo their change. The path is checked again first:
-    a folder on it that became a symlink meanwhile (a pull, another program) would lead the
-    write somewhere else, perhaps out of the repository."""
-    try:
-        moved = confine(ctx.ws.root, where.rel, for_write=True) != where
-    except PathOutsideRepository:
-        moved = True
-    if moved:
-        raise ToolError(
-            f"{printable(where.rel)} no longer leads where it did when it was read (a folder on "
-            "its path was replaced, perhaps by a symbolic link); nothing was written"
-        )
+    the diff, and writing would silently undo their change. A folder on the path that became
+    a symlink meanwhile (a pull, another program) would lead the write somewhere else, perhaps
+    out of the repository: the write goes through its folders
+    held open, from the root down with no link followed (`infra.held_path`), so one swapped
+    after that is not written through either."""
     # swapped in, then compared byte for byte (`infra.replace_bytes`): a save up to the swap
     # itself is put back, never overwritten
     # the new file waits in .codemem/local/swapping/, where a kill leaves nothing for git
     lock = ctx.ws.ensure_local() / "locks" / "files.lock"
     old = None if before is None else before.encode()
-    if not replace_bytes(where.full, old, after.encode(), lock, folder=ctx.ws.swap_dir):
+    rel = printable(where.rel)
+    try:
+        with held_path(ctx.ws.root, where.rel, make_folders=True) as full:
+            written = replace_bytes(full, old, after.encode(), lock, folder=ctx.ws.swap_dir)
+    except NotADirectoryError as exc:
         raise ToolError(
-            f"{printable(where.rel)} changed after it was read (while the change waited for "
+            f"{rel}: {printable(str(exc.filename))} on its path is a file, not a folder; "
+            "nothing was written"
+        ) from None
+    except (PathOutsideRepository, FileNotFoundError):
+        raise ToolError(_MOVED.format(rel=rel, done="nothing was written")) from None
+    if not written:
+        raise ToolError(
+            f"{rel} changed after it was read (while the change waited for "
             "approval?); nothing was written: read it again and redo the change"
         )
 
@@ -335,7 +368,7 @@ def edit_file(ctx: ToolContext, path: str, old_string: str, new_string: str) -> 
     rel = printable(where.rel)
     if not where.full.exists():
         raise ToolError(f"no such file: {rel}; use write_file to create a new file")
-    before = _read_text(where.full, rel, for_edit=True)
+    before = _read_held(ctx, where, for_edit=True)
     if not old_string:
         raise ToolError("old_string is empty: copy the exact text to replace from the file")
     if old_string == new_string:
@@ -386,7 +419,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> ToolResult:
     """
     where = _confine_write(ctx, path)
     rel = printable(where.rel)
-    before = _current_text(where)
+    before = _current_text(ctx, where)
     if before == content:
         return ToolResult(f"{rel} already has exactly this content; nothing changed.")
     diff = unified_diff(rel, before or "", content)
