@@ -52,6 +52,7 @@ from codemem.mcp.resources import (
 from codemem.mcp.tools import WRITE_TOOLS, build_mcp_tools
 
 if TYPE_CHECKING:  # the MCP SDK is imported when the server starts
+    import anyio
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
     from mcp.server.context import ServerRequestContext
     from mcp.server.lowlevel import Server
@@ -297,13 +298,14 @@ async def serve_stdio(session: McpSession) -> bool:
     warm_up = threading.Thread(target=session.warm_up, name="codemem-warm-up", daemon=True)
     warm_up.start()
     answers_in, answers_out = anyio.create_memory_object_stream[dict[str, object]](16)
+    sent = anyio.Event()
     with claimed_stdin() as source:
-        frames = cast("anyio.AsyncFile[str]", ClientFrames(source, answers_in))
+        frames = cast("anyio.AsyncFile[str]", ClientFrames(source, answers_in, sent))
         async with (
             stdio_server(stdin=frames) as (read_stream, write_stream),
             anyio.create_task_group() as answering,
         ):
-            answering.start_soon(_send_answers, answers_out, write_stream.send)
+            answering.start_soon(_send_answers, answers_out, write_stream.send, sent)
             await server.run(read_stream, write_stream, server.create_initialization_options())
             answering.cancel_scope.cancel()
     if session.busy:  # a call the client left behind: nobody waits for its answer
@@ -312,17 +314,27 @@ async def serve_stdio(session: McpSession) -> bool:
     return not warm_up.is_alive()
 
 
+ANSWERS_GRACE_SECONDS = 5.0  # at the end of input, for the answers to bad frames to be sent
+
+
 class ClientFrames:
     """The client's frames as the SDK's stdio transport reads lines (`async for line in
     stdin`), each at most `MAX_FRAME_BYTES` and each one the SDK can take: the answer to one
     it would drop unanswered (over the limit, not JSON, not JSON-RPC) is handed to `answers`
-    (`frames.refusal`, `frames.malformed`), and the next frame read."""
+    (`frames.refusal`, `frames.malformed`), and the next frame read. The end of input is
+    told only once every such answer is `sent`: the server stops at it, and an answer still
+    waiting to be sent was lost (a client that closes once its last request is answered
+    never got the answers to the bad frames before it)."""
 
     def __init__(
-        self, source: BinaryIO, answers: MemoryObjectSendStream[dict[str, object]]
+        self,
+        source: BinaryIO,
+        answers: MemoryObjectSendStream[dict[str, object]],
+        sent: anyio.Event,
     ) -> None:
         self.source = source
         self.answers = answers
+        self.sent = sent
 
     def __aiter__(self) -> ClientFrames:
         return self
@@ -333,6 +345,9 @@ class ClientFrames:
         while True:
             frame = await anyio.to_thread.run_sync(_next_frame, self.source, abandon_on_cancel=True)
             if frame is None:
+                await self.answers.aclose()
+                with anyio.move_on_after(ANSWERS_GRACE_SECONDS):  # a client that reads no more
+                    await self.sent.wait()
                 raise StopAsyncIteration
             if isinstance(frame, str):
                 return frame
@@ -367,10 +382,13 @@ def _next_frame(source: BinaryIO) -> str | dict[str, object] | None:
 async def _send_answers(
     answers: MemoryObjectReceiveStream[dict[str, object]],
     send: Callable[[SessionMessage], Awaitable[None]],
+    sent: anyio.Event,
 ) -> None:
-    """Send each error the frames' reader made (`ClientFrames`)."""
+    """Send each error the frames' reader made (`ClientFrames`); `sent` once the reader has
+    closed `answers` at the end of input and each is sent."""
     from mcp.shared.message import SessionMessage
     from mcp_types import jsonrpc_message_adapter
 
     async for answer in answers:
         await send(SessionMessage(jsonrpc_message_adapter.validate_python(answer)))
+    sent.set()

@@ -173,3 +173,30 @@ def test_frame_id_reads_only_a_member_of_the_top_level_object():
     assert frame_id(b"", b'{"a":{"id":7}}') is None
     assert frame_id(b"", b'"x":"\\",\\"id\\":8}"}') is None
     assert frame_id(b"", b'[{"id":9}]') is None
+
+
+def test_the_end_of_input_is_told_once_the_answers_to_bad_frames_are_sent():
+    # The server stops at the end of input; the answers to frames it cannot take go out on
+    # a task of their own, and one still waiting there was lost: a client that closed once
+    # its last request was answered never got the answer to a bad frame before it.
+    import anyio
+
+    from codemem.mcp.server import ClientFrames, _send_answers
+
+    out: list[object] = []
+
+    async def main() -> list[str]:
+        answers_in, answers_out = anyio.create_memory_object_stream[dict[str, object]](16)
+        sent = anyio.Event()
+        frames = ClientFrames(io.BytesIO(b"this is not JSON\n"), answers_in, sent)
+
+        async def slow_send(message: object) -> None:
+            await anyio.sleep(0.2)  # a loaded machine's scheduling
+            out.append(message)
+
+        async with anyio.create_task_group() as answering:
+            answering.start_soon(_send_answers, answers_out, slow_send, sent)
+            return [frame async for frame in frames]
+
+    assert anyio.run(main) == []
+    assert len(out) == 1  # sent before the end of input was told
