@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,7 +48,7 @@ from codemem.code.worktree import (
     save_listing,
 )
 from codemem.config.snapshot import search_snapshot
-from codemem.infra import FileLock, imports_uncollected
+from codemem.infra import FileLock, imports_uncollected, stall_for_tests
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -356,7 +355,7 @@ def _write(
         # (a small repository then commits once). The size rule holds regardless.
         if pending.is_large(config, left if plan.full and writer.opened else None):
             writer.commit(pending)
-            _stall_for_tests("batch")
+            stall_for_tests("batch")
     writer.commit(pending)
 
 
@@ -371,7 +370,7 @@ def _finish(
     """Scalar indexes, compaction, tags, the graph; then the manifest says it is complete
     (a rebuild's, written while its graph is built, is live once swapped in, last)."""
     store, manifest = writer.store, plan.manifest
-    _stall_for_tests("full_text")
+    stall_for_tests("full_text")
     manifest.runs_since_maintain += 1
     # Both cores: LanceDB builds the scalar indexes without the GIL while this thread saves
     # the tags and builds the reference graph. A large repository builds them one after the
@@ -408,27 +407,6 @@ def _complete(manifest: Manifest, plan: _Plan, started: float) -> None:
     _record_listing(plan)
     manifest.indexed_at = time.time()
     manifest.seconds = round(time.perf_counter() - started, 3)
-
-
-def _stall_for_tests(point: str) -> None:
-    """Tests stop a run at `point` to kill it there (CODEMEM_TEST_STALL_AT=point).
-
-    With CODEMEM_TEST_STALL_DEAF set the stall also ignores Ctrl-C, as a long call into
-    LanceDB does.
-    """
-    if os.environ.get("CODEMEM_TEST_STALL_AT") != point:
-        return
-    stall_file = Path(os.environ["CODEMEM_TEST_STALL_FILE"])
-    written = stall_file.with_name(stall_file.name + ".tmp")
-    written.write_text(str(os.getpid()))
-    os.replace(written, stall_file)  # the test never reads it half-written
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            time.sleep(1)
-        except KeyboardInterrupt:
-            if not os.environ.get("CODEMEM_TEST_STALL_DEAF"):
-                raise
 
 
 def compaction_due_after(config: Config, indexed_chunks: int) -> int:

@@ -38,7 +38,7 @@ from urllib.parse import urlparse
 
 from codemem import __version__
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
-from codemem.code.indexer import LOCK_NAME, _stall_for_tests, fingerprint, index_lock
+from codemem.code.indexer import LOCK_NAME, fingerprint, index_lock
 from codemem.code.integrity import CHECKED_FILE, READERS_LOCK, find_damage
 from codemem.code.manifest import Manifest
 from codemem.code.shared_copy import (
@@ -54,7 +54,7 @@ from codemem.code.shared_copy import (
 from codemem.code.worktree import LISTING_FILE
 from codemem.config import Config
 from codemem.errors import UsageError
-from codemem.infra import atomic_write, git_text, head_commit
+from codemem.infra import atomic_write, git_text, head_commit, stall_for_tests
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -154,7 +154,7 @@ def publish_index(ws: Workspace, config: Config, target: str) -> Published:
             "files": [list(f) for f in files],
         }
         atomic_write(tmp / RECORD_NAME, json.dumps(record, separators=(",", ":")))
-        _stall_for_tests("publish")
+        stall_for_tests("publish")
         if not _rename_into_place(tmp, root / commit):
             return Published(target, commit, False, 0, 0, dirty)
     finally:

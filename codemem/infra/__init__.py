@@ -98,6 +98,7 @@ from codemem.infra.secrets import (
     secrets_in_bytes,
 )
 from codemem.infra.signals import signals_held
+from codemem.infra.stalls import stall_for_tests
 from codemem.infra.swaps import replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
@@ -175,6 +176,7 @@ __all__ = [
     "replace_text",
     "set_aside",
     "signals_held",
+    "stall_for_tests",
     "set_aside_original",
     "SetAside",
     "update_text",

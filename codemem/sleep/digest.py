@@ -55,6 +55,7 @@ from codemem.infra import (
     index_locked,
     resolve_commit,
     shallow_hint,
+    stall_for_tests,
     utc_now,
 )
 from codemem.memory import GitBusyError
@@ -75,7 +76,6 @@ from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.pass_lock import check_initialized, digest_lock
 from codemem.sleep.sessions import pending_sessions
-from codemem.sleep.stalls import stall_for_tests
 from codemem.sleep.state import SleepState, read_state, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
