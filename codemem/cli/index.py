@@ -123,10 +123,22 @@ def describe_summary(summary: IndexSummary) -> str:
     metavar="DIR",
     help="After updating, publish the index as HEAD's into the shared folder DIR.",
 )
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --publish: then remove all but the N most recently published commits in DIR "
+    "(default: index.shared_keep; 0 there keeps all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.pass_obj
 def index_command(
-    app: AppContext, full: bool, source: str | None, target: str | None, as_json: bool
+    app: AppContext,
+    full: bool,
+    source: str | None,
+    target: str | None,
+    keep: int | None,
+    as_json: bool,
 ) -> None:
     """Bring the code index up to date (incremental by default).
 
@@ -142,6 +154,10 @@ def index_command(
 
     if full and source:
         raise click.UsageError("--full rebuilds from scratch; it cannot start --from a copy")
+    if keep is not None and not target:
+        raise click.UsageError(
+            "--keep says how many published indexes to keep: use it with --publish"
+        )
     # The index reads the settings itself: with nothing to do, it need not validate them.
     index = CodeIndex(app.workspace())
     started = index.start_from(source) if source else None
@@ -155,7 +171,7 @@ def index_command(
             summary.tracked_local,
             UNTRACK_LOCAL,
         )
-    published = index.publish(target) if target else None
+    published = index.publish(target, keep) if target else None
     end_without_teardown()  # everything is saved
     if as_json:
         payload = summary.to_json()
@@ -182,10 +198,18 @@ def _commits_back(distance: int) -> str:
 def _describe_published(published: Published) -> str:
     where = f"{published.target} for {published.commit[:12]}"
     if not published.published:
-        return f"Already published in {where}; left as it is."
-    line = f"Published {published.files:,} files ({published.bytes / 2**20:,.1f} MiB) to {where}."
-    if published.dirty:
-        line += " The work tree differs from HEAD: clones re-index those files."
+        line = f"Already published in {where}; left as it is."
+    else:
+        size = published.bytes / 2**20
+        line = f"Published {published.files:,} files ({size:,.1f} MiB) to {where}."
+        if published.dirty:
+            line += " The work tree differs from HEAD: clones re-index those files."
+    if published.pruned:
+        count = len(published.pruned)
+        line += (
+            f"\nRemoved {count} older published index{'es' if count != 1 else ''} "
+            f"(keeping the {published.kept} newest)."
+        )
     return line
 
 

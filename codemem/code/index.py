@@ -198,12 +198,16 @@ class CodeIndex:
             history.join()
         return summary
 
-    def publish(self, target: str) -> Published:
+    def publish(self, target: str, keep: int | None = None) -> Published:
         """Publish the index (refreshed first by the caller) as HEAD's into the shared folder
-        `target`; a commit already published there is left as it is (`published` False)."""
+        `target`; a commit already published there is left as it is (`published` False).
+        Then all but the `keep` (default: index.shared_keep; 0 keeps all) most recently
+        published commits there are removed."""
         from codemem.code.publish import publish_index
 
-        return publish_index(self.ws, self.config, target)
+        if keep is None:
+            keep = self.config.index.shared_keep
+        return publish_index(self.ws, self.config, target, keep)
 
     def start_from(self, target: str) -> SharedStart:
         """Replace the local index with the one published in `target` for HEAD or its nearest

@@ -7,11 +7,15 @@ A shared folder holds one published index per commit:
     TARGET/<commit>/index/           the index folder as its publisher had it
     TARGET/.tmp-<commit>-<random>/   a publish in progress (names starting with a dot are
                                      never read)
+    TARGET/.pruned-<commit>-<random>/  an old published index being removed
 
 `publish_index` copies the index (under the writers' lock, so no run changes it meanwhile)
 into a temporary folder inside TARGET and renames it into place: a reader sees a whole
 published index or none, a second publisher of the same commit finds it there and says so,
 and a publish killed midway leaves only a dot folder that the next publish clears.
+With `keep`, the publish then removes all but the `keep` most recently published commits:
+each is first renamed to a dot folder (at once out of every reader's view) and then deleted;
+a reader copying it meanwhile fails its copy and builds locally, as for any unreadable one.
 
 `start_from_shared` picks the published index of HEAD or of its nearest ancestor built with
 the same settings, copies it in through `codemem.code.shared_copy` (untrusted input: paths
@@ -31,7 +35,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -61,6 +65,7 @@ log = logging.getLogger("codemem")
 
 RECORD_FORMAT = 1
 TEMP_PREFIX = ".tmp-"
+PRUNED_PREFIX = ".pruned-"  # removed from view, its deletion under way or killed
 STALE_TEMP_SECONDS = 24 * 3600  # a publish folder this old was abandoned (killed, crashed)
 SEARCH_DEPTH = 5000  # how far back HEAD's history is searched for a published commit
 # Per-clone files, not part of the index: the locks, what this clone checked, and its work
@@ -80,6 +85,8 @@ class Published:
     files: int
     bytes: int
     dirty: bool  # the work tree differed from HEAD (clones re-index those files)
+    pruned: tuple[str, ...] = ()  # older published commits removed (`keep`)
+    kept: int = 0  # how many published commits `keep` left in place (0: no pruning asked)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,12 +123,23 @@ def shared_folder(target: str) -> Path:
     return Path(target).expanduser()
 
 
-def publish_index(ws: Workspace, config: Config, target: str) -> Published:
-    """Publish the current index as the index of HEAD into the shared folder `target`.
+def publish_index(ws: Workspace, config: Config, target: str, keep: int = 0) -> Published:
+    """Publish the current index as the index of HEAD into the shared folder `target`, then
+    with `keep` > 0 remove all but the `keep` most recently published commits (HEAD's stays).
 
     The index must be complete and built with the current settings (the caller refreshes
     it first). Raises UsageError when there is no commit or no complete index.
     """
+    if keep < 0:
+        raise UsageError(f"keep must be 0 (keep all) or more, not {keep}")
+    done = _publish(ws, config, target)
+    if not keep:
+        return done
+    pruned = prune_published(shared_folder(target), keep, spare=done.commit)
+    return replace(done, pruned=tuple(pruned), kept=keep)
+
+
+def _publish(ws: Workspace, config: Config, target: str) -> Published:
     root = shared_folder(target)
     commit = head_commit(ws.root)
     if commit is None:
@@ -267,10 +285,52 @@ def _rename_into_place(tmp: Path, final: Path) -> bool:
     return True
 
 
+def prune_published(root: Path, keep: int, spare: str | None = None) -> list[str]:
+    """Remove all but the `keep` most recently published commits in `root` (by their
+    folder's modification time, set when the publish finished), never `spare`; the removed
+    commits, newest first.
+
+    Each goes out of view with one rename to a dot folder, then is deleted: a reader that
+    chose it meanwhile fails to copy it and builds locally. Two pruners at once each remove
+    what they renamed; a pruner killed midway leaves a dot folder the next publish clears.
+    """
+    entries = []
+    for entry in os.scandir(root):
+        if not _is_commit_id(entry.name):
+            continue
+        with contextlib.suppress(OSError):  # gone meanwhile (another pruner)
+            if entry.is_dir(follow_symlinks=False):
+                entries.append((entry.stat(follow_symlinks=False).st_mtime, entry.name))
+    entries.sort(reverse=True)
+    kept = {spare} if spare else set()
+    removed = []
+    for _mtime, commit in entries:
+        if commit in kept:
+            continue
+        if len(kept) < keep:
+            kept.add(commit)
+            continue
+        gone = root / f"{PRUNED_PREFIX}{commit[:12]}-{os.urandom(4).hex()}"
+        try:
+            os.rename(root / commit, gone)
+        except FileNotFoundError:
+            continue  # another pruner took it
+        stall_for_tests("prune")
+        shutil.rmtree(gone, ignore_errors=True)
+        removed.append(commit)
+    if removed:
+        log.info("removed %d older published index(es) from %s", len(removed), root)
+    return removed
+
+
 def _clear_abandoned(root: Path) -> None:
-    """Remove publish folders left by runs killed more than a day ago."""
+    """Remove publish folders left by runs killed more than a day ago, and what killed
+    prunes left (already out of view)."""
     cutoff = time.time() - STALE_TEMP_SECONDS
     for entry in os.scandir(root):
+        if entry.name.startswith(PRUNED_PREFIX):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            continue
         if not entry.name.startswith(TEMP_PREFIX):
             continue
         with contextlib.suppress(OSError):

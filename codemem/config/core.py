@@ -27,6 +27,7 @@ class IndexConfig(Section):
     keep_versions_seconds: int = Field(default=300, ge=0)
     shared: str | None = None
     shared_max_bytes: int = Field(default=20 * 2**30, gt=0)
+    shared_keep: int = Field(default=0, ge=0)
 
 
 class SearchConfig(Section):

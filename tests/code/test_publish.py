@@ -320,10 +320,24 @@ def test_check_databases_refuses_sql_that_would_run(tmp_path):
         check_databases(tmp_path)
 
 
-def _publish_process(repo: Path, shared: Path, env: dict[str, str] | None = None):
+def _publish_killed_at(point: str, repo: Path, shared: Path, stall: Path, *args: str) -> None:
+    """Run a publish, hold it at the stall point `point`, and SIGKILL it there."""
+    env = {"CODEMEM_TEST_STALL_AT": point, "CODEMEM_TEST_STALL_FILE": str(stall)}
+    proc = _publish_process(repo, shared, env, *args)
+    deadline = time.monotonic() + WAIT
+    while not stall.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stall.exists(), proc.communicate()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=WAIT)
+
+
+def _publish_process(
+    repo: Path, shared: Path, env: dict[str, str] | None = None, *args: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "codemem", "--repo", str(repo), "index", "--json"]
-        + ["--publish", str(shared)],
+        + ["--publish", str(shared), *args],
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -350,18 +364,7 @@ def test_two_publishers_at_once_both_succeed_and_one_says_it_was_there(origin, t
 def test_a_publish_killed_midway_leaves_nothing_a_reader_takes(origin, tmp_path):
     shared = tmp_path / "shared"
     run(origin, "index")
-    stall = tmp_path / "stalled"
-    proc = _publish_process(
-        origin,
-        shared,
-        {"CODEMEM_TEST_STALL_AT": "publish", "CODEMEM_TEST_STALL_FILE": str(stall)},
-    )
-    deadline = time.monotonic() + WAIT
-    while not stall.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert stall.exists(), proc.communicate()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=WAIT)
+    _publish_killed_at("publish", origin, shared, tmp_path / "stalled")
 
     left = published(shared)
     assert len(left) == 1 and left[0].startswith(".tmp-")  # only the dot folder
@@ -400,3 +403,89 @@ def test_publishing_into_the_repository_itself_is_refused(origin):
     assert result.exit_code == 2
     assert "is inside the repository: publish to a folder outside it" in result.output
     assert not (origin / "shared").exists()
+
+
+def _publish_commits(origin: Path, shared: Path, names: list[str]) -> list[str]:
+    """Commit and publish each name in turn, each publish a minute after the one before
+    (folder times), so that "most recently published" has one answer; the commits, in order."""
+    commits = []
+    for minutes, name in enumerate(names):
+        commit_edit(origin, name)
+        index_json(origin, "--publish", str(shared))
+        commits.append(head(origin))
+        stamp = time.time() - 3600 + 60 * minutes
+        os.utime(shared / commits[-1], (stamp, stamp))
+    return commits
+
+
+def test_keep_removes_all_but_the_most_recently_published(origin, tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    first, second, third = _publish_commits(origin, shared, ["one_fn", "two_fn", "three_fn"])
+    commit_edit(origin, "four_fn")
+    out = index_json(origin, "--publish", str(shared), "--keep", "2")["published"]
+    assert (out["published"], out["kept"], out["pruned"]) == (True, 2, [second, first])
+    assert published(shared) == sorted([third, head(origin)])  # no dot folder left either
+
+    # The setting does the same without the flag, and HEAD's own index always stays, even
+    # when it is the oldest there (published long ago, then published again).
+    os.utime(shared / head(origin), (time.time() - 86400,) * 2)
+    monkeypatch.setenv("CODEMEM_INDEX__SHARED_KEEP", "1")
+    result = run(origin, "index", "--publish", str(shared))
+    assert "Already published" in result.output
+    assert "Removed 1 older published index (keeping the 1 newest)." in result.output
+    assert published(shared) == [head(origin)]
+    reader = clone(origin, tmp_path / "reader")
+    assert index_json(reader, "--from", str(shared))["started_from"]["used"] is True
+
+
+def test_keep_is_refused_without_publish_and_below_one(origin):
+    for args, said in [
+        (["--keep", "2"], "use it with --publish"),
+        (["--publish", "/tmp/x", "--keep", "0"], "'--keep': 0 is not in the range x>=1"),
+    ]:
+        result = CliRunner().invoke(cli, ["--repo", str(origin), "index", *args])
+        assert result.exit_code == 2, result.output
+        assert said in result.output
+
+
+def test_a_reader_copying_an_index_as_it_is_pruned_builds_locally(origin, tmp_path, monkeypatch):
+    from codemem.code import publish
+
+    shared = tmp_path / "shared"
+    run(origin, "index", "--publish", str(shared))
+    reader = clone(origin, tmp_path / "reader")  # its HEAD is the first published commit
+    (newer,) = _publish_commits(origin, shared, ["newer_fn"])
+    real_copy = publish.copy_in
+
+    def pruned_meanwhile(source: Path, files, dest: Path) -> None:
+        # The reader has chosen its commit; a publisher elsewhere now prunes it.
+        assert publish.prune_published(shared, 1, spare=newer) == [head(reader)]
+        real_copy(source, files, dest)
+
+    monkeypatch.setattr(publish, "copy_in", pruned_meanwhile)
+    out = index_json(reader, "--from", str(shared))
+    assert out["started_from"]["used"] is False
+    assert "No such file or directory" in out["started_from"]["problem"]
+    assert (out["full"], out["files"] > 0) == (True, True)  # built locally instead
+    assert symbol_paths(reader, "first_helper")[0] == "shop/edits.py"
+    assert published(shared) == [newer]
+
+
+def test_a_prune_killed_midway_leaves_nothing_a_reader_takes(origin, tmp_path):
+    shared = tmp_path / "shared"
+    (old,) = _publish_commits(origin, shared, ["old_fn"])
+    commit_edit(origin, "new_fn")
+    run(origin, "index")
+    _publish_killed_at("prune", origin, shared, tmp_path / "stalled", "--keep", "1")
+
+    gone, kept = published(shared)
+    assert gone.startswith(".pruned-") and kept == head(origin)  # the old one, out of view
+    reader = clone(origin, tmp_path / "reader")
+    git(reader, "reset", "-q", "--hard", old)  # a clone whose nearest would have been it
+    out = index_json(reader, "--from", str(shared))
+    assert out["started_from"]["used"] is False
+    assert out["started_from"]["problem"].startswith("no published index for HEAD")
+
+    # The next publish clears what the killed prune left, whatever its age.
+    assert index_json(origin, "--publish", str(shared))["published"]["published"] is False
+    assert published(shared) == [head(origin)]
