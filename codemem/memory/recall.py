@@ -13,6 +13,7 @@ user's), and until it is untracked this process keeps conversations in memory on
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from codemem.errors import UsageError
 from codemem.infra import (
@@ -100,8 +101,25 @@ def _names(path: Path) -> tuple[str, str, str]:
     return path.name, f"{path.name}-wal", f"{path.name}-shm"
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _one_thread_at_a_time(
+    method: Callable[Concatenate[Recall, P], T],
+) -> Callable[Concatenate[Recall, P], T]:
+    """`method` holds the recall's connection while it runs (see `Recall._busy`)."""
+
+    def held(self: Recall, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with self._busy:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(held, method)
+    return held
 
 
 class Recall:
@@ -113,9 +131,10 @@ class Recall:
         if isinstance(where, Workspace):
             where.ensure_local()
         make_folder(self.path.parent)
-        self._write = (
-            threading.Lock()
-        )  # one connection, shared by threads: one transaction at a time
+        # One connection, shared by threads: one of them uses it at a time, each statement
+        # with its rows fetched (from Python 3.13 a COMMIT in one thread ends another's
+        # unfinished SELECT, which then reads as no rows) and each transaction whole.
+        self._busy = threading.RLock()
         self._lock = self.path.parent / "locks" / "recall.migrate.lock"
         self._rows = RowReader(self.path)
         if isinstance(where, Workspace) and where.tracked_local(*_names(self.path)):
@@ -209,6 +228,7 @@ class Recall:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_one_thread_at_a_time
     def start_session(self, model: str | None = None, title: str | None = None) -> str:
         """Record a new conversation; returns its id (`YYYYMMDD-HHMMSS-xxxx`, sortable)."""
         started = as_utc(self.clock())
@@ -219,6 +239,7 @@ class Recall:
         )
         return session_id
 
+    @_one_thread_at_a_time
     def add_message(
         self,
         session_id: str,
@@ -232,8 +253,7 @@ class Recall:
         if not role:
             raise UsageError("a message needs a role (user, assistant, tool, system)")
         session_id = self._resolve(session_id)
-        with self._write:
-            return self._insert_message(session_id, role, content, tool_calls, tool_results, tokens)
+        return self._insert_message(session_id, role, content, tool_calls, tool_results, tokens)
 
     def _insert_message(
         self,
@@ -270,6 +290,7 @@ class Recall:
             raise
         return int(cursor.lastrowid or 0)
 
+    @_one_thread_at_a_time
     def search(
         self,
         query: str,
@@ -336,6 +357,7 @@ class Recall:
         read.report()
         return hits
 
+    @_one_thread_at_a_time
     def list_sessions(self) -> list[Session]:
         """Every session, newest first (one with no readable start last), with its message
         count and last message time."""
@@ -370,6 +392,7 @@ class Recall:
             f"'{session_id}' matches several sessions ({', '.join(ids[:5])}): give more of the id"
         )
 
+    @_one_thread_at_a_time
     def get_session(self, session_id: str) -> Transcript:
         """A session and all its messages in order (an id or a unique prefix)."""
         session_id = self._resolve(session_id)
