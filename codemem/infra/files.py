@@ -385,6 +385,15 @@ class RepoPath:
 MAX_NAME_BYTES = 255  # one file or folder name, on every common file system
 
 
+def _loops(path: Path) -> bool:
+    """Whether following `path` runs into a symbolic link loop."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
     """Check `path` against the repository `root`; `PathOutsideRepository` if it escapes.
 
@@ -411,6 +420,8 @@ def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
     full = candidate if candidate.is_absolute() else real_root / candidate
     try:
         resolved = full.resolve()  # follows symlinks, also through not-yet-existing tails
+        if _loops(resolved):  # from Python 3.13 no error: the loop is left in the path
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
     except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
         why = "a symbolic link in it loops back on itself"
         if isinstance(exc, OSError) and exc.errno != errno.ELOOP:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from codemem.code.lancedb_loading import stands_in_for_pydantic
 
 ROOT = Path(__file__).resolve().parents[2]
+# lancedb requires the `overrides` package only below Python 3.12 (`typing.override` after)
+needs_overrides = pytest.mark.skipif(
+    importlib.util.find_spec("overrides") is None,
+    reason="the overrides package is installed with lancedb only below Python 3.12",
+)
 
 
 def run(code: str, tmp_path: Path) -> str:
@@ -28,6 +36,7 @@ def run(code: str, tmp_path: Path) -> str:
     return out.stdout
 
 
+@needs_overrides
 def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tmp_path):
     out = run(
         """
@@ -64,6 +73,7 @@ def test_lancedb_imports_without_the_overrides_stand_in_left_behind_and_works(tm
     assert out == ("False False\n{} False ['t'] ['u'] True\nTrue True\noverrides True\n['a.py']\n")
 
 
+@needs_overrides
 def test_a_process_that_loaded_overrides_keeps_it(tmp_path):
     out = run(
         """
