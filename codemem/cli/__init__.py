@@ -151,11 +151,13 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"codemem: error: {_printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM or SIGHUP taken as one (`cli.interrupts`)
             if os.environ.get("CODEMEM_DEBUG"):
                 raise
-            click.echo("codemem: interrupted", err=True)
-            ctx.exit(130)
+            from codemem.cli.interrupts import say_stopped
+
+            end_without_teardown()  # unwound: nothing is left to save
+            ctx.exit(say_stopped())
         except Terminated as exc:  # SIGTERM, SIGHUP: an agent session unwound (cli.agent)
             with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) takes no line
                 click.echo(f"codemem: {exc}", err=True)
@@ -290,6 +292,9 @@ def main() -> None:
                 "(`>/dev/null` discards what it prints)\n"
             )
         raise SystemExit(2)
+    from codemem.cli.interrupts import take_signals_as_ctrl_c
+
+    take_signals_as_ctrl_c()
     cli(prog_name="codemem")
 
 

@@ -4,9 +4,10 @@ Workers die with their parent: on Linux the kernel kills them when the process t
 them ends (`PR_SET_PDEATHSIG`), elsewhere a thread notices that they were re-parented; the
 same thread ends a fork server's worker within a second of the indexer's death (a SIGKILLed
 `chat` or `run` left the fork server, its workers and the resource tracker running for good). They
-ignore SIGINT (Ctrl-C reaches the whole process group; the indexer alone handles it), and
-when the indexer stops early (Ctrl-C, an error) they are killed at once instead of being
-left to finish their chunk of files. An orphaned worker would otherwise hold the index
+ignore SIGINT, SIGTERM and SIGHUP (a Ctrl-C, a closed terminal or CI's SIGTERM reaches the
+whole process group; the indexer alone decides, and a worker dying of it first would read as
+a failed worker), and when the indexer stops early (Ctrl-C, an error) they are killed at once
+instead of being left to finish their chunk of files. An orphaned worker would otherwise hold the index
 lock, which it inherited with the fork, forever.
 """
 
@@ -46,6 +47,7 @@ WORKER_EXIT_SECONDS = 5.0  # how long a killed worker is waited for
 # Chunks of files submitted ahead per worker: enough to keep parsing while the writer
 # commits a batch (about a second).
 IN_FLIGHT_PER_WORKER = 8
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # the indexer's to act on
 
 
 _Args = tuple[Path, str, str | None, ExtractSettings]  # one file's `extract_file` arguments
@@ -75,9 +77,12 @@ def _packed_worker(args: _Args) -> FileResult:
 
 
 def _init_worker(parent: int | None, indexer: int) -> None:
-    """Runs first in every worker: ignore Ctrl-C and die with the parent (and the indexer)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while forking
+    """Runs first in every worker: ignore the stop signals and die with the parent (and the
+    indexer)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    # Blocked while forking: one that came meanwhile is pending, and now discarded.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -150,8 +155,11 @@ def parse_files(
     # writer needs, whatever the repository's size.
     window = min(workers, MAX_WORKERS) * IN_FLIGHT_PER_WORKER
     pending: deque[Future[list[FileResult]]] = deque()
-    # A Ctrl-C between a fork and the worker's initializer would print a traceback there.
-    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    # A worker inherits this thread's mask: a stop signal between its fork and its
+    # initializer stays pending there (else a traceback, or a worker dead of SIGTERM), and is
+    # discarded once the initializer ignores it. This process gets it all the same: another
+    # thread takes it meanwhile, or this one once the mask is back.
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         for chunk in chunks[:window]:  # the first submission forks the workers
             pending.append(pool.submit(_worker_chunk, chunk))
