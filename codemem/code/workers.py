@@ -119,13 +119,45 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class ParsedFiles(Iterator[FileResult]):
+    """The files' results in order. `close` stops the workers whether or not a result was
+    read: a generator never started runs no `finally` when closed, so a Ctrl-C between the
+    fork and the first result left the pool's idle workers and its thread behind (the
+    indexer's exit then waited for them, a long-lived process kept them)."""
+
+    def __init__(self, results: Generator[FileResult, None, None], stop: Callable[[], None]):
+        self._results, self._stop = results, stop
+
+    def __next__(self) -> FileResult:
+        return next(self._results)
+
+    def close(self) -> None:
+        """Stop the workers now (killed unless every result was read)."""
+        try:
+            self._results.close()
+        finally:
+            self._stop()
+
+
+class _Stopper:
+    """Stops a pool once (`_stop`), from whichever end of the run gets there first."""
+
+    def __init__(self, pool: ProcessPoolExecutor | None) -> None:
+        self._pool = pool
+
+    def stop(self, finished: bool = False) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            _stop(pool, finished)
+
+
 def parse_files(
     root: Path,
     items: list[tuple[str, str | None]],
     settings: ExtractSettings,
     workers: int,
     progress: Progress | None,
-) -> Generator[FileResult, None, None]:
+) -> ParsedFiles:
     """Results in the order of `items`, their rows packed (`FileRows`); parallel when there
     is enough work.
 
@@ -136,7 +168,8 @@ def parse_files(
     workers = workers or os.cpu_count() or 1
     args = [(root, path, cid, settings) for path, cid in items]
     if total < PARALLEL_MIN_FILES or workers < 2:
-        return _with_progress(map(_packed_worker, args), total, progress)
+        results = _with_progress(map(_packed_worker, args), total, progress)
+        return ParsedFiles(results, _Stopper(None).stop)
     # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
     # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
     method = "forkserver" if "lancedb" in sys.modules else "fork"
@@ -155,6 +188,7 @@ def parse_files(
     # writer needs, whatever the repository's size.
     window = min(workers, MAX_WORKERS) * IN_FLIGHT_PER_WORKER
     pending: deque[Future[list[FileResult]]] = deque()
+    stopper = _Stopper(pool)
     # A worker inherits this thread's mask: a stop signal between its fork and its
     # initializer stays pending there (else a traceback, or a worker dead of SIGTERM), and is
     # discarded once the initializer ignores it. This process gets it all the same: another
@@ -163,6 +197,9 @@ def parse_files(
     try:
         for chunk in chunks[:window]:  # the first submission forks the workers
             pending.append(pool.submit(_worker_chunk, chunk))
+    except BaseException:  # a Ctrl-C taken by another thread is raised here all the same
+        stopper.stop()
+        raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
@@ -182,9 +219,9 @@ def parse_files(
             log.warning("parser workers failed (%s); continuing in one process", exc)
             yield from map(_packed_worker, args[done:])
         finally:
-            _stop(pool, finished=done == total)
+            stopper.stop(finished=done == total)
 
-    return _with_progress(drain(), total, progress)
+    return ParsedFiles(_with_progress(drain(), total, progress), stopper.stop)
 
 
 def _chunked(args: list[_Args], size: int, workers: int) -> list[list[_Args]]:

@@ -231,6 +231,23 @@ def test_a_second_signal_while_stopping_ends_the_run_at_once_in_one_line(
     assert index(indexed_repo).changed == 1
 
 
+def test_a_ctrl_c_while_the_store_opens_stops_the_parser_workers(indexed_repo, monkeypatch):
+    """Stopped after the workers are forked and before the first result is read: none is
+    left behind (idle, with the pool's thread, which a process's exit then waits for)."""
+    import multiprocessing
+
+    from codemem.code import batch_writer
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("CODEMEM_INDEX__WORKERS", "2")
+    monkeypatch.setattr(batch_writer.BatchWriter, "open", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        index(indexed_repo, full=True)
+    assert multiprocessing.active_children() == []
+
+
 def test_killed_first_build_leaves_no_index_and_the_next_run_builds_it(repo_factory, tmp_path):
     repo = repo_factory("shop")
     add_modules(repo)

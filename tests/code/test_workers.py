@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -187,3 +188,16 @@ def test_stopping_workers_one_killed_half_way_through_a_result_does_not_hang(tmp
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr
+
+
+def test_results_closed_before_the_first_is_read_stop_the_workers(tmp_path):
+    """A Ctrl-C between the fork and the first result (the indexer opening its store) closes
+    results never read: the workers stop all the same, none left idle with the pool's thread."""
+    items = []
+    for n in range(workers.PARALLEL_MIN_FILES):
+        (tmp_path / f"m{n}.py").write_text(f"def f{n}():\n    return {n}\n")
+        items.append((f"m{n}.py", None))
+    results = workers.parse_files(tmp_path, items, SETTINGS, 2, None)
+    assert len(multiprocessing.active_children()) == 2
+    results.close()
+    assert multiprocessing.active_children() == []
