@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from itertools import pairwise
 from multiprocessing import get_context
 from pathlib import Path
@@ -35,6 +36,7 @@ import numpy  # noqa: F401
 
 from codemem.code.extract import ExtractSettings, FileResult, extract_file
 from codemem.code.packed_rows import pack_results
+from codemem.infra import signals_held
 
 log = logging.getLogger("codemem")
 
@@ -189,19 +191,13 @@ def parse_files(
     window = min(workers, MAX_WORKERS) * IN_FLIGHT_PER_WORKER
     pending: deque[Future[list[FileResult]]] = deque()
     stopper = _Stopper(pool)
-    # A worker inherits this thread's mask: a stop signal between its fork and its
-    # initializer stays pending there (else a traceback, or a worker dead of SIGTERM), and is
-    # discarded once the initializer ignores it. This process gets it all the same: another
-    # thread takes it meanwhile, or this one once the mask is back.
-    masked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        for chunk in chunks[:window]:  # the first submission forks the workers
-            pending.append(pool.submit(_worker_chunk, chunk))
-    except BaseException:  # a Ctrl-C taken by another thread is raised here all the same
+        with _forking():
+            for chunk in chunks[:window]:  # the first submission forks the workers
+                pending.append(pool.submit(_worker_chunk, chunk))
+    except BaseException:  # a Ctrl-C held over the forks is raised as they end
         stopper.stop()
         raise
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
     def drain() -> Iterator[FileResult]:
         done, queued = 0, len(pending)
@@ -222,6 +218,26 @@ def parse_files(
             stopper.stop(finished=done == total)
 
     return ParsedFiles(_with_progress(drain(), total, progress), stopper.stop)
+
+
+@contextmanager
+def _forking() -> Iterator[None]:
+    """Around the forks of the workers: the stop signals held, in both processes.
+
+    A worker inherits this thread's mask: one that comes between its fork and its
+    initializer stays pending there (else a traceback, or a worker dead of SIGTERM), and is
+    discarded once the initializer ignores it. This process is signalled all the same
+    (another thread takes it), and Python runs the handler in this thread at once, also
+    inside the fork's own callbacks (`os.register_at_fork`: logging's), where the
+    KeyboardInterrupt was printed as "Exception ignored" and lost: so the handlers are held
+    too (`signals_held`), and run once the forks are done.
+    """
+    with signals_held():
+        masked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
 
 def _chunked(args: list[_Args], size: int, workers: int) -> list[list[_Args]]:
