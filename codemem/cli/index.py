@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext, end_without_teardown
-from codemem.cli.interrupts import prompt_interrupt
+from codemem.cli.interrupts import abandon_after
 from codemem.cli.progress import progress_bar
 from codemem.infra import printable
 from codemem.workspace import UNTRACK_LOCAL
@@ -29,7 +29,7 @@ def run_index(app: AppContext, full: bool) -> IndexSummary:
     from codemem.code import CodeIndex
 
     index = CodeIndex(app.workspace(), app.config())
-    with prompt_interrupt(), progress_bar("Indexing") as progress:
+    with abandon_after(), progress_bar("Indexing") as progress:
         return index.refresh(full=full, progress=progress)
 
 
@@ -91,7 +91,7 @@ def index_command(
     # The index reads the settings itself: with nothing to do, it need not validate them.
     index = CodeIndex(app.workspace())
     started = index.start_from(source) if source else None
-    with prompt_interrupt(), progress_bar("Indexing") as progress:
+    with abandon_after(), progress_bar("Indexing") as progress:
         summary = index.refresh(full=full, progress=progress)
     started = started or index.started_from
     if summary.tracked_local:  # said on every run until fixed: a `git commit -a` takes it all

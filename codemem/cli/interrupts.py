@@ -3,15 +3,17 @@ terminal) end it with one line and exit 128 + the signal's number (130 for Ctrl-
 
 SIGTERM and SIGHUP are taken as Ctrl-C is: a `KeyboardInterrupt` raised through whatever
 handles SIGINT at that moment (a Ctrl-C held while the index's store opens is held alike), so
-every command unwinds the same way (parser workers killed, a rebuild's folder removed, locks
-released); only the line and the exit code say which signal it was. Their default would end
-the process on the spot, silently, leaving a rebuild's folder behind. A command that handles
-them itself (an agent session's `Terminated`, `watch`, `mcp`) sets its own handlers meanwhile.
+every command unwinds the same way (parser workers killed, locks released); only the line and
+the exit code say which signal it was. Their default would end the process on the spot,
+silently. A command that handles them itself (an agent session's `Terminated`, `chat`'s
+Ctrl-C that stops one step, `watch`, `mcp`) is left to its own handlers (`OWN_SIGNALS`).
 
-Only the first of them stops the command: one that comes while it unwinds is never raised
-into the clean-up (a second `KeyboardInterrupt` there left workers unkilled, printed a
-traceback, or failed as an internal error); under `prompt_interrupt` it ends the process at
-once instead.
+Only the first signal stops a command (`stop_guard`): one that comes while it unwinds is
+never raised into the clean-up (a second `KeyboardInterrupt` there printed tracebacks from
+finalizers, or failed as an internal error when it landed in a lock's release); it ends the
+process at once, with the first one's line. Where the main thread may sit in a long native
+call that sees no signal (LanceDB building an index), `abandon_after` ends the process a
+moment after the first signal if the unwinding has not done so.
 """
 
 from __future__ import annotations
@@ -24,24 +26,27 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-import click
-
-from codemem.cli import end_without_teardown
-
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+NOW = 0xFF  # written to the wakeup pipe by a handler: a second signal, end the process now
 INTERRUPT_GRACE_SECONDS = 0.8  # after a stop signal, how long the index may take to stop cleanly
+OWN_SIGNALS = frozenset({"ask", "run", "chat", "watch", "mcp"})  # commands that handle them
 
 
 @dataclass
 class _Stop:
-    """The signal that is stopping this process, once one came; whether its line was said."""
+    """The state of this command's stop: which signal, whether its KeyboardInterrupt was
+    raised, whether its line was said; the guard's pipe and grace."""
 
     signum: int | None = None
+    raised: bool = False
     said: threading.Lock = field(default_factory=threading.Lock)
+    wake_w: int | None = None
+    grace: float | None = None
+    console: bool = False  # the process is the command line's own (`take_signals_as_ctrl_c`)
 
 
 _STOP = _Stop()
@@ -52,6 +57,7 @@ def take_signals_as_ctrl_c() -> None:
     signal ignored, as under `nohup`, stays ignored). The console entry point calls it."""
     if threading.current_thread() is not threading.main_thread():
         return
+    _STOP.console = True
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) not in (signal.SIG_IGN, None):
             signal.signal(signum, _as_ctrl_c)
@@ -59,13 +65,32 @@ def take_signals_as_ctrl_c() -> None:
 
 def _as_ctrl_c(signum: int, frame: FrameType | None) -> None:
     if _STOP.signum is not None:
-        return  # already stopping: never raised into the clean-up
+        _end_now()  # already stopping: never raised into the clean-up
+        return
     _STOP.signum = signum
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
         handler(signal.SIGINT, frame)
     else:  # Ctrl-C ignored (a background job): SIGTERM still stops the command
+        _STOP.raised = True
         raise KeyboardInterrupt
+
+
+def _on_sigint(signum: int, _frame: FrameType | None) -> None:
+    if _STOP.raised:
+        _end_now()
+        return
+    _STOP.raised = True
+    if _STOP.signum is None:
+        _STOP.signum = signum
+    raise KeyboardInterrupt
+
+
+def _end_now() -> None:
+    """Have the guard's watchdog end the process (a handler must not block or raise)."""
+    if _STOP.wake_w is not None:
+        with contextlib.suppress(OSError):
+            os.write(_STOP.wake_w, bytes([NOW]))
 
 
 def stopped_by() -> int:
@@ -81,7 +106,7 @@ def stop_line(signum: int) -> str:
 
 
 def say_stopped() -> int:
-    """Say the one line, once per process whoever asks (the main thread, the watchdog);
+    """Say the one line, once per command whoever asks (the main thread, the watchdog);
     return the exit code. A closed terminal (SIGHUP) takes no line."""
     signum = stopped_by()
     if _STOP.said.acquire(blocking=False):
@@ -91,76 +116,77 @@ def say_stopped() -> int:
     return 128 + signum
 
 
-@contextmanager
-def prompt_interrupt(grace: float = INTERRUPT_GRACE_SECONDS) -> Iterator[None]:
-    """Ctrl-C (or SIGTERM, SIGHUP) prints one line and exits 128 + the signal within a second.
+def begin_command(name: str) -> AbstractContextManager[None]:
+    """What a command named `name` runs under: `stop_guard`, unless it handles the stop
+    signals itself; a fresh stop state either way (a test runs many commands in one
+    process)."""
+    if _STOP.wake_w is None:
+        _STOP.signum, _STOP.raised, _STOP.said, _STOP.grace = None, False, threading.Lock(), None
+    return contextlib.nullcontext() if name in OWN_SIGNALS else stop_guard()
 
-    The KeyboardInterrupt unwinds the work (workers killed, lock released). When the main
-    thread is inside a long native call (LanceDB building an index) it sees the interrupt
-    only when that call returns, so a thread woken by the signal itself ends the process
-    after `grace` seconds, or at once on a second signal; an interrupted index is safe to
-    abandon at any point.
-    """
-    if threading.current_thread() is not threading.main_thread():
+
+@contextmanager
+def stop_guard() -> Iterator[None]:
+    """While a command runs: the first stop signal raises its KeyboardInterrupt, a second
+    ends the process at once (see the module docstring). Main thread only.
+
+    When the command ends stopped in the command line's own process, the handlers stay: the
+    process is ending, and a signal on its way out ends it at once too."""
+    if threading.current_thread() is not threading.main_thread() or _STOP.wake_w is not None:
         yield
         return
-    raised = False
-
-    def on_sigint(signum: int, _frame: FrameType | None) -> None:
-        nonlocal raised
-        if raised:
-            return  # the watchdog below ends the process
-        raised = True
-        if _STOP.signum is None:
-            _STOP.signum = signum
-        raise KeyboardInterrupt
-
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     previous_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    _STOP.wake_w = wake_w
     previous_sigint = signal.getsignal(signal.SIGINT)
     handled = previous_sigint not in (signal.SIG_IGN, None)  # a background job's stays ignored
     if handled:
-        signal.signal(signal.SIGINT, on_sigint)
-    threading.Thread(
-        target=_exit_if_stuck, args=(wake_r, grace), name="codemem-interrupt", daemon=True
-    ).start()
+        signal.signal(signal.SIGINT, _on_sigint)
+    threading.Thread(target=_watchdog, args=(wake_r,), name="codemem-stop", daemon=True).start()
     try:
         yield
-    except KeyboardInterrupt:
-        if os.environ.get("CODEMEM_DEBUG"):
-            raise
-        # Handlers and the watchdog stay as they are: the process is ending, and a second
-        # signal on its way out ends it at once rather than raising into what is left. The
-        # work is unwound: the interpreter's teardown (a quarter of a second with LanceDB
-        # loaded) would only delay the exit.
-        end_without_teardown()
-        raise click.exceptions.Exit(say_stopped()) from None
-    if handled:
-        signal.signal(signal.SIGINT, previous_sigint)
-    signal.set_wakeup_fd(previous_wakeup)
-    os.close(wake_w)  # ends the watchdog: it reads the end of the pipe, then closes it
+    finally:
+        if not (_STOP.console and _STOP.signum is not None):
+            if handled:
+                signal.signal(signal.SIGINT, previous_sigint)
+            signal.set_wakeup_fd(previous_wakeup)
+            _STOP.wake_w = None
+            os.close(wake_w)  # ends the watchdog: it reads the end of the pipe, then closes it
 
 
-def _exit_if_stuck(wake_r: int, grace: float) -> None:
-    """Wait for a stop signal's byte on the wakeup pipe (`signal.set_wakeup_fd`); then end
-    the process `grace` seconds later, or at the next one. The read end stays open while
-    the process may still be signalled: a closed one made each later signal print a
-    BrokenPipeError from the interpreter's handler."""
-    while data := os.read(wake_r, 1):
-        if data[0] in STOPPING:
-            break
-    else:
-        os.close(wake_r)  # the block ended without a stop
-        return
-    deadline = time.monotonic() + grace
-    while (left := deadline - time.monotonic()) > 0:
-        if not select.select([wake_r], [], [], left)[0]:
-            break
+@contextmanager
+def abandon_after(grace: float = INTERRUPT_GRACE_SECONDS) -> Iterator[None]:
+    """Within `stop_guard`: a stop signal that came while this block runs ends the process
+    `grace` seconds later if the unwinding has not by then (for work that is safe to abandon
+    at any point: an interrupted index is)."""
+    before, _STOP.grace = _STOP.grace, grace
+    try:
+        yield
+    finally:
+        _STOP.grace = before
+
+
+def _watchdog(wake_r: int) -> None:
+    """Read the wakeup pipe (`signal.set_wakeup_fd`: a byte per signal, written even while
+    the main thread is inside a native call). A stop signal starts the grace, if one is set;
+    `NOW` (a second signal, from the handlers) ends the process at once. The read end stays
+    open while the process may still be signalled: a closed one made each later signal
+    print a BrokenPipeError from the interpreter's handler."""
+    deadline: float | None = None
+    while True:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not select.select([wake_r], [], [], wait)[0]:
+            break  # the grace is over
         data = os.read(wake_r, 1)
-        if not data:  # the block ended meanwhile: nothing more to read, the grace still holds
+        if not data:  # the guard ended
+            if deadline is None:
+                os.close(wake_r)
+                return
             time.sleep(max(0.0, deadline - time.monotonic()))
             break
-        if data[0] in STOPPING:
-            break  # a second signal: now
+        if data[0] == NOW:
+            break
+        if data[0] in STOPPING and deadline is None and _STOP.grace is not None:
+            deadline = time.monotonic() + _STOP.grace
     os._exit(say_stopped())

@@ -26,8 +26,7 @@ WAIT = 60.0  # generous bound on a subprocess's run (never asserted)
 # lock's release became "internal error: RuntimeError: release unlocked lock".
 PROGRAM = """
 import os, signal, sys, time
-import click
-from codemem.cli.interrupts import prompt_interrupt, take_signals_as_ctrl_c
+from codemem.cli.interrupts import say_stopped, stop_guard, take_signals_as_ctrl_c
 
 FIRST, SECOND = signal.Signals[sys.argv[1]], signal.Signals[sys.argv[2]]
 
@@ -42,15 +41,15 @@ class Pool:
 
 take_signals_as_ctrl_c()
 try:
-    with prompt_interrupt(grace=60):
+    with stop_guard():
         pool = Pool()
         try:
             os.kill(os.getpid(), FIRST)
             time.sleep(60)
         finally:
             del pool
-except click.exceptions.Exit as stop:  # as the command line exits
-    sys.exit(stop.exit_code)
+except KeyboardInterrupt:  # as the command line's boundary does
+    sys.exit(say_stopped())
 print("not stopped", flush=True)
 """
 
@@ -87,3 +86,39 @@ def test_a_second_signal_in_the_clean_up_ends_the_process_in_the_first_ones_line
     first, second, expected
 ):
     assert stopped(first, second) == expected
+
+
+LOADING = """
+import builtins, os, signal, sys
+import codemem.__main__ as entry
+
+real_import = builtins.__import__
+SIGNAL = signal.Signals[sys.argv[1]]
+
+
+def importing(name, *args, **kwargs):
+    if name == "codemem.cli":  # the signal comes while the command line loads
+        os.kill(os.getpid(), SIGNAL)
+    return real_import(name, *args, **kwargs)
+
+
+builtins.__import__ = importing
+sys.argv = ["codemem", "--version"]
+entry.run()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_the_command_line_loads_is_one_line(signum):
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADING, signum.name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=WAIT,
+        preexec_fn=_default_sigint,
+        check=False,
+    )
+    line = "interrupted" if signum == signal.SIGINT else f"terminated ({signum.name})"
+    assert (done.returncode, done.stdout, done.stderr) == (128 + signum, "", f"codemem: {line}\n")
