@@ -59,11 +59,13 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def stopped(first: str, second: str) -> tuple[int, str, str]:
+def run_program(program: str, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `program` run with `args`, this checkout's codemem
+    importable, Ctrl-C at its default."""
     env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent)}
     env.pop("CODEMEM_DEBUG", None)
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(PROGRAM), first, second],
+        [sys.executable, "-c", textwrap.dedent(program), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -85,7 +87,7 @@ def stopped(first: str, second: str) -> tuple[int, str, str]:
 def test_a_second_signal_in_the_clean_up_ends_the_process_in_the_first_ones_line(
     first, second, expected
 ):
-    assert stopped(first, second) == expected
+    assert run_program(PROGRAM, first, second) == expected
 
 
 LOADING = """
@@ -110,15 +112,5 @@ entry.run()
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_while_the_command_line_loads_is_one_line(signum):
-    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent)}
-    done = subprocess.run(
-        [sys.executable, "-c", LOADING, signum.name],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=WAIT,
-        preexec_fn=_default_sigint,
-        check=False,
-    )
     line = "interrupted" if signum == signal.SIGINT else f"terminated ({signum.name})"
-    assert (done.returncode, done.stdout, done.stderr) == (128 + signum, "", f"codemem: {line}\n")
+    assert run_program(LOADING, signum.name) == (128 + signum, "", f"codemem: {line}\n")
