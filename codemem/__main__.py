@@ -1,8 +1,9 @@
 """`python -m codemem` and the `codemem` command (pyproject's script entry point is `run`).
 
 A Ctrl-C while Python is still importing the command line (the first tenth of a second or so)
-would otherwise print a traceback from the middle of an import; until the CLI's own error
-boundary is loaded it ends the run with one line and exit 130 instead.
+would otherwise print a traceback from the middle of an import, and a SIGTERM or SIGHUP end it
+silently; until the CLI's own error boundary is loaded each ends the run with one line and
+exit 128 + the signal instead.
 """
 
 import gc
@@ -14,6 +15,7 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 try:  # building the signal module's enums takes a moment: a Ctrl-C then is quiet too
+    import contextlib
     import signal
     from types import FrameType
 except KeyboardInterrupt:
@@ -21,14 +23,28 @@ except KeyboardInterrupt:
     raise SystemExit(130) from None
 
 
+_STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
-    sys.stderr.write("codemem: interrupted\n")
-    raise SystemExit(130)
+    for stopping in _STOPPING:  # a second one must not cut this exit short
+        signal.signal(stopping, signal.SIG_IGN)
+    name = (
+        "interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})"
+    )
+    with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) takes no line
+        sys.stderr.write(f"codemem: {name}\n")
+    raise SystemExit(128 + signum)
 
 
 def run() -> None:
-    """Load the command line with Ctrl-C quiet, then hand it the usual KeyboardInterrupt."""
-    previous = signal.signal(signal.SIGINT, _interrupted_while_loading)
+    """Load the command line with Ctrl-C (SIGTERM, SIGHUP) quiet, then hand it the usual
+    KeyboardInterrupt (`codemem.cli.interrupts`)."""
+    previous = {
+        signum: signal.signal(signum, _interrupted_while_loading)
+        for signum in _STOPPING
+        if signal.getsignal(signum) is not signal.SIG_IGN  # `nohup`: stays ignored
+    }
     # What the import makes lives as long as the process: set aside from the cyclic collector
     # rather than traversed again and again, as later heavy imports are
     # (`codemem.infra.imports_uncollected`).
@@ -37,7 +53,8 @@ def run() -> None:
 
     gc.freeze()
     gc.enable()
-    signal.signal(signal.SIGINT, previous)
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
     try:
         main()
     except SystemExit as exc:

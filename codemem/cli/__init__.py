@@ -137,6 +137,16 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module_name), attr)
         return super().get_command(ctx, name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and command.name is not None:
+            from codemem.cli.interrupts import begin_command  # how it stops (`cli.interrupts`)
+
+            ctx.with_resource(begin_command(command.name))
+        return name, command, rest
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
         if rows:
@@ -151,11 +161,13 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"codemem: error: {_printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM or SIGHUP taken as one (`cli.interrupts`)
             if os.environ.get("CODEMEM_DEBUG"):
                 raise
-            click.echo("codemem: interrupted", err=True)
-            ctx.exit(130)
+            from codemem.cli.interrupts import say_stopped
+
+            end_without_teardown()  # unwound: nothing is left to save
+            ctx.exit(say_stopped())
         except Terminated as exc:  # SIGTERM, SIGHUP: an agent session unwound (cli.agent)
             with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) takes no line
                 click.echo(f"codemem: {exc}", err=True)
@@ -290,6 +302,9 @@ def main() -> None:
                 "(`>/dev/null` discards what it prints)\n"
             )
         raise SystemExit(2)
+    from codemem.cli.interrupts import take_signals_as_ctrl_c
+
+    take_signals_as_ctrl_c()
     cli(prog_name="codemem")
 
 

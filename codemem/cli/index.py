@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
 from codemem.cli import AppContext, end_without_teardown
+from codemem.cli.interrupts import abandon_after
 from codemem.cli.progress import progress_bar
 from codemem.infra import printable
 from codemem.workspace import UNTRACK_LOCAL
@@ -28,63 +23,14 @@ if TYPE_CHECKING:  # the code index and the sleep pass are imported when a comma
 
 log = logging.getLogger("codemem")
 
-INTERRUPT_GRACE_SECONDS = 0.8  # after Ctrl-C, how long the index may take to stop cleanly
-
 
 def run_index(app: AppContext, full: bool) -> IndexSummary:
     """Refresh the index of the current workspace with a progress bar; return the summary."""
     from codemem.code import CodeIndex
 
     index = CodeIndex(app.workspace(), app.config())
-    with prompt_interrupt(), progress_bar("Indexing") as progress:
+    with abandon_after(), progress_bar("Indexing") as progress:
         return index.refresh(full=full, progress=progress)
-
-
-@contextmanager
-def prompt_interrupt(grace: float = INTERRUPT_GRACE_SECONDS) -> Iterator[None]:
-    """Ctrl-C prints one line and exits 130 within a second.
-
-    The KeyboardInterrupt unwinds the work (workers killed, lock released). When the main
-    thread is inside a long native call (LanceDB building an index) it sees the interrupt
-    only when that call returns, so a thread woken by the signal itself ends the process
-    after `grace` seconds; an interrupted index is safe to abandon at any point.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    said = threading.Lock()
-
-    def say_interrupted() -> None:
-        if said.acquire(blocking=False):
-            sys.stderr.write("codemem: interrupted\n")
-            sys.stderr.flush()
-
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    previous = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-
-    def exit_if_stuck() -> None:
-        try:
-            while (data := os.read(wake_r, 1)) and data[0] != signal.SIGINT:
-                pass
-        finally:
-            os.close(wake_r)
-        if data:
-            time.sleep(grace)
-            say_interrupted()
-            os._exit(130)
-
-    threading.Thread(target=exit_if_stuck, name="codemem-interrupt", daemon=True).start()
-    try:
-        yield
-    except KeyboardInterrupt:
-        if os.environ.get("CODEMEM_DEBUG"):
-            raise
-        say_interrupted()
-        raise click.exceptions.Exit(130) from None
-    finally:
-        signal.set_wakeup_fd(previous)
-        os.close(wake_w)  # ends the thread unless it is already counting down
 
 
 def describe_summary(summary: IndexSummary) -> str:
@@ -161,7 +107,7 @@ def index_command(
     # The index reads the settings itself: with nothing to do, it need not validate them.
     index = CodeIndex(app.workspace())
     started = index.start_from(source) if source else None
-    with prompt_interrupt(), progress_bar("Indexing") as progress:
+    with abandon_after(), progress_bar("Indexing") as progress:
         summary = index.refresh(full=full, progress=progress)
     started = started or index.started_from
     if summary.tracked_local:  # said on every run until fixed: a `git commit -a` takes it all

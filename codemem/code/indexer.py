@@ -176,8 +176,12 @@ def _refresh(
     results = parse_files(
         ws.root, plan.to_parse(), _settings(config), config.index.workers, progress
     )
-    # The workers are forked; opening the database (a second of imports) overlaps parsing.
-    writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
+    try:
+        # The workers are forked; opening the database (a second of imports) overlaps parsing.
+        writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
+    except BaseException:  # a Ctrl-C meanwhile: the workers stop with the run
+        results.close()
+        raise
     try:
         try:
             _write(plan, results, writer, summary, config)

@@ -4,9 +4,10 @@ Workers die with their parent: on Linux the kernel kills them when the process t
 them ends (`PR_SET_PDEATHSIG`), elsewhere a thread notices that they were re-parented; the
 same thread ends a fork server's worker within a second of the indexer's death (a SIGKILLed
 `chat` or `run` left the fork server, its workers and the resource tracker running for good). They
-ignore SIGINT (Ctrl-C reaches the whole process group; the indexer alone handles it), and
-when the indexer stops early (Ctrl-C, an error) they are killed at once instead of being
-left to finish their chunk of files. An orphaned worker would otherwise hold the index
+ignore SIGINT, SIGTERM and SIGHUP (a Ctrl-C, a closed terminal or CI's SIGTERM reaches the
+whole process group; the indexer alone decides, and a worker dying of it first would read as
+a failed worker), and when the indexer stops early (Ctrl-C, an error) they are killed at once
+instead of being left to finish their chunk of files. An orphaned worker would otherwise hold the index
 lock, which it inherited with the fork, forever.
 """
 
@@ -24,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from itertools import pairwise
 from multiprocessing import get_context
 from pathlib import Path
@@ -34,6 +36,7 @@ import numpy  # noqa: F401
 
 from codemem.code.extract import ExtractSettings, FileResult, extract_file
 from codemem.code.packed_rows import pack_results
+from codemem.infra import signals_held
 
 log = logging.getLogger("codemem")
 
@@ -46,6 +49,7 @@ WORKER_EXIT_SECONDS = 5.0  # how long a killed worker is waited for
 # Chunks of files submitted ahead per worker: enough to keep parsing while the writer
 # commits a batch (about a second).
 IN_FLIGHT_PER_WORKER = 8
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # the indexer's to act on
 
 
 _Args = tuple[Path, str, str | None, ExtractSettings]  # one file's `extract_file` arguments
@@ -75,9 +79,12 @@ def _packed_worker(args: _Args) -> FileResult:
 
 
 def _init_worker(parent: int | None, indexer: int) -> None:
-    """Runs first in every worker: ignore Ctrl-C and die with the parent (and the indexer)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while forking
+    """Runs first in every worker: ignore the stop signals and die with the parent (and the
+    indexer)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    # Blocked while forking: one that came meanwhile is pending, and now discarded.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -114,13 +121,45 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class ParsedFiles(Iterator[FileResult]):
+    """The files' results in order. `close` stops the workers whether or not a result was
+    read: a generator never started runs no `finally` when closed, so a Ctrl-C between the
+    fork and the first result left the pool's idle workers and its thread behind (the
+    indexer's exit then waited for them, a long-lived process kept them)."""
+
+    def __init__(self, results: Generator[FileResult, None, None], stop: Callable[[], None]):
+        self._results, self._stop = results, stop
+
+    def __next__(self) -> FileResult:
+        return next(self._results)
+
+    def close(self) -> None:
+        """Stop the workers now (killed unless every result was read)."""
+        try:
+            self._results.close()
+        finally:
+            self._stop()
+
+
+class _Stopper:
+    """Stops a pool once (`_stop`), from whichever end of the run gets there first."""
+
+    def __init__(self, pool: ProcessPoolExecutor | None) -> None:
+        self._pool = pool
+
+    def stop(self, finished: bool = False) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            _stop(pool, finished)
+
+
 def parse_files(
     root: Path,
     items: list[tuple[str, str | None]],
     settings: ExtractSettings,
     workers: int,
     progress: Progress | None,
-) -> Generator[FileResult, None, None]:
+) -> ParsedFiles:
     """Results in the order of `items`, their rows packed (`FileRows`); parallel when there
     is enough work.
 
@@ -131,7 +170,8 @@ def parse_files(
     workers = workers or os.cpu_count() or 1
     args = [(root, path, cid, settings) for path, cid in items]
     if total < PARALLEL_MIN_FILES or workers < 2:
-        return _with_progress(map(_packed_worker, args), total, progress)
+        results = _with_progress(map(_packed_worker, args), total, progress)
+        return ParsedFiles(results, _Stopper(None).stop)
     # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
     # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
     method = "forkserver" if "lancedb" in sys.modules else "fork"
@@ -150,13 +190,14 @@ def parse_files(
     # writer needs, whatever the repository's size.
     window = min(workers, MAX_WORKERS) * IN_FLIGHT_PER_WORKER
     pending: deque[Future[list[FileResult]]] = deque()
-    # A Ctrl-C between a fork and the worker's initializer would print a traceback there.
-    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    stopper = _Stopper(pool)
     try:
-        for chunk in chunks[:window]:  # the first submission forks the workers
-            pending.append(pool.submit(_worker_chunk, chunk))
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+        with _forking():
+            for chunk in chunks[:window]:  # the first submission forks the workers
+                pending.append(pool.submit(_worker_chunk, chunk))
+    except BaseException:  # a Ctrl-C held over the forks is raised as they end
+        stopper.stop()
+        raise
 
     def drain() -> Iterator[FileResult]:
         done, queued = 0, len(pending)
@@ -174,9 +215,29 @@ def parse_files(
             log.warning("parser workers failed (%s); continuing in one process", exc)
             yield from map(_packed_worker, args[done:])
         finally:
-            _stop(pool, finished=done == total)
+            stopper.stop(finished=done == total)
 
-    return _with_progress(drain(), total, progress)
+    return ParsedFiles(_with_progress(drain(), total, progress), stopper.stop)
+
+
+@contextmanager
+def _forking() -> Iterator[None]:
+    """Around the forks of the workers: the stop signals held, in both processes.
+
+    A worker inherits this thread's mask: one that comes between its fork and its
+    initializer stays pending there (else a traceback, or a worker dead of SIGTERM), and is
+    discarded once the initializer ignores it. This process is signalled all the same
+    (another thread takes it), and Python runs the handler in this thread at once, also
+    inside the fork's own callbacks (`os.register_at_fork`: logging's), where the
+    KeyboardInterrupt was printed as "Exception ignored" and lost: so the handlers are held
+    too (`signals_held`), and run once the forks are done.
+    """
+    with signals_held():
+        masked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
 
 def _chunked(args: list[_Args], size: int, workers: int) -> list[list[_Args]]:

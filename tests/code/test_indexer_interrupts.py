@@ -8,6 +8,7 @@ process of the group is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -131,8 +132,14 @@ def wait_group_gone(pgid: int) -> set[int]:
     return left
 
 
-def stop(proc: subprocess.Popen, sig: signal.Signals, workers: int = 2) -> tuple[int, str]:
-    """Signal the run (with `workers` parser processes alive); wait until its group is gone.
+def stop(
+    proc: subprocess.Popen,
+    sig: signal.Signals,
+    workers: int = 2,
+    then: signal.Signals | None = None,
+) -> tuple[int, str]:
+    """Signal the run's process group, as a terminal's Ctrl-C or hang-up does (with `workers`
+    parser processes alive), `then` a second signal; wait until the group is gone.
 
     Workers that finished their share exit without being waited for (`workers._stop`): on a
     loaded machine a few may still be on their way out when the run reaches its stall."""
@@ -140,7 +147,11 @@ def stop(proc: subprocess.Popen, sig: signal.Signals, workers: int = 2) -> tuple
     while len(live_group(proc.pid) - {proc.pid}) > workers and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(live_group(proc.pid) - {proc.pid}) == workers
-    proc.send_signal(sig)
+    os.killpg(proc.pid, sig)
+    if then is not None:
+        time.sleep(0.2)  # (the first is being handled; the second may come at any moment)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, then)
     _, err = proc.communicate(timeout=WAIT)
     assert wait_group_gone(proc.pid) == set(), "parser workers outlived the indexer"
     return proc.returncode, err
@@ -158,9 +169,11 @@ def indexed_repo(repo_factory):
 
 
 EXPECTED_EXIT = {
-    signal.SIGINT: 130,
-    signal.SIGTERM: -signal.SIGTERM,
-    signal.SIGKILL: -signal.SIGKILL,
+    signal.SIGINT: (130, "codemem: interrupted\n"),
+    # Unwound as Ctrl-C is (workers killed, the lock let go), said in one line.
+    signal.SIGTERM: (143, "codemem: terminated (SIGTERM)\n"),
+    signal.SIGHUP: (129, "codemem: terminated (SIGHUP)\n"),
+    signal.SIGKILL: (-signal.SIGKILL, ""),
 }
 
 
@@ -169,10 +182,11 @@ EXPECTED_EXIT = {
     [
         (signal.SIGINT, "batch"),
         (signal.SIGTERM, "batch"),
+        (signal.SIGHUP, "batch"),
         (signal.SIGKILL, "batch"),
         (signal.SIGKILL, "full_text"),
     ],
-    ids=["sigint-batch", "sigterm-batch", "sigkill-batch", "sigkill-fts"],
+    ids=["sigint-batch", "sigterm-batch", "sighup-batch", "sigkill-batch", "sigkill-fts"],
 )
 def test_interrupted_full_rebuild_keeps_the_old_index(indexed_repo, tmp_path, sig, point):
     repo = indexed_repo
@@ -182,9 +196,7 @@ def test_interrupted_full_rebuild_keeps_the_old_index(indexed_repo, tmp_path, si
     # A reader during the rebuild sees the complete old index.
     assert file_hits(repo, "func_7 Thing7")[0] == "pkg/mod7.py"
     code, err = stop(proc, sig, workers=2 if point == "batch" else 0)  # parsing is over at FTS
-    assert code == EXPECTED_EXIT[sig]
-    if sig == signal.SIGINT:
-        assert err == "codemem: interrupted\n"
+    assert (code, err) == EXPECTED_EXIT[sig]
     assert Manifest.load(index_dir) == before
     assert file_hits(repo, "func_7 Thing7")[0] == "pkg/mod7.py"
     summary = index(repo)  # the lock is free; the old index needs only the one change
@@ -199,6 +211,41 @@ def test_ctrl_c_exits_130_even_when_the_work_does_not_stop(indexed_repo, tmp_pat
     )
     assert stop(proc, signal.SIGINT) == (130, "codemem: interrupted\n")
     assert index(indexed_repo).changed == 1
+
+
+@pytest.mark.parametrize(
+    "first,second",
+    [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGINT)],
+    ids=["ctrl-c-twice", "sigterm-then-ctrl-c"],
+)
+def test_a_second_signal_while_stopping_ends_the_run_at_once_in_one_line(
+    indexed_repo, tmp_path, first, second
+):
+    """The run does not stop at the first signal (as inside a long LanceDB call); the second
+    ends it, with the first one's line only: no BrokenPipeError from the signal's wakeup
+    pipe, no traceback, no worker left."""
+    proc = start_index(
+        indexed_repo, tmp_path, "batch", "--full", env={"CODEMEM_TEST_STALL_DEAF": "1"}
+    )
+    assert stop(proc, first, then=second) == EXPECTED_EXIT[first]
+    assert index(indexed_repo).changed == 1
+
+
+def test_a_ctrl_c_while_the_store_opens_stops_the_parser_workers(indexed_repo, monkeypatch):
+    """Stopped after the workers are forked and before the first result is read: none is
+    left behind (idle, with the pool's thread, which a process's exit then waits for)."""
+    import multiprocessing
+
+    from codemem.code import batch_writer
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("CODEMEM_INDEX__WORKERS", "2")
+    monkeypatch.setattr(batch_writer.BatchWriter, "open", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        index(indexed_repo, full=True)
+    assert multiprocessing.active_children() == []
 
 
 def test_killed_first_build_leaves_no_index_and_the_next_run_builds_it(repo_factory, tmp_path):

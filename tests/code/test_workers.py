@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -187,3 +188,66 @@ def test_stopping_workers_one_killed_half_way_through_a_result_does_not_hang(tmp
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr
+
+
+def test_results_closed_before_the_first_is_read_stop_the_workers(tmp_path):
+    """A Ctrl-C between the fork and the first result (the indexer opening its store) closes
+    results never read: the workers stop all the same, none left idle with the pool's thread."""
+    items = []
+    for n in range(workers.PARALLEL_MIN_FILES):
+        (tmp_path / f"m{n}.py").write_text(f"def f{n}():\n    return {n}\n")
+        items.append((f"m{n}.py", None))
+    results = workers.parse_files(tmp_path, items, SETTINGS, 2, None)
+    assert len(multiprocessing.active_children()) == 2
+    results.close()
+    assert multiprocessing.active_children() == []
+
+
+# A signal whose handler Python runs inside the fork's own callbacks (`os.register_at_fork`:
+# logging's, here one of its own), in the parent, while the workers are forked; another
+# thread takes it from the kernel, as in `codemem index` (the listing, the watchdog).
+FORKED_WHILE_INTERRUPTED = """
+import multiprocessing, os, signal, sys, threading, time
+from pathlib import Path
+from codemem.code import workers
+from tests.code.test_workers import SETTINGS
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+root = Path(sys.argv[1])
+items = []
+for n in range(workers.PARALLEL_MIN_FILES):
+    (root / f"m{n}.py").write_text(f"def f{n}():\\n    return {n}\\n")
+    items.append((f"m{n}.py", None))
+armed = [True]
+
+
+def interrupt():
+    if armed and armed.pop():
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 2  # the handler runs here unless it is held
+        while time.monotonic() < deadline:
+            pass
+
+
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+os.register_at_fork(after_in_parent=interrupt)
+try:
+    results = workers.parse_files(root, items, SETTINGS, 2, None)
+except KeyboardInterrupt:
+    print(f"interrupted; {len(multiprocessing.active_children())} workers left")
+else:
+    print(f"not interrupted; {sum(1 for _ in results)} files parsed")
+"""
+
+
+def test_a_ctrl_c_while_the_workers_are_forked_is_not_lost(tmp_path):
+    """It is held over the forks and raised once they are done; the workers stop."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_WHILE_INTERRUPTED, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        timeout=120,
+        check=False,
+    )
+    assert (done.stdout, done.stderr) == ("interrupted; 0 workers left\n", "")

@@ -1,0 +1,116 @@
+"""A stopped command says one line and exits 128 + the signal, whatever comes after the first
+signal (`codemem.cli.interrupts`).
+
+Each test runs a small program in a subprocess (signal handlers belong to a process's main
+thread) that does what an interrupted index does: its work raises the first signal's
+`KeyboardInterrupt` and its clean-up runs while a second signal arrives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.helpers import FIXTURES
+
+WAIT = 60.0  # generous bound on a subprocess's run (never asserted)
+
+# The clean-up frees an object whose finalizer the second signal interrupts, as the pool's
+# weak references are freed while a stopped index unwinds: a KeyboardInterrupt raised there
+# is printed as "Exception ignored in ..." with its traceback, and one raised inside a
+# lock's release became "internal error: RuntimeError: release unlocked lock".
+PROGRAM = """
+import os, signal, sys, time
+from codemem.cli.interrupts import say_stopped, stop_guard, take_signals_as_ctrl_c
+
+FIRST, SECOND = signal.Signals[sys.argv[1]], signal.Signals[sys.argv[2]]
+
+
+class Pool:
+    def __del__(self):
+        os.kill(os.getpid(), SECOND)
+        deadline = time.monotonic() + 60  # the second signal ends the process meanwhile
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+take_signals_as_ctrl_c()
+try:
+    with stop_guard():
+        pool = Pool()
+        try:
+            os.kill(os.getpid(), FIRST)
+            time.sleep(60)
+        finally:
+            del pool
+except KeyboardInterrupt:  # as the command line's boundary does
+    sys.exit(say_stopped())
+print("not stopped", flush=True)
+"""
+
+
+def _default_sigint() -> None:
+    # A suite started as a background job inherits SIGINT ignored; the child must not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run_program(program: str, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `program` run with `args`, this checkout's codemem
+    importable, Ctrl-C at its default."""
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent)}
+    env.pop("CODEMEM_DEBUG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(program), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=WAIT,
+        preexec_fn=_default_sigint,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(
+    "first,second,expected",
+    [
+        ("SIGINT", "SIGINT", (130, "", "codemem: interrupted\n")),
+        ("SIGTERM", "SIGINT", (143, "", "codemem: terminated (SIGTERM)\n")),
+        ("SIGHUP", "SIGTERM", (129, "", "codemem: terminated (SIGHUP)\n")),
+    ],
+)
+def test_a_second_signal_in_the_clean_up_ends_the_process_in_the_first_ones_line(
+    first, second, expected
+):
+    assert run_program(PROGRAM, first, second) == expected
+
+
+LOADING = """
+import builtins, os, signal, sys
+import codemem.__main__ as entry
+
+real_import = builtins.__import__
+SIGNAL = signal.Signals[sys.argv[1]]
+
+
+def importing(name, *args, **kwargs):
+    if name == "codemem.cli":  # the signal comes while the command line loads
+        os.kill(os.getpid(), SIGNAL)
+    return real_import(name, *args, **kwargs)
+
+
+builtins.__import__ = importing
+sys.argv = ["codemem", "--version"]
+entry.run()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_the_command_line_loads_is_one_line(signum):
+    line = "interrupted" if signum == signal.SIGINT else f"terminated ({signum.name})"
+    assert run_program(LOADING, signum.name) == (128 + signum, "", f"codemem: {line}\n")
