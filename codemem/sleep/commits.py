@@ -7,7 +7,7 @@ and never diffed (`codemem.code.path_skip_reason`); each diff is cut at a byte b
 Merge commits are listed without a diff: their changes belong to the commits merged.
 
 Not every commit is a project change (`skip_reason`): commits that touch only `.codemem/`
-(memory being committed), merges with no changes of their own, and commits by bots
+(memory being committed, or merged), merges with no changes of their own, and commits by bots
 (dependabot, renovate, any author whose name ends in `[bot]`) are left out of a digest's
 sections; the bots' commits are summarised in one line.
 """
@@ -226,7 +226,8 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
     """Why `commit` is not a project change (`BOT`, `MERGE`, `MEMORY_ONLY`), or None.
 
     Needs `load_files` first; a merge has no changes of its own when its combined diff is
-    empty (no conflict was resolved in it).
+    empty (no conflict was resolved in it), and is memory only when they are all in
+    `.codemem/` (the merge driver's union of two teammates' edits to one block).
     """
     if is_bot(commit.author):
         return BOT
@@ -235,7 +236,8 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
             root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha
         ).split("\n")
         commit.files = [FileChange("M", path) for path in sorted(filter(None, own))]
-        return None if commit.files else MERGE
+        if not commit.files:
+            return MERGE
     prefix = CODEMEM_DIR + "/"
     if commit.files and all(
         f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)

@@ -241,6 +241,22 @@ def test_commits_that_are_not_project_changes_are_not_digested(team):
     assert (again.commits, again.digest_path, again.changes) == ([], None, [])
 
 
+def test_a_merge_that_only_merges_memory_is_not_digested(team):
+    _remote, alice, _bob = team
+    assert codemem(alice, "memory", "list").returncode == 0  # sets the merge driver
+    two_additions(alice)
+    merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    # the driver's union of both additions is the merge's own change, all of it memory
+    assert sh(alice.root, "diff-tree", "--cc", "--name-only", "--no-commit-id", "HEAD").stdout == (
+        ".codemem/blocks/project.md\n"
+    )
+    result = digest(alice, cfg())
+    assert (result.commits, result.digest_path) == ([], None)
+    # the merge, both sides' commits and the clone's first memory commit
+    assert [reason for _sha, reason in result.skipped] == ["memory only"] * 4
+
+
 # -- the merge driver ---------------------------------------------------------------------------
 
 
