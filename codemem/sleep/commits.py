@@ -14,7 +14,6 @@ sections; the bots' commits are summarised in one line.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +26,7 @@ from codemem.infra import (
     git_path,
     git_text,
     head_commit,
+    is_bot_author,
     log_records,
     run_git,
     shallow_hint,
@@ -42,7 +42,6 @@ _FORMAT = "%x00".join(_FIELDS)
 # placeholder itself (`%aI`) for its date.
 NO_DATE = "1970-01-01T00:00:00+00:00"
 NULL_SHA = "0" * 40
-_BOT = re.compile(r"\[bot\]\Z|\A(dependabot|renovate)\b", re.I)
 MEMORY_ONLY, MERGE, BOT = "memory only", "merge", "bot"
 
 
@@ -217,11 +216,6 @@ def first_parent(root: Path, commit: Commit) -> str | None:
     return None
 
 
-def is_bot(author: str) -> bool:
-    """Whether an author name is a bot's (`dependabot[bot]`, `renovate[bot]`...)."""
-    return bool(_BOT.search(author.strip()))
-
-
 def skip_reason(root: Path, commit: Commit) -> str | None:
     """Why `commit` is not a project change (`BOT`, `MERGE`, `MEMORY_ONLY`), or None.
 
@@ -229,7 +223,7 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
     empty (no conflict was resolved in it), and is memory only when they are all in
     `.codemem/` (the merge driver's union of two teammates' edits to one block).
     """
-    if is_bot(commit.author):
+    if is_bot_author(commit.author):
         return BOT
     if commit.is_merge:
         own = git_text(
