@@ -221,24 +221,23 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
 
     Needs `load_files` first; a merge has no changes of its own when its combined diff is
     empty (no conflict was resolved in it), and is memory only when they are all in
-    `.codemem/` (the merge driver's union of two teammates' edits to one block).
+    `.codemem/` (the merge driver's union of two teammates' edits to one block). Memory is
+    memory whoever commits it: `digest --push` commits as `codemem[bot]` in a CI job.
     """
-    if is_bot_author(commit.author):
-        return BOT
     if commit.is_merge:
         own = git_text(
             root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha
         ).split("\n")
         commit.files = [FileChange("M", path) for path in sorted(filter(None, own))]
-        if not commit.files:
-            return MERGE
     prefix = CODEMEM_DIR + "/"
     if commit.files and all(
         f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)
         for f in commit.files
     ):
         return MEMORY_ONLY
-    return None
+    if is_bot_author(commit.author):
+        return BOT
+    return None if commit.files or not commit.is_merge else MERGE
 
 
 def split_skipped(root: Path, commit_range: CommitRange) -> None:

@@ -628,6 +628,25 @@ def test_digest_push_on_the_command_line(team, tmp_path):
     assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
 
 
+def test_the_ci_bots_memory_commit_is_no_new_work_for_a_teammate(team, tmp_path, monkeypatch):
+    remote, alice, _bob = team
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    for name in ("AUTHOR", "COMMITTER"):  # a CI job has no identity: it commits as codemem[bot]
+        monkeypatch.delenv(f"GIT_{name}_NAME")
+        monkeypatch.delenv(f"GIT_{name}_EMAIL")
+    bot = clone(remote, tmp_path / "bot", None)
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sh(bot.root, "log", "-1", "--format=%an", "origin/main").stdout == "codemem[bot]\n"
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    again = codemem(alice, "digest", "--no-llm", "--json")  # the bot's settings: the defaults
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert (result["commits"], result["digest"]["path"], result["changes"]) == ([], None, [])
+    assert sh(alice.root, "status", "--porcelain").stdout == ""
+
+
 def test_a_checkout_between_the_digest_and_its_push_commits_and_pushes_nothing(
     team, tmp_path, monkeypatch
 ):
