@@ -27,7 +27,6 @@ VERBS = {
 
 def describe(result: DigestResult) -> list[str]:
     """Plain lines about a pass, fit for a terminal or a CI log."""
-    would = "would " if result.dry_run else ""
     lines = []
     index = result.index
     if index is not None:
@@ -70,7 +69,11 @@ def describe(result: DigestResult) -> list[str]:
         )
         lines.append(f"Sessions: {result.sessions_pending} not yet learned from ({why}).")
     if not result.changes:
-        lines.append(f"Nothing new: nothing {would}written.")
+        lines.append(
+            "Nothing new: nothing would be written."
+            if result.dry_run
+            else "Nothing new: nothing written."
+        )
     return lines
 
 
@@ -177,8 +180,8 @@ def digest_command(
     this one says who runs it (pid, command) and exits 2 having done nothing (with --json, also
     {"busy": {"lock", "pid", "command"}} on stdout); --wait SECONDS waits for it first.
 
-    With --push (the CI job) the changes under .codemem/ are committed as "Update codemem
-    memory" and pushed; if the branch moved meanwhile the job pulls with --rebase (memory
+    With --push (the CI job) the changes under .codemem/ are committed as "codemem: update
+    memory [skip ci]" and pushed; if the branch moved meanwhile the job pulls with --rebase (memory
     merged by codemem's merge driver) and tries again, up to 5 times. What a developer
     already digested and pushed is never digested again.
     """
