@@ -208,6 +208,27 @@ def test_uninstall_restores_the_hook_it_chained(shop):
     assert (hooks / "commit-msg").read_text() == "#!/bin/sh\nexit 0\n"
 
 
+def test_hook_status_names_the_commit_msg_hook_too(shop):
+    def status() -> str:
+        return CliRunner().invoke(cli, ["--repo", str(shop), "hook", "status"]).output
+
+    CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install", "--commit-msg"])
+    assert status() == (
+        "Not installed (no pre-commit hook at .git/hooks/pre-commit).\n"
+        "The commit-msg hook is installed at .git/hooks/commit-msg.\n"
+    )
+    path = shop / ".git/hooks/commit-msg"
+    path.write_text(path.read_text().replace(" -P -m codemem", " -m codemem"))  # as 0.2.0 wrote
+    CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install"])
+    assert status() == (
+        "Installed at .git/hooks/pre-commit.\n"
+        "The commit-msg hook is installed at .git/hooks/commit-msg; written by another codemem "
+        "version: `codemem hook install --commit-msg` updates it.\n"
+    )
+    CliRunner().invoke(cli, ["--repo", str(shop), "hook", "uninstall", "--commit-msg"])
+    assert status() == "Installed at .git/hooks/pre-commit.\n"
+
+
 def test_a_leftover_chained_hook_is_kept_only_with_force(shop):
     hooks = shop / ".git/hooks"
     hooks.mkdir(exist_ok=True)
