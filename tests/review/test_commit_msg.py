@@ -16,6 +16,8 @@ from codemem.review.commit_msg import (
     commit_conventions,
     subject_of,
 )
+from codemem.sleep import push_memory
+from codemem.sleep.publish import COMMIT_MESSAGE
 from codemem.workspace import Workspace
 from tests.helpers import git
 
@@ -180,6 +182,21 @@ def test_the_installed_hook_stops_a_message_that_breaks_a_convention(learned):
     assert "SKIP=codemem git commit" in stopped.stderr
     assert commit(learned, "feat: add notes (#7)").returncode == 0
     assert commit(learned, "Notes.", env={"SKIP": "codemem"}).returncode == 0
+
+
+def test_the_hook_lets_digest_push_commit_its_memory(learned, tmp_path):
+    # codemem's own memory commit is no person's message: it follows none of the rules
+    # learned here (Conventional Commits, an issue reference), and must not stop `--push`.
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(learned), str(remote))
+    git(learned, "remote", "add", "origin", str(remote))
+    CliRunner().invoke(cli, ["--repo", str(learned), "hook", "install", "--commit-msg"])
+    (learned / ".codemem/archive").mkdir(exist_ok=True)
+    (learned / ".codemem/archive/note.md").write_text("A note.\n")
+    pushed = push_memory(Workspace(learned), branch="main")
+    assert pushed.commit is not None
+    assert git(remote, "log", "-1", "--format=%s", "main").stdout == f"{COMMIT_MESSAGE}\n"
+    assert check_message(f"{COMMIT_MESSAGE}\n", RULES, min_share=0.8) == []
 
 
 def test_the_hook_never_blocks_on_codemems_own_failure(learned):
