@@ -202,10 +202,13 @@ def digest_command(
         branch = push_branch(ws, branch)  # a detached HEAD without --branch: before any work
     config = app.config({"sleep": {"model": model}} if model else None)
     options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
+    prefix = "codemem digest: " if ci else ""
     try:  # one pass at a time per clone, its push included
         with nullcontext() if dry_run else digest_lock(ws, wait):
             with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
                 result = run_digest(ws, config, options, progress=progress)
+            if not as_json:  # before the push: a push that fails leaves what the pass did said
+                _say_pass(result, prefix)
             read = (result.branch, result.head)
             pushed = push_memory(ws, remote, branch, read=read) if push else None
     except DigestRunningError as exc:
@@ -223,11 +226,14 @@ def digest_command(
             }
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
-    prefix = "codemem digest: " if ci else ""
-    for line in describe(result):
-        click.echo(prefix + line)
     if pushed is not None:
         click.echo(prefix + describe_push(pushed, remote))
+
+
+def _say_pass(result: DigestResult, prefix: str) -> None:
+    """The pass's summary on stdout, its warnings on stderr."""
+    for line in describe(result):
+        click.echo(prefix + line)
     for warning in result.warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
 

@@ -730,6 +730,23 @@ def test_a_branch_named_like_an_option_is_refused_before_git_reads_it(team, tmp_
     assert not marker.exists()
 
 
+def test_a_failed_push_leaves_the_pass_summary_in_the_log(team, tmp_path):
+    remote, alice, _bob = team
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")  # a protected branch
+    hook.chmod(0o755)
+    bot = clone(remote, tmp_path / "bot", None)
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push")
+    assert done.returncode == 3
+    assert "codemem digest: Commits: 1 digested (" in done.stdout  # what the job did, then why
+    assert done.stderr.endswith(
+        "codemem: error: origin refused the memory pushed to main: "
+        "[remote rejected] (pre-receive hook declined)\n"
+    )
+
+
 def test_a_push_the_remote_refuses_for_good_is_tried_once_and_says_why(team, tmp_path):
     # A protected branch (a server hook declining it): no pull makes the next try pass. It was
     # pulled and tried five times, and the error said only "failed to push some refs".
