@@ -111,6 +111,10 @@ class CommitRange:
     skipped: list[tuple[Commit, str]] = field(
         default_factory=list
     )  # with `skip_reason`, by `split_skipped`
+    # The head the digest file names: `head` less the memory commits on top of it
+    # (`split_skipped`), so a clone that committed memory before its pass and one that did
+    # not name the same range alike.
+    digest_head: str | None = None
 
 
 def shallow_commits(root: Path) -> set[str]:
@@ -261,6 +265,11 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
     commit_range.commits = kept
     if shown:
         commit_range.base = first_parent(root, shown[0])
+    memory = {c.sha: c for c, reason in commit_range.skipped if reason == MEMORY_ONLY}
+    head = commit_range.head
+    while head in memory and len(memory[head].parents) == 1:  # `head..HEAD`: memory alone
+        head = memory[head].parents[0]
+    commit_range.digest_head = head
 
 
 def load_files(root: Path, commit: Commit) -> None:

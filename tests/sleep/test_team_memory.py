@@ -152,6 +152,26 @@ def test_the_same_range_on_two_clones_gives_the_same_bytes(team):
     assert snapshot(alice) == snapshot(bob)
 
 
+def test_a_memory_commit_on_top_does_not_rename_the_digest_of_a_range(team):
+    remote, alice, bob = team
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    git(alice.root, "push", "-q", "origin", "main")
+    assert git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    # alice saves a note and commits it before she digests; bob digests at the code commit
+    MemoryStore(alice, user="alice").append("project", "Labels print at the till.")
+    commit_memory(alice, "alice", "2025-03-08T11:00:00+00:00")
+    ours, theirs = digest(alice, cfg()), digest(bob, cfg())
+    assert [item.commit.subject for item in ours.commits] == ["Add labels"]
+    assert ours.digest_path == theirs.digest_path
+    assert (alice.root / ours.digest_path).read_bytes() == (
+        bob.root / theirs.digest_path
+    ).read_bytes()
+    # what is digested still reaches HEAD: nothing new for the next pass of either clone
+    for ws in (alice, bob):
+        again = digest(ws, cfg())
+        assert (again.commits, again.digest_path) == ([], None)
+
+
 def test_a_conflicted_block_never_stops_a_digest(team):
     remote, alice, bob = team
     for ws, who, day, line in (
