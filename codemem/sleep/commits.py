@@ -111,9 +111,9 @@ class CommitRange:
     skipped: list[tuple[Commit, str]] = field(
         default_factory=list
     )  # with `skip_reason`, by `split_skipped`
-    # The head the digest file names: `head` less the memory commits on top of it
-    # (`split_skipped`), so a clone that committed memory before its pass and one that did
-    # not name the same range alike.
+    # The head the digest file names: the newest commit shown when only memory commits and
+    # merges of nothing else follow it (`split_skipped`), so a clone that committed memory
+    # before its pass and one that did not name the same range alike.
     digest_head: str | None = None
 
 
@@ -265,11 +265,14 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
     commit_range.commits = kept
     if shown:
         commit_range.base = first_parent(root, shown[0])
-    memory = {c.sha: c for c, reason in commit_range.skipped if reason == MEMORY_ONLY}
-    head = commit_range.head
-    while head in memory and len(memory[head].parents) == 1:  # `head..HEAD`: memory alone
-        head = memory[head].parents[0]
-    commit_range.digest_head = head
+    commit_range.digest_head = commit_range.head
+    if shown and commit_range.head not in (None, shown[-1].sha):
+        # The newest commit shown names the file when all that came after it is memory or
+        # merges of nothing else (a note committed, a pull's merge), whichever clone it is.
+        after = set(git_text(root, "rev-list", commit_range.head, f"^{shown[-1].sha}").split())
+        memory = {c.sha for c, reason in commit_range.skipped if reason in (MEMORY_ONLY, MERGE)}
+        if after <= memory:
+            commit_range.digest_head = shown[-1].sha
 
 
 def load_files(root: Path, commit: Commit) -> None:

@@ -152,6 +152,16 @@ def test_the_same_range_on_two_clones_gives_the_same_bytes(team):
     assert snapshot(alice) == snapshot(bob)
 
 
+def digest_labels_alike(alice: Workspace, bob: Workspace) -> None:
+    """Both clones digest "Add labels" into the same file, byte for byte."""
+    ours, theirs = digest(alice, cfg()), digest(bob, cfg())
+    assert [item.commit.subject for item in ours.commits] == ["Add labels"]
+    assert ours.digest_path == theirs.digest_path
+    assert (alice.root / ours.digest_path).read_bytes() == (
+        bob.root / theirs.digest_path
+    ).read_bytes()
+
+
 def test_a_memory_commit_on_top_does_not_rename_the_digest_of_a_range(team):
     remote, alice, bob = team
     commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
@@ -160,16 +170,22 @@ def test_a_memory_commit_on_top_does_not_rename_the_digest_of_a_range(team):
     # alice saves a note and commits it before she digests; bob digests at the code commit
     MemoryStore(alice, user="alice").append("project", "Labels print at the till.")
     commit_memory(alice, "alice", "2025-03-08T11:00:00+00:00")
-    ours, theirs = digest(alice, cfg()), digest(bob, cfg())
-    assert [item.commit.subject for item in ours.commits] == ["Add labels"]
-    assert ours.digest_path == theirs.digest_path
-    assert (alice.root / ours.digest_path).read_bytes() == (
-        bob.root / theirs.digest_path
-    ).read_bytes()
+    digest_labels_alike(alice, bob)
     # what is digested still reaches HEAD: nothing new for the next pass of either clone
     for ws in (alice, bob):
         again = digest(ws, cfg())
         assert (again.commits, again.digest_path) == ([], None)
+
+
+def test_a_pulls_merge_of_memory_does_not_rename_the_digest_of_a_range(team):
+    remote, alice, bob = team
+    MemoryStore(alice, user="alice").append("project", "Labels print at the till.")
+    commit_memory(alice, "alice", "2025-03-08T09:00:00+00:00")  # not pushed yet
+    commit(bob.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    git(bob.root, "push", "-q", "origin", "main")
+    assert git(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    assert len(git(alice.root, "log", "-1", "--format=%P").stdout.split()) == 2  # a merge
+    digest_labels_alike(alice, bob)
 
 
 def test_a_conflicted_block_never_stops_a_digest(team):
