@@ -191,6 +191,10 @@ def digest_command(
     from codemem.errors import DigestRunningError, UsageError
     from codemem.sleep import DigestOptions, digest_lock, push_branch, push_memory, run_digest
 
+    if model and no_llm:
+        raise UsageError(
+            "--model and --no-llm do not go together: give one (--no-llm: no model at all)"
+        )
     if push and dry_run:
         raise UsageError(
             "--push and --dry-run do not go together: a dry run writes nothing to push"
