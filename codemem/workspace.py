@@ -41,6 +41,9 @@ from codemem.infra import (
 log = logging.getLogger("codemem")
 
 CODEMEM_DIR = ".codemem"
+# The message of the commit `codemem digest --push` makes ([skip ci]: the push starts no
+# pipeline); the commit-msg hook holds no person's conventions against it.
+MEMORY_COMMIT_MESSAGE = "codemem: update memory [skip ci]"
 # `.codemem/.gitattributes`: every memory file goes through git's `codemem` merge driver.
 GITATTRIBUTES = """\
 # Concurrent edits to memory are merged by `codemem merge-file` (set up by any codemem command).

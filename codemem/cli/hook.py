@@ -110,26 +110,41 @@ def hook_uninstall_command(app: AppContext, commit_msg: bool) -> None:
 @hook_group.command("status")
 @click.pass_obj
 def hook_status_command(app: AppContext) -> None:
-    """Say whether the pre-commit hook is installed, and what it chains."""
+    """Say whether the pre-commit hook is installed, and what it chains; and the commit-msg
+    hook, when it is installed."""
+    from codemem.review.commit_msg import COMMIT_MSG
     from codemem.review.hook import PRE_COMMIT, hook_script, hooks_dir, is_ours
 
     ws = app.workspace()
     folder = hooks_dir(ws)
-    hook, chained = folder / PRE_COMMIT.name, folder / PRE_COMMIT.chained_name
+    hook = folder / PRE_COMMIT.name
     if not hook.exists():
         click.echo(f"Not installed (no pre-commit hook at {_shown(ws, hook)}).")
     elif is_ours(hook):
-        extra = f"; it runs {_shown(ws, chained)} first" if chained.exists() else ""
-        # One written by an older codemem (or for another Python, or time limit) lacks what
-        # this one's script does: `python -P`, a Ctrl-C that reaches the review.
         current = hook_script(timeout=app.config().review.hook_timeout)
-        if hook.read_text(encoding="utf-8", errors="replace") != current:
-            extra += "; written by another codemem version: `codemem hook install` updates it"
-        click.echo(f"Installed at {_shown(ws, hook)}{extra}.")
+        click.echo(f"Installed at {_shown(ws, hook)}{_hook_state(ws, hook, current)}.")
     else:
         click.echo(
             f"Not installed: {_shown(ws, hook)} is another tool's hook (`codemem hook install` chains it)."
         )
+    message_hook = folder / COMMIT_MSG.name
+    if is_ours(message_hook, COMMIT_MSG.marker):
+        state = _hook_state(ws, message_hook, COMMIT_MSG.script(), COMMIT_MSG.install)
+        click.echo(f"The commit-msg hook is installed at {_shown(ws, message_hook)}{state}.")
+
+
+def _hook_state(
+    ws: Workspace, hook: Path, current: str, install: str = "codemem hook install"
+) -> str:
+    """What follows a hook's path in `hook status`: the hook it runs first, and whether this
+    codemem would write it otherwise."""
+    chained = hook.with_name(f"{hook.name}.codemem-chained")
+    extra = f"; it runs {_shown(ws, chained)} first" if chained.exists() else ""
+    # One written by an older codemem (or for another Python, or time limit) lacks what
+    # this one's script does: `python -P`, a Ctrl-C that reaches the review.
+    if hook.read_text(encoding="utf-8", errors="replace") != current:
+        extra += f"; written by another codemem version: `{install}` updates it"
+    return extra
 
 
 @hook_group.command("check-message")

@@ -118,7 +118,13 @@ def edit_command(app: AppContext, label: str) -> None:
 
     store = open_store(app)
     block = store.get(label)
-    edited = click.edit(block.value + "\n", extension=".md", require_save=True)
+    try:
+        edited = click.edit(block.value + "\n", extension=".md", require_save=True)
+    except click.ClickException as exc:  # no such editor, or it exited non-zero: nothing read
+        raise UsageError(
+            f"the editor failed ({exc.format_message()}): set $VISUAL or $EDITOR to one that "
+            f"works, or replace the block's value with `codemem memory set {label} --file FILE`"
+        ) from None
     if edited is None:
         click.echo(f"No change to {label}.")
         return

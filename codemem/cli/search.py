@@ -140,6 +140,8 @@ def search_command(
     which then prints []), 2 for a usage mistake.
     """
     text = _read_query(query, query_file)
+    if not text.strip() and query_file:
+        raise click.UsageError(f"--query-file {query_file}: the file holds no query")
     if not text.strip():
         raise click.UsageError("give a QUERY or --query-file")
     if as_json and paths_only:

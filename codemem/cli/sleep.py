@@ -27,7 +27,6 @@ VERBS = {
 
 def describe(result: DigestResult) -> list[str]:
     """Plain lines about a pass, fit for a terminal or a CI log."""
-    would = "would " if result.dry_run else ""
     lines = []
     index = result.index
     if index is not None:
@@ -70,7 +69,11 @@ def describe(result: DigestResult) -> list[str]:
         )
         lines.append(f"Sessions: {result.sessions_pending} not yet learned from ({why}).")
     if not result.changes:
-        lines.append(f"Nothing new: nothing {would}written.")
+        lines.append(
+            "Nothing new: nothing would be written."
+            if result.dry_run
+            else "Nothing new: nothing written."
+        )
     return lines
 
 
@@ -177,8 +180,8 @@ def digest_command(
     this one says who runs it (pid, command) and exits 2 having done nothing (with --json, also
     {"busy": {"lock", "pid", "command"}} on stdout); --wait SECONDS waits for it first.
 
-    With --push (the CI job) the changes under .codemem/ are committed as "Update codemem
-    memory" and pushed; if the branch moved meanwhile the job pulls with --rebase (memory
+    With --push (the CI job) the changes under .codemem/ are committed as "codemem: update
+    memory [skip ci]" and pushed; if the branch moved meanwhile the job pulls with --rebase (memory
     merged by codemem's merge driver) and tries again, up to 5 times. What a developer
     already digested and pushed is never digested again.
     """
@@ -188,6 +191,10 @@ def digest_command(
     from codemem.errors import DigestRunningError, UsageError
     from codemem.sleep import DigestOptions, digest_lock, push_branch, push_memory, run_digest
 
+    if model and no_llm:
+        raise UsageError(
+            "--model and --no-llm do not go together: give one (--no-llm: no model at all)"
+        )
     if push and dry_run:
         raise UsageError(
             "--push and --dry-run do not go together: a dry run writes nothing to push"
@@ -199,10 +206,13 @@ def digest_command(
         branch = push_branch(ws, branch)  # a detached HEAD without --branch: before any work
     config = app.config({"sleep": {"model": model}} if model else None)
     options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
+    prefix = "codemem digest: " if ci else ""
     try:  # one pass at a time per clone, its push included
         with nullcontext() if dry_run else digest_lock(ws, wait):
             with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
                 result = run_digest(ws, config, options, progress=progress)
+            if not as_json:  # before the push: a push that fails leaves what the pass did said
+                _say_pass(result, prefix)
             read = (result.branch, result.head)
             pushed = push_memory(ws, remote, branch, read=read) if push else None
     except DigestRunningError as exc:
@@ -220,11 +230,14 @@ def digest_command(
             }
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
-    prefix = "codemem digest: " if ci else ""
-    for line in describe(result):
-        click.echo(prefix + line)
     if pushed is not None:
         click.echo(prefix + describe_push(pushed, remote))
+
+
+def _say_pass(result: DigestResult, prefix: str) -> None:
+    """The pass's summary on stdout, its warnings on stderr."""
+    for line in describe(result):
+        click.echo(prefix + line)
     for warning in result.warnings:
         click.echo(f"codemem: warning: {warning}", err=True)
 

@@ -35,8 +35,8 @@ from codemem.conventions.stable import stable_rules
 from codemem.conventions.testsuite import framework_rules, layout_rules
 from codemem.conventions.tooling import configured_line_limits, tool_rules
 from codemem.errors import NotARegularFile
-from codemem.infra import git_text, log_records, open_regular
-from codemem.workspace import Workspace
+from codemem.infra import git_text, is_bot_author, log_records, open_regular
+from codemem.workspace import CODEMEM_DIR, Workspace
 
 LABEL = REGION = "conventions"
 NOTE_TAGS = ["conventions", "learned"]
@@ -125,23 +125,38 @@ class CodeFacts:
 
 
 def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
-    """The newest `limit` non-merge commit messages of HEAD."""
-    if limit <= 0:
-        return []
-    # 128: no commits yet (or no repository): no messages.
-    out = git_text(
-        ws.root,
-        "log",
-        "--no-merges",
-        "-z",  # NUL after each field and commit: no message can hold one (`sleep/commits.py`)
-        f"--max-count={limit}",
-        "--format=%s%x00%b",
-        "HEAD",
-        ok=(0, 128),
-    )
-    return [
-        CommitMessage(subject.strip(), bool(body.strip())) for subject, body in log_records(out, 2)
-    ]
+    """The messages of the newest `limit` commits of HEAD that people made to the project: no
+    merges, no bots' commits and none that touch only `.codemem/` (memory being committed,
+    `digest --push`'s `codemem: update memory [skip ci]` on every push)."""
+    messages: list[CommitMessage] = []
+    skip = 0
+    while len(messages) < limit:  # a page at a time: bots' commits are read and left out
+        # 128: no commits yet (or no repository): no messages.
+        out = git_text(
+            ws.root,
+            "log",
+            "--no-merges",
+            "--full-history",  # every commit that changes the paths, on any side of a merge
+            "-z",  # NUL after each field and commit: no message can hold one (`sleep/commits.py`)
+            f"--skip={skip}",
+            f"--max-count={limit}",
+            "--format=%an%x00%s%x00%b",
+            "HEAD",
+            "--",
+            ".",
+            f":(exclude){CODEMEM_DIR}",
+            ok=(0, 128),
+        )
+        records = log_records(out, 3)
+        messages += [
+            CommitMessage(subject.strip(), bool(body.strip()))
+            for author, subject, body in records
+            if not is_bot_author(author)
+        ]
+        if len(records) < limit:
+            break
+        skip += limit
+    return messages[:limit]
 
 
 def gather_facts(

@@ -219,6 +219,14 @@ def log_records(out: str, fields: int) -> list[list[str]]:
     return [parts[at : at + fields] for at in range(0, len(parts) - fields + 1, fields)]
 
 
+_BOT_AUTHOR = re.compile(r"\[bot\]\Z|\A(dependabot|renovate)\b", re.I)
+
+
+def is_bot_author(author: str) -> bool:
+    """Whether a commit's author name is a bot's (`dependabot[bot]`, `renovate[bot]`...)."""
+    return bool(_BOT_AUTHOR.search(author.strip()))
+
+
 def git_text(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     """Run `git <args>` in `root` and return its stdout as text (bad UTF-8 replaced)."""
     return run_git(root, *args, ok=ok).decode("utf-8", "replace")

@@ -16,7 +16,7 @@ from codemem.conventions import CONVENTIONAL, ISSUE_REF, PAST, THIRD, VERBS, Rul
 from codemem.infra import first_secret, secret_hint
 from codemem.review.findings import configured_level
 from codemem.review.hook import HookChange, HookScript, install_script, uninstall_script
-from codemem.workspace import Workspace
+from codemem.workspace import MEMORY_COMMIT_MESSAGE, Workspace
 
 SUBJECT_LIMIT = 72
 
@@ -89,8 +89,10 @@ def message_secrets(
 def check_message(message: str, rules: list[Rule], min_share: float) -> list[str]:
     """The statements of the rules a message breaks, among those followed by `min_share` or more."""
     subject = subject_of(message)
-    if subject is None or subject.startswith(_SKIPPED):
-        return []  # git refuses an empty message itself; merges and fixups keep git's wording
+    if subject is None or subject.startswith(_SKIPPED) or subject == MEMORY_COMMIT_MESSAGE:
+        # git refuses an empty message itself; merges and fixups keep git's wording, and
+        # `digest --push`'s memory commit codemem's
+        return []
     conventional = CONVENTIONAL.match(subject)
     summary = subject[subject.index(": ") + 2 :] if conventional else subject
     word = summary.split()[0].lower().strip(":,") if summary.split() else ""

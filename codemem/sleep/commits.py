@@ -7,14 +7,13 @@ and never diffed (`codemem.code.path_skip_reason`); each diff is cut at a byte b
 Merge commits are listed without a diff: their changes belong to the commits merged.
 
 Not every commit is a project change (`skip_reason`): commits that touch only `.codemem/`
-(memory being committed), merges with no changes of their own, and commits by bots
+(memory being committed, or merged), merges with no changes of their own, and commits by bots
 (dependabot, renovate, any author whose name ends in `[bot]`) are left out of a digest's
 sections; the bots' commits are summarised in one line.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +26,7 @@ from codemem.infra import (
     git_path,
     git_text,
     head_commit,
+    is_bot_author,
     log_records,
     run_git,
     shallow_hint,
@@ -42,7 +42,6 @@ _FORMAT = "%x00".join(_FIELDS)
 # placeholder itself (`%aI`) for its date.
 NO_DATE = "1970-01-01T00:00:00+00:00"
 NULL_SHA = "0" * 40
-_BOT = re.compile(r"\[bot\]\Z|\A(dependabot|renovate)\b", re.I)
 MEMORY_ONLY, MERGE, BOT = "memory only", "merge", "bot"
 
 
@@ -112,6 +111,10 @@ class CommitRange:
     skipped: list[tuple[Commit, str]] = field(
         default_factory=list
     )  # with `skip_reason`, by `split_skipped`
+    # The head the digest file names: the newest commit shown when only memory commits and
+    # merges of nothing else follow it (`split_skipped`), so a clone that committed memory
+    # before its pass and one that did not name the same range alike.
+    digest_head: str | None = None
 
 
 def shallow_commits(root: Path) -> set[str]:
@@ -217,32 +220,28 @@ def first_parent(root: Path, commit: Commit) -> str | None:
     return None
 
 
-def is_bot(author: str) -> bool:
-    """Whether an author name is a bot's (`dependabot[bot]`, `renovate[bot]`...)."""
-    return bool(_BOT.search(author.strip()))
-
-
 def skip_reason(root: Path, commit: Commit) -> str | None:
     """Why `commit` is not a project change (`BOT`, `MERGE`, `MEMORY_ONLY`), or None.
 
     Needs `load_files` first; a merge has no changes of its own when its combined diff is
-    empty (no conflict was resolved in it).
+    empty (no conflict was resolved in it), and is memory only when they are all in
+    `.codemem/` (the merge driver's union of two teammates' edits to one block). Memory is
+    memory whoever commits it: `digest --push` commits as `codemem[bot]` in a CI job.
     """
-    if is_bot(commit.author):
-        return BOT
     if commit.is_merge:
         own = git_text(
             root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha
         ).split("\n")
         commit.files = [FileChange("M", path) for path in sorted(filter(None, own))]
-        return None if commit.files else MERGE
     prefix = CODEMEM_DIR + "/"
     if commit.files and all(
         f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)
         for f in commit.files
     ):
         return MEMORY_ONLY
-    return None
+    if is_bot_author(commit.author):
+        return BOT
+    return None if commit.files or not commit.is_merge else MERGE
 
 
 def split_skipped(root: Path, commit_range: CommitRange) -> None:
@@ -266,6 +265,14 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
     commit_range.commits = kept
     if shown:
         commit_range.base = first_parent(root, shown[0])
+    commit_range.digest_head = commit_range.head
+    if shown and commit_range.head not in (None, shown[-1].sha):
+        # The newest commit shown names the file when all that came after it is memory or
+        # merges of nothing else (a note committed, a pull's merge), whichever clone it is.
+        after = set(git_text(root, "rev-list", commit_range.head, f"^{shown[-1].sha}").split())
+        memory = {c.sha for c, reason in commit_range.skipped if reason in (MEMORY_ONLY, MERGE)}
+        if after <= memory:
+            commit_range.digest_head = shown[-1].sha
 
 
 def load_files(root: Path, commit: Commit) -> None:

@@ -1,7 +1,7 @@
 """The digest file of one pass: `.codemem/digests/<date>-<base>-<head>.md`.
 
-The name and the frontmatter come from the commits shown and HEAD alone (the date is the
-head commit's, in UTC; `base` is the parent of the oldest commit shown, `root` for none), so
+The name and the frontmatter come from the commits shown and HEAD alone (HEAD less the
+commits of `.codemem/` alone on top of it; the date is the head commit's, in UTC; `base` is the parent of the oldest commit shown, `root` for none), so
 two clones that digest the same range write the same file under the same name, and the
 digests' `head`s tell every clone how far the history is digested. The body has one section
 per project change: its subject, author, message body, files (skipped ones named), and the
@@ -48,15 +48,20 @@ class CommitDigest:
         }
 
 
+def file_head(commit_range: CommitRange) -> str | None:
+    """The head the file names: HEAD, less the memory commits on top of it."""
+    return commit_range.digest_head or commit_range.head
+
+
 def head_commit_of(commit_range: CommitRange) -> Commit | None:
-    """The range's head commit, digested or skipped."""
+    """The file's head commit, digested or skipped."""
     every = [*commit_range.commits, *(c for c, _ in commit_range.skipped)]
-    return next((c for c in every if c.sha == commit_range.head), None)
+    return next((c for c in every if c.sha == file_head(commit_range)), None)
 
 
 def range_text(commit_range: CommitRange) -> str:
     """`<base>..<head>` in short ids (`root..<head>` from the first commit)."""
-    base, head = commit_range.base, commit_range.head or ""
+    base, head = commit_range.base, file_head(commit_range) or ""
     return f"{base[:7] if base else 'root'}..{head[:7]}"
 
 
@@ -171,7 +176,7 @@ def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
         f"date: {day}",
         f"range: {text_range}",
         f"base: {commit_range.base or 'null'}",
-        f"head: {commit_range.head}",
+        f"head: {file_head(commit_range)}",
         f"commits: {len(commits)}",
         f"summaries: {summaries}",
         "---",

@@ -17,9 +17,14 @@ from dataclasses import dataclass
 from codemem.errors import CodememError, GitError, UsageError
 from codemem.infra import git_config, git_text, head_branch, printable, run_git
 from codemem.sleep.head import check_head
-from codemem.workspace import CODEMEM_DIR, Workspace, configure_merge_driver
+from codemem.workspace import (
+    CODEMEM_DIR,
+    MEMORY_COMMIT_MESSAGE,
+    Workspace,
+    configure_merge_driver,
+)
 
-COMMIT_MESSAGE = "codemem: update memory [skip ci]"  # [skip ci]: the push starts no pipeline
+COMMIT_MESSAGE = MEMORY_COMMIT_MESSAGE
 # How git says the branch moved since it was fetched: a pull with --rebase and a new try fix it.
 _MOVED = ("(fetch first)", "(non-fast-forward)")
 BOT_NAME, BOT_EMAIL = "codemem[bot]", "codemem-bot@users.noreply.github.com"

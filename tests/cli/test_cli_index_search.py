@@ -134,6 +134,12 @@ def test_search_without_query_is_a_usage_error(shop):
     result = run(shop, "search")
     assert result.exit_code == 2
     assert "give a QUERY or --query-file" in result.output
+    # an empty query file (a test run that printed nothing) is named as such
+    empty = CliRunner().invoke(
+        cli, ["--repo", str(shop), "search", "--query-file", "-"], input="\n"
+    )
+    assert empty.exit_code == 2
+    assert empty.output.splitlines()[-1] == "Error: --query-file -: the file holds no query"
 
 
 def test_missing_repo_is_one_clear_line(tmp_path):

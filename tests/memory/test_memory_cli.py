@@ -100,6 +100,27 @@ def test_memory_edit_uses_the_editor(repo, tmp_path, monkeypatch):
     assert ok(repo, "memory", "edit", "project").stdout == "No change to project.\n"
 
 
+@pytest.mark.parametrize(
+    ("editor", "why"),
+    [
+        ("false", "false: Editing failed"),
+        (
+            "/no/such/editor",
+            "/no/such/editor: Editing failed: [Errno 2] No such file or directory: '/no/such/editor'",
+        ),
+    ],
+)
+def test_memory_edit_with_an_editor_that_fails_says_so_in_one_line(repo, monkeypatch, editor, why):
+    monkeypatch.setenv("EDITOR", editor)
+    result = run(repo, "memory", "edit", "project")
+    assert (result.exit_code, result.stdout) == (2, "")  # the environment's mistake, not findings
+    assert result.stderr == (
+        f"codemem: error: the editor failed ({why}): set $VISUAL or $EDITOR to one that works, "
+        "or replace the block's value with `codemem memory set project --file FILE`\n"
+    )
+    assert read_block(Workspace(repo), "project").endswith("---\nA shop.\n")
+
+
 def test_memory_edit_keeps_the_text_when_the_block_changed_meanwhile(repo, tmp_path, monkeypatch):
     script = tmp_path / "editor.py"
     script.write_text(

@@ -16,6 +16,8 @@ from codemem.review.commit_msg import (
     commit_conventions,
     subject_of,
 )
+from codemem.sleep import push_memory
+from codemem.sleep.publish import COMMIT_MESSAGE
 from codemem.workspace import Workspace
 from tests.helpers import git
 
@@ -182,6 +184,21 @@ def test_the_installed_hook_stops_a_message_that_breaks_a_convention(learned):
     assert commit(learned, "Notes.", env={"SKIP": "codemem"}).returncode == 0
 
 
+def test_the_hook_lets_digest_push_commit_its_memory(learned, tmp_path):
+    # codemem's own memory commit is no person's message: it follows none of the rules
+    # learned here (Conventional Commits, an issue reference), and must not stop `--push`.
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(learned), str(remote))
+    git(learned, "remote", "add", "origin", str(remote))
+    CliRunner().invoke(cli, ["--repo", str(learned), "hook", "install", "--commit-msg"])
+    (learned / ".codemem/archive").mkdir(exist_ok=True)
+    (learned / ".codemem/archive/note.md").write_text("A note.\n")
+    pushed = push_memory(Workspace(learned), branch="main")
+    assert pushed.commit is not None
+    assert git(remote, "log", "-1", "--format=%s", "main").stdout == f"{COMMIT_MESSAGE}\n"
+    assert check_message(f"{COMMIT_MESSAGE}\n", RULES, min_share=0.8) == []
+
+
 def test_the_hook_never_blocks_on_codemems_own_failure(learned):
     CliRunner().invoke(cli, ["--repo", str(learned), "hook", "install", "--commit-msg"])
     (learned / ".codemem/config.yml").write_text("review:\n  min_share: lots\n")
@@ -206,6 +223,27 @@ def test_uninstall_restores_the_hook_it_chained(shop):
         "Restored the hook it had replaced at .git/hooks/commit-msg.\n"
     )
     assert (hooks / "commit-msg").read_text() == "#!/bin/sh\nexit 0\n"
+
+
+def test_hook_status_names_the_commit_msg_hook_too(shop):
+    def status() -> str:
+        return CliRunner().invoke(cli, ["--repo", str(shop), "hook", "status"]).output
+
+    CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install", "--commit-msg"])
+    assert status() == (
+        "Not installed (no pre-commit hook at .git/hooks/pre-commit).\n"
+        "The commit-msg hook is installed at .git/hooks/commit-msg.\n"
+    )
+    path = shop / ".git/hooks/commit-msg"
+    path.write_text(path.read_text().replace(" -P -m codemem", " -m codemem"))  # as 0.2.0 wrote
+    CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install"])
+    assert status() == (
+        "Installed at .git/hooks/pre-commit.\n"
+        "The commit-msg hook is installed at .git/hooks/commit-msg; written by another codemem "
+        "version: `codemem hook install --commit-msg` updates it.\n"
+    )
+    CliRunner().invoke(cli, ["--repo", str(shop), "hook", "uninstall", "--commit-msg"])
+    assert status() == "Installed at .git/hooks/pre-commit.\n"
 
 
 def test_a_leftover_chained_hook_is_kept_only_with_force(shop):

@@ -183,7 +183,7 @@ def test_git_moving_head_as_the_pass_writes_is_said_and_the_range_not_marked_dig
     # and this clone's state is left as it was.
     from tests.helpers import git
 
-    repo, _ = shop(tmp_path)
+    repo, shas = shop(tmp_path)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "Add memory")
     main = git(repo, "rev-parse", "HEAD").stdout.strip()
@@ -204,4 +204,5 @@ def test_git_moving_head_as_the_pass_writes_is_said_and_the_range_not_marked_dig
         "nothing recorded as digested, so the next digest reads the range again"
     )
     assert last_head(repo) is None
-    assert [name[11:] for name in digests(repo)] == [f"root-{main[:7]}.md"]  # left, said
+    # left, said; named by the last commit it digested (the memory commit on top is none)
+    assert [name[11:] for name in digests(repo)] == [f"root-{shas[3][:7]}.md"]

@@ -38,6 +38,26 @@ def test_ci_mode_prints_a_log_summary_and_a_second_run_writes_nothing(tmp_path):
     second = run(repo, "--ci")
     assert second.exit_code == 0
     assert second.output.splitlines()[-1] == "codemem digest: Nothing new: nothing written."
+    dry = run(repo, "--dry-run")
+    assert dry.exit_code == 0
+    assert dry.output.splitlines()[-1] == "Nothing new: nothing would be written."
+    # --help names the commit --push makes as it is made
+    from codemem.sleep.publish import COMMIT_MESSAGE
+
+    assert f'"{COMMIT_MESSAGE}"' in " ".join(run(repo, "--help").output.split())
+
+
+def test_a_model_and_no_model_at_once_is_a_usage_mistake(tmp_path):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    scripted_history(repo)
+    init(repo)
+    result = run(repo, "--model", "ollama/qwen2.5-coder", "--no-llm")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "codemem: error: --model and --no-llm do not go together: "
+        "give one (--no-llm: no model at all)\n"
+    )
+    assert not (repo / ".codemem" / "digests").exists()  # nothing digested
 
 
 def test_json_output(tmp_path):

@@ -351,9 +351,42 @@ def test_commit_messages_are_read_whole_whatever_marks_they_hold(tmp_path):
 
     repo = make_repo(tmp_path / "r", commit=False)
     for message in ("fix: one \x1e two", "feat: a \x1f b\n\nbody \x1e here", "docs: plain"):
-        git(repo, "commit", "-q", "--allow-empty", "-m", message)
+        (repo / "notes.txt").write_text(message)
+        git(repo, "add", "notes.txt")
+        git(repo, "commit", "-q", "-m", message)
     assert read_commit_messages(Workspace(repo), 10) == [
         CommitMessage("docs: plain", has_body=False),
         CommitMessage("feat: a \x1f b", has_body=True),
         CommitMessage("fix: one \x1e two", has_body=False),
     ]
+
+
+def test_commit_messages_of_memory_and_bots_are_not_the_teams_style(tmp_path):
+    from codemem.conventions.miner import read_commit_messages
+    from tests.helpers import git, make_repo
+
+    repo = make_repo(tmp_path / "r", commit=False)
+
+    def commit(path: str, message: str, author: str = "Dev") -> None:
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(message + "\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", message, env={"GIT_AUTHOR_NAME": author})
+
+    commit("shop/cart.py", "add the cart")
+    commit(".codemem/blocks/project.md", "Add codemem memory")
+    commit("requirements.txt", "Bump requests from 2.31.0 to 2.32.0", "dependabot[bot]")
+    commit("shop/prices.py", "fix rounding of prices")
+    # what `codemem digest --ci --push` commits, again and again
+    commit(".codemem/digests/x.md", "codemem: update memory [skip ci]")
+    git(repo, "mv", ".codemem/digests/x.md", "shop/x.md")
+    git(repo, "commit", "-q", "-m", "move a note out of memory")
+    people = [
+        CommitMessage("move a note out of memory"),
+        CommitMessage("fix rounding of prices"),
+        CommitMessage("add the cart"),
+    ]
+    assert read_commit_messages(Workspace(repo), 10) == people
+    # the bot's commit takes a place in the first page of 3, the next page has the third
+    assert read_commit_messages(Workspace(repo), 3) == people
+    assert read_commit_messages(Workspace(repo), 2) == people[:2]

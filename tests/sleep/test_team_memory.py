@@ -152,6 +152,42 @@ def test_the_same_range_on_two_clones_gives_the_same_bytes(team):
     assert snapshot(alice) == snapshot(bob)
 
 
+def digest_labels_alike(alice: Workspace, bob: Workspace) -> None:
+    """Both clones digest "Add labels" into the same file, byte for byte."""
+    ours, theirs = digest(alice, cfg()), digest(bob, cfg())
+    assert [item.commit.subject for item in ours.commits] == ["Add labels"]
+    assert ours.digest_path == theirs.digest_path
+    assert (alice.root / ours.digest_path).read_bytes() == (
+        bob.root / theirs.digest_path
+    ).read_bytes()
+
+
+def test_a_memory_commit_on_top_does_not_rename_the_digest_of_a_range(team):
+    remote, alice, bob = team
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    git(alice.root, "push", "-q", "origin", "main")
+    assert git(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    # alice saves a note and commits it before she digests; bob digests at the code commit
+    MemoryStore(alice, user="alice").append("project", "Labels print at the till.")
+    commit_memory(alice, "alice", "2025-03-08T11:00:00+00:00")
+    digest_labels_alike(alice, bob)
+    # what is digested still reaches HEAD: nothing new for the next pass of either clone
+    for ws in (alice, bob):
+        again = digest(ws, cfg())
+        assert (again.commits, again.digest_path) == ([], None)
+
+
+def test_a_pulls_merge_of_memory_does_not_rename_the_digest_of_a_range(team):
+    remote, alice, bob = team
+    MemoryStore(alice, user="alice").append("project", "Labels print at the till.")
+    commit_memory(alice, "alice", "2025-03-08T09:00:00+00:00")  # not pushed yet
+    commit(bob.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    git(bob.root, "push", "-q", "origin", "main")
+    assert git(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    assert len(git(alice.root, "log", "-1", "--format=%P").stdout.split()) == 2  # a merge
+    digest_labels_alike(alice, bob)
+
+
 def test_a_conflicted_block_never_stops_a_digest(team):
     remote, alice, bob = team
     for ws, who, day, line in (
@@ -239,6 +275,22 @@ def test_commits_that_are_not_project_changes_are_not_digested(team):
     commit_memory(ws, "alice", "2025-03-05T13:00:00+00:00")
     again = digest(ws, cfg())
     assert (again.commits, again.digest_path, again.changes) == ([], None, [])
+
+
+def test_a_merge_that_only_merges_memory_is_not_digested(team):
+    _remote, alice, _bob = team
+    assert codemem(alice, "memory", "list").returncode == 0  # sets the merge driver
+    two_additions(alice)
+    merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    # the driver's union of both additions is the merge's own change, all of it memory
+    assert sh(alice.root, "diff-tree", "--cc", "--name-only", "--no-commit-id", "HEAD").stdout == (
+        ".codemem/blocks/project.md\n"
+    )
+    result = digest(alice, cfg())
+    assert (result.commits, result.digest_path) == ([], None)
+    # the merge, both sides' commits and the clone's first memory commit
+    assert [reason for _sha, reason in result.skipped] == ["memory only"] * 4
 
 
 # -- the merge driver ---------------------------------------------------------------------------
@@ -612,6 +664,25 @@ def test_digest_push_on_the_command_line(team, tmp_path):
     assert codemem(bot, "digest", "--dry-run", "--push").returncode == 2
 
 
+def test_the_ci_bots_memory_commit_is_no_new_work_for_a_teammate(team, tmp_path, monkeypatch):
+    remote, alice, _bob = team
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    for name in ("AUTHOR", "COMMITTER"):  # a CI job has no identity: it commits as codemem[bot]
+        monkeypatch.delenv(f"GIT_{name}_NAME")
+        monkeypatch.delenv(f"GIT_{name}_EMAIL")
+    bot = clone(remote, tmp_path / "bot", None)
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sh(bot.root, "log", "-1", "--format=%an", "origin/main").stdout == "codemem[bot]\n"
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    again = codemem(alice, "digest", "--no-llm", "--json")  # the bot's settings: the defaults
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert (result["commits"], result["digest"]["path"], result["changes"]) == ([], None, [])
+    assert sh(alice.root, "status", "--porcelain").stdout == ""
+
+
 def test_a_checkout_between_the_digest_and_its_push_commits_and_pushes_nothing(
     team, tmp_path, monkeypatch
 ):
@@ -693,6 +764,23 @@ def test_a_branch_named_like_an_option_is_refused_before_git_reads_it(team, tmp_
     with pytest.raises(PushError):
         push_memory(bot, "origin", branch, attempts=2)
     assert not marker.exists()
+
+
+def test_a_failed_push_leaves_the_pass_summary_in_the_log(team, tmp_path):
+    remote, alice, _bob = team
+    commit(alice.root, "Add labels", "2025-03-08T10:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")  # a protected branch
+    hook.chmod(0o755)
+    bot = clone(remote, tmp_path / "bot", None)
+    done = codemem(bot, "digest", "--ci", "--no-llm", "--push")
+    assert done.returncode == 3
+    assert "codemem digest: Commits: 1 digested (" in done.stdout  # what the job did, then why
+    assert done.stderr.endswith(
+        "codemem: error: origin refused the memory pushed to main: "
+        "[remote rejected] (pre-receive hook declined)\n"
+    )
 
 
 def test_a_push_the_remote_refuses_for_good_is_tried_once_and_says_why(team, tmp_path):
