@@ -1,0 +1,148 @@
+"""Removing a core memory block, and putting back what a killed removal left set aside.
+
+`delete_block` moves the block's file aside before it compares it (`infra.remove_file`), so an
+editor's save cannot land between the comparison and the removal; a personal block kept as a
+link in dotfiles loses the link only (`infra.remove_link`). A block that cannot be read as text
+(too large, not UTF-8) is compared byte for byte with what was found (`_as_found`). A block is
+set aside in `.codemem/local/removing/blocks/`, which git ignores; what a kill left there is
+put back by the next load of the blocks or removal of one (`put_back_leftovers`).
+`MemoryStore.delete` and `MemoryStore.scan` are this module's callers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codemem.errors import CodememError, FileTooLarge, NotARegularFile
+from codemem.infra import (
+    FileLock,
+    private_dir,
+    put_back_set_aside,
+    read_regular_bytes,
+    remove_file,
+    remove_link,
+)
+from codemem.memory.block_folder import Block, parse_block
+from codemem.memory.errors import BlockFormatError, ConflictError
+from codemem.memory.files import MAX_MEMORY_BYTES, check_memory_write
+from codemem.memory.labels import validate_label
+from codemem.memory.removing import move_old_leftovers
+from codemem.memory.users import PERSONAL_LABEL
+
+if TYPE_CHECKING:
+    from codemem.memory.blocks import MemoryStore
+
+
+_MAX_BROKEN_BYTES = 16 * MAX_MEMORY_BYTES  # a block too large to read, read to be compared
+
+
+def _as_found(path: Path) -> tuple[str | None, bytes | None]:
+    """What is at `path` now: the target of a link (and no bytes), else the file's bytes (up
+    to `_MAX_BROKEN_BYTES`; None for no regular file, or one larger)."""
+    try:
+        return os.readlink(path), None
+    except OSError:  # no link
+        pass
+    try:
+        return None, read_regular_bytes(path, _MAX_BROKEN_BYTES)
+    except (OSError, CodememError):
+        return None, None
+
+
+def put_back_leftovers(store: MemoryStore) -> None:
+    """Put back in `blocks/` each block a killed delete left set aside in
+    `.codemem/local/removing/blocks/` (each under its label's lock): the delete never
+    finished, so the block is there to delete again. One whose label was taken meanwhile
+    waits there; none while a git operation waits for the user (`check_memory_write`).
+    What an older codemem set aside elsewhere is moved there first (`memory/removing.py`),
+    and what one set aside beside the block (`.<name>.<hex>.removing`, which `git add -A`
+    would commit) is put back from there; so is the personal block, which a delete sets
+    aside beside itself in the home folder."""
+    folders = [store.ws.blocks_dir]
+    if (store.ws.local_dir / "removing").is_dir():
+        move_old_leftovers(store.ws)
+        folders.insert(0, store.ws.local_dir / "removing" / "blocks")
+
+    def hold(path: Path) -> FileLock:
+        check_memory_write(store.ws, path)
+        label = path.relative_to(store.ws.blocks_dir).with_suffix("").as_posix()
+        return FileLock(store._lock_for(label))
+
+    for folder in folders:
+        if folder.is_dir():
+            with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
+                put_back_set_aside(folder, store.ws.blocks_dir, hold)
+    # the personal block is set aside beside itself, in the home folder (`delete`)
+    home = store.personal_path.parent
+    with contextlib.suppress(CodememError):
+        put_back_set_aside(
+            home,
+            home,
+            lambda _: FileLock(store._lock_for(PERSONAL_LABEL)),
+            only=store.personal_path.name,
+        )
+
+
+def delete_block(store: MemoryStore, label: str) -> Block:
+    """Remove the block's file (a broken file can be deleted too); returns what was removed."""
+    validate_label(label)
+    path = store.path_for(label)
+    store._writable(label, path)
+    put_back_leftovers(store)
+    with FileLock(store._lock_for(label)):
+        # what is there as it is read: a link's target, or the file's bytes, the only
+        # comparison for a block that cannot be read as text
+        link, raw = _as_found(path)
+        broken = False
+        try:
+            text = store._text(label, path)
+        except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
+            text, broken = ("", True) if raw is not None else (None, False)
+        if text is None:
+            raise store._unknown(label)
+        try:
+            block = parse_block(label, text, store._source(path))
+        except BlockFormatError:
+            block = Block(label, text, path=path)
+        store._check_writable(block)
+        changed = ConflictError(
+            f"{store._source(path)} changed while it was being deleted: left as it is now; "
+            "read it again"
+        )
+
+        def unchanged(data: bytes) -> None:
+            # moved aside first (`remove_file`): an editor's save meanwhile is never deleted
+            if broken and data != raw:  # a file too large or not text: compared as bytes
+                raise changed
+            if not broken and data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
+                raise changed
+
+        if path.is_symlink():
+            # a personal block kept in dotfiles: the link goes, never what it leads to,
+            # and only while it is the link that was read (a save over it stays)
+            try:
+                if not remove_link(path, link):
+                    raise changed
+            except FileNotFoundError:
+                raise store._unknown(label) from None
+        else:
+            try:
+                # set aside in local/, which git ignores, never beside the block, in the
+                # label's own folder (`users/`): a kill's leftover is put back where it was
+                aside = None
+                if label != PERSONAL_LABEL:
+                    aside = private_dir(store.ws.ensure_local() / "removing")
+                    aside = private_dir(aside / "blocks" / Path(label).parent)
+                limit = _MAX_BROKEN_BYTES if broken else MAX_MEMORY_BYTES
+                remove_file(path, unchanged, max_bytes=limit, folder=aside)
+            except FileNotFoundError:  # deleted by someone else meanwhile
+                raise store._unknown(label) from None
+            except (NotARegularFile, FileTooLarge):  # replaced meanwhile: a save stays
+                raise changed from None
+            if os.path.lexists(path):  # saved anew while it was being deleted: that stays
+                raise changed
+        store._prune(path.parent)
+    return block
