@@ -20,7 +20,7 @@ import logging
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
@@ -42,22 +42,27 @@ _warned: set[str] = set()  # one warning per file and process, however often it 
 
 def _problem(ws: Workspace, path: Path) -> str | None:
     """Why `path` may not be used as a memory file, or None if it may (or does not exist)."""
+    return _check(ws, path)[0]
+
+
+def _check(ws: Workspace, path: Path) -> tuple[str | None, Path | None]:
+    """Why `path` may not be used as a memory file (and None), else None and the regular file
+    as `confine` resolves its path (None when nothing is there): one look at the path."""
     try:
-        rel = path.relative_to(ws.root).as_posix()
-        confine(ws.root, rel)
+        rel = confine(ws.root, path.relative_to(ws.root).as_posix()).rel
     except (ValueError, PathOutsideRepository):
-        return "it leads outside the repository"
+        return "it leads outside the repository", None
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        return None
+        return None, None
     except NotADirectoryError:  # `blocks/users` committed as a file: no block can be under it
-        return f"{_shown(ws, _file_in_the_way(path))} is a file, not a folder"
+        return f"{_shown(ws, _file_in_the_way(path))} is a file, not a folder", None
     if stat.S_ISLNK(mode):
-        return "it is a symbolic link"
+        return "it is a symbolic link", None
     if not stat.S_ISREG(mode):
-        return "it is not a regular file"
-    return None
+        return "it is not a regular file", None
+    return None, ws.root / rel
 
 
 def folder_in_the_way(ws: Workspace, folder: Path) -> BlockFormatError | None:
@@ -101,15 +106,21 @@ def _skip(ws: Workspace, path: Path, why: str) -> None:
 
 
 def memory_file(ws: Workspace, path: Path) -> Path | None:
-    """`path` if it is a regular memory file inside the repository; None (with a warning) if not.
-
-    A missing file is None too, without a warning.
+    """`path` if it is a regular memory file inside the repository, as `confine` resolves it (a
+    folder on it that is a link inside the repository followed, once); None (with a warning)
+    if not. A missing file is None too, without a warning.
     """
-    why = _problem(ws, path)
+    why, found = _check(ws, path)
     if why is not None:
         _skip(ws, path, why)
-        return None
-    return path if path.exists() else None
+    return found
+
+
+def _held_found(ws: Workspace, found: Path) -> AbstractContextManager[Path]:
+    """`found`, a path `memory_file` returned, through its folders held open from the root
+    (`infra.held_path`): confined once already, so a folder on it swapped for a link since is
+    `PathOutsideRepository`, never followed."""
+    return held_path(ws.root, found.relative_to(ws.root).as_posix())
 
 
 @contextmanager
@@ -149,11 +160,12 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
             _skip(ws, path, "it leads outside the repository")
             return None
         path = ws.root / path.relative_to(ws.root.resolve())
-    if memory_file(ws, path) is None:
+    found = memory_file(ws, path)
+    if found is None:
         return None
     try:
         # O_NOFOLLOW, through the folders held: a link swapped in after the check is refused too
-        with held_memory_path(ws, path) as held:
+        with _held_found(ws, found) as held:
             return read_regular(held, max_bytes=MAX_MEMORY_BYTES)
     except PathOutsideRepository:
         _skip(ws, path, "it leads outside the repository")
@@ -177,10 +189,11 @@ def read_memory_bytes(ws: Workspace, path: Path) -> bytes | None:
     """The bytes of a memory file as they are on disk, for a write made only over them
     (`replace_memory_file`); None if it is missing or may not be read (`memory_file`), and
     `BlockFormatError` when it is larger than `MAX_MEMORY_BYTES`."""
-    if memory_file(ws, path) is None:
+    found = memory_file(ws, path)
+    if found is None:
         return None
     try:
-        with held_memory_path(ws, path) as held:  # no link, even one swapped in now
+        with _held_found(ws, found) as held:  # no link, even one swapped in now
             return read_regular_bytes(held, MAX_MEMORY_BYTES)
     except FileTooLarge:
         raise _too_large(ws, path) from None
