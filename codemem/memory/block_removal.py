@@ -3,7 +3,7 @@
 `delete_block` moves the block's file aside before it compares it (`infra.remove_file`), so an
 editor's save cannot land between the comparison and the removal; a personal block kept as a
 link in dotfiles loses the link only (`infra.remove_link`). A block that cannot be read as text
-(too large, not UTF-8) is compared byte for byte with what was found (`_as_found`). A block is
+(too large, not UTF-8) is compared byte for byte with what was found. A block is
 set aside in `.codemem/local/removing/blocks/`, which git ignores; what a kill left there is
 put back by the next load of the blocks or removal of one (`put_back_leftovers`).
 `MemoryStore.delete` and `MemoryStore.scan` are this module's callers.
@@ -27,7 +27,7 @@ from codemem.infra import (
 )
 from codemem.memory.block_folder import Block, parse_block
 from codemem.memory.errors import BlockFormatError, ConflictError
-from codemem.memory.files import MAX_MEMORY_BYTES, check_memory_write
+from codemem.memory.files import MAX_MEMORY_BYTES, NotText, check_memory_write
 from codemem.memory.labels import validate_label
 from codemem.memory.removing import move_old_leftovers
 from codemem.memory.users import PERSONAL_LABEL
@@ -39,17 +39,21 @@ if TYPE_CHECKING:
 _MAX_BROKEN_BYTES = 16 * MAX_MEMORY_BYTES  # a block too large to read, read to be compared
 
 
-def _as_found(path: Path) -> tuple[str | None, bytes | None]:
-    """What is at `path` now: the target of a link (and no bytes), else the file's bytes (up
-    to `_MAX_BROKEN_BYTES`; None for no regular file, or one larger)."""
+def _link_target(path: Path) -> str | None:
+    """Where the link at `path` leads, or None when no link is there."""
     try:
-        return os.readlink(path), None
+        return os.readlink(path)
     except OSError:  # no link
-        pass
+        return None
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    """The bytes of a block too large to be read as text, up to `_MAX_BROKEN_BYTES` (None for
+    no regular file, or one larger)."""
     try:
-        return None, read_regular_bytes(path, _MAX_BROKEN_BYTES)
+        return read_regular_bytes(path, _MAX_BROKEN_BYTES)
     except (OSError, CodememError):
-        return None, None
+        return None
 
 
 def put_back_leftovers(store: MemoryStore) -> None:
@@ -93,14 +97,18 @@ def delete_block(store: MemoryStore, label: str) -> Block:
     store._writable(label, path)
     put_back_leftovers(store)
     with FileLock(store._lock_for(label)):
-        # what is there as it is read: a link's target, or the file's bytes, the only
-        # comparison for a block that cannot be read as text
-        link, raw = _as_found(path)
-        broken = False
+        # what is there as it is read: a link's target (first: the text read is where it
+        # led), the text, or for a block that cannot be read as text its bytes, compared so
+        link = _link_target(path)
+        raw: bytes | None = None
         try:
             text = store._text(label, path)
-        except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
-            text, broken = ("", True) if raw is not None else (None, False)
+        except NotText as exc:  # still the user's to delete: the bytes that read found
+            text, raw = "", exc.data
+        except BlockFormatError:  # too large to read as text: its bytes, read now
+            raw = _bytes_of(path)
+            text = None if raw is None else ""
+        broken = raw is not None
         if text is None:
             raise store._unknown(label)
         try:

@@ -173,11 +173,7 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
     except FileTooLarge:
         raise _too_large(ws, path) from None
     except UnicodeDecodeError as exc:
-        where = _shown(ws, path)
-        raise BlockFormatError(
-            f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
-            f"UTF-8, or restore it with `git checkout -- {where}`"
-        ) from None
+        raise not_text(ws, path, exc) from None
     except (FileNotFoundError, NotADirectoryError):  # gone, or a folder of it made a file
         return None
     except NotARegularFile:  # replaced by a link or a FIFO since the check
@@ -214,6 +210,25 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
             return replace_bytes(held, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
     except (PathOutsideRepository, NotADirectoryError):
         raise moved_meanwhile(ws, path) from None
+
+
+class NotText(BlockFormatError):
+    """A memory file that is not UTF-8 text, and the bytes of it that were read (`data`): a
+    removal compares the file with them."""
+
+    def __init__(self, message: str, data: bytes) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+def not_text(ws: Workspace, path: Path, exc: UnicodeDecodeError) -> NotText:
+    """The error naming a memory file that is not UTF-8 text, and the fix."""
+    where = _shown(ws, path)
+    return NotText(
+        f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
+        f"UTF-8, or restore it with `git checkout -- {where}`",
+        bytes(exc.object),
+    )
 
 
 def _too_large(ws: Workspace, path: Path) -> BlockFormatError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from memory_helpers import write_block
@@ -33,3 +34,24 @@ def test_a_memory_file_is_looked_at_once_per_read(ws, monkeypatch):
     monkeypatch.setattr(Path, "exists", exists)
     assert read_memory_file(ws, path) == BLOCK
     assert looks == ["confine .codemem/blocks/facts.md"]
+
+
+def test_a_block_is_read_once_to_be_deleted(ws, store, monkeypatch):
+    # The delete read the block's bytes (for a block that cannot be read as text), then its
+    # text: two reads where one does. The third open is the comparison of what was set aside.
+    import codemem.infra.files as infra_files
+
+    store.create("facts", "Facts.", value="Old.")
+    opened: list[str] = []
+    real = infra_files.open_regular
+
+    def open_regular(path, **kwargs):
+        name = re.sub(r"\.[0-9a-f]{8}\.removing$", ".<hex>.removing", Path(path).name)
+        if name.startswith("facts"):  # not `local/.gitignore`
+            opened.append(name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(infra_files, "open_regular", open_regular)
+    assert store.delete("facts").value == "Old."
+    assert opened == ["facts.md", "facts.md.<hex>.removing"]
+    assert not (ws.blocks_dir / "facts.md").exists()
