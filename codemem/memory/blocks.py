@@ -199,18 +199,23 @@ class MemoryStore(BlockFolder):
 
     def context_blocks(self) -> builtins.list[Block]:
         """The blocks the agent sees: all but other users' blocks, project and conventions first."""
+        return self._in_context(self.list())
+
+    def _in_context(self, blocks: Iterable[Block]) -> builtins.list[Block]:
         order = {"project": 0, "conventions": 1, self.user_label: 3, PERSONAL_LABEL: 4}
         shown = [
             block
-            for block in self.list()
+            for block in blocks
             if not block.label.startswith("users/") or block.label == self.user_label
         ]
         return sorted(shown, key=lambda block: (order.get(block.label, 2), block.label))
 
     def render_blocks(self, labels: Iterable[str] | None = None) -> str:
-        """The text the agent sees for `labels` (default: `context_blocks()`)."""
+        """The text the agent sees for `labels` (default: `context_blocks()`), the blocks read
+        once."""
         if labels is None:
-            blocks, problems = self.context_blocks(), self.problems()
+            found, problems = self.scan()
+            blocks = self._in_context(found)
         else:
             blocks, problems = [self.get(label) for label in labels], []
         self.shown.update((block.label, block.value) for block in blocks)

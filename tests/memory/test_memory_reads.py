@@ -55,3 +55,22 @@ def test_a_block_is_read_once_to_be_deleted(ws, store, monkeypatch):
     assert store.delete("facts").value == "Old."
     assert opened == ["facts.md", "facts.md.<hex>.removing"]
     assert not (ws.blocks_dir / "facts.md").exists()
+
+
+def test_each_block_is_read_once_for_the_agent(ws, store, monkeypatch):
+    # The agent's view read every block twice: once for the blocks, once for the problems.
+    import codemem.infra.files as infra_files
+
+    store.create("project", "The project.", value="A shop.")
+    store.create("facts", "Facts.", value="Old.")
+    opened: list[str] = []
+    real = infra_files.open_regular
+
+    def open_regular(path, **kwargs):
+        if Path(path).suffix == ".md":
+            opened.append(Path(path).name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(infra_files, "open_regular", open_regular)
+    assert "A shop." in store.render_blocks()
+    assert sorted(opened) == ["facts.md", "project.md"]
