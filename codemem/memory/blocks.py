@@ -267,9 +267,12 @@ class MemoryStore(BlockFolder):
                 raise busy
             if len(value) > block.limit:
                 raise LimitExceededError(limit_message(label, len(value), block.limit))
+            unchanged = value == block.value
             block.value, block.path = value, path
             result[:] = [block]
-            return block.to_text()
+            # a value written back as it was leaves the file as it is: no final newline added,
+            # no blank body dropped (`to_text` writes the value in its one form)
+            return text if unchanged else block.to_text()
 
         self._swap(label, path, apply)
         self.shown[label] = result[0].value
