@@ -61,6 +61,7 @@ from codemem.memory.files import (
     folder_in_the_way,
     held_memory_path,
     moved_meanwhile,
+    not_text,
 )
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
@@ -285,14 +286,16 @@ class MemoryStore(BlockFolder):
         through the block's folders held open (`held_memory_path`: a folder swapped for a link
         after the check is not written through)."""
         lock = self._lock_for(label)  # first: it makes `.codemem/local/`, and `.codemem/`
-        if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
-            update_text(path, apply, lock, folder=self._swap_dir(label))
-            return
         try:
+            if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
+                update_text(path, apply, lock, folder=self._swap_dir(label))
+                return
             with held_memory_path(self.ws, path, make_folders=True) as held:
                 update_text(held, apply, lock, folder=self._swap_dir(label))
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
+        except UnicodeDecodeError as exc:  # the compare-and-swap reads the file as text
+            raise not_text(self.ws, path, exc) from None
 
     def _check_writable(self, block: Block) -> None:
         if block.read_only:

@@ -7,8 +7,10 @@ changed when what it says did not change.
 from __future__ import annotations
 
 import pytest
+from memory_helpers import run_cli
 
-from codemem.memory import MemoryStore
+from codemem.memory import BlockFormatError, MemoryStore
+from codemem.workspace import Workspace
 
 HEADER = "---\ndescription: Facts.\nlimit: 100\nread_only: false\n---\n"
 
@@ -31,3 +33,25 @@ def test_an_edit_that_changes_nothing_writes_nothing(ws, store: MemoryStore, on_
     path.write_bytes(on_disk.encode())
     edit(store)
     assert path.read_bytes() == on_disk.encode()
+
+
+NOT_UTF8 = b"---\ndescription: Team.\n---\nD\xe9ploy on Tuesdays.\n"
+
+
+NOT_UTF8_LINE = (
+    ".codemem/blocks/project.md: not UTF-8 text (invalid continuation byte at byte 28): "
+    "re-save it as UTF-8, or restore it with `git checkout -- .codemem/blocks/project.md`"
+)
+
+
+def test_an_edit_of_a_block_that_is_not_utf8_is_refused_in_one_line(repo):
+    # The edit read the file with a strict decode of its own: `internal error:
+    # UnicodeDecodeError` and exit code 3, where a read of the block names the file and the fix.
+    path = repo / ".codemem" / "blocks" / "project.md"
+    path.write_bytes(NOT_UTF8)
+    result = run_cli(repo, "memory", "set", "project", "--value", "New.")
+    assert (result.exit_code, result.output) == (2, f"codemem: error: {NOT_UTF8_LINE}\n")
+    with pytest.raises(BlockFormatError) as refused:  # the agent's memory_append
+        MemoryStore(Workspace(repo)).append("project", "More.")
+    assert str(refused.value) == NOT_UTF8_LINE
+    assert path.read_bytes() == NOT_UTF8
