@@ -58,8 +58,9 @@ def _bytes_of(path: Path) -> bytes | None:
 
 def put_back_leftovers(store: MemoryStore) -> None:
     """Put back in `blocks/` each block a killed delete left set aside in
-    `.codemem/local/removing/blocks/` (each under its label's lock): the delete never
-    finished, so the block is there to delete again. One whose label was taken meanwhile
+    `.codemem/local/removing/blocks/` (each under its label's lock, if free at once): the
+    delete never finished, so the block is there to delete again, or to read and edit (the
+    store puts it back before it names a block unknown or creates one). One whose label was taken meanwhile
     waits there; none while a git operation waits for the user (`check_memory_write`).
     What an older codemem set aside elsewhere is moved there first (`memory/removing.py`),
     and what one set aside beside the block (`.<name>.<hex>.removing`, which `git add -A`
@@ -70,10 +71,12 @@ def put_back_leftovers(store: MemoryStore) -> None:
         move_old_leftovers(store.ws)
         folders.insert(0, store.ws.local_dir / "removing" / "blocks")
 
+    # never a wait for a label's lock: its holder is a delete under way, whose own file this
+    # is, or this process itself (an edit naming a block unknown): the next load, then
     def hold(path: Path) -> FileLock:
         check_memory_write(store.ws, path)
         label = path.relative_to(store.ws.blocks_dir).with_suffix("").as_posix()
-        return FileLock(store._lock_for(label))
+        return FileLock(store._lock_for(label), timeout=0)
 
     for folder in folders:
         if folder.is_dir():
@@ -85,7 +88,7 @@ def put_back_leftovers(store: MemoryStore) -> None:
         put_back_set_aside(
             home,
             home,
-            lambda _: FileLock(store._lock_for(PERSONAL_LABEL)),
+            lambda _: FileLock(store._lock_for(PERSONAL_LABEL), timeout=0),
             only=store.personal_path.name,
         )
 

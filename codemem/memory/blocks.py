@@ -27,6 +27,8 @@ is, and edited again once people resolved them (see `markers`).
 from __future__ import annotations
 
 import builtins
+import contextlib
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,9 @@ class MemoryStore(BlockFolder):
         """The block with this label; `UnknownLabelError` lists the labels that exist."""
         validate_label(label)
         path = self.path_for(label)
+        with contextlib.suppress(FileNotFoundError):
+            return self._read(label, path)
+        put_back_leftovers(self)  # a block a killed delete left set aside is there again
         try:
             return self._read(label, path)
         except FileNotFoundError:
@@ -252,6 +257,8 @@ class MemoryStore(BlockFolder):
             raise busy
         if label != PERSONAL_LABEL:
             check_memory_size(self.ws, path)  # the edit reads it whole
+        if not os.path.lexists(path):  # a block a killed delete left set aside is edited
+            put_back_leftovers(self)
         if label == self.user_label and not path.exists():
             self.ensure_user_block()
         result: list[Block] = []
@@ -412,6 +419,7 @@ class MemoryStore(BlockFolder):
                 )
             return block.to_text()
 
+        put_back_leftovers(self)  # a block a killed delete left set aside holds the label
         self._swap(label, path, apply)
         self.shown[label] = value
         return self.get(label)
@@ -439,6 +447,7 @@ class MemoryStore(BlockFolder):
         source, target = self.path_for(old), self.path_for(new)
         self._writable(old, source)
         self._writable(new, target)
+        put_back_leftovers(self)  # a block a killed delete left set aside: moved, or in the way
         with locked(self._lock_for(old), self._lock_for(new)):
             block = self.get(old)
             self._check_writable(block)

@@ -6,10 +6,16 @@ changed when what it says did not change.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
 import pytest
 from memory_helpers import run_cli
 
-from codemem.memory import BlockFormatError, MemoryStore
+from codemem.memory import BlockExistsError, BlockFormatError, MemoryStore
 from codemem.workspace import Workspace
 
 HEADER = "---\ndescription: Facts.\nlimit: 100\nread_only: false\n---\n"
@@ -55,3 +61,46 @@ def test_an_edit_of_a_block_that_is_not_utf8_is_refused_in_one_line(repo):
         MemoryStore(Workspace(repo)).append("project", "More.")
     assert str(refused.value) == NOT_UTF8_LINE
     assert path.read_bytes() == NOT_UTF8
+
+
+KILLED_MID_DELETE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import codemem.infra.removals as removals
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    def die(self):  # set aside, compared, not yet removed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    removals.SetAside.remove = die
+    MemoryStore(Workspace(Path(sys.argv[1])), user="alice").delete("team")
+    """
+)
+
+
+@pytest.mark.parametrize("then", ["get", "append", "create", "rename"])
+def test_a_block_a_killed_delete_left_set_aside_is_there_for_the_next_command(ws, store, then):
+    # Only a load of every block put it back: `get` said the block was unknown while listing
+    # it; an edit waited 30 s on its own lock, then said so too; `create` made a new block
+    # over the label, and the old one stayed set aside for good.
+    store.create("team", "Team notes.", value="Deploy on Tuesdays.")
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_DELETE, str(ws.root)])
+    assert killed.returncode == -signal.SIGKILL
+    assert not (ws.blocks_dir / "team.md").exists()  # set aside in local/removing/blocks/
+    fresh = MemoryStore(ws, user="alice")
+    started = time.monotonic()
+    if then == "get":
+        assert fresh.get("team").value == "Deploy on Tuesdays."
+    elif then == "append":
+        assert fresh.append("team", "And Thursdays.").value == "Deploy on Tuesdays.\nAnd Thursdays."
+    elif then == "create":
+        with pytest.raises(BlockExistsError):
+            fresh.create("team", "Another team.", value="New.")
+    else:
+        assert fresh.rename("team", "crew").value == "Deploy on Tuesdays."
+    assert time.monotonic() - started < 10  # never waits on a lock it holds itself
+    label = "crew" if then == "rename" else "team"
+    assert fresh.get(label).value.startswith("Deploy on Tuesdays.")
+    assert list((ws.local_dir / "removing" / "blocks").iterdir()) == []
