@@ -295,7 +295,8 @@ class MemoryStore(BlockFolder):
         lock = self._lock_for(label)  # first: it makes `.codemem/local/`, and `.codemem/`
         try:
             if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
-                update_text(path, apply, lock, folder=self._swap_dir(label))
+                # kept in dotfiles, a link: the file it leads to is written, the link stays
+                update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
                 return
             with held_memory_path(self.ws, path, make_folders=True) as held:
                 update_text(held, apply, lock, folder=self._swap_dir(label))

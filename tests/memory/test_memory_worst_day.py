@@ -6,6 +6,7 @@ changed when what it says did not change.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -104,3 +105,23 @@ def test_a_block_a_killed_delete_left_set_aside_is_there_for_the_next_command(ws
     label = "crew" if then == "rename" else "team"
     assert fresh.get(label).value.startswith("Deploy on Tuesdays.")
     assert list((ws.local_dir / "removing" / "blocks").iterdir()) == []
+
+
+def test_a_personal_block_kept_as_a_link_in_dotfiles_is_edited_where_it_leads(ws, isolated_home):
+    # The edit swapped its new file in for the link itself: the link was gone, the personal
+    # block a file of its own the dotfiles no longer had, and the edit ended in `OSError: Too
+    # many levels of symbolic links` on the link it had swapped out.
+    dotfile = isolated_home / "dotfiles" / "personal.md"
+    dotfile.parent.mkdir()
+    dotfile.write_text("---\ndescription: Mine.\n---\nShort answers.\n")
+    store = MemoryStore(ws, user="alice")
+    link = store.personal_path
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(dotfile)
+    assert store.append("personal", "With sources.").value == "Short answers.\nWith sources."
+    assert (os.readlink(link), dotfile.read_text()) == (
+        str(dotfile),
+        "---\ndescription: Mine.\n---\nShort answers.\nWith sources.\n",
+    )
+    assert sorted(p.name for p in dotfile.parent.iterdir()) == ["personal.md"]
+    assert sorted(p.name for p in link.parent.iterdir()) == ["locks", "personal.md"]
