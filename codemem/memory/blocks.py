@@ -60,6 +60,7 @@ from codemem.memory.errors import (
 from codemem.memory.files import (
     check_memory_size,
     check_memory_write,
+    check_own_file,
     folder_in_the_way,
     held_memory_path,
     moved_meanwhile,
@@ -121,7 +122,9 @@ class MemoryStore(BlockFolder):
         return self.ws.ensure_local() / "locks" / "blocks" / f"{label}.md.lock"
 
     def _writable(self, label: str, path: Path) -> None:
-        if label != PERSONAL_LABEL:
+        if label == PERSONAL_LABEL:
+            check_own_file(self.ws, path)
+        else:
             check_memory_write(self.ws, path)
 
     def _swap_dir(self, label: str) -> Path | None:

@@ -197,6 +197,36 @@ def read_memory_bytes(ws: Workspace, path: Path) -> bytes | None:
         return None
 
 
+def read_own_file(ws: Workspace, path: Path) -> str | None:
+    """The text of the user's own memory file, outside the repository (the personal block),
+    through a link to it (kept in dotfiles); None when nothing is there. Read as
+    `read_memory_file` reads: `BlockFormatError` when it is no regular file (a folder, a FIFO,
+    never waited on), larger than `MAX_MEMORY_BYTES` or not UTF-8 text."""
+    try:
+        data = read_regular_bytes(path, MAX_MEMORY_BYTES, follow_links=True)
+    except FileNotFoundError:
+        return None
+    except NotARegularFile:
+        raise BlockFormatError(_not_a_file(ws, path)) from None
+    except FileTooLarge:
+        raise _too_large(ws, path) from None
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        raise not_text(ws, path, exc) from None
+
+
+def check_own_file(ws: Workspace, path: Path) -> None:
+    """Refuse (`MemoryEditError`) to write or remove the user's own memory file (see
+    `read_own_file`) when something else than a file, or a link to one, is in its place."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise MemoryEditError(_not_a_file(ws, path))
+
+
+def _not_a_file(ws: Workspace, path: Path) -> str:
+    return f"{_shown(ws, path)}: it is not a regular file; move it away first"
+
+
 def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: str) -> bool:
     """Write `text` to a memory file only if it still holds exactly the bytes `before` (None:
     only where no file is); False, and the file left as it is now, if it does not: a save

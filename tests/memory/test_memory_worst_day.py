@@ -16,7 +16,7 @@ import time
 import pytest
 from memory_helpers import run_cli
 
-from codemem.memory import BlockExistsError, BlockFormatError, MemoryStore
+from codemem.memory import BlockExistsError, BlockFormatError, MemoryEditError, MemoryStore
 from codemem.workspace import Workspace
 
 HEADER = "---\ndescription: Facts.\nlimit: 100\nread_only: false\n---\n"
@@ -125,3 +125,39 @@ def test_a_personal_block_kept_as_a_link_in_dotfiles_is_edited_where_it_leads(ws
     )
     assert sorted(p.name for p in dotfile.parent.iterdir()) == ["personal.md"]
     assert sorted(p.name for p in link.parent.iterdir()) == ["locks", "personal.md"]
+
+
+def test_a_personal_block_that_is_a_folder_is_named_in_one_line(ws, isolated_home):
+    # It was read as a file wherever it was named: `IsADirectoryError` out of `get`, every
+    # edit, `create` and `delete` (a FIFO there hung them instead).
+    store = MemoryStore(ws, user="alice")
+    folder = store.personal_path
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("Kept.\n")
+    shown = str(folder)
+    with pytest.raises(BlockFormatError) as read:
+        store.get("personal")
+    assert str(read.value) == f"{shown}: it is not a regular file; move it away first"
+    for edit in (
+        lambda: store.append("personal", "More."),
+        lambda: store.create("personal", "Mine."),
+        lambda: store.delete("personal"),
+    ):
+        with pytest.raises(MemoryEditError) as refused:
+            edit()
+        assert str(refused.value) == f"{shown}: it is not a regular file; move it away first"
+    assert [problem.args[0] for problem in store.problems()] == [
+        f"{shown}: it is not a regular file; move it away first"
+    ]
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_a_personal_block_that_is_not_utf8_can_be_deleted(ws, isolated_home):
+    # Deleting it ended in `UnicodeDecodeError`: its read raised that, not the error the
+    # delete takes for a block that cannot be read as text (a shared one is deleted so).
+    store = MemoryStore(ws, user="alice")
+    path = store.personal_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(NOT_UTF8)
+    assert store.delete("personal").value == ""
+    assert not os.path.lexists(path)
