@@ -161,3 +161,27 @@ def test_a_personal_block_that_is_not_utf8_can_be_deleted(ws, isolated_home):
     path.write_bytes(NOT_UTF8)
     assert store.delete("personal").value == ""
     assert not os.path.lexists(path)
+
+
+def test_a_save_that_changed_only_the_line_ends_is_not_written_over(ws, store, monkeypatch):
+    # The compare-and-swap compared texts with their line ends made one: a teammate's editor
+    # saving the block with CRLF line ends after codemem read it, and before codemem swapped
+    # its edit in, saw that save replaced by the edit in the old LF line ends.
+    import codemem.memory.blocks as blocks_module
+
+    store.create("facts", "Facts.", value="One.", limit=100)
+    path = ws.blocks_dir / "facts.md"
+    crlf = path.read_bytes().replace(b"\n", b"\r\n")
+    real = blocks_module.parse_block
+
+    def read_then_save(*args):
+        if not saved:  # the editor's save: a new file renamed over the block
+            saved.append(True)
+            path.with_name("new.md").write_bytes(crlf)
+            os.replace(path.with_name("new.md"), path)
+        return real(*args)
+
+    saved: list[bool] = []
+    monkeypatch.setattr(blocks_module, "parse_block", read_then_save)
+    assert store.append("facts", "Two.").value == "One.\nTwo."
+    assert path.read_bytes() == crlf.replace(b"One.\r\n", b"One.\r\nTwo.\r\n")
