@@ -26,7 +26,7 @@ from codemem.infra import (
     remove_link,
 )
 from codemem.memory.block_folder import Block, parse_block
-from codemem.memory.errors import BlockFormatError, ConflictError
+from codemem.memory.errors import BlockFormatError, ConflictError, MemoryEditError
 from codemem.memory.files import MAX_MEMORY_BYTES, NotText, check_memory_write
 from codemem.memory.labels import validate_label
 from codemem.memory.removing import move_old_leftovers
@@ -47,11 +47,16 @@ def _link_target(path: Path) -> str | None:
         return None
 
 
-def _bytes_of(path: Path) -> bytes | None:
+def _bytes_of(store: MemoryStore, path: Path) -> bytes | None:
     """The bytes of a block too large to be read as text, up to `_MAX_BROKEN_BYTES` (None for
-    no regular file, or one larger)."""
+    no regular file); one larger is refused in one line naming it."""
     try:
         return read_regular_bytes(path, _MAX_BROKEN_BYTES)
+    except FileTooLarge:
+        raise MemoryEditError(
+            f"{store._source(path)}: larger than {_MAX_BROKEN_BYTES:,} bytes, more than codemem "
+            "reads to compare it before it deletes it: delete it with `git rm` (or `rm`)"
+        ) from None
     except (OSError, CodememError):
         return None
 
@@ -109,7 +114,7 @@ def delete_block(store: MemoryStore, label: str) -> Block:
         except NotText as exc:  # still the user's to delete: the bytes that read found
             text, raw = "", exc.data
         except BlockFormatError:  # too large to read as text: its bytes, read now
-            raw = _bytes_of(path)
+            raw = _bytes_of(store, path)
             text = None if raw is None else ""
         broken = raw is not None
         if text is None:

@@ -185,3 +185,22 @@ def test_a_save_that_changed_only_the_line_ends_is_not_written_over(ws, store, m
     monkeypatch.setattr(blocks_module, "parse_block", read_then_save)
     assert store.append("facts", "Two.").value == "One.\nTwo."
     assert path.read_bytes() == crlf.replace(b"One.\r\n", b"One.\r\nTwo.\r\n")
+
+
+def test_a_block_too_large_to_compare_is_named_not_called_unknown(ws, store, monkeypatch):
+    # A block over the size a delete reads to compare (64 MiB) was called unknown: "unknown
+    # block 'huge': the blocks are none yet", of a file right there.
+    import codemem.memory.block_removal as removal_module
+    import codemem.memory.files as memory_files
+
+    monkeypatch.setattr(memory_files, "MAX_MEMORY_BYTES", 100)
+    monkeypatch.setattr(removal_module, "_MAX_BROKEN_BYTES", 200)
+    ws.blocks_dir.mkdir(parents=True)
+    (ws.blocks_dir / "huge.md").write_text("x" * 500)
+    with pytest.raises(MemoryEditError) as refused:
+        store.delete("huge")
+    assert str(refused.value) == (
+        ".codemem/blocks/huge.md: larger than 200 bytes, more than codemem reads to compare "
+        "it before it deletes it: delete it with `git rm` (or `rm`)"
+    )
+    assert (ws.blocks_dir / "huge.md").read_text() == "x" * 500
