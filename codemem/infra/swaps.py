@@ -37,7 +37,6 @@ from codemem.infra.files import (
     _read_text_and_ends,
     atomic_file,
     read_regular_bytes,
-    read_text,
     same_file_system,
 )
 from codemem.infra.folders import make_folder
@@ -73,7 +72,8 @@ def update_text(
     Returns (text read, text written), both with `\\n` line ends; a file written with `\\r\\n`
     keeps them, so an edit of one line is one changed line in its diff, not every line. `edit`
     may raise to refuse; it may be called more than once, on fresh text, if the file changes
-    under it (compare-and-swap on the text read). Raises `LockTimeout` when `lock` stays held,
+    under it (compare-and-swap on the text read, line ends included: a save that changed
+    only them is a change). Raises `LockTimeout` when `lock` stays held,
     `WriteConflict` when the file never settles.
 
     The new file is written in `folder` (one git ignores, on the same file system; else beside
@@ -89,7 +89,9 @@ def update_text(
                 return before, after
             data = after.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
             prefix = _temp_prefix(path, folder, raw, data)
-            if _write_over(path, _holds_text(before), data, prefix, folder):
+            # over the text read with its line ends: a save of the line ends alone is a save
+            same = _holds_text(None if raw is None else raw.decode("utf-8"))
+            if _write_over(path, same, data, prefix, folder):
                 return before, after
             # else changed by a writer that took no lock: edit the fresh text
     raise WriteConflict(f"{real_name(path)} kept changing while codemem was writing it: try again")
@@ -109,7 +111,7 @@ def replace_text(path: Path, before: str, after: str, *, folder: Path | None = N
             return False
         data = after.replace("\r\n", "\n").replace("\n", ends).encode()
         prefix = _temp_prefix(path, folder, raw, data)
-        return _write_over(path, _holds_text(before), data, prefix, folder)
+        return _write_over(path, _holds_text(before, line_ends=False), data, prefix, folder)
 
 
 def replace_bytes(
@@ -162,9 +164,14 @@ def _file_lock(path: Path, folder: Path | None, timeout: float) -> Iterator[None
         held.release(remove=True)
 
 
-def _holds_text(before: str | None) -> Callable[[Path], bool] | None:
-    """Whether a file holds `before` as `update_text` compares it; None for no file."""
-    return None if before is None else lambda path: _holds(path) == before
+def _holds_text(before: str | None, *, line_ends: bool = True) -> Callable[[Path], bool] | None:
+    """Whether a file holds the text `before`, line ends and all (without `line_ends`, as
+    `read_text` reads it, with `\\n` line ends); None for no file."""
+    if before is None:
+        return None
+    if line_ends:
+        return lambda path: _holds(path) == before
+    return lambda path: (held := _holds(path)) is not None and held.replace("\r\n", "\n") == before
 
 
 def _holds_exactly(before: bytes) -> Callable[[Path], bool]:
@@ -388,9 +395,14 @@ def _settle(
 
 
 def _holds(path: Path) -> str | None:
-    """The text of `path` as `update_text` compares it; None for no file or not UTF-8 text."""
+    """The text of `path` as `update_text` compares it, its line ends as they are; None for no
+    file or not UTF-8 text."""
     try:
-        return read_text(path)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
 

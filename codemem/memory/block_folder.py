@@ -13,16 +13,17 @@ conflict markers, a value past its limit). The edits are `MemoryStore`'s (`memor
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemem.infra import printable, read_text
+from codemem.infra import printable
 from codemem.memory import frontmatter
 from codemem.memory.errors import BlockFormatError
-from codemem.memory.files import folder_in_the_way, read_memory_file
+from codemem.memory.files import folder_in_the_way, read_memory_file, read_own_file
 from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.users import PERSONAL_LABEL
@@ -129,7 +130,7 @@ class BlockFolder:
                     problems.append(self._bad_label(label, path))
                     continue
                 found.append((label, path))
-        if self.personal_path.is_file():
+        if os.path.lexists(self.personal_path):  # a folder there is a problem line
             found.append((PERSONAL_LABEL, self.personal_path))
         for label, path in sorted(found):
             try:
@@ -167,20 +168,11 @@ class BlockFolder:
     def _text(self, label: str, path: Path) -> str | None:
         """The file's text; a link or a path out of the repository reads as missing (and warns)."""
         if label == PERSONAL_LABEL:  # the user's own file in their home folder
-            return read_text(path)
+            return read_own_file(self.ws, path)
         return read_memory_file(self.ws, path)
 
     def _read(self, label: str, path: Path) -> Block:
-        try:
-            text = self._text(label, path)
-        except (
-            UnicodeDecodeError
-        ) as exc:  # the personal block (in the memory folder: read_memory_file)
-            source = self._source(path)
-            raise BlockFormatError(
-                f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
-                f"UTF-8, or restore it with `git checkout -- {source}`"
-            ) from None
+        text = self._text(label, path)
         if text is None:
             raise FileNotFoundError(path)
         block = parse_block(label, text, self._source(path))

@@ -33,22 +33,17 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from codemem.errors import CodememError, FileTooLarge, NotARegularFile, PathOutsideRepository
+from codemem.errors import PathOutsideRepository
 from codemem.infra import (
-    FileLock,
     locked,
     make_folder,
-    private_dir,
-    put_back_set_aside,
-    read_regular_bytes,
-    remove_file,
-    remove_link,
     rename_new,
     replace_text,
     update_text,
 )
 from codemem.memory import frontmatter
 from codemem.memory.block_folder import Block, BlockFolder, parse_block
+from codemem.memory.block_removal import delete_block, put_back_leftovers
 from codemem.memory.errors import (
     BlockExistsError,
     BlockFormatError,
@@ -63,16 +58,16 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.files import (
-    MAX_MEMORY_BYTES,
     check_memory_size,
     check_memory_write,
+    check_own_file,
     folder_in_the_way,
     held_memory_path,
     moved_meanwhile,
+    not_text,
 )
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
-from codemem.memory.removing import move_old_leftovers
 from codemem.memory.render import render_blocks
 from codemem.memory.users import (
     OWNER_KEY,
@@ -92,22 +87,6 @@ def limit_message(label: str, chars: int, limit: int) -> str:
         f"{label} would be {chars:,} / {limit:,} characters: "
         "shorten it or move detail to archival memory"
     )
-
-
-_MAX_BROKEN_BYTES = 16 * MAX_MEMORY_BYTES  # a block too large to read, read to be compared
-
-
-def _as_found(path: Path) -> tuple[str | None, bytes | None]:
-    """What is at `path` now: the target of a link (and no bytes), else the file's bytes (up
-    to `_MAX_BROKEN_BYTES`; None for no regular file, or one larger)."""
-    try:
-        return os.readlink(path), None
-    except OSError:  # no link
-        pass
-    try:
-        return None, read_regular_bytes(path, _MAX_BROKEN_BYTES)
-    except (OSError, CodememError):
-        return None, None
 
 
 def _lines(value: str) -> list[str]:
@@ -143,7 +122,9 @@ class MemoryStore(BlockFolder):
         return self.ws.ensure_local() / "locks" / "blocks" / f"{label}.md.lock"
 
     def _writable(self, label: str, path: Path) -> None:
-        if label != PERSONAL_LABEL:
+        if label == PERSONAL_LABEL:
+            check_own_file(self.ws, path)
+        else:
             check_memory_write(self.ws, path)
 
     def _swap_dir(self, label: str) -> Path | None:
@@ -153,43 +134,10 @@ class MemoryStore(BlockFolder):
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _put_back_leftovers(self) -> None:
-        """Put back in `blocks/` each block a killed delete left set aside in
-        `.codemem/local/removing/blocks/` (each under its label's lock): the delete never
-        finished, so the block is there to delete again. One whose label was taken meanwhile
-        waits there; none while a git operation waits for the user (`check_memory_write`).
-        What an older codemem set aside elsewhere is moved there first (`memory/removing.py`),
-        and what one set aside beside the block (`.<name>.<hex>.removing`, which `git add -A`
-        would commit) is put back from there; so is the personal block, which a delete sets
-        aside beside itself in the home folder."""
-        folders = [self.ws.blocks_dir]
-        if (self.ws.local_dir / "removing").is_dir():
-            move_old_leftovers(self.ws)
-            folders.insert(0, self.ws.local_dir / "removing" / "blocks")
-
-        def hold(path: Path) -> FileLock:
-            check_memory_write(self.ws, path)
-            label = path.relative_to(self.ws.blocks_dir).with_suffix("").as_posix()
-            return FileLock(self._lock_for(label))
-
-        for folder in folders:
-            if folder.is_dir():
-                with contextlib.suppress(CodememError):  # busy, or the lock held: the next load
-                    put_back_set_aside(folder, self.ws.blocks_dir, hold)
-        # the personal block is set aside beside itself, in the home folder (`delete`)
-        home = self.personal_path.parent
-        with contextlib.suppress(CodememError):
-            put_back_set_aside(
-                home,
-                home,
-                lambda _: FileLock(self._lock_for(PERSONAL_LABEL)),
-                only=self.personal_path.name,
-            )
-
     def scan(self) -> tuple[builtins.list[Block], builtins.list[BlockFormatError]]:
         """`BlockFolder.scan`, after putting back the blocks a killed delete left set aside
-        (`_put_back_leftovers`)."""
-        self._put_back_leftovers()
+        (`block_removal.put_back_leftovers`)."""
+        put_back_leftovers(self)
         return super().scan()
 
     def list(self) -> list[Block]:
@@ -207,6 +155,9 @@ class MemoryStore(BlockFolder):
         """The block with this label; `UnknownLabelError` lists the labels that exist."""
         validate_label(label)
         path = self.path_for(label)
+        with contextlib.suppress(FileNotFoundError):
+            return self._read(label, path)
+        put_back_leftovers(self)  # a block a killed delete left set aside is there again
         try:
             return self._read(label, path)
         except FileNotFoundError:
@@ -257,18 +208,23 @@ class MemoryStore(BlockFolder):
 
     def context_blocks(self) -> builtins.list[Block]:
         """The blocks the agent sees: all but other users' blocks, project and conventions first."""
+        return self._in_context(self.list())
+
+    def _in_context(self, blocks: Iterable[Block]) -> builtins.list[Block]:
         order = {"project": 0, "conventions": 1, self.user_label: 3, PERSONAL_LABEL: 4}
         shown = [
             block
-            for block in self.list()
+            for block in blocks
             if not block.label.startswith("users/") or block.label == self.user_label
         ]
         return sorted(shown, key=lambda block: (order.get(block.label, 2), block.label))
 
     def render_blocks(self, labels: Iterable[str] | None = None) -> str:
-        """The text the agent sees for `labels` (default: `context_blocks()`)."""
+        """The text the agent sees for `labels` (default: `context_blocks()`), the blocks read
+        once."""
         if labels is None:
-            blocks, problems = self.context_blocks(), self.problems()
+            found, problems = self.scan()
+            blocks = self._in_context(found)
         else:
             blocks, problems = [self.get(label) for label in labels], []
         self.shown.update((block.label, block.value) for block in blocks)
@@ -304,6 +260,8 @@ class MemoryStore(BlockFolder):
             raise busy
         if label != PERSONAL_LABEL:
             check_memory_size(self.ws, path)  # the edit reads it whole
+        if not os.path.lexists(path):  # a block a killed delete left set aside is edited
+            put_back_leftovers(self)
         if label == self.user_label and not path.exists():
             self.ensure_user_block()
         result: list[Block] = []
@@ -320,9 +278,12 @@ class MemoryStore(BlockFolder):
                 raise busy
             if len(value) > block.limit:
                 raise LimitExceededError(limit_message(label, len(value), block.limit))
+            unchanged = value == block.value
             block.value, block.path = value, path
             result[:] = [block]
-            return block.to_text()
+            # a value written back as it was leaves the file as it is: no final newline added,
+            # no blank body dropped (`to_text` writes the value in its one form)
+            return text if unchanged else block.to_text()
 
         self._swap(label, path, apply)
         self.shown[label] = result[0].value
@@ -335,14 +296,17 @@ class MemoryStore(BlockFolder):
         through the block's folders held open (`held_memory_path`: a folder swapped for a link
         after the check is not written through)."""
         lock = self._lock_for(label)  # first: it makes `.codemem/local/`, and `.codemem/`
-        if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
-            update_text(path, apply, lock, folder=self._swap_dir(label))
-            return
         try:
+            if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
+                # kept in dotfiles, a link: the file it leads to is written, the link stays
+                update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
+                return
             with held_memory_path(self.ws, path, make_folders=True) as held:
                 update_text(held, apply, lock, folder=self._swap_dir(label))
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
+        except UnicodeDecodeError as exc:  # the compare-and-swap reads the file as text
+            raise not_text(self.ws, path, exc) from None
 
     def _check_writable(self, block: Block) -> None:
         if block.read_only:
@@ -459,70 +423,15 @@ class MemoryStore(BlockFolder):
                 )
             return block.to_text()
 
+        put_back_leftovers(self)  # a block a killed delete left set aside holds the label
         self._swap(label, path, apply)
         self.shown[label] = value
         return self.get(label)
 
     def delete(self, label: str) -> Block:
-        """Remove the block's file (a broken file can be deleted too); returns what was removed."""
-        validate_label(label)
-        path = self.path_for(label)
-        self._writable(label, path)
-        self._put_back_leftovers()
-        with FileLock(self._lock_for(label)):
-            # what is there as it is read: a link's target, or the file's bytes, the only
-            # comparison for a block that cannot be read as text
-            link, raw = _as_found(path)
-            broken = False
-            try:
-                text = self._text(label, path)
-            except BlockFormatError:  # too large, or not UTF-8 text: still the user's to delete
-                text, broken = ("", True) if raw is not None else (None, False)
-            if text is None:
-                raise self._unknown(label)
-            try:
-                block = parse_block(label, text, self._source(path))
-            except BlockFormatError:
-                block = Block(label, text, path=path)
-            self._check_writable(block)
-            changed = ConflictError(
-                f"{self._source(path)} changed while it was being deleted: left as it is now; "
-                "read it again"
-            )
-
-            def unchanged(data: bytes) -> None:
-                # moved aside first (`remove_file`): an editor's save meanwhile is never deleted
-                if broken and data != raw:  # a file too large or not text: compared as bytes
-                    raise changed
-                if not broken and data.decode("utf-8", "replace").replace("\r\n", "\n") != text:
-                    raise changed
-
-            if path.is_symlink():
-                # a personal block kept in dotfiles: the link goes, never what it leads to,
-                # and only while it is the link that was read (a save over it stays)
-                try:
-                    if not remove_link(path, link):
-                        raise changed
-                except FileNotFoundError:
-                    raise self._unknown(label) from None
-            else:
-                try:
-                    # set aside in local/, which git ignores, never beside the block, in the
-                    # label's own folder (`users/`): a kill's leftover is put back where it was
-                    aside = None
-                    if label != PERSONAL_LABEL:
-                        aside = private_dir(self.ws.ensure_local() / "removing")
-                        aside = private_dir(aside / "blocks" / Path(label).parent)
-                    limit = _MAX_BROKEN_BYTES if broken else MAX_MEMORY_BYTES
-                    remove_file(path, unchanged, max_bytes=limit, folder=aside)
-                except FileNotFoundError:  # deleted by someone else meanwhile
-                    raise self._unknown(label) from None
-                except (NotARegularFile, FileTooLarge):  # replaced meanwhile: a save stays
-                    raise changed from None
-                if os.path.lexists(path):  # saved anew while it was being deleted: that stays
-                    raise changed
-            self._prune(path.parent)
-        return block
+        """Remove the block's file (a broken file can be deleted too); returns what was removed
+        (`block_removal.delete_block`)."""
+        return delete_block(self, label)
 
     def rename(self, old: str, new: str) -> Block:
         """Give a block a new label (its file moves; the content is unchanged).
@@ -542,6 +451,7 @@ class MemoryStore(BlockFolder):
         source, target = self.path_for(old), self.path_for(new)
         self._writable(old, source)
         self._writable(new, target)
+        put_back_leftovers(self)  # a block a killed delete left set aside: moved, or in the way
         with locked(self._lock_for(old), self._lock_for(new)):
             block = self.get(old)
             self._check_writable(block)

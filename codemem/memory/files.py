@@ -20,7 +20,7 @@ import logging
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
@@ -42,22 +42,27 @@ _warned: set[str] = set()  # one warning per file and process, however often it 
 
 def _problem(ws: Workspace, path: Path) -> str | None:
     """Why `path` may not be used as a memory file, or None if it may (or does not exist)."""
+    return _check(ws, path)[0]
+
+
+def _check(ws: Workspace, path: Path) -> tuple[str | None, Path | None]:
+    """Why `path` may not be used as a memory file (and None), else None and the regular file
+    as `confine` resolves its path (None when nothing is there): one look at the path."""
     try:
-        rel = path.relative_to(ws.root).as_posix()
-        confine(ws.root, rel)
+        rel = confine(ws.root, path.relative_to(ws.root).as_posix()).rel
     except (ValueError, PathOutsideRepository):
-        return "it leads outside the repository"
+        return "it leads outside the repository", None
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        return None
+        return None, None
     except NotADirectoryError:  # `blocks/users` committed as a file: no block can be under it
-        return f"{_shown(ws, _file_in_the_way(path))} is a file, not a folder"
+        return f"{_shown(ws, _file_in_the_way(path))} is a file, not a folder", None
     if stat.S_ISLNK(mode):
-        return "it is a symbolic link"
+        return "it is a symbolic link", None
     if not stat.S_ISREG(mode):
-        return "it is not a regular file"
-    return None
+        return "it is not a regular file", None
+    return None, ws.root / rel
 
 
 def folder_in_the_way(ws: Workspace, folder: Path) -> BlockFormatError | None:
@@ -101,15 +106,21 @@ def _skip(ws: Workspace, path: Path, why: str) -> None:
 
 
 def memory_file(ws: Workspace, path: Path) -> Path | None:
-    """`path` if it is a regular memory file inside the repository; None (with a warning) if not.
-
-    A missing file is None too, without a warning.
+    """`path` if it is a regular memory file inside the repository, as `confine` resolves it (a
+    folder on it that is a link inside the repository followed, once); None (with a warning)
+    if not. A missing file is None too, without a warning.
     """
-    why = _problem(ws, path)
+    why, found = _check(ws, path)
     if why is not None:
         _skip(ws, path, why)
-        return None
-    return path if path.exists() else None
+    return found
+
+
+def _held_found(ws: Workspace, found: Path) -> AbstractContextManager[Path]:
+    """`found`, a path `memory_file` returned, through its folders held open from the root
+    (`infra.held_path`): confined once already, so a folder on it swapped for a link since is
+    `PathOutsideRepository`, never followed."""
+    return held_path(ws.root, found.relative_to(ws.root).as_posix())
 
 
 @contextmanager
@@ -149,11 +160,12 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
             _skip(ws, path, "it leads outside the repository")
             return None
         path = ws.root / path.relative_to(ws.root.resolve())
-    if memory_file(ws, path) is None:
+    found = memory_file(ws, path)
+    if found is None:
         return None
     try:
         # O_NOFOLLOW, through the folders held: a link swapped in after the check is refused too
-        with held_memory_path(ws, path) as held:
+        with _held_found(ws, found) as held:
             return read_regular(held, max_bytes=MAX_MEMORY_BYTES)
     except PathOutsideRepository:
         _skip(ws, path, "it leads outside the repository")
@@ -161,11 +173,7 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
     except FileTooLarge:
         raise _too_large(ws, path) from None
     except UnicodeDecodeError as exc:
-        where = _shown(ws, path)
-        raise BlockFormatError(
-            f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
-            f"UTF-8, or restore it with `git checkout -- {where}`"
-        ) from None
+        raise not_text(ws, path, exc) from None
     except (FileNotFoundError, NotADirectoryError):  # gone, or a folder of it made a file
         return None
     except NotARegularFile:  # replaced by a link or a FIFO since the check
@@ -177,15 +185,46 @@ def read_memory_bytes(ws: Workspace, path: Path) -> bytes | None:
     """The bytes of a memory file as they are on disk, for a write made only over them
     (`replace_memory_file`); None if it is missing or may not be read (`memory_file`), and
     `BlockFormatError` when it is larger than `MAX_MEMORY_BYTES`."""
-    if memory_file(ws, path) is None:
+    found = memory_file(ws, path)
+    if found is None:
         return None
     try:
-        with held_memory_path(ws, path) as held:  # no link, even one swapped in now
+        with _held_found(ws, found) as held:  # no link, even one swapped in now
             return read_regular_bytes(held, MAX_MEMORY_BYTES)
     except FileTooLarge:
         raise _too_large(ws, path) from None
     except (FileNotFoundError, NotADirectoryError, NotARegularFile, PathOutsideRepository):
         return None
+
+
+def read_own_file(ws: Workspace, path: Path) -> str | None:
+    """The text of the user's own memory file, outside the repository (the personal block),
+    through a link to it (kept in dotfiles); None when nothing is there. Read as
+    `read_memory_file` reads: `BlockFormatError` when it is no regular file (a folder, a FIFO,
+    never waited on), larger than `MAX_MEMORY_BYTES` or not UTF-8 text."""
+    try:
+        data = read_regular_bytes(path, MAX_MEMORY_BYTES, follow_links=True)
+    except FileNotFoundError:
+        return None
+    except NotARegularFile:
+        raise BlockFormatError(_not_a_file(ws, path)) from None
+    except FileTooLarge:
+        raise _too_large(ws, path) from None
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        raise not_text(ws, path, exc) from None
+
+
+def check_own_file(ws: Workspace, path: Path) -> None:
+    """Refuse (`MemoryEditError`) to write or remove the user's own memory file (see
+    `read_own_file`) when something else than a file, or a link to one, is in its place."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise MemoryEditError(_not_a_file(ws, path))
+
+
+def _not_a_file(ws: Workspace, path: Path) -> str:
+    return f"{_shown(ws, path)}: it is not a regular file; move it away first"
 
 
 def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: str) -> bool:
@@ -201,6 +240,25 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
             return replace_bytes(held, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
     except (PathOutsideRepository, NotADirectoryError):
         raise moved_meanwhile(ws, path) from None
+
+
+class NotText(BlockFormatError):
+    """A memory file that is not UTF-8 text, and the bytes of it that were read (`data`): a
+    removal compares the file with them."""
+
+    def __init__(self, message: str, data: bytes) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+def not_text(ws: Workspace, path: Path, exc: UnicodeDecodeError) -> NotText:
+    """The error naming a memory file that is not UTF-8 text, and the fix."""
+    where = _shown(ws, path)
+    return NotText(
+        f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as "
+        f"UTF-8, or restore it with `git checkout -- {where}`",
+        bytes(exc.object),
+    )
 
 
 def _too_large(ws: Workspace, path: Path) -> BlockFormatError:

@@ -3,7 +3,7 @@ put-back reads it.
 
 A removal moves its file aside before comparing it (`infra.set_aside`); what a kill left
 there is put back by the next load, from `removing/blocks/<the label's folder>/`
-(`MemoryStore._put_back_leftovers`) and `removing/archive/` (the archive's). Older codemems
+(`block_removal.put_back_leftovers`) and `removing/archive/` (the archive's). Older codemems
 set files aside elsewhere, where nothing looks now or where it reads wrong:
 
 - in `removing/` itself, notes and blocks alike: read by nobody since notes and blocks each
