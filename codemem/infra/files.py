@@ -385,6 +385,13 @@ class RepoPath:
 MAX_NAME_BYTES = 255  # one file or folder name, on every common file system
 
 
+def in_git_folder(rel: str) -> bool:
+    """Whether the repository-relative `rel` lies in a folder named `.git` (in any case: `.GIT`
+    is `.git` on a case-insensitive disk), the repository's or a nested one's: git's own files,
+    its config, refs and hooks, which nothing but git writes."""
+    return ".git" in rel.lower().split("/")
+
+
 def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
     """Check `path` against the repository `root`; `PathOutsideRepository` if it escapes.
 
@@ -422,7 +429,7 @@ def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
         )
     rel = resolved.relative_to(real_root).as_posix() if resolved != real_root else "."
     if for_write:
-        if rel == "." or ".git" in rel.lower().split("/"):
+        if rel == "." or in_git_folder(rel):
             raise PathOutsideRepository(f"{shown}: writing there is not allowed (git's own files)")
         if resolved.is_dir():
             raise PathOutsideRepository(f"{shown} is a directory: give a file path")

@@ -27,6 +27,7 @@ from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra import (
     confine,
     held_path,
+    in_git_folder,
     printable,
     read_regular,
     read_regular_bytes,
@@ -44,9 +45,11 @@ def _problem(ws: Workspace, path: Path) -> str | None:
     """Why `path` may not be used as a memory file, or None if it may (or does not exist)."""
     try:
         rel = path.relative_to(ws.root).as_posix()
-        confine(ws.root, rel)
+        inside = confine(ws.root, rel)
     except (ValueError, PathOutsideRepository):
         return "it leads outside the repository"
+    if in_git_folder(inside.rel):  # `.codemem/archive -> ../.git/refs/heads`: no note a ref
+        return "it leads into git's own folder"
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:

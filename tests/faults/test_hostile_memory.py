@@ -211,6 +211,47 @@ def test_the_digest_does_not_write_into_a_linked_folder(origin, outside, tmp_pat
     assert list(outside.iterdir()) == []
 
 
+def test_no_memory_is_written_into_git_folder_through_a_link_inside_the_repository(
+    origin, tmp_path
+):
+    # Links inside the repository were followed: a note landed in .git/refs/heads, where git
+    # takes it for a branch it cannot read, and a digest among the hooks.
+    link(origin, "archive", "../.git/refs/heads")
+    link(origin, "digests", "../.git/hooks")
+    ws = clone(origin, tmp_path)
+    refs = sorted(os.listdir(ws.root / ".git" / "refs" / "heads"))
+    hooks = sorted(os.listdir(ws.root / ".git" / "hooks"))
+    (ws.root / "b.py").write_text("def g():\n    return 2\n", encoding="utf-8")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-q", "-m", "feat: g")
+    remembered = run(ws, "remember", "a note")
+    digested = run(ws, "digest", "--no-llm")
+    for result, folder in ((remembered, "archive"), (digested, "digests")):
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"codemem: error: .codemem/{folder}/")
+        assert result.stderr.endswith(
+            ": it leads into git's own folder; codemem does not write memory through links: "
+            "replace it with a regular file first\n"
+        )
+    assert sorted(os.listdir(ws.root / ".git" / "refs" / "heads")) == refs
+    assert sorted(os.listdir(ws.root / ".git" / "hooks")) == hooks
+
+
+def test_a_codemem_folder_linked_into_git_folder_is_refused(repo_factory):
+    root = repo_factory()
+    (root / ".codemem").symlink_to(".git")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "link")
+    before = sorted(os.listdir(root / ".git"))
+    result = run(Workspace(root), "init")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "codemem: error: .codemem is a link into git's own folder (.git): codemem writes "
+        "nothing there; remove the link (`git rm .codemem`) and run the command again\n"
+    )
+    assert sorted(os.listdir(root / ".git")) == before
+
+
 # -- too large, too deep, the wrong shape -------------------------------------------------------
 
 
