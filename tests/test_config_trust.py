@@ -182,6 +182,32 @@ def test_a_clone_may_not_raise_the_file_size_limit_past_what_one_file_can_take(t
     assert load_config(project).index.max_file_bytes == 8_388_608
 
 
+@pytest.mark.parametrize(
+    ("text", "withheld"),
+    [
+        ("review:\n  severity: {secrets: 'off'}\n", ["review.severity.secrets"]),
+        ("review:\n  severity: {'secrets/': info}\n", ["review.severity.secrets/"]),
+        (
+            "review:\n  severity: {secrets/aws-access-key: warning, naming: 'off'}\n",
+            ["review.severity.secrets/aws-access-key"],
+        ),
+        ("review:\n  exclude: [tests/fixtures/**]\n", ["review.exclude"]),
+        ("review:\n  severity: {secrets/high-entropy: error, secret: 'off'}\n", []),
+        ("review:\n  exclude: []\n", []),
+    ],
+)
+def test_a_clone_may_not_turn_the_secret_scan_down(tmp_path, text, withheld):
+    # The scan stops your own keys in your commit hook: a clone's config that lowers a
+    # secret rule, or excludes files from the review (the scan's too), let them through.
+    project = write(tmp_path / "config.yml", text)
+    assert list(withheld_settings(load_raw(project))) == withheld
+    review = load_config(project).review
+    assert not any(
+        key.startswith("secrets") and level != "error" for key, level in review.severity.items()
+    )
+    assert review.exclude == []
+
+
 def test_a_mistake_in_a_withheld_setting_is_still_reported(tmp_path):
     # (A provider entry with base_url but no type: tests/test_config.py.)
     project = write(tmp_path / "config.yml", "permissions:\n  allow: ['run_comand:pytest*']\n")

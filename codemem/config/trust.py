@@ -4,8 +4,8 @@ A committed `.codemem/config.yml` arrives with the code, from anyone who can pus
 repository. It may tune how codemem works on that code (the index, search, the map, the
 review's rules, the agent's step and time limits). Until you say so it may not decide where
 your credentials and your code are sent, what the agent may do without asking, or that
-codemem spends your money unattended or past your limits, or indexes files so large that
-one takes gigabytes of memory: those settings
+codemem spends your money unattended or past your limits, indexes files so large that one
+takes gigabytes of memory, or lets your secrets through the review: those settings
 (`withheld_settings`) are left out of the project layer, with one warning per run, until
 `codemem config trust` records their fingerprint in your own folder (`trusted.json`). A pull
 that changes any of them changes the fingerprint, and they are withheld again until you look
@@ -49,8 +49,10 @@ def withheld_paths(data: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
     """The settings of a project layer that need your trust, by path of keys: provider entries
     that choose an endpoint, a credential or headers; embeddings from a paid service (every
     index then sends code there) and where embeddings are sent; a file size limit above
-    `PROJECT_MAX_FILE_BYTES` (one such file takes gigabytes to index); permissions that let
-    the agent act without asking; the model in the pre-commit hook or the unattended `watch`;
+    `PROJECT_MAX_FILE_BYTES` (one such file takes gigabytes to index); what turns the secret
+    scan down or off (a secret rule's level below error, files the review skips), which would
+    let your own keys through your commit hook; permissions that let the agent act without
+    asking; the model in the pre-commit hook or the unattended `watch`;
     spending limits and the prices they count with; the secret variables the agent's
     commands may inherit."""
     found: dict[tuple[str, ...], Any] = {}
@@ -69,6 +71,14 @@ def withheld_paths(data: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
         found["index", "max_file_bytes"] = index["max_file_bytes"]
     if _section(data, "agent").get("command_env_keep"):  # your secrets, into its commands
         found["agent", "command_env_keep"] = data["agent"]["command_env_keep"]
+    review = _section(data, "review")  # the scan that stops your secrets in the hook
+    severity = review.get("severity")
+    if isinstance(severity, Mapping):
+        for key, level in severity.items():
+            if _names_secrets(str(key)) and level != "error":
+                found["review", "severity", key] = level
+    if review.get("exclude"):  # the secret scan skips an excluded file too
+        found["review", "exclude"] = review["exclude"]
     permissions = _section(data, "permissions")
     if permissions.get("allow"):
         found["permissions", "allow"] = permissions["allow"]
@@ -88,6 +98,12 @@ def withheld_paths(data: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
             if isinstance(entry, Mapping) and any(key.endswith("_price") for key in entry):
                 found["agent", "models", name] = entry
     return found
+
+
+def _names_secrets(key: str) -> bool:
+    """Whether a `review.severity` key sets the level of a rule of the secret scan (a rule id
+    or a prefix of one, as `review.findings.configured_level` matches them)."""
+    return key.rstrip("/") == "secrets" or key.startswith("secrets/")
 
 
 def _number(value: Any) -> float:

@@ -207,6 +207,24 @@ def test_a_rule_only_re_reads_is_skipped_not_matched_without_a_limit(shop):
     }
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "severity: {secrets: 'off'}",
+        "severity: {secrets/github-token: info}",
+        "exclude: ['**']",
+    ],
+)
+def test_a_clones_config_does_not_turn_the_secret_scan_off(shop, settings):
+    # The committed config turned the secret rules off, or excluded every file from the
+    # review: the hook let a key the user staged into their commit, without a word.
+    write(shop, {".codemem/config.yml": f"review:\n  {settings}\n"})
+    git(shop, "add", "-A")
+    git(shop, "commit", "-q", "-m", "config")
+    stage(shop, {"shop/keys.py": TOKEN_LINE + "\n"})
+    assert brief(review(shop)) == [("shop/keys.py", 1, "error", "secrets/github-token")]
+
+
 def bytes_report(path: str, what: str, secret: str, offset: int) -> str:
     fid = finding_id(f"secrets/{what[0]}", path, secret)
     return (
