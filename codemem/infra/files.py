@@ -348,7 +348,9 @@ def printable(name: str) -> str:
 def json_text(value: object, indent: int | None = None) -> str:
     r"""`value` as JSON, non-ASCII kept as it is, except when a lone surrogate (a file name git
     gave as bytes that are not UTF-8) would make the text unencodable: then every non-ASCII
-    character is escaped (`\udce9`), which any JSON reader takes back."""
+    character is escaped (`\udce9`), which any JSON reader takes back. The 8-bit control
+    codes (U+0080-U+009F), which JSON leaves as they are and a terminal may obey as ESC [ or
+    ESC ], are escaped too (`\u009b`): `--json` printed where a person reads it drives nothing."""
     text = json.dumps(value, ensure_ascii=False, indent=indent)
     if text.isascii():
         return text
@@ -356,7 +358,11 @@ def json_text(value: object, indent: int | None = None) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(value, indent=indent)
-    return text
+    # outside strings JSON has only ASCII, so each one is inside a string: escaped alike
+    return _C1.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+_C1 = re.compile(r"[\x80-\x9f]")
 
 
 # The same, less the tab, the line feed and a carriage return that ends a line (CRLF).

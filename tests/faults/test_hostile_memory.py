@@ -462,6 +462,22 @@ def test_memory_list_and_show_print_no_terminal_codes_from_a_clone(origin, tmp_p
     assert raw.stdout == "body \x1b]52;c;ZXZpbA==\x07\x1b[2J\n"  # --raw is the value, exactly
 
 
+def test_json_output_carries_no_8_bit_terminal_codes_from_a_clone(origin, tmp_path):
+    # JSON escapes ESC (\u001b) but not the 8-bit codes U+0080-U+009F, which a terminal that
+    # reads UTF-8 may obey as ESC [ (CSI) and ESC ] (OSC): `--json` printed them as they came.
+    body = "a \x9b2J b \x9d52;c;ZXZpbA==\x9c c"
+    (origin / ".codemem" / "blocks" / "c1.md").write_text(
+        f'---\ndescription: "\\x9b1A"\n---\n{body}\n', encoding="utf-8"
+    )
+    ws = clone(origin, tmp_path)
+    shown = run(ws, "memory", "show", "c1", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert not any("\x80" <= char <= "\x9f" for char in shown.stdout)
+    assert "a \\u009b2J b \\u009d52;c;ZXZpbA==\\u009c c" in shown.stdout
+    data = json.loads(shown.stdout)
+    assert (data["value"], data["description"]) == (body, "\x9b1A")  # exact, once read
+
+
 def test_recall_prints_a_cloned_notes_text_without_terminal_codes(origin, tmp_path):
     archive = origin / ".codemem" / "archive"
     archive.mkdir()
