@@ -30,7 +30,9 @@ from codemem.infra import (
     git_config,
     git_dir,
     git_operation,
+    in_git_folder,
     owner_only,
+    printable,
     private_dir,
     read_regular,
     read_regular_bytes,
@@ -166,14 +168,21 @@ class Workspace:
 
     def check_inside(self) -> Path:
         """`.codemem/` itself, refused (`PathOutsideRepository`) when it is a link that leads out
-        of the repository: a cloned `.codemem -> ~/somewhere` must not make codemem write there."""
+        of the repository, or into git's own folder: a cloned `.codemem -> ~/somewhere` must not
+        make codemem write there, nor `.codemem -> .git` among git's refs and config."""
         try:
-            confine(self.root, CODEMEM_DIR)
+            inside = confine(self.root, CODEMEM_DIR)
         except PathOutsideRepository:
             raise PathOutsideRepository(
                 f"{CODEMEM_DIR} is a link out of the repository: codemem keeps memory only "
                 f"inside it; remove the link (`git rm {CODEMEM_DIR}`) and run the command again"
             ) from None
+        if in_git_folder(inside.rel):
+            raise PathOutsideRepository(
+                f"{CODEMEM_DIR} is a link into git's own folder ({printable(inside.rel)}): "
+                f"codemem writes nothing there; remove the link (`git rm {CODEMEM_DIR}`) and "
+                "run the command again"
+            )
         return self.dir
 
     def check_folders(self) -> None:

@@ -170,6 +170,44 @@ def test_spellings_that_mean_the_same_are_withheld_too(tmp_path, text):
     assert len(withheld_settings(load_raw(write(tmp_path / "config.yml", text)))) == 1
 
 
+@pytest.mark.parametrize("value", ["5000000000", "5.0e+9", "'8388609'"])
+def test_a_clone_may_not_raise_the_file_size_limit_past_what_one_file_can_take(tmp_path, value):
+    # A committed `max_file_bytes: 5000000000` let a 78 MB file of small functions be indexed
+    # in 6.6 GB of memory: a 2 GB file (a few MB in git) took more than the machine had.
+    project = write(tmp_path / "config.yml", f"index:\n  max_file_bytes: {value}\n")
+    assert list(withheld_settings(load_raw(project))) == ["index.max_file_bytes"]
+    assert load_config(project).index.max_file_bytes == 1_000_000
+    project.write_text("index:\n  max_file_bytes: 8388608\n")  # up to 8 MiB: the project's own
+    assert withheld_settings(load_raw(project)) == {}
+    assert load_config(project).index.max_file_bytes == 8_388_608
+
+
+@pytest.mark.parametrize(
+    ("text", "withheld"),
+    [
+        ("review:\n  severity: {secrets: 'off'}\n", ["review.severity.secrets"]),
+        ("review:\n  severity: {'secrets/': info}\n", ["review.severity.secrets/"]),
+        (
+            "review:\n  severity: {secrets/aws-access-key: warning, naming: 'off'}\n",
+            ["review.severity.secrets/aws-access-key"],
+        ),
+        ("review:\n  exclude: [tests/fixtures/**]\n", ["review.exclude"]),
+        ("review:\n  severity: {secrets/high-entropy: error, secret: 'off'}\n", []),
+        ("review:\n  exclude: []\n", []),
+    ],
+)
+def test_a_clone_may_not_turn_the_secret_scan_down(tmp_path, text, withheld):
+    # The scan stops your own keys in your commit hook: a clone's config that lowers a
+    # secret rule, or excludes files from the review (the scan's too), let them through.
+    project = write(tmp_path / "config.yml", text)
+    assert list(withheld_settings(load_raw(project))) == withheld
+    review = load_config(project).review
+    assert not any(
+        key.startswith("secrets") and level != "error" for key, level in review.severity.items()
+    )
+    assert review.exclude == []
+
+
 def test_a_mistake_in_a_withheld_setting_is_still_reported(tmp_path):
     # (A provider entry with base_url but no type: tests/test_config.py.)
     project = write(tmp_path / "config.yml", "permissions:\n  allow: ['run_comand:pytest*']\n")

@@ -22,7 +22,7 @@ from rich.markdown import Markdown
 from rich.syntax import Syntax
 from rich.text import Text
 
-from codemem.infra import create_private, printable_text, private_dir
+from codemem.infra import create_private, printable, printable_text, private_dir
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -56,7 +56,8 @@ class MarkdownStream:
         render = Console(
             file=buffer, width=width, force_terminal=True, color_system=_color_system(self.console)
         )
-        render.print(Markdown(text))
+        # the model's text: what a repository steered it to write is shown, never obeyed
+        render.print(Markdown(printable_text(text)))
         return buffer.getvalue().splitlines()
 
     def update(self, delta: str) -> None:
@@ -133,7 +134,7 @@ class ChatObserver:
             self._markdown.update(delta)
         else:
             self._plain_started = True
-            self.console.file.write(delta)
+            self.console.file.write(printable_text(delta))  # each control character alone
             self.console.file.flush()
 
     def end_stream(self) -> None:
@@ -151,6 +152,7 @@ class ChatObserver:
             self.show_markdown(message.content)
 
     def show_markdown(self, text: str) -> None:
+        text = printable_text(text)  # the model's: no terminal codes a repository steered in
         if self.interactive:
             self.console.print(Markdown(text))
         else:
@@ -158,7 +160,8 @@ class ChatObserver:
 
     def on_tool_call(self, call: ToolCall) -> None:
         arguments = ", ".join(f"{k}={preview(v)}" for k, v in call.arguments.items())
-        self.console.print(Text(f"● {call.name}({arguments})", style="dim cyan"))
+        # the name is the model's (JSON leaves C1 codes as they are): one line, no codes
+        self.console.print(Text(printable(f"● {call.name}({arguments})"), style="dim cyan"))
 
     def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error:

@@ -46,7 +46,7 @@ class PlainObserver:
     def on_tool_call(self, call: ToolCall) -> None:
         if not self.quiet_tools:
             arguments = json.dumps(call.arguments, ensure_ascii=False)
-            click.echo(f"-> {call.name} {arguments[:200]}", err=True)
+            click.echo(printable(f"-> {call.name} {arguments[:200]}"), err=True)
 
     def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         if result.is_error and not self.quiet_tools:

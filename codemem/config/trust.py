@@ -4,7 +4,8 @@ A committed `.codemem/config.yml` arrives with the code, from anyone who can pus
 repository. It may tune how codemem works on that code (the index, search, the map, the
 review's rules, the agent's step and time limits). Until you say so it may not decide where
 your credentials and your code are sent, what the agent may do without asking, or that
-codemem spends your money unattended or past your limits: those settings
+codemem spends your money unattended or past your limits, indexes files so large that one
+takes gigabytes of memory, or lets your secrets through the review: those settings
 (`withheld_settings`) are left out of the project layer, with one warning per run, until
 `codemem config trust` records their fingerprint in your own folder (`trusted.json`). A pull
 that changes any of them changes the fingerprint, and they are withheld again until you look
@@ -34,6 +35,11 @@ PROVIDER_KEYS = ("base_url", "api_key_env", "api_key", "headers")
 # (ollama's default server is your own machine, model2vec runs in the process).
 INDEX_KEYS = ("embeddings_base_url", "embeddings_api_key_env")
 LOCAL_EMBEDDINGS = frozenset({"", "none", "ollama", "model2vec"})
+# The largest file a clone may have indexed: indexing one file holds all its rows at once,
+# up to some 85 bytes of memory per byte of source (a 78 MB file of small functions took
+# 6.6 GB), so a 2 GB file (a few MB in git) that a committed `max_file_bytes` let in took
+# more memory than the machine has.
+PROJECT_MAX_FILE_BYTES = 8 * 2**20
 
 log = logging.getLogger("codemem.config")
 _warned: set[tuple[str, str]] = set()  # (project file, fingerprint): one warning per run
@@ -42,8 +48,11 @@ _warned: set[tuple[str, str]] = set()  # (project file, fingerprint): one warnin
 def withheld_paths(data: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
     """The settings of a project layer that need your trust, by path of keys: provider entries
     that choose an endpoint, a credential or headers; embeddings from a paid service (every
-    index then sends code there) and where embeddings are sent; permissions that let the
-    agent act without asking; the model in the pre-commit hook or the unattended `watch`;
+    index then sends code there) and where embeddings are sent; a file size limit above
+    `PROJECT_MAX_FILE_BYTES` (one such file takes gigabytes to index); what turns the secret
+    scan down or off (a secret rule's level below error, files the review skips), which would
+    let your own keys through your commit hook; permissions that let the agent act without
+    asking; the model in the pre-commit hook or the unattended `watch`;
     spending limits and the prices they count with; the secret variables the agent's
     commands may inherit."""
     found: dict[tuple[str, ...], Any] = {}
@@ -58,8 +67,18 @@ def withheld_paths(data: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
     for key in INDEX_KEYS:
         if key in index:
             found["index", key] = index[key]
+    if _number(index.get("max_file_bytes")) > PROJECT_MAX_FILE_BYTES:  # your memory
+        found["index", "max_file_bytes"] = index["max_file_bytes"]
     if _section(data, "agent").get("command_env_keep"):  # your secrets, into its commands
         found["agent", "command_env_keep"] = data["agent"]["command_env_keep"]
+    review = _section(data, "review")  # the scan that stops your secrets in the hook
+    severity = review.get("severity")
+    if isinstance(severity, Mapping):
+        for key, level in severity.items():
+            if _names_secrets(str(key)) and level != "error":
+                found["review", "severity", key] = level
+    if review.get("exclude"):  # the secret scan skips an excluded file too
+        found["review", "exclude"] = review["exclude"]
     permissions = _section(data, "permissions")
     if permissions.get("allow"):
         found["permissions", "allow"] = permissions["allow"]
@@ -79,6 +98,22 @@ def withheld_paths(data: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
             if isinstance(entry, Mapping) and any(key.endswith("_price") for key in entry):
                 found["agent", "models", name] = entry
     return found
+
+
+def _names_secrets(key: str) -> bool:
+    """Whether a `review.severity` key sets the level of a rule of the secret scan (a rule id
+    or a prefix of one, as `review.findings.configured_level` matches them)."""
+    return key.rstrip("/") == "secrets" or key.startswith("secrets/")
+
+
+def _number(value: Any) -> float:
+    """`value` as the settings would read it as a number (`5e9`, `"5000000000"`), else 0."""
+    if isinstance(value, bool):
+        return 0
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _scheme(embeddings: Any) -> str:

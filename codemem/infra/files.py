@@ -348,7 +348,9 @@ def printable(name: str) -> str:
 def json_text(value: object, indent: int | None = None) -> str:
     r"""`value` as JSON, non-ASCII kept as it is, except when a lone surrogate (a file name git
     gave as bytes that are not UTF-8) would make the text unencodable: then every non-ASCII
-    character is escaped (`\udce9`), which any JSON reader takes back."""
+    character is escaped (`\udce9`), which any JSON reader takes back. The 8-bit control
+    codes (U+0080-U+009F), which JSON leaves as they are and a terminal may obey as ESC [ or
+    ESC ], are escaped too (`\u009b`): `--json` printed where a person reads it drives nothing."""
     text = json.dumps(value, ensure_ascii=False, indent=indent)
     if text.isascii():
         return text
@@ -356,7 +358,11 @@ def json_text(value: object, indent: int | None = None) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(value, indent=indent)
-    return text
+    # outside strings JSON has only ASCII, so each one is inside a string: escaped alike
+    return _C1.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+_C1 = re.compile(r"[\x80-\x9f]")
 
 
 # The same, less the tab, the line feed and a carriage return that ends a line (CRLF).
@@ -392,6 +398,13 @@ def _loops(path: Path) -> bool:
     except OSError as exc:
         return exc.errno == errno.ELOOP
     return False
+
+
+def in_git_folder(rel: str) -> bool:
+    """Whether the repository-relative `rel` lies in a folder named `.git` (in any case: `.GIT`
+    is `.git` on a case-insensitive disk), the repository's or a nested one's: git's own files,
+    its config, refs and hooks, which nothing but git writes."""
+    return ".git" in rel.lower().split("/")
 
 
 def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
@@ -433,7 +446,7 @@ def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
         )
     rel = resolved.relative_to(real_root).as_posix() if resolved != real_root else "."
     if for_write:
-        if rel == "." or ".git" in rel.lower().split("/"):
+        if rel == "." or in_git_folder(rel):
             raise PathOutsideRepository(f"{shown}: writing there is not allowed (git's own files)")
         if resolved.is_dir():
             raise PathOutsideRepository(f"{shown} is a directory: give a file path")

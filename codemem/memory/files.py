@@ -27,6 +27,7 @@ from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra import (
     confine,
     held_path,
+    in_git_folder,
     printable,
     read_regular,
     read_regular_bytes,
@@ -52,6 +53,8 @@ def _check(ws: Workspace, path: Path) -> tuple[str | None, Path | None]:
         rel = confine(ws.root, path.relative_to(ws.root).as_posix()).rel
     except (ValueError, PathOutsideRepository):
         return "it leads outside the repository", None
+    if in_git_folder(rel):  # `.codemem/archive -> ../.git/refs/heads`: no note a ref
+        return "it leads into git's own folder", None
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:

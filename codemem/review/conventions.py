@@ -36,6 +36,7 @@ This module reads the block's file directly through the memory layer and needs n
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 from codemem.code import CODE_LANGUAGES, display_name, language_family
@@ -248,9 +249,11 @@ def _parse_rule(line: str, number: int, out: Conventions, taken: set[str]) -> No
         verb = match.group("verb").lower()
         literal, regex = match.group("literal"), match.group("regex")
         try:
-            pattern = re.compile(
-                re.escape(literal) if literal is not None else regex.replace("\\/", "/")
-            )
+            with warnings.catch_warnings():  # `[[` ("possible nested set"): the rule says
+                warnings.simplefilter("ignore", FutureWarning)
+                pattern = re.compile(
+                    re.escape(literal) if literal is not None else regex.replace("\\/", "/")
+                )
         except re.error as exc:
             out.problems.append(
                 (number, line.strip(), f"the regular expression does not compile: {exc}")

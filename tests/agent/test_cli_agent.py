@@ -109,6 +109,15 @@ def test_an_answer_reaches_the_terminal_without_its_control_codes(ws, script, st
     assert data["answer"] == answer  # what a script reads stays exact
 
 
+def test_a_tool_name_reaches_the_terminal_without_its_control_codes(ws, script):
+    # The model names the tool: `-> name {args}` went to stderr as it came.
+    call = {"name": "search_code\x1b[2J\x9b1A", "arguments": {"query": "total"}}
+    result = invoke(ws, "ask", "where?", "--model", script([{"tool_calls": [call]}, "Done."]))
+    assert result.exit_code == 0, result.output
+    assert '-> search_code\\x1b[2J\\x9b1A {"query": "total"}\n' in result.stderr
+    assert "\x1b" not in result.stderr and "\x9b" not in result.stderr
+
+
 def test_ask_json_answer_and_citations(ws, script):
     model = script(
         [

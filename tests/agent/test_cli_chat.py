@@ -296,3 +296,42 @@ def test_the_approval_shows_terminal_codes_escaped_not_obeyed(ws, script):
     assert f"Allow run: {shown}?\n  $ {shown}\n" in result.stdout
     assert "+evil = 2\\x1b[1A\\x1b[2K\n" in result.stdout
     assert not (ws.root / "x.py").exists()
+
+
+@pytest.mark.parametrize("stream", ["true", "false"])
+def test_answers_and_tool_names_show_terminal_codes_escaped_not_obeyed(
+    ws, script, monkeypatch, stream
+):
+    # A repository's text steers the model to answer with terminal codes (a clipboard write,
+    # a cleared screen) or to call a tool by a name holding them: the chat printed both raw
+    # (`run` and `ask` escape them).
+    monkeypatch.setenv("CODEMEM_AGENT__STREAM", stream)
+    model = script(
+        [
+            {"tool_calls": [{"name": "read_file\x1b[2J", "arguments": {"path": "README.md"}}]},
+            "It is \x1b]52;c;ZXZpbA==\x07done\x1b[2J.",
+        ]
+    )
+    result = chat(ws, model, ["what is this?"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    assert '● read_file\\x1b[2J(path="README.md")\n' in result.stdout
+    assert "It is \\x1b]52;c;ZXZpbA==\\x07done\\x1b[2J.\n" in result.stdout
+
+
+def test_the_markdown_stream_shows_terminal_codes_escaped_not_obeyed():
+    import io
+
+    from rich.console import Console
+
+    import codemem.cli.chat_ui as ui
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80, color_system="standard")
+    stream = ui.MarkdownStream(console)
+    # rich dropped the ESC codes (and the text between), but wrote C1 codes (8-bit CSI) as they came
+    stream.update("It is \x1b]52;c;ZXZpbA==\x1b\\done\x1b[2J \x9b2J.")
+    stream.finish()
+    shown = out.getvalue()  # rich's own codes (colours, the redraw) are CSI codes
+    assert "\x1b]" not in shown and "\x1b[2J" not in shown and "\x9b" not in shown
+    assert "It is \\x1b]52;c;ZXZpbA==\\x1b\\done\\x1b[2J \\x9b2J." in shown

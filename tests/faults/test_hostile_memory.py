@@ -211,6 +211,47 @@ def test_the_digest_does_not_write_into_a_linked_folder(origin, outside, tmp_pat
     assert list(outside.iterdir()) == []
 
 
+def test_no_memory_is_written_into_git_folder_through_a_link_inside_the_repository(
+    origin, tmp_path
+):
+    # Links inside the repository were followed: a note landed in .git/refs/heads, where git
+    # takes it for a branch it cannot read, and a digest among the hooks.
+    link(origin, "archive", "../.git/refs/heads")
+    link(origin, "digests", "../.git/hooks")
+    ws = clone(origin, tmp_path)
+    refs = sorted(os.listdir(ws.root / ".git" / "refs" / "heads"))
+    hooks = sorted(os.listdir(ws.root / ".git" / "hooks"))
+    (ws.root / "b.py").write_text("def g():\n    return 2\n", encoding="utf-8")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-q", "-m", "feat: g")
+    remembered = run(ws, "remember", "a note")
+    digested = run(ws, "digest", "--no-llm")
+    for result, folder in ((remembered, "archive"), (digested, "digests")):
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"codemem: error: .codemem/{folder}/")
+        assert result.stderr.endswith(
+            ": it leads into git's own folder; codemem does not write memory through links: "
+            "replace it with a regular file first\n"
+        )
+    assert sorted(os.listdir(ws.root / ".git" / "refs" / "heads")) == refs
+    assert sorted(os.listdir(ws.root / ".git" / "hooks")) == hooks
+
+
+def test_a_codemem_folder_linked_into_git_folder_is_refused(repo_factory):
+    root = repo_factory()
+    (root / ".codemem").symlink_to(".git")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "link")
+    before = sorted(os.listdir(root / ".git"))
+    result = run(Workspace(root), "init")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "codemem: error: .codemem is a link into git's own folder (.git): codemem writes "
+        "nothing there; remove the link (`git rm .codemem`) and run the command again\n"
+    )
+    assert sorted(os.listdir(root / ".git")) == before
+
+
 # -- too large, too deep, the wrong shape -------------------------------------------------------
 
 
@@ -419,6 +460,22 @@ def test_memory_list_and_show_print_no_terminal_codes_from_a_clone(origin, tmp_p
     )
     raw = run(ws, "memory", "show", "esc", "--raw", color=True)
     assert raw.stdout == "body \x1b]52;c;ZXZpbA==\x07\x1b[2J\n"  # --raw is the value, exactly
+
+
+def test_json_output_carries_no_8_bit_terminal_codes_from_a_clone(origin, tmp_path):
+    # JSON escapes ESC (\u001b) but not the 8-bit codes U+0080-U+009F, which a terminal that
+    # reads UTF-8 may obey as ESC [ (CSI) and ESC ] (OSC): `--json` printed them as they came.
+    body = "a \x9b2J b \x9d52;c;ZXZpbA==\x9c c"
+    (origin / ".codemem" / "blocks" / "c1.md").write_text(
+        f'---\ndescription: "\\x9b1A"\n---\n{body}\n', encoding="utf-8"
+    )
+    ws = clone(origin, tmp_path)
+    shown = run(ws, "memory", "show", "c1", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert not any("\x80" <= char <= "\x9f" for char in shown.stdout)
+    assert "a \\u009b2J b \\u009d52;c;ZXZpbA==\\u009c c" in shown.stdout
+    data = json.loads(shown.stdout)
+    assert (data["value"], data["description"]) == (body, "\x9b1A")  # exact, once read
 
 
 def test_recall_prints_a_cloned_notes_text_without_terminal_codes(origin, tmp_path):

@@ -159,6 +159,19 @@ def test_a_slow_rule_is_a_warning_naming_it_and_the_review_still_blocks_the_secr
     )
 
 
+def review_in_ci(repo: Path) -> subprocess.CompletedProcess[str]:
+    """`codemem review --staged --format json` as CI runs it: a process with no time limit
+    of its own (a test that hangs fails after two minutes)."""
+    return subprocess.run(
+        [sys.executable, "-m", "codemem", "review", "--staged", "--format", "json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_a_rule_scoped_by_a_glob_that_would_backtrack_never_stalls_the_review(shop):
     # A committed rule's `in` glob was a regular expression: `**/` twenty times against a
     # file forty folders deep backtracked for hours, so `codemem review` (CI's, which has no
@@ -169,19 +182,47 @@ def test_a_rule_scoped_by_a_glob_that_would_backtrack_never_stalls_the_review(sh
     git(shop, "commit", "-q", "-m", "rules")
     deep = "/".join(["d"] * 40)
     stage(shop, {f"{deep}/m.js": TOKEN_LINE + "\n", f"{deep}/m.py": "print(1)\n"})
-    result = subprocess.run(
-        [sys.executable, "-m", "codemem", "review", "--staged", "--format", "json"],
-        cwd=shop,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = review_in_ci(shop)
     assert result.returncode == 1, result.stderr
     assert {(f[0], f[3]) for f in json_findings(result.stdout)} == {
         (f"{deep}/m.js", "secrets/github-token"),
         (f"{deep}/m.py", "conventions/never-print-2"),  # the shop has a never-print
     }
+
+
+def test_a_rule_only_re_reads_is_skipped_not_matched_without_a_limit(shop):
+    # `[[:alpha:]` is a set to `re` and an unclosed class to `regex`, so the rule was matched
+    # by `re`, which no time limit stops: on a line of one long word, `codemem review` (CI's,
+    # with no time limit) backtracked for hours and never reported the secret.
+    rule = r"/(\w+\s?)+#[[:alpha:]/"
+    append(shop, ".codemem/blocks/conventions.md", f"- never: {rule} — no tags\n")
+    git(shop, "add", "-A")
+    git(shop, "commit", "-q", "-m", "rules")
+    stage(shop, {"shop/names.py": "a_long_name_for_a_constant_in_this_module = 1\n" + TOKEN_LINE})
+    result = review_in_ci(shop)
+    assert (result.returncode, result.stderr) == (1, "")
+    assert {(f[0], f[3]) for f in json_findings(result.stdout)} == {
+        (".codemem/blocks/conventions.md", "conventions/unbounded-rule"),
+        ("shop/names.py", "secrets/github-token"),
+    }
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "severity: {secrets: 'off'}",
+        "severity: {secrets/github-token: info}",
+        "exclude: ['**']",
+    ],
+)
+def test_a_clones_config_does_not_turn_the_secret_scan_off(shop, settings):
+    # The committed config turned the secret rules off, or excluded every file from the
+    # review: the hook let a key the user staged into their commit, without a word.
+    write(shop, {".codemem/config.yml": f"review:\n  {settings}\n"})
+    git(shop, "add", "-A")
+    git(shop, "commit", "-q", "-m", "config")
+    stage(shop, {"shop/keys.py": TOKEN_LINE + "\n"})
+    assert brief(review(shop)) == [("shop/keys.py", 1, "error", "secrets/github-token")]
 
 
 def bytes_report(path: str, what: str, secret: str, offset: int) -> str:

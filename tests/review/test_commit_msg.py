@@ -325,8 +325,19 @@ def test_a_message_secret_has_the_level_the_staged_review_gives_it(shop):
     stopped = check(doubtful)
     assert stopped.exit_code == 1
     assert "  - line 3: high-entropy string" in stopped.output
-    config.write_text("review:\n  severity:\n    secrets: off\n")
     key = f"Add the deploy notes\n\nKey: {fake_aws_key()}\n"
-    assert (check(key).exit_code, check(key).output) == (0, "")  # off, as in the review
+    config.write_text("review:\n  severity:\n    secrets: off\n")
+    assert check(key).exit_code == 1  # a clone's config turns no secret rule down...
+    trust(config)
+    assert (check(key).exit_code, check(key).output) == (0, "")  # ...until trusted: as the review
     config.write_text("review:\n  severity:\n    secrets/aws-access-key: warning\n")
+    trust(config)
     assert check(key).exit_code == 0
+
+
+def trust(config: Path) -> None:
+    """Trust what the project file `config` withholds, as `codemem config trust` does."""
+    from codemem.config import read_yaml_file, user_config_dir
+    from codemem.config.trust import record_trust, withheld_settings
+
+    record_trust(config, withheld_settings(read_yaml_file(config)), user_config_dir())

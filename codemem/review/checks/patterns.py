@@ -4,7 +4,9 @@ Anyone can commit a rule, so a regular expression is never trusted to be fast: e
 matched with the `regex` package, whose `timeout=` stops catastrophic backtracking (which
 the standard `re` cannot), within `RULE_SECONDS` over the whole change. A rule that runs out
 is dropped for the rest of the review and reported as a `conventions/slow-rule` warning at
-its line of conventions.md; the other rules and checks go on.
+its line of conventions.md; the other rules and checks go on. A pattern only `re` reads
+(`[[:alpha:]` is a set to `re`, an unclosed POSIX class to `regex`) is never matched, since
+nothing could stop it: it is a `conventions/unbounded-rule` warning instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from codemem.review.findings import Finding
 
 RULE_SECONDS = 0.5  # what one rule may spend on the whole change
 SLOW_RULE = "conventions/slow-rule"
+UNBOUNDED_RULE = "conventions/unbounded-rule"
 _FLAGS = ("IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE", "ASCII")
 
 
@@ -34,13 +37,14 @@ def applies(rule: PatternRule | RequireRule, path: str) -> bool:
 
 
 class GuardedRule:
-    """A rule's pattern with a time allowance, matched by `regex` (literal text and the rare
-    regex that only `re` compiles: by `re`)."""
+    """A rule's pattern with a time allowance, matched by `regex` (literal text by `re`; a
+    regex that only `re` compiles is `refused`, with `regex`'s reason, and never matched)."""
 
     def __init__(self, rule: PatternRule, seconds: float = RULE_SECONDS) -> None:
         self.rule = rule
         self.left = seconds
         self.compiled: Any = None
+        self.refused: str | None = None
         if rule.shown.startswith("`"):  # literal text cannot backtrack
             return
         # Imported here: the hook pays for `regex` only when conventions.md has regex rules.
@@ -52,8 +56,8 @@ class GuardedRule:
                 flags |= getattr(regex, name)
         try:
             self.compiled = regex.compile(rule.pattern.pattern, flags)
-        except regex.error:  # re accepted it, regex does not: matched by re, unguarded
-            self.compiled = None
+        except regex.error as exc:  # `re` would match it with no limit: hours on one line
+            self.refused = str(exc)
 
     def search(self, text: str) -> bool:
         """Whether the rule matches `text`; `TimeoutError` once its allowance is spent."""
@@ -82,6 +86,20 @@ def slow_rule(ctx: ReviewContext, rule: PatternRule) -> Finding:
     )
 
 
+def unbounded_rule(ctx: ReviewContext, rule: PatternRule, why: str) -> Finding:
+    """A rule no time limit could stop, as a warning at its line of conventions.md."""
+    return Finding(
+        UNBOUNDED_RULE,
+        "warning",
+        ctx.conventions.path,
+        rule.line,
+        f"the rule {rule.shown} was skipped: only Python's `re` reads it, which no time limit "
+        f"stops (the `regex` package: {why})",
+        "write it so that `regex` reads it too (a `[` inside brackets escaped as `\\[`)",
+        line_text=rule.shown,
+    )
+
+
 def check(ctx: ReviewContext) -> Iterator[Finding]:
     """Every added line that holds a forbidden text or matches a forbidden pattern."""
     rules = ctx.conventions.patterns
@@ -94,6 +112,10 @@ def check(ctx: ReviewContext) -> Iterator[Finding]:
         for n, text in f.added.items():
             for matcher in active:
                 if matcher.left <= 0:
+                    continue
+                if matcher.refused is not None:
+                    matcher.left = 0
+                    yield unbounded_rule(ctx, matcher.rule, matcher.refused)
                     continue
                 try:
                     found = matcher.search(text)
