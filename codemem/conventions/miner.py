@@ -35,7 +35,7 @@ from codemem.conventions.stable import stable_rules
 from codemem.conventions.testsuite import framework_rules, layout_rules
 from codemem.conventions.tooling import configured_line_limits, tool_rules
 from codemem.errors import NotARegularFile
-from codemem.infra import git_text, is_bot_author, log_records, open_regular
+from codemem.infra import git_path, git_text, is_bot_author, log_records, open_regular
 from codemem.workspace import CODEMEM_DIR, Workspace
 
 LABEL = REGION = "conventions"
@@ -122,6 +122,9 @@ class CodeFacts:
     code_paths: dict[str, str] = field(default_factory=dict)  # path -> language family
     sources: Sources = field(default_factory=dict)  # a deterministic sample of code files
     commits: list[CommitMessage] = field(default_factory=list)
+    # A shallow clone (CI's usual checkout) cut the commits short: its few say nothing of the
+    # team's commit style, so the rules the last records hold of it are kept as they are.
+    history_cut: bool = False
 
 
 def read_commit_messages(ws: Workspace, limit: int) -> list[CommitMessage]:
@@ -180,6 +183,9 @@ def gather_facts(
                 data.decode("utf-8", "replace").replace("\r\n", "\n"),
             )
     facts.commits = read_commit_messages(ws, settings.commit_history)
+    facts.history_cut = (
+        len(facts.commits) < settings.commit_history and git_path(ws.root, "shallow").is_file()
+    )
     return facts
 
 
@@ -230,9 +236,17 @@ def mine_conventions(
         *line_length_rules(facts.sources, configured_line_limits(facts.files), min_samples),
         *indentation_rules(facts.sources, min_samples),
         *comment_rules(facts.sources, min_samples),
-        *commit_rules(facts.commits, min_samples),
+        *_commit_rules(facts, min_samples, previous),
     ]
     return stable_rules(sorted((rule for rule in rules if clear(rule)), key=_sort_key), previous)
+
+
+def _commit_rules(facts: CodeFacts, min_samples: int, previous: list[Rule] | None) -> list[Rule]:
+    """The commit-message rules: mined, or the last records' when a shallow clone cut the
+    history short (and there are records to keep)."""
+    if facts.history_cut and previous is not None:
+        return [rule for rule in previous if rule.topic == "commits"]
+    return commit_rules(facts.commits, min_samples)
 
 
 def render_rule(rule: Rule, examples: bool = True) -> str:

@@ -390,3 +390,42 @@ def test_commit_messages_of_memory_and_bots_are_not_the_teams_style(tmp_path):
     # the bot's commit takes a place in the first page of 3, the next page has the third
     assert read_commit_messages(Workspace(repo), 3) == people
     assert read_commit_messages(Workspace(repo), 2) == people[:2]
+
+
+def test_a_shallow_clone_keeps_the_commit_style_the_records_hold(tmp_path):
+    """CI checks out one commit (`fetch-depth: 1`): its digest must not drop the commit rules
+    the team's records learned from the history that clone does not have."""
+    import json
+
+    from click.testing import CliRunner
+
+    from codemem.cli import cli
+    from tests.helpers import git, make_repo
+
+    repo = make_repo(tmp_path / "team", "shop")
+    for n in range(8):
+        (repo / "shop" / f"part{n}.py").write_text(f"def part_{n}():\n    return {n}\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"add part {n} of the shop")
+
+    def codemem(where, *args: str) -> None:
+        result = CliRunner().invoke(cli, ["--repo", str(where), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    codemem(repo, "init")
+    codemem(repo, "digest")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "add the team's memory")
+    records = (repo / ".codemem" / "conventions.json").read_bytes()
+    topics = [rule["topic"] for rule in json.loads(records)["rules"]]
+    assert "commits" in topics  # learned from the history
+
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(ci))
+    git(ci, "config", "user.email", "ci@example.com")
+    git(ci, "config", "user.name", "CI")
+    (ci / "shop" / "part0.py").write_text("def part_0():\n    return 'zero'\n")
+    git(ci, "commit", "-q", "-am", "return a name from part 0")
+    codemem(ci, "digest", "--ci")
+    assert (ci / ".codemem" / "conventions.json").read_bytes() == records
+    assert git(ci, "status", "--porcelain", "--", ".codemem/blocks").stdout == ""
