@@ -15,6 +15,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -433,7 +434,9 @@ def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
     full = candidate if candidate.is_absolute() else real_root / candidate
     try:
         resolved = full.resolve()  # follows symlinks, also through not-yet-existing tails
-        if _loops(resolved):  # from Python 3.13 no error: the loop is left in the path
+        # From Python 3.13 a loop is no error (the loop is left in the path): one more stat
+        # there, none on the older Pythons that raise.
+        if sys.version_info >= (3, 13) and _loops(resolved):
             raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
     except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
         why = "a symbolic link in it loops back on itself"
