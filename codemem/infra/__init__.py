@@ -9,20 +9,14 @@ from __future__ import annotations
 
 from codemem.infra.clock import as_utc, in_range, iso_utc, parse_when, today, utc_date, utc_now
 from codemem.infra.files import (
-    RepoPath,
     atomic_file,
     atomic_write,
-    confine,
     create_private,
     fsync_dir,
-    in_git_folder,
-    json_text,
     line_ends,
     odd_sqlite_files,
     open_regular,
     owner_only,
-    printable,
-    printable_text,
     private_dir,
     read_at_most,
     read_regular,
@@ -71,6 +65,8 @@ from codemem.infra.locks import (
     read_holder,
 )
 from codemem.infra.memory import imports_uncollected, trim_heap
+from codemem.infra.paths import RepoPath, confine, in_git_folder
+from codemem.infra.printing import json_text, printable, printable_text
 from codemem.infra.quoting import (
     MAX_QUOTED_CHARS,
     bounded,

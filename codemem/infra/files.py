@@ -1,5 +1,6 @@
-"""Files: reading text, atomic replace, compare-and-swap, keeping paths inside the repository,
-private folders and files, and printing names safely.
+"""Files: reading text, atomic replace, compare-and-swap, regular-file reads, and private
+folders and files. Keeping paths inside the repository is `infra/paths.py`; printing names
+safely is `infra/printing.py`.
 
 `atomic_write` writes a temp file in the same folder, fsyncs it, renames it over the target
 and fsyncs the folder, so a crash leaves the old file or the new one, never a torn one.
@@ -11,15 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
-import re
 import stat
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -319,138 +316,3 @@ def _tighten(path: Path) -> None:
     mode = os.lstat(path).st_mode
     if not stat.S_ISLNK(mode) and mode & 0o077:
         os.chmod(path, stat.S_IMODE(mode) & 0o700)
-
-
-# C0 and C1 controls, DEL, Unicode's own line and paragraph separators, and the lone
-# surrogates that stand for the bytes of a name git gave that are not UTF-8 (`surrogateescape`):
-# shown as the byte, `\xe9`, never written raw nor refused by an encoder.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
-_NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match[0]
-    if char in _NAMED:
-        return _NAMED[char]
-    if "\udc80" <= char <= "\udcff":
-        return f"\\x{ord(char) - 0xDC00:02x}"
-    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-
-
-def printable(name: str) -> str:
-    r"""`name` with control characters escaped (`\n`, `\t`, `\x1b`...): one line, no terminal codes.
-
-    Every path printed into text an agent or a person reads line by line goes through here, so
-    a file named `a<newline>b` shows as `a\nb` and cannot add a line to a repo map or a listing.
-    """
-    return _CONTROL.sub(_escape, name)
-
-
-def json_text(value: object, indent: int | None = None) -> str:
-    r"""`value` as JSON, non-ASCII kept as it is, except when a lone surrogate (a file name git
-    gave as bytes that are not UTF-8) would make the text unencodable: then every non-ASCII
-    character is escaped (`\udce9`), which any JSON reader takes back. The 8-bit control
-    codes (U+0080-U+009F), which JSON leaves as they are and a terminal may obey as ESC [ or
-    ESC ], are escaped too (`\u009b`): `--json` printed where a person reads it drives nothing."""
-    text = json.dumps(value, ensure_ascii=False, indent=indent)
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, indent=indent)
-    # outside strings JSON has only ASCII, so each one is inside a string: escaped alike
-    return _C1.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-
-
-_C1 = re.compile(r"[\x80-\x9f]")
-
-
-# The same, less the tab, the line feed and a carriage return that ends a line (CRLF).
-_CONTROL_IN_TEXT = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]|\r(?!\n)"
-)
-
-
-def printable_text(text: str) -> str:
-    r"""`text` with its lines and tabs kept and every other control character escaped as in
-    `printable`: what a person is shown to approve (a command, a diff) or reads from the
-    repository (a cloned memory block) cannot hide part of itself, move the cursor, retitle
-    the window or write the clipboard with terminal codes (`\x1b[2K` erasing a line, a lone
-    `\r` writing over it)."""
-    return _CONTROL_IN_TEXT.sub(_escape, text)
-
-
-@dataclass(frozen=True)
-class RepoPath:
-    """A checked path: `full` on disk and `rel` as the repository names it (`/`-separated)."""
-
-    full: Path
-    rel: str
-
-
-MAX_NAME_BYTES = 255  # one file or folder name, on every common file system
-
-
-def _loops(path: Path) -> bool:
-    """Whether following `path` runs into a symbolic link loop."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return exc.errno == errno.ELOOP
-    return False
-
-
-def in_git_folder(rel: str) -> bool:
-    """Whether the repository-relative `rel` lies in a folder named `.git` (in any case: `.GIT`
-    is `.git` on a case-insensitive disk), the repository's or a nested one's: git's own files,
-    its config, refs and hooks, which nothing but git writes."""
-    return ".git" in rel.lower().split("/")
-
-
-def confine(root: Path, path: str, *, for_write: bool = False) -> RepoPath:
-    """Check `path` against the repository `root`; `PathOutsideRepository` if it escapes.
-
-    A path is taken relative to the root (an absolute path only if it points inside it),
-    resolved through symlinks, and refused if the result lies outside the root: `..` cannot
-    climb out and a symlink cannot point out. A symlink loop or a name too long for any file
-    system is refused in one line too. With `for_write`, folders are refused, and so is any
-    path through a folder named `.git` (in any case: `.GIT` is `.git` on a case-insensitive
-    disk), the repository's or a nested one's: git's config and hooks are code git runs.
-    """
-    if not isinstance(path, str) or not path.strip():
-        raise PathOutsideRepository(
-            "a path is required: give a repository-relative path like src/app.py"
-        )
-    if "\0" in path:
-        raise PathOutsideRepository(f"invalid path {path!r}: it contains a NUL character")
-    shown = printable(path if len(path) <= 200 else path[:200] + "...")
-    candidate = Path(os.path.expanduser(path)) if path.startswith("~") else Path(path)
-    if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in candidate.parts):
-        raise PathOutsideRepository(
-            f"invalid path {shown}: a name in it is longer than {MAX_NAME_BYTES} bytes"
-        )
-    real_root = root.resolve()
-    full = candidate if candidate.is_absolute() else real_root / candidate
-    try:
-        resolved = full.resolve()  # follows symlinks, also through not-yet-existing tails
-        # From Python 3.13 a loop is no error (the loop is left in the path): one more stat
-        # there, none on the older Pythons that raise.
-        if sys.version_info >= (3, 13) and _loops(resolved):
-            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-    except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
-        why = "a symbolic link in it loops back on itself"
-        if isinstance(exc, OSError) and exc.errno != errno.ELOOP:
-            why = exc.strerror or type(exc).__name__
-        raise PathOutsideRepository(f"{shown} cannot be resolved: {why}") from None
-    if resolved != real_root and real_root not in resolved.parents:
-        raise PathOutsideRepository(
-            f"{shown} is outside the repository: paths are relative to its root ({real_root.name}/)"
-        )
-    rel = resolved.relative_to(real_root).as_posix() if resolved != real_root else "."
-    if for_write:
-        if rel == "." or in_git_folder(rel):
-            raise PathOutsideRepository(f"{shown}: writing there is not allowed (git's own files)")
-        if resolved.is_dir():
-            raise PathOutsideRepository(f"{shown} is a directory: give a file path")
-    return RepoPath(resolved, rel)

@@ -35,9 +35,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from codemem.errors import GitError, RepositoryRefused
-from codemem.infra.files import printable, read_at_most
+from codemem.infra.files import read_at_most
 from codemem.infra.git_config_files import linked_git_dir
 from codemem.infra.git_guard import guarded, read_environment, unfetched_hint
+from codemem.infra.printing import printable
 
 if TYPE_CHECKING:
     import git as gitpython

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from codemem.infra.files import printable
 from codemem.infra.git import run_git
+from codemem.infra.printing import printable
 
 # What git leaves in its directory while an operation waits for the user, and how to end it.
 _OPERATIONS = (
