@@ -50,8 +50,9 @@ def run() -> None:
     # (`codemem.infra.imports_uncollected`).
     gc.disable()
     from codemem.cli import end_if_asked, main  # imported here, once the handler is in place
+    from codemem.infra import set_start_up_aside
 
-    gc.freeze()
+    set_start_up_aside()
     gc.enable()
     for signum, handler in previous.items():
         signal.signal(signum, handler)

@@ -498,8 +498,8 @@ class Manifest:
         in path order (a package's `__init__` file after its own module name)."""
         rows = self._query(
             "SELECT path, module_last, package_last FROM files"
-            " WHERE (module_last = ?1 OR package_last = ?1) AND status = ?2",
-            (_text(last), INDEXED),
+            " WHERE (module_last = ? OR package_last = ?) AND status = ?",
+            (_text(last), _text(last), INDEXED),
         )
         out: list[tuple[str, str]] = []
         for path, module_last, package_last in sorted((_str(r[0]), *r[1:]) for r in rows):

@@ -64,7 +64,7 @@ from codemem.infra.locks import (
     locked,
     read_holder,
 )
-from codemem.infra.memory import imports_uncollected, trim_heap
+from codemem.infra.memory import imports_uncollected, set_start_up_aside, trim_heap
 from codemem.infra.paths import RepoPath, confine, in_git_folder
 from codemem.infra.printing import json_text, printable, printable_text
 from codemem.infra.quoting import (
@@ -167,6 +167,7 @@ __all__ = [
     "today",
     "trim_heap",
     "imports_uncollected",
+    "set_start_up_aside",
     "remove_file",
     "remove_link",
     "KeptSave",

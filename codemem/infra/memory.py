@@ -48,13 +48,13 @@ def imports_uncollected() -> Iterator[None]:
     of what loading pydantic, pyarrow or numpy costs. The collector is back on after the
     block (unless it was off before); garbage is freed by its reference count meanwhile.
 
-    A process that set its start-up aside from the collector (`gc.freeze`: the console
-    entry, `codemem.__main__`, whose process ends with its command) before its first such
-    block sets aside what each block imported too, so that no later collection traverses it
-    either; a block that imported nothing new sets nothing aside.
+    A process that set its start-up aside from the collector (`set_start_up_aside`: the
+    console entry, `codemem.__main__`, whose process ends with its command) sets aside what
+    each block imported too, so that no later collection traverses it either; a block that
+    imported nothing new sets nothing aside.
     """
     loaded = len(sys.modules)
-    set_aside = _sets_start_up_aside()
+    set_aside = _start_up_set_aside
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -66,8 +66,14 @@ def imports_uncollected() -> Iterator[None]:
             gc.enable()
 
 
-@cache
-def _sets_start_up_aside() -> bool:
-    """Whether the process set its start-up aside, decided at its first heavy import (counting
-    what is set aside walks it all: once)."""
-    return gc.get_freeze_count() > 0
+_start_up_set_aside = False
+
+
+def set_start_up_aside() -> None:
+    """Set everything the process holds now aside from the cyclic collector (`gc.freeze`), and
+    what each later `imports_uncollected` block imports too: for a process that ends with its
+    command. Recorded here, not read back from `gc.get_freeze_count()`, which is not zero in
+    every interpreter that froze nothing (Python 3.12 sets aside a few hundred of its own)."""
+    global _start_up_set_aside
+    gc.freeze()
+    _start_up_set_aside = True
