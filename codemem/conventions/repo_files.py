@@ -21,8 +21,8 @@ from codemem.infra import load_yaml
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # pragma: no cover - Python 3.10 reads no TOML
-    tomllib = None
+else:  # pragma: no cover - Python 3.10: tomli, the library tomllib came from
+    import tomli as tomllib
 
 MAX_CONFIG_BYTES = 1_000_000
 # What a parser raises for a file it reads but cannot build: values YAML cannot construct
@@ -75,7 +75,7 @@ class RepoFiles:
 
     def toml(self, path: str | None) -> dict[str, Any]:
         text = self.text(path)
-        if not text or tomllib is None:
+        if not text:
             return {}
         try:
             return tomllib.loads(text)

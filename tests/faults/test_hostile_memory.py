@@ -411,7 +411,8 @@ def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
     [
         (
             "1" + "0" * 5000,
-            "Exceeds the limit (4300 digits) for integer string conversion: value has 5001 digits",
+            # Python's own words: "(4300 digits)" from 3.11, "(4300)" in 3.10
+            "Exceeds the limit (4300",
         ),
         ("2025-02-30", "day is out of range for month"),
         ("!!int x", "invalid literal for int() with base 10: 'x'"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,8 +19,11 @@ from codemem.review.commit_msg import (
 )
 from codemem.sleep import push_memory
 from codemem.sleep.publish import COMMIT_MESSAGE
-from codemem.workspace import Workspace
+from codemem.workspace import Workspace, codemem_argv
 from tests.helpers import git
+
+# how this Python's hook line starts codemem (`-P -m codemem`; Python 3.10 has no -P)
+OUR_ARGS = shlex.join(codemem_argv()[1:])
 
 RULES = [
     Rule(
@@ -235,7 +239,7 @@ def test_hook_status_names_the_commit_msg_hook_too(shop):
         "The commit-msg hook is installed at .git/hooks/commit-msg.\n"
     )
     path = shop / ".git/hooks/commit-msg"
-    path.write_text(path.read_text().replace(" -P -m codemem", " -m codemem"))  # as 0.2.0 wrote
+    path.write_text(path.read_text().replace(f" {OUR_ARGS}", " -m codemem"))  # as 0.2.0 wrote
     CliRunner().invoke(cli, ["--repo", str(shop), "hook", "install"])
     assert status() == (
         "Installed at .git/hooks/pre-commit.\n"

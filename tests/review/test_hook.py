@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import sys
 from pathlib import Path
@@ -15,7 +16,11 @@ from review_helpers import CAMEL_FUNCTION, append, fake_aws_key, stage, write
 from codemem.cli import cli
 from codemem.review.findings import finding_id
 from codemem.review.hook import MARKER, hook_script
+from codemem.workspace import codemem_argv
 from tests.helpers import git
+
+# how this Python's hook line starts codemem (`-P -m codemem`; Python 3.10 has no -P)
+OUR_ARGS = shlex.join(codemem_argv()[1:])
 
 ROOT = Path(__file__).resolve().parents[2]
 FOOTER = (
@@ -58,7 +63,7 @@ def test_install_writes_an_executable_script_for_this_python(hooked):
 
 def test_status_names_a_hook_an_older_codemem_wrote(hooked):
     path = hooked / ".git/hooks/pre-commit"
-    path.write_text(path.read_text().replace(" -P -m codemem", " -m codemem"))  # as 0.2.0 wrote
+    path.write_text(path.read_text().replace(f" {OUR_ARGS}", " -m codemem"))  # as 0.2.0 wrote
     assert hook(hooked, "status").output == (
         "Installed at .git/hooks/pre-commit; written by another codemem version: "
         "`codemem hook install` updates it.\n"

@@ -23,7 +23,7 @@ from codemem.errors import UsageError
 from codemem.memory import MemoryStore
 from codemem.sleep import publish, push_memory
 from codemem.sleep.publish import PushError
-from codemem.workspace import Workspace
+from codemem.workspace import Workspace, merge_driver_command
 from tests.helpers import git, make_repo, run_codemem
 
 COUPONS = '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'
@@ -306,7 +306,7 @@ def test_a_clone_gets_the_merge_driver_on_its_first_codemem_command(team):
     assert first.returncode == 0, first.stderr
     assert "codemem: INFO: set up this clone's merge driver" in first.stderr  # said with -v only
     driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
-    assert driver.endswith("-m codemem merge-file %O %A %B %P")
+    assert driver == merge_driver_command()  # this Python, never the current folder's codemem
     assert sh(alice.root, "check-attr", "merge", ".codemem/blocks/project.md").stdout.endswith(
         "merge: codemem\n"
     )
@@ -329,7 +329,7 @@ def test_a_driver_whose_python_is_gone_is_set_again_and_merges(team, tmp_path):
     sh(alice.root, "config", "merge.codemem.driver", gone)  # the venv it was set from removed
     assert codemem(alice, "memory", "list").returncode == 0
     driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
-    assert driver == f"{sys.executable} -P -m codemem merge-file %O %A %B %P"
+    assert driver == merge_driver_command()
     two_additions(alice)  # two people's additions to one block merge: git ran the driver
     merged = sh(alice.root, "merge", "-q", "--no-edit", "other", check=False)
     assert merged.returncode == 0, merged.stdout + merged.stderr
@@ -353,7 +353,7 @@ def test_a_driver_line_that_imports_the_repositorys_codemem_folder_is_set_again(
     sh(alice.root, "config", "merge.codemem.driver", old)
     assert codemem(alice, "memory", "list").returncode == 0
     driver = sh(alice.root, "config", "merge.codemem.driver").stdout.strip()
-    assert driver == f"{sys.executable} -P -m codemem merge-file %O %A %B %P"
+    assert driver == merge_driver_command()
     marker = tmp_path / "ran-the-repository's-codemem"
     package = alice.root / "codemem"
     package.mkdir()
