@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -175,17 +175,19 @@ def parse_files(
     # Fork (cheap) before the database is opened, so no worker inherits LanceDB's threads;
     # a long-lived process (watch, chat, MCP) that has LanceDB loaded uses a fork server.
     method = "forkserver" if "lancedb" in sys.modules else "fork"
+    size = max(1, min(32, total // (workers * 8) or 1))
+    chunks = _chunked(args, size, min(workers, MAX_WORKERS))
     context = get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["codemem.code.extract", "numpy"])
+    else:
+        _load_parsers(chunks)
     pool = ProcessPoolExecutor(
         max_workers=min(workers, MAX_WORKERS),
         mp_context=context,
         initializer=_init_worker,
         initargs=(os.getpid() if method == "fork" else None, os.getpid()),
     )
-    size = max(1, min(32, total // (workers * 8) or 1))
-    chunks = _chunked(args, size, min(workers, MAX_WORKERS))
     # Only a few chunks are in flight: results wait in this process only as long as the
     # writer needs, whatever the repository's size.
     window = min(workers, MAX_WORKERS) * IN_FLIGHT_PER_WORKER
@@ -218,6 +220,27 @@ def parse_files(
             stopper.stop(finished=done == total)
 
     return ParsedFiles(_with_progress(drain(), total, progress), stopper.stop)
+
+
+def _load_parsers(chunks: list[list[_Args]]) -> None:
+    """Load the parsers' modules, and the grammar and compiled tag query of each code language
+    that more than one chunk of files holds, in this process before it forks: every worker
+    loaded its own otherwise (the modules: about 10 ms; Python's query: 16 ms; C++'s: 0.23 s).
+    A `.h` file, whose language its content decides, counts for none."""
+    from codemem.code import parse  # noqa: F401  (what `extract_file` imports on first use)
+    from codemem.code.languages import get_query, language_for_path
+
+    chunks_of: Counter[str | None] = Counter()
+    for chunk in chunks:
+        chunks_of.update({language_for_path(path) for _, path, _, _ in chunk if _decided(path)})
+    for language, count in chunks_of.items():
+        if language is not None and count > 1:
+            get_query(language, with_errors=True)  # the one `parse_file` runs (and its grammar)
+
+
+def _decided(path: str) -> bool:
+    """Whether a file's language is known from its path alone."""
+    return not path.lower().endswith(".h")
 
 
 @contextmanager

@@ -22,6 +22,9 @@ import os
 import re
 import stat
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +46,26 @@ _UNREADABLE = re.compile(rb"unable to read config file '([^'\n]+)'")
 _ASK_SECONDS = 10.0
 _SCANNED_BYTES = 1 << 20  # a config file larger than this is listed by git, unread here
 Stamp = tuple[int, int, int, int] | None  # mtime, change time, size, inode; None: no such file
+# Held while git is asked what a process keeps (`asking_git`). A fresh index run asks from two
+# threads at once (its listing's and the co-change history's): each missed the cache and ran
+# the same `git config` twice.
+_ASKING = threading.RLock()
+
+
+@contextmanager
+def asking_git() -> Iterator[None]:
+    """Around a cached answer of git's: a thread that wants one another thread is asking for
+    waits for it, where both would run git."""
+    with _ASKING:
+        yield
+
+
+def _unheld_after_fork() -> None:
+    global _ASKING
+    _ASKING = threading.RLock()  # a thread of the parent's may have held it: gone in the child
+
+
+os.register_at_fork(after_in_child=_unheld_after_fork)
 
 
 def linked_git_dir(top: Path) -> Path | None:
@@ -95,7 +118,8 @@ def config_stamp(root: Path) -> tuple[tuple[str, Stamp], ...]:
         stamps.append((path, info))
         if info is None or depth >= MAX_INCLUDE_DEPTH:
             continue
-        included, on_branch = _included(path, info)
+        with asking_git():
+            included, on_branch = _included(path, info)
         pending += [(target, depth + 1) for target in included]
         if on_branch and git_dir is not None:  # stamped, never read
             pending.append((os.path.join(git_dir, "HEAD"), MAX_INCLUDE_DEPTH))
@@ -114,16 +138,17 @@ def _git_dir(root: str) -> str | None:
 def _first_files(root: str, git_dir: str | None) -> list[str]:
     """The files git reads before any include: the system's, the user's, the repository's."""
     env = os.environ
-    files = list(
-        _users_files(
-            env.get("GIT_CONFIG_NOSYSTEM"),
-            env.get("GIT_CONFIG_SYSTEM"),
-            env.get("GIT_CONFIG_GLOBAL"),
-            env.get("HOME"),
-            env.get("XDG_CONFIG_HOME"),
-            env.get("PATH"),  # which git answers: where its system file is
+    with asking_git():
+        files = list(
+            _users_files(
+                env.get("GIT_CONFIG_NOSYSTEM"),
+                env.get("GIT_CONFIG_SYSTEM"),
+                env.get("GIT_CONFIG_GLOBAL"),
+                env.get("HOME"),
+                env.get("XDG_CONFIG_HOME"),
+                env.get("PATH"),  # which git answers: where its system file is
+            )
         )
-    )
     if git_dir is not None:
         if "GIT_COMMON_DIR" in env:
             common = os.path.join(root, env["GIT_COMMON_DIR"])

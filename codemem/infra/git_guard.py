@@ -33,7 +33,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from codemem.infra.git_config_files import Stamp, config_stamp
+from codemem.infra.git_config_files import Stamp, asking_git, config_stamp
 
 # For every read: no pager; no signature check in `git log` (`log.showSignature` runs
 # `gpg.program`).
@@ -84,7 +84,7 @@ def guarded(
     read runs no program the repository's git config names; a write the person asked for
     (`as_user`) runs as their own `git` would, with the hooks, filters, signing and transports,
     only the fsmonitor (a speed hint, which no write needs) kept to git's own."""
-    monitor, drivers, fetch = _configured(root, config_stamp(root))
+    monitor, drivers, fetch = _configured_once(root)
     if as_user:
         return ["-c", f"core.fsmonitor={monitor}", *args], {}
     at = 0
@@ -102,7 +102,7 @@ def guarded(
 def read_environment(root: Path) -> dict[str, str]:
     """The variables a read in `root` runs with when only its environment can be set
     (GitPython's `cat-file --batch`: no hooks, diffs or filters run there)."""
-    return {**READ_ENV, **_configured(root, config_stamp(root))[2]}
+    return {**READ_ENV, **_configured_once(root)[2]}
 
 
 def unfetched_hint(stderr: str) -> str:
@@ -139,6 +139,13 @@ def _emptied(drivers: tuple[str, ...]) -> dict[str, str]:
     for at, (key, value) in enumerate(settings, start=first):
         env[f"GIT_CONFIG_KEY_{at}"], env[f"GIT_CONFIG_VALUE_{at}"] = key, value
     return env
+
+
+def _configured_once(root: Path) -> tuple[str, tuple[str, ...], dict[str, str]]:
+    """`_configured` for the config as it is now, git asked once whichever threads want it."""
+    stamp = config_stamp(root)
+    with asking_git():
+        return _configured(root, stamp)
 
 
 @lru_cache(maxsize=16)

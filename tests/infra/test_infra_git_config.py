@@ -310,3 +310,42 @@ def test_the_system_config_stamped_is_the_one_git_reads(repo, tmp_path, monkeypa
     assert git_config_files.system_config_file() == str(system)  # named as its entries' origin
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     assert str(system) not in dict(config_stamp(repo))
+
+
+def test_two_threads_asking_at_once_run_each_git_config_once(repo, monkeypatch):
+    # A fresh `codemem index` lists the work tree and reads the co-change history in two
+    # threads at once: both missed the process's caches and ran the same `git config`
+    # (the system file's, the repository's drivers) twice.
+    import subprocess
+    import threading
+    import time
+
+    from codemem.infra import git_config_files, git_guard
+
+    monkeypatch.delenv("GIT_CONFIG_NOSYSTEM")
+    git_config_files._users_files.cache_clear()
+    git_guard._configured.cache_clear()
+    asked: list[tuple[str, ...]] = []
+    run = subprocess.run
+
+    def slow(args, *rest, **kwargs):
+        if "config" in args:
+            asked.append(tuple(args))
+            time.sleep(0.2)  # the other thread comes in meanwhile
+        return run(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", slow)
+    start = threading.Barrier(2)
+    answers: list[tuple[list[str], dict[str, str]]] = []
+
+    def read() -> None:
+        start.wait()
+        answers.append(git_guard.guarded(repo, ("status",)))
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(asked) == 2 and len(set(asked)) == 2  # the system file's, the drivers': once each
+    assert answers[0] == answers[1]
