@@ -11,6 +11,14 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
+AWS_KEY = "AKIAQ3EGRT5ZQWJ7XK2M"  # made up, in the format of an AWS access key ID
+# how every write of memory refuses a text holding AWS_KEY (`codemem.memory.refuse_secret`)
+SECRET_REFUSAL = (
+    "the text holds what looks like a secret (AWS access key ID, AKIA…, 20 characters): "
+    "memory is committed and shared with the team, so nothing was saved; leave the secret out "
+    "and say where it is kept instead"
+)
+
 
 def git(
     repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = True

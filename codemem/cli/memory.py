@@ -115,6 +115,7 @@ def edit_command(app: AppContext, label: str) -> None:
     .codemem/local/edits/ and the message says which.
     """
     from codemem.errors import MemoryEditError
+    from codemem.memory import refuse_secret
 
     store = open_store(app)
     block = store.get(label)
@@ -133,6 +134,7 @@ def edit_command(app: AppContext, label: str) -> None:
         click.echo(f"No change to {label}.")
         return
     try:
+        refuse_secret(value)
         block = store.rethink(label, value, expected=block.value)
     except MemoryEditError as exc:
         kept = _keep_edit(app.workspace(), label, edited)
@@ -158,7 +160,10 @@ def _keep_edit(ws: Workspace, label: str, text: str) -> Path:
 @click.pass_obj
 def set_command(app: AppContext, label: str, value: str | None, file: str | None) -> None:
     """Replace a block's whole value."""
+    from codemem.memory import refuse_secret
+
     text = _read_text_option(value, file)
+    refuse_secret(text)
     block = open_store(app).rethink(label, text[:-1] if file and text.endswith("\n") else text)
     click.echo(f"Saved {label}: {block.chars:,} / {block.limit:,} characters.")
 
@@ -180,6 +185,9 @@ def create_command(
     app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool
 ) -> None:
     """Create a new block (the label `personal` makes your personal, cross-repository one)."""
+    from codemem.memory import refuse_secret
+
+    refuse_secret(description, value)
     block = open_store(app).create(label, description, value, limit, read_only)
     click.echo(f"Created {label} ({block.limit:,} characters) in {block.path}.")
 
