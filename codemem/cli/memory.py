@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext
-from codemem.cli.output import OUTPUT_HELP, echo_json, output_path, warn_problems
+from codemem.cli.output import OUTPUT_HELP, echo_exact, echo_json, output_path, warn_problems
 from codemem.cli.stores import open_archive, open_store
 from codemem.errors import UsageError
 from codemem.infra import printable, printable_text
@@ -75,7 +75,11 @@ def list_command(app: AppContext, as_json: bool) -> None:
 
 @memory_group.command("show")
 @click.argument("label", required=False)
-@click.option("--raw", is_flag=True, help="Print only the block's value.")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Print only the block's value, exactly (terminal codes escaped on a terminal).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the block(s) as JSON.")
 @click.pass_obj
 def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -> None:
@@ -93,12 +97,12 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
     warn_problems(store.conflicts([block]))
     if as_json:
         echo_json(block.to_json(), indent=2)
-    elif raw:
-        click.echo(block.value)
+    elif raw:  # exact for a pipe or a file; on a terminal a clone's codes are escaped
+        echo_exact(block.value)
     else:
         flags = "  read-only" if block.read_only else ""
         click.echo(f"{block.label}  {usage_bar(block.chars, block.limit)}{flags}")
-        if block.description:  # a clone's text: no terminal codes (--raw and --json are exact)
+        if block.description:  # a clone's text: no terminal codes (--json is exact)
             click.echo(printable(block.description))
         click.echo("-" * 40)
         click.echo(printable_text(block.value))
