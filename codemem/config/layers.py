@@ -177,8 +177,9 @@ def read_project_file(
     """The project's settings, read only from inside its repository (the folder holding
     `.codemem/`): a cloned `config.yml` linked to a file elsewhere (another file of yours, a
     secret in /tmp, /dev/zero, a FIFO) is refused in one line before anything of it is read,
-    never read as this project's settings."""
-    if project_file.is_symlink():
+    never read as this project's settings. A link leading nowhere is no settings, as a
+    missing file is (`init` leaves a committed one as it is)."""
+    if project_file.is_symlink() and project_file.exists():
         root = project_file.parent.parent.resolve()
         target = project_file.resolve()
         if not target.is_relative_to(root):
