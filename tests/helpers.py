@@ -11,6 +11,14 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
+AWS_KEY = "AKIAQ3EGRT5ZQWJ7XK2M"  # made up, in the format of an AWS access key ID
+# how every write of memory refuses a text holding AWS_KEY (`codemem.memory.refuse_secret`)
+SECRET_REFUSAL = (
+    "the text holds what looks like a secret (AWS access key ID, AKIA…, 20 characters): "
+    "memory is committed and shared with the team, so nothing was saved; leave the secret out "
+    "and say where it is kept instead"
+)
+
 
 def git(
     repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
@@ -152,3 +160,37 @@ def forge_signature(repo: Path) -> None:
         check=True,
     ).stdout.strip()
     git(repo, "update-ref", "HEAD", signed)
+
+
+def codemem_on_a_terminal(repo: Path, *args: str, timeout: float = 120) -> bytes:
+    """What `python -m codemem --repo REPO ARGS` writes to its stdout when that is a terminal
+    (a pseudo-terminal this process reads), as `run_codemem` runs it otherwise."""
+    import pty
+    import select
+
+    environment = {**os.environ}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(FIXTURES.parent), os.environ.get("PYTHONPATH", "")]
+    )
+    terminal, their_end = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
+        stdout=their_end,
+        stderr=subprocess.DEVNULL,
+        env=environment,
+    )
+    os.close(their_end)
+    shown = b""
+    try:
+        while select.select([terminal], [], [], timeout)[0]:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # the other end closed: the command ended
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(terminal)
+        process.wait(timeout)
+    return shown

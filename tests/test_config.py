@@ -358,7 +358,7 @@ def test_any_layer_or_an_unusable_record_leaves_the_settings_to_validation(
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
-        (lambda p: p.symlink_to("/dev/zero"), "cannot read: not a regular file"),
+        (lambda p: p.symlink_to("/dev/zero"), "a link to /dev/zero, outside the repository"),
         (lambda p: os.mkfifo(p), "cannot read: not a regular file"),  # never waited on
         (lambda p: p.write_text("# " + "x" * 2_000_000 + "\n"), "larger than 1,048,576 bytes"),
         (lambda p: p.write_bytes(b"model: caf\xe9\n"), "cannot read: not UTF-8"),
@@ -386,23 +386,32 @@ def test_a_variable_that_is_no_yaml_value_is_one_line_naming_it():
         assert str(err.value).startswith("CODEMEM_SEARCH__K: ")
 
 
-def test_a_project_settings_file_linked_out_of_its_repository_is_refused(tmp_path):
+def test_a_project_settings_file_linked_out_of_its_repository_is_refused(tmp_path, monkeypatch):
     # A cloned repository may commit .codemem/config.yml as a link to a file elsewhere (another
-    # file of yours, a secret in /tmp): it was read as the project's settings. A link to a
-    # file inside the repository is still read.
+    # file of yours, a secret in /tmp): it was read as the project's settings; then read first
+    # and refused after, so a file there that is no YAML (credentials) was parsed and reported
+    # as the project's broken YAML. A link to a file inside the repository is still read.
+    import codemem.config.layers as layers_module
+
     (tmp_path / "elsewhere.yml").write_text("search:\n  k: 3\n")
+    (tmp_path / "credentials").write_text("[default]\naws_access_key_id = x\nkey: a: b\n")
     repo = tmp_path / "repo"
     (repo / ".codemem").mkdir(parents=True)
     (repo / "shared.yml").write_text("search:\n  k: 4\n")
     project = repo / ".codemem" / "config.yml"
     project.symlink_to(repo / "shared.yml")
     assert load_config(project).search.k == 4
-    project.unlink()
-    project.symlink_to(tmp_path / "elsewhere.yml")
-    with pytest.raises(ConfigError) as err:
-        load_config(project)
-    assert str(err.value) == (
-        f"{project}: a link to {(tmp_path / 'elsewhere.yml').resolve()}, outside the "
-        "repository: the project's settings are read only from inside it; replace the link "
-        "by the file"
-    )
+    read: list[Path] = []
+    real = layers_module.read_yaml_file
+    monkeypatch.setattr(layers_module, "read_yaml_file", lambda p: read.append(p) or real(p))
+    for elsewhere in (tmp_path / "elsewhere.yml", tmp_path / "credentials"):
+        project.unlink()
+        project.symlink_to(elsewhere)
+        with pytest.raises(ConfigError) as err:
+            load_config(project)
+        assert str(err.value) == (
+            f"{project}: a link to {elsewhere.resolve()}, outside the repository: the "
+            "project's settings are read only from inside it; replace the link by the file"
+        )
+    assert project not in read
+    assert project not in read

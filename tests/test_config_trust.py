@@ -338,5 +338,23 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def test_config_trust_refuses_a_settings_file_linked_out_of_the_repository(repo_factory, tmp_path):
+    # `config trust` read the file the link led to, recorded trust for it (under that file's
+    # own path, so every clone linking there was trusted too), then failed with an internal
+    # error.
+    elsewhere = write(tmp_path / "elsewhere.yml", HOSTILE)
+    project = repo_factory("shop") / ".codemem" / "config.yml"
+    project.parent.mkdir(exist_ok=True)
+    project.symlink_to(elsewhere)
+    result = invoke(project, "config", "trust")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"codemem: error: {project}: a link to {elsewhere.resolve()}, outside the repository: "
+        "the project's settings are read only from inside it; replace the link by the file\n",
+    )
+    assert not trust_path(user_dir(Path.home())).exists()
+
+
 def invoke(project: Path, *args: str):
     return CliRunner().invoke(cli, ["--repo", str(project.parent.parent), *args])

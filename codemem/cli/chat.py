@@ -152,12 +152,15 @@ class Repl:
             self.console.print(f"{block.label:<{width}}  {bar}", markup=False, highlight=False)
 
     def do_remember(self, rest: str) -> None:
+        from codemem.memory import refuse_secret  # the memory layer is loaded by then
+
         ctx = self.agent.context.ctx
         if rest.startswith("--block"):
             parts = rest.split(None, 2)
             if len(parts) < 3:
                 self.console.print("Usage: /remember --block LABEL TEXT", markup=False)
                 return
+            refuse_secret(parts[2])
             block = ctx.store.append(parts[1], parts[2])
             self.console.print(
                 f"Added to {block.label}: {block.chars:,} / {block.limit:,} characters."
@@ -166,6 +169,7 @@ class Repl:
         if not rest:
             self.console.print("Usage: /remember TEXT", markup=False)
             return
+        refuse_secret(rest)
         source = f"session {ctx.session_id}" if ctx.session_id else None
         result = ctx.archive.insert(rest, source=source)
         ctx.memory_changed()

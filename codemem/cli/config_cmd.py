@@ -66,11 +66,11 @@ UNTRUSTED = "project, not trusted: ignored"
 def _withheld(app: AppContext) -> tuple[dict[str, Any], bool]:
     """The project file's settings that need trust (`codemem.config.trust`), by dotted key,
     and whether they are trusted as they are."""
-    from codemem.config import read_yaml_file, user_config_dir
+    from codemem.config import read_project_file, user_config_dir
     from codemem.config.trust import fingerprint, project_key, read_trusted, withheld_settings
 
     path = app.workspace().config_file
-    withheld = withheld_settings(read_yaml_file(path))
+    withheld = withheld_settings(read_project_file(path))
     stored = read_trusted(user_config_dir()).get(project_key(path))
     return withheld, not withheld or stored == fingerprint(withheld)
 
@@ -297,12 +297,12 @@ def trust_command(app: AppContext, revoke: bool, as_json: bool) -> None:
     covers those settings exactly as they are now: when a pull changes one, they are
     ignored again until you trust them again.
     """
-    from codemem.config import read_yaml_file, user_config_dir
+    from codemem.config import read_project_file, user_config_dir
     from codemem.config.trust import record_trust, withheld_settings
 
     ws = app.workspace()
     path = ws.config_file
-    withheld = withheld_settings(read_yaml_file(path))
+    withheld = withheld_settings(read_project_file(path))
     trusted = bool(withheld) and not revoke
     record_trust(path, withheld if trusted else None, user_config_dir())
     if as_json:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext
-from codemem.cli.output import OUTPUT_HELP, echo_json, output_path, warn_problems
+from codemem.cli.output import OUTPUT_HELP, echo_exact, echo_json, output_path, warn_problems
 from codemem.cli.stores import open_archive, open_store
 from codemem.errors import UsageError
 from codemem.infra import printable, printable_text
@@ -75,7 +75,11 @@ def list_command(app: AppContext, as_json: bool) -> None:
 
 @memory_group.command("show")
 @click.argument("label", required=False)
-@click.option("--raw", is_flag=True, help="Print only the block's value.")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Print only the block's value, exactly (terminal codes escaped on a terminal).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the block(s) as JSON.")
 @click.pass_obj
 def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -> None:
@@ -93,12 +97,12 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
     warn_problems(store.conflicts([block]))
     if as_json:
         echo_json(block.to_json(), indent=2)
-    elif raw:
-        click.echo(block.value)
+    elif raw:  # exact for a pipe or a file; on a terminal a clone's codes are escaped
+        echo_exact(block.value)
     else:
         flags = "  read-only" if block.read_only else ""
         click.echo(f"{block.label}  {usage_bar(block.chars, block.limit)}{flags}")
-        if block.description:  # a clone's text: no terminal codes (--raw and --json are exact)
+        if block.description:  # a clone's text: no terminal codes (--json is exact)
             click.echo(printable(block.description))
         click.echo("-" * 40)
         click.echo(printable_text(block.value))
@@ -115,6 +119,7 @@ def edit_command(app: AppContext, label: str) -> None:
     .codemem/local/edits/ and the message says which.
     """
     from codemem.errors import MemoryEditError
+    from codemem.memory import refuse_secret
 
     store = open_store(app)
     block = store.get(label)
@@ -133,6 +138,7 @@ def edit_command(app: AppContext, label: str) -> None:
         click.echo(f"No change to {label}.")
         return
     try:
+        refuse_secret(value)
         block = store.rethink(label, value, expected=block.value)
     except MemoryEditError as exc:
         kept = _keep_edit(app.workspace(), label, edited)
@@ -158,7 +164,10 @@ def _keep_edit(ws: Workspace, label: str, text: str) -> Path:
 @click.pass_obj
 def set_command(app: AppContext, label: str, value: str | None, file: str | None) -> None:
     """Replace a block's whole value."""
+    from codemem.memory import refuse_secret
+
     text = _read_text_option(value, file)
+    refuse_secret(text)
     block = open_store(app).rethink(label, text[:-1] if file and text.endswith("\n") else text)
     click.echo(f"Saved {label}: {block.chars:,} / {block.limit:,} characters.")
 
@@ -180,6 +189,9 @@ def create_command(
     app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool
 ) -> None:
     """Create a new block (the label `personal` makes your personal, cross-repository one)."""
+    from codemem.memory import refuse_secret
+
+    refuse_secret(description, value)
     block = open_store(app).create(label, description, value, limit, read_only)
     click.echo(f"Created {label} ({block.limit:,} characters) in {block.path}.")
 

@@ -70,6 +70,20 @@ def echo_json(data: Any, *, indent: int | None = None) -> None:
     click.echo(json_text(data, indent=indent))
 
 
+def echo_exact(text: str, *, nl: bool = True) -> None:
+    """`text` on stdout exactly as it is when stdout is a pipe or a file (a script's
+    `--raw > file`), but with its control characters escaped (`printable_text`) when stdout is
+    a terminal: a person reads it there, and a clone's text could otherwise drive the terminal
+    (`\x1b]52` writing the clipboard, `\x1b[2J` clearing the screen), as `ls` shows a name's
+    control characters as `?` only on a terminal."""
+    if not sys.stdout.isatty():  # click strips what looks like colour from a pipe: not here
+        click.echo(text, nl=nl, color=True)
+        return
+    from codemem.infra import printable_text  # on first use: every command's start stays light
+
+    click.echo(printable_text(text), nl=nl)
+
+
 def warn_problems(problems: Iterable[object]) -> None:
     """One `codemem: warning: ...` line on stderr for each problem."""
     for problem in problems:

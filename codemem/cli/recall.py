@@ -34,15 +34,19 @@ def remember_command(
     """Remember TEXT: as an archival note (default) or appended to a block with --block.
 
     TEXT '-' reads standard input. A note identical to an existing one is refused; notes
-    that say nearly the same thing are listed so you can tidy up.
+    that say nearly the same thing are listed so you can tidy up. Text holding a secret (an
+    API key, a private key) is refused: memory is committed and shared.
     """
+    from codemem.memory import refuse_secret  # imported when the command runs, not for --help
+
     if text == "-":
         text = sys.stdin.read()
     if label and to_archive:
         raise UsageError("give --block LABEL or --archive, not both")
+    if label and (tags or source):
+        raise UsageError("--tag and --source apply to archival notes, not to blocks")
+    refuse_secret(text)  # memory is committed: a key never reaches the file the hook would stop
     if label:
-        if tags or source:
-            raise UsageError("--tag and --source apply to archival notes, not to blocks")
         block = open_store(app).append(label, text)
         if as_json:
             echo_json(block.to_json(), indent=2)

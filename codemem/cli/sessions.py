@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from codemem.cli import AppContext
-from codemem.cli.output import OUTPUT_HELP, echo_json, output_path
+from codemem.cli.output import OUTPUT_HELP, echo_exact, echo_json, output_path
 from codemem.cli.stores import open_recall
 from codemem.errors import UsageError
 from codemem.infra import create_private, printable, printable_text
@@ -83,8 +83,8 @@ def sessions_export_command(app: AppContext, session_id: str, fmt: str, output: 
     recall = _recall(app, session_id)
     session = recall.get_session(session_id).session
     text = recall.export_session(session.id, fmt)
-    if output is None:
-        click.echo(text, nl=False)
+    if output is None:  # exact for a pipe or a file; on a terminal tools' codes are escaped
+        echo_exact(text, nl=False)
         return
     path = output_path(output, f"{session.id}.{'md' if fmt == 'markdown' else 'json'}")
     create_private(path)  # a whole conversation: the owner's alone, like recall.sqlite

@@ -108,6 +108,7 @@ class Focus:
     personalization: dict[str, float] = field(default_factory=dict)
     mentioned: set[str] = field(default_factory=set)  # names whose edges weigh more
     paths: set[str] = field(default_factory=set)  # focused files (never demoted as tests)
+    files: list[str] = field(default_factory=list)  # files named by an entry: shown first
     definitions: list[tuple[str, Definition]] = field(default_factory=list)  # shown first
     unmatched: list[str] = field(default_factory=list)
 
@@ -127,6 +128,8 @@ def resolve_focus(store: TagStore, graph: RefGraph, focus: Iterable[str]) -> Foc
             continue
         if entry in known:
             out.paths.add(entry)
+            if entry not in out.files:
+                out.files.append(entry)
             out.personalization[entry] = out.personalization.get(entry, 0.0) + 1.0
             continue
         prefix = "" if entry == "." else entry + "/"
@@ -175,7 +178,8 @@ def render_repo_map(
 
     Files are ordered by rank, each with its best definitions in line order. Focused files
     and directories are personalized and their definitions weigh `focus_weight` times more;
-    focused symbols come first; test files weigh `test_weight` unless focused.
+    a focused file's path and focused symbols come first (so a small budget shows them
+    before anything else); test files weigh `test_weight` unless focused.
     """
     focused = resolve_focus(store, graph, focus)
     weights = {path: focus_weight for path in focused.paths}
@@ -190,6 +194,9 @@ def render_repo_map(
         file_rank[path] *= weight
     ranked = graph.iter_definitions(personalization, focused.mentioned, file_weights=weights)
     entries, exhausted = _candidates(focused.definitions, ranked, tokens)
+    # a file named by the focus is shown, as its path at least, before anything else that
+    # fits: a budget too small for its first definition (or a file with none) left it out
+    entries[:0] = [(path, None) for path in focused.files]
     if exhausted:  # every definition fits: files without any follow, by rank
         with_defs = {path for path, _ in entries}
         bare = sorted((p for p in graph.paths if p not in with_defs), key=lambda p: -file_rank[p])

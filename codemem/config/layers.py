@@ -164,19 +164,22 @@ def read_layers(
     if project_file is not None:
         # What came with the repository chooses no endpoint, credential or permission of
         # yours until you trust it (`codemem.config.trust`).
-        data = trusted_part(project_file, _confined(project_file, read_file), user_dir)
+        data = trusted_part(project_file, read_project_file(project_file, read_file), user_dir)
         layers.append(("project", str(project_file), data))
     layers.append(("environment", "environment", environment_overrides(environ)))
     layers.append(("flags", "command-line flags", flags or {}))
     return layers
 
 
-def _confined(project_file: Path, read_file: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+def read_project_file(
+    project_file: Path, read_file: Callable[[Path], dict[str, Any]] = read_yaml_file
+) -> dict[str, Any]:
     """The project's settings, read only from inside its repository (the folder holding
     `.codemem/`): a cloned `config.yml` linked to a file elsewhere (another file of yours, a
-    secret in /tmp) is refused in one line, not read as this project's settings."""
-    data = read_file(project_file)  # first: a link to /dev/zero or a FIFO says what it is
-    if data and project_file.is_symlink():
+    secret in /tmp, /dev/zero, a FIFO) is refused in one line before anything of it is read,
+    never read as this project's settings. A link leading nowhere is no settings, as a
+    missing file is (`init` leaves a committed one as it is)."""
+    if project_file.is_symlink() and project_file.exists():
         root = project_file.parent.parent.resolve()
         target = project_file.resolve()
         if not target.is_relative_to(root):
@@ -184,7 +187,7 @@ def _confined(project_file: Path, read_file: Callable[[Path], dict[str, Any]]) -
                 f"{project_file}: a link to {target}, outside the repository: the project's "
                 "settings are read only from inside it; replace the link by the file"
             )
-    return data
+    return read_file(project_file)
 
 
 Stamp = tuple[int, int, int] | None  # a file's (mtime_ns, size, inode); None: no such file

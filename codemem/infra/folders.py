@@ -82,12 +82,17 @@ def _make_one(folder: Path, floor: Path, mode: int) -> None:
     raise FileExistsError(errno.EEXIST, "not a folder, and kept coming back", str(folder))
 
 
-def files_at_top(folder: Path) -> list[tuple[str, list[str], list[str]]]:
-    """The regular files at the top of `folder` (none through a link), as one step of
-    `os.walk` gives them; nothing when there is no folder."""
+def files_at_top(folder: Path, *, links: bool = False) -> list[tuple[str, list[str], list[str]]]:
+    """The regular files at the top of `folder` (none through a link; with `links`, the links
+    themselves too, as `os.walk` lists them), as one step of `os.walk` gives them; nothing when
+    there is no folder."""
     try:
         with os.scandir(folder) as entries:
-            names = [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
+            names = [
+                entry.name
+                for entry in entries
+                if entry.is_file(follow_symlinks=False) or (links and entry.is_symlink())
+            ]
     except OSError:
         return []
     return [(str(folder), [], names)]

@@ -7,21 +7,31 @@ codemem was removing as `<its name>.kept` (`discards.discard`), the temp file of
 `.codemem/local/removing/`; one is kept beside its file where the swap folder is on another
 file system (a source file under a mount point), and the write records it in its swap folder's
 `kept-elsewhere` (`record_kept`), so finding them never walks the repository.
+
+The ledger is a listing, never a save: each record rewrites it (under its own flock, swapped in
+whole, so a kill leaves the old one or the new one) without the saves a person has deleted
+since, so it holds about as many paths as there are saves kept. A path is dropped only when
+its folder is there and the save is not; one whose folder is missing (a mount point not
+mounted now) stays listed, and the save it names is never touched.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from codemem.infra.files import atomic_write, read_at_most
 from codemem.infra.folders import files_at_top
 from codemem.infra.held_paths import real_name
 
 LEDGER = "kept-elsewhere"  # in a swap folder: NUL-ended paths of saves kept outside it
 _LEDGER_BYTES = 1 << 20  # read at most: a few thousand paths, more than any clone keeps
+# read at most to rewrite it: an older codemem's ledger grew with every record
+_OLD_LEDGER_BYTES = 64 << 20
 
 _KEPT = re.compile(
     r"\.(?P<name>.+?)(?:\.[0-9a-f]{16}\.(?:[0-9a-f]{16}|-{16})\.[0-9a-f]{16}\.[^.]+"
@@ -62,16 +72,48 @@ def kept_saves(folder: Path, *, skip: Path | None = None, walk: bool = True) -> 
 def record_kept(folder: Path | None, kept: Path) -> None:
     """Record in `folder`'s ledger a save kept outside it (`kept_saves` finds the others),
     by its real path: one through a held folder (`held_path`) is named by a descriptor that
-    is gone once the write ends."""
+    is gone once the write ends. The paths of saves deleted since go as it is rewritten."""
     kept = real_name(kept)
     if folder is None or kept.parent == folder or not folder.is_dir():
         return
+    ledger = folder / LEDGER
     with suppress(OSError):  # a ledger not written loses a listing, never a save
-        fd = os.open(folder / LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = _hold_ledger(ledger)
         try:
-            os.write(fd, os.fsencode(os.path.abspath(kept)) + b"\0")  # one write: appended whole
+            with os.fdopen(os.dup(fd), "rb") as stream:  # its size asked for, not the limit
+                data = read_at_most(stream, _OLD_LEDGER_BYTES, os.fstat(fd).st_size)
+            paths = [raw for raw in dict.fromkeys(data.split(b"\0")) if raw and _still_wanted(raw)]
+            new = os.fsencode(os.path.abspath(kept))
+            text = b"".join(raw + b"\0" for raw in [*(p for p in paths if p != new), new])
+            atomic_write(ledger, text, 0o600, durable=False)  # a listing: redone by the next write
         finally:
+            os.close(fd)  # lets the flock go: a writer waiting on it opens the new ledger
+
+
+def _hold_ledger(ledger: Path) -> int:
+    """The ledger at `ledger`, opened and locked (an flock: one writer at a time, each
+    rewriting it whole); a writer that waited while another swapped in a new ledger locks that
+    one, never the file no name leads to any more."""
+    for _ in range(100):
+        fd = os.open(ledger, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.path.samestat(os.fstat(fd), os.stat(ledger, follow_symlinks=False)):
+                return fd
+        except OSError:
             os.close(fd)
+            raise
+        os.close(fd)
+    raise OSError(f"{ledger} kept changing")
+
+
+def _still_wanted(raw: bytes) -> bool:
+    """Whether a path of the ledger still names a kept save, or may (its folder is not there
+    now, as a mount point not mounted: the save it names may be back)."""
+    path = Path(os.fsdecode(raw))
+    if not path.is_absolute() or kept_save(path) is None:
+        return False
+    return _regular(path) or not os.path.isdir(path.parent)
 
 
 def _recorded(folder: Path) -> list[KeptSave]:

@@ -4,6 +4,9 @@ The kernel drops an flock when its process dies, however it dies, so a lock left
 process is taken at once. The holder writes its pid and command line into the lock file, so
 a waiter that gives up can say who is in the way:
 `.codemem/local/index.lock is held by pid 1234 (codemem index --full); gave up after 30 s`.
+A holder writes itself in a moment after it takes the lock, and clears the record when it
+lets go; what a waiter reads in that moment (no one, or a killed holder's record) is read
+again until the new holder is named (`current_holder`).
 """
 
 from __future__ import annotations
@@ -100,6 +103,22 @@ def read_holder(path: Path) -> LockHolder | None:
     return LockHolder(int(first), rest.strip()) if first.isdigit() else None
 
 
+def current_holder(path: Path, settle: float = 0.25) -> LockHolder | None:
+    """Who holds the lock on `path` (held by someone: a waiter gave up, or a probe found it),
+    as its record tells. A new holder writes itself in a moment after it takes the lock, so
+    the record may still be empty (the last holder cleared it as it let go) or name a holder
+    killed since (none clears it then): it is read again, for up to `settle` seconds while
+    the lock stays held, until it names a living process; else it is returned as it is."""
+    deadline = time.monotonic() + settle
+    while True:
+        holder = read_holder(path)
+        if holder is not None and _alive(holder.pid):
+            return holder
+        if time.monotonic() >= deadline or not lock_held(path):
+            return holder
+        time.sleep(0.01)
+
+
 def lock_held(path: Path) -> bool:
     """Whether some process holds the lock on `path` right now (probes without waiting)."""
     try:
@@ -167,7 +186,7 @@ class FileLock:
         return self._fd is not None and _at(self.path, self._fd)
 
     def _timeout_message(self) -> str:
-        holder = read_holder(self.path)
+        holder = current_holder(self.path)
         who = f"held by {holder}" if holder else "held by another process"
         if holder and not _alive(holder.pid):
             who += ", which has exited: a process it started still holds it"
@@ -181,6 +200,8 @@ class FileLock:
             if remove and self.is_current():
                 with contextlib.suppress(OSError):
                     os.unlink(self.path)
+            with contextlib.suppress(OSError):  # no record names a holder that has let go
+                os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

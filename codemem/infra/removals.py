@@ -106,7 +106,8 @@ def remove_link(path: Path, target: str | None) -> bool:
     aside beside it first, then read, so a save that replaced the link (an editor writing a new
     file over it) cannot land between the check and the removal. False, and what was moved put
     back (never over a newer save), when it is no link to `target`; `FileNotFoundError` when
-    nothing is at `path`. A kill meanwhile leaves it set aside as `set_aside` would."""
+    nothing is at `path`. A kill meanwhile leaves it set aside beside itself as `set_aside`
+    would, where `put_back_set_aside` (with `only`) finds it."""
     aside = path.parent / f".{path.name}.{os.urandom(4).hex()}.removing"
     os.rename(path, aside)
     try:
@@ -143,15 +144,17 @@ def put_back_set_aside(
 ) -> list[Path]:
     """Put back under `into` each file a kill left set aside in `folder` (`set_aside` into
     `folder`, or into its subfolder named as the file's folder under `into`; with `folder`
-    `into` itself, those set aside beside their file, hidden); returns the
-    paths put back. The removal never finished, so the file is there to remove again. One
-    whose name was taken meanwhile stays where it is, never over that file. `hold(path)`, if
-    given, is held around each one (the file's lock: no removal of it runs meanwhile). With
-    `only`, just the file of that name set aside at the top of `folder` (a folder holding
-    other things, such as the user's codemem home).
+    `into` itself, those set aside beside their file, hidden, and the links `remove_link`
+    moved so); returns the paths put back. The removal never finished, so the file is there
+    to remove again. One whose name was taken meanwhile stays where it is, never over that
+    file; but a link, which holds no one's text, is removed then (what it leads to is never
+    touched): the removal asked for is done. `hold(path)`, if given, is held around each one
+    (the file's lock: no removal of it runs meanwhile). With `only`, just the file of that
+    name set aside at the top of `folder` (a folder holding other things, such as the user's
+    codemem home).
     """
     back: list[Path] = []
-    walk = os.walk(folder) if only is None else files_at_top(folder)
+    walk = os.walk(folder) if only is None else files_at_top(folder, links=True)
     for where, _, names in sorted(walk):  # no link followed
         for name in sorted(names):
             found = _SET_ASIDE.fullmatch(name)
@@ -160,6 +163,20 @@ def put_back_set_aside(
             path = into / Path(where).relative_to(folder) / found["name"]
             with hold(path) if hold else nullcontext(), suppress(OSError):  # else it waits
                 make_folder(path.parent)
-                rename_new(Path(where) / name, path)
-                back.append(path)
+                if _settle_leftover(Path(where) / name, path):
+                    back.append(path)
     return back
+
+
+def _settle_leftover(aside: Path, path: Path) -> bool:
+    """Move `aside` back to `path` (True), never over a file there; a link that finds its
+    name taken is removed instead (False): it holds no save, and the dotfile it leads to
+    stays as it is."""
+    try:
+        rename_new(aside, path)
+    except FileExistsError:
+        if not aside.is_symlink():
+            raise
+        aside.unlink()
+        return False
+    return True

@@ -12,8 +12,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from codemem.agent.tools import Tool, ToolRegistry, build_tools
-from codemem.agent.tools.memory_tools import refuse_duplicate, refuse_secret
+from codemem.agent.tools.memory_tools import refuse_duplicate
 from codemem.errors import MemoryEditError
+from codemem.memory import refuse_secret
 
 if TYPE_CHECKING:
     from codemem.agent.tools import ToolContext

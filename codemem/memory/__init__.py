@@ -58,6 +58,7 @@ from codemem.memory.ranking import normalize
 from codemem.memory.recall import MessageHit, Recall, Transcript
 from codemem.memory.recall_rows import Message, Session
 from codemem.memory.render import render_blocks
+from codemem.memory.secret_text import refuse_secret
 from codemem.memory.transcripts import session_dict
 from codemem.memory.users import user_slug
 
@@ -116,6 +117,7 @@ __all__ = [
     "parse_block",
     "read_memory_bytes",
     "read_memory_file",
+    "refuse_secret",
     "render_blocks",
     "replace_memory_file",
     "session_dict",

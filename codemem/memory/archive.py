@@ -305,7 +305,7 @@ class Archive:
             )
         path = note.path or self.dir / f"{note.id}.md"
         source = self._source(note)
-        check_memory_write(self.ws, path)
+        checked = check_memory_write(self.ws, path)
         check_memory_size(self.ws, path)  # the compare-and-swap reads it whole
         changed = ConflictError(
             f"{source} changed since it was read: left as it is now; read it again"
@@ -330,7 +330,7 @@ class Archive:
         try:
             # `fold` holds the archive's lock already: the write then takes one of its own
             lock = self._lock.with_name("archive-fold.lock") if _locked else self._lock
-            with held_memory_path(self.ws, path, make_folders=True) as held:
+            with held_memory_path(self.ws, checked, make_folders=True) as held:
                 update_text(held, edit, lock, folder=self.ws.swap_dir)
         except (PathOutsideRepository, NotADirectoryError):  # a folder on it swapped since
             raise moved_meanwhile(self.ws, path) from None

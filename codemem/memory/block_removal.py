@@ -70,7 +70,8 @@ def put_back_leftovers(store: MemoryStore) -> None:
     What an older codemem set aside elsewhere is moved there first (`memory/removing.py`),
     and what one set aside beside the block (`.<name>.<hex>.removing`, which `git add -A`
     would commit) is put back from there; so is the personal block, which a delete sets
-    aside beside itself in the home folder."""
+    aside beside itself in the home folder, a link into the user's dotfiles included (the
+    link, never the dotfile; a link whose name was taken meanwhile is removed)."""
     folders = [store.ws.blocks_dir]
     if (store.ws.local_dir / "removing").is_dir():
         move_old_leftovers(store.ws)

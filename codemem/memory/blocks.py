@@ -58,6 +58,8 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.files import (
+    check_git_idle,
+    check_memory_path,
     check_memory_size,
     check_memory_write,
     check_own_file,
@@ -121,11 +123,13 @@ class MemoryStore(BlockFolder):
             return self.personal_path.parent / "locks" / "personal.md.lock"
         return self.ws.ensure_local() / "locks" / "blocks" / f"{label}.md.lock"
 
-    def _writable(self, label: str, path: Path) -> None:
+    def _writable(self, label: str, path: Path) -> str | None:
+        """Refuse a write of the block at `path` (see `check_memory_write`); returns the path
+        checked, for the write to hold (`_swap`), None for the personal block."""
         if label == PERSONAL_LABEL:
             check_own_file(self.ws, path)
-        else:
-            check_memory_write(self.ws, path)
+            return None
+        return check_memory_write(self.ws, path)
 
     def _swap_dir(self, label: str) -> Path | None:
         """Where a write of the block swaps from (`Workspace.swap_dir`); the personal block's
@@ -252,10 +256,15 @@ class MemoryStore(BlockFolder):
         validate_label(label)
         path = self.path_for(label)
         busy: GitBusyError | None = None
-        try:
-            self._writable(label, path)
-        except GitBusyError as exc:  # mid-merge, only the edit that resolves this block's markers
-            busy = exc
+        checked: str | None = None
+        if label == PERSONAL_LABEL:
+            check_own_file(self.ws, path)
+        else:
+            checked = check_memory_path(self.ws, path)
+            try:
+                check_git_idle(self.ws, path)
+            except GitBusyError as exc:  # mid-merge, only the edit resolving this block's markers
+                busy = exc
         if busy is not None and (keep_conflicts or not path.exists()):
             raise busy
         if label != PERSONAL_LABEL:
@@ -285,23 +294,27 @@ class MemoryStore(BlockFolder):
             # no blank body dropped (`to_text` writes the value in its one form)
             return text if unchanged else block.to_text()
 
-        self._swap(label, path, apply)
+        self._swap(label, path, apply, checked)
         self.shown[label] = result[0].value
         return result[0]
 
-    def _swap(self, label: str, path: Path, apply: Callable[[str | None], str]) -> None:
+    def _swap(
+        self, label: str, path: Path, apply: Callable[[str | None], str], checked: str | None
+    ) -> None:
         """Write `apply(text)` over the block file's `text` (None: no file yet): every edit and
         creation goes through here, under the block's lock with `update_text`'s compare-and-
         swap (the sleep-time agent's store holds the text instead, `sleep/sleep_agent.py`),
-        through the block's folders held open (`held_memory_path`: a folder swapped for a link
-        after the check is not written through)."""
+        through the block's folders held open along the path `_writable` checked, `checked`
+        (`held_memory_path`: a folder swapped for a link after the check is not written
+        through)."""
         lock = self._lock_for(label)  # first: it makes `.codemem/local/`, and `.codemem/`
         try:
             if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
                 # kept in dotfiles, a link: the file it leads to is written, the link stays
                 update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
                 return
-            with held_memory_path(self.ws, path, make_folders=True) as held:
+            assert checked is not None  # a block of the repository: `_writable` checked it
+            with held_memory_path(self.ws, checked, make_folders=True) as held:
                 update_text(held, apply, lock, folder=self._swap_dir(label))
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
@@ -410,7 +423,7 @@ class MemoryStore(BlockFolder):
             raise LimitExceededError(limit_message(label, len(value), limit))
         self._check_markers(label, None, value)
         path = self.path_for(label)
-        self._writable(label, path)
+        checked = self._writable(label, path)
         block = Block(label, value, description or "", limit, read_only, path)
         block.extra.update(extra or {})
         if label == self.user_label and self.identity:  # whose it is: see `users`
@@ -424,7 +437,7 @@ class MemoryStore(BlockFolder):
             return block.to_text()
 
         put_back_leftovers(self)  # a block a killed delete left set aside holds the label
-        self._swap(label, path, apply)
+        self._swap(label, path, apply, checked)
         self.shown[label] = value
         return self.get(label)
 
@@ -449,7 +462,7 @@ class MemoryStore(BlockFolder):
         if old == new:
             raise MemoryEditError(f"'{old}' already has that label")
         source, target = self.path_for(old), self.path_for(new)
-        self._writable(old, source)
+        checked = self._writable(old, source)
         self._writable(new, target)
         put_back_leftovers(self)  # a block a killed delete left set aside: moved, or in the way
         with locked(self._lock_for(old), self._lock_for(new)):
@@ -461,7 +474,7 @@ class MemoryStore(BlockFolder):
             if target.exists():
                 raise exists
             if new.startswith("users/") and owners(block.extra) is None:
-                self._own_before_moving(block, old, new)
+                self._own_before_moving(block, old, new, checked)
             make_folder(target.parent)
             try:
                 rename_new(source, target)  # never over a block saved there meanwhile
@@ -470,7 +483,7 @@ class MemoryStore(BlockFolder):
             self._prune(source.parent)
         return self.get(new)
 
-    def _own_before_moving(self, block: Block, old: str, new: str) -> None:
+    def _own_before_moving(self, block: Block, old: str, new: str, checked: str | None) -> None:
         """Write the active user in as the owner of `block`, theirs by its name `old` alone,
         before it moves to `new` (a kill between the two leaves it theirs where it was)."""
         if not (
@@ -489,7 +502,8 @@ class MemoryStore(BlockFolder):
         # only over what was read (a person's save since stays), in the file's line ends
         owned = frontmatter.add_key(text, OWNER_KEY, self.identity)
         try:
-            with held_memory_path(self.ws, path) as held:
+            assert checked is not None  # never the personal block (`rename` refuses it)
+            with held_memory_path(self.ws, checked) as held:
                 replaced = replace_text(held, text, owned, folder=self._swap_dir(old))
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None

@@ -41,31 +41,33 @@ MAX_MEMORY_BYTES = 4 * 1024 * 1024  # blocks hold thousands of characters, diges
 _warned: set[str] = set()  # one warning per file and process, however often it is scanned
 
 
-def _problem(ws: Workspace, path: Path) -> str | None:
-    """Why `path` may not be used as a memory file, or None if it may (or does not exist)."""
-    return _check(ws, path)[0]
-
-
 def _check(ws: Workspace, path: Path) -> tuple[str | None, Path | None]:
     """Why `path` may not be used as a memory file (and None), else None and the regular file
     as `confine` resolves its path (None when nothing is there): one look at the path."""
+    why, rel, exists = _look(ws, path)
+    return why, ws.root / rel if rel is not None and exists else None
+
+
+def _look(ws: Workspace, path: Path) -> tuple[str | None, str | None, bool]:
+    """Why `path` may not be used as a memory file, else None, the path as `confine` resolves
+    it (relative to the root) and whether a regular file is there: one look at the path."""
     try:
         rel = confine(ws.root, path.relative_to(ws.root).as_posix()).rel
     except (ValueError, PathOutsideRepository):
-        return "it leads outside the repository", None
+        return "it leads outside the repository", None, False
     if in_git_folder(rel):  # `.codemem/archive -> ../.git/refs/heads`: no note a ref
-        return "it leads into git's own folder", None
+        return "it leads into git's own folder", None, False
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        return None, None
+        return None, rel, False
     except NotADirectoryError:  # `blocks/users` committed as a file: no block can be under it
-        return f"{_shown(ws, _file_in_the_way(path))} is a file, not a folder", None
+        return f"{_shown(ws, _file_in_the_way(path))} is a file, not a folder", None, False
     if stat.S_ISLNK(mode):
-        return "it is a symbolic link", None
+        return "it is a symbolic link", None, False
     if not stat.S_ISREG(mode):
-        return "it is not a regular file", None
-    return None, ws.root / rel
+        return "it is not a regular file", None, False
+    return None, rel, True
 
 
 def folder_in_the_way(ws: Workspace, folder: Path) -> BlockFormatError | None:
@@ -127,14 +129,14 @@ def _held_found(ws: Workspace, found: Path) -> AbstractContextManager[Path]:
 
 
 @contextmanager
-def held_memory_path(ws: Workspace, path: Path, *, make_folders: bool = False) -> Iterator[Path]:
-    """`path`, a memory file of the repository, as a path through its folders held open from
-    the root down (`infra.held_path`), along the path `confine` resolves (a link to a folder
-    inside the repository is followed there, once): a folder on it swapped for a symbolic
-    link since is `PathOutsideRepository`, never followed. (Missing folders are made with
-    `make_folders`.)"""
-    rel = confine(ws.root, path.relative_to(ws.root).as_posix()).rel
-    with held_path(ws.root, rel, make_folders=make_folders) as held:
+def held_memory_path(ws: Workspace, checked: str, *, make_folders: bool = False) -> Iterator[Path]:
+    """A memory file of the repository, `checked` (what `check_memory_write` returned for it:
+    the path it resolved and checked, relative to the root), as a path through its folders
+    held open from the root down (`infra.held_path`): never resolved again, so a folder on it
+    swapped for a symbolic link since the check is `PathOutsideRepository`, never followed
+    (a second resolution would have followed it, to `.git` say, unchecked). Missing folders
+    are made with `make_folders`."""
+    with held_path(ws.root, checked, make_folders=make_folders) as held:
         yield held
 
 
@@ -235,11 +237,11 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
     only where no file is); False, and the file left as it is now, if it does not: a save
     made since `before` was read is never written over (`infra.replace_bytes`, under the
     file's lock, the new file waiting in `Workspace.swap_dir`)."""
-    check_memory_write(ws, path)
+    checked = check_memory_write(ws, path)
     check_memory_text(ws, path, text)
     lock = ws.ensure_local() / "locks" / "memory-files.lock"
     try:
-        with held_memory_path(ws, path, make_folders=True) as held:
+        with held_memory_path(ws, checked, make_folders=True) as held:
             return replace_bytes(held, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
     except (PathOutsideRepository, NotADirectoryError):
         raise moved_meanwhile(ws, path) from None
@@ -295,20 +297,34 @@ def check_memory_text(ws: Workspace, path: Path, text: str) -> None:
         )
 
 
-def check_memory_write(ws: Workspace, path: Path) -> None:
+def check_memory_write(ws: Workspace, path: Path) -> str:
     """Refuse (`MemoryEditError`) to write a memory file that is a link or leads out of the
     repository, and (`GitBusyError`) any while a git merge, rebase, cherry-pick, revert or
     bisect waits for the user: the file would be swept into that operation's commit, or stop
-    its `--continue` (`MemoryStore` lets through the one edit that is the merge's own work,
-    a block's conflict markers resolved)."""
-    why = _problem(ws, path)
-    if why is not None:
+    its `--continue`. Returns the path checked, relative to the root, for the write to hold
+    (`held_memory_path`'s `checked`)."""
+    checked = check_memory_path(ws, path)
+    check_git_idle(ws, path)
+    return checked
+
+
+def check_memory_path(ws: Workspace, path: Path) -> str:
+    """`check_memory_write` less the git operation (`MemoryStore` lets through the one edit
+    that is the merge's own work, a block's conflict markers resolved)."""
+    why, rel, _ = _look(ws, path)
+    if why is not None or rel is None:
+        why = why or "it leads outside the repository"
         fix = (
             "move that file away first"
             if why.endswith("not a folder")
             else "codemem does not write memory through links: replace it with a regular file first"
         )
         raise MemoryEditError(f"{_shown(ws, path)}: {why}; {fix}")
+    return rel
+
+
+def check_git_idle(ws: Workspace, path: Path) -> None:
+    """`GitBusyError` naming `path` while a git operation waits for the user."""
     busy = ws.git_operation()
     if busy is not None:
         raise GitBusyError(

@@ -4,8 +4,9 @@
 the whole pass, each write the range's digest file and each save `local/sleep.json`. The pass
 holds an flock (`infra.FileLock`) from before it reads anything until its last write (with
 `--push`, until the push): the kernel lets go of it when the holder dies, however it dies, so a
-killed pass never blocks the next one (the file stays, holding the last holder's pid and
-command, for the message). A dry run writes nothing and takes no lock.
+killed pass never blocks the next one (the file stays, holding its holder's pid and command
+for the message while it is held: `infra.current_holder` names the holder that is in the way,
+never the one before it). A dry run writes nothing and takes no lock.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from codemem.errors import DigestRunningError, LockTimeout, UsageError
-from codemem.infra import FileLock, LockHolder, lock_held, read_holder
+from codemem.infra import FileLock, LockHolder, current_holder, lock_held
 from codemem.workspace import Workspace
 
 LOCK_FILE = "digest.lock"
@@ -46,7 +47,7 @@ def digest_lock(ws: Workspace, wait: float = 0.0) -> Iterator[None]:
     try:
         lock.acquire()
     except LockTimeout:
-        raise _running(ws, path, read_holder(path), wait) from None
+        raise _running(ws, path, current_holder(path), wait) from None
     _HELD.add(key)
     try:
         yield
@@ -67,7 +68,7 @@ def digest_running(ws: Workspace) -> LockHolder | None:
     path = lock_path(ws)
     if not lock_held(path):
         return None
-    return read_holder(path) or LockHolder(0, "")
+    return current_holder(path) or LockHolder(0, "")
 
 
 def _running(ws: Workspace, path: Path, holder: LockHolder | None, wait: float) -> Exception:

@@ -158,7 +158,9 @@ class HeldStore(GuardedStore):
         blocks, problems = super().scan()
         return self.held.over_blocks(blocks), problems
 
-    def _swap(self, label: str, path: Path, apply: Callable[[str | None], str]) -> None:
+    def _swap(
+        self, label: str, path: Path, apply: Callable[[str | None], str], checked: str | None
+    ) -> None:
         text = self._text(label, path)
         source = self._source(path)
         read = None if text is None else replace(parse_block(label, text, source), path=path)

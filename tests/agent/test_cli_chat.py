@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from codemem.agent.chatlock import ChatLock, chat_running
 from codemem.cli import cli
+from tests.helpers import AWS_KEY, SECRET_REFUSAL
 
 CART = "shop/cart.py"
 OLD = "    def total(self) -> float:"
@@ -139,6 +140,15 @@ def test_slash_commands(ws, script):
     assert "from the other model\n" in out
     assert "Session total: $0.0000\n" in out
     assert "Started a new conversation; memory is unchanged.\nNothing to compact yet.\n" in out
+
+
+def test_remember_in_the_chat_refuses_a_secret(ws, script):
+    lines = [f"/remember --block project Deploy key: {AWS_KEY}", f"/remember The key is {AWS_KEY}."]
+    result = chat(ws, script(["unused"]), lines)
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.stdout.split()).count(f"error: {SECRET_REFUSAL}") == 2
+    assert block_value(ws, "project") == ""
+    assert not ws.archive_dir.exists() or list(ws.archive_dir.iterdir()) == []
 
 
 def test_continue_resumes_the_last_session(ws, script):

@@ -7,6 +7,7 @@ from agent_helpers import block_value
 
 from codemem.mcp.tools import build_mcp_tools
 from codemem.memory import Recall
+from tests.helpers import AWS_KEY, SECRET_REFUSAL
 
 
 def call(tools, name, **arguments):
@@ -165,14 +166,6 @@ def test_conversation_search(ws, tools):
     )
 
 
-AWS_KEY = "AKIAQ3EGRT5ZQWJ7XK2M"  # made up, in the format of an AWS access key ID
-SECRET_REFUSAL = (
-    "{tool}: the text holds what looks like a secret (AWS access key ID, AKIA…, 20 characters): "
-    "memory is committed and shared with the team, so nothing was saved; leave the secret out "
-    "and say where it is kept instead"
-)
-
-
 @pytest.mark.parametrize(
     ("tool", "arguments"),
     [
@@ -187,7 +180,7 @@ SECRET_REFUSAL = (
 def test_memory_tools_refuse_a_secret(ws, tools, tool, arguments):
     # A repository's text may steer the model to copy a key from .env into shared memory.
     tools.call("memory_rethink", {"label": "project", "new_value": "A shop."})
-    assert call(tools, tool, **arguments) == (SECRET_REFUSAL.format(tool=tool), True)
+    assert call(tools, tool, **arguments) == (f"{tool}: {SECRET_REFUSAL}", True)
     assert block_value(ws, "project") == "A shop."
     assert not (ws.root / ".codemem/blocks/keys.md").exists()
     assert not ws.archive_dir.exists() or list(ws.archive_dir.iterdir()) == []
@@ -197,7 +190,7 @@ def test_the_mcp_remember_tool_refuses_a_secret(ws, ctx):
     tools = build_mcp_tools(ctx)
     for arguments in ({"text": f"key {AWS_KEY}"}, {"text": f"key {AWS_KEY}", "block": "project"}):
         assert call(tools, "remember", **arguments) == (
-            SECRET_REFUSAL.format(tool="remember"),
+            f"remember: {SECRET_REFUSAL}",
             True,
         )
     assert AWS_KEY not in block_value(ws, "project")

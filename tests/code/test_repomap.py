@@ -138,6 +138,32 @@ def test_focus_on_a_qualified_name_or_its_suffix(tmp_path):
     assert shown(by_name) == ["pkg/config.py:Config.load", "pkg/other.py:load"]
 
 
+def test_a_focused_file_is_shown_first_under_a_small_budget(tmp_path):
+    # a file with no definitions was shown only once every definition fitted, and one whose
+    # first definition did not fit was left out: `map --focus FILE` showed other files, or none
+    files = dict(FILES)
+    files["pkg/script.py"] = ([], {"parse_config": 1})
+    files["pkg/long_module_name.py"] = ([fn("a_function_with_a_long_name", 1)], {})
+    store = make_store(tmp_path, files)
+    graph = load_graph(tmp_path, store)
+
+    def text(tokens: int, focus: str) -> str:
+        return render_repo_map(store, graph, tokens=tokens, focus=[focus]).text
+
+    assert text(3, "pkg/script.py") == ""  # not even the path fits
+    assert text(4, "pkg/script.py") == "pkg/script.py\n"
+    assert text(14, "pkg/script.py") == (
+        "pkg/script.py\npkg/config.py:\n   1│ def parse_config():\n"
+    )
+    assert text(6, "pkg/long_module_name.py") == "pkg/long_module_name.py\n"
+    assert text(16, "pkg/long_module_name.py") == "pkg/long_module_name.py\n"
+    assert text(17, "pkg/long_module_name.py") == (
+        "pkg/long_module_name.py:\n   1│ def a_function_with_a_long_name():\n"
+    )
+    result = render_repo_map(store, graph, tokens=1000, focus=["pkg/script.py"])
+    assert [item.path for item in result.items].count("pkg/script.py") == 1
+
+
 def test_focus_on_paths_personalizes_and_reports_unmatched(tmp_path):
     store = make_store(tmp_path)
     graph = load_graph(tmp_path, store)

@@ -27,7 +27,7 @@ from codemem.memory import BlockFormatError, MemoryStore, initialize_memory
 from codemem.review.feedback import load_dismissals
 from codemem.sleep.state import digest_heads, read_state
 from codemem.workspace import Workspace, configure_merge_driver
-from tests.helpers import git, run_codemem
+from tests.helpers import codemem_on_a_terminal, git, run_codemem
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_MEMORY_BYTES = 4 * 1024 * 1024
@@ -461,6 +461,23 @@ def test_memory_list_and_show_print_no_terminal_codes_from_a_clone(origin, tmp_p
     )
     raw = run(ws, "memory", "show", "esc", "--raw", color=True)
     assert raw.stdout == "body \x1b]52;c;ZXZpbA==\x07\x1b[2J\n"  # --raw is the value, exactly
+
+
+def test_memory_show_raw_is_exact_through_a_pipe_and_drives_no_terminal(origin, tmp_path):
+    # --raw printed a clone's codes to the terminal (OSC 52 writes the clipboard, ESC [2J
+    # clears the screen), and through a pipe click stripped those that look like colour, so
+    # `--raw > file` did not hold the value either
+    value = "body \x1b]52;c;ZXZpbA==\x07\x1b[2J \x1b[31mred\x1b[0m \x9b2J"
+    (origin / ".codemem" / "blocks" / "esc.md").write_text(
+        f"---\ndescription: Codes.\n---\n{value}\n", encoding="utf-8"
+    )
+    ws = clone(origin, tmp_path)
+    piped = run_codemem(ws.root, "memory", "show", "esc", "--raw")
+    assert (piped.returncode, piped.stdout) == (0, value + "\n")
+    shown = codemem_on_a_terminal(ws.root, "memory", "show", "esc", "--raw")
+    assert shown.decode() == (
+        "body \\x1b]52;c;ZXZpbA==\\x07\\x1b[2J \\x1b[31mred\\x1b[0m \\x9b2J\r\n"
+    )
 
 
 def test_json_output_carries_no_8_bit_terminal_codes_from_a_clone(origin, tmp_path):

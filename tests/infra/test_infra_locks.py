@@ -13,7 +13,7 @@ import time
 import pytest
 
 from codemem.errors import LockTimeout
-from codemem.infra import FileLock, LockHolder, lock_held, locked, read_holder
+from codemem.infra import FileLock, LockHolder, current_holder, lock_held, locked, read_holder
 
 HOLDER = textwrap.dedent(
     """
@@ -55,6 +55,43 @@ def test_a_second_process_gives_up_naming_the_holder(tmp_path, holder_script):
             str(caught.value)
             == f"{lock} is held by pid {proc.pid} (hold.py {lock} --full); gave up after 0.3 s"
         )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+WRITES_LATE = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(0.1)  # the moment between taking the lock and writing itself in
+os.ftruncate(fd, 0)
+os.pwrite(fd, f"{os.getpid()}\\nlate\\n".encode(), 0)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("before", ["ended", "killed"])
+def test_the_holder_named_is_the_one_holding_not_the_one_before(tmp_path, holder_script, before):
+    lock = tmp_path / "digest.lock"
+    if before == "ended":  # let go as it ended: its record is cleared
+        with FileLock(lock):
+            pass
+        assert lock.read_text() == ""
+    else:  # killed while it held the lock: its record stays
+        killed = _hold(holder_script, lock)
+        killed.kill()
+        killed.wait()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITES_LATE, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline() == "held\n"
+        assert current_holder(lock) == LockHolder(proc.pid, "late")
+        with pytest.raises(LockTimeout) as caught:
+            FileLock(lock, timeout=0).acquire()
+        assert str(caught.value) == f"{lock} is held by pid {proc.pid} (late); gave up after 0 s"
     finally:
         proc.kill()
         proc.wait()

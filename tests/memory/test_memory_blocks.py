@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from memory_helpers import editor_saves_after_the_read, read_block, write_block
@@ -562,19 +566,70 @@ def test_delete_never_removes_an_edit_saved_after_the_block_was_read(store, ws, 
     assert sorted(p.name for p in ws.blocks_dir.iterdir()) == ["team.md"]
 
 
-def test_a_personal_block_kept_as_a_link_in_dotfiles_is_deleted_as_the_link(ws, isolated_home):
-    dotfiles = isolated_home / "dotfiles" / "personal.md"
-    dotfiles.parent.mkdir()
-    dotfiles.write_text("---\ndescription: Mine.\n---\nShort answers.\n")
-    link = isolated_home / "codemem" / "personal.md"
+DOTFILE_TEXT = "---\ndescription: Mine.\n---\nShort answers.\n"
+
+
+def personal_link(home: Path) -> tuple[Path, Path]:
+    """The personal block kept in dotfiles: (the dotfile, the link to it in codemem's home)."""
+    dotfile = home / "dotfiles" / "personal.md"
+    dotfile.parent.mkdir()
+    dotfile.write_text(DOTFILE_TEXT)
+    link = home / "codemem" / "personal.md"
     link.parent.mkdir(exist_ok=True)
-    link.symlink_to(dotfiles)
+    link.symlink_to(dotfile)
+    return dotfile, link
+
+
+def test_a_personal_block_kept_as_a_link_in_dotfiles_is_deleted_as_the_link(ws, isolated_home):
+    dotfiles, link = personal_link(isolated_home)
     store = MemoryStore(ws, user="tester")
     assert store.delete("personal").value == "Short answers."
     assert (os.path.lexists(link), dotfiles.read_text()) == (
         False,
         "---\ndescription: Mine.\n---\nShort answers.\n",
     )
+
+
+KILLED_BEFORE_THE_LINK_GOES = """
+import os, signal, sys
+import codemem.infra.removals as removals
+from codemem.cli import cli
+
+real_unlink = os.unlink
+
+def die_at_the_unlink(path, *args, **kwargs):
+    if str(path).endswith(".removing"):  # moved aside, not yet removed
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_unlink(path, *args, **kwargs)
+
+removals.os.unlink = die_at_the_unlink
+cli(["--repo", sys.argv[1], "memory", "rm", "personal", "--yes"])
+"""
+
+
+@pytest.mark.parametrize("saved_meanwhile", [False, True])
+def test_a_personal_link_left_aside_by_a_killed_delete_is_settled_by_the_next_command(
+    ws, isolated_home, saved_meanwhile
+):
+    # the link was moved aside as a hidden `.personal.md.<hex>.removing` and no later command
+    # looked for a link there: the block stayed unknown and the hidden link stayed for good
+    dotfile, link = personal_link(isolated_home)
+    program = [sys.executable, "-c", KILLED_BEFORE_THE_LINK_GOES, str(ws.root)]
+    assert subprocess.run(program, capture_output=True).returncode == -signal.SIGKILL
+    assert [p.name.endswith(".removing") for p in link.parent.iterdir() if p.is_symlink()] == [True]
+    if saved_meanwhile:  # a new personal block, written since: it stays, the old link goes
+        link.write_text("---\ndescription: New.\n---\nLong answers.\n")
+    listed = subprocess.run(
+        [sys.executable, "-m", "codemem", "--repo", str(ws.root), "memory", "list"],
+        capture_output=True,
+        text=True,
+    )
+    assert (listed.returncode, listed.stderr) == (0, "")
+    value = "Long answers." if saved_meanwhile else "Short answers."
+    assert MemoryStore(ws, user="tester").get("personal").value == value
+    assert link.is_symlink() is not saved_meanwhile
+    assert sorted(p.name for p in link.parent.iterdir()) == ["locks", "personal.md"]
+    assert dotfile.read_text() == DOTFILE_TEXT
 
 
 def test_a_block_too_large_to_read_can_still_be_deleted(store, ws, monkeypatch):

@@ -12,7 +12,7 @@ from memory_helpers import run_cli as run
 
 from codemem.memory import MemoryStore
 from codemem.workspace import Workspace
-from tests.helpers import git
+from tests.helpers import AWS_KEY, SECRET_REFUSAL, git
 
 
 def test_memory_list_shows_usage_bars(repo):
@@ -285,3 +285,41 @@ def test_memory_history_of_commits_holding_separators_and_terminal_codes(repo):
     assert "\x1b" not in text and "\x1e" not in text
     assert "Test Author: Grow \\x1e the \\x1f shop \\x1b]0;owned\\x07\n" in text
     assert "+A \\x1e shop \\x1b]52;c;cHduZWQ=\\x07.\n" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["remember", f"The deploy key is {AWS_KEY}."],
+        ["remember", "--block", "project", f"Deploy key: {AWS_KEY}"],
+        ["remember", "-"],
+        ["memory", "set", "project", "--value", f"A shop. {AWS_KEY}"],
+        ["memory", "create", "keys", "--description", "Keys.", "--value", AWS_KEY],
+        ["memory", "create", "keys", "--description", f"Keys like {AWS_KEY}."],
+    ],
+)
+def test_commands_that_write_memory_refuse_a_secret(repo, args):
+    # memory is committed: only the commit hook stopped the key, once it was in the file
+    before = {p: p.read_bytes() for p in (repo / ".codemem").rglob("*") if p.is_file()}
+    result = run(repo, *args, input=f"key {AWS_KEY}\n")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"codemem: error: {SECRET_REFUSAL}\n",
+    )
+    after = {p: p.read_bytes() for p in (repo / ".codemem").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_memory_edit_refuses_a_secret_and_keeps_what_was_typed(repo, tmp_path, monkeypatch):
+    script = tmp_path / "editor.py"
+    script.write_text(f"import sys\nopen(sys.argv[1], 'a').write('Key: {AWS_KEY}\\n')\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    result = run(repo, "memory", "edit", "project")
+    kept = list((Workspace(repo).local_dir / "edits").glob("project-*.md"))
+    assert len(kept) == 1 and kept[0].read_text() == f"A shop.\nKey: {AWS_KEY}\n"
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"codemem: error: {SECRET_REFUSAL}; what you typed is kept in {kept[0]}\n",
+    )
+    assert read_block(Workspace(repo), "project").endswith("---\nA shop.\n")

@@ -258,12 +258,15 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_through(
     ]
 
 
+@pytest.mark.parametrize("into", ["outside", "git"])
 @pytest.mark.parametrize("edit", ["block", "note", "digest"])
 def test_a_folder_swapped_for_a_link_after_the_check_is_not_written_through(
-    ws, outside, monkeypatch, edit
+    ws, outside, monkeypatch, edit, into
 ):
     # The check came first, then the compare-and-swap: a folder swapped for a link in between
-    # led the write out of the repository, over a file there holding the same text.
+    # led the write out of the repository, over a file there holding the same text. The write
+    # resolved its path again, so a link into the repository's own `.git` was followed there,
+    # never checked (memory is never written in a `.git` folder).
     from codemem.memory import archive as archive_module
     from codemem.memory import blocks as blocks_module
     from codemem.memory import files as files_module
@@ -277,15 +280,23 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_written_through(
     digest.write_text("# A digest\n", encoding="utf-8")
     path = {"block": ws.blocks_dir / "facts.md", "note": note.path, "digest": digest}[edit]
     text = path.read_bytes()
-    (outside.parent / path.name).write_bytes(text)  # what the compare-and-swap expects
-    module = {"block": blocks_module, "note": archive_module, "digest": files_module}[edit]
-    real_check = module.check_memory_write
+    target = outside.parent if into == "outside" else ws.root / ".git" / "refs" / "memory"
+    target.mkdir(exist_ok=True)
+    (target / path.name).write_bytes(text)  # what the compare-and-swap expects
+    before = sorted(p.name for p in target.iterdir())
+    # the step each write takes after its check and before it holds the path
+    module, step = {
+        "block": (blocks_module, "check_memory_size"),
+        "note": (archive_module, "check_memory_size"),
+        "digest": (files_module, "check_memory_text"),
+    }[edit]
+    real_step = getattr(module, step)
 
-    def check_then_swap(ws_, checked):
-        real_check(ws_, checked)
-        swap_for_a_link(path.parent, outside.parent)
+    def step_then_swap(*args):
+        real_step(*args)
+        swap_for_a_link(path.parent, target)
 
-    monkeypatch.setattr(module, "check_memory_write", check_then_swap)
+    monkeypatch.setattr(module, step, step_then_swap)
     with pytest.raises(MemoryEditError) as caught:
         if edit == "block":
             store.append("facts", "New.")
@@ -297,5 +308,5 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_written_through(
         f"{path.relative_to(ws.root).as_posix()}: a folder on its path is no longer a folder "
         "of the repository (replaced, perhaps by a symbolic link); nothing was written"
     )
-    assert (outside.parent / path.name).read_bytes() == text
-    assert sorted(p.name for p in outside.parent.iterdir()) == sorted(["passwd", path.name])
+    assert (target / path.name).read_bytes() == text
+    assert sorted(p.name for p in target.iterdir()) == before

@@ -9,8 +9,10 @@ import sqlite3
 from memory_helpers import cli_ok as ok
 from memory_helpers import run_cli as run
 
+from codemem.infra import printable_text
 from codemem.memory import Recall
 from codemem.workspace import Workspace
+from tests.helpers import codemem_on_a_terminal, run_codemem
 
 
 def test_sessions_commands(repo, tmp_path):
@@ -57,6 +59,26 @@ def test_sessions_are_shown_without_terminal_codes(repo):
     assert "\x1b" not in shown and "\x9b" not in shown
     exported = ok(repo, "sessions", "show", session, "--json").stdout  # data: escaped by JSON
     assert json.loads(exported)["messages"][1]["content"].startswith("safe line\n\x1b[2K")
+
+
+def test_sessions_export_is_exact_through_a_pipe_and_escaped_on_a_terminal(repo):
+    # to stdout it wrote a tool's codes to the terminal, and click stripped those that look
+    # like colour from a pipe, so `export > file` was not the transcript either
+    with Recall(Workspace(repo)) as recall:
+        session = recall.start_session("m", "Codes")
+        recall.add_message(session, "tool", "a \x1b]52;c;ZXZpbA==\x07 b \x1b[31mred\x1b[0m")
+    exported = recall_export(repo, session)
+    piped = run_codemem(repo, "sessions", "export", session)
+    assert (piped.returncode, piped.stdout) == (0, exported)
+    assert "a \x1b]52;c;ZXZpbA==\x07 b \x1b[31mred\x1b[0m" in exported
+    shown = codemem_on_a_terminal(repo, "sessions", "export", session).decode()
+    assert shown == printable_text(exported).replace("\n", "\r\n")
+    assert "\x1b" not in shown
+
+
+def recall_export(repo, session: str) -> str:
+    with Recall(Workspace(repo)) as recall:
+        return recall.export_session(session, "markdown")
 
 
 def test_odd_values_in_recall_rows_are_placeholders_told_once(repo, caplog):

@@ -127,6 +127,40 @@ def test_a_digest_while_another_pass_runs_says_who_and_exits_2_doing_nothing(tmp
     assert last_head(repo) == shas[3]
 
 
+TAKES_THEN_WRITES = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))  # the moment between taking the lock and writing itself in
+os.ftruncate(fd, 0)
+os.pwrite(fd, f"{os.getpid()}\\ncodemem digest --new\\n".encode(), 0)
+time.sleep(60)
+"""
+
+
+def test_the_busy_message_never_names_the_holder_before(tmp_path):
+    # The holder writes its pid a moment after it takes the lock; a digest that looked in that
+    # moment (widened here) named the pass before it: this process, alive as the watch daemon
+    # is once its idle pass has ended, which held nothing any more.
+    from codemem.infra import FileLock
+
+    repo, _ = shop(tmp_path)
+    lock = repo / ".codemem" / "local" / "digest.lock"
+    with FileLock(lock):  # the pass before, ended
+        pass
+    program = [sys.executable, "-c", TAKES_THEN_WRITES, str(lock), "60"]
+    new = subprocess.Popen(program, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    STARTED.append(new)
+    assert new.stdout.readline() == "held\n"
+    second = run_digest(repo)
+    assert (second.returncode, second.stderr) == (
+        2,
+        "codemem: error: another digest is running in this clone; nothing digested: run it "
+        "again once it ends (or wait for it: --wait SECONDS)\n",
+    )
+
+
 def test_json_names_the_pass_that_holds_the_clone(tmp_path):
     repo, _ = shop(tmp_path)
     first = Stalled(repo, tmp_path, "digest-check")

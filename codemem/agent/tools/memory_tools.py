@@ -3,8 +3,8 @@
 The names and parameters are a contract shared with the MCP server and external scripts.
 Every refusal of the memory layer (unknown label, over the limit, read-only, old text not
 found exactly once...) is a `MemoryEditError` whose message goes back to the model as is. Text
-holding a recognised secret is refused before anything is written (`refuse_secret`): memory is
-committed and shared.
+holding a recognised secret is refused before anything is written (`codemem.memory.refuse_secret`):
+memory is committed and shared.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from codemem.agent.tools.registry import ToolFunction
 from codemem.errors import MemoryEditError
-from codemem.infra import find_secrets, secret_hint
-from codemem.memory import has_conflict
+from codemem.memory import has_conflict, refuse_secret
 
 if TYPE_CHECKING:
     from codemem.agent.tools.toolbox import ToolContext
@@ -44,21 +43,6 @@ def refuse_duplicate(ctx: ToolContext, label: str, text: str) -> None:
             f"{label} already contains this text, so nothing was added; "
             "use memory_replace to change what is there"
         )
-
-
-def refuse_secret(*texts: str) -> None:
-    """Raise `MemoryEditError` when the text holds a recognised secret (a known key format, a
-    secret-looking value assigned to a secret-like name, a private key): memory is committed
-    and shared with everyone who clones the repository, and a repository's own text may have
-    steered the model to copy a key from `.env` into it."""
-    for text in texts:
-        found = next((s for s in find_secrets(text) if s.severity == "error"), None)
-        if found is not None:
-            raise MemoryEditError(
-                f"the text holds what looks like a secret ({found.what}, "
-                f"{secret_hint(found.value)}): memory is committed and shared with the team, so "
-                "nothing was saved; leave the secret out and say where it is kept instead"
-            )
 
 
 def _stripped_lines(text: str) -> list[str]:
