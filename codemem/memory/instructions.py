@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.errors import UsageError
+from codemem.errors import MemoryEditError, UsageError
 from codemem.infra import confine, update_text
 from codemem.memory import frontmatter
 from codemem.memory.archive import Archive
@@ -40,6 +40,7 @@ from codemem.memory.errors import (
 from codemem.memory.files import read_memory_file
 from codemem.memory.labels import default_description
 from codemem.memory.ranking import normalize
+from codemem.memory.secret_text import refuse_secret
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -89,7 +90,8 @@ class Part:
 
 @dataclass
 class ImportedPart:
-    """What happened to one part: `imported` into a block, `archived`, or `skipped` (seen)."""
+    """What happened to one part: `imported` into a block, `archived`, `skipped` (seen), or
+    `refused` (it holds what looks like a secret, which committed memory never takes)."""
 
     source: str
     heading: str
@@ -177,7 +179,11 @@ def read_parts(ws: Workspace) -> list[Part]:
 def import_instructions(
     store: MemoryStore, archive: Archive, dry_run: bool = False
 ) -> list[ImportedPart]:
-    """Bring the instruction files' parts into memory; parts seen before are skipped."""
+    """Bring the instruction files' parts into memory; parts seen before are skipped.
+
+    A part holding what looks like a secret is refused, with a warning, and the others still
+    come in: an instruction file is often kept out of git (a personal CLAUDE.md), and the
+    blocks are committed and shared with everyone who clones the repository."""
     seen: set[str] = set()
     for block in store.list():
         seen.update(MARKER_RE.findall(block.value))
@@ -186,11 +192,23 @@ def import_instructions(
         result = ImportedPart(part.source, part.heading, part.block, "imported")
         if part.digest in seen:
             result.status = "skipped"
+        elif _holds_secret(part):
+            result.status = "refused"
         elif not dry_run:
             result = _import_part(store, archive, part)
         seen.add(part.digest)
         results.append(result)
     return results
+
+
+def _holds_secret(part: Part) -> bool:
+    try:
+        refuse_secret(part.heading, part.text)
+    except MemoryEditError as exc:
+        where = f"{part.source} § {part.heading}" if part.heading else part.source
+        log.warning("%s not imported: %s", where, exc)
+        return True
+    return False
 
 
 def _import_part(store: MemoryStore, archive: Archive, part: Part) -> ImportedPart:

@@ -2,8 +2,9 @@
 
 Blocks and notes are committed and shared with everyone who clones the repository, so every
 write a person or a model asks for (the memory tools, MCP's `remember`, `codemem remember`,
-`memory set`, `memory edit`, `memory create`, chat's `/remember`) is refused before anything
-is written when its text holds a recognised secret. The commit hook would catch it later, but
+`memory set`, `memory edit`, `memory create`, chat's `/remember`, and each part `memory import`
+brings in from an instruction file) is refused before anything is written when its text holds
+a recognised secret. The commit hook would catch it later, but
 by then the secret is in a file on disk, and a pushed `--no-verify` commit shares it.
 """
 

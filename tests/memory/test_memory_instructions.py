@@ -15,6 +15,7 @@ from codemem.memory.instructions import (
     split_sections,
 )
 from codemem.workspace import Workspace
+from tests.helpers import AWS_KEY
 
 PROJECT = """\
 ---
@@ -324,3 +325,21 @@ def test_no_command_writes_over_a_codemem_gitignore_saved_while_it_sets_up(shop,
     monkeypatch.setattr(Path, "mkdir", saved_meanwhile)
     shop.ensure_local()  # what any command does first, `codemem init` included
     assert ignore.read_text() == theirs
+
+
+def test_a_part_holding_a_secret_is_refused_and_the_others_come_in(shop, caplog):
+    # a personal CLAUDE.md is often kept out of git; the blocks it goes into are committed
+    (shop.root / "AGENTS.md").write_text(
+        "## Deployment\n\nDeploys go through staging.\n\n"
+        f"## Cloud\n\nThe deploy key is {AWS_KEY}.\n"
+    )
+    store = MemoryStore(shop, user="alice")
+    planned = import_instructions(store, Archive(shop), dry_run=True)
+    assert ("AGENTS.md", "Cloud", "refused") in [(p.source, p.heading, p.status) for p in planned]
+    parts = import_instructions(store, Archive(shop))
+    statuses = {(p.source, p.heading): p.status for p in parts}
+    assert statuses[("AGENTS.md", "Cloud")] == "refused"
+    assert statuses[("AGENTS.md", "Deployment")] == "imported"
+    assert AWS_KEY not in "".join(path.read_text() for path in shop.blocks_dir.rglob("*.md"))
+    assert "AGENTS.md § Cloud not imported: the text holds what looks like a secret" in caplog.text
+    assert AWS_KEY not in caplog.text
