@@ -75,6 +75,7 @@ class FakeServer:
         self.queue: list[Reply] = []
         self.responder: Callable[[Request], Reply | None] | None = None
         self._lock = threading.Lock()
+        self.stopped = threading.Event()  # lets a stalled reply go when the server stops
         self._http = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._http.fake = self
         self._thread = threading.Thread(
@@ -101,6 +102,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         self._http.shutdown()
         self._http.server_close()
 
@@ -162,10 +164,11 @@ class FakeServer:
             data = json.dumps(error_body(flavor, reply)).encode()
             _send(handler, reply.status, data, {**JSON, **reply.headers})
         elif request.streamed and flavor == "anthropic":
-            _send_stream(handler, anthropic_events(reply, model), reply.drop_after)
+            _send_stream(handler, anthropic_events(reply, model), reply.drop_after, reply)
         elif request.streamed:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            _send_stream(handler, openai_events(reply, model, include_usage), reply.drop_after)
+            events = openai_events(reply, model, include_usage)
+            _send_stream(handler, events, reply.drop_after, reply)
         else:
             render = anthropic_message if flavor == "anthropic" else openai_completion
             _send(handler, 200, json.dumps(render(reply, model)).encode(), JSON)
@@ -204,12 +207,20 @@ def _send(handler: _Handler, status: int, data: bytes, headers: dict[str, str]) 
     handler.wfile.write(data)
 
 
-def _send_stream(handler: _Handler, events: list[bytes], drop_after: int | None) -> None:
+def _send_stream(
+    handler: _Handler, events: list[bytes], drop_after: int | None, turn: Turn | None = None
+) -> None:
     handler.send_response(200)
     handler.send_header("content-type", "text/event-stream")
     handler.send_header("transfer-encoding", "chunked")
     handler.end_headers()
+    stall_after = turn.stall_after if turn is not None else None
     for number, event in enumerate(events):
+        if stall_after is not None and number >= stall_after:
+            handler.wfile.flush()
+            handler.server.fake.stopped.wait(60)  # hold the connection open, send nothing
+            handler.close_connection = True
+            return
         if drop_after is not None and number >= drop_after:
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)  # mid-body: an incomplete read

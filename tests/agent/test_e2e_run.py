@@ -11,9 +11,8 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 from agent_helpers import recall_rows
-from fakeserver import Call, FakeServer, Turn
+from fakeserver import Call, Turn
 
 from tests.helpers import run_codemem as run_codemem_in
 
@@ -22,12 +21,6 @@ CART_BEFORE = '    def total(self) -> float:\n        """The price of everything
 CART_AFTER = (
     '    def total(self) -> float:\n        """The price of everything in the cart, in euros."""\n'
 )
-
-
-@pytest.fixture
-def server():
-    with FakeServer() as running:
-        yield running
 
 
 def run_codemem(ws, server, *args: str) -> subprocess.CompletedProcess:

@@ -228,8 +228,10 @@ class AnthropicProvider(SDKProvider):
         usage = Usage()
         stop_reason = None
         finished = emitted = False
+        # Refused, or no answer in time, before the stream starts: `_attempt` says which.
+        stream = self.client.messages.create(**params, stream=True)
         try:
-            with self.client.messages.create(**params, stream=True) as stream:
+            with stream:
                 for event in stream:
                     kind = event.type
                     if kind == "message_start":
@@ -270,6 +272,9 @@ class AnthropicProvider(SDKProvider):
 
     def _dropped(self, cause: object, emitted: bool) -> ProviderFailure:
         """A failure mid-stream: retried as itself if nothing was shown yet, else dropped."""
+        stalled = self.stalled(cause, emitted) if isinstance(cause, BaseException) else None
+        if stalled is not None:
+            return stalled
         if isinstance(cause, ProviderFailure) and not emitted:
             return cause
         if isinstance(cause, ProviderFailure):

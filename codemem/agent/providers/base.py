@@ -24,6 +24,7 @@ from codemem.agent.providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    StreamDropped,
 )
 from codemem.agent.providers.models import CostMeter, ModelInfo
 from codemem.agent.providers.retry import RetryPolicy, parse_retry_after
@@ -82,6 +83,24 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover - older SDK releases
         import httpx  # type: ignore[no-redef]  # the same library under its older name
     return (httpx.TransportError, OSError)
+
+
+def is_timeout(error: BaseException) -> bool:
+    """Whether `error`, or an error it wraps, is a timeout (the SDKs', httpx's, a socket's)."""
+    try:
+        import httpx2 as httpx
+    except ImportError:  # pragma: no cover - older SDK releases
+        import httpx  # type: ignore[no-redef]  # the same library under its older name
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (httpx.TimeoutException, TimeoutError)):
+            return True
+        if type(current).__name__ == "APITimeoutError":  # either SDK's
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def one_line(text: object, limit: int = 300) -> str:
@@ -214,3 +233,16 @@ class SDKProvider:
             )
         cause = one_line(root_cause(exc), 160)
         return ConnectionFailed(f"{self.model}: cannot reach {self.base_url}: {cause}")
+
+    def stalled(self, exc: BaseException, emitted: bool) -> ProviderFailure | None:
+        """A stream that timed out waiting for its next event, or None if `exc` is no timeout.
+
+        Before any text it is the server's silence, retried once as a timeout (not five
+        times as a dropped stream: with the default timeout, the best part of an hour); after
+        text, the answer is cut off and not retried.
+        """
+        if not is_timeout(exc):
+            return None
+        if not emitted:
+            return self.connection_error(exc, timeout=True)
+        return StreamDropped(f"{self.model}: stream dropped: no data in time (timeout)")

@@ -254,6 +254,9 @@ class OpenAIProvider(SDKProvider):
 
     def _dropped(self, cause: object, emitted: bool) -> ProviderFailure:
         """A failure mid-stream: an error object becomes a typed error if nothing was shown."""
+        stalled = self.stalled(cause, emitted) if isinstance(cause, BaseException) else None
+        if stalled is not None:
+            return stalled
         if isinstance(cause, openai.APIError) and not isinstance(cause, openai.APIConnectionError):
             status = 400 if is_context_overflow(cause.message, str(cause.code or "")) else 500
             error = self.status_error(status, cause.body, None, cause.message)
