@@ -8,7 +8,9 @@ wall time) are checked in one place before each step and end the run with `Limit
 Ctrl-C ends the current step with `Interrupted`, every open tool call answered so the
 conversation stays valid and the text of an answer cut off mid-stream kept, marked as
 interrupted (`Message.cut_off`); SIGTERM or SIGHUP (`Terminated`, raised by the command
-line) does the same and ends the session. The transcript is written to recall memory as it grows (the
+line) does the same and ends the session. An answer a broken stream cut off is kept the same
+way before its error ends the run, so the next turn (and a resumed session) knows what the
+user was shown. The transcript is written to recall memory as it grows (the
 task, each model turn before its tools run, each result) and again in `finally`, so a kill
 loses at most the step in progress's unanswered calls, which a resumed session answers.
 """
@@ -189,6 +191,9 @@ class Agent:
             raise Interrupted(
                 "interrupted: the step was stopped; the conversation is saved"
             ) from None
+        except Exception:  # a stream broken after its first text: what the user saw is kept
+            self.keep_cut_off()
+            raise
         finally:
             self.save()
 
