@@ -215,6 +215,8 @@ def _model_findings(
             from codemem.agent.providers import resolve_provider
 
             provider = resolve_provider(model, ctx.config)
+        except ReviewTimeout:  # out of time while the SDK loaded: said as such by the caller
+            raise
         except Exception as exc:  # a missing key or bad model string: static checks still count
             result.model = ModelReport(model, "failed", error=str(exc))
             result.warnings.append(f"model review skipped: {exc}")

@@ -109,3 +109,23 @@ def test_a_stream_that_stalls_after_text_is_cut_off_and_not_retried(flavor, serv
     assert chunks == ["one "]
     assert str(caught.value) == f"{MODELS[flavor]}: stream dropped: no data in time (timeout)"
     assert sleeps == []
+
+
+@STREAMED
+def test_an_error_of_codemems_own_raised_while_waiting_is_not_a_connection_failure(
+    flavor, sleeps, stream
+):
+    from codemem.review.errors import ReviewTimeout
+    from codemem.review.limits import time_limit
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = base_url(flavor, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        provider = make(flavor, url, sleeps)
+
+        with pytest.raises(ReviewTimeout) as caught, time_limit(0.3, "the model review"):
+            ask(provider, stream)
+
+    assert str(caught.value) == "the model review took longer than 0.3 s"
+    assert sleeps == []  # not retried past the limit

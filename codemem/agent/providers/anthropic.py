@@ -30,6 +30,7 @@ from codemem.agent.providers.base import (
     TextCallback,
     error_detail,
     one_line,
+    raise_own_error,
     root_cause,
     transport_errors,
 )
@@ -201,10 +202,10 @@ class AnthropicProvider(SDKProvider):
             raise self.status_error(
                 exc.status_code, exc.body, exc.response.headers, exc.message
             ) from exc
-        except anthropic.APITimeoutError as exc:
-            raise self.connection_error(exc, timeout=True) from exc
-        except anthropic.APIConnectionError as exc:
-            raise self.connection_error(exc, timeout=False) from exc
+        except anthropic.APIConnectionError as exc:  # its timeout error too
+            raise_own_error(exc)
+            timeout = isinstance(exc, anthropic.APITimeoutError)
+            raise self.connection_error(exc, timeout=timeout) from exc
 
     def _parse(self, message: Any) -> Response:
         text: list[str] = []
@@ -294,5 +295,6 @@ class AnthropicProvider(SDKProvider):
             except anthropic.NotFoundError:
                 self._exact_counts = False  # a proxy without the endpoint: stop asking
             except API_ERRORS as exc:
+                raise_own_error(exc)
                 log.debug("count_tokens failed, estimating: %s", one_line(exc))
         return self.estimator.estimate(system, messages, tools)

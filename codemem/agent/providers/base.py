@@ -29,6 +29,7 @@ from codemem.agent.providers.errors import (
 from codemem.agent.providers.models import CostMeter, ModelInfo
 from codemem.agent.providers.retry import RetryPolicy, parse_retry_after
 from codemem.agent.providers.tokens import TokenEstimator, prompt_chars
+from codemem.errors import CodememError
 
 log = logging.getLogger("codemem")
 
@@ -101,6 +102,18 @@ def is_timeout(error: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def raise_own_error(exc: BaseException) -> None:
+    """Raise again an error of codemem's own that an SDK wrapped as a connection failure.
+
+    The SDKs turn any `Exception` raised while a request waits into `APIConnectionError`,
+    and so would the review's time limit (`ReviewTimeout`, raised by its alarm): reported as
+    a server that cannot be reached, and retried past the limit.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, CodememError) and not isinstance(cause, ProviderFailure):
+        raise cause
 
 
 def one_line(text: object, limit: int = 300) -> str:

@@ -29,6 +29,7 @@ from codemem.agent.providers.base import (
     TextCallback,
     is_context_overflow,
     one_line,
+    raise_own_error,
     root_cause,
     transport_errors,
 )
@@ -160,10 +161,10 @@ class OpenAIProvider(SDKProvider):
             raise self.status_error(
                 exc.status_code, exc.body, exc.response.headers, exc.message
             ) from exc
-        except openai.APITimeoutError as exc:
-            raise self.connection_error(exc, timeout=True) from exc
-        except openai.APIConnectionError as exc:
-            raise self.connection_error(exc, timeout=False) from exc
+        except openai.APIConnectionError as exc:  # its timeout error too
+            raise_own_error(exc)
+            timeout = isinstance(exc, openai.APITimeoutError)
+            raise self.connection_error(exc, timeout=timeout) from exc
         if response.usage.context_tokens == 0:  # the server reported no usage: estimate it
             response.usage = Usage(
                 input_tokens=self.estimator.estimate(system, messages, tools),
