@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from fakeserver import Turn
+from fakeserver import Call, Turn
 
 from codemem.agent.messages import Message
 from codemem.agent.providers.anthropic import AnthropicProvider
@@ -129,3 +129,27 @@ def test_an_error_of_codemems_own_raised_while_waiting_is_not_a_connection_failu
 
     assert str(caught.value) == "the model review took longer than 0.3 s"
     assert sleeps == []  # not retried past the limit
+
+
+def test_a_tool_call_the_output_limit_cut_short_is_named_as_such(flavor, server, make_agent):
+    # A write larger than one answer may hold: its JSON ends mid-string. Told only that it is
+    # not valid JSON, a model sends the same call again, cut at the same place, to the step
+    # limit; told why, it writes less per call.
+    from agent_helpers import Recorder
+
+    cut = '{"path": "big.py", "content": "def f():\\n    return 1\\n\\ndef g'
+    server.push(
+        Turn(tool_calls=[Call("write_file", cut, id="call_1")], stop_reason="max_tokens"),
+        Turn(text="I will write it in parts."),
+    )
+    provider = make(flavor, base_url(flavor, server.url), [])
+    agent, _, _ = make_agent(None, provider=provider, observer=Recorder(stream=True))
+    assert agent.run("Write big.py") == "I will write it in parts."
+    result = agent.messages[2]
+    assert (result.role, result.is_error) == ("tool", True)
+    assert result.content == (
+        "write_file: the answer reached the output limit (8,192 tokens) before this call's "
+        "arguments were complete, so it was not run; send less per call (a long file: "
+        "write_file a first part, then add the rest with edit_file)"
+    )
+    assert not (agent.context.ctx.ws.root / "big.py").exists()

@@ -202,6 +202,8 @@ class OpenAIProvider(SDKProvider):
         )
 
     def _stop(self, finish_reason: str | None, calls: list[ToolCall]) -> str:
+        if finish_reason == "length":  # even with calls: the last one's arguments are cut off
+            return "max_tokens"
         if calls:
             return "tool_use"
         return STOP_REASONS.get(finish_reason or "stop", finish_reason or "end_turn")
