@@ -231,8 +231,12 @@ def test_gives_up_after_max_attempts(server, provider, sleeps):
 def test_retry_after_beyond_max_wait_is_not_waited_for(server, provider, sleeps):
     server.push(Error(429, "daily limit", headers={"retry-after": "86400"}))
 
-    with pytest.raises(RateLimited, match="rate limited"):
+    with pytest.raises(RateLimited) as caught:
         ask(provider)
+    assert str(caught.value) == (
+        f"{MODEL}: rate limited (429): daily limit (the server asks to wait 86,400 s before "
+        "trying again; codemem waits at most 120 s)"
+    )
     assert sleeps == []
 
 

@@ -80,7 +80,12 @@ class RetryPolicy:
                 limit = min(self.max_attempts, exc.max_attempts or self.max_attempts)
                 wait = self.delay(number, exc.retry_after) if exc.retryable else None
                 if wait is None or number >= limit:
-                    if exc.retryable and number > 1:
+                    if exc.retryable and wait is None and exc.retry_after is not None:
+                        exc.args = (
+                            f"{exc} (the server asks to wait {exc.retry_after:,.0f} s before "
+                            f"trying again; codemem waits at most {self.max_wait:,.0f} s)",
+                        )
+                    elif exc.retryable and number > 1:
                         exc.args = (f"{exc} (gave up after {number} attempts)",)
                     raise
                 log.warning("%s; retrying in %.1fs (%d/%d)", exc, wait, number, limit)
