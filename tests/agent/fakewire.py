@@ -57,7 +57,8 @@ class Turn:
 
     `drop_after=n` (streaming only) sends the first n events, then cuts the connection in
     the middle of the chunked body; `stall_after=n` sends them, then nothing more while the
-    connection stays open (a server that hangs mid-answer; 0: after the headers).
+    connection stays open (a server that hangs mid-answer; 0: after the headers), or with
+    `keepalive` only keep-alives (Anthropic's `ping` events, SSE comments for OpenAI).
     """
 
     text: str = ""
@@ -69,6 +70,7 @@ class Turn:
     cache_write_tokens: int = 0
     drop_after: int | None = None
     stall_after: int | None = None
+    keepalive: bool = False
     path: str | None = None
 
     @property

@@ -21,6 +21,7 @@ from codemem.agent.providers.retry import RetryPolicy
 
 MODELS = {"anthropic": "anthropic/claude-sonnet-4-6", "openai": "openai/gpt-5"}
 STREAMED = pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+KEEPALIVE = pytest.mark.parametrize("keepalive", [False, True], ids=["silent", "keep-alives"])
 
 
 @pytest.fixture(params=sorted(MODELS))
@@ -79,12 +80,17 @@ def test_a_server_that_cannot_be_reached_is_tried_once_more(flavor, sleeps, stre
     assert len(sleeps) == 1
 
 
-def test_a_stream_that_stalls_before_any_text_is_a_timeout(flavor, server, sleeps):
-    # The headers came, then nothing: no answer in time, tried once more, never five times
-    # over as a dropped stream (with the default timeout, the best part of an hour).
+@KEEPALIVE
+def test_a_stream_that_stalls_before_any_text_is_a_timeout(flavor, server, sleeps, keepalive):
+    # The headers came, then nothing (or nothing but keep-alives, which restart httpx's read
+    # timeout: they held the answer forever): no answer in time, tried once more, never five
+    # times over as a dropped stream (with the default timeout, the best part of an hour).
     url = base_url(flavor, server.url)
     provider = make(flavor, url, sleeps, timeout=0.3)
-    server.push(Turn(text="never", stall_after=1), Turn(text="never", stall_after=0))
+    server.push(
+        Turn(text="never", stall_after=1, keepalive=keepalive),
+        Turn(text="never", stall_after=0, keepalive=keepalive),
+    )
 
     with pytest.raises(ProviderTimeout) as caught:
         ask(provider, stream=True)
@@ -95,12 +101,18 @@ def test_a_stream_that_stalls_before_any_text_is_a_timeout(flavor, server, sleep
     assert len(sleeps) == 1
 
 
-def test_a_stream_that_stalls_after_text_is_cut_off_and_not_retried(flavor, server, sleeps):
+@KEEPALIVE
+def test_a_stream_that_stalls_after_text_is_cut_off_and_not_retried(
+    flavor, server, sleeps, keepalive
+):
     provider = make(flavor, base_url(flavor, server.url), sleeps, timeout=0.3)
     # up to the text's first delta (Anthropic's comes after message_start, a ping and
     # content_block_start; OpenAI's after a chunk with the role)
     shown = 4 if flavor == "anthropic" else 2
-    server.push(Turn(text="one two three", stall_after=shown), Turn(text="never sent"))
+    server.push(
+        Turn(text="one two three", stall_after=shown, keepalive=keepalive),
+        Turn(text="never sent"),
+    )
     chunks: list[str] = []
 
     with pytest.raises(StreamDropped) as caught:

@@ -34,7 +34,7 @@ from codemem.agent.providers.base import (
     root_cause,
     transport_errors,
 )
-from codemem.agent.providers.errors import ProviderFailure, StreamDropped
+from codemem.agent.providers.errors import ProviderFailure, ProviderTimeout, StreamDropped
 from codemem.agent.providers.models import ModelInfo
 from codemem.agent.providers.retry import RetryPolicy
 from codemem.agent.providers.tokens import system_parts
@@ -47,6 +47,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     *TRANSPORT_ERRORS,
 )
 API_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, *TRANSPORT_ERRORS)
+# What ends a stream early: the connection, or the silence `SDKProvider.watched` times out.
+BROKEN_STREAM: tuple[type[BaseException], ...] = (ProviderTimeout, *CONNECTION_ERRORS)
 CACHE = {"type": "ephemeral"}
 # An error event inside a stream has no HTTP status of its own; map its type to one.
 _ERROR_STATUS = {
@@ -176,6 +178,7 @@ class AnthropicProvider(SDKProvider):
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
+        self.timeout = timeout
         self.cache = cache
         self._exact_counts = True
         retiring = _retirement(api_model)
@@ -233,7 +236,7 @@ class AnthropicProvider(SDKProvider):
         stream = self.client.messages.create(**params, stream=True)
         try:
             with stream:
-                for event in stream:
+                for event in self.watched(stream):
                     kind = event.type
                     if kind == "message_start":
                         _usage(event.message.usage, usage)
@@ -260,7 +263,7 @@ class AnthropicProvider(SDKProvider):
                 error = self.status_error(status, exc.body, None, exc.message)
                 raise self._dropped(error, emitted) from exc
             raise
-        except CONNECTION_ERRORS as exc:
+        except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
         if not finished:
             raise self._dropped("the stream ended before message_stop", emitted)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from codemem.agent.messages import Message, Response, ToolSpec
 from codemem.agent.providers.errors import (
@@ -28,6 +28,7 @@ from codemem.agent.providers.errors import (
 )
 from codemem.agent.providers.models import CostMeter, ModelInfo
 from codemem.agent.providers.retry import RetryPolicy, parse_retry_after
+from codemem.agent.providers.stall import StallWatch
 from codemem.agent.providers.tokens import TokenEstimator, prompt_chars
 from codemem.errors import CodememError
 
@@ -151,6 +152,8 @@ class SDKProvider:
     override `count_tokens`.
     """
 
+    timeout = 600.0  # seconds of silence: before an answer, or within a stream (the client's)
+
     def __init__(
         self,
         model: str,
@@ -254,8 +257,26 @@ class SDKProvider:
         times as a dropped stream: with the default timeout, the best part of an hour); after
         text, the answer is cut off and not retried.
         """
-        if not is_timeout(exc):
-            return None
+        if isinstance(exc, ProviderTimeout) or is_timeout(exc):
+            return self.silence(exc, emitted)
+        return None
+
+    def watched(self, stream: Any) -> Iterator[Any]:
+        """The events of `stream` (an SDK's), ended by a `ProviderTimeout` when none comes for
+        `timeout` seconds: keep-alive pings and comments, which reset httpx's read timeout
+        but never reach an adapter, do not count (see `stall`)."""
+        with StallWatch(self.timeout, stream.close) as watch:
+            try:
+                for event in stream:
+                    watch.progress()
+                    yield event
+            except Exception as exc:
+                if watch.fired:  # it closed the stream: whatever the read raised, it was that
+                    raise self.connection_error(exc, timeout=True) from exc
+                raise
+
+    def silence(self, exc: BaseException, emitted: bool) -> ProviderFailure:
+        """A stream the server stopped feeding for `timeout` seconds (see `stalled`)."""
         if not emitted:
             return self.connection_error(exc, timeout=True)
         return StreamDropped(f"{self.model}: stream dropped: no data in time (timeout)")

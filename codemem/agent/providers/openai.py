@@ -33,12 +33,19 @@ from codemem.agent.providers.base import (
     root_cause,
     transport_errors,
 )
-from codemem.agent.providers.errors import ProviderFailure, ProviderUnavailable, StreamDropped
+from codemem.agent.providers.errors import (
+    ProviderFailure,
+    ProviderTimeout,
+    ProviderUnavailable,
+    StreamDropped,
+)
 from codemem.agent.providers.models import ModelInfo
 from codemem.agent.providers.retry import RetryPolicy
 from codemem.agent.providers.tokens import system_parts
 
 TRANSPORT_ERRORS = transport_errors()
+# What ends a stream early: the connection, or the silence `SDKProvider.watched` times out.
+BROKEN_STREAM: tuple[type[BaseException], ...] = (ProviderTimeout, *TRANSPORT_ERRORS)
 STOP_REASONS = {
     "stop": "end_turn",
     "tool_calls": "tool_use",
@@ -135,6 +142,7 @@ class OpenAIProvider(SDKProvider):
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
+        self.timeout = timeout
         self.compatible = compatible
 
     def _attempt(
@@ -219,7 +227,7 @@ class OpenAIProvider(SDKProvider):
         )
         try:
             with stream:
-                for chunk in stream:
+                for chunk in self.watched(stream):
                     usage = _usage(getattr(chunk, "usage", None)) or usage
                     for choice in chunk.choices or []:
                         delta = choice.delta
@@ -242,7 +250,7 @@ class OpenAIProvider(SDKProvider):
             raise
         except openai.APIError as exc:  # an error object inside the stream, or a cut connection
             raise self._dropped(exc, emitted) from exc
-        except TRANSPORT_ERRORS as exc:
+        except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
         if finish_reason is None:
             raise self._dropped("the stream ended before a finish_reason", emitted)
