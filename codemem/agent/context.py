@@ -101,11 +101,15 @@ class Context:
     # -- sizes ----------------------------------------------------------------------------
 
     @property
+    def output_limit(self) -> int:
+        """Tokens one answer may take (`agent.max_output_tokens`, else the provider's default)."""
+        info = self.provider.info
+        return self.settings.max_output_tokens or min(info.max_output, DEFAULT_MAX_TOKENS)
+
+    @property
     def window(self) -> int:
         """Usable prompt tokens: the context window less the room kept for the answer."""
-        info = self.provider.info
-        reserve = self.settings.max_output_tokens or min(info.max_output, DEFAULT_MAX_TOKENS)
-        return max(1_000, info.context_window - reserve)
+        return max(1_000, self.provider.info.context_window - self.output_limit)
 
     def count(
         self, system: Sequence[str], messages: Sequence[Message], tools: Sequence[ToolSpec]

@@ -8,7 +8,9 @@ wall time) are checked in one place before each step and end the run with `Limit
 Ctrl-C ends the current step with `Interrupted`, every open tool call answered so the
 conversation stays valid and the text of an answer cut off mid-stream kept, marked as
 interrupted (`Message.cut_off`); SIGTERM or SIGHUP (`Terminated`, raised by the command
-line) does the same and ends the session. The transcript is written to recall memory as it grows (the
+line) does the same and ends the session. An answer a broken stream cut off is kept the same
+way before its error ends the run, so the next turn (and a resumed session) knows what the
+user was shown. The transcript is written to recall memory as it grows (the
 task, each model turn before its tools run, each result) and again in `finally`, so a kill
 loses at most the step in progress's unanswered calls, which a resumed session answers.
 """
@@ -33,6 +35,13 @@ from codemem.errors import CodememError, Terminated
 log = logging.getLogger("codemem")
 
 INTERRUPTED = "interrupted by the user before this tool call finished"
+# A call whose JSON the output limit cut off: told only that it is not valid JSON, a model
+# sends the same call again, cut at the same place, until the step limit.
+CUT_BY_OUTPUT_LIMIT = (
+    "the answer reached the output limit ({limit:,} tokens) before this call's arguments were "
+    "complete, so it was not run; send less per call (a long file: write_file a first part, "
+    "then add the rest with edit_file)"
+)
 
 
 class LimitsExceeded(CodememError):
@@ -177,7 +186,7 @@ class Agent:
             self.messages.append(response.message)
             self.save()  # what the tools are about to do is on record before they do it
             self.observer.on_message(response.message, response)
-            self.execute(response.message.tool_calls)
+            self.execute(response.message.tool_calls, cut=response.stop_reason == "max_tokens")
             return response
         except Terminated:  # SIGTERM or SIGHUP: the session ends, with its calls answered
             self.keep_cut_off()
@@ -189,6 +198,9 @@ class Agent:
             raise Interrupted(
                 "interrupted: the step was stopped; the conversation is saved"
             ) from None
+        except Exception:  # a stream broken after its first text: what the user saw is kept
+            self.keep_cut_off()
+            raise
         finally:
             self.save()
 
@@ -230,11 +242,17 @@ class Agent:
         if partial.strip():
             self.messages.append(Message.cut_off(partial))
 
-    def execute(self, calls: list[ToolCall]) -> None:
-        """Run each tool call; its result (or its error) goes back to the model."""
+    def execute(self, calls: list[ToolCall], cut: bool = False) -> None:
+        """Run each tool call; its result (or its error) goes back to the model. With `cut`
+        (the answer stopped at the output limit), a call whose arguments do not parse is
+        answered with why."""
         for call in calls:
             self.observer.on_tool_call(call)
-            result = self.tools.execute(call)
+            if cut and call.parse_error:
+                why = CUT_BY_OUTPUT_LIMIT.format(limit=self.context.output_limit)
+                result = ToolResult(f"{call.name}: {why}", is_error=True)
+            else:
+                result = self.tools.execute(call)
             self.messages.append(
                 Message.tool_result(call.id, result.content, is_error=result.is_error)
             )

@@ -37,7 +37,8 @@ class Message:
 
     `role="tool"` carries a tool result: `tool_call_id` names the call it answers and
     `is_error` says the tool failed. `interrupted` marks an assistant turn cut off while it
-    streamed (Ctrl-C, SIGTERM): its content is the text that arrived, then `CUT_OFF`. The
+    streamed (Ctrl-C, SIGTERM, a broken stream): its content is the text that arrived, then
+    `CUT_OFF`. The
     system prompt is not a message; it is passed to `Provider.complete` separately.
     """
 
@@ -60,7 +61,8 @@ class Message:
 
     @classmethod
     def cut_off(cls, partial: str) -> Message:
-        """The assistant turn a Ctrl-C or a signal stopped mid-stream: the text so far, marked."""
+        """The assistant turn a Ctrl-C, a signal or a broken stream stopped mid-stream: the
+        text so far, marked."""
         return cls("assistant", f"{partial.rstrip()}\n\n{CUT_OFF}", interrupted=True)
 
     @classmethod

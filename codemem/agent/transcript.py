@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemem.agent.context import Conversation
 from codemem.agent.messages import Message, ToolCall
+from codemem.infra import signals_held
 
 if TYPE_CHECKING:
     from codemem.memory import Recall
@@ -78,8 +79,14 @@ class TranscriptWriter:
                 results = {"tool_call_id": message.tool_call_id, "is_error": message.is_error}
             elif message.interrupted:
                 results = {"interrupted": True}
-            self.recall.add_message(self.session_id, message.role, message.content, calls, results)
-            self.saved += 1
+            # A Ctrl-C or SIGTERM as the row's commit returns would leave it written but not
+            # counted, and the step's clean-up would write it again: a duplicated turn (with
+            # its tool calls twice, which no API accepts on resume). Held, it comes after.
+            with signals_held():
+                self.recall.add_message(
+                    self.session_id, message.role, message.content, calls, results
+                )
+                self.saved += 1
             written += 1
         return written
 

@@ -282,7 +282,7 @@ def run_command(
     Nobody is asked anything: edits and commands not allowed by the `permissions:` config
     are refused (the agent is told why) unless --yes is given. With --json, stdout carries
     one event per line: session, message, tool_call, tool_result, compaction, final, usage
-    (and error on failure: an answer a Ctrl-C or a signal cut off mid-stream is first a message
+    (and error on failure: an answer a Ctrl-C, a signal or a broken stream cut off is first a message
     event with "interrupted": true), and always last an end event:
     {"type": "end", "status": "done|refused|failed|interrupted", "exit_code": N, "error": ...}.
 

@@ -193,7 +193,8 @@ def _timed_model_findings(
             return _model_findings(ctx, options, static, result)
     except ReviewTimeout as exc:
         budget.ran_out.append("model review")
-        result.warnings.append(f"{exc} and was cut short")
+        retrying = result.model.error if result.model is not None else ""
+        result.warnings.append(f"{exc} and was cut short{retrying and ', ' + retrying}")
         return []
 
 
@@ -214,12 +215,21 @@ def _model_findings(
         try:
             from codemem.agent.providers import resolve_provider
 
-            provider = resolve_provider(model, ctx.config)
+            provider = resolve_provider(model, ctx.config, quiet=True)
+        except ReviewTimeout:  # out of time while the SDK loaded: said as such by the caller
+            raise
         except Exception as exc:  # a missing key or bad model string: static checks still count
             result.model = ModelReport(model, "failed", error=str(exc))
             result.warnings.append(f"model review skipped: {exc}")
             return []
-    findings, result.model = model_review(ctx, provider, static)
+    try:
+        findings, result.model = model_review(ctx, provider, static)
+    except ReviewTimeout:  # name the failure it was retrying, if any: the hook's one line
+        failure = getattr(getattr(provider, "retry", None), "retrying", None)
+        if failure is not None:
+            name = getattr(provider, "model", "model")
+            result.model = ModelReport(name, "failed", error=f"retrying after: {failure}")
+        raise
     if result.model.status != "ok":
         result.warnings.append(f"model review {result.model.status}: {result.model.error}")
     return findings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from agent_helpers import Recorder
+from fakeserver import FakeServer
 
 from codemem.agent.providers import ScriptedProvider
 from codemem.agent.session import create_agent
@@ -22,6 +23,19 @@ def ws(repo_factory) -> Workspace:
     git(workspace.root, "add", "-A")
     git(workspace.root, "commit", "-q", "-m", "codemem init")
     return workspace
+
+
+@pytest.fixture
+def server():
+    """A local server speaking the Anthropic and OpenAI wire formats (see `fakeserver`)."""
+    with FakeServer() as running:
+        yield running
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """What a test's `RetryPolicy(sleep=sleeps.append)` would have slept, in order."""
+    return []
 
 
 @pytest.fixture

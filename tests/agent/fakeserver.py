@@ -25,6 +25,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +51,7 @@ __all__ = ["COUNT_TOKENS", "Call", "Error", "FakeServer", "Raw", "Request", "Tur
 
 Reply = Turn | Error | Raw
 JSON = {"content-type": "application/json"}
+PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 
 
 @dataclass
@@ -75,6 +77,7 @@ class FakeServer:
         self.queue: list[Reply] = []
         self.responder: Callable[[Request], Reply | None] | None = None
         self._lock = threading.Lock()
+        self.stopped = threading.Event()  # lets a stalled reply go when the server stops
         self._http = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._http.fake = self
         self._thread = threading.Thread(
@@ -101,6 +104,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         self._http.shutdown()
         self._http.server_close()
 
@@ -162,10 +166,11 @@ class FakeServer:
             data = json.dumps(error_body(flavor, reply)).encode()
             _send(handler, reply.status, data, {**JSON, **reply.headers})
         elif request.streamed and flavor == "anthropic":
-            _send_stream(handler, anthropic_events(reply, model), reply.drop_after)
+            _send_stream(handler, anthropic_events(reply, model), reply.drop_after, reply, PING)
         elif request.streamed:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            _send_stream(handler, openai_events(reply, model, include_usage), reply.drop_after)
+            events = openai_events(reply, model, include_usage)
+            _send_stream(handler, events, reply.drop_after, reply, b": keep-alive\n\n")
         else:
             render = anthropic_message if flavor == "anthropic" else openai_completion
             _send(handler, 200, json.dumps(render(reply, model)).encode(), JSON)
@@ -204,15 +209,41 @@ def _send(handler: _Handler, status: int, data: bytes, headers: dict[str, str]) 
     handler.wfile.write(data)
 
 
-def _send_stream(handler: _Handler, events: list[bytes], drop_after: int | None) -> None:
+def _send_stream(
+    handler: _Handler,
+    events: list[bytes],
+    drop_after: int | None,
+    turn: Turn | None = None,
+    keepalive: bytes = b"",
+) -> None:
     handler.send_response(200)
     handler.send_header("content-type", "text/event-stream")
     handler.send_header("transfer-encoding", "chunked")
     handler.end_headers()
+    stall_after = turn.stall_after if turn is not None else None
     for number, event in enumerate(events):
+        if stall_after is not None and number >= stall_after:
+            stopped = handler.server.fake.stopped
+            if turn is not None and turn.keepalive:  # alive, and saying nothing (for 10 s:
+                give_up = time.monotonic() + 10  # a client that waits for ever fails a test)
+                while not stopped.wait(0.05) and time.monotonic() < give_up:
+                    try:
+                        _write_chunk(handler, keepalive)
+                    except OSError:  # the client gave up
+                        break
+            else:
+                handler.wfile.flush()
+                stopped.wait(60)  # hold the connection open, send nothing
+            handler.close_connection = True
+            return
         if drop_after is not None and number >= drop_after:
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)  # mid-body: an incomplete read
             return
-        handler.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        _write_chunk(handler, event)
     handler.wfile.write(b"0\r\n\r\n")
+
+
+def _write_chunk(handler: _Handler, data: bytes) -> None:
+    handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    handler.wfile.flush()

@@ -56,7 +56,9 @@ class Turn:
     """A canned model answer: text and/or tool calls, with usage.
 
     `drop_after=n` (streaming only) sends the first n events, then cuts the connection in
-    the middle of the chunked body.
+    the middle of the chunked body; `stall_after=n` sends them, then nothing more while the
+    connection stays open (a server that hangs mid-answer; 0: after the headers), or with
+    `keepalive` only keep-alives (Anthropic's `ping` events, SSE comments for OpenAI).
     """
 
     text: str = ""
@@ -67,6 +69,8 @@ class Turn:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     drop_after: int | None = None
+    stall_after: int | None = None
+    keepalive: bool = False
     path: str | None = None
 
     @property

@@ -8,12 +8,13 @@ the memory block are asserted exactly, and so is what the model was sent back.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
-import pytest
 from agent_helpers import recall_rows
-from fakeserver import Call, FakeServer, Turn
+from fakeserver import Call, Turn
 
 from tests.helpers import run_codemem as run_codemem_in
 
@@ -22,12 +23,6 @@ CART_BEFORE = '    def total(self) -> float:\n        """The price of everything
 CART_AFTER = (
     '    def total(self) -> float:\n        """The price of everything in the cart, in euros."""\n'
 )
-
-
-@pytest.fixture
-def server():
-    with FakeServer() as running:
-        yield running
 
 
 def run_codemem(ws, server, *args: str) -> subprocess.CompletedProcess:
@@ -246,3 +241,55 @@ def test_agent_over_the_anthropic_wire_format(ws, server, monkeypatch, make_agen
         "cache_control": {"type": "ephemeral"},
     }
     assert "A demo shop." in second.body["system"][1]["text"]
+
+
+def test_an_answer_cut_off_by_a_broken_stream_is_kept_and_the_chat_resumes_after_it(ws, server):
+    # The connection drops after three words were shown: recall keeps them, marked as cut off
+    # (as a Ctrl-C's would be), and the resumed chat's model sees what the user saw.
+    server.push(Turn(text="The cart total ignores discounts entirely.", drop_after=4))
+    result = run_codemem(ws, server, "run", "--json", "Why is the total wrong?")
+    assert result.returncode == 3, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    cut = "The cart total\n\n[interrupted: the answer was cut off here]"
+    assert [e["type"] for e in events] == ["session", "message", "error", "usage", "end"]
+    assert events[1] == {
+        "type": "message",
+        "role": "assistant",
+        "content": cut,
+        "interrupted": True,
+    }
+    assert events[2]["message"].startswith("openai/gpt-4.1: stream dropped: ")
+    assert recall_rows(ws, events[0]["id"]) == [
+        ("user", "Why is the total wrong?"),
+        ("assistant", cut),
+    ]
+
+    server.push(Turn(text="Discounts are applied after the total."))
+    env = {
+        "OPENAI_BASE_URL": server.openai_url,
+        "OPENAI_API_KEY": "sk-test",
+        "CODEMEM_MODEL": "openai/gpt-4.1",
+    }
+    chat = subprocess.run(
+        [sys.executable, "-m", "codemem", "--repo", str(ws.root), "chat", "--continue"],
+        input="go on\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "PYTHONPATH": str(FIXTURES.parent)},
+        timeout=120,
+        check=False,
+    )
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.startswith(f"Resumed session {events[0]['id']} (2 messages).\n")
+    sent = server.requests_to("/chat/completions")[-1].body["messages"][1:]
+    assert sent == [
+        {"role": "user", "content": "Why is the total wrong?"},
+        {"role": "assistant", "content": cut},
+        {"role": "user", "content": "go on"},
+    ]
+    assert [role for role, _ in recall_rows(ws, events[0]["id"])] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]

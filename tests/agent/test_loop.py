@@ -176,6 +176,35 @@ def test_transcript_is_saved_after_every_step(make_agent, ws):
     assert rows[2][1].splitlines()[0] == ".codemem/blocks/conventions.md"
 
 
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_signal_just_after_a_message_is_saved_saves_it_once(make_agent, ws, monkeypatch, signum):
+    # The signal lands as the row's commit returns, before the writer counts it: the
+    # step's clean-up saves what is not counted yet, which must not be that row again.
+    import signal
+
+    from codemem.cli.agent import terminated_unwinds
+
+    agent, _, _ = make_agent([tool_call_response(tool_call("list_files", id="c1"), text="Look.")])
+    recall = agent.transcript.recall
+    insert = recall.add_message
+    rows = itertools.count(1)
+
+    def insert_then_signal(*args, **kwargs):
+        written = insert(*args, **kwargs)
+        if next(rows) == 2:  # the model's turn, saved before its tools run
+            signal.raise_signal(getattr(signal, signum))
+        return written
+
+    monkeypatch.setattr(recall, "add_message", insert_then_signal)
+    with terminated_unwinds(), pytest.raises((Interrupted, Terminated)):
+        agent.run("list")
+    assert recall_rows(ws, agent.transcript.session_id) == [
+        ("user", "list"),
+        ("assistant", "Look."),
+        ("tool", "interrupted by the user before this tool call finished"),
+    ]
+
+
 def test_resume_a_session(make_agent, ws):
     agent, _, _ = make_agent(
         [tool_call_response(tool_call("list_files", id="c1", glob="*.md")), "first answer"]

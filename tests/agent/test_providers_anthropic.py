@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from fakeserver import COUNT_TOKENS, Call, Error, FakeServer, Raw, Turn, tokens_reply
+from fakeserver import COUNT_TOKENS, Call, Error, Raw, Turn, tokens_reply
 
 from codemem.agent.messages import Message, Response, ToolCall, ToolSpec, Usage
 from codemem.agent.providers.anthropic import AnthropicProvider
 from codemem.agent.providers.errors import (
     AuthenticationFailed,
-    ConnectionFailed,
     ContextOverflow,
     ModelNotFound,
-    ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
     StreamDropped,
@@ -28,17 +24,6 @@ READ_FILE = ToolSpec(
     "Read a file.",
     {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
 )
-
-
-@pytest.fixture
-def server():
-    with FakeServer() as running:
-        yield running
-
-
-@pytest.fixture
-def sleeps():
-    return []
 
 
 def make(url: str, sleeps: list[float], **kwargs) -> AnthropicProvider:
@@ -246,8 +231,12 @@ def test_gives_up_after_max_attempts(server, provider, sleeps):
 def test_retry_after_beyond_max_wait_is_not_waited_for(server, provider, sleeps):
     server.push(Error(429, "daily limit", headers={"retry-after": "86400"}))
 
-    with pytest.raises(RateLimited, match="rate limited"):
+    with pytest.raises(RateLimited) as caught:
         ask(provider)
+    assert str(caught.value) == (
+        f"{MODEL}: rate limited (429): daily limit (the server asks to wait 86,400 s before "
+        "trying again; codemem waits at most 120 s)"
+    )
     assert sleeps == []
 
 
@@ -344,35 +333,6 @@ def test_count_tokens_survives_a_server_error(server, provider):
         "s", [Message.user("hi")], []
     )
     assert provider.count_tokens("s", [Message.user("hi")], []) == 99
-
-
-def test_timeout_is_retried_once_then_reported(sleeps):
-    with socket.socket() as silent:  # accepts connections, never answers
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        provider = make(url, sleeps, timeout=0.2)
-
-        with pytest.raises(ProviderTimeout) as caught:
-            ask(provider)
-
-    assert str(caught.value) == (
-        f"{MODEL}: no answer from {url} in time (timeout) (gave up after 2 attempts)"
-    )
-    assert len(sleeps) == 1
-
-
-def test_connection_refused(sleeps):
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
-    provider = make(url, sleeps)
-
-    with pytest.raises(ConnectionFailed) as caught:
-        ask(provider)
-
-    assert str(caught.value).startswith(f"{MODEL}: cannot reach {url}: ")
-    assert len(sleeps) == 1
 
 
 def test_caching_can_be_switched_off(server, sleeps):

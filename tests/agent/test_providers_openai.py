@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakeserver import Call, Error, FakeServer, Raw, Turn
+from fakeserver import Call, Error, Raw, Turn
 
 from codemem.agent.messages import Message, Response, ToolCall, ToolSpec, Usage
 from codemem.agent.providers.errors import (
@@ -26,17 +26,6 @@ READ_FILE = ToolSpec(
     "Read a file.",
     {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
 )
-
-
-@pytest.fixture
-def server():
-    with FakeServer() as running:
-        yield running
-
-
-@pytest.fixture
-def sleeps():
-    return []
 
 
 def make(url: str, sleeps: list[float], model: str = MODEL, **kwargs) -> OpenAIProvider:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -260,3 +263,84 @@ def test_asking_for_a_model_when_none_is_configured(committed):
         result.stderr
         == "codemem: warning: no model is configured (set `model:` or `review.model:`); static checks only\n"
     )
+
+
+def hook_with_model(repo, monkeypatch, url: str):
+    """The hook's review of a staged change, with a model at `url` (the user's config)."""
+    import os
+
+    import anthropic  # noqa: F401  (loaded before the clock starts: the wait is the server's)
+
+    append(repo, "shop/prices.py", "\n# touched\n")
+    git(repo, "add", "-A")
+    home = os.environ["CODEMEM_HOME"]
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, "config.yml"), "w") as handle:
+        handle.write(
+            "model: anthropic/claude-sonnet-4-6\nreview:\n  hook_llm: true\n"
+            f"  hook_timeout: 3\nproviders:\n  anthropic:\n    base_url: {url}\n"
+        )
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    return cli_review(repo, "--staged", "--hook")
+
+
+def test_a_model_that_never_answers_is_cut_short_by_the_hooks_time_limit(
+    committed, monkeypatch, caplog
+):
+    """The commit goes on with the static review, and the hook says why in one line."""
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        result = hook_with_model(
+            committed, monkeypatch, f"http://127.0.0.1:{silent.getsockname()[1]}"
+        )
+    # One line says what happened; nothing calls the time limit an unreachable server, nor
+    # retries the request past it.
+    assert result.exit_code == 0
+    assert re.fullmatch(
+        r"codemem: warning: the model review took longer than [\d.]+ s and was cut short\n",
+        result.stderr,
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_an_overloaded_model_is_named_in_the_hooks_one_line(committed, monkeypatch, caplog):
+    # Retried until the time limit: each retry was a warning line of its own at the commit,
+    # and the last one said only that time ran out.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agent"))
+    from fakeserver import Error, FakeServer
+
+    with FakeServer() as server:
+        server.push(*[Error(529, "Overloaded")] * 10)
+        result = hook_with_model(committed, monkeypatch, server.anthropic_url)
+    assert result.exit_code == 0
+    assert re.fullmatch(
+        r"codemem: warning: the model review took longer than [\d.]+ s and was cut short, "
+        r"retrying after: anthropic/claude-sonnet-4-6: overloaded \(529\): Overloaded\n",
+        result.stderr,
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_running_out_of_time_while_the_model_loads_is_said_as_such(committed, monkeypatch):
+    import time
+
+    import codemem.agent.providers as providers
+
+    def slow_to_load(model, config, **options):  # a cold SDK import on a busy machine
+        time.sleep(30)
+
+    monkeypatch.setattr(providers, "resolve_provider", slow_to_load)
+    append(committed, "shop/prices.py", "\n# touched\n")
+    git(committed, "add", "-A")
+    config = load_config(
+        None, flags={"model": "anthropic/claude-sonnet-4-6", "review": {"hook_llm": True}}
+    )
+    result = review(committed, config=config, time_limit=0.5)
+    assert result.model is None
+    assert result.out_of_time == ["model review"]
+    assert [re.sub(r"[\d.]+ s", "N s", w) for w in result.warnings] == [
+        "the model review took longer than N s and was cut short"
+    ]

@@ -30,10 +30,11 @@ from codemem.agent.providers.base import (
     TextCallback,
     error_detail,
     one_line,
+    raise_own_error,
     root_cause,
     transport_errors,
 )
-from codemem.agent.providers.errors import ProviderFailure, StreamDropped
+from codemem.agent.providers.errors import ProviderFailure, ProviderTimeout, StreamDropped
 from codemem.agent.providers.models import ModelInfo
 from codemem.agent.providers.retry import RetryPolicy
 from codemem.agent.providers.tokens import system_parts
@@ -46,6 +47,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     *TRANSPORT_ERRORS,
 )
 API_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, *TRANSPORT_ERRORS)
+# What ends a stream early: the connection, or the silence `SDKProvider.watched` times out.
+BROKEN_STREAM: tuple[type[BaseException], ...] = (ProviderTimeout, *CONNECTION_ERRORS)
 CACHE = {"type": "ephemeral"}
 # An error event inside a stream has no HTTP status of its own; map its type to one.
 _ERROR_STATUS = {
@@ -175,6 +178,7 @@ class AnthropicProvider(SDKProvider):
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
+        self.timeout = timeout
         self.cache = cache
         self._exact_counts = True
         retiring = _retirement(api_model)
@@ -201,10 +205,10 @@ class AnthropicProvider(SDKProvider):
             raise self.status_error(
                 exc.status_code, exc.body, exc.response.headers, exc.message
             ) from exc
-        except anthropic.APITimeoutError as exc:
-            raise self.connection_error(exc, timeout=True) from exc
-        except anthropic.APIConnectionError as exc:
-            raise self.connection_error(exc, timeout=False) from exc
+        except anthropic.APIConnectionError as exc:  # its timeout error too
+            raise_own_error(exc)
+            timeout = isinstance(exc, anthropic.APITimeoutError)
+            raise self.connection_error(exc, timeout=timeout) from exc
 
     def _parse(self, message: Any) -> Response:
         text: list[str] = []
@@ -228,9 +232,11 @@ class AnthropicProvider(SDKProvider):
         usage = Usage()
         stop_reason = None
         finished = emitted = False
+        # Refused, or no answer in time, before the stream starts: `_attempt` says which.
+        stream = self.client.messages.create(**params, stream=True)
         try:
-            with self.client.messages.create(**params, stream=True) as stream:
-                for event in stream:
+            with stream:
+                for event in self.watched(stream):
                     kind = event.type
                     if kind == "message_start":
                         _usage(event.message.usage, usage)
@@ -257,7 +263,7 @@ class AnthropicProvider(SDKProvider):
                 error = self.status_error(status, exc.body, None, exc.message)
                 raise self._dropped(error, emitted) from exc
             raise
-        except CONNECTION_ERRORS as exc:
+        except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
         if not finished:
             raise self._dropped("the stream ended before message_stop", emitted)
@@ -270,6 +276,9 @@ class AnthropicProvider(SDKProvider):
 
     def _dropped(self, cause: object, emitted: bool) -> ProviderFailure:
         """A failure mid-stream: retried as itself if nothing was shown yet, else dropped."""
+        stalled = self.stalled(cause, emitted) if isinstance(cause, BaseException) else None
+        if stalled is not None:
+            return stalled
         if isinstance(cause, ProviderFailure) and not emitted:
             return cause
         if isinstance(cause, ProviderFailure):
@@ -289,5 +298,6 @@ class AnthropicProvider(SDKProvider):
             except anthropic.NotFoundError:
                 self._exact_counts = False  # a proxy without the endpoint: stop asking
             except API_ERRORS as exc:
+                raise_own_error(exc)
                 log.debug("count_tokens failed, estimating: %s", one_line(exc))
         return self.estimator.estimate(system, messages, tools)

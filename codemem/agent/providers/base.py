@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from codemem.agent.messages import Message, Response, ToolSpec
 from codemem.agent.providers.errors import (
@@ -24,10 +24,13 @@ from codemem.agent.providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    StreamDropped,
 )
 from codemem.agent.providers.models import CostMeter, ModelInfo
 from codemem.agent.providers.retry import RetryPolicy, parse_retry_after
+from codemem.agent.providers.stall import StallWatch
 from codemem.agent.providers.tokens import TokenEstimator, prompt_chars
+from codemem.errors import CodememError
 
 log = logging.getLogger("codemem")
 
@@ -84,6 +87,36 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return (httpx.TransportError, OSError)
 
 
+def is_timeout(error: BaseException) -> bool:
+    """Whether `error`, or an error it wraps, is a timeout (the SDKs', httpx's, a socket's)."""
+    try:
+        import httpx2 as httpx
+    except ImportError:  # pragma: no cover - older SDK releases
+        import httpx  # type: ignore[no-redef]  # the same library under its older name
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (httpx.TimeoutException, TimeoutError)):
+            return True
+        if type(current).__name__ == "APITimeoutError":  # either SDK's
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def raise_own_error(exc: BaseException) -> None:
+    """Raise again an error of codemem's own that an SDK wrapped as a connection failure.
+
+    The SDKs turn any `Exception` raised while a request waits into `APIConnectionError`,
+    and so would the review's time limit (`ReviewTimeout`, raised by its alarm): reported as
+    a server that cannot be reached, and retried past the limit.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, CodememError) and not isinstance(cause, ProviderFailure):
+        raise cause
+
+
 def one_line(text: object, limit: int = 300) -> str:
     """Collapse whitespace and cut long text, for error messages."""
     flat = " ".join(str(text).split())
@@ -118,6 +151,8 @@ class SDKProvider:
     Subclasses implement `_attempt` (one request, SDK errors already translated) and may
     override `count_tokens`.
     """
+
+    timeout = 600.0  # seconds of silence: before an answer, or within a stream (the client's)
 
     def __init__(
         self,
@@ -214,3 +249,34 @@ class SDKProvider:
             )
         cause = one_line(root_cause(exc), 160)
         return ConnectionFailed(f"{self.model}: cannot reach {self.base_url}: {cause}")
+
+    def stalled(self, exc: BaseException, emitted: bool) -> ProviderFailure | None:
+        """A stream that timed out waiting for its next event, or None if `exc` is no timeout.
+
+        Before any text it is the server's silence, retried once as a timeout (not five
+        times as a dropped stream: with the default timeout, the best part of an hour); after
+        text, the answer is cut off and not retried.
+        """
+        if isinstance(exc, ProviderTimeout) or is_timeout(exc):
+            return self.silence(exc, emitted)
+        return None
+
+    def watched(self, stream: Any) -> Iterator[Any]:
+        """The events of `stream` (an SDK's), ended by a `ProviderTimeout` when none comes for
+        `timeout` seconds: keep-alive pings and comments, which reset httpx's read timeout
+        but never reach an adapter, do not count (see `stall`)."""
+        with StallWatch(self.timeout, stream.close) as watch:
+            try:
+                for event in stream:
+                    watch.progress()
+                    yield event
+            except Exception as exc:
+                if watch.fired:  # it closed the stream: whatever the read raised, it was that
+                    raise self.connection_error(exc, timeout=True) from exc
+                raise
+
+    def silence(self, exc: BaseException, emitted: bool) -> ProviderFailure:
+        """A stream the server stopped feeding for `timeout` seconds (see `stalled`)."""
+        if not emitted:
+            return self.connection_error(exc, timeout=True)
+        return StreamDropped(f"{self.model}: stream dropped: no data in time (timeout)")

@@ -29,15 +29,23 @@ from codemem.agent.providers.base import (
     TextCallback,
     is_context_overflow,
     one_line,
+    raise_own_error,
     root_cause,
     transport_errors,
 )
-from codemem.agent.providers.errors import ProviderFailure, ProviderUnavailable, StreamDropped
+from codemem.agent.providers.errors import (
+    ProviderFailure,
+    ProviderTimeout,
+    ProviderUnavailable,
+    StreamDropped,
+)
 from codemem.agent.providers.models import ModelInfo
 from codemem.agent.providers.retry import RetryPolicy
 from codemem.agent.providers.tokens import system_parts
 
 TRANSPORT_ERRORS = transport_errors()
+# What ends a stream early: the connection, or the silence `SDKProvider.watched` times out.
+BROKEN_STREAM: tuple[type[BaseException], ...] = (ProviderTimeout, *TRANSPORT_ERRORS)
 STOP_REASONS = {
     "stop": "end_turn",
     "tool_calls": "tool_use",
@@ -134,6 +142,7 @@ class OpenAIProvider(SDKProvider):
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
+        self.timeout = timeout
         self.compatible = compatible
 
     def _attempt(
@@ -160,10 +169,10 @@ class OpenAIProvider(SDKProvider):
             raise self.status_error(
                 exc.status_code, exc.body, exc.response.headers, exc.message
             ) from exc
-        except openai.APITimeoutError as exc:
-            raise self.connection_error(exc, timeout=True) from exc
-        except openai.APIConnectionError as exc:
-            raise self.connection_error(exc, timeout=False) from exc
+        except openai.APIConnectionError as exc:  # its timeout error too
+            raise_own_error(exc)
+            timeout = isinstance(exc, openai.APITimeoutError)
+            raise self.connection_error(exc, timeout=timeout) from exc
         if response.usage.context_tokens == 0:  # the server reported no usage: estimate it
             response.usage = Usage(
                 input_tokens=self.estimator.estimate(system, messages, tools),
@@ -201,6 +210,8 @@ class OpenAIProvider(SDKProvider):
         )
 
     def _stop(self, finish_reason: str | None, calls: list[ToolCall]) -> str:
+        if finish_reason == "length":  # even with calls: the last one's arguments are cut off
+            return "max_tokens"
         if calls:
             return "tool_use"
         return STOP_REASONS.get(finish_reason or "stop", finish_reason or "end_turn")
@@ -216,7 +227,7 @@ class OpenAIProvider(SDKProvider):
         )
         try:
             with stream:
-                for chunk in stream:
+                for chunk in self.watched(stream):
                     usage = _usage(getattr(chunk, "usage", None)) or usage
                     for choice in chunk.choices or []:
                         delta = choice.delta
@@ -239,7 +250,7 @@ class OpenAIProvider(SDKProvider):
             raise
         except openai.APIError as exc:  # an error object inside the stream, or a cut connection
             raise self._dropped(exc, emitted) from exc
-        except TRANSPORT_ERRORS as exc:
+        except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
         if finish_reason is None:
             raise self._dropped("the stream ended before a finish_reason", emitted)
@@ -254,6 +265,9 @@ class OpenAIProvider(SDKProvider):
 
     def _dropped(self, cause: object, emitted: bool) -> ProviderFailure:
         """A failure mid-stream: an error object becomes a typed error if nothing was shown."""
+        stalled = self.stalled(cause, emitted) if isinstance(cause, BaseException) else None
+        if stalled is not None:
+            return stalled
         if isinstance(cause, openai.APIError) and not isinstance(cause, openai.APIConnectionError):
             status = 400 if is_context_overflow(cause.message, str(cause.code or "")) else 500
             error = self.status_error(status, cause.body, None, cause.message)

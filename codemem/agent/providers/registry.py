@@ -66,8 +66,10 @@ def resolve_provider(
     config: Config | None = None,
     *,
     retry: RetryPolicy | None = None,
+    quiet: bool = False,
 ) -> Provider:
-    """The provider for `model_string` (default: `config.model`), ready to call.
+    """The provider for `model_string` (default: `config.model`), ready to call; `quiet`
+    logs its retries at debug level only.
 
     Raises `UsageError` for an unknown provider or no model at all, `ConfigError` for bad
     settings, and `MissingAPIKey` naming the variable to set.
@@ -98,7 +100,7 @@ def resolve_provider(
         )
 
     info = lookup_model(name, config.agent.models, full_name=full_name)
-    retry = retry or RetryPolicy(max_attempts=settings.max_attempts)
+    retry = retry or RetryPolicy(max_attempts=settings.max_attempts, quiet=quiet)
     common: dict[str, Any] = {
         "base_url": settings.base_url,
         "key_env": key_env,

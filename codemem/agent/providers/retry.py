@@ -62,6 +62,10 @@ class RetryPolicy:
     max_wait: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     jitter: Callable[[], float] = field(default=random.random, repr=False)
+    quiet: bool = False  # retries logged at debug level (the hook: one line says it all)
+    # The failure being retried now, None once an attempt succeeds: what a caller that
+    # cuts the retries short (the hook's time limit) names.
+    retrying: ProviderFailure | None = field(default=None, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
         """Seconds to sleep before the next attempt, or None to give up."""
@@ -75,14 +79,24 @@ class RetryPolicy:
         number = 1
         while True:
             try:
-                return attempt()
+                result = attempt()
             except ProviderFailure as exc:
                 limit = min(self.max_attempts, exc.max_attempts or self.max_attempts)
                 wait = self.delay(number, exc.retry_after) if exc.retryable else None
                 if wait is None or number >= limit:
-                    if exc.retryable and number > 1:
+                    if exc.retryable and wait is None and exc.retry_after is not None:
+                        exc.args = (
+                            f"{exc} (the server asks to wait {exc.retry_after:,.0f} s before "
+                            f"trying again; codemem waits at most {self.max_wait:,.0f} s)",
+                        )
+                    elif exc.retryable and number > 1:
                         exc.args = (f"{exc} (gave up after {number} attempts)",)
                     raise
-                log.warning("%s; retrying in %.1fs (%d/%d)", exc, wait, number, limit)
+                self.retrying = exc
+                level = logging.DEBUG if self.quiet else logging.WARNING
+                log.log(level, "%s; retrying in %.1fs (%d/%d)", exc, wait, number, limit)
                 self.sleep(wait)
                 number += 1
+            else:
+                self.retrying = None
+                return result

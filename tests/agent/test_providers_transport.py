@@ -1,0 +1,167 @@
+"""Both SDK adapters when the server is unreachable, silent or stalls mid-stream.
+
+Whether the answer is streamed (as `chat`, `ask` and `run` ask for it) or not, a server that
+cannot be reached or sends nothing in time is tried once more and reported in one line; a
+stream that stalls after its first text is cut off and never retried.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from fakeserver import Call, Turn
+
+from codemem.agent.messages import Message
+from codemem.agent.providers.anthropic import AnthropicProvider
+from codemem.agent.providers.errors import ConnectionFailed, ProviderTimeout, StreamDropped
+from codemem.agent.providers.models import lookup_model
+from codemem.agent.providers.openai import OpenAIProvider
+from codemem.agent.providers.retry import RetryPolicy
+
+MODELS = {"anthropic": "anthropic/claude-sonnet-4-6", "openai": "openai/gpt-5"}
+STREAMED = pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+KEEPALIVE = pytest.mark.parametrize("keepalive", [False, True], ids=["silent", "keep-alives"])
+
+
+@pytest.fixture(params=sorted(MODELS))
+def flavor(request) -> str:
+    return request.param
+
+
+def base_url(flavor: str, root: str) -> str:
+    """The SDK's base_url for a server at `root` (the OpenAI SDK's includes /v1)."""
+    return root if flavor == "anthropic" else root + "/v1"
+
+
+def make(flavor: str, url: str, sleeps: list[float], **kwargs):
+    retry = RetryPolicy(max_attempts=3, sleep=sleeps.append, jitter=lambda: 0.0)
+    model = MODELS[flavor]
+    name = model.split("/", 1)[1]
+    cls = AnthropicProvider if flavor == "anthropic" else OpenAIProvider
+    return cls(model, name, lookup_model(name), api_key="k", base_url=url, retry=retry, **kwargs)
+
+
+def ask(provider, stream: bool, chunks: list[str] | None = None):
+    on_text = (chunks if chunks is not None else []).append if stream else None
+    return provider.complete("You are codemem.", [Message.user("hi")], on_text=on_text)
+
+
+@STREAMED
+def test_a_silent_server_is_tried_once_more_then_reported(flavor, sleeps, stream):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = base_url(flavor, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        provider = make(flavor, url, sleeps, timeout=0.2)
+
+        with pytest.raises(ProviderTimeout) as caught:
+            ask(provider, stream)
+
+    assert str(caught.value) == (
+        f"{MODELS[flavor]}: no answer from {url} in time (timeout) (gave up after 2 attempts)"
+    )
+    assert len(sleeps) == 1
+
+
+@STREAMED
+def test_a_server_that_cannot_be_reached_is_tried_once_more(flavor, sleeps, stream):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = base_url(flavor, f"http://127.0.0.1:{closed.getsockname()[1]}")
+    provider = make(flavor, url, sleeps)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        ask(provider, stream)
+
+    message = str(caught.value)
+    assert message.startswith(f"{MODELS[flavor]}: cannot reach {url}: ")
+    assert message.endswith("(gave up after 2 attempts)")
+    assert len(sleeps) == 1
+
+
+@KEEPALIVE
+def test_a_stream_that_stalls_before_any_text_is_a_timeout(flavor, server, sleeps, keepalive):
+    # The headers came, then nothing (or nothing but keep-alives, which restart httpx's read
+    # timeout: they held the answer forever): no answer in time, tried once more, never five
+    # times over as a dropped stream (with the default timeout, the best part of an hour).
+    url = base_url(flavor, server.url)
+    provider = make(flavor, url, sleeps, timeout=0.3)
+    server.push(
+        Turn(text="never", stall_after=1, keepalive=keepalive),
+        Turn(text="never", stall_after=0, keepalive=keepalive),
+    )
+
+    with pytest.raises(ProviderTimeout) as caught:
+        ask(provider, stream=True)
+
+    assert str(caught.value) == (
+        f"{MODELS[flavor]}: no answer from {url} in time (timeout) (gave up after 2 attempts)"
+    )
+    assert len(sleeps) == 1
+
+
+@KEEPALIVE
+def test_a_stream_that_stalls_after_text_is_cut_off_and_not_retried(
+    flavor, server, sleeps, keepalive
+):
+    provider = make(flavor, base_url(flavor, server.url), sleeps, timeout=0.3)
+    # up to the text's first delta (Anthropic's comes after message_start, a ping and
+    # content_block_start; OpenAI's after a chunk with the role)
+    shown = 4 if flavor == "anthropic" else 2
+    server.push(
+        Turn(text="one two three", stall_after=shown, keepalive=keepalive),
+        Turn(text="never sent"),
+    )
+    chunks: list[str] = []
+
+    with pytest.raises(StreamDropped) as caught:
+        ask(provider, stream=True, chunks=chunks)
+
+    assert chunks == ["one "]
+    assert str(caught.value) == f"{MODELS[flavor]}: stream dropped: no data in time (timeout)"
+    assert sleeps == []
+
+
+@STREAMED
+def test_an_error_of_codemems_own_raised_while_waiting_is_not_a_connection_failure(
+    flavor, sleeps, stream
+):
+    from codemem.review.errors import ReviewTimeout
+    from codemem.review.limits import time_limit
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = base_url(flavor, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        provider = make(flavor, url, sleeps)
+
+        with pytest.raises(ReviewTimeout) as caught, time_limit(0.3, "the model review"):
+            ask(provider, stream)
+
+    assert str(caught.value) == "the model review took longer than 0.3 s"
+    assert sleeps == []  # not retried past the limit
+
+
+def test_a_tool_call_the_output_limit_cut_short_is_named_as_such(flavor, server, make_agent):
+    # A write larger than one answer may hold: its JSON ends mid-string. Told only that it is
+    # not valid JSON, a model sends the same call again, cut at the same place, to the step
+    # limit; told why, it writes less per call.
+    from agent_helpers import Recorder
+
+    cut = '{"path": "big.py", "content": "def f():\\n    return 1\\n\\ndef g'
+    server.push(
+        Turn(tool_calls=[Call("write_file", cut, id="call_1")], stop_reason="max_tokens"),
+        Turn(text="I will write it in parts."),
+    )
+    provider = make(flavor, base_url(flavor, server.url), [])
+    agent, _, _ = make_agent(None, provider=provider, observer=Recorder(stream=True))
+    assert agent.run("Write big.py") == "I will write it in parts."
+    result = agent.messages[2]
+    assert (result.role, result.is_error) == ("tool", True)
+    assert result.content == (
+        "write_file: the answer reached the output limit (8,192 tokens) before this call's "
+        "arguments were complete, so it was not run; send less per call (a long file: "
+        "write_file a first part, then add the rest with edit_file)"
+    )
+    assert not (agent.context.ctx.ws.root / "big.py").exists()
