@@ -272,13 +272,17 @@ class Agent:
         compaction = self.context.compact(prompt, force=force)
         if compaction is None or not compaction.evicted:
             return None
+        self._record(compaction)
+        return self.context.build()
+
+    def _record(self, compaction: Compaction) -> None:
+        """Save a compaction's summary to recall (never fails the loop, as `save`) and say so."""
         self.save()
         try:
             self.transcript.save_summary(self.conversation)
-        except Exception as exc:
+        except Exception as exc:  # a full disk, a database locked past its wait
             log.warning("could not save the summary to recall memory: %s", exc)
         self.observer.on_compaction(compaction)
-        return self.context.build()
 
     def compact(self) -> Compaction | None:
         """Summarize everything but the latest exchange now (`/compact`); None when there is
@@ -286,9 +290,7 @@ class Agent:
         prompt = self.context.build()
         compaction = self.context.compact(prompt, force=True)
         if compaction is not None and compaction.evicted:
-            self.save()
-            self.transcript.save_summary(self.conversation)
-            self.observer.on_compaction(compaction)
+            self._record(compaction)
         return compaction
 
     def switch_provider(self, provider: Provider) -> None:

@@ -237,6 +237,23 @@ def test_compact_on_demand_and_resume(make_agent, ws, big_file):
     assert [m.content for m in call.messages] == [RESUMED_NOTE, "answer", "and now?"]
 
 
+def test_compact_on_demand_goes_on_when_recall_cannot_save_the_summary(
+    make_agent, big_file, monkeypatch, caplog
+):
+    model = Model([*reads(3), "answer"], summaries=["- read it three times"])
+    agent, _, _ = make_agent(None, provider=model.provider())
+    agent.run("read thrice")
+
+    def full(conversation):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(agent.transcript, "save_summary", full)
+    compaction = agent.compact()  # `/compact`: a warning, as the automatic compaction gives
+    assert (compaction.evicted, compaction.summary) == (6, "- read it three times")
+    assert "could not save the summary to recall memory" in caplog.text
+    assert [m.content for m in agent.context.build().messages] == ["read thrice", "answer"]
+
+
 def test_nothing_to_compact(make_agent):
     agent, _, _ = make_agent(["hi"])
     agent.run("hello")
