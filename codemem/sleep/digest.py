@@ -246,6 +246,7 @@ def read_commits(run: DigestRun) -> None:
         options.since or run.state.digested,
         first_run_limit=settings.initial_commits,
         max_commits=settings.max_commits,
+        digested_keys=None if options.since else run.state.keys,
     )
     split_skipped(ws.root, commit_range)
     result.base, result.head, result.omitted = (

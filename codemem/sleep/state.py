@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ LEGACY_KEY = "sleep"
 LOCAL_STATE = "sleep.json"
 FRONTMATTER_LINES = 12
 LINE_MAX = 4096  # a frontmatter line longer than this is not one the digest wrote
+KEYS_MAX = 100_000  # lines of `keys:` read from one digest (one per commit it shows)
+_KEY_ITEM = re.compile(r"- [0-9a-f]{16}")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class SleepState:
     digested: list[str] = field(
         default_factory=list
     )  # commits whose history is digested or passed over
+    keys: set[str] = field(default_factory=set)  # of the commits the digests show (`Commit.key`)
 
 
 @dataclass
@@ -140,32 +144,42 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def digest_head(ws: Workspace, path: Path) -> str | None:
-    """The `head:` of a digest file's frontmatter (None when it has none, or when the file is a
-    link, which is skipped with a warning: a cloned one may lead to /dev/zero)."""
+def digest_record(ws: Workspace, path: Path) -> tuple[str | None, list[str]]:
+    """The `head:` of a digest file's frontmatter and the `keys:` it lists (the commits it
+    shows, `Commit.key`; none in a digest older versions wrote). (None, []) for a link."""
     if memory_file(ws, path) is None:
-        return None
+        return None, []
+    head, keys, listing = None, [], False
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
-            lines = [handle.readline(LINE_MAX) for _ in range(FRONTMATTER_LINES)]
+            if handle.readline(LINE_MAX).strip() != "---":
+                return None, []
+            for _ in range(FRONTMATTER_LINES + KEYS_MAX):
+                line = handle.readline(LINE_MAX)
+                if not line or line.strip() == "---":
+                    break
+                if listing and _KEY_ITEM.fullmatch(line.strip()):
+                    keys.append(line.strip()[2:])
+                    continue
+                key, _, value = line.partition(":")
+                listing = key == "keys" and not value.strip()
+                if key.strip() == "head" and value.strip() not in ("", "null"):
+                    head = value.strip()
     except OSError:
-        return None
-    if not lines or lines[0].strip() != "---":
-        return None
-    for line in lines[1:]:
-        if line.strip() == "---":
-            break
-        key, _, value = line.partition(":")
-        if key.strip() == "head" and value.strip() not in ("", "null"):
-            return value.strip()
-    return None
+        return None, []
+    return head, keys
 
 
 def digest_heads(ws: Workspace) -> list[tuple[str, str]]:
     """(file name, head) of every digest, oldest name first (names start with the date)."""
+    return [(name, head) for name, head, _keys in digest_records(ws) if head is not None]
+
+
+def digest_records(ws: Workspace) -> list[tuple[str, str | None, list[str]]]:
+    """(file name, head, keys) of every digest, oldest name first."""
     folder = ws.digests_dir
     files = sorted(folder.glob("*.md")) if folder.is_dir() else []
-    return [(path.name, head) for path in files if (head := digest_head(ws, path)) is not None]
+    return [(path.name, *digest_record(ws, path)) for path in files]
 
 
 def legacy_last_commit(ws: Workspace) -> str | None:
@@ -182,7 +196,8 @@ def legacy_last_commit(ws: Workspace) -> str | None:
 
 def read_state(ws: Workspace) -> SleepState:
     """What earlier passes on any clone (the digests) and on this one (local) reached."""
-    heads = digest_heads(ws)
+    records = digest_records(ws)
+    heads = [(name, head) for name, head, _keys in records if head is not None]
     local = read_local_state(ws).last_head
     legacy = legacy_last_commit(ws)
     newest = heads[-1] if heads else None
@@ -191,6 +206,7 @@ def read_state(ws: Workspace) -> SleepState:
         last_commit=local or (newest[1] if newest else legacy),
         last_digest=f"{ws.digests_dir.name}/{newest[0]}" if newest else None,
         digested=digested,
+        keys={key for _name, _head, keys in records for key in keys},
     )
 
 
