@@ -63,6 +63,9 @@ class LocalState:
 
     sessions_until: str | None = None  # ISO time of the newest recall message already read
     last_head: str | None = None  # the HEAD this clone's last pass reached
+    # The name of the newest digest this clone's passes wrote: while it is gone from
+    # `digests/` (the digest discarded, or its commit reverted), `last_head` does not count.
+    digest_file: str | None = None
 
     @classmethod
     def from_json(cls, data: Any, source: str | None = None) -> LocalState:
@@ -72,6 +75,7 @@ class LocalState:
         return cls(
             sessions_until=_text(data, "sessions_until", source),
             last_head=_text(data, "last_head", source),
+            digest_file=_text(data, "digest_file", source),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -111,7 +115,7 @@ def state_file_damage(ws: Workspace) -> str | None:
             continue
         bad = [
             name
-            for name in ("sessions_until", "last_head", "last_commit")
+            for name in ("sessions_until", "last_head", "last_commit", "digest_file")
             if _wrong_type(section, name)
         ]
         if bad:
@@ -198,7 +202,7 @@ def read_state(ws: Workspace) -> SleepState:
     """What earlier passes on any clone (the digests) and on this one (local) reached."""
     records = digest_records(ws)
     heads = [(name, head) for name, head, _keys in records if head is not None]
-    local = read_local_state(ws).last_head
+    local = reached_head(ws, read_local_state(ws), {name for name, _head, _keys in records})
     legacy = legacy_last_commit(ws)
     newest = heads[-1] if heads else None
     digested = list(dict.fromkeys([*(head for _, head in heads), *filter(None, [legacy, local])]))
@@ -208,6 +212,16 @@ def read_state(ws: Workspace) -> SleepState:
         digested=digested,
         keys={key for _name, _head, keys in records for key in keys},
     )
+
+
+def reached_head(ws: Workspace, local: LocalState, digests: set[str]) -> str | None:
+    """The HEAD this clone's last pass reached, unless the newest digest its passes wrote is
+    no longer among `digests` (discarded, or its commit reverted): then what it digested is
+    not digested anywhere, and the digests alone say how far history is, as on every clone."""
+    if local.digest_file is not None and local.digest_file not in digests:
+        log.debug("%s is gone: reading what is digested from the digests", local.digest_file)
+        return None
+    return local.last_head
 
 
 def _lock(ws: Workspace, name: str) -> Path:

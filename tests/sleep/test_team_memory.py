@@ -983,3 +983,30 @@ def test_digested_commits_given_new_ids_are_not_digested_again(team, how, keys):
     assert "Commits: nothing new" in again.stdout, again.stdout
     assert digested_subjects(alice).count("`Add coupons`") == 1
     assert sh(alice.root, "status", "--porcelain", "--", ".codemem").stdout == ""
+
+
+@pytest.mark.parametrize("undo", ["revert", "discard"])
+def test_a_digest_reverted_or_discarded_is_written_again_as_every_clone_writes_it(team, undo):
+    # What is digested is what the digests say, on every clone: the clone whose pass wrote a
+    # digest that was then thrown away (`git revert` of its commit, `git checkout` and `git
+    # clean` of its output) digests those commits again, as a teammate's clone does.
+    remote, alice, bob = team
+    commit(alice.root, "Add coupons", "2025-03-05T11:00:00+00:00", {"shop/coupons.py": COUPONS})
+    first = codemem(alice, "digest")
+    assert first.returncode == 0, first.stderr
+    (written,) = alice.digests_dir.glob("2025-03-05-*.md")
+    kept = written.read_bytes()
+    if undo == "revert":
+        commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+        sh(alice.root, "revert", "--no-edit", "HEAD")
+    else:
+        sh(alice.root, "checkout", "-q", "--", ".codemem")
+        sh(alice.root, "clean", "-fdq", "--", ".codemem")
+    assert not written.exists()
+    again = codemem(alice, "digest")
+    assert again.returncode == 0, again.stderr
+    assert written.read_bytes() == kept, again.stdout
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    assert digest(bob, cfg()).digest_path == written.relative_to(alice.root).as_posix()
+    assert (bob.root / written.relative_to(alice.root)).read_bytes() == kept
