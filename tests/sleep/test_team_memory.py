@@ -397,6 +397,42 @@ def test_a_file_the_driver_could_not_merge_is_named_with_the_way_back(team):
     ]
 
 
+def test_a_pull_made_before_the_driver_was_set_is_named_with_the_way_to_merge_it_again(team):
+    # Bob's clone never ran codemem before his pull: git merged memory with its own text
+    # merge, markers and all, in files the driver merges whole. His next codemem command sets
+    # the driver, and `status` names each such file with the command that merges it again.
+    _remote, alice, bob = team
+    two_additions(bob)  # `other` and main each appended a line to project.md
+    conventions = bob.dir / "conventions.json"
+    records = json.loads(conventions.read_text())
+    sh(bob.root, "checkout", "-q", "other")
+    conventions.write_text(json.dumps(records, indent=4))
+    sh(bob.root, "commit", "-q", "-am", "records as another version wrote them")
+    sh(bob.root, "checkout", "-q", "-")
+    conventions.write_text(json.dumps(records, indent=1))
+    sh(bob.root, "commit", "-q", "-am", "records as a third version wrote them")
+    assert sh(bob.root, "config", "merge.codemem.driver", check=False).returncode == 1  # none
+    assert sh(bob.root, "merge", "-q", "--no-edit", "other", check=False).returncode == 1
+    assert set(markers(bob)) == {"blocks/project.md", "conventions.json"}
+    status = codemem(bob, "status", "--json")  # sets the driver
+    named = [d["message"] for d in json.loads(status.stdout)["damage"] if d["kind"] == "merge"]
+    rels = [".codemem/blocks/project.md", ".codemem/conventions.json"]
+    assert named == [
+        f"{rel}: git merged it without codemem's merge driver (none was set in this clone) and "
+        f"left conflict markers the driver resolves: `git checkout -m -- {rel}` merges it again "
+        "with the driver, now set (what you changed in it since is replaced), then `git add` it"
+        for rel in rels
+    ]
+    sh(bob.root, "checkout", "-m", "--", *rels)
+    assert markers(bob) == {}
+    value = MemoryStore(bob, user="a").get("project").value
+    assert "Build with make." in value and "Deploy with fly." in value
+    # the driver kept our side of the records, as it does: nothing to warn of, `git add` them
+    assert conventions.read_text() == json.dumps(records, indent=1)
+    after = json.loads(codemem(bob, "status", "--json").stdout)["damage"]
+    assert [d for d in after if d["kind"] == "merge"] == []
+
+
 def test_the_merge_driver_merges_by_kind_of_file():
     base = "---\ndescription: Notes.\nlimit: 4000\n---\nIntro.\n\n- one\n\n<!-- codemem:c:start -->\nold\n<!-- codemem:c:end -->\n"
     ours = (
