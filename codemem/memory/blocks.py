@@ -69,6 +69,7 @@ from codemem.memory.files import (
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.render import render_blocks
+from codemem.memory.undone import check_not_undone, stamp_before_write
 from codemem.memory.users import (
     OWNER_KEY,
     PERSONAL_LABEL,
@@ -301,8 +302,11 @@ class MemoryStore(BlockFolder):
                 # kept in dotfiles, a link: the file it leads to is written, the link stays
                 update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
                 return
+            stamp = stamp_before_write(self.ws)
             with held_memory_path(self.ws, path, make_folders=True) as held:
-                update_text(held, apply, lock, folder=self._swap_dir(label))
+                before, after = update_text(held, apply, lock, folder=self._swap_dir(label))
+            if before != after:  # a git command replacing the file meanwhile undoes it
+                check_not_undone(self.ws, path, after, stamp)
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError as exc:  # the compare-and-swap reads the file as text
