@@ -49,7 +49,6 @@ from codemem.infra.git_blobs import BlobReader, read_blobs
 from codemem.infra.git_state import (
     git_operation,
     index_locked,
-    index_stamp,
     unmerged_both_sides,
     unmerged_operation,
     unmerged_paths,
@@ -129,7 +128,6 @@ __all__ = [
     "git_head",
     "git_operation",
     "index_locked",
-    "index_stamp",
     "git_path",
     "git_text",
     "is_bot_author",

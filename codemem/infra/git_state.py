@@ -55,18 +55,6 @@ def index_locked(root: Path, folder: Path) -> str | None:
     )
 
 
-def index_stamp(root: Path, folder: Path) -> tuple[int, int, int, int] | None:
-    """The (inode, size, mtime, ctime) of the index of git directory `folder` (None: no
-    index): git replaces it by a rename whenever a command rewrote the work tree from it (a
-    checkout, a switch, a stash, a reset), so a stamp that moved says one may have."""
-    index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")
-    try:
-        info = os.stat(root / index)  # a relative GIT_INDEX_FILE is the work tree's
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
 # The index's (inode, size, mtime, ctime) at the last look, and the unmerged paths then, per
 # index and pathspec: git replaces the index by a rename at every change, so the same stamp
 # is the same index, and each memory write costs a stat instead of a git process (10-11 ms

@@ -69,7 +69,7 @@ from codemem.memory.files import (
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.render import render_blocks
-from codemem.memory.undone import check_not_undone, stamp_before_write
+from codemem.memory.undone import check_not_undone, wait_for_git
 from codemem.memory.users import (
     OWNER_KEY,
     PERSONAL_LABEL,
@@ -286,7 +286,14 @@ class MemoryStore(BlockFolder):
             # no blank body dropped (`to_text` writes the value in its one form)
             return text if unchanged else block.to_text()
 
-        self._swap(label, path, apply)
+        try:
+            self._swap(label, path, apply)
+        except UnknownLabelError:
+            # a checkout replaces a file by removing it first: a block read then is missing
+            # only until git lets its lock go
+            if not wait_for_git(self.ws) and not path.exists():
+                raise
+            self._swap(label, path, apply)
         self.shown[label] = result[0].value
         return result[0]
 
@@ -302,11 +309,10 @@ class MemoryStore(BlockFolder):
                 # kept in dotfiles, a link: the file it leads to is written, the link stays
                 update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
                 return
-            stamp = stamp_before_write(self.ws)
             with held_memory_path(self.ws, path, make_folders=True) as held:
                 before, after = update_text(held, apply, lock, folder=self._swap_dir(label))
             if before != after:  # a git command replacing the file meanwhile undoes it
-                check_not_undone(self.ws, path, after, stamp)
+                check_not_undone(self.ws, path, after)
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError as exc:  # the compare-and-swap reads the file as text
