@@ -338,11 +338,12 @@ def _config_or_defaults(app: AppContext) -> tuple[Config, list[tuple[str, str]]]
 
 def _damage_outside_the_index(ws: Workspace) -> list[tuple[str, str]]:
     """(kind, one line naming the file and the fix) for memory, state.json and conventions."""
-    from codemem.conventions import records_damage
+    from codemem.conventions import records_damage, unmerged_memory
     from codemem.memory import memory_damage
     from codemem.sleep import state_file_damage
 
     found = [(damage.kind, damage.message) for damage in memory_damage(ws)]
+    found += [("merge", line) for line in unmerged_memory(ws)]
     if message := state_file_damage(ws):
         found.append(("state", message))
     if message := records_damage(ws):

@@ -64,6 +64,7 @@ from codemem.conventions.regions import (
     with_region,
     wrap,
 )
+from codemem.conventions.remerge import unmerged_memory
 from codemem.conventions.repo_files import RepoFiles, dig
 from codemem.conventions.rules import BANDS, BANDS_BY_KEY, TOPICS, Band, Evidence, Rule, band_of
 from codemem.conventions.stable import stable_rules
@@ -71,6 +72,7 @@ from codemem.memory import has_conflict  # one reading of git's markers, kept he
 
 __all__ = [
     "merge_files",
+    "unmerged_memory",
     "dismissal_entries",
     "dismissal_text",  # the dismissal file's layout, which the merge driver keeps
     "CONVENTIONAL",

@@ -71,6 +71,7 @@ from codemem.memory.files import (
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.render import render_blocks
+from codemem.memory.undone import check_not_undone, wait_for_git
 from codemem.memory.users import (
     OWNER_KEY,
     PERSONAL_LABEL,
@@ -294,7 +295,14 @@ class MemoryStore(BlockFolder):
             # no blank body dropped (`to_text` writes the value in its one form)
             return text if unchanged else block.to_text()
 
-        self._swap(label, path, apply, checked)
+        try:
+            self._swap(label, path, apply, checked)
+        except UnknownLabelError:
+            # a checkout replaces a file by removing it first: a block read then is missing
+            # only until git lets its lock go
+            if not wait_for_git(self.ws) and not path.exists():
+                raise
+            self._swap(label, path, apply, checked)
         self.shown[label] = result[0].value
         return result[0]
 
@@ -315,7 +323,9 @@ class MemoryStore(BlockFolder):
                 return
             assert checked is not None  # a block of the repository: `_writable` checked it
             with held_memory_path(self.ws, checked, make_folders=True) as held:
-                update_text(held, apply, lock, folder=self._swap_dir(label))
+                before, after = update_text(held, apply, lock, folder=self._swap_dir(label))
+            if before != after:  # a git command replacing the file meanwhile undoes it
+                check_not_undone(self.ws, path, after)
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError as exc:  # the compare-and-swap reads the file as text

@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from codemem.errors import CodememError
-from codemem.infra import kept_saves, printable, run_git, unmerged_both_sides
+from codemem.infra import kept_saves, printable
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
-from codemem.memory.files import folder_in_the_way, read_memory_file
-from codemem.memory.markers import has_conflict
+from codemem.memory.files import folder_in_the_way
 from codemem.memory.recall_schema import recall_damage
 from codemem.memory.users import personal_block_path
-from codemem.workspace import CODEMEM_DIR, Workspace, read_attributes
+from codemem.workspace import Workspace, read_attributes
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,6 @@ def memory_damage(ws: Workspace) -> list[Damage]:
         found.append(Damage("gitattributes", str(exc)))
     except OSError:  # none: a repository that never asked for the merge driver
         pass
-    found += [Damage("merge", line) for line in unmerged_as_ours(ws)]
     found += [Damage("kept", line) for line in kept_lines(ws)]
     return found
 
@@ -95,29 +93,4 @@ def kept_lines(ws: Workspace) -> list[str]:
             f"{shown}: a save of {name} {came}, kept: compare it with {name}, keep what you "
             "mean, then delete it"
         )
-    return lines
-
-
-def unmerged_as_ours(ws: Workspace) -> list[str]:
-    """One line per memory file git holds unmerged that is our side exactly, none of theirs
-    and no conflict markers: what git leaves when it cannot run the merge driver (a Python
-    gone or without codemem), and a teammate's edit lost once it is `git add`ed."""
-    try:
-        paths = unmerged_both_sides(ws.root, ws.git_dir, CODEMEM_DIR)
-    except CodememError:
-        return []  # no repository
-    lines = []
-    for rel in paths:
-        try:
-            text = read_memory_file(ws, ws.root / rel)
-            ours = run_git(ws.root, "show", f":2:{rel}").decode("utf-8", "surrogateescape")
-        except (CodememError, OSError):
-            continue
-        if text is not None and text == ours and not has_conflict(text):
-            lines.append(
-                f"{printable(rel)}: unmerged, and it holds our side only, no conflict markers: if "
-                "git could not run the merge driver, `git config --unset merge.codemem.driver`, "
-                f"run any codemem command to set it again, then `git checkout -m -- "
-                f"{printable(rel)}` merges both sides; if our side is what you chose, `git add` it"
-            )
     return lines

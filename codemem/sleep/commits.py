@@ -10,11 +10,19 @@ Not every commit is a project change (`skip_reason`): commits that touch only `.
 (memory being committed, or merged), merges with no changes of their own, and commits by bots
 (dependabot, renovate, any author whose name ends in `[bot]`) are left out of a digest's
 sections; the bots' commits are summarised in one line.
+
+A rebase (`git pull --rebase`, `git rebase -i`), an amend or a cherry-pick gives a digested
+commit a new id, so the digest's `head` no longer reaches it. What git keeps of a commit
+through all of them is its author, author date and subject: `Commit.key`, a digest of those.
+A digest lists the keys of the commits it shows (`keys:`), and a commit of HEAD whose key a
+digest lists, or whose key is that of a digested commit HEAD no longer holds, is digested
+already (`DIGESTED`): left out like a memory commit, on every clone alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,13 +44,18 @@ from codemem.workspace import CODEMEM_DIR
 
 # Fields and commits end in NUL (`-z`): the one byte no field can hold (git prints a message
 # up to its first NUL), where any other separator can be typed into a commit message.
-_FIELDS = ("%H", "%P", "%an", "%aI", "%cI", "%s", "%b")
+_FIELDS = ("%H", "%P", "%an", "%aI", "%cI", "%s", "%ae", "%b")
 _FORMAT = "%x00".join(_FIELDS)
+_KEY_FIELDS = ("%an", "%ae", "%aI", "%cI", "%s")  # what `Commit.key` is made of
+# Digested commits HEAD no longer holds, read for their keys: a rebase of more is rare, and
+# their copies past this many are digested again, as before keys.
+REWRITTEN_LIMIT = 1000
 # What a commit whose author or committer line git cannot parse is dated: git prints the
 # placeholder itself (`%aI`) for its date.
 NO_DATE = "1970-01-01T00:00:00+00:00"
 NULL_SHA = "0" * 40
 MEMORY_ONLY, MERGE, BOT = "memory only", "merge", "bot"
+DIGESTED = "digested under another id"  # a rebased, amended or cherry-picked copy
 
 
 @dataclass
@@ -84,6 +97,13 @@ class Commit:
     truncated_history: bool = False  # the boundary of a shallow clone: its diff is unknown
     diff: str = ""  # bounded patch text, only when asked for
     diff_omitted: int = 0  # bytes of the patch left out by the bound
+    email: str = ""  # the author's
+
+    @property
+    def key(self) -> str:
+        """What names this commit through a rebase, an amend or a cherry-pick (which keep
+        its author, author date and subject, and give it a new id)."""
+        return commit_key(self.author, self.email, self.authored, self.subject)
 
     @property
     def short(self) -> str:
@@ -115,6 +135,35 @@ class CommitRange:
     # merges of nothing else follow it (`split_skipped`), so a clone that committed memory
     # before its pass and one that did not name the same range alike.
     digest_head: str | None = None
+
+
+def commit_key(author: str, email: str, authored: str, subject: str) -> str:
+    """`Commit.key`: 16 hex digits of a digest of the author, their email, the author date
+    (as `git_date` reads it) and the subject."""
+    text = "\0".join((author, email, authored, subject))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def rewritten_keys(root: Path, known: Sequence[str], head: str) -> set[str]:
+    """The keys of the commits reachable from a `known` digested commit but not from `head`
+    (at most `REWRITTEN_LIMIT`): history rewritten since it was digested, whose copies in
+    `head` are digested already; one `git log`, printing nothing when none is."""
+    if not known:
+        return set()
+    out = git_text(
+        root,
+        "log",
+        "-z",
+        f"--max-count={REWRITTEN_LIMIT}",
+        f"--format={'%x00'.join(_KEY_FIELDS)}",
+        *known,
+        "--not",
+        head,
+    )
+    keys = set()
+    for author, email, authored, committed, subject in log_records(out, len(_KEY_FIELDS)):
+        keys.add(commit_key(author, email, git_date(authored, git_date(committed)), subject))
+    return keys
 
 
 def shallow_commits(root: Path) -> set[str]:
@@ -149,14 +198,22 @@ def existing_commits(root: Path, revisions: Sequence[str]) -> list[str]:
 
 
 def commits_since(
-    root: Path, digested: str | Sequence[str] | None, *, first_run_limit: int, max_commits: int
+    root: Path,
+    digested: str | Sequence[str] | None,
+    *,
+    first_run_limit: int,
+    max_commits: int,
+    digested_keys: Collection[str] | None = None,
 ) -> CommitRange:
     """The commits of HEAD not reachable from any `digested` commit (oldest first), at most
     `max_commits` of them.
 
     With nothing digested (the first pass), the newest `first_run_limit` commits. Digested
     commits that are no longer in the repository (rewritten history, a shallow clone) are
-    reported in `warnings`; when none is left, it is a first pass.
+    reported in `warnings` when no digest's key names their copies; when none is left, it is
+    a first pass. With `digested_keys` (the keys the digests list; None: `--since`, which
+    asks for every commit after it), a commit whose key is one of them, or one of a digested
+    commit HEAD no longer holds (`rewritten_keys`), is set aside as `DIGESTED`.
     """
     head = head_commit(root)
     result = CommitRange(base=None, head=head)
@@ -164,7 +221,10 @@ def commits_since(
         return result
     wanted = [digested] if isinstance(digested, str) else list(digested or ())
     known = existing_commits(root, wanted)
-    if wanted and not known:
+    keys: set[str] = set()
+    if digested_keys is not None:
+        keys = set(digested_keys) | rewritten_keys(root, known, head)
+    if wanted and not known and not keys:
         result.warnings.append(
             f"the last digested commit {wanted[-1][:12]} is not in this repository"
             f"{shallow_hint(root)}; "
@@ -188,12 +248,17 @@ def commits_since(
         *span,
     )
     shallow = shallow_commits(root)
-    for sha, parents, author, authored, committed, subject, body in log_records(log, len(_FIELDS)):
+    fields = log_records(log, len(_FIELDS))
+    for sha, parents, author, authored, committed, subject, email, body in fields:
         committed = git_date(committed)
         authored = git_date(authored, committed)
         commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
+        commit.email = email
         commit.truncated_history = sha in shallow
-        result.commits.append(commit)
+        if commit.key in keys:
+            result.skipped.append((commit, DIGESTED))
+        else:
+            result.commits.append(commit)
     if result.commits:
         result.base = first_parent(root, result.commits[0])
     return result
@@ -270,7 +335,9 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
         # The newest commit shown names the file when all that came after it is memory or
         # merges of nothing else (a note committed, a pull's merge), whichever clone it is.
         after = set(git_text(root, "rev-list", commit_range.head, f"^{shown[-1].sha}").split())
-        memory = {c.sha for c, reason in commit_range.skipped if reason in (MEMORY_ONLY, MERGE)}
+        memory = {
+            c.sha for c, reason in commit_range.skipped if reason in (MEMORY_ONLY, MERGE, DIGESTED)
+        }
         if after <= memory:
             commit_range.digest_head = shown[-1].sha
 

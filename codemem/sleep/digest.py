@@ -246,6 +246,7 @@ def read_commits(run: DigestRun) -> None:
         options.since or run.state.digested,
         first_run_limit=settings.initial_commits,
         max_commits=settings.max_commits,
+        digested_keys=None if options.since else run.state.keys,
     )
     split_skipped(ws.root, commit_range)
     result.base, result.head, result.omitted = (
@@ -373,8 +374,12 @@ def save_sessions_cursor(run: DigestRun) -> None:
 def save_state(run: DigestRun) -> None:
     """Last: this clone's pass reached HEAD (in `.codemem/local/`, never committed)."""
     head = run.commit_range.head
+    written = run.digest_file.name if run.digest_file is not None else None
     if head is not None and not run.options.dry_run and run.options.since is None:
-        write_local_state(run.ws, lambda old: replace(old, last_head=head))
+        write_local_state(
+            run.ws,
+            lambda old: replace(old, last_head=head, digest_file=written or old.digest_file),
+        )
     run.result.changes, run.result.warnings = (
         run.writer.changes,
         run.result.warnings + run.writer.warnings,

@@ -164,6 +164,16 @@ def _left_out(commit_range: CommitRange) -> list[str]:
     return lines
 
 
+def _keys(commit_range: CommitRange) -> list[str]:
+    """The frontmatter's `keys:`, one per commit shown (the project changes, then the bots'):
+    what names them after a rebase gives them new ids (`Commit.key`)."""
+    shown = [*commit_range.commits, *(c for c, reason in commit_range.skipped if reason == BOT)]
+    if not shown:
+        return []
+    keys = dict.fromkeys(c.key for c in shown)
+    return ["keys:", *(f"- {key}" for key in keys)]
+
+
 def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
     """The digest file's text (`items`: the range's project changes, oldest first)."""
     commits = [item.commit for item in items]
@@ -179,6 +189,7 @@ def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
         f"head: {file_head(commit_range)}",
         f"commits: {len(commits)}",
         f"summaries: {summaries}",
+        *_keys(commit_range),
         "---",
         f"# Digest {day}: {text_range}",
         "",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ LEGACY_KEY = "sleep"
 LOCAL_STATE = "sleep.json"
 FRONTMATTER_LINES = 12
 LINE_MAX = 4096  # a frontmatter line longer than this is not one the digest wrote
+KEYS_MAX = 100_000  # lines of `keys:` read from one digest (one per commit it shows)
+_KEY_ITEM = re.compile(r"- [0-9a-f]{16}")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class SleepState:
     digested: list[str] = field(
         default_factory=list
     )  # commits whose history is digested or passed over
+    keys: set[str] = field(default_factory=set)  # of the commits the digests show (`Commit.key`)
 
 
 @dataclass
@@ -59,6 +63,9 @@ class LocalState:
 
     sessions_until: str | None = None  # ISO time of the newest recall message already read
     last_head: str | None = None  # the HEAD this clone's last pass reached
+    # The name of the newest digest this clone's passes wrote: while it is gone from
+    # `digests/` (the digest discarded, or its commit reverted), `last_head` does not count.
+    digest_file: str | None = None
 
     @classmethod
     def from_json(cls, data: Any, source: str | None = None) -> LocalState:
@@ -68,6 +75,7 @@ class LocalState:
         return cls(
             sessions_until=_text(data, "sessions_until", source),
             last_head=_text(data, "last_head", source),
+            digest_file=_text(data, "digest_file", source),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -107,7 +115,7 @@ def state_file_damage(ws: Workspace) -> str | None:
             continue
         bad = [
             name
-            for name in ("sessions_until", "last_head", "last_commit")
+            for name in ("sessions_until", "last_head", "last_commit", "digest_file")
             if _wrong_type(section, name)
         ]
         if bad:
@@ -140,32 +148,42 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def digest_head(ws: Workspace, path: Path) -> str | None:
-    """The `head:` of a digest file's frontmatter (None when it has none, or when the file is a
-    link, which is skipped with a warning: a cloned one may lead to /dev/zero)."""
+def digest_record(ws: Workspace, path: Path) -> tuple[str | None, list[str]]:
+    """The `head:` of a digest file's frontmatter and the `keys:` it lists (the commits it
+    shows, `Commit.key`; none in a digest older versions wrote). (None, []) for a link."""
     if memory_file(ws, path) is None:
-        return None
+        return None, []
+    head, keys, listing = None, [], False
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
-            lines = [handle.readline(LINE_MAX) for _ in range(FRONTMATTER_LINES)]
+            if handle.readline(LINE_MAX).strip() != "---":
+                return None, []
+            for _ in range(FRONTMATTER_LINES + KEYS_MAX):
+                line = handle.readline(LINE_MAX)
+                if not line or line.strip() == "---":
+                    break
+                if listing and _KEY_ITEM.fullmatch(line.strip()):
+                    keys.append(line.strip()[2:])
+                    continue
+                key, _, value = line.partition(":")
+                listing = key == "keys" and not value.strip()
+                if key.strip() == "head" and value.strip() not in ("", "null"):
+                    head = value.strip()
     except OSError:
-        return None
-    if not lines or lines[0].strip() != "---":
-        return None
-    for line in lines[1:]:
-        if line.strip() == "---":
-            break
-        key, _, value = line.partition(":")
-        if key.strip() == "head" and value.strip() not in ("", "null"):
-            return value.strip()
-    return None
+        return None, []
+    return head, keys
 
 
 def digest_heads(ws: Workspace) -> list[tuple[str, str]]:
     """(file name, head) of every digest, oldest name first (names start with the date)."""
+    return [(name, head) for name, head, _keys in digest_records(ws) if head is not None]
+
+
+def digest_records(ws: Workspace) -> list[tuple[str, str | None, list[str]]]:
+    """(file name, head, keys) of every digest, oldest name first."""
     folder = ws.digests_dir
     files = sorted(folder.glob("*.md")) if folder.is_dir() else []
-    return [(path.name, head) for path in files if (head := digest_head(ws, path)) is not None]
+    return [(path.name, *digest_record(ws, path)) for path in files]
 
 
 def legacy_last_commit(ws: Workspace) -> str | None:
@@ -182,8 +200,9 @@ def legacy_last_commit(ws: Workspace) -> str | None:
 
 def read_state(ws: Workspace) -> SleepState:
     """What earlier passes on any clone (the digests) and on this one (local) reached."""
-    heads = digest_heads(ws)
-    local = read_local_state(ws).last_head
+    records = digest_records(ws)
+    heads = [(name, head) for name, head, _keys in records if head is not None]
+    local = reached_head(ws, read_local_state(ws), {name for name, _head, _keys in records})
     legacy = legacy_last_commit(ws)
     newest = heads[-1] if heads else None
     digested = list(dict.fromkeys([*(head for _, head in heads), *filter(None, [legacy, local])]))
@@ -191,7 +210,18 @@ def read_state(ws: Workspace) -> SleepState:
         last_commit=local or (newest[1] if newest else legacy),
         last_digest=f"{ws.digests_dir.name}/{newest[0]}" if newest else None,
         digested=digested,
+        keys={key for _name, _head, keys in records for key in keys},
     )
+
+
+def reached_head(ws: Workspace, local: LocalState, digests: set[str]) -> str | None:
+    """The HEAD this clone's last pass reached, unless the newest digest its passes wrote is
+    no longer among `digests` (discarded, or its commit reverted): then what it digested is
+    not digested anywhere, and the digests alone say how far history is, as on every clone."""
+    if local.digest_file is not None and local.digest_file not in digests:
+        log.debug("%s is gone: reading what is digested from the digests", local.digest_file)
+        return None
+    return local.last_head
 
 
 def _lock(ws: Workspace, name: str) -> Path:

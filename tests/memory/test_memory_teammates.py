@@ -5,6 +5,8 @@ stopped for the user while codemem would write `.codemem/`."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import unicodedata
 from pathlib import Path
 
@@ -424,3 +426,65 @@ def test_names_that_collide_elsewhere_are_told_apart_and_never_renamed_over_a_bl
         f"codemem: warning: .codemem/blocks/café.md: 'caf\\xe9' cannot be a block label: {rename}",
     ]
     assert MemoryStore(Workspace(repo)).get("project").value == "A shop."
+
+
+def test_a_block_edit_a_checkout_replaces_meanwhile_is_said_to_be_undone(repo_factory, monkeypatch):
+    # `git switch` checks that the files it replaces hold no change, then replaces them: an
+    # edit landing between the two is gone, and git switched without a word. Here the switch
+    # comes right after the edit's write, as it did in the race (`-f`: past its check).
+    root = repo_factory()
+    two_sides(root)
+    from codemem.memory import blocks, undone
+
+    def write_then_switch(*args, **kwargs):
+        done = update_text(*args, **kwargs)
+        git(root, "switch", "-q", "-f", "other")
+        return done
+
+    update_text = blocks.update_text
+    monkeypatch.setattr(blocks, "update_text", write_then_switch)
+    ws = Workspace(root)
+    with pytest.raises(undone.UndoneByGitError) as caught:
+        MemoryStore(ws, user="alice").append("project", "Deploy on Fridays.")
+    assert str(caught.value) == (
+        ".codemem/blocks/project.md: the edit was undone by a git command that ran meanwhile (a "
+        "checkout, a switch or a stash replaced the file with git's version): nothing of it is "
+        "kept; make it again on what is checked out now"
+    )
+    assert "Deploy on Fridays." not in (root / ".codemem/blocks/project.md").read_text()
+    # a git command that leaves the edit alone (a commit of other files) is no such thing
+    (root / "notes.txt").write_text("x\n")
+    git(root, "add", "notes.txt")
+
+    def write_then_commit(*args, **kwargs):
+        done = update_text(*args, **kwargs)
+        git(root, "commit", "-q", "-m", "notes")
+        return done
+
+    monkeypatch.setattr(blocks, "update_text", write_then_commit)
+    MemoryStore(ws, user="alice").append("project", "Deploy on Mondays.")
+    assert "Deploy on Mondays." in (root / ".codemem/blocks/project.md").read_text()
+
+
+def test_a_block_a_checkout_removes_for_a_moment_is_edited_once_it_is_back(repo_factory):
+    # git replaces a file by removing it first: an edit then found no block, "unknown block".
+    root = repo_factory()
+    two_sides(root)
+    block = root / ".codemem" / "blocks" / "project.md"
+    text = block.read_text()
+    lock = root / ".git" / "index.lock"
+    lock.write_text("")  # a checkout under way
+    block.unlink()
+
+    def checkout_ends():
+        time.sleep(0.3)
+        block.write_text(text)
+        lock.unlink()
+
+    ends = threading.Thread(target=checkout_ends)
+    ends.start()
+    try:
+        MemoryStore(Workspace(root), user="alice").append("project", "Deploy on Fridays.")
+    finally:
+        ends.join()
+    assert block.read_text() == text + "Deploy on Fridays.\n"

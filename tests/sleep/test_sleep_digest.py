@@ -36,6 +36,11 @@ base: null
 head: {shas[3]}
 commits: 4
 summaries: extractive
+keys:
+- c8f027a5b9320305
+- d96e299353b0594c
+- 764afe007b90ab74
+- 8c2c9ef674ec13cc
 ---
 # Digest 2025-03-04: root..{d}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -394,6 +395,42 @@ def test_a_file_the_driver_could_not_merge_is_named_with_the_way_back(team):
     assert "merge" not in [
         d["kind"] for d in json.loads(codemem(alice, "status", "--json").stdout)["damage"]
     ]
+
+
+def test_a_pull_made_before_the_driver_was_set_is_named_with_the_way_to_merge_it_again(team):
+    # Bob's clone never ran codemem before his pull: git merged memory with its own text
+    # merge, markers and all, in files the driver merges whole. His next codemem command sets
+    # the driver, and `status` names each such file with the command that merges it again.
+    _remote, alice, bob = team
+    two_additions(bob)  # `other` and main each appended a line to project.md
+    conventions = bob.dir / "conventions.json"
+    records = json.loads(conventions.read_text())
+    sh(bob.root, "checkout", "-q", "other")
+    conventions.write_text(json.dumps(records, indent=4))
+    sh(bob.root, "commit", "-q", "-am", "records as another version wrote them")
+    sh(bob.root, "checkout", "-q", "-")
+    conventions.write_text(json.dumps(records, indent=1))
+    sh(bob.root, "commit", "-q", "-am", "records as a third version wrote them")
+    assert sh(bob.root, "config", "merge.codemem.driver", check=False).returncode == 1  # none
+    assert sh(bob.root, "merge", "-q", "--no-edit", "other", check=False).returncode == 1
+    assert set(markers(bob)) == {"blocks/project.md", "conventions.json"}
+    status = codemem(bob, "status", "--json")  # sets the driver
+    named = [d["message"] for d in json.loads(status.stdout)["damage"] if d["kind"] == "merge"]
+    rels = [".codemem/blocks/project.md", ".codemem/conventions.json"]
+    assert named == [
+        f"{rel}: git merged it without codemem's merge driver (none was set in this clone) and "
+        f"left conflict markers the driver resolves: `git checkout -m -- {rel}` merges it again "
+        "with the driver, now set (what you changed in it since is replaced), then `git add` it"
+        for rel in rels
+    ]
+    sh(bob.root, "checkout", "-m", "--", *rels)
+    assert markers(bob) == {}
+    value = MemoryStore(bob, user="a").get("project").value
+    assert "Build with make." in value and "Deploy with fly." in value
+    # the driver kept our side of the records, as it does: nothing to warn of, `git add` them
+    assert conventions.read_text() == json.dumps(records, indent=1)
+    after = json.loads(codemem(bob, "status", "--json").stdout)["damage"]
+    assert [d for d in after if d["kind"] == "merge"] == []
 
 
 def test_the_merge_driver_merges_by_kind_of_file():
@@ -905,3 +942,107 @@ def test_a_merge_driver_killed_while_writing_leaves_our_side_whole(tmp_path, mon
     # the merge's result
     assert files["ours"].read_text() == "Intro.\nMine.\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "ours", "theirs"]
+
+
+# -- rewritten history: pull --rebase, rebase -i, cherry-pick ------------------------------------
+
+
+def digested_subjects(ws: Workspace) -> list[str]:
+    """The subject of every commit section of every digest, in file order (one per digest)."""
+    found = []
+    for path in sorted(ws.digests_dir.glob("*.md")):
+        found += [line for line in path.read_text().splitlines() if line.startswith("## ")]
+    return [line.split(" ", 3)[3] for line in found]
+
+
+def test_a_digest_rebased_by_a_pull_is_not_digested_again_on_any_clone(team):
+    # Alice digests her two commits and commits that memory, then `git pull --rebase` puts
+    # them on top of bob's push: new ids for the commits her digest names. Neither clone may
+    # describe her commits a second time, and both describe bob's the same way.
+    remote, alice, bob = team
+    for ws in (alice, bob):
+        assert codemem(ws, "memory", "list").returncode == 0  # the first command sets the driver
+    commit(bob.root, "Add gifts", "2025-03-05T10:00:00+00:00", {"shop/gifts.py": GIFTS}, "bob")
+    sh(bob.root, "push", "-q", "origin", "main")
+    commit(alice.root, "Add coupons", "2025-03-05T11:00:00+00:00", {"shop/coupons.py": COUPONS})
+    commit(alice.root, "Add labels", "2025-03-05T12:00:00+00:00", {"shop/labels.py": LABELS})
+    assert digest(alice, cfg()).digest_path is not None
+    commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+    rebased = sh(alice.root, "pull", "-q", "--rebase", "origin", "main", check=False)
+    assert rebased.returncode == 0, rebased.stdout + rebased.stderr
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert digested_subjects(alice).count("`Add coupons`") == 1
+    ours = digest(alice, cfg())
+    assert [c.commit.subject for c in ours.commits] == ["Add gifts"]
+    assert digested_subjects(alice).count("`Add coupons`") == 1
+    assert digested_subjects(alice).count("`Add labels`") == 1
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    theirs = digest(bob, cfg())  # bob never had the ids alice's digest names
+    assert not theirs.warnings, theirs.warnings
+    assert theirs.digest_path == ours.digest_path
+    assert (alice.root / ours.digest_path).read_bytes() == (
+        bob.root / theirs.digest_path
+    ).read_bytes()
+    for ws in (alice, bob):  # and nothing is left for the next pass of either
+        again = digest(ws, cfg())
+        assert (again.commits, again.digest_path) == ([], None)
+
+
+def rewrite(ws: Workspace, how: str) -> None:
+    """Give the two newest code commits and the memory commit on top new ids, as `how` does."""
+    if how == "rebase -i":  # the two code commits swapped, the memory commit kept on top
+        env = {**os.environ, "GIT_SEQUENCE_EDITOR": "sed -i -n '1{h;d};2{p;x;p;d};p'"}
+        subprocess.run(["git", "rebase", "-q", "-i", "HEAD~3"], cwd=ws.root, env=env, check=True)
+    elif how == "cherry-pick":  # onto a branch that forked before them
+        sh(ws.root, "switch", "-q", "-c", "release", "HEAD~3")
+        sh(ws.root, "cherry-pick", "main~2", "main~1", "main")
+    else:  # reworded memory commit: everything under it is as it was, only its id changes
+        sh(ws.root, "commit", "-q", "--amend", "-m", "Memory after review")
+        sh(ws.root, "rebase", "-q", "--force-rebase", "HEAD~3")
+
+
+@pytest.mark.parametrize("how", ["rebase -i", "cherry-pick", "rebase"])
+@pytest.mark.parametrize("keys", [True, False], ids=["keys", "older-digest"])
+def test_digested_commits_given_new_ids_are_not_digested_again(team, how, keys):
+    remote, alice, _bob = team
+    commit(alice.root, "Add coupons", "2025-03-05T11:00:00+00:00", {"shop/coupons.py": COUPONS})
+    commit(alice.root, "Add labels", "2025-03-05T12:00:00+00:00", {"shop/labels.py": LABELS})
+    done = codemem(alice, "digest")
+    assert done.returncode == 0, done.stderr
+    if not keys:  # a digest an older version wrote: its head's commit is still in this clone
+        (digest_file,) = alice.digests_dir.glob("2025-03-05-*.md")
+        digest_file.write_text(re.sub(r"keys:\n(- \w{16}\n)*", "", digest_file.read_text()))
+    commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+    rewrite(alice, how)
+    again = codemem(alice, "digest")
+    assert again.returncode == 0, again.stderr
+    assert "Commits: nothing new" in again.stdout, again.stdout
+    assert digested_subjects(alice).count("`Add coupons`") == 1
+    assert sh(alice.root, "status", "--porcelain", "--", ".codemem").stdout == ""
+
+
+@pytest.mark.parametrize("undo", ["revert", "discard"])
+def test_a_digest_reverted_or_discarded_is_written_again_as_every_clone_writes_it(team, undo):
+    # What is digested is what the digests say, on every clone: the clone whose pass wrote a
+    # digest that was then thrown away (`git revert` of its commit, `git checkout` and `git
+    # clean` of its output) digests those commits again, as a teammate's clone does.
+    remote, alice, bob = team
+    commit(alice.root, "Add coupons", "2025-03-05T11:00:00+00:00", {"shop/coupons.py": COUPONS})
+    first = codemem(alice, "digest")
+    assert first.returncode == 0, first.stderr
+    (written,) = alice.digests_dir.glob("2025-03-05-*.md")
+    kept = written.read_bytes()
+    if undo == "revert":
+        commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+        sh(alice.root, "revert", "--no-edit", "HEAD")
+    else:
+        sh(alice.root, "checkout", "-q", "--", ".codemem")
+        sh(alice.root, "clean", "-fdq", "--", ".codemem")
+    assert not written.exists()
+    again = codemem(alice, "digest")
+    assert again.returncode == 0, again.stderr
+    assert written.read_bytes() == kept, again.stdout
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    assert digest(bob, cfg()).digest_path == written.relative_to(alice.root).as_posix()
+    assert (bob.root / written.relative_to(alice.root)).read_bytes() == kept
