@@ -51,6 +51,8 @@ def status_lines(info: dict) -> list[str]:
                 f"A pid file from pid {info['stale_pid']} was left by a daemon that did "
                 "not stop cleanly; the next start replaces it."
             )
+    if info.get("polling"):
+        lines.append(f"Not using inotify: {info['polling']}.")
     index, digest = info["last_index"] or {}, info["last_digest"] or {}
     if index:
         what = (

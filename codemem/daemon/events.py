@@ -4,7 +4,12 @@
 until something happens) over the work tree: the root itself, plus a recursive watch per
 top-level folder that is not `.git/`, `.codemem/` or ignored by git, so a `node_modules/` or
 `.venv/` costs no inotify watches and wakes nobody. Only writes, creations, deletions and
-moves are delivered: reading files (our own indexing) never wakes the daemon.
+moves are delivered: reading files (our own indexing) never wakes the daemon. When the kernel
+has no inotify watch or instance left (`fs.inotify.max_user_watches`, `max_user_instances`:
+at start, for a new top-level folder, or, as watchdog only logs, for a folder made inside a
+watched one), it says so once with the sysctl to raise and polls the same folders every
+`POLL_SECONDS` for the rest of its life (the polling observer started before the inotify one
+stops, so no change falls between).
 
 `Debouncer` collects changed paths from the observer's thread and says when a batch is ready:
 after `quiet` seconds without a new event, or `max_wait` seconds after the first one, so a
@@ -20,17 +25,19 @@ nothing git ignores (one `git check-ignore --stdin` per batch, answers cached), 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import select
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from watchdog import events as fs
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserverVFS
 
 from codemem.code import matches_any
 from codemem.errors import GitError
@@ -42,6 +49,11 @@ QUIET_SECONDS = 0.3
 MAX_WAIT_SECONDS = 1.0
 SKIPPED_DIRS = (".git", ".codemem")
 CACHE_LIMIT = 20_000
+POLL_SECONDS = 2.0
+# inotify out of watches (ENOSPC: fs.inotify.max_user_watches) or of instances (EMFILE:
+# fs.inotify.max_user_instances); watchdog raises these from `schedule` and `start`.
+INOTIFY_LIMITS = (errno.ENOSPC, errno.EMFILE)
+WATCHDOG_INOTIFY_LOG = logging.getLogger("watchdog.observers.inotify")
 
 
 class Debouncer:
@@ -216,23 +228,70 @@ class TreeObserver:
         self._handler = _EventHandler(root, debouncer)
         self._observer: BaseObserver | None = None
         self._watched: dict[str, ObservedWatch] = {}  # top-level folder -> its recursive watch
+        self.polling: str | None = None  # why it polls, once inotify ran out
+        self._spotter = _LimitSpotter(self._limit_reached)
+        self._limit_hit: OSError | None = None  # in a folder made since (the observer's thread)
 
     def start(self) -> None:
-        self._observer = Observer()
-        self._observer.schedule(
-            self._handler, str(self.root), recursive=False, event_filter=EVENT_TYPES
-        )
+        """Watch with inotify or, when the kernel has no watch or instance left, by polling."""
+        WATCHDOG_INOTIFY_LOG.addFilter(self._spotter)
+        try:
+            self._begin(Observer())
+        except OSError as exc:
+            if exc.errno not in INOTIFY_LIMITS:
+                raise
+            self._fall_back(exc)
+
+    def _begin(self, observer: BaseObserver) -> None:
+        """Start `observer` on the root, then add a watch per top-level folder (the old
+        observer, if any, runs on meanwhile: no change falls between the two)."""
+        old, old_watched = self._observer, self._watched
+        self._observer, self._watched = observer, {}
+        try:
+            observer.schedule(
+                self._handler, str(self.root), recursive=False, event_filter=EVENT_TYPES
+            )
+            observer.start()
+        except BaseException:
+            self._observer, self._watched = old, old_watched
+            _stop(observer)
+            raise
         names = sorted(
             e.name
             for e in os.scandir(self.root)
             if e.is_dir(follow_symlinks=False) and e.name not in SKIPPED_DIRS
         )
         self._watch(names if self.watch_ignored else self.filter.relevant(names))
-        self._observer.start()
+        if old is not None:
+            _stop(old)
+
+    def _fall_back(self, exc: OSError) -> None:
+        """Out of inotify watches or instances: poll the same folders instead, and say how to
+        get inotify back."""
+        which, setting = (
+            ("watch", "max_user_watches=524288")
+            if exc.errno == errno.ENOSPC
+            else ("instance", "max_user_instances=1024")
+        )
+        self.polling = (
+            f"the inotify {which} limit is reached; polling every {POLL_SECONDS:g}s instead "
+            f"(raise it: sudo sysctl fs.inotify.{setting}; then restart codemem watch)"
+        )
+        log.warning("watch: %s", self.polling)
+        self._begin(PollingObserverVFS(os.lstat, _scan_unskipped, polling_interval=POLL_SECONDS))
+
+    def _limit_reached(self, exc: OSError, path: str) -> None:
+        """watchdog found no watch left for a folder made inside a watched one (observer
+        thread): have the main loop fall back to polling, in `saw`, before it indexes."""
+        self._limit_hit = exc
+        self._handler.dispatch(fs.DirCreatedEvent(path))
 
     def saw(self, paths: set[str], relevant: list[str]) -> None:
         """Follow top-level folders that appeared or went away in a batch of changed paths
         (`relevant`: the batch after the path filter)."""
+        if self._limit_hit is not None and not self.polling:
+            self._fall_back(self._limit_hit)  # the index run after this sees what polling missed
+            return
         for gone in [p for p in paths if p in self._watched and not (self.root / p).is_dir()]:
             self._unwatch(gone)
         wanted = set(relevant)
@@ -262,11 +321,48 @@ class TreeObserver:
                 self._watched[name] = self._observer.schedule(
                     self._handler, str(self.root / name), recursive=True, event_filter=EVENT_TYPES
                 )
-            except OSError as exc:  # gone again, or out of inotify watches
-                log.warning("watch: cannot watch %s/: %s", name, exc)
+            except OSError as exc:
+                if exc.errno in INOTIFY_LIMITS and not self.polling:
+                    self._fall_back(exc)  # polls every folder, this one and those left
+                    return
+                log.warning("watch: cannot watch %s/: %s", name, exc)  # gone again
 
     def stop(self) -> None:
+        WATCHDOG_INOTIFY_LOG.removeFilter(self._spotter)
         if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
+            _stop(self._observer)
             self._observer = None
+
+
+class _LimitSpotter(logging.Filter):
+    """Hears watchdog's warning that a new folder inside a watched one could not be watched
+    for want of inotify watches (it raises that only while a watch starts), and keeps it."""
+
+    def __init__(self, on_limit: Callable[[OSError, str], None]) -> None:
+        super().__init__()
+        self.on_limit = on_limit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        errors = [a for a in args if isinstance(a, OSError) and a.errno in INOTIFY_LIMITS]
+        paths = [os.fsdecode(a) for a in args if isinstance(a, (bytes, str))]
+        if errors and paths:
+            self.on_limit(errors[0], paths[0])
+            return False  # the daemon says it, once, with the fix
+        return True
+
+
+def _stop(observer: BaseObserver) -> None:
+    """Stop an observer, started or not (stopping one releases its inotify instance)."""
+    observer.stop()
+    if observer.ident is not None:  # joining a thread never started raises
+        observer.join(timeout=5)
+
+
+def _scan_unskipped(path: str | None) -> Iterator[os.DirEntry]:
+    """The polling observer's `scandir`: `.git/` and `.codemem/` at any depth are not walked
+    (and, with `os.lstat`, no symlink is followed: as with inotify)."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name not in SKIPPED_DIRS or not entry.is_dir(follow_symlinks=False):
+                yield entry

@@ -195,6 +195,7 @@ class WatchStatus:
     digested_head: str | None = None
     sessions_seen: str | None = None
     socket: str | None = None  # where it answers searches (set once it listens)
+    polling: str | None = None  # why it polls the tree (inotify ran out), with the fix
 
     @classmethod
     def from_json(cls, data: Any) -> WatchStatus:
@@ -240,6 +241,7 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
         "last_index": status.last_index,
         "last_digest": status.last_digest,
         "socket": status.socket if running else None,
+        "polling": status.polling if running else None,
         "log": str(local_path(ws, LOG_FILE)),
         "uncommitted_memory": uncommitted_memory(ws),
     }

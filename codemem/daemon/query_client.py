@@ -6,22 +6,30 @@ The socket does not live in the repository: a Unix socket's path is limited to 1
 which a deep repository path alone can exceed. It lives in a short directory only this user
 can enter (`$XDG_RUNTIME_DIR/codemem/`, else `/tmp/codemem-<uid>/`), named by a hash of the
 repository's path, and the daemon records where in its status file (`watch.json`,
-`"socket"`), which is how a client finds it.
+`"socket"`), which is how a client finds it. A client waits `REPLY_SECONDS` for the whole
+reply, then searches in-process: a stopped daemon's socket still accepts connections.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import stat
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from codemem.errors import CodememError, NotARegularFile, UsageError
 from codemem.infra import read_regular_bytes
 
+log = logging.getLogger("codemem")
+
 STATUS_FILE = "watch.json"
+# A warm daemon answers in a fraction of a second; one that has not in this long (stopped,
+# wedged, or holding a long index run) is passed over for a search in this process.
+REPLY_SECONDS = 10.0
 # A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS, with the NUL).
 MAX_SOCKET_PATH = 100
 # Variables that do not change what a search returns.
@@ -101,28 +109,41 @@ def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def ask_daemon(
-    ws_root: Path, query: str, k: int | None, level: str, timeout: float = 60.0
+    ws_root: Path, query: str, k: int | None, level: str, timeout: float = REPLY_SECONDS
 ) -> list[dict] | None:
-    """Hits from a running watch daemon, or None (no daemon, or it declined): search locally."""
+    """Hits from a running watch daemon, or None (no daemon, it declined, or it did not answer
+    within `timeout` seconds in all): search locally."""
     path = recorded_socket(ws_root)
     if path is None:
         return None
     request = {"op": "search", "query": query, "k": k, "level": level, "env": settings_env()}
     import socket  # here, not at the top: a search with no daemon running never loads it
 
+    deadline = time.monotonic() + timeout
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(0.5)
-            conn.connect(str(path))
+            conn.connect(str(path))  # a stopped daemon's backlog still takes it
             conn.settimeout(timeout)
             conn.sendall(json.dumps(request).encode() + b"\n")
             data = b""
-            while not data.endswith(b"\n"):
+            while not data.endswith(b"\n"):  # one deadline for the whole reply, however sent
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                conn.settimeout(left)
                 chunk = conn.recv(1 << 16)
                 if not chunk:
                     break
                 data += chunk
         reply = json.loads(data)
+    except TimeoutError:
+        log.warning(
+            "search: codemem watch did not answer within %gs (busy or stuck: "
+            "`codemem watch --stop` stops it); searching here instead",
+            timeout,
+        )
+        return None
     except (OSError, ValueError):
         return None  # a stale socket or a daemon going down: search here instead
     if "hits" in reply:

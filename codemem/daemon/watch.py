@@ -173,6 +173,7 @@ class Watcher:
         try:
             queries.bind()  # what can fail at start fails while --detach waits
             self.observer.start()
+            self.status.polling = self.observer.polling
             CodeIndex.warm_up()  # before the catch-up, so every index run forks from the fork server
             queries.serve()
             lifeline.arm()
@@ -280,6 +281,9 @@ class Watcher:
     def _changed(self, paths: set[str], last_event: float | None) -> None:
         relevant = self.filter.relevant(paths)
         self.observer.saw(paths, relevant)
+        if self.observer.polling != self.status.polling:  # it fell back to polling just now
+            self.status.polling = self.observer.polling
+            self._save_status()
         if not relevant:
             return
         self._last_activity = last_event if last_event is not None else self.clock()
