@@ -275,6 +275,7 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
     for kind, message in [*config_damage, *_damage_outside_the_index(ws)]:
         report["damage"].append({"kind": kind, "message": message})
         report["problems"].append(message)
+    report["git_operation"] = _git_operation(ws)
     skipped = index.skipped_files() if list_skipped else {}
     if as_json:
         if list_skipped:
@@ -316,6 +317,11 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
             "Submodules (repositories of their own, not indexed here: run codemem in each): "
             + ", ".join(printable(path) for path in report["submodules"])
         )
+    if report["git_operation"]:
+        click.echo(
+            f"Memory writes wait: {report['git_operation']}; until it ends, remember, digest "
+            "and the agent's memory edits refuse."
+        )
     if report["problems"]:
         click.echo("Problems:")
         for problem in report["problems"]:
@@ -334,6 +340,16 @@ def _config_or_defaults(app: AppContext) -> tuple[Config, list[tuple[str, str]]]
         from codemem.config import Config
 
         return Config(), [("config", f"{exc} (status below uses the default settings)")]
+
+
+def _git_operation(ws: Workspace) -> str | None:
+    """The git operation under way that holds memory writes back (`Workspace.git_operation`)."""
+    from codemem.errors import GitError
+
+    try:
+        return ws.git_operation()
+    except GitError:
+        return None
 
 
 def _damage_outside_the_index(ws: Workspace) -> list[tuple[str, str]]:

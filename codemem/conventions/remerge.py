@@ -9,13 +9,15 @@ teammates appended to a block, which it unites. The next codemem command sets th
 gone) leaves the file unmerged holding our side alone, and a teammate's edit is lost once that
 is `git add`ed. But our side alone is also what the driver itself makes of a derived file and
 of a learned region (the next digest derives them again): `git add` is the way on then.
+A block one teammate deleted and the other changed is no driver's to merge: it is named with
+the two ways on.
 """
 
 from __future__ import annotations
 
 from codemem.conventions.merge import merge_memory_file
 from codemem.errors import CodememError, GitError
-from codemem.infra import printable, run_git, unmerged_both_sides
+from codemem.infra import printable, run_git, unmerged_both_sides, unmerged_one_side
 from codemem.memory import has_conflict, read_memory_file
 from codemem.workspace import CODEMEM_DIR, Workspace
 
@@ -23,12 +25,19 @@ from codemem.workspace import CODEMEM_DIR, Workspace
 def unmerged_memory(ws: Workspace) -> list[str]:
     """One line per unmerged memory file that the merge driver would merge otherwise than it
     stands, naming the way on: markers the driver resolves (git merged without it), or our
-    side alone where the driver keeps theirs too (git could not run it)."""
+    side alone where the driver keeps theirs too (git could not run it); and one per memory
+    file one side deleted and the other changed."""
     try:
         paths = unmerged_both_sides(ws.root, ws.git_dir, CODEMEM_DIR)
+        one_side = unmerged_one_side(ws.root, ws.git_dir, CODEMEM_DIR)
     except CodememError:
         return []  # no repository
-    lines = []
+    lines = [
+        f"{printable(rel)}: unmerged, deleted on one side and changed on the other: "
+        f"`git add {printable(rel)}` keeps it as the work tree holds it, `git rm "
+        f"{printable(rel)}` deletes it"
+        for rel in one_side
+    ]
     for rel in paths:
         try:
             text = read_memory_file(ws, ws.root / rel)

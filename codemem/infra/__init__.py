@@ -50,6 +50,7 @@ from codemem.infra.git_state import (
     git_operation,
     index_locked,
     unmerged_both_sides,
+    unmerged_one_side,
     unmerged_operation,
     unmerged_paths,
 )
@@ -164,6 +165,7 @@ __all__ = [
     "run_git",
     "shallow_hint",
     "unmerged_both_sides",
+    "unmerged_one_side",
     "unmerged_operation",
     "unmerged_paths",
     "today",

@@ -75,6 +75,14 @@ def unmerged_both_sides(root: Path, folder: Path, pathspec: str) -> list[str]:
     return [path for path, stages in _unmerged(root, folder, pathspec).items() if {2, 3} <= stages]
 
 
+def unmerged_one_side(root: Path, folder: Path, pathspec: str) -> list[str]:
+    """The unmerged paths under `pathspec` that one side deleted and the other changed (a
+    modify/delete conflict): git hands them to no merge driver and leaves them to the user."""
+    return [
+        path for path, stages in _unmerged(root, folder, pathspec).items() if not {2, 3} <= stages
+    ]
+
+
 def _unmerged(root: Path, folder: Path, pathspec: str) -> dict[str, set[int]]:
     """Each unmerged path under `pathspec`, with the stages the index holds for it."""
     index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")

@@ -433,6 +433,36 @@ def test_a_pull_made_before_the_driver_was_set_is_named_with_the_way_to_merge_it
     assert [d for d in after if d["kind"] == "merge"] == []
 
 
+def test_status_names_a_block_deleted_on_one_side_and_the_merge_holding_memory_back(team):
+    # Alice deleted a block Bob changed: a modify/delete conflict, which no merge driver is
+    # handed. `status` said "Problems: none" while every memory write was refused.
+    _remote, alice, _bob = team
+    sh(alice.root, "checkout", "-q", "-b", "other")
+    MemoryStore(alice, user="a").append("project", "Build with make.")
+    sh(alice.root, "commit", "-q", "-am", "make")
+    sh(alice.root, "checkout", "-q", "-")
+    sh(alice.root, "rm", "-q", ".codemem/blocks/project.md")
+    sh(alice.root, "commit", "-q", "-m", "no project block")
+    assert sh(alice.root, "merge", "-q", "--no-edit", "other", check=False).returncode == 1
+    status = codemem(alice, "status", "--json")
+    report = json.loads(status.stdout)
+    rel = ".codemem/blocks/project.md"
+    assert [d["message"] for d in report["damage"] if d["kind"] == "merge"] == [
+        f"{rel}: unmerged, deleted on one side and changed on the other: `git add {rel}` "
+        f"keeps it as the work tree holds it, `git rm {rel}` deletes it"
+    ]
+    assert report["git_operation"].startswith("git is in the middle of a merge")
+    text = codemem(alice, "status").stdout
+    assert "\nMemory writes wait: git is in the middle of a merge (" in text
+    sh(alice.root, "rm", "-q", rel)
+    sh(alice.root, "commit", "-q", "--no-edit")
+    after = json.loads(codemem(alice, "status", "--json").stdout)
+    assert (after["git_operation"], [d for d in after["damage"] if d["kind"] == "merge"]) == (
+        None,
+        [],
+    )
+
+
 def test_the_merge_driver_merges_by_kind_of_file():
     base = "---\ndescription: Notes.\nlimit: 4000\n---\nIntro.\n\n- one\n\n<!-- codemem:c:start -->\nold\n<!-- codemem:c:end -->\n"
     ours = (
