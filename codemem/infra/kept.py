@@ -8,7 +8,7 @@ codemem was removing as `<its name>.kept` (`discards.discard`), the temp file of
 file system (a source file under a mount point), and the write records it in its swap folder's
 `kept-elsewhere` (`record_kept`), so finding them never walks the repository.
 
-The ledger is a listing, never a save: each record rewrites it (under its own flock, swapped in
+The ledger is a listing, never a save: each record rewrites it (under `kept-elsewhere.lock`, swapped in
 whole, so a kill leaves the old one or the new one) without the saves a person has deleted
 since, so it holds about as many paths as there are saves kept. A path is dropped only when
 its folder is there and the save is not; one whose folder is missing (a mount point not
@@ -17,18 +17,20 @@ mounted now) stays listed, and the save it names is never touched.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.infra.files import atomic_write, read_at_most
+from codemem.errors import LockTimeout, NotARegularFile
+from codemem.infra.files import atomic_write, open_regular, read_at_most
 from codemem.infra.folders import files_at_top
 from codemem.infra.held_paths import real_name
+from codemem.infra.locks import FileLock
 
 LEDGER = "kept-elsewhere"  # in a swap folder: NUL-ended paths of saves kept outside it
+LEDGER_LOCK = "kept-elsewhere.lock"  # one writer of the ledger at a time
 _LEDGER_BYTES = 1 << 20  # read at most: a few thousand paths, more than any clone keeps
 # read at most to rewrite it: an older codemem's ledger grew with every record
 _OLD_LEDGER_BYTES = 64 << 20
@@ -77,34 +79,15 @@ def record_kept(folder: Path | None, kept: Path) -> None:
     if folder is None or kept.parent == folder or not folder.is_dir():
         return
     ledger = folder / LEDGER
-    with suppress(OSError):  # a ledger not written loses a listing, never a save
-        fd = _hold_ledger(ledger)
-        try:
-            with os.fdopen(os.dup(fd), "rb") as stream:  # its size asked for, not the limit
-                data = read_at_most(stream, _OLD_LEDGER_BYTES, os.fstat(fd).st_size)
-            paths = [raw for raw in dict.fromkeys(data.split(b"\0")) if raw and _still_wanted(raw)]
-            new = os.fsencode(os.path.abspath(kept))
-            text = b"".join(raw + b"\0" for raw in [*(p for p in paths if p != new), new])
-            atomic_write(ledger, text, 0o600, durable=False)  # a listing: redone by the next write
-        finally:
-            os.close(fd)  # lets the flock go: a writer waiting on it opens the new ledger
-
-
-def _hold_ledger(ledger: Path) -> int:
-    """The ledger at `ledger`, opened and locked (an flock: one writer at a time, each
-    rewriting it whole); a writer that waited while another swapped in a new ledger locks that
-    one, never the file no name leads to any more."""
-    for _ in range(100):
-        fd = os.open(ledger, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.path.samestat(os.fstat(fd), os.stat(ledger, follow_symlinks=False)):
-                return fd
-        except OSError:
-            os.close(fd)
-            raise
-        os.close(fd)
-    raise OSError(f"{ledger} kept changing")
+    # a ledger not written loses a listing, never a save
+    with suppress(OSError, LockTimeout, NotARegularFile), FileLock(folder / LEDGER_LOCK):
+        data = b""
+        with suppress(FileNotFoundError), open_regular(ledger) as stream:
+            data = read_at_most(stream, _OLD_LEDGER_BYTES, os.fstat(stream.fileno()).st_size)
+        paths = [raw for raw in dict.fromkeys(data.split(b"\0")) if raw and _still_wanted(raw)]
+        new = os.fsencode(os.path.abspath(kept))
+        text = b"".join(raw + b"\0" for raw in [*(p for p in paths if p != new), new])
+        atomic_write(ledger, text, 0o600, durable=False)  # a listing: redone by the next write
 
 
 def _still_wanted(raw: bytes) -> bool:
