@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "codemem"
 # Lowest first. Each entry is a layer: the module prefixes that belong to it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("infra", ("codemem.errors", "codemem.infra")),
-    ("base", ("codemem.config", "codemem.workspace")),
+    ("base", ("codemem.config", "codemem.workspace", "codemem.merge_driver")),
     ("code", ("codemem.code",)),
     ("memory", ("codemem.memory",)),
     ("conventions", ("codemem.conventions",)),

@@ -13,7 +13,8 @@ import pytest
 
 from codemem.errors import PathOutsideRepository
 from codemem.infra import create_private, printable, printable_text, private_dir
-from codemem.workspace import _SAFE_START_310, Workspace, codemem_argv
+from codemem.merge_driver import _SAFE_START_310, codemem_argv
+from codemem.workspace import Workspace
 from tests.helpers import git
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from codemem.workspace import (
+from codemem.merge_driver import (
     _SAFE_START_310,
     MERGE_DRIVER_KEY,
-    Workspace,
     configure_merge_driver,
     merge_driver_command,
 )
+from codemem.workspace import Workspace
 
 
 def git(root: Path, *args: str) -> str:

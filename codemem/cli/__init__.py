@@ -106,7 +106,8 @@ class AppContext:
 
     def workspace(self) -> Workspace:
         """The repository's workspace, discovered on first use."""
-        from codemem.workspace import Workspace, configure_merge_driver
+        from codemem.merge_driver import configure_merge_driver
+        from codemem.workspace import Workspace
 
         if self._workspace is None:
             self._workspace = Workspace.discover(self.repo)

@@ -189,8 +189,8 @@ def init_command(
     """
     from codemem.infra import run_git
     from codemem.memory import initialize_memory
+    from codemem.merge_driver import configure_merge_driver
     from codemem.sleep.project_init import open_init_model, write_project_summary
-    from codemem.workspace import configure_merge_driver
 
     ws = app.workspace()
     run_git(ws.root, "rev-parse", "--git-dir")  # nothing written where git refuses to work

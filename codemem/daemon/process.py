@@ -43,7 +43,8 @@ from codemem.infra import (
     read_regular_bytes,
 )
 from codemem.infra import lock_held as file_lock_held
-from codemem.workspace import Workspace, codemem_argv
+from codemem.merge_driver import codemem_argv
+from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 

@@ -16,7 +16,8 @@ from codemem.memory.blocks import MemoryStore
 from codemem.memory.files import folder_in_the_way
 from codemem.memory.recall_schema import recall_damage
 from codemem.memory.users import personal_block_path
-from codemem.workspace import Workspace, read_attributes
+from codemem.merge_driver import read_attributes
+from codemem.workspace import Workspace
 
 
 @dataclass(frozen=True)

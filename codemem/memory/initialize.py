@@ -11,7 +11,8 @@ from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import BlockExistsError, GitBusyError
 from codemem.memory.instructions import import_instructions
 from codemem.memory.labels import default_description
-from codemem.workspace import GITATTRIBUTES, Workspace
+from codemem.merge_driver import GITATTRIBUTES
+from codemem.workspace import Workspace
 
 CONFIG_TEMPLATE = """\
 # codemem project settings, shared through git. `codemem config example` shows every

@@ -8,7 +8,7 @@ POSIX sh script written from one template (`HookScript`) that
 - honours `SKIP=codemem` (comma-separated, as in the pre-commit framework); git itself
   honours `git commit --no-verify`;
 - runs codemem with the Python that installed it (else `codemem` on PATH), never a
-  `codemem/` folder of the repository it runs in (`workspace.codemem_argv`);
+  `codemem/` folder of the repository it runs in (`merge_driver.codemem_argv`);
 - stops the commit only when codemem reports findings: it writes `findings` to the file
   named by `$CODEMEM_HOOK_RESULT` before exiting 1, so any other failure (a crash, an import
   error, a kill) warns and lets the commit through.
@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.infra import atomic_write, git_path
+from codemem.merge_driver import codemem_argv
 from codemem.review.errors import HookError
-from codemem.workspace import Workspace, codemem_argv
+from codemem.workspace import Workspace
 
 _TEMPLATE = """\
 #!/bin/sh

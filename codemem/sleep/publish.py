@@ -16,13 +16,9 @@ from dataclasses import dataclass
 
 from codemem.errors import CodememError, GitError, UsageError
 from codemem.infra import git_config, git_text, head_branch, printable, run_git
+from codemem.merge_driver import configure_merge_driver
 from codemem.sleep.head import check_head
-from codemem.workspace import (
-    CODEMEM_DIR,
-    MEMORY_COMMIT_MESSAGE,
-    Workspace,
-    configure_merge_driver,
-)
+from codemem.workspace import CODEMEM_DIR, MEMORY_COMMIT_MESSAGE, Workspace
 
 COMMIT_MESSAGE = MEMORY_COMMIT_MESSAGE
 # How git says the branch moved since it was fetched: a pull with --rebase and a new try fix it.

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from codemem.cli import cli
-from codemem.workspace import GITATTRIBUTES
+from codemem.merge_driver import GITATTRIBUTES
 from tests.helpers import FIXTURES, git, make_repo
 
 HEADER = "---\ndescription: Notes.\nlimit: 4000\nread_only: false\n---\n"

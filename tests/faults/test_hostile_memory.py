@@ -24,9 +24,10 @@ from codemem.conventions import read_records, records_damage
 from codemem.errors import PathOutsideRepository, UsageError
 from codemem.mcp.resources import DIGEST_URI, read_resource
 from codemem.memory import BlockFormatError, MemoryStore, initialize_memory
+from codemem.merge_driver import configure_merge_driver
 from codemem.review.feedback import load_dismissals
 from codemem.sleep.state import digest_heads, read_state
-from codemem.workspace import Workspace, configure_merge_driver
+from codemem.workspace import Workspace
 from tests.helpers import codemem_on_a_terminal, git, run_codemem
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ from review_helpers import fake_aws_key
 
 from codemem.cli import cli
 from codemem.conventions import Rule, render_records
+from codemem.merge_driver import codemem_argv
 from codemem.review.commit_msg import (
     check_message,
     commit_conventions,
@@ -19,7 +20,7 @@ from codemem.review.commit_msg import (
 )
 from codemem.sleep import push_memory
 from codemem.sleep.publish import COMMIT_MESSAGE
-from codemem.workspace import Workspace, codemem_argv
+from codemem.workspace import Workspace
 from tests.helpers import git
 
 # how this Python's hook line starts codemem (`-P -m codemem`; Python 3.10 has no -P)

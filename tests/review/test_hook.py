@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from review_helpers import CAMEL_FUNCTION, append, fake_aws_key, stage, write
 
 from codemem.cli import cli
+from codemem.merge_driver import codemem_argv
 from codemem.review.findings import finding_id
 from codemem.review.hook import MARKER, hook_script
-from codemem.workspace import codemem_argv
 from tests.helpers import git
 
 # how this Python's hook line starts codemem (`-P -m codemem`; Python 3.10 has no -P)

@@ -22,9 +22,10 @@ from codemem.config import Config, PermissionsConfig
 from codemem.conventions.merge import Merged, merge_memory_file
 from codemem.errors import UsageError
 from codemem.memory import MemoryStore
+from codemem.merge_driver import merge_driver_command
 from codemem.sleep import publish, push_memory
 from codemem.sleep.publish import PushError
-from codemem.workspace import Workspace, merge_driver_command
+from codemem.workspace import Workspace
 from tests.helpers import git, make_repo, run_codemem
 
 COUPONS = '"""Coupons."""\n\n\ndef apply_coupon(cents: int) -> int:\n    """Ten off."""\n    return cents - 10\n'
