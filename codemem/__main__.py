@@ -50,7 +50,7 @@ def run() -> None:
     # (`codemem.infra.imports_uncollected`).
     gc.disable()
     from codemem.cli import end_if_asked, main  # imported here, once the handler is in place
-    from codemem.infra import set_start_up_aside
+    from codemem.infra import set_start_up_aside, stall_for_tests
 
     set_start_up_aside()
     gc.enable()
@@ -59,6 +59,7 @@ def run() -> None:
     try:
         main()
     except SystemExit as exc:
+        stall_for_tests("exit")  # the command has returned: a signal now (`after_command`)
         end_if_asked(exc.code)  # `index` and `search`: without the interpreter's teardown
         gc.unfreeze()  # the teardown finalizes everything, as it would have
         raise

@@ -8,6 +8,10 @@ the exit code say which signal it was. Their default would end the process on th
 silently. A command that handles them itself (an agent session's `Terminated`, `chat`'s
 Ctrl-C that stops one step, `watch`, `mcp`) is left to its own handlers (`OWN_SIGNALS`).
 
+Once the command has returned, a stop signal ends the process at once with its line
+(`after_command`): a `KeyboardInterrupt` then, in click's exit or an exit handler, was a
+traceback.
+
 Only the first signal stops a command (`stop_guard`): one that comes while it unwinds is
 never raised into the clean-up (a second `KeyboardInterrupt` there printed tracebacks from
 finalizers, or failed as an internal error when it landed in a lock's release); it ends the
@@ -122,7 +126,38 @@ def begin_command(name: str) -> AbstractContextManager[None]:
     process)."""
     if _STOP.wake_w is None:
         _STOP.signum, _STOP.raised, _STOP.said, _STOP.grace = None, False, threading.Lock(), None
-    return contextlib.nullcontext() if name in OWN_SIGNALS else stop_guard()
+    return _then_end_at_once() if name in OWN_SIGNALS else stop_guard()
+
+
+@contextmanager
+def _then_end_at_once() -> Iterator[None]:
+    """For a command that handles the stop signals itself: once it returns, `after_command`."""
+    try:
+        yield
+    finally:
+        after_command()
+
+
+def after_command() -> None:
+    """The command has returned: in the command line's own process, a stop signal from now on
+    ends the process at once, its output flushed, with the signal's line and exit code.
+
+    Nothing is left to unwind. A `KeyboardInterrupt` raised now would come out of click's
+    exit, an exit handler or the interpreter's teardown as a traceback."""
+    if not _STOP.console or threading.current_thread() is not threading.main_thread():
+        return
+    for signum in STOPPING:
+        if signal.getsignal(signum) not in (signal.SIG_IGN, None):
+            signal.signal(signum, _end_after_command)
+
+
+def _end_after_command(signum: int, _frame: FrameType | None) -> None:
+    if _STOP.signum is None:
+        _STOP.signum = signum
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe; a write this signal cut in two
+            stream.flush()
+    os._exit(say_stopped())
 
 
 @contextmanager
@@ -153,6 +188,7 @@ def stop_guard() -> Iterator[None]:
             signal.set_wakeup_fd(previous_wakeup)
             _STOP.wake_w = None
             os.close(wake_w)  # ends the watchdog: it reads the end of the pipe, then closes it
+            after_command()
 
 
 @contextmanager

@@ -13,10 +13,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
-from tests.helpers import FIXTURES
+from codemem.merge_driver import codemem_argv
+from tests.helpers import FIXTURES, make_repo
 
 WAIT = 60.0  # generous bound on a subprocess's run (never asserted)
 
@@ -114,3 +116,42 @@ entry.run()
 def test_a_signal_while_the_command_line_loads_is_one_line(signum):
     line = "interrupted" if signum == signal.SIGINT else f"terminated ({signum.name})"
     assert run_program(LOADING, signum.name) == (128 + signum, "", f"codemem: {line}\n")
+
+
+def _stop_at_exit(repo, tmp_path, signum: signal.Signals, *args: str) -> tuple[int, str, str]:
+    """Run `codemem ARGS` as the console does, send it `signum` once its command has
+    returned (held at the `exit` stall point), and return what it printed and its code."""
+    reached = tmp_path / f"exit-{signum.name}-{args[0]}"
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent)}
+    env.pop("CODEMEM_DEBUG", None)
+    env.update(CODEMEM_TEST_STALL_AT="exit", CODEMEM_TEST_STALL_FILE=str(reached))
+    proc = subprocess.Popen(
+        [*codemem_argv(), "--repo", str(repo), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_default_sigint,
+    )
+    deadline = time.monotonic() + WAIT
+    while not reached.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert reached.exists(), proc.communicate(timeout=WAIT)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=WAIT)
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("args", [("memory", "list"), ("ask", "where is main")])
+def test_a_signal_after_the_command_returned_ends_it_with_one_line(tmp_path, signum, args):
+    # A SIGTERM as `memory list` or `ask` ended was a KeyboardInterrupt raised in click's
+    # exit: a traceback (found by the fault suite killing `digest` at a random moment).
+    repo = make_repo(tmp_path / "repo", "shop")
+    code, out, err = _stop_at_exit(repo, tmp_path, signum, *args)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert code == 128 + signum
+    line = "interrupted" if signum == signal.SIGINT else f"terminated ({signum.name})"
+    assert err.endswith(f"codemem: {line}\n") or signum == signal.SIGHUP, err
+    if args[0] == "memory":
+        assert "No memory blocks yet" in out  # what the command printed is kept
