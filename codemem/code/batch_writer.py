@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemem.code.extract import INDEXED, FileResult
+from codemem.code.joined_rows import joined_batches
 from codemem.code.manifest import Manifest
 from codemem.code.manifest_rows import FileEntry
-from codemem.code.packed_rows import joined_batches
 from codemem.code.rows import CHUNKS, SYMBOLS, Batch, FileRows
 from codemem.infra import imports_uncollected, trim_heap
 from codemem.workspace import Workspace

@@ -23,9 +23,10 @@ import os
 import struct
 import tempfile
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
@@ -335,10 +336,10 @@ def string_columns(strings: Iterable[str | None], *, clean: bool = False) -> tup
     texts: list[Any] = strings if isinstance(strings, list) else list(strings)
     joined = joined_strings(texts)
     if joined is not None:
-        blob, offsets, nulls = joined
+        blob, starts, nulls = joined
         if nulls is not None and not clean:
             raise TypeError("None among the strings")
-        return ("B", blob), ("q", offsets)
+        return ("B", blob), ("q", memoryview(starts))
     import numpy as np  # writers only: a reader of column files needs no numpy
 
     # A lone surrogate (kept as surrogateescape does), None, or NUL inside.
@@ -358,22 +359,23 @@ def string_columns(strings: Iterable[str | None], *, clean: bool = False) -> tup
     return ("B", blob), ("q", offsets)
 
 
-def joined_strings(values: list[Any]) -> tuple[bytes, Any, Any] | None:
+def joined_strings(values: list[Any]) -> tuple[bytes, array[int], array[int] | None] | None:
     """`values`, strings or None, each followed by NUL in one UTF-8 buffer; where each one
-    starts (int64, one more offset than values); which are None (a bool array, None when
-    none is; they are stored as ""). None when they cannot be so: a value holds NUL, is
-    neither a string nor None, or holds a lone surrogate (which UTF-8 cannot encode).
+    starts (an int64 `array`, one more offset than values); which are None (a byte per
+    value, 1 for None; None when none is; they are stored as ""). None when they cannot be
+    so: a value holds NUL, is neither a string nor None, or holds a lone surrogate (which
+    UTF-8 cannot encode).
 
-    One join and one encode, the offsets found from the lengths (ASCII) or the NUL bytes:
-    no Python work per string. The layout of a column file's string column, of a lexicon
-    segment's and of the strings a parser worker packs (`codemem.code.packed_rows`)."""
-    import numpy as np  # writers only: a reader of column files needs no numpy
-
+    One join and one encode, the offsets summed from the lengths (ASCII) or those of the
+    parts between the NUL bytes, in C: no Python code per string, and no numpy (a parser
+    worker packs with it before numpy is loaded). The layout of a column file's string
+    column, of a lexicon segment's and of the strings a parser worker packs
+    (`codemem.code.packed_rows`)."""
     nulls = None
     try:
         text = "\0".join([*values, ""])  # the "" puts a NUL after the last value too
     except TypeError:  # None among them (or something that is not a string)
-        nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
+        nulls = array("b", map(operator.is_, values, repeat(None)))
         values = ["" if v is None else v for v in values]
         try:
             text = "\0".join([*values, ""])
@@ -385,18 +387,20 @@ def joined_strings(values: list[Any]) -> tuple[bytes, Any, Any] | None:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate
         return None
-    offsets = np.zeros(len(values) + 1, np.int64)
     if len(data) == len(text):  # ASCII: a byte a character, the lengths are the strings'
-        lengths = np.fromiter(map(len, values), np.int64, len(values))
-        np.cumsum(lengths + 1, out=offsets[1:])
-    else:  # where each value ends, from the NUL bytes
-        offsets[1:] = np.flatnonzero(np.frombuffer(data, np.uint8) == 0) + 1
+        lengths = map(len, values)
+    else:  # the values' bytes, between the NULs
+        parts = data.split(b"\0")
+        parts.pop()  # after the last NUL: nothing
+        lengths = map(len, parts)
+    offsets = array("q", accumulate(map(_WITH_NUL, lengths), initial=0))
     return data, offsets, nulls
 
 
-def _string_columns_one_by_one(strings: Iterable[str]) -> tuple[Column, Column]:
-    from array import array
+_WITH_NUL = (1).__add__  # a value's length and its NUL
 
+
+def _string_columns_one_by_one(strings: Iterable[str]) -> tuple[Column, Column]:
     blob = bytearray()
     offsets = array("q", [0])
     for text in strings:

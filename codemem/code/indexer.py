@@ -168,16 +168,20 @@ def _refresh(
             plan.recorded = True
         _fill_totals(summary, plan.manifest)
         return summary
-    # Parsing and writing load multiprocessing, tree-sitter and pyarrow: kept out of start-up.
+    # Parsing and writing load multiprocessing, tree-sitter, numpy and pyarrow: kept out of
+    # start-up.
     with imports_uncollected():
-        from codemem.code.batch_writer import BatchWriter
-        from codemem.code.workers import parse_files  # and numpy
+        from codemem.code.workers import parse_files
 
     results = parse_files(
         ws.root, plan.to_parse(), _settings(config), config.index.workers, progress
     )
     try:
-        # The workers are forked; opening the database (a second of imports) overlaps parsing.
+        # The workers are forked; the writer's imports (numpy) and opening the database (a
+        # second of imports) overlap parsing.
+        with imports_uncollected():
+            from codemem.code.batch_writer import BatchWriter
+
         writer = BatchWriter.open(ws, config, plan.target, plan.manifest, plan.full, plan.removed)
     except BaseException:  # a Ctrl-C meanwhile: the workers stop with the run
         results.close()
@@ -298,9 +302,10 @@ def changes_since(
 
 def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
     """The work tree's listing, read in a thread while this one loads what a rebuild parses
-    and writes with (numpy, the worker pool): git stats every file on the other core
-    meanwhile (sympy: 60 ms). The thread imports nothing, so a Ctrl-C in the middle of
-    these imports leaves it no import lock to wait for."""
+    with (the worker pool, the parsers): git stats every file on the other core meanwhile
+    (sympy: 60 ms). The thread imports nothing, so a Ctrl-C in the middle of these imports
+    leaves it no import lock to wait for. What it writes with (numpy) loads once the workers
+    are forked, while they parse."""
     listed: Future[WorkTree] = Future()
 
     def read() -> None:
@@ -311,7 +316,7 @@ def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
 
     threading.Thread(target=read, name="codemem-listing", daemon=True).start()
     with imports_uncollected():
-        from codemem.code import batch_writer, workers  # noqa: F401  (see `_refresh`)
+        from codemem.code import parse, workers  # noqa: F401  (see `_refresh`)
     return listed.result()
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from codemem.code.columns import Column, write_columns
+from codemem.code.joined_rows import FILE_NUMBER, JoinedColumn
 from codemem.code.lexicon_postings import (
     Postings,
     build_chunk_and_file_postings,
@@ -29,7 +30,6 @@ from codemem.code.lexicon_postings import (
     distinct_indexed,
     fixed_width,
 )
-from codemem.code.packed_rows import FILE_NUMBER, JoinedColumn
 from codemem.code.rows import Batch
 
 SEGMENT_KIND = "codemem-lexicon"

@@ -30,18 +30,19 @@ from itertools import pairwise
 from multiprocessing import get_context
 from pathlib import Path
 
-# Loaded before the workers fork, so none imports it again: their secret scan finds anchors
-# in long files with it (`codemem.infra.secrets`); the indexer loads it anyway with LanceDB.
-import numpy  # noqa: F401
-
 from codemem.code.extract import ExtractSettings, FileResult, extract_file
 from codemem.code.packed_rows import pack_results
-from codemem.infra import signals_held
+from codemem.infra import imports_uncollected, signals_held
 
 log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 48
+# The workers fork before the indexer loads numpy (`codemem.code.packed_rows` packs without
+# it), so that its import overlaps their parsing. From this many files, it is loaded before:
+# the workers' secret scan then finds anchors in long files with it from the first file
+# (`codemem.infra.secret_windows`) instead of each worker importing it once that pays.
+NUMPY_FIRST_FILES = 1_000
 MAX_WORKERS = 8
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 1.0
@@ -182,6 +183,9 @@ def parse_files(
         context.set_forkserver_preload(["codemem.code.extract", "numpy"])
     else:
         _load_parsers(chunks)
+        if total >= NUMPY_FIRST_FILES:
+            with imports_uncollected():
+                import numpy  # noqa: F401  (see NUMPY_FIRST_FILES)
     pool = ProcessPoolExecutor(
         max_workers=min(workers, MAX_WORKERS),
         mp_context=context,

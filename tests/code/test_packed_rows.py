@@ -7,13 +7,8 @@ import pickle
 import numpy as np
 import pyarrow as pa
 
-from codemem.code.packed_rows import (
-    ArrowStrings,
-    JoinedColumn,
-    joined_batches,
-    pack_batches,
-    pack_results,
-)
+from codemem.code.joined_rows import JoinedColumn, joined_batches
+from codemem.code.packed_rows import ArrowStrings, pack_batches, pack_results
 from codemem.code.rows import Batch, FileRows
 
 
@@ -165,7 +160,7 @@ def test_a_plain_batch_of_one_file_row_packs_alone():
 
 def test_joined_string_columns_reach_the_lexicon_as_bytes_and_the_store_as_arrow():
     from codemem.code.columns import string_columns
-    from codemem.code.packed_rows import JoinedColumn
+    from codemem.code.joined_rows import JoinedColumn
 
     lists, tables = joined_batches(parts_of(BATCHES))
     want = expected(BATCHES)

@@ -17,7 +17,8 @@ import numpy as np
 from codemem.code import workers
 from codemem.code.batch_writer import PendingFiles
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult, extract_file
-from codemem.code.packed_rows import JoinedColumn, joined_batches, pack_results
+from codemem.code.joined_rows import JoinedColumn, joined_batches
+from codemem.code.packed_rows import pack_results
 from codemem.code.rows import Batch, FileRows
 
 SETTINGS = ExtractSettings(max_file_bytes=100_000, chunk_lines=80, max_line_chars=2000)
@@ -283,3 +284,51 @@ def test_a_ctrl_c_while_the_workers_are_forked_is_not_lost(tmp_path):
         check=False,
     )
     assert (done.stdout, done.stderr) == ("interrupted; 0 workers left\n", "")
+
+
+FORKED_BEFORE_NUMPY = """
+import os, sys
+from pathlib import Path
+from codemem.code import workers
+from codemem.code.extract import ExtractSettings
+
+root, marks = Path(sys.argv[1]), Path(sys.argv[2])
+real = workers._worker_chunk
+
+def noting_chunk(chunk):
+    results = real(chunk)  # parsed and packed: what a worker does
+    (marks / str(os.getpid())).write_text(str("numpy" in sys.modules))
+    return results
+
+workers._worker_chunk = noting_chunk
+settings = ExtractSettings(max_file_bytes=100_000, chunk_lines=80, max_line_chars=2000)
+items = [(f"m{n}.py", None) for n in range(60)]
+results = workers.parse_files(root, items, settings, 2, None)
+forked_with_numpy = "numpy" in sys.modules
+done = list(results)
+results.close()
+from codemem.code.joined_rows import joined_batches
+lists, _ = joined_batches([r.batch for r in done])
+print(forked_with_numpy, len(done), lists.symbols["start_line"][:2], lists.symbols["name"].tolist()[:2])
+"""
+
+
+def test_workers_fork_and_pack_before_numpy_is_loaded(tmp_path):
+    """A small index forks its workers before it loads numpy (which then loads while they
+    parse), and they pack their rows without it; the rows join as ever."""
+    root, marks = tmp_path / "repo", tmp_path / "marks"
+    root.mkdir()
+    marks.mkdir()
+    for n in range(60):
+        (root / f"m{n}.py").write_text(f'def f{n}(x):\n    """Größe {n}."""\n    return x\n')
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_BEFORE_NUMPY, str(root), str(marks)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "60", "[1,", "1]", "['f0',", "'f1']"]
+    noted = [mark.read_text() for mark in marks.iterdir()]
+    assert noted and set(noted) == {"False"}
