@@ -25,6 +25,8 @@ from codemem.agent.messages import (
 )
 from codemem.agent.providers.base import (
     CONNECT_TIMEOUT,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
     SDKProvider,
     System,
     TextCallback,
@@ -161,7 +163,8 @@ class AnthropicProvider(SDKProvider):
         auth_token: str | None = None,
         base_url: str | None = None,
         key_env: str | None = "ANTHROPIC_API_KEY",
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         headers: dict[str, str] | None = None,
         retry: RetryPolicy | None = None,
         cache: bool = True,
@@ -174,11 +177,13 @@ class AnthropicProvider(SDKProvider):
             max_retries=0,
             timeout=anthropic.Timeout(timeout, connect=CONNECT_TIMEOUT),
             default_headers=headers,
+            http_client=anthropic.DefaultHttpxClient(**self.http_client_options()),
         )
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
         self.timeout = timeout
+        self.deadline = deadline
         self.cache = cache
         self._exact_counts = True
         retiring = _retirement(api_model)
@@ -197,6 +202,7 @@ class AnthropicProvider(SDKProvider):
     ) -> Response:
         params = render_request(self.api_model, system, messages, tools, self.cache)
         params["max_tokens"] = max_tokens
+        params["timeout"] = self.request_timeout()
         try:
             if on_text is None:
                 return self._parse(self.client.messages.create(**params))
@@ -207,7 +213,7 @@ class AnthropicProvider(SDKProvider):
             ) from exc
         except anthropic.APIConnectionError as exc:  # its timeout error too
             raise_own_error(exc)
-            timeout = isinstance(exc, anthropic.APITimeoutError)
+            timeout = isinstance(exc, anthropic.APITimeoutError) or self.cut_short()
             raise self.connection_error(exc, timeout=timeout) from exc
 
     def _parse(self, message: Any) -> Response:

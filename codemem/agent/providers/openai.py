@@ -24,6 +24,8 @@ from codemem.agent.messages import (
 )
 from codemem.agent.providers.base import (
     CONNECT_TIMEOUT,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
     SDKProvider,
     System,
     TextCallback,
@@ -126,7 +128,8 @@ class OpenAIProvider(SDKProvider):
         api_key: str | None = None,
         base_url: str | None = None,
         key_env: str | None = "OPENAI_API_KEY",
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         headers: dict[str, str] | None = None,
         retry: RetryPolicy | None = None,
         compatible: bool = False,
@@ -138,11 +141,13 @@ class OpenAIProvider(SDKProvider):
             max_retries=0,
             timeout=openai.Timeout(timeout, connect=CONNECT_TIMEOUT),
             default_headers=headers,
+            http_client=openai.DefaultHttpxClient(**self.http_client_options()),
         )
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
         self.timeout = timeout
+        self.deadline = deadline
         self.compatible = compatible
 
     def _attempt(
@@ -157,6 +162,7 @@ class OpenAIProvider(SDKProvider):
             "model": self.api_model,
             "messages": render_messages(system, messages),
             "max_tokens" if self.compatible else "max_completion_tokens": max_tokens,
+            "timeout": self.request_timeout(),
         }
         if tools:
             params["tools"] = render_tools(tools)
@@ -171,7 +177,7 @@ class OpenAIProvider(SDKProvider):
             ) from exc
         except openai.APIConnectionError as exc:  # its timeout error too
             raise_own_error(exc)
-            timeout = isinstance(exc, openai.APITimeoutError)
+            timeout = isinstance(exc, openai.APITimeoutError) or self.cut_short()
             raise self.connection_error(exc, timeout=timeout) from exc
         if response.usage.context_tokens == 0:  # the server reported no usage: estimate it
             response.usage = Usage(
