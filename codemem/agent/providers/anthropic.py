@@ -205,7 +205,7 @@ class AnthropicProvider(SDKProvider):
         params["timeout"] = self.request_timeout()
         try:
             if on_text is None:
-                return self._parse(self.client.messages.create(**params))
+                return self._parse(self.answer_of(lambda: self.client.messages.create(**params)))
             return self._stream(params, on_text)
         except anthropic.APIStatusError as exc:
             raise self.status_error(
@@ -217,6 +217,8 @@ class AnthropicProvider(SDKProvider):
             raise self.connection_error(exc, timeout=timeout) from exc
 
     def _parse(self, message: Any) -> Response:
+        if not isinstance(getattr(message, "content", None), list):
+            raise self.not_an_answer("no content")
         text: list[str] = []
         calls: list[ToolCall] = []
         for block in message.content:
@@ -271,8 +273,10 @@ class AnthropicProvider(SDKProvider):
             raise
         except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
+        except ValueError as exc:  # the SDK could not read an event: not UTF-8, not JSON
+            raise self._dropped(self.unreadable(exc), emitted) from exc
         if not finished:
-            raise self._dropped("the stream ended before message_stop", emitted)
+            raise self._dropped(self.ended_early("the stream ended before message_stop"), emitted)
         calls = []
         for block_id, name, parts in (tools[i] for i in sorted(tools)):
             raw = "".join(parts)

@@ -322,6 +322,46 @@ class SDKProvider:
             )
         return BadRequest(f"{name}: request refused ({status}): {message}")
 
+    def not_an_answer(self, what: str) -> ProviderUnavailable:
+        """A 200 whose body is no answer of the API (a proxy's page, an empty or broken body):
+        retried as a failing server is."""
+        return ProviderUnavailable(f"{self.model}: the server's answer is not one: {what}")
+
+    def unreadable(self, exc: ValueError) -> ProviderUnavailable:
+        """The SDK could not read the body: not UTF-8, or not JSON."""
+        if isinstance(exc, UnicodeDecodeError):
+            byte = exc.object[exc.start : exc.start + 1].hex()
+            return self.not_an_answer(f"not UTF-8 (byte 0x{byte} at {exc.start})")
+        doc = getattr(exc, "doc", None)  # a JSONDecodeError's text
+        if isinstance(doc, str):
+            return self.not_an_answer(
+                f"not JSON: {one_line(doc, 120)}" if doc.strip() else "an empty body"
+            )
+        return self.not_an_answer(one_line(exc, 160))
+
+    def answer_of(self, request: Callable[[], Any]) -> Any:
+        """The SDK's parsed answer to an unstreamed `request`, or a `not_an_answer` failure:
+        the SDK hands back a body that is not JSON as text, and raises on one not UTF-8."""
+        try:
+            answer = request()
+        except ValueError as exc:
+            raise self.unreadable(exc) from exc
+        if isinstance(answer, (str, bytes)):
+            text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+            raise self.not_an_answer(
+                f"not JSON: {one_line(text, 120)}" if text.strip() else "an empty body"
+            )
+        return answer
+
+    def ended_early(self, detail: str) -> str | ProviderFailure:
+        """Why a stream ended before its last event: `detail`, or that the server answered
+        something else than an event stream (a proxy's page)."""
+        attempt = getattr(self._current, "attempt", None)
+        kind = attempt.content_type.split(";")[0].strip() if attempt is not None else ""
+        if kind and kind != "text/event-stream":
+            return self.not_an_answer(f"{kind} where an event stream was expected")
+        return detail
+
     def connection_error(self, exc: BaseException, timeout: bool) -> ProviderFailure:
         """Translate a failure to reach the server."""
         if timeout:

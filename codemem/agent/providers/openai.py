@@ -168,7 +168,9 @@ class OpenAIProvider(SDKProvider):
             params["tools"] = render_tools(tools)
         try:
             if on_text is None:
-                response = self._parse(self.client.chat.completions.create(**params))
+                response = self._parse(
+                    self.answer_of(lambda: self.client.chat.completions.create(**params))
+                )
             else:
                 response = self._stream(params, on_text)
         except openai.APIStatusError as exc:
@@ -258,8 +260,12 @@ class OpenAIProvider(SDKProvider):
             raise self._dropped(exc, emitted) from exc
         except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
+        except ValueError as exc:  # the SDK could not read a chunk: not UTF-8, not JSON
+            raise self._dropped(self.unreadable(exc), emitted) from exc
         if finish_reason is None:
-            raise self._dropped("the stream ended before a finish_reason", emitted)
+            raise self._dropped(
+                self.ended_early("the stream ended before a finish_reason"), emitted
+            )
         calls = []
         for index in sorted(slots):
             slot = slots[index]
@@ -280,6 +286,8 @@ class OpenAIProvider(SDKProvider):
             if not emitted:
                 return error
             cause = error
+        if isinstance(cause, ProviderFailure) and not emitted:
+            return cause
         if isinstance(cause, ProviderFailure):
             detail = str(cause).removeprefix(f"{self.model}: ")
         else:

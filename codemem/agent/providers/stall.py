@@ -101,10 +101,12 @@ class Attempt:
         self.limit = min(timeout, deadline.left())  # what one read may wait
         self.sockets: list[socket.socket] = []
         self.streams: list[Any] = []
+        self.content_type = ""  # of the last answer's headers: a proxy's page says text/html
         self.watch = StallWatch(timeout, self.cut, until=deadline.end)
 
     def attach(self, response: Any) -> None:
         """An answer's headers came: its socket is cut when the watch fires."""
+        self.content_type = str(response.headers.get("content-type", ""))
         found = _socket_of(response)
         if found is not None:
             self.sockets.append(found)
