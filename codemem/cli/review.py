@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # only for the type checker: the hook's start-up stays cheap
 
 RULES_HELP = """\b
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
-2 a usage or configuration mistake; 3 codemem failed; 4 out of time.
+2 a usage or configuration mistake; 3 codemem failed; 4 a check out of time
+(a model review out of time, or failing, is a warning).
 With --hook every failure of codemem itself warns and exits 0.
 
 \b
@@ -103,9 +104,19 @@ def _review(
     ws = app.workspace()
     config, settings, broken = _settings(app, hook)
     fail_on = fail_on or settings.fail_on
-    limit = timeout if timeout is not None else (settings.hook_timeout if hook else None)
+    limit: float | None
+    if timeout is not None:
+        limit, source = timeout, "--timeout"
+    elif hook:
+        limit, source = settings.hook_timeout, "review.hook_timeout"
+    else:
+        limit, source = settings.timeout, "review.timeout"
     options = ReviewOptions(
-        target, use_model=use_llm, time_limit=limit, secrets_only=broken is not None
+        target,
+        use_model=use_llm,
+        time_limit=limit,
+        time_limit_source=source,
+        secrets_only=broken is not None,
     )
     result = run_review(ws, config, options)
     if broken is not None:  # the secret scan still ran, with the defaults
@@ -126,7 +137,7 @@ def _review(
     if output is not None:
         click.echo(summary(result), err=True)
     if not blocking:
-        return EXIT_TIMEOUT if result.out_of_time else 0
+        return EXIT_TIMEOUT if result.checks_cut_short() else 0
     if hook:
         verdict = os.environ.get("CODEMEM_HOOK_RESULT")
         if verdict:
@@ -247,7 +258,7 @@ def _list_dismissals(app: AppContext, fmt: str, output: Path | None) -> None:
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
-    help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4 (default with --hook: review.hook_timeout).",
+    help="Time limit of the review: the secret scan always runs whole, the other checks share what is left; one that runs out is cut short and the exit code is 4; a model review cut short is one warning line (default: review.timeout, 300; with --hook: review.hook_timeout, 10).",
 )
 @click.pass_obj
 def review_command(

@@ -28,6 +28,8 @@ VERBS = {
 def describe(result: DigestResult) -> list[str]:
     """Plain lines about a pass, fit for a terminal or a CI log."""
     lines = []
+    if result.fetched_from is not None:
+        lines.append(f"History: fetched from {result.fetched_from} (the clone was shallow).")
     index = result.index
     if index is not None:
         if index["up_to_date"]:
@@ -140,7 +142,10 @@ def describe_model(report: ModelReport | None) -> list[str]:
     help="With --push: the branch to push to (default: the current one; needed on a detached HEAD).",
 )
 @click.option(
-    "--remote", default="origin", show_default=True, help="With --push: the remote to push to."
+    "--remote",
+    default="origin",
+    show_default=True,
+    help="With --push: the remote to push to (--ci fetches a shallow clone's missing history from it).",
 )
 @click.pass_obj
 def digest_command(
@@ -205,7 +210,13 @@ def digest_command(
     if push:
         branch = push_branch(ws, branch)  # a detached HEAD without --branch: before any work
     config = app.config({"sleep": {"model": model}} if model else None)
-    options = DigestOptions(since=since, dry_run=dry_run, llm=not no_llm, model_required=not ci)
+    options = DigestOptions(
+        since=since,
+        dry_run=dry_run,
+        llm=not no_llm,
+        model_required=not ci,
+        fetch_from=remote if ci else None,  # CI checks out one commit: fetch what is missing
+    )
     prefix = "codemem digest: " if ci else ""
     try:  # one pass at a time per clone, its push included
         with nullcontext() if dry_run else digest_lock(ws, wait):

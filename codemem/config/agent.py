@@ -81,7 +81,8 @@ class ProviderConfig(Section):
     api_key_env: str | None = None  # default: the type's usual variable (ANTHROPIC_API_KEY, ...)
     api_key: str | None = Field(default=None, repr=False)
     model: str | None = None  # used when the model string is just the provider's name
-    timeout: float = Field(default=600.0, gt=0)
+    timeout: float = Field(default=300.0, gt=0)  # seconds one request may wait (see example)
+    deadline: float = Field(default=600.0, gt=0)  # seconds one model call may take, all tries
     max_attempts: int = Field(default=5, ge=1, le=20)
     headers: dict[str, str] = Field(default_factory=dict)
     cache: bool = True  # Anthropic prompt caching

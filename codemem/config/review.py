@@ -22,6 +22,9 @@ class ReviewConfig(Section):
     hook_timeout: float = Field(
         default=10.0, gt=0
     )  # seconds for the hook's review; the secret scan always runs whole, other checks share the rest
+    timeout: float | None = Field(
+        default=300.0, gt=0
+    )  # seconds for a review run by hand (--timeout); null: no limit
     llm_tokens: int = Field(default=16_000, ge=1_000)  # prompt budget of the model review
     llm_output_tokens: int = Field(default=2_000, ge=256)  # reply budget of the model review
     llm_max_findings: int = Field(default=20, ge=1)  # model findings kept at most

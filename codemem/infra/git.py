@@ -72,6 +72,8 @@ def _failure(args: tuple[str, ...], status: int | str | None, stderr: bytes | st
     text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
     lines = text.strip().splitlines()
     last = lines[-1] if lines else f"exit code {status}"
+    if "Please make sure you have the correct access rights" in text:  # a remote git cannot read
+        last = next((line for line in lines if line.startswith("fatal: ")), last)  # says which
     return GitError(f"git {args[0]} failed: {last}{unfetched_hint(text)}")
 
 

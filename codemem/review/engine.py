@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # imported only when a model review runs
 
 log = logging.getLogger("codemem")
 
+MODEL_REVIEW = "model review"  # its name in `ReviewResult.out_of_time`
 _IGNORE = re.compile(r"codemem:\s*ignore(?:\[([^\]]*)\])?")
 
 
@@ -52,6 +53,7 @@ class ReviewOptions:
     time_limit: float | None = (
         None  # seconds for the review; the secret scan runs whole regardless (None: no limit)
     )
+    time_limit_source: str = ""  # where the limit was set, for messages: "review.timeout"
     secrets_only: bool = False  # only the secret scan (the configuration is broken)
 
 
@@ -68,6 +70,11 @@ class ReviewResult:
     out_of_time: list[str] = field(
         default_factory=list
     )  # checks cut short or skipped for lack of time
+
+    def checks_cut_short(self) -> list[str]:
+        """The static checks cut short or skipped for lack of time (the model review, cut
+        short, is a warning, as a model that fails is)."""
+        return [name for name in self.out_of_time if name != MODEL_REVIEW]
 
     def blocking(self, fail_on: str) -> list[Finding]:
         """The findings that make the review fail at this threshold."""
@@ -185,16 +192,20 @@ def _timed_model_findings(
 ) -> list[Finding]:
     left = budget.remaining()
     if left is not None and left <= 0:
-        budget.ran_out.append("model review")
+        budget.ran_out.append(MODEL_REVIEW)
         result.warnings.append(f"out of time ({budget.seconds:g} s): the model review was skipped")
         return []
     try:
         with time_limit(left, "the model review"):
             return _model_findings(ctx, options, static, result)
-    except ReviewTimeout as exc:
-        budget.ran_out.append("model review")
+    except ReviewTimeout:
+        budget.ran_out.append(MODEL_REVIEW)
         retrying = result.model.error if result.model is not None else ""
-        result.warnings.append(f"{exc} and was cut short{retrying and ', ' + retrying}")
+        source = f" ({options.time_limit_source})" if options.time_limit_source else ""
+        result.warnings.append(
+            f"the model review was cut short by the review's time limit of {budget.seconds:g} s"
+            f"{source}{retrying and ', ' + retrying}"
+        )
         return []
 
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from codemem.code import path_skip_reason
-from codemem.errors import GitError
+from codemem.errors import GitError, UsageError
 from codemem.infra import (
     git_head,
     git_path,
@@ -135,6 +135,9 @@ class CommitRange:
     # merges of nothing else follow it (`split_skipped`), so a clone that committed memory
     # before its pass and one that did not name the same range alike.
     digest_head: str | None = None
+    # A shallow clone's history ends inside the range: a commit whose parent is not here (its
+    # changes unknown), or a digested commit that is not (the commits after it unknown).
+    beyond_clone: bool = False
 
 
 def commit_key(author: str, email: str, authored: str, subject: str) -> str:
@@ -259,9 +262,28 @@ def commits_since(
             result.skipped.append((commit, DIGESTED))
         else:
             result.commits.append(commit)
+    if shallow:
+        read = [*result.commits, *(commit for commit, _ in result.skipped)]
+        result.beyond_clone = (bool(wanted) and not known) or any(
+            commit.truncated_history for commit in read
+        )
     if result.commits:
         result.base = first_parent(root, result.commits[0])
     return result
+
+
+def fetch_whole_history(root: Path, remote: str) -> None:
+    """Make a shallow clone whole: `git fetch --unshallow` from `remote`, as the user's git
+    would (its credentials, transports). `UsageError` in one line when git cannot."""
+    try:
+        run_git(root, "fetch", "--unshallow", "--quiet", "--", remote, as_user=True)
+    except GitError as exc:
+        reason = " ".join(str(exc).split())
+        raise UsageError(
+            f"this clone is shallow and lacks commits to digest; fetching them failed ({reason}): "
+            'check out the whole history (actions/checkout: `fetch-depth: 0`; GitLab CI: `GIT_DEPTH: "0"`); '
+            "nothing was digested"
+        ) from exc
 
 
 def git_date(text: str, fallback: str = NO_DATE) -> str:

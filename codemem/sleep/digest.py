@@ -66,6 +66,7 @@ from codemem.sleep.commits import (
     Commit,
     CommitRange,
     commits_since,
+    fetch_whole_history,
     git_date,
     load_diff,
     split_skipped,
@@ -95,6 +96,8 @@ class DigestOptions:
     reindex: bool = True
     llm: bool = True  # use the configured model, if any (False: --no-llm)
     model_required: bool = False  # a missing API key is an error, not an extractive pass
+    # --ci: where to fetch the history a shallow clone lacks (None: digest what is here, warned)
+    fetch_from: str | None = None
 
 
 @dataclass
@@ -115,6 +118,7 @@ class DigestResult:
         default_factory=list
     )  # (sha, reason) of commits left out
     sessions_pending: int = 0
+    fetched_from: str | None = None  # the remote a shallow clone's history was fetched from
     consolidation: ConsolidationReport = field(default_factory=ConsolidationReport)
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -137,6 +141,7 @@ class DigestResult:
             "consolidation": self.consolidation.to_json(),
             "changes": [change.to_json() for change in self.changes],
             "warnings": self.warnings,
+            "fetched_from": self.fetched_from,
             "model": self.model.to_json() if self.model else None,
         }
 
@@ -241,13 +246,28 @@ def read_commits(run: DigestRun) -> None:
         raise UsageError(
             f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
         )
-    run.commit_range = commit_range = commits_since(
-        ws.root,
-        options.since or run.state.digested,
-        first_run_limit=settings.initial_commits,
-        max_commits=settings.max_commits,
-        digested_keys=None if options.since else run.state.keys,
-    )
+
+    def read_range() -> CommitRange:
+        return commits_since(
+            ws.root,
+            options.since or run.state.digested,
+            first_run_limit=settings.initial_commits,
+            max_commits=settings.max_commits,
+            digested_keys=None if options.since else run.state.keys,
+        )
+
+    commit_range = read_range()
+    if commit_range.beyond_clone and options.fetch_from is not None and not options.dry_run:
+        fetch_whole_history(ws.root, options.fetch_from)
+        result.fetched_from = options.fetch_from
+        commit_range = read_range()
+    if commit_range.beyond_clone:
+        result.warnings.append(
+            "this clone is shallow and lacks commits to digest: the changes of its oldest "
+            "commit are not listed, and undigested commits before it are left out; "
+            "`git fetch --unshallow` first (`digest --ci` does)"
+        )
+    run.commit_range = commit_range
     split_skipped(ws.root, commit_range)
     result.base, result.head, result.omitted = (
         commit_range.base,

@@ -159,7 +159,7 @@ class FakeServer:
         model = body.get("model", "fake-model") if isinstance(body, dict) else "fake-model"
 
         if isinstance(reply, Raw):
-            _send(handler, reply.status, reply.data(), {**JSON, **reply.headers})
+            _send(handler, reply.status, reply.data(), {**JSON, **reply.headers}, reply.every)
         elif isinstance(reply, Error) and reply.in_stream:
             _send_stream(handler, error_events(flavor, reply), None)
         elif isinstance(reply, Error):
@@ -200,13 +200,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _send(handler: _Handler, status: int, data: bytes, headers: dict[str, str]) -> None:
+def _send(
+    handler: _Handler,
+    status: int,
+    data: bytes,
+    headers: dict[str, str],
+    every: float | None = None,
+) -> None:
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)
     handler.send_header("content-length", str(len(data)))
     handler.end_headers()
-    handler.wfile.write(data)
+    if every is None:
+        handler.wfile.write(data)
+        return
+    handler.wfile.flush()
+    for number in range(len(data)):  # a byte at a time, until the server stops
+        if handler.server.fake.stopped.wait(every):
+            break
+        handler.wfile.write(data[number : number + 1])
+        handler.wfile.flush()
+    handler.close_connection = True
 
 
 def _send_stream(
@@ -221,7 +236,11 @@ def _send_stream(
     handler.send_header("transfer-encoding", "chunked")
     handler.end_headers()
     stall_after = turn.stall_after if turn is not None else None
+    every = turn.every if turn is not None else None
     for number, event in enumerate(events):
+        if every is not None and number and handler.server.fake.stopped.wait(every):
+            handler.close_connection = True
+            return
         if stall_after is not None and number >= stall_after:
             stopped = handler.server.fake.stopped
             if turn is not None and turn.keepalive:  # alive, and saying nothing (for 10 s:

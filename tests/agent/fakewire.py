@@ -58,7 +58,8 @@ class Turn:
     `drop_after=n` (streaming only) sends the first n events, then cuts the connection in
     the middle of the chunked body; `stall_after=n` sends them, then nothing more while the
     connection stays open (a server that hangs mid-answer; 0: after the headers), or with
-    `keepalive` only keep-alives (Anthropic's `ping` events, SSE comments for OpenAI).
+    `keepalive` only keep-alives (Anthropic's `ping` events, SSE comments for OpenAI);
+    `every=s` waits s seconds before each event after the first (a server that trickles).
     """
 
     text: str = ""
@@ -71,6 +72,7 @@ class Turn:
     drop_after: int | None = None
     stall_after: int | None = None
     keepalive: bool = False
+    every: float | None = None
     path: str | None = None
 
     @property
@@ -95,12 +97,14 @@ class Error:
 
 @dataclass
 class Raw:
-    """Any status, body (dict → JSON) and headers, sent as given."""
+    """Any status, body (dict → JSON) and headers, sent as given; with `every=s`, the body
+    a byte every s seconds (a server that trickles its answer)."""
 
     status: int = 200
     body: dict[str, Any] | str | bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     path: str | None = None
+    every: float | None = None
 
     def data(self) -> bytes:
         if isinstance(self.body, bytes):

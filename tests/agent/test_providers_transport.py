@@ -1,20 +1,28 @@
-"""Both SDK adapters when the server is unreachable, silent or stalls mid-stream.
+"""Both SDK adapters when the server is unreachable, silent, stalls mid-stream or trickles.
 
 Whether the answer is streamed (as `chat`, `ask` and `run` ask for it) or not, a server that
 cannot be reached or sends nothing in time is tried once more and reported in one line; a
-stream that stalls after its first text is cut off and never retried.
+stream that stalls after its first text is cut off and never retried. Whatever the server
+does, one call ends at its deadline, every try included.
 """
 
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
-from fakeserver import Call, Turn
+from fakeserver import Call, Error, Raw, Turn
+from fakewire import anthropic_message, openai_completion
 
 from codemem.agent.messages import Message
 from codemem.agent.providers.anthropic import AnthropicProvider
-from codemem.agent.providers.errors import ConnectionFailed, ProviderTimeout, StreamDropped
+from codemem.agent.providers.errors import (
+    ConnectionFailed,
+    ProviderFailure,
+    ProviderTimeout,
+    StreamDropped,
+)
 from codemem.agent.providers.models import lookup_model
 from codemem.agent.providers.openai import OpenAIProvider
 from codemem.agent.providers.retry import RetryPolicy
@@ -59,9 +67,94 @@ def test_a_silent_server_is_tried_once_more_then_reported(flavor, sleeps, stream
             ask(provider, stream)
 
     assert str(caught.value) == (
-        f"{MODELS[flavor]}: no answer from {url} in time (timeout) (gave up after 2 attempts)"
+        f"{MODELS[flavor]}: no answer from {url} within 0.2 s (providers.{flavor}.timeout) "
+        "(gave up after 2 attempts)"
     )
     assert len(sleeps) == 1
+
+
+@STREAMED
+def test_a_silent_server_is_given_up_at_the_deadline_every_try_included(flavor, sleeps, stream):
+    # Each try waited the whole timeout (600 s by default, tried twice: 20 minutes).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = base_url(flavor, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        provider = make(flavor, url, sleeps, timeout=0.8, deadline=1.4)
+
+        started = time.monotonic()
+        with pytest.raises(ProviderTimeout) as caught:
+            ask(provider, stream)
+        took = time.monotonic() - started
+
+    assert str(caught.value) == (
+        f"{MODELS[flavor]}: no answer from {url} within 1.4 s (providers.{flavor}.deadline), "
+        "all tries included"
+    )
+    assert sleeps == [0.5]  # tried again with the 0.6 s left
+    assert 1.35 < took < 10
+
+
+def _whole(flavor: str, text: str) -> dict:
+    model = MODELS[flavor].split("/", 1)[1]
+    render = anthropic_message if flavor == "anthropic" else openai_completion
+    return render(Turn(text=text), model)
+
+
+def test_an_answer_trickled_a_byte_at_a_time_ends_at_the_timeout(flavor, server, sleeps):
+    # httpx's read timeout restarts with every byte: an answer sent a byte every 0.05 s held
+    # the call for as long as the server liked, whatever the timeout said.
+    url = base_url(flavor, server.url)
+    provider = make(flavor, url, sleeps, timeout=0.5, deadline=30)
+    server.push(*[Raw(body=_whole(flavor, "slow"), every=0.1)] * 2)  # 30 s a body
+
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout) as caught:
+        ask(provider, stream=False)
+    took = time.monotonic() - started
+
+    assert str(caught.value) == (
+        f"{MODELS[flavor]}: no answer from {url} within 0.5 s (providers.{flavor}.timeout) "
+        "(gave up after 2 attempts)"
+    )
+    assert len(sleeps) == 1
+    assert took < 10
+
+
+def test_a_stream_trickled_an_event_at_a_time_is_cut_off_at_the_deadline(flavor, server, sleeps):
+    # Every event restarted the wait: a server sending a word every 0.05 s held the answer
+    # until it had nothing more to say.
+    url = base_url(flavor, server.url)
+    provider = make(flavor, url, sleeps, timeout=0.5, deadline=1.0)
+    server.push(Turn(text=" ".join(["word"] * 400), every=0.05))
+    chunks: list[str] = []
+
+    started = time.monotonic()
+    with pytest.raises(StreamDropped) as caught:
+        ask(provider, stream=True, chunks=chunks)
+    took = time.monotonic() - started
+
+    assert str(caught.value) == (
+        f"{MODELS[flavor]}: answer cut off: still streaming after 1 s (providers.{flavor}.deadline)"
+    )
+    assert 0 < len(chunks) < 400
+    assert sleeps == []
+    assert took < 10  # the whole stream takes 20 s
+
+
+def test_no_retry_is_waited_for_past_the_deadline(flavor, server, sleeps):
+    url = base_url(flavor, server.url)
+    provider = make(flavor, url, sleeps, deadline=5)
+    server.push(Error(529, "Overloaded", headers={"retry-after": "10"}))
+
+    with pytest.raises(ProviderFailure) as caught:
+        ask(provider, stream=False)
+
+    assert str(caught.value).endswith(
+        "(gave up after 1 attempt: no time left to try again within 5 s "
+        f"(providers.{flavor}.deadline))"
+    )
+    assert sleeps == []
 
 
 @STREAMED
@@ -96,7 +189,8 @@ def test_a_stream_that_stalls_before_any_text_is_a_timeout(flavor, server, sleep
         ask(provider, stream=True)
 
     assert str(caught.value) == (
-        f"{MODELS[flavor]}: no answer from {url} in time (timeout) (gave up after 2 attempts)"
+        f"{MODELS[flavor]}: no answer from {url} within 0.3 s (providers.{flavor}.timeout) "
+        "(gave up after 2 attempts)"
     )
     assert len(sleeps) == 1
 
@@ -119,7 +213,9 @@ def test_a_stream_that_stalls_after_text_is_cut_off_and_not_retried(
         ask(provider, stream=True, chunks=chunks)
 
     assert chunks == ["one "]
-    assert str(caught.value) == f"{MODELS[flavor]}: stream dropped: no data in time (timeout)"
+    assert str(caught.value) == (
+        f"{MODELS[flavor]}: stream dropped: no data for 0.3 s (providers.{flavor}.timeout)"
+    )
     assert sleeps == []
 
 

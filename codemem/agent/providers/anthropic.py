@@ -25,6 +25,8 @@ from codemem.agent.messages import (
 )
 from codemem.agent.providers.base import (
     CONNECT_TIMEOUT,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
     SDKProvider,
     System,
     TextCallback,
@@ -161,7 +163,8 @@ class AnthropicProvider(SDKProvider):
         auth_token: str | None = None,
         base_url: str | None = None,
         key_env: str | None = "ANTHROPIC_API_KEY",
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         headers: dict[str, str] | None = None,
         retry: RetryPolicy | None = None,
         cache: bool = True,
@@ -174,11 +177,13 @@ class AnthropicProvider(SDKProvider):
             max_retries=0,
             timeout=anthropic.Timeout(timeout, connect=CONNECT_TIMEOUT),
             default_headers=headers,
+            http_client=anthropic.DefaultHttpxClient(**self.http_client_options()),
         )
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
         self.timeout = timeout
+        self.deadline = deadline
         self.cache = cache
         self._exact_counts = True
         retiring = _retirement(api_model)
@@ -197,9 +202,10 @@ class AnthropicProvider(SDKProvider):
     ) -> Response:
         params = render_request(self.api_model, system, messages, tools, self.cache)
         params["max_tokens"] = max_tokens
+        params["timeout"] = self.request_timeout()
         try:
             if on_text is None:
-                return self._parse(self.client.messages.create(**params))
+                return self._parse(self.answer_of(lambda: self.client.messages.create(**params)))
             return self._stream(params, on_text)
         except anthropic.APIStatusError as exc:
             raise self.status_error(
@@ -207,10 +213,12 @@ class AnthropicProvider(SDKProvider):
             ) from exc
         except anthropic.APIConnectionError as exc:  # its timeout error too
             raise_own_error(exc)
-            timeout = isinstance(exc, anthropic.APITimeoutError)
+            timeout = isinstance(exc, anthropic.APITimeoutError) or self.cut_short()
             raise self.connection_error(exc, timeout=timeout) from exc
 
     def _parse(self, message: Any) -> Response:
+        if not isinstance(getattr(message, "content", None), list):
+            raise self.not_an_answer("no content")
         text: list[str] = []
         calls: list[ToolCall] = []
         for block in message.content:
@@ -265,8 +273,10 @@ class AnthropicProvider(SDKProvider):
             raise
         except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
+        except ValueError as exc:  # the SDK could not read an event: not UTF-8, not JSON
+            raise self._dropped(self.unreadable(exc), emitted) from exc
         if not finished:
-            raise self._dropped("the stream ended before message_stop", emitted)
+            raise self._dropped(self.ended_early("the stream ended before message_stop"), emitted)
         calls = []
         for block_id, name, parts in (tools[i] for i in sorted(tools)):
             raw = "".join(parts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,8 +28,8 @@ from codemem.agent.providers.errors import (
     StreamDropped,
 )
 from codemem.agent.providers.models import CostMeter, ModelInfo
-from codemem.agent.providers.retry import RetryPolicy, parse_retry_after
-from codemem.agent.providers.stall import StallWatch
+from codemem.agent.providers.retry import Deadline, RetryPolicy, parse_retry_after
+from codemem.agent.providers.stall import Attempt
 from codemem.agent.providers.tokens import TokenEstimator, prompt_chars
 from codemem.errors import CodememError
 
@@ -38,7 +39,9 @@ System = str | Sequence[str]
 TextCallback = Callable[[str], None]
 
 DEFAULT_MAX_TOKENS = 8_192
-CONNECT_TIMEOUT = 10.0  # seconds; the overall timeout is per provider (default 600)
+CONNECT_TIMEOUT = 10.0  # seconds; the others are per provider (`timeout`, `deadline`)
+DEFAULT_TIMEOUT = 300.0  # seconds one request may wait (providers.<name>.timeout)
+DEFAULT_DEADLINE = 600.0  # seconds one model call may take, all tries (providers.<name>.deadline)
 
 _OVERFLOW = re.compile(
     r"prompt is too long|context_length_exceeded|maximum context length|"
@@ -148,11 +151,17 @@ def is_context_overflow(message: str, kind: str = "") -> bool:
 class SDKProvider:
     """Shared by the Anthropic and OpenAI adapters: retries, metering, errors, estimates.
 
-    Subclasses implement `_attempt` (one request, SDK errors already translated) and may
-    override `count_tokens`.
+    Subclasses implement `_attempt` (one request, SDK errors already translated), build
+    their SDK client with `http_client_options()` and send each request with
+    `request_timeout()`, and may override `count_tokens`.
+
+    Time: each request may wait `timeout` seconds, for a whole answer or, streamed, for its
+    next event (keep-alives aside); one call, all its tries and the waits between them, ends
+    at `deadline` seconds, however the server trickles its answer.
     """
 
-    timeout = 600.0  # seconds of silence: before an answer, or within a stream (the client's)
+    timeout = DEFAULT_TIMEOUT
+    deadline = DEFAULT_DEADLINE
 
     def __init__(
         self,
@@ -172,6 +181,32 @@ class SDKProvider:
         self.retry = retry or RetryPolicy()
         self.meter = CostMeter()
         self.estimator = TokenEstimator()
+        self._current = threading.local()  # this thread's `Attempt`, while one runs
+
+    def setting(self, name: str) -> str:
+        """Where the user sets `name` for this provider: "providers.anthropic.timeout"."""
+        return f"providers.{self.model.split('/', 1)[0]}.{name}"
+
+    def http_client_options(self) -> dict[str, Any]:
+        """Keyword arguments of the SDK's `DefaultHttpxClient`: a hook that hands each
+        answer's socket to the attempt waiting for it."""
+        return {"event_hooks": {"response": [self._on_response]}}
+
+    def _on_response(self, response: Any) -> None:
+        attempt = getattr(self._current, "attempt", None)
+        if attempt is not None:
+            attempt.attach(response)
+
+    def request_timeout(self) -> Any:
+        """The per-request timeout to send with the current attempt (httpx's `Timeout`):
+        `timeout`, less when the deadline is nearer."""
+        try:
+            import httpx2 as httpx
+        except ImportError:  # pragma: no cover - older SDK releases
+            import httpx  # type: ignore[no-redef]  # the same library under its older name
+        attempt = getattr(self._current, "attempt", None)
+        limit = self.timeout if attempt is None else max(attempt.limit, 0.001)
+        return httpx.Timeout(limit, connect=min(CONNECT_TIMEOUT, limit))
 
     def complete(
         self,
@@ -184,7 +219,13 @@ class SDKProvider:
     ) -> Response:
         """Ask the model for its next turn; see `Provider.complete`."""
         limit = max_tokens or min(self.info.max_output, DEFAULT_MAX_TOKENS)
-        response = self.retry.run(lambda: self._attempt(system, messages, tools, limit, on_text))
+        deadline = Deadline.starting_now(self.deadline, self.setting("deadline"))
+        response = self.retry.run(
+            lambda: self._timed(
+                deadline, lambda: self._attempt(system, messages, tools, limit, on_text)
+            ),
+            deadline,
+        )
         self.meter.add(response.usage, self.info)
         self.estimator.calibrate(
             prompt_chars(system, messages, tools),
@@ -198,6 +239,46 @@ class SDKProvider:
     ) -> int:
         """A calibrated estimate; adapters with an exact endpoint override this."""
         return self.estimator.estimate(system, messages, tools)
+
+    def _timed(self, deadline: Deadline, attempt: Callable[[], Response]) -> Response:
+        """Run one attempt under its watch (see `Attempt`)."""
+        if deadline.left() <= 0:
+            raise self.timeout_error("deadline", deadline)
+        current = Attempt(self.timeout, deadline)
+        self._current.attempt = current
+        try:
+            with current.watch:
+                return attempt()
+        finally:
+            self._current.attempt = None
+
+    def cut_short(self) -> bool:
+        """Whether the current attempt's watch ended it (a read error is then its doing)."""
+        attempt = getattr(self._current, "attempt", None)
+        return attempt is not None and attempt.watch.fired
+
+    def _cause(self) -> tuple[str, Deadline | None]:
+        """Why the current attempt timed out: "silence" (`timeout`) or "deadline"."""
+        attempt = getattr(self._current, "attempt", None)
+        if attempt is None:
+            return "silence", None
+        if attempt.watch.fired:
+            return attempt.watch.cause, attempt.deadline
+        # httpx's own read timeout, set to the time left when that was less than `timeout`
+        return ("deadline" if attempt.limit < self.timeout else "silence"), attempt.deadline
+
+    def timeout_error(self, cause: str, deadline: Deadline | None) -> ProviderTimeout:
+        """No answer in time: within `timeout` (tried again), or by the deadline (not)."""
+        if cause == "deadline" and deadline is not None:
+            return ProviderTimeout(
+                f"{self.model}: no answer from {self.base_url} within {deadline.describe()}, "
+                "all tries included",
+                retryable=False,
+            )
+        return ProviderTimeout(
+            f"{self.model}: no answer from {self.base_url} within {self.timeout:g} s "
+            f"({self.setting('timeout')})"
+        )
 
     def _attempt(
         self,
@@ -241,12 +322,50 @@ class SDKProvider:
             )
         return BadRequest(f"{name}: request refused ({status}): {message}")
 
+    def not_an_answer(self, what: str) -> ProviderUnavailable:
+        """A 200 whose body is no answer of the API (a proxy's page, an empty or broken body):
+        retried as a failing server is."""
+        return ProviderUnavailable(f"{self.model}: the server's answer is not one: {what}")
+
+    def unreadable(self, exc: ValueError) -> ProviderUnavailable:
+        """The SDK could not read the body: not UTF-8, or not JSON."""
+        if isinstance(exc, UnicodeDecodeError):
+            byte = exc.object[exc.start : exc.start + 1].hex()
+            return self.not_an_answer(f"not UTF-8 (byte 0x{byte} at {exc.start})")
+        doc = getattr(exc, "doc", None)  # a JSONDecodeError's text
+        if isinstance(doc, str):
+            return self.not_an_answer(
+                f"not JSON: {one_line(doc, 120)}" if doc.strip() else "an empty body"
+            )
+        return self.not_an_answer(one_line(exc, 160))
+
+    def answer_of(self, request: Callable[[], Any]) -> Any:
+        """The SDK's parsed answer to an unstreamed `request`, or a `not_an_answer` failure:
+        the SDK hands back a body that is not JSON as text, and raises on one not UTF-8."""
+        try:
+            answer = request()
+        except ValueError as exc:
+            raise self.unreadable(exc) from exc
+        if isinstance(answer, (str, bytes)):
+            text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+            raise self.not_an_answer(
+                f"not JSON: {one_line(text, 120)}" if text.strip() else "an empty body"
+            )
+        return answer
+
+    def ended_early(self, detail: str) -> str | ProviderFailure:
+        """Why a stream ended before its last event: `detail`, or that the server answered
+        something else than an event stream (a proxy's page)."""
+        attempt = getattr(self._current, "attempt", None)
+        kind = attempt.content_type.split(";")[0].strip() if attempt is not None else ""
+        if kind and kind != "text/event-stream":
+            return self.not_an_answer(f"{kind} where an event stream was expected")
+        return detail
+
     def connection_error(self, exc: BaseException, timeout: bool) -> ProviderFailure:
         """Translate a failure to reach the server."""
         if timeout:
-            return ProviderTimeout(
-                f"{self.model}: no answer from {self.base_url} in time (timeout)"
-            )
+            return self.timeout_error(*self._cause())
         cause = one_line(root_cause(exc), 160)
         return ConnectionFailed(f"{self.model}: cannot reach {self.base_url}: {cause}")
 
@@ -263,20 +382,34 @@ class SDKProvider:
 
     def watched(self, stream: Any) -> Iterator[Any]:
         """The events of `stream` (an SDK's), ended by a `ProviderTimeout` when none comes for
-        `timeout` seconds: keep-alive pings and comments, which reset httpx's read timeout
-        but never reach an adapter, do not count (see `stall`)."""
-        with StallWatch(self.timeout, stream.close) as watch:
-            try:
-                for event in stream:
-                    watch.progress()
-                    yield event
-            except Exception as exc:
-                if watch.fired:  # it closed the stream: whatever the read raised, it was that
-                    raise self.connection_error(exc, timeout=True) from exc
-                raise
+        `timeout` seconds, or at the call's deadline: keep-alive pings and comments, which
+        reset httpx's read timeout but never reach an adapter, do not count (see `stall`)."""
+        attempt = getattr(self._current, "attempt", None)
+        if attempt is None:  # outside `complete`: no watch
+            yield from stream
+            return
+        watch = attempt.watch
+        attempt.streams.append(stream)
+        try:
+            for event in stream:
+                watch.progress()
+                yield event
+        except Exception as exc:
+            if watch.fired:  # it cut the stream: whatever the read raised, it was that
+                raise self.connection_error(exc, timeout=True) from exc
+            raise
 
     def silence(self, exc: BaseException, emitted: bool) -> ProviderFailure:
-        """A stream the server stopped feeding for `timeout` seconds (see `stalled`)."""
+        """A stream the server stopped feeding for `timeout` seconds, or still streaming at
+        the deadline (see `stalled`)."""
         if not emitted:
-            return self.connection_error(exc, timeout=True)
-        return StreamDropped(f"{self.model}: stream dropped: no data in time (timeout)")
+            return exc if isinstance(exc, ProviderTimeout) else self.connection_error(exc, True)
+        cause, deadline = self._cause()
+        if cause == "deadline" and deadline is not None:
+            return StreamDropped(
+                f"{self.model}: answer cut off: still streaming after {deadline.describe()}"
+            )
+        return StreamDropped(
+            f"{self.model}: stream dropped: no data for {self.timeout:g} s "
+            f"({self.setting('timeout')})"
+        )

@@ -24,6 +24,8 @@ from codemem.agent.messages import (
 )
 from codemem.agent.providers.base import (
     CONNECT_TIMEOUT,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
     SDKProvider,
     System,
     TextCallback,
@@ -126,7 +128,8 @@ class OpenAIProvider(SDKProvider):
         api_key: str | None = None,
         base_url: str | None = None,
         key_env: str | None = "OPENAI_API_KEY",
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         headers: dict[str, str] | None = None,
         retry: RetryPolicy | None = None,
         compatible: bool = False,
@@ -138,11 +141,13 @@ class OpenAIProvider(SDKProvider):
             max_retries=0,
             timeout=openai.Timeout(timeout, connect=CONNECT_TIMEOUT),
             default_headers=headers,
+            http_client=openai.DefaultHttpxClient(**self.http_client_options()),
         )
         super().__init__(
             model, api_model, info, base_url=str(self.client.base_url), key_env=key_env, retry=retry
         )
         self.timeout = timeout
+        self.deadline = deadline
         self.compatible = compatible
 
     def _attempt(
@@ -157,12 +162,15 @@ class OpenAIProvider(SDKProvider):
             "model": self.api_model,
             "messages": render_messages(system, messages),
             "max_tokens" if self.compatible else "max_completion_tokens": max_tokens,
+            "timeout": self.request_timeout(),
         }
         if tools:
             params["tools"] = render_tools(tools)
         try:
             if on_text is None:
-                response = self._parse(self.client.chat.completions.create(**params))
+                response = self._parse(
+                    self.answer_of(lambda: self.client.chat.completions.create(**params))
+                )
             else:
                 response = self._stream(params, on_text)
         except openai.APIStatusError as exc:
@@ -171,7 +179,7 @@ class OpenAIProvider(SDKProvider):
             ) from exc
         except openai.APIConnectionError as exc:  # its timeout error too
             raise_own_error(exc)
-            timeout = isinstance(exc, openai.APITimeoutError)
+            timeout = isinstance(exc, openai.APITimeoutError) or self.cut_short()
             raise self.connection_error(exc, timeout=timeout) from exc
         if response.usage.context_tokens == 0:  # the server reported no usage: estimate it
             response.usage = Usage(
@@ -252,8 +260,12 @@ class OpenAIProvider(SDKProvider):
             raise self._dropped(exc, emitted) from exc
         except BROKEN_STREAM as exc:
             raise self._dropped(exc, emitted) from exc
+        except ValueError as exc:  # the SDK could not read a chunk: not UTF-8, not JSON
+            raise self._dropped(self.unreadable(exc), emitted) from exc
         if finish_reason is None:
-            raise self._dropped("the stream ended before a finish_reason", emitted)
+            raise self._dropped(
+                self.ended_early("the stream ended before a finish_reason"), emitted
+            )
         calls = []
         for index in sorted(slots):
             slot = slots[index]
@@ -274,6 +286,8 @@ class OpenAIProvider(SDKProvider):
             if not emitted:
                 return error
             cause = error
+        if isinstance(cause, ProviderFailure) and not emitted:
+            return cause
         if isinstance(cause, ProviderFailure):
             detail = str(cause).removeprefix(f"{self.model}: ")
         else:

@@ -105,6 +105,7 @@ def resolve_provider(
         "base_url": settings.base_url,
         "key_env": key_env,
         "timeout": settings.timeout,
+        "deadline": settings.deadline,
         "headers": settings.headers or None,
         "retry": retry,
     }

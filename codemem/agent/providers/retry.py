@@ -47,6 +47,27 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When a model call must be over, all its tries and the waits between them included."""
+
+    seconds: float
+    setting: str  # where the user changes it: "providers.anthropic.deadline"
+    end: float  # a `time.monotonic()` time
+
+    @classmethod
+    def starting_now(cls, seconds: float, setting: str) -> Deadline:
+        return cls(seconds, setting, time.monotonic() + seconds)
+
+    def left(self) -> float:
+        """Seconds left (never below 0)."""
+        return max(0.0, self.end - time.monotonic())
+
+    def describe(self) -> str:
+        """ "600 s (providers.anthropic.deadline)"."""
+        return f"{self.seconds:g} s ({self.setting})"
+
+
 @dataclass
 class RetryPolicy:
     """How often and how long to retry a retryable `ProviderFailure`.
@@ -74,8 +95,9 @@ class RetryPolicy:
         backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return backoff * (0.5 + self.jitter() / 2)
 
-    def run(self, attempt: Callable[[], T]) -> T:
-        """Call `attempt()` until it succeeds, fails for good, or attempts run out."""
+    def run(self, attempt: Callable[[], T], deadline: Deadline | None = None) -> T:
+        """Call `attempt()` until it succeeds, fails for good, attempts run out, or the next
+        one would start past `deadline`."""
         number = 1
         while True:
             try:
@@ -83,6 +105,17 @@ class RetryPolicy:
             except ProviderFailure as exc:
                 limit = min(self.max_attempts, exc.max_attempts or self.max_attempts)
                 wait = self.delay(number, exc.retry_after) if exc.retryable else None
+                if (
+                    wait is not None
+                    and number < limit
+                    and deadline is not None
+                    and wait >= deadline.left()
+                ):
+                    exc.args = (
+                        f"{exc} (gave up after {number} attempt{'s' if number > 1 else ''}: "
+                        f"no time left to try again within {deadline.describe()})",
+                    )
+                    raise
                 if wait is None or number >= limit:
                     if exc.retryable and wait is None and exc.retry_after is not None:
                         exc.args = (
