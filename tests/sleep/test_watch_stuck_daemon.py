@@ -12,13 +12,13 @@ import socket
 import threading
 import time
 
-from test_watch_daemon import codemem, daemons, shop  # noqa: F401 (fixtures)
+from test_watch_daemon import codemem, daemons, shop, wait_for  # noqa: F401 (fixtures)
 
 from codemem.daemon.query_client import REPLY_SECONDS, ask_daemon, private_dir, socket_path
 from tests.helpers import make_repo
 
 WARNING = (
-    "codemem: WARNING: search: codemem watch did not answer within 10s (busy or stuck: "
+    "codemem: WARNING: search: codemem watch did not answer within 10s (stopped or stuck: "
     "`codemem watch --stop` stops it); searching here instead"
 )
 
@@ -80,3 +80,36 @@ def test_a_reply_trickled_byte_by_byte_is_bounded_by_one_deadline(tmp_path, capl
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
         WARNING.removeprefix("codemem: WARNING: ").replace("10s", "1s")
     ]
+
+
+def test_a_search_during_the_daemons_index_run_is_answered_at_once_from_what_it_committed(
+    shop,  # noqa: F811
+    daemons,  # noqa: F811
+    monkeypatch,
+):
+    """Before: the daemon's search waited for the index lock its own run held, so the client
+    gave up after 10 s ("busy or stuck") and searched in-process."""
+    reached = shop.parent / "stall"
+    monkeypatch.setenv("CODEMEM_TEST_STALL_AT", "full_text")  # the run's rows are committed
+    monkeypatch.setenv("CODEMEM_TEST_STALL_FILE", str(reached))  # (the client's env, the same)
+    go = reached.with_name("stall.go")
+    go.touch()  # the catch-up run at start passes
+    daemon = daemons(shop)
+    go.unlink()
+    reached.unlink(missing_ok=True)
+    (shop / "shop" / "zebra.py").write_text("def zebra_mid_run_marker():\n    return 1\n")
+    try:
+        wait_for(reached.exists, what="the daemon's index run to stall")
+        found = codemem(shop, "-v", "search", "--json", "--level", "symbol", "zebra_mid_run_marker")
+        assert daemon.proc.poll() is None  # still in the same run
+        assert not daemon.log().count("watch: indexed")  # the run has not ended
+    finally:
+        go.touch()
+    assert found.returncode == 0, found.stderr
+    assert [hit["symbol"] for hit in json.loads(found.stdout)][:1] == ["zebra_mid_run_marker"]
+    assert found.stderr.splitlines() == [
+        "codemem: INFO: search: codemem watch is indexing; answered from the index as last "
+        "committed"
+    ]
+    wait_for(lambda: "watch: indexed" in daemon.log(), what="the run to end")
+    assert daemon.stop() == 0
