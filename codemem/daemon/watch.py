@@ -186,6 +186,9 @@ class Watcher:
                 self.debouncer.wait(min(self._timeout(), STATE_CHECK_SECONDS))
                 if self.stopping or not self._state_intact():
                     break
+                if self.observer.polling and self.observer.inotify_again():
+                    self.status.polling = None
+                    self._index([])  # what changed after the poller's last look
                 paths, last = self.debouncer.take()
                 if paths:
                     self._changed(paths, last)
