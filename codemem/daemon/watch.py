@@ -297,7 +297,8 @@ class Watcher:
         started = time.time()
         self.status.activity = "indexing"
         record: dict = {"at": started, "paths": paths[:20]}
-        self.status.index_runs += 1
+        self._save_status()  # `--status` says so: a checkout's run takes minutes
+        self.status.index_runs += 1  # counted with the run's record, saved as it ends
         self._busy = True
         try:
             if self._guarded:
