@@ -9,14 +9,15 @@ takes a small fraction of a second.
 Protocol: one JSON object per connection each way. Request
 `{"op": "search", "query": str, "k": int | null, "level": str, "env": {...}}`; reply
 `{"hits": [hit + "text"]}` (with `"indexing": true` when an index run was under way, the
-answer then from what it last committed) or `{"error": str}`.
+answer then from what it last committed) or `{"error": str}`. The daemon answers only when
+its settings are the client's: the same `CODEMEM_*` overrides and no config file changed
+since it started; otherwise it replies `{"decline": reason}` and the client searches
+in-process.
 
 A search brings the index up to date first, but waits for an index run under way (the
 daemon's own, a long one after a checkout, in its main thread) only `WRITER_WAIT_SECONDS`:
 then it answers from the index as that run last committed it, as an in-process search would,
-rather than keep the client waiting for the whole run. The daemon answers only when its settings are
-the client's: the same `CODEMEM_*` overrides and no config file changed since it started;
-otherwise it replies `{"decline": reason}` and the client searches in-process.
+rather than keep the client waiting for the whole run.
 """
 
 from __future__ import annotations
