@@ -149,11 +149,19 @@ class CodeIndex:
         """Whether an index was built (read from the manifest, without the database)."""
         return self._manifest() is not None
 
-    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> IndexSummary:
+    def refresh(
+        self,
+        *,
+        full: bool = False,
+        progress: Progress | None = None,
+        lock_wait: float | None = None,
+    ) -> IndexSummary:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch).
 
         With `index.shared` set and no local index yet, it first starts from the index
-        published there (`start_from`; what it took is in `started_from`).
+        published there (`start_from`; what it took is in `started_from`). Another writer
+        at work is waited for up to `lock_wait` seconds (None: the indexer's bound), then
+        `LockTimeout`: the index is as that writer last committed it, and searchable.
         """
         with imports_uncollected():
             from codemem.code.history import has_history, refresh_beside
@@ -176,7 +184,13 @@ class CodeIndex:
             self.started_from = self.start_from(config.index.shared)
         try:
             summary = refresh_index(
-                self.ws, config, full=full, progress=progress, settings_key=settings_key, tree=tree
+                self.ws,
+                config,
+                full=full,
+                progress=progress,
+                settings_key=settings_key,
+                tree=tree,
+                lock_wait=lock_wait,
             )
         except CodememError:
             raise

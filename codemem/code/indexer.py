@@ -131,16 +131,18 @@ def refresh_index(
     progress: Progress | None = None,
     settings_key: str = "",
     tree: WorkTree | None = None,
+    lock_wait: float | None = None,
 ) -> IndexSummary:
     """Bring the index of `ws` up to date with the work tree.
 
     `settings_key` is the `layers_key` that `config` was validated from ("" when unknown:
     no later run can then skip validating its settings); `tree`, a listing of the work tree
-    this run may use instead of reading its own.
+    this run may use instead of reading its own; `lock_wait`, how long to wait for another
+    writer (`LockTimeout` after; None: `LOCK_TIMEOUT`).
     """
     started = time.perf_counter()
     ws.ensure_local()
-    with index_lock(ws.local_dir / LOCK_NAME):
+    with index_lock(ws.local_dir / LOCK_NAME, lock_wait):
         clear_leftovers(ws.index_dir)
         listing = index_listing(ws.index_dir)  # the folder's one walk before the writes
         checked = still_checked(ws.index_dir, listing)

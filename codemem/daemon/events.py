@@ -8,8 +8,11 @@ moves are delivered: reading files (our own indexing) never wakes the daemon. Wh
 has no inotify watch or instance left (`fs.inotify.max_user_watches`, `max_user_instances`:
 at start, for a new top-level folder, or, as watchdog only logs, for a folder made inside a
 watched one), it says so once with the sysctl to raise and polls the same folders every
-`POLL_SECONDS` for the rest of its life (the polling observer started before the inotify one
-stops, so no change falls between).
+`POLL_SECONDS` (the polling observer started before the inotify one stops, so no change falls
+between). While it polls it tries inotify again (`inotify_again`) every `RETRY_SECONDS`, and at
+once when one of the kernel's inotify limits changes (someone ran that sysctl); it goes back
+when every folder is watched again, the poller stopped only then (what changed between the
+poller's last look and inotify's first is for the caller's next index run to find).
 
 `Debouncer` collects changed paths from the observer's thread and says when a batch is ready:
 after `quiet` seconds without a new event, or `max_wait` seconds after the first one, so a
@@ -50,6 +53,14 @@ MAX_WAIT_SECONDS = 1.0
 SKIPPED_DIRS = (".git", ".codemem")
 CACHE_LIMIT = 20_000
 POLL_SECONDS = 2.0
+RETRY_SECONDS = 60.0
+# The kernel's inotify limits: the system's, and the user namespace's (the lower one holds).
+LIMIT_FILES = (
+    "/proc/sys/fs/inotify/max_user_watches",
+    "/proc/sys/fs/inotify/max_user_instances",
+    "/proc/sys/user/max_inotify_watches",
+    "/proc/sys/user/max_inotify_instances",
+)
 # inotify out of watches (ENOSPC: fs.inotify.max_user_watches) or of instances (EMFILE:
 # fs.inotify.max_user_instances); watchdog raises these from `schedule` and `start`.
 INOTIFY_LIMITS = (errno.ENOSPC, errno.EMFILE)
@@ -231,6 +242,8 @@ class TreeObserver:
         self.polling: str | None = None  # why it polls, once inotify ran out
         self._spotter = _LimitSpotter(self._limit_reached)
         self._limit_hit: OSError | None = None  # in a folder made since (the observer's thread)
+        self._retry_at = 0.0  # while polling: when to try inotify again
+        self._limits: tuple[str, ...] = ()  # the kernel's limits when inotify last ran out
 
     def start(self) -> None:
         """Watch with inotify or, when the kernel has no watch or instance left, by polling."""
@@ -242,9 +255,10 @@ class TreeObserver:
                 raise
             self._fall_back(exc)
 
-    def _begin(self, observer: BaseObserver) -> None:
+    def _begin(self, observer: BaseObserver, *, strict: bool = False) -> None:
         """Start `observer` on the root, then add a watch per top-level folder (the old
-        observer, if any, runs on meanwhile: no change falls between the two)."""
+        observer, if any, runs on meanwhile: no change falls between the two). `strict`: a
+        folder that cannot be watched for a kernel limit fails it all, the old observer kept."""
         old, old_watched = self._observer, self._watched
         self._observer, self._watched = observer, {}
         try:
@@ -252,18 +266,42 @@ class TreeObserver:
                 self._handler, str(self.root), recursive=False, event_filter=EVENT_TYPES
             )
             observer.start()
+            names = sorted(
+                e.name
+                for e in os.scandir(self.root)
+                if e.is_dir(follow_symlinks=False) and e.name not in SKIPPED_DIRS
+            )
+            self._watch(names if self.watch_ignored else self.filter.relevant(names), strict)
         except BaseException:
             self._observer, self._watched = old, old_watched
             _stop(observer)
             raise
-        names = sorted(
-            e.name
-            for e in os.scandir(self.root)
-            if e.is_dir(follow_symlinks=False) and e.name not in SKIPPED_DIRS
-        )
-        self._watch(names if self.watch_ignored else self.filter.relevant(names))
         if old is not None:
             _stop(old)
+
+    def inotify_again(self) -> bool:
+        """While polling: try inotify again, when `RETRY_SECONDS` have passed since the last
+        try or the kernel's limits changed; whether it is back on inotify (the poller stopped;
+        the caller looks for what changed meanwhile)."""
+        if not self.polling:
+            return False
+        now, limits = time.monotonic(), _inotify_limits()
+        if now < self._retry_at and limits == self._limits:
+            return False
+        self._retry_at, self._limits = now + RETRY_SECONDS, limits
+        self._limit_hit = None
+        try:
+            self._begin(Observer(), strict=True)
+        except OSError as exc:
+            if exc.errno not in INOTIFY_LIMITS:
+                log.warning("watch: cannot watch with inotify again, still polling: %s", exc)
+            return False
+        if self._limit_hit is not None:  # a folder made inside meanwhile found none left
+            self._fall_back(self._limit_hit)
+            return False
+        log.warning("watch: inotify has room again; no longer polling")
+        self.polling = None
+        return True
 
     def _fall_back(self, exc: OSError) -> None:
         """Out of inotify watches or instances: poll the same folders instead, and say how to
@@ -275,9 +313,11 @@ class TreeObserver:
         )
         self.polling = (
             f"the inotify {which} limit is reached; polling every {POLL_SECONDS:g}s instead "
-            f"(raise it: sudo sysctl fs.inotify.{setting}; then restart codemem watch)"
+            f"(raise it: sudo sysctl fs.inotify.{setting}; codemem watch then goes back to "
+            f"inotify, and tries again every {RETRY_SECONDS:g}s meanwhile)"
         )
         log.warning("watch: %s", self.polling)
+        self._retry_at, self._limits = time.monotonic() + RETRY_SECONDS, _inotify_limits()
         self._begin(PollingObserverVFS(os.lstat, _scan_unskipped, polling_interval=POLL_SECONDS))
 
     def _limit_reached(self, exc: OSError, path: str) -> None:
@@ -313,7 +353,7 @@ class TreeObserver:
             with contextlib.suppress(KeyError, OSError):
                 self._observer.unschedule(old)
 
-    def _watch(self, names: list[str]) -> None:
+    def _watch(self, names: list[str], strict: bool = False) -> None:
         assert self._observer is not None  # called from start() and while running
         for name in names:
             self._unwatch(name)  # re-created or renamed: a watch follows the old folder
@@ -322,6 +362,8 @@ class TreeObserver:
                     self._handler, str(self.root / name), recursive=True, event_filter=EVENT_TYPES
                 )
             except OSError as exc:
+                if exc.errno in INOTIFY_LIMITS and strict:
+                    raise  # back to inotify only with every folder watched
                 if exc.errno in INOTIFY_LIMITS and not self.polling:
                     self._fall_back(exc)  # polls every folder, this one and those left
                     return
@@ -350,6 +392,18 @@ class _LimitSpotter(logging.Filter):
             self.on_limit(errors[0], paths[0])
             return False  # the daemon says it, once, with the fix
         return True
+
+
+def _inotify_limits() -> tuple[str, ...]:
+    """The kernel's inotify limits as they read now (empty where there are none to read)."""
+    values = []
+    for name in LIMIT_FILES:
+        try:
+            with open(name, encoding="ascii") as limit:
+                values.append(limit.read().strip())
+        except (OSError, ValueError):
+            values.append("")
+    return tuple(values)
 
 
 def _stop(observer: BaseObserver) -> None:

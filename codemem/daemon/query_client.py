@@ -27,8 +27,8 @@ from codemem.infra import read_regular_bytes
 log = logging.getLogger("codemem")
 
 STATUS_FILE = "watch.json"
-# A warm daemon answers in a fraction of a second; one that has not in this long (stopped,
-# wedged, or holding a long index run) is passed over for a search in this process.
+# A warm daemon answers in a fraction of a second, during an index run too (`query_server`);
+# one that has not in this long (stopped, wedged) is passed over for a search in this process.
 REPLY_SECONDS = 10.0
 # A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS, with the NUL).
 MAX_SOCKET_PATH = 100
@@ -139,7 +139,7 @@ def ask_daemon(
         reply = json.loads(data)
     except TimeoutError:
         log.warning(
-            "search: codemem watch did not answer within %gs (busy or stuck: "
+            "search: codemem watch did not answer within %gs (stopped or stuck: "
             "`codemem watch --stop` stops it); searching here instead",
             timeout,
         )
@@ -147,6 +147,8 @@ def ask_daemon(
     except (OSError, ValueError):
         return None  # a stale socket or a daemon going down: search here instead
     if "hits" in reply:
+        if reply.get("indexing"):
+            log.info("search: codemem watch is indexing; answered from the index as last committed")
         return reply["hits"]
     if "error" in reply:
         raise UsageError(reply["error"])

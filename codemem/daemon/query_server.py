@@ -8,9 +8,16 @@ takes a small fraction of a second.
 
 Protocol: one JSON object per connection each way. Request
 `{"op": "search", "query": str, "k": int | null, "level": str, "env": {...}}`; reply
-`{"hits": [hit + "text"]}` or `{"error": str}`. The daemon answers only when its settings are
-the client's: the same `CODEMEM_*` overrides and no config file changed since it started;
-otherwise it replies `{"decline": reason}` and the client searches in-process.
+`{"hits": [hit + "text"]}` (with `"indexing": true` when an index run was under way, the
+answer then from what it last committed) or `{"error": str}`. The daemon answers only when
+its settings are the client's: the same `CODEMEM_*` overrides and no config file changed
+since it started; otherwise it replies `{"decline": reason}` and the client searches
+in-process.
+
+A search brings the index up to date first, but waits for an index run under way (the
+daemon's own, a long one after a checkout, in its main thread) only `WRITER_WAIT_SECONDS`:
+then it answers from the index as that run last committed it, as an in-process search would,
+rather than keep the client waiting for the whole run.
 """
 
 from __future__ import annotations
@@ -24,12 +31,16 @@ import threading
 from codemem.code import CodeIndex
 from codemem.config import Config, user_config_dir
 from codemem.daemon.query_client import private_dir, settings_env, socket_path
-from codemem.errors import CodememError
+from codemem.errors import CodememError, LockTimeout
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 
 MAX_REQUEST = 4 * 1024 * 1024
+# A search waits this long for an index run to end (one saved file's takes a fraction of it),
+# then answers from the index as that run last committed it: the lexicon's segments are
+# immutable and listed by one atomic rename, so a reader never sees half a batch.
+WRITER_WAIT_SECONDS = 0.5
 
 
 def _config_stamp(ws: Workspace) -> list[tuple[str, int | None, int | None]]:
@@ -107,14 +118,19 @@ class QueryServer:
             return {"decline": "different CODEMEM_* settings"}
         if _config_stamp(self.ws) != self.stamp:
             return {"decline": "configuration changed since the daemon started"}
+        reply: dict = {}
         with self._lock:
             try:
-                self.index.refresh()  # exact freshness: ~10 ms when nothing changed
+                try:  # exact freshness: ~10 ms when nothing changed
+                    self.index.refresh(lock_wait=WRITER_WAIT_SECONDS)
+                except LockTimeout:  # a long run (the daemon's own, after a checkout) is on
+                    reply["indexing"] = True
                 k = request.get("k") or self.config.search.k
                 hits = self.index.search(request["query"], k=int(k), level=request["level"])
             except CodememError as exc:
                 return {"error": str(exc)}
-        return {"hits": [{**hit.to_json(), "text": hit.text} for hit in hits]}
+        reply["hits"] = [{**hit.to_json(), "text": hit.text} for hit in hits]
+        return reply
 
 
 def _handler_for(server: QueryServer) -> type[socketserver.StreamRequestHandler]:

@@ -186,6 +186,9 @@ class Watcher:
                 self.debouncer.wait(min(self._timeout(), STATE_CHECK_SECONDS))
                 if self.stopping or not self._state_intact():
                     break
+                if self.observer.polling and self.observer.inotify_again():
+                    self.status.polling = None
+                    self._index([])  # what changed after the poller's last look
                 paths, last = self.debouncer.take()
                 if paths:
                     self._changed(paths, last)
@@ -294,7 +297,8 @@ class Watcher:
         started = time.time()
         self.status.activity = "indexing"
         record: dict = {"at": started, "paths": paths[:20]}
-        self.status.index_runs += 1
+        self._save_status()  # `--status` says so: a checkout's run takes minutes
+        self.status.index_runs += 1  # counted with the run's record, saved as it ends
         self._busy = True
         try:
             if self._guarded:

@@ -6,7 +6,8 @@ a waiter that gives up can say who is in the way:
 `.codemem/local/index.lock is held by pid 1234 (codemem index --full); gave up after 30 s`.
 A holder writes itself in a moment after it takes the lock, and clears the record when it
 lets go; what a waiter reads in that moment (no one, or a killed holder's record) is read
-again until the new holder is named (`current_holder`).
+again until the new holder is named (`current_holder`), and then, should the new holder be
+slow to write itself in, checked with the kernel's lock table (`_kernel_holder`).
 """
 
 from __future__ import annotations
@@ -108,15 +109,53 @@ def current_holder(path: Path, settle: float = 0.25) -> LockHolder | None:
     as its record tells. A new holder writes itself in a moment after it takes the lock, so
     the record may still be empty (the last holder cleared it as it let go) or name a holder
     killed since (none clears it then): it is read again, for up to `settle` seconds while
-    the lock stays held, until it names a living process; else it is returned as it is."""
+    the lock stays held, until it names a living process. A record still empty or naming a
+    dead process then is checked with the kernel (`_kernel_holder`): a living holder that has
+    not written itself in yet is named from its command line; else the record is returned as
+    it is (a dead holder's: a process it started holds the lock, or the kernel cannot say)."""
     deadline = time.monotonic() + settle
     while True:
         holder = read_holder(path)
         if holder is not None and _alive(holder.pid):
             return holder
-        if time.monotonic() >= deadline or not lock_held(path):
+        if not lock_held(path):
             return holder
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.01)
+    pid = _kernel_holder(path)
+    if pid is not None and (holder is None or pid != holder.pid) and _alive(pid):
+        return LockHolder(pid, _command_of(pid))
+    return holder
+
+
+def _kernel_holder(path: Path) -> int | None:
+    """The process the kernel's lock table names for the flock on `path` (Linux's
+    `/proc/locks`: the one that took it, which a process it started keeps holding it under
+    once it dies), or None when there is none or no such table."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+        with open("/proc/locks", encoding="ascii", errors="replace") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        return None
+    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    for line in lines:
+        fields = line.split()  # `1: FLOCK  ADVISORY  WRITE 1234 fe:00:2148586 0 EOF`
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == where:  # no waiter's `->`
+            return int(fields[4]) if fields[4].isdigit() and int(fields[4]) > 0 else None
+    return None
+
+
+def _command_of(pid: int) -> str:
+    """A process's command line as a holder writes its own (empty when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as raw:
+            argv = [os.fsdecode(word) for word in raw.read().split(b"\0") if word]
+    except OSError:
+        return ""
+    words = [Path(argv[0]).name, *argv[1:]] if argv else []
+    return " ".join(words).replace("\n", " ")[:_COMMAND_CHARS]
 
 
 def lock_held(path: Path) -> bool:
@@ -189,7 +228,12 @@ class FileLock:
         holder = current_holder(self.path)
         who = f"held by {holder}" if holder else "held by another process"
         if holder and not _alive(holder.pid):
-            who += ", which has exited: a process it started still holds it"
+            who += (
+                ", which has exited: a process it started still holds it"
+                if _kernel_holder(self.path) == holder.pid
+                else ", which has exited: a process it started, or one that has not written "
+                "itself in yet, holds it"
+            )
         return f"{self.path} is {who}; gave up after {self.timeout:g} s"
 
     def release(self, *, remove: bool = False) -> None:

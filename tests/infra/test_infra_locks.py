@@ -97,6 +97,81 @@ def test_the_holder_named_is_the_one_holding_not_the_one_before(tmp_path, holder
         proc.wait()
 
 
+WRITES_LATER = WRITES_LATE.replace("time.sleep(0.1)", "time.sleep(60)", 1)
+
+
+def test_a_killed_holders_record_is_not_blamed_for_a_new_holder_slow_to_write_itself(
+    tmp_path, holder_script
+):
+    """Before: a new holder that had not written itself in 0.25 s after a killed one was
+    passed over for the killed one's record: "held by pid <killed> (...), which has exited:
+    a process it started still holds it", naming a process that held nothing."""
+    lock = tmp_path / "digest.lock"
+    killed = _hold(holder_script, lock)
+    killed.kill()
+    killed.wait()
+    script = tmp_path / "late.py"
+    script.write_text(WRITES_LATER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline() == "held\n"
+        assert read_holder(lock).pid == killed.pid  # the record still names the killed one
+        command = f"{os.path.basename(sys.executable)} {script} {lock}"
+        assert current_holder(lock) == LockHolder(proc.pid, command)
+        with pytest.raises(LockTimeout) as caught:
+            FileLock(lock, timeout=0).acquire()
+        assert (
+            str(caught.value) == f"{lock} is held by pid {proc.pid} ({command}); gave up after 0 s"
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+FORKS_AND_HOLDS = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from codemem.infra import FileLock
+
+    with FileLock(Path(sys.argv[1])):
+        child = os.fork()
+        if child == 0:  # the child keeps the lock's descriptor
+            time.sleep(60)
+            os._exit(0)
+        print(child, flush=True)
+        print("held", flush=True)
+        time.sleep(60)
+    """
+)
+
+
+def test_a_killed_holders_child_still_holding_the_lock_is_said_to(tmp_path):
+    lock = tmp_path / "index.lock"
+    script = tmp_path / "forks.py"
+    script.write_text(FORKS_AND_HOLDS)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(lock), "--full"], stdout=subprocess.PIPE, text=True
+    )
+    child = int(proc.stdout.readline())
+    try:
+        assert proc.stdout.readline() == "held\n"
+        proc.kill()
+        proc.wait()
+        with pytest.raises(LockTimeout) as caught:
+            FileLock(lock, timeout=0).acquire()
+        assert str(caught.value) == (
+            f"{lock} is held by pid {proc.pid} (forks.py {lock} --full), which has exited: "
+            "a process it started still holds it; gave up after 0 s"
+        )
+    finally:
+        proc.kill()
+        os.kill(child, signal.SIGKILL)
+        proc.wait()
+
+
 def test_a_lock_held_by_a_dead_process_is_taken_at_once(tmp_path, holder_script):
     lock = tmp_path / "index.lock"
     proc = _hold(holder_script, lock)
@@ -138,7 +213,17 @@ def test_a_lock_file_without_a_holder_still_times_out_clearly(tmp_path):
         lock.write_text("")  # a holder that wrote nothing (an older codemem)
         with pytest.raises(LockTimeout) as caught:
             FileLock(lock, timeout=0).acquire()
-    assert str(caught.value) == f"{lock} is held by another process; gave up after 0 s"
+    # The kernel's lock table names it (Linux); before, "held by another process".
+    assert (
+        str(caught.value)
+        == f"{lock} is held by pid {os.getpid()} ({own_command()}); gave up after 0 s"
+    )
+
+
+def own_command() -> str:
+    with open("/proc/self/cmdline", "rb") as raw:
+        argv = [os.fsdecode(word) for word in raw.read().split(b"\0") if word]
+    return " ".join([os.path.basename(argv[0]), *argv[1:]])
 
 
 def test_locked_takes_several_locks_and_releases_them(tmp_path):

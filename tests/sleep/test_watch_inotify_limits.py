@@ -22,15 +22,18 @@ from codemem.cli.watch import status_lines
 from codemem.daemon import events
 from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import describe_status, read_status
+from codemem.workspace import Workspace
 from tests.helpers import make_repo
 
 WATCH_LIMIT = (
     "watch: the inotify watch limit is reached; polling every 0.1s instead (raise it: "
-    "sudo sysctl fs.inotify.max_user_watches=524288; then restart codemem watch)"
+    "sudo sysctl fs.inotify.max_user_watches=524288; codemem watch then goes back to "
+    "inotify, and tries again every 60s meanwhile)"
 )
 INSTANCE_LIMIT = (
     "watch: the inotify instance limit is reached; polling every 0.1s instead (raise it: "
-    "sudo sysctl fs.inotify.max_user_instances=1024; then restart codemem watch)"
+    "sudo sysctl fs.inotify.max_user_instances=1024; codemem watch then goes back to "
+    "inotify, and tries again every 60s meanwhile)"
 )
 
 
@@ -134,6 +137,57 @@ def test_out_of_watches_inside_a_watched_folder_polls_from_the_next_batch(tree, 
     ]  # watchdog's own line is not shown besides
 
 
+BACK = "watch: inotify has room again; no longer polling"
+
+
+def test_polling_goes_back_to_inotify_once_the_limit_is_raised(tree, monkeypatch, tmp_path, caplog):
+    """Before: a daemon that fell back to polling polled until it was restarted."""
+    root, bouncer, observer = tree
+    limit = tmp_path / "max_user_instances"
+    limit.write_text("0\n")
+    monkeypatch.setattr(events, "LIMIT_FILES", (str(limit),))
+    real = InotifyObserver.schedule
+    limited(monkeypatch, errno.EMFILE, after=0)
+    observer.start()
+    poller = observer._observer
+    assert isinstance(poller, PollingObserverVFS)
+    observer._retry_at = 0.0  # a retry is due: the kernel still has no instance
+    assert observer.inotify_again() is False
+    assert observer._observer is poller and observer.polling is not None
+    (root / "shop" / "during.py").write_text("x = 1\n")  # still polled
+    assert "shop/during.py" in changes(bouncer, "shop/during.py")
+    monkeypatch.setattr(InotifyObserver, "schedule", real)  # room again...
+    assert observer.inotify_again() is False  # ...but not tried before the next retry
+    limit.write_text("128\n")  # `sysctl` raised the limit: tried at once
+    assert observer.inotify_again() is True
+    assert isinstance(observer._observer, InotifyObserver)
+    assert observer.polling is None
+    assert sorted(observer._watched) == [".github", "docs", "shop", "tests"]
+    assert not poller.is_alive()
+    (root / "shop" / "after.py").write_text("y = 2\n")
+    assert "shop/after.py" in changes(bouncer, "shop/after.py")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        INSTANCE_LIMIT,
+        BACK,
+    ]
+
+
+def test_a_retry_with_watches_for_only_some_folders_keeps_polling(tree, monkeypatch):
+    root, bouncer, observer = tree
+    real = InotifyObserver.schedule
+    limited(monkeypatch, errno.ENOSPC, after=0)
+    observer.start()
+    poller = observer._observer
+    monkeypatch.setattr(InotifyObserver, "schedule", real)
+    limited(monkeypatch, errno.ENOSPC, after=2)  # the root and one folder, then none left
+    observer._retry_at = 0.0
+    assert observer.inotify_again() is False
+    assert observer._observer is poller and poller.is_alive()
+    assert sorted(observer._watched) == [".github", "docs", "shop", "tests"]
+    (root / "tests" / "test_late.py").write_text("z = 3\n")
+    assert "tests/test_late.py" in changes(bouncer, "tests/test_late.py")
+
+
 def test_an_error_other_than_a_limit_still_fails_the_start(tree, monkeypatch):
     _root, _bouncer, observer = tree
     limited(monkeypatch, errno.EACCES, after=0)
@@ -148,7 +202,8 @@ def test_status_says_the_daemon_polls_and_how_to_stop_it(tmp_path):
     info |= {"activity": "watching", "polling": INSTANCE_LIMIT.removeprefix("watch: ")}
     assert status_lines(info)[1] == (
         "Not using inotify: the inotify instance limit is reached; polling every 0.1s instead "
-        "(raise it: sudo sysctl fs.inotify.max_user_instances=1024; then restart codemem watch)."
+        "(raise it: sudo sysctl fs.inotify.max_user_instances=1024; codemem watch then goes back "
+        "to inotify, and tries again every 60s meanwhile)."
     )
 
 
@@ -161,6 +216,32 @@ def in_user_namespace() -> bool:
     return done.returncode == 0
 
 
+def namespaced_daemon(shop, script: str, err, **env: str) -> subprocess.Popen:
+    """`codemem watch` in `shop`, run by `script` (`sh -c`, the command line as "$@") in a user
+    namespace of its own, once its status says it watches."""
+    argv = [sys.executable, "-m", "codemem", "watch", "--idle", "5"]
+    with open(err, "wb") as out:
+        proc = subprocess.Popen(
+            ["unshare", "-U", "-r", "sh", "-c", script, "sh", *argv],
+            cwd=shop,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env={**os.environ, **env},
+        )
+    ws = Workspace(shop)
+    try:
+        wait_for(
+            lambda: read_status(ws).activity == "watching" or proc.poll() is not None,
+            what="the daemon to watch",
+        )
+    except AssertionError:
+        proc.kill()
+        raise
+    assert proc.poll() is None, err.read_text()
+    return proc
+
+
 @pytest.mark.skipif(not in_user_namespace(), reason="needs unprivileged user namespaces")
 @pytest.mark.parametrize(
     ("setting", "value", "which"),
@@ -170,22 +251,8 @@ def test_a_real_daemon_out_of_inotify_polls_and_reindexes_saves(tmp_path, settin
     shop = make_repo(tmp_path / "shop", "sleep/pyshop")
     ws = init(shop)
     err = shop.parent / "watch.err"
-    script = f'echo {value} > /proc/sys/user/{setting} && exec "$@"'
-    argv = [sys.executable, "-m", "codemem", "watch", "--idle", "5"]
-    with open(err, "wb") as out:
-        proc = subprocess.Popen(
-            ["unshare", "-U", "-r", "sh", "-c", script, "sh", *argv],
-            cwd=shop,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-        )
+    proc = namespaced_daemon(shop, f'echo {value} > /proc/sys/user/{setting} && exec "$@"', err)
     try:
-        wait_for(
-            lambda: read_status(ws).activity == "watching" or proc.poll() is not None,
-            what="the daemon to watch",
-        )
-        assert proc.poll() is None, err.read_text()
         assert read_status(ws).polling.startswith(f"the inotify {which} limit is reached;")
         time.sleep(0.5)
         (shop / "shop" / "zebra.py").write_text("def zebra_polled_marker():\n    return 1\n")
@@ -197,3 +264,46 @@ def test_a_real_daemon_out_of_inotify_polls_and_reindexes_saves(tmp_path, settin
     text = err.read_text()
     assert "internal error" not in text and "Traceback" not in text
     assert f"the inotify {which} limit is reached; polling every" in text
+
+
+RAISES_LATER = """
+echo {low} > /proc/sys/user/{setting}
+"$@" &
+daemon=$!
+while [ ! -e "$RAISE" ]; do sleep 0.05; done
+echo {high} > /proc/sys/user/{setting}
+wait $daemon
+"""
+
+
+@pytest.mark.skipif(not in_user_namespace(), reason="needs unprivileged user namespaces")
+@pytest.mark.parametrize(
+    ("setting", "low", "high"),
+    [("max_inotify_instances", 0, 128), ("max_inotify_watches", 2, 100_000)],
+)
+def test_a_real_polling_daemon_goes_back_to_inotify_once_the_limit_is_raised(
+    tmp_path, setting, low, high
+):
+    """Before: it polled, and `watch --status` said so, until it was restarted."""
+    shop = make_repo(tmp_path / "shop", "sleep/pyshop")
+    ws = init(shop)
+    err, raise_it = shop.parent / "watch.err", shop.parent / "raise"
+    script = RAISES_LATER.format(low=low, high=high, setting=setting)
+    proc = namespaced_daemon(shop, script, err, RAISE=str(raise_it))
+    daemon = None
+    try:
+        daemon = read_status(ws).pid
+        assert read_status(ws).polling is not None
+        raise_it.touch()
+        wait_for(lambda: read_status(ws).polling is None, what="inotify again")
+        (shop / "shop" / "zebra.py").write_text("def zebra_inotify_marker():\n    return 1\n")
+        wait_for(lambda: searchable(shop, "zebra_inotify_marker"), what="the save")
+    finally:
+        if daemon is not None:
+            os.kill(daemon, signal.SIGTERM)
+        else:
+            proc.kill()
+        proc.wait(timeout=TIMEOUT)
+    text = err.read_text()
+    assert "Traceback" not in text
+    assert "codemem: WARNING: watch: inotify has room again; no longer polling" in text

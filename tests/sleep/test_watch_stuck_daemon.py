@@ -12,13 +12,13 @@ import socket
 import threading
 import time
 
-from test_watch_daemon import codemem, daemons, shop  # noqa: F401 (fixtures)
+from test_watch_daemon import codemem, daemons, shop, wait_for  # noqa: F401 (fixtures)
 
 from codemem.daemon.query_client import REPLY_SECONDS, ask_daemon, private_dir, socket_path
 from tests.helpers import make_repo
 
 WARNING = (
-    "codemem: WARNING: search: codemem watch did not answer within 10s (busy or stuck: "
+    "codemem: WARNING: search: codemem watch did not answer within 10s (stopped or stuck: "
     "`codemem watch --stop` stops it); searching here instead"
 )
 
@@ -80,3 +80,59 @@ def test_a_reply_trickled_byte_by_byte_is_bounded_by_one_deadline(tmp_path, capl
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
         WARNING.removeprefix("codemem: WARNING: ").replace("10s", "1s")
     ]
+
+
+@contextlib.contextmanager
+def stalled_run(repo, start, monkeypatch, source: str):
+    """A real daemon (`start`: the `daemons` fixture) held still in an index run of `repo`
+    (its rows committed, the run not ended) of `shop/zebra.py` saved as `source`; yields the
+    daemon, lets the run go on after."""
+    reached = repo.parent / "stall"
+    monkeypatch.setenv("CODEMEM_TEST_STALL_AT", "full_text")
+    monkeypatch.setenv("CODEMEM_TEST_STALL_FILE", str(reached))  # (a client's env, the same)
+    go = reached.with_name("stall.go")
+    go.touch()  # the catch-up run at start passes
+    daemon = start(repo)
+    go.unlink()
+    reached.unlink(missing_ok=True)
+    (repo / "shop" / "zebra.py").write_text(source)
+    try:
+        wait_for(reached.exists, what="the daemon's index run to stall")
+        yield daemon
+        assert daemon.proc.poll() is None  # still in the same run
+        assert not daemon.log().count("watch: indexed")  # the run has not ended
+    finally:
+        go.touch()
+    wait_for(lambda: "watch: indexed" in daemon.log(), what="the run to end")
+
+
+def test_a_search_during_the_daemons_index_run_is_answered_at_once_from_what_it_committed(
+    shop,  # noqa: F811
+    daemons,  # noqa: F811
+    monkeypatch,
+):
+    """Before: the daemon's search waited for the index lock its own run held, so the client
+    gave up after 10 s ("busy or stuck") and searched in-process."""
+    source = "def zebra_mid_run_marker():\n    return 1\n"
+    with stalled_run(shop, daemons, monkeypatch, source) as daemon:
+        found = codemem(shop, "-v", "search", "--json", "--level", "symbol", "zebra_mid_run_marker")
+    assert found.returncode == 0, found.stderr
+    assert [hit["symbol"] for hit in json.loads(found.stdout)][:1] == ["zebra_mid_run_marker"]
+    assert found.stderr.splitlines() == [
+        "codemem: INFO: search: codemem watch is indexing; answered from the index as last "
+        "committed"
+    ]
+    assert daemon.stop() == 0
+
+
+def test_status_says_the_daemon_is_indexing_during_its_index_run(
+    shop,  # noqa: F811
+    daemons,  # noqa: F811
+    monkeypatch,
+):
+    """Before: `watch --status` said "watching" all through a run (a checkout's: minutes)."""
+    with stalled_run(shop, daemons, monkeypatch, "def zebra():\n    return 1\n") as daemon:
+        shown = codemem(shop, "watch", "--status")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0].endswith(", indexing).")
+    assert daemon.stop() == 0
