@@ -223,14 +223,15 @@ def inspect_index(ws: Workspace) -> str | None:
     writer runs."""
     if not ws.index_dir.is_dir():
         return None
-    with _index_lock(ws.index_dir, wait=False) as held:
+    with _index_lock(ws.index_dir, wait=False, reading=True) as held:
         return _check(ws) if held else None
 
 
 @contextmanager
-def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
-    """The writers' lock (`codemem.code.indexer.index_lock`); yields whether it is held."""
-    lock = FileLock(index_dir.parent / WRITERS_LOCK, WAIT_SECONDS if wait else 0)
+def _index_lock(index_dir: Path, wait: bool, reading: bool = False) -> Iterator[bool]:
+    """The writers' lock (`codemem.code.indexer.index_lock`); yields whether it is held
+    (`reading`: by a check that repairs nothing, where the lock file cannot be written too)."""
+    lock = FileLock(index_dir.parent / WRITERS_LOCK, WAIT_SECONDS if wait else 0, reading=reading)
     try:
         lock.acquire()
     except LockTimeout:
