@@ -37,6 +37,7 @@ from codemem.infra import (
     read_regular,
     read_regular_bytes,
     run_git,
+    sparse_operation,
     unmerged_operation,
 )
 
@@ -218,7 +219,10 @@ class Workspace:
         ignore = self.dir / ".gitignore"
         if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
             self.dir.mkdir(exist_ok=True)  # never its parents: the repository is there
-            # created only where nothing is: one saved a moment ago is theirs, kept as it is
+        # created only where nothing is: one saved a moment ago is theirs, kept as it is; and
+        # not while a sparse checkout leaves the team's (in git) out: one made here would
+        # stand in its way (`local/.gitignore` keeps `local/` out of git meanwhile)
+        if not os.path.lexists(ignore) and self.memory_left_out() is None:
             with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as new:
                 new.write("local/\n")
         with contextlib.suppress(FileExistsError):  # made here alone (`infra.make_folder`)
@@ -290,17 +294,30 @@ class Workspace:
     def git_operation(self) -> str | None:
         """The git operation under way in this clone (a merge, rebase, cherry-pick, revert or
         bisect waiting for the user, or memory files left unmerged by a conflicted `git stash
-        pop`, `stash apply` or `checkout -m`), as a phrase naming how to end it; None when
-        there is none."""
+        pop`, `stash apply` or `checkout -m`, or left out of the work tree by a sparse
+        checkout), as a phrase naming how to end it; None when there is none."""
         busy = git_operation(self.git_dir)
         if busy is not None:
             return busy
         try:  # no marker file for these: the index says so (a stat while it is unchanged)
-            return unmerged_operation(self.root, self.git_dir, CODEMEM_DIR)
+            return (
+                unmerged_operation(self.root, self.git_dir, CODEMEM_DIR) or self.memory_left_out()
+            )
         except RepositoryRefused:
             raise
         except GitError:
             return None  # no repository: nothing is under way
+
+    def memory_left_out(self) -> str | None:
+        """The phrase, with its fix, when a sparse checkout leaves the committed `.codemem/` out
+        of the work tree: memory written there would be made anew in place of the team's
+        (`git add -A` then commits the new blocks over theirs); None otherwise."""
+        try:
+            return sparse_operation(self.root, self.git_dir, CODEMEM_DIR)
+        except RepositoryRefused:
+            raise
+        except GitError:
+            return None
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""
