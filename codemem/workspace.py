@@ -81,6 +81,7 @@ def find_repo_root(start: Path) -> Path:
                     # another user's repository, or a linked worktree of a moved one: no
                     # command runs there, memory-only ones included (whose identity is it?)
                     check_repository(candidate)
+                    _check_work_tree_here(candidate, here)
                 return candidate
     if any(os.environ.get(name) for name in GIT_LOCATION):
         return _git_top(here)  # git's choice: every git command codemem runs makes the same
@@ -90,6 +91,28 @@ def find_repo_root(start: Path) -> Path:
         f"{start} is not inside a git repository: run `git init` there first, "
         "or pass --repo DIR pointing at one"
     )
+
+
+def _check_work_tree_here(candidate: Path, here: Path) -> None:
+    """Refuse (`NotARepositoryError`, with the command that works) a repository whose config
+    sets `core.worktree` to another folder (a dotfiles repository made so): its files are
+    there, not beside its `.git`, and every git command codemem runs from `candidate` would
+    answer for them, so an index of `candidate` found every file missing and said nothing.
+    Only a config that names a work tree at all costs a git process."""
+    git_folder = candidate / ".git"
+    try:
+        config = read_regular_bytes(git_folder / "config", 1 << 20)
+    except (OSError, CodememError):  # a `.git` file (a linked worktree), or no config
+        return
+    if b"worktree" not in config.lower():
+        return
+    top = _git_says(here, "--show-toplevel")
+    if top and Path(top) != candidate:
+        raise NotARepositoryError(
+            f"{printable(str(git_folder))} sets core.worktree: its work tree is "
+            f"{printable(top)}; run codemem there with git told where the repository is: "
+            f"`GIT_DIR={shlex.quote(str(git_folder))} codemem --repo {shlex.quote(top)} ...`"
+        )
 
 
 # Set in a hook git runs (`GIT_DIR` in a linked worktree, both with `git --git-dir --work-tree`)
