@@ -214,7 +214,9 @@ def repair_unless_busy(ws: Workspace, *, wait: bool = False, force: bool = False
     """
     if not force and still_checked(ws.index_dir, index_listing(ws.index_dir)):
         return None
-    with _index_lock(ws.index_dir, wait) as held:
+    # `reading`: a checkout mounted read-only (a CI cache restored into it) is checked all
+    # the same; only a repair, which it could not hold, then fails, in one line
+    with _index_lock(ws.index_dir, wait, reading=True) as held:
         return repair_index(ws, force=force) if held else None
 
 

@@ -160,8 +160,8 @@ class FileLock:
 
     Works across processes and across threads (each acquisition opens its own descriptor).
     Raises `LockTimeout`, naming the holder, when the wait runs out; `timeout=0` tries once.
-    A `reading` holder, which writes nothing under the lock, takes it where its file cannot be
-    written too (`_open_to_lock`).
+    A `reading` holder takes it where its file cannot be written too (`_open_to_lock`): a check
+    of the index, which repairs only where it could write anyway.
     """
 
     def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT, *, reading: bool = False):

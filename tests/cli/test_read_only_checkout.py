@@ -58,3 +58,19 @@ def test_status_search_map_and_memory_read_a_read_only_checkout(tmp_path):
     assert index.stderr == (
         f"codemem: error: the file system is read-only ({repo}/.codemem/local/index.lock)\n"
     )
+
+
+def test_an_index_that_looks_copied_is_checked_and_searched_in_a_read_only_checkout(tmp_path):
+    # A CI cache restored into the work tree keeps the index's sizes and times but not their
+    # change times: search checks the whole index again, under the writers' lock, whose file
+    # a read-only checkout cannot open for writing.
+    if not can_mount_read_only(tmp_path):
+        pytest.skip("needs a mount namespace (unshare -U -r -m)")
+    repo = make_repo(tmp_path / "repo", "shop")
+    assert run_codemem(repo, "init").returncode == 0
+    for path in (repo / ".codemem" / "local" / "index").rglob("*"):
+        os.utime(path)  # a new change time, as a copy has
+    for args in (["search", "def", "--json"], ["map", "--json"]):
+        done = read_only_codemem(repo, *args)
+        assert (done.returncode, done.stderr) == (0, ""), args  # before: file system read-only
+        assert json.loads(done.stdout)
