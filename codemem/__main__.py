@@ -37,9 +37,30 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def _names_in_utf8() -> None:
+    """Start again in Python's UTF-8 mode where the locale's codec is not UTF-8 (`LANG` in
+    Latin-1 or EUC-JP, `LC_ALL=C` with `PYTHONUTF8=0`).
+
+    codemem reads every name git lists as UTF-8 and keeps it so in the index; the system calls
+    encode a name with the locale's codec. An ASCII one failed on `naïve.py` (an internal
+    error in `index`, `search`, `digest`), a Latin-1 one named another file (the file
+    skipped as missing). UTF-8 mode makes a name the bytes git listed, whatever the locale.
+    """
+    if os.name != "posix" or sys.flags.utf8_mode:
+        return
+    import codecs
+
+    if codecs.lookup(sys.getfilesystemencoding()).name == "utf-8":
+        return
+    with contextlib.suppress(OSError):  # no interpreter to start: go on as we are
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
+
+
 def run() -> None:
     """Load the command line with Ctrl-C (SIGTERM, SIGHUP) quiet, then hand it the usual
     KeyboardInterrupt (`codemem.cli.interrupts`)."""
+    _names_in_utf8()
     previous = {
         signum: signal.signal(signum, _interrupted_while_loading)
         for signum in _STOPPING

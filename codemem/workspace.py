@@ -30,6 +30,7 @@ from codemem.infra import (
     private_dir,
     read_regular_bytes,
     run_git,
+    sparse_operation,
     unmerged_operation,
 )
 
@@ -63,6 +64,7 @@ def find_repo_root(start: Path) -> Path:
                     # another user's repository, or a linked worktree of a moved one: no
                     # command runs there, memory-only ones included (whose identity is it?)
                     check_repository(candidate)
+                    _check_work_tree_here(candidate, here)
                 return candidate
     if any(os.environ.get(name) for name in GIT_LOCATION):
         return _git_top(here)  # git's choice: every git command codemem runs makes the same
@@ -72,6 +74,28 @@ def find_repo_root(start: Path) -> Path:
         f"{start} is not inside a git repository: run `git init` there first, "
         "or pass --repo DIR pointing at one"
     )
+
+
+def _check_work_tree_here(candidate: Path, here: Path) -> None:
+    """Refuse (`NotARepositoryError`, with the command that works) a repository whose config
+    sets `core.worktree` to another folder (a dotfiles repository made so): its files are
+    there, not beside its `.git`, and every git command codemem runs from `candidate` would
+    answer for them, so an index of `candidate` found every file missing and said nothing.
+    Only a config that names a work tree at all costs a git process."""
+    git_folder = candidate / ".git"
+    try:
+        config = read_regular_bytes(git_folder / "config", 1 << 20)
+    except (OSError, CodememError):  # a `.git` file (a linked worktree), or no config
+        return
+    if b"worktree" not in config.lower():
+        return
+    top = _git_says(here, "--show-toplevel")
+    if top and Path(top) != candidate:
+        raise NotARepositoryError(
+            f"{printable(str(git_folder))} sets core.worktree: its work tree is "
+            f"{printable(top)}; run codemem there with git told where the repository is: "
+            f"`GIT_DIR={shlex.quote(str(git_folder))} codemem --repo {shlex.quote(top)} ...`"
+        )
 
 
 # Set in a hook git runs (`GIT_DIR` in a linked worktree, both with `git --git-dir --work-tree`)
@@ -201,7 +225,10 @@ class Workspace:
         ignore = self.dir / ".gitignore"
         if not os.path.lexists(ignore):  # a (cloned) link is left alone, never written through
             self.dir.mkdir(exist_ok=True)  # never its parents: the repository is there
-            # created only where nothing is: one saved a moment ago is theirs, kept as it is
+        # created only where nothing is: one saved a moment ago is theirs, kept as it is; and
+        # not while a sparse checkout leaves the team's (in git) out: one made here would
+        # stand in its way (`local/.gitignore` keeps `local/` out of git meanwhile)
+        if not os.path.lexists(ignore) and self.memory_left_out() is None:
             with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as new:
                 new.write("local/\n")
         with contextlib.suppress(FileExistsError):  # made here alone (`infra.make_folder`)
@@ -273,17 +300,30 @@ class Workspace:
     def git_operation(self) -> str | None:
         """The git operation under way in this clone (a merge, rebase, cherry-pick, revert or
         bisect waiting for the user, or memory files left unmerged by a conflicted `git stash
-        pop`, `stash apply` or `checkout -m`), as a phrase naming how to end it; None when
-        there is none."""
+        pop`, `stash apply` or `checkout -m`, or left out of the work tree by a sparse
+        checkout), as a phrase naming how to end it; None when there is none."""
         busy = git_operation(self.git_dir)
         if busy is not None:
             return busy
         try:  # no marker file for these: the index says so (a stat while it is unchanged)
-            return unmerged_operation(self.root, self.git_dir, CODEMEM_DIR)
+            return (
+                unmerged_operation(self.root, self.git_dir, CODEMEM_DIR) or self.memory_left_out()
+            )
         except RepositoryRefused:
             raise
         except GitError:
             return None  # no repository: nothing is under way
+
+    def memory_left_out(self) -> str | None:
+        """The phrase, with its fix, when a sparse checkout leaves the committed `.codemem/` out
+        of the work tree: memory written there would be made anew in place of the team's
+        (`git add -A` then commits the new blocks over theirs); None otherwise."""
+        try:
+            return sparse_operation(self.root, self.git_dir, CODEMEM_DIR)
+        except RepositoryRefused:
+            raise
+        except GitError:
+            return None
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""

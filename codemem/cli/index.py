@@ -319,7 +319,7 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
         )
     if report["git_operation"]:
         click.echo(
-            f"Memory writes wait: {report['git_operation']}; until it ends, remember, digest "
+            f"Memory writes wait: {report['git_operation']}; until then, remember, digest "
             "and the agent's memory edits refuse."
         )
     if report["problems"]:

@@ -214,7 +214,9 @@ def repair_unless_busy(ws: Workspace, *, wait: bool = False, force: bool = False
     """
     if not force and still_checked(ws.index_dir, index_listing(ws.index_dir)):
         return None
-    with _index_lock(ws.index_dir, wait) as held:
+    # `reading`: a checkout mounted read-only (a CI cache restored into it) is checked all
+    # the same; only a repair, which it could not hold, then fails, in one line
+    with _index_lock(ws.index_dir, wait, reading=True) as held:
         return repair_index(ws, force=force) if held else None
 
 
@@ -223,14 +225,15 @@ def inspect_index(ws: Workspace) -> str | None:
     writer runs."""
     if not ws.index_dir.is_dir():
         return None
-    with _index_lock(ws.index_dir, wait=False) as held:
+    with _index_lock(ws.index_dir, wait=False, reading=True) as held:
         return _check(ws) if held else None
 
 
 @contextmanager
-def _index_lock(index_dir: Path, wait: bool) -> Iterator[bool]:
-    """The writers' lock (`codemem.code.indexer.index_lock`); yields whether it is held."""
-    lock = FileLock(index_dir.parent / WRITERS_LOCK, WAIT_SECONDS if wait else 0)
+def _index_lock(index_dir: Path, wait: bool, reading: bool = False) -> Iterator[bool]:
+    """The writers' lock (`codemem.code.indexer.index_lock`); yields whether it is held
+    (`reading`: by a check that repairs nothing, where the lock file cannot be written too)."""
+    lock = FileLock(index_dir.parent / WRITERS_LOCK, WAIT_SECONDS if wait else 0, reading=reading)
     try:
         lock.acquire()
     except LockTimeout:

@@ -85,13 +85,14 @@ class Evidence:
 
     @classmethod
     def from_json(cls, data: dict) -> Evidence:
+        """Stored evidence; raises TypeError for a field of the wrong type."""
         return cls(
-            data.get("matched"),
-            data.get("total"),
-            tuple(data.get("examples", ())),
-            tuple(data.get("exceptions", ())),
-            tuple(data.get("sources", ())),
-            data.get("detail", ""),
+            _count(data, "matched"),
+            _count(data, "total"),
+            _texts(data, "examples"),
+            _texts(data, "exceptions"),
+            _texts(data, "sources"),
+            _text(data, "detail", ""),
         )
 
 
@@ -137,22 +138,58 @@ class Rule:
 
     @classmethod
     def from_json(cls, data: dict) -> Rule:
-        """A stored rule; an old record's `share` (version 1) is read as its band."""
-        band = data.get("band")
+        """A stored rule; an old record's `share` (version 1) is read as its band. Raises
+        TypeError for a field of the wrong type (a hand edit, a hostile clone), which every
+        reader then takes for a malformed records file rather than failing on it later."""
+        band = _optional_text(data, "band")
         if band not in BANDS_BY_KEY:
             old = data.get("share")
             band = band_of(old).key if isinstance(old, (int, float)) else None
+        evidence = data.get("evidence") or {}
+        if not isinstance(evidence, dict):
+            raise TypeError(f"evidence must be an object, not {type(evidence).__name__}")
         return cls(
-            data["topic"],
-            data.get("language"),
-            data.get("statement", ""),
+            _text(data, "topic"),
+            _optional_text(data, "language"),
+            _text(data, "statement", ""),
             BANDS_BY_KEY[band].lower if band else None,
-            Evidence.from_json(data.get("evidence") or {}),
-            data.get("kind") or "",
-            data.get("subject"),
-            data.get("value"),
+            Evidence.from_json(evidence),
+            _optional_text(data, "kind") or "",
+            _optional_text(data, "subject"),
+            _optional_text(data, "value"),
             band,
         )
+
+
+_REQUIRED = object()
+
+
+def _text(data: dict, key: str, default: object = _REQUIRED) -> str:
+    if key not in data and default is not _REQUIRED:
+        return str(default)
+    value = data[key]  # KeyError: a required field missing
+    if not isinstance(value, str):
+        raise TypeError(f"{key} must be text, not {type(value).__name__}")
+    return value
+
+
+def _optional_text(data: dict, key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else _text(data, key)
+
+
+def _texts(data: dict, key: str) -> tuple[str, ...]:
+    values = data.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{key} must be a list of texts")
+    return tuple(values)
+
+
+def _count(data: dict, key: str) -> int | None:
+    value = data.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{key} must be a whole number, not {type(value).__name__}")
+    return value
 
 
 def ratio(matched: int, total: int) -> float:

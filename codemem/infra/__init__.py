@@ -49,6 +49,7 @@ from codemem.infra.git_blobs import BlobReader, read_blobs
 from codemem.infra.git_state import (
     git_operation,
     index_locked,
+    sparse_operation,
     unmerged_both_sides,
     unmerged_one_side,
     unmerged_operation,
@@ -166,6 +167,7 @@ __all__ = [
     "shallow_hint",
     "unmerged_both_sides",
     "unmerged_one_side",
+    "sparse_operation",
     "unmerged_operation",
     "unmerged_paths",
     "today",

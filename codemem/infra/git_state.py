@@ -1,7 +1,8 @@
 """Whether git is in the middle of something in a clone: an operation waiting for the user (a
 merge, rebase, cherry-pick, revert or bisect, from the files git keeps in its directory
 meanwhile), or files its index holds unmerged (a conflicted `git stash pop`, which leaves no
-such file). Memory is not written meanwhile (`Workspace.git_operation`)."""
+such file); and whether a sparse checkout leaves memory out of the work tree. Memory is not
+written meanwhile (`Workspace.git_operation`)."""
 
 from __future__ import annotations
 
@@ -55,11 +56,11 @@ def index_locked(root: Path, folder: Path) -> str | None:
     )
 
 
-# The index's (inode, size, mtime, ctime) at the last look, and the unmerged paths then, per
-# index and pathspec: git replaces the index by a rename at every change, so the same stamp
-# is the same index, and each memory write costs a stat instead of a git process (10-11 ms
-# over an index of 100,000 entries, which `git ls-files -u` reads whole).
-_unmerged_seen: dict[tuple[Path, str], tuple[tuple[int, int, int, int], dict[str, set[int]]]] = {}
+# The index's (inode, size, mtime, ctime) at the last look, and what `git ls-files` listed
+# then, per index, question and pathspec: git replaces the index by a rename at every change,
+# so the same stamp is the same index, and each memory write costs a stat instead of a git
+# process (10-11 ms over an index of 100,000 entries, which `git ls-files -u` reads whole).
+_listed_seen: dict[tuple[Path, str, str], tuple[tuple[int, int, int, int], bytes]] = {}
 
 
 def unmerged_paths(root: Path, folder: Path, pathspec: str) -> list[str]:
@@ -85,25 +86,59 @@ def unmerged_one_side(root: Path, folder: Path, pathspec: str) -> list[str]:
 
 def _unmerged(root: Path, folder: Path, pathspec: str) -> dict[str, set[int]]:
     """Each unmerged path under `pathspec`, with the stages the index holds for it."""
-    index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")
-    try:
-        info = os.stat(root / index)  # a relative GIT_INDEX_FILE is the work tree's
-    except OSError:
-        return {}  # no index yet: nothing is unmerged
-    key = (index, pathspec)
-    stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    seen = _unmerged_seen.get(key)
-    if seen is not None and seen[0] == stamp:
-        return seen[1]
-    out = run_git(root, "ls-files", "-u", "-z", "--", f":(top,literal){pathspec}")
+    out = _listed(root, folder, "-u", pathspec)
     paths: dict[str, set[int]] = {}
     for entry in out.split(b"\0"):  # "<mode> <id> <stage>\t<path>", one per unmerged stage
         info_part, _, name = entry.partition(b"\t")
         path = name.decode("utf-8", "surrogateescape")
         if path:
             paths.setdefault(path, set()).add(int(info_part.rsplit(b" ", 1)[-1]))
-    _unmerged_seen[key] = (stamp, paths)
     return paths
+
+
+def _skipped(root: Path, folder: Path, pathspec: str) -> list[str]:
+    """The paths under `pathspec` the index marks skip-worktree (`ls-files -t`'s `S`)."""
+    out = _listed(root, folder, "-t", pathspec)
+    return [
+        entry[2:].decode("utf-8", "surrogateescape")
+        for entry in out.split(b"\0")
+        if entry.startswith(b"S ")
+    ]
+
+
+def _listed(root: Path, folder: Path, flag: str, pathspec: str) -> bytes:
+    """`git ls-files <flag> -z` of `pathspec`, asked again only once the index changed."""
+    index = Path(os.environ.get("GIT_INDEX_FILE") or folder / "index")
+    try:
+        info = os.stat(root / index)  # a relative GIT_INDEX_FILE is the work tree's
+    except OSError:
+        return b""  # no index yet: nothing is unmerged or skipped
+    key = (index, flag, pathspec)
+    stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    seen = _listed_seen.get(key)
+    if seen is not None and seen[0] == stamp:
+        return seen[1]
+    out = run_git(root, "ls-files", flag, "-z", "--", f":(top,literal){pathspec}")
+    _listed_seen[key] = (stamp, out)
+    return out
+
+
+def sparse_operation(root: Path, folder: Path, pathspec: str) -> str | None:
+    """A phrase naming the tracked paths under `pathspec` that a sparse checkout leaves out of
+    the work tree (git's index holds them, skipped, and no file is there), with the fix; None
+    when there are none. A file written there would not be the one git holds: a block made
+    anew in place of the team's, committed by the next `git add`, drops what the team wrote.
+    Only asked where git keeps sparse-checkout patterns, so a clone that never made a sparse
+    checkout pays a stat."""
+    if not os.path.lexists(folder / "info" / "sparse-checkout"):
+        return None
+    paths = [path for path in _skipped(root, folder, pathspec) if not os.path.lexists(root / path)]
+    if not paths:
+        return None
+    return (
+        f"this sparse checkout leaves {printable(pathspec)}/ out of the work tree, and the "
+        f"team's memory with it: bring it in with `git sparse-checkout add {printable(pathspec)}`"
+    )
 
 
 def unmerged_operation(root: Path, folder: Path, pathspec: str) -> str | None:

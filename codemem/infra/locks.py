@@ -13,6 +13,7 @@ slow to write itself in, checked with the kernel's lock table (`_kernel_holder`)
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -51,6 +52,24 @@ def _open_lock(path: Path, flags: int) -> int:
         os.close(fd)
         raise _not_regular(path)
     return fd
+
+
+def _open_to_lock(path: Path, reading: bool) -> tuple[int, bool]:
+    """A descriptor of the lock file at `path` to flock, and whether it can hold a record.
+
+    For a reader, where the lock file cannot be written (a checkout mounted read-only, as CI
+    does, or a teammate's lock file in a shared clone), an existing one is opened for reading:
+    flock needs no write access, so the reader (`status`'s check of the index) still excludes
+    a writer elsewhere, and names no holder. A writer gets the error: it could write nothing."""
+    try:
+        return _open_lock(path, os.O_RDWR | os.O_CREAT), True
+    except OSError as exc:
+        if not reading or exc.errno not in (errno.EROFS, errno.EACCES):
+            raise
+        try:
+            return _open_lock(path, os.O_RDONLY), False
+        except FileNotFoundError:
+            raise exc from None
 
 
 def _not_regular(path: Path) -> NotARegularFile:
@@ -180,11 +199,14 @@ class FileLock:
 
     Works across processes and across threads (each acquisition opens its own descriptor).
     Raises `LockTimeout`, naming the holder, when the wait runs out; `timeout=0` tries once.
+    A `reading` holder takes it where its file cannot be written too (`_open_to_lock`): a check
+    of the index, which repairs only where it could write anyway.
     """
 
-    def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT, *, reading: bool = False):
         self.path = path
         self.timeout = timeout
+        self.reading = reading
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -199,7 +221,7 @@ class FileLock:
         delay = 0.001
         while True:
             make_folder(self.path.parent)
-            fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
+            fd, writable = _open_to_lock(self.path, self.reading)
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -213,11 +235,12 @@ class FileLock:
             if _at(self.path, fd):
                 break
             os.close(fd)  # removed by its holder while this waited: lock what is there now
-        os.ftruncate(fd, 0)
-        # An argument that is not UTF-8 (`--repo` a folder so named) is written as its bytes.
-        holder = f"{os.getpid()}\n{_own_command()}\n".encode("utf-8", "surrogateescape")
-        os.pwrite(fd, holder, 0)
         self._fd = fd
+        if writable:
+            os.ftruncate(fd, 0)
+            # An argument that is not UTF-8 (`--repo` a folder so named) is written as its bytes.
+            holder = f"{os.getpid()}\n{_own_command()}\n".encode("utf-8", "surrogateescape")
+            os.pwrite(fd, holder, 0)
 
     def is_current(self) -> bool:
         """Whether this lock is held and its file on disk is still the one locked (a lock
@@ -293,7 +316,7 @@ class SharedLock:
     def __init__(self, path: Path) -> None:
         self._fd: int | None = None
         make_folder(path.parent)
-        self._fd = _open_lock(path, os.O_RDWR | os.O_CREAT)
+        self._fd, _ = _open_to_lock(path, reading=True)
         fcntl.flock(self._fd, fcntl.LOCK_SH)
 
     def exclusive(self, timeout: float) -> bool:

@@ -32,6 +32,7 @@ from codemem.memory.errors import (
     UnknownLabelError,
 )
 from codemem.memory.files import (
+    check_memory_path,
     check_memory_write,
     folder_in_the_way,
     memory_file,
@@ -102,6 +103,7 @@ __all__ = [
     "Session",
     "Transcript",
     "UnknownLabelError",
+    "check_memory_path",
     "check_memory_write",
     "has_conflict",
     "default_description",

@@ -324,7 +324,11 @@ def check_memory_path(ws: Workspace, path: Path) -> str:
 
 
 def check_git_idle(ws: Workspace, path: Path) -> None:
-    """`GitBusyError` naming `path` while a git operation waits for the user."""
+    """`GitBusyError` naming `path` while a git operation waits for the user, or while a sparse
+    checkout leaves `.codemem/` out of the work tree."""
+    left_out = ws.memory_left_out()
+    if left_out is not None:
+        raise GitBusyError(f"{_shown(ws, path)} not written: {left_out}")
     busy = ws.git_operation()
     if busy is not None:
         raise GitBusyError(

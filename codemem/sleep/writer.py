@@ -36,6 +36,7 @@ from codemem.memory import (
     Note,
     NotFoundError,
     UnknownLabelError,
+    check_memory_path,
     check_memory_write,
     default_description,
     default_limit,
@@ -306,7 +307,9 @@ class MemoryWriter:
         UTF-8 text, is written again: everything written here is derived), and only over what
         was read of it now: a save made since is left as it is, and said (so is a file too
         large to read, named with its fix)."""
-        check_memory_write(self.ws, path)  # never through a cloned link, nor out of the repository
+        # never through a cloned link, nor out of the repository; a dry run, which writes
+        # nothing, also while a git operation waits (`run_digest` lets it run then)
+        (check_memory_path if self.dry_run else check_memory_write)(self.ws, path)
         target = path.relative_to(self.ws.root).as_posix()
         try:
             read = read_memory_bytes(self.ws, path)

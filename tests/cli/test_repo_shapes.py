@@ -203,6 +203,30 @@ def test_a_work_tree_git_finds_through_git_dir_is_the_repository_hook_included(h
     assert found.stdout.splitlines()[0] == f"Repository: {work}"
 
 
+def test_a_git_folder_whose_work_tree_is_elsewhere_names_the_command_that_works(history, tmp_path):
+    # `core.worktree` set (a dotfiles repository made so): git answers for the files there,
+    # and `codemem index` beside the `.git` found every one missing and said nothing.
+    work = tmp_path / "work"
+    work.mkdir()
+    git(history, "config", "core.worktree", str(work))
+    git(history, "checkout", "-q", "--", ".")
+    assert sorted(p.name for p in work.iterdir()) == ["m1.py", "m2.py"]
+    expected = (
+        f"codemem: error: {history}/.git sets core.worktree: its work tree is {work}; run "
+        f"codemem there with git told where the repository is: `GIT_DIR={history}/.git "
+        f"codemem --repo {work} ...`\n"
+    )
+    for args in (("index",), ("status", "--json"), ("search", "f1")):
+        result = run_codemem(history, *args)
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", expected)
+    fixed = run_codemem(work, "index", "--json", env={"GIT_DIR": str(history / ".git")})
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["files"] == 2
+    git(history, "config", "--unset", "core.worktree")
+    git(history, "config", "extensions.worktreeConfig", "true")  # names none: no refusal
+    assert run_codemem(history, "status").returncode == 0
+
+
 def test_a_bare_repository_says_it_has_no_work_tree(history, tmp_path):
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(history), str(bare))

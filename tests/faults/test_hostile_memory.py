@@ -408,6 +408,46 @@ def test_records_nested_too_deep_and_dismissals_of_the_wrong_shape_are_named(
 
 
 @pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("value", {"x": 1}, "value must be text, not dict"),
+        ("language", 7, "language must be text, not int"),
+        ("band", ["almost-all"], "band must be text, not list"),
+        ("statement", None, "statement must be text, not NoneType"),
+        ("evidence", {"examples": "abc"}, "examples must be a list of texts"),
+        ("evidence", {"matched": "9"}, "matched must be a whole number, not str"),
+        ("evidence", ["x"], "evidence must be an object, not list"),
+    ],
+)
+def test_records_of_the_wrong_types_are_named_and_every_reader_goes_on(
+    origin, tmp_path, field, value, problem
+):
+    rules = json.loads(json.dumps(RULES))
+    rules["rules"][0][field] = value
+    (origin / ".codemem" / "conventions.json").write_text(json.dumps(rules), encoding="utf-8")
+    ws = clone(origin, tmp_path)
+    (ws.root / "b.py").write_text("def BadName():\n    return 2\n", encoding="utf-8")
+    git(ws.root, "add", "b.py")
+    message = ws.root / "message.txt"
+    message.write_text("fix: a thing\n", encoding="utf-8")
+    damage = records_damage(ws)
+    assert damage == (
+        f".codemem/conventions.json: unreadable (a malformed rule: {problem}): fix it, or "
+        "delete it and run `codemem digest` to learn the conventions again"
+    )
+    for args in (
+        ["status", "--json"],
+        ["review", "--staged"],
+        ["hook", "check-message", str(message)],
+        ["digest", "--no-llm", "--dry-run", "--json"],
+    ):
+        done = run_codemem(ws.root, *args)
+        assert done.returncode == 0, (args, done.stderr)  # before: internal error, exit 3
+        assert "internal error" not in done.stderr
+    assert json.loads(run_codemem(ws.root, "status", "--json").stdout)["problems"] == [damage]
+
+
+@pytest.mark.parametrize(
     ("value", "problem"),
     [
         (

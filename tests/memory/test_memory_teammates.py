@@ -488,3 +488,51 @@ def test_a_block_a_checkout_removes_for_a_moment_is_edited_once_it_is_back(repo_
     finally:
         ends.join()
     assert block.read_text() == text + "Deploy on Fridays.\n"
+
+
+LEFT_OUT = (
+    "this sparse checkout leaves .codemem/ out of the work tree, and the team's memory with "
+    "it: bring it in with `git sparse-checkout add .codemem`"
+)
+
+
+def test_no_memory_is_written_while_a_sparse_checkout_leaves_it_out(repo_factory, tmp_path):
+    origin = repo_factory()
+    (origin / "src").mkdir()
+    (origin / "src" / "app.py").write_text("def app():\n    return 1\n", encoding="utf-8")
+    two_sides(origin)
+    (origin / ".codemem" / ".gitignore").write_text("local/\n*.bak\n", encoding="utf-8")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "team memory")
+    root = tmp_path / "sparse"
+    git(tmp_path, "clone", "-q", "--sparse", str(origin), str(root))
+    git(root, "sparse-checkout", "set", "src")
+    assert not (root / ".codemem").exists()
+    assert run_cli(root, "index").exit_code == 0  # the index is this clone's own
+    refused = [
+        run_cli(root, *args)
+        for args in (
+            ["digest", "--no-llm"],
+            ["remember", "Prices are in cents."],
+            ["memory", "set", "project", "--value", "A new project."],
+            ["init"],
+        )
+    ]
+    # before: the digest made the blocks anew over the team's, a diff for `git commit -a`
+    assert git(root, "status", "--porcelain").stdout == ""
+    assert sorted(p.name for p in (root / ".codemem").iterdir()) == ["local"]
+    for result in refused:
+        assert (result.exit_code, LEFT_OUT in result.output) == (2, True), result.output
+    ws = Workspace(root)
+    assert ws.git_operation() == LEFT_OUT
+    status = run_cli(root, "status", "--json")
+    assert json.loads(status.stdout)["git_operation"] == LEFT_OUT
+    git(root, "sparse-checkout", "add", ".codemem")
+    assert ws.git_operation() is None
+    assert run_cli(root, "digest", "--no-llm").exit_code == 0
+    assert (
+        (root / ".codemem" / "blocks" / "project.md")
+        .read_text(encoding="utf-8")
+        .startswith(BLOCK + "Build with tox.\n")
+    )
+    assert (root / ".codemem" / ".gitignore").read_text(encoding="utf-8") == "local/\n*.bak\n"

@@ -76,6 +76,25 @@ def test_json_output(tmp_path):
     assert not (repo / ".codemem" / "digests").exists()
 
 
+def test_a_dry_run_says_what_it_would_write_while_a_merge_waits(tmp_path):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    shas = scripted_history(repo)
+    init(repo)
+    (repo / ".git" / "MERGE_HEAD").write_text(shas[2] + "\n", encoding="utf-8")
+    dry = CliRunner().invoke(cli, ["--repo", str(repo), "digest", "--dry-run", "--no-llm"])
+    assert dry.exit_code == 0, dry.output  # before: exit 2, "… not written: git is in the middle"
+    assert dry.stdout.splitlines()[2:6] == [
+        f"Would write .codemem/digests/2025-03-04-root-{shas[3][:7]}.md.",
+        "Would write .codemem/conventions.json.",
+        "Would update blocks/conventions.md (conventions region).",
+        "Would update blocks/project.md (project overview).",
+    ]
+    assert not (repo / ".codemem" / "digests").exists()
+    busy = run(repo, "--no-llm")  # the pass itself still waits for the merge
+    assert busy.exit_code == 2
+    assert "nothing digested: git is in the middle of a merge" in busy.stderr
+
+
 def test_an_uninitialized_repository_exits_2(repo_factory):
     result = CliRunner().invoke(
         cli, ["--repo", str(repo_factory("sleep/pyshop")), "digest", "--ci"]
