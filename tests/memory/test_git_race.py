@@ -19,6 +19,7 @@ from codemem.workspace import Workspace
 from tests.helpers import git
 
 FRONT = "---\ndescription: The project.\nlimit: 100000\n---\n"
+RACE_EDITS = int(os.environ.get("CODEMEM_TEST_RACE") or 0)  # read before the isolated env
 
 
 def two_branches(root: Path) -> Path:
@@ -155,7 +156,7 @@ while not stop.exists():
 
 
 @pytest.mark.skipif(
-    not os.environ.get("CODEMEM_TEST_RACE"),
+    not RACE_EDITS,
     reason="a race of real processes, minutes long: CODEMEM_TEST_RACE=<number of edits>",
 )
 def test_block_edits_racing_git_switch_are_kept_or_said_undone(repo_factory):
@@ -166,7 +167,7 @@ def test_block_edits_racing_git_switch_are_kept_or_said_undone(repo_factory):
     switcher = subprocess.Popen([sys.executable, "-c", SWITCHER, str(root), str(stop)], env=env)
     saved, refused = [], []
     try:
-        for number in range(int(os.environ["CODEMEM_TEST_RACE"])):
+        for number in range(RACE_EDITS):
             line = f"edit {number}"
             done = subprocess.run(
                 [sys.executable, "-m", "codemem", "remember", "--block", "project", line],
