@@ -42,6 +42,9 @@ class Block:
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown frontmatter keys, kept
     header: str = ""  # frontmatter as written; "" means write a fresh one
+    # read from a file without frontmatter (a teammate's plain Markdown): written back without
+    # one, so an edit changes only the text, and the limit follows codemem's default as before
+    bare: bool = False
 
     @property
     def chars(self) -> int:
@@ -60,11 +63,14 @@ class Block:
 
     def to_text(self) -> str:
         """The file content for this block."""
+        body = frontmatter.value_to_body(self.value)
+        if self.bare and not frontmatter.opens_header(body):  # else read back as frontmatter
+            return body
         header = self.header or frontmatter.dump(
             {"description": self.description, "limit": self.limit, "read_only": self.read_only}
             | self.extra
         )
-        return header + frontmatter.value_to_body(self.value)
+        return header + body
 
 
 def parse_block(label: str, text: str, source: str) -> Block:
@@ -90,6 +96,7 @@ def parse_block(label: str, text: str, source: str) -> Block:
         read_only=read_only,
         extra=meta,
         header=doc.header,
+        bare=not doc.header,
     )
 
 

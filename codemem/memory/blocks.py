@@ -37,6 +37,7 @@ from codemem.errors import PathOutsideRepository
 from codemem.infra import (
     locked,
     make_folder,
+    printable,
     rename_new,
     replace_text,
     update_text,
@@ -71,7 +72,14 @@ from codemem.memory.files import (
 from codemem.memory.labels import default_description, default_limit, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.render import render_blocks
-from codemem.memory.undone import check_not_undone, wait_for_git
+from codemem.memory.undone import (
+    GIT_TRIES,
+    GitRan,
+    check_kept,
+    quiet_stamp,
+    read_under,
+    wait_for_git,
+)
 from codemem.memory.users import (
     OWNER_KEY,
     PERSONAL_LABEL,
@@ -322,10 +330,21 @@ class MemoryStore(BlockFolder):
                 update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
                 return
             assert checked is not None  # a block of the repository: `_writable` checked it
-            with held_memory_path(self.ws, checked, make_folders=True) as held:
-                before, after = update_text(held, apply, lock, folder=self._swap_dir(label))
-            if before != after:  # a git command replacing the file meanwhile undoes it
-                check_not_undone(self.ws, path, after)
+            for _ in range(GIT_TRIES):  # read while no git command rewrites the work tree
+                stamp = quiet_stamp(self.ws, path)
+                try:
+                    with held_memory_path(self.ws, checked, make_folders=True) as held:
+                        edit = read_under(self.ws, stamp, apply)
+                        before, after = update_text(held, edit, lock, folder=self._swap_dir(label))
+                except GitRan:
+                    continue
+                if before != after:  # a git command replacing the file meanwhile undoes it
+                    check_kept(self.ws, path, after, stamp)
+                return
+            raise GitBusyError(
+                f"{printable(self.ws.relative(path))} not written: git commands kept rewriting the "
+                "work tree while codemem read it; try again once they end"
+            )
         except (PathOutsideRepository, NotADirectoryError):
             raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError as exc:  # the compare-and-swap reads the file as text

@@ -79,6 +79,11 @@ def split(text: str, source: str) -> Document:
     )
 
 
+def opens_header(text: str) -> bool:
+    """Whether `text` would be read as frontmatter first (its first line a `---` fence)."""
+    return _is_opening_fence(text.split("\n", 1)[0])
+
+
 def _is_opening_fence(line: str) -> bool:
     return line.removeprefix(BOM).rstrip("\r\n").rstrip() == FENCE
 

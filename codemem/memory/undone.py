@@ -1,31 +1,81 @@
-"""A block write that a git command rewriting the work tree meanwhile undid.
+"""A block edit that a git command rewriting the work tree meanwhile tore or undid.
 
-`git switch`, `checkout`, `stash` and `reset --hard` hold the index's lock, check that the
-files they will replace hold no change of the user's, then replace them. A memory write that
-lands between the check and the replacement is gone, and git switched without a word; the
-write itself had succeeded. So after a block write, once such a command ends (its lock let
-go, at most `GIT_WAIT` seconds), the file is read again: when it no longer holds what was
-written but what git's index holds (or nothing), the edit was undone, and the person is told,
-never told it was saved. (A write that lands before git's check stops the command instead:
-the file holds a change.)
+`git switch`, `checkout`, `stash` and `reset --hard` hold the index's lock while they rewrite
+the work tree: they check by stat that the files they will replace hold no change, then remove
+each, create git's version as a new, empty file and write it, and last replace the index and
+let the lock go. A block edit made meanwhile goes wrong two ways, each seen in a race of edits
+against switches (`tests/memory/test_git_race.py`):
+
+- its read finds git's new file still empty (or half written), and the edit, made on that,
+  replaces the whole block: its front matter and every line gone, saved without a word (torn);
+- its write lands between git's check and git's removal: git removes it, and switched without
+  a word (undone).
+
+So an edit takes the index's stamp (`GitStamp`) once no git command holds the lock, and reads
+only under that stamp: one that moved by the time the text is read is a read git may have
+torn, made again once git is done (`GitRan`). After the write, the same stamp says no git
+command ran meanwhile, and the edit is kept (no file read again). Otherwise, once git is done,
+the file is read again: when it no longer holds what was written, the edit was undone, and the
+person is told, never told it was saved. (What it holds then is not compared with what the
+index holds: by the time git is asked, the next switch may have moved the index on, and an
+undone edit was taken for a person's save.)
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.errors import CodememError
-from codemem.infra import index_locked, printable, run_git
-from codemem.memory.errors import MemoryEditError
+from codemem.infra import index_locked, printable
+from codemem.memory.errors import GitBusyError, MemoryEditError
 from codemem.memory.files import read_memory_file
 from codemem.workspace import Workspace
 
 GIT_WAIT = 2.0  # seconds: a checkout of a large tree takes a while; an editor's refresh, ms
+GIT_TRIES = 20  # reads made again while git commands keep rewriting the work tree
+_CHECKSUM = 20  # bytes: the index ends with the hash of all it holds, files' stat data too
 
 
 class UndoneByGitError(MemoryEditError):
     """A memory write that a git command replacing the file meanwhile undid."""
+
+
+class GitRan(Exception):
+    """A git command wrote the index (or holds its lock) since the edit's stamp: what was read
+    may be a file git was writing. Read and edit again once it is done."""
+
+
+@dataclass(frozen=True)
+class GitStamp:
+    """The index as no git command holding its lock left it: it is replaced (a new inode) by
+    every command that rewrites the work tree, and its checksum covers the stat data of each
+    file it wrote, so a switch and a switch back within one clock tick still change it."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    checksum: bytes
+
+
+def git_stamp(ws: Workspace) -> GitStamp | None:
+    """The index's stamp; None while a git command holds its lock."""
+    if index_locked(ws.root, ws.git_dir) is not None:
+        return None
+    index = ws.root / Path(os.environ.get("GIT_INDEX_FILE") or ws.git_dir / "index")
+    try:
+        with index.open("rb") as file:
+            status = os.fstat(file.fileno())
+            if status.st_size >= _CHECKSUM:
+                file.seek(-_CHECKSUM, os.SEEK_END)
+            checksum = file.read(_CHECKSUM)
+    except FileNotFoundError:  # no commit staged yet
+        return GitStamp(0, 0, 0, 0, b"")
+    return GitStamp(status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns, checksum)
 
 
 def wait_for_git(ws: Workspace) -> bool:
@@ -39,21 +89,44 @@ def wait_for_git(ws: Workspace) -> bool:
     return True
 
 
-def check_not_undone(ws: Workspace, path: Path, written: str) -> None:
-    """Raise `UndoneByGitError` when a git command that ran while `written` was written to
-    `path` replaced it with git's version (or removed it): once no git command holds the
-    index's lock, the file holds what the index holds for it instead of `written`. (The
-    index's stamp cannot tell: a switch and a switch back within one clock tick leave it as it
-    was, and the edit gone.)"""
-    deadline = time.monotonic() + GIT_WAIT
-    while True:
-        wait_for_git(ws)
-        undone = _undone(ws, path, written)
-        # a git command begun since may be halfway (the file removed, the index not yet
-        # written): look again once it is done
-        if index_locked(ws.root, ws.git_dir) is None or time.monotonic() > deadline:
-            break
-    if undone:
+def quiet_stamp(ws: Workspace, path: Path) -> GitStamp:
+    """The index's stamp once no git command holds its lock (waiting `GIT_WAIT` seconds at
+    most); `GitBusyError` naming the lock when one still does."""
+    wait_for_git(ws)
+    stamp = git_stamp(ws)
+    if stamp is None:
+        busy = index_locked(ws.root, ws.git_dir)
+        raise GitBusyError(f"{printable(ws.relative(path))} not written: {busy}")
+    return stamp
+
+
+def read_under(
+    ws: Workspace, stamp: GitStamp, edit: Callable[[str | None], str]
+) -> Callable[[str | None], str]:
+    """`edit`, refusing (`GitRan`) a text read once the index's stamp moved from `stamp`."""
+
+    def guarded(text: str | None) -> str:
+        if git_stamp(ws) != stamp:
+            raise GitRan
+        return edit(text)
+
+    return guarded
+
+
+def check_kept(ws: Workspace, path: Path, written: str, stamp: GitStamp) -> None:
+    """Raise `UndoneByGitError` when a git command that ran since `stamp` was taken replaced
+    the file `written` went to (or removed it): once no git command holds the index's lock,
+    the file no longer holds `written`. With the stamp unchanged, none ran: nothing is read."""
+    if git_stamp(ws) == stamp:
+        return
+    wait_for_git(ws)
+    if git_stamp(ws) is None:  # still running: what it does to the file is not known yet
+        raise UndoneByGitError(
+            f"{printable(ws.relative(path))}: the edit may be undone by the git command still "
+            f"running ({index_locked(ws.root, ws.git_dir)}): once it ends, look at the block "
+            "and make the edit again if it is not there"
+        )
+    if not _holds(ws, path, written):
         raise UndoneByGitError(
             f"{printable(ws.relative(path))}: the edit was undone by a git command that ran "
             "meanwhile (a checkout, a switch or a stash replaced the file with git's version): "
@@ -61,24 +134,10 @@ def check_not_undone(ws: Workspace, path: Path, written: str) -> None:
         )
 
 
-def _undone(ws: Workspace, path: Path, written: str) -> bool:
-    """Whether `path` holds git's version of it (or is gone with it) instead of `written`."""
+def _holds(ws: Workspace, path: Path, written: str) -> bool:
+    """Whether `path` holds `written` (line ends aside)."""
     try:
         now = read_memory_file(ws, path)
     except CodememError:
-        return False  # damaged since: the next read names it
-    if now is not None and _lf(now) == written:
-        return False
-    try:
-        indexed: str | None = run_git(ws.root, "show", f":{ws.relative(path)}").decode(
-            "utf-8", "replace"
-        )
-    except CodememError:
-        indexed = None  # not in the index: a switch to a branch without it removed it
-    if now is None:
-        return indexed is None or index_locked(ws.root, ws.git_dir) is not None
-    return indexed is not None and _lf(now) == _lf(indexed)
-
-
-def _lf(text: str) -> str:
-    return text.replace("\r\n", "\n")
+        return True  # damaged since: the next read names it
+    return now is not None and now.replace("\r\n", "\n") == written

@@ -385,10 +385,17 @@ def test_a_file_without_frontmatter_is_a_block_with_defaults(store, ws):
         4000,
         False,
     )
+    # edited, it stays plain Markdown: the edit is its one change (no header of defaults that
+    # would pin the limit codemem gives such a block today)
     store.append("notes", "more")
+    assert read_block(ws, "notes") == "just markdown\nmore\n"
+    assert store.get("notes").limit == 4000
+    # a value whose first line would read as the frontmatter's fence gets a header, to stay text
+    store.rethink("notes", "---\nnot a header\n---\nmore")
     assert read_block(ws, "notes") == (
-        "---\ndescription: ''\nlimit: 4000\nread_only: false\n---\njust markdown\nmore\n"
+        "---\ndescription: ''\nlimit: 4000\nread_only: false\n---\n---\nnot a header\n---\nmore\n"
     )
+    assert store.get("notes").value == "---\nnot a header\n---\nmore"
 
 
 def test_windows_line_endings_are_read_as_newlines(store, ws):
