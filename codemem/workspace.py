@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
