@@ -284,7 +284,7 @@ def status_command(app: AppContext, as_json: bool, list_skipped: bool) -> None:
             ]
         click.echo(json.dumps(report))
         return
-    click.echo(f"Repository: {ws.root}")
+    click.echo(f"Repository: {printable(str(ws.root))}")
     if not report["indexed"]:
         click.echo("Index: none yet. Run `codemem index` (or `codemem init`).")
     else:

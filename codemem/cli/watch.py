@@ -11,6 +11,7 @@ from codemem.cli import AppContext
 from codemem.config import Config
 from codemem.daemon import process
 from codemem.errors import UsageError
+from codemem.infra import printable
 from codemem.workspace import Workspace
 
 
@@ -213,7 +214,7 @@ def _foreground(ws: Workspace, config: Config, *, detached: bool) -> None:
     def started() -> None:
         if not detached:
             click.echo(
-                f"codemem watch: watching {ws.root} (digest after "
+                f"codemem watch: watching {printable(str(ws.root))} (digest after "
                 f"{watcher.idle_seconds / 60:g} idle minutes); Ctrl-C stops.",
                 err=True,
             )

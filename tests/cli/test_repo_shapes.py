@@ -260,3 +260,13 @@ def test_a_repository_under_a_path_that_is_not_utf8_says_how_to_index_it(tmp_pat
         f"codemem: error: {shown}: the code index cannot be kept under a path that is not "
         "UTF-8: rename the folder that holds the repository (or clone it again) to a UTF-8 name\n",
     )
+
+
+def test_status_names_a_repository_under_a_path_with_a_newline_on_one_line(tmp_path):
+    # The path was printed raw: its newline split the `Repository:` line in two, and a
+    # terminal code in a folder's name reached the terminal.
+    repo = make_repo(tmp_path / "two\nlines\x1b[2K")
+    result = run_codemem(repo, "status")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first == f"Repository: {tmp_path}/two\\nlines\\x1b[2K"
