@@ -21,7 +21,13 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
     """Index contents per language, freshness, skips and problems with their fixes."""
     problems: list[str] = []
     if not ws.dir.exists():
-        problems.append("no .codemem/ folder: run `codemem init` to create memory and config")
+        # A sparse checkout that leaves the team's memory out: `init` would make it anew.
+        left_out = ws.memory_left_out()
+        problems.append(
+            f"no .codemem/ folder: {left_out}"
+            if left_out
+            else "no .codemem/ folder: run `codemem init` to create memory and config"
+        )
     tracked = ws.tracked_local()
     if tracked:
         problems.append(

@@ -508,6 +508,9 @@ def test_no_memory_is_written_while_a_sparse_checkout_leaves_it_out(repo_factory
     git(tmp_path, "clone", "-q", "--sparse", str(origin), str(root))
     git(root, "sparse-checkout", "set", "src")
     assert not (root / ".codemem").exists()
+    # status said to run `codemem init`, which refuses here: it names the sparse fix instead
+    problems = json.loads(run_cli(root, "status", "--json").stdout)["problems"]
+    assert f"no .codemem/ folder: {LEFT_OUT}" in problems, problems
     assert run_cli(root, "index").exit_code == 0  # the index is this clone's own
     refused = [
         run_cli(root, *args)
