@@ -91,8 +91,12 @@ class LockHolder:
 
 
 def _own_command() -> str:
-    argv = sys.argv or [""]
-    words = [Path(argv[0]).name, *argv[1:]]
+    return _command_line(sys.argv)
+
+
+def _command_line(argv: list[str]) -> str:
+    """A command line as a holder's record keeps it: the program's name, one line, bounded."""
+    words = [Path(argv[0]).name, *argv[1:]] if argv else []
     return " ".join(w for w in words if w).replace("\n", " ")[:_COMMAND_CHARS]
 
 
@@ -173,8 +177,7 @@ def _command_of(pid: int) -> str:
             argv = [os.fsdecode(word) for word in raw.read().split(b"\0") if word]
     except OSError:
         return ""
-    words = [Path(argv[0]).name, *argv[1:]] if argv else []
-    return " ".join(words).replace("\n", " ")[:_COMMAND_CHARS]
+    return _command_line(argv)
 
 
 def lock_held(path: Path) -> bool:

@@ -192,8 +192,12 @@ class SDKProvider:
         answer's socket to the attempt waiting for it."""
         return {"event_hooks": {"response": [self._on_response]}}
 
+    def _running(self) -> Attempt | None:
+        """This thread's attempt, while `complete` runs one."""
+        return getattr(self._current, "attempt", None)
+
     def _on_response(self, response: Any) -> None:
-        attempt = getattr(self._current, "attempt", None)
+        attempt = self._running()
         if attempt is not None:
             attempt.attach(response)
 
@@ -204,7 +208,7 @@ class SDKProvider:
             import httpx2 as httpx
         except ImportError:  # pragma: no cover - older SDK releases
             import httpx  # type: ignore[no-redef]  # the same library under its older name
-        attempt = getattr(self._current, "attempt", None)
+        attempt = self._running()
         limit = self.timeout if attempt is None else max(attempt.limit, 0.001)
         return httpx.Timeout(limit, connect=min(CONNECT_TIMEOUT, limit))
 
@@ -254,12 +258,12 @@ class SDKProvider:
 
     def cut_short(self) -> bool:
         """Whether the current attempt's watch ended it (a read error is then its doing)."""
-        attempt = getattr(self._current, "attempt", None)
+        attempt = self._running()
         return attempt is not None and attempt.watch.fired
 
     def _cause(self) -> tuple[str, Deadline | None]:
         """Why the current attempt timed out: "silence" (`timeout`) or "deadline"."""
-        attempt = getattr(self._current, "attempt", None)
+        attempt = self._running()
         if attempt is None:
             return "silence", None
         if attempt.watch.fired:
@@ -334,9 +338,7 @@ class SDKProvider:
             return self.not_an_answer(f"not UTF-8 (byte 0x{byte} at {exc.start})")
         doc = getattr(exc, "doc", None)  # a JSONDecodeError's text
         if isinstance(doc, str):
-            return self.not_an_answer(
-                f"not JSON: {one_line(doc, 120)}" if doc.strip() else "an empty body"
-            )
+            return self._not_json(doc)
         return self.not_an_answer(one_line(exc, 160))
 
     def answer_of(self, request: Callable[[], Any]) -> Any:
@@ -348,15 +350,18 @@ class SDKProvider:
             raise self.unreadable(exc) from exc
         if isinstance(answer, (str, bytes)):
             text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
-            raise self.not_an_answer(
-                f"not JSON: {one_line(text, 120)}" if text.strip() else "an empty body"
-            )
+            raise self._not_json(text)
         return answer
+
+    def _not_json(self, text: str) -> ProviderUnavailable:
+        return self.not_an_answer(
+            f"not JSON: {one_line(text, 120)}" if text.strip() else "an empty body"
+        )
 
     def ended_early(self, detail: str) -> str | ProviderFailure:
         """Why a stream ended before its last event: `detail`, or that the server answered
         something else than an event stream (a proxy's page)."""
-        attempt = getattr(self._current, "attempt", None)
+        attempt = self._running()
         kind = attempt.content_type.split(";")[0].strip() if attempt is not None else ""
         if kind and kind != "text/event-stream":
             return self.not_an_answer(f"{kind} where an event stream was expected")
@@ -384,7 +389,7 @@ class SDKProvider:
         """The events of `stream` (an SDK's), ended by a `ProviderTimeout` when none comes for
         `timeout` seconds, or at the call's deadline: keep-alive pings and comments, which
         reset httpx's read timeout but never reach an adapter, do not count (see `stall`)."""
-        attempt = getattr(self._current, "attempt", None)
+        attempt = self._running()
         if attempt is None:  # outside `complete`: no watch
             yield from stream
             return
