@@ -58,6 +58,11 @@ _ERROR_CAPTURES = frozenset({"error", "missing"})  # ERROR_PATTERNS' captures
 # for a definition with several names (`int a, b;`: a match per name), the same other parts
 # in each of its matches. A file whose matches cannot be rebuilt is read by matches.
 CAPTURE_LANGUAGES = frozenset({"python", "c"})
+# Grammars whose type references named by one capital letter (`T`) are dropped here rather
+# than by a `#not-match?` in the query (queries/c_types.scm): the same references, without a
+# call of Python's re for every type name.
+ONE_CAPITAL_DROPPED = frozenset({"c"})
+_ONE_CAPITALS = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # The tag queries start no match deeper than this in the tree. Each level of nesting kept a
 # match in progress and made every `Node.parent` (which tree-sitter walks down from the root)
 # longer: a 320 KB file of 20,000 nested C++ namespaces took 31 s and 4.8 GB to index, and
@@ -189,6 +194,7 @@ def extract_tags(
         found,
         source,
         references,
+        _drops_one_capital(tree.language),
     )
     return Tags(definitions, refs, names, imports, errors)
 
@@ -274,7 +280,14 @@ def _tags_from_captures(
     if len(spans) != len(owners):  # a node's definitions share its span; others may not
         return None
     names, found_refs = _references(
-        ref_nodes, ref_kinds, ref_starts, refs, found, source, references
+        ref_nodes,
+        ref_kinds,
+        ref_starts,
+        refs,
+        found,
+        source,
+        references,
+        _drops_one_capital(tree.language),
     )
     return Tags(
         _nest(definitions),
@@ -313,16 +326,25 @@ def _references(
     definition_names: dict[int, DefinitionCapture],
     source: bytes,
     full: bool,
+    one_capital_dropped: bool = False,
 ) -> tuple[list[str], list[Reference]]:
     """The names and, when `full`, the values of the references `nodes` (of `kinds`, starting
-    at `starts`) taken in `order`, minus captures that are a definition's own name. `source`
-    is the parsed text: a name sliced from it costs less than its node's `text`. Each step
-    is one call over them all (a file has hundreds)."""
+    at `starts`) taken in `order`, minus captures that are a definition's own name (and, with
+    `one_capital_dropped`, type references named by one capital letter). `source` is the
+    parsed text: a name sliced from it costs less than its node's `text`. Each step is one
+    call over them all (a file has hundreds)."""
     own = definition_names.keys() & set(starts)
     if own:
         order = [i for i in order if kinds[i] == "call" or starts[i] not in own]
     picked = _pick(nodes, order)
     texts = list(map(source.__getitem__, map(slice, _pick(starts, order), map(_END_BYTE, picked))))
+    if one_capital_dropped and not _ONE_CAPITALS.isdisjoint(texts):
+        kept = [
+            at
+            for at, (i, text) in enumerate(zip(order, texts, strict=True))
+            if text not in _ONE_CAPITALS or kinds[i] != "type"
+        ]
+        order, picked, texts = _pick(list(order), kept), _pick(picked, kept), _pick(texts, kept)
     decoded = {text: text.decode("utf-8", "replace") for text in set(texts)}
     names = list(map(decoded.__getitem__, texts))
     if not full:
@@ -399,6 +421,13 @@ def _wrapper_kinds(language: Language) -> frozenset[int]:
         for kind in range(language.node_kind_count)
         if language.node_kind_for_id(kind) in _WRAPPERS
     )
+
+
+@cache
+def _drops_one_capital(language: Language) -> bool:
+    """Whether a tree of this grammar is read by a query that keeps a type reference named by
+    one capital letter for `_references` to drop (`ONE_CAPITAL_DROPPED`)."""
+    return any(get_language(name) == language for name in ONE_CAPITAL_DROPPED)
 
 
 def _nest(definitions: list[Definition]) -> list[Definition]:

@@ -57,7 +57,7 @@
 ; References
 (call_expression function: (identifier) @reference.call)
 (call_expression function: (field_expression field: (field_identifier) @reference.call))
-((type_identifier) @reference.type (#not-match? @reference.type "^[A-Z]$"))
+; Type references: c_types.scm (C) and cpp_types.scm (C++).
 
 ; Imports
 (preproc_include path: [(string_literal) (system_lib_string)] @import)
