@@ -239,11 +239,12 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
     made since `before` was read is never written over (`infra.replace_bytes`, under the
     file's lock, the new file waiting in `Workspace.swap_dir`). The text is written in the line
     ends `before` mostly uses: a file a teammate committed with CRLF keeps them, so its diff
-    holds the lines whose meaning changed, not every line."""
+    holds the lines whose meaning changed, not every line (a new file: git's for it on
+    checkout, `Workspace.new_file_line_ends`)."""
     checked = check_memory_write(ws, path)
     check_memory_text(ws, path, text)
     lock = ws.ensure_local() / "locks" / "memory-files.lock"
-    ends = "\n" if before is None else line_ends(before)
+    ends = ws.new_file_line_ends(path) if before is None else line_ends(before)
     data = text.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
     try:
         with held_memory_path(ws, checked, make_folders=True) as held:

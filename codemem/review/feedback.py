@@ -234,8 +234,8 @@ def _dismissals_in(ws: Workspace, path: Path) -> tuple[list[tuple[str, str, str]
     keeps (CRLF from a teammate's checkout on Windows: else every line of it would change)."""
     try:
         data = read_memory_bytes(ws, path) if path.is_file() else None
-        if data is None:
-            return [], "\n"
+        if data is None:  # a new file: in the line ends git would check it out with
+            return [], ws.new_file_line_ends(path)
         return dismissal_entries(data.decode("utf-8").replace("\r\n", "\n")), line_ends(data)
     except (OSError, ValueError, RecursionError, BlockFormatError):
         return [], "\n"  # replaced, as it always was
