@@ -27,10 +27,13 @@ def test_new_memory_files_in_a_windows_clone_are_written_as_git_checks_them_out(
     codemem(repo, "remember", "Deploys go through the staging box first.")
     codemem(repo, "memory", "create", "team", "--description", "Who does what.", "--value", "Ann.")
     codemem(repo, "digest", "--no-llm")  # its digest and conventions.json: new files too
-    added = git(repo, "add", "-A", "--", ".codemem", check=False)
+    codemem(repo, "memory", "export", "--format", "agents-md")  # AGENTS.md, committed too
+    added = git(repo, "add", "-A", check=False)
     assert (added.returncode, added.stderr) == (0, "")  # before: fatal: LF would be replaced...
-    listed = git(repo, "ls-files", "--eol", "--", ".codemem").stdout.splitlines()
-    assert {line.split("\t")[1].split("/")[1] for line in listed} == {
+    listed = git(repo, "ls-files", "--eol", "--", ".codemem", "AGENTS.md").stdout.splitlines()
+    paths = [line.split("\t")[1] for line in listed]
+    assert {path.removeprefix(".codemem/").split("/")[0] for path in paths} == {
+        "AGENTS.md",
         ".gitattributes",
         ".gitignore",
         "archive",
