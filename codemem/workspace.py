@@ -22,6 +22,7 @@ from codemem.infra import (
     SWAPS,
     atomic_write,
     check_repository,
+    checkout_line_ends,
     confine,
     git_dir,
     git_operation,
@@ -325,6 +326,18 @@ class Workspace:
             raise
         except GitError:
             return None
+
+    def new_file_line_ends(self, path: Path) -> str:
+        """The line end to write a new committed file at `path` with: the one git would check it
+        out with (`\\r\\n` in a Windows clone, `core.autocrlf=true`, or under `eol=crlf`), so
+        `git add` neither warns nor, with `core.safecrlf=true`, refuses it; `\\n` when git
+        cannot say."""
+        try:
+            return checkout_line_ends(self.root, path.relative_to(self.root).as_posix())
+        except RepositoryRefused:
+            raise
+        except (GitError, ValueError):
+            return "\n"
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""

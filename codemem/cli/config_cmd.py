@@ -213,7 +213,9 @@ def set_command(app: AppContext, key: str, value: str) -> None:
             raise ConfigError(f"{key} not set: {exc}") from None
         return _edited(text or "", data, key, parsed)
 
-    update_text(path, edit, ws.ensure_local() / "locks" / f"{path.name}.lock", folder=ws.swap_dir)
+    lock = ws.ensure_local() / "locks" / f"{path.name}.lock"
+    ends = "\n" if path.exists() else ws.new_file_line_ends(path)  # git's, for a new one
+    update_text(path, edit, lock, folder=ws.swap_dir, new_ends=ends)
     click.echo(f"Set {key} = {_shown(parsed)} in {ws.relative(path)}.")
     withheld = withheld_settings(data)
     if withheld and trusted:  # you chose this value, and trusted the others already

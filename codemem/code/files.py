@@ -261,10 +261,13 @@ def _resolved_root(root: Path) -> str:
 
 
 def content_skip_reason(data: bytes) -> str | None:
-    """Why file content is not indexed: binary, generated or minified (None: index it)."""
+    """Why file content is not indexed: binary, a Git LFS pointer, generated or minified
+    (None: index it)."""
     head = data[:8192]
     if b"\0" in head:
         return "binary"
+    if is_lfs_pointer(data):
+        return "lfs_pointer"
     top = data[:2048]
     lowered = top.lower()
     if any(word in lowered for word in _GENERATED_WORDS) and GENERATED_MARKERS.search(top):
@@ -274,6 +277,25 @@ def content_skip_reason(data: bytes) -> str | None:
         if len(data) / (newlines + 1) > 1_000:
             return "minified"
     return None
+
+
+def is_lfs_pointer(data: bytes) -> bool:
+    """Whether `data` is a Git LFS pointer (git-lfs's spec: under 1024 bytes, `version` first,
+    then `oid` and `size`): what a clone without git-lfs, or one that fetched no LFS objects,
+    holds in place of an image or a model's weights. Its words are an id and a size, so an
+    index of a repository of many LFS files would answer searches with them."""
+    return (
+        len(data) < 1024
+        and data.startswith(_LFS_VERSIONS)
+        and b"\noid sha256:" in data
+        and b"\nsize " in data
+    )
+
+
+_LFS_VERSIONS = (
+    b"version https://git-lfs.github.com/spec/v1\n",
+    b"version https://hawser.github.com/spec/v1\n",
+)
 
 
 _TEST_DIRS = frozenset(

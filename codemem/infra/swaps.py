@@ -66,11 +66,12 @@ def update_text(
     attempts: int = 5,
     timeout: float = DEFAULT_TIMEOUT,
     folder: Path | None = None,
+    new_ends: str = "\n",
 ) -> tuple[str | None, str]:
     """Apply `edit` to the text of `path` (None if missing) and write the result atomically.
 
     Returns (text read, text written), both with `\\n` line ends; a file written with `\\r\\n`
-    keeps them, so an edit of one line is one changed line in its diff, not every line. `edit`
+    keeps them (a new file is written with `new_ends`), so an edit of one line is one changed line in its diff, not every line. `edit`
     may raise to refuse; it may be called more than once, on fresh text, if the file changes
     under it (compare-and-swap on the text read, line ends included: a save that changed
     only them is a change). Raises `LockTimeout` when `lock` stays held,
@@ -84,6 +85,7 @@ def update_text(
         _settle_leftovers(path, folder)
         for _ in range(attempts):
             before, ends, raw = _read_text_and_ends(path)
+            ends = new_ends if raw is None else ends
             after = edit(before)
             if after == before:
                 return before, after

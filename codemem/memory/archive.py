@@ -235,8 +235,9 @@ class Archive:
         """Write a new note's file (the sleep-time agent's archive holds it instead)."""
         assert note.path is not None
         try:  # linked in only where nothing is, never over a file made a moment before
+            ends = self.ws.new_file_line_ends(note.path)  # CRLF in a Windows clone
             with atomic_file(note.path, install=rename_new) as handle:
-                handle.write(note.to_text().encode("utf-8"))
+                handle.write(note.to_text().replace("\n", ends).encode("utf-8"))
         except FileExistsError:  # the same text saved, deleted and saved within a second
             raise DuplicateNoteError(
                 f"a note with id {note.id} already exists; nothing was saved"

@@ -330,12 +330,16 @@ class MemoryStore(BlockFolder):
                 update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
                 return
             assert checked is not None  # a block of the repository: `_writable` checked it
+            # a new block in the line ends git would check it out with (CRLF in a Windows clone)
+            ends = "\n" if os.path.lexists(path) else self.ws.new_file_line_ends(path)
             for _ in range(GIT_TRIES):  # read while no git command rewrites the work tree
                 stamp = quiet_stamp(self.ws, path)
                 try:
                     with held_memory_path(self.ws, checked, make_folders=True) as held:
                         edit = read_under(self.ws, stamp, apply)
-                        before, after = update_text(held, edit, lock, folder=self._swap_dir(label))
+                        before, after = update_text(
+                            held, edit, lock, folder=self._swap_dir(label), new_ends=ends
+                        )
                 except GitRan:
                     continue
                 if before != after:  # a git command replacing the file meanwhile undoes it

@@ -28,6 +28,7 @@ from codemem.infra import (
     confine,
     held_path,
     in_git_folder,
+    line_ends,
     printable,
     read_regular,
     read_regular_bytes,
@@ -236,13 +237,18 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
     """Write `text` to a memory file only if it still holds exactly the bytes `before` (None:
     only where no file is); False, and the file left as it is now, if it does not: a save
     made since `before` was read is never written over (`infra.replace_bytes`, under the
-    file's lock, the new file waiting in `Workspace.swap_dir`)."""
+    file's lock, the new file waiting in `Workspace.swap_dir`). The text is written in the line
+    ends `before` mostly uses: a file a teammate committed with CRLF keeps them, so its diff
+    holds the lines whose meaning changed, not every line (a new file: git's for it on
+    checkout, `Workspace.new_file_line_ends`)."""
     checked = check_memory_write(ws, path)
     check_memory_text(ws, path, text)
     lock = ws.ensure_local() / "locks" / "memory-files.lock"
+    ends = ws.new_file_line_ends(path) if before is None else line_ends(before)
+    data = text.replace("\r\n", "\n").replace("\n", ends).encode("utf-8")
     try:
         with held_memory_path(ws, checked, make_folders=True) as held:
-            return replace_bytes(held, before, text.encode("utf-8"), lock, folder=ws.swap_dir)
+            return replace_bytes(held, before, data, lock, folder=ws.swap_dir)
     except (PathOutsideRepository, NotADirectoryError):
         raise moved_meanwhile(ws, path) from None
 

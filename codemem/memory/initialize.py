@@ -27,12 +27,13 @@ CONFIG_TEMPLATE = """\
 GITIGNORE = "local/\n"
 
 
-def _create(path: Path, text: str, created: list[Path]) -> None:
+def _create(ws: Workspace, path: Path, text: str, created: list[Path]) -> None:
     """Write `path` only where nothing is: a link a clone committed (even one leading nowhere)
     is left as it is, and a file made meanwhile (a second `init`, a `config set`) is never
-    written over."""
+    written over. In the line ends git would check it out with (CRLF in a Windows clone)."""
     if os.path.lexists(path):
         return
+    text = text.replace("\n", ws.new_file_line_ends(path))
     try:
         with atomic_file(path, install=rename_new) as handle:
             handle.write(text.encode("utf-8"))
@@ -57,9 +58,9 @@ def initialize_memory(ws: Workspace, store: MemoryStore | None = None) -> list[P
     created: list[Path] = []
     ws.check_inside()
     ws.dir.mkdir(parents=True, exist_ok=True)
-    _create(ws.config_file, CONFIG_TEMPLATE, created)
-    _create(ws.dir / ".gitignore", GITIGNORE, created)
-    _create(ws.dir / ".gitattributes", GITATTRIBUTES, created)
+    _create(ws, ws.config_file, CONFIG_TEMPLATE, created)
+    _create(ws, ws.dir / ".gitignore", GITIGNORE, created)
+    _create(ws, ws.dir / ".gitattributes", GITATTRIBUTES, created)
     for label in ("project", "conventions", store.user_label):
         try:
             block = store.create(label, default_description(label))

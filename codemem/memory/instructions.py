@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -291,5 +292,7 @@ def export_instructions(
         return with_region(text or "", render_region(store, exclude=own))
 
     lock = store.ws.ensure_local() / "locks" / f"export-{path.name}.lock"
-    before, after = update_text(path, change, lock, folder=store.ws.swap_dir)
+    # a new file inside: the line ends git would check it out with (CRLF in a Windows clone)
+    ends = "\n" if os.path.lexists(path) or not source else store.ws.new_file_line_ends(path)
+    before, after = update_text(path, change, lock, folder=store.ws.swap_dir, new_ends=ends)
     return path, before != after

@@ -37,12 +37,18 @@ from codemem.infra import (
     atomic_write,
     iso_utc,
     json_text,
+    line_ends,
     make_folder,
     printable,
     read_regular,
     utc_now,
 )
-from codemem.memory import BlockFormatError, check_memory_write, read_memory_file
+from codemem.memory import (
+    BlockFormatError,
+    check_memory_write,
+    read_memory_bytes,
+    read_memory_file,
+)
 from codemem.review.findings import Finding, demote
 from codemem.workspace import Workspace
 
@@ -222,14 +228,17 @@ def _read_cache(path: Path) -> dict[str, dict]:
         return {}
 
 
-def _dismissals_in(ws: Workspace, path: Path) -> list[tuple[str, str, str]]:
+def _dismissals_in(ws: Workspace, path: Path) -> tuple[list[tuple[str, str, str]], str]:
     """The dismissals (reason, by, at) the file at `path` holds already (teammates' ones merged
-    into it), none when there is no readable one."""
+    into it), none when there is no readable one; and the line ends it uses, which its rewrite
+    keeps (CRLF from a teammate's checkout on Windows: else every line of it would change)."""
     try:
-        text = read_memory_file(ws, path) if path.is_file() else None
-        return dismissal_entries(text) if text is not None else []
+        data = read_memory_bytes(ws, path) if path.is_file() else None
+        if data is None:  # a new file: in the line ends git would check it out with
+            return [], ws.new_file_line_ends(path)
+        return dismissal_entries(data.decode("utf-8").replace("\r\n", "\n")), line_ends(data)
     except (OSError, ValueError, RecursionError, BlockFormatError):
-        return []  # replaced, as it always was
+        return [], "\n"  # replaced, as it always was
 
 
 def find_cached(ws: Workspace, finding_id: str) -> tuple[str, dict]:
@@ -277,11 +286,12 @@ def dismiss(
     )
     path = dismissed_dir(ws) / f"{full_id}.json"
     check_memory_write(ws, path)  # not through a cloned link to a folder out of the repository
-    others = [entry for entry in _dismissals_in(ws, path) if entry[1] != item.by]
+    entries, ends = _dismissals_in(ws, path)
+    others = [entry for entry in entries if entry[1] != item.by]
     make_folder(path.parent)
     fields = asdict(item)
     del fields["also"]
     text = dismissal_text(fields, [*others, (item.reason, item.by, item.at)])
-    atomic_write(path, text)
+    atomic_write(path, text.replace("\n", ends))
     count = sum(1 for d in load_dismissals(ws) if d.rule == item.rule)
     return _dismissal(fields, dismissal_entries(text)), count

@@ -100,6 +100,13 @@ def test_content_skip_reasons():
         == "generated"
     )
     assert content_skip_reason(b"var a=1;" * 5000) == "minified"
+    pointer = (
+        b"version https://git-lfs.github.com/spec/v1\n"
+        b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        b"size 12345\n"
+    )
+    assert content_skip_reason(pointer) == "lfs_pointer"
+    assert content_skip_reason(b"# version https://git-lfs.github.com/spec/v1\n") is None
     assert content_skip_reason(b"def f():\n    return 1\n") is None
     assert content_skip_reason(b"") is None
 

@@ -141,6 +141,11 @@ def test_bad_input_is_skipped_and_counted(repo_factory):
     (repo / "empty.py").write_text("")
     (repo / ".env").write_text("API_KEY=supersecret\n")
     (repo / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (repo / "weights.json").write_text(  # a Git LFS pointer, in a clone without git-lfs
+        "version https://git-lfs.github.com/spec/v1\n"
+        "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        "size 104857600\n"
+    )
     os.symlink("loop_b", repo / "loop_a")
     os.symlink("loop_a", repo / "loop_b")
     summary = index(repo)
@@ -148,6 +153,7 @@ def test_bad_input_is_skipped_and_counted(repo_factory):
         "binary": 1,
         "too_large": 1,
         "minified": 1,
+        "lfs_pointer": 1,
         "secret": 2,
         "symlink": 2,
     }

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from review_helpers import CAMEL_FUNCTION, append, brief, cli_review, review, stage, write
 
+from codemem.conventions import dismissal_entries
 from codemem.review.feedback import (
     Dismissal,
     Reason,
@@ -211,6 +212,23 @@ def test_dismissing_again_replaces_ones_own_reason_and_keeps_a_teammates(shop):
             {"reason": "mirrors the JavaScript API", "by": "alice", "at": "2025-03-10T12:00:00Z"}
         ],
     }  # before: alice's dismissal alone, bob's reason gone
+
+
+def test_dismissing_a_finding_a_teammate_dismissed_from_windows_keeps_the_crlf_line_ends(shop):
+    camel(shop, "applyDiscount")
+    stage(shop)
+    [finding] = review(shop).findings
+    ws = Workspace(shop)
+    dismiss(ws, finding.id, "generated", by="bob", now=NOW)
+    saved = shop / ".codemem/review/dismissed" / f"{finding.id}.json"
+    saved.write_bytes(saved.read_bytes().replace(b"\n", b"\r\n"))  # checked out on Windows
+    dismiss(ws, finding.id, "mirrors the JavaScript API", by="alice", now=NOW)
+    data = saved.read_bytes()
+    assert data.count(b"\n") == data.count(b"\r\n")  # before: every line turned to LF
+    assert [entry[:2] for entry in dismissal_entries(data.decode())] == [
+        ("mirrors the JavaScript API", "alice"),
+        ("generated", "bob"),  # the teammate's reason kept too
+    ]
 
 
 def test_every_teammates_reason_is_loaded_and_shown_with_who_and_when(shop):
