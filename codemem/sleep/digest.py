@@ -330,7 +330,7 @@ def mine_conventions(run: DigestRun) -> None:
     if settings.conventions:
         previous = conv.records_text(ws)
         if isinstance(previous, conv.NewerRecords):  # never written back in an older format
-            writer.warnings.append(f"{ws.relative(conv.records_path(ws))}: {previous}")
+            conv.read_records(ws)  # names it, once per run
             return
         facts = conv.gather_facts(ws, config, settings, files)
         rules = conv.mine_conventions(facts, settings.min_samples, conv.read_records(ws))

@@ -72,8 +72,7 @@ def test_records_of_a_newer_format_are_named_left_alone_and_never_written_older(
     )
     assert records_damage(ws) == f".codemem/conventions.json: {problem}"
     commit(ws.root, "Add a helper", "2025-03-02T10:00:00+00:00", {"shop/extra.py": "X = 1\n"})
-    result = digest(ws)
-    assert result.warnings == [f".codemem/conventions.json: {problem}"]
+    assert digest(ws).warnings == []  # named once, in the log below
     assert records_path(ws).read_bytes() == newer
     after = snapshot(ws)
     assert {name: after[name] for name in before} == before  # the conventions block too
