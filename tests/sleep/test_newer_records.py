@@ -10,6 +10,7 @@ import logging
 from sleep_helpers import commit, config, digest, init, snapshot
 
 from codemem.conventions import read_records, records_damage, records_path
+from codemem.conventions.merge import Merged, merge_memory_file
 from codemem.review.diff import Target
 from codemem.review.engine import ReviewOptions, run_review
 from tests.helpers import make_repo
@@ -82,3 +83,17 @@ def test_records_of_a_newer_format_are_named_left_alone_and_never_written_older(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
         f"{records_path(ws)}: {problem}; the learned conventions are not checked"
     ]
+
+
+def test_the_merge_driver_keeps_the_records_a_newer_codemem_wrote_from_either_side():
+    # Before: our side was kept whatever it was, so a teammate on an older codemem merging a
+    # pull replaced the newer format's records by its own older ones.
+    old = json.dumps({"version": 2, "rules": []}) + "\n"
+    new = json.dumps({"version": 3, "rules": [], "miner": {}}) + "\n"
+    base = json.dumps({"version": 2, "rules": [{"topic": "naming"}]}) + "\n"
+    path = ".codemem/conventions.json"
+    assert merge_memory_file(base, old, new, path) == Merged(new)
+    assert merge_memory_file(base, new, old, path) == Merged(new)
+    other = json.dumps({"version": 2, "rules": [{"topic": "tests"}]}) + "\n"
+    assert merge_memory_file(base, old, other, path) == Merged(old)
+    assert merge_memory_file(base, "not json", other, path) == Merged(other)
