@@ -185,6 +185,7 @@ def set_command(app: AppContext, key: str, value: str) -> None:
     and line ends are kept (the file is committed; its diff shows what you set).
     """
     from codemem.config import read_layers, settings_from_text, user_config_dir, validate_layers
+    from codemem.config.loading import unknown_key_problem, unknown_keys
     from codemem.config.trust import record_trust, withheld_settings
     from codemem.infra import update_text
     from codemem.memory import check_memory_write
@@ -207,6 +208,10 @@ def set_command(app: AppContext, key: str, value: str) -> None:
         data.clear()
         data.update(settings_from_text(text or "", path))  # whole: the layer lacks untrusted
         _assign(data, key, parsed)
+        alone: dict[str, Any] = {}
+        _assign(alone, key, parsed)
+        for unknown in unknown_keys(alone):  # the file may hold a newer codemem's; not this one
+            raise ConfigError(f"{key} not set: {path}: {unknown_key_problem(unknown)}")
         try:
             validate_layers([*layers[:1], ("project", str(path), data), *layers[2:]])
         except ConfigError as exc:

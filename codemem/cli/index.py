@@ -97,6 +97,7 @@ def index_command(
     A damaged or unsafe published index is refused in one line and built locally instead.
     """
     from codemem.code import CodeIndex
+    from codemem.daemon.query_client import warn_other_version
 
     if full and source:
         raise click.UsageError("--full rebuilds from scratch; it cannot start --from a copy")
@@ -106,6 +107,7 @@ def index_command(
         )
     # The index reads the settings itself: with nothing to do, it need not validate them.
     index = CodeIndex(app.workspace())
+    warn_other_version(index.ws.root)
     started = index.start_from(source) if source else None
     with abandon_after(), progress_bar("Indexing") as progress:
         summary = index.refresh(full=full, progress=progress)

@@ -52,6 +52,11 @@ def status_lines(info: dict) -> list[str]:
                 f"A pid file from pid {info['stale_pid']} was left by a daemon that did "
                 "not stop cleanly; the next start replaces it."
             )
+    if info.get("other_version"):
+        lines.append(
+            "It is another codemem version's: it answers no search of this one, and the two "
+            "may rebuild the index in turn; `codemem watch --stop`, then `codemem watch --detach`."
+        )
     if info.get("polling"):
         lines.append(f"Not using inotify: {info['polling']}.")
     index, digest = info["last_index"] or {}, info["last_digest"] or {}

@@ -48,10 +48,12 @@ from codemem.conventions.miner import (
     render_rule,
 )
 from codemem.conventions.records import (
+    NewerRecords,
     parse_records,
     read_records,
     records_damage,
     records_path,
+    records_text,
     render_records,
 )
 from codemem.conventions.regions import (
@@ -110,9 +112,11 @@ __all__ = [
     "mine_conventions",
     "name_styles",
     "ours_side",
+    "NewerRecords",
     "parse_records",
     "read_records",
     "records_damage",
+    "records_text",
     "records_path",
     "region_body",
     "region_budget",

@@ -4,7 +4,8 @@ Git hands a driver three versions of a file and keeps what it writes to OURS; a 
 marks the file conflicted. By kind of file:
 
 - files codemem derives whole (digests, one per commit range; `*.json` learned records) keep
-  our side: the same inputs give the same bytes, and the next digest derives them again;
+  our side: the same inputs give the same bytes, and the next digest derives them again
+  (records of a higher format `version`, a newer codemem's, are kept from either side);
 - a review dismissal (`review/dismissed/<id>.json`) two teammates each wrote keeps both
   reasons (`dismissal_merge.merge_dismissals`); one that is not a dismissal's JSON on some
   side is merged line by line, conflicted;
@@ -39,6 +40,7 @@ is conflicted).
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -72,6 +74,17 @@ class Merged:
     conflicts: int = 0
 
 
+def _format_version(text: str) -> int:
+    """A learned records file's `version` (0: none to read): of two clones' records, the one
+    a newer codemem wrote is kept, as the older one leaves it as it is (`NewerRecords`) and
+    the newer one would write it again."""
+    try:
+        version = json.loads(text).get("version")
+    except (ValueError, AttributeError, RecursionError):
+        return 0
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
 def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
     """Merge three versions of the `.codemem/` file at `path` (relative to the repository)."""
     if ours == theirs or theirs == base:
@@ -83,7 +96,7 @@ def merge_memory_file(base: str, ours: str, theirs: str, path: str) -> Merged:
         both = merge_dismissals(base, ours, theirs)  # both teammates' reasons kept
         return Merged(both) if both is not None else _merge_lines(base, ours, theirs, memory=False)
     if parts[:1] == (".codemem",) and ("digests" in parts or path.endswith(".json")):
-        return Merged(ours)
+        return Merged(theirs if _format_version(theirs) > _format_version(ours) else ours)
     if "\0" in base + ours + theirs:  # as git: a binary file keeps our side, conflicted
         log.warning("%s holds a NUL byte: not merged as text; our side kept, conflicted", path)
         return Merged(ours, 1)

@@ -161,6 +161,12 @@ class Rule:
         )
 
 
+# The fields `Rule.to_json` and `Evidence.to_json` write; a stored rule's others are a newer
+# codemem's.
+RULE_FIELDS = frozenset(
+    {"topic", "kind", "language", "subject", "value", "statement", "band", "evidence"}
+)
+EVIDENCE_FIELDS = frozenset({"examples", "exceptions", "sources", "detail"})
 _REQUIRED = object()
 
 

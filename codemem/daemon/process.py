@@ -32,7 +32,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from codemem.daemon.query_client import STATUS_FILE
+from codemem.daemon.query_client import STATUS_FILE, other_version
 from codemem.errors import CodememError, FileTooLarge, LockTimeout, NotARegularFile
 from codemem.infra import (
     FileLock,
@@ -197,6 +197,7 @@ class WatchStatus:
     sessions_seen: str | None = None
     socket: str | None = None  # where it answers searches (set once it listens)
     polling: str | None = None  # why it polls the tree (inotify ran out), with the fix
+    protocol: int | None = None  # query_client.PROTOCOL of the daemon's version (None: before it)
 
     @classmethod
     def from_json(cls, data: Any) -> WatchStatus:
@@ -243,6 +244,7 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
         "last_digest": status.last_digest,
         "socket": status.socket if running else None,
         "polling": status.polling if running else None,
+        "other_version": running and other_version(status.to_json()),
         "log": str(local_path(ws, LOG_FILE)),
         "uncommitted_memory": uncommitted_memory(ws),
     }

@@ -8,6 +8,11 @@ can enter (`$XDG_RUNTIME_DIR/codemem/`, else `/tmp/codemem-<uid>/`), named by a 
 repository's path, and the daemon records where in its status file (`watch.json`,
 `"socket"`), which is how a client finds it. A client waits `REPLY_SECONDS` for the whole
 reply, then searches in-process: a stopped daemon's socket still accepts connections.
+
+A daemon left running through an upgrade or a downgrade is another codemem version's: it
+records `PROTOCOL` in `watch.json` (those before it record none) and each request carries the
+client's, so a client passes over a daemon of another protocol, saying so once, and a daemon
+declines a client of another one; both sides then search in-process.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ STATUS_FILE = "watch.json"
 REPLY_SECONDS = 10.0
 # A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS, with the NUL).
 MAX_SOCKET_PATH = 100
+# The request and reply below and the index formats the daemon's runs write, as one number
+# (1: the daemons that recorded none): bump it when any of them changes, so a daemon of another
+# version is never asked, nor left rebuilding the index in turn with the CLI unnoticed.
+PROTOCOL = 2
 # Variables that do not change what a search returns.
 NEUTRAL_ENV = frozenset({"CODEMEM_HOME", "CODEMEM_REPO", "CODEMEM_DEBUG", "CODEMEM_USER"})
 
@@ -71,20 +80,33 @@ def private_dir(directory: Path) -> Path:
     return directory
 
 
-def recorded_socket(ws_root: Path) -> Path | None:
-    """The socket the running daemon recorded in its status file, when it is one this user's
-    daemon of this repository bound (None: none recorded, or not such a socket).
+def daemon_status(ws_root: Path) -> dict:
+    """What the daemon last wrote to its status file ({} when there is none to read)."""
+    try:  # no link followed, no FIFO waited on: a committed one may lead to /dev/zero
+        data = json.loads(read_regular_bytes(ws_root / ".codemem" / "local" / STATUS_FILE))
+    except (OSError, ValueError, NotARegularFile):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def other_version(status: Mapping) -> bool:
+    """Whether the daemon that wrote `status` is another codemem version's (`PROTOCOL`)."""
+    return status.get("protocol", 1) != PROTOCOL
+
+
+def recorded_socket(ws_root: Path, data: Mapping | None = None) -> Path | None:
+    """The socket the running daemon recorded in its status file (`data`: as read already),
+    when it is one this user's daemon of this repository bound (None: none recorded, or not
+    such a socket).
 
     The status file is under `.codemem/local/`, which a clone can commit (`git add -f`): the
     path it names is taken only with this repository's socket name, as a socket this user
     owns in a folder only this user can enter, so no query (nor the CODEMEM_* settings sent
     with it) reaches anybody else's listener.
     """
-    try:  # no link followed, no FIFO waited on: a committed one may lead to /dev/zero
-        data = json.loads(read_regular_bytes(ws_root / ".codemem" / "local" / STATUS_FILE))
-    except (OSError, ValueError, NotARegularFile):
-        return None
-    recorded = data.get("socket") if isinstance(data, dict) else None
+    if data is None:
+        data = daemon_status(ws_root)
+    recorded = data.get("socket")
     if not isinstance(recorded, str) or not recorded:
         return None
     path = Path(recorded)
@@ -102,6 +124,30 @@ def recorded_socket(ws_root: Path) -> Path | None:
     return path
 
 
+def say_other_version(status: Mapping, command: str, what: str) -> None:
+    """Name the running daemon of another version (`status`) in one warning per process."""
+    if _told:
+        return
+    _told.append(status.get("pid"))
+    log.warning(
+        "%s: the running codemem watch (pid %s) is another codemem version's; %s "
+        "(`codemem watch --stop`, then `codemem watch --detach`, runs this one's)",
+        command,
+        status.get("pid"),
+        what,
+    )
+
+
+def warn_other_version(ws_root: Path) -> None:
+    """`index`: name a running daemon of another version, which rebuilds the index its way."""
+    status = daemon_status(ws_root)
+    if recorded_socket(ws_root, status) is not None and other_version(status):
+        say_other_version(status, "index", "it may rebuild the index its own way after this run")
+
+
+_told: list[object] = []  # a daemon of another version is named once per process
+
+
 def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The CODEMEM_* variables that could change a search's results."""
     env = os.environ if environ is None else environ
@@ -113,10 +159,21 @@ def ask_daemon(
 ) -> list[dict] | None:
     """Hits from a running watch daemon, or None (no daemon, it declined, or it did not answer
     within `timeout` seconds in all): search locally."""
-    path = recorded_socket(ws_root)
+    status = daemon_status(ws_root)
+    path = recorded_socket(ws_root, status)
     if path is None:
         return None
-    request = {"op": "search", "query": query, "k": k, "level": level, "env": settings_env()}
+    if other_version(status):
+        say_other_version(status, "search", "searching here instead")
+        return None
+    request = {
+        "op": "search",
+        "protocol": PROTOCOL,
+        "query": query,
+        "k": k,
+        "level": level,
+        "env": settings_env(),
+    }
     import socket  # here, not at the top: a search with no daemon running never loads it
 
     deadline = time.monotonic() + timeout

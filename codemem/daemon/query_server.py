@@ -7,7 +7,8 @@ and answers searches there: the client (`ask_daemon`) imports nothing heavy, and
 takes a small fraction of a second.
 
 Protocol: one JSON object per connection each way. Request
-`{"op": "search", "query": str, "k": int | null, "level": str, "env": {...}}`; reply
+`{"op": "search", "protocol": int, "query": str, "k": int | null, "level": str, "env": {...}}`
+(a request of another `PROTOCOL`, or another op, is declined); reply
 `{"hits": [hit + "text"]}` (with `"indexing": true` when an index run was under way, the
 answer then from what it last committed) or `{"error": str}`. The daemon answers only when
 its settings are the client's: the same `CODEMEM_*` overrides and no config file changed
@@ -30,7 +31,7 @@ import threading
 
 from codemem.code import CodeIndex
 from codemem.config import Config, user_config_dir
-from codemem.daemon.query_client import private_dir, settings_env, socket_path
+from codemem.daemon.query_client import PROTOCOL, private_dir, settings_env, socket_path
 from codemem.errors import CodememError, LockTimeout
 from codemem.workspace import Workspace
 
@@ -112,8 +113,10 @@ class QueryServer:
         self._inode = None
 
     def answer(self, request: dict) -> dict:
+        if request.get("protocol", 1) != PROTOCOL:  # another codemem version's client
+            return {"decline": "another codemem version"}
         if request.get("op") != "search":
-            return {"error": f"unknown op {request.get('op')!r}"}
+            return {"decline": f"unknown op {request.get('op')!r}"}
         if request.get("env", {}) != self.env:
             return {"decline": "different CODEMEM_* settings"}
         if _config_stamp(self.ws) != self.stamp:

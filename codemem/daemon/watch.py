@@ -52,6 +52,7 @@ from codemem.config import Config
 from codemem.daemon import lifeline
 from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
+from codemem.daemon.query_client import PROTOCOL
 from codemem.daemon.query_server import QueryServer
 from codemem.errors import DigestRunningError, HeadMovedError, UsageError
 from codemem.infra import LockHolder, head_commit, index_locked, parse_when, utc_now
@@ -161,6 +162,7 @@ class Watcher:
             last_digest=old.last_digest,
             digested_head=old.digested_head,
             sessions_seen=old.sessions_seen,
+            protocol=PROTOCOL,
         )
         self._save_status()
         log.info(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from codemem.config import Config, ReviewConfig
+from codemem.conventions import NewerRecords, records_text
 from codemem.errors import CodememError
 from codemem.review.checks import CHECKS, SECRET_SCAN, run_checks
 from codemem.review.context import ReviewContext
@@ -141,6 +142,11 @@ NOT_LEARNED = (
 )
 
 
+def newer_records(ws: Workspace) -> bool:
+    """Whether a newer codemem wrote the learned records (`read_records` named it)."""
+    return isinstance(records_text(ws), NewerRecords)
+
+
 def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewResult:
     """Review `options.target` in `ws` (see the module docstring)."""
     settings = config.review
@@ -153,8 +159,8 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
         more, warnings = run_checks(ctx, tuple(c for c in CHECKS if c != SECRET_SCAN), budget)
         static += more
         result.warnings += warnings
-        if ctx.files and not ctx.conventions.learned:
-            result.warnings.append(NOT_LEARNED)
+        if ctx.files and not ctx.conventions.learned and not newer_records(ws):
+            result.warnings.append(NOT_LEARNED)  # (a newer codemem's records: named already)
     findings = settle(static, changes, settings)
     if (
         not options.secrets_only

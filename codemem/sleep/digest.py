@@ -328,9 +328,14 @@ def mine_conventions(run: DigestRun) -> None:
         run.result,
     )
     if settings.conventions:
+        previous = conv.records_text(ws)
+        if isinstance(previous, conv.NewerRecords):  # never written back in an older format
+            conv.read_records(ws)  # names it, once per run
+            return
         facts = conv.gather_facts(ws, config, settings, files)
         rules = conv.mine_conventions(facts, settings.min_samples, conv.read_records(ws))
-        writer.write_file(conv.records_path(ws), conv.render_records(rules), "conventions")
+        text = conv.render_records(rules, previous)
+        writer.write_file(conv.records_path(ws), text, "conventions")
         region = conv.ConventionsRegion(rules)
         writer.update_region(conv.LABEL, conv.REGION, region)
         if region.built:  # an unreadable block keeps its overflow note as it is

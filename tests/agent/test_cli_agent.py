@@ -275,12 +275,12 @@ def test_run_needs_a_model(ws):
 
 
 def test_bad_agent_config_is_one_line(ws, script):
-    (ws.config_file).write_text("agent:\n  max_stepz: 3\n")
+    (ws.config_file).write_text("agent:\n  max_steps: -3\n")
     result = invoke(ws, "run", "x", "--model", script(["ok"]))
     assert result.exit_code == 2
     assert result.stderr == (
-        f"codemem: error: {ws.config_file}: agent.max_stepz: unknown key, did you mean max_steps? "
-        "(`codemem config example` shows every key)\n"
+        f"codemem: error: {ws.config_file}: agent.max_steps: Input should be greater than or "
+        "equal to 1\n"
     )
 
 

@@ -81,6 +81,31 @@ def test_set_validates_then_writes_the_project_file(repo):
     assert config.read_text() == "# team settings\n\nsleep:\n  idle_minutes: 5\nsearch:\n  k: 20\n"
 
 
+def test_a_newer_codemems_keys_are_ignored_kept_and_never_set(repo, caplog):
+    # A teammate upgraded first and committed a key of the newer codemem: this one's commands
+    # failed (exit 2) until everyone upgraded; `config set` of another key keeps it.
+    config = repo / ".codemem" / "config.yml"
+    newer = "# team settings\n\nsleep:\n  idle_minutes: 5\n  dream_depth: 3\nfuture: {on: yes}\n"
+    config.write_text(newer)
+    shown = run(repo, "config", "get", "sleep.idle_minutes")
+    assert (shown.exit_code, shown.stdout) == (0, "5.0\n")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{config}: sleep.dream_depth: unknown key, ignored: a newer codemem's setting? "
+        "(`codemem config example` shows every key)",
+        f"{config}: future: unknown key, ignored: a newer codemem's setting? "
+        "(`codemem config example` shows every key)",
+    ]
+    assert run(repo, "config", "set", "sleep.idle_minutes", "7").exit_code == 0
+    assert config.read_text() == newer.replace("idle_minutes: 5", "idle_minutes: 7")
+    typo = run(repo, "config", "set", "sleep.dream_depth", "4")
+    assert (typo.exit_code, typo.stderr.splitlines()[-1]) == (
+        2,
+        f"codemem: error: sleep.dream_depth not set: {config}: sleep.dream_depth: unknown key "
+        "(`codemem config example` shows every key)",
+    )
+    assert config.read_text() == newer.replace("idle_minutes: 5", "idle_minutes: 7")
+
+
 def test_set_changes_only_the_value_it_sets(repo):
     # The file is committed: `config set` rewrote it whole, dropping the team's comments
     # beside keys ("ticket #123", "reviewed by Ana"), reflowing lists and line ends.

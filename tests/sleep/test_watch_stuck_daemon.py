@@ -14,7 +14,13 @@ import time
 
 from test_watch_daemon import codemem, daemons, shop, wait_for  # noqa: F401 (fixtures)
 
-from codemem.daemon.query_client import REPLY_SECONDS, ask_daemon, private_dir, socket_path
+from codemem.daemon.query_client import (
+    PROTOCOL,
+    REPLY_SECONDS,
+    ask_daemon,
+    private_dir,
+    socket_path,
+)
 from tests.helpers import make_repo
 
 WARNING = (
@@ -49,7 +55,9 @@ def test_a_reply_trickled_byte_by_byte_is_bounded_by_one_deadline(tmp_path, capl
     private_dir(path.parent)
     path.unlink(missing_ok=True)
     (repo / ".codemem" / "local").mkdir(parents=True)
-    (repo / ".codemem" / "local" / "watch.json").write_text(json.dumps({"socket": str(path)}))
+    (repo / ".codemem" / "local" / "watch.json").write_text(
+        json.dumps({"socket": str(path), "protocol": PROTOCOL})
+    )
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen()
