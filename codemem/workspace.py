@@ -193,6 +193,14 @@ class Workspace:
             )
         return self.dir
 
+    def check_initialized(self) -> None:
+        """Refuse (`UsageError`) a command that needs `.codemem/` where there is none, naming the
+        fix: `codemem init`, or, where a sparse checkout leaves the team's memory out of the
+        work tree, the sparse fix (`init` refuses there: it would make the memory anew)."""
+        if not self.dir.is_dir():
+            fix = self.memory_left_out() or "run `codemem init` first"
+            raise UsageError(f"no {self.dir.name}/ in {printable(str(self.root))}: {fix}")
+
     def check_folders(self) -> None:
         """Refuse (`UsageError`, naming the fix) a `.codemem` or `.codemem/local` that is there
         but no folder (a file a clone committed in its place): nothing can be made under it.
