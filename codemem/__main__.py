@@ -54,13 +54,69 @@ def _names_in_utf8() -> None:
         return
     with contextlib.suppress(OSError):  # no interpreter to start: go on as we are
         sys.stdout.flush()
-        os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
+        os.execv(
+            sys.executable,
+            [sys.executable, "-X", "utf8", "-X", _TERMINAL_CODEC, *sys.orig_argv[1:]],
+        )
+
+
+# Marks the run `_names_in_utf8` started again: its UTF-8 mode is codemem's doing, not the user's.
+_TERMINAL_CODEC = "codemem_terminal_codec"
+
+
+def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
+    r"""What a terminal's codec cannot show, as JSON's escapes (`\u00ef`; a character past
+    U+FFFF as its surrogate pair): readable to a person, and `--json` stays JSON."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escapes = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escapes.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escapes.append(f"\\u{code:04x}")
+    return "".join(escapes), error.end
+
+
+def _terminal_in_its_codec() -> None:
+    """Write to a terminal in the locale's codec once `_names_in_utf8` started UTF-8 mode.
+
+    The mode is for names, not for the terminal: a Latin-1 terminal showed `naïve.py` as
+    `naÃ¯ve.py`. A terminal (stdin too: what is typed there) gets the locale's codec, as
+    Python gives it without the mode, and what the codec cannot show is escaped rather than
+    refused (but for the C locale's ASCII, below). Pipes and files stay UTF-8: `--json`, the
+    MCP server's stdio, a hook's output read by a program.
+    """
+    if _TERMINAL_CODEC not in sys._xoptions or os.environ.get("PYTHONIOENCODING"):
+        return
+    import codecs
+    import locale
+
+    # Python 3.11's `getencoding`: the locale's codec, whatever the mode (3.10 asks the C library).
+    getencoding = getattr(locale, "getencoding", None)
+    codec = getencoding() if getencoding else locale.nl_langinfo(locale.CODESET)
+    # ASCII is the C locale's: a locale left unset rather than a terminal that shows ASCII
+    # alone, which Python (UTF-8 mode) and click (its stdout) both answer with UTF-8.
+    try:
+        if codecs.lookup(codec).name in ("utf-8", "ascii"):
+            return
+    except LookupError:  # a codec Python does not know (or none named): leave UTF-8
+        return
+    codecs.register_error("codemem.escape", _escape_unencodable)
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # closed, or replaced
+            if stream is not None and stream.isatty():
+                errors = "surrogateescape" if stream is sys.stdin else "codemem.escape"
+                stream.reconfigure(encoding=codec, errors=errors)  # type: ignore[union-attr]
 
 
 def run() -> None:
     """Load the command line with Ctrl-C (SIGTERM, SIGHUP) quiet, then hand it the usual
     KeyboardInterrupt (`codemem.cli.interrupts`)."""
     _names_in_utf8()
+    _terminal_in_its_codec()
     previous = {
         signum: signal.signal(signum, _interrupted_while_loading)
         for signum in _STOPPING

@@ -91,6 +91,7 @@ def _check_work_tree_here(candidate: Path, here: Path) -> None:
         return
     if b"worktree" not in config.lower():
         return
+    _check_work_tree_exists(git_folder)
     top = _git_says(here, "--show-toplevel")
     if top and Path(top) != candidate:
         raise NotARepositoryError(
@@ -98,6 +99,30 @@ def _check_work_tree_here(candidate: Path, here: Path) -> None:
             f"{printable(top)}; run codemem there with git told where the repository is: "
             f"`GIT_DIR={shlex.quote(str(git_folder))} codemem --repo {shlex.quote(top)} ...`"
         )
+
+
+def _check_work_tree_exists(git_folder: Path) -> None:
+    """Refuse (`NotARepositoryError`) a `core.worktree` naming a folder that does not exist
+    (moved or deleted): every git command fails there (`cannot chdir`, which codemem showed
+    from `ls-files`, or not at all where git named the folder anyway and codemem said to run
+    there). Read from the file alone, from `/`: git in the repository cannot even read it."""
+    config = git_folder / "config"
+    try:
+        found = run_git(Path("/"), "config", "--file", str(config), "--get", "core.worktree")
+    except RepositoryRefused:
+        raise
+    except GitError:  # not set (exit 1), or set twice: git's own commands say what is wrong
+        return
+    value = found.decode("utf-8", "surrogateescape").rstrip("\n")
+    if not value or (git_folder / value).is_dir():  # a relative one is the git folder's
+        return
+    fix = shlex.join(
+        ["git", "-C", "/", "config", "--file", str(config), "--unset", "core.worktree"]
+    )
+    raise NotARepositoryError(
+        f"{printable(str(git_folder))} sets core.worktree to {printable(value)}, a folder that "
+        f"does not exist (moved or deleted?): make it, or remove the setting: `{printable(fix)}`"
+    )
 
 
 # Set in a hook git runs (`GIT_DIR` in a linked worktree, both with `git --git-dir --work-tree`)
@@ -193,6 +218,14 @@ class Workspace:
                 "run the command again"
             )
         return self.dir
+
+    def check_initialized(self) -> None:
+        """Refuse (`UsageError`) a command that needs `.codemem/` where there is none, naming the
+        fix: `codemem init`, or, where a sparse checkout leaves the team's memory out of the
+        work tree, the sparse fix (`init` refuses there: it would make the memory anew)."""
+        if not self.dir.is_dir():
+            fix = self.memory_left_out() or "run `codemem init` first"
+            raise UsageError(f"no {self.dir.name}/ in {printable(str(self.root))}: {fix}")
 
     def check_folders(self) -> None:
         """Refuse (`UsageError`, naming the fix) a `.codemem` or `.codemem/local` that is there

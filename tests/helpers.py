@@ -162,13 +162,15 @@ def forge_signature(repo: Path) -> None:
     git(repo, "update-ref", "HEAD", signed)
 
 
-def codemem_on_a_terminal(repo: Path, *args: str, timeout: float = 120) -> bytes:
+def codemem_on_a_terminal(
+    repo: Path, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None
+) -> bytes:
     """What `python -m codemem --repo REPO ARGS` writes to its stdout when that is a terminal
     (a pseudo-terminal this process reads), as `run_codemem` runs it otherwise."""
     import pty
     import select
 
-    environment = {**os.environ}
+    environment = {**os.environ, **(env or {})}
     environment["PYTHONPATH"] = os.pathsep.join(
         [str(FIXTURES.parent), os.environ.get("PYTHONPATH", "")]
     )

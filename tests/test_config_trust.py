@@ -229,6 +229,31 @@ def test_a_damaged_trust_file_trusts_nothing_and_trusting_mends_it(project, isol
     assert trust_path(folder).stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.parametrize("in_the_way", ["link", "file"])
+def test_a_codemem_home_that_cannot_be_made_is_one_line_for_each_writer_there(
+    project, tmp_path, monkeypatch, in_the_way
+):
+    """CODEMEM_HOME under a link to a folder that is gone (dotfiles on a drive not mounted) or
+    under a file: trust and the personal block each say so in one line, never `[Errno 17]`."""
+    above = tmp_path / "dotfiles"
+    if in_the_way == "link":
+        above.symlink_to(tmp_path / "unmounted")
+        why = f"{above} is a symbolic link to {tmp_path / 'unmounted'}, which is no folder"
+    else:
+        above.write_text("")
+        why = f"{above} is a file, not a folder"
+    monkeypatch.setenv("CODEMEM_HOME", str(above / "codemem"))
+    line = (
+        f"codemem: error: cannot make codemem's folder {above / 'codemem'}: {why}; make it by "
+        "hand, or set CODEMEM_HOME to a folder you can write\n"
+    )
+    trust = invoke(project, "config", "trust")
+    assert (trust.exit_code, trust.output) == (2, line)
+    personal = invoke(project, "memory", "create", "personal", "--description", "Mine.")
+    assert (personal.exit_code, personal.output) == (2, line)
+    assert not (tmp_path / "unmounted").exists()
+
+
 def test_two_runs_trusting_at_once_each_keep_their_entry(tmp_path, isolated_home):
     folder = user_dir(isolated_home)
     script = (

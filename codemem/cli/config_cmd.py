@@ -192,8 +192,7 @@ def set_command(app: AppContext, key: str, value: str) -> None:
 
     ws = app.workspace()
     path = ws.config_file
-    if not ws.dir.is_dir():
-        raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
+    ws.check_initialized()
     check_memory_write(ws, path)  # committed: not through a link, not while a merge waits
     layers = read_layers(path)
     try:

@@ -188,8 +188,7 @@ def _start_config(app: AppContext, ws: Workspace, idle: float | None) -> Config:
     not later in a background log)."""
     flags = {"sleep": {"idle_minutes": idle}} if idle is not None else None
     config = app.config(flags)  # a bad setting fails here, not later in a background log
-    if not ws.dir.is_dir():
-        raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
+    ws.check_initialized()
     return config
 
 

@@ -13,6 +13,7 @@ search only the lexicon (numpy), so neither loads LanceDB (a search with vectors
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from codemem.config.defaults import defaults_if_unset
 from codemem.config.layers import LayersReader
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
-from codemem.errors import CodememError
+from codemem.errors import CodememError, IndexingError
 from codemem.infra import imports_uncollected
 
 if TYPE_CHECKING:
@@ -176,6 +177,8 @@ class CodeIndex:
             if unchanged.summary is not None:
                 return unchanged.summary
             tree = unchanged.tree
+        if not self.exists():
+            self._check_buildable()
         # The co-change history a search reads, from git on the other core meanwhile: for a
         # new or rebuilt index (later runs leave a moved HEAD to the next search).
         history = refresh_beside(self.ws) if full or not has_history(self.ws) else None
@@ -211,6 +214,23 @@ class CodeIndex:
         if history is not None:
             history.join()
         return summary
+
+    def _check_buildable(self) -> None:
+        """Before a first run: `IndexingError` saying there is no index and how to get one when
+        `.codemem/local/` cannot be written (a CI job's checkout mounted read-only), where the
+        run's first write said only `the file system is read-only`. There is no setting that
+        puts the index elsewhere: it is this clone's, beside the work tree it describes."""
+        ws = self.ws
+        folder = next((p for p in (ws.local_dir, ws.dir) if p.is_dir()), ws.root)
+        if os.access(folder, os.W_OK):
+            return
+        read_only = os.statvfs(folder).f_flag & os.ST_RDONLY
+        why = "on a read-only file system" if read_only else "not writable by you"
+        raise IndexingError(
+            f"no code index yet, and none can be built here: .codemem/local/ is {why}; run "
+            "`codemem index` in a writable checkout of this repository and bring its "
+            ".codemem/local/ along (a CI cache), or mount a writable folder at .codemem/local/"
+        )
 
     def publish(self, target: str, keep: int | None = None) -> Published:
         """Publish the index (refreshed first by the caller) as HEAD's into the shared folder

@@ -8,6 +8,7 @@ broken one is reported in one line that names the file, the key and what is wron
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from codemem.config.home import make_user_dir
 from codemem.config.layers import (
     ENV_PREFIX,
     LAYERS,
@@ -95,6 +96,7 @@ __all__ = [
     "read_yaml_file",
     "settings_from_text",
     "user_config_dir",
+    "make_user_dir",
     "validate_layer",
     "validate_layers",
 ]

@@ -15,20 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from codemem import __version__
+from codemem.config.home import user_config_dir
 from codemem.config.trust import trust_path, trusted_part
 from codemem.errors import ConfigError, FileTooLarge, NotARegularFile
 from codemem.infra import load_yaml, read_regular_bytes
 
 ENV_PREFIX = "CODEMEM_"
-
-
-def user_config_dir() -> Path:
-    """The user's codemem folder: $CODEMEM_HOME, else ~/.config/codemem."""
-    home = os.environ.get("CODEMEM_HOME")
-    if home:
-        return Path(home).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "codemem"
 
 
 MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few KB; a link to /dev/zero is not one

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from codemem.config.home import make_user_dir
+
 TRUST_FILE = "trusted.json"
 TRUST_FORMAT = 1
 
@@ -222,7 +224,7 @@ def record_trust(project_file: Path, withheld: Mapping[str, Any] | None, user_di
     from codemem.infra import FileLock, atomic_write  # only when trust changes
 
     path = trust_path(user_dir)
-    user_dir.mkdir(parents=True, exist_ok=True)
+    make_user_dir(user_dir)
     with FileLock(user_dir / (TRUST_FILE + ".lock")):
         projects = read_trusted(user_dir)
         key = project_key(project_file)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import time
 from collections.abc import Mapping
@@ -78,6 +79,56 @@ def private_dir(directory: Path) -> Path:
             "watch's search socket); remove it or fix its permissions"
         )
     return directory
+
+
+# A socket that refuses connections this long after it was bound has no daemon behind it:
+# one killed (SIGKILL, a crash, a machine's OOM killer) leaves its file. A daemon listens
+# within microseconds of binding, so a younger one may be a daemon starting: left alone.
+DEAD_AFTER_SECONDS = 60.0
+_SOCKET_NAME = re.compile(r"[0-9a-f]{24}\.sock")
+
+
+def remove_if_dead(path: Path) -> bool:
+    """Remove the socket file `path` when it is this user's, older than `DEAD_AFTER_SECONDS`
+    and refuses a connection (no process listens there); whether it was removed."""
+    import socket  # here: a search with no daemon running never loads it
+
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid():
+        return False
+    if time.time() - info.st_mtime < DEAD_AFTER_SECONDS:
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            pass
+        except OSError:  # busy (a full backlog), gone: not known dead
+            return False
+        else:
+            return False
+    try:  # only the file that refused: a daemon that bound the name since made another
+        if path.lstat().st_ino != info.st_ino:
+            return False
+        path.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def remove_dead_sockets(directory: Path) -> int:
+    """Remove the sockets killed daemons left in `directory` (`remove_if_dead`), one per
+    repository otherwise, kept until that repository's daemon starts again, which may be
+    never (a repository deleted, a temporary one); how many were removed."""
+    try:
+        names = [name for name in os.listdir(directory) if _SOCKET_NAME.fullmatch(name)]
+    except OSError:
+        return 0
+    return sum(remove_if_dead(directory / name) for name in names)
 
 
 def daemon_status(ws_root: Path) -> dict:
@@ -201,8 +252,11 @@ def ask_daemon(
             timeout,
         )
         return None
+    except ConnectionRefusedError:  # a killed daemon's socket: search here instead
+        remove_if_dead(path)
+        return None
     except (OSError, ValueError):
-        return None  # a stale socket or a daemon going down: search here instead
+        return None  # a daemon going down: search here instead
     if "hits" in reply:
         if reply.get("indexing"):
             log.info("search: codemem watch is indexing; answered from the index as last committed")

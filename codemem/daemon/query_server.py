@@ -31,7 +31,13 @@ import threading
 
 from codemem.code import CodeIndex
 from codemem.config import Config, user_config_dir
-from codemem.daemon.query_client import PROTOCOL, private_dir, settings_env, socket_path
+from codemem.daemon.query_client import (
+    PROTOCOL,
+    private_dir,
+    remove_dead_sockets,
+    settings_env,
+    socket_path,
+)
 from codemem.errors import CodememError, LockTimeout
 from codemem.workspace import Workspace
 
@@ -77,6 +83,7 @@ class QueryServer:
         """
         private_dir(self.path.parent)
         self.path.unlink(missing_ok=True)  # left by a daemon that crashed (we hold its lock)
+        remove_dead_sockets(self.path.parent)  # and those of other repositories' ones
         handler = _handler_for(self)
         old_umask = os.umask(0o177)
         try:

@@ -54,7 +54,7 @@ from codemem.daemon.events import Debouncer, PathFilter, TreeObserver
 from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_status
 from codemem.daemon.query_client import PROTOCOL
 from codemem.daemon.query_server import QueryServer
-from codemem.errors import DigestRunningError, HeadMovedError, UsageError
+from codemem.errors import DigestRunningError, HeadMovedError
 from codemem.infra import LockHolder, head_commit, index_locked, parse_when, utc_now
 from codemem.memory import GitBusyError, Recall
 from codemem.sleep import DigestOptions, digest_running, run_digest
@@ -127,8 +127,7 @@ class Watcher:
 
         `on_started` is called once the lock is held (a second instance never gets there).
         """
-        if not self.ws.dir.is_dir():
-            raise UsageError(f"no {self.ws.dir.name}/ in {self.ws.root}: run `codemem init` first")
+        self.ws.check_initialized()
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }

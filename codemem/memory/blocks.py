@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from codemem.config import make_user_dir
 from codemem.errors import PathOutsideRepository
 from codemem.infra import (
     locked,
@@ -326,6 +327,7 @@ class MemoryStore(BlockFolder):
         lock = self._lock_for(label)  # first: it makes `.codemem/local/`, and `.codemem/`
         try:
             if label == PERSONAL_LABEL:  # in the user's own folder, outside any repository
+                make_user_dir(self.personal_path.parent)  # its locks/ too: one line if it cannot
                 # kept in dotfiles, a link: the file it leads to is written, the link stays
                 update_text(Path(os.path.realpath(path)), apply, lock, folder=self._swap_dir(label))
                 return

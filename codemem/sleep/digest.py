@@ -75,7 +75,7 @@ from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
-from codemem.sleep.pass_lock import check_initialized, digest_lock
+from codemem.sleep.pass_lock import digest_lock
 from codemem.sleep.sessions import pending_sessions
 from codemem.sleep.state import SleepState, read_state, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
@@ -460,7 +460,7 @@ def run_digest(
     holds it; a caller that holds it, `digest_lock`, holds it on), but for a dry run.
     """
     options = options or DigestOptions()
-    check_initialized(ws)
+    ws.check_initialized()
     if options.dry_run:  # writes nothing: runs beside a pass
         return _run_pass(ws, config, options, summarize, now, progress, provider)
     with digest_lock(ws):  # one pass at a time per clone (held on if the caller holds it)
@@ -477,9 +477,16 @@ def _run_pass(
     provider: Provider | None,
 ) -> DigestResult:
     settings = config.sleep
-    busy = None if options.dry_run else ws.git_operation() or index_locked(ws.root, ws.git_dir)
+    # A dry run shows what the pass will write once git is done (a merge waiting), but not
+    # writes no pass makes until the person acts: a sparse checkout that leaves .codemem/ out
+    # refuses them all (the dry run listed blocks no run could write).
+    if options.dry_run:
+        busy = ws.memory_left_out()
+    else:
+        busy = ws.git_operation() or index_locked(ws.root, ws.git_dir)
     if busy is not None:  # its files would go into that operation's commit, or stop it
-        raise GitBusyError(f"nothing digested: {busy}, then run it again")
+        nothing = "nothing would be digested" if options.dry_run else "nothing digested"
+        raise GitBusyError(f"{nothing}: {busy}, then run it again")
     result = DigestResult(dry_run=options.dry_run)
     model = None
     if options.llm and not options.dry_run:

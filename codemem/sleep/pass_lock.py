@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from codemem.errors import DigestRunningError, LockTimeout, UsageError
+from codemem.errors import DigestRunningError, LockTimeout
 from codemem.infra import FileLock, LockHolder, current_holder, lock_held
 from codemem.workspace import Workspace
 
@@ -41,7 +41,7 @@ def digest_lock(ws: Workspace, wait: float = 0.0) -> Iterator[None]:
     if key in _HELD:
         yield
         return
-    check_initialized(ws)  # the lock's folder is made only under a `.codemem/` there
+    ws.check_initialized()  # the lock's folder is made only under a `.codemem/` there
     ws.ensure_local()
     lock = FileLock(path, wait)
     try:
@@ -54,12 +54,6 @@ def digest_lock(ws: Workspace, wait: float = 0.0) -> Iterator[None]:
     finally:
         _HELD.discard(key)
         lock.release()
-
-
-def check_initialized(ws: Workspace) -> None:
-    """Refuse (`UsageError`) a pass in a repository with no `.codemem/`."""
-    if not ws.dir.is_dir():
-        raise UsageError(f"no {ws.dir.name}/ in {ws.root}: run `codemem init` first")
 
 
 def digest_running(ws: Workspace) -> LockHolder | None:

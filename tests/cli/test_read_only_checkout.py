@@ -74,3 +74,27 @@ def test_an_index_that_looks_copied_is_checked_and_searched_in_a_read_only_check
         done = read_only_codemem(repo, *args)
         assert (done.returncode, done.stderr) == (0, ""), args  # before: file system read-only
         assert json.loads(done.stdout)
+
+
+# what a search or an index run says where it must build an index and cannot write
+NO_INDEX_HERE = "codemem: error: no code index yet, and none can be built here: " + (
+    ".codemem/local/ is on a read-only file system; run `codemem index` in a writable checkout "
+    "of this repository and bring its .codemem/local/ along (a CI cache), or mount a writable "
+    "folder at .codemem/local/\n"
+)
+
+
+@pytest.mark.parametrize("local", ["absent", "empty"])
+def test_a_read_only_checkout_with_no_index_says_so_and_how_to_get_one(tmp_path, local):
+    # A CI job's checkout: .codemem/ committed, local/ (ignored) absent or left empty.
+    if not can_mount_read_only(tmp_path):
+        pytest.skip("needs a mount namespace (unshare -U -r -m)")
+    repo = make_repo(tmp_path / "repo", "shop")
+    assert run_codemem(repo, "init", "--no-index").returncode == 0
+    shutil.rmtree(repo / ".codemem" / "local")
+    if local == "empty":
+        (repo / ".codemem" / "local").mkdir()
+    search = read_only_codemem(repo, "search", "def")
+    assert (search.returncode, search.stdout, search.stderr) == (3, "", NO_INDEX_HERE)
+    index = read_only_codemem(repo, "index")  # before: the file system is read-only
+    assert (index.returncode, index.stderr) == (3, NO_INDEX_HERE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -224,6 +225,26 @@ def test_a_git_folder_whose_work_tree_is_elsewhere_names_the_command_that_works(
     assert json.loads(fixed.stdout)["files"] == 2
     git(history, "config", "--unset", "core.worktree")
     git(history, "config", "extensions.worktreeConfig", "true")  # names none: no refusal
+    assert run_codemem(history, "status").returncode == 0
+
+
+@pytest.mark.parametrize("named", ["relative", "absolute"])
+def test_a_git_folder_whose_work_tree_is_gone_says_so_and_how_to_fix_it(history, tmp_path, named):
+    # `core.worktree` naming a folder moved or deleted: codemem said to run in that folder
+    # (absolute), or passed git's `cannot chdir` from `ls-files` on (relative), or a status
+    # of nothing indexed; every git command in the repository fails there, `git config` too.
+    value = "../moved" if named == "relative" else str(tmp_path / "moved")
+    config = history / ".git" / "config"
+    git(tmp_path, "config", "--file", str(config), "core.worktree", value)
+    expected = (
+        f"codemem: error: {history}/.git sets core.worktree to {value}, a folder that does not "
+        f"exist (moved or deleted?): make it, or remove the setting: `git -C / config --file "
+        f"{config} --unset core.worktree`\n"
+    )
+    for args in (("index",), ("status", "--json"), ("search", "f1"), ("memory", "list")):
+        result = run_codemem(history, *args)
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", expected), args
+    git(Path("/"), "config", "--file", str(config), "--unset", "core.worktree")  # the fix said
     assert run_codemem(history, "status").returncode == 0
 
 

@@ -511,7 +511,19 @@ def test_no_memory_is_written_while_a_sparse_checkout_leaves_it_out(repo_factory
     # status said to run `codemem init`, which refuses here: it names the sparse fix instead
     problems = json.loads(run_cli(root, "status", "--json").stdout)["problems"]
     assert f"no .codemem/ folder: {LEFT_OUT}" in problems, problems
+    for args in (["digest", "--no-llm", "--dry-run"], ["config", "set", "search.k", "5"]):
+        no_folder = run_cli(root, *args)  # they too said to run `codemem init`
+        assert (no_folder.exit_code, no_folder.output) == (
+            2,
+            f"codemem: error: no .codemem/ in {root}: {LEFT_OUT}\n",
+        )
     assert run_cli(root, "index").exit_code == 0  # the index is this clone's own
+    # before: the dry run listed the blocks it would write, which no run could
+    dry_run = run_cli(root, "digest", "--no-llm", "--dry-run")
+    assert (dry_run.exit_code, dry_run.output) == (
+        2,
+        f"codemem: error: nothing would be digested: {LEFT_OUT}, then run it again\n",
+    )
     refused = [
         run_cli(root, *args)
         for args in (

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -486,3 +487,47 @@ def test_detach_that_loses_the_race_to_another_start_says_it_is_already_running(
         start_detached(ws, [])
     assert lost.value.exit_code == 2
     assert str(lost.value) == f"codemem watch is already running in {shop} (pid {os.getpid()})"
+
+
+def _socket_file(path: Path, *, listening: bool, age: float) -> socket.socket:
+    """A socket file at `path`, bound `age` seconds ago: a daemon's that listens, or, closed
+    unremoved, what a SIGKILLed daemon leaves."""
+    made = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    made.bind(str(path))
+    if listening:
+        made.listen()
+    else:
+        made.close()
+    os.utime(path, (time.time() - age, time.time() - age))
+    return made
+
+
+def test_the_sockets_killed_daemons_left_are_removed_and_living_ones_kept(
+    shop, daemons, monkeypatch
+):
+    # Each SIGKILLed daemon left its socket, one per repository, kept until that repository's
+    # daemon started again: the shared folder held 150 sockets no daemon listened on.
+    runtime = Path(tempfile.mkdtemp(prefix="cm-", dir="/tmp"))  # short: the socket fits there
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    folder = runtime / "codemem"
+    living = None
+    try:
+        killed = daemons(shop)
+        own = socket_path(shop)
+        assert own.parent == folder
+        killed.kill()
+        os.utime(own, (time.time() - 120, time.time() - 120))
+        names = [f"{letter * 24}.sock" for letter in "abc"]
+        _socket_file(folder / names[0], listening=False, age=120)  # another repository's
+        living = _socket_file(folder / names[1], listening=True, age=120)
+        _socket_file(folder / names[2], listening=False, age=1)  # a daemon binding right now
+        started = time.monotonic()
+        assert ask_daemon(shop, "total", 5, "chunk") is None  # quietly, at once
+        assert time.monotonic() - started < 1
+        assert not own.exists()  # the client removed the socket it found dead
+        daemons(shop)  # a new daemon removes the others' dead sockets as it binds its own
+        assert sorted(p.name for p in folder.iterdir()) == sorted([*names[1:], own.name])
+    finally:
+        if living is not None:
+            living.close()
+        shutil.rmtree(runtime)
