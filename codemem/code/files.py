@@ -51,6 +51,10 @@ SECRET_NAMES = re.compile(
     r"|^service[-_]account.*\.json$|\.tfvars$|\.tfstate$)",
     re.IGNORECASE,
 )
+# Files that exist only while git runs a merge driver: its copies of each side
+# (`.merge_file_XXXXXX`, at the top of the work tree) and the driver's result written through a
+# temporary beside one (`..merge_file_XXXXXX.<8 characters>.tmp`, `codemem.infra.atomic_write`).
+TRANSIENT_NAMES = re.compile(r"\.?\.merge_file_[A-Za-z0-9]{6}(\.[a-z0-9_]{8}\.tmp)?")
 GENERATED_MARKERS = re.compile(
     # Only inside a comment near the top: code that merely quotes a marker is not generated.
     rb"^[ \t]*(?:#|//|/\*+|\*|--|;|<!--|%)[^\n]*?"
@@ -172,6 +176,8 @@ def path_skip_reason(path: str) -> str | None:
         return "name_not_utf8"  # no index table or search result can hold the name
     parts = path.split("/")
     name = parts[-1]
+    if len(parts) == 1 and TRANSIENT_NAMES.fullmatch(name):
+        return "transient"
     if SECRET_NAMES.search(name):
         return "secret"
     if any(part in VENDOR_DIRS for part in parts[:-1]):

@@ -13,7 +13,7 @@ Protocol: one JSON object per connection each way. Request
 answer then from what it last committed) or `{"error": str}`. The daemon answers only when
 its settings are the client's: the same `CODEMEM_*` overrides and no config file changed
 since it started; otherwise it replies `{"decline": reason}` and the client searches
-in-process.
+in-process. A connection closed before its request, or before its reply, is let go quietly.
 
 A search brings the index up to date first, but waits for an index run under way (the
 daemon's own, a long one after a checkout, in its main thread) only `WRITER_WAIT_SECONDS`:
@@ -23,6 +23,7 @@ rather than keep the client waiting for the whole run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -147,11 +148,17 @@ def _handler_for(server: QueryServer) -> type[socketserver.StreamRequestHandler]
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
             try:
-                request = json.loads(self.rfile.readline(MAX_REQUEST))
-                reply = server.answer(request)
+                line = self.rfile.readline(MAX_REQUEST)
+            except OSError:
+                return
+            if not line.strip():  # the client went before asking (killed, or only probing)
+                return
+            try:
+                reply = server.answer(json.loads(line))
             except Exception as exc:  # a bad request never takes the daemon down
                 log.exception("watch: search request failed")
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
-            self.wfile.write(json.dumps(reply).encode() + b"\n")
+            with contextlib.suppress(OSError):  # a client gone before the answer (timed out)
+                self.wfile.write(json.dumps(reply).encode() + b"\n")
 
     return Handler

@@ -189,3 +189,24 @@ def test_a_test_name_is_the_convention_of_its_language():
         "test_",
     ]
     assert [p for p in not_tests if is_test_path(p)] == []
+
+
+def test_git_merge_temporaries_are_never_indexed(repo_factory):
+    # While git runs the merge driver it holds each side of a .codemem/ file in a
+    # `.merge_file_XXXXXX` at the top of the work tree, and the driver writes its result
+    # through a temporary beside it: the watch daemon indexed them in the middle of a
+    # `git pull --rebase`, and searches found memory's text under those passing names.
+    repo = repo_factory(commit=False)
+    (repo / "shop.py").write_text("def total():\n    return 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    text = "# Project\n\nzebraquartz prices are in euros.\n"
+    (repo / ".merge_file_a1B2c3").write_text(text)
+    (repo / "..merge_file_a1B2c3.0123abcd.tmp").write_text(text)
+    assert path_skip_reason(".merge_file_a1B2c3") == "transient"
+    assert path_skip_reason("..merge_file_a1B2c3.0123abcd.tmp") == "transient"
+    assert path_skip_reason("docs/.merge_file_notes.md") is None  # a name someone chose
+    result = run_codemem(repo, "index", "--json")
+    assert result.returncode == 0, result.stderr
+    found = run_codemem(repo, "search", "--json", "zebraquartz")
+    assert json.loads(found.stdout or "[]") == [], found.stdout

@@ -367,6 +367,23 @@ def test_search_is_answered_by_the_running_daemon_exactly_as_in_process(shop, da
     assert not socket_file.exists()
 
 
+def test_a_client_that_hangs_up_without_asking_costs_no_traceback(shop, daemons):
+    # Any process of the user may connect and go (one killed between connect and send, a
+    # probe of the socket folder): the daemon logged a JSON error and, writing its reply to
+    # the closed socket, a BrokenPipeError traceback that socketserver printed to the log.
+    import socket
+
+    daemon = daemons(shop)
+    for _ in range(3):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(str(socket_path(shop)))
+    hits = ask_daemon(shop, "parse price", None, "symbol")
+    assert hits is not None and hits[0]["text"]
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.log() + daemon.stderr()
+    assert "search request failed" not in daemon.log()
+
+
 def test_a_repository_path_of_200_characters_gets_a_working_socket(tmp_path):
     deep = tmp_path
     while len(str(deep)) < 170:
