@@ -257,7 +257,10 @@ def find_user_slug(ws: Workspace, identity: str) -> str:
         return renamed
     fresh = new_slugs(identity)
     for slug in fresh:
-        if _block_owners(ws, slug) is _MISSING:
+        # theirs too: another of their processes may have made it since the look above,
+        # and a second block of their own would split what they remember in two
+        found = _block_owners(ws, slug)
+        if found is _MISSING or (found is not _UNREADABLE and _theirs(found, identity, slug)):
             return slug
     taken = ", ".join(f"users/{slug}" for slug in fresh)
     raise MemoryEditError(

@@ -376,3 +376,25 @@ def test_an_owner_is_added_as_one_line_the_rest_kept_byte_for_byte():
     assert add_key(bom, "owner", "z@x.org") == (
         "\ufeff---\ndescription: Zo.\nowner: z@x.org\n---\nLikes rust.\n"
     )
+
+
+def test_a_block_of_theirs_made_meanwhile_by_their_other_process_is_the_one_found(
+    team, monkeypatch
+):
+    """The look for a user's block and the choice of a new name are two reads of `users/`:
+    one of their other processes may make the block between them. Found then as theirs, not
+    passed over for a second, hashed block (seen once in the six-process race above)."""
+    from codemem.memory import users
+
+    ws = Workspace(team)
+    mine = ws.blocks_dir / "users/alice-a-com.md"
+    mine.unlink()
+    (ws.blocks_dir / "users/alice.md").write_text(header("alice", "alice@b.org"), "utf-8")
+    real_renamed = users._renamed
+
+    def made_meanwhile(*args):
+        mine.write_text(header("alice-a-com", "alice@a.com"), encoding="utf-8")
+        return real_renamed(*args)
+
+    monkeypatch.setattr(users, "_renamed", made_meanwhile)
+    assert users.find_user_slug(ws, "alice@a.com") == "alice-a-com"
