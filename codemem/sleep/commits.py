@@ -13,10 +13,13 @@ sections; the bots' commits are summarised in one line.
 
 A rebase (`git pull --rebase`, `git rebase -i`), an amend or a cherry-pick gives a digested
 commit a new id, so the digest's `head` no longer reaches it. What git keeps of a commit
-through all of them is its author, author date and subject: `Commit.key`, a digest of those.
-A digest lists the keys of the commits it shows (`keys:`), and a commit of HEAD whose key a
-digest lists, or whose key is that of a digested commit HEAD no longer holds, is digested
-already (`DIGESTED`): left out like a memory commit, on every clone alike.
+through a rebase or a cherry-pick is its author, author date and subject: `Commit.key`, a
+digest of those; through an amend or a reword that fixes its message, its author, author date
+and patch: `Commit.patch_key` (`codemem.sleep.patches`). A squash merge keeps only the patch
+of the range it squashed (`range_key`). A digest lists the keys of the commits it shows and
+of its range (`keys:`), and a commit of HEAD one of whose keys a digest lists, or is one of a
+digested commit HEAD no longer holds, is digested already (`DIGESTED`): left out like a
+memory commit, on every clone alike.
 """
 
 from __future__ import annotations
@@ -40,13 +43,19 @@ from codemem.infra import (
     shallow_hint,
     utc_date,
 )
+from codemem.sleep.patches import (
+    commit_patch_ids,
+    patch_key,
+    range_key,
+    range_patch_id,
+)
 from codemem.workspace import CODEMEM_DIR
 
 # Fields and commits end in NUL (`-z`): the one byte no field can hold (git prints a message
 # up to its first NUL), where any other separator can be typed into a commit message.
 _FIELDS = ("%H", "%P", "%an", "%aI", "%cI", "%s", "%ae", "%b")
 _FORMAT = "%x00".join(_FIELDS)
-_KEY_FIELDS = ("%an", "%ae", "%aI", "%cI", "%s")  # what `Commit.key` is made of
+_KEY_FIELDS = ("%H", "%an", "%ae", "%aI", "%cI", "%s")  # a commit and what its keys are made of
 # Digested commits HEAD no longer holds, read for their keys: a rebase of more is rare, and
 # their copies past this many are digested again, as before keys.
 REWRITTEN_LIMIT = 1000
@@ -98,12 +107,27 @@ class Commit:
     diff: str = ""  # bounded patch text, only when asked for
     diff_omitted: int = 0  # bytes of the patch left out by the bound
     email: str = ""  # the author's
+    patch_id: str | None = None  # `git patch-id --stable` outside `.codemem/` (`read_patch_ids`)
 
     @property
     def key(self) -> str:
-        """What names this commit through a rebase, an amend or a cherry-pick (which keep
-        its author, author date and subject, and give it a new id)."""
+        """What names this commit through a rebase or a cherry-pick (which keep its author,
+        author date and subject, and give it a new id)."""
         return commit_key(self.author, self.email, self.authored, self.subject)
+
+    @property
+    def patch_key(self) -> str | None:
+        """What names this commit through an amend or a reword that changes its message (which
+        keep its author, author date and patch); None when it changes nothing outside memory."""
+        if self.patch_id is None:
+            return None
+        return patch_key(self.author, self.email, self.authored, self.patch_id)
+
+    def digested(self, keys: Collection[str]) -> bool:
+        """Whether `keys` name this commit: its `key`, its `patch_key`, or, for a squash of a
+        digested range, the `range_key` of its patch."""
+        named = [self.key, self.patch_key, range_key(self.patch_id) if self.patch_id else None]
+        return any(key in keys for key in named if key is not None)
 
     @property
     def short(self) -> str:
@@ -138,6 +162,9 @@ class CommitRange:
     # A shallow clone's history ends inside the range: a commit whose parent is not here (its
     # changes unknown), or a digested commit that is not (the commits after it unknown).
     beyond_clone: bool = False
+    # The patch id of all `base..` the newest commit shown changed, when it shows two or more
+    # (`split_skipped`): what a squash merge of the range keeps (`range_key`).
+    patch_id: str | None = None
 
 
 def commit_key(author: str, email: str, authored: str, subject: str) -> str:
@@ -148,9 +175,10 @@ def commit_key(author: str, email: str, authored: str, subject: str) -> str:
 
 
 def rewritten_keys(root: Path, known: Sequence[str], head: str) -> set[str]:
-    """The keys of the commits reachable from a `known` digested commit but not from `head`
-    (at most `REWRITTEN_LIMIT`): history rewritten since it was digested, whose copies in
-    `head` are digested already; one `git log`, printing nothing when none is."""
+    """The keys (`Commit.key`, `Commit.patch_key`) of the commits reachable from a `known`
+    digested commit but not from `head` (at most `REWRITTEN_LIMIT`): history rewritten since it
+    was digested, whose copies in `head` are digested already; one `git log`, printing nothing
+    when none is (then no patch is read)."""
     if not known:
         return set()
     out = git_text(
@@ -164,9 +192,24 @@ def rewritten_keys(root: Path, known: Sequence[str], head: str) -> set[str]:
         head,
     )
     keys = set()
-    for author, email, authored, committed, subject in log_records(out, len(_KEY_FIELDS)):
-        keys.add(commit_key(author, email, git_date(authored, git_date(committed)), subject))
+    rewritten = []
+    for sha, author, email, authored, committed, subject in log_records(out, len(_KEY_FIELDS)):
+        commit = Commit(sha, [], author, git_date(authored, git_date(committed)), "", subject)
+        commit.email = email
+        rewritten.append(commit)
+        keys.add(commit.key)
+    read_patch_ids(root, rewritten, shallow_commits(root))
+    keys.update(commit.patch_key for commit in rewritten if commit.patch_key is not None)
     return keys
+
+
+def read_patch_ids(root: Path, commits: Sequence[Commit], shallow: Collection[str]) -> None:
+    """Fill each commit's `patch_id` (one pipeline); a merge has none, nor has the boundary of
+    a shallow clone (its parent is not here, so its patch would be the whole tree)."""
+    wanted = [c for c in commits if len(c.parents) < 2 and c.sha not in shallow]
+    ids = commit_patch_ids(root, [c.sha for c in wanted])
+    for commit in wanted:
+        commit.patch_id = ids.get(commit.sha)
 
 
 def shallow_commits(root: Path) -> set[str]:
@@ -252,13 +295,17 @@ def commits_since(
     )
     shallow = shallow_commits(root)
     fields = log_records(log, len(_FIELDS))
+    listed = []
     for sha, parents, author, authored, committed, subject, email, body in fields:
         committed = git_date(committed)
         authored = git_date(authored, committed)
         commit = Commit(sha, parents.split(), author, authored, committed, subject, body.strip())
         commit.email = email
         commit.truncated_history = sha in shallow
-        if commit.key in keys:
+        listed.append(commit)
+    read_patch_ids(root, listed, shallow)
+    for commit in listed:
+        if commit.digested(keys):
             result.skipped.append((commit, DIGESTED))
         else:
             result.commits.append(commit)
@@ -353,6 +400,8 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
     if shown:
         commit_range.base = first_parent(root, shown[0])
     commit_range.digest_head = commit_range.head
+    if len(shown) > 1 and commit_range.head and not any(c.truncated_history for c in shown):
+        commit_range.patch_id = range_patch_id(root, commit_range.base, shown[-1].sha)
     if shown and commit_range.head not in (None, shown[-1].sha):
         # The newest commit shown names the file when all that came after it is memory or
         # merges of nothing else (a note committed, a pull's merge), whichever clone it is.

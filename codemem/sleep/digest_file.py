@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from codemem.infra import clean_text, printable, utc_date
 from codemem.sleep.changes import SymbolChanges, SymbolRef
 from codemem.sleep.commits import BOT, Commit, CommitRange
+from codemem.sleep.patches import range_key
 from codemem.sleep.project import safe
 from codemem.sleep.quoted import QUOTED_NOTE, quote_author, quote_message, quote_subject
 
@@ -165,12 +166,16 @@ def _left_out(commit_range: CommitRange) -> list[str]:
 
 
 def _keys(commit_range: CommitRange) -> list[str]:
-    """The frontmatter's `keys:`, one per commit shown (the project changes, then the bots'):
-    what names them after a rebase gives them new ids (`Commit.key`)."""
+    """The frontmatter's `keys:`: what names the commits shown (the project changes, then the
+    bots') once a rebase, an amend or a reword gives them new ids (`Commit.key`, then
+    `Commit.patch_key`), and what names their range once squashed (`range_key`)."""
     shown = [*commit_range.commits, *(c for c, reason in commit_range.skipped if reason == BOT)]
     if not shown:
         return []
     keys = dict.fromkeys(c.key for c in shown)
+    keys.update(dict.fromkeys(c.patch_key for c in shown if c.patch_key is not None))
+    if commit_range.patch_id is not None:
+        keys[range_key(commit_range.patch_id)] = None
     return ["keys:", *(f"- {key}" for key in keys)]
 
 

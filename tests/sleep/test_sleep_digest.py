@@ -41,6 +41,11 @@ keys:
 - d96e299353b0594c
 - 764afe007b90ab74
 - 8c2c9ef674ec13cc
+- abef50ee8e3267ba
+- 078150d9c927cee6
+- f9620f79fd2237c5
+- 472d1cc195661a12
+- c4974fb31c9fe3c3
 ---
 # Digest 2025-03-04: root..{d}
 

@@ -1024,6 +1024,13 @@ def rewrite(ws: Workspace, how: str) -> None:
     if how == "rebase -i":  # the two code commits swapped, the memory commit kept on top
         env = {**os.environ, "GIT_SEQUENCE_EDITOR": "sed -i -n '1{h;d};2{p;x;p;d};p'"}
         subprocess.run(["git", "rebase", "-q", "-i", "HEAD~3"], cwd=ws.root, env=env, check=True)
+    elif how == "reword":  # the older code commit's message fixed (`rebase -i`'s reword)
+        env = {
+            **os.environ,
+            "GIT_SEQUENCE_EDITOR": "sed -i '1s/^pick/reword/'",
+            "GIT_EDITOR": "sed -i '1s/.*/Add coupons (ten off)/'",
+        }
+        subprocess.run(["git", "rebase", "-q", "-i", "HEAD~3"], cwd=ws.root, env=env, check=True)
     elif how == "cherry-pick":  # onto a branch that forked before them
         sh(ws.root, "switch", "-q", "-c", "release", "HEAD~3")
         sh(ws.root, "cherry-pick", "main~2", "main~1", "main")
@@ -1032,7 +1039,7 @@ def rewrite(ws: Workspace, how: str) -> None:
         sh(ws.root, "rebase", "-q", "--force-rebase", "HEAD~3")
 
 
-@pytest.mark.parametrize("how", ["rebase -i", "cherry-pick", "rebase"])
+@pytest.mark.parametrize("how", ["rebase -i", "cherry-pick", "rebase", "reword"])
 @pytest.mark.parametrize("keys", [True, False], ids=["keys", "older-digest"])
 def test_digested_commits_given_new_ids_are_not_digested_again(team, how, keys):
     remote, alice, _bob = team
@@ -1050,6 +1057,68 @@ def test_digested_commits_given_new_ids_are_not_digested_again(team, how, keys):
     assert "Commits: nothing new" in again.stdout, again.stdout
     assert digested_subjects(alice).count("`Add coupons`") == 1
     assert sh(alice.root, "status", "--porcelain", "--", ".codemem").stdout == ""
+
+
+def test_a_digested_commit_amended_and_force_pushed_is_not_digested_again_by_a_new_clone(
+    team, tmp_path
+):
+    # Alice's message is fixed after her commit was digested and pushed (`commit --amend` keeps
+    # its author, author date and patch) and the branch force-pushed: a clone made afterwards
+    # has none of the ids the digest names, nor a commit with the subject its keys name.
+    remote, alice, _bob = team
+    commit(alice.root, "Add coupns", "2025-03-05T11:00:00+00:00", {"shop/coupons.py": COUPONS})
+    assert codemem(alice, "digest").returncode == 0
+    sh(alice.root, "commit", "-q", "--amend", "-m", "Add coupons")
+    commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+    sh(alice.root, "push", "-q", "-f", "origin", "main")
+    carol = clone(remote, tmp_path / "carol", "alice")
+    again = codemem(carol, "digest")
+    assert again.returncode == 0, again.stderr
+    assert "Commits: nothing new" in again.stdout, again.stdout
+    assert len(list(carol.digests_dir.glob("2025-03-05-*.md"))) == 1
+    assert sh(carol.root, "status", "--porcelain", "--", ".codemem").stdout == ""
+
+
+def test_a_squash_merge_of_a_digested_branch_is_not_digested_again(team):
+    # A feature branch digested (and its memory committed) on the branch, then squashed into
+    # main as one new commit, dated anew: its patch is the digested range's.
+    remote, alice, bob = team
+    sh(alice.root, "switch", "-q", "-c", "coupons")
+    commit(alice.root, "Add coupons", "2025-03-05T11:00:00+00:00", {"shop/coupons.py": COUPONS})
+    commit(alice.root, "Add labels", "2025-03-05T12:00:00+00:00", {"shop/labels.py": LABELS})
+    assert codemem(alice, "digest").returncode == 0
+    commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+    sh(alice.root, "switch", "-q", "main")
+    sh(alice.root, "merge", "-q", "--squash", "coupons")
+    commit(alice.root, "Add coupons and labels (#12)", "2025-03-06T09:00:00+00:00", author="bob")
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    for ws in (alice, bob):
+        again = codemem(ws, "digest")
+        assert again.returncode == 0, again.stderr
+        assert "Commits: nothing new" in again.stdout, again.stdout
+        assert len(list(ws.digests_dir.glob("*.md"))) == 2  # the first pass's and the branch's
+        assert sh(ws.root, "status", "--porcelain", "--", ".codemem").stdout == ""
+
+
+def test_a_digested_change_reapplied_by_reverting_its_revert_is_digested(team):
+    # The same patch again, by the same author, but dated anew: a change of its own.
+    remote, alice, _bob = team
+    commit(alice.root, "Add coupons", "2025-03-05T11:00:00+00:00", {"shop/coupons.py": COUPONS})
+    assert codemem(alice, "digest").returncode == 0
+    commit_memory(alice, "alice", "2025-03-05T12:00:00+00:00")
+    for day in (6, 7):
+        env = {**os.environ, "GIT_AUTHOR_DATE": f"2025-03-0{day}T10:00:00+00:00"}
+        subprocess.run(
+            ["git", "revert", "--no-edit", "HEAD~1" if day == 6 else "HEAD"],
+            cwd=alice.root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    again = codemem(alice, "digest")
+    assert again.returncode == 0, again.stderr
+    assert "Commits: 2 digested" in again.stdout, again.stdout
 
 
 @pytest.mark.parametrize("undo", ["revert", "discard"])
