@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from codemem.code import path_skip_reason
-from codemem.errors import GitError, UsageError
+from codemem.errors import GitError
 from codemem.infra import (
     git_head,
     git_path,
@@ -317,20 +317,6 @@ def commits_since(
     if result.commits:
         result.base = first_parent(root, result.commits[0])
     return result
-
-
-def fetch_whole_history(root: Path, remote: str) -> None:
-    """Make a shallow clone whole: `git fetch --unshallow` from `remote`, as the user's git
-    would (its credentials, transports). `UsageError` in one line when git cannot."""
-    try:
-        run_git(root, "fetch", "--unshallow", "--quiet", "--", remote, as_user=True)
-    except GitError as exc:
-        reason = " ".join(str(exc).split())
-        raise UsageError(
-            f"this clone is shallow and lacks commits to digest; fetching them failed ({reason}): "
-            'check out the whole history (actions/checkout: `fetch-depth: 0`; GitLab CI: `GIT_DEPTH: "0"`); '
-            "nothing was digested"
-        ) from exc
 
 
 def git_date(text: str, fallback: str = NO_DATE) -> str:

@@ -66,7 +66,6 @@ from codemem.sleep.commits import (
     Commit,
     CommitRange,
     commits_since,
-    fetch_whole_history,
     git_date,
     load_diff,
     split_skipped,
@@ -77,6 +76,7 @@ from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.pass_lock import digest_lock
 from codemem.sleep.sessions import pending_sessions
+from codemem.sleep.shallow import fetch_history, history_fetches
 from codemem.sleep.state import SleepState, read_state, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
@@ -258,9 +258,16 @@ def read_commits(run: DigestRun) -> None:
 
     commit_range = read_range()
     if commit_range.beyond_clone and options.fetch_from is not None and not options.dry_run:
-        fetch_whole_history(ws.root, options.fetch_from)
+        newest = run.state.last_digest.rsplit("/", 1)[-1] if run.state.last_digest else None
+
+        def enough() -> bool:
+            nonlocal commit_range
+            commit_range = read_range()
+            return not commit_range.beyond_clone
+
+        fetches = history_fetches(newest, settings.initial_commits)
+        fetch_history(ws.root, options.fetch_from, fetches, enough)
         result.fetched_from = options.fetch_from
-        commit_range = read_range()
     if commit_range.beyond_clone:
         result.warnings.append(
             "this clone is shallow and lacks commits to digest: the changes of its oldest "
