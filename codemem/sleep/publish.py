@@ -22,7 +22,10 @@ from codemem.workspace import CODEMEM_DIR, MEMORY_COMMIT_MESSAGE, Workspace
 
 COMMIT_MESSAGE = MEMORY_COMMIT_MESSAGE
 # How git says the branch moved since it was fetched: a pull with --rebase and a new try fix it.
+# The others: another push landed between this one's read of the branch and its update (two
+# jobs pushing at once), refused by the remote's ref lock or its check of the old value.
 _MOVED = ("(fetch first)", "(non-fast-forward)")
+_RACED = ("(failed to update ref)", "(incorrect old value provided)", "(cannot lock ref ")
 BOT_NAME, BOT_EMAIL = "codemem[bot]", "codemem-bot@users.noreply.github.com"
 
 
@@ -74,7 +77,7 @@ def push_memory(
             run_git(ws.root, "push", "--porcelain", "--", remote, ref, as_user=True)
         except GitError as exc:
             refused = _refusal(exc.output)
-            if refused is not None and not refused.endswith(_MOVED):
+            if refused is not None and not _moved(refused):
                 # a protected or checked-out branch, a hook: no pull makes the next try pass
                 raise PushError(
                     f"{remote} refused the memory pushed to {branch}: {refused}"
@@ -89,6 +92,11 @@ def push_memory(
         result.commit = git_text(ws.root, "rev-parse", "HEAD").strip()
         return result
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _moved(refused: str) -> bool:
+    """Whether the remote refused the push because its branch moved (then a pull helps)."""
+    return refused.endswith(_MOVED) or any(word in refused for word in _RACED)
 
 
 def _unpushed_memory_commit(ws: Workspace, remote: str, branch: str) -> bool:

@@ -851,6 +851,35 @@ def test_a_failed_push_leaves_the_pass_summary_in_the_log(team, tmp_path):
     )
 
 
+def test_a_push_that_meets_another_push_at_the_remote_pulls_and_tries_again(team, tmp_path):
+    # Two jobs push at once: alice's push lands while the bot's is between its read of main
+    # and its update (the remote's hook runs her push then). git says "[remote rejected]
+    # (failed to update ref)", and the bot gave up as if the branch were protected.
+    remote, alice, _bob = team
+    commit(alice.root, "Add coupons", "2025-03-05T10:00:00+00:00", {"shop/coupons.py": COUPONS})
+    flag = tmp_path / "raced"
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e '{flag}' ]; then\n"
+        f"  touch '{flag}'\n"
+        "  env -u GIT_DIR -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY"
+        f" -u GIT_ALTERNATE_OBJECT_DIRECTORIES git -C '{alice.root}' push -q origin main >&2\n"
+        "fi\n"
+    )
+    hook.chmod(0o755)
+    bot = clone(remote, tmp_path / "bot", None)
+    MemoryStore(bot, user="bot").append("project", "Labels print at the till.")
+
+    pushed = push_memory(bot, "origin", "main")
+
+    assert flag.exists() and pushed.attempts == 2
+    assert sh(remote, "log", "--format=%s", "main").stdout.splitlines()[:2] == [
+        "codemem: update memory [skip ci]",
+        "Add coupons",
+    ]
+
+
 def test_a_push_the_remote_refuses_for_good_is_tried_once_and_says_why(team, tmp_path):
     # A protected branch (a server hook declining it): no pull makes the next try pass. It was
     # pulled and tried five times, and the error said only "failed to push some refs".
