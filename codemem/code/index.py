@@ -215,6 +215,14 @@ class CodeIndex:
             history.join()
         return summary
 
+    def unindexed(self) -> list[str] | None:
+        """The paths whose work-tree content the index does not hold (added, changed or
+        deleted since last indexed), read without the index's lock: what a search answered
+        while another writer holds it is stale for. None: it cannot be told now."""
+        from codemem.code.staleness import unindexed_paths
+
+        return unindexed_paths(self.ws, self.config)
+
     def _check_buildable(self) -> None:
         """Before a first run: `IndexingError` saying there is no index and how to get one when
         `.codemem/local/` cannot be written (a CI job's checkout mounted read-only), where the
