@@ -22,7 +22,7 @@ from codemem.config.defaults import defaults_if_unset
 from codemem.config.layers import LayersReader
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError, IndexingError
-from codemem.infra import imports_uncollected
+from codemem.infra import current_holder, imports_uncollected, lock_held
 
 if TYPE_CHECKING:
     from codemem.code.cochange import CoChange
@@ -222,6 +222,19 @@ class CodeIndex:
         from codemem.code.staleness import unindexed_paths
 
         return unindexed_paths(self.ws, self.config)
+
+    def rebuilding(self) -> str | None:
+        """Who is rebuilding the index from scratch now (`codemem index --full`, a new index
+        format), as the index lock names them; None when nobody is. Searches meanwhile read
+        the last complete index: the rebuild is written beside it and swapped in at its end."""
+        from codemem.code.index_swap import build_dir
+        from codemem.code.indexer import LOCK_NAME
+
+        lock = self.ws.local_dir / LOCK_NAME
+        if not build_dir(self.ws.index_dir).is_dir() or not lock_held(lock):
+            return None  # none, or one interrupted: the next run clears it
+        holder = current_holder(lock)
+        return str(holder) if holder is not None else "another process"
 
     def _check_buildable(self) -> None:
         """Before a first run: `IndexingError` saying there is no index and how to get one when
