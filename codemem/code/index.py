@@ -14,7 +14,7 @@ search only the lexicon (numpy), so neither loads LanceDB (a search with vectors
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -156,8 +156,13 @@ class CodeIndex:
         full: bool = False,
         progress: Progress | None = None,
         lock_wait: float | None = None,
+        saved: Collection[str] = (),
     ) -> IndexSummary:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch).
+
+        `saved`: files the caller knows were written (`codemem watch`'s events), read even
+        where git's stat data vouches for them (`core.checkStat=minimal` misses a same-size
+        save given its old mtime back).
 
         With `index.shared` set and no local index yet, it first starts from the index
         published there (`start_from`; what it took is in `started_from`). Another writer
@@ -171,7 +176,7 @@ class CodeIndex:
 
         self.started_from = None
         tree = None
-        if not full and self._config is None:
+        if not full and self._config is None and not saved:
             # Settings as an earlier run validated them, and no file changed: no pydantic.
             unchanged = check_unchanged(self.ws, self._settings_key)
             if unchanged.summary is not None:
@@ -183,6 +188,10 @@ class CodeIndex:
         # new or rebuilt index (later runs leave a moved HEAD to the next search).
         history = refresh_beside(self.ws) if full or not has_history(self.ws) else None
         config, settings_key = self._settings()
+        if saved and not full:
+            from codemem.code.worktree import ListingSettings, WorkTree
+
+            tree = WorkTree.read(self.ws.root, ListingSettings.of(config.index), saved)
         if not full and config.index.shared and not self.exists():
             self.started_from = self.start_from(config.index.shared)
         try:

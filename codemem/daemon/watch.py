@@ -307,7 +307,9 @@ class Watcher:
         try:
             if self._guarded:
                 lifeline.ensure_fork_server()  # again, should something have killed it
-            summary = CodeIndex(self.ws, self.config).refresh(progress=self._checkpoint)
+            summary = CodeIndex(self.ws, self.config).refresh(
+                progress=self._checkpoint, saved=paths
+            )
         except StopRequested:
             raise
         except Exception as exc:  # a daemon keeps running; the next change tries again

@@ -15,6 +15,7 @@ from pathlib import Path
 from test_watch_daemon import codemem, daemons, shop, wait_for  # noqa: F401 (fixtures)
 
 from codemem.daemon.query_client import ask_daemon
+from tests.helpers import git
 
 
 def test_a_search_right_after_a_save_waits_for_the_daemons_run_of_saves(
@@ -83,3 +84,43 @@ def test_a_search_while_another_process_rebuilds_names_the_files_it_is_stale_for
     after = codemem(shop, "search", "--json", "--level", "symbol", "zebra_late_save")
     assert json.loads(after.stdout)[0]["symbol"] == "zebra_late_save"
     assert after.stderr == ""
+
+
+OLD = (1_577_836_800, 1_577_836_800)  # 2020-01-01: an mtime long before git's index file
+
+
+def test_a_same_size_save_given_its_old_mtime_back_is_indexed_under_check_stat_minimal(
+    shop,  # noqa: F811
+    daemons,  # noqa: F811
+):
+    """`core.checkStat=minimal` (`feature.manyFiles`): git vouches for a file by its size and
+    mtime alone, so a same-size rewrite given its old mtime back (`touch -d`, `cp -p`,
+    `rsync -t`) is clean to git (`git ls-files -m`, `git status`). Before: the daemon, told by
+    inotify which file changed, trusted git and the search never saw the save."""
+    same = shop / "shop" / "same.py"
+    same.write_text("def alpha_one():\n    return 1\n")
+    git(shop, "add", "shop/same.py")
+    git(shop, "commit", "-q", "-m", "same")
+    git(shop, "config", "core.checkStat", "minimal")
+    os.utime(same, OLD)
+    git(shop, "update-index", "-q", "--refresh")
+    assert codemem(shop, "index").returncode == 0
+    daemon = daemons(shop)
+    same.write_text("def bravo_two():\n    return 2\n")  # the same size
+    os.utime(same, OLD)
+    assert git(shop, "ls-files", "-m").stdout == ""  # git misses it
+    wait_for(
+        lambda: "same.py" in str(daemon.status().last_index.get("paths")),
+        what="the daemon's run for the save",
+    )
+    hits = ask_daemon(shop, "bravo_two", None, "symbol")
+    assert hits is not None and hits[0]["symbol"] == "bravo_two"
+    assert daemon.stop() == 0
+    # Saved back to git's own blob with no daemon running: `codemem index` reads that file
+    # again (its run listed it as changed), though git's stat data did not move.
+    same.write_text("def alpha_one():\n    return 1\n")
+    os.utime(same, OLD)
+    assert codemem(shop, "index").returncode == 0
+    found = codemem(shop, "search", "--json", "--level", "symbol", "alpha_one")
+    assert json.loads(found.stdout)[0]["symbol"] == "alpha_one"
+    assert json.loads(codemem(shop, "search", "--json", "bravo_two").stdout) == []
