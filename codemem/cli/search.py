@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import shlex
 import sys
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from codemem.infra import printable
 
 if TYPE_CHECKING:
     from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
 
 
 def _read_query(query: str | None, query_file: str | None) -> str:
@@ -207,6 +210,8 @@ def _search(
 
         run_index(app, full=False)
     found = index.search(text, k=k or settings.search.k, level=level)
+    if log.isEnabledFor(logging.INFO) and (holder := index.rebuilding()) is not None:
+        log.info("search: %s is rebuilding the index; answered from the last complete one", holder)
     return [{**hit.to_json(), "text": hit.text} for hit in found]
 
 

@@ -14,7 +14,7 @@ search only the lexicon (numpy), so neither loads LanceDB (a search with vectors
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from codemem.config.defaults import defaults_if_unset
 from codemem.config.layers import LayersReader
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError, IndexingError
-from codemem.infra import imports_uncollected
+from codemem.infra import current_holder, imports_uncollected, lock_held
 
 if TYPE_CHECKING:
     from codemem.code.cochange import CoChange
@@ -156,8 +156,13 @@ class CodeIndex:
         full: bool = False,
         progress: Progress | None = None,
         lock_wait: float | None = None,
+        saved: Collection[str] = (),
     ) -> IndexSummary:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch).
+
+        `saved`: files the caller knows were written (`codemem watch`'s events), read even
+        where git's stat data vouches for them (`core.checkStat=minimal` misses a same-size
+        save given its old mtime back).
 
         With `index.shared` set and no local index yet, it first starts from the index
         published there (`start_from`; what it took is in `started_from`). Another writer
@@ -171,7 +176,7 @@ class CodeIndex:
 
         self.started_from = None
         tree = None
-        if not full and self._config is None:
+        if not full and self._config is None and not saved:
             # Settings as an earlier run validated them, and no file changed: no pydantic.
             unchanged = check_unchanged(self.ws, self._settings_key)
             if unchanged.summary is not None:
@@ -183,6 +188,10 @@ class CodeIndex:
         # new or rebuilt index (later runs leave a moved HEAD to the next search).
         history = refresh_beside(self.ws) if full or not has_history(self.ws) else None
         config, settings_key = self._settings()
+        if saved and not full:
+            from codemem.code.worktree import ListingSettings, WorkTree
+
+            tree = WorkTree.read(self.ws.root, ListingSettings.of(config.index), saved)
         if not full and config.index.shared and not self.exists():
             self.started_from = self.start_from(config.index.shared)
         try:
@@ -214,6 +223,27 @@ class CodeIndex:
         if history is not None:
             history.join()
         return summary
+
+    def unindexed(self) -> list[str] | None:
+        """The paths whose work-tree content the index does not hold (added, changed or
+        deleted since last indexed), read without the index's lock: what a search answered
+        while another writer holds it is stale for. None: it cannot be told now."""
+        from codemem.code.staleness import unindexed_paths
+
+        return unindexed_paths(self.ws, self.config)
+
+    def rebuilding(self) -> str | None:
+        """Who is rebuilding the index from scratch now (`codemem index --full`, a new index
+        format), as the index lock names them; None when nobody is. Searches meanwhile read
+        the last complete index: the rebuild is written beside it and swapped in at its end."""
+        from codemem.code.index_swap import build_dir
+        from codemem.code.indexer import LOCK_NAME
+
+        lock = self.ws.local_dir / LOCK_NAME
+        if not build_dir(self.ws.index_dir).is_dir() or not lock_held(lock):
+            return None  # none, or one interrupted: the next run clears it
+        holder = current_holder(lock)
+        return str(holder) if holder is not None else "another process"
 
     def _check_buildable(self) -> None:
         """Before a first run: `IndexingError` saying there is no index and how to get one when

@@ -253,6 +253,7 @@ def _plan(
     else:
         manifest = Manifest(fingerprint=fp) if full or old is None else old
         current, todo, removed = changes_since(manifest, tree, index_dir, full)
+        listing = tree.digest  # with the saves git vouches for wrongly, `WorkTree.recheck`
         # Kept now, not held until the run completes (the kernel's: 78,000 entries, in every
         # worker forked after): it is used only once the manifest records its digest.
         save_listing(target, tree)
@@ -282,6 +283,7 @@ def changes_since(
     same = not full and manifest.listing_settings == tree.settings.to_json()
     before = load_listing(index_dir, manifest.listing) if same and manifest.full_text else None
     if before is not None:  # only what changed since the listing the manifest completed
+        tree.recheck(before)  # saves git vouched for wrongly (`WorkTree.read`'s `saved`)
         # A file missing when last read (gone meanwhile) is read again, listed as before.
         touched = tree.touched_since(before, also=manifest.paths_with_status(MISSING))
         files = manifest.read_rows(touched)

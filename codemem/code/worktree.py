@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,7 +50,8 @@ RULES = hashlib.sha1(
     repr((1, sorted(VENDOR_DIRS), GENERATED_NAMES.pattern, SECRET_NAMES.pattern)).encode()
 ).hexdigest()[:16]
 
-FileIds = dict[str, tuple[str | None, str | None]]  # path -> (content id, skip reason)
+FileId = tuple[str | None, str | None]  # (content id, skip reason)
+FileIds = dict[str, FileId]  # path -> its id
 Touched = dict[str, list[bytes]]  # path -> its entries in a listing (`touched_since`)
 # A tracked entry (in git's index, changed or not, unmerged) under `.codemem/local/`.
 _TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)")
@@ -103,15 +104,38 @@ class WorkTree:
     digest: str
 
     @classmethod
-    def read(cls, root: Path, settings: ListingSettings) -> WorkTree:
-        """List the work tree (one `git ls-files`) and hash what git cannot vouch for."""
+    def read(cls, root: Path, settings: ListingSettings, saved: Collection[str] = ()) -> WorkTree:
+        """List the work tree (one `git ls-files`) and hash what git cannot vouch for, and
+        `saved`: files known to have been written since (`codemem watch` saw them), which
+        git vouches for by their size and mtime alone where `core.checkStat=minimal` (a
+        same-size rewrite given its old mtime back: `touch -d`, `cp -p`, `rsync -t`)."""
         entries = read_listing(root, settings.include)
         hashed = _hash_files(root, settings, unvouched(entries))
+        tree = cls(root, settings, entries, hashed, "")
+        tree._list_as_changed(_misvouched(root, settings, entries, saved) if saved else {})
+        return tree
+
+    def recheck(self, before: list[bytes]) -> None:
+        """Read again the files a run listed as changed where git vouches for the same blob
+        now (`before`: that run's entries): a save `read` found git vouching for wrongly stays
+        listed as changed while its content differs, so the save that puts git's blob back
+        is seen too (git's stat data, unchanged, would not tell)."""
+        listed = set(self.entries)
+        again = [b"H" + e[1:] for e in before if e[:1] == b"C" and e not in listed]
+        again = [entry for entry in again if entry in listed]
+        if again:
+            paths = [_entry_path(e).decode("utf-8", "surrogateescape") for e in again]
+            self._list_as_changed(_misvouched(self.root, self.settings, again, paths))
+
+    def _list_as_changed(self, misvouched: dict[bytes, tuple[str, FileId]]) -> None:
+        """List `misvouched` files as changed (`C`, with their ids), and digest the listing."""
+        self.entries += [b"C" + entry[1:] for entry in misvouched]
+        self.hashed.update(misvouched.values())
         digest = hashlib.sha1(
-            repr((settings, sorted(hashed.items()))).encode("utf-8", "surrogateescape")
+            repr((self.settings, sorted(self.hashed.items()))).encode("utf-8", "surrogateescape")
         )
-        digest.update(b"\0".join(entries))
-        return cls(root, settings, entries, hashed, digest.hexdigest())
+        digest.update(b"\0".join(self.entries))
+        self.digest = digest.hexdigest()
 
     def submodules(self) -> list[str]:
         """The submodules git lists here (repositories of their own: none of their files is a
@@ -188,6 +212,28 @@ class WorkTree:
             else:
                 out[path] = (cid, path_skip_reason(path))
         return out
+
+
+def _misvouched(
+    root: Path, settings: ListingSettings, entries: list[bytes], saved: Collection[str]
+) -> dict[bytes, tuple[str, FileId]]:
+    """The H entries of the `saved` files whose content does not have the blob id git vouches
+    for (git judged them unchanged by a stat that missed the save), each with the file's path
+    and id."""
+    wanted = {path.encode("utf-8", "surrogateescape") for path in saved}
+    changed = {_entry_path(entry) for entry in entries if entry[:1] == b"C"}
+    out: dict[bytes, tuple[str, FileId]] = {}
+    for entry in entries:
+        raw = _entry_path(entry)
+        if entry[:1] != b"H" or raw not in wanted or raw in changed:
+            continue
+        for path, (cid, _tracked) in parse_listing([entry], settings.exclude).items():
+            if path_skip_reason(path) is not None:
+                continue
+            data, _reason = read_repo_file(root, path, settings.max_file_bytes)
+            if data is not None and (actual := git_blob_id(data)) != cid:
+                out[entry] = (path, (actual, None))
+    return out
 
 
 def _entry_path(entry: bytes) -> bytes:

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from codemem.errors import CodememError, NotARegularFile, UsageError
-from codemem.infra import read_regular_bytes
+from codemem.infra import printable, read_regular_bytes
 
 log = logging.getLogger("codemem")
 
@@ -41,7 +41,7 @@ MAX_SOCKET_PATH = 100
 # The request and reply below and the index formats the daemon's runs write, as one number
 # (1: the daemons that recorded none): bump it when any of them changes, so a daemon of another
 # version is never asked, nor left rebuilding the index in turn with the CLI unnoticed.
-PROTOCOL = 2
+PROTOCOL = 3  # 3: a reply names the files it is stale for (`stale`, `stale_total`)
 # Variables that do not change what a search returns.
 NEUTRAL_ENV = frozenset({"CODEMEM_HOME", "CODEMEM_REPO", "CODEMEM_DEBUG", "CODEMEM_USER"})
 
@@ -205,6 +205,33 @@ def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("CODEMEM_") and k not in NEUTRAL_ENV}
 
 
+STALE_NAMED = 10  # the stale files a warning names
+
+
+def say_stale(stale: object, total: object) -> None:
+    """Say that a search was answered while another index run held the index, and which
+    files that answer is stale for (a warning: an agent must know; none stale: info)."""
+    paths = [p for p in stale if isinstance(p, str)] if isinstance(stale, list) else None
+    count = total if isinstance(total, int) and not isinstance(total, bool) else None
+    if paths is None or count is None:
+        log.warning(
+            "search: another index run holds the index; answered from the index as last "
+            "committed, which may not hold the latest saves (search again once it ends)"
+        )
+    elif count:
+        named = ", ".join(printable(p) for p in paths[:STALE_NAMED])
+        more = f" and {count - len(paths[:STALE_NAMED])} more" if count > STALE_NAMED else ""
+        log.warning(
+            "search: the index does not hold the latest saves of %d file(s): %s%s (another "
+            "index run holds it; search again once that run ends)",
+            count,
+            named,
+            more,
+        )
+    else:
+        log.info("search: codemem watch is indexing; the index already holds every saved file")
+
+
 def ask_daemon(
     ws_root: Path, query: str, k: int | None, level: str, timeout: float = REPLY_SECONDS
 ) -> list[dict] | None:
@@ -259,7 +286,7 @@ def ask_daemon(
         return None  # a daemon going down: search here instead
     if "hits" in reply:
         if reply.get("indexing"):
-            log.info("search: codemem watch is indexing; answered from the index as last committed")
+            say_stale(reply.get("stale"), reply.get("stale_total"))
         return reply["hits"]
     if "error" in reply:
         raise UsageError(reply["error"])

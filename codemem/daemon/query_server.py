@@ -10,15 +10,23 @@ Protocol: one JSON object per connection each way. Request
 `{"op": "search", "protocol": int, "query": str, "k": int | null, "level": str, "env": {...}}`
 (a request of another `PROTOCOL`, or another op, is declined); reply
 `{"hits": [hit + "text"]}` (with `"indexing": true` when an index run was under way, the
-answer then from what it last committed) or `{"error": str}`. The daemon answers only when
+answer then from what it last committed, and `"stale": [path, ...]`, the first
+`STALE_LISTED` of the `"stale_total"` files that answer does not hold as they are in the work
+tree, when they can be told) or `{"error": str}`. The daemon answers only when
 its settings are the client's: the same `CODEMEM_*` overrides and no config file changed
 since it started; otherwise it replies `{"decline": reason}` and the client searches
 in-process. A connection closed before its request, or before its reply, is let go quietly.
 
-A search brings the index up to date first, but waits for an index run under way (the
-daemon's own, a long one after a checkout, in its main thread) only `WRITER_WAIT_SECONDS`:
-then it answers from the index as that run last committed it, as an in-process search would,
-rather than keep the client waiting for the whole run.
+A search brings the index up to date first. An index run under way holds it back: the
+daemon's own run for a few saves (`SAVES_RUN_FILES` at most: an agent's edits, a `sed -i`
+over a package) is waited for up to `SAVES_WAIT_SECONDS`, or until the index holds every
+file as it is in the work tree (its rows committed before the run ends), since it is what the
+search must see (on a loaded machine a run of 60 files takes 2-5 s, and a flat half second answered 3
+searches in 4 without the save made just before); a long run (a checkout's thousands of
+files, the catch-up at start) or another process's only `WRITER_WAIT_SECONDS`. Then it
+answers from the index as that run last committed it, rather than keep the client waiting
+for the whole run, and names the files that answer is stale for (`CodeIndex.unindexed`),
+which the client prints.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import logging
 import os
 import socketserver
 import threading
+import time
 
 from codemem.code import CodeIndex
 from codemem.config import Config, user_config_dir
@@ -45,10 +54,15 @@ from codemem.workspace import Workspace
 log = logging.getLogger("codemem")
 
 MAX_REQUEST = 4 * 1024 * 1024
-# A search waits this long for an index run to end (one saved file's takes a fraction of it),
-# then answers from the index as that run last committed it: the lexicon's segments are
-# immutable and listed by one atomic rename, so a reader never sees half a batch.
+# A search waits this long for a long index run to end (or another process's), then answers
+# from the index as that run last committed it: the lexicon's segments are immutable and
+# listed by one atomic rename, so a reader never sees half a batch.
 WRITER_WAIT_SECONDS = 0.5
+# The daemon's own run for at most this many saved files is waited for up to this long (the
+# client waits `query_client.REPLY_SECONDS` in all, and the search's own refresh follows).
+SAVES_RUN_FILES = 200
+SAVES_WAIT_SECONDS = 5.0
+STALE_LISTED = 100  # the stale files a reply names (`stale_total` counts them all)
 
 
 def _config_stamp(ws: Workspace) -> list[tuple[str, int | None, int | None]]:
@@ -76,6 +90,12 @@ class QueryServer:
         self._lock = threading.Lock()  # one search at a time: they share the index
         self.index = CodeIndex(ws, config)  # keeps the repo-map graph (a search prior) loaded
         self._inode: int | None = None  # the socket file this server made
+        self._saves_run = False  # the watcher's run under way is one for a few saves
+
+    def run_started(self, paths: list[str] | None) -> None:
+        """The watcher's index run for `paths` (changed files it saw; empty: a catch-up of
+        unknown size) begins; None: it ended."""
+        self._saves_run = paths is not None and 0 < len(paths) <= SAVES_RUN_FILES
 
     def bind(self) -> None:
         """Listen on the socket (raises `CodememError` if it cannot); `serve` answers.
@@ -129,18 +149,38 @@ class QueryServer:
             return {"decline": "different CODEMEM_* settings"}
         if _config_stamp(self.ws) != self.stamp:
             return {"decline": "configuration changed since the daemon started"}
-        reply: dict = {}
         with self._lock:
             try:
-                try:  # exact freshness: ~10 ms when nothing changed
-                    self.index.refresh(lock_wait=WRITER_WAIT_SECONDS)
-                except LockTimeout:  # a long run (the daemon's own, after a checkout) is on
-                    reply["indexing"] = True
+                reply = self._refresh()
                 k = request.get("k") or self.config.search.k
                 hits = self.index.search(request["query"], k=int(k), level=request["level"])
             except CodememError as exc:
                 return {"error": str(exc)}
         reply["hits"] = [{**hit.to_json(), "text": hit.text} for hit in hits]
+        return reply
+
+    def _refresh(self) -> dict:
+        """Bring the index up to date (exact freshness: ~10 ms when nothing changed) unless
+        another run holds it past the wait; then the reply's `indexing` and `stale` fields.
+
+        The wait for the watcher's run of saves ends early once the index holds every file
+        as it is in the work tree (its rows committed, the run not ended yet)."""
+        saves = self._saves_run
+        deadline = time.monotonic() + (SAVES_WAIT_SECONDS if saves else WRITER_WAIT_SECONDS)
+        while True:
+            try:
+                self.index.refresh(
+                    lock_wait=max(0.0, min(WRITER_WAIT_SECONDS, deadline - time.monotonic()))
+                )
+                return {}
+            except LockTimeout:  # a run is on: the daemon's own, another process's
+                stale = self.index.unindexed()
+            if stale == [] or time.monotonic() >= deadline:
+                break
+        reply: dict = {"indexing": True}
+        if stale is not None:
+            reply["stale"] = stale[:STALE_LISTED]
+            reply["stale_total"] = len(stale)
         return reply
 
 

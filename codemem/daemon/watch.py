@@ -116,6 +116,7 @@ class Watcher:
         self.state_lost = False  # .codemem/local/ was removed or replaced under the daemon
         self._state_checked = float("-inf")  # when a pass last looked (`_checkpoint`)
         self._guarded = False  # lifeline armed: what this process forks dies with it
+        self.queries: QueryServer | None = None  # answering searches, once serving
         self.observer = TreeObserver(
             ws.root, self.debouncer, self.filter, watch_ignored=bool(config.index.include)
         )
@@ -170,7 +171,7 @@ class Watcher:
             os.getpid(),
             self.idle_seconds / 60,
         )
-        queries = QueryServer(self.ws, self.config)
+        queries = self.queries = QueryServer(self.ws, self.config)
         try:
             queries.bind()  # what can fail at start fails while --detach waits
             self.observer.start()
@@ -301,10 +302,14 @@ class Watcher:
         self._save_status()  # `--status` says so: a checkout's run takes minutes
         self.status.index_runs += 1  # counted with the run's record, saved as it ends
         self._busy = True
+        if self.queries is not None:  # a search waits for a run of saves: it must see them
+            self.queries.run_started(paths)
         try:
             if self._guarded:
                 lifeline.ensure_fork_server()  # again, should something have killed it
-            summary = CodeIndex(self.ws, self.config).refresh(progress=self._checkpoint)
+            summary = CodeIndex(self.ws, self.config).refresh(
+                progress=self._checkpoint, saved=paths
+            )
         except StopRequested:
             raise
         except Exception as exc:  # a daemon keeps running; the next change tries again
@@ -330,6 +335,8 @@ class Watcher:
                 )
         finally:
             self._busy = False
+            if self.queries is not None:
+                self.queries.run_started(None)
         self.status.last_index = record
         self.status.activity = "watching"
         self._save_status()

@@ -9,6 +9,7 @@ process of the group is left behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -292,6 +293,29 @@ def test_a_held_lock_times_out_naming_its_holder(indexed_repo, tmp_path, monkeyp
     stop(proc, signal.SIGKILL)
     monkeypatch.setattr(indexer, "LOCK_TIMEOUT", 30.0)
     assert index(indexed_repo).changed == 1
+
+
+def test_a_search_during_a_rebuild_answers_from_the_last_complete_index_and_says_so(
+    indexed_repo, tmp_path
+):
+    proc = start_index(indexed_repo, tmp_path, "batch", "--full")  # the new index half written
+    result = subprocess.run(
+        [sys.executable, "-m", "codemem", "--repo", str(indexed_repo), "-v", "search"]
+        + ["--json", "--level", "file", "func_7 Thing7"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["path"] == "pkg/mod7.py"  # neither blocked nor half
+    # Before: nothing said the rebuild was under way.
+    said = [line for line in result.stderr.splitlines() if "rebuilding" in line]
+    assert len(said) == 1 and said[0].startswith(f"codemem: INFO: search: pid {proc.pid} (")
+    assert said[0].endswith(
+        " index --full) is rebuilding the index; answered from the last complete one"
+    )
+    stop(proc, signal.SIGKILL)
 
 
 def test_rebuild_without_an_atomic_exchange_and_a_swap_stopped_halfway(indexed_repo, monkeypatch):

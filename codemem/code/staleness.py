@@ -1,0 +1,44 @@
+"""What the index does not hold yet: the paths a search answered without a refresh misses.
+
+A search that could not bring the index up to date first (another writer held it past the
+search's wait: `codemem index --full`, a long run of `codemem watch` after a checkout) answers
+from the index as last committed. `unindexed_paths` says which files that answer is stale
+for: the plan a refresh would make (`changes_since`), read without the index's lock and
+without writing anything, so the answer can name them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from codemem.code.indexer import changes_since
+from codemem.code.manifest import Manifest
+from codemem.code.worktree import ListingSettings, WorkTree
+from codemem.errors import CodememError
+
+if TYPE_CHECKING:
+    from codemem.config import Config
+    from codemem.workspace import Workspace
+
+
+def unindexed_paths(ws: Workspace, config: Config) -> list[str] | None:
+    """The paths (sorted) whose work-tree content the index does not hold: added, changed or
+    deleted since their rows were last committed. None when that cannot be told (no index, or
+    its manifest cannot be read while another process writes it)."""
+    try:
+        manifest = Manifest.load(ws.index_dir)
+    except (OSError, sqlite3.Error):
+        return None
+    if manifest is None:
+        return None
+    try:
+        tree = WorkTree.read(ws.root, ListingSettings.of(config.index))
+        if manifest.full_text and manifest.listing == tree.digest:
+            return []
+        _current, todo, removed = changes_since(manifest, tree, ws.index_dir)
+    except (OSError, sqlite3.Error, CodememError):
+        return None
+    finally:
+        manifest.close()
+    return sorted({path for path, _cid in todo}.union(removed))
