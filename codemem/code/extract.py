@@ -38,9 +38,16 @@ class FileResult:
 
 
 def extract_file(
-    root: Path, path: str, content_id: str | None, settings: ExtractSettings
+    root: Path,
+    path: str,
+    content_id: str | None,
+    settings: ExtractSettings,
+    generated: bool = True,
 ) -> FileResult:
     """Read, classify, parse and chunk one file. Never raises for bad content.
+
+    `generated` False: the repository says the file is not generated
+    (`linguist-generated=false`), so its content is not judged generated or minified.
 
     Secrets are redacted (`codemem.infra.redact_source`) before the file is parsed, so no
     chunk, symbol signature or docstring, tag or repo-map line ever holds one.
@@ -52,7 +59,7 @@ def extract_file(
     if data is None:
         return FileResult(path, content_id, reason or "unreadable")
     content_id = content_id or git_blob_id(data)
-    reason = content_skip_reason(data)
+    reason = content_skip_reason(data, generated)
     if reason:
         return FileResult(path, content_id, reason)
     language = language_for_path(path, data)

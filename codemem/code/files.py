@@ -70,6 +70,19 @@ _GENERATED_WORDS = (b"generated", b"edit", b"amalgamation of", b"merged from mul
 
 
 @dataclass(frozen=True, slots=True)
+class Marks:
+    """One file's git attributes (`codemem.code.attributes`): True marked, False un-marked
+    (`-attr`, `attr=false`), None not said (the heuristics decide)."""
+
+    generated: bool | None = None
+    vendored: bool | None = None
+    binary: bool = False  # `binary`, or `-text` with `-diff`
+
+
+NO_MARKS = Marks()
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A file the repository offers for indexing."""
 
@@ -170,8 +183,9 @@ def list_candidates(
     return [Candidate(path, cid, tracked) for path, (cid, tracked) in parsed.items()]
 
 
-def path_skip_reason(path: str) -> str | None:
-    """Why a path is never indexed, judged from its name alone (None: look inside)."""
+def path_skip_reason(path: str, marks: Marks = NO_MARKS) -> str | None:
+    """Why a path is never indexed, judged from its name alone and the repository's git
+    attributes for it, `marks` (None: look inside)."""
     if not is_utf8(path):
         return "name_not_utf8"  # no index table or search result can hold the name
     parts = path.split("/")
@@ -179,10 +193,17 @@ def path_skip_reason(path: str) -> str | None:
     if len(parts) == 1 and TRANSIENT_NAMES.fullmatch(name):
         return "transient"
     if SECRET_NAMES.search(name):
-        return "secret"
-    if any(part in VENDOR_DIRS for part in parts[:-1]):
+        return "secret"  # whatever the attributes say: a key is never indexed
+    if marks is not NO_MARKS:
+        if marks.vendored:
+            return "vendored"
+        if marks.generated:
+            return "generated"
+        if marks.binary:
+            return "binary"
+    if marks.vendored is None and any(part in VENDOR_DIRS for part in parts[:-1]):
         return "vendored"
-    if GENERATED_NAMES.search(name):
+    if marks.generated is None and GENERATED_NAMES.search(name):
         return "generated"
     return None
 
@@ -266,14 +287,17 @@ def _resolved_root(root: Path) -> str:
     return str(root.resolve()) + os.sep
 
 
-def content_skip_reason(data: bytes) -> str | None:
+def content_skip_reason(data: bytes, generated: bool = True) -> str | None:
     """Why file content is not indexed: binary, a Git LFS pointer, generated or minified
-    (None: index it)."""
+    (None: index it); with `generated` False (`linguist-generated=false`), never generated
+    or minified."""
     head = data[:8192]
     if b"\0" in head:
         return "binary"
     if is_lfs_pointer(data):
         return "lfs_pointer"
+    if not generated:
+        return None
     top = data[:2048]
     lowered = top.lower()
     if any(word in lowered for word in _GENERATED_WORDS) and GENERATED_MARKERS.search(top):

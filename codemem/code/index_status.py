@@ -64,8 +64,8 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         if manifest.full_text and manifest.listing == tree.digest:
             stale = 0  # the listing the last complete run recorded: `index` has nothing to do
         else:  # what `index` would read again or remove
-            _, todo, removed = changes_since(manifest, tree, ws.index_dir)
-            stale = len(todo) + len(removed)
+            changes = changes_since(manifest, tree, ws.index_dir)
+            stale = len(changes.todo) + len(changes.removed)
     except sqlite3.Error as exc:
         manifest.close()
         report["indexed"] = False

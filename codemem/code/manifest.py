@@ -20,6 +20,7 @@ since the last save, are `codemem.code.manifest_rows`.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -64,16 +65,22 @@ CREATE TABLE name_words (
 ) WITHOUT ROWID;
 """
 _ENTRY_COLUMNS = "path, content_id, status, language, symbols, chunks, syntax_errors"
+# What a complete run records of the listing it judged (`codemem.code.indexer`).
+LISTING_FIELDS = (
+    "listing",
+    "settings_key",
+    "listing_settings",
+    "search_settings",
+    "attributes",
+    "not_generated",
+)
 _META = (
     "fingerprint",
     "indexed_at",
     "runs_since_maintain",
     "seconds",
     "full_text",
-    "listing",
-    "settings_key",
-    "listing_settings",
-    "search_settings",
+    *LISTING_FIELDS,
 )
 
 
@@ -192,6 +199,10 @@ class Manifest:
         # And what a search reads of those settings (`codemem.config.snapshot`), so that a
         # search with the same key needs no validation either.
         self.search_settings = ""
+        # The key of the git attributes its files were judged with (`WorkTree.attributes`).
+        self.attributes = ""
+        # The listed paths it says are not generated (`linguist-generated=false`).
+        self.not_generated: frozenset[str] = frozenset()
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: Entries | None = Entries()
@@ -219,6 +230,9 @@ class Manifest:
             manifest.settings_key = str(meta.get("settings_key") or "")
             manifest.listing_settings = str(meta.get("listing_settings") or "")
             manifest.search_settings = str(meta.get("search_settings") or "")
+            manifest.attributes = str(meta.get("attributes") or "")
+            if meta.get("not_generated"):
+                manifest.not_generated = frozenset(map(str, json.loads(meta["not_generated"])))
             if isinstance(meta.get("totals"), str):
                 files, symbols, chunks = map(int, meta["totals"].split(","))
                 manifest._totals = files, symbols, chunks
@@ -238,7 +252,14 @@ class Manifest:
 
     def _state(self) -> tuple[Any, ...]:
         settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
-        listing = (self.listing, self.settings_key, self.listing_settings, self.search_settings)
+        listing = (
+            self.listing,
+            self.settings_key,
+            self.listing_settings,
+            self.search_settings,
+            self.attributes,
+            self.not_generated,
+        )
         return (*settings, self.full_text, *listing, dict(self.files))
 
     def close(self) -> None:
@@ -357,6 +378,8 @@ class Manifest:
             self.settings_key,
             self.listing_settings,
             self.search_settings,
+            self.attributes,
+            json.dumps(sorted(self.not_generated)) if self.not_generated else "",
         )
         meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
         if self._files is not None:  # else no row changed: the saved totals still hold

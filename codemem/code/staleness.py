@@ -36,9 +36,9 @@ def unindexed_paths(ws: Workspace, config: Config) -> list[str] | None:
         tree = WorkTree.read(ws.root, ListingSettings.of(config.index))
         if manifest.full_text and manifest.listing == tree.digest:
             return []
-        _current, todo, removed = changes_since(manifest, tree, ws.index_dir)
+        changes = changes_since(manifest, tree, ws.index_dir)
     except (OSError, sqlite3.Error, CodememError):
         return None
     finally:
         manifest.close()
-    return sorted({path for path, _cid in todo}.union(removed))
+    return sorted({path for path, _cid in changes.todo}.union(changes.removed))

@@ -19,15 +19,18 @@ import json
 import logging
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codemem.code.attributes import attributes_key, is_attributes_entry, read_marks
 from codemem.code.files import (
     GENERATED_NAMES,
     MISSING,
+    NO_MARKS,
     SECRET_NAMES,
     VENDOR_DIRS,
+    Marks,
     git_blob_id,
     parse_listing,
     path_skip_reason,
@@ -36,7 +39,7 @@ from codemem.code.files import (
     unvouched,
 )
 from codemem.errors import FileTooLarge, NotARegularFile
-from codemem.infra import atomic_file, make_folder, read_regular_bytes
+from codemem.infra import atomic_file, attributes_stamp, make_folder, read_regular_bytes
 
 if TYPE_CHECKING:
     from codemem.code.manifest_rows import FileEntry
@@ -52,6 +55,10 @@ RULES = hashlib.sha1(
 
 FileId = tuple[str | None, str | None]  # (content id, skip reason)
 FileIds = dict[str, FileId]  # path -> its id
+# The reasons a file's name alone gives that its git attributes may undo; and, with None, those
+# of a hashed file that its attributes may change.
+_MARKED_REASONS = ("vendored", "generated")
+_PATH_REASONS = (None, *_MARKED_REASONS)
 Touched = dict[str, list[bytes]]  # path -> its entries in a listing (`touched_since`)
 # A tracked entry (in git's index, changed or not, unmerged) under `.codemem/local/`.
 _TRACKED_LOCAL = re.compile(rb"(?:^|\0)[HSM] [^\t\0]*\t(\.codemem/local/[^\0]*)")
@@ -102,6 +109,11 @@ class WorkTree:
     entries: list[bytes]  # read_listing's raw entries
     hashed: FileIds  # the files git cannot vouch for, with their ids
     digest: str
+    info: tuple[int, ...] | None = None  # the stamp of the git directory's `info/attributes`
+    # The git attributes of the paths asked so far (`marks`): those with any, and all asked.
+    _marks: dict[str, Marks] = field(default_factory=dict, repr=False)
+    _asked: set[str] = field(default_factory=set, repr=False)
+    _attributes: str | None = field(default=None, repr=False)
 
     @classmethod
     def read(cls, root: Path, settings: ListingSettings, saved: Collection[str] = ()) -> WorkTree:
@@ -110,8 +122,9 @@ class WorkTree:
         git vouches for by their size and mtime alone where `core.checkStat=minimal` (a
         same-size rewrite given its old mtime back: `touch -d`, `cp -p`, `rsync -t`)."""
         entries = read_listing(root, settings.include)
-        hashed = _hash_files(root, settings, unvouched(entries))
-        tree = cls(root, settings, entries, hashed, "")
+        info = attributes_stamp(root)  # the `.gitattributes` files' ids are in the listing
+        hashed = _hash_files(root, settings, unvouched(entries), entries, info)
+        tree = cls(root, settings, entries, hashed, "", info)
         tree._list_as_changed(_misvouched(root, settings, entries, saved) if saved else {})
         return tree
 
@@ -131,11 +144,40 @@ class WorkTree:
         """List `misvouched` files as changed (`C`, with their ids), and digest the listing."""
         self.entries += [b"C" + entry[1:] for entry in misvouched]
         self.hashed.update(misvouched.values())
+        self._attributes = None  # a `.gitattributes` may be among them
         digest = hashlib.sha1(
-            repr((self.settings, sorted(self.hashed.items()))).encode("utf-8", "surrogateescape")
+            repr((self.settings, sorted(self.hashed.items()), self.info)).encode(
+                "utf-8", "surrogateescape"
+            )
         )
         digest.update(b"\0".join(self.entries))
         self.digest = digest.hexdigest()
+
+    @property
+    def attributes(self) -> str:
+        """The key of what decides the files' git attributes (`attributes_key`; "": the
+        repository has no attributes file, so no file has any)."""
+        if self._attributes is None:
+            ids = ((path, cid) for path, (cid, _reason) in self.hashed.items())
+            self._attributes = attributes_key(self.root, self.entries, ids, self.info)
+        return self._attributes
+
+    def marks(self, paths: Iterable[str]) -> dict[str, Marks]:
+        """The git attributes of those of `paths` that have any (one `git check-attr` for the
+        paths not asked before, none when the repository has no attributes file)."""
+        if not self.attributes:
+            return {}
+        wanted = list(dict.fromkeys(paths))
+        new = [path for path in wanted if path not in self._asked]
+        if new:
+            self._marks.update(read_marks(self.root, new))
+            self._asked.update(new)
+        return {path: self._marks[path] for path in wanted if path in self._marks}
+
+    def not_generated(self, paths: Iterable[str]) -> frozenset[str]:
+        """Those of `paths` the repository says are not generated (`linguist-generated=false`):
+        their content is never judged generated or minified."""
+        return frozenset(p for p, m in self.marks(paths).items() if m.generated is False)
 
     def submodules(self) -> list[str]:
         """The submodules git lists here (repositories of their own: none of their files is a
@@ -203,14 +245,23 @@ class WorkTree:
         if only is not None:
             entries = [entry for listed in only.values() for entry in listed]
         out: FileIds = {}
+        judged: list[str] = []  # their attributes may change what their names decided
+        hashed: list[str] = []  # ...and these were hashed before any was read
         for path, (cid, _tracked) in parse_listing(entries, self.settings.exclude).items():
             if cid is None:
                 if path in self.hashed:
                     out[path] = self.hashed[path]
+                    if out[path][1] in _PATH_REASONS:
+                        judged.append(path)
+                        hashed.append(path)
             elif known is not None and (entry := known.get(path)) and entry.content_id == cid:
                 out[path] = (cid, None)
             else:
                 out[path] = (cid, path_skip_reason(path))
+                judged.append(path)
+        marks = self.marks(judged)
+        for path in (*hashed, *marks):
+            out[path] = (out[path][0], path_skip_reason(path, marks.get(path, NO_MARKS)))
         return out
 
 
@@ -276,11 +327,25 @@ def load_listing(index_dir: Path, digest: str) -> list[bytes] | None:
     return payload.split(b"\0")
 
 
-def _hash_files(root: Path, settings: ListingSettings, entries: list[bytes]) -> FileIds:
-    """The ids of the listed files git cannot vouch for, read from the work tree."""
+def _hash_files(
+    root: Path,
+    settings: ListingSettings,
+    entries: list[bytes],
+    listing: list[bytes],
+    info: tuple[int, ...] | None,
+) -> FileIds:
+    """The ids of the listed files git cannot vouch for (`entries`, of `listing`), read from
+    the work tree. Where the repository has git attributes (`info`: `info/attributes`), a file
+    its name alone marks generated or vendored is hashed too: they may keep it."""
     out: FileIds = {}
+    attributed: bool | None = None  # whether the repository has attributes, once asked
     for path, (cid, _tracked) in parse_listing(entries, settings.exclude).items():
         reason = path_skip_reason(path)
+        if reason in _MARKED_REASONS:
+            if attributed is None:
+                attributed = info is not None or any(map(is_attributes_entry, listing))
+            if attributed:
+                reason = None  # judged with its attributes by `WorkTree.ids`
         if cid is None and reason is None:
             data, read_reason = read_repo_file(root, path, settings.max_file_bytes)
             if read_reason == MISSING:  # deleted in the work tree, not yet in git's index

@@ -46,6 +46,7 @@ from codemem.infra.git import (
     worktree_exclusions,
 )
 from codemem.infra.git_blobs import BlobReader, read_blobs
+from codemem.infra.git_config_files import attributes_stamp
 from codemem.infra.git_line_ends import checkout_line_ends
 from codemem.infra.git_state import (
     git_operation,
@@ -120,6 +121,7 @@ __all__ = [
     "SharedLock",
     "as_utc",
     "atomic_file",
+    "attributes_stamp",
     "atomic_write",
     "confine",
     "in_git_folder",

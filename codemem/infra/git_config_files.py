@@ -100,6 +100,16 @@ def _common_dir(git_dir: str) -> str:
     return os.path.join(git_dir, os.fsdecode(named)) if named else git_dir
 
 
+def attributes_stamp(root: Path) -> Stamp:
+    """The stamp of the repository's own attributes file outside the work tree,
+    `info/attributes` in its (shared) git directory, without running git (a few stats: the
+    index asks on every run); None when there is none."""
+    git_dir = _git_dir(os.fspath(root))
+    if git_dir is None:
+        return None
+    return _stamp(os.path.join(_common_dir(git_dir), "info", "attributes"))
+
+
 def config_stamp(root: Path) -> tuple[tuple[str, Stamp], ...]:
     """Each config file git reads for the repository at `root` (those that could be read: a
     missing one too, so creating it counts) with its stamp, in the order they were found.

@@ -23,6 +23,7 @@ import pytest
 from sleep_helpers import commit, digest, init, read_value
 
 from codemem.code import CodeIndex
+from codemem.code.manifest import Manifest
 from codemem.config import load_config
 from codemem.daemon.process import lock_held, read_pid, read_status
 from codemem.daemon.query_client import ask_daemon, socket_path
@@ -548,3 +549,23 @@ def test_the_sockets_killed_daemons_left_are_removed_and_living_ones_kept(
         if living is not None:
             living.close()
         shutil.rmtree(runtime)
+
+
+def test_a_saved_gitattributes_flips_the_files_it_marks(shop, daemons):
+    def status(path: str) -> str | None:
+        manifest = Manifest.load(Workspace(shop).index_dir)
+        entry = manifest.files.get(path) if manifest is not None else None
+        return entry.status if entry is not None else None
+
+    target = next(p for p in sorted((shop / "shop").glob("*.py")) if p.name != "__init__.py")
+    path = target.relative_to(shop).as_posix()
+    daemon = daemons(shop)
+    runs = daemon.status().index_runs
+    assert status(path) == "indexed"
+    (shop / ".gitattributes").write_text(f"{path} linguist-generated\n")
+    wait_for(lambda: daemon.status().index_runs == runs + 1, what="one refresh")
+    assert status(path) == "generated"
+    (shop / ".gitattributes").write_text("*.py diff=python\n")
+    wait_for(lambda: daemon.status().index_runs == runs + 2, what="a second refresh")
+    assert status(path) == "indexed"
+    assert daemon.stop() == 0

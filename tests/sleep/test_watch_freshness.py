@@ -43,7 +43,9 @@ def test_a_search_right_after_a_save_waits_for_the_daemons_run_of_saves(
         go.join()
     # Before: answered after 0.5 s from the index without the save, saying so only with -v.
     assert hits is not None and hits[0]["symbol"] == "zebra_second_save"
-    assert caplog.messages == []
+    # No warning; an INFO line is fine: the run for the second save may hold the index, its
+    # rows committed, when the search looks (a loaded machine).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_a_search_while_another_process_rebuilds_names_the_files_it_is_stale_for(
