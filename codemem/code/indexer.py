@@ -88,11 +88,17 @@ class IndexSummary:
     # Files under .codemem/local/ that git tracks, from the run's listing, when the run did
     # not just rebuild the index for it (and said so): the caller reminds the user.
     tracked_local: int = 0
+    # The first `NAMED_PATHS` files this run added, changed or removed (in that order), for a
+    # log line naming what the counts count.
+    paths: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["checked"], data["tracked_local"]  # the index's business, and a warning
+        del data["checked"], data["tracked_local"], data["paths"]  # the index's business
         return data
+
+
+NAMED_PATHS = 3
 
 
 def _settings(config: Config) -> ExtractSettings:
@@ -175,6 +181,7 @@ def _refresh(
     with imports_uncollected():
         from codemem.code.workers import parse_files
 
+    _count_removed(plan, summary)  # before the writer drops their rows from the manifest
     results = parse_files(
         ws.root, plan.to_parse(), _settings(config), config.index.workers, progress
     )
@@ -334,6 +341,16 @@ def _record_listing(plan: _Plan) -> bool:
     return recorded != [getattr(manifest, name) for name in fields]
 
 
+def _count_removed(plan: _Plan, summary: IndexSummary) -> None:
+    """Count the files whose rows the run removes, naming the first few in `summary.paths`.
+    A file recorded as skipped had none: a merge's temporaries (`.merge_file_*`), listed as
+    untracked while git merges and gone by the next run, are not removed from the index."""
+    rows = plan.manifest.rows
+    removed = [p for p in plan.removed if (e := rows.get(p)) is not None and e.status == INDEXED]
+    summary.removed = len(removed)
+    summary.paths = removed[:NAMED_PATHS]
+
+
 def _write(
     plan: _Plan,
     results: Iterator[FileResult],
@@ -344,7 +361,7 @@ def _write(
     """Feed every file of the plan to the writer, batch by batch, counting what changed."""
     from codemem.code.batch_writer import PendingFiles  # the write path's: kept out of start-up
 
-    summary.removed = len(plan.removed)
+    named: dict[str, list[str]] = {"added": [], "changed": [], "removed": summary.paths}
     pending = PendingFiles()
     left = len(plan.todo)
     for path, cid in plan.todo:
@@ -358,6 +375,9 @@ def _write(
                 summary.changed += 1
             else:
                 summary.added += 1
+            kind = named["changed" if was_indexed else "added"]
+            if len(kind) < NAMED_PATHS:
+                kind.append(path)
         else:
             summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
         pending.add(result, had_rows=was_indexed)
@@ -368,6 +388,7 @@ def _write(
             writer.commit(pending)
             stall_for_tests("batch")
     writer.commit(pending)
+    summary.paths = (named["added"] + named["changed"] + named["removed"])[:NAMED_PATHS]
 
 
 def _finish(
