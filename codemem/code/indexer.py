@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
-from codemem.code.files import MISSING
+from codemem.code.files import (
+    MISSING,
+    SKIP_RULES,
+    content_skip_reason,
+    path_skip_reason,
+    read_repo_file,
+)
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import (
     FOREIGN,
@@ -255,11 +261,15 @@ def _plan(
     current: FileIds = {}
     todo: list[tuple[str, str | None]] = []
     removed: list[str] = []
-    if not full and old is not None and old.full_text and old.listing == listing:
+    # An index checked under older skip rules holds files they now skip: each is checked once.
+    recheck = not full and old is not None and old.skip_rules != SKIP_RULES
+    if not full and old is not None and old.full_text and old.listing == listing and not recheck:
         manifest = old  # no row read, no path parsed
     else:
         manifest = Manifest(fingerprint=fp) if full or old is None else old
         current, todo, removed = changes_since(manifest, tree, index_dir, full)
+        if recheck:
+            recheck_skips(ws.root, manifest, current, todo, removed, config.index.max_file_bytes)
         # Kept now, not held until the run completes (the kernel's: 78,000 entries, in every
         # worker forked after): it is used only once the manifest records its digest.
         save_listing(target, tree)
@@ -309,6 +319,31 @@ def changes_since(
     return current, todo, removed
 
 
+def recheck_skips(
+    root: Path,
+    manifest: Manifest,
+    current: FileIds,
+    todo: list[tuple[str, str | None]],
+    removed: list[str],
+    max_bytes: int,
+) -> None:
+    """Queue in `todo` the files `manifest` holds rows of that the skip rules now skip (an
+    index built under older `SKIP_RULES`: a Git LFS pointer indexed before the rule). Each
+    file indexed and not already queued is read once; the manifest records the rules at the
+    end of the run (`_record_listing`), so the next run reads none."""
+    queued = {path for path, _ in todo} | set(removed)
+    for path, entry in manifest.files.items():
+        if entry.status != INDEXED or path in queued:
+            continue
+        reason = path_skip_reason(path)
+        if reason is None:
+            data, _ = read_repo_file(root, path, max_bytes)
+            if data is None or content_skip_reason(data) is None:
+                continue  # one not read: the next change to it reads it, as any file's
+        current[path] = (entry.content_id, reason)  # parsed again unless the path says skip
+        todo.append((path, entry.content_id))
+
+
 def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
     """The work tree's listing, read in a thread while this one loads what a rebuild parses
     with (the worker pool, the parsers): git stats every file on the other core meanwhile
@@ -332,12 +367,13 @@ def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
 def _record_listing(plan: _Plan) -> bool:
     """Put the plan's listing and settings in its manifest; whether that changed anything."""
     manifest = plan.manifest
-    fields = ("listing", "settings_key", "listing_settings", "search_settings")
+    fields = ("listing", "settings_key", "listing_settings", "search_settings", "skip_rules")
     recorded = [getattr(manifest, name) for name in fields]
     manifest.listing = plan.listing
     manifest.settings_key = plan.settings_key
     manifest.listing_settings = plan.listing_settings.to_json()
     manifest.search_settings = plan.search_settings
+    manifest.skip_rules = SKIP_RULES  # every file it holds is checked under these now
     return recorded != [getattr(manifest, name) for name in fields]
 
 

@@ -29,6 +29,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from codemem.code.files import SKIP_RULES
 from codemem.code.manifest_rows import INDEXED, Entries, FileEntry
 from codemem.code.text import file_name_words
 from codemem.infra import make_folder, odd_sqlite_files
@@ -74,6 +75,7 @@ _META = (
     "settings_key",
     "listing_settings",
     "search_settings",
+    "skip_rules",
 )
 
 
@@ -192,6 +194,8 @@ class Manifest:
         # And what a search reads of those settings (`codemem.config.snapshot`), so that a
         # search with the same key needs no validation either.
         self.search_settings = ""
+        # The skip rules (`files.SKIP_RULES`) the files were last checked against.
+        self.skip_rules = SKIP_RULES
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: Entries | None = Entries()
@@ -219,6 +223,7 @@ class Manifest:
             manifest.settings_key = str(meta.get("settings_key") or "")
             manifest.listing_settings = str(meta.get("listing_settings") or "")
             manifest.search_settings = str(meta.get("search_settings") or "")
+            manifest.skip_rules = int(meta.get("skip_rules") or 1)  # 1: before the stamp
             if isinstance(meta.get("totals"), str):
                 files, symbols, chunks = map(int, meta["totals"].split(","))
                 manifest._totals = files, symbols, chunks
@@ -239,7 +244,7 @@ class Manifest:
     def _state(self) -> tuple[Any, ...]:
         settings = (self.fingerprint, self.indexed_at, self.runs_since_maintain, self.seconds)
         listing = (self.listing, self.settings_key, self.listing_settings, self.search_settings)
-        return (*settings, self.full_text, *listing, dict(self.files))
+        return (*settings, self.full_text, *listing, self.skip_rules, dict(self.files))
 
     def close(self) -> None:
         if self._db is not None:
@@ -357,6 +362,7 @@ class Manifest:
             self.settings_key,
             self.listing_settings,
             self.search_settings,
+            self.skip_rules,
         )
         meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
         if self._files is not None:  # else no row changed: the saved totals still hold
