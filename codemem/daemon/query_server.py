@@ -122,7 +122,10 @@ class QueryServer:
             self._server = None
         if self._identity is not None:
             # Not when a daemon that replaced this one (see Watcher) has bound it since.
-            with contextlib.suppress(OSError, LockTimeout), sockets_lock(self.path.parent):
+            with (
+                contextlib.suppress(OSError, LockTimeout),
+                sockets_lock(self.path.parent, BIND_WAIT_SECONDS),
+            ):
                 if socket_identity(self.path.lstat()) == self._identity:
                     self.path.unlink()
         self._identity = None
