@@ -240,11 +240,23 @@ def developer(soak: Soak, repo: Path, rng: random.Random) -> None:
                 git(repo, "checkout", "-q", "-b", branch)
                 (pkg / f"topic_{rng.randrange(10**4)}.py").write_text(module(1, 2))
                 time.sleep(rng.uniform(0, 2))
-                for _ in range(5):  # memory may be written between the commit and the switch
+                # The memory writers write the `soak` block every second or so, and the first
+                # commit's review takes seconds: git then refuses to switch over a block edited
+                # since `add` ("Your local changes ... would be overwritten"), as it should.
+                # Again, without the review (it ran once), the window is milliseconds long.
+                refusals = []
+                hooks: tuple[str, ...] = ()
+                for _ in range(5):
                     git(repo, "add", "-A")
-                    git(repo, "commit", "-qm", "Try a topic idea", check=False)
-                    if not git(repo, "checkout", "-q", "main", check=False).returncode:
+                    git(repo, *hooks, "commit", "-qm", "Try a topic idea", check=False)
+                    switched = git(repo, "checkout", "-q", "main", check=False)
+                    if not switched.returncode:
                         break
+                    refusals.append(switched.stderr.strip()[-400:])
+                    hooks = ("-c", "core.hooksPath=/dev/null")
+                else:
+                    soak.problem(f"{name}: `git checkout main` refused 5 times: {refusals[-1]}")
+                    soak.notes.extend(f"{name} checkout main: {text}" for text in refusals)
                 git(repo, "merge", "-q", "--no-edit", branch)
                 git(repo, "branch", "-q", "-d", branch)
             elif action == "commit":

@@ -62,7 +62,9 @@ def list_command(app: AppContext, as_json: bool) -> None:
         echo_json([block.to_json() for block in blocks], indent=2)
         return
     if not blocks:
-        click.echo("No memory blocks yet: run `codemem init`, or `codemem memory create LABEL`.")
+        left_out = None if app.workspace().dir.is_dir() else app.workspace().memory_left_out()
+        fix = left_out or "run `codemem init`, or `codemem memory create LABEL`"
+        click.echo(f"No memory blocks yet: {fix}.")
         return
     width = max(len(block.label) for block in blocks)
     for block in blocks:

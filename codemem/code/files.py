@@ -287,6 +287,13 @@ def _resolved_root(root: Path) -> str:
     return str(root.resolve()) + os.sep
 
 
+# The version of the skip rules (`path_skip_reason`, `content_skip_reason`): bump it when they
+# come to skip files they indexed before, so that an index built under older rules drops them
+# on its next run (`code/indexer.py` re-checks the files it holds once), not only when they
+# change. 2: Git LFS pointers.
+SKIP_RULES = 2
+
+
 def content_skip_reason(data: bytes, generated: bool = True) -> str | None:
     """Why file content is not indexed: binary, a Git LFS pointer, generated or minified
     (None: index it); with `generated` False (`linguist-generated=false`), never generated

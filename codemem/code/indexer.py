@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from codemem import __version__
 from codemem.code.extract import INDEXED, ExtractSettings, FileResult
-from codemem.code.files import MISSING
+from codemem.code.files import (
+    MISSING,
+    NO_MARKS,
+    SKIP_RULES,
+    content_skip_reason,
+    path_skip_reason,
+    read_repo_file,
+)
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
 from codemem.code.integrity import (
     FOREIGN,
@@ -91,11 +98,17 @@ class IndexSummary:
     # Files under .codemem/local/ that git tracks, from the run's listing, when the run did
     # not just rebuild the index for it (and said so): the caller reminds the user.
     tracked_local: int = 0
+    # The first `NAMED_PATHS` files this run added, changed or removed (in that order), for a
+    # log line naming what the counts count.
+    paths: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["checked"], data["tracked_local"]  # the index's business, and a warning
+        del data["checked"], data["tracked_local"], data["paths"]  # the index's business
         return data
+
+
+NAMED_PATHS = 3
 
 
 def _settings(config: Config) -> ExtractSettings:
@@ -178,6 +191,7 @@ def _refresh(
     with imports_uncollected():
         from codemem.code.workers import parse_files
 
+    _count_removed(plan, summary)  # before the writer drops their rows from the manifest
     results = parse_files(
         ws.root,
         plan.to_parse(),
@@ -258,7 +272,9 @@ def _plan(
     current: FileIds = {}
     todo: list[tuple[str, str | None]] = []
     removed: list[str] = []
-    if not full and old is not None and old.full_text and old.listing == listing:
+    # An index checked under older skip rules holds files they now skip: each is checked once.
+    recheck = not full and old is not None and old.skip_rules != SKIP_RULES
+    if not full and old is not None and old.full_text and old.listing == listing and not recheck:
         manifest = old  # no row read, no path parsed
         attributes, not_generated = old.attributes, old.not_generated
     else:
@@ -267,6 +283,8 @@ def _plan(
         current, todo, removed = changes.current, changes.todo, changes.removed
         attributes, not_generated = tree.attributes, changes.not_generated
         listing = tree.digest  # with the saves git vouches for wrongly, `WorkTree.recheck`
+        if recheck:
+            recheck_skips(tree, manifest, changes, config.index.max_file_bytes)
         # Kept now, not held until the run completes (the kernel's: 78,000 entries, in every
         # worker forked after): it is used only once the manifest records its digest.
         save_listing(target, tree)
@@ -343,6 +361,27 @@ def changes_since(
     return Changes(current, todo, removed, not_generated.difference(removed))
 
 
+def recheck_skips(tree: WorkTree, manifest: Manifest, changes: Changes, max_bytes: int) -> None:
+    """Queue in `changes.todo` the files `manifest` holds rows of that the skip rules now
+    skip (an index built under older `SKIP_RULES`: a Git LFS pointer indexed before the rule),
+    judged with their git attributes as `WorkTree.ids` judges them. Each file indexed and not
+    already queued is read once; the manifest records the rules at the end of the run
+    (`_record_listing`), so the next run reads none."""
+    queued = {path for path, _ in changes.todo} | set(changes.removed)
+    held = [p for p, e in manifest.files.items() if e.status == INDEXED and p not in queued]
+    marks = tree.marks(held)
+    for path in held:
+        entry = manifest.files[path]
+        mark = marks.get(path, NO_MARKS)
+        reason = path_skip_reason(path, mark)
+        if reason is None:
+            data, _ = read_repo_file(tree.root, path, max_bytes)
+            if data is None or content_skip_reason(data, mark.generated is not False) is None:
+                continue  # one not read: the next change to it reads it, as any file's
+        changes.current[path] = (entry.content_id, reason)  # parsed again unless skipped
+        changes.todo.append((path, entry.content_id))
+
+
 def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
     """The work tree's listing, read in a thread while this one loads what a rebuild parses
     with (the worker pool, the parsers): git stats every file on the other core meanwhile
@@ -373,7 +412,18 @@ def _record_listing(plan: _Plan) -> bool:
     manifest.search_settings = plan.search_settings
     manifest.attributes = plan.attributes
     manifest.not_generated = plan.not_generated
+    manifest.skip_rules = SKIP_RULES  # every file it holds is checked under these now
     return recorded != [getattr(manifest, name) for name in LISTING_FIELDS]
+
+
+def _count_removed(plan: _Plan, summary: IndexSummary) -> None:
+    """Count the files whose rows the run removes, naming the first few in `summary.paths`.
+    A file recorded as skipped had none: a merge's temporaries (`.merge_file_*`), listed as
+    untracked while git merges and gone by the next run, are not removed from the index."""
+    rows = plan.manifest.rows
+    removed = [p for p in plan.removed if (e := rows.get(p)) is not None and e.status == INDEXED]
+    summary.removed = len(removed)
+    summary.paths = removed[:NAMED_PATHS]
 
 
 def _write(
@@ -386,7 +436,7 @@ def _write(
     """Feed every file of the plan to the writer, batch by batch, counting what changed."""
     from codemem.code.batch_writer import PendingFiles  # the write path's: kept out of start-up
 
-    summary.removed = len(plan.removed)
+    named: dict[str, list[str]] = {"added": [], "changed": [], "removed": summary.paths}
     pending = PendingFiles()
     left = len(plan.todo)
     for path, cid in plan.todo:
@@ -400,6 +450,9 @@ def _write(
                 summary.changed += 1
             else:
                 summary.added += 1
+            kind = named["changed" if was_indexed else "added"]
+            if len(kind) < NAMED_PATHS:
+                kind.append(path)
         else:
             summary.skipped[result.status] = summary.skipped.get(result.status, 0) + 1
         pending.add(result, had_rows=was_indexed)
@@ -410,6 +463,7 @@ def _write(
             writer.commit(pending)
             stall_for_tests("batch")
     writer.commit(pending)
+    summary.paths = (named["added"] + named["changed"] + named["removed"])[:NAMED_PATHS]
 
 
 def _finish(

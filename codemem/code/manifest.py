@@ -30,6 +30,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from codemem.code.files import SKIP_RULES
 from codemem.code.manifest_rows import INDEXED, Entries, FileEntry
 from codemem.code.text import file_name_words
 from codemem.infra import make_folder, odd_sqlite_files
@@ -73,6 +74,7 @@ LISTING_FIELDS = (
     "search_settings",
     "attributes",
     "not_generated",
+    "skip_rules",
 )
 _META = (
     "fingerprint",
@@ -203,6 +205,8 @@ class Manifest:
         self.attributes = ""
         # The listed paths it says are not generated (`linguist-generated=false`).
         self.not_generated: frozenset[str] = frozenset()
+        # The skip rules (`files.SKIP_RULES`) the files were last checked against.
+        self.skip_rules = SKIP_RULES
         self._path: Path | None = None  # the file it was read from or last saved to
         self._db: sqlite3.Connection | None = None
         self._files: Entries | None = Entries()
@@ -233,6 +237,7 @@ class Manifest:
             manifest.attributes = str(meta.get("attributes") or "")
             if meta.get("not_generated"):
                 manifest.not_generated = frozenset(map(str, json.loads(meta["not_generated"])))
+            manifest.skip_rules = int(meta.get("skip_rules") or 1)  # 1: before the stamp
             if isinstance(meta.get("totals"), str):
                 files, symbols, chunks = map(int, meta["totals"].split(","))
                 manifest._totals = files, symbols, chunks
@@ -259,6 +264,7 @@ class Manifest:
             self.search_settings,
             self.attributes,
             self.not_generated,
+            self.skip_rules,
         )
         return (*settings, self.full_text, *listing, dict(self.files))
 
@@ -380,6 +386,7 @@ class Manifest:
             self.search_settings,
             self.attributes,
             json.dumps(sorted(self.not_generated)) if self.not_generated else "",
+            self.skip_rules,
         )
         meta = [("schema", SCHEMA_VERSION), *zip(_META, values, strict=True)]
         if self._files is not None:  # else no row changed: the saved totals still hold

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from codemem.code.files import SKIP_RULES
 from codemem.code.index_swap import build_dir
 from codemem.code.indexer import LOCK_NAME, IndexSummary, index_lock
 from codemem.code.integrity import index_listing, still_checked
@@ -48,6 +49,7 @@ def check_unchanged(ws: Workspace, settings_key: str) -> Unchanged:
                 or not manifest.full_text
                 or not settings_key
                 or manifest.settings_key != settings_key
+                or manifest.skip_rules != SKIP_RULES  # checked under older rules: recheck
                 or not still_checked(index_dir, index_listing(index_dir))
                 or TagStore.stored_version(index_dir) is None
             ):

@@ -11,11 +11,28 @@ from codemem.infra import make_folder, printable
 
 
 def user_config_dir() -> Path:
-    """The user's codemem folder: $CODEMEM_HOME, else ~/.config/codemem."""
+    """The user's codemem folder: $CODEMEM_HOME, else ~/.config/codemem.
+
+    A relative `CODEMEM_HOME` is refused (`ConfigError`): taken from the folder each command
+    runs in, it would be another folder in each, inside the repository as untracked files. A
+    relative `XDG_CONFIG_HOME` is ignored, as the XDG specification says.
+    """
     home = os.environ.get("CODEMEM_HOME")
     if home:
-        return Path(home).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        try:
+            folder = Path(home).expanduser()
+        except RuntimeError:  # ~name of no user
+            folder = Path(home)
+        if not folder.is_absolute():
+            raise ConfigError(
+                f"CODEMEM_HOME is a relative path ({printable(home)}), which each command would "
+                "take from the folder it runs in: set it to an absolute path (or one starting "
+                "with ~/)"
+            )
+        return folder
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):
+        base = str(Path.home() / ".config")
     return Path(base) / "codemem"
 
 

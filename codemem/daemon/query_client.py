@@ -27,8 +27,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from codemem.errors import CodememError, NotARegularFile, UsageError
-from codemem.infra import printable, read_regular_bytes
+from codemem.errors import CodememError, LockTimeout, NotARegularFile, UsageError
+from codemem.infra import FileLock, printable, read_regular_bytes
 
 log = logging.getLogger("codemem")
 
@@ -86,38 +86,74 @@ def private_dir(directory: Path) -> Path:
 # within microseconds of binding, so a younger one may be a daemon starting: left alone.
 DEAD_AFTER_SECONDS = 60.0
 _SOCKET_NAME = re.compile(r"[0-9a-f]{24}\.sock")
+# Held, in the socket folder, by whoever removes a socket file there: a daemon while it removes
+# its repository's old socket, binds and listens, and a sweep from its probe of a socket to its
+# removal. So no sweep removes a socket a daemon bound after the probe (the name is the same:
+# the sweep would take the new daemon's file for the dead one), nor probes one bound and not yet
+# listening. A holder holds it for a probe (`_PROBE_SECONDS`) or a bind at most.
+SOCKETS_LOCK = "sockets.lock"
+_PROBE_SECONDS = 0.2
+SWEEP_WAIT_SECONDS = 1.0  # a sweep that waits longer leaves the socket for the next one
+
+
+def sockets_lock(directory: Path, timeout: float = SWEEP_WAIT_SECONDS) -> FileLock:
+    """The lock every removal of a socket file in `directory` holds (`SOCKETS_LOCK`)."""
+    return FileLock(directory / SOCKETS_LOCK, timeout=timeout)
+
+
+def socket_identity(info: os.stat_result) -> tuple[int, int, int]:
+    """What tells one socket file from another bound at the same name later (an inode number
+    alone does not: a file system hands a freed one out again)."""
+    return info.st_dev, info.st_ino, info.st_ctime_ns
 
 
 def remove_if_dead(path: Path) -> bool:
     """Remove the socket file `path` when it is this user's, older than `DEAD_AFTER_SECONDS`
-    and refuses a connection (no process listens there); whether it was removed."""
-    import socket  # here: a search with no daemon running never loads it
+    and refuses a connection (no process listens there); whether it was removed.
 
+    The probe and the removal are made under `sockets_lock`, which a daemon holds from
+    removing its old socket to listening on its new one: the file removed is the one that
+    refused, never one a daemon bound since.
+    """
+    if not _may_be_dead(path):
+        return False
+    try:
+        with sockets_lock(path.parent):
+            if not _may_be_dead(path):
+                return False
+            info = path.lstat()
+            if not _refuses(path):
+                return False
+            if socket_identity(path.lstat()) != socket_identity(info):
+                return False
+            path.unlink()
+    except (OSError, LockTimeout):
+        return False
+    return True
+
+
+def _may_be_dead(path: Path) -> bool:
     try:
         info = path.lstat()
     except OSError:
         return False
     if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid():
         return False
-    if time.time() - info.st_mtime < DEAD_AFTER_SECONDS:
-        return False
+    return time.time() - info.st_mtime >= DEAD_AFTER_SECONDS
+
+
+def _refuses(path: Path) -> bool:
+    import socket  # here: a search with no daemon running never loads it
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.2)
+        probe.settimeout(_PROBE_SECONDS)
         try:
             probe.connect(str(path))
         except ConnectionRefusedError:
-            pass
+            return True
         except OSError:  # busy (a full backlog), gone: not known dead
             return False
-        else:
-            return False
-    try:  # only the file that refused: a daemon that bound the name since made another
-        if path.lstat().st_ino != info.st_ino:
-            return False
-        path.unlink()
-    except OSError:
         return False
-    return True
 
 
 def remove_dead_sockets(directory: Path) -> int:

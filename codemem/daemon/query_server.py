@@ -38,6 +38,7 @@ import os
 import socketserver
 import threading
 import time
+from pathlib import Path
 
 from codemem.code import CodeIndex
 from codemem.config import Config, user_config_dir
@@ -46,7 +47,9 @@ from codemem.daemon.query_client import (
     private_dir,
     remove_dead_sockets,
     settings_env,
+    socket_identity,
     socket_path,
+    sockets_lock,
 )
 from codemem.errors import CodememError, LockTimeout
 from codemem.workspace import Workspace
@@ -63,6 +66,8 @@ WRITER_WAIT_SECONDS = 0.5
 SAVES_RUN_FILES = 200
 SAVES_WAIT_SECONDS = 5.0
 STALE_LISTED = 100  # the stale files a reply names (`stale_total` counts them all)
+# How long a starting daemon waits for a sweep of its socket folder (a probe takes 0.2 s).
+BIND_WAIT_SECONDS = 5.0
 
 
 def _config_stamp(ws: Workspace) -> list[tuple[str, int | None, int | None]]:
@@ -89,7 +94,7 @@ class QueryServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one search at a time: they share the index
         self.index = CodeIndex(ws, config)  # keeps the repo-map graph (a search prior) loaded
-        self._inode: int | None = None  # the socket file this server made
+        self._identity: tuple[int, int, int] | None = None  # the socket file this server made
         self._saves_run = False  # the watcher's run under way is one for a few saves
 
     def run_started(self, paths: list[str] | None) -> None:
@@ -103,17 +108,20 @@ class QueryServer:
         A client that connects in between waits in the backlog until `serve`.
         """
         private_dir(self.path.parent)
-        self.path.unlink(missing_ok=True)  # left by a daemon that crashed (we hold its lock)
-        remove_dead_sockets(self.path.parent)  # and those of other repositories' ones
+        remove_dead_sockets(self.path.parent)  # those other repositories' killed daemons left
         handler = _handler_for(self)
-        old_umask = os.umask(0o177)
-        try:
-            self._server = socketserver.ThreadingUnixStreamServer(str(self.path), handler)
-        except OSError as exc:
-            raise CodememError(f"cannot listen on {self.path}: {exc}") from exc
-        finally:
-            os.umask(old_umask)
-        self._inode = self.path.stat().st_ino
+        # Under the sweeps' lock, from removing the old socket to listening on the new one: a
+        # sweep that found the old one dead removes it before, or finds the new one listening.
+        with _sockets_lock_held(self.path.parent):
+            self.path.unlink(missing_ok=True)  # left by a daemon that crashed (we hold its lock)
+            old_umask = os.umask(0o177)
+            try:
+                self._server = socketserver.ThreadingUnixStreamServer(str(self.path), handler)
+            except OSError as exc:
+                raise CodememError(f"cannot listen on {self.path}: {exc}") from exc
+            finally:
+                os.umask(old_umask)
+            self._identity = socket_identity(self.path.lstat())
 
     def serve(self) -> None:
         """Answer on a thread (after LanceDB is imported: two threads must not import it)."""
@@ -132,13 +140,15 @@ class QueryServer:
                 self._thread = None
             self._server.server_close()
             self._server = None
-        try:
-            mine = self._inode is not None and self.path.stat().st_ino == self._inode
-        except OSError:
-            mine = False
-        if mine:  # not when a daemon that replaced this one (see Watcher) has bound it since
-            self.path.unlink(missing_ok=True)
-        self._inode = None
+        if self._identity is not None:
+            # Not when a daemon that replaced this one (see Watcher) has bound it since.
+            with (
+                contextlib.suppress(OSError, LockTimeout),
+                sockets_lock(self.path.parent, BIND_WAIT_SECONDS),
+            ):
+                if socket_identity(self.path.lstat()) == self._identity:
+                    self.path.unlink()
+        self._identity = None
 
     def answer(self, request: dict) -> dict:
         if request.get("protocol", 1) != PROTOCOL:  # another codemem version's client
@@ -182,6 +192,17 @@ class QueryServer:
             reply["stale"] = stale[:STALE_LISTED]
             reply["stale_total"] = len(stale)
         return reply
+
+
+def _sockets_lock_held(directory: Path) -> contextlib.ExitStack:
+    """`sockets_lock` held, or, when a holder keeps it past `BIND_WAIT_SECONDS` (one stopped
+    in a debugger, say), nothing: the daemon binds anyway rather than answer no search."""
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(sockets_lock(directory, timeout=BIND_WAIT_SECONDS))
+    except LockTimeout as exc:
+        log.warning("watch: binding the search socket without its folder's lock: %s", exc)
+    return held
 
 
 def _handler_for(server: QueryServer) -> type[socketserver.StreamRequestHandler]:

@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from codemem.agent.chatlock import chat_running
 from codemem.code import CodeIndex
@@ -58,6 +59,9 @@ from codemem.errors import DigestRunningError, HeadMovedError
 from codemem.infra import LockHolder, head_commit, index_locked, parse_when, utc_now
 from codemem.memory import GitBusyError, Recall
 from codemem.sleep import DigestOptions, digest_running, run_digest
+
+if TYPE_CHECKING:
+    from codemem.code import IndexSummary
 from codemem.sleep.state import read_local_state, read_state
 from codemem.workspace import Workspace
 
@@ -324,14 +328,14 @@ class Watcher:
                 removed=summary.removed,
                 up_to_date=summary.up_to_date,
             )
-            if not summary.up_to_date:
+            if summary.added or summary.changed or summary.removed:
                 log.info(
                     "watch: indexed %d added, %d changed, %d removed in %.2fs (%s)",
                     summary.added,
                     summary.changed,
                     summary.removed,
                     summary.seconds,
-                    ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "") or "catch-up",
+                    _named(summary),
                 )
         finally:
             self._busy = False
@@ -470,3 +474,10 @@ class Watcher:
         self.status.activity = "watching"
         self._save_status()
         gc.collect()  # a pass parses many blobs; give the memory back before resting
+
+
+def _named(summary: IndexSummary) -> str:
+    """The files an index run's log line names: those it added, changed or removed (not the
+    paths the watcher saw, which include files gone before the run, or never indexed)."""
+    more = summary.added + summary.changed + summary.removed > len(summary.paths)
+    return ", ".join(summary.paths) + (", ..." if more else "")

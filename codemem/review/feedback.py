@@ -249,10 +249,11 @@ def find_cached(ws: Workspace, finding_id: str) -> tuple[str, dict]:
     cached = _read_cache(cache_path(ws))
     matches = [key for key in cached if key.startswith(wanted)]
     if not matches:
-        if not ws.dir.is_dir():
-            raise UsageError(
-                f"--dismiss {finding_id}: dismissals live in .codemem/; run `codemem init` first"
-            )
+        if not ws.dir.is_dir():  # dismissals live in .codemem/: `init`, or the sparse fix
+            try:
+                ws.check_initialized()
+            except UsageError as exc:
+                raise UsageError(f"--dismiss {finding_id}: {exc}") from None
         raise UsageError(
             f"--dismiss {finding_id}: no finding with that id in the recent reviews; run "
             "`codemem review` (or commit again) and copy the id it prints"

@@ -143,6 +143,22 @@ def test_grep(tools):
     )
 
 
+def test_grep_shows_a_match_once_under_the_file_a_link_leads_to(ws, tools):
+    # A link inside the repository to a tracked file: each match came twice, once under the
+    # link's path. `git grep` greps no link: the file's own path, once.
+    os.symlink("shop/auth/tokens.py", ws.root / "tokens_link.py")
+    os.symlink("tokens_link.py", ws.root / "link_to_link.py")
+    assert call(tools, "grep", pattern=r"def issue_token") == (
+        "shop/auth/tokens.py:10: def issue_token(user_id: str, ttl_seconds: int = 3600) -> dict:",
+        False,
+    )
+    # Only the link among the files a glob picks: its path is the one that reaches the text.
+    assert call(tools, "grep", pattern=r"def issue_token", glob="tokens_link.py") == (
+        "tokens_link.py:10: def issue_token(user_id: str, ttl_seconds: int = 3600) -> dict:",
+        False,
+    )
+
+
 def test_grep_is_capped(ws, tools):
     (ws.root / "many.txt").write_text("hit\n" * 250)
     text, _ = call(tools, "grep", pattern="^hit$")

@@ -517,6 +517,13 @@ def test_no_memory_is_written_while_a_sparse_checkout_leaves_it_out(repo_factory
             2,
             f"codemem: error: no .codemem/ in {root}: {LEFT_OUT}\n",
         )
+    dismiss = run_cli(root, "review", "--dismiss", "abcdef12")  # it said `codemem init` too
+    assert (dismiss.exit_code, dismiss.output) == (
+        2,
+        f"codemem: error: --dismiss abcdef12: no .codemem/ in {root}: {LEFT_OUT}\n",
+    )
+    listed = run_cli(root, "memory", "list")
+    assert (listed.exit_code, listed.output) == (0, f"No memory blocks yet: {LEFT_OUT}.\n")
     assert run_cli(root, "index").exit_code == 0  # the index is this clone's own
     # before: the dry run listed the blocks it would write, which no run could
     dry_run = run_cli(root, "digest", "--no-llm", "--dry-run")

@@ -218,6 +218,27 @@ def grep(ctx: ToolContext, pattern: str, glob: str | None = None) -> str:
         ) from None
 
 
+def _one_path_per_file(ctx: ToolContext, files: list[str]) -> list[str]:
+    """`files` less the links to a file also among them: as `git grep`, which greps no link,
+    a match shows once, under the file's own path. A link to a file not among them (another
+    glob's, an ignored one) is kept: its path is the only one that reaches the text."""
+    listed = set(files)
+    root = ctx.ws.root
+    real_root = root.resolve()
+    kept = []
+    for rel in files:
+        path = root / rel
+        if path.is_symlink():
+            target = path.resolve()
+            if (
+                target.is_relative_to(real_root)
+                and target.relative_to(real_root).as_posix() in listed
+            ):
+                continue
+        kept.append(rel)
+    return kept
+
+
 def _grep(
     ctx: ToolContext,
     pattern: str,
@@ -231,7 +252,7 @@ def _grep(
     files_with_more: set[str] = set()
     budget = ctx.max_chars - 300
     used = 0
-    for rel in _filter(ctx, repo_files(ctx), glob):
+    for rel in _one_path_per_file(ctx, _filter(ctx, repo_files(ctx), glob)):
         try:
             # Listed as a regular file (or a link to one inside the repository), but a checkout
             # since may have made it a FIFO or a link to /dev/zero: never waited on nor read.
