@@ -6,7 +6,8 @@ import contextlib
 import logging
 import os
 import shlex
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from codemem.infra import (
     SWAPS,
     atomic_write,
     check_repository,
-    checkout_line_ends,
+    checkout_line_ends_of,
     confine,
     git_dir,
     git_operation,
@@ -166,6 +167,10 @@ class Workspace:
     """One repository and its `.codemem/` folder."""
 
     root: Path
+    # the line ends of the new files a writer is making (`making_files`)
+    _planned_ends: dict[Path, str] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def discover(cls, start: Path | str | None = None) -> Workspace:
@@ -364,13 +369,40 @@ class Workspace:
         """The line end to write a new committed file at `path` with: the one git would check it
         out with (`\\r\\n` in a Windows clone, `core.autocrlf=true`, or under `eol=crlf`), so
         `git add` neither warns nor, with `core.safecrlf=true`, refuses it; `\\n` when git
-        cannot say."""
+        cannot say. Inside `making_files`, the answer asked for the files it names."""
+        if path in self._planned_ends:
+            return self._planned_ends[path]
+        return self.new_files_line_ends([path])[path]
+
+    def new_files_line_ends(self, paths: Iterable[Path]) -> dict[Path, str]:
+        """`new_file_line_ends` of each of `paths`, asked of git in one command."""
+        found = dict.fromkeys(paths, "\n")
+        inside = {
+            path: path.relative_to(self.root).as_posix()
+            for path in found
+            if path.is_relative_to(self.root)
+        }
         try:
-            return checkout_line_ends(self.root, path.relative_to(self.root).as_posix())
+            ends = checkout_line_ends_of(self.root, list(dict.fromkeys(inside.values())))
         except RepositoryRefused:
             raise
-        except (GitError, ValueError):
-            return "\n"
+        except GitError:
+            return found
+        found.update((path, ends[relative]) for path, relative in inside.items())
+        return found
+
+    @contextlib.contextmanager
+    def making_files(self, paths: Iterable[Path]) -> Iterator[None]:
+        """Around a writer making several new committed files at once (the digest's notes):
+        `new_file_line_ends` answers for `paths` from one `git check-attr` asked as it starts,
+        not one each."""
+        planned = self.new_files_line_ends(paths)
+        self._planned_ends.update(planned)
+        try:
+            yield
+        finally:
+            for path in planned:
+                self._planned_ends.pop(path, None)
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""
