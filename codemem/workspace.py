@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from codemem.infra import (
     SWAPS,
     atomic_write,
     check_repository,
-    checkout_line_ends,
+    checkout_line_ends_of,
     confine,
     git_dir,
     git_operation,
@@ -91,7 +93,7 @@ def _check_work_tree_here(candidate: Path, here: Path) -> None:
         return
     if b"worktree" not in config.lower():
         return
-    _check_work_tree_exists(git_folder)
+    _check_work_tree_exists(git_folder, config)
     top = _git_says(here, "--show-toplevel")
     if top and Path(top) != candidate:
         raise NotARepositoryError(
@@ -101,19 +103,17 @@ def _check_work_tree_here(candidate: Path, here: Path) -> None:
         )
 
 
-def _check_work_tree_exists(git_folder: Path) -> None:
+def _check_work_tree_exists(git_folder: Path, config_bytes: bytes) -> None:
     """Refuse (`NotARepositoryError`) a `core.worktree` naming a folder that does not exist
     (moved or deleted): every git command fails there (`cannot chdir`, which codemem showed
     from `ls-files`, or not at all where git named the folder anyway and codemem said to run
-    there). Read from the file alone, from `/`: git in the repository cannot even read it."""
+    there). Read from the file's bytes the caller read (`work_tree_setting`), or, where they
+    are not plain enough to read so, by git from the file alone, from `/`: git in the
+    repository cannot even read it."""
     config = git_folder / "config"
-    try:
-        found = run_git(Path("/"), "config", "--file", str(config), "--get", "core.worktree")
-    except RepositoryRefused:
-        raise
-    except GitError:  # not set (exit 1), or set twice: git's own commands say what is wrong
-        return
-    value = found.decode("utf-8", "surrogateescape").rstrip("\n")
+    plain, value = work_tree_setting(config_bytes)
+    if not plain:
+        value = _asked_work_tree(config)
     if not value or (git_folder / value).is_dir():  # a relative one is the git folder's
         return
     fix = shlex.join(
@@ -123,6 +123,54 @@ def _check_work_tree_exists(git_folder: Path) -> None:
         f"{printable(str(git_folder))} sets core.worktree to {printable(value)}, a folder that "
         f"does not exist (moved or deleted?): make it, or remove the setting: `{printable(fix)}`"
     )
+
+
+def _asked_work_tree(config: Path) -> str | None:
+    """`core.worktree` as git reads it from the file `config` alone (None: not set, or set
+    so that git's own commands say what is wrong)."""
+    try:
+        found = run_git(Path("/"), "config", "--file", str(config), "--get", "core.worktree")
+    except RepositoryRefused:
+        raise
+    except GitError:  # not set (exit 1), or not readable: git's own commands say what is wrong
+        return None
+    return found.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+_SECTION = re.compile(rb'\[\s*([A-Za-z0-9.-]+)\s*(?:"[^"\\]*"\s*)?\]\s*(?:[#;].*)?')
+_SUBSECTION = re.compile(rb"\[[^]]*\"")
+_ENTRY = re.compile(rb"([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?")
+
+
+def work_tree_setting(config: bytes) -> tuple[bool, str | None]:
+    """`core.worktree` in the bytes of a git config file, as `git config --file F --get`
+    reads it (the last one set wins), when the file is plain enough to read without git:
+    `(True, value)`, or `(True, None)` for none set; `(False, None)` for a file that is not
+    (a quoted or escaped value, a continued line, a line git would refuse), which git reads."""
+    value: str | None = None
+    in_core = False
+    for raw in config.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
+        line = raw.rstrip(b"\r").strip()
+        if line.endswith(b"\\"):  # continued on the next line
+            return False, None
+        if not line or line[:1] in (b"#", b";"):
+            continue
+        if line.startswith(b"["):
+            section = _SECTION.fullmatch(line)
+            if section is None:
+                return False, None
+            in_core = section[1].lower() == b"core" and _SUBSECTION.match(line) is None
+            continue
+        entry = _ENTRY.fullmatch(line)
+        if entry is None:
+            return False, None
+        if not in_core or entry[1].lower() != b"worktree":
+            continue
+        given = None if entry[2] is None else entry[2].strip()
+        if given is None or any(char in given for char in b'"\\#;\t\v\f'):  # git's to read
+            return False, None
+        value = given.decode("utf-8", "surrogateescape")
+    return True, value
 
 
 # Set in a hook git runs (`GIT_DIR` in a linked worktree, both with `git --git-dir --work-tree`)
@@ -166,6 +214,10 @@ class Workspace:
     """One repository and its `.codemem/` folder."""
 
     root: Path
+    # the line ends of the new files a writer is making (`making_files`)
+    _planned_ends: dict[Path, str] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def discover(cls, start: Path | str | None = None) -> Workspace:
@@ -364,13 +416,40 @@ class Workspace:
         """The line end to write a new committed file at `path` with: the one git would check it
         out with (`\\r\\n` in a Windows clone, `core.autocrlf=true`, or under `eol=crlf`), so
         `git add` neither warns nor, with `core.safecrlf=true`, refuses it; `\\n` when git
-        cannot say."""
+        cannot say. Inside `making_files`, the answer asked for the files it names."""
+        if path in self._planned_ends:
+            return self._planned_ends[path]
+        return self.new_files_line_ends([path])[path]
+
+    def new_files_line_ends(self, paths: Iterable[Path]) -> dict[Path, str]:
+        """`new_file_line_ends` of each of `paths`, asked of git in one command."""
+        found = dict.fromkeys(paths, "\n")
+        inside = {
+            path: path.relative_to(self.root).as_posix()
+            for path in found
+            if path.is_relative_to(self.root)
+        }
         try:
-            return checkout_line_ends(self.root, path.relative_to(self.root).as_posix())
+            ends = checkout_line_ends_of(self.root, list(dict.fromkeys(inside.values())))
         except RepositoryRefused:
             raise
-        except (GitError, ValueError):
-            return "\n"
+        except GitError:
+            return found
+        found.update((path, ends[relative]) for path, relative in inside.items())
+        return found
+
+    @contextlib.contextmanager
+    def making_files(self, paths: Iterable[Path]) -> Iterator[None]:
+        """Around a writer making several new committed files at once (the digest's notes):
+        `new_file_line_ends` answers for `paths` from one `git check-attr` asked as it starts,
+        not one each."""
+        planned = self.new_files_line_ends(paths)
+        self._planned_ends.update(planned)
+        try:
+            yield
+        finally:
+            for path in planned:
+                self._planned_ends.pop(path, None)
 
     def relative(self, path: Path | str) -> str:
         """A repository-relative path with `/` separators."""

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -196,3 +197,17 @@ def codemem_on_a_terminal(
         os.close(terminal)
         process.wait(timeout)
     return shown
+
+
+def commands_run(monkeypatch: Any) -> list[list[str]]:
+    """The argument lists of every `subprocess.run` in this process from now on (git's, to
+    count them), each appended as it starts."""
+    started: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counted(args: Any, *rest: Any, **options: Any) -> Any:
+        started.append([str(arg) for arg in args])
+        return real_run(args, *rest, **options)
+
+    monkeypatch.setattr(subprocess, "run", counted)
+    return started

@@ -103,6 +103,8 @@ class AppContext:
     repo: Path | None = None
     verbose: int = 0
     _workspace: Workspace | None = field(default=None, repr=False)
+    # the running daemons of another version this command has named (`query_client`)
+    told: set[object] = field(default_factory=set, repr=False)
 
     def workspace(self) -> Workspace:
         """The repository's workspace, discovered on first use."""

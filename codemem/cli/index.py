@@ -107,7 +107,7 @@ def index_command(
         )
     # The index reads the settings itself: with nothing to do, it need not validate them.
     index = CodeIndex(app.workspace())
-    warn_other_version(index.ws.root)
+    warn_other_version(index.ws.root, app.told)
     started = index.start_from(source) if source else None
     with abandon_after(), progress_bar("Indexing") as progress:
         summary = index.refresh(full=full, progress=progress)

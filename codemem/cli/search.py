@@ -198,7 +198,7 @@ def _search(
     app: AppContext, ws: Workspace, text: str, k: int | None, level: str, no_refresh: bool
 ) -> list[dict[str, Any]]:
     """Hits as JSON objects with their text: from a running `codemem watch`, else in-process."""
-    hits = None if no_refresh else ask_daemon(ws.root, text, k, level)
+    hits = None if no_refresh else ask_daemon(ws.root, text, k, level, told=app.told)
     if hits is not None:
         return hits
     from codemem.code import CodeIndex

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from codemem.code.files import is_test_path
-from codemem.code.manifest import file_stem, module_name, package_name
+from codemem.code.manifest_packing import file_stem, module_name, package_name
 from codemem.code.query import IDENT_RE, STOP_WORDS, AnalyzedQuery, Frame
 from codemem.code.stages import Candidate, is_short
 from codemem.code.text import file_name_words, light_stem

@@ -15,7 +15,9 @@ removed with its row, so that a query looks up only its own words. `listing` is 
 the files the last complete run saw (`codemem.code.worktree`): when git reports the same
 listing, a refresh has nothing to do and reads no row. Reading needs no database but SQLite,
 which keeps `status` and no-op runs instant. The rows as a run edits them, and what changed
-since the last save, are `codemem.code.manifest_rows`.
+since the last save, are `codemem.code.manifest_rows`; how a row is laid out in SQLite (a
+path's stem, module and package names; a path that is not UTF-8 kept as bytes),
+`codemem.code.manifest_packing`.
 """
 
 from __future__ import annotations
@@ -31,8 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from codemem.code.files import SKIP_RULES
+from codemem.code.manifest_packing import (
+    file_row,
+    file_stem,
+    indexed_in,
+    module_name,
+    name_word_rows,
+    package_name,
+    stored,
+    unstored,
+)
 from codemem.code.manifest_rows import INDEXED, Entries, FileEntry
-from codemem.code.text import file_name_words
 from codemem.infra import make_folder, odd_sqlite_files
 
 MANIFEST_NAME = "manifest.db"
@@ -86,39 +97,6 @@ _META = (
 )
 
 
-def module_name(path: str) -> str:
-    """The dotted name a query may use for a file (`pkg/mod.py` → `pkg.mod`)."""
-    return path.rsplit(".", 1)[0].replace("/", ".")
-
-
-def package_name(path: str) -> str | None:
-    """For an `__init__` file, the dotted name of its package (`pkg/sub/__init__.py` → `pkg.sub`)."""
-    name = path.rsplit("/", 1)[-1]
-    if name.rsplit(".", 1)[0] != "__init__":
-        return None
-    return path.rpartition("/")[0].replace("/", ".")
-
-
-def file_stem(path: str) -> str:
-    """A file's name without its last extension, lower-cased (how a query names a file)."""
-    return path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
-
-
-def _text(value: str) -> str | bytes:
-    """A path as SQLite stores it: text, or its bytes when it is not valid UTF-8."""
-    if value.isascii():  # nearly every path: no encoding needed to know
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a file name git gave as undecodable bytes (surrogateescape)
-        return value.encode("utf-8", "surrogateescape")
-    return value
-
-
-def _str(value: str | bytes) -> str:
-    return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     """An existing manifest file (never created here), writable so that SQLite can roll back
     the journal of a save that was killed; read-only where the file cannot be written."""
@@ -138,44 +116,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _row(path: str, entry: FileEntry) -> tuple[Any, ...]:
-    package = package_name(path)
-    return (
-        _text(path),
-        entry.content_id,
-        entry.status,
-        entry.language,
-        entry.symbols,
-        entry.chunks,
-        entry.syntax_errors,
-        _text(file_stem(path)),
-        _text(module_name(path).rsplit(".", 1)[-1]),
-        _text(package.rsplit(".", 1)[-1]) if package is not None else None,
-    )
-
-
-def _name_words(paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
-    """(word, path, words in the name) for each `file_name_words` word of `paths`."""
-    known: dict[str, tuple[list[str | bytes], int]] = {}  # many files share a name
-    for path in paths:
-        name = path.rsplit("/", 1)[-1]
-        found = known.get(name)
-        if found is None:
-            words, count = file_name_words(name)
-            found = known[name] = ([_text(word) for word in sorted(words)], count)
-        stored, count = found
-        text = _text(path)
-        for word in stored:
-            yield word, text, count
-
-
-def _indexed(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[str]:
-    return (p for p in paths if files[p].status == INDEXED)
-
-
 def _rows(files: dict[str, FileEntry], paths: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    """The `files` rows a save writes, one path after another (`file_row`)."""
     for path in paths:
-        yield _row(path, files[path])
+        yield file_row(path, files[path])
 
 
 class Manifest:
@@ -306,7 +250,7 @@ class Manifest:
         if self._files is not None and not self._partial:
             return [p for p, e in self._files.items() if e.status == status]
         rows = self._query("SELECT path FROM files WHERE status = ?", (status,))
-        return sorted(_str(r[0]) for r in rows)
+        return sorted(unstored(r[0]) for r in rows)
 
     def _read_all(self) -> None:
         """Every row, in path order; rows `read_rows` read (and maybe edited) are kept."""
@@ -318,8 +262,8 @@ class Manifest:
         finally:
             self._query("COMMIT")
         if any(isinstance(r[0], bytes) for r in rows):  # SQLite sorts them after all text
-            rows.sort(key=lambda r: _str(r[0]))
-        read = {_str(r[0]): FileEntry(*r[1:]) for r in rows}
+            rows.sort(key=lambda r: unstored(r[0]))
+        read = {unstored(r[0]): FileEntry(*r[1:]) for r in rows}
         partial = self._files if self._partial else None
         self._partial = False
         if partial is None:
@@ -351,18 +295,18 @@ class Manifest:
         db.execute("BEGIN IMMEDIATE")
         try:
             kept = [p for p in changed if p in files]
-            gone = [(_text(p),) for p in changed if p not in files]
+            gone = [(stored(p),) for p in changed if p not in files]
             db.executemany("DELETE FROM files WHERE path = ?", gone)
             # A file's words follow from its path: its old rows are found by their key.
             db.executemany(
                 "DELETE FROM name_words WHERE word = ? AND path = ?",
-                (row[:2] for row in _name_words(changed)),
+                (row[:2] for row in name_word_rows(changed)),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, kept)
             )
             db.executemany(
-                "INSERT INTO name_words VALUES (?,?,?)", _name_words(_indexed(files, kept))
+                "INSERT INTO name_words VALUES (?,?,?)", name_word_rows(indexed_in(files, kept))
             )
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._meta())
             db.execute("COMMIT")
@@ -408,10 +352,12 @@ class Manifest:
                 db.executescript(_SCHEMA)
                 db.execute("BEGIN")
                 db.executemany(
-                    "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(files, sorted(files))
+                    "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    _rows(files, sorted(files)),
                 )
                 db.executemany(
-                    "INSERT INTO name_words VALUES (?,?,?)", _name_words(_indexed(files, files))
+                    "INSERT INTO name_words VALUES (?,?,?)",
+                    name_word_rows(indexed_in(files, files)),
                 )
                 db.executemany("INSERT INTO meta VALUES (?, ?)", self._meta())
                 db.execute("COMMIT")
@@ -439,7 +385,7 @@ class Manifest:
     def entry(self, path: str) -> FileEntry | None:
         if self._files is not None and self._knows(path):
             return self._files.get(path)
-        rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files WHERE path = ?", (_text(path),))
+        rows = self._query(f"SELECT {_ENTRY_COLUMNS} FROM files WHERE path = ?", (stored(path),))
         return FileEntry(*rows[0][1:]) if rows else None
 
     def languages(self, paths: Iterable[str]) -> dict[str, str | None]:
@@ -462,12 +408,12 @@ class Manifest:
         """path -> the saved `columns` of those of `paths` that are saved."""
         out: dict[str, tuple[Any, ...]] = {}
         for start in range(0, len(paths), PER_QUERY):
-            part = [_text(p) for p in paths[start : start + PER_QUERY]]
+            part = [stored(p) for p in paths[start : start + PER_QUERY]]
             marks = ",".join("?" * len(part))
             for path, *values in self._query(
                 f"SELECT path, {columns} FROM files WHERE path IN ({marks})", part
             ):
-                out[_str(path)] = tuple(values)
+                out[unstored(path)] = tuple(values)
         return out
 
     def indexed_paths(self) -> list[str]:
@@ -519,9 +465,9 @@ class Manifest:
     def with_stem(self, stem: str) -> list[str]:
         """Indexed files whose `file_stem` is `stem` (lower case), in path order."""
         rows = self._query(
-            "SELECT path FROM files WHERE stem = ? AND status = ?", (_text(stem), INDEXED)
+            "SELECT path FROM files WHERE stem = ? AND status = ?", (stored(stem), INDEXED)
         )
-        return sorted(_str(r[0]) for r in rows)
+        return sorted(unstored(r[0]) for r in rows)
 
     def with_module_part(self, last: str) -> list[tuple[str, str]]:
         """(dotted name, path) of indexed files whose module or package name ends in `last`,
@@ -529,13 +475,13 @@ class Manifest:
         rows = self._query(
             "SELECT path, module_last, package_last FROM files"
             " WHERE (module_last = ? OR package_last = ?) AND status = ?",
-            (_text(last), _text(last), INDEXED),
+            (stored(last), stored(last), INDEXED),
         )
         out: list[tuple[str, str]] = []
-        for path, module_last, package_last in sorted((_str(r[0]), *r[1:]) for r in rows):
-            if _str(module_last) == last:
+        for path, module_last, package_last in sorted((unstored(r[0]), *r[1:]) for r in rows):
+            if unstored(module_last) == last:
                 out.append((module_name(path), path))
-            if package_last is not None and _str(package_last) == last:
+            if package_last is not None and unstored(package_last) == last:
                 out.append((package_name(path) or "", path))
         return out
 
@@ -546,7 +492,7 @@ class Manifest:
     def with_name_words(self, words: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """word → (file, how many words its name has) of the indexed files whose name holds
         one of `words` (`file_name_words`, stored as each file is saved), in path order."""
-        wanted = [_text(w) for w in dict.fromkeys(words)]
+        wanted = [stored(w) for w in dict.fromkeys(words)]
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(wanted), PER_QUERY):
             part = wanted[start : start + PER_QUERY]
@@ -555,7 +501,7 @@ class Manifest:
                 f"SELECT word, path, words FROM name_words WHERE word IN ({marks})", part
             )
         out: dict[str, list[tuple[str, int]]] = {}
-        for word, path, count in sorted((_str(w), _str(p), c) for w, p, c in rows):
+        for word, path, count in sorted((unstored(w), unstored(p), c) for w, p, c in rows):
             out.setdefault(word, []).append((path, count))
         return out
 

@@ -211,11 +211,12 @@ def recorded_socket(ws_root: Path, data: Mapping | None = None) -> Path | None:
     return path
 
 
-def say_other_version(status: Mapping, command: str, what: str) -> None:
-    """Name the running daemon of another version (`status`) in one warning per process."""
-    if _told:
+def say_other_version(status: Mapping, command: str, what: str, told: set[object]) -> None:
+    """Name the running daemon of another version (`status`) in one warning per command:
+    `told` holds the daemons the command has named (the CLI keeps it on its `AppContext`)."""
+    if told:
         return
-    _told.append(status.get("pid"))
+    told.add(status.get("pid"))
     log.warning(
         "%s: the running codemem watch (pid %s) is another codemem version's; %s "
         "(`codemem watch --stop`, then `codemem watch --detach`, runs this one's)",
@@ -225,14 +226,13 @@ def say_other_version(status: Mapping, command: str, what: str) -> None:
     )
 
 
-def warn_other_version(ws_root: Path) -> None:
-    """`index`: name a running daemon of another version, which rebuilds the index its way."""
+def warn_other_version(ws_root: Path, told: set[object] | None = None) -> None:
+    """`index`: name a running daemon of another version, which rebuilds the index its way
+    (unless this command named it already: `told`, see `say_other_version`)."""
     status = daemon_status(ws_root)
     if recorded_socket(ws_root, status) is not None and other_version(status):
-        say_other_version(status, "index", "it may rebuild the index its own way after this run")
-
-
-_told: list[object] = []  # a daemon of another version is named once per process
+        what = "it may rebuild the index its own way after this run"
+        say_other_version(status, "index", what, set() if told is None else told)
 
 
 def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -269,16 +269,24 @@ def say_stale(stale: object, total: object) -> None:
 
 
 def ask_daemon(
-    ws_root: Path, query: str, k: int | None, level: str, timeout: float = REPLY_SECONDS
+    ws_root: Path,
+    query: str,
+    k: int | None,
+    level: str,
+    timeout: float = REPLY_SECONDS,
+    told: set[object] | None = None,
 ) -> list[dict] | None:
     """Hits from a running watch daemon, or None (no daemon, it declined, or it did not answer
-    within `timeout` seconds in all): search locally."""
+    within `timeout` seconds in all): search locally. A daemon of another version is named
+    once per command (`told`, see `say_other_version`)."""
     status = daemon_status(ws_root)
     path = recorded_socket(ws_root, status)
     if path is None:
         return None
     if other_version(status):
-        say_other_version(status, "search", "searching here instead")
+        say_other_version(
+            status, "search", "searching here instead", set() if told is None else told
+        )
         return None
     request = {
         "op": "search",

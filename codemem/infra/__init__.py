@@ -47,7 +47,7 @@ from codemem.infra.git import (
 )
 from codemem.infra.git_blobs import BlobReader, read_blobs
 from codemem.infra.git_config_files import attributes_stamp
-from codemem.infra.git_line_ends import checkout_line_ends
+from codemem.infra.git_line_ends import checkout_line_ends, checkout_line_ends_of
 from codemem.infra.git_state import (
     git_operation,
     index_locked,
@@ -130,6 +130,7 @@ __all__ = [
     "fsync_dir",
     "empty_tree",
     "checkout_line_ends",
+    "checkout_line_ends_of",
     "git_config",
     "git_dir",
     "git_head",

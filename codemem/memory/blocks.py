@@ -17,7 +17,8 @@ limit, and keeps the frontmatter exactly as written):
 - `rethink(label, new_value, expected=None)`: replaces the whole value; with `expected`, the
   edit is refused if the value is no longer what the caller read (the agent's tool passes the
   value the store last showed it, `shown`, so a person's save since is never written over).
-- `create`, `delete`, `rename`: whole files.
+- `create`, `delete`, `rename`: whole files (`block_create`, with the active user's own block made
+  on first use; `block_removal`; `block_rename`).
 
 Every write goes through `codemem.infra.update_text` (lock + compare-and-swap + atomic rename).
 No edit leaves git's conflict markers in a block: a block a merge left them in is read as it
@@ -36,18 +37,14 @@ from typing import Any
 from codemem.config import make_user_dir
 from codemem.errors import PathOutsideRepository
 from codemem.infra import (
-    locked,
-    make_folder,
     printable,
-    rename_new,
-    replace_text,
     update_text,
 )
-from codemem.memory import frontmatter
+from codemem.memory.block_create import create_block, ensure_user_block
 from codemem.memory.block_folder import Block, BlockFolder, parse_block
 from codemem.memory.block_removal import delete_block, put_back_leftovers
+from codemem.memory.block_rename import rename_block
 from codemem.memory.errors import (
-    BlockExistsError,
     BlockFormatError,
     ConflictError,
     ConflictMarkersError,
@@ -70,7 +67,7 @@ from codemem.memory.files import (
     moved_meanwhile,
     not_text,
 )
-from codemem.memory.labels import default_description, default_limit, validate_label
+from codemem.memory.labels import default_limit, limit_message, validate_label
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.render import render_blocks
 from codemem.memory.undone import (
@@ -82,23 +79,13 @@ from codemem.memory.undone import (
     wait_for_git,
 )
 from codemem.memory.users import (
-    OWNER_KEY,
     PERSONAL_LABEL,
     find_user_slug,
-    owners,
-    owns,
     personal_block_path,
     user_identity,
     user_label,
 )
 from codemem.workspace import Workspace
-
-
-def limit_message(label: str, chars: int, limit: int) -> str:
-    return (
-        f"{label} would be {chars:,} / {limit:,} characters: "
-        "shorten it or move detail to archival memory"
-    )
 
 
 def _lines(value: str) -> list[str]:
@@ -182,37 +169,9 @@ class MemoryStore(BlockFolder):
             raise self._unknown(label) from None
 
     def ensure_user_block(self) -> Block | None:
-        """The active user's block, created empty on first use (a teammate who cloned a
-        repository with `.codemem/` committed has none yet); None without `.codemem/`.
-
-        A block found under the user's label that is someone else's (created meanwhile by a
-        teammate's process, or brought by a pull) is left alone: the user's slug is found
-        again, past it. One that cannot be read (a merge's markers in its frontmatter, not
-        UTF-8) is None too: it is named wherever blocks are read, and a session goes on
-        without it.
-        """
-        if not self.ws.dir.is_dir():
-            return None
-        for _ in range(5):  # each pass moves past one block; two or three exist at most
-            label = self.user_label
-            try:
-                block = self.get(label)
-            except UnknownLabelError:
-                try:
-                    return self.create(label, default_description(label))
-                except BlockExistsError:  # created meanwhile by another process
-                    continue
-                except GitBusyError:  # created once the merge or rebase ends, not swept into it
-                    return None
-            except BlockFormatError:
-                return None
-            if not self.identity or owns(block.extra, self.identity, self.user):
-                return block
-            self.user = find_user_slug(self.ws, self.identity)  # never this label again
-        raise MemoryEditError(
-            f"no block of your own for {self.identity}: the users/ blocks changed while codemem "
-            "looked for yours; run the command again"
-        )
+        """The active user's block, created empty on first use; None without `.codemem/`
+        (`block_create.ensure_user_block`)."""
+        return ensure_user_block(self)
 
     def _unknown(self, label: str) -> UnknownLabelError:
         labels = ", ".join(self.labels()) or "none yet"
@@ -449,32 +408,11 @@ class MemoryStore(BlockFolder):
         extra: Mapping[str, Any] | None = None,
     ) -> Block:
         """A new block; `BlockExistsError` if the label is taken. `extra`: more frontmatter keys
-        (a user's block created elsewhere keeps whose it is)."""
-        validate_label(label)
+        (a user's block created elsewhere keeps whose it is) (`block_create.create_block`)."""
+        validate_label(label)  # before it names a file
         limit = default_limit(label) if limit is None else limit
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-            raise MemoryEditError(f"limit must be a positive number of characters, not {limit!r}")
-        if len(value) > limit:
-            raise LimitExceededError(limit_message(label, len(value), limit))
-        self._check_markers(label, None, value)
-        path = self.path_for(label)
-        checked = self._writable(label, path)
-        block = Block(label, value, description or "", limit, read_only, path)
-        block.extra.update(extra or {})
-        if label == self.user_label and self.identity:  # whose it is: see `users`
-            block.extra[OWNER_KEY] = self.identity
-
-        def apply(text: str | None) -> str:
-            if text is not None:
-                raise BlockExistsError(
-                    f"a block labelled '{label}' already exists: edit it, or choose another label"
-                )
-            return block.to_text()
-
-        put_back_leftovers(self)  # a block a killed delete left set aside holds the label
-        self._swap(label, path, apply, checked)
-        self.shown[label] = value
-        return self.get(label)
+        block = Block(label, value, description or "", limit, read_only, extra=dict(extra or {}))
+        return create_block(self, block)
 
     def delete(self, label: str) -> Block:
         """Remove the block's file (a broken file can be deleted too); returns what was removed
@@ -482,71 +420,9 @@ class MemoryStore(BlockFolder):
         return delete_block(self, label)
 
     def rename(self, old: str, new: str) -> Block:
-        """Give a block a new label (its file moves; the content is unchanged).
-
-        A `users/` block keeps its user under any name by its `owner:` (see `users`); one
-        written before owners, which is its user's only by its name, gets the active user as
-        owner when it is theirs, and is refused a new `users/` name when it is not.
-        """
-        validate_label(old)
-        validate_label(new)
-        if PERSONAL_LABEL in (old, new):
-            raise MemoryEditError(
-                "the personal block cannot be renamed, and no block can take its label"
-            )
-        if old == new:
-            raise MemoryEditError(f"'{old}' already has that label")
-        source, target = self.path_for(old), self.path_for(new)
-        checked = self._writable(old, source)
-        self._writable(new, target)
-        put_back_leftovers(self)  # a block a killed delete left set aside: moved, or in the way
-        with locked(self._lock_for(old), self._lock_for(new)):
-            block = self.get(old)
-            self._check_writable(block)
-            exists = BlockExistsError(
-                f"a block labelled '{new}' already exists: delete or rename it first"
-            )
-            if target.exists():
-                raise exists
-            if new.startswith("users/") and owners(block.extra) is None:
-                self._own_before_moving(block, old, new, checked)
-            make_folder(target.parent)
-            try:
-                rename_new(source, target)  # never over a block saved there meanwhile
-            except FileExistsError:
-                raise exists from None
-            self._prune(source.parent)
-        return self.get(new)
-
-    def _own_before_moving(self, block: Block, old: str, new: str, checked: str | None) -> None:
-        """Write the active user in as the owner of `block`, theirs by its name `old` alone,
-        before it moves to `new` (a kill between the two leaves it theirs where it was)."""
-        if not (
-            self.identity
-            and old.startswith("users/")
-            and owns(block.extra, self.identity, old.removeprefix("users/"))
-        ):
-            raise MemoryEditError(
-                f"{old} names no owner, so as {new} it would be nobody's block: add "
-                f"`owner: <their email>` to the frontmatter of {self._source(self.path_for(old))} "
-                "first"
-            )
-        path = self.path_for(old)
-        text = self._text(old, path)
-        assert text is not None  # read under this lock a moment ago
-        # only over what was read (a person's save since stays), in the file's line ends
-        owned = frontmatter.add_key(text, OWNER_KEY, self.identity)
-        try:
-            assert checked is not None  # never the personal block (`rename` refuses it)
-            with held_memory_path(self.ws, checked) as held:
-                replaced = replace_text(held, text, owned, folder=self._swap_dir(old))
-        except (PathOutsideRepository, NotADirectoryError):
-            raise moved_meanwhile(self.ws, path) from None
-        if not replaced:
-            raise ConflictError(
-                f"{self._source(path)} changed while it was being renamed: left as it is now; "
-                "try again"
-            )
+        """Give a block a new label (its file moves; the content is unchanged): see
+        `block_rename.rename_block`."""
+        return rename_block(self, old, new)
 
     def _prune(self, folder: Path) -> None:
         """Remove folders left empty under blocks/ (users/ is kept)."""

@@ -47,3 +47,10 @@ def default_description(label: str) -> str:
     if label.startswith("users/"):
         return f"Preferences and working style of {label[6:]}; shown only when they are the active user."
     return DEFAULT_DESCRIPTIONS.get(label, f"Notes about {label}.")
+
+
+def limit_message(label: str, chars: int, limit: int) -> str:
+    return (
+        f"{label} would be {chars:,} / {limit:,} characters: "
+        "shorten it or move detail to archival memory"
+    )

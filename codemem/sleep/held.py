@@ -181,6 +181,15 @@ class HeldWrites:
         go last, and only when every note the set added or rewrote was written (a duplicate is
         deleted only once the note it was folded into holds it).
         """
+        made = [path for path, held in self.files.items() if held.read is None]
+        made += [note.path for note in self.added.values() if note.path is not None]
+        made += [
+            store.path_for(label) for label, (before, _) in self.blocks.items() if not before.path
+        ]
+        with ws.making_files(made):  # their line ends asked of git once, not once each
+            return self._write(ws, store, archive)
+
+    def _write(self, ws: Workspace, store: MemoryStore, archive: Archive) -> list[LeftAlone]:
         left: list[LeftAlone] = []
         for path, held in self.files.items():
             if not write_derived(ws, path, held.read, held.text):

@@ -14,8 +14,8 @@ from codemem.errors import RepositoryRefused
 from codemem.infra import git as infra_git
 from codemem.infra import run_git
 from codemem.memory import Recall
-from codemem.workspace import Workspace
-from tests.helpers import git, make_repo, run_codemem
+from codemem.workspace import Workspace, find_repo_root, work_tree_setting
+from tests.helpers import commands_run, git, make_repo, run_codemem
 
 REFUSED = "git's safe.directory check"
 
@@ -226,6 +226,47 @@ def test_a_git_folder_whose_work_tree_is_elsewhere_names_the_command_that_works(
     git(history, "config", "--unset", "core.worktree")
     git(history, "config", "extensions.worktreeConfig", "true")  # names none: no refusal
     assert run_codemem(history, "status").returncode == 0
+
+
+CONFIGS = [  # the bytes of a `.git/config` naming `worktree` somewhere
+    b"[core]\n\tworktree = /x\n",
+    b"[core]\n\tworktree = /x\n\tworktree = /y\n",
+    b'[core "a"]\n\tworktree = /x\n',
+    b"[Core]\n\tWorkTree = /a  b\t c  \n",
+    b"[core]\r\n\tworktree=/x\r\n",
+    b"[extensions]\n\tworktreeConfig = true\n",
+    b'[core]\n\tbare = false\n[remote "o"]\n\tworktree = /z\n',
+    b"[core.sub]\n\tworktree = /x\n",
+    b"\xef\xbb\xbf[core]\nworktree = /bom\n",
+    b"# c\n; c\n[core] # x\n  worktree =   ../w  \n[user]\n\tworktree = /no\n",
+    b'[core]\n\tworktree = "/q"\n',
+    b"[core]\n\tworktree = /x # c\n",
+    b"[core]\n\tworktree\n",
+    b"[core]\n\tworktree = /a\\\n/b\n",
+    b"[core] worktree = /same-line\n",
+    b"[core]\n\tworktree = \n",
+    b"[cor e]\n\tworktree = /x\n",
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_core_worktree_is_read_from_the_config_bytes_as_git_reads_it(tmp_path, config):
+    # `find_repo_root` reads `.git/config` once; `core.worktree` is read from those bytes, and
+    # git asked only where they are not plain enough (quotes, escapes, continued lines).
+    (tmp_path / "config").write_bytes(config)
+    asked = git(tmp_path, "config", "--file", "config", "--get", "core.worktree", check=False)
+    by_git = asked.stdout.rstrip("\n") if asked.returncode == 0 else None
+    plain, value = work_tree_setting(config)
+    assert value == (by_git if plain else None)
+
+
+def test_a_config_naming_no_work_tree_costs_no_git_config(history, monkeypatch):
+    # Before: `git config --file .git/config --get core.worktree` ran after the same file's
+    # bytes were read, for any config saying `worktree` (`extensions.worktreeConfig`).
+    git(history, "config", "extensions.worktreeConfig", "true")
+    asked = commands_run(monkeypatch)
+    assert find_repo_root(history) == history
+    assert [args for args in asked if "--file" in args] == []
 
 
 @pytest.mark.parametrize("named", ["relative", "absolute"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from codemem.infra import checkout_line_ends
-from tests.helpers import git, make_repo
+from codemem.infra import checkout_line_ends, checkout_line_ends_of
+from tests.helpers import commands_run, git, make_repo
 
 SETUPS = {  # name: (git config, .gitattributes)
     "plain": ({}, ""),
@@ -43,3 +43,45 @@ def test_the_line_end_is_the_one_git_checks_the_file_out_with(tmp_path, setup):
     checked_out = (repo / "notes/a.md").read_bytes()
     assert checked_out in (b"one\ntwo\n", b"one\r\ntwo\r\n")
     assert found == ("\r\n" if b"\r" in checked_out else "\n")
+
+
+def test_the_answer_follows_the_config_and_the_attributes_changed_between_calls(tmp_path):
+    # The clone's `core.autocrlf`/`core.eol` are kept per process (one `git config` per version
+    # of its config files): an edit of the config, or of `.gitattributes`, is seen at once.
+    repo = make_repo(tmp_path / "r", commit=False)
+    answers = [checkout_line_ends(repo, "notes/a.md")]
+    git(repo, "config", "core.autocrlf", "true")
+    answers.append(checkout_line_ends(repo, "notes/a.md"))
+    (repo / ".gitattributes").write_bytes(b"*.md eol=lf\n")
+    answers.append(checkout_line_ends(repo, "notes/a.md"))
+    (repo / ".gitattributes").unlink()
+    answers.append(checkout_line_ends(repo, "notes/a.md"))
+    git(repo, "config", "core.autocrlf", "false")
+    answers.append(checkout_line_ends(repo, "notes/a.md"))
+    git(repo, "config", "core.eol", "crlf")
+    (repo / ".gitattributes").write_bytes(b"* text=auto\n")
+    answers.append(checkout_line_ends(repo, "notes/a.md"))
+    assert answers == ["\n", "\r\n", "\n", "\r\n", "\n", "\r\n"]
+
+
+def test_several_files_are_asked_of_git_at_once(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "r", commit=False)
+    git(repo, "config", "core.autocrlf", "true")
+    (repo / ".gitattributes").write_bytes(b"*.txt eol=lf\nodd*.md -text\n")
+    paths = ["notes/a.md", "notes/b.txt", "odd name.md", "notes/é.md"]
+    one_by_one = {path: checkout_line_ends(repo, path) for path in paths}
+    asked = commands_run(monkeypatch)
+    together = checkout_line_ends_of(repo, paths)
+    assert (
+        together
+        == one_by_one
+        == {
+            "notes/a.md": "\r\n",
+            "notes/b.txt": "\n",
+            "odd name.md": "\n",
+            "notes/é.md": "\r\n",
+        }
+    )
+    assert [args for args in asked if "git" in args[0]] == [
+        [args for args in asked if "check-attr" in args][0]
+    ]

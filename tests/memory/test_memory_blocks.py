@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from memory_helpers import editor_saves_after_the_read, read_block, write_block
 
-import codemem.memory.blocks as blocks_module
+import codemem.memory.block_rename as blocks_module
 from codemem.memory import (
     BlockExistsError,
     BlockFormatError,

@@ -94,3 +94,33 @@ def test_this_daemon_declines_a_client_of_another_version(shop, daemons):  # noq
         "shop/prices.py"
     ]
     assert daemon.stop() == 0
+
+
+def test_two_commands_in_one_process_each_name_the_older_daemon(shop, caplog):  # noqa: F811
+    # Before: the first command to name it named it for the whole process (a module-level
+    # list), so a second command in the same process (a test's) passed over it unsaid.
+    from click.testing import CliRunner
+
+    from codemem.cli import cli
+
+    def named() -> list[str]:
+        return [
+            r.getMessage() for r in caplog.records if "another codemem version" in r.getMessage()
+        ]
+
+    with old_daemon(shop) as asked:
+        for command in ("search", "search", "index"):
+            args = ["--repo", str(shop), command] + (["parse price"] if command == "search" else [])
+            result = CliRunner().invoke(cli, args)
+            assert result.exit_code == 0, result.output
+    pid = os.getpid()
+    search = f"search: the running codemem watch (pid {pid}) is another codemem version's; "
+    assert named() == [
+        search + "searching here instead (`codemem watch --stop`, then `codemem watch --detach`, "
+        "runs this one's)",
+    ] * 2 + [
+        f"index: the running codemem watch (pid {pid}) is another codemem version's; it may "
+        "rebuild the index its own way after this run (`codemem watch --stop`, then "
+        "`codemem watch --detach`, runs this one's)"
+    ]
+    assert asked == []
