@@ -24,7 +24,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from codemem.code.files import MISSING, NO_MARKS, Marks, read_repo_file
+from codemem.code.files import MISSING, NO_MARKS, Marks, entry_path, read_repo_file
 from codemem.errors import GitError
 from codemem.infra import run_git
 
@@ -69,17 +69,12 @@ def attributes_key(
     if not found and info is None:
         return ""
     changed = sorted((p, cid or "") for p, cid in hashed if _is_attributes_path(p))
-    paths = {_entry_path(e) for e in found}
+    paths = {entry_path(e).decode("utf-8", "surrogateescape") for e in found}
     if info is None and not any(_may_mark(root, path) for path in sorted(paths)):
         return ""  # the usual `*.c diff=cpp`, `*.sh eol=lf`: nothing to ask git about
     return hashlib.sha1(
         repr((found, changed, info)).encode("utf-8", "surrogateescape")
     ).hexdigest()[:16]
-
-
-def _entry_path(entry: bytes) -> str:
-    raw = entry[2:] if entry[:1] == b"?" else entry.partition(b"\t")[2]
-    return raw.decode("utf-8", "surrogateescape")
 
 
 def _is_attributes_path(path: str) -> bool:

@@ -125,6 +125,11 @@ def read_listing(root: Path, include: Sequence[str] = ()) -> list[bytes]:
     return entries
 
 
+def entry_path(entry: bytes) -> bytes:
+    """The path of one of `read_listing`'s entries (`? path`, or `T mode blob stage\tpath`)."""
+    return entry[2:] if entry[:1] == b"?" else entry.partition(b"\t")[2]
+
+
 def unvouched(entries: list[bytes]) -> list[bytes]:
     """The entries whose content git cannot vouch for (changed, unmerged, untracked)."""
     return [e for e in entries if e and e[:1] not in _VOUCHED]

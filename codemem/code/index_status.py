@@ -7,9 +7,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from codemem.code.indexer import changes_since, fingerprint, skip_counts
+from codemem.code.indexer import fingerprint, skip_counts
 from codemem.code.integrity import FOREIGN, inspect_index
 from codemem.code.manifest import MANIFEST_NAME, Manifest
+from codemem.code.staleness import pending_paths
 from codemem.code.worktree import ListingSettings, WorkTree
 from codemem.config import Config
 from codemem.workspace import LOCAL_DIR, UNTRACK_LOCAL, Workspace
@@ -61,11 +62,7 @@ def collect_status(ws: Workspace, config: Config) -> dict[str, Any]:
         by_language = manifest.language_totals()
         skipped = skip_counts(manifest)
         tree = WorkTree.read(ws.root, ListingSettings.of(config.index))
-        if manifest.full_text and manifest.listing == tree.digest:
-            stale = 0  # the listing the last complete run recorded: `index` has nothing to do
-        else:  # what `index` would read again or remove
-            changes = changes_since(manifest, tree, ws.index_dir)
-            stale = len(changes.todo) + len(changes.removed)
+        stale = len(pending_paths(manifest, tree, ws.index_dir))  # what `index` would redo
     except sqlite3.Error as exc:
         manifest.close()
         report["indexed"] = False

@@ -10,6 +10,7 @@ without writing anything, so the answer can name them.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemem.code.indexer import changes_since
@@ -34,11 +35,17 @@ def unindexed_paths(ws: Workspace, config: Config) -> list[str] | None:
         return None
     try:
         tree = WorkTree.read(ws.root, ListingSettings.of(config.index))
-        if manifest.full_text and manifest.listing == tree.digest:
-            return []
-        changes = changes_since(manifest, tree, ws.index_dir)
+        return pending_paths(manifest, tree, ws.index_dir)
     except (OSError, sqlite3.Error, CodememError):
         return None
     finally:
         manifest.close()
+
+
+def pending_paths(manifest: Manifest, tree: WorkTree, index_dir: Path) -> list[str]:
+    """The paths (sorted) a refresh of the index `manifest` describes would read again or
+    remove for the work tree `tree`: none when the listing is the one it completed."""
+    if manifest.full_text and manifest.listing == tree.digest:
+        return []
+    changes = changes_since(manifest, tree, index_dir)
     return sorted({path for path, _cid in changes.todo}.union(changes.removed))

@@ -38,6 +38,7 @@ from codemem.code.files import (
     read_repo_file,
     unvouched,
 )
+from codemem.code.files import entry_path as _entry_path
 from codemem.errors import FileTooLarge, NotARegularFile
 from codemem.infra import atomic_file, attributes_stamp, make_folder, read_regular_bytes
 
@@ -285,11 +286,6 @@ def _misvouched(
             if data is not None and (actual := git_blob_id(data)) != cid:
                 out[entry] = (path, (actual, None))
     return out
-
-
-def _entry_path(entry: bytes) -> bytes:
-    """The path of one of `read_listing`'s entries (`? path`, or `T mode blob stage\tpath`)."""
-    return entry[2:] if entry[:1] == b"?" else entry.partition(b"\t")[2]
 
 
 def save_listing(index_dir: Path, tree: WorkTree) -> None:

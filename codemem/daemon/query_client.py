@@ -211,12 +211,16 @@ def recorded_socket(ws_root: Path, data: Mapping | None = None) -> Path | None:
     return path
 
 
-def say_other_version(status: Mapping, command: str, what: str, told: set[object]) -> None:
+def say_other_version(
+    status: Mapping, command: str, what: str, told: set[object] | None = None
+) -> None:
     """Name the running daemon of another version (`status`) in one warning per command:
-    `told` holds the daemons the command has named (the CLI keeps it on its `AppContext`)."""
+    `told` holds the daemons the command has named (the CLI keeps it on its `AppContext`;
+    None: a caller that names it once anyway)."""
     if told:
         return
-    told.add(status.get("pid"))
+    if told is not None:
+        told.add(status.get("pid"))
     log.warning(
         "%s: the running codemem watch (pid %s) is another codemem version's; %s "
         "(`codemem watch --stop`, then `codemem watch --detach`, runs this one's)",
@@ -232,7 +236,7 @@ def warn_other_version(ws_root: Path, told: set[object] | None = None) -> None:
     status = daemon_status(ws_root)
     if recorded_socket(ws_root, status) is not None and other_version(status):
         what = "it may rebuild the index its own way after this run"
-        say_other_version(status, "index", what, set() if told is None else told)
+        say_other_version(status, "index", what, told)
 
 
 def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -284,9 +288,7 @@ def ask_daemon(
     if path is None:
         return None
     if other_version(status):
-        say_other_version(
-            status, "search", "searching here instead", set() if told is None else told
-        )
+        say_other_version(status, "search", "searching here instead", told)
         return None
     request = {
         "op": "search",
