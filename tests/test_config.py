@@ -7,7 +7,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from codemem.code.indexer import fingerprint
+from codemem.code.plan import fingerprint
 from codemem.code.worktree import ListingSettings
 from codemem.config import (
     Config,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from codemem.code.indexer import fingerprint, skip_counts
+from codemem.code.indexer import skip_counts
 from codemem.code.integrity import FOREIGN, inspect_index
 from codemem.code.manifest import MANIFEST_NAME, Manifest
+from codemem.code.plan import fingerprint
 from codemem.code.staleness import pending_paths
 from codemem.code.worktree import ListingSettings, WorkTree
 from codemem.config import Config

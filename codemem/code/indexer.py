@@ -1,8 +1,8 @@
 """Bringing the code index up to date: `refresh_index`, in four steps.
 
-1. plan: list candidate files (git) and compare their content ids with the manifest; when
-   nothing changed (the listing's digest is the one the manifest recorded), return at once
-   without reading the manifest's rows or opening the database.
+1. plan (`codemem.code.plan`): list candidate files (git) and compare their content ids with
+   the manifest; when nothing changed (the listing's digest is the one the manifest
+   recorded), return at once without reading the manifest's rows or opening the database.
 2. extract: parse changed files in worker processes (`codemem.code.workers`), forked
    before the database is opened so no worker inherits its threads.
 3. write: rows batch by batch. An incremental run writes in place and records each batch
@@ -15,28 +15,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codemem import __version__
-from codemem.code.extract import INDEXED, ExtractSettings, FileResult
-from codemem.code.files import (
-    MISSING,
-    NO_MARKS,
-    SKIP_RULES,
-    content_skip_reason,
-    path_skip_reason,
-    read_repo_file,
-)
-from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
+from codemem.code.extract import INDEXED, FileResult
+from codemem.code.files import SKIP_RULES
+from codemem.code.index_swap import clear_leftovers, swap_in
 from codemem.code.integrity import (
     FOREIGN,
     index_listing,
@@ -45,36 +35,24 @@ from codemem.code.integrity import (
     vouch_for_writes,
 )
 from codemem.code.manifest import LISTING_FIELDS, Manifest
+from codemem.code.plan import Plan, extract_settings, make_plan
 from codemem.code.rows import SCALAR_INDEXES
 from codemem.code.tags import TagStore
-from codemem.code.worktree import (
-    FileIds,
-    ListingSettings,
-    WorkTree,
-    load_listing,
-    save_listing,
-)
-from codemem.config.snapshot import search_snapshot
 from codemem.infra import FileLock, imports_uncollected, stall_for_tests
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.code.batch_writer import BatchWriter
+    from codemem.code.worktree import WorkTree
     from codemem.config import Config
 
 log = logging.getLogger("codemem")
 
 Progress = Callable[[int, int], None]
-# Bump when rows, index settings or the tables' file format (store.TABLE_OPTIONS) change:
-# existing indexes are rebuilt.
-INDEX_FORMAT = 6  # 6: object-like C macros are constants (data, not chunks of their own)
 LOCK_NAME = "index.lock"  # beside the index folder, which a rebuild swaps
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer before giving up
 SIDE_BY_SIDE_MAX_FILES = 20_000  # larger: the scalar indexes built one at a time
 COMPACT_UNIT_CHUNKS = 100_000  # index.compact_every runs per this many chunks indexed
-# What a file's git attributes can decide (`codemem.code.attributes`): a file skipped so is
-# read again when they change, as one they may now skip is.
-MARKED_STATUSES = frozenset({"generated", "vendored", "binary", "minified"})
 
 
 @dataclass
@@ -109,23 +87,6 @@ class IndexSummary:
 
 
 NAMED_PATHS = 3
-
-
-def _settings(config: Config) -> ExtractSettings:
-    return ExtractSettings(
-        max_file_bytes=config.index.max_file_bytes,
-        chunk_lines=config.index.chunk_lines,
-        max_line_chars=config.index.max_line_chars,
-    )
-
-
-def fingerprint(config: Config) -> str:
-    """Changes whenever rows would come out differently: then the index is rebuilt."""
-    idx = config.index
-    key = repr(
-        (__version__, INDEX_FORMAT, _settings(config), idx.embeddings, idx.embeddings_dimensions)
-    )
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 @contextmanager
@@ -164,7 +125,7 @@ def refresh_index(
         checked = still_checked(ws.index_dir, listing)
         # Damaged, or tracked by git: removed, so this run rebuilds it.
         found = None if checked else repair_index(ws, deep=False, force=True, listing=listing)
-        plan = _plan(ws, config, full, settings_key, tree)
+        plan = make_plan(ws, config, full, settings_key, tree)
         summary = _refresh(ws, config, plan, progress, started)
         if found != FOREIGN:
             summary.tracked_local = plan.tracked_local
@@ -176,7 +137,7 @@ def refresh_index(
 
 
 def _refresh(
-    ws: Workspace, config: Config, plan: _Plan, progress: Progress | None, started: float
+    ws: Workspace, config: Config, plan: Plan, progress: Progress | None, started: float
 ) -> IndexSummary:
     summary = IndexSummary(full=plan.full)
     if plan.nothing_to_do:
@@ -195,7 +156,7 @@ def _refresh(
     results = parse_files(
         ws.root,
         plan.to_parse(),
-        _settings(config),
+        extract_settings(config),
         config.index.workers,
         progress,
         plan.not_generated,  # never judged generated by their content
@@ -226,183 +187,7 @@ def _refresh(
     return summary
 
 
-@dataclass
-class _Plan:
-    """What a refresh has to do, decided from git and the manifest alone."""
-
-    full: bool
-    target: Path  # where rows go: the index itself, or the folder a rebuild fills beside it
-    manifest: Manifest  # what `target` holds (empty for a rebuild); saved as batches commit
-    current: FileIds  # every candidate file (empty when nothing changed)
-    todo: list[tuple[str, str | None]]
-    removed: list[str]
-    listing: str  # the work tree's digest: recorded when the run completes
-    settings_key: str  # refresh_index's, recorded with the listing settings
-    listing_settings: ListingSettings
-    search_settings: str  # what a search reads of them (`codemem.config.snapshot`)
-    recorded: bool = False  # a run with nothing to do saved the listing in the manifest
-    tracked_local: int = 0  # `WorkTree.tracked_local` of the listing
-    attributes: str = ""  # `WorkTree.attributes` of the listing, once its files are judged
-    not_generated: frozenset[str] = frozenset()  # `Changes.not_generated`
-
-    @property
-    def nothing_to_do(self) -> bool:
-        return not (self.full or self.todo or self.removed) and self.manifest.full_text
-
-    def to_parse(self) -> list[tuple[str, str | None]]:
-        return [(path, cid) for path, cid in self.todo if self.current[path][1] is None]
-
-
-def _plan(
-    ws: Workspace, config: Config, full: bool, settings_key: str, tree: WorkTree | None
-) -> _Plan:
-    index_dir = ws.index_dir
-    fp = fingerprint(config)
-    search = search_snapshot(config) if settings_key else ""
-    old = Manifest.load(index_dir)
-    if old is None or old.fingerprint != fp or TagStore.stored_version(index_dir) is None:
-        full = True  # settings changed, or derived state is missing or older: rebuild it all
-    settings = ListingSettings.of(config.index)
-    if tree is None or tree.settings != settings:
-        read = _listing_beside_imports if full else WorkTree.read
-        tree = read(ws.root, settings)
-    listing = tree.digest
-    tracked = tree.tracked_local()
-    target = build_dir(index_dir) if full else index_dir
-    current: FileIds = {}
-    todo: list[tuple[str, str | None]] = []
-    removed: list[str] = []
-    # An index checked under older skip rules holds files they now skip: each is checked once.
-    recheck = not full and old is not None and old.skip_rules != SKIP_RULES
-    if not full and old is not None and old.full_text and old.listing == listing and not recheck:
-        manifest = old  # no row read, no path parsed
-        attributes, not_generated = old.attributes, old.not_generated
-    else:
-        manifest = Manifest(fingerprint=fp) if full or old is None else old
-        changes = changes_since(manifest, tree, index_dir, full)
-        current, todo, removed = changes.current, changes.todo, changes.removed
-        attributes, not_generated = tree.attributes, changes.not_generated
-        listing = tree.digest  # with the saves git vouches for wrongly, `WorkTree.recheck`
-        if recheck:
-            recheck_skips(tree, manifest, changes, config.index.max_file_bytes)
-        # Kept now, not held until the run completes (the kernel's: 78,000 entries, in every
-        # worker forked after): it is used only once the manifest records its digest.
-        save_listing(target, tree)
-    return _Plan(
-        full,
-        target,
-        manifest,
-        current,
-        todo,
-        removed,
-        listing,
-        settings_key,
-        settings,
-        search,
-        tracked_local=tracked,
-        attributes=attributes,
-        not_generated=not_generated,
-    )
-
-
-@dataclass
-class Changes:
-    """What a refresh would do (`changes_since`)."""
-
-    current: FileIds  # the ids of the paths it looked at
-    todo: list[tuple[str, str | None]]  # the files to read (path, content id)
-    removed: list[str]  # the paths to remove
-    # Every listed path the repository says is not generated (`linguist-generated=false`).
-    not_generated: frozenset[str] = frozenset()
-
-
-def changes_since(
-    manifest: Manifest, tree: WorkTree, index_dir: Path, full: bool = False
-) -> Changes:
-    """What a refresh of the index `manifest` describes (in `index_dir`) would do for the work
-    tree `tree`. Reads only the rows of paths whose listing entries changed when the listing
-    the manifest completed is kept (`load_listing`)."""
-    # Rows recorded under these very settings and git attributes need no second look at
-    # their paths; after other attributes, a file they may have decided is read again.
-    same_attributes = manifest.attributes == tree.attributes
-    same = not full and manifest.listing_settings == tree.settings.to_json() and same_attributes
-    before = load_listing(index_dir, manifest.listing) if same and manifest.full_text else None
-    if before is not None:  # only what changed since the listing the manifest completed
-        tree.recheck(before)  # saves git vouched for wrongly (`WorkTree.read`'s `saved`)
-        # A file missing when last read (gone meanwhile) is read again, listed as before.
-        touched = tree.touched_since(before, also=manifest.paths_with_status(MISSING))
-        files = manifest.read_rows(touched)
-        current = tree.ids(files, only=touched)
-    else:
-        files = manifest.files
-        current = tree.ids(files if same else None)
-    # The paths looked at are judged again; the others keep what the manifest says.
-    not_generated = tree.not_generated(current) if tree.attributes else frozenset[str]()
-    if manifest.not_generated:  # after other attributes, every path was looked at
-        not_generated |= manifest.not_generated.difference(current)
-    # Indexed only because the repository said so, and no longer: read again.
-    untrusted = () if same_attributes else manifest.not_generated - not_generated
-    todo: list[tuple[str, str | None]] = []
-    for path, (cid, reason) in current.items():
-        entry = files.get(path)
-        if reason is not None:
-            if entry is None or entry.status != reason or entry.content_id != cid:
-                todo.append((path, cid))  # recorded as skipped, rows removed if any
-            continue
-        if (
-            entry is None
-            or entry.content_id != cid
-            or cid is None
-            or entry.status == MISSING
-            or (not same_attributes and (entry.status in MARKED_STATUSES or path in untrusted))
-        ):
-            todo.append((path, cid))  # a file missing when last read (gone meanwhile) is read again
-    removed = [p for p in files if p not in current]
-    return Changes(current, todo, removed, not_generated.difference(removed))
-
-
-def recheck_skips(tree: WorkTree, manifest: Manifest, changes: Changes, max_bytes: int) -> None:
-    """Queue in `changes.todo` the files `manifest` holds rows of that the skip rules now
-    skip (an index built under older `SKIP_RULES`: a Git LFS pointer indexed before the rule),
-    judged with their git attributes as `WorkTree.ids` judges them. Each file indexed and not
-    already queued is read once; the manifest records the rules at the end of the run
-    (`_record_listing`), so the next run reads none."""
-    queued = {path for path, _ in changes.todo} | set(changes.removed)
-    held = [p for p, e in manifest.files.items() if e.status == INDEXED and p not in queued]
-    marks = tree.marks(held)
-    for path in held:
-        entry = manifest.files[path]
-        mark = marks.get(path, NO_MARKS)
-        reason = path_skip_reason(path, mark)
-        if reason is None:
-            data, _ = read_repo_file(tree.root, path, max_bytes)
-            if data is None or content_skip_reason(data, mark.generated is not False) is None:
-                continue  # one not read: the next change to it reads it, as any file's
-        changes.current[path] = (entry.content_id, reason)  # parsed again unless skipped
-        changes.todo.append((path, entry.content_id))
-
-
-def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:
-    """The work tree's listing, read in a thread while this one loads what a rebuild parses
-    with (the worker pool, the parsers): git stats every file on the other core meanwhile
-    (sympy: 60 ms). The thread imports nothing, so a Ctrl-C in the middle of these imports
-    leaves it no import lock to wait for. What it writes with (numpy) loads once the workers
-    are forked, while they parse."""
-    listed: Future[WorkTree] = Future()
-
-    def read() -> None:
-        try:
-            listed.set_result(WorkTree.read(root, settings))
-        except BaseException as exc:  # handed to the caller, waiting below
-            listed.set_exception(exc)
-
-    threading.Thread(target=read, name="codemem-listing", daemon=True).start()
-    with imports_uncollected():
-        from codemem.code import parse, workers  # noqa: F401  (see `_refresh`)
-    return listed.result()
-
-
-def _record_listing(plan: _Plan) -> bool:
+def _record_listing(plan: Plan) -> bool:
     """Put the plan's listing and settings in its manifest; whether that changed anything."""
     manifest = plan.manifest
     recorded = [getattr(manifest, name) for name in LISTING_FIELDS]
@@ -416,7 +201,7 @@ def _record_listing(plan: _Plan) -> bool:
     return recorded != [getattr(manifest, name) for name in LISTING_FIELDS]
 
 
-def _count_removed(plan: _Plan, summary: IndexSummary) -> None:
+def _count_removed(plan: Plan, summary: IndexSummary) -> None:
     """Count the files whose rows the run removes, naming the first few in `summary.paths`.
     A file recorded as skipped had none: a merge's temporaries (`.merge_file_*`), listed as
     untracked while git merges and gone by the next run, are not removed from the index."""
@@ -427,7 +212,7 @@ def _count_removed(plan: _Plan, summary: IndexSummary) -> None:
 
 
 def _write(
-    plan: _Plan,
+    plan: Plan,
     results: Iterator[FileResult],
     writer: BatchWriter,
     summary: IndexSummary,
@@ -469,7 +254,7 @@ def _write(
 def _finish(
     ws: Workspace,
     config: Config,
-    plan: _Plan,
+    plan: Plan,
     writer: BatchWriter,
     summary: IndexSummary,
     started: float,
@@ -507,9 +292,9 @@ def _finish(
     manifest.save(plan.target)
 
 
-def _complete(manifest: Manifest, plan: _Plan, started: float) -> None:
+def _complete(manifest: Manifest, plan: Plan, started: float) -> None:
     """Mark the manifest as that of a finished run (saved by the caller): the listing it
-    records (kept by `_plan`) is the next run's to compare with."""
+    records (kept by `make_plan`) is the next run's to compare with."""
     manifest.full_text = True
     _record_listing(plan)
     manifest.indexed_at = time.time()

@@ -42,9 +42,10 @@ from urllib.parse import urlparse
 
 from codemem import __version__
 from codemem.code.index_swap import build_dir, clear_leftovers, swap_in
-from codemem.code.indexer import LOCK_NAME, fingerprint, index_lock
+from codemem.code.indexer import LOCK_NAME, index_lock
 from codemem.code.integrity import CHECKED_FILE, READERS_LOCK, find_damage
 from codemem.code.manifest import Manifest
+from codemem.code.plan import fingerprint
 from codemem.code.shared_copy import (
     RECORD_NAME,
     Refused,

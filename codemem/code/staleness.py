@@ -13,8 +13,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codemem.code.indexer import changes_since
 from codemem.code.manifest import Manifest
+from codemem.code.plan import changes_since
 from codemem.code.worktree import ListingSettings, WorkTree
 from codemem.errors import CodememError
 

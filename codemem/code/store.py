@@ -85,7 +85,7 @@ def warm_up() -> None:
 # compresses strings, which makes writing about four times the CPU (sympy's three tables:
 # 0.28 s instead of 0.08 s; flask's: 34 ms instead of 10 ms of a 0.6 s cold index) to save
 # a third of the index's size on disk (sympy: 53 MB of tables instead of 28, beside a 41 MB
-# lexicon). Reads are as fast. Changing it means bumping the indexer's INDEX_FORMAT.
+# lexicon). Reads are as fast. Changing it means bumping `code/plan.py`'s INDEX_FORMAT.
 TABLE_OPTIONS = {"new_table_data_storage_version": "2.0"}
 
 
