@@ -294,8 +294,8 @@ def _resolved_root(root: Path) -> str:
 
 # The version of the skip rules (`path_skip_reason`, `content_skip_reason`): bump it when they
 # come to skip files they indexed before, so that an index built under older rules drops them
-# on its next run (`code/indexer.py` re-checks the files it holds once), not only when they
-# change. 2: Git LFS pointers.
+# on its next run (`code/plan.py`'s `changes_since` judges every file again, once), not only
+# when they change. 2: Git LFS pointers.
 SKIP_RULES = 2
 
 

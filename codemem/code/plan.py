@@ -17,15 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codemem import __version__
-from codemem.code.extract import INDEXED, ExtractSettings
-from codemem.code.files import (
-    MISSING,
-    NO_MARKS,
-    SKIP_RULES,
-    content_skip_reason,
-    path_skip_reason,
-    read_repo_file,
-)
+from codemem.code.extract import ExtractSettings
+from codemem.code.files import MISSING, SKIP_RULES
 from codemem.code.index_swap import build_dir
 from codemem.code.manifest import Manifest
 from codemem.code.tags import TagStore
@@ -123,9 +116,10 @@ def make_plan(
     current: FileIds = {}
     todo: list[tuple[str, str | None]] = []
     removed: list[str] = []
-    # An index checked under older skip rules holds files they now skip: each is checked once.
-    recheck = not full and old is not None and old.skip_rules != SKIP_RULES
-    if not full and old is not None and old.full_text and old.listing == listing and not recheck:
+    # An index checked under older skip rules may hold files they now skip: `changes_since`
+    # judges every file again.
+    same_rules = old is not None and old.skip_rules == SKIP_RULES
+    if not full and old is not None and old.full_text and old.listing == listing and same_rules:
         manifest = old  # no row read, no path parsed
         attributes, not_generated = old.attributes, old.not_generated
     else:
@@ -134,8 +128,6 @@ def make_plan(
         current, todo, removed = changes.current, changes.todo, changes.removed
         attributes, not_generated = tree.attributes, changes.not_generated
         listing = tree.digest  # with the saves git vouches for wrongly, `WorkTree.recheck`
-        if recheck:
-            recheck_skips(tree, manifest, changes, config.index.max_file_bytes)
         # Kept now, not held until the run completes (the kernel's: 78,000 entries, in every
         # worker forked after): it is used only once the manifest records its digest.
         save_listing(target, tree)
@@ -173,10 +165,18 @@ def changes_since(
     """What a refresh of the index `manifest` describes (in `index_dir`) would do for the work
     tree `tree`. Reads only the rows of paths whose listing entries changed when the listing
     the manifest completed is kept (`load_listing`)."""
-    # Rows recorded under these very settings and git attributes need no second look at
-    # their paths; after other attributes, a file they may have decided is read again.
+    # Rows recorded under these very settings, git attributes and skip rules need no second
+    # look at their paths; after other attributes, a file they may have decided is read
+    # again; after other skip rules (`SKIP_RULES`: the manifest's are older), every file is,
+    # judged as any file a run reads, so those the rules now skip are dropped.
     same_attributes = manifest.attributes == tree.attributes
-    same = not full and manifest.listing_settings == tree.settings.to_json() and same_attributes
+    same_rules = manifest.skip_rules == SKIP_RULES
+    same = (
+        not full
+        and manifest.listing_settings == tree.settings.to_json()
+        and same_attributes
+        and same_rules
+    )
     before = load_listing(index_dir, manifest.listing) if same and manifest.full_text else None
     if before is not None:  # only what changed since the listing the manifest completed
         tree.recheck(before)  # saves git vouched for wrongly (`WorkTree.read`'s `saved`)
@@ -205,32 +205,12 @@ def changes_since(
             or entry.content_id != cid
             or cid is None
             or entry.status == MISSING
+            or not same_rules
             or (not same_attributes and (entry.status in MARKED_STATUSES or path in untrusted))
         ):
             todo.append((path, cid))  # a file missing when last read (gone meanwhile) is read again
     removed = [p for p in files if p not in current]
     return Changes(current, todo, removed, not_generated.difference(removed))
-
-
-def recheck_skips(tree: WorkTree, manifest: Manifest, changes: Changes, max_bytes: int) -> None:
-    """Queue in `changes.todo` the files `manifest` holds rows of that the skip rules now
-    skip (an index built under older `SKIP_RULES`: a Git LFS pointer indexed before the rule),
-    judged with their git attributes as `WorkTree.ids` judges them. Each file indexed and not
-    already queued is read once; the manifest records the rules at the end of the run
-    (`_record_listing`), so the next run reads none."""
-    queued = {path for path, _ in changes.todo} | set(changes.removed)
-    held = [p for p, e in manifest.files.items() if e.status == INDEXED and p not in queued]
-    marks = tree.marks(held)
-    for path in held:
-        entry = manifest.files[path]
-        mark = marks.get(path, NO_MARKS)
-        reason = path_skip_reason(path, mark)
-        if reason is None:
-            data, _ = read_repo_file(tree.root, path, max_bytes)
-            if data is None or content_skip_reason(data, mark.generated is not False) is None:
-                continue  # one not read: the next change to it reads it, as any file's
-        changes.current[path] = (entry.content_id, reason)  # parsed again unless skipped
-        changes.todo.append((path, entry.content_id))
 
 
 def _listing_beside_imports(root: Path, settings: ListingSettings) -> WorkTree:

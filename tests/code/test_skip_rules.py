@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from codemem.code import extract
-from codemem.code.files import content_skip_reason
+from codemem.code.files import SKIP_RULES, content_skip_reason, is_lfs_pointer
 from codemem.code.manifest import MANIFEST_NAME, Manifest
 from codemem.workspace import Workspace
 from tests.code.test_indexer import index
@@ -71,3 +71,43 @@ def test_the_once_over_of_an_older_index_keeps_what_the_git_attributes_keep(repo
     assert files["vendor/ours/kept.py"].status == "indexed"
     assert files["made.py"].status == "indexed"
     assert index(repo).up_to_date
+
+
+def _before_lfs_rules(data: bytes, generated: bool = True) -> str | None:
+    """`content_skip_reason` as it was before Git LFS pointers were skipped."""
+    return None if is_lfs_pointer(data) else content_skip_reason(data, generated)
+
+
+def test_one_run_after_older_rules_judges_every_file_as_any_run_does(repo_factory, monkeypatch):
+    # Under older skip rules the index held an LFS pointer (the usual LFS attributes line
+    # beside it, `-text` with `diff=lfs`: not binary); one incremental run under the current
+    # rules drops it, keeps the vendored folder the repository marks `-linguist-vendored`,
+    # still leaves out the vendored folder it does not mark, and records the rules.
+    repo = repo_factory("shop")
+    for folder in ("ours", "theirs"):
+        (repo / "vendor" / folder).mkdir(parents=True)
+        (repo / "vendor" / folder / "lib.py").write_text(f"def {folder}_code():\n    pass\n")
+    (repo / "design.psd").write_text(POINTER)
+    (repo / ".gitattributes").write_text(
+        "*.psd filter=lfs diff=lfs merge=lfs -text\nvendor/ours/** -linguist-vendored\n"
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Add the design and our vendored code")
+    with monkeypatch.context() as before_lfs:
+        before_lfs.setattr(extract, "content_skip_reason", _before_lfs_rules)
+        index(repo)
+    index_dir = Workspace(repo).index_dir
+    manifest = Manifest.load(index_dir)
+    assert manifest.files["design.psd"].status == "indexed"
+    manifest.skip_rules = SKIP_RULES - 1
+    manifest.save(index_dir)
+    manifest.close()
+    summary = index(repo)
+    assert not summary.full and summary.skipped == {"lfs_pointer": 1}
+    manifest = Manifest.load(index_dir)
+    statuses = {path: entry.status for path, entry in manifest.files.items()}
+    assert statuses["design.psd"] == "lfs_pointer"
+    assert statuses["vendor/ours/lib.py"] == "indexed"
+    assert statuses["vendor/theirs/lib.py"] == "vendored"
+    assert manifest.skip_rules == SKIP_RULES
+    assert index(repo).up_to_date  # judged once: the next run reads no file
