@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,9 @@ from codemem.infra import (
     atomic_write,
     check_repository,
     checkout_line_ends_of,
+    configured_work_tree,
     confine,
+    git_config_bytes,
     git_dir,
     git_operation,
     in_git_folder,
@@ -87,11 +88,8 @@ def _check_work_tree_here(candidate: Path, here: Path) -> None:
     answer for them, so an index of `candidate` found every file missing and said nothing.
     Only a config that names a work tree at all costs a git process."""
     git_folder = candidate / ".git"
-    try:
-        config = read_regular_bytes(git_folder / "config", 1 << 20)
-    except (OSError, CodememError):  # a `.git` file (a linked worktree), or no config
-        return
-    if b"worktree" not in config.lower():
+    config = git_config_bytes(git_folder)
+    if config is None or b"worktree" not in config.lower():
         return
     _check_work_tree_exists(git_folder, config)
     top = _git_says(here, "--show-toplevel")
@@ -107,13 +105,9 @@ def _check_work_tree_exists(git_folder: Path, config_bytes: bytes) -> None:
     """Refuse (`NotARepositoryError`) a `core.worktree` naming a folder that does not exist
     (moved or deleted): every git command fails there (`cannot chdir`, which codemem showed
     from `ls-files`, or not at all where git named the folder anyway and codemem said to run
-    there). Read from the file's bytes the caller read (`work_tree_setting`), or, where they
-    are not plain enough to read so, by git from the file alone, from `/`: git in the
-    repository cannot even read it."""
+    there). Read from the file's bytes the caller read (`configured_work_tree`)."""
     config = git_folder / "config"
-    plain, value = work_tree_setting(config_bytes)
-    if not plain:
-        value = _asked_work_tree(config)
+    value = configured_work_tree(config, config_bytes)
     if not value or (git_folder / value).is_dir():  # a relative one is the git folder's
         return
     fix = shlex.join(
@@ -123,54 +117,6 @@ def _check_work_tree_exists(git_folder: Path, config_bytes: bytes) -> None:
         f"{printable(str(git_folder))} sets core.worktree to {printable(value)}, a folder that "
         f"does not exist (moved or deleted?): make it, or remove the setting: `{printable(fix)}`"
     )
-
-
-def _asked_work_tree(config: Path) -> str | None:
-    """`core.worktree` as git reads it from the file `config` alone (None: not set, or set
-    so that git's own commands say what is wrong)."""
-    try:
-        found = run_git(Path("/"), "config", "--file", str(config), "--get", "core.worktree")
-    except RepositoryRefused:
-        raise
-    except GitError:  # not set (exit 1), or not readable: git's own commands say what is wrong
-        return None
-    return found.decode("utf-8", "surrogateescape").rstrip("\n")
-
-
-_SECTION = re.compile(rb'\[\s*([A-Za-z0-9.-]+)\s*(?:"[^"\\]*"\s*)?\]\s*(?:[#;].*)?')
-_SUBSECTION = re.compile(rb"\[[^]]*\"")
-_ENTRY = re.compile(rb"([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?")
-
-
-def work_tree_setting(config: bytes) -> tuple[bool, str | None]:
-    """`core.worktree` in the bytes of a git config file, as `git config --file F --get`
-    reads it (the last one set wins), when the file is plain enough to read without git:
-    `(True, value)`, or `(True, None)` for none set; `(False, None)` for a file that is not
-    (a quoted or escaped value, a continued line, a line git would refuse), which git reads."""
-    value: str | None = None
-    in_core = False
-    for raw in config.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
-        line = raw.rstrip(b"\r").strip()
-        if line.endswith(b"\\"):  # continued on the next line
-            return False, None
-        if not line or line[:1] in (b"#", b";"):
-            continue
-        if line.startswith(b"["):
-            section = _SECTION.fullmatch(line)
-            if section is None:
-                return False, None
-            in_core = section[1].lower() == b"core" and _SUBSECTION.match(line) is None
-            continue
-        entry = _ENTRY.fullmatch(line)
-        if entry is None:
-            return False, None
-        if not in_core or entry[1].lower() != b"worktree":
-            continue
-        given = None if entry[2] is None else entry[2].strip()
-        if given is None or any(char in given for char in b'"\\#;\t\v\f'):  # git's to read
-            return False, None
-        value = given.decode("utf-8", "surrogateescape")
-    return True, value
 
 
 # Set in a hook git runs (`GIT_DIR` in a linked worktree, both with `git --git-dir --work-tree`)

@@ -57,6 +57,11 @@ from codemem.infra.git_state import (
     unmerged_operation,
     unmerged_paths,
 )
+from codemem.infra.git_work_tree import (
+    configured_work_tree,
+    git_config_bytes,
+    work_tree_setting,
+)
 from codemem.infra.held_paths import held_path
 from codemem.infra.kept import KeptSave, kept_saves
 from codemem.infra.locks import (
@@ -131,7 +136,9 @@ __all__ = [
     "empty_tree",
     "checkout_line_ends",
     "checkout_line_ends_of",
+    "configured_work_tree",
     "git_config",
+    "git_config_bytes",
     "git_dir",
     "git_head",
     "git_operation",
@@ -164,6 +171,7 @@ __all__ = [
     "read_regular",
     "read_at_most",
     "read_regular_bytes",
+    "work_tree_setting",
     "line_ends",
     "load_yaml",
     "read_text",

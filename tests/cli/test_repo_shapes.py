@@ -12,9 +12,9 @@ import pytest
 
 from codemem.errors import RepositoryRefused
 from codemem.infra import git as infra_git
-from codemem.infra import run_git
+from codemem.infra import run_git, work_tree_setting
 from codemem.memory import Recall
-from codemem.workspace import Workspace, find_repo_root, work_tree_setting
+from codemem.workspace import Workspace, find_repo_root
 from tests.helpers import commands_run, git, make_repo, run_codemem
 
 REFUSED = "git's safe.directory check"
