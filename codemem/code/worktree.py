@@ -260,8 +260,10 @@ class WorkTree:
             else:
                 out[path] = (cid, path_skip_reason(path))
                 judged.append(path)
-        marks = self.marks(judged)
-        for path in (*hashed, *marks):
+        # Asked of every path here, not only those judged: the caller asks which are not
+        # generated (`not_generated`) next, which then costs no second `git check-attr`.
+        marks = self.marks(out)
+        for path in (*hashed, *(path for path in judged if path in marks)):
             out[path] = (out[path][0], path_skip_reason(path, marks.get(path, NO_MARKS)))
         return out
 

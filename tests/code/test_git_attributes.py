@@ -13,7 +13,7 @@ from codemem.code import attributes
 from codemem.code.attributes import read_marks
 from codemem.code.files import Marks
 from codemem.code.manifest import Manifest
-from codemem.code.worktree import ListingSettings, WorkTree
+from codemem.code.worktree import LISTING_FILE, ListingSettings, WorkTree
 from codemem.workspace import Workspace
 from tests.code.test_indexer import assert_equals_full_rebuild, index
 from tests.helpers import git, make_repo
@@ -238,6 +238,30 @@ def test_git_is_asked_once_a_run_and_only_about_what_the_run_judges(tmp_path, mo
     (repo / "src/m1.py").write_text(CODE.format(name="changed"))
     index(repo)
     assert asked == [["src/m1.py"]]
+
+
+def test_a_run_without_the_saved_listing_asks_git_once(tmp_path, monkeypatch):
+    # With no listing kept from the last run (damaged, or the run stopped), the run judged the
+    # changed files' attributes in one `git check-attr` and asked which of all the files are
+    # not generated in a second.
+    repo = make_repo(tmp_path / "repo", commit=False)
+    write(repo, {f"src/m{i}.py": CODE.format(name=f"m{i}") for i in range(3)})
+    write(repo, {".gitattributes": "src/m0.py linguist-generated=false\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "files")
+    index(repo)
+    (Workspace(repo).index_dir / LISTING_FILE).unlink()
+    (repo / "src/m1.py").write_text(CODE.format(name="changed"))
+    ran: list[tuple[str, ...]] = []
+    run_git = attributes.run_git
+    monkeypatch.setattr(
+        attributes,
+        "run_git",
+        lambda root, *args, **kw: ran.append(args) or run_git(root, *args, **kw),
+    )
+    assert index(repo).changed == 1
+    assert [args for args in ran if "check-attr" in args] == [attributes._CHECK_ATTR]
+    assert Manifest.load(Workspace(repo).index_dir).not_generated == {"src/m0.py"}
 
 
 def test_odd_attributes_files_never_stop_the_index(tmp_path):
