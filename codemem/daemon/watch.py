@@ -3,7 +3,8 @@
 A watchdog observer (inotify on Linux: the process sleeps in the kernel until something
 happens) feeds changed paths to a `Debouncer`; the main thread waits on it, and when a batch
 settles it drops what cannot change the index (`.git/`, `.codemem/`, ignored files) and runs
-one `CodeIndex.refresh`. Every index write and every digest runs in this one thread, never two at
+one `CodeIndex.refresh`; so does a change of the git directory's `info/attributes`, which no
+watch covers (its stamp is looked at each time the loop wakes). Every index write and every digest runs in this one thread, never two at
 once.
 
 Idle means no relevant file event for `sleep.idle_minutes`, no `codemem chat` running, no
@@ -56,7 +57,14 @@ from codemem.daemon.process import DaemonLock, WatchStatus, read_status, write_s
 from codemem.daemon.query_client import PROTOCOL
 from codemem.daemon.query_server import QueryServer
 from codemem.errors import DigestRunningError, HeadMovedError
-from codemem.infra import LockHolder, head_commit, index_locked, parse_when, utc_now
+from codemem.infra import (
+    LockHolder,
+    attributes_stamp,
+    head_commit,
+    index_locked,
+    parse_when,
+    utc_now,
+)
 from codemem.memory import GitBusyError, Recall
 from codemem.sleep import DigestOptions, digest_running, run_digest
 
@@ -124,6 +132,8 @@ class Watcher:
         self.observer = TreeObserver(
             ws.root, self.debouncer, self.filter, watch_ignored=bool(config.index.include)
         )
+        # The git directory's `info/attributes` as last seen (`_attributes_changed`).
+        self._attributes_seen = attributes_stamp(ws.root)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -196,8 +206,9 @@ class Watcher:
                     self.status.polling = None
                     self._index([])  # what changed after the poller's last look
                 paths, last = self.debouncer.take()
-                if paths:
-                    self._changed(paths, last)
+                indexed = bool(paths) and self._changed(paths, last)
+                if self._attributes_changed() and not indexed:
+                    self._index([])  # the files it marks, or no longer marks, judged again
                 if not self.stopping and self._idle_check_due():
                     self._last_check = self.clock()
                     self.on_idle()
@@ -287,17 +298,29 @@ class Watcher:
 
     # -- work -----------------------------------------------------------------------------------
 
-    def _changed(self, paths: set[str], last_event: float | None) -> None:
+    def _changed(self, paths: set[str], last_event: float | None) -> bool:
+        """Index what changed of `paths`; whether the index was refreshed."""
         relevant = self.filter.relevant(paths)
         self.observer.saw(paths, relevant)
         if self.observer.polling != self.status.polling:  # it fell back to polling just now
             self.status.polling = self.observer.polling
             self._save_status()
         if not relevant:
-            return
+            return False
         self._last_activity = last_event if last_event is not None else self.clock()
         self.status.last_event_at = time.time()
         self._index(relevant)
+        return True
+
+    def _attributes_changed(self) -> bool:
+        """Whether the git directory's `info/attributes` changed since last looked: it is no
+        work-tree file, so no watch reports it, yet it marks files as a `.gitattributes` does
+        (a few stats, each time the loop wakes)."""
+        stamp = attributes_stamp(self.ws.root)
+        if stamp == self._attributes_seen:
+            return False
+        self._attributes_seen = stamp
+        return True
 
     def _index(self, paths: list[str]) -> None:
         started = time.time()

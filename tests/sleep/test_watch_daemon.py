@@ -570,3 +570,24 @@ def test_a_saved_gitattributes_flips_the_files_it_marks(shop, daemons):
     wait_for(lambda: daemon.status().index_runs == runs + 2, what="a second refresh")
     assert status(path) == "indexed"
     assert daemon.stop() == 0
+
+
+def test_info_attributes_marking_files_takes_them_out_at_the_next_refresh(shop, daemons):
+    # `.git/info/attributes` is no work-tree file: the daemon saw no event for it, and the
+    # files it marks stayed indexed until some other save.
+    daemon = daemons(shop)
+    runs = daemon.status().index_runs
+    index_dir = Workspace(shop).index_dir
+    indexed = sorted(p for p, e in Manifest.load(index_dir).files.items() if p.startswith("shop/"))
+    assert indexed and {Manifest.load(index_dir).files[p].status for p in indexed} == {"indexed"}
+    info = shop / ".git" / "info" / "attributes"
+    info.parent.mkdir(exist_ok=True)
+    info.write_text("shop/** linguist-vendored\n")
+    wait_for(lambda: daemon.status().index_runs == runs + 1, what="a refresh")
+    files = Manifest.load(index_dir).files
+    assert {p: files[p].status for p in indexed} == dict.fromkeys(indexed, "vendored")
+    info.unlink()
+    wait_for(lambda: daemon.status().index_runs == runs + 2, what="a second refresh")
+    files = Manifest.load(index_dir).files
+    assert {p: files[p].status for p in indexed} == dict.fromkeys(indexed, "indexed")
+    assert daemon.stop() == 0
