@@ -9,8 +9,14 @@ skipped with the reason the heuristics would give, and `linguist-generated=false
 git itself reads the attributes, once per index run for all the paths judged in it (one
 `git check-attr --stdin -z`: nested `.gitattributes`, `.git/info/attributes`, `[attr]` macros,
 `**`, later lines winning, git's limits on huge files and lines), and only when an attributes
-file names an attribute the index reads (`*.c diff=cpp` alone asks nothing). A user's global attributes file is left out (`core.attributesFile`): the index
-says what the repository says, and only the repository's files are stamped (`attributes_key`).
+file names an attribute the index reads (`*.c diff=cpp` alone asks nothing). Only the
+repository's own files count: its `.gitattributes` files and its git directory's
+`info/attributes`, each stamped in every listing's digest (`attributes_key`). A user's global
+file (`core.attributesFile`) and the system's (`/etc/gitattributes`, or wherever git was built
+to read it: `git var GIT_ATTR_SYSTEM`) are left out (`-c core.attributesFile=/dev/null`,
+`GIT_ATTR_NOSYSTEM=1`): the index says what the repository says, the same on every machine (a
+published index, a teammate's), and nothing outside it that no run stamps can change a
+file's status unseen.
 
 Not honoured, by choice: `linguist-documentation` (Linguist leaves such files out of its
 language statistics; they are still what people search, and pages already rank below code) and
@@ -35,8 +41,9 @@ _ASKED = ("linguist-generated", "linguist-vendored", "text", "diff")
 # Words one of which an attributes file that may mark a file holds (a macro's too).
 _MARKING_WORDS = (b"linguist-generated", b"linguist-vendored", b"binary", b"-text", b"-diff")
 _SCANNED_BYTES = 1 << 20  # an attributes file larger than this is left to git to read
-# `-c core.attributesFile=/dev/null`: no user's global attributes (see the module's docstring).
+# No user's global attributes, and no system's (see the module's docstring).
 _CHECK_ATTR = ("-c", "core.attributesFile=/dev/null", "check-attr", "--stdin", "-z", *_ASKED)
+_NO_SYSTEM = {"GIT_ATTR_NOSYSTEM": "1"}
 
 
 def _linguist(value: bytes) -> bool | None:
@@ -97,7 +104,7 @@ def read_marks(root: Path, paths: list[str]) -> dict[str, Marks]:
         return {}
     data = b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths)
     try:
-        out = run_git(root, *_CHECK_ATTR, input=data)
+        out = run_git(root, *_CHECK_ATTR, input=data, env=_NO_SYSTEM)
     except GitError as exc:
         log.warning("git attributes not read, the index judges files by itself: %s", exc)
         return {}

@@ -28,7 +28,7 @@ import re
 import shlex
 import stat
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -83,6 +83,7 @@ def run_git(
     input: bytes | None = None,
     ok: tuple[int, ...] = (0,),
     as_user: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> bytes:
     """Run `git <args>` in `root` and return its stdout as bytes.
 
@@ -95,6 +96,7 @@ def run_git(
             repository's hooks, filters (git-lfs), signing and transports (but no fsmonitor
             command). Otherwise a read that runs none of the programs the repository's git
             config names (`git_guard`).
+        env: Variables added to git's environment (`GIT_ATTR_NOSYSTEM=1`); the guard's win.
     """
     command, extra = guarded(root, args, as_user)
     try:
@@ -104,7 +106,7 @@ def run_git(
             input=input,
             stdin=subprocess.DEVNULL if input is None else None,
             capture_output=True,
-            env={**os.environ, **_C_LOCALE, **extra},
+            env={**os.environ, **_C_LOCALE, **(env or {}), **extra},
             check=False,
         )
     except FileNotFoundError as exc:

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from codemem.cli import cli
@@ -262,6 +266,53 @@ def test_a_run_without_the_saved_listing_asks_git_once(tmp_path, monkeypatch):
     assert index(repo).changed == 1
     assert [args for args in ran if "check-attr" in args] == [attributes._CHECK_ATTR]
     assert Manifest.load(Workspace(repo).index_dir).not_generated == {"src/m0.py"}
+
+
+# Runs a command in a mount namespace of its own where `/etc` (an overlay: the real one is
+# untouched) holds a system attributes file marking every `.py` file vendored.
+SYSTEM_ATTRIBUTES = (
+    "mount --make-rprivate / && "
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && '
+    'printf "*.py linguist-vendored\\n" > /etc/gitattributes && shift && exec "$@"'
+)
+
+
+def with_system_attributes(scratch: Path, *command: str) -> subprocess.CompletedProcess:
+    for name in ("upper", "work"):
+        (scratch / name).mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", SYSTEM_ATTRIBUTES, "sh", str(scratch), *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_system_attributes_file_is_not_honoured(tmp_path):
+    # git's `check-attr` reads `/etc/gitattributes` (`core.attributesFile=/dev/null` leaves
+    # only the user's file out): a machine's file vendored every `.py` file, unstamped, so
+    # its removal went unseen, and a teammate's index said otherwise.
+    repo = make_repo(tmp_path / "repo", commit=False)
+    write(
+        repo,
+        {"src/app.py": CODE.format(name="app"), ".gitattributes": "gen/** linguist-generated\n"},
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "files")
+    probe = with_system_attributes(
+        tmp_path / "probe", "git", "-C", str(repo), "check-attr", "linguist-vendored", "src/app.py"
+    )
+    if (
+        shutil.which("unshare") is None
+        or probe.stdout.strip() != "src/app.py: linguist-vendored: set"
+    ):
+        pytest.skip(f"no mount namespace with a system attributes file here: {probe.stderr}")
+    run = with_system_attributes(
+        tmp_path / "index", sys.executable, "-m", "codemem", "--repo", str(repo), "index"
+    )
+    assert run.returncode == 0, run.stderr
+    assert statuses(repo)["src/app.py"] == "indexed"
+    assert index(repo).up_to_date  # the same answer without the system file
 
 
 def test_odd_attributes_files_never_stop_the_index(tmp_path):
