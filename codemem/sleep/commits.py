@@ -43,12 +43,8 @@ from codemem.infra import (
     shallow_hint,
     utc_date,
 )
-from codemem.sleep.patches import (
-    commit_patch_ids,
-    patch_key,
-    range_key,
-    range_patch_id,
-)
+from codemem.sleep.patch_ids import PatchIds
+from codemem.sleep.patches import patch_key, range_key, range_patch_id
 from codemem.workspace import CODEMEM_DIR
 
 # Fields and commits end in NUL (`-z`): the one byte no field can hold (git prints a message
@@ -174,7 +170,9 @@ def commit_key(author: str, email: str, authored: str, subject: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def rewritten_keys(root: Path, known: Sequence[str], head: str) -> set[str]:
+def rewritten_keys(
+    root: Path, known: Sequence[str], head: str, patch_ids: PatchIds | None = None
+) -> set[str]:
     """The keys (`Commit.key`, `Commit.patch_key`) of the commits reachable from a `known`
     digested commit but not from `head` (at most `REWRITTEN_LIMIT`): history rewritten since it
     was digested, whose copies in `head` are digested already; one `git log`, printing nothing
@@ -198,16 +196,19 @@ def rewritten_keys(root: Path, known: Sequence[str], head: str) -> set[str]:
         commit.email = email
         rewritten.append(commit)
         keys.add(commit.key)
-    read_patch_ids(root, rewritten, shallow_commits(root))
+    read_patch_ids(patch_ids or PatchIds(root), rewritten, shallow_commits(root))
     keys.update(commit.patch_key for commit in rewritten if commit.patch_key is not None)
     return keys
 
 
-def read_patch_ids(root: Path, commits: Sequence[Commit], shallow: Collection[str]) -> None:
-    """Fill each commit's `patch_id` (one pipeline); a merge has none, nor has the boundary of
-    a shallow clone (its parent is not here, so its patch would be the whole tree)."""
+def read_patch_ids(
+    patch_ids: PatchIds, commits: Sequence[Commit], shallow: Collection[str]
+) -> None:
+    """Fill each commit's `patch_id` (those not seen before: one pipeline); a merge has none,
+    nor has the boundary of a shallow clone (its parent is not here, so its patch would be the
+    whole tree)."""
     wanted = [c for c in commits if len(c.parents) < 2 and c.sha not in shallow]
-    ids = commit_patch_ids(root, [c.sha for c in wanted])
+    ids = patch_ids.of([c.sha for c in wanted])
     for commit in wanted:
         commit.patch_id = ids.get(commit.sha)
 
@@ -250,6 +251,7 @@ def commits_since(
     first_run_limit: int,
     max_commits: int,
     digested_keys: Collection[str] | None = None,
+    patch_ids: PatchIds | None = None,
 ) -> CommitRange:
     """The commits of HEAD not reachable from any `digested` commit (oldest first), at most
     `max_commits` of them.
@@ -259,7 +261,8 @@ def commits_since(
     reported in `warnings` when no digest's key names their copies; when none is left, it is
     a first pass. With `digested_keys` (the keys the digests list; None: `--since`, which
     asks for every commit after it), a commit whose key is one of them, or one of a digested
-    commit HEAD no longer holds (`rewritten_keys`), is set aside as `DIGESTED`.
+    commit HEAD no longer holds (`rewritten_keys`), is set aside as `DIGESTED`. `patch_ids`:
+    where the commits' patch ids are kept (None: computed for this call alone).
     """
     head = head_commit(root)
     result = CommitRange(base=None, head=head)
@@ -268,8 +271,9 @@ def commits_since(
     wanted = [digested] if isinstance(digested, str) else list(digested or ())
     known = existing_commits(root, wanted)
     keys: set[str] = set()
+    patch_ids = patch_ids or PatchIds(root)
     if digested_keys is not None:
-        keys = set(digested_keys) | rewritten_keys(root, known, head)
+        keys = set(digested_keys) | rewritten_keys(root, known, head, patch_ids)
     if wanted and not known and not keys:
         result.warnings.append(
             f"the last digested commit {wanted[-1][:12]} is not in this repository"
@@ -303,7 +307,7 @@ def commits_since(
         commit.email = email
         commit.truncated_history = sha in shallow
         listed.append(commit)
-    read_patch_ids(root, listed, shallow)
+    read_patch_ids(patch_ids, listed, shallow)
     for commit in listed:
         if commit.digested(keys):
             result.skipped.append((commit, DIGESTED))

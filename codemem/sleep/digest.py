@@ -75,6 +75,7 @@ from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
 from codemem.sleep.pass_lock import digest_lock
+from codemem.sleep.patch_ids import PatchIds
 from codemem.sleep.sessions import pending_sessions
 from codemem.sleep.shallow import fetch_history, history_fetches
 from codemem.sleep.state import SleepState, read_state, write_local_state
@@ -247,6 +248,8 @@ def read_commits(run: DigestRun) -> None:
             f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
         )
 
+    patch_ids = PatchIds(ws.root, ws, save=not options.dry_run)
+
     def read_range() -> CommitRange:
         return commits_since(
             ws.root,
@@ -254,6 +257,7 @@ def read_commits(run: DigestRun) -> None:
             first_run_limit=settings.initial_commits,
             max_commits=settings.max_commits,
             digested_keys=None if options.since else run.state.keys,
+            patch_ids=patch_ids,
         )
 
     commit_range = read_range()
