@@ -4,7 +4,7 @@
 2. Read the commits of HEAD that no digest covers yet (the heads named by the committed
    digests, whichever clone wrote them, and this clone's last pass; first pass: the newest
    `sleep.initial_commits`). Commits that are not project changes (only `.codemem/`, merges
-   without changes of their own, bots) are set aside (`commits.split_skipped`); the others
+   without changes of their own, bots) are set aside (`commit_files.split_skipped`); the others
    are read with their files and the definitions they added, changed and removed (and, with
    a summarizer, a bounded diff and a model's summary).
 3. Write the digest file, named after the range; mine conventions into
@@ -61,15 +61,8 @@ from codemem.infra import (
 from codemem.memory import GitBusyError
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
-from codemem.sleep.commits import (
-    BOT,
-    Commit,
-    CommitRange,
-    commits_since,
-    git_date,
-    load_diff,
-    split_skipped,
-)
+from codemem.sleep.commit_files import load_diff, split_skipped
+from codemem.sleep.commits import BOT, Commit, CommitRange, commits_since, git_date
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.head import check_head, check_head_after

@@ -10,13 +10,8 @@ from sleep_helpers import commit, digest, init
 
 from codemem.sleep import patches
 from codemem.sleep.changes import compare_file
-from codemem.sleep.commits import (
-    FileChange,
-    commits_since,
-    load_diff,
-    load_files,
-    split_skipped,
-)
+from codemem.sleep.commit_files import load_diff, load_files, split_skipped
+from codemem.sleep.commits import FileChange, commits_since
 from tests.helpers import git, make_repo
 
 PARSE = {"chunk_lines": 80, "max_line_chars": 2000}
