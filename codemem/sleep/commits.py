@@ -108,10 +108,15 @@ class Commit:
             return None
         return patch_key(self.author, self.email, self.authored, self.patch_id)
 
+    @property
+    def keys(self) -> list[str]:
+        """What a digest showing this commit lists of it: `key`, and `patch_key` when it has one."""
+        return [self.key] if self.patch_key is None else [self.key, self.patch_key]
+
     def digested(self, keys: Collection[str]) -> bool:
         """Whether `keys` name this commit: its `key`, its `patch_key`, or, for a squash of a
         digested range, the `range_key` of its patch."""
-        named = [self.key, self.patch_key, range_key(self.patch_id) if self.patch_id else None]
+        named = [*self.keys, range_key(self.patch_id) if self.patch_id else None]
         return any(key in keys for key in named if key is not None)
 
     @property
@@ -159,6 +164,29 @@ def commit_key(author: str, email: str, authored: str, subject: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+def keyed_commits(
+    root: Path, revisions: Sequence[str], patch_ids: PatchIds, limit: int = REWRITTEN_LIMIT
+) -> list[Commit]:
+    """The commits `git log revisions` lists (at most `limit`, newest first), read for their
+    keys (`Commit.key`, `Commit.patch_key`) alone; one `git log`, and the patch ids of those
+    not seen before."""
+    out = git_text(
+        root,
+        "log",
+        "-z",
+        f"--max-count={limit}",
+        f"--format={'%x00'.join(_KEY_FIELDS)}",
+        *revisions,
+    )
+    listed = []
+    for sha, author, email, authored, committed, subject in log_records(out, len(_KEY_FIELDS)):
+        commit = Commit(sha, [], author, git_date(authored, git_date(committed)), "", subject)
+        commit.email = email
+        listed.append(commit)
+    read_patch_ids(patch_ids, listed, shallow_commits(root))
+    return listed
+
+
 def rewritten_keys(
     root: Path, known: Sequence[str], head: str, patch_ids: PatchIds | None = None
 ) -> set[str]:
@@ -168,26 +196,8 @@ def rewritten_keys(
     when none is (then no patch is read)."""
     if not known:
         return set()
-    out = git_text(
-        root,
-        "log",
-        "-z",
-        f"--max-count={REWRITTEN_LIMIT}",
-        f"--format={'%x00'.join(_KEY_FIELDS)}",
-        *known,
-        "--not",
-        head,
-    )
-    keys = set()
-    rewritten = []
-    for sha, author, email, authored, committed, subject in log_records(out, len(_KEY_FIELDS)):
-        commit = Commit(sha, [], author, git_date(authored, git_date(committed)), "", subject)
-        commit.email = email
-        rewritten.append(commit)
-        keys.add(commit.key)
-    read_patch_ids(patch_ids or PatchIds(root), rewritten, shallow_commits(root))
-    keys.update(commit.patch_key for commit in rewritten if commit.patch_key is not None)
-    return keys
+    rewritten = keyed_commits(root, [*known, "--not", head], patch_ids or PatchIds(root))
+    return {key for commit in rewritten for key in commit.keys}
 
 
 def read_patch_ids(
