@@ -22,6 +22,7 @@ VERBS = {
     "note-deleted": ("delete archival note", "Deleted archival note"),
     "note-updated": ("update archival note", "Updated archival note"),
     "state": ("update", "Updated"),
+    "digest-removed": ("remove", "Removed"),
 }
 
 

@@ -38,6 +38,7 @@ from codemem.memory.files import (
     memory_file,
     read_memory_bytes,
     read_memory_file,
+    remove_memory_file,
     replace_memory_file,
 )
 from codemem.memory.frontmatter import FENCE as FRONTMATTER_FENCE
@@ -120,6 +121,7 @@ __all__ = [
     "read_memory_bytes",
     "read_memory_file",
     "refuse_secret",
+    "remove_memory_file",
     "render_blocks",
     "replace_memory_file",
     "session_dict",

@@ -30,8 +30,10 @@ from codemem.infra import (
     in_git_folder,
     line_ends,
     printable,
+    private_dir,
     read_regular,
     read_regular_bytes,
+    remove_file,
     replace_bytes,
 )
 from codemem.memory.errors import BlockFormatError, GitBusyError, MemoryEditError
@@ -251,6 +253,36 @@ def replace_memory_file(ws: Workspace, path: Path, before: bytes | None, text: s
             return replace_bytes(held, before, data, lock, folder=ws.swap_dir)
     except (PathOutsideRepository, NotADirectoryError):
         raise moved_meanwhile(ws, path) from None
+
+
+class _Changed(Exception):
+    """A file to remove holds other bytes than the caller read."""
+
+
+def remove_memory_file(ws: Workspace, path: Path, before: bytes) -> bool:
+    """Remove a derived memory file (a digest another one made redundant) only while it holds
+    exactly the bytes `before`: moved aside into `.codemem/local/removing/<its folder>/` (never
+    beside it, where `git add -A -- .codemem` would commit what a kill left), compared there,
+    then removed (`infra.remove_file`), so a save made since `before` was read is put back and
+    stays. True once no file is there; False, the file left as it is now, when it holds
+    something else."""
+    checked = check_memory_write(ws, path)
+    aside = private_dir(private_dir(ws.ensure_local() / "removing") / path.parent.name)
+
+    def same(data: bytes) -> None:
+        if data != before:
+            raise _Changed
+
+    try:
+        with held_memory_path(ws, checked) as held:
+            remove_file(held, same, max_bytes=MAX_MEMORY_BYTES, folder=aside)
+    except FileNotFoundError:  # removed by another pass meanwhile
+        return True
+    except (_Changed, NotARegularFile, FileTooLarge):
+        return False
+    except (PathOutsideRepository, NotADirectoryError):
+        raise moved_meanwhile(ws, path) from None
+    return not os.path.lexists(path)
 
 
 class NotText(BlockFormatError):

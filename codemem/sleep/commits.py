@@ -1,15 +1,9 @@
-"""Reading git history for a digest: which commits are new, and what each one changed.
+"""Reading git history for a digest: which commits are new (what each one changed, and which
+are project changes: `sleep/commit_files.py`).
 
-One `git log` lists the commits (topological, then date order: no parent after its child,
-otherwise by commit time), one `git diff-tree` per commit gives its files (with blob ids and
-line counts). Lock files, generated, vendored and secret-looking files are listed as skipped
-and never diffed (`codemem.code.path_skip_reason`); each diff is cut at a byte bound.
-Merge commits are listed without a diff: their changes belong to the commits merged.
-
-Not every commit is a project change (`skip_reason`): commits that touch only `.codemem/`
-(memory being committed, or merged), merges with no changes of their own, and commits by bots
-(dependabot, renovate, any author whose name ends in `[bot]`) are left out of a digest's
-sections; the bots' commits are summarised in one line.
+One `git log` lists the commits past the digested heads (topological, then date order: no
+parent after its child, otherwise by commit time), another the digested commits HEAD no
+longer holds (`rewritten_keys`).
 
 A rebase (`git pull --rebase`, `git rebase -i`), an amend or a cherry-pick gives a digested
 commit a new id, so the digest's `head` no longer reaches it. What git keeps of a commit
@@ -30,26 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from codemem.code import path_skip_reason
 from codemem.errors import GitError
 from codemem.infra import (
-    git_head,
     git_path,
     git_text,
     head_commit,
-    is_bot_author,
     log_records,
     run_git,
     shallow_hint,
     utc_date,
 )
-from codemem.sleep.patches import (
-    commit_patch_ids,
-    patch_key,
-    range_key,
-    range_patch_id,
-)
-from codemem.workspace import CODEMEM_DIR
+from codemem.sleep.patch_ids import PatchIds
+from codemem.sleep.patches import patch_key, range_key
 
 # Fields and commits end in NUL (`-z`): the one byte no field can hold (git prints a message
 # up to its first NUL), where any other separator can be typed into a commit message.
@@ -62,7 +48,6 @@ REWRITTEN_LIMIT = 1000
 # What a commit whose author or committer line git cannot parse is dated: git prints the
 # placeholder itself (`%aI`) for its date.
 NO_DATE = "1970-01-01T00:00:00+00:00"
-NULL_SHA = "0" * 40
 MEMORY_ONLY, MERGE, BOT = "memory only", "merge", "bot"
 DIGESTED = "digested under another id"  # a rebased, amended or cherry-picked copy
 
@@ -123,10 +108,15 @@ class Commit:
             return None
         return patch_key(self.author, self.email, self.authored, self.patch_id)
 
+    @property
+    def keys(self) -> list[str]:
+        """What a digest showing this commit lists of it: `key`, and `patch_key` when it has one."""
+        return [self.key] if self.patch_key is None else [self.key, self.patch_key]
+
     def digested(self, keys: Collection[str]) -> bool:
         """Whether `keys` name this commit: its `key`, its `patch_key`, or, for a squash of a
         digested range, the `range_key` of its patch."""
-        named = [self.key, self.patch_key, range_key(self.patch_id) if self.patch_id else None]
+        named = [*self.keys, range_key(self.patch_id) if self.patch_id else None]
         return any(key in keys for key in named if key is not None)
 
     @property
@@ -174,40 +164,50 @@ def commit_key(author: str, email: str, authored: str, subject: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def rewritten_keys(root: Path, known: Sequence[str], head: str) -> set[str]:
+def keyed_commits(
+    root: Path, revisions: Sequence[str], patch_ids: PatchIds, limit: int = REWRITTEN_LIMIT
+) -> list[Commit]:
+    """The commits `git log revisions` lists (at most `limit`, newest first), read for their
+    keys (`Commit.key`, `Commit.patch_key`) alone; one `git log`, and the patch ids of those
+    not seen before."""
+    out = git_text(
+        root,
+        "log",
+        "-z",
+        f"--max-count={limit}",
+        f"--format={'%x00'.join(_KEY_FIELDS)}",
+        *revisions,
+    )
+    listed = []
+    for sha, author, email, authored, committed, subject in log_records(out, len(_KEY_FIELDS)):
+        commit = Commit(sha, [], author, git_date(authored, git_date(committed)), "", subject)
+        commit.email = email
+        listed.append(commit)
+    read_patch_ids(patch_ids, listed, shallow_commits(root))
+    return listed
+
+
+def rewritten_keys(
+    root: Path, known: Sequence[str], head: str, patch_ids: PatchIds | None = None
+) -> set[str]:
     """The keys (`Commit.key`, `Commit.patch_key`) of the commits reachable from a `known`
     digested commit but not from `head` (at most `REWRITTEN_LIMIT`): history rewritten since it
     was digested, whose copies in `head` are digested already; one `git log`, printing nothing
     when none is (then no patch is read)."""
     if not known:
         return set()
-    out = git_text(
-        root,
-        "log",
-        "-z",
-        f"--max-count={REWRITTEN_LIMIT}",
-        f"--format={'%x00'.join(_KEY_FIELDS)}",
-        *known,
-        "--not",
-        head,
-    )
-    keys = set()
-    rewritten = []
-    for sha, author, email, authored, committed, subject in log_records(out, len(_KEY_FIELDS)):
-        commit = Commit(sha, [], author, git_date(authored, git_date(committed)), "", subject)
-        commit.email = email
-        rewritten.append(commit)
-        keys.add(commit.key)
-    read_patch_ids(root, rewritten, shallow_commits(root))
-    keys.update(commit.patch_key for commit in rewritten if commit.patch_key is not None)
-    return keys
+    rewritten = keyed_commits(root, [*known, "--not", head], patch_ids or PatchIds(root))
+    return {key for commit in rewritten for key in commit.keys}
 
 
-def read_patch_ids(root: Path, commits: Sequence[Commit], shallow: Collection[str]) -> None:
-    """Fill each commit's `patch_id` (one pipeline); a merge has none, nor has the boundary of
-    a shallow clone (its parent is not here, so its patch would be the whole tree)."""
+def read_patch_ids(
+    patch_ids: PatchIds, commits: Sequence[Commit], shallow: Collection[str]
+) -> None:
+    """Fill each commit's `patch_id` (those not seen before: one pipeline); a merge has none,
+    nor has the boundary of a shallow clone (its parent is not here, so its patch would be the
+    whole tree)."""
     wanted = [c for c in commits if len(c.parents) < 2 and c.sha not in shallow]
-    ids = commit_patch_ids(root, [c.sha for c in wanted])
+    ids = patch_ids.of([c.sha for c in wanted])
     for commit in wanted:
         commit.patch_id = ids.get(commit.sha)
 
@@ -250,6 +250,7 @@ def commits_since(
     first_run_limit: int,
     max_commits: int,
     digested_keys: Collection[str] | None = None,
+    patch_ids: PatchIds | None = None,
 ) -> CommitRange:
     """The commits of HEAD not reachable from any `digested` commit (oldest first), at most
     `max_commits` of them.
@@ -259,7 +260,8 @@ def commits_since(
     reported in `warnings` when no digest's key names their copies; when none is left, it is
     a first pass. With `digested_keys` (the keys the digests list; None: `--since`, which
     asks for every commit after it), a commit whose key is one of them, or one of a digested
-    commit HEAD no longer holds (`rewritten_keys`), is set aside as `DIGESTED`.
+    commit HEAD no longer holds (`rewritten_keys`), is set aside as `DIGESTED`. `patch_ids`:
+    where the commits' patch ids are kept (None: computed for this call alone).
     """
     head = head_commit(root)
     result = CommitRange(base=None, head=head)
@@ -268,8 +270,9 @@ def commits_since(
     wanted = [digested] if isinstance(digested, str) else list(digested or ())
     known = existing_commits(root, wanted)
     keys: set[str] = set()
+    patch_ids = patch_ids or PatchIds(root)
     if digested_keys is not None:
-        keys = set(digested_keys) | rewritten_keys(root, known, head)
+        keys = set(digested_keys) | rewritten_keys(root, known, head, patch_ids)
     if wanted and not known and not keys:
         result.warnings.append(
             f"the last digested commit {wanted[-1][:12]} is not in this repository"
@@ -303,7 +306,7 @@ def commits_since(
         commit.email = email
         commit.truncated_history = sha in shallow
         listed.append(commit)
-    read_patch_ids(root, listed, shallow)
+    read_patch_ids(patch_ids, listed, shallow)
     for commit in listed:
         if commit.digested(keys):
             result.skipped.append((commit, DIGESTED))
@@ -338,148 +341,3 @@ def first_parent(root: Path, commit: Commit) -> str | None:
         if line.startswith(b"parent "):
             return line[len(b"parent ") :].decode("ascii").strip()
     return None
-
-
-def skip_reason(root: Path, commit: Commit) -> str | None:
-    """Why `commit` is not a project change (`BOT`, `MERGE`, `MEMORY_ONLY`), or None.
-
-    Needs `load_files` first; a merge has no changes of its own when its combined diff is
-    empty (no conflict was resolved in it), and is memory only when they are all in
-    `.codemem/` (the merge driver's union of two teammates' edits to one block). Memory is
-    memory whoever commits it: `digest --push` commits as `codemem[bot]` in a CI job.
-    """
-    if commit.is_merge:
-        own = git_text(
-            root, "diff-tree", "--cc", "--name-only", "--no-commit-id", commit.sha
-        ).split("\n")
-        commit.files = [FileChange("M", path) for path in sorted(filter(None, own))]
-    prefix = CODEMEM_DIR + "/"
-    if commit.files and all(
-        f.path.startswith(prefix) and (f.old_path or prefix).startswith(prefix)
-        for f in commit.files
-    ):
-        return MEMORY_ONLY
-    if is_bot_author(commit.author):
-        return BOT
-    return None if commit.files or not commit.is_merge else MERGE
-
-
-def split_skipped(root: Path, commit_range: CommitRange) -> None:
-    """Load each commit's files and move the ones that are not project changes to `skipped`.
-
-    The range's `base` becomes the parent of its oldest project change (or bot commit): what
-    a digest shows then depends only on those commits and HEAD, not on how far this clone's
-    last pass got, so two clones write the same file for the same changes.
-    """
-    kept = []
-    shown = []
-    for commit in commit_range.commits:
-        load_files(root, commit)
-        reason = skip_reason(root, commit)
-        if reason is None:
-            kept.append(commit)
-        else:
-            commit_range.skipped.append((commit, reason))
-        if reason in (None, BOT):
-            shown.append(commit)
-    commit_range.commits = kept
-    if shown:
-        commit_range.base = first_parent(root, shown[0])
-    commit_range.digest_head = commit_range.head
-    if len(shown) > 1 and commit_range.head and not any(c.truncated_history for c in shown):
-        commit_range.patch_id = range_patch_id(root, commit_range.base, shown[-1].sha)
-    if shown and commit_range.head not in (None, shown[-1].sha):
-        # The newest commit shown names the file when all that came after it is memory or
-        # merges of nothing else (a note committed, a pull's merge), whichever clone it is.
-        after = set(git_text(root, "rev-list", commit_range.head, f"^{shown[-1].sha}").split())
-        memory = {
-            c.sha for c, reason in commit_range.skipped if reason in (MEMORY_ONLY, MERGE, DIGESTED)
-        }
-        if after <= memory:
-            commit_range.digest_head = shown[-1].sha
-
-
-def load_files(root: Path, commit: Commit) -> None:
-    """Fill `commit.files` (no-op for merges and for the boundary of a shallow clone)."""
-    if commit.is_merge or commit.truncated_history:
-        return
-    out = git_text(
-        root,
-        "diff-tree",
-        "-r",
-        "-z",
-        "--root",
-        "--no-commit-id",
-        "--raw",
-        "--numstat",
-        "-M",
-        "--no-abbrev",
-        commit.sha,
-    )
-    tokens = out.split("\0")
-    files: dict[str, FileChange] = {}
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        i += 1
-        if not token:
-            continue
-        if token.startswith(":"):
-            _modes_a, _modes_b, old_blob, new_blob, status = token[1:].split(" ")
-            kind = status[0]
-            if kind in "RC":
-                old_path, path = tokens[i], tokens[i + 1]
-                i += 2
-            else:
-                old_path, path = None, tokens[i]
-                i += 1
-            files[path] = FileChange(
-                kind,
-                path,
-                old_path,
-                None if old_blob == NULL_SHA else old_blob,
-                None if new_blob == NULL_SHA else new_blob,
-            )
-            continue
-        added, deleted, path = token.split("\t", 2)
-        if not path:  # a rename: old and new paths follow
-            path = tokens[i + 1]
-            i += 2
-        change = files.get(path)
-        if change is not None and added != "-":
-            change.added, change.deleted = int(added), int(deleted)
-        elif change is not None:
-            change.skipped = "binary"
-    for change in files.values():
-        reason = path_skip_reason(change.path)
-        if reason is not None:
-            change.skipped = reason
-    commit.files = sorted(files.values(), key=lambda f: f.path)
-
-
-def load_diff(root: Path, commit: Commit, max_bytes: int) -> None:
-    """Fill `commit.diff` with the patch of its diffable files, cut at `max_bytes`."""
-    paths = [f.path for f in commit.files if f.skipped is None]
-    paths += [f.old_path for f in commit.files if f.skipped is None and f.old_path]
-    if commit.is_merge or not paths:
-        return
-    data, rest = git_head(
-        root,
-        "diff-tree",
-        "-p",
-        "-M",
-        "--root",
-        "--no-color",
-        "--no-commit-id",
-        commit.sha,
-        "--",
-        *paths,
-        max_bytes=max_bytes,
-    )
-    if rest:
-        cut = data.rfind(b"\n")
-        if cut > 0:
-            rest += len(data) - cut - 1
-            data = data[: cut + 1]
-    commit.diff = data.decode("utf-8", "replace")
-    commit.diff_omitted = rest

@@ -4,10 +4,12 @@
 2. Read the commits of HEAD that no digest covers yet (the heads named by the committed
    digests, whichever clone wrote them, and this clone's last pass; first pass: the newest
    `sleep.initial_commits`). Commits that are not project changes (only `.codemem/`, merges
-   without changes of their own, bots) are set aside (`commits.split_skipped`); the others
+   without changes of their own, bots) are set aside (`commit_files.split_skipped`); the others
    are read with their files and the definitions they added, changed and removed (and, with
    a summarizer, a bounded diff and a model's summary).
-3. Write the digest file, named after the range; mine conventions into
+3. Write the digest file, named after the range (and remove a digest that described commits
+   an earlier one describes, when this range holds what it alone described:
+   `sleep/overlaps.py`); mine conventions into
    `.codemem/conventions.json` and the marked region of `blocks/conventions.md`; rebuild the
    project overview of `blocks/project.md`; consolidate; with a model, the sleep-time agent
    learns from new sessions. All of it is held in memory
@@ -61,20 +63,15 @@ from codemem.infra import (
 from codemem.memory import GitBusyError
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
-from codemem.sleep.commits import (
-    BOT,
-    Commit,
-    CommitRange,
-    commits_since,
-    git_date,
-    load_diff,
-    split_skipped,
-)
+from codemem.sleep.commit_files import load_diff, split_skipped
+from codemem.sleep.commits import BOT, Commit, CommitRange, commits_since, git_date
 from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
+from codemem.sleep.overlaps import redescribed
 from codemem.sleep.pass_lock import digest_lock
+from codemem.sleep.patch_ids import PatchIds
 from codemem.sleep.sessions import pending_sessions
 from codemem.sleep.shallow import fetch_history, history_fetches
 from codemem.sleep.state import SleepState, read_state, write_local_state
@@ -223,6 +220,8 @@ class DigestRun:
     files: RepoFiles = field(init=False)
     branch: str | None = field(init=False)  # the branch HEAD was on as the pass read it
     digest_file: Path | None = None
+    # Digests describing commits another describes first: removed, their range read again.
+    redundant: list[Path] = field(default_factory=list)
     sessions_until: str | None = None  # the session cursor to save once the set is written
 
     @property
@@ -247,6 +246,8 @@ def read_commits(run: DigestRun) -> None:
             f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
         )
 
+    patch_ids = PatchIds(ws.root, ws, save=not options.dry_run)
+
     def read_range() -> CommitRange:
         return commits_since(
             ws.root,
@@ -254,9 +255,12 @@ def read_commits(run: DigestRun) -> None:
             first_run_limit=settings.initial_commits,
             max_commits=settings.max_commits,
             digested_keys=None if options.since else run.state.keys,
+            patch_ids=patch_ids,
         )
 
     commit_range = read_range()
+    if run.state.overlapping and options.since is None:
+        commit_range = _without_overlaps(run, commit_range, read_range, patch_ids)
     if commit_range.beyond_clone and options.fetch_from is not None and not options.dry_run:
         newest = run.state.last_digest.rsplit("/", 1)[-1] if run.state.last_digest else None
 
@@ -304,6 +308,27 @@ def read_commits(run: DigestRun) -> None:
     run.files = RepoFiles(ws.root)
 
 
+def _without_overlaps(
+    run: DigestRun,
+    commit_range: CommitRange,
+    read_range: Callable[[], CommitRange],
+    patch_ids: PatchIds,
+) -> CommitRange:
+    """The range read without the digests that describe commits an earlier one describes
+    (`sleep/overlaps.py`), which the pass then removes, when that range holds every commit
+    they alone describe; else `commit_range`, all digests kept."""
+    later = run.state.overlapping
+    full = run.state
+    run.state = read_state(run.ws, without={record.name for record in later})
+    trial = read_range()
+    bases = [(record.base, record.keys) for record in later]
+    if redescribed(run.ws.root, bases, run.state.keys, trial, patch_ids):
+        run.redundant = [run.ws.digests_dir / record.name for record in later]
+        return trial
+    run.state = full
+    return commit_range
+
+
 def refresh_project_summary(run: DigestRun) -> None:
     """The model path: keep the model-written project summary true for the new commits."""
     assert run.model is not None  # only in MODEL_STEPS
@@ -311,16 +336,21 @@ def refresh_project_summary(run: DigestRun) -> None:
 
 
 def write_digest(run: DigestRun) -> None:
-    """Write the digest file of the range's project changes (none, and no bot commits: no file)."""
+    """Write the digest file of the range's project changes (none, and no bot commits: no file),
+    and remove the digests it makes redundant (`_without_overlaps`)."""
     commit_range = run.commit_range
-    if not run.commits and not any(reason == BOT for _, reason in commit_range.skipped):
-        return
-    text = render_digest(commit_range, run.result.commits)
-    path = run.ws.digests_dir / digest_name(commit_range)
-    run.writer.write_file(path, text, "digest")
-    run.digest_file = path
-    run.result.digest_path = path.relative_to(run.ws.root).as_posix()
-    run.result.digest_text = text
+    if run.commits or any(reason == BOT for _, reason in commit_range.skipped):
+        text = render_digest(commit_range, run.result.commits)
+        path = run.ws.digests_dir / digest_name(commit_range)
+        run.writer.write_file(path, text, "digest")
+        run.digest_file = path
+        run.result.digest_path = path.relative_to(run.ws.root).as_posix()
+        run.result.digest_text = text
+    for redundant in run.redundant:
+        if redundant != run.digest_file:
+            run.writer.remove_file(
+                redundant, "digest-removed", "it described commits an earlier digest describes"
+            )
 
 
 def mine_conventions(run: DigestRun) -> None:

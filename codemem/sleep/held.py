@@ -32,6 +32,7 @@ from codemem.memory import (
     NotFoundError,
     UnknownLabelError,
     read_memory_file,
+    remove_memory_file,
     replace_memory_file,
 )
 from codemem.workspace import Workspace
@@ -62,7 +63,7 @@ class HeldFile:
     read them (None: no file), and its new text."""
 
     read: bytes | None
-    text: str
+    text: str | None  # None: the file is removed
 
 
 @dataclass
@@ -126,8 +127,9 @@ class HeldWrites:
         else:
             self.blocks[now.label] = (self.blocks[now.label][0], now)
 
-    def put_file(self, path: Path, read: bytes | None, text: str) -> None:
-        """Hold `text` for `path`; `read`: its bytes as the pass first read them."""
+    def put_file(self, path: Path, read: bytes | None, text: str | None) -> None:
+        """Hold `text` for `path` (None: remove it); `read`: its bytes as the pass first read
+        them."""
         first = self.files[path].read if path in self.files else read
         self.files[path] = HeldFile(first, text)
 
@@ -192,7 +194,10 @@ class HeldWrites:
     def _write(self, ws: Workspace, store: MemoryStore, archive: Archive) -> list[LeftAlone]:
         left: list[LeftAlone] = []
         for path, held in self.files.items():
-            if not write_derived(ws, path, held.read, held.text):
+            if held.text is None and held.read is not None:
+                if not remove_memory_file(ws, path, held.read):
+                    left.append(LeftAlone(path.relative_to(ws.root).as_posix(), "removing it"))
+            elif held.text is not None and not write_derived(ws, path, held.read, held.text):
                 left.append(LeftAlone(path.relative_to(ws.root).as_posix(), "writing it"))
         for note in self.added.values():
             try:

@@ -2,8 +2,9 @@
 
 Shared facts are derived from what is committed anyway: every digest's frontmatter names the
 head of the range it digested (`codemem.sleep.digest_file`), so the digested history is the
-set of those heads, whichever clone wrote them; the archival notes holding the overflow of a
-learned region are found by their source. Two clones that digest and then merge need no
+set of those heads, whichever clone wrote them (a digest describing commits an earlier one
+describes may be removed by the pass, and its range digested again: `sleep/overlaps.py`); the
+archival notes holding the overflow of a learned region are found by their source. Two clones that digest and then merge need no
 shared state file to agree on what is left to digest.
 
 Per clone, not committed (`.codemem/local/sleep.json`): the HEAD this clone's last pass
@@ -22,7 +23,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 from codemem.errors import CodememError
 from codemem.infra import read_text, update_text
 from codemem.memory import memory_file, read_memory_file
+from codemem.sleep.overlaps import overlapping
 from codemem.workspace import UNTRACK_LOCAL, Workspace
 
 log = logging.getLogger("codemem")
@@ -55,6 +57,19 @@ class SleepState:
         default_factory=list
     )  # commits whose history is digested or passed over
     keys: set[str] = field(default_factory=set)  # of the commits the digests show (`Commit.key`)
+    # Digests describing commits an earlier digest describes (`overlaps.overlapping`), counted
+    # above unless read `without` them.
+    overlapping: list[DigestRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    """What a digest file's frontmatter says of what it digested."""
+
+    name: str  # the file's name in `digests/`
+    base: str | None  # the parent of the oldest commit it shows (None: the root, or unknown)
+    head: str | None
+    keys: list[str] = field(default_factory=list)  # the `keys:` it lists (`Commit.keys`, ...)
 
 
 @dataclass
@@ -148,16 +163,20 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def digest_record(ws: Workspace, path: Path) -> tuple[str | None, list[str]]:
-    """The `head:` of a digest file's frontmatter and the `keys:` it lists (the commits it
-    shows, `Commit.key`; none in a digest older versions wrote). (None, []) for a link."""
+def digest_record(ws: Workspace, path: Path) -> DigestRecord:
+    """The `base:` and `head:` of a digest file's frontmatter and the `keys:` it lists (the
+    commits it shows, `Commit.keys`; none in a digest older versions wrote); nothing for a
+    link."""
+    nothing = DigestRecord(path.name, None, None)
     if memory_file(ws, path) is None:
-        return None, []
-    head, keys, listing = None, [], False
+        return nothing
+    fields: dict[str, str] = {}
+    keys: list[str] = []
+    listing = False
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
             if handle.readline(LINE_MAX).strip() != "---":
-                return None, []
+                return nothing
             for _ in range(FRONTMATTER_LINES + KEYS_MAX):
                 line = handle.readline(LINE_MAX)
                 if not line or line.strip() == "---":
@@ -167,23 +186,23 @@ def digest_record(ws: Workspace, path: Path) -> tuple[str | None, list[str]]:
                     continue
                 key, _, value = line.partition(":")
                 listing = key == "keys" and not value.strip()
-                if key.strip() == "head" and value.strip() not in ("", "null"):
-                    head = value.strip()
+                if key.strip() in ("base", "head") and value.strip() not in ("", "null"):
+                    fields[key.strip()] = value.strip()
     except OSError:
-        return None, []
-    return head, keys
+        return nothing
+    return DigestRecord(path.name, fields.get("base"), fields.get("head"), keys)
 
 
 def digest_heads(ws: Workspace) -> list[tuple[str, str]]:
     """(file name, head) of every digest, oldest name first (names start with the date)."""
-    return [(name, head) for name, head, _keys in digest_records(ws) if head is not None]
+    return [(r.name, r.head) for r in digest_records(ws) if r.head is not None]
 
 
-def digest_records(ws: Workspace) -> list[tuple[str, str | None, list[str]]]:
-    """(file name, head, keys) of every digest, oldest name first."""
+def digest_records(ws: Workspace) -> list[DigestRecord]:
+    """What every digest says of what it digested, oldest name first."""
     folder = ws.digests_dir
     files = sorted(folder.glob("*.md")) if folder.is_dir() else []
-    return [(path.name, *digest_record(ws, path)) for path in files]
+    return [digest_record(ws, path) for path in files]
 
 
 def legacy_last_commit(ws: Workspace) -> str | None:
@@ -198,19 +217,23 @@ def legacy_last_commit(ws: Workspace) -> str | None:
     )
 
 
-def read_state(ws: Workspace) -> SleepState:
-    """What earlier passes on any clone (the digests) and on this one (local) reached."""
-    records = digest_records(ws)
-    heads = [(name, head) for name, head, _keys in records if head is not None]
-    local = reached_head(ws, read_local_state(ws), {name for name, _head, _keys in records})
+def read_state(ws: Workspace, *, without: Collection[str] = ()) -> SleepState:
+    """What earlier passes on any clone (the digests, but those named in `without`) and on
+    this one (local) reached."""
+    every = digest_records(ws)
+    records = [r for r in every if r.name not in without]
+    heads = [(r.name, r.head) for r in records if r.head is not None]
+    local = reached_head(ws, read_local_state(ws), {r.name for r in records})
     legacy = legacy_last_commit(ws)
     newest = heads[-1] if heads else None
     digested = list(dict.fromkeys([*(head for _, head in heads), *filter(None, [legacy, local])]))
+    dropped = overlapping([(r.name, r.keys) for r in every])
     return SleepState(
         last_commit=local or (newest[1] if newest else legacy),
         last_digest=f"{ws.digests_dir.name}/{newest[0]}" if newest else None,
         digested=digested,
-        keys={key for _name, _head, keys in records for key in keys},
+        keys={key for r in records for key in r.keys},
+        overlapping=[r for r in every if r.name in dropped],
     )
 
 

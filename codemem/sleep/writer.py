@@ -42,6 +42,7 @@ from codemem.memory import (
     default_limit,
     normalize,
     read_memory_bytes,
+    remove_memory_file,
 )
 from codemem.sleep.held import HeldWrites, write_derived
 from codemem.workspace import Workspace
@@ -302,20 +303,27 @@ class MemoryWriter:
 
     # -- files --------------------------------------------------------------------------------
 
+    def _read_file(self, path: Path, undone: str) -> tuple[str, bytes | None] | None:
+        """(`path` relative to the repository, its bytes now: None for no file), or None, said
+        with `undone` ("not written"), when it is too large to compare with anything."""
+        # never through a cloned link, nor out of the repository; a dry run, which writes
+        # nothing, also while a git operation waits (`run_digest` lets it run then)
+        (check_memory_path if self.dry_run else check_memory_write)(self.ws, path)
+        try:
+            return path.relative_to(self.ws.root).as_posix(), read_memory_bytes(self.ws, path)
+        except BlockFormatError as exc:
+            self.warnings.append(f"{exc}; {undone}")
+            return None
+
     def write_file(self, path: Path, text: str, kind: str) -> bool:
         """Write a file unless it already holds exactly `text` (a damaged file, one that is not
         UTF-8 text, is written again: everything written here is derived), and only over what
         was read of it now: a save made since is left as it is, and said (so is a file too
         large to read, named with its fix)."""
-        # never through a cloned link, nor out of the repository; a dry run, which writes
-        # nothing, also while a git operation waits (`run_digest` lets it run then)
-        (check_memory_path if self.dry_run else check_memory_write)(self.ws, path)
-        target = path.relative_to(self.ws.root).as_posix()
-        try:
-            read = read_memory_bytes(self.ws, path)
-        except BlockFormatError as exc:  # too large to compare with anything
-            self.warnings.append(f"{exc}; not written")
+        found = self._read_file(path, "not written")
+        if found is None:
             return False
+        target, read = found
         try:
             if read is not None and read.decode("utf-8").replace("\r\n", "\n") == text:
                 return False
@@ -327,6 +335,21 @@ class MemoryWriter:
             self._changed_meanwhile(target, "writing it")
             return False
         self.changes.append(Change(kind, target))
+        return True
+
+    def remove_file(self, path: Path, kind: str, detail: str = "") -> bool:
+        """Remove a derived file (a digest another one made redundant) if it is there, only
+        while it holds what was read of it now: a save made since is left as it is, and said."""
+        found = self._read_file(path, "not removed")
+        if found is None or found[1] is None:
+            return False
+        target, read = found[0], found[1]
+        if self.held is not None:
+            self.held.put_file(path, read, None)
+        elif not self.dry_run and not remove_memory_file(self.ws, path, read):
+            self._changed_meanwhile(target, "removing it")
+            return False
+        self.changes.append(Change(kind, target, detail))
         return True
 
     def sync_overflow(self, region: str, content: str | None, tags: list[str]) -> str | None:

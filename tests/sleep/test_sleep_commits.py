@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
+import pytest
 from sleep_helpers import commit, digest, init
 
+from codemem.sleep import patches
 from codemem.sleep.changes import compare_file
-from codemem.sleep.commits import (
-    FileChange,
-    commits_since,
-    load_diff,
-    load_files,
-    split_skipped,
-)
+from codemem.sleep.commit_files import load_diff, load_files, split_skipped
+from codemem.sleep.commits import FileChange, commits_since
 from tests.helpers import git, make_repo
 
 PARSE = {"chunk_lines": 80, "max_line_chars": 2000}
@@ -206,3 +204,97 @@ def test_a_digest_at_a_head_git_cannot_date(tmp_path):
     result = digest(ws)
     assert result.digest_path == f".codemem/digests/1970-01-01-root-{head[:7]}.md"
     assert "`fix it`" in (repo / result.digest_path).read_text()
+
+
+def maintenance_branch(tmp_path):
+    """A clone whose digested head HEAD does not reach: main digested (and its memory
+    committed), then a branch from an older commit that took main's memory. Every pass reads
+    the patch of each main commit the branch lacks (`rewritten_keys`)."""
+    repo = make_repo(tmp_path / "r", commit=False)
+    for day in range(1, 7):
+        commit(repo, f"change {day}", f"2025-03-0{day}T10:00:00+00:00", {f"m{day}.py": "x = 1\n"})
+    ws = init(repo)
+    assert digest(ws).digest_path is not None
+    commit(repo, "Memory", "2025-03-07T10:00:00+00:00")
+    git(repo, "switch", "-q", "-c", "old", "main~5")
+    git(repo, "checkout", "main", "--", ".codemem")
+    commit(repo, "Memory from main", "2025-03-08T10:00:00+00:00")
+    return ws
+
+
+def patch_ids_asked(monkeypatch) -> list[int]:
+    """How many commits each `git diff-tree --stdin` that feeds `git patch-id` is given."""
+    asked: list[int] = []
+    real = patches.run_git
+
+    def counting(root, *args, **kwargs):
+        if args[:2] == ("diff-tree", "--stdin"):
+            asked.append(len(kwargs["input"].split()))
+        return real(root, *args, **kwargs)
+
+    monkeypatch.setattr(patches, "run_git", counting)
+    return asked
+
+
+def test_a_commits_patch_id_is_computed_once_per_clone(tmp_path, monkeypatch):
+    ws = maintenance_branch(tmp_path)
+    asked = patch_ids_asked(monkeypatch)
+    first = digest(ws)
+    assert (first.commits, first.digest_path) == ([], None)
+    assert asked == [1]  # its own memory commit; main's four it lacks were read on main
+    asked.clear()
+    again = digest(ws)
+    assert (again.commits, again.digest_path) == ([], None)
+    assert asked == []  # main's four, kept in .codemem/local/patch-ids.json
+
+
+@pytest.mark.parametrize(
+    "damage", ["garbage", "checksum", "folder", "link"], ids=lambda damage: damage
+)
+def test_a_damaged_patch_id_file_is_made_again(tmp_path, monkeypatch, damage):
+    ws = maintenance_branch(tmp_path)
+    digest(ws)
+    path = ws.local_dir / "patch-ids.json"
+    kept = json.loads(path.read_text())
+    path.unlink()
+    if damage == "garbage":
+        path.write_bytes(b"\xff{not json")
+    elif damage == "checksum":
+        kept["ids"][0][1] = "0" * 40
+        path.write_text(json.dumps(kept))
+    elif damage == "folder":
+        path.mkdir()
+    else:
+        (tmp_path / "elsewhere.json").write_text(json.dumps(kept))
+        path.symlink_to(tmp_path / "elsewhere.json")
+    asked = patch_ids_asked(monkeypatch)
+    again = digest(ws)
+    assert (again.commits, again.digest_path, again.warnings) == ([], None, [])
+    assert asked == [4]  # main's four commits the branch lacks, read again
+    if damage != "folder":  # a folder in its place is left alone: the ids are computed again
+        assert not path.is_symlink()
+        assert len(json.loads(path.read_text())["ids"]) == 4
+    asked.clear()
+    digest(ws)
+    assert asked == ([4] if damage == "folder" else [])
+
+
+def test_two_passes_keeping_patch_ids_at_once_keep_both(tmp_path):
+    from codemem.sleep.patch_ids import PatchIds
+
+    repo = make_repo(tmp_path / "r", commit=False)
+    shas = [
+        commit(repo, f"change {day}", f"2025-03-0{day}T10:00:00+00:00", {f"m{day}.py": "x\n"})
+        for day in range(1, 4)
+    ]
+    memory = commit(repo, "memory", "2025-03-04T10:00:00+00:00", {".codemem/blocks/a.md": "a\n"})
+    ws = init(repo)
+    one, two = PatchIds(repo, ws), PatchIds(repo, ws)  # both read the file before either writes
+    first = one.of(shas[:2])
+    second = two.of([shas[2], memory])
+    assert sorted(first) == sorted(shas[:2]) and list(second) == [
+        shas[2]
+    ]  # a memory commit has none
+    kept = PatchIds(repo, ws)
+    assert kept.known == {**first, **second, memory: ""}
+    assert PatchIds(repo, ws, save=False).of(shas) == {**first, **second}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sleep_helpers import commit, config, digest, init, read_value, scripted_history, snapshot
+from sleep_helpers import NOW, commit, config, digest, init, read_value, scripted_history, snapshot
 
 from codemem.errors import UsageError
 from codemem.memory import Archive, MemoryStore
@@ -373,3 +373,24 @@ def test_a_read_only_block_is_left_alone_with_a_warning(shop):
     result = digest(ws)
     assert read_value(ws, "conventions") == ""
     assert "conventions is read-only; its learned content was not updated" in result.warnings
+
+
+def test_a_redundant_digest_is_removed_only_while_it_holds_what_the_pass_read(tmp_path):
+    from codemem.sleep.writer import MemoryWriter
+
+    ws = init(make_repo(tmp_path / "r"))
+    path = ws.digests_dir / "2025-03-05-aaaaaaa-bbbbbbb.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("as read\n")
+    writer = MemoryWriter(ws, dry_run=False, clock=lambda: NOW, hold=True)
+    assert writer.remove_file(path, "digest-removed")
+    path.write_text("saved since\n")  # a save between the pass's read and its writes stays
+    writer.write_held()
+    assert path.read_text() == "saved since\n"
+    assert writer.changes == []
+    assert writer.warnings and "digests/2025-03-05-aaaaaaa-bbbbbbb.md" in writer.warnings[0]
+    writer = MemoryWriter(ws, dry_run=False, clock=lambda: NOW, hold=True)
+    assert writer.remove_file(path, "digest-removed")
+    writer.write_held()
+    assert [c.target for c in writer.changes] == [".codemem/digests/2025-03-05-aaaaaaa-bbbbbbb.md"]
+    assert list(ws.digests_dir.iterdir()) == []  # nothing set aside beside it, to be committed

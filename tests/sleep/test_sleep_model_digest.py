@@ -266,7 +266,8 @@ def test_summaries_are_one_paragraph_within_bounds():
 def test_commit_summarizer_is_a_summarizer_with_its_own_warnings(shop):
     ws, _ = shop
     from codemem.config import SleepConfig
-    from codemem.sleep.commits import commits_since, load_diff, load_files
+    from codemem.sleep.commit_files import load_diff, load_files
+    from codemem.sleep.commits import commits_since
 
     summarize = commit_summarizer(
         ScriptedProvider([RateLimited("scripted: 429", retryable=False)]), SleepConfig()

@@ -1175,3 +1175,95 @@ def test_a_digest_reverted_or_discarded_is_written_again_as_every_clone_writes_i
     assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
     assert digest(bob, cfg()).digest_path == written.relative_to(alice.root).as_posix()
     assert (bob.root / written.relative_to(alice.root)).read_bytes() == kept
+
+
+# -- two clones digesting overlapping ranges -----------------------------------------------------
+
+
+def overlapping_digests(team) -> tuple[Workspace, Workspace]:
+    """Alice digests X..Y and pushes it; bob, who had pulled X..Y and committed Z on top, digests
+    X..Z before he pulls her digest, then pulls with `--rebase` and pushes: both digests land."""
+    remote, alice, bob = team
+    for ws in (alice, bob):
+        assert codemem(ws, "memory", "list").returncode == 0  # the first command sets the driver
+    commit(alice.root, "Add coupons", "2025-03-05T10:00:00+00:00", {"shop/coupons.py": COUPONS})
+    commit(alice.root, "Add labels", "2025-03-05T11:00:00+00:00", {"shop/labels.py": LABELS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    commit(bob.root, "Add gifts", "2025-03-05T12:00:00+00:00", {"shop/gifts.py": GIFTS}, "bob")
+    assert [c.commit.subject for c in digest(alice, cfg()).commits] == ["Add coupons", "Add labels"]
+    commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+    sh(alice.root, "push", "-q", "origin", "main")
+    theirs = [c.commit.subject for c in digest(bob, cfg()).commits]
+    assert theirs == ["Add coupons", "Add labels", "Add gifts"]
+    commit_memory(bob, "bob", "2025-03-05T14:00:00+00:00")
+    rebased = sh(bob.root, "pull", "-q", "--rebase", "origin", "main", check=False)
+    assert rebased.returncode == 0, rebased.stdout + rebased.stderr
+    sh(bob.root, "push", "-q", "origin", "main")
+    assert sorted(digested_subjects(bob)).count("`Add coupons`") == 2  # before the next pass
+    return alice, bob
+
+
+def test_a_digest_overlapping_an_earlier_one_describes_only_its_new_commits(team):
+    alice, bob = overlapping_digests(team)
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    ours, theirs = digest(alice, cfg()), digest(bob, cfg())  # both clones settle it alike
+    for result in (ours, theirs):
+        assert [c.commit.subject for c in result.commits] == ["Add gifts"]
+        assert [c.kind for c in result.changes if c.kind.startswith("digest")] == [
+            "digest",
+            "digest-removed",
+        ]
+    assert ours.digest_path == theirs.digest_path
+    assert ours.digest_text == theirs.digest_text
+    assert ours.changes[1].target == theirs.changes[1].target
+    for ws in (alice, bob):
+        assert sorted(digested_subjects(ws)) == [
+            "`Add VAT to cart totals`",
+            "`Add coupons`",
+            "`Add gifts`",
+            "`Add labels`",
+            "`Add the shop package`",
+            "`Document the CLI`",
+            "`Remove the legacy discount`",
+        ]
+    commit_memory(bob, "bob", "2025-03-05T15:00:00+00:00")
+    sh(bob.root, "push", "-q", "origin", "main")
+    commit_memory(alice, "alice", "2025-03-05T15:30:00+00:00")
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    assert markers(alice) == {}
+    assert sh(alice.root, "status", "--porcelain").stdout == ""
+    assert sorted(digested_subjects(alice)) == sorted(digested_subjects(bob))
+    for ws in (alice, bob):  # settled: nothing left for the next pass of either
+        again = digest(ws, cfg())
+        assert (again.commits, again.digest_path, again.changes) == ([], None, [])
+
+
+def test_an_overlapping_digest_stays_when_a_later_digest_covers_its_commits(team):
+    # Bob digested again on top of his overlapping digest before he pulled: the commit only his
+    # overlapping digest describes is under that later digest's head, so no pass would read it
+    # again. Removing his digest would lose it: both stay, as before.
+    remote, alice, bob = team
+    for ws in (alice, bob):
+        assert codemem(ws, "memory", "list").returncode == 0
+    commit(alice.root, "Add coupons", "2025-03-05T10:00:00+00:00", {"shop/coupons.py": COUPONS})
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    commit(bob.root, "Add gifts", "2025-03-05T12:00:00+00:00", {"shop/gifts.py": GIFTS}, "bob")
+    digest(alice, cfg())
+    commit_memory(alice, "alice", "2025-03-05T13:00:00+00:00")
+    sh(alice.root, "push", "-q", "origin", "main")
+    digest(bob, cfg())
+    commit_memory(bob, "bob", "2025-03-05T14:00:00+00:00")
+    commit(bob.root, "Add labels", "2025-03-06T10:00:00+00:00", {"shop/labels.py": LABELS}, "bob")
+    digest(bob, cfg())
+    commit_memory(bob, "bob", "2025-03-06T11:00:00+00:00")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    before = snapshot(bob)
+    again = digest(bob, cfg())
+    assert [c.kind for c in again.changes if c.kind.startswith("digest")] == []
+    assert digested_subjects(bob).count("`Add gifts`") == 1
+    assert digested_subjects(bob).count("`Add coupons`") == 2
+    assert {p for p in snapshot(bob) if p.startswith("digests/")} == {
+        p for p in before if p.startswith("digests/")
+    }

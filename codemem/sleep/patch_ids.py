@@ -1,0 +1,99 @@
+"""Commits' patch ids, computed once per clone: `.codemem/local/patch-ids.json`.
+
+A commit's patch id (`patches.commit_patch_ids`) never changes, but computing it is a diff of
+the whole commit: every pass would pay it again for each commit it lists, and for up to
+`commits.REWRITTEN_LIMIT` commits HEAD no longer holds, on every pass while a digested head
+stays unreachable (about a second per thousand commits). `PatchIds` answers from the file
+and asks git only for the commits it has not seen, then keeps their ids there too ("" for
+a commit with none: a memory-only one).
+
+The file is derived: one that does not read, fails its checksum or has the wrong shape is
+started afresh (its ids are computed again), and one that cannot be written only costs
+time. Each write is atomic, of what the file holds then plus the new ids, so two passes at
+once never tear it; at worst one's new ids are computed again by the next pass. The newest
+`MAX_KEPT` ids are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from codemem.errors import CodememError
+from codemem.infra import atomic_write, read_regular_bytes
+from codemem.sleep.patches import commit_patch_ids
+from codemem.workspace import Workspace
+
+log = logging.getLogger("codemem")
+
+FILE_NAME = "patch-ids.json"
+VERSION = 1
+MAX_KEPT = 20_000  # far more than one pass reads; older ids are computed again if ever asked
+MAX_BYTES = 16 * 1024 * 1024
+_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+class PatchIds:
+    """{commit: patch id} from the file (`FILE_NAME` in `.codemem/local/`) and, for the rest,
+    from git."""
+
+    def __init__(self, root: Path, ws: Workspace | None = None, *, save: bool = True) -> None:
+        """`ws`: keep them in its `.codemem/local/` (None: for this process only); with `save`
+        False, read from there but never written (a dry run)."""
+        self.root = root
+        self.ws = ws
+        self.path = ws.local_dir / FILE_NAME if ws is not None else None
+        self.save = save
+        self.known: dict[str, str] = _read(self.path) if self.path is not None else {}
+
+    def of(self, shas: Sequence[str]) -> dict[str, str]:
+        """{commit: its stable patch id} for the `shas` that change something outside
+        `.codemem/`; git is asked only about those not seen before (one pipeline)."""
+        new = [sha for sha in dict.fromkeys(shas) if sha not in self.known]
+        if new:
+            found = commit_patch_ids(self.root, new)
+            computed = {sha: found.get(sha, "") for sha in new}
+            self.known.update(computed)
+            if self.save and self.ws is not None:
+                self._write(self.ws, computed)
+        return {sha: self.known[sha] for sha in shas if self.known.get(sha)}
+
+    def _write(self, ws: Workspace, computed: dict[str, str]) -> None:
+        """The file as it is now (another pass may have added to it) plus `computed`."""
+        path = ws.local_dir / FILE_NAME
+        kept = {**_read(path), **computed}
+        pairs = list(kept.items())[-MAX_KEPT:]
+        record = {"version": VERSION, "sha256": _checksum(pairs), "ids": pairs}
+        try:
+            ws.ensure_local()
+            atomic_write(path, json.dumps(record, separators=(",", ":")), durable=False)
+        except (OSError, CodememError) as exc:  # a read-only clone: the ids are computed again
+            log.debug("cannot keep %s: %s", FILE_NAME, exc)
+
+
+def _checksum(pairs: list[tuple[str, str]] | list[list[str]]) -> str:
+    return hashlib.sha256(json.dumps(pairs, separators=(",", ":")).encode()).hexdigest()
+
+
+def _read(path: Path) -> dict[str, str]:
+    """The kept ids, or none when the file is missing or damaged (then it is made again)."""
+    try:
+        record = json.loads(read_regular_bytes(path, MAX_BYTES))  # no link, no FIFO
+        pairs = record["ids"]
+        if record["version"] != VERSION or record["sha256"] != _checksum(pairs):
+            raise ValueError("another version, or a failed checksum")
+        ids = {sha: patch for sha, patch in pairs}
+        if not all(
+            _ID.fullmatch(sha) and _ID.fullmatch(patch or "0" * 40) for sha, patch in ids.items()
+        ):
+            raise ValueError("an entry that is no commit id")
+        return ids
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, CodememError) as exc:
+        log.debug("%s is damaged (%s): making it again", path, exc)
+        return {}
