@@ -24,7 +24,7 @@ from measure import Measured, run_measured
 
 STAGES = (
     "bm25", "symbols", "paths", "vectors", "graph_prior", "test_prior", "query_analysis",
-    "messages", "callees", "stems", "cochange", "depth_prior",
+    "messages", "callees", "stems", "cochange", "depth_prior", "untied",
 )  # fmt: skip
 SEARCH_FLAGS = ("--level", "--json", "--query-file")
 

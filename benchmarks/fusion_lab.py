@@ -38,6 +38,7 @@ from codemem.code.fusion import (  # noqa: E402
     add_companions,
     kept_files,
     rank_files,
+    untied_down,
 )
 from codemem.code.graph_rank import is_ignored_name  # noqa: E402
 from codemem.code.indexer import refresh_index  # noqa: E402
@@ -211,6 +212,7 @@ ABLATIONS = (
     "cochange",
     "uses",
     "counterparts",
+    "untied",
 )
 
 
@@ -262,14 +264,17 @@ def replay(
             _COCHANGE[record["id"]] = CoChange.from_commits(record["commits"])
         indexed = set(record["indexed"])
         settings = dict(companion or {})
+        kept = kept_files(scores, settings.pop("keep", COMPANION_KEEP))
         add_companions(
             scores,
-            kept_files(scores, settings.pop("keep", COMPANION_KEEP)),
+            kept,
             _COCHANGE[record["id"]],
             query,
             lambda paths: indexed.intersection(paths),
             **settings,
         )
+        if off != "untied" and query.is_report:
+            untied_down(scores, kept, _COCHANGE[record["id"]])
     return [p for p, _ in sorted(scores.items(), key=lambda kv: -kv[1])]
 
 

@@ -31,6 +31,7 @@ ABLATIONS = (
     "callees",
     "stems",
     "uses",
+    "untied",
 )
 SEMBLE_REV = "8d737aba127b76f3c729ef6925b2b17fd769d646"
 

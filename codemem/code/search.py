@@ -312,6 +312,7 @@ class Searcher:
             cochange=self.cochange(),
             present=self._indexed,
             with_stem=self.manifest.with_stem,
+            untied=opts.untied,
         )
 
     def _indexed(self, paths: Iterable[str]) -> set[str]:

@@ -45,6 +45,7 @@ class SearchConfig(Section):
     stems: bool = True
     cochange: bool = True  # files that usually change with the best ones join the file list
     uses: bool = True  # files the best one takes names from join an issue's file list
+    untied: bool = True  # below an issue's first five: files never changed with the top down
     rrf_k: int = Field(default=20, ge=1)
 
 

@@ -17,6 +17,7 @@ from codemem.code.fusion import (
     counterparts,
     kept_files,
     rank_files,
+    untied_down,
 )
 from codemem.code.query import analyze_query
 from codemem.code.stages import Candidate
@@ -258,3 +259,37 @@ def test_a_header_and_its_inline_implementation_are_counterparts():
     assert counterparts("src/lazy.h", indexed.with_stem) == ["src/lazy.cpp", "src/lazy.tpp"]
     assert counterparts("ondemand/parser-inl.h", indexed.with_stem) == []  # no parser.h
     assert counterparts("lib/array-inl.py", indexed.with_stem) == []  # not a C-family file
+
+
+# `c.c` changed with `tied.c` twice; nothing else the ranking holds changed with anything.
+TIES = [["c.c", "tied.c"], ["c.c", "tied.c"], ["c.c", "x.c"], ["old.c", "older.c"]] * 2
+ORDER = ["main.c", "a.c", "b.c", "c.c", "d.c", "lonely.c", "tied.c"]
+
+
+def test_files_that_never_changed_with_the_first_ten_go_below_those_that_did():
+    cochange = CoChange.from_commits(TIES)
+    scores = {p: 1.0 - 0.1 * n for n, p in enumerate(ORDER)}
+    untied_down(scores, kept_files(scores), cochange)
+    ranked = sorted(scores, key=lambda p: -scores[p])
+    assert ranked == ["main.c", "a.c", "b.c", "c.c", "d.c", "tied.c", "lonely.c"]  # kept 5 stay
+    assert scores["lonely.c"] == pytest.approx(0.5 * 0.5)
+    assert scores["tied.c"] == pytest.approx(0.4)  # tied: as it was
+    # No history ties any of them: nothing moves.
+    scores = {p: 1.0 - 0.1 * n for n, p in enumerate(ORDER)}
+    untied_down(scores, kept_files(scores), CoChange.from_commits(TIES[3:4] * 2))
+    assert sorted(scores, key=lambda p: -scores[p]) == ORDER
+
+
+def test_untied_files_go_down_for_an_issue_report_only_and_can_be_switched_off():
+    results = StageResults(files=[Candidate(p, 1.0) for p in ORDER])
+    cochange = CoChange.from_commits(TIES)
+    report = analyze_query("The main loop drops the last frame when the window closes " * 3)
+    question = analyze_query("where does the main loop close the window")
+
+    def ranked(query, **options):
+        scores = rank_files(results, query, {}, {}, cochange=cochange, **options)
+        return sorted(scores, key=lambda p: -scores[p])[5:]
+
+    assert ranked(report) == ["tied.c", "lonely.c"]
+    assert ranked(question) == ["lonely.c", "tied.c"]
+    assert ranked(report, untied=False) == ["lonely.c", "tied.c"]
