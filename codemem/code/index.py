@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from codemem.code.manifest import Manifest
     from codemem.code.publish import Published, SharedStart
     from codemem.code.repomap import MapDefinition, RepoMap
+    from codemem.code.run_progress import RunProgress
     from codemem.code.search import Hit
     from codemem.code.staleness import Pending, PendingCheck
     from codemem.code.store import CodeStore
@@ -159,6 +160,7 @@ class CodeIndex:
         lock_wait: float | None = None,
         saved: Collection[str] = (),
         pending: Pending | None = None,
+        run: RunProgress | None = None,
     ) -> IndexSummary:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch).
 
@@ -172,7 +174,8 @@ class CodeIndex:
         `LockTimeout`: the index is as that writer last committed it, and searchable.
 
         `pending`: what a `pending_check` just found changed; its listing of the work tree
-        is used instead of reading another.
+        is used instead of reading another. `run`: told what the run plans and commits, for a
+        search on another thread (`codemem watch`'s) that waits for it.
         """
         with imports_uncollected():
             from codemem.code.history import has_history, refresh_beside
@@ -208,6 +211,7 @@ class CodeIndex:
                 settings_key=settings_key,
                 tree=tree,
                 lock_wait=lock_wait,
+                run=run,
             )
         except CodememError:
             raise
