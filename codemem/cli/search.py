@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from codemem.cli import AppContext, end_without_teardown
+from codemem.cli import AppContext, describe_failure, end_without_teardown
 from codemem.daemon.query_client import ask_daemon, say_stale
 from codemem.infra import printable
 
@@ -236,9 +236,10 @@ REFRESH_LOCK_WAIT = 0.5
 
 def _caught_up(index: CodeIndex, pending: Any) -> bool:
     """Bring `index` up to date with the saves `pending` (a `PendingCheck.result`) found,
-    when they are few and no other run holds it; else warn that the answer misses them.
+    when they are few, no other run holds it and it can be written; else warn that the
+    answer misses them.
     True when it was refreshed (search again)."""
-    from codemem.errors import LockTimeout
+    from codemem.errors import CodememError, LockTimeout
 
     stale: list[str] | None = pending.paths
     if not stale:
@@ -264,6 +265,17 @@ def _caught_up(index: CodeIndex, pending: Any) -> bool:
             index.refresh(lock_wait=REFRESH_LOCK_WAIT, pending=pending)
     except LockTimeout:  # another run holds the index: answered from what it last committed
         say_stale(stale, len(stale))
+        return False
+    except (CodememError, OSError) as exc:  # a checkout mounted read-only, a full disk
+        why = (
+            describe_failure(exc).removeprefix("error: ") if isinstance(exc, OSError) else str(exc)
+        )
+        log.warning(
+            "search: %d file(s) changed since the last index run are not searched as they "
+            "are now: %s",
+            len(stale),
+            why,
+        )
         return False
     return True
 
