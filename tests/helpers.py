@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,35 @@ def run_codemem(
         preexec_fn=preexec_fn,
         check=False,
     )
+
+
+@contextmanager
+def held_at(repo: Path, point: str, stall: Path, *args: str) -> Iterator[None]:
+    """`codemem ARGS` in a subprocess, held at the stall point `point` (`stall_for_tests`,
+    reached once `stall` exists) while the block runs, then let go; it must succeed."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(FIXTURES.parent), os.environ.get("PYTHONPATH", "")]),
+        "CODEMEM_TEST_STALL_AT": point,
+        "CODEMEM_TEST_STALL_FILE": str(stall),
+    }
+    held = subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not stall.exists() and held.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stall.exists(), f"codemem {' '.join(args)} never reached {point}"
+        yield
+    finally:
+        Path(f"{stall}.go").touch()
+        _, err = held.communicate(timeout=120)
+    assert held.returncode == 0, err
 
 
 # Each thing git can run from a repository's own `.git/config`, as `git config` sets it: the

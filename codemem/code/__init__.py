@@ -2,10 +2,11 @@
 
 Other packages use only what this module exports, never its submodules:
 
-- `CodeIndex(ws, config)`: refresh, search (`Hit`), repo map (`RepoMap`, `MapDefinition`),
-  symbols (`SymbolRow`), file facts (`FileFacts`), status, publishing to and starting from a
-  shared folder (`Published`, `SharedStart`); LanceDB, the manifest, the tag
-  store and the reference graph stay private to this package.
+- `CodeIndex(ws, config)`: refresh (telling a `RunProgress` how far it came), search
+  (`Hit`), repo map (`RepoMap`, `MapDefinition`), symbols (`SymbolRow`), file facts
+  (`FileFacts`), status, publishing to and starting from a shared folder (`Published`,
+  `SharedStart`); LanceDB, the manifest, the tag store and the reference graph stay private
+  to this package.
 - pure helpers about files and languages (`is_test_path`, `path_skip_reason`,
   `language_for_path`, `is_code`...) and the parser the review and the digest run on diffs
   (`parse_file`, `split_source`, `Symbol`).
@@ -32,6 +33,7 @@ from codemem.code.files import (
 from codemem.code.globs import matches_any
 from codemem.code.index import CodeIndex, FileFacts, SymbolRow
 from codemem.code.model import Symbol
+from codemem.code.run_progress import RunProgress
 from codemem.code.text import tokenize
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ __all__ = [
     "MapDefinition",
     "Published",
     "RepoMap",
+    "RunProgress",
     "SharedStart",
     "SymbolRow",
     # files

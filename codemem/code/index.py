@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from codemem.code.manifest import Manifest
     from codemem.code.publish import Published, SharedStart
     from codemem.code.repomap import MapDefinition, RepoMap
+    from codemem.code.run_progress import RunProgress
     from codemem.code.search import Hit
+    from codemem.code.staleness import Pending, PendingCheck
     from codemem.code.store import CodeStore
     from codemem.code.tags import TagStore
     from codemem.config import Config
@@ -157,6 +159,8 @@ class CodeIndex:
         progress: Progress | None = None,
         lock_wait: float | None = None,
         saved: Collection[str] = (),
+        pending: Pending | None = None,
+        run: RunProgress | None = None,
     ) -> IndexSummary:
         """Bring the index up to date with the work tree (`full`: rebuild from scratch).
 
@@ -168,6 +172,10 @@ class CodeIndex:
         published there (`start_from`; what it took is in `started_from`). Another writer
         at work is waited for up to `lock_wait` seconds (None: the indexer's bound), then
         `LockTimeout`: the index is as that writer last committed it, and searchable.
+
+        `pending`: what a `pending_check` just found changed; its listing of the work tree
+        is used instead of reading another. `run`: told what the run plans and commits, for a
+        search on another thread (`codemem watch`'s) that waits for it.
         """
         with imports_uncollected():
             from codemem.code.history import has_history, refresh_beside
@@ -175,8 +183,8 @@ class CodeIndex:
             from codemem.code.unchanged import check_unchanged
 
         self.started_from = None
-        tree = None
-        if not full and self._config is None and not saved:
+        tree = pending.tree if pending is not None and not full and not saved else None
+        if not full and self._config is None and not saved and tree is None:
             # Settings as an earlier run validated them, and no file changed: no pydantic.
             unchanged = check_unchanged(self.ws, self._settings_key)
             if unchanged.summary is not None:
@@ -203,6 +211,7 @@ class CodeIndex:
                 settings_key=settings_key,
                 tree=tree,
                 lock_wait=lock_wait,
+                run=run,
             )
         except CodememError:
             raise
@@ -231,6 +240,43 @@ class CodeIndex:
         from codemem.code.staleness import unindexed_paths
 
         return unindexed_paths(self.ws, self.config)
+
+    def pending_check(self) -> PendingCheck:
+        """Start reading, on a thread, what a refresh would do now (`PendingCheck.result`:
+        the files added, changed or removed since the index was last committed), without the
+        index's lock: one `git ls-files` on the other core while the caller searches. With
+        the settings the index recorded when they still hold (no pydantic), else `config`."""
+        from codemem.code.staleness import PendingCheck
+
+        recorded = None
+        if self._config is None:
+            manifest = self._manifest()
+            if manifest is not None:
+                try:
+                    if manifest.settings_key == self._settings_key:
+                        recorded = manifest.listing_settings or None
+                finally:
+                    manifest.close()
+        if recorded is None:
+            return PendingCheck(self.ws, settings=self.config.index)
+        return PendingCheck(self.ws, recorded)
+
+    def rebuild_due(self) -> bool:
+        """Whether the next refresh rebuilds the index from scratch: there is none, or its
+        settings (`index.max_file_bytes`, ...) or codemem's index format changed since."""
+        from codemem.code.plan import fingerprint
+        from codemem.code.tags import TagStore
+
+        manifest = self._manifest()
+        if manifest is None:
+            return True
+        try:
+            return (
+                manifest.fingerprint != fingerprint(self.config)
+                or TagStore.stored_version(self.ws.index_dir) is None
+            )
+        finally:
+            manifest.close()
 
     def rebuilding(self) -> str | None:
         """Who is rebuilding the index from scratch now (`codemem index --full`, a new index

@@ -42,7 +42,8 @@ from codemem.infra import FileLock, imports_uncollected, stall_for_tests
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
-    from codemem.code.batch_writer import BatchWriter
+    from codemem.code.batch_writer import BatchWriter, PendingFiles
+    from codemem.code.run_progress import RunProgress
     from codemem.code.worktree import WorkTree
     from codemem.config import Config
 
@@ -109,13 +110,15 @@ def refresh_index(
     settings_key: str = "",
     tree: WorkTree | None = None,
     lock_wait: float | None = None,
+    run: RunProgress | None = None,
 ) -> IndexSummary:
     """Bring the index of `ws` up to date with the work tree.
 
     `settings_key` is the `layers_key` that `config` was validated from ("" when unknown:
     no later run can then skip validating its settings); `tree`, a listing of the work tree
     this run may use instead of reading its own; `lock_wait`, how long to wait for another
-    writer (`LockTimeout` after; None: `LOCK_TIMEOUT`).
+    writer (`LockTimeout` after; None: `LOCK_TIMEOUT`); `run`, told what the run plans and
+    commits (a search on another thread waits for it).
     """
     started = time.perf_counter()
     ws.ensure_local()
@@ -126,6 +129,9 @@ def refresh_index(
         # Damaged, or tracked by git: removed, so this run rebuilds it.
         found = None if checked else repair_index(ws, deep=False, force=True, listing=listing)
         plan = make_plan(ws, config, full, settings_key, tree)
+        plan.run = run
+        if run is not None:
+            run.planned([path for path, _cid in plan.todo] + plan.removed)
         summary = _refresh(ws, config, plan, progress, started)
         if found != FOREIGN:
             summary.tracked_local = plan.tracked_local
@@ -245,10 +251,19 @@ def _write(
         # opening, such a commit would only wait for it, so the files keep coming in instead
         # (a small repository then commits once). The size rule holds regardless.
         if pending.is_large(config, left if plan.full and writer.opened else None):
-            writer.commit(pending)
+            _commit(plan, writer, pending)
             stall_for_tests("batch")
-    writer.commit(pending)
+    _commit(plan, writer, pending)
     summary.paths = (named["added"] + named["changed"] + named["removed"])[:NAMED_PATHS]
+
+
+def _commit(plan: Plan, writer: BatchWriter, pending: PendingFiles) -> None:
+    """Commit `pending`, and tell the run's watcher which files it held
+    (the first commit also removes the files gone, `plan.removed`)."""
+    paths = list(pending.entries)
+    writer.commit(pending)
+    if plan.run is not None:
+        plan.run.committed([*paths, *plan.removed])
 
 
 def _finish(

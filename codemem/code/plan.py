@@ -34,6 +34,7 @@ from codemem.infra import imports_uncollected
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.code.run_progress import RunProgress
     from codemem.config import Config
 
 
@@ -88,6 +89,7 @@ class Plan:
     tracked_local: int = 0  # `WorkTree.tracked_local` of the listing
     attributes: str = ""  # `WorkTree.attributes` of the listing, once its files are judged
     not_generated: frozenset[str] = frozenset()  # `Changes.not_generated`
+    run: RunProgress | None = None  # told of each batch committed
 
     @property
     def nothing_to_do(self) -> bool:

@@ -20,7 +20,8 @@ in-process. A connection closed before its request, or before its reply, is let 
 A search brings the index up to date first. An index run under way holds it back: the
 daemon's own run for a few saves (`SAVES_RUN_FILES` at most: an agent's edits, a `sed -i`
 over a package) is waited for up to `SAVES_WAIT_SECONDS`, or until the index holds every
-file as it is in the work tree (its rows committed before the run ends), since it is what the
+file as it is in the work tree (its rows committed before the run ends: the run tells,
+`RunProgress`, so the wait lists nothing), since it is what the
 search must see (on a loaded machine a run of 60 files takes 2-5 s, and a flat half second answered 3
 searches in 4 without the save made just before); a long run (a checkout's thousands of
 files, the catch-up at start) or another process's only `WRITER_WAIT_SECONDS`. Then it
@@ -40,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from codemem.code import CodeIndex
+from codemem.code import CodeIndex, RunProgress
 from codemem.config import Config, user_config_dir
 from codemem.daemon.query_client import (
     PROTOCOL,
@@ -96,11 +97,17 @@ class QueryServer:
         self.index = CodeIndex(ws, config)  # keeps the repo-map graph (a search prior) loaded
         self._identity: tuple[int, int, int] | None = None  # the socket file this server made
         self._saves_run = False  # the watcher's run under way is one for a few saves
+        # How far the watcher's run has come (it tells as it commits): what a search waits on.
+        self.run = RunProgress()
 
     def run_started(self, paths: list[str] | None) -> None:
         """The watcher's index run for `paths` (changed files it saw; empty: a catch-up of
-        unknown size) begins; None: it ended."""
+        unknown size) begins, telling `run` how far it came; None: it ended."""
         self._saves_run = paths is not None and 0 < len(paths) <= SAVES_RUN_FILES
+        if paths is None:
+            self.run.end()
+        else:
+            self.run.begin()
 
     def bind(self) -> None:
         """Listen on the socket (raises `CodememError` if it cannot); `serve` answers.
@@ -173,20 +180,34 @@ class QueryServer:
         """Bring the index up to date (exact freshness: ~10 ms when nothing changed) unless
         another run holds it past the wait; then the reply's `indexing` and `stale` fields.
 
-        The wait for the watcher's run of saves ends early once the index holds every file
-        as it is in the work tree (its rows committed, the run not ended yet)."""
+        The watcher's run of saves is waited for on its own word (`RunProgress`, no git
+        call): until it ends (then the index is refreshed here), or until it has committed
+        every file it planned, when one listing of the work tree (`unindexed`) tells whether
+        the index holds every file as it is (a save after the run's plan: its run comes
+        next). A wait that ends otherwise names the stale files from one such listing."""
         saves = self._saves_run
         deadline = time.monotonic() + (SAVES_WAIT_SECONDS if saves else WRITER_WAIT_SECONDS)
+        stale: list[str] | None = None
+        checked = False  # `stale` was read once the run had committed all it planned
         while True:
+            left = max(0.0, deadline - time.monotonic())
+            under_way = saves and not self.run.ended  # its end wakes the wait below
             try:
-                self.index.refresh(
-                    lock_wait=max(0.0, min(WRITER_WAIT_SECONDS, deadline - time.monotonic()))
-                )
+                self.index.refresh(lock_wait=0.0 if under_way else min(WRITER_WAIT_SECONDS, left))
                 return {}
             except LockTimeout:  # a run is on: the daemon's own, another process's
-                stale = self.index.unindexed()
-            if stale == [] or time.monotonic() >= deadline:
+                pass
+            if not saves or time.monotonic() >= deadline:
                 break
+            if not self.run.wait(deadline - time.monotonic(), to_end=checked):
+                break  # the time is up
+            if not checked and not self.run.ended:  # every planned file committed
+                checked = True
+                stale = self.index.unindexed()
+                if stale == []:
+                    break
+        if not checked:
+            stale = self.index.unindexed()
         reply: dict = {"indexing": True}
         if stale is not None:
             reply["stale"] = stale[:STALE_LISTED]

@@ -335,7 +335,9 @@ class Watcher:
             if self._guarded:
                 lifeline.ensure_fork_server()  # again, should something have killed it
             summary = CodeIndex(self.ws, self.config).refresh(
-                progress=self._checkpoint, saved=paths
+                progress=self._checkpoint,
+                saved=paths,
+                run=self.queries.run if self.queries is not None else None,
             )
         except StopRequested:
             raise

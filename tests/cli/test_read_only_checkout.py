@@ -98,3 +98,23 @@ def test_a_read_only_checkout_with_no_index_says_so_and_how_to_get_one(tmp_path,
     assert (search.returncode, search.stdout, search.stderr) == (3, "", NO_INDEX_HERE)
     index = read_only_codemem(repo, "index")  # before: the file system is read-only
     assert (index.returncode, index.stderr) == (3, NO_INDEX_HERE)
+
+
+def test_a_search_of_a_read_only_checkout_with_saves_since_the_index_answers_and_says_so(
+    tmp_path,
+):
+    if not can_mount_read_only(tmp_path):
+        pytest.skip("needs a mount namespace (unshare -U -r -m)")
+    repo = make_repo(tmp_path / "repo", "shop")
+    assert run_codemem(repo, "index").returncode == 0
+    cart = repo / "shop" / "cart.py"
+    cart.write_text(cart.read_text() + "\n\ndef zebra_edited_total():\n    return 0\n")
+    done = read_only_codemem(repo, "search", "--json", "--level", "symbol", "charge card")
+    # The index cannot be brought up to date here: answered as it is, saying why.
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["symbol"] == "charge_card"
+    assert done.stderr.startswith(
+        "codemem: WARNING: search: 1 file(s) changed since the last index run are not "
+        f"searched as they are now: the file system is read-only ({repo}/.codemem/local/"
+    )
+    assert done.stderr.count("\n") == 1

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 from test_watch_daemon import codemem, daemons, shop, wait_for  # noqa: F401 (fixtures)
 
 from codemem.daemon.query_client import ask_daemon
-from tests.helpers import git
+from tests.helpers import git, held_at
 
 
 def test_a_search_right_after_a_save_waits_for_the_daemons_run_of_saves(
@@ -54,21 +52,7 @@ def test_a_search_while_another_process_rebuilds_names_the_files_it_is_stale_for
     tmp_path,
 ):
     daemons(shop)
-    stall = tmp_path / "stall"
-    env = {
-        **os.environ,
-        "CODEMEM_TEST_STALL_AT": "full_text",
-        "CODEMEM_TEST_STALL_FILE": str(stall),
-    }
-    rebuild = subprocess.Popen(
-        [sys.executable, "-m", "codemem", "--repo", str(shop), "index", "--full"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for(stall.exists, what="the rebuild to hold the index")
+    with held_at(shop, "full_text", tmp_path / "stall", "index", "--full"):
         (shop / "shop" / "late.py").write_text("def zebra_late_save():\n    return 3\n")
         result = codemem(shop, "search", "--json", "--level", "symbol", "zebra_late_save")
         # Answered from the index as last committed, which does not hold the save: it says so
@@ -79,10 +63,6 @@ def test_a_search_while_another_process_rebuilds_names_the_files_it_is_stale_for
             "codemem: WARNING: search: the index does not hold the latest saves of 1 file(s): "
             "shop/late.py (another index run holds it; search again once that run ends)\n"
         )
-    finally:
-        Path(f"{stall}.go").touch()
-        _, err = rebuild.communicate(timeout=120)
-    assert rebuild.returncode == 0, err
     after = codemem(shop, "search", "--json", "--level", "symbol", "zebra_late_save")
     assert json.loads(after.stdout)[0]["symbol"] == "zebra_late_save"
     assert after.stderr == ""
