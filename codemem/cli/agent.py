@@ -136,7 +136,9 @@ def _retrieval_only(
 
     ctx = ToolContext(ws, config)
     try:
-        ctx.ensure_index()
+        note = ctx.ensure_index()
+        if note:
+            click.echo(f"codemem: warning: {note.strip('[]')}", err=True)
         hits = ctx.code.search(question, k=8, level="symbol")
     except CodememError as exc:
         click.echo(f"codemem: warning: code search failed: {exc}", err=True)

@@ -186,7 +186,7 @@ class CodeIndex:
         tree = pending.tree if pending is not None and not full and not saved else None
         if not full and self._config is None and not saved and tree is None:
             # Settings as an earlier run validated them, and no file changed: no pydantic.
-            unchanged = check_unchanged(self.ws, self._settings_key)
+            unchanged = check_unchanged(self.ws, self._settings_key, lock_wait)
             if unchanged.summary is not None:
                 return unchanged.summary
             tree = unchanged.tree

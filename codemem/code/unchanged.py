@@ -32,13 +32,16 @@ class Unchanged:
     tree: WorkTree | None = None
 
 
-def check_unchanged(ws: Workspace, settings_key: str) -> Unchanged:
-    """Whether the index of `ws` is up to date under the settings whose key is `settings_key`."""
+def check_unchanged(ws: Workspace, settings_key: str, lock_wait: float | None = None) -> Unchanged:
+    """Whether the index of `ws` is up to date under the settings whose key is `settings_key`.
+
+    Another writer is waited for up to `lock_wait` seconds (None: the indexer's bound), then
+    `LockTimeout`, as `refresh_index` does."""
     started = time.perf_counter()
     index_dir = ws.index_dir
     if not (ws.local_dir / LOCK_NAME).exists() or build_dir(index_dir).exists():
         return Unchanged()  # never indexed here, or a rebuild was interrupted
-    with index_lock(ws.local_dir / LOCK_NAME):
+    with index_lock(ws.local_dir / LOCK_NAME, lock_wait):
         manifest = Manifest.load(index_dir)
         if manifest is None:
             return Unchanged()

@@ -19,6 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from codemem.agent.tools.toolbox import INDEX_WAIT
 from codemem.errors import CodememError
 
 if TYPE_CHECKING:
@@ -41,8 +42,11 @@ class IndexFreshness:
     def refresh(self) -> IndexSummary | None:
         """Bring the index up to date; None if that failed (the tool then reports why)."""
         started = time.perf_counter()
+        code = self.ctx.code
         try:
-            summary = self.ctx.code.refresh()
+            # Another writer of an existing index is waited for as briefly as the tools wait:
+            # the tool's own refresh then says the answer is from the index as last built.
+            summary = code.refresh(lock_wait=INDEX_WAIT if code.exists() else None)
         except CodememError as exc:
             log.warning("the code index could not be updated: %s", exc)
             self.ctx.index_stale = True  # the tool's own ensure_index retries and reports it

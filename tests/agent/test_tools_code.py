@@ -110,3 +110,61 @@ def test_compact_results_keep_the_best_spans_of_the_best_files():
     ranked = [hit("a.py", 1), hit("a.py", 2), hit("a.py", 3), hit("b.py", 4), hit("a.py", 5)]
     assert diverse(ranked, 3) == [ranked[0], ranked[1], ranked[3]]
     assert diverse(ranked, 4) == [ranked[0], ranked[1], ranked[2], ranked[3]]  # topped up
+
+
+def test_a_search_while_another_process_holds_the_index_answers_from_it_and_says_so(
+    ws, tools, ctx, monkeypatch
+):
+    """`codemem index --full` elsewhere holds the index for minutes: a code tool waits
+    `INDEX_WAIT`, not the indexer's two minutes, answers from the index as last built with a
+    note naming the holder, and refreshes at the next call once the lock is free."""
+    import subprocess
+    import sys
+
+    from codemem.agent.tools import toolbox
+    from codemem.code import indexer
+
+    call(tools, "search_code", query="refresh access token", k=1)  # builds the index
+    monkeypatch.setattr(toolbox, "INDEX_WAIT", 0.3, raising=False)
+    monkeypatch.setattr(indexer, "LOCK_TIMEOUT", 3.0)  # the old code gives up here, failing
+    tokens = ws.root / "shop/auth/tokens.py"
+    tokens.write_text(tokens.read_text().replace("def refresh_access_token(", "def renew_token("))
+    ctx.file_changed("shop/auth/tokens.py")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from codemem.code.indexer import index_lock\n"
+            "with index_lock(__import__('pathlib').Path(sys.argv[1])):\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.read()\n",
+            str(ws.local_dir / indexer.LOCK_NAME),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        for name, arguments in [
+            ("search_code", {"query": "refresh access token", "k": 1}),
+            ("repo_map", {"focus": "shop/auth/tokens.py", "tokens": 120}),
+        ]:
+            text, error = call(tools, name, **arguments)
+            assert not error, text
+            assert text.startswith(
+                "1. shop/auth/tokens.py:15-19" if name == "search_code" else "shop/"
+            )
+            note = text.rsplit("\n\n", 1)[1]
+            assert note.startswith(f"[not refreshed: {ws.local_dir / indexer.LOCK_NAME} is held by")
+            assert note.endswith(
+                "these answers come from the index as last built, and may miss recent edits]"
+            )
+            assert ctx.index_stale
+    finally:
+        holder.communicate("")
+    text, error = call(tools, "search_code", query="renew_token", k=1, level="symbol")
+    assert not error and "not refreshed" not in text
+    assert text.startswith("1. shop/auth/tokens.py:15-19 function renew_token ")
+    assert not ctx.index_stale

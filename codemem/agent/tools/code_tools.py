@@ -51,14 +51,16 @@ def search_code(
     """
     if not query.strip():
         raise ToolError("the query is empty: say what to look for")
-    ctx.ensure_index()
+    note = ctx.ensure_index()
     k = max(1, min(k, 50))
     if level == "file" or detail:
         hits = ctx.code.search(query, k=k, level=level)
     else:  # rank more, then keep the best spans of the best files
         hits = diverse(ctx.code.search(query, k=3 * k, level=level), k)
     if not hits:
-        return "No results. Try other words, a likely identifier, or grep for an exact string."
+        return _noted(
+            "No results. Try other words, a likely identifier, or grep for an exact string.", note
+        )
     parts = []
     words = {word.lower() for word in _WORD.findall(query)}
     for n, hit in enumerate(hits, 1):
@@ -71,14 +73,19 @@ def search_code(
         else:
             parts.append(f"{head}\n{matching_lines(hit, words)}")
     if level == "file":
-        return "\n".join(parts)
+        return _noted("\n".join(parts), note)
     text = "\n\n".join(parts)
     if not detail:
         text += (
             "\n\n[matching lines only: read_file(path, start_line, end_line) or detail=true "
             f"shows the code; k={min(2 * k, 50)} finds more]"
         )
-    return text
+    return _noted(text, note)
+
+
+def _noted(text: str, note: str) -> str:
+    """A tool's answer with `ToolContext.ensure_index`'s note, if any, after it."""
+    return f"{text}\n\n{note}" if note else text
 
 
 def diverse(hits: list[Hit], k: int) -> list[Hit]:
@@ -136,7 +143,7 @@ def repo_map(
         focus: Paths, directories or symbol names to center the map on.
         tokens: Size of the map in tokens (default: the configured map size).
     """
-    ctx.ensure_index()
+    note = ctx.ensure_index()
     budget = tokens or ctx.map_tokens or 1024
     if not 64 <= budget <= MAX_MAP_TOKENS:
         raise ToolError(f"tokens must be between 64 and {MAX_MAP_TOKENS}, not {budget}")
@@ -149,7 +156,7 @@ def repo_map(
     text = rendered.text or "(the map is empty: nothing indexed, or the budget is too small)"
     if rendered.unmatched:
         text += "\n[no file or symbol matches: " + ", ".join(rendered.unmatched) + "]"
-    return text
+    return _noted(text, note)
 
 
 def git_diff(ctx: ToolContext, rev: str | None = None) -> str:

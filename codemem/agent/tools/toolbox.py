@@ -23,7 +23,7 @@ from codemem.agent.tools.registry import Tool, ToolError, ToolFunction, ToolRegi
 from codemem.agent.tools.shell import run_command
 from codemem.code import CodeIndex
 from codemem.config import AgentConfig, Config
-from codemem.errors import CodememError
+from codemem.errors import CodememError, LockTimeout
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("codemem")
 
 # The order the model sees them in: find, read, remember, change.
+# How long a code tool waits for another process writing an existing index (`codemem index
+# --full`, a checkout's run of `codemem watch`) before answering from it as last committed.
+INDEX_WAIT = 5.0
+
 TOOL_ORDER = [
     "search_code",
     "repo_map",
@@ -141,15 +145,31 @@ class ToolContext:
     def memory_changed(self) -> None:
         self.memory_version += 1
 
-    def ensure_index(self) -> None:
-        """Build the index if there is none, and refresh it after files changed."""
+    def ensure_index(self) -> str:
+        """Build the index if there is none, and refresh it after files changed.
+
+        Returns "" when the index is current, else a note for the tool's answer: another
+        writer (`codemem index --full`, `codemem watch` after a checkout) held an existing
+        index past `INDEX_WAIT`, so the answer comes from the index as that writer last
+        committed it, and the next call tries again. With no index yet there is nothing to
+        answer from: the build is waited for as `codemem index` waits."""
         if not self.index_stale and self.code.exists():
-            return
+            return ""
+        exists = self.code.exists()
         try:
-            self.code.refresh()
+            self.code.refresh(lock_wait=INDEX_WAIT if exists else None)
+        except LockTimeout as exc:
+            if not exists:
+                raise ToolError(f"the code index could not be updated: {exc}") from None
+            self.index_stale = True
+            return (
+                f"[not refreshed: {exc}; these answers come from the index as last built, "
+                "and may miss recent edits]"
+            )
         except CodememError as exc:
             raise ToolError(f"the code index could not be updated: {exc}") from None
         self.index_stale = False
+        return ""
 
 
 def build_tools(
