@@ -399,6 +399,9 @@ def test_a_repository_path_of_200_characters_gets_a_working_socket(tmp_path):
     try:
         socket_file = Path(read_status(ws).socket)
         assert len(str(socket_file)) < 108 and socket_file.exists()
+        # The repository has no index yet: its catch-up builds the first, and until then a
+        # search is declined (the client answers it), so ask once it is watching.
+        wait_for(lambda: read_status(ws).activity == "watching", what="the catch-up")
         hits = ask_daemon(repo, "parse price", None, "symbol")
         assert hits is not None and hits[0]["text"]
         assert codemem(repo, "watch", "--stop").stdout == f"Stopped codemem watch (pid {pid}).\n"
