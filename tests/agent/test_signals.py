@@ -94,12 +94,18 @@ def test_a_termination_signal_kills_the_command_and_saves_the_session(ws, tmp_pa
 
 
 def test_a_second_ctrl_c_kills_a_command_that_ignores_sigterm(ws, tmp_path):
-    pid_file = tmp_path / "command.pid"
-    command = f"trap '' TERM; echo $$ > {pid_file}; while :; do sleep 0.1; done"
+    pid_file, termed = tmp_path / "command.pid", tmp_path / "termed"
+    # SIGTERM is noted, not obeyed (`sleep` dies of it; the loop goes on).
+    command = f"trap 'echo > {termed}' TERM; echo $$ > {pid_file}; while :; do sleep 0.1; done"
     process = start_run(ws, tmp_path, command)
     shell = wait_for_pid(pid_file, process)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.5)  # codemem asked the group to stop and waits out the grace period
+    # codemem asked the group to stop and waits out the grace period (a fixed pause here sent
+    # the second Ctrl-C, on a loaded machine, before codemem had handled the first).
+    deadline = time.monotonic() + TIMEOUT
+    while not termed.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert termed.exists(), "codemem never asked the command's group to stop"
     process.send_signal(signal.SIGINT)  # impatient: now
     out, err = process.communicate(timeout=TIMEOUT)
     try:
