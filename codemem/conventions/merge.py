@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -52,7 +54,7 @@ from codemem.conventions.conflicts import resolve_learned_conflicts, resolve_mem
 from codemem.conventions.dismissal_merge import merge_dismissals
 from codemem.conventions.three_way import CLASH, pick
 from codemem.errors import CodememError
-from codemem.infra import atomic_write, line_ends, load_yaml, run_git
+from codemem.infra import atomic_file, line_ends, load_yaml, make_folder, run_git
 from codemem.memory import FrontmatterDocument as Document
 from codemem.memory import dump_frontmatter as dump
 from codemem.memory import frontmatter_key_lines as key_lines
@@ -61,6 +63,7 @@ from codemem.memory import frontmatter_reads_as as reads_as
 from codemem.memory import frontmatter_with_values as with_values
 from codemem.memory import same_frontmatter_value as same
 from codemem.memory import split_frontmatter as split
+from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 _MISSING = object()
@@ -158,8 +161,29 @@ def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> int:
     merged = merge_memory_file(ancestor, _read(ours), _read(theirs), path)
     # replaced whole (line endings as they came): a driver killed while writing leaves our
     # side as it was, never a torn file that git would take for the merge
-    atomic_write(ours, merged.text.encode("utf-8", "surrogateescape"))
+    with atomic_file(ours, temp_prefix=_result_temp(ours)) as handle:
+        handle.write(merged.text.encode("utf-8", "surrogateescape"))
     return merged.conflicts
+
+
+def _result_temp(ours: Path) -> Path | None:
+    """Where the merged file is written before it replaces OURS: in the clone's swap folder
+    (`.codemem/local/swapping/`, when `.codemem/local/` is there and on OURS's file system),
+    which `codemem watch` never looks at. Beside OURS, at the top of the work tree where git
+    puts it, the daemon saw the write's temporaries (`#<inode>` while unnamed, then
+    `..merge_file_XXXXXX.<hex>.tmp`) as saves, each an index run. None: beside it."""
+    top = ours.absolute().parent
+    ws = Workspace(top)
+    try:
+        if not stat.S_ISDIR(os.lstat(ws.local_dir).st_mode):  # never made here; no link
+            return None
+        swaps = make_folder(ws.swap_dir)
+        folder = os.lstat(swaps)
+        if not stat.S_ISDIR(folder.st_mode) or folder.st_dev != os.stat(top).st_dev:
+            return None
+    except (OSError, CodememError):
+        return None
+    return swaps / f".{ours.name}"
 
 
 def _read(path: Path) -> str:

@@ -27,7 +27,9 @@ searches in 4 without the save made just before); a long run (a checkout's thous
 files, the catch-up at start) or another process's only `WRITER_WAIT_SECONDS`. Then it
 answers from the index as that run last committed it, rather than keep the client waiting
 for the whole run, and names the files that answer is stale for (`CodeIndex.unindexed`),
-which the client prints.
+which the client prints. When that run is the first (no index yet: a fresh clone's catch-up)
+there is nothing to answer from: the daemon declines, and the client's own search waits for
+the run (the index lock's bound) and answers, as it does with no daemon running.
 """
 
 from __future__ import annotations
@@ -169,6 +171,10 @@ class QueryServer:
         with self._lock:
             try:
                 reply = self._refresh()
+                if reply and not self.index.exists():
+                    # The first run (a catch-up in a fresh clone) holds the index and has not
+                    # written one yet: the client's own search waits for that run and answers.
+                    return {"decline": "no index yet: its first run is under way"}
                 k = request.get("k") or self.config.search.k
                 hits = self.index.search(request["query"], k=int(k), level=request["level"])
             except CodememError as exc:

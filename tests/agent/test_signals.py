@@ -25,15 +25,18 @@ from tests.helpers import FIXTURES
 TIMEOUT = 60  # start-up imports on a busy machine
 
 
-def start_run(ws, tmp_path, command: str, nohup: bool = False) -> subprocess.Popen:
+def start_run(
+    ws, tmp_path, command: str, nohup: bool = False, entry: tuple[str, ...] = ("-m", "codemem")
+) -> subprocess.Popen:
     """`codemem run --yes --json` whose scripted model runs `command`, in its own group
-    (with SIGHUP ignored, as `nohup` starts it, if `nohup`)."""
+    (with SIGHUP ignored, as `nohup` starts it, if `nohup`; `entry`: how Python starts
+    codemem)."""
     script = tmp_path / "script.yml"
     step = {"tool_calls": [{"name": "run_command", "arguments": {"command": command}}]}
     script.write_text(yaml.safe_dump([step, "Done."]))
     env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent), "CODEMEM_AGENT__REFRESH_INDEX": "0"}
     return subprocess.Popen(
-        [sys.executable, "-m", "codemem", "--repo", str(ws.root), "run", "-m", f"scripted/{script}"]
+        [sys.executable, *entry, "--repo", str(ws.root), "run", "-m", f"scripted/{script}"]
         + ["--yes", "--json", "tidy up"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -91,12 +94,18 @@ def test_a_termination_signal_kills_the_command_and_saves_the_session(ws, tmp_pa
 
 
 def test_a_second_ctrl_c_kills_a_command_that_ignores_sigterm(ws, tmp_path):
-    pid_file = tmp_path / "command.pid"
-    command = f"trap '' TERM; echo $$ > {pid_file}; while :; do sleep 0.1; done"
+    pid_file, termed = tmp_path / "command.pid", tmp_path / "termed"
+    # SIGTERM is noted, not obeyed (`sleep` dies of it; the loop goes on).
+    command = f"trap 'echo > {termed}' TERM; echo $$ > {pid_file}; while :; do sleep 0.1; done"
     process = start_run(ws, tmp_path, command)
     shell = wait_for_pid(pid_file, process)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.5)  # codemem asked the group to stop and waits out the grace period
+    # codemem asked the group to stop and waits out the grace period (a fixed pause here sent
+    # the second Ctrl-C, on a loaded machine, before codemem had handled the first).
+    deadline = time.monotonic() + TIMEOUT
+    while not termed.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert termed.exists(), "codemem never asked the command's group to stop"
     process.send_signal(signal.SIGINT)  # impatient: now
     out, err = process.communicate(timeout=TIMEOUT)
     try:
@@ -136,6 +145,36 @@ def test_a_killed_codemem_takes_the_command_and_its_children_with_it(ws, tmp_pat
     # The task and the call in flight were saved before the command ran: resumable.
     session = json.loads(out.splitlines()[0])["id"]
     assert [role for role, _ in recall_rows(ws, session)] == ["user", "assistant"]
+
+
+SLOW_WATCHDOG = """
+import subprocess, sys, time
+import codemem.__main__ as entry
+popen = subprocess.Popen.__init__
+def slow(self, args, *rest, **kwargs):
+    if "codemem-watchdog" in args:
+        time.sleep(3)  # a loaded machine: the watchdog's shell takes long to start
+    popen(self, args, *rest, **kwargs)
+subprocess.Popen.__init__ = slow
+sys.argv = ["codemem", *sys.argv[1:]]
+entry.run()
+"""
+
+
+def test_a_codemem_killed_while_its_watchdog_starts_takes_the_command_with_it(ws, tmp_path):
+    # The watchdog was started after the command: on a loaded machine codemem killed while
+    # the watchdog's shell started (the command already running) left the command behind.
+    pid_file = tmp_path / "command.pid"
+    command = f"echo $$ > {pid_file}; while :; do sleep 0.1; done"
+    process = start_run(ws, tmp_path, command, entry=("-c", SLOW_WATCHDOG))
+    shell = wait_for_pid(pid_file, process)
+    process.kill()
+    process.communicate(timeout=TIMEOUT)
+    try:
+        assert wait_gone(shell), "the agent's command outlived codemem"
+    finally:
+        if alive(shell):
+            os.killpg(shell, signal.SIGKILL)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="marked processes are found in /proc")

@@ -140,14 +140,21 @@ def written_pid(path, seconds: float = 30.0) -> int:
 
 
 def ctrl_c_as_the_watchdog_starts(pid_file):
-    """A stand-in for `GroupWatchdog`: a Ctrl-C while it is being started, once the command
-    runs (it wrote its pid to `pid_file`)."""
+    """A stand-in for `GroupWatchdog`: a Ctrl-C while it is told the command's group, once
+    the command runs (it wrote its pid to `pid_file`)."""
 
-    def interrupted(pgid: int, mark: str = ""):
-        written_pid(pid_file)
-        raise KeyboardInterrupt
+    class Interrupted:
+        def __init__(self, mark: str = "") -> None:
+            pass
 
-    return interrupted
+        def guard(self, pgid: int) -> None:
+            written_pid(pid_file)
+            raise KeyboardInterrupt
+
+        def stand_down(self) -> None:
+            pass
+
+    return Interrupted
 
 
 def test_a_ctrl_c_as_soon_as_the_command_started_kills_its_group(ws, tmp_path, monkeypatch):
@@ -167,12 +174,10 @@ def test_a_ctrl_c_while_popen_returns_kills_the_command_it_started(
     # arrived while codemem was still inside `Popen`, and left it running unknown.
     pid_file = tmp_path / "command.pid"
     popen = subprocess.Popen
-    calls = []
 
-    def popen_then_ctrl_c(*args, **kwargs):
-        process = popen(*args, **kwargs)
-        calls.append(process)
-        if len(calls) == 1:  # the command's, not the watchdog's
+    def popen_then_ctrl_c(args, *rest, **kwargs):
+        process = popen(args, *rest, **kwargs)
+        if "codemem-watchdog" not in args:  # the command's, not the watchdog's
             written_pid(pid_file)
             os.kill(os.getpid(), signal.SIGINT)  # handled before this returns
         return process

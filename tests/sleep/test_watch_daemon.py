@@ -399,6 +399,9 @@ def test_a_repository_path_of_200_characters_gets_a_working_socket(tmp_path):
     try:
         socket_file = Path(read_status(ws).socket)
         assert len(str(socket_file)) < 108 and socket_file.exists()
+        # The repository has no index yet: its catch-up builds the first, and until then a
+        # search is declined (the client answers it), so ask once it is watching.
+        wait_for(lambda: read_status(ws).activity == "watching", what="the catch-up")
         hits = ask_daemon(repo, "parse price", None, "symbol")
         assert hits is not None and hits[0]["text"]
         assert codemem(repo, "watch", "--stop").stdout == f"Stopped codemem watch (pid {pid}).\n"
@@ -474,6 +477,9 @@ def test_a_daemon_whose_state_folder_is_removed_stops_and_the_next_one_runs_alon
         assert read_pid(ws) == pid and lock_held(ws)
         assert read_status(ws).pid == pid  # the first wrote nothing into the new folder
         assert Path(read_status(ws).socket).exists()  # nor removed the second's socket
+        # Its catch-up builds the index anew (the folder went with it): until it has one, a
+        # search is declined (and answered by the client), so ask once it is watching.
+        wait_for(lambda: read_status(ws).activity == "watching", what="the catch-up")
         assert ask_daemon(shop, "parse price", None, "symbol")
         assert codemem(shop, "watch", "--stop").stdout == f"Stopped codemem watch (pid {pid}).\n"
     finally:

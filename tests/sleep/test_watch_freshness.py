@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 from test_watch_daemon import codemem, daemons, shop, wait_for  # noqa: F401 (fixtures)
 
 from codemem.daemon.query_client import ask_daemon
+from codemem.workspace import Workspace
 from tests.helpers import git, held_at
 
 
@@ -106,3 +110,38 @@ def test_a_same_size_save_given_its_old_mtime_back_is_indexed_under_check_stat_m
     found = codemem(shop, "search", "--json", "--level", "symbol", "alpha_one")
     assert json.loads(found.stdout)[0]["symbol"] == "alpha_one"
     assert json.loads(codemem(shop, "search", "--json", "bravo_two").stdout) == []
+
+
+def test_a_search_during_the_first_catch_up_waits_for_the_index_instead_of_failing(
+    shop,  # noqa: F811
+    daemons,  # noqa: F811
+    monkeypatch,
+    tmp_path,
+):
+    # No index yet (a fresh clone, `.codemem/local/` removed): the daemon serves searches
+    # while its catch-up builds the first one. Before: after 0.5 s it searched an index that
+    # did not exist and answered "no index yet: run `codemem index` first", an error, where a
+    # search with no daemon running builds the index (waiting for the run under way) and answers.
+    shutil.rmtree(Workspace(shop).index_dir, ignore_errors=True)
+    stall = tmp_path / "stall"
+    monkeypatch.setenv("CODEMEM_TEST_STALL_AT", "full_text")
+    monkeypatch.setenv("CODEMEM_TEST_STALL_FILE", str(stall))
+    daemons(shop, activity="indexing")
+    wait_for(stall.exists, what="the catch-up to hold the index")
+    assert ask_daemon(shop, "parse price", None, "symbol") is None  # declined: search here
+    search = subprocess.Popen(
+        [sys.executable, "-m", "codemem", "--repo", str(shop), "search", "--json", "parse price"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The search waits for the catch-up's lock (it is there already, or comes meanwhile).
+        Path(f"{stall}.go").touch()
+        out, err = search.communicate(timeout=120)
+    finally:
+        if search.poll() is None:
+            search.kill()
+    assert search.returncode == 0, err
+    assert json.loads(out)[0]["path"].startswith("shop/")

@@ -222,21 +222,31 @@ class GroupWatchdog:
     """Kills a command's process group, and the processes marked as its own, if codemem dies
     without doing it (SIGKILL, the OOM killer): a small shell in a session of its own waits on
     a pipe only codemem writes to; end of file without the all-clear line means codemem is
-    gone."""
+    gone.
+
+    It starts before the command and is told the command's group as soon as the command
+    runs (`guard`): started after it, a SIGKILL of codemem while the watchdog started (on a
+    loaded machine a good part of a second) left the command running. Killed between the
+    command's start and `guard`, codemem leaves the watchdog only the mark to find it by
+    (Linux)."""
 
     # dash's kill takes no `--`; grep -z reads the NUL-separated environments (GNU, busybox).
+    # The first line names the group (or says "done": no command ran), the second is the
+    # all-clear.
     SCRIPT = (
-        'read line && exit; kill -9 "-$1"; [ -n "$2" ] || exit; '
-        'for f in $(grep -lzxF "$2" /proc/[0-9]*/environ 2>/dev/null); do '
+        'read pgid || pgid=; [ "$pgid" = done ] && exit; '
+        'if [ -n "$pgid" ]; then read line && exit; kill -9 "-$pgid"; fi; '
+        '[ -n "$1" ] || exit; '
+        'for f in $(grep -lzxF "$1" /proc/[0-9]*/environ 2>/dev/null); do '
         'p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null; done'
     )
 
-    def __init__(self, pgid: int, mark: str = "") -> None:
+    def __init__(self, mark: str = "") -> None:
         read_end, self._write_end = os.pipe()  # neither end inherited by the command
         entry = f"{MARK}={mark}" if mark else ""
         try:
             self._process = subprocess.Popen(
-                ["/bin/sh", "-c", self.SCRIPT, "codemem-watchdog", str(pgid), entry],
+                ["/bin/sh", "-c", self.SCRIPT, "codemem-watchdog", entry],
                 stdin=read_end,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -248,8 +258,14 @@ class GroupWatchdog:
         finally:
             os.close(read_end)
 
+    def guard(self, pgid: int) -> None:
+        """The command runs as process group `pgid`: kill it if codemem dies from now on."""
+        with contextlib.suppress(OSError):  # a watchdog someone killed: nothing to tell
+            os.write(self._write_end, f"{pgid}\n".encode())
+
     def stand_down(self) -> None:
-        """The command's group is dealt with: let the watchdog end without killing."""
+        """The command's group is dealt with (or none ran): let the watchdog end without
+        killing."""
         try:
             with contextlib.suppress(OSError):  # a watchdog someone killed: nothing to tell
                 os.write(self._write_end, b"done\n")
@@ -275,6 +291,7 @@ def run_shell(
         # A Ctrl-C or a signal while the command starts (it may run before `Popen` returns)
         # is held until codemem knows its process, then kills it like one a moment later.
         with signals_held():
+            watchdog = GroupWatchdog(mark)  # first: codemem may be killed as the command starts
             process = subprocess.Popen(
                 ["/bin/sh", "-c", command],
                 cwd=cwd,
@@ -284,7 +301,7 @@ def run_shell(
                 start_new_session=True,
                 env=env,
             )
-            watchdog = GroupWatchdog(process.pid, mark)
+            watchdog.guard(process.pid)
         return _collect(command, process, timeout, keep_bytes, started, mark)
     except BaseException:  # a Ctrl-C at any moment once the command started, even this one
         if process is not None:
