@@ -12,21 +12,20 @@ itself is `code/cochange.py` (pure).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from pathlib import Path
 
 from codemem.code.cochange import CoChange
-from codemem.errors import GitError, NotARegularFile
-from codemem.infra import atomic_write, head_commit, read_regular_bytes, run_git
+from codemem.errors import GitError
+from codemem.infra import head_commit, read_checked, run_git, write_checked
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
 
 FILE_NAME = "cochange.json"
 VERSION = 1
+CHECKED = ("paths", "commits")  # what the checksum covers
 MAX_COMMITS = 2000  # recent history says which files go together; older adds cost, not signal
 
 
@@ -92,43 +91,27 @@ def _current_commits(ws: Workspace) -> list[list[str]] | None:
     return commits
 
 
-def _digest(paths: list[str], commits: list[list[int]]) -> str:
-    body = json.dumps([paths, commits], separators=(",", ":")).encode()
-    return hashlib.sha256(body).hexdigest()
-
-
 def _write(ws: Workspace, head: str, commits: list[list[str]]) -> None:
     """Paths once in a table, each commit as indexes into it, and a checksum over both."""
     table: dict[str, int] = {}
     encoded = [[table.setdefault(p, len(table)) for p in files] for files in commits]
-    paths = list(table)
-    record = {
-        "version": VERSION,
-        "head": head,
-        "sha256": _digest(paths, encoded),
-        "paths": paths,
-        "commits": encoded,
-    }
     try:
         path = ws.ensure_local() / FILE_NAME
-        atomic_write(path, json.dumps(record, separators=(",", ":")), durable=False)
     except OSError as exc:  # a read-only workspace still searches, it only re-reads git
         log.debug("cannot keep %s: %s", FILE_NAME, exc)
+        return
+    fields = {"head": head, "paths": list(table), "commits": encoded}
+    write_checked(path, VERSION, fields, CHECKED)
 
 
 def _read(path: Path, head: str) -> list[list[str]] | None:
     """The stored commits if the file is whole and was made at `head`, else None."""
-    try:
-        record = json.loads(read_regular_bytes(path))  # never through a link, nor from a FIFO
-        if record["version"] != VERSION or record["head"] != head:
-            return None
-        paths, encoded = record["paths"], record["commits"]
-        if record["sha256"] != _digest(paths, encoded):
-            log.debug("%s fails its checksum: rebuilding it", path)
-            return None
-        return [[paths[i] for i in files] for files in encoded]
-    except FileNotFoundError:
+    record = read_checked(path, VERSION, CHECKED)
+    if record is None or record.get("head") != head:
         return None
-    except (OSError, ValueError, KeyError, TypeError, IndexError, NotARegularFile) as exc:
+    paths = record["paths"]
+    try:
+        return [[paths[i] for i in files] for files in record["commits"]]
+    except (IndexError, TypeError) as exc:
         log.debug("%s is damaged (%s): rebuilding it", path, exc)
         return None

@@ -7,6 +7,7 @@ GitPython is imported only when a git command first runs (see `codemem.infra.git
 
 from __future__ import annotations
 
+from codemem.infra.checked_json import read_checked, write_checked
 from codemem.infra.clock import as_utc, in_range, iso_utc, parse_when, today, utc_date, utc_now
 from codemem.infra.files import (
     atomic_file,
@@ -111,6 +112,8 @@ from codemem.infra.swaps import replace_bytes, replace_text, update_text
 from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
 
 __all__ = [
+    "read_checked",
+    "write_checked",
     "DEFAULT_ENTROPY",
     "DEFAULT_TIMEOUT",
     "MAX_EXPANDED",

@@ -16,15 +16,13 @@ once never tear it; at worst one's new ids are computed again by the next pass. 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from codemem.errors import CodememError
-from codemem.infra import atomic_write, read_regular_bytes
+from codemem.infra import read_checked, write_checked
 from codemem.sleep.patches import commit_patch_ids
 from codemem.workspace import Workspace
 
@@ -66,34 +64,26 @@ class PatchIds:
         """The file as it is now (another pass may have added to it) plus `computed`."""
         path = ws.local_dir / FILE_NAME
         kept = {**_read(path), **computed}
-        pairs = list(kept.items())[-MAX_KEPT:]
-        record = {"version": VERSION, "sha256": _checksum(pairs), "ids": pairs}
         try:
             ws.ensure_local()
-            atomic_write(path, json.dumps(record, separators=(",", ":")), durable=False)
         except (OSError, CodememError) as exc:  # a read-only clone: the ids are computed again
             log.debug("cannot keep %s: %s", FILE_NAME, exc)
-
-
-def _checksum(pairs: list[tuple[str, str]] | list[list[str]]) -> str:
-    return hashlib.sha256(json.dumps(pairs, separators=(",", ":")).encode()).hexdigest()
+            return
+        write_checked(path, VERSION, {"ids": list(kept.items())[-MAX_KEPT:]}, ("ids",))
 
 
 def _read(path: Path) -> dict[str, str]:
     """The kept ids, or none when the file is missing or damaged (then it is made again)."""
+    record = read_checked(path, VERSION, ("ids",), MAX_BYTES)
+    if record is None:
+        return {}
     try:
-        record = json.loads(read_regular_bytes(path, MAX_BYTES))  # no link, no FIFO
-        pairs = record["ids"]
-        if record["version"] != VERSION or record["sha256"] != _checksum(pairs):
-            raise ValueError("another version, or a failed checksum")
-        ids = {sha: patch for sha, patch in pairs}
+        ids = {sha: patch for sha, patch in record["ids"]}
         if not all(
             _ID.fullmatch(sha) and _ID.fullmatch(patch or "0" * 40) for sha, patch in ids.items()
         ):
             raise ValueError("an entry that is no commit id")
-        return ids
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, KeyError, TypeError, RecursionError, CodememError) as exc:
+    except (ValueError, TypeError) as exc:
         log.debug("%s is damaged (%s): making it again", path, exc)
         return {}
+    return ids
