@@ -384,7 +384,7 @@ def test_ctrl_c_during_the_hook_ends_the_review_with_the_commit(hooked, tmp_path
         review = int(pid_file.read_text())
         os.write(terminal, b"\x03")  # Ctrl-C, typed at the terminal
         assert os.waitpid(pid, 0)[1] != 0
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20  # a bound, not a timing: loaded machines are slow
         while Path(f"/proc/{review}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not Path(f"/proc/{review}").exists(), "the review went on after the commit ended"
