@@ -4,10 +4,12 @@ Replays the fusion lab's recording (`fusion_lab.py`) and, for every Multi-SWE in
 fails All@10 although it could pass (at most 10 gold files), lists each gold file outside the
 top 10 with its rank now and how it relates to the files ranked above it: same folder, same
 file stem, a C-family header/source pair, a test and its code, used by a top file (its names),
-changed with a top file in the history (`cochange`), its stem a word of the issue. Then, per
-relation: how many missing files have it (recall), how often a file at ranks 11-50 that has it
-is gold (precision, to set against the ranks it would push out), and the ceilings an oracle
-reaching down to rank N would give. Markdown on stdout.
+changed with a top file in the history (`cochange`), its stem a word of the issue. Then what
+kind of file each missing one is, per language (expected test output, build files,
+documentation, a header or inline twin of a top file, ...); per relation, how many missing files
+have it (recall) and how often a file at ranks 11-50 that has it is gold (precision, to set
+against the ranks it would push out); and the ceilings an oracle reaching down to rank N would
+give. Markdown on stdout.
 
     python benchmarks/all10_misses.py --recording /work/bench-work/s6-fusion.pkl
 """
@@ -28,12 +30,32 @@ import fusion_lab  # noqa: E402
 from codemem.code.cochange import CoChange  # noqa: E402
 from codemem.code.file_uses import strongest_names, used_files  # noqa: E402
 from codemem.code.files import is_test_path  # noqa: E402
-from codemem.code.fusion import HEADER_SUFFIXES, SOURCE_SUFFIXES  # noqa: E402
+from codemem.code.fusion import HEADER_SUFFIXES, INLINE_MARKS, SOURCE_SUFFIXES  # noqa: E402
 from codemem.code.languages import is_prose  # noqa: E402
 
 ANCHORS = 3  # the top files whose uses and history are followed
 RELATIONS = ("same_dir", "same_stem", "header_source", "test_code", "uses", "cochange", "named")
 TEST_AFFIX = re.compile(r"^test_|_test$|_tests$|tests?$|_spec$|spec$|\.test$|\.spec$")
+# What a missing file is, checked in this order (the first that fits): which kind of recall a
+# fix needs beyond the issue's words.
+KINDS = (
+    "expected test output",  # approval baselines, snapshots, fixtures
+    "test",
+    "build, CI or manifest",
+    "documentation or changelog",
+    "header, source or inline twin of a top file",
+    "source beside a top file",
+    "source elsewhere",
+)
+EXPECTED_OUTPUT = re.compile(r"\.approved\.|\.snap$|(^|/)(baselines|snapshots|fixtures)/", re.I)
+BUILD = re.compile(
+    r"(^|/)(makefile|cmakelists\.txt|meson\.build|cargo\.(toml|lock)|package(-lock)?\.json|"
+    r"go\.(mod|sum)|pom\.xml|build\.gradle|appveyor\.yml|\.travis\.yml|\.drone\.yml|"
+    r"\.gitignore|doxyfile)$|(^|/)\.github/|\.(cmake|vcx?proj|sln|sh|mk)$",
+    re.I,
+)
+# Release notes some projects keep without a suffix (`CHANGELOG`, `release-notes/CREDITS-2.x`).
+NOTES = re.compile(r"(^|/)(changelog|changes|news|credits|authors)[^/]*$|(^|/)release-notes/", re.I)
 
 
 def stem(path: str) -> str:
@@ -73,6 +95,33 @@ def relations(path: str, top: list[str], record: dict, cochange: CoChange | None
     if len(stem(path)) > 2 and stem(path) in words:
         found.add("named")
     return found
+
+
+def module_stem(path: str) -> str:
+    """A C-family file's module: `array-inl.h`, `array.h` and `array.cpp` are `array`'s."""
+    name = stem(path)
+    mark = next((m for m in INLINE_MARKS if name.endswith(m)), "")
+    return name[: len(name) - len(mark)]
+
+
+def kind(path: str, top: list[str], language: str | None) -> str:
+    """Which of `KINDS` a missing gold file is, against the top files."""
+    if EXPECTED_OUTPUT.search(path):
+        return KINDS[0]
+    if is_test_path(path):
+        return KINDS[1]
+    if BUILD.search(path):
+        return KINDS[2]
+    if is_prose(path, language) or NOTES.search(path):
+        return KINDS[3]
+    c_family = HEADER_SUFFIXES | SOURCE_SUFFIXES
+    if suffix(path) in c_family and any(
+        t != path and suffix(t) in c_family and module_stem(t) == module_stem(path) for t in top
+    ):
+        return KINDS[4]
+    if any(posixpath.dirname(t) == posixpath.dirname(path) for t in top):
+        return KINDS[5]
+    return KINDS[6]
 
 
 def rank_bucket(rank: int | None) -> str:
@@ -118,6 +167,8 @@ def main() -> None:
                         "path": path,
                         "rank": rank.get(path),
                         "kind": "prose/config" if is_prose(path, language) else "source",
+                        "what": kind(path, top, language),
+                        "language": record["language"],
                         "relations": relations(path, top, record, cochange),
                     }
                 )
@@ -131,6 +182,21 @@ def main() -> None:
     print("\n| rank now | files |\n|:--|--:|")
     for bucket, n in sorted(Counter(rank_bucket(m["rank"]) for m in missing).items()):
         print(f"| {bucket} | {n} |")
+    languages = sorted({m["language"] for m in missing})
+    print(
+        f"\n| kind of missing file | {' | '.join(languages)} | all | ranks 11-20 / 21-50 / lower |"
+    )
+    print("|:--|" + "--:|" * (len(languages) + 2))
+    for what in KINDS:
+        these = [m for m in missing if m["what"] == what]
+        if not these:
+            continue
+        cells = " | ".join(str(sum(m["language"] == lang for m in these)) for lang in languages)
+        depth = Counter(rank_bucket(m["rank"]) for m in these)
+        lower = len(these) - depth["11-20"] - depth["21-50"]
+        print(
+            f"| {what} | {cells} | {len(these)} | {depth['11-20']} / {depth['21-50']} / {lower} |"
+        )
     print(
         "\n| relation | missing files with it (to the top 10) | gold among ranks 11-50 with it "
         f"(of the top {ANCHORS}) |"
