@@ -60,7 +60,12 @@ from codemem.infra import (
     stall_for_tests,
     utc_now,
 )
-from codemem.memory import GitBusyError
+from codemem.memory import (
+    BlockFormatError,
+    GitBusyError,
+    put_back_memory_files,
+    read_memory_bytes,
+)
 from codemem.sleep import llm, project, project_init
 from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
 from codemem.sleep.commit_files import load_diff, split_skipped
@@ -69,12 +74,12 @@ from codemem.sleep.consolidate import ConsolidationReport, consolidate
 from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
 from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.llm import ModelReport, SleepModel
-from codemem.sleep.overlaps import redescribed
+from codemem.sleep.overlaps import as_codemem_wrote, redescribed
 from codemem.sleep.pass_lock import digest_lock
 from codemem.sleep.patch_ids import PatchIds
 from codemem.sleep.sessions import pending_sessions
 from codemem.sleep.shallow import fetch_history, history_fetches
-from codemem.sleep.state import SleepState, read_state, write_local_state
+from codemem.sleep.state import DigestRecord, SleepState, read_state, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
@@ -221,7 +226,7 @@ class DigestRun:
     branch: str | None = field(init=False)  # the branch HEAD was on as the pass read it
     digest_file: Path | None = None
     # Digests describing commits another describes first: removed, their range read again.
-    redundant: list[Path] = field(default_factory=list)
+    redundant: list[tuple[Path, bytes]] = field(default_factory=list)  # with the bytes read
     sessions_until: str | None = None  # the session cursor to save once the set is written
 
     @property
@@ -239,6 +244,8 @@ def read_commits(run: DigestRun) -> None:
     """The commits no digest covers yet, the project changes with their files and definitions
     (and summaries); the others set aside."""
     ws, options, settings, result = run.ws, run.options, run.settings, run.result
+    if not options.dry_run:  # a removal a kill cut short: the digest is judged again below
+        put_back_memory_files(ws, ws.digests_dir)
     run.state = read_state(ws)
     run.branch = result.branch = head_branch(ws.root)  # before HEAD: a checkout between is caught
     if options.since is not None and resolve_commit(ws.root, options.since) is None:
@@ -316,17 +323,42 @@ def _without_overlaps(
 ) -> CommitRange:
     """The range read without the digests that describe commits an earlier one describes
     (`sleep/overlaps.py`), which the pass then removes, when that range holds every commit
-    they alone describe; else `commit_range`, all digests kept."""
-    later = run.state.overlapping
+    they alone describe; else `commit_range`, all digests kept. One a person has written
+    into is kept, and said."""
     full = run.state
-    run.state = read_state(run.ws, without={record.name for record in later})
+    later = [(record, data) for record in full.overlapping if (data := _as_written(run, record))]
+    if not later:
+        return commit_range
+    run.state = read_state(run.ws, without={r.name for r, _ in later}, records=full.records)
     trial = read_range()
-    bases = [(record.base, record.keys) for record in later]
+    bases = [(record.base, record.keys) for record, _ in later]
     if redescribed(run.ws.root, bases, run.state.keys, trial, patch_ids):
-        run.redundant = [run.ws.digests_dir / record.name for record in later]
+        run.redundant = [(run.ws.digests_dir / record.name, data) for record, data in later]
         return trial
     run.state = full
     return commit_range
+
+
+def _as_written(run: DigestRun, record: DigestRecord) -> bytes | None:
+    """The bytes of an overlapping digest when they are what codemem wrote
+    (`overlaps.as_codemem_wrote`); None, said for one a person has written into, else."""
+    path = run.ws.digests_dir / record.name
+    try:
+        data = read_memory_bytes(run.ws, path)
+    except BlockFormatError as exc:  # too large, or a link: not one codemem wrote
+        log.debug("%s", exc)
+        return None
+    if data is None:
+        return None
+    shown = path.relative_to(run.ws.root).as_posix()
+    if not as_codemem_wrote(run.ws.root, shown, data):
+        run.result.warnings.append(
+            f"{shown} is not as codemem wrote it (edited?): kept, though an earlier digest "
+            "describes some of its commits too (two clones digested them); remove the sections "
+            "it repeats by hand if they should be read once"
+        )
+        return None
+    return data
 
 
 def refresh_project_summary(run: DigestRun) -> None:
@@ -346,10 +378,13 @@ def write_digest(run: DigestRun) -> None:
         run.digest_file = path
         run.result.digest_path = path.relative_to(run.ws.root).as_posix()
         run.result.digest_text = text
-    for redundant in run.redundant:
-        if redundant != run.digest_file:
+    for redundant, data in run.redundant:
+        if redundant != run.digest_file:  # only while it holds what was judged codemem's
             run.writer.remove_file(
-                redundant, "digest-removed", "it described commits an earlier digest describes"
+                redundant,
+                "digest-removed",
+                "it described commits an earlier digest describes",
+                expected=data,
             )
 
 

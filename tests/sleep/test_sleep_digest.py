@@ -36,6 +36,7 @@ base: null
 head: {shas[3]}
 commits: 4
 summaries: extractive
+checksum: 7d7e74d38d48f2a4fd724dcf244c79d8
 keys:
 - c8f027a5b9320305
 - d96e299353b0594c
@@ -394,3 +395,28 @@ def test_a_redundant_digest_is_removed_only_while_it_holds_what_the_pass_read(tm
     writer.write_held()
     assert [c.target for c in writer.changes] == [".codemem/digests/2025-03-05-aaaaaaa-bbbbbbb.md"]
     assert list(ws.digests_dir.iterdir()) == []  # nothing set aside beside it, to be committed
+
+
+def test_a_redundant_digest_is_removed_only_once_what_replaces_it_is_written(tmp_path):
+    # The pass writes a digest and removes one it makes redundant; when the write is left
+    # alone (a file saved at its name meanwhile), removing the other would lose what it alone
+    # described.
+    from codemem.sleep.writer import MemoryWriter
+
+    ws = init(make_repo(tmp_path / "r"))
+    ws.digests_dir.mkdir(parents=True, exist_ok=True)
+    redundant = ws.digests_dir / "2025-03-05-aaaaaaa-bbbbbbb.md"
+    redundant.write_text("as read\n")
+    replacing = ws.digests_dir / "2025-03-06-ccccccc-ddddddd.md"
+    writer = MemoryWriter(ws, dry_run=False, clock=lambda: NOW, hold=True)
+    assert writer.write_file(replacing, "the new digest\n", "digest")
+    assert writer.remove_file(redundant, "digest-removed")
+    replacing.write_text("saved meanwhile\n")
+    writer.write_held()
+    assert replacing.read_text() == "saved meanwhile\n"
+    assert redundant.read_text() == "as read\n"
+    assert writer.changes == []
+    assert [w.split(" changed while")[0] for w in writer.warnings] == [
+        ".codemem/digests/2025-03-06-ccccccc-ddddddd.md",
+        ".codemem/digests/2025-03-05-aaaaaaa-bbbbbbb.md",
+    ]
