@@ -105,7 +105,8 @@ def describe_model(report: ModelReport | None) -> list[str]:
 @click.option(
     "--since",
     metavar="REV",
-    help="Digest the commits after REV (default: after the last digested one).",
+    help="Digest the commits after REV that no digest describes yet (default: after the last "
+    "digested one).",
 )
 @click.option(
     "--no-llm", is_flag=True, help="Never use a model: extractive, deterministic summaries."

@@ -258,8 +258,8 @@ def commits_since(
     With nothing digested (the first pass), the newest `first_run_limit` commits. Digested
     commits that are no longer in the repository (rewritten history, a shallow clone) are
     reported in `warnings` when no digest's key names their copies; when none is left, it is
-    a first pass. With `digested_keys` (the keys the digests list; None: `--since`, which
-    asks for every commit after it), a commit whose key is one of them, or one of a digested
+    a first pass. With `digested_keys` (the keys the digests list; None: every commit is
+    read), a commit whose key is one of them, or one of a digested
     commit HEAD no longer holds (`rewritten_keys`), is set aside as `DIGESTED`. `patch_ids`:
     where the commits' patch ids are kept (None: computed for this call alone).
     """

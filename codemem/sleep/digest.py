@@ -93,7 +93,9 @@ Summarizer = Callable[[Commit, SymbolChanges], str | None]
 class DigestOptions:
     """How to run one pass."""
 
-    since: str | None = None  # digest the commits after this revision instead of the digests' heads
+    # digest the commits after this revision instead of the digests' heads (those no digest
+    # describes: older history a first pass left out, say)
+    since: str | None = None
     dry_run: bool = False
     reindex: bool = True
     llm: bool = True  # use the configured model, if any (False: --no-llm)
@@ -261,7 +263,8 @@ def read_commits(run: DigestRun) -> None:
             options.since or run.state.digested,
             first_run_limit=settings.initial_commits,
             max_commits=settings.max_commits,
-            digested_keys=None if options.since else run.state.keys,
+            # with --since too: a commit a digest describes is never described twice
+            digested_keys=run.state.keys,
             patch_ids=patch_ids,
         )
 

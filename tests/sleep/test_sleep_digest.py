@@ -252,6 +252,20 @@ def test_since_digests_the_commits_after_a_revision(shop):
         digest(ws, since="does-not-exist")
 
 
+def test_since_describes_only_the_commits_no_digest_describes(shop):
+    # `--since` over commits a digest describes wrote a second digest describing them again.
+    ws, shas = shop
+    digest(ws, config(min_samples=3))
+    before = snapshot(ws)
+    again = digest(ws, config(min_samples=3), since=shas[1])
+    assert (again.commits, again.digest_path) == ([], None)
+    assert snapshot(ws) == before
+    new = commit(ws.root, "Add notes", "2025-03-05T10:00:00+00:00", {"NOTES.md": "Notes\n"})
+    after = digest(ws, config(min_samples=3), since=shas[0])
+    assert [item.commit.sha for item in after.commits] == [new]
+    assert after.digest_path == f".codemem/digests/2025-03-05-{shas[3][:7]}-{new[:7]}.md"
+
+
 def test_merges_without_changes_of_their_own_are_left_out(shop):
     ws, _ = shop
     digest(ws)
