@@ -152,3 +152,23 @@ def test_a_checksum_tells_a_digest_as_written_from_one_written_into():
     assert as_written(written.replace(mark, "0" * 32).encode()) is False
     assert as_written(written.encode() + b"\xff") is False  # no UTF-8 text
     assert as_written(written.replace("---\n# Digest", "# Digest").encode()) is None
+
+
+def test_a_pass_settling_overlaps_reads_each_digest_once(team, monkeypatch):  # noqa: F811
+    # The pass read every digest's frontmatter, then all of them again without the later ones.
+    from codemem.sleep import state
+
+    alice, _ = overlapping_digests(team)
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    files = sorted(p.name for p in alice.digests_dir.glob("*.md"))
+    read: list[str] = []
+    real = state.digest_record
+    monkeypatch.setattr(
+        state, "digest_record", lambda ws, path: read.append(path.name) or real(ws, path)
+    )
+    result = digest(alice, cfg())
+    assert [c.kind for c in result.changes if c.kind.startswith("digest")] == [
+        "digest",
+        "digest-removed",
+    ]
+    assert sorted(read) == files
