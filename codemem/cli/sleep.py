@@ -11,7 +11,7 @@ from codemem.cli import AppContext
 
 if TYPE_CHECKING:  # the sleep pass is imported when the command runs
     from codemem.sleep import Pushed
-    from codemem.sleep.digest import DigestResult
+    from codemem.sleep.digest_run import DigestResult
     from codemem.sleep.llm import ModelReport
 
 VERBS = {
