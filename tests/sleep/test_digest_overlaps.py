@@ -7,14 +7,11 @@ Real git clones and a bare remote (`test_team_memory.team`); the kill is a real 
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
-import subprocess
-import sys
 import time
 
 from sleep_helpers import commit, digest, snapshot
 from test_team_memory import (  # noqa: F401 (team: a fixture)
+    SETTLED,
     cfg,
     digested_subjects,
     overlapping_digests,
@@ -25,17 +22,7 @@ from test_team_memory import (  # noqa: F401 (team: a fixture)
 from codemem.sleep.digest_file import as_written
 from codemem.sleep.overlaps import as_codemem_wrote
 from codemem.workspace import Workspace
-from tests.helpers import make_repo
-
-SETTLED = [
-    "`Add VAT to cart totals`",
-    "`Add coupons`",
-    "`Add gifts`",
-    "`Add labels`",
-    "`Add the shop package`",
-    "`Document the CLI`",
-    "`Remove the legacy discount`",
-]
+from tests.helpers import make_repo, reach, start_held
 
 
 def later_digest(ws: Workspace) -> str:
@@ -52,27 +39,13 @@ def set_aside(ws: Workspace) -> list[str]:
 
 def killed_at(ws: Workspace, point: str, tmp_path) -> None:
     """`codemem digest --no-llm` in `ws`, SIGKILLed once it reaches `point`."""
-    reached = tmp_path / f"reached-{time.monotonic_ns()}"
-    env = {**os.environ, "CODEMEM_TEST_STALL_AT": point, "CODEMEM_TEST_STALL_FILE": str(reached)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "codemem", "digest", "--no-llm"],
-        cwd=ws.root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    stall = tmp_path / f"reached-{time.monotonic_ns()}"
+    held = start_held(ws.root, point, stall, "digest", "--no-llm")
     try:
-        deadline = time.monotonic() + 120
-        while not reached.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert reached.exists(), f"never reached {point}: {proc.communicate()}"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
+        reach(held, point, stall, ("digest",))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        held.kill()  # SIGKILL
+        held.communicate(timeout=60)
 
 
 def test_a_kill_while_an_overlapping_digest_is_removed_loses_nothing(team, tmp_path):  # noqa: F811

@@ -1211,6 +1211,18 @@ def test_a_digest_reverted_or_discarded_is_written_again_as_every_clone_writes_i
 # -- two clones digesting overlapping ranges -----------------------------------------------------
 
 
+# every commit's subject once, in the digests of `overlapping_digests` once a pass settled them
+SETTLED = [
+    "`Add VAT to cart totals`",
+    "`Add coupons`",
+    "`Add gifts`",
+    "`Add labels`",
+    "`Add the shop package`",
+    "`Document the CLI`",
+    "`Remove the legacy discount`",
+]
+
+
 def overlapping_digests(team) -> tuple[Workspace, Workspace]:
     """Alice digests X..Y and pushes it; bob, who had pulled X..Y and committed Z on top, digests
     X..Z before he pulls her digest, then pulls with `--rebase` and pushes: both digests land."""
@@ -1249,15 +1261,7 @@ def test_a_digest_overlapping_an_earlier_one_describes_only_its_new_commits(team
     assert ours.digest_text == theirs.digest_text
     assert ours.changes[1].target == theirs.changes[1].target
     for ws in (alice, bob):
-        assert sorted(digested_subjects(ws)) == [
-            "`Add VAT to cart totals`",
-            "`Add coupons`",
-            "`Add gifts`",
-            "`Add labels`",
-            "`Add the shop package`",
-            "`Document the CLI`",
-            "`Remove the legacy discount`",
-        ]
+        assert sorted(digested_subjects(ws)) == SETTLED
     commit_memory(bob, "bob", "2025-03-05T15:00:00+00:00")
     sh(bob.root, "push", "-q", "origin", "main")
     commit_memory(alice, "alice", "2025-03-05T15:30:00+00:00")
