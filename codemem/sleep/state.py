@@ -60,7 +60,8 @@ class SleepState:
     # Digests describing commits an earlier digest describes (`overlaps.overlapping`), counted
     # above unless read `without` them.
     overlapping: list[DigestRecord] = field(default_factory=list)
-    records: list[DigestRecord] = field(default_factory=list)  # every digest's, those left out too
+    # every digest's record, those left out too: what was read, not what is known (`read_state`)
+    records: list[DigestRecord] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
