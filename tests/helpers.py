@@ -83,29 +83,39 @@ def run_codemem(
 def held_at(repo: Path, point: str, stall: Path, *args: str) -> Iterator[None]:
     """`codemem ARGS` in a subprocess, held at the stall point `point` (`stall_for_tests`,
     reached once `stall` exists) while the block runs, then let go; it must succeed."""
+    held = start_held(repo, point, stall, *args)
+    try:
+        reach(held, point, stall, args)
+        yield
+    finally:
+        Path(f"{stall}.go").touch()
+        _, err = held.communicate(timeout=120)
+    assert held.returncode == 0, err
+
+
+def start_held(repo: Path, point: str, stall: Path, *args: str) -> subprocess.Popen:
+    """`codemem ARGS` started in a subprocess that stops at the stall point `point` (`reach`)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(FIXTURES.parent), os.environ.get("PYTHONPATH", "")]),
         "CODEMEM_TEST_STALL_AT": point,
         "CODEMEM_TEST_STALL_FILE": str(stall),
     }
-    held = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "codemem", "--repo", str(repo), *args],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not stall.exists() and held.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert stall.exists(), f"codemem {' '.join(args)} never reached {point}"
-        yield
-    finally:
-        Path(f"{stall}.go").touch()
-        _, err = held.communicate(timeout=120)
-    assert held.returncode == 0, err
+
+
+def reach(held: subprocess.Popen, point: str, stall: Path, args: tuple[str, ...]) -> None:
+    """Wait (up to 2 min) until `held` (`start_held`) stands still at `point`."""
+    deadline = time.monotonic() + 120
+    while not stall.exists() and held.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stall.exists(), f"codemem {' '.join(args)} never reached {point}"
 
 
 # Each thing git can run from a repository's own `.git/config`, as `git config` sets it: the

@@ -11,7 +11,7 @@ from codemem.cli import AppContext
 
 if TYPE_CHECKING:  # the sleep pass is imported when the command runs
     from codemem.sleep import Pushed
-    from codemem.sleep.digest import DigestResult
+    from codemem.sleep.digest_run import DigestResult
     from codemem.sleep.llm import ModelReport
 
 VERBS = {
@@ -105,7 +105,8 @@ def describe_model(report: ModelReport | None) -> list[str]:
 @click.option(
     "--since",
     metavar="REV",
-    help="Digest the commits after REV (default: after the last digested one).",
+    help="Digest the commits after REV that no digest describes yet (default: after the last "
+    "digested one).",
 )
 @click.option(
     "--no-llm", is_flag=True, help="Never use a model: extractive, deterministic summaries."

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from codemem.sleep.digest import DigestOptions, DigestResult, Summarizer, learn_project, run_digest
+from codemem.sleep.digest import learn_project, run_digest
+from codemem.sleep.digest_run import DigestOptions, DigestResult, Summarizer
 from codemem.sleep.pass_lock import digest_lock, digest_running
 from codemem.sleep.publish import Pushed, PushError, push_branch, push_memory
 from codemem.sleep.state import state_file_damage

@@ -36,6 +36,7 @@ from codemem.infra import (
 )
 from codemem.sleep.patch_ids import PatchIds
 from codemem.sleep.patches import patch_key, range_key
+from codemem.sleep.squashes import squashed_keys
 
 # Fields and commits end in NUL (`-z`): the one byte no field can hold (git prints a message
 # up to its first NUL), where any other separator can be typed into a commit message.
@@ -193,11 +194,15 @@ def rewritten_keys(
     """The keys (`Commit.key`, `Commit.patch_key`) of the commits reachable from a `known`
     digested commit but not from `head` (at most `REWRITTEN_LIMIT`): history rewritten since it
     was digested, whose copies in `head` are digested already; one `git log`, printing nothing
-    when none is (then no patch is read)."""
+    when none is (then no patch is read). With them, what a squash merge of a branch digested
+    over several passes names (`squashes.squashed_keys`)."""
     if not known:
         return set()
-    rewritten = keyed_commits(root, [*known, "--not", head], patch_ids or PatchIds(root))
-    return {key for commit in rewritten for key in commit.keys}
+    patch_ids = patch_ids or PatchIds(root)
+    rewritten = keyed_commits(root, [*known, "--not", head], patch_ids)
+    away = {commit.sha for commit in rewritten}
+    squashed = squashed_keys(root, [sha for sha in known if sha in away], head, patch_ids)
+    return {key for commit in rewritten for key in commit.keys} | squashed
 
 
 def read_patch_ids(
@@ -258,8 +263,8 @@ def commits_since(
     With nothing digested (the first pass), the newest `first_run_limit` commits. Digested
     commits that are no longer in the repository (rewritten history, a shallow clone) are
     reported in `warnings` when no digest's key names their copies; when none is left, it is
-    a first pass. With `digested_keys` (the keys the digests list; None: `--since`, which
-    asks for every commit after it), a commit whose key is one of them, or one of a digested
+    a first pass. With `digested_keys` (the keys the digests list; None: every commit is
+    read), a commit whose key is one of them, or one of a digested
     commit HEAD no longer holds (`rewritten_keys`), is set aside as `DIGESTED`. `patch_ids`:
     where the commits' patch ids are kept (None: computed for this call alone).
     """

@@ -1,4 +1,5 @@
-"""One sleep-time pass: `run_digest`, a list of steps over one `DigestRun`.
+"""One sleep-time pass: `run_digest`, a list of steps over one `DigestRun` (the pass's record,
+with its options and result: `sleep/digest_run.py`; step 2, `sleep/digest_commits.py`).
 
 1. Re-index what changed.
 2. Read the commits of HEAD that no digest covers yet (the heads named by the committed
@@ -40,137 +41,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from pathlib import Path
+from dataclasses import replace
+from datetime import datetime
 
 from codemem import conventions as conv
 from codemem.agent.providers import Provider
 from codemem.code import CodeIndex
-from codemem.config import Config, SleepConfig
-from codemem.conventions import RepoFiles
-from codemem.errors import UsageError
+from codemem.config import Config
 from codemem.infra import (
-    BlobReader,
-    git_text,
-    head_branch,
     index_locked,
-    resolve_commit,
-    shallow_hint,
     stall_for_tests,
     utc_now,
 )
-from codemem.memory import GitBusyError
+from codemem.memory import (
+    GitBusyError,
+)
 from codemem.sleep import llm, project, project_init
-from codemem.sleep.changes import SymbolChanges, commit_symbol_changes
-from codemem.sleep.commit_files import load_diff, split_skipped
-from codemem.sleep.commits import BOT, Commit, CommitRange, commits_since, git_date
-from codemem.sleep.consolidate import ConsolidationReport, consolidate
-from codemem.sleep.digest_file import CommitDigest, digest_name, render_digest
+from codemem.sleep.commits import BOT
+from codemem.sleep.consolidate import consolidate
+from codemem.sleep.digest_commits import read_commits
+from codemem.sleep.digest_file import digest_name, render_digest
+from codemem.sleep.digest_run import DigestOptions, DigestResult, DigestRun, Summarizer
 from codemem.sleep.head import check_head, check_head_after
-from codemem.sleep.llm import ModelReport, SleepModel
-from codemem.sleep.overlaps import redescribed
 from codemem.sleep.pass_lock import digest_lock
-from codemem.sleep.patch_ids import PatchIds
 from codemem.sleep.sessions import pending_sessions
-from codemem.sleep.shallow import fetch_history, history_fetches
-from codemem.sleep.state import SleepState, read_state, write_local_state
+from codemem.sleep.state import write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
-
-# A model's summary of one commit (`llm.CommitSummarizer`); returning None keeps the extractive one.
-Summarizer = Callable[[Commit, SymbolChanges], str | None]
-
-
-@dataclass
-class DigestOptions:
-    """How to run one pass."""
-
-    since: str | None = None  # digest the commits after this revision instead of the digests' heads
-    dry_run: bool = False
-    reindex: bool = True
-    llm: bool = True  # use the configured model, if any (False: --no-llm)
-    model_required: bool = False  # a missing API key is an error, not an extractive pass
-    # --ci: where to fetch the history a shallow clone lacks (None: digest what is here, warned)
-    fetch_from: str | None = None
-
-
-@dataclass
-class DigestResult:
-    """What a pass did (or, in a dry run, would do)."""
-
-    dry_run: bool = False
-    index: dict | None = None
-    base: str | None = None
-    head: str | None = None
-    branch: str | None = None  # the branch HEAD was on as the pass read it (None: detached)
-    commits: list[CommitDigest] = field(default_factory=list)
-    omitted: int = 0
-    digest_path: str | None = None
-    digest_text: str | None = None
-    rules: int = 0
-    skipped: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # (sha, reason) of commits left out
-    sessions_pending: int = 0
-    fetched_from: str | None = None  # the remote a shallow clone's history was fetched from
-    consolidation: ConsolidationReport = field(default_factory=ConsolidationReport)
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    model: ModelReport | None = None  # what the model path did, when it ran
-
-    @property
-    def wrote(self) -> bool:
-        return bool(self.changes)
-
-    def to_json(self) -> dict:
-        return {
-            "dry_run": self.dry_run,
-            "index": self.index,
-            "range": {"base": self.base, "head": self.head, "omitted": self.omitted},
-            "commits": [item.to_json() for item in self.commits],
-            "digest": {"path": self.digest_path, "text": self.digest_text},
-            "conventions": {"rules": self.rules},
-            "skipped": [{"sha": sha, "reason": reason} for sha, reason in self.skipped],
-            "sessions_pending": self.sessions_pending,
-            "consolidation": self.consolidation.to_json(),
-            "changes": [change.to_json() for change in self.changes],
-            "warnings": self.warnings,
-            "fetched_from": self.fetched_from,
-            "model": self.model.to_json() if self.model else None,
-        }
-
-
-def _parse_options(config: Config) -> dict:
-    return {"chunk_lines": config.index.chunk_lines, "max_line_chars": config.index.max_line_chars}
-
-
-def read_commit_digests(
-    ws: Workspace,
-    config: Config,
-    settings: SleepConfig,
-    commit_range: CommitRange,
-    summarize: Summarizer | None = None,
-) -> list[CommitDigest]:
-    """Files, definitions (and with `summarize`, diff and summary) of each commit."""
-    items = []
-    with BlobReader(ws.root) as reader:
-        for commit in commit_range.commits:  # files already loaded by `split_skipped`
-            symbols = commit_symbol_changes(
-                reader,
-                commit,
-                max_files=settings.max_symbol_files,
-                max_bytes=config.index.max_file_bytes,
-                parse_options=_parse_options(config),
-            )
-            summary = None
-            if summarize is not None:
-                load_diff(ws.root, commit, settings.max_diff_bytes)
-                summary = summarize(commit, symbols)
-            items.append(CommitDigest(commit, symbols, summary))
-    return items
 
 
 def _update_project(writer: MemoryWriter, overview: project.Overview) -> project.OverviewRegion:
@@ -199,134 +98,10 @@ def learn_project(ws: Workspace, config: Config, *, dry_run: bool = False) -> li
     return writer.changes
 
 
-@dataclass
-class DigestRun:
-    """One pass's state, handed from step to step (the fields below `result` are filled in
-    by the steps, in order)."""
-
-    ws: Workspace
-    config: Config
-    options: DigestOptions
-    settings: SleepConfig
-    now: Callable[[], datetime]
-    progress: Callable[[int, int], None] | None
-    summarize: Summarizer | None
-    model: SleepModel | None
-    result: DigestResult
-    state: SleepState = field(init=False)
-    commit_range: CommitRange = field(init=False)
-    as_of: datetime = field(init=False)  # when the pass's block lines are dated
-    writer: MemoryWriter = field(init=False)
-    files: RepoFiles = field(init=False)
-    branch: str | None = field(init=False)  # the branch HEAD was on as the pass read it
-    digest_file: Path | None = None
-    # Digests describing commits another describes first: removed, their range read again.
-    redundant: list[Path] = field(default_factory=list)
-    sessions_until: str | None = None  # the session cursor to save once the set is written
-
-    @property
-    def commits(self) -> list[Commit]:
-        return [item.commit for item in self.result.commits]
-
-
 def reindex(run: DigestRun) -> None:
     """Bring the code index up to date (unless `options.reindex` is off)."""
     if run.options.reindex:
         run.result.index = CodeIndex(run.ws, run.config).refresh(progress=run.progress).to_json()
-
-
-def read_commits(run: DigestRun) -> None:
-    """The commits no digest covers yet, the project changes with their files and definitions
-    (and summaries); the others set aside."""
-    ws, options, settings, result = run.ws, run.options, run.settings, run.result
-    run.state = read_state(ws)
-    run.branch = result.branch = head_branch(ws.root)  # before HEAD: a checkout between is caught
-    if options.since is not None and resolve_commit(ws.root, options.since) is None:
-        raise UsageError(
-            f"--since {options.since}: no such commit in this repository{shallow_hint(ws.root)}"
-        )
-
-    patch_ids = PatchIds(ws.root, ws, save=not options.dry_run)
-
-    def read_range() -> CommitRange:
-        return commits_since(
-            ws.root,
-            options.since or run.state.digested,
-            first_run_limit=settings.initial_commits,
-            max_commits=settings.max_commits,
-            digested_keys=None if options.since else run.state.keys,
-            patch_ids=patch_ids,
-        )
-
-    commit_range = read_range()
-    if run.state.overlapping and options.since is None:
-        commit_range = _without_overlaps(run, commit_range, read_range, patch_ids)
-    if commit_range.beyond_clone and options.fetch_from is not None and not options.dry_run:
-        newest = run.state.last_digest.rsplit("/", 1)[-1] if run.state.last_digest else None
-
-        def enough() -> bool:
-            nonlocal commit_range
-            commit_range = read_range()
-            return not commit_range.beyond_clone
-
-        fetches = history_fetches(newest, settings.initial_commits)
-        fetch_history(ws.root, options.fetch_from, fetches, enough)
-        result.fetched_from = options.fetch_from
-    if commit_range.beyond_clone:
-        result.warnings.append(
-            "this clone is shallow and lacks commits to digest: the changes of its oldest "
-            "commit are not listed, and undigested commits before it are left out; "
-            "`git fetch --unshallow` first (`digest --ci` does)"
-        )
-    run.commit_range = commit_range
-    split_skipped(ws.root, commit_range)
-    result.base, result.head, result.omitted = (
-        commit_range.base,
-        commit_range.head,
-        commit_range.omitted,
-    )
-    result.skipped = [(commit.sha, reason) for commit, reason in commit_range.skipped]
-    result.warnings += commit_range.warnings
-    if ws.state_file.exists():  # read above (its last commit counts as digested), never written
-        old = ws.relative(ws.state_file)
-        result.warnings.append(
-            f"{old} is no longer written or needed (the digests record what was digested): "
-            f"remove it with `git rm {old}`"
-        )
-    result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
-    # Block lines and notes are dated by HEAD's commit date (git's), not by the clock or by
-    # how far this clone had got, so a pass gives the same files on every clone at one HEAD.
-    head_date = (
-        git_date(git_text(ws.root, "log", "-1", "--format=%cI", "HEAD", ok=(0, 128)).strip())
-        if commit_range.head
-        else ""
-    )
-    run.as_of = (
-        datetime.fromisoformat(head_date).astimezone(timezone.utc) if head_date else run.now()
-    )
-    run.writer = MemoryWriter(ws, dry_run=options.dry_run, clock=lambda: run.as_of, hold=True)
-    run.files = RepoFiles(ws.root)
-
-
-def _without_overlaps(
-    run: DigestRun,
-    commit_range: CommitRange,
-    read_range: Callable[[], CommitRange],
-    patch_ids: PatchIds,
-) -> CommitRange:
-    """The range read without the digests that describe commits an earlier one describes
-    (`sleep/overlaps.py`), which the pass then removes, when that range holds every commit
-    they alone describe; else `commit_range`, all digests kept."""
-    later = run.state.overlapping
-    full = run.state
-    run.state = read_state(run.ws, without={record.name for record in later})
-    trial = read_range()
-    bases = [(record.base, record.keys) for record in later]
-    if redescribed(run.ws.root, bases, run.state.keys, trial, patch_ids):
-        run.redundant = [run.ws.digests_dir / record.name for record in later]
-        return trial
-    run.state = full
-    return commit_range
 
 
 def refresh_project_summary(run: DigestRun) -> None:
@@ -346,10 +121,13 @@ def write_digest(run: DigestRun) -> None:
         run.digest_file = path
         run.result.digest_path = path.relative_to(run.ws.root).as_posix()
         run.result.digest_text = text
-    for redundant in run.redundant:
-        if redundant != run.digest_file:
+    for redundant, data in run.redundant:
+        if redundant != run.digest_file:  # only while it holds what was judged codemem's
             run.writer.remove_file(
-                redundant, "digest-removed", "it described commits an earlier digest describes"
+                redundant,
+                "digest-removed",
+                "it described commits an earlier digest describes",
+                expected=data,
             )
 
 

@@ -9,10 +9,16 @@ definitions it added, changed and removed, or the model's summary when there is 
 commits are summarised in one line; commits of `.codemem/` alone and merges without changes
 of their own are left out. Everything is sorted and derived from git, so the same range
 always gives the same text.
+
+The frontmatter's `checksum:` is that of the rest of the text as codemem wrote it
+(`as_written`): a digest a person has since written into is told from one codemem wrote, and
+no automatic step removes it (`sleep/overlaps.py`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 from codemem.infra import clean_text, printable, utc_date
@@ -25,6 +31,8 @@ from codemem.sleep.quoted import QUOTED_NOTE, quote_author, quote_message, quote
 MAX_FILES = 30
 MAX_SYMBOLS = 30
 MAX_BOT_SUBJECTS = 10
+# after `summaries:`; digests older versions wrote have none
+_CHECKSUM_LINE = re.compile(r"^checksum: ([0-9a-f]{32})\n", re.MULTILINE)
 
 
 @dataclass
@@ -194,6 +202,7 @@ def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
         f"head: {file_head(commit_range)}",
         f"commits: {len(commits)}",
         f"summaries: {summaries}",
+        CHECKSUM,
         *_keys(commit_range),
         "---",
         f"# Digest {day}: {text_range}",
@@ -218,4 +227,29 @@ def render_digest(commit_range: CommitRange, items: list[CommitDigest]) -> str:
     lines += _left_out(commit_range)
     for item in items:
         lines += ["", *_commit_section(item)]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    unmarked = text.replace(f"\n{CHECKSUM}\n", "\n", 1)
+    return text.replace(CHECKSUM, f"checksum: {_checksum(unmarked)}", 1)
+
+
+CHECKSUM = "checksum: <of the rest>"  # a stand-in, replaced once the text is whole
+
+
+def _checksum(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+
+
+def as_written(data: bytes) -> bool | None:
+    """Whether a digest file's bytes are the text codemem wrote (line ends aside: git may
+    check it out with CRLF); False when they were edited since (or are no UTF-8 text), None
+    when its frontmatter holds no `checksum:` (written by an older codemem: cannot tell)."""
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        return False
+    head, sep, _ = text.partition("\n---\n")
+    found = _CHECKSUM_LINE.search(head + "\n") if sep and text.startswith("---\n") else None
+    if found is None:
+        return None
+    unmarked = text[: found.start()] + text[found.end() :]
+    return _checksum(unmarked) == found[1]

@@ -194,11 +194,18 @@ class HeldWrites:
     def _write(self, ws: Workspace, store: MemoryStore, archive: Archive) -> list[LeftAlone]:
         left: list[LeftAlone] = []
         for path, held in self.files.items():
-            if held.text is None and held.read is not None:
-                if not remove_memory_file(ws, path, held.read):
-                    left.append(LeftAlone(path.relative_to(ws.root).as_posix(), "removing it"))
-            elif held.text is not None and not write_derived(ws, path, held.read, held.text):
+            if held.text is not None and not write_derived(ws, path, held.read, held.text):
                 left.append(LeftAlone(path.relative_to(ws.root).as_posix(), "writing it"))
+        # a file is removed (a digest another made redundant) only once what replaces it is
+        # written: a removal a kill cuts short then loses nothing (`put_back_memory_files`)
+        for path, held in self.files.items():
+            if held.text is not None or held.read is None:
+                continue
+            where = path.relative_to(ws.root).as_posix()
+            if left:
+                left.append(LeftAlone(where, "removing it (what replaces it was left as it is)"))
+            elif not remove_memory_file(ws, path, held.read):
+                left.append(LeftAlone(where, "removing it"))
         for note in self.added.values():
             try:
                 # dated as drafted: the same id, which the pass's pointers may name

@@ -43,7 +43,7 @@ from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
     from codemem.agent.providers.base import Provider
-    from codemem.sleep.digest import DigestResult
+    from codemem.sleep.digest_run import DigestResult
     from codemem.sleep.sleep_agent import AgentReport
     from codemem.sleep.writer import MemoryWriter
 

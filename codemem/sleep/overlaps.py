@@ -11,6 +11,11 @@ That is done only when it loses nothing (`redescribed`): every commit the later 
 that no other digest describes must be in the range the pass reads without it. A commit the
 heads of other digests reach (a digest written on top of the later one before the pull) would
 not be read again: then both stay, as before.
+
+Nor is one removed that a person has written into (`as_codemem_wrote`): its frontmatter's
+`checksum:` no longer matches its text (`digest_file.as_written`), or, written by an older
+codemem without one, it differs from the text the commit that added it held (or no commit
+holds it yet). It stays, said in a warning naming it, and counts as written.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from codemem.errors import GitError
+from codemem.errors import CodememError, GitError
+from codemem.infra import run_git
 from codemem.sleep.commits import CommitRange, existing_commits, keyed_commits
+from codemem.sleep.digest_file import as_written
 from codemem.sleep.patch_ids import PatchIds
 
 # The commits read, from a later digest's base to HEAD, to find those it alone describes.
@@ -77,3 +84,24 @@ def redescribed(
             if alone and commit.sha not in read:
                 return False
     return True
+
+
+def as_codemem_wrote(root: Path, relative: str, data: bytes) -> bool:
+    """Whether a digest's bytes `data` (at `relative`, from the repository's root) are the
+    text codemem wrote: by its `checksum:`, or without one, the text the last commit that
+    added it holds (line ends aside). An edit before that commit, in a digest an older
+    codemem wrote, cannot be told."""
+    written = as_written(data)
+    if written is not None:
+        return written
+    try:
+        added = run_git(root, "log", "-1", "--diff-filter=A", "--format=%H", "--", relative)
+        sha = added.decode("ascii", "replace").strip()
+        committed = run_git(root, "cat-file", "blob", f"{sha}:{relative}") if sha else None
+    except CodememError:
+        return False
+    return committed is not None and _lf(committed) == _lf(data)
+
+
+def _lf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n")

@@ -16,14 +16,15 @@ once never tear it; at worst one's new ids are computed again by the next pass. 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from codemem.errors import CodememError
-from codemem.infra import read_checked, write_checked
-from codemem.sleep.patches import commit_patch_ids
+from codemem.infra import git_text, read_checked, write_checked
+from codemem.sleep.patches import OUTSIDE_MEMORY, commit_patch_ids, range_patch_id
 from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -59,6 +60,20 @@ class PatchIds:
             if self.save and self.ws is not None:
                 self._write(self.ws, computed)
         return {sha: self.known[sha] for sha in shas if self.known.get(sha)}
+
+    def of_range(self, base: str, head: str) -> str | None:
+        """The stable patch id of what `base..head` changed outside `.codemem/`, when that range
+        holds two commits or more that do (`squashes.squashed_keys`); kept under a name of the
+        pair, as a commit's is."""
+        name = hashlib.sha1(f"range {base} {head}".encode()).hexdigest()
+        if name not in self.known:
+            count = git_text(self.root, "rev-list", "--count", f"{base}..{head}", *OUTSIDE_MEMORY)
+            several = int(count.strip() or 0) >= 2
+            found = (range_patch_id(self.root, base, head) if several else None) or ""
+            self.known[name] = found
+            if self.save and self.ws is not None:
+                self._write(self.ws, {name: found})
+        return self.known[name] or None
 
     def _write(self, ws: Workspace, computed: dict[str, str]) -> None:
         """The file as it is now (another pass may have added to it) plus `computed`."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from codemem.infra import empty_tree, run_git
 from codemem.workspace import CODEMEM_DIR
 
-_OUTSIDE_MEMORY = ("--", ".", f":(exclude){CODEMEM_DIR}")
+OUTSIDE_MEMORY = ("--", ".", f":(exclude){CODEMEM_DIR}")
 
 
 def _ids(out: bytes) -> dict[str, str]:
@@ -47,7 +47,7 @@ def commit_patch_ids(root: Path, shas: Sequence[str]) -> dict[str, str]:
         "--no-color",
         "--no-ext-diff",
         "--no-textconv",
-        *_OUTSIDE_MEMORY,
+        *OUTSIDE_MEMORY,
         input="".join(f"{sha}\n" for sha in shas).encode(),
     )
     return _ids(run_git(root, "patch-id", "--stable", input=diffs)) if diffs else {}
@@ -65,7 +65,7 @@ def range_patch_id(root: Path, base: str | None, head: str) -> str | None:
         "--no-textconv",
         base or empty_tree(root),
         head,
-        *_OUTSIDE_MEMORY,
+        *OUTSIDE_MEMORY,
     )
     ids = _ids(run_git(root, "patch-id", "--stable", input=diff)) if diff else {}
     return next(iter(ids.values()), None)

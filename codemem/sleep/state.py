@@ -60,6 +60,8 @@ class SleepState:
     # Digests describing commits an earlier digest describes (`overlaps.overlapping`), counted
     # above unless read `without` them.
     overlapping: list[DigestRecord] = field(default_factory=list)
+    # every digest's record, those left out too: what was read, not what is known (`read_state`)
+    records: list[DigestRecord] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -217,10 +219,16 @@ def legacy_last_commit(ws: Workspace) -> str | None:
     )
 
 
-def read_state(ws: Workspace, *, without: Collection[str] = ()) -> SleepState:
+def read_state(
+    ws: Workspace,
+    *,
+    without: Collection[str] = (),
+    records: list[DigestRecord] | None = None,
+) -> SleepState:
     """What earlier passes on any clone (the digests, but those named in `without`) and on
-    this one (local) reached."""
-    every = digest_records(ws)
+    this one (local) reached; `records`: the digests' as read already (`SleepState.records`),
+    not read again."""
+    every = digest_records(ws) if records is None else records
     records = [r for r in every if r.name not in without]
     heads = [(r.name, r.head) for r in records if r.head is not None]
     local = reached_head(ws, read_local_state(ws), {r.name for r in records})
@@ -234,6 +242,7 @@ def read_state(ws: Workspace, *, without: Collection[str] = ()) -> SleepState:
         digested=digested,
         keys={key for r in records for key in r.keys},
         overlapping=[r for r in every if r.name in dropped],
+        records=every,
     )
 
 

@@ -337,13 +337,19 @@ class MemoryWriter:
         self.changes.append(Change(kind, target))
         return True
 
-    def remove_file(self, path: Path, kind: str, detail: str = "") -> bool:
+    def remove_file(
+        self, path: Path, kind: str, detail: str = "", *, expected: bytes | None = None
+    ) -> bool:
         """Remove a derived file (a digest another one made redundant) if it is there, only
-        while it holds what was read of it now: a save made since is left as it is, and said."""
+        while it holds what was read of it now (and, given `expected`, what the caller read
+        and judged before): a save made since is left as it is, and said."""
         found = self._read_file(path, "not removed")
         if found is None or found[1] is None:
             return False
         target, read = found[0], found[1]
+        if expected is not None and read != expected:
+            self._changed_meanwhile(target, "removing it")
+            return False
         if self.held is not None:
             self.held.put_file(path, read, None)
         elif not self.dry_run and not remove_memory_file(self.ws, path, read):

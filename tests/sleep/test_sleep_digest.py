@@ -36,6 +36,7 @@ base: null
 head: {shas[3]}
 commits: 4
 summaries: extractive
+checksum: 7d7e74d38d48f2a4fd724dcf244c79d8
 keys:
 - c8f027a5b9320305
 - d96e299353b0594c
@@ -251,6 +252,20 @@ def test_since_digests_the_commits_after_a_revision(shop):
         digest(ws, since="does-not-exist")
 
 
+def test_since_describes_only_the_commits_no_digest_describes(shop):
+    # `--since` over commits a digest describes wrote a second digest describing them again.
+    ws, shas = shop
+    digest(ws, config(min_samples=3))
+    before = snapshot(ws)
+    again = digest(ws, config(min_samples=3), since=shas[1])
+    assert (again.commits, again.digest_path) == ([], None)
+    assert snapshot(ws) == before
+    new = commit(ws.root, "Add notes", "2025-03-05T10:00:00+00:00", {"NOTES.md": "Notes\n"})
+    after = digest(ws, config(min_samples=3), since=shas[0])
+    assert [item.commit.sha for item in after.commits] == [new]
+    assert after.digest_path == f".codemem/digests/2025-03-05-{shas[3][:7]}-{new[:7]}.md"
+
+
 def test_merges_without_changes_of_their_own_are_left_out(shop):
     ws, _ = shop
     digest(ws)
@@ -394,3 +409,28 @@ def test_a_redundant_digest_is_removed_only_while_it_holds_what_the_pass_read(tm
     writer.write_held()
     assert [c.target for c in writer.changes] == [".codemem/digests/2025-03-05-aaaaaaa-bbbbbbb.md"]
     assert list(ws.digests_dir.iterdir()) == []  # nothing set aside beside it, to be committed
+
+
+def test_a_redundant_digest_is_removed_only_once_what_replaces_it_is_written(tmp_path):
+    # The pass writes a digest and removes one it makes redundant; when the write is left
+    # alone (a file saved at its name meanwhile), removing the other would lose what it alone
+    # described.
+    from codemem.sleep.writer import MemoryWriter
+
+    ws = init(make_repo(tmp_path / "r"))
+    ws.digests_dir.mkdir(parents=True, exist_ok=True)
+    redundant = ws.digests_dir / "2025-03-05-aaaaaaa-bbbbbbb.md"
+    redundant.write_text("as read\n")
+    replacing = ws.digests_dir / "2025-03-06-ccccccc-ddddddd.md"
+    writer = MemoryWriter(ws, dry_run=False, clock=lambda: NOW, hold=True)
+    assert writer.write_file(replacing, "the new digest\n", "digest")
+    assert writer.remove_file(redundant, "digest-removed")
+    replacing.write_text("saved meanwhile\n")
+    writer.write_held()
+    assert replacing.read_text() == "saved meanwhile\n"
+    assert redundant.read_text() == "as read\n"
+    assert writer.changes == []
+    assert [w.split(" changed while")[0] for w in writer.warnings] == [
+        ".codemem/digests/2025-03-06-ccccccc-ddddddd.md",
+        ".codemem/digests/2025-03-05-aaaaaaa-bbbbbbb.md",
+    ]

@@ -42,7 +42,7 @@ def test_the_digest_carries_the_model_summaries(shop):
     result = model_digest(ws, provider, config(min_samples=3))
 
     text = (ws.root / result.digest_path).read_text()
-    assert "\nsummaries: model\nkeys:\n" in text.split("\n---\n")[0]
+    assert "\nsummaries: model\nchecksum: " in text.split("\n---\n")[0]
     assert sections(text)[1:] == [
         f"""2025-03-02 `{b}` `Add VAT to cart totals`
 Author: Bob Builder

@@ -1130,6 +1130,37 @@ def test_a_squash_merge_of_a_digested_branch_is_not_digested_again(team):
         assert sh(ws.root, "status", "--porcelain", "--", ".codemem").stdout == ""
 
 
+@pytest.mark.parametrize("after_the_last_pass", [False, True])
+def test_a_squash_merge_of_a_branch_digested_over_several_passes(team, after_the_last_pass):
+    # Each pass on the branch wrote its own digest, so no one digest's range is the squash's
+    # patch: the squash was described again. With a commit made on the branch after its last
+    # pass, the squash holds a change no digest describes: it is digested. (The branch was
+    # pushed and fetched, as for a pull request: a clone without its commits cannot tell.)
+    remote, alice, bob = team
+    sh(alice.root, "switch", "-q", "-c", "shop")
+    for hour, (path, text) in enumerate(
+        (("shop/coupons.py", COUPONS), ("shop/labels.py", LABELS), ("shop/gifts.py", GIFTS))
+    ):
+        commit(alice.root, f"Add {path}", f"2025-03-05T1{hour}:00:00+00:00", {path: text})
+        assert codemem(alice, "digest").returncode == 0
+        commit_memory(alice, "alice", f"2025-03-05T1{hour}:30:00+00:00")
+    if after_the_last_pass:
+        commit(alice.root, "Add a notes file", "2025-03-05T14:00:00+00:00", {"NOTES.md": "n\n"})
+    sh(alice.root, "push", "-q", "origin", "shop")
+    sh(alice.root, "switch", "-q", "main")
+    sh(alice.root, "merge", "-q", "--squash", "shop")
+    commit(alice.root, "The shop (#14)", "2025-03-06T09:00:00+00:00", author="bob")
+    sh(alice.root, "push", "-q", "origin", "main")
+    assert sh(bob.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    sh(bob.root, "fetch", "-q", "origin", "shop")
+    for ws in (alice, bob):
+        again = codemem(ws, "digest")
+        assert again.returncode == 0, again.stderr
+        said = "Commits: 1 digested" if after_the_last_pass else "Commits: nothing new"
+        assert said in again.stdout, again.stdout
+        assert ("`The shop (#14)`" in digested_subjects(ws)) == after_the_last_pass
+
+
 def test_a_digested_change_reapplied_by_reverting_its_revert_is_digested(team):
     # The same patch again, by the same author, but dated anew: a change of its own.
     remote, alice, _bob = team
@@ -1180,6 +1211,18 @@ def test_a_digest_reverted_or_discarded_is_written_again_as_every_clone_writes_i
 # -- two clones digesting overlapping ranges -----------------------------------------------------
 
 
+# every commit's subject once, in the digests of `overlapping_digests` once a pass settled them
+SETTLED = [
+    "`Add VAT to cart totals`",
+    "`Add coupons`",
+    "`Add gifts`",
+    "`Add labels`",
+    "`Add the shop package`",
+    "`Document the CLI`",
+    "`Remove the legacy discount`",
+]
+
+
 def overlapping_digests(team) -> tuple[Workspace, Workspace]:
     """Alice digests X..Y and pushes it; bob, who had pulled X..Y and committed Z on top, digests
     X..Z before he pulls her digest, then pulls with `--rebase` and pushes: both digests land."""
@@ -1218,15 +1261,7 @@ def test_a_digest_overlapping_an_earlier_one_describes_only_its_new_commits(team
     assert ours.digest_text == theirs.digest_text
     assert ours.changes[1].target == theirs.changes[1].target
     for ws in (alice, bob):
-        assert sorted(digested_subjects(ws)) == [
-            "`Add VAT to cart totals`",
-            "`Add coupons`",
-            "`Add gifts`",
-            "`Add labels`",
-            "`Add the shop package`",
-            "`Document the CLI`",
-            "`Remove the legacy discount`",
-        ]
+        assert sorted(digested_subjects(ws)) == SETTLED
     commit_memory(bob, "bob", "2025-03-05T15:00:00+00:00")
     sh(bob.root, "push", "-q", "origin", "main")
     commit_memory(alice, "alice", "2025-03-05T15:30:00+00:00")
