@@ -312,6 +312,32 @@ def test_the_system_config_stamped_is_the_one_git_reads(repo, tmp_path, monkeypa
     assert str(system) not in dict(config_stamp(repo))
 
 
+def test_an_empty_system_config_elsewhere_is_the_one_stamped(repo, tmp_path, monkeypatch):
+    # git before 2.42 cannot say where its system file is while it is empty (`git var
+    # GIT_CONFIG_SYSTEM` came in 2.42): a git built at another prefix (here told so by a
+    # wrapper) was taken to read /etc/gitconfig, so a long-lived process never saw a setting
+    # added to the file that git reads. Checked with a git 2.41.0 built at another prefix.
+    import shutil
+
+    from codemem.infra import git_config_files
+
+    system = tmp_path / "prefix" / "etc" / "gitconfig"
+    system.parent.mkdir(parents=True)
+    system.write_text("")
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nGIT_CONFIG_SYSTEM={system} exec {shutil.which("git")} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+    monkeypatch.delenv("GIT_CONFIG_NOSYSTEM")
+    assert git_config_files.system_config_file() == str(system)
+    before = dict(config_stamp(repo))
+    assert before[str(system)] is not None and "/etc/gitconfig" not in before
+    system.write_text("[core]\n\tautocrlf = true\n")
+    assert dict(config_stamp(repo))[str(system)] != before[str(system)]
+    assert system.read_text() == "[core]\n\tautocrlf = true\n"
+
+
 def test_two_threads_asking_at_once_run_each_git_config_once(repo, monkeypatch):
     # A fresh `codemem index` lists the work tree and reads the co-change history in two
     # threads at once: both missed the process's caches and ran the same `git config`
