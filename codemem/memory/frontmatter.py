@@ -42,6 +42,20 @@ class Document:
                 return number
         return 2
 
+    def as_text(self, key: str) -> Any:
+        """`key`'s value with every scalar the text written, for a field that holds text: YAML
+        1.1 reads a bare `on`, `no` or `yes` as a boolean (a note's `tags: [on, off, yes]` came
+        out as `true` and `false`, one tag lost) and `010` as 8. The header already read whole,
+        so its aliases are bounded."""
+        if not isinstance(self.meta.get(key), (bool, int, float, list)):
+            return self.meta.get(key)
+        lines = self.header.splitlines(keepends=True)[1:-1]
+        try:
+            data = yaml.load("".join(lines), Loader=yaml.BaseLoader)  # builds only text
+        except yaml.YAMLError:  # a tag of its own (`!!int 010`): the value as read
+            return self.meta.get(key)
+        return data.get(key) if isinstance(data, dict) else self.meta.get(key)
+
     def error(self, key: str, problem: str) -> BlockFormatError:
         return BlockFormatError(f"{self.source}:{self.line_of(key)}: {problem}")
 
