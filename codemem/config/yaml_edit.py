@@ -30,6 +30,7 @@ def set_in_text(text: str, key: str, value: Any) -> str | None:
     other line as written; None when `text` is no mapping to edit (nothing but comments, say).
     `ConfigError` when no text reads back as that change alone."""
     # Imported here: only `config set` edits YAML in place.
+    import yaml as pyyaml
     from ruamel.yaml import YAML, YAMLError
     from ruamel.yaml.comments import CommentedMap
 
@@ -40,7 +41,7 @@ def set_in_text(text: str, key: str, value: Any) -> str | None:
     try:
         doc = editor.load(text)
         meant = load_yaml(text, unique_keys=True)
-    except (YAMLError, ValueError, TypeError):
+    except (YAMLError, pyyaml.YAMLError, ValueError, TypeError):  # the caller read it first
         return None
     if not isinstance(doc, CommentedMap) or not isinstance(meant, dict):
         return None
