@@ -10,7 +10,6 @@ what only the user may (`codemem.config.trust`).
 from __future__ import annotations
 
 import difflib
-import io
 import json
 from importlib import resources
 from typing import Any
@@ -243,35 +242,16 @@ def _assign(data: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _edited(text: str, data: dict[str, Any], key: str, value: Any) -> str:
-    """`text` (the project config, `\\n` line ends) with `key` set to `value` and nothing else
-    changed (a round trip through ruamel.yaml keeps comments, order, flow lists and quotes); a
-    file it cannot keep so (not a mapping, or only comments) gets `data` written below its
-    leading comments."""
-    # Imported here: only `config set` edits YAML in place.
-    from ruamel.yaml import YAML, YAMLError
-    from ruamel.yaml.comments import CommentedMap
+    """`text` (the project config, `\\n` line ends) with `key` set to `value` and every other line
+    as written (`codemem.config.yaml_edit`); a file that is no mapping (only comments) gets
+    `data` written below its leading comments."""
+    from codemem.config.yaml_edit import set_in_text
 
     bom, text = ("\ufeff", text[1:]) if text.startswith("\ufeff") else ("", text)  # Notepad's
-    editor = YAML()
-    editor.preserve_quotes = True
-    editor.width = 4096  # long values stay on their line
-    editor.indent(mapping=2, sequence=2, offset=0)
-    try:
-        doc = editor.load(text)
-    except YAMLError:
-        doc = None
-    if not isinstance(doc, CommentedMap):
+    edited = set_in_text(text, key, value)
+    if edited is None:
         return bom + _header(text) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    *parents, last = key.split(".")
-    level = doc
-    for part in parents:
-        if not isinstance(level.get(part), CommentedMap):
-            level[part] = CommentedMap()
-        level = level[part]
-    level[last] = value
-    out = io.StringIO()
-    editor.dump(doc, out)
-    return bom + out.getvalue()
+    return bom + edited
 
 
 def _header(text: str) -> str:

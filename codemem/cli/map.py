@@ -66,8 +66,9 @@ def map_command(app: AppContext, tokens: int | None, focus: tuple[str, ...], as_
     """Print the ranked repo map: the files and definitions that matter most.
 
     Files are ranked by PageRank over the reference graph (which files use names defined
-    in which), personalized toward --focus (a focused file comes first, as its path at least,
-    whatever the budget leaves for the rest); each file is shown with its top definitions'
+    in which), personalized toward --focus (a focused file comes first, its own best
+    definitions before any other file's, as its path at least whatever the budget leaves);
+    each file is shown with its top definitions'
     signatures and line numbers, as many as fit in the token budget. Test files rank below
     the code they test unless focused. With --json, prints {"tokens", "used_tokens",
     "files": [{"path", "rank", "definitions": [...]}]}.

@@ -14,6 +14,7 @@ import heapq
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, ValuesView
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,20 +169,32 @@ class RefGraph:
         mentioned_idents: Iterable[str] = (),
         *,
         file_weights: Mapping[str, float] | None = None,
+        first_files: Iterable[str] = (),
     ) -> Iterator[tuple[str, Definition, float]]:
         """Definitions by the rank flowing to them, best first: (path, definition, score).
 
         Lazy: only the definitions of files actually reached are decoded. `file_weights`
-        (> 0) multiplies the scores of a file's definitions (e.g. to demote tests); definitions
-        sharing a name in one file share its score and come in line order; ties go by path.
+        (> 0) multiplies the scores of a file's definitions (e.g. to demote tests); the
+        definitions of `first_files` come before every other file's, whatever their scores;
+        definitions sharing a name in one file share its score and come in line order; ties go
+        by path.
         """
         if self.store is None:
             raise ValueError("this graph was loaded without its tag store")
         weights = {
             self.path_index[p]: w for p, w in (file_weights or {}).items() if p in self.path_index
         }
+        first = {self.path_index[p] for p in first_files if p in self.path_index}
         query = self._query(personalization, mentioned_idents)
-        keys = self._static_keys(weights) if query is None else self._query_keys(query, weights)
+        if query is not None:
+            keys = self._query_keys(query, weights, first)
+        elif first:  # unranked focus (none reaches here from the map): two passes
+            keys = chain(
+                (key for key in self._static_keys(weights) if key[1] in first),
+                (key for key in self._static_keys(weights) if key[1] not in first),
+            )
+        else:
+            keys = self._static_keys(weights)
         by_file: dict[int, dict[str, list[Definition]]] = {}
         for score, f, k in keys:
             defs = by_file.get(f)
@@ -208,7 +221,7 @@ class RefGraph:
             yield -negated, f, k
 
     def _query_keys(
-        self, query: GraphQuery, weights: dict[int, float]
+        self, query: GraphQuery, weights: dict[int, float], first: set[int]
     ) -> Iterator[tuple[float, int, int]]:
         import numpy as np
 
@@ -218,7 +231,8 @@ class RefGraph:
             factor = np.ones(len(self.paths))
             factor[list(weights)] = list(weights.values())
             scores = scores * factor[a["key_file"]]
-        order = np.lexsort((a["key_name"], a["key_file"], -scores))
+        later = ~np.isin(a["key_file"], list(first))  # the first files' keys sort before
+        order = np.lexsort((a["key_name"], a["key_file"], -scores, later))
         files, names = a["key_file"][order].tolist(), a["key_name"][order].tolist()
         yield from zip(scores[order].tolist(), files, names, strict=True)
 

@@ -178,8 +178,9 @@ def render_repo_map(
 
     Files are ordered by rank, each with its best definitions in line order. Focused files
     and directories are personalized and their definitions weigh `focus_weight` times more;
-    a focused file's path and focused symbols come first (so a small budget shows them
-    before anything else); test files weigh `test_weight` unless focused.
+    a focused file's path and focused symbols come first, then a focused file's own
+    definitions (so a small budget shows them before anything else); test files weigh
+    `test_weight` unless focused.
     """
     focused = resolve_focus(store, graph, focus)
     weights = {path: focus_weight for path in focused.paths}
@@ -192,7 +193,12 @@ def render_repo_map(
     file_rank = graph.rank_files(personalization, focused.mentioned)
     for path, weight in weights.items():
         file_rank[path] *= weight
-    ranked = graph.iter_definitions(personalization, focused.mentioned, file_weights=weights)
+    # a focused file's own definitions before any other file's: weighed, a class every file
+    # uses (`Context`) still outranked the focused file's functions, and a small budget showed
+    # one of them among eight elsewhere
+    ranked = graph.iter_definitions(
+        personalization, focused.mentioned, file_weights=weights, first_files=focused.files
+    )
     entries, exhausted = _candidates(focused.definitions, ranked, tokens)
     # a file named by the focus is shown, as its path at least, before anything else that
     # fits: a budget too small for its first definition (or a file with none) left it out

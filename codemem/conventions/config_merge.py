@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from codemem.config.yaml_edit import yaml_indents
 from codemem.conventions.three_way import CLASH, pick
 from codemem.infra import load_yaml
 from codemem.memory import same_frontmatter_value as same
@@ -60,7 +61,7 @@ def merge_by_key(base: str, ours: str, theirs: str) -> KeyMerge | None:
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096  # long values stay on their line
-    yaml.indent(**_indents(ours))
+    yaml.indent(**yaml_indents(ours))
     try:
         docs = [_load(yaml, text) for text in (base, ours, theirs)]
     except _CannotMerge:
@@ -90,30 +91,6 @@ def merge_by_key(base: str, ours: str, theirs: str) -> KeyMerge | None:
     ):
         return None
     return KeyMerge(texts[0], texts[1], texts[2], clashes)
-
-
-def _indents(text: str) -> dict[str, int]:
-    """The indents `text` is written with (a mapping's keys, a list's items and their dash),
-    so that our lines come out as we wrote them."""
-    from ruamel.yaml import YAMLError
-    from ruamel.yaml.util import load_yaml_guess_indent
-
-    mapping = next(
-        (len(line) - len(line.lstrip(" ")) for line in text.splitlines() if _nested_key(line)), 2
-    )
-    try:
-        _, sequence, offset = load_yaml_guess_indent(text)
-    except (YAMLError, *_BUILD_ERRORS):  # no guess: the text is parsed for real next
-        sequence, offset = None, None
-    if sequence is None or offset is None or sequence < offset + 2:
-        sequence, offset = mapping, 0
-    return {"mapping": mapping, "sequence": sequence, "offset": offset}
-
-
-def _nested_key(line: str) -> bool:
-    """Whether `line` is an indented mapping key (not a comment, not a list item)."""
-    body = line.lstrip(" ")
-    return body != line and bool(body) and body[0] not in "#-" and ":" in body
 
 
 def _load(yaml: Any, text: str) -> Any:

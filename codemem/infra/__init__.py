@@ -109,7 +109,7 @@ from codemem.infra.secrets import (
 from codemem.infra.signals import signals_held
 from codemem.infra.stalls import stall_for_tests
 from codemem.infra.swaps import replace_bytes, replace_text, update_text
-from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml
+from codemem.infra.yaml_text import MAX_EXPANDED, load_yaml, same_yaml_value
 
 __all__ = [
     "read_checked",
@@ -177,6 +177,7 @@ __all__ = [
     "work_tree_setting",
     "line_ends",
     "load_yaml",
+    "same_yaml_value",
     "read_text",
     "resolve_commit",
     "run_git",

@@ -44,6 +44,7 @@ _REPOSITORY_VARIABLES = frozenset(
 )  # fmt: skip
 _UNREADABLE = re.compile(rb"unable to read config file '([^'\n]+)'")
 _ASK_SECONDS = 10.0
+_NAME_THE_FILE = "printf '%s\\0'"  # the "editor" that prints the file git would have edited
 _SCANNED_BYTES = 1 << 20  # a config file larger than this is listed by git, unread here
 Stamp = tuple[int, int, int, int] | None  # mtime, change time, size, inode; None: no such file
 # Held while git is asked what a process keeps (`asking_git`). A fresh index run asks from two
@@ -196,9 +197,11 @@ def system_config_file() -> str:
 
     git names it as the origin of its settings (`git config --system --show-origin --list`), or
     in its complaint when there is no such file; for an empty one, git 2.42 and later say it
-    (`git var GIT_CONFIG_SYSTEM`). Both only read config files and run no program, and they run in
-    `/` with every variable that would point git at a repository removed, so no repository's
-    config is read. `/etc/gitconfig` when git names none (an older git's empty system file).
+    (`git var GIT_CONFIG_SYSTEM`), and an older git hands it to the editor of
+    `git config --system --edit`, which is here `printf` (git writes nothing for the system
+    file; `GIT_EDITOR` outranks every editor a config names). They read config files and run
+    no program a config names, and they run in `/` with every variable that would point git at a
+    repository removed, so no repository's config is read. `/etc/gitconfig` when git names none.
     """
     env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
     env["LC_ALL"] = "C"  # git's complaint, read below, in English
@@ -216,6 +219,11 @@ def system_config_file() -> str:
     said = _ask_git(["var", "GIT_CONFIG_SYSTEM"], env)
     if said is not None and said.returncode == 0 and said.stdout.strip():
         return os.fsdecode(said.stdout.rstrip(b"\n"))
+    # git before 2.42 has no such variable: an empty system file at another prefix than /usr's
+    # was taken to be /etc/gitconfig, so a long-lived process never saw a setting added there.
+    edited = _ask_git(["config", "--system", "--edit"], env | {"GIT_EDITOR": _NAME_THE_FILE})
+    if edited is not None and edited.returncode == 0 and edited.stdout.endswith(b"\0"):
+        return os.fsdecode(edited.stdout.split(b"\0", 1)[0])
     return "/etc/gitconfig"
 
 

@@ -11,6 +11,7 @@ PyYAML is imported on the first call (a tenth of start-up).
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any
 
@@ -155,3 +156,21 @@ def _loader_class() -> type:
         first_line = 1
 
     return BoundedLoader
+
+
+def same_yaml_value(one: Any, other: Any) -> bool:
+    """Whether two YAML values mean the same: equal values of equal types (`1`, `1.0`
+    and `true` are three values here, though Python's `==` takes them for one), `.nan` the
+    same as `.nan`. The one notion of "unchanged" for every header edit, merge and
+    `config set`."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, dict):
+        return one.keys() == other.keys() and all(
+            same_yaml_value(v, other[k]) for k, v in one.items()
+        )
+    if isinstance(one, (list, tuple)):
+        return len(one) == len(other) and all(map(same_yaml_value, one, other))
+    if isinstance(one, float) and math.isnan(one):
+        return math.isnan(other)
+    return bool(one == other)

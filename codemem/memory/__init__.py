@@ -12,6 +12,7 @@ message tells the agent (or the person) what to do instead.
 from __future__ import annotations
 
 from codemem.errors import MemoryEditError
+from codemem.infra import same_yaml_value as same_frontmatter_value
 from codemem.memory.archive import Archive
 from codemem.memory.block_folder import Block, parse_block
 from codemem.memory.blocks import MemoryStore
@@ -48,7 +49,6 @@ from codemem.memory.frontmatter import dump as dump_frontmatter
 from codemem.memory.frontmatter import key_lines as frontmatter_key_lines
 from codemem.memory.frontmatter import key_spans as frontmatter_key_spans
 from codemem.memory.frontmatter import reads_as as frontmatter_reads_as
-from codemem.memory.frontmatter import same_value as same_frontmatter_value
 from codemem.memory.frontmatter import split as split_frontmatter
 from codemem.memory.frontmatter import with_values as frontmatter_with_values
 from codemem.memory.history import Change, file_history

@@ -77,7 +77,7 @@ def parse_block(label: str, text: str, source: str) -> Block:
     """A block from its file text; `BlockFormatError` (naming file and line) if it is broken."""
     doc = frontmatter.split(text, source)
     meta = dict(doc.meta)
-    description = meta.pop("description", "")
+    description = doc.as_text("description") if meta.pop("description", "") != "" else ""
     limit = meta.pop("limit", default_limit(label))
     read_only = meta.pop("read_only", False)
     if description is None:

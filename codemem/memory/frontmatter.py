@@ -8,7 +8,6 @@ unchanged value is `same_value`'s one rule, for a header edit here and the merge
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from codemem.infra import load_yaml
+from codemem.infra import same_yaml_value as same_value
 from codemem.memory.errors import BlockFormatError
 from codemem.memory.markers import has_conflict
 
@@ -41,6 +41,20 @@ class Document:
             if pattern.match(line):
                 return number
         return 2
+
+    def as_text(self, key: str) -> Any:
+        """`key`'s value with every scalar the text written, for a field that holds text: YAML
+        1.1 reads a bare `on`, `no` or `yes` as a boolean (a note's `tags: [on, off, yes]` came
+        out as `true` and `false`, one tag lost) and `010` as 8. The header already read whole,
+        so its aliases are bounded."""
+        if not isinstance(self.meta.get(key), (bool, int, float, list)):
+            return self.meta.get(key)
+        lines = self.header.splitlines(keepends=True)[1:-1]
+        try:
+            data = yaml.load("".join(lines), Loader=yaml.BaseLoader)  # builds only text
+        except yaml.YAMLError:  # a tag of its own (`!!int 010`): the value as read
+            return self.meta.get(key)
+        return data.get(key) if isinstance(data, dict) else self.meta.get(key)
 
     def error(self, key: str, problem: str) -> BlockFormatError:
         return BlockFormatError(f"{self.source}:{self.line_of(key)}: {problem}")
@@ -211,21 +225,6 @@ def with_values(
 
 
 _MISSING = object()
-
-
-def same_value(one: Any, other: Any) -> bool:
-    """Whether two frontmatter values mean the same: equal values of equal types (`1`, `1.0`
-    and `true` are three values here, though Python's `==` takes them for one), `.nan` the
-    same as `.nan`. The one notion of "unchanged" for every header edit and merge."""
-    if type(one) is not type(other):
-        return False
-    if isinstance(one, dict):
-        return one.keys() == other.keys() and all(same_value(v, other[k]) for k, v in one.items())
-    if isinstance(one, (list, tuple)):
-        return len(one) == len(other) and all(map(same_value, one, other))
-    if isinstance(one, float) and math.isnan(one):
-        return math.isnan(other)
-    return bool(one == other)
 
 
 def reads_as(header: str, meta: dict[str, Any], source: str = "") -> bool:

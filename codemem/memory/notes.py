@@ -109,10 +109,10 @@ def parse_note(text: str, path: Path, source: str, mtime: float | None = None) -
         created = datetime.fromtimestamp(when).astimezone().replace(microsecond=0)
     if not isinstance(created, datetime):
         raise doc.error("created", f"created must be an ISO timestamp, not {created!r}")
-    tags = meta.pop("tags", None)
+    tags = doc.as_text("tags") if meta.pop("tags", None) is not None else None
     if tags is not None and not isinstance(tags, (list, str)):
         raise doc.error("tags", "tags must be a list like [build, ci]")
-    note_source = meta.pop("source", None)
+    note_source = doc.as_text("source") if meta.pop("source", None) is not None else None
     return Note(
         id=str(meta.pop("id", None) or path.stem),
         content=frontmatter.body_to_value(doc.body),

@@ -226,3 +226,49 @@ def test_set_never_writes_over_a_save_made_while_it_ran(repo, monkeypatch):
     done = run(repo, "config", "set", "search.k", "20")
     assert (done.exit_code, done.stdout) == (0, "Set search.k = 20 in .codemem/config.yml.\n")
     assert config.read_text() == theirs + "search:\n  k: 20\n"
+
+
+def test_set_keeps_every_other_line_as_the_team_wrote_it(repo):
+    # ruamel.yaml's round trip wrote the whole file its own way: a file indented by four
+    # spaces came back by two, `~` as nothing, `True` as `true`, a comment's spacing and the
+    # `---` line changed: one setting's diff rewrote the committed file.
+    config = repo / ".codemem" / "config.yml"
+    before = (
+        "---\n"
+        "# team settings\n"
+        "index:\n"
+        "    exclude:\n"
+        '        - "vendor/**"\n'
+        "    max_file_bytes: 1000000\n"
+        "review:\n"
+        "    llm:   True\n"
+        "    timeout: ~\n"
+        "    severity:\n"
+        "        naming: off   # too noisy here\n"
+    )
+    config.write_text(before)
+    assert run(repo, "config", "set", "index.batch_files", "200").exit_code == 0
+    after = before.replace("1000000\n", "1000000\n    batch_files: 200\n")
+    assert config.read_text() == after
+    assert run(repo, "config", "set", "review.severity.naming", "warning").exit_code == 0
+    after = after.replace("naming: off   ", "naming: warning ")
+    assert config.read_text() == after
+    assert run(repo, "config", "set", "sleep.idle_minutes", "9").exit_code == 0
+    assert config.read_text() == after + "sleep:\n    idle_minutes: 9\n"
+
+
+@pytest.mark.parametrize("text", ["on", "no", "off", "1:20"])
+def test_set_text_that_yaml_1_1_reads_otherwise_is_quoted(repo, text):
+    # ruamel.yaml (YAML 1.2) wrote the text `on` bare; the settings' loader (YAML 1.1) read it
+    # back as true, and every later command refused the file it had just been told was set.
+    config = repo / ".codemem" / "config.yml"
+    done = run(repo, "config", "set", "model", f"'{text}'")
+    assert (done.exit_code, done.stdout) == (0, f"Set model = {text} in .codemem/config.yml.\n")
+    assert config.read_text().endswith(f"model: '{text}'\n")
+    assert (
+        run(repo, "config", "get", "model").stdout,
+        run(repo, "config", "get", "model").exit_code,
+    ) == (
+        f"{text}\n",
+        0,
+    )

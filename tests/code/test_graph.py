@@ -340,6 +340,16 @@ def test_ranked_definitions(tmp_path):
         "parse_config",
         "format_output",
     ]
+    for personalization in (None, {"pkg/cli.py": 1.0}):  # the static order and a query's
+        ranked = [
+            (path, d[1])
+            for path, d, _ in graph.iter_definitions(
+                personalization, first_files=["pkg/app.py", "pkg/cli.py"]
+            )
+        ]
+        assert sorted(ranked[:2]) == [("pkg/app.py", "run_app"), ("pkg/cli.py", "main")]
+        unranked = [(path, d[1]) for path, d, _ in graph.iter_definitions(personalization)]
+        assert ranked[2:] == [key for key in unranked if key not in ranked[:2]]
     demoted = list(graph.iter_definitions(file_weights={"pkg/config.py": 0.001}))
     assert [d[1] for _, d, _ in demoted] == [
         "format_output",

@@ -164,6 +164,24 @@ def test_a_focused_file_is_shown_first_under_a_small_budget(tmp_path):
     assert [item.path for item in result.items].count("pkg/script.py") == 1
 
 
+def test_a_focused_files_own_definitions_come_before_what_every_file_uses(tmp_path):
+    # click's `map --focus src/click/termui.py --tokens 150` showed one of termui's functions
+    # and eight elsewhere: the focus weighs a file's definitions ten times, and a class every
+    # file uses (`Context`) still outranked the focused file's own functions.
+    files = {
+        "pkg/core.py": ([fn("Context", 1, kind="class")], {}),
+        "pkg/ui.py": ([fn("prompt", 1), fn("style", 20)], {"Context": 3}),
+        **{f"pkg/mod{n}.py": ([fn(f"helper{n}", 1)], {"Context": 5}) for n in range(30)},
+    }
+    store = make_store(tmp_path, files)
+    graph = load_graph(tmp_path, store)
+    assert shown(render_repo_map(store, graph, tokens=15)) == ["pkg/core.py:Context"]
+    focused = render_repo_map(store, graph, tokens=15, focus=["pkg/ui.py"])
+    assert shown(focused) == ["pkg/ui.py:prompt", "pkg/ui.py:style"]
+    wider = render_repo_map(store, graph, tokens=25, focus=["pkg/ui.py"])
+    assert shown(wider) == ["pkg/ui.py:prompt", "pkg/ui.py:style", "pkg/core.py:Context"]
+
+
 def test_focus_on_paths_personalizes_and_reports_unmatched(tmp_path):
     store = make_store(tmp_path)
     graph = load_graph(tmp_path, store)

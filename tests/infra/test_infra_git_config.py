@@ -291,17 +291,9 @@ def test_the_system_config_stamped_is_the_one_git_reads(repo, tmp_path, monkeypa
     # A git built with another prefix reads its own system file (`/usr/local/etc/gitconfig`):
     # this one is told another by a wrapper, as such a git would say it, and an edit to that
     # file is seen where it once was taken to be `/etc/gitconfig`.
-    import shutil
-
     from codemem.infra import git_config_files
 
-    system = tmp_path / "prefix" / "etc" / "gitconfig"
-    wrapper = tmp_path / "bin" / "git"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\nGIT_CONFIG_SYSTEM={system} exec {shutil.which("git")} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
-    monkeypatch.delenv("GIT_CONFIG_NOSYSTEM")
+    system = _git_reading_its_own_system_file(tmp_path, monkeypatch)
     missing = dict(config_stamp(repo))  # named by git's complaint that it cannot read it
     assert missing[str(system)] is None and "/etc/gitconfig" not in missing
     system.parent.mkdir(parents=True)
@@ -310,6 +302,39 @@ def test_the_system_config_stamped_is_the_one_git_reads(repo, tmp_path, monkeypa
     assert git_config_files.system_config_file() == str(system)  # named as its entries' origin
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     assert str(system) not in dict(config_stamp(repo))
+
+
+def test_an_empty_system_config_elsewhere_is_the_one_stamped(repo, tmp_path, monkeypatch):
+    # git before 2.42 cannot say where its system file is while it is empty (`git var
+    # GIT_CONFIG_SYSTEM` came in 2.42): a git built at another prefix (here told so by a
+    # wrapper) was taken to read /etc/gitconfig, so a long-lived process never saw a setting
+    # added to the file that git reads. Checked with a git 2.41.0 built at another prefix.
+    from codemem.infra import git_config_files
+
+    system = _git_reading_its_own_system_file(tmp_path, monkeypatch)
+    system.parent.mkdir(parents=True)
+    system.write_text("")
+    assert git_config_files.system_config_file() == str(system)
+    before = dict(config_stamp(repo))
+    assert before[str(system)] is not None and "/etc/gitconfig" not in before
+    system.write_text("[core]\n\tautocrlf = true\n")
+    assert dict(config_stamp(repo))[str(system)] != before[str(system)]
+    assert system.read_text() == "[core]\n\tautocrlf = true\n"
+
+
+def _git_reading_its_own_system_file(tmp_path, monkeypatch):
+    """The system file (not made) of a `git` first on PATH that reads it, as a git built at
+    another prefix would: a wrapper tells the real git so."""
+    import shutil
+
+    system = tmp_path / "prefix" / "etc" / "gitconfig"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nGIT_CONFIG_SYSTEM={system} exec {shutil.which("git")} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+    monkeypatch.delenv("GIT_CONFIG_NOSYSTEM")
+    return system
 
 
 def test_two_threads_asking_at_once_run_each_git_config_once(repo, monkeypatch):

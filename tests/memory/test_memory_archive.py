@@ -193,6 +193,20 @@ def test_hand_written_and_broken_notes(archive, ws):
     assert found(archive.search("gifts")) == ["dated"]
 
 
+def test_hand_written_text_fields_read_as_written_not_as_yaml_1_1(archive, ws):
+    # YAML 1.1 reads a bare `on`, `off`, `yes` or `no` as a boolean: `tags: [on, off, yes]`
+    # came out as the tags `true` and `false` (`yes` lost as a second `true`), `source: no` as
+    # "False", and `recall` showed and filtered by those.
+    ws.archive_dir.mkdir(parents=True)
+    (ws.archive_dir / "flags.md").write_text(
+        "---\ncreated: 2024-12-24\ntags: [on, off, yes, 010]\nsource: no\n---\nFlags.\n"
+    )
+    notes, problems = archive.scan()
+    assert problems == []
+    assert [(n.tags, n.source) for n in notes] == [(["on", "off", "yes", "010"], "no")]
+    assert found(archive.search("", tags=["yes"])) == ["flags"]
+
+
 def test_delete_never_removes_an_edit_saved_after_the_note_was_read(archive, ws, monkeypatch):
     import codemem.memory.archive as archive_module
 

@@ -376,6 +376,18 @@ def test_hand_written_frontmatter_is_kept_as_written(store, ws):
     assert store.get("conventions").extra == {"owner": "platform-team"}
 
 
+def test_a_description_yaml_1_1_reads_as_a_boolean_is_the_text_written(store, ws):
+    # `description: no` (YAML 1.1's false) made the block unreadable ("description must be
+    # text"); `description: [a list]` still is.
+    header = "---\ndescription: no\nread_only: yes\n---\n"
+    write_block(ws, "flags", header + "text of the block\n")
+    block = store.get("flags")
+    assert (block.description, block.read_only) == ("no", True)
+    write_block(ws, "listed", "---\ndescription: [a, b]\n---\nx\n")
+    with pytest.raises(BlockFormatError, match="description must be text"):
+        store.get("listed")
+
+
 def test_a_file_without_frontmatter_is_a_block_with_defaults(store, ws):
     write_block(ws, "notes", "just markdown\n")
     block = store.get("notes")
