@@ -23,7 +23,7 @@ from codemem.config import load_config
 from codemem.mcp.resources import latest_digest
 from codemem.mcp.server import McpSession
 from codemem.workspace import Workspace
-from tests.helpers import run_codemem
+from tests.helpers import index_held_elsewhere, run_codemem
 
 
 def _env() -> dict[str, str]:
@@ -98,25 +98,7 @@ def test_a_code_call_while_another_process_holds_the_index_waits_once(repo, monk
 
     monkeypatch.setattr(CodeIndex, "refresh", counted)
     (repo / "shop" / "coupons.py").write_text("def apply_coupon_code(total):\n    return total\n")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys\n"
-            "from pathlib import Path\n"
-            "from codemem.code.indexer import index_lock\n"
-            "with index_lock(Path(sys.argv[1])):\n"
-            "    print('held', flush=True)\n"
-            "    sys.stdin.read()\n",
-            str(ws.local_dir / indexer.LOCK_NAME),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
-    try:
-        assert holder.stdout.readline() == "held\n"
+    with index_held_elsewhere(ws.local_dir / indexer.LOCK_NAME):
         for name, arguments in [
             ("search_code", {"query": "Cart", "k": 1}),
             ("repo_map", {"tokens": 200}),
@@ -128,8 +110,6 @@ def test_a_code_call_while_another_process_holds_the_index_waits_once(repo, monk
             assert result.content.rsplit("\n\n", 1)[1].startswith(
                 f"[not refreshed: {ws.local_dir / indexer.LOCK_NAME} is held by"
             )
-    finally:
-        holder.communicate("")
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="codemem"):
         result = session.call_tool("search_code", {"query": "apply_coupon_code", "k": 1})
