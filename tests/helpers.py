@@ -147,6 +147,33 @@ exit 1
 """
 
 
+@contextmanager
+def index_held_elsewhere(lock: Path) -> Iterator[None]:
+    """The index lock file `lock` held by another process (as `codemem index --full` holds
+    it) until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from pathlib import Path\n"
+            "from codemem.code.indexer import index_lock\n"
+            "with index_lock(Path(sys.argv[1])):\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.read()\n",
+            str(lock),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield
+    finally:
+        holder.communicate("")
+
+
 def arm_git_config(repo: Path, marks: Path) -> None:
     """Give `repo` the `.git/config` a repository arriving with its `.git` can carry: every key
     of `ARMED_CONFIG` names a program that marks `marks/<name>` when it runs, as do `gpg.program`

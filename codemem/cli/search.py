@@ -16,7 +16,7 @@ from codemem.daemon.query_client import ask_daemon, say_stale
 from codemem.infra import printable
 
 if TYPE_CHECKING:
-    from codemem.code import CodeIndex
+    from codemem.code import CodeIndex, Pending
     from codemem.workspace import Workspace
 
 log = logging.getLogger("codemem")
@@ -234,14 +234,14 @@ REFRESH_MOST_FILES = 50
 REFRESH_LOCK_WAIT = 0.5
 
 
-def _caught_up(index: CodeIndex, pending: Any) -> bool:
+def _caught_up(index: CodeIndex, pending: Pending) -> bool:
     """Bring `index` up to date with the saves `pending` (a `PendingCheck.result`) found,
     when they are few, no other run holds it and it can be written; else warn that the
     answer misses them.
     True when it was refreshed (search again)."""
     from codemem.errors import CodememError, LockTimeout
 
-    stale: list[str] | None = pending.paths
+    stale = pending.paths
     if not stale:
         return False
     rebuild = index.rebuild_due()

@@ -2,8 +2,8 @@
 
 Other packages use only what this module exports, never its submodules:
 
-- `CodeIndex(ws, config)`: refresh (telling a `RunProgress` how far it came), search
-  (`Hit`), repo map (`RepoMap`, `MapDefinition`), symbols (`SymbolRow`), file facts
+- `CodeIndex(ws, config)`: refresh (telling a `RunProgress` how far it came; from what a
+  `pending_check` found, `Pending`), search (`Hit`), repo map (`RepoMap`, `MapDefinition`), symbols (`SymbolRow`), file facts
   (`FileFacts`), status, publishing to and starting from a shared folder (`Published`,
   `SharedStart`); LanceDB, the manifest, the tag store and the reference graph stay private
   to this package.
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from codemem.code.publish import Published, SharedStart
     from codemem.code.repomap import MapDefinition, RepoMap
     from codemem.code.search import Hit
+    from codemem.code.staleness import Pending
 
 _LAZY = {
     "IndexSummary": "codemem.code.indexer",  # pyarrow
@@ -62,6 +63,7 @@ _LAZY = {
     "MapDefinition": "codemem.code.repomap",
     "RepoMap": "codemem.code.repomap",
     "Hit": "codemem.code.search",
+    "Pending": "codemem.code.staleness",  # what a search's `pending_check` found
     "Published": "codemem.code.publish",  # the indexer, so tree-sitter
     "SharedStart": "codemem.code.publish",
 }
@@ -73,6 +75,7 @@ __all__ = [
     "Hit",
     "IndexSummary",
     "MapDefinition",
+    "Pending",
     "Published",
     "RepoMap",
     "RunProgress",

@@ -22,7 +22,7 @@ from codemem.config.defaults import defaults_if_unset
 from codemem.config.layers import LayersReader
 from codemem.config.snapshot import SearchSettings, read_search_snapshot
 from codemem.errors import CodememError, IndexingError
-from codemem.infra import current_holder, imports_uncollected, lock_held
+from codemem.infra import imports_uncollected
 
 if TYPE_CHECKING:
     from codemem.code.cochange import CoChange
@@ -246,17 +246,9 @@ class CodeIndex:
         the files added, changed or removed since the index was last committed), without the
         index's lock: one `git ls-files` on the other core while the caller searches. With
         the settings the index recorded when they still hold (no pydantic), else `config`."""
-        from codemem.code.staleness import PendingCheck
+        from codemem.code.staleness import PendingCheck, recorded_listing
 
-        recorded = None
-        if self._config is None:
-            manifest = self._manifest()
-            if manifest is not None:
-                try:
-                    if manifest.settings_key == self._settings_key:
-                        recorded = manifest.listing_settings or None
-                finally:
-                    manifest.close()
+        recorded = recorded_listing(self.ws, self._settings_key) if self._config is None else None
         if recorded is None:
             return PendingCheck(self.ws, settings=self.config.index)
         return PendingCheck(self.ws, recorded)
@@ -264,32 +256,17 @@ class CodeIndex:
     def rebuild_due(self) -> bool:
         """Whether the next refresh rebuilds the index from scratch: there is none, or its
         settings (`index.max_file_bytes`, ...) or codemem's index format changed since."""
-        from codemem.code.plan import fingerprint
-        from codemem.code.tags import TagStore
+        from codemem.code.staleness import rebuild_due
 
-        manifest = self._manifest()
-        if manifest is None:
-            return True
-        try:
-            return (
-                manifest.fingerprint != fingerprint(self.config)
-                or TagStore.stored_version(self.ws.index_dir) is None
-            )
-        finally:
-            manifest.close()
+        return rebuild_due(self.ws, self.config)
 
     def rebuilding(self) -> str | None:
         """Who is rebuilding the index from scratch now (`codemem index --full`, a new index
         format), as the index lock names them; None when nobody is. Searches meanwhile read
         the last complete index: the rebuild is written beside it and swapped in at its end."""
-        from codemem.code.index_swap import build_dir
-        from codemem.code.indexer import LOCK_NAME
+        from codemem.code.staleness import rebuilding
 
-        lock = self.ws.local_dir / LOCK_NAME
-        if not build_dir(self.ws.index_dir).is_dir() or not lock_held(lock):
-            return None  # none, or one interrupted: the next run clears it
-        holder = current_holder(lock)
-        return str(holder) if holder is not None else "another process"
+        return rebuilding(self.ws)
 
     def _check_buildable(self) -> None:
         """Before a first run: `IndexingError` saying there is no index and how to get one when

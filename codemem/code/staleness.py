@@ -10,7 +10,10 @@ A `codemem search` in a fresh process with no daemon running asks the same befor
 (`PendingCheck`): on a thread, so the work tree's one `git ls-files` runs on the other core
 while the search reads the index. When the listing's digest is the one the index completed
 (nothing saved since), that is all it costs: about 10 ms of git for 2,000 files, 0.3 s for
-the Linux kernel's 78,000, neither on the search's path.
+the Linux kernel's 78,000, neither on the search's path. Before it refreshes the index for
+what it found, it asks whether that refresh would rebuild the index from scratch
+(`rebuild_due`: too long to wait for), and after it answers, whether another process is
+rebuilding it (`rebuilding`: the answer came from the last complete index).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING
 from codemem.code.manifest import Manifest
 from codemem.code.worktree import ListingSettings, WorkTree
 from codemem.errors import CodememError
+from codemem.infra import current_holder, lock_held
 
 if TYPE_CHECKING:
     from codemem.config import Config, IndexConfig
@@ -38,6 +42,53 @@ def unindexed_paths(ws: Workspace, config: Config) -> list[str] | None:
     deleted since their rows were last committed. None when that cannot be told (no index, or
     its manifest cannot be read while another process writes it)."""
     return _pending(ws, ListingSettings.of(config.index)).paths
+
+
+def rebuild_due(ws: Workspace, config: Config) -> bool:
+    """Whether the next refresh of the index of `ws` rebuilds it from scratch: there is none,
+    or its settings (`index.max_file_bytes`, ...) or codemem's index format changed since."""
+    from codemem.code.plan import fingerprint
+    from codemem.code.tags import TagStore
+
+    manifest = Manifest.load(ws.index_dir)
+    if manifest is None:
+        return True
+    try:
+        return (
+            manifest.fingerprint != fingerprint(config)
+            or TagStore.stored_version(ws.index_dir) is None
+        )
+    finally:
+        manifest.close()
+
+
+def rebuilding(ws: Workspace) -> str | None:
+    """Who is rebuilding the index of `ws` from scratch now, as the index lock names them;
+    None when nobody is (no rebuild folder, or one an interrupted run left: the next run
+    clears it)."""
+    from codemem.code.index_swap import build_dir
+    from codemem.code.indexer import LOCK_NAME
+
+    lock = ws.local_dir / LOCK_NAME
+    if not build_dir(ws.index_dir).is_dir() or not lock_held(lock):
+        return None
+    holder = current_holder(lock)
+    return str(holder) if holder is not None else "another process"
+
+
+def recorded_listing(ws: Workspace, settings_key: str) -> str | None:
+    """The listing settings (`ListingSettings.to_json`) the index of `ws` recorded, when the
+    settings in force are still those they were validated from (their `layers_key` is
+    `settings_key`); None otherwise, or with no index."""
+    manifest = Manifest.load(ws.index_dir)
+    if manifest is None:
+        return None
+    try:
+        return (
+            (manifest.listing_settings or None) if manifest.settings_key == settings_key else None
+        )
+    finally:
+        manifest.close()
 
 
 def pending_paths(manifest: Manifest, tree: WorkTree, index_dir: Path) -> list[str]:

@@ -190,35 +190,48 @@ class QueryServer:
         call): until it ends (then the index is refreshed here), or until it has committed
         every file it planned, when one listing of the work tree (`unindexed`) tells whether
         the index holds every file as it is (a save after the run's plan: its run comes
-        next). A wait that ends otherwise names the stale files from one such listing."""
+        next; then only its end is waited for). A wait that ends otherwise names the stale
+        files from one such listing."""
         saves = self._saves_run
         deadline = time.monotonic() + (SAVES_WAIT_SECONDS if saves else WRITER_WAIT_SECONDS)
-        stale: list[str] | None = None
-        checked = False  # `stale` was read once the run had committed all it planned
-        while True:
-            left = max(0.0, deadline - time.monotonic())
-            under_way = saves and not self.run.ended  # its end wakes the wait below
-            try:
-                self.index.refresh(lock_wait=0.0 if under_way else min(WRITER_WAIT_SECONDS, left))
-                return {}
-            except LockTimeout:  # a run is on: the daemon's own, another process's
-                pass
-            if not saves or time.monotonic() >= deadline:
-                break
-            if not self.run.wait(deadline - time.monotonic(), to_end=checked):
-                break  # the time is up
-            if not checked and not self.run.ended:  # every planned file committed
-                checked = True
-                stale = self.index.unindexed()
-                if stale == []:
-                    break
-        if not checked:
-            stale = self.index.unindexed()
-        reply: dict = {"indexing": True}
-        if stale is not None:
-            reply["stale"] = stale[:STALE_LISTED]
-            reply["stale_total"] = len(stale)
-        return reply
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        while not self._refreshed(saves, left()):
+            if not saves or not left() or not self.run.wait(left()):
+                return _indexing(self.index.unindexed())
+            if self.run.ended:
+                continue  # the index is free: refreshed here
+            stale = self.index.unindexed()  # the run committed every file it planned
+            if stale == []:
+                return _indexing(stale)
+            while not self._refreshed(saves, left()):  # a save after its plan: its end
+                if not left() or not self.run.wait(left(), to_end=True):
+                    return _indexing(stale)
+            return {}
+        return {}
+
+    def _refreshed(self, saves: bool, left: float) -> bool:
+        """Whether a refresh brought the index up to date: it does not wait for the watcher's
+        run of `saves` under way (its end wakes `RunProgress.wait`), another writer up to
+        `WRITER_WAIT_SECONDS` within the `left` seconds."""
+        wait = 0.0 if saves and not self.run.ended else min(WRITER_WAIT_SECONDS, left)
+        try:
+            self.index.refresh(lock_wait=wait)
+        except LockTimeout:  # a run is on: the daemon's own, another process's
+            return False
+        return True
+
+
+def _indexing(stale: list[str] | None) -> dict:
+    """The reply's fields for an answer from the index as the run under way last committed
+    it, naming the files it does not hold as they are, when they could be told."""
+    reply: dict = {"indexing": True}
+    if stale is not None:
+        reply["stale"] = stale[:STALE_LISTED]
+        reply["stale_total"] = len(stale)
+    return reply
 
 
 def _sockets_lock_held(directory: Path) -> contextlib.ExitStack:

@@ -119,7 +119,8 @@ class McpSession:
         with self._code_lock if name in INDEX_TOOLS else self._memory_lock:
             try:
                 if name in INDEX_TOOLS and name in self.tools:
-                    self.freshness.refresh()
+                    with self.freshness.refreshing():
+                        return self.tools.call(name, arguments)
                 return self.tools.call(name, arguments)
             except Exception as exc:  # the registry catches tool errors; this is a last resort
                 log.debug("tool %s failed", name, exc_info=True)
@@ -136,7 +137,8 @@ class McpSession:
                 self.ctx.code.warm_up()
                 if not self.ctx.code.exists():
                     return  # the first search builds it: not without being asked
-                self.freshness.refresh()
+                with self.freshness.refreshing():
+                    self.ctx.ensure_index()
                 self.ctx.code.search("warm up", k=1)
             except Exception:  # a warm-up is an optimisation: the search reports real errors
                 log.debug("warming up the code index failed", exc_info=True)
@@ -150,8 +152,7 @@ class McpSession:
     def read_resource(self, uri: str) -> ResourceText:
         """The resource's text; a `CodememError` when it cannot be read."""
         if uri == REPO_MAP_URI:
-            with self._code_lock:
-                self.freshness.refresh()
+            with self._code_lock, self.freshness.refreshing():
                 return read_resource(self.ctx, uri)
         with self._memory_lock:
             return read_resource(self.ctx, uri)

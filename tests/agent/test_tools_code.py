@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import git
+from tests.helpers import git, index_held_elsewhere
 
 
 def call(tools, name, **arguments):
@@ -118,9 +118,6 @@ def test_a_search_while_another_process_holds_the_index_answers_from_it_and_says
     """`codemem index --full` elsewhere holds the index for minutes: a code tool waits
     `INDEX_WAIT`, not the indexer's two minutes, answers from the index as last built with a
     note naming the holder, and refreshes at the next call once the lock is free."""
-    import subprocess
-    import sys
-
     from codemem.agent.tools import toolbox
     from codemem.code import indexer
 
@@ -130,23 +127,7 @@ def test_a_search_while_another_process_holds_the_index_answers_from_it_and_says
     tokens = ws.root / "shop/auth/tokens.py"
     tokens.write_text(tokens.read_text().replace("def refresh_access_token(", "def renew_token("))
     ctx.file_changed("shop/auth/tokens.py")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\n"
-            "from codemem.code.indexer import index_lock\n"
-            "with index_lock(__import__('pathlib').Path(sys.argv[1])):\n"
-            "    print('held', flush=True)\n"
-            "    sys.stdin.read()\n",
-            str(ws.local_dir / indexer.LOCK_NAME),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline() == "held\n"
+    with index_held_elsewhere(ws.local_dir / indexer.LOCK_NAME):
         for name, arguments in [
             ("search_code", {"query": "refresh access token", "k": 1}),
             ("repo_map", {"focus": "shop/auth/tokens.py", "tokens": 120}),
@@ -162,8 +143,6 @@ def test_a_search_while_another_process_holds_the_index_answers_from_it_and_says
                 "these answers come from the index as last built, and may miss recent edits]"
             )
             assert ctx.index_stale
-    finally:
-        holder.communicate("")
     text, error = call(tools, "search_code", query="renew_token", k=1, level="symbol")
     assert not error and "not refreshed" not in text
     assert text.startswith("1. shop/auth/tokens.py:15-19 function renew_token ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import signal
@@ -22,7 +23,7 @@ from codemem.config import load_config
 from codemem.mcp.resources import latest_digest
 from codemem.mcp.server import McpSession
 from codemem.workspace import Workspace
-from tests.helpers import run_codemem
+from tests.helpers import index_held_elsewhere, run_codemem
 
 
 def _env() -> dict[str, str]:
@@ -70,6 +71,54 @@ def test_each_search_refreshes_the_index_incrementally(repo):
     assert last() == (False, True, 0, 0, 0)  # nothing changed: nothing re-indexed
 
 
+def test_a_code_call_while_another_process_holds_the_index_waits_once(repo, monkeypatch, caplog):
+    """`codemem index --full` elsewhere holds the index: an MCP code call waits `INDEX_WAIT`
+    once (its tool's refresh), as the agent's does, not once more before it, and answers from
+    the index as last built with the tool's note; once the lock is free the next call
+    refreshes and logs what it re-indexed."""
+    from codemem.agent.tools import toolbox
+    from codemem.code import CodeIndex, indexer
+    from codemem.errors import LockTimeout
+
+    ws = Workspace(repo)
+    session = McpSession(ws, load_config(ws.config_file))
+    with caplog.at_level(logging.INFO, logger="codemem"):
+        assert not session.call_tool("search_code", {"query": "Cart", "k": 1}).is_error
+    assert "indexed 12 files in " in caplog.text  # the first search built the index
+    monkeypatch.setattr(toolbox, "INDEX_WAIT", 0.3)
+    timed_out: list[float | None] = []
+    refresh = CodeIndex.refresh
+
+    def counted(self, **kwargs):
+        try:
+            return refresh(self, **kwargs)
+        except LockTimeout:
+            timed_out.append(kwargs.get("lock_wait"))
+            raise
+
+    monkeypatch.setattr(CodeIndex, "refresh", counted)
+    (repo / "shop" / "coupons.py").write_text("def apply_coupon_code(total):\n    return total\n")
+    with index_held_elsewhere(ws.local_dir / indexer.LOCK_NAME):
+        for name, arguments in [
+            ("search_code", {"query": "Cart", "k": 1}),
+            ("repo_map", {"tokens": 200}),
+        ]:
+            timed_out.clear()
+            result = session.call_tool(name, arguments)
+            assert not result.is_error, result.content
+            assert timed_out == [0.3]  # one wait, the tool's
+            assert result.content.rsplit("\n\n", 1)[1].startswith(
+                f"[not refreshed: {ws.local_dir / indexer.LOCK_NAME} is held by"
+            )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="codemem"):
+        result = session.call_tool("search_code", {"query": "apply_coupon_code", "k": 1})
+    assert result.content.startswith("1. shop/coupons.py:1-2 function apply_coupon_code ")
+    assert "not refreshed" not in result.content
+    assert "re-indexed 1 changed files in " in caplog.text
+    assert session.freshness.last.added == 1
+
+
 def test_memory_tools_do_not_refresh_or_load_the_index(repo):
     ws = Workspace(repo)
     session = McpSession(ws, load_config(ws.config_file))
@@ -83,11 +132,12 @@ def test_memory_calls_go_on_while_a_search_builds_the_index(repo):
     session = McpSession(ws, load_config(ws.config_file))
     indexing, done = threading.Event(), threading.Event()
 
-    def slow_refresh():
+    def slow_refresh() -> str:
         indexing.set()
         done.wait(30)
+        return ""
 
-    session.freshness.refresh = slow_refresh
+    session.ctx.ensure_index = slow_refresh
     search = threading.Thread(target=session.call_tool, args=("search_code", {"query": "Cart"}))
     search.start()
     assert indexing.wait(30)

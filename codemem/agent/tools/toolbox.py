@@ -27,6 +27,7 @@ from codemem.errors import CodememError, LockTimeout
 from codemem.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codemem.code import IndexSummary
     from codemem.memory import Archive, MemoryStore, Recall
 
 log = logging.getLogger("codemem")
@@ -72,6 +73,7 @@ class ToolContext:
     session_id: str | None
     recall_store: Recall | None  # the agent's own connection, if it has one
     index_stale: bool  # files changed since the index was last refreshed
+    refreshed: IndexSummary | None  # what `ensure_index`'s latest refresh did
     changed_files: set[str]
     memory_version: int  # bumped when archival memory changes (the context re-counts)
 
@@ -94,6 +96,7 @@ class ToolContext:
         self.session_id = session_id
         self.recall_store = recall_store
         self.index_stale = False
+        self.refreshed = None
         self.changed_files = set()
         self.memory_version = 0
 
@@ -157,7 +160,7 @@ class ToolContext:
             return ""
         exists = self.code.exists()
         try:
-            self.code.refresh(lock_wait=INDEX_WAIT if exists else None)
+            self.refreshed = self.code.refresh(lock_wait=INDEX_WAIT if exists else None)
         except LockTimeout as exc:
             if not exists:
                 raise ToolError(f"the code index could not be updated: {exc}") from None
