@@ -60,8 +60,11 @@ def find_repo_root(start: Path) -> Path:
     if not start.exists():
         raise NotARepositoryError(f"{start}: no such directory")
     here = start.resolve()
-    if here.is_file():
-        here = here.parent
+    if not here.is_dir():  # `--repo setup.py`: the folder is what was meant, most likely
+        raise NotARepositoryError(
+            f"{start} is a file, not a folder: pass --repo the repository's folder"
+            f" (--repo {start.parent})"
+        )
     if not os.environ.get("GIT_WORK_TREE"):
         for candidate in (here, *here.parents):
             if (candidate / ".git").exists():

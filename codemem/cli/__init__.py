@@ -228,7 +228,9 @@ def describe_failure(exc: Exception) -> str:
 @click.version_option(__version__, prog_name="codemem")
 @click.option(
     "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
+    # files pass here so that `find_repo_root` names the mistake in its one line, with the fix
+    type=click.Path(path_type=Path),
+    metavar="DIRECTORY",
     envvar="CODEMEM_REPO",
     help="Repository to work on (default: the one containing the current directory).",
 )
@@ -249,8 +251,9 @@ def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None
 
     \b
     Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search),
-    or a run whose every edit was refused; 2 a usage or configuration mistake; 3 and
-    up codemem's own failures (4 out of time or steps, 130 interrupted).
+    or a run whose every edit and command was refused; 2 a usage or configuration
+    mistake, or a step to run first; 3 and up codemem's own failures (4 out of time
+    or steps, 130 interrupted; 129 and 143 an agent session ended by SIGHUP, SIGTERM).
     """
     ctx.color = color_choice(color)
     level = logging.WARNING - 10 * min(verbose, 2)

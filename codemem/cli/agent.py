@@ -148,17 +148,21 @@ def _retrieval_only(
     notes = ctx.archive.search(question, k=5)
     if as_json:
         echo_json(
-            {
+            {  # the fields --json promises, as an answer that failed has them, and retrieval's
                 "answer": None,
                 "error": reason,
+                "citations": [],
                 "files": sorted({hit.path for hit in hits}),
+                "session": None,
+                "usage": None,
                 "code": [hit.to_json() for hit in hits],
                 "notes": [hit.note.to_json() for hit in notes],
             }
         )
     else:
         click.echo(f"codemem: {reason}", err=True)
-        click.echo(CONFIGURE_HELP, err=True)
+        if not config.model:  # a model named without its key: the reason's line is the fix
+            click.echo(CONFIGURE_HELP, err=True)
         click.echo("\nWhat retrieval found:" if hits or notes else "\nRetrieval found nothing.")
         for hit in hits:
             what = f"  {hit.kind} {hit.symbol}" if hit.symbol else ""

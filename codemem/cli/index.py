@@ -76,7 +76,12 @@ def describe_summary(summary: IndexSummary) -> str:
     help="With --publish: then remove all but the N most recently published commits in DIR "
     "(default: index.shared_keep; 0 there keeps all).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {added, changed, removed, files, symbols, chunks, seconds, ...} as JSON on stdout.",
+)
 @click.pass_obj
 def index_command(
     app: AppContext,
@@ -163,7 +168,12 @@ def _describe_published(published: Published) -> str:
 
 @click.command("init")
 @click.option("--no-index", is_flag=True, help="Create .codemem/ but do not build the index.")
-@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {root, created, index, learned, warnings, ...} as JSON.",
+)
 @click.option(
     "--llm",
     is_flag=True,
@@ -258,7 +268,12 @@ def _age(seconds: float) -> str:
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {root, indexed, problems, damage, ...} as JSON; once indexed, also index, freshness, languages and skipped.",
+)
 @click.option(
     "--skipped",
     "list_skipped",

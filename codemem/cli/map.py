@@ -60,7 +60,12 @@ def _index_now(index: CodeIndex) -> None:
     metavar="PATH_OR_SYMBOL",
     help="A file, directory, symbol or qualified name to center the map on (repeatable).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {tokens, used_tokens, files} as one JSON object on stdout.",
+)
 @click.pass_obj
 def map_command(app: AppContext, tokens: int | None, focus: tuple[str, ...], as_json: bool) -> None:
     """Print the ranked repo map: the files and definitions that matter most.

@@ -21,7 +21,8 @@ SDK_REQUIREMENT = "mcp>=2.3,<3"
 @click.command("mcp")
 @click.option(
     "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a file: `find_repo_root`'s one line
+    metavar="DIRECTORY",
     help="Repository to serve (the same as `codemem --repo DIR mcp`).",
 )
 @click.option("--read-only", is_flag=True, help="Offer no tool that changes memory.")

@@ -51,7 +51,12 @@ def memory_group() -> None:
 
 
 @memory_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of blocks.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of {label, description, chars, limit, read_only, value, path}.",
+)
 @click.pass_obj
 def list_command(app: AppContext, as_json: bool) -> None:
     """List the blocks with how full each one is (characters used / limit)."""
@@ -82,7 +87,12 @@ def list_command(app: AppContext, as_json: bool) -> None:
     is_flag=True,
     help="Print only the block's value, exactly (terminal codes escaped on a terminal).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the block(s) as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the block as JSON, {label, chars, limit, value, ...} (no LABEL: an array of them).",
+)
 @click.pass_obj
 def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -> None:
     """Show one block, or with no LABEL the text the agent sees for all of them."""
@@ -228,7 +238,12 @@ def mv_command(app: AppContext, old: str, new: str) -> None:
 @click.argument("label")
 @click.option("-n", "limit", type=click.IntRange(min=1), help="Show at most N commits.")
 @click.option("--patch", "-p", is_flag=True, help="Show each commit's diff of the block.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of commits.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of {commit, date, author, subject, patch}.",
+)
 @click.pass_obj
 def history_command(
     app: AppContext, label: str, limit: int | None, patch: bool, as_json: bool
@@ -255,7 +270,12 @@ def history_command(
 
 @memory_group.command("import")
 @click.option("--dry-run", is_flag=True, help="Only say what would be imported.")
-@click.option("--json", "as_json", is_flag=True, help="Print what happened to each part as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of {source, heading, target, status}, one per part.",
+)
 @click.pass_obj
 def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
     """Import CLAUDE.md, AGENTS.md, .cursorrules and other agents' instruction files.

@@ -20,7 +20,12 @@ from codemem.infra import printable
 @click.option("--archive", "to_archive", is_flag=True, help="Save an archival note (the default).")
 @click.option("--tag", "tags", multiple=True, help="Tag the note (repeatable).")
 @click.option("--source", help="Where the note comes from (a commit, a session id...).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {id, path, near_duplicates} as JSON (with --block: the block, as `memory show --json`).",
+)
 @click.pass_obj
 def remember_command(
     app: AppContext,

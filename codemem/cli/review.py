@@ -14,7 +14,7 @@ import click
 
 from codemem.cli import AppContext
 from codemem.cli.output import OUTPUT_HELP, output_path
-from codemem.errors import CodememError
+from codemem.errors import CodememError, UsageError
 from codemem.infra import printable
 from codemem.review.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_TIMEOUT
 
@@ -231,6 +231,12 @@ def _list_dismissals(app: AppContext, fmt: str, output: Path | None) -> None:
     help="text grouped by file, json for scripts, sarif (2.1.0) for code-scanning dashboards.",
 )
 @click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The same as --format json: {target, files, counts, failed, findings, warnings, ...}.",
+)
+@click.option(
     "-o",
     "--output",
     metavar="FILE",
@@ -269,6 +275,7 @@ def review_command(
     fail_on: str | None,
     use_llm: bool | None,
     fmt: str,
+    as_json: bool,
     output: str | None,
     dismiss_id: str | None,
     reason: str,
@@ -286,6 +293,10 @@ def review_command(
     Without arguments it reviews uncommitted changes; --staged what a commit would record;
     --range A..B a pull request's commits (CI); PATH ... whole files.
     """
+    if as_json:  # every command that prints data takes --json (the README's promise)
+        if fmt not in ("text", "json"):
+            raise UsageError(f"--json and --format {fmt} do not go together: give one")
+        fmt = "json"
     if dismiss_id is not None:
         _dismiss(app, dismiss_id, reason)
         return

@@ -81,7 +81,12 @@ NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
     show_default=True,
     help="Rank whole files, definitions, or chunks.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON array to stdout, best first.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON array to stdout, best first: {path, score, start_line, end_line, symbol, kind, language}.",
+)
 @click.option(
     "-l",
     "--files-with-matches",

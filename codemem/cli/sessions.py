@@ -22,7 +22,12 @@ def sessions_group() -> None:
 
 
 @sessions_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of sessions.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of {id, started, model, title, message_count, last_message}.",
+)
 @click.pass_obj
 def sessions_list_command(app: AppContext, as_json: bool) -> None:
     """List sessions, newest first."""
@@ -53,7 +58,12 @@ def _transcript_text(app: AppContext, session_id: str, fmt: str) -> str:
 
 @sessions_group.command("show")
 @click.argument("session_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the session as JSON: {id, started, model, title, ..., messages}.",
+)
 @click.pass_obj
 def sessions_show_command(app: AppContext, session_id: str, as_json: bool) -> None:
     """Show a session's messages (an id or a unique prefix of one)."""

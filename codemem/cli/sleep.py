@@ -132,7 +132,12 @@ def describe_model(report: ModelReport | None) -> list[str]:
     help="While another digest runs in this clone, wait up to SECONDS for it to end (default: "
     "say who runs it and exit 2 at once).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {range, commits, digest, conventions, changes, warnings, ...} as JSON on stdout.",
+)
 @click.option(
     "--push",
     is_flag=True,

@@ -119,7 +119,10 @@ def status_lines(info: dict) -> list[str]:
     help="Show whether it runs, its pid, uptime, last index and digest.",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="With --status, --stop or --detach: JSON on stdout."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --status ({running, pid, uptime_s, last_index, last_digest, ...}), --stop ({stopped, pid}) or --detach ({started, pid, log}): JSON on stdout.",
 )
 @click.option("--daemon", is_flag=True, hidden=True)  # set by --detach for the background process
 @click.pass_obj

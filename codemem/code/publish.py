@@ -147,7 +147,12 @@ def _publish(ws: Workspace, config: Config, target: str) -> Published:
         raise UsageError("nothing to publish for: the repository has no commit yet")
     if root.resolve().is_relative_to(ws.root.resolve()):
         raise UsageError(f"{target} is inside the repository: publish to a folder outside it")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # the folder, or one above it, is a file
+        raise UsageError(
+            f"{target}: a file is in the way, not a folder: publish to a folder"
+        ) from None
     _clear_abandoned(root)
     dirty = _work_tree_differs(ws)
     if (root / commit).exists():

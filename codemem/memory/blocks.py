@@ -174,7 +174,13 @@ class MemoryStore(BlockFolder):
         return ensure_user_block(self)
 
     def _unknown(self, label: str) -> UnknownLabelError:
-        labels = ", ".join(self.labels()) or "none yet"
+        labels = ", ".join(self.labels())
+        if not labels and not self.ws.config_file.exists():  # `memory show project` before init
+            return UnknownLabelError(
+                f"unknown block '{label}': {self.ws.dir.name}/ has no blocks yet: run `codemem"
+                " init` first (it creates the project, conventions and your user block)"
+            )
+        labels = labels or "none yet"
         return UnknownLabelError(
             f"unknown block '{label}': the blocks are {labels}; create it first to use a new label"
         )

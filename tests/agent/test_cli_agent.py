@@ -86,14 +86,18 @@ def test_ask_without_a_model_json(ws):
     assert (data["answer"], data["error"]) == (None, "no model configured")
     assert "shop/cart.py" in data["files"]
     assert data["notes"] == []
+    # a script reads the fields --json's help names whether or not a model answered
+    assert (data["citations"], data["session"], data["usage"]) == ([], None, None)
 
 
 def test_ask_with_a_missing_key_explains_and_retrieves(ws):
     result = invoke(ws, "ask", "cart total", "--model", "anthropic/claude-sonnet-4-6")
     assert result.exit_code == 0
-    assert result.stderr.startswith(
+    # one line with the fix: the list of ways to configure a model is for one not configured
+    assert result.stderr == (
         "codemem: ANTHROPIC_API_KEY is not set: export it, or choose another model with --model\n"
     )
+    assert result.stdout.splitlines()[:2] == ["", "What retrieval found:"]
 
 
 @pytest.mark.parametrize("stream", ["true", "false"])

@@ -148,6 +148,21 @@ def test_missing_repo_is_one_clear_line(tmp_path):
     assert "does not exist" in result.output or "no such directory" in result.output
 
 
+def test_repo_at_a_file_is_one_line_naming_the_folder(shop):
+    """`--repo setup.py` (or `mcp --repo`, or CODEMEM_REPO) is the usual slip for the folder:
+    one line with the fix, not click's usage block."""
+    target = shop / "shop" / "cart.py"
+    want = f"codemem: error: {target} is a file, not a folder: pass --repo the repository's folder"
+    for args, env in (
+        (["--repo", str(target), "status"], {}),
+        (["mcp", "--repo", str(target)], {}),
+        (["status"], {"CODEMEM_REPO": str(target)}),
+    ):
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == 2, result.output
+        assert result.output == f"{want} (--repo {target.parent})\n"
+
+
 def test_not_a_git_repository(tmp_path):
     result = CliRunner().invoke(cli, ["--repo", str(tmp_path), "index"])
     assert result.exit_code == 2

@@ -405,6 +405,19 @@ def test_publishing_into_the_repository_itself_is_refused(origin):
     assert not (origin / "shared").exists()
 
 
+def test_publishing_to_a_file_is_one_usage_line(origin, tmp_path):
+    # was "codemem: error: [Errno 17] File exists: ...", exit 3, as if codemem had failed
+    note = tmp_path / "notes.txt"
+    note.write_text("mine\n")
+    for target in (note, note / "shared"):
+        result = CliRunner().invoke(cli, ["--repo", str(origin), "index", "--publish", str(target)])
+        assert result.exit_code == 2, result.output
+        assert result.output.splitlines()[-1] == (
+            f"codemem: error: {target}: a file is in the way, not a folder: publish to a folder"
+        )
+    assert note.read_text() == "mine\n"
+
+
 def _publish_commits(origin: Path, shared: Path, names: list[str]) -> list[str]:
     """Commit and publish each name in turn, each publish a minute after the one before
     (folder times), so that "most recently published" has one answer; the commits, in order."""

@@ -86,6 +86,21 @@ def test_memory_set_refusals_are_one_line(repo):
     )
 
 
+def test_a_block_asked_for_before_init_names_init(repo_factory):
+    # "the blocks are none yet; create it first" sent the user to `memory create project`,
+    # where `codemem init` makes project, conventions and their own block at once
+    root = repo_factory()
+    want = (
+        "codemem: error: unknown block 'project': .codemem/ has no blocks yet: run `codemem "
+        "init` first (it creates the project, conventions and your user block)\n"
+    )
+    for args in (("memory", "show", "project"), ("remember", "--block", "project", "x")):
+        result = run(root, *args)
+        assert (result.exit_code, result.stderr) == (2, want)
+    ok(root, "init", "--no-index")
+    assert ok(root, "memory", "show", "project").stdout
+
+
 def test_memory_edit_uses_the_editor(repo, tmp_path, monkeypatch):
     script = tmp_path / "editor.py"
     script.write_text(

@@ -33,6 +33,21 @@ def test_exit_codes_follow_fail_on(shop):
     assert cli_review(shop, "--staged", "--fail-on", "error").exit_code == 1
 
 
+def test_json_is_the_json_format_as_for_every_command_that_prints_data(shop):
+    # `codemem review --json` was "No such option '--json'. Did you mean '--reason'?"
+    append(shop, "shop/cart.py", "\nprint(1)\n")
+    as_json = cli_review(shop, "--json")
+    assert (as_json.exit_code, as_json.stdout) == (1, cli_review(shop, "--format", "json").stdout)
+    assert '"findings": [' in as_json.stdout
+    dismissed = cli_review(shop, "--dismissed", "--json")
+    assert (dismissed.exit_code, dismissed.stdout) == (0, '{"dismissals": []}\n')
+    both = cli_review(shop, "--json", "--format", "sarif")
+    assert (both.exit_code, both.stderr) == (
+        2,
+        "codemem: error: --json and --format sarif do not go together: give one\n",
+    )
+
+
 def test_uncommitted_changes_by_default(shop):
     append(shop, "shop/cart.py", "\nprint(1)\n")
     result = cli_review(shop)
