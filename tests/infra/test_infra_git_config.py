@@ -167,6 +167,21 @@ def test_a_partial_clone_whose_config_names_a_program_fetches_nothing_and_says_h
     assert marked(marks) == []
 
 
+def test_a_partial_clone_whose_remote_cannot_be_reached_is_not_said_to_name_a_program(tmp_path):
+    # Offline, or the remote moved: git tried the fetch and failed, and the error blamed a
+    # program the clone's config named, which it names none of.
+    clone = blobless_clone(tmp_path)
+    git(clone, "remote", "set-url", "origin", f"file://{tmp_path / 'moved-away'}")
+    with pytest.raises(GitError) as caught:
+        run_git(clone, "diff-tree", "--numstat", "HEAD~1", "HEAD")
+    assert str(caught.value).endswith(
+        " (a partial clone without that object, which git could not fetch "
+        "from its remote: once the remote can be reached, fetch them all with "
+        "`git fetch --refetch --no-filter`)"
+    )
+    assert "names a program" not in str(caught.value)
+
+
 def test_the_users_own_filters_still_run(repo, tmp_path, monkeypatch):
     # git-lfs installs its filter in the user's global config: a read compares through it.
     marks = tmp_path / "marks"
