@@ -257,8 +257,7 @@ def developer(soak: Soak, repo: Path, rng: random.Random) -> None:
                 else:
                     soak.problem(f"{name}: `git checkout main` refused 5 times: {refusals[-1]}")
                     soak.notes.extend(f"{name} checkout main: {text}" for text in refusals)
-                git(repo, "merge", "-q", "--no-edit", branch)
-                git(repo, "branch", "-q", "-d", branch)
+                merge_topic(soak, repo, branch)
             elif action == "commit":
                 git(repo, "add", "-A")
                 done = git(repo, "commit", "-qm", f"Revise prices in {name}", check=False)
@@ -270,6 +269,36 @@ def developer(soak: Soak, repo: Path, rng: random.Random) -> None:
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
             soak.notes.append(f"{name} developer {action}: {error}")
         time.sleep(rng.uniform(0.2, 1.5))
+
+
+def merge_topic(soak: Soak, repo: Path, branch: str) -> None:
+    """Merge the topic branch back, as a developer would: the memory writers edit the `soak`
+    block on main between the checkout and the merge, and git rightly refuses to merge over
+    it ("Your local changes ... would be overwritten"); a merge given up there left the
+    writes committed on the topic branch out of main, reported as lost (seed 44). So the
+    edit is committed and the merge tried again."""
+    refusals = []
+    for _ in range(5):
+        merged = git(repo, "merge", "-q", "--no-edit", branch, check=False)
+        if not merged.returncode:
+            git(repo, "branch", "-q", "-d", branch)
+            return
+        refusals.append(merged.stderr.strip()[-400:])
+        if "would be overwritten" not in merged.stderr:  # anything else: noted, as before
+            soak.notes.append(f"{repo.name} merge {branch}: {refusals[-1]}")
+            return
+        git(repo, "add", "-A")
+        git(
+            repo,
+            "-c",
+            "core.hooksPath=/dev/null",
+            "commit",
+            "-qm",
+            "Sync before a merge",
+            check=False,
+        )
+    soak.problem(f"{repo.name}: `git merge {branch}` refused 5 times: {refusals[-1]}")
+    soak.notes.extend(f"{repo.name} merge {branch}: {text}" for text in refusals)
 
 
 def sync(soak: Soak, repo: Path) -> None:

@@ -102,6 +102,12 @@ def hook_uninstall_command(app: AppContext, commit_msg: bool) -> None:
     if change.status == "absent":
         click.echo(f"No codemem {name} hook at {where}; nothing to do.")
         return
+    if change.status == "restored":
+        click.echo(
+            f"Restored the hook codemem had replaced at {where} (its {name}.codemem-chained, "
+            "left by an install or uninstall cut short)."
+        )
+        return
     click.echo(f"Removed the codemem {name} hook from {where}.")
     if change.chained is not None:
         click.echo(f"Restored the hook it had replaced at {where}.")
@@ -120,6 +126,12 @@ def hook_status_command(app: AppContext) -> None:
     hook = folder / PRE_COMMIT.name
     if not hook.exists():
         click.echo(f"Not installed (no pre-commit hook at {_shown(ws, hook)}).")
+        left = hook.with_name(PRE_COMMIT.chained_name)
+        if left.exists() or left.is_symlink():  # what an install or uninstall cut short left
+            click.echo(
+                f"The hook codemem had replaced is left at {_shown(ws, left)}: "
+                "`codemem hook uninstall` puts it back."
+            )
     elif is_ours(hook):
         current = hook_script(timeout=app.config().review.hook_timeout)
         click.echo(f"Installed at {_shown(ws, hook)}{_hook_state(ws, hook, current)}.")

@@ -68,13 +68,15 @@ def _command(root: Path) -> gitpython.Git:
     return command
 
 
-def _failure(args: tuple[str, ...], status: int | str | None, stderr: bytes | str) -> GitError:
+def _failure(
+    args: tuple[str, ...], status: int | str | None, stderr: bytes | str, env: Mapping[str, str]
+) -> GitError:
     text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
     lines = text.strip().splitlines()
     last = lines[-1] if lines else f"exit code {status}"
     if "Please make sure you have the correct access rights" in text:  # a remote git cannot read
         last = next((line for line in lines if line.startswith("fatal: ")), last)  # says which
-    return GitError(f"git {args[0]} failed: {last}{unfetched_hint(text)}")
+    return GitError(f"git {args[0]} failed: {last}{unfetched_hint(text, env)}")
 
 
 def run_git(
@@ -123,7 +125,7 @@ def run_git(
     if proc.returncode not in ok:
         if b"--no-index" in proc.stderr:  # `git diff` found no repository it works in: why?
             run_git(root, "rev-parse", "--git-dir")
-        error = _failure(args, proc.returncode, proc.stderr)
+        error = _failure(args, proc.returncode, proc.stderr, extra)
         error.output = proc.stdout
         raise error
     return proc.stdout

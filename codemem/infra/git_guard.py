@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -105,15 +106,22 @@ def read_environment(root: Path) -> dict[str, str]:
     return {**READ_ENV, **_configured_once(root)[2]}
 
 
-def unfetched_hint(stderr: str) -> str:
-    """What to add to git's message when a read failed for an object a partial clone lacks: git
-    would have fetched it, with the transport (and programs) the repository's config names."""
+def unfetched_hint(stderr: str, env: Mapping[str, str]) -> str:
+    """What to add to git's message when a read failed for an object a partial clone lacks:
+    either the guard kept git from fetching it (`env` holds `NO_FETCH`: the config names a
+    program a fetch would run), or git tried and could not (the remote unreachable: offline,
+    moved, gone), which the first message wrongly blamed on the config."""
     if "from promisor remote" not in stderr:
         return ""
+    if env.get("GIT_NO_LAZY_FETCH") == NO_FETCH["GIT_NO_LAZY_FETCH"]:
+        return (
+            " (a partial clone without that object, whose own git config names a program a "
+            "fetch would run: codemem fetches nothing then; fetch them all once with "
+            "`git fetch --refetch --no-filter`)"
+        )
     return (
-        " (a partial clone without that object, whose own git config names a program a fetch "
-        "would run: codemem fetches nothing then; fetch them all once with "
-        "`git fetch --refetch --no-filter`)"
+        " (a partial clone without that object, which git could not fetch from its remote: "
+        "once the remote can be reached, fetch them all with `git fetch --refetch --no-filter`)"
     )
 
 

@@ -27,16 +27,18 @@ def exchange(one: Path, other: Path) -> bool:
 
 def rename_new(source: Path, target: Path) -> None:
     """Move `source` to `target`, never over a file there, even one made a moment before
-    (`FileExistsError`): a hard link, then the old name unlinked; where the file system has no
-    hard links, one `renameat2(RENAME_NOREPLACE)` (only where the system has none of that
-    either, a rename unless a file is there, a moment's window)."""
+    (`FileExistsError`): one `renameat2(RENAME_NOREPLACE)`, so a kill leaves the file under
+    one name or the other, never both (a block renamed by a killed `memory mv` was left under
+    both labels, the retry refused). Where the system or the file system has no such call,
+    a hard link, then the old name unlinked; with no hard links either, a rename unless a
+    file is there, a moment's window."""
+    if _rename2(source, target, _NOREPLACE):
+        return
     try:
         os.link(source, target, follow_symlinks=False)
     except FileExistsError:
         raise
     except OSError:
-        if _rename2(source, target, _NOREPLACE):
-            return
         if os.path.lexists(target):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
         os.rename(source, target)

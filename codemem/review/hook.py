@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemem.infra import atomic_write, git_path
+from codemem.infra import atomic_write, git_path, rename_new
 from codemem.merge_driver import codemem_argv
 from codemem.review.errors import HookError
 from codemem.workspace import Workspace
@@ -149,7 +149,7 @@ MARKER = PRE_COMMIT.marker
 class HookChange:
     """What `install_script` or `uninstall_script` did."""
 
-    status: str  # installed | updated | unchanged | removed | absent
+    status: str  # installed | updated | unchanged | removed | restored | absent
     hook: Path
     chained: Path | None = None  # the earlier hook, now run first (install) or put back (uninstall)
     moved_aside: Path | None = None  # a leftover chained hook, kept under another name (--force)
@@ -219,7 +219,7 @@ def install_script(
     folder.mkdir(parents=True, exist_ok=True)
     moved = None
     if _exists(hook):
-        if _exists(chained):
+        if _exists(chained) and not _same_file(hook, chained):
             if not force:
                 raise HookError(
                     f"{hook} is not codemem's hook and {chained.name} is already taken (left from an "
@@ -228,8 +228,7 @@ def install_script(
                 )
             moved = _aside(chained)
             os.replace(chained, moved)
-        os.replace(hook, chained)
-        _write(hook, text)
+        _chain(hook, chained, text)
         return HookChange("installed", hook, chained, moved)
     _write(hook, text)
     return HookChange("installed", hook, chained if _exists(chained) else None)
@@ -242,9 +241,40 @@ def uninstall_script(ws: Workspace, kind: HookScript) -> HookChange:
     if _exists(hook) and not is_ours(hook, kind.marker):
         raise HookError(f"{hook} is not codemem's hook; it was left alone")
     if not _exists(hook):
+        if _exists(chained):  # an uninstall (or an older install) cut short between its steps
+            rename_new(chained, hook)
+            return HookChange("restored", hook, hook)
         return HookChange("absent", hook)
-    hook.unlink()
     if _exists(chained):
-        os.replace(chained, hook)
+        os.replace(chained, hook)  # ours gone and theirs back in one step: a kill keeps one hook
         return HookChange("removed", hook, hook)
+    hook.unlink()
     return HookChange("removed", hook)
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    """Whether two names are links to one file (neither name's own link followed)."""
+    try:
+        first, second = os.lstat(one), os.lstat(other)
+    except OSError:
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _chain(hook: Path, chained: Path, text: str) -> None:
+    """Keep the hook that is there as `chained` and put ours in its place.
+
+    The hook is linked under its chained name first, and ours then replaces it in one step:
+    a kill between the two leaves the hook that was there in place, running as before, and
+    the next install, finding both names one file, goes on. (A move then a write left no
+    hook at all for a moment, and the user's stopped running for good if killed there.)
+    Where the file system has no hard links, the move it was.
+    """
+    if not _same_file(hook, chained):
+        try:
+            os.link(hook, chained, follow_symlinks=False)
+        except FileExistsError:
+            raise
+        except OSError:
+            os.replace(hook, chained)
+    _write(hook, text)

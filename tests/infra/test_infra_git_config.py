@@ -157,14 +157,33 @@ def test_a_partial_clone_whose_config_names_a_program_fetches_nothing_and_says_h
     marks = tmp_path / "marks"
     arm_git_config(clone, marks)
     git(clone, "config", "remote.origin.uploadpack", f"{marks / 'program'} upload-pack")
-    with pytest.raises(GitError) as caught:
-        run_git(clone, "diff-tree", "--numstat", "HEAD~1", "HEAD")
-    assert str(caught.value).endswith(
+    assert missing_blob_error(clone).endswith(
         "from promisor remote (a partial clone without that object, whose own git config names "
         "a program a fetch would run: codemem fetches nothing then; fetch them all once with "
         "`git fetch --refetch --no-filter`)"
     )
     assert marked(marks) == []
+
+
+def test_a_partial_clone_whose_remote_cannot_be_reached_is_not_said_to_name_a_program(tmp_path):
+    # Offline, or the remote moved: git tried the fetch and failed, and the error blamed a
+    # program the clone's config named, which it names none of.
+    clone = blobless_clone(tmp_path)
+    git(clone, "remote", "set-url", "origin", f"file://{tmp_path / 'moved-away'}")
+    message = missing_blob_error(clone)
+    assert message.endswith(
+        " (a partial clone without that object, which git could not fetch "
+        "from its remote: once the remote can be reached, fetch them all with "
+        "`git fetch --refetch --no-filter`)"
+    )
+    assert "names a program" not in message
+
+
+def missing_blob_error(clone) -> str:
+    """The error of a read of the blob `blobless_clone` lacks."""
+    with pytest.raises(GitError) as caught:
+        run_git(clone, "diff-tree", "--numstat", "HEAD~1", "HEAD")
+    return str(caught.value)
 
 
 def test_the_users_own_filters_still_run(repo, tmp_path, monkeypatch):

@@ -107,6 +107,41 @@ def test_a_block_a_killed_delete_left_set_aside_is_there_for_the_next_command(ws
     assert list((ws.local_dir / "removing" / "blocks").iterdir()) == []
 
 
+KILLED_AT_THE_OLD_NAMES_UNLINK = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from codemem.memory import MemoryStore
+    from codemem.workspace import Workspace
+
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):  # the old label's name about to go: killed there
+        if Path(path).name == "team.md":
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_unlink(path, *args, **kwargs)
+
+    os.unlink = unlink
+    MemoryStore(Workspace(Path(sys.argv[1])), user="alice").rename("team", "crew")
+    """
+)
+
+
+def test_a_killed_rename_leaves_the_block_under_one_label(ws, store):
+    # The move was a hard link under the new label, then the old name unlinked: killed between
+    # the two, the block was listed twice (both labels, one file), and `memory mv` again said
+    # "a block labelled 'crew' already exists". It is now one renameat2(RENAME_NOREPLACE).
+    store.create("team", "Team notes.", value="Deploy on Tuesdays.")
+    subprocess.run([sys.executable, "-c", KILLED_AT_THE_OLD_NAMES_UNLINK, str(ws.root)])
+    fresh = MemoryStore(ws, user="alice")
+    labels = [block.label for block in fresh.list() if block.label in ("team", "crew")]
+    assert len(labels) == 1
+    if labels == ["team"]:  # killed before the move: it can be done again
+        fresh.rename("team", "crew")
+    assert fresh.get("crew").value == "Deploy on Tuesdays."
+    assert not (ws.blocks_dir / "team.md").exists()
+
+
 def test_a_personal_block_kept_as_a_link_in_dotfiles_is_edited_where_it_leads(ws, isolated_home):
     # The edit swapped its new file in for the link itself: the link was gone, the personal
     # block a file of its own the dotfiles no longer had, and the edit ended in `OSError: Too

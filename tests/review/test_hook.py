@@ -284,6 +284,75 @@ def test_install_refuses_to_lose_a_leftover_chained_hook_unless_forced(shop):
     assert (hooks / "pre-commit.codemem-chained.old").read_text() == "#!/bin/sh\n"
 
 
+class Killed(BaseException):
+    """A kill at a forced point: nothing after it runs, as with SIGKILL."""
+
+
+def test_a_kill_during_install_leaves_the_hook_that_was_there_running(shop, monkeypatch):
+    # The old install moved the hook aside, then wrote codemem's: killed between the two,
+    # no pre-commit hook was left, and the user's one stopped running until a new install.
+    import codemem.review.hook as hook_module
+
+    original = "#!/bin/sh\necho 'lint: ok' >&2\n"
+    write(shop, {".git/hooks/pre-commit": original})
+    os.chmod(shop / ".git/hooks/pre-commit", 0o755)
+
+    def killed(path, text):
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hook_module, "_write", killed)
+        with pytest.raises(Killed):
+            hook(shop, "install")
+    assert (shop / ".git/hooks/pre-commit").read_text() == original
+    stage(shop, {"notes.md": "hello\n"})
+    assert commit(shop).stderr == "lint: ok\n"
+    assert hook(shop, "install").output == (  # the next install goes on, nothing to force
+        "Installed the codemem pre-commit hook at .git/hooks/pre-commit.\n"
+        "The hook that was there runs first: .git/hooks/pre-commit.codemem-chained.\n"
+    )
+    assert (shop / ".git/hooks/pre-commit.codemem-chained").read_text() == original
+    assert MARKER in (shop / ".git/hooks/pre-commit").read_text()
+
+
+def test_a_kill_during_uninstall_never_strands_the_hook_it_replaced(shop, monkeypatch):
+    # The old uninstall removed codemem's hook, then moved the chained one back: killed between
+    # the two, the user's hook was left as pre-commit.codemem-chained, never run, and a second
+    # uninstall said "nothing to do".
+    original = "#!/bin/sh\necho 'lint: ok' >&2\n"
+    hooks = shop / ".git/hooks"
+    write(shop, {".git/hooks/pre-commit": original})
+    os.chmod(hooks / "pre-commit", 0o755)
+    hook(shop, "install")
+    real_replace = os.replace
+
+    def killed_at_the_move_back(source, target):
+        if Path(target) == hooks / "pre-commit":
+            raise Killed
+        real_replace(source, target)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", killed_at_the_move_back)
+        with pytest.raises(Killed):
+            hook(shop, "uninstall")
+    assert MARKER in (hooks / "pre-commit").read_text()  # still installed, whole
+    assert hook(shop, "uninstall").exit_code == 0
+    assert (hooks / "pre-commit").read_text() == original
+    # What such a kill left behind (the hook gone, the chained one there) is put back.
+    (hooks / "pre-commit").rename(hooks / "pre-commit.codemem-chained")
+    assert hook(shop, "status").output == (
+        "Not installed (no pre-commit hook at .git/hooks/pre-commit).\n"
+        "The hook codemem had replaced is left at .git/hooks/pre-commit.codemem-chained: "
+        "`codemem hook uninstall` puts it back.\n"
+    )
+    assert hook(shop, "uninstall").output == (
+        "Restored the hook codemem had replaced at .git/hooks/pre-commit (its "
+        "pre-commit.codemem-chained, left by an install or uninstall cut short).\n"
+    )
+    assert (hooks / "pre-commit").read_text() == original
+    assert not (hooks / "pre-commit.codemem-chained").exists()
+
+
 def test_uninstall_leaves_another_tools_hook_alone(shop):
     write(shop, {".git/hooks/pre-commit": "#!/bin/sh\nexit 0\n"})
     result = CliRunner().invoke(cli, ["--repo", str(shop), "hook", "uninstall"])
