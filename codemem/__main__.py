@@ -37,6 +37,19 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def _stop_within(error: BaseException) -> SystemExit | None:
+    """The exit a stop signal raised (`_interrupted_while_loading`) that Python wrapped in
+    `error`: before 3.12 whatever a class attribute's `__set_name__` raises comes out as a
+    RuntimeError, so a SIGTERM while such a class was made (ipaddress's `cached_property`s,
+    which pathlib imports) printed that RuntimeError's traceback (found by the fault suite)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, SystemExit):
+            return cause
+        cause = cause.__cause__
+    return None
+
+
 def _names_in_utf8() -> None:
     """Start again in Python's UTF-8 mode where the locale's codec is not UTF-8 (`LANG` in
     Latin-1 or EUC-JP, `LC_ALL=C` with `PYTHONUTF8=0`).
@@ -126,8 +139,14 @@ def run() -> None:
     # rather than traversed again and again, as later heavy imports are
     # (`codemem.infra.imports_uncollected`).
     gc.disable()
-    from codemem.cli import end_if_asked, main  # imported here, once the handler is in place
-    from codemem.infra import set_start_up_aside, stall_for_tests
+    try:
+        from codemem.cli import end_if_asked, main  # imported here, once the handler is in place
+        from codemem.infra import set_start_up_aside, stall_for_tests
+    except RuntimeError as exc:
+        stop = _stop_within(exc)
+        if stop is None:
+            raise
+        raise stop from None
 
     set_start_up_aside()
     gc.enable()

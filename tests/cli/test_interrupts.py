@@ -118,6 +118,47 @@ def test_a_signal_while_the_command_line_loads_is_one_line(signum):
     assert run_program(LOADING, signum.name) == (128 + signum, "", f"codemem: {line}\n")
 
 
+# The signal comes while a class with a descriptor is made, as the command line's import of
+# pathlib makes ipaddress's `IPv4Interface` (its `cached_property`s): Python before 3.12 wraps
+# what `__set_name__` raises, the loading handler's exit included, in a RuntimeError, whose
+# traceback the fault suite saw after a SIGTERM at a random moment of `codemem index`.
+LOADING_A_CLASS = """
+import builtins, os, signal, sys, time
+import codemem.__main__ as entry
+
+real_import = builtins.__import__
+SIGNAL = signal.Signals[sys.argv[1]]
+
+
+class Named:
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), SIGNAL)
+        deadline = time.monotonic() + 60  # the handler's exit is raised here meanwhile
+        while time.monotonic() < deadline:
+            pass
+
+
+def importing(name, *args, **kwargs):
+    if name == "codemem.cli":
+
+        class Interface:
+            hostmask = Named()
+
+    return real_import(name, *args, **kwargs)
+
+
+builtins.__import__ = importing
+sys.argv = ["codemem", "--version"]
+entry.run()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_class_is_made_as_the_command_line_loads_is_one_line(signum):
+    line = "interrupted" if signum == signal.SIGINT else f"terminated ({signum.name})"
+    assert run_program(LOADING_A_CLASS, signum.name) == (128 + signum, "", f"codemem: {line}\n")
+
+
 def _stop_at_exit(repo, tmp_path, signum: signal.Signals, *args: str) -> tuple[int, str, str]:
     """Run `codemem ARGS` as the console does, send it `signum` once its command has
     returned (held at the `exit` stall point), and return what it printed and its code."""
