@@ -158,7 +158,7 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            return self._invoke_unwrapped(ctx)
         except CodememError as exc:
             if os.environ.get("CODEMEM_DEBUG"):
                 raise
@@ -185,6 +185,21 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"codemem: {_printable(describe_failure(exc))}", err=True)
             ctx.exit(INTERNAL_ERROR)
+
+    def _invoke_unwrapped(self, ctx: click.Context) -> Any:
+        """The command, its stop raised as itself: Python before 3.12 wraps what a class
+        attribute's `__set_name__` raises in a RuntimeError, so a stop signal's
+        KeyboardInterrupt (`cli.interrupts`) while a lazy import made such a class (a
+        `cached_property`) was said as an internal error."""
+        try:
+            return super().invoke(ctx)
+        except RuntimeError as exc:
+            cause = exc.__cause__
+            while cause is not None and not isinstance(cause, KeyboardInterrupt):
+                cause = cause.__cause__
+            if cause is None:
+                raise
+            raise cause from None
 
 
 # Failures that are the machine's, not codemem's: said in one line (every write is atomic, so

@@ -159,6 +159,45 @@ def test_a_signal_while_a_class_is_made_as_the_command_line_loads_is_one_line(si
     assert run_program(LOADING_A_CLASS, signum.name) == (128 + signum, "", f"codemem: {line}\n")
 
 
+# The same while a command runs and a lazy import makes such a class: the stop's
+# KeyboardInterrupt came out wrapped, and was said as an internal error, exit 3.
+COMMAND_MAKING_A_CLASS = """
+import os, signal, sys, time, types
+import click
+import codemem.__main__ as entry
+from codemem import cli
+
+SIGNAL = signal.Signals[sys.argv[1]]
+
+
+class Named:
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), SIGNAL)
+        deadline = time.monotonic() + 60  # the stop's KeyboardInterrupt is raised here
+        while time.monotonic() < deadline:
+            pass
+
+
+@click.command("lazy")
+def lazy():
+    class Interface:
+        hostmask = Named()
+
+
+sys.modules["lazy_command"] = types.SimpleNamespace(lazy=lazy)
+cli.COMMANDS["lazy"] = ("lazy_command:lazy", "Make a class.")
+sys.argv = ["codemem", "lazy"]
+entry.run()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_command_makes_a_class_is_a_stop(signum):
+    line = "interrupted" if signum == signal.SIGINT else f"terminated ({signum.name})"
+    code, out, err = run_program(COMMAND_MAKING_A_CLASS, signum.name)
+    assert (code, err.splitlines()[-1:]) == (128 + signum, [f"codemem: {line}"]), err
+
+
 def _stop_at_exit(repo, tmp_path, signum: signal.Signals, *args: str) -> tuple[int, str, str]:
     """Run `codemem ARGS` as the console does, send it `signum` once its command has
     returned (held at the `exit` stall point), and return what it printed and its code."""
