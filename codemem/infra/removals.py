@@ -22,6 +22,7 @@ from codemem.infra.discards import Held, discard
 from codemem.infra.files import fsync_dir, read_regular_bytes
 from codemem.infra.folders import files_at_top, make_folder
 from codemem.infra.renames import rename_new
+from codemem.infra.stalls import stall_for_tests
 
 T = TypeVar("T")
 # `<name>.<hex>.removing`, hidden (`.<name>…`) when set aside beside the file
@@ -97,6 +98,7 @@ def remove_file(
     """Remove `path` if `check` accepts the bytes it held (see `set_aside`); returns what
     `check` returned."""
     moved = set_aside(path, check, max_bytes=max_bytes, folder=folder)
+    stall_for_tests("file-set-aside")  # a kill here leaves it aside: `put_back_set_aside`
     moved.remove()
     return moved.value
 

@@ -34,9 +34,8 @@ from codemem.infra import (
     put_back_set_aside,
     read_regular,
     read_regular_bytes,
+    remove_file,
     replace_bytes,
-    set_aside,
-    stall_for_tests,
 )
 from codemem.memory.errors import BlockFormatError, GitBusyError, MemoryEditError
 from codemem.workspace import Workspace
@@ -265,9 +264,9 @@ def remove_memory_file(ws: Workspace, path: Path, before: bytes) -> bool:
     """Remove a derived memory file (a digest another one made redundant) only while it holds
     exactly the bytes `before`: moved aside into `.codemem/local/removing/<its folder>/` (never
     beside it, where `git add -A -- .codemem` would commit what a kill left), compared there,
-    then removed (`infra.set_aside`), so a save made since `before` was read is put back and
-    stays; one a kill left set aside is put back by `put_back_memory_files`. True once no file is there; False, the file left as it is now, when it holds
-    something else."""
+    then removed (`infra.remove_file`), so a save made since `before` was read is put back and
+    stays; one a kill left set aside is put back by `put_back_memory_files`. True once no file
+    is there; False, the file left as it is now, when it holds something else."""
     checked = check_memory_write(ws, path)
     aside = private_dir(private_dir(ws.ensure_local() / "removing") / path.parent.name)
 
@@ -277,9 +276,7 @@ def remove_memory_file(ws: Workspace, path: Path, before: bytes) -> bool:
 
     try:
         with held_memory_path(ws, checked) as held:
-            moved = set_aside(held, same, max_bytes=MAX_MEMORY_BYTES, folder=aside)
-            stall_for_tests("memory-file-set-aside")  # a kill here: `put_back_memory_files`
-            moved.remove()
+            remove_file(held, same, max_bytes=MAX_MEMORY_BYTES, folder=aside)
     except FileNotFoundError:  # removed by another pass meanwhile
         return True
     except (_Changed, NotARegularFile, FileTooLarge):

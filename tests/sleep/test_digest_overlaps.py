@@ -55,7 +55,7 @@ def test_a_kill_while_an_overlapping_digest_is_removed_loses_nothing(team, tmp_p
     alice, _ = overlapping_digests(team)
     assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
     later = later_digest(alice)
-    killed_at(alice, "memory-file-set-aside", tmp_path)
+    killed_at(alice, "file-set-aside", tmp_path)
     assert not (alice.digests_dir / later).exists()
     assert [name.split(".md.")[0] + ".md" for name in set_aside(alice)] == [later]
     again = digest(alice, cfg())
