@@ -22,8 +22,10 @@ from typing import Any
 MODULES = ("pydantic", "pydantic.dataclasses", "pydantic.fields", "pydantic_core")
 # The lancedb releases whose use of pydantic, as it loads and on codemem's calls, this
 # stand-in was checked against (tests/code/test_store_import.py). Another release could
-# validate or convert a value on a path codemem runs: it imports the real pydantic.
-CHECKED_RELEASES = ("0.40.",)
+# validate or convert a value on a path codemem runs: it imports the real pydantic. 0.41
+# added only `TypeAdapter`, used when a table's metadata names an embedding function
+# (codemem's tables name none).
+CHECKED_RELEASES = ("0.40.", "0.41.")
 
 
 def fits(lancedb_version: str | None) -> bool:
@@ -75,6 +77,15 @@ def _unchanged(*args: Any, **_options: Any) -> Any:
     if len(args) == 1 and callable(args[0]) and not _options:
         return args[0]
     return lambda target: target
+
+
+class TypeAdapter:
+    """pydantic's own `TypeAdapter`, imported when one is first made: lancedb makes one only
+    to validate what a table's metadata says of an embedding function, which codemem's
+    tables never hold, and by then the stand-ins are out of `sys.modules`."""
+
+    def __new__(cls, *args: Any, **options: Any) -> Any:
+        return importlib.import_module("pydantic").TypeAdapter(*args, **options)
 
 
 def _inert(*_args: Any, **_options: Any) -> Any:
@@ -130,6 +141,7 @@ def stand_ins() -> dict[str, types.ModuleType]:
         field_validator=_unchanged,
         model_validator=_unchanged,
         GetCoreSchemaHandler=object,
+        TypeAdapter=TypeAdapter,
         dataclasses=dataclasses,
         fields=fields,
     )

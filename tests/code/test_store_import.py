@@ -416,3 +416,40 @@ def test_a_lancedb_release_the_stand_in_was_not_checked_against_gets_the_real_py
         tmp_path,
     )
     assert out == "True 3\n"
+
+
+def test_the_installed_lancedb_loads_without_pydantic(tmp_path):
+    # Each lancedb release is checked against the stand-in and named in CHECKED_RELEASES:
+    # one that is not gets the real pydantic silently (0.41 did, 40-70 ms of every cold
+    # index), so a new release fails here until it is checked.
+    out = run(
+        """
+        import sys
+        from codemem.code import lancedb_loading, store
+
+        store.import_lancedb()
+        print(lancedb_loading._installed_version("lancedb"), "pydantic" in sys.modules)
+        """,
+        tmp_path,
+    )
+    version, loaded = out.split()
+    assert loaded == "False", f"lancedb {version} imported pydantic: check it against the stand-in"
+
+
+def test_a_type_adapter_lancedb_makes_after_loading_is_pydantic_s_own(tmp_path):
+    out = run(
+        """
+        import sys
+        from codemem.code import store
+
+        store.import_lancedb()
+        from lancedb.embeddings import registry
+
+        print("pydantic" in sys.modules)
+        print(registry.TypeAdapter(bool).validate_python("yes"), sys.modules["pydantic"].__file__)
+        """,
+        tmp_path,
+    )
+    loaded, validated = out.splitlines()
+    assert loaded == "False"
+    assert validated.startswith("True ") and validated.endswith("__init__.py")
