@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -434,6 +435,20 @@ def test_the_installed_lancedb_loads_without_pydantic(tmp_path):
     )
     version, loaded = out.split()
     assert loaded == "False", f"lancedb {version} imported pydantic: check it against the stand-in"
+
+
+def test_pyproject_caps_lancedb_below_the_first_release_not_checked():
+    # A fresh install (CI, a user's pip) takes the newest release the cap allows: one the
+    # stand-in was not checked against would import pydantic on every cold index.
+    from codemem.code.pydantic_stand_in import CHECKED_RELEASES
+
+    text = (Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    cap = re.search(r'"lancedb>=[0-9.]+,<([0-9]+)\.([0-9]+)"', text)
+    assert cap is not None, "pyproject.toml must cap lancedb below an unchecked release"
+    newest = max(
+        tuple(int(part) for part in release.split(".")[:2]) for release in CHECKED_RELEASES
+    )
+    assert (int(cap[1]), int(cap[2])) == (newest[0], newest[1] + 1)
 
 
 def test_a_type_adapter_lancedb_makes_after_loading_is_pydantic_s_own(tmp_path):
