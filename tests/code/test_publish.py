@@ -445,7 +445,9 @@ def test_keep_removes_all_but_the_most_recently_published(origin, tmp_path, monk
     monkeypatch.setenv("CODEMEM_INDEX__SHARED_KEEP", "1")
     result = run(origin, "index", "--publish", str(shared))
     assert "Already published" in result.output
-    assert "Removed 1 older published index (keeping the 1 newest)." in result.output
+    assert (
+        "Removed 1 older published index (keeping the 1 newest and main's newest)." in result.output
+    )
     assert published(shared) == [head(origin)]
     reader = clone(origin, tmp_path / "reader")
     assert index_json(reader, "--from", str(shared))["started_from"]["used"] is True
@@ -472,7 +474,8 @@ def test_a_reader_copying_an_index_as_it_is_pruned_builds_locally(origin, tmp_pa
 
     def pruned_meanwhile(source: Path, files, dest: Path) -> None:
         # The reader has chosen its commit; a publisher elsewhere now prunes it.
-        assert publish.prune_published(shared, 1, spare=newer) == [head(reader)]
+        line = publish.default_line(origin)
+        assert publish.prune_published(shared, 1, spare=newer, line=line) == [head(reader)]
         real_copy(source, files, dest)
 
     monkeypatch.setattr(publish, "copy_in", pruned_meanwhile)
