@@ -103,7 +103,8 @@ def prune_published(
             break
         kept.add(commit)
     kept |= _default_branch_newest(root, [commit for _, commit in entries], line)
-    removed = []
+    removed: list[str] = []
+    left: list[tuple[str, OSError]] = []
     for _mtime, commit in entries:
         if commit in kept:
             continue
@@ -112,11 +113,24 @@ def prune_published(
             os.rename(root / commit, gone)
         except FileNotFoundError:
             continue  # another pruner took it
+        except OSError as exc:  # another user's, in a folder with the sticky bit (/tmp's)
+            left.append((commit, exc))
+            continue
         stall_for_tests("prune")
         shutil.rmtree(gone, ignore_errors=True)
         removed.append(commit)
     if removed:
         log.info("removed %d older published index(es) from %s", len(removed), root)
+    if left:  # the publish itself is done: what may not be removed is left, said once
+        first, problem = left[0]
+        log.warning(
+            "%d older published index(es) in %s could not be removed and are left as they "
+            "are (%s: %s)",
+            len(left),
+            root,
+            first[:12],
+            problem.strerror or problem,
+        )
     return removed
 
 

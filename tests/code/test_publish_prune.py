@@ -141,3 +141,32 @@ def test_two_clones_publishing_and_pruning_at_once_leave_only_whole_indexes(orig
     fresh = clone(origin, tmp_path / "fresh")
     out = index_json(fresh, "--from", str(shared))["started_from"]
     assert (out["used"], out["commit"]) == (True, main)
+
+
+def test_an_index_the_prune_may_not_remove_is_left_with_one_warning(
+    origin, tmp_path, monkeypatch, caplog
+):
+    # was: "codemem: error: operation not permitted (...)", exit 3, after a publish that
+    # had succeeded (a shared folder with the sticky bit: another user's index stays)
+    shared = tmp_path / "shared"
+    theirs = head(origin)
+    index_json(origin, "--publish", str(shared))
+    _age(shared, theirs, 30)
+    git(origin, "checkout", "-qb", "feature", "main")
+    commit_edit(origin, "mine")
+    git(origin, "branch", "-qf", "main", "feature")  # main moves on: `theirs` is prunable
+    real_rename = os.rename
+
+    def sticky(src, dst):
+        if Path(src).name == theirs:
+            raise PermissionError(1, "Operation not permitted", str(src))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", sticky)
+    result = run(origin, "index", "--publish", str(shared), "--keep", "1")
+    assert "Published" in result.output
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"1 older published index(es) in {shared} could not be removed and are left "
+        f"as they are ({theirs[:12]}: Operation not permitted)"
+    ]
+    assert published(shared) == sorted([theirs, head(origin)])
