@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import time
 
+import pytest
 from sleep_helpers import commit, digest, snapshot
 from test_team_memory import (  # noqa: F401 (team: a fixture)
     SETTLED,
     cfg,
+    codemem,
     digested_subjects,
     overlapping_digests,
     sh,
@@ -145,3 +147,31 @@ def test_a_pass_settling_overlaps_reads_each_digest_once(team, monkeypatch):  # 
         "digest-removed",
     ]
     assert sorted(read) == files
+
+
+@pytest.mark.parametrize("saved_into_it", [False, True])
+def test_a_set_aside_digest_whose_name_was_taken_is_settled_never_lost(
+    team,  # noqa: F811
+    tmp_path,
+    saved_into_it,
+):
+    # was: left in local/removing/digests/ for good once a checkout restored its name
+    alice, _ = overlapping_digests(team)
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    later = later_digest(alice)
+    killed_at(alice, "file-set-aside", tmp_path)
+    sh(alice.root, "checkout", "--", f".codemem/digests/{later}")  # its name, taken again
+    (left,) = set_aside(alice)
+    aside = alice.local_dir / "removing" / "digests" / left
+    mine = "\nBob: gift cards ship in spring.\n" if saved_into_it else ""
+    aside.write_bytes(aside.read_bytes() + mine.encode())
+    held = aside.read_bytes()
+    digest(alice, cfg())
+    if saved_into_it:  # a line no other file holds: kept, where `codemem status` names it
+        assert set_aside(alice) == [f"{left}.kept"]
+        assert (aside.parent / f"{left}.kept").read_bytes() == held
+        status = codemem(alice, "status")
+        assert f"{left}.kept" in status.stdout + status.stderr
+    else:  # every line of it is in the file now there: nothing is lost removing it
+        assert set_aside(alice) == []
+    assert sorted(digested_subjects(alice)) == SETTLED
