@@ -178,8 +178,9 @@ def _as_written(run: DigestRun, record: DigestRecord, patch_ids: PatchIds) -> by
     if not as_codemem_wrote(run.ws.root, shown, data, patch_ids):
         run.result.warnings.append(
             f"{shown} is not as codemem wrote it (edited?): kept, though an earlier digest "
-            "describes some of its commits too (two clones digested them); remove the sections "
-            "it repeats by hand if they should be read once"
+            "describes some of its commits too (two clones digested them); said each pass "
+            "until you settle it: remove from it the sections the earlier digest shows and "
+            "their lines under `keys:`"
         )
         return None
     return data
