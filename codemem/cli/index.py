@@ -151,7 +151,13 @@ def _commits_back(distance: int) -> str:
 
 def _describe_published(published: Published) -> str:
     where = f"{published.target} for {published.commit[:12]}"
-    if not published.published:
+    if not published.published and published.other_settings:
+        line = (
+            f"Already published in {where} by another codemem version or with other index "
+            "settings (or unreadable), left as it is: clones with these settings build "
+            f"locally; remove {published.target}/{published.commit} to publish this one."
+        )
+    elif not published.published:
         line = f"Already published in {where}; left as it is."
     else:
         size = published.bytes / 2**20

@@ -95,6 +95,9 @@ class Published:
     pruned: tuple[str, ...] = ()  # older published commits removed (`keep`)
     kept: int = 0  # how many published commits `keep` left in place (0: no pruning asked)
     default_branch: str | None = None  # whose newest published commit a prune kept
+    # Already published by another codemem version or with other index settings: clones
+    # with this run's settings cannot start from it.
+    other_settings: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,7 +168,7 @@ def _publish(ws: Workspace, config: Config, target: str, line: DefaultLine) -> P
     clear_abandoned(root)
     dirty = _work_tree_differs(ws)
     if (root / commit).exists():
-        return Published(target, commit, False, 0, 0, dirty)
+        return _already(target, root / commit, fingerprint(config), dirty)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{commit[:12]}-", dir=root))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from teammates
     try:
@@ -192,12 +195,22 @@ def _publish(ws: Workspace, config: Config, target: str, line: DefaultLine) -> P
         atomic_write(tmp / RECORD_NAME, json.dumps(record, separators=(",", ":")))
         stall_for_tests("publish")
         if not _rename_into_place(tmp, root / commit):
-            return Published(target, commit, False, 0, 0, dirty)
+            return _already(target, root / commit, manifest.fingerprint, dirty)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone already after the rename
     size = sum(f[1] for f in files)
     log.info("published the index of %s to %s (%d files, %d bytes)", commit, root, len(files), size)
     return Published(target, commit, True, len(files), size, dirty)
+
+
+def _already(target: str, folder: Path, fp: str, dirty: bool) -> Published:
+    """What a publish says of a commit published there before (by this run's settings or
+    not: a record that cannot be read counts as other settings, since no clone takes it)."""
+    try:
+        other = read_record(folder).get("fingerprint") != fp
+    except (Refused, OSError):
+        other = True
+    return Published(target, folder.name, False, 0, 0, dirty, other_settings=other)
 
 
 def start_from_shared(ws: Workspace, config: Config, target: str) -> SharedStart:
