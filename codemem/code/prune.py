@@ -27,7 +27,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.code.shared_copy import Refused, read_record
@@ -43,26 +42,39 @@ FALLBACK_BRANCHES = ("main", "master")
 ON_DEFAULT_LINE = "on_default_line"  # the record's mark: published from the default branch
 
 
-@dataclass(frozen=True, slots=True)
 class DefaultLine:
-    """The default branch as this clone knows it: its name and first-parent commits."""
+    """The default branch as this clone knows it: its name, its tip and (read when first
+    asked: about a second for 5,000 commits of a large history) its first-parent commits."""
 
-    branch: str | None  # None: no default branch found (no origin/HEAD, no main or master)
-    commits: tuple[str, ...] = ()  # newest first, at most LINE_DEPTH
+    def __init__(self, root: Path, branch: str | None = None, tip: str | None = None) -> None:
+        self.root = root
+        self.branch = branch  # None: no default branch found (no origin/HEAD, main or master)
+        self.tip = tip
+        self._commits: tuple[str, ...] | None = None if tip else ()
+
+    @property
+    def commits(self) -> tuple[str, ...]:
+        """The first-parent line from the tip, newest first, at most LINE_DEPTH."""
+        if self._commits is None:
+            out = git_text(
+                self.root, "rev-list", "--first-parent", f"--max-count={LINE_DEPTH}", str(self.tip)
+            )
+            self._commits = tuple(out.split())
+        return self._commits
 
     def holds(self, commit: str) -> bool:
-        return commit in self.commits
+        """Whether `commit` is on the line; its tip (CI publishing the branch) costs no git."""
+        return commit == self.tip or (self.tip is not None and commit in self.commits)
 
 
 def default_line(root: Path) -> DefaultLine:
-    """The default branch's first-parent line in the repository at `root`."""
+    """The default branch of the repository at `root`."""
     for ref in _default_refs(root):
-        if resolve_commit(root, ref) is None:
-            continue
-        out = git_text(root, "rev-list", "--first-parent", f"--max-count={LINE_DEPTH}", ref, "--")
-        name = ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
-        return DefaultLine(name, tuple(out.split()))
-    return DefaultLine(None)
+        tip = resolve_commit(root, ref)
+        if tip is not None:
+            name = ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
+            return DefaultLine(root, name, tip)
+    return DefaultLine(root)
 
 
 def _default_refs(root: Path) -> Iterable[str]:
