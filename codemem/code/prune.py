@@ -91,11 +91,16 @@ def _default_refs(root: Path) -> Iterable[str]:
 
 
 def prune_published(
-    root: Path, keep: int, spare: str | None = None, line: DefaultLine | None = None
+    root: Path,
+    keep: int,
+    spare: str | None = None,
+    line: DefaultLine | None = None,
+    starts_from: str | None = None,
 ) -> list[str]:
     """Remove from the shared folder `root` every published commit but the `keep` most
     recently published (by their folder's modification time, set when the publish finished),
-    `spare`, and the default branch's newest (`line`, and the records' marks); the removed
+    `spare`, `starts_from` (the one the pruning clone would start from, when HEAD's is
+    not) and the default branch's newest (`line`, and the records' marks); the removed
     commits, newest first.
 
     Two pruners at once each delete only what their own rename moved; a pruner killed midway
@@ -114,6 +119,7 @@ def prune_published(
         if len(kept) >= keep:
             break
         kept.add(commit)
+    kept |= {starts_from} if starts_from else set()
     kept |= _default_branch_newest(root, [commit for _, commit in entries], line)
     removed: list[str] = []
     left: list[tuple[str, OSError]] = []

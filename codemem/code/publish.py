@@ -148,7 +148,12 @@ def publish_index(ws: Workspace, config: Config, target: str, keep: int = 0) -> 
     done = _publish(ws, config, target, line)
     if not keep:
         return done
-    pruned = prune_published(shared_folder(target), keep, spare=done.commit, line=line)
+    root = shared_folder(target)
+    starts_from = None
+    if done.other_settings:  # HEAD's is no clone's start with these settings: an ancestor's is
+        with contextlib.suppress(Refused, OSError):
+            starts_from = _nearest_published(ws, root, fingerprint(config))[0]
+    pruned = prune_published(root, keep, spare=done.commit, line=line, starts_from=starts_from)
     return replace(done, pruned=tuple(pruned), kept=keep, default_branch=line.branch)
 
 

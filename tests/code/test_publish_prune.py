@@ -194,3 +194,27 @@ def test_publishing_the_default_branchs_tip_walks_no_history(origin, tmp_path, m
     index_json(origin, "--publish", str(shared))
     assert not json.loads((shared / head(origin) / RECORD_NAME).read_text())["on_default_line"]
     assert len(walks) == 1  # off the tip: is it further down the line?
+
+
+def test_the_published_index_the_pruning_clone_starts_from_is_kept(origin, tmp_path):
+    # HEAD published before by another codemem version: this clone would start from its
+    # nearest ancestor published with its settings, which a prune must not remove.
+    shared = tmp_path / "shared"
+    ancestor = head(origin)
+    index_json(origin, "--publish", str(shared))
+    _age(shared, ancestor, 40)
+    commit_edit(origin, "later")
+    index_json(origin, "--publish", str(shared))
+    record_path = shared / head(origin) / RECORD_NAME
+    record = json.loads(record_path.read_text())
+    record.update(codemem="99.0.0", fingerprint="0" * 16)
+    record_path.write_text(json.dumps(record))
+    _age(shared, head(origin), 30)
+    fresh = clone(origin, tmp_path / "fresh")
+    _on_branch(origin, "feature")  # newer, off main
+    index_json(origin, "--publish", str(shared))
+    git(origin, "checkout", "-q", "main")
+    index_json(origin, "--publish", str(shared), "--keep", "1")
+    assert ancestor in published(shared)
+    out = index_json(fresh, "--from", str(shared))["started_from"]
+    assert (out["used"], out["commit"]) == (True, ancestor)
