@@ -74,7 +74,8 @@ def describe_summary(summary: IndexSummary) -> str:
     type=click.IntRange(min=1),
     metavar="N",
     help="With --publish: then remove all but the N most recently published commits in DIR "
-    "(default: index.shared_keep; 0 there keeps all).",
+    "and the newest on the default branch's first-parent line (origin/HEAD's branch, else "
+    "init.defaultBranch, else main or master) (default: index.shared_keep; 0 there keeps all).",
 )
 @click.option(
     "--json",
@@ -150,7 +151,13 @@ def _commits_back(distance: int) -> str:
 
 def _describe_published(published: Published) -> str:
     where = f"{published.target} for {published.commit[:12]}"
-    if not published.published:
+    if not published.published and published.other_settings:
+        line = (
+            f"Already published in {where} by another codemem version or with other index "
+            "settings (or unreadable), left as it is: clones with these settings build "
+            f"locally; remove {published.target}/{published.commit} to publish this one."
+        )
+    elif not published.published:
         line = f"Already published in {where}; left as it is."
     else:
         size = published.bytes / 2**20
@@ -159,10 +166,12 @@ def _describe_published(published: Published) -> str:
             line += " The work tree differs from HEAD: clones re-index those files."
     if published.pruned:
         count = len(published.pruned)
-        line += (
-            f"\nRemoved {count} older published index{'es' if count != 1 else ''} "
-            f"(keeping the {published.kept} newest)."
-        )
+        kept = f"keeping the {published.kept} newest"
+        if published.default_branch:
+            kept += f" and {printable(published.default_branch)}'s newest"
+        else:
+            kept += "; no default branch found: no origin/HEAD, main or master"
+        line += f"\nRemoved {count} older published index{'es' if count != 1 else ''} ({kept})."
     return line
 
 

@@ -196,6 +196,11 @@ def digest_command(
     memory [skip ci]" and pushed; if the branch moved meanwhile the job pulls with --rebase (memory
     merged by codemem's merge driver) and tries again, up to 5 times. What a developer
     already digested and pushed is never digested again.
+
+    Two clones that digested the same commits before either pulled the other's digest: the
+    next pass removes the later digest and describes what only it showed. One a person wrote
+    into is kept, and a warning names it on every pass until it is settled by hand: remove
+    from it the sections the earlier digest shows and their lines under `keys:`.
     """
     from contextlib import nullcontext
 

@@ -46,6 +46,15 @@ from codemem.code.indexer import LOCK_NAME, index_lock
 from codemem.code.integrity import CHECKED_FILE, READERS_LOCK, find_damage
 from codemem.code.manifest import Manifest
 from codemem.code.plan import fingerprint
+from codemem.code.prune import (
+    ON_DEFAULT_LINE,
+    TEMP_PREFIX,
+    DefaultLine,
+    clear_abandoned,
+    default_line,
+    is_commit_id,
+    prune_published,
+)
 from codemem.code.shared_copy import (
     RECORD_NAME,
     Refused,
@@ -65,9 +74,6 @@ from codemem.workspace import Workspace
 log = logging.getLogger("codemem")
 
 RECORD_FORMAT = 1
-TEMP_PREFIX = ".tmp-"
-PRUNED_PREFIX = ".pruned-"  # removed from view, its deletion under way or killed
-STALE_TEMP_SECONDS = 24 * 3600  # a publish folder this old was abandoned (killed, crashed)
 SEARCH_DEPTH = 5000  # how far back HEAD's history is searched for a published commit
 # Per-clone files, not part of the index: the locks, what this clone checked, and its work
 # tree's last listing (a clone lists its own; one from the shared folder is never read).
@@ -88,6 +94,10 @@ class Published:
     dirty: bool  # the work tree differed from HEAD (clones re-index those files)
     pruned: tuple[str, ...] = ()  # older published commits removed (`keep`)
     kept: int = 0  # how many published commits `keep` left in place (0: no pruning asked)
+    default_branch: str | None = None  # whose newest published commit a prune kept
+    # Already published by another codemem version or with other index settings: clones
+    # with this run's settings cannot start from it.
+    other_settings: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,21 +136,28 @@ def shared_folder(target: str) -> Path:
 
 def publish_index(ws: Workspace, config: Config, target: str, keep: int = 0) -> Published:
     """Publish the current index as the index of HEAD into the shared folder `target`, then
-    with `keep` > 0 remove all but the `keep` most recently published commits (HEAD's stays).
+    with `keep` > 0 remove all but the `keep` most recently published commits; HEAD's and
+    the default branch's newest stay (`codemem.code.prune`).
 
     The index must be complete and built with the current settings (the caller refreshes
     it first). Raises UsageError when there is no commit or no complete index.
     """
     if keep < 0:
         raise UsageError(f"keep must be 0 (keep all) or more, not {keep}")
-    done = _publish(ws, config, target)
+    line = default_line(ws.root)
+    done = _publish(ws, config, target, line)
     if not keep:
         return done
-    pruned = prune_published(shared_folder(target), keep, spare=done.commit)
-    return replace(done, pruned=tuple(pruned), kept=keep)
+    root = shared_folder(target)
+    starts_from = None
+    if done.other_settings:  # HEAD's is no clone's start with these settings: an ancestor's is
+        with contextlib.suppress(Refused, OSError):
+            starts_from = _nearest_published(ws, root, fingerprint(config))[0]
+    pruned = prune_published(root, keep, spare=done.commit, line=line, starts_from=starts_from)
+    return replace(done, pruned=tuple(pruned), kept=keep, default_branch=line.branch)
 
 
-def _publish(ws: Workspace, config: Config, target: str) -> Published:
+def _publish(ws: Workspace, config: Config, target: str, line: DefaultLine) -> Published:
     root = shared_folder(target)
     commit = head_commit(ws.root)
     if commit is None:
@@ -153,10 +170,10 @@ def _publish(ws: Workspace, config: Config, target: str) -> Published:
         raise UsageError(
             f"{target}: a file is in the way, not a folder: publish to a folder"
         ) from None
-    _clear_abandoned(root)
+    clear_abandoned(root)
     dirty = _work_tree_differs(ws)
     if (root / commit).exists():
-        return Published(target, commit, False, 0, 0, dirty)
+        return _already(target, root / commit, fingerprint(config), dirty)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{commit[:12]}-", dir=root))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from teammates
     try:
@@ -175,17 +192,30 @@ def _publish(ws: Workspace, config: Config, target: str) -> Published:
             "codemem": __version__,
             "published_at": time.time(),
             "dirty": dirty,
+            # Found on the default branch's first-parent line: a prune by a clone that has
+            # not fetched this commit still keeps it as the default branch's newest.
+            ON_DEFAULT_LINE: line.holds(commit),
             "files": [list(f) for f in files],
         }
         atomic_write(tmp / RECORD_NAME, json.dumps(record, separators=(",", ":")))
         stall_for_tests("publish")
         if not _rename_into_place(tmp, root / commit):
-            return Published(target, commit, False, 0, 0, dirty)
+            return _already(target, root / commit, manifest.fingerprint, dirty)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone already after the rename
     size = sum(f[1] for f in files)
     log.info("published the index of %s to %s (%d files, %d bytes)", commit, root, len(files), size)
     return Published(target, commit, True, len(files), size, dirty)
+
+
+def _already(target: str, folder: Path, fp: str, dirty: bool) -> Published:
+    """What a publish says of a commit published there before (by this run's settings or
+    not: a record that cannot be read counts as other settings, since no clone takes it)."""
+    try:
+        other = read_record(folder).get("fingerprint") != fp
+    except (Refused, OSError):
+        other = True
+    return Published(target, folder.name, False, 0, 0, dirty, other_settings=other)
 
 
 def start_from_shared(ws: Workspace, config: Config, target: str) -> SharedStart:
@@ -234,7 +264,7 @@ def _nearest_published(ws: Workspace, root: Path, fp: str) -> tuple[str, int, di
     published = {
         entry.name
         for entry in os.scandir(root)
-        if _is_commit_id(entry.name) and entry.is_dir(follow_symlinks=False)
+        if is_commit_id(entry.name) and entry.is_dir(follow_symlinks=False)
     }
     if not published:
         raise Refused("nothing is published there")
@@ -291,59 +321,6 @@ def _rename_into_place(tmp: Path, final: Path) -> bool:
     return True
 
 
-def prune_published(root: Path, keep: int, spare: str | None = None) -> list[str]:
-    """Remove all but the `keep` most recently published commits in `root` (by their
-    folder's modification time, set when the publish finished), never `spare`; the removed
-    commits, newest first.
-
-    Each goes out of view with one rename to a dot folder, then is deleted: a reader that
-    chose it meanwhile fails to copy it and builds locally. Two pruners at once each remove
-    what they renamed; a pruner killed midway leaves a dot folder the next publish clears.
-    """
-    entries = []
-    for entry in os.scandir(root):
-        if not _is_commit_id(entry.name):
-            continue
-        with contextlib.suppress(OSError):  # gone meanwhile (another pruner)
-            if entry.is_dir(follow_symlinks=False):
-                entries.append((entry.stat(follow_symlinks=False).st_mtime, entry.name))
-    entries.sort(reverse=True)
-    kept = {spare} if spare else set()
-    removed = []
-    for _mtime, commit in entries:
-        if commit in kept:
-            continue
-        if len(kept) < keep:
-            kept.add(commit)
-            continue
-        gone = root / f"{PRUNED_PREFIX}{commit[:12]}-{os.urandom(4).hex()}"
-        try:
-            os.rename(root / commit, gone)
-        except FileNotFoundError:
-            continue  # another pruner took it
-        stall_for_tests("prune")
-        shutil.rmtree(gone, ignore_errors=True)
-        removed.append(commit)
-    if removed:
-        log.info("removed %d older published index(es) from %s", len(removed), root)
-    return removed
-
-
-def _clear_abandoned(root: Path) -> None:
-    """Remove publish folders left by runs killed more than a day ago, and what killed
-    prunes left (already out of view)."""
-    cutoff = time.time() - STALE_TEMP_SECONDS
-    for entry in os.scandir(root):
-        if entry.name.startswith(PRUNED_PREFIX):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            continue
-        if not entry.name.startswith(TEMP_PREFIX):
-            continue
-        with contextlib.suppress(OSError):
-            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                shutil.rmtree(entry.path, ignore_errors=True)
-
-
 def _work_tree_differs(ws: Workspace) -> bool:
     """Whether tracked files differ from HEAD (outside .codemem/)."""
     out = git_text(
@@ -356,7 +333,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _is_commit_id(name: str) -> bool:
-    return len(name) in (40, 64) and all(c in "0123456789abcdef" for c in name)

@@ -37,7 +37,6 @@ from codemem.memory.files import (
     check_memory_write,
     folder_in_the_way,
     memory_file,
-    put_back_memory_files,
     read_memory_bytes,
     read_memory_file,
     remove_memory_file,
@@ -55,6 +54,7 @@ from codemem.memory.history import Change, file_history
 from codemem.memory.initialize import initialize_memory
 from codemem.memory.instructions import export_instructions, import_instructions
 from codemem.memory.labels import default_description, default_limit, validate_label
+from codemem.memory.leftovers import put_back_memory_files
 from codemem.memory.markers import has_conflict
 from codemem.memory.notes import InsertResult, Note, NoteHit
 from codemem.memory.ranking import normalize

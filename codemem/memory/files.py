@@ -31,7 +31,6 @@ from codemem.infra import (
     line_ends,
     printable,
     private_dir,
-    put_back_set_aside,
     read_regular,
     read_regular_bytes,
     remove_file,
@@ -265,7 +264,7 @@ def remove_memory_file(ws: Workspace, path: Path, before: bytes) -> bool:
     exactly the bytes `before`: moved aside into `.codemem/local/removing/<its folder>/` (never
     beside it, where `git add -A -- .codemem` would commit what a kill left), compared there,
     then removed (`infra.remove_file`), so a save made since `before` was read is put back and
-    stays; one a kill left set aside is put back by `put_back_memory_files`. True once no file
+    stays; one a kill left set aside is put back by `leftovers.put_back_memory_files`. True once no file
     is there; False, the file left as it is now, when it holds something else."""
     checked = check_memory_write(ws, path)
     aside = private_dir(private_dir(ws.ensure_local() / "removing") / path.parent.name)
@@ -284,20 +283,6 @@ def remove_memory_file(ws: Workspace, path: Path, before: bytes) -> bool:
     except (PathOutsideRepository, NotADirectoryError):
         raise moved_meanwhile(ws, path) from None
     return not os.path.lexists(path)
-
-
-def put_back_memory_files(ws: Workspace, folder: Path) -> list[Path]:
-    """Put back in `folder` (`digests/`) each file a killed `remove_memory_file` left set
-    aside in `.codemem/local/removing/<its name>/`: that removal never finished, and its
-    caller (the digest pass, under its lock) judges the file again. One whose name was taken
-    meanwhile stays set aside, never over that file. Returns the paths put back."""
-    aside = ws.local_dir / "removing" / folder.name
-    if not aside.is_dir():
-        return []
-    back = put_back_set_aside(aside, folder)
-    for path in back:
-        log.debug("%s: put back (a removal of it was stopped)", _shown(ws, path))
-    return back
 
 
 class NotText(BlockFormatError):

@@ -201,7 +201,7 @@ def rewritten_keys(
     patch_ids = patch_ids or PatchIds(root)
     rewritten = keyed_commits(root, [*known, "--not", head], patch_ids)
     away = {commit.sha for commit in rewritten}
-    squashed = squashed_keys(root, [sha for sha in known if sha in away], head, patch_ids)
+    squashed = squashed_keys([sha for sha in known if sha in away], head, patch_ids)
     return {key for commit in rewritten for key in commit.keys} | squashed
 
 

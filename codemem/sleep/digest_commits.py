@@ -146,7 +146,11 @@ def _without_overlaps(
     they alone describe; else `commit_range`, all digests kept. One a person has written
     into is kept, and said."""
     full = run.state
-    later = [(record, data) for record in full.overlapping if (data := _as_written(run, record))]
+    later = [
+        (record, data)
+        for record in full.overlapping
+        if (data := _as_written(run, record, patch_ids))
+    ]
     if not later:
         return commit_range
     run.state = read_state(run.ws, without={r.name for r, _ in later}, records=full.records)
@@ -159,7 +163,7 @@ def _without_overlaps(
     return commit_range
 
 
-def _as_written(run: DigestRun, record: DigestRecord) -> bytes | None:
+def _as_written(run: DigestRun, record: DigestRecord, patch_ids: PatchIds) -> bytes | None:
     """The bytes of an overlapping digest when they are what codemem wrote
     (`overlaps.as_codemem_wrote`); None, said for one a person has written into, else."""
     path = run.ws.digests_dir / record.name
@@ -171,11 +175,12 @@ def _as_written(run: DigestRun, record: DigestRecord) -> bytes | None:
     if data is None:
         return None
     shown = path.relative_to(run.ws.root).as_posix()
-    if not as_codemem_wrote(run.ws.root, shown, data):
+    if not as_codemem_wrote(run.ws.root, shown, data, patch_ids):
         run.result.warnings.append(
             f"{shown} is not as codemem wrote it (edited?): kept, though an earlier digest "
-            "describes some of its commits too (two clones digested them); remove the sections "
-            "it repeats by hand if they should be read once"
+            "describes some of its commits too (two clones digested them); said each pass "
+            "until you settle it: remove from it the sections the earlier digest shows and "
+            "their lines under `keys:`"
         )
         return None
     return data

@@ -20,14 +20,15 @@ holds it yet). It stays, said in a warning naming it, and counts as written.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from codemem.errors import CodememError, GitError
-from codemem.infra import run_git
+from codemem.infra import head_commit
 from codemem.sleep.commits import CommitRange, existing_commits, keyed_commits
 from codemem.sleep.digest_file import as_written
-from codemem.sleep.patch_ids import PatchIds
+from codemem.sleep.patch_ids import PatchIds, lf
 
 # The commits read, from a later digest's base to HEAD, to find those it alone describes.
 READ_LIMIT = 1000
@@ -86,22 +87,22 @@ def redescribed(
     return True
 
 
-def as_codemem_wrote(root: Path, relative: str, data: bytes) -> bool:
+def as_codemem_wrote(
+    root: Path, relative: str, data: bytes, patch_ids: PatchIds | None = None
+) -> bool:
     """Whether a digest's bytes `data` (at `relative`, from the repository's root) are the
     text codemem wrote: by its `checksum:`, or without one, the text the last commit that
     added it holds (line ends aside). An edit before that commit, in a digest an older
-    codemem wrote, cannot be told."""
+    codemem wrote, cannot be told. `patch_ids`: where that text's hash is kept for HEAD, so
+    the next pass at the same HEAD asks git nothing (None: asked for this call alone)."""
     written = as_written(data)
     if written is not None:
         return written
+    head = head_commit(root)
+    if head is None:
+        return False
     try:
-        added = run_git(root, "log", "-1", "--diff-filter=A", "--format=%H", "--", relative)
-        sha = added.decode("ascii", "replace").strip()
-        committed = run_git(root, "cat-file", "blob", f"{sha}:{relative}") if sha else None
+        committed = (patch_ids or PatchIds(root)).added_text(head, relative)
     except CodememError:
         return False
-    return committed is not None and _lf(committed) == _lf(data)
-
-
-def _lf(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n")
+    return committed is not None and committed == hashlib.sha1(lf(data)).hexdigest()

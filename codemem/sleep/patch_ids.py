@@ -5,7 +5,10 @@ the whole commit: every pass would pay it again for each commit it lists, and fo
 `commits.REWRITTEN_LIMIT` commits HEAD no longer holds, on every pass while a digested head
 stays unreachable (about a second per thousand commits). `PatchIds` answers from the file
 and asks git only for the commits it has not seen, then keeps their ids there too ("" for
-a commit with none: a memory-only one).
+a commit with none: a memory-only one). Two other answers git gives that never change are
+kept there too, each under a hash of its question: the merge base of two commits, and the
+text the commit that added a digest holds at a given HEAD; so a pass with nothing new asks
+git none of them again.
 
 The file is derived: one that does not read, fails its checksum or has the wrong shape is
 started afresh (its ids are computed again), and one that cannot be written only costs
@@ -19,11 +22,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from codemem.errors import CodememError
-from codemem.infra import git_text, read_checked, write_checked
+from codemem.infra import git_text, read_checked, run_git, write_checked
 from codemem.sleep.patches import OUTSIDE_MEMORY, commit_patch_ids, range_patch_id
 from codemem.workspace import Workspace
 
@@ -75,6 +78,41 @@ class PatchIds:
                 self._write(self.ws, {name: found})
         return self.known[name] or None
 
+    def merge_base(self, head: str, tip: str) -> str | None:
+        """The best common ancestor of the commits `head` and `tip` (None: none), kept under a
+        name of the pair: a pass whose HEAD has not moved asks git nothing
+        (`squashes.squashed_keys`). GitError for a commit not in this clone."""
+        return self._derived(
+            f"merge-base {head} {tip}",
+            lambda: git_text(self.root, "merge-base", head, tip, ok=(0, 1)).strip(),
+        )
+
+    def added_text(self, head: str, relative: str) -> str | None:
+        """The sha1 of the text (LF line ends) that the last commit in `head`'s history that
+        added the file `relative` holds there, None when none does; kept under a name of
+        the pair (`overlaps.as_codemem_wrote`)."""
+
+        def ask() -> str:
+            added = git_text(
+                self.root, "log", "-1", "--diff-filter=A", "--format=%H", head, "--", relative
+            ).strip()
+            if not added:
+                return ""
+            blob = run_git(self.root, "cat-file", "blob", f"{added}:{relative}")
+            return hashlib.sha1(lf(blob)).hexdigest()
+
+        return self._derived(f"added {head} {relative}", ask)
+
+    def _derived(self, question: str, ask: Callable[[], str]) -> str | None:
+        """What `ask` answers (a commit or hash id, "" for none), from the file when `question`
+        was asked before; kept there under a hash of `question`."""
+        name = hashlib.sha1(question.encode("utf-8", "surrogateescape")).hexdigest()
+        if name not in self.known:
+            self.known[name] = ask()
+            if self.save and self.ws is not None:
+                self._write(self.ws, {name: self.known[name]})
+        return self.known[name] or None
+
     def _write(self, ws: Workspace, computed: dict[str, str]) -> None:
         """The file as it is now (another pass may have added to it) plus `computed`."""
         path = ws.local_dir / FILE_NAME
@@ -102,3 +140,8 @@ def _read(path: Path) -> dict[str, str]:
         log.debug("%s is damaged (%s): making it again", path, exc)
         return {}
     return ids
+
+
+def lf(data: bytes) -> bytes:
+    """`data` with CRLF line ends made LF (a CRLF checkout holds the text git does)."""
+    return data.replace(b"\r\n", b"\n")

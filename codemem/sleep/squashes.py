@@ -11,30 +11,28 @@ the squash's patch, and S is digested, as it must be.
 
 Only when that range holds two commits or more (one commit's patch again, with a new date, is
 as likely a revert reverted: a change), for the `MAX_BRANCHES` newest such heads; each range's
-patch id is kept with the commits' (`PatchIds.of_range`), so a pass pays one `git merge-base`
-a head once it is known.
+patch id, and its merge base, are kept with the commits' (`PatchIds.of_range`,
+`PatchIds.merge_base`), so a pass whose HEAD has not moved asks git nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from codemem.errors import GitError
-from codemem.infra import git_text
 from codemem.sleep.patch_ids import PatchIds
 from codemem.sleep.patches import range_key
 
 MAX_BRANCHES = 20
 
 
-def squashed_keys(root: Path, away: Sequence[str], head: str, patch_ids: PatchIds) -> set[str]:
+def squashed_keys(away: Sequence[str], head: str, patch_ids: PatchIds) -> set[str]:
     """The `range_key`s of what each digested head in `away` (not in `head`'s history, oldest
     first) changed since `head`'s history parted from it."""
     keys = set()
     for tip in away[-MAX_BRANCHES:]:
         try:
-            base = git_text(root, "merge-base", head, tip, ok=(0, 1)).strip()
+            base = patch_ids.merge_base(head, tip)
         except GitError:  # a head gone meanwhile
             continue
         found = patch_ids.of_range(base, tip) if base else None

@@ -445,7 +445,9 @@ def test_keep_removes_all_but_the_most_recently_published(origin, tmp_path, monk
     monkeypatch.setenv("CODEMEM_INDEX__SHARED_KEEP", "1")
     result = run(origin, "index", "--publish", str(shared))
     assert "Already published" in result.output
-    assert "Removed 1 older published index (keeping the 1 newest)." in result.output
+    assert (
+        "Removed 1 older published index (keeping the 1 newest and main's newest)." in result.output
+    )
     assert published(shared) == [head(origin)]
     reader = clone(origin, tmp_path / "reader")
     assert index_json(reader, "--from", str(shared))["started_from"]["used"] is True
@@ -472,7 +474,8 @@ def test_a_reader_copying_an_index_as_it_is_pruned_builds_locally(origin, tmp_pa
 
     def pruned_meanwhile(source: Path, files, dest: Path) -> None:
         # The reader has chosen its commit; a publisher elsewhere now prunes it.
-        assert publish.prune_published(shared, 1, spare=newer) == [head(reader)]
+        line = publish.default_line(origin)
+        assert publish.prune_published(shared, 1, spare=newer, line=line) == [head(reader)]
         real_copy(source, files, dest)
 
     monkeypatch.setattr(publish, "copy_in", pruned_meanwhile)
@@ -502,3 +505,27 @@ def test_a_prune_killed_midway_leaves_nothing_a_reader_takes(origin, tmp_path):
     # The next publish clears what the killed prune left, whatever its age.
     assert index_json(origin, "--publish", str(shared))["published"]["published"] is False
     assert published(shared) == [head(origin)]
+
+
+def test_a_commit_published_with_other_settings_is_named_so_not_just_already_there(
+    origin, tmp_path
+):
+    # was "Already published …; left as it is.", as if clones could start from it
+    shared = tmp_path / "shared"
+    run(origin, "index", "--publish", str(shared))
+    record_path = shared / head(origin) / "published.json"
+    record = json.loads(record_path.read_text())
+    record.update(codemem="99.0.0", fingerprint="0" * 16)  # what a newer codemem writes
+    record_path.write_text(json.dumps(record))
+    said = run(origin, "index", "--publish", str(shared)).output.splitlines()[-1]
+    assert said == (
+        f"Already published in {shared} for {head(origin)[:12]} by another codemem version or "
+        "with other index settings (or unreadable), left as it is: clones with these settings "
+        f"build locally; remove {shared}/{head(origin)} to publish this one."
+    )
+    out = index_json(origin, "--publish", str(shared))["published"]
+    assert (out["published"], out["other_settings"]) == (False, True)
+    assert json.loads(record_path.read_text()) == record  # left as it is
+    reader = clone(origin, tmp_path / "reader")
+    problem = index_json(reader, "--from", str(shared))["started_from"]["problem"]
+    assert problem.endswith("built by another codemem version or other index settings")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import time
 
+import pytest
 from sleep_helpers import commit, digest, snapshot
 from test_team_memory import (  # noqa: F401 (team: a fixture)
     SETTLED,
     cfg,
+    codemem,
     digested_subjects,
     overlapping_digests,
     sh,
@@ -85,8 +87,9 @@ def test_an_overlapping_digest_a_person_wrote_into_is_kept_and_named(team):  # n
     shown = later.relative_to(alice.root).as_posix()
     assert [w for w in result.warnings if w.startswith(shown)] == [
         f"{shown} is not as codemem wrote it (edited?): kept, though an earlier digest describes "
-        "some of its commits too (two clones digested them); remove the sections it repeats "
-        "by hand if they should be read once"
+        "some of its commits too (two clones digested them); said each pass until you settle "
+        "it: remove from it the sections the earlier digest shows and their lines under "
+        "`keys:`"
     ]
     again = digest(alice, cfg())  # kept on every pass, and said each time
     assert snapshot(alice) == before and again.commits == []
@@ -145,3 +148,63 @@ def test_a_pass_settling_overlaps_reads_each_digest_once(team, monkeypatch):  # 
         "digest-removed",
     ]
     assert sorted(read) == files
+
+
+@pytest.mark.parametrize("saved_into_it", [False, True])
+def test_a_set_aside_digest_whose_name_was_taken_is_settled_never_lost(
+    team,  # noqa: F811
+    tmp_path,
+    saved_into_it,
+):
+    # was: left in local/removing/digests/ for good once a checkout restored its name
+    alice, _ = overlapping_digests(team)
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    later = later_digest(alice)
+    killed_at(alice, "file-set-aside", tmp_path)
+    sh(alice.root, "checkout", "--", f".codemem/digests/{later}")  # its name, taken again
+    (left,) = set_aside(alice)
+    aside = alice.local_dir / "removing" / "digests" / left
+    mine = "\nBob: gift cards ship in spring.\n" if saved_into_it else ""
+    aside.write_bytes(aside.read_bytes() + mine.encode())
+    held = aside.read_bytes()
+    digest(alice, cfg())
+    if saved_into_it:  # a line no other file holds: kept, where `codemem status` names it
+        assert set_aside(alice) == [f"{left}.kept"]
+        assert (aside.parent / f"{left}.kept").read_bytes() == held
+        status = codemem(alice, "status")
+        assert f"{left}.kept" in status.stdout + status.stderr
+    else:  # every line of it is in the file now there: nothing is lost removing it
+        assert set_aside(alice) == []
+    assert sorted(digested_subjects(alice)) == SETTLED
+
+
+def test_an_edited_overlapping_digest_is_settled_as_its_warning_says(team):  # noqa: F811
+    # The warning repeats each pass until a person settles it, as it says: the sections the
+    # earlier digest shows removed, with their lines under `keys:`.
+    alice, _ = overlapping_digests(team)
+    assert sh(alice.root, "pull", "-q", "--no-edit", "origin", "main", check=False).returncode == 0
+    later = alice.digests_dir / later_digest(alice)
+    (earlier,) = [
+        p for p in alice.digests_dir.glob("*.md") if p != later and "`Add labels`" in p.read_text()
+    ]
+    later.write_text(later.read_text() + "\nGift cards ship with the spring release.\n")
+    shown = later.relative_to(alice.root).as_posix()
+    for _ in range(2):
+        warned = [w for w in digest(alice, cfg()).warnings if w.startswith(shown)]
+        assert len(warned) == 1 and "until you settle it" in warned[0]
+    kept, skipping = [], False
+    for line in later.read_text().splitlines(keepends=True):
+        if line.startswith("## "):
+            skipping = "`Add coupons`" in line or "`Add labels`" in line
+        if not skipping:
+            kept.append(line)
+    later.write_text("".join(kept))  # the sections alone (the old warning's advice): not yet
+    assert [w for w in digest(alice, cfg()).warnings if w.startswith(shown)] == warned
+    repeated = {line for line in earlier.read_text().splitlines() if line.startswith("- ")}
+    later.write_text("".join(line for line in kept if line.rstrip("\n") not in repeated))
+    before = snapshot(alice)
+    settled = digest(alice, cfg())
+    assert (settled.warnings, settled.commits) == ([], [])
+    assert snapshot(alice) == before
+    assert later.read_text().endswith("Gift cards ship with the spring release.\n")
+    assert sorted(digested_subjects(alice)) == SETTLED

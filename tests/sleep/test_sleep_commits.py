@@ -273,8 +273,8 @@ def test_a_damaged_patch_id_file_is_made_again(tmp_path, monkeypatch, damage):
     assert asked == [4]  # main's four commits the branch lacks, read again
     if damage != "folder":  # a folder in its place is left alone: the ids are computed again
         assert not path.is_symlink()
-        # main's four commits, and the range of them (`sleep/squashes.py`)
-        assert len(json.loads(path.read_text())["ids"]) == 5
+        # main's four commits, the range of them and its merge base (`sleep/squashes.py`)
+        assert len(json.loads(path.read_text())["ids"]) == 6
     asked.clear()
     digest(ws)
     assert asked == ([4] if damage == "folder" else [])
