@@ -223,6 +223,7 @@ def digest_command(
         llm=not no_llm,
         model_required=not ci,
         fetch_from=remote if ci else None,  # CI checks out one commit: fetch what is missing
+        by="codemem digest --ci" if ci else "codemem digest",
     )
     prefix = "codemem digest: " if ci else ""
     try:  # one pass at a time per clone, its push included

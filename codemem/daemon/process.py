@@ -241,7 +241,9 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
         "idle_minutes": status.idle_minutes,
         "index_runs": status.index_runs if running else None,
         "last_index": status.last_index,
-        "last_digest": status.last_digest,
+        # the last digest whoever ran it (`by`), and the daemon's own last one (its errors too)
+        "last_digest": last_digest(ws) or _by_watch(status.last_digest),
+        "watch_digest": status.last_digest,
         "socket": status.socket if running else None,
         "polling": status.polling if running else None,
         "other_version": running and other_version(status.to_json()),
@@ -251,6 +253,25 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
     if not running and read_pid(ws) is not None:
         out["stale_pid"] = read_pid(ws)
     return out
+
+
+def last_digest(ws: Workspace) -> dict[str, Any] | None:
+    """What the last digest in this clone did, whoever ran it: `{at, by, head, commits,
+    digest, changes}` (`sleep.state.write_last_digest`); None before any, or when the record
+    is damaged (derived: the next pass writes it anew)."""
+    try:
+        record = json.loads(read_regular_bytes(ws.last_digest_file, 64 * 1024))
+    except (OSError, ValueError, NotARegularFile, FileTooLarge):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("at"), (int, float)):
+        return None
+    return record
+
+
+def _by_watch(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The daemon's record of its last digest, said to be the daemon's (an older version's
+    daemon wrote no `last-digest.json`)."""
+    return {**record, "by": "codemem watch"} if record else None
 
 
 def uncommitted_memory(ws: Workspace) -> list[str]:

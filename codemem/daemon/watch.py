@@ -446,7 +446,7 @@ class Watcher:
             result = run_digest(
                 self.ws,
                 self.config,
-                DigestOptions(llm=self.use_model),
+                DigestOptions(llm=self.use_model, by="codemem watch"),
                 progress=self._checkpoint,
                 now=self._now,
             )

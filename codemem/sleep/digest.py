@@ -75,7 +75,7 @@ from codemem.sleep.digest_run import (
 from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.pass_lock import digest_lock
 from codemem.sleep.sessions import pending_sessions
-from codemem.sleep.state import write_local_state
+from codemem.sleep.state import write_last_digest, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
@@ -242,6 +242,8 @@ def save_state(run: DigestRun) -> None:
         run.writer.changes,
         run.result.warnings + run.writer.warnings,
     )
+    if not run.options.dry_run:
+        write_last_digest(run.ws, run.options.by, run.result)
 
 
 Step = Callable[[DigestRun], None]

@@ -48,6 +48,7 @@ class DigestOptions:
     model_required: bool = False  # a missing API key is an error, not an extractive pass
     # --ci: where to fetch the history a shallow clone lacks (None: digest what is here, warned)
     fetch_from: str | None = None
+    by: str = "codemem digest"  # who runs the pass, for `watch --status` (`codemem watch`, CI)
 
 
 @dataclass
