@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 COLOR_MODES = ("auto", "always", "never")
+# The exit code of a search that found nothing (`search`, `recall`), like grep's: a script
+# tells "no match" from an answer, and both from a usage mistake (2).
+NOTHING_FOUND = 1
 
 
 def color_choice(mode: str, environ: dict[str, str] | None = None) -> bool | None:

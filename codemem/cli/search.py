@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from codemem.cli import AppContext, describe_failure, end_without_teardown
+from codemem.cli.output import NOTHING_FOUND
 from codemem.daemon.query_client import ask_daemon, say_stale
 from codemem.infra import printable
 
@@ -60,9 +61,6 @@ class SearchCommand(click.Command):
             raise click.NoSuchOption(  # the same error, with the hint (its message is final)
                 exc.option_name, exc.message + hint, exc.possibilities, exc.ctx
             ) from None
-
-
-NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
 
 
 @click.command("search", cls=SearchCommand)
