@@ -125,9 +125,10 @@ def status_lines(info: dict) -> list[str]:
     "--json",
     "as_json",
     is_flag=True,
-    help="With --status ({running, pid, uptime_s, last_index, last_digest: the last digest "
-    "whoever ran it, {at, by, head, commits, digest, changes}, watch_digest: the daemon's own "
-    "last one, ...}), --stop ({stopped, pid}) or --detach ({started, pid, log}): JSON on stdout.",
+    help="With --status ({running, pid, uptime_s, last_index, last_digest, watch_digest, ...}: "
+    "last_digest is the last digest whoever ran it, with at, by, head, commits, digest and "
+    "changes; watch_digest the daemon's own last one, its error included), --stop ({stopped, "
+    "pid}) or --detach ({started, pid, log}): JSON on stdout.",
 )
 @click.option("--daemon", is_flag=True, hidden=True)  # set by --detach for the background process
 @click.pass_obj
