@@ -143,6 +143,13 @@ class LazyGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            # click suggests from `self.commands`, empty here (commands are imported lazily)
+            import difflib  # only for a mistyped command: start-up stays fast
+
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
+            if close:
+                ctx.fail(f"No such command {args[0]!r}. Did you mean {close[0]!r}?")
         name, command, rest = super().resolve_command(ctx, args)
         if command is not None and command.name is not None:
             from codemem.cli.interrupts import begin_command  # how it stops (`cli.interrupts`)

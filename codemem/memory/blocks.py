@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -179,6 +180,11 @@ class MemoryStore(BlockFolder):
             return UnknownLabelError(
                 f"unknown block '{label}': {self.ws.dir.name}/ has no blocks yet: run `codemem"
                 " init` first (it creates the project, conventions and your user block)"
+            )
+        close = difflib.get_close_matches(label, self.labels(), n=1, cutoff=0.6)
+        if close:  # a typo: the label meant, before the list
+            return UnknownLabelError(
+                f"unknown block '{label}': did you mean '{close[0]}'? (the blocks are {labels})"
             )
         labels = labels or "none yet"
         return UnknownLabelError(
