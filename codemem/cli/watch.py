@@ -69,16 +69,17 @@ def status_lines(info: dict) -> list[str]:
         lines.append(f"Not using inotify: {info['polling']}.")
     index, digest = info["last_index"] or {}, info["last_digest"] or {}
     if index:
-        what = (
-            f" (error: {index['error']})"
-            if index.get("error")
-            else (
-                " (up to date)"
-                if index.get("up_to_date")
-                else f" ({index.get('added', 0)} added, {index.get('changed', 0)} changed, "
+        if index.get("error"):
+            what = f" (error: {index['error']})"
+        elif index.get("up_to_date"):
+            what = " (up to date)"
+        elif "added" in index or "files" not in index:
+            what = (
+                f" ({index.get('added', 0)} added, {index.get('changed', 0)} changed, "
                 f"{index.get('removed', 0)} removed)"
             )
-        )
+        else:  # another command's run: the index's own record, what it holds
+            what = f" (holds {_plural(index['files'] or 0, 'file')})"
         lines.append(f"Last index: {_ago(index.get('at'))}{what}.")
     else:
         lines.append("Last index: never.")
@@ -125,8 +126,9 @@ def status_lines(info: dict) -> list[str]:
     "--json",
     "as_json",
     is_flag=True,
-    help="With --status ({running, pid, uptime_s, last_index, last_digest, watch_digest, ...}: "
-    "last_digest is the last digest whoever ran it, with at, by, head, commits, digest and "
+    help="With --status ({running, pid, uptime_s, last_index, watch_index, last_digest, "
+    "watch_digest, ...}: last_index is the last index run whoever ran it, the daemon's own "
+    "in watch_index; last_digest is the last digest whoever ran it, with at, by, head, commits, digest and "
     "changes; watch_digest the daemon's own last one, its error included), --stop ({stopped, "
     "pid}) or --detach ({started, pid, log}): JSON on stdout.",
 )

@@ -190,7 +190,9 @@ class WatchStatus:
     activity: str = "stopped"  # starting | watching | indexing | digesting | stopped
     last_event_at: float | None = None
     index_runs: int = 0  # refreshes since this daemon started (the catch-up one included)
-    last_index: dict[str, Any] | None = None  # at, paths, seconds, added, changed, removed, error
+    last_index: dict[str, Any] | None = (
+        None  # at, ended, paths, seconds, added, changed, removed, error
+    )
     last_digest: dict[str, Any] | None = None  # at, head, commits, digest, changes, error
     # bookkeeping of the idle check: what the last pass already saw
     digested_head: str | None = None
@@ -240,7 +242,9 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
         "activity": status.activity if running else "stopped",
         "idle_minutes": status.idle_minutes,
         "index_runs": status.index_runs if running else None,
-        "last_index": status.last_index,
+        # the last index run whoever ran it (an `index`, a search, `init`), and the daemon's
+        "last_index": _last_index(ws, status.last_index),
+        "watch_index": status.last_index,
         # the last digest whoever ran it (`by`), and the daemon's own last one (its errors too)
         "last_digest": last_digest(ws) or _by_watch(status.last_digest),
         "watch_digest": status.last_digest,
@@ -266,6 +270,25 @@ def last_digest(ws: Workspace) -> dict[str, Any] | None:
     if not isinstance(record, dict) or not isinstance(record.get("at"), (int, float)):
         return None
     return record
+
+
+def _last_index(ws: Workspace, daemons: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The daemon's record of its last index run, with what it changed, unless the index was
+    brought up to date since by another command: then when, and the files it holds."""
+    from codemem.code import last_indexed  # the manifest's settings; --stop needs no code index
+
+    saved = last_indexed(ws.index_dir)
+    if daemons and (saved is None or _ended(daemons) >= saved["at"]):
+        return {**daemons, "by": "codemem watch"}
+    return saved
+
+
+def _ended(record: dict[str, Any]) -> float:
+    """When a run the daemon recorded ended (an older daemon's record: began, plus its time)."""
+    ended = record.get("ended")
+    if isinstance(ended, (int, float)):
+        return float(ended)
+    return float(record.get("at") or 0) + float(record.get("seconds") or 0)
 
 
 def _by_watch(record: dict[str, Any] | None) -> dict[str, Any] | None:

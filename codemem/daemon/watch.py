@@ -366,6 +366,7 @@ class Watcher:
             self._busy = False
             if self.queries is not None:
                 self.queries.run_started(None)
+        record["ended"] = time.time()  # after the index's own stamp: `watch --status` compares
         self.status.last_index = record
         self.status.activity = "watching"
         self._save_status()

@@ -1,5 +1,6 @@
-"""`codemem watch --status` names the last digest whoever ran it (a manual `codemem digest`
-too, not "never"), and the daemon's own last one where that says more."""
+"""`codemem watch --status` names the last index run and the last digest whoever ran them (a
+manual `codemem index` or `codemem digest` too, not "never"), and the daemon's own where that
+says more."""
 
 from __future__ import annotations
 
@@ -72,3 +73,30 @@ def test_a_damaged_record_is_no_digest_and_the_next_pass_writes_it_anew(tmp_path
     assert CliRunner().invoke(cli, ["--repo", str(repo), "digest", "--no-llm"]).exit_code == 0
     _, info = status(repo)
     assert info["last_digest"]["by"] == "codemem digest"
+
+
+def test_an_index_built_by_init_is_the_last_index(tmp_path):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    assert CliRunner().invoke(cli, ["--repo", str(repo), "init"]).exit_code == 0
+    lines, info = status(repo)
+    files = info["last_index"]["files"]
+    assert files > 0 and info["watch_index"] is None
+    (said,) = [line for line in lines if line.startswith("Last index")]
+    assert said.endswith(f"(holds {files} files).")
+
+
+def test_the_daemons_index_run_is_the_last_until_another_command_indexes(tmp_path):
+    repo = make_repo(tmp_path / "r", "sleep/pyshop", commit=False)
+    (repo / ".git" / "info" / "exclude").write_text(".codemem/\n")
+    commit(repo, "Add the shop", "2025-03-01T10:00:00+00:00")
+    watcher = Watcher(init(repo), config())
+    watcher._index([])
+    watcher.debouncer.close()
+    _, info = status(repo)
+    assert info["last_index"]["by"] == "codemem watch" and "added" in info["last_index"]
+    assert info["watch_index"]["added"] == info["last_index"]["added"]
+    assert CliRunner().invoke(cli, ["--repo", str(repo), "index", "--full"]).exit_code == 0
+    lines, info = status(repo)
+    assert "by" not in info["last_index"] and info["last_index"]["files"] > 0
+    assert info["watch_index"] is not None  # the daemon's own, kept
