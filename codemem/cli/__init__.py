@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("codemem.cli.map:map_command", "Print the ranked repo map within a token budget."),
     "memory": (
         "codemem.cli.memory:memory_group",
-        "Core memory blocks: list, show, edit, create, import, export.",
+        "Core memory blocks: list, show, edit, set, create, rm, mv, history, import, export.",
     ),
     "remember": (
         "codemem.cli.recall:remember_command",
@@ -272,8 +272,8 @@ def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None
     locally with no API key and no network.
 
     \b
-    Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search),
-    or a run whose every edit and command was refused; 2 a usage or configuration
+    Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search,
+    recall), or a run whose every edit and command was refused; 2 a usage or configuration
     mistake, or a step to run first; 3 and up codemem's own failures (4 out of time
     or steps, 130 interrupted; 129 and 143 an agent session ended by SIGHUP, SIGTERM).
     """

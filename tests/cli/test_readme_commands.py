@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from click.testing import CliRunner
 
 from codemem.cli import cli
 
@@ -72,3 +73,14 @@ def test_the_check_finds_a_command_or_a_json_left_out():
     review_row = next(row for row in text.splitlines() if row.startswith("| `codemem review "))
     without_json = text.replace(review_row, review_row.replace(" [--json]", "", 1))
     assert missing(without_json) == ["review --json"]
+
+
+def test_the_help_and_the_readme_name_the_same_commands_that_exit_1_on_nothing_found():
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    help_text = " ".join((cli.help or "").split())
+    assert "nothing found (`search`, `recall`;" in readme
+    assert "nothing found (search, recall)" in help_text
+    memory = CliRunner().invoke(cli, ["--help"]).stdout
+    summary = " ".join(memory.split("memory", 1)[1].split("merge-file", 1)[0].split())
+    for name in ("list", "show", "edit", "set", "create", "rm", "mv", "history", "import"):
+        assert f" {name}," in summary, name  # `codemem --help` names every memory command
