@@ -305,6 +305,12 @@ class Workspace:
         return self.local_dir / "index"
 
     @property
+    def last_digest_file(self) -> Path:
+        """What this clone's last digest did and who ran it (`codemem digest`, `codemem
+        watch`, CI): derived, for `watch --status`, which reads it without the sleep pass."""
+        return self.local_dir / "last-digest.json"
+
+    @property
     def recall_db(self) -> Path:
         return self.local_dir / "recall.sqlite"
 

@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("codemem.cli.map:map_command", "Print the ranked repo map within a token budget."),
     "memory": (
         "codemem.cli.memory:memory_group",
-        "Core memory blocks: list, show, edit, create, import, export.",
+        "Core memory blocks: list, show, edit, set, create, rm, mv, history, import, export.",
     ),
     "remember": (
         "codemem.cli.recall:remember_command",
@@ -143,6 +143,13 @@ class LazyGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            # click suggests from `self.commands`, empty here (commands are imported lazily)
+            import difflib  # only for a mistyped command: start-up stays fast
+
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
+            if close:
+                ctx.fail(f"No such command {args[0]!r}. Did you mean {close[0]!r}?")
         name, command, rest = super().resolve_command(ctx, args)
         if command is not None and command.name is not None:
             from codemem.cli.interrupts import begin_command  # how it stops (`cli.interrupts`)
@@ -265,8 +272,8 @@ def cli(ctx: click.Context, repo: Path | None, verbose: int, color: str) -> None
     locally with no API key and no network.
 
     \b
-    Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search),
-    or a run whose every edit and command was refused; 2 a usage or configuration
+    Exit codes: 0 ok; 1 findings (review, a commit message), nothing found (search,
+    recall), or a run whose every edit and command was refused; 2 a usage or configuration
     mistake, or a step to run first; 3 and up codemem's own failures (4 out of time
     or steps, 130 interrupted; 129 and 143 an agent session ended by SIGHUP, SIGTERM).
     """

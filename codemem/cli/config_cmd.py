@@ -18,6 +18,7 @@ import click
 import yaml
 
 from codemem.cli import AppContext
+from codemem.cli.output import dash_hint_command
 from codemem.errors import ConfigError, UsageError
 
 _MISSING = object()
@@ -172,7 +173,10 @@ def _json_rows(rows: list[tuple[str, Any, str]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-@config_group.command("set")
+@config_group.command(
+    "set",
+    cls=dash_hint_command("codemem config set", "set a value", keep_before=True),
+)
 @click.argument("key")
 @click.argument("value")
 @click.pass_obj

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 COLOR_MODES = ("auto", "always", "never")
+# The exit code of a search that found nothing (`search`, `recall`), like grep's: a script
+# tells "no match" from an answer, and both from a usage mistake (2).
+NOTHING_FOUND = 1
 
 
 def color_choice(mode: str, environ: dict[str, str] | None = None) -> bool | None:
@@ -110,3 +113,30 @@ def output_path(given: str, default_name: str) -> Path:
     if not path.parent.is_dir():
         raise UsageError(f"--output {given}: no folder {path.parent}; make it first")
     return path
+
+
+def dash_hint_command(words: str, doing: str, *, keep_before: bool = False) -> type[click.Command]:
+    """A click command class for a command whose argument may start with '-' (a query, a
+    value such as -5): where click takes it for an option, its error says how to give it,
+    `words` then `--` (`codemem search -- '-quantity must be positive'`); with `keep_before`
+    (a command of arguments alone, no options), the arguments typed before it too."""
+
+    class DashHintCommand(click.Command):
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            given = list(args)  # the parser consumes `args`
+            try:
+                return super().parse_args(ctx, args)
+            except click.NoSuchOption as exc:
+                import shlex  # only for the hint
+
+                name = exc.option_name
+                typed = next((arg for arg in given if arg.startswith(name)), name)
+                before = given[: given.index(typed)] if keep_before and typed in given else []
+                before = [shlex.quote(arg) for arg in before]
+                example = " ".join([words, *before, "--", shlex.quote(typed)])
+                hint = f"\nTo {doing} that starts with '-', put -- before it: {example}"
+                raise click.NoSuchOption(  # the same error, with the hint (its message is final)
+                    name, exc.message + hint, exc.possibilities, exc.ctx
+                ) from None
+
+    return DashHintCommand

@@ -21,7 +21,7 @@ SHOW_AFTER_SECONDS = 1.0
 def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
     """Yield a `(done, total)` callback that drives a rich progress bar on stderr; the first
     call (`done` 0) says the work has begun."""
-    if not enabled or not sys.stderr.isatty():
+    if not enabled or not _on_terminal():
         yield lambda done, total: None
         return
     bar = _Bar(description)
@@ -29,6 +29,35 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[i
         yield bar.update
     finally:
         bar.stop()
+
+
+@contextmanager
+def phase_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """Yield a `(phase, done, total)` callback for work in phases (a digest's reading of
+    commits, its model calls, its writes): each phase has a bar of its own, shown as
+    `progress_bar`'s is once the phase is large or lasts, and gone when the next begins."""
+    if not enabled or not _on_terminal():
+        yield lambda phase, done, total: None
+        return
+    current: list[tuple[str, _Bar]] = []
+
+    def update(phase: str, done: int, total: int) -> None:
+        if not current or current[0][0] != phase:
+            if current:
+                current.pop()[1].stop()
+            current.append((phase, _Bar(phase)))
+        current[0][1].update(done, total)
+
+    try:
+        yield update
+    finally:
+        if current:
+            current[0][1].stop()
+
+
+def _on_terminal() -> bool:
+    """Bars are for a person at a terminal: nothing in a pipe, a file or a CI log."""
+    return sys.stderr.isatty()
 
 
 class _Bar:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from codemem.cli import AppContext
-from codemem.cli.output import echo_json, warn_problems
+from codemem.cli.output import NOTHING_FOUND, echo_json, warn_problems
 from codemem.cli.stores import open_archive, open_recall, open_store
 from codemem.errors import UsageError
 from codemem.infra import printable
@@ -116,7 +116,11 @@ def recall_command(
     k: int,
     as_json: bool,
 ) -> None:
-    """Search archival notes and past conversations (QUERY '' lists the newest)."""
+    """Search archival notes and past conversations (QUERY '' lists the newest).
+
+    Exit status: 0 when something was found, 1 when nothing was (also with --json, which
+    then prints empty lists), 2 for a usage mistake, as `codemem search`.
+    """
     if only_archive and only_conversations:
         raise UsageError("give --archive or --conversations, not both (neither searches both)")
     out: dict[str, list[dict[str, Any]]] = {}
@@ -141,8 +145,11 @@ def recall_command(
             else []
         )
         out["conversations"] = [message.to_json() for message in messages]
+    found = any(out.values())
     if as_json:
         echo_json(out, indent=2)
+        if not found:
+            click.get_current_context().exit(NOTHING_FOUND)
         return
     for hit in out.get("archive", []):  # a cloned note's text: one line, no terminal codes
         tags_text = f" [{', '.join(hit['tags'])}]" if hit["tags"] else ""
@@ -150,5 +157,6 @@ def recall_command(
     for hit in out.get("conversations", []):
         line = f"session {hit['session']} #{hit['seq']} {hit['role']}: {_line(hit['snippet'])}"
         click.echo(printable(line))
-    if not any(out.values()):
-        click.echo("Nothing found.")
+    if not found:  # on stderr, as `search` says it: a pipe reads no line for a hit
+        click.echo("Nothing found.", err=True)
+        click.get_current_context().exit(NOTHING_FOUND)

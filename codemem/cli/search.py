@@ -5,13 +5,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from codemem.cli import AppContext, describe_failure, end_without_teardown
+from codemem.cli.output import NOTHING_FOUND, dash_hint_command
 from codemem.daemon.query_client import ask_daemon, say_stale
 from codemem.infra import printable
 
@@ -44,28 +44,7 @@ def _snippet(text: str, terms: set[str], max_lines: int = 4) -> list[str]:
     return (hits or lines)[:max_lines]
 
 
-class SearchCommand(click.Command):
-    """`codemem search` with a hint for a query that click takes for an option."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        given = list(args)  # the parser consumes `args`
-        try:
-            return super().parse_args(ctx, args)
-        except click.NoSuchOption as exc:
-            typed = next((arg for arg in given if arg.startswith(exc.option_name)), exc.option_name)
-            hint = (
-                f"\nTo search for text that starts with '-', put -- before it: "
-                f"codemem search -- {shlex.quote(typed)}"
-            )
-            raise click.NoSuchOption(  # the same error, with the hint (its message is final)
-                exc.option_name, exc.message + hint, exc.possibilities, exc.ctx
-            ) from None
-
-
-NOTHING_FOUND = 1  # like grep: a script can tell "no match" from an answer
-
-
-@click.command("search", cls=SearchCommand)
+@click.command("search", cls=dash_hint_command("codemem search", "search for text"))
 @click.argument("query", required=False)
 @click.option(
     "-k",

@@ -204,7 +204,7 @@ def digest_command(
     """
     from contextlib import nullcontext
 
-    from codemem.cli.progress import progress_bar
+    from codemem.cli.progress import phase_bars
     from codemem.errors import DigestRunningError, UsageError
     from codemem.sleep import DigestOptions, digest_lock, push_branch, push_memory, run_digest
 
@@ -228,11 +228,12 @@ def digest_command(
         llm=not no_llm,
         model_required=not ci,
         fetch_from=remote if ci else None,  # CI checks out one commit: fetch what is missing
+        by="codemem digest --ci" if ci else "codemem digest",
     )
     prefix = "codemem digest: " if ci else ""
     try:  # one pass at a time per clone, its push included
         with nullcontext() if dry_run else digest_lock(ws, wait):
-            with progress_bar("Indexing", enabled=not (ci or as_json)) as progress:
+            with phase_bars(enabled=not (ci or as_json)) as progress:
                 result = run_digest(ws, config, options, progress=progress)
             if not as_json:  # before the push: a push that fails leaves what the pass did said
                 _say_pass(result, prefix)

@@ -37,6 +37,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def _digest_did(digest: dict) -> str:
+    """What a digest did, in brackets: its commits and file, or its error."""
+    if digest.get("error"):
+        return f" (error: {digest['error']})"
+    wrote = f", {digest['digest']}" if digest.get("digest") else ""
+    return f" ({_plural(digest.get('commits', 0), 'commit')}{wrote})"
+
+
 def status_lines(info: dict) -> list[str]:
     """`--status` for people."""
     if info["running"]:
@@ -61,32 +69,28 @@ def status_lines(info: dict) -> list[str]:
         lines.append(f"Not using inotify: {info['polling']}.")
     index, digest = info["last_index"] or {}, info["last_digest"] or {}
     if index:
-        what = (
-            f" (error: {index['error']})"
-            if index.get("error")
-            else (
-                " (up to date)"
-                if index.get("up_to_date")
-                else f" ({index.get('added', 0)} added, {index.get('changed', 0)} changed, "
+        if index.get("error"):
+            what = f" (error: {index['error']})"
+        elif index.get("up_to_date"):
+            what = " (up to date)"
+        elif "added" in index or "files" not in index:
+            what = (
+                f" ({index.get('added', 0)} added, {index.get('changed', 0)} changed, "
                 f"{index.get('removed', 0)} removed)"
             )
-        )
+        else:  # another command's run: the index's own record, what it holds
+            what = f" (holds {_plural(index['files'] or 0, 'file')})"
         lines.append(f"Last index: {_ago(index.get('at'))}{what}.")
     else:
         lines.append("Last index: never.")
     if digest:
-        what = (
-            f" (error: {digest['error']})"
-            if digest.get("error")
-            else (
-                f" ({_plural(digest.get('commits', 0), 'commit')}"
-                + (f", {digest['digest']}" if digest.get("digest") else "")
-                + ")"
-            )
-        )
-        lines.append(f"Last digest: {_ago(digest.get('at'))}{what}.")
+        by = f" by {digest['by']}" if digest.get("by") else ""
+        lines.append(f"Last digest: {_ago(digest.get('at'))}{by}{_digest_did(digest)}.")
     else:
         lines.append("Last digest: never.")
+    daemon = info.get("watch_digest") or {}
+    if daemon and (daemon.get("error") or digest.get("by") != "codemem watch"):
+        lines.append(f"The daemon's last digest: {_ago(daemon.get('at'))}{_digest_did(daemon)}.")
     changed = info.get("uncommitted_memory") or []
     if changed:
         lines.append(
@@ -122,7 +126,11 @@ def status_lines(info: dict) -> list[str]:
     "--json",
     "as_json",
     is_flag=True,
-    help="With --status ({running, pid, uptime_s, last_index, last_digest, ...}), --stop ({stopped, pid}) or --detach ({started, pid, log}): JSON on stdout.",
+    help="With --status ({running, pid, uptime_s, last_index, watch_index, last_digest, "
+    "watch_digest, ...}: last_index is the last index run whoever ran it, the daemon's own "
+    "in watch_index; last_digest is the last digest whoever ran it, with at, by, head, commits, digest and "
+    "changes; watch_digest the daemon's own last one, its error included), --stop ({stopped, "
+    "pid}) or --detach ({started, pid, log}): JSON on stdout.",
 )
 @click.option("--daemon", is_flag=True, hidden=True)  # set by --detach for the background process
 @click.pass_obj

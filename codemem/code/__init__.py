@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         language_family,
         language_for_path,
     )
+    from codemem.code.manifest import last_indexed
     from codemem.code.parse import parse_file, split_source
     from codemem.code.publish import Published, SharedStart
     from codemem.code.repomap import MapDefinition, RepoMap
@@ -64,6 +65,7 @@ _LAZY = {
     "RepoMap": "codemem.code.repomap",
     "Hit": "codemem.code.search",
     "Pending": "codemem.code.staleness",  # what a search's `pending_check` found
+    "last_indexed": "codemem.code.manifest",  # `watch --status`: the manifest's settings alone
     "Published": "codemem.code.publish",  # the indexer, so tree-sitter
     "SharedStart": "codemem.code.publish",
 }
@@ -81,6 +83,7 @@ __all__ = [
     "RunProgress",
     "SharedStart",
     "SymbolRow",
+    "last_indexed",
     # files
     "GENERATED_NAMES",
     "SECRET_NAMES",

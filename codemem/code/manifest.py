@@ -541,3 +541,19 @@ def _sync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def last_indexed(index_dir: Path) -> dict[str, Any] | None:
+    """When the index was last brought up to date, by whichever command (`index`, `search`,
+    `init`, the daemon), how long that run took and the files it holds: `{at, seconds,
+    files}` (`watch --status`); None without a readable index (the next run rebuilds it)."""
+    manifest = Manifest.load(index_dir)
+    if manifest is None:
+        return None
+    try:
+        if not manifest.indexed_at:
+            return None
+        files = manifest._totals[0] if manifest._totals else None
+        return {"at": manifest.indexed_at, "seconds": manifest.seconds, "files": files}
+    finally:
+        manifest.close()

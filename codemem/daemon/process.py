@@ -190,7 +190,9 @@ class WatchStatus:
     activity: str = "stopped"  # starting | watching | indexing | digesting | stopped
     last_event_at: float | None = None
     index_runs: int = 0  # refreshes since this daemon started (the catch-up one included)
-    last_index: dict[str, Any] | None = None  # at, paths, seconds, added, changed, removed, error
+    last_index: dict[str, Any] | None = (
+        None  # at, ended, paths, seconds, added, changed, removed, error
+    )
     last_digest: dict[str, Any] | None = None  # at, head, commits, digest, changes, error
     # bookkeeping of the idle check: what the last pass already saw
     digested_head: str | None = None
@@ -240,8 +242,12 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
         "activity": status.activity if running else "stopped",
         "idle_minutes": status.idle_minutes,
         "index_runs": status.index_runs if running else None,
-        "last_index": status.last_index,
-        "last_digest": status.last_digest,
+        # the last index run whoever ran it (an `index`, a search, `init`), and the daemon's
+        "last_index": _last_index(ws, status.last_index),
+        "watch_index": status.last_index,
+        # the last digest whoever ran it (`by`), and the daemon's own last one (its errors too)
+        "last_digest": last_digest(ws) or _by_watch(status.last_digest),
+        "watch_digest": status.last_digest,
         "socket": status.socket if running else None,
         "polling": status.polling if running else None,
         "other_version": running and other_version(status.to_json()),
@@ -251,6 +257,44 @@ def describe_status(ws: Workspace) -> dict[str, Any]:
     if not running and read_pid(ws) is not None:
         out["stale_pid"] = read_pid(ws)
     return out
+
+
+def last_digest(ws: Workspace) -> dict[str, Any] | None:
+    """What the last digest in this clone did, whoever ran it: `{at, by, head, commits,
+    digest, changes}` (`sleep.state.write_last_digest`); None before any, or when the record
+    is damaged (derived: the next pass writes it anew)."""
+    try:
+        record = json.loads(read_regular_bytes(ws.last_digest_file, 64 * 1024))
+    except (OSError, ValueError, NotARegularFile, FileTooLarge):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("at"), (int, float)):
+        return None
+    return record
+
+
+def _last_index(ws: Workspace, daemons: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The daemon's record of its last index run, with what it changed, unless the index was
+    brought up to date since by another command: then when, and the files it holds."""
+    from codemem.code import last_indexed  # the manifest's settings; --stop needs no code index
+
+    saved = last_indexed(ws.index_dir)
+    if daemons and (saved is None or _ended(daemons) >= saved["at"]):
+        return {**daemons, "by": "codemem watch"}
+    return saved
+
+
+def _ended(record: dict[str, Any]) -> float:
+    """When a run the daemon recorded ended (an older daemon's record: began, plus its time)."""
+    ended = record.get("ended")
+    if isinstance(ended, (int, float)):
+        return float(ended)
+    return float(record.get("at") or 0) + float(record.get("seconds") or 0)
+
+
+def _by_watch(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The daemon's record of its last digest, said to be the daemon's (an older version's
+    daemon wrote no `last-digest.json`)."""
+    return {**record, "by": "codemem watch"} if record else None
 
 
 def uncommitted_memory(ws: Workspace) -> list[str]:

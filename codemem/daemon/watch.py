@@ -366,6 +366,7 @@ class Watcher:
             self._busy = False
             if self.queries is not None:
                 self.queries.run_started(None)
+        record["ended"] = time.time()  # after the index's own stamp: `watch --status` compares
         self.status.last_index = record
         self.status.activity = "watching"
         self._save_status()
@@ -446,7 +447,7 @@ class Watcher:
             result = run_digest(
                 self.ws,
                 self.config,
-                DigestOptions(llm=self.use_model),
+                DigestOptions(llm=self.use_model, by="codemem watch"),
                 progress=self._checkpoint,
                 now=self._now,
             )

@@ -43,6 +43,8 @@ def rename_block(store: MemoryStore, old: str, new: str) -> Block:
     checked = store._writable(old, source)
     store._writable(new, target)
     put_back_leftovers(store)  # a block a killed delete left set aside: moved, or in the way
+    if checked is not None:  # no blocks folder at all (before init): refused before any lock
+        store._check_blocks_folder(old, source)
     with locked(store._lock_for(old), store._lock_for(new)):
         block = store.get(old)
         store._check_writable(block)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -180,6 +181,11 @@ class MemoryStore(BlockFolder):
                 f"unknown block '{label}': {self.ws.dir.name}/ has no blocks yet: run `codemem"
                 " init` first (it creates the project, conventions and your user block)"
             )
+        close = difflib.get_close_matches(label, self.labels(), n=1, cutoff=0.6)
+        if close:  # a typo: the label meant, before the list
+            return UnknownLabelError(
+                f"unknown block '{label}': did you mean '{close[0]}'? (the blocks are {labels})"
+            )
         labels = labels or "none yet"
         return UnknownLabelError(
             f"unknown block '{label}': the blocks are {labels}; create it first to use a new label"
@@ -248,6 +254,8 @@ class MemoryStore(BlockFolder):
             put_back_leftovers(self)
         if label == self.user_label and not path.exists():
             self.ensure_user_block()
+        if checked is not None:
+            self._check_blocks_folder(label, path)
         result: list[Block] = []
 
         def apply(text: str | None) -> str:
@@ -320,6 +328,13 @@ class MemoryStore(BlockFolder):
             raise moved_meanwhile(self.ws, path) from None
         except UnicodeDecodeError as exc:  # the compare-and-swap reads the file as text
             raise not_text(self.ws, path, exc) from None
+
+    def _check_blocks_folder(self, label: str, path: Path) -> None:
+        """Refuse an edit of a block of the repository where `.codemem/blocks/` is not even
+        there (before `codemem init`, say) before its lock or folders are made: the refusal
+        would come under the lock anyway, and would leave `.codemem/` made for nothing."""
+        if not os.path.lexists(path) and not os.path.isdir(self.ws.blocks_dir):
+            raise self._unknown(label)
 
     def _check_writable(self, block: Block) -> None:
         if block.read_only:

@@ -140,6 +140,11 @@ NOT_LEARNED = (
     "no conventions learned yet, so naming, docstrings and tests were not checked: "
     "run `codemem digest` to learn them from the code"
 )
+# the same before `codemem init`, where `digest` would only refuse and name init
+NOT_INITIALIZED = (
+    "no conventions learned yet, so naming, docstrings and tests were not checked: "
+    "run `codemem init`, then `codemem digest`, to learn them from the code"
+)
 
 
 def newer_records(ws: Workspace) -> bool:
@@ -160,7 +165,8 @@ def run_review(ws: Workspace, config: Config, options: ReviewOptions) -> ReviewR
         static += more
         result.warnings += warnings
         if ctx.files and not ctx.conventions.learned and not newer_records(ws):
-            result.warnings.append(NOT_LEARNED)  # (a newer codemem's records: named already)
+            # (a newer codemem's records: named already)
+            result.warnings.append(NOT_LEARNED if ws.dir.is_dir() else NOT_INITIALIZED)
     findings = settle(static, changes, settings)
     if (
         not options.secrets_only

@@ -13,6 +13,7 @@ sections; the bots' commits are summarised in one line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from codemem.code import path_skip_reason
@@ -57,8 +58,11 @@ def skip_reason(root: Path, commit: Commit) -> str | None:
     return None if commit.files or not commit.is_merge else MERGE
 
 
-def split_skipped(root: Path, commit_range: CommitRange) -> None:
-    """Load each commit's files and move the ones that are not project changes to `skipped`.
+def split_skipped(
+    root: Path, commit_range: CommitRange, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Load each commit's files and move the ones that are not project changes to `skipped`;
+    `progress(done, total)` after each.
 
     The range's `base` becomes the parent of its oldest project change (or bot commit): what
     a digest shows then depends only on those commits and HEAD, not on how far this clone's
@@ -66,7 +70,10 @@ def split_skipped(root: Path, commit_range: CommitRange) -> None:
     """
     kept = []
     shown = []
-    for commit in commit_range.commits:
+    total = len(commit_range.commits)
+    for done, commit in enumerate(commit_range.commits):
+        if progress is not None:
+            progress(done, total)
         load_files(root, commit)
         reason = skip_reason(root, commit)
         if reason is None:

@@ -61,11 +61,21 @@ from codemem.sleep.commits import BOT
 from codemem.sleep.consolidate import consolidate
 from codemem.sleep.digest_commits import read_commits
 from codemem.sleep.digest_file import digest_name, render_digest
-from codemem.sleep.digest_run import DigestOptions, DigestResult, DigestRun, Summarizer
+from codemem.sleep.digest_run import (
+    CONVENTIONS,
+    INDEXING,
+    SESSIONS,
+    WRITING,
+    DigestOptions,
+    DigestResult,
+    DigestRun,
+    Progress,
+    Summarizer,
+)
 from codemem.sleep.head import check_head, check_head_after
 from codemem.sleep.pass_lock import digest_lock
 from codemem.sleep.sessions import pending_sessions
-from codemem.sleep.state import write_local_state
+from codemem.sleep.state import write_last_digest, write_local_state
 from codemem.sleep.writer import Change, MemoryWriter
 from codemem.workspace import Workspace
 
@@ -101,7 +111,10 @@ def learn_project(ws: Workspace, config: Config, *, dry_run: bool = False) -> li
 def reindex(run: DigestRun) -> None:
     """Bring the code index up to date (unless `options.reindex` is off)."""
     if run.options.reindex:
-        run.result.index = CodeIndex(run.ws, run.config).refresh(progress=run.progress).to_json()
+        index = CodeIndex(run.ws, run.config)
+        run.result.index = index.refresh(
+            progress=lambda done, total: run.tell(INDEXING, done, total)
+        ).to_json()
 
 
 def refresh_project_summary(run: DigestRun) -> None:
@@ -143,6 +156,7 @@ def mine_conventions(run: DigestRun) -> None:
         run.result,
     )
     if settings.conventions:
+        run.tell(CONVENTIONS, 0, 1)  # one step, from the files and history: a bar if it lasts
         previous = conv.records_text(ws)
         if isinstance(previous, conv.NewerRecords):  # never written back in an older format
             conv.read_records(ws)  # names it, once per run
@@ -156,6 +170,7 @@ def mine_conventions(run: DigestRun) -> None:
         if region.built:  # an unreadable block keeps its overflow note as it is
             writer.sync_overflow(conv.REGION, region.overflow, conv.NOTE_TAGS)
         result.rules = len(rules)
+        run.tell(CONVENTIONS, 1, 1)
 
 
 def update_project(run: DigestRun) -> None:
@@ -183,6 +198,7 @@ def write_memory(run: DigestRun) -> None:
     stall_for_tests("digest-check")
     check_head(run.ws, run.branch, run.commit_range.head)
     stall_for_tests("digest-write")
+    run.tell(WRITING, 0, 1)
     run.writer.write_held()
     # Git may have begun in between (see `sleep/head.py`): said, and the state not saved.
     check_head_after(run.ws, run.branch, run.commit_range.head, len(run.writer.changes))
@@ -199,7 +215,9 @@ def learn_from_sessions(run: DigestRun) -> None:
     pass's; the model's report."""
     model = run.model
     assert model is not None  # only in MODEL_STEPS
+    run.tell(SESSIONS, 0, 1)
     run.sessions_until = llm.learn(run.ws, run.config, model, run.writer, run.result, run.now)
+    run.tell(SESSIONS, 1, 1)
     run.result.model = model.finish()
     run.result.warnings += model.warnings
 
@@ -224,6 +242,8 @@ def save_state(run: DigestRun) -> None:
         run.writer.changes,
         run.result.warnings + run.writer.warnings,
     )
+    if not run.options.dry_run:
+        write_last_digest(run.ws, run.options.by, run.result)
 
 
 Step = Callable[[DigestRun], None]
@@ -264,13 +284,13 @@ def run_digest(
     *,
     summarize: Summarizer | None = None,
     now: Callable[[], datetime] = utc_now,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     provider: Provider | None = None,
 ) -> DigestResult:
     """Run one sleep-time pass over `ws` (see the module docstring).
 
     `now` dates what git cannot (uncommitted block lines, a pass with no commits);
-    `progress(done, total)` follows the re-index; `provider` replaces the configured model.
+    `progress(phase, done, total)` follows each long phase (`digest_run.Progress`); `provider` replaces the configured model.
     Holds the clone's digest lock throughout (`DigestRunningError` at once while another pass
     holds it; a caller that holds it, `digest_lock`, holds it on), but for a dry run.
     """
@@ -288,7 +308,7 @@ def _run_pass(
     options: DigestOptions,
     summarize: Summarizer | None,
     now: Callable[[], datetime],
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     provider: Provider | None,
 ) -> DigestResult:
     settings = config.sleep

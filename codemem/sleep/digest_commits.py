@@ -18,7 +18,7 @@ from codemem.sleep.changes import commit_symbol_changes
 from codemem.sleep.commit_files import load_diff, split_skipped
 from codemem.sleep.commits import CommitRange, commits_since, git_date
 from codemem.sleep.digest_file import CommitDigest
-from codemem.sleep.digest_run import DigestRun, Summarizer
+from codemem.sleep.digest_run import DEFINITIONS, READING, SUMMARIZING, DigestRun, Summarizer
 from codemem.sleep.overlaps import as_codemem_wrote, redescribed
 from codemem.sleep.patch_ids import PatchIds
 from codemem.sleep.shallow import fetch_history, history_fetches
@@ -39,11 +39,16 @@ def read_commit_digests(
     settings: SleepConfig,
     commit_range: CommitRange,
     summarize: Summarizer | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[CommitDigest]:
-    """Files, definitions (and with `summarize`, diff and summary) of each commit."""
+    """Files, definitions (and with `summarize`, diff and summary) of each commit;
+    `progress(done, total)` before each."""
     items = []
+    total = len(commit_range.commits)
     with BlobReader(ws.root) as reader:
-        for commit in commit_range.commits:  # files already loaded by `split_skipped`
+        for done, commit in enumerate(commit_range.commits):  # files loaded by `split_skipped`
+            if progress is not None:
+                progress(done, total)
             symbols = commit_symbol_changes(
                 reader,
                 commit,
@@ -106,7 +111,7 @@ def read_commits(run: DigestRun) -> None:
             "`git fetch --unshallow` first (`digest --ci` does)"
         )
     run.commit_range = commit_range
-    split_skipped(ws.root, commit_range)
+    split_skipped(ws.root, commit_range, lambda done, total: run.tell(READING, done, total))
     result.base, result.head, result.omitted = (
         commit_range.base,
         commit_range.head,
@@ -120,7 +125,15 @@ def read_commits(run: DigestRun) -> None:
             f"{old} is no longer written or needed (the digests record what was digested): "
             f"remove it with `git rm {old}`"
         )
-    result.commits = read_commit_digests(ws, run.config, settings, commit_range, run.summarize)
+    phase = DEFINITIONS if run.summarize is None else SUMMARIZING
+    result.commits = read_commit_digests(
+        ws,
+        run.config,
+        settings,
+        commit_range,
+        run.summarize,
+        lambda done, total: run.tell(phase, done, total),
+    )
     # Block lines and notes are dated by HEAD's commit date (git's), not by the clock or by
     # how far this clone had got, so a pass gives the same files on every clone at one HEAD.
     head_date = (

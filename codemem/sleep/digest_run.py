@@ -22,6 +22,17 @@ from codemem.workspace import Workspace
 
 # A model's summary of one commit (`llm.CommitSummarizer`); returning None keeps the extractive one.
 Summarizer = Callable[[Commit, SymbolChanges], str | None]
+# How far a pass is: `(phase, done, total)`, phase one of the `PHASES` below, told 0 of total
+# as a phase begins and after each step of it (a command line draws a bar for each phase that
+# lasts; the daemon stops a pass there when asked to).
+Progress = Callable[[str, int, int], None]
+INDEXING = "Indexing"
+READING = "Reading commits"
+DEFINITIONS = "Reading changed definitions"  # the model off: each commit's definitions only
+SUMMARIZING = "Summarizing commits with the model"  # on: the definitions and a model call each
+CONVENTIONS = "Learning conventions"
+SESSIONS = "Learning from sessions with the model"
+WRITING = "Writing memory"
 
 
 @dataclass
@@ -37,6 +48,7 @@ class DigestOptions:
     model_required: bool = False  # a missing API key is an error, not an extractive pass
     # --ci: where to fetch the history a shallow clone lacks (None: digest what is here, warned)
     fetch_from: str | None = None
+    by: str = "codemem digest"  # who runs the pass, for `watch --status` (`codemem watch`, CI)
 
 
 @dataclass
@@ -95,7 +107,7 @@ class DigestRun:
     options: DigestOptions
     settings: SleepConfig
     now: Callable[[], datetime]
-    progress: Callable[[int, int], None] | None
+    progress: Progress | None
     summarize: Summarizer | None
     model: SleepModel | None
     result: DigestResult
@@ -113,3 +125,8 @@ class DigestRun:
     @property
     def commits(self) -> list[Commit]:
         return [item.commit for item in self.result.commits]
+
+    def tell(self, phase: str, done: int, total: int) -> None:
+        """Say how far `phase` is (nothing when no one follows the pass)."""
+        if self.progress is not None:
+            self.progress(phase, done, total)

@@ -23,16 +23,20 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codemem.errors import CodememError
-from codemem.infra import read_text, update_text
+from codemem.infra import atomic_write, read_text, update_text
 from codemem.memory import memory_file, read_memory_file
 from codemem.sleep.overlaps import overlapping
 from codemem.workspace import UNTRACK_LOCAL, Workspace
+
+if TYPE_CHECKING:  # the pass's record imports this module
+    from codemem.sleep.digest_run import DigestResult
 
 log = logging.getLogger("codemem")
 _FOREIGN_SAID: set[Path] = set()
@@ -301,3 +305,22 @@ def write_local_state(ws: Workspace, change: Callable[[LocalState], LocalState])
 
     before, after = update_text(path, edit, _lock(ws, LOCAL_STATE))
     return before != after
+
+
+def write_last_digest(ws: Workspace, by: str, result: DigestResult) -> None:
+    """Record that a pass ran, who ran it and what it did (`Workspace.last_digest_file`), so
+    `watch --status` names the last digest whoever ran it. Derived: a damaged record is
+    written anew by the next pass, and one that cannot be written costs the pass nothing."""
+    record = {
+        "at": round(time.time(), 3),  # epoch seconds, as the daemon's own records
+        "by": by,
+        "head": result.head,
+        "commits": len(result.commits),
+        "digest": result.digest_path,
+        "changes": len(result.changes),
+    }
+    try:
+        ws.ensure_local()
+        atomic_write(ws.last_digest_file, json.dumps(record, sort_keys=True) + "\n", durable=False)
+    except (OSError, CodememError) as exc:
+        log.warning("could not record the digest in %s: %s", ws.relative(ws.last_digest_file), exc)

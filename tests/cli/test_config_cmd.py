@@ -272,3 +272,15 @@ def test_set_text_that_yaml_1_1_reads_otherwise_is_quoted(repo, text):
         f"{text}\n",
         0,
     )
+
+
+def test_a_negative_value_gets_the_hint_to_put_a_double_dash_before_it(repo):
+    result = run(repo, "config", "set", "agent.max_steps", "-5")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "To set a value that starts with '-', put -- before it: "
+        "codemem config set agent.max_steps -- -5"
+    )
+    followed = run(repo, "config", "set", "agent.max_steps", "--", "-5")
+    assert followed.exit_code == 2  # read as -5 now, and refused by the settings' own check
+    assert "agent.max_steps not set: " in followed.stderr

@@ -87,7 +87,8 @@ def test_the_fields_a_json_help_names_are_printed(initialized, words):
     command, option = json_commands()[words]
     named = named_fields(command, option)
     result = CliRunner().invoke(cli, ["--repo", str(initialized), *RUNS[words]])
-    assert result.exit_code == 0, result.output
+    # recall finds nothing in the fixture: exit 1, as search, and its fields still printed
+    assert result.exit_code == (1 if words == "recall" else 0), result.output
     printed = json.loads(result.stdout)
     items = printed if isinstance(printed, list) else [printed]
     if not items and words == "memory import":  # the fixture has no CLAUDE.md: no parts

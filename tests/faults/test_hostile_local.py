@@ -166,7 +166,8 @@ def test_a_committed_recall_database_is_neither_read_nor_written(repo_factory, t
     committed = (repo / ".codemem/local/recall.sqlite").read_bytes()
 
     result = codemem(repo, "recall", "hunter2", "--conversations", "--json")
-    assert (result.returncode, json.loads(result.stdout)) == (0, {"conversations": []})
+    # nothing found (exit 1): this clone's recall starts empty
+    assert (result.returncode, json.loads(result.stdout)) == (1, {"conversations": []})
     [line] = warnings(result)
     assert line.startswith(
         "codemem: WARNING: .codemem/local/recall.sqlite is tracked by git (another clone's "

@@ -339,7 +339,10 @@ def test_a_memory_folder_committed_as_a_file_is_named_by_every_command_that_list
         f"  - {said['digests']}",
     ]  # before: "Problems: none."
     recall = run(ws, "recall", "")
-    assert (recall.exit_code, recall.stderr) == (0, f"codemem: warning: {said['archive']}\n")
+    assert (recall.exit_code, recall.stderr) == (
+        1,  # nothing found: the notes cannot be read
+        f"codemem: warning: {said['archive']}\nNothing found.\n",
+    )
     listed = run(ws, "memory", "list")
     assert (listed.exit_code, listed.stderr) == (
         0,

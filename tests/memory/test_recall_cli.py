@@ -62,11 +62,12 @@ def test_recall_searches_notes_and_conversations(repo):
     assert [(hit["session"], hit["role"]) for hit in both["conversations"]] == [(session, "user")]
     only = json.loads(ok(repo, "recall", "staging", "--archive", "--json").stdout)
     assert list(only) == ["archive"]
-    assert json.loads(
-        ok(repo, "recall", "staging", "--conversations", "--role", "assistant", "--json").stdout
-    ) == {"conversations": []}
+    # nothing found exits 1, as `codemem search` does: also with --json, which says so
+    none = run(repo, "recall", "staging", "--conversations", "--role", "assistant", "--json")
+    assert (none.exit_code, json.loads(none.stdout)) == (1, {"conversations": []})
     text = ok(repo, "recall", "staging").stdout.splitlines()
     assert text[0].endswith("[db]: The staging database resets on Sundays.")
     assert text[1] == f"session {session} #1 user: Why is [staging] empty on Monday?"
-    assert ok(repo, "recall", "kubernetes").stdout == "Nothing found.\n"
+    nothing = run(repo, "recall", "kubernetes")
+    assert (nothing.exit_code, nothing.stdout, nothing.stderr) == (1, "", "Nothing found.\n")
     assert run(repo, "recall", "x", "--archive", "--conversations").exit_code == 2

@@ -24,7 +24,7 @@ from codemem.review.blobs import disk_chunks
 from codemem.review.checks import leftovers, run_checks, secrets
 from codemem.review.context import ReviewContext
 from codemem.review.diff import Target, read_changes
-from codemem.review.engine import NOT_LEARNED
+from codemem.review.engine import NOT_INITIALIZED
 from codemem.review.findings import Finding, finding_id
 from codemem.review.limits import Budget
 from codemem.review.patch import parse_patch
@@ -40,7 +40,7 @@ FOOTER = (
     "`codemem review --dismiss ID`; to commit anyway: SKIP=codemem git commit ... (or git commit --no-verify).\n"
 )
 ONE = FOOTER.format(n="1 finding", them="it")
-LEARN = f"codemem: warning: {NOT_LEARNED}\n"  # these repositories have no digest yet
+LEARN = f"codemem: warning: {NOT_INITIALIZED}\n"  # these repositories have no .codemem/ yet
 
 
 def install(repo: Path) -> Path:

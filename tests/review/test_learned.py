@@ -7,7 +7,7 @@ from review_helpers import CAMEL_FUNCTION, append, brief, review, stage
 from codemem.config import load_config
 from codemem.memory import initialize_memory
 from codemem.review.conventions import REGION_END, REGION_START, NamingConvention, load_conventions
-from codemem.review.engine import NOT_LEARNED
+from codemem.review.engine import NOT_INITIALIZED, NOT_LEARNED
 from codemem.sleep import DigestOptions, run_digest
 from codemem.workspace import Workspace
 from tests.helpers import git
@@ -104,3 +104,12 @@ def test_a_hand_edited_sentence_in_the_region_changes_nothing(shop):
     append(shop, "tests/test_cart.py", "\n# applyDiscount is covered elsewhere\n")
     stage(shop)
     assert brief(review(shop)) == [("shop/prices.py", 28, "error", "naming/python/function")]
+
+
+def test_before_init_a_review_names_init_first(repo_factory):
+    repo = repo_factory("sleep/pyshop")  # no .codemem/: `codemem digest` would refuse
+    append(repo, "shop/prices.py", CAMEL_FUNCTION)
+    stage(repo)
+    assert review(repo).warnings == [NOT_INITIALIZED]
+    assert "run `codemem init`, then `codemem digest`" in NOT_INITIALIZED
+    assert not (repo / ".codemem").exists()
