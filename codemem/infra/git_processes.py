@@ -8,7 +8,8 @@ machine) and writes the merged files, skipping the look again for every file it 
 overwritten without a word, and no lock was held when it was saved, nor maybe when its saver
 looked again: only the process says a merge is under way (`codemem remember --block` said
 "Added" over a merge's write this way, soak seed 44). Commands that take the lock first are
-listed too, which costs a wait for them and nothing else.
+listed too, which costs a wait for them and nothing else. A git command this process runs
+under (a hook of `git merge` making a memory edit) is not one: it waits for its hook.
 
 Linux names each process in `/proc`; where there is none, no process is found.
 """
@@ -62,14 +63,18 @@ class GitProcess:
 
 def rewriters_running(root: Path) -> list[GitProcess]:
     """The git commands that may write files of the work tree at `root` running now (git
-    works from the top of the work tree it acts on), this user's that `/proc` shows."""
+    works from the top of the work tree it acts on), this user's that `/proc` shows, but
+    those this process runs under."""
     try:
         pids = [int(name) for name in os.listdir(_PROC) if name.isdigit()]
     except OSError:  # no /proc: not Linux, or not mounted
         return []
     top = os.path.realpath(root)
     found = []
+    ancestors = _ancestors()
     for pid in pids:
+        if pid in ancestors:
+            continue
         command = _git_command(pid)
         if command not in REWRITERS:
             continue
@@ -116,14 +121,31 @@ def _git_command(pid: int) -> str | None:
     return None
 
 
-def _started(pid: int) -> str | None:
-    """When process `pid` started (field 22 of its `stat`, after the name in parentheses,
-    which may hold spaces); None once it is gone or a zombie."""
+def _ancestors() -> set[int]:
+    """This process's parent, its parent's, and so on."""
+    found: set[int] = set()
+    pid = os.getppid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        fields = _stat_fields(pid)
+        pid = int(fields[1]) if fields and len(fields) > 1 else 0
+    return found
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of process `pid`'s `stat` from the third (its state) on, after the name in
+    parentheses, which may hold spaces; None once it is gone."""
     try:
         stat = (_PROC / str(pid) / "stat").read_text(errors="replace")
     except OSError:
         return None
-    fields = stat[stat.rfind(")") + 2 :].split()
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _started(pid: int) -> str | None:
+    """When process `pid` started (field 22 of its `stat`); None once it is gone or a
+    zombie."""
+    fields = _stat_fields(pid)
     if not fields or fields[0] == "Z":
         return None
     return fields[19] if len(fields) > 19 else None

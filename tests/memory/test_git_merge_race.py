@@ -140,3 +140,23 @@ def test_an_edit_made_as_a_merge_runs_waits_for_it_and_is_kept(repo_factory, mon
     assert edit.returncode == 0, err
     merged = block.read_text()
     assert TOKEN in merged and "ONE\n" in merged and "six" in merged, merged
+
+
+def test_an_edit_made_by_a_hook_of_a_checkout_does_not_wait_for_it(repo_factory, monkeypatch):
+    # A post-checkout hook runs once the checkout wrote the work tree, while `git checkout`
+    # runs on, waiting for it: an edit the hook makes is not one the checkout can write over,
+    # and waiting for its own git (10 s, then "may be undone") would refuse every one.
+    monkeypatch.setenv("CODEMEM_USER", "alice")
+    root = repo_factory()
+    block = two_sides(root)
+    hook = root / ".git" / "hooks" / "post-checkout"
+    checkout = str(Path(__file__).parents[2])
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH='{checkout}' exec '{sys.executable}' -m codemem remember --block soak "
+        f"'{TOKEN}'\n"
+    )
+    hook.chmod(0o755)
+    switched = git(root, "checkout", "-q", "topic", check=False)
+    assert switched.returncode == 0, switched.stdout + switched.stderr
+    assert TOKEN in block.read_text() and "ONE\n" in block.read_text(), switched.stderr
