@@ -39,6 +39,7 @@ from pathlib import Path
 from codemem.errors import CodememError
 from codemem.infra import (
     GitProcess,
+    git_operation,
     index_locked,
     printable,
     rewriters_running,
@@ -109,8 +110,11 @@ def quiet_stamp(ws: Workspace, path: Path) -> GitStamp:
     """The index's stamp once no git command holds its lock (waiting `GIT_WAIT` seconds at
     most); `GitBusyError` naming the lock when one still does. A git command rewriting the
     work tree may look at the file before it takes the lock (`git merge`): one running now is
-    waited for first (`REWRITE_WAIT` at most), or the edit would be made only to be undone."""
-    wait_for_rewriters(rewriters_running(ws.root), REWRITE_WAIT)
+    waited for first (`REWRITE_WAIT` at most), or the edit would be made only to be undone;
+    not while a rebase or merge stops for the user, when every edit but the one resolving a
+    block's conflict is refused (`GitBusyError`), and `rebase --continue` may run for long."""
+    if git_operation(ws.git_dir) is None:
+        wait_for_rewriters(rewriters_running(ws.root), REWRITE_WAIT)
     wait_for_git(ws)
     stamp = git_stamp(ws)
     if stamp is None:
