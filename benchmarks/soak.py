@@ -37,6 +37,10 @@ from soak_timeline import Timeline
 
 QUERIES = ("func_7 Thing7", "cart total price", "revised helper")
 SOCKETS = Path("/tmp") / f"codemem-{os.getuid()}"
+# `git status --porcelain`'s unmerged pairs; DD, AU and UA are a rename/rename conflict (both
+# clones renamed one module), which a rebase left unresolved when only the first four were
+# resolved (seed 44: the rebase aborted, the clones never converged, 76 writes "lost")
+UNMERGED = ("UU", "AA", "DU", "UD", "DD", "AU", "UA")
 TIMELINE: Timeline | None = None  # set once the clones are ready: each git command goes on it
 
 
@@ -58,7 +62,7 @@ class Soak:
         self.serial = 0
         self.last_set: dict[str, str] = {}  # block label -> the value `memory set` gave last
         self.timeline = Timeline()
-        self.lost: list[str] = []  # the tokens of writes reported saved and not found
+        self.lost: list[tuple[str, str]] = []  # (clone, token) of writes saved, then not found
 
     def run(self, repo: Path, *args: str, token: str | None = None) -> Result:
         """`codemem ARGS` in `repo`, on the timeline."""
@@ -205,9 +209,7 @@ def resolve_conflicts(soak: Soak, repo: Path, name: str) -> None:
     """A rebase stopped on a conflict: take the upstream side for sources, note .codemem ones."""
     for _ in range(20):
         state = git(repo, "status", "--porcelain", check=False).stdout
-        conflicted = [
-            line[3:] for line in state.splitlines() if line[:2] in ("UU", "AA", "DU", "UD")
-        ]
+        conflicted = [line[3:] for line in state.splitlines() if line[:2] in UNMERGED]
         if not conflicted and not (repo / ".git" / "rebase-merge").exists():
             return
         for path in conflicted:
@@ -597,7 +599,7 @@ def quiesce_and_check(soak: Soak, repos: list[Path]) -> dict:
         if "Traceback" in text:
             soak.problem(f"{name}: traceback in watch.log: {traceback_summary(text)}")
         final[name] = {"head": heads[repos.index(repo)], "daemons": daemons}
-    check_saved(soak, a)
+    check_saved(soak, repos)
     check_markers(soak, a)
     return final
 
@@ -618,9 +620,15 @@ def counts_of(stdout: str) -> object:
     return {k: data[k] for k in keep if k in data}
 
 
-def check_saved(soak: Soak, repo: Path) -> None:
+def check_saved(soak: Soak, repos: list[Path]) -> None:
+    """Each write reported saved is in the first clone's files (a block) or history (a note);
+    one that is not, but is in the clone that saved it, is not lost: the clones did not
+    converge (that is its own problem), and they are counted in one line."""
+    repo = repos[0]
     history = git(repo, "log", "-p", "--all", "--", ".codemem/").stdout
     notes = soak.cli.run(repo, "recall", "--archive", "--json", "-k", "1000", "soak")
+    kept = {r.name: memory_text(r) for r in repos if r != repo}
+    elsewhere: list[str] = []
     for clone, where, token in soak.saved:
         if where == "note":
             if token in notes.stdout or token in history:
@@ -629,13 +637,29 @@ def check_saved(soak: Soak, repo: Path) -> None:
             block = repo / ".codemem" / "blocks" / f"{where}.md"
             if block.exists() and token in block.read_text(errors="replace"):
                 continue
+        if token in kept.get(clone, ""):
+            elsewhere.append(token)
+            continue
         soak.problem(f"write lost: {token} ({where}, saved in {clone})")
-        soak.lost.append(token)
+        soak.lost.append((clone, token))
+    if elsewhere:
+        soak.problem(
+            f"{len(elsewhere)} writes are in the clone that saved them, not in {repo.name} "
+            f"(not converged): {', '.join(elsewhere[:5])}{' ...' if len(elsewhere) > 5 else ''}"
+        )
     for label, token in soak.last_set.items():
         block = repo / ".codemem" / "blocks" / f"{label}.md"
         if not block.exists() or token not in block.read_text(errors="replace"):
             soak.problem(f"write lost: the last `memory set {label}` ({token})")
-            soak.lost.append(token)
+            soak.lost.append((label[-1].upper(), token))  # seta: clone A's
+
+
+def memory_text(repo: Path) -> str:
+    """All `repo` holds of memory: `.codemem/` in every commit its reflog names too, and its
+    files now."""
+    text = git(repo, "log", "-p", "--all", "--reflog", "--", ".codemem/", check=False).stdout
+    files = (p for p in (repo / ".codemem").rglob("*") if "local" not in p.parts and p.is_file())
+    return text + "".join(p.read_text(errors="replace") for p in files)
 
 
 def check_markers(soak: Soak, repo: Path) -> None:
@@ -705,7 +729,9 @@ def main(argv: list[str] | None = None) -> int:
         "sockets": [sockets_before, sockets_after],
         "final": final,
         "problems": soak.problems,
-        "lost_writes": [soak.timeline.lost_write(repos[0], token) for token in soak.lost],
+        "lost_writes": [
+            soak.timeline.lost_write(root / clone, token) for clone, token in soak.lost
+        ],
         "timeline": str(timeline),
         "notes": soak.notes[:200],
     }

@@ -71,11 +71,12 @@ class Timeline:
 
     def lost_write(self, repo: Path, token: str) -> dict:
         """The write of `token`, the commands of its clone around it (one line each) and the
-        commits of `repo` (the clone checked) whose diff adds or removes it."""
+        commits of `repo` (the clone it was saved in; its reflog too: a rebase leaves the
+        first commits out of every branch) whose diff adds or removes it."""
         events = self.ordered()
         write = next((e for e in events if e["token"] == token), None)
         found = subprocess.run(
-            ["git", "log", "--all", "--format=%h %ci %s", "-S", token],
+            ["git", "log", "--all", "--reflog", "-m", "--format=%h %ci %s", "-S", token],
             cwd=repo,
             capture_output=True,
             text=True,
