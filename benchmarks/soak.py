@@ -11,7 +11,9 @@ restarts, `index --full`). Checked: no traceback in any output or the daemon's l
 write reported saved is in its file or in git history, no committed conflict marker, a clean
 `git status` after quiescence, the index equal to a fresh `index --full`, the daemon answers,
 the clones converge, one daemon per clone, bounded files under .codemem/local/ and the socket
-folder. Standard library only, plus the installed codemem.
+folder. Every memory write and git command goes on a timeline (`soak_timeline`), written
+beside the JSON report; a lost write is shown there against the git commands around it.
+Standard library only, plus the installed codemem.
 """
 
 from __future__ import annotations
@@ -31,9 +33,15 @@ import time
 from pathlib import Path
 
 from fault_world import TIMEOUT, Codemem, Result, kill_group, last_line, traceback_summary
+from soak_timeline import Timeline
 
 QUERIES = ("func_7 Thing7", "cart total price", "revised helper")
 SOCKETS = Path("/tmp") / f"codemem-{os.getuid()}"
+# `git status --porcelain`'s unmerged pairs; DD, AU and UA are a rename/rename conflict (both
+# clones renamed one module), which a rebase left unresolved when only the first four were
+# resolved (seed 44: the rebase aborted, the clones never converged, 76 writes "lost")
+UNMERGED = ("UU", "AA", "DU", "UD", "DD", "AU", "UA")
+TIMELINE: Timeline | None = None  # set once the clones are ready: each git command goes on it
 
 
 def log(message: str) -> None:
@@ -53,6 +61,15 @@ class Soak:
         self.stop = threading.Event()
         self.serial = 0
         self.last_set: dict[str, str] = {}  # block label -> the value `memory set` gave last
+        self.timeline = Timeline()
+        self.lost: list[tuple[str, str]] = []  # (clone, token) of writes saved, then not found
+
+    def run(self, repo: Path, *args: str, token: str | None = None) -> Result:
+        """`codemem ARGS` in `repo`, on the timeline."""
+        with self.timeline.span(repo.name, shlex.join(args), token) as event:
+            result = self.cli.run(repo, *args)
+            event["rc"], event["out"] = result.rc, result.stdout + result.stderr
+        return result
 
     def problem(self, text: str) -> None:
         with self.lock:
@@ -97,9 +114,12 @@ def short(result: Result) -> str:
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "GIT_EDITOR": "true", "GIT_TERMINAL_PROMPT": "0"}
-    done = subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, timeout=TIMEOUT, env=env
-    )
+    span = TIMELINE.span(repo.name, shlex.join(["git", *args])) if TIMELINE else None
+    with span or contextlib.nullcontext({}) as event:
+        done = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=TIMEOUT, env=env
+        )
+        event["rc"], event["out"] = done.returncode, done.stderr + done.stdout
     if check and done.returncode:
         raise RuntimeError(f"git {' '.join(args)} in {repo.name}: {done.stderr.strip()[-500:]}")
     return done
@@ -157,7 +177,7 @@ def setup(soak: Soak) -> list[Path]:
 
 
 def start_daemon(soak: Soak, repo: Path) -> None:
-    result = soak.cli.run(repo, "watch", "--detach", "--idle", "0.2")
+    result = soak.run(repo, "watch", "--detach", "--idle", "0.2")
     soak.check(result)
 
 
@@ -189,9 +209,7 @@ def resolve_conflicts(soak: Soak, repo: Path, name: str) -> None:
     """A rebase stopped on a conflict: take the upstream side for sources, note .codemem ones."""
     for _ in range(20):
         state = git(repo, "status", "--porcelain", check=False).stdout
-        conflicted = [
-            line[3:] for line in state.splitlines() if line[:2] in ("UU", "AA", "DU", "UD")
-        ]
+        conflicted = [line[3:] for line in state.splitlines() if line[:2] in UNMERGED]
         if not conflicted and not (repo / ".git" / "rebase-merge").exists():
             return
         for path in conflicted:
@@ -315,28 +333,31 @@ def sync(soak: Soak, repo: Path) -> None:
 
 def memory_writer(soak: Soak, repo: Path, rng: random.Random) -> None:
     cli = soak.cli
+    run = soak.run
     while not soak.stop.is_set():
         choice = rng.choice(["note", "note", "block", "block", "set", "digest", "kill"])
         if choice == "note":
             token = soak.token("note")
-            result = cli.run(repo, "remember", f"{token}: the prices module rounds to cents")
+            result = run(
+                repo, "remember", f"{token}: the prices module rounds to cents", token=token
+            )
             if soak.check(result):
                 soak.saved.append((repo.name, "note", token))
         elif choice == "block":
             token = soak.token("blk")
-            if soak.check(cli.run(repo, "remember", "--block", "soak", f"{token} fact")):
+            if soak.check(run(repo, "remember", "--block", "soak", f"{token} fact", token=token)):
                 soak.saved.append((repo.name, "soak", token))
         elif choice == "set":
             token = soak.token("set")
             label = f"set{repo.name.lower()}"
-            result = cli.run(repo, "memory", "set", label, "--value", f"{token} value")
+            result = run(repo, "memory", "set", label, "--value", f"{token} value", token=token)
             if result.rc and "unknown block" in result.stderr:
-                cli.run(repo, "memory", "create", label, "--description", "Set.")
-                result = cli.run(repo, "memory", "set", label, "--value", f"{token} value")
+                run(repo, "memory", "create", label, "--description", "Set.")
+                result = run(repo, "memory", "set", label, "--value", f"{token} value", token=token)
             if soak.check(result):
                 soak.last_set[label] = token  # each set replaces the last: only it must stay
         elif choice == "digest":
-            soak.check(cli.run(repo, "digest", "--no-llm"))
+            soak.check(run(repo, "digest", "--no-llm"))
         else:
             args = rng.choice(
                 [
@@ -345,10 +366,12 @@ def memory_writer(soak: Soak, repo: Path, rng: random.Random) -> None:
                     ("digest", "--no-llm"),
                 ]
             )
-            proc = cli.start(repo, *args)
-            time.sleep(rng.uniform(0.05, 1.5))
-            kill_group(proc.pid)
-            out, err = proc.communicate()
+            with soak.timeline.span(repo.name, shlex.join(["kill -9:", *args])) as event:
+                proc = cli.start(repo, *args)
+                time.sleep(rng.uniform(0.05, 1.5))
+                kill_group(proc.pid)
+                out, err = proc.communicate()
+                event["rc"], event["out"] = proc.returncode, out + err
             soak.check(Result(cli.argv(repo, args), proc.returncode, out, err, 0.0))
             soak.count("kill -9 cli")
         time.sleep(rng.uniform(0.1, 1.0))
@@ -447,12 +470,20 @@ def mcp_loop(soak: Soak, repo: Path, rng: random.Random) -> None:
                     ok, text = client.call("memory_read", label="soak")
                 elif choice == "append":
                     token = soak.token("mcpblk")
-                    ok, text = client.call("memory_append", label="soak", content=f"{token} fact")
+                    with soak.timeline.span(repo.name, "mcp memory_append soak", token) as event:
+                        ok, text = client.call(
+                            "memory_append", label="soak", content=f"{token} fact"
+                        )
+                        event["rc"], event["out"] = int(not ok), text
                     if ok:
                         soak.saved.append((repo.name, "soak", token))
                 elif choice == "note":
                     token = soak.token("mcpnote")
-                    ok, text = client.call("remember", text=f"{token}: carts expire after a day")
+                    with soak.timeline.span(repo.name, "mcp remember", token) as event:
+                        ok, text = client.call(
+                            "remember", text=f"{token}: carts expire after a day"
+                        )
+                        event["rc"], event["out"] = int(not ok), text
                     if ok:
                         soak.saved.append((repo.name, "note", token))
                 else:
@@ -487,12 +518,12 @@ def chaos(soak: Soak, repos: list[Path], rng: random.Random) -> None:
                 time.sleep(rng.uniform(0, 3))
             start_daemon(soak, repo)
         elif choice == "restart daemon":
-            soak.check(soak.cli.run(repo, "watch", "--stop"))
+            soak.check(soak.run(repo, "watch", "--stop"))
             start_daemon(soak, repo)
         elif choice == "index --full":
-            soak.check(soak.cli.run(repo, "index", "--full"))
+            soak.check(soak.run(repo, "index", "--full"))
         else:
-            soak.check(soak.cli.run(repo, "status", "--json"))
+            soak.check(soak.run(repo, "status", "--json"))
         soak.count(choice)
         sample_growth(soak, repos)
 
@@ -568,7 +599,7 @@ def quiesce_and_check(soak: Soak, repos: list[Path]) -> dict:
         if "Traceback" in text:
             soak.problem(f"{name}: traceback in watch.log: {traceback_summary(text)}")
         final[name] = {"head": heads[repos.index(repo)], "daemons": daemons}
-    check_saved(soak, a)
+    check_saved(soak, repos)
     check_markers(soak, a)
     return final
 
@@ -589,9 +620,15 @@ def counts_of(stdout: str) -> object:
     return {k: data[k] for k in keep if k in data}
 
 
-def check_saved(soak: Soak, repo: Path) -> None:
+def check_saved(soak: Soak, repos: list[Path]) -> None:
+    """Each write reported saved is in the first clone's files (a block) or history (a note);
+    one that is not, but is in the clone that saved it, is not lost: the clones did not
+    converge (that is its own problem), and they are counted in one line."""
+    repo = repos[0]
     history = git(repo, "log", "-p", "--all", "--", ".codemem/").stdout
     notes = soak.cli.run(repo, "recall", "--archive", "--json", "-k", "1000", "soak")
+    kept = {r.name: memory_text(r) for r in repos if r != repo}
+    elsewhere: list[str] = []
     for clone, where, token in soak.saved:
         if where == "note":
             if token in notes.stdout or token in history:
@@ -600,11 +637,29 @@ def check_saved(soak: Soak, repo: Path) -> None:
             block = repo / ".codemem" / "blocks" / f"{where}.md"
             if block.exists() and token in block.read_text(errors="replace"):
                 continue
+        if token in kept.get(clone, ""):
+            elsewhere.append(token)
+            continue
         soak.problem(f"write lost: {token} ({where}, saved in {clone})")
+        soak.lost.append((clone, token))
+    if elsewhere:
+        soak.problem(
+            f"{len(elsewhere)} writes are in the clone that saved them, not in {repo.name} "
+            f"(not converged): {', '.join(elsewhere[:5])}{' ...' if len(elsewhere) > 5 else ''}"
+        )
     for label, token in soak.last_set.items():
         block = repo / ".codemem" / "blocks" / f"{label}.md"
         if not block.exists() or token not in block.read_text(errors="replace"):
             soak.problem(f"write lost: the last `memory set {label}` ({token})")
+            soak.lost.append((label[-1].upper(), token))  # seta: clone A's
+
+
+def memory_text(repo: Path) -> str:
+    """All `repo` holds of memory: `.codemem/` in every commit its reflog names too, and its
+    files now."""
+    text = git(repo, "log", "-p", "--all", "--reflog", "--", ".codemem/", check=False).stdout
+    files = (p for p in (repo / ".codemem").rglob("*") if "local" not in p.parts and p.is_file())
+    return text + "".join(p.read_text(errors="replace") for p in files)
 
 
 def check_markers(soak: Soak, repo: Path) -> None:
@@ -631,14 +686,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     sockets_before = len(list(SOCKETS.glob("*"))) if SOCKETS.exists() else 0
     repos = setup(soak)
+    global TIMELINE
+    TIMELINE = soak.timeline
     log(f"soak: clones ready in {time.monotonic() - started:.0f} s; running {args.minutes} min")
     threads = []
     for n, repo in enumerate(repos):
         for loop in (developer, memory_writer, mcp_loop):
             rng = random.Random(f"{args.seed}:{loop.__name__}:{n}")
-            threads.append(threading.Thread(target=loop, args=(soak, repo, rng), daemon=True))
+            name = f"{loop.__name__}-{repo.name}"
+            threads.append(
+                threading.Thread(target=loop, args=(soak, repo, rng), daemon=True, name=name)
+            )
     threads.append(
-        threading.Thread(target=chaos, args=(soak, repos, random.Random(args.seed)), daemon=True)
+        threading.Thread(
+            target=chaos, args=(soak, repos, random.Random(args.seed)), daemon=True, name="chaos"
+        )
     )
     for thread in threads:
         thread.start()
@@ -655,6 +717,9 @@ def main(argv: list[str] | None = None) -> int:
             soak.problem(f"{repo.name}: watch still running after --stop")
     sockets_after = len(list(SOCKETS.glob("*"))) if SOCKETS.exists() else 0
     growth = soak.counts.pop("_growth", [])
+    out = args.json_out or root / "soak.json"
+    timeline = out.with_name(out.stem + ".timeline.jsonl")
+    soak.timeline.write(timeline)
     report = {
         "meta": {"argv": sys.argv, "seed": args.seed, "minutes": args.minutes},
         "seconds": round(time.monotonic() - started, 1),
@@ -664,6 +729,10 @@ def main(argv: list[str] | None = None) -> int:
         "sockets": [sockets_before, sockets_after],
         "final": final,
         "problems": soak.problems,
+        "lost_writes": [
+            soak.timeline.lost_write(root / clone, token) for clone, token in soak.lost
+        ],
+        "timeline": str(timeline),
         "notes": soak.notes[:200],
     }
     text = json.dumps(report, indent=2)
@@ -672,7 +741,18 @@ def main(argv: list[str] | None = None) -> int:
         args.json_out.write_text(text)
     print(
         json.dumps(
-            {k: report[k] for k in ("seconds", "counts", "saved_writes", "problems")}, indent=2
+            {
+                k: report[k]
+                for k in (
+                    "seconds",
+                    "counts",
+                    "saved_writes",
+                    "problems",
+                    "lost_writes",
+                    "timeline",
+                )
+            },
+            indent=2,
         )
     )
     return 1 if soak.problems else 0

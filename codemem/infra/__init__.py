@@ -49,6 +49,7 @@ from codemem.infra.git import (
 from codemem.infra.git_blobs import BlobReader, read_blobs
 from codemem.infra.git_config_files import attributes_stamp
 from codemem.infra.git_line_ends import checkout_line_ends, checkout_line_ends_of
+from codemem.infra.git_processes import GitProcess, rewriters_running, wait_for_rewriters
 from codemem.infra.git_state import (
     git_operation,
     index_locked,
@@ -146,6 +147,9 @@ __all__ = [
     "git_head",
     "git_operation",
     "index_locked",
+    "GitProcess",
+    "rewriters_running",
+    "wait_for_rewriters",
     "git_path",
     "git_text",
     "is_bot_author",

@@ -39,6 +39,7 @@ from codemem.config import make_user_dir
 from codemem.errors import PathOutsideRepository
 from codemem.infra import (
     printable,
+    stall_for_tests,
     update_text,
 )
 from codemem.memory.block_create import create_block, ensure_user_block
@@ -309,6 +310,7 @@ class MemoryStore(BlockFolder):
             ends = "\n" if os.path.lexists(path) else self.ws.new_file_line_ends(path)
             for _ in range(GIT_TRIES):  # read while no git command rewrites the work tree
                 stamp = quiet_stamp(self.ws, path)
+                stall_for_tests("block-stamped")  # a git command may start before the read
                 try:
                     with held_memory_path(self.ws, checked, make_folders=True) as held:
                         edit = read_under(self.ws, stamp, apply)

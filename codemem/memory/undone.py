@@ -19,6 +19,13 @@ the file is read again: when it no longer holds what was written, the edit was u
 person is told, never told it was saved. (What it holds then is not compared with what the
 index holds: by the time git is asked, the next switch may have moved the index on, and an
 undone edit was taken for a person's save.)
+
+`git merge` is the exception to the lock: it looks at the files with no lock held, and later
+writes the merged ones over them unlooked (`infra/git_processes.py`); a write saved in
+between, with the index's stamp unchanged, was said to be saved and was gone (soak seed 44).
+So an edit also waits (`REWRITE_WAIT` at most) for the git commands rewriting the work tree
+that run as it reads, and after the write for those running then, before the file is read
+again as above.
 """
 
 from __future__ import annotations
@@ -30,12 +37,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemem.errors import CodememError
-from codemem.infra import index_locked, printable
+from codemem.infra import (
+    GitProcess,
+    git_operation,
+    index_locked,
+    printable,
+    rewriters_running,
+    wait_for_rewriters,
+)
 from codemem.memory.errors import GitBusyError, MemoryEditError
 from codemem.memory.files import read_memory_file
 from codemem.workspace import Workspace
 
 GIT_WAIT = 2.0  # seconds: a checkout of a large tree takes a while; an editor's refresh, ms
+# seconds: a merge runs a driver process per memory file both sides changed, seconds each on a
+# loaded machine; an edit waits for it rather than be undone by it
+REWRITE_WAIT = 10.0
 GIT_TRIES = 20  # reads made again while git commands keep rewriting the work tree
 _CHECKSUM = 20  # bytes: the index ends with the hash of all it holds, files' stat data too
 
@@ -91,7 +108,13 @@ def wait_for_git(ws: Workspace) -> bool:
 
 def quiet_stamp(ws: Workspace, path: Path) -> GitStamp:
     """The index's stamp once no git command holds its lock (waiting `GIT_WAIT` seconds at
-    most); `GitBusyError` naming the lock when one still does."""
+    most); `GitBusyError` naming the lock when one still does. A git command rewriting the
+    work tree may look at the file before it takes the lock (`git merge`): one running now is
+    waited for first (`REWRITE_WAIT` at most), or the edit would be made only to be undone;
+    not while a rebase or merge stops for the user, when every edit but the one resolving a
+    block's conflict is refused (`GitBusyError`), and `rebase --continue` may run for long."""
+    if git_operation(ws.git_dir) is None:
+        wait_for_rewriters(rewriters_running(ws.root), REWRITE_WAIT)
     wait_for_git(ws)
     stamp = git_stamp(ws)
     if stamp is None:
@@ -116,15 +139,18 @@ def read_under(
 def check_kept(ws: Workspace, path: Path, written: str, stamp: GitStamp) -> None:
     """Raise `UndoneByGitError` when a git command that ran since `stamp` was taken replaced
     the file `written` went to (or removed it): once no git command holds the index's lock,
-    the file no longer holds `written`. With the stamp unchanged, none ran: nothing is read."""
-    if git_stamp(ws) == stamp:
+    the file no longer holds `written`. With the stamp unchanged and no git command that
+    rewrites the work tree running (`git merge` looks at the file before it takes the lock,
+    and may write over the edit after: `rewriters_running`), none ran: nothing is read."""
+    rewriters = rewriters_running(ws.root)
+    if git_stamp(ws) == stamp and not rewriters:
         return
-    wait_for_git(ws)
-    if git_stamp(ws) is None:  # still running: what it does to the file is not known yet
+    running = _wait_for_all(ws, rewriters)
+    if running:  # what it does to the file is not known yet
         raise UndoneByGitError(
             f"{printable(ws.relative(path))}: the edit may be undone by the git command still "
-            f"running ({index_locked(ws.root, ws.git_dir)}): once it ends, look at the block "
-            "and make the edit again if it is not there"
+            f"running ({running}): once it ends, look at the block and make the edit again if "
+            "it is not there"
         )
     if not _holds(ws, path, written):
         raise UndoneByGitError(
@@ -132,6 +158,16 @@ def check_kept(ws: Workspace, path: Path, written: str, stamp: GitStamp) -> None
             "meanwhile (a checkout, a switch or a stash replaced the file with git's version): "
             "nothing of it is kept; make it again on what is checked out now"
         )
+
+
+def _wait_for_all(ws: Workspace, rewriters: list[GitProcess]) -> str | None:
+    """Wait for `rewriters` to end (`REWRITE_WAIT` at most), then for the index's lock
+    (`GIT_WAIT`); the one still running, named, else None."""
+    running = wait_for_rewriters(rewriters, REWRITE_WAIT)
+    if running:
+        return ", ".join(str(process) for process in running)
+    wait_for_git(ws)
+    return index_locked(ws.root, ws.git_dir) if git_stamp(ws) is None else None
 
 
 def _holds(ws: Workspace, path: Path, written: str) -> bool:
