@@ -127,7 +127,16 @@ class Context:
 
     def blocks_part(self) -> str:
         how = "read-only in this session" if self.read_only else "edit with the memory_* tools"
-        return f"Core memory (always visible; {how}):\n" + self.ctx.store.render_blocks()
+        return f"Core memory (always visible; {how}):\n" + self.ctx.store.render_blocks(
+            max_chars=self.memory_chars
+        )
+
+    @property
+    def memory_chars(self) -> int:
+        """The most characters of core memory blocks in the context: `agent.memory_chars`, and
+        half the window at most, so the blocks leave room for the conversation."""
+        half = int(self.window * self.estimator.chars_per_token / 2)
+        return max(2_000, min(self.settings.memory_chars, half))
 
     def _note_count(self) -> int:
         folder = self.ctx.archive.dir

@@ -103,7 +103,8 @@ def show_command(app: AppContext, label: str | None, raw: bool, as_json: bool) -
         if as_json:
             echo_json([block.to_json() for block in store.context_blocks()], indent=2)
         else:
-            click.echo(printable_text(store.render_blocks()))
+            limit = app.config().agent.memory_chars  # as the agent sees them: within its budget
+            click.echo(printable_text(store.render_blocks(max_chars=limit)))
         return
     block = store.get(label)
     warn_problems(store.conflicts([block]))

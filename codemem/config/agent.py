@@ -34,6 +34,9 @@ class AgentConfig(Section):
     compact_to: float = Field(default=0.7, gt=0, lt=1)  # ...down to this share of the window
     pressure_at: float = Field(default=0.75, gt=0, lt=1)  # from here, ask the agent to save
     summary_chars: int = Field(default=6000, ge=500)  # longest summary of evicted messages
+    # core memory blocks in the context, at most (and at most half the window): the blocks
+    # past it are named as left out, never sent whole (20,000 blocks were 5 MB a prompt)
+    memory_chars: int = Field(default=64_000, ge=2_000)
     map_tokens: int | None = Field(default=None, ge=0)  # repo map in context; null: map.tokens
     tool_output_chars: int = Field(default=20_000, ge=1000)  # longest tool result
     max_command_timeout: float = Field(default=1800, gt=0)  # the most a call may ask for

@@ -63,7 +63,7 @@ def memory_read(ctx: ToolContext, label: str | None = None) -> str:
         label: One block's label, e.g. project, conventions or users/alice; omit it for all blocks.
     """
     if label is None:
-        return ctx.store.render_blocks()
+        return ctx.store.render_blocks(max_chars=ctx.settings.memory_chars)
     return ctx.store.render_blocks([label])
 
 

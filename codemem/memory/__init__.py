@@ -42,6 +42,7 @@ from codemem.memory.files import (
     remove_memory_file,
     replace_memory_file,
 )
+from codemem.memory.folder_reads import FolderReads
 from codemem.memory.frontmatter import FENCE as FRONTMATTER_FENCE
 from codemem.memory.frontmatter import Document as FrontmatterDocument
 from codemem.memory.frontmatter import dump as dump_frontmatter
@@ -79,6 +80,7 @@ __all__ = [
     "split_frontmatter",
     "Archive",
     "Block",
+    "FolderReads",
     "BlockExistsError",
     "BlockFormatError",
     "Blocks",

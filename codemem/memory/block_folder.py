@@ -24,6 +24,7 @@ from codemem.infra import printable
 from codemem.memory import frontmatter
 from codemem.memory.errors import BlockFormatError
 from codemem.memory.files import folder_in_the_way, read_memory_file, read_own_file
+from codemem.memory.folder_reads import FolderReads
 from codemem.memory.labels import DEFAULT_LIMIT, LABEL_RE, default_limit
 from codemem.memory.markers import CONFLICTED, has_conflict
 from codemem.memory.users import PERSONAL_LABEL
@@ -139,13 +140,14 @@ class BlockFolder:
                 found.append((label, path))
         if os.path.lexists(self.personal_path):  # a folder there is a problem line
             found.append((PERSONAL_LABEL, self.personal_path))
-        for label, path in sorted(found):
-            try:
-                blocks.append(self._read(label, path))
-            except BlockFormatError as exc:
-                problems.append(exc)
-            except FileNotFoundError:
-                continue  # deleted while scanning
+        with FolderReads(self.ws) as reads:  # each folder resolved and held once, not per file
+            for label, path in sorted(found):
+                try:
+                    blocks.append(self._read(label, path, reads))
+                except BlockFormatError as exc:
+                    problems.append(exc)
+                except FileNotFoundError:
+                    continue  # deleted while scanning
         return blocks, problems
 
     def _bad_label(self, label: str, path: Path) -> BlockFormatError:
@@ -172,14 +174,14 @@ class BlockFolder:
             "to lower-case words, digits, '-' and '_' ('personal' is reserved)"
         )
 
-    def _text(self, label: str, path: Path) -> str | None:
+    def _text(self, label: str, path: Path, reads: FolderReads | None = None) -> str | None:
         """The file's text; a link or a path out of the repository reads as missing (and warns)."""
         if label == PERSONAL_LABEL:  # the user's own file in their home folder
             return read_own_file(self.ws, path)
-        return read_memory_file(self.ws, path)
+        return read_memory_file(self.ws, path) if reads is None else reads.read(path)
 
-    def _read(self, label: str, path: Path) -> Block:
-        text = self._text(label, path)
+    def _read(self, label: str, path: Path, reads: FolderReads | None = None) -> Block:
+        text = self._text(label, path, reads)
         if text is None:
             raise FileNotFoundError(path)
         block = parse_block(label, text, self._source(path))

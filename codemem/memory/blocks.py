@@ -205,16 +205,21 @@ class MemoryStore(BlockFolder):
         ]
         return sorted(shown, key=lambda block: (order.get(block.label, 2), block.label))
 
-    def render_blocks(self, labels: Iterable[str] | None = None) -> str:
+    def render_blocks(
+        self, labels: Iterable[str] | None = None, max_chars: int | None = None
+    ) -> str:
         """The text the agent sees for `labels` (default: `context_blocks()`), the blocks read
-        once."""
+        once; with `max_chars`, only what fits in that many characters (project, conventions
+        and the user's own blocks first), the rest named as left out (`render.render_blocks`)."""
         if labels is None:
             found, problems = self.scan()
             blocks = self._in_context(found)
         else:
             blocks, problems = [self.get(label) for label in labels], []
-        self.shown.update((block.label, block.value) for block in blocks)
-        return render_blocks(blocks, problems)
+        first = ("project", "conventions", self.user_label, PERSONAL_LABEL)
+        text, shown = render_blocks(blocks, problems, max_chars, first)
+        self.shown.update((block.label, block.value) for block in shown)
+        return text
 
     # -- edits ------------------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ def _shown(ws: Workspace, path: Path) -> str:
         return printable(str(path))
 
 
-def _skip(ws: Workspace, path: Path, why: str) -> None:
+def skip_file(ws: Workspace, path: Path, why: str) -> None:
     if why.endswith("not a folder"):  # once for the folder, not once per file it holds
         key, where = why, f"what is under {why.partition(' is a file')[0]}"
         rule = "move that file away (`git mv` it aside keeps its text)"
@@ -120,7 +120,7 @@ def memory_file(ws: Workspace, path: Path) -> Path | None:
     """
     why, found = _check(ws, path)
     if why is not None:
-        _skip(ws, path, why)
+        skip_file(ws, path, why)
     return found
 
 
@@ -165,7 +165,7 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
         try:
             path = confine(ws.root, path.relative_to(ws.root).as_posix()).full
         except (ValueError, PathOutsideRepository):
-            _skip(ws, path, "it leads outside the repository")
+            skip_file(ws, path, "it leads outside the repository")
             return None
         path = ws.root / path.relative_to(ws.root.resolve())
     found = memory_file(ws, path)
@@ -176,16 +176,16 @@ def read_memory_file(ws: Workspace, path: Path, *, inner_links: bool = False) ->
         with _held_found(ws, found) as held:
             return read_regular(held, max_bytes=MAX_MEMORY_BYTES)
     except PathOutsideRepository:
-        _skip(ws, path, "it leads outside the repository")
+        skip_file(ws, path, "it leads outside the repository")
         return None
     except FileTooLarge:
-        raise _too_large(ws, path) from None
+        raise too_large(ws, path) from None
     except UnicodeDecodeError as exc:
         raise not_text(ws, path, exc) from None
     except (FileNotFoundError, NotADirectoryError):  # gone, or a folder of it made a file
         return None
     except NotARegularFile:  # replaced by a link or a FIFO since the check
-        _skip(ws, path, "it is not a regular file")
+        skip_file(ws, path, "it is not a regular file")
         return None
 
 
@@ -200,7 +200,7 @@ def read_memory_bytes(ws: Workspace, path: Path) -> bytes | None:
         with _held_found(ws, found) as held:  # no link, even one swapped in now
             return read_regular_bytes(held, MAX_MEMORY_BYTES)
     except FileTooLarge:
-        raise _too_large(ws, path) from None
+        raise too_large(ws, path) from None
     except (FileNotFoundError, NotADirectoryError, NotARegularFile, PathOutsideRepository):
         return None
 
@@ -217,7 +217,7 @@ def read_own_file(ws: Workspace, path: Path) -> str | None:
     except NotARegularFile:
         raise BlockFormatError(_not_a_file(ws, path)) from None
     except FileTooLarge:
-        raise _too_large(ws, path) from None
+        raise too_large(ws, path) from None
     try:
         return data.decode("utf-8").replace("\r\n", "\n")
     except UnicodeDecodeError as exc:
@@ -304,7 +304,7 @@ def not_text(ws: Workspace, path: Path, exc: UnicodeDecodeError) -> NotText:
     )
 
 
-def _too_large(ws: Workspace, path: Path) -> BlockFormatError:
+def too_large(ws: Workspace, path: Path) -> BlockFormatError:
     where = _shown(ws, path)
     return BlockFormatError(
         f"{where}: larger than {MAX_MEMORY_BYTES:,} bytes, too large for a memory file: "
@@ -320,7 +320,7 @@ def check_memory_size(ws: Workspace, path: Path) -> None:
     except FileNotFoundError:
         return
     if size > MAX_MEMORY_BYTES:
-        raise _too_large(ws, path)
+        raise too_large(ws, path)
 
 
 def check_memory_text(ws: Workspace, path: Path, text: str) -> None:

@@ -102,7 +102,50 @@ def _is_opening_fence(line: str) -> bool:
     return line.removeprefix(BOM).rstrip("\r\n").rstrip() == FENCE
 
 
+# YAML 1.1 words PyYAML reads as a boolean or null, in the lower case a plain key or value
+# must be compared in (`On`, `NULL`): such a line is left to the YAML parser
+_NOT_TEXT = frozenset(("yes", "no", "true", "false", "on", "off", "null", "~"))
+_PLAIN_LINE = re.compile(r"([a-z_][a-z0-9_]*): (.+)")
+_PLAIN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9 _.,()/+-]*")  # no ':', '#', quote or flow sign
+_QUOTED = re.compile(r'"([^"\\]*)"|\'([^\']*)\'')
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
+def _plain(yaml_text: str) -> dict[str, Any] | None:
+    """The frontmatter codemem writes (`key: value` lines of plain or quoted text, a decimal
+    number, `true`/`false`) read without the YAML parser, to what `load_yaml` gives for it;
+    None for anything else (a comment, a list, a date, a word YAML 1.1 reads as a boolean, a
+    key twice), which the parser reads. The parser took three quarters of listing 20,000
+    blocks (`benchmarks/memory_scale.py`)."""
+    if not yaml_text.endswith("\n") or "\r" in yaml_text:
+        return None
+    meta: dict[str, Any] = {}
+    for line in yaml_text[:-1].split("\n"):
+        found = _PLAIN_LINE.fullmatch(line)
+        if found is None:
+            return None
+        key, value = found.groups()
+        if key in meta or key in _NOT_TEXT or value != value.strip():
+            return None
+        if value in ("true", "false"):
+            meta[key] = value == "true"
+        elif _NUMBER.fullmatch(value):
+            meta[key] = int(value)
+        elif _PLAIN_TEXT.fullmatch(value) and value.lower() not in _NOT_TEXT:
+            meta[key] = value
+        elif (quoted := _QUOTED.fullmatch(value)) is not None:
+            text = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
+            if not text.isprintable():  # a tab, a control: the parser says what YAML makes of it
+                return None
+            meta[key] = text
+        else:
+            return None
+    return meta
+
+
 def _load(yaml_text: str, source: str) -> dict[str, Any]:
+    if (plain := _plain(yaml_text)) is not None:
+        return plain
     try:
         data = load_yaml(yaml_text, unique_keys=True, first_line=2)  # the fence is line 1
     except yaml.YAMLError as exc:

@@ -151,7 +151,7 @@ def memory_text(ctx: ReviewContext) -> str:
     try:
         from codemem.memory import MemoryStore
 
-        return MemoryStore(ctx.ws).render_blocks()
+        return MemoryStore(ctx.ws).render_blocks(max_chars=ctx.config.agent.memory_chars)
     except Exception as exc:  # unreadable memory: review the change without it
         log.warning("memory blocks unavailable for the model review: %s", exc)
         return ""

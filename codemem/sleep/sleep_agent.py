@@ -28,7 +28,15 @@ from codemem.agent.tools.toolbox import ToolContext, build_tools
 from codemem.agent.transcript import TranscriptWriter
 from codemem.config import Config
 from codemem.errors import MemoryEditError
-from codemem.memory import Archive, Block, BlockFormatError, MemoryStore, Note, parse_block
+from codemem.memory import (
+    Archive,
+    Block,
+    BlockFormatError,
+    FolderReads,
+    MemoryStore,
+    Note,
+    parse_block,
+)
 from codemem.sleep.held import HeldWrites
 from codemem.sleep.writer import Change
 from codemem.workspace import Workspace
@@ -150,9 +158,9 @@ class HeldStore(GuardedStore):
         super().__init__(ws)
         self.held = held
 
-    def _text(self, label: str, path: Path) -> str | None:
+    def _text(self, label: str, path: Path, reads: FolderReads | None = None) -> str | None:
         block = self.held.block(label)
-        return block.to_text() if block is not None else super()._text(label, path)
+        return block.to_text() if block is not None else super()._text(label, path, reads)
 
     def scan(self) -> tuple[list[Block], list[BlockFormatError]]:
         blocks, problems = super().scan()

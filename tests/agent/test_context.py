@@ -54,6 +54,33 @@ def test_parts_in_order_most_stable_first(make_agent, ws):
     )
 
 
+def test_core_memory_past_its_budget_is_left_out_and_named(make_agent, ws):
+    # 20,000 blocks went whole into every request (5 MB): the blocks part is now bounded by
+    # agent.memory_chars, keeps project, conventions and the user's own block, and names the
+    # blocks it leaves out, which the agent can still edit and read.
+    from codemem.memory import MemoryStore
+
+    store = MemoryStore(ws)
+    store.append("project", "A shop.")
+    for number in range(600):
+        store.create(f"pkg-{number:03d}", "A package.", f"Package {number}: " + "x" * 200)
+    store.append(store.user_label, "Prefers small commits.")
+    agent, provider, _ = make_agent(["hi"])
+    agent.run("hello")
+    part = provider.calls[0].system[1]
+    assert len(part) < 64_000 + 2_000  # the blocks within the budget, the note past it
+    assert agent.context.memory_chars == 64_000  # the default, under half this model's window
+    assert "A shop." in part and "Prefers small commits." in part
+    assert '<block label="conventions"' in part and '<block label="pkg-000"' in part
+    shown = part.count('<block label="pkg-')
+    assert 100 < shown < 300
+    assert f'<blocks_left_out count="{600 - shown}">' in part
+    assert f"pkg-{shown:03d}, pkg-{shown + 1:03d}" in part and "more." in part
+    assert "read_file .codemem/blocks/<label>.md" in part
+    assert {"project", "pkg-000"} <= set(agent.context.ctx.store.shown)
+    assert "pkg-599" not in agent.context.ctx.store.shown  # only what the model was shown
+
+
 def test_read_only_prompt(make_agent):
     agent, provider, _ = make_agent(["hi"], read_only=True)
     agent.run("hello")

@@ -74,3 +74,89 @@ def test_each_block_is_read_once_for_the_agent(ws, store, monkeypatch):
     monkeypatch.setattr(infra_files, "open_regular", open_regular)
     assert "A shop." in store.render_blocks()
     assert sorted(opened) == ["facts.md", "project.md"]
+
+
+def _many_blocks(ws, count: int) -> None:
+    for number in range(count):
+        write_block(
+            ws, f"pkg-{number:04d}", BLOCK.removesuffix("Facts.\n") + f"Package {number}.\n"
+        )
+
+
+def test_listing_blocks_resolves_their_folder_once_not_each_file(ws, store, monkeypatch):
+    # Each block's whole path was resolved three times and its folders opened from the root:
+    # three quarters of `memory list` over 20,000 blocks once YAML was out of the way.
+    _many_blocks(ws, 200)
+    resolved: list[Path] = []
+    real = Path.resolve
+
+    def resolve(self, *args, **kwargs):
+        resolved.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "resolve", resolve)
+    blocks, problems = store.scan()
+    assert problems == []
+    assert [b.label for b in blocks][:2] == ["pkg-0000", "pkg-0001"] and len(blocks) == 200
+    assert blocks[7].value == "Package 7." and blocks[7].description == "Facts."
+    assert len(resolved) < 20  # a few for the folder, none per file
+
+
+def test_listing_blocks_written_as_codemem_writes_them_runs_no_yaml_parser(ws, store, monkeypatch):
+    # PyYAML took 60% of listing 20,000 blocks: the frontmatter codemem writes is read plainly.
+    import codemem.memory.frontmatter as frontmatter_module
+
+    store.create("project", "What it is, and how to build it (make).", value="A shop.")
+    store.create("notes", "Has: a colon, so it is quoted", value="x")
+    _many_blocks(ws, 50)
+    write_block(ws, "odd", "---\n# a comment\ndescription: Odd.\nlimit: 0x40\n---\nOdd.\n")
+    parsed: list[str] = []
+    real = frontmatter_module.load_yaml
+
+    def load_yaml(text, **kwargs):
+        parsed.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(frontmatter_module, "load_yaml", load_yaml)
+    blocks = {block.label: block for block in store.list()}
+    assert len(parsed) == 1 and parsed[0].startswith("# a comment")  # the odd one, as before
+    assert blocks["odd"].limit == 64
+    assert blocks["notes"].description == "Has: a colon, so it is quoted"
+    assert blocks["project"].description == "What it is, and how to build it (make)."
+    assert (blocks["pkg-0003"].limit, blocks["pkg-0003"].read_only) == (500, False)
+
+
+def test_frontmatter_read_plainly_is_what_yaml_reads(ws):
+    # Every header the plain reading takes is read by YAML to the same values and types.
+    import random
+
+    from codemem.infra import load_yaml
+    from codemem.memory.frontmatter import _plain
+
+    values = [
+        "yes", "On", "OFF", "Null", "~", "true", "True", "false", "0", "00", "012", "7",
+        "1_000", "0x1F", "-1", "+1", "1.5", ".inf", "1e3", "2025-01-02", "a: b", "a #c", "a#c",
+        " x", "x ", "Package, the (core) pkg.", "café", '"q"', '"a\\nb"', "'it''s'", "'x'",
+        '"\t"', "[a, b]", "{a: 1}", "&a x", "*a", "!!int 3", "|", "> x", "a/b", "y", "n",
+        "99999999999999999999", "- x", "x -", "%x", "@x", '""', "''", "a  b", "a\tb", "=",
+        "<<", "1:20", "x: ", "'#'",
+    ]  # fmt: skip
+    keys = ["description", "limit", "read_only", "owner", "on", "yes", "_k", "Key", "1a", "null"]
+    rng = random.Random(28)
+    plain = 0
+    for _ in range(20_000):
+        lines = []
+        for _ in range(rng.randint(0, 4)):
+            value = rng.choice(values)
+            if rng.random() < 0.3:
+                value += rng.choice([" ", ",", "", "."]) + rng.choice(values)
+            lines.append(f"{rng.choice(keys)}: {value}")
+        text = "".join(line + "\n" for line in lines)
+        got = _plain(text)
+        if got is None:
+            continue
+        plain += 1
+        want = load_yaml(text, unique_keys=True) or {}
+        assert got == want, text
+        assert [type(v) for v in got.values()] == [type(v) for v in want.values()], text
+    assert plain > 300  # headers the plain reading took, each checked

@@ -455,3 +455,25 @@ def test_a_duplicate_whose_file_name_is_no_note_id_is_folded_in(repo_factory, na
     assert (writer.warnings, os.path.lexists(odd)) == ([], False)
     notes = Archive(ws).notes()
     assert [(n.path, n.extra["merged"]) for n in notes] == [(keeper, [name.removesuffix(".md")])]
+
+
+def test_consolidation_reads_again_only_the_blocks_that_may_not_fit(repo_factory, monkeypatch):
+    # Every block was listed, then read again to see whether it fits: 20,000 blocks, 40,000
+    # reads. Only the one listed over its limit (or re-dated) is read again, and moved.
+    ws = init(repo_factory())
+    store = MemoryStore(ws, user="tester")
+    for number in range(30):
+        store.create(f"pkg-{number:02d}", "A package.", f"Package {number}.")
+    over_limit_block(ws)
+    writer = writer_for(ws)
+    again: list[str] = []
+    real = writer.read_block
+
+    def read_block(label):
+        again.append(label)
+        return real(label)
+
+    monkeypatch.setattr(writer, "read_block", read_block)
+    consolidate(writer, NOW)
+    assert set(again) == {"team"}  # read to fit, and again by the edit that moves
+    assert len(read_value(ws, "team")) <= 200
