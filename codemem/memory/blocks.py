@@ -109,6 +109,9 @@ class MemoryStore(BlockFolder):
         # each block's value as this store last showed it (`render_blocks`) or wrote it: what
         # an edit of the whole value, made on what was shown, expects it still to be
         self.shown: dict[str, str] = {}
+        # the blocks the last render left out (past `max_chars`): their whole value was never
+        # shown, so a rewrite of it would drop lines the model has not seen
+        self.left_out: set[str] = set()
 
     @property
     def user_label(self) -> str:
@@ -219,6 +222,9 @@ class MemoryStore(BlockFolder):
         first = ("project", "conventions", self.user_label, PERSONAL_LABEL)
         text, shown = render_blocks(blocks, problems, max_chars, first)
         self.shown.update((block.label, block.value) for block in shown)
+        labels_shown = {block.label for block in shown}
+        self.left_out |= {block.label for block in blocks} - labels_shown
+        self.left_out -= labels_shown
         return text
 
     # -- edits ------------------------------------------------------------------------------

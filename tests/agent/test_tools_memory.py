@@ -211,3 +211,20 @@ def test_a_rethink_never_overwrites_what_a_person_saved_since_the_agent_saw_the_
     ctx.store.render_blocks()  # the next step shows the block as it is now
     assert call(tools, "memory_rethink", label="project", new_value="Build: uv build.")[1] is False
     assert block_value(ws, "project") == "Build: uv build."
+
+
+def test_a_block_left_out_of_the_context_is_not_rewritten_whole(ws, ctx, tools):
+    # past agent.memory_chars a block is named, not shown: a rewrite of its whole value would
+    # drop the lines the model never saw, so only the edits that keep them are taken
+    ctx.store.create("alpha", "A package.", "alpha keeps this line.")
+    ctx.store.create("beta", "A package.", "beta keeps this line. " + "x" * 3000)
+    text = ctx.store.render_blocks(max_chars=2000)
+    assert '<block label="alpha"' in text and '<block label="beta"' not in text
+    content, is_error = call(tools, "memory_rethink", label="beta", new_value="Short.")
+    assert is_error and "beta was left out of your context" in content
+    assert block_value(ws, "beta").startswith("beta keeps this line.")
+    assert call(tools, "memory_append", label="beta", content="More.")[1] is False
+    assert call(tools, "memory_rethink", label="alpha", new_value="Short.")[1] is False
+    ctx.store.render_blocks(max_chars=100_000)  # shown whole at the next step: rewritable
+    assert call(tools, "memory_rethink", label="beta", new_value="Short.")[1] is False
+    assert block_value(ws, "beta") == "Short."

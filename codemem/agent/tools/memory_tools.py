@@ -99,6 +99,12 @@ def memory_rethink(ctx: ToolContext, label: str, new_value: str) -> str:
         new_value: The block's complete new text (everything not in it is removed).
     """
     refuse_secret(new_value)
+    if label in ctx.store.left_out:  # its whole text was never in the prompt
+        raise MemoryEditError(
+            f"{label} was left out of your context (core memory past agent.memory_chars), so "
+            "a rewrite of the whole block would drop lines you have not seen: change it with "
+            "memory_replace or memory_append instead"
+        )
     # written over what the model saw, never over what a person saved since (`ConflictError`)
     seen = ctx.store.shown.get(label)
     return _saved("Rewrote", ctx.store.rethink(label, new_value, expected=seen))
