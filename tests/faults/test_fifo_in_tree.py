@@ -125,3 +125,23 @@ def test_a_fifo_git_opens_while_a_writer_comes_is_left_to_git(project):
         run_git(project, "ls-files", "-o", "--exclude-standard", "-z")  # no GitStuckOnFifo
     thread.join(timeout=30)
     assert opened.is_set()
+
+
+def test_the_mcp_server_names_the_fifo_and_keeps_serving(project):
+    # Before: the server's first code tool call hung in the listing, and with it the server.
+    from codemem.config import load_config
+    from codemem.mcp.server import McpSession
+    from codemem.workspace import Workspace
+
+    ws = Workspace(project)
+    session = McpSession(ws, load_config(ws.config_file))
+    fifo = project / "src" / ".gitignore"
+    os.mkfifo(fifo)
+    with _unblocked_later(fifo):
+        result = session.call_tool("search_code", {"query": "order total", "k": 1})
+    assert result.is_error
+    assert f"{HUNG} src/.gitignore: a FIFO" in str(result.content)
+    assert not session.call_tool("memory_read", {"label": "project"}).is_error  # memory goes on
+    fifo.unlink()
+    result = session.call_tool("search_code", {"query": "order total", "k": 1})
+    assert not result.is_error and "src/cart.py" in str(result.content)
