@@ -73,6 +73,13 @@ class RepositoryRefused(GitError):
     exit_code = 2
 
 
+class GitStuckOnFifo(GitError):
+    """git would wait for ever opening a FIFO (a named pipe) where it reads a file (a
+    `.gitignore`, a `.gitattributes`...): killed, and the file named for the user to remove."""
+
+    exit_code = 2
+
+
 class LockTimeout(CodememError):
     """A file lock was held by another process for longer than the caller would wait."""
 

@@ -21,6 +21,7 @@ from codemem.errors import (
 )
 from codemem.infra import (
     SWAPS,
+    atomic_file,
     atomic_write,
     check_repository,
     checkout_line_ends_of,
@@ -264,9 +265,15 @@ class Workspace:
         # created only where nothing is: one saved a moment ago is theirs, kept as it is; and
         # not while a sparse checkout leaves the team's (in git) out: one made here would
         # stand in its way (`local/.gitignore` keeps `local/` out of git meanwhile)
+        # whole or not at all (never torn by a kill or a full disk: it is committed); its temp
+        # name, where it needs one, beside it: `local/` is not checked yet (a link?)
         if not os.path.lexists(ignore) and self.memory_left_out() is None:
-            with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as new:
-                new.write("local/\n")
+            aside = self.dir / f".{ignore.name}"
+            with (
+                contextlib.suppress(FileExistsError),
+                atomic_file(ignore, new_only=True, temp_prefix=aside) as new,
+            ):
+                new.write(b"local/\n")
         with contextlib.suppress(FileExistsError):  # made here alone (`infra.make_folder`)
             self.local_dir.mkdir(mode=0o700)
         private_dir(self.local_dir)

@@ -267,15 +267,20 @@ def codemem_on_a_terminal(
     return shown
 
 
-def commands_run(monkeypatch: Any) -> list[list[str]]:
-    """The argument lists of every `subprocess.run` in this process from now on (git's, to
-    count them), each appended as it starts."""
+def commands_run(
+    monkeypatch: Any, before: Callable[[list[str]], None] | None = None
+) -> list[list[str]]:
+    """The argument lists of every process this process starts from now on (git's, to count
+    them: `subprocess.run`'s and `infra.run_git`'s, which watches its git), each appended as
+    it starts, after `before(args)` when given."""
     started: list[list[str]] = []
-    real_run = subprocess.run
 
-    def counted(args: Any, *rest: Any, **options: Any) -> Any:
-        started.append([str(arg) for arg in args])
-        return real_run(args, *rest, **options)
+    class Counted(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, args: Any, *rest: Any, **options: Any) -> None:
+            started.append([str(arg) for arg in args])
+            if before is not None:
+                before(started[-1])
+            super().__init__(args, *rest, **options)
 
-    monkeypatch.setattr(subprocess, "run", counted)
+    monkeypatch.setattr(subprocess, "Popen", Counted)
     return started

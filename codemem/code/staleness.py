@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from codemem.code.manifest import Manifest
 from codemem.code.worktree import ListingSettings, WorkTree
-from codemem.errors import CodememError
+from codemem.errors import CodememError, GitStuckOnFifo
 from codemem.infra import current_holder, lock_held
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ class PendingCheck:
         self, ws: Workspace, recorded: str | None = None, settings: IndexConfig | None = None
     ) -> None:
         self._found = Pending(None)
+        self._stuck: GitStuckOnFifo | None = None
         self._thread = threading.Thread(
             target=self._read, args=(ws, recorded, settings), name="codemem-pending", daemon=True
         )
@@ -135,12 +136,17 @@ class PendingCheck:
             return
         try:
             self._found = _pending(ws, listing)
+        except GitStuckOnFifo as exc:  # the work tree itself must be fixed: said, not hidden
+            self._stuck = exc
         except Exception:  # the search answers regardless; at worst as it did before
             log.debug("search: could not tell what changed since the index run", exc_info=True)
 
     def result(self) -> Pending:
-        """The check's finding (waits for it)."""
+        """The check's finding (waits for it); `GitStuckOnFifo` when git could not list the
+        work tree for a FIFO where it reads a file (every later git command would hang too)."""
         self._thread.join()
+        if self._stuck is not None:
+            raise self._stuck
         return self._found
 
 
@@ -154,6 +160,8 @@ def _pending(ws: Workspace, settings: ListingSettings) -> Pending:
     try:
         tree = WorkTree.read(ws.root, settings)
         return Pending(pending_paths(manifest, tree, ws.index_dir), tree)
+    except GitStuckOnFifo:
+        raise
     except (OSError, sqlite3.Error, CodememError):
         return Pending(None)
     finally:

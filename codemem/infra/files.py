@@ -22,6 +22,7 @@ from typing import IO, BinaryIO
 
 from codemem.errors import FileTooLarge, NotARegularFile, PathOutsideRepository
 from codemem.infra.folders import LOCAL, STATE, SWAPS, floor_of, make_folder
+from codemem.infra.renames import rename_new
 
 # The process umask, read once: mkstemp creates files 0600, committed files should be 0644.
 _UMASK = os.umask(0)
@@ -65,6 +66,7 @@ def atomic_file(
     durable: bool = True,
     install: Callable[[Path, Path], None] | None = None,
     temp_prefix: Path | None = None,
+    new_only: bool = False,
 ) -> Iterator[BinaryIO]:
     """Write `path` through a binary handle; it is replaced atomically when the block ends
     (temp file beside it, fsync, rename, fsync folder) and left untouched if the block raises.
@@ -80,11 +82,18 @@ def atomic_file(
     waits in `.codemem/local/swapping/` (`_temp_prefix`).
     On Linux the temp file has no name until it is written (`O_TMPFILE`): a process killed
     meanwhile (SIGKILL mid-edit) leaves no half-written `.name.*.tmp` beside the target.
+    `new_only`: `path` is made only where nothing is (`FileExistsError` otherwise), and the
+    unnamed file is linked at `path` itself, so it never has another name: a kill leaves no
+    temp file even before `.codemem/local/` exists (`codemem init`'s first files, its blocks).
+    `install` (`rename_new` by default) serves only where the system cannot so link.
     """
+    if new_only and install is None:
+        install = rename_new
     make_folder(path.parent)
     prefix = _temp_prefix(path) if temp_prefix is None else temp_prefix
     fd = _unnamed_file(prefix.parent)
     tmp = None
+    placed = False  # linked at `path` itself (`new_only`)
     if fd is None:
         fd, name = tempfile.mkstemp(prefix=f"{prefix.name}.", suffix=".tmp", dir=prefix.parent)
         tmp = Path(name)
@@ -100,9 +109,13 @@ def atomic_file(
                 except FileNotFoundError:
                     mode = 0o666 & ~_UMASK
             os.fchmod(handle.fileno(), mode)
-            if tmp is None:
+            if tmp is None and new_only and _link_new(handle.fileno(), path):
+                placed = True
+            elif tmp is None:
                 tmp = _link_unnamed(handle.fileno(), prefix)
-        (install or os.replace)(tmp, path)
+        if not placed:
+            assert tmp is not None
+            (install or os.replace)(tmp, path)
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -162,6 +175,21 @@ def _link_unnamed(fd: int, prefix: Path) -> Path:
             return prefix.parent / name
     finally:
         os.close(folder)
+
+
+def _link_new(fd: int, path: Path) -> bool:
+    """Link the unnamed file `fd` (written whole by now) at `path`, never over a file there
+    (`FileExistsError`); False where that is refused (then it gets a temp name first)."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=folder, follow_symlinks=True)
+    except FileExistsError:
+        raise
+    except OSError:
+        return False
+    finally:
+        os.close(folder)
+    return True
 
 
 def _copy_unnamed(fd: int, prefix: Path) -> Path:

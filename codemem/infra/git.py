@@ -1,7 +1,8 @@
 """The one way codemem talks to git; every failure is a `GitError`.
 
-Commands run as plain processes (`subprocess.run`: one process each, output as bytes, the
-exit code checked here, messages in the C locale as GitPython would ask), blobs through
+Commands run as plain processes (one process each, output as bytes, the exit code checked
+here, messages in the C locale as GitPython would ask; each watched for a wait that never
+ends, a FIFO opened where git reads a file: `git_watch`), blobs through
 GitPython's persistent `git cat-file --batch` (`git_blobs.BlobReader`, built on `_command`);
 `git_state` says whether git is in the middle of an operation.
 A failure reads `git <command> failed: <git's last line of stderr>`.
@@ -27,7 +28,6 @@ import os
 import re
 import shlex
 import stat
-import subprocess
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +38,7 @@ from codemem.errors import GitError, RepositoryRefused
 from codemem.infra.files import read_at_most
 from codemem.infra.git_config_files import linked_git_dir
 from codemem.infra.git_guard import guarded, read_environment, unfetched_hint
+from codemem.infra.git_watch import run_watched, watching
 from codemem.infra.printing import printable
 
 if TYPE_CHECKING:
@@ -101,15 +102,12 @@ def run_git(
         env: Variables added to git's environment (`GIT_ATTR_NOSYSTEM=1`); the guard's win.
     """
     command, extra = guarded(root, args, as_user)
-    try:
-        proc = subprocess.run(
+    try:  # watched: a FIFO where git reads a file would hang it for ever (`git_watch`)
+        proc = run_watched(
             ["git", *_OPTIONS, *command],
             cwd=root,
             input=input,
-            stdin=subprocess.DEVNULL if input is None else None,
-            capture_output=True,
             env={**os.environ, **_C_LOCALE, **(env or {}), **extra},
-            check=False,
         )
     except FileNotFoundError as exc:
         if exc.filename == str(root):  # the folder, not git, is missing
@@ -255,11 +253,12 @@ def git_head(root: Path, *args: str, max_bytes: int) -> tuple[bytes, int]:
         raise GitError("git is not installed or not on PATH") from None
     process = proc.proc
     assert process is not None and process.stdout is not None  # as_process=True pipes stdout
-    data = read_at_most(process.stdout, max_bytes + 1)
-    rest = 0
-    while chunk := process.stdout.read(65536):
-        rest += len(chunk)
-    process.wait()
+    with watching(process, root, ["git", *command]):  # a FIFO `.gitattributes` (`git_watch`)
+        data = read_at_most(process.stdout, max_bytes + 1)
+        rest = 0
+        while chunk := process.stdout.read(65536):
+            rest += len(chunk)
+        process.wait()
     return data[:max_bytes], rest + max(0, len(data) - max_bytes)
 
 

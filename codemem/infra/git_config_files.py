@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from codemem.infra.git_watch import run_watched
+
 # git's own limit on nested includes; and a bound on the files stamped, whatever a config says.
 MAX_INCLUDE_DEPTH = 10
 MAX_CONFIG_FILES = 64
@@ -260,12 +262,11 @@ def _included(path: str, stamp: Stamp) -> tuple[tuple[str, ...], bool]:
     if not _may_include(path):
         return (), False
     try:
-        proc = subprocess.run(
+        proc = run_watched(  # a FIFO `path` includes is named, not waited on
             ["git", "--no-pager", "config", "-z", "--file", path] + ["--get-regexp", _INCLUDE_KEYS],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
+            cwd=Path("/"),  # `path` is absolute: named so in a message
+            input=None,
             env={**os.environ, "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"},
-            check=False,
         )
     except OSError:
         return (), False

@@ -29,12 +29,12 @@ names the fetch that brings them); one that names none fetches over git's own tr
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from codemem.infra.git_config_files import Stamp, asking_git, config_stamp
+from codemem.infra.git_watch import run_watched
 
 # For every read: no pager; no signature check in `git log` (`log.showSignature` runs
 # `gpg.program`).
@@ -192,13 +192,11 @@ def _config_entries(root: Path, *options: str) -> list[list[str]] | None:
     """`git config --get-regexp _CONFIGURED` in `root`, each entry's fields (the scope with
     `--show-scope`, then "key\\nvalue"); None when git refuses the options."""
     try:
-        proc = subprocess.run(
+        proc = run_watched(  # a FIFO a config includes is named, not waited on
             ["git", "--no-pager", "config", "-z", *options, "--get-regexp", _CONFIGURED],
             cwd=root,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
+            input=None,
             env={**os.environ, **READ_ENV, **NO_FETCH, "LC_ALL": "C"},
-            check=False,
         )
     except OSError:  # no git, no such folder: the command itself will say so
         return []

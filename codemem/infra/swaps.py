@@ -199,11 +199,15 @@ def _write_over(
     `same(path)` (None: if there is no file); False if not. A save kept outside the swap
     `folder` is recorded there (`kept.record_kept`)."""
     install = partial(_install_over, same, data, folder)
-    try:
-        with atomic_file(path, install=install, temp_prefix=prefix) as handle:
-            handle.write(data)
+    try:  # a new file linked at its name at once, where it can be: no temp name to leave
+        with atomic_file(path, install=install, temp_prefix=prefix, new_only=same is None) as out:
+            out.write(data)
     except _Changed:
         return False
+    except FileExistsError:
+        if same is None:  # made meanwhile: never written over
+            return False
+        raise
     return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from codemem.infra import atomic_file, rename_new
+from codemem.infra import atomic_file
 from codemem.memory.archive import Archive
 from codemem.memory.blocks import MemoryStore
 from codemem.memory.errors import BlockExistsError, GitBusyError
@@ -35,7 +35,7 @@ def _create(ws: Workspace, path: Path, text: str, created: list[Path]) -> None:
         return
     text = text.replace("\n", ws.new_file_line_ends(path))
     try:
-        with atomic_file(path, install=rename_new) as handle:
+        with atomic_file(path, new_only=True) as handle:  # never under a temp name
             handle.write(text.encode("utf-8"))
     except FileExistsError:
         return

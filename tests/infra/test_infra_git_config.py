@@ -12,7 +12,15 @@ import pytest
 from codemem.errors import GitError
 from codemem.infra import BlobReader, git_config, git_head, git_text, run_git
 from codemem.infra.git_config_files import config_stamp
-from tests.helpers import arm_git_config, forge_signature, git, make_repo, marked, stale_stat
+from tests.helpers import (
+    arm_git_config,
+    commands_run,
+    forge_signature,
+    git,
+    make_repo,
+    marked,
+    stale_stat,
+)
 
 
 @pytest.fixture
@@ -281,19 +289,17 @@ def test_a_config_file_that_includes_nothing_is_not_listed_by_git(repo, tmp_path
     # Most config files include nothing: stamping them must not start a `git config` each,
     # three processes before every command's first git call (the system's, the user's, the
     # repository's). A header that spells the word in any case still is listed by git.
-    import subprocess
-
     from codemem.infra import git_config_files
 
     listed: list[str] = []
-    run = subprocess.run
+    run = git_config_files.run_watched
 
-    def counted(args, *rest, **kwargs):
+    def counted(args, **kwargs):
         if "--file" in args:
             listed.append(args[args.index("--file") + 1])
-        return run(args, *rest, **kwargs)
+        return run(args, **kwargs)
 
-    monkeypatch.setattr(git_config_files.subprocess, "run", counted)
+    monkeypatch.setattr(git_config_files, "run_watched", counted)
     git_config_files._included.cache_clear()
     plain = tmp_path / "plain.config"
     plain.write_text("[core]\n\tautocrlf = false\n")
@@ -360,7 +366,6 @@ def test_two_threads_asking_at_once_run_each_git_config_once(repo, monkeypatch):
     # A fresh `codemem index` lists the work tree and reads the co-change history in two
     # threads at once: both missed the process's caches and ran the same `git config`
     # (the system file's, the repository's drivers) twice.
-    import subprocess
     import threading
     import time
 
@@ -369,16 +374,12 @@ def test_two_threads_asking_at_once_run_each_git_config_once(repo, monkeypatch):
     monkeypatch.delenv("GIT_CONFIG_NOSYSTEM")
     git_config_files._users_files.cache_clear()
     git_guard._configured.cache_clear()
-    asked: list[tuple[str, ...]] = []
-    run = subprocess.run
 
-    def slow(args, *rest, **kwargs):
+    def slow(args):
         if "config" in args:
-            asked.append(tuple(args))
             time.sleep(0.2)  # the other thread comes in meanwhile
-        return run(args, *rest, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", slow)
+    started = commands_run(monkeypatch, slow)
     start = threading.Barrier(2)
     answers: list[tuple[list[str], dict[str, str]]] = []
 
@@ -391,5 +392,6 @@ def test_two_threads_asking_at_once_run_each_git_config_once(repo, monkeypatch):
         thread.start()
     for thread in threads:
         thread.join()
+    asked = [tuple(args) for args in started if "config" in args]
     assert len(asked) == 2 and len(set(asked)) == 2  # the system file's, the drivers': once each
     assert answers[0] == answers[1]

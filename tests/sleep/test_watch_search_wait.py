@@ -4,7 +4,6 @@ every half second (0.3 s of git each time on the Linux kernel)."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 
@@ -16,7 +15,7 @@ from codemem.daemon.query_server import QueryServer
 from codemem.daemon.watch import Watcher
 from codemem.infra import lock_held
 from codemem.workspace import Workspace
-from tests.helpers import make_repo
+from tests.helpers import commands_run, make_repo
 
 SLOW_COMMIT_SECONDS = 2.5  # a loaded machine's run of a few saves takes 2-5 s
 
@@ -49,14 +48,12 @@ def test_a_search_waiting_for_the_run_of_saves_lists_the_work_tree_at_most_once(
             time.sleep(0.01)
         searching = threading.current_thread()
         git_runs: list[list[str]] = []  # the search's own, not the run's
-        real_run = subprocess.run
 
-        def counted(args, *rest, **options):
-            if threading.current_thread() is searching and "git" in str(args[0]):
-                git_runs.append([str(arg) for arg in args])
-            return real_run(args, *rest, **options)
+        def counted(args):
+            if threading.current_thread() is searching and "git" in args[0]:
+                git_runs.append(args)
 
-        monkeypatch.setattr(subprocess, "run", counted)
+        commands_run(monkeypatch, counted)
         request = {
             "op": "search",
             "protocol": PROTOCOL,
