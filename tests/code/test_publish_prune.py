@@ -25,7 +25,7 @@ from tests.code.test_publish import (
     published,
     run,
 )
-from tests.helpers import git
+from tests.helpers import commands_run, git
 
 
 @pytest.fixture
@@ -175,25 +175,19 @@ def test_an_index_the_prune_may_not_remove_is_left_with_one_warning(
 def test_publishing_the_default_branchs_tip_walks_no_history(origin, tmp_path, monkeypatch):
     # The mark costs CI (publishing main's tip) no `git rev-list` of the branch's line
     # (about a second for sympy's 5,000 first-parent commits on a loaded machine).
-    import subprocess
+    started = commands_run(monkeypatch)
 
-    walks: list[list[str]] = []
-    real = subprocess.run
+    def walks() -> list[list[str]]:
+        return [args for args in started if args[0] == "git" and "--first-parent" in args]
 
-    def counted(args, *rest, **kwargs):
-        if args and args[0] == "git" and "--first-parent" in args:
-            walks.append(list(args))
-        return real(args, *rest, **kwargs)
-
-    monkeypatch.setattr(subprocess, "run", counted)
     shared = tmp_path / "shared"
     index_json(origin, "--publish", str(shared))
     assert json.loads((shared / head(origin) / RECORD_NAME).read_text())["on_default_line"]
-    assert walks == []
+    assert walks() == []
     _on_branch(origin, "feature")
     index_json(origin, "--publish", str(shared))
     assert not json.loads((shared / head(origin) / RECORD_NAME).read_text())["on_default_line"]
-    assert len(walks) == 1  # off the tip: is it further down the line?
+    assert len(walks()) == 1  # off the tip: is it further down the line?
 
 
 def test_the_published_index_the_pruning_clone_starts_from_is_kept(origin, tmp_path):

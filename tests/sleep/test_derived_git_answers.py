@@ -6,7 +6,6 @@ Real git repositories; the git processes are counted where codemem starts them."
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,22 +25,13 @@ from codemem.sleep.overlaps import as_codemem_wrote
 from codemem.sleep.patch_ids import FILE_NAME, PatchIds
 from codemem.sleep.squashes import squashed_keys
 from codemem.workspace import Workspace
-from tests.helpers import git, make_repo
+from tests.helpers import commands_run, git, make_repo
 
 
 @pytest.fixture
 def counted(monkeypatch) -> list[list[str]]:
     """Every git command codemem runs, as its arguments after the guard's options."""
-    calls: list[list[str]] = []
-    real = subprocess.run
-
-    def run(args, *rest, **kwargs):
-        if args and args[0] == "git":
-            calls.append(list(args))
-        return real(args, *rest, **kwargs)
-
-    monkeypatch.setattr(subprocess, "run", run)
-    return calls
+    return commands_run(monkeypatch)
 
 
 def _asked(calls: list[list[str]], word: str) -> int:
