@@ -537,7 +537,7 @@ def test_render_blocks_shows_label_description_usage_and_value(store):
         "</block>\n"
         "</memory_blocks>"
     )
-    assert render_blocks([store.get("facts")]) == store.render_blocks(["facts"])
+    assert render_blocks([store.get("facts")])[0] == store.render_blocks(["facts"])
 
 
 def test_edits_by_other_stores_are_seen_at_once(ws):
