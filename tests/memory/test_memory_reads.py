@@ -160,3 +160,29 @@ def test_frontmatter_read_plainly_is_what_yaml_reads(ws):
         assert got == want, text
         assert [type(v) for v in got.values()] == [type(v) for v in want.values()], text
     assert plain > 300  # headers the plain reading took, each checked
+
+
+def test_listing_notes_written_as_codemem_writes_them_parses_each_header_once(
+    archive, ws, monkeypatch
+):
+    # `Archive.scan` parsed each note's header twice (the values, then text only for its
+    # tags): more than all 20,000 blocks cost in `status` with 2,000 notes.
+    import yaml.composer
+
+    for number in range(30):
+        archive.insert(f"Decision {number}: keep the cache.", tags=["build", "on", "010"])
+    (ws.archive_dir / "flags.md").write_text(  # YAML 1.1 reads these tags as true and 8
+        "---\ncreated: 2024-12-24\ntags: [on, 010]\n---\nFlags.\n"
+    )
+    parsed: list[int] = []
+    real = yaml.composer.Composer.compose_document
+
+    def compose_document(self):
+        parsed.append(1)
+        return real(self)
+
+    monkeypatch.setattr(yaml.composer.Composer, "compose_document", compose_document)
+    notes, problems = archive.scan()
+    assert problems == [] and len(notes) == 31
+    assert {tuple(note.tags) for note in notes} == {("build", "on", "010"), ("on", "010")}
+    assert len(parsed) == 30 + 2  # once each; twice only the hand-written one, read as text
