@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 from memory_helpers import write_block
@@ -130,9 +131,6 @@ def test_frontmatter_read_plainly_is_what_yaml_reads(ws):
     # Every header the plain reading takes is read by YAML to the same values and types.
     import random
 
-    from codemem.infra import load_yaml
-    from codemem.memory.frontmatter import _plain
-
     values = [
         "yes", "On", "OFF", "Null", "~", "true", "True", "false", "0", "00", "012", "7",
         "1_000", "0x1F", "-1", "+1", "1.5", ".inf", "1e3", "2025-01-02", "a: b", "a #c", "a#c",
@@ -151,12 +149,76 @@ def test_frontmatter_read_plainly_is_what_yaml_reads(ws):
             if rng.random() < 0.3:
                 value += rng.choice([" ", ",", "", "."]) + rng.choice(values)
             lines.append(f"{rng.choice(keys)}: {value}")
-        text = "".join(line + "\n" for line in lines)
-        got = _plain(text)
-        if got is None:
-            continue
-        plain += 1
-        want = load_yaml(text, unique_keys=True) or {}
-        assert got == want, text
-        assert [type(v) for v in got.values()] == [type(v) for v in want.values()], text
+        plain += _read_plainly_as_yaml("".join(line + "\n" for line in lines))
     assert plain > 300  # headers the plain reading took, each checked
+
+
+def test_listing_notes_written_as_codemem_writes_them_runs_no_yaml_parser(archive, ws, monkeypatch):
+    # `Archive.scan` parsed each note's header twice (the values, then text only for its
+    # tags): more than all 20,000 blocks cost in `status` with 2,000 notes. Now it reads the
+    # header codemem writes plainly, as a block's.
+    import yaml.composer
+
+    for number in range(30):
+        archive.insert(f"Decision {number}: keep the cache.", tags=["build", "on", "010"])
+    (ws.archive_dir / "flags.md").write_text(  # YAML 1.1 reads these tags as true and 8
+        "---\ncreated: 2024-12-24\ntags: [on, 010]\n---\nFlags.\n"
+    )
+    parsed: list[int] = []
+    real = yaml.composer.Composer.compose_document
+
+    def compose_document(self):
+        parsed.append(1)
+        return real(self)
+
+    monkeypatch.setattr(yaml.composer.Composer, "compose_document", compose_document)
+    notes, problems = archive.scan()
+    assert problems == [] and len(notes) == 31
+    assert {tuple(note.tags) for note in notes} == {("build", "on", "010"), ("on", "010")}
+    assert len(parsed) == 2  # only the hand-written one: its date, and its tags as text
+
+
+def test_a_notes_header_read_plainly_is_what_yaml_reads(ws):
+    # A note's id, time and tags, read without the parser, are YAML's values of YAML's types.
+    import random
+
+    values = [
+        "20250301-142233-1a2b3c4d", "20250301-142233-1A2B3C4D", "2025030-142233-1a2b3c4d",
+        "20250301142233", "2025-03-01", "2025-03-01T14:22:33+00:00", "2025-03-01T14:22:33Z",
+        "2025-03-01t14:22:33+00:00", "2025-03-01 14:22:33+00:00", "2025-03-01T14:22:33",
+        "2025-03-01T14:22:33.5+05:30", "2025-03-01T14:22:33.123456-08:00",
+        "2025-03-01T14:22:33.1234567+00:00", "2025-02-30T00:00:00+00:00",
+        "2025-03-01T24:00:00+00:00", "2025-03-01T14:22:60+00:00", "2025-03-01T14:22:33+24:00",
+        "2025-3-1T14:22:33+00:00", "[]", "[ ]", "[a]", "[a, b]", "[a,b]", "[ a ]", "[a, ]",
+        "[on]", "[On, b]", "['on', b]", "[y, n]", "[null]", "[~]", "['']", "[-a]", "[a-b, c.d]",
+        "[[a]]", "[a: b]", "[a b]", "['a, b']", "['a b', c]", "[' a']", "['it''s']", '["a"]',
+        "['\t']", "[a#b]", "[a #b]", "[.inf]", "[1]", "['010']", "[a], [b]", "[a, [b]]",
+        "[é]", "['é']", "[a_b, c_]", "pkg", "'x'",
+    ]  # fmt: skip
+    keys = ["id", "created", "tags", "source", "on", "_k"]
+    rng = random.Random(28)
+    plain = 0
+    for _ in range(20_000):
+        lines = [f"{rng.choice(keys)}: {rng.choice(values)}" for _ in range(rng.randint(1, 4))]
+        plain += _read_plainly_as_yaml("".join(line + "\n" for line in lines))
+    assert plain > 1_000  # headers the plain reading took, each checked
+
+
+def _read_plainly_as_yaml(text: str) -> bool:
+    """Whether the plain reading takes `text`; if it does, it must be YAML's reading: the same
+    values of the same types, items and time offsets included."""
+    from codemem.infra import load_yaml
+    from codemem.memory.frontmatter import _plain
+
+    got = _plain(text)
+    if got is None:
+        return False
+    want = load_yaml(text, unique_keys=True) or {}
+    assert got == want, text
+    assert [type(v) for v in got.values()] == [type(v) for v in want.values()], text
+    for one, other in zip(got.values(), want.values(), strict=True):
+        if isinstance(one, list):
+            assert [type(item) for item in one] == [type(item) for item in other], text
+        if isinstance(one, datetime):
+            assert one.utcoffset() == other.utcoffset(), text
+    return True
