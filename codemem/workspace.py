@@ -224,6 +224,7 @@ class Workspace:
         """Refuse (`UsageError`) a command that needs `.codemem/` where there is none, naming the
         fix: `codemem init`, or, where a sparse checkout leaves the team's memory out of the
         work tree, the sparse fix (`init` refuses there: it would make the memory anew)."""
+        self.check_folders()  # a `.codemem` file is named as such, not taken for no init
         if not self.is_initialized():
             fix = self.memory_left_out() or "run `codemem init` first"
             what = f"{self.dir.name}/" if not self.dir.is_dir() else f"memory in {self.dir.name}/"
