@@ -225,9 +225,21 @@ class Workspace:
         """Refuse (`UsageError`) a command that needs `.codemem/` where there is none, naming the
         fix: `codemem init`, or, where a sparse checkout leaves the team's memory out of the
         work tree, the sparse fix (`init` refuses there: it would make the memory anew)."""
-        if not self.dir.is_dir():
+        self.check_folders()  # a `.codemem` file is named as such, not taken for no init
+        if not self.is_initialized():
             fix = self.memory_left_out() or "run `codemem init` first"
-            raise UsageError(f"no {self.dir.name}/ in {printable(str(self.root))}: {fix}")
+            what = f"{self.dir.name}/" if not self.dir.is_dir() else f"memory in {self.dir.name}/"
+            raise UsageError(f"no {what} in {printable(str(self.root))}: {fix}")
+
+    def is_initialized(self) -> bool:
+        """Whether `.codemem/` holds memory: anything but what `ensure_local` makes before
+        `codemem init` (its `.gitignore` and `local/`, for a search or a map), which would
+        otherwise pass for a set-up repository and let a digest or `config set` run there."""
+        try:
+            names = set(os.listdir(self.dir))
+        except (NotADirectoryError, FileNotFoundError):
+            return False
+        return bool(names - {".gitignore", "local"})
 
     def check_folders(self) -> None:
         """Refuse (`UsageError`, naming the fix) a `.codemem` or `.codemem/local` that is there

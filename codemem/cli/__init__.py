@@ -75,7 +75,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "hook": (
         "codemem.cli.hook:hook_group",
-        "Install or remove the git hooks: pre-commit review, commit-msg check.",
+        "Git hooks (pre-commit review, commit-msg check): install, uninstall, status, check-message.",
     ),
     "watch": (
         "codemem.cli.watch:watch_command",
@@ -87,7 +87,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "config": (
         "codemem.cli.config_cmd:config_group",
-        "Show, get and set settings, with where each value comes from.",
+        "Settings and where each comes from: show, get, set, path, example, trust.",
     ),
     "merge-file": (
         "codemem.cli.merge:merge_file_command",

@@ -202,9 +202,11 @@ def create_command(
     app: AppContext, label: str, description: str, limit: int | None, value: str, read_only: bool
 ) -> None:
     """Create a new block (the label `personal` makes your personal, cross-repository one)."""
-    from codemem.memory import refuse_secret
+    from codemem.memory import PERSONAL_LABEL, refuse_secret
 
     refuse_secret(description, value)
+    if label != PERSONAL_LABEL:  # the personal block lives in the home folder, init or not
+        app.workspace().check_initialized()
     block = open_store(app).create(label, description, value, limit, read_only)
     click.echo(f"Created {label} ({block.limit:,} characters) in {block.path}.")
 
@@ -286,6 +288,7 @@ def import_command(app: AppContext, dry_run: bool, as_json: bool) -> None:
     """
     from codemem.memory import import_instructions
 
+    app.workspace().check_initialized()  # `codemem init` imports them itself
     parts = import_instructions(open_store(app), open_archive(app), dry_run=dry_run)
     if as_json:
         echo_json(

@@ -51,6 +51,8 @@ def remember_command(
     if label and (tags or source):
         raise UsageError("--tag and --source apply to archival notes, not to blocks")
     refuse_secret(text)  # memory is committed: a key never reaches the file the hook would stop
+    if not label:  # a note before init would make `.codemem/` for it (a block refuses itself)
+        app.workspace().check_initialized()
     if label:
         block = open_store(app).append(label, text)
         if as_json:

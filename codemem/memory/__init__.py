@@ -64,11 +64,12 @@ from codemem.memory.recall_rows import Message, Session
 from codemem.memory.render import render_blocks
 from codemem.memory.secret_text import refuse_secret
 from codemem.memory.transcripts import session_dict
-from codemem.memory.users import user_slug
+from codemem.memory.users import PERSONAL_LABEL, user_slug
 
 Blocks = MemoryStore
 
 __all__ = [
+    "PERSONAL_LABEL",
     "FRONTMATTER_FENCE",
     "FrontmatterDocument",
     "dump_frontmatter",

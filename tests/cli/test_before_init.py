@@ -32,3 +32,45 @@ def test_a_memory_write_before_init_refuses_first_and_makes_nothing(repo_factory
     (line,) = result.stderr.splitlines()
     assert line.startswith("codemem: error: ") and INIT_FIRST in line
     assert not (repo / ".codemem").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["remember", "Deploys go through the release branch."],
+        ["remember", "--archive", "--tag", "deploy", "Deploys go through the release branch."],
+        ["memory", "create", "notes", "--description", "Team notes", "--value", "hi"],
+        ["memory", "import"],
+    ],
+)
+def test_a_note_a_new_block_or_an_import_before_init_refuses_first(repo_factory, args):
+    repo = repo_factory("shop")
+    (repo / "CLAUDE.md").write_text("# Rules\n\nUse tabs.\n")
+    result = CliRunner().invoke(cli, ["--repo", str(repo), *args])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("codemem: error: ") and INIT_FIRST in line
+    assert not (repo / ".codemem").exists()
+
+
+def test_the_personal_block_needs_no_init(repo_factory):
+    """The personal block lives in the home folder (the test's own): made before any init."""
+    repo = repo_factory("shop")
+    args = ["memory", "create", "personal", "--description", "Mine", "--value", "Tabs."]
+    result = CliRunner().invoke(cli, ["--repo", str(repo), *args])
+    assert result.exit_code == 0, result.output
+    assert not (repo / ".codemem").exists()
+
+
+@pytest.mark.parametrize("args", [["digest"], ["config", "set", "sleep.llm", "false"]])
+def test_a_search_before_init_does_not_pass_for_init(repo_factory, args):
+    """A search indexes into `.codemem/local/` (and its `.gitignore`) before `codemem init`:
+    that folder alone is not a set-up repository, so a digest or `config set` still refuses."""
+    repo = repo_factory("shop")
+    runner = CliRunner()
+    runner.invoke(cli, ["--repo", str(repo), "search", "checkout"])
+    assert sorted(p.name for p in (repo / ".codemem").iterdir()) == [".gitignore", "local"]
+    result = runner.invoke(cli, ["--repo", str(repo), *args])
+    assert result.exit_code == 2, result.output
+    assert INIT_FIRST in result.stderr
+    assert not (repo / ".codemem" / "config.yml").exists()

@@ -112,7 +112,14 @@ def test_conversations_are_not_opened_where_git_cannot_say_whose_they_are(histor
 
 
 @pytest.mark.parametrize(
-    "args", [("status",), ("index",), ("search", "f1"), ("remember", "x"), ("memory", "list")]
+    "args",
+    [
+        ("status",),
+        ("index",),
+        ("search", "f1"),
+        ("memory", "create", "personal", "--description", "Mine"),  # needs no `codemem init`
+        ("memory", "list"),
+    ],
 )
 def test_a_worktree_of_a_moved_repository_is_one_line_with_the_fix(history, tmp_path, args):
     # Its `.git` file names the old place: git's raw "not a git repository: <path>" came out

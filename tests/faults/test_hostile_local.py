@@ -254,6 +254,8 @@ def test_a_committed_sleep_state_never_makes_the_digest_pass_over_commits(repo_f
     head = git(origin, "rev-parse", "HEAD").stdout.strip()
     local = Workspace(origin).ensure_local()
     (local / "sleep.json").write_text(json.dumps({"last_head": head}) + "\n")
+    assert codemem(origin, "init", "--no-index").returncode == 0  # a digest needs the memory
+    git(origin, "add", "-A")
     git(origin, "add", "-f", ".codemem/local/sleep.json")
     git(origin, "commit", "-q", "-m", "our sleep state")
     repo = clone(origin, tmp_path / "clone")

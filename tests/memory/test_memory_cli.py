@@ -239,6 +239,8 @@ def test_memory_history_of_a_label_that_is_no_block_is_an_error(repo):
 def test_memory_import_and_export(repo_factory, monkeypatch):
     monkeypatch.setenv("CODEMEM_USER", "alice")
     root = repo_factory("memory/instructions")
+    (root / ".codemem").mkdir()  # set up without `init`, which would import the files itself
+    (root / ".codemem" / "config.yml").write_text("# team settings\n")
     first = json.loads(ok(root, "memory", "import", "--json").stdout)
     assert [(p["source"], p["target"], p["status"]) for p in first][:3] == [
         ("CLAUDE.md", "project", "imported"),

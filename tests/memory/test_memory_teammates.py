@@ -193,6 +193,7 @@ def test_no_memory_is_written_while_a_stash_or_checkout_leaves_memory_unmerged(r
 
 def test_unmerged_files_elsewhere_hold_no_memory_write_back(repo_factory):
     root = repo_factory()
+    assert run_cli(root, "init", "--no-index").exit_code == 0  # a note needs `.codemem/`
     (root / "app.py").write_text("x = 1\n", encoding="utf-8")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "app")
@@ -344,6 +345,7 @@ def test_ask_without_a_model_names_a_conflicted_note_it_shows(conflicted_note, m
 def test_no_note_is_saved_holding_conflict_markers(repo_factory):
     root = repo_factory()
     marked = "Deploys:\n<<<<<<< HEAD\nFridays\n=======\nMondays\n>>>>>>> other"
+    assert run_cli(root, "init", "--no-index").exit_code == 0  # a note needs `.codemem/`
     result = run_cli(root, "remember", marked)
     assert (result.exit_code, result.output) == (
         2,
@@ -527,9 +529,9 @@ def test_no_memory_is_written_while_a_sparse_checkout_leaves_it_out(repo_factory
     assert run_cli(root, "index").exit_code == 0  # the index is this clone's own
     # before: the dry run listed the blocks it would write, which no run could
     dry_run = run_cli(root, "digest", "--no-llm", "--dry-run")
-    assert (dry_run.exit_code, dry_run.output) == (
+    assert (dry_run.exit_code, dry_run.output) == (  # `local/` alone is no memory
         2,
-        f"codemem: error: nothing would be digested: {LEFT_OUT}, then run it again\n",
+        f"codemem: error: no memory in .codemem/ in {root}: {LEFT_OUT}\n",
     )
     refused = [
         run_cli(root, *args)
