@@ -154,6 +154,11 @@ def run() -> None:
         signal.signal(signum, handler)
     try:
         main()
+    except KeyboardInterrupt:  # before click's own boundary: main's first lines, its import of
+        # `cli.interrupts` (a dataclass made) after the loading handler was put back
+        with contextlib.suppress(OSError):
+            sys.stderr.write("codemem: interrupted\n")
+        raise SystemExit(130) from None
     except SystemExit as exc:
         stall_for_tests("exit")  # the command has returned: a signal now (`after_command`)
         end_if_asked(exc.code)  # `index` and `search`: without the interpreter's teardown
